@@ -1,0 +1,12 @@
+export { CHROMIUM_FLAGS, type LaunchChromiumOptions, launchChromium, type TestChromium } from './chromium.ts';
+export { TestkitError, type TestkitErrorCode } from './errors.ts';
+export { getFreePort } from './free-port.ts';
+export { refuseInProduction } from './production-guard.ts';
+export { REDIS_INSTALL_HINT, type StartRedisOptions, startRedis, type TestRedis } from './redis.ts';
+export {
+  type StartRedisClusterOptions,
+  startRedisCluster,
+  type TestRedisCluster,
+  type TestRedisClusterNode,
+} from './redis-cluster.ts';
+export { waitFor } from './wait.ts';

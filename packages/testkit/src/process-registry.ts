@@ -1,0 +1,92 @@
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { constants, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * Every process and temporary directory the test-kit creates is registered here, so that a test
+ * run that forgets `stop()`, throws, or is interrupted still leaves nothing behind: the `exit`
+ * hook kills what is left and removes the directories synchronously.
+ */
+const children = new Set<ChildProcess>();
+const directories = new Set<string>();
+let hooksInstalled = false;
+
+function cleanupSync(): void {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  children.clear();
+  for (const dir of directories) rmSync(dir, { recursive: true, force: true });
+  directories.clear();
+}
+
+function installHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.once('exit', cleanupSync);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      cleanupSync();
+      // When nobody else handles the signal, end the process as the default action would, but
+      // through process.exit so that other `exit` hooks (Playwright's browser cleanup) still run.
+      if (process.listenerCount(signal) === 0) process.exit(128 + (constants.signals[signal] ?? 0));
+    };
+    process.once(signal, onSignal);
+  }
+}
+
+/** Spawns a child that is killed when this process exits, whatever the reason. */
+export function spawnManaged(command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+  installHooks();
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** Creates a temporary directory that is removed when this process exits. */
+export async function makeManagedTempDir(prefix: string): Promise<string> {
+  installHooks();
+  const dir = await mkdtemp(join(tmpdir(), `rampart-${prefix}-`));
+  directories.add(dir);
+  return dir;
+}
+
+/** Removes a directory made by {@link makeManagedTempDir} now. */
+export async function removeManagedTempDir(dir: string): Promise<void> {
+  directories.delete(dir);
+  await rm(dir, { recursive: true, force: true });
+}
+
+/** Sends SIGTERM, waits up to `graceMs`, then SIGKILL; resolves when the child has exited. */
+export async function terminate(child: ChildProcess, graceMs = 5_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    children.delete(child);
+    return;
+  }
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+  children.delete(child);
+}
+
+/** Collects the last `limit` characters a child wrote, for error messages when it fails to start. */
+export function captureOutput(child: ChildProcess, limit = 4_000): () => string {
+  let output = '';
+  const append = (chunk: Buffer): void => {
+    output = (output + chunk.toString('utf8')).slice(-limit);
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  return () => output;
+}

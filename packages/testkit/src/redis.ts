@@ -1,0 +1,209 @@
+import type { ChildProcess } from 'node:child_process';
+import { requireExecutable } from './binary.ts';
+import { TestkitError } from './errors.ts';
+import { getFreePort } from './free-port.ts';
+import {
+  captureOutput,
+  makeManagedTempDir,
+  removeManagedTempDir,
+  spawnManaged,
+  terminate,
+} from './process-registry.ts';
+import { refuseInProduction } from './production-guard.ts';
+import { sendCommand } from './resp-client.ts';
+import { waitFor } from './wait.ts';
+
+/** Install hint shared by every helper that needs `redis-server`. */
+export const REDIS_INSTALL_HINT =
+  'Install Redis 7 (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`) or set REDIS_URL to a Redis the tests may use.';
+
+/** Options of {@link startRedis}. */
+export interface StartRedisOptions {
+  /**
+   * Ignore `REDIS_URL` and always start a private `redis-server`. Needed by tests that stop,
+   * restart or flush the server. Default `false`.
+   */
+  readonly owned?: boolean;
+  /** Extra `redis-server` arguments, e.g. `['--maxmemory', '10mb']`. Only for owned servers. */
+  readonly args?: readonly string[];
+  /** How long to wait for the server to answer PING. Default 10 s. */
+  readonly startTimeoutMs?: number;
+}
+
+/** A running Redis for tests. */
+export interface TestRedis {
+  /** `redis://127.0.0.1:<port>` (or `REDIS_URL` when that was used). */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  /**
+   * A key prefix unique to this handle. On a shared `REDIS_URL` server, tests must keep their keys
+   * under it; `stop()` deletes them.
+   */
+  readonly keyPrefix: string;
+  /** True when this handle uses `REDIS_URL` instead of a server it started. */
+  readonly external: boolean;
+  /** Stops the server (SIGTERM, then SIGKILL) and starts it again on the same port, empty. */
+  restart(): Promise<void>;
+  /** Stops the server without removing its handle, so tests can observe Redis being down. */
+  kill(): Promise<void>;
+  /** Stops and cleans up: the process, its temp dir, or (external) the keys under `keyPrefix`. */
+  stop(): Promise<void>;
+}
+
+let handleCounter = 0;
+
+function uniquePrefix(): string {
+  handleCounter += 1;
+  return `rampart-test:${process.pid}:${handleCounter}:${Date.now().toString(36)}:`;
+}
+
+/** Arguments every test server gets: loopback only, nothing on disk. */
+export function redisBaseArgs(port: number, dir: string): string[] {
+  return [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--protected-mode',
+    'yes',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--daemonize',
+    'no',
+    '--loglevel',
+    'warning',
+  ];
+}
+
+/** Starts `redis-server` with `args` and waits until it answers PING on `port`. */
+export async function spawnRedisServer(
+  binary: string,
+  port: number,
+  args: readonly string[],
+  startTimeoutMs: number,
+): Promise<ChildProcess> {
+  const child = spawnManaged(binary, args);
+  const output = captureOutput(child);
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+  try {
+    await waitFor(
+      async () => {
+        if (exited) throw new Error('exited');
+        return (await sendCommand(port, ['PING'], { timeoutMs: 500 })) === 'PONG';
+      },
+      { timeoutMs: startTimeoutMs, what: `redis-server on port ${port}` },
+    );
+  } catch (error) {
+    await terminate(child, 1_000);
+    throw new TestkitError(
+      exited ? 'ERR_TESTKIT_START_FAILED' : 'ERR_TESTKIT_START_TIMEOUT',
+      `redis-server on 127.0.0.1:${port} did not start. Its output:\n${output()}`,
+      { cause: error },
+    );
+  }
+  return child;
+}
+
+/**
+ * A Redis for tests: `REDIS_URL` when set (and `owned` is not), else a fresh `redis-server` on a
+ * free loopback port with no persistence.
+ *
+ * @example
+ * ```ts
+ * import { startRedis } from '@rampart/testkit';
+ * import { Redis } from 'ioredis';
+ *
+ * const redis = await startRedis();
+ * const client = new Redis(redis.url);
+ * await client.set(`${redis.keyPrefix}greeting`, 'hello');
+ * client.disconnect();
+ * await redis.stop();
+ * ```
+ */
+export async function startRedis(options: StartRedisOptions = {}): Promise<TestRedis> {
+  refuseInProduction('startRedis');
+  const keyPrefix = uniquePrefix();
+  const externalUrl = process.env.REDIS_URL?.trim();
+  if (externalUrl && options.owned !== true) return externalRedis(externalUrl, keyPrefix);
+
+  const binary = requireExecutable('redis-server', REDIS_INSTALL_HINT);
+  const startTimeoutMs = options.startTimeoutMs ?? 10_000;
+  const dir = await makeManagedTempDir('redis');
+  const extra = options.args ?? [];
+  let port = 0;
+  let child: ChildProcess | undefined;
+  for (let attempt = 0; child === undefined; attempt++) {
+    port = await getFreePort();
+    try {
+      child = await spawnRedisServer(binary, port, [...redisBaseArgs(port, dir), ...extra], startTimeoutMs);
+    } catch (error) {
+      // Another process may have taken the port between probe and bind: try a new one.
+      if (attempt >= 2) {
+        await removeManagedTempDir(dir);
+        throw error;
+      }
+    }
+  }
+  let current: ChildProcess | undefined = child;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    host: '127.0.0.1',
+    port,
+    keyPrefix,
+    external: false,
+    async kill() {
+      if (current) await terminate(current);
+      current = undefined;
+    },
+    async restart() {
+      if (current) await terminate(current);
+      current = await spawnRedisServer(binary, port, [...redisBaseArgs(port, dir), ...extra], startTimeoutMs);
+    },
+    async stop() {
+      if (current) await terminate(current);
+      current = undefined;
+      await removeManagedTempDir(dir);
+    },
+  };
+}
+
+function externalRedis(url: string, keyPrefix: string): TestRedis {
+  const parsed = new URL(url);
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(parsed.port || 6379);
+  const refuse = async (): Promise<never> => {
+    throw new TestkitError(
+      'ERR_TESTKIT_INVALID_OPTION',
+      'restart()/kill() need a server the test-kit owns: call startRedis({ owned: true }).',
+    );
+  };
+  return {
+    url,
+    host,
+    port,
+    keyPrefix,
+    external: true,
+    restart: refuse,
+    kill: refuse,
+    async stop() {
+      if (parsed.password || parsed.username) return; // no RESP AUTH here; leave cleanup to the owner
+      // Delete only this handle's keys: the server is shared.
+      let cursor = '0';
+      do {
+        const reply = await sendCommand(port, ['SCAN', cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000], { host });
+        if (!Array.isArray(reply)) break;
+        cursor = String(reply[0]);
+        const keys = Array.isArray(reply[1]) ? (reply[1] as string[]) : [];
+        if (keys.length > 0) await sendCommand(port, ['UNLINK', ...keys], { host });
+      } while (cursor !== '0');
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../src/index.ts';
+import { isProcessListening, pidsMatching } from './process-probe.ts';
+
+const fixture = fileURLToPath(new URL('./fixtures/hold-servers.ts', import.meta.url));
+
+async function runFixture(mode: 'stop' | 'exit' | 'throw' | 'signal'): Promise<void> {
+  const tmp = mkdtempSync(join(tmpdir(), 'rampart-cleanup-'));
+  const marker = randomUUID();
+  try {
+    const child = spawn(process.execPath, [fixture, mode, marker], {
+      env: { ...process.env, TMPDIR: tmp, NODE_ENV: 'test' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    await waitFor(() => stdout.includes('\n') || child.exitCode !== null, {
+      timeoutMs: 60_000,
+      what: 'the fixture to report',
+    });
+    const report = JSON.parse(stdout.split('\n')[0] ?? '') as { ports: number[] };
+    expect(report.ports).toHaveLength(4);
+    if (mode === 'signal') child.kill('SIGTERM');
+    await exited;
+    expect(stderr).not.toContain('TestkitError');
+
+    for (const port of report.ports) {
+      expect(await isProcessListening(port), `port ${port} still listening after "${mode}"`).toBe(false);
+      expect(pidsMatching(`--port ${port} `)).toEqual([]);
+    }
+    await waitFor(() => pidsMatching(`--rampart-test-marker=${marker}`).length === 0, {
+      timeoutMs: 10_000,
+      what: 'chromium to exit',
+    });
+    await waitFor(() => readdirSync(tmp).length === 0, { timeoutMs: 10_000, what: `${tmp} to be empty` });
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+describe('the test-kit', () => {
+  it.each(['stop', 'exit', 'throw', 'signal'] as const)(
+    'leaves no process or temp dir behind when the test process ends by "%s"',
+    async (mode) => {
+      await runFixture(mode);
+    },
+    120_000,
+  );
+});

@@ -1,0 +1,51 @@
+import { Cluster } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { startRedisCluster } from '../src/index.ts';
+import { isProcessListening } from './process-probe.ts';
+
+describe('startRedisCluster', () => {
+  it('starts 3 masters with every slot assigned, usable through ioredis Cluster', async () => {
+    const cluster = await startRedisCluster();
+    try {
+      expect(cluster.nodes).toHaveLength(3);
+      expect(cluster.startupNodes).toHaveLength(3);
+      const client = new Cluster([...cluster.startupNodes], { lazyConnect: true });
+      await client.connect();
+      // Keys in different slots land on different masters.
+      for (let i = 0; i < 50; i++) await client.set(`key:${i}`, String(i));
+      for (let i = 0; i < 50; i++) expect(await client.get(`key:${i}`)).toBe(String(i));
+      const masters = client.nodes('master');
+      expect(masters).toHaveLength(3);
+      const counts = await Promise.all(masters.map((m) => m.dbsize()));
+      expect(counts.every((n) => n > 0)).toBe(true);
+      // Hash-tagged keys stay in one slot, so multi-key commands work.
+      await client.mset('{tenant:1}:a', '1', '{tenant:1}:b', '2');
+      expect(await client.mget('{tenant:1}:a', '{tenant:1}:b')).toEqual(['1', '2']);
+      await client.quit();
+    } finally {
+      await cluster.stop();
+    }
+    for (const node of cluster.nodes) expect(await isProcessListening(node.port)).toBe(false);
+  });
+
+  it('attaches replicas when asked', async () => {
+    const cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
+    try {
+      expect(cluster.nodes.filter((n) => n.role === 'replica')).toHaveLength(3);
+      const client = new Cluster([...cluster.startupNodes], { lazyConnect: true });
+      await client.connect();
+      await client.set('{x}k', 'v');
+      expect(await client.get('{x}k')).toBe('v');
+      await client.quit();
+    } finally {
+      await cluster.stop();
+    }
+  });
+
+  it('rejects impossible shapes before starting anything', async () => {
+    await expect(startRedisCluster({ masters: 0 })).rejects.toMatchObject({ code: 'ERR_TESTKIT_INVALID_OPTION' });
+    await expect(startRedisCluster({ replicasPerMaster: 1.5 })).rejects.toMatchObject({
+      code: 'ERR_TESTKIT_INVALID_OPTION',
+    });
+  });
+});
