@@ -26,6 +26,7 @@ function step(title: string, command: string, args: string[]): void {
 
 step('lint and format (biome ci)', bin('biome'), ['ci', '.']);
 step('build and typecheck (turbo)', bin('turbo'), ['run', 'build', 'typecheck', '--output-logs=errors-only']);
+step('typecheck workspace scripts and tests', bin('tsc'), ['-p', 'test/tsconfig.json', '--noEmit']);
 
 const reportDir = mkdtempSync(join(tmpdir(), 'rampart-test-report-'));
 const report = join(reportDir, 'vitest.json');

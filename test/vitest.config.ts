@@ -1,3 +1,7 @@
 import { rampartProject } from '../vitest.shared.ts';
 
-export default rampartProject('release', { include: ['**/*.test.ts'], testTimeout: 600_000, hookTimeout: 600_000 });
+export default rampartProject('workspace', {
+  include: ['**/*.test.ts'],
+  testTimeout: 300_000,
+  hookTimeout: 600_000,
+});

@@ -56,7 +56,10 @@ export interface BenchDefinition {
   run(): Promise<BenchRow[]>;
 }
 
-const quick = process.env.RAMPART_BENCH_QUICK === '1';
+/** Read at call time so a caller can switch it on after import. */
+function isQuick(): boolean {
+  return process.env.RAMPART_BENCH_QUICK === '1';
+}
 
 export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
@@ -101,7 +104,7 @@ async function runRound(task: Task, durationMs: number, concurrency: number): Pr
 /** Runs `ours` and `peer` in alternating rounds; returns medians per side. */
 export async function measure(
   spec: CompareSpec,
-  { rounds = quick ? 3 : 7, roundMs = quick ? 100 : 500, warmupMs = quick ? 50 : 300 } = {},
+  { rounds = isQuick() ? 3 : 7, roundMs = isQuick() ? 100 : 500, warmupMs = isQuick() ? 50 : 300 } = {},
 ): Promise<{ ours: RoundResult[]; peer: RoundResult[] }> {
   const concurrency = spec.concurrency ?? 1;
   await runRound(spec.ours, warmupMs, concurrency);
@@ -141,7 +144,7 @@ export function defineBench(pkg: string, body: (ctx: BenchContext) => Promise<vo
     async run() {
       const rows: BenchRow[] = [];
       const ctx: BenchContext = {
-        quick,
+        quick: isQuick(),
         record(row) {
           rows.push({ package: pkg, ...row });
         },
