@@ -27,12 +27,12 @@ const URL_KINDS: Readonly<Record<string, UrlKind>> = { 'url-link': 'link', 'url-
 export function ruleFor(policy: Policy, tag: string, name: string): AttributeRule | undefined {
   if (isForbiddenAttribute(name)) return undefined;
   if (tag === 'a' && (name === 'rel' || name === 'target')) return name;
+  if (name === 'class') return policy.classes.has(tag) || policy.classes.has('*') ? 'class' : undefined;
   const rule = policy.attributes.get(tag)?.get(name) ?? policy.attributes.get('*')?.get(name);
   if (rule === undefined) return undefined;
   // URL rules are tied to the element that gives them meaning.
   if (rule === 'url-link' && tag !== 'a') return undefined;
   if ((rule === 'url-image' || rule === 'srcset') && tag !== 'img') return undefined;
-  if (rule === 'class' && !policy.classes.has(tag) && !policy.classes.has('*')) return undefined;
   return rule;
 }
 

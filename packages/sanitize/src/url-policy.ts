@@ -74,8 +74,8 @@ const EDGE_C0_SPACE = /^[\u0000-\u0020]+|[\u0000-\u0020]+$/g;
 const TAB_NEWLINE = /[\t\n\r]/g;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const ALL_CONTROL_AND_SPACE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
   /[\u0000-\u0020\u007f-\u009f\u00a0\u1680\u2000-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff]/g;
 const BASE = 'https://rampart.invalid/rampart-base/';
 const BASE_HOST = 'rampart.invalid';
@@ -156,7 +156,7 @@ function schemeOf(value: string): string | undefined {
   return SCHEME.exec(value)?.[1]?.toLowerCase();
 }
 
-function checkShape(raw: string, ctx: UrlContext, rules: UrlRules): UrlVerdict {
+function checkShape(raw: string, ctx: UrlContext, rules: UrlRules, checkHosts: boolean): UrlVerdict {
   const value = raw.replace(EDGE_C0_SPACE, '').replace(TAB_NEWLINE, '');
   if (CONTROL.test(value)) return { ok: false, reason: 'control character in URL' };
   // The same value decoded again and with every invisible character removed: if *that* names a
@@ -188,7 +188,8 @@ function checkShape(raw: string, ctx: UrlContext, rules: UrlRules): UrlVerdict {
       if (url.hostname === '') return { ok: false, reason: 'URL has no host' };
       if (url.username !== '' || url.password !== '') return { ok: false, reason: 'credentials in URL' };
       const hosts = ctx.kind === 'link' || ctx.kind === 'cite' ? rules.linkHosts : rules.imageHosts;
-      if (hosts !== undefined && !hosts.matches(url.hostname)) return { ok: false, reason: 'host not allowed' };
+      if (checkHosts && hosts !== undefined && !hosts.matches(url.hostname))
+        return { ok: false, reason: 'host not allowed' };
     }
     return { ok: true, value: url.href };
   }
@@ -219,18 +220,19 @@ function checkShape(raw: string, ctx: UrlContext, rules: UrlRules): UrlVerdict {
  * must already be a fixpoint of the policy.
  */
 export function checkUrl(raw: string, ctx: UrlContext, rules: UrlRules, mode: 'sanitize' | 'verify'): UrlVerdict {
-  const first = checkShape(raw, ctx, rules);
+  const hooked = mode === 'sanitize' && rules.rewriteUrl !== undefined;
+  // Host allowlists apply to the URL the browser will fetch: after the hook when there is one.
+  const first = checkShape(raw, ctx, rules, !hooked);
   if (!first.ok || mode === 'verify') return first;
   if (rules.rewriteUrl === undefined) {
     return ctx.kind === 'css-image' ? { ok: false, reason: 'CSS url() needs a rewriteUrl hook' } : first;
   }
   const rewritten = rules.rewriteUrl(first.value, ctx);
   if (rewritten === null) return { ok: false, reason: 'dropped by rewriteUrl' };
-  if (rewritten === undefined) {
-    return ctx.kind === 'css-image' ? { ok: false, reason: 'CSS url() not rewritten' } : first;
+  if (typeof rewritten !== 'string' && rewritten !== undefined) {
+    return { ok: false, reason: 'rewriteUrl returned a non-string' };
   }
-  if (typeof rewritten !== 'string') return { ok: false, reason: 'rewriteUrl returned a non-string' };
-  const second = checkShape(rewritten, ctx, rules);
+  const second = checkShape(rewritten ?? first.value, ctx, rules, true);
   return second.ok ? second : { ok: false, reason: `rewritten URL rejected: ${second.reason}` };
 }
 
