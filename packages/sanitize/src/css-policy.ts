@@ -11,7 +11,14 @@ import { checkUrl, type UrlRules } from './url-policy.ts';
 /** Value grammars a CSS property can have. */
 type CssValueKind = 'color' | 'lengths' | 'signed-lengths' | 'keywords' | 'font-family' | 'mixed' | 'image';
 
-/** Every property the policy knows; a preset allows a subset, options may add from this table. */
+/** Every property the policy knows; a preset allows a subset, options may add from this table.
+ *
+ * @example
+ * ```ts
+ * import { CSS_PROPERTIES } from '@rampart/sanitize';
+ * 'color' in CSS_PROPERTIES; // true
+ * ```
+ */
 export const CSS_PROPERTIES: Readonly<Record<string, CssValueKind>> = Object.freeze({
   color: 'color',
   'background-color': 'color',
@@ -72,7 +79,14 @@ export const CSS_PROPERTIES: Readonly<Record<string, CssValueKind>> = Object.fre
   'background-size': 'mixed',
 });
 
-/** Properties that never pass, whatever the options say. */
+/** Properties that never pass, whatever the options say.
+ *
+ * @example
+ * ```ts
+ * import { FORBIDDEN_CSS_PROPERTIES } from '@rampart/sanitize';
+ * FORBIDDEN_CSS_PROPERTIES.has('position'); // true
+ * ```
+ */
 export const FORBIDDEN_CSS_PROPERTIES: ReadonlySet<string> = new Set([
   'position',
   'z-index',

@@ -8,6 +8,13 @@
  * every raw-text and RCDATA element (their content is parsed differently by different parsers,
  * the root of most mXSS), foreign-content roots (svg, math: namespace confusion), forms (phishing,
  * `formaction`) and document-level elements.
+ 
+ *
+ * @example
+ * ```ts
+ * import { FORBIDDEN_ELEMENTS } from '@rampart/sanitize';
+ * FORBIDDEN_ELEMENTS.has('xmp'); // true
+ * ```
  */
 export const FORBIDDEN_ELEMENTS: ReadonlySet<string> = new Set([
   'script',
@@ -103,7 +110,14 @@ export const DROP_CONTENT_ELEMENTS: readonly string[] = [
   'map',
 ];
 
-/** Attributes that are never kept on any element (besides every `on*` attribute). */
+/** Attributes that are never kept on any element (besides every `on*` attribute).
+ *
+ * @example
+ * ```ts
+ * import { FORBIDDEN_ATTRIBUTES } from '@rampart/sanitize';
+ * FORBIDDEN_ATTRIBUTES.has('srcdoc'); // true
+ * ```
+ */
 export const FORBIDDEN_ATTRIBUTES: ReadonlySet<string> = new Set([
   'srcdoc',
   'formaction',
@@ -133,7 +147,14 @@ export const FORBIDDEN_ATTRIBUTES: ReadonlySet<string> = new Set([
   'contenteditable',
 ]);
 
-/** True for any attribute the hard rules forbid, including all event handlers and namespaced names. */
+/** True for any attribute the hard rules forbid, including all event handlers and namespaced names.
+ *
+ * @example
+ * ```ts
+ * import { isForbiddenAttribute } from '@rampart/sanitize';
+ * isForbiddenAttribute('onclick'); // true
+ * ```
+ */
 export function isForbiddenAttribute(name: string): boolean {
   return name.startsWith('on') || name.includes(':') || FORBIDDEN_ATTRIBUTES.has(name);
 }

@@ -81,7 +81,14 @@ const COLOR = /^(?:#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,20})$/;
 const SMALL_INT = /^[0-9]{1,3}$/;
 const DIMENSION = /^[0-9]{1,4}(?:%|px)?$/;
 
-/** Every attribute the package knows how to check; options may only add from this table or `data-*`. */
+/** Every attribute the package knows how to check; options may only add from this table or `data-*`.
+ *
+ * @example
+ * ```ts
+ * import { ATTRIBUTE_RULES } from '@rampart/sanitize';
+ * Object.keys(ATTRIBUTE_RULES).includes('colspan'); // true
+ * ```
+ */
 export const ATTRIBUTE_RULES: Readonly<Record<string, AttributeRule>> = Object.freeze({
   href: 'url-link',
   src: 'url-image',

@@ -60,7 +60,14 @@ const EMAIL_CSS = [
 
 const LAYOUT = ['width', 'height', 'align', 'valign', 'bgcolor', 'style'];
 
-/** The preset tables. */
+/** The preset tables.
+ *
+ * @example
+ * ```ts
+ * import { PRESETS } from '@rampart/sanitize';
+ * PRESETS.minimal.tags.includes('a'); // true
+ * ```
+ */
 export const PRESETS: Readonly<Record<PresetName, Preset>> = Object.freeze({
   ugc: {
     tags: UGC_TAGS,

@@ -82,7 +82,7 @@ function cutText(text: string, budget: number): string {
  */
 export function serializeChildren(root: ParentNode, maxChars = Number.POSITIVE_INFINITY, marker = ''): Serialized {
   const parts: string[] = [];
-  if (maxChars === Number.POSITIVE_INFINITY) {
+  if (maxChars >= Number.MAX_SAFE_INTEGER) {
     const walk = (parent: ParentNode): void => {
       for (const node of parent.childNodes) writeNode(node, parts, walk);
     };

@@ -43,10 +43,24 @@ export type UrlVerdict =
   | { readonly ok: true; readonly value: string }
   | { readonly ok: false; readonly reason: string };
 
-/** The prefix every id and same-page fragment gets, so user content cannot clobber page globals. */
+/** The prefix every id and same-page fragment gets, so user content cannot clobber page globals.
+ *
+ * @example
+ * ```ts
+ * import { ID_PREFIX, sanitizeHtml } from '@rampart/sanitize';
+ * sanitizeHtml('<h2 id="a">x</h2>'); // `<h2 id="${ID_PREFIX}a">x</h2>`
+ * ```
+ */
 export const ID_PREFIX = 'user-content-';
 
-/** Schemes that no option can allow. */
+/** Schemes that no option can allow.
+ *
+ * @example
+ * ```ts
+ * import { FORBIDDEN_SCHEMES } from '@rampart/sanitize';
+ * FORBIDDEN_SCHEMES.has('javascript'); // true
+ * ```
+ */
 export const FORBIDDEN_SCHEMES: ReadonlySet<string> = new Set([
   'javascript',
   'vbscript',

@@ -50,7 +50,7 @@ async function render(outputs: readonly string[]): Promise<BrowserFindings> {
   const batch = 100;
   for (let offset = 0; offset < outputs.length; offset += batch) {
     const slice = outputs.slice(offset, offset + batch);
-    slice.forEach((html, i) => docs.set(offset + i, html));
+    for (const [i, html] of slice.entries()) docs.set(offset + i, html);
     const found = await renderAll(page, slice, offset);
     hits.push(...found.hits);
     domViolations.push(...found.domViolations);
