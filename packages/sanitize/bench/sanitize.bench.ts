@@ -3,7 +3,7 @@ import { JSDOM } from 'jsdom';
 import rawSanitizeHtml from 'sanitize-html';
 import { filterXSS } from 'xss';
 import { defineBench } from '../../../scripts/bench/harness.ts';
-import { createSanitizer } from '../src/index.ts';
+import { createSanitizer, PRESETS } from '../src/index.ts';
 
 /** A realistic comment/issue body: headings, lists, code, links, images, a table, a few hostile bits. */
 const UNIT = `<h2>Steps to reproduce</h2>
@@ -23,29 +23,16 @@ function documentOf(bytes: number): string {
 }
 
 const ours = createSanitizer({ preset: 'ugc' });
-// The peer a user would pick instead, configured to the same allowlist (not its looser defaults).
+// The peer a user would pick instead, configured to the same allowlist as our ugc preset (not
+// its looser defaults): same elements, same attribute names, same schemes.
+const ugc = PRESETS.ugc;
 const peerOptions: rawSanitizeHtml.IOptions = {
-  allowedTags: [
-    'h2',
-    'p',
-    'code',
-    'strong',
-    'a',
-    'img',
-    'ul',
-    'li',
-    'em',
-    'pre',
-    'table',
-    'thead',
-    'tbody',
-    'tr',
-    'th',
-    'td',
-    'blockquote',
-    'span',
-  ],
-  allowedAttributes: { a: ['href'], img: ['src', 'alt', 'width'], code: ['class'] },
+  allowedTags: [...ugc.tags],
+  allowedAttributes: Object.fromEntries(
+    ugc.tags.map((tag) => [tag, [...(ugc.attributes['*'] ?? []), ...(ugc.attributes[tag] ?? [])]]),
+  ),
+  allowedClasses: { code: ['language-*'], pre: ['language-*'] },
+  allowedSchemes: ['http', 'https', 'mailto', 'tel'],
 };
 const window = new JSDOM('').window;
 const purify = createDOMPurify(window as unknown as Parameters<typeof createDOMPurify>[0]);
