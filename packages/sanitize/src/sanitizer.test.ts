@@ -160,6 +160,22 @@ describe('createSanitizer', () => {
     expect(result.removed.at(-1)?.kind).toBe('verification');
   });
 
+  it('drops a URL when rewriteUrl throws, and survives a hook that sanitizes re-entrantly', () => {
+    const throwing = createSanitizer({
+      rewriteUrl: () => {
+        throw new Error('proxy down');
+      },
+    });
+    expect(throwing.sanitize('<img src="https://e.com/a.png" alt="a">').html).toBe('<img alt="a" />');
+    const inner = createSanitizer({ preset: 'text' });
+    const reentrant = createSanitizer({
+      rewriteUrl: (url) => (inner.sanitizeToString('<b>x</b>') === 'x' ? url : null),
+    });
+    const result = reentrant.sanitize('<p onclick="x">a</p><img src="https://e.com/a.png" onerror="y">');
+    expect(result.html).toBe('<p>a</p><img src="https://e.com/a.png" />');
+    expect(result.removedCount).toBe(2);
+  });
+
   it('strict verification passes for idempotent configurations', () => {
     const s = createSanitizer({ verify: 'strict' });
     const result = s.sanitize('<table><tr><td><a href="#a" id="a">x</a></td></tr></table><pre>\n\ny</pre>');

@@ -140,6 +140,8 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
     checkInput(html, policy);
     const removed: Removal[] = [];
     let removedCount = 0;
+    // A rewriteUrl hook may sanitize re-entrantly; restore the outer call's reporter afterwards.
+    const outer = report;
     report = (removal) => {
       removedCount++;
       if (removed.length < MAX_REPORTED_REMOVALS) removed.push(removal);
@@ -171,7 +173,7 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
         tree: undefined,
       };
     } finally {
-      report = () => {};
+      report = outer;
     }
   };
 

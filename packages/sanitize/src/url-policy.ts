@@ -241,7 +241,13 @@ export function checkUrl(raw: string, ctx: UrlContext, rules: UrlRules, mode: 's
   if (rules.rewriteUrl === undefined) {
     return ctx.kind === 'css-image' ? { ok: false, reason: 'CSS url() needs a rewriteUrl hook' } : first;
   }
-  const rewritten = rules.rewriteUrl(first.value, ctx);
+  let rewritten: unknown;
+  try {
+    rewritten = rules.rewriteUrl(first.value, ctx);
+  } catch {
+    // A failing hook must not let the original URL through, nor crash the request.
+    return { ok: false, reason: 'rewriteUrl threw' };
+  }
   if (rewritten === null) return { ok: false, reason: 'dropped by rewriteUrl' };
   if (typeof rewritten !== 'string' && rewritten !== undefined) {
     return { ok: false, reason: 'rewriteUrl returned a non-string' };
