@@ -43,6 +43,11 @@ export interface SanitizeOptions {
   readonly allowSchemes?: readonly string[];
   /** Keep `data:image/(png|gif|jpeg|webp|avif);base64` on `img`. Default true. */
   readonly allowDataImages?: boolean;
+  /**
+   * Keep absolute image URLs even without `rewriteUrl` or `allowedImageHosts`. Default false:
+   * a remote image is a request from every reader's browser (tracking pixels, IP leaks).
+   */
+  readonly allowRemoteImages?: boolean;
   /** Keep relative URLs (never protocol-relative `//host`). Default true. */
   readonly allowRelativeUrls?: boolean;
   /** When set, absolute link URLs must point to one of these hosts (`example.com`, `*.example.com`). */
@@ -317,6 +322,7 @@ export function resolvePolicy(options: SanitizeOptions = {}): Policy {
     urls: {
       linkSchemes,
       allowDataImages: options.allowDataImages ?? true,
+      allowRemoteImages: options.allowRemoteImages ?? false,
       allowRelative: options.allowRelativeUrls ?? true,
       linkHosts,
       imageHosts,

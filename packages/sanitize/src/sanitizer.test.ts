@@ -122,6 +122,17 @@ describe('createSanitizer', () => {
     expect(noHook.sanitizeToString('<p style="background:url(https://t.example/a.png) red">x</p>')).toBe('<p>x</p>');
   });
 
+  it('drops remote images unless a hook, a host allowlist or allowRemoteImages decides', () => {
+    const input = '<img src="https://t.example/p.gif" srcset="https://t.example/p.gif 1x, /a.png 2x" alt="a">';
+    expect(sanitizeHtml(input)).toBe('<img srcset="/a.png 2x" alt="a" />');
+    expect(createSanitizer({ allowRemoteImages: true }).sanitizeToString(input)).toBe(
+      '<img src="https://t.example/p.gif" srcset="https://t.example/p.gif 1x, /a.png 2x" alt="a" />',
+    );
+    expect(createSanitizer({ allowedImageHosts: ['*.example'] }).sanitizeToString(input)).toBe(
+      '<img src="https://t.example/p.gif" srcset="https://t.example/p.gif 1x, /a.png 2x" alt="a" />',
+    );
+  });
+
   it('outputs text only with the text preset', () => {
     expect(sanitizeHtml('<p>a <b>b</b> <img src=x onerror=alert(1)>&lt;c&gt;</p>', 'text')).toBe('a b &lt;c&gt;');
   });

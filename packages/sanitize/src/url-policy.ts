@@ -30,6 +30,8 @@ export interface UrlRules {
   /** Schemes allowed on links (`a[href]`), lower case without the colon. */
   readonly linkSchemes: ReadonlySet<string>;
   readonly allowDataImages: boolean;
+  /** Absolute image URLs without a hook or a host allowlist (tracking pixels, IP leaks). */
+  readonly allowRemoteImages: boolean;
   readonly allowRelative: boolean;
   readonly linkHosts: HostMatcher | undefined;
   readonly imageHosts: HostMatcher | undefined;
@@ -201,7 +203,11 @@ function checkShape(raw: string, ctx: UrlContext, rules: UrlRules, checkHosts: b
     if (WEB_SCHEMES.has(scheme)) {
       if (url.hostname === '') return { ok: false, reason: 'URL has no host' };
       if (url.username !== '' || url.password !== '') return { ok: false, reason: 'credentials in URL' };
-      const hosts = ctx.kind === 'link' || ctx.kind === 'cite' ? rules.linkHosts : rules.imageHosts;
+      const image = ctx.kind === 'image' || ctx.kind === 'css-image';
+      if (image && !rules.allowRemoteImages && rules.imageHosts === undefined && rules.rewriteUrl === undefined) {
+        return { ok: false, reason: 'remote image needs rewriteUrl, allowedImageHosts or allowRemoteImages' };
+      }
+      const hosts = image ? rules.imageHosts : rules.linkHosts;
       if (checkHosts && hosts !== undefined && !hosts.matches(url.hostname))
         return { ok: false, reason: 'host not allowed' };
     }

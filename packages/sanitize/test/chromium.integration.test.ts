@@ -10,6 +10,7 @@ import { XSS_CORPUS } from './fixtures/xss-corpus.ts';
 const PROXY = 'https://proxy.test/img?u=';
 const sanitizers: Record<string, Sanitizer> = {
   ugc: createSanitizer({ preset: 'ugc' }),
+  minimal: createSanitizer({ preset: 'minimal' }),
   email: createSanitizer({
     preset: 'email',
     allowedImageHosts: ['proxy.test'],
