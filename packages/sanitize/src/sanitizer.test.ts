@@ -159,6 +159,9 @@ describe('createSanitizer', () => {
     const s = createSanitizer({ limits: { nestingLimit: 10 } });
     const out = s.sanitizeToString(`${'<div>'.repeat(50)}x${'</div>'.repeat(50)}`);
     expect(out).toBe(`${'<div>'.repeat(10)}x${'</div>'.repeat(10)}`);
+    const result = s.sanitize(`${'<div>'.repeat(12)}<br>x${'</div>'.repeat(12)}<p>after</p>`);
+    expect(result.removed.filter((r) => r.kind === 'limit').map((r) => r.name)).toEqual(['div', 'div', 'br']);
+    expect(result.html.endsWith('<p>after</p>')).toBe(true);
   });
 
   it('fails closed to escaped text, with a reason, when the output is not a fixpoint', () => {

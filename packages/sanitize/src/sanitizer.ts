@@ -103,7 +103,18 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
   const policy = resolvePolicy(options);
   let report: (removal: Removal) => void = () => {};
 
+  // Mirrors sanitize-html's own depth count, only to report what nestingLimit unwrapped.
+  let depth = 0;
   const libOptions: sanitizeHtmlLib.IOptions = {
+    onOpenTag: (name: string) => {
+      depth++;
+      if (depth > policy.nestingLimit && policy.tags.has(name)) {
+        report({ kind: 'limit', name, reason: 'nested deeper than limits.nestingLimit (unwrapped, text kept)' });
+      }
+    },
+    onCloseTag: () => {
+      depth = Math.max(0, depth - 1);
+    },
     allowedTags: [...policy.tags],
     // Attributes were already filtered by our own rules in transformTags; `false` skips the
     // per-call compilation of a second, identical map (half of sanitize-html's time on small
@@ -142,6 +153,8 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
     let removedCount = 0;
     // A rewriteUrl hook may sanitize re-entrantly; restore the outer call's reporter afterwards.
     const outer = report;
+    const outerDepth = depth;
+    depth = 0;
     report = (removal) => {
       removedCount++;
       if (removed.length < MAX_REPORTED_REMOVALS) removed.push(removal);
@@ -174,6 +187,7 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
       };
     } finally {
       report = outer;
+      depth = outerDepth;
     }
   };
 
