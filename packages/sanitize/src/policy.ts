@@ -313,6 +313,15 @@ export function resolvePolicy(options: SanitizeOptions = {}): Policy {
     problems.push('options.truncationMarker must be a string of at most 64 characters.');
   }
 
+  if (
+    limits.maxOutputChars !== undefined &&
+    typeof truncationMarker === 'string' &&
+    limits.maxOutputChars < truncationMarker.length + 8
+  ) {
+    problems.push(
+      'options.limits.maxOutputChars must leave room for the truncation marker and some text (marker length + 8).',
+    );
+  }
   const policy: Policy = {
     preset: presetName,
     tags,

@@ -146,13 +146,26 @@ describe('createSanitizer', () => {
     expect(result.html).toMatch(/…<\/p>$/);
     expect(result.html).not.toMatch(/&(?!amp;)/);
     expect(serializeChildren(parseFragment(result.html)).html).toBe(result.html);
-    for (let max = 8; max < 120; max += 7) {
+    for (let max = 9; max < 120; max += 7) {
       const out = createSanitizer({ limits: { maxOutputChars: max } }).sanitizeToString(
         '<div><p>héllo <a href="https://e.com/">wörld 😀 &lt;&gt;</a></p><table><tr><td>c</td></tr></table></div>',
       );
       expect(out.length).toBeLessThanOrEqual(max);
       expect(serializeChildren(parseFragment(out)).html).toBe(out);
     }
+  });
+
+  it('keeps truncated pre blocks stable and refuses a budget smaller than the marker', () => {
+    for (let max = 9; max < 40; max++) {
+      const result = createSanitizer({ limits: { maxOutputChars: max } }).sanitize(
+        '<pre>\n\nabc def ghi jkl</pre><p>x</p>',
+      );
+      expect(result.failedClosed).toBe(false);
+      expect(result.html.length).toBeLessThanOrEqual(max);
+    }
+    expect(catchError(() => createSanitizer({ limits: { maxOutputChars: 3 } })).code).toBe(
+      'ERR_SANITIZE_INVALID_OPTIONS',
+    );
   });
 
   it('unwraps elements nested deeper than nestingLimit', () => {

@@ -69,11 +69,23 @@ export function verifyOutput(candidate: string, policy: Policy): Verified {
   const violation = findViolation(tree, policy);
   if (violation !== undefined) return { ok: false, reason: violation };
   const out: Serialized = serializeChildren(tree, policy.maxOutputChars, policy.truncationMarker);
-  // When the canonical form equals the string just parsed, parsing it again yields this very tree.
-  if (out.html !== candidate || out.truncated) {
-    const unstable = reparseStable(out.html, policy);
+  if (!out.truncated) {
+    // When the canonical form equals the string just parsed, parsing it again yields this very tree.
+    if (out.html !== candidate) {
+      const unstable = reparseStable(out.html, policy);
+      if (unstable !== undefined) return { ok: false, reason: unstable };
+    }
+    return { ok: true, html: out.html, truncated: false, tree };
+  }
+  // A cut can leave, say, a <pre> whose leading newline the parser swallows: canonicalize the cut
+  // output once more (it can only get shorter) and require that form to be stable.
+  const cut = parseFragment(out.html);
+  const cutViolation = findViolation(cut, policy);
+  if (cutViolation !== undefined) return { ok: false, reason: `truncated output: ${cutViolation}` };
+  const html = serializeChildren(cut).html;
+  if (html !== out.html) {
+    const unstable = reparseStable(html, policy);
     if (unstable !== undefined) return { ok: false, reason: unstable };
   }
-  if (!out.truncated) return { ok: true, html: out.html, truncated: false, tree };
-  return { ok: true, html: out.html, truncated: true, tree: parseFragment(out.html) };
+  return { ok: true, html, truncated: true, tree: cut };
 }
