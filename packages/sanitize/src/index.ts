@@ -8,6 +8,7 @@ export {
   createSanitizer,
   MAX_REPORTED_REMOVALS,
   type PlainTextOptions,
+  PRE_PARSE_DEPTH_LIMIT,
   type SanitizeResult,
   type Sanitizer,
   sanitizeHtml,

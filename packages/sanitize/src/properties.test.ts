@@ -157,9 +157,12 @@ describe('sanitizer properties (fast-check)', () => {
     const out = s.sanitize(mb);
     expect(out.failedClosed).toBe(false);
     expect(out.html).not.toMatch(/onerror/);
-    const deep = s.sanitize(`${'<div><b>'.repeat(50_000)}x`);
-    expect(deep.failedClosed).toBe(false);
-    expect(deep.html.length).toBeLessThan(2_000);
+    const deep = s.sanitize(`${'<div><b>'.repeat(50_000)}x<script>alert(1)</script>`);
+    expect(deep.failedClosed).toBe(true);
+    expect(deep.html).toBe('x');
+    const fairlyDeep = s.sanitize(`${'<div><b>'.repeat(500)}x`);
+    expect(fairlyDeep.failedClosed).toBe(false);
+    expect(fairlyDeep.html.length).toBeLessThan(2_000);
     const unclosed = s.sanitize('<xmp>'.repeat(100_000).slice(0, 999_000));
     expect(unclosed.html).toBe('');
     expect(process.memoryUsage().heapUsed - before).toBeLessThan(512 * 1024 * 1024);

@@ -15,6 +15,36 @@ import type { PresetName } from './presets.ts';
 import { escapeText } from './serialize.ts';
 import { verifyOutput } from './verify.ts';
 
+/**
+ * Above this estimated depth the input is not handed to sanitize-html: htmlparser2 keeps its open
+ * element stack with `unshift`, so nesting costs quadratic time (100 000 levels take seconds).
+ * The estimate counts start tags minus end tags, an upper bound on any parser's stack. Such input
+ * fails closed to text (parse5, which is linear, extracts it).
+ *
+ * @example
+ * ```ts
+ * import { createSanitizer, PRE_PARSE_DEPTH_LIMIT } from '@rampart/sanitize';
+ * const r = createSanitizer().sanitize('<div>'.repeat(PRE_PARSE_DEPTH_LIMIT + 1) + 'x');
+ * r.failedClosed; // true, r.html === 'x'
+ * ```
+ */
+export const PRE_PARSE_DEPTH_LIMIT = 1024;
+
+const TAG = /<(\/?)([a-zA-Z][a-zA-Z0-9-]*)/g;
+const VOID_NAMES: ReadonlySet<string> = new Set([
+  ...['area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link', 'meta', 'param', 'source'],
+  ...['track', 'wbr', 'keygen', 'basefont', 'bgsound', 'frame', 'image'],
+]);
+
+function estimatedDepthExceeds(html: string, limit: number): boolean {
+  let depth = 0;
+  for (const m of html.matchAll(TAG)) {
+    if (m[1] === '/') depth = Math.max(0, depth - 1);
+    else if (!VOID_NAMES.has((m[2] as string).toLowerCase()) && ++depth > limit) return true;
+  }
+  return false;
+}
+
 /** At most this many removals are listed; `removedCount` keeps the full count.
  *
  * @example
@@ -162,8 +192,12 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
     try {
       if (html.includes('<!'))
         report({ kind: 'comment', name: '#comment', reason: 'comments, CDATA and doctypes are always removed' });
-      const candidate = sanitizeHtmlLib(html, libOptions);
-      let verified = verifyOutput(candidate, policy);
+      let verified: ReturnType<typeof verifyOutput>;
+      if (estimatedDepthExceeds(html, PRE_PARSE_DEPTH_LIMIT)) {
+        verified = { ok: false, reason: `nesting deeper than ${PRE_PARSE_DEPTH_LIMIT} levels` };
+      } else {
+        verified = verifyOutput(sanitizeHtmlLib(html, libOptions), policy);
+      }
       if (verified.ok && policy.verify === 'strict' && !verified.truncated) {
         const again = verifyOutput(sanitizeHtmlLib(verified.html, libOptions), policy);
         if (!again.ok || again.html !== verified.html) {

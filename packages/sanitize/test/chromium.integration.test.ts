@@ -83,10 +83,13 @@ describe('sanitized XSS corpus in real Chromium', () => {
   for (const [name, sanitizer] of Object.entries(sanitizers)) {
     it(`runs nothing, navigates nowhere and requests no canary for ${XSS_CORPUS.length} vectors with ${name}`, async () => {
       const outputs = XSS_CORPUS.map((input) => sanitizer.sanitizeToString(input));
-      const found = await render(outputs);
+      // Many vectors sanitize to the same string; render each distinct output once.
+      const unique = [...new Set(outputs)];
+      const found = await render(unique);
       const explain = found.hits.map((h) => {
-        const index = Number(h.case.split(':')[1]);
-        return `${h.kind} in ${h.case}: ${JSON.stringify(XSS_CORPUS[index])} -> ${JSON.stringify(outputs[index])}`;
+        const html = unique[Number(h.case.split(':')[1])];
+        const input = XSS_CORPUS[outputs.indexOf(html as string)];
+        return `${h.kind} in ${h.case}: ${JSON.stringify(input)} -> ${JSON.stringify(html)}`;
       });
       expect(explain).toEqual([]);
       expect(found.canaryRequests).toEqual([]);
