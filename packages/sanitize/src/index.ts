@@ -1,0 +1,17 @@
+export type { Removal } from './attributes.ts';
+export { CSS_PROPERTIES, FORBIDDEN_CSS_PROPERTIES } from './css-policy.ts';
+export { SanitizeError, type SanitizeErrorCode } from './errors.ts';
+export { FORBIDDEN_ATTRIBUTES, FORBIDDEN_ELEMENTS, isForbiddenAttribute } from './hard-rules.ts';
+export { ATTRIBUTE_RULES, type AttributeRule, type SanitizeLimits, type SanitizeOptions } from './policy.ts';
+export { PRESETS, type Preset, type PresetName } from './presets.ts';
+export {
+  createSanitizer,
+  MAX_REPORTED_REMOVALS,
+  type PlainTextOptions,
+  PRE_PARSE_DEPTH_LIMIT,
+  type SanitizeResult,
+  type Sanitizer,
+  sanitizeHtml,
+  toPlainText,
+} from './sanitizer.ts';
+export { FORBIDDEN_SCHEMES, ID_PREFIX, type RewriteUrl, type UrlContext, type UrlKind } from './url-policy.ts';

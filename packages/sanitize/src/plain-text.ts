@@ -1,0 +1,160 @@
+/**
+ * Plain text from a verified tree: blocks become paragraphs, `br` a newline, list items `- ` or
+ * `1. `, links `text (url)`, images their alt text, table cells tab-separated rows; entities are
+ * decoded and whitespace collapsed except in `pre`. For previews, notifications and search.
+ */
+import type { DefaultTreeAdapterTypes } from 'parse5';
+import { DROP_CONTENT_ELEMENTS } from './hard-rules.ts';
+
+type ParentNode = DefaultTreeAdapterTypes.ParentNode;
+type Element = DefaultTreeAdapterTypes.Element;
+
+const BLOCKS: ReadonlySet<string> = new Set([
+  ...['p', 'div', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'blockquote', 'pre', 'ul', 'ol', 'dl', 'table'],
+  ...['figure', 'figcaption', 'details', 'summary', 'center', 'address', 'section', 'article', 'header'],
+  ...['footer', 'nav', 'aside', 'main', 'caption', 'hr', 'body', 'html'],
+]);
+const DROPPED: ReadonlySet<string> = new Set(DROP_CONTENT_ELEMENTS);
+
+class Writer {
+  private readonly parts: string[] = [];
+  private pendingNewlines = 0;
+  private atLineStart = true;
+
+  text(s: string, pre: boolean): void {
+    let value = pre ? s : s.replace(/[\t\n\f\r ]+/g, ' ');
+    if (value === '') return;
+    if (this.pendingNewlines > 0) {
+      if (this.parts.length > 0) this.parts.push('\n'.repeat(this.pendingNewlines));
+      this.pendingNewlines = 0;
+      this.atLineStart = true;
+    }
+    if (this.atLineStart && !pre) value = value.replace(/^ /, '');
+    if (value === '') return;
+    this.parts.push(value);
+    this.atLineStart = value.endsWith('\n');
+  }
+
+  newline(count: number): void {
+    this.pendingNewlines = Math.max(this.pendingNewlines, count);
+  }
+
+  toString(): string {
+    return this.parts
+      .join('')
+      .replace(/[ \t]+\n/g, '\n')
+      .replace(/\n{3,}/g, '\n\n')
+      .trim();
+  }
+}
+
+function attr(el: Element, name: string): string | undefined {
+  return el.attrs.find((a) => a.name === name)?.value;
+}
+
+function textOf(el: ParentNode): string {
+  let out = '';
+  for (const n of el.childNodes) {
+    if (n.nodeName === '#text') out += (n as DefaultTreeAdapterTypes.TextNode).value;
+    else if ('tagName' in n && !DROPPED.has(n.tagName)) out += textOf(n);
+  }
+  return out;
+}
+
+function walk(parent: ParentNode, w: Writer, pre: boolean, listDepth: number): void {
+  let ordinal = 0;
+  for (const node of parent.childNodes) {
+    if (node.nodeName === '#text') {
+      w.text((node as DefaultTreeAdapterTypes.TextNode).value, pre);
+      continue;
+    }
+    if (!('tagName' in node)) continue;
+    const tag = node.tagName;
+    if (DROPPED.has(tag)) continue;
+    switch (tag) {
+      case 'br':
+        w.text('\n', true);
+        continue;
+      case 'hr':
+        w.newline(2);
+        w.text('---', true);
+        w.newline(2);
+        continue;
+      case 'img': {
+        const alt = attr(node, 'alt');
+        if (alt) w.text(alt, false);
+        continue;
+      }
+      case 'li': {
+        ordinal++;
+        const start = Number.parseInt(('tagName' in parent && attr(parent as Element, 'start')) || '1', 10);
+        const ordered = 'tagName' in parent && (parent as Element).tagName === 'ol';
+        w.newline(1);
+        w.text(`${'  '.repeat(Math.max(0, listDepth - 1))}${ordered ? `${start + ordinal - 1}.` : '-'} `, true);
+        walk(node, w, pre, listDepth);
+        w.newline(1);
+        continue;
+      }
+      case 'ul':
+      case 'ol':
+        w.newline(listDepth > 0 ? 1 : 2);
+        walk(node, w, pre, listDepth + 1);
+        w.newline(listDepth > 0 ? 1 : 2);
+        continue;
+      case 'tr':
+      case 'dt':
+      case 'dd':
+        w.newline(1);
+        walk(node, w, pre, listDepth);
+        w.newline(1);
+        continue;
+      case 'td':
+      case 'th':
+        walk(node, w, pre, listDepth);
+        w.text('\t', true);
+        continue;
+      case 'a': {
+        walk(node, w, pre, listDepth);
+        const href = attr(node, 'href');
+        if (href !== undefined && /^(?:https?|mailto|tel):/i.test(href)) {
+          const shown = href.replace(/^mailto:/i, '');
+          if (textOf(node).trim() !== shown && textOf(node).trim() !== href) w.text(` (${shown})`, true);
+        }
+        continue;
+      }
+      default:
+        if (BLOCKS.has(tag)) {
+          w.newline(2);
+          walk(node, w, pre || tag === 'pre', listDepth);
+          w.newline(2);
+        } else {
+          walk(node, w, pre, listDepth);
+        }
+    }
+  }
+}
+
+/** Renders a (verified) parse5 tree as plain text. */
+export function treeToPlainText(root: ParentNode): string {
+  const w = new Writer();
+  walk(root, w, false, 0);
+  return w.toString();
+}
+
+/**
+ * Text content of an untrusted tree, without the content of script-like elements; iterative, so
+ * arbitrarily deep input cannot overflow the stack. Used when sanitizing fails closed.
+ */
+export function untrustedText(root: ParentNode): string {
+  const parts: string[] = [];
+  const stack: DefaultTreeAdapterTypes.ChildNode[] = [...root.childNodes].reverse();
+  while (stack.length > 0) {
+    const node = stack.pop() as DefaultTreeAdapterTypes.ChildNode;
+    if (node.nodeName === '#text') parts.push((node as DefaultTreeAdapterTypes.TextNode).value);
+    else if ('tagName' in node && !DROPPED.has(node.tagName)) {
+      for (let i = node.childNodes.length - 1; i >= 0; i--)
+        stack.push(node.childNodes[i] as DefaultTreeAdapterTypes.ChildNode);
+    }
+  }
+  return parts.join('');
+}

@@ -1,0 +1,226 @@
+import { parseFragment } from 'parse5';
+import { describe, expect, it } from 'vitest';
+import { BENIGN_CORPUS } from '../test/fixtures/benign-corpus.ts';
+import { createSanitizer, SanitizeError, sanitizeHtml, toPlainText } from './index.ts';
+import { serializeChildren } from './serialize.ts';
+
+const PROXY = 'https://proxy.test/img?u=';
+const email = createSanitizer({
+  preset: 'email',
+  allowedImageHosts: ['proxy.test'],
+  rewriteUrl: (url, { kind }) =>
+    kind === 'link' || kind === 'cite' || url.startsWith(PROXY) ? undefined : `${PROXY}${encodeURIComponent(url)}`,
+});
+const bySet = {
+  ugc: createSanitizer({ preset: 'ugc' }),
+  minimal: createSanitizer({ preset: 'minimal' }),
+  text: createSanitizer({ preset: 'text' }),
+  email,
+};
+
+function catchError(fn: () => unknown): SanitizeError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof SanitizeError) return error;
+    throw error;
+  }
+  throw new Error('expected a SanitizeError');
+}
+
+describe('createSanitizer', () => {
+  for (const c of BENIGN_CORPUS) {
+    it(`keeps the expected output of the benign case "${c.name}" (${c.preset})`, () => {
+      const result = bySet[c.preset].sanitize(c.input);
+      expect(result.failedClosed).toBe(false);
+      expect(result.html).toBe(c.expected);
+      expect(bySet[c.preset].sanitizeToString(result.html)).toBe(result.html);
+    });
+  }
+
+  it('refuses options that switch off a hard rule, listing every problem at once', () => {
+    const error = catchError(() =>
+      createSanitizer({
+        allowTags: ['script', 'svg', 'xmp', 'textarea'],
+        allowAttributes: { a: ['onclick', 'srcdoc'], img: ['formaction'] },
+        allowSchemes: ['javascript', 'data'],
+        allowCssProperties: ['position', 'z-index'],
+      }),
+    );
+    expect(error.code).toBe('ERR_SANITIZE_INVALID_OPTIONS');
+    expect(error.problems).toHaveLength(11);
+    expect(error.retryable).toBe(false);
+  });
+
+  it('never puts a configured value into an error message', () => {
+    const error = catchError(() =>
+      createSanitizer({
+        allowAttributes: { a: ['onSECRETVALUE', 'x-SECRETVALUE'] },
+        allowedLinkHosts: ['SECRETVALUE/..'],
+        allowSchemes: ['SECRETVALUE:'],
+        allowClasses: { p: ['SECRET VALUE'] },
+      }),
+    );
+    expect(error.message).not.toMatch(/SECRET/);
+    expect(error.problems.join('\n')).not.toMatch(/SECRET/);
+  });
+
+  it('refuses input larger than maxInputBytes before parsing, counting UTF-8 bytes', () => {
+    const s = createSanitizer({ limits: { maxInputBytes: 100 } });
+    expect(catchError(() => s.sanitize('é'.repeat(51))).code).toBe('ERR_SANITIZE_INPUT_TOO_LARGE');
+    expect(s.sanitize('é'.repeat(50)).html).toBe('é'.repeat(50));
+    expect(catchError(() => s.sanitize(42 as unknown as string)).code).toBe('ERR_SANITIZE_INVALID_INPUT');
+  });
+
+  it('reports what it removed and why, by name only', () => {
+    const result = bySet.ugc.sanitize(
+      '<script>SECRET</script><p onclick="SECRET()" style="color:red">x<a href="javascript:SECRET">y</a></p><!-- SECRET -->',
+    );
+    expect(result.html).toBe('<p>x<a>y</a></p>');
+    const names = result.removed.map((r) => `${r.kind}:${r.name}`);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'element:script',
+        'attribute:p[onclick]',
+        'attribute:p[style]',
+        'url:a[href]',
+        'comment:#comment',
+      ]),
+    );
+    expect(JSON.stringify(result.removed)).not.toMatch(/SECRET/);
+  });
+
+  it('adds noopener noreferrer to any target and nofollow ugc to UGC links', () => {
+    expect(sanitizeHtml('<a href="https://e.com/x" target="_blank">x</a>')).toBe(
+      '<a href="https://e.com/x" target="_blank" rel="nofollow ugc noopener noreferrer">x</a>',
+    );
+    expect(sanitizeHtml('<a href="/x" target="_top">x</a>', 'minimal')).toBe('<a href="/x" rel="nofollow ugc">x</a>');
+    expect(email.sanitizeToString('<a href="https://e.com/">x</a>')).toBe(
+      '<a href="https://e.com/" target="_blank" rel="noopener noreferrer">x</a>',
+    );
+    const external = createSanitizer({ targetBlank: 'external' });
+    expect(external.sanitizeToString('<a href="/in">a</a><a href="https://e.com/">b</a>')).toBe(
+      '<a href="/in" rel="nofollow ugc">a</a><a href="https://e.com/" target="_blank" rel="nofollow ugc noopener noreferrer">b</a>',
+    );
+  });
+
+  it('defends against DOM clobbering: drops name, prefixes ids and same-page fragments once', () => {
+    const out = sanitizeHtml('<a name="cookie" id="x" href="#x">a</a><h2 id="user-content-y">b</h2>');
+    expect(out).toBe(
+      '<a id="user-content-x" href="#user-content-x" rel="nofollow ugc">a</a><h2 id="user-content-y">b</h2>',
+    );
+  });
+
+  it('keeps only allowlisted CSS in the email preset and routes url() through the hook', () => {
+    const out = email.sanitizeToString(
+      '<td style="color:red; position:fixed; z-index:99; background-image:url(https://t.example/a.png); width: expression(alert(1)); margin:-500px">x</td>',
+    );
+    expect(out).toBe(
+      `<td style="color: red; background-image: url(&quot;${PROXY}https%3A%2F%2Ft.example%2Fa.png&quot;)">x</td>`,
+    );
+    const noHook = createSanitizer({ preset: 'email' });
+    expect(noHook.sanitizeToString('<p style="background:url(https://t.example/a.png) red">x</p>')).toBe('<p>x</p>');
+  });
+
+  it('drops remote images unless a hook, a host allowlist or allowRemoteImages decides', () => {
+    const input = '<img src="https://t.example/p.gif" srcset="https://t.example/p.gif 1x, /a.png 2x" alt="a">';
+    expect(sanitizeHtml(input)).toBe('<img srcset="/a.png 2x" alt="a" />');
+    expect(createSanitizer({ allowRemoteImages: true }).sanitizeToString(input)).toBe(
+      '<img src="https://t.example/p.gif" srcset="https://t.example/p.gif 1x, /a.png 2x" alt="a" />',
+    );
+    expect(createSanitizer({ allowedImageHosts: ['*.example'] }).sanitizeToString(input)).toBe(
+      '<img src="https://t.example/p.gif" srcset="https://t.example/p.gif 1x, /a.png 2x" alt="a" />',
+    );
+  });
+
+  it('outputs text only with the text preset', () => {
+    expect(sanitizeHtml('<p>a <b>b</b> <img src=x onerror=alert(1)>&lt;c&gt;</p>', 'text')).toBe('a b &lt;c&gt;');
+  });
+
+  it('truncates output well-formed: never inside a tag or entity, open elements closed', () => {
+    const s = createSanitizer({ limits: { maxOutputChars: 60 } });
+    const input = `<p>${'a &amp; b '.repeat(20)}</p><ul><li>x</li></ul>`;
+    const result = s.sanitize(input);
+    expect(result.truncated).toBe(true);
+    expect(result.html.length).toBeLessThanOrEqual(60);
+    expect(result.html).toMatch(/…<\/p>$/);
+    expect(result.html).not.toMatch(/&(?!amp;)/);
+    expect(serializeChildren(parseFragment(result.html)).html).toBe(result.html);
+    for (let max = 9; max < 120; max += 7) {
+      const out = createSanitizer({ limits: { maxOutputChars: max } }).sanitizeToString(
+        '<div><p>héllo <a href="https://e.com/">wörld 😀 &lt;&gt;</a></p><table><tr><td>c</td></tr></table></div>',
+      );
+      expect(out.length).toBeLessThanOrEqual(max);
+      expect(serializeChildren(parseFragment(out)).html).toBe(out);
+    }
+  });
+
+  it('keeps truncated pre blocks stable and refuses a budget smaller than the marker', () => {
+    for (let max = 9; max < 40; max++) {
+      const result = createSanitizer({ limits: { maxOutputChars: max } }).sanitize(
+        '<pre>\n\nabc def ghi jkl</pre><p>x</p>',
+      );
+      expect(result.failedClosed).toBe(false);
+      expect(result.html.length).toBeLessThanOrEqual(max);
+    }
+    expect(catchError(() => createSanitizer({ limits: { maxOutputChars: 3 } })).code).toBe(
+      'ERR_SANITIZE_INVALID_OPTIONS',
+    );
+  });
+
+  it('unwraps elements nested deeper than nestingLimit', () => {
+    const s = createSanitizer({ limits: { nestingLimit: 10 } });
+    const out = s.sanitizeToString(`${'<div>'.repeat(50)}x${'</div>'.repeat(50)}`);
+    expect(out).toBe(`${'<div>'.repeat(10)}x${'</div>'.repeat(10)}`);
+    const result = s.sanitize(`${'<div>'.repeat(12)}<br>x${'</div>'.repeat(12)}<p>after</p>`);
+    expect(result.removed.filter((r) => r.kind === 'limit').map((r) => r.name)).toEqual(['div', 'div', 'br']);
+    expect(result.html.endsWith('<p>after</p>')).toBe(true);
+  });
+
+  it('fails closed to escaped text, with a reason, when the output is not a fixpoint', () => {
+    let n = 0;
+    const s = createSanitizer({ verify: 'strict', rewriteUrl: () => `https://p.example/${n++}` });
+    const result = s.sanitize('<p>hi <img src="https://e.com/a.png"> &lt;there&gt;</p>');
+    expect(result.failedClosed).toBe(true);
+    expect(result.failure).toMatch(/idempotent/);
+    expect(result.html).toBe('hi  &lt;there&gt;');
+    expect(result.removed.at(-1)?.kind).toBe('verification');
+  });
+
+  it('drops a URL when rewriteUrl throws, and survives a hook that sanitizes re-entrantly', () => {
+    const throwing = createSanitizer({
+      rewriteUrl: () => {
+        throw new Error('proxy down');
+      },
+    });
+    expect(throwing.sanitize('<img src="https://e.com/a.png" alt="a">').html).toBe('<img alt="a" />');
+    const inner = createSanitizer({ preset: 'text' });
+    const reentrant = createSanitizer({
+      rewriteUrl: (url) => (inner.sanitizeToString('<b>x</b>') === 'x' ? url : null),
+    });
+    const result = reentrant.sanitize('<p onclick="x">a</p><img src="https://e.com/a.png" onerror="y">');
+    expect(result.html).toBe('<p>a</p><img src="https://e.com/a.png" />');
+    expect(result.removedCount).toBe(2);
+  });
+
+  it('strict verification passes for idempotent configurations', () => {
+    const s = createSanitizer({ verify: 'strict' });
+    const result = s.sanitize('<table><tr><td><a href="#a" id="a">x</a></td></tr></table><pre>\n\ny</pre>');
+    expect(result.failedClosed).toBe(false);
+  });
+});
+
+describe('toPlainText', () => {
+  it('turns blocks into paragraphs, lists into items and links into text (url)', () => {
+    expect(
+      toPlainText(
+        '<h1>Hi</h1><p>Hello <a href="https://example.com">site</a> &amp; <b>you</b><br>next</p><ol><li>one</li><li>two</li></ol><script>x</script>',
+      ),
+    ).toBe('Hi\n\nHello site (https://example.com/) & you\nnext\n\n1. one\n2. two');
+  });
+
+  it('keeps pre whitespace, collapses the rest and cuts to maxChars', () => {
+    expect(toPlainText('<p>a    b\n c</p><pre>x  y\n  z</pre>')).toBe('a b c\n\nx  y\n  z');
+    expect(toPlainText('<p>abcdefghij</p>', { maxChars: 5 })).toBe('abcd…');
+  });
+});

@@ -1,0 +1,284 @@
+/**
+ * The sanitizer: limits → sanitize-html with the compiled policy (attributes filtered by our own
+ * rules inside its tag hook) → the parse5 verification pass → canonical, possibly truncated HTML.
+ * Any verification failure returns the input's text, escaped, and says why.
+ */
+import { Buffer } from 'node:buffer';
+import { type DefaultTreeAdapterTypes, parseFragment } from 'parse5';
+import sanitizeHtmlLib from 'sanitize-html';
+import { filterAttributes, type Removal } from './attributes.ts';
+import { SanitizeError } from './errors.ts';
+import { DROP_CONTENT_ELEMENTS, FORBIDDEN_ELEMENTS } from './hard-rules.ts';
+import { treeToPlainText, untrustedText } from './plain-text.ts';
+import { type Policy, resolvePolicy, type SanitizeOptions } from './policy.ts';
+import type { PresetName } from './presets.ts';
+import { escapeText } from './serialize.ts';
+import { verifyOutput } from './verify.ts';
+
+/**
+ * Above this estimated depth the input is not handed to sanitize-html: htmlparser2 keeps its open
+ * element stack with `unshift`, so nesting costs quadratic time (100 000 levels take seconds).
+ * The estimate counts start tags minus end tags, an upper bound on any parser's stack. Such input
+ * fails closed to text (parse5, which is linear, extracts it).
+ *
+ * @example
+ * ```ts
+ * import { createSanitizer, PRE_PARSE_DEPTH_LIMIT } from '@rampart/sanitize';
+ * const r = createSanitizer().sanitize('<div>'.repeat(PRE_PARSE_DEPTH_LIMIT + 1) + 'x');
+ * r.failedClosed; // true, r.html === 'x'
+ * ```
+ */
+export const PRE_PARSE_DEPTH_LIMIT = 1024;
+
+const TAG = /<(\/?)([a-zA-Z][a-zA-Z0-9-]*)/g;
+const VOID_NAMES: ReadonlySet<string> = new Set([
+  ...['area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link', 'meta', 'param', 'source'],
+  ...['track', 'wbr', 'keygen', 'basefont', 'bgsound', 'frame', 'image'],
+]);
+
+function estimatedDepthExceeds(html: string, limit: number): boolean {
+  let depth = 0;
+  for (const m of html.matchAll(TAG)) {
+    if (m[1] === '/') depth = Math.max(0, depth - 1);
+    else if (!VOID_NAMES.has((m[2] as string).toLowerCase()) && ++depth > limit) return true;
+  }
+  return false;
+}
+
+/** At most this many removals are listed; `removedCount` keeps the full count.
+ *
+ * @example
+ * ```ts
+ * import { createSanitizer, MAX_REPORTED_REMOVALS } from '@rampart/sanitize';
+ * const { removed } = createSanitizer().sanitize('<b onclick=x>'.repeat(500));
+ * removed.length <= MAX_REPORTED_REMOVALS; // true
+ * ```
+ */
+export const MAX_REPORTED_REMOVALS = 100;
+
+/** What {@link Sanitizer.sanitize} returns. */
+export interface SanitizeResult {
+  /** Safe HTML, verified against the policy by a WHATWG parser. */
+  readonly html: string;
+  /** What was removed and why (first {@link MAX_REPORTED_REMOVALS}); names only, never input values. */
+  readonly removed: readonly Removal[];
+  /** How many removals there were in total. */
+  readonly removedCount: number;
+  /** True when `limits.maxOutputChars` cut the output. */
+  readonly truncated: boolean;
+  /** True when verification failed and `html` is the input's text only. */
+  readonly failedClosed: boolean;
+  /** Why verification failed, when it did. */
+  readonly failure?: string;
+}
+
+/** Options of {@link Sanitizer.toPlainText}. */
+export interface PlainTextOptions {
+  /** Cut the text to this many characters (on a code point boundary), appending `…`. */
+  readonly maxChars?: number;
+}
+
+/** A configured sanitizer; create once, use for every request. */
+export interface Sanitizer {
+  readonly preset: PresetName;
+  /** Sanitizes and reports what was removed. Throws only for oversized or non-string input. */
+  sanitize(html: string): SanitizeResult;
+  /** The plain string API: the `html` of {@link Sanitizer.sanitize}. */
+  sanitizeToString(html: string): string;
+  /** Plain text (not HTML: escape it before putting it into a page) for previews and search. */
+  toPlainText(html: string, options?: PlainTextOptions): string;
+}
+
+function checkInput(html: unknown, policy: Policy): asserts html is string {
+  if (typeof html !== 'string') {
+    throw new SanitizeError('ERR_SANITIZE_INVALID_INPUT', 'sanitize() takes a string; convert the input first.');
+  }
+  // Cheap upper bound first: a UTF-16 code unit is at most 3 UTF-8 bytes.
+  if (html.length * 3 > policy.maxInputBytes && Buffer.byteLength(html, 'utf8') > policy.maxInputBytes) {
+    throw new SanitizeError(
+      'ERR_SANITIZE_INPUT_TOO_LARGE',
+      `The input is larger than limits.maxInputBytes (${policy.maxInputBytes} bytes); reject it (413) or raise the limit.`,
+    );
+  }
+}
+
+function cutPlain(text: string, max: number | undefined): string {
+  if (max === undefined || text.length <= max) return text;
+  let end = Math.max(0, max - 1);
+  const code = text.charCodeAt(end - 1);
+  if (end > 0 && code >= 0xd800 && code <= 0xdbff) end--;
+  return `${text.slice(0, end)}…`;
+}
+
+/**
+ * Creates a sanitizer. Options are validated now and every problem is listed in one
+ * `ERR_SANITIZE_INVALID_OPTIONS` error; options that try to relax a hard rule are refused.
+ *
+ * @example
+ * ```ts
+ * import { createSanitizer } from '@rampart/sanitize';
+ *
+ * const comments = createSanitizer({ preset: 'ugc' });
+ * const { html, removed } = comments.sanitize('<p onclick="x()">Hi <a href="javascript:alert(1)">there</a></p>');
+ * // html === '<p>Hi <a>there</a></p>'; removed lists p[onclick] and a[href] with reasons
+ *
+ * const mail = createSanitizer({
+ *   preset: 'email',
+ *   rewriteUrl: (url, { kind }) => (kind === 'link' ? undefined : `https://img-proxy.example/?u=${encodeURIComponent(url)}`),
+ * });
+ * mail.sanitizeToString('<td style="color: red; position: fixed">x</td>');
+ * ```
+ */
+export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
+  const policy = resolvePolicy(options);
+  let report: (removal: Removal) => void = () => {};
+
+  // Mirrors sanitize-html's own depth count, only to report what nestingLimit unwrapped.
+  let depth = 0;
+  const libOptions: sanitizeHtmlLib.IOptions = {
+    onOpenTag: (name: string) => {
+      depth++;
+      if (depth > policy.nestingLimit && policy.tags.has(name)) {
+        report({ kind: 'limit', name, reason: 'nested deeper than limits.nestingLimit (unwrapped, text kept)' });
+      }
+    },
+    onCloseTag: () => {
+      depth = Math.max(0, depth - 1);
+    },
+    allowedTags: [...policy.tags],
+    // Attributes were already filtered by our own rules in transformTags; `false` skips the
+    // per-call compilation of a second, identical map (half of sanitize-html's time on small
+    // inputs). The verification pass re-checks every attribute on the parse5 tree regardless.
+    allowedAttributes: false,
+    allowedSchemes: [...policy.urls.linkSchemes],
+    allowedSchemesByTag: { img: ['http', 'https', 'data'], blockquote: ['http', 'https'], q: ['http', 'https'] },
+    allowedSchemesAppliedToAttributes: ['href', 'src', 'cite'],
+    allowProtocolRelative: false,
+    disallowedTagsMode: 'discard',
+    nonTextTags: [...DROP_CONTENT_ELEMENTS],
+    nestingLimit: policy.nestingLimit,
+    parseStyleAttributes: false,
+    enforceHtmlBoundary: false,
+    selfClosing: ['img', 'br', 'hr', 'col', 'wbr'],
+    transformTags: {
+      '*': (tagName: string, attribs: sanitizeHtmlLib.Attributes) => {
+        if (!policy.tags.has(tagName)) {
+          report({
+            kind: 'element',
+            name: tagName,
+            reason: FORBIDDEN_ELEMENTS.has(tagName) ? 'forbidden by a hard rule' : 'not allowed',
+          });
+          return { tagName, attribs: {} };
+        }
+        return { tagName, attribs: filterAttributes(policy, tagName, attribs, 'sanitize', report) };
+      },
+    },
+  };
+
+  const run = (
+    html: string,
+  ): { result: SanitizeResult; tree: DefaultTreeAdapterTypes.DocumentFragment | undefined } => {
+    checkInput(html, policy);
+    const removed: Removal[] = [];
+    let removedCount = 0;
+    // A rewriteUrl hook may sanitize re-entrantly; restore the outer call's reporter afterwards.
+    const outer = report;
+    const outerDepth = depth;
+    depth = 0;
+    report = (removal) => {
+      removedCount++;
+      if (removed.length < MAX_REPORTED_REMOVALS) removed.push(removal);
+    };
+    try {
+      if (html.includes('<!'))
+        report({ kind: 'comment', name: '#comment', reason: 'comments, CDATA and doctypes are always removed' });
+      let verified: ReturnType<typeof verifyOutput>;
+      if (estimatedDepthExceeds(html, PRE_PARSE_DEPTH_LIMIT)) {
+        verified = { ok: false, reason: `nesting deeper than ${PRE_PARSE_DEPTH_LIMIT} levels` };
+      } else {
+        verified = verifyOutput(sanitizeHtmlLib(html, libOptions), policy);
+      }
+      if (verified.ok && policy.verify === 'strict' && !verified.truncated) {
+        const again = verifyOutput(sanitizeHtmlLib(verified.html, libOptions), policy);
+        if (!again.ok || again.html !== verified.html) {
+          verified = {
+            ok: false,
+            reason: again.ok ? 'sanitizing the output changed it (not idempotent)' : again.reason,
+          };
+        }
+      }
+      if (verified.ok) {
+        return {
+          result: { html: verified.html, removed, removedCount, truncated: verified.truncated, failedClosed: false },
+          tree: verified.tree,
+        };
+      }
+      report({ kind: 'verification', name: 'output', reason: verified.reason });
+      const text = escapeText(cutPlain(untrustedText(parseFragment(html)), policy.maxOutputChars));
+      return {
+        result: { html: text, removed, removedCount, truncated: false, failedClosed: true, failure: verified.reason },
+        tree: undefined,
+      };
+    } finally {
+      report = outer;
+      depth = outerDepth;
+    }
+  };
+
+  return Object.freeze({
+    preset: policy.preset,
+    sanitize(html: string): SanitizeResult {
+      return run(html).result;
+    },
+    sanitizeToString(html: string): string {
+      return run(html).result.html;
+    },
+    toPlainText(html: string, plain: PlainTextOptions = {}): string {
+      const { result, tree } = run(html);
+      const text = tree === undefined ? untrustedText(parseFragment(result.html)) : treeToPlainText(tree);
+      return cutPlain(text, plain.maxChars);
+    },
+  });
+}
+
+const cache = new Map<PresetName, Sanitizer>();
+
+function presetSanitizer(preset: PresetName): Sanitizer {
+  let sanitizer = cache.get(preset);
+  if (sanitizer === undefined) {
+    sanitizer = createSanitizer({ preset });
+    cache.set(preset, sanitizer);
+  }
+  return sanitizer;
+}
+
+/**
+ * The plain string API with a preset's defaults (`ugc` unless told).
+ *
+ * @example
+ * ```ts
+ * import { sanitizeHtml } from '@rampart/sanitize';
+ *
+ * sanitizeHtml('<img src=x onerror=alert(1)>hello'); // '<img src="x" />hello'
+ * sanitizeHtml('<b>hi</b>', 'text'); // 'hi'
+ * ```
+ */
+export function sanitizeHtml(html: string, preset: PresetName = 'ugc'): string {
+  return presetSanitizer(preset).sanitizeToString(html);
+}
+
+/**
+ * Plain text of untrusted HTML (sanitized with the `ugc` preset first). The result is text, not
+ * HTML: escape it when you put it into a page.
+ *
+ * @example
+ * ```ts
+ * import { toPlainText } from '@rampart/sanitize';
+ *
+ * toPlainText('<p>Hello <a href="https://example.com">site</a></p><ul><li>one</li></ul>');
+ * // 'Hello site (https://example.com/)\n\n- one'
+ * ```
+ */
+export function toPlainText(html: string, options: PlainTextOptions = {}): string {
+  return presetSanitizer('ugc').toPlainText(html, options);
+}

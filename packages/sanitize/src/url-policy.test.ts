@@ -1,0 +1,90 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { resolvePolicy } from './policy.ts';
+import { checkUrl, parseSrcset, serializeSrcset, type UrlKind } from './url-policy.ts';
+
+const rules = resolvePolicy({ preset: 'ugc' }).urls;
+const check = (url: string, kind: UrlKind = 'link', tag = kind === 'image' ? 'img' : 'a') =>
+  checkUrl(url, { tag, attribute: kind === 'image' ? 'src' : 'href', kind }, rules, 'sanitize');
+
+describe('checkUrl', () => {
+  it.each([
+    'javascript:alert(1)',
+    ' JaVaScRiPt:alert(1)',
+    'java\tscript:alert(1)',
+    '\u0001javascript:alert(1)',
+    'javascript&#58;alert(1)',
+    '&#0000106avascript:alert(1)',
+    'jav&#x09;ascript:alert(1)',
+    'vbscript:x',
+    'data:text/html,<script>',
+    '//evil.test/x',
+    '\\\\evil.test/x',
+    '/\\evil.test/x',
+    'https://user:pw@e.com/',
+    'file:///etc/passwd',
+  ])('rejects %j', (url) => {
+    expect(check(url).ok).toBe(false);
+  });
+
+  it('accepts web, mail and relative URLs and normalizes absolute ones', () => {
+    expect(check('HTTPS://E.com')).toEqual({ ok: true, value: 'https://e.com/' });
+    expect(check('mailto:a@b.c')).toEqual({ ok: true, value: 'mailto:a@b.c' });
+    expect(check('../x?y#z')).toEqual({ ok: true, value: '../x?y#z' });
+    expect(check('#top')).toEqual({ ok: true, value: '#user-content-top' });
+  });
+
+  it('allows data: only for base64 raster images on img', () => {
+    expect(check('data:image/png;base64,AAAA', 'image').ok).toBe(true);
+    expect(check('data:image/svg+xml;base64,AAAA', 'image').ok).toBe(false);
+    expect(check('data:image/png;base64,AAAA', 'link').ok).toBe(false);
+    expect(check('mailto:a@b.c', 'image').ok).toBe(false);
+  });
+
+  it('applies the host allowlist after rewriteUrl and re-checks what the hook returns', () => {
+    const hooked = resolvePolicy({
+      allowedImageHosts: ['proxy.test'],
+      rewriteUrl: (url) =>
+        url.includes('evil') ? 'javascript:alert(1)' : `https://proxy.test/?u=${encodeURIComponent(url)}`,
+    }).urls;
+    const ctx = { tag: 'img', attribute: 'src', kind: 'image' as const };
+    expect(checkUrl('https://cdn.test/a.png', ctx, hooked, 'sanitize')).toEqual({
+      ok: true,
+      value: 'https://proxy.test/?u=https%3A%2F%2Fcdn.test%2Fa.png',
+    });
+    expect(checkUrl('https://evil.test/a.png', ctx, hooked, 'sanitize').ok).toBe(false);
+    expect(checkUrl('https://cdn.test/a.png', ctx, hooked, 'verify').ok).toBe(false);
+  });
+
+  it('only ever accepts allowed schemes, and its output is a fixpoint (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), fc.constantFrom<UrlKind>('link', 'image', 'cite'), (raw, kind) => {
+        const verdict = check(raw, kind);
+        if (!verdict.ok) return;
+        const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(verdict.value)?.[1]?.toLowerCase();
+        expect(scheme === undefined || ['http', 'https', 'mailto', 'tel', 'data'].includes(scheme)).toBe(true);
+        expect(check(verdict.value, kind)).toEqual(verdict);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('parseSrcset', () => {
+  it('parses candidates with commas inside URLs and round-trips (property)', () => {
+    expect(parseSrcset('a.png 1x,data:image/png;base64,AA 2x , c.png')).toEqual([
+      { url: 'a.png', descriptor: '1x' },
+      { url: 'data:image/png;base64,AA', descriptor: '2x' },
+      { url: 'c.png', descriptor: '' },
+    ]);
+    const candidate = fc.record({
+      url: fc.stringMatching(/^[a-z0-9/.:;,=-]{1,12}$/).filter((u) => !u.startsWith(',') && !u.endsWith(',')),
+      descriptor: fc.constantFrom('', '1x', '2x', '100w', '1.5x'),
+    });
+    fc.assert(
+      fc.property(fc.array(candidate, { minLength: 1, maxLength: 5 }), (list) => {
+        expect(parseSrcset(serializeSrcset(list))).toEqual(list);
+      }),
+    );
+  });
+});

@@ -1,0 +1,310 @@
+/**
+ * The URL policy: what a URL attribute (or a CSS `url()`) may point to. Every check runs on the
+ * value the browser will see (the parser has decoded entities once) and, again, on a value decoded
+ * a second time and stripped of every control and whitespace character, so that obfuscations like
+ * `jav&#x09;ascript:` or zero-padded `&#0000106;` cannot hide a scheme.
+ */
+
+/** Which part of a document a URL ends up in; decides the allowed schemes. */
+export type UrlKind = 'link' | 'image' | 'cite' | 'css-image';
+
+/** What the `rewriteUrl` hook is told about a URL. */
+export interface UrlContext {
+  /** Element name, lower case (`a`, `img`, ...). */
+  readonly tag: string;
+  /** Attribute name (`href`, `src`, `srcset`, `cite`, `style`). */
+  readonly attribute: string;
+  readonly kind: UrlKind;
+}
+
+/**
+ * Rewrites an allowed URL, typically to route images through a proxy. Return a string to replace
+ * the URL, `null` to drop it, `undefined` to keep it. The returned URL is checked again by the
+ * whole policy. Must be idempotent (a URL it already rewrote comes back unchanged), so that
+ * sanitizing sanitized output changes nothing.
+ */
+export type RewriteUrl = (url: string, context: UrlContext) => string | null | undefined;
+
+/** The compiled URL rules of one sanitizer. */
+export interface UrlRules {
+  /** Schemes allowed on links (`a[href]`), lower case without the colon. */
+  readonly linkSchemes: ReadonlySet<string>;
+  readonly allowDataImages: boolean;
+  /** Absolute image URLs without a hook or a host allowlist (tracking pixels, IP leaks). */
+  readonly allowRemoteImages: boolean;
+  readonly allowRelative: boolean;
+  readonly linkHosts: HostMatcher | undefined;
+  readonly imageHosts: HostMatcher | undefined;
+  readonly rewriteUrl: RewriteUrl | undefined;
+  readonly maxUrlLength: number;
+  readonly maxDataUrlLength: number;
+}
+
+/** The outcome of checking one URL. */
+export type UrlVerdict =
+  | { readonly ok: true; readonly value: string }
+  | { readonly ok: false; readonly reason: string };
+
+/** The prefix every id and same-page fragment gets, so user content cannot clobber page globals.
+ *
+ * @example
+ * ```ts
+ * import { ID_PREFIX, sanitizeHtml } from '@rampart/sanitize';
+ * sanitizeHtml('<h2 id="a">x</h2>'); // `<h2 id="${ID_PREFIX}a">x</h2>`
+ * ```
+ */
+export const ID_PREFIX = 'user-content-';
+
+/** Schemes that no option can allow.
+ *
+ * @example
+ * ```ts
+ * import { FORBIDDEN_SCHEMES } from '@rampart/sanitize';
+ * FORBIDDEN_SCHEMES.has('javascript'); // true
+ * ```
+ */
+export const FORBIDDEN_SCHEMES: ReadonlySet<string> = new Set([
+  'javascript',
+  'vbscript',
+  'livescript',
+  'mocha',
+  'data',
+  'blob',
+  'file',
+  'filesystem',
+  'about',
+  'jar',
+  'view-source',
+  'chrome',
+  'resource',
+  'ms-its',
+  'mhtml',
+  'intent',
+]);
+
+const WEB_SCHEMES: ReadonlySet<string> = new Set(['http', 'https']);
+const RASTER_DATA_URL = /^data:image\/(?:png|gif|jpeg|webp|avif);base64,[A-Za-z0-9+/]+={0,2}$/i;
+const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const EDGE_C0_SPACE = /^[\u0000-\u0020]+|[\u0000-\u0020]+$/g;
+const TAB_NEWLINE = /[\t\n\r]/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const ALL_CONTROL_AND_SPACE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+  /[\u0000-\u0020\u007f-\u009f\u00a0\u1680\u2000-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff]/g;
+const BASE = 'https://rampart.invalid/rampart-base/';
+const BASE_HOST = 'rampart.invalid';
+
+const NAMED: Readonly<Record<string, string>> = {
+  colon: ':',
+  tab: '\t',
+  newline: '\n',
+  lpar: '(',
+  rpar: ')',
+  sol: '/',
+  bsol: '\\',
+  amp: '&',
+  quot: '"',
+  apos: "'",
+  lt: '<',
+  gt: '>',
+  nbsp: '\u00a0',
+  period: '.',
+  comma: ',',
+  num: '#',
+  excl: '!',
+  quest: '?',
+};
+
+/** Decodes numeric character references (any zero padding, `;` optional) and a few named ones. */
+export function decodeEntitiesLoose(value: string): string {
+  let current = value;
+  // Three rounds catch double and triple encoding; anything deeper is rejected by the caller.
+  for (let round = 0; round < 3 && current.includes('&'); round++) {
+    const next = current
+      .replace(
+        /&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,16}));?/g,
+        (_m, hex: string | undefined, dec: string | undefined) => {
+          const code = hex === undefined ? Number.parseInt(dec ?? '', 10) : Number.parseInt(hex, 16);
+          return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : '\ufffd';
+        },
+      )
+      .replace(/&([a-zA-Z]{2,8});?/g, (m, name: string) => NAMED[name.toLowerCase()] ?? m);
+    if (next === current) break;
+    current = next;
+  }
+  return current;
+}
+
+/** Matches hosts against `example.com` / `*.example.com` patterns. */
+export interface HostMatcher {
+  matches(host: string): boolean;
+}
+
+const HOST_PATTERN = /^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*$/;
+
+/** True when `pattern` is a valid host-allowlist entry. */
+export function isValidHostPattern(pattern: string): boolean {
+  return HOST_PATTERN.test(pattern);
+}
+
+/** Compiles a host allowlist; entries must satisfy {@link isValidHostPattern}. */
+export function hostMatcher(patterns: readonly string[]): HostMatcher {
+  const exact = new Set<string>();
+  const suffixes: string[] = [];
+  for (const p of patterns) {
+    if (p.startsWith('*.')) suffixes.push(p.slice(1));
+    else exact.add(p);
+  }
+  return {
+    matches(host: string): boolean {
+      return exact.has(host) || suffixes.some((s) => host.endsWith(s) && host.length > s.length);
+    },
+  };
+}
+
+function schemesFor(kind: UrlKind, rules: UrlRules): ReadonlySet<string> {
+  return kind === 'link' ? rules.linkSchemes : WEB_SCHEMES;
+}
+
+function schemeOf(value: string): string | undefined {
+  return SCHEME.exec(value)?.[1]?.toLowerCase();
+}
+
+function checkShape(raw: string, ctx: UrlContext, rules: UrlRules, checkHosts: boolean): UrlVerdict {
+  const value = raw.replace(EDGE_C0_SPACE, '').replace(TAB_NEWLINE, '');
+  if (CONTROL.test(value)) return { ok: false, reason: 'control character in URL' };
+  // The same value decoded again and with every invisible character removed: if *that* names a
+  // forbidden scheme, some consumer down the line (a mail client, a Markdown renderer) may see it.
+  const hidden = schemeOf(decodeEntitiesLoose(value).replace(ALL_CONTROL_AND_SPACE, ''));
+  const scheme = schemeOf(value);
+  if (hidden !== undefined && hidden !== scheme && !schemesFor(ctx.kind, rules).has(hidden)) {
+    return { ok: false, reason: 'obfuscated scheme' };
+  }
+  if (scheme === 'data') {
+    if (ctx.kind !== 'image' || ctx.tag !== 'img' || !rules.allowDataImages) {
+      return { ok: false, reason: 'data: URL outside img' };
+    }
+    if (value.length > rules.maxDataUrlLength) return { ok: false, reason: 'data: URL too long' };
+    if (!RASTER_DATA_URL.test(value)) return { ok: false, reason: 'data: URL is not a base64 raster image' };
+    return { ok: true, value };
+  }
+  if (value.length > rules.maxUrlLength) return { ok: false, reason: 'URL too long' };
+  if (scheme !== undefined) {
+    if (!schemesFor(ctx.kind, rules).has(scheme)) return { ok: false, reason: 'scheme not allowed' };
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      return { ok: false, reason: 'URL does not parse' };
+    }
+    if (url.protocol !== `${scheme}:`) return { ok: false, reason: 'URL does not parse' };
+    if (WEB_SCHEMES.has(scheme)) {
+      if (url.hostname === '') return { ok: false, reason: 'URL has no host' };
+      if (url.username !== '' || url.password !== '') return { ok: false, reason: 'credentials in URL' };
+      const image = ctx.kind === 'image' || ctx.kind === 'css-image';
+      if (image && !rules.allowRemoteImages && rules.imageHosts === undefined && rules.rewriteUrl === undefined) {
+        return { ok: false, reason: 'remote image needs rewriteUrl, allowedImageHosts or allowRemoteImages' };
+      }
+      const hosts = image ? rules.imageHosts : rules.linkHosts;
+      if (checkHosts && hosts !== undefined && !hosts.matches(url.hostname))
+        return { ok: false, reason: 'host not allowed' };
+    }
+    return { ok: true, value: url.href };
+  }
+  // Relative URL.
+  if (ctx.kind === 'css-image') return { ok: false, reason: 'relative URL in CSS' };
+  if (!rules.allowRelative) return { ok: false, reason: 'relative URL not allowed' };
+  if (/^[\\/]{2}/.test(value)) return { ok: false, reason: 'protocol-relative URL' };
+  let resolved: URL;
+  try {
+    resolved = new URL(value, BASE);
+  } catch {
+    return { ok: false, reason: 'URL does not parse' };
+  }
+  if (resolved.hostname !== BASE_HOST || resolved.protocol !== 'https:') {
+    return { ok: false, reason: 'relative URL leaves the page origin' };
+  }
+  if (value.startsWith('#') && ctx.kind === 'link') {
+    const fragment = value.slice(1);
+    if (fragment === '') return { ok: true, value };
+    return { ok: true, value: fragment.startsWith(ID_PREFIX) ? value : `#${ID_PREFIX}${fragment}` };
+  }
+  return { ok: true, value };
+}
+
+/**
+ * Checks one URL. In `sanitize` mode the `rewriteUrl` hook runs on an allowed URL and its result
+ * is checked again; CSS `url()` needs the hook. In `verify` mode the hook does not run: the value
+ * must already be a fixpoint of the policy.
+ */
+export function checkUrl(raw: string, ctx: UrlContext, rules: UrlRules, mode: 'sanitize' | 'verify'): UrlVerdict {
+  const hooked = mode === 'sanitize' && rules.rewriteUrl !== undefined;
+  // Host allowlists apply to the URL the browser will fetch: after the hook when there is one.
+  const first = checkShape(raw, ctx, rules, !hooked);
+  if (!first.ok || mode === 'verify') return first;
+  if (rules.rewriteUrl === undefined) {
+    return ctx.kind === 'css-image' ? { ok: false, reason: 'CSS url() needs a rewriteUrl hook' } : first;
+  }
+  let rewritten: unknown;
+  try {
+    rewritten = rules.rewriteUrl(first.value, ctx);
+  } catch {
+    // A failing hook must not let the original URL through, nor crash the request.
+    return { ok: false, reason: 'rewriteUrl threw' };
+  }
+  if (rewritten === null) return { ok: false, reason: 'dropped by rewriteUrl' };
+  if (typeof rewritten !== 'string' && rewritten !== undefined) {
+    return { ok: false, reason: 'rewriteUrl returned a non-string' };
+  }
+  const second = checkShape(rewritten ?? first.value, ctx, rules, true);
+  return second.ok ? second : { ok: false, reason: `rewritten URL rejected: ${second.reason}` };
+}
+
+/** One `srcset` image candidate. */
+export interface SrcsetCandidate {
+  readonly url: string;
+  readonly descriptor: string;
+}
+
+const DESCRIPTOR = /^(?:[1-9][0-9]{0,4}w|(?:[0-9]{1,2}(?:\.[0-9]{1,3})?|\.[0-9]{1,3})x)?$/;
+const SPACE = /[\t\n\f\r ]/;
+
+/**
+ * Parses `srcset` the way the HTML standard does (URLs may contain commas, trailing commas end a
+ * URL). Returns `undefined` when a descriptor is malformed, so the caller can drop the candidate.
+ */
+export function parseSrcset(value: string): Array<SrcsetCandidate | undefined> {
+  const out: Array<SrcsetCandidate | undefined> = [];
+  let i = 0;
+  const n = value.length;
+  while (i < n) {
+    while (i < n && (SPACE.test(value[i] as string) || value[i] === ',')) i++;
+    if (i >= n) break;
+    let start = i;
+    while (i < n && !SPACE.test(value[i] as string)) i++;
+    let url = value.slice(start, i);
+    let descriptor = '';
+    if (url.endsWith(',')) {
+      url = url.replace(/,+$/, '');
+    } else {
+      start = i;
+      let depth = 0;
+      while (i < n && (value[i] !== ',' || depth > 0)) {
+        if (value[i] === '(') depth++;
+        else if (value[i] === ')') depth = Math.max(0, depth - 1);
+        i++;
+      }
+      descriptor = value.slice(start, i).trim().replace(/\s+/g, ' ');
+      i++;
+    }
+    out.push(DESCRIPTOR.test(descriptor) ? { url, descriptor } : undefined);
+  }
+  return out;
+}
+
+/** Serializes candidates so that {@link parseSrcset} reads them back unchanged. */
+export function serializeSrcset(candidates: readonly SrcsetCandidate[]): string {
+  return candidates.map((c) => (c.descriptor === '' ? c.url : `${c.url} ${c.descriptor}`)).join(', ');
+}

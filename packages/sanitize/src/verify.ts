@@ -1,0 +1,91 @@
+/**
+ * The verification pass. sanitize-html tokenizes with htmlparser2, which is not the HTML
+ * standard's tree builder; browsers are. So the output is parsed again with parse5 (a WHATWG
+ * conformant parser, the tree a browser builds), every node is checked against the policy, the
+ * tree is written back canonically and that string must parse to the same tree again. Anything
+ * else fails closed.
+ */
+import { type DefaultTreeAdapterTypes, html as htmlSpec, parseFragment } from 'parse5';
+import { filterAttributes } from './attributes.ts';
+import { FORBIDDEN_ELEMENTS } from './hard-rules.ts';
+import type { Policy } from './policy.ts';
+import { type Serialized, serializeChildren } from './serialize.ts';
+
+type ParentNode = DefaultTreeAdapterTypes.ParentNode;
+type Fragment = DefaultTreeAdapterTypes.DocumentFragment;
+
+/** The verified, canonical output. */
+export type Verified =
+  | { readonly ok: true; readonly html: string; readonly truncated: boolean; readonly tree: Fragment }
+  | { readonly ok: false; readonly reason: string };
+
+/** Depth the verifier tolerates: the parser may add implied elements (tbody) above sanitize-html's count. */
+export function maxTreeDepth(policy: Policy): number {
+  return policy.nestingLimit * 2 + 8;
+}
+
+/** Checks every node of `root`; returns the first violation, or `undefined`. */
+export function findViolation(root: ParentNode, policy: Policy): string | undefined {
+  const limit = maxTreeDepth(policy);
+  const stack: Array<[ParentNode, number]> = [[root, 0]];
+  while (stack.length > 0) {
+    const [parent, depth] = stack.pop() as [ParentNode, number];
+    for (const node of parent.childNodes) {
+      if (node.nodeName === '#text') continue;
+      if (node.nodeName === '#comment') return 'comment in output';
+      if (!('tagName' in node)) return `unexpected ${node.nodeName} node`;
+      const tag = node.tagName;
+      if (node.namespaceURI !== htmlSpec.NS.HTML) return `foreign-content element <${tag}>`;
+      if (FORBIDDEN_ELEMENTS.has(tag)) return `forbidden element <${tag}>`;
+      if (!policy.tags.has(tag)) return `element <${tag}> outside the allowlist`;
+      if (depth + 1 > limit) return 'nesting deeper than the limit';
+      const attribs: Record<string, string> = {};
+      for (const a of node.attrs) {
+        if (a.namespace !== undefined || a.prefix !== undefined) return `namespaced attribute on <${tag}>`;
+        attribs[a.name] = a.value;
+      }
+      const kept = filterAttributes(policy, tag, attribs, 'verify', undefined);
+      const keptNames = Object.keys(kept);
+      if (keptNames.length !== node.attrs.length) return `attribute outside the policy on <${tag}>`;
+      for (const name of keptNames) {
+        if (kept[name] !== attribs[name]) return `attribute ${name} on <${tag}> is not a policy fixpoint`;
+      }
+      stack.push([node, depth + 1]);
+    }
+  }
+  return undefined;
+}
+
+function reparseStable(html: string, policy: Policy): string | undefined {
+  const again = parseFragment(html);
+  const violation = findViolation(again, policy);
+  if (violation !== undefined) return `re-parse: ${violation}`;
+  return serializeChildren(again).html === html ? undefined : 're-parse changed the tree (mutation)';
+}
+
+/** Verifies sanitize-html's output and returns the canonical, possibly truncated, HTML. */
+export function verifyOutput(candidate: string, policy: Policy): Verified {
+  const tree = parseFragment(candidate);
+  const violation = findViolation(tree, policy);
+  if (violation !== undefined) return { ok: false, reason: violation };
+  const out: Serialized = serializeChildren(tree, policy.maxOutputChars, policy.truncationMarker);
+  if (!out.truncated) {
+    // When the canonical form equals the string just parsed, parsing it again yields this very tree.
+    if (out.html !== candidate) {
+      const unstable = reparseStable(out.html, policy);
+      if (unstable !== undefined) return { ok: false, reason: unstable };
+    }
+    return { ok: true, html: out.html, truncated: false, tree };
+  }
+  // A cut can leave, say, a <pre> whose leading newline the parser swallows: canonicalize the cut
+  // output once more (it can only get shorter) and require that form to be stable.
+  const cut = parseFragment(out.html);
+  const cutViolation = findViolation(cut, policy);
+  if (cutViolation !== undefined) return { ok: false, reason: `truncated output: ${cutViolation}` };
+  const html = serializeChildren(cut).html;
+  if (html !== out.html) {
+    const unstable = reparseStable(html, policy);
+    if (unstable !== undefined) return { ok: false, reason: unstable };
+  }
+  return { ok: true, html, truncated: true, tree: cut };
+}

@@ -1,0 +1,140 @@
+import { launchChromium, type TestChromium } from '@rampart/testkit';
+import { type DefaultTreeAdapterTypes, parseFragment } from 'parse5';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSanitizer, type Sanitizer } from '../src/index.ts';
+import { BENIGN_CORPUS } from './fixtures/benign-corpus.ts';
+import { type BrowserFindings, ORIGIN, prepareContext, renderAll } from './fixtures/browser-harness.ts';
+import { XSS_CORPUS } from './fixtures/xss-corpus.ts';
+
+const PROXY = 'https://proxy.test/img?u=';
+const sanitizers: Record<string, Sanitizer> = {
+  ugc: createSanitizer({ preset: 'ugc' }),
+  minimal: createSanitizer({ preset: 'minimal' }),
+  email: createSanitizer({
+    preset: 'email',
+    allowedImageHosts: ['proxy.test'],
+    rewriteUrl: (url, { kind }) =>
+      kind === 'link' || kind === 'cite' || url.startsWith(PROXY) ? undefined : `${PROXY}${encodeURIComponent(url)}`,
+  }),
+  'ugc+extras': createSanitizer({
+    preset: 'ugc',
+    allowTags: ['section', 'article'],
+    allowAttributes: { '*': ['class', 'data-x', 'style'] },
+    allowClasses: { '*': ['*'] },
+    allowCssProperties: ['color', 'background-image'],
+    targetBlank: 'external',
+  }),
+};
+
+let chromium: TestChromium;
+let context: BrowserContext;
+let page: Page;
+const docs = new Map<number, string>();
+const canary: string[] = [];
+
+beforeAll(async () => {
+  chromium = await launchChromium();
+  context = await chromium.newContext();
+  await prepareContext(context, docs, canary);
+  page = await context.newPage();
+  await page.goto(`${ORIGIN}/`);
+});
+
+afterAll(async () => {
+  await chromium?.stop();
+});
+
+async function render(outputs: readonly string[]): Promise<BrowserFindings> {
+  const hits: BrowserFindings['hits'] = [];
+  const domViolations: string[] = [];
+  const batch = 100;
+  for (let offset = 0; offset < outputs.length; offset += batch) {
+    const slice = outputs.slice(offset, offset + batch);
+    for (const [i, html] of slice.entries()) docs.set(offset + i, html);
+    const found = await renderAll(page, slice, offset);
+    hits.push(...found.hits);
+    domViolations.push(...found.domViolations);
+  }
+  docs.clear();
+  const requests = [...canary];
+  canary.length = 0;
+  return { hits, canaryRequests: requests, domViolations };
+}
+
+describe('sanitized XSS corpus in real Chromium', () => {
+  it('the harness notices unsanitized payloads (so a clean run means something)', async () => {
+    const raw = [
+      '<img src=x onerror=alert(1)>',
+      '<a href="javascript:alert(2)">x</a>',
+      '<img src="https://canary.test/x.png">',
+      '<svg><a xlink:href="javascript:alert(3)"><text>x</text></a></svg>',
+      '<div onmouseover="confirm(4)">x</div>',
+    ];
+    const found = await render(raw);
+    const kinds = new Set(found.hits.map((h) => h.kind));
+    expect(kinds.has('alert')).toBe(true);
+    expect(kinds.has('confirm')).toBe(true);
+    expect(kinds.has('javascript-navigation')).toBe(true);
+    expect(found.canaryRequests.length).toBeGreaterThan(0);
+    expect(found.domViolations.length).toBeGreaterThan(0);
+  });
+
+  for (const [name, sanitizer] of Object.entries(sanitizers)) {
+    it(`runs nothing, navigates nowhere and requests no canary for ${XSS_CORPUS.length} vectors with ${name}`, async () => {
+      const outputs = XSS_CORPUS.map((input) => sanitizer.sanitizeToString(input));
+      // Many vectors sanitize to the same string; render each distinct output once.
+      const unique = [...new Set(outputs)];
+      const found = await render(unique);
+      const explain = found.hits.map((h) => {
+        const html = unique[Number(h.case.split(':')[1])];
+        const input = XSS_CORPUS[outputs.indexOf(html as string)];
+        return `${h.kind} in ${h.case}: ${JSON.stringify(input)} -> ${JSON.stringify(html)}`;
+      });
+      expect(explain).toEqual([]);
+      expect(found.canaryRequests).toEqual([]);
+      expect(found.domViolations).toEqual([]);
+    });
+  }
+
+  it('renders the benign corpus without findings and keeps its structure in the browser', async () => {
+    const s = sanitizers.ugc as Sanitizer;
+    const outputs = BENIGN_CORPUS.filter((c) => c.preset === 'ugc').map((c) => s.sanitizeToString(c.input));
+    const found = await render(outputs);
+    expect(found.hits).toEqual([]);
+    expect(found.domViolations).toEqual([]);
+    // Chromium builds exactly the tree parse5 built when we verified: no parser differential.
+    const inBrowser = await page.evaluate((list) => {
+      const sig = (node: Node): string =>
+        [...node.childNodes]
+          .map((n) =>
+            n.nodeType === 3
+              ? `"${n.textContent}"`
+              : n instanceof Element
+                ? `<${n.namespaceURI === 'http://www.w3.org/1999/xhtml' ? '' : 'NS:'}${n.localName}${[...n.attributes].map((a) => ` ${a.name}=${a.value}`).join('')}>${sig(n)}</>`
+                : `#${n.nodeType}`,
+          )
+          .join('');
+      return list.map((html) => {
+        const div = document.createElement('div');
+        div.innerHTML = html;
+        return sig(div);
+      });
+    }, outputs);
+    expect(inBrowser).toEqual(outputs.map((html) => parse5Signature(html)));
+  });
+});
+
+function parse5Signature(html: string): string {
+  const sig = (node: DefaultTreeAdapterTypes.ParentNode): string =>
+    node.childNodes
+      .map((n) =>
+        n.nodeName === '#text'
+          ? `"${(n as DefaultTreeAdapterTypes.TextNode).value}"`
+          : 'tagName' in n
+            ? `<${n.namespaceURI === 'http://www.w3.org/1999/xhtml' ? '' : 'NS:'}${n.tagName}${n.attrs.map((a) => ` ${a.name}=${a.value}`).join('')}>${sig(n)}</>`
+            : '#8',
+      )
+      .join('');
+  return sig(parseFragment(html));
+}
