@@ -24,7 +24,7 @@ import {
   rotationReport,
 } from './rotation.ts';
 import { createDecryptStream, createEncryptStream, type DecryptStreamOptions } from './streaming.ts';
-import { UnwrapBatcher } from './unwrap-batcher.ts';
+import { UnwrapBatcher, unwrapId } from './unwrap-batcher.ts';
 import { type TransitKeyInfo, VaultTransit } from './vault-transit.ts';
 
 /** What {@link Transit.inspect} tells about an envelope without decrypting it. */
@@ -154,6 +154,17 @@ export class Transit {
       (await this.#encryptCache.reserve(binding, bytes, async () => {
         const issued = await this.#vault.datakey(this.#mount, this.#key, tenant);
         const dataKey = new DataKey(issued.dek);
+        // Records this process writes can be read back without a Vault call.
+        this.#decryptCache.set(
+          unwrapId({
+            mount: this.#mount,
+            key: this.#key,
+            keyVersion: issued.keyVersion,
+            wrappedDek: issued.wrappedDek,
+            transitContext: tenant,
+          }),
+          dataKey,
+        );
         return {
           dataKey,
           wrapped: encodeWrapped(issued.keyVersion, issued.wrappedDek),
