@@ -144,7 +144,19 @@ export function parseRecord(bytes: Uint8Array): RecordEnvelope {
   offset += COMMITMENT_BYTES;
   const ciphertext = buf.subarray(offset, buf.length - TAG_BYTES);
   const tag = buf.subarray(buf.length - TAG_BYTES);
-  return { ...head, counter, commitment, ciphertext, tag };
+  return {
+    alg: head.alg,
+    mount: head.mount,
+    key: head.key,
+    keyVersion: head.keyVersion,
+    fixedHeader: head.fixedHeader,
+    wrappedDek: head.wrappedDek,
+    end: head.end,
+    counter,
+    commitment,
+    ciphertext,
+    tag,
+  };
 }
 
 /** The same envelope with a new key version and wrapped DEK: what rewrap produces. */

@@ -21,19 +21,17 @@ function integrity(what: string): TransitError {
   );
 }
 
-/** `fixedHeader | wrapped | counter | commitment | ciphertext | tag`. */
+/** `fixedHeader | wrapped | counter | commitment | ciphertext | tag`; `aad` is fixedHeader ‖ context. */
 export function sealRecord(
   fixedHeader: Buffer,
   wrapped: Buffer,
   counter: number,
   dataKey: DataKey,
-  contextBytes: Buffer,
+  aad: Buffer,
   plaintext: Uint8Array,
 ): Buffer {
   const cipher = createCipheriv('aes-256-gcm', dataKey.encryptionKey, recordNonce(counter));
-  cipher.setAAD(
-    fixedHeader.length + contextBytes.length > 0 ? Buffer.concat([fixedHeader, contextBytes]) : fixedHeader,
-  );
+  cipher.setAAD(aad);
   const headerLength = fixedHeader.length + wrapped.length + COUNTER_BYTES + COMMITMENT_BYTES;
   const out = Buffer.allocUnsafe(headerLength + plaintext.length + TAG_BYTES);
   let offset = fixedHeader.copy(out, 0);
@@ -49,12 +47,12 @@ export function sealRecord(
 }
 
 /** Checks the key commitment, then decrypts; a failure zeroes whatever was decrypted. */
-export function openRecord(envelope: RecordEnvelope, dataKey: DataKey, contextBytes: Buffer): Buffer {
+export function openRecord(envelope: RecordEnvelope, dataKey: DataKey, aad: Buffer): Buffer {
   if (!timingSafeEqual(envelope.commitment, dataKey.commitment)) {
     throw integrity('key commitment does not match the unwrapped data key');
   }
   const decipher = createDecipheriv('aes-256-gcm', dataKey.encryptionKey, recordNonce(envelope.counter));
-  decipher.setAAD(Buffer.concat([envelope.fixedHeader, contextBytes]));
+  decipher.setAAD(aad);
   decipher.setAuthTag(envelope.tag);
   const plaintext = decipher.update(envelope.ciphertext);
   try {

@@ -72,6 +72,7 @@ export class Transit {
   readonly #accepted: ReadonlySet<string>;
   readonly #headers = new Map<AlgId, Buffer>();
   readonly #now: () => number;
+  readonly #metrics: MetricsHook | undefined;
   readonly #core: TransitCore;
   #closed = false;
 
@@ -90,6 +91,7 @@ export class Transit {
           }
         }
       : undefined;
+    this.#metrics = metrics;
     this.#vault = new VaultTransit(options.vault, { namespace: options.namespace, retry: options.retry, metrics });
     this.#encryptCache = new EncryptDekCache(options.cache, this.#now, metrics);
     const decryptCache = options.decryptCache;
@@ -221,16 +223,33 @@ export class Transit {
    * const envelope = await transit.encrypt(Buffer.from('123-45-6789'), { tenant: 't1', table: 'users', column: 'ssn', id: 42 });
    * ```
    */
-  async encrypt(plaintext: Uint8Array, context: EncryptionContext): Promise<Buffer> {
-    if (!(plaintext instanceof Uint8Array)) {
-      throw new TransitError(
-        'ERR_TRANSIT_INVALID_CONTEXT',
-        'encrypt(plaintext, context): plaintext must be a Buffer or Uint8Array (use encryptString for text).',
+  encrypt(plaintext: Uint8Array, context: EncryptionContext): Promise<Buffer> {
+    // Not async: a cache hit encrypts synchronously and costs no extra microtask turns.
+    try {
+      if (!(plaintext instanceof Uint8Array)) {
+        throw new TransitError(
+          'ERR_TRANSIT_INVALID_CONTEXT',
+          'encrypt(plaintext, context): plaintext must be a Buffer or Uint8Array (use encryptString for text).',
+        );
+      }
+      this.#open();
+      const tenant = this.#tenantKey === undefined ? undefined : tenantOf(context, this.#tenantKey);
+      const alg: AlgId = tenant === undefined ? ALG.record : ALG.recordTenantBound;
+      const fixedHeader = this.#fixedHeader(alg);
+      const aad = encodeContext(context, fixedHeader);
+      const hit = this.#encryptCache.tryReserve(tenant ?? '', plaintext.length);
+      if (hit) {
+        this.#metrics?.({ type: 'cache', cache: 'encrypt', result: 'hit' });
+        return Promise.resolve(
+          sealRecord(fixedHeader, hit.entry.wrapped, hit.counter, hit.entry.dataKey, aad, plaintext),
+        );
+      }
+      return this.#reserve(context, plaintext.length, false).then(({ entry, counter }) =>
+        sealRecord(fixedHeader, entry.wrapped, counter, entry.dataKey, aad, plaintext),
       );
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const contextBytes = encodeContext(context);
-    const { entry, counter, alg } = await this.#reserve(context, plaintext.length, false);
-    return sealRecord(this.#fixedHeader(alg), entry.wrapped, counter, entry.dataKey, contextBytes, plaintext);
   }
 
   /**
@@ -242,11 +261,16 @@ export class Transit {
    * const plaintext = await transit.decrypt(envelope, { tenant: 't1', table: 'users', column: 'ssn', id: 42 });
    * ```
    */
-  async decrypt(envelope: Uint8Array, context: EncryptionContext): Promise<Buffer> {
-    const record = parseRecord(envelope);
-    const contextBytes = encodeContext(context);
-    const dataKey = await this.#unwrap(record, context);
-    return openRecord(record, dataKey, contextBytes);
+  decrypt(envelope: Uint8Array, context: EncryptionContext): Promise<Buffer> {
+    try {
+      const record = parseRecord(envelope);
+      const aad = encodeContext(context, record.fixedHeader);
+      const dataKey = this.#unwrap(record, context);
+      if (dataKey instanceof DataKey) return Promise.resolve(openRecord(record, dataKey, aad));
+      return dataKey.then((key) => openRecord(record, key, aad));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /**

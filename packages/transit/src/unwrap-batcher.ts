@@ -1,6 +1,5 @@
 import { DataKey } from './data-key.ts';
 import type { DecryptDekCache } from './dek-cache.ts';
-import { vaultCiphertext } from './envelope.ts';
 import type { TransitError } from './errors.ts';
 import type { MetricsHook } from './metrics.ts';
 import type { VaultTransit } from './vault-transit.ts';
@@ -19,9 +18,13 @@ interface Pending extends UnwrapRequest {
   readonly reject: (error: TransitError) => void;
 }
 
-/** Cache identity of a wrapped DEK: the same bytes under the same key and transit context. */
+/**
+ * Cache identity of a wrapped DEK: the same bytes under the same key and transit context. Mount and
+ * key were checked against the accepted names (no NUL), and the wrapped DEK has a fixed length, so
+ * the fields cannot run into each other.
+ */
 export function unwrapId(request: UnwrapRequest): string {
-  return `${request.mount}\u0000${request.key}\u0000${vaultCiphertext(request.keyVersion, request.wrappedDek)}\u0000${request.transitContext ?? ''}`;
+  return `${request.mount}\u0000${request.key}\u0000${request.keyVersion}\u0000${request.wrappedDek.toString('latin1')}${request.transitContext ?? ''}`;
 }
 
 /**

@@ -47,12 +47,17 @@ function chunked(data: Buffer, sizes: number[]): Buffer[] {
 describe('Transit.encryptStream / decryptStream', () => {
   it('round-trips any payload in any chunking', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.uint8Array({ maxLength: 5 * FRAME }), fc.array(fc.integer({ min: 1, max: 3 * FRAME })), fc.array(fc.integer({ min: 1, max: 200 })), async (bytes, inSizes, outSizes) => {
-        const data = Buffer.from(bytes);
-        const sealed = await run(chunked(data, inSizes), transit.encryptStream(ctx));
-        const opened = await run(chunked(sealed, outSizes), transit.decryptStream(ctx));
-        expect(opened).toEqual(data);
-      }),
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 5 * FRAME }),
+        fc.array(fc.integer({ min: 1, max: 3 * FRAME })),
+        fc.array(fc.integer({ min: 1, max: 200 })),
+        async (bytes, inSizes, outSizes) => {
+          const data = Buffer.from(bytes);
+          const sealed = await run(chunked(data, inSizes), transit.encryptStream(ctx));
+          const opened = await run(chunked(sealed, outSizes), transit.decryptStream(ctx));
+          expect(opened).toEqual(data);
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -61,7 +66,8 @@ describe('Transit.encryptStream / decryptStream', () => {
     const data = randomBytes(4 * FRAME);
     const sealed = await run([data], transit.encryptStream(ctx));
     const headerLength = sealed.length - 4 * (FRAME + 16); // 4 full frames, the 4th flagged final
-    const frame = (i: number): Buffer => sealed.subarray(headerLength + i * (FRAME + 16), headerLength + (i + 1) * (FRAME + 16));
+    const frame = (i: number): Buffer =>
+      sealed.subarray(headerLength + i * (FRAME + 16), headerLength + (i + 1) * (FRAME + 16));
     const header = sealed.subarray(0, headerLength);
     const whole = Buffer.concat([header, frame(0), frame(1), frame(2), frame(3)]);
     expect(await run([whole], transit.decryptStream(ctx))).toEqual(data);
@@ -79,17 +85,23 @@ describe('Transit.encryptStream / decryptStream', () => {
 
   it('fails with another context', async () => {
     const sealed = await run([Buffer.from('hello')], transit.encryptStream(ctx));
-    await expect(run([sealed], transit.decryptStream({ ...ctx, object: 'other' }))).rejects.toMatchObject({ code: 'ERR_TRANSIT_INTEGRITY' });
+    await expect(run([sealed], transit.decryptStream({ ...ctx, object: 'other' }))).rejects.toMatchObject({
+      code: 'ERR_TRANSIT_INTEGRITY',
+    });
   });
 
   it('refuses plaintext beyond maxBodySize', async () => {
     const sealed = await run([randomBytes(10 * FRAME)], transit.encryptStream(ctx));
-    await expect(run([sealed], transit.decryptStream(ctx, { maxBodySize: 3 * FRAME }))).rejects.toMatchObject({ code: 'ERR_TRANSIT_STREAM' });
+    await expect(run([sealed], transit.decryptStream(ctx, { maxBodySize: 3 * FRAME }))).rejects.toMatchObject({
+      code: 'ERR_TRANSIT_STREAM',
+    });
   });
 
   it('refuses a record envelope and a record refuses a stream', async () => {
     const record = await transit.encrypt(Buffer.from('x'), ctx);
-    await expect(run([record], transit.decryptStream(ctx))).rejects.toMatchObject({ code: 'ERR_TRANSIT_MALFORMED_ENVELOPE' });
+    await expect(run([record], transit.decryptStream(ctx))).rejects.toMatchObject({
+      code: 'ERR_TRANSIT_MALFORMED_ENVELOPE',
+    });
     const sealed = await run([Buffer.from('x')], transit.encryptStream(ctx));
     await expect(transit.decrypt(sealed, ctx)).rejects.toMatchObject({ code: 'ERR_TRANSIT_MALFORMED_ENVELOPE' });
     expect(transit.inspect(sealed).stream).toBe(true);
