@@ -115,7 +115,7 @@ export function encodeContext(context: EncryptionContext, prefix?: Buffer): Buff
 
 /** The transit `context` for a tenant-bound DEK: the UTF-8 bytes of `context[contextKey]`. */
 export function tenantOf(context: EncryptionContext, contextKey: string): string {
-  const value = context[contextKey];
+  const value = context !== null && typeof context === 'object' ? context[contextKey] : undefined;
   if (value === undefined || value === '') {
     throw new TransitError(
       'ERR_TRANSIT_INVALID_CONTEXT',

@@ -2,6 +2,8 @@
 export type TransitErrorCode =
   /** Options passed to `createTransit` are invalid; every problem is listed in the message. */
   | 'ERR_TRANSIT_INVALID_OPTIONS'
+  /** The plaintext argument is not bytes (Buffer/Uint8Array) or text where text is expected. */
+  | 'ERR_TRANSIT_INVALID_INPUT'
   /** The context (AAD) is missing, empty or malformed. */
   | 'ERR_TRANSIT_INVALID_CONTEXT'
   /** The bytes are not an envelope of a format this version reads. */

@@ -228,7 +228,7 @@ export class Transit {
     try {
       if (!(plaintext instanceof Uint8Array)) {
         throw new TransitError(
-          'ERR_TRANSIT_INVALID_CONTEXT',
+          'ERR_TRANSIT_INVALID_INPUT',
           'encrypt(plaintext, context): plaintext must be a Buffer or Uint8Array (use encryptString for text).',
         );
       }
@@ -282,6 +282,9 @@ export class Transit {
    * ```
    */
   async encryptString(text: string, context: EncryptionContext): Promise<string> {
+    if (typeof text !== 'string') {
+      throw new TransitError('ERR_TRANSIT_INVALID_INPUT', 'encryptString(text, context): text must be a string.');
+    }
     const bytes = Buffer.from(text, 'utf8');
     try {
       return (await this.encrypt(bytes, context)).toString('base64url');

@@ -55,6 +55,7 @@ export function codeForVaultMessage(message: string, status = 400): TransitError
 
 const MESSAGES: Record<TransitErrorCode, string> = {
   ERR_TRANSIT_INVALID_OPTIONS: 'invalid options',
+  ERR_TRANSIT_INVALID_INPUT: 'invalid input',
   ERR_TRANSIT_INVALID_CONTEXT: 'invalid context',
   ERR_TRANSIT_MALFORMED_ENVELOPE: 'malformed envelope',
   ERR_TRANSIT_KEY_NOT_ACCEPTED: 'key not accepted',

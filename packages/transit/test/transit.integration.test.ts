@@ -25,6 +25,22 @@ describe('Transit.encrypt / decrypt', () => {
     expect(await transit.decrypt(empty, ctx)).toEqual(Buffer.alloc(0));
   });
 
+  it('refuses a plaintext that is not bytes', async () => {
+    const transit = fx.transit(await fx.newKey());
+    await expect(transit.encrypt('text' as never, ctx)).rejects.toMatchObject({ code: 'ERR_TRANSIT_INVALID_INPUT' });
+    await expect(transit.encryptString(42 as never, ctx)).rejects.toMatchObject({ code: 'ERR_TRANSIT_INVALID_INPUT' });
+  });
+
+  it('refuses an invalid context before calling Vault', async () => {
+    const transit = fx.transit(await fx.newKey());
+    fx.server.clearRequests();
+    await expect(transit.encrypt(Buffer.from('x'), {})).rejects.toMatchObject({ code: 'ERR_TRANSIT_INVALID_CONTEXT' });
+    await expect(transit.encrypt(Buffer.from('x'), null as never)).rejects.toMatchObject({
+      code: 'ERR_TRANSIT_INVALID_CONTEXT',
+    });
+    expect(fx.server.requests()).toEqual([]);
+  });
+
   it('adds at most 128 bytes to a record (default mount, key name up to 10 characters)', async () => {
     const transit = fx.transit(await fx.newKey()); // names like "k12"
     const plaintext = Buffer.alloc(1024, 1);
