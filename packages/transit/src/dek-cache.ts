@@ -1,7 +1,15 @@
 import type { DataKey } from './data-key.ts';
 import type { MetricsHook } from './metrics.ts';
 
-/** Limits of the encrypt-side DEK cache. */
+/**
+ * Limits of the encrypt-side DEK cache.
+ *
+ * @example
+ * ```ts
+ * import type { EncryptCacheLimits } from '@rampart/transit';
+ * const cache: EncryptCacheLimits = { maxAgeMs: 5 * 60_000, maxMessages: 2 ** 20, maxBytes: 2 ** 32 };
+ * ```
+ */
 export interface EncryptCacheLimits {
   /** How long one DEK encrypts, in ms. Required: treat it like a key rotation period. */
   readonly maxAgeMs: number;
@@ -13,8 +21,35 @@ export interface EncryptCacheLimits {
   readonly maxEntries?: number;
 }
 
+/**
+ * Default records per DEK (2^20), far below the 2^32 a random-nonce GCM key allows.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_MESSAGES } from '@rampart/transit';
+ * const cache = { maxAgeMs: 60_000, maxMessages: DEFAULT_MAX_MESSAGES / 4 };
+ * ```
+ */
 export const DEFAULT_MAX_MESSAGES = 2 ** 20;
+/**
+ * Largest `cache.maxMessages` accepted (2^30): record nonces are a 32-bit counter per DEK.
+ *
+ * @example
+ * ```ts
+ * import { MAX_MESSAGES_CAP } from '@rampart/transit';
+ * const cache = { maxAgeMs: 60_000, maxMessages: MAX_MESSAGES_CAP };
+ * ```
+ */
 export const MAX_MESSAGES_CAP = 2 ** 30;
+/**
+ * Default plaintext bytes per DEK (64 GiB).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_BYTES } from '@rampart/transit';
+ * const cache = { maxAgeMs: 60_000, maxBytes: DEFAULT_MAX_BYTES / 16 };
+ * ```
+ */
 export const DEFAULT_MAX_BYTES = 2 ** 36;
 
 export interface EncryptEntry {

@@ -5,7 +5,21 @@ import { TransitError } from './errors.ts';
 import type { MetricsHook } from './metrics.ts';
 import type { RetryOptions, VaultClient } from './vault-transit.ts';
 
-/** Options of {@link createTransit}. */
+/**
+ * Options of {@link createTransit}.
+ *
+ * @example
+ * ```ts
+ * import type { TransitOptions } from '@rampart/transit';
+ * const options: TransitOptions = {
+ *   vault: client,
+ *   key: 'users-pii',
+ *   mount: 'transit',
+ *   cache: { maxAgeMs: 5 * 60_000 },
+ *   tenantBinding: { contextKey: 'tenant' },
+ * };
+ * ```
+ */
 export interface TransitOptions {
   /** Your node-vault client (`vault({ endpoint, token })`). Nothing is fetched until first use. */
   readonly vault: VaultClient;

@@ -14,18 +14,26 @@ export interface DecryptStreamOptions {
 const MAX_HEADER_BYTES = 1024;
 const MAX_FRAME_SIZE = 16 * 1024 * 1024;
 
-/** Frame `index` (u32) with the last-frame flag: the nonce counter and part of the frame's AAD. */
-function frameNonce(index: number): Buffer {
-  const nonce = Buffer.alloc(12);
-  nonce.writeUInt32BE(index, 8);
-  return nonce;
-}
+/**
+ * Per-stream scratch buffers for the frame nonce (8 zero bytes ‖ index) and the frame AAD
+ * (stream header ‖ index ‖ last-frame flag ‖ context), patched in place for each frame: the cipher
+ * copies both when given them, so one allocation serves the whole stream.
+ */
+class FrameParameters {
+  readonly nonce = Buffer.alloc(12);
+  readonly aad: Buffer;
+  readonly #indexAt: number;
 
-function frameAad(streamHeader: Buffer, index: number, last: boolean, contextBytes: Buffer): Buffer {
-  const tail = Buffer.alloc(5);
-  tail.writeUInt32BE(index, 0);
-  tail[4] = last ? 1 : 0;
-  return Buffer.concat([streamHeader, tail, contextBytes]);
+  constructor(streamHeader: Buffer, contextBytes: Buffer) {
+    this.aad = Buffer.concat([streamHeader, Buffer.alloc(5), contextBytes]);
+    this.#indexAt = streamHeader.length;
+  }
+
+  set(index: number, last: boolean): void {
+    this.nonce.writeUInt32BE(index, 8);
+    this.aad.writeUInt32BE(index, this.#indexAt);
+    this.aad[this.#indexAt + 4] = last ? 1 : 0;
+  }
 }
 
 /** Collects chunks and hands out exactly-sized slices without copying more than needed. */
@@ -76,7 +84,7 @@ export function createEncryptStream(core: TransitCore, context: EncryptionContex
   const frameSize = core.frameSize;
   const queue = new ByteQueue();
   let key: KeyObject | undefined;
-  let streamHeader: Buffer | undefined;
+  let frame: FrameParameters | undefined;
   let index = 0;
   let starting: Promise<void> | undefined;
 
@@ -86,7 +94,7 @@ export function createEncryptStream(core: TransitCore, context: EncryptionContex
       const salt = randomBytes(STREAM_SALT_BYTES);
       const frameSizeBytes = Buffer.alloc(4);
       frameSizeBytes.writeUInt32BE(frameSize, 0);
-      streamHeader = Buffer.concat([
+      const streamHeader = Buffer.concat([
         core.fixedHeader(alg),
         entry.wrapped,
         entry.dataKey.commitment,
@@ -94,17 +102,22 @@ export function createEncryptStream(core: TransitCore, context: EncryptionContex
         frameSizeBytes,
       ]);
       key = entry.dataKey.streamKey(salt);
+      frame = new FrameParameters(streamHeader, contextBytes);
       stream.push(streamHeader);
     })();
     return starting;
   };
 
-  const seal = (plaintext: Buffer, last: boolean): Buffer => {
-    if (!key || !streamHeader) throw new TransitError('ERR_TRANSIT_STREAM', 'encryptStream: not started.');
-    const cipher = createCipheriv('aes-256-gcm', key, frameNonce(index));
-    cipher.setAAD(frameAad(streamHeader, index, last, contextBytes));
+  /** Pushes the frame as two chunks (ciphertext, tag) rather than copying them together. */
+  const seal = (stream: Transform, plaintext: Buffer, last: boolean): void => {
+    if (!key || !frame) throw new TransitError('ERR_TRANSIT_STREAM', 'encryptStream: not started.');
+    frame.set(index, last);
+    const cipher = createCipheriv('aes-256-gcm', key, frame.nonce);
+    cipher.setAAD(frame.aad);
     index += 1;
-    return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+    stream.push(cipher.update(plaintext));
+    cipher.final();
+    stream.push(cipher.getAuthTag());
   };
 
   return new Transform({
@@ -113,7 +126,7 @@ export function createEncryptStream(core: TransitCore, context: EncryptionContex
         await start(this);
         queue.push(chunk);
         // A full frame is sealed only once more data follows it: the last frame is flagged.
-        while (queue.length > frameSize) this.push(seal(queue.take(frameSize), false));
+        while (queue.length > frameSize) seal(this, queue.take(frameSize), false);
         callback();
       } catch (error) {
         callback(error as Error);
@@ -122,7 +135,7 @@ export function createEncryptStream(core: TransitCore, context: EncryptionContex
     async flush(callback: TransformCallback) {
       try {
         await start(this);
-        this.push(seal(queue.take(queue.length), true));
+        seal(this, queue.take(queue.length), true);
         callback();
       } catch (error) {
         callback(error as Error);
@@ -140,7 +153,7 @@ export function createDecryptStream(
   const maxBodySize = options.maxBodySize ?? Number.POSITIVE_INFINITY;
   const queue = new ByteQueue();
   let key: KeyObject | undefined;
-  let streamHeader: Buffer | undefined;
+  let frame: FrameParameters | undefined;
   let frameSize = 0;
   let index = 0;
   let released = 0;
@@ -181,17 +194,18 @@ export function createDecryptStream(
         'decryptStream: key commitment does not match the unwrapped data key. Not retryable.',
       );
     }
-    streamHeader = header;
+    frame = new FrameParameters(header, contextBytes);
     key = dataKey.streamKey(salt);
     return true;
   };
 
-  const open = (frame: Buffer, last: boolean): Buffer => {
-    if (!key || !streamHeader) throw new TransitError('ERR_TRANSIT_STREAM', 'decryptStream: not started.');
-    const decipher = createDecipheriv('aes-256-gcm', key, frameNonce(index));
-    decipher.setAAD(frameAad(streamHeader, index, last, contextBytes));
-    decipher.setAuthTag(frame.subarray(frame.length - TAG_BYTES));
-    const plaintext = decipher.update(frame.subarray(0, frame.length - TAG_BYTES));
+  const open = (sealed: Buffer, last: boolean): Buffer => {
+    if (!key || !frame) throw new TransitError('ERR_TRANSIT_STREAM', 'decryptStream: not started.');
+    frame.set(index, last);
+    const decipher = createDecipheriv('aes-256-gcm', key, frame.nonce);
+    decipher.setAAD(frame.aad);
+    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+    const plaintext = decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES));
     try {
       decipher.final();
     } catch {

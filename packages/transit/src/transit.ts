@@ -59,7 +59,14 @@ export interface TransitCore {
 }
 
 /**
- * Envelope encryption under Vault Transit: see {@link createTransit}.
+ * Envelope encryption under Vault Transit; create one with {@link createTransit} and share it
+ * across the process (its DEK caches are per instance).
+ *
+ * @example
+ * ```ts
+ * import { createTransit, type Transit } from '@rampart/transit';
+ * const transit: Transit = createTransit({ vault: client, key: 'users-pii', cache: { maxAgeMs: 300_000 } });
+ * ```
  */
 export class Transit {
   readonly #mount: string;
