@@ -189,6 +189,27 @@ describe('DEK cache', () => {
     expect(fx.calls('transit/decrypt/')).toBe(3);
   });
 
+  it('unwraps a DEK shared by 500 concurrent cold decrypts once', async () => {
+    const key = await fx.newKey();
+    const writer = fx.transit(key);
+    const records = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => writer.encrypt(Buffer.from(`v${i}`), { ...ctx, id: i })),
+    );
+    fx.server.clearRequests();
+    const reader = fx.transit(key);
+    await Promise.all(records.map((envelope, i) => reader.decrypt(envelope, { ...ctx, id: i })));
+    expect(fx.server.requests().map((r) => [r.path, r.batchSize])).toEqual([[`transit/decrypt/${key}`, 1]]);
+  });
+
+  it('refuses use after close() and forgets its data keys', async () => {
+    const transit = fx.transit(await fx.newKey());
+    const envelope = await transit.encrypt(Buffer.from('x'), ctx);
+    transit.close();
+    expect(transit.stats()).toEqual({ encryptCacheEntries: 0, decryptCacheEntries: 0 });
+    await expect(transit.encrypt(Buffer.from('x'), ctx)).rejects.toMatchObject({ code: 'ERR_TRANSIT_CLOSED' });
+    await expect(transit.decrypt(envelope, ctx)).rejects.toMatchObject({ code: 'ERR_TRANSIT_CLOSED' });
+  });
+
   it('reports each failed item of decryptMany on its own', async () => {
     const transit = fx.transit(await fx.newKey());
     const good = await transit.encrypt(Buffer.from('ok'), ctx);
