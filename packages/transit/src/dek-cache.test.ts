@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { DataKey } from './data-key.ts';
+import { EncryptDekCache, type EncryptEntry } from './dek-cache.ts';
+import type { TransitMetric } from './metrics.ts';
+
+function entry(now: number): EncryptEntry {
+  return {
+    dataKey: new DataKey(Buffer.alloc(32, 1)),
+    wrapped: Buffer.alloc(61),
+    keyVersion: 1,
+    createdAt: now,
+    messages: 0,
+    bytes: 0,
+  };
+}
+
+describe('EncryptDekCache', () => {
+  it('shares one fetch between concurrent misses and hands out distinct counters', async () => {
+    let fetches = 0;
+    const cache = new EncryptDekCache({ maxAgeMs: 1000 }, () => 0, undefined);
+    const fetch = async (): Promise<EncryptEntry> => {
+      fetches += 1;
+      return entry(0);
+    };
+    const reservations = await Promise.all(Array.from({ length: 100 }, () => cache.reserve('', 10, fetch)));
+    expect(fetches).toBe(1);
+    expect(new Set(reservations.map((r) => r.counter)).size).toBe(100);
+  });
+
+  it('retires a DEK on age, message count and bytes, and reports why', async () => {
+    let now = 0;
+    const metrics: TransitMetric[] = [];
+    const cache = new EncryptDekCache(
+      { maxAgeMs: 100, maxMessages: 3, maxBytes: 1000 },
+      () => now,
+      (m) => metrics.push(m),
+    );
+    const fetch = async (): Promise<EncryptEntry> => entry(now);
+    await cache.reserve('a', 1, fetch);
+    await cache.reserve('a', 1, fetch);
+    await cache.reserve('a', 1, fetch); // third message retires it
+    expect(cache.tryReserve('a', 1)).toBeUndefined();
+    await cache.reserve('a', 999, fetch);
+    expect(cache.tryReserve('a', 2)).toBeUndefined(); // would exceed maxBytes
+    await cache.reserve('a', 1, fetch);
+    now += 100;
+    expect(cache.tryReserve('a', 1)).toBeUndefined();
+    const reasons = metrics.flatMap((m) => (m.type === 'dek-retired' ? [m.reason] : []));
+    expect(reasons).toEqual(['max-messages', 'max-bytes', 'max-age']);
+  });
+
+  it('passes a failed fetch to every waiter and fetches again next time', async () => {
+    const cache = new EncryptDekCache({ maxAgeMs: 1000 }, () => 0, undefined);
+    let calls = 0;
+    const failing = async (): Promise<EncryptEntry> => {
+      calls += 1;
+      throw new Error('vault down');
+    };
+    const results = await Promise.allSettled([cache.reserve('', 1, failing), cache.reserve('', 1, failing)]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(calls).toBe(1);
+    await cache.reserve('', 1, async () => entry(0));
+    expect(cache.size).toBe(1);
+  });
+
+  it('evicts the least recently used binding beyond maxEntries', async () => {
+    const cache = new EncryptDekCache({ maxAgeMs: 1000, maxEntries: 2 }, () => 0, undefined);
+    const fetch = async (): Promise<EncryptEntry> => entry(0);
+    await cache.reserve('a', 1, fetch);
+    await cache.reserve('b', 1, fetch);
+    cache.tryReserve('a', 1);
+    await cache.reserve('c', 1, fetch);
+    expect(cache.tryReserve('b', 1)).toBeUndefined();
+    expect(cache.tryReserve('a', 1)).toBeDefined();
+  });
+});
