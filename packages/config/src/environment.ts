@@ -1,0 +1,67 @@
+/** Which rules apply: only an explicit `development` or `test` relaxes anything. */
+export type Profile = 'production' | 'development' | 'test';
+
+/** How the profile was decided, for reports and error messages. */
+export interface EnvironmentInfo {
+  readonly profile: Profile;
+  /** The variables consulted and what they said (environment names are not secrets). */
+  readonly declared: Readonly<Record<string, string | undefined>>;
+  /** One sentence saying why this profile applies. */
+  readonly reason: string;
+}
+
+/** Consulted in this order; all that are set must agree on development/test to leave production. */
+export const DEFAULT_ENVIRONMENT_VARIABLES: readonly string[] = Object.freeze(['APP_ENV', 'NODE_ENV']);
+
+const RELAXED = new Set<Profile>(['development', 'test']);
+
+/**
+ * Decides the profile. Production unless every consulted variable that is set says exactly
+ * `development` or `test` (and they agree): unset, `staging`, `prod`, `dev`, `Development` and
+ * typos are all production. Names that are too long or oddly shaped are not echoed.
+ *
+ * @example
+ * ```ts
+ * import { resolveEnvironment } from '@rampart/config';
+ * resolveEnvironment({ NODE_ENV: 'staging' }).profile; // 'production'
+ * resolveEnvironment({ NODE_ENV: 'test' }).profile; // 'test'
+ * ```
+ */
+export function resolveEnvironment(
+  env: Readonly<Record<string, string | undefined>>,
+  variables: readonly string[] = DEFAULT_ENVIRONMENT_VARIABLES,
+): EnvironmentInfo {
+  const declared: Record<string, string | undefined> = {};
+  const said = new Set<string>();
+  for (const name of variables) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    // Environment names are shown in reports; anything that does not look like one is withheld.
+    declared[name] = /^[A-Za-z0-9._-]{1,32}$/.test(value) ? value : '(unrecognised)';
+    said.add(value);
+  }
+  const names = variables.join(' / ');
+  if (said.size === 0) {
+    return Object.freeze({
+      profile: 'production',
+      declared: Object.freeze(declared),
+      reason: `${names} not set: production rules apply`,
+    });
+  }
+  const only = said.size === 1 ? [...said][0] : undefined;
+  if (only !== undefined && RELAXED.has(only as Profile)) {
+    return Object.freeze({
+      profile: only as Profile,
+      declared: Object.freeze(declared),
+      reason: `${names} say ${only}`,
+    });
+  }
+  return Object.freeze({
+    profile: 'production',
+    declared: Object.freeze(declared),
+    reason:
+      said.size > 1
+        ? `${names} disagree: production rules apply`
+        : `${names} is neither "development" nor "test": production rules apply`,
+  });
+}
