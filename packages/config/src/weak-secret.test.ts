@@ -33,14 +33,10 @@ describe('assessSecret', () => {
 
   it('never rejects random keys of the minimum size of each kind', () => {
     fc.assert(
-      fc.property(
-        fc.constantFrom(...KINDS),
-        fc.constantFrom(...ENCODINGS),
-        (kind, encoding) => {
-          const value = randomBytes(minimumSecretBytes(kind)).toString(encoding);
-          expect(assessSecret(value, { kind })).toEqual([]);
-        },
-      ),
+      fc.property(fc.constantFrom(...KINDS), fc.constantFrom(...ENCODINGS), (kind, encoding) => {
+        const value = randomBytes(minimumSecretBytes(kind)).toString(encoding);
+        expect(assessSecret(value, { kind })).toEqual([]);
+      }),
       { numRuns: 2000 },
     );
   });
