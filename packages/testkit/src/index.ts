@@ -9,4 +9,12 @@ export {
   type TestRedisCluster,
   type TestRedisClusterNode,
 } from './redis-cluster.ts';
+// Vault dev server (transit + KV v2), see src/vault-dev-server/.
+export {
+  type StartVaultDevServerOptions,
+  startVaultDevServer,
+  type TestVault,
+  type VaultDevFault,
+  type VaultDevRequest,
+} from './vault-dev-server/index.ts';
 export { waitFor } from './wait.ts';

@@ -1,0 +1,7 @@
+export {
+  type StartVaultDevServerOptions,
+  startVaultDevServer,
+  type TestVault,
+  type VaultDevFault,
+  type VaultDevRequest,
+} from './server.ts';

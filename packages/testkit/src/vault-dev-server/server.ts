@@ -1,0 +1,352 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isIPv4, type Server as NetServer } from 'node:net';
+import { TestkitError } from '../errors.ts';
+import { refuseInProduction } from '../production-guard.ts';
+import type { EngineRequest } from './engine.ts';
+import type { Fields } from './fields.ts';
+import { createListMethodProxy, ORIGINAL_METHOD_HEADER } from './list-method-proxy.ts';
+import { MountTable } from './mount-table.ts';
+import { health, type ServerIdentity, sealStatus, sysRoute } from './sys-routes.ts';
+import { noHandler, userError, VaultHttpError } from './vault-http-error.ts';
+
+/** Options of {@link startVaultDevServer}. */
+export interface StartVaultDevServerOptions {
+  /** Address to bind; must be an IPv4 address in 127.0.0.0/8. Default `127.0.0.1`. */
+  readonly host?: string;
+  /** Port to bind. Default `0` (a free port chosen by the kernel). */
+  readonly port?: number;
+  /** Transit mounts present at start in every namespace. Default `['transit']`. */
+  readonly transitMounts?: readonly string[];
+  /** KV version 2 mounts present at start in every namespace. Default `['secret']`, like `vault server -dev`. */
+  readonly kvMounts?: readonly string[];
+  /** Largest request body accepted, like Vault's `max_request_size`. Default 32 MiB. */
+  readonly maxRequestBytes?: number;
+  /** Clock for key and secret timestamps (ms since epoch). Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** One request as the server saw it. Bodies are never recorded: they hold plaintexts and keys. */
+export interface VaultDevRequest {
+  readonly method: string;
+  /** Path below `/v1/`, without the query string. */
+  readonly path: string;
+  /** `X-Vault-Namespace`, normalised; `''` for the root namespace. */
+  readonly namespace: string;
+  /** Number of `batch_input` items, or `undefined` for a request without a batch. */
+  readonly batchSize: number | undefined;
+  readonly status: number;
+}
+
+/**
+ * A fault the next matching requests meet instead of being served: an HTTP status with Vault's
+ * error body, a dropped connection, or a delay before normal handling.
+ */
+export type VaultDevFault =
+  | { readonly status: number; readonly errors?: readonly string[] }
+  | { readonly reset: true }
+  | { readonly delayMs: number };
+
+/** A running Vault dev server. */
+export interface TestVault {
+  /** `http://127.0.0.1:<port>`: what `VAULT_ADDR` would hold. */
+  readonly addr: string;
+  /** The root token, random for every start. */
+  readonly token: string;
+  /** Every request served so far, oldest first. */
+  requests(): readonly VaultDevRequest[];
+  /** Forgets the recorded requests. */
+  clearRequests(): void;
+  /** Makes the next `times` requests (default 1) whose path starts with `pathPrefix` meet `fault`. */
+  injectFault(fault: VaultDevFault, options?: { times?: number; pathPrefix?: string }): void;
+  /** Seals the server: every call but `sys/health` and `sys/seal-status` answers 503 `Vault is sealed`. */
+  seal(): void;
+  unseal(): void;
+  /** Stops listening and drops open connections, keeping keys and secrets: Vault is down. */
+  suspend(): Promise<void>;
+  /** Listens again on the same port after {@link TestVault.suspend}. */
+  resume(): Promise<void>;
+  /** Stops the server for good. */
+  stop(): Promise<void>;
+}
+
+const ROOT_TOKEN_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+function rootToken(): string {
+  const bytes = randomBytes(24);
+  let out = 'hvs.';
+  for (const byte of bytes) out += ROOT_TOKEN_ALPHABET[byte % ROOT_TOKEN_ALPHABET.length];
+  return out;
+}
+
+function isLoopbackIPv4(host: string): boolean {
+  return isIPv4(host) && host.split('.')[0] === '127';
+}
+
+/**
+ * Starts an in-process, Transit-API-compatible Vault dev server on loopback, with a fresh random
+ * root token. It speaks Vault's HTTP API and wire format (`X-Vault-Token`, `X-Vault-Namespace`,
+ * `{"errors":[...]}` bodies, `vault:vN:` ciphertexts) for `sys/health`, transit keys, encrypt,
+ * decrypt, rewrap, datakey and `batch_input`, and KV version 2. Everything lives in memory.
+ * Refuses to bind outside 127.0.0.0/8 and to run when the environment says production.
+ *
+ * @example
+ * ```ts
+ * import { startVaultDevServer } from '@rampart/testkit';
+ * import vault from 'node-vault';
+ *
+ * const server = await startVaultDevServer();
+ * const client = vault({ endpoint: server.addr, token: server.token });
+ * await client.write('transit/keys/orders', { type: 'aes256-gcm96' });
+ * const { data } = await client.write('transit/datakey/plaintext/orders', {});
+ * console.log(data.ciphertext); // vault:v1:...
+ * await server.stop();
+ * ```
+ */
+export async function startVaultDevServer(options: StartVaultDevServerOptions = {}): Promise<TestVault> {
+  refuseInProduction('startVaultDevServer');
+  const host = options.host ?? '127.0.0.1';
+  if (!isLoopbackIPv4(host)) {
+    throw new TestkitError(
+      'ERR_TESTKIT_NOT_LOOPBACK',
+      'startVaultDevServer() binds only to an IPv4 address in 127.0.0.0/8: the dev server has a throw-away root token and must never be reachable from another machine. Pass host: "127.0.0.1".',
+    );
+  }
+  const maxRequestBytes = options.maxRequestBytes ?? 32 * 1024 * 1024;
+  const now = options.now ?? Date.now;
+  const defaults = { transitMounts: options.transitMounts ?? ['transit'], kvMounts: options.kvMounts ?? ['secret'] };
+  const token = rootToken();
+  const startedAt = now();
+  const identity: ServerIdentity = {
+    version: '1.21.0+rampart-dev',
+    clusterName: `vault-cluster-${randomBytes(4).toString('hex')}`,
+    clusterId: randomUUID(),
+  };
+  const namespaces = new Map<string, MountTable>();
+  const recorded: VaultDevRequest[] = [];
+  const faults: { fault: VaultDevFault; remaining: number; pathPrefix: string }[] = [];
+  let sealed = false;
+
+  const mountsOf = (namespace: string): MountTable => {
+    let table = namespaces.get(namespace);
+    if (!table) {
+      table = new MountTable(defaults, now);
+      namespaces.set(namespace, table);
+    }
+    return table;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const method = headerValue(req, ORIGINAL_METHOD_HEADER) === 'LIST' ? 'LIST' : (req.method ?? 'GET').toUpperCase();
+    const path = url.pathname.startsWith('/v1/') ? url.pathname.slice(4).replace(/\/+$/, '') : undefined;
+    const namespace = headerValue(req, 'x-vault-namespace').replace(/^\/+|\/+$/g, '');
+    let batchSize: number | undefined;
+    const send = (status: number, body: unknown): void => {
+      recorded.push({ method, path: path ?? url.pathname, namespace, batchSize, status });
+      const payload = body === undefined ? '' : JSON.stringify(body);
+      res.writeHead(status, {
+        'Cache-Control': 'no-store',
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        'Content-Length': Buffer.byteLength(payload),
+      });
+      res.end(method === 'HEAD' ? undefined : payload);
+    };
+    try {
+      // The whole body is read before any answer, so a connection is always at a request boundary
+      // when the next request arrives (the LIST proxy relies on it).
+      const body = await readBody(req, maxRequestBytes);
+      const fault = takeFault(faults, path ?? '');
+      if (fault && 'reset' in fault) {
+        recorded.push({ method, path: path ?? url.pathname, namespace, batchSize, status: 0 });
+        req.socket.destroy();
+        return;
+      }
+      if (fault && 'delayMs' in fault) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+      if (fault && 'status' in fault) throw new VaultHttpError(fault.status, fault.errors ?? []);
+      if (path === undefined) throw new VaultHttpError(404, []);
+      const query: Record<string, string> = Object.fromEntries(url.searchParams);
+      if (path === 'sys/health' && (method === 'GET' || method === 'HEAD')) {
+        const answer = health(identity, sealed, query);
+        send(answer.status, answer.body);
+        return;
+      }
+      if (path === 'sys/seal-status' && method === 'GET') {
+        send(200, sealStatus(identity, sealed));
+        return;
+      }
+      if (sealed) throw new VaultHttpError(503, ['Vault is sealed']);
+      const presented = headerValue(req, 'x-vault-token') || bearer(headerValue(req, 'authorization'));
+      if (presented !== token) throw new VaultHttpError(403, ['permission denied']);
+      const operation = operationOf(method, query);
+      const data: Fields = operation === 'read' || operation === 'list' ? query : parseJson(body);
+      if (Array.isArray(data.batch_input)) batchSize = data.batch_input.length;
+      const mounts = mountsOf(namespace);
+      const sys = sysRoute(operation, path, data, mounts, token, startedAt);
+      const routed = sys ? undefined : mounts.route(path);
+      if (!sys && !routed) throw noHandler(path);
+      const answer = sys ?? routed?.engine.handle({ operation, path: routed.rest, data } satisfies EngineRequest);
+      if (!answer) throw noHandler(path);
+      if (answer.data === undefined) {
+        send(answer.status === 200 ? 204 : answer.status, undefined);
+        return;
+      }
+      const warnings = 'warnings' in answer && answer.warnings && answer.warnings.length > 0 ? answer.warnings : null;
+      send(answer.status, {
+        request_id: randomUUID(),
+        lease_id: '',
+        renewable: false,
+        lease_duration: 0,
+        data: answer.data,
+        wrap_info: null,
+        warnings,
+        auth: null,
+        mount_type: routed?.engine.type ?? 'system',
+      });
+    } catch (error) {
+      if (error instanceof VaultHttpError) {
+        send(error.status, error.body ?? { errors: error.errors });
+      } else {
+        send(500, { errors: ['1 error occurred:\n\t* internal error\n\n'] });
+      }
+    }
+  };
+
+  const http = createServer((req, res) => {
+    void handle(req, res);
+  });
+  http.keepAliveTimeout = 1_000;
+  await listen(http, '127.0.0.1', 0);
+  const httpAddress = http.address();
+  const proxy = createListMethodProxy(typeof httpAddress === 'object' && httpAddress ? httpAddress.port : 0);
+  let port = options.port ?? 0;
+  try {
+    await listen(proxy.server, host, port);
+  } catch (error) {
+    await closeHttp(http);
+    throw error;
+  }
+  const address = proxy.server.address();
+  port = typeof address === 'object' && address !== null ? address.port : port;
+  let listening = true;
+
+  const close = async (): Promise<void> => {
+    if (!listening) return;
+    listening = false;
+    const closed = new Promise<void>((resolve) => proxy.server.close(() => resolve()));
+    for (const socket of proxy.sockets) socket.destroy();
+    proxy.sockets.clear();
+    http.closeAllConnections();
+    await closed;
+  };
+
+  return {
+    addr: `http://${host}:${port}`,
+    token,
+    requests: () => [...recorded],
+    clearRequests: () => {
+      recorded.length = 0;
+    },
+    injectFault(fault, faultOptions = {}) {
+      faults.push({ fault, remaining: faultOptions.times ?? 1, pathPrefix: faultOptions.pathPrefix ?? '' });
+    },
+    seal() {
+      sealed = true;
+    },
+    unseal() {
+      sealed = false;
+    },
+    suspend: close,
+    async resume() {
+      if (listening) return;
+      await listen(proxy.server, host, port);
+      listening = true;
+    },
+    async stop() {
+      await close();
+      await closeHttp(http);
+      namespaces.clear();
+    },
+  };
+}
+
+async function closeHttp(http: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+  http.closeAllConnections();
+  await closed;
+}
+
+function listen(server: Server | NetServer, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function takeFault(
+  faults: { fault: VaultDevFault; remaining: number; pathPrefix: string }[],
+  path: string,
+): VaultDevFault | undefined {
+  const index = faults.findIndex((f) => path.startsWith(f.pathPrefix));
+  const entry = faults[index];
+  if (!entry) return undefined;
+  entry.remaining -= 1;
+  if (entry.remaining <= 0) faults.splice(index, 1);
+  return entry.fault;
+}
+
+function headerValue(req: IncomingMessage, name: string): string {
+  const value = req.headers[name];
+  return (Array.isArray(value) ? value[0] : value)?.trim() ?? '';
+}
+
+function bearer(authorization: string): string {
+  const match = /^Bearer\s+(.+)$/i.exec(authorization);
+  return match?.[1]?.trim() ?? '';
+}
+
+function operationOf(method: string, query: Readonly<Record<string, string>>): EngineRequest['operation'] {
+  switch (method) {
+    case 'GET':
+      return query.list === 'true' || query.list === '1' ? 'list' : 'read';
+    case 'LIST':
+      return 'list';
+    case 'POST':
+    case 'PUT':
+      return 'update';
+    case 'DELETE':
+      return 'delete';
+    case 'PATCH':
+      return 'patch';
+    default:
+      throw new VaultHttpError(405, ['unsupported operation']);
+  }
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new VaultHttpError(413, ['http: request body too large']);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function parseJson(body: Buffer): Fields {
+  if (body.length === 0) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw userError(`failed to parse JSON input: ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw userError('failed to parse JSON input: expected a JSON object');
+  }
+  return parsed as Fields;
+}

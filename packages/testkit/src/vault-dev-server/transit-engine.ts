@@ -1,0 +1,358 @@
+import type { EngineRequest, EngineResponse, SecretsEngine } from './engine.ts';
+import {
+  decodeBase64Std,
+  type Fields,
+  has,
+  readBool,
+  readDurationSeconds,
+  readInt,
+  readString,
+  unknownFieldWarning,
+} from './fields.ts';
+import { parseKeyType, TransitKey } from './transit-key.ts';
+import { noHandler, notFound, unsupportedOperation, userError, VaultHttpError } from './vault-http-error.ts';
+
+const NAME = /^\w(?:[\w.-]*\w)?$/;
+const CONTEXT_MIXED = 'context should be set either in all the request blocks or in none';
+
+interface BatchItem {
+  readonly fields: Fields;
+  readonly reference: string;
+}
+
+type ItemResult = Record<string, unknown> & { error?: string };
+
+/**
+ * The transit secrets engine: named keys with versions, encrypt/decrypt/rewrap/datakey with
+ * `batch_input`, derived keys, upsert on encrypt (unless `transit/config/keys disable_upsert`).
+ */
+export class TransitEngine implements SecretsEngine {
+  readonly type = 'transit' as const;
+  readonly options = null;
+  readonly #keys = new Map<string, TransitKey>();
+  readonly #now: () => number;
+  #disableUpsert = false;
+
+  constructor(now: () => number) {
+    this.#now = now;
+  }
+
+  handle(request: EngineRequest): EngineResponse {
+    const segments = request.path.split('/');
+    const [first, second, third] = segments;
+    const op = request.operation;
+    if (first === 'keys' && segments.length === 1) {
+      if (op !== 'list') throw unsupportedOperation();
+      const keys = [...this.#keys.keys()].sort();
+      if (keys.length === 0) throw notFound();
+      return { status: 200, data: { keys } };
+    }
+    if (first === 'keys' && second !== undefined && NAME.test(second)) {
+      if (segments.length === 2) return this.#keyRoute(op, second, request.data);
+      if (segments.length === 3 && third === 'config' && op === 'update') return this.#config(second, request.data);
+      if (segments.length === 3 && third === 'rotate' && op === 'update') return this.#rotate(second);
+      if (segments.length === 3 && (third === 'config' || third === 'rotate')) throw unsupportedOperation();
+    }
+    if (first === 'config' && second === 'keys' && segments.length === 2) {
+      if (op === 'read') return { status: 200, data: { disable_upsert: this.#disableUpsert } };
+      if (op !== 'update') throw unsupportedOperation();
+      this.#disableUpsert = readBool(request.data, 'disable_upsert') ?? this.#disableUpsert;
+      return { status: 200, data: { disable_upsert: this.#disableUpsert } };
+    }
+    if (segments.length === 2 && second !== undefined && NAME.test(second)) {
+      if (first === 'encrypt' || first === 'decrypt' || first === 'rewrap') {
+        if (op !== 'update') throw unsupportedOperation();
+        if (first === 'encrypt') return this.#encrypt(second, request.data);
+        if (first === 'decrypt') return this.#decrypt(second, request.data);
+        return this.#rewrap(second, request.data);
+      }
+    }
+    if (first === 'datakey' && segments.length === 3 && third !== undefined && NAME.test(third)) {
+      if (op !== 'update') throw unsupportedOperation();
+      return this.#datakey(second ?? '', third, request.data);
+    }
+    throw noHandler(request.path);
+  }
+
+  #keyRoute(op: EngineRequest['operation'], name: string, fields: Fields): EngineResponse {
+    if (op === 'read') {
+      const key = this.#keys.get(name);
+      if (!key) throw notFound();
+      return { status: 200, data: key.describe() };
+    }
+    if (op === 'update') return this.#create(name, fields);
+    if (op === 'delete') {
+      const key = this.#keys.get(name);
+      if (!key) throw userError(`error deleting policy ${name}: could not delete key; not found`);
+      if (!key.deletionAllowed) throw userError(`error deleting policy ${name}: deletion is not allowed for this key`);
+      this.#keys.delete(name);
+      return { status: 204 };
+    }
+    throw unsupportedOperation();
+  }
+
+  #create(name: string, fields: Fields): EngineResponse {
+    const warnings = unknownFieldWarning(fields, [
+      'type',
+      'derived',
+      'convergent_encryption',
+      'exportable',
+      'allow_plaintext_backup',
+      'auto_rotate_period',
+      'context',
+      'key_size',
+    ]);
+    const existing = this.#keys.get(name);
+    if (existing) {
+      return { status: 200, data: existing.describe(), warnings: [...warnings, `key ${name} already existed`] };
+    }
+    const key = this.#newKey(name, fields, readBool(fields, 'derived') ?? false);
+    return { status: 200, data: key.describe(), warnings };
+  }
+
+  #newKey(name: string, fields: Fields, derived: boolean): TransitKey {
+    const type = parseKeyType(readString(fields, 'type'));
+    if (readBool(fields, 'convergent_encryption')) {
+      if (!derived) throw userError('convergent encryption requires derivation to be enabled');
+      throw userError('convergent encryption is not implemented by the rampart Vault dev server');
+    }
+    const autoRotatePeriod = readDurationSeconds(fields, 'auto_rotate_period') ?? 0;
+    if (autoRotatePeriod !== 0 && autoRotatePeriod < 3600) {
+      throw userError('auto rotate period must be 0 to disable or at least an hour');
+    }
+    const key = new TransitKey(
+      name,
+      {
+        type,
+        derived,
+        exportable: readBool(fields, 'exportable') ?? false,
+        allowPlaintextBackup: readBool(fields, 'allow_plaintext_backup') ?? false,
+        autoRotatePeriod,
+      },
+      this.#now,
+    );
+    this.#keys.set(name, key);
+    return key;
+  }
+
+  #config(name: string, fields: Fields): EngineResponse {
+    const key = this.#keys.get(name);
+    if (!key) throw userError(`no existing key named ${name} could be found`);
+    const warnings = unknownFieldWarning(fields, [
+      'min_decryption_version',
+      'min_encryption_version',
+      'deletion_allowed',
+      'exportable',
+      'allow_plaintext_backup',
+      'auto_rotate_period',
+    ]);
+    // Validate everything before changing anything, so a rejected request leaves the key as it was.
+    let minDecryption = readInt(fields, 'min_decryption_version');
+    const minEncryption = readInt(fields, 'min_encryption_version');
+    const exportable = readBool(fields, 'exportable');
+    const plaintextBackup = readBool(fields, 'allow_plaintext_backup');
+    const deletionAllowed = readBool(fields, 'deletion_allowed');
+    const autoRotatePeriod = readDurationSeconds(fields, 'auto_rotate_period');
+    if (minDecryption !== undefined) {
+      if (minDecryption < 0) throw userError('min decryption version cannot be negative');
+      if (minDecryption === 0) {
+        minDecryption = 1;
+        warnings.push('since Vault 0.3, transit key numbering starts at 1; forcing minimum to 1');
+      }
+      if (minDecryption > key.latestVersion) {
+        throw userError(
+          `cannot set min decryption version of ${minDecryption}, latest key version is ${key.latestVersion}`,
+        );
+      }
+    }
+    if (minEncryption !== undefined) {
+      if (minEncryption < 0) throw userError('min encryption version cannot be negative');
+      if (minEncryption > key.latestVersion) {
+        throw userError(
+          `cannot set min encryption version of ${minEncryption}, latest key version is ${key.latestVersion}`,
+        );
+      }
+    }
+    const nextMinDecryption = minDecryption ?? key.minDecryptionVersion;
+    const nextMinEncryption = minEncryption ?? key.minEncryptionVersion;
+    if (nextMinEncryption > 0 && nextMinEncryption < nextMinDecryption) {
+      throw userError('min encryption version should not be less than min decryption version');
+    }
+    if (exportable === false && key.exportable) throw userError('exportability cannot be disabled after enabling');
+    if (plaintextBackup === false && key.allowPlaintextBackup) {
+      throw userError('plaintext backup cannot be disabled after enabling');
+    }
+    if (autoRotatePeriod !== undefined && autoRotatePeriod !== 0 && autoRotatePeriod < 3600) {
+      throw userError('auto rotate period must be 0 to disable or at least an hour');
+    }
+    key.minDecryptionVersion = nextMinDecryption;
+    key.minEncryptionVersion = nextMinEncryption;
+    if (exportable !== undefined) key.exportable = exportable;
+    if (plaintextBackup !== undefined) key.allowPlaintextBackup = plaintextBackup;
+    if (deletionAllowed !== undefined) key.deletionAllowed = deletionAllowed;
+    if (autoRotatePeriod !== undefined) key.autoRotatePeriod = autoRotatePeriod;
+    return { status: 200, data: key.describe(), warnings };
+  }
+
+  #rotate(name: string): EngineResponse {
+    const key = this.#keys.get(name);
+    if (!key) throw userError('key not found');
+    key.rotate(this.#now);
+    return { status: 200, data: key.describe() };
+  }
+
+  #encrypt(name: string, fields: Fields): EngineResponse {
+    const items = batchItems(fields);
+    let key = this.#keys.get(name);
+    if (!key) {
+      if (this.#disableUpsert) throw userError('encryption key not found');
+      const firstContext = items[0]?.fields.context;
+      key = this.#newKey(name, fields, typeof firstContext === 'string' && firstContext.length > 0);
+    }
+    const target = key;
+    return this.#runBatch(fields, items, (item, contextSetInFirst) => {
+      const plaintext = decodeField(item.fields, 'plaintext', 'failed to base64-decode plaintext');
+      if (!plaintext) throw userError('missing plaintext to encrypt');
+      const context = itemContext(item.fields, contextSetInFirst);
+      const associatedData = decodeField(item.fields, 'associated_data', 'failed to base64-decode associated_data');
+      const { ciphertext, keyVersion } = target.encrypt(plaintext, {
+        context,
+        associatedData,
+        keyVersion: readInt(item.fields, 'key_version'),
+      });
+      return { ciphertext, key_version: keyVersion };
+    });
+  }
+
+  #decrypt(name: string, fields: Fields): EngineResponse {
+    const items = batchItems(fields);
+    const key = this.#keys.get(name);
+    if (!key) throw userError('encryption key not found');
+    return this.#runBatch(fields, items, (item, contextSetInFirst) => {
+      const ciphertext = readString(item.fields, 'ciphertext');
+      if (ciphertext === undefined || ciphertext === '') throw userError('missing ciphertext to decrypt');
+      const context = itemContext(item.fields, contextSetInFirst);
+      const associatedData = decodeField(item.fields, 'associated_data', 'failed to base64-decode associated_data');
+      const { plaintext } = key.decrypt(ciphertext, { context, associatedData });
+      return { plaintext: plaintext.toString('base64') };
+    });
+  }
+
+  #rewrap(name: string, fields: Fields): EngineResponse {
+    const items = batchItems(fields);
+    const key = this.#keys.get(name);
+    if (!key) throw userError('encryption key not found');
+    return this.#runBatch(fields, items, (item, contextSetInFirst) => {
+      const ciphertext = readString(item.fields, 'ciphertext');
+      if (ciphertext === undefined || ciphertext === '') throw userError('missing ciphertext to rewrap');
+      const context = itemContext(item.fields, contextSetInFirst);
+      // Vault's rewrap takes no associated_data: ciphertexts made with AAD fail here (vault#29532).
+      const { plaintext } = key.decrypt(ciphertext, { context });
+      try {
+        const out = key.encrypt(plaintext, { context, keyVersion: readInt(item.fields, 'key_version') });
+        return { ciphertext: out.ciphertext, key_version: out.keyVersion };
+      } finally {
+        plaintext.fill(0);
+      }
+    });
+  }
+
+  #datakey(kind: string, name: string, fields: Fields): EngineResponse {
+    if (kind !== 'plaintext' && kind !== 'wrapped') {
+      throw userError("Invalid path, must be 'plaintext' or 'wrapped'");
+    }
+    const warnings = unknownFieldWarning(fields, ['context', 'nonce', 'bits', 'key_version']);
+    const key = this.#keys.get(name);
+    if (!key) throw userError('encryption key not found');
+    const bits = readInt(fields, 'bits') ?? 256;
+    if (bits !== 128 && bits !== 256 && bits !== 512) throw userError('invalid bits value');
+    const context = decodeField(fields, 'context', 'failed to base64-decode context');
+    const dataKey = Buffer.alloc(bits / 8);
+    // A fresh CSPRNG key, like Vault's datakey (which then simply encrypts it with the transit key).
+    globalThis.crypto.getRandomValues(dataKey);
+    try {
+      const { ciphertext, keyVersion } = key.encrypt(dataKey, { context, keyVersion: readInt(fields, 'key_version') });
+      const data: Record<string, unknown> = { ciphertext, key_version: keyVersion };
+      if (kind === 'plaintext') data.plaintext = dataKey.toString('base64');
+      return { status: 200, data, warnings };
+    } finally {
+      dataKey.fill(0);
+    }
+  }
+
+  /**
+   * Runs one item or a `batch_input` the way Vault does: a single request fails with its error; a
+   * batch answers every item, and any failed item turns the status into 400 (500 for internal
+   * errors) unless `partial_failure_response_code` overrides it when some items succeeded.
+   */
+  #runBatch(
+    fields: Fields,
+    items: readonly BatchItem[],
+    run: (item: BatchItem, contextSetInFirst: boolean) => Record<string, unknown>,
+  ): EngineResponse {
+    const firstContext = items[0]?.fields.context;
+    const contextSetInFirst = typeof firstContext === 'string' && firstContext.length > 0;
+    const isBatch = has(fields, 'batch_input');
+    if (!isBatch) {
+      const only = items[0];
+      if (!only) throw userError('missing batch input to process');
+      return { status: 200, data: run(only, contextSetInFirst) };
+    }
+    let userFailure = false;
+    let internalFailure = false;
+    let success = false;
+    const results: ItemResult[] = items.map((item) => {
+      try {
+        const result = run(item, contextSetInFirst);
+        success = true;
+        return { ...result, reference: item.reference };
+      } catch (error) {
+        if (error instanceof VaultHttpError && error.status < 500) userFailure = true;
+        else internalFailure = true;
+        const message = error instanceof Error ? error.message : 'internal error';
+        return { error: message, reference: item.reference };
+      }
+    });
+    const data = { batch_results: results };
+    if (!userFailure && !internalFailure) return { status: 200, data };
+    let status = internalFailure ? 500 : 400;
+    const warnings: string[] = [];
+    const override = readInt(fields, 'partial_failure_response_code');
+    if (override !== undefined && success) {
+      if (override < 1 || override > 599) {
+        warnings.push(`invalid HTTP response code override from partial_failure_response_code, reverting to ${status}`);
+      } else {
+        status = override;
+      }
+    }
+    return { status, data, warnings };
+  }
+}
+
+function batchItems(fields: Fields): BatchItem[] {
+  if (!has(fields, 'batch_input')) return [{ fields, reference: '' }];
+  const raw = fields.batch_input;
+  if (!Array.isArray(raw)) throw userError("failed to parse batch input: 'batch_input' must be a list");
+  if (raw.length === 0) throw userError('missing batch input to process');
+  return raw.map((entry, index) => {
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+      throw userError(`failed to parse batch input: '[${index}]' expected a map`);
+    }
+    const item = entry as Fields;
+    return { fields: item, reference: readString(item, 'reference') ?? '' };
+  });
+}
+
+function decodeField(fields: Fields, name: string, error: string): Buffer | undefined {
+  const value = readString(fields, name);
+  if (value === undefined) return undefined;
+  const decoded = decodeBase64Std(value);
+  if (!decoded) throw userError(error);
+  return decoded;
+}
+
+function itemContext(fields: Fields, contextSetInFirst: boolean): Buffer | undefined {
+  const context = decodeField(fields, 'context', 'failed to base64-decode context');
+  if ((context !== undefined && context.length > 0) !== contextSetInFirst) throw userError(CONTEXT_MIXED);
+  return context;
+}

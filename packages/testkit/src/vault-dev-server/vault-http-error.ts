@@ -1,0 +1,40 @@
+/**
+ * An error answered the way Vault answers one: an HTTP status and a body of `{"errors":[...]}`.
+ * Vault returns 400 for user errors (including every decrypt failure), 403 for permission, 404 for
+ * a missing path or object (often with an empty `errors` list), 405 for an unsupported operation,
+ * 500 for internal errors and 503 while sealed.
+ */
+export class VaultHttpError extends Error {
+  readonly status: number;
+  readonly errors: readonly string[];
+  /** A full response body to send instead of `{"errors":[...]}` (batch failures carry their data). */
+  readonly body: unknown;
+
+  constructor(status: number, errors: readonly string[], body?: unknown) {
+    super(errors[0] ?? `status ${status}`);
+    this.name = 'VaultHttpError';
+    this.status = status;
+    this.errors = errors;
+    this.body = body;
+  }
+}
+
+/** 400 with one message: what `logical.ErrorResponse(msg), logical.ErrInvalidRequest` produces. */
+export function userError(message: string): VaultHttpError {
+  return new VaultHttpError(400, [message]);
+}
+
+/** 404 with an empty error list: what Vault answers for a missing key, secret or path. */
+export function notFound(): VaultHttpError {
+  return new VaultHttpError(404, []);
+}
+
+/** 405: the path exists but not for this operation. */
+export function unsupportedOperation(): VaultHttpError {
+  return new VaultHttpError(405, ['1 error occurred:\n\t* unsupported operation\n\n']);
+}
+
+/** 404 for a path no mount or handler claims. */
+export function noHandler(path: string): VaultHttpError {
+  return new VaultHttpError(404, [`no handler for route "${path}". route entry not found.`]);
+}

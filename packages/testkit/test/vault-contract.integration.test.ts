@@ -1,0 +1,400 @@
+/**
+ * One contract for the Vault HTTP API the rampart packages rely on. It runs against the project's
+ * own dev server, and also against a real Vault or OpenBao when VAULT_ADDR and VAULT_TOKEN are set
+ * (see the README). Every target gets fresh mounts with random names, removed afterwards, so a
+ * real server is left as it was.
+ */
+import { randomBytes } from 'node:crypto';
+import vault from 'node-vault';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startVaultDevServer } from '../src/index.ts';
+
+interface Target {
+  readonly name: string;
+  start(): Promise<{ addr: string; token: string; stop(): Promise<void> }>;
+}
+
+const targets: Target[] = [{ name: 'the rampart dev server', start: () => startVaultDevServer() }];
+const externalAddr = process.env.VAULT_ADDR?.trim();
+const externalToken = process.env.VAULT_TOKEN?.trim();
+if (externalAddr && externalToken) {
+  targets.push({
+    name: `the Vault at VAULT_ADDR`,
+    start: async () => ({ addr: externalAddr, token: externalToken, stop: async () => {} }),
+  });
+}
+
+// Vault answers are loosely typed JSON; the assertions below are the type check.
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are checked by the assertions
+type Body = any;
+
+const b64 = (value: string | Buffer): string => Buffer.from(value).toString('base64');
+
+async function failure(promise: Promise<unknown>): Promise<{ status: number; body: Body }> {
+  try {
+    await promise;
+  } catch (error) {
+    const response = (error as { response?: { statusCode: number; body: Body } }).response;
+    if (response) return { status: response.statusCode, body: response.body };
+    throw error;
+  }
+  throw new Error('expected the Vault call to fail');
+}
+
+describe.each(targets)('Vault API contract against $name', (target) => {
+  let server: Awaited<ReturnType<Target['start']>>;
+  let client: ReturnType<typeof vault>;
+  const suffix = randomBytes(4).toString('hex');
+  const transit = `rampart-transit-${suffix}`;
+  const kv = `rampart-kv-${suffix}`;
+  let keyCounter = 0;
+  const freshKey = async (params: Record<string, unknown> = {}): Promise<string> => {
+    keyCounter += 1;
+    const name = `key-${keyCounter}`;
+    await client.write(`${transit}/keys/${name}`, params);
+    return name;
+  };
+
+  beforeAll(async () => {
+    server = await target.start();
+    client = vault({ endpoint: server.addr, token: server.token });
+    await client.write(`sys/mounts/${transit}`, { type: 'transit' });
+    await client.write(`sys/mounts/${kv}`, { type: 'kv', options: { version: '2' } });
+  });
+
+  afterAll(async () => {
+    await client?.delete(`sys/mounts/${transit}`).catch(() => {});
+    await client?.delete(`sys/mounts/${kv}`).catch(() => {});
+    await server?.stop();
+  });
+
+  describe('sys and authentication', () => {
+    it('answers sys/health without a token', async () => {
+      const health = await vault({ endpoint: server.addr }).health();
+      expect(health).toMatchObject({ initialized: true, sealed: false, standby: false });
+      expect(typeof health.version).toBe('string');
+    });
+
+    it('answers 403 with an errors list for a missing or wrong token', async () => {
+      for (const token of [undefined, 'hvs.not-the-token']) {
+        const anonymous = vault(token ? { endpoint: server.addr, token } : { endpoint: server.addr });
+        const { status, body } = await failure(anonymous.read(`${transit}/keys/whatever`));
+        expect(status).toBe(403);
+        expect(body.errors).toEqual(expect.arrayContaining([expect.stringContaining('permission denied')]));
+      }
+    });
+
+    it('accepts the token as a bearer Authorization header', async () => {
+      const response = await fetch(`${server.addr}/v1/auth/token/lookup-self`, {
+        headers: { Authorization: `Bearer ${server.token}` },
+      });
+      expect(response.status).toBe(200);
+      expect((await response.json()).data.policies).toContain('root');
+    });
+  });
+
+  describe('transit keys', () => {
+    it('creates and reads a key with the fields Vault reports', async () => {
+      const name = await freshKey({ type: 'aes256-gcm96' });
+      const { data } = await client.read(`${transit}/keys/${name}`);
+      expect(data).toMatchObject({
+        name,
+        type: 'aes256-gcm96',
+        derived: false,
+        deletion_allowed: false,
+        exportable: false,
+        latest_version: 1,
+        min_decryption_version: 1,
+        min_encryption_version: 0,
+        supports_encryption: true,
+        supports_decryption: true,
+        supports_derivation: true,
+      });
+      expect(Object.keys(data.keys)).toEqual(['1']);
+      expect(typeof data.keys['1']).toBe('number');
+    });
+
+    it('answers 404 with an empty errors list for a key that does not exist', async () => {
+      const { status, body } = await failure(client.read(`${transit}/keys/missing-${suffix}`));
+      expect(status).toBe(404);
+      expect(body).toEqual({ errors: [] });
+    });
+
+    it('rejects an unknown key type with 400', async () => {
+      const { status, body } = await failure(client.write(`${transit}/keys/bad-type`, { type: 'aes512-nope' }));
+      expect(status).toBe(400);
+      expect(body.errors[0]).toContain('unknown key type');
+    });
+
+    it('rotates: new encryptions use the latest version and old ciphertexts still decrypt', async () => {
+      const name = await freshKey();
+      const v1 = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('before') });
+      await client.write(`${transit}/keys/${name}/rotate`, {});
+      const { data: key } = await client.read(`${transit}/keys/${name}`);
+      expect(key.latest_version).toBe(2);
+      const v2 = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('after') });
+      expect(v1.data.ciphertext).toMatch(/^vault:v1:/);
+      expect(v2.data.ciphertext).toMatch(/^vault:v2:/);
+      expect(v2.data.key_version).toBe(2);
+      const old = await client.write(`${transit}/decrypt/${name}`, { ciphertext: v1.data.ciphertext });
+      expect(Buffer.from(old.data.plaintext, 'base64').toString()).toBe('before');
+    });
+
+    it('enforces min_decryption_version with Vault’s "too old" error and validates the config', async () => {
+      const name = await freshKey();
+      const v1 = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('x') });
+      await client.write(`${transit}/keys/${name}/rotate`, {});
+      const tooHigh = await failure(client.write(`${transit}/keys/${name}/config`, { min_decryption_version: 5 }));
+      expect(tooHigh.status).toBe(400);
+      expect(tooHigh.body.errors[0]).toContain('cannot set min decryption version of 5');
+      await client.write(`${transit}/keys/${name}/config`, { min_decryption_version: 2 });
+      const { data } = await client.read(`${transit}/keys/${name}`);
+      expect(data.min_decryption_version).toBe(2);
+      const tooOld = await failure(client.write(`${transit}/decrypt/${name}`, { ciphertext: v1.data.ciphertext }));
+      expect(tooOld.status).toBe(400);
+      expect(tooOld.body.errors).toEqual(['ciphertext or signature version is disallowed by policy (too old)']);
+    });
+
+    it('enforces min_encryption_version on an explicit key_version', async () => {
+      const name = await freshKey();
+      await client.write(`${transit}/keys/${name}/rotate`, {});
+      await client.write(`${transit}/keys/${name}/config`, { min_encryption_version: 2, min_decryption_version: 1 });
+      const { status } = await failure(
+        client.write(`${transit}/encrypt/${name}`, { plaintext: b64('x'), key_version: 1 }),
+      );
+      expect(status).toBe(400);
+      const ok = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('x') });
+      expect(ok.data.key_version).toBe(2);
+    });
+
+    it('deletes a key only after deletion_allowed is set', async () => {
+      const name = await freshKey();
+      const refused = await failure(client.delete(`${transit}/keys/${name}`));
+      expect(refused.status).toBe(400);
+      await client.write(`${transit}/keys/${name}/config`, { deletion_allowed: true });
+      await client.delete(`${transit}/keys/${name}`);
+      expect((await failure(client.read(`${transit}/keys/${name}`))).status).toBe(404);
+    });
+  });
+
+  describe('transit encrypt, decrypt and the ciphertext format', () => {
+    it('writes vault:vN: + base64(nonce 12 || ciphertext || tag 16) and decrypts it', async () => {
+      const name = await freshKey();
+      const plaintext = randomBytes(37);
+      const { data } = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64(plaintext) });
+      const match = /^vault:v1:([A-Za-z0-9+/]+={0,2})$/.exec(data.ciphertext);
+      expect(match).not.toBeNull();
+      expect(Buffer.from(match?.[1] ?? '', 'base64')).toHaveLength(12 + 37 + 16);
+      const back = await client.write(`${transit}/decrypt/${name}`, { ciphertext: data.ciphertext });
+      expect(Buffer.from(back.data.plaintext, 'base64')).toEqual(plaintext);
+    });
+
+    it('fails a modified ciphertext with 400 "cipher: message authentication failed"', async () => {
+      const name = await freshKey();
+      const { data } = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('secret') });
+      const raw = Buffer.from(data.ciphertext.slice('vault:v1:'.length), 'base64');
+      raw[raw.length - 1] = (raw[raw.length - 1] ?? 0) ^ 1;
+      const { status, body } = await failure(
+        client.write(`${transit}/decrypt/${name}`, { ciphertext: `vault:v1:${raw.toString('base64')}` }),
+      );
+      expect(status).toBe(400);
+      expect(body.errors).toEqual(['cipher: message authentication failed']);
+    });
+
+    it.each([
+      ['no prefix', 'garbage', 'invalid ciphertext: no prefix'],
+      ['too few fields', 'vault:v1', 'invalid ciphertext: wrong number of fields'],
+      ['a version that is too new', 'vault:v9:AAAA', 'invalid ciphertext: version is too new'],
+      ['bad base64', 'vault:v1:!!!!', 'invalid ciphertext: could not decode base64'],
+    ])('rejects a ciphertext with %s using Vault’s message', async (_what, ciphertext, message) => {
+      const name = await freshKey();
+      const { status, body } = await failure(client.write(`${transit}/decrypt/${name}`, { ciphertext }));
+      expect(status).toBe(400);
+      expect(body.errors).toEqual([message]);
+    });
+
+    it('binds associated_data: decrypting without it fails', async () => {
+      const name = await freshKey();
+      const aad = b64('tenant=t1');
+      const { data } = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('x'), associated_data: aad });
+      const missing = await failure(client.write(`${transit}/decrypt/${name}`, { ciphertext: data.ciphertext }));
+      expect(missing.status).toBe(400);
+      const ok = await client.write(`${transit}/decrypt/${name}`, {
+        ciphertext: data.ciphertext,
+        associated_data: aad,
+      });
+      expect(Buffer.from(ok.data.plaintext, 'base64').toString()).toBe('x');
+    });
+
+    it('answers 400 "encryption key not found" when decrypting with a key that does not exist', async () => {
+      const { status, body } = await failure(
+        client.write(`${transit}/decrypt/absent-${suffix}`, { ciphertext: 'vault:v1:AAAA' }),
+      );
+      expect(status).toBe(400);
+      expect(body.errors).toEqual(['encryption key not found']);
+    });
+
+    it('rewraps to the latest version without revealing the plaintext', async () => {
+      const name = await freshKey();
+      const { data } = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('keep') });
+      await client.write(`${transit}/keys/${name}/rotate`, {});
+      const rewrapped = await client.write(`${transit}/rewrap/${name}`, { ciphertext: data.ciphertext });
+      expect(rewrapped.data.ciphertext).toMatch(/^vault:v2:/);
+      expect(rewrapped.data).not.toHaveProperty('plaintext');
+      const back = await client.write(`${transit}/decrypt/${name}`, { ciphertext: rewrapped.data.ciphertext });
+      expect(Buffer.from(back.data.plaintext, 'base64').toString()).toBe('keep');
+    });
+  });
+
+  describe('derived keys and context', () => {
+    it('requires context, and a different context fails authentication', async () => {
+      const name = await freshKey({ derived: true });
+      const { data: key } = await client.read(`${transit}/keys/${name}`);
+      expect(key.derived).toBe(true);
+      const missing = await failure(client.write(`${transit}/encrypt/${name}`, { plaintext: b64('x') }));
+      expect(missing.status).toBe(400);
+      expect(missing.body.errors[0]).toContain("missing 'context' for key derivation");
+      const { data } = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('x'), context: b64('t1') });
+      const wrong = await failure(
+        client.write(`${transit}/decrypt/${name}`, { ciphertext: data.ciphertext, context: b64('t2') }),
+      );
+      expect(wrong.status).toBe(400);
+      expect(wrong.body.errors).toEqual(['cipher: message authentication failed']);
+      const right = await client.write(`${transit}/decrypt/${name}`, {
+        ciphertext: data.ciphertext,
+        context: b64('t1'),
+      });
+      expect(Buffer.from(right.data.plaintext, 'base64').toString()).toBe('x');
+    });
+
+    it('rewraps a derived-key ciphertext under the same context', async () => {
+      const name = await freshKey({ derived: true });
+      const context = b64('tenant-9');
+      const { data } = await client.write(`${transit}/datakey/wrapped/${name}`, { context });
+      await client.write(`${transit}/keys/${name}/rotate`, {});
+      const rewrapped = await client.write(`${transit}/rewrap/${name}`, { ciphertext: data.ciphertext, context });
+      expect(rewrapped.data.key_version).toBe(2);
+      await client.write(`${transit}/decrypt/${name}`, { ciphertext: rewrapped.data.ciphertext, context });
+    });
+
+    it('ignores context on a key that is not derived', async () => {
+      const name = await freshKey();
+      const { data } = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('x'), context: b64('a') });
+      const back = await client.write(`${transit}/decrypt/${name}`, { ciphertext: data.ciphertext, context: b64('b') });
+      expect(Buffer.from(back.data.plaintext, 'base64').toString()).toBe('x');
+    });
+  });
+
+  describe('datakey', () => {
+    it('returns a plaintext 256-bit key and its wrapping, which decrypt gives back', async () => {
+      const name = await freshKey();
+      const { data } = await client.write(`${transit}/datakey/plaintext/${name}`, {});
+      expect(Buffer.from(data.plaintext, 'base64')).toHaveLength(32);
+      expect(data.key_version).toBe(1);
+      expect(data.ciphertext).toMatch(/^vault:v1:/);
+      expect(Buffer.from(data.ciphertext.slice(9), 'base64')).toHaveLength(60);
+      const back = await client.write(`${transit}/decrypt/${name}`, { ciphertext: data.ciphertext });
+      expect(back.data.plaintext).toBe(data.plaintext);
+    });
+
+    it('returns only the wrapping for the wrapped type, and honours bits', async () => {
+      const name = await freshKey();
+      const { data } = await client.write(`${transit}/datakey/wrapped/${name}`, { bits: 512 });
+      expect(data).not.toHaveProperty('plaintext');
+      const back = await client.write(`${transit}/decrypt/${name}`, { ciphertext: data.ciphertext });
+      expect(Buffer.from(back.data.plaintext, 'base64')).toHaveLength(64);
+      const bad = await failure(client.write(`${transit}/datakey/plaintext/${name}`, { bits: 100 }));
+      expect(bad.status).toBe(400);
+    });
+
+    it('does not upsert: a missing key answers 400 "encryption key not found"', async () => {
+      const { status, body } = await failure(client.write(`${transit}/datakey/plaintext/nokey-${suffix}`, {}));
+      expect(status).toBe(400);
+      expect(body.errors).toEqual(['encryption key not found']);
+    });
+  });
+
+  describe('batch_input', () => {
+    it('answers items in order with their references', async () => {
+      const name = await freshKey();
+      const input = ['a', 'b', 'c'].map((p, i) => ({ plaintext: b64(p), reference: `r${i}` }));
+      const enc = await client.write(`${transit}/encrypt/${name}`, { batch_input: input });
+      expect(enc.data.batch_results.map((r: { reference: string }) => r.reference)).toEqual(['r0', 'r1', 'r2']);
+      const dec = await client.write(`${transit}/decrypt/${name}`, {
+        batch_input: enc.data.batch_results.map((r: { ciphertext: string }) => ({ ciphertext: r.ciphertext })),
+      });
+      const plain = dec.data.batch_results.map((r: { plaintext: string }) => Buffer.from(r.plaintext, 'base64'));
+      expect(plain.map(String)).toEqual(['a', 'b', 'c']);
+    });
+
+    it('reports a failed item in its slot and answers 400 for the whole batch', async () => {
+      const name = await freshKey();
+      const good = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('ok') });
+      const { status, body } = await failure(
+        client.write(`${transit}/decrypt/${name}`, {
+          batch_input: [{ ciphertext: good.data.ciphertext }, { ciphertext: `vault:v1:${'A'.repeat(40)}` }],
+        }),
+      );
+      expect(status).toBe(400);
+      const [first, second] = body.data.batch_results;
+      expect(Buffer.from(first.plaintext, 'base64').toString()).toBe('ok');
+      expect(first.error ?? '').toBe('');
+      expect(second.error).toBe('cipher: message authentication failed');
+    });
+
+    it('rewraps a batch', async () => {
+      const name = await freshKey();
+      const enc = await client.write(`${transit}/encrypt/${name}`, {
+        batch_input: [{ plaintext: b64('1') }, { plaintext: b64('2') }],
+      });
+      await client.write(`${transit}/keys/${name}/rotate`, {});
+      const rewrapped = await client.write(`${transit}/rewrap/${name}`, {
+        batch_input: enc.data.batch_results.map((r: { ciphertext: string }) => ({ ciphertext: r.ciphertext })),
+      });
+      for (const result of rewrapped.data.batch_results) expect(result.ciphertext).toMatch(/^vault:v2:/);
+    });
+  });
+
+  describe('KV version 2', () => {
+    it('writes versions and reads them back with data and metadata', async () => {
+      const path = `${kv}/data/app/db`;
+      const first = await client.write(path, { data: { password: 'one' } });
+      expect(first.data).toMatchObject({ version: 1, destroyed: false, deletion_time: '' });
+      expect(typeof first.data.created_time).toBe('string');
+      await client.write(path, { data: { password: 'two' } });
+      const latest = await client.read(path);
+      expect(latest.data.data).toEqual({ password: 'two' });
+      expect(latest.data.metadata).toMatchObject({ version: 2, destroyed: false, deletion_time: '' });
+      const older = await client.read(`${path}?version=1`);
+      expect(older.data.data).toEqual({ password: 'one' });
+    });
+
+    it('answers 404 for a secret that does not exist', async () => {
+      const { status } = await failure(client.read(`${kv}/data/missing/${suffix}`));
+      expect(status).toBe(404);
+    });
+
+    it('refuses a check-and-set write whose version does not match', async () => {
+      const path = `${kv}/data/cas`;
+      await client.write(path, { data: { a: 1 }, options: { cas: 0 } });
+      const { status, body } = await failure(client.write(path, { data: { a: 2 }, options: { cas: 0 } }));
+      expect(status).toBe(400);
+      expect(body.errors[0]).toContain('check-and-set parameter did not match the current version');
+    });
+
+    it('soft-deletes the latest version: a read answers 404', async () => {
+      const path = `${kv}/data/to-delete`;
+      await client.write(path, { data: { a: 1 } });
+      await client.delete(path);
+      const { status } = await failure(client.read(path));
+      expect(status).toBe(404);
+    });
+
+    it('lists secret names under metadata/', async () => {
+      await client.write(`${kv}/data/list/a`, { data: { x: 1 } });
+      await client.write(`${kv}/data/list/b/c`, { data: { x: 1 } });
+      const { data } = await client.list(`${kv}/metadata/list`);
+      expect(data.keys).toEqual(['a', 'b/']);
+    });
+  });
+});

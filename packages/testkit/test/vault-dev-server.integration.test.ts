@@ -1,0 +1,142 @@
+import vault from 'node-vault';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { startVaultDevServer, type TestVault } from '../src/index.ts';
+
+const started: TestVault[] = [];
+afterEach(async () => {
+  vi.unstubAllEnvs();
+  await Promise.all(started.splice(0).map((s) => s.stop()));
+});
+
+async function start(options?: Parameters<typeof startVaultDevServer>[0]): Promise<TestVault> {
+  const server = await startVaultDevServer(options);
+  started.push(server);
+  return server;
+}
+
+async function status(promise: Promise<unknown>): Promise<number> {
+  try {
+    await promise;
+    return 200;
+  } catch (error) {
+    const response = (error as { response?: { statusCode: number } }).response;
+    if (response) return response.statusCode;
+    return -1;
+  }
+}
+
+describe('startVaultDevServer', () => {
+  it('listens on loopback with a random root token for every start', async () => {
+    const [a, b] = await Promise.all([start(), start()]);
+    expect(a.addr).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(a.token).toMatch(/^hvs\.[A-Za-z0-9]{24}$/);
+    expect(a.token).not.toBe(b.token);
+    expect(a.addr).not.toBe(b.addr);
+  });
+
+  it.each(['0.0.0.0', '192.168.1.10', '::1', 'localhost', '::'])('refuses to bind to %s', async (host) => {
+    await expect(startVaultDevServer({ host })).rejects.toMatchObject({
+      name: 'TestkitError',
+      code: 'ERR_TESTKIT_NOT_LOOPBACK',
+    });
+  });
+
+  it('binds to another address in 127.0.0.0/8', async () => {
+    const server = await start({ host: '127.0.0.2' });
+    expect(server.addr).toMatch(/^http:\/\/127\.0\.0\.2:/);
+    const health = await vault({ endpoint: server.addr }).health();
+    expect(health.sealed).toBe(false);
+  });
+
+  it('refuses to run when the environment says production', async () => {
+    vi.stubEnv('NODE_ENV', 'production');
+    await expect(startVaultDevServer()).rejects.toMatchObject({ code: 'ERR_TESTKIT_PRODUCTION' });
+  });
+
+  it('keeps state per X-Vault-Namespace', async () => {
+    const server = await start();
+    const root = vault({ endpoint: server.addr, token: server.token });
+    const team = vault({ endpoint: server.addr, token: server.token, namespace: 'team-a/' });
+    await team.write('transit/keys/k', {});
+    expect((await team.read('transit/keys/k')).data.name).toBe('k');
+    expect(await status(root.read('transit/keys/k'))).toBe(404);
+    expect(server.requests().filter((r) => r.namespace === 'team-a').length).toBe(2);
+  });
+
+  it('records requests without their bodies, counting batch items', async () => {
+    const server = await start();
+    const client = vault({ endpoint: server.addr, token: server.token });
+    await client.write('transit/keys/k', {});
+    await client.write('transit/encrypt/k', { batch_input: [{ plaintext: 'AA==' }, { plaintext: 'AQ==' }] });
+    const last = server.requests().at(-1);
+    expect(last).toEqual({ method: 'POST', path: 'transit/encrypt/k', namespace: '', batchSize: 2, status: 200 });
+    expect(JSON.stringify(server.requests())).not.toContain('AQ==');
+    server.clearRequests();
+    expect(server.requests()).toEqual([]);
+  });
+
+  it('answers 503 "Vault is sealed" while sealed, and sys/health says so', async () => {
+    const server = await start();
+    const client = vault({ endpoint: server.addr, token: server.token });
+    server.seal();
+    expect(await status(client.read('transit/keys/k'))).toBe(503);
+    expect((await client.health()).sealed).toBe(true);
+    server.unseal();
+    expect(await status(client.write('transit/keys/k', {}))).toBe(200);
+  });
+
+  it('injects faults for matching paths a given number of times', async () => {
+    const server = await start();
+    const client = vault({ endpoint: server.addr, token: server.token });
+    await client.write('transit/keys/k', {});
+    server.injectFault({ status: 429, errors: ['standby'] }, { times: 2, pathPrefix: 'transit/datakey' });
+    expect(await status(client.read('transit/keys/k'))).toBe(200);
+    expect(await status(client.write('transit/datakey/plaintext/k', {}))).toBe(429);
+    expect(await status(client.write('transit/datakey/plaintext/k', {}))).toBe(429);
+    expect(await status(client.write('transit/datakey/plaintext/k', {}))).toBe(200);
+    server.injectFault({ reset: true });
+    expect(await status(client.read('transit/keys/k'))).toBe(-1);
+  });
+
+  it('suspends (connection refused) and resumes on the same port with its keys', async () => {
+    const server = await start();
+    const client = vault({ endpoint: server.addr, token: server.token });
+    await client.write('transit/keys/k', {});
+    const { data } = await client.write('transit/encrypt/k', { plaintext: 'aGk=' });
+    await server.suspend();
+    await expect(client.read('transit/keys/k')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await server.resume();
+    const back = await client.write('transit/decrypt/k', { ciphertext: data.ciphertext });
+    expect(back.data.plaintext).toBe('aGk=');
+  });
+
+  it('answers unknown paths with 404 and bad JSON with 400, as Vault does', async () => {
+    const server = await start();
+    const headers = { 'X-Vault-Token': server.token };
+    const unknown = await fetch(`${server.addr}/v1/nothing/here`, { headers });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual({ errors: [expect.stringContaining('no handler for route')] });
+    const bad = await fetch(`${server.addr}/v1/transit/encrypt/k`, { method: 'POST', headers, body: '{' });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).errors[0]).toContain('failed to parse JSON input');
+  });
+
+  it('serves Vault’s LIST method and GET ?list=true alike', async () => {
+    const server = await start();
+    const client = vault({ endpoint: server.addr, token: server.token });
+    await client.write('transit/keys/b', {});
+    await client.write('transit/keys/a', {});
+    expect((await client.list('transit/keys')).data.keys).toEqual(['a', 'b']);
+    expect(server.requests().at(-1)?.method).toBe('LIST');
+    const viaGet = vault({ endpoint: server.addr, token: server.token, noCustomHTTPVerbs: true });
+    expect((await viaGet.list('transit/keys')).data.keys).toEqual(['a', 'b']);
+  });
+
+  it('warns about parameters an endpoint does not know', async () => {
+    const server = await start();
+    const client = vault({ endpoint: server.addr, token: server.token });
+    await client.write('transit/keys/k', {});
+    const answer = await client.write('transit/datakey/plaintext/k', { associated_data: 'AA==' });
+    expect(answer.warnings).toEqual(['Endpoint ignored these unrecognized parameters: [associated_data]']);
+  });
+});

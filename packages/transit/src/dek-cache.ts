@@ -1,0 +1,202 @@
+import type { DataKey } from './data-key.ts';
+import type { MetricsHook } from './metrics.ts';
+
+/** Limits of the encrypt-side DEK cache. */
+export interface EncryptCacheLimits {
+  /** How long one DEK encrypts, in ms. Required: treat it like a key rotation period. */
+  readonly maxAgeMs: number;
+  /** Records per DEK. Default 2^20, at most 2^30 (record nonces are a 32-bit counter per DEK). */
+  readonly maxMessages?: number;
+  /** Plaintext bytes per DEK. Default 2^36 (64 GiB). */
+  readonly maxBytes?: number;
+  /** Distinct (key, tenant) bindings cached at once; the least recently used goes first. Default 1,000. */
+  readonly maxEntries?: number;
+}
+
+export const DEFAULT_MAX_MESSAGES = 2 ** 20;
+export const MAX_MESSAGES_CAP = 2 ** 30;
+export const DEFAULT_MAX_BYTES = 2 ** 36;
+
+export interface EncryptEntry {
+  readonly dataKey: DataKey;
+  /** `keyVersion | wrappedDek` as the envelope carries it. */
+  readonly wrapped: Buffer;
+  readonly keyVersion: number;
+  readonly createdAt: number;
+  messages: number;
+  bytes: number;
+}
+
+/**
+ * Encrypt-side cache: one DEK per binding (transit key + tenant), retired on age, message count or
+ * bytes, least-recently-used eviction, and single-flight: concurrent misses for one binding share
+ * one Vault call.
+ */
+export class EncryptDekCache {
+  readonly #entries = new Map<string, EncryptEntry>();
+  readonly #inflight = new Map<string, Promise<EncryptEntry>>();
+  readonly #maxAgeMs: number;
+  readonly #maxMessages: number;
+  readonly #maxBytes: number;
+  readonly #maxEntries: number;
+  readonly #now: () => number;
+  readonly #metrics: MetricsHook | undefined;
+
+  constructor(limits: EncryptCacheLimits, now: () => number, metrics: MetricsHook | undefined) {
+    this.#maxAgeMs = limits.maxAgeMs;
+    this.#maxMessages = limits.maxMessages ?? DEFAULT_MAX_MESSAGES;
+    this.#maxBytes = limits.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.#maxEntries = limits.maxEntries ?? 1_000;
+    this.#now = now;
+    this.#metrics = metrics;
+  }
+
+  /** Reserves one message of `bytes` on a cached DEK, or returns `undefined` on a miss. */
+  tryReserve(binding: string, bytes: number): { entry: EncryptEntry; counter: number } | undefined {
+    const entry = this.#entries.get(binding);
+    if (!entry) return undefined;
+    const reason =
+      this.#now() - entry.createdAt >= this.#maxAgeMs
+        ? 'max-age'
+        : entry.messages >= this.#maxMessages
+          ? 'max-messages'
+          : entry.messages > 0 && entry.bytes + bytes > this.#maxBytes
+            ? 'max-bytes'
+            : undefined;
+    if (reason) {
+      this.#retire(binding, entry, reason);
+      return undefined;
+    }
+    const counter = entry.messages;
+    entry.messages += 1;
+    entry.bytes += bytes;
+    // Keep recency order for LRU eviction.
+    this.#entries.delete(binding);
+    this.#entries.set(binding, entry);
+    if (entry.messages >= this.#maxMessages || entry.bytes >= this.#maxBytes) {
+      this.#retire(binding, entry, entry.messages >= this.#maxMessages ? 'max-messages' : 'max-bytes');
+    }
+    return { entry, counter };
+  }
+
+  /** Like {@link tryReserve}, fetching a new DEK on a miss; concurrent misses share one fetch. */
+  async reserve(
+    binding: string,
+    bytes: number,
+    fetch: () => Promise<EncryptEntry>,
+  ): Promise<{ entry: EncryptEntry; counter: number }> {
+    for (;;) {
+      const hit = this.tryReserve(binding, bytes);
+      if (hit) {
+        this.#metrics?.({ type: 'cache', cache: 'encrypt', result: 'hit' });
+        return hit;
+      }
+      let pending = this.#inflight.get(binding);
+      if (!pending) {
+        this.#metrics?.({ type: 'cache', cache: 'encrypt', result: 'miss' });
+        pending = fetch()
+          .then((entry) => {
+            this.#store(binding, entry);
+            return entry;
+          })
+          .finally(() => this.#inflight.delete(binding));
+        this.#inflight.set(binding, pending);
+      }
+      await pending;
+    }
+  }
+
+  #store(binding: string, entry: EncryptEntry): void {
+    const previous = this.#entries.get(binding);
+    if (previous) this.#retire(binding, previous, 'evicted');
+    this.#entries.set(binding, entry);
+    while (this.#entries.size > this.#maxEntries) {
+      const [oldest, value] = this.#entries.entries().next().value as [string, EncryptEntry];
+      this.#retire(oldest, value, 'evicted');
+    }
+  }
+
+  #retire(
+    binding: string,
+    entry: EncryptEntry,
+    reason: 'max-age' | 'max-messages' | 'max-bytes' | 'evicted' | 'cleared',
+  ): void {
+    if (this.#entries.get(binding) === entry) this.#entries.delete(binding);
+    this.#metrics?.({
+      type: 'dek-retired',
+      cache: 'encrypt',
+      reason,
+      ageMs: this.#now() - entry.createdAt,
+      messages: entry.messages,
+    });
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  clear(): void {
+    for (const [binding, entry] of [...this.#entries]) this.#retire(binding, entry, 'cleared');
+  }
+}
+
+/** Decrypt-side cache: DEKs by wrapped DEK (and transit context), with max age and LRU size. */
+export class DecryptDekCache {
+  readonly #entries = new Map<string, { dataKey: DataKey; createdAt: number }>();
+  readonly #maxAgeMs: number;
+  readonly #maxEntries: number;
+  readonly #now: () => number;
+  readonly #metrics: MetricsHook | undefined;
+
+  constructor(limits: { maxAgeMs: number; maxEntries: number }, now: () => number, metrics: MetricsHook | undefined) {
+    this.#maxAgeMs = limits.maxAgeMs;
+    this.#maxEntries = limits.maxEntries;
+    this.#now = now;
+    this.#metrics = metrics;
+  }
+
+  get(id: string): DataKey | undefined {
+    const entry = this.#entries.get(id);
+    if (!entry) return undefined;
+    if (this.#now() - entry.createdAt >= this.#maxAgeMs) {
+      this.#entries.delete(id);
+      this.#metrics?.({
+        type: 'dek-retired',
+        cache: 'decrypt',
+        reason: 'max-age',
+        ageMs: this.#now() - entry.createdAt,
+        messages: 0,
+      });
+      return undefined;
+    }
+    this.#entries.delete(id);
+    this.#entries.set(id, entry);
+    return entry.dataKey;
+  }
+
+  set(id: string, dataKey: DataKey): void {
+    if (this.#maxEntries === 0) return;
+    this.#entries.delete(id);
+    this.#entries.set(id, { dataKey, createdAt: this.#now() });
+    while (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value as string;
+      const entry = this.#entries.get(oldest);
+      this.#entries.delete(oldest);
+      this.#metrics?.({
+        type: 'dek-retired',
+        cache: 'decrypt',
+        reason: 'evicted',
+        ageMs: this.#now() - (entry?.createdAt ?? 0),
+        messages: 0,
+      });
+    }
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+}

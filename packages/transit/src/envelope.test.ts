@@ -1,0 +1,84 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  ALG,
+  encodeFixedHeader,
+  encodeWrapped,
+  parseHead,
+  parseRecord,
+  replaceWrapped,
+  WRAPPED_DEK_BYTES,
+} from './envelope.ts';
+import { TransitError } from './errors.ts';
+
+const nameArb = fc.stringMatching(/^[a-z][a-z0-9_-]{0,20}[a-z0-9]$/);
+
+function record(mount: string, key: string, version: number, body: Uint8Array): Buffer {
+  return Buffer.concat([
+    encodeFixedHeader(ALG.record, mount, key),
+    encodeWrapped(version, Buffer.alloc(WRAPPED_DEK_BYTES, 7)),
+    Buffer.alloc(4 + 32),
+    Buffer.from(body),
+    Buffer.alloc(16, 1),
+  ]);
+}
+
+describe('parseRecord', () => {
+  it('reads back mount, key, version and body of any well-formed record', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.constant('transit'), nameArb),
+        nameArb,
+        fc.integer({ min: 1, max: 0x7fffffff }),
+        fc.uint8Array({ maxLength: 64 }),
+        (mount, key, version, body) => {
+          const parsed = parseRecord(record(mount, key, version, body));
+          expect([parsed.mount, parsed.key, parsed.keyVersion]).toEqual([mount, key, version]);
+          expect(parsed.ciphertext).toEqual(Buffer.from(body));
+        },
+      ),
+    );
+  });
+
+  it('throws only ERR_TRANSIT_MALFORMED_ENVELOPE on arbitrary bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        try {
+          parseRecord(bytes);
+        } catch (error) {
+          expect(error).toBeInstanceOf(TransitError);
+          expect((error as TransitError).code).toBe('ERR_TRANSIT_MALFORMED_ENVELOPE');
+        }
+      }),
+    );
+  });
+
+  it('refuses every truncation of a record', () => {
+    const full = record('transit', 'orders', 3, Buffer.from('hello'));
+    const minimum = full.length - 5;
+    for (let length = 0; length < minimum; length++) {
+      expect(() => parseRecord(full.subarray(0, length))).toThrow(TransitError);
+    }
+  });
+
+  it('stores the default mount in zero bytes and keeps 118 bytes + key name of overhead', () => {
+    const envelope = record('transit', 'orders', 1, Buffer.alloc(0));
+    expect(envelope.length).toBe(118 + 'orders'.length);
+  });
+});
+
+describe('replaceWrapped', () => {
+  it('changes only the key version and wrapped DEK', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 100_000 }), fc.integer({ min: 1, max: 100_000 }), (from, to) => {
+        const original = record('team/transit', 'k', from, Buffer.from('payload'));
+        const head = parseHead(original);
+        const replaced = replaceWrapped(original, head, to, Buffer.alloc(WRAPPED_DEK_BYTES, 9));
+        const parsed = parseRecord(replaced);
+        expect(parsed.keyVersion).toBe(to);
+        expect(parsed.wrappedDek).toEqual(Buffer.alloc(WRAPPED_DEK_BYTES, 9));
+        expect(parsed.ciphertext.toString()).toBe('payload');
+      }),
+    );
+  });
+});

@@ -1,0 +1,173 @@
+import { TransitError } from './errors.ts';
+
+/**
+ * The record and stream envelope, version 1 (all integers big-endian):
+ *
+ * ```
+ * magic 0xAE | version 0x01 | alg | mountLen | mount | keyLen | key      <- "fixed header", in the AAD
+ * keyVersion (LEB128, minimal) | wrapped DEK (60 bytes: Vault's nonce‖ct‖tag)  <- changed by rewrap
+ * record: counter (u32) | commitment (32) | ciphertext | tag (16)
+ * stream: commitment (32) | salt (16) | frameSize (u32) | frames...
+ * ```
+ *
+ * `mountLen` 0 means the default mount `transit`. The wrapped DEK and its version are outside the
+ * AAD so that rewrap can replace them without the plaintext; they are bound by the key commitment
+ * (a different DEK has a different commitment) and by Vault's own authentication.
+ */
+export const MAGIC = 0xae;
+export const FORMAT_VERSION = 0x01;
+export const DEFAULT_MOUNT = 'transit';
+export const WRAPPED_DEK_BYTES = 60;
+export const COMMITMENT_BYTES = 32;
+export const TAG_BYTES = 16;
+export const COUNTER_BYTES = 4;
+export const STREAM_SALT_BYTES = 16;
+
+export const ALG = {
+  record: 0x01,
+  recordTenantBound: 0x02,
+  stream: 0x11,
+  streamTenantBound: 0x12,
+} as const;
+export type AlgId = (typeof ALG)[keyof typeof ALG];
+const ALGS: ReadonlySet<number> = new Set(Object.values(ALG));
+
+export function isTenantBound(alg: AlgId): boolean {
+  return alg === ALG.recordTenantBound || alg === ALG.streamTenantBound;
+}
+export function isStream(alg: AlgId): boolean {
+  return alg === ALG.stream || alg === ALG.streamTenantBound;
+}
+
+/** Everything before the counter (records) or commitment (streams), parsed. */
+export interface EnvelopeHead {
+  readonly alg: AlgId;
+  readonly mount: string;
+  readonly key: string;
+  readonly keyVersion: number;
+  /** The AAD part: magic through key name. */
+  readonly fixedHeader: Buffer;
+  readonly wrappedDek: Buffer;
+  /** Offset of the first byte after the wrapped DEK. */
+  readonly end: number;
+}
+
+export interface RecordEnvelope extends EnvelopeHead {
+  readonly counter: number;
+  readonly commitment: Buffer;
+  readonly ciphertext: Buffer;
+  readonly tag: Buffer;
+}
+
+function malformed(what: string): TransitError {
+  return new TransitError(
+    'ERR_TRANSIT_MALFORMED_ENVELOPE',
+    `not a @rampart/transit envelope (${what}). Pass the bytes encrypt() returned, unmodified.`,
+  );
+}
+
+/** `magic | version | alg | mountLen | mount | keyLen | key`. */
+export function encodeFixedHeader(alg: AlgId, mount: string, key: string): Buffer {
+  const mountBytes = mount === DEFAULT_MOUNT ? Buffer.alloc(0) : Buffer.from(mount, 'utf8');
+  const keyBytes = Buffer.from(key, 'utf8');
+  return Buffer.concat([
+    Buffer.from([MAGIC, FORMAT_VERSION, alg, mountBytes.length]),
+    mountBytes,
+    Buffer.from([keyBytes.length]),
+    keyBytes,
+  ]);
+}
+
+export function encodeVarint(value: number): Buffer {
+  const bytes: number[] = [];
+  let rest = value;
+  do {
+    const low = rest & 0x7f;
+    rest = Math.floor(rest / 128);
+    bytes.push(rest > 0 ? low | 0x80 : low);
+  } while (rest > 0);
+  return Buffer.from(bytes);
+}
+
+/** `keyVersion | wrappedDek`: the part rewrap replaces. */
+export function encodeWrapped(keyVersion: number, wrappedDek: Buffer): Buffer {
+  return Buffer.concat([encodeVarint(keyVersion), wrappedDek]);
+}
+
+export function parseHead(bytes: Uint8Array): EnvelopeHead {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length > 0 && buf[0] !== MAGIC) throw malformed('bad magic');
+  if (buf.length < 5) throw malformed('truncated');
+  if (buf[1] !== FORMAT_VERSION) throw malformed('unknown format version');
+  const alg = buf[2] ?? 0;
+  if (!ALGS.has(alg)) throw malformed('unknown algorithm');
+  let offset = 3;
+  const mountLen = buf[offset++] ?? 0;
+  if (offset + mountLen + 1 > buf.length) throw malformed('truncated');
+  const mount = mountLen === 0 ? DEFAULT_MOUNT : buf.toString('utf8', offset, offset + mountLen);
+  offset += mountLen;
+  const keyLen = buf[offset++] ?? 0;
+  if (keyLen === 0) throw malformed('bad key name');
+  if (offset + keyLen > buf.length) throw malformed('truncated');
+  const key = buf.toString('utf8', offset, offset + keyLen);
+  offset += keyLen;
+  const fixedHeader = buf.subarray(0, offset);
+  let keyVersion = 0;
+  let shift = 1;
+  for (let i = 0; ; i++) {
+    const byte = buf[offset++];
+    if (byte === undefined) throw malformed('truncated');
+    if (i >= 5) throw malformed('bad key version');
+    keyVersion += (byte & 0x7f) * shift;
+    shift *= 128;
+    if ((byte & 0x80) === 0) {
+      if (byte === 0 && i > 0) throw malformed('non-minimal key version');
+      break;
+    }
+  }
+  if (keyVersion < 1 || keyVersion > 0x7fffffff) throw malformed('bad key version');
+  if (offset + WRAPPED_DEK_BYTES > buf.length) throw malformed('truncated');
+  const wrappedDek = buf.subarray(offset, offset + WRAPPED_DEK_BYTES);
+  offset += WRAPPED_DEK_BYTES;
+  return { alg: alg as AlgId, mount, key, keyVersion, fixedHeader, wrappedDek, end: offset };
+}
+
+export function parseRecord(bytes: Uint8Array): RecordEnvelope {
+  const head = parseHead(bytes);
+  if (isStream(head.alg)) throw malformed('a stream header, not a record: use decryptStream()');
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let offset = head.end;
+  if (offset + COUNTER_BYTES + COMMITMENT_BYTES + TAG_BYTES > buf.length) throw malformed('truncated');
+  const counter = buf.readUInt32BE(offset);
+  offset += COUNTER_BYTES;
+  const commitment = buf.subarray(offset, offset + COMMITMENT_BYTES);
+  offset += COMMITMENT_BYTES;
+  const ciphertext = buf.subarray(offset, buf.length - TAG_BYTES);
+  const tag = buf.subarray(buf.length - TAG_BYTES);
+  return { ...head, counter, commitment, ciphertext, tag };
+}
+
+/** The same envelope with a new key version and wrapped DEK: what rewrap produces. */
+export function replaceWrapped(bytes: Uint8Array, head: EnvelopeHead, keyVersion: number, wrappedDek: Buffer): Buffer {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Buffer.concat([head.fixedHeader, encodeWrapped(keyVersion, wrappedDek), buf.subarray(head.end)]);
+}
+
+/** `vault:v<N>:<base64>`, the ciphertext form Vault's decrypt and rewrap take. */
+export function vaultCiphertext(keyVersion: number, wrappedDek: Buffer): string {
+  return `vault:v${keyVersion}:${wrappedDek.toString('base64')}`;
+}
+
+/** Splits Vault's `vault:v<N>:<base64>` into version and raw bytes, checking the DEK size. */
+export function fromVaultCiphertext(ciphertext: unknown): { keyVersion: number; wrappedDek: Buffer } {
+  const match = typeof ciphertext === 'string' ? /^vault:v(\d{1,10}):([A-Za-z0-9+/]+={0,2})$/.exec(ciphertext) : null;
+  const keyVersion = Number(match?.[1]);
+  const wrappedDek = Buffer.from(match?.[2] ?? '', 'base64');
+  if (!match || keyVersion < 1 || keyVersion > 0x7fffffff || wrappedDek.length !== WRAPPED_DEK_BYTES) {
+    throw new TransitError(
+      'ERR_TRANSIT_KEY_MISCONFIGURED',
+      `Vault returned a wrapped data key that is not vault:vN: with ${WRAPPED_DEK_BYTES} bytes: the transit key must be an AEAD type (aes256-gcm96, aes128-gcm96 or chacha20-poly1305).`,
+    );
+  }
+  return { keyVersion, wrappedDek };
+}

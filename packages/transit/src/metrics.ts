@@ -1,0 +1,26 @@
+/**
+ * Events for metrics and tracing. None carries key material, plaintext, ciphertext or context
+ * values: only operation names, the transit key name, counts, durations and error codes.
+ */
+export type TransitMetric =
+  | {
+      readonly type: 'vault-call';
+      readonly op: string;
+      readonly key: string;
+      /** Batch items in the call (1 for datakey and key reads). */
+      readonly items: number;
+      readonly ok: boolean;
+      readonly code?: string;
+      readonly durationMs: number;
+    }
+  | { readonly type: 'cache'; readonly cache: 'encrypt' | 'decrypt'; readonly result: 'hit' | 'miss' }
+  | {
+      readonly type: 'dek-retired';
+      readonly cache: 'encrypt' | 'decrypt';
+      readonly reason: 'max-age' | 'max-messages' | 'max-bytes' | 'evicted' | 'cleared';
+      readonly ageMs: number;
+      readonly messages: number;
+    };
+
+/** Receives {@link TransitMetric}s; must not throw (errors are swallowed). */
+export type MetricsHook = (metric: TransitMetric) => void;

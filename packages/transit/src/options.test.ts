@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { createTransit } from './transit.ts';
+
+const vault = { write: async () => ({}), read: async () => ({}) };
+
+describe('createTransit', () => {
+  it('lists every problem with the options at once', () => {
+    try {
+      createTransit({
+        vault: {} as never,
+        key: 'bad key!',
+        mount: '/x/',
+        cache: { maxAgeMs: 0, maxMessages: 2 ** 31 },
+        batchSize: 0,
+      } as never);
+      expect.unreachable();
+    } catch (error) {
+      expect((error as { code: string }).code).toBe('ERR_TRANSIT_INVALID_OPTIONS');
+      const message = (error as Error).message;
+      for (const name of [
+        'vault:',
+        'options.key',
+        'options.mount',
+        'cache.maxAgeMs',
+        'cache.maxMessages',
+        'batchSize',
+      ]) {
+        expect(message).toContain(name);
+      }
+    }
+  });
+
+  it('requires cache.maxAgeMs', () => {
+    expect(() => createTransit({ vault, key: 'k' } as never)).toThrowError(/cache: required/);
+  });
+
+  it('opens no connection and makes no call when created', () => {
+    let calls = 0;
+    const counting = {
+      write: async () => {
+        calls += 1;
+      },
+      read: async () => {
+        calls += 1;
+      },
+    };
+    createTransit({ vault: counting, key: 'k', cache: { maxAgeMs: 1000 } });
+    expect(calls).toBe(0);
+  });
+
+  it('prints without secrets', () => {
+    const transit = createTransit({ vault, key: 'k', cache: { maxAgeMs: 1000 } });
+    expect(JSON.stringify(transit)).toBe('{"mount":"transit","key":"k"}');
+  });
+});

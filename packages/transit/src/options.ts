@@ -1,0 +1,141 @@
+import type { EncryptCacheLimits } from './dek-cache.ts';
+import { MAX_MESSAGES_CAP } from './dek-cache.ts';
+import { DEFAULT_MOUNT } from './envelope.ts';
+import { TransitError } from './errors.ts';
+import type { MetricsHook } from './metrics.ts';
+import type { RetryOptions, VaultClient } from './vault-transit.ts';
+
+/** Options of {@link createTransit}. */
+export interface TransitOptions {
+  /** Your node-vault client (`vault({ endpoint, token })`). Nothing is fetched until first use. */
+  readonly vault: VaultClient;
+  /** Transit key that wraps data keys. Must exist and be an AEAD type; Vault's datakey never creates it. */
+  readonly key: string;
+  /** Transit mount path. Default `transit`. */
+  readonly mount?: string;
+  /** Vault namespace (`X-Vault-Namespace`), when the client does not set one. */
+  readonly namespace?: string;
+  /** Encrypt-side DEK cache; `maxAgeMs` is required. */
+  readonly cache: EncryptCacheLimits;
+  /** Decrypt-side DEK cache by wrapped DEK. Default `{ maxAgeMs: cache.maxAgeMs, maxEntries: 10_000 }`; `false` disables it. */
+  readonly decryptCache?: { readonly maxAgeMs?: number; readonly maxEntries?: number } | false;
+  /**
+   * Binds each DEK to a tenant through a derived transit key's `context` (the value of
+   * `context[contextKey]`). The transit key must be created with `derived: true`.
+   */
+  readonly tenantBinding?: { readonly contextKey: string };
+  /** Further (mount, key) pairs whose envelopes `decrypt` accepts, e.g. during a key migration. */
+  readonly acceptKeys?: readonly { readonly key: string; readonly mount?: string }[];
+  /** Retry of Vault-unavailable failures with bounded, jittered backoff. */
+  readonly retry?: RetryOptions;
+  /** Largest `batch_input` sent to `transit/decrypt` and `transit/rewrap`. Default 256. */
+  readonly batchSize?: number;
+  /** Plaintext bytes per stream frame. Default 64 KiB. */
+  readonly frameSize?: number;
+  /** Metrics/tracing hook; receives no secret material. */
+  readonly onMetric?: MetricsHook;
+  /** Clock in ms, for tests. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+const KEY_NAME = /^\w(?:[\w.-]*\w)?$/;
+const MOUNT = /^[\w.-]+(?:\/[\w.-]+)*$/;
+
+function positiveInt(value: unknown, max: number): boolean {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 && value <= max;
+}
+
+/** Checks every option and throws one error listing every problem. */
+export function validateOptions(options: TransitOptions): void {
+  const problems: string[] = [];
+  if (options === null || typeof options !== 'object') {
+    throw new TransitError('ERR_TRANSIT_INVALID_OPTIONS', 'createTransit(options): options must be an object.');
+  }
+  const vault = options.vault as Partial<VaultClient> | undefined;
+  if (!vault || typeof vault.write !== 'function' || typeof vault.read !== 'function') {
+    problems.push('vault: pass your node-vault client (an object with write() and read()).');
+  }
+  const checkKey = (name: string, key: unknown, mount: unknown): void => {
+    if (typeof key !== 'string' || Buffer.byteLength(key) > 255 || !KEY_NAME.test(key)) {
+      problems.push(`${name}.key: a transit key name (letters, digits, _, - and ., at most 255 bytes).`);
+    }
+    if (mount !== undefined && (typeof mount !== 'string' || Buffer.byteLength(mount) > 255 || !MOUNT.test(mount))) {
+      problems.push(
+        `${name}.mount: a mount path such as "transit" or "team/transit", without leading or trailing "/".`,
+      );
+    }
+  };
+  checkKey('options', options.key, options.mount);
+  if (options.namespace !== undefined && (typeof options.namespace !== 'string' || options.namespace.trim() === '')) {
+    problems.push('namespace: a non-empty Vault namespace, or leave it out.');
+  }
+  const cache = options.cache as Partial<EncryptCacheLimits> | undefined;
+  if (!cache || typeof cache !== 'object') {
+    problems.push('cache: required, e.g. { maxAgeMs: 5 * 60_000 }: how long one data key may encrypt.');
+  } else {
+    if (!positiveInt(cache.maxAgeMs, 2 ** 31)) problems.push('cache.maxAgeMs: required, a whole number of ms ≥ 1.');
+    if (cache.maxMessages !== undefined && !positiveInt(cache.maxMessages, MAX_MESSAGES_CAP)) {
+      problems.push(`cache.maxMessages: 1 to 2^30 (${MAX_MESSAGES_CAP}); the default 2^20 keeps far below GCM limits.`);
+    }
+    if (cache.maxBytes !== undefined && !positiveInt(cache.maxBytes, Number.MAX_SAFE_INTEGER)) {
+      problems.push('cache.maxBytes: a whole number of bytes ≥ 1.');
+    }
+    if (cache.maxEntries !== undefined && !positiveInt(cache.maxEntries, 1_000_000)) {
+      problems.push('cache.maxEntries: 1 to 1,000,000.');
+    }
+  }
+  const decryptCache = options.decryptCache;
+  if (decryptCache !== undefined && decryptCache !== false) {
+    if (typeof decryptCache !== 'object' || decryptCache === null) problems.push('decryptCache: an object or false.');
+    else {
+      if (decryptCache.maxAgeMs !== undefined && !positiveInt(decryptCache.maxAgeMs, 2 ** 31)) {
+        problems.push('decryptCache.maxAgeMs: a whole number of ms ≥ 1.');
+      }
+      if (decryptCache.maxEntries !== undefined && !positiveInt(decryptCache.maxEntries, 10_000_000)) {
+        problems.push('decryptCache.maxEntries: 1 to 10,000,000 (or decryptCache: false).');
+      }
+    }
+  }
+  if (options.tenantBinding !== undefined) {
+    const contextKey = options.tenantBinding?.contextKey;
+    if (typeof contextKey !== 'string' || contextKey === '') {
+      problems.push('tenantBinding.contextKey: the context entry that names the tenant, e.g. "tenant".');
+    }
+  }
+  if (options.acceptKeys !== undefined) {
+    if (!Array.isArray(options.acceptKeys)) problems.push('acceptKeys: an array of { key, mount? }.');
+    else {
+      options.acceptKeys.forEach((k, i) => {
+        checkKey(`acceptKeys[${i}]`, k?.key, k?.mount);
+      });
+    }
+  }
+  const retry = options.retry;
+  if (retry !== undefined) {
+    if (retry.attempts !== undefined && !positiveInt(retry.attempts, 10)) problems.push('retry.attempts: 1 to 10.');
+    if (retry.baseDelayMs !== undefined && !positiveInt(retry.baseDelayMs, 60_000))
+      problems.push('retry.baseDelayMs: 1 to 60,000.');
+    if (retry.maxDelayMs !== undefined && !positiveInt(retry.maxDelayMs, 60_000))
+      problems.push('retry.maxDelayMs: 1 to 60,000.');
+    if (retry.requestTimeoutMs !== undefined && !positiveInt(retry.requestTimeoutMs, 600_000)) {
+      problems.push('retry.requestTimeoutMs: 1 to 600,000.');
+    }
+  }
+  if (options.batchSize !== undefined && !positiveInt(options.batchSize, 10_000))
+    problems.push('batchSize: 1 to 10,000.');
+  if (options.frameSize !== undefined && !positiveInt(options.frameSize, 16 * 1024 * 1024)) {
+    problems.push('frameSize: 1 byte to 16 MiB.');
+  }
+  if (options.onMetric !== undefined && typeof options.onMetric !== 'function') problems.push('onMetric: a function.');
+  if (options.now !== undefined && typeof options.now !== 'function') problems.push('now: a function returning ms.');
+  if (problems.length > 0) {
+    throw new TransitError(
+      'ERR_TRANSIT_INVALID_OPTIONS',
+      `createTransit(options) is misconfigured:\n- ${problems.join('\n- ')}`,
+    );
+  }
+}
+
+export function mountOf(mount: string | undefined): string {
+  return mount ?? DEFAULT_MOUNT;
+}

@@ -1,0 +1,152 @@
+import type { EncryptionContext } from './context.ts';
+import { type EnvelopeHead, parseHead, replaceWrapped } from './envelope.ts';
+import { TransitError } from './errors.ts';
+import type { TransitCore } from './transit.ts';
+
+/** What {@link Transit.rotationReport} returns. */
+export interface RotationReport {
+  /** Per transit key seen: its latest version and `min_decryption_version`. */
+  readonly keys: readonly {
+    readonly mount: string;
+    readonly key: string;
+    readonly latestVersion: number;
+    readonly minDecryptionVersion: number;
+  }[];
+  readonly total: number;
+  /** Indexes of envelopes wrapped under a version below the target: rewrap them. */
+  readonly stale: readonly number[];
+  /** Indexes Vault already refuses (below `min_decryption_version`): lower it, rewrap, raise it again. */
+  readonly undecryptable: readonly number[];
+  /** Indexes that are not envelopes. */
+  readonly malformed: readonly number[];
+  /** Count per key version, e.g. `{ 1: 10, 3: 990 }`. */
+  readonly versions: Readonly<Record<number, number>>;
+}
+
+/** One envelope to rewrap; tenant-bound envelopes need their context. */
+export interface RewrapItem {
+  readonly envelope: Uint8Array;
+  readonly context?: EncryptionContext;
+}
+
+/** One result of {@link Transit.rewrap}: the new envelope, or why this one failed. */
+export type RewrapResult =
+  | { readonly ok: true; readonly envelope: Buffer; readonly fromVersion: number; readonly toVersion: number }
+  | { readonly ok: false; readonly error: TransitError };
+
+export async function rotationReport(
+  core: TransitCore,
+  envelopes: Iterable<Uint8Array>,
+  options: { readonly minVersion?: number },
+): Promise<RotationReport> {
+  const heads: (EnvelopeHead | undefined)[] = [];
+  for (const envelope of envelopes) {
+    try {
+      heads.push(parseHead(envelope));
+    } catch {
+      heads.push(undefined);
+    }
+  }
+  const keyIds = new Map<string, { mount: string; key: string }>();
+  for (const head of heads)
+    if (head) keyIds.set(`${head.mount}\u0000${head.key}`, { mount: head.mount, key: head.key });
+  const keys = await Promise.all(
+    [...keyIds.values()].map(async ({ mount, key }) => ({ mount, key, ...(await core.vault.readKey(mount, key)) })),
+  );
+  const byId = new Map(keys.map((k) => [`${k.mount}\u0000${k.key}`, k]));
+  const stale: number[] = [];
+  const undecryptable: number[] = [];
+  const malformed: number[] = [];
+  const versions: Record<number, number> = {};
+  heads.forEach((head, index) => {
+    if (!head) {
+      malformed.push(index);
+      return;
+    }
+    const key = byId.get(`${head.mount}\u0000${head.key}`);
+    versions[head.keyVersion] = (versions[head.keyVersion] ?? 0) + 1;
+    if (!key) return;
+    if (head.keyVersion < (options.minVersion ?? key.latestVersion)) stale.push(index);
+    if (head.keyVersion < key.minDecryptionVersion) undecryptable.push(index);
+  });
+  return {
+    keys: keys.map(({ mount, key, latestVersion, minDecryptionVersion }) => ({
+      mount,
+      key,
+      latestVersion,
+      minDecryptionVersion,
+    })),
+    total: heads.length,
+    stale,
+    undecryptable,
+    malformed,
+    versions,
+  };
+}
+
+export async function rewrapEnvelopes(core: TransitCore, items: readonly RewrapItem[]): Promise<RewrapResult[]> {
+  const results: RewrapResult[] = new Array(items.length);
+  const groups = new Map<string, { index: number; head: EnvelopeHead; transitContext: string | undefined }[]>();
+  items.forEach((item, index) => {
+    try {
+      const head = parseHead(item.envelope);
+      if (head.mount !== core.mount || head.key !== core.key) {
+        throw new TransitError(
+          'ERR_TRANSIT_KEY_NOT_ACCEPTED',
+          `rewrap works on this instance's key only; the envelope names "${head.key}" on mount "${head.mount}".`,
+        );
+      }
+      const transitContext = core.transitContext(head, item.context);
+      const group = transitContext === undefined ? 'plain' : 'bound';
+      const list = groups.get(group) ?? [];
+      list.push({ index, head, transitContext });
+      groups.set(group, list);
+    } catch (error) {
+      results[index] = { ok: false, error: asTransitError(error) };
+    }
+  });
+  const batches: { index: number; head: EnvelopeHead; transitContext: string | undefined }[][] = [];
+  for (const list of groups.values()) {
+    for (let start = 0; start < list.length; start += core.batchSize)
+      batches.push(list.slice(start, start + core.batchSize));
+  }
+  await Promise.all(
+    batches.map(async (batch) => {
+      try {
+        const rewrapped = await core.vault.rewrapBatch(
+          core.mount,
+          core.key,
+          batch.map((b) => ({
+            keyVersion: b.head.keyVersion,
+            wrappedDek: b.head.wrappedDek,
+            transitContext: b.transitContext,
+          })),
+        );
+        rewrapped.forEach((result, i) => {
+          const item = batch[i];
+          if (!item) return;
+          const source = items[item.index]?.envelope;
+          if (result instanceof TransitError || !source) {
+            results[item.index] = { ok: false, error: asTransitError(result) };
+            return;
+          }
+          results[item.index] = {
+            ok: true,
+            envelope: replaceWrapped(source, item.head, result.keyVersion, result.wrappedDek),
+            fromVersion: item.head.keyVersion,
+            toVersion: result.keyVersion,
+          };
+        });
+      } catch (error) {
+        for (const item of batch) results[item.index] = { ok: false, error: asTransitError(error) };
+      }
+    }),
+  );
+  return results;
+}
+
+function asTransitError(error: unknown): TransitError {
+  return error instanceof TransitError
+    ? error
+    : new TransitError('ERR_TRANSIT_MALFORMED_ENVELOPE', 'rewrap: this item could not be read as an envelope.');
+}

@@ -1,0 +1,480 @@
+import { inspect } from 'node:util';
+import { type EncryptionContext, encodeContext, tenantOf } from './context.ts';
+import { DataKey } from './data-key.ts';
+import { DecryptDekCache, EncryptDekCache, type EncryptEntry } from './dek-cache.ts';
+import {
+  ALG,
+  type AlgId,
+  type EnvelopeHead,
+  encodeFixedHeader,
+  encodeWrapped,
+  isTenantBound,
+  parseHead,
+  parseRecord,
+} from './envelope.ts';
+import { TransitError } from './errors.ts';
+import type { MetricsHook } from './metrics.ts';
+import { mountOf, type TransitOptions, validateOptions } from './options.ts';
+import { openRecord, sealRecord } from './record-cipher.ts';
+import {
+  type RewrapItem,
+  type RewrapResult,
+  type RotationReport,
+  rewrapEnvelopes,
+  rotationReport,
+} from './rotation.ts';
+import { createDecryptStream, createEncryptStream, type DecryptStreamOptions } from './streaming.ts';
+import { UnwrapBatcher, unwrapId } from './unwrap-batcher.ts';
+import { type TransitKeyInfo, VaultTransit } from './vault-transit.ts';
+
+/** What {@link Transit.inspect} tells about an envelope without decrypting it. */
+export interface EnvelopeInfo {
+  readonly mount: string;
+  readonly key: string;
+  readonly keyVersion: number;
+  readonly tenantBound: boolean;
+  readonly stream: boolean;
+}
+
+/** One result of {@link Transit.decryptMany}. */
+export type DecryptResult =
+  | { readonly ok: true; readonly plaintext: Buffer }
+  | { readonly ok: false; readonly error: TransitError };
+
+/** Internals shared with rotation and streaming. */
+export interface TransitCore {
+  readonly mount: string;
+  readonly key: string;
+  readonly vault: VaultTransit;
+  readonly batchSize: number;
+  readonly frameSize: number;
+  reserve(
+    context: EncryptionContext,
+    bytes: number,
+    stream: boolean,
+  ): Promise<{ entry: EncryptEntry; counter: number; alg: AlgId }>;
+  fixedHeader(alg: AlgId): Buffer;
+  unwrap(head: EnvelopeHead, context: EncryptionContext | undefined): DataKey | Promise<DataKey>;
+  transitContext(head: EnvelopeHead, context: EncryptionContext | undefined): string | undefined;
+}
+
+/**
+ * Envelope encryption under Vault Transit: see {@link createTransit}.
+ */
+export class Transit {
+  readonly #mount: string;
+  readonly #key: string;
+  readonly #vault: VaultTransit;
+  readonly #encryptCache: EncryptDekCache;
+  readonly #decryptCache: DecryptDekCache;
+  readonly #batcher: UnwrapBatcher;
+  readonly #tenantKey: string | undefined;
+  readonly #accepted: ReadonlySet<string>;
+  readonly #headers = new Map<AlgId, Buffer>();
+  readonly #now: () => number;
+  readonly #core: TransitCore;
+  #closed = false;
+
+  constructor(options: TransitOptions) {
+    validateOptions(options);
+    this.#mount = mountOf(options.mount);
+    this.#key = options.key;
+    this.#now = options.now ?? Date.now;
+    const hook = options.onMetric;
+    const metrics: MetricsHook | undefined = hook
+      ? (metric) => {
+          try {
+            hook(metric);
+          } catch {
+            // A failing metrics sink must not fail encryption.
+          }
+        }
+      : undefined;
+    this.#vault = new VaultTransit(options.vault, { namespace: options.namespace, retry: options.retry, metrics });
+    this.#encryptCache = new EncryptDekCache(options.cache, this.#now, metrics);
+    const decryptCache = options.decryptCache;
+    this.#decryptCache = new DecryptDekCache(
+      decryptCache === false
+        ? { maxAgeMs: 1, maxEntries: 0 }
+        : {
+            maxAgeMs: decryptCache?.maxAgeMs ?? options.cache.maxAgeMs,
+            maxEntries: decryptCache?.maxEntries ?? 10_000,
+          },
+      this.#now,
+      metrics,
+    );
+    const batchSize = options.batchSize ?? 256;
+    this.#batcher = new UnwrapBatcher(this.#vault, this.#decryptCache, batchSize, metrics);
+    this.#tenantKey = options.tenantBinding?.contextKey;
+    this.#accepted = new Set([
+      `${this.#mount}\u0000${this.#key}`,
+      ...(options.acceptKeys ?? []).map((k) => `${mountOf(k.mount)}\u0000${k.key}`),
+    ]);
+    for (const alg of Object.values(ALG)) this.#headers.set(alg, encodeFixedHeader(alg, this.#mount, this.#key));
+    this.#core = {
+      mount: this.#mount,
+      key: this.#key,
+      vault: this.#vault,
+      batchSize,
+      frameSize: options.frameSize ?? 64 * 1024,
+      reserve: (context, bytes, stream) => this.#reserve(context, bytes, stream),
+      fixedHeader: (alg) => this.#fixedHeader(alg),
+      unwrap: (head, context) => this.#unwrap(head, context),
+      transitContext: (head, context) => this.#transitContext(head, context),
+    };
+  }
+
+  #fixedHeader(alg: AlgId): Buffer {
+    return this.#headers.get(alg) ?? encodeFixedHeader(alg, this.#mount, this.#key);
+  }
+
+  #open(): void {
+    if (this.#closed)
+      throw new TransitError('ERR_TRANSIT_CLOSED', 'this Transit instance was closed: create a new one.');
+  }
+
+  async #reserve(
+    context: EncryptionContext,
+    bytes: number,
+    stream: boolean,
+  ): Promise<{ entry: EncryptEntry; counter: number; alg: AlgId }> {
+    this.#open();
+    const tenant = this.#tenantKey === undefined ? undefined : tenantOf(context, this.#tenantKey);
+    const alg: AlgId =
+      tenant === undefined
+        ? stream
+          ? ALG.stream
+          : ALG.record
+        : stream
+          ? ALG.streamTenantBound
+          : ALG.recordTenantBound;
+    const binding = tenant ?? '';
+    const reserved =
+      this.#encryptCache.tryReserve(binding, bytes) ??
+      (await this.#encryptCache.reserve(binding, bytes, async () => {
+        const issued = await this.#vault.datakey(this.#mount, this.#key, tenant);
+        const dataKey = new DataKey(issued.dek);
+        // Records this process writes can be read back without a Vault call.
+        this.#decryptCache.set(
+          unwrapId({
+            mount: this.#mount,
+            key: this.#key,
+            keyVersion: issued.keyVersion,
+            wrappedDek: issued.wrappedDek,
+            transitContext: tenant,
+          }),
+          dataKey,
+        );
+        return {
+          dataKey,
+          wrapped: encodeWrapped(issued.keyVersion, issued.wrappedDek),
+          keyVersion: issued.keyVersion,
+          createdAt: this.#now(),
+          messages: 0,
+          bytes: 0,
+        };
+      }));
+    return { ...reserved, alg };
+  }
+
+  #transitContext(head: EnvelopeHead, context: EncryptionContext | undefined): string | undefined {
+    if (!isTenantBound(head.alg)) return undefined;
+    if (this.#tenantKey === undefined) {
+      throw new TransitError(
+        'ERR_TRANSIT_KEY_MISCONFIGURED',
+        'this envelope binds its data key to a tenant, but this instance has no tenantBinding: configure tenantBinding.contextKey as when it was encrypted.',
+      );
+    }
+    if (context === undefined) {
+      throw new TransitError(
+        'ERR_TRANSIT_INVALID_CONTEXT',
+        'a tenant-bound envelope needs its context to reach the tenant.',
+      );
+    }
+    return tenantOf(context, this.#tenantKey);
+  }
+
+  #unwrap(head: EnvelopeHead, context: EncryptionContext | undefined): DataKey | Promise<DataKey> {
+    this.#open();
+    if (!this.#accepted.has(`${head.mount}\u0000${head.key}`)) {
+      throw new TransitError(
+        'ERR_TRANSIT_KEY_NOT_ACCEPTED',
+        `the envelope names transit key "${head.key}" on mount "${head.mount}", which this instance does not accept: add it to acceptKeys if it is yours.`,
+      );
+    }
+    return this.#batcher.unwrap({
+      mount: head.mount,
+      key: head.key,
+      keyVersion: head.keyVersion,
+      wrappedDek: head.wrappedDek,
+      transitContext: this.#transitContext(head, context),
+    });
+  }
+
+  /**
+   * Encrypts `plaintext` into a self-describing envelope bound to `context`. Uses a cached data
+   * key; calls Vault (`datakey/plaintext`) only when the cache has none, once however many calls
+   * are waiting.
+   *
+   * @example
+   * ```ts
+   * const envelope = await transit.encrypt(Buffer.from('123-45-6789'), { tenant: 't1', table: 'users', column: 'ssn', id: 42 });
+   * ```
+   */
+  async encrypt(plaintext: Uint8Array, context: EncryptionContext): Promise<Buffer> {
+    if (!(plaintext instanceof Uint8Array)) {
+      throw new TransitError(
+        'ERR_TRANSIT_INVALID_CONTEXT',
+        'encrypt(plaintext, context): plaintext must be a Buffer or Uint8Array (use encryptString for text).',
+      );
+    }
+    const contextBytes = encodeContext(context);
+    const { entry, counter, alg } = await this.#reserve(context, plaintext.length, false);
+    return sealRecord(this.#fixedHeader(alg), entry.wrapped, counter, entry.dataKey, contextBytes, plaintext);
+  }
+
+  /**
+   * Decrypts an envelope made by {@link Transit.encrypt}. `context` must equal the one used to
+   * encrypt; otherwise, or if any byte of the envelope changed, it throws `ERR_TRANSIT_INTEGRITY`.
+   *
+   * @example
+   * ```ts
+   * const plaintext = await transit.decrypt(envelope, { tenant: 't1', table: 'users', column: 'ssn', id: 42 });
+   * ```
+   */
+  async decrypt(envelope: Uint8Array, context: EncryptionContext): Promise<Buffer> {
+    const record = parseRecord(envelope);
+    const contextBytes = encodeContext(context);
+    const dataKey = await this.#unwrap(record, context);
+    return openRecord(record, dataKey, contextBytes);
+  }
+
+  /**
+   * Encrypts UTF-8 text; returns the envelope as base64url text (for text columns).
+   *
+   * @example
+   * ```ts
+   * const stored = await transit.encryptString('alice@example.com', { tenant: 't1', table: 'users', column: 'email', id: 7 });
+   * ```
+   */
+  async encryptString(text: string, context: EncryptionContext): Promise<string> {
+    const bytes = Buffer.from(text, 'utf8');
+    try {
+      return (await this.encrypt(bytes, context)).toString('base64url');
+    } finally {
+      bytes.fill(0);
+    }
+  }
+
+  /**
+   * Decrypts what {@link Transit.encryptString} returned.
+   *
+   * @example
+   * ```ts
+   * const email = await transit.decryptString(stored, { tenant: 't1', table: 'users', column: 'email', id: 7 });
+   * ```
+   */
+  async decryptString(envelope: string, context: EncryptionContext): Promise<string> {
+    if (typeof envelope !== 'string' || !/^[A-Za-z0-9_-]*$/.test(envelope)) {
+      throw new TransitError(
+        'ERR_TRANSIT_MALFORMED_ENVELOPE',
+        'decryptString(envelope): expected the base64url text encryptString returned.',
+      );
+    }
+    const plaintext = await this.decrypt(Buffer.from(envelope, 'base64url'), context);
+    try {
+      return plaintext.toString('utf8');
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+
+  /**
+   * Decrypts many records at once: the data keys missing from the cache are unwrapped with
+   * `transit/decrypt` `batch_input` (at most `batchSize` per call). Each item fails on its own.
+   *
+   * @example
+   * ```ts
+   * const results = await transit.decryptMany(rows.map((r) => ({ envelope: r.ssn, context: { tenant: r.tenant, table: 'users', column: 'ssn', id: r.id } })));
+   * ```
+   */
+  async decryptMany(
+    items: readonly { readonly envelope: Uint8Array; readonly context: EncryptionContext }[],
+  ): Promise<DecryptResult[]> {
+    const settled = await Promise.allSettled(items.map((item) => this.decrypt(item.envelope, item.context)));
+    return settled.map((result) =>
+      result.status === 'fulfilled'
+        ? { ok: true, plaintext: result.value }
+        : {
+            ok: false,
+            error:
+              result.reason instanceof TransitError
+                ? result.reason
+                : new TransitError('ERR_TRANSIT_MALFORMED_ENVELOPE', 'decryptMany: an item could not be read.'),
+          },
+    );
+  }
+
+  /**
+   * Reads an envelope's header (mount, key, key version) without decrypting it.
+   *
+   * @example
+   * ```ts
+   * transit.inspect(envelope).keyVersion; // 3
+   * ```
+   */
+  inspect(envelope: Uint8Array): EnvelopeInfo {
+    const head = parseHead(envelope);
+    return {
+      mount: head.mount,
+      key: head.key,
+      keyVersion: head.keyVersion,
+      tenantBound: isTenantBound(head.alg),
+      stream: head.alg === ALG.stream || head.alg === ALG.streamTenantBound,
+    };
+  }
+
+  /**
+   * Reads the transit key and checks that it suits this instance: an AEAD type, and derived when
+   * (and only when) `tenantBinding` is set. Call it at start-up.
+   *
+   * @example
+   * ```ts
+   * const info = await transit.verifyKey(); // throws ERR_TRANSIT_KEY_MISCONFIGURED if not usable
+   * ```
+   */
+  async verifyKey(): Promise<TransitKeyInfo> {
+    const info = await this.#vault.readKey(this.#mount, this.#key);
+    const problems: string[] = [];
+    if (!['aes256-gcm96', 'aes128-gcm96', 'chacha20-poly1305', 'xchacha20-poly1305'].includes(info.type)) {
+      problems.push(`its type must be aes256-gcm96 (or another AEAD type), not "${info.type}"`);
+    }
+    if (this.#tenantKey !== undefined && !info.derived) {
+      problems.push(
+        'tenantBinding needs a key created with derived: true (Vault silently ignores context on other keys)',
+      );
+    }
+    if (this.#tenantKey === undefined && info.derived)
+      problems.push('it is derived, so configure tenantBinding.contextKey');
+    if (problems.length > 0) {
+      throw new TransitError(
+        'ERR_TRANSIT_KEY_MISCONFIGURED',
+        `transit key "${this.#key}" on mount "${this.#mount}": ${problems.join('; ')}.`,
+      );
+    }
+    return info;
+  }
+
+  /**
+   * Reports which envelopes are wrapped under an older key version than `minVersion` (default:
+   * the key's latest) and which Vault would already refuse (`min_decryption_version`).
+   *
+   * @example
+   * ```ts
+   * const report = await transit.rotationReport(rows.map((r) => r.ssn));
+   * report.stale; // indexes to rewrap
+   * ```
+   */
+  rotationReport(
+    envelopes: Iterable<Uint8Array>,
+    options: { readonly minVersion?: number } = {},
+  ): Promise<RotationReport> {
+    this.#open();
+    return rotationReport(this.#core, envelopes, options);
+  }
+
+  /**
+   * Rewraps envelopes' data keys to the transit key's latest version with `transit/rewrap`
+   * (batched). The payload is untouched and no plaintext leaves Vault. Tenant-bound envelopes need
+   * their `context`.
+   *
+   * @example
+   * ```ts
+   * const results = await transit.rewrap(rows.map((r) => ({ envelope: r.ssn })));
+   * ```
+   */
+  rewrap(items: readonly RewrapItem[]): Promise<RewrapResult[]> {
+    this.#open();
+    return rewrapEnvelopes(this.#core, items);
+  }
+
+  /**
+   * A Transform that encrypts a byte stream in authenticated frames (`frameSize`, default 64 KiB),
+   * holding about two frames in memory.
+   *
+   * @example
+   * ```ts
+   * await pipeline(createReadStream('big.bin'), transit.encryptStream({ tenant: 't1', object: 'big.bin' }), createWriteStream('big.bin.enc'));
+   * ```
+   */
+  encryptStream(context: EncryptionContext): ReturnType<typeof createEncryptStream> {
+    this.#open();
+    return createEncryptStream(this.#core, context);
+  }
+
+  /**
+   * A Transform that decrypts what {@link Transit.encryptStream} wrote; each frame is authenticated
+   * before it is released, and truncation is detected at the end.
+   *
+   * @example
+   * ```ts
+   * await pipeline(createReadStream('big.bin.enc'), transit.decryptStream({ tenant: 't1', object: 'big.bin' }), createWriteStream('big.bin'));
+   * ```
+   */
+  decryptStream(
+    context: EncryptionContext,
+    options: DecryptStreamOptions = {},
+  ): ReturnType<typeof createDecryptStream> {
+    this.#open();
+    return createDecryptStream(this.#core, context, options);
+  }
+
+  /** Cached data keys right now (encrypt side, decrypt side). */
+  stats(): { readonly encryptCacheEntries: number; readonly decryptCacheEntries: number } {
+    return { encryptCacheEntries: this.#encryptCache.size, decryptCacheEntries: this.#decryptCache.size };
+  }
+
+  /** Drops every cached data key. Later calls fetch new ones. */
+  clearCaches(): void {
+    this.#encryptCache.clear();
+    this.#decryptCache.clear();
+  }
+
+  /** Drops every cached data key and refuses further use. */
+  close(): void {
+    this.clearCaches();
+    this.#closed = true;
+  }
+
+  toJSON(): object {
+    return { mount: this.#mount, key: this.#key };
+  }
+
+  [inspect.custom](): string {
+    return `Transit { mount: ${JSON.stringify(this.#mount)}, key: ${JSON.stringify(this.#key)} }`;
+  }
+}
+
+/**
+ * Creates envelope encryption under a Vault Transit key: each record is encrypted locally with
+ * AES-256-GCM under a data key that Vault issued and wrapped, bound to a mandatory context, with a
+ * key commitment. Options are validated now (every problem listed at once); Vault is first called
+ * on the first encrypt or decrypt.
+ *
+ * @example
+ * ```ts
+ * import vault from 'node-vault';
+ * import { createTransit } from '@rampart/transit';
+ *
+ * const transit = createTransit({
+ *   vault: vault({ endpoint: process.env.VAULT_ADDR, token: process.env.VAULT_TOKEN }),
+ *   key: 'users-pii',
+ *   cache: { maxAgeMs: 5 * 60_000 },
+ * });
+ * const envelope = await transit.encrypt(Buffer.from('123-45-6789'), { tenant: 't1', table: 'users', column: 'ssn', id: 42 });
+ * const plaintext = await transit.decrypt(envelope, { tenant: 't1', table: 'users', column: 'ssn', id: 42 });
+ * ```
+ */
+export function createTransit(options: TransitOptions): Transit {
+  return new Transit(options);
+}

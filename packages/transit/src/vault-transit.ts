@@ -1,0 +1,321 @@
+import { fromVaultCiphertext, vaultCiphertext } from './envelope.ts';
+import { TransitError, type TransitErrorCode } from './errors.ts';
+import type { MetricsHook } from './metrics.ts';
+
+/**
+ * The part of a `node-vault` client this package uses: `write` and `read` (both resolve with the
+ * parsed JSON body and reject with `ApiResponseError { response: { statusCode, body } }`).
+ */
+export interface VaultClient {
+  write(path: string, data: unknown, requestOptions?: Record<string, unknown>): Promise<unknown>;
+  read(path: string, requestOptions?: Record<string, unknown>): Promise<unknown>;
+}
+
+/** Bounded retry of Vault calls that failed as unavailable (network, 412, 429, 5xx). */
+export interface RetryOptions {
+  /** Attempts in total, first included. Default 4; 1 disables retries. */
+  readonly attempts?: number;
+  /** First backoff; doubles each attempt, with full jitter. Default 50 ms. */
+  readonly baseDelayMs?: number;
+  /** Cap of one backoff. Default 1,000 ms. */
+  readonly maxDelayMs?: number;
+  /** Per-request timeout handed to node-vault (axios). Default 10,000 ms. */
+  readonly requestTimeoutMs?: number;
+}
+
+export interface WrappedDek {
+  readonly keyVersion: number;
+  readonly wrappedDek: Buffer;
+}
+
+export interface TransitKeyInfo {
+  readonly type: string;
+  readonly derived: boolean;
+  readonly latestVersion: number;
+  readonly minDecryptionVersion: number;
+  readonly minEncryptionVersion: number;
+}
+
+const UNAVAILABLE_STATUSES = new Set([412, 429, 500, 502, 503, 504]);
+
+/** Maps one of Vault's error strings (whole request or batch item) to a code. */
+export function codeForVaultMessage(message: string, status = 400): TransitErrorCode {
+  if (message.includes('message authentication failed')) return 'ERR_TRANSIT_INTEGRITY';
+  if (message.includes('disallowed by policy (too old)')) return 'ERR_TRANSIT_KEY_VERSION_TOO_OLD';
+  if (message.includes('version is too new') || message.startsWith('invalid ciphertext'))
+    return 'ERR_TRANSIT_INTEGRITY';
+  if (message.includes('encryption key not found') || message.includes('key not found'))
+    return 'ERR_TRANSIT_KEY_NOT_FOUND';
+  if (message.includes("missing 'context'")) return 'ERR_TRANSIT_KEY_MISCONFIGURED';
+  if (status === 403) return 'ERR_TRANSIT_VAULT_FORBIDDEN';
+  if (status === 404) return 'ERR_TRANSIT_KEY_NOT_FOUND';
+  if (UNAVAILABLE_STATUSES.has(status) || status >= 500) return 'ERR_TRANSIT_VAULT_UNAVAILABLE';
+  return 'ERR_TRANSIT_VAULT_REJECTED';
+}
+
+const MESSAGES: Record<TransitErrorCode, string> = {
+  ERR_TRANSIT_INVALID_OPTIONS: 'invalid options',
+  ERR_TRANSIT_INVALID_CONTEXT: 'invalid context',
+  ERR_TRANSIT_MALFORMED_ENVELOPE: 'malformed envelope',
+  ERR_TRANSIT_KEY_NOT_ACCEPTED: 'key not accepted',
+  ERR_TRANSIT_INTEGRITY:
+    'the envelope does not authenticate: the context differs from the one used to encrypt, or the envelope or its wrapped data key was modified. Not retryable.',
+  ERR_TRANSIT_KEY_VERSION_TOO_OLD:
+    "the wrapped data key's version is below the transit key's min_decryption_version. Rewrap records (transit.rewrap) before raising min_decryption_version, or lower it again.",
+  ERR_TRANSIT_KEY_NOT_FOUND:
+    'the transit key does not exist on this mount/namespace: create it (POST <mount>/keys/<key>) or fix the key/mount/namespace options.',
+  ERR_TRANSIT_KEY_MISCONFIGURED:
+    'the transit key is not configured as this instance expects (a derived key needs tenantBinding; tenantBinding needs a derived key).',
+  ERR_TRANSIT_VAULT_FORBIDDEN:
+    "Vault refused the token (403): grant the token's policy update on <mount>/datakey/plaintext/<key>, <mount>/decrypt/<key> (and rewrap, keys for rotation).",
+  ERR_TRANSIT_VAULT_UNAVAILABLE:
+    'Vault is unavailable (unreachable, sealed, rate-limiting or failing) after bounded retries. Retryable.',
+  ERR_TRANSIT_VAULT_REJECTED: 'Vault rejected the request',
+  ERR_TRANSIT_STREAM: 'stream error',
+  ERR_TRANSIT_CLOSED: 'closed',
+};
+
+function vaultError(
+  code: TransitErrorCode,
+  op: string,
+  key: string,
+  detail: { status?: number; errors?: readonly string[]; network?: string },
+): TransitError {
+  // The cause carries Vault's status and error strings only: never the node-vault error, whose
+  // response body may hold data keys (batch decrypt) and whose axios config holds the request.
+  const parts = [
+    detail.status !== undefined ? `status ${detail.status}` : '',
+    detail.network ?? '',
+    ...(detail.errors ?? []),
+  ].filter(Boolean);
+  const cause = new Error(`Vault ${op}: ${parts.join('; ')}`);
+  return new TransitError(code, `Vault ${op} for transit key "${key}": ${MESSAGES[code]}`, { cause });
+}
+
+function classify(error: unknown, op: string, key: string): TransitError {
+  if (error instanceof TransitError) return error;
+  const response = (error as { response?: { statusCode?: unknown; body?: unknown } } | null)?.response;
+  if (response && typeof response.statusCode === 'number') {
+    const body = response.body as { errors?: unknown } | undefined;
+    const errors = Array.isArray(body?.errors) ? body.errors.filter((e): e is string => typeof e === 'string') : [];
+    return vaultError(codeForVaultMessage(errors.join('\n'), response.statusCode), op, key, {
+      status: response.statusCode,
+      errors,
+    });
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  return vaultError('ERR_TRANSIT_VAULT_UNAVAILABLE', op, key, {
+    network: typeof code === 'string' ? code : 'network error',
+  });
+}
+
+function batchResults(error: unknown): unknown[] | undefined {
+  const body = (error as { response?: { body?: { data?: { batch_results?: unknown } } } } | null)?.response?.body;
+  const results = body?.data?.batch_results;
+  return Array.isArray(results) ? results : undefined;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Transit calls over the caller's node-vault client, with retry policy, error mapping and metrics. */
+export class VaultTransit {
+  readonly #client: VaultClient;
+  readonly #requestOptions: Record<string, unknown>;
+  readonly #attempts: number;
+  readonly #baseDelayMs: number;
+  readonly #maxDelayMs: number;
+  readonly #metrics: MetricsHook | undefined;
+
+  constructor(
+    client: VaultClient,
+    options: { namespace?: string | undefined; retry?: RetryOptions | undefined; metrics?: MetricsHook | undefined },
+  ) {
+    this.#client = client;
+    this.#requestOptions = {
+      timeout: options.retry?.requestTimeoutMs ?? 10_000,
+      ...(options.namespace ? { headers: { 'X-Vault-Namespace': options.namespace } } : {}),
+    };
+    this.#attempts = options.retry?.attempts ?? 4;
+    this.#baseDelayMs = options.retry?.baseDelayMs ?? 50;
+    this.#maxDelayMs = options.retry?.maxDelayMs ?? 1_000;
+    this.#metrics = options.metrics;
+  }
+
+  async #call<T>(
+    op: string,
+    key: string,
+    items: number,
+    run: (requestOptions: Record<string, unknown>) => Promise<T>,
+    recover?: (error: unknown) => T | undefined,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const started = performance.now();
+      try {
+        // A fresh options object per call: node-vault writes headers into it.
+        const result = await run({
+          ...this.#requestOptions,
+          headers: { ...(this.#requestOptions.headers as object | undefined) },
+        });
+        this.#metrics?.({ type: 'vault-call', op, key, items, ok: true, durationMs: performance.now() - started });
+        return result;
+      } catch (error) {
+        const recovered = recover?.(error);
+        if (recovered !== undefined) {
+          this.#metrics?.({ type: 'vault-call', op, key, items, ok: true, durationMs: performance.now() - started });
+          return recovered;
+        }
+        const mapped = classify(error, op, key);
+        this.#metrics?.({
+          type: 'vault-call',
+          op,
+          key,
+          items,
+          ok: false,
+          code: mapped.code,
+          durationMs: performance.now() - started,
+        });
+        if (!mapped.retryable || attempt >= this.#attempts) throw mapped;
+        const cap = Math.min(this.#maxDelayMs, this.#baseDelayMs * 2 ** (attempt - 1));
+        await sleep(Math.random() * cap);
+      }
+    }
+  }
+
+  /** `POST <mount>/datakey/plaintext/<key>`: a fresh 256-bit DEK and its wrapping. */
+  async datakey(mount: string, key: string, transitContext: string | undefined): Promise<WrappedDek & { dek: Buffer }> {
+    const body = await this.#call('datakey', key, 1, (o) =>
+      this.#client.write(
+        `${mount}/datakey/plaintext/${key}`,
+        transitContext === undefined ? { bits: 256 } : { bits: 256, context: b64(transitContext) },
+        o,
+      ),
+    );
+    const data = (body as { data?: { plaintext?: unknown; ciphertext?: unknown } } | null)?.data;
+    const wrapped = fromVaultCiphertext(data?.ciphertext);
+    const dek = typeof data?.plaintext === 'string' ? Buffer.from(data.plaintext, 'base64') : Buffer.alloc(0);
+    if (dek.length !== 32) {
+      dek.fill(0);
+      throw new TransitError(
+        'ERR_TRANSIT_KEY_MISCONFIGURED',
+        `Vault datakey for transit key "${key}" did not return a 256-bit plaintext key.`,
+      );
+    }
+    return { ...wrapped, dek };
+  }
+
+  /** `POST <mount>/decrypt/<key>` with `batch_input`: one DEK or one error per item, in order. */
+  async decryptBatch(
+    mount: string,
+    key: string,
+    items: readonly (WrappedDek & { transitContext: string | undefined })[],
+  ): Promise<(Buffer | TransitError)[]> {
+    const results = await this.#call(
+      'decrypt',
+      key,
+      items.length,
+      async (o) => {
+        const body = await this.#client.write(
+          `${mount}/decrypt/${key}`,
+          {
+            batch_input: items.map((item) =>
+              item.transitContext === undefined
+                ? { ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek) }
+                : { ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek), context: b64(item.transitContext) },
+            ),
+          },
+          o,
+        );
+        return (body as { data?: { batch_results?: unknown } } | null)?.data?.batch_results;
+      },
+      // Vault answers 400 with every item's result when any item fails: read them per item.
+      (error) =>
+        (error as { response?: { statusCode?: number } }).response?.statusCode === 400
+          ? batchResults(error)
+          : undefined,
+    );
+    if (!Array.isArray(results) || results.length !== items.length) {
+      throw new TransitError(
+        'ERR_TRANSIT_VAULT_REJECTED',
+        `Vault decrypt for transit key "${key}" answered without one batch result per item.`,
+      );
+    }
+    return results.map((result: { plaintext?: unknown; error?: unknown }) => {
+      if (typeof result?.error === 'string' && result.error !== '') {
+        return vaultError(codeForVaultMessage(result.error), 'decrypt', key, { errors: [result.error] });
+      }
+      const dek = typeof result?.plaintext === 'string' ? Buffer.from(result.plaintext, 'base64') : Buffer.alloc(0);
+      if (dek.length !== 32) {
+        dek.fill(0);
+        return new TransitError(
+          'ERR_TRANSIT_INTEGRITY',
+          `Vault decrypt for transit key "${key}" did not yield a 256-bit data key: the wrapped data key is not one this package made.`,
+        );
+      }
+      return dek;
+    });
+  }
+
+  /** `POST <mount>/rewrap/<key>` with `batch_input`: new wrappings, never plaintext. */
+  async rewrapBatch(
+    mount: string,
+    key: string,
+    items: readonly (WrappedDek & { transitContext: string | undefined })[],
+  ): Promise<(WrappedDek | TransitError)[]> {
+    const results = await this.#call(
+      'rewrap',
+      key,
+      items.length,
+      async (o) => {
+        const body = await this.#client.write(
+          `${mount}/rewrap/${key}`,
+          {
+            batch_input: items.map((item) =>
+              item.transitContext === undefined
+                ? { ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek) }
+                : { ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek), context: b64(item.transitContext) },
+            ),
+          },
+          o,
+        );
+        return (body as { data?: { batch_results?: unknown } } | null)?.data?.batch_results;
+      },
+      (error) =>
+        (error as { response?: { statusCode?: number } }).response?.statusCode === 400
+          ? batchResults(error)
+          : undefined,
+    );
+    if (!Array.isArray(results) || results.length !== items.length) {
+      throw new TransitError(
+        'ERR_TRANSIT_VAULT_REJECTED',
+        `Vault rewrap for transit key "${key}" answered without one batch result per item.`,
+      );
+    }
+    return results.map((result: { ciphertext?: unknown; error?: unknown }) => {
+      if (typeof result?.error === 'string' && result.error !== '') {
+        return vaultError(codeForVaultMessage(result.error), 'rewrap', key, { errors: [result.error] });
+      }
+      try {
+        return fromVaultCiphertext(result?.ciphertext);
+      } catch (error) {
+        return error as TransitError;
+      }
+    });
+  }
+
+  /** `GET <mount>/keys/<key>`. */
+  async readKey(mount: string, key: string): Promise<TransitKeyInfo> {
+    const body = await this.#call('read-key', key, 1, (o) => this.#client.read(`${mount}/keys/${key}`, o));
+    const data = ((body as { data?: Record<string, unknown> } | null)?.data ?? {}) as Record<string, unknown>;
+    return {
+      type: String(data.type ?? ''),
+      derived: data.derived === true,
+      latestVersion: Number(data.latest_version ?? 0),
+      minDecryptionVersion: Number(data.min_decryption_version ?? 0),
+      minEncryptionVersion: Number(data.min_encryption_version ?? 0),
+    };
+  }
+}
+
+function b64(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64');
+}

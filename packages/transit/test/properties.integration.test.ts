@@ -1,0 +1,201 @@
+/**
+ * The properties issue 4 names as "done when", against the Vault dev server:
+ * every record decrypts after any sequence of rotations and rewraps; any single-bit change to the
+ * envelope, the context or the wrapped DEK fails closed; Vault down never yields plaintext.
+ */
+import { inspect } from 'node:util';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EncryptionContext, TransitError } from '../src/index.ts';
+import { type Fixture, startFixture } from './fixture.ts';
+
+let fx: Fixture;
+beforeAll(async () => {
+  fx = await startFixture();
+});
+afterAll(() => fx.stop());
+
+const contextArb: fc.Arbitrary<Record<string, string>> = fc.record({
+  tenant: fc.stringMatching(/^[a-z0-9]{1,8}$/),
+  table: fc.constantFrom('users', 'orders', 'notes'),
+  column: fc.constantFrom('ssn', 'email', 'body'),
+  id: fc.integer({ min: 1, max: 1_000_000 }).map(String),
+});
+
+const FAIL_CLOSED = new Set([
+  'ERR_TRANSIT_INTEGRITY',
+  'ERR_TRANSIT_MALFORMED_ENVELOPE',
+  'ERR_TRANSIT_KEY_NOT_ACCEPTED',
+  'ERR_TRANSIT_KEY_MISCONFIGURED',
+  'ERR_TRANSIT_INVALID_CONTEXT',
+]);
+
+async function expectFailsClosed(promise: Promise<unknown>): Promise<void> {
+  let outcome: unknown;
+  try {
+    outcome = await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(TransitError);
+    expect(FAIL_CLOSED.has((error as TransitError).code)).toBe(true);
+    expect((error as TransitError).retryable).toBe(false);
+    return;
+  }
+  throw new Error(`decrypt returned ${outcome === undefined ? 'nothing' : 'a value'} instead of failing closed`);
+}
+
+describe('property: rotations and rewraps', () => {
+  it('every record decrypts after any sequence of key rotations and rewraps', async () => {
+    const op = fc.oneof(
+      fc.constant({ kind: 'rotate' as const }),
+      fc.constant({ kind: 'encrypt' as const }),
+      fc.array(fc.boolean(), { minLength: 1, maxLength: 12 }).map((pick) => ({ kind: 'rewrap' as const, pick })),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 8 }), fc.boolean(), async (ops, bound) => {
+        const key = await fx.newKey(bound ? { derived: true } : {});
+        const binding = bound ? { tenantBinding: { contextKey: 'tenant' } } : {};
+        const writer = fx.transit(key, { cache: { maxAgeMs: 60_000, maxMessages: 2 }, ...binding });
+        const records: { envelope: Buffer; context: EncryptionContext; plaintext: string }[] = [];
+        const add = async (): Promise<void> => {
+          const n = records.length;
+          const context = { tenant: `t${n % 3}`, table: 'notes', column: 'body', id: n };
+          records.push({
+            envelope: await writer.encrypt(Buffer.from(`note ${n}`), context),
+            context,
+            plaintext: `note ${n}`,
+          });
+        };
+        for (let i = 0; i < 4; i++) await add();
+        for (const step of ops) {
+          if (step.kind === 'rotate') {
+            await fx.client.write(`transit/keys/${key}/rotate`, {});
+            writer.clearCaches();
+          } else if (step.kind === 'encrypt') {
+            await add();
+          } else {
+            const chosen = records.filter((_, i) => step.pick[i % step.pick.length]);
+            const results = await writer.rewrap(chosen.map((r) => ({ envelope: r.envelope, context: r.context })));
+            results.forEach((result, i) => {
+              if (!result.ok) throw result.error;
+              const record = chosen[i];
+              if (record) record.envelope = result.envelope;
+            });
+          }
+        }
+        const reader = fx.transit(key, { decryptCache: false, ...binding });
+        for (const record of records) {
+          expect((await reader.decrypt(record.envelope, record.context)).toString()).toBe(record.plaintext);
+        }
+      }),
+      { numRuns: 25 },
+    );
+  });
+});
+
+describe('property: single-bit changes fail closed', () => {
+  it('flipping any single bit of a record envelope fails closed (every bit tried)', async () => {
+    for (const bound of [false, true]) {
+      const key = await fx.newKey(bound ? { derived: true } : {});
+      const binding = bound ? { tenantBinding: { contextKey: 'tenant' } } : {};
+      const context = { tenant: 'acme', table: 'users', column: 'ssn', id: '7' };
+      const envelope = await fx.transit(key, binding).encrypt(Buffer.from('078-05-1120'), context);
+      const reader = fx.transit(key, binding);
+      expect((await reader.decrypt(envelope, context)).toString()).toBe('078-05-1120');
+      for (let bit = 0; bit < envelope.length * 8; bit++) {
+        const flipped = Buffer.from(envelope);
+        flipped[bit >> 3] = (flipped[bit >> 3] ?? 0) ^ (1 << (bit & 7));
+        await expectFailsClosed(reader.decrypt(flipped, context));
+      }
+    }
+  });
+
+  it('changing any single bit of the context fails closed', async () => {
+    const key = await fx.newKey();
+    const transit = fx.transit(key);
+    await fc.assert(
+      fc.asyncProperty(contextArb, fc.nat(), fc.nat(7), async (context, which, bit) => {
+        const envelope = await transit.encrypt(Buffer.from('payload'), context);
+        const names = Object.keys(context).sort();
+        const name = names[which % names.length] ?? 'tenant';
+        const value = Buffer.from(context[name] ?? '');
+        const at = which % value.length;
+        value[at] = (value[at] ?? 0) ^ (1 << bit);
+        const changed = { ...context, [name]: value.toString('latin1') };
+        fc.pre(changed[name] !== context[name] && changed[name] !== '');
+        await expectFailsClosed(transit.decrypt(envelope, changed));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('changing any single bit of the wrapped DEK fails closed, also with a cold cache', async () => {
+    const key = await fx.newKey();
+    const context = { tenant: 'acme', id: '1' };
+    const envelope = await fx.transit(key).encrypt(Buffer.from('payload'), context);
+    const wrappedAt = 3 + 1 + 1 + key.length + 1;
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 60 * 8 - 1 }), async (bit) => {
+        const flipped = Buffer.from(envelope);
+        const at = wrappedAt + (bit >> 3);
+        flipped[at] = (flipped[at] ?? 0) ^ (1 << (bit & 7));
+        await expectFailsClosed(fx.transit(key, { decryptCache: false }).decrypt(flipped, context));
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
+describe('property: Vault down', () => {
+  it('never yields plaintext or puts it in an error, for encrypt or a cold decrypt', async () => {
+    const own = await startFixture();
+    try {
+      const key = await own.newKey();
+      const context = { tenant: 'acme', table: 'users', column: 'ssn', id: '1' };
+      const existing = await own.transit(key).encrypt(Buffer.from('EXISTING-SECRET'), context);
+      const modes = ['suspend', 'seal', 'status-500', 'reset'] as const;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.uint8Array({ minLength: 8, maxLength: 64 }),
+          contextArb,
+          fc.constantFrom(...modes),
+          async (bytes, ctx, mode) => {
+            if (mode === 'suspend') await own.server.suspend();
+            if (mode === 'seal') own.server.seal();
+            // Two operations with two attempts each: exactly four Vault calls meet the fault.
+            if (mode === 'status-500')
+              own.server.injectFault({ status: 500, errors: ['internal error'] }, { times: 4 });
+            if (mode === 'reset') own.server.injectFault({ reset: true }, { times: 4 });
+            try {
+              const plaintext = Buffer.from(bytes);
+              const transit = own.transit(key, { retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 } });
+              const outcomes = await Promise.allSettled([
+                transit.encrypt(plaintext, ctx),
+                transit.decrypt(existing, context),
+              ]);
+              for (const outcome of outcomes) {
+                expect(outcome.status).toBe('rejected');
+                const error = (outcome as PromiseRejectedResult).reason as TransitError;
+                expect(error).toBeInstanceOf(TransitError);
+                expect(error.code).toBe('ERR_TRANSIT_VAULT_UNAVAILABLE');
+                expect(error.retryable).toBe(true);
+                const text = `${error.message} ${inspect(error, { depth: 8 })}`;
+                expect(text).not.toContain('EXISTING-SECRET');
+                expect(text).not.toContain(plaintext.toString('base64'));
+                expect(text).not.toContain(plaintext.toString('hex'));
+              }
+              expect(transit.stats()).toEqual({ encryptCacheEntries: 0, decryptCacheEntries: 0 });
+            } finally {
+              if (mode === 'suspend') await own.server.resume();
+              if (mode === 'seal') own.server.unseal();
+              const health = await fetch(`${own.server.addr}/v1/sys/health`);
+              expect(health.status).toBe(200);
+            }
+          },
+        ),
+        { numRuns: 20 },
+      );
+    } finally {
+      await own.stop();
+    }
+  });
+});

@@ -1,0 +1,277 @@
+import { inspect } from 'node:util';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DataKey } from '../src/data-key.ts';
+import { TransitError, type TransitMetric } from '../src/index.ts';
+import { type Fixture, startFixture } from './fixture.ts';
+
+let fx: Fixture;
+beforeAll(async () => {
+  fx = await startFixture();
+});
+afterAll(() => fx.stop());
+beforeEach(() => fx.server.clearRequests());
+
+const ctx = { tenant: 't1', table: 'users', column: 'ssn', id: 42 };
+
+describe('Transit.encrypt / decrypt', () => {
+  it('round-trips buffers and strings', async () => {
+    const transit = fx.transit(await fx.newKey());
+    const envelope = await transit.encrypt(Buffer.from('123-45-6789'), ctx);
+    expect((await transit.decrypt(envelope, ctx)).toString()).toBe('123-45-6789');
+    const text = await transit.encryptString('ünïcödé ✓', ctx);
+    expect(text).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(await transit.decryptString(text, ctx)).toBe('ünïcödé ✓');
+    const empty = await transit.encrypt(Buffer.alloc(0), ctx);
+    expect(await transit.decrypt(empty, ctx)).toEqual(Buffer.alloc(0));
+  });
+
+  it('adds at most 128 bytes to a record (default mount, key name up to 10 characters)', async () => {
+    const transit = fx.transit(await fx.newKey()); // names like "k12"
+    const plaintext = Buffer.alloc(1024, 1);
+    const envelope = await transit.encrypt(plaintext, ctx);
+    const name = transit.inspect(envelope).key;
+    expect(envelope.length - plaintext.length).toBe(118 + name.length);
+    expect(envelope.length - plaintext.length).toBeLessThanOrEqual(128);
+  });
+
+  it('describes itself: mount, key and key version are readable without decrypting', async () => {
+    const key = await fx.newKey();
+    const envelope = await fx.transit(key).encrypt(Buffer.from('x'), ctx);
+    expect(fx.transit(key).inspect(envelope)).toEqual({
+      mount: 'transit',
+      key,
+      keyVersion: 1,
+      tenantBound: false,
+      stream: false,
+    });
+  });
+
+  it('fails closed when the context differs in any entry, or has one more or one less', async () => {
+    const transit = fx.transit(await fx.newKey());
+    const envelope = await transit.encrypt(Buffer.from('secret'), ctx);
+    const variants = [
+      { ...ctx, id: 43 },
+      { ...ctx, tenant: 't2' },
+      { ...ctx, column: 'email' },
+      { ...ctx, extra: 'x' },
+      { tenant: 't1', table: 'users', column: 'ssn' },
+    ];
+    for (const other of variants) {
+      await expect(transit.decrypt(envelope, other)).rejects.toMatchObject({
+        code: 'ERR_TRANSIT_INTEGRITY',
+        retryable: false,
+      });
+    }
+  });
+
+  it('refuses a ciphertext swapped into another row', async () => {
+    const transit = fx.transit(await fx.newKey());
+    const alice = await transit.encrypt(Buffer.from('alice-ssn'), { ...ctx, id: 1 });
+    await expect(transit.decrypt(alice, { ...ctx, id: 2 })).rejects.toMatchObject({ code: 'ERR_TRANSIT_INTEGRITY' });
+  });
+
+  it('checks the key commitment before decrypting', async () => {
+    const transit = fx.transit(await fx.newKey());
+    const envelope = await transit.encrypt(Buffer.from('secret'), ctx);
+    const head = transit.inspect(envelope);
+    const commitmentAt = envelope.length - 'secret'.length - 16 - 32;
+    const tampered = Buffer.from(envelope);
+    tampered[commitmentAt] = (tampered[commitmentAt] ?? 0) ^ 0x80;
+    await expect(transit.decrypt(tampered, ctx)).rejects.toThrow(/key commitment/);
+    expect(head.keyVersion).toBe(1);
+  });
+
+  it('refuses an envelope whose wrapped DEK was swapped for another valid one (commitment)', async () => {
+    const key = await fx.newKey();
+    const a = fx.transit(key, { cache: { maxAgeMs: 60_000, maxMessages: 1 } });
+    const first = await a.encrypt(Buffer.from('one'), ctx);
+    const second = await a.encrypt(Buffer.from('two'), ctx);
+    // Same layout: header, version, wrapped DEK (60 bytes) at the same offsets.
+    const wrappedAt = 3 + 1 + 1 + key.length + 1;
+    const spliced = Buffer.concat([
+      first.subarray(0, wrappedAt),
+      second.subarray(wrappedAt, wrappedAt + 60),
+      first.subarray(wrappedAt + 60),
+    ]);
+    await expect(fx.transit(key).decrypt(spliced, ctx)).rejects.toThrow(/key commitment/);
+  });
+
+  it('refuses envelopes of transit keys it was not told to accept', async () => {
+    const [k1, k2] = [await fx.newKey(), await fx.newKey()];
+    const envelope = await fx.transit(k1).encrypt(Buffer.from('x'), ctx);
+    await expect(fx.transit(k2).decrypt(envelope, ctx)).rejects.toMatchObject({ code: 'ERR_TRANSIT_KEY_NOT_ACCEPTED' });
+    expect((await fx.transit(k2, { acceptKeys: [{ key: k1 }] }).decrypt(envelope, ctx)).toString()).toBe('x');
+  });
+
+  it('works on another mount and in a namespace', async () => {
+    await fx.client.write('sys/mounts/pii', { type: 'transit' });
+    await fx.client.write('pii/keys/orders', {});
+    const transit = fx.transit('orders', { mount: 'pii' });
+    const envelope = await transit.encrypt(Buffer.from('x'), ctx);
+    expect(transit.inspect(envelope).mount).toBe('pii');
+    expect((await transit.decrypt(envelope, ctx)).toString()).toBe('x');
+
+    const team = (await import('node-vault')).default({
+      endpoint: fx.server.addr,
+      token: fx.server.token,
+      namespace: 'team-a',
+    });
+    await team.write('transit/keys/ns-key', {});
+    const namespaced = fx.transit('ns-key', { namespace: 'team-a' });
+    expect((await namespaced.decrypt(await namespaced.encrypt(Buffer.from('y'), ctx), ctx)).toString()).toBe('y');
+    expect(
+      fx.server.requests().some((r) => r.namespace === 'team-a' && r.path === 'transit/datakey/plaintext/ns-key'),
+    ).toBe(true);
+  });
+});
+
+describe('DEK cache', () => {
+  it('makes exactly one Vault call for 1,000 concurrent cold encrypts', async () => {
+    const transit = fx.transit(await fx.newKey());
+    await Promise.all(Array.from({ length: 1000 }, (_, i) => transit.encrypt(Buffer.from(`r${i}`), { ...ctx, id: i })));
+    expect(fx.calls('transit/datakey/')).toBe(1);
+  });
+
+  it('takes a new DEK after maxMessages records', async () => {
+    const transit = fx.transit(await fx.newKey(), { cache: { maxAgeMs: 60_000, maxMessages: 10 } });
+    for (let i = 0; i < 25; i++) await transit.encrypt(Buffer.from('x'), ctx);
+    expect(fx.calls('transit/datakey/')).toBe(3);
+  });
+
+  it('takes a new DEK after maxAgeMs (injected clock)', async () => {
+    let now = 1_000_000;
+    const transit = fx.transit(await fx.newKey(), { cache: { maxAgeMs: 1000 }, now: () => now });
+    await transit.encrypt(Buffer.from('x'), ctx);
+    now += 999;
+    await transit.encrypt(Buffer.from('x'), ctx);
+    expect(fx.calls('transit/datakey/')).toBe(1);
+    now += 1;
+    await transit.encrypt(Buffer.from('x'), ctx);
+    expect(fx.calls('transit/datakey/')).toBe(2);
+  });
+
+  it('takes a new DEK when maxBytes would be exceeded', async () => {
+    const transit = fx.transit(await fx.newKey(), { cache: { maxAgeMs: 60_000, maxBytes: 100 } });
+    for (let i = 0; i < 4; i++) await transit.encrypt(Buffer.alloc(40), ctx);
+    expect(fx.calls('transit/datakey/')).toBe(2);
+  });
+
+  it('unwraps N cold records in ⌈N/256⌉ batched Vault calls, and then serves them from the cache', async () => {
+    const key = await fx.newKey();
+    const writer = fx.transit(key, { cache: { maxAgeMs: 60_000, maxMessages: 1 } });
+    const records = await Promise.all(
+      Array.from({ length: 600 }, (_, i) => writer.encrypt(Buffer.from(`v${i}`), { ...ctx, id: i })),
+    );
+    fx.server.clearRequests();
+    const reader = fx.transit(key);
+    const results = await reader.decryptMany(records.map((envelope, i) => ({ envelope, context: { ...ctx, id: i } })));
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(results.map((r) => (r.ok ? r.plaintext.toString() : ''))).toEqual(records.map((_, i) => `v${i}`));
+    const decryptCalls = fx.server.requests().filter((r) => r.path.startsWith('transit/decrypt/'));
+    expect(decryptCalls.map((r) => r.batchSize)).toEqual([256, 256, 88]);
+    await reader.decryptMany(records.map((envelope, i) => ({ envelope, context: { ...ctx, id: i } })));
+    expect(fx.calls('transit/decrypt/')).toBe(3);
+  });
+
+  it('reports each failed item of decryptMany on its own', async () => {
+    const transit = fx.transit(await fx.newKey());
+    const good = await transit.encrypt(Buffer.from('ok'), ctx);
+    const results = await transit.decryptMany([
+      { envelope: good, context: ctx },
+      { envelope: good, context: { ...ctx, id: 0 } },
+      { envelope: Buffer.from('nope'), context: ctx },
+    ]);
+    expect(results.map((r) => (r.ok ? 'ok' : r.error.code))).toEqual([
+      'ok',
+      'ERR_TRANSIT_INTEGRITY',
+      'ERR_TRANSIT_MALFORMED_ENVELOPE',
+    ]);
+  });
+
+  it('emits metrics without secret material', async () => {
+    const metrics: TransitMetric[] = [];
+    const transit = fx.transit(await fx.newKey(), { onMetric: (m) => metrics.push(m) });
+    const envelope = await transit.encrypt(Buffer.from('top-secret'), ctx);
+    await transit.decrypt(envelope, ctx);
+    expect(metrics.map((m) => m.type)).toEqual(expect.arrayContaining(['cache', 'vault-call']));
+    const text = JSON.stringify(metrics);
+    expect(text).not.toContain('top-secret');
+    expect(text).not.toContain('t1');
+  });
+});
+
+describe('hygiene', () => {
+  it('never prints a data key', () => {
+    const dataKey = new DataKey(Buffer.alloc(32, 0xab));
+    expect(inspect(dataKey)).toBe('[DataKey redacted]');
+    expect(JSON.stringify({ dataKey })).toBe('{"dataKey":"[DataKey redacted]"}');
+  });
+
+  it('zeroes the DEK buffer it was given', () => {
+    const raw = Buffer.alloc(32, 0xab);
+    new DataKey(raw);
+    expect(raw.every((b) => b === 0)).toBe(true);
+  });
+
+  it('puts no value, context, ciphertext or token in error messages', async () => {
+    const transit = fx.transit(await fx.newKey());
+    const envelope = await transit.encrypt(Buffer.from('PLAINTEXT-MARKER'), { tenant: 'TENANT-MARKER', id: 1 });
+    const errors: unknown[] = [];
+    await transit.decrypt(envelope, { tenant: 'OTHER-MARKER', id: 1 }).catch((e) => errors.push(e));
+    await transit
+      .decrypt(Buffer.concat([envelope, Buffer.from('x')]), { tenant: 'TENANT-MARKER', id: 1 })
+      .catch((e) => errors.push(e));
+    await fx
+      .transit('missing-key')
+      .encrypt(Buffer.from('PLAINTEXT-MARKER'), { tenant: 'TENANT-MARKER' })
+      .catch((e) => errors.push(e));
+    expect(errors).toHaveLength(3);
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(TransitError);
+      const text = `${(error as Error).message} ${String((error as Error).cause)} ${inspect(error, { depth: 5 })}`;
+      for (const secret of [
+        'PLAINTEXT-MARKER',
+        'TENANT-MARKER',
+        'OTHER-MARKER',
+        fx.server.token,
+        envelope.toString('base64').slice(20, 40),
+      ]) {
+        expect(text).not.toContain(secret);
+      }
+    }
+    expect((errors[2] as TransitError).code).toBe('ERR_TRANSIT_KEY_NOT_FOUND');
+  });
+});
+
+describe('Transit.verifyKey', () => {
+  it('accepts an aes256-gcm96 key and reports its versions', async () => {
+    const info = await fx.transit(await fx.newKey()).verifyKey();
+    expect(info).toMatchObject({ type: 'aes256-gcm96', derived: false, latestVersion: 1, minDecryptionVersion: 1 });
+  });
+
+  it('refuses tenantBinding on a key that is not derived (Vault would ignore the context)', async () => {
+    const transit = fx.transit(await fx.newKey(), { tenantBinding: { contextKey: 'tenant' } });
+    await expect(transit.verifyKey()).rejects.toMatchObject({ code: 'ERR_TRANSIT_KEY_MISCONFIGURED' });
+  });
+});
+
+describe('tenant binding', () => {
+  it('binds each DEK to its tenant through the derived key context', async () => {
+    const key = await fx.newKey({ derived: true });
+    const transit = fx.transit(key, { tenantBinding: { contextKey: 'tenant' } });
+    await transit.verifyKey();
+    const a = await transit.encrypt(Buffer.from('a'), { ...ctx, tenant: 'A' });
+    const b = await transit.encrypt(Buffer.from('b'), { ...ctx, tenant: 'B' });
+    expect(fx.calls('transit/datakey/')).toBe(2);
+    expect(transit.inspect(a).tenantBound).toBe(true);
+    const reader = fx.transit(key, { tenantBinding: { contextKey: 'tenant' } });
+    expect((await reader.decrypt(a, { ...ctx, tenant: 'A' })).toString()).toBe('a');
+    expect((await reader.decrypt(b, { ...ctx, tenant: 'B' })).toString()).toBe('b');
+    // Tenant A's wrapped DEK does not unwrap under tenant B's context (Vault derives another key).
+    await expect(
+      fx.transit(key, { tenantBinding: { contextKey: 'tenant' } }).decrypt(a, { ...ctx, tenant: 'B' }),
+    ).rejects.toMatchObject({
+      code: 'ERR_TRANSIT_INTEGRITY',
+    });
+  });
+});
