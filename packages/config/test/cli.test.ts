@@ -56,7 +56,10 @@ function validEnv(): Record<string, string> {
 
 describe('rampart-config check', () => {
   it('exits 0 for a valid environment and lists provenance', async () => {
-    const env: Record<string, string> = { ...validEnv(), WEBHOOK_KEY_FILE: secretFile('wh', randomBytes(64).toString('hex')) };
+    const env: Record<string, string> = {
+      ...validEnv(),
+      WEBHOOK_KEY_FILE: secretFile('wh', randomBytes(64).toString('hex')),
+    };
     delete (env as Record<string, string | undefined>).WEBHOOK_KEY;
     const cli = io(env);
     expect(await runCli(['check', '--schema', fixture], cli)).toBe(0);
@@ -87,7 +90,10 @@ describe('rampart-config check', () => {
 describe('rampart-config audit', () => {
   it('prints provenance and keyed fingerprints that change exactly when a value changes', async () => {
     const auditKey = secretFile('audit-key', randomBytes(48).toString('base64'));
-    const env: Record<string, string> = { ...validEnv(), WEBHOOK_KEY_FILE: secretFile('wh', randomBytes(64).toString('hex')) };
+    const env: Record<string, string> = {
+      ...validEnv(),
+      WEBHOOK_KEY_FILE: secretFile('wh', randomBytes(64).toString('hex')),
+    };
     delete (env as Record<string, string | undefined>).WEBHOOK_KEY;
     const run = async (e: Record<string, string>) => {
       const cli = io(e);
