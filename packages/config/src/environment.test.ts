@@ -43,6 +43,7 @@ describe('resolveEnvironment', () => {
 
   it('does not echo odd environment values', () => {
     const info = resolveEnvironment({ NODE_ENV: 'prod uction with spaces and secrets?' });
-    expect(info.declared.NODE_ENV).toBe('(unrecognised)');
+    expect(info.declared.NODE_ENV).toBe('(other)');
+    expect(resolveEnvironment({ NODE_ENV: 'customer-name-42' }).declared.NODE_ENV).toBe('(other)');
   });
 });

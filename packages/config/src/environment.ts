@@ -14,11 +14,27 @@ export interface EnvironmentInfo {
 export const DEFAULT_ENVIRONMENT_VARIABLES: readonly string[] = Object.freeze(['APP_ENV', 'NODE_ENV']);
 
 const RELAXED = new Set<Profile>(['development', 'test']);
+const WELL_KNOWN = new Set([
+  'development',
+  'test',
+  'production',
+  'staging',
+  'prod',
+  'dev',
+  'qa',
+  'uat',
+  'preview',
+  'local',
+  'ci',
+  'sandbox',
+  'demo',
+  'stage',
+]);
 
 /**
  * Decides the profile. Production unless every consulted variable that is set says exactly
  * `development` or `test` (and they agree): unset, `staging`, `prod`, `dev`, `Development` and
- * typos are all production. Names that are too long or oddly shaped are not echoed.
+ * typos are all production. Only well-known environment names are echoed in `declared`.
  *
  * @example
  * ```ts
@@ -36,8 +52,9 @@ export function resolveEnvironment(
   for (const name of variables) {
     const value = env[name];
     if (value === undefined || value === '') continue;
-    // Environment names are shown in reports; anything that does not look like one is withheld.
-    declared[name] = /^[A-Za-z0-9._-]{1,32}$/.test(value) ? value : '(unrecognised)';
+    // Shown in reports, so only well-known environment names are echoed: the variable could be
+    // a schema key too, and nothing else a variable holds may appear in output.
+    declared[name] = WELL_KNOWN.has(value) ? value : '(other)';
     said.add(value);
   }
   const names = variables.join(' / ');

@@ -16,7 +16,7 @@ import {
   VAULT_PREFIX,
   type VaultReader,
 } from './vault.ts';
-import { assessSecret, WEAK_RULE_HINTS } from './weak-secret.ts';
+import { assessSecret, minimumSecretBytes, WEAK_RULE_HINTS } from './weak-secret.ts';
 
 /** Options of {@link loadConfig}. */
 export interface LoadOptions {
@@ -149,7 +149,7 @@ function collect(schema: Schema, options: LoadOptions): Collected {
   return { environment, raws, pending, issues };
 }
 
-type Outcome = { value: unknown } | { issue: ConfigIssue } | undefined;
+type Outcome = { value: unknown } | { issue: ConfigIssue } | { issues: ConfigIssue[] } | undefined;
 
 function validateKey(
   key: string,
@@ -178,15 +178,14 @@ function validateKey(
     return { issue: { key, code: 'invalid', message: `${key}: ${parsed.reason}; expected ${spec.expects}.` } };
   if (!spec.secret) return { value: parsed.value };
   if (environment.profile === 'production') {
+    const problems: ConfigIssue[] = [];
     const allowed = spec.secret.sources ?? options.secretSources ?? DEFAULT_SECRET_SOURCES;
     if (source !== undefined && source !== 'dev-profile' && !allowed.includes(source)) {
-      return {
-        issue: {
-          key,
-          code: 'source-not-allowed',
-          message: `${key}: in production this secret must come from ${allowed.join(' or ')}, not ${source === 'env' ? 'a plain environment variable' : source}. Mount it and set ${key}_FILE, use the config tree, or set ${key}=vault:<mount>/<path>#<field>.`,
-        },
-      };
+      problems.push({
+        key,
+        code: 'source-not-allowed',
+        message: `${key}: in production this secret must come from ${allowed.join(' or ')}, not ${source === 'env' ? 'a plain environment variable' : source}. Mount it and set ${key}_FILE, use the config tree, or set ${key}=vault:<mount>/<path>#<field>.`,
+      });
     }
     const rules = assessSecret(raw, {
       kind: spec.secret.kind,
@@ -195,15 +194,15 @@ function validateKey(
       denylist: spec.secret.denylist,
     });
     if (rules.length > 0) {
-      return {
-        issue: {
-          key,
-          code: 'weak-secret',
-          rules,
-          message: `${key}: refused as a weak ${spec.secret.kind} secret (${rules.map((r) => `${r}: ${WEAK_RULE_HINTS[r]}`).join('; ')}). Generate one: node -e "console.log(require('crypto').randomBytes(${Math.max(32, spec.secret.minBytes ?? 0)}).toString('base64url'))".`,
-        },
-      };
+      const bytes = Math.max(minimumSecretBytes(spec.secret.kind), spec.secret.minBytes ?? 0);
+      problems.push({
+        key,
+        code: 'weak-secret',
+        rules,
+        message: `${key}: refused as a weak ${spec.secret.kind} secret (${rules.map((r) => `${r}: ${WEAK_RULE_HINTS[r]}`).join('; ')}). Generate a random one, e.g. \`openssl rand -base64 ${bytes}\`.`,
+      });
     }
+    if (problems.length > 0) return { issues: problems };
   }
   return { value: Secret.of(key, parsed.value as string) };
 }
@@ -267,6 +266,7 @@ function finish(
     if (entry?.vault !== undefined && raw === undefined) continue; // its Vault issue is already listed
     const record = (outcome: Outcome): void => {
       if (outcome && 'issue' in outcome) issues.push(outcome.issue);
+      else if (outcome && 'issues' in outcome) issues.push(...outcome.issues);
       else values[key] = outcome?.value;
       provenance.push(provenanceFor(key, spec, entry, outcome !== undefined && 'value' in outcome));
     };

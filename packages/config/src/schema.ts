@@ -525,8 +525,9 @@ export function describeIssues(issues: ReadonlyArray<StandardSchemaV1.Issue>, ra
       .map((segment) => (typeof segment === 'object' && segment !== null ? segment.key : segment))
       .map(String)
       .join('.');
-    const message = quotesValue(issue.message, raw) ? '(message withheld: it quotes the value)' : issue.message;
-    return path ? `${path}: ${message}` : message;
+    const text = path ? `${path}: ${issue.message}` : issue.message;
+    // Paths can be keys of the user's JSON document, so they are checked like the message.
+    return quotesValue(text, raw) ? '(issue withheld: it quotes the value)' : text;
   });
   const more = issues.length > 5 ? ` (+${issues.length - 5} more)` : '';
   return `does not satisfy its schema: ${parts.join('; ')}${more}`;

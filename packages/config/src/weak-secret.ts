@@ -129,18 +129,24 @@ function deleet(value: string): string {
   let out = '';
   for (const char of value.toLowerCase()) {
     const mapped = LEET[char] ?? char;
-    if (/[a-z0-9]/.test(mapped)) out += mapped;
+    const code = mapped.charCodeAt(0);
+    if ((code >= 97 && code <= 122) || (code >= 48 && code <= 57)) out += mapped;
   }
   return out;
 }
 
 function shannonBitsPerChar(value: string): number {
-  const counts = new Map<string, number>();
-  const chars = [...value];
-  for (const char of chars) counts.set(char, (counts.get(char) ?? 0) + 1);
+  const counts = new Map<number, number>();
+  let total = 0;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.codePointAt(i)!;
+    if (code > 0xffff) i++;
+    counts.set(code, (counts.get(code) ?? 0) + 1);
+    total++;
+  }
   let bits = 0;
   for (const count of counts.values()) {
-    const p = count / chars.length;
+    const p = count / total;
     bits -= p * Math.log2(p);
   }
   return bits;
@@ -219,19 +225,35 @@ function compileDemo(entry: KnownDemoSecret): DemoMatcher {
 }
 
 const DEMO_MATCHERS: readonly DemoMatcher[] = KNOWN_DEMO_SECRETS.map(compileDemo);
+const SEARCHED = DEMO_MATCHERS.filter((m) => m.match !== 'exact');
+const EXACT = new Set(
+  DEMO_MATCHERS.filter((m) => m.match === 'exact' && !/^\d+$/.test(m.target)).flatMap((m) => [
+    m.target,
+    m.targetDeleeted,
+  ]),
+);
+const EXACT_NUMBERS = DEMO_MATCHERS.filter((m) => m.match === 'exact' && /^\d+$/.test(m.target)).map((m) => m.target);
 
 function matchesDemo(forms: Forms, matcher: DemoMatcher): boolean {
   if (matcher.match === 'prefix') return forms.lower.startsWith(matcher.prefix);
   if (matcher.target.length === 0) return false;
-  if (matcher.match === 'contains') {
-    return forms.flat.includes(matcher.target) || forms.deleeted.includes(matcher.targetDeleeted);
+  return forms.flat.includes(matcher.target) || forms.deleeted.includes(matcher.targetDeleeted);
+}
+
+/** Exact entries also match with digits added at either end: admin123, 2024password, 1234567. */
+function matchesExactDemo(forms: Forms): boolean {
+  for (const form of [forms.flat, forms.deleeted]) {
+    if (/^\d+$/.test(form)) {
+      if (EXACT_NUMBERS.some((n) => form.startsWith(n) || form.endsWith(n))) return true;
+      continue;
+    }
+    // Every way of cutting a run of digits off either end: abc1231 → abc123, abc12, ...
+    const trailing = form.length - (/\d*$/.exec(form)?.[0].length ?? 0);
+    for (let end = trailing; end <= form.length; end++) if (EXACT.has(form.slice(0, end))) return true;
+    const leading = /^\d*/.exec(form)?.[0].length ?? 0;
+    for (let start = 0; start <= leading; start++) if (EXACT.has(form.slice(start))) return true;
   }
-  // Exact entries also match with digits added at either end: admin123, 2024password.
-  const near = (form: string, target: string): boolean =>
-    form === target ||
-    (form.startsWith(target) && /^\d+$/.test(form.slice(target.length))) ||
-    (form.endsWith(target) && /^\d+$/.test(form.slice(0, form.length - target.length)));
-  return near(forms.flat, matcher.target) || near(forms.deleeted, matcher.targetDeleeted);
+  return false;
 }
 
 function decodedLength(value: string, encoding: SecretEncoding): number | undefined {
@@ -295,7 +317,8 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   // A random hex value cannot spell a documented secret once de-leeted, but its digits can be
   // de-leeted into short words; compare hex values literally.
   const demoForms = isHex ? { ...forms, deleeted: forms.flat } : forms;
-  if (DEMO_MATCHERS.some((matcher) => matchesDemo(demoForms, matcher))) rules.add('known-demo');
+  if (matchesExactDemo(demoForms) || SEARCHED.some((matcher) => matchesDemo(demoForms, matcher)))
+    rules.add('known-demo');
   for (const extra of options.denylist ?? []) {
     if (matchesDemo(demoForms, compileDemo({ value: extra, match: 'contains', origin: 'denylist option' })))
       rules.add('known-demo');

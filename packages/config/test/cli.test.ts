@@ -47,6 +47,9 @@ function validEnv(): Record<string, string> {
     LIMITS: '{"perMinute":60}',
     REGION: 'eu-west-1',
     TENANT: 'acme',
+    QUOTAS: '{"a":1}',
+    RETRIES: '3',
+    MODE: 'safe',
     JWT_KEY_FILE: secretFile('jwt', randomBytes(32).toString('base64url')),
     DB_PASSWORD_FILE: secretFile('db', randomBytes(18).toString('base64')),
     API_TOKEN_FILE: secretFile('api', randomBytes(16).toString('hex')),
@@ -73,8 +76,9 @@ describe('rampart-config check', () => {
     const report = JSON.parse(cli.out());
     expect(report.ok).toBe(false);
     expect(report.environment.profile).toBe('production');
-    expect(report.issues).toHaveLength(15);
-    expect(report.issues.find((i: { key: string }) => i.key === 'JWT_KEY').code).toBe('source-not-allowed');
+    expect(report.issues).toHaveLength(19);
+    const jwt = report.issues.filter((i: { key: string }) => i.key === 'JWT_KEY');
+    expect(jwt.map((i: { code: string }) => i.code)).toEqual(['source-not-allowed', 'weak-secret']);
   });
 
   it('exits 2 on usage errors', async () => {
@@ -157,7 +161,7 @@ describe('rampart-config bin', () => {
       },
     );
     expect(result.status).toBe(1);
-    expect(result.stdout).toMatch(/FAILED \(15 problems\)/);
+    expect(result.stdout).toMatch(/FAILED \(19 problems\)/);
     expect(result.stdout + result.stderr).not.toContain('your-256-bit-secret');
   });
 });

@@ -21,6 +21,7 @@ const shapes = [
   (m: string) => `https://${m}.example/`,
   (m: string) => `${m},https://a.example`,
   (m: string) => `{"perMinute":"${m}"}`,
+  (m: string) => `{"${m}":"x"}`,
   (m: string) => `${m}s`,
   (m: string) => `<${m}>`,
   (m: string) => `your-${m}-here`,
