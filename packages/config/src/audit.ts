@@ -9,7 +9,16 @@ export interface AuditEntry extends Provenance {
   readonly fingerprint?: string;
 }
 
-/** The minimum length of the audit (fingerprint) key: a short key would make fingerprints guessable. */
+/**
+ * The minimum length of the audit (fingerprint) key: a short key would make fingerprints guessable.
+ *
+ * @example
+ * ```ts
+ * import { MIN_FINGERPRINT_KEY_BYTES } from '@rampart/config';
+ * import { randomBytes } from 'node:crypto';
+ * const auditKey = randomBytes(MIN_FINGERPRINT_KEY_BYTES);
+ * ```
+ */
 export const MIN_FINGERPRINT_KEY_BYTES = 32;
 
 function keyBytes(key: Secret | Uint8Array | string): Uint8Array {

@@ -6,6 +6,12 @@ import { DEV_SECRET_PREFIX, minimumSecretBytes } from './weak-secret.ts';
 /**
  * Parses a dev profile (`KEY=value` lines, `#` comments, optional `export ` and surrounding
  * quotes). Lines that are not assignments are ignored; their text is never reported.
+ *
+ * @example
+ * ```ts
+ * import { parseDevProfile } from '@rampart/config';
+ * parseDevProfile('# dev\nPORT=3000\n').get('PORT'); // '3000'
+ * ```
  */
 export function parseDevProfile(text: string): Map<string, string> {
   const values = new Map<string, string>();
@@ -23,7 +29,15 @@ export function parseDevProfile(text: string): Map<string, string> {
   return values;
 }
 
-/** A fresh random development secret, dev-marked so production refuses it. */
+/**
+ * A fresh random development secret, dev-marked so production refuses it.
+ *
+ * @example
+ * ```ts
+ * import { generateDevSecret } from '@rampart/config';
+ * generateDevSecret(32); // 'rampart-dev-…' (43 random base64url characters after the prefix)
+ * ```
+ */
 export function generateDevSecret(bytes: number): string {
   return `${DEV_SECRET_PREFIX}${randomBytes(bytes).toString('base64url')}`;
 }

@@ -10,7 +10,15 @@ export interface EnvironmentInfo {
   readonly reason: string;
 }
 
-/** Consulted in this order; all that are set must agree on development/test to leave production. */
+/**
+ * Consulted in this order; all that are set must agree on development/test to leave production.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_ENVIRONMENT_VARIABLES, resolveEnvironment } from '@rampart/config';
+ * resolveEnvironment(process.env, [...DEFAULT_ENVIRONMENT_VARIABLES, 'DEPLOY_ENV']);
+ * ```
+ */
 export const DEFAULT_ENVIRONMENT_VARIABLES: readonly string[] = Object.freeze(['APP_ENV', 'NODE_ENV']);
 
 const RELAXED = new Set<Profile>(['development', 'test']);

@@ -16,7 +16,15 @@ export interface KnownDemoSecret {
 const demo = (value: string, match: KnownDemoSecret['match'], origin: string): KnownDemoSecret =>
   Object.freeze({ value, match, origin });
 
-/** The built-in list; extend it per key with `secret({ denylist })`. */
+/**
+ * The built-in list; extend it per key with `secret({ denylist })`.
+ *
+ * @example
+ * ```ts
+ * import { KNOWN_DEMO_SECRETS } from '@rampart/config';
+ * KNOWN_DEMO_SECRETS.some((entry) => entry.value === 'keyboard cat'); // true
+ * ```
+ */
 export const KNOWN_DEMO_SECRETS: readonly KnownDemoSecret[] = Object.freeze([
   // Framework and library docs
   demo('keyboard cat', 'contains', 'express-session README'),

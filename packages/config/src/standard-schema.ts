@@ -35,7 +35,16 @@ export declare namespace StandardSchemaV1 {
   export type InferOutput<Schema extends StandardSchemaV1> = NonNullable<Schema['~standard']['types']>['output'];
 }
 
-/** True when `candidate` implements Standard Schema v1. */
+/**
+ * True when `candidate` implements Standard Schema v1.
+ *
+ * @example
+ * ```ts
+ * import { isStandardSchema } from '@rampart/config';
+ * import { z } from 'zod';
+ * isStandardSchema(z.string()); // true
+ * ```
+ */
 export function isStandardSchema(candidate: unknown): candidate is StandardSchemaV1 {
   if ((typeof candidate !== 'object' && typeof candidate !== 'function') || candidate === null) return false;
   const props = (candidate as { '~standard'?: { version?: unknown; validate?: unknown } })['~standard'];

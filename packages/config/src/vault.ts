@@ -16,7 +16,15 @@ export interface VaultRef {
   readonly version: number | undefined;
 }
 
-/** The prefix that marks a value as a Vault KV v2 reference. */
+/**
+ * The prefix that marks a value as a Vault KV v2 reference.
+ *
+ * @example
+ * ```ts
+ * import { VAULT_PREFIX } from '@rampart/config';
+ * `${VAULT_PREFIX}secret/billing#jwt_key`; // what DB_PASSWORD or DB_PASSWORD_FILE may hold
+ * ```
+ */
 export const VAULT_PREFIX = 'vault:';
 
 const SEGMENT = /^[A-Za-z0-9._-]+$/;

@@ -52,7 +52,15 @@ const KIND_POLICIES: Readonly<Record<SecretKind, KindPolicy>> = {
   password: { minBytes: 12, minBitsPerChar: 2.5, minDistinct: 6 },
 };
 
-/** The minimum length in bytes a secret of this kind must have in production. */
+/**
+ * The minimum length in bytes a secret of this kind must have in production.
+ *
+ * @example
+ * ```ts
+ * import { minimumSecretBytes } from '@rampart/config';
+ * minimumSecretBytes('jwt-hs512'); // 64
+ * ```
+ */
 export function minimumSecretBytes(kind: SecretKind): number {
   return KIND_POLICIES[kind].minBytes;
 }
@@ -60,6 +68,12 @@ export function minimumSecretBytes(kind: SecretKind): number {
 /**
  * The prefix `gen-dev` puts on every generated development secret, so production can recognise
  * and refuse one that escaped into a deployment (Django marks its generated keys the same way).
+ *
+ * @example
+ * ```ts
+ * import { DEV_SECRET_PREFIX } from '@rampart/config';
+ * value.startsWith(DEV_SECRET_PREFIX); // true for every gen-dev secret
+ * ```
  */
 export const DEV_SECRET_PREFIX = 'rampart-dev-';
 
