@@ -162,7 +162,7 @@ function validateKey(
   if (isStandardSchema(spec)) {
     const finish = (result: StandardSchemaV1.Result<unknown>): Outcome => {
       if (!result.issues) return { value: result.value };
-      if (raw === undefined) return { issue: missing(key, 'a value accepted by its schema') };
+      if (raw === undefined) return { issue: missing(key, 'a value accepted by its schema', false, environment) };
       return { issue: { key, code: 'invalid', message: `${key}: ${describeIssues(result.issues, raw)}.` } };
     };
     const result = spec['~standard'].validate(raw);
@@ -171,7 +171,7 @@ function validateKey(
   if (raw === undefined) {
     if (spec.default) return { value: spec.default.value };
     if (spec.optional) return undefined;
-    return { issue: missing(key, spec.expects, spec.secret !== undefined) };
+    return { issue: missing(key, spec.expects, spec.secret !== undefined, environment) };
   }
   const parsed = spec.parse(raw);
   if (!parsed.ok)
@@ -207,10 +207,12 @@ function validateKey(
   return { value: Secret.of(key, parsed.value as string) };
 }
 
-function missing(key: string, expects: string, isSecret = false): ConfigIssue {
-  const how = isSecret
-    ? `mount it and set ${key}_FILE, add it to the config tree, or set ${key}=vault:<mount>/<path>#<field>`
-    : `set ${key}`;
+function missing(key: string, expects: string, isSecret: boolean, environment: EnvironmentInfo): ConfigIssue {
+  const how = !isSecret
+    ? `set ${key}`
+    : environment.profile === 'production'
+      ? `mount it and set ${key}_FILE, add it to the config tree, or set ${key}=vault:<mount>/<path>#<field>`
+      : 'run `rampart-config gen-dev` and pass the file as the devProfile option, or set it in the environment';
   return { key, code: 'missing', message: `${key}: missing; ${how} (expected ${expects}).` };
 }
 

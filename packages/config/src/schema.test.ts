@@ -169,3 +169,52 @@ function catchError(fn: () => unknown): ConfigError {
   }
   throw new Error('expected a ConfigError');
 }
+
+describe('parsers (properties)', () => {
+  it('boolean() accepts exactly its spellings in any case', () => {
+    fc.assert(
+      fc.property(fc.string(), (text) => {
+        const parsed = boolean().parse(text);
+        const known = ['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'].includes(text.trim().toLowerCase());
+        expect(parsed.ok).toBe(known);
+      }),
+    );
+  });
+
+  it('list() round-trips items that contain no separator', () => {
+    fc.assert(
+      fc.property(fc.array(fc.stringMatching(/^[^,\s]+$/), { minLength: 1 }), (items) => {
+        expect(list().parse(items.join(','))).toEqual({ ok: true, value: items });
+        expect(list().parse(items.join(' , '))).toEqual({ ok: true, value: items });
+      }),
+    );
+  });
+
+  it('port() accepts exactly the integers 1-65535', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -100_000, max: 100_000 }), (n) => {
+        expect(port().parse(String(n)).ok).toBe(n >= 1 && n <= 65_535);
+      }),
+    );
+  });
+
+  it('no parser throws on arbitrary input', () => {
+    const specs = [
+      string(),
+      number(),
+      port(),
+      boolean(),
+      url(),
+      oneOf(['a']),
+      duration(),
+      list({ of: port() }),
+      json(),
+      secret(),
+    ];
+    fc.assert(
+      fc.property(fc.string(), (text) => {
+        for (const spec of specs) spec.parse(text);
+      }),
+    );
+  });
+});

@@ -3,7 +3,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { generateDevSecret } from './dev-profile.ts';
 import { KNOWN_DEMO_SECRETS } from './known-demo-secrets.ts';
-import { assessSecret, DEV_SECRET_PREFIX, minimumSecretBytes, type SecretKind } from './weak-secret.ts';
+import {
+  assessSecret,
+  DEV_SECRET_PREFIX,
+  minimumSecretBytes,
+  type SecretKind,
+  WEAK_RULE_HINTS,
+} from './weak-secret.ts';
 
 const KINDS: readonly SecretKind[] = [
   'hmac-sha256',
@@ -123,5 +129,15 @@ describe('assessSecret', () => {
     const leaked = randomBytes(32).toString('base64url');
     expect(assessSecret(leaked, { kind: 'key' })).toEqual([]);
     expect(assessSecret(leaked, { kind: 'key', denylist: [leaked] })).toEqual(['known-demo']);
+  });
+});
+
+describe('assessSecret (properties)', () => {
+  it('never throws and always returns known rules', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), fc.constantFrom(...KINDS), (value, kind) => {
+        for (const rule of assessSecret(value, { kind })) expect(Object.keys(WEAK_RULE_HINTS)).toContain(rule);
+      }),
+    );
   });
 });
