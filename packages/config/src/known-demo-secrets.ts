@@ -31,6 +31,7 @@ export const KNOWN_DEMO_SECRETS: readonly KnownDemoSecret[] = Object.freeze([
   demo('your-256-bit-secret', 'contains', 'jwt.io debugger default HS256 key'),
   demo('your-384-bit-secret', 'contains', 'jwt.io debugger default HS384 key'),
   demo('your-512-bit-secret', 'contains', 'jwt.io debugger default HS512 key'),
+  demo('a-string-secret-at-least-256-bits-long', 'contains', 'jwt.io debugger default HS256 key (2025)'),
   demo('shhhhh', 'contains', 'jsonwebtoken / express-jwt README'),
   demo('shhhhhhared-secret', 'contains', 'express-jwt README'),
   demo('secretOrPrivateKey', 'contains', 'jsonwebtoken README parameter name pasted as a value'),
@@ -72,6 +73,7 @@ export const KNOWN_DEMO_SECRETS: readonly KnownDemoSecret[] = Object.freeze([
   demo('devstoreaccount1', 'contains', 'Azure Storage emulator account'),
   demo('sk_test_4eC39HqLyjWDarjtT1zdp7dc', 'contains', 'Stripe documentation test key'),
   demo('pk_test_TYooMQauvdEDq54NiTphI7jx', 'contains', 'Stripe documentation publishable key'),
+  demo('ghp_16C7e42F292c6912E7710c838347Ae178B4a', 'contains', 'GitHub documentation personal access token'),
   demo('sk_test_', 'prefix', 'Stripe test-mode secret key used in production'),
   demo('rk_test_', 'prefix', 'Stripe test-mode restricted key used in production'),
   // Default credentials and the most common passwords

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { generateDevSecret } from './dev-profile.ts';
@@ -34,6 +34,15 @@ describe('assessSecret', () => {
           [],
         );
       }
+    }
+  });
+
+  it('never rejects generated passwords drawn from all 94 printable characters (10,000)', () => {
+    const printable = Array.from({ length: 94 }, (_, i) => String.fromCharCode(33 + i));
+    for (let i = 0; i < 10_000; i++) {
+      const length = 12 + randomInt(53);
+      const value = Array.from({ length }, () => printable[randomInt(94)]).join('');
+      expect(assessSecret(value, { kind: length >= 32 ? 'key' : 'password' }), value).toEqual([]);
     }
   });
 
@@ -87,6 +96,7 @@ describe('assessSecret', () => {
       'insert_token_here_1234567890abcdefghijklm',
       'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
       'sk_live_xxxxxxxxxxxxxxxxxxxxxxxx',
+      'TBD',
       '********************************',
       'todo-set-a-real-key-before-launch-2024',
       'TBD',

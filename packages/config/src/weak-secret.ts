@@ -197,17 +197,25 @@ function longestSequentialRun(value: string): number {
 }
 
 function isPlaceholderShape(value: string): boolean {
-  if (/<[^<>]*>/.test(value)) return true; // <your-key>
-  if (/\$\{[^}]*\}|\$\([^)]*\)|\{\{[^}]*\}\}|^\$[A-Za-z_]\w*$|^%\w+%$|^__\w+__$/.test(value)) return true;
+  // Shapes are anchored or need word-like content: generated passwords contain <, >, $ and {
+  // by chance, but not `<your-api-key>` or `${JWT_SECRET}`.
+  if (/^\s*<[A-Za-z][\w .-]*>\s*$|<[a-z]{3,}(?:[-_ ][a-z]{2,})+>|<[A-Z]{3,}(?:[-_ ][A-Z]{2,})+>/.test(value))
+    return true;
+  if (/\$\{(?:[A-Z_][A-Z0-9_]{4,}|[a-z_][a-z0-9_.]{4,})(?::[^}]*)?\}|\{\{\s*[A-Za-z_][\w.]{2,}\s*\}\}/.test(value))
+    return true;
+  if (/^\$(?:[A-Z_][A-Z0-9_]*|[a-z_][a-z0-9_]*)$|^%[A-Z_][A-Z0-9_]*%$|^__[A-Z][A-Z0-9_]*__$/.test(value)) return true;
   const flat = normalize(value);
   if (/^(your|insert|enter|paste).*(key|secret|token|password|pass|value|here)/.test(flat)) return true;
   if (/(your|insert|enter|paste).*here/.test(flat)) return true;
   if (/change.?me|changethis|replace.?me|replacethis/.test(value.toLowerCase())) return true;
   const tokens = value.split(/[^A-Za-z0-9*#?.]+/).filter((token) => token.length > 0);
-  if (tokens.some((token) => token.length >= 3 && /^(x+|X+|\*+|#+|\?+|\.+)$/.test(token))) return true;
+  if (tokens.some((token) => /^(x{4,}|X{4,}|\*{6,}|#{6,}|\?{6,}|\.{6,})$/.test(token))) return true;
   // Only written-by-a-person values (words and numbers between separators) are checked for
   // placeholder words: short tokens occur by chance between the separators of random base64.
-  const wordLike = tokens.every((token) => /^[A-Za-z]+$/.test(token) || /^[0-9]+$/.test(token));
+  const wordLike =
+    tokens.length > 0 &&
+    tokens.every((token) => /^(?:[a-z]+|[A-Z]+|[A-Z][a-z]+|[0-9]+)$/.test(token)) &&
+    tokens.reduce((sum, token) => sum + token.length, 0) >= 3 * tokens.length;
   return wordLike && tokens.some((token) => PLACEHOLDER_TOKENS.has(token.toLowerCase()));
 }
 
