@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,8 @@ const root = mkdtempSync(join(tmpdir(), 'rampart-leak-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const fixture = join(import.meta.dirname, 'fixtures', 'schema.ts');
 const KEYS = Object.keys(schema);
+const auditKey = join(root, 'audit-key');
+writeFileSync(auditKey, randomBytes(48).toString('base64'));
 type Source = 'env' | 'file' | 'tree' | 'dev-profile' | 'vault' | 'both';
 
 /** How a marker is embedded in a key's raw value, so it reaches each parser's interesting paths. */
@@ -102,6 +105,8 @@ async function everyOutput(s: ReturnType<typeof scenario>): Promise<string> {
   const common = ['--schema', fixture, '--config-tree', s.options.configTree, '--dev-profile', s.options.devProfile];
   await runCli(['check', ...common], io);
   await runCli(['check', ...common, '--json'], io);
+  await runCli(['audit', ...common, '--json', '--fingerprint-key-file', auditKey], io);
+  await runCli(['audit', ...common, '--fingerprint-key-file', auditKey], io);
   return outputs.join('\n');
 }
 
