@@ -4,8 +4,10 @@ import { z } from 'zod';
 import { environmentOf, provenanceOf, withOverrides } from './config-object.ts';
 import { ConfigError } from './errors.ts';
 import { loadConfig, loadConfigSync } from './load.ts';
-import { json, list, port, secret, string } from './schema.ts';
+import { port, string } from './scalars.ts';
 import { Secret } from './secret.ts';
+import { secret } from './secret-spec.ts';
+import { json, list } from './structured.ts';
 
 const schema = {
   PORT: port({ default: 3000 }),

@@ -1,8 +1,8 @@
 import type { EnvironmentInfo } from './environment.ts';
 import { ConfigError } from './errors.ts';
-import { deepFreeze, type InferConfig, isSpec, type Schema } from './schema.ts';
 import { Secret } from './secret.ts';
 import type { ProvenanceSource } from './sources.ts';
+import { deepFreeze, type InferConfig, isSpec, type Schema } from './spec.ts';
 
 /** Where one key's value came from. Locators only: variable names, file paths, Vault paths. */
 export interface Provenance {

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { generateDevProfile, parseDevProfile } from './dev-profile.ts';
-import { port, secret, string } from './schema.ts';
+import { port, string } from './scalars.ts';
+import { secret } from './secret-spec.ts';
 import { DEV_SECRET_PREFIX } from './weak-secret.ts';
 
 describe('parseDevProfile', () => {

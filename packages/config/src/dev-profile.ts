@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Schema } from './schema.ts';
-import { isSpec } from './schema.ts';
+import type { Schema } from './spec.ts';
+import { isSpec } from './spec.ts';
 import { DEV_SECRET_PREFIX, minimumSecretBytes } from './weak-secret.ts';
 
 /**

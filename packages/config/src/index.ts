@@ -13,35 +13,33 @@ export { KNOWN_DEMO_SECRETS, type KnownDemoSecret } from './known-demo-secrets.t
 export { type ConfigReport, checkConfig, type LoadOptions, loadConfig, loadConfigSync } from './load.ts';
 export {
   boolean,
-  type DeepReadonly,
   type DurationOptions,
   duration,
-  type InferConfig,
-  type InferValue,
-  type JsonOptions,
-  json,
-  type ListOptions,
-  list,
   type NumberOptions,
   number,
   oneOf,
-  type Parsed,
   port,
-  type Schema,
-  type SecretOptions,
-  type SecretSpecOptions,
-  type SourceKind,
-  type Spec,
-  type SpecLike,
   type StringOptions,
-  secret,
   string,
   type UrlOptions,
   url,
-} from './schema.ts';
+} from './scalars.ts';
 export { Secret } from './secret.ts';
+export { type SecretOptions, secret } from './secret-spec.ts';
 export type { ProvenanceSource } from './sources.ts';
+export type {
+  DeepReadonly,
+  InferConfig,
+  InferValue,
+  Parsed,
+  Schema,
+  SecretSpecOptions,
+  SourceKind,
+  Spec,
+  SpecLike,
+} from './spec.ts';
 export { isStandardSchema, type StandardSchemaV1 } from './standard-schema.ts';
+export { type JsonOptions, json, type ListOptions, list } from './structured.ts';
 export { parseVaultRef, VAULT_PREFIX, type VaultReader, type VaultRef } from './vault.ts';
 export {
   type AssessSecretOptions,

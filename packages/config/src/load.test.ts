@@ -8,8 +8,9 @@ import { provenanceOf } from './config-object.ts';
 import { generateDevProfile } from './dev-profile.ts';
 import { ConfigError } from './errors.ts';
 import { checkConfig, loadConfig, loadConfigSync } from './load.ts';
-import { number, port, secret, string, url } from './schema.ts';
+import { number, port, string, url } from './scalars.ts';
 import { Secret } from './secret.ts';
+import { secret } from './secret-spec.ts';
 
 let dir: string;
 beforeEach(() => {

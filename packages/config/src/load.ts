@@ -4,10 +4,10 @@ import { createConfigObject, type Provenance } from './config-object.ts';
 import { parseDevProfile } from './dev-profile.ts';
 import { DEFAULT_ENVIRONMENT_VARIABLES, type EnvironmentInfo, resolveEnvironment } from './environment.ts';
 import { ConfigError, type ConfigIssue } from './errors.ts';
-import { describeIssues, type InferConfig, isSpec, type Schema, type SourceKind, type Spec } from './schema.ts';
 import { Secret } from './secret.ts';
 import { lookupKey, type RawValue, type SourceContext } from './sources.ts';
-import { isStandardSchema, type StandardSchemaV1 } from './standard-schema.ts';
+import { type InferConfig, isSpec, type Schema, type SourceKind, type Spec } from './spec.ts';
+import { describeIssues, isStandardSchema, type StandardSchemaV1 } from './standard-schema.ts';
 import {
   describeVaultRef,
   type PendingRef,

@@ -50,3 +50,36 @@ export function isStandardSchema(candidate: unknown): candidate is StandardSchem
   const props = (candidate as { '~standard'?: { version?: unknown; validate?: unknown } })['~standard'];
   return typeof props === 'object' && props !== null && props.version === 1 && typeof props.validate === 'function';
 }
+
+/**
+ * Turns Standard Schema issues into text. Validators may quote the input in their messages, so a
+ * message that contains any part of the raw value is withheld.
+ */
+export function describeIssues(issues: ReadonlyArray<StandardSchemaV1.Issue>, raw: string): string {
+  const parts = issues.slice(0, 5).map((issue) => {
+    const path = (issue.path ?? [])
+      .map((segment) => (typeof segment === 'object' && segment !== null ? segment.key : segment))
+      .map(String)
+      .join('.');
+    const text = path ? `${path}: ${issue.message}` : issue.message;
+    // Paths can be keys of the user's JSON document, so they are checked like the message.
+    return quotesValue(text, raw) ? '(issue withheld: it quotes the value)' : text;
+  });
+  const more = issues.length > 5 ? ` (+${issues.length - 5} more)` : '';
+  return `does not satisfy its schema: ${parts.join('; ')}${more}`;
+}
+
+function quotesValue(message: string, raw: string): boolean {
+  const value = raw.trim();
+  if (value.length === 0) return false;
+  if (value.length <= 3) return new RegExp(`(^|[^A-Za-z0-9])${escapeRegExp(value)}($|[^A-Za-z0-9])`).test(message);
+  const lower = message.toLowerCase();
+  for (let i = 0; i + 4 <= value.length; i++) {
+    if (lower.includes(value.slice(i, i + 4).toLowerCase())) return true;
+  }
+  return false;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { provenanceOf } from './config-object.ts';
 import { ConfigError } from './errors.ts';
 import { loadConfig } from './load.ts';
-import { secret, string } from './schema.ts';
+import { string } from './scalars.ts';
+import { secret } from './secret-spec.ts';
 import { parseVaultRef, type VaultReader } from './vault.ts';
 
 /** A stand-in for node-vault's `read` against a KV v2 mount: the integration test uses the real server. */

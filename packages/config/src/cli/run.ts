@@ -6,7 +6,7 @@ import { auditConfig, MIN_FINGERPRINT_KEY_BYTES } from '../audit.ts';
 import { generateDevProfile } from '../dev-profile.ts';
 import { ConfigError } from '../errors.ts';
 import { checkConfig, type LoadOptions, loadConfig } from '../load.ts';
-import { isSpec, type Schema } from '../schema.ts';
+import { isSpec, type Schema } from '../spec.ts';
 import { isStandardSchema } from '../standard-schema.ts';
 
 /** Where the CLI reads and writes; tests pass their own. */

@@ -4,21 +4,11 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { loadConfigSync } from './load.ts';
-import {
-  boolean,
-  duration,
-  type InferConfig,
-  json,
-  list,
-  number,
-  oneOf,
-  port,
-  type Schema,
-  secret,
-  string,
-  url,
-} from './schema.ts';
+import { boolean, duration, number, oneOf, port, string, url } from './scalars.ts';
 import type { Secret } from './secret.ts';
+import { secret } from './secret-spec.ts';
+import type { InferConfig, Schema } from './spec.ts';
+import { json, list } from './structured.ts';
 
 const TEST = { NODE_ENV: 'test' } as const;
 
