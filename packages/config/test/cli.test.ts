@@ -89,6 +89,18 @@ describe('rampart-config check', () => {
     expect(await runCli(['check', '--schema', join(dir, 'missing.ts')], cli)).toBe(2);
     expect(await runCli(['--help'], io({}))).toBe(0);
   });
+
+  it('names a schema module that cannot be found but never echoes what a module threw', async () => {
+    const missing = io({});
+    expect(await runCli(['check', '--schema', 'nope/missing-schema.ts'], missing)).toBe(2);
+    expect(missing.err()).toMatch(/cannot load the schema module: .*missing-schema/);
+    const throwing = io({});
+    expect(
+      await runCli(['check', '--schema', join(import.meta.dirname, 'fixtures', 'throwing-schema.ts')], throwing),
+    ).toBe(2);
+    expect(throwing.err()).toMatch(/the schema module threw Error/);
+    expect(throwing.err()).not.toContain('Zq8vLm3nPx7Rt2Kw');
+  });
 });
 
 describe('rampart-config audit', () => {

@@ -132,9 +132,16 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
       io.stderr(`rampart-config: ${(error as Error).message}\n\n${USAGE}`);
       return 2;
     }
-    // Anything else (a schema module that fails to import): say so without echoing its details.
+    // A schema module that cannot be found or parsed: Node's message names the file and the
+    // syntax problem. Anything else the module threw is not echoed: it could quote a value.
+    const code = (error as { code?: unknown } | null)?.code;
+    const loadFailure =
+      error instanceof SyntaxError ||
+      (typeof code === 'string' && /^ERR_(MODULE_NOT_FOUND|UNKNOWN_FILE_EXTENSION|UNSUPPORTED_DIR_IMPORT)$/.test(code));
     io.stderr(
-      `rampart-config: failed: ${(error as Error)?.name ?? 'error'}: ${(error as { code?: string }).code ?? 'see the schema module'}\n`,
+      loadFailure
+        ? `rampart-config: cannot load the schema module: ${(error as Error).message}\n`
+        : `rampart-config: the schema module threw ${(error as Error)?.name ?? 'an error'}${typeof code === 'string' ? ` (${code})` : ''}; run it with node to see why.\n`,
     );
     return 2;
   }
