@@ -207,13 +207,14 @@ describe('loadConfigSync', () => {
         {
           fileAllowlist: ['relative/dir'],
           vaultTimeoutMs: 0,
+          configTree: join(dir, 'no-such-tree'),
           bogus: 1,
         } as never,
       ),
     ).toThrow(
       expect.objectContaining({
         code: 'ERR_CONFIG_OPTIONS',
-        message: expect.stringMatching(/bogus[\s\S]*bad-name[\s\S]*absolute[\s\S]*vaultTimeoutMs/),
+        message: expect.stringMatching(/bogus[\s\S]*bad-name[\s\S]*absolute[\s\S]*vaultTimeoutMs[\s\S]*configTree/),
       }),
     );
   });
@@ -224,6 +225,9 @@ describe('loadConfigSync', () => {
       WORKERS: z.coerce.number().int().min(1),
     };
     expect(loadConfigSync(zschema, { env: { WORKERS: '4' } })).toEqual({ MODE: 'safe', WORKERS: 4 });
+    const optional = loadConfigSync({ HINT: z.string().optional() }, { env: {} });
+    expect(optional.HINT).toBeUndefined();
+    expect(provenanceOf(optional)[0]?.source).toBe('unset');
     const error = errorOf(() => loadConfigSync(zschema, { env: { MODE: 'turbo' } }));
     expect(error.issues.map((i) => [i.key, i.code])).toEqual([
       ['MODE', 'invalid'],

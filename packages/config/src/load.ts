@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { createConfigObject, type Provenance } from './config-object.ts';
 import { parseDevProfile } from './dev-profile.ts';
@@ -68,6 +68,14 @@ interface Collected {
   readonly issues: ConfigIssue[];
 }
 
+function isDirectory(path: unknown): boolean {
+  try {
+    return typeof path === 'string' && statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function validateOptions(schema: Schema, options: LoadOptions): void {
   const problems: string[] = [];
   const unknown = Object.keys(options).filter((key) => !OPTION_KEYS.includes(key));
@@ -86,6 +94,9 @@ function validateOptions(schema: Schema, options: LoadOptions): void {
     problems.push('vaultTimeoutMs must be > 0');
   if (options.vault !== undefined && typeof options.vault?.read !== 'function') {
     problems.push('vault must be a node-vault client (an object with read())');
+  }
+  if (options.configTree !== undefined && !isDirectory(options.configTree)) {
+    problems.push('configTree must be an existing directory');
   }
   if (options.devProfile !== undefined && typeof options.devProfile !== 'string')
     problems.push('devProfile must be a path');
@@ -270,7 +281,9 @@ function finish(
       if (outcome && 'issue' in outcome) issues.push(outcome.issue);
       else if (outcome && 'issues' in outcome) issues.push(...outcome.issues);
       else values[key] = outcome?.value;
-      provenance.push(provenanceFor(key, spec, entry, outcome !== undefined && 'value' in outcome));
+      provenance.push(
+        provenanceFor(key, spec, entry, outcome !== undefined && 'value' in outcome && outcome.value !== undefined),
+      );
     };
     const outcome = validateKey(key, spec, raw, sourceKind(entry), collected.environment, options);
     if (outcome instanceof Promise) {
