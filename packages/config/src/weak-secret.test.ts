@@ -111,6 +111,7 @@ describe('assessSecret', () => {
       expect.arrayContaining(['low-entropy', 'few-distinct-characters', 'repeated-pattern']),
     );
     expect(assessSecret('abababababababababababababababababab', { kind: 'key' })).toContain('repeated-pattern');
+    expect(assessSecret('Zx81kfP0qL2mVb7TnR4wQ9aaZx81kfP0qL2m', { kind: 'key' })).toEqual(['repeated-pattern']);
     expect(assessSecret('abcdefghijklmnopqrstuvwxyz0123456789', { kind: 'key' })).toContain('sequential');
     expect(assessSecret('Zx81kfP0qL2mVb7T', { kind: 'hmac-sha256' })).toEqual(['too-short']);
   });

@@ -89,6 +89,8 @@ const WEAK_WORDS = [
   'replaceme',
   'placeholder',
   'insecure',
+  'notsecure',
+  'unsafe',
   'example',
   'sample',
   'dummy',
@@ -171,6 +173,17 @@ function isRepeatedPattern(value: string): boolean {
   for (let period = 1; period <= n / 2; period++) {
     if (n % period !== 0) continue;
     if (value.slice(0, period).repeat(n / period) === value) return true;
+  }
+  return false;
+}
+
+/** True when some 8-character stretch occurs twice: `Ab3kx9Qz…Ab3kx9Qz`, a key pasted twice. */
+function hasRepeatedStretch(value: string): boolean {
+  const seen = new Set<string>();
+  for (let i = 0; i + 8 <= value.length; i++) {
+    const stretch = value.slice(i, i + 8);
+    if (seen.has(stretch)) return true;
+    seen.add(stretch);
   }
   return false;
 }
@@ -328,7 +341,7 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   else if (bytes < Math.max(policy.minBytes, options.minBytes ?? 0)) rules.add('too-short');
   if (value.length > 0 && shannonBitsPerChar(value) < policy.minBitsPerChar) rules.add('low-entropy');
   if (new Set(value).size < policy.minDistinct) rules.add('few-distinct-characters');
-  if (value.length > 1 && isRepeatedPattern(value)) rules.add('repeated-pattern');
+  if (value.length > 1 && (isRepeatedPattern(value) || hasRepeatedStretch(value))) rules.add('repeated-pattern');
   if (longestSequentialRun(value) >= 8) rules.add('sequential');
   if (value.toLowerCase().startsWith(DEV_SECRET_PREFIX)) rules.add('dev-marker');
   else if (isPlaceholderShape(value)) rules.add('placeholder');
@@ -355,7 +368,7 @@ export const WEAK_RULE_HINTS: Readonly<Record<WeakSecretRule, string>> = {
   'bad-encoding': 'not valid in the declared encoding',
   'low-entropy': 'too little entropy per character',
   'few-distinct-characters': 'too few distinct characters',
-  'repeated-pattern': 'a repeated pattern',
+  'repeated-pattern': 'a repeated pattern or a repeated stretch of 8 characters',
   sequential: 'contains a long sequential run',
   placeholder: 'looks like a placeholder',
   'weak-word': 'contains a word generated secrets never contain',
