@@ -17,7 +17,7 @@ const schema = {
 };
 const env = { NODE_ENV: 'test', TAGS: 'a,b', LIMITS: '{"perMinute":5,"nested":{"burst":[1,2]}}', KEY: 'dev-value' };
 
-describe('loaded config', () => {
+describe('loadConfigSync result', () => {
   it('is deeply immutable', () => {
     const config = loadConfigSync(schema, { env });
     const mutable = config as unknown as Record<string, unknown>;

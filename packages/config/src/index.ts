@@ -11,6 +11,7 @@ export {
 export { ConfigError, type ConfigErrorCode, type ConfigIssue, type ConfigIssueCode } from './errors.ts';
 export { KNOWN_DEMO_SECRETS, type KnownDemoSecret } from './known-demo-secrets.ts';
 export { type ConfigReport, checkConfig, type LoadOptions, loadConfig, loadConfigSync } from './load.ts';
+export { createRedactor } from './redactor.ts';
 export {
   boolean,
   type DurationOptions,

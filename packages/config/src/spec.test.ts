@@ -12,7 +12,7 @@ import { json, list } from './structured.ts';
 
 const TEST = { NODE_ENV: 'test' } as const;
 
-describe('schema inference', () => {
+describe('InferConfig', () => {
   it('infers every kind, optional keys and Standard Schema outputs', () => {
     const schema = {
       NAME: string(),
@@ -68,7 +68,7 @@ describe('secret', () => {
   });
 });
 
-describe('builders', () => {
+describe('string, number, port, boolean, url, oneOf, duration, list, json', () => {
   it('validate defaults when the schema is defined', () => {
     expect(() => port({ default: 70_000 })).toThrow(expect.objectContaining({ code: 'ERR_CONFIG_SCHEMA' }));
     expect(() => url({ default: 'not a url' })).toThrow(/default is invalid/);
@@ -160,7 +160,7 @@ function catchError(fn: () => unknown): ConfigError {
   throw new Error('expected a ConfigError');
 }
 
-describe('parsers (properties)', () => {
+describe('spec parsers (properties)', () => {
   it('boolean() accepts exactly its spellings in any case', () => {
     fc.assert(
       fc.property(fc.string(), (text) => {

@@ -57,7 +57,7 @@ function validEnv(): Record<string, string> {
   };
 }
 
-describe('rampart-config check', () => {
+describe('runCli check', () => {
   it('exits 0 for a valid environment and lists provenance', async () => {
     const env: Record<string, string> = {
       ...validEnv(),
@@ -103,7 +103,7 @@ describe('rampart-config check', () => {
   });
 });
 
-describe('rampart-config audit', () => {
+describe('runCli audit', () => {
   it('prints provenance and keyed fingerprints that change exactly when a value changes', async () => {
     const auditKey = secretFile('audit-key', randomBytes(48).toString('base64'));
     const env: Record<string, string> = {
@@ -139,7 +139,7 @@ describe('rampart-config audit', () => {
   });
 });
 
-describe('rampart-config gen-dev', () => {
+describe('runCli gen-dev', () => {
   it('writes a private dev profile with fresh dev-marked secrets, and refuses to overwrite', async () => {
     const cli = io({});
     expect(await runCli(['gen-dev', '--schema', fixture, '--out', '.env.development'], cli)).toBe(0);

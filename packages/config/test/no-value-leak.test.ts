@@ -110,7 +110,7 @@ async function everyOutput(s: ReturnType<typeof scenario>): Promise<string> {
   return outputs.join('\n');
 }
 
-describe('no value in any output', () => {
+describe('ConfigError, checkConfig and runCli output', () => {
   it('never shows a marker value put into any key, from any source, in errors, reports or CLI output', async () => {
     const source = fc.constantFrom<Source>('env', 'file', 'tree', 'dev-profile', 'vault', 'both');
     await fc.assert(

@@ -35,7 +35,7 @@ async function rejection(promise: Promise<unknown>): Promise<ConfigError> {
 
 const schema = { REGION: string(), JWT_KEY: secret({ kind: 'jwt-hs256' }), DB_PASSWORD: secret({ kind: 'password' }) };
 
-describe('loadConfig against the Vault dev server (KV v2)', () => {
+describe('loadConfig with the Vault dev server (KV v2)', () => {
   it('resolves vault: references written with node-vault before the app starts', async () => {
     const jwt = key();
     const db = key(18);
