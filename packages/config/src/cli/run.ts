@@ -1,0 +1,204 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { auditConfig, MIN_FINGERPRINT_KEY_BYTES } from '../audit.ts';
+import { generateDevProfile } from '../dev-profile.ts';
+import { ConfigError } from '../errors.ts';
+import { checkConfig, type LoadOptions, loadConfig } from '../load.ts';
+import { isSpec, type Schema } from '../spec.ts';
+import { isStandardSchema } from '../standard-schema.ts';
+
+/** Where the CLI reads and writes; tests pass their own. */
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+}
+
+const USAGE = `Usage: rampart-config <command> --schema <module> [options]
+
+Commands:
+  check     validate the environment against the schema (exit 0 valid, 1 invalid, 2 usage)
+  audit     print where every key came from and a keyed fingerprint of every secret
+  gen-dev   write a dev profile with fresh random dev-marked secrets
+
+The schema module exports the schema as \`schema\` (or default, or --export <name>) and may export
+\`loadOptions\` (an object or a function returning one, e.g. with a node-vault client).
+
+Options:
+  --schema <path>                 module exporting the schema (required)
+  --export <name>                 export name of the schema
+  --json                          machine-readable output (check, audit)
+  --config-tree <dir>             mounted config-tree directory
+  --dev-profile <path>            dev profile (read under development/test only)
+  --file-allowlist <dir>          directory NAME_FILE paths must be inside (repeatable)
+  --fingerprint-key-file <path>   audit: file holding the audit key (>= 32 bytes)
+  --out <path>                    gen-dev: where to write (default .env.development)
+  --force                         gen-dev: overwrite an existing file
+`;
+
+class UsageError extends Error {}
+
+function defaultIo(): CliIo {
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    env: process.env,
+    cwd: process.cwd(),
+  };
+}
+
+interface Loaded {
+  readonly schema: Schema;
+  readonly options: LoadOptions;
+}
+
+async function loadSchemaModule(path: string, exportName: string | undefined, io: CliIo): Promise<Loaded> {
+  const module = (await import(pathToFileURL(resolve(io.cwd, path)).href)) as Record<string, unknown>;
+  const names = exportName ? [exportName] : ['schema', 'default'];
+  const schema = names
+    .map((name) => module[name])
+    .find((candidate) => typeof candidate === 'object' && candidate !== null);
+  if (!schema || !Object.values(schema).every((spec) => isSpec(spec) || isStandardSchema(spec))) {
+    throw new UsageError(`${path} does not export a schema as ${names.join(' or ')}.`);
+  }
+  const exported = module.loadOptions;
+  const options = (
+    typeof exported === 'function' ? await (exported as () => unknown)() : (exported ?? {})
+  ) as LoadOptions;
+  return { schema: schema as Schema, options };
+}
+
+function loadOptionsFrom(values: Record<string, unknown>, base: LoadOptions, io: CliIo): LoadOptions {
+  const allowlist = values['file-allowlist'] as string[] | undefined;
+  return {
+    ...base,
+    env: base.env ?? io.env,
+    ...(values['config-tree'] ? { configTree: resolve(io.cwd, values['config-tree'] as string) } : {}),
+    ...(values['dev-profile'] ? { devProfile: resolve(io.cwd, values['dev-profile'] as string) } : {}),
+    ...(allowlist && allowlist.length > 0 ? { fileAllowlist: allowlist.map((dir) => resolve(io.cwd, dir)) } : {}),
+  };
+}
+
+/**
+ * Runs the `rampart-config` command line and returns its exit code. Output never contains a
+ * configured value.
+ *
+ * @example
+ * ```ts
+ * import { runCli } from '@rampart/config/cli';
+ * process.exitCode = await runCli(['check', '--schema', './src/config.ts', '--json']);
+ * ```
+ */
+export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
+  try {
+    const { positionals, values } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        schema: { type: 'string' },
+        export: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        'config-tree': { type: 'string' },
+        'dev-profile': { type: 'string' },
+        'file-allowlist': { type: 'string', multiple: true },
+        'fingerprint-key-file': { type: 'string' },
+        out: { type: 'string' },
+        force: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+    const command = positionals[0];
+    if (values.help || command === undefined || command === 'help') {
+      io.stdout(USAGE);
+      return command === undefined && !values.help ? 2 : 0;
+    }
+    if (!['check', 'audit', 'gen-dev'].includes(command)) throw new UsageError(`unknown command ${command}`);
+    if (!values.schema) throw new UsageError('--schema <module> is required');
+    const loaded = await loadSchemaModule(values.schema, values.export, io);
+    if (command === 'gen-dev') return genDev(loaded.schema, values.out ?? '.env.development', values.force, io);
+    const options = loadOptionsFrom(values, loaded.options, io);
+    if (command === 'check') return await check(loaded.schema, options, values.json, io);
+    if (!values['fingerprint-key-file']) throw new UsageError('audit needs --fingerprint-key-file <path>');
+    return await audit(loaded.schema, options, resolve(io.cwd, values['fingerprint-key-file']), values.json, io);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.stderr(`rampart-config: ${error.message}\n`);
+      return error.code === 'ERR_CONFIG_INVALID' || error.code === 'ERR_CONFIG_VAULT_UNAVAILABLE' ? 1 : 2;
+    }
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr(`rampart-config: ${(error as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    // A schema module that cannot be found or parsed: Node's message names the file and the
+    // syntax problem. Anything else the module threw is not echoed: it could quote a value.
+    const code = (error as { code?: unknown } | null)?.code;
+    const loadFailure =
+      error instanceof SyntaxError ||
+      (typeof code === 'string' && /^ERR_(MODULE_NOT_FOUND|UNKNOWN_FILE_EXTENSION|UNSUPPORTED_DIR_IMPORT)$/.test(code));
+    io.stderr(
+      loadFailure
+        ? `rampart-config: cannot load the schema module: ${(error as Error).message}\n`
+        : `rampart-config: the schema module threw ${(error as Error)?.name ?? 'an error'}${typeof code === 'string' ? ` (${code})` : ''}; run it with node to see why.\n`,
+    );
+    return 2;
+  }
+}
+
+async function check(schema: Schema, options: LoadOptions, json: boolean, io: CliIo): Promise<number> {
+  const report = await checkConfig(schema, options);
+  if (json) {
+    io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+  } else {
+    const { environment } = report;
+    io.stdout(
+      `rampart-config check: ${report.ok ? 'OK' : `FAILED (${report.issues.length} problem${report.issues.length === 1 ? '' : 's'})`}\n` +
+        `profile: ${environment.profile} (${environment.reason})\n`,
+    );
+    for (const issue of report.issues) io.stdout(`  - ${issue.message}\n`);
+    for (const entry of report.provenance) {
+      io.stdout(
+        `  ${entry.key.padEnd(28)} ${entry.source.padEnd(11)} ${entry.via ? `via ${entry.via}: ` : ''}${entry.detail}\n`,
+      );
+    }
+  }
+  return report.ok ? 0 : 1;
+}
+
+async function audit(schema: Schema, options: LoadOptions, keyFile: string, json: boolean, io: CliIo): Promise<number> {
+  let key: Buffer;
+  try {
+    key = readFileSync(keyFile);
+  } catch {
+    throw new UsageError('the fingerprint key file cannot be read');
+  }
+  const trimmed = key.toString('utf8').replace(/\r?\n$/, '');
+  if (Buffer.byteLength(trimmed) < MIN_FINGERPRINT_KEY_BYTES) {
+    throw new UsageError(
+      `the fingerprint key must be at least ${MIN_FINGERPRINT_KEY_BYTES} bytes (openssl rand -base64 48)`,
+    );
+  }
+  const config = await loadConfig(schema, options);
+  const entries = auditConfig(config, trimmed);
+  if (json) io.stdout(`${JSON.stringify(entries, null, 2)}\n`);
+  else {
+    for (const entry of entries) {
+      io.stdout(
+        `${entry.key.padEnd(28)} ${entry.source.padEnd(11)} ${(entry.via ? `via ${entry.via}: ` : '') + entry.detail}${entry.fingerprint ? `  ${entry.fingerprint}` : ''}\n`,
+      );
+    }
+  }
+  return 0;
+}
+
+function genDev(schema: Schema, out: string, force: boolean, io: CliIo): number {
+  const path = resolve(io.cwd, out);
+  if (existsSync(path) && !force) throw new UsageError(`${out} exists; pass --force to replace it`);
+  writeFileSync(path, generateDevProfile(schema), { mode: 0o600 });
+  io.stdout(
+    `rampart-config gen-dev: wrote ${out}. Load it with loadConfig(schema, { devProfile: '${out}' }); it is read only under APP_ENV/NODE_ENV=development or test.\n`,
+  );
+  return 0;
+}

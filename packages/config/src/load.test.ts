@@ -1,0 +1,270 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { provenanceOf } from './config-object.ts';
+import { generateDevProfile } from './dev-profile.ts';
+import { ConfigError } from './errors.ts';
+import { checkConfig, loadConfig, loadConfigSync } from './load.ts';
+import { number, port, string, url } from './scalars.ts';
+import { Secret } from './secret.ts';
+import { secret } from './secret-spec.ts';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'rampart-config-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const strongKey = (): string => randomBytes(32).toString('base64url');
+function file(name: string, content: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+function errorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+async function rejectionOf(promise: Promise<unknown>): Promise<ConfigError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfigSync', () => {
+  const schema = { PORT: port({ default: 3000 }), NAME: string(), JWT_KEY: secret({ kind: 'jwt-hs256' }) };
+
+  it('lists every problem at once', () => {
+    const error = errorOf(() => loadConfigSync(schema, { env: { PORT: 'eighty' } }));
+    expect(error.code).toBe('ERR_CONFIG_INVALID');
+    expect(error.retryable).toBe(false);
+    expect(error.issues.map((i) => [i.key, i.code])).toEqual([
+      ['PORT', 'invalid'],
+      ['NAME', 'missing'],
+      ['JWT_KEY', 'missing'],
+    ]);
+    expect(error.message).toMatch(/3 problems/);
+    expect(error.message).toMatch(/JWT_KEY_FILE/);
+  });
+
+  it('reads NAME_FILE: strips one trailing newline and records the file as provenance', () => {
+    const key = strongKey();
+    const path = file('jwt', `${key}\n`);
+    const config = loadConfigSync(schema, { env: { NAME: 'api', JWT_KEY_FILE: path } });
+    expect(config.JWT_KEY.reveal()).toBe(key);
+    expect(provenanceOf(config)).toEqual([
+      { key: 'PORT', source: 'default', detail: 'schema default', secret: false },
+      { key: 'NAME', source: 'env', detail: 'NAME', secret: false },
+      { key: 'JWT_KEY', source: 'file', detail: path, secret: true },
+    ]);
+    const twoNewlines = file('jwt2', `${key}\n\n`);
+    const error = errorOf(() => loadConfigSync({ K: secret({ kind: 'token' }) }, { env: { K_FILE: twoNewlines } }));
+    expect(error.issues[0]).toMatchObject({ code: 'weak-secret', rules: ['surrounding-whitespace'] }); // one newline is stripped
+  });
+
+  it('strips a CRLF line ending once', () => {
+    const key = strongKey();
+    const config = loadConfigSync({ K: secret() }, { env: { K_FILE: file('k', `${key}\r\n`) } });
+    expect(config.K.reveal()).toBe(key);
+  });
+
+  it('refuses NAME together with NAME_FILE, empty files, unreadable files and paths outside the allowlist', () => {
+    const secrets = join(dir, 'run-secrets');
+    mkdirSync(secrets);
+    const inside = join(secrets, 'b');
+    writeFileSync(inside, strongKey());
+    const outside = file('c', strongKey());
+    symlinkSync(outside, join(secrets, 'link'));
+    const error = errorOf(() =>
+      loadConfigSync(
+        { A: secret(), B: secret(), C: secret(), D: secret(), E: secret(), F: secret(), G: secret() },
+        {
+          env: {
+            A: strongKey(),
+            A_FILE: inside,
+            B_FILE: inside,
+            C_FILE: outside,
+            D_FILE: file('d', '\n'),
+            E_FILE: join(dir, 'missing'),
+            F_FILE: join(secrets, 'link'),
+            G_FILE: secrets,
+          },
+          fileAllowlist: [secrets, dir.replace(/$/, '-elsewhere')],
+        },
+      ),
+    );
+    expect(error.issues.map((i) => [i.key, i.code])).toEqual([
+      ['A', 'ambiguous-source'],
+      ['C', 'file-outside-allowlist'],
+      ['D', 'file-outside-allowlist'],
+      ['E', 'file-unreadable'],
+      ['F', 'file-outside-allowlist'],
+      ['G', 'file-outside-allowlist'],
+    ]);
+    const noAllowlist = errorOf(() =>
+      loadConfigSync({ D: secret(), G: secret() }, { env: { D_FILE: file('d2', '\n'), G_FILE: secrets } }),
+    );
+    expect(noAllowlist.issues.map((i) => [i.key, i.code])).toEqual([
+      ['D', 'file-empty'],
+      ['G', 'file-unreadable'],
+    ]);
+  });
+
+  it('reads a mounted config tree, including Kubernetes-style symlinks', () => {
+    const tree = join(dir, 'tree');
+    mkdirSync(join(tree, '..data'), { recursive: true });
+    const key = strongKey();
+    writeFileSync(join(tree, '..data', 'JWT_KEY'), `${key}\n`);
+    symlinkSync(join('..data', 'JWT_KEY'), join(tree, 'JWT_KEY'));
+    writeFileSync(join(tree, 'NAME'), 'billing');
+    const config = loadConfigSync(schema, { env: {}, configTree: tree });
+    expect(config.JWT_KEY.reveal()).toBe(key);
+    expect(config.NAME).toBe('billing');
+    expect(provenanceOf(config).map((p) => p.source)).toEqual(['default', 'tree', 'tree']);
+    const error = errorOf(() => loadConfigSync(schema, { env: { NAME: 'x' }, configTree: tree }));
+    expect(error.issues).toEqual([expect.objectContaining({ key: 'NAME', code: 'ambiguous-source' })]);
+  });
+
+  it('refuses secrets from plain environment variables in production unless the policy allows it', () => {
+    const env = { NAME: 'api', JWT_KEY: strongKey() };
+    expect(errorOf(() => loadConfigSync(schema, { env })).issues).toEqual([
+      expect.objectContaining({ key: 'JWT_KEY', code: 'source-not-allowed' }),
+    ]);
+    expect(loadConfigSync(schema, { env, secretSources: ['env', 'file'] }).JWT_KEY).toBeInstanceOf(Secret);
+    const perKey = { ...schema, JWT_KEY: secret({ kind: 'jwt-hs256', sources: ['env'] }) };
+    expect(loadConfigSync(perKey, { env }).JWT_KEY).toBeInstanceOf(Secret);
+    const fileOnly = { ...schema, JWT_KEY: secret({ sources: ['vault'] }) };
+    expect(
+      errorOf(() => loadConfigSync(fileOnly, { env: { NAME: 'api', JWT_KEY_FILE: file('j', strongKey()) } })).issues[0]
+        ?.code,
+    ).toBe('source-not-allowed');
+  });
+
+  it('rejects weak and demo secrets in production, whatever the source', () => {
+    for (const weak of ['keyboard cat', 'your-256-bit-secret', 'changeme', 'dev-secret-change-me-please-0123456789']) {
+      const error = errorOf(() => loadConfigSync(schema, { env: { NAME: 'api', JWT_KEY_FILE: file('w', weak) } }));
+      expect(error.issues[0]?.code).toBe('weak-secret');
+      expect(error.issues[0]?.rules?.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('behaves as production for NODE_ENV=staging and unset: no dev profile, weak secrets refused', () => {
+    const profile = file('.env.development', 'NAME=dev\nJWT_KEY=keyboard cat\n');
+    for (const env of [{}, { NODE_ENV: 'staging' }, { NODE_ENV: 'prod' }, { APP_ENV: 'develop' }]) {
+      const error = errorOf(() => loadConfigSync(schema, { env, devProfile: profile }));
+      expect(error.issues.map((i) => i.code)).toEqual(['missing', 'missing']);
+      expect(error.message).toMatch(/production profile/);
+    }
+  });
+
+  it('loads a generated dev profile only under development or test', () => {
+    const profile = file('.env.development', generateDevProfile(schema).replace('# NAME=', 'NAME=dev-api #'));
+    const config = loadConfigSync(schema, { env: { NODE_ENV: 'development' }, devProfile: profile });
+    expect(config.JWT_KEY.reveal()).toMatch(/^rampart-dev-/);
+    expect(provenanceOf(config).find((p) => p.key === 'JWT_KEY')).toMatchObject({
+      source: 'dev-profile',
+      detail: profile,
+    });
+    // The same dev-marked value, copied into production, is refused.
+    const leaked = file('leaked', config.JWT_KEY.reveal());
+    const error = errorOf(() => loadConfigSync(schema, { env: { NAME: 'api', JWT_KEY_FILE: leaked } }));
+    expect(error.issues[0]?.rules).toEqual(['dev-marker']);
+  });
+
+  it('lets real sources win over the dev profile and fails clearly when the profile is missing', () => {
+    const profile = file('.env.test', 'NAME=from-profile\n');
+    const config = loadConfigSync(
+      { NAME: string() },
+      { env: { NODE_ENV: 'test', NAME: 'from-env' }, devProfile: profile },
+    );
+    expect(config.NAME).toBe('from-env');
+    expect(() =>
+      loadConfigSync({ NAME: string() }, { env: { NODE_ENV: 'test' }, devProfile: join(dir, 'nope') }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_CONFIG_OPTIONS', message: expect.stringMatching(/gen-dev/) }));
+  });
+
+  it('treats an empty environment variable as unset', () => {
+    expect(errorOf(() => loadConfigSync({ NAME: string() }, { env: { NAME: '' } })).issues[0]?.code).toBe('missing');
+    expect(loadConfigSync({ N: number({ default: 2 }) }, { env: { N: '' } }).N).toBe(2);
+  });
+
+  it('validates options, listing every problem', () => {
+    expect(() =>
+      loadConfigSync(
+        { 'bad-name': string() } as never,
+        {
+          fileAllowlist: ['relative/dir'],
+          vaultTimeoutMs: 0,
+          configTree: join(dir, 'no-such-tree'),
+          bogus: 1,
+        } as never,
+      ),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'ERR_CONFIG_OPTIONS',
+        message: expect.stringMatching(/bogus[\s\S]*bad-name[\s\S]*absolute[\s\S]*vaultTimeoutMs[\s\S]*configTree/),
+      }),
+    );
+  });
+
+  it('runs Standard Schema validators and lets them supply defaults', () => {
+    const zschema = {
+      MODE: z.enum(['fast', 'safe']).default('safe'),
+      WORKERS: z.coerce.number().int().min(1),
+    };
+    expect(loadConfigSync(zschema, { env: { WORKERS: '4' } })).toEqual({ MODE: 'safe', WORKERS: 4 });
+    const optional = loadConfigSync({ HINT: z.string().optional() }, { env: {} });
+    expect(optional.HINT).toBeUndefined();
+    expect(provenanceOf(optional)[0]?.source).toBe('unset');
+    const error = errorOf(() => loadConfigSync(zschema, { env: { MODE: 'turbo' } }));
+    expect(error.issues.map((i) => [i.key, i.code])).toEqual([
+      ['MODE', 'invalid'],
+      ['WORKERS', 'missing'],
+    ]);
+  });
+
+  it('refuses asynchronous validators and Vault references in the sync variant', async () => {
+    const asyncSchema = { N: z.string().refine(async () => true) };
+    expect(() => loadConfigSync(asyncSchema, { env: { N: 'x' } })).toThrow(
+      expect.objectContaining({ code: 'ERR_CONFIG_ASYNC_REQUIRED' }),
+    );
+    expect(await loadConfig(asyncSchema, { env: { N: 'x' } })).toEqual({ N: 'x' });
+    expect(() => loadConfigSync({ K: secret() }, { env: { K: 'vault:secret/app#k' } })).toThrow(
+      expect.objectContaining({ code: 'ERR_CONFIG_ASYNC_REQUIRED' }),
+    );
+  });
+});
+
+describe('checkConfig', () => {
+  it('reports problems and provenance without throwing and without values', async () => {
+    const key = strongKey();
+    const report = await checkConfig(
+      { URL: url(), K: secret(), P: port() },
+      { env: { URL: 'nope', K_FILE: file('k', key), P: '80' } },
+    );
+    expect(report.ok).toBe(false);
+    expect(report.issues).toEqual([expect.objectContaining({ key: 'URL', code: 'invalid' })]);
+    expect(report.provenance.map((p) => p.source)).toEqual(['env', 'file', 'env']);
+    expect(JSON.stringify(report)).not.toContain(key);
+  });
+
+  it('reports a Vault reference without a client', async () => {
+    const report = await checkConfig({ K: secret() }, { env: { K: 'vault:secret/app#k' } });
+    expect(report.issues).toEqual([expect.objectContaining({ key: 'K', code: 'vault-no-client' })]);
+    expect(await rejectionOf(loadConfig({ K: secret() }, { env: { K: 'vault:nope' } }))).toMatchObject({
+      issues: [expect.objectContaining({ code: 'vault-ref-malformed' })],
+    });
+  });
+});

@@ -1,0 +1,285 @@
+import { parseDuration } from './duration.ts';
+import {
+  build,
+  type CommonOptions,
+  checkOptions,
+  fail,
+  type IsOptional,
+  ok,
+  type Parsed,
+  type Spec,
+  schemaError,
+} from './spec.ts';
+
+/** Options of {@link string}. */
+export interface StringOptions extends CommonOptions<string> {
+  readonly minLength?: number;
+  readonly maxLength?: number;
+  /** The whole value must match. */
+  readonly pattern?: RegExp;
+}
+
+/**
+ * A non-secret string. Declare credentials with {@link secret} instead.
+ *
+ * @example
+ * ```ts
+ * import { string } from '@rampart/config';
+ * const schema = { SERVICE_NAME: string({ default: 'billing', pattern: /^[a-z-]+$/ }) };
+ * ```
+ */
+export function string<const O extends StringOptions>(options?: O): Spec<string, IsOptional<O>> {
+  const o: StringOptions = options ?? {};
+  checkOptions('string', o, ['minLength', 'maxLength', 'pattern']);
+  const check = (value: string): string | undefined => {
+    if (o.minLength !== undefined && value.length < o.minLength) return `must be at least ${o.minLength} characters`;
+    if (o.maxLength !== undefined && value.length > o.maxLength) return `must be at most ${o.maxLength} characters`;
+    if (o.pattern && !new RegExp(`^(?:${o.pattern.source})$`, o.pattern.flags.replace('g', '')).test(value)) {
+      return `must match ${String(o.pattern)}`;
+    }
+    return undefined;
+  };
+  return build(
+    'string',
+    'string',
+    o,
+    'a string',
+    (raw) => {
+      const problem = check(raw);
+      return problem === undefined ? ok(raw) : fail(problem);
+    },
+    check,
+  );
+}
+
+/** Options of {@link number}. */
+export interface NumberOptions extends CommonOptions<number> {
+  readonly min?: number;
+  readonly max?: number;
+  readonly integer?: boolean;
+}
+
+function checkNumber(value: number, o: NumberOptions): string | undefined {
+  if (!Number.isFinite(value)) return 'must be a finite number';
+  if (o.integer && !Number.isInteger(value)) return 'must be an integer';
+  if (o.min !== undefined && value < o.min) return `must be at least ${o.min}`;
+  if (o.max !== undefined && value > o.max) return `must be at most ${o.max}`;
+  return undefined;
+}
+
+function parseNumber(raw: string, o: NumberOptions): Parsed<number> {
+  const text = raw.trim();
+  if (!/^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/.test(text)) return fail('must be a decimal number');
+  const value = Number(text);
+  const problem = checkNumber(value, o);
+  return problem === undefined ? ok(value) : fail(problem);
+}
+
+/**
+ * A finite decimal number (`42`, `-1.5`, `1e3`); hex, `Infinity` and empty strings are refused.
+ *
+ * @example
+ * ```ts
+ * import { number } from '@rampart/config';
+ * const schema = { POOL_SIZE: number({ default: 10, integer: true, min: 1, max: 100 }) };
+ * ```
+ */
+export function number<const O extends NumberOptions>(options?: O): Spec<number, IsOptional<O>> {
+  const o: NumberOptions = options ?? {};
+  checkOptions('number', o, ['min', 'max', 'integer']);
+  return build(
+    'number',
+    'number',
+    o,
+    o.integer ? 'an integer' : 'a number',
+    (raw) => parseNumber(raw, o),
+    (v) => checkNumber(v, o),
+  );
+}
+
+/**
+ * A TCP/UDP port, an integer 1–65535.
+ *
+ * @example
+ * ```ts
+ * import { port } from '@rampart/config';
+ * const schema = { PORT: port({ default: 3000 }) };
+ * ```
+ */
+export function port<const O extends CommonOptions<number>>(options?: O): Spec<number, IsOptional<O>> {
+  const o: NumberOptions = { ...(options ?? {}), integer: true, min: 1, max: 65_535 };
+  checkOptions('port', options ?? {}, []);
+  return build(
+    'port',
+    'port',
+    o,
+    'a port (1-65535)',
+    (raw) => parseNumber(raw, o),
+    (v) => checkNumber(v, o),
+  );
+}
+
+const TRUE = new Set(['true', '1', 'yes', 'on']);
+const FALSE = new Set(['false', '0', 'no', 'off']);
+
+/**
+ * A boolean: `true/false`, `1/0`, `yes/no`, `on/off` (any case). Anything else is an error, not false.
+ *
+ * @example
+ * ```ts
+ * import { boolean } from '@rampart/config';
+ * const schema = { TRUST_PROXY: boolean({ default: false }) };
+ * ```
+ */
+export function boolean<const O extends CommonOptions<boolean>>(options?: O): Spec<boolean, IsOptional<O>> {
+  const o = options ?? {};
+  checkOptions('boolean', o, []);
+  return build(
+    'boolean',
+    'boolean',
+    o,
+    'true or false',
+    (raw) => {
+      const text = raw.trim().toLowerCase();
+      if (TRUE.has(text)) return ok(true);
+      if (FALSE.has(text)) return ok(false);
+      return fail('must be one of true, false, 1, 0, yes, no, on, off');
+    },
+    () => undefined,
+  );
+}
+
+/** Options of {@link url}. */
+export interface UrlOptions extends CommonOptions<string> {
+  /** Allowed protocols with the colon, e.g. `['https:']`. Default: any. */
+  readonly protocols?: readonly string[];
+  /**
+   * A URL with a password in it is a secret in disguise and is refused unless this is true.
+   * Prefer a `secret()` key for the password.
+   */
+  readonly allowCredentials?: boolean;
+}
+
+/**
+ * An absolute URL, returned as the string given (strings cannot be mutated; `URL` objects can).
+ *
+ * @example
+ * ```ts
+ * import { url } from '@rampart/config';
+ * const schema = { ISSUER_URL: url({ protocols: ['https:'] }) };
+ * ```
+ */
+export function url<const O extends UrlOptions>(options?: O): Spec<string, IsOptional<O>> {
+  const o: UrlOptions = options ?? {};
+  checkOptions('url', o, ['protocols', 'allowCredentials']);
+  const check = (value: string): string | undefined => {
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      return 'must be an absolute URL';
+    }
+    if (o.protocols && !o.protocols.includes(parsed.protocol)) {
+      return `must use one of the protocols ${o.protocols.join(', ')}`;
+    }
+    if (parsed.password !== '' && o.allowCredentials !== true) {
+      return 'embeds a password: put the password in a secret() key, or declare the key with secret()';
+    }
+    return undefined;
+  };
+  return build(
+    'url',
+    'url',
+    o,
+    o.protocols ? `a ${o.protocols.join('/')} URL` : 'an absolute URL',
+    (raw) => {
+      const problem = check(raw.trim());
+      return problem === undefined ? ok(raw.trim()) : fail(problem);
+    },
+    check,
+  );
+}
+
+/**
+ * One of a fixed set of strings; the type narrows to the union of the choices.
+ *
+ * @example
+ * ```ts
+ * import { oneOf } from '@rampart/config';
+ * const schema = { LOG_LEVEL: oneOf(['debug', 'info', 'warn', 'error'], { default: 'info' }) };
+ * ```
+ */
+export function oneOf<const C extends readonly [string, ...string[]], const O extends CommonOptions<C[number]>>(
+  choices: C,
+  options?: O,
+): Spec<C[number], IsOptional<O>> {
+  const o = options ?? {};
+  checkOptions('oneOf', o, []);
+  if (!Array.isArray(choices) || choices.length === 0 || choices.some((c) => typeof c !== 'string')) {
+    throw schemaError('oneOf() needs a non-empty array of strings.');
+  }
+  const allowed = new Set<string>(choices);
+  const reason = `must be one of ${choices.join(', ')}`;
+  return build(
+    'oneOf',
+    'enum',
+    o,
+    `one of ${choices.join(', ')}`,
+    (raw) => {
+      const text = raw.trim();
+      return allowed.has(text) ? ok(text as C[number]) : fail(reason);
+    },
+    (v) => (allowed.has(v) ? undefined : reason),
+  );
+}
+
+/** Options of {@link duration}; `default` may be a duration string or milliseconds. */
+export interface DurationOptions extends Omit<CommonOptions<number>, 'default'> {
+  readonly default?: number | string;
+  /** Minimum in milliseconds. */
+  readonly min?: number;
+  /** Maximum in milliseconds. */
+  readonly max?: number;
+}
+
+/**
+ * A duration (`500ms`, `30s`, `5m`, `1h30m`, `2d`, ISO 8601 `PT1H`) loaded as milliseconds.
+ *
+ * @example
+ * ```ts
+ * import { duration } from '@rampart/config';
+ * const schema = { SESSION_TTL: duration({ default: '8h', max: 86_400_000 }) };
+ * ```
+ */
+export function duration<const O extends DurationOptions>(options?: O): Spec<number, IsOptional<O>> {
+  const o: DurationOptions = options ?? {};
+  checkOptions('duration', o, ['min', 'max']);
+  const check = (ms: number): string | undefined => {
+    if (o.min !== undefined && ms < o.min) return `must be at least ${o.min} ms`;
+    if (o.max !== undefined && ms > o.max) return `must be at most ${o.max} ms`;
+    return undefined;
+  };
+  let defaultMs: number | undefined;
+  if (typeof o.default === 'string') {
+    defaultMs = parseDuration(o.default);
+    if (defaultMs === undefined) throw schemaError('duration(): the default is not a duration such as 30s or 5m.');
+  } else defaultMs = o.default;
+  const common: CommonOptions<number> = {
+    ...(defaultMs === undefined ? {} : { default: defaultMs }),
+    ...(o.optional === undefined ? {} : { optional: o.optional }),
+    ...(o.description === undefined ? {} : { description: o.description }),
+  };
+  return build(
+    'duration',
+    'duration',
+    common,
+    'a duration such as 30s, 5m or 1h30m',
+    (raw) => {
+      const ms = parseDuration(raw);
+      if (ms === undefined) return fail('must be a duration such as 500ms, 30s, 5m, 1h30m or PT1H');
+      const problem = check(ms);
+      return problem === undefined ? ok(ms) : fail(problem);
+    },
+    check,
+  );
+}

@@ -1,0 +1,106 @@
+import type { Secret } from './secret.ts';
+import {
+  build,
+  type CommonOptions,
+  fail,
+  type IsOptional,
+  ok,
+  type SecretSpecOptions,
+  type SourceKind,
+  type Spec,
+  schemaError,
+} from './spec.ts';
+import type { SecretEncoding, SecretKind } from './weak-secret.ts';
+
+/** Options of {@link secret}. There is deliberately no `default`: secrets come from a source. */
+export interface SecretOptions {
+  /** What the secret is for; sets the length and entropy floors. Default `'key'`. */
+  readonly kind?: SecretKind;
+  /** How the value encodes its bytes (for the length floor). Default `'utf8'`. */
+  readonly encoding?: SecretEncoding;
+  /** Raises the kind's minimum length in bytes. */
+  readonly minBytes?: number;
+  /** Extra known-bad values for this key, matched like the built-in demo list. */
+  readonly denylist?: readonly string[];
+  /** Sources allowed in production, overriding the load option `secretSources`. */
+  readonly sources?: readonly SourceKind[];
+  readonly optional?: boolean;
+  readonly description?: string;
+  /** Not supported: a secret with a default is a known secret. Use a dev profile (`gen-dev`). */
+  readonly default?: never;
+  /** Not supported: use a dev profile file (`rampart-config gen-dev`). */
+  readonly devDefault?: never;
+}
+
+const SECRET_KINDS: readonly SecretKind[] = [
+  'hmac-sha256',
+  'hmac-sha384',
+  'hmac-sha512',
+  'jwt-hs256',
+  'jwt-hs384',
+  'jwt-hs512',
+  'key',
+  'token',
+  'password',
+];
+const SOURCES: readonly SourceKind[] = ['env', 'file', 'tree', 'vault'];
+
+/**
+ * A secret, loaded as a {@link Secret} that redacts itself everywhere. It has no default, at the
+ * type level and at run time; development values come from a dev profile file.
+ *
+ * @example
+ * ```ts
+ * import { secret } from '@rampart/config';
+ * const schema = {
+ *   JWT_KEY: secret({ kind: 'jwt-hs256' }),
+ *   DB_PASSWORD: secret({ kind: 'password', sources: ['file', 'vault'] }),
+ * };
+ * ```
+ */
+export function secret<const O extends SecretOptions>(options?: O): Spec<Secret, IsOptional<O>> {
+  const o: SecretOptions = options ?? {};
+  const raw = o as Record<string, unknown>;
+  for (const forbidden of ['default', 'devDefault', 'testDefault', 'fallback'] as const) {
+    if (forbidden in raw) {
+      throw schemaError(
+        `secret() does not accept \`${forbidden}\`: a secret with a default is a known secret. Set it through a secret file, the config tree or Vault; for development run \`rampart-config gen-dev\` to write a dev profile.`,
+      );
+    }
+  }
+  const unknown = Object.keys(raw).filter(
+    (key) => !['kind', 'encoding', 'minBytes', 'denylist', 'sources', 'optional', 'description'].includes(key),
+  );
+  if (unknown.length > 0) throw schemaError(`secret() does not know the option(s) ${unknown.join(', ')}.`);
+  const kind = o.kind ?? 'key';
+  if (!SECRET_KINDS.includes(kind)) throw schemaError(`secret(): kind must be one of ${SECRET_KINDS.join(', ')}.`);
+  const encoding = o.encoding ?? 'utf8';
+  if (!['utf8', 'hex', 'base64', 'base64url'].includes(encoding)) {
+    throw schemaError('secret(): encoding must be utf8, hex, base64 or base64url.');
+  }
+  if (o.sources && (o.sources.length === 0 || o.sources.some((s) => !SOURCES.includes(s)))) {
+    throw schemaError(`secret(): sources must be a non-empty list of ${SOURCES.join(', ')}.`);
+  }
+  const secretOptions: SecretSpecOptions = Object.freeze({
+    kind,
+    encoding,
+    minBytes: o.minBytes,
+    denylist: Object.freeze([...(o.denylist ?? [])]),
+    sources: o.sources ? Object.freeze([...o.sources]) : undefined,
+  });
+  const common: CommonOptions<string> = {
+    ...(o.optional === undefined ? {} : { optional: o.optional }),
+    ...(o.description === undefined ? {} : { description: o.description }),
+  };
+  // The spec parses to the raw string; loading wraps it in a Secret named after the key.
+  const spec = build<string, boolean>(
+    'secret',
+    'secret',
+    common,
+    `a ${kind} secret`,
+    (value) => (value.length === 0 ? fail('is empty') : ok(value)),
+    () => undefined,
+    secretOptions,
+  );
+  return spec as unknown as Spec<Secret, IsOptional<O>>;
+}

@@ -1,0 +1,110 @@
+import { Console } from 'node:console';
+import { PassThrough, Writable } from 'node:stream';
+import { format, inspect } from 'node:util';
+import { serialize } from 'node:v8';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from './errors.ts';
+import { Secret } from './secret.ts';
+
+const VALUE = 'Qm9vdHN0cmFwLXZhbHVlLXRoYXQtbXVzdC1uZXZlci1sZWFr';
+const LABEL = '[REDACTED:JWT_KEY]';
+
+function captureConsole(write: (c: Console) => void): string {
+  const stream = new PassThrough();
+  const chunks: Buffer[] = [];
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  write(new Console({ stdout: stream, stderr: stream, colorMode: false }));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+describe('Secret', () => {
+  const secret = Secret.of('JWT_KEY', VALUE);
+
+  it('shows [REDACTED:NAME] in console.log, console.error and console.dir', () => {
+    const out = captureConsole((c) => {
+      c.log(secret);
+      c.log('key=%s', secret);
+      c.log({ nested: { secret } });
+      c.error(secret);
+      c.dir(secret, { depth: 5, showHidden: true });
+      c.table([{ secret }]);
+    });
+    expect(out).toContain(LABEL);
+    expect(out).not.toContain(VALUE);
+  });
+
+  it('shows [REDACTED:NAME] in util.inspect and util.format, even with customInspect off', () => {
+    expect(inspect(secret)).toBe(LABEL);
+    expect(inspect({ a: [secret] }, { depth: 10, showHidden: true })).toContain(LABEL);
+    const raw = inspect(secret, { customInspect: false, showHidden: true, getters: true });
+    expect(raw).toContain(LABEL);
+    expect(raw).not.toContain(VALUE);
+    for (const directive of ['%s', '%o', '%O', '%j', '%d', '%i'])
+      expect(format(directive, secret)).not.toContain(VALUE);
+  });
+
+  it('shows [REDACTED:NAME] in JSON.stringify, template strings, String() and concatenation', () => {
+    expect(JSON.stringify({ secret })).toBe(`{"secret":"${LABEL}"}`);
+    expect(`${secret}`).toBe(LABEL);
+    expect(String(secret)).toBe(LABEL);
+    expect(`${secret}`).toBe(LABEL);
+    expect(secret.toString()).toBe(LABEL);
+    expect(Number.isNaN(Number(secret))).toBe(true);
+  });
+
+  it('leaves only the label in spread copies, Object.assign, structuredClone and v8.serialize', () => {
+    const copies = [{ ...secret }, Object.assign({}, secret), structuredClone(secret), structuredClone({ secret })];
+    for (const copy of copies) {
+      expect(JSON.stringify(copy)).not.toContain(VALUE);
+      expect(inspect(copy, { showHidden: true, depth: 10 })).not.toContain(VALUE);
+    }
+    expect({ ...secret }).toEqual({ redacted: LABEL });
+    expect(structuredClone(secret)).toEqual({ redacted: LABEL });
+    expect(serialize(secret).includes(Buffer.from(VALUE))).toBe(false);
+    expect(Reflect.ownKeys(secret)).toEqual(['redacted']);
+  });
+
+  it('refuses to reveal from a copy', () => {
+    const copy = Object.assign(Object.create(Secret.prototype) as Secret, structuredClone(secret));
+    expect(() => copy.reveal()).toThrow(ConfigError);
+    expect(Secret.isSecret(copy)).toBe(false);
+    expect(Secret.isSecret(secret)).toBe(true);
+  });
+
+  it('shows [REDACTED:NAME] in pino logs, as a field, nested, in an error and as the message', () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        lines.push(chunk.toString('utf8'));
+        callback();
+      },
+    });
+    const logger = pino({ level: 'trace' }, destination);
+    logger.info({ secret }, 'loaded');
+    logger.info({ config: { nested: [secret] } });
+    logger.info('key %s', secret);
+    logger.info(secret as unknown as object);
+    logger.child({ secret }).warn('child');
+    logger.error(new Error(`failed with ${secret}`));
+    const out = lines.join('');
+    expect(lines).toHaveLength(6);
+    expect(out).toContain(LABEL);
+    expect(out).not.toContain(VALUE);
+  });
+
+  it('reveals only through an explicit call and compares in constant time', () => {
+    expect(secret.reveal()).toBe(VALUE);
+    expect(secret.name).toBe('JWT_KEY');
+    expect(secret.equals(VALUE)).toBe(true);
+    expect(secret.equals(Secret.of('OTHER', VALUE))).toBe(true);
+    expect(secret.equals(`${VALUE}x`)).toBe(false);
+  });
+
+  it('is frozen', () => {
+    expect(Object.isFrozen(secret)).toBe(true);
+    expect(() => {
+      (secret as { redacted: string }).redacted = 'x';
+    }).toThrow(TypeError);
+  });
+});

@@ -1,0 +1,153 @@
+import { ConfigError } from './errors.ts';
+import type { Secret } from './secret.ts';
+import type { StandardSchemaV1 } from './standard-schema.ts';
+import type { SecretEncoding, SecretKind } from './weak-secret.ts';
+
+/** Where a value can come from; `secretSources` policies are written in these terms. */
+export type SourceKind = 'env' | 'file' | 'tree' | 'vault';
+
+/** The outcome of parsing one raw value. `reason` is written by us and never quotes the value. */
+export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+
+/** Options that tune how a secret is checked and where it may come from. */
+export interface SecretSpecOptions {
+  readonly kind: SecretKind;
+  readonly encoding: SecretEncoding;
+  readonly minBytes: number | undefined;
+  readonly denylist: readonly string[];
+  /** Sources allowed in production; `undefined` means the load option `secretSources` decides. */
+  readonly sources: readonly SourceKind[] | undefined;
+}
+
+/**
+ * One declared key. Build specs with {@link string}, {@link port}, {@link secret}, ...; a Standard
+ * Schema validator (zod, valibot) may stand in for a spec in a schema.
+ */
+export interface Spec<T, Optional extends boolean = boolean> {
+  readonly kind: 'string' | 'number' | 'boolean' | 'port' | 'url' | 'enum' | 'duration' | 'list' | 'json' | 'secret';
+  readonly optional: Optional;
+  /** Present when the key has a default (never for secrets). */
+  readonly default: { readonly value: T } | undefined;
+  readonly description: string | undefined;
+  /** Present for secrets only. */
+  readonly secret: SecretSpecOptions | undefined;
+  /** Human description of an acceptable value, for errors and `gen-dev` (never a real value). */
+  readonly expects: string;
+  /** Parses a raw string. Secrets return the string; loading wraps it in a `Secret`. */
+  parse(raw: string): Parsed<T>;
+}
+
+/** Anything a schema key may be declared with. */
+export type SpecLike = Spec<unknown> | StandardSchemaV1;
+
+/** A configuration schema: key name (the environment variable name) → spec. */
+export type Schema = Readonly<Record<string, SpecLike>>;
+
+/** Makes a loaded value deeply read-only at the type level (it is frozen at run time too). */
+export type DeepReadonly<T> = T extends Secret
+  ? Secret
+  : T extends (...args: never[]) => unknown
+    ? T
+    : T extends readonly (infer U)[]
+      ? readonly DeepReadonly<U>[]
+      : T extends object
+        ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+        : T;
+
+/** The type of one loaded key. */
+export type InferValue<S> =
+  S extends Spec<infer T, infer O>
+    ? O extends true
+      ? DeepReadonly<T> | undefined
+      : DeepReadonly<T>
+    : S extends StandardSchemaV1
+      ? DeepReadonly<StandardSchemaV1.InferOutput<S>>
+      : never;
+
+/**
+ * The type of a loaded config.
+ *
+ * @example
+ * ```ts
+ * import { type InferConfig, port, secret } from '@rampart/config';
+ * const schema = { PORT: port({ default: 3000 }), JWT_KEY: secret({ kind: 'jwt-hs256' }) };
+ * type AppConfig = InferConfig<typeof schema>; // { readonly PORT: number; readonly JWT_KEY: Secret }
+ * ```
+ */
+export type InferConfig<S extends Schema> = { readonly [K in keyof S]: InferValue<S[K]> };
+
+/** Options every builder accepts. */
+export interface CommonOptions<T> {
+  /** Used when no source sets the key. Validated when the schema is defined. */
+  readonly default?: T;
+  /** When true and no source sets the key, the value is `undefined`. */
+  readonly optional?: boolean;
+  /** Shown by the CLI and in generated dev profiles. */
+  readonly description?: string;
+}
+
+/** `true` when the options say `optional: true`. */
+export type IsOptional<O> = O extends { readonly optional: true } ? true : false;
+
+const KNOWN_COMMON = ['default', 'optional', 'description'];
+
+export function schemaError(message: string): ConfigError {
+  return new ConfigError('ERR_CONFIG_SCHEMA', message);
+}
+
+export function checkOptions(builder: string, options: object, allowed: readonly string[]): void {
+  const unknown = Object.keys(options).filter((key) => !KNOWN_COMMON.includes(key) && !allowed.includes(key));
+  if (unknown.length > 0) {
+    throw schemaError(`${builder}() does not know the option(s) ${unknown.join(', ')}; check the spelling.`);
+  }
+}
+
+/** Builds a frozen spec; validates the default with `checkDefault` first. */
+export function build<T, O extends boolean>(
+  builder: string,
+  kind: Spec<T>['kind'],
+  options: CommonOptions<T>,
+  expects: string,
+  parse: (raw: string) => Parsed<T>,
+  checkDefault: (value: T) => string | undefined,
+  secretOptions?: SecretSpecOptions,
+): Spec<T, O> {
+  let defaultValue: { readonly value: T } | undefined;
+  if (options.default !== undefined) {
+    const problem = checkDefault(options.default);
+    if (problem !== undefined) throw schemaError(`${builder}(): the default is invalid: ${problem}.`);
+    defaultValue = Object.freeze({ value: deepFreeze(options.default) });
+  }
+  return Object.freeze({
+    kind,
+    optional: (options.optional === true) as O,
+    default: defaultValue,
+    description: options.description,
+    secret: secretOptions,
+    expects,
+    parse,
+  });
+}
+
+/** Freezes a value and everything reachable from it (arrays, plain objects). */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Reflect.ownKeys(value)) deepFreeze((value as Record<PropertyKey, unknown>)[key]);
+  }
+  return value;
+}
+
+export const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
+export const fail = (reason: string): Parsed<never> => ({ ok: false, reason });
+
+/** Normalises a schema entry: a spec stays a spec, a Standard Schema is kept as is. */
+export function isSpec(candidate: unknown): candidate is Spec<unknown> {
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof (candidate as Spec<unknown>).parse === 'function' &&
+    typeof (candidate as Spec<unknown>).kind === 'string' &&
+    'expects' in candidate
+  );
+}

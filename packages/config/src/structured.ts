@@ -1,0 +1,106 @@
+import { string } from './scalars.ts';
+import { build, type CommonOptions, checkOptions, fail, type IsOptional, ok, type Spec, schemaError } from './spec.ts';
+import { describeIssues, isStandardSchema, type StandardSchemaV1 } from './standard-schema.ts';
+
+type ItemOf<O> = O extends { readonly of: Spec<infer T, boolean> } ? T : string;
+
+/** Options of {@link list}. */
+export interface ListOptions<T> extends CommonOptions<readonly T[]> {
+  /** The spec of each item (a synchronous spec, not a secret). Default: {@link string}. */
+  readonly of?: Spec<T, false>;
+  /** Default `,`. Items are trimmed; empty items are refused. */
+  readonly separator?: string;
+  readonly minItems?: number;
+  readonly maxItems?: number;
+}
+
+/**
+ * A separated list (`a,b,c`), each item parsed by `of`.
+ *
+ * @example
+ * ```ts
+ * import { list, url } from '@rampart/config';
+ * const schema = { CORS_ORIGINS: list({ of: url({ protocols: ['https:'] }), minItems: 1 }) };
+ * ```
+ */
+export function list<const O extends ListOptions<unknown> = ListOptions<string>>(
+  options?: O,
+): Spec<readonly ItemOf<O>[], IsOptional<O>> {
+  type T = ItemOf<O>;
+  const o = (options ?? {}) as ListOptions<T>;
+  checkOptions('list', o, ['of', 'separator', 'minItems', 'maxItems']);
+  const item = (o.of ?? string()) as Spec<T, false>;
+  if (item.secret) throw schemaError('list(): items cannot be secrets; declare each secret as its own key.');
+  const separator = o.separator ?? ',';
+  const checkCount = (count: number): string | undefined => {
+    if (o.minItems !== undefined && count < o.minItems) return `must have at least ${o.minItems} item(s)`;
+    if (o.maxItems !== undefined && count > o.maxItems) return `must have at most ${o.maxItems} item(s)`;
+    return undefined;
+  };
+  return build(
+    'list',
+    'list',
+    o,
+    `a list of ${item.expects} separated by "${separator}"`,
+    (raw) => {
+      const parts = raw.trim() === '' ? [] : raw.split(separator).map((part) => part.trim());
+      const values: T[] = [];
+      for (const [index, part] of parts.entries()) {
+        if (part === '') return fail(`item ${index + 1} is empty`);
+        const parsed = item.parse(part);
+        if (!parsed.ok) return fail(`item ${index + 1} ${parsed.reason}`);
+        values.push(parsed.value);
+      }
+      const problem = checkCount(values.length);
+      return problem === undefined ? ok(values) : fail(problem);
+    },
+    (v) => checkCount(v.length),
+  );
+}
+
+/** Options of {@link json}. */
+export interface JsonOptions<T> extends CommonOptions<T> {
+  /** A synchronous Standard Schema (zod, valibot) the parsed JSON must satisfy. */
+  readonly schema?: StandardSchemaV1<unknown, T>;
+}
+
+/**
+ * A JSON document, parsed, optionally validated by a Standard Schema, and deeply frozen.
+ *
+ * @example
+ * ```ts
+ * import { json } from '@rampart/config';
+ * import { z } from 'zod';
+ * const schema = { RATE_LIMITS: json({ schema: z.object({ perMinute: z.number() }) }) };
+ * ```
+ */
+export function json<T = unknown>(options: JsonOptions<T> & { readonly optional: true }): Spec<T, true>;
+export function json<T = unknown>(options?: JsonOptions<T> & { readonly optional?: false }): Spec<T, false>;
+export function json(options?: JsonOptions<unknown>): Spec<unknown, boolean> {
+  type R = unknown;
+  const o = (options ?? {}) as JsonOptions<R>;
+  checkOptions('json', o, ['schema']);
+  if (o.schema !== undefined && !isStandardSchema(o.schema)) {
+    throw schemaError('json(): `schema` must implement Standard Schema v1 (zod, valibot, arktype, ...).');
+  }
+  return build(
+    'json',
+    'json',
+    o,
+    'a JSON document',
+    (raw) => {
+      let value: unknown;
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        return fail('must be valid JSON');
+      }
+      if (o.schema === undefined) return ok(value as R);
+      const result = o.schema['~standard'].validate(value);
+      if (result instanceof Promise) return fail('has an asynchronous schema; json() needs a synchronous one');
+      if (result.issues) return fail(describeIssues(result.issues, raw));
+      return ok(result.value);
+    },
+    () => undefined,
+  );
+}

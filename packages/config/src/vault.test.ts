@@ -1,0 +1,167 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { provenanceOf } from './config-object.ts';
+import { ConfigError } from './errors.ts';
+import { loadConfig } from './load.ts';
+import { string } from './scalars.ts';
+import { secret } from './secret-spec.ts';
+import { parseVaultRef, type VaultReader } from './vault.ts';
+
+/** A stand-in for node-vault's `read` against a KV v2 mount: the integration test uses the real server. */
+function fakeVault(store: Record<string, Record<string, unknown>>, reads: string[] = []): VaultReader {
+  return {
+    async read(path: string) {
+      reads.push(path);
+      const data = store[path];
+      if (!data) throw Object.assign(new Error('Status 404'), { response: { statusCode: 404 } });
+      return { data: { data, metadata: { version: 1 } } };
+    },
+  };
+}
+
+const key = (): string => randomBytes(32).toString('base64url');
+
+describe('parseVaultRef', () => {
+  it('parses mount, path, field and version', () => {
+    expect(parseVaultRef('vault:secret/billing/jwt#key')).toEqual({
+      mount: 'secret',
+      path: 'billing/jwt',
+      field: 'key',
+      version: undefined,
+    });
+    expect(parseVaultRef('vault:kv/app?version=3#db_password')).toEqual({
+      mount: 'kv',
+      path: 'app',
+      field: 'db_password',
+      version: 3,
+    });
+  });
+
+  it('refuses malformed references', () => {
+    for (const bad of [
+      'vault:',
+      'vault:secret#k',
+      'vault:secret/app',
+      'vault:secret/../app#k',
+      'vault:secret/app#',
+      'vault:secret/app?version=0#k',
+      'vault:secret/a b#k',
+    ]) {
+      expect(parseVaultRef(bad), bad).toBeUndefined();
+    }
+  });
+
+  it('never throws on arbitrary input', () => {
+    fc.assert(
+      fc.property(fc.string(), (text) => {
+        parseVaultRef(`vault:${text}`);
+      }),
+    );
+  });
+});
+
+describe('loadConfig with vault references', () => {
+  it('resolves KV v2 references before returning, reading each secret path once', async () => {
+    const jwt = key();
+    const db = key();
+    const reads: string[] = [];
+    const vault = fakeVault({ 'secret/data/billing': { jwt, db } }, reads);
+    const config = await loadConfig(
+      { JWT_KEY: secret(), DB_PASSWORD: secret({ kind: 'password' }), REGION: string() },
+      { env: { JWT_KEY: 'vault:secret/billing#jwt', DB_PASSWORD: 'vault:secret/billing#db', REGION: 'eu' }, vault },
+    );
+    expect(config.JWT_KEY.reveal()).toBe(jwt);
+    expect(config.DB_PASSWORD.reveal()).toBe(db);
+    expect(reads).toEqual(['secret/data/billing']);
+    expect(provenanceOf(config)[0]).toEqual({
+      key: 'JWT_KEY',
+      source: 'vault',
+      detail: 'secret/billing#jwt',
+      via: 'env',
+      secret: true,
+    });
+  });
+
+  it('accepts a reference held in a secret file and applies weak-secret rules to the resolved value', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rampart-vault-'));
+    try {
+      writeFileSync(join(dir, 'ref'), 'vault:secret/app#k\n');
+      const vault = fakeVault({ 'secret/data/app': { k: 'keyboard cat' } });
+      const error = await loadConfig({ K: secret() }, { env: { K_FILE: join(dir, 'ref') }, vault }).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({
+        code: 'ERR_CONFIG_INVALID',
+        issues: [expect.objectContaining({ code: 'weak-secret' })],
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('lists not-found, denied, missing-field and unavailable problems together', async () => {
+    const vault: VaultReader = {
+      async read(path) {
+        if (path === 'secret/data/denied')
+          throw Object.assign(new Error('permission denied'), { response: { statusCode: 403 } });
+        if (path === 'secret/data/app') return { data: { data: { other: 'x' } } };
+        if (path === 'secret/data/down')
+          throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+        throw Object.assign(new Error('Status 404'), { response: { statusCode: 404 } });
+      },
+    };
+    const error = (await loadConfig(
+      { A: secret(), B: secret(), C: secret(), D: secret() },
+      {
+        env: {
+          A: 'vault:secret/missing#k',
+          B: 'vault:secret/denied#k',
+          C: 'vault:secret/app#k',
+          D: 'vault:secret/down#k',
+        },
+        vault,
+      },
+    ).catch((e: unknown) => e)) as ConfigError;
+    expect(error.code).toBe('ERR_CONFIG_INVALID');
+    expect(error.issues.map((i) => [i.key, i.code])).toEqual([
+      ['A', 'vault-not-found'],
+      ['B', 'vault-denied'],
+      ['C', 'vault-field-missing'],
+      ['D', 'vault-unavailable'],
+    ]);
+    expect(error.message).toContain('ECONNREFUSED');
+  });
+
+  it('fails as retryable ERR_CONFIG_VAULT_UNAVAILABLE when Vault does not answer in time', async () => {
+    const vault: VaultReader = { read: () => new Promise(() => {}) };
+    const error = (await loadConfig(
+      { K: secret() },
+      { env: { K: 'vault:secret/app#k' }, vault, vaultTimeoutMs: 50 },
+    ).catch((e: unknown) => e)) as ConfigError;
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.code).toBe('ERR_CONFIG_VAULT_UNAVAILABLE');
+    expect(error.retryable).toBe(true);
+  });
+
+  it('never puts the client error (which can carry the Vault token) into the ConfigError', async () => {
+    const token = `hvs.${key()}`;
+    const vault: VaultReader = {
+      async read() {
+        throw Object.assign(new Error(`request failed with X-Vault-Token ${token}`), {
+          config: { headers: { 'X-Vault-Token': token } },
+          response: { statusCode: 500 },
+        });
+      },
+    };
+    const error = (await loadConfig({ K: secret() }, { env: { K: 'vault:secret/app#k' }, vault }).catch(
+      (e: unknown) => e,
+    )) as ConfigError;
+    expect(error.cause).toBeUndefined();
+    expect(JSON.stringify(error)).not.toContain(token);
+    expect(`${error.message}${error.stack}`).not.toContain(token);
+  });
+});

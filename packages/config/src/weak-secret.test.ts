@@ -1,0 +1,154 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { generateDevSecret } from './dev-profile.ts';
+import { KNOWN_DEMO_SECRETS } from './known-demo-secrets.ts';
+import {
+  assessSecret,
+  DEV_SECRET_PREFIX,
+  minimumSecretBytes,
+  type SecretKind,
+  WEAK_RULE_HINTS,
+} from './weak-secret.ts';
+
+const KINDS: readonly SecretKind[] = [
+  'hmac-sha256',
+  'hmac-sha384',
+  'hmac-sha512',
+  'jwt-hs256',
+  'jwt-hs384',
+  'jwt-hs512',
+  'key',
+  'token',
+  'password',
+];
+const ENCODINGS = ['hex', 'base64', 'base64url'] as const;
+
+describe('assessSecret', () => {
+  it('never rejects a random 32-byte key in hex, base64 or base64url (1,000 keys each)', () => {
+    for (const encoding of ENCODINGS) {
+      for (let i = 0; i < 1000; i++) {
+        const value = randomBytes(32).toString(encoding);
+        expect(assessSecret(value, { kind: 'hmac-sha256' }), value).toEqual([]);
+        expect(assessSecret(value, { kind: 'key', encoding: encoding === 'hex' ? 'hex' : encoding }), value).toEqual(
+          [],
+        );
+      }
+    }
+  });
+
+  it('never rejects generated passwords drawn from all 94 printable characters (10,000)', () => {
+    const printable = Array.from({ length: 94 }, (_, i) => String.fromCharCode(33 + i));
+    for (let i = 0; i < 10_000; i++) {
+      const length = 12 + randomInt(53);
+      const value = Array.from({ length }, () => printable[randomInt(94)]).join('');
+      expect(assessSecret(value, { kind: length >= 32 ? 'key' : 'password' }), value).toEqual([]);
+    }
+  });
+
+  it('never rejects random keys of the minimum size of each kind', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...KINDS), fc.constantFrom(...ENCODINGS), (kind, encoding) => {
+        const value = randomBytes(minimumSecretBytes(kind)).toString(encoding);
+        expect(assessSecret(value, { kind })).toEqual([]);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('rejects every built-in demo secret and its trivial variants', () => {
+    for (const { value, match } of KNOWN_DEMO_SECRETS) {
+      const variants = [value, value.toUpperCase(), `${value}1`, `${value}2024!`];
+      if (match !== 'prefix') variants.push(`!${value}`, `${value.replace(/[\s-]/g, '_')}`);
+      if (match === 'contains') variants.push(`prefix-${value}-suffix`);
+      if (match === 'prefix') variants.push(`${value}${randomBytes(32).toString('hex')}`);
+      for (const variant of variants) {
+        for (const kind of ['key', 'password', 'token'] as const) {
+          expect(assessSecret(variant, { kind }), `${variant} as ${kind}`).toContain('known-demo');
+        }
+      }
+    }
+  });
+
+  it('rejects documented examples even when they are long and random-looking', () => {
+    const examples = [
+      'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+      'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==',
+      'django-insecure-9x!w@b3k$2n#j8m&p1q^r5t*v7y(z0a)c4e+g6i-h8l=o2s',
+      'super-secret-jwt-token-with-at-least-32-characters-long',
+      'your-256-bit-secret-your-256-bit-secret',
+      'sk_test_4eC39HqLyjWDarjtT1zdp7dc',
+    ];
+    for (const value of examples) expect(assessSecret(value, { kind: 'key' }), value).toContain('known-demo');
+  });
+
+  it('rejects placeholder shapes', () => {
+    const placeholders = [
+      '<your-jwt-secret>',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the placeholder shape under test
+      '${JWT_SECRET}',
+      '{{ jwt_secret }}',
+      '$JWT_SECRET',
+      '%JWT_SECRET%',
+      'changeme-changeme-changeme-changeme',
+      'CHANGE_ME_BEFORE_DEPLOYING_TO_PRODUCTION',
+      'your-api-key-here-0123456789-abcdefghij',
+      'insert_token_here_1234567890abcdefghijklm',
+      'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+      'sk_live_xxxxxxxxxxxxxxxxxxxxxxxx',
+      'TBD',
+      '********************************',
+      'todo-set-a-real-key-before-launch-2024',
+      'TBD',
+    ];
+    for (const value of placeholders) expect(assessSecret(value, { kind: 'key' }), value).toContain('placeholder');
+  });
+
+  it('rejects human-made secrets by weak words, entropy, distinct characters and patterns', () => {
+    expect(assessSecret('my-super-secret-key-for-signing-jwts-123', { kind: 'key' })).toContain('weak-word');
+    expect(assessSecret('P@ssw0rd-for-the-production-database!', { kind: 'password' })).toContain('weak-word');
+    expect(assessSecret('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', { kind: 'key' })).toEqual(
+      expect.arrayContaining(['low-entropy', 'few-distinct-characters', 'repeated-pattern']),
+    );
+    expect(assessSecret('abababababababababababababababababab', { kind: 'key' })).toContain('repeated-pattern');
+    expect(assessSecret('Zx81kfP0qL2mVb7TnR4wQ9aaZx81kfP0qL2m', { kind: 'key' })).toEqual(['repeated-pattern']);
+    expect(assessSecret('abcdefghijklmnopqrstuvwxyz0123456789', { kind: 'key' })).toContain('sequential');
+    expect(assessSecret('Zx81kfP0qL2mVb7T', { kind: 'hmac-sha256' })).toEqual(['too-short']);
+  });
+
+  it('measures the length floor in decoded bytes (RFC 7518 §3.2 for HS256/384/512)', () => {
+    expect(minimumSecretBytes('jwt-hs256')).toBe(32);
+    expect(minimumSecretBytes('jwt-hs384')).toBe(48);
+    expect(minimumSecretBytes('hmac-sha512')).toBe(64);
+    const hex31 = randomBytes(31).toString('hex');
+    expect(assessSecret(hex31, { kind: 'hmac-sha256' })).toEqual([]); // 62 UTF-8 bytes
+    expect(assessSecret(hex31, { kind: 'hmac-sha256', encoding: 'hex' })).toEqual(['too-short']);
+    expect(assessSecret(randomBytes(32).toString('base64'), { kind: 'hmac-sha256', encoding: 'base64' })).toEqual([]);
+    expect(assessSecret(randomBytes(47).toString('base64url'), { kind: 'jwt-hs384', encoding: 'base64url' })).toEqual([
+      'too-short',
+    ]);
+    expect(assessSecret('not hex at all, clearly', { kind: 'key', encoding: 'hex' })).toContain('bad-encoding');
+  });
+
+  it('recognises generated development secrets by their marker', () => {
+    const dev = generateDevSecret(32);
+    expect(dev.startsWith(DEV_SECRET_PREFIX)).toBe(true);
+    expect(assessSecret(dev, { kind: 'key' })).toEqual(['dev-marker']);
+  });
+
+  it('applies a per-key denylist', () => {
+    const leaked = randomBytes(32).toString('base64url');
+    expect(assessSecret(leaked, { kind: 'key' })).toEqual([]);
+    expect(assessSecret(leaked, { kind: 'key', denylist: [leaked] })).toEqual(['known-demo']);
+  });
+});
+
+describe('assessSecret (properties)', () => {
+  it('never throws and always returns known rules', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), fc.constantFrom(...KINDS), (value, kind) => {
+        for (const rule of assessSecret(value, { kind })) expect(Object.keys(WEAK_RULE_HINTS)).toContain(rule);
+      }),
+    );
+  });
+});

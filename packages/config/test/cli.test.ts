@@ -1,0 +1,179 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type CliIo, runCli } from '../src/cli/run.ts';
+import { loadConfigSync, parseDevProfile } from '../src/index.ts';
+import { schema } from './fixtures/schema.ts';
+
+const fixture = join(import.meta.dirname, 'fixtures', 'schema.ts');
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'rampart-cli-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function io(env: Record<string, string>): CliIo & { out: () => string; err: () => string } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    stdout: (t) => void out.push(t),
+    stderr: (t) => void err.push(t),
+    env,
+    cwd: dir,
+    out: () => out.join(''),
+    err: () => err.join(''),
+  };
+}
+
+function secretFile(name: string, value: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, `${value}\n`);
+  return path;
+}
+
+function validEnv(): Record<string, string> {
+  return {
+    APP_NAME: 'billing',
+    WORKERS: '4',
+    PORT: '8080',
+    TRUST_PROXY: 'true',
+    ISSUER_URL: 'https://issuer.example/',
+    LOG_LEVEL: 'info',
+    SESSION_TTL: '8h',
+    CORS_ORIGINS: 'https://a.example,https://b.example',
+    LIMITS: '{"perMinute":60}',
+    REGION: 'eu-west-1',
+    TENANT: 'acme',
+    QUOTAS: '{"a":1}',
+    RETRIES: '3',
+    MODE: 'safe',
+    JWT_KEY_FILE: secretFile('jwt', randomBytes(32).toString('base64url')),
+    DB_PASSWORD_FILE: secretFile('db', randomBytes(18).toString('base64')),
+    API_TOKEN_FILE: secretFile('api', randomBytes(16).toString('hex')),
+    WEBHOOK_KEY: `vault:secret/billing#webhook`,
+  };
+}
+
+describe('runCli check', () => {
+  it('exits 0 for a valid environment and lists provenance', async () => {
+    const env: Record<string, string> = {
+      ...validEnv(),
+      WEBHOOK_KEY_FILE: secretFile('wh', randomBytes(64).toString('hex')),
+    };
+    delete (env as Record<string, string | undefined>).WEBHOOK_KEY;
+    const cli = io(env);
+    expect(await runCli(['check', '--schema', fixture], cli)).toBe(0);
+    expect(cli.out()).toMatch(/check: OK/);
+    expect(cli.out()).toMatch(/JWT_KEY\s+file/);
+  });
+
+  it('exits 1 with every problem, in human and JSON form', async () => {
+    const cli = io({ NODE_ENV: 'staging', PORT: '99999', JWT_KEY: 'keyboard cat' });
+    expect(await runCli(['check', '--schema', fixture, '--json'], cli)).toBe(1);
+    const report = JSON.parse(cli.out());
+    expect(report.ok).toBe(false);
+    expect(report.environment.profile).toBe('production');
+    expect(report.issues).toHaveLength(19);
+    const jwt = report.issues.filter((i: { key: string }) => i.key === 'JWT_KEY');
+    expect(jwt.map((i: { code: string }) => i.code)).toEqual(['source-not-allowed', 'weak-secret']);
+  });
+
+  it('exits 2 on usage errors', async () => {
+    expect(await runCli([], io({}))).toBe(2);
+    expect(await runCli(['check'], io({}))).toBe(2);
+    expect(await runCli(['frobnicate', '--schema', fixture], io({}))).toBe(2);
+    const cli = io({});
+    expect(await runCli(['check', '--schema', join(dir, 'missing.ts')], cli)).toBe(2);
+    expect(await runCli(['--help'], io({}))).toBe(0);
+  });
+
+  it('names a schema module that cannot be found but never echoes what a module threw', async () => {
+    const missing = io({});
+    expect(await runCli(['check', '--schema', 'nope/missing-schema.ts'], missing)).toBe(2);
+    expect(missing.err()).toMatch(/cannot load the schema module: .*missing-schema/);
+    const throwing = io({});
+    expect(
+      await runCli(['check', '--schema', join(import.meta.dirname, 'fixtures', 'throwing-schema.ts')], throwing),
+    ).toBe(2);
+    expect(throwing.err()).toMatch(/the schema module threw Error/);
+    expect(throwing.err()).not.toContain('Zq8vLm3nPx7Rt2Kw');
+  });
+});
+
+describe('runCli audit', () => {
+  it('prints provenance and keyed fingerprints that change exactly when a value changes', async () => {
+    const auditKey = secretFile('audit-key', randomBytes(48).toString('base64'));
+    const env: Record<string, string> = {
+      ...validEnv(),
+      WEBHOOK_KEY_FILE: secretFile('wh', randomBytes(64).toString('hex')),
+    };
+    delete (env as Record<string, string | undefined>).WEBHOOK_KEY;
+    const run = async (e: Record<string, string>) => {
+      const cli = io(e);
+      expect(await runCli(['audit', '--schema', fixture, '--json', '--fingerprint-key-file', auditKey], cli)).toBe(0);
+      return JSON.parse(cli.out()) as { key: string; source: string; fingerprint?: string }[];
+    };
+    const first = await run(env);
+    const again = await run(env);
+    const jwt = readFileSync(env.JWT_KEY_FILE!, 'utf8');
+    const rotated = await run({ ...env, JWT_KEY_FILE: secretFile('jwt2', randomBytes(32).toString('base64url')) });
+    const fp = (rows: typeof first, key: string) => rows.find((r) => r.key === key)?.fingerprint;
+    expect(fp(first, 'JWT_KEY')).toMatch(/^hmac-sha256:[0-9a-f]{32}$/);
+    expect(fp(again, 'JWT_KEY')).toBe(fp(first, 'JWT_KEY'));
+    expect(fp(rotated, 'JWT_KEY')).not.toBe(fp(first, 'JWT_KEY'));
+    expect(fp(rotated, 'DB_PASSWORD')).toBe(fp(first, 'DB_PASSWORD'));
+    expect(fp(first, 'PORT')).toBeUndefined();
+    expect(JSON.stringify(first)).not.toContain(jwt.trim());
+  });
+
+  it('needs a fingerprint key of at least 32 bytes', async () => {
+    const env = validEnv();
+    expect(await runCli(['audit', '--schema', fixture], io(env))).toBe(2);
+    const cli = io(env);
+    expect(
+      await runCli(['audit', '--schema', fixture, '--fingerprint-key-file', secretFile('short', 'short')], cli),
+    ).toBe(2);
+  });
+});
+
+describe('runCli gen-dev', () => {
+  it('writes a private dev profile with fresh dev-marked secrets, and refuses to overwrite', async () => {
+    const cli = io({});
+    expect(await runCli(['gen-dev', '--schema', fixture, '--out', '.env.development'], cli)).toBe(0);
+    const path = join(dir, '.env.development');
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const values = parseDevProfile(readFileSync(path, 'utf8'));
+    expect([...values.keys()]).toEqual(['JWT_KEY', 'DB_PASSWORD', 'API_TOKEN', 'WEBHOOK_KEY']);
+    for (const value of values.values()) expect(value).toMatch(/^rampart-dev-[A-Za-z0-9_-]{16,}$/);
+    expect(await runCli(['gen-dev', '--schema', fixture, '--out', '.env.development'], io({}))).toBe(2);
+    expect(await runCli(['gen-dev', '--schema', fixture, '--out', '.env.development', '--force'], io({}))).toBe(0);
+    const again = parseDevProfile(readFileSync(path, 'utf8'));
+    expect(again.get('JWT_KEY')).not.toBe(values.get('JWT_KEY'));
+    // The profile works under development and is refused in production.
+    const env = { ...validEnv(), NODE_ENV: 'development' };
+    for (const key of ['JWT_KEY_FILE', 'DB_PASSWORD_FILE', 'API_TOKEN_FILE', 'WEBHOOK_KEY'])
+      delete (env as Record<string, string | undefined>)[key];
+    const config = loadConfigSync(schema, { env, devProfile: path });
+    expect(config.JWT_KEY.reveal()).toBe(again.get('JWT_KEY'));
+  });
+});
+
+describe('rampart-config bin', () => {
+  it('runs as a process and sets the exit code', () => {
+    const result = spawnSync(
+      process.execPath,
+      [join(import.meta.dirname, '..', 'src', 'cli', 'bin.ts'), 'check', '--schema', fixture],
+      {
+        env: { PATH: process.env.PATH, NODE_ENV: 'production', JWT_KEY: 'your-256-bit-secret' },
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
+    expect(result.status).toBe(1);
+    expect(result.stdout).toMatch(/FAILED \(19 problems\)/);
+    expect(result.stdout + result.stderr).not.toContain('your-256-bit-secret');
+  });
+});

@@ -1,0 +1,147 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli/run.ts';
+import { ConfigError, checkConfig, loadConfig, type VaultReader } from '../src/index.ts';
+import { schema } from './fixtures/schema.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'rampart-leak-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const fixture = join(import.meta.dirname, 'fixtures', 'schema.ts');
+const KEYS = Object.keys(schema);
+const auditKey = join(root, 'audit-key');
+writeFileSync(auditKey, randomBytes(48).toString('base64'));
+type Source = 'env' | 'file' | 'tree' | 'dev-profile' | 'vault' | 'both';
+
+/** How a marker is embedded in a key's raw value, so it reaches each parser's interesting paths. */
+const shapes = [
+  (m: string) => m,
+  (m: string) => ` ${m} `,
+  (m: string) => `https://${m}.example/`,
+  (m: string) => `${m},https://a.example`,
+  (m: string) => `{"perMinute":"${m}"}`,
+  (m: string) => `{"${m}":"x"}`,
+  (m: string) => `${m}s`,
+  (m: string) => `<${m}>`,
+  (m: string) => `your-${m}-here`,
+  (m: string) => `keyboard cat ${m}`,
+  (m: string) => `rampart-dev-${m}`,
+  (m: string) => m.repeat(4),
+] as const;
+
+function assertNoMarker(output: string, marker: string): void {
+  expect(output).not.toContain(marker);
+  // Not even part of it: no window of 8 characters of the marker may appear.
+  for (let i = 0; i + 8 <= marker.length; i++)
+    expect(output, `window ${marker.slice(i, i + 8)}`).not.toContain(marker.slice(i, i + 8));
+}
+
+let run = 0;
+function scenario(sources: readonly Source[], values: readonly string[], profile: 'production' | 'test') {
+  const dir = join(root, String(run++));
+  const tree = join(dir, 'tree');
+  mkdirSync(tree, { recursive: true });
+  const env: Record<string, string> = profile === 'test' ? { NODE_ENV: 'test' } : { NODE_ENV: 'staging' };
+  const profileLines: string[] = [];
+  const vaultData: Record<string, string> = {};
+  KEYS.forEach((key, index) => {
+    const value = values[index]!;
+    const source = sources[index]!;
+    if (source === 'env') env[key] = value;
+    if (source === 'both') {
+      env[key] = value;
+      env[`${key}_FILE`] = join(dir, key);
+      writeFileSync(join(dir, key), value);
+    }
+    if (source === 'file') {
+      writeFileSync(join(dir, key), `${value}\n`);
+      env[`${key}_FILE`] = join(dir, key);
+    }
+    if (source === 'tree') writeFileSync(join(tree, key), value);
+    if (source === 'dev-profile') profileLines.push(`${key}=${value.replace(/\n/g, ' ')}`);
+    if (source === 'vault') {
+      env[key] = `vault:secret/app#${key.toLowerCase()}`;
+      vaultData[key.toLowerCase()] = value;
+    }
+  });
+  writeFileSync(join(dir, '.env.test'), profileLines.join('\n'));
+  const vault: VaultReader = {
+    async read(path) {
+      if (path !== 'secret/data/app')
+        throw Object.assign(new Error(`404 ${JSON.stringify(vaultData)}`), { response: { statusCode: 404 } });
+      return { data: { data: vaultData } };
+    },
+  };
+  return { env, options: { env, configTree: tree, devProfile: join(dir, '.env.test'), vault } };
+}
+
+async function everyOutput(s: ReturnType<typeof scenario>): Promise<string> {
+  const outputs: string[] = [];
+  try {
+    const config = await loadConfig(schema, s.options);
+    outputs.push(JSON.stringify(config), inspect(config, { depth: 10, showHidden: true }));
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    const e = error as ConfigError;
+    outputs.push(
+      e.message,
+      String(e.stack),
+      JSON.stringify(e),
+      JSON.stringify(e.issues),
+      inspect(e, { depth: 10, showHidden: true }),
+    );
+  }
+  outputs.push(JSON.stringify(await checkConfig(schema, s.options)));
+  const io = {
+    stdout: (t: string) => void outputs.push(t),
+    stderr: (t: string) => void outputs.push(t),
+    env: s.env,
+    cwd: root,
+  };
+  const common = ['--schema', fixture, '--config-tree', s.options.configTree, '--dev-profile', s.options.devProfile];
+  await runCli(['check', ...common], io);
+  await runCli(['check', ...common, '--json'], io);
+  await runCli(['audit', ...common, '--json', '--fingerprint-key-file', auditKey], io);
+  await runCli(['audit', ...common, '--fingerprint-key-file', auditKey], io);
+  return outputs.join('\n');
+}
+
+describe('ConfigError, checkConfig and runCli output', () => {
+  it('never shows a marker value put into any key, from any source, in errors, reports or CLI output', async () => {
+    const source = fc.constantFrom<Source>('env', 'file', 'tree', 'dev-profile', 'vault', 'both');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.stringMatching(/^[A-Za-z0-9]{16,32}$/),
+        fc.array(fc.nat(shapes.length - 1), { minLength: KEYS.length, maxLength: KEYS.length }),
+        fc.array(source, { minLength: KEYS.length, maxLength: KEYS.length }),
+        fc.constantFrom<'production' | 'test'>('production', 'test'),
+        async (marker, shapeIndexes, sources, profile) => {
+          const values = shapeIndexes.map((i) => shapes[i]!(marker));
+          const output = await everyOutput(scenario(sources, values, profile));
+          assertNoMarker(output, marker);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('never shows the marker when every key holds it as-is from the environment', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.stringMatching(/^[A-Za-z0-9]{16,32}$/), async (marker) => {
+        const output = await everyOutput(
+          scenario(
+            KEYS.map(() => 'env'),
+            KEYS.map(() => marker),
+            'production',
+          ),
+        );
+        assertNoMarker(output, marker);
+      }),
+      { numRuns: 30 },
+    );
+  });
+});

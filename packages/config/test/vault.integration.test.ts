@@ -1,0 +1,158 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { startVaultDevServer, type TestVault } from '@rampart/testkit';
+import vault from 'node-vault';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runCli } from '../src/cli/run.ts';
+import { ConfigError, loadConfig, provenanceOf, Secret, secret, string } from '../src/index.ts';
+
+let server: TestVault;
+let client: ReturnType<typeof vault>;
+let dir: string;
+const key = (bytes = 32): string => randomBytes(bytes).toString('base64url');
+
+beforeAll(async () => {
+  server = await startVaultDevServer();
+  client = vault({ endpoint: server.addr, token: server.token });
+  dir = mkdtempSync(join(tmpdir(), 'rampart-config-vault-'));
+});
+afterAll(async () => {
+  await server?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function rejection(promise: Promise<unknown>): Promise<ConfigError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ConfigError);
+  return error as ConfigError;
+}
+
+const schema = { REGION: string(), JWT_KEY: secret({ kind: 'jwt-hs256' }), DB_PASSWORD: secret({ kind: 'password' }) };
+
+describe('loadConfig with the Vault dev server (KV v2)', () => {
+  it('resolves vault: references written with node-vault before the app starts', async () => {
+    const jwt = key();
+    const db = key(18);
+    await client.write('secret/data/billing', { data: { jwt_key: jwt, db_password: db } });
+    const refFile = join(dir, 'db-ref');
+    writeFileSync(refFile, 'vault:secret/billing#db_password\n');
+    const config = await loadConfig(schema, {
+      env: { REGION: 'eu', JWT_KEY: 'vault:secret/billing#jwt_key', DB_PASSWORD_FILE: refFile },
+      vault: client,
+    });
+    expect(config.JWT_KEY).toBeInstanceOf(Secret);
+    expect(config.JWT_KEY.reveal()).toBe(jwt);
+    expect(config.DB_PASSWORD.reveal()).toBe(db);
+    expect(provenanceOf(config).slice(1)).toEqual([
+      { key: 'JWT_KEY', source: 'vault', detail: 'secret/billing#jwt_key', via: 'env', secret: true },
+      { key: 'DB_PASSWORD', source: 'vault', detail: 'secret/billing#db_password', via: 'file', secret: true },
+    ]);
+    expect(inspect(config)).not.toContain(jwt);
+  });
+
+  it('reads a pinned version or the latest one', async () => {
+    const v1 = key();
+    const v2 = key();
+    await client.write('secret/data/rotating', { data: { k: v1 } });
+    await client.write('secret/data/rotating', { data: { k: v2 } });
+    const config = await loadConfig(
+      { OLD: secret(), NEW: secret() },
+      { env: { OLD: 'vault:secret/rotating?version=1#k', NEW: 'vault:secret/rotating#k' }, vault: client },
+    );
+    expect(config.OLD.reveal()).toBe(v1);
+    expect(config.NEW.reveal()).toBe(v2);
+  });
+
+  it('lists a missing path, a missing field, a weak value and a denied token together', async () => {
+    await client.write('secret/data/weak', { data: { k: 'your-256-bit-secret', other: key() } });
+    const error = await rejection(
+      loadConfig(
+        { A: secret(), B: secret(), C: secret() },
+        { env: { A: 'vault:secret/nope#k', B: 'vault:secret/weak#missing', C: 'vault:secret/weak#k' }, vault: client },
+      ),
+    );
+    expect(error.code).toBe('ERR_CONFIG_INVALID');
+    expect(error.issues.map((i) => [i.key, i.code])).toEqual([
+      ['A', 'vault-not-found'],
+      ['B', 'vault-field-missing'],
+      ['C', 'weak-secret'],
+    ]);
+    const badToken = `hvs.${key(18)}`;
+    const denied = await rejection(
+      loadConfig(
+        { A: secret() },
+        { env: { A: 'vault:secret/weak#other' }, vault: vault({ endpoint: server.addr, token: badToken }) },
+      ),
+    );
+    expect(denied.issues[0]?.code).toBe('vault-denied');
+    for (const output of [denied.message, JSON.stringify(denied), inspect(denied, { depth: 10, showHidden: true })]) {
+      expect(output).not.toContain(badToken);
+    }
+  });
+
+  it('fails start-up as retryable when Vault is down, sealed or too slow, and never hangs', async () => {
+    await client.write('secret/data/app', { data: { k: key() } });
+    const env = { K: 'vault:secret/app#k' };
+    await server.suspend();
+    try {
+      const down = await rejection(loadConfig({ K: secret() }, { env, vault: client, vaultTimeoutMs: 5_000 }));
+      expect(down).toMatchObject({ code: 'ERR_CONFIG_VAULT_UNAVAILABLE', retryable: true });
+      expect(down.message).not.toContain(server.token);
+      expect(inspect(down, { depth: 10, showHidden: true })).not.toContain(server.token);
+    } finally {
+      await server.resume();
+    }
+    server.seal();
+    try {
+      const sealed = await rejection(loadConfig({ K: secret() }, { env, vault: client }));
+      expect(sealed).toMatchObject({ code: 'ERR_CONFIG_VAULT_UNAVAILABLE', retryable: true });
+      expect(sealed.message).toContain('HTTP 503');
+    } finally {
+      server.unseal();
+    }
+    server.injectFault({ delayMs: 3_000 }, { pathPrefix: 'secret/data/app' });
+    const slow = await rejection(loadConfig({ K: secret() }, { env, vault: client, vaultTimeoutMs: 200 }));
+    expect(slow).toMatchObject({ code: 'ERR_CONFIG_VAULT_UNAVAILABLE', retryable: true });
+    expect(slow.message).toMatch(/no answer within 200 ms/);
+    // Once Vault is back, the same start-up succeeds.
+    const config = await loadConfig({ K: secret() }, { env, vault: client });
+    expect(config.K).toBeInstanceOf(Secret);
+  });
+
+  it('reads each secret path once however many keys refer to it', async () => {
+    await client.write('secret/data/shared', { data: { a: key(), b: key(), c: key() } });
+    server.clearRequests();
+    await loadConfig(
+      { A: secret(), B: secret(), C: secret() },
+      { env: { A: 'vault:secret/shared#a', B: 'vault:secret/shared#b', C: 'vault:secret/shared#c' }, vault: client },
+    );
+    expect(server.requests().filter((r) => r.path === 'secret/data/shared')).toHaveLength(1);
+  });
+
+  it('lets `rampart-config check` resolve references through the schema module`s client', async () => {
+    await client.write('secret/data/cli', { data: { jwt: key(), db: key(18) } });
+    vi.stubEnv('VAULT_ADDR', server.addr);
+    vi.stubEnv('VAULT_TOKEN', server.token);
+    try {
+      const out: string[] = [];
+      const io = {
+        stdout: (t: string) => void out.push(t),
+        stderr: (t: string) => void out.push(t),
+        env: { REGION: 'eu', JWT_KEY: 'vault:secret/cli#jwt', DB_PASSWORD: 'vault:secret/cli#db' },
+        cwd: dir,
+      };
+      const code = await runCli(['check', '--schema', join(import.meta.dirname, 'fixtures', 'vault-schema.ts')], io);
+      expect(out.join('')).toMatch(/check: OK/);
+      expect(code).toBe(0);
+      expect(out.join('')).toMatch(/JWT_KEY\s+vault\s+via env: secret\/cli#jwt/);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+});
