@@ -1,0 +1,102 @@
+// ESLint flat-config plugin. Each rule hands the file ESLint is linting to the same engine the CLI
+// uses, so findings, suppressions and messages are identical. The rules read the source text, not
+// ESLint's AST, so they work with any parser (espree, typescript-eslint).
+import { analyzeFile } from './engine.ts';
+import type { RuleId } from './finding.ts';
+import { FILE_RULES } from './rules/index.ts';
+
+// Structural types: importing `eslint` types would make the declaration files depend on an
+// optional peer.
+interface RuleContext {
+  readonly filename: string;
+  readonly sourceCode: { readonly text: string };
+  report(descriptor: {
+    message: string;
+    loc: { start: { line: number; column: number }; end: { line: number; column: number } };
+  }): void;
+}
+
+/** An ESLint rule module as flat config expects it. */
+export interface PreflightEslintRule {
+  readonly meta: {
+    readonly type: 'problem';
+    readonly docs: { readonly description: string; readonly recommended: boolean };
+    readonly schema: readonly [];
+  };
+  create(context: RuleContext): { 'Program:exit': () => void };
+}
+
+/** The plugin object: `plugins: { '@rampart/preflight': plugin }`. */
+export interface PreflightEslintPlugin {
+  readonly meta: { readonly name: string; readonly version: string };
+  readonly rules: Readonly<Record<string, PreflightEslintRule>>;
+  readonly configs: {
+    readonly recommended: {
+      readonly name: string;
+      readonly plugins: Readonly<Record<string, unknown>>;
+      readonly rules: Readonly<Record<string, 'error'>>;
+    };
+  };
+}
+
+function rule(id: RuleId, description: string): PreflightEslintRule {
+  return {
+    meta: { type: 'problem', docs: { description, recommended: true }, schema: [] },
+    create(context) {
+      return {
+        'Program:exit'() {
+          const { findings } = analyzeFile(context.filename, context.sourceCode.text, {
+            rules: id === 'invalid-suppression' ? [] : [id],
+          });
+          for (const f of findings) {
+            // Each ESLint rule reports only its own findings; bad suppressions have their own rule.
+            if (f.ruleId !== id) continue;
+            context.report({
+              message: f.message,
+              // ESLint columns are 0-based.
+              loc: {
+                start: { line: f.start.line, column: f.start.column - 1 },
+                end: { line: f.end.line, column: f.end.column - 1 },
+              },
+            });
+          }
+        },
+      };
+    },
+  };
+}
+
+const JS_RULES: ReadonlyArray<{ readonly id: RuleId; readonly summary: string }> = [
+  ...FILE_RULES,
+  { id: 'invalid-suppression', summary: 'A preflight-ignore comment lacks a rule, an expiry date or a reason.' },
+];
+
+const rules: Record<string, PreflightEslintRule> = Object.fromEntries(
+  JS_RULES.map((r) => [r.id, rule(r.id, r.summary)]),
+);
+
+const plugin: PreflightEslintPlugin = {
+  meta: { name: '@rampart/preflight', version: '0.0.0' },
+  rules,
+  configs: {
+    recommended: {
+      name: '@rampart/preflight/recommended',
+      plugins: {},
+      rules: Object.fromEntries(JS_RULES.map((r) => [`@rampart/preflight/${r.id}`, 'error' as const])),
+    },
+  },
+};
+(plugin.configs.recommended.plugins as Record<string, unknown>)['@rampart/preflight'] = plugin;
+
+/**
+ * The ESLint plugin. The `recommended` flat config enables every JS/TS rule; project rules
+ * (`dotenv-in-build-context`, `audit-coverage`) need the CLI because they look beyond one file.
+ *
+ * @example
+ * ```js
+ * // eslint.config.js
+ * import preflight from '@rampart/preflight/eslint';
+ * export default [preflight.configs.recommended];
+ * ```
+ */
+export default plugin;
