@@ -107,7 +107,7 @@ export function finalize(
       file,
       start,
       end,
-      snippet: source.redactedLine(f.start, f.redact),
+      snippet: f.hideSnippet ? '' : source.redactedLine(f.start, f.redact),
       fingerprint: fingerprint(f.ruleId, file, f.key, occurrence),
       ...(expired ? { expiredSuppression: expired } : {}),
     });

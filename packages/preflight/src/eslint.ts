@@ -33,7 +33,7 @@ export interface PreflightEslintPlugin {
   readonly configs: {
     readonly recommended: {
       readonly name: string;
-      readonly plugins: Readonly<Record<string, unknown>>;
+      readonly plugins: Readonly<Record<string, PreflightEslintPlugin>>;
       readonly rules: Readonly<Record<string, 'error'>>;
     };
   };
@@ -86,7 +86,7 @@ const plugin: PreflightEslintPlugin = {
     },
   },
 };
-(plugin.configs.recommended.plugins as Record<string, unknown>)['@rampart/preflight'] = plugin;
+(plugin.configs.recommended.plugins as Record<string, PreflightEslintPlugin>)['@rampart/preflight'] = plugin;
 
 /**
  * The ESLint plugin. The `recommended` flat config enables every JS/TS rule; project rules

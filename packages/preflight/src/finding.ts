@@ -38,6 +38,8 @@ export interface RawFinding {
   readonly key: string;
   /** Extra ranges (offsets) the snippet must hide, beyond every quoted string on the line. */
   readonly redact?: ReadonlyArray<readonly [number, number]>;
+  /** No snippet at all: the line is not code the finding is about (a .dockerignore pattern). */
+  readonly hideSnippet?: boolean;
 }
 
 /**

@@ -182,7 +182,7 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
       findings.push(
         auditFinding(
           anchor,
-          `No dependency coverage: ${audit.reason}. This is not "0 vulnerabilities": ${audit.dependencies} resolved dependencies were not checked.`,
+          `No dependency coverage: ${audit.reason}. ${audit.dependencies} resolved dependencies were not checked, so their vulnerability count is unknown.`,
           'no-coverage',
         ),
       );

@@ -113,7 +113,9 @@ const HASH_WORDS = new Set(['hash', 'hashed', 'digest', 'bcrypt', 'argon2', 'scr
 
 /** Splits `JWT_SECRET`, `jwtSecret`, `x-admin-key`, `APIKey` into lower-case words. */
 export function nameWords(name: string): string[] {
-  return name
+  // SCREAMING_CASE has no case boundaries to split on (`OAUTH2CLIENT` is one word).
+  const camel = /[a-z]/.test(name) && /[A-Z]/.test(name);
+  return (camel ? name : name.toLowerCase())
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
     .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
     .split(/[^A-Za-z0-9]+/)

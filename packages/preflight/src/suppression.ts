@@ -12,7 +12,8 @@ export type Suppression =
     }
   | { readonly valid: false; readonly problem: string };
 
-const MARKER = /preflight-ignore\b/;
+// The directive opens the comment (or a line of a block comment); a mention in prose is not one.
+const MARKER = /(^|\n)[\s*]*preflight-ignore\b/;
 const FORM = /^preflight-ignore\s+([a-z0-9-]+(?:\s*,\s*[a-z0-9-]+)*)\s+until\s+(\S+)\s*:\s*(.*)$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
@@ -34,10 +35,10 @@ export function isCalendarDate(date: string): boolean {
  * ```
  */
 export function parseSuppression(comment: string): Suppression | undefined {
-  const at = comment.search(MARKER);
-  if (at === -1) return undefined;
+  const found = MARKER.exec(comment);
+  if (!found) return undefined;
   const text = comment
-    .slice(at)
+    .slice(found.index + found[0].indexOf('preflight-ignore'))
     .replace(/\*\/\s*$/, '')
     .replace(/\s+/g, ' ')
     .trim();

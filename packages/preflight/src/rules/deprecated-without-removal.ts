@@ -46,10 +46,11 @@ function check(context: FileContext, deprecation: DeprecationContext): RawFindin
   const out: RawFinding[] = [];
   for (const comment of context.module.comments) {
     if (comment.type !== 'Block') continue;
-    for (const tag of comment.value.matchAll(/@deprecated\b([^@]*)/g)) {
-      const text = (tag[1] ?? '').replace(/^\s*\*\s?/gm, ' ');
+    // A block tag starts a comment line; `@deprecated` inside prose or a code span is a mention.
+    for (const tag of comment.value.matchAll(/(^|\n)[\t *]*(@deprecated)\b([^@]*)/g)) {
+      const text = (tag[3] ?? '').replace(/^\s*\*\s?/gm, ' ');
       const target = removalTarget(text);
-      const start = comment.start + 2 + tag.index;
+      const start = comment.start + 2 + tag.index + tag[0].indexOf('@deprecated');
       let message: string | undefined;
       if (target.kind === 'none') {
         message =

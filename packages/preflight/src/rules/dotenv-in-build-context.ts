@@ -36,6 +36,7 @@ function check(project: ProjectContext): ProjectFinding[] {
           start: 0,
           end: 0,
           key: `invalid:${ignoreFile}`,
+          hideSnippet: true,
         });
         continue;
       }
@@ -58,6 +59,7 @@ function check(project: ProjectContext): ProjectFinding[] {
         start: copy ? copy.start : 0,
         end: copy ? copy.start : 0,
         key: `${dockerfile}:${file}`,
+        hideSnippet: !copy,
       });
     }
   }

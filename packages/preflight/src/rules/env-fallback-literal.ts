@@ -40,13 +40,29 @@ function finding(
   };
 }
 
-function fallbackLiteral(node: AstNode | undefined): string | undefined {
+/** Module-scope `const NAME = 'literal'` bindings: a fallback through a constant is still a literal. */
+function constLiterals(program: AstNode): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let statement of children(program, 'body')) {
+    if (statement.type === 'ExportNamedDeclaration') statement = child(statement, 'declaration') ?? statement;
+    if (statement.type !== 'VariableDeclaration' || statement.kind !== 'const') continue;
+    for (const declarator of children(statement, 'declarations')) {
+      const id = child(declarator, 'id');
+      const value = stringValue(child(declarator, 'init'));
+      if (id?.type === 'Identifier' && value !== undefined) out.set(id.name as string, value);
+    }
+  }
+  return out;
+}
+
+function fallbackLiteral(node: AstNode | undefined, constants: ReadonlyMap<string, string>): string | undefined {
   const n = unwrap(node);
   if (!n) return undefined;
   const direct = stringValue(n);
   if (direct !== undefined) return direct;
+  if (n.type === 'Identifier') return constants.get(n.name as string);
   // `a || b || 'lit'`: the last literal of a chain is the fallback.
-  if (n.type === 'LogicalExpression') return fallbackLiteral(child(n, 'right'));
+  if (n.type === 'LogicalExpression') return fallbackLiteral(child(n, 'right'), constants);
   return undefined;
 }
 
@@ -84,14 +100,15 @@ function envSchemaContext(node: AstNode, context: FileContext): boolean {
 }
 
 function checkJs(context: FileContext): RawFinding[] {
-  const { nodes } = context.module;
+  const { nodes, program } = context.module;
+  const constants = constLiterals(program);
   const out: RawFinding[] = [];
   for (const node of nodes) {
     if (node.type === 'LogicalExpression' && (node.operator === '||' || node.operator === '??')) {
       // Only the outermost `a || b || 'lit'` reports.
       const parent = context.module.parentOf.get(node);
       if (parent?.type === 'LogicalExpression' && child(parent, 'left') === node) continue;
-      const value = fallbackLiteral(child(node, 'right'));
+      const value = fallbackLiteral(child(node, 'right'), constants);
       if (value === undefined) continue;
       for (const name of envNames(child(node, 'left'))) {
         if (secretOrCredentialUrl(name, value)) {
@@ -207,7 +224,7 @@ function checkText(context: FileContext): RawFinding[] {
     for (const match of context.text.matchAll(SPRING_DEFAULT)) {
       if (seen.has(match.index)) continue;
       const [, name = '', raw = ''] = match;
-      if (raw.startsWith('-') || raw.startsWith('=')) continue;
+      if (/^[-=?+]/.test(raw)) continue;
       const start = match.index + 3 + name.length;
       if (!secretOrCredentialUrl(name.split('.').at(-1) ?? name, raw)) continue;
       out.push(

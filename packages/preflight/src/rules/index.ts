@@ -29,7 +29,8 @@ export const RULES: readonly RuleMeta[] = [
   {
     id: 'audit-coverage',
     severity: 'error',
-    summary: 'The dependency audit could not run: there is no vulnerability coverage (never "0 vulnerabilities").',
+    summary:
+      'The dependency audit could not run, so there is no vulnerability coverage (reported as such, never as a clean result).',
     fix: 'Point --audit at a registry whose advisory endpoint answers, or run the audit elsewhere and record it.',
   },
   {

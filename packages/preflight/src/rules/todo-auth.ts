@@ -3,7 +3,7 @@ import type { FileContext, FileRule } from '../rule.ts';
 
 const ID = 'todo-auth';
 
-const MARKER = /\b(TODO|FIXME|HACK|XXX)\b/;
+const MARKER = /^((?:[Tt][Oo][Dd][Oo])|(?:[Ff][Ii][Xx][Mm][Ee])|(?:[Hh][Aa][Cc][Kk])|XXX)(?![\w-])/;
 const AUTH_WORDS =
   /\b(auth\w*|authn|authz|authenticat\w*|authoriz\w*|permission\w*|rbac|acl|scopes?|verif\w*|jwt|bearer|tokens?|csrf|sessions?|login|logout|passwords?|credentials?|api[_-]?keys?|admin\w*|signatures?|oauth\w*|oidc|tenant\w*|roles?|access[_-]?control|hmac|secret\w*)\b/i;
 const ISSUE_LINK = /https?:\/\/\S+|(^|[\s(])#\d+\b|\b[A-Z][A-Z0-9]+-\d+\b|\bissue\s+\d+\b/;
@@ -25,7 +25,11 @@ function check(context: FileContext): RawFinding[] {
   const { source } = context;
   const out: RawFinding[] = [];
   for (const comment of context.module.comments) {
-    const marker = MARKER.exec(comment.value);
+    // A marker opens a comment line (`// TODO: …`, ` * FIXME …`); one inside prose is a mention.
+    const marker = comment.value
+      .split('\n')
+      .map((line) => MARKER.exec(line.replace(/^[\s*/-]*/, '')))
+      .find((m) => m !== null);
     if (!marker) continue;
     const first = source.position(comment.start).line;
     const last = source.position(comment.end).line;
@@ -37,7 +41,7 @@ function check(context: FileContext): RawFinding[] {
     if (!AUTH_WORDS.test(window.join('\n'))) continue;
     const status = todoStatus(comment.value, context.now);
     if (status === 'tracked') continue;
-    const what = marker[1]!;
+    const what = marker[1]!.toUpperCase();
     out.push({
       ruleId: ID,
       severity: 'error',
