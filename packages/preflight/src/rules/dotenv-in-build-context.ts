@@ -1,5 +1,5 @@
 import { copyInstructions, copySourceIncludes } from '../dockerfile.ts';
-import { isIgnored, parseDockerignore } from '../dockerignore.ts';
+import { cleanPath, isIgnored, parseDockerignore } from '../dockerignore.ts';
 import { PreflightError } from '../errors.ts';
 import type { ProjectContext, ProjectFinding, ProjectRule } from '../project.ts';
 
@@ -14,10 +14,73 @@ function dirOf(path: string): string {
   return i === -1 ? '' : path.slice(0, i);
 }
 
+/** A Docker build: the context directory and the Dockerfile, both relative to the scan root. */
+interface Build {
+  readonly context: string;
+  readonly dockerfile: string;
+}
+
+const COMPOSE = /(^|\/)(docker-)?compose(\.[^/]+)?\.ya?ml$/;
+
+/**
+ * `build:` entries of a compose file. Compose files are YAML, but `build` has two shapes (a string,
+ * or a map with `context` and `dockerfile`), so reading indentation is enough and needs no parser.
+ */
+export function composeBuilds(composeFile: string, text: string): Build[] {
+  const base = dirOf(composeFile);
+  const builds: Build[] = [];
+  const lines = text.split(/\r?\n/);
+  const unquote = (v: string): string =>
+    v
+      .replace(/\s+#.*$/, '')
+      .trim()
+      .replace(/^["']|["']$/g, '');
+  for (let i = 0; i < lines.length; i++) {
+    const match = /^(\s*)build:\s*(.*)$/.exec(lines[i]!);
+    if (!match) continue;
+    const indent = match[1]!.length;
+    let context = unquote(match[2] ?? '');
+    let dockerfile = 'Dockerfile';
+    if (context === '') {
+      context = '.';
+      for (let j = i + 1; j < lines.length; j++) {
+        const line = lines[j]!;
+        if (line.trim() === '' || line.trim().startsWith('#')) continue;
+        if (line.length - line.trimStart().length <= indent) break;
+        const entry = /^\s*(context|dockerfile):\s*(.+)$/.exec(line);
+        if (entry?.[1] === 'context') context = unquote(entry[2]!);
+        if (entry?.[1] === 'dockerfile') dockerfile = unquote(entry[2]!);
+      }
+    }
+    if (/^[a-z]+:\/\//i.test(context) || context.startsWith('git@')) continue;
+    const contextDir = cleanPath(base === '' ? context : `${base}/${context}`);
+    if (contextDir.startsWith('..') || contextDir.startsWith('/')) continue;
+    const root = contextDir === '.' ? '' : contextDir;
+    builds.push({ context: root, dockerfile: cleanPath(root === '' ? dockerfile : `${root}/${dockerfile}`) });
+  }
+  return builds;
+}
+
+function builds(project: ProjectContext): Build[] {
+  const all: Build[] = project.files
+    .filter((f) => DOCKERFILE.test(f) && !f.endsWith('.dockerignore'))
+    .map((dockerfile) => ({ context: dirOf(dockerfile), dockerfile }));
+  for (const file of project.files.filter((f) => COMPOSE.test(f))) {
+    for (const build of composeBuilds(file, project.read(file))) {
+      if (
+        project.files.includes(build.dockerfile) &&
+        !all.some((b) => b.context === build.context && b.dockerfile === build.dockerfile)
+      ) {
+        all.push(build);
+      }
+    }
+  }
+  return all;
+}
+
 function check(project: ProjectContext): ProjectFinding[] {
   const out: ProjectFinding[] = [];
-  for (const dockerfile of project.files.filter((f) => DOCKERFILE.test(f) && !f.endsWith('.dockerignore'))) {
-    const context = dirOf(dockerfile);
+  for (const { context, dockerfile } of builds(project)) {
     const prefix = context === '' ? '' : `${context}/`;
     // BuildKit reads `<Dockerfile>.dockerignore` first, then the context's `.dockerignore`.
     const ignoreFile = [`${dockerfile}.dockerignore`, `${prefix}.dockerignore`].find((f) => project.files.includes(f));
@@ -53,12 +116,12 @@ function check(project: ProjectContext): ProjectFinding[] {
         ruleId: ID,
         severity: 'error',
         message: copy
-          ? `${file} is in the build context of ${dockerfile} (${where}) and ${copy.instruction} on line ${lineOf(dockerfileText, copy.start)} copies it into the image. ${fix}`
-          : `${file} is in the build context of ${dockerfile} (${where}): it is sent to the builder and one COPY away from the image. ${fix}`,
+          ? `${file} is in the build context (${context === '' ? '.' : context}) of ${dockerfile} (${where}) and ${copy.instruction} on line ${lineOf(dockerfileText, copy.start)} copies it into the image. ${fix}`
+          : `${file} is in the build context (${context === '' ? '.' : context}) of ${dockerfile} (${where}): it is sent to the builder and one COPY away from the image. ${fix}`,
         file: copy ? dockerfile : (ignoreFile ?? dockerfile),
         start: copy ? copy.start : 0,
         end: copy ? copy.start : 0,
-        key: `${dockerfile}:${file}`,
+        key: `${context}:${dockerfile}:${file}`,
         hideSnippet: !copy,
       });
     }

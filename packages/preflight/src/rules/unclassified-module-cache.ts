@@ -103,6 +103,40 @@ function isHandler(fn: AstNode, context: FileContext): boolean {
   return false;
 }
 
+/**
+ * Handlers, plus the module's own named functions they call (transitively): a helper that fills the
+ * cache on a handler's behalf is as much per-request code as the handler.
+ */
+function handlerReachable(context: FileContext): Set<AstNode> {
+  const { nodes, parentOf } = context.module;
+  const functions = nodes.filter(
+    (n) => n.type === 'FunctionDeclaration' || n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression',
+  );
+  const byName = new Map<string, AstNode>();
+  for (const fn of functions) {
+    const id = child(fn, 'id');
+    if (fn.type === 'FunctionDeclaration' && id?.type === 'Identifier') byName.set(id.name as string, fn);
+    const parent = parentOf.get(fn);
+    const declared = parent?.type === 'VariableDeclarator' ? child(parent, 'id') : undefined;
+    if (declared?.type === 'Identifier') byName.set(declared.name as string, fn);
+  }
+  const reachable = new Set(functions.filter((fn) => isHandler(fn, context)));
+  const queue = [...reachable];
+  while (queue.length > 0) {
+    const fn = queue.pop()!;
+    for (const node of nodes) {
+      if (node.start < fn.start || node.end > fn.end || node.type !== 'CallExpression') continue;
+      const callee = unwrap(child(node, 'callee'));
+      const target = callee?.type === 'Identifier' ? byName.get(callee.name as string) : undefined;
+      if (target && !reachable.has(target)) {
+        reachable.add(target);
+        queue.push(target);
+      }
+    }
+  }
+  return reachable;
+}
+
 /** The node if it mutates `name`: `name.set()`, `name[k] = v`, `delete name[k]`, `name.k = v`. */
 function mutatedName(node: AstNode): string | undefined {
   if (node.type === 'CallExpression') {
@@ -144,13 +178,14 @@ function check(context: FileContext): RawFinding[] {
   const candidates = moduleScopeCandidates(program);
   if (candidates.length === 0) return [];
   const byName = new Map(candidates.map((c) => [c.name, c]));
+  const reachable = handlerReachable(context);
   const mutatedInHandler = new Set<string>();
   for (const node of nodes) {
     const name = mutatedName(node);
     if (name === undefined || !byName.has(name) || mutatedInHandler.has(name)) continue;
     const fn = enclosingFunction(node, context.module.parentOf);
     // Mutations at module scope fill init-time lookup tables: exempt.
-    if (fn && isHandler(fn, context)) mutatedInHandler.add(name);
+    if (fn && reachable.has(fn)) mutatedInHandler.add(name);
   }
   const out: RawFinding[] = [];
   for (const name of mutatedInHandler) {
