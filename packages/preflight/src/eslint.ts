@@ -2,7 +2,7 @@
 // uses, so findings, suppressions and messages are identical. The rules read the source text, not
 // ESLint's AST, so they work with any parser (espree, typescript-eslint).
 import { analyzeFile } from './engine.ts';
-import type { RuleId } from './finding.ts';
+import type { Finding, RuleId } from './finding.ts';
 import { FILE_RULES } from './rules/index.ts';
 
 // Structural types: importing `eslint` types would make the declaration files depend on an
@@ -39,15 +39,22 @@ export interface PreflightEslintPlugin {
   };
 }
 
+// ESLint runs every enabled rule on one file before the next file: analysing the file once, with
+// all rules, and letting each ESLint rule pick its own findings parses it once instead of seven times.
+let last: { file: string; text: string; findings: readonly Finding[] } | undefined;
+
+function analyzeOnce(file: string, text: string): readonly Finding[] {
+  if (last?.file !== file || last.text !== text) last = { file, text, findings: analyzeFile(file, text).findings };
+  return last.findings;
+}
+
 function rule(id: RuleId, description: string): PreflightEslintRule {
   return {
     meta: { type: 'problem', docs: { description, recommended: true }, schema: [] },
     create(context) {
       return {
         'Program:exit'() {
-          const { findings } = analyzeFile(context.filename, context.sourceCode.text, {
-            rules: id === 'invalid-suppression' ? [] : [id],
-          });
+          const findings = analyzeOnce(context.filename, context.sourceCode.text);
           for (const f of findings) {
             // Each ESLint rule reports only its own findings; bad suppressions have their own rule.
             if (f.ruleId !== id) continue;
