@@ -34,7 +34,14 @@ function add(map: Map<string, string[]>, name: string, version: string): void {
   map.set(name, list);
 }
 
-/** Reads resolved versions from `pnpm-lock.yaml` (v6–v9) or `package-lock.json` (v2/v3). */
+/**
+ * Reads resolved versions from `pnpm-lock.yaml` (v6–v9) or `package-lock.json` (v2/v3).
+ *
+ * @example
+ * ```ts
+ * readDependencies('.')?.packages.get('lodash'); // ['4.17.21']
+ * ```
+ */
 export function readDependencies(root: string): Dependencies | undefined {
   const pnpm = join(root, 'pnpm-lock.yaml');
   if (existsSync(pnpm)) {

@@ -32,11 +32,26 @@ export function createBaseline(findings: readonly Finding[]): Baseline {
   };
 }
 
+/**
+ * Writes a baseline as pretty JSON.
+ *
+ * @example
+ * ```ts
+ * writeBaseline('preflight-baseline.json', createBaseline(result.findings));
+ * ```
+ */
 export function writeBaseline(path: string, baseline: Baseline): void {
   writeFileSync(path, `${JSON.stringify(baseline, null, 2)}\n`);
 }
 
-/** Reads and validates a baseline file; errors name the file and what is wrong. */
+/**
+ * Reads and validates a baseline file; errors name the file and what is wrong, never its content.
+ *
+ * @example
+ * ```ts
+ * const baseline = readBaseline('preflight-baseline.json');
+ * ```
+ */
 export function readBaseline(path: string): Baseline {
   let parsed: unknown;
   try {
@@ -64,7 +79,14 @@ export function readBaseline(path: string): Baseline {
   return candidate as Baseline;
 }
 
-/** Splits findings into new ones and baselined ones; also returns baseline entries no longer seen. */
+/**
+ * Splits findings into new ones and baselined ones; also counts baseline entries no longer seen.
+ *
+ * @example
+ * ```ts
+ * const { fresh } = applyBaseline(result.findings, readBaseline('preflight-baseline.json'));
+ * ```
+ */
 export function applyBaseline(
   findings: readonly Finding[],
   baseline: Baseline,

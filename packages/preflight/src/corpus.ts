@@ -2,7 +2,7 @@
 // file (analysed under its own name) or a directory (scanned as a project root). A positive case
 // must produce at least one finding of its rule; a negative case none. A positive whose name
 // contains ".critical." must produce a critical finding.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { interpretAuditResponse } from './audit.ts';
 import { analyzeFile } from './engine.ts';
@@ -60,6 +60,12 @@ async function findingsFor(rule: RuleId, path: string, name: string, now: Date):
  * ```
  */
 export async function evalCorpus(corpusDir: string, now: Date = CORPUS_NOW): Promise<RuleScore[]> {
+  if (!existsSync(corpusDir) || !statSync(corpusDir).isDirectory()) {
+    throw new PreflightError(
+      'ERR_PREFLIGHT_CORPUS_INVALID',
+      `No corpus directory at ${corpusDir}. Pass one laid out as <rule>/{positive,negative}/<case> (the package's own corpus lives in its repository, not in the published tarball).`,
+    );
+  }
   const scores: RuleScore[] = [];
   for (const rule of readdirSync(corpusDir).sort()) {
     if (!statSync(join(corpusDir, rule)).isDirectory()) continue;
@@ -114,7 +120,14 @@ export async function evalCorpus(corpusDir: string, now: Date = CORPUS_NOW): Pro
   return scores;
 }
 
-/** The precision/recall table the `eval-corpus` command prints. */
+/**
+ * The precision/recall table the `eval-corpus` command prints.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(formatScores(await evalCorpus('corpus')));
+ * ```
+ */
 export function formatScores(scores: readonly RuleScore[]): string {
   const header = `${'rule'.padEnd(28)} ${'TP'.padStart(4)} ${'FP'.padStart(4)} ${'FN'.padStart(4)} ${'TN'.padStart(4)}  precision  recall`;
   const rows = scores.map(

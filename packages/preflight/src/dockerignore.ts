@@ -13,7 +13,14 @@ export interface DockerignorePattern {
   readonly regex: RegExp;
 }
 
-/** Go's `path.Clean` on `/`-separated paths. */
+/**
+ * Go's `path.Clean` on `/`-separated paths, as Docker applies it to .dockerignore patterns.
+ *
+ * @example
+ * ```ts
+ * cleanPath('./a//b/../.env'); // 'a/.env'
+ * ```
+ */
 export function cleanPath(path: string): string {
   if (path === '') return '.';
   const rooted = path.startsWith('/');

@@ -42,7 +42,14 @@ function commentSpans(context: FileContext): CommentSpan[] {
   return spans;
 }
 
-/** A stable fingerprint: no line numbers, no values. */
+/**
+ * A stable fingerprint: no line numbers, no values.
+ *
+ * @example
+ * ```ts
+ * fingerprint('env-fallback-literal', 'src/config.ts', "JWT_SECRET:'||'", 0); // 32 hex chars
+ * ```
+ */
 export function fingerprint(ruleId: string, file: string, key: string, occurrence: number): string {
   return createHash('sha256').update(`${ruleId}\0${file}\0${key}\0${occurrence}`).digest('hex').slice(0, 32);
 }

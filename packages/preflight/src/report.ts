@@ -14,7 +14,14 @@ export const TOOL_VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
-/** How the audit reads in one line: never "0 vulnerabilities" unless an advisory endpoint said so. */
+/**
+ * How the audit reads in one line: never a clean result unless an advisory endpoint said so.
+ *
+ * @example
+ * ```ts
+ * describeAudit({ status: 'not-requested' }); // 'dependency audit: not run (no coverage; …)'
+ * ```
+ */
 export function describeAudit(audit: AuditResult): string {
   switch (audit.status) {
     case 'not-requested':
@@ -63,7 +70,14 @@ export function formatPretty(result: ScanResult, options: { color?: boolean } = 
   return lines.join('\n');
 }
 
-/** Machine-readable report (stable keys; no values). */
+/**
+ * Machine-readable report (stable keys; no values).
+ *
+ * @example
+ * ```ts
+ * const report = JSON.parse(formatJson(await scan({ root: '.' })));
+ * ```
+ */
 export function formatJson(result: ScanResult): string {
   return `${JSON.stringify(
     {
@@ -93,6 +107,11 @@ const SECURITY_SEVERITY: Record<Severity, string> = { critical: '9.5', error: '7
 /**
  * SARIF 2.1.0 log: one run, rule metadata in `tool.driver.rules`, redacted snippets, and the stable
  * fingerprint in `partialFingerprints` so code-scanning UIs track findings across commits.
+ *
+ * @example
+ * ```ts
+ * writeFileSync('preflight.sarif', formatSarif(await scan({ root: '.' })));
+ * ```
  */
 export function formatSarif(result: ScanResult): string {
   const ruleIndex = new Map(RULES.map((r, i) => [r.id, i]));
@@ -147,7 +166,14 @@ export function formatSarif(result: ScanResult): string {
   return `${JSON.stringify(log, null, 2)}\n`;
 }
 
-/** Formats a result in the named format. */
+/**
+ * Formats a result in the named format.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(formatReport(await scan({ root: '.' }), 'json'));
+ * ```
+ */
 export function formatReport(result: ScanResult, format: ReportFormat, options: { color?: boolean } = {}): string {
   if (format === 'json') return formatJson(result);
   if (format === 'sarif') return formatSarif(result);

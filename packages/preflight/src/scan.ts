@@ -10,7 +10,14 @@ import type { ProjectContext } from './project.ts';
 import { FILE_RULES, PROJECT_RULES, RULE_IDS } from './rules/index.ts';
 import { SourceText } from './source-text.ts';
 
-/** Paths never worth scanning: dependencies, build output, tool caches. */
+/**
+ * Paths never worth scanning: dependencies, build output, tool caches (.dockerignore syntax).
+ *
+ * @example
+ * ```ts
+ * console.log(DEFAULT_EXCLUDES.join('\n'));
+ * ```
+ */
 export const DEFAULT_EXCLUDES: readonly string[] = [
   '**/node_modules',
   '**/.git',

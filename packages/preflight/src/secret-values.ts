@@ -106,7 +106,14 @@ export function demoValueLabel(value: string): string | undefined {
   return undefined;
 }
 
-/** Whether a literal is a password/secret hash rather than the secret (`$2b$…`, `$argon2id$…`, `scrypt:…`). */
+/**
+ * Whether a literal is a password/secret hash rather than the secret (`$2b$…`, `$argon2id$…`, `scrypt:…`).
+ *
+ * @example
+ * ```ts
+ * isHashShaped('$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA'); // true
+ * ```
+ */
 export function isHashShaped(value: string): boolean {
   return (
     /^\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{50,60}$/.test(value) ||

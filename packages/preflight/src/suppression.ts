@@ -53,7 +53,14 @@ export function parseSuppression(comment: string): Suppression | undefined {
   return { valid: true, rules: rules.split(',').map((r) => r.trim()), until, reason: reason.trim() };
 }
 
-/** Formats a suppression comment body (what `parseSuppression` reads back). */
+/**
+ * Formats a suppression comment body (what `parseSuppression` reads back).
+ *
+ * @example
+ * ```ts
+ * formatSuppression(['todo-auth'], '2027-01-31', 'tracked in #42');
+ * ```
+ */
 export function formatSuppression(rules: readonly string[], until: string, reason: string): string {
   return `preflight-ignore ${rules.join(',')} until ${until}: ${reason}`;
 }

@@ -22,7 +22,14 @@ export const FILE_RULES: readonly FileRule[] = [
 /** Rules over the whole tree. */
 export const PROJECT_RULES: readonly ProjectRule[] = [dotenvInBuildContext];
 
-/** Every rule's description, including the ones the engine itself reports. */
+/**
+ * Every rule's description, including the ones the engine itself reports.
+ *
+ * @example
+ * ```ts
+ * for (const rule of RULES) console.log(rule.id, rule.severity, rule.summary);
+ * ```
+ */
 export const RULES: readonly RuleMeta[] = [
   ...FILE_RULES,
   ...PROJECT_RULES,
