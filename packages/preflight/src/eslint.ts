@@ -4,6 +4,7 @@
 import { analyzeFile } from './engine.ts';
 import type { Finding, RuleId } from './finding.ts';
 import { FILE_RULES } from './rules/index.ts';
+import { TOOL_VERSION } from './version.ts';
 
 // Structural types: importing `eslint` types would make the declaration files depend on an
 // optional peer.
@@ -83,7 +84,7 @@ const rules: Record<string, PreflightEslintRule> = Object.fromEntries(
 );
 
 const plugin: PreflightEslintPlugin = {
-  meta: { name: '@rampart/preflight', version: '0.0.0' },
+  meta: { name: '@rampart/preflight', version: TOOL_VERSION },
   rules,
   configs: {
     recommended: {

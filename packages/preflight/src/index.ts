@@ -14,3 +14,4 @@ export { DEFAULT_EXCLUDES, type ScanOptions, type ScanResult, scan } from './sca
 export { isSecretName } from './secret-names.ts';
 export { demoValueLabel, isHashShaped } from './secret-values.ts';
 export { formatSuppression, parseSuppression, type Suppression } from './suppression.ts';
+export { TOOL_VERSION } from './version.ts';

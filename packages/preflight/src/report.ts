@@ -1,18 +1,13 @@
-import { readFileSync } from 'node:fs';
 // The three output formats. Every one is built from findings whose snippets are already redacted,
 // so no format can print a scanned value.
 import type { AuditResult } from './audit.ts';
 import type { Finding, Severity } from './finding.ts';
 import { RULES } from './rules/index.ts';
 import type { ScanResult } from './scan.ts';
+import { TOOL_VERSION } from './version.ts';
 
 /** Output formats of the CLI. */
 export type ReportFormat = 'pretty' | 'json' | 'sarif';
-
-/** The package version reported in JSON and SARIF. */
-export const TOOL_VERSION: string = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
 
 /**
  * How the audit reads in one line: never a clean result unless an advisory endpoint said so.
