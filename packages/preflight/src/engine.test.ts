@@ -15,6 +15,7 @@ const result = (findings: Finding[]): ScanResult => ({
   suppressed: 0,
   baselined: 0,
   staleBaseline: 0,
+  skipped: [],
   audit: { status: 'not-requested' },
 });
 
@@ -29,6 +30,8 @@ const FORMS: ReadonlyArray<readonly [string, (v: string) => string]> = [
   ['a.ts', (v) => `if (req.headers['x-admin-key'] === '${v}') next();`],
   ['docker-compose.yml', (v) => `      DB_PASSWORD: \${DB_PASSWORD:-${v}}`],
   ['run.sh', (v) => `: \${ADMIN_TOKEN:=${v}}`],
+  ['Dockerfile', (v) => `ENV APP_SECRET=\${APP_SECRET:-${v}} OTHER_VALUE=${v}`],
+  ['application.yml', (v) => `  secret: \${JWT_SECRET:${v}}`],
   ['seed.sql', (v) => `INSERT INTO users (email, password) VALUES ('a@example.test', '${v}');`],
   ['seeds/users.ts', (v) => `await knex('users').insert({ email: 'a@example.test', password: '${v}' });`],
 ];

@@ -2,6 +2,7 @@
 // is linting; both get the same findings, suppressions and fingerprints.
 import { createHash } from 'node:crypto';
 import type { Finding, RawFinding, RuleId } from './finding.ts';
+import { JS_EXTENSIONS } from './js-ast.ts';
 import { FileContext } from './rule.ts';
 import { deprecatedWithoutRemoval } from './rules/deprecated-without-removal.ts';
 import { FILE_RULES, RULE_IDS } from './rules/index.ts';
@@ -41,6 +42,8 @@ function commentSpans(context: FileContext): CommentSpan[] {
   }
   return spans;
 }
+
+const isJsFile = (file: string): boolean => JS_EXTENSIONS.some((ext) => file.endsWith(ext));
 
 /**
  * A stable fingerprint: no line numbers, no values.
@@ -114,7 +117,7 @@ export function finalize(
       file,
       start,
       end,
-      snippet: f.hideSnippet ? '' : source.redactedLine(f.start, f.redact),
+      snippet: f.hideSnippet ? '' : source.redactedLine(f.start, f.redact, { unquotedValues: !isJsFile(file) }),
       fingerprint: fingerprint(f.ruleId, file, f.key, occurrence),
       ...(expired ? { expiredSuppression: expired } : {}),
     });

@@ -60,6 +60,11 @@ export function formatPretty(result: ScanResult, options: { color?: boolean } = 
     '',
     `${result.findings.length} finding(s) (${counts}) in ${result.filesScanned} files; ${result.suppressed} suppressed inline, ${result.baselined} in baseline${result.staleBaseline > 0 ? `, ${result.staleBaseline} stale baseline entr(ies)` : ''}.`,
     describeAudit(result.audit),
+    ...(result.skipped.length > 0
+      ? [
+          `not scanned (over the size limit, no coverage): ${result.skipped.slice(0, 10).join(', ')}${result.skipped.length > 10 ? ', …' : ''}`,
+        ]
+      : []),
     '',
   );
   return lines.join('\n');
@@ -87,6 +92,7 @@ export function formatJson(result: ScanResult): string {
         suppressed: result.suppressed,
         baselined: result.baselined,
         staleBaseline: result.staleBaseline,
+        skipped: result.skipped,
       },
       audit: result.audit,
       findings: result.findings,

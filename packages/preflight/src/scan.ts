@@ -57,6 +57,8 @@ export interface ScanResult {
   readonly baselined: number;
   /** Baseline entries that no longer match anything (fixed, or moved beyond recognition). */
   readonly staleBaseline: number;
+  /** Files a rule applies to that were not scanned because they exceed `maxFileBytes`: no coverage. */
+  readonly skipped: readonly string[];
   readonly audit: AuditResult;
 }
 
@@ -151,9 +153,13 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
   const findings: Finding[] = [];
   let suppressed = 0;
   let scanned = 0;
+  const skipped: string[] = [];
   for (const file of files) {
     if (!FILE_RULES.some((r) => (!wanted || wanted.has(r.id)) && r.appliesTo(file))) continue;
-    if (statSync(join(root, file)).size > maxBytes) continue;
+    if (statSync(join(root, file)).size > maxBytes) {
+      skipped.push(file);
+      continue;
+    }
     scanned++;
     const version = packageVersion(file);
     const result = analyzeFile(file, read(file), {
@@ -220,7 +226,16 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
       a.start.line - b.start.line ||
       a.ruleId.localeCompare(b.ruleId),
   );
-  return { root, findings: reported, filesScanned: scanned, suppressed, baselined, staleBaseline: stale, audit };
+  return {
+    root,
+    findings: reported,
+    filesScanned: scanned,
+    suppressed,
+    baselined,
+    staleBaseline: stale,
+    skipped,
+    audit,
+  };
 }
 
 function auditFinding(file: string, message: string, key: string): Finding {

@@ -46,7 +46,11 @@ export class SourceText {
    * The line holding `offset`, with every quoted string and every given range replaced. Over-redaction
    * is the point: a snippet must be safe to paste into a ticket or a SARIF viewer.
    */
-  redactedLine(offset: number, ranges: ReadonlyArray<readonly [number, number]> = []): string {
+  redactedLine(
+    offset: number,
+    ranges: ReadonlyArray<readonly [number, number]> = [],
+    options: { readonly unquotedValues?: boolean } = {},
+  ): string {
     const line = this.position(offset).line;
     const start = this.lineStart(line);
     const end = this.lineEnd(line);
@@ -67,6 +71,13 @@ export class SourceText {
       const inner = match[1] ?? '';
       const from = start + match.index + match[0].length - 1 - inner.length;
       if (inner.length > 0) hide(from, from + inner.length);
+    }
+    // Config and shell files carry values unquoted: `ENV A=value`, `password: value`.
+    if (options.unquotedValues) {
+      for (const match of raw.matchAll(/(=|:[ \t]+)([^\s'"`#,;)]+)/g)) {
+        const from = start + match.index + (match[1]?.length ?? 0);
+        hide(from, from + (match[2]?.length ?? 0));
+      }
     }
     return chars.join('').replace(/\0+/g, REDACTED).trim().slice(0, 240);
   }

@@ -140,6 +140,13 @@ describe('rampart-preflight scan', () => {
 });
 
 describe('scan', () => {
+  it('lists files it skipped for size as not covered', async () => {
+    const result = await scan({ root, maxFileBytes: 40 });
+    expect(result.skipped).toContain('src/config.ts');
+    const { formatPretty } = await import('../src/report.ts');
+    expect(formatPretty(result)).toContain('not scanned (over the size limit, no coverage): ');
+  });
+
   it('rejects invalid options with PreflightError listing every problem', async () => {
     await expect(scan({ root: join(root, 'nope'), audit: { registry: 'ftp://x' } })).rejects.toSatisfy(
       (error: unknown) =>

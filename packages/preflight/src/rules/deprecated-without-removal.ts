@@ -5,7 +5,7 @@ const ID = 'deprecated-without-removal';
 
 const VERSION = /\bv?(\d+)\.(\d+)(?:\.(\d+))?\b/;
 const DATE = /\b(\d{4}-\d{2}-\d{2})\b/;
-const REMOVAL = /\b(remov\w*|sunset|drop\w*|delet\w*|until|gone)\b/i;
+const REMOVAL = /\b(remov\w*|sunset|drop\w*|delet\w*|until|gone|goes away|go away|retir\w*|eol|end[- ]of[- ]life)\b/i;
 
 /** What a `@deprecated` tag's text says about removal. */
 export type RemovalTarget =
