@@ -69,6 +69,38 @@ function secretOperand(node: AstNode | undefined): string | undefined {
   return isSecretName(last, 'code') ? last : undefined;
 }
 
+const STORED_WORDS = new Set([
+  'expected',
+  'computed',
+  'stored',
+  'valid',
+  'configured',
+  'server',
+  'session',
+  'config',
+  'settings',
+  'env',
+  'known',
+  'correct',
+  'saved',
+  'db',
+  'user',
+  'account',
+  'record',
+  'row',
+  'client',
+]);
+
+/** Whether an operand holds the secret the other side is checked against. */
+function storedSide(node: AstNode | undefined): boolean {
+  const n = unwrap(node);
+  if (!n || trivialOperand(n)) return false;
+  if (envReadName(n) !== undefined || stringValue(n) !== undefined || n.type === 'TemplateLiteral') return true;
+  if (n.type === 'Identifier' && /^[A-Z][A-Z0-9_]*$/.test(n.name as string)) return true;
+  const path = memberPath(n) ?? [];
+  return path.some((part) => nameWords(part).some((w) => STORED_WORDS.has(w)));
+}
+
 function check(context: FileContext): RawFinding[] {
   const { nodes } = context.module;
   // Local aliases: `const key = req.headers['x-admin-key']`.
@@ -91,7 +123,11 @@ function check(context: FileContext): RawFinding[] {
     const right = child(node, 'right');
     if (trivialOperand(left) || trivialOperand(right)) continue;
     const header = headerOf(left) ?? headerOf(right);
-    const secret = secretOperand(left) ?? secretOperand(right);
+    // A timing leak needs a known secret on one side: an env value, a literal, a constant, or a value
+    // named as the stored/expected one. Two request-side values (`token !== headerToken`,
+    // `password !== confirmPassword`) are an identity check.
+    const secret =
+      (storedSide(right) ? secretOperand(left) : undefined) ?? (storedSide(left) ? secretOperand(right) : undefined);
     const literal = stringValue(left) ?? stringValue(right);
     if (header !== undefined) {
       out.push({

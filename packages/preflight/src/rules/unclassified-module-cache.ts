@@ -222,6 +222,10 @@ export const unclassifiedModuleCache: FileRule = {
   severity: 'error',
   summary: 'A module-scope Map/Set/LRU/object is mutated from request handlers without a @cache-scope classification.',
   fix: 'Add "// @cache-scope per-pod: <reason>" or move the state to Redis and mark it "@cache-scope shared(redis)".',
-  appliesTo: (file) => /\.[cm]?[jt]sx?$/.test(file) && !/\.d\.[cm]?ts$/.test(file),
+  // Test files hold per-run state by design (servers to close, spies); they never serve requests.
+  appliesTo: (file) =>
+    /\.[cm]?[jt]sx?$/.test(file) &&
+    !/\.d\.[cm]?ts$/.test(file) &&
+    !/(\.|_)(test|spec)\.[cm]?[jt]sx?$|(^|\/)(__tests__|__mocks__)\//.test(file),
   check,
 };
