@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -155,6 +156,16 @@ describe('scan', () => {
         error.message.includes('root:') &&
         error.message.includes('audit.registry'),
     );
+  });
+});
+
+describe('rampart-preflight (the bin)', () => {
+  it('runs as a process and exits with the scan result', () => {
+    const bin = new URL('../src/bin.ts', import.meta.url).pathname;
+    const result = spawnSync(process.execPath, [bin, 'scan', root, '--format', 'json'], { encoding: 'utf8' });
+    expect(result.status).toBe(1);
+    expect((JSON.parse(result.stdout) as { summary: { findings: number } }).summary.findings).toBe(4);
+    expect(result.stdout).not.toContain(SECRET);
   });
 });
 
