@@ -43,7 +43,18 @@ export function isNode(value: unknown): value is AstNode {
 
 /** Parses a JS/TS file; syntax errors are returned, not thrown, with whatever AST could be recovered. */
 export function parseModule(file: string, text: string): ParsedModule {
-  const result = parseSync(file, text, { lang: langFor(file), sourceType: 'unambiguous', preserveParens: false });
+  const lang = langFor(file);
+  // Declaration files are modules; other files may be ESM or CommonJS (top-level `return`), so a
+  // file that fails as "unambiguous" is tried again as CommonJS.
+  let result = parseSync(file, text, {
+    lang,
+    sourceType: lang === 'dts' ? 'module' : 'unambiguous',
+    preserveParens: false,
+  });
+  if (result.errors.length > 0 && lang !== 'dts') {
+    const commonjs = parseSync(file, text, { lang, sourceType: 'commonjs', preserveParens: false });
+    if (commonjs.errors.length < result.errors.length) result = commonjs;
+  }
   const program = result.program as unknown as AstNode;
   const nodes: AstNode[] = [];
   const parentOf = new Map<AstNode, AstNode>();

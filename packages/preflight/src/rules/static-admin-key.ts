@@ -66,7 +66,37 @@ function secretOperand(node: AstNode | undefined): string | undefined {
   const words = nameWords(last);
   // Bare `key` in code is too often a keyboard key or a map key.
   if (words.length === 1 && words[0] === 'key') return undefined;
+  // Parsers are full of `token`, `prevToken`, `lastToken`: a token is a secret only when qualified.
+  if (words.includes('token') && !words.some((w) => TOKEN_QUALIFIERS.has(w))) return undefined;
+  if (words.includes('credentials') || words.includes('credential')) return undefined;
   return isSecretName(last, 'code') ? last : undefined;
+}
+
+const TOKEN_QUALIFIERS = new Set([
+  'access',
+  'refresh',
+  'auth',
+  'api',
+  'bearer',
+  'csrf',
+  'xsrf',
+  'session',
+  'reset',
+  'id',
+  'admin',
+  'service',
+  'secret',
+  'webhook',
+  'verification',
+  'invite',
+  'magic',
+  'jwt',
+]);
+
+/** An env read of a secret-looking variable (`process.env.API_TOKEN`). */
+function envSecret(node: AstNode | undefined): string | undefined {
+  const env = envReadName(unwrap(node));
+  return env !== undefined && isSecretName(env, 'env') ? env : undefined;
 }
 
 const STORED_WORDS = new Set([
@@ -127,7 +157,10 @@ function check(context: FileContext): RawFinding[] {
     // named as the stored/expected one. Two request-side values (`token !== headerToken`,
     // `password !== confirmPassword`) are an identity check.
     const secret =
-      (storedSide(right) ? secretOperand(left) : undefined) ?? (storedSide(left) ? secretOperand(right) : undefined);
+      envSecret(left) ??
+      envSecret(right) ??
+      (storedSide(right) ? secretOperand(left) : undefined) ??
+      (storedSide(left) ? secretOperand(right) : undefined);
     const literal = stringValue(left) ?? stringValue(right);
     if (header !== undefined) {
       out.push({

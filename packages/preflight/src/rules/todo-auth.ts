@@ -4,8 +4,10 @@ import type { FileContext, FileRule } from '../rule.ts';
 const ID = 'todo-auth';
 
 const MARKER = /^((?:[Tt][Oo][Dd][Oo])|(?:[Ff][Ii][Xx][Mm][Ee])|(?:[Hh][Aa][Cc][Kk])|XXX)(?![\w-])/;
+// Words that mean auth in code comments. Bare "token", "scope", "verify", "signature" and "role"
+// are left out: lexers have tokens, functions have signatures and scopes, ARIA has roles.
 const AUTH_WORDS =
-  /\b(auth\w*|authn|authz|authenticat\w*|authoriz\w*|permission\w*|rbac|acl|scopes?|verif\w*|jwt|bearer|tokens?|csrf|sessions?|login|logout|passwords?|credentials?|api[_-]?keys?|admin\w*|signatures?|oauth\w*|oidc|tenant\w*|roles?|access[_-]?control|hmac|secret\w*)\b/i;
+  /\b(auth\w*|authn|authz|authenticat\w*|authoriz\w*|permission\w*|rbac|acls?|sessions?|login|logout|sign[- ]?in|passwords?|credentials?|api[_-]?keys?|admin\w*|tenant\w*|access[_-]?control|secret\w*|webhook\w*|(access|refresh|id|api|auth|bearer|session|reset)[_ -]?tokens?|oauth scopes?|scope checks?|enforce\w* (the )?scopes?|required scopes?|verify(ing)? (the )?(token|signature|jwt|session)|signature (check|verification))\b|jwt|bearer|csrf|xsrf|oauth|oidc|hmac/i;
 const ISSUE_LINK = /https?:\/\/\S+|(^|[\s(])#\d+\b|\b[A-Z][A-Z0-9]+-\d+\b|\bissue\s+\d+\b/;
 const EXPIRY = /\b(?:expires?|until|by|due|deadline|remove[- ]by)\b[\s:=]*(\d{4}-\d{2}-\d{2})\b/i;
 
