@@ -31,6 +31,8 @@ const FORMS: ReadonlyArray<readonly [string, (v: string) => string]> = [
   ['docker-compose.yml', (v) => `      DB_PASSWORD: \${DB_PASSWORD:-${v}}`],
   ['run.sh', (v) => `: \${ADMIN_TOKEN:=${v}}`],
   ['Dockerfile', (v) => `ENV APP_SECRET=\${APP_SECRET:-${v}} OTHER_VALUE=${v}`],
+  ['Dockerfile', (v) => `ENV DB_PASSWORD ${v}`],
+  ['Dockerfile', (v) => `ARG NPM_TOKEN="${v}"`],
   ['application.yml', (v) => `  secret: \${JWT_SECRET:${v}}`],
   ['seed.sql', (v) => `INSERT INTO users (email, password) VALUES ('a@example.test', '${v}');`],
   ['seeds/users.ts', (v) => `await knex('users').insert({ email: 'a@example.test', password: '${v}' });`],

@@ -24,15 +24,17 @@ function finding(
   value: string,
   form: string,
   redact: Array<readonly [number, number]>,
+  baked = false,
 ): RawFinding {
   const demo = demoValueLabel(value);
   const what = value.length === 0 ? 'an empty string' : demo ? `a public demo value (${demo})` : 'a literal';
   return {
     ruleId: ID,
     severity: demo ? 'critical' : 'error',
-    message:
-      `${name} falls back to ${what} via ${form} when the variable is unset. ` +
-      `Declare it as a required secret (@rampart/config secret()) so a missing value stops the service at start-up.`,
+    message: baked
+      ? `${name} is set to ${what} in ${form}, so every container of the image carries it. Pass it at run time from the secret source (a mounted file or a secret manager), never in the image.`
+      : `${name} falls back to ${what} via ${form} when the variable is unset. ` +
+        `Declare it as a required secret (@rampart/config secret()) so a missing value stops the service at start-up.`,
     start: node.start,
     end: node.end,
     key: `${name}:${form}`,
@@ -204,6 +206,55 @@ function checkSchemaDefault(context: FileContext, call: AstNode): RawFinding[] {
 const SHELL_DEFAULT = /\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-=])([^}]*)\}/g;
 const SPRING_DEFAULT = /\$\{([A-Za-z_][A-Za-z0-9_.]*):([^}]*)\}/g;
 
+const DOCKERFILE = /(^|\/)(Dockerfile[^/]*|[^/]+\.Dockerfile)$/;
+// `ARG NPM_TOKEN=…` (a build-arg default) and `ENV JWT_SECRET=…` / `ENV JWT_SECRET …` (a literal
+// baked into every layer after it). Values that reference another variable are not literals.
+function checkDockerfile(context: FileContext): RawFinding[] {
+  const out: RawFinding[] = [];
+  const { source } = context;
+  let instruction: 'ARG' | 'ENV' | undefined;
+  for (let line = 1; line <= source.lineCount; line++) {
+    const lineStart = source.lineStart(line);
+    let text = source.line(line);
+    let offset = lineStart;
+    const continued = instruction !== undefined;
+    if (!continued) {
+      const head = /^[ \t]*(ARG|ENV)[ \t]+/i.exec(text);
+      if (!head) continue;
+      instruction = (head[1] ?? '').toUpperCase() as 'ARG' | 'ENV';
+      offset += head[0].length;
+      text = text.slice(head[0].length);
+    }
+    const continues = /\\[ \t]*$/.test(text);
+    const body = continues ? text.replace(/\\[ \t]*$/, '') : text;
+    const legacy =
+      instruction === 'ENV' && !continued && /^[A-Za-z_][A-Za-z0-9_]*[ \t]+[^=\s]/.test(body) && !/^\S+=/.test(body);
+    const pairs = legacy
+      ? [/^([A-Za-z_][A-Za-z0-9_]*)[ \t]+(.*)$/.exec(body)]
+      : [...body.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|'[^']*'|\S*)/g)];
+    for (const pair of pairs) {
+      if (!pair) continue;
+      const [whole, name = '', raw = ''] = pair;
+      const value = raw.trim().replace(/^["']|["']$/g, '');
+      if (value === '' || value.includes('$') || !isSecretName(name, 'env')) continue;
+      const valueStart = offset + (pair.index ?? 0) + whole.length - raw.length;
+      const form = instruction === 'ARG' ? 'a Dockerfile ARG default' : 'a Dockerfile ENV';
+      out.push(
+        finding(
+          { start: valueStart - name.length - 1, end: valueStart + raw.length },
+          name,
+          value,
+          form,
+          [[valueStart, valueStart + raw.length]],
+          instruction === 'ENV',
+        ),
+      );
+    }
+    if (!continues) instruction = undefined;
+  }
+  return out;
+}
+
 function checkText(context: FileContext): RawFinding[] {
   const out: RawFinding[] = [];
   const spring = /\.(ya?ml|properties)$/.test(context.file);
@@ -220,6 +271,7 @@ function checkText(context: FileContext): RawFinding[] {
       ]),
     );
   }
+  if (DOCKERFILE.test(context.file)) out.push(...checkDockerfile(context));
   if (spring) {
     for (const match of context.text.matchAll(SPRING_DEFAULT)) {
       if (seen.has(match.index)) continue;
