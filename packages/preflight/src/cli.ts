@@ -89,7 +89,8 @@ async function runScan(args: readonly string[], io: CliIo): Promise<number> {
     root: positionals[0] ?? '.',
     ...(values.exclude ? { exclude: values.exclude } : {}),
     ...(values.rule ? { rules: values.rule as RuleId[] } : {}),
-    ...(values.baseline ? { baseline: values.baseline } : {}),
+    // A new baseline records every current finding, so an old baseline does not filter it.
+    ...(values.baseline && !values['write-baseline'] ? { baseline: values.baseline } : {}),
     ...(values.audit || values.registry ? { audit: { registry } } : {}),
   });
   if (values['write-baseline']) {

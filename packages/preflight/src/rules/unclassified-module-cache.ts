@@ -124,8 +124,17 @@ function handlerReachable(context: FileContext): Set<AstNode> {
   const queue = [...reachable];
   while (queue.length > 0) {
     const fn = queue.pop()!;
-    for (const node of nodes) {
-      if (node.start < fn.start || node.end > fn.end || node.type !== 'CallExpression') continue;
+    // `nodes` is sorted by start: visit only the function's own span.
+    let lo = 0;
+    let hi = nodes.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (nodes[mid]!.start < fn.start) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < nodes.length && nodes[i]!.start < fn.end; i++) {
+      const node = nodes[i]!;
+      if (node.end > fn.end || node.type !== 'CallExpression') continue;
       const callee = unwrap(child(node, 'callee'));
       const target = callee?.type === 'Identifier' ? byName.get(callee.name as string) : undefined;
       if (target && !reachable.has(target)) {
