@@ -45,7 +45,7 @@ export default defineBench('@rampart/preflight', async (b) => {
     ours: () => lintAll(ours),
     peer: { name: 'ESLint + eslint-plugin-no-secrets', fn: () => lintAll(peer) },
     bytesPerOp: BYTES,
-    note: 'both inside ESLint: our plugin re-parses with oxc',
+    note: "both inside ESLint; ours reuses ESLint's AST",
   });
 
   // Detection, not speed: which fallbacks each tool reports at all.

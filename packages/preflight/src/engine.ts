@@ -2,7 +2,7 @@
 // is linting; both get the same findings, suppressions and fingerprints.
 import { createHash } from 'node:crypto';
 import type { Finding, RawFinding, RuleId } from './finding.ts';
-import { JS_EXTENSIONS } from './js-ast.ts';
+import { JS_EXTENSIONS, type ParsedModule } from './js-ast.ts';
 import { FileContext } from './rule.ts';
 import { deprecatedWithoutRemoval } from './rules/deprecated-without-removal.ts';
 import { FILE_RULES, RULE_IDS } from './rules/index.ts';
@@ -24,6 +24,8 @@ export interface AnalyzeOptions {
   readonly now?: Date;
   /** Version of the package the file belongs to, for `deprecated-without-removal`. */
   readonly packageVersion?: string;
+  /** An already parsed program of this text (the ESLint plugin passes ESLint's); default: parse it. */
+  readonly module?: ParsedModule;
 }
 
 interface CommentSpan {
@@ -136,7 +138,7 @@ export function finalize(
  */
 export function analyzeFile(file: string, text: string, options: AnalyzeOptions = {}): FileAnalysis {
   const now = options.now ?? new Date();
-  const context = new FileContext(file, text, now);
+  const context = new FileContext(file, text, now, options.module);
   const raw: RawFinding[] = [];
   const wanted = options.rules ? new Set(options.rules) : undefined;
   const rules = FILE_RULES.filter((rule) => (!wanted || wanted.has(rule.id)) && rule.appliesTo(file));

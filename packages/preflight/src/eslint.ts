@@ -1,8 +1,9 @@
-// ESLint flat-config plugin. Each rule hands the file ESLint is linting to the same engine the CLI
-// uses, so findings, suppressions and messages are identical. The rules read the source text, not
-// ESLint's AST, so they work with any parser (espree, typescript-eslint).
+// ESLint flat-config plugin. Each rule hands the file ESLint is linting, with the ESTree program
+// ESLint already parsed (espree or typescript-eslint), to the same engine the CLI uses, so findings,
+// suppressions and messages are identical and the file is not parsed twice.
 import { analyzeFile } from './engine.ts';
 import type { Finding, RuleId } from './finding.ts';
+import { moduleFromEstree } from './js-ast.ts';
 import { FILE_RULES } from './rules/index.ts';
 import { TOOL_VERSION } from './version.ts';
 
@@ -10,7 +11,12 @@ import { TOOL_VERSION } from './version.ts';
 // optional peer.
 interface RuleContext {
   readonly filename: string;
-  readonly sourceCode: { readonly text: string };
+  readonly sourceCode: {
+    readonly text: string;
+    readonly ast?: { readonly type?: string };
+    readonly visitorKeys?: Readonly<Record<string, readonly string[]>>;
+    getAllComments?(): ReadonlyArray<{ type: string; value: string; range?: readonly [number, number] }>;
+  };
   report(descriptor: {
     message: string;
     loc: { start: { line: number; column: number }; end: { line: number; column: number } };
@@ -44,8 +50,16 @@ export interface PreflightEslintPlugin {
 // all rules, and letting each ESLint rule pick its own findings parses it once instead of seven times.
 let last: { file: string; text: string; findings: readonly Finding[] } | undefined;
 
-function analyzeOnce(file: string, text: string): readonly Finding[] {
-  if (last?.file !== file || last.text !== text) last = { file, text, findings: analyzeFile(file, text).findings };
+function analyzeOnce(context: RuleContext): readonly Finding[] {
+  const { filename: file, sourceCode } = context;
+  const { text } = sourceCode;
+  if (last?.file === file && last.text === text) return last.findings;
+  // Reuse ESLint's program when it is ESTree (JS languages); other languages get parsed by oxc.
+  const estree =
+    sourceCode.ast?.type === 'Program' && sourceCode.visitorKeys && sourceCode.getAllComments
+      ? moduleFromEstree(sourceCode.ast, sourceCode.getAllComments(), sourceCode.visitorKeys)
+      : undefined;
+  last = { file, text, findings: analyzeFile(file, text, estree ? { module: estree } : {}).findings };
   return last.findings;
 }
 
@@ -55,7 +69,7 @@ function rule(id: RuleId, description: string): PreflightEslintRule {
     create(context) {
       return {
         'Program:exit'() {
-          const findings = analyzeOnce(context.filename, context.sourceCode.text);
+          const findings = analyzeOnce(context);
           for (const f of findings) {
             // Each ESLint rule reports only its own findings; bad suppressions have their own rule.
             if (f.ruleId !== id) continue;

@@ -55,14 +55,70 @@ export function parseModule(file: string, text: string): ParsedModule {
     const commonjs = parseSync(file, text, { lang, sourceType: 'commonjs', preserveParens: false });
     if (commonjs.errors.length < result.errors.length) result = commonjs;
   }
-  const program = result.program as unknown as AstNode;
+  return indexProgram(
+    result.program as unknown as AstNode,
+    result.comments as unknown as AstComment[],
+    result.errors.map((e) => e.message),
+    visitorKeys,
+  );
+}
+
+/**
+ * Wraps an ESTree program another parser produced (ESLint's espree or typescript-eslint), so the
+ * ESLint plugin runs the rules on the AST ESLint already has instead of parsing the file again.
+ * Nodes that carry only `range` (typescript-eslint) get non-enumerable `start`/`end`.
+ */
+export function moduleFromEstree(
+  program: unknown,
+  comments: ReadonlyArray<{
+    type: string;
+    value: string;
+    range?: readonly [number, number];
+    start?: number;
+    end?: number;
+  }>,
+  keys: Readonly<Record<string, readonly string[]>>,
+): ParsedModule {
+  const located = (value: object): void => {
+    const node = value as { start?: unknown; end?: unknown; range?: readonly [number, number] };
+    if (typeof node.start !== 'number' && node.range) {
+      Object.defineProperty(node, 'start', { value: node.range[0], enumerable: false, configurable: true });
+      Object.defineProperty(node, 'end', { value: node.range[1], enumerable: false, configurable: true });
+    }
+  };
+  const walk = (value: unknown): void => {
+    if (!isNode(value) && !(typeof value === 'object' && value !== null && 'range' in value)) return;
+    located(value as object);
+    if (!isNode(value)) return;
+    for (const key of keys[value.type] ?? []) {
+      const child = value[key];
+      if (Array.isArray(child)) for (const item of child) walk(item);
+      else walk(child);
+    }
+  };
+  walk(program);
+  const mapped: AstComment[] = comments.map((c) => ({
+    type: c.type === 'Block' ? 'Block' : 'Line',
+    value: c.value,
+    start: c.start ?? c.range?.[0] ?? 0,
+    end: c.end ?? c.range?.[1] ?? 0,
+  }));
+  return indexProgram(program as AstNode, mapped, [], keys);
+}
+
+function indexProgram(
+  program: AstNode,
+  comments: readonly AstComment[],
+  errors: readonly string[],
+  keysFor: Readonly<Record<string, readonly string[]>>,
+): ParsedModule {
   const nodes: AstNode[] = [];
   const parentOf = new Map<AstNode, AstNode>();
   const stack: AstNode[] = [program];
   while (stack.length > 0) {
     const node = stack.pop()!;
     nodes.push(node);
-    const keys = visitorKeys[node.type] ?? Object.keys(node);
+    const keys = keysFor[node.type] ?? Object.keys(node);
     for (let k = keys.length - 1; k >= 0; k--) {
       const child = node[keys[k]!];
       if (Array.isArray(child)) {
@@ -80,13 +136,7 @@ export function parseModule(file: string, text: string): ParsedModule {
     }
   }
   nodes.sort((a, b) => a.start - b.start);
-  return {
-    program,
-    comments: result.comments as unknown as AstComment[],
-    errors: result.errors.map((e) => e.message),
-    nodes,
-    parentOf,
-  };
+  return { program, comments, errors, nodes, parentOf };
 }
 
 export function child(node: AstNode, key: string): AstNode | undefined {

@@ -9,10 +9,11 @@ export class FileContext {
   readonly now: Date;
   #module: ParsedModule | undefined;
 
-  constructor(file: string, text: string, now: Date) {
+  constructor(file: string, text: string, now: Date, module?: ParsedModule) {
     this.file = file;
     this.source = new SourceText(text);
     this.now = now;
+    this.#module = module;
   }
 
   get text(): string {

@@ -1,3 +1,6 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ESLint, type Linter } from 'eslint';
 import { describe, expect, it } from 'vitest';
 import { analyzeFile } from '../src/engine.ts';
@@ -49,6 +52,31 @@ describe('@rampart/preflight/eslint', () => {
       const fromEngine = analyzeFile(file, code).findings.map((f) => [f.ruleId, f.start.line, f.start.column]);
       expect(fromEslint.sort(), file).toEqual(fromEngine.sort());
     }
+  });
+
+  it('agrees with the CLI engine on every JavaScript case of the corpus', async () => {
+    const corpus = fileURLToPath(new URL('../corpus', import.meta.url));
+    let compared = 0;
+    for (const rule of readdirSync(corpus)) {
+      for (const label of ['positive', 'negative']) {
+        const dir = join(corpus, rule, label);
+        if (!existsSync(dir)) continue;
+        for (const name of readdirSync(dir).filter((f) => /\.[cm]?js$/.test(f))) {
+          const code = readFileSync(join(dir, name), 'utf8');
+          const file = rule === 'seed-plaintext-secret' ? `seeds/${name}` : `src/${name}`;
+          const [result] = await eslint.lintText(code, { filePath: file });
+          const fromEslint = result!.messages.map(
+            (m) => `${m.ruleId?.replace('@rampart/preflight/', '')}:${m.line}:${m.column}`,
+          );
+          const fromEngine = analyzeFile(file, code).findings.map(
+            (f) => `${f.ruleId}:${f.start.line}:${f.start.column}`,
+          );
+          expect(fromEslint.sort(), `${rule}/${label}/${name}`).toEqual(fromEngine.sort());
+          compared++;
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(10);
   });
 
   it('never puts the secret literal into an ESLint message', async () => {
