@@ -63,7 +63,7 @@ export function composeBuilds(composeFile: string, text: string): Build[] {
 
 function builds(project: ProjectContext): Build[] {
   const all: Build[] = project.files
-    .filter((f) => DOCKERFILE.test(f) && !f.endsWith('.dockerignore'))
+    .filter((f) => DOCKERFILE.test(f) && !/\.(dockerignore|md|txt)$/.test(f))
     .map((dockerfile) => ({ context: dirOf(dockerfile), dockerfile }));
   for (const file of project.files.filter((f) => COMPOSE.test(f))) {
     for (const build of composeBuilds(file, project.read(file))) {
