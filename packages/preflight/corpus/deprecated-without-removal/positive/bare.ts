@@ -1,0 +1,2 @@
+/** @deprecated */
+export function legacyLogin(): void {}

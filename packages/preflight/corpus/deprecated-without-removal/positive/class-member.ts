@@ -1,0 +1,4 @@
+export class Client {
+  /** @deprecated prefer request() */
+  get(): void {}
+}

@@ -1,0 +1,7 @@
+export interface Options {
+  /**
+   * @deprecated
+   * @see tokenTtl
+   */
+  ttl?: number;
+}

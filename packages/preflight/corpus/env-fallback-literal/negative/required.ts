@@ -1,0 +1,3 @@
+const secret = process.env.JWT_SECRET;
+if (!secret) throw new Error('JWT_SECRET is required');
+export { secret };

@@ -1,0 +1,3 @@
+#!/bin/sh
+HOST="${HOST:-0.0.0.0}"
+exec node server.js --host "$HOST"

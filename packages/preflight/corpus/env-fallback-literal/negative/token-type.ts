@@ -1,0 +1,1 @@
+export const tokenType = process.env.TOKEN_TYPE || 'Bearer';

@@ -1,0 +1,1 @@
+module.exports.secret = process.env['JWT_SECRET'] || 'jwt-dev';

@@ -1,0 +1,1 @@
+export const secret = Deno.env.get('GITHUB_CLIENT_SECRET') ?? 'dev-github-secret';

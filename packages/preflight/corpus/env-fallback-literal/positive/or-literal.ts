@@ -1,0 +1,1 @@
+export const jwtSecret = process.env.JWT_SECRET || 'dev-secret-change-me';

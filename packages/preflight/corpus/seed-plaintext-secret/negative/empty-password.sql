@@ -1,0 +1,1 @@
+INSERT INTO users (email, password) VALUES ('locked@example.test', '');

@@ -1,0 +1,1 @@
+INSERT INTO roles (name, description) VALUES ('admin', 'Administrators'), ('password-reset', 'Can reset passwords');

@@ -1,0 +1,2 @@
+-- Known miss: without a column list the values cannot be paired with column names.
+INSERT INTO users VALUES (1, 'admin@example.test', 'admin-password-1');

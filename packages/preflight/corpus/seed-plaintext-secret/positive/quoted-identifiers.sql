@@ -1,0 +1,1 @@
+INSERT INTO "api_keys" ("name", "api_key") VALUES ('ci', 'sk_live_51HxLocalKeyForSeeding');

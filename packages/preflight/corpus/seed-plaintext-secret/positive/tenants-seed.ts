@@ -1,0 +1,3 @@
+export const tenants = [
+  { slug: 'acme', webhookSecret: 'whsec_acme_local' },
+];

@@ -1,0 +1,3 @@
+export function isAuthHeader(name: string): boolean {
+  return name.toLowerCase() === 'authorization';
+}

@@ -1,0 +1,3 @@
+window.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter') submit();
+});

@@ -1,0 +1,3 @@
+export function empty(token: string): boolean {
+  return token.length === 0;
+}

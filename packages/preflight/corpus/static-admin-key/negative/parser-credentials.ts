@@ -1,0 +1,3 @@
+export function sameMode(options: { credentials: RequestCredentials }): boolean {
+  return options.credentials === 'include';
+}

@@ -1,0 +1,3 @@
+export function isBearer(tokenType: string): boolean {
+  return tokenType === 'Bearer';
+}

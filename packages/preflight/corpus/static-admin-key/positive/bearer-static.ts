@@ -1,0 +1,2 @@
+export const ok = (req: { headers: { authorization?: string } }): boolean =>
+  req.headers.authorization === `Bearer ${process.env.ADMIN_TOKEN}`;

@@ -1,0 +1,3 @@
+export function verifyWebhook(signature: string, computedSignature: string): boolean {
+  return signature === computedSignature;
+}

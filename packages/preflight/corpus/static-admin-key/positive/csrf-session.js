@@ -1,0 +1,3 @@
+export function checkCsrf(req) {
+  return req.body.csrfToken === req.session.csrfToken;
+}

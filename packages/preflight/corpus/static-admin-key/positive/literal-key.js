@@ -1,0 +1,3 @@
+function isAdmin(req) {
+  return req.get('X-Admin-Token') === 'letmein';
+}

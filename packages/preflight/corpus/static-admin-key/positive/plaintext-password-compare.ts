@@ -1,0 +1,3 @@
+export function login(user: { password: string }, password: string): boolean {
+  return password === user.password;
+}

@@ -1,0 +1,2 @@
+// Checks the bearer token's scope before every admin route.
+export const guard = requireScope('admin');

@@ -1,0 +1,1 @@
+export const reminder = 'TODO: add auth';

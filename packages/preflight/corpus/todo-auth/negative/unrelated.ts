@@ -1,0 +1,2 @@
+// TODO: faster pagination for the product list
+export const pageSize = 50;

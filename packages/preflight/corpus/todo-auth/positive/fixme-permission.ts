@@ -1,0 +1,4 @@
+export function canDelete(user: { id: string }): boolean {
+  // FIXME: check permissions properly
+  return true;
+}

@@ -1,0 +1,4 @@
+export async function verify(token: string) {
+  // HACK skip signature check in staging
+  return decodeJwt(token);
+}

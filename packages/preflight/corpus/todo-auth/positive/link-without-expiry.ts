@@ -1,0 +1,2 @@
+// TODO(#42): enforce scope on this route
+router.post('/payouts', pay);

@@ -1,0 +1,2 @@
+// todo: tenant isolation
+export const rows = (tenantId: string) => db.query('select * from orders');

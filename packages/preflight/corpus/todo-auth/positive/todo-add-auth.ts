@@ -1,0 +1,2 @@
+// TODO: add auth before launch
+app.get('/admin/users', listUsers);

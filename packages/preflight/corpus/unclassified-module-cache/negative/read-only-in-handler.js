@@ -1,0 +1,2 @@
+const routes = new Map([['/', 'home']]);
+app.get('*', (req, res) => res.send(routes.get(req.path)));

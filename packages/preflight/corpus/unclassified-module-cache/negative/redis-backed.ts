@@ -1,0 +1,3 @@
+export async function allow(redis: { incr(k: string): Promise<number> }, ip: string): Promise<boolean> {
+  return (await redis.incr(`rl:${ip}`)) <= 100;
+}

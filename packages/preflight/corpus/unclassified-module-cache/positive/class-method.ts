@@ -1,0 +1,6 @@
+const tenantSettings = new Map<string, object>();
+export class SettingsService {
+  update(tenant: string, value: object): void {
+    tenantSettings.set(tenant, value);
+  }
+}

@@ -1,0 +1,4 @@
+const replayGuard = new Set<string>();
+fastify.addHook('onRequest', async (request) => {
+  replayGuard.add(String(request.headers['x-request-id']));
+});

@@ -1,0 +1,6 @@
+const usedNonces = new Set<string>();
+export function checkNonce(nonce: string): boolean {
+  if (usedNonces.has(nonce)) return false;
+  usedNonces.add(nonce);
+  return true;
+}

@@ -1,0 +1,117 @@
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createBaseline, writeBaseline } from './baseline.ts';
+import { evalCorpus, formatScores } from './corpus.ts';
+import { PreflightError } from './errors.ts';
+import type { RuleId } from './finding.ts';
+import { formatReport, type ReportFormat } from './report.ts';
+import { RULES } from './rules/index.ts';
+import { scan } from './scan.ts';
+
+/** Where the CLI writes; tests pass their own. */
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly color: boolean;
+}
+
+const USAGE = `Usage:
+  rampart-preflight scan [dir] [--format pretty|json|sarif] [--output file] [--exclude pattern]...
+                         [--rule id]... [--baseline file] [--write-baseline file]
+                         [--audit] [--registry url]
+  rampart-preflight eval-corpus [corpus-dir] [--format pretty|json]
+  rampart-preflight rules
+
+Exit codes: 0 no findings, 1 findings (or no audit coverage), 2 usage or configuration error.
+`;
+
+const DEFAULT_REGISTRY = 'https://registry.npmjs.org';
+
+/**
+ * Runs the CLI with `argv` (without `node` and the script) and returns the exit code.
+ *
+ * @example
+ * ```ts
+ * const code = await main(['scan', '.', '--format', 'sarif'], { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), env: process.env, color: false });
+ * ```
+ */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === 'scan') return await runScan(rest, io);
+    if (command === 'eval-corpus') return await runEvalCorpus(rest, io);
+    if (command === 'rules') {
+      io.stdout(`${RULES.map((r) => `${r.id.padEnd(28)} ${r.severity.padEnd(8)} ${r.summary}`).join('\n')}\n`);
+      return 0;
+    }
+    io.stderr(
+      command === undefined || command === '--help' || command === 'help'
+        ? USAGE
+        : `Unknown command "${command}".\n${USAGE}`,
+    );
+    return command === '--help' || command === 'help' ? 0 : 2;
+  } catch (error) {
+    if (error instanceof PreflightError) {
+      io.stderr(`${error.code}: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr(`${error.message}\n${USAGE}`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+async function runScan(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    allowPositionals: true,
+    options: {
+      format: { type: 'string', default: 'pretty' },
+      output: { type: 'string' },
+      exclude: { type: 'string', multiple: true },
+      rule: { type: 'string', multiple: true },
+      baseline: { type: 'string' },
+      'write-baseline': { type: 'string' },
+      audit: { type: 'boolean', default: false },
+      registry: { type: 'string' },
+    },
+  });
+  const format = values.format as ReportFormat;
+  if (!['pretty', 'json', 'sarif'].includes(format)) {
+    throw new PreflightError('ERR_PREFLIGHT_USAGE', '--format must be pretty, json or sarif.');
+  }
+  const registry = values.registry ?? io.env.npm_config_registry ?? DEFAULT_REGISTRY;
+  const result = await scan({
+    root: positionals[0] ?? '.',
+    ...(values.exclude ? { exclude: values.exclude } : {}),
+    ...(values.rule ? { rules: values.rule as RuleId[] } : {}),
+    // A new baseline records every current finding, so an old baseline does not filter it.
+    ...(values.baseline && !values['write-baseline'] ? { baseline: values.baseline } : {}),
+    ...(values.audit || values.registry ? { audit: { registry } } : {}),
+  });
+  if (values['write-baseline']) {
+    writeBaseline(values['write-baseline'], createBaseline(result.findings));
+    io.stderr(`Wrote ${result.findings.length} finding(s) to ${values['write-baseline']}.\n`);
+    return 0;
+  }
+  const report = formatReport(result, format, { color: io.color && !values.output });
+  if (values.output) writeFileSync(values.output, report);
+  else io.stdout(report);
+  return result.findings.length > 0 ? 1 : 0;
+}
+
+async function runEvalCorpus(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    allowPositionals: true,
+    options: { format: { type: 'string', default: 'pretty' } },
+  });
+  const dir = positionals[0] ?? fileURLToPath(new URL('../corpus', import.meta.url));
+  const scores = await evalCorpus(dir);
+  io.stdout(values.format === 'json' ? `${JSON.stringify(scores, null, 2)}\n` : formatScores(scores));
+  return 0;
+}

@@ -1,0 +1,138 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { cleanPath, isIgnored, parseDockerignore } from './dockerignore.ts';
+import { PreflightError } from './errors.ts';
+
+const ignored = (patterns: string, file: string): boolean => isIgnored(parseDockerignore(patterns), file);
+
+describe('parseDockerignore / isIgnored', () => {
+  it('anchors patterns at the context root, so ".env" does not reach nested files', () => {
+    expect(ignored('.env', '.env')).toBe(true);
+    expect(ignored('.env', 'apps/api/.env')).toBe(false);
+    expect(ignored('**/.env', 'apps/api/.env')).toBe(true);
+  });
+
+  it('lets "*" and "?" match within one path segment only', () => {
+    expect(ignored('*.env', 'prod.env')).toBe(true);
+    expect(ignored('*.env', 'config/prod.env')).toBe(false);
+    expect(ignored('*/.env', 'config/.env')).toBe(true);
+    expect(ignored('.env?', '.env1')).toBe(true);
+    expect(ignored('.env?', '.env')).toBe(false);
+  });
+
+  it('treats "**" as any number of directories, including none', () => {
+    expect(ignored('**/.env*', '.env.local')).toBe(true);
+    expect(ignored('**/.env*', 'a/b/c/.env.production')).toBe(true);
+    expect(ignored('a/**/b', 'a/b')).toBe(true);
+    expect(ignored('a/**/b', 'a/x/y/b')).toBe(true);
+    expect(ignored('a/**', 'a/x/y')).toBe(true);
+  });
+
+  it('ignores everything under a matched directory', () => {
+    expect(ignored('secrets', 'secrets/.env')).toBe(true);
+    expect(ignored('/secrets/', 'secrets/deep/.env')).toBe(true);
+    expect(ignored('secrets', 'other/secrets/.env')).toBe(false);
+  });
+
+  it('re-includes with "!" and lets the last matching pattern win', () => {
+    expect(ignored('.env*\n!.env.example', '.env.example')).toBe(false);
+    expect(ignored('.env*\n!.env.example', '.env')).toBe(true);
+    expect(ignored('.env*\n!.env.local\n.env.local', '.env.local')).toBe(true);
+    expect(ignored('*\n!src', 'src/index.ts')).toBe(false);
+    expect(ignored('*\n!src', '.env')).toBe(true);
+  });
+
+  it('reads "#" as a comment only in the first column, trims, and cleans paths', () => {
+    expect(ignored('# .env', '.env')).toBe(false);
+    expect(ignored(' # .env', '# .env')).toBe(true);
+    expect(ignored('  ./a//b/../.env  ', 'a/.env')).toBe(true);
+    expect(ignored('/.env', '.env')).toBe(true);
+  });
+
+  it('supports character classes and escapes like Go filepath.Match', () => {
+    expect(ignored('.env.[lp]*', '.env.local')).toBe(true);
+    expect(ignored('.env.[lp]*', '.env.example')).toBe(false);
+    expect(ignored('.env.[^e]*', '.env.example')).toBe(false);
+    expect(ignored('\\*.env', '*.env')).toBe(true);
+    expect(ignored('\\*.env', 'x.env')).toBe(false);
+  });
+
+  it('rejects a bare "!" and unbalanced classes with a typed error that names the line', () => {
+    for (const text of ['node_modules\n!', '.env[']) {
+      try {
+        parseDockerignore(text);
+        expect.unreachable();
+      } catch (error) {
+        expect(error).toBeInstanceOf(PreflightError);
+        expect((error as PreflightError).code).toBe('ERR_PREFLIGHT_DOCKERIGNORE_PATTERN');
+        expect((error as PreflightError).message).toMatch(/line \d/);
+      }
+    }
+  });
+});
+
+const segment = fc.stringMatching(/^[a-z0-9._-]{1,8}$/).filter((s) => s !== '.' && s !== '..');
+const relPath = fc.array(segment, { minLength: 1, maxLength: 5 }).map((parts) => parts.join('/'));
+const pattern = fc.oneof(
+  relPath,
+  relPath.map((p) => `**/${p.split('/').at(-1)}`),
+  relPath.map((p) => `${p.split('/')[0]}/**`),
+  relPath.map((p) => p.replace(/[a-z]$/, '*')),
+  relPath.map((p) => `!${p}`),
+);
+
+describe('isIgnored properties', () => {
+  it('ignores a path once its literal pattern is the last line, whatever came before', () => {
+    fc.assert(
+      fc.property(fc.array(pattern, { maxLength: 6 }), relPath, (before, file) => {
+        expect(ignored([...before, file].join('\n'), file)).toBe(true);
+      }),
+    );
+  });
+
+  it('includes a path once a "!" of its literal path is the last line', () => {
+    fc.assert(
+      fc.property(fc.array(pattern, { maxLength: 6 }), relPath, (before, file) => {
+        expect(ignored([...before, `!${file}`].join('\n'), file)).toBe(false);
+      }),
+    );
+  });
+
+  it('ignores every file below an ignored directory unless re-included', () => {
+    fc.assert(
+      fc.property(relPath, relPath, (dir, rest) => {
+        expect(ignored(dir, `${dir}/${rest}`)).toBe(true);
+        expect(ignored(`**/${dir.split('/').at(-1)}`, `${dir}/${rest}`)).toBe(true);
+      }),
+    );
+  });
+
+  it('does not depend on comments, blank lines or surrounding whitespace', () => {
+    fc.assert(
+      fc.property(fc.array(pattern, { maxLength: 6 }), relPath, (lines, file) => {
+        const noisy = lines.flatMap((l) => ['# comment', '', `  ${l}\t`]).join('\n');
+        expect(ignored(noisy, file)).toBe(ignored(lines.join('\n'), file));
+      }),
+    );
+  });
+
+  it('never throws on arbitrary text other than Docker-invalid patterns', () => {
+    fc.assert(
+      fc.property(fc.string(), relPath, (text, file) => {
+        try {
+          isIgnored(parseDockerignore(text), file);
+        } catch (error) {
+          expect(error).toBeInstanceOf(PreflightError);
+        }
+      }),
+    );
+  });
+
+  it('cleans paths idempotently', () => {
+    fc.assert(
+      fc.property(fc.string(), (p) => {
+        expect(cleanPath(cleanPath(p))).toBe(cleanPath(p));
+      }),
+    );
+  });
+});

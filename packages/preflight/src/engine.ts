@@ -1,0 +1,171 @@
+// The one rule engine. The CLI feeds it files from disk, the ESLint plugin feeds it the file ESLint
+// is linting; both get the same findings, suppressions and fingerprints.
+import { createHash } from 'node:crypto';
+import type { Finding, RawFinding, RuleId } from './finding.ts';
+import { JS_EXTENSIONS, type ParsedModule } from './js-ast.ts';
+import { FileContext } from './rule.ts';
+import { deprecatedWithoutRemoval } from './rules/deprecated-without-removal.ts';
+import { FILE_RULES, RULE_IDS } from './rules/index.ts';
+import type { SourceText } from './source-text.ts';
+import { parseSuppression, suppressionActive } from './suppression.ts';
+
+/** The result of analysing one file. */
+export interface FileAnalysis {
+  readonly findings: Finding[];
+  /** Findings an active inline suppression hid. */
+  readonly suppressed: number;
+}
+
+/** Options for analysing one file. */
+export interface AnalyzeOptions {
+  /** Only these rules (default: all). */
+  readonly rules?: readonly RuleId[];
+  /** The clock for expiry dates (suppressions, TODOs, deprecations). */
+  readonly now?: Date;
+  /** Version of the package the file belongs to, for `deprecated-without-removal`. */
+  readonly packageVersion?: string;
+  /** An already parsed program of this text (the ESLint plugin passes ESLint's); default: parse it. */
+  readonly module?: ParsedModule;
+}
+
+interface CommentSpan {
+  readonly text: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Comments where suppressions may live: real comments for JS/TS, comment lines elsewhere. */
+function commentSpans(context: FileContext): CommentSpan[] {
+  if (context.isJs) return context.module.comments.map((c) => ({ text: c.value, start: c.start, end: c.end }));
+  const spans: CommentSpan[] = [];
+  for (const match of context.text.matchAll(/(^|[ \t])(#|--|\/\/|\/\*|<!--)([^\n]*)/gm)) {
+    const start = match.index + (match[1]?.length ?? 0);
+    spans.push({ text: match[3] ?? '', start, end: match.index + match[0].length });
+  }
+  return spans;
+}
+
+const isJsFile = (file: string): boolean => JS_EXTENSIONS.some((ext) => file.endsWith(ext));
+
+/**
+ * A stable fingerprint: no line numbers, no values.
+ *
+ * @example
+ * ```ts
+ * fingerprint('env-fallback-literal', 'src/config.ts', "JWT_SECRET:'||'", 0); // 32 hex chars
+ * ```
+ */
+export function fingerprint(ruleId: string, file: string, key: string, occurrence: number): string {
+  return createHash('sha256').update(`${ruleId}\0${file}\0${key}\0${occurrence}`).digest('hex').slice(0, 32);
+}
+
+/** Turns raw findings into located, redacted, fingerprinted findings and applies inline suppressions. */
+export function finalize(
+  file: string,
+  source: SourceText,
+  raw: readonly RawFinding[],
+  comments: readonly CommentSpan[],
+  now: Date,
+): FileAnalysis {
+  const findings: Finding[] = [];
+  let suppressed = 0;
+  const occurrences = new Map<string, number>();
+  const suppressions = comments
+    .map((c) => ({ span: c, parsed: parseSuppression(c.text) }))
+    .filter((s) => s.parsed !== undefined);
+  const all: RawFinding[] = [...raw];
+  for (const { span, parsed } of suppressions) {
+    let problem = parsed!.valid ? undefined : parsed!.problem;
+    if (parsed!.valid) {
+      const unknown = parsed!.rules.filter((r) => !RULE_IDS.has(r as RuleId));
+      if (unknown.length > 0) problem = `it names unknown rule(s) ${unknown.join(', ')}`;
+    }
+    if (problem !== undefined) {
+      all.push({
+        ruleId: 'invalid-suppression',
+        severity: 'error',
+        message: `This preflight-ignore comment suppresses nothing: ${problem}. Write "preflight-ignore <rule> until YYYY-MM-DD: <reason>".`,
+        start: span.start,
+        end: span.end,
+        key: `suppression:${span.text.trim().slice(0, 80)}`,
+      });
+    }
+  }
+  all.sort((a, b) => a.start - b.start || a.ruleId.localeCompare(b.ruleId));
+  for (const f of all) {
+    const start = source.position(f.start);
+    const end = source.position(Math.max(f.start, f.end));
+    let expired: string | undefined;
+    const applicable = suppressions.find(({ span, parsed }) => {
+      if (!parsed?.valid || !parsed.rules.includes(f.ruleId)) return false;
+      const first = source.position(span.start).line;
+      const last = source.position(span.end).line;
+      return start.line === first || start.line === last || start.line === last + 1;
+    });
+    if (applicable?.parsed?.valid) {
+      if (suppressionActive(applicable.parsed.until, now)) {
+        suppressed++;
+        continue;
+      }
+      expired = applicable.parsed.until;
+    }
+    const occurrenceKey = `${f.ruleId}\0${f.key}`;
+    const occurrence = occurrences.get(occurrenceKey) ?? 0;
+    occurrences.set(occurrenceKey, occurrence + 1);
+    findings.push({
+      ruleId: f.ruleId,
+      severity: f.severity,
+      message: expired ? `${f.message} (Its suppression expired on ${expired}.)` : f.message,
+      file,
+      start,
+      end,
+      snippet: f.hideSnippet ? '' : source.redactedLine(f.start, f.redact, { unquotedValues: !isJsFile(file) }),
+      fingerprint: fingerprint(f.ruleId, file, f.key, occurrence),
+      ...(expired ? { expiredSuppression: expired } : {}),
+    });
+  }
+  return { findings, suppressed };
+}
+
+/**
+ * Runs every file rule that applies to `file` over `text`.
+ *
+ * @example
+ * ```ts
+ * import { analyzeFile } from '@rampart/preflight';
+ * const { findings } = analyzeFile('src/config.ts', source);
+ * ```
+ */
+export function analyzeFile(file: string, text: string, options: AnalyzeOptions = {}): FileAnalysis {
+  const now = options.now ?? new Date();
+  const context = new FileContext(file, text, now, options.module);
+  const raw: RawFinding[] = [];
+  const wanted = options.rules ? new Set(options.rules) : undefined;
+  const rules = FILE_RULES.filter((rule) => (!wanted || wanted.has(rule.id)) && rule.appliesTo(file));
+  if (context.isJs && rules.length > 0 && context.module.errors.length > 0) {
+    raw.push({
+      ruleId: 'parse-error',
+      severity: 'error',
+      message: `The file could not be parsed (${context.module.errors.length} syntax error(s)); JS rules cover only what was recovered. Fix the syntax or exclude the file.`,
+      start: 0,
+      end: 0,
+      key: 'parse',
+    });
+  }
+  for (const rule of rules) {
+    raw.push(
+      ...(rule === deprecatedWithoutRemoval
+        ? deprecatedWithoutRemoval.checkWith(
+            context,
+            options.packageVersion !== undefined ? { packageVersion: options.packageVersion } : {},
+          )
+        : rule.check(context)),
+    );
+  }
+  return finalize(file, context.source, raw, commentSpans(context), now);
+}
+
+/** Comment spans of any file, for project findings that point into it. */
+export function commentsOf(file: string, text: string): CommentSpan[] {
+  return commentSpans(new FileContext(file, text, new Date(0)));
+}

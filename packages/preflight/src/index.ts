@@ -1,0 +1,17 @@
+export { type AuditOptions, type AuditResult, interpretAuditResponse, readDependencies, runAudit } from './audit.ts';
+export { applyBaseline, type Baseline, createBaseline, readBaseline, writeBaseline } from './baseline.ts';
+export { type CliIo, main } from './cli.ts';
+export { CORPUS_NOW, evalCorpus, formatScores, type RuleScore } from './corpus.ts';
+export { cleanPath, type DockerignorePattern, isIgnored, parseDockerignore } from './dockerignore.ts';
+export { type AnalyzeOptions, analyzeFile, type FileAnalysis, fingerprint } from './engine.ts';
+export { PreflightError, type PreflightErrorCode } from './errors.ts';
+export type { Finding, Position, RuleId, Severity } from './finding.ts';
+export { describeAudit, formatJson, formatPretty, formatReport, formatSarif, type ReportFormat } from './report.ts';
+export type { RuleMeta } from './rule.ts';
+export { RULES } from './rules/index.ts';
+export { type CacheClassification, parseCacheScope } from './rules/unclassified-module-cache.ts';
+export { DEFAULT_EXCLUDES, type ScanOptions, type ScanResult, scan } from './scan.ts';
+export { isSecretName } from './secret-names.ts';
+export { demoValueLabel, isHashShaped } from './secret-values.ts';
+export { formatSuppression, parseSuppression, type Suppression } from './suppression.ts';
+export { TOOL_VERSION } from './version.ts';

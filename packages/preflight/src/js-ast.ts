@@ -1,0 +1,275 @@
+// A thin, loosely typed view over oxc-parser's ESTree output. Rules read a handful of node shapes;
+// a full typed visitor would cost more lines than it saves.
+import { parseSync, visitorKeys } from 'oxc-parser';
+
+/** An ESTree node as oxc-parser returns it. */
+export interface AstNode {
+  readonly type: string;
+  readonly start: number;
+  readonly end: number;
+  readonly [key: string]: unknown;
+}
+
+/** A comment with its offsets; `value` excludes the `//` or `/* *\/` markers. */
+export interface AstComment {
+  readonly type: 'Line' | 'Block';
+  readonly value: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** A parsed JS/TS file. `ancestors` gives the parent chain of any node seen during the walk. */
+export interface ParsedModule {
+  readonly program: AstNode;
+  readonly comments: readonly AstComment[];
+  readonly errors: readonly string[];
+  readonly nodes: readonly AstNode[];
+  readonly parentOf: ReadonlyMap<AstNode, AstNode>;
+}
+
+/** File extensions parsed as JavaScript or TypeScript. */
+export const JS_EXTENSIONS: readonly string[] = ['.js', '.mjs', '.cjs', '.jsx', '.ts', '.mts', '.cts', '.tsx'];
+
+function langFor(file: string): 'jsx' | 'ts' | 'tsx' | 'dts' {
+  if (/\.d\.[cm]?ts$/.test(file)) return 'dts';
+  if (file.endsWith('.tsx')) return 'tsx';
+  if (/\.[cm]?ts$/.test(file)) return 'ts';
+  return 'jsx';
+}
+
+export function isNode(value: unknown): value is AstNode {
+  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+}
+
+/** Parses a JS/TS file; syntax errors are returned, not thrown, with whatever AST could be recovered. */
+export function parseModule(file: string, text: string): ParsedModule {
+  const lang = langFor(file);
+  // Declaration files are modules; other files may be ESM or CommonJS (top-level `return`), so a
+  // file that fails as "unambiguous" is tried again as CommonJS.
+  let result = parseSync(file, text, {
+    lang,
+    sourceType: lang === 'dts' ? 'module' : 'unambiguous',
+    preserveParens: false,
+  });
+  if (result.errors.length > 0 && lang !== 'dts') {
+    const commonjs = parseSync(file, text, { lang, sourceType: 'commonjs', preserveParens: false });
+    if (commonjs.errors.length < result.errors.length) result = commonjs;
+  }
+  return indexProgram(
+    result.program as unknown as AstNode,
+    result.comments as unknown as AstComment[],
+    result.errors.map((e) => e.message),
+    visitorKeys,
+  );
+}
+
+/**
+ * Wraps an ESTree program another parser produced (ESLint's espree or typescript-eslint), so the
+ * ESLint plugin runs the rules on the AST ESLint already has instead of parsing the file again.
+ * Nodes that carry only `range` (typescript-eslint) get non-enumerable `start`/`end`.
+ */
+export function moduleFromEstree(
+  program: unknown,
+  comments: ReadonlyArray<{
+    type: string;
+    value: string;
+    range?: readonly [number, number];
+    start?: number;
+    end?: number;
+  }>,
+  keys: Readonly<Record<string, readonly string[]>>,
+): ParsedModule {
+  const located = (value: object): void => {
+    const node = value as { start?: unknown; end?: unknown; range?: readonly [number, number] };
+    if (typeof node.start !== 'number' && node.range) {
+      Object.defineProperty(node, 'start', { value: node.range[0], enumerable: false, configurable: true });
+      Object.defineProperty(node, 'end', { value: node.range[1], enumerable: false, configurable: true });
+    }
+  };
+  const walk = (value: unknown): void => {
+    if (!isNode(value) && !(typeof value === 'object' && value !== null && 'range' in value)) return;
+    located(value as object);
+    if (!isNode(value)) return;
+    for (const key of keys[value.type] ?? []) {
+      const child = value[key];
+      if (Array.isArray(child)) for (const item of child) walk(item);
+      else walk(child);
+    }
+  };
+  walk(program);
+  const mapped: AstComment[] = comments.map((c) => ({
+    type: c.type === 'Block' ? 'Block' : 'Line',
+    value: c.value,
+    start: c.start ?? c.range?.[0] ?? 0,
+    end: c.end ?? c.range?.[1] ?? 0,
+  }));
+  return indexProgram(program as AstNode, mapped, [], keys);
+}
+
+function indexProgram(
+  program: AstNode,
+  comments: readonly AstComment[],
+  errors: readonly string[],
+  keysFor: Readonly<Record<string, readonly string[]>>,
+): ParsedModule {
+  const nodes: AstNode[] = [];
+  const parentOf = new Map<AstNode, AstNode>();
+  const stack: AstNode[] = [program];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    nodes.push(node);
+    const keys = keysFor[node.type] ?? Object.keys(node);
+    for (let k = keys.length - 1; k >= 0; k--) {
+      const child = node[keys[k]!];
+      if (Array.isArray(child)) {
+        for (let i = child.length - 1; i >= 0; i--) {
+          const item: unknown = child[i];
+          if (isNode(item)) {
+            parentOf.set(item, node);
+            stack.push(item);
+          }
+        }
+      } else if (isNode(child)) {
+        parentOf.set(child, node);
+        stack.push(child);
+      }
+    }
+  }
+  nodes.sort((a, b) => a.start - b.start);
+  return { program, comments, errors, nodes, parentOf };
+}
+
+export function child(node: AstNode, key: string): AstNode | undefined {
+  const value = node[key];
+  return isNode(value) ? value : undefined;
+}
+
+export function children(node: AstNode, key: string): AstNode[] {
+  const value = node[key];
+  return Array.isArray(value) ? value.filter(isNode) : [];
+}
+
+/** Strips TS-only wrappers (`x as T`, `x!`, `<T>x`, `x satisfies T`). */
+export function unwrap(node: AstNode | undefined): AstNode | undefined {
+  let current = node;
+  while (
+    current &&
+    (current.type === 'TSAsExpression' ||
+      current.type === 'TSNonNullExpression' ||
+      current.type === 'TSTypeAssertion' ||
+      current.type === 'TSSatisfiesExpression' ||
+      current.type === 'ParenthesizedExpression' ||
+      current.type === 'ChainExpression')
+  ) {
+    current = child(current, 'expression');
+  }
+  return current;
+}
+
+/** The value of a string literal or of a template literal without `${}`; otherwise `undefined`. */
+export function stringValue(node: AstNode | undefined): string | undefined {
+  const n = unwrap(node);
+  if (!n) return undefined;
+  if (n.type === 'Literal' && typeof n.value === 'string') return n.value;
+  if (n.type === 'TemplateLiteral' && children(n, 'expressions').length === 0) {
+    const quasi = children(n, 'quasis')[0];
+    const cooked = (quasi?.value as { cooked?: unknown } | undefined)?.cooked;
+    return typeof cooked === 'string' ? cooked : undefined;
+  }
+  return undefined;
+}
+
+/** The static name of a property key or member property (`a.b`, `a['b']`, `{ b: 1 }`). */
+export function staticName(node: AstNode | undefined, computed: boolean): string | undefined {
+  if (!node) return undefined;
+  if (!computed && node.type === 'Identifier') return node.name as string;
+  if (node.type === 'PrivateIdentifier') return node.name as string;
+  return stringValue(node);
+}
+
+export function memberPropertyName(node: AstNode | undefined): string | undefined {
+  const n = unwrap(node);
+  if (n?.type !== 'MemberExpression') return undefined;
+  return staticName(child(n, 'property'), n.computed === true);
+}
+
+export function propertyKeyName(node: AstNode): string | undefined {
+  if (node.type !== 'Property' && node.type !== 'PropertyDefinition') return undefined;
+  return staticName(child(node, 'key'), node.computed === true);
+}
+
+/** `a.b.c` as `['a', 'b', 'c']` when every part is static; `this` is `'this'`. */
+export function memberPath(node: AstNode | undefined): string[] | undefined {
+  const n = unwrap(node);
+  if (!n) return undefined;
+  if (n.type === 'Identifier') return [n.name as string];
+  if (n.type === 'ThisExpression') return ['this'];
+  if (n.type === 'MetaProperty') return ['import', 'meta'];
+  if (n.type === 'MemberExpression') {
+    const base = memberPath(child(n, 'object'));
+    const name = memberPropertyName(n);
+    if (!base || name === undefined) return undefined;
+    return [...base, name];
+  }
+  return undefined;
+}
+
+/** Whether an expression is the environment object itself (`process.env`, `import.meta.env`, `Bun.env`). */
+export function isEnvObject(node: AstNode | undefined): boolean {
+  const path = memberPath(node);
+  if (!path) return false;
+  const joined = path.join('.');
+  return (
+    joined === 'process.env' ||
+    joined === 'import.meta.env' ||
+    joined === 'Bun.env' ||
+    joined === 'env' ||
+    joined === 'ENV' ||
+    joined === 'config.env' ||
+    joined === 'globalThis.process.env'
+  );
+}
+
+/** The variable name an expression reads from the environment, if it does. */
+export function envReadName(node: AstNode | undefined): string | undefined {
+  const n = unwrap(node);
+  if (!n) return undefined;
+  if (n.type === 'MemberExpression' && isEnvObject(child(n, 'object'))) return memberPropertyName(n);
+  if (n.type === 'CallExpression') {
+    const callee = memberPath(child(n, 'callee'));
+    const arg = stringValue(children(n, 'arguments')[0]);
+    if (!callee || arg === undefined) return undefined;
+    const joined = callee.join('.');
+    // Deno.env.get('X'), env.get('X') (env-var), getEnv('X'), env('X')
+    if (joined === 'Deno.env.get' || joined === 'env.get' || joined === 'getEnv' || joined === 'env') return arg;
+  }
+  return undefined;
+}
+
+/** Offsets of every string literal inside a node, for snippet redaction. */
+export function stringRanges(node: AstNode, nodes: readonly AstNode[]): Array<readonly [number, number]> {
+  const ranges: Array<readonly [number, number]> = [];
+  for (const n of nodes) {
+    if (n.start < node.start || n.end > node.end) continue;
+    if ((n.type === 'Literal' && typeof n.value === 'string') || n.type === 'TemplateLiteral') {
+      ranges.push([n.start + 1, n.end - 1]);
+    }
+  }
+  return ranges;
+}
+
+/** The innermost enclosing function of a node, or `undefined` at module scope. */
+export function enclosingFunction(node: AstNode, parentOf: ReadonlyMap<AstNode, AstNode>): AstNode | undefined {
+  let current = parentOf.get(node);
+  while (current) {
+    if (
+      current.type === 'FunctionDeclaration' ||
+      current.type === 'FunctionExpression' ||
+      current.type === 'ArrowFunctionExpression'
+    ) {
+      return current;
+    }
+    current = parentOf.get(current);
+  }
+  return undefined;
+}

@@ -1,0 +1,18 @@
+import type { RawFinding } from './finding.ts';
+import type { RuleMeta } from './rule.ts';
+
+/** A finding of a rule that looks at several files at once; it names the file it points into. */
+export interface ProjectFinding extends RawFinding {
+  readonly file: string;
+}
+
+/** The scanned tree: relative `/`-separated paths of every file, and a reader. */
+export interface ProjectContext {
+  readonly files: readonly string[];
+  read(file: string): string;
+}
+
+/** A rule over the whole tree (build contexts). Runs in the CLI, not in ESLint. */
+export interface ProjectRule extends RuleMeta {
+  check(project: ProjectContext): ProjectFinding[];
+}

@@ -1,0 +1,182 @@
+// The three output formats. Every one is built from findings whose snippets are already redacted,
+// so no format can print a scanned value.
+import type { AuditResult } from './audit.ts';
+import type { Finding, Severity } from './finding.ts';
+import { RULES } from './rules/index.ts';
+import type { ScanResult } from './scan.ts';
+import { TOOL_VERSION } from './version.ts';
+
+/** Output formats of the CLI. */
+export type ReportFormat = 'pretty' | 'json' | 'sarif';
+
+/**
+ * How the audit reads in one line: never a clean result unless an advisory endpoint said so.
+ *
+ * @example
+ * ```ts
+ * describeAudit({ status: 'not-requested' }); // 'dependency audit: not run (no coverage; …)'
+ * ```
+ */
+export function describeAudit(audit: AuditResult): string {
+  switch (audit.status) {
+    case 'not-requested':
+      return 'dependency audit: not run (no coverage; pass --audit to check dependencies)';
+    case 'no-coverage':
+      return `dependency audit: NO COVERAGE (${audit.reason}; ${audit.dependencies} dependencies unchecked)`;
+    case 'covered':
+      return `dependency audit: ${audit.advisories} advisories in ${audit.vulnerablePackages.length} of ${audit.dependencies} dependencies (${audit.lockfile})`;
+  }
+}
+
+const COLORS: Record<Severity, string> = { critical: '\x1b[35m', error: '\x1b[31m', warning: '\x1b[33m' };
+
+/**
+ * Human-readable report, grouped by file.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(formatPretty(await scan({ root: '.' }), { color: false }));
+ * ```
+ */
+export function formatPretty(result: ScanResult, options: { color?: boolean } = {}): string {
+  const color = options.color ?? false;
+  const paint = (severity: Severity, text: string): string => (color ? `${COLORS[severity]}${text}\x1b[0m` : text);
+  const lines: string[] = [];
+  let current = '';
+  const byFile = [...result.findings].sort((a, b) => a.file.localeCompare(b.file) || a.start.line - b.start.line);
+  for (const f of byFile) {
+    if (f.file !== current) {
+      current = f.file;
+      lines.push('', f.file);
+    }
+    lines.push(`  ${f.start.line}:${f.start.column}  ${paint(f.severity, f.severity.padEnd(8))}  ${f.ruleId}`);
+    lines.push(`    ${f.message}`);
+    if (f.snippet) lines.push(`    > ${f.snippet}`);
+  }
+  const counts = (['critical', 'error', 'warning'] as const)
+    .map((s) => `${result.findings.filter((f) => f.severity === s).length} ${s}`)
+    .join(', ');
+  lines.push(
+    '',
+    `${result.findings.length} finding(s) (${counts}) in ${result.filesScanned} files; ${result.suppressed} suppressed inline, ${result.baselined} in baseline${result.staleBaseline > 0 ? `, ${result.staleBaseline} stale baseline entr(ies)` : ''}.`,
+    describeAudit(result.audit),
+    ...(result.skipped.length > 0
+      ? [
+          `not scanned (over the size limit, no coverage): ${result.skipped.slice(0, 10).join(', ')}${result.skipped.length > 10 ? ', …' : ''}`,
+        ]
+      : []),
+    '',
+  );
+  return lines.join('\n');
+}
+
+/**
+ * Machine-readable report (stable keys; no values).
+ *
+ * @example
+ * ```ts
+ * const report = JSON.parse(formatJson(await scan({ root: '.' })));
+ * ```
+ */
+export function formatJson(result: ScanResult): string {
+  return `${JSON.stringify(
+    {
+      tool: '@rampart/preflight',
+      version: TOOL_VERSION,
+      summary: {
+        findings: result.findings.length,
+        critical: result.findings.filter((f) => f.severity === 'critical').length,
+        error: result.findings.filter((f) => f.severity === 'error').length,
+        warning: result.findings.filter((f) => f.severity === 'warning').length,
+        filesScanned: result.filesScanned,
+        suppressed: result.suppressed,
+        baselined: result.baselined,
+        staleBaseline: result.staleBaseline,
+        skipped: result.skipped,
+      },
+      audit: result.audit,
+      findings: result.findings,
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+const SARIF_LEVEL: Record<Severity, 'error' | 'warning'> = { critical: 'error', error: 'error', warning: 'warning' };
+const SECURITY_SEVERITY: Record<Severity, string> = { critical: '9.5', error: '7.5', warning: '4.0' };
+
+/**
+ * SARIF 2.1.0 log: one run, rule metadata in `tool.driver.rules`, redacted snippets, and the stable
+ * fingerprint in `partialFingerprints` so code-scanning UIs track findings across commits.
+ *
+ * @example
+ * ```ts
+ * writeFileSync('preflight.sarif', formatSarif(await scan({ root: '.' })));
+ * ```
+ */
+export function formatSarif(result: ScanResult): string {
+  const ruleIndex = new Map(RULES.map((r, i) => [r.id, i]));
+  const log = {
+    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
+    version: '2.1.0',
+    runs: [
+      {
+        tool: {
+          driver: {
+            name: 'rampart-preflight',
+            semanticVersion: TOOL_VERSION,
+            informationUri: 'https://www.npmjs.com/package/@rampart/preflight',
+            rules: RULES.map((r) => ({
+              id: r.id,
+              name: r.id.replace(/(^|-)([a-z])/g, (_m, _d: string, c: string) => c.toUpperCase()),
+              shortDescription: { text: r.summary },
+              fullDescription: { text: `${r.summary} ${r.fix}` },
+              help: { text: r.fix },
+              defaultConfiguration: { level: SARIF_LEVEL[r.severity] },
+              properties: { tags: ['security'], 'security-severity': SECURITY_SEVERITY[r.severity] },
+            })),
+          },
+        },
+        originalUriBaseIds: { SRCROOT: { description: { text: 'The scanned directory.' } } },
+        results: result.findings.map((f: Finding) => ({
+          ruleId: f.ruleId,
+          ruleIndex: ruleIndex.get(f.ruleId) ?? 0,
+          level: SARIF_LEVEL[f.severity],
+          message: { text: f.message },
+          locations: [
+            {
+              physicalLocation: {
+                artifactLocation: { uri: encodeURI(f.file), uriBaseId: 'SRCROOT' },
+                region: {
+                  startLine: f.start.line,
+                  startColumn: f.start.column,
+                  endLine: f.end.line,
+                  endColumn: Math.max(f.end.column, f.start.line === f.end.line ? f.start.column : 1),
+                  ...(f.snippet ? { snippet: { text: f.snippet } } : {}),
+                },
+              },
+            },
+          ],
+          partialFingerprints: { 'rampartPreflight/v1': f.fingerprint },
+          properties: { severity: f.severity, 'security-severity': SECURITY_SEVERITY[f.severity] },
+        })),
+        properties: { audit: result.audit },
+      },
+    ],
+  };
+  return `${JSON.stringify(log, null, 2)}\n`;
+}
+
+/**
+ * Formats a result in the named format.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(formatReport(await scan({ root: '.' }), 'json'));
+ * ```
+ */
+export function formatReport(result: ScanResult, format: ReportFormat, options: { color?: boolean } = {}): string {
+  if (format === 'json') return formatJson(result);
+  if (format === 'sarif') return formatSarif(result);
+  return formatPretty(result, options);
+}

@@ -1,0 +1,252 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+import { type AuditResult, runAudit } from './audit.ts';
+import { applyBaseline, readBaseline } from './baseline.ts';
+import { isIgnored, parseDockerignore } from './dockerignore.ts';
+import { analyzeFile, commentsOf, finalize, fingerprint } from './engine.ts';
+import { PreflightError } from './errors.ts';
+import { type Finding, type RawFinding, type RuleId, SEVERITY_RANK } from './finding.ts';
+import type { ProjectContext } from './project.ts';
+import { FILE_RULES, PROJECT_RULES, RULE_IDS } from './rules/index.ts';
+import { SourceText } from './source-text.ts';
+
+/**
+ * Paths never worth scanning: dependencies, build output, tool caches (.dockerignore syntax).
+ *
+ * @example
+ * ```ts
+ * console.log(DEFAULT_EXCLUDES.join('\n'));
+ * ```
+ */
+export const DEFAULT_EXCLUDES: readonly string[] = [
+  '**/node_modules',
+  '**/.git',
+  '**/dist',
+  '**/coverage',
+  '**/.turbo',
+  '**/.toolchain',
+  '**/.next',
+  '**/.cache',
+];
+
+/** Options for `scan`. */
+export interface ScanOptions {
+  /** Directory to scan. */
+  readonly root: string;
+  /** Extra exclude patterns, in .dockerignore syntax, relative to `root` (`**\/fixtures`). */
+  readonly exclude?: readonly string[];
+  /** Only these rules (default: all). */
+  readonly rules?: readonly RuleId[];
+  /** A baseline file; findings whose fingerprint it lists are not reported. */
+  readonly baseline?: string;
+  /** Run the dependency audit against this registry. Without it the report says "not requested". */
+  readonly audit?: { readonly registry: string; readonly fetch?: typeof fetch; readonly timeoutMs?: number };
+  /** Clock for expiry dates. */
+  readonly now?: Date;
+  /** Files larger than this are skipped (minified bundles); default 1 MiB. */
+  readonly maxFileBytes?: number;
+}
+
+/** What a scan found, and what it could not cover. */
+export interface ScanResult {
+  readonly root: string;
+  /** Unsuppressed, un-baselined findings, most severe first. */
+  readonly findings: readonly Finding[];
+  readonly filesScanned: number;
+  readonly suppressed: number;
+  readonly baselined: number;
+  /** Baseline entries that no longer match anything (fixed, or moved beyond recognition). */
+  readonly staleBaseline: number;
+  /** Files a rule applies to that were not scanned because they exceed `maxFileBytes`: no coverage. */
+  readonly skipped: readonly string[];
+  readonly audit: AuditResult;
+}
+
+function walk(root: string, excludes: ReturnType<typeof parseDockerignore>): string[] {
+  const files: string[] = [];
+  const visit = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const full = join(dir, entry.name);
+      const rel = relative(root, full).split(sep).join('/');
+      if (isIgnored(excludes, rel)) continue;
+      if (entry.isDirectory()) visit(full);
+      else if (entry.isFile()) files.push(rel);
+    }
+  };
+  visit(root);
+  return files.sort();
+}
+
+function validate(options: ScanOptions): void {
+  const problems: string[] = [];
+  try {
+    if (!statSync(options.root).isDirectory()) problems.push(`root: ${options.root} is not a directory`);
+  } catch {
+    problems.push(`root: ${options.root} does not exist`);
+  }
+  for (const rule of options.rules ?? []) if (!RULE_IDS.has(rule)) problems.push(`rules: unknown rule "${rule}"`);
+  if (options.audit && !/^https?:\/\//.test(options.audit.registry))
+    problems.push('audit.registry: must be an http(s) URL');
+  if (problems.length > 0) {
+    throw new PreflightError('ERR_PREFLIGHT_INVALID_OPTION', `Invalid scan options:\n- ${problems.join('\n- ')}`);
+  }
+}
+
+/**
+ * Scans a directory with every rule, applies suppressions and the baseline, and (when asked) audits
+ * the dependencies.
+ *
+ * @example
+ * ```ts
+ * import { scan } from '@rampart/preflight';
+ * const result = await scan({ root: '.', exclude: ['**\/fixtures'] });
+ * if (result.findings.length > 0) process.exitCode = 1;
+ * ```
+ */
+export async function scan(options: ScanOptions): Promise<ScanResult> {
+  validate(options);
+  const root = resolve(options.root);
+  const now = options.now ?? new Date();
+  let excludes: ReturnType<typeof parseDockerignore>;
+  try {
+    excludes = parseDockerignore([...DEFAULT_EXCLUDES, ...(options.exclude ?? [])].join('\n'));
+  } catch (cause) {
+    throw new PreflightError('ERR_PREFLIGHT_INVALID_OPTION', 'exclude: a pattern is not valid .dockerignore syntax.', {
+      cause,
+    });
+  }
+  const baseline = options.baseline !== undefined ? readBaseline(options.baseline) : undefined;
+  const files = walk(root, excludes);
+  const maxBytes = options.maxFileBytes ?? 1024 * 1024;
+  const cache = new Map<string, string>();
+  const read = (file: string): string => {
+    let text = cache.get(file);
+    if (text === undefined) {
+      text = readFileSync(join(root, file), 'utf8');
+      cache.set(file, text);
+    }
+    return text;
+  };
+  const versionCache = new Map<string, string | undefined>();
+  const packageVersion = (file: string): string | undefined => {
+    const parts = file.split('/').slice(0, -1);
+    for (let i = parts.length; i >= 0; i--) {
+      const dir = parts.slice(0, i).join('/');
+      if (versionCache.has(dir)) return versionCache.get(dir);
+      const manifest = dir === '' ? 'package.json' : `${dir}/package.json`;
+      if (files.includes(manifest)) {
+        let version: string | undefined;
+        try {
+          const v = (JSON.parse(read(manifest)) as { version?: unknown }).version;
+          version = typeof v === 'string' ? v : undefined;
+        } catch {
+          version = undefined;
+        }
+        versionCache.set(dir, version);
+        return version;
+      }
+    }
+    return undefined;
+  };
+
+  const wanted = options.rules ? new Set(options.rules) : undefined;
+  const findings: Finding[] = [];
+  let suppressed = 0;
+  let scanned = 0;
+  const skipped: string[] = [];
+  for (const file of files) {
+    if (!FILE_RULES.some((r) => (!wanted || wanted.has(r.id)) && r.appliesTo(file))) continue;
+    if (statSync(join(root, file)).size > maxBytes) {
+      skipped.push(file);
+      continue;
+    }
+    scanned++;
+    const version = packageVersion(file);
+    const result = analyzeFile(file, read(file), {
+      now,
+      ...(options.rules ? { rules: options.rules } : {}),
+      ...(version !== undefined ? { packageVersion: version } : {}),
+    });
+    findings.push(...result.findings);
+    suppressed += result.suppressed;
+  }
+
+  const project: ProjectContext = { files, read };
+  const projectRaw = new Map<string, RawFinding[]>();
+  for (const rule of PROJECT_RULES) {
+    if (wanted && !wanted.has(rule.id)) continue;
+    for (const f of rule.check(project)) projectRaw.set(f.file, [...(projectRaw.get(f.file) ?? []), f]);
+  }
+  for (const [file, raw] of projectRaw) {
+    const text = read(file);
+    const result = finalize(file, new SourceText(text), raw, commentsOf(file, text), now);
+    // Suppression problems in these files were already reported by the file pass.
+    const analysedAlready = FILE_RULES.some((r) => (!wanted || wanted.has(r.id)) && r.appliesTo(file));
+    findings.push(...result.findings.filter((f) => f.ruleId !== 'invalid-suppression' || !analysedAlready));
+    suppressed += result.suppressed;
+  }
+
+  let audit: AuditResult = { status: 'not-requested' };
+  if (options.audit && (!wanted || wanted.has('audit-coverage'))) {
+    audit = await runAudit(root, options.audit);
+    const anchor =
+      audit.status !== 'not-requested' && 'lockfile' in audit && audit.lockfile ? audit.lockfile : 'package.json';
+    if (audit.status === 'no-coverage') {
+      findings.push(
+        auditFinding(
+          anchor,
+          `No dependency coverage: ${audit.reason}. ${audit.dependencies} resolved dependencies were not checked, so their vulnerability count is unknown.`,
+          'no-coverage',
+        ),
+      );
+    } else if (audit.status === 'covered' && audit.advisories > 0) {
+      findings.push(
+        auditFinding(
+          anchor,
+          `The dependency audit found ${audit.advisories} advisories in ${audit.vulnerablePackages.length} package(s): ${audit.vulnerablePackages.slice(0, 20).join(', ')}. Upgrade or document each.`,
+          'advisories',
+        ),
+      );
+    }
+  }
+
+  let reported = findings;
+  let baselined = 0;
+  let stale = 0;
+  if (baseline) {
+    const applied = applyBaseline(findings, baseline);
+    reported = applied.fresh;
+    baselined = applied.baselined;
+    stale = applied.stale;
+  }
+  reported.sort(
+    (a, b) =>
+      SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] ||
+      a.file.localeCompare(b.file) ||
+      a.start.line - b.start.line ||
+      a.ruleId.localeCompare(b.ruleId),
+  );
+  return {
+    root,
+    findings: reported,
+    filesScanned: scanned,
+    suppressed,
+    baselined,
+    staleBaseline: stale,
+    skipped,
+    audit,
+  };
+}
+
+function auditFinding(file: string, message: string, key: string): Finding {
+  return {
+    ruleId: 'audit-coverage',
+    severity: 'error',
+    message,
+    file,
+    start: { line: 1, column: 1 },
+    end: { line: 1, column: 1 },
+    snippet: '',
+    fingerprint: fingerprint('audit-coverage', file, key, 0),
+  };
+}

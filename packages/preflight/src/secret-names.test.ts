@@ -1,0 +1,83 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { isSecretName, nameWords, requiresSharedStore } from './secret-names.ts';
+import { demoValueLabel, isHashShaped } from './secret-values.ts';
+
+describe('isSecretName', () => {
+  it('recognises secrets by word, in any casing convention', () => {
+    for (const name of [
+      'JWT_SECRET',
+      'jwtSecret',
+      'DB_PASSWORD',
+      'apiKey',
+      'X_API_KEY',
+      'STRIPE_KEY',
+      'client_secret',
+      'AUTH_TOKEN',
+    ]) {
+      expect(isSecretName(name, 'env'), name).toBe(true);
+    }
+  });
+
+  it('does not treat metadata about a secret as the secret', () => {
+    for (const name of [
+      'TOKEN_TTL',
+      'JWT_ISSUER',
+      'PASSWORD_MIN_LENGTH',
+      'JWT_SECRET_FILE',
+      'tokenType',
+      'PUBLIC_KEY',
+      'password_hash',
+      'API_KEY_ID',
+    ]) {
+      expect(isSecretName(name, 'env'), name).toBe(false);
+    }
+  });
+
+  it('splits names into the same words whatever the separator', () => {
+    fc.assert(
+      fc.property(fc.array(fc.stringMatching(/^[a-z][a-z0-9]{0,6}$/), { minLength: 1, maxLength: 4 }), (words) => {
+        const camel = words.map((w, i) => (i === 0 ? w : w[0]!.toUpperCase() + w.slice(1))).join('');
+        expect(nameWords(words.join('_').toUpperCase())).toEqual(words);
+        expect(nameWords(words.join('-'))).toEqual(words);
+        expect(nameWords(camel).join('')).toEqual(words.join(''));
+      }),
+    );
+  });
+});
+
+describe('demoValueLabel', () => {
+  it('labels well-known demo values without echoing them', () => {
+    for (const value of [
+      'keyboard cat',
+      'your-256-bit-secret',
+      'AKIAIOSFODNN7EXAMPLE',
+      'django-insecure-abc',
+      'change-me-please',
+      'postgres',
+    ]) {
+      const label = demoValueLabel(value);
+      expect(label, value).toBeDefined();
+      expect(label).not.toContain(value);
+    }
+    expect(demoValueLabel('Zx81kfP0qL2mVb7TnR4wQ9aa')).toBeUndefined();
+  });
+});
+
+describe('isHashShaped', () => {
+  it('accepts password hash formats and rejects plaintext', () => {
+    expect(isHashShaped('$2b$12$KIXQ4cV8fD3m1Xj9yB2bO.4Q8zZr8n0m7Y5q3a1s9d7f5g3h1j0kW')).toBe(true);
+    expect(isHashShaped('$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA')).toBe(true);
+    expect(isHashShaped('scrypt:32768:8:1$salt$hash')).toBe(true);
+    expect(isHashShaped('admin123')).toBe(false);
+  });
+});
+
+describe('requiresSharedStore', () => {
+  it('requires Redis for rate limits, nonces, sessions and replay guards', () => {
+    for (const name of ['rateLimitWindows', 'usedNonces', 'sessions', 'replayGuard', 'loginAttempts']) {
+      expect(requiresSharedStore(name), name).toBe(true);
+    }
+    expect(requiresSharedStore('templates')).toBe(false);
+  });
+});

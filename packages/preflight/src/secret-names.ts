@@ -1,0 +1,170 @@
+// Decides whether a name (env var, column, property, header) names a secret. The decision is made on
+// words, not substrings, so `TOKEN_TTL` or `tokenType` is not a secret while `AUTH_TOKEN` is.
+
+const SECRET_WORDS = new Set([
+  'secret',
+  'secrets',
+  'password',
+  'passwd',
+  'pwd',
+  'pass',
+  'passphrase',
+  'credential',
+  'credentials',
+  'token',
+  'apikey',
+  'privatekey',
+  'salt',
+  'pepper',
+  'hmac',
+  'signature',
+]);
+
+// A `key` is a secret only with one of these qualifiers (`API_KEY`, `signingKey`), or as the last word
+// of an environment variable name (`STRIPE_KEY`), where bare words are rarer than in code.
+const KEY_QUALIFIERS = new Set([
+  'api',
+  'private',
+  'signing',
+  'encryption',
+  'master',
+  'admin',
+  'access',
+  'secret',
+  'session',
+  'jwt',
+  'hmac',
+  'app',
+  'service',
+  'client',
+  'auth',
+  'webhook',
+  'license',
+  'cookie',
+  'crypto',
+  'aes',
+  'root',
+]);
+
+// Words that turn a secret-looking name into metadata about a secret.
+const NEGATING_WORDS = new Set([
+  'ttl',
+  'expiry',
+  'expires',
+  'expiration',
+  'expire',
+  'lifetime',
+  'age',
+  'length',
+  'len',
+  'min',
+  'max',
+  'size',
+  'path',
+  'file',
+  'dir',
+  'name',
+  'names',
+  'header',
+  'prefix',
+  'id',
+  'ids',
+  'endpoint',
+  'type',
+  'types',
+  'algorithm',
+  'alg',
+  'count',
+  'enabled',
+  'public',
+  'issuer',
+  'audience',
+  'rounds',
+  'policy',
+  'version',
+  'hint',
+  'label',
+  'field',
+  'column',
+  'mode',
+  'format',
+  'strategy',
+  'ref',
+  'reset',
+  'required',
+  'regex',
+  'pattern',
+  'placeholder',
+  'strength',
+  'changed',
+  'at',
+  'uri',
+  'url',
+  'provider',
+  'kind',
+  'scheme',
+  'location',
+  'env',
+  'var',
+  'source',
+]);
+
+const HASH_WORDS = new Set(['hash', 'hashed', 'digest', 'bcrypt', 'argon2', 'scrypt', 'encrypted', 'ciphertext']);
+
+/** Splits `JWT_SECRET`, `jwtSecret`, `x-admin-key`, `APIKey` into lower-case words. */
+export function nameWords(name: string): string[] {
+  // SCREAMING_CASE has no case boundaries to split on (`OAUTH2CLIENT` is one word).
+  const camel = /[a-z]/.test(name) && /[A-Z]/.test(name);
+  return (camel ? name : name.toLowerCase())
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    .split(/[^A-Za-z0-9]+/)
+    .filter((w) => w.length > 0)
+    .map((w) => w.toLowerCase());
+}
+
+/** How sure the caller wants to be: `env` names are specific, identifiers in code are not. */
+export type NameContext = 'env' | 'code';
+
+/**
+ * Whether `name` names a secret value (not metadata about one, not a hash of one).
+ *
+ * @example
+ * ```ts
+ * isSecretName('JWT_SECRET', 'env'); // true
+ * isSecretName('TOKEN_TTL', 'env'); // false
+ * ```
+ */
+export function isSecretName(name: string, context: NameContext): boolean {
+  const words = nameWords(name);
+  if (words.length === 0) return false;
+  if (words.some((w) => NEGATING_WORDS.has(w) || HASH_WORDS.has(w))) return false;
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    if (SECRET_WORDS.has(word)) {
+      // `pass` alone is too common in code (`pass: true`); keep it for env names.
+      if (word === 'pass' && context === 'code') continue;
+      return true;
+    }
+    if (word === 'key' || word === 'keys') {
+      const previous = words[i - 1];
+      if (previous !== undefined && KEY_QUALIFIERS.has(previous)) return true;
+      if (context === 'env' && i === words.length - 1 && words.length > 1) return true;
+    }
+  }
+  // `DATABASE_URL`-style connection strings are handled by value (credentials in the URL), not name.
+  return false;
+}
+
+/** Whether a column/property name says it stores a hash (`password_hash`, `apiKeyDigest`). */
+export function isHashColumnName(name: string): boolean {
+  const words = nameWords(name);
+  return words.some((w) => HASH_WORDS.has(w)) && words.some((w) => SECRET_WORDS.has(w) || w === 'key');
+}
+
+/** Names of cross-request state that must live in a shared store (Redis), never in one pod. */
+export function requiresSharedStore(name: string): boolean {
+  return /rate.?limit|throttl|nonce|session|replay|jti|lockout|attempt|otp|idempot|revoked|revocation|blocklist|denylist|blacklist|used.?token/i.test(
+    name,
+  );
+}

@@ -1,0 +1,173 @@
+// Just enough SQL to pair INSERT columns with VALUES and UPDATE … SET column = value. A tokenizer,
+// not a regex, so quotes, escapes and nested parentheses do not shift the pairing.
+
+/** A SQL token with offsets into the scanned text. */
+export interface SqlToken {
+  readonly kind: 'word' | 'string' | 'quoted-ident' | 'punct' | 'number' | 'other';
+  readonly text: string;
+  /** For strings: the unescaped content. For quoted identifiers: the name. */
+  readonly value: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** A literal written into a named column. */
+export interface SqlAssignment {
+  readonly column: string;
+  readonly value: string;
+  readonly start: number;
+  readonly end: number;
+  readonly statementStart: number;
+}
+
+export function tokenizeSql(text: string, base = 0): SqlToken[] {
+  const tokens: SqlToken[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (/\s/.test(c)) {
+      i++;
+    } else if (c === '-' && text[i + 1] === '-') {
+      while (i < text.length && text[i] !== '\n') i++;
+    } else if (c === '/' && text[i + 1] === '*') {
+      const end = text.indexOf('*/', i + 2);
+      i = end === -1 ? text.length : end + 2;
+    } else if (c === "'" || ((c === 'E' || c === 'e') && text[i + 1] === "'")) {
+      const open = c === "'" ? i : i + 1;
+      let j = open + 1;
+      let value = '';
+      while (j < text.length) {
+        if (text[j] === "'" && text[j + 1] === "'") {
+          value += "'";
+          j += 2;
+        } else if (text[j] === '\\' && j + 1 < text.length) {
+          value += text[j + 1];
+          j += 2;
+        } else if (text[j] === "'") {
+          break;
+        } else {
+          value += text[j];
+          j++;
+        }
+      }
+      tokens.push({ kind: 'string', text: text.slice(i, j + 1), value, start: base + open, end: base + j + 1 });
+      i = j + 1;
+    } else if (c === '"' || c === '`' || c === '[') {
+      const close = c === '[' ? ']' : c;
+      const end = text.indexOf(close, i + 1);
+      const j = end === -1 ? text.length : end;
+      tokens.push({
+        kind: 'quoted-ident',
+        text: text.slice(i, j + 1),
+        value: text.slice(i + 1, j),
+        start: base + i,
+        end: base + j + 1,
+      });
+      i = j + 1;
+    } else if (/[A-Za-z_]/.test(c)) {
+      let j = i + 1;
+      while (j < text.length && /[A-Za-z0-9_$]/.test(text[j]!)) j++;
+      const word = text.slice(i, j);
+      tokens.push({ kind: 'word', text: word, value: word, start: base + i, end: base + j });
+      i = j;
+    } else if (/[0-9]/.test(c)) {
+      let j = i + 1;
+      while (j < text.length && /[0-9.]/.test(text[j]!)) j++;
+      tokens.push({ kind: 'number', text: text.slice(i, j), value: text.slice(i, j), start: base + i, end: base + j });
+      i = j;
+    } else {
+      tokens.push({
+        kind: c === '(' || c === ')' || c === ',' || c === ';' || c === '=' || c === '.' ? 'punct' : 'other',
+        text: c,
+        value: c,
+        start: base + i,
+        end: base + i + 1,
+      });
+      i++;
+    }
+  }
+  return tokens;
+}
+
+const isWord = (token: SqlToken | undefined, word: string): boolean =>
+  token?.kind === 'word' && token.value.toUpperCase() === word;
+const isPunct = (token: SqlToken | undefined, p: string): boolean => token?.kind === 'punct' && token.text === p;
+const identName = (token: SqlToken | undefined): string | undefined =>
+  token && (token.kind === 'word' || token.kind === 'quoted-ident') ? token.value : undefined;
+
+/** Reads a parenthesised, comma-separated list starting at `tokens[i] === '('`; returns items and next index. */
+function readList(tokens: SqlToken[], i: number): { items: SqlToken[][]; next: number } {
+  const items: SqlToken[][] = [[]];
+  let depth = 0;
+  let j = i;
+  for (; j < tokens.length; j++) {
+    const t = tokens[j]!;
+    if (isPunct(t, '(')) {
+      depth++;
+      if (depth === 1) continue;
+    } else if (isPunct(t, ')')) {
+      depth--;
+      if (depth === 0) return { items, next: j + 1 };
+    } else if (isPunct(t, ',') && depth === 1) {
+      items.push([]);
+      continue;
+    } else if (isPunct(t, ';') && depth <= 1) {
+      break;
+    }
+    items.at(-1)!.push(t);
+  }
+  return { items, next: j };
+}
+
+/** Every string literal written into a named column by INSERT … VALUES or UPDATE … SET. */
+export function sqlAssignments(text: string, base = 0): SqlAssignment[] {
+  const tokens = tokenizeSql(text, base);
+  const out: SqlAssignment[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    if (isWord(tokens[i], 'INSERT')) {
+      const statementStart = tokens[i]!.start;
+      let j = i + 1;
+      while (j < tokens.length && !isPunct(tokens[j], '(') && !isPunct(tokens[j], ';')) j++;
+      if (!isPunct(tokens[j], '(')) continue;
+      const columns = readList(tokens, j);
+      const names = columns.items.map((item) => (item.length === 1 ? identName(item[0]) : identName(item.at(-1))));
+      j = columns.next;
+      if (!isWord(tokens[j], 'VALUES')) continue;
+      j++;
+      while (isPunct(tokens[j], '(')) {
+        const row = readList(tokens, j);
+        row.items.forEach((item, index) => {
+          const column = names[index];
+          const only = item.length === 1 ? item[0] : undefined;
+          if (column !== undefined && only?.kind === 'string') {
+            out.push({ column, value: only.value, start: only.start, end: only.end, statementStart });
+          }
+        });
+        j = row.next;
+        if (!isPunct(tokens[j], ',')) break;
+        j++;
+      }
+      i = j - 1;
+    } else if (isWord(tokens[i], 'SET') && i > 0) {
+      const statementStart = tokens[i]!.start;
+      let j = i + 1;
+      while (j < tokens.length && !isPunct(tokens[j], ';') && !isWord(tokens[j], 'WHERE')) {
+        // column = 'literal' [, …]
+        const name = identName(tokens[j]);
+        if (name !== undefined && isPunct(tokens[j + 1], '=') && tokens[j + 2]?.kind === 'string') {
+          const value = tokens[j + 2]!;
+          const terminated =
+            tokens[j + 3] === undefined ||
+            isPunct(tokens[j + 3], ',') ||
+            isPunct(tokens[j + 3], ';') ||
+            isWord(tokens[j + 3], 'WHERE');
+          if (terminated)
+            out.push({ column: name, value: value.value, start: value.start, end: value.end, statementStart });
+        }
+        j++;
+      }
+      i = j;
+    }
+  }
+  return out;
+}
