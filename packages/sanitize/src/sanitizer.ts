@@ -241,6 +241,7 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
   });
 }
 
+// @cache-scope per-pod: memoizes one immutable sanitizer per built-in preset; pure, bounded by the preset count.
 const cache = new Map<PresetName, Sanitizer>();
 
 function presetSanitizer(preset: PresetName): Sanitizer {

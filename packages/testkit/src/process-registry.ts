@@ -9,7 +9,9 @@ import { join } from 'node:path';
  * run that forgets `stop()`, throws, or is interrupted still leaves nothing behind: the `exit`
  * hook kills what is left and removes the directories synchronously.
  */
+// @cache-scope per-pod: the processes and directories this process created; they die with it.
 const children = new Set<ChildProcess>();
+// @cache-scope per-pod: see above.
 const directories = new Set<string>();
 let hooksInstalled = false;
 
