@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { startRedis, type TestRedis, waitFor } from '@rampart/testkit';
-import { Redis } from 'ioredis';
+import { startRedis, startRedisCluster, type TestRedis, type TestRedisCluster, waitFor } from '@rampart/testkit';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createRateLimiter,
@@ -9,6 +9,7 @@ import {
   type RedisDownPolicy,
   RedisStoreError,
 } from '../src/index.ts';
+import { DECIDE_SCRIPT } from '../src/rate-limit/decide.lua.ts';
 import { cluster, ready, singleNode, type Target } from './fixtures/targets.ts';
 
 /** Keeps `inFlight` decisions running until `until` resolves; counts outcomes. */
@@ -186,4 +187,61 @@ describe('Redis restart and outage (single node)', () => {
     });
     admin.disconnect();
   });
+});
+
+describe('failover on a cluster with replicas', () => {
+  let cluster: TestRedisCluster;
+  let client: Cluster;
+  const admins: Redis[] = [];
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
+    client = (await ready(new Cluster([...cluster.startupNodes], { enableOfflineQueue: false }))) as Cluster;
+  });
+  afterAll(async () => {
+    for (const a of admins) a.disconnect();
+    client?.disconnect();
+    await cluster?.stop();
+  });
+
+  it('decides every request again after replicas take over, although they never saw the script', async () => {
+    const limiter = createRateLimiter({ redis: client, prefix: 'failover', limits: [...LIMITS], timeoutMs: 1_000 });
+    const replicas = cluster.nodes.filter((n) => n.role === 'replica');
+    for (const r of replicas) admins.push((await ready(new Redis({ host: r.host, port: r.port }))) as Redis);
+    const promoted = (async () => {
+      await limiter.consume('warm');
+      await waitFor(
+        async () => {
+          for (const a of admins) if (!(await a.info('replication')).includes('master_link_status:up')) return false;
+          return true;
+        },
+        { timeoutMs: 20_000, what: 'the replicas to be in sync' },
+      );
+      // Scripts are not replicated: the replicas about to be promoted do not have it.
+      const cached = await Promise.all(admins.map((a) => a.call('SCRIPT', 'EXISTS', DECIDE_SCRIPT.sha1)));
+      expect(cached).toEqual(admins.map(() => [0]));
+      // A manual failover promotes each replica; the new masters have an empty script cache.
+      await Promise.all(admins.map((a) => a.call('CLUSTER', 'FAILOVER')));
+      await waitFor(
+        async () => {
+          for (const a of admins) {
+            const role = (await a.call('ROLE')) as unknown[];
+            if (role[0] !== 'master') return false;
+          }
+          return true;
+        },
+        { timeoutMs: 20_000, what: 'the replicas to become masters' },
+      );
+      await waitFor(async () => (await limiter.consume('probe').catch(() => undefined))?.source === 'redis', {
+        timeoutMs: 20_000,
+        what: 'decisions to succeed on the new masters',
+      });
+    })();
+    const during = await load(limiter, 16, promoted);
+    await promoted;
+    expect(during.ok).toBeGreaterThan(0);
+    const after = await load(limiter, 16, new Promise((resolve) => setTimeout(resolve, 300)));
+    expect([...after.codes]).toEqual([]);
+    expect(after.failed).toBe(0);
+    expect(after.ok).toBeGreaterThan(0);
+  }, 60_000);
 });
