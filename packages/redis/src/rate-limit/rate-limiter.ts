@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { RateLimitError, RedisStoreError } from '../errors.ts';
 import { RedisCallGuard, type RedisDownPolicy, resolveRedisDownPolicy } from '../redis-down-policy.ts';
-import { type RedisClient, runScript } from '../scripts.ts';
+import { type RedisClient, type RedisScript, runScript } from '../scripts.ts';
 import { BlockedSubjects } from './blocked-subjects.ts';
-import { DECIDE_SCRIPT } from './decide.lua.ts';
+import { buildDecideScript } from './decide-script.ts';
 import type { Lease, LimitStatus, RateLimitDecision } from './decision.ts';
 import { type LimitDefinition, type ResolvedLimit, resolveLimits } from './limits.ts';
 import { LocalLimiter } from './local-limiter.ts';
@@ -171,7 +171,7 @@ class RedisRateLimiter implements RateLimiter {
   readonly #fallback: LocalLimiter | undefined;
   readonly #withLeases: boolean;
   readonly #maxCost: number;
-  readonly #limitArgs: (string | number)[];
+  readonly #script: RedisScript;
   readonly #onRedisError: ((error: RedisStoreError) => void) | undefined;
 
   constructor(
@@ -197,15 +197,7 @@ class RedisRateLimiter implements RateLimiter {
       policy.mode === 'fallback' ? new LocalLimiter(limits, policy.maxKeys, policy.limitScale) : undefined;
     this.#withLeases = limits.some((l) => l.kind === 'c');
     this.#maxCost = Math.min(...limits.map((l) => l.burst));
-    this.#limitArgs = limits.flatMap((l) => [
-      l.kind,
-      l.limit,
-      l.windowMs * 1000,
-      l.burst,
-      `${l.name}:a`,
-      `${l.name}:b`,
-      `${l.name}:c`,
-    ]);
+    this.#script = buildDecideScript(limits);
     this.#onRedisError = options.onRedisError;
   }
 
@@ -222,10 +214,10 @@ class RedisRateLimiter implements RateLimiter {
 
   #run(op: string, subject: string, cost: number, lease: string, blockUs: number): Promise<ScriptReply> {
     const keys = subjectKeys(this.#prefix, subject, this.#withLeases);
-    const args = [op, cost, this.#spendOnReject, lease, blockUs, this.limits.length, ...this.#limitArgs];
+    const args = [op, cost, this.#spendOnReject, lease, blockUs];
     return this.#guard.call(`rate limit (${this.#prefix})`, async () =>
       parseReply(
-        await runScript(this.#client, DECIDE_SCRIPT, keys, args),
+        await runScript(this.#client, this.#script, keys, args),
         op === 'b' || op === 'd' || op === 'l' ? 0 : this.limits.length,
       ),
     );
