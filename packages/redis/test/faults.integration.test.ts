@@ -1,0 +1,249 @@
+import { performance } from 'node:perf_hooks';
+import { startRedis, startRedisCluster, type TestRedis, type TestRedisCluster, waitFor } from '@rampart/testkit';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createRateLimiter,
+  type RateLimiter,
+  type RedisClient,
+  type RedisDownPolicy,
+  RedisStoreError,
+} from '../src/index.ts';
+import { buildDecideScript } from '../src/rate-limit/decide-script.ts';
+import { cluster, ready, singleNode, type Target } from './fixtures/targets.ts';
+
+/** Keeps `inFlight` decisions running until `until` resolves; counts outcomes. */
+async function load(limiter: RateLimiter, inFlight: number, until: Promise<void>) {
+  let stop = false;
+  void until.finally(() => {
+    stop = true;
+  });
+  const counts = { ok: 0, failed: 0, codes: new Set<string>() };
+  let n = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (!stop) {
+        try {
+          const d = await limiter.consume(`user:${n++ % 50}`);
+          if (d.source === 'redis') counts.ok += 1;
+          else counts.failed += 1;
+        } catch (error) {
+          counts.failed += 1;
+          counts.codes.add(String((error as { code?: string }).code));
+          // A fail-fast rejection settles in microtasks; let I/O (the reconnect) run.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      }
+    }),
+  );
+  return counts;
+}
+
+const LIMITS = [
+  { name: 'second', algorithm: 'gcra', limit: 1_000_000, windowMs: 1_000 },
+  { name: 'minute', algorithm: 'sliding-window', limit: 1_000_000, windowMs: 60_000 },
+] as const;
+
+describe.each([
+  ['single node', singleNode],
+  ['cluster', cluster],
+] as const)('script cache loss on a %s', (_name, start) => {
+  let target: Target;
+  let redis: RedisClient;
+  let admins: Redis[];
+  beforeAll(async () => {
+    target = await start();
+    redis = await target.connect();
+    const nodes =
+      target.spec.kind === 'single'
+        ? [new URL(target.spec.url)]
+        : target.spec.nodes.map((n) => new URL(`redis://${n.host}:${n.port}`));
+    admins = await Promise.all(
+      nodes.map((u) => ready(new Redis({ host: u.hostname, port: Number(u.port) })) as Promise<Redis>),
+    );
+  });
+  afterAll(async () => {
+    for (const a of admins ?? []) a.disconnect();
+    redis?.disconnect();
+    await target?.stop();
+  });
+
+  it('makes no failed decision while SCRIPT FLUSH runs again and again under load', async () => {
+    const limiter = createRateLimiter({ redis, prefix: `flush${Date.now()}`, limits: [...LIMITS], timeoutMs: 2_000 });
+    const flushes = (async () => {
+      for (let i = 0; i < 10; i++) {
+        await Promise.all(admins.map((a) => a.script('FLUSH')));
+        await new Promise((resolve) => setImmediate(resolve));
+        await limiter.consume('probe');
+      }
+    })();
+    const counts = await load(limiter, 32, flushes);
+    expect(counts.failed).toBe(0);
+    expect(counts.ok).toBeGreaterThan(0);
+  });
+});
+
+describe('Redis restart and outage (single node)', () => {
+  let server: TestRedis;
+  let redis: Redis;
+  beforeAll(async () => {
+    server = await startRedis({ owned: true });
+    redis = (await ready(
+      new Redis(server.url, { enableOfflineQueue: false, retryStrategy: () => 20, maxRetriesPerRequest: 0 }),
+    )) as Redis;
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
+
+  it('decides every request again after a restart during load, with no failed decision once reconnected', async () => {
+    // What is tested here is the script cache and the reconnect, not latency: a loaded CI box can
+    // take more than 50 ms to answer the first calls of a cold server (the outage tests below
+    // hold the default timeout).
+    const limiter = createRateLimiter({ redis, prefix: 'restart', limits: [...LIMITS], timeoutMs: 1_000 });
+    const restarted = (async () => {
+      await limiter.consume('warm');
+      await server.restart();
+      await waitFor(() => redis.status === 'ready', { timeoutMs: 10_000, what: 'ioredis to reconnect' });
+    })();
+    const during = await load(limiter, 16, restarted);
+    expect(during.ok).toBeGreaterThan(0);
+    // After recovery: the restarted server has an empty script cache; EVALSHA falls back once.
+    const after = await load(limiter, 16, new Promise((resolve) => setTimeout(resolve, 300)));
+    expect([...after.codes]).toEqual([]);
+    expect(after.failed).toBe(0);
+    expect(after.ok).toBeGreaterThan(0);
+  });
+
+  it('returns every decision within the timeout while Redis is stopped, as each policy says', async () => {
+    const timeoutMs = 50;
+    // Generous slack for a loaded CI box: the point is "bounded", not "fast".
+    const bound = timeoutMs + 450;
+    const make = (onRedisDown: RedisDownPolicy) =>
+      createRateLimiter({
+        redis,
+        prefix: 'down',
+        timeoutMs,
+        onRedisDown,
+        limits: [{ name: 'w', algorithm: 'fixed-window', limit: 3, windowMs: 60_000 }],
+      });
+    const closed = make('fail-closed');
+    const open = make('fail-open');
+    const fallback = make({ mode: 'fallback', maxKeys: 100 });
+    await server.kill();
+    await waitFor(() => redis.status !== 'ready', { timeoutMs: 5_000, what: 'ioredis to notice' });
+    const timed = async <T>(fn: () => Promise<T>): Promise<{ ms: number; value?: T; error?: unknown }> => {
+      const t0 = performance.now();
+      try {
+        const value = await fn();
+        return { ms: performance.now() - t0, value };
+      } catch (error) {
+        return { ms: performance.now() - t0, error };
+      }
+    };
+    for (let i = 0; i < 20; i++) {
+      const c = await timed(() => closed.consume('user:1'));
+      expect(c.ms).toBeLessThan(bound);
+      expect(c.error).toBeInstanceOf(RedisStoreError);
+      expect((c.error as RedisStoreError).retryable).toBe(true);
+      const o = await timed(() => open.consume('user:1'));
+      expect(o.ms).toBeLessThan(bound);
+      expect(o.value).toMatchObject({ allowed: true, source: 'fail-open' });
+      const f = await timed(() => fallback.consume('user:1'));
+      expect(f.ms).toBeLessThan(bound);
+      expect(f.value).toMatchObject({ allowed: i < 3, source: 'fallback' });
+    }
+    await server.restart();
+    await waitFor(() => redis.status === 'ready', { timeoutMs: 10_000, what: 'ioredis to reconnect' });
+    expect((await closed.consume('user:2')).source).toBe('redis');
+  });
+
+  it('times out instead of hanging when Redis accepts the connection but does not answer', async () => {
+    const timeoutMs = 50;
+    const limiter = createRateLimiter({
+      redis,
+      prefix: 'paused',
+      timeoutMs,
+      limits: [{ name: 'w', algorithm: 'fixed-window', limit: 3, windowMs: 60_000 }],
+    });
+    await limiter.consume('warm');
+    const admin = (await ready(new Redis(server.url))) as Redis;
+    await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
+    const codes: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const t0 = performance.now();
+      const error = await limiter.consume('user:1').catch((e: unknown) => e);
+      expect(performance.now() - t0).toBeLessThan(timeoutMs + 450);
+      codes.push((error as RedisStoreError).code);
+    }
+    // The first calls time out; then the circuit opens and calls fail at once.
+    expect(codes.slice(0, 5)).toEqual(Array(5).fill('ERR_REDIS_TIMEOUT'));
+    expect(codes.slice(5)).toEqual(Array(3).fill('ERR_REDIS_UNAVAILABLE'));
+    await admin.call('CLIENT', 'UNPAUSE');
+    await waitFor(async () => (await limiter.consume('user:1').catch(() => undefined))?.source === 'redis', {
+      timeoutMs: 10_000,
+      what: 'the circuit to close again',
+    });
+    admin.disconnect();
+  });
+});
+
+describe('failover on a cluster with replicas', () => {
+  let cluster: TestRedisCluster;
+  let client: Cluster;
+  const admins: Redis[] = [];
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
+    client = (await ready(new Cluster([...cluster.startupNodes], { enableOfflineQueue: false }))) as Cluster;
+  });
+  afterAll(async () => {
+    for (const a of admins) a.disconnect();
+    client?.disconnect();
+    await cluster?.stop();
+  });
+
+  it('decides every request again after replicas take over, although they never saw the script', async () => {
+    const limiter = createRateLimiter({ redis: client, prefix: 'failover', limits: [...LIMITS], timeoutMs: 1_000 });
+    const replicas = cluster.nodes.filter((n) => n.role === 'replica');
+    for (const r of replicas) admins.push((await ready(new Redis({ host: r.host, port: r.port }))) as Redis);
+    const promoted = (async () => {
+      await limiter.consume('warm');
+      await waitFor(
+        async () => {
+          for (const a of admins) if (!(await a.info('replication')).includes('master_link_status:up')) return false;
+          return true;
+        },
+        { timeoutMs: 20_000, what: 'the replicas to be in sync' },
+      );
+      // Scripts are not replicated: the replicas about to be promoted do not have it.
+      const cached = await Promise.all(
+        admins.map((a) => a.call('SCRIPT', 'EXISTS', buildDecideScript(limiter.limits).sha1)),
+      );
+      expect(cached).toEqual(admins.map(() => [0]));
+      // A manual failover promotes each replica; the new masters have an empty script cache.
+      await Promise.all(admins.map((a) => a.call('CLUSTER', 'FAILOVER')));
+      await waitFor(
+        async () => {
+          for (const a of admins) {
+            const role = (await a.call('ROLE')) as unknown[];
+            if (role[0] !== 'master') return false;
+          }
+          return true;
+        },
+        { timeoutMs: 20_000, what: 'the replicas to become masters' },
+      );
+      await waitFor(async () => (await limiter.consume('probe').catch(() => undefined))?.source === 'redis', {
+        timeoutMs: 20_000,
+        what: 'decisions to succeed on the new masters',
+      });
+    })();
+    const during = await load(limiter, 16, promoted);
+    await promoted;
+    expect(during.ok).toBeGreaterThan(0);
+    const after = await load(limiter, 16, new Promise((resolve) => setTimeout(resolve, 300)));
+    expect([...after.codes]).toEqual([]);
+    expect(after.failed).toBe(0);
+    expect(after.ok).toBeGreaterThan(0);
+  }, 60_000);
+});
