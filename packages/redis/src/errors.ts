@@ -1,0 +1,80 @@
+/**
+ * Codes shared by every Redis-backed store in this package (rate limits today; replay guards,
+ * single-use stores and caches later). Stable once published; see the README's errors table.
+ */
+export type RedisStoreErrorCode =
+  | 'ERR_REDIS_INVALID_OPTIONS'
+  | 'ERR_REDIS_UNAVAILABLE'
+  | 'ERR_REDIS_TIMEOUT'
+  | 'ERR_REDIS_UNEXPECTED_REPLY';
+
+/** Codes specific to rate limiting. */
+export type RateLimitErrorCode =
+  | 'ERR_RATE_LIMIT_EXCEEDED'
+  | 'ERR_RATE_LIMIT_INVALID_SUBJECT'
+  | 'ERR_RATE_LIMIT_INVALID_ARGUMENT'
+  | 'ERR_RATE_LIMIT_NO_KEY';
+
+const RETRYABLE: ReadonlySet<string> = new Set([
+  'ERR_REDIS_UNAVAILABLE',
+  'ERR_REDIS_TIMEOUT',
+  'ERR_RATE_LIMIT_EXCEEDED',
+]);
+
+/**
+ * The error class of `@rampart/redis`. Every store throws it (or its {@link RateLimitError}
+ * subclass); messages name the option or operation and never contain a key, subject or value.
+ *
+ * @example
+ * ```ts
+ * import { RedisStoreError } from '@rampart/redis';
+ * try {
+ *   await limiter.consume('user:42');
+ * } catch (error) {
+ *   if (error instanceof RedisStoreError && error.retryable) {
+ *     // Redis is down and the policy is fail-closed: answer 503 with Retry-After.
+ *   }
+ * }
+ * ```
+ */
+export class RedisStoreError extends Error {
+  /** Stable, machine-readable reason. */
+  readonly code: RedisStoreErrorCode | RateLimitErrorCode;
+  /** True when the same call may succeed later without any change by the caller. */
+  readonly retryable: boolean;
+
+  constructor(code: RedisStoreErrorCode | RateLimitErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RedisStoreError';
+    this.code = code;
+    this.retryable = RETRYABLE.has(code);
+  }
+}
+
+/**
+ * A rate-limit specific error: an invalid subject or cost, a request without a key, or (from
+ * {@link RateLimiter.consumeOrThrow}) a rejected request, with `retryAfterMs`.
+ *
+ * @example
+ * ```ts
+ * import { RateLimitError } from '@rampart/redis';
+ * try {
+ *   await limiter.consumeOrThrow('login:alice@example.com');
+ * } catch (error) {
+ *   if (error instanceof RateLimitError && error.code === 'ERR_RATE_LIMIT_EXCEEDED') {
+ *     console.log(`retry in ${error.retryAfterMs} ms`);
+ *   }
+ * }
+ * ```
+ */
+export class RateLimitError extends RedisStoreError {
+  declare readonly code: RateLimitErrorCode;
+  /** For `ERR_RATE_LIMIT_EXCEEDED`: how long until the same request could pass. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(code: RateLimitErrorCode, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+    super(code, message, options);
+    this.name = 'RateLimitError';
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+}

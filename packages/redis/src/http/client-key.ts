@@ -1,0 +1,81 @@
+import { isIPv4, isIPv6 } from 'node:net';
+
+/** Options of {@link ipSubject}. */
+export interface IpSubjectOptions {
+  /**
+   * Prefix length that groups IPv6 clients: one subscriber usually holds a whole /56 (or /48), so
+   * limiting single /128 addresses lets one client rotate through 2^72 of them. Default 56.
+   */
+  readonly ipv6Subnet?: number;
+}
+
+function parseIPv6(address: string): number[] | undefined {
+  let text = address;
+  const groups: number[] = [];
+  // An embedded IPv4 tail (::ffff:192.0.2.1, 64:ff9b::192.0.2.1) is two 16-bit groups.
+  const lastColon = text.lastIndexOf(':');
+  const tail = text.slice(lastColon + 1);
+  let v4: number[] = [];
+  if (tail.includes('.')) {
+    const parts = tail.split('.').map(Number);
+    v4 = [((parts[0] ?? 0) << 8) | (parts[1] ?? 0), ((parts[2] ?? 0) << 8) | (parts[3] ?? 0)];
+    text = `${text.slice(0, lastColon + 1)}0:0`;
+  }
+  const [head = '', rest] = text.split('::');
+  const headGroups = head === '' ? [] : head.split(':');
+  const restGroups = rest === undefined || rest === '' ? [] : rest.split(':');
+  const missing = 8 - headGroups.length - restGroups.length;
+  if (rest === undefined && missing !== 0) return undefined;
+  for (const g of headGroups) groups.push(Number.parseInt(g, 16));
+  for (let i = 0; i < missing; i++) groups.push(0);
+  for (const g of restGroups) groups.push(Number.parseInt(g, 16));
+  if (v4.length === 2) {
+    groups[6] = v4[0]!;
+    groups[7] = v4[1]!;
+  }
+  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : undefined;
+}
+
+/**
+ * Turns a client address into a rate-limit subject: `ip:<v4>` for IPv4 (IPv4-mapped IPv6
+ * included) and `ip6:<network>/<bits>` for IPv6, grouped by `ipv6Subnet` (default /56).
+ * Returns undefined when `ip` is not an IP address.
+ *
+ * @example
+ * ```ts
+ * import { ipSubject } from '@rampart/redis';
+ * ipSubject('2001:db8:abcd:12ff::1'); // 'ip6:2001:db8:abcd:1200:0:0:0:0/56'
+ * ipSubject('::ffff:203.0.113.7');    // 'ip:203.0.113.7'
+ * ```
+ */
+export function ipSubject(ip: string | undefined, options: IpSubjectOptions = {}): string | undefined {
+  if (typeof ip !== 'string' || ip.length === 0 || ip.length > 100) return undefined;
+  const bits = options.ipv6Subnet ?? 56;
+  const address = ip.replace(/%.*$/, '');
+  if (isIPv4(address)) return `ip:${address}`;
+  if (!isIPv6(address)) return undefined;
+  const groups = parseIPv6(address.toLowerCase());
+  if (groups === undefined) return undefined;
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return `ip:${groups[6]! >> 8}.${groups[6]! & 0xff}.${groups[7]! >> 8}.${groups[7]! & 0xff}`;
+  }
+  const masked = groups.map((g, i) => {
+    const keep = Math.max(0, Math.min(16, bits - i * 16));
+    return keep === 0 ? 0 : g & ((0xffff << (16 - keep)) & 0xffff);
+  });
+  return `ip6:${masked.map((g) => g.toString(16)).join(':')}/${bits}`;
+}
+
+/**
+ * A subject from an authenticated client id (e.g. the `client_id` or `sub` of a verified token).
+ * Returns undefined for a missing or empty id, so the request is refused rather than pooled.
+ *
+ * @example
+ * ```ts
+ * import { clientSubject } from '@rampart/redis';
+ * clientSubject('billing-service'); // 'client:billing-service'
+ * ```
+ */
+export function clientSubject(clientId: string | undefined): string | undefined {
+  return typeof clientId === 'string' && clientId.length > 0 ? `client:${clientId}` : undefined;
+}

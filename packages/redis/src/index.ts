@@ -1,0 +1,37 @@
+export { RateLimitError, type RateLimitErrorCode, RedisStoreError, type RedisStoreErrorCode } from './errors.ts';
+export { clientSubject, type IpSubjectOptions, ipSubject } from './http/client-key.ts';
+export {
+  createHttpRateLimit,
+  type HttpOutcome,
+  type HttpRateLimitBody,
+  type HttpRateLimitOptions,
+  type HttpRequestView,
+} from './http/http-rate-limit.ts';
+export { rateLimitHeader, rateLimitPolicyHeader } from './http/ratelimit-headers.ts';
+export { BlockedSubjects } from './rate-limit/blocked-subjects.ts';
+export type {
+  ConcurrencyLimit,
+  FixedWindowLimit,
+  GcraLimit,
+  LimitAlgorithm,
+  LimitDefinition,
+  ResolvedLimit,
+  SlidingWindowLimit,
+  TokenBucketLimit,
+} from './rate-limit/limits.ts';
+export {
+  createRateLimiter,
+  type DecisionSource,
+  type Lease,
+  type LimitStatus,
+  type RateLimitDecision,
+  type RateLimiter,
+  type RateLimiterOptions,
+} from './rate-limit/rate-limiter.ts';
+export {
+  RedisCallGuard,
+  type RedisCallGuardOptions,
+  type RedisDownPolicy,
+  type ResolvedRedisDownPolicy,
+} from './redis-down-policy.ts';
+export { defineScript, type RedisClient, type RedisScript, runScript } from './scripts.ts';

@@ -1,0 +1,147 @@
+import { performance } from 'node:perf_hooks';
+import type { ResolvedLimit } from './limits.ts';
+
+/** One limit's outcome, in ms. Shared by the Redis path and this fallback. */
+export interface LocalLimitOutcome {
+  readonly ok: boolean;
+  readonly remaining: number;
+  readonly resetMs: number;
+  readonly retryAfterMs: number;
+}
+
+interface SubjectState {
+  /** Per limit: window index / TAT, current count, previous count. */
+  readonly a: number[];
+  readonly b: number[];
+  readonly c: number[];
+  readonly leases: Map<string, number>;
+}
+
+/**
+ * The bounded in-process limiter used while Redis is unreachable (policy `fallback`). Same
+ * algorithms as the Redis script, on this pod's monotonic clock, over at most `maxKeys` subjects
+ * (least recently used dropped first). It sees one pod's traffic only: scale limits accordingly.
+ */
+export class LocalLimiter {
+  readonly #limits: readonly ResolvedLimit[];
+  readonly #maxKeys: number;
+  readonly #scale: number;
+  readonly #now: () => number;
+  readonly #subjects = new Map<string, SubjectState>();
+
+  constructor(
+    limits: readonly ResolvedLimit[],
+    maxKeys: number,
+    scale: number,
+    now: () => number = () => performance.now(),
+  ) {
+    this.#limits = limits;
+    this.#maxKeys = maxKeys;
+    this.#scale = scale;
+    this.#now = now;
+  }
+
+  get size(): number {
+    return this.#subjects.size;
+  }
+
+  #state(subject: string): SubjectState {
+    let state = this.#subjects.get(subject);
+    if (state !== undefined) {
+      this.#subjects.delete(subject);
+    } else {
+      if (this.#subjects.size >= this.#maxKeys) {
+        const oldest = this.#subjects.keys().next();
+        if (oldest.done !== true) this.#subjects.delete(oldest.value);
+      }
+      const n = this.#limits.length;
+      state = { a: new Array(n).fill(-1), b: new Array(n).fill(0), c: new Array(n).fill(0), leases: new Map() };
+    }
+    this.#subjects.set(subject, state);
+    return state;
+  }
+
+  /** Decides and, when every limit admits, spends. */
+  consume(subject: string, cost: number, leaseId: string): { allowed: boolean; limits: LocalLimitOutcome[] } {
+    const state = this.#state(subject);
+    const now = this.#now();
+    const outcomes: LocalLimitOutcome[] = [];
+    const commits: (() => void)[] = [];
+    this.#limits.forEach((limit, i) => {
+      const L = Math.max(1, Math.floor(limit.limit * this.#scale));
+      const W = limit.windowMs;
+      const a = state.a[i] ?? -1;
+      const b = state.b[i] ?? 0;
+      const c = state.c[i] ?? 0;
+      if (limit.kind === 'f') {
+        const idx = Math.floor(now / W);
+        const count = a === idx ? b : 0;
+        const ok = count + cost <= L;
+        const resetMs = (idx + 1) * W - now;
+        outcomes.push({
+          ok,
+          remaining: Math.max(0, L - count - (ok ? cost : 0)),
+          resetMs,
+          retryAfterMs: ok ? 0 : resetMs,
+        });
+        commits.push(() => {
+          state.a[i] = idx;
+          state.b[i] = count + cost;
+        });
+      } else if (limit.kind === 's') {
+        const idx = Math.floor(now / W);
+        const cur = a === idx ? b : 0;
+        const prev = a === idx ? c : a === idx - 1 ? b : 0;
+        const est = prev * ((W - (now - idx * W)) / W) + cur;
+        const ok = est + cost <= L;
+        outcomes.push({
+          ok,
+          remaining: Math.max(0, Math.floor(L - est - (ok ? cost : 0))),
+          resetMs: (idx + 2) * W - now,
+          retryAfterMs: ok ? 0 : (idx + 1) * W - now,
+        });
+        commits.push(() => {
+          state.a[i] = idx;
+          state.b[i] = cur + cost;
+          state.c[i] = prev;
+        });
+      } else if (limit.kind === 'g') {
+        const T = W / L;
+        const tau = T * Math.max(1, Math.floor(limit.burst * this.#scale));
+        const tat = Math.max(a, now);
+        const next = tat + cost * T;
+        const ok = next - now <= tau;
+        const held = ok ? next : tat;
+        outcomes.push({
+          ok,
+          remaining: Math.max(0, Math.floor((tau - (held - now)) / T)),
+          resetMs: held - now,
+          retryAfterMs: ok ? 0 : next - tau - now,
+        });
+        commits.push(() => {
+          state.a[i] = next;
+        });
+      } else {
+        for (const [id, expiry] of state.leases) if (expiry <= now) state.leases.delete(id);
+        const ok = state.leases.size + 1 <= L;
+        outcomes.push({
+          ok,
+          remaining: Math.max(0, L - state.leases.size - (ok ? 1 : 0)),
+          resetMs: 0,
+          retryAfterMs: ok ? 0 : 1_000,
+        });
+        commits.push(() => {
+          state.leases.set(leaseId, now + W);
+        });
+      }
+    });
+    const allowed = outcomes.every((o) => o.ok);
+    if (allowed) for (const commit of commits) commit();
+    return { allowed, limits: outcomes };
+  }
+
+  /** Ends an in-process lease. */
+  release(subject: string, leaseId: string): void {
+    this.#subjects.get(subject)?.leases.delete(leaseId);
+  }
+}

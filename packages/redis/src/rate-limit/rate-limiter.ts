@@ -1,0 +1,460 @@
+import { randomUUID } from 'node:crypto';
+import { RateLimitError, RedisStoreError } from '../errors.ts';
+import { RedisCallGuard, type RedisDownPolicy, resolveRedisDownPolicy } from '../redis-down-policy.ts';
+import { type RedisClient, runScript } from '../scripts.ts';
+import { BlockedSubjects } from './blocked-subjects.ts';
+import { DECIDE_SCRIPT } from './decide.lua.ts';
+import { type LimitAlgorithm, type LimitDefinition, type ResolvedLimit, resolveLimits } from './limits.ts';
+import { LocalLimiter } from './local-limiter.ts';
+import { assertSubject, subjectKeys } from './subject-keys.ts';
+
+/** Options of {@link createRateLimiter}. */
+export interface RateLimiterOptions {
+  /** The caller's ioredis client (`Redis` or `Cluster`). Create it with `enableOfflineQueue: false`. */
+  readonly redis: RedisClient;
+  /** The limits every decision checks together, all-or-nothing, in one Redis round trip. */
+  readonly limits: readonly LimitDefinition[];
+  /** Key namespace; give each limiter its own. Default `'rl'`. */
+  readonly prefix?: string;
+  /** Count rejected requests too (brute-force penalties). Default `false`: a rejection spends nothing. */
+  readonly spendOnReject?: boolean;
+  /** After a rejection, block the subject for this long (ms). Default 0 (off). */
+  readonly blockOnRejectMs?: number;
+  /** Dry run: evaluate and report (`limited`), but let every request through. Default `false`. */
+  readonly shadow?: boolean;
+  /** Hard limit per Redis call in ms. Default 50. */
+  readonly timeoutMs?: number;
+  /** What happens when Redis cannot answer in time. Default `'fail-closed'`. */
+  readonly onRedisDown?: RedisDownPolicy;
+  /**
+   * Local cache of rejected subjects, so repeated requests from a blocked subject do not each
+   * cost a Redis call. `false` turns it off. Default `{ maxKeys: 10_000 }`.
+   */
+  readonly blockCache?: false | { readonly maxKeys?: number };
+  /** Called with every Redis failure that a policy absorbed (for logs and metrics). */
+  readonly onRedisError?: (error: RedisStoreError) => void;
+}
+
+/** The state of one limit after a decision. */
+export interface LimitStatus {
+  readonly name: string;
+  readonly algorithm: LimitAlgorithm;
+  /** Quota per window (concurrency: in-flight cap). */
+  readonly limit: number;
+  /** Window (concurrency: lease length), ms. */
+  readonly windowMs: number;
+  /** Whether this limit admitted the request. */
+  readonly allowed: boolean;
+  /** Quota left after this decision. */
+  readonly remaining: number;
+  /** Time until the quota is fully available again, ms. */
+  readonly resetMs: number;
+  /** When rejected by this limit: time until the same request could pass, ms. */
+  readonly retryAfterMs: number;
+}
+
+/** Where a decision came from. */
+export type DecisionSource = 'redis' | 'block-cache' | 'fallback' | 'fail-open';
+
+/** A held concurrency lease. */
+export interface Lease {
+  readonly id: string;
+  /** Ends the lease (idempotent). Never throws: a lease that cannot be released expires. */
+  release(): Promise<void>;
+}
+
+/** The answer of {@link RateLimiter.consume}. */
+export interface RateLimitDecision {
+  /** Whether the caller should serve the request (always true in shadow mode and fail-open). */
+  readonly allowed: boolean;
+  /** Whether the limits reject this request (also set in shadow mode). */
+  readonly limited: boolean;
+  /** Whether the subject is blocked (by `block()` or `blockOnRejectMs`). */
+  readonly blocked: boolean;
+  readonly source: DecisionSource;
+  /** Time until the same request could pass, ms; 0 when not limited. */
+  readonly retryAfterMs: number;
+  /** Redis server time of the decision in µs since the epoch (source `redis` only). */
+  readonly serverTimeUs: number | undefined;
+  readonly limits: readonly LimitStatus[];
+  /** Present when a concurrency limit admitted the request: release it when the work ends. */
+  readonly lease: Lease | undefined;
+}
+
+/** A Redis-backed limiter for one set of limits; see {@link createRateLimiter}. */
+export interface RateLimiter {
+  /** The validated limits, in order (the HTTP adapters advertise them). */
+  readonly limits: readonly ResolvedLimit[];
+  /** Decides a request of `cost` (default 1) for `subject` and spends it when admitted. */
+  consume(subject: string, options?: { readonly cost?: number }): Promise<RateLimitDecision>;
+  /** Like `consume`, but throws `RateLimitError('ERR_RATE_LIMIT_EXCEEDED')` when limited. */
+  consumeOrThrow(subject: string, options?: { readonly cost?: number }): Promise<RateLimitDecision>;
+  /** Reads the current state without spending. */
+  get(subject: string): Promise<RateLimitDecision>;
+  /** Gives back `cost` (default 1) from every counter; with `lease`, ends that lease too. */
+  refund(subject: string, options?: { readonly cost?: number; readonly lease?: string }): Promise<void>;
+  /** Spends `cost` on every limit whatever the state (e.g. after a failed login). */
+  penalize(subject: string, options?: { readonly cost?: number }): Promise<void>;
+  /** Rejects every request of `subject` for `durationMs`. */
+  block(subject: string, durationMs: number): Promise<void>;
+  /** Deletes every counter, block and lease of `subject`. */
+  reset(subject: string): Promise<void>;
+}
+
+interface ScriptReply {
+  readonly allowed: boolean;
+  readonly nowUs: number;
+  readonly blockedForUs: number;
+  readonly limits: { ok: boolean; remaining: number; resetUs: number; retryUs: number }[];
+}
+
+function parseReply(reply: unknown, count: number): ScriptReply {
+  if (!Array.isArray(reply) || reply.length < 3 + 4 * count || !reply.every((x) => typeof x === 'number')) {
+    throw new RedisStoreError('ERR_REDIS_UNEXPECTED_REPLY', 'the rate-limit script returned an unexpected reply.');
+  }
+  const n = reply as number[];
+  const limits = [];
+  for (let i = 0; i < count; i++) {
+    const at = 3 + 4 * i;
+    limits.push({ ok: n[at] === 1, remaining: n[at + 1]!, resetUs: n[at + 2]!, retryUs: n[at + 3]! });
+  }
+  return { allowed: n[0] === 1, nowUs: n[1]!, blockedForUs: n[2]!, limits };
+}
+
+const PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/**
+ * Creates a rate limiter whose limits hold across every pod that shares the Redis: each decision
+ * is one Lua script (one round trip) that reads Redis's clock and admits the request only if every
+ * limit does. Validates all options at once and throws `ERR_REDIS_INVALID_OPTIONS` listing each
+ * problem.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { createRateLimiter } from '@rampart/redis';
+ *
+ * const redis = new Redis({ enableOfflineQueue: false });
+ * const limiter = createRateLimiter({
+ *   redis,
+ *   prefix: 'api',
+ *   limits: [
+ *     { name: 'burst', algorithm: 'gcra', limit: 10, windowMs: 1_000 },
+ *     { name: 'minute', algorithm: 'sliding-window', limit: 100, windowMs: 60_000 },
+ *     { name: 'hour', algorithm: 'fixed-window', limit: 1_000, windowMs: 3_600_000 },
+ *   ],
+ * });
+ * const decision = await limiter.consume('user:42');
+ * if (!decision.allowed) console.log(`retry in ${decision.retryAfterMs} ms`);
+ * ```
+ */
+export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
+  const problems: string[] = [];
+  const client = options?.redis as RedisClient | undefined;
+  if (client === undefined || client === null || typeof (client as { evalsha?: unknown }).evalsha !== 'function') {
+    problems.push('redis must be an ioredis client (new Redis(...) or new Cluster(...)).');
+  }
+  const limits = resolveLimits(options?.limits, problems);
+  const prefix = options?.prefix ?? 'rl';
+  if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
+    problems.push('prefix must be 1-64 characters of A-Z a-z 0-9 _ . : - (no braces: they are the hash tag).');
+  }
+  const timeoutMs = options?.timeoutMs ?? 50;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 60_000) {
+    problems.push('timeoutMs must be an integer from 1 to 60000.');
+  }
+  const blockOnRejectMs = options?.blockOnRejectMs ?? 0;
+  if (!Number.isSafeInteger(blockOnRejectMs) || blockOnRejectMs < 0) {
+    problems.push('blockOnRejectMs must be a non-negative integer.');
+  }
+  for (const flag of ['spendOnReject', 'shadow'] as const) {
+    const value = options?.[flag];
+    if (value !== undefined && typeof value !== 'boolean') problems.push(`${flag} must be a boolean.`);
+  }
+  const policy = resolveRedisDownPolicy(options?.onRedisDown, problems);
+  const cacheOption = options?.blockCache ?? {};
+  let cacheSize = 0;
+  if (cacheOption !== false) {
+    cacheSize = cacheOption.maxKeys ?? 10_000;
+    if (!Number.isSafeInteger(cacheSize) || cacheSize < 1)
+      problems.push('blockCache.maxKeys must be a positive integer.');
+  }
+  if (problems.length > 0) {
+    throw new RedisStoreError(
+      'ERR_REDIS_INVALID_OPTIONS',
+      `createRateLimiter: invalid options:\n- ${problems.join('\n- ')}`,
+    );
+  }
+  return new RedisRateLimiter(
+    client as RedisClient,
+    options,
+    limits,
+    prefix,
+    timeoutMs,
+    blockOnRejectMs,
+    policy,
+    cacheSize,
+  );
+}
+
+interface CachedRejection {
+  readonly cost: number;
+  readonly limits: readonly LimitStatus[];
+  readonly blocked: boolean;
+}
+
+class RedisRateLimiter implements RateLimiter {
+  readonly limits: readonly ResolvedLimit[];
+  readonly #client: RedisClient;
+  readonly #prefix: string;
+  readonly #guard: RedisCallGuard;
+  readonly #spendOnReject: string;
+  readonly #blockOnRejectUs: number;
+  readonly #shadow: boolean;
+  readonly #policy: ReturnType<typeof resolveRedisDownPolicy>;
+  readonly #cache: BlockedSubjects<CachedRejection> | undefined;
+  readonly #fallback: LocalLimiter | undefined;
+  readonly #withLeases: boolean;
+  readonly #maxCost: number;
+  readonly #limitArgs: (string | number)[];
+  readonly #onRedisError: ((error: RedisStoreError) => void) | undefined;
+
+  constructor(
+    client: RedisClient,
+    options: RateLimiterOptions,
+    limits: ResolvedLimit[],
+    prefix: string,
+    timeoutMs: number,
+    blockOnRejectMs: number,
+    policy: ReturnType<typeof resolveRedisDownPolicy>,
+    cacheSize: number,
+  ) {
+    this.limits = limits;
+    this.#client = client;
+    this.#prefix = prefix;
+    this.#guard = new RedisCallGuard(client, { timeoutMs });
+    this.#spendOnReject = options.spendOnReject === true ? '1' : '0';
+    this.#blockOnRejectUs = blockOnRejectMs * 1000;
+    this.#shadow = options.shadow === true;
+    this.#policy = policy;
+    this.#cache = cacheSize > 0 ? new BlockedSubjects(cacheSize) : undefined;
+    this.#fallback =
+      policy.mode === 'fallback' ? new LocalLimiter(limits, policy.maxKeys, policy.limitScale) : undefined;
+    this.#withLeases = limits.some((l) => l.kind === 'c');
+    this.#maxCost = Math.min(...limits.map((l) => l.burst));
+    this.#limitArgs = limits.flatMap((l) => [l.kind, l.name, l.limit, l.windowMs * 1000, l.burst]);
+    this.#onRedisError = options.onRedisError;
+  }
+
+  #cost(cost: unknown, max: number): number {
+    const value = cost ?? 1;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > max) {
+      throw new RateLimitError(
+        'ERR_RATE_LIMIT_INVALID_ARGUMENT',
+        `cost must be an integer from 1 to ${max} (the smallest limit or burst of this limiter).`,
+      );
+    }
+    return value;
+  }
+
+  #run(op: string, subject: string, cost: number, lease: string, blockUs: number): Promise<ScriptReply> {
+    const keys = subjectKeys(this.#prefix, subject, this.#withLeases);
+    const args = [op, cost, this.#spendOnReject, lease, blockUs, this.limits.length, ...this.#limitArgs];
+    return this.#guard.call(`rate limit (${this.#prefix})`, async () =>
+      parseReply(
+        await runScript(this.#client, DECIDE_SCRIPT, keys, args),
+        op === 'b' || op === 'd' || op === 'l' ? 0 : this.limits.length,
+      ),
+    );
+  }
+
+  #statuses(
+    outcomes: readonly { ok: boolean; remaining: number; resetMs: number; retryAfterMs: number }[],
+  ): LimitStatus[] {
+    return this.limits.map((l, i) => {
+      const o = outcomes[i]!;
+      return {
+        name: l.name,
+        algorithm: l.algorithm,
+        limit: l.limit,
+        windowMs: l.windowMs,
+        allowed: o.ok,
+        remaining: o.remaining,
+        resetMs: Math.max(0, Math.ceil(o.resetMs)),
+        retryAfterMs: Math.max(0, Math.ceil(o.retryAfterMs)),
+      };
+    });
+  }
+
+  #lease(subject: string, id: string, local: boolean): Lease {
+    let released = false;
+    return {
+      id,
+      release: async () => {
+        if (released) return;
+        released = true;
+        if (local) {
+          this.#fallback?.release(subject, id);
+          return;
+        }
+        try {
+          await this.#run('l', subject, 1, id, 0);
+        } catch (error) {
+          if (error instanceof RedisStoreError) this.#onRedisError?.(error);
+        }
+      },
+    };
+  }
+
+  async consume(subject: string, options?: { readonly cost?: number }): Promise<RateLimitDecision> {
+    assertSubject(subject);
+    const cost = this.#cost(options?.cost, this.#maxCost);
+    const cached = this.#cache?.get(subject);
+    if (cached !== undefined && cost >= cached.value.cost) {
+      const retryAfterMs = Math.ceil(cached.remainingMs);
+      return {
+        allowed: false,
+        limited: true,
+        blocked: cached.value.blocked,
+        source: 'block-cache',
+        retryAfterMs,
+        serverTimeUs: undefined,
+        limits: cached.value.limits,
+        lease: undefined,
+      };
+    }
+    const leaseId = this.#withLeases ? randomUUID() : '';
+    let reply: ScriptReply;
+    try {
+      reply = await this.#run('c', subject, cost, leaseId, this.#blockOnRejectUs);
+    } catch (error) {
+      return this.#whenDown(error, subject, cost, leaseId);
+    }
+    const limits = this.#statuses(
+      reply.limits.map((l) => ({
+        ok: l.ok,
+        remaining: l.remaining,
+        resetMs: l.resetUs / 1000,
+        retryAfterMs: l.retryUs / 1000,
+      })),
+    );
+    const limited = !reply.allowed;
+    const blocked = reply.blockedForUs > 0;
+    let retryAfterMs = 0;
+    if (limited) {
+      retryAfterMs = Math.ceil(reply.blockedForUs / 1000);
+      for (const l of limits) if (!l.allowed) retryAfterMs = Math.max(retryAfterMs, l.retryAfterMs);
+      const concurrencyOnly = !blocked && limits.every((l) => l.allowed || l.algorithm === 'concurrency');
+      if (this.#cache !== undefined && !this.#shadow && !concurrencyOnly && retryAfterMs > 0) {
+        this.#cache.set(subject, retryAfterMs, { cost, limits, blocked });
+      }
+    }
+    return {
+      allowed: !limited || this.#shadow,
+      limited,
+      blocked,
+      source: 'redis',
+      retryAfterMs,
+      serverTimeUs: reply.nowUs,
+      limits,
+      lease: reply.allowed && this.#withLeases ? this.#lease(subject, leaseId, false) : undefined,
+    };
+  }
+
+  #whenDown(error: unknown, subject: string, cost: number, leaseId: string): RateLimitDecision {
+    if (!(error instanceof RedisStoreError)) throw error;
+    this.#onRedisError?.(error);
+    if (this.#policy.mode === 'fail-closed') throw error;
+    if (this.#policy.mode === 'fail-open' || this.#fallback === undefined) {
+      return {
+        allowed: true,
+        limited: false,
+        blocked: false,
+        source: 'fail-open',
+        retryAfterMs: 0,
+        serverTimeUs: undefined,
+        limits: this.#statuses(this.limits.map((l) => ({ ok: true, remaining: l.limit, resetMs: 0, retryAfterMs: 0 }))),
+        lease: undefined,
+      };
+    }
+    const local = this.#fallback.consume(subject, cost, leaseId);
+    const limits = this.#statuses(local.limits);
+    const retryAfterMs = local.allowed ? 0 : Math.max(...limits.map((l) => l.retryAfterMs));
+    return {
+      allowed: local.allowed || this.#shadow,
+      limited: !local.allowed,
+      blocked: false,
+      source: 'fallback',
+      retryAfterMs,
+      serverTimeUs: undefined,
+      limits,
+      lease: local.allowed && this.#withLeases ? this.#lease(subject, leaseId, true) : undefined,
+    };
+  }
+
+  async consumeOrThrow(subject: string, options?: { readonly cost?: number }): Promise<RateLimitDecision> {
+    const decision = await this.consume(subject, options);
+    if (!decision.allowed) {
+      throw new RateLimitError(
+        'ERR_RATE_LIMIT_EXCEEDED',
+        `rate limit exceeded; retry after ${decision.retryAfterMs} ms.`,
+        { retryAfterMs: decision.retryAfterMs },
+      );
+    }
+    return decision;
+  }
+
+  async get(subject: string): Promise<RateLimitDecision> {
+    assertSubject(subject);
+    const reply = await this.#run('p', subject, 1, '', 0);
+    const limits = this.#statuses(
+      reply.limits.map((l) => ({
+        ok: l.ok,
+        remaining: l.remaining,
+        resetMs: l.resetUs / 1000,
+        retryAfterMs: l.retryUs / 1000,
+      })),
+    );
+    const blocked = reply.blockedForUs > 0;
+    const limited = blocked || limits.some((l) => !l.allowed);
+    let retryAfterMs = Math.ceil(reply.blockedForUs / 1000);
+    for (const l of limits) if (!l.allowed) retryAfterMs = Math.max(retryAfterMs, l.retryAfterMs);
+    return {
+      allowed: !limited || this.#shadow,
+      limited,
+      blocked,
+      source: 'redis',
+      retryAfterMs,
+      serverTimeUs: reply.nowUs,
+      limits,
+      lease: undefined,
+    };
+  }
+
+  async refund(subject: string, options?: { readonly cost?: number; readonly lease?: string }): Promise<void> {
+    assertSubject(subject);
+    const cost = this.#cost(options?.cost, Number.MAX_SAFE_INTEGER);
+    this.#cache?.delete(subject);
+    await this.#run('r', subject, cost, options?.lease ?? '', 0);
+  }
+
+  async penalize(subject: string, options?: { readonly cost?: number }): Promise<void> {
+    assertSubject(subject);
+    const cost = this.#cost(options?.cost, Number.MAX_SAFE_INTEGER);
+    await this.#run('x', subject, cost, '', 0);
+  }
+
+  async block(subject: string, durationMs: number): Promise<void> {
+    assertSubject(subject);
+    if (!Number.isSafeInteger(durationMs) || durationMs < 1) {
+      throw new RateLimitError('ERR_RATE_LIMIT_INVALID_ARGUMENT', 'block(): durationMs must be a positive integer.');
+    }
+    await this.#run('b', subject, 1, '', durationMs * 1000);
+  }
+
+  async reset(subject: string): Promise<void> {
+    assertSubject(subject);
+    this.#cache?.delete(subject);
+    await this.#run('d', subject, 1, '', 0);
+  }
+}

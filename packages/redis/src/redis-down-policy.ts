@@ -1,0 +1,143 @@
+import { performance } from 'node:perf_hooks';
+import { RedisStoreError } from './errors.ts';
+import type { RedisClient } from './scripts.ts';
+
+/**
+ * What a store does when Redis cannot answer in time.
+ * - `fail-closed` (default): the call throws `ERR_REDIS_UNAVAILABLE` / `ERR_REDIS_TIMEOUT`;
+ *   HTTP adapters answer 503. Right for login, token and payment endpoints.
+ * - `fail-open`: the request passes, marked `source: 'fail-open'`.
+ * - `fallback`: a bounded in-process limiter decides, marked `source: 'fallback'`. It only sees
+ *   this pod's traffic, so scale its limits with `limitScale` (e.g. `1 / pods`).
+ */
+export type RedisDownPolicy =
+  | 'fail-closed'
+  | 'fail-open'
+  | { readonly mode: 'fail-closed' }
+  | { readonly mode: 'fail-open' }
+  | {
+      readonly mode: 'fallback';
+      /** Most subjects the fallback keeps; the least recently used is dropped. Default 10 000. */
+      readonly maxKeys?: number;
+      /** Multiplies every limit while in fallback (0 < scale ≤ 1). Default 1. */
+      readonly limitScale?: number;
+    };
+
+/** {@link RedisDownPolicy} after defaults. */
+export type ResolvedRedisDownPolicy =
+  | { readonly mode: 'fail-closed' }
+  | { readonly mode: 'fail-open' }
+  | { readonly mode: 'fallback'; readonly maxKeys: number; readonly limitScale: number };
+
+/** Validates a {@link RedisDownPolicy}; pushes problems into `problems` and returns the resolved form. */
+export function resolveRedisDownPolicy(
+  policy: RedisDownPolicy | undefined,
+  problems: string[],
+  option = 'onRedisDown',
+): ResolvedRedisDownPolicy {
+  const value = policy ?? 'fail-closed';
+  const mode = typeof value === 'string' ? value : (value as { mode?: unknown }).mode;
+  if (mode === 'fail-closed' || mode === 'fail-open') return { mode };
+  if (mode === 'fallback' && typeof value === 'object') {
+    const maxKeys = 'maxKeys' in value && value.maxKeys !== undefined ? value.maxKeys : 10_000;
+    const limitScale = 'limitScale' in value && value.limitScale !== undefined ? value.limitScale : 1;
+    if (!Number.isSafeInteger(maxKeys) || maxKeys < 1) problems.push(`${option}.maxKeys must be a positive integer.`);
+    if (!(typeof limitScale === 'number' && limitScale > 0 && limitScale <= 1)) {
+      problems.push(`${option}.limitScale must be a number in (0, 1].`);
+    }
+    return { mode: 'fallback', maxKeys, limitScale };
+  }
+  problems.push(`${option} must be 'fail-closed', 'fail-open' or { mode: 'fallback' }.`);
+  return { mode: 'fail-closed' };
+}
+
+/** Options of {@link RedisCallGuard}. */
+export interface RedisCallGuardOptions {
+  /** Hard limit for one call, in ms, network included. Default 50. */
+  readonly timeoutMs?: number;
+  /** Consecutive failures that open the circuit. Default 5. */
+  readonly failureThreshold?: number;
+  /** How long an open circuit skips Redis before one probe call, in ms. Default 1000. */
+  readonly cooldownMs?: number;
+}
+
+/**
+ * Bounds every Redis call: refuses at once when the client is not connected (so nothing waits in
+ * ioredis's offline queue), races the call against a hard timeout, and after repeated failures
+ * skips Redis for a cool-down instead of making every request wait for the timeout.
+ *
+ * @example
+ * ```ts
+ * import { RedisCallGuard } from '@rampart/redis';
+ * const guard = new RedisCallGuard(redis, { timeoutMs: 50 });
+ * const pong = await guard.call(() => redis.ping()); // throws ERR_REDIS_TIMEOUT after 50 ms
+ * ```
+ */
+export class RedisCallGuard {
+  readonly timeoutMs: number;
+  readonly #client: RedisClient;
+  readonly #failureThreshold: number;
+  readonly #cooldownMs: number;
+  #failures = 0;
+  #openUntil = 0;
+  #probing = false;
+
+  constructor(client: RedisClient, options: RedisCallGuardOptions = {}) {
+    this.#client = client;
+    this.timeoutMs = options.timeoutMs ?? 50;
+    this.#failureThreshold = options.failureThreshold ?? 5;
+    this.#cooldownMs = options.cooldownMs ?? 1_000;
+  }
+
+  /** True while the circuit is open (Redis is being skipped). */
+  get open(): boolean {
+    return this.#failures >= this.#failureThreshold && performance.now() < this.#openUntil;
+  }
+
+  /** Runs `fn` within the guard; throws `ERR_REDIS_UNAVAILABLE` or `ERR_REDIS_TIMEOUT`. */
+  async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    const status = this.#client.status;
+    if (status !== 'ready') {
+      // lazyConnect clients start in 'wait': start connecting, but do not queue this call.
+      if (status === 'wait') this.#client.connect().catch(() => {});
+      throw new RedisStoreError(
+        'ERR_REDIS_UNAVAILABLE',
+        `${operation}: the Redis client is not connected (status ${status}); the Redis-down policy applies.`,
+      );
+    }
+    if (this.#failures >= this.#failureThreshold) {
+      if (performance.now() < this.#openUntil || this.#probing) {
+        throw new RedisStoreError(
+          'ERR_REDIS_UNAVAILABLE',
+          `${operation}: Redis failed ${this.#failures} calls in a row; skipping it for up to ${this.#cooldownMs} ms.`,
+        );
+      }
+      this.#probing = true;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const pending = fn();
+    pending.catch(() => {});
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new RedisStoreError('ERR_REDIS_TIMEOUT', `${operation}: Redis did not answer within ${this.timeoutMs} ms.`),
+          ),
+        this.timeoutMs,
+      );
+    });
+    try {
+      const result = await Promise.race([pending, timeout]);
+      this.#failures = 0;
+      return result;
+    } catch (error) {
+      this.#failures += 1;
+      if (this.#failures >= this.#failureThreshold) this.#openUntil = performance.now() + this.#cooldownMs;
+      if (error instanceof RedisStoreError) throw error;
+      throw new RedisStoreError('ERR_REDIS_UNAVAILABLE', `${operation}: the Redis call failed.`, { cause: error });
+    } finally {
+      this.#probing = false;
+      clearTimeout(timer);
+    }
+  }
+}

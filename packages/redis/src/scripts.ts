@@ -1,0 +1,57 @@
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+
+/** A caller's ioredis client: a single node (`Redis`) or a `Cluster`. */
+export type RedisClient = Redis | Cluster;
+
+/** A Lua script with its SHA1, ready for {@link runScript}. */
+export interface RedisScript {
+  /** Short name used in error messages. */
+  readonly name: string;
+  readonly lua: string;
+  readonly sha1: string;
+}
+
+/**
+ * Declares a Lua script once (its SHA1 is computed here, not per call).
+ *
+ * @example
+ * ```ts
+ * import { defineScript } from '@rampart/redis';
+ * const ping = defineScript('ping', "return redis.call('PING')");
+ * ```
+ */
+export function defineScript(name: string, lua: string): RedisScript {
+  return { name, lua, sha1: createHash('sha1').update(lua).digest('hex') };
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}
+
+/**
+ * Runs `script` with EVALSHA and, when the server answers NOSCRIPT (after `SCRIPT FLUSH`, a
+ * restart or a failover to a replica that never saw the script), once more with EVAL, which also
+ * reloads it on that node. The keys decide the node on a Cluster, so every key of one call must
+ * share a hash tag.
+ *
+ * @example
+ * ```ts
+ * import { defineScript, runScript } from '@rampart/redis';
+ * const incr = defineScript('incr', "return redis.call('INCR', KEYS[1])");
+ * const value = await runScript(redis, incr, ['{user:1}:n'], []);
+ * ```
+ */
+export async function runScript(
+  client: RedisClient,
+  script: RedisScript,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<unknown> {
+  try {
+    return await client.evalsha(script.sha1, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (!isNoScript(error)) throw error;
+    return await client.eval(script.lua, keys.length, ...keys, ...args);
+  }
+}

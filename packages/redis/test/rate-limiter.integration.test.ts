@@ -1,0 +1,215 @@
+import { waitFor } from '@rampart/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRateLimiter, type LimitDefinition, type RateLimiterOptions, type RedisClient } from '../src/index.ts';
+import { callsBetween, cluster, singleNode, type Target } from './fixtures/targets.ts';
+
+let counter = 0;
+const uniquePrefix = (): string => `t${process.pid}x${++counter}`;
+
+describe.each([
+  ['single node', singleNode],
+  ['cluster', cluster],
+] as const)('createRateLimiter on a %s', (_name, start) => {
+  let target: Target;
+  let redis: RedisClient;
+
+  beforeAll(async () => {
+    target = await start();
+    redis = await target.connect();
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await target?.stop();
+  });
+
+  const limiter = (limits: LimitDefinition[], extra: Partial<RateLimiterOptions> = {}) =>
+    createRateLimiter({ redis, prefix: uniquePrefix(), limits, blockCache: false, timeoutMs: 2_000, ...extra });
+
+  it('admits a fixed window up to its limit, then rejects with the time left in the window', async () => {
+    const rl = limiter([{ name: 'w', algorithm: 'fixed-window', limit: 3, windowMs: 60_000 }]);
+    const decisions = [];
+    for (let i = 0; i < 4; i++) decisions.push(await rl.consume('user:1'));
+    expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, false]);
+    expect(decisions.map((d) => d.limits[0]!.remaining)).toEqual([2, 1, 0, 0]);
+    const last = decisions[3]!;
+    expect(last.retryAfterMs).toBeGreaterThan(0);
+    expect(last.retryAfterMs).toBeLessThanOrEqual(60_000);
+    expect(last.source).toBe('redis');
+  });
+
+  it('lets a GCRA limit burst to its burst size and then admits at the average rate', async () => {
+    const rl = limiter([{ name: 'g', algorithm: 'gcra', limit: 10, windowMs: 10_000, burst: 3 }]);
+    const allowed = [];
+    for (let i = 0; i < 4; i++) allowed.push((await rl.consume('user:1')).allowed);
+    expect(allowed).toEqual([true, true, true, false]);
+    const rejected = await rl.get('user:1');
+    // One token every 1000 ms: the next request waits at most one emission interval.
+    expect(rejected.limits[0]!.remaining).toBe(0);
+  });
+
+  it('treats a token bucket as GCRA with capacity as burst', async () => {
+    const rl = limiter([
+      { name: 'tb', algorithm: 'token-bucket', capacity: 2, refillAmount: 1, refillIntervalMs: 60_000 },
+    ]);
+    const allowed = [];
+    for (let i = 0; i < 3; i++) allowed.push((await rl.consume('k')).allowed);
+    expect(allowed).toEqual([true, true, false]);
+  });
+
+  it('estimates a sliding window from two counters and rejects past the limit', async () => {
+    const rl = limiter([{ name: 's', algorithm: 'sliding-window', limit: 5, windowMs: 60_000 }]);
+    const allowed = [];
+    for (let i = 0; i < 6; i++) allowed.push((await rl.consume('k')).allowed);
+    expect(allowed).toEqual([true, true, true, true, true, false]);
+    const d = await rl.consume('k');
+    expect(d.retryAfterMs).toBeGreaterThan(0);
+  });
+
+  it('decides several limits all-or-nothing: a rejection spends nothing on any limit', async () => {
+    const rl = limiter([
+      { name: 'small', algorithm: 'fixed-window', limit: 2, windowMs: 60_000 },
+      { name: 'big', algorithm: 'sliding-window', limit: 100, windowMs: 60_000 },
+      { name: 'rate', algorithm: 'gcra', limit: 100, windowMs: 60_000 },
+    ]);
+    await rl.consume('k');
+    await rl.consume('k');
+    for (let i = 0; i < 5; i++) expect((await rl.consume('k')).allowed).toBe(false);
+    const state = await rl.get('k');
+    expect(state.limits.map((l) => [l.name, l.remaining])).toEqual([
+      ['small', 0],
+      ['big', 98],
+      ['rate', 98],
+    ]);
+  });
+
+  it('spends on reject when asked, so hammering keeps the counters climbing', async () => {
+    const rl = limiter(
+      [
+        { name: 'small', algorithm: 'fixed-window', limit: 2, windowMs: 60_000 },
+        { name: 'big', algorithm: 'fixed-window', limit: 100, windowMs: 60_000 },
+      ],
+      { spendOnReject: true },
+    );
+    for (let i = 0; i < 5; i++) await rl.consume('k');
+    expect((await rl.get('k')).limits[1]!.remaining).toBe(95);
+  });
+
+  it('spends the cost of a request and refunds it', async () => {
+    const rl = limiter([{ name: 'w', algorithm: 'fixed-window', limit: 10, windowMs: 60_000 }]);
+    expect((await rl.consume('k', { cost: 7 })).limits[0]!.remaining).toBe(3);
+    expect((await rl.consume('k', { cost: 4 })).allowed).toBe(false);
+    await rl.refund('k', { cost: 5 });
+    expect((await rl.consume('k', { cost: 4 })).allowed).toBe(true);
+    await expect(rl.consume('k', { cost: 11 })).rejects.toMatchObject({ code: 'ERR_RATE_LIMIT_INVALID_ARGUMENT' });
+  });
+
+  it('adds penalties regardless of the state and blocks a subject for a duration', async () => {
+    const rl = limiter([{ name: 'w', algorithm: 'fixed-window', limit: 10, windowMs: 60_000 }]);
+    await rl.penalize('k', { cost: 10 });
+    expect((await rl.consume('k')).allowed).toBe(false);
+    await rl.block('other', 30_000);
+    const blocked = await rl.consume('other');
+    expect(blocked).toMatchObject({ allowed: false, blocked: true });
+    expect(blocked.retryAfterMs).toBeGreaterThan(29_000);
+    await rl.reset('other');
+    expect((await rl.consume('other')).allowed).toBe(true);
+  });
+
+  it('blocks a subject after a rejection when blockOnRejectMs is set', async () => {
+    const rl = limiter([{ name: 'w', algorithm: 'fixed-window', limit: 1, windowMs: 1_000 }], {
+      blockOnRejectMs: 20_000,
+    });
+    await rl.consume('k');
+    const rejected = await rl.consume('k');
+    expect(rejected.blocked).toBe(true);
+    expect(rejected.retryAfterMs).toBeGreaterThan(19_000);
+  });
+
+  it('lets requests through in shadow mode while reporting that they would be limited', async () => {
+    const rl = limiter([{ name: 'w', algorithm: 'fixed-window', limit: 1, windowMs: 60_000 }], { shadow: true });
+    await rl.consume('k');
+    const d = await rl.consume('k');
+    expect(d).toMatchObject({ allowed: true, limited: true });
+  });
+
+  it('caps requests in flight with leases, frees a slot on release and lets a lost lease expire', async () => {
+    const rl = limiter([{ name: 'inflight', algorithm: 'concurrency', limit: 2, leaseMs: 300 }]);
+    const results = await Promise.all(Array.from({ length: 10 }, () => rl.consume('k')));
+    expect(results.filter((d) => d.allowed)).toHaveLength(2);
+    const held = results.filter((d) => d.lease !== undefined);
+    await held[0]!.lease!.release();
+    await held[0]!.lease!.release();
+    expect((await rl.consume('k')).allowed).toBe(true);
+    // Nobody releases now: the leases expire on the Redis clock.
+    await waitFor(async () => (await rl.consume('k')).allowed, { timeoutMs: 5_000, what: 'leases to expire' });
+  });
+
+  it('decides a request in one Redis command, whatever the number of limits', async () => {
+    const rl = limiter([
+      { name: 'a', algorithm: 'fixed-window', limit: 100, windowMs: 1_000 },
+      { name: 'b', algorithm: 'sliding-window', limit: 1_000, windowMs: 60_000 },
+      { name: 'c', algorithm: 'gcra', limit: 10_000, windowMs: 3_600_000 },
+    ]);
+    await rl.consume('warm');
+    const before = await target.commandCalls();
+    for (let i = 0; i < 20; i++) await rl.consume(`user:${i}`);
+    const delta = callsBetween(before, await target.commandCalls());
+    // commandstats also counts the commands the script runs; what the client sent is EVALSHA
+    // (plus one EVAL on a cluster node that had not seen the script yet).
+    const sent = (delta.get('evalsha') ?? 0) + (delta.get('eval') ?? 0);
+    const scriptInner = new Set(['time', 'hmget', 'hset', 'pexpire', 'evalsha', 'eval']);
+    expect(sent - (delta.get('eval') ?? 0)).toBeGreaterThanOrEqual(20 - 2);
+    expect(sent).toBeLessThanOrEqual(20 + 2);
+    expect([...delta.keys()].filter((name) => !scriptInner.has(name))).toEqual([]);
+    expect(delta.get('time')).toBe(20);
+  });
+
+  it('answers repeated requests of a rejected subject from the local block cache without Redis', async () => {
+    const rl = createRateLimiter({
+      redis,
+      prefix: uniquePrefix(),
+      limits: [{ name: 'w', algorithm: 'fixed-window', limit: 1, windowMs: 60_000 }],
+      timeoutMs: 2_000,
+    });
+    await rl.consume('k');
+    expect((await rl.consume('k')).source).toBe('redis');
+    const before = await target.commandCalls();
+    for (let i = 0; i < 50; i++) expect(await rl.consume('k')).toMatchObject({ allowed: false, source: 'block-cache' });
+    expect(callsBetween(before, await target.commandCalls()).size).toBe(0);
+  });
+
+  it('uses the Redis clock and leaves no key without a TTL', async () => {
+    const prefix = uniquePrefix();
+    const rl = createRateLimiter({
+      redis,
+      prefix,
+      blockCache: false,
+      timeoutMs: 2_000,
+      limits: [
+        { name: 'a', algorithm: 'fixed-window', limit: 5, windowMs: 10_000 },
+        { name: 'b', algorithm: 'gcra', limit: 5, windowMs: 10_000 },
+        { name: 'c', algorithm: 'concurrency', limit: 5, leaseMs: 10_000 },
+      ],
+    });
+    const d = await rl.consume('user:{braces}');
+    const [sec, usec] = (await redis.time()).map(Number) as [number, number];
+    const serverNowUs = sec * 1e6 + usec;
+    expect(d.serverTimeUs).toBeLessThanOrEqual(serverNowUs);
+    expect(serverNowUs - d.serverTimeUs!).toBeLessThan(60_000_000);
+    const keys = [`${prefix}:{user:%7Bbraces%7D}`, `${prefix}:{user:%7Bbraces%7D}:leases`];
+    for (const key of keys) {
+      const ttl = await redis.pttl(key);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(10_001);
+    }
+    // Both keys share one hash tag, so one slot on a Cluster.
+    expect(keys.every((k) => k.includes('{user:%7Bbraces%7D}'))).toBe(true);
+  });
+
+  it('handles subjects with braces, percent signs and unicode as distinct subjects', async () => {
+    const rl = limiter([{ name: 'w', algorithm: 'fixed-window', limit: 1, windowMs: 60_000 }]);
+    const subjects = ['a}b', 'a{b', '}', '{}', '%7D', 'ü:☃', 'a%b'];
+    for (const s of subjects) expect((await rl.consume(s)).allowed).toBe(true);
+    for (const s of subjects) expect((await rl.consume(s)).allowed).toBe(false);
+  });
+});
