@@ -47,25 +47,29 @@ export class CacheRegistry {
   readonly #stores = new Map<string, AuditedStore>();
 
   /**
-   * Adds a store; a second store with the same name is refused, because two stores sharing a name
-   * would also share their Redis keys. Returns a function that removes it again.
+   * Adds a store; a second store of the same kind with the same name is refused, because the two
+   * would share their Redis keys. Returns a function that removes it again.
    */
   register(store: AuditedStore): () => void {
-    if (this.#stores.has(store.name)) {
+    // Each kind has its own key prefix, so only the same kind and name would share Redis keys.
+    const id = `${store.audit().kind}\u0000${store.name}`;
+    if (this.#stores.has(id)) {
       throw new RedisStoreError(
         'ERR_REDIS_INVALID_OPTIONS',
-        `name: a store named "${store.name}" is already registered; give each store its own name, or close() the old one first.`,
+        `name: a ${store.audit().kind} named "${store.name}" is already registered; give each store its own name, or close() the old one first.`,
       );
     }
-    this.#stores.set(store.name, store);
+    this.#stores.set(id, store);
     return () => {
-      if (this.#stores.get(store.name) === store) this.#stores.delete(store.name);
+      if (this.#stores.get(id) === store) this.#stores.delete(id);
     };
   }
 
   /** The audit rows, sorted by name. */
   rows(): CacheAuditRow[] {
-    return [...this.#stores.values()].map((s) => s.audit()).sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.#stores.values()]
+      .map((s) => s.audit())
+      .sort((a, b) => a.name.localeCompare(b.name) || a.kind.localeCompare(b.kind));
   }
 
   /** The audit table as Markdown, ready for a log line or an ADR. */

@@ -11,7 +11,7 @@ export interface InvalidationMessage {
 /**
  * Cross-pod L1 invalidation over Redis pub/sub. Carries invalidations only, never values, so a
  * pod that misses a message can only miss a delete; to cover that, the L1 is dropped whenever the
- * subscriber reconnects, and is not trusted while the subscriber is down.
+ * subscriber reconnects, and fresh reads skip it while the subscriber is down.
  */
 export class InvalidationBus {
   readonly #subscriber: RedisClient;
@@ -26,9 +26,6 @@ export class InvalidationBus {
   };
   readonly #readyListener = (): void => {
     // Messages sent while we were disconnected are lost: forget everything we hold.
-    this.#onResync();
-  };
-  readonly #downListener = (): void => {
     this.#onResync();
   };
 
@@ -48,7 +45,6 @@ export class InvalidationBus {
   async start(): Promise<void> {
     this.#subscriber.on('message', this.#messageListener);
     this.#subscriber.on('ready', this.#readyListener);
-    this.#subscriber.on('close', this.#downListener);
     await this.#subscriber.subscribe(this.#channel);
     this.#subscribed = true;
   }
@@ -62,7 +58,6 @@ export class InvalidationBus {
     this.#subscribed = false;
     this.#subscriber.off('message', this.#messageListener);
     this.#subscriber.off('ready', this.#readyListener);
-    this.#subscriber.off('close', this.#downListener);
     if (this.#subscriber.status === 'ready') await this.#subscriber.unsubscribe(this.#channel).catch(() => {});
   }
 }

@@ -291,7 +291,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
       }
       return undefined;
     } catch (error) {
-      return this.#onRedisError(error, local, now);
+      return this.#onRedisError(error, key, now);
     }
   }
 
@@ -403,7 +403,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
     try {
       entry = await this.#readL2(key);
     } catch (error) {
-      if (this.#failClosed) return this.#onRedisError(error, local, now) as T;
+      if (this.#failClosed) return this.#onRedisError(error, key, now) as T;
       this.#onError(error);
       return this.#computeWithoutRedis(loader, stale);
     }
@@ -535,8 +535,10 @@ export class SharedCache<T = unknown> implements AuditedStore {
   }
 
   /** Serves a stale value within `staleIfErrorMs`; otherwise throws (fail-closed) or misses (bypass). */
-  #onRedisError(error: unknown, local: L1Entry<T> | undefined, now: number): T | undefined {
-    if (local && local.staleUntil > now && this.#staleIfErrorMs > 0) {
+  #onRedisError(error: unknown, key: string, now: number): T | undefined {
+    // While Redis is down nobody can publish an invalidation either, so the L1 copy is as good as it gets.
+    const local = this.#staleIfErrorMs > 0 ? this.#l1?.get(key, now) : undefined;
+    if (local && local.staleUntil > now) {
       this.#onError(error);
       return local.value;
     }
