@@ -131,7 +131,11 @@ export class RedisCallGuard {
       this.#failures = 0;
       return result;
     } catch (error) {
-      this.#failures += 1;
+      // Only a connected Redis that stops answering trips the circuit: a dropped connection is
+      // already refused at once by the status check, and must not keep the circuit open after
+      // the client reconnects.
+      const hung = error instanceof RedisStoreError && this.#client.status === 'ready';
+      this.#failures = hung ? this.#failures + 1 : 0;
       if (this.#failures >= this.#failureThreshold) this.#openUntil = performance.now() + this.#cooldownMs;
       if (error instanceof RedisStoreError) throw error;
       throw new RedisStoreError('ERR_REDIS_UNAVAILABLE', `${operation}: the Redis call failed.`, { cause: error });

@@ -21,8 +21,6 @@ local spendOnReject = ARGV[3] == '1'
 local lease = ARGV[4]
 local blockUs = tonumber(ARGV[5])
 local n = tonumber(ARGV[6])
--- A peek reports what is left now, without the cost of the request it evaluates.
-local spends = op ~= 'p'
 local function s(x) return string.format('%.0f', x) end
 
 if op == 'd' then
@@ -62,6 +60,8 @@ local spend = {}
 local refund = {}
 local ttl = blockedFor
 local zkey, zlease = nil, 0
+-- Per limit: ok, remaining and reset before spending, the same after spending, retry.
+local res = {}
 
 for i = 1, n do
   local base = 6 + (i - 1) * 5
@@ -71,17 +71,20 @@ for i = 1, n do
   local W = tonumber(ARGV[base + 4])
   local B = tonumber(ARGV[base + 5])
   local va, vb, vc = vals[(i - 1) * 3 + 2], vals[(i - 1) * 3 + 3], vals[(i - 1) * 3 + 4]
-  local ok, remaining, reset, retry = true, 0, 0, 0
+  local ok, rem0, rem1, reset0, reset1, retry = true, 0, 0, 0, 0, 0
   if kind == 'f' then
     local idx = math.floor(now / W)
     local c = 0
     if tonumber(va) == idx then c = tonumber(vb) or 0 end
     ok = c + cost <= L
-    reset = (idx + 1) * W - now
-    if ok then remaining = L - c - (spends and cost or 0) else remaining = L - c; retry = reset end
+    reset0 = (idx + 1) * W - now
+    reset1 = reset0
+    rem0 = L - c
+    rem1 = L - c - cost
+    if not ok then retry = reset0 end
     spend[#spend + 1] = f .. ':a'; spend[#spend + 1] = s(idx)
     spend[#spend + 1] = f .. ':b'; spend[#spend + 1] = s(c + cost)
-    if reset > ttl then ttl = reset end
+    if reset0 > ttl then ttl = reset0 end
     if c > 0 then refund[#refund + 1] = f .. ':b'; refund[#refund + 1] = s(math.max(0, c - cost)) end
   elseif kind == 's' then
     local idx = math.floor(now / W)
@@ -92,10 +95,10 @@ for i = 1, n do
     local elapsed = now - idx * W
     local est = prev * ((W - elapsed) / W) + cur
     ok = est + cost <= L
-    local used = est
-    if ok and spends then used = est + cost end
-    remaining = math.floor(L - used)
-    if ok or cur > 0 then reset = (idx + 2) * W - now elseif prev > 0 then reset = (idx + 1) * W - now end
+    rem0 = math.floor(L - est)
+    rem1 = math.floor(L - est - cost)
+    reset1 = (idx + 2) * W - now
+    if cur > 0 then reset0 = reset1 elseif prev > 0 then reset0 = (idx + 1) * W - now end
     if not ok then
       if cur + cost <= L then
         retry = idx * W + (W - (L - cur - cost) * W / prev) - now
@@ -119,14 +122,11 @@ for i = 1, n do
     if tat < now then tat = now end
     local newTat = tat + cost * T
     ok = newTat - now <= tau
-    local held = tat
-    if ok then
-      if spends then held = newTat end
-    else
-      retry = math.max(1, math.ceil(newTat - tau - now))
-    end
-    remaining = math.floor((tau - (held - now)) / T)
-    reset = math.ceil(held - now)
+    if not ok then retry = math.max(1, math.ceil(newTat - tau - now)) end
+    rem0 = math.floor((tau - (tat - now)) / T)
+    rem1 = math.floor((tau - (newTat - now)) / T)
+    reset0 = math.ceil(tat - now)
+    reset1 = math.ceil(newTat - now)
     local stored = math.ceil(math.min(newTat, now + 2 * tau))
     spend[#spend + 1] = f .. ':a'; spend[#spend + 1] = s(stored)
     if stored - now > ttl then ttl = stored - now end
@@ -137,19 +137,26 @@ for i = 1, n do
     redis.call('ZREMRANGEBYSCORE', zkey, '-inf', now)
     local c = redis.call('ZCARD', zkey)
     ok = c + 1 <= L
-    if ok then remaining = L - c - (spends and 1 or 0) else
-      remaining = L - c
+    rem0 = L - c
+    rem1 = L - c - 1
+    if not ok then
       local first = redis.call('ZRANGE', zkey, 0, 0, 'WITHSCORES')
       retry = 1000000
       if first[2] then retry = math.max(1, math.min(retry, tonumber(first[2]) - now)) end
     end
   end
-  if remaining < 0 then remaining = 0 end
   if not ok then allOk = false end
-  out[#out + 1] = ok and 1 or 0
-  out[#out + 1] = remaining
-  out[#out + 1] = reset
-  out[#out + 1] = retry
+  res[i] = {ok and 1 or 0, rem0, rem1, reset0, reset1, retry, kind}
+end
+
+local spent = op == 'x' or (op == 'c' and (allOk or (spendOnReject and blockedFor == 0)))
+for i = 1, n do
+  local r = res[i]
+  local after = spent and (r[7] ~= 'c' or allOk)
+  out[#out + 1] = r[1]
+  out[#out + 1] = math.max(0, after and r[3] or r[2])
+  out[#out + 1] = after and r[5] or r[4]
+  out[#out + 1] = r[6]
 end
 
 if op == 'p' then return out end
@@ -162,7 +169,7 @@ if op == 'r' then
 end
 
 if allOk then out[1] = 1 end
-if op == 'x' or allOk or (spendOnReject and blockedFor == 0) then
+if spent then
   if #spend > 0 then
     redis.call('HSET', key, unpack(spend))
     redis.call('PEXPIRE', key, math.ceil(ttl / 1000) + 1)

@@ -65,7 +65,7 @@ export class LocalLimiter {
   consume(subject: string, cost: number, leaseId: string): { allowed: boolean; limits: LocalLimitOutcome[] } {
     const state = this.#state(subject);
     const now = this.#now();
-    const outcomes: LocalLimitOutcome[] = [];
+    const outcomes: (LocalLimitOutcome & { spentRemaining: number })[] = [];
     const commits: (() => void)[] = [];
     this.#limits.forEach((limit, i) => {
       const L = Math.max(1, Math.floor(limit.limit * this.#scale));
@@ -80,7 +80,8 @@ export class LocalLimiter {
         const resetMs = (idx + 1) * W - now;
         outcomes.push({
           ok,
-          remaining: Math.max(0, L - count - (ok ? cost : 0)),
+          remaining: L - count,
+          spentRemaining: L - count - cost,
           resetMs,
           retryAfterMs: ok ? 0 : resetMs,
         });
@@ -96,7 +97,8 @@ export class LocalLimiter {
         const ok = est + cost <= L;
         outcomes.push({
           ok,
-          remaining: Math.max(0, Math.floor(L - est - (ok ? cost : 0))),
+          remaining: Math.floor(L - est),
+          spentRemaining: Math.floor(L - est - cost),
           resetMs: (idx + 2) * W - now,
           retryAfterMs: ok ? 0 : (idx + 1) * W - now,
         });
@@ -111,11 +113,11 @@ export class LocalLimiter {
         const tat = Math.max(a, now);
         const next = tat + cost * T;
         const ok = next - now <= tau;
-        const held = ok ? next : tat;
         outcomes.push({
           ok,
-          remaining: Math.max(0, Math.floor((tau - (held - now)) / T)),
-          resetMs: held - now,
+          remaining: Math.floor((tau - (tat - now)) / T),
+          spentRemaining: Math.floor((tau - (next - now)) / T),
+          resetMs: next - now,
           retryAfterMs: ok ? 0 : next - tau - now,
         });
         commits.push(() => {
@@ -126,7 +128,8 @@ export class LocalLimiter {
         const ok = state.leases.size + 1 <= L;
         outcomes.push({
           ok,
-          remaining: Math.max(0, L - state.leases.size - (ok ? 1 : 0)),
+          remaining: L - state.leases.size,
+          spentRemaining: L - state.leases.size - 1,
           resetMs: 0,
           retryAfterMs: ok ? 0 : 1_000,
         });
@@ -137,7 +140,15 @@ export class LocalLimiter {
     });
     const allowed = outcomes.every((o) => o.ok);
     if (allowed) for (const commit of commits) commit();
-    return { allowed, limits: outcomes };
+    return {
+      allowed,
+      limits: outcomes.map((o) => ({
+        ok: o.ok,
+        remaining: Math.max(0, allowed ? o.spentRemaining : o.remaining),
+        resetMs: o.resetMs,
+        retryAfterMs: o.retryAfterMs,
+      })),
+    };
   }
 
   /** Ends an in-process lease. */

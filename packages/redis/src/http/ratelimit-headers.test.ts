@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { resolveLimits } from '../rate-limit/limits.ts';
+import type { RateLimitDecision } from '../rate-limit/rate-limiter.ts';
+import { rateLimitHeader, rateLimitPolicyHeader } from './ratelimit-headers.ts';
+
+describe('rateLimitPolicyHeader', () => {
+  it('lists every named policy with quota and window in seconds, in-flight limits with qu', () => {
+    const limits = resolveLimits(
+      [
+        { name: 'burst', algorithm: 'gcra', limit: 10, windowMs: 500 },
+        { name: 'day', algorithm: 'sliding-window', limit: 1000, windowMs: 86_400_000 },
+        { name: 'inflight', algorithm: 'concurrency', limit: 4, leaseMs: 30_000 },
+      ],
+      [],
+    );
+    expect(rateLimitPolicyHeader(limits)).toBe(
+      '"burst";q=10;w=1, "day";q=1000;w=86400, "inflight";q=4;qu="concurrent-requests"',
+    );
+  });
+});
+
+describe('rateLimitHeader', () => {
+  it('reports remaining quota and seconds to reset per policy', () => {
+    const decision = {
+      limits: [
+        { name: 'a', algorithm: 'fixed-window', remaining: 3, resetMs: 1_001 },
+        { name: 'b', algorithm: 'concurrency', remaining: 0, resetMs: 0 },
+      ],
+    } as unknown as RateLimitDecision;
+    expect(rateLimitHeader(decision)).toBe('"a";r=3;t=2, "b";r=0');
+  });
+});

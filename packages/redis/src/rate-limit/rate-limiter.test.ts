@@ -1,0 +1,103 @@
+import fc from 'fast-check';
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { RateLimitError, RedisStoreError } from '../errors.ts';
+import { createRateLimiter } from './rate-limiter.ts';
+
+const fakeRedis = {
+  status: 'ready',
+  evalsha: () => Promise.resolve([]),
+  eval: () => Promise.resolve([]),
+} as unknown as Redis;
+
+describe('createRateLimiter', () => {
+  it('lists every problem of the options at once', () => {
+    let error: unknown;
+    try {
+      createRateLimiter({
+        redis: {} as Redis,
+        prefix: 'bad{prefix}',
+        timeoutMs: 0,
+        limits: [
+          { name: 'a', algorithm: 'fixed-window', limit: 0, windowMs: 1_000 },
+          { name: 'a', algorithm: 'gcra', limit: 1, windowMs: -1 },
+          { name: 'x', algorithm: 'nope' } as never,
+        ],
+        onRedisDown: 'maybe' as never,
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(RedisStoreError);
+    const { code, message } = error as RedisStoreError;
+    expect(code).toBe('ERR_REDIS_INVALID_OPTIONS');
+    for (const part of [
+      'redis',
+      'prefix',
+      'timeoutMs',
+      'limits[0].limit',
+      'limits[1].name',
+      'limits[1].windowMs',
+      'limits[2].algorithm',
+      'onRedisDown',
+    ]) {
+      expect(message).toContain(part);
+    }
+  });
+
+  it('never repeats an option value in its error message', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 8, maxLength: 40 }).filter((s) => /[{}]/.test(s) || s.length > 32),
+        (secret) => {
+          try {
+            createRateLimiter({
+              redis: fakeRedis,
+              prefix: `x${secret}`,
+              limits: [{ name: `n${secret}`, algorithm: 'fixed-window', limit: 1, windowMs: 1 }],
+            });
+          } catch (e) {
+            expect((e as Error).message).not.toContain(secret);
+            return;
+          }
+          throw new Error('expected a validation error');
+        },
+      ),
+    );
+  });
+
+  it('refuses an unusable subject or cost with a typed error that does not echo it', async () => {
+    const limiter = createRateLimiter({
+      redis: fakeRedis,
+      limits: [{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 1_000 }],
+    });
+    const subject = `secret-${'s'.repeat(600)}`;
+    const error = await limiter.consume(subject).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect((error as RateLimitError).code).toBe('ERR_RATE_LIMIT_INVALID_SUBJECT');
+    expect((error as Error).message).not.toContain('secret-');
+    await expect(limiter.consume('', {})).rejects.toMatchObject({ code: 'ERR_RATE_LIMIT_INVALID_SUBJECT' });
+    for (const cost of [0, -1, 1.5, 6, Number.NaN]) {
+      await expect(limiter.consume('k', { cost })).rejects.toMatchObject({ code: 'ERR_RATE_LIMIT_INVALID_ARGUMENT' });
+    }
+  });
+
+  it('reports an unexpected script reply as a Redis failure under the policy', async () => {
+    const limiter = createRateLimiter({
+      redis: fakeRedis,
+      onRedisDown: 'fail-open',
+      limits: [{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 1_000 }],
+    });
+    expect((await limiter.consume('k')).source).toBe('fail-open');
+  });
+});
+
+describe('RateLimitError', () => {
+  it('is a RedisStoreError with a stable code, a name and retryable only when retrying can help', () => {
+    const exceeded = new RateLimitError('ERR_RATE_LIMIT_EXCEEDED', 'm', { retryAfterMs: 10 });
+    expect(exceeded).toBeInstanceOf(RedisStoreError);
+    expect(exceeded).toMatchObject({ name: 'RateLimitError', retryable: true, retryAfterMs: 10 });
+    expect(new RateLimitError('ERR_RATE_LIMIT_INVALID_SUBJECT', 'm').retryable).toBe(false);
+    expect(new RedisStoreError('ERR_REDIS_TIMEOUT', 'm')).toMatchObject({ name: 'RedisStoreError', retryable: true });
+  });
+});
