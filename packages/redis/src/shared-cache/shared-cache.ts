@@ -118,6 +118,23 @@ const LEASE_RELEASE = defineScript(
 return 0`,
 );
 
+// On a miss, take the lease in the same round trip as the read.
+const READ_OR_LEASE = defineScript(
+  'cache-read-or-lease',
+  `local v = redis.call('GET', KEYS[1])
+if v then return {v, 0} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {false, 1} end
+return {false, 0}`,
+);
+
+// Write the computed value and give the lease back in one round trip.
+const WRITE_AND_RELEASE = defineScript(
+  'cache-write-and-release',
+  `redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+return 1`,
+);
+
 const POLL_INTERVAL_MS = 10;
 
 /**
@@ -400,8 +417,14 @@ export class SharedCache<T = unknown> implements AuditedStore {
       local && local.staleUntil > now ? { value: local.value, staleUntil: local.staleUntil } : undefined;
     if (!this.#redis) return this.#compute(key, loader, options, stale, undefined);
     let entry: StoredEntry | undefined;
+    let leaseToken: string | undefined;
+    let leaseTried = false;
     try {
-      entry = await this.#readL2(key);
+      // One round trip: the entry, or (on a miss) the lease to compute it.
+      const read = await this.#readOrLease(key);
+      entry = read.entry;
+      leaseToken = read.token;
+      leaseTried = read.leaseTried;
     } catch (error) {
       if (this.#failClosed) return this.#onRedisError(error, key, now) as T;
       this.#onError(error);
@@ -416,9 +439,9 @@ export class SharedCache<T = unknown> implements AuditedStore {
       }
       if (entry.e + this.#staleIfErrorMs > now) stale = { value, staleUntil: entry.e + this.#staleIfErrorMs };
     }
-    let leaseToken: string | undefined;
     if (this.#lease) {
-      leaseToken = await this.#acquireLease(key).catch(() => undefined);
+      // A stale or invalidated entry was found, so the read did not try for the lease.
+      if (!leaseTried) leaseToken = await this.#acquireLease(key).catch(() => undefined);
       if (leaseToken === undefined) {
         // Another pod is computing: serve what we have, or wait for its result.
         if (stale) return stale.value;
@@ -461,7 +484,9 @@ export class SharedCache<T = unknown> implements AuditedStore {
         ...(versions ? { t: versions } : {}),
       };
       if (this.#redis && (tags.length === 0 || versions)) {
-        await this.#writeL2(key, entry, ttl).catch((error: unknown) => this.#onError(error));
+        const token = leaseToken;
+        leaseToken = undefined; // the write releases it
+        await this.#writeL2(key, entry, ttl, token).catch((error: unknown) => this.#onError(error));
       }
       if (tags.length === 0 || versions || !this.#redis) this.#l1Set(key, value, entry, finished, tags);
       return value;
@@ -562,10 +587,34 @@ export class SharedCache<T = unknown> implements AuditedStore {
     this.#l1.set(key, { value, expiresAt, staleUntil: expiresAt + this.#staleIfErrorMs, deltaMs: entry.d, tags });
   }
 
+  async #readOrLease(key: string): Promise<{ entry?: StoredEntry; token?: string; leaseTried: boolean }> {
+    if (!this.#lease) {
+      const entry = await this.#readL2(key);
+      return entry ? { entry, leaseTried: false } : { leaseTried: false };
+    }
+    const redis = this.#redis as RedisClient;
+    const token = randomBytes(12).toString('base64url');
+    const lease = this.#lease;
+    const [text, acquired] = (await this.#call('get', () =>
+      runScript(redis, READ_OR_LEASE, [this.#entryKey(key), this.#leaseKey(key)], [token, lease.ttlMs]),
+    )) as [string | false | null, number];
+    const entry = typeof text === 'string' ? await this.#checkTags(decodeEntry(text)) : undefined;
+    return {
+      ...(entry ? { entry } : {}),
+      ...(acquired === 1 ? { token } : {}),
+      leaseTried: typeof text !== 'string',
+    };
+  }
+
   async #readL2(key: string): Promise<StoredEntry | undefined> {
     const redis = this.#redis as RedisClient;
     const full = this.#entryKey(key);
-    const entry = decodeEntry(await this.#call('get', () => redis.get(full)));
+    return this.#checkTags(decodeEntry(await this.#call('get', () => redis.get(full))));
+  }
+
+  /** An entry whose tags were invalidated since it was computed reads as a miss. */
+  async #checkTags(entry: StoredEntry | undefined): Promise<StoredEntry | undefined> {
+    const redis = this.#redis as RedisClient;
     if (entry?.t) {
       const tags = Object.keys(entry.t);
       const current = await this.#call('get', () => Promise.all(tags.map((tag) => redis.get(this.#tagKey(tag)))));
@@ -576,10 +625,16 @@ export class SharedCache<T = unknown> implements AuditedStore {
     return entry;
   }
 
-  async #writeL2(key: string, entry: StoredEntry, ttl: number): Promise<void> {
+  async #writeL2(key: string, entry: StoredEntry, ttl: number, leaseToken?: string): Promise<void> {
     const redis = this.#redis as RedisClient;
     const full = this.#entryKey(key);
-    await this.#call('set', () => redis.set(full, encodeEntry(entry), 'PX', ttl + this.#staleIfErrorMs));
+    const px = ttl + this.#staleIfErrorMs;
+    if (leaseToken === undefined) await this.#call('set', () => redis.set(full, encodeEntry(entry), 'PX', px));
+    else {
+      await this.#call('set', () =>
+        runScript(redis, WRITE_AND_RELEASE, [full, this.#leaseKey(key)], [encodeEntry(entry), px, leaseToken]),
+      );
+    }
     await this.#publish({ origin: this.#origin, keys: [key] });
   }
 
@@ -616,9 +671,11 @@ export class SharedCache<T = unknown> implements AuditedStore {
     return (this.#guard as RedisCallGuard).call(`SharedCache "${this.name}".${operation}`, fn);
   }
 
-  // Entries, tags and leases get their own sub-namespaces, so no cache key can collide with a tag key.
+  // Entries, tags and leases get their own sub-namespaces, so no cache key can collide with a tag
+  // key. An entry and its lease share the hash tag `{key}` (the base has no braces, so the tag is
+  // the same for both whatever the key holds): one script can read one and take the other.
   #entryKey(key: string): string {
-    return `${this.#base}k:${key}`;
+    return `${this.#base}{${key}}`;
   }
 
   #tagKey(tag: string): string {
@@ -626,7 +683,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
   }
 
   #leaseKey(key: string): string {
-    return `${this.#base}l:${key}`;
+    return `${this.#base}l:{${key}}`;
   }
 
   #ttl(ttlMs: number | undefined, operation: string): number {
