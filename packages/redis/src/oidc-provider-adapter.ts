@@ -87,6 +87,21 @@ redis.call('DEL', KEYS[1])
 return members`,
 );
 
+// oidc-provider's ReplayDetection.unique() (DPoP proofs, client assertion jti) is find-then-save:
+// two requests carrying one jti could both find nothing. Here find() reserves the id in the same
+// step, so exactly one caller sees "not found"; the save that follows overwrites the placeholder.
+const FIND_OR_RESERVE = defineScript(
+  'oidc-replay-find-or-reserve',
+  `local p = redis.call('HGET', KEYS[1], 'p')
+if p then return p end
+redis.call('HSET', KEYS[1], 'p', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return false`,
+);
+
+/** How long a reserved ReplayDetection id blocks its jti if the save never follows. */
+const RESERVATION_MS = 3_600_000;
+
 interface OidcErrors {
   InvalidGrant: new (detail: string) => Error;
   InvalidRequestUri: new (detail: string) => Error;
@@ -123,6 +138,8 @@ async function alreadyConsumed(model: string): Promise<Error> {
  *   authorization code, refresh token or `request_uri`, on any provider instance, get one success
  *   and one `invalid_grant` / `invalid_request_uri` (the example adapter's blind `HSET` lets both
  *   through);
+ * - `ReplayDetection` lookups reserve the id atomically, so two requests replaying one DPoP proof or
+ *   client assertion at once get one acceptance (upstream's find-then-save lets both through);
  * - grant-related keys share the grant id as hash tag (`grant:{id}` index and `Grant:{id}`), and
  *   every multi-key step is a script on one slot, so nothing is CROSSSLOT on a Cluster; the grant
  *   index lives as long as its longest-lived token.
@@ -185,6 +202,13 @@ export function createOidcProviderAdapter(options: OidcProviderAdapterOptions): 
     async find(id: string): Promise<OidcAdapterPayload | undefined> {
       if (typeof id !== 'string' || id.length === 0) return undefined;
       const key = this.#key(id);
+      if (this.#model === 'ReplayDetection') {
+        const placeholder = JSON.stringify({ jti: id, kind: 'ReplayDetection' });
+        const seen = await guard.call('oidc-provider ReplayDetection.find', () =>
+          runScript(redis, FIND_OR_RESERVE, [key], [placeholder, RESERVATION_MS]),
+        );
+        return typeof seen === 'string' ? (JSON.parse(seen) as OidcAdapterPayload) : undefined;
+      }
       const stored = await guard.call(`oidc-provider ${this.#model}.find`, () => redis.hgetall(key));
       if (stored?.p === undefined) return undefined;
       const payload = JSON.parse(stored.p) as OidcAdapterPayload;

@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject, randomBytes, randomUUID, sign } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
@@ -19,7 +19,12 @@ interface RunningProvider {
 async function startProvider(
   redis: RedisClient,
   adapterPrefix: string,
-  secrets: { clientSecret: string; cookieKey: string; signingKey: Record<string, unknown> },
+  secrets: {
+    clientSecret: string;
+    cookieKey: string;
+    signingKey: Record<string, unknown>;
+    clientPublicKey: Record<string, unknown>;
+  },
 ): Promise<RunningProvider> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -34,6 +39,16 @@ async function startProvider(
         response_types: ['code'],
         redirect_uris: [REDIRECT_URI],
         scope: 'openid api:read',
+      },
+      {
+        client_id: 'jwt-app',
+        token_endpoint_auth_method: 'private_key_jwt',
+        token_endpoint_auth_signing_alg: 'RS256',
+        jwks: { keys: [secrets.clientPublicKey] },
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        scope: 'api:read',
       },
     ],
     scopes: ['openid', 'api:read'],
@@ -121,6 +136,21 @@ class Browser {
   }
 }
 
+/** A private_key_jwt client assertion (RFC 7523), signed with node:crypto. */
+function clientAssertion(key: KeyObject, audience: string[]): string {
+  const encode = (part: object): string => Buffer.from(JSON.stringify(part)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${encode({ alg: 'RS256', kid: 'client-key', typ: 'JWT' })}.${encode({
+    iss: 'jwt-app',
+    sub: 'jwt-app',
+    aud: audience,
+    jti: randomUUID(),
+    iat: now,
+    exp: now + 60,
+  })}`;
+  return `${input}.${sign('sha256', Buffer.from(input), key).toString('base64url')}`;
+}
+
 const basic = (secret: string): string => `Basic ${Buffer.from(`app:${secret}`).toString('base64')}`;
 
 async function post(url: string, secret: string, form: Record<string, string>): Promise<Response> {
@@ -140,7 +170,9 @@ describe.each([
   let redisB: RedisClient;
   let a: RunningProvider;
   let b: RunningProvider;
+  const clientKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const secrets = {
+    clientPublicKey: { ...clientKeys.publicKey.export({ format: 'jwk' }), kid: 'client-key', use: 'sig', alg: 'RS256' },
     clientSecret: randomBytes(32).toString('base64url'),
     cookieKey: randomBytes(32).toString('hex'),
     signingKey: {
@@ -259,6 +291,29 @@ describe.each([
     // An invalid request_uri is reported to the client's redirect_uri (or rendered when it cannot be).
     const body = location ? new URL(location).searchParams.get('error') : await again.text();
     expect(body).toContain('invalid_request_uri');
+  });
+
+  it('accepts a private_key_jwt client assertion once, even when both instances get it at once', async () => {
+    const tokenRequest = (p: RunningProvider, assertion: string): Promise<Response> =>
+      fetch(`${p.url}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          scope: 'api:read',
+          client_id: 'jwt-app',
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: assertion,
+        }),
+      });
+    for (let round = 0; round < 3; round++) {
+      const assertion = clientAssertion(clientKeys.privateKey, [a.url, b.url]);
+      const results = await Promise.all([tokenRequest(a, assertion), tokenRequest(b, assertion)]);
+      expect(results.map((r) => r.status).sort()).toEqual([200, 401]);
+      const replay = await tokenRequest(round % 2 === 0 ? a : b, assertion);
+      expect(replay.status).toBe(401);
+      expect(await replay.json()).toMatchObject({ error: 'invalid_client' });
+    }
   });
 
   it('rejects a wrong PKCE verifier', async () => {

@@ -464,6 +464,17 @@ describe.each([
       expect(codeTtl).toBeLessThanOrEqual(60_000);
     });
 
+    it('reserves a ReplayDetection id on first lookup, so concurrent lookups see it once', async () => {
+      const prefix = unique('oidc');
+      const A = createOidcProviderAdapter({ redis, prefix, timeoutMs: 2_000 });
+      const B = createOidcProviderAdapter({ redis: other, prefix, timeoutMs: 2_000 });
+      const pods = [new A('ReplayDetection'), new B('ReplayDetection')];
+      const found = await Promise.all(Array.from({ length: 20 }, (_, i) => pods[i % 2]!.find('jti-hash')));
+      expect(found.filter((f) => f === undefined)).toHaveLength(1);
+      await pods[0]!.upsert('jti-hash', { jti: 'jti-hash', iss: 'client', kind: 'ReplayDetection' }, 60);
+      expect(await pods[1]!.find('jti-hash')).toMatchObject({ iss: 'client' });
+    });
+
     it('finds a session by uid and a device code by user code', async () => {
       const prefix = unique('oidc');
       const Adapter = createOidcProviderAdapter({ redis, prefix, timeoutMs: 2_000 });

@@ -1,4 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import {
   type AuditedStore,
   type CacheAuditRow,
@@ -545,8 +546,9 @@ export class SharedCache<T = unknown> implements AuditedStore {
   }
 
   async #waitForFill(key: string, waitMs: number): Promise<T | undefined> {
-    const deadline = this.#now() + waitMs;
-    while (this.#now() < deadline) {
+    // Real time, not the injectable clock: this bounds how long a caller actually waits.
+    const deadline = performance.now() + waitMs;
+    while (performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
       const entry = await this.#readL2(key).catch(() => undefined);
       const now = this.#now();
