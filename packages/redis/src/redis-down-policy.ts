@@ -81,6 +81,9 @@ export class RedisCallGuard {
   #failures = 0;
   #openUntil = 0;
   #probing = false;
+  #sequence = 0;
+  #ticker: NodeJS.Timeout | undefined;
+  readonly #pending = new Map<number, { readonly deadline: number; readonly expire: () => void }>();
 
   constructor(client: RedisClient, options: RedisCallGuardOptions = {}) {
     this.#client = client;
@@ -95,53 +98,95 @@ export class RedisCallGuard {
   }
 
   /** Runs `fn` within the guard; throws `ERR_REDIS_UNAVAILABLE` or `ERR_REDIS_TIMEOUT`. */
-  async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     const status = this.#client.status;
     if (status !== 'ready') {
       // lazyConnect clients start in 'wait': start connecting, but do not queue this call.
       if (status === 'wait') this.#client.connect().catch(() => {});
-      throw new RedisStoreError(
-        'ERR_REDIS_UNAVAILABLE',
-        `${operation}: the Redis client is not connected (status ${status}); the Redis-down policy applies.`,
+      return Promise.reject(
+        new RedisStoreError(
+          'ERR_REDIS_UNAVAILABLE',
+          `${operation}: the Redis client is not connected (status ${status}); the Redis-down policy applies.`,
+        ),
       );
     }
     if (this.#failures >= this.#failureThreshold) {
       if (performance.now() < this.#openUntil || this.#probing) {
-        throw new RedisStoreError(
-          'ERR_REDIS_UNAVAILABLE',
-          `${operation}: Redis failed ${this.#failures} calls in a row; skipping it for up to ${this.#cooldownMs} ms.`,
+        return Promise.reject(
+          new RedisStoreError(
+            'ERR_REDIS_UNAVAILABLE',
+            `${operation}: Redis failed ${this.#failures} calls in a row; skipping it for up to ${this.#cooldownMs} ms.`,
+          ),
         );
       }
       this.#probing = true;
     }
-    let timer: NodeJS.Timeout | undefined;
-    const pending = fn();
-    pending.catch(() => {});
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
+    return new Promise<T>((resolve, reject) => {
+      const id = ++this.#sequence;
+      this.#pending.set(id, {
+        deadline: performance.now() + this.timeoutMs,
+        expire: () => {
+          this.#settled(true);
           reject(
             new RedisStoreError('ERR_REDIS_TIMEOUT', `${operation}: Redis did not answer within ${this.timeoutMs} ms.`),
-          ),
-        this.timeoutMs,
+          );
+        },
+      });
+      this.#startTicker();
+      let pending: Promise<T>;
+      try {
+        pending = fn();
+      } catch (error) {
+        pending = Promise.reject(error);
+      }
+      pending.then(
+        (value) => {
+          if (!this.#pending.delete(id)) return;
+          this.#failures = 0;
+          this.#probing = false;
+          resolve(value);
+        },
+        (error: unknown) => {
+          if (!this.#pending.delete(id)) return;
+          // A connected Redis that answers with an error is not hung; a dropped connection is
+          // refused at once by the status check and must not hold the circuit open afterwards.
+          this.#settled(false);
+          reject(
+            error instanceof RedisStoreError
+              ? error
+              : new RedisStoreError('ERR_REDIS_UNAVAILABLE', `${operation}: the Redis call failed.`, { cause: error }),
+          );
+        },
       );
     });
-    try {
-      const result = await Promise.race([pending, timeout]);
-      this.#failures = 0;
-      return result;
-    } catch (error) {
-      // Only a connected Redis that stops answering trips the circuit: a dropped connection is
-      // already refused at once by the status check, and must not keep the circuit open after
-      // the client reconnects.
-      const hung = error instanceof RedisStoreError && this.#client.status === 'ready';
-      this.#failures = hung ? this.#failures + 1 : 0;
-      if (this.#failures >= this.#failureThreshold) this.#openUntil = performance.now() + this.#cooldownMs;
-      if (error instanceof RedisStoreError) throw error;
-      throw new RedisStoreError('ERR_REDIS_UNAVAILABLE', `${operation}: the Redis call failed.`, { cause: error });
-    } finally {
-      this.#probing = false;
-      clearTimeout(timer);
-    }
+  }
+
+  #settled(timedOut: boolean): void {
+    this.#probing = false;
+    this.#failures = timedOut && this.#client.status === 'ready' ? this.#failures + 1 : 0;
+    if (this.#failures >= this.#failureThreshold) this.#openUntil = performance.now() + this.#cooldownMs;
+  }
+
+  /**
+   * One coarse ticker for all calls in flight instead of a timer per call: calls share the same
+   * timeout, so the Map's insertion order is deadline order and each tick stops at the first call
+   * still in time. A call times out between `timeoutMs` and `timeoutMs + tick`.
+   */
+  #startTicker(): void {
+    if (this.#ticker !== undefined) return;
+    const tick = Math.max(1, Math.min(10, Math.floor(this.timeoutMs / 5)));
+    this.#ticker = setInterval(() => {
+      const now = performance.now();
+      for (const [id, call] of this.#pending) {
+        if (call.deadline > now) break;
+        this.#pending.delete(id);
+        call.expire();
+      }
+      if (this.#pending.size === 0) {
+        clearInterval(this.#ticker);
+        this.#ticker = undefined;
+      }
+    }, tick);
+    this.#ticker.unref();
   }
 }

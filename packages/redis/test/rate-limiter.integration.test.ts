@@ -157,7 +157,8 @@ describe.each([
     // commandstats also counts the commands the script runs; what the client sent is EVALSHA
     // (plus one EVAL on a cluster node that had not seen the script yet).
     const sent = (delta.get('evalsha') ?? 0) + (delta.get('eval') ?? 0);
-    const scriptInner = new Set(['time', 'hmget', 'hset', 'pexpire', 'evalsha', 'eval']);
+    // HELLO: a cluster connection that ioredis (re)opened to a node.
+    const scriptInner = new Set(['time', 'hmget', 'hset', 'pexpire', 'evalsha', 'eval', 'hello']);
     expect(sent - (delta.get('eval') ?? 0)).toBeGreaterThanOrEqual(20 - 2);
     expect(sent).toBeLessThanOrEqual(20 + 2);
     expect([...delta.keys()].filter((name) => !scriptInner.has(name))).toEqual([]);
@@ -200,7 +201,8 @@ describe.each([
     for (const key of keys) {
       const ttl = await redis.pttl(key);
       expect(ttl).toBeGreaterThan(0);
-      expect(ttl).toBeLessThanOrEqual(10_001);
+      // GCRA state may be kept up to twice its window so steady traffic need not re-send PEXPIRE.
+      expect(ttl).toBeLessThanOrEqual(20_001);
     }
     // Both keys share one hash tag, so one slot on a Cluster.
     expect(keys.every((k) => k.includes('{user:%7Bbraces%7D}'))).toBe(true);

@@ -242,7 +242,15 @@ class RedisRateLimiter implements RateLimiter {
       policy.mode === 'fallback' ? new LocalLimiter(limits, policy.maxKeys, policy.limitScale) : undefined;
     this.#withLeases = limits.some((l) => l.kind === 'c');
     this.#maxCost = Math.min(...limits.map((l) => l.burst));
-    this.#limitArgs = limits.flatMap((l) => [l.kind, l.name, l.limit, l.windowMs * 1000, l.burst]);
+    this.#limitArgs = limits.flatMap((l) => [
+      l.kind,
+      l.limit,
+      l.windowMs * 1000,
+      l.burst,
+      `${l.name}:a`,
+      `${l.name}:b`,
+      `${l.name}:c`,
+    ]);
     this.#onRedisError = options.onRedisError;
   }
 

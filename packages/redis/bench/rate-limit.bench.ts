@@ -1,0 +1,171 @@
+import { startRedis } from '@rampart/testkit';
+import { Redis } from 'ioredis';
+import { RateLimiterRedis, RateLimiterUnion } from 'rate-limiter-flexible';
+import { defineBench } from '../../../scripts/bench/harness.ts';
+import { createRateLimiter } from '../src/index.ts';
+
+async function connect(url: string, autoPipelining = false): Promise<Redis> {
+  const client = new Redis(url, { enableOfflineQueue: false, enableAutoPipelining: autoPipelining });
+  await new Promise((resolve) => client.once('ready', resolve));
+  return client;
+}
+
+/** Client-sent commands (EVALSHA/EVAL and plain commands), from INFO commandstats. */
+async function sentCommands(admin: Redis): Promise<number> {
+  const info = await admin.info('commandstats');
+  let total = 0;
+  for (const m of info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)) {
+    if (['evalsha', 'eval', 'get', 'set', 'incrby', 'pttl', 'multi', 'exec', 'expire', 'pexpire'].includes(m[1]!)) {
+      total += Number(m[2]);
+    }
+  }
+  return total;
+}
+
+export default defineBench('@rampart/redis', async (b) => {
+  const server = await startRedis({ owned: true });
+  const admin = await connect(server.url);
+  const plain = await connect(server.url);
+  const piped = await connect(server.url, true);
+  let n = 0;
+  const key = () => `u${n++ % 10_000}`;
+  const HUGE = 1_000_000_000;
+
+  try {
+    // T1: one limit, nothing rejected: both sides are one script per call.
+    const ours = createRateLimiter({
+      redis: plain,
+      prefix: 'b1',
+      timeoutMs: 1_000,
+      limits: [{ name: 'm', algorithm: 'fixed-window', limit: HUGE, windowMs: 60_000 }],
+    });
+    const peer = new RateLimiterRedis({ storeClient: plain, keyPrefix: 'p1', points: HUGE, duration: 60 });
+    for (const concurrency of [1, 64]) {
+      await b.compare(`consume, 1 limit, c=${concurrency}`, {
+        ours: () => ours.consume(key()),
+        peer: { name: 'rlflx RateLimiterRedis', fn: () => peer.consume(key()) },
+        concurrency,
+        note: 'target ≥ 1.0×, p99 ≤ 1.1×',
+      });
+    }
+    const oursPiped = createRateLimiter({
+      redis: piped,
+      prefix: 'b2',
+      timeoutMs: 1_000,
+      limits: [{ name: 'm', algorithm: 'fixed-window', limit: HUGE, windowMs: 60_000 }],
+    });
+    await b.compare('consume, 1 limit, c=64, autopipelining', {
+      ours: () => oursPiped.consume(key()),
+      peer: { name: 'rlflx RateLimiterRedis (no autopipelining)', fn: () => peer.consume(key()) },
+      concurrency: 64,
+      note: 'target ≥ 1.3× with autopipelining',
+    });
+
+    // T2: three limits (1 s / 1 min / 1 h) in one script vs RateLimiterUnion's three calls.
+    const three = createRateLimiter({
+      redis: plain,
+      prefix: 'b3',
+      timeoutMs: 1_000,
+      limits: [
+        { name: 'second', algorithm: 'gcra', limit: HUGE, windowMs: 1_000 },
+        { name: 'minute', algorithm: 'sliding-window', limit: HUGE, windowMs: 60_000 },
+        { name: 'hour', algorithm: 'fixed-window', limit: HUGE, windowMs: 3_600_000 },
+      ],
+    });
+    const union = new RateLimiterUnion(
+      new RateLimiterRedis({ storeClient: plain, keyPrefix: 'u1', points: HUGE, duration: 1 }),
+      new RateLimiterRedis({ storeClient: plain, keyPrefix: 'u2', points: HUGE, duration: 60 }),
+      new RateLimiterRedis({ storeClient: plain, keyPrefix: 'u3', points: HUGE, duration: 3_600 }),
+    );
+    await b.compare('consume, 3 limits (1 s/1 min/1 h), c=64', {
+      ours: () => three.consume(key()),
+      peer: { name: 'rlflx RateLimiterUnion ×3', fn: () => union.consume(key()) },
+      concurrency: 64,
+      note: 'target ≥ 2.0×; ours is all-or-nothing',
+    });
+    const decisions = 200;
+    let before = await sentCommands(admin);
+    for (let i = 0; i < decisions; i++) await three.consume(key());
+    const oursCmds = ((await sentCommands(admin)) - before) / decisions;
+    before = await sentCommands(admin);
+    for (let i = 0; i < decisions; i++) await union.consume(key());
+    const peerCmds = ((await sentCommands(admin)) - before) / decisions;
+    b.record({
+      operation: 'Redis commands per decision, 3 limits',
+      ours: oursCmds,
+      peer: peerCmds,
+      peerName: 'rlflx RateLimiterUnion ×3',
+      unit: 'commands',
+      higherIsBetter: false,
+    });
+
+    // T4: an attack from many distinct subjects, each already blocked.
+    const subjects = b.quick ? 20_000 : 100_000;
+    const blockedOurs = createRateLimiter({
+      redis: plain,
+      prefix: 'b4',
+      timeoutMs: 1_000,
+      limits: [{ name: 'm', algorithm: 'fixed-window', limit: 1, windowMs: 60_000 }],
+      blockCache: { maxKeys: subjects },
+    });
+    const blockedPeer = new RateLimiterRedis({
+      storeClient: plain,
+      keyPrefix: 'p4',
+      points: 1,
+      duration: 60,
+      inMemoryBlockOnConsumed: 1,
+      inMemoryBlockDuration: 60,
+    });
+    const spend = async (fn: (k: string) => Promise<unknown>): Promise<void> => {
+      let i = 0;
+      await Promise.all(
+        Array.from({ length: 64 }, async () => {
+          while (i < subjects) await fn(`ip:${i++}`).catch(() => {});
+        }),
+      );
+    };
+    const attack = async (fn: (k: string) => Promise<unknown>) => {
+      await spend(fn); // first hit spends the single point
+      global.gc?.();
+      const heap0 = process.memoryUsage().heapUsed;
+      await spend(fn); // second hit is rejected and enters the block cache
+      const calls0 = await sentCommands(admin);
+      await spend(fn); // third hit: served from the local block cache?
+      const calls = (await sentCommands(admin)) - calls0;
+      global.gc?.();
+      return { perRejected: calls / subjects, heapMiB: (process.memoryUsage().heapUsed - heap0) / 2 ** 20 };
+    };
+    const o = await attack((k) => blockedOurs.consume(k));
+    const p = await attack((k) => blockedPeer.consume(k));
+    b.record({
+      operation: `Redis calls per rejected request, ${subjects} blocked subjects`,
+      ours: o.perRejected,
+      peer: p.perRejected,
+      peerName: 'rlflx inMemoryBlockOnConsumed',
+      unit: 'calls',
+      higherIsBetter: false,
+      note: 'target ≤ 0.01',
+    });
+    b.record({
+      operation: `heap growth holding ${subjects} blocked subjects`,
+      ours: o.heapMiB,
+      peer: p.heapMiB,
+      peerName: 'rlflx inMemoryBlockOnConsumed',
+      unit: 'MiB',
+      higherIsBetter: false,
+      note: 'ours is capped by blockCache.maxKeys (default 10 000)',
+    });
+    let k = 0;
+    await b.compare(`rejected request of a blocked subject (${subjects} subjects)`, {
+      ours: () => blockedOurs.consume(`ip:${k++ % subjects}`),
+      peer: {
+        name: 'rlflx inMemoryBlockOnConsumed',
+        fn: () => blockedPeer.consume(`ip:${k++ % subjects}`).catch(() => {}),
+      },
+      concurrency: 1,
+    });
+  } finally {
+    for (const c of [admin, plain, piped]) c.disconnect();
+    await server.stop();
+  }
+});
