@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import {
   type AuditedStore,
   type CacheAuditRow,
@@ -141,7 +141,7 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
 
   #key(id: string): string {
     // The hash is the hash tag, so an item and its grace copy share a Cluster slot.
-    return `${this.#prefix}{${createHash('sha256').update(id).digest('base64url')}}`;
+    return `${this.#prefix}{${hash('sha256', id, 'base64url')}}`;
   }
 
   /**

@@ -6,7 +6,7 @@ import { cluster, singleNode, type Target } from './fixtures/targets.ts';
 
 const WORKER = fileURLToPath(new URL('./fixtures/race-worker.ts', import.meta.url));
 const PROCESSES = 8;
-const ITEMS = 200;
+const ITEMS = 100;
 
 interface Outcome {
   readonly consumed: string[];
@@ -71,5 +71,5 @@ describe.each([
     // The race was real: more than one process won something.
     expect(results.filter((r) => r.consumed.length > 0).length).toBeGreaterThan(1);
     store.close();
-  });
+  }, 120_000); // 8 Node processes start on a shared 2-core CI machine
 });

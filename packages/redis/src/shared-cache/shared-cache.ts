@@ -1,4 +1,4 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import {
   type AuditedStore,
@@ -10,12 +10,12 @@ import {
 } from '../cache-registry.ts';
 import { RedisStoreError } from '../errors.ts';
 import { RedisCallGuard } from '../redis-down-policy.ts';
-import { defineScript, type RedisClient, runScript } from '../scripts.ts';
+import type { RedisClient } from '../scripts.ts';
 import { checkClient, checkId, checkInt, checkPrefix, throwIfProblems } from '../store-options.ts';
-import { unlinkByPrefix } from './clear.ts';
-import { decodeEntry, encodeEntry, type StoredEntry } from './entry.ts';
+import type { StoredEntry } from './entry.ts';
 import { encodeInvalidation, InvalidationBus, type InvalidationMessage } from './invalidation-bus.ts';
 import { BoundedLru, type L1Entry } from './l1.ts';
+import { CacheRedisTier } from './redis-tier.ts';
 import { shouldRefreshEarly } from './xfetch.ts';
 
 /** Turns cached values into strings and back. Default: JSON. */
@@ -93,49 +93,6 @@ const JSON_SERIALIZER: CacheSerializer<never> = {
   deserialize: (text) => JSON.parse(text) as never,
 };
 
-// A tag key must outlive every entry that recorded its version: otherwise it could expire, come
-// back with the old version, and resurrect invalidated entries. New tags start at a random version.
-const TAG_READ = defineScript(
-  'cache-tag-read',
-  `local v = redis.call('GET', KEYS[1])
-if not v then
-  v = ARGV[1]
-  redis.call('SET', KEYS[1], v, 'PX', ARGV[2])
-elseif redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return v`,
-);
-
-const TAG_BUMP = defineScript(
-  'cache-tag-bump',
-  `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCR', KEYS[1]) end
-return 0`,
-);
-
-const LEASE_RELEASE = defineScript(
-  'cache-lease-release',
-  `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`,
-);
-
-// On a miss, take the lease in the same round trip as the read.
-const READ_OR_LEASE = defineScript(
-  'cache-read-or-lease',
-  `local v = redis.call('GET', KEYS[1])
-if v then return {v, 0} end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {false, 1} end
-return {false, 0}`,
-);
-
-// Write the computed value and give the lease back in one round trip.
-const WRITE_AND_RELEASE = defineScript(
-  'cache-write-and-release',
-  `redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
-return 1`,
-);
-
 const POLL_INTERVAL_MS = 10;
 
 /**
@@ -168,9 +125,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
   readonly class: CacheClass;
   readonly reason: string;
   readonly ttlMs: number;
-  readonly #redis: RedisClient | undefined;
-  readonly #guard: RedisCallGuard | undefined;
-  readonly #base: string;
+  readonly #redis: CacheRedisTier | undefined;
+  readonly #channel: string;
   readonly #l1: BoundedLru<T> | undefined;
   readonly #l1TtlMs: number | undefined;
   readonly #bus: InvalidationBus | undefined;
@@ -257,9 +213,17 @@ export class SharedCache<T = unknown> implements AuditedStore {
     this.class = o.class as CacheClass;
     this.reason = o.reason as string;
     this.ttlMs = ttlMs;
-    this.#redis = o.redis;
-    this.#guard = o.redis ? new RedisCallGuard(o.redis, { timeoutMs }) : undefined;
-    this.#base = `${prefix}${this.name}:`;
+    const base = `${prefix}${this.name}:`;
+    this.#redis = o.redis
+      ? new CacheRedisTier(
+          o.redis,
+          new RedisCallGuard(o.redis, { timeoutMs }),
+          base,
+          `SharedCache "${this.name}"`,
+          staleIfErrorMs,
+        )
+      : undefined;
+    this.#channel = `${base}invalidate`;
     this.#l1 = l1 ? new BoundedLru<T>(l1.maxEntries) : undefined;
     this.#l1TtlMs = l1?.ttlMs;
     this.#staleIfErrorMs = staleIfErrorMs;
@@ -273,7 +237,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
     if (o.subscriber && this.#l1) {
       this.#bus = new InvalidationBus(
         o.subscriber,
-        `${this.#base}invalidate`,
+        this.#channel,
         (m) => this.#applyInvalidation(m),
         () => this.#l1?.clear(),
       );
@@ -301,7 +265,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
     if (local && local.expiresAt > now) return local.value;
     if (!this.#redis) return undefined;
     try {
-      const entry = await this.#readL2(key);
+      const entry = await this.#redis.read(key);
       if (entry && entry.e > now) {
         const value = this.#serializer.deserialize(entry.v);
         this.#l1Set(key, value, entry, now, Object.keys(entry.t ?? {}));
@@ -334,20 +298,37 @@ export class SharedCache<T = unknown> implements AuditedStore {
     return load;
   }
 
-  /** Stores `value` in Redis and this pod's L1, and tells other pods to drop their copies. */
+  /**
+   * Stores `value` in Redis and this pod's L1, and tells other pods to drop their copies. While
+   * Redis is down: throws when fail-closed; with `bypass`, keeps the value in this pod only.
+   */
   async set(key: string, value: T, options: CacheWriteOptions = {}): Promise<void> {
     checkId(key, `SharedCache "${this.name}".set`, 'key');
     const ttl = this.#ttl(options.ttlMs, 'set');
     const tags = this.#tags(options.tags, 'set');
     const now = this.#now();
-    const versions = this.#redis ? await this.#tagVersions(tags, ttl) : undefined;
+    let versions: Record<string, number> | undefined;
+    try {
+      versions = this.#redis ? await this.#redis.tagVersions(tags, ttl) : undefined;
+    } catch (error) {
+      if (this.#failClosed) throw error;
+      this.#onError(error);
+      return; // bypass: a tagged value that cannot be versioned is not cached
+    }
     const entry: StoredEntry = {
       v: this.#serializer.serialize(value),
       e: now + ttl,
       d: 0,
       ...(versions ? { t: versions } : {}),
     };
-    if (this.#redis) await this.#writeL2(key, entry, ttl);
+    if (this.#redis) {
+      try {
+        await this.#writeL2(key, entry, ttl);
+      } catch (error) {
+        if (this.#failClosed) throw error;
+        this.#onError(error);
+      }
+    }
     this.#l1Set(key, value, entry, now, tags);
   }
 
@@ -356,9 +337,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
     checkId(key, `SharedCache "${this.name}".delete`, 'key');
     this.#l1?.delete(key);
     if (!this.#redis) return;
-    const redis = this.#redis;
-    const full = this.#entryKey(key);
-    await this.#call('delete', () => redis.unlink(full));
+    await this.#redis.delete(key);
     await this.#publish({ origin: this.#origin, keys: [key] });
   }
 
@@ -367,10 +346,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
     const list = this.#tags(tags, 'invalidateTags');
     this.#l1?.deleteTagged(list);
     if (!this.#redis || list.length === 0) return;
-    const redis = this.#redis;
-    await this.#call('invalidateTags', () =>
-      Promise.all(list.map((tag) => runScript(redis, TAG_BUMP, [this.#tagKey(tag)], []))),
-    );
+    await this.#redis.bumpTags(list);
     await this.#publish({ origin: this.#origin, tags: list });
   }
 
@@ -378,9 +354,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
   async clear(): Promise<void> {
     this.#l1?.clear();
     if (!this.#redis) return;
-    const redis = this.#redis;
     // SCAN may take longer than one call's timeout: it is an administrative operation.
-    await unlinkByPrefix(redis, this.#base).catch((error: unknown) => {
+    await this.#redis.clear().catch((error: unknown) => {
       throw new RedisStoreError('ERR_REDIS_UNAVAILABLE', `SharedCache "${this.name}".clear: the Redis call failed.`, {
         cause: error,
       });
@@ -422,7 +397,9 @@ export class SharedCache<T = unknown> implements AuditedStore {
     let leaseTried = false;
     try {
       // One round trip: the entry, or (on a miss) the lease to compute it.
-      const read = await this.#readOrLease(key);
+      const read: { entry?: StoredEntry | undefined; token?: string; leaseTried: boolean } = this.#lease
+        ? await this.#redis.readOrLease(key, this.#lease.ttlMs)
+        : { entry: await this.#redis.read(key), leaseTried: false };
       entry = read.entry;
       leaseToken = read.token;
       leaseTried = read.leaseTried;
@@ -442,7 +419,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
     }
     if (this.#lease) {
       // A stale or invalidated entry was found, so the read did not try for the lease.
-      if (!leaseTried) leaseToken = await this.#acquireLease(key).catch(() => undefined);
+      if (!leaseTried) leaseToken = await this.#redis.acquireLease(key, this.#lease.ttlMs).catch(() => undefined);
       if (leaseToken === undefined) {
         // Another pod is computing: serve what we have, or wait for its result.
         if (stale) return stale.value;
@@ -465,7 +442,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
     try {
       // Tag versions are read before computing: an invalidation during the load marks the result stale.
       let versions: Record<string, number> | undefined;
-      if (this.#redis && tags.length > 0) versions = await this.#tagVersions(tags, ttl).catch(() => undefined);
+      if (this.#redis && tags.length > 0) versions = await this.#redis.tagVersions(tags, ttl).catch(() => undefined);
       const started = this.#now();
       let value: T;
       try {
@@ -493,7 +470,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
       return value;
     } finally {
       // Awaited, so this process's next refresh of the key never races its own release.
-      if (leaseToken !== undefined) await this.#releaseLease(key, leaseToken);
+      if (leaseToken !== undefined) await this.#redis?.releaseLease(key, leaseToken);
     }
   }
 
@@ -520,7 +497,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
     const run = async (): Promise<void> => {
       let token: string | undefined;
       if (this.#redis && this.#lease) {
-        token = await this.#acquireLease(key);
+        token = await this.#redis.acquireLease(key, this.#lease.ttlMs);
         if (token === undefined) return; // another pod is already refreshing
       }
       await this.#compute(key, loader, options, undefined, token);
@@ -530,27 +507,12 @@ export class SharedCache<T = unknown> implements AuditedStore {
       .finally(() => this.#refreshing.delete(key));
   }
 
-  async #acquireLease(key: string): Promise<string | undefined> {
-    const redis = this.#redis as RedisClient;
-    const lease = this.#lease as { ttlMs: number };
-    const token = randomBytes(12).toString('base64url');
-    const reply = await this.#call('lease', () => redis.set(this.#leaseKey(key), token, 'PX', lease.ttlMs, 'NX'));
-    return reply === 'OK' ? token : undefined;
-  }
-
-  async #releaseLease(key: string, token: string): Promise<void> {
-    const redis = this.#redis as RedisClient;
-    await this.#call('lease', () => runScript(redis, LEASE_RELEASE, [this.#leaseKey(key)], [token])).catch(() => {
-      // The lease expires by itself within lease.ttlMs.
-    });
-  }
-
   async #waitForFill(key: string, waitMs: number): Promise<T | undefined> {
     // Real time, not the injectable clock: this bounds how long a caller actually waits.
     const deadline = performance.now() + waitMs;
     while (performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
-      const entry = await this.#readL2(key).catch(() => undefined);
+      const entry = await this.#redis?.read(key).catch(() => undefined);
       const now = this.#now();
       if (entry && entry.e > now) {
         const value = this.#serializer.deserialize(entry.v);
@@ -589,77 +551,16 @@ export class SharedCache<T = unknown> implements AuditedStore {
     this.#l1.set(key, { value, expiresAt, staleUntil: expiresAt + this.#staleIfErrorMs, deltaMs: entry.d, tags });
   }
 
-  async #readOrLease(key: string): Promise<{ entry?: StoredEntry; token?: string; leaseTried: boolean }> {
-    if (!this.#lease) {
-      const entry = await this.#readL2(key);
-      return entry ? { entry, leaseTried: false } : { leaseTried: false };
-    }
-    const redis = this.#redis as RedisClient;
-    const token = randomBytes(12).toString('base64url');
-    const lease = this.#lease;
-    const [text, acquired] = (await this.#call('get', () =>
-      runScript(redis, READ_OR_LEASE, [this.#entryKey(key), this.#leaseKey(key)], [token, lease.ttlMs]),
-    )) as [string | false | null, number];
-    const entry = typeof text === 'string' ? await this.#checkTags(decodeEntry(text)) : undefined;
-    return {
-      ...(entry ? { entry } : {}),
-      ...(acquired === 1 ? { token } : {}),
-      leaseTried: typeof text !== 'string',
-    };
-  }
-
-  async #readL2(key: string): Promise<StoredEntry | undefined> {
-    const redis = this.#redis as RedisClient;
-    const full = this.#entryKey(key);
-    return this.#checkTags(decodeEntry(await this.#call('get', () => redis.get(full))));
-  }
-
-  /** An entry whose tags were invalidated since it was computed reads as a miss. */
-  async #checkTags(entry: StoredEntry | undefined): Promise<StoredEntry | undefined> {
-    const redis = this.#redis as RedisClient;
-    if (entry?.t) {
-      const tags = Object.keys(entry.t);
-      const current = await this.#call('get', () => Promise.all(tags.map((tag) => redis.get(this.#tagKey(tag)))));
-      for (let i = 0; i < tags.length; i++) {
-        if (current[i] === null || Number(current[i]) !== entry.t[tags[i] as string]) return undefined;
-      }
-    }
-    return entry;
-  }
-
   async #writeL2(key: string, entry: StoredEntry, ttl: number, leaseToken?: string): Promise<void> {
-    const redis = this.#redis as RedisClient;
-    const full = this.#entryKey(key);
-    const px = ttl + this.#staleIfErrorMs;
-    if (leaseToken === undefined) await this.#call('set', () => redis.set(full, encodeEntry(entry), 'PX', px));
-    else {
-      await this.#call('set', () =>
-        runScript(redis, WRITE_AND_RELEASE, [full, this.#leaseKey(key)], [encodeEntry(entry), px, leaseToken]),
-      );
-    }
+    await this.#redis?.write(key, entry, ttl, leaseToken);
     await this.#publish({ origin: this.#origin, keys: [key] });
-  }
-
-  async #tagVersions(tags: readonly string[], ttl: number): Promise<Record<string, number> | undefined> {
-    if (tags.length === 0) return undefined;
-    const redis = this.#redis as RedisClient;
-    const life = ttl + this.#staleIfErrorMs + 60_000;
-    const replies = await this.#call('tags', () =>
-      Promise.all(tags.map((tag) => runScript(redis, TAG_READ, [this.#tagKey(tag)], [randomInt(1, 2 ** 40), life]))),
-    );
-    const versions: Record<string, number> = {};
-    tags.forEach((tag, i) => {
-      versions[tag] = Number(replies[i]);
-    });
-    return versions;
   }
 
   async #publish(message: InvalidationMessage): Promise<void> {
     if (!this.#redis || !this.#bus) return;
-    const redis = this.#redis;
-    await this.#call('publish', () => redis.publish(`${this.#base}invalidate`, encodeInvalidation(message))).catch(
-      (error: unknown) => this.#onError(error),
-    );
+    await this.#redis
+      .publish(this.#channel, encodeInvalidation(message))
+      .catch((error: unknown) => this.#onError(error));
   }
 
   #applyInvalidation(message: InvalidationMessage): void {
@@ -667,25 +568,6 @@ export class SharedCache<T = unknown> implements AuditedStore {
     if (message.all) this.#l1.clear();
     for (const key of message.keys ?? []) if (typeof key === 'string') this.#l1.delete(key);
     if (message.tags) this.#l1.deleteTagged(message.tags.filter((t) => typeof t === 'string'));
-  }
-
-  #call<R>(operation: string, fn: () => Promise<R>): Promise<R> {
-    return (this.#guard as RedisCallGuard).call(`SharedCache "${this.name}".${operation}`, fn);
-  }
-
-  // Entries, tags and leases get their own sub-namespaces, so no cache key can collide with a tag
-  // key. An entry and its lease share the hash tag `{key}` (the base has no braces, so the tag is
-  // the same for both whatever the key holds): one script can read one and take the other.
-  #entryKey(key: string): string {
-    return `${this.#base}{${key}}`;
-  }
-
-  #tagKey(tag: string): string {
-    return `${this.#base}t:${tag}`;
-  }
-
-  #leaseKey(key: string): string {
-    return `${this.#base}l:{${key}}`;
   }
 
   #ttl(ttlMs: number | undefined, operation: string): number {
