@@ -1,5 +1,5 @@
-import { startRedis, type TestRedis, waitFor } from '@rampart/testkit';
-import { Redis } from 'ioredis';
+import { startRedis, startRedisCluster, type TestRedis, waitFor } from '@rampart/testkit';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheRegistry, RedisStoreError, ReplayGuard, SharedCache, SingleUseStore } from '../src/index.ts';
 
@@ -191,5 +191,55 @@ describe('ReplayGuard with WAIT', () => {
     expect(error).toMatchObject({ code: 'ERR_REDIS_NOT_REPLICATED', retryable: false });
     // The id stays recorded: a retry is answered "replay", never "first time".
     expect(await guard.check('jti-2').catch(() => 'still-not-replicated')).not.toBe(true);
+  });
+});
+
+describe('stores on a Redis Cluster that goes away', () => {
+  it('fail closed (or open, or bypass, as configured) once every node is stopped', async () => {
+    const nodes = await startRedisCluster();
+    const redis = new Cluster([...nodes.startupNodes], {
+      enableOfflineQueue: false,
+      clusterRetryStrategy: () => 100,
+    });
+    redis.on('error', () => {}); // the cluster is stopped on purpose
+    await waitFor(() => redis.status === 'ready', { timeoutMs: 10_000, what: 'the cluster client' });
+    const registry = new CacheRegistry();
+    const guard = new ReplayGuard({ redis, name: 'c-guard', ttlMs: 60_000, registry, timeoutMs: 200 });
+    const open = new ReplayGuard({
+      redis,
+      name: 'c-open',
+      ttlMs: 60_000,
+      registry,
+      timeoutMs: 200,
+      onRedisDown: 'fail-open',
+    });
+    const once = new SingleUseStore({ redis, name: 'c-once', ttlMs: 60_000, registry, timeoutMs: 200 });
+    const pod = new SharedCache<string>({
+      name: 'c-pod',
+      class: 'pod',
+      reason: 'per-pod token cache',
+      ttlMs: 60_000,
+      redis,
+      registry,
+      timeoutMs: 200,
+    });
+    await once.put('item', 1);
+    expect(await guard.check('before')).toBe(true);
+
+    await nodes.stop();
+    await waitFor(
+      async () =>
+        (await guard.check('after').then(
+          () => undefined,
+          (e: unknown) => e,
+        )) instanceof RedisStoreError,
+      { timeoutMs: 10_000, what: 'the guard to see the cluster gone' },
+    );
+    await expect(guard.check('after')).rejects.toMatchObject({ retryable: true });
+    expect(await open.check('after')).toBe(true);
+    await expect(once.consume('item')).rejects.toMatchObject({ retryable: true });
+    expect(await pod.getOrSet('k', () => 'from-origin')).toBe('from-origin');
+    redis.disconnect();
+    await pod.close();
   });
 });
