@@ -1,4 +1,5 @@
 import { waitFor } from '@rampart/testkit';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CacheRegistry,
@@ -84,6 +85,32 @@ describe.each([
       guard.close();
     });
 
+    it('answers "first time" exactly once per distinct id, for any batch of concurrent checks (property)', async () => {
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.constantFrom('a', 'b', 'c', 'd', 'e'), { minLength: 1, maxLength: 40 }),
+          async (ids) => {
+            const name = unique(`prop-${run++}`);
+            const pods = [redis, other].map(
+              (client) =>
+                new ReplayGuard({
+                  redis: client,
+                  name,
+                  ttlMs: 60_000,
+                  registry: new CacheRegistry(),
+                  timeoutMs: 2_000,
+                }),
+            );
+            const answers = await Promise.all(ids.map((id, i) => pods[i % 2]!.check(id)));
+            const firsts = ids.filter((_, i) => answers[i]);
+            expect(firsts.sort()).toEqual([...new Set(ids)].sort());
+          },
+        ),
+        { numRuns: 25 },
+      );
+    });
+
     it('forget lets an id through again', async () => {
       const guard = new ReplayGuard({ redis, name: unique('forget'), ttlMs: 60_000, registry, timeoutMs: 2_000 });
       expect(await guard.check('x')).toBe(true);
@@ -125,6 +152,48 @@ describe.each([
       const results = await Promise.all(Array.from({ length: 50 }, () => store.consume('code')));
       expect(results.filter((r) => r !== undefined)).toEqual([{ value: 42, reread: false }]);
       store.close();
+    });
+
+    it('behaves like a put-once, take-once map for any sequence of operations from two pods (property)', async () => {
+      let run = 0;
+      const op = fc.record({
+        kind: fc.constantFrom('put', 'consume'),
+        id: fc.constantFrom('x', 'y', 'z'),
+        pod: fc.constantFrom(0, 1),
+        value: fc.integer(),
+      });
+      await fc.assert(
+        fc.asyncProperty(fc.array(op, { maxLength: 30 }), async (ops) => {
+          const name = unique(`prop-${run++}`);
+          const pods = [redis, other].map(
+            (client) =>
+              new SingleUseStore<number>({
+                redis: client,
+                name,
+                ttlMs: 60_000,
+                registry: new CacheRegistry(),
+                timeoutMs: 2_000,
+              }),
+          );
+          const model = new Map<string, number>();
+          for (const { kind, id, pod, value } of ops) {
+            const store = pods[pod]!;
+            if (kind === 'put') {
+              const outcome = await store.put(id, value).then(
+                () => 'stored',
+                (e: RedisStoreError) => e.code,
+              );
+              expect(outcome).toBe(model.has(id) ? 'ERR_REDIS_DUPLICATE_ID' : 'stored');
+              if (!model.has(id)) model.set(id, value);
+            } else {
+              const got = await store.consume(id);
+              expect(got?.value).toBe(model.get(id));
+              model.delete(id);
+            }
+          }
+        }),
+        { numRuns: 25 },
+      );
     });
 
     it('refuses to overwrite an id that is stored', async () => {
