@@ -10,16 +10,23 @@ async function connect(url: string, autoPipelining = false): Promise<Redis> {
   return client;
 }
 
-/** Client-sent commands (EVALSHA/EVAL and plain commands), from INFO commandstats. */
-async function sentCommands(admin: Redis): Promise<number> {
-  const info = await admin.info('commandstats');
-  let total = 0;
-  for (const m of info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)) {
-    if (['evalsha', 'eval', 'get', 'set', 'incrby', 'pttl', 'multi', 'exec', 'expire', 'pexpire'].includes(m[1]!)) {
-      total += Number(m[2]);
-    }
-  }
-  return total;
+/** Counts the commands a client sends (what commandstats cannot tell apart from script calls). */
+function countSent(client: Redis): () => number {
+  let sent = 0;
+  const original = client.sendCommand.bind(client);
+  client.sendCommand = ((...args: Parameters<Redis['sendCommand']>) => {
+    sent += 1;
+    return original(...args);
+  }) as Redis['sendCommand'];
+  return () => sent;
+}
+
+/** Redis-side µs per EVALSHA over `runs` sequential calls of `fn`. */
+async function usecPerCall(admin: Redis, runs: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+  await admin.config('RESETSTAT');
+  for (let i = 0; i < runs; i++) await fn(i).catch(() => {});
+  const line = (await admin.info('commandstats')).split('\n').find((l) => l.startsWith('cmdstat_evalsha:'));
+  return Number(/usec_per_call=([\d.]+)/.exec(line ?? '')?.[1] ?? Number.NaN);
 }
 
 export default defineBench('@rampart/redis', async (b) => {
@@ -27,6 +34,7 @@ export default defineBench('@rampart/redis', async (b) => {
   const admin = await connect(server.url);
   const plain = await connect(server.url);
   const piped = await connect(server.url, true);
+  const sentByPlain = countSent(plain);
   let n = 0;
   const key = () => `u${n++ % 10_000}`;
   const HUGE = 1_000_000_000;
@@ -84,12 +92,12 @@ export default defineBench('@rampart/redis', async (b) => {
       note: 'target ≥ 2.0×; ours is all-or-nothing',
     });
     const decisions = 200;
-    let before = await sentCommands(admin);
+    let before = sentByPlain();
     for (let i = 0; i < decisions; i++) await three.consume(key());
-    const oursCmds = ((await sentCommands(admin)) - before) / decisions;
-    before = await sentCommands(admin);
+    const oursCmds = (sentByPlain() - before) / decisions;
+    before = sentByPlain();
     for (let i = 0; i < decisions; i++) await union.consume(key());
-    const peerCmds = ((await sentCommands(admin)) - before) / decisions;
+    const peerCmds = (sentByPlain() - before) / decisions;
     b.record({
       operation: 'Redis commands per decision, 3 limits',
       ours: oursCmds,
@@ -99,22 +107,52 @@ export default defineBench('@rampart/redis', async (b) => {
       higherIsBetter: false,
     });
 
+    // T3: Redis CPU per decision (both scripts warm, one limit, nothing rejected).
+    const runs = b.quick ? 1_000 : 5_000;
+    const gcra = createRateLimiter({
+      redis: plain,
+      prefix: 'b5',
+      timeoutMs: 1_000,
+      limits: [{ name: 'g', algorithm: 'gcra', limit: HUGE, windowMs: 60_000 }],
+    });
+    const oursFixedUs = await usecPerCall(admin, runs, (i) => ours.consume(`c${i % 1000}`));
+    const oursGcraUs = await usecPerCall(admin, runs, (i) => gcra.consume(`c${i % 1000}`));
+    const peerUs = await usecPerCall(admin, runs, (i) => peer.consume(`c${i % 1000}`));
+    b.record({
+      operation: 'Redis µs per call (usec_per_call), fixed window',
+      ours: oursFixedUs,
+      peer: peerUs,
+      peerName: 'rlflx RateLimiterRedis',
+      unit: 'µs',
+      higherIsBetter: false,
+      note: 'target ≤ 1.2× (ratio ≥ 0.83)',
+    });
+    b.record({
+      operation: 'Redis µs per call (usec_per_call), GCRA',
+      ours: oursGcraUs,
+      peer: peerUs,
+      peerName: 'rlflx RateLimiterRedis (fixed window)',
+      unit: 'µs',
+      higherIsBetter: false,
+      note: 'target ≤ 1.5× (ratio ≥ 0.67)',
+    });
+
     // T4: an attack from many distinct subjects, each already blocked.
     const subjects = b.quick ? 20_000 : 100_000;
     const blockedOurs = createRateLimiter({
       redis: plain,
       prefix: 'b4',
       timeoutMs: 1_000,
-      limits: [{ name: 'm', algorithm: 'fixed-window', limit: 1, windowMs: 60_000 }],
+      limits: [{ name: 'm', algorithm: 'fixed-window', limit: 1, windowMs: 3_600_000 }],
       blockCache: { maxKeys: subjects },
     });
     const blockedPeer = new RateLimiterRedis({
       storeClient: plain,
       keyPrefix: 'p4',
       points: 1,
-      duration: 60,
+      duration: 3_600,
       inMemoryBlockOnConsumed: 1,
-      inMemoryBlockDuration: 60,
+      inMemoryBlockDuration: 3_600,
     });
     const spend = async (fn: (k: string) => Promise<unknown>): Promise<void> => {
       let i = 0;
@@ -129,9 +167,9 @@ export default defineBench('@rampart/redis', async (b) => {
       global.gc?.();
       const heap0 = process.memoryUsage().heapUsed;
       await spend(fn); // second hit is rejected and enters the block cache
-      const calls0 = await sentCommands(admin);
+      const calls0 = sentByPlain();
       await spend(fn); // third hit: served from the local block cache?
-      const calls = (await sentCommands(admin)) - calls0;
+      const calls = sentByPlain() - calls0;
       global.gc?.();
       return { perRejected: calls / subjects, heapMiB: (process.memoryUsage().heapUsed - heap0) / 2 ** 20 };
     };

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { startRedis, type TestRedis, waitFor } from '@rampart/testkit';
-import { Redis } from 'ioredis';
+import { startRedis, startRedisCluster, type TestRedis, type TestRedisCluster, waitFor } from '@rampart/testkit';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createRateLimiter,
@@ -9,6 +9,7 @@ import {
   type RedisDownPolicy,
   RedisStoreError,
 } from '../src/index.ts';
+import { DECIDE_SCRIPT } from '../src/rate-limit/decide.lua.ts';
 import { cluster, ready, singleNode, type Target } from './fixtures/targets.ts';
 
 /** Keeps `inFlight` decisions running until `until` resolves; counts outcomes. */
@@ -17,7 +18,7 @@ async function load(limiter: RateLimiter, inFlight: number, until: Promise<void>
   void until.finally(() => {
     stop = true;
   });
-  const counts = { ok: 0, failed: 0 };
+  const counts = { ok: 0, failed: 0, codes: new Set<string>() };
   let n = 0;
   await Promise.all(
     Array.from({ length: inFlight }, async () => {
@@ -26,8 +27,9 @@ async function load(limiter: RateLimiter, inFlight: number, until: Promise<void>
           const d = await limiter.consume(`user:${n++ % 50}`);
           if (d.source === 'redis') counts.ok += 1;
           else counts.failed += 1;
-        } catch {
+        } catch (error) {
           counts.failed += 1;
+          counts.codes.add(String((error as { code?: string }).code));
           // A fail-fast rejection settles in microtasks; let I/O (the reconnect) run.
           await new Promise((resolve) => setImmediate(resolve));
         }
@@ -96,7 +98,10 @@ describe('Redis restart and outage (single node)', () => {
   });
 
   it('decides every request again after a restart during load, with no failed decision once reconnected', async () => {
-    const limiter = createRateLimiter({ redis, prefix: 'restart', limits: [...LIMITS], timeoutMs: 50 });
+    // What is tested here is the script cache and the reconnect, not latency: a loaded CI box can
+    // take more than 50 ms to answer the first calls of a cold server (the outage tests below
+    // hold the default timeout).
+    const limiter = createRateLimiter({ redis, prefix: 'restart', limits: [...LIMITS], timeoutMs: 1_000 });
     const restarted = (async () => {
       await limiter.consume('warm');
       await server.restart();
@@ -106,6 +111,7 @@ describe('Redis restart and outage (single node)', () => {
     expect(during.ok).toBeGreaterThan(0);
     // After recovery: the restarted server has an empty script cache; EVALSHA falls back once.
     const after = await load(limiter, 16, new Promise((resolve) => setTimeout(resolve, 300)));
+    expect([...after.codes]).toEqual([]);
     expect(after.failed).toBe(0);
     expect(after.ok).toBeGreaterThan(0);
   });
@@ -181,4 +187,61 @@ describe('Redis restart and outage (single node)', () => {
     });
     admin.disconnect();
   });
+});
+
+describe('failover on a cluster with replicas', () => {
+  let cluster: TestRedisCluster;
+  let client: Cluster;
+  const admins: Redis[] = [];
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
+    client = (await ready(new Cluster([...cluster.startupNodes], { enableOfflineQueue: false }))) as Cluster;
+  });
+  afterAll(async () => {
+    for (const a of admins) a.disconnect();
+    client?.disconnect();
+    await cluster?.stop();
+  });
+
+  it('decides every request again after replicas take over, although they never saw the script', async () => {
+    const limiter = createRateLimiter({ redis: client, prefix: 'failover', limits: [...LIMITS], timeoutMs: 1_000 });
+    const replicas = cluster.nodes.filter((n) => n.role === 'replica');
+    for (const r of replicas) admins.push((await ready(new Redis({ host: r.host, port: r.port }))) as Redis);
+    const promoted = (async () => {
+      await limiter.consume('warm');
+      await waitFor(
+        async () => {
+          for (const a of admins) if (!(await a.info('replication')).includes('master_link_status:up')) return false;
+          return true;
+        },
+        { timeoutMs: 20_000, what: 'the replicas to be in sync' },
+      );
+      // Scripts are not replicated: the replicas about to be promoted do not have it.
+      const cached = await Promise.all(admins.map((a) => a.call('SCRIPT', 'EXISTS', DECIDE_SCRIPT.sha1)));
+      expect(cached).toEqual(admins.map(() => [0]));
+      // A manual failover promotes each replica; the new masters have an empty script cache.
+      await Promise.all(admins.map((a) => a.call('CLUSTER', 'FAILOVER')));
+      await waitFor(
+        async () => {
+          for (const a of admins) {
+            const role = (await a.call('ROLE')) as unknown[];
+            if (role[0] !== 'master') return false;
+          }
+          return true;
+        },
+        { timeoutMs: 20_000, what: 'the replicas to become masters' },
+      );
+      await waitFor(async () => (await limiter.consume('probe').catch(() => undefined))?.source === 'redis', {
+        timeoutMs: 20_000,
+        what: 'decisions to succeed on the new masters',
+      });
+    })();
+    const during = await load(limiter, 16, promoted);
+    await promoted;
+    expect(during.ok).toBeGreaterThan(0);
+    const after = await load(limiter, 16, new Promise((resolve) => setTimeout(resolve, 300)));
+    expect([...after.codes]).toEqual([]);
+    expect(after.failed).toBe(0);
+    expect(after.ok).toBeGreaterThan(0);
+  }, 60_000);
 });

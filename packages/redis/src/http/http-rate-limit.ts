@@ -98,7 +98,7 @@ export function createHttpRateLimit(options: HttpRateLimitOptions): (request: Ht
     } catch (error) {
       if (error instanceof RateLimitError)
         return refuse(400, error.code, 'The request cannot be rate limited as sent.');
-      if (error instanceof RedisStoreError && error.retryable) {
+      if (error instanceof RedisStoreError) {
         return refuse(503, error.code, 'The rate limiter is unavailable; retry shortly.', 1);
       }
       throw error;

@@ -65,13 +65,14 @@ end
 local allOk = blockedFor == 0
 local spend = {}
 local ns = 0
-local refund = {}
+local refund = nil
+if op == 'r' then refund = {} end
 -- Absolute time (µs) until which the state must survive, and a generous horizon to set instead.
 local needed = blockedUntil
 local horizon = blockedUntil
 local zkey, zlease = nil, 0
 -- Per limit (flat): ok, remaining and reset before spending, the same after spending, retry.
-local rok, rem0, rem1, rst0, rst1, rty = {}, {}, {}, {}, {}, {}
+local res = {}
 
 for i = 1, n do
   local b = 6 + (i - 1) * 7
@@ -94,7 +95,7 @@ for i = 1, n do
     spend[ns + 1] = fa; spend[ns + 2] = idx; spend[ns + 3] = fb; spend[ns + 4] = c + cost; ns = ns + 4
     if now + t0 > needed then needed = now + t0 end
     if now + t0 > horizon then horizon = now + t0 end
-    if op == 'r' and c > 0 then refund[#refund + 1] = fb; refund[#refund + 1] = max(0, c - cost) end
+    if refund and c > 0 then refund[#refund + 1] = fb; refund[#refund + 1] = max(0, c - cost) end
   elseif kind == 's' then
     local idx = floor(now / W)
     local sidx = tonumber(va)
@@ -121,7 +122,7 @@ for i = 1, n do
     spend[ns + 5] = ARGV[b + 7]; spend[ns + 6] = prev; ns = ns + 6
     if now + t1 > needed then needed = now + t1 end
     if now + t1 > horizon then horizon = now + t1 end
-    if op == 'r' and sidx == idx and cur > 0 then refund[#refund + 1] = fb; refund[#refund + 1] = max(0, cur - cost) end
+    if refund and sidx == idx and cur > 0 then refund[#refund + 1] = fb; refund[#refund + 1] = max(0, cur - cost) end
   elseif kind == 'g' then
     local T = W / L
     local tau = T * tonumber(ARGV[b + 4])
@@ -138,7 +139,7 @@ for i = 1, n do
     spend[ns + 1] = fa; spend[ns + 2] = fmt('%.0f', stored); ns = ns + 2
     if stored > needed then needed = stored end
     if now + 2 * tau > horizon then horizon = now + 2 * tau end
-    if op == 'r' and tat > now then refund[#refund + 1] = fa; refund[#refund + 1] = fmt('%.0f', max(now, tat - cost * T)) end
+    if refund and tat > now then refund[#refund + 1] = fa; refund[#refund + 1] = fmt('%.0f', max(now, tat - cost * T)) end
   elseif kind == 'c' then
     zkey = KEYS[2]
     zlease = W
@@ -154,7 +155,8 @@ for i = 1, n do
     end
   end
   if not ok then allOk = false end
-  rok[i] = ok and 1 or 0; rem0[i] = r0; rem1[i] = r1; rst0[i] = t0; rst1[i] = t1; rty[i] = retry
+  local j = (i - 1) * 6
+  res[j + 1] = ok and 1 or 0; res[j + 2] = r0; res[j + 3] = r1; res[j + 4] = t0; res[j + 5] = t1; res[j + 6] = retry
 end
 
 local spent = op == 'x' or (op == 'c' and (allOk or (ARGV[3] == '1' and blockedFor == 0)))
@@ -162,10 +164,11 @@ local out = {allOk and 1 or 0, now, blockedFor}
 for i = 1, n do
   local after = spent and (ARGV[6 + (i - 1) * 7 + 1] ~= 'c' or allOk)
   local j = 3 + (i - 1) * 4
-  out[j + 1] = rok[i]
-  out[j + 2] = max(0, after and rem1[i] or rem0[i])
-  out[j + 3] = after and rst1[i] or rst0[i]
-  out[j + 4] = rty[i]
+  local k = (i - 1) * 6
+  out[j + 1] = res[k + 1]
+  out[j + 2] = max(0, after and res[k + 3] or res[k + 2])
+  out[j + 3] = after and res[k + 5] or res[k + 4]
+  out[j + 4] = res[k + 6]
 end
 
 if op == 'p' then
@@ -174,7 +177,7 @@ if op == 'p' then
   return out
 end
 
-if op == 'r' then
+if refund then
   if #refund > 0 then redis.call('HSET', key, unpack(refund)) end
   if zkey and lease ~= '' then redis.call('ZREM', zkey, lease) end
   out[1] = 1
