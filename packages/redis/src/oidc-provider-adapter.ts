@@ -1,3 +1,4 @@
+import { CacheRegistry, cacheRegistry, checkAuditFields } from './cache-registry.ts';
 import { RedisStoreError } from './errors.ts';
 import { RedisCallGuard } from './redis-down-policy.ts';
 import { defineScript, type RedisClient, runScript } from './scripts.ts';
@@ -36,6 +37,10 @@ export interface OidcProviderAdapterOptions {
    * fail-closed error there is a failed login.
    */
   readonly timeoutMs?: number;
+  /** Audit name. Default `oidc-provider`. */
+  readonly name?: string;
+  /** Where the adapter registers for the audit table. Default: the package-wide {@link cacheRegistry}. */
+  readonly registry?: CacheRegistry;
 }
 
 // Models whose entries join their grant's index, so revokeByGrantId can find them.
@@ -162,7 +167,25 @@ export function createOidcProviderAdapter(options: OidcProviderAdapterOptions): 
   checkClient(o.redis, 'redis', problems);
   const prefix = checkPrefix(o.prefix, 'rampart:oidc', problems);
   const timeoutMs = checkInt(o.timeoutMs, 'timeoutMs', { min: 1, max: 60_000, fallback: 500 }, problems);
+  const name = o.name ?? 'oidc-provider';
+  const reason = 'authorization server state: codes, tokens, sessions and PAR requests are shared by every instance';
+  checkAuditFields({ name, reason, class: 'cluster' }, problems);
+  if (o.registry !== undefined && !(o.registry instanceof CacheRegistry)) {
+    problems.push('registry must be a CacheRegistry.');
+  }
   throwIfProblems('createOidcProviderAdapter', problems);
+  (o.registry ?? cacheRegistry).register({
+    name,
+    audit: () => ({
+      name,
+      kind: 'OidcProviderAdapter',
+      class: 'cluster',
+      reason,
+      backing: 'redis',
+      size: 0,
+      maxSize: undefined,
+    }),
+  });
   const redis = o.redis as RedisClient;
   const guard = new RedisCallGuard(redis, { timeoutMs });
 

@@ -126,6 +126,14 @@ describe('SingleUseStore', () => {
 });
 
 describe('createOidcProviderAdapter', () => {
+  it('joins the cache audit table as a cluster-class store', () => {
+    const registry = new CacheRegistry();
+    createOidcProviderAdapter({ redis: fakeRedis, registry });
+    expect(registry.rows()).toMatchObject([
+      { name: 'oidc-provider', kind: 'OidcProviderAdapter', class: 'cluster', backing: 'redis' },
+    ]);
+  });
+
   it('refuses a missing client and a prefix with braces', () => {
     const message = problemsOf(() => createOidcProviderAdapter({ redis: undefined as never, prefix: '{x}' }));
     expect(message).toContain('redis must be');

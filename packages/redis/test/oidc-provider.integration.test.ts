@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RedisClient } from '../src/index.ts';
+import { CacheRegistry, type RedisClient } from '../src/index.ts';
 import { createOidcProviderAdapter } from '../src/oidc-provider-adapter.ts';
 import { cluster, singleNode, type Target } from './fixtures/targets.ts';
 
@@ -30,7 +30,12 @@ async function startProvider(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const provider = new Provider(url, {
-    adapter: createOidcProviderAdapter({ redis, prefix: adapterPrefix, timeoutMs: 2_000 }),
+    adapter: createOidcProviderAdapter({
+      redis,
+      prefix: adapterPrefix,
+      timeoutMs: 2_000,
+      registry: new CacheRegistry(),
+    }),
     clients: [
       {
         client_id: 'app',

@@ -473,8 +473,8 @@ describe.each([
       InstanceType<ReturnType<typeof createOidcProviderAdapter>>,
     ] => {
       const prefix = unique('oidc');
-      const A = createOidcProviderAdapter({ redis, prefix, timeoutMs: 2_000 });
-      const B = createOidcProviderAdapter({ redis: other, prefix, timeoutMs: 2_000 });
+      const A = createOidcProviderAdapter({ redis, prefix, timeoutMs: 2_000, registry: new CacheRegistry() });
+      const B = createOidcProviderAdapter({ redis: other, prefix, timeoutMs: 2_000, registry: new CacheRegistry() });
       return [new A('AuthorizationCode'), new B('AuthorizationCode')];
     };
 
@@ -505,7 +505,7 @@ describe.each([
 
     it('revokes every token of a grant, across models and slots', async () => {
       const prefix = unique('oidc');
-      const Adapter = createOidcProviderAdapter({ redis, prefix, timeoutMs: 2_000 });
+      const Adapter = createOidcProviderAdapter({ redis, prefix, timeoutMs: 2_000, registry: new CacheRegistry() });
       const codes = new Adapter('AuthorizationCode');
       const tokens = new Adapter('AccessToken');
       const refresh = new Adapter('RefreshToken');
@@ -522,7 +522,7 @@ describe.each([
 
     it('keeps the grant index as long as its longest-lived token', async () => {
       const prefix = unique('oidc');
-      const Adapter = createOidcProviderAdapter({ redis, prefix, timeoutMs: 2_000 });
+      const Adapter = createOidcProviderAdapter({ redis, prefix, timeoutMs: 2_000, registry: new CacheRegistry() });
       await new Adapter('AccessToken').upsert('at', { grantId: 'g' }, 3600);
       await new Adapter('AuthorizationCode').upsert('code', { grantId: 'g' }, 60);
       await new Adapter('RefreshToken').upsert('rt', { grantId: 'g' }, 86_400);
@@ -535,8 +535,8 @@ describe.each([
 
     it('reserves a ReplayDetection id on first lookup, so concurrent lookups see it once', async () => {
       const prefix = unique('oidc');
-      const A = createOidcProviderAdapter({ redis, prefix, timeoutMs: 2_000 });
-      const B = createOidcProviderAdapter({ redis: other, prefix, timeoutMs: 2_000 });
+      const A = createOidcProviderAdapter({ redis, prefix, timeoutMs: 2_000, registry: new CacheRegistry() });
+      const B = createOidcProviderAdapter({ redis: other, prefix, timeoutMs: 2_000, registry: new CacheRegistry() });
       const pods = [new A('ReplayDetection'), new B('ReplayDetection')];
       const found = await Promise.all(Array.from({ length: 20 }, (_, i) => pods[i % 2]!.find('jti-hash')));
       expect(found.filter((f) => f === undefined)).toHaveLength(1);
@@ -546,7 +546,7 @@ describe.each([
 
     it('finds a session by uid and a device code by user code', async () => {
       const prefix = unique('oidc');
-      const Adapter = createOidcProviderAdapter({ redis, prefix, timeoutMs: 2_000 });
+      const Adapter = createOidcProviderAdapter({ redis, prefix, timeoutMs: 2_000, registry: new CacheRegistry() });
       const sessions = new Adapter('Session');
       await sessions.upsert('sess-1', { uid: 'uid-1', accountId: 'a' }, 600);
       expect(await sessions.findByUid('uid-1')).toEqual({ uid: 'uid-1', accountId: 'a' });
