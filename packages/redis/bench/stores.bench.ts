@@ -111,7 +111,7 @@ export default defineBench('@rampart/redis', async (b) => {
         name: 'bentocache getOrSet (miss)',
         fn: () => bento.getOrSet({ key: `miss-${miss++}`, factory: () => ({ n: 3 }), ttl: 600_000 }),
       },
-      note: 'ours: lease SET NX + GET + SET + lease release',
+      note: 'ours: 2 round trips (read-or-lease, write-and-release)',
     });
     await l1.close();
     await l2.close();

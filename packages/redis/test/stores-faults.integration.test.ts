@@ -35,18 +35,18 @@ describe('Redis stopped and restarted', () => {
   });
 
   it('fails closed, fails open when told to, and recovers after a restart', async () => {
-    const closed = new ReplayGuard({ redis, name: unique('closed'), ttlMs: 60_000, registry, timeoutMs: 200 });
+    const closed = new ReplayGuard({ redis, name: unique('closed'), ttlMs: 60_000, registry, timeoutMs: 1_000 });
     const failOpens: RedisStoreError[] = [];
     const open = new ReplayGuard({
       redis,
       name: unique('open'),
       ttlMs: 60_000,
       registry,
-      timeoutMs: 200,
+      timeoutMs: 1_000,
       onRedisDown: 'fail-open',
       onFailOpen: (e) => failOpens.push(e),
     });
-    const once = new SingleUseStore<string>({ redis, name: unique('once'), ttlMs: 60_000, registry, timeoutMs: 200 });
+    const once = new SingleUseStore<string>({ redis, name: unique('once'), ttlMs: 60_000, registry, timeoutMs: 1_000 });
     const jwks = new SharedCache<string>({
       name: unique('jwks'),
       class: 'cluster',
@@ -54,7 +54,7 @@ describe('Redis stopped and restarted', () => {
       ttlMs: 60_000,
       redis,
       subscriber,
-      timeoutMs: 200,
+      timeoutMs: 1_000,
       registry,
     });
     const stale = new SharedCache<string>({
@@ -65,7 +65,7 @@ describe('Redis stopped and restarted', () => {
       staleIfErrorMs: 600_000,
       redis,
       subscriber,
-      timeoutMs: 200,
+      timeoutMs: 1_000,
       registry,
     });
     const tokens = new SharedCache<string>({
@@ -74,7 +74,7 @@ describe('Redis stopped and restarted', () => {
       reason: 'an upstream token per pod is fine',
       ttlMs: 60_000,
       redis,
-      timeoutMs: 200,
+      timeoutMs: 1_000,
       registry,
     });
     await Promise.all([jwks.ready(), stale.ready()]);
@@ -204,16 +204,16 @@ describe('stores on a Redis Cluster that goes away', () => {
     redis.on('error', () => {}); // the cluster is stopped on purpose
     await waitFor(() => redis.status === 'ready', { timeoutMs: 10_000, what: 'the cluster client' });
     const registry = new CacheRegistry();
-    const guard = new ReplayGuard({ redis, name: 'c-guard', ttlMs: 60_000, registry, timeoutMs: 200 });
+    const guard = new ReplayGuard({ redis, name: 'c-guard', ttlMs: 60_000, registry, timeoutMs: 1_000 });
     const open = new ReplayGuard({
       redis,
       name: 'c-open',
       ttlMs: 60_000,
       registry,
-      timeoutMs: 200,
+      timeoutMs: 1_000,
       onRedisDown: 'fail-open',
     });
-    const once = new SingleUseStore({ redis, name: 'c-once', ttlMs: 60_000, registry, timeoutMs: 200 });
+    const once = new SingleUseStore({ redis, name: 'c-once', ttlMs: 60_000, registry, timeoutMs: 1_000 });
     const pod = new SharedCache<string>({
       name: 'c-pod',
       class: 'pod',
@@ -221,7 +221,7 @@ describe('stores on a Redis Cluster that goes away', () => {
       ttlMs: 60_000,
       redis,
       registry,
-      timeoutMs: 200,
+      timeoutMs: 1_000,
     });
     await once.put('item', 1);
     expect(await guard.check('before')).toBe(true);
