@@ -458,6 +458,33 @@ describe.each([
       await Promise.all([a.close(), b.close()]);
     });
 
+    it('lets many caches share one subscriber connection with one listener', async () => {
+      const [subA, subB] = [await connect(), await connect()];
+      const make = (client: RedisClient, subscriber: RedisClient, name: string): SharedCache<number> =>
+        new SharedCache<number>({
+          name,
+          class: 'cluster',
+          reason: 'shared subscriber test',
+          ttlMs: 60_000,
+          redis: client,
+          subscriber,
+          timeoutMs: 2_000,
+          registry: new CacheRegistry(),
+        });
+      const names = Array.from({ length: 12 }, () => unique('shared-sub'));
+      const podA = names.map((n) => make(redis, subA, n));
+      const podB = names.map((n) => make(other, subB, n));
+      await Promise.all([...podA, ...podB].map((c) => c.ready()));
+      expect(subA.listenerCount('message')).toBe(1);
+      for (const c of podA) await c.set('k', 1);
+      for (const c of podB) expect(await c.get('k')).toBe(1);
+      await podA[7]!.set('k', 2);
+      await waitFor(async () => (await podB[7]!.get('k')) === 2, { timeoutMs: 5_000, what: 'the invalidation' });
+      expect(await podB[6]!.get('k')).toBe(1);
+      await Promise.all([...podA, ...podB].map((c) => c.close()));
+      expect(subA.listenerCount('message')).toBe(0);
+    });
+
     it('keeps the L1 within its size cap', async () => {
       const [a, b] = await pods({ l1: { maxEntries: 10 } });
       for (let i = 0; i < 100; i++) await a.set(`k${i}`, i);

@@ -8,6 +8,58 @@ export interface InvalidationMessage {
   readonly all?: boolean;
 }
 
+/** Buses on one subscriber connection, by channel. */
+interface Dispatch {
+  readonly byChannel: Map<string, Set<InvalidationBus>>;
+  readonly onMessage: (channel: string, text: string) => void;
+  readonly onReady: () => void;
+}
+
+// Many caches may share one subscriber: one listener pair per connection, not per cache, so a
+// service with dozens of caches never trips the EventEmitter leak warning.
+const dispatchers = new WeakMap<RedisClient, Dispatch>();
+
+function attach(subscriber: RedisClient, channel: string, bus: InvalidationBus): void {
+  let dispatch = dispatchers.get(subscriber);
+  if (!dispatch) {
+    const byChannel = new Map<string, Set<InvalidationBus>>();
+    dispatch = {
+      byChannel,
+      onMessage: (ch, text) => {
+        const buses = byChannel.get(ch);
+        if (!buses) return;
+        const message = parse(text);
+        if (message) for (const b of buses) b.deliver(message);
+      },
+      onReady: () => {
+        for (const buses of byChannel.values()) for (const b of buses) b.resync();
+      },
+    };
+    dispatchers.set(subscriber, dispatch);
+    subscriber.on('message', dispatch.onMessage);
+    subscriber.on('ready', dispatch.onReady);
+  }
+  const set = dispatch.byChannel.get(channel) ?? new Set();
+  set.add(bus);
+  dispatch.byChannel.set(channel, set);
+}
+
+/** Returns true when no bus listens on `channel` any more. */
+function detach(subscriber: RedisClient, channel: string, bus: InvalidationBus): boolean {
+  const dispatch = dispatchers.get(subscriber);
+  const set = dispatch?.byChannel.get(channel);
+  if (!dispatch || !set) return true;
+  set.delete(bus);
+  if (set.size > 0) return false;
+  dispatch.byChannel.delete(channel);
+  if (dispatch.byChannel.size === 0) {
+    subscriber.off('message', dispatch.onMessage);
+    subscriber.off('ready', dispatch.onReady);
+    dispatchers.delete(subscriber);
+  }
+  return true;
+}
+
 /**
  * Cross-pod L1 invalidation over Redis pub/sub. Carries invalidations only, never values, so a
  * pod that misses a message can only miss a delete; to cover that, the L1 is dropped whenever the
@@ -19,15 +71,6 @@ export class InvalidationBus {
   readonly #onMessage: (message: InvalidationMessage) => void;
   readonly #onResync: () => void;
   #subscribed = false;
-  readonly #messageListener = (channel: string, text: string): void => {
-    if (channel !== this.#channel) return;
-    const message = parse(text);
-    if (message) this.#onMessage(message);
-  };
-  readonly #readyListener = (): void => {
-    // Messages sent while we were disconnected are lost: forget everything we hold.
-    this.#onResync();
-  };
 
   constructor(
     subscriber: RedisClient,
@@ -43,10 +86,19 @@ export class InvalidationBus {
 
   /** Subscribes; until this resolves the bus is not healthy (the L1 is bypassed). */
   async start(): Promise<void> {
-    this.#subscriber.on('message', this.#messageListener);
-    this.#subscriber.on('ready', this.#readyListener);
+    attach(this.#subscriber, this.#channel, this);
     await this.#subscriber.subscribe(this.#channel);
     this.#subscribed = true;
+  }
+
+  /** Called by the connection's dispatcher for a message on this bus's channel. */
+  deliver(message: InvalidationMessage): void {
+    this.#onMessage(message);
+  }
+
+  /** Called when the subscriber (re)connects: messages sent meanwhile are lost, so forget everything. */
+  resync(): void {
+    this.#onResync();
   }
 
   /** True while invalidations can arrive: subscribed and connected. */
@@ -56,9 +108,8 @@ export class InvalidationBus {
 
   async close(): Promise<void> {
     this.#subscribed = false;
-    this.#subscriber.off('message', this.#messageListener);
-    this.#subscriber.off('ready', this.#readyListener);
-    if (this.#subscriber.status === 'ready') await this.#subscriber.unsubscribe(this.#channel).catch(() => {});
+    const last = detach(this.#subscriber, this.#channel, this);
+    if (last && this.#subscriber.status === 'ready') await this.#subscriber.unsubscribe(this.#channel).catch(() => {});
   }
 }
 
