@@ -17,6 +17,7 @@ export {
 } from './http/http-rate-limit.ts';
 export { rateLimitHeader, rateLimitPolicyHeader } from './http/ratelimit-headers.ts';
 export { BlockedSubjects } from './rate-limit/blocked-subjects.ts';
+export type { DecisionSource, Lease, LimitStatus, RateLimitDecision } from './rate-limit/decision.ts';
 export type {
   ConcurrencyLimit,
   FixedWindowLimit,
@@ -27,15 +28,7 @@ export type {
   SlidingWindowLimit,
   TokenBucketLimit,
 } from './rate-limit/limits.ts';
-export {
-  createRateLimiter,
-  type DecisionSource,
-  type Lease,
-  type LimitStatus,
-  type RateLimitDecision,
-  type RateLimiter,
-  type RateLimiterOptions,
-} from './rate-limit/rate-limiter.ts';
+export { createRateLimiter, type RateLimiter, type RateLimiterOptions } from './rate-limit/rate-limiter.ts';
 export {
   RedisCallGuard,
   type RedisCallGuardOptions,

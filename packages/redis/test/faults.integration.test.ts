@@ -9,7 +9,7 @@ import {
   type RedisDownPolicy,
   RedisStoreError,
 } from '../src/index.ts';
-import { DECIDE_SCRIPT } from '../src/rate-limit/decide.lua.ts';
+import { buildDecideScript } from '../src/rate-limit/decide-script.ts';
 import { cluster, ready, singleNode, type Target } from './fixtures/targets.ts';
 
 /** Keeps `inFlight` decisions running until `until` resolves; counts outcomes. */
@@ -217,7 +217,9 @@ describe('failover on a cluster with replicas', () => {
         { timeoutMs: 20_000, what: 'the replicas to be in sync' },
       );
       // Scripts are not replicated: the replicas about to be promoted do not have it.
-      const cached = await Promise.all(admins.map((a) => a.call('SCRIPT', 'EXISTS', DECIDE_SCRIPT.sha1)));
+      const cached = await Promise.all(
+        admins.map((a) => a.call('SCRIPT', 'EXISTS', buildDecideScript(limiter.limits).sha1)),
+      );
       expect(cached).toEqual(admins.map(() => [0]));
       // A manual failover promotes each replica; the new masters have an empty script cache.
       await Promise.all(admins.map((a) => a.call('CLUSTER', 'FAILOVER')));

@@ -208,6 +208,22 @@ describe.each([
     expect(keys.every((k) => k.includes('{user:%7Bbraces%7D}'))).toBe(true);
   });
 
+  it('decides sixteen limits of every kind in one script', async () => {
+    const kinds = ['fixed-window', 'sliding-window', 'gcra'] as const;
+    const limits: LimitDefinition[] = Array.from({ length: 15 }, (_, i) => ({
+      name: `l${i}`,
+      algorithm: kinds[i % 3]!,
+      limit: 3 + i,
+      windowMs: 60_000,
+    }));
+    limits.push({ name: 'inflight', algorithm: 'concurrency', limit: 5, leaseMs: 60_000 });
+    const rl = limiter(limits);
+    const decisions = [];
+    for (let i = 0; i < 4; i++) decisions.push(await rl.consume('k'));
+    expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, false]);
+    expect(decisions[3]!.limits.filter((l) => !l.allowed).map((l) => l.name)).toEqual(['l0']);
+  });
+
   it('handles subjects with braces, percent signs and unicode as distinct subjects', async () => {
     const rl = limiter([{ name: 'w', algorithm: 'fixed-window', limit: 1, windowMs: 60_000 }]);
     const subjects = ['a}b', 'a{b', '}', '{}', '%7D', 'ü:☃', 'a%b'];

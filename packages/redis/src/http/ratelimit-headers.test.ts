@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { RateLimitDecision } from '../rate-limit/decision.ts';
 import { resolveLimits } from '../rate-limit/limits.ts';
-import type { RateLimitDecision } from '../rate-limit/rate-limiter.ts';
 import { rateLimitHeader, rateLimitPolicyHeader } from './ratelimit-headers.ts';
 
 describe('rateLimitPolicyHeader', () => {

@@ -1,5 +1,5 @@
+import type { RateLimitDecision } from '../rate-limit/decision.ts';
 import type { ResolvedLimit } from '../rate-limit/limits.ts';
-import type { RateLimitDecision } from '../rate-limit/rate-limiter.ts';
 
 /**
  * `RateLimit-Policy` per draft-ietf-httpapi-ratelimit-headers (-10/-11): one item per named

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { RateLimitError, RedisStoreError } from '../errors.ts';
 import { RedisCallGuard, type RedisDownPolicy, resolveRedisDownPolicy } from '../redis-down-policy.ts';
-import { type RedisClient, runScript } from '../scripts.ts';
+import { type RedisClient, type RedisScript, runScript } from '../scripts.ts';
 import { BlockedSubjects } from './blocked-subjects.ts';
-import { DECIDE_SCRIPT } from './decide.lua.ts';
-import { type LimitAlgorithm, type LimitDefinition, type ResolvedLimit, resolveLimits } from './limits.ts';
+import { buildDecideScript } from './decide-script.ts';
+import type { Lease, LimitStatus, RateLimitDecision } from './decision.ts';
+import { type LimitDefinition, type ResolvedLimit, resolveLimits } from './limits.ts';
 import { LocalLimiter } from './local-limiter.ts';
 import { assertSubject, subjectKeys } from './subject-keys.ts';
 
@@ -33,52 +34,6 @@ export interface RateLimiterOptions {
   readonly blockCache?: false | { readonly maxKeys?: number };
   /** Called with every Redis failure that a policy absorbed (for logs and metrics). */
   readonly onRedisError?: (error: RedisStoreError) => void;
-}
-
-/** The state of one limit after a decision. */
-export interface LimitStatus {
-  readonly name: string;
-  readonly algorithm: LimitAlgorithm;
-  /** Quota per window (concurrency: in-flight cap). */
-  readonly limit: number;
-  /** Window (concurrency: lease length), ms. */
-  readonly windowMs: number;
-  /** Whether this limit admitted the request. */
-  readonly allowed: boolean;
-  /** Quota left after this decision. */
-  readonly remaining: number;
-  /** Time until the quota is fully available again, ms. */
-  readonly resetMs: number;
-  /** When rejected by this limit: time until the same request could pass, ms. */
-  readonly retryAfterMs: number;
-}
-
-/** Where a decision came from. */
-export type DecisionSource = 'redis' | 'block-cache' | 'fallback' | 'fail-open';
-
-/** A held concurrency lease. */
-export interface Lease {
-  readonly id: string;
-  /** Ends the lease (idempotent). Never throws: a lease that cannot be released expires. */
-  release(): Promise<void>;
-}
-
-/** The answer of {@link RateLimiter.consume}. */
-export interface RateLimitDecision {
-  /** Whether the caller should serve the request (always true in shadow mode and fail-open). */
-  readonly allowed: boolean;
-  /** Whether the limits reject this request (also set in shadow mode). */
-  readonly limited: boolean;
-  /** Whether the subject is blocked (by `block()` or `blockOnRejectMs`). */
-  readonly blocked: boolean;
-  readonly source: DecisionSource;
-  /** Time until the same request could pass, ms; 0 when not limited. */
-  readonly retryAfterMs: number;
-  /** Redis server time of the decision in µs since the epoch (source `redis` only). */
-  readonly serverTimeUs: number | undefined;
-  readonly limits: readonly LimitStatus[];
-  /** Present when a concurrency limit admitted the request: release it when the work ends. */
-  readonly lease: Lease | undefined;
 }
 
 /** A Redis-backed limiter for one set of limits; see {@link createRateLimiter}. */
@@ -216,7 +171,7 @@ class RedisRateLimiter implements RateLimiter {
   readonly #fallback: LocalLimiter | undefined;
   readonly #withLeases: boolean;
   readonly #maxCost: number;
-  readonly #limitArgs: (string | number)[];
+  readonly #script: RedisScript;
   readonly #onRedisError: ((error: RedisStoreError) => void) | undefined;
 
   constructor(
@@ -242,15 +197,7 @@ class RedisRateLimiter implements RateLimiter {
       policy.mode === 'fallback' ? new LocalLimiter(limits, policy.maxKeys, policy.limitScale) : undefined;
     this.#withLeases = limits.some((l) => l.kind === 'c');
     this.#maxCost = Math.min(...limits.map((l) => l.burst));
-    this.#limitArgs = limits.flatMap((l) => [
-      l.kind,
-      l.limit,
-      l.windowMs * 1000,
-      l.burst,
-      `${l.name}:a`,
-      `${l.name}:b`,
-      `${l.name}:c`,
-    ]);
+    this.#script = buildDecideScript(limits);
     this.#onRedisError = options.onRedisError;
   }
 
@@ -267,10 +214,10 @@ class RedisRateLimiter implements RateLimiter {
 
   #run(op: string, subject: string, cost: number, lease: string, blockUs: number): Promise<ScriptReply> {
     const keys = subjectKeys(this.#prefix, subject, this.#withLeases);
-    const args = [op, cost, this.#spendOnReject, lease, blockUs, this.limits.length, ...this.#limitArgs];
+    const args = [op, cost, this.#spendOnReject, lease, blockUs];
     return this.#guard.call(`rate limit (${this.#prefix})`, async () =>
       parseReply(
-        await runScript(this.#client, DECIDE_SCRIPT, keys, args),
+        await runScript(this.#client, this.#script, keys, args),
         op === 'b' || op === 'd' || op === 'l' ? 0 : this.limits.length,
       ),
     );
