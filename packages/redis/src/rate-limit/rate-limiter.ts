@@ -172,6 +172,7 @@ class RedisRateLimiter implements RateLimiter {
   readonly #withLeases: boolean;
   readonly #maxCost: number;
   readonly #script: RedisScript;
+  readonly #operation: string;
   readonly #onRedisError: ((error: RedisStoreError) => void) | undefined;
 
   constructor(
@@ -198,6 +199,7 @@ class RedisRateLimiter implements RateLimiter {
     this.#withLeases = limits.some((l) => l.kind === 'c');
     this.#maxCost = Math.min(...limits.map((l) => l.burst));
     this.#script = buildDecideScript(limits);
+    this.#operation = `rate limit (${prefix})`;
     this.#onRedisError = options.onRedisError;
   }
 
@@ -215,7 +217,7 @@ class RedisRateLimiter implements RateLimiter {
   #run(op: string, subject: string, cost: number, lease: string, blockUs: number): Promise<ScriptReply> {
     const keys = subjectKeys(this.#prefix, subject, this.#withLeases);
     const args = [op, cost, this.#spendOnReject, lease, blockUs];
-    return this.#guard.call(`rate limit (${this.#prefix})`, async () =>
+    return this.#guard.call(this.#operation, async () =>
       parseReply(
         await runScript(this.#client, this.#script, keys, args),
         op === 'b' || op === 'd' || op === 'l' ? 0 : this.limits.length,
