@@ -98,6 +98,10 @@ beforeAll(async () => {
       '    publish: $authenticated',
       'web:',
       '  enable: false',
+      // The suite's fetches reuse keep-alive sockets across the minute-long release step; a
+      // server closing an idle socket under undici reads as "other side closed".
+      'server:',
+      '  keepAliveTimeout: 900',
       'log: { type: stdout, format: pretty, level: warn }',
       'max_body_size: 100mb',
       '',
@@ -149,7 +153,9 @@ describe('the release pipeline', () => {
   });
 
   it.each(publicPackages.map((m) => m.name))('publishes %s to the local registry', async (name) => {
-    const res = await fetch(`${registry}${name.replace('/', '%2f')}`);
+    const url = `${registry}${name.replace('/', '%2f')}`;
+    // One retry: a pooled socket the server has just closed fails the first attempt only.
+    const res = await fetch(url).catch(() => fetch(url));
     expect(res.status).toBe(200);
     const doc = (await res.json()) as { versions: Record<string, unknown> };
     expect(Object.keys(doc.versions)).toContain(version);

@@ -6,7 +6,12 @@ export type RedisStoreErrorCode =
   | 'ERR_REDIS_INVALID_OPTIONS'
   | 'ERR_REDIS_UNAVAILABLE'
   | 'ERR_REDIS_TIMEOUT'
-  | 'ERR_REDIS_UNEXPECTED_REPLY';
+  | 'ERR_REDIS_UNEXPECTED_REPLY'
+  // Replay guards, single-use stores and shared caches.
+  | 'ERR_REDIS_INVALID_ARGUMENT'
+  | 'ERR_REDIS_REPLAY_DETECTED'
+  | 'ERR_REDIS_DUPLICATE_ID'
+  | 'ERR_REDIS_NOT_REPLICATED';
 
 /** Codes specific to rate limiting. */
 export type RateLimitErrorCode =

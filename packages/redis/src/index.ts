@@ -1,3 +1,11 @@
+// Replay guards, single-use stores, shared caches and their audit registry (issue 6).
+export {
+  type AuditedStore,
+  type CacheAuditRow,
+  type CacheClass,
+  CacheRegistry,
+  cacheRegistry,
+} from './cache-registry.ts';
 export { RateLimitError, type RateLimitErrorCode, RedisStoreError, type RedisStoreErrorCode } from './errors.ts';
 export { clientSubject, type IpSubjectOptions, ipSubject } from './http/client-key.ts';
 export {
@@ -27,4 +35,18 @@ export {
   type RedisDownPolicy,
   type ResolvedRedisDownPolicy,
 } from './redis-down-policy.ts';
+export { ReplayGuard, type ReplayGuardOptions } from './replay-guard.ts';
 export { defineScript, type RedisClient, type RedisScript, runScript } from './scripts.ts';
+export {
+  type CacheSerializer,
+  type CacheWriteOptions,
+  SharedCache,
+  type SharedCacheOptions,
+} from './shared-cache/shared-cache.ts';
+export { shouldRefreshEarly } from './shared-cache/xfetch.ts';
+export {
+  type ConsumedItem,
+  type SingleUseSerializer,
+  SingleUseStore,
+  type SingleUseStoreOptions,
+} from './single-use-store.ts';

@@ -1,0 +1,125 @@
+// Replay guard and single-use store against the raw commands they wrap (target: within 5%), and
+// SharedCache against keyv + @keyv/redis and bentocache, all on one private Redis in one process.
+import { createKeyv } from '@keyv/redis';
+import { startRedis } from '@rampart/testkit';
+import { BentoCache, bentostore } from 'bentocache';
+import { memoryDriver } from 'bentocache/drivers/memory';
+import { redisDriver } from 'bentocache/drivers/redis';
+import { Redis } from 'ioredis';
+import { defineBench } from '../../../scripts/bench/harness.ts';
+import { CacheRegistry, ReplayGuard, SharedCache, SingleUseStore } from '../src/index.ts';
+
+export default defineBench('@rampart/redis', async (b) => {
+  const server = await startRedis({ owned: true });
+  // Autopipelining on: the configuration a service under load runs, and what node-redis (keyv) does by default.
+  const redis = new Redis(server.url, { enableOfflineQueue: false, enableAutoPipelining: true });
+  const subscriber = new Redis(server.url, { enableOfflineQueue: false });
+  await Promise.all([redis, subscriber].map((c) => new Promise((resolve) => c.once('ready', resolve))));
+  const registry = new CacheRegistry();
+  const keyv = createKeyv(server.url, { namespace: 'bench-keyv' });
+  const bento = new BentoCache({
+    default: 'cache',
+    stores: {
+      cache: bentostore()
+        .useL1Layer(memoryDriver({ maxItems: 1_000 }))
+        .useL2Layer(redisDriver({ connection: new Redis(server.url) })),
+    },
+  });
+  try {
+    const guard = new ReplayGuard({ redis, name: 'bench', ttlMs: 60_000, registry, timeoutMs: 1_000 });
+    const once = new SingleUseStore<string>({ redis, name: 'bench', ttlMs: 60_000, registry, timeoutMs: 1_000 });
+    let n = 0;
+    for (const concurrency of [1, 64]) {
+      await b.compare(`ReplayGuard.check, c=${concurrency}`, {
+        ours: () => guard.check(`ours-${n++}`),
+        peer: { name: 'raw SET NX PX (ioredis)', fn: () => redis.set(`raw:${n++}`, '1', 'PX', 60_000, 'NX') },
+        concurrency,
+        note: 'target ≥ 0.95×',
+      });
+      await b.compare(`SingleUseStore put+consume, c=${concurrency}`, {
+        ours: async () => {
+          const id = `ours-${n++}`;
+          await once.put(id, 'v');
+          await once.consume(id);
+        },
+        peer: {
+          name: 'raw SET NX PX + GETDEL',
+          fn: async () => {
+            const id = `raw:${n++}`;
+            await redis.set(id, 'v', 'PX', 60_000, 'NX');
+            await redis.getdel(id);
+          },
+        },
+        concurrency,
+        note: 'target ≥ 0.95×',
+      });
+    }
+
+    const l1 = new SharedCache<{ n: number }>({
+      name: 'bench-l1',
+      class: 'cluster',
+      reason: 'benchmark',
+      timeoutMs: 1_000,
+      ttlMs: 600_000,
+      redis,
+      subscriber,
+      registry,
+    });
+    await l1.ready();
+    const l2 = new SharedCache<{ n: number }>({
+      name: 'bench-l2',
+      class: 'cluster',
+      reason: 'benchmark',
+      timeoutMs: 1_000,
+      ttlMs: 600_000,
+      redis,
+      registry,
+    });
+    const keys = Array.from({ length: 100 }, (_, i) => `k${i}`);
+    for (const k of keys) {
+      await l1.set(k, { n: 1 });
+      await l2.set(k, { n: 1 });
+      await keyv.set(k, { n: 1 }, 600_000);
+      await bento.set({ key: k, value: { n: 1 }, ttl: 600_000 });
+    }
+    let i = 0;
+    const next = (): string => keys[i++ % keys.length] as string;
+    await b.compare('SharedCache.get, L1 hit', {
+      ours: () => l1.get(next()),
+      peer: { name: 'bentocache get (L1 hit)', fn: () => bento.get({ key: next() }) },
+    });
+    await b.compare('SharedCache.get, Redis only, c=1', {
+      ours: () => l2.get(next()),
+      peer: { name: 'keyv + @keyv/redis get', fn: () => keyv.get(next()) },
+    });
+    await b.compare('SharedCache.get, Redis only, c=64', {
+      ours: () => l2.get(next()),
+      peer: { name: 'keyv + @keyv/redis get', fn: () => keyv.get(next()) },
+      concurrency: 64,
+    });
+    await b.compare('SharedCache.getOrSet, L1 hit', {
+      ours: () => l1.getOrSet(next(), () => ({ n: 2 })),
+      peer: {
+        name: 'bentocache getOrSet (L1 hit)',
+        fn: () => bento.getOrSet({ key: next(), factory: () => ({ n: 2 }) }),
+      },
+    });
+    let miss = 0;
+    await b.compare('SharedCache.getOrSet, miss (load + write)', {
+      ours: () => l2.getOrSet(`miss-${miss++}`, () => ({ n: 3 })),
+      peer: {
+        name: 'bentocache getOrSet (miss)',
+        fn: () => bento.getOrSet({ key: `miss-${miss++}`, factory: () => ({ n: 3 }), ttl: 600_000 }),
+      },
+      note: 'ours: 2 round trips (read-or-lease, write-and-release)',
+    });
+    await l1.close();
+    await l2.close();
+  } finally {
+    await bento.disconnectAll().catch(() => {});
+    await keyv.disconnect().catch(() => {});
+    redis.disconnect();
+    subscriber.disconnect();
+    await server.stop();
+  }
+});

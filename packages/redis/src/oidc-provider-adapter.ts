@@ -1,0 +1,279 @@
+import { CacheRegistry, cacheRegistry, checkAuditFields } from './cache-registry.ts';
+import { RedisStoreError } from './errors.ts';
+import { RedisCallGuard } from './redis-down-policy.ts';
+import { defineScript, type RedisClient, runScript } from './scripts.ts';
+import { checkClient, checkInt, checkPrefix, throwIfProblems } from './store-options.ts';
+
+/** The payload oidc-provider hands to an adapter (a plain JSON object). */
+export type OidcAdapterPayload = Record<string, unknown> & {
+  readonly grantId?: string;
+  readonly uid?: string;
+  readonly userCode?: string;
+  readonly consumed?: number;
+};
+
+/** The adapter contract of oidc-provider (`new Provider(issuer, { adapter })`). */
+export interface OidcProviderAdapter {
+  upsert(id: string, payload: OidcAdapterPayload, expiresIn?: number): Promise<void>;
+  find(id: string): Promise<OidcAdapterPayload | undefined>;
+  findByUserCode(userCode: string): Promise<OidcAdapterPayload | undefined>;
+  findByUid(uid: string): Promise<OidcAdapterPayload | undefined>;
+  consume(id: string): Promise<void>;
+  destroy(id: string): Promise<void>;
+  revokeByGrantId(grantId: string): Promise<void>;
+}
+
+/** What `createOidcProviderAdapter` returns: the class oidc-provider instantiates once per model. */
+export type OidcProviderAdapterClass = new (model: string) => OidcProviderAdapter;
+
+/** Options of {@link createOidcProviderAdapter}. */
+export interface OidcProviderAdapterOptions {
+  /** The caller's ioredis `Redis` or `Cluster`. Give it `enableOfflineQueue: false`. */
+  readonly redis: RedisClient;
+  /** Key prefix. Default `rampart:oidc`. */
+  readonly prefix?: string;
+  /**
+   * Hard limit for one Redis call, in ms. Default 500: the token endpoint is not a hot path, and a
+   * fail-closed error there is a failed login.
+   */
+  readonly timeoutMs?: number;
+  /** Audit name. Default `oidc-provider`. */
+  readonly name?: string;
+  /** Where the adapter registers for the audit table. Default: the package-wide {@link cacheRegistry}. */
+  readonly registry?: CacheRegistry;
+}
+
+// Models whose entries join their grant's index, so revokeByGrantId can find them.
+const GRANTABLE = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'PreAuthorizedCode',
+]);
+
+const UPSERT = defineScript(
+  'oidc-upsert',
+  `redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'p', ARGV[1])
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1`,
+);
+
+// The grant index lives as long as its longest-lived member; an unbounded member keeps it forever.
+const INDEX_ADD = defineScript(
+  'oidc-grant-index-add',
+  `redis.call('SADD', KEYS[1], ARGV[1])
+local ttl = tonumber(ARGV[2])
+local current = redis.call('PTTL', KEYS[1])
+if ttl == 0 then
+  redis.call('PERSIST', KEYS[1])
+elseif current >= 0 and current < ttl then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+elseif current == -1 and redis.call('SCARD', KEYS[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return 1`,
+);
+
+// Check-and-consume in one step: of two token requests racing with one code, one sees 1, one 0.
+const CONSUME = defineScript(
+  'oidc-consume',
+  `if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+return redis.call('HSETNX', KEYS[1], 'c', ARGV[1])`,
+);
+
+const TAKE_INDEX = defineScript(
+  'oidc-grant-index-take',
+  `local members = redis.call('SMEMBERS', KEYS[1])
+redis.call('DEL', KEYS[1])
+return members`,
+);
+
+// oidc-provider's ReplayDetection.unique() (DPoP proofs, client assertion jti) is find-then-save:
+// two requests carrying one jti could both find nothing. Here find() reserves the id in the same
+// step, so exactly one caller sees "not found"; the save that follows overwrites the placeholder.
+const FIND_OR_RESERVE = defineScript(
+  'oidc-replay-find-or-reserve',
+  `local p = redis.call('HGET', KEYS[1], 'p')
+if p then return p end
+redis.call('HSET', KEYS[1], 'p', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return false`,
+);
+
+/** How long a reserved ReplayDetection id blocks its jti if the save never follows. */
+const RESERVATION_MS = 3_600_000;
+
+interface OidcErrors {
+  InvalidGrant: new (detail: string) => Error;
+  InvalidRequestUri: new (detail: string) => Error;
+}
+
+let oidcErrors: Promise<OidcErrors | undefined> | undefined;
+function loadOidcErrors(): Promise<OidcErrors | undefined> {
+  // Loaded only when a consume loses a race, so importing this module never loads oidc-provider.
+  const specifier = 'oidc-provider';
+  oidcErrors ??= import(specifier).then(
+    (mod: { errors?: OidcErrors }) => mod.errors,
+    () => undefined,
+  );
+  return oidcErrors;
+}
+
+async function alreadyConsumed(model: string): Promise<Error> {
+  const errors = await loadOidcErrors();
+  if (model === 'PushedAuthorizationRequest') {
+    if (errors) return new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used');
+  } else if (errors) {
+    return new errors.InvalidGrant(`${model === 'AuthorizationCode' ? 'authorization code' : model} already consumed`);
+  }
+  return new RedisStoreError(
+    'ERR_REDIS_DUPLICATE_ID',
+    `oidc-provider adapter: the ${model} was already consumed or is gone; reject the request.`,
+  );
+}
+
+/**
+ * A production Redis adapter for `oidc-provider`, on a single node or a Redis Cluster:
+ * - every entry is a hash `{p: payload, c: consumed}` with a TTL of exactly `expiresIn`;
+ * - `consume` is an atomic check-and-set (`HSETNX`): two token requests racing with one
+ *   authorization code, refresh token or `request_uri`, on any provider instance, get one success
+ *   and one `invalid_grant` / `invalid_request_uri` (the example adapter's blind `HSET` lets both
+ *   through);
+ * - `ReplayDetection` lookups reserve the id atomically, so two requests replaying one DPoP proof or
+ *   client assertion at once get one acceptance (upstream's find-then-save lets both through);
+ * - grant-related keys share the grant id as hash tag (`grant:{id}` index and `Grant:{id}`), and
+ *   every multi-key step is a script on one slot, so nothing is CROSSSLOT on a Cluster; the grant
+ *   index lives as long as its longest-lived token.
+ *
+ * A Redis error fails the request (oidc-provider answers `server_error`): the store is fail-closed.
+ *
+ * @example
+ * ```ts
+ * import Provider from 'oidc-provider';
+ * import { createOidcProviderAdapter } from '@rampart/redis/oidc-provider';
+ * import { Cluster } from 'ioredis';
+ *
+ * const redis = new Cluster([{ host: '10.0.0.1', port: 6379 }], { enableOfflineQueue: false });
+ * const provider = new Provider('https://id.example.com', { adapter: createOidcProviderAdapter({ redis }) });
+ * ```
+ */
+export function createOidcProviderAdapter(options: OidcProviderAdapterOptions): OidcProviderAdapterClass {
+  const problems: string[] = [];
+  const o = (options ?? {}) as Partial<OidcProviderAdapterOptions>;
+  checkClient(o.redis, 'redis', problems);
+  const prefix = checkPrefix(o.prefix, 'rampart:oidc', problems);
+  const timeoutMs = checkInt(o.timeoutMs, 'timeoutMs', { min: 1, max: 60_000, fallback: 500 }, problems);
+  const name = o.name ?? 'oidc-provider';
+  const reason = 'authorization server state: codes, tokens, sessions and PAR requests are shared by every instance';
+  checkAuditFields({ name, reason, class: 'cluster' }, problems);
+  if (o.registry !== undefined && !(o.registry instanceof CacheRegistry)) {
+    problems.push('registry must be a CacheRegistry.');
+  }
+  throwIfProblems('createOidcProviderAdapter', problems);
+  (o.registry ?? cacheRegistry).register({
+    name,
+    audit: () => ({
+      name,
+      kind: 'OidcProviderAdapter',
+      class: 'cluster',
+      reason,
+      backing: 'redis',
+      size: 0,
+      maxSize: undefined,
+    }),
+  });
+  const redis = o.redis as RedisClient;
+  const guard = new RedisCallGuard(redis, { timeoutMs });
+
+  const grantKey = (grantId: string): string => `${prefix}grant:{${grantId}}`;
+  const uidKey = (uid: string): string => `${prefix}uid:{${uid}}`;
+  const userCodeKey = (userCode: string): string => `${prefix}userCode:{${userCode}}`;
+
+  return class RedisOidcAdapter implements OidcProviderAdapter {
+    readonly #model: string;
+
+    constructor(model: string) {
+      this.#model = model;
+    }
+
+    #key(id: string): string {
+      return `${prefix}${this.#model}:{${id}}`;
+    }
+
+    async upsert(id: string, payload: OidcAdapterPayload, expiresIn?: number): Promise<void> {
+      const ttlMs = typeof expiresIn === 'number' && expiresIn > 0 ? Math.ceil(expiresIn * 1000) : 0;
+      const key = this.#key(id);
+      const writes: Promise<unknown>[] = [runScript(redis, UPSERT, [key], [JSON.stringify(payload), ttlMs])];
+      if (GRANTABLE.has(this.#model) && typeof payload.grantId === 'string') {
+        writes.push(runScript(redis, INDEX_ADD, [grantKey(payload.grantId)], [key, ttlMs]));
+      }
+      if (typeof payload.userCode === 'string') {
+        const k = userCodeKey(payload.userCode);
+        writes.push(ttlMs > 0 ? redis.set(k, id, 'PX', ttlMs) : redis.set(k, id));
+      }
+      if (this.#model === 'Session' && typeof payload.uid === 'string') {
+        const k = uidKey(payload.uid);
+        writes.push(ttlMs > 0 ? redis.set(k, id, 'PX', ttlMs) : redis.set(k, id));
+      }
+      await guard.call(`oidc-provider ${this.#model}.upsert`, () => Promise.all(writes));
+    }
+
+    async find(id: string): Promise<OidcAdapterPayload | undefined> {
+      if (typeof id !== 'string' || id.length === 0) return undefined;
+      const key = this.#key(id);
+      if (this.#model === 'ReplayDetection') {
+        const placeholder = JSON.stringify({ jti: id, kind: 'ReplayDetection' });
+        const seen = await guard.call('oidc-provider ReplayDetection.find', () =>
+          runScript(redis, FIND_OR_RESERVE, [key], [placeholder, RESERVATION_MS]),
+        );
+        return typeof seen === 'string' ? (JSON.parse(seen) as OidcAdapterPayload) : undefined;
+      }
+      const stored = await guard.call(`oidc-provider ${this.#model}.find`, () => redis.hgetall(key));
+      if (stored?.p === undefined) return undefined;
+      const payload = JSON.parse(stored.p) as OidcAdapterPayload;
+      return stored.c === undefined ? payload : { ...payload, consumed: Number(stored.c) };
+    }
+
+    async findByUid(uid: string): Promise<OidcAdapterPayload | undefined> {
+      if (typeof uid !== 'string' || uid.length === 0) return undefined;
+      const id = await guard.call(`oidc-provider ${this.#model}.findByUid`, () => redis.get(uidKey(uid)));
+      return id ? this.find(id) : undefined;
+    }
+
+    async findByUserCode(userCode: string): Promise<OidcAdapterPayload | undefined> {
+      if (typeof userCode !== 'string' || userCode.length === 0) return undefined;
+      const id = await guard.call(`oidc-provider ${this.#model}.findByUserCode`, () =>
+        redis.get(userCodeKey(userCode)),
+      );
+      return id ? this.find(id) : undefined;
+    }
+
+    async consume(id: string): Promise<void> {
+      const key = this.#key(id);
+      const now = Math.floor(Date.now() / 1000);
+      const won = await guard.call(`oidc-provider ${this.#model}.consume`, () =>
+        runScript(redis, CONSUME, [key], [now]),
+      );
+      if (won !== 1) throw await alreadyConsumed(this.#model);
+    }
+
+    async destroy(id: string): Promise<void> {
+      const key = this.#key(id);
+      await guard.call(`oidc-provider ${this.#model}.destroy`, () => redis.del(key));
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      const members = (await guard.call(`oidc-provider ${this.#model}.revokeByGrantId`, () =>
+        runScript(redis, TAKE_INDEX, [grantKey(grantId)], []),
+      )) as string[];
+      // Members live in their own slots, so each is deleted on its own (UNLINK of many keys would be CROSSSLOT).
+      await guard.call(`oidc-provider ${this.#model}.revokeByGrantId`, () =>
+        Promise.all(members.map((member) => redis.unlink(member))),
+      );
+    }
+  };
+}

@@ -1,0 +1,204 @@
+import {
+  type AuditedStore,
+  type CacheAuditRow,
+  CacheRegistry,
+  cacheRegistry,
+  checkAuditFields,
+} from './cache-registry.ts';
+import { RedisStoreError } from './errors.ts';
+import { RedisCallGuard } from './redis-down-policy.ts';
+import type { RedisClient } from './scripts.ts';
+import { checkClient, checkId, checkInt, checkPrefix, throwIfProblems } from './store-options.ts';
+
+/** Options of {@link ReplayGuard}. */
+export interface ReplayGuardOptions {
+  /** The caller's ioredis `Redis` or `Cluster`. Give it `enableOfflineQueue: false`. */
+  readonly redis: RedisClient;
+  /** Names the guard in Redis keys and in the cache audit table, e.g. `dpop-jti`. */
+  readonly name: string;
+  /** Why this state exists, for the audit table. Default: a generic replay-protection reason. */
+  readonly reason?: string;
+  /** How long an id is remembered, in ms: at least the lifetime of what carries it (token `exp` + skew). */
+  readonly ttlMs: number;
+  /** Key prefix. Default `rampart:replay`. */
+  readonly prefix?: string;
+  /** Hard limit for one Redis call, in ms. Default 50. */
+  readonly timeoutMs?: number;
+  /**
+   * What {@link ReplayGuard.check} answers when Redis cannot: `fail-closed` (default) throws
+   * `ERR_REDIS_UNAVAILABLE`/`ERR_REDIS_TIMEOUT`; `fail-open` answers "first time", which lets a
+   * replay through while Redis is down. Only for ids whose replay is harmless.
+   */
+  readonly onRedisDown?: 'fail-closed' | 'fail-open';
+  /** Called on every fail-open answer, for metrics and alerts. */
+  readonly onFailOpen?: (error: RedisStoreError) => void;
+  /**
+   * Wait for replicas after recording an id (`WAIT replicas timeoutMs`), so a failover right after
+   * the check is less likely to forget it. Fewer acknowledgements throw `ERR_REDIS_NOT_REPLICATED`.
+   * WAIT narrows the window; it does not make Redis strongly consistent.
+   */
+  readonly wait?: { readonly replicas: number; readonly timeoutMs: number };
+  /** Where the guard registers for the audit table. Default: the package-wide {@link cacheRegistry}. */
+  readonly registry?: CacheRegistry;
+}
+
+/**
+ * "Is this the first time this id is seen within the TTL?" for nonces, DPoP/JWT `jti` and webhook
+ * delivery ids, answered by one atomic `SET key 1 NX PX ttl`: two pods checking the same id at
+ * once get one `true` and one `false`. A guard that cannot reach Redis throws by default: a replay
+ * check must never say "first time" when it does not know.
+ *
+ * @example
+ * ```ts
+ * import { ReplayGuard } from '@rampart/redis';
+ * import { Redis } from 'ioredis';
+ *
+ * const redis = new Redis({ enableOfflineQueue: false });
+ * const jtis = new ReplayGuard({ redis, name: 'dpop-jti', ttlMs: 300_000 });
+ * if (!(await jtis.check(proof.jti))) throw new Error('DPoP proof replayed');
+ * ```
+ */
+export class ReplayGuard implements AuditedStore {
+  readonly name: string;
+  readonly reason: string;
+  readonly ttlMs: number;
+  readonly #redis: RedisClient;
+  readonly #prefix: string;
+  readonly #guard: RedisCallGuard;
+  readonly #failOpen: boolean;
+  readonly #onFailOpen: ((error: RedisStoreError) => void) | undefined;
+  readonly #wait: { readonly replicas: number; readonly timeoutMs: number } | undefined;
+  readonly #unregister: () => void;
+
+  constructor(options: ReplayGuardOptions) {
+    const problems: string[] = [];
+    const o = (options ?? {}) as Partial<ReplayGuardOptions>;
+    checkClient(o.redis, 'redis', problems);
+    const reason = o.reason ?? 'replay protection: an id seen by one pod must be refused by every pod';
+    checkAuditFields({ name: o.name, reason, class: 'cluster' }, problems);
+    const ttlMs = checkInt(o.ttlMs, 'ttlMs', { min: 1, max: 366 * 86_400_000 }, problems);
+    const prefix = checkPrefix(o.prefix, 'rampart:replay', problems);
+    const timeoutMs = checkInt(o.timeoutMs, 'timeoutMs', { min: 1, max: 60_000, fallback: 50 }, problems);
+    if (o.onRedisDown !== undefined && o.onRedisDown !== 'fail-closed' && o.onRedisDown !== 'fail-open') {
+      problems.push("onRedisDown must be 'fail-closed' (default) or 'fail-open'.");
+    }
+    if (o.onFailOpen !== undefined && typeof o.onFailOpen !== 'function')
+      problems.push('onFailOpen must be a function.');
+    if (o.wait !== undefined) {
+      checkInt(o.wait?.replicas, 'wait.replicas', { min: 1, max: 16 }, problems);
+      checkInt(o.wait?.timeoutMs, 'wait.timeoutMs', { min: 1, max: 60_000 }, problems);
+    }
+    if (o.registry !== undefined && !(o.registry instanceof CacheRegistry)) {
+      problems.push('registry must be a CacheRegistry.');
+    }
+    throwIfProblems('ReplayGuard', problems);
+
+    this.name = o.name as string;
+    this.reason = reason;
+    this.ttlMs = ttlMs;
+    this.#redis = o.redis as RedisClient;
+    this.#prefix = `${prefix}${this.name}:`;
+    // WAIT blocks on the server for up to its own timeout, so the call limit must cover it.
+    this.#guard = new RedisCallGuard(this.#redis, { timeoutMs: timeoutMs + (o.wait?.timeoutMs ?? 0) });
+    this.#failOpen = o.onRedisDown === 'fail-open';
+    this.#onFailOpen = o.onFailOpen;
+    this.#wait = o.wait;
+    this.#unregister = (o.registry ?? cacheRegistry).register(this);
+  }
+
+  /**
+   * Records `id` and answers whether this is the first time it is seen within the TTL. Exactly one
+   * of any number of concurrent callers, on any pod, gets `true`.
+   *
+   * @param ttlMs overrides the guard's TTL for this id (e.g. the token's remaining lifetime).
+   */
+  async check(id: string, ttlMs?: number): Promise<boolean> {
+    checkId(id, 'ReplayGuard.check');
+    const ttl = ttlMs ?? this.ttlMs;
+    if (!Number.isSafeInteger(ttl) || ttl < 1) {
+      throw new RedisStoreError('ERR_REDIS_INVALID_ARGUMENT', 'ReplayGuard.check: ttlMs must be a positive integer.');
+    }
+    const key = this.#prefix + id;
+    try {
+      if (this.#wait === undefined) {
+        const reply = await this.#guard.call('ReplayGuard.check', () => this.#redis.set(key, '1', 'PX', ttl, 'NX'));
+        return reply === 'OK';
+      }
+      return await this.#checkAndWait(key, ttl, this.#wait);
+    } catch (error) {
+      if (
+        this.#failOpen &&
+        error instanceof RedisStoreError &&
+        (error.code === 'ERR_REDIS_UNAVAILABLE' || error.code === 'ERR_REDIS_TIMEOUT')
+      ) {
+        this.#onFailOpen?.(error);
+        return true;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Like {@link ReplayGuard.check}, but throws `ERR_REDIS_REPLAY_DETECTED` for an id seen before.
+   *
+   * @example
+   * ```ts
+   * await deliveries.checkOrThrow(request.headers['webhook-id']);
+   * ```
+   */
+  async checkOrThrow(id: string, ttlMs?: number): Promise<void> {
+    if (!(await this.check(id, ttlMs))) {
+      throw new RedisStoreError(
+        'ERR_REDIS_REPLAY_DETECTED',
+        `ReplayGuard "${this.name}": this id was already seen within its TTL; reject the request.`,
+      );
+    }
+  }
+
+  async #checkAndWait(key: string, ttl: number, wait: { replicas: number; timeoutMs: number }): Promise<boolean> {
+    // One pipeline so WAIT runs on the connection (and, on a Cluster, the node) that took the SET.
+    const replies = await this.#guard.call('ReplayGuard.check', () =>
+      this.#redis.pipeline().set(key, '1', 'PX', ttl, 'NX').wait(wait.replicas, wait.timeoutMs).exec(),
+    );
+    const setReply = replies?.[0];
+    const waitReply = replies?.[1];
+    if (setReply?.[0] || waitReply?.[0]) {
+      throw new RedisStoreError('ERR_REDIS_UNAVAILABLE', 'ReplayGuard.check: the Redis call failed.', {
+        cause: setReply?.[0] ?? waitReply?.[0],
+      });
+    }
+    const first = setReply?.[1] === 'OK';
+    if (first && Number(waitReply?.[1]) < wait.replicas) {
+      throw new RedisStoreError(
+        'ERR_REDIS_NOT_REPLICATED',
+        `ReplayGuard "${this.name}": fewer than wait.replicas (${wait.replicas}) replicas acknowledged within wait.timeoutMs; reject the request (the id stays recorded).`,
+      );
+    }
+    return first;
+  }
+
+  /** Forgets an id (e.g. when the request that carried it failed before doing anything). */
+  async forget(id: string): Promise<void> {
+    checkId(id, 'ReplayGuard.forget');
+    const key = this.#prefix + id;
+    await this.#guard.call('ReplayGuard.forget', () => this.#redis.del(key));
+  }
+
+  /** A row of the cache audit table. */
+  audit(): CacheAuditRow {
+    return {
+      name: this.name,
+      kind: 'ReplayGuard',
+      class: 'cluster',
+      reason: this.reason,
+      backing: 'redis',
+      size: 0,
+      maxSize: undefined,
+    };
+  }
+
+  /** Leaves the audit registry. The Redis client stays open: it belongs to the caller. */
+  close(): void {
+    this.#unregister();
+  }
+}

@@ -1,0 +1,36 @@
+/** What a cache entry looks like in Redis (JSON). */
+export interface StoredEntry {
+  /** The serialized value. */
+  readonly v: string;
+  /** Fresh until (epoch ms). */
+  readonly e: number;
+  /** Compute time in ms (XFetch δ). */
+  readonly d: number;
+  /** Tag versions seen when the value was computed: a mismatch later means it was invalidated. */
+  readonly t?: Readonly<Record<string, number>>;
+}
+
+export function encodeEntry(entry: StoredEntry): string {
+  return JSON.stringify(entry);
+}
+
+/** Parses a stored entry; anything malformed (another writer, an old format) reads as a miss. */
+export function decodeEntry(text: string | null | undefined): StoredEntry | undefined {
+  if (typeof text !== 'string') return undefined;
+  try {
+    const parsed = JSON.parse(text) as Partial<StoredEntry> | null;
+    if (
+      parsed === null ||
+      typeof parsed !== 'object' ||
+      typeof parsed.v !== 'string' ||
+      typeof parsed.e !== 'number' ||
+      typeof parsed.d !== 'number'
+    ) {
+      return undefined;
+    }
+    if (parsed.t !== undefined && (typeof parsed.t !== 'object' || parsed.t === null)) return undefined;
+    return parsed as StoredEntry;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,229 @@
+import { hash } from 'node:crypto';
+import {
+  type AuditedStore,
+  type CacheAuditRow,
+  CacheRegistry,
+  cacheRegistry,
+  checkAuditFields,
+} from './cache-registry.ts';
+import { RedisStoreError } from './errors.ts';
+import { RedisCallGuard } from './redis-down-policy.ts';
+import { defineScript, type RedisClient, runScript } from './scripts.ts';
+import { checkClient, checkId, checkInt, checkPrefix, throwIfProblems } from './store-options.ts';
+
+/** Turns stored values into strings and back. Default: JSON. */
+export interface SingleUseSerializer<T> {
+  serialize(value: T): string;
+  deserialize(text: string): T;
+}
+
+/** Options of {@link SingleUseStore}. */
+export interface SingleUseStoreOptions<T> {
+  /** The caller's ioredis `Redis` or `Cluster`. Give it `enableOfflineQueue: false`. */
+  readonly redis: RedisClient;
+  /** Names the store in Redis keys and in the cache audit table, e.g. `par`. */
+  readonly name: string;
+  /** Why this state exists, for the audit table. Default: a generic single-use reason. */
+  readonly reason?: string;
+  /** Default lifetime of an item, in ms (RFC 9126 PAR: 5-600 s). */
+  readonly ttlMs: number;
+  /**
+   * Opt-in re-read after consumption, for browser reloads and prefetches (RFC 9126 §4 allows
+   * duplicates of a `request_uri`): for `windowMs` after the first consume, the SAME client
+   * (the `clientId` given to `put`) can read the item again; nobody else can. Items put with this
+   * enabled must carry a `clientId`.
+   */
+  readonly grace?: { readonly windowMs: number };
+  /** Key prefix. Default `rampart:once`. */
+  readonly prefix?: string;
+  /** Hard limit for one Redis call, in ms. Default 50. */
+  readonly timeoutMs?: number;
+  /**
+   * Only `fail-closed` exists: an item that cannot be consumed atomically is not handed out. Stated
+   * here so the policy is explicit in configuration.
+   */
+  readonly onRedisDown?: 'fail-closed';
+  /** Default: JSON. */
+  readonly serializer?: SingleUseSerializer<T>;
+  /** Where the store registers for the audit table. Default: the package-wide {@link cacheRegistry}. */
+  readonly registry?: CacheRegistry;
+}
+
+/** What {@link SingleUseStore.consume} returns for an item. */
+export interface ConsumedItem<T> {
+  readonly value: T;
+  /** True when this is a grace re-read by the same client, not the first consumption. */
+  readonly reread: boolean;
+}
+
+const JSON_SERIALIZER: SingleUseSerializer<never> = {
+  serialize: (value) => JSON.stringify(value),
+  deserialize: (text) => JSON.parse(text) as never,
+};
+
+// GETDEL hands the item to exactly one caller; the grace copy is written in the same script, so
+// no window exists in which the item is gone but the grace copy is not yet there.
+const CONSUME_WITH_GRACE = defineScript(
+  'single-use-consume-with-grace',
+  `local v = redis.call('GETDEL', KEYS[1])
+if v then
+  redis.call('SET', KEYS[2], v, 'PX', ARGV[1])
+  return {1, v}
+end
+local g = redis.call('GET', KEYS[2])
+if g then return {2, g} end
+return false`,
+);
+
+/**
+ * A put-once, consume-once store with a TTL, for RFC 9126 PAR `request_uri`s, authorization codes
+ * and magic links. `consume` is one `GETDEL`: of any number of concurrent consumers on any pod,
+ * exactly one gets the item. Ids are hashed (SHA-256) before they become Redis keys, because these
+ * ids are often bearer secrets themselves.
+ *
+ * @example
+ * ```ts
+ * import { SingleUseStore } from '@rampart/redis';
+ * import { Redis } from 'ioredis';
+ *
+ * const redis = new Redis({ enableOfflineQueue: false });
+ * const links = new SingleUseStore<{ userId: string }>({ redis, name: 'magic-link', ttlMs: 600_000 });
+ * await links.put(token, { userId: 'u1' });
+ * const item = await links.consume(token); // undefined the second time
+ * ```
+ */
+export class SingleUseStore<T = unknown> implements AuditedStore {
+  readonly name: string;
+  readonly reason: string;
+  readonly ttlMs: number;
+  readonly #redis: RedisClient;
+  readonly #prefix: string;
+  readonly #guard: RedisCallGuard;
+  readonly #graceMs: number | undefined;
+  readonly #serializer: SingleUseSerializer<T>;
+  readonly #unregister: () => void;
+
+  constructor(options: SingleUseStoreOptions<T>) {
+    const problems: string[] = [];
+    const o = (options ?? {}) as Partial<SingleUseStoreOptions<T>>;
+    checkClient(o.redis, 'redis', problems);
+    const reason = o.reason ?? 'single-use items: consumed on one pod means consumed on every pod';
+    checkAuditFields({ name: o.name, reason, class: 'cluster' }, problems);
+    const ttlMs = checkInt(o.ttlMs, 'ttlMs', { min: 1, max: 366 * 86_400_000 }, problems);
+    const prefix = checkPrefix(o.prefix, 'rampart:once', problems);
+    const timeoutMs = checkInt(o.timeoutMs, 'timeoutMs', { min: 1, max: 60_000, fallback: 50 }, problems);
+    if (o.onRedisDown !== undefined && o.onRedisDown !== 'fail-closed') {
+      problems.push("onRedisDown can only be 'fail-closed': a single-use item is never handed out without Redis.");
+    }
+    let graceMs: number | undefined;
+    if (o.grace !== undefined) {
+      graceMs = checkInt(o.grace?.windowMs, 'grace.windowMs', { min: 1, max: 600_000 }, problems);
+    }
+    const serializer = o.serializer ?? (JSON_SERIALIZER as SingleUseSerializer<T>);
+    if (typeof serializer?.serialize !== 'function' || typeof serializer?.deserialize !== 'function') {
+      problems.push('serializer must have serialize(value) and deserialize(text) functions.');
+    }
+    if (o.registry !== undefined && !(o.registry instanceof CacheRegistry)) {
+      problems.push('registry must be a CacheRegistry.');
+    }
+    throwIfProblems('SingleUseStore', problems);
+
+    this.name = o.name as string;
+    this.reason = reason;
+    this.ttlMs = ttlMs;
+    this.#redis = o.redis as RedisClient;
+    this.#prefix = `${prefix}${this.name}:`;
+    this.#guard = new RedisCallGuard(this.#redis, { timeoutMs });
+    this.#graceMs = graceMs;
+    this.#serializer = serializer;
+    this.#unregister = (o.registry ?? cacheRegistry).register(this);
+  }
+
+  #key(id: string): string {
+    // The hash is the hash tag, so an item and its grace copy share a Cluster slot.
+    return `${this.#prefix}{${hash('sha256', id, 'base64url')}}`;
+  }
+
+  /**
+   * Stores `value` under `id` for `ttlMs`. An id that is already stored is refused with
+   * `ERR_REDIS_DUPLICATE_ID` (ids come from a CSPRNG; a duplicate means a bug or an attack).
+   *
+   * @param options.clientId binds the item to a client; required when `grace` is enabled.
+   */
+  async put(id: string, value: T, options: { ttlMs?: number; clientId?: string } = {}): Promise<void> {
+    checkId(id, 'SingleUseStore.put');
+    const ttl = options.ttlMs ?? this.ttlMs;
+    if (!Number.isSafeInteger(ttl) || ttl < 1) {
+      throw new RedisStoreError('ERR_REDIS_INVALID_ARGUMENT', 'SingleUseStore.put: ttlMs must be a positive integer.');
+    }
+    if (options.clientId !== undefined) checkId(options.clientId, 'SingleUseStore.put', 'clientId');
+    else if (this.#graceMs !== undefined) {
+      throw new RedisStoreError(
+        'ERR_REDIS_INVALID_ARGUMENT',
+        `SingleUseStore "${this.name}".put: clientId is required because grace re-reads are enabled; pass the client the item belongs to.`,
+      );
+    }
+    const stored = `${JSON.stringify(options.clientId ?? '')}\n${this.#serializer.serialize(value)}`;
+    const key = this.#key(id);
+    const reply = await this.#guard.call('SingleUseStore.put', () => this.#redis.set(key, stored, 'PX', ttl, 'NX'));
+    if (reply !== 'OK') {
+      throw new RedisStoreError(
+        'ERR_REDIS_DUPLICATE_ID',
+        `SingleUseStore "${this.name}".put: this id is already stored; generate ids with a CSPRNG (e.g. crypto.randomBytes(32)).`,
+      );
+    }
+  }
+
+  /**
+   * Takes the item: the first caller gets it, every later caller gets `undefined`, except the
+   * same client within the grace window when `grace` is enabled (`reread: true`). An item bound to a
+   * client is only handed to that client; a mismatching `clientId` still uses the item up.
+   */
+  async consume(id: string, options: { clientId?: string } = {}): Promise<ConsumedItem<T> | undefined> {
+    checkId(id, 'SingleUseStore.consume');
+    const key = this.#key(id);
+    let stored: string | null;
+    let reread = false;
+    if (this.#graceMs === undefined) {
+      stored = await this.#guard.call('SingleUseStore.consume', () => this.#redis.getdel(key));
+    } else {
+      const graceMs = this.#graceMs;
+      const reply = (await this.#guard.call('SingleUseStore.consume', () =>
+        runScript(this.#redis, CONSUME_WITH_GRACE, [key, `${key}:grace`], [graceMs]),
+      )) as [number, string] | null;
+      stored = reply ? reply[1] : null;
+      reread = reply?.[0] === 2;
+    }
+    if (stored === null || stored === undefined) return undefined;
+    const newline = stored.indexOf('\n');
+    const boundTo = JSON.parse(stored.slice(0, newline)) as string;
+    if (boundTo !== '' && boundTo !== options.clientId) return undefined;
+    if (reread && boundTo === '') return undefined;
+    return { value: this.#serializer.deserialize(stored.slice(newline + 1)), reread };
+  }
+
+  /** Removes an item (and its grace copy) without reading it, e.g. when a flow is abandoned. */
+  async delete(id: string): Promise<void> {
+    checkId(id, 'SingleUseStore.delete');
+    const key = this.#key(id);
+    await this.#guard.call('SingleUseStore.delete', () => this.#redis.del(key, `${key}:grace`));
+  }
+
+  /** A row of the cache audit table. */
+  audit(): CacheAuditRow {
+    return {
+      name: this.name,
+      kind: 'SingleUseStore',
+      class: 'cluster',
+      reason: this.reason,
+      backing: 'redis',
+      size: 0,
+      maxSize: undefined,
+    };
+  }
+
+  /** Leaves the audit registry. The Redis client stays open: it belongs to the caller. */
+  close(): void {
+    this.#unregister();
+  }
+}

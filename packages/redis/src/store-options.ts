@@ -1,0 +1,59 @@
+import { RedisStoreError } from './errors.ts';
+import type { RedisClient } from './scripts.ts';
+
+/** Key prefixes never contain braces: braces are the caller-visible hash tag. */
+const PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** Checks that `value` looks like an ioredis `Redis` or `Cluster`. */
+export function checkClient(value: unknown, option: string, problems: string[]): value is RedisClient {
+  if (value === null || typeof value !== 'object' || typeof (value as { evalsha?: unknown }).evalsha !== 'function') {
+    problems.push(`${option} must be an ioredis client (new Redis(...) or new Cluster(...)).`);
+    return false;
+  }
+  return true;
+}
+
+/** Checks an integer option within [min, max]; returns the value or the default. */
+export function checkInt(
+  value: unknown,
+  option: string,
+  { min, max, fallback }: { min: number; max: number; fallback?: number },
+  problems: string[],
+): number {
+  const v = value === undefined ? fallback : value;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+    problems.push(`${option} must be an integer from ${min} to ${max}${fallback === undefined ? '' : ' (optional)'}.`);
+    return fallback ?? min;
+  }
+  return v;
+}
+
+/** Checks a key prefix; returns it with a trailing colon. */
+export function checkPrefix(value: unknown, fallback: string, problems: string[]): string {
+  const v = value ?? fallback;
+  if (typeof v !== 'string' || !PREFIX.test(v)) {
+    problems.push('prefix must be 1-64 characters of A-Z a-z 0-9 _ . : - (no braces: they are the hash tag).');
+    return `${fallback}:`;
+  }
+  return v.endsWith(':') ? v : `${v}:`;
+}
+
+/** Throws one `ERR_REDIS_INVALID_OPTIONS` listing every problem, when there is any. */
+export function throwIfProblems(what: string, problems: readonly string[]): void {
+  if (problems.length > 0) {
+    throw new RedisStoreError('ERR_REDIS_INVALID_OPTIONS', `${what}: invalid options:\n- ${problems.join('\n- ')}`);
+  }
+}
+
+/** Ids longer than this are refused: they would only bloat Redis keys. */
+export const MAX_ID_LENGTH = 1024;
+
+/** Validates a caller-supplied id without ever echoing it. */
+export function checkId(id: unknown, operation: string, label = 'id'): asserts id is string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
+    throw new RedisStoreError(
+      'ERR_REDIS_INVALID_ARGUMENT',
+      `${operation}: ${label} must be a non-empty string of at most ${MAX_ID_LENGTH} characters.`,
+    );
+  }
+}

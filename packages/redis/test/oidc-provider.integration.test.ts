@@ -1,0 +1,330 @@
+import { createHash, generateKeyPairSync, type KeyObject, randomBytes, randomUUID, sign } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Provider from 'oidc-provider';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CacheRegistry, type RedisClient } from '../src/index.ts';
+import { createOidcProviderAdapter } from '../src/oidc-provider-adapter.ts';
+import { cluster, singleNode, type Target } from './fixtures/targets.ts';
+
+const REDIRECT_URI = 'https://app.example.test/cb';
+
+interface RunningProvider {
+  readonly url: string;
+  readonly provider: InstanceType<typeof Provider>;
+  readonly server: Server;
+}
+
+/** Starts one oidc-provider instance on a loopback port, sharing `adapterPrefix` in Redis with its siblings. */
+async function startProvider(
+  redis: RedisClient,
+  adapterPrefix: string,
+  secrets: {
+    clientSecret: string;
+    cookieKey: string;
+    signingKey: Record<string, unknown>;
+    clientPublicKey: Record<string, unknown>;
+  },
+): Promise<RunningProvider> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const provider = new Provider(url, {
+    adapter: createOidcProviderAdapter({
+      redis,
+      prefix: adapterPrefix,
+      timeoutMs: 2_000,
+      registry: new CacheRegistry(),
+    }),
+    clients: [
+      {
+        client_id: 'app',
+        client_secret: secrets.clientSecret,
+        grant_types: ['authorization_code', 'client_credentials'],
+        response_types: ['code'],
+        redirect_uris: [REDIRECT_URI],
+        scope: 'openid api:read',
+      },
+      {
+        client_id: 'jwt-app',
+        token_endpoint_auth_method: 'private_key_jwt',
+        token_endpoint_auth_signing_alg: 'RS256',
+        jwks: { keys: [secrets.clientPublicKey] },
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        scope: 'api:read',
+      },
+    ],
+    scopes: ['openid', 'api:read'],
+    jwks: { keys: [secrets.signingKey] },
+    ttl: {
+      AccessToken: 3_600,
+      AuthorizationCode: 60,
+      ClientCredentials: 600,
+      Grant: 3_600,
+      IdToken: 3_600,
+      Interaction: 600,
+      PushedAuthorizationRequest: 60,
+      Session: 3_600,
+    },
+    features: {
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true, allowedPolicy: async () => true },
+      revocation: { enabled: true, allowedPolicy: async () => true },
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: true },
+      devInteractions: { enabled: false },
+    },
+    cookies: { keys: [secrets.cookieKey] },
+    findAccount: async (_ctx: unknown, sub: string) => ({ accountId: sub, claims: async () => ({ sub }) }),
+    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
+  });
+  const callback = provider.callback();
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.url?.startsWith('/interaction/')) {
+      finishInteraction(provider, req, res).catch((error: unknown) => {
+        res.statusCode = 500;
+        res.end(String(error));
+      });
+      return;
+    }
+    callback(req, res);
+  });
+  return { url, provider, server };
+}
+
+/** Logs "alice" in and grants the requested scope, as a login/consent UI would. */
+async function finishInteraction(
+  provider: InstanceType<typeof Provider>,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const details = await provider.interactionDetails(req, res);
+  const grant = new provider.Grant({ accountId: 'alice', clientId: details.params.client_id as string });
+  grant.addOIDCScope('openid');
+  const grantId = await grant.save();
+  await provider.interactionFinished(
+    req,
+    res,
+    { login: { accountId: 'alice' }, consent: { grantId } },
+    { mergeWithLastSubmission: false },
+  );
+}
+
+/** A minimal cookie jar over fetch with manual redirects. */
+class Browser {
+  readonly #cookies = new Map<string, string>();
+
+  async get(url: string): Promise<Response> {
+    const cookie = [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const response = await fetch(url, { redirect: 'manual', headers: cookie ? { cookie } : {} });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair!.indexOf('=');
+      this.#cookies.set(pair!.slice(0, eq), pair!.slice(eq + 1));
+    }
+    return response;
+  }
+
+  /** Follows redirects on the provider until one leaves it; returns that Location. */
+  async follow(url: string, base: string): Promise<URL> {
+    let next = new URL(url, base);
+    for (let hops = 0; hops < 10; hops++) {
+      const response = await this.get(next.href);
+      await response.arrayBuffer();
+      const location = response.headers.get('location');
+      if (!location) throw new Error(`no redirect from ${next.pathname}: ${response.status}`);
+      next = new URL(location, next);
+      if (next.origin !== new URL(base).origin) return next;
+    }
+    throw new Error('too many redirects');
+  }
+}
+
+/** A private_key_jwt client assertion (RFC 7523), signed with node:crypto. */
+function clientAssertion(key: KeyObject, audience: string[]): string {
+  const encode = (part: object): string => Buffer.from(JSON.stringify(part)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${encode({ alg: 'RS256', kid: 'client-key', typ: 'JWT' })}.${encode({
+    iss: 'jwt-app',
+    sub: 'jwt-app',
+    aud: audience,
+    jti: randomUUID(),
+    iat: now,
+    exp: now + 60,
+  })}`;
+  return `${input}.${sign('sha256', Buffer.from(input), key).toString('base64url')}`;
+}
+
+const basic = (secret: string): string => `Basic ${Buffer.from(`app:${secret}`).toString('base64')}`;
+
+async function post(url: string, secret: string, form: Record<string, string>): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { authorization: basic(secret), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form),
+  });
+}
+
+describe.each([
+  ['single node', singleNode],
+  ['cluster', cluster],
+] as const)('createOidcProviderAdapter with real oidc-provider flows on a %s', (_name, start) => {
+  let target: Target;
+  let redisA: RedisClient;
+  let redisB: RedisClient;
+  let a: RunningProvider;
+  let b: RunningProvider;
+  const clientKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const secrets = {
+    clientPublicKey: { ...clientKeys.publicKey.export({ format: 'jwk' }), kid: 'client-key', use: 'sig', alg: 'RS256' },
+    clientSecret: randomBytes(32).toString('base64url'),
+    cookieKey: randomBytes(32).toString('hex'),
+    signingKey: {
+      ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }),
+      kid: 'test-signing-key',
+      use: 'sig',
+      alg: 'RS256',
+    },
+  };
+
+  beforeAll(async () => {
+    target = await start();
+    redisA = await target.connect();
+    redisB = await target.connect();
+    const prefix = `oidc-${process.pid}-${Date.now().toString(36)}`;
+    // Two provider instances ("pods") sharing one Redis, each with its own connection.
+    a = await startProvider(redisA, prefix, secrets);
+    b = await startProvider(redisB, prefix, secrets);
+  });
+  afterAll(async () => {
+    for (const p of [a, b]) if (p) await new Promise((resolve) => p.server.close(resolve));
+    redisA?.disconnect();
+    redisB?.disconnect();
+    await target?.stop();
+  });
+
+  /** PAR at `a`, then the authorization request through login and consent; returns code and verifier. */
+  async function authorize(): Promise<{ code: string; verifier: string; requestUri: string }> {
+    const verifier = randomBytes(32).toString('base64url');
+    const challenge = createHash('sha256').update(verifier).digest('base64url');
+    const par = await post(`${a.url}/request`, secrets.clientSecret, {
+      client_id: 'app',
+      response_type: 'code',
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid',
+      state: 'xyz',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
+    expect(par.status).toBe(201);
+    const { request_uri: requestUri, expires_in: expiresIn } = (await par.json()) as {
+      request_uri: string;
+      expires_in: number;
+    };
+    expect(expiresIn).toBeGreaterThan(0);
+    expect(expiresIn).toBeLessThanOrEqual(600);
+    const browser = new Browser();
+    const authUrl = `${a.url}/auth?${new URLSearchParams({ client_id: 'app', request_uri: requestUri })}`;
+    const callback = await browser.follow(authUrl, a.url);
+    expect(`${callback.origin}${callback.pathname}`).toBe(REDIRECT_URI);
+    expect(callback.searchParams.get('state')).toBe('xyz');
+    const code = callback.searchParams.get('code');
+    expect(code).toEqual(expect.any(String));
+    return { code: code as string, verifier, requestUri };
+  }
+
+  const exchange = (provider: RunningProvider, code: string, verifier: string): Promise<Response> =>
+    post(`${provider.url}/token`, secrets.clientSecret, {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT_URI,
+      code_verifier: verifier,
+    });
+
+  it('issues a client-credentials token that the other instance introspects and revokes', async () => {
+    const token = await post(`${a.url}/token`, secrets.clientSecret, {
+      grant_type: 'client_credentials',
+      scope: 'api:read',
+    });
+    expect(token.status).toBe(200);
+    const { access_token: accessToken } = (await token.json()) as { access_token: string };
+    const introspect = async (p: RunningProvider): Promise<{ active: boolean; scope?: string }> =>
+      (await (await post(`${p.url}/token/introspection`, secrets.clientSecret, { token: accessToken })).json()) as {
+        active: boolean;
+      };
+    expect(await introspect(b)).toMatchObject({ active: true, scope: 'api:read' });
+    const revoked = await post(`${b.url}/token/revocation`, secrets.clientSecret, { token: accessToken });
+    expect(revoked.status).toBe(200);
+    expect(await introspect(a)).toMatchObject({ active: false });
+  });
+
+  it('runs PAR + authorization code with PKCE, and the other instance refuses the used code', async () => {
+    const { code, verifier } = await authorize();
+    const first = await exchange(a, code, verifier);
+    expect(first.status).toBe(200);
+    const tokens = (await first.json()) as { access_token: string; id_token: string };
+    expect(tokens.id_token).toEqual(expect.any(String));
+    const replay = await exchange(b, code, verifier);
+    expect(replay.status).toBe(400);
+    expect(await replay.json()).toMatchObject({ error: 'invalid_grant' });
+    // The replay revoked the grant's tokens (RFC 6749 §4.1.2), on the other instance.
+    const introspection = await post(`${a.url}/token/introspection`, secrets.clientSecret, {
+      token: tokens.access_token,
+    });
+    expect(await introspection.json()).toMatchObject({ active: false });
+  });
+
+  it('lets exactly one of two instances racing with the same code issue tokens', async () => {
+    for (let round = 0; round < 3; round++) {
+      const { code, verifier } = await authorize();
+      const results = await Promise.all([exchange(a, code, verifier), exchange(b, code, verifier)]);
+      const statuses = results.map((r) => r.status).sort();
+      expect(statuses).toEqual([200, 400]);
+      const loser = results.find((r) => r.status === 400) as Response;
+      expect(await loser.json()).toMatchObject({ error: 'invalid_grant' });
+    }
+  });
+
+  it('refuses a used request_uri on the other instance', async () => {
+    const { requestUri } = await authorize();
+    const browser = new Browser();
+    const again = await browser.get(
+      `${b.url}/auth?${new URLSearchParams({ client_id: 'app', request_uri: requestUri })}`,
+    );
+    const location = again.headers.get('location');
+    // An invalid request_uri is reported to the client's redirect_uri (or rendered when it cannot be).
+    const body = location ? new URL(location).searchParams.get('error') : await again.text();
+    expect(body).toContain('invalid_request_uri');
+  });
+
+  it('accepts a private_key_jwt client assertion once, even when both instances get it at once', async () => {
+    const tokenRequest = (p: RunningProvider, assertion: string): Promise<Response> =>
+      fetch(`${p.url}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          scope: 'api:read',
+          client_id: 'jwt-app',
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: assertion,
+        }),
+      });
+    for (let round = 0; round < 3; round++) {
+      const assertion = clientAssertion(clientKeys.privateKey, [a.url, b.url]);
+      const results = await Promise.all([tokenRequest(a, assertion), tokenRequest(b, assertion)]);
+      expect(results.map((r) => r.status).sort()).toEqual([200, 401]);
+      const replay = await tokenRequest(round % 2 === 0 ? a : b, assertion);
+      expect(replay.status).toBe(401);
+      expect(await replay.json()).toMatchObject({ error: 'invalid_client' });
+    }
+  });
+
+  it('rejects a wrong PKCE verifier', async () => {
+    const { code } = await authorize();
+    const response = await exchange(b, code, randomBytes(32).toString('base64url'));
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'invalid_grant' });
+  });
+});

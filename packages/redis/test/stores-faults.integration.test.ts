@@ -1,0 +1,245 @@
+import { startRedis, startRedisCluster, type TestRedis, waitFor } from '@rampart/testkit';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CacheRegistry, RedisStoreError, ReplayGuard, SharedCache, SingleUseStore } from '../src/index.ts';
+
+let counter = 0;
+const unique = (what: string): string => `${what}-${++counter}`;
+
+// A client as the README recommends: no offline queue, quick reconnects.
+const connect = (server: TestRedis): Redis => {
+  const client = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
+  client.on('error', () => {}); // reconnect errors are expected here: Redis is stopped on purpose
+  return client;
+};
+
+const readyOf = async (client: Redis): Promise<void> =>
+  waitFor(() => client.status === 'ready', { timeoutMs: 10_000, what: 'the client to be ready' });
+
+describe('Redis stopped and restarted', () => {
+  let server: TestRedis;
+  let redis: Redis;
+  let subscriber: Redis;
+  const registry = new CacheRegistry();
+
+  beforeAll(async () => {
+    server = await startRedis({ owned: true });
+    redis = connect(server);
+    subscriber = connect(server);
+    await Promise.all([readyOf(redis), readyOf(subscriber)]);
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    subscriber?.disconnect();
+    await server?.stop();
+  });
+
+  it('fails closed, fails open when told to, and recovers after a restart', async () => {
+    const closed = new ReplayGuard({ redis, name: unique('closed'), ttlMs: 60_000, registry, timeoutMs: 1_000 });
+    const failOpens: RedisStoreError[] = [];
+    const open = new ReplayGuard({
+      redis,
+      name: unique('open'),
+      ttlMs: 60_000,
+      registry,
+      timeoutMs: 1_000,
+      onRedisDown: 'fail-open',
+      onFailOpen: (e) => failOpens.push(e),
+    });
+    const once = new SingleUseStore<string>({ redis, name: unique('once'), ttlMs: 60_000, registry, timeoutMs: 1_000 });
+    const jwks = new SharedCache<string>({
+      name: unique('jwks'),
+      class: 'cluster',
+      reason: 'keys rotate together',
+      ttlMs: 60_000,
+      redis,
+      subscriber,
+      timeoutMs: 1_000,
+      registry,
+    });
+    const stale = new SharedCache<string>({
+      name: unique('stale'),
+      class: 'cluster',
+      reason: 'stale keys beat no keys during an outage',
+      ttlMs: 60_000,
+      staleIfErrorMs: 600_000,
+      redis,
+      subscriber,
+      timeoutMs: 1_000,
+      registry,
+    });
+    const tokens = new SharedCache<string>({
+      name: unique('tokens'),
+      class: 'pod',
+      reason: 'an upstream token per pod is fine',
+      ttlMs: 60_000,
+      redis,
+      timeoutMs: 1_000,
+      registry,
+    });
+    await Promise.all([jwks.ready(), stale.ready()]);
+    await once.put('before', 'x');
+    await stale.set('k', 'cached');
+    expect(await stale.get('k')).toBe('cached');
+
+    await server.kill();
+    await waitFor(() => redis.status !== 'ready', { timeoutMs: 5_000, what: 'the client to notice' });
+
+    const down = async (p: Promise<unknown>): Promise<RedisStoreError> => {
+      const error = await p.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(RedisStoreError);
+      expect((error as RedisStoreError).code).toMatch(/^ERR_REDIS_(UNAVAILABLE|TIMEOUT)$/);
+      expect((error as RedisStoreError).retryable).toBe(true);
+      return error as RedisStoreError;
+    };
+    // A replay check that cannot reach Redis never says "first time".
+    await down(closed.check('nonce'));
+    expect(await open.check('nonce')).toBe(true);
+    expect(failOpens).toHaveLength(1);
+    await down(once.put('during', 'x'));
+    await down(once.consume('before'));
+    await down(jwks.getOrSet('k', () => 'fresh'));
+    expect(await stale.getOrSet('k', () => 'fresh')).toBe('cached');
+    expect(await tokens.getOrSet('k', () => 'from-origin')).toBe('from-origin');
+
+    await server.restart();
+    await Promise.all([readyOf(redis), readyOf(subscriber)]);
+    // A restarted (empty) Redis: the guard works again, the lost item stays lost.
+    expect(await closed.check('nonce')).toBe(true);
+    expect(await closed.check('nonce')).toBe(false);
+    expect(await once.consume('before')).toBeUndefined();
+    await once.put('after', 'y');
+    expect((await once.consume('after'))?.value).toBe('y');
+    // The subscriber reconnected: the L1 was dropped, so nothing stale survives the restart.
+    await waitFor(() => stale.size === 0, { timeoutMs: 5_000, what: 'the L1 to be dropped on reconnect' });
+    expect(await jwks.getOrSet('k', () => 'fresh')).toBe('fresh');
+    for (const s of [closed, open, once]) s.close();
+    await Promise.all([jwks.close(), stale.close(), tokens.close()]);
+  });
+
+  it('answers within the timeout while Redis does not answer at all', async () => {
+    const admin = connect(server);
+    await readyOf(admin);
+    const guard = new ReplayGuard({ redis, name: unique('paused'), ttlMs: 60_000, registry, timeoutMs: 100 });
+    const once = new SingleUseStore({ redis, name: unique('paused-once'), ttlMs: 60_000, registry, timeoutMs: 100 });
+    await admin.call('CLIENT', 'PAUSE', '1500', 'WRITE');
+    const error = await guard.check('n').catch((e: unknown) => e);
+    expect((error as RedisStoreError).code).toBe('ERR_REDIS_TIMEOUT');
+    expect((await once.consume('x').catch((e: unknown) => e)) as RedisStoreError).toMatchObject({
+      code: 'ERR_REDIS_TIMEOUT',
+    });
+    await admin.call('CLIENT', 'UNPAUSE');
+    admin.disconnect();
+    guard.close();
+    once.close();
+  });
+});
+
+describe('ReplayGuard with WAIT', () => {
+  let primary: TestRedis;
+  let replica: TestRedis;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    primary = await startRedis({
+      owned: true,
+      args: ['--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0'],
+    });
+    replica = await startRedis({ owned: true });
+    const replicaClient = new Redis(replica.url);
+    await replicaClient.replicaof('127.0.0.1', primary.port);
+    replicaClient.disconnect();
+    redis = connect(primary);
+    await readyOf(redis);
+    await waitFor(async () => /slave0:.*state=online/.test(await redis.info('replication')), {
+      timeoutMs: 10_000,
+      what: 'the replica to attach',
+    });
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await replica?.stop();
+    await primary?.stop();
+  });
+
+  it('records an id once a replica acknowledged it', async () => {
+    const guard = new ReplayGuard({
+      redis,
+      name: unique('wait'),
+      ttlMs: 60_000,
+      wait: { replicas: 1, timeoutMs: 2_000 },
+      registry: new CacheRegistry(),
+      timeoutMs: 500,
+    });
+    expect(await guard.check('jti-1')).toBe(true);
+    expect(await guard.check('jti-1')).toBe(false);
+  });
+
+  it('throws ERR_REDIS_NOT_REPLICATED when fewer replicas acknowledge', async () => {
+    const guard = new ReplayGuard({
+      redis,
+      name: unique('wait-short'),
+      ttlMs: 60_000,
+      wait: { replicas: 2, timeoutMs: 50 },
+      registry: new CacheRegistry(),
+      timeoutMs: 500,
+    });
+    const error = await guard.check('jti-2').catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_REDIS_NOT_REPLICATED', retryable: false });
+    // The id stays recorded: a retry is answered "replay", never "first time".
+    expect(await guard.check('jti-2').catch(() => 'still-not-replicated')).not.toBe(true);
+  });
+});
+
+describe('stores on a Redis Cluster that goes away', () => {
+  it('fail closed (or open, or bypass, as configured) once every node is stopped', async () => {
+    const nodes = await startRedisCluster();
+    const redis = new Cluster([...nodes.startupNodes], {
+      enableOfflineQueue: false,
+      clusterRetryStrategy: () => 100,
+    });
+    redis.on('error', () => {}); // the cluster is stopped on purpose
+    await waitFor(() => redis.status === 'ready', { timeoutMs: 10_000, what: 'the cluster client' });
+    const registry = new CacheRegistry();
+    const guard = new ReplayGuard({ redis, name: 'c-guard', ttlMs: 60_000, registry, timeoutMs: 1_000 });
+    const open = new ReplayGuard({
+      redis,
+      name: 'c-open',
+      ttlMs: 60_000,
+      registry,
+      timeoutMs: 1_000,
+      onRedisDown: 'fail-open',
+    });
+    const once = new SingleUseStore({ redis, name: 'c-once', ttlMs: 60_000, registry, timeoutMs: 1_000 });
+    const pod = new SharedCache<string>({
+      name: 'c-pod',
+      class: 'pod',
+      reason: 'per-pod token cache',
+      ttlMs: 60_000,
+      redis,
+      registry,
+      timeoutMs: 1_000,
+    });
+    await once.put('item', 1);
+    expect(await guard.check('before')).toBe(true);
+
+    await nodes.stop();
+    await waitFor(
+      async () =>
+        (await guard.check('after').then(
+          () => undefined,
+          (e: unknown) => e,
+        )) instanceof RedisStoreError,
+      { timeoutMs: 10_000, what: 'the guard to see the cluster gone' },
+    );
+    await expect(guard.check('after')).rejects.toMatchObject({ retryable: true });
+    expect(await open.check('after')).toBe(true);
+    await expect(once.consume('item')).rejects.toMatchObject({ retryable: true });
+    expect(await pod.getOrSet('k', () => 'from-origin')).toBe('from-origin');
+    redis.disconnect();
+    await pod.close();
+  });
+});
