@@ -47,10 +47,11 @@ describe.each(ADAPTERS)('$name adapter', (adapter) => {
       expect(policyHeaders(res.headers)).toEqual(expectedFor(path, API_HEADERS));
     });
 
-    it('removes X-Powered-By and Server even when the handler set them', async () => {
+    it('removes X-Powered-By and Server and keeps the policy Cache-Control even when the handler set them', async () => {
       const res = await send(`${app.base}/leaky`);
       expect(res.headers['x-powered-by']).toBeUndefined();
       expect(res.headers.server).toBeUndefined();
+      expect(res.headers['cache-control']).toBe('no-store');
     });
 
     it('exposes no nonce when the policy has none', async () => {

@@ -87,6 +87,7 @@ export const expressApp: AdapterUnderTest = {
     app.get('/leaky', (_req, res) => {
       res.setHeader('Server', 'leaky/1.0');
       res.setHeader('X-Powered-By', 'leaky');
+      res.setHeader('Cache-Control', 'public, max-age=600');
       res.json({ ok: true });
     });
     app.get('/boom', () => {
@@ -129,7 +130,11 @@ export const fastifyApp: AdapterUnderTest = {
       reply.type('text/html').send('<p>oauth</p>');
     });
     app.get('/leaky', (_request, reply) => {
-      reply.header('Server', 'leaky/1.0').header('X-Powered-By', 'leaky').send({ ok: true });
+      reply
+        .header('Server', 'leaky/1.0')
+        .header('X-Powered-By', 'leaky')
+        .header('Cache-Control', 'public, max-age=600')
+        .send({ ok: true });
     });
     app.get('/boom', async () => {
       throw new Error('boom');
@@ -165,6 +170,7 @@ export const honoApp: AdapterUnderTest = {
     app.get('/leaky', (c) => {
       c.header('Server', 'leaky/1.0');
       c.header('X-Powered-By', 'leaky');
+      c.header('Cache-Control', 'public, max-age=600');
       return c.json({ ok: true });
     });
     app.get('/boom', () => {
@@ -225,6 +231,7 @@ export const nodeApp: AdapterUnderTest = {
       if (req.method === 'GET' && path === '/leaky') {
         res.setHeader('Server', 'leaky/1.0');
         res.setHeader('X-Powered-By', 'leaky');
+        res.setHeader('Cache-Control', 'public, max-age=600');
         return json(res, 200, { ok: true });
       }
       if (req.method === 'GET' && path === '/boom') throw new Error('boom');
