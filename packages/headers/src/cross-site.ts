@@ -48,7 +48,17 @@ export interface CrossSiteProtection {
   assert(request: CrossSiteRequest): void;
 }
 
-/** Whether an environment name counts as production (anything but development or test). */
+/**
+ * Whether an environment name counts as production: anything but `development` or `test`,
+ * including an unset or misspelt value, so a forgotten NODE_ENV fails closed.
+ *
+ * @example
+ * ```ts
+ * import { isProductionEnvironment } from '@rampart/headers';
+ * isProductionEnvironment(undefined); // true
+ * isProductionEnvironment('development'); // false
+ * ```
+ */
 export function isProductionEnvironment(environment: string | undefined): boolean {
   const value = environment?.trim().toLowerCase();
   return value !== 'development' && value !== 'test';

@@ -3,10 +3,24 @@ import { throwIfProblems } from './errors.ts';
 /**
  * Placeholder for the per-request nonce in a source list. The policy renders it as
  * `'nonce-<fresh value>'` on every response.
+ *
+ * @example
+ * ```ts
+ * import { csp, NONCE } from '@rampart/headers';
+ * csp({ 'default-src': ["'self'"], 'script-src': [NONCE, "'strict-dynamic'"] }).usesNonce; // true
+ * ```
  */
 export const NONCE = "'nonce'" as const;
 
-/** CSP Level 3 directive names the builder accepts (kebab-case, as they appear in the header). */
+/**
+ * CSP Level 3 directive names the builder accepts (kebab-case, as they appear in the header).
+ *
+ * @example
+ * ```ts
+ * import type { CspDirectiveName } from '@rampart/headers';
+ * const name: CspDirectiveName = 'frame-ancestors';
+ * ```
+ */
 export type CspDirectiveName =
   | 'default-src'
   | 'script-src'
@@ -339,7 +353,7 @@ function validate(entries: readonly (readonly [string, readonly string[]])[], op
   for (const name of NOT_SOURCE_LISTS) {
     const sources = byName.get(name);
     if (name === 'require-trusted-types-for' && sources && (sources.length !== 1 || sources[0] !== "'script'")) {
-      problems.push("require-trusted-types-for accepts exactly ['\\'script\\'']");
+      problems.push("require-trusted-types-for accepts exactly one source, 'script'");
     }
   }
   const max = options.maxHeaderBytes ?? 4096;

@@ -1,6 +1,14 @@
 import { randomFillSync } from 'node:crypto';
 
-/** Bytes of entropy in every nonce: 128 bits, the CSP3 minimum recommendation. */
+/**
+ * Bytes of entropy in every nonce: 128 bits, the CSP3 minimum recommendation.
+ *
+ * @example
+ * ```ts
+ * import { NONCE_BYTES } from '@rampart/headers';
+ * console.log(NONCE_BYTES * 8); // 128
+ * ```
+ */
 export const NONCE_BYTES = 16;
 
 // Filling one buffer for 256 nonces amortises the syscall; every nonce is still 16 fresh bytes

@@ -63,7 +63,17 @@ export interface PresetOptions {
 
 type Kind = 'api' | 'web-app';
 
-/** The Permissions-Policy deny-list of the web-app preset (OWASP Secure Headers, features Chromium knows). */
+/**
+ * The Permissions-Policy deny-list of the web-app preset (OWASP Secure Headers, limited to features
+ * Chromium knows so browsers log no warnings). Override single features with `permissionsPolicy`.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_PERMISSIONS, webAppPreset } from '@rampart/headers';
+ * console.log(DEFAULT_PERMISSIONS.camera); // 'none'
+ * webAppPreset({ permissionsPolicy: { camera: 'self' } });
+ * ```
+ */
 export const DEFAULT_PERMISSIONS: Readonly<Record<string, PermissionAllowlist>> = Object.freeze({
   accelerometer: 'none',
   autoplay: 'none',
