@@ -1,6 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { API_HEADERS, webAppHeaders } from '../test/support/expected.ts';
 import { HeadersError } from './errors.ts';
+import { renderWithHelmet } from './helmet-render.ts';
+import { scoreHeaders } from './observatory.ts';
 import { apiPreset, type PresetOptions, webAppPreset } from './presets.ts';
 
 const lower = (entries: readonly (readonly [string, string])[]): Record<string, string> =>
@@ -168,5 +171,68 @@ describe('webAppPreset', () => {
     expect(lower(base.forOAuthPopup().headersFor({ secure: true, nonce: 'n' }))['cross-origin-opener-policy']).toBe(
       'same-origin-allow-popups',
     );
+  });
+});
+
+describe('presets across their option space', () => {
+  const options = fc.record(
+    {
+      frameAncestors: fc.constantFrom<PresetOptions['frameAncestors']>('none', 'self', ['https://partner.example']),
+      referrerPolicy: fc.constantFrom<PresetOptions['referrerPolicy']>(
+        'no-referrer',
+        'same-origin',
+        'strict-origin',
+        'strict-origin-when-cross-origin',
+      ),
+      corp: fc.constantFrom<PresetOptions['corp']>('same-origin', 'same-site', 'cross-origin'),
+      coop: fc.constantFrom<PresetOptions['coop']>(
+        'same-origin',
+        'same-origin-allow-popups',
+        'noopener-allow-popups',
+        false,
+      ),
+      trustedTypes: fc.boolean(),
+      reporting: fc.constantFrom(undefined, { endpoint: '/csp' }, { endpoint: 'https://r.example/csp', group: 'g1' }),
+      hsts: fc.record({ maxAge: fc.integer({ min: 15_552_000, max: 126_144_000 }), onlyOverTls: fc.boolean() }),
+    },
+    { requiredKeys: [] },
+  );
+
+  it('always score A+ over HTTPS, with any combination of valid options', () => {
+    fc.assert(
+      fc.property(options, fc.boolean(), (o, web) => {
+        const policy = web ? webAppPreset(o as PresetOptions) : apiPreset(o as PresetOptions);
+        const nonce = policy.usesNonce ? policy.newNonce() : undefined;
+        const result = scoreHeaders(policy.headersFor({ secure: true, nonce }));
+        expect(result.grade).toBe('A+');
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('always keep the nonce out of every header but the CSP, and change it per response', () => {
+    const policy = webAppPreset();
+    fc.assert(
+      fc.property(fc.constant(null), () => {
+        const a = policy.newNonce();
+        const b = policy.newNonce();
+        expect(a).not.toBe(b);
+        for (const [name, value] of policy.headersFor({ secure: true, nonce: a })) {
+          expect(value.includes(a)).toBe(name === 'Content-Security-Policy');
+        }
+      }),
+    );
+  });
+});
+
+describe('renderWithHelmet', () => {
+  it("turns helmet's own errors into a typed error without echoing the value", () => {
+    try {
+      renderWithHelmet({ referrerPolicy: { policy: 'secret-token-value' as never } });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as HeadersError).code).toBe('ERR_HEADERS_INVALID_OPTION');
+      expect((error as HeadersError).message).not.toContain('secret-token-value');
+    }
   });
 });

@@ -159,6 +159,9 @@ describe.each(ADAPTERS)('$name adapter', (adapter) => {
       expect(res.status).toBe(status);
       if (status === 403) {
         expect(JSON.parse(res.body)).toMatchObject({ error: 'ERR_HEADERS_CROSS_SITE_REQUEST' });
+        // The rejection never echoes request data back.
+        expect(res.body).not.toContain('evil.example');
+        expect(res.body).not.toContain('app.example');
         // A rejection is a response like any other: it carries the policy.
         expect(res.headers['content-security-policy']).toBe(API_HEADERS['content-security-policy']);
       }
