@@ -93,6 +93,37 @@ function nodeHelmet(chain: NodeHandler[]): NodeHandler {
   };
 }
 
+/** Median CPU microseconds per call over interleaved rounds: steadier than wall time on a shared machine. */
+async function cpuMicros(
+  ours: () => Promise<unknown>,
+  peer: () => Promise<unknown>,
+  quick: boolean,
+): Promise<{ ours: number; peer: number }> {
+  const calls = quick ? 500 : 3000;
+  const rounds = quick ? 3 : 7;
+  const measure = async (fn: () => Promise<unknown>): Promise<number> => {
+    const start = process.cpuUsage();
+    for (let i = 0; i < calls; i++) await fn();
+    const used = process.cpuUsage(start);
+    return (used.user + used.system) / calls;
+  };
+  await measure(ours);
+  await measure(peer);
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    if (r % 2 === 0) {
+      a.push(await measure(ours));
+      b.push(await measure(peer));
+    } else {
+      b.push(await measure(peer));
+      a.push(await measure(ours));
+    }
+  }
+  const med = (v: number[]): number => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)] as number;
+  return { ours: med(a), peer: med(b) };
+}
+
 const plainHelmet = helmet() as unknown as (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
 
 export default defineBench('@rampart/headers', async (b) => {
@@ -190,6 +221,65 @@ export default defineBench('@rampart/headers', async (b) => {
     },
     note: 'pure header work: nonce + CSP + fixed headers',
   });
+
+  // CPU time per request: the figure to read against the 1.2× target on a loaded machine.
+  const cpuPairs: [string, () => Promise<unknown>, () => Promise<unknown>, string][] = [
+    [
+      'express apiPreset',
+      async () => inject(exApi, { url: '/' }),
+      async () => inject(exHelmet, { url: '/' }),
+      'helmet() 8.3',
+    ],
+    [
+      'express webAppPreset',
+      async () => inject(exWeb, { url: '/' }),
+      async () => inject(exHelmetNonce, { url: '/' }),
+      'helmet() + res.locals nonce',
+    ],
+    [
+      'fastify apiPreset',
+      async () => fyApi.inject({ url: '/' }),
+      async () => fyHelmet.inject({ url: '/' }),
+      '@fastify/helmet 13',
+    ],
+    [
+      'fastify webAppPreset',
+      async () => fyWeb.inject({ url: '/' }),
+      async () => fyHelmet.inject({ url: '/' }),
+      '@fastify/helmet 13',
+    ],
+    ['hono apiPreset', async () => hoApi.request('/'), async () => hoPeer.request('/'), 'hono secureHeaders()'],
+    [
+      'hono webAppPreset',
+      async () => hoWeb.request('/'),
+      async () => hoPeerNonce.request('/'),
+      'hono secureHeaders() + NONCE',
+    ],
+    [
+      'node:http apiPreset',
+      async () => inject(noApi, { url: '/' }),
+      async () => inject(noHelmet, { url: '/' }),
+      'helmet() 8.3',
+    ],
+    [
+      'node:http webAppPreset',
+      async () => inject(noWeb, { url: '/' }),
+      async () => inject(noHelmetNonce, { url: '/' }),
+      'helmet() + res.locals nonce',
+    ],
+  ];
+  for (const [operation, ours, peer, peerName] of cpuPairs) {
+    const figures = await cpuMicros(ours, peer, b.quick);
+    b.record({
+      operation: `${operation}: CPU per request`,
+      ours: figures.ours,
+      peer: figures.peer,
+      peerName,
+      unit: 'µs CPU',
+      higherIsBetter: false,
+      note: 'process.cpuUsage over whole injected requests; target ≤ 1.2× the peer',
+    });
+  }
 
   // Not throughput: the Observatory score each side earns over HTTPS.
   const helmetHeaders: Record<string, string> = {};
