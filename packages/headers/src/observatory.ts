@@ -180,9 +180,9 @@ function parseCsp(policies: readonly string[]): { csp: Map<string, Set<string>>;
       if (!rawName) continue;
       const name = rawName.toLowerCase();
       if (seen.has(name)) {
+        // report-uri/report-to may repeat (the later one wins, as in the Observatory); others may not.
         if (ALLOWED_DUPLICATES.has(name)) duplicates = true;
         else throw new InvalidCsp();
-        continue;
       }
       seen.add(name);
       const sources =
@@ -221,10 +221,11 @@ function cspTest(h: Map<string, string[]>, https: boolean): { result: string; fr
   const { csp } = parsed;
   if (csp.size === 0) return { result: 'csp-not-implemented', frameAncestors: false };
   let result: string | null = null;
-  const copy = (s: Set<string> | undefined): Set<string> | undefined => (s ? new Set(s) : undefined);
-  const objectSrc = copy(csp.get('object-src')) ?? copy(csp.get('default-src')) ?? new Set(['*']);
-  const scriptSrc = copy(csp.get('script-src')) ?? copy(csp.get('default-src')) ?? new Set(['*']);
-  const styleSrc = copy(csp.get('style-src')) ?? copy(csp.get('default-src')) ?? new Set(['*']);
+  // These alias the parsed sets on purpose: the Observatory edits script-src in place, so with no
+  // script-src its 'strict-dynamic' clean-up also changes default-src and everything falling back to it.
+  const objectSrc = csp.get('object-src') ?? csp.get('default-src') ?? new Set(['*']);
+  const scriptSrc = csp.get('script-src') ?? csp.get('default-src') ?? new Set(['*']);
+  const styleSrc = csp.get('style-src') ?? csp.get('default-src') ?? new Set(['*']);
   const hasNonceHash = (s: Set<string>): boolean => [...s].some((src) => NONCE_HASH.some((p) => src.startsWith(p)));
   for (const list of [scriptSrc, styleSrc]) if (hasNonceHash(list)) list.delete("'unsafe-inline'");
   if (hasNonceHash(scriptSrc) && scriptSrc.has("'strict-dynamic'")) {
