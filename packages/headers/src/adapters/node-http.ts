@@ -1,0 +1,120 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import {
+  type CrossSiteOptions,
+  type CrossSiteProtection,
+  type CrossSiteRequest,
+  crossSiteProtection,
+} from '../cross-site.ts';
+import { bindNodeResponse, rejectionBody } from '../response-binding.ts';
+import type { SecurityHeaders } from '../security-headers.ts';
+
+/** Options of the node:http adapter. */
+export interface NodeSecurityHeadersOptions {
+  /** Whether the request came over TLS. Default: the socket is a TLS socket. */
+  readonly isSecure?: (req: IncomingMessage) => boolean;
+}
+
+const socketIsTls = (req: IncomingMessage): boolean => (req.socket as TLSSocket).encrypted === true;
+
+/**
+ * Applies `policy` to this request's response (call it first in your handler, or again in a route
+ * to switch to a per-route variant). Returns the request's nonce, if the policy uses one.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { webAppPreset } from '@rampart/headers';
+ * import { applySecurityHeaders } from '@rampart/headers/node';
+ * const headers = webAppPreset();
+ * createServer((req, res) => {
+ *   const nonce = applySecurityHeaders(req, res, headers);
+ *   res.end(`<script nonce="${nonce}">boot()</script>`);
+ * });
+ * ```
+ */
+export function applySecurityHeaders(
+  req: IncomingMessage,
+  res: ServerResponse,
+  policy: SecurityHeaders,
+  options: NodeSecurityHeadersOptions = {},
+): string | undefined {
+  return bindNodeResponse(req, res, policy, (options.isSecure ?? socketIsTls)(req)).nonce;
+}
+
+/**
+ * Wraps a node:http handler: every response carries `policy`, and a handler that throws or
+ * rejects gets a 500 with the same headers instead of a dropped connection.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { apiPreset } from '@rampart/headers';
+ * import { withSecurityHeaders } from '@rampart/headers/node';
+ * createServer(withSecurityHeaders(apiPreset(), (req, res) => res.end('{}')));
+ * ```
+ */
+export function withSecurityHeaders(
+  policy: SecurityHeaders,
+  handler: (req: IncomingMessage, res: ServerResponse) => unknown,
+  options: NodeSecurityHeadersOptions = {},
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const isSecure = options.isSecure ?? socketIsTls;
+  const fail = (res: ServerResponse): void => {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.statusCode = 500;
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.end('{"error":"internal server error"}');
+  };
+  return (req, res) => {
+    bindNodeResponse(req, res, policy, isSecure(req));
+    try {
+      const result = handler(req, res);
+      if (result instanceof Promise) result.catch(() => fail(res));
+    } catch {
+      fail(res);
+    }
+  };
+}
+
+function toCrossSiteRequest(req: IncomingMessage): CrossSiteRequest {
+  return {
+    method: req.method ?? 'GET',
+    header: (name) => {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    },
+    selfOrigin: req.headers.host ? `${socketIsTls(req) ? 'https' : 'http'}://${req.headers.host}` : undefined,
+  };
+}
+
+/**
+ * Cross-site request protection for node:http. The returned function answers 403 (with a JSON
+ * body naming the error code) and returns false when the request is rejected.
+ *
+ * @example
+ * ```ts
+ * import { crossSiteGuard } from '@rampart/headers/node';
+ * const guard = crossSiteGuard({ allowedOrigins: ['https://app.example'] });
+ * // in a handler: if (!guard(req, res)) return;
+ * ```
+ */
+export function crossSiteGuard(
+  options: CrossSiteOptions | CrossSiteProtection = {},
+): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const protection = 'check' in options ? options : crossSiteProtection(options);
+  return (req, res) => {
+    const decision = protection.check(toCrossSiteRequest(req));
+    if (decision.allowed) return true;
+    res.statusCode = 403;
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.end(rejectionBody(decision));
+    return false;
+  };
+}
+
+/** The same function as {@link applySecurityHeaders}, named for its per-route use. */
+export const routeHeaders: typeof applySecurityHeaders = applySecurityHeaders;

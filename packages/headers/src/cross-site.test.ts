@@ -1,0 +1,105 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { crossSiteProtection, isProductionEnvironment } from './cross-site.ts';
+import { HeadersError } from './errors.ts';
+
+const request = (method: string, headers: Record<string, string>, selfOrigin?: string) => ({
+  method,
+  header: (name: string) => headers[name],
+  selfOrigin,
+});
+
+describe('isProductionEnvironment', () => {
+  it.each([
+    [undefined, true],
+    ['', true],
+    ['production', true],
+    ['staging', true],
+    ['prod', true],
+    ['development', false],
+    ['test', false],
+    [' Development ', false],
+  ])('treats %j as production: %s', (env, expected) => {
+    expect(isProductionEnvironment(env)).toBe(expected);
+  });
+});
+
+describe('crossSiteProtection', () => {
+  const protection = crossSiteProtection({ allowedOrigins: ['https://app.example'], environment: 'production' });
+
+  it('fails closed in production without allowed origins, even for same-origin requests', () => {
+    const closed = crossSiteProtection({ environment: undefined });
+    expect(closed.failsClosed).toBe(true);
+    const decision = closed.check(request('POST', { 'sec-fetch-site': 'same-origin' }));
+    expect(decision.allowed).toBe(false);
+    expect(!decision.allowed && decision.error.code).toBe('ERR_HEADERS_NO_ALLOWED_ORIGINS');
+    expect(closed.check(request('GET', {})).allowed).toBe(true);
+  });
+
+  it('reads NODE_ENV when no environment is given', () => {
+    const previous = process.env.NODE_ENV;
+    try {
+      process.env.NODE_ENV = 'production';
+      expect(crossSiteProtection().failsClosed).toBe(true);
+      process.env.NODE_ENV = 'development';
+      expect(crossSiteProtection().failsClosed).toBe(false);
+    } finally {
+      process.env.NODE_ENV = previous;
+    }
+  });
+
+  it('falls back to comparing Origin with the server origin for browsers without Fetch Metadata', () => {
+    const dev = crossSiteProtection({ environment: 'development' });
+    expect(dev.check(request('POST', { origin: 'http://localhost:3000' }, 'http://localhost:3000')).allowed).toBe(true);
+    expect(dev.check(request('POST', { origin: 'http://evil.localhost' }, 'http://localhost:3000')).allowed).toBe(
+      false,
+    );
+  });
+
+  it('rejects non-browser clients only when asked', () => {
+    const strict = crossSiteProtection({ allowedOrigins: ['https://app.example'], requireBrowserSignals: true });
+    expect(strict.check(request('POST', {})).allowed).toBe(false);
+    expect(protection.check(request('POST', {})).allowed).toBe(true);
+  });
+
+  it('throws a typed error from assert()', () => {
+    expect(() => protection.assert(request('DELETE', { 'sec-fetch-site': 'cross-site' }))).toThrow(HeadersError);
+  });
+
+  it('validates allowed origins at construction, listing every bad entry without echoing it', () => {
+    try {
+      crossSiteProtection({ allowedOrigins: ['https://app.example/', 'https://secret.example/path', '*'] });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as HeadersError).code).toBe('ERR_HEADERS_INVALID_OPTION');
+      expect((error as HeadersError).problems).toHaveLength(3);
+      expect((error as HeadersError).message).not.toContain('secret.example');
+    }
+  });
+
+  it('never allows a state-changing cross-site request from an origin that is not allowed', () => {
+    const unsafeMethod = fc.constantFrom('POST', 'PUT', 'PATCH', 'DELETE', 'post', 'CUSTOM');
+    const foreignOrigin = fc
+      .tuple(fc.constantFrom('http', 'https'), fc.domain())
+      .map(([scheme, host]) => new URL(`${scheme}://${host}`).origin)
+      .filter((o) => o !== 'https://app.example');
+    fc.assert(
+      fc.property(unsafeMethod, foreignOrigin, fc.constantFrom('cross-site', 'same-site'), (method, origin, site) => {
+        expect(protection.check(request(method, { origin, 'sec-fetch-site': site })).allowed).toBe(false);
+        expect(protection.check(request(method, { origin })).allowed).toBe(false);
+      }),
+    );
+  });
+
+  it('never blocks a safe method', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('GET', 'HEAD', 'OPTIONS'),
+        fc.dictionary(fc.constantFrom('origin', 'sec-fetch-site'), fc.string()),
+        (method, headers) => {
+          expect(protection.check(request(method, headers)).allowed).toBe(true);
+        },
+      ),
+    );
+  });
+});

@@ -1,0 +1,158 @@
+import { HeadersError, throwIfProblems } from './errors.ts';
+
+/** The request facts cross-site protection reads; adapters fill it from their framework's request. */
+export interface CrossSiteRequest {
+  readonly method: string;
+  /** Header lookup by lower-case name. */
+  readonly header: (name: string) => string | undefined;
+  /** Scheme and host the server was reached at, e.g. `https://app.example`, when known. */
+  readonly selfOrigin?: string | undefined;
+}
+
+/** Options of {@link crossSiteProtection}. */
+export interface CrossSiteOptions {
+  /**
+   * Origins allowed to send state-changing requests (`https://app.example`, exact match).
+   * Required in production: without it every state-changing request is rejected (fail closed).
+   */
+  readonly allowedOrigins?: readonly string[];
+  /**
+   * The deployment environment. Default `process.env.NODE_ENV`. Only `development` and `test`
+   * count as non-production; an unset or unknown value counts as production.
+   */
+  readonly environment?: string | undefined;
+  /**
+   * Reject state-changing requests that carry neither `Sec-Fetch-Site` nor `Origin` (non-browser
+   * clients). Default false: such clients cannot be driven cross-site by a victim's browser.
+   */
+  readonly requireBrowserSignals?: boolean;
+  /** Methods that never change state and are not checked. Default GET, HEAD, OPTIONS. */
+  readonly safeMethods?: readonly string[];
+}
+
+/** The outcome of a check. */
+export type CrossSiteDecision =
+  | {
+      readonly allowed: true;
+      readonly reason: 'safe-method' | 'same-origin' | 'allowed-origin' | 'no-browser-signals' | 'user-initiated';
+    }
+  | { readonly allowed: false; readonly error: HeadersError };
+
+/** Cross-site request protection built by {@link crossSiteProtection}. */
+export interface CrossSiteProtection {
+  /** True when production runs without allowed origins: every state-changing request is rejected. */
+  readonly failsClosed: boolean;
+  /** Decides without throwing. */
+  check(request: CrossSiteRequest): CrossSiteDecision;
+  /** Throws `ERR_HEADERS_CROSS_SITE_REQUEST` / `ERR_HEADERS_NO_ALLOWED_ORIGINS` when rejected. */
+  assert(request: CrossSiteRequest): void;
+}
+
+/**
+ * Whether an environment name counts as production: anything but `development` or `test`,
+ * including an unset or misspelt value, so a forgotten NODE_ENV fails closed.
+ *
+ * @example
+ * ```ts
+ * import { isProductionEnvironment } from '@rampart/headers';
+ * isProductionEnvironment(undefined); // true
+ * isProductionEnvironment('development'); // false
+ * ```
+ */
+export function isProductionEnvironment(environment: string | undefined): boolean {
+  const value = environment?.trim().toLowerCase();
+  return value !== 'development' && value !== 'test';
+}
+
+function originOf(value: string): string | undefined {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined;
+    return url.origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Rejects cross-site state-changing requests to cookie-authenticated routes, the way browsers
+ * let a server tell them apart today: `Sec-Fetch-Site` first (`same-origin` and user-initiated
+ * `none` pass), then `Origin` against `allowedOrigins`. In production without allowed origins it
+ * fails closed. Options are validated now; every problem is listed at once.
+ *
+ * @example
+ * ```ts
+ * import { crossSiteProtection } from '@rampart/headers';
+ * const protection = crossSiteProtection({ allowedOrigins: ['https://app.example'] });
+ * protection.check({ method: 'POST', header: (n) => ({ 'sec-fetch-site': 'cross-site' })[n] }).allowed; // false
+ * ```
+ */
+export function crossSiteProtection(options: CrossSiteOptions = {}): CrossSiteProtection {
+  const problems: string[] = [];
+  const allowed = new Set<string>();
+  (options.allowedOrigins ?? []).forEach((origin, i) => {
+    const parsed = typeof origin === 'string' ? originOf(origin) : undefined;
+    if (parsed === undefined || parsed !== origin) {
+      problems.push(
+        `allowedOrigins entry #${i + 1} must be a bare origin such as https://app.example (scheme and host, no path or trailing slash)`,
+      );
+    } else allowed.add(parsed);
+  });
+  if (options.allowedOrigins !== undefined && !Array.isArray(options.allowedOrigins)) {
+    problems.push('allowedOrigins must be an array of origins');
+  }
+  throwIfProblems('ERR_HEADERS_INVALID_OPTION', 'crossSiteProtection options are invalid', problems);
+  const environment = 'environment' in options ? options.environment : process.env.NODE_ENV;
+  const failsClosed = allowed.size === 0 && isProductionEnvironment(environment);
+  const safe = new Set((options.safeMethods ?? ['GET', 'HEAD', 'OPTIONS']).map((m) => m.toUpperCase()));
+  const requireSignals = options.requireBrowserSignals ?? false;
+
+  const reject = (): CrossSiteDecision => ({
+    allowed: false,
+    error: new HeadersError(
+      'ERR_HEADERS_CROSS_SITE_REQUEST',
+      'cross-site state-changing request rejected: its Sec-Fetch-Site/Origin is not this site or an allowed origin; add the origin to allowedOrigins if it is yours',
+    ),
+  });
+
+  const check = (request: CrossSiteRequest): CrossSiteDecision => {
+    if (safe.has(request.method.toUpperCase())) return { allowed: true, reason: 'safe-method' };
+    if (failsClosed) {
+      return {
+        allowed: false,
+        error: new HeadersError(
+          'ERR_HEADERS_NO_ALLOWED_ORIGINS',
+          'cross-site protection has no allowedOrigins in production, so it rejects every state-changing request; set allowedOrigins (or NODE_ENV=development for local work)',
+        ),
+      };
+    }
+    const originHeader = request.header('origin');
+    const origin = originHeader !== undefined && originHeader !== 'null' ? originOf(originHeader) : undefined;
+    if (origin !== undefined && allowed.has(origin)) return { allowed: true, reason: 'allowed-origin' };
+    const site = request.header('sec-fetch-site')?.trim().toLowerCase();
+    if (site !== undefined) {
+      if (site === 'same-origin') return { allowed: true, reason: 'same-origin' };
+      // `none`: the user typed the URL or used a bookmark; no page made the request.
+      if (site === 'none') return { allowed: true, reason: 'user-initiated' };
+      return reject();
+    }
+    if (originHeader !== undefined) {
+      // Older browsers: no Fetch Metadata, so the Origin header must name this server or an allowed origin.
+      if (origin !== undefined && request.selfOrigin !== undefined && origin === originOf(request.selfOrigin)) {
+        return { allowed: true, reason: 'same-origin' };
+      }
+      return reject();
+    }
+    if (requireSignals) return reject();
+    return { allowed: true, reason: 'no-browser-signals' };
+  };
+
+  return Object.freeze({
+    failsClosed,
+    check,
+    assert(request: CrossSiteRequest) {
+      const decision = check(request);
+      if (!decision.allowed) throw decision.error;
+    },
+  });
+}

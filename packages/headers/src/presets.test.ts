@@ -1,0 +1,238 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { API_HEADERS, webAppHeaders } from '../test/support/expected.ts';
+import { HeadersError } from './errors.ts';
+import { renderWithHelmet } from './helmet-render.ts';
+import { scoreHeaders } from './observatory.ts';
+import { apiPreset, type PresetOptions, webAppPreset } from './presets.ts';
+
+const lower = (entries: readonly (readonly [string, string])[]): Record<string, string> =>
+  Object.fromEntries(entries.map(([n, v]) => [n.toLowerCase(), v]));
+
+function optionProblems(build: () => unknown): readonly string[] {
+  try {
+    build();
+  } catch (error) {
+    expect(error).toBeInstanceOf(HeadersError);
+    expect((error as HeadersError).code).toBe('ERR_HEADERS_INVALID_OPTION');
+    return (error as HeadersError).problems;
+  }
+  throw new Error('expected a HeadersError');
+}
+
+describe('apiPreset', () => {
+  it('compiles to exactly the API header set', () => {
+    const policy = apiPreset();
+    expect(lower(policy.headersFor({ secure: true }))).toEqual(API_HEADERS);
+    expect(policy.usesNonce).toBe(false);
+    expect(policy.remove).toEqual(['X-Powered-By', 'Server']);
+  });
+
+  it('adds removals without dropping the defaults', () => {
+    expect(apiPreset({ removeHeaders: ['X-AspNet-Version'] }).remove).toEqual([
+      'X-Powered-By',
+      'Server',
+      'X-AspNet-Version',
+    ]);
+  });
+
+  it('keeps HSTS off plain HTTP only when asked', () => {
+    expect(lower(apiPreset().headersFor({ secure: false }))['strict-transport-security']).toBeDefined();
+    const tlsOnly = apiPreset({ hsts: { onlyOverTls: true } });
+    expect(lower(tlsOnly.headersFor({ secure: false }))['strict-transport-security']).toBeUndefined();
+    expect(lower(tlsOnly.headersFor({ secure: true }))['strict-transport-security']).toBe(
+      'max-age=63072000; includeSubDomains',
+    );
+  });
+
+  it('renders preload when its rules are met', () => {
+    expect(
+      lower(apiPreset({ hsts: { preload: true } }).headersFor({ secure: true }))['strict-transport-security'],
+    ).toBe('max-age=63072000; includeSubDomains; preload');
+  });
+});
+
+describe('webAppPreset', () => {
+  it('compiles to exactly the web-app header set, nonce on script-src and style-src', () => {
+    const policy = webAppPreset();
+    expect(policy.usesNonce).toBe(true);
+    expect(lower(policy.headersFor({ secure: true, nonce: 'N0NCE' }))).toEqual(webAppHeaders('N0NCE'));
+  });
+
+  it('adds Reporting-Endpoints, report-to and the report-uri fallback', () => {
+    const h = lower(
+      webAppPreset({ reporting: { endpoint: 'https://reports.example/csp', group: 'csp' } }).headersFor({
+        secure: true,
+        nonce: 'n',
+      }),
+    );
+    expect(h['reporting-endpoints']).toBe('csp="https://reports.example/csp"');
+    expect(h['content-security-policy']).toMatch(/;report-uri https:\/\/reports\.example\/csp;report-to csp$/);
+  });
+
+  it('adds Trusted Types with or without a policy allow-list', () => {
+    const any = lower(webAppPreset({ trustedTypes: true }).headersFor({ secure: true, nonce: 'n' }));
+    expect(any['content-security-policy']).toContain("require-trusted-types-for 'script'");
+    expect(any['content-security-policy']).not.toContain('trusted-types ');
+    const named = lower(
+      webAppPreset({ trustedTypes: { policies: ['app', 'dompurify'], allowDuplicates: true } }).headersFor({
+        secure: true,
+        nonce: 'n',
+      }),
+    );
+    expect(named['content-security-policy']).toContain("trusted-types app dompurify 'allow-duplicates'");
+  });
+
+  it('sends the CSP as Report-Only in rollout mode, keeping X-Frame-Options enforced', () => {
+    const h = lower(webAppPreset({ reportOnly: true }).headersFor({ secure: true, nonce: 'n' }));
+    expect(h['content-security-policy-report-only']).toContain("'nonce-n'");
+    expect(h['content-security-policy']).toBeUndefined();
+    expect(h['x-frame-options']).toBe('DENY');
+  });
+
+  it('keeps frame-ancestors and X-Frame-Options consistent', () => {
+    const self = lower(webAppPreset({ frameAncestors: 'self' }).headersFor({ secure: true, nonce: 'n' }));
+    expect(self['content-security-policy']).toContain("frame-ancestors 'self'");
+    expect(self['x-frame-options']).toBe('SAMEORIGIN');
+    const list = lower(
+      webAppPreset({ frameAncestors: ['https://a.example'] }).headersFor({ secure: true, nonce: 'n' }),
+    );
+    expect(list['content-security-policy']).toContain('frame-ancestors https://a.example');
+    expect(list['x-frame-options']).toBeUndefined();
+  });
+
+  it('offers a popup-friendly COOP for OAuth flows', () => {
+    const h = lower(webAppPreset({ oauthPopups: true }).headersFor({ secure: true, nonce: 'n' }));
+    expect(h['cross-origin-opener-policy']).toBe('same-origin-allow-popups');
+  });
+
+  it('merges Permissions-Policy features over the defaults', () => {
+    const h = lower(
+      webAppPreset({ permissionsPolicy: { camera: 'self', geolocation: ['self', 'https://maps.example'] } }).headersFor(
+        {
+          secure: true,
+          nonce: 'n',
+        },
+      ),
+    );
+    expect(h['permissions-policy']).toContain('camera=(self)');
+    expect(h['permissions-policy']).toContain('geolocation=(self "https://maps.example")');
+    expect(h['permissions-policy']).toContain('microphone=()');
+  });
+
+  it('lets extra directives through the same validation', () => {
+    const h = lower(
+      webAppPreset({ directives: { 'connect-src': ["'self'", 'https://api.example'] } }).headersFor({
+        secure: true,
+        nonce: 'n',
+      }),
+    );
+    expect(h['content-security-policy']).toContain("connect-src 'self' https://api.example");
+    expect(() => webAppPreset({ directives: { 'script-src': ['*'] } })).toThrow(/CSP: script-src source #1/);
+  });
+
+  it('refuses a cacheable Cache-Control on a nonce page', () => {
+    expect(optionProblems(() => webAppPreset({ cacheControl: 'public, max-age=60' })).join()).toMatch(/no-store/);
+    expect(() => apiPreset({ cacheControl: 'public, max-age=60' })).not.toThrow();
+  });
+
+  it('lists every option problem at once without echoing values', () => {
+    const marker = 'https://secret-partner.example/path';
+    const problems = optionProblems(() =>
+      webAppPreset({
+        hsts: { maxAge: -1 },
+        referrerPolicy: 'unsafe-url' as never,
+        corp: 'everyone' as never,
+        coop: 'nope' as never,
+        frameAncestors: [marker],
+        reporting: { endpoint: 'http://insecure.example/r' },
+        trustedTypes: { policies: ['bad name'] },
+        removeHeaders: ['bad header'],
+        directives: { 'script-src': ['self'] },
+      } as PresetOptions),
+    );
+    expect(problems.length).toBeGreaterThanOrEqual(9);
+    expect(problems.join('\n')).not.toContain('secret-partner');
+    expect(problems.join('\n')).not.toContain('insecure.example');
+  });
+
+  it('makes every variant of one policy once, at start-up', () => {
+    const base = webAppPreset();
+    const download = base.forDownload();
+    expect(download.name).toBe('web-app+download');
+    expect(download.usesNonce).toBe(false);
+    expect(lower(download.headersFor({ secure: true }))['content-security-policy']).toBe(
+      "default-src 'none';base-uri 'none';form-action 'none';frame-ancestors 'none';sandbox",
+    );
+    const widget = lower(base.forEmbedding(['https://partner.example']).headersFor({ secure: true, nonce: 'n' }));
+    expect(widget['x-frame-options']).toBeUndefined();
+    expect(widget['cross-origin-resource-policy']).toBe('cross-origin');
+    expect(() => base.forEmbedding(['not an origin'])).toThrow(HeadersError);
+    expect(lower(base.forOAuthPopup().headersFor({ secure: true, nonce: 'n' }))['cross-origin-opener-policy']).toBe(
+      'same-origin-allow-popups',
+    );
+  });
+});
+
+describe('presets across their option space', () => {
+  const options = fc.record(
+    {
+      frameAncestors: fc.constantFrom<PresetOptions['frameAncestors']>('none', 'self', ['https://partner.example']),
+      referrerPolicy: fc.constantFrom<PresetOptions['referrerPolicy']>(
+        'no-referrer',
+        'same-origin',
+        'strict-origin',
+        'strict-origin-when-cross-origin',
+      ),
+      corp: fc.constantFrom<PresetOptions['corp']>('same-origin', 'same-site', 'cross-origin'),
+      coop: fc.constantFrom<PresetOptions['coop']>(
+        'same-origin',
+        'same-origin-allow-popups',
+        'noopener-allow-popups',
+        false,
+      ),
+      trustedTypes: fc.boolean(),
+      reporting: fc.constantFrom(undefined, { endpoint: '/csp' }, { endpoint: 'https://r.example/csp', group: 'g1' }),
+      hsts: fc.record({ maxAge: fc.integer({ min: 15_552_000, max: 126_144_000 }), onlyOverTls: fc.boolean() }),
+    },
+    { requiredKeys: [] },
+  );
+
+  it('always score A+ over HTTPS, with any combination of valid options', () => {
+    fc.assert(
+      fc.property(options, fc.boolean(), (o, web) => {
+        const policy = web ? webAppPreset(o as PresetOptions) : apiPreset(o as PresetOptions);
+        const nonce = policy.usesNonce ? policy.newNonce() : undefined;
+        const result = scoreHeaders(policy.headersFor({ secure: true, nonce }));
+        expect(result.grade).toBe('A+');
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('always keep the nonce out of every header but the CSP, and change it per response', () => {
+    const policy = webAppPreset();
+    fc.assert(
+      fc.property(fc.constant(null), () => {
+        const a = policy.newNonce();
+        const b = policy.newNonce();
+        expect(a).not.toBe(b);
+        for (const [name, value] of policy.headersFor({ secure: true, nonce: a })) {
+          expect(value.includes(a)).toBe(name === 'Content-Security-Policy');
+        }
+      }),
+    );
+  });
+});
+
+describe('renderWithHelmet', () => {
+  it("turns helmet's own errors into a typed error without echoing the value", () => {
+    try {
+      renderWithHelmet({ referrerPolicy: { policy: 'secret-token-value' as never } });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as HeadersError).code).toBe('ERR_HEADERS_INVALID_OPTION');
+      expect((error as HeadersError).message).not.toContain('secret-token-value');
+    }
+  });
+});

@@ -1,0 +1,377 @@
+import type { HelmetOptions } from 'helmet';
+import { type CspDirectives, type CspSource, csp, NONCE } from './csp.ts';
+import { HeadersError, throwIfProblems } from './errors.ts';
+import { renderWithHelmet } from './helmet-render.ts';
+import { type HeaderEntry, SecurityHeaders } from './security-headers.ts';
+
+/** Referrer policies that leak no path or query cross-origin (the Observatory's "private" set). */
+export type PrivateReferrerPolicy = 'no-referrer' | 'same-origin' | 'strict-origin' | 'strict-origin-when-cross-origin';
+
+/** A Permissions-Policy allowlist: nobody, this origin, everyone, or this origin plus listed origins. */
+export type PermissionAllowlist = 'none' | 'self' | '*' | readonly string[];
+
+/** Options shared by {@link apiPreset} and {@link webAppPreset}; each preset has its own defaults. */
+export interface PresetOptions {
+  /** HSTS. Default: two years, includeSubDomains, no preload, sent on every response (like helmet). */
+  readonly hsts?: {
+    readonly maxAge?: number;
+    readonly includeSubDomains?: boolean;
+    readonly preload?: boolean;
+    /** Send HSTS only on requests that arrived over TLS (Spring Security's behaviour). Default false. */
+    readonly onlyOverTls?: boolean;
+  };
+  /** Default `no-referrer`. Only the Observatory's private policies are accepted. */
+  readonly referrerPolicy?: PrivateReferrerPolicy;
+  /** Cross-Origin-Resource-Policy. Default `same-origin`. */
+  readonly corp?: 'same-origin' | 'same-site' | 'cross-origin';
+  /**
+   * Cross-Origin-Opener-Policy. Web app default `same-origin`; API default `false` (not sent).
+   * Use `same-origin-allow-popups` (or {@link SecurityHeaders.forOAuthPopup}) for OAuth/payment popups.
+   */
+  readonly coop?: 'same-origin' | 'same-origin-allow-popups' | 'noopener-allow-popups' | 'unsafe-none' | false;
+  /** Sugar for `coop: 'same-origin-allow-popups'`. */
+  readonly oauthPopups?: boolean;
+  /**
+   * Who may frame the page: CSP `frame-ancestors` and a matching `X-Frame-Options`
+   * (`'none'` → DENY, `'self'` → SAMEORIGIN, a list of origins → no XFO, which cannot express one). Default `'none'`.
+   */
+  readonly frameAncestors?: 'none' | 'self' | readonly string[];
+  /** Cache-Control. Default `no-store`. A policy with a nonce only accepts values with `no-store`. */
+  readonly cacheControl?: string;
+  /** Features merged over the default deny-list (web app); `false` sends no Permissions-Policy. */
+  readonly permissionsPolicy?: Readonly<Record<string, PermissionAllowlist>> | false;
+  /**
+   * Where browsers send CSP violation reports: `Reporting-Endpoints` + `report-to`, with
+   * `report-uri` as the fallback for browsers without the Reporting API. An https URL or a path.
+   */
+  readonly reporting?: { readonly endpoint: string; readonly group?: string };
+  /** `require-trusted-types-for 'script'`, optionally limiting policy names. Default false. */
+  readonly trustedTypes?: boolean | { readonly policies: readonly string[]; readonly allowDuplicates?: boolean };
+  /** Send the CSP as `Content-Security-Policy-Report-Only` (rollout mode). Default false. */
+  readonly reportOnly?: boolean;
+  /** CSP directives that replace the preset's (e.g. `'connect-src': ["'self'", 'https://api.example']`). */
+  readonly directives?: CspDirectives;
+  /** Add `upgrade-insecure-requests` to the web-app CSP. Default true. */
+  readonly upgradeInsecureRequests?: boolean;
+  /** More response headers to remove, besides `X-Powered-By` and `Server`. */
+  readonly removeHeaders?: readonly string[];
+  /** See {@link CspOptions.dangerouslyAllowUnsafeInlineStyles}. */
+  readonly dangerouslyAllowUnsafeInlineStyles?: boolean;
+  /** Set by {@link SecurityHeaders.forDownload}. */
+  readonly variant?: 'download';
+}
+
+type Kind = 'api' | 'web-app';
+
+/**
+ * The Permissions-Policy deny-list of the web-app preset (OWASP Secure Headers, limited to features
+ * Chromium knows so browsers log no warnings). Override single features with `permissionsPolicy`.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_PERMISSIONS, webAppPreset } from '@rampart/headers';
+ * console.log(DEFAULT_PERMISSIONS.camera); // 'none'
+ * webAppPreset({ permissionsPolicy: { camera: 'self' } });
+ * ```
+ */
+export const DEFAULT_PERMISSIONS: Readonly<Record<string, PermissionAllowlist>> = Object.freeze({
+  accelerometer: 'none',
+  autoplay: 'none',
+  camera: 'none',
+  'display-capture': 'none',
+  'encrypted-media': 'none',
+  fullscreen: 'none',
+  geolocation: 'none',
+  gyroscope: 'none',
+  hid: 'none',
+  'idle-detection': 'none',
+  magnetometer: 'none',
+  microphone: 'none',
+  midi: 'none',
+  payment: 'none',
+  'picture-in-picture': 'none',
+  'publickey-credentials-get': 'none',
+  'screen-wake-lock': 'none',
+  serial: 'none',
+  'sync-xhr': 'self',
+  usb: 'none',
+  'xr-spatial-tracking': 'none',
+});
+
+const TWO_YEARS = 63_072_000;
+const PRIVATE_REFERRER = new Set(['no-referrer', 'same-origin', 'strict-origin', 'strict-origin-when-cross-origin']);
+const CORP = new Set(['same-origin', 'same-site', 'cross-origin']);
+const COOP = new Set(['same-origin', 'same-origin-allow-popups', 'noopener-allow-popups', 'unsafe-none']);
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// A nonce placeholder nobody writes by accident; split out of helmet's rendering afterwards.
+const PLACEHOLDER = `RAMPARTNONCE${process.pid.toString(36)}x${Date.now().toString(36)}`;
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
+function validate(options: PresetOptions): string[] {
+  const problems: string[] = [];
+  const hsts = options.hsts ?? {};
+  if (hsts.maxAge !== undefined && (!Number.isInteger(hsts.maxAge) || hsts.maxAge < 0)) {
+    problems.push('hsts.maxAge must be a non-negative integer of seconds');
+  }
+  if (hsts.preload && (hsts.includeSubDomains === false || (hsts.maxAge ?? TWO_YEARS) < 31_536_000)) {
+    problems.push('hsts.preload needs includeSubDomains and a maxAge of at least one year (hstspreload.org rules)');
+  }
+  if (options.referrerPolicy !== undefined && !PRIVATE_REFERRER.has(options.referrerPolicy)) {
+    problems.push('referrerPolicy must be no-referrer, same-origin, strict-origin or strict-origin-when-cross-origin');
+  }
+  if (options.corp !== undefined && !CORP.has(options.corp)) {
+    problems.push('corp must be same-origin, same-site or cross-origin');
+  }
+  if (options.coop !== undefined && options.coop !== false && !COOP.has(options.coop)) {
+    problems.push('coop must be same-origin, same-origin-allow-popups, noopener-allow-popups, unsafe-none or false');
+  }
+  if (options.oauthPopups && options.coop !== undefined && options.coop !== 'same-origin-allow-popups') {
+    problems.push("oauthPopups sets coop to 'same-origin-allow-popups'; remove the conflicting coop option");
+  }
+  const fa = options.frameAncestors;
+  if (fa !== undefined && fa !== 'none' && fa !== 'self') {
+    if (!Array.isArray(fa) || fa.length === 0) {
+      problems.push("frameAncestors must be 'none', 'self' or a non-empty list of origins");
+    } else {
+      fa.forEach((origin, i) => {
+        if (origin !== "'self'" && !isOrigin(origin)) {
+          problems.push(`frameAncestors entry #${i + 1} must be an origin such as https://partner.example (no path)`);
+        }
+      });
+    }
+  }
+  if (options.cacheControl !== undefined && !/^[\x21-\x7e][\x20-\x7e]*$/.test(options.cacheControl)) {
+    problems.push('cacheControl must be a printable ASCII header value');
+  }
+  if (options.permissionsPolicy) {
+    for (const [feature, allow] of Object.entries(options.permissionsPolicy)) {
+      if (!/^[a-z][a-z0-9-]*$/.test(feature)) problems.push('a permissionsPolicy feature name is not lower-case-kebab');
+      if (Array.isArray(allow)) {
+        if (allow.some((o) => o !== 'self' && !isOrigin(o))) {
+          problems.push(`permissionsPolicy.${feature} lists something that is neither 'self' nor an origin`);
+        }
+      } else if (allow !== 'none' && allow !== 'self' && allow !== '*') {
+        problems.push(`permissionsPolicy.${feature} must be 'none', 'self', '*' or a list of origins`);
+      }
+    }
+  }
+  if (options.reporting) {
+    const { endpoint, group } = options.reporting;
+    const path = typeof endpoint === 'string' && /^\/(?!\/)[\x21-\x7e]*$/.test(endpoint);
+    let https = false;
+    try {
+      https = typeof endpoint === 'string' && new URL(endpoint).protocol === 'https:';
+    } catch {}
+    if ((!path && !https) || /["',;\s]/.test(String(endpoint))) {
+      problems.push('reporting.endpoint must be an https URL or an absolute path, without quotes, commas or spaces');
+    }
+    if (group !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(group)) {
+      problems.push('reporting.group must be 1-64 letters, digits, _ or -');
+    }
+  }
+  const tt = options.trustedTypes;
+  if (tt && typeof tt === 'object') {
+    if (!Array.isArray(tt.policies)) problems.push('trustedTypes.policies must be an array of policy names');
+    else if (tt.policies.some((p) => !/^[A-Za-z0-9\-#=_/@.%]+$/.test(p))) {
+      problems.push('a trustedTypes policy name has characters outside A-Z a-z 0-9 - # = _ / @ . %');
+    }
+  }
+  for (const [i, name] of (options.removeHeaders ?? []).entries()) {
+    if (!HEADER_NAME.test(name)) problems.push(`removeHeaders entry #${i + 1} is not a header name`);
+  }
+  return problems;
+}
+
+function permissionsValue(policy: Readonly<Record<string, PermissionAllowlist>>): string {
+  return Object.entries(policy)
+    .map(([feature, allow]) => {
+      if (allow === '*') return `${feature}=*`;
+      if (allow === 'none') return `${feature}=()`;
+      if (allow === 'self') return `${feature}=(self)`;
+      return `${feature}=(${allow.map((o) => (o === 'self' ? 'self' : `"${o}"`)).join(' ')})`;
+    })
+    .join(', ');
+}
+
+function cspDirectives(kind: Kind, o: PresetOptions, frameAncestors: readonly string[]): [string, CspSource[]][] {
+  if (o.variant === 'download') {
+    return [
+      ['default-src', ["'none'"]],
+      ['base-uri', ["'none'"]],
+      ['form-action', ["'none'"]],
+      ['frame-ancestors', [...frameAncestors]],
+      ['sandbox', []],
+    ];
+  }
+  const d: [string, CspSource[]][] =
+    kind === 'api'
+      ? [
+          ['default-src', ["'none'"]],
+          ['base-uri', ["'none'"]],
+          ['form-action', ["'none'"]],
+          ['frame-ancestors', [...frameAncestors]],
+        ]
+      : [
+          ['default-src', ["'self'"]],
+          ['script-src', [NONCE, "'strict-dynamic'"]],
+          ['style-src', ["'self'", NONCE]],
+          ['object-src', ["'none'"]],
+          ['base-uri', ["'none'"]],
+          ['form-action', ["'self'"]],
+          ['frame-ancestors', [...frameAncestors]],
+        ];
+  const map = new Map(d);
+  for (const [raw, sources] of Object.entries(o.directives ?? {})) {
+    if (sources !== undefined)
+      map.set(
+        raw.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`),
+        [...sources],
+      );
+  }
+  if (kind === 'web-app' && o.upgradeInsecureRequests !== false && !map.has('upgrade-insecure-requests')) {
+    map.set('upgrade-insecure-requests', []);
+  }
+  const tt = o.trustedTypes;
+  if (tt) {
+    map.set('require-trusted-types-for', ["'script'"]);
+    if (typeof tt === 'object') {
+      const names = tt.policies.length > 0 ? [...tt.policies] : ["'none'"];
+      map.set('trusted-types', tt.allowDuplicates ? [...names, "'allow-duplicates'"] : names);
+    }
+  }
+  if (o.reporting) {
+    map.set('report-uri', [o.reporting.endpoint]);
+    map.set('report-to', [o.reporting.group ?? 'csp-endpoint']);
+  }
+  return [...map];
+}
+
+function build(kind: Kind, options: PresetOptions, name: string): SecurityHeaders {
+  const problems = validate(options);
+  const coop = options.oauthPopups
+    ? 'same-origin-allow-popups'
+    : (options.coop ?? (kind === 'web-app' ? 'same-origin' : false));
+  const fa = options.frameAncestors ?? 'none';
+  const frameAncestors = fa === 'none' ? ["'none'"] : fa === 'self' ? ["'self'"] : [...fa];
+  const xfo = fa === 'none' ? 'deny' : fa === 'self' ? 'sameorigin' : undefined;
+  let policy: ReturnType<typeof csp> | undefined;
+  try {
+    const entries = cspDirectives(kind, options, frameAncestors);
+    policy = csp(Object.fromEntries(entries), {
+      reportOnly: options.reportOnly ?? false,
+      dangerouslyAllowUnsafeInlineStyles: options.dangerouslyAllowUnsafeInlineStyles ?? false,
+    });
+  } catch (error) {
+    if (!(error instanceof HeadersError)) throw error;
+    problems.push(...error.problems.map((p) => `CSP: ${p}`));
+  }
+  const cacheControl = options.cacheControl ?? 'no-store';
+  if (policy?.usesNonce && !/(^|[\s,])no-store($|[\s,])/i.test(cacheControl)) {
+    problems.push('cacheControl must include no-store on a policy with a nonce: a cached nonce is a reusable nonce');
+  }
+  throwIfProblems('ERR_HEADERS_INVALID_OPTION', `${name} preset options are invalid`, problems);
+  if (!policy) throw new HeadersError('ERR_HEADERS_INVALID_OPTION', `${name} preset produced no CSP`);
+
+  const hsts = options.hsts ?? {};
+  const web = kind === 'web-app';
+  const helmetOptions: HelmetOptions = {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      reportOnly: policy.headerName === 'Content-Security-Policy-Report-Only',
+      directives: policy.toHelmetDirectives(PLACEHOLDER),
+    },
+    crossOriginEmbedderPolicy: false,
+    crossOriginOpenerPolicy: coop === false ? false : { policy: coop },
+    crossOriginResourcePolicy: { policy: options.corp ?? 'same-origin' },
+    originAgentCluster: web,
+    referrerPolicy: { policy: options.referrerPolicy ?? 'no-referrer' },
+    strictTransportSecurity: {
+      maxAge: hsts.maxAge ?? TWO_YEARS,
+      includeSubDomains: hsts.includeSubDomains ?? true,
+      preload: hsts.preload ?? false,
+    },
+    xContentTypeOptions: true,
+    xDnsPrefetchControl: web ? { allow: false } : false,
+    xDownloadOptions: options.variant === 'download',
+    xFrameOptions: xfo === undefined ? false : { action: xfo },
+    xPermittedCrossDomainPolicies: web ? { permittedPolicies: 'none' } : false,
+    xPoweredBy: true,
+    xXssProtection: web,
+  };
+  const rendering = renderWithHelmet(helmetOptions);
+  const fixed: HeaderEntry[] = [];
+  let cspEntry: { name: string; parts: string[] } | undefined;
+  let hstsEntry: HeaderEntry | undefined;
+  for (const [header, value] of rendering.set) {
+    if (header === policy.headerName) cspEntry = { name: header, parts: value.split(PLACEHOLDER) };
+    else if (header === 'Strict-Transport-Security') hstsEntry = [header, value];
+    else fixed.push([header, value]);
+  }
+  fixed.push(['Cache-Control', cacheControl]);
+  const permissions = options.permissionsPolicy;
+  if (permissions !== false && (web || permissions !== undefined)) {
+    fixed.push(['Permissions-Policy', permissionsValue({ ...(web ? DEFAULT_PERMISSIONS : {}), ...permissions })]);
+  }
+  if (options.reporting) {
+    fixed.push(['Reporting-Endpoints', `${options.reporting.group ?? 'csp-endpoint'}="${options.reporting.endpoint}"`]);
+  }
+  const remove = [...new Set(['X-Powered-By', 'Server', ...rendering.removed, ...(options.removeHeaders ?? [])])];
+  return new SecurityHeaders(
+    {
+      name,
+      fixed: Object.freeze(fixed),
+      hsts: hstsEntry,
+      hstsOnlyOverTls: hsts.onlyOverTls ?? false,
+      csp: cspEntry && { name: cspEntry.name, parts: Object.freeze(cspEntry.parts) },
+      remove: Object.freeze(
+        remove.filter((h, i, all) => all.findIndex((x) => x.toLowerCase() === h.toLowerCase()) === i),
+      ),
+    },
+    options,
+    (next, variant) => build(kind, next, variant),
+  );
+}
+
+/**
+ * Headers for a JSON API: `Content-Security-Policy: default-src 'none'; base-uri 'none';
+ * form-action 'none'; frame-ancestors 'none'`, `Cache-Control: no-store`, HSTS (two years),
+ * `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer`,
+ * `Cross-Origin-Resource-Policy: same-origin`; `X-Powered-By` and `Server` removed. Nothing else.
+ * Options are validated now; every problem is listed in one `ERR_HEADERS_INVALID_OPTION`.
+ *
+ * @example
+ * ```ts
+ * import { apiPreset } from '@rampart/headers';
+ * import { securityHeaders } from '@rampart/headers/express';
+ * app.use(securityHeaders(apiPreset()));
+ * ```
+ */
+export function apiPreset(options: PresetOptions = {}): SecurityHeaders {
+  return build('api', options, 'api');
+}
+
+/**
+ * Headers for an HTML application: a strict CSP with a fresh 128-bit nonce per response on
+ * `script-src` (with `'strict-dynamic'`) and `style-src`, `object-src 'none'`, `base-uri 'none'`,
+ * `frame-ancestors` with a matching `X-Frame-Options`, COOP, CORP, Origin-Agent-Cluster,
+ * Permissions-Policy, optional reporting and Trusted Types, `Cache-Control: no-store`.
+ *
+ * @example
+ * ```ts
+ * import { getNonce, webAppPreset } from '@rampart/headers';
+ * import { securityHeaders } from '@rampart/headers/express';
+ * app.use(securityHeaders(webAppPreset({ reporting: { endpoint: '/csp-reports' } })));
+ * app.get('/', (req, res) => res.send(`<script nonce="${res.locals.cspNonce}">boot()</script>`));
+ * ```
+ */
+export function webAppPreset(options: PresetOptions = {}): SecurityHeaders {
+  return build('web-app', options, 'web-app');
+}

@@ -1,0 +1,83 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CrossSiteDecision } from './cross-site.ts';
+import { attachNonce, generateNonce } from './nonce.ts';
+import type { SecurityHeaders } from './security-headers.ts';
+
+const STATE: unique symbol = Symbol.for('@rampart/headers.state');
+
+/** Per-request state: the policy in force (a route may replace it) and the nonce. */
+export interface BindingState {
+  policy: SecurityHeaders;
+  nonce: string | undefined;
+  secure: boolean;
+}
+
+interface Carrier {
+  [STATE]?: BindingState;
+}
+
+/** The state a previous middleware stored on `holder`, if any. */
+export function stateOf(holder: object): BindingState | undefined {
+  return (holder as Carrier)[STATE];
+}
+
+/**
+ * Stores `policy` as the one in force for this request (a later call, from a route, replaces it)
+ * and makes sure a nonce exists when the policy needs one. Returns the state.
+ */
+export function bindState(
+  holder: object,
+  nonceTargets: readonly object[],
+  policy: SecurityHeaders,
+  secure: boolean,
+): BindingState {
+  let state = (holder as Carrier)[STATE];
+  if (state === undefined) {
+    state = { policy, nonce: undefined, secure };
+    (holder as Carrier)[STATE] = state;
+  } else {
+    state.policy = policy;
+  }
+  if (policy.usesNonce && state.nonce === undefined) {
+    state.nonce = generateNonce();
+    for (const target of nonceTargets) attachNonce(target, state.nonce);
+  }
+  return state;
+}
+
+/**
+ * Binds a policy to a node `ServerResponse`. Headers are written when the response head goes
+ * out (`writeHead`, which `end()`/`write()` call implicitly), so every response, including a
+ * framework's 404 and error pages that replace headers on their way out, carries the policy.
+ */
+export function bindNodeResponse(
+  req: IncomingMessage,
+  res: ServerResponse,
+  policy: SecurityHeaders,
+  secure: boolean,
+): BindingState {
+  const existing = stateOf(res);
+  const state = bindState(res, [req, res], policy, secure);
+  if (existing === undefined) {
+    const writeHead = res.writeHead;
+    // biome-ignore lint/suspicious/noExplicitAny: writeHead is overloaded; we forward the call as is
+    res.writeHead = function writeHeadWithSecurityHeaders(this: ServerResponse, ...args: any[]): ServerResponse {
+      if (!this.headersSent) applyToNodeResponse(this, state);
+      return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+    } as ServerResponse['writeHead'];
+  }
+  return state;
+}
+
+/** Writes the state's headers onto `res` now. */
+export function applyToNodeResponse(res: ServerResponse, state: BindingState): void {
+  const remove = state.policy.remove;
+  for (let i = 0; i < remove.length; i++) res.removeHeader(remove[i] as string);
+  if (state.policy.usesNonce && state.nonce === undefined) state.nonce = generateNonce();
+  state.policy.applyTo((name, value) => res.setHeader(name, value), state);
+}
+
+/** The JSON body adapters send with a rejection: the code only, never request data. */
+export function rejectionBody(decision: Extract<CrossSiteDecision, { allowed: false }>): string {
+  return JSON.stringify({ error: decision.error.code, message: decision.error.message });
+}

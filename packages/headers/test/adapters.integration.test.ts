@@ -1,0 +1,200 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiPreset, webAppPreset } from '../src/index.ts';
+import { ADAPTERS, policyHeaders, type RunningApp, send } from './support/apps.ts';
+import {
+  API_HEADERS,
+  downloadHeaders,
+  nonceOf,
+  oauthHeaders,
+  webAppHeaders,
+  widgetHeaders,
+} from './support/expected.ts';
+
+const ALLOWED = 'https://app.example';
+const guard = { allowedOrigins: [ALLOWED], environment: 'production' };
+
+/** Expected policy headers for a path, given the preset's base set. */
+function expectedFor(path: string, base: Record<string, string>): Record<string, string> {
+  if (path === '/download') return downloadHeaders(base);
+  if (path === '/widget') return widgetHeaders(base);
+  if (path === '/oauth') return oauthHeaders(base);
+  return base;
+}
+
+// Every path, including a framework 404 and an unhandled error, must carry the same policy.
+const PATHS = [
+  ['/page', 200],
+  ['/json', 200],
+  ['/leaky', 200],
+  ['/download', 200],
+  ['/widget', 200],
+  ['/oauth', 200],
+  ['/missing', 404],
+  ['/boom', 500],
+] as const;
+
+describe.each(ADAPTERS)('$name adapter', (adapter) => {
+  describe('apiPreset', () => {
+    let app: RunningApp;
+    beforeAll(async () => {
+      app = await adapter.start({ policy: apiPreset(), guard });
+    });
+    afterAll(() => app.close());
+
+    it.each(PATHS)('sends exactly the API header set on %s (status %i)', async (path, status) => {
+      const res = await send(`${app.base}${path}`);
+      expect(res.status).toBe(status);
+      expect(policyHeaders(res.headers)).toEqual(expectedFor(path, API_HEADERS));
+    });
+
+    it('removes X-Powered-By and Server and keeps the policy Cache-Control even when the handler set them', async () => {
+      const res = await send(`${app.base}/leaky`);
+      expect(res.headers['x-powered-by']).toBeUndefined();
+      expect(res.headers.server).toBeUndefined();
+      expect(res.headers['cache-control']).toBe('no-store');
+    });
+
+    it('exposes no nonce when the policy has none', async () => {
+      const res = await send(`${app.base}/nonce`);
+      expect(JSON.parse(res.body)).toEqual({ locals: null, helper: null });
+    });
+  });
+
+  describe('webAppPreset', () => {
+    let app: RunningApp;
+    beforeAll(async () => {
+      app = await adapter.start({ policy: webAppPreset(), guard });
+    });
+    afterAll(() => app.close());
+
+    it.each(PATHS)('sends exactly the web-app header set on %s (status %i)', async (path, status) => {
+      const res = await send(`${app.base}${path}`);
+      expect(res.status).toBe(status);
+      const csp = res.headers['content-security-policy'];
+      const base = path === '/download' ? webAppHeaders('unused') : webAppHeaders(nonceOf(csp));
+      expect(policyHeaders(res.headers)).toEqual(expectedFor(path, base));
+    });
+
+    it('puts the same nonce in the CSP and in the page', async () => {
+      const res = await send(`${app.base}/page`);
+      const nonce = nonceOf(res.headers['content-security-policy']);
+      expect(res.body).toContain(`nonce="${nonce}"`);
+      expect(Buffer.from(nonce, 'base64')).toHaveLength(16);
+    });
+
+    it('exposes the nonce to templates and through getNonce(req)', async () => {
+      const res = await send(`${app.base}/nonce`);
+      const body = JSON.parse(res.body) as { locals: string; helper: string };
+      expect(body.locals).toBe(nonceOf(res.headers['content-security-policy']));
+      expect(body.helper).toBe(body.locals);
+    });
+
+    it('never lets a nonce page be cached', async () => {
+      const res = await send(`${app.base}/page`);
+      expect(res.headers['cache-control']).toBe('no-store');
+    });
+
+    it('sends a fresh nonce on each of 1,000 requests', async () => {
+      const seen = new Set<string>();
+      for (let batch = 0; batch < 20; batch++) {
+        const responses = await Promise.all(Array.from({ length: 50 }, () => send(`${app.base}/json`)));
+        for (const res of responses) seen.add(nonceOf(res.headers['content-security-policy']));
+      }
+      expect(seen.size).toBe(1000);
+    });
+  });
+
+  describe('HSTS only over TLS', () => {
+    let app: RunningApp;
+    beforeAll(async () => {
+      app = await adapter.start({
+        policy: apiPreset({ hsts: { onlyOverTls: true } }),
+        guard,
+        forwardedProtoIsSecure: true,
+      });
+    });
+    afterAll(() => app.close());
+
+    it('omits Strict-Transport-Security on a plain-HTTP request', async () => {
+      const res = await send(`${app.base}/json`);
+      expect(res.headers['strict-transport-security']).toBeUndefined();
+      expect(res.headers['content-security-policy']).toBe(API_HEADERS['content-security-policy']);
+    });
+
+    it('sends Strict-Transport-Security on a request that arrived over TLS', async () => {
+      const res = await send(`${app.base}/json`, { headers: { 'x-forwarded-proto': 'https' } });
+      expect(res.headers['strict-transport-security']).toBe('max-age=63072000; includeSubDomains');
+    });
+  });
+
+  describe('crossSiteGuard', () => {
+    let app: RunningApp;
+    beforeAll(async () => {
+      app = await adapter.start({ policy: apiPreset(), guard });
+    });
+    afterAll(() => app.close());
+
+    const post = (headers: Record<string, string>) =>
+      send(`${app.base}/form`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: '{}',
+      });
+
+    it.each([
+      ['a same-origin browser request', { 'sec-fetch-site': 'same-origin', origin: 'http://127.0.0.1' }, 200],
+      ['a cross-site request from an allowed origin', { 'sec-fetch-site': 'cross-site', origin: ALLOWED }, 200],
+      ['a user-initiated request (Sec-Fetch-Site: none)', { 'sec-fetch-site': 'none' }, 200],
+      ['a non-browser client without Origin or Fetch Metadata', {}, 200],
+      ['a cross-site request', { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' }, 403],
+      [
+        'a same-site (sibling subdomain) request',
+        { 'sec-fetch-site': 'same-site', origin: 'https://x.app.example' },
+        403,
+      ],
+      ['an old browser sending only a foreign Origin', { origin: 'https://evil.example' }, 403],
+      ['an opaque Origin: null from a sandboxed frame', { origin: 'null', 'sec-fetch-site': 'cross-site' }, 403],
+    ])('answers %s with %i', async (_label, headers, status) => {
+      const res = await post(headers);
+      expect(res.status).toBe(status);
+      if (status === 403) {
+        expect(JSON.parse(res.body)).toMatchObject({ error: 'ERR_HEADERS_CROSS_SITE_REQUEST' });
+        // The rejection never echoes request data back.
+        expect(res.body).not.toContain('evil.example');
+        expect(res.body).not.toContain('app.example');
+        // A rejection is a response like any other: it carries the policy.
+        expect(res.headers['content-security-policy']).toBe(API_HEADERS['content-security-policy']);
+      }
+    });
+
+    it('lets a cross-site GET through (safe methods change nothing)', async () => {
+      const res = await send(`${app.base}/json`, { headers: { 'sec-fetch-site': 'cross-site' } });
+      expect(res.status).toBe(200);
+    });
+  });
+
+  describe('crossSiteGuard without allowed origins', () => {
+    it('fails closed when the environment is unset (counts as production)', async () => {
+      const app = await adapter.start({ policy: apiPreset(), guard: { environment: undefined } });
+      try {
+        const res = await send(`${app.base}/form`, { method: 'POST', headers: { 'sec-fetch-site': 'same-origin' } });
+        expect(res.status).toBe(403);
+        expect(JSON.parse(res.body)).toMatchObject({ error: 'ERR_HEADERS_NO_ALLOWED_ORIGINS' });
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('allows same-origin requests in development', async () => {
+      const app = await adapter.start({ policy: apiPreset(), guard: { environment: 'development' } });
+      try {
+        const same = await send(`${app.base}/form`, { method: 'POST', headers: { 'sec-fetch-site': 'same-origin' } });
+        expect(same.status).toBe(200);
+        const cross = await send(`${app.base}/form`, { method: 'POST', headers: { 'sec-fetch-site': 'cross-site' } });
+        expect(cross.status).toBe(403);
+      } finally {
+        await app.close();
+      }
+    });
+  });
+});
