@@ -9,4 +9,11 @@ export {
   type TestRedisCluster,
   type TestRedisClusterNode,
 } from './redis-cluster.ts';
+export {
+  type CreateTestIssuerOptions,
+  createTestIssuer,
+  type MintOptions,
+  type TestIssuer,
+  type TestIssuerAlgorithm,
+} from './test-issuer.ts';
 export { waitFor } from './wait.ts';

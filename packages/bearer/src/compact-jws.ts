@@ -1,0 +1,143 @@
+import { BearerError } from './errors.ts';
+import { isJsonObject, type JsonObject, parseStrictJson } from './strict-json.ts';
+
+/** The asymmetric JWS algorithms a verifier may allow. `none` and HMAC are never accepted here. */
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+] as const;
+
+/** One of {@link ASYMMETRIC_ALGORITHMS}. */
+export type AsymmetricAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
+
+/** Header members that carry or point to key material: trusting them lets the token pick its own key. */
+const KEY_MATERIAL_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const;
+/** Members that only make sense in a JWE: their presence means this is not a JWS. */
+const JWE_HEADERS = ['enc', 'zip', 'epk', 'apu', 'apv', 'iv', 'tag', 'p2s', 'p2c'] as const;
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+const MAX_KID_LENGTH = 256;
+const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** A compact JWS that passed every structural check; nothing in it is verified yet. */
+export interface ParsedCompactJws {
+  readonly header: JsonObject;
+  readonly payload: JsonObject;
+  readonly alg: string;
+  readonly kid: string | undefined;
+  readonly typ: string | undefined;
+}
+
+/** Limits for {@link parseCompactJws}. */
+export interface ParseLimits {
+  /** Largest accepted token in bytes. */
+  readonly maxTokenBytes: number;
+}
+
+const malformed = (message: string): BearerError => new BearerError('ERR_BEARER_TOKEN_MALFORMED', message);
+
+/**
+ * Decodes base64url strictly: alphabet only, no padding, and canonical (the unused low bits of
+ * the last character are zero), so one payload has exactly one encoding.
+ */
+function decodeSegment(segment: string, name: string): Uint8Array {
+  if (segment.length % 4 === 1 || !BASE64URL.test(segment)) {
+    throw malformed(`The token's ${name} segment is not base64url. Send the token exactly as the issuer minted it.`);
+  }
+  const bytes = Buffer.from(segment, 'base64url');
+  if (bytes.toString('base64url') !== segment) {
+    throw malformed(`The token's ${name} segment is not canonical base64url.`);
+  }
+  return bytes;
+}
+
+function decodeJsonObject(segment: string, name: string): JsonObject {
+  const bytes = decodeSegment(segment, name);
+  let value: ReturnType<typeof parseStrictJson>;
+  try {
+    value = parseStrictJson(utf8.decode(bytes));
+  } catch {
+    throw malformed(
+      `The token's ${name} is not strict JSON (UTF-8, no duplicate or __proto__ members, finite numbers).`,
+    );
+  }
+  if (!isJsonObject(value)) throw malformed(`The token's ${name} is not a JSON object.`);
+  return value;
+}
+
+/**
+ * Structural checks done before any key lookup or signature check: size, exactly one compact JWS
+ * (three segments, no JWE, no JSON serialization), canonical base64url, strict JSON, an `alg`
+ * from `allowedAlgorithms`, no key material in the header, no `crit`, no unencoded payload.
+ */
+export function parseCompactJws(
+  token: string,
+  allowedAlgorithms: ReadonlySet<string>,
+  limits: ParseLimits,
+): ParsedCompactJws {
+  if (token.length > limits.maxTokenBytes) {
+    throw malformed(`The token is larger than maxTokenBytes (${limits.maxTokenBytes}).`);
+  }
+  const segments = token.split('.');
+  if (segments.length === 5) throw malformed('The token is a JWE; only signed JWT access tokens are accepted.');
+  if (segments.length !== 3) throw malformed('The token is not a compact JWS (three dot-separated segments).');
+  const [headerSegment, payloadSegment, signatureSegment] = segments as [string, string, string];
+  if (headerSegment === '' || payloadSegment === '') throw malformed('The token has an empty header or payload.');
+  if (signatureSegment === '') throw malformed('The token is unsigned; unsecured JWTs are never accepted.');
+  decodeSegment(signatureSegment, 'signature');
+
+  const header = decodeJsonObject(headerSegment, 'header');
+  const alg = header.alg;
+  if (typeof alg !== 'string') throw malformed('The token header has no "alg".');
+  if (!allowedAlgorithms.has(alg)) {
+    throw new BearerError(
+      'ERR_BEARER_TOKEN_INVALID',
+      'The token header "alg" is not in this issuer\'s algorithms allowlist.',
+    );
+  }
+  for (const member of JWE_HEADERS) {
+    if (Object.hasOwn(header, member)) throw malformed('The token header has JWE members; only JWS is accepted.');
+  }
+  for (const member of KEY_MATERIAL_HEADERS) {
+    if (Object.hasOwn(header, member)) {
+      throw malformed(
+        `The token header carries "${member}": keys are only taken from the configured JWKS, never from a token.`,
+      );
+    }
+  }
+  if (Object.hasOwn(header, 'crit')) throw malformed('The token header has "crit": no JWS extensions are supported.');
+  if (Object.hasOwn(header, 'b64')) throw malformed('The token header has "b64": unencoded payloads are refused.');
+  const kid = header.kid;
+  if (kid !== undefined && (typeof kid !== 'string' || kid.length > MAX_KID_LENGTH || !PRINTABLE_ASCII.test(kid))) {
+    throw malformed(`The token header "kid" must be printable ASCII of at most ${MAX_KID_LENGTH} characters.`);
+  }
+  const typ = header.typ;
+  if (typ !== undefined && typeof typ !== 'string') throw malformed('The token header "typ" is not a string.');
+
+  const payload = decodeJsonObject(payloadSegment, 'claims set');
+  return { header, payload, alg, kid, typ };
+}
+
+/** `at+jwt` and `application/at+jwt` (any case) per RFC 9068 §2.1. */
+export function isAccessTokenType(typ: string | undefined): boolean {
+  if (typ === undefined) return false;
+  const lower = typ.toLowerCase();
+  return lower === 'at+jwt' || lower === 'application/at+jwt';
+}
+
+/** Types a legacy issuer may use for access tokens when `requireAccessTokenType` is off. */
+export function isLegacyAccessTokenType(typ: string | undefined): boolean {
+  if (typ === undefined) return true;
+  const lower = typ.toLowerCase();
+  return lower === 'jwt' || lower === 'application/jwt' || isAccessTokenType(typ);
+}

@@ -1,0 +1,49 @@
+export { type BearerResponse, buildChallenge, type ChallengeOptions, toBearerResponse } from './challenge.ts';
+export { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm } from './compact-jws.ts';
+export { BearerError, type BearerErrorCode } from './errors.ts';
+export {
+  type KeyResolver,
+  type KeySource,
+  type KeySourceEvent,
+  type RemoteJwksOptions,
+  remoteJwks,
+  staticJwks,
+} from './key-source.ts';
+export {
+  type BearerRequestLike,
+  bodyTokensOf,
+  extractBearerToken,
+  fromNodeRequest,
+  fromWebRequest,
+  type TokenSourceOptions,
+} from './request.ts';
+export {
+  DEFAULT_SCOPE_CLAIMS,
+  InsufficientScopeError,
+  type ScopeClaim,
+  type ScopeRequirement,
+} from './scopes.ts';
+export type { JsonObject, JsonValue } from './strict-json.ts';
+export {
+  type ClientAuthentication,
+  createTokenProvider,
+  type TokenProvider,
+  type TokenProviderOptions,
+  type TokenRequest,
+} from './token-provider.ts';
+export {
+  type BearerVerifier,
+  type BearerVerifierOptions,
+  type ClaimCheck,
+  type CommonVerifierOptions,
+  claimEquals,
+  claimIncludes,
+  createBearerVerifier,
+  type IssuerOptions,
+  type RevocationQuery,
+  type RouteRequirement,
+  type TokenBinding,
+  type VerificationContext,
+  type VerificationStep,
+  type VerifiedToken,
+} from './verifier.ts';

@@ -1,0 +1,138 @@
+import type { IncomingMessage } from 'node:http';
+import { BearerError } from './errors.ts';
+
+/**
+ * The framework-neutral view of a request the verifier needs. Adapters build it; build one yourself
+ * for another framework with {@link fromWebRequest} or {@link fromNodeRequest} as models.
+ */
+export interface BearerRequestLike {
+  /** HTTP method, upper case. */
+  readonly method: string;
+  /** Every `Authorization` header line, unjoined (so duplicates can be refused). */
+  readonly authorization: readonly string[];
+  /** The request target (path and query), for opt-in query tokens. */
+  readonly url?: string | undefined;
+  /** Any header by lower-case name, for verification steps (DPoP, mTLS) added later. */
+  header(name: string): string | undefined;
+  /** `access_token` values of an already-parsed urlencoded body, for opt-in body tokens. */
+  readonly bodyAccessTokens?: readonly string[] | undefined;
+}
+
+/** Where tokens may come from, beyond the `Authorization` header. */
+export interface TokenSourceOptions {
+  /** Accept `?access_token=` (RFC 6750 §2.3). Default false: URLs end up in logs. */
+  readonly allowQueryToken?: boolean | undefined;
+  /** Accept `access_token` from a urlencoded body (RFC 6750 §2.2). Default false. */
+  readonly allowBodyToken?: boolean | undefined;
+}
+
+const AUTH_SCHEME = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:[ ]+([\s\S]*))?$/;
+const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+const invalidRequest = (message: string): BearerError => new BearerError('ERR_BEARER_INVALID_REQUEST', message);
+
+/**
+ * Extracts the bearer token. No credentials (or another scheme) → `ERR_BEARER_TOKEN_MISSING`;
+ * duplicate headers, an empty or non-token68 credential, or a token in more than one place →
+ * `ERR_BEARER_INVALID_REQUEST` (RFC 6750 §2, §3.1).
+ */
+export function extractBearerToken(request: BearerRequestLike, sources: TokenSourceOptions = {}): string {
+  const found: string[] = [];
+  if (request.authorization.length > 1) {
+    throw invalidRequest('The request has more than one Authorization header; send exactly one.');
+  }
+  const authorization = request.authorization[0]?.replace(/^[ \t]+|[ \t]+$/g, '');
+  if (authorization !== undefined && authorization !== '') {
+    const match = AUTH_SCHEME.exec(authorization);
+    if (match?.[1]?.toLowerCase() === 'bearer') {
+      const credentials = match[2] ?? '';
+      if (credentials === '') throw invalidRequest('The Authorization header has the Bearer scheme but no token.');
+      if (!TOKEN68.test(credentials)) {
+        throw invalidRequest('The Authorization header credentials are not a single token68 value.');
+      }
+      found.push(credentials);
+    } else if (match === null) {
+      throw invalidRequest('The Authorization header is malformed.');
+    }
+  }
+  if (sources.allowQueryToken === true && request.url !== undefined) {
+    const query = request.url.indexOf('?');
+    if (query !== -1) {
+      const values = new URLSearchParams(request.url.slice(query + 1)).getAll('access_token');
+      if (values.length > 1) throw invalidRequest('The query has more than one access_token parameter.');
+      if (values[0] !== undefined) found.push(values[0]);
+    }
+  }
+  if (sources.allowBodyToken === true && request.bodyAccessTokens !== undefined) {
+    if (request.method === 'GET') {
+      if (request.bodyAccessTokens.length > 0) throw invalidRequest('GET requests cannot carry a body token.');
+    } else {
+      if (request.bodyAccessTokens.length > 1) throw invalidRequest('The body has more than one access_token.');
+      if (request.bodyAccessTokens[0] !== undefined) found.push(request.bodyAccessTokens[0]);
+    }
+  }
+  if (found.length > 1) {
+    throw invalidRequest('The request carries a token in more than one place; use only the Authorization header.');
+  }
+  const token = found[0];
+  if (token === undefined) {
+    throw new BearerError('ERR_BEARER_TOKEN_MISSING', 'The request has no bearer token in the Authorization header.');
+  }
+  if (!TOKEN68.test(token)) throw invalidRequest('The access token is not a token68 value.');
+  return token;
+}
+
+/**
+ * Neutral view of a Web `Request` (Hono, Next.js route handlers, Deno, Bun, workers). Duplicate
+ * `Authorization` headers arrive joined by a comma, which the token68 check refuses.
+ *
+ * @example
+ * ```ts
+ * const result = await verifier.authenticate(fromWebRequest(request));
+ * ```
+ */
+export function fromWebRequest(request: Request, bodyAccessTokens?: readonly string[]): BearerRequestLike {
+  const authorization = request.headers.get('authorization');
+  return {
+    method: request.method.toUpperCase(),
+    authorization: authorization === null ? [] : [authorization],
+    url: request.url,
+    header: (name) => request.headers.get(name) ?? undefined,
+    bodyAccessTokens,
+  };
+}
+
+/**
+ * Neutral view of a `node:http` request. Node keeps only the first of several `Authorization`
+ * headers in `req.headers`; this reads `headersDistinct` so duplicates are seen and refused.
+ *
+ * @example
+ * ```ts
+ * const result = await verifier.authenticate(fromNodeRequest(req));
+ * ```
+ */
+export function fromNodeRequest(request: IncomingMessage, bodyAccessTokens?: readonly string[]): BearerRequestLike {
+  const distinct = request.headersDistinct?.authorization;
+  const single = request.headers.authorization;
+  return {
+    method: (request.method ?? 'GET').toUpperCase(),
+    authorization: distinct ?? (single === undefined ? [] : [single]),
+    url: request.url,
+    header: (name) => {
+      const value = request.headers[name.toLowerCase()];
+      return Array.isArray(value) ? value.join(', ') : value;
+    },
+    bodyAccessTokens,
+  };
+}
+
+/** `access_token` values from a parsed body (Express/Fastify `req.body`), only for urlencoded bodies. */
+export function bodyTokensOf(body: unknown, contentType: string | undefined): string[] | undefined {
+  if (contentType === undefined || !/^application\/x-www-form-urlencoded\b/i.test(contentType)) return undefined;
+  if (typeof body !== 'object' || body === null || !Object.hasOwn(body, 'access_token')) return [];
+  const value = (body as Record<string, unknown>).access_token;
+  if (typeof value === 'string') return [value];
+  // Non-string values become '' so the token68 check answers 400 instead of coercing objects.
+  if (Array.isArray(value)) return value.map((entry) => (typeof entry === 'string' ? entry : ''));
+  return [''];
+}
