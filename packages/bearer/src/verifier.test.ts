@@ -1,0 +1,116 @@
+import { createTestIssuer } from '@rampart/testkit';
+import { describe, expect, it } from 'vitest';
+import { BearerError } from './errors.ts';
+import { staticJwks } from './key-source.ts';
+import { claimIncludes, createBearerVerifier, type VerificationStep } from './verifier.ts';
+
+describe('createBearerVerifier', () => {
+  it('lists every configuration problem at once, naming options but never values', () => {
+    const secretish = 'https://leaky.example/jwks?token=abc123secret';
+    try {
+      createBearerVerifier({
+        issuer: 'https://id.example.com',
+        audience: [],
+        algorithms: ['HS256' as 'RS256'],
+        jwksUri: secretish,
+        clockToleranceSeconds: 3600,
+        realm: 'bad"realm',
+      });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toMatchObject({ code: 'ERR_BEARER_INVALID_OPTIONS', name: 'BearerError' });
+      const message = (error as Error).message;
+      for (const option of ['audience', 'algorithms', 'clockToleranceSeconds', 'realm'])
+        expect(message).toContain(option);
+      expect(message).not.toContain('abc123secret');
+    }
+  });
+
+  it('requires issuer, audience, algorithms and a key source', () => {
+    expect(() => createBearerVerifier({} as never)).toThrow(/issuer/);
+    expect(() => createBearerVerifier({ issuer: 'https://i', audience: 'a', algorithms: ['RS256'] } as never)).toThrow(
+      /jwksUri or keys/,
+    );
+  });
+
+  it('reports tenant and runs verification steps, which can set a binding (the DPoP/mTLS extension point)', async () => {
+    const issuer = await createTestIssuer({ algorithm: 'EdDSA' });
+    try {
+      const seen: string[] = [];
+      const step: VerificationStep = {
+        name: 'pop',
+        handlesConfirmation: true,
+        run: (ctx) => {
+          seen.push(ctx.issuer);
+          if (ctx.claims.cnf !== undefined) ctx.setBinding({ type: 'test', thumbprint: 'abc' });
+        },
+      };
+      const verifier = createBearerVerifier({
+        issuers: {
+          [issuer.issuer]: {
+            audience: issuer.audience,
+            algorithms: ['EdDSA'],
+            keys: staticJwks(issuer.jwks()),
+            tenant: 't1',
+          },
+        },
+        steps: [step],
+      });
+      const result = await verifier.verify(await issuer.mint({ claims: { cnf: { jkt: 'x' } } }));
+      expect(result.tenant).toBe('t1');
+      expect(result.binding).toEqual({ type: 'test', thumbprint: 'abc' });
+      expect(seen).toEqual([issuer.issuer]);
+      const failing = createBearerVerifier({
+        issuer: issuer.issuer,
+        audience: issuer.audience,
+        algorithms: ['EdDSA'],
+        keys: staticJwks(issuer.jwks()),
+        steps: [
+          {
+            name: 'deny',
+            run: () => {
+              throw new Error('nope');
+            },
+          },
+        ],
+      });
+      await expect(failing.verify(await issuer.mint())).rejects.toMatchObject({ code: 'ERR_BEARER_TOKEN_INVALID' });
+    } finally {
+      await issuer.close();
+    }
+  });
+
+  it('uses an injected clock for time checks', async () => {
+    const issuer = await createTestIssuer();
+    try {
+      const token = await issuer.mint({ expiresInSeconds: 60 });
+      const later = createBearerVerifier({
+        issuer: issuer.issuer,
+        audience: issuer.audience,
+        algorithms: ['RS256'],
+        keys: staticJwks(issuer.jwks()),
+        now: () => Date.now() + 3_600_000,
+      });
+      await expect(later.verify(token)).rejects.toMatchObject({ code: 'ERR_BEARER_TOKEN_EXPIRED' });
+    } finally {
+      await issuer.close();
+    }
+  });
+});
+
+describe('claimIncludes', () => {
+  it('matches arrays and space-delimited strings, never prototype members', () => {
+    const claims = Object.assign(Object.create(null), { groups: ['a', 'b'], amr: 'pwd mfa' });
+    expect(claimIncludes('groups', 'a', 'b')(claims)).toBe(true);
+    expect(claimIncludes('amr', 'mfa')(claims)).toBe(true);
+    expect(claimIncludes('groups', 'c')(claims)).toBe(false);
+    expect(claimIncludes('constructor', 'x')(claims)).toBe(false);
+  });
+});
+
+describe('BearerError', () => {
+  it('is retryable only for outages', () => {
+    expect(new BearerError('ERR_BEARER_KEYS_UNAVAILABLE', 'x').retryable).toBe(true);
+    expect(new BearerError('ERR_BEARER_TOKEN_INVALID', 'x').retryable).toBe(false);
+  });
+});
