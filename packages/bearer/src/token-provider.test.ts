@@ -55,12 +55,12 @@ describe('createTokenProvider', () => {
     expect(await provider.getAuthorizationHeader({ audience: 'https://api', scopes: ['b', 'a', 'b'] })).toBe(
       'Bearer token-1',
     );
-    const [request] = endpoint.seen;
-    const decoded = Buffer.from((request?.authorization as string).slice(6), 'base64').toString();
+    const request = endpoint.seen[0] as (typeof endpoint.seen)[number];
+    const decoded = Buffer.from((request.authorization as string).slice(6), 'base64').toString();
     expect(decoded).toBe(`${encodeURIComponent('svc:a')}:${encodeURIComponent(secret).replace(/%20/g, '+')}`);
-    expect(request?.form.get('grant_type')).toBe('client_credentials');
-    expect(request?.form.get('resource')).toBe('https://api');
-    expect(request?.form.get('scope')).toBe('b a');
+    expect(request.form.get('grant_type')).toBe('client_credentials');
+    expect(request.form.get('resource')).toBe('https://api');
+    expect(request.form.get('scope')).toBe('b a');
   });
 
   it('signs a private_key_jwt assertion the issuer can verify', async () => {
