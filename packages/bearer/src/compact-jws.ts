@@ -25,6 +25,7 @@ const KEY_MATERIAL_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const;
 const JWE_HEADERS = ['enc', 'zip', 'epk', 'apu', 'apv', 'iv', 'tag', 'p2s', 'p2c'] as const;
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
+const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 const MAX_KID_LENGTH = 256;
 const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -51,14 +52,18 @@ const malformed = (message: string): BearerError => new BearerError('ERR_BEARER_
  * the last character are zero), so one payload has exactly one encoding.
  */
 function decodeSegment(segment: string, name: string): Uint8Array {
-  if (segment.length % 4 === 1 || !BASE64URL.test(segment)) {
+  const rest = segment.length % 4;
+  if (rest === 1 || !BASE64URL.test(segment)) {
     throw malformed(`The token's ${name} segment is not base64url. Send the token exactly as the issuer minted it.`);
   }
-  const bytes = Buffer.from(segment, 'base64url');
-  if (bytes.toString('base64url') !== segment) {
-    throw malformed(`The token's ${name} segment is not canonical base64url.`);
+  // Canonical iff the bits of the last character that fall past the final byte are zero.
+  if (rest !== 0) {
+    const last = BASE64URL_ALPHABET.indexOf(segment[segment.length - 1] as string);
+    if ((last & (rest === 2 ? 0x0f : 0x03)) !== 0) {
+      throw malformed(`The token's ${name} segment is not canonical base64url.`);
+    }
   }
-  return bytes;
+  return Buffer.from(segment, 'base64url');
 }
 
 function decodeJsonObject(segment: string, name: string): JsonObject {

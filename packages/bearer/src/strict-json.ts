@@ -22,6 +22,7 @@ export interface JsonObject {
 }
 
 const MAX_DEPTH = 32;
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 
 /**
  * Parses `text` as JSON, rejecting duplicate object members, `__proto__` members, nesting deeper
@@ -42,6 +43,7 @@ export function parseStrictJson(text: string): JsonValue {
   };
   const parseString = (): string => {
     const start = position;
+    let escaped = false;
     position++; // opening quote
     for (;;) {
       const c = text.charCodeAt(position);
@@ -49,6 +51,7 @@ export function parseStrictJson(text: string): JsonValue {
       if (c === 0x22) break;
       if (c < 0x20) fail('control character in string');
       if (c === 0x5c) {
+        escaped = true;
         const next = text[position + 1];
         if (next === 'u') {
           if (!/^[0-9a-fA-F]{4}$/.test(text.slice(position + 2, position + 6))) fail('bad unicode escape');
@@ -62,10 +65,11 @@ export function parseStrictJson(text: string): JsonValue {
       position++;
     }
     position++; // closing quote
-    return JSON.parse(text.slice(start, position)) as string;
+    return escaped ? (JSON.parse(text.slice(start, position)) as string) : text.slice(start + 1, position - 1);
   };
   const parseNumber = (): number => {
-    const match = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(text.slice(position, position + 400));
+    NUMBER.lastIndex = position;
+    const match = NUMBER.exec(text);
     if (!match) return fail('bad number');
     position += match[0].length;
     const value = Number(match[0]);
