@@ -98,6 +98,21 @@ describe('createBearerVerifier', () => {
   });
 });
 
+describe('BearerVerifier.route', () => {
+  it('types scopes per verifier and validates declarations at start-up', () => {
+    const verifier = createBearerVerifier<'orders:read' | 'orders:write'>({
+      issuer: 'https://id.example.com',
+      audience: 'a',
+      algorithms: ['ES256'],
+      keys: staticJwks({ keys: [] }),
+    });
+    expect(verifier.route({ scopes: { all: ['orders:read'] } })).toBeDefined();
+    // @ts-expect-error 'orders:delete' is not a declared scope
+    expect(() => verifier.route({ scopes: { all: ['orders:delete'] } })).not.toThrow();
+    expect(() => verifier.route({ claims: 'x' as never })).toThrow(BearerError);
+  });
+});
+
 describe('claimIncludes', () => {
   it('matches arrays and space-delimited strings, never prototype members', () => {
     const claims = Object.assign(Object.create(null), { groups: ['a', 'b'], amr: 'pwd mfa' });

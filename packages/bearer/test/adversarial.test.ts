@@ -169,6 +169,38 @@ describe('createBearerVerifier: algorithm confusion and none', () => {
   });
 });
 
+describe('createBearerVerifier: weak and ambiguous keys', () => {
+  it('refuses a token signed with an RSA key under 2048 bits, even when the JWKS publishes it', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const weak = createBearerVerifier({
+      issuer: 'https://weak.test',
+      audience: 'a',
+      algorithms: ['RS256'],
+      keys: staticJwks({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'weak' }] }),
+    });
+    const input = `${b64(JSON.stringify({ alg: 'RS256', kid: 'weak', typ: 'at+jwt' }))}.${b64(JSON.stringify({ iss: 'https://weak.test', aud: 'a', exp: now() + 60 }))}`;
+    const signature = nodeSign('sha256', Buffer.from(input), privateKey);
+    await rejects(`${input}.${signature.toString('base64url')}`, 'ERR_BEARER_TOKEN_INVALID', weak);
+  });
+
+  it('tries each key when several match a token without kid, and accepts only a real signature', async () => {
+    const other = await generateKeyPair('RS256', { extractable: true });
+    const ambiguous = createBearerVerifier({
+      issuer: rs.issuer,
+      audience: rs.audience,
+      algorithms: ['RS256'],
+      keys: staticJwks({
+        keys: [{ ...(await exportJWK(other.publicKey)), kid: 'x' }, ...rs.jwks().keys.map((k) => ({ ...k, kid: 'x' }))],
+      }),
+    });
+    await expect(ambiguous.verify(signed(header({ kid: undefined }), claims()))).resolves.toBeDefined();
+    const forged = await new SignJWT(claims())
+      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt' })
+      .sign((await generateKeyPair('RS256')).privateKey);
+    await rejects(forged, 'ERR_BEARER_TOKEN_INVALID', ambiguous);
+  });
+});
+
 describe('createBearerVerifier: forged key headers', () => {
   let attackerJwk: Record<string, unknown>;
   let attackerKey: CryptoKey;
