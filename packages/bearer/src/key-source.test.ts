@@ -149,6 +149,22 @@ describe('remoteJwks', () => {
     expect(await codeOf(keys.warm())).toBe('ERR_BEARER_KEYS_UNAVAILABLE');
   });
 
+  it('refuses an oversized chunked JWKS body without a content-length', async () => {
+    const url = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      for (let i = 0; i < 50; i++) res.write(' '.repeat(1024));
+      res.end('{"keys":[]}');
+    });
+    expect(await codeOf(remoteJwks(url, { maxBodyBytes: 4096 }).warm())).toBe('ERR_BEARER_KEYS_UNAVAILABLE');
+  });
+
+  it('treats a JWKS that is not JSON, or not a key set, as unavailable', async () => {
+    for (const body of ['<html>', '{"keys":{}}', '[]', '{"keys":[1]}']) {
+      const url = await serve((_req, res) => res.end(body));
+      expect(await codeOf(remoteJwks(url).warm())).toBe('ERR_BEARER_KEYS_UNAVAILABLE');
+    }
+  });
+
   it('does not follow redirects', async () => {
     const iss = await issuer();
     const url = await serve((_req, res) => res.writeHead(302, { location: iss.jwksUri }).end());

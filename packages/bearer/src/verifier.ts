@@ -93,8 +93,10 @@ export interface CommonVerifierOptions extends TokenSourceOptions {
   readonly maxTokenBytes?: number;
   /** Claims scopes are read from, merged. Default `['scope', 'scp']`. */
   readonly scopeClaims?: readonly ScopeClaim[];
-  /** `true` revokes; a throw or rejection answers 503 (fail closed). */
+  /** `true` revokes; a throw, a rejection or no answer within `revocationTimeoutMs` answers 503 (fail closed). */
   readonly isRevoked?: (query: RevocationQuery) => boolean | Promise<boolean>;
+  /** How long `isRevoked` may take. Default 1000, at most 30000. */
+  readonly revocationTimeoutMs?: number;
   /** `realm` in challenges: quotable ASCII (no `"` or `\`). */
   readonly realm?: string;
   /** Include required scopes in 403 challenges. Default true. */
@@ -149,6 +151,8 @@ export interface BearerVerifier<S extends string = string> {
   warm(): Promise<void>;
   /** True when every issuer has usable keys (readiness probe). */
   isReady(): boolean;
+  /** Whether body tokens are enabled, so adapters parse a urlencoded body only when needed. */
+  readonly allowsBodyToken: boolean;
 }
 
 interface ResolvedIssuer {
@@ -242,6 +246,16 @@ function commonProblems(options: CommonVerifierOptions): string[] {
   if (options.isRevoked !== undefined && typeof options.isRevoked !== 'function') {
     problems.push('isRevoked must be a function');
   }
+  if (
+    options.revocationTimeoutMs !== undefined &&
+    !(
+      Number.isFinite(options.revocationTimeoutMs) &&
+      options.revocationTimeoutMs > 0 &&
+      options.revocationTimeoutMs <= 30_000
+    )
+  ) {
+    problems.push('revocationTimeoutMs must be between 1 and 30000');
+  }
   return problems;
 }
 
@@ -288,6 +302,14 @@ function mapJoseError(error: unknown): BearerError {
     return new BearerError('ERR_BEARER_TOKEN_MALFORMED', 'The token is not a valid JWS/JWT.');
   }
   return invalid("The token could not be verified with the issuer's keys and algorithms.");
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('revocation check timed out')), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function freezeRoute<S extends string>(requirement: RouteRequirement<S>): RouteRequirement<S> {
@@ -344,6 +366,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
   }
 
   const clock = options.now ?? Date.now;
+  const revocationTimeoutMs = options.revocationTimeoutMs ?? 1_000;
   const maxTokenBytes = options.maxTokenBytes ?? 8192;
   const steps = [...(options.steps ?? [])];
   const confirmationHandled = steps.some((step) => step.handlesConfirmation === true);
@@ -447,13 +470,18 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     if (options.isRevoked) {
       let revoked: boolean;
       try {
-        revoked = await options.isRevoked({
-          issuer: config.issuer,
-          jti: optionalString(claims, 'jti'),
-          sub: optionalString(claims, 'sub'),
-          clientId: optionalString(claims, 'client_id'),
-          iat: typeof iat === 'number' ? iat : undefined,
-        });
+        revoked = await withTimeout(
+          Promise.resolve(
+            options.isRevoked({
+              issuer: config.issuer,
+              jti: optionalString(claims, 'jti'),
+              sub: optionalString(claims, 'sub'),
+              clientId: optionalString(claims, 'client_id'),
+              iat: typeof iat === 'number' ? iat : undefined,
+            }),
+          ),
+          revocationTimeoutMs,
+        );
       } catch (cause) {
         throw new BearerError(
           'ERR_BEARER_REVOCATION_UNAVAILABLE',
@@ -515,6 +543,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       await Promise.all([...issuers.values()].map((config) => config.keys.warm()));
     },
     isReady: () => [...issuers.values()].every((config) => config.keys.isReady()),
+    allowsBodyToken: options.allowBodyToken === true,
   };
 }
 

@@ -199,9 +199,62 @@ const TABLE: readonly Row[] = [
   },
 ];
 
+/** Rows for a verifier that opted in to query-string tokens (RFC 6750 §2.3). */
+const QUERY_TABLE: readonly Row[] = [
+  {
+    name: 'accepts a query-string token when enabled',
+    path: '/any-token?access_token=TOKEN',
+    request: async () => ({}),
+    expect: (r) => expect(r.status).toBe(200),
+  },
+  {
+    name: 'answers 400 for a token in both the header and the query',
+    path: '/any-token?access_token=TOKEN',
+    request: async ({ up }) => bearer(await up.mint()),
+    expect: (r) => expect(r.status).toBe(400),
+  },
+  {
+    name: 'answers 400 for two query-string tokens',
+    path: '/any-token?access_token=TOKEN&access_token=TOKEN',
+    request: async () => ({}),
+    expect: (r) => expect(r.status).toBe(400),
+  },
+];
+
+const form = (body: string, extra: [string, string][] = []): HarnessRequest => ({
+  method: 'POST',
+  headers: [['Content-Type', 'application/x-www-form-urlencoded'], ...extra],
+  body,
+});
+
+/** Rows for a verifier that opted in to body tokens (RFC 6750 §2.2), on adapters that parse bodies. */
+const BODY_TABLE: readonly Row[] = [
+  {
+    name: 'accepts a urlencoded body token when enabled',
+    path: '/any-token',
+    request: async ({ up }) => form(`access_token=${await up.mint()}`),
+    expect: (r) => expect(r.status).toBe(200),
+  },
+  {
+    name: 'answers 400 for a body token next to a header token',
+    path: '/any-token',
+    request: async ({ up }) =>
+      form(`access_token=${await up.mint()}`, [['Authorization', `Bearer ${await up.mint()}`]]),
+    expect: (r) => expect(r.status).toBe(400),
+  },
+  {
+    name: 'answers 400 for two body tokens',
+    path: '/any-token',
+    request: async ({ up }) => form(`access_token=${await up.mint()}&access_token=${await up.mint()}`),
+    expect: (r) => expect(r.status).toBe(400),
+  },
+];
+
 let up: TestIssuer;
 let down: TestIssuer;
+let bodyVerifier: BearerVerifier;
 let verifier: BearerVerifier;
+let queryVerifier: BearerVerifier;
 
 beforeAll(async () => {
   up = await createTestIssuer({ algorithm: 'ES256' });
@@ -221,6 +274,25 @@ beforeAll(async () => {
   });
 });
 
+beforeAll(() => {
+  bodyVerifier = createBearerVerifier({
+    realm: 'api',
+    allowBodyToken: true,
+    issuer: up.issuer,
+    audience: up.audience,
+    algorithms: ['ES256'],
+    jwksUri: up.jwksUri,
+  });
+  queryVerifier = createBearerVerifier({
+    realm: 'api',
+    allowQueryToken: true,
+    issuer: up.issuer,
+    audience: up.audience,
+    algorithms: ['ES256'],
+    jwksUri: up.jwksUri,
+  });
+});
+
 afterAll(async () => {
   await up?.close();
   await down?.close();
@@ -235,6 +307,30 @@ for (const harness of HARNESSES) {
           const ctx = { up, down };
           const response = await running.request(row.path, await row.request(ctx));
           row.expect(response, ctx);
+        } finally {
+          await running.close();
+        }
+      });
+    }
+    const bodyRows = harness.bodyTokens ? BODY_TABLE : [];
+    for (const row of bodyRows) {
+      it(`with body tokens enabled: ${row.name}`, async () => {
+        const running = await harness.start(bodyVerifier, ROUTES);
+        try {
+          const ctx = { up, down };
+          row.expect(await running.request(row.path, await row.request(ctx)), ctx);
+        } finally {
+          await running.close();
+        }
+      });
+    }
+    for (const row of QUERY_TABLE) {
+      it(`with query tokens enabled: ${row.name}`, async () => {
+        const running = await harness.start(queryVerifier, ROUTES);
+        try {
+          const ctx = { up, down };
+          const path = row.path.replaceAll('TOKEN', await up.mint());
+          row.expect(await running.request(path, await row.request(ctx)), ctx);
         } finally {
           await running.close();
         }

@@ -388,6 +388,19 @@ describe('createBearerVerifier: claim edge cases', () => {
     expect(revoking.toResponse(error).status).toBe(503);
     await expect(revoking.verify(signed(header(), claims({ jti: 'fine' })))).resolves.toBeDefined();
   });
+
+  it('answers 503 instead of hanging when the revocation hook never answers', async () => {
+    const hanging = createBearerVerifier({
+      issuer: rs.issuer,
+      audience: rs.audience,
+      algorithms: ['RS256'],
+      keys: staticJwks(rs.jwks()),
+      isRevoked: () => new Promise<boolean>(() => {}),
+      revocationTimeoutMs: 50,
+    });
+    const error = await hanging.verify(signed(header(), claims())).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_BEARER_REVOCATION_UNAVAILABLE', retryable: true });
+  });
 });
 
 describe('createBearerVerifier: malformed and oversized tokens', () => {

@@ -37,6 +37,8 @@ export type Routes = Readonly<Record<string, RouteRequirement | undefined>>;
 
 export interface Harness {
   readonly name: string;
+  /** Whether the adapter reads RFC 6750 §2.2 body tokens (node:http does not parse bodies). */
+  readonly bodyTokens: boolean;
   start(verifier: BearerVerifier, routes: Routes): Promise<RunningHarness>;
 }
 
@@ -89,6 +91,7 @@ function closeServer(server: Server): Promise<void> {
 export const HARNESSES: readonly Harness[] = [
   {
     name: 'express',
+    bodyTokens: true,
     async start(verifier, routes) {
       const app = express();
       app.use(express.urlencoded({ extended: false }));
@@ -104,6 +107,7 @@ export const HARNESSES: readonly Harness[] = [
   },
   {
     name: 'fastify',
+    bodyTokens: false,
     async start(verifier, routes) {
       const app = Fastify();
       for (const [path, route] of Object.entries(routes)) {
@@ -123,6 +127,7 @@ export const HARNESSES: readonly Harness[] = [
   },
   {
     name: 'hono',
+    bodyTokens: true,
     async start(verifier, routes) {
       const app = new Hono();
       for (const [path, route] of Object.entries(routes)) {
@@ -153,6 +158,7 @@ export const HARNESSES: readonly Harness[] = [
   },
   {
     name: 'node:http',
+    bodyTokens: false,
     async start(verifier, routes) {
       const declared = new Map(
         Object.entries(routes).map(([path, route]) => [path, route === undefined ? undefined : verifier.route(route)]),

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import { fromWebRequest } from '../request.ts';
+import { bodyTokensOf, fromWebRequest } from '../request.ts';
 import type { BearerVerifier, RouteRequirement, VerifiedToken } from '../verifier.ts';
 
 /** Hono environment with the verified token under `c.get('bearer')`. */
@@ -27,7 +27,17 @@ export function bearerAuth<S extends string>(
   return async (c, next) => {
     let result: VerifiedToken;
     try {
-      result = await verifier.authenticate(fromWebRequest(c.req.raw), declared);
+      let bodyTokens: string[] | undefined;
+      const contentType = c.req.header('content-type');
+      if (verifier.allowsBodyToken && contentType !== undefined && c.req.method !== 'GET') {
+        // Hono caches the parsed body, so handlers can still read it.
+        if (/^application\/x-www-form-urlencoded\b/i.test(contentType)) {
+          const body = await c.req.parseBody({ all: true }).catch(() => null);
+          // An unparsable body cannot be trusted to hold exactly one token: answer 400.
+          bodyTokens = body === null ? [''] : bodyTokensOf(body, contentType);
+        }
+      }
+      result = await verifier.authenticate(fromWebRequest(c.req.raw, bodyTokens), declared);
     } catch (error) {
       const answer = verifier.toResponse(error);
       return new Response(answer.body === '' ? null : answer.body, { status: answer.status, headers: answer.headers });
