@@ -18,6 +18,11 @@ export {
   type TokenSourceOptions,
 } from './request.ts';
 export {
+  type ProtectedResourceMetadata,
+  type ProtectedResourceMetadataOptions,
+  protectedResourceMetadata,
+} from './resource-metadata.ts';
+export {
   DEFAULT_SCOPE_CLAIMS,
   InsufficientScopeError,
   type ScopeClaim,
@@ -32,6 +37,7 @@ export {
   type TokenRequest,
 } from './token-provider.ts';
 export {
+  type BearerDecision,
   type BearerVerifier,
   type BearerVerifierOptions,
   type ClaimCheck,

@@ -98,6 +98,36 @@ describe('createBearerVerifier', () => {
   });
 });
 
+describe('onDecision', () => {
+  it('reports accepted and rejected decisions with stable codes, never the token, and survives a throwing hook', async () => {
+    const issuer = await createTestIssuer({ algorithm: 'ES256' });
+    try {
+      const decisions: unknown[] = [];
+      const verifier = createBearerVerifier({
+        issuer: issuer.issuer,
+        audience: issuer.audience,
+        algorithms: ['ES256'],
+        keys: staticJwks(issuer.jwks()),
+        onDecision: (decision) => {
+          decisions.push(decision);
+          throw new Error('metrics down');
+        },
+      });
+      const token = await issuer.mint();
+      const request = (value: string) => ({ method: 'GET', authorization: [value], header: () => undefined });
+      await verifier.authenticate(request(`Bearer ${token}`));
+      await verifier.authenticate(request(`Bearer ${token}x`)).catch(() => {});
+      expect(decisions).toEqual([
+        { outcome: 'accepted', issuer: issuer.issuer, tenant: undefined },
+        { outcome: 'rejected', code: 'ERR_BEARER_TOKEN_MALFORMED' },
+      ]);
+      expect(JSON.stringify(decisions)).not.toContain(token.split('.')[2]);
+    } finally {
+      await issuer.close();
+    }
+  });
+});
+
 describe('BearerVerifier.route', () => {
   it('types scopes per verifier and validates declarations at start-up', () => {
     const verifier = createBearerVerifier<'orders:read' | 'orders:write'>({

@@ -8,7 +8,7 @@ import {
   type ParsedCompactJws,
   parseCompactJws,
 } from './compact-jws.ts';
-import { BearerError } from './errors.ts';
+import { BearerError, type BearerErrorCode } from './errors.ts';
 import { type KeySource, type RemoteJwksOptions, remoteJwks, remoteJwksProblems } from './key-source.ts';
 import { type BearerRequestLike, extractBearerToken, type TokenSourceOptions } from './request.ts';
 import {
@@ -107,7 +107,17 @@ export interface CommonVerifierOptions extends TokenSourceOptions {
   readonly steps?: readonly VerificationStep[];
   /** Clock in ms since the epoch, for tests. Default `Date.now`. */
   readonly now?: () => number;
+  /**
+   * Called once per `authenticate()` with the outcome, for metrics and logs. Carries the stable
+   * error code, never the token; `issuer`/`tenant` only for accepted tokens. Exceptions are ignored.
+   */
+  readonly onDecision?: (decision: BearerDecision) => void;
 }
+
+/** What {@link CommonVerifierOptions.onDecision} receives. */
+export type BearerDecision =
+  | { readonly outcome: 'accepted'; readonly issuer: string; readonly tenant: string | undefined }
+  | { readonly outcome: 'rejected'; readonly code: BearerErrorCode | 'internal' };
 
 /** Options of {@link createBearerVerifier}: one issuer inline, or several in `issuers`. */
 export type BearerVerifierOptions = CommonVerifierOptions &
@@ -507,31 +517,53 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
 
   const validatedRoutes = new WeakSet<object>();
 
+  const report = (decision: BearerDecision): void => {
+    try {
+      options.onDecision?.(decision);
+    } catch {
+      // Metrics must never change an authentication decision.
+    }
+  };
+
+  const authenticate = async (
+    request: BearerRequestLike,
+    route: RouteRequirement<S> | undefined,
+  ): Promise<VerifiedToken> => {
+    const token = extractBearerToken(request, options);
+    const result = await verify(token, request);
+    if (route !== undefined) {
+      if (!validatedRoutes.has(route)) {
+        freezeRoute(route);
+        validatedRoutes.add(route);
+      }
+      checkScopes(result.scopes, route.scopes);
+      const checks = route.claims === undefined ? [] : Array.isArray(route.claims) ? route.claims : [route.claims];
+      for (const check of checks as ClaimCheck[]) {
+        let passed = false;
+        try {
+          passed = (await check(result.claims)) === true;
+        } catch {
+          passed = false;
+        }
+        if (!passed) {
+          throw new BearerError('ERR_BEARER_CLAIM_CHECK_FAILED', "The token failed a route's claim check.");
+        }
+      }
+    }
+    return result;
+  };
+
   return {
     verify,
     async authenticate(request, route) {
-      const token = extractBearerToken(request, options);
-      const result = await verify(token, request);
-      if (route !== undefined) {
-        if (!validatedRoutes.has(route)) {
-          freezeRoute(route);
-          validatedRoutes.add(route);
-        }
-        checkScopes(result.scopes, route.scopes);
-        const checks = route.claims === undefined ? [] : Array.isArray(route.claims) ? route.claims : [route.claims];
-        for (const check of checks as ClaimCheck[]) {
-          let passed = false;
-          try {
-            passed = (await check(result.claims)) === true;
-          } catch {
-            passed = false;
-          }
-          if (!passed) {
-            throw new BearerError('ERR_BEARER_CLAIM_CHECK_FAILED', "The token failed a route's claim check.");
-          }
-        }
+      try {
+        const result = await authenticate(request, route);
+        report({ outcome: 'accepted', issuer: result.issuer, tenant: result.tenant });
+        return result;
+      } catch (error) {
+        report({ outcome: 'rejected', code: error instanceof BearerError ? error.code : 'internal' });
+        throw error;
       }
-      return result;
     },
     route(requirement) {
       const frozen = freezeRoute(requirement);
