@@ -1,4 +1,5 @@
 export { type BearerResponse, buildChallenge, type ChallengeOptions, toBearerResponse } from './challenge.ts';
+export { type ClaimCheck, claimEquals, claimIncludes } from './claim-checks.ts';
 export { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm } from './compact-jws.ts';
 export { BearerError, type BearerErrorCode } from './errors.ts';
 export {
@@ -37,19 +38,18 @@ export {
   type TokenRequest,
 } from './token-provider.ts';
 export {
-  type BearerDecision,
   type BearerVerifier,
-  type BearerVerifierOptions,
-  type ClaimCheck,
-  type CommonVerifierOptions,
-  claimEquals,
-  claimIncludes,
   createBearerVerifier,
-  type IssuerOptions,
-  type RevocationQuery,
   type RouteRequirement,
-  type TokenBinding,
-  type VerificationContext,
-  type VerificationStep,
   type VerifiedToken,
 } from './verifier.ts';
+export type {
+  BearerDecision,
+  BearerVerifierOptions,
+  CommonVerifierOptions,
+  IssuerOptions,
+  RevocationQuery,
+  TokenBinding,
+  VerificationContext,
+  VerificationStep,
+} from './verifier-options.ts';

@@ -1,8 +1,10 @@
 import { createTestIssuer } from '@rampart/testkit';
 import { describe, expect, it } from 'vitest';
+import { claimIncludes } from './claim-checks.ts';
 import { BearerError } from './errors.ts';
 import { staticJwks } from './key-source.ts';
-import { claimIncludes, createBearerVerifier, type VerificationStep } from './verifier.ts';
+import { createBearerVerifier } from './verifier.ts';
+import type { VerificationStep } from './verifier-options.ts';
 
 describe('createBearerVerifier', () => {
   it('lists every configuration problem at once, naming options but never values', () => {
