@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { BearerError } from './errors.ts';
 import { isJsonObject, type JsonObject, parseStrictJson } from './strict-json.ts';
 
@@ -28,7 +29,6 @@ const BASE64URL = /^[A-Za-z0-9_-]*$/;
 const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 const MAX_KID_LENGTH = 256;
 const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** A compact JWS that passed every structural check; nothing in it is verified yet. */
 export interface ParsedCompactJws {
@@ -51,7 +51,7 @@ const malformed = (message: string): BearerError => new BearerError('ERR_BEARER_
  * Decodes base64url strictly: alphabet only, no padding, and canonical (the unused low bits of
  * the last character are zero), so one payload has exactly one encoding.
  */
-function decodeSegment(segment: string, name: string): Uint8Array {
+function checkSegment(segment: string, name: string): void {
   const rest = segment.length % 4;
   if (rest === 1 || !BASE64URL.test(segment)) {
     throw malformed(`The token's ${name} segment is not base64url. Send the token exactly as the issuer minted it.`);
@@ -63,14 +63,16 @@ function decodeSegment(segment: string, name: string): Uint8Array {
       throw malformed(`The token's ${name} segment is not canonical base64url.`);
     }
   }
-  return Buffer.from(segment, 'base64url');
 }
 
 function decodeJsonObject(segment: string, name: string): JsonObject {
-  const bytes = decodeSegment(segment, name);
+  checkSegment(segment, name);
+  const bytes = Buffer.from(segment, 'base64url');
+  // isUtf8 (simdutf) + toString is several times cheaper than a fatal TextDecoder.
+  if (!isUtf8(bytes)) throw malformed(`The token's ${name} is not UTF-8.`);
   let value: ReturnType<typeof parseStrictJson>;
   try {
-    value = parseStrictJson(utf8.decode(bytes));
+    value = parseStrictJson(bytes.toString('utf8'));
   } catch {
     throw malformed(
       `The token's ${name} is not strict JSON (UTF-8, no duplicate or __proto__ members, finite numbers).`,
@@ -99,7 +101,8 @@ export function parseCompactJws(
   const [headerSegment, payloadSegment, signatureSegment] = segments as [string, string, string];
   if (headerSegment === '' || payloadSegment === '') throw malformed('The token has an empty header or payload.');
   if (signatureSegment === '') throw malformed('The token is unsigned; unsecured JWTs are never accepted.');
-  decodeSegment(signatureSegment, 'signature');
+  // The signature bytes are decoded by jose; here only its encoding is checked.
+  checkSegment(signatureSegment, 'signature');
 
   const header = decodeJsonObject(headerSegment, 'header');
   const alg = header.alg;

@@ -38,6 +38,7 @@ const invalidRequest = (message: string): BearerError => new BearerError('ERR_BE
  */
 export function extractBearerToken(request: BearerRequestLike, sources: TokenSourceOptions = {}): string {
   const found: string[] = [];
+  let headerToken: string | undefined;
   if (request.authorization.length > 1) {
     throw invalidRequest('The request has more than one Authorization header; send exactly one.');
   }
@@ -51,6 +52,7 @@ export function extractBearerToken(request: BearerRequestLike, sources: TokenSou
         throw invalidRequest('The Authorization header credentials are not a single token68 value.');
       }
       found.push(credentials);
+      headerToken = credentials;
     } else if (match === null) {
       throw invalidRequest('The Authorization header is malformed.');
     }
@@ -78,7 +80,8 @@ export function extractBearerToken(request: BearerRequestLike, sources: TokenSou
   if (token === undefined) {
     throw new BearerError('ERR_BEARER_TOKEN_MISSING', 'The request has no bearer token in the Authorization header.');
   }
-  if (!TOKEN68.test(token)) throw invalidRequest('The access token is not a token68 value.');
+  // Header tokens were checked above; query and body tokens are checked here.
+  if (token !== headerToken && !TOKEN68.test(token)) throw invalidRequest('The access token is not a token68 value.');
   return token;
 }
 

@@ -1,6 +1,7 @@
-import { type JWTVerifyOptions, errors as joseErrors, jwtVerify } from 'jose';
+import { compactVerify, errors as joseErrors, type VerifyOptions } from 'jose';
 import { type BearerResponse, type ChallengeOptions, toBearerResponse } from './challenge.ts';
 import type { ClaimCheck } from './claim-checks.ts';
+import { checkClaimTypes, validateClaims } from './claims.ts';
 import { isAccessTokenType, isLegacyAccessTokenType, type ParsedCompactJws, parseCompactJws } from './compact-jws.ts';
 import { BearerError } from './errors.ts';
 import { type KeySource, remoteJwks } from './key-source.ts';
@@ -13,7 +14,7 @@ import {
   type ScopeRequirement,
   scopeRequirementProblems,
 } from './scopes.ts';
-import type { JsonObject, JsonValue } from './strict-json.ts';
+import type { JsonObject } from './strict-json.ts';
 import {
   type BearerDecision,
   type BearerVerifierOptions,
@@ -71,6 +72,7 @@ interface ResolvedIssuer {
   readonly maxTokenAge: number | undefined;
   readonly scopeClaims: readonly ScopeClaim[];
   readonly requiredClaims: string[];
+  readonly verifyOptions: VerifyOptions;
 }
 
 const invalid = (message: string): BearerError => new BearerError('ERR_BEARER_TOKEN_INVALID', message);
@@ -78,28 +80,6 @@ const invalid = (message: string): BearerError => new BearerError('ERR_BEARER_TO
 function optionalString(claims: JsonObject, name: string): string | undefined {
   const value = claims[name];
   return typeof value === 'string' ? value : undefined;
-}
-
-/** Type checks on registered claims before any crypto; values are checked after the signature. */
-function checkClaimTypes(claims: JsonObject): void {
-  for (const name of ['exp', 'nbf', 'iat'] as const) {
-    if (Object.hasOwn(claims, name)) {
-      const value = claims[name];
-      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-        throw invalid(`The "${name}" claim must be a non-negative NumericDate.`);
-      }
-    }
-  }
-  if (!Object.hasOwn(claims, 'exp')) throw invalid('The token has no "exp" claim; access tokens must expire.');
-  for (const name of ['sub', 'jti', 'client_id'] as const) {
-    if (Object.hasOwn(claims, name) && typeof claims[name] !== 'string') {
-      throw invalid(`The "${name}" claim must be a string.`);
-    }
-  }
-  const aud: JsonValue | undefined = claims.aud;
-  if (typeof aud !== 'string' && !(Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === 'string'))) {
-    throw invalid('The "aud" claim must be a string or a non-empty array of strings.');
-  }
 }
 
 function mapJoseError(error: unknown): BearerError {
@@ -195,6 +175,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
   const allAlgorithms = new Set<string>();
   for (const [issuer, config] of entries) {
     const keys = config.keys ?? remoteJwks(config.jwksUri as string, config.jwks ?? {});
+    const maxTokenAge = config.maxTokenAgeSeconds ?? options.maxTokenAgeSeconds;
     for (const alg of config.algorithms) allAlgorithms.add(alg);
     issuers.set(issuer, {
       issuer,
@@ -204,30 +185,24 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       requireAccessTokenType: config.requireAccessTokenType ?? true,
       tenant: config.tenant,
       clockTolerance: config.clockToleranceSeconds ?? options.clockToleranceSeconds ?? 30,
-      maxTokenAge: config.maxTokenAgeSeconds ?? options.maxTokenAgeSeconds,
+      maxTokenAge,
       scopeClaims: config.scopeClaims ?? options.scopeClaims ?? DEFAULT_SCOPE_CLAIMS,
       requiredClaims: ['exp', ...(config.requiredClaims ?? [])],
+      verifyOptions: Object.freeze({ algorithms: [...config.algorithms] }),
     });
   }
 
   const verifySignature = async (token: string, config: ResolvedIssuer): Promise<void> => {
-    const verifyOptions: JWTVerifyOptions = {
-      algorithms: [...config.algorithms],
-      issuer: config.issuer,
-      audience: config.audience,
-      clockTolerance: config.clockTolerance,
-      requiredClaims: config.requiredClaims,
-      currentDate: new Date(clock()),
-      ...(config.maxTokenAge === undefined ? {} : { maxTokenAge: config.maxTokenAge }),
-    };
+    // jose verifies the JWS (key selection, alg allowlist, crit, signature); the claims are then
+    // checked on our own strictly parsed copy, so one parser decides what the token says.
     try {
-      await jwtVerify(token, config.keys.getKey, verifyOptions);
+      await compactVerify(token, config.keys.getKey, config.verifyOptions);
     } catch (error) {
       if (!(error instanceof joseErrors.JWKSMultipleMatchingKeys)) throw mapJoseError(error);
       // Several keys match a header without a decisive kid: try each, as jose documents.
       for await (const key of error as unknown as AsyncIterable<CryptoKey>) {
         try {
-          await jwtVerify(token, key, verifyOptions);
+          await compactVerify(token, key, config.verifyOptions);
           return;
         } catch (inner) {
           if (!(inner instanceof joseErrors.JWSSignatureVerificationFailed)) throw mapJoseError(inner);
@@ -253,11 +228,8 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     await verifySignature(token, config);
 
     const claims = parsed.payload;
-    const now = clock() / 1000;
+    validateClaims(claims, config, clock() / 1000);
     const iat = claims.iat;
-    if (typeof iat === 'number' && iat > now + config.clockTolerance) {
-      throw invalid('The token\'s "iat" is in the future.');
-    }
     if (Object.hasOwn(claims, 'cnf') && !confirmationHandled) {
       throw invalid(
         'The token is sender-constrained ("cnf") but no proof-of-possession step is configured; refusing it as a plain bearer token.',
