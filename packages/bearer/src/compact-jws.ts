@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { BearerError } from './errors.ts';
-import { isJsonObject, type JsonObject, parseStrictJson } from './strict-json.ts';
+import { isJsonObject, type JsonObject, type JsonValue, parseStrictJson } from './strict-json.ts';
 
 /** The asymmetric JWS algorithms a verifier may allow. `none` and HMAC are never accepted here. */
 export const ASYMMETRIC_ALGORITHMS = [
@@ -133,7 +133,16 @@ export function parseCompactJws(
   if (typ !== undefined && typeof typ !== 'string') throw malformed('The token header "typ" is not a string.');
 
   const payload = decodeJsonObject(payloadSegment, 'claims set');
-  return { header, payload, alg, kid, typ };
+  // Immutable, so a handler cannot change what later code (or a cached verification) sees.
+  return { header: deepFreeze(header), payload: deepFreeze(payload), alg, kid, typ };
+}
+
+function deepFreeze<T extends JsonValue>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const member of Object.values(value)) deepFreeze(member);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 /** `at+jwt` and `application/at+jwt` (any case) per RFC 9068 §2.1. */

@@ -37,6 +37,7 @@ export {
   type TokenProviderOptions,
   type TokenRequest,
 } from './token-provider.ts';
+export type { VerifiedTokenCacheOptions } from './verified-token-cache.ts';
 export {
   type BearerVerifier,
   createBearerVerifier,

@@ -107,7 +107,7 @@ export function fromWebRequest(request: Request, bodyAccessTokens?: readonly str
 
 /**
  * Neutral view of a `node:http` request. Node keeps only the first of several `Authorization`
- * headers in `req.headers`; this reads `headersDistinct` so duplicates are seen and refused.
+ * headers in `req.headers`; this reads the raw header lines so duplicates are seen and refused.
  *
  * @example
  * ```ts
@@ -115,11 +115,9 @@ export function fromWebRequest(request: Request, bodyAccessTokens?: readonly str
  * ```
  */
 export function fromNodeRequest(request: IncomingMessage, bodyAccessTokens?: readonly string[]): BearerRequestLike {
-  const distinct = request.headersDistinct?.authorization;
-  const single = request.headers.authorization;
   return {
     method: (request.method ?? 'GET').toUpperCase(),
-    authorization: distinct ?? (single === undefined ? [] : [single]),
+    authorization: authorizationLines(request),
     url: request.url,
     header: (name) => {
       const value = request.headers[name.toLowerCase()];
@@ -127,6 +125,22 @@ export function fromNodeRequest(request: IncomingMessage, bodyAccessTokens?: rea
     },
     bodyAccessTokens,
   };
+}
+
+/** Every `Authorization` line as sent. Scanning `rawHeaders` is cheaper than building `headersDistinct`. */
+function authorizationLines(request: IncomingMessage): string[] {
+  const raw = request.rawHeaders;
+  if (Array.isArray(raw)) {
+    const lines: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i] as string;
+      if (name.length === 13 && name.toLowerCase() === 'authorization') lines.push(raw[i + 1] as string);
+    }
+    return lines;
+  }
+  const distinct = request.headersDistinct?.authorization;
+  const single = request.headers.authorization;
+  return distinct ?? (single === undefined ? [] : [single]);
 }
 
 /** `access_token` values from a parsed body (Express/Fastify `req.body`), only for urlencoded bodies. */

@@ -5,6 +5,7 @@ import { type KeySource, type RemoteJwksOptions, remoteJwksProblems } from './ke
 import type { BearerRequestLike, TokenSourceOptions } from './request.ts';
 import type { ScopeClaim } from './scopes.ts';
 import type { JsonObject } from './strict-json.ts';
+import { type VerifiedTokenCacheOptions, verifiedTokenCacheProblems } from './verified-token-cache.ts';
 
 /** One trusted issuer. The token's `iss` selects it by exact string match; it never builds a URL. */
 export interface IssuerOptions {
@@ -90,6 +91,12 @@ export interface CommonVerifierOptions extends TokenSourceOptions {
   readonly resourceMetadata?: string;
   /** Extra steps after verification (proof-of-possession, policy). */
   readonly steps?: readonly VerificationStep[];
+  /**
+   * Opt-in: skip parsing and signature checks for a token seen in the last `maxTtlSeconds`
+   * (default 60). Claims, scopes, steps and revocation still run per request. A key removed from
+   * the JWKS stops being trusted for cached tokens only after the TTL. Default off.
+   */
+  readonly verifiedTokenCache?: VerifiedTokenCacheOptions;
   /** Clock in ms since the epoch, for tests. Default `Date.now`. */
   readonly now?: () => number;
   /**
@@ -186,6 +193,7 @@ export function commonProblems(options: CommonVerifierOptions): string[] {
       problems.push('resourceMetadata must be an absolute URL');
     }
   }
+  problems.push(...verifiedTokenCacheProblems(options.verifiedTokenCache));
   if (options.isRevoked !== undefined && typeof options.isRevoked !== 'function') {
     problems.push('isRevoked must be a function');
   }

@@ -15,6 +15,7 @@ import {
   scopeRequirementProblems,
 } from './scopes.ts';
 import type { JsonObject } from './strict-json.ts';
+import { VerifiedTokenCache } from './verified-token-cache.ts';
 import {
   type BearerDecision,
   type BearerVerifierOptions,
@@ -212,7 +213,15 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     }
   };
 
-  const verify = async (token: string, request?: BearerRequestLike): Promise<VerifiedToken> => {
+  const verifiedCache =
+    options.verifiedTokenCache === undefined
+      ? undefined
+      : new VerifiedTokenCache<{ parsed: ParsedCompactJws; config: ResolvedIssuer }>(options.verifiedTokenCache);
+
+  /** Parsing, issuer selection and the signature: the part a verified-token cache may skip. */
+  const verifyStructureAndSignature = async (
+    token: string,
+  ): Promise<{ parsed: ParsedCompactJws; config: ResolvedIssuer }> => {
     const parsed: ParsedCompactJws = parseCompactJws(token, allAlgorithms, { maxTokenBytes });
     const iss = parsed.payload.iss;
     if (typeof iss !== 'string') throw invalid('The token has no "iss" claim.');
@@ -226,7 +235,23 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     }
     checkClaimTypes(parsed.payload);
     await verifySignature(token, config);
+    return { parsed, config };
+  };
 
+  const verify = async (token: string, request?: BearerRequestLike): Promise<VerifiedToken> => {
+    let verified: { parsed: ParsedCompactJws; config: ResolvedIssuer } | undefined;
+    const cacheKey = verifiedCache === undefined ? undefined : VerifiedTokenCache.keyOf(token);
+    if (verifiedCache !== undefined && cacheKey !== undefined) {
+      verified = verifiedCache.get(cacheKey, clock());
+      if (verified === undefined) {
+        verified = await verifyStructureAndSignature(token);
+        const exp = verified.parsed.payload.exp as number;
+        verifiedCache.set(cacheKey, verified, clock(), exp * 1000);
+      }
+    } else {
+      verified = await verifyStructureAndSignature(token);
+    }
+    const { parsed, config } = verified;
     const claims = parsed.payload;
     validateClaims(claims, config, clock() / 1000);
     const iat = claims.iat;

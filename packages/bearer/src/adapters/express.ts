@@ -24,7 +24,10 @@ export function requireBearer<S extends string>(
 ): RequestHandler {
   const declared = route === undefined ? undefined : verifier.route(route);
   return (req, res, next) => {
-    const view = fromNodeRequest(req, bodyTokensOf(req.body, req.headers['content-type']));
+    const view = fromNodeRequest(
+      req,
+      verifier.allowsBodyToken ? bodyTokensOf(req.body, req.headers['content-type']) : undefined,
+    );
     verifier.authenticate(view, declared).then(
       (result) => {
         results.set(req, result);

@@ -21,7 +21,10 @@ export function bearerPreHandler<S extends string>(
 ): preHandlerAsyncHookHandler {
   const declared = route === undefined ? undefined : verifier.route(route);
   return async function bearer(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const view = fromNodeRequest(request.raw, bodyTokensOf(request.body, request.headers['content-type']));
+    const view = fromNodeRequest(
+      request.raw,
+      verifier.allowsBodyToken ? bodyTokensOf(request.body, request.headers['content-type']) : undefined,
+    );
     try {
       results.set(request, await verifier.authenticate(view, declared));
     } catch (error) {
