@@ -145,6 +145,41 @@ describe('BearerVerifier.route', () => {
   });
 });
 
+describe('BearerVerifier.authenticate tenants', () => {
+  it("refuses a token from another tenant's issuer on a tenant route", async () => {
+    const a = await createTestIssuer({ algorithm: 'ES256' });
+    const b = await createTestIssuer({ algorithm: 'ES256' });
+    try {
+      const verifier = createBearerVerifier({
+        issuers: {
+          [a.issuer]: { audience: a.audience, algorithms: ['ES256'], keys: staticJwks(a.jwks()), tenant: 'a' },
+          [b.issuer]: { audience: b.audience, algorithms: ['ES256'], keys: staticJwks(b.jwks()), tenant: 'b' },
+        },
+      });
+      const route = verifier.route({ tenant: (request) => request.header('x-tenant') });
+      const call = async (token: string, tenant?: string) =>
+        verifier
+          .authenticate(
+            {
+              method: 'GET',
+              authorization: [`Bearer ${token}`],
+              header: (name) => (name === 'x-tenant' ? tenant : undefined),
+            },
+            route,
+          )
+          .then(() => 200)
+          .catch((error: unknown) => verifier.toResponse(error).status);
+      expect(await call(await a.mint(), 'a')).toBe(200);
+      expect(await call(await b.mint(), 'a')).toBe(401);
+      expect(await call(await a.mint())).toBe(401);
+      expect(await call(await b.mint(), 'b')).toBe(200);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
 describe('claimIncludes', () => {
   it('matches arrays and space-delimited strings, never prototype members', () => {
     const claims = Object.assign(Object.create(null), { groups: ['a', 'b'], amr: 'pwd mfa' });

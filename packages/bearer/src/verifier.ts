@@ -30,6 +30,12 @@ import {
 export interface RouteRequirement<S extends string = string> {
   readonly scopes?: ScopeRequirement<S>;
   readonly claims?: ClaimCheck | readonly ClaimCheck[];
+  /**
+   * The tenant this route serves, or how to read it from the request (path, host). A token whose
+   * issuer belongs to another tenant is refused with 401 `invalid_token`; so is a request whose
+   * tenant cannot be determined.
+   */
+  readonly tenant?: string | ((request: BearerRequestLike) => string | undefined);
 }
 
 /** A verified access token. Claims objects have a null prototype. */
@@ -115,6 +121,9 @@ function freezeRoute<S extends string>(requirement: RouteRequirement<S>): RouteR
   if (checks !== undefined) {
     const list = Array.isArray(checks) ? checks : [checks];
     if (!list.every((check) => typeof check === 'function')) problems.push('claims must be a function or functions');
+  }
+  if (requirement.tenant !== undefined && !['string', 'function'].includes(typeof requirement.tenant)) {
+    problems.push('tenant must be a string or a function of the request');
   }
   if (problems.length > 0) {
     throw new BearerError('ERR_BEARER_INVALID_OPTIONS', `Invalid route requirement: ${problems.join('; ')}.`);
@@ -338,6 +347,12 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       if (!validatedRoutes.has(route)) {
         freezeRoute(route);
         validatedRoutes.add(route);
+      }
+      if (route.tenant !== undefined) {
+        const expected = typeof route.tenant === 'function' ? route.tenant(request) : route.tenant;
+        if (expected === undefined || result.tenant !== expected) {
+          throw invalid("The token's issuer does not belong to this route's tenant.");
+        }
       }
       checkScopes(result.scopes, route.scopes);
       const checks = route.claims === undefined ? [] : Array.isArray(route.claims) ? route.claims : [route.claims];
