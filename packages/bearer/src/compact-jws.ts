@@ -92,6 +92,7 @@ export function parseCompactJws(
   allowedAlgorithms: ReadonlySet<string>,
   limits: ParseLimits,
 ): ParsedCompactJws {
+  if (typeof token !== 'string') throw malformed('The token is not a string.');
   if (token.length > limits.maxTokenBytes) {
     throw malformed(`The token is larger than maxTokenBytes (${limits.maxTokenBytes}).`);
   }

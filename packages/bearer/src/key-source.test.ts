@@ -159,7 +159,7 @@ describe('remoteJwks', () => {
   });
 
   it('treats a JWKS that is not JSON, or not a key set, as unavailable', async () => {
-    for (const body of ['<html>', '{"keys":{}}', '[]', '{"keys":[1]}']) {
+    for (const body of ['<html>', '{"keys":{}}', '[]', '{"keys":[1]}', '{"keys":[],"keys":[]}']) {
       const url = await serve((_req, res) => res.end(body));
       expect(await codeOf(remoteJwks(url).warm())).toBe('ERR_BEARER_KEYS_UNAVAILABLE');
     }

@@ -8,6 +8,7 @@ import {
   errors as joseErrors,
 } from 'jose';
 import { BearerError } from './errors.ts';
+import { parseStrictJson } from './strict-json.ts';
 
 /** What a key source hands to `jose.jwtVerify`. */
 export type KeyResolver = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey>;
@@ -207,7 +208,8 @@ export function remoteJwks(url: string | URL, options: RemoteJwksOptions = {}): 
         throw new Error(`JWKS endpoint answered HTTP ${response.status}`);
       }
       const body = await readCapped(response, maxBodyBytes);
-      const json: unknown = JSON.parse(body);
+      // Strict like token JSON: a key set with duplicate members could mean two things.
+      const json: unknown = parseStrictJson(body);
       assertUsableJwks(json);
       lastGood = { body, at: Date.now() };
       degraded = false;

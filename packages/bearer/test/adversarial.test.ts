@@ -6,6 +6,7 @@ import { createHmac, generateKeyPairSync, sign as nodeSign } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTestIssuer, type TestIssuer } from '@rampart/testkit';
+import fc from 'fast-check';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -477,6 +478,38 @@ describe('createBearerVerifier: malformed and oversized tokens', () => {
     });
   }
 
+  it('refuses a non-string token passed to verify()', async () => {
+    for (const value of [undefined, null, 42, {}, ['a.b.c']]) {
+      const error = await verifier.verify(value as unknown as string).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'ERR_BEARER_TOKEN_MALFORMED' });
+    }
+  });
+
+  it('refuses a truncated signature', async () => {
+    const token = signed(header(), claims());
+    await rejects(token.slice(0, -10), ['ERR_BEARER_TOKEN_INVALID', 'ERR_BEARER_TOKEN_MALFORMED']);
+  });
+
+  it('refuses a signature copied from another token', async () => {
+    const a = signed(header(), claims());
+    const b = signed(header(), claims({ sub: 'admin' }));
+    const [h, p] = b.split('.') as [string, string];
+    await rejects(`${h}.${p}.${a.split('.')[2]}`, 'ERR_BEARER_TOKEN_INVALID');
+  });
+
+  it('refuses a flipped payload bit under a valid signature', async () => {
+    const token = signed(header(), claims({ scope: 'orders:read' }));
+    const [h, p, s] = token.split('.') as [string, string, string];
+    const payload = Buffer.from(p, 'base64url').toString().replace('orders:read', 'orders:reae');
+    await rejects(`${h}.${Buffer.from(payload).toString('base64url')}.${s}`, 'ERR_BEARER_TOKEN_INVALID');
+  });
+
+  it('keeps lone surrogates and odd Unicode as data, never as structure', async () => {
+    const raw = JSON.stringify(claims()).replace('{', '{"note":"\\ud800 \u202e",');
+    const result = await verifier.verify(rs.signRaw(JSON.stringify(header()), raw));
+    expect(typeof result.claims.note).toBe('string');
+  });
+
   it('refuses a token with a flipped signature bit', async () => {
     const token = signed(header(), claims());
     const [a, b, s] = token.split('.') as [string, string, string];
@@ -573,5 +606,40 @@ describe('createBearerVerifier: scope tricks', () => {
       );
     }
     expect(() => verifier.route({ scopes: { any: [] } })).toThrow(BearerError);
+  });
+});
+
+describe('createBearerVerifier: properties', () => {
+  it('rejects every single-character mutation of a valid token with a 4xx, never accepting it', async () => {
+    const token = signed(header(), claims());
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ ';
+    await fc.assert(
+      fc.asyncProperty(fc.nat(token.length - 1), fc.constantFrom(...alphabet), async (index, replacement) => {
+        fc.pre(token[index] !== replacement);
+        const mutated = token.slice(0, index) + replacement + token.slice(index + 1);
+        const outcome = await verifier.verify(mutated).then(
+          () => 'accepted',
+          (error: unknown) => verifier.toResponse(error).status,
+        );
+        // A change in the unused low bits of a segment's last character is refused as non-canonical.
+        expect(outcome).not.toBe('accepted');
+        expect([400, 401]).toContain(outcome);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('answers every arbitrary Authorization header with 400 or 401, never 5xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 200 }), async (value) => {
+        const request = { method: 'GET', authorization: [value], header: () => undefined };
+        const status = await verifier.authenticate(request).then(
+          () => 200,
+          (error: unknown) => verifier.toResponse(error).status,
+        );
+        expect([400, 401]).toContain(status);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
