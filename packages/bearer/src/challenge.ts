@@ -65,7 +65,15 @@ function quote(value: string): string {
   return `"${value.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, '')}"`;
 }
 
-/** Builds `Bearer realm="...", error="...", ...` (RFC 6750 §3). */
+/**
+ * Builds `Bearer realm="...", error="...", ...` (RFC 6750 §3).
+ *
+ * @example
+ * ```ts
+ * buildChallenge({ error: 'invalid_token', description: 'expired' }, { realm: 'api' });
+ * // Bearer realm="api", error="invalid_token", error_description="expired"
+ * ```
+ */
 export function buildChallenge(
   params: { error?: RfcError; description?: string; scope?: string },
   options: ChallengeOptions,

@@ -2,7 +2,15 @@ import { isUtf8 } from 'node:buffer';
 import { BearerError } from './errors.ts';
 import { isJsonObject, type JsonObject, type JsonValue, parseStrictJson } from './strict-json.ts';
 
-/** The asymmetric JWS algorithms a verifier may allow. `none` and HMAC are never accepted here. */
+/**
+ * The asymmetric JWS algorithms a verifier may allow. `none` and HMAC are never accepted here.
+ *
+ * @example
+ * ```ts
+ * import { ASYMMETRIC_ALGORITHMS } from '@rampart/bearer';
+ * ASYMMETRIC_ALGORITHMS.includes('RS256'); // true; 'HS256' and 'none' are not there
+ * ```
+ */
 export const ASYMMETRIC_ALGORITHMS = [
   'RS256',
   'RS384',

@@ -35,6 +35,12 @@ const invalidRequest = (message: string): BearerError => new BearerError('ERR_BE
  * Extracts the bearer token. No credentials (or another scheme) → `ERR_BEARER_TOKEN_MISSING`;
  * duplicate headers, an empty or non-token68 credential, or a token in more than one place →
  * `ERR_BEARER_INVALID_REQUEST` (RFC 6750 §2, §3.1).
+ *
+ * @example
+ * ```ts
+ * import { extractBearerToken } from '@rampart/bearer';
+ * const token = extractBearerToken({ method: 'GET', authorization: ['Bearer abc'], header: () => undefined });
+ * ```
  */
 export function extractBearerToken(request: BearerRequestLike, sources: TokenSourceOptions = {}): string {
   const found: string[] = [];
@@ -143,7 +149,15 @@ function authorizationLines(request: IncomingMessage): string[] {
   return distinct ?? (single === undefined ? [] : [single]);
 }
 
-/** `access_token` values from a parsed body (Express/Fastify `req.body`), only for urlencoded bodies. */
+/**
+ * `access_token` values from a parsed body (Express/Fastify `req.body`), only for urlencoded bodies.
+ *
+ * @example
+ * ```ts
+ * import { bodyTokensOf, fromNodeRequest } from '@rampart/bearer';
+ * const view = fromNodeRequest(req, bodyTokensOf(req.body, req.headers['content-type']));
+ * ```
+ */
 export function bodyTokensOf(body: unknown, contentType: string | undefined): string[] | undefined {
   if (contentType === undefined || !/^application\/x-www-form-urlencoded\b/i.test(contentType)) return undefined;
   if (typeof body !== 'object' || body === null || !Object.hasOwn(body, 'access_token')) return [];

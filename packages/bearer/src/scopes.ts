@@ -4,7 +4,14 @@ import type { JsonObject } from './strict-json.ts';
 /** Claims that can carry scopes. `scope` is a space-delimited string (RFC 9068); the others may be arrays. */
 export type ScopeClaim = 'scope' | 'scp' | 'permissions' | 'roles';
 
-/** The scope claims read when none are configured. `permissions`/`roles` are opt-in: their meaning varies by issuer. */
+/**
+ * The scope claims read when none are configured. `permissions`/`roles` are opt-in: their meaning varies by issuer.
+ *
+ * @example
+ * ```ts
+ * createBearerVerifier({ ...options, scopeClaims: [...DEFAULT_SCOPE_CLAIMS, 'permissions'] });
+ * ```
+ */
 export const DEFAULT_SCOPE_CLAIMS: readonly ScopeClaim[] = ['scope', 'scp'];
 
 /** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
@@ -102,7 +109,14 @@ export function checkScopes(granted: ReadonlySet<string>, requirement: ScopeRequ
   }
 }
 
-/** `ERR_BEARER_INSUFFICIENT_SCOPE` with the scopes a client should ask for. */
+/**
+ * `ERR_BEARER_INSUFFICIENT_SCOPE` with the scopes a client should ask for.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof InsufficientScopeError) console.log(error.requiredScopes);
+ * ```
+ */
 export class InsufficientScopeError extends BearerError {
   /** Scopes for the `scope=` challenge parameter (validated scope tokens). */
   readonly requiredScopes: readonly string[];
