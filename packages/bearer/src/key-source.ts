@@ -7,6 +7,7 @@ import {
   type JWSHeaderParameters,
   errors as joseErrors,
 } from 'jose';
+import { readBoundedText } from './bounded-body.ts';
 import { BearerError } from './errors.ts';
 import { parseStrictJson } from './strict-json.ts';
 
@@ -109,26 +110,6 @@ export function remoteJwksProblems(url: string | URL, options: RemoteJwksOptions
   return problems;
 }
 
-async function readCapped(response: Response, maxBytes: number): Promise<string> {
-  const declared = Number(response.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > maxBytes) throw new Error('JWKS response larger than maxBodyBytes');
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw new Error('JWKS response larger than maxBodyBytes');
-    }
-    chunks.push(value);
-  }
-  return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
-}
-
 function assertUsableJwks(value: unknown): asserts value is JSONWebKeySet {
   if (typeof value !== 'object' || value === null || !Array.isArray((value as { keys?: unknown }).keys)) {
     throw new Error('JWKS response is not a JSON Web Key Set');
@@ -207,7 +188,7 @@ export function remoteJwks(url: string | URL, options: RemoteJwksOptions = {}): 
         await response.body?.cancel().catch(() => {});
         throw new Error(`JWKS endpoint answered HTTP ${response.status}`);
       }
-      const body = await readCapped(response, maxBodyBytes);
+      const body = await readBoundedText(response, maxBodyBytes);
       // Strict like token JSON: a key set with duplicate members could mean two things.
       const json: unknown = parseStrictJson(body);
       assertUsableJwks(json);

@@ -10,6 +10,12 @@ interface Seen {
   readonly form: URLSearchParams;
 }
 
+interface Answer {
+  readonly status: number;
+  readonly body: unknown;
+  readonly retryAfter?: string;
+}
+
 const servers: Server[] = [];
 afterEach(async () => {
   for (const server of servers.splice(0)) {
@@ -19,7 +25,7 @@ afterEach(async () => {
 });
 
 async function tokenEndpoint(
-  answer: (seen: Seen, n: number) => { status: number; body: unknown } | Promise<{ status: number; body: unknown }>,
+  answer: (seen: Seen, n: number) => Answer | Promise<Answer>,
 ): Promise<{ url: string; seen: Seen[] }> {
   const seen: Seen[] = [];
   const server = createServer(async (req: IncomingMessage, res) => {
@@ -30,8 +36,10 @@ async function tokenEndpoint(
       form: new URLSearchParams(Buffer.concat(chunks).toString()),
     };
     seen.push(entry);
-    const { status, body } = await answer(entry, seen.length);
-    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const { status, body, retryAfter } = await answer(entry, seen.length);
+    res
+      .writeHead(status, { 'content-type': 'application/json', ...(retryAfter ? { 'retry-after': retryAfter } : {}) })
+      .end(JSON.stringify(body));
   });
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -154,6 +162,35 @@ describe('createTokenProvider', () => {
     const error = await provider.getToken().catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'ERR_BEARER_TOKEN_ENDPOINT', retryable: true });
     expect(endpoint.seen.length).toBe(3);
+  });
+
+  it('honours Retry-After between attempts, bounded', async () => {
+    const attempts: number[] = [];
+    const endpoint = await tokenEndpoint((_s, n) => {
+      attempts.push(Date.now());
+      return n === 1 ? { status: 429, body: {}, retryAfter: '1' } : ok(n);
+    });
+    const provider = createTokenProvider({
+      tokenEndpoint: endpoint.url,
+      clientId: 'svc',
+      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+      retryBaseDelayMs: 1,
+    });
+    expect(await provider.getToken()).toBe('token-2');
+    expect((attempts[1] as number) - (attempts[0] as number)).toBeGreaterThanOrEqual(900);
+  });
+
+  it('refuses an oversized token response', async () => {
+    const endpoint = await tokenEndpoint(() => ({
+      status: 200,
+      body: { access_token: 'a', pad: 'x'.repeat(100_000) },
+    }));
+    const provider = createTokenProvider({
+      tokenEndpoint: endpoint.url,
+      clientId: 'svc',
+      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+    });
+    await expect(provider.getToken()).rejects.toMatchObject({ code: 'ERR_BEARER_TOKEN_ENDPOINT', retryable: false });
   });
 
   it('recovers when a retry succeeds', async () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type CryptoKey, type KeyObject, SignJWT } from 'jose';
+import { readBoundedText } from './bounded-body.ts';
 import { BearerError } from './errors.ts';
 
 /** How the client authenticates to the token endpoint. */
@@ -77,11 +78,19 @@ const RFC6749_ERRORS = new Set([
 ]);
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 const LOOPBACK = /^(127(?:\.\d{1,3}){3}|\[::1\]|localhost)$/i;
+/** Token responses are small; anything larger is refused. */
+const MAX_RESPONSE_BYTES = 65_536;
+/** Upper bound of one retry wait, so a caller is never parked for long. */
+const MAX_RETRY_DELAY_MS = 5_000;
 /** Tokens are never used this close to expiry: the request could arrive after it. */
 const EXPIRY_SAFETY_MS = 5_000;
 
-function endpointError(message: string, retryable: boolean, cause?: unknown): BearerError {
-  return new BearerError('ERR_BEARER_TOKEN_ENDPOINT', message, { cause, retryable });
+function endpointError(message: string, retryable: boolean, cause?: unknown, retryAfterSeconds?: number): BearerError {
+  return new BearerError('ERR_BEARER_TOKEN_ENDPOINT', message, {
+    cause,
+    retryable,
+    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+  });
 }
 
 function formEncode(value: string): string {
@@ -203,7 +212,12 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     } catch (cause) {
       throw endpointError('The token endpoint could not be reached (network error or timeout).', true, cause);
     }
-    const text = await response.text().catch(() => '');
+    let text = '';
+    try {
+      text = await readBoundedText(response, MAX_RESPONSE_BYTES);
+    } catch (cause) {
+      throw endpointError('The token endpoint response is too large or not UTF-8.', false, cause);
+    }
     let body: Record<string, unknown> = {};
     try {
       const parsed: unknown = JSON.parse(text);
@@ -214,9 +228,12 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     if (response.status !== 200) {
       const code = typeof body.error === 'string' && RFC6749_ERRORS.has(body.error) ? ` (${body.error})` : '';
       const retryable = response.status === 429 || response.status >= 500;
+      const retryAfter = Number(response.headers.get('retry-after'));
       throw endpointError(
         `The token endpoint answered HTTP ${response.status}${code}; check clientId, credentials, scopes and audience.`,
         retryable,
+        undefined,
+        Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined,
       );
     }
     const token = body.access_token;
@@ -240,7 +257,9 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
         return await requestOnce(request);
       } catch (error) {
         if (!(error instanceof BearerError) || !error.retryable || attempt >= maxRetries) throw error;
-        const delay = baseDelay * 2 ** attempt * (0.5 + random() / 2);
+        const backoff = baseDelay * 2 ** attempt * (0.5 + random() / 2);
+        // Honour the server's Retry-After, but never wait longer than MAX_RETRY_DELAY_MS per attempt.
+        const delay = Math.min(Math.max(backoff, (error.retryAfterSeconds ?? 0) * 1000), MAX_RETRY_DELAY_MS);
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
