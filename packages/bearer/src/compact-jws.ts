@@ -142,11 +142,11 @@ export function parseCompactJws(
   if (typ !== undefined && typeof typ !== 'string') throw malformed('The token header "typ" is not a string.');
 
   const payload = decodeJsonObject(payloadSegment, 'claims set');
-  // Immutable, so a handler cannot change what later code (or a cached verification) sees.
-  return { header: deepFreeze(header), payload: deepFreeze(payload), alg, kid, typ };
+  return { header, payload, alg, kid, typ };
 }
 
-function deepFreeze<T extends JsonValue>(value: T): T {
+/** Makes a parsed JSON value immutable (for values shared between requests). */
+export function deepFreeze<T extends JsonValue>(value: T): T {
   if (typeof value === 'object' && value !== null) {
     for (const member of Object.values(value)) deepFreeze(member);
     Object.freeze(value);

@@ -26,10 +26,36 @@ export interface TokenSourceOptions {
   readonly allowBodyToken?: boolean | undefined;
 }
 
-const AUTH_SCHEME = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:[ ]+([\s\S]*))?$/;
+/** RFC 9110 token: the auth-scheme. */
+const AUTH_SCHEME_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 const invalidRequest = (message: string): BearerError => new BearerError('ERR_BEARER_INVALID_REQUEST', message);
+
+/** Strips RFC 9110 optional whitespace (SP, HTAB) only; other characters stay and fail later checks. */
+function trimOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && (value.charCodeAt(start) === 0x20 || value.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
+/**
+ * The credentials after a `Bearer` scheme (any case, 1*SP), `''` when there are none, or
+ * `undefined` for another scheme. A malformed header is a 400. Hand-written rather than one regex
+ * so a long token is scanned once.
+ */
+function bearerCredentials(authorization: string): string | undefined {
+  const space = authorization.indexOf(' ');
+  const scheme = space === -1 ? authorization : authorization.slice(0, space);
+  if (!AUTH_SCHEME_TOKEN.test(scheme)) throw invalidRequest('The Authorization header is malformed.');
+  if (scheme.length !== 6 || scheme.toLowerCase() !== 'bearer') return undefined;
+  if (space === -1) return '';
+  let start = space;
+  while (authorization.charCodeAt(start) === 0x20) start++;
+  return authorization.slice(start);
+}
 
 /**
  * Extracts the bearer token. No credentials (or another scheme) → `ERR_BEARER_TOKEN_MISSING`;
@@ -48,19 +74,17 @@ export function extractBearerToken(request: BearerRequestLike, sources: TokenSou
   if (request.authorization.length > 1) {
     throw invalidRequest('The request has more than one Authorization header; send exactly one.');
   }
-  const authorization = request.authorization[0]?.replace(/^[ \t]+|[ \t]+$/g, '');
+  const line = request.authorization[0];
+  const authorization = line === undefined ? undefined : trimOws(line);
   if (authorization !== undefined && authorization !== '') {
-    const match = AUTH_SCHEME.exec(authorization);
-    if (match?.[1]?.toLowerCase() === 'bearer') {
-      const credentials = match[2] ?? '';
+    const credentials = bearerCredentials(authorization);
+    if (credentials !== undefined) {
       if (credentials === '') throw invalidRequest('The Authorization header has the Bearer scheme but no token.');
       if (!TOKEN68.test(credentials)) {
         throw invalidRequest('The Authorization header credentials are not a single token68 value.');
       }
       found.push(credentials);
       headerToken = credentials;
-    } else if (match === null) {
-      throw invalidRequest('The Authorization header is malformed.');
     }
   }
   if (sources.allowQueryToken === true && request.url !== undefined) {

@@ -2,7 +2,13 @@ import { compactVerify, errors as joseErrors, type VerifyOptions } from 'jose';
 import { type BearerResponse, type ChallengeOptions, toBearerResponse } from './challenge.ts';
 import type { ClaimCheck } from './claim-checks.ts';
 import { checkClaimTypes, validateClaims } from './claims.ts';
-import { isAccessTokenType, isLegacyAccessTokenType, type ParsedCompactJws, parseCompactJws } from './compact-jws.ts';
+import {
+  deepFreeze,
+  isAccessTokenType,
+  isLegacyAccessTokenType,
+  type ParsedCompactJws,
+  parseCompactJws,
+} from './compact-jws.ts';
 import { BearerError } from './errors.ts';
 import { type KeySource, remoteJwks } from './key-source.ts';
 import { type BearerRequestLike, extractBearerToken } from './request.ts';
@@ -254,6 +260,9 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       verified = verifiedCache.get(cacheKey, clock());
       if (verified === undefined) {
         verified = await verifyStructureAndSignature(token);
+        // Shared by every later request with this token: nobody may change it.
+        deepFreeze(verified.parsed.header);
+        deepFreeze(verified.parsed.payload);
         const exp = verified.parsed.payload.exp as number;
         verifiedCache.set(cacheKey, verified, clock(), exp * 1000);
       }

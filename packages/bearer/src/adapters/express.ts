@@ -3,7 +3,9 @@ import { bodyTokensOf, fromNodeRequest } from '../request.ts';
 import type { BearerVerifier, RouteRequirement, VerifiedToken } from '../verifier.ts';
 import { writeNodeResponse } from './response.ts';
 
-const results = new WeakMap<object, VerifiedToken>();
+/** Where the verified token is kept on the request: a symbol, so it cannot clash or be forged by input. */
+const BEARER = Symbol('rampart.bearer');
+type WithBearer = { [BEARER]?: VerifiedToken };
 
 /**
  * Express 5 middleware: verifies the bearer token and the route's scopes/claims, or answers with
@@ -30,7 +32,7 @@ export function requireBearer<S extends string>(
     );
     verifier.authenticate(view, declared).then(
       (result) => {
-        results.set(req, result);
+        (req as WithBearer)[BEARER] = result;
         next();
       },
       (error: unknown) => writeNodeResponse(res, verifier.toResponse(error)),
@@ -48,7 +50,7 @@ export function requireBearer<S extends string>(
  * ```
  */
 export function getBearer(req: Request): VerifiedToken {
-  const result = results.get(req);
+  const result = (req as WithBearer)[BEARER];
   if (result === undefined) throw new Error('getBearer(req) was called on a route without requireBearer().');
   return result;
 }

@@ -2,7 +2,9 @@ import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'f
 import { bodyTokensOf, fromNodeRequest } from '../request.ts';
 import type { BearerVerifier, RouteRequirement, VerifiedToken } from '../verifier.ts';
 
-const results = new WeakMap<object, VerifiedToken>();
+/** Where the verified token is kept on the request: a symbol, so it cannot clash or be forged by input. */
+const BEARER = Symbol('rampart.bearer');
+type WithBearer = { [BEARER]?: VerifiedToken };
 
 /**
  * A Fastify 5 `preHandler` hook: verifies the bearer token and the route's scopes/claims, or
@@ -26,7 +28,7 @@ export function bearerPreHandler<S extends string>(
       verifier.allowsBodyToken ? bodyTokensOf(request.body, request.headers['content-type']) : undefined,
     );
     try {
-      results.set(request, await verifier.authenticate(view, declared));
+      (request as WithBearer)[BEARER] = await verifier.authenticate(view, declared);
     } catch (error) {
       const answer = verifier.toResponse(error);
       reply.code(answer.status).headers(answer.headers);
@@ -44,7 +46,7 @@ export function bearerPreHandler<S extends string>(
  * ```
  */
 export function getBearer(request: FastifyRequest): VerifiedToken {
-  const result = results.get(request);
+  const result = (request as WithBearer)[BEARER];
   if (result === undefined) throw new Error('getBearer(request) was called on a route without bearerPreHandler().');
   return result;
 }
