@@ -2,7 +2,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildChallenge, toBearerResponse } from './challenge.ts';
 import { BearerError, type BearerErrorCode } from './errors.ts';
-import { InsufficientScopeError } from './scopes.ts';
 
 /** RFC 7235 challenge with RFC 6750 §3 value characters. */
 const CHALLENGE = /^Bearer(?: [a-z_]+="[\x20\x21\x23-\x5b\x5d-\x7e]*"(?:, [a-z_]+="[\x20\x21\x23-\x5b\x5d-\x7e]*")*)?$/;
@@ -29,7 +28,9 @@ describe('toBearerResponse', () => {
   }
 
   it('adds scope= to insufficient_scope unless disclosure is off', () => {
-    const error = new InsufficientScopeError(['orders:read', 'orders:write']);
+    const error = new BearerError('ERR_BEARER_INSUFFICIENT_SCOPE', 'x', {
+      requiredScopes: ['orders:read', 'orders:write'],
+    });
     expect(toBearerResponse(error).headers['www-authenticate']).toBe(
       'Bearer error="insufficient_scope", error_description="The access token lacks a required scope", scope="orders:read orders:write"',
     );

@@ -1,5 +1,4 @@
 import { BearerError, type BearerErrorCode } from './errors.ts';
-import { InsufficientScopeError } from './scopes.ts';
 
 /** An HTTP answer every adapter writes the same way. */
 export interface BearerResponse {
@@ -120,7 +119,7 @@ export function toBearerResponse(error: unknown, options: ChallengeOptions = {})
     };
   }
   let scope: string | undefined;
-  if (error instanceof InsufficientScopeError && options.discloseScopes !== false) {
+  if (error.requiredScopes !== undefined && options.discloseScopes !== false) {
     scope = error.requiredScopes.join(' ');
   }
   const challenge = buildChallenge(

@@ -54,16 +54,19 @@ export class BearerError extends Error {
   readonly retryable: boolean;
   /** Seconds a client should wait before retrying, for 503 answers. */
   readonly retryAfterSeconds: number | undefined;
+  /** For `ERR_BEARER_INSUFFICIENT_SCOPE`: the scopes to advertise in the challenge's `scope=`. */
+  readonly requiredScopes: readonly string[] | undefined;
 
   constructor(
     code: BearerErrorCode,
     message: string,
-    options?: { cause?: unknown; retryable?: boolean; retryAfterSeconds?: number },
+    options?: { cause?: unknown; retryable?: boolean; retryAfterSeconds?: number; requiredScopes?: readonly string[] },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BearerError';
     this.code = code;
     this.retryable = options?.retryable ?? RETRYABLE.has(code);
     this.retryAfterSeconds = options?.retryAfterSeconds;
+    this.requiredScopes = options?.requiredScopes === undefined ? undefined : [...new Set(options.requiredScopes)];
   }
 }

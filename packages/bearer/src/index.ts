@@ -25,7 +25,6 @@ export {
 } from './resource-metadata.ts';
 export {
   DEFAULT_SCOPE_CLAIMS,
-  InsufficientScopeError,
   type ScopeClaim,
   type ScopeRequirement,
 } from './scopes.ts';

@@ -95,8 +95,8 @@ export function scopeRequirementProblems(requirement: ScopeRequirement | undefin
 }
 
 /**
- * Throws `ERR_BEARER_INSUFFICIENT_SCOPE` unless `granted` satisfies `requirement`. The error carries
- * the scopes to advertise in the `scope=` challenge parameter.
+ * Throws `ERR_BEARER_INSUFFICIENT_SCOPE` unless `granted` satisfies `requirement`. The error's
+ * `requiredScopes` are advertised in the `scope=` challenge parameter.
  */
 export function checkScopes(granted: ReadonlySet<string>, requirement: ScopeRequirement | undefined): void {
   if (requirement === undefined) return;
@@ -105,24 +105,10 @@ export function checkScopes(granted: ReadonlySet<string>, requirement: ScopeRequ
   const missingAll = all.some((scope) => !granted.has(scope));
   const missingAny = any !== undefined && !any.some((scope) => granted.has(scope));
   if (missingAll || missingAny) {
-    throw new InsufficientScopeError([...all, ...(missingAny && any ? any : [])]);
-  }
-}
-
-/**
- * `ERR_BEARER_INSUFFICIENT_SCOPE` with the scopes a client should ask for.
- *
- * @example
- * ```ts
- * if (error instanceof InsufficientScopeError) console.log(error.requiredScopes);
- * ```
- */
-export class InsufficientScopeError extends BearerError {
-  /** Scopes for the `scope=` challenge parameter (validated scope tokens). */
-  readonly requiredScopes: readonly string[];
-
-  constructor(requiredScopes: readonly string[]) {
-    super('ERR_BEARER_INSUFFICIENT_SCOPE', "The token lacks a scope this route requires (see the challenge's scope).");
-    this.requiredScopes = [...new Set(requiredScopes)];
+    throw new BearerError(
+      'ERR_BEARER_INSUFFICIENT_SCOPE',
+      "The token lacks a scope this route requires (see the challenge's scope).",
+      { requiredScopes: [...all, ...(missingAny && any ? any : [])] },
+    );
   }
 }
