@@ -165,6 +165,24 @@ describe('remoteJwks', () => {
     }
   });
 
+  it('answers 401, not 503, when the fetched key is unusable for the token (RSA under 2048 bits)', async () => {
+    const { generateKeyPairSync, sign } = await import('node:crypto');
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const url = await serve((_req, res) =>
+      res.end(JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'weak', alg: 'RS256' }] })),
+    );
+    const verifier = createBearerVerifier({
+      issuer: 'https://weak.test',
+      audience: 'a',
+      algorithms: ['RS256'],
+      jwksUri: url,
+    });
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const input = `${b64({ alg: 'RS256', kid: 'weak', typ: 'at+jwt' })}.${b64({ iss: 'https://weak.test', aud: 'a', exp: Math.floor(Date.now() / 1000) + 60 })}`;
+    const token = `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`;
+    expect(await codeOf(verifier.verify(token))).toBe('ERR_BEARER_TOKEN_INVALID');
+  });
+
   it('does not follow redirects', async () => {
     const iss = await issuer();
     const url = await serve((_req, res) => res.writeHead(302, { location: iss.jwksUri }).end());

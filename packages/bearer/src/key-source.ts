@@ -250,7 +250,10 @@ export function remoteJwks(url: string | URL, options: RemoteJwksOptions = {}): 
         );
       }
       if (error instanceof BearerError) throw error;
-      throw unavailable(retryAfterSeconds, error);
+      if (error instanceof joseErrors.JWKSTimeout) throw unavailable(retryAfterSeconds, error);
+      // Fetch failures arrive as BearerError from hardenedFetch; what is left is the matching key
+      // being unusable for this token (too short, wrong curve): a verdict on the token, not an outage.
+      throw new BearerError('ERR_BEARER_TOKEN_INVALID', "The issuer's key for this token cannot verify it.");
     }
   };
 

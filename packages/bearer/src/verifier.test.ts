@@ -100,6 +100,36 @@ describe('createBearerVerifier', () => {
   });
 });
 
+describe('custom key sources', () => {
+  it('answers 503, never 401, when a custom key source fails', async () => {
+    const issuer = await createTestIssuer({ algorithm: 'ES256' });
+    try {
+      const verifier = createBearerVerifier({
+        issuer: issuer.issuer,
+        audience: issuer.audience,
+        algorithms: ['ES256'],
+        keys: {
+          kind: 'static',
+          retryAfterSeconds: 3,
+          getKey: async () => {
+            throw new Error('secret store unreachable');
+          },
+          warm: async () => {},
+          isReady: () => false,
+          isDegraded: () => true,
+        },
+      });
+      const error = await verifier.verify(await issuer.mint()).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'ERR_BEARER_KEYS_UNAVAILABLE', retryable: true });
+      const response = verifier.toResponse(error);
+      expect(response.status).toBe(503);
+      expect(response.headers['retry-after']).toBe('3');
+    } finally {
+      await issuer.close();
+    }
+  });
+});
+
 describe('onDecision', () => {
   it('reports accepted and rejected decisions with stable codes, never the token, and survives a throwing hook', async () => {
     const issuer = await createTestIssuer({ algorithm: 'ES256' });

@@ -10,7 +10,7 @@ import {
   parseCompactJws,
 } from './compact-jws.ts';
 import { BearerError } from './errors.ts';
-import { type KeySource, remoteJwks } from './key-source.ts';
+import { type KeyResolver, type KeySource, remoteJwks } from './key-source.ts';
 import { type BearerRequestLike, extractBearerToken } from './request.ts';
 import {
   checkScopes,
@@ -86,6 +86,32 @@ interface ResolvedIssuer {
   readonly scopeClaims: readonly ScopeClaim[];
   readonly requiredClaims: string[];
   readonly verifyOptions: VerifyOptions;
+  readonly getKey: KeyResolver;
+}
+
+/**
+ * Whatever a key source throws that is not a verdict on the token (a custom source's network
+ * error, a bug) means keys could not be obtained: 503, never 401.
+ */
+function guardKeySource(keys: KeySource): KeyResolver {
+  return async (header, token) => {
+    try {
+      return await keys.getKey(header, token);
+    } catch (error) {
+      if (
+        error instanceof BearerError ||
+        error instanceof joseErrors.JWKSMultipleMatchingKeys ||
+        error instanceof joseErrors.JWKSNoMatchingKey
+      ) {
+        throw error;
+      }
+      throw new BearerError(
+        'ERR_BEARER_KEYS_UNAVAILABLE',
+        "The issuer's key source failed; the token could not be checked. Retry later.",
+        { cause: error, retryable: true, retryAfterSeconds: keys.retryAfterSeconds },
+      );
+    }
+  };
 }
 
 const invalid = (message: string): BearerError => new BearerError('ERR_BEARER_TOKEN_INVALID', message);
@@ -205,6 +231,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       scopeClaims: config.scopeClaims ?? options.scopeClaims ?? DEFAULT_SCOPE_CLAIMS,
       requiredClaims: ['exp', ...(config.requiredClaims ?? [])],
       verifyOptions: Object.freeze({ algorithms: [...config.algorithms] }),
+      getKey: guardKeySource(keys),
     });
   }
 
@@ -212,7 +239,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     // jose verifies the JWS (key selection, alg allowlist, crit, signature); the claims are then
     // checked on our own strictly parsed copy, so one parser decides what the token says.
     try {
-      await compactVerify(token, config.keys.getKey, config.verifyOptions);
+      await compactVerify(token, config.getKey, config.verifyOptions);
     } catch (error) {
       if (!(error instanceof joseErrors.JWKSMultipleMatchingKeys)) throw mapJoseError(error);
       // Several keys match a header without a decisive kid: try each, as jose documents.
