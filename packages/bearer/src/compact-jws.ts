@@ -41,6 +41,10 @@ const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
 /** A compact JWS that passed every structural check; nothing in it is verified yet. */
 export interface ParsedCompactJws {
   readonly header: JsonObject;
+  /** The ASCII `header.payload` part the signature covers. */
+  readonly signingInput: string;
+  /** The third segment, base64url (checked canonical, not decoded). */
+  readonly signature: string;
   readonly payload: JsonObject;
   readonly alg: string;
   readonly kid: string | undefined;
@@ -142,7 +146,15 @@ export function parseCompactJws(
   if (typ !== undefined && typeof typ !== 'string') throw malformed('The token header "typ" is not a string.');
 
   const payload = decodeJsonObject(payloadSegment, 'claims set');
-  return { header, payload, alg, kid, typ };
+  return {
+    header,
+    payload,
+    alg,
+    kid,
+    typ,
+    signingInput: `${headerSegment}.${payloadSegment}`,
+    signature: signatureSegment,
+  };
 }
 
 /** Makes a parsed JSON value immutable (for values shared between requests). */

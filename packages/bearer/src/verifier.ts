@@ -1,4 +1,4 @@
-import { compactVerify, errors as joseErrors, type VerifyOptions } from 'jose';
+import { type JWSHeaderParameters, errors as joseErrors } from 'jose';
 import { type BearerResponse, type ChallengeOptions, toBearerResponse } from './challenge.ts';
 import type { ClaimCheck } from './claim-checks.ts';
 import { checkClaimTypes, validateClaims } from './claims.ts';
@@ -10,6 +10,7 @@ import {
   parseCompactJws,
 } from './compact-jws.ts';
 import { BearerError } from './errors.ts';
+import { isKeyForAlgorithm, verifyJwsSignature } from './jws-signature.ts';
 import { type KeyResolver, type KeySource, remoteJwks } from './key-source.ts';
 import { type BearerRequestLike, extractBearerToken } from './request.ts';
 import {
@@ -85,7 +86,6 @@ interface ResolvedIssuer {
   readonly maxTokenAge: number | undefined;
   readonly scopeClaims: readonly ScopeClaim[];
   readonly requiredClaims: string[];
-  readonly verifyOptions: VerifyOptions;
   readonly getKey: KeyResolver;
 }
 
@@ -230,27 +230,38 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       maxTokenAge,
       scopeClaims: config.scopeClaims ?? options.scopeClaims ?? DEFAULT_SCOPE_CLAIMS,
       requiredClaims: ['exp', ...(config.requiredClaims ?? [])],
-      verifyOptions: Object.freeze({ algorithms: [...config.algorithms] }),
       getKey: guardKeySource(keys),
     });
   }
 
-  const verifySignature = async (token: string, config: ResolvedIssuer): Promise<void> => {
-    // jose verifies the JWS (key selection, alg allowlist, crit, signature); the claims are then
-    // checked on our own strictly parsed copy, so one parser decides what the token says.
+  const verifySignature = async (parsed: ParsedCompactJws, config: ResolvedIssuer): Promise<void> => {
+    // jose selects and imports the key (JWKS, kid/alg/kty/use matching, import cache); the
+    // signature is then checked with WebCrypto on the segments we already parsed strictly, so the
+    // token is decoded once. verifyJwsSignature applies jose's own key/algorithm checks.
+    const dot = parsed.signingInput.indexOf('.');
+    const jws = {
+      protected: parsed.signingInput.slice(0, dot),
+      payload: parsed.signingInput.slice(dot + 1),
+      signature: parsed.signature,
+    };
+    // Buffer.from(string) never allocates from a SharedArrayBuffer.
+    const signingInput = Buffer.from(parsed.signingInput, 'latin1') as Uint8Array<ArrayBuffer>;
+    const signature = Buffer.from(parsed.signature, 'base64url') as Uint8Array<ArrayBuffer>;
+    let key: CryptoKey;
     try {
-      await compactVerify(token, config.getKey, config.verifyOptions);
+      key = await config.getKey(parsed.header as JWSHeaderParameters, jws);
     } catch (error) {
       if (!(error instanceof joseErrors.JWKSMultipleMatchingKeys)) throw mapJoseError(error);
       // Several keys match a header without a decisive kid: try each, as jose documents.
-      for await (const key of error as unknown as AsyncIterable<CryptoKey>) {
-        try {
-          await compactVerify(token, key, config.verifyOptions);
-          return;
-        } catch (inner) {
-          if (!(inner instanceof joseErrors.JWSSignatureVerificationFailed)) throw mapJoseError(inner);
-        }
+      for await (const candidate of error as unknown as AsyncIterable<CryptoKey>) {
+        if (await verifyJwsSignature(parsed.alg, candidate, signingInput, signature)) return;
       }
+      throw invalid('The token signature is invalid.');
+    }
+    if (!isKeyForAlgorithm(key, parsed.alg)) {
+      throw invalid("The issuer's key for this token cannot verify it (wrong type, curve or size).");
+    }
+    if (!(await verifyJwsSignature(parsed.alg, key, signingInput, signature))) {
       throw invalid('The token signature is invalid.');
     }
   };
@@ -276,7 +287,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       throw invalid('The token header "typ" is not "at+jwt" (RFC 9068); it is not an access token.');
     }
     checkClaimTypes(parsed.payload);
-    await verifySignature(token, config);
+    await verifySignature(parsed, config);
     return { parsed, config };
   };
 

@@ -82,3 +82,67 @@ describe('createBearerVerifier vs jose.jwtVerify', () => {
     );
   });
 });
+
+describe('createBearerVerifier vs jose.jwtVerify, per algorithm', () => {
+  for (const algorithm of ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'] as const) {
+    it(`reaches the same verdict as jose for valid and tampered ${algorithm} tokens`, async () => {
+      const own = await createTestIssuer({ algorithm });
+      try {
+        const ours = createBearerVerifier({
+          issuer: own.issuer,
+          audience: own.audience,
+          algorithms: [algorithm],
+          keys: staticJwks(own.jwks()),
+        });
+        const keys = createLocalJWKSet(own.jwks());
+        const token = await own.mint();
+        await fc.assert(
+          fc.asyncProperty(fc.nat(), fc.integer({ min: 1, max: 255 }), fc.boolean(), async (index, flip, tamper) => {
+            const [h, p, s] = token.split('.') as [string, string, string];
+            const signature = Buffer.from(s, 'base64url');
+            if (tamper) {
+              const at = index % signature.length;
+              signature[at] = (signature[at] as number) ^ flip;
+            }
+            const candidate = `${h}.${p}.${signature.toString('base64url')}`;
+            const accepted = await ours.verify(candidate).then(
+              () => true,
+              () => false,
+            );
+            const joseAccepted = await jwtVerify(candidate, keys, {
+              issuer: own.issuer,
+              audience: own.audience,
+              algorithms: [algorithm],
+              typ: 'at+jwt',
+            }).then(
+              () => true,
+              () => false,
+            );
+            expect(accepted).toBe(joseAccepted);
+            expect(accepted).toBe(!tamper);
+          }),
+          { numRuns: 30 },
+        );
+      } finally {
+        await own.close();
+      }
+    });
+  }
+
+  it('refuses a key of the wrong type handed out by a custom key source', async () => {
+    const own = await createTestIssuer({ algorithm: 'RS256' });
+    try {
+      const { generateKeyPair } = await import('jose');
+      const pss = await generateKeyPair('PS256');
+      const verifier = createBearerVerifier({
+        issuer: own.issuer,
+        audience: own.audience,
+        algorithms: ['RS256'],
+        keys: { ...staticJwks(own.jwks()), getKey: async () => pss.publicKey },
+      });
+      await expect(verifier.verify(await own.mint())).rejects.toMatchObject({ code: 'ERR_BEARER_TOKEN_INVALID' });
+    } finally {
+      await own.close();
+    }
+  });
+});
