@@ -249,7 +249,11 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     const signature = Buffer.from(parsed.signature, 'base64url') as Uint8Array<ArrayBuffer>;
     let key: CryptoKey;
     try {
-      key = await config.getKey(parsed.header as JWSHeaderParameters, jws);
+      // jose matches keys on alg and kid only; hand it just those (a small plain object is also
+      // much cheaper for it to spread than the full null-prototype header).
+      const selector: JWSHeaderParameters =
+        parsed.kid === undefined ? { alg: parsed.alg } : { alg: parsed.alg, kid: parsed.kid };
+      key = await config.getKey(selector, jws);
     } catch (error) {
       if (!(error instanceof joseErrors.JWKSMultipleMatchingKeys)) throw mapJoseError(error);
       // Several keys match a header without a decisive kid: try each, as jose documents.
