@@ -306,7 +306,14 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
         deepFreeze(verified.parsed.header);
         deepFreeze(verified.parsed.payload);
         const exp = verified.parsed.payload.exp as number;
-        verifiedCache.set(cacheKey, verified, clock(), exp * 1000);
+        // Keep the claims, never the token or its signature.
+        const { signingInput: _input, signature: _signature, ...claimsOnly } = verified.parsed;
+        verifiedCache.set(
+          cacheKey,
+          { parsed: { ...claimsOnly, signingInput: '', signature: '' }, config: verified.config },
+          clock(),
+          exp * 1000,
+        );
       }
     } else {
       verified = await verifyStructureAndSignature(token);
