@@ -82,6 +82,7 @@ compare(
   'web',
   lower(webAppPreset({ trustedTypes: true, reporting: { endpoint: '/r' } }).headersFor({ secure: true, nonce: 'abc' })),
 );
+// @cache-scope per-pod: collects the headers of one helmet() call in this one-off script.
 const hh: Record<string, string> = {};
 (helmet() as unknown as (req: object, res: object, next: () => void) => void)(
   {},
