@@ -17,4 +17,11 @@ export {
   type VaultDevFault,
   type VaultDevRequest,
 } from './vault-dev-server/index.ts';
+export {
+  type CreateTestIssuerOptions,
+  createTestIssuer,
+  type MintOptions,
+  type TestIssuer,
+  type TestIssuerAlgorithm,
+} from './test-issuer.ts';
 export { waitFor } from './wait.ts';

@@ -1,0 +1,56 @@
+import type { Request, RequestHandler } from 'express';
+import { bodyTokensOf, fromNodeRequest } from '../request.ts';
+import type { BearerVerifier, RouteRequirement, VerifiedToken } from '../verifier.ts';
+import { writeNodeResponse } from './response.ts';
+
+/** Where the verified token is kept on the request: a symbol, so it cannot clash or be forged by input. */
+const BEARER = Symbol('rampart.bearer');
+type WithBearer = { [BEARER]?: VerifiedToken };
+
+/**
+ * Express 5 middleware: verifies the bearer token and the route's scopes/claims, or answers with
+ * the exact RFC 6750 response (400/401/403, or 503 + `Retry-After` when keys are unavailable).
+ * The route requirement is validated when the middleware is created.
+ *
+ * @example
+ * ```ts
+ * import { requireBearer, getBearer } from '@rampart/bearer/express';
+ * app.get('/orders', requireBearer(verifier, { scopes: { all: ['orders:read'] } }), (req, res) => {
+ *   res.json({ caller: getBearer(req).subject });
+ * });
+ * ```
+ */
+export function requireBearer<S extends string>(
+  verifier: BearerVerifier<S>,
+  route?: RouteRequirement<S>,
+): RequestHandler {
+  const declared = route === undefined ? undefined : verifier.route(route);
+  return (req, res, next) => {
+    const view = fromNodeRequest(
+      req,
+      verifier.allowsBodyToken ? bodyTokensOf(req.body, req.headers['content-type']) : undefined,
+    );
+    verifier.authenticate(view, declared).then(
+      (result) => {
+        (req as WithBearer)[BEARER] = result;
+        next();
+      },
+      (error: unknown) => writeNodeResponse(res, verifier.toResponse(error)),
+    );
+  };
+}
+
+/**
+ * The verified token of a request that passed {@link requireBearer}. Throws if the middleware did
+ * not run for this request (a routing mistake, never a client error).
+ *
+ * @example
+ * ```ts
+ * const { subject, scopes } = getBearer(req);
+ * ```
+ */
+export function getBearer(req: Request): VerifiedToken {
+  const result = (req as WithBearer)[BEARER];
+  if (result === undefined) throw new Error('getBearer(req) was called on a route without requireBearer().');
+  return result;
+}

@@ -1,0 +1,52 @@
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { bodyTokensOf, fromNodeRequest } from '../request.ts';
+import type { BearerVerifier, RouteRequirement, VerifiedToken } from '../verifier.ts';
+
+/** Where the verified token is kept on the request: a symbol, so it cannot clash or be forged by input. */
+const BEARER = Symbol('rampart.bearer');
+type WithBearer = { [BEARER]?: VerifiedToken };
+
+/**
+ * A Fastify 5 `preHandler` hook: verifies the bearer token and the route's scopes/claims, or
+ * replies with the exact RFC 6750 response (400/401/403, or 503 + `Retry-After`).
+ *
+ * @example
+ * ```ts
+ * import { bearerPreHandler, getBearer } from '@rampart/bearer/fastify';
+ * app.get('/orders', { preHandler: bearerPreHandler(verifier, { scopes: { all: ['orders:read'] } }) },
+ *   async (request) => ({ caller: getBearer(request).subject }));
+ * ```
+ */
+export function bearerPreHandler<S extends string>(
+  verifier: BearerVerifier<S>,
+  route?: RouteRequirement<S>,
+): preHandlerAsyncHookHandler {
+  const declared = route === undefined ? undefined : verifier.route(route);
+  return async function bearer(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const view = fromNodeRequest(
+      request.raw,
+      verifier.allowsBodyToken ? bodyTokensOf(request.body, request.headers['content-type']) : undefined,
+    );
+    try {
+      (request as WithBearer)[BEARER] = await verifier.authenticate(view, declared);
+    } catch (error) {
+      const answer = verifier.toResponse(error);
+      reply.code(answer.status).headers(answer.headers);
+      await reply.send(answer.body === '' ? undefined : answer.body);
+    }
+  };
+}
+
+/**
+ * The verified token of a request that passed {@link bearerPreHandler}.
+ *
+ * @example
+ * ```ts
+ * const { subject } = getBearer(request);
+ * ```
+ */
+export function getBearer(request: FastifyRequest): VerifiedToken {
+  const result = (request as WithBearer)[BEARER];
+  if (result === undefined) throw new Error('getBearer(request) was called on a route without bearerPreHandler().');
+  return result;
+}

@@ -1,0 +1,55 @@
+export { type BearerResponse, buildChallenge, type ChallengeOptions, toBearerResponse } from './challenge.ts';
+export { type ClaimCheck, claimEquals, claimIncludes } from './claim-checks.ts';
+export { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm } from './compact-jws.ts';
+export { BearerError, type BearerErrorCode } from './errors.ts';
+export {
+  type KeyResolver,
+  type KeySource,
+  type KeySourceEvent,
+  type RemoteJwksOptions,
+  remoteJwks,
+  staticJwks,
+} from './key-source.ts';
+export {
+  type BearerRequestLike,
+  bodyTokensOf,
+  extractBearerToken,
+  fromNodeRequest,
+  fromWebRequest,
+  type TokenSourceOptions,
+} from './request.ts';
+export {
+  type ProtectedResourceMetadata,
+  type ProtectedResourceMetadataOptions,
+  protectedResourceMetadata,
+} from './resource-metadata.ts';
+export {
+  DEFAULT_SCOPE_CLAIMS,
+  type ScopeClaim,
+  type ScopeRequirement,
+} from './scopes.ts';
+export type { JsonObject, JsonValue } from './strict-json.ts';
+export {
+  type ClientAuthentication,
+  createTokenProvider,
+  type TokenProvider,
+  type TokenProviderOptions,
+  type TokenRequest,
+} from './token-provider.ts';
+export type { VerifiedTokenCacheOptions } from './verified-token-cache.ts';
+export {
+  type BearerVerifier,
+  createBearerVerifier,
+  type RouteRequirement,
+  type VerifiedToken,
+} from './verifier.ts';
+export type {
+  BearerDecision,
+  BearerVerifierOptions,
+  CommonVerifierOptions,
+  IssuerOptions,
+  RevocationQuery,
+  TokenBinding,
+  VerificationContext,
+  VerificationStep,
+} from './verifier-options.ts';

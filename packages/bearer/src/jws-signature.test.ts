@@ -1,0 +1,85 @@
+import { generateKeyPair as generateNodeKeyPair } from 'node:crypto';
+import { promisify } from 'node:util';
+import fc from 'fast-check';
+import { CompactSign, compactVerify, generateKeyPair } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { isKeyForAlgorithm, verifyJwsSignature } from './jws-signature.ts';
+
+const subtle = globalThis.crypto.subtle;
+const bytes = (value: string) => Buffer.from(value, 'latin1') as Uint8Array<ArrayBuffer>;
+
+describe('isKeyForAlgorithm', () => {
+  it('accepts only a public key imported for exactly that algorithm', async () => {
+    const rs = await generateKeyPair('RS256');
+    const ps = await generateKeyPair('PS256');
+    const es256 = await generateKeyPair('ES256');
+    const es384 = await generateKeyPair('ES384');
+    const ed = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
+    const hmac = await subtle.generateKey({ name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+    expect(isKeyForAlgorithm(rs.publicKey, 'RS256')).toBe(true);
+    expect(isKeyForAlgorithm(rs.publicKey, 'RS384')).toBe(false);
+    expect(isKeyForAlgorithm(rs.publicKey, 'PS256')).toBe(false);
+    expect(isKeyForAlgorithm(ps.publicKey, 'RS256')).toBe(false);
+    expect(isKeyForAlgorithm(es256.publicKey, 'ES256')).toBe(true);
+    expect(isKeyForAlgorithm(es384.publicKey, 'ES256')).toBe(false);
+    expect(isKeyForAlgorithm(ed.publicKey, 'EdDSA')).toBe(true);
+    expect(isKeyForAlgorithm(ed.publicKey, 'Ed25519')).toBe(true);
+    expect(isKeyForAlgorithm(rs.privateKey, 'RS256')).toBe(false);
+    expect(isKeyForAlgorithm(hmac, 'HS256')).toBe(false);
+    expect(isKeyForAlgorithm(hmac, 'RS256')).toBe(false);
+    expect(isKeyForAlgorithm('secret', 'RS256')).toBe(false);
+    expect(isKeyForAlgorithm(rs.publicKey, 'none')).toBe(false);
+    expect(isKeyForAlgorithm(rs.publicKey, '__proto__')).toBe(false);
+  });
+
+  it('refuses RSA keys under 2048 bits', async () => {
+    const { publicKey } = await promisify(generateNodeKeyPair)('rsa', { modulusLength: 1024 });
+    const key = await subtle.importKey(
+      'jwk',
+      publicKey.export({ format: 'jwk' }),
+      { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+      false,
+      ['verify'],
+    );
+    expect(isKeyForAlgorithm(key, 'RS256')).toBe(false);
+  });
+});
+
+describe('verifyJwsSignature', () => {
+  for (const alg of ['RS256', 'RS512', 'PS256', 'PS384', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const) {
+    it(`agrees with jose.compactVerify for ${alg} on valid and mutated signatures`, async () => {
+      const { privateKey, publicKey } = await generateKeyPair(alg, alg === 'EdDSA' ? { crv: 'Ed25519' } : {});
+      const jws = await new CompactSign(Buffer.from('{"iss":"x"}')).setProtectedHeader({ alg }).sign(privateKey);
+      const [h, p, s] = jws.split('.') as [string, string, string];
+      await fc.assert(
+        fc.asyncProperty(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean(), async (index, flip, mutate) => {
+          const signature = Buffer.from(s, 'base64url');
+          if (mutate) {
+            const at = index % signature.length;
+            signature[at] = (signature[at] as number) ^ (flip || 1);
+          }
+          const ours = await verifyJwsSignature(
+            alg,
+            publicKey,
+            bytes(`${h}.${p}`),
+            signature as Uint8Array<ArrayBuffer>,
+          );
+          const theirs = await compactVerify(`${h}.${p}.${signature.toString('base64url')}`, publicKey, {
+            algorithms: [alg],
+          }).then(
+            () => true,
+            () => false,
+          );
+          expect(ours).toBe(theirs);
+          expect(ours).toBe(!mutate);
+        }),
+        { numRuns: 25 },
+      );
+    });
+  }
+
+  it('returns false instead of throwing for a signature of the wrong length', async () => {
+    const { publicKey } = await generateKeyPair('ES256');
+    expect(await verifyJwsSignature('ES256', publicKey, bytes('a.b'), new Uint8Array(10))).toBe(false);
+  });
+});

@@ -1,0 +1,242 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createTestIssuer, type TestIssuer, waitFor } from '@rampart/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BearerError } from './errors.ts';
+import { type KeySourceEvent, remoteJwks, staticJwks } from './key-source.ts';
+import { createBearerVerifier } from './verifier.ts';
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0)) await fn();
+});
+
+async function issuer(): Promise<TestIssuer> {
+  const created = await createTestIssuer({ algorithm: 'ES256' });
+  cleanup.push(() => created.close());
+  return created;
+}
+
+async function serve(handler: Parameters<typeof createServer>[1]): Promise<string> {
+  const server: Server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanup.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`;
+}
+
+function verifierFor(iss: TestIssuer, jwks: Parameters<typeof remoteJwks>[1] = {}) {
+  return createBearerVerifier({
+    issuer: iss.issuer,
+    audience: iss.audience,
+    algorithms: ['ES256'],
+    jwksUri: iss.jwksUri,
+    jwks,
+  });
+}
+
+const codeOf = (promise: Promise<unknown>): Promise<string | undefined> =>
+  promise.then(
+    () => undefined,
+    (error: unknown) => (error as BearerError).code,
+  );
+
+describe('remoteJwks', () => {
+  it('pre-warms at start-up and reports readiness', async () => {
+    const iss = await issuer();
+    const verifier = verifierFor(iss);
+    expect(verifier.isReady()).toBe(false);
+    await verifier.warm();
+    expect(verifier.isReady()).toBe(true);
+    expect(iss.jwksRequests).toBe(1);
+    await verifier.verify(await iss.mint());
+    expect(iss.jwksRequests).toBe(1);
+  });
+
+  it('rejects warm() with ERR_BEARER_KEYS_UNAVAILABLE when the issuer is down', async () => {
+    const iss = await issuer();
+    iss.setJwksAvailable(false);
+    const verifier = verifierFor(iss);
+    expect(await codeOf(verifier.warm())).toBe('ERR_BEARER_KEYS_UNAVAILABLE');
+    expect(verifier.isReady()).toBe(false);
+  });
+
+  it('keeps verifying with known keys while the issuer is down (stale-if-error), then answers 503', async () => {
+    const iss = await issuer();
+    const events: KeySourceEvent['type'][] = [];
+    const verifier = verifierFor(iss, {
+      cacheMaxAgeMs: 1_000,
+      staleIfErrorMs: 1_500,
+      failureBackoffMs: 0,
+      onEvent: (event) => events.push(event.type),
+    });
+    const token = await iss.mint();
+    await verifier.verify(token);
+    iss.setJwksAvailable('reset');
+    // Past cacheMaxAge: the refresh fails but the known key keeps working.
+    await waitFor(
+      async () => {
+        await verifier.verify(token);
+        return events.includes('jwks.stale_served');
+      },
+      { timeoutMs: 5_000, what: 'a stale key set to be served' },
+    );
+    expect(verifier.isReady()).toBe(true);
+    // Past cacheMaxAge + staleIfError: keys are gone, and the answer is 503, never 401.
+    await waitFor(async () => (await codeOf(verifier.verify(token))) === 'ERR_BEARER_KEYS_UNAVAILABLE', {
+      timeoutMs: 6_000,
+      what: 'the stale window to end',
+    });
+    const error = await verifier.verify(token).catch((e: unknown) => e);
+    const response = verifier.toResponse(error);
+    expect(response.status).toBe(503);
+    expect(response.headers['retry-after']).toBeDefined();
+    // The issuer comes back: tokens verify again.
+    iss.setJwksAvailable(true);
+    await waitFor(async () => (await codeOf(verifier.verify(token))) === undefined, {
+      timeoutMs: 5_000,
+      what: 'recovery',
+    });
+  });
+
+  it('costs at most one fetch per cooldown under a flood of unknown kids, and valid tokens keep working', async () => {
+    const iss = await issuer();
+    const verifier = verifierFor(iss, { cooldownMs: 60_000 });
+    const valid = await iss.mint();
+    await verifier.verify(valid);
+    const before = iss.jwksRequests;
+    const flood = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) =>
+        codeOf(verifier.verify(await iss.mint({ header: { kid: `random-${i}` } }))),
+      ),
+    );
+    expect(new Set(flood)).toEqual(new Set(['ERR_BEARER_TOKEN_INVALID']));
+    expect(iss.jwksRequests - before).toBeLessThanOrEqual(1);
+    await expect(verifier.verify(valid)).resolves.toBeDefined();
+  });
+
+  it('picks up a rotated key through one refetch on the new kid', async () => {
+    const iss = await issuer();
+    const verifier = verifierFor(iss, { cooldownMs: 0 });
+    await verifier.verify(await iss.mint());
+    await iss.rotate();
+    await expect(verifier.verify(await iss.mint())).resolves.toBeDefined();
+    expect(iss.jwksRequests).toBe(2);
+  });
+
+  it('refreshes ahead of expiry in the background', async () => {
+    const iss = await issuer();
+    const verifier = verifierFor(iss, { cacheMaxAgeMs: 1_000, refreshAheadRatio: 0.5 });
+    const token = await iss.mint();
+    await verifier.verify(token);
+    await waitFor(
+      async () => {
+        await verifier.verify(token);
+        return iss.jwksRequests >= 2;
+      },
+      { timeoutMs: 5_000, what: 'a refresh-ahead fetch' },
+    );
+  });
+
+  it('refuses an oversized JWKS body', async () => {
+    const url = await serve((_req, res) => res.end(JSON.stringify({ keys: [], pad: 'x'.repeat(100_000) })));
+    const keys = remoteJwks(url, { maxBodyBytes: 1024 });
+    expect(await codeOf(keys.warm())).toBe('ERR_BEARER_KEYS_UNAVAILABLE');
+  });
+
+  it('refuses an oversized chunked JWKS body without a content-length', async () => {
+    const url = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      for (let i = 0; i < 50; i++) res.write(' '.repeat(1024));
+      res.end('{"keys":[]}');
+    });
+    expect(await codeOf(remoteJwks(url, { maxBodyBytes: 4096 }).warm())).toBe('ERR_BEARER_KEYS_UNAVAILABLE');
+  });
+
+  it('treats a JWKS that is not JSON, or not a key set, as unavailable', async () => {
+    for (const body of ['<html>', '{"keys":{}}', '[]', '{"keys":[1]}', '{"keys":[],"keys":[]}']) {
+      const url = await serve((_req, res) => res.end(body));
+      expect(await codeOf(remoteJwks(url).warm())).toBe('ERR_BEARER_KEYS_UNAVAILABLE');
+    }
+  });
+
+  it('answers 401, not 503, when the fetched key is unusable for the token (RSA under 2048 bits)', async () => {
+    const { generateKeyPairSync, sign } = await import('node:crypto');
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const url = await serve((_req, res) =>
+      res.end(JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'weak', alg: 'RS256' }] })),
+    );
+    const verifier = createBearerVerifier({
+      issuer: 'https://weak.test',
+      audience: 'a',
+      algorithms: ['RS256'],
+      jwksUri: url,
+    });
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const input = `${b64({ alg: 'RS256', kid: 'weak', typ: 'at+jwt' })}.${b64({ iss: 'https://weak.test', aud: 'a', exp: Math.floor(Date.now() / 1000) + 60 })}`;
+    const token = `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`;
+    expect(await codeOf(verifier.verify(token))).toBe('ERR_BEARER_TOKEN_INVALID');
+  });
+
+  it('does not follow redirects', async () => {
+    const iss = await issuer();
+    const url = await serve((_req, res) => res.writeHead(302, { location: iss.jwksUri }).end());
+    expect(await codeOf(remoteJwks(url).warm())).toBe('ERR_BEARER_KEYS_UNAVAILABLE');
+    expect(iss.jwksRequests).toBe(0);
+  });
+
+  it('times out a hanging JWKS endpoint', async () => {
+    const url = await serve(() => {
+      // never answers
+    });
+    expect(await codeOf(remoteJwks(url, { timeoutMs: 200 }).warm())).toBe('ERR_BEARER_KEYS_UNAVAILABLE');
+  });
+
+  it('refuses a JWKS that contains symmetric or private keys', async () => {
+    const url = await serve((_req, res) => res.end(JSON.stringify({ keys: [{ kty: 'oct', k: 'c2VjcmV0' }] })));
+    expect(await codeOf(remoteJwks(url).warm())).toBe('ERR_BEARER_KEYS_UNAVAILABLE');
+  });
+
+  it('refuses plain http to a non-loopback host and URLs with credentials', () => {
+    expect(() => remoteJwks('http://id.example.com/jwks')).toThrow(BearerError);
+    expect(() => remoteJwks('https://user:pass@id.example.com/jwks')).toThrow(BearerError);
+    expect(() => remoteJwks('https://id.example.com/jwks', { timeoutMs: 0 })).toThrow(BearerError);
+    expect(() => remoteJwks('https://id.example.com/jwks', { allowInsecureHttp: false })).not.toThrow();
+  });
+
+  it('does not hammer a down issuer: one attempt per failure backoff', async () => {
+    const iss = await issuer();
+    iss.setJwksAvailable(false);
+    const verifier = verifierFor(iss, { failureBackoffMs: 60_000 });
+    const token = await iss.mint();
+    const codes = await Promise.all(Array.from({ length: 50 }, () => codeOf(verifier.verify(token))));
+    expect(new Set(codes)).toEqual(new Set(['ERR_BEARER_KEYS_UNAVAILABLE']));
+    expect(await codeOf(verifier.verify(token))).toBe('ERR_BEARER_KEYS_UNAVAILABLE');
+    expect(iss.jwksRequests).toBe(1);
+  });
+});
+
+describe('staticJwks', () => {
+  it('verifies with fixed keys and is ready at once', async () => {
+    const iss = await issuer();
+    const verifier = createBearerVerifier({
+      issuer: iss.issuer,
+      audience: iss.audience,
+      algorithms: ['ES256'],
+      keys: staticJwks(iss.jwks()),
+    });
+    expect(verifier.isReady()).toBe(true);
+    await expect(verifier.verify(await iss.mint())).resolves.toBeDefined();
+    expect(iss.jwksRequests).toBe(0);
+  });
+
+  it('refuses private or symmetric keys', () => {
+    expect(() => staticJwks({ keys: [{ kty: 'oct', k: 'c2VjcmV0' }] })).toThrow(BearerError);
+    expect(() => staticJwks({ keys: [{ kty: 'EC', crv: 'P-256', x: 'a', y: 'b', d: 'c' }] })).toThrow(BearerError);
+  });
+});

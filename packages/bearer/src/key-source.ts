@@ -1,0 +1,316 @@
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  customFetch,
+  type FlattenedJWSInput,
+  type JSONWebKeySet,
+  type JWSHeaderParameters,
+  errors as joseErrors,
+} from 'jose';
+import { readBoundedText } from './bounded-body.ts';
+import { BearerError } from './errors.ts';
+import { parseStrictJson } from './strict-json.ts';
+
+/** What a key source hands to `jose.jwtVerify`. */
+export type KeyResolver = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey>;
+
+/** Something the key source reports for logs and metrics. Never carries a token or key. */
+export type KeySourceEvent =
+  | { readonly type: 'jwks.refreshed'; readonly url: string; readonly keys: number }
+  | { readonly type: 'jwks.refresh_failed'; readonly url: string; readonly reason: string }
+  | { readonly type: 'jwks.stale_served'; readonly url: string; readonly ageMs: number }
+  | { readonly type: 'jwks.unavailable'; readonly url: string };
+
+/** Where an issuer's verification keys come from. Build one with {@link remoteJwks} or {@link staticJwks}. */
+export interface KeySource {
+  /** `remote` or `static`. */
+  readonly kind: 'remote' | 'static';
+  /** Resolves the key for a token header; throws `BearerError` (`ERR_BEARER_KEYS_UNAVAILABLE` on outage). */
+  readonly getKey: KeyResolver;
+  /** Fetches the key set now (start-up pre-warm). Rejects with `ERR_BEARER_KEYS_UNAVAILABLE` on failure. */
+  warm(): Promise<void>;
+  /** True once keys were obtained at least once and are within their (stale-if-error) lifetime. */
+  isReady(): boolean;
+  /** True while the last attempt to refresh failed (keys are being served stale, or not at all). */
+  isDegraded(): boolean;
+  /** Seconds a client should wait when keys are unavailable. */
+  readonly retryAfterSeconds: number;
+}
+
+/** Options of {@link remoteJwks}. Durations in milliseconds. */
+export interface RemoteJwksOptions {
+  /** Abort a JWKS request after this long. Default 5000, at most 30000. */
+  readonly timeoutMs?: number;
+  /** Minimum time between refetches caused by an unknown `kid`. Default 30000. */
+  readonly cooldownMs?: number;
+  /** Keys are refreshed after this age. Default 600000 (10 min). */
+  readonly cacheMaxAgeMs?: number;
+  /** Start a background refresh once keys reach this fraction of `cacheMaxAgeMs`. Default 0.8. */
+  readonly refreshAheadRatio?: number;
+  /** Keep serving the last good key set this long past `cacheMaxAgeMs` while the issuer is down. Default 3600000 (1 h), at most 86400000. */
+  readonly staleIfErrorMs?: number;
+  /** After a failed fetch, wait this long before the next attempt; also the `Retry-After`. Default 5000. */
+  readonly failureBackoffMs?: number;
+  /** Refuse JWKS responses larger than this. Default 65536. */
+  readonly maxBodyBytes?: number;
+  /** `fetch` to use (tests, proxies). Default the global `fetch`. Redirects are never followed. */
+  readonly fetch?: typeof fetch;
+  /** Allow `http:` to a non-loopback host. Default false: https only (loopback http is allowed for tests). */
+  readonly allowInsecureHttp?: boolean;
+  /** Metrics/logging hook. Exceptions thrown by it are ignored. */
+  readonly onEvent?: (event: KeySourceEvent) => void;
+}
+
+const unavailable = (retryAfterSeconds: number, cause?: unknown): BearerError =>
+  new BearerError(
+    'ERR_BEARER_KEYS_UNAVAILABLE',
+    "The issuer's signing keys could not be obtained (JWKS unreachable, timed out, oversized or invalid). Retry later; check the issuer's jwksUri.",
+    { cause, retryable: true, retryAfterSeconds },
+  );
+
+const LOOPBACK_HOSTS = /^(127(?:\.\d{1,3}){3}|\[::1\]|localhost)$/i;
+
+function checkDuration(problems: string[], name: string, value: number | undefined, min: number, max: number): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    problems.push(`${name} must be a number of milliseconds between ${min} and ${max}`);
+  }
+}
+
+/** Validates remote JWKS options; returns the problems (empty when fine). */
+export function remoteJwksProblems(url: string | URL, options: RemoteJwksOptions, prefix = ''): string[] {
+  const problems: string[] = [];
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(String(url));
+  } catch {
+    problems.push(`${prefix}jwksUri must be an absolute URL`);
+  }
+  if (parsed) {
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') problems.push(`${prefix}jwksUri must be https`);
+    if (parsed.protocol === 'http:' && !LOOPBACK_HOSTS.test(parsed.hostname) && options.allowInsecureHttp !== true) {
+      problems.push(`${prefix}jwksUri must be https (set allowInsecureHttp only for a trusted private network)`);
+    }
+    if (parsed.username !== '' || parsed.password !== '')
+      problems.push(`${prefix}jwksUri must not contain credentials`);
+    if (parsed.hash !== '') problems.push(`${prefix}jwksUri must not contain a fragment`);
+  }
+  checkDuration(problems, `${prefix}timeoutMs`, options.timeoutMs, 1, 30_000);
+  checkDuration(problems, `${prefix}cooldownMs`, options.cooldownMs, 0, 3_600_000);
+  checkDuration(problems, `${prefix}cacheMaxAgeMs`, options.cacheMaxAgeMs, 1_000, 86_400_000);
+  checkDuration(problems, `${prefix}staleIfErrorMs`, options.staleIfErrorMs, 0, 86_400_000);
+  checkDuration(problems, `${prefix}failureBackoffMs`, options.failureBackoffMs, 0, 600_000);
+  checkDuration(problems, `${prefix}maxBodyBytes`, options.maxBodyBytes, 256, 10_485_760);
+  if (
+    options.refreshAheadRatio !== undefined &&
+    !(typeof options.refreshAheadRatio === 'number' && options.refreshAheadRatio > 0 && options.refreshAheadRatio <= 1)
+  ) {
+    problems.push(`${prefix}refreshAheadRatio must be a number in (0, 1]`);
+  }
+  return problems;
+}
+
+function assertUsableJwks(value: unknown): asserts value is JSONWebKeySet {
+  if (typeof value !== 'object' || value === null || !Array.isArray((value as { keys?: unknown }).keys)) {
+    throw new Error('JWKS response is not a JSON Web Key Set');
+  }
+  for (const key of (value as { keys: unknown[] }).keys) {
+    if (typeof key !== 'object' || key === null) throw new Error('JWKS member is not an object');
+    const jwk = key as Record<string, unknown>;
+    if (jwk.kty === 'oct' || 'd' in jwk || 'k' in jwk) throw new Error('JWKS contains secret or private key material');
+  }
+  createLocalJWKSet(value as JSONWebKeySet);
+}
+
+function emit(onEvent: RemoteJwksOptions['onEvent'], event: KeySourceEvent): void {
+  try {
+    onEvent?.(event);
+  } catch {
+    // A broken metrics hook must not break authentication.
+  }
+}
+
+/**
+ * An issuer's key set fetched from its `jwks_uri`, built on jose's `createRemoteJWKSet` (single
+ * flight, cooldown on unknown `kid`, key import cache) with a hardened transport and outage
+ * handling on top:
+ *
+ * - **stale-if-error**: when a refresh fails, the last good key set keeps verifying tokens for
+ *   `staleIfErrorMs` past its normal lifetime; after that the verifier answers 503, never 401;
+ * - **refresh-ahead**: a background refresh starts at `refreshAheadRatio` of `cacheMaxAgeMs`;
+ * - **kid floods**: an unknown `kid` triggers at most one fetch per `cooldownMs`, and a failed
+ *   fetch at most one retry per `failureBackoffMs`; known keys keep working throughout;
+ * - **transport**: timeout, body-size cap, redirects refused, https only.
+ *
+ * @example
+ * ```ts
+ * import { remoteJwks } from '@rampart/bearer';
+ * const keys = remoteJwks('https://id.example.com/jwks', { staleIfErrorMs: 3_600_000 });
+ * await keys.warm(); // at start-up; readiness probe uses keys.isReady()
+ * ```
+ */
+export function remoteJwks(url: string | URL, options: RemoteJwksOptions = {}): KeySource {
+  const problems = remoteJwksProblems(url, options);
+  if (problems.length > 0) {
+    throw new BearerError('ERR_BEARER_INVALID_OPTIONS', `Invalid remoteJwks options: ${problems.join('; ')}.`);
+  }
+  const href = new URL(String(url)).href;
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  const cooldownMs = options.cooldownMs ?? 30_000;
+  const cacheMaxAgeMs = options.cacheMaxAgeMs ?? 600_000;
+  const refreshAfterMs = cacheMaxAgeMs * (options.refreshAheadRatio ?? 0.8);
+  const staleIfErrorMs = options.staleIfErrorMs ?? 3_600_000;
+  const failureBackoffMs = options.failureBackoffMs ?? 5_000;
+  const maxBodyBytes = options.maxBodyBytes ?? 65_536;
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const retryAfterSeconds = Math.max(1, Math.ceil(failureBackoffMs / 1000));
+
+  let lastGood: { body: string; at: number } | undefined;
+  let lastFailureAt = Number.NEGATIVE_INFINITY;
+  let degraded = false;
+
+  const withinStaleWindow = (now: number): boolean =>
+    lastGood !== undefined && now - lastGood.at <= cacheMaxAgeMs + staleIfErrorMs;
+  const backingOff = (now: number): boolean => degraded && now - lastFailureAt < failureBackoffMs;
+
+  const hardenedFetch = async (input: string, init: RequestInit): Promise<Response> => {
+    const now = Date.now();
+    if (backingOff(now)) {
+      if (withinStaleWindow(now) && lastGood) return new Response(lastGood.body, { status: 200 });
+      throw unavailable(retryAfterSeconds);
+    }
+    try {
+      const signal = init.signal
+        ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)])
+        : AbortSignal.timeout(timeoutMs);
+      const response = await fetchImpl(input, { ...init, redirect: 'manual', signal });
+      if (response.status !== 200) {
+        await response.body?.cancel().catch(() => {});
+        throw new Error(`JWKS endpoint answered HTTP ${response.status}`);
+      }
+      const body = await readBoundedText(response, maxBodyBytes);
+      // Strict like token JSON: a key set with duplicate members could mean two things.
+      const json: unknown = parseStrictJson(body);
+      assertUsableJwks(json);
+      lastGood = { body, at: Date.now() };
+      degraded = false;
+      emit(options.onEvent, { type: 'jwks.refreshed', url: href, keys: json.keys.length });
+      return new Response(body, { status: 200 });
+    } catch (error) {
+      lastFailureAt = Date.now();
+      degraded = true;
+      const reason = error instanceof Error ? error.message.slice(0, 200) : 'unknown';
+      emit(options.onEvent, { type: 'jwks.refresh_failed', url: href, reason });
+      if (withinStaleWindow(lastFailureAt) && lastGood) {
+        emit(options.onEvent, { type: 'jwks.stale_served', url: href, ageMs: lastFailureAt - lastGood.at });
+        return new Response(lastGood.body, { status: 200 });
+      }
+      emit(options.onEvent, { type: 'jwks.unavailable', url: href });
+      throw unavailable(retryAfterSeconds, error);
+    }
+  };
+
+  const remote = createRemoteJWKSet(new URL(href), {
+    timeoutDuration: timeoutMs,
+    cooldownDuration: cooldownMs,
+    cacheMaxAge: cacheMaxAgeMs,
+    [customFetch]: hardenedFetch,
+  });
+
+  const reloadInBackground = (): void => {
+    if (remote.reloading) return;
+    remote.reload().catch(() => {
+      // Recorded by hardenedFetch; the request that triggered this is served from cache.
+    });
+  };
+
+  const getKey: KeyResolver = async (header, token) => {
+    const now = Date.now();
+    if (lastGood === undefined || !withinStaleWindow(now)) {
+      // Never had keys, or the stale window is over: jose may still think its copy is fresh
+      // (it stamps stale copies as new), so force a real attempt, bounded by the backoff.
+      try {
+        await remote.reload();
+      } catch (error) {
+        throw error instanceof BearerError ? error : unavailable(retryAfterSeconds, error);
+      }
+      if (!withinStaleWindow(Date.now())) throw unavailable(retryAfterSeconds);
+    } else if (now - lastGood.at >= refreshAfterMs || (degraded && !backingOff(now))) {
+      reloadInBackground();
+    }
+    try {
+      return (await remote(header, token)) as CryptoKey;
+    } catch (error) {
+      if (error instanceof joseErrors.JWKSMultipleMatchingKeys) throw error;
+      if (error instanceof joseErrors.JWKSNoMatchingKey) {
+        if (degraded) throw unavailable(retryAfterSeconds, error);
+        throw new BearerError(
+          'ERR_BEARER_TOKEN_INVALID',
+          'No key in the issuer\'s JWKS matches the token\'s "kid" and "alg".',
+        );
+      }
+      if (error instanceof BearerError) throw error;
+      if (error instanceof joseErrors.JWKSTimeout) throw unavailable(retryAfterSeconds, error);
+      // Fetch failures arrive as BearerError from hardenedFetch; what is left is the matching key
+      // being unusable for this token (too short, wrong curve): a verdict on the token, not an outage.
+      throw new BearerError('ERR_BEARER_TOKEN_INVALID', "The issuer's key for this token cannot verify it.");
+    }
+  };
+
+  return {
+    kind: 'remote',
+    getKey,
+    retryAfterSeconds,
+    async warm(): Promise<void> {
+      try {
+        await remote.reload();
+      } catch (error) {
+        throw error instanceof BearerError ? error : unavailable(retryAfterSeconds, error);
+      }
+      if (degraded && !withinStaleWindow(Date.now())) throw unavailable(retryAfterSeconds);
+    },
+    isReady: () => withinStaleWindow(Date.now()),
+    isDegraded: () => degraded,
+  };
+}
+
+/**
+ * A fixed key set (keys distributed with the deployment, or an issuer without a JWKS endpoint).
+ * Private or symmetric keys are refused.
+ *
+ * @example
+ * ```ts
+ * import { staticJwks } from '@rampart/bearer';
+ * const keys = staticJwks({ keys: [publicJwk] });
+ * ```
+ */
+export function staticJwks(jwks: JSONWebKeySet): KeySource {
+  try {
+    assertUsableJwks(jwks);
+  } catch (cause) {
+    throw new BearerError(
+      'ERR_BEARER_INVALID_OPTIONS',
+      'Invalid staticJwks key set: it must be {"keys": [...]} of public asymmetric JWKs (no "oct" keys, no private members).',
+      { cause },
+    );
+  }
+  const local = createLocalJWKSet(jwks);
+  return {
+    kind: 'static',
+    retryAfterSeconds: 1,
+    getKey: async (header, token) => {
+      try {
+        return (await local(header, token)) as CryptoKey;
+      } catch (error) {
+        if (error instanceof joseErrors.JWKSMultipleMatchingKeys) throw error;
+        throw new BearerError(
+          'ERR_BEARER_TOKEN_INVALID',
+          'No key in the static JWKS matches the token\'s "kid" and "alg".',
+        );
+      }
+    },
+    warm: async () => {},
+    isReady: () => true,
+    isDegraded: () => false,
+  };
+}

@@ -1,0 +1,256 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, jwtVerify } from 'jose';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BearerError } from './errors.ts';
+import { createTokenProvider } from './token-provider.ts';
+
+interface Seen {
+  readonly authorization: string | undefined;
+  readonly form: URLSearchParams;
+}
+
+interface Answer {
+  readonly status: number;
+  readonly body: unknown;
+  readonly retryAfter?: string;
+}
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+async function tokenEndpoint(
+  answer: (seen: Seen, n: number) => Answer | Promise<Answer>,
+): Promise<{ url: string; seen: Seen[] }> {
+  const seen: Seen[] = [];
+  const server = createServer(async (req: IncomingMessage, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const entry = {
+      authorization: req.headers.authorization,
+      form: new URLSearchParams(Buffer.concat(chunks).toString()),
+    };
+    seen.push(entry);
+    const { status, body, retryAfter } = await answer(entry, seen.length);
+    res
+      .writeHead(status, { 'content-type': 'application/json', ...(retryAfter ? { 'retry-after': retryAfter } : {}) })
+      .end(JSON.stringify(body));
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`, seen };
+}
+
+const ok = (n: number, expiresIn = 100) => ({
+  status: 200,
+  body: { access_token: `token-${n}`, token_type: 'Bearer', expires_in: expiresIn },
+});
+
+describe('createTokenProvider', () => {
+  it('sends client_secret_basic with form-encoded credentials, resource and scope', async () => {
+    const endpoint = await tokenEndpoint((_s, n) => ok(n));
+    const secret = 'p@ss:wörd +/';
+    const provider = createTokenProvider({
+      tokenEndpoint: endpoint.url,
+      clientId: 'svc:a',
+      authentication: { method: 'client_secret_basic', clientSecret: secret },
+    });
+    expect(await provider.getAuthorizationHeader({ audience: 'https://api', scopes: ['b', 'a', 'b'] })).toBe(
+      'Bearer token-1',
+    );
+    const request = endpoint.seen[0] as (typeof endpoint.seen)[number];
+    const decoded = Buffer.from((request.authorization as string).slice(6), 'base64').toString();
+    expect(decoded).toBe(`${encodeURIComponent('svc:a')}:${encodeURIComponent(secret).replace(/%20/g, '+')}`);
+    expect(request.form.get('grant_type')).toBe('client_credentials');
+    expect(request.form.get('resource')).toBe('https://api');
+    expect(request.form.get('scope')).toBe('b a');
+  });
+
+  it('signs a private_key_jwt assertion the issuer can verify', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const endpoint = await tokenEndpoint(async (seen, n) => {
+      const { payload } = await jwtVerify(seen.form.get('client_assertion') as string, publicKey, {
+        issuer: 'svc',
+        subject: 'svc',
+        audience: 'https://issuer',
+      });
+      expect(payload.jti).toBeTypeOf('string');
+      expect(seen.form.get('client_assertion_type')).toBe('urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+      expect(seen.authorization).toBeUndefined();
+      return ok(n);
+    });
+    const provider = createTokenProvider({
+      tokenEndpoint: endpoint.url,
+      clientId: 'svc',
+      authentication: {
+        method: 'private_key_jwt',
+        privateKey,
+        algorithm: 'ES256',
+        assertionAudience: 'https://issuer',
+      },
+    });
+    expect(await provider.getToken()).toBe('token-1');
+    expect(await exportJWK(publicKey)).toBeDefined();
+  });
+
+  it('caches per (audience, scopes) and makes one request for concurrent callers (single-flight)', async () => {
+    const endpoint = await tokenEndpoint((_s, n) => ok(n));
+    const provider = createTokenProvider({
+      tokenEndpoint: endpoint.url,
+      clientId: 'svc',
+      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+    });
+    const same = await Promise.all(
+      Array.from({ length: 20 }, () => provider.getToken({ audience: 'a', scopes: ['x', 'y'] })),
+    );
+    expect(new Set(same).size).toBe(1);
+    expect(await provider.getToken({ audience: 'a', scopes: ['y', 'x'] })).toBe(same[0]);
+    expect(await provider.getToken({ audience: 'b', scopes: ['x', 'y'] })).not.toBe(same[0]);
+    expect(endpoint.seen.length).toBe(2);
+  });
+
+  it('refreshes ahead of expiry with jitter, serving the cached token meanwhile', async () => {
+    let clock = 1_000_000;
+    const endpoint = await tokenEndpoint((_s, n) => ok(n, 100));
+    const provider = createTokenProvider({
+      tokenEndpoint: endpoint.url,
+      clientId: 'svc',
+      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+      now: () => clock,
+      random: () => 1,
+      refreshAheadRatio: 0.8,
+      jitterRatio: 0.1,
+    });
+    expect(await provider.getToken()).toBe('token-1');
+    clock += 69_000; // before 80 s - 10 s jitter
+    expect(await provider.getToken()).toBe('token-1');
+    expect(endpoint.seen.length).toBe(1);
+    clock += 2_000; // past the jittered refresh point: cached token now, refresh in background
+    expect(await provider.getToken()).toBe('token-1');
+    await expect.poll(() => endpoint.seen.length).toBe(2);
+    await expect.poll(() => provider.getToken()).toBe('token-2');
+  });
+
+  it('fetches synchronously once the cached token is about to expire', async () => {
+    let clock = 0;
+    const endpoint = await tokenEndpoint((_s, n) => ok(n, 100));
+    const provider = createTokenProvider({
+      tokenEndpoint: endpoint.url,
+      clientId: 'svc',
+      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+      now: () => clock,
+    });
+    await provider.getToken();
+    clock = 99_000;
+    expect(await provider.getToken()).toBe('token-2');
+  });
+
+  it('retries 5xx and 429 a bounded number of times, then reports a retryable error', async () => {
+    const endpoint = await tokenEndpoint((_s, n) => (n === 1 ? { status: 429, body: {} } : { status: 503, body: {} }));
+    const provider = createTokenProvider({
+      tokenEndpoint: endpoint.url,
+      clientId: 'svc',
+      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+      maxRetries: 2,
+      retryBaseDelayMs: 1,
+    });
+    const error = await provider.getToken().catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_BEARER_TOKEN_ENDPOINT', retryable: true });
+    expect(endpoint.seen.length).toBe(3);
+  });
+
+  it('honours Retry-After between attempts, bounded', async () => {
+    const attempts: number[] = [];
+    const endpoint = await tokenEndpoint((_s, n) => {
+      attempts.push(Date.now());
+      return n === 1 ? { status: 429, body: {}, retryAfter: '1' } : ok(n);
+    });
+    const provider = createTokenProvider({
+      tokenEndpoint: endpoint.url,
+      clientId: 'svc',
+      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+      retryBaseDelayMs: 1,
+    });
+    expect(await provider.getToken()).toBe('token-2');
+    expect((attempts[1] as number) - (attempts[0] as number)).toBeGreaterThanOrEqual(900);
+  });
+
+  it('refuses an oversized token response', async () => {
+    const endpoint = await tokenEndpoint(() => ({
+      status: 200,
+      body: { access_token: 'a', pad: 'x'.repeat(100_000) },
+    }));
+    const provider = createTokenProvider({
+      tokenEndpoint: endpoint.url,
+      clientId: 'svc',
+      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+    });
+    await expect(provider.getToken()).rejects.toMatchObject({ code: 'ERR_BEARER_TOKEN_ENDPOINT', retryable: false });
+  });
+
+  it('recovers when a retry succeeds', async () => {
+    const endpoint = await tokenEndpoint((_s, n) => (n === 1 ? { status: 502, body: {} } : ok(n)));
+    const provider = createTokenProvider({
+      tokenEndpoint: endpoint.url,
+      clientId: 'svc',
+      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+      retryBaseDelayMs: 1,
+    });
+    expect(await provider.getToken()).toBe('token-2');
+  });
+
+  it('does not retry a client error, and never puts the secret or the token in a message', async () => {
+    const secret = 'super-secret-client-credential';
+    const endpoint = await tokenEndpoint(() => ({
+      status: 401,
+      body: { error: 'invalid_client', error_description: secret },
+    }));
+    const provider = createTokenProvider({
+      tokenEndpoint: endpoint.url,
+      clientId: 'svc',
+      authentication: { method: 'client_secret_basic', clientSecret: secret },
+    });
+    const error = (await provider.getToken().catch((e: unknown) => e)) as BearerError;
+    expect(error.retryable).toBe(false);
+    expect(error.message).toContain('invalid_client');
+    expect(error.message).not.toContain(secret);
+    expect(endpoint.seen.length).toBe(1);
+  });
+
+  it('refuses a non-Bearer token type and a malformed access_token', async () => {
+    for (const body of [
+      { access_token: 'abc', token_type: 'DPoP', expires_in: 60 },
+      { access_token: 'a b', token_type: 'Bearer', expires_in: 60 },
+      { token_type: 'Bearer' },
+    ]) {
+      const endpoint = await tokenEndpoint(() => ({ status: 200, body }));
+      const provider = createTokenProvider({
+        tokenEndpoint: endpoint.url,
+        clientId: 'svc',
+        authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+      });
+      await expect(provider.getToken()).rejects.toMatchObject({ code: 'ERR_BEARER_TOKEN_ENDPOINT' });
+    }
+  });
+
+  it('lists every option problem at once', () => {
+    try {
+      createTokenProvider({
+        tokenEndpoint: 'http://id.example.com/token',
+        clientId: '',
+        authentication: { method: 'client_secret_basic', clientSecret: '' },
+        maxRetries: 9,
+      });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(BearerError);
+      const message = (error as Error).message;
+      for (const word of ['tokenEndpoint', 'clientId', 'clientSecret', 'maxRetries']) expect(message).toContain(word);
+    }
+  });
+});

@@ -1,0 +1,303 @@
+import { randomUUID } from 'node:crypto';
+import { type CryptoKey, type KeyObject, SignJWT } from 'jose';
+import { readBoundedText } from './bounded-body.ts';
+import { BearerError } from './errors.ts';
+
+/** How the client authenticates to the token endpoint. */
+export type ClientAuthentication =
+  | { readonly method: 'client_secret_basic'; readonly clientSecret: string }
+  | {
+      readonly method: 'private_key_jwt';
+      readonly privateKey: CryptoKey | KeyObject;
+      /** Signing algorithm of the client assertion, e.g. `RS256`, `ES256`, `EdDSA`. */
+      readonly algorithm: string;
+      /** `kid` header of the assertion, when the issuer needs it to pick the key. */
+      readonly keyId?: string;
+      /** `aud` of the assertion. Default the token endpoint URL. */
+      readonly assertionAudience?: string;
+    };
+
+/** Options of {@link createTokenProvider}. Durations in milliseconds unless named seconds. */
+export interface TokenProviderOptions {
+  /** The issuer's token endpoint (https; loopback http allowed for tests). */
+  readonly tokenEndpoint: string;
+  readonly clientId: string;
+  readonly authentication: ClientAuthentication;
+  /** Parameter that names the target API: RFC 8707 `resource` (default) or `audience` (Auth0 style). */
+  readonly audienceParameter?: 'resource' | 'audience';
+  /** Refresh once this fraction of the lifetime has passed. Default 0.8. */
+  readonly refreshAheadRatio?: number;
+  /** Up to this fraction of the lifetime is subtracted at random from the refresh time, so pods spread out. Default 0.05. */
+  readonly jitterRatio?: number;
+  /** Retries after a network error, 429 or 5xx. Default 2, at most 5. */
+  readonly maxRetries?: number;
+  /** First retry delay, doubled each time (with jitter). Default 200. */
+  readonly retryBaseDelayMs?: number;
+  /** Abort one token request after this long. Default 5000. */
+  readonly timeoutMs?: number;
+  /** Lifetime assumed when the response has no `expires_in`. Default 60 seconds. */
+  readonly defaultExpiresInSeconds?: number;
+  readonly fetch?: typeof fetch;
+  /** Clock in ms, for tests. */
+  readonly now?: () => number;
+  /** Random in [0, 1), for tests. */
+  readonly random?: () => number;
+}
+
+/** What a token is requested for. */
+export interface TokenRequest {
+  /** The target API (sent as `resource` or `audience`). */
+  readonly audience?: string;
+  readonly scopes?: readonly string[];
+}
+
+/** Outbound client-credentials tokens, cached per (issuer, audience, scopes). */
+export interface TokenProvider {
+  /** A valid access token for `request`; from cache when fresh. */
+  getToken(request?: TokenRequest): Promise<string>;
+  /** `Bearer <token>` for an `Authorization` header. */
+  getAuthorizationHeader(request?: TokenRequest): Promise<string>;
+  /** Drops the cached token (e.g. after the API answered 401 `invalid_token`). */
+  invalidate(request?: TokenRequest): void;
+}
+
+interface CacheEntry {
+  readonly token: string;
+  readonly refreshAt: number;
+  readonly expiresAt: number;
+}
+
+const RFC6749_ERRORS = new Set([
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'invalid_target',
+]);
+const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
+const LOOPBACK = /^(127(?:\.\d{1,3}){3}|\[::1\]|localhost)$/i;
+/** Token responses are small; anything larger is refused. */
+const MAX_RESPONSE_BYTES = 65_536;
+/** Upper bound of one retry wait, so a caller is never parked for long. */
+const MAX_RETRY_DELAY_MS = 5_000;
+/** Tokens are never used this close to expiry: the request could arrive after it. */
+const EXPIRY_SAFETY_MS = 5_000;
+
+function endpointError(message: string, retryable: boolean, cause?: unknown, retryAfterSeconds?: number): BearerError {
+  return new BearerError('ERR_BEARER_TOKEN_ENDPOINT', message, {
+    cause,
+    retryable,
+    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+  });
+}
+
+function formEncode(value: string): string {
+  return encodeURIComponent(value).replace(/%20/g, '+');
+}
+
+/**
+ * Client-credentials tokens for calling other services. Tokens are cached per (issuer, audience,
+ * scopes), refreshed in the background once `refreshAheadRatio` of their lifetime has passed
+ * (minus random jitter so pods do not refresh in lock-step), with one request in flight per key
+ * and bounded retries with exponential backoff on network errors, 429 and 5xx.
+ *
+ * > This is a per-pod (per-process) cache by design: each pod holds its own tokens. That keeps
+ * > token material out of shared stores, and N pods cost N token requests per lifetime.
+ *
+ * @example
+ * ```ts
+ * import { createTokenProvider } from '@rampart/bearer';
+ * const tokens = createTokenProvider({
+ *   tokenEndpoint: 'https://id.example.com/token',
+ *   clientId: 'billing',
+ *   authentication: { method: 'client_secret_basic', clientSecret: secrets.billingClientSecret },
+ * });
+ * await fetch(url, { headers: { authorization: await tokens.getAuthorizationHeader({ audience: 'https://orders.example.com', scopes: ['orders:read'] }) } });
+ * ```
+ */
+export function createTokenProvider(options: TokenProviderOptions): TokenProvider {
+  const problems: string[] = [];
+  let endpoint: URL | undefined;
+  try {
+    endpoint = new URL(options.tokenEndpoint);
+    if (endpoint.protocol !== 'https:' && !(endpoint.protocol === 'http:' && LOOPBACK.test(endpoint.hostname))) {
+      problems.push('tokenEndpoint must be https');
+    }
+  } catch {
+    problems.push('tokenEndpoint must be an absolute URL');
+  }
+  if (typeof options.clientId !== 'string' || options.clientId === '') problems.push('clientId is required');
+  const auth = options.authentication;
+  if (auth?.method === 'client_secret_basic') {
+    if (typeof auth.clientSecret !== 'string' || auth.clientSecret === '') {
+      problems.push('authentication.clientSecret is required for client_secret_basic');
+    }
+  } else if (auth?.method === 'private_key_jwt') {
+    if (auth.privateKey === undefined) problems.push('authentication.privateKey is required for private_key_jwt');
+    if (typeof auth.algorithm !== 'string' || /^(none|HS\d+)$/i.test(auth.algorithm)) {
+      problems.push('authentication.algorithm must be an asymmetric JWS algorithm');
+    }
+  } else {
+    problems.push('authentication.method must be client_secret_basic or private_key_jwt');
+  }
+  const ratio = options.refreshAheadRatio ?? 0.8;
+  if (!(ratio > 0 && ratio < 1)) problems.push('refreshAheadRatio must be in (0, 1)');
+  const jitterRatio = options.jitterRatio ?? 0.05;
+  if (!(jitterRatio >= 0 && jitterRatio < ratio)) problems.push('jitterRatio must be in [0, refreshAheadRatio)');
+  const maxRetries = options.maxRetries ?? 2;
+  if (!(Number.isInteger(maxRetries) && maxRetries >= 0 && maxRetries <= 5)) problems.push('maxRetries must be 0..5');
+  if (problems.length > 0) {
+    throw new BearerError('ERR_BEARER_INVALID_OPTIONS', `Invalid token provider options: ${problems.join('; ')}.`);
+  }
+  const tokenEndpoint = (endpoint as URL).href;
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const clock = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  const baseDelay = options.retryBaseDelayMs ?? 200;
+  const defaultLifetime = (options.defaultExpiresInSeconds ?? 60) * 1000;
+
+  const cache = new Map<string, CacheEntry>();
+  const inFlight = new Map<string, Promise<CacheEntry>>();
+
+  const keyOf = (request: TokenRequest): string =>
+    JSON.stringify([tokenEndpoint, request.audience ?? null, [...new Set(request.scopes ?? [])].sort()]);
+
+  const buildRequest = async (request: TokenRequest): Promise<RequestInit> => {
+    const params: [string, string][] = [['grant_type', 'client_credentials']];
+    if (request.scopes && request.scopes.length > 0) params.push(['scope', [...new Set(request.scopes)].join(' ')]);
+    if (request.audience !== undefined) params.push([options.audienceParameter ?? 'resource', request.audience]);
+    const headers: Record<string, string> = {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+    };
+    if (auth.method === 'client_secret_basic') {
+      // RFC 6749 §2.3.1: both parts are form-encoded before base64.
+      const basic = Buffer.from(`${formEncode(options.clientId)}:${formEncode(auth.clientSecret)}`).toString('base64');
+      headers.authorization = `Basic ${basic}`;
+    } else {
+      const nowSeconds = Math.floor(clock() / 1000);
+      const assertion = await new SignJWT({})
+        .setProtectedHeader({ alg: auth.algorithm, ...(auth.keyId === undefined ? {} : { kid: auth.keyId }) })
+        .setIssuer(options.clientId)
+        .setSubject(options.clientId)
+        .setAudience(auth.assertionAudience ?? tokenEndpoint)
+        .setJti(randomUUID())
+        .setIssuedAt(nowSeconds)
+        .setExpirationTime(nowSeconds + 60)
+        .sign(auth.privateKey);
+      params.push(
+        ['client_id', options.clientId],
+        ['client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'],
+        ['client_assertion', assertion],
+      );
+    }
+    return {
+      method: 'POST',
+      headers,
+      body: params.map(([name, value]) => `${formEncode(name)}=${formEncode(value)}`).join('&'),
+      redirect: 'manual',
+    };
+  };
+
+  const requestOnce = async (request: TokenRequest): Promise<CacheEntry> => {
+    let response: Response;
+    try {
+      response = await fetchImpl(tokenEndpoint, {
+        ...(await buildRequest(request)),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (cause) {
+      throw endpointError('The token endpoint could not be reached (network error or timeout).', true, cause);
+    }
+    let text = '';
+    try {
+      text = await readBoundedText(response, MAX_RESPONSE_BYTES);
+    } catch (cause) {
+      throw endpointError('The token endpoint response is too large or not UTF-8.', false, cause);
+    }
+    let body: Record<string, unknown> = {};
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed === 'object' && parsed !== null) body = parsed as Record<string, unknown>;
+    } catch {
+      // handled below by status / field checks
+    }
+    if (response.status !== 200) {
+      const code = typeof body.error === 'string' && RFC6749_ERRORS.has(body.error) ? ` (${body.error})` : '';
+      const retryable = response.status === 429 || response.status >= 500;
+      const retryAfter = Number(response.headers.get('retry-after'));
+      throw endpointError(
+        `The token endpoint answered HTTP ${response.status}${code}; check clientId, credentials, scopes and audience.`,
+        retryable,
+        undefined,
+        Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined,
+      );
+    }
+    const token = body.access_token;
+    if (typeof token !== 'string' || !TOKEN68.test(token)) {
+      throw endpointError('The token endpoint response has no usable access_token.', false);
+    }
+    if (typeof body.token_type !== 'string' || body.token_type.toLowerCase() !== 'bearer') {
+      throw endpointError('The token endpoint issued a token_type other than Bearer; only Bearer is supported.', false);
+    }
+    const expiresIn = body.expires_in;
+    const lifetime =
+      typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn * 1000 : defaultLifetime;
+    const obtained = clock();
+    const jitter = random() * jitterRatio * lifetime;
+    return { token, expiresAt: obtained + lifetime, refreshAt: obtained + lifetime * ratio - jitter };
+  };
+
+  const fetchWithRetries = async (request: TokenRequest): Promise<CacheEntry> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await requestOnce(request);
+      } catch (error) {
+        if (!(error instanceof BearerError) || !error.retryable || attempt >= maxRetries) throw error;
+        const backoff = baseDelay * 2 ** attempt * (0.5 + random() / 2);
+        // Honour the server's Retry-After, but never wait longer than MAX_RETRY_DELAY_MS per attempt.
+        const delay = Math.min(Math.max(backoff, (error.retryAfterSeconds ?? 0) * 1000), MAX_RETRY_DELAY_MS);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  };
+
+  const refresh = (key: string, request: TokenRequest): Promise<CacheEntry> => {
+    const pending = inFlight.get(key);
+    if (pending) return pending;
+    const next = fetchWithRetries(request)
+      .then((entry) => {
+        cache.set(key, entry);
+        return entry;
+      })
+      .finally(() => inFlight.delete(key));
+    inFlight.set(key, next);
+    return next;
+  };
+
+  const getToken = async (request: TokenRequest = {}): Promise<string> => {
+    const key = keyOf(request);
+    const cached = cache.get(key);
+    const now = clock();
+    if (cached && now < cached.expiresAt - EXPIRY_SAFETY_MS) {
+      if (now >= cached.refreshAt) {
+        refresh(key, request).catch(() => {
+          // The cached token stays valid until expiry; the next call retries.
+        });
+      }
+      return cached.token;
+    }
+    return (await refresh(key, request)).token;
+  };
+
+  return {
+    getToken,
+    getAuthorizationHeader: async (request) => `Bearer ${await getToken(request)}`,
+    invalidate: (request = {}) => {
+      cache.delete(keyOf(request));
+    },
+  };
+}

@@ -1,0 +1,445 @@
+import { type JWSHeaderParameters, errors as joseErrors } from 'jose';
+import { type BearerResponse, type ChallengeOptions, toBearerResponse } from './challenge.ts';
+import type { ClaimCheck } from './claim-checks.ts';
+import { checkClaimTypes, validateClaims } from './claims.ts';
+import {
+  deepFreeze,
+  isAccessTokenType,
+  isLegacyAccessTokenType,
+  type ParsedCompactJws,
+  parseCompactJws,
+} from './compact-jws.ts';
+import { BearerError } from './errors.ts';
+import { isKeyForAlgorithm, verifyJwsSignature } from './jws-signature.ts';
+import { type KeyResolver, type KeySource, remoteJwks } from './key-source.ts';
+import { type BearerRequestLike, extractBearerToken } from './request.ts';
+import {
+  checkScopes,
+  DEFAULT_SCOPE_CLAIMS,
+  extractScopes,
+  type ScopeClaim,
+  type ScopeRequirement,
+  scopeRequirementProblems,
+} from './scopes.ts';
+import type { JsonObject } from './strict-json.ts';
+import { VerifiedTokenCache } from './verified-token-cache.ts';
+import {
+  type BearerDecision,
+  type BearerVerifierOptions,
+  commonProblems,
+  type IssuerOptions,
+  issuerProblems,
+  type TokenBinding,
+  type VerificationContext,
+} from './verifier-options.ts';
+
+/** What a route requires, declared once with {@link BearerVerifier.route}. */
+export interface RouteRequirement<S extends string = string> {
+  readonly scopes?: ScopeRequirement<S>;
+  readonly claims?: ClaimCheck | readonly ClaimCheck[];
+  /**
+   * The tenant this route serves, or how to read it from the request (path, host). A token whose
+   * issuer belongs to another tenant is refused with 401 `invalid_token`; so is a request whose
+   * tenant cannot be determined.
+   */
+  readonly tenant?: string | ((request: BearerRequestLike) => string | undefined);
+}
+
+/** A verified access token. Claims objects have a null prototype. */
+export interface VerifiedToken {
+  readonly claims: JsonObject;
+  readonly header: JsonObject;
+  readonly scopes: ReadonlySet<string>;
+  readonly issuer: string;
+  readonly tenant: string | undefined;
+  readonly subject: string | undefined;
+  readonly clientId: string | undefined;
+  readonly binding: TokenBinding;
+}
+
+/** The verifier. Adapters wrap {@link BearerVerifier.authenticate}. */
+export interface BearerVerifier<S extends string = string> {
+  /** Verifies a token string (no scope or route checks). */
+  verify(token: string, request?: BearerRequestLike): Promise<VerifiedToken>;
+  /** Extracts, verifies and checks a request against a route's requirement. */
+  authenticate(request: BearerRequestLike, route?: RouteRequirement<S>): Promise<VerifiedToken>;
+  /** Validates a route declaration now (start-up), returning it frozen. */
+  route(requirement: RouteRequirement<S>): RouteRequirement<S>;
+  /** Maps any error from this verifier to its RFC 6750 answer. */
+  toResponse(error: unknown): BearerResponse;
+  /** Pre-fetches every issuer's keys; rejects with `ERR_BEARER_KEYS_UNAVAILABLE` if one fails. */
+  warm(): Promise<void>;
+  /** True when every issuer has usable keys (readiness probe). */
+  isReady(): boolean;
+  /** Whether body tokens are enabled, so adapters parse a urlencoded body only when needed. */
+  readonly allowsBodyToken: boolean;
+}
+
+interface ResolvedIssuer {
+  readonly issuer: string;
+  readonly audience: string[];
+  readonly algorithms: ReadonlySet<string>;
+  readonly keys: KeySource;
+  readonly requireAccessTokenType: boolean;
+  readonly tenant: string | undefined;
+  readonly clockTolerance: number;
+  readonly maxTokenAge: number | undefined;
+  readonly scopeClaims: readonly ScopeClaim[];
+  readonly requiredClaims: string[];
+  readonly getKey: KeyResolver;
+}
+
+/**
+ * Whatever a key source throws that is not a verdict on the token (a custom source's network
+ * error, a bug) means keys could not be obtained: 503, never 401.
+ */
+function guardKeySource(keys: KeySource): KeyResolver {
+  return async (header, token) => {
+    try {
+      return await keys.getKey(header, token);
+    } catch (error) {
+      if (
+        error instanceof BearerError ||
+        error instanceof joseErrors.JWKSMultipleMatchingKeys ||
+        error instanceof joseErrors.JWKSNoMatchingKey
+      ) {
+        throw error;
+      }
+      throw new BearerError(
+        'ERR_BEARER_KEYS_UNAVAILABLE',
+        "The issuer's key source failed; the token could not be checked. Retry later.",
+        { cause: error, retryable: true, retryAfterSeconds: keys.retryAfterSeconds },
+      );
+    }
+  };
+}
+
+const invalid = (message: string): BearerError => new BearerError('ERR_BEARER_TOKEN_INVALID', message);
+
+function optionalString(claims: JsonObject, name: string): string | undefined {
+  const value = claims[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function mapJoseError(error: unknown): BearerError {
+  if (error instanceof BearerError) return error;
+  if (error instanceof joseErrors.JWTExpired) {
+    return new BearerError(
+      'ERR_BEARER_TOKEN_EXPIRED',
+      `The token failed the "${error.claim}" time check (expired or too old).`,
+    );
+  }
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    return invalid(`The token failed the "${error.claim}" claim check (${error.reason}).`);
+  }
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return invalid('The token signature is invalid.');
+  if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) {
+    return new BearerError('ERR_BEARER_TOKEN_MALFORMED', 'The token is not a valid JWS/JWT.');
+  }
+  return invalid("The token could not be verified with the issuer's keys and algorithms.");
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('revocation check timed out')), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function freezeRoute<S extends string>(requirement: RouteRequirement<S>): RouteRequirement<S> {
+  const problems = scopeRequirementProblems(requirement.scopes);
+  const checks = requirement.claims;
+  if (checks !== undefined) {
+    const list = Array.isArray(checks) ? checks : [checks];
+    if (!list.every((check) => typeof check === 'function')) problems.push('claims must be a function or functions');
+  }
+  if (requirement.tenant !== undefined && !['string', 'function'].includes(typeof requirement.tenant)) {
+    problems.push('tenant must be a string or a function of the request');
+  }
+  if (problems.length > 0) {
+    throw new BearerError('ERR_BEARER_INVALID_OPTIONS', `Invalid route requirement: ${problems.join('; ')}.`);
+  }
+  return Object.freeze({ ...requirement });
+}
+
+/**
+ * Creates the framework-neutral verifier. Secure by default: `issuer`, `audience` and
+ * `algorithms` are required; only asymmetric algorithms; `exp` required; RFC 9068 `typ: at+jwt`
+ * required (opt out per issuer); 30 s clock tolerance (at most 300); tokens only from the
+ * `Authorization` header; strict parsing before any crypto; keys only from the configured JWKS.
+ * Every option problem is reported at once as `ERR_BEARER_INVALID_OPTIONS`.
+ *
+ * @example
+ * ```ts
+ * import { createBearerVerifier } from '@rampart/bearer';
+ * const verifier = createBearerVerifier({
+ *   issuer: 'https://id.example.com',
+ *   audience: 'https://orders.example.com',
+ *   algorithms: ['RS256'],
+ *   jwksUri: 'https://id.example.com/jwks',
+ * });
+ * await verifier.warm();
+ * const ordersRead = verifier.route({ scopes: { all: ['orders:read'] } });
+ * ```
+ */
+export function createBearerVerifier<S extends string = string>(options: BearerVerifierOptions): BearerVerifier<S> {
+  const problems = commonProblems(options);
+  const entries: [string, IssuerOptions][] =
+    options.issuers !== undefined
+      ? Object.entries(options.issuers)
+      : options.issuer !== undefined
+        ? [[options.issuer, options]]
+        : [];
+  if (entries.length === 0) problems.push('issuer (or issuers) is required');
+  for (const [issuer, issuerOptions] of entries) {
+    const prefix = options.issuers !== undefined ? `issuers[${JSON.stringify(issuer)}].` : '';
+    problems.push(...issuerProblems(issuer, issuerOptions, prefix));
+  }
+  for (const step of options.steps ?? []) {
+    if (typeof step?.run !== 'function') problems.push('steps must be objects with a run(context) function');
+  }
+  if (problems.length > 0) {
+    throw new BearerError('ERR_BEARER_INVALID_OPTIONS', `Invalid bearer verifier options: ${problems.join('; ')}.`);
+  }
+
+  const clock = options.now ?? Date.now;
+  const revocationTimeoutMs = options.revocationTimeoutMs ?? 1_000;
+  const maxTokenBytes = options.maxTokenBytes ?? 8192;
+  const steps = [...(options.steps ?? [])];
+  const confirmationHandled = steps.some((step) => step.handlesConfirmation === true);
+  const challenge: ChallengeOptions = {
+    realm: options.realm,
+    discloseScopes: options.discloseScopes,
+    resourceMetadata: options.resourceMetadata,
+  };
+  const issuers = new Map<string, ResolvedIssuer>();
+  const allAlgorithms = new Set<string>();
+  for (const [issuer, config] of entries) {
+    const keys = config.keys ?? remoteJwks(config.jwksUri as string, config.jwks ?? {});
+    const maxTokenAge = config.maxTokenAgeSeconds ?? options.maxTokenAgeSeconds;
+    for (const alg of config.algorithms) allAlgorithms.add(alg);
+    issuers.set(issuer, {
+      issuer,
+      audience: typeof config.audience === 'string' ? [config.audience] : [...config.audience],
+      algorithms: new Set(config.algorithms),
+      keys,
+      requireAccessTokenType: config.requireAccessTokenType ?? true,
+      tenant: config.tenant,
+      clockTolerance: config.clockToleranceSeconds ?? options.clockToleranceSeconds ?? 30,
+      maxTokenAge,
+      scopeClaims: config.scopeClaims ?? options.scopeClaims ?? DEFAULT_SCOPE_CLAIMS,
+      requiredClaims: ['exp', ...(config.requiredClaims ?? [])],
+      getKey: guardKeySource(keys),
+    });
+  }
+
+  const verifySignature = async (parsed: ParsedCompactJws, config: ResolvedIssuer): Promise<void> => {
+    // jose selects and imports the key (JWKS, kid/alg/kty/use matching, import cache); the
+    // signature is then checked with WebCrypto on the segments we already parsed strictly, so the
+    // token is decoded once. verifyJwsSignature applies jose's own key/algorithm checks.
+    const dot = parsed.signingInput.indexOf('.');
+    const jws = {
+      protected: parsed.signingInput.slice(0, dot),
+      payload: parsed.signingInput.slice(dot + 1),
+      signature: parsed.signature,
+    };
+    // Buffer.from(string) never allocates from a SharedArrayBuffer.
+    const signingInput = Buffer.from(parsed.signingInput, 'latin1') as Uint8Array<ArrayBuffer>;
+    const signature = Buffer.from(parsed.signature, 'base64url') as Uint8Array<ArrayBuffer>;
+    let key: CryptoKey;
+    try {
+      key = await config.getKey(parsed.header as JWSHeaderParameters, jws);
+    } catch (error) {
+      if (!(error instanceof joseErrors.JWKSMultipleMatchingKeys)) throw mapJoseError(error);
+      // Several keys match a header without a decisive kid: try each, as jose documents.
+      for await (const candidate of error as unknown as AsyncIterable<CryptoKey>) {
+        if (await verifyJwsSignature(parsed.alg, candidate, signingInput, signature)) return;
+      }
+      throw invalid('The token signature is invalid.');
+    }
+    if (!isKeyForAlgorithm(key, parsed.alg)) {
+      throw invalid("The issuer's key for this token cannot verify it (wrong type, curve or size).");
+    }
+    if (!(await verifyJwsSignature(parsed.alg, key, signingInput, signature))) {
+      throw invalid('The token signature is invalid.');
+    }
+  };
+
+  const verifiedCache =
+    options.verifiedTokenCache === undefined
+      ? undefined
+      : new VerifiedTokenCache<{ parsed: ParsedCompactJws; config: ResolvedIssuer }>(options.verifiedTokenCache);
+
+  /** Parsing, issuer selection and the signature: the part a verified-token cache may skip. */
+  const verifyStructureAndSignature = async (
+    token: string,
+  ): Promise<{ parsed: ParsedCompactJws; config: ResolvedIssuer }> => {
+    const parsed: ParsedCompactJws = parseCompactJws(token, allAlgorithms, { maxTokenBytes });
+    const iss = parsed.payload.iss;
+    if (typeof iss !== 'string') throw invalid('The token has no "iss" claim.');
+    const config = issuers.get(iss);
+    if (config === undefined) throw invalid('The token\'s "iss" is not a configured issuer.');
+    if (!config.algorithms.has(parsed.alg)) {
+      throw invalid('The token header "alg" is not in this issuer\'s algorithms allowlist.');
+    }
+    if (config.requireAccessTokenType ? !isAccessTokenType(parsed.typ) : !isLegacyAccessTokenType(parsed.typ)) {
+      throw invalid('The token header "typ" is not "at+jwt" (RFC 9068); it is not an access token.');
+    }
+    checkClaimTypes(parsed.payload);
+    await verifySignature(parsed, config);
+    return { parsed, config };
+  };
+
+  const verify = async (token: string, request?: BearerRequestLike): Promise<VerifiedToken> => {
+    let verified: { parsed: ParsedCompactJws; config: ResolvedIssuer } | undefined;
+    const cacheKey = verifiedCache === undefined ? undefined : VerifiedTokenCache.keyOf(token);
+    if (verifiedCache !== undefined && cacheKey !== undefined) {
+      verified = verifiedCache.get(cacheKey, clock());
+      if (verified === undefined) {
+        verified = await verifyStructureAndSignature(token);
+        // Shared by every later request with this token: nobody may change it.
+        deepFreeze(verified.parsed.header);
+        deepFreeze(verified.parsed.payload);
+        const exp = verified.parsed.payload.exp as number;
+        verifiedCache.set(cacheKey, verified, clock(), exp * 1000);
+      }
+    } else {
+      verified = await verifyStructureAndSignature(token);
+    }
+    const { parsed, config } = verified;
+    const claims = parsed.payload;
+    validateClaims(claims, config, clock() / 1000);
+    const iat = claims.iat;
+    if (Object.hasOwn(claims, 'cnf') && !confirmationHandled) {
+      throw invalid(
+        'The token is sender-constrained ("cnf") but no proof-of-possession step is configured; refusing it as a plain bearer token.',
+      );
+    }
+    const scopes = extractScopes(claims, config.scopeClaims);
+    let binding: TokenBinding = null;
+    const context: VerificationContext = {
+      token,
+      header: parsed.header,
+      claims,
+      issuer: config.issuer,
+      request,
+      setBinding: (value) => {
+        binding = value;
+      },
+    };
+    for (const step of steps) {
+      try {
+        await step.run(context);
+      } catch (error) {
+        if (error instanceof BearerError) throw error;
+        throw invalid(`Verification step "${step.name}" rejected the token.`);
+      }
+    }
+    if (options.isRevoked) {
+      let revoked: boolean;
+      try {
+        revoked = await withTimeout(
+          Promise.resolve(
+            options.isRevoked({
+              issuer: config.issuer,
+              jti: optionalString(claims, 'jti'),
+              sub: optionalString(claims, 'sub'),
+              clientId: optionalString(claims, 'client_id'),
+              iat: typeof iat === 'number' ? iat : undefined,
+            }),
+          ),
+          revocationTimeoutMs,
+        );
+      } catch (cause) {
+        throw new BearerError(
+          'ERR_BEARER_REVOCATION_UNAVAILABLE',
+          'The isRevoked hook failed; the token is refused until it can answer.',
+          { cause, retryable: true, retryAfterSeconds: 5 },
+        );
+      }
+      if (revoked === true) {
+        throw new BearerError('ERR_BEARER_TOKEN_REVOKED', 'The isRevoked hook reports this token as revoked.');
+      }
+    }
+    return Object.freeze({
+      claims,
+      header: parsed.header,
+      scopes,
+      issuer: config.issuer,
+      tenant: config.tenant,
+      subject: optionalString(claims, 'sub'),
+      clientId: optionalString(claims, 'client_id'),
+      binding,
+    });
+  };
+
+  const validatedRoutes = new WeakSet<object>();
+
+  const report = (decision: BearerDecision): void => {
+    try {
+      options.onDecision?.(decision);
+    } catch {
+      // Metrics must never change an authentication decision.
+    }
+  };
+
+  const authenticate = async (
+    request: BearerRequestLike,
+    route: RouteRequirement<S> | undefined,
+  ): Promise<VerifiedToken> => {
+    const token = extractBearerToken(request, options);
+    const result = await verify(token, request);
+    if (route !== undefined) {
+      if (!validatedRoutes.has(route)) {
+        freezeRoute(route);
+        validatedRoutes.add(route);
+      }
+      if (route.tenant !== undefined) {
+        const expected = typeof route.tenant === 'function' ? route.tenant(request) : route.tenant;
+        if (expected === undefined || result.tenant !== expected) {
+          throw invalid("The token's issuer does not belong to this route's tenant.");
+        }
+      }
+      checkScopes(result.scopes, route.scopes);
+      const checks = route.claims === undefined ? [] : Array.isArray(route.claims) ? route.claims : [route.claims];
+      for (const check of checks as ClaimCheck[]) {
+        let passed = false;
+        try {
+          passed = (await check(result.claims)) === true;
+        } catch {
+          passed = false;
+        }
+        if (!passed) {
+          throw new BearerError('ERR_BEARER_CLAIM_CHECK_FAILED', "The token failed a route's claim check.");
+        }
+      }
+    }
+    return result;
+  };
+
+  return {
+    verify,
+    async authenticate(request, route) {
+      try {
+        const result = await authenticate(request, route);
+        report({ outcome: 'accepted', issuer: result.issuer, tenant: result.tenant });
+        return result;
+      } catch (error) {
+        report({ outcome: 'rejected', code: error instanceof BearerError ? error.code : 'internal' });
+        throw error;
+      }
+    },
+    route(requirement) {
+      const frozen = freezeRoute(requirement);
+      validatedRoutes.add(frozen);
+      return frozen;
+    },
+    toResponse: (error) => toBearerResponse(error, challenge),
+    async warm() {
+      await Promise.all([...issuers.values()].map((config) => config.keys.warm()));
+    },
+    isReady: () => [...issuers.values()].every((config) => config.keys.isReady()),
+    allowsBodyToken: options.allowBodyToken === true,
+  };
+}

@@ -1,0 +1,182 @@
+/**
+ * One harness per adapter; the behaviour table in adapters.test.ts runs against each of them.
+ * Express, Fastify and node:http are driven over real loopback HTTP (so duplicate headers reach
+ * the server as separate lines); Hono through `app.fetch` with a Web `Request`.
+ */
+import { once } from 'node:events';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
+import { getBearer as getExpressBearer, requireBearer } from '../src/adapters/express.ts';
+import { bearerPreHandler, getBearer as getFastifyBearer } from '../src/adapters/fastify.ts';
+import { bearerAuth } from '../src/adapters/hono.ts';
+import { authenticateNode } from '../src/adapters/node.ts';
+import type { BearerVerifier, RouteRequirement, VerifiedToken } from '../src/index.ts';
+
+export interface HarnessResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+export interface HarnessRequest {
+  readonly method?: string;
+  /** Header lines in order; repeat a name to send it twice. */
+  readonly headers?: readonly (readonly [string, string])[];
+  readonly body?: string;
+}
+
+export interface RunningHarness {
+  request(path: string, init?: HarnessRequest): Promise<HarnessResponse>;
+  close(): Promise<void>;
+}
+
+export type Routes = Readonly<Record<string, RouteRequirement | undefined>>;
+
+export interface Harness {
+  readonly name: string;
+  /** Whether the adapter reads RFC 6750 §2.2 body tokens (node:http does not parse bodies). */
+  readonly bodyTokens: boolean;
+  start(verifier: BearerVerifier, routes: Routes): Promise<RunningHarness>;
+}
+
+const describe = (auth: VerifiedToken): string =>
+  JSON.stringify({
+    sub: auth.subject,
+    scopes: [...auth.scopes].sort(),
+    issuer: auth.issuer,
+    tenant: auth.tenant ?? null,
+  });
+
+function nodeClient(server: Server): RunningHarness['request'] {
+  const { port } = server.address() as AddressInfo;
+  return (path, init = {}) =>
+    new Promise((resolve, reject) => {
+      const headers: Record<string, string | string[]> = {};
+      for (const [name, value] of init.headers ?? []) {
+        const key = name.toLowerCase();
+        const existing = headers[key];
+        headers[key] = existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
+      }
+      const req = httpRequest({ host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const flat: Record<string, string> = {};
+          for (const [name, value] of Object.entries(res.headers)) {
+            if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: flat, body: Buffer.concat(chunks).toString() });
+        });
+      });
+      req.on('error', reject);
+      req.end(init.body);
+    });
+}
+
+async function listen(server: Server): Promise<void> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+}
+
+export const HARNESSES: readonly Harness[] = [
+  {
+    name: 'express',
+    bodyTokens: true,
+    async start(verifier, routes) {
+      const app = express();
+      app.use(express.urlencoded({ extended: false }));
+      for (const [path, route] of Object.entries(routes)) {
+        app.all(path, requireBearer(verifier, route), (req, res) => {
+          res.type('application/json').send(describe(getExpressBearer(req)));
+        });
+      }
+      const server = createServer(app);
+      await listen(server);
+      return { request: nodeClient(server), close: () => closeServer(server) };
+    },
+  },
+  {
+    name: 'fastify',
+    bodyTokens: false,
+    async start(verifier, routes) {
+      const app = Fastify();
+      for (const [path, route] of Object.entries(routes)) {
+        app.route({
+          method: ['GET', 'POST'],
+          url: path,
+          preHandler: bearerPreHandler(verifier, route),
+          handler: async (request, reply) => {
+            reply.type('application/json');
+            return describe(getFastifyBearer(request));
+          },
+        });
+      }
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      return { request: nodeClient(app.server), close: () => app.close() };
+    },
+  },
+  {
+    name: 'hono',
+    bodyTokens: true,
+    async start(verifier, routes) {
+      const app = new Hono();
+      for (const [path, route] of Object.entries(routes)) {
+        app.on(['GET', 'POST'], path, bearerAuth(verifier, route), (c) =>
+          c.body(describe(c.get('bearer')), 200, { 'content-type': 'application/json' }),
+        );
+      }
+      return {
+        async request(path, init = {}) {
+          const headers = new Headers();
+          for (const [name, value] of init.headers ?? []) headers.append(name, value);
+          const response = await app.fetch(
+            new Request(`http://127.0.0.1${path}`, {
+              method: init.method ?? 'GET',
+              headers,
+              ...(init.body === undefined ? {} : { body: init.body }),
+            }),
+          );
+          const flat: Record<string, string> = {};
+          response.headers.forEach((value, name) => {
+            flat[name] = value;
+          });
+          return { status: response.status, headers: flat, body: await response.text() };
+        },
+        close: async () => {},
+      };
+    },
+  },
+  {
+    name: 'node:http',
+    bodyTokens: false,
+    async start(verifier, routes) {
+      const declared = new Map(
+        Object.entries(routes).map(([path, route]) => [path, route === undefined ? undefined : verifier.route(route)]),
+      );
+      const server = createServer(async (req, res) => {
+        const path = (req.url ?? '/').split('?')[0] as string;
+        if (!declared.has(path)) {
+          res.statusCode = 404;
+          res.end();
+          return;
+        }
+        const auth = await authenticateNode(verifier, req, res, declared.get(path));
+        if (!auth) return;
+        res.setHeader('content-type', 'application/json');
+        res.end(describe(auth));
+      });
+      await listen(server);
+      return { request: nodeClient(server), close: () => closeServer(server) };
+    },
+  },
+];
