@@ -12,7 +12,12 @@ import { fileURLToPath } from 'node:url';
 // environment without NODE_ENV, i.e. the production profile.
 const child = spawn(
   process.execPath,
-  ['--conditions=@rampart/source', '--disable-warning=ExperimentalWarning', fileURLToPath(new URL('demo/walkthrough.ts', import.meta.url)), ...process.argv.slice(2)],
+  [
+    '--conditions=@rampart/source',
+    '--disable-warning=ExperimentalWarning',
+    fileURLToPath(new URL('demo/walkthrough.ts', import.meta.url)),
+    ...process.argv.slice(2),
+  ],
   { stdio: 'inherit', env: { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'development' } },
 );
 // Ctrl-C reaches the walkthrough too (same process group); it stops the stack, then we exit with it.

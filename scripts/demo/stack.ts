@@ -8,7 +8,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getFreePort, startRedis, startVaultDevServer, type TestRedis, type TestVault } from '../../packages/testkit/src/index.ts';
+import {
+  getFreePort,
+  startRedis,
+  startVaultDevServer,
+  type TestRedis,
+  type TestVault,
+} from '../../packages/testkit/src/index.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -102,7 +108,9 @@ export async function startStack(progress: Progress): Promise<Stack> {
       () => startRedis(),
     );
     cleanups.push(() => redis.stop());
-    const vault = await progress('start the Vault dev server (transit + KV v2, random root token)', () => startVaultDevServer());
+    const vault = await progress('start the Vault dev server (transit + KV v2, random root token)', () =>
+      startVaultDevServer(),
+    );
     cleanups.push(() => vault.stop());
     const dir = mkdtempSync(join(tmpdir(), 'rampart-demo-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -132,7 +140,10 @@ export async function startStack(progress: Progress): Promise<Stack> {
         },
       });
       await vaultWrite(vault, 'secret/data/rampart-demo/clients', {
-        data: { ...Object.fromEntries(Object.values(clients).map((c) => [c.id, c.secret])), 'issues-web': webClientSecret },
+        data: {
+          ...Object.fromEntries(Object.values(clients).map((c) => [c.id, c.secret])),
+          'issues-web': webClientSecret,
+        },
       });
       await vaultWrite(vault, 'transit/keys/issues-pii', { type: 'aes256-gcm96' });
     });
@@ -142,10 +153,20 @@ export async function startStack(progress: Progress): Promise<Stack> {
     writeFileSync(
       clientsFile,
       JSON.stringify([
-        { client_id: clients.admin.id, grant_types: ['client_credentials'], scopes: ['issues:read', 'issues:write', 'metrics:read'], tenant: 'acme' },
+        {
+          client_id: clients.admin.id,
+          grant_types: ['client_credentials'],
+          scopes: ['issues:read', 'issues:write', 'metrics:read'],
+          tenant: 'acme',
+        },
         { client_id: clients.reader.id, grant_types: ['client_credentials'], scopes: ['issues:read'], tenant: 'acme' },
         { client_id: clients.burst.id, grant_types: ['client_credentials'], scopes: ['issues:read'], tenant: 'acme' },
-        { client_id: clients.sender.id, grant_types: ['client_credentials'], scopes: ['webhooks:deliver'], tenant: 'acme' },
+        {
+          client_id: clients.sender.id,
+          grant_types: ['client_credentials'],
+          scopes: ['webhooks:deliver'],
+          tenant: 'acme',
+        },
         {
           client_id: 'issues-web',
           grant_types: ['authorization_code'],
@@ -184,23 +205,25 @@ export async function startStack(progress: Progress): Promise<Stack> {
       ),
     );
     const oauth = { OAUTH_ISSUER: hubUrl, OAUTH_JWKS_URI: `${hubUrl}/jwks` };
-    const [api, webhook] = await progress(`start the issues API on ${apiUrl} and the webhook receiver on ${webhookUrl}`, () =>
-      Promise.all([
-        startService('issues-api', 'examples/issues-api/src/main.ts', {
-          ...common,
-          ...oauth,
-          API_PORT: String(apiPort),
-          API_AUDIENCE: apiUrl,
-          DATABASE_PATH: databasePath,
-          CLIENT_RATE_LIMIT: String(clientRateLimit),
-        }),
-        startService('webhook', 'examples/webhook/src/main.ts', {
-          REDIS_URL: redis.url,
-          ...oauth,
-          WEBHOOK_PORT: String(webhookPort),
-          WEBHOOK_AUDIENCE: webhookUrl,
-        }),
-      ]),
+    const [api, webhook] = await progress(
+      `start the issues API on ${apiUrl} and the webhook receiver on ${webhookUrl}`,
+      () =>
+        Promise.all([
+          startService('issues-api', 'examples/issues-api/src/main.ts', {
+            ...common,
+            ...oauth,
+            API_PORT: String(apiPort),
+            API_AUDIENCE: apiUrl,
+            DATABASE_PATH: databasePath,
+            CLIENT_RATE_LIMIT: String(clientRateLimit),
+          }),
+          startService('webhook', 'examples/webhook/src/main.ts', {
+            REDIS_URL: redis.url,
+            ...oauth,
+            WEBHOOK_PORT: String(webhookPort),
+            WEBHOOK_AUDIENCE: webhookUrl,
+          }),
+        ]),
     );
     services.push(api, webhook);
     return {

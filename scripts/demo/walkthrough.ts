@@ -38,7 +38,12 @@ async function step(n: number, title: string, action: () => Promise<void>): Prom
   }
 }
 
-async function mint(stack: Stack, client: DemoClient, resource: string, scope: string): Promise<{ status: number; body: Record<string, unknown> }> {
+async function mint(
+  stack: Stack,
+  client: DemoClient,
+  resource: string,
+  scope: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${stack.hubUrl}/token`, {
     method: 'POST',
     headers: {
@@ -52,14 +57,20 @@ async function mint(stack: Stack, client: DemoClient, resource: string, scope: s
 
 async function token(stack: Stack, client: DemoClient, resource: string, scope: string): Promise<string> {
   const { status, body } = await mint(stack, client, resource, scope);
-  expect(status === 200 && typeof body.access_token === "string", `the hub answered ${status} to ${client.id}: ${body.error} ${body.error_description ?? ""}`);
+  expect(
+    status === 200 && typeof body.access_token === 'string',
+    `the hub answered ${status} to ${client.id}: ${body.error} ${body.error_description ?? ''}`,
+  );
   return body.access_token as string;
 }
 
 const decode = (jwt: string, part: 0 | 1): Record<string, unknown> =>
   JSON.parse(Buffer.from(jwt.split('.')[part] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
 
-async function call(url: string, init: RequestInit & { token?: string } = {}): Promise<{ status: number; headers: Headers; body: unknown }> {
+async function call(
+  url: string,
+  init: RequestInit & { token?: string } = {},
+): Promise<{ status: number; headers: Headers; body: unknown }> {
   const headers = new Headers(init.headers);
   if (init.token) headers.set('authorization', `Bearer ${init.token}`);
   if (init.body) headers.set('content-type', 'application/json');
@@ -77,8 +88,13 @@ async function call(url: string, init: RequestInit & { token?: string } = {}): P
 /** A Vault KV reader over plain fetch, for the sender's `vault:` reference. */
 const vaultReader = (stack: Stack) => ({
   async read(path: string): Promise<unknown> {
-    const response = await fetch(`${stack.vault.addr}/v1/${path}`, { headers: { 'x-vault-token': readFileSync(stack.vaultTokenFile, 'utf8') } });
-    if (!response.ok) throw Object.assign(new Error(`Vault answered ${response.status}`), { response: { statusCode: response.status } });
+    const response = await fetch(`${stack.vault.addr}/v1/${path}`, {
+      headers: { 'x-vault-token': readFileSync(stack.vaultTokenFile, 'utf8') },
+    });
+    if (!response.ok)
+      throw Object.assign(new Error(`Vault answered ${response.status}`), {
+        response: { statusCode: response.status },
+      });
     return response.json();
   },
 });
@@ -94,20 +110,28 @@ try {
 const s = stack;
 
 let adminToken = '';
-await step(1, 'A token is minted: client credentials + resource indicator → RFC 9068 JWT (replaces static admin keys)', async () => {
-  adminToken = await token(s, s.clients.admin, s.apiUrl, 'issues:read issues:write metrics:read');
-  const header = decode(adminToken, 0);
-  const claims = decode(adminToken, 1);
-  detail(`issues-admin got a ${header.alg} token, typ ${header.typ}, aud ${claims.aud}, scope "${claims.scope}", tenant ${claims.tenant}, expires in ${Number(claims.exp) - Number(claims.iat)} s`);
-  expect(header.typ === 'at+jwt' && claims.aud === s.apiUrl, 'the token is not an RFC 9068 access token for the API');
-  const refused = await mint(s, s.clients.reader, s.apiUrl, 'issues:write');
-  detail(`issues-reader asking for issues:write (not registered for it): ${refused.status} ${refused.body.error}`);
-  expect(refused.status === 400, 'the hub granted a scope the client is not registered for');
-});
+await step(
+  1,
+  'A token is minted: client credentials + resource indicator → RFC 9068 JWT (replaces static admin keys)',
+  async () => {
+    adminToken = await token(s, s.clients.admin, s.apiUrl, 'issues:read issues:write metrics:read');
+    const header = decode(adminToken, 0);
+    const claims = decode(adminToken, 1);
+    detail(
+      `issues-admin got a ${header.alg} token, typ ${header.typ}, aud ${claims.aud}, scope "${claims.scope}", tenant ${claims.tenant}, expires in ${Number(claims.exp) - Number(claims.iat)} s`,
+    );
+    expect(header.typ === 'at+jwt' && claims.aud === s.apiUrl, 'the token is not an RFC 9068 access token for the API');
+    const refused = await mint(s, s.clients.reader, s.apiUrl, 'issues:write');
+    detail(`issues-reader asking for issues:write (not registered for it): ${refused.status} ${refused.body.error}`);
+    expect(refused.status === 400, 'the hub granted a scope the client is not registered for');
+  },
+);
 
 await step(2, 'An authorized call: GET /issues with a bearer token carrying issues:read', async () => {
   const response = await call(`${s.apiUrl}/issues`, { token: adminToken });
-  detail(`200 expected, got ${response.status}; Content-Security-Policy: ${response.headers.get('content-security-policy')}`);
+  detail(
+    `200 expected, got ${response.status}; Content-Security-Policy: ${response.headers.get('content-security-policy')}`,
+  );
   expect(response.status === 200, `got ${response.status}`);
   const anonymous = await call(`${s.apiUrl}/issues`);
   detail(`without a token: ${anonymous.status}, WWW-Authenticate: ${anonymous.headers.get('www-authenticate')}`);
@@ -117,14 +141,19 @@ await step(2, 'An authorized call: GET /issues with a bearer token carrying issu
 let issueId = 0;
 await step(3, 'A missing scope is refused: a read-only client tries to create an issue', async () => {
   const readerToken = await token(s, s.clients.reader, s.apiUrl, 'issues:read');
-  const response = await call(`${s.apiUrl}/issues`, { method: 'POST', token: readerToken, body: JSON.stringify({ title: 'x', description: 'x' }) });
+  const response = await call(`${s.apiUrl}/issues`, {
+    method: 'POST',
+    token: readerToken,
+    body: JSON.stringify({ title: 'x', description: 'x' }),
+  });
   detail(`${response.status}, WWW-Authenticate: ${response.headers.get('www-authenticate')}`);
   expect(response.status === 403, `got ${response.status}`);
 });
 
 const email = `reporter-${randomBytes(3).toString('hex')}@example.com`;
 await step(4, 'An XSS payload is stored sanitized (ugc preset)', async () => {
-  const payload = '<p>Login fails</p><img src=x onerror="alert(document.cookie)"><script>alert(1)</script><a href="javascript:alert(2)">details</a>';
+  const payload =
+    '<p>Login fails</p><img src=x onerror="alert(document.cookie)"><script>alert(1)</script><a href="javascript:alert(2)">details</a>';
   detail(`sent:   ${payload}`);
   const created = await call(`${s.apiUrl}/issues`, {
     method: 'POST',
@@ -141,47 +170,70 @@ await step(4, 'An XSS payload is stored sanitized (ugc preset)', async () => {
   const mail = await call(`${s.apiUrl}/inbound-email`, {
     method: 'POST',
     token: adminToken,
-    body: JSON.stringify({ from: email, subject: 'Re: login', html: '<div style="color:red">Still broken<iframe src="https://evil.example"></iframe></div>' }),
+    body: JSON.stringify({
+      from: email,
+      subject: 'Re: login',
+      html: '<div style="color:red">Still broken<iframe src="https://evil.example"></iframe></div>',
+    }),
   });
   detail(`inbound email (email preset): ${mail.status}, stored ${(mail.body as { description: string }).description}`);
-  expect(mail.status === 201 && !/iframe/i.test((mail.body as { description: string }).description), 'inbound email was not sanitized');
+  expect(
+    mail.status === 201 && !/iframe/i.test((mail.body as { description: string }).description),
+    'inbound email was not sanitized',
+  );
 });
 
-await step(5, "The reporter's email is ciphertext at rest (Vault Transit envelope bound to tenant + record id)", async () => {
-  const db = new DatabaseSync(s.databasePath, { readOnly: true });
-  const row = db.prepare('SELECT reporter_email FROM issues WHERE id = ?').get(issueId) as { reporter_email: string } | undefined;
-  db.close();
-  const stored = row?.reporter_email ?? '';
-  detail(`in ${join('<tmp>', 'issues.sqlite')}: reporter_email = ${stored.slice(0, 48)}… (${stored.length} chars)`);
-  expect(stored.length > 0 && !stored.includes(email) && !stored.includes('@'), 'the email is stored in plaintext');
-  const api = await call(`${s.apiUrl}/issues/${issueId}`, { token: adminToken });
-  detail(`through the API (tenant acme, record ${issueId}): ${(api.body as { reporterEmail: string }).reporterEmail}`);
-  expect((api.body as { reporterEmail: string }).reporterEmail === email, 'the API did not decrypt the email');
-});
+await step(
+  5,
+  "The reporter's email is ciphertext at rest (Vault Transit envelope bound to tenant + record id)",
+  async () => {
+    const db = new DatabaseSync(s.databasePath, { readOnly: true });
+    const row = db.prepare('SELECT reporter_email FROM issues WHERE id = ?').get(issueId) as
+      | { reporter_email: string }
+      | undefined;
+    db.close();
+    const stored = row?.reporter_email ?? '';
+    detail(`in ${join('<tmp>', 'issues.sqlite')}: reporter_email = ${stored.slice(0, 48)}… (${stored.length} chars)`);
+    expect(stored.length > 0 && !stored.includes(email) && !stored.includes('@'), 'the email is stored in plaintext');
+    const api = await call(`${s.apiUrl}/issues/${issueId}`, { token: adminToken });
+    detail(
+      `through the API (tenant acme, record ${issueId}): ${(api.body as { reporterEmail: string }).reporterEmail}`,
+    );
+    expect((api.body as { reporterEmail: string }).reporterEmail === email, 'the API did not decrypt the email');
+  },
+);
 
-await step(6, `Rate limit: ${s.clientRateLimit} requests a minute per client, counted in Redis (all pods share it)`, async () => {
-  const burstToken = await token(s, s.clients.burst, s.apiUrl, 'issues:read');
-  let last: Awaited<ReturnType<typeof call>> | undefined;
-  let sent = 0;
-  for (; sent < s.clientRateLimit + 5; sent++) {
-    last = await call(`${s.apiUrl}/issues`, { token: burstToken });
-    if (last.status === 429) break;
-  }
-  expect(last?.status === 429, `no 429 after ${sent} requests`);
-  detail(`request ${sent + 1}: 429; Retry-After: ${last?.headers.get('retry-after')}`);
-  detail(`RateLimit-Policy: ${last?.headers.get('ratelimit-policy')}`);
-  detail(`RateLimit: ${last?.headers.get('ratelimit')}`);
-});
+await step(
+  6,
+  `Rate limit: ${s.clientRateLimit} requests a minute per client, counted in Redis (all pods share it)`,
+  async () => {
+    const burstToken = await token(s, s.clients.burst, s.apiUrl, 'issues:read');
+    let last: Awaited<ReturnType<typeof call>> | undefined;
+    let sent = 0;
+    for (; sent < s.clientRateLimit + 5; sent++) {
+      last = await call(`${s.apiUrl}/issues`, { token: burstToken });
+      if (last.status === 429) break;
+    }
+    expect(last?.status === 429, `no 429 after ${sent} requests`);
+    detail(`request ${sent + 1}: 429; Retry-After: ${last?.headers.get('retry-after')}`);
+    detail(`RateLimit-Policy: ${last?.headers.get('ratelimit-policy')}`);
+    detail(`RateLimit: ${last?.headers.get('ratelimit')}`);
+  },
+);
 
-await step(7, 'A replayed webhook is rejected (bearer + webhooks:deliver, delivery ids in a Redis ReplayGuard; replaces HMAC)', async () => {
-  const sender = createWebhookSender(await loadSenderConfig(s.senderEnv, vaultReader(s)));
-  const id = `evt_${randomUUID()}`;
-  const first = await sender.send({ type: 'issue.created', id: issueId }, id);
-  detail(`delivery ${id}: ${first.status}`);
-  const again = await sender.send({ type: 'issue.created', id: issueId }, id);
-  detail(`the same delivery again: ${again.status} ${JSON.stringify(again.body)}`);
-  expect(first.status === 202 && again.status === 409, `got ${first.status} then ${again.status}`);
-});
+await step(
+  7,
+  'A replayed webhook is rejected (bearer + webhooks:deliver, delivery ids in a Redis ReplayGuard; replaces HMAC)',
+  async () => {
+    const sender = createWebhookSender(await loadSenderConfig(s.senderEnv, vaultReader(s)));
+    const id = `evt_${randomUUID()}`;
+    const first = await sender.send({ type: 'issue.created', id: issueId }, id);
+    detail(`delivery ${id}: ${first.status}`);
+    const again = await sender.send({ type: 'issue.created', id: issueId }, id);
+    detail(`the same delivery again: ${again.status} ${JSON.stringify(again.body)}`);
+    expect(first.status === 202 && again.status === 409, `got ${first.status} then ${again.status}`);
+  },
+);
 
 await step(8, '/metrics answers 404 to unauthenticated callers (and serves callers with metrics:read)', async () => {
   const anonymous = await call(`${s.apiUrl}/metrics`);
@@ -202,8 +254,13 @@ await step(9, 'A dev secret is refused by config in production', async () => {
   } catch (error) {
     if (error instanceof StepFailed) throw error;
     const e = error as { name?: string; code?: string; issues?: { key: string; rules?: string[] }[] };
-    detail(`${e.name} ${e.code}: ${(e.issues ?? []).map((i) => `${i.key} (${(i.rules ?? []).join(', ')})`).join('; ')}`);
-    expect(e.name === 'ConfigError' && (e.issues ?? []).some((i) => i.rules?.includes('dev-marker')), 'refused for another reason');
+    detail(
+      `${e.name} ${e.code}: ${(e.issues ?? []).map((i) => `${i.key} (${(i.rules ?? []).join(', ')})`).join('; ')}`,
+    );
+    expect(
+      e.name === 'ConfigError' && (e.issues ?? []).some((i) => i.rules?.includes('dev-marker')),
+      'refused for another reason',
+    );
   }
 });
 

@@ -36,7 +36,8 @@ const LOOPBACK = /^(127(?:\.\d{1,3}){3}|\[::1\])$/;
  * only to a loopback address, RFC 8252 §7.3), no user info, no fragment, no wildcard.
  */
 export function redirectUriProblem(value: unknown): string | undefined {
-  if (typeof value !== 'string' || value.length === 0 || value.length > 2048) return 'must be a string of 1..2048 characters';
+  if (typeof value !== 'string' || value.length === 0 || value.length > 2048)
+    return 'must be a string of 1..2048 characters';
   if (value.includes('*')) return 'must not contain a wildcard';
   let parsed: URL;
   try {
@@ -44,10 +45,12 @@ export function redirectUriProblem(value: unknown): string | undefined {
   } catch {
     return 'must be an absolute URL';
   }
-  if (parsed.href !== value && `${parsed.href}` !== `${value}/`) return 'must be in normalized form (exact match is required)';
   if (parsed.hash !== '' || value.includes('#')) return 'must not contain a fragment';
+  if (parsed.href !== value && `${parsed.href}` !== `${value}/`)
+    return 'must be in normalized form (exact match is required)';
   if (parsed.username !== '' || parsed.password !== '') return 'must not contain user info';
-  if (parsed.protocol === 'http:') return LOOPBACK.test(parsed.hostname) ? undefined : 'must use https (http only for loopback IPs)';
+  if (parsed.protocol === 'http:')
+    return LOOPBACK.test(parsed.hostname) ? undefined : 'must use https (http only for loopback IPs)';
   if (parsed.protocol !== 'https:') return 'must use https';
   return undefined;
 }
@@ -60,7 +63,8 @@ function stringList(value: unknown): string[] | undefined {
 export function parseClients(document: unknown): ClientRegistration[] {
   const problems: string[] = [];
   const clients: ClientRegistration[] = [];
-  if (!Array.isArray(document) || document.length === 0) throw new RegistrationError(['HUB_CLIENTS must be a non-empty JSON array']);
+  if (!Array.isArray(document) || document.length === 0)
+    throw new RegistrationError(['HUB_CLIENTS must be a non-empty JSON array']);
   const seen = new Set<string>();
   document.forEach((entry: unknown, index) => {
     const where = `HUB_CLIENTS[${index}]`;
@@ -70,8 +74,12 @@ export function parseClients(document: unknown): ClientRegistration[] {
     }
     const e = entry as Record<string, unknown>;
     for (const key of Object.keys(e)) {
-      if (!['client_id', 'grant_types', 'scopes', 'redirect_uris', 'tenant'].includes(key)) problems.push(`${where}.${key} is not a known field`);
-      if (key === 'client_secret') problems.push(`${where} must not hold a client secret: set ${where}'s secret through its HUB_CLIENT_SECRET_<ID> key`);
+      if (!['client_id', 'grant_types', 'scopes', 'redirect_uris', 'tenant'].includes(key))
+        problems.push(`${where}.${key} is not a known field`);
+      if (key === 'client_secret')
+        problems.push(
+          `${where} must not hold a client secret: set ${where}'s secret through its HUB_CLIENT_SECRET_<ID> key`,
+        );
     }
     const id = e.client_id;
     if (typeof id !== 'string' || !CLIENT_ID.test(id)) problems.push(`${where}.client_id must match ${CLIENT_ID}`);
@@ -82,7 +90,8 @@ export function parseClients(document: unknown): ClientRegistration[] {
       problems.push(`${where}.grant_types must list client_credentials and/or authorization_code`);
     }
     const scopes = stringList(e.scopes);
-    if (!scopes || scopes.some((s) => !SCOPE.test(s))) problems.push(`${where}.scopes must be a list of RFC 6749 scope tokens`);
+    if (!scopes || scopes.some((s) => !SCOPE.test(s)))
+      problems.push(`${where}.scopes must be a list of RFC 6749 scope tokens`);
     const redirects = e.redirect_uris === undefined ? [] : stringList(e.redirect_uris);
     if (!redirects) problems.push(`${where}.redirect_uris must be a list of URLs`);
     else {
@@ -118,7 +127,9 @@ export function parseResources(document: unknown): ResourceServer[] {
   const problems: string[] = [];
   const servers: ResourceServer[] = [];
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
-    throw new RegistrationError(['HUB_RESOURCES must be a JSON object: { "<resource indicator>": { "scopes": [...] } }']);
+    throw new RegistrationError([
+      'HUB_RESOURCES must be a JSON object: { "<resource indicator>": { "scopes": [...] } }',
+    ]);
   }
   for (const [resource, entry] of Object.entries(document)) {
     const where = `HUB_RESOURCES[${JSON.stringify(resource)}]`;
@@ -130,7 +141,8 @@ export function parseResources(document: unknown): ResourceServer[] {
     }
     if (!problem && scopes) servers.push({ resource, scopes });
   }
-  if (servers.length === 0 && problems.length === 0) problems.push('HUB_RESOURCES must register at least one resource server');
+  if (servers.length === 0 && problems.length === 0)
+    problems.push('HUB_RESOURCES must register at least one resource server');
   if (problems.length > 0) throw new RegistrationError(problems);
   return servers;
 }

@@ -30,7 +30,8 @@ export interface HubOptions {
 function signingJwk(signingKey: Secret): Record<string, unknown> {
   const key = createPrivateKey({ key: Buffer.from(signingKey.reveal(), 'base64url'), format: 'der', type: 'pkcs8' });
   const jwk = key.export({ format: 'jwk' });
-  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256') throw new Error('HUB_SIGNING_KEY must be an EC P-256 private key (PKCS#8 DER, base64url)');
+  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256')
+    throw new Error('HUB_SIGNING_KEY must be an EC P-256 private key (PKCS#8 DER, base64url)');
   const publicDer = createPublicKey(key).export({ format: 'der', type: 'spki' });
   const kid = Buffer.from(publicDer.subarray(-32)).toString('base64url').slice(0, 16);
   return { ...jwk, kid, alg: 'ES256', use: 'sig' };
@@ -97,7 +98,9 @@ export function createHub(options: HubOptions): { readonly provider: Provider; r
   const tokenLimiter = createRateLimiter({
     redis: options.redis,
     prefix: 'hub-token',
-    limits: [{ name: 'token-per-ip', algorithm: 'sliding-window', limit: options.tokenRateLimitPerMinute, windowMs: 60_000 }],
+    limits: [
+      { name: 'token-per-ip', algorithm: 'sliding-window', limit: options.tokenRateLimitPerMinute, windowMs: 60_000 },
+    ],
   });
   const limitTokenRequests = nodeRateLimit({ limiter: tokenLimiter });
   const callback = provider.callback();

@@ -6,12 +6,7 @@ import { type BearerVerifier, fromNodeRequest, type VerifiedToken } from '@rampa
 import { authenticateNode } from '@rampart/bearer/node';
 import { apiPreset } from '@rampart/headers';
 import { withSecurityHeaders } from '@rampart/headers/node';
-import {
-  clientSubject,
-  createHttpRateLimit,
-  type HttpRequestView,
-  type RateLimiter,
-} from '@rampart/redis';
+import { clientSubject, createHttpRateLimit, type HttpRequestView, type RateLimiter } from '@rampart/redis';
 import { nodeRateLimit } from '@rampart/redis/node';
 import { createSanitizer } from '@rampart/sanitize';
 import type { IssueStore } from './store.ts';
@@ -39,7 +34,8 @@ class HttpProblem extends Error {
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  if (!(req.headers['content-type'] ?? '').startsWith('application/json')) throw new HttpProblem(415, 'content-type must be application/json');
+  if (!(req.headers['content-type'] ?? '').startsWith('application/json'))
+    throw new HttpProblem(415, 'content-type must be application/json');
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -59,7 +55,8 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 function text(body: Record<string, unknown>, field: string, max: number, required: boolean): string | undefined {
   const value = body[field];
   if (value === undefined && !required) return undefined;
-  if (typeof value !== 'string' || value.length === 0 || value.length > max) throw new HttpProblem(400, `${field} must be a string of 1..${max} characters`);
+  if (typeof value !== 'string' || value.length === 0 || value.length > max)
+    throw new HttpProblem(400, `${field} must be a string of 1..${max} characters`);
   return value;
 }
 
@@ -150,7 +147,8 @@ export function createApi(options: ApiOptions): { readonly server: Server; reado
       const body = await readJson(req);
       const title = text(body, 'title', 200, true) as string;
       const reporterEmail = text(body, 'reporterEmail', 320, false);
-      if (reporterEmail !== undefined && !EMAIL.test(reporterEmail)) throw new HttpProblem(400, 'reporterEmail must be an email address');
+      if (reporterEmail !== undefined && !EMAIL.test(reporterEmail))
+        throw new HttpProblem(400, 'reporterEmail must be an email address');
       const clean = ugc.sanitize(text(body, 'description', 50_000, true) as string);
       const issue = await store.create(tenant, { title, description: clean.html, reporterEmail, source: 'api' });
       count('issues_created');
@@ -167,7 +165,8 @@ export function createApi(options: ApiOptions): { readonly server: Server; reado
         const title = text(body, 'title', 200, false);
         const raw = text(body, 'description', 50_000, false);
         const clean = raw === undefined ? undefined : ugc.sanitize(raw);
-        if (!store.update(tenant, id, { title, description: clean?.html })) return send(res, 404, { error: 'not found' });
+        if (!store.update(tenant, id, { title, description: clean?.html }))
+          return send(res, 404, { error: 'not found' });
         return send(res, 200, { id, description: clean?.html, removed: clean?.removed ?? [] });
       }
     }
@@ -177,7 +176,12 @@ export function createApi(options: ApiOptions): { readonly server: Server; reado
       if (!EMAIL.test(from)) throw new HttpProblem(400, 'from must be an email address');
       const subject = text(body, 'subject', 200, true) as string;
       const clean = email.sanitize(text(body, 'html', 50_000, true) as string);
-      const issue = await store.create(tenant, { title: subject, description: clean.html, reporterEmail: from, source: 'email' });
+      const issue = await store.create(tenant, {
+        title: subject,
+        description: clean.html,
+        reporterEmail: from,
+        source: 'email',
+      });
       count('issues_created');
       return send(res, 201, { id: issue.id, description: clean.html, removed: clean.removed });
     }

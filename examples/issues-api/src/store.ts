@@ -41,7 +41,10 @@ export class IssueStore {
     this.#transit = transit;
   }
 
-  async create(tenant: string, input: { title: string; description: string; reporterEmail?: string | undefined; source: 'api' | 'email' }): Promise<Issue> {
+  async create(
+    tenant: string,
+    input: { title: string; description: string; reporterEmail?: string | undefined; source: 'api' | 'email' },
+  ): Promise<Issue> {
     // The id is part of the encryption context, so the row is inserted first; if encryption
     // fails the row is removed (no awaits inside a transaction on the one shared connection).
     const { lastInsertRowid } = this.#db
@@ -63,17 +66,35 @@ export class IssueStore {
   async get(tenant: string, id: number): Promise<Issue | undefined> {
     const row = this.#db.prepare('SELECT * FROM issues WHERE tenant = ? AND id = ?').get(tenant, id) as Row | undefined;
     if (!row) return undefined;
-    const reporterEmail = row.reporter_email === null ? undefined : await this.#transit.decryptString(row.reporter_email, emailContext(tenant, id));
-    return { id: row.id, tenant: row.tenant, title: row.title, description: row.description, reporterEmail, source: row.source };
+    const reporterEmail =
+      row.reporter_email === null
+        ? undefined
+        : await this.#transit.decryptString(row.reporter_email, emailContext(tenant, id));
+    return {
+      id: row.id,
+      tenant: row.tenant,
+      title: row.title,
+      description: row.description,
+      reporterEmail,
+      source: row.source,
+    };
   }
 
   list(tenant: string): { id: number; title: string; description: string; source: string }[] {
-    return this.#db.prepare('SELECT id, title, description, source FROM issues WHERE tenant = ? ORDER BY id').all(tenant) as never;
+    return this.#db
+      .prepare('SELECT id, title, description, source FROM issues WHERE tenant = ? ORDER BY id')
+      .all(tenant) as never;
   }
 
-  update(tenant: string, id: number, changes: { title?: string | undefined; description?: string | undefined }): boolean {
+  update(
+    tenant: string,
+    id: number,
+    changes: { title?: string | undefined; description?: string | undefined },
+  ): boolean {
     const result = this.#db
-      .prepare('UPDATE issues SET title = COALESCE(?, title), description = COALESCE(?, description) WHERE tenant = ? AND id = ?')
+      .prepare(
+        'UPDATE issues SET title = COALESCE(?, title), description = COALESCE(?, description) WHERE tenant = ? AND id = ?',
+      )
       .run(changes.title ?? null, changes.description ?? null, tenant, id);
     return Number(result.changes) === 1;
   }

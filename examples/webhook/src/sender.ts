@@ -23,7 +23,10 @@ export function createWebhookSender(config: SenderConfig): WebhookSender {
       const response = await fetch(config.WEBHOOK_URL, {
         method: 'POST',
         headers: {
-          authorization: await tokens.getAuthorizationHeader({ audience: config.WEBHOOK_AUDIENCE, scopes: ['webhooks:deliver'] }),
+          authorization: await tokens.getAuthorizationHeader({
+            audience: config.WEBHOOK_AUDIENCE,
+            scopes: ['webhooks:deliver'],
+          }),
           'content-type': 'application/json',
           'webhook-id': id,
         },

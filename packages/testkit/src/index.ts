@@ -9,6 +9,13 @@ export {
   type TestRedisCluster,
   type TestRedisClusterNode,
 } from './redis-cluster.ts';
+export {
+  type CreateTestIssuerOptions,
+  createTestIssuer,
+  type MintOptions,
+  type TestIssuer,
+  type TestIssuerAlgorithm,
+} from './test-issuer.ts';
 // Vault dev server (transit + KV v2), see src/vault-dev-server/.
 export {
   type StartVaultDevServerOptions,
@@ -17,11 +24,4 @@ export {
   type VaultDevFault,
   type VaultDevRequest,
 } from './vault-dev-server/index.ts';
-export {
-  type CreateTestIssuerOptions,
-  createTestIssuer,
-  type MintOptions,
-  type TestIssuer,
-  type TestIssuerAlgorithm,
-} from './test-issuer.ts';
 export { waitFor } from './wait.ts';
