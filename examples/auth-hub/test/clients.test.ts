@@ -1,17 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { clientSecretVariable } from '../src/config.ts';
 import { parseClients, parseResources, RegistrationError, redirectUriProblem } from '../src/clients.ts';
+import { clientSecretVariable } from '../src/config.ts';
 
 const ccClient = { client_id: 'svc', grant_types: ['client_credentials'], scopes: ['issues:read'], tenant: 'acme' };
 
 describe('redirectUriProblem', () => {
-  it.each([
-    'https://app.example.com/callback',
-    'http://127.0.0.1:8080/cb',
-    'http://[::1]:8080/cb',
-  ])('accepts %s', (uri) => {
-    expect(redirectUriProblem(uri)).toBeUndefined();
-  });
+  it.each(['https://app.example.com/callback', 'http://127.0.0.1:8080/cb', 'http://[::1]:8080/cb'])(
+    'accepts %s',
+    (uri) => {
+      expect(redirectUriProblem(uri)).toBeUndefined();
+    },
+  );
 
   it.each([
     ['http://app.example.com/cb', 'https'],
@@ -48,7 +47,12 @@ describe('parseClients', () => {
     try {
       parseClients([
         { ...ccClient, client_secret: 'x' },
-        { ...ccClient, client_id: 'web', grant_types: ['authorization_code'], redirect_uris: ['http://evil.example/cb'] },
+        {
+          ...ccClient,
+          client_id: 'web',
+          grant_types: ['authorization_code'],
+          redirect_uris: ['http://evil.example/cb'],
+        },
         ccClient,
       ]);
     } catch (caught) {
@@ -63,7 +67,9 @@ describe('parseClients', () => {
 
   it('requires a redirect URI for the code flow and refuses one without it', () => {
     expect(() => parseClients([{ ...ccClient, grant_types: ['authorization_code'] }])).toThrow(/at least one URI/);
-    expect(() => parseClients([{ ...ccClient, redirect_uris: ['https://app.example.com/cb'] }])).toThrow(/only allowed with authorization_code/);
+    expect(() => parseClients([{ ...ccClient, redirect_uris: ['https://app.example.com/cb'] }])).toThrow(
+      /only allowed with authorization_code/,
+    );
   });
 });
 
@@ -72,7 +78,9 @@ describe('parseResources', () => {
     expect(parseResources({ 'https://api.example.com': { scopes: ['a:read'] } })).toEqual([
       { resource: 'https://api.example.com', scopes: ['a:read'] },
     ]);
-    expect(() => parseResources({ 'https://api.example.com#x': { scopes: ['a b'] } })).toThrow(/fragment[\s\S]*scope tokens/);
+    expect(() => parseResources({ 'https://api.example.com#x': { scopes: ['a b'] } })).toThrow(
+      /fragment[\s\S]*scope tokens/,
+    );
   });
 });
 

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
-import { loadConfig, Secret, secret } from '@rampart/config';
+import { loadConfig, type Secret, secret } from '@rampart/config';
 import { startRedis, type TestRedis } from '@rampart/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,8 +33,20 @@ beforeAll(async () => {
     signingKey: await secretOf(privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64url')),
     cookieKey: await secretOf(randomBytes(32).toString('base64url')),
     clients: [
-      { clientId: 'svc', grantTypes: ['client_credentials'], scopes: ['issues:read'], redirectUris: [], tenant: 'acme' },
-      { clientId: 'web', grantTypes: ['authorization_code'], scopes: ['issues:read'], redirectUris: [redirectUri], tenant: 'acme' },
+      {
+        clientId: 'svc',
+        grantTypes: ['client_credentials'],
+        scopes: ['issues:read'],
+        redirectUris: [],
+        tenant: 'acme',
+      },
+      {
+        clientId: 'web',
+        grantTypes: ['authorization_code'],
+        scopes: ['issues:read'],
+        redirectUris: [redirectUri],
+        tenant: 'acme',
+      },
     ],
     clientSecrets: new Map([
       ['svc', await secretOf(clientSecret)],
@@ -73,7 +85,10 @@ describe('createHub', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
     const { access_token: token } = (await response.json()) as { access_token: string };
-    const [header, payload] = token.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()));
+    const [header, payload] = token
+      .split('.')
+      .slice(0, 2)
+      .map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()));
     expect(header).toMatchObject({ typ: 'at+jwt', alg: 'ES256' });
     expect(payload).toMatchObject({ aud: resource, scope: 'issues:read', client_id: 'svc', tenant: 'acme' });
   });
@@ -98,18 +113,27 @@ describe('createHub', () => {
       });
     const pushed = await push(redirectUri);
     expect(pushed.status).toBe(201);
-    expect(((await pushed.json()) as { request_uri: string }).request_uri).toMatch(/^urn:ietf:params:oauth:request_uri:/);
+    expect(((await pushed.json()) as { request_uri: string }).request_uri).toMatch(
+      /^urn:ietf:params:oauth:request_uri:/,
+    );
     expect((await redis.keys('rampart:oidc:PushedAuthorizationRequest:*')).length).toBe(1);
     const evil = await push('https://evil.example.com/callback');
     expect(evil.status).toBe(400);
   });
 
   it('refuses an unknown resource, a scope the client lacks and a wrong secret', async () => {
-    const unknown = await tokenRequest({ grant_type: 'client_credentials', resource: 'https://other.example.com', scope: 'issues:read' });
+    const unknown = await tokenRequest({
+      grant_type: 'client_credentials',
+      resource: 'https://other.example.com',
+      scope: 'issues:read',
+    });
     expect(((await unknown.json()) as { error: string }).error).toBe('invalid_target');
     const scope = await tokenRequest({ grant_type: 'client_credentials', resource, scope: 'issues:write' });
     expect(((await scope.json()) as { error: string }).error).toBe('invalid_scope');
-    const wrong = await tokenRequest({ grant_type: 'client_credentials', resource }, randomBytes(32).toString('base64url'));
+    const wrong = await tokenRequest(
+      { grant_type: 'client_credentials', resource },
+      randomBytes(32).toString('base64url'),
+    );
     expect(wrong.status).toBe(401);
   });
 
@@ -136,7 +160,10 @@ describe('hubSchema', () => {
     };
     const error = await loadConfig(hubSchema, { env }).catch((caught: unknown) => caught);
     const issues = (error as { issues: { key: string; code: string }[] }).issues;
-    expect(issues.map((i) => `${i.key}:${i.code}`).sort()).toEqual(['HUB_COOKIE_KEY:source-not-allowed', 'HUB_SIGNING_KEY:source-not-allowed']);
+    expect(issues.map((i) => `${i.key}:${i.code}`).sort()).toEqual([
+      'HUB_COOKIE_KEY:source-not-allowed',
+      'HUB_SIGNING_KEY:source-not-allowed',
+    ]);
     expect(JSON.stringify(error) + String(error)).not.toContain(env.HUB_COOKIE_KEY);
   });
 });
