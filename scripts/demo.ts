@@ -21,6 +21,7 @@ const child = spawn(
   { stdio: 'inherit', env: { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'development' } },
 );
 // Ctrl-C reaches the walkthrough too (same process group); it stops the stack, then we exit with it.
-process.on('SIGINT', () => {});
+// A SIGINT sent to this process alone is forwarded (the walkthrough stops once either way).
+process.on('SIGINT', () => child.kill('SIGINT'));
 process.on('SIGTERM', () => child.kill('SIGTERM'));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

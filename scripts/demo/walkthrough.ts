@@ -276,9 +276,14 @@ if (once) {
   process.exit(failures === 0 ? 0 : 1);
 }
 say('\nwalkthrough complete; the stack keeps running. Press Ctrl-C to stop it.');
+let stopping = false;
 const shutdown = (): void => {
+  // Ctrl-C reaches this process both from the terminal and forwarded by the launcher: stop once.
+  if (stopping) return;
+  stopping = true;
+  say('\nstopping the stack…');
   void s.stop().then(() => process.exit(0));
 };
-process.once('SIGINT', shutdown);
-process.once('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);
 setInterval(() => {}, 60_000);

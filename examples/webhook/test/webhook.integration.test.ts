@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { createBearerVerifier } from '@rampart/bearer';
 import { CacheRegistry, ReplayGuard } from '@rampart/redis';
@@ -19,6 +19,13 @@ let tokenUrl = '';
 const delivered: Delivery[] = [];
 const clientSecret = randomBytes(32).toString('base64url');
 let tokenRequests = 0;
+
+// Client authentication of the stand-in token endpoint (RFC 6749 §2.3.1), compared in constant time.
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+function basicCredentialsMatch(header: string | undefined): boolean {
+  const presented = Buffer.from((header ?? '').replace(/^Basic /, ''), 'base64').toString('utf8');
+  return timingSafeEqual(digest(presented), digest(`sender:${clientSecret}`));
+}
 
 const listen = async (server: Server): Promise<string> => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -50,8 +57,7 @@ beforeAll(async () => {
   // A minimal token endpoint standing in for the hub: checks the client's basic credentials.
   tokenEndpoint = createServer((req, res) => {
     tokenRequests++;
-    const expected = `Basic ${Buffer.from(`sender:${clientSecret}`).toString('base64')}`;
-    if (req.headers.authorization !== expected) {
+    if (!basicCredentialsMatch(req.headers.authorization)) {
       res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_client"}');
       return;
     }
