@@ -165,19 +165,25 @@ describe('createTokenProvider', () => {
   });
 
   it('honours Retry-After between attempts, bounded', async () => {
-    const attempts: number[] = [];
-    const endpoint = await tokenEndpoint((_s, n) => {
-      attempts.push(Date.now());
-      return n === 1 ? { status: 429, body: {}, retryAfter: '1' } : ok(n);
-    });
+    const endpoint = await tokenEndpoint((_s, n) =>
+      n === 1
+        ? { status: 429, body: {}, retryAfter: '2' }
+        : n === 2
+          ? { status: 503, body: {}, retryAfter: '3600' }
+          : ok(n),
+    );
+    const waits: number[] = [];
     const provider = createTokenProvider({
       tokenEndpoint: endpoint.url,
       clientId: 'svc',
       authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
       retryBaseDelayMs: 1,
+      sleep: async (ms) => {
+        waits.push(ms);
+      },
     });
-    expect(await provider.getToken()).toBe('token-2');
-    expect((attempts[1] as number) - (attempts[0] as number)).toBeGreaterThanOrEqual(900);
+    expect(await provider.getToken()).toBe('token-3');
+    expect(waits).toEqual([2_000, 5_000]);
   });
 
   it('refuses an oversized token response', async () => {

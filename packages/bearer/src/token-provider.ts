@@ -42,6 +42,8 @@ export interface TokenProviderOptions {
   readonly now?: () => number;
   /** Random in [0, 1), for tests. */
   readonly random?: () => number;
+  /** Waits between retries, for tests. Default a timer. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** What a token is requested for. */
@@ -155,6 +157,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const clock = options.now ?? Date.now;
   const random = options.random ?? Math.random;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const timeoutMs = options.timeoutMs ?? 5_000;
   const baseDelay = options.retryBaseDelayMs ?? 200;
   const defaultLifetime = (options.defaultExpiresInSeconds ?? 60) * 1000;
@@ -260,7 +263,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
         const backoff = baseDelay * 2 ** attempt * (0.5 + random() / 2);
         // Honour the server's Retry-After, but never wait longer than MAX_RETRY_DELAY_MS per attempt.
         const delay = Math.min(Math.max(backoff, (error.retryAfterSeconds ?? 0) * 1000), MAX_RETRY_DELAY_MS);
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        await sleep(delay);
       }
     }
   };

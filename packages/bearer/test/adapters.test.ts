@@ -307,6 +307,7 @@ for (const harness of HARNESSES) {
           const ctx = { up, down };
           const response = await running.request(row.path, await row.request(ctx));
           row.expect(response, ctx);
+          expect(running.handled()).toBe(response.status === 200 ? 1 : 0);
         } finally {
           await running.close();
         }

@@ -30,6 +30,8 @@ export interface HarnessRequest {
 
 export interface RunningHarness {
   request(path: string, init?: HarnessRequest): Promise<HarnessResponse>;
+  /** How many times a route handler ran (it must not run for a rejected request). */
+  handled(): number;
   close(): Promise<void>;
 }
 
@@ -93,22 +95,25 @@ export const HARNESSES: readonly Harness[] = [
     name: 'express',
     bodyTokens: true,
     async start(verifier, routes) {
+      let handled = 0;
       const app = express();
       app.use(express.urlencoded({ extended: false }));
       for (const [path, route] of Object.entries(routes)) {
         app.all(path, requireBearer(verifier, route), (req, res) => {
+          handled++;
           res.type('application/json').send(describe(getExpressBearer(req)));
         });
       }
       const server = createServer(app);
       await listen(server);
-      return { request: nodeClient(server), close: () => closeServer(server) };
+      return { request: nodeClient(server), handled: () => handled, close: () => closeServer(server) };
     },
   },
   {
     name: 'fastify',
     bodyTokens: false,
     async start(verifier, routes) {
+      let handled = 0;
       const app = Fastify();
       for (const [path, route] of Object.entries(routes)) {
         app.route({
@@ -116,24 +121,27 @@ export const HARNESSES: readonly Harness[] = [
           url: path,
           preHandler: bearerPreHandler(verifier, route),
           handler: async (request, reply) => {
+            handled++;
             reply.type('application/json');
             return describe(getFastifyBearer(request));
           },
         });
       }
       await app.listen({ port: 0, host: '127.0.0.1' });
-      return { request: nodeClient(app.server), close: () => app.close() };
+      return { request: nodeClient(app.server), handled: () => handled, close: () => app.close() };
     },
   },
   {
     name: 'hono',
     bodyTokens: true,
     async start(verifier, routes) {
+      let handled = 0;
       const app = new Hono();
       for (const [path, route] of Object.entries(routes)) {
-        app.on(['GET', 'POST'], path, bearerAuth(verifier, route), (c) =>
-          c.body(describe(c.get('bearer')), 200, { 'content-type': 'application/json' }),
-        );
+        app.on(['GET', 'POST'], path, bearerAuth(verifier, route), (c) => {
+          handled++;
+          return c.body(describe(c.get('bearer')), 200, { 'content-type': 'application/json' });
+        });
       }
       return {
         async request(path, init = {}) {
@@ -152,6 +160,7 @@ export const HARNESSES: readonly Harness[] = [
           });
           return { status: response.status, headers: flat, body: await response.text() };
         },
+        handled: () => handled,
         close: async () => {},
       };
     },
@@ -163,6 +172,7 @@ export const HARNESSES: readonly Harness[] = [
       const declared = new Map(
         Object.entries(routes).map(([path, route]) => [path, route === undefined ? undefined : verifier.route(route)]),
       );
+      let handled = 0;
       const server = createServer(async (req, res) => {
         const path = (req.url ?? '/').split('?')[0] as string;
         if (!declared.has(path)) {
@@ -172,11 +182,12 @@ export const HARNESSES: readonly Harness[] = [
         }
         const auth = await authenticateNode(verifier, req, res, declared.get(path));
         if (!auth) return;
+        handled++;
         res.setHeader('content-type', 'application/json');
         res.end(describe(auth));
       });
       await listen(server);
-      return { request: nodeClient(server), close: () => closeServer(server) };
+      return { request: nodeClient(server), handled: () => handled, close: () => closeServer(server) };
     },
   },
 ];

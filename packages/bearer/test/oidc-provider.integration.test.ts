@@ -206,6 +206,50 @@ describe('oidc-provider integration', () => {
     expect(JSON.parse(Buffer.from(after.split('.')[0] as string, 'base64url').toString()).kid).toBe('as-2');
     expect(await call(after, ['orders:read'])).toBe(200);
     expect(await call(before, ['orders:read'])).toBe(200);
+    // The issuer retires the old key: once the verifier refreshes, tokens signed with it fail.
+    await issuer.stop();
+    await issuer.start([key2]);
+    await waitFor(async () => (await call(before, ['orders:read'])) === 401, {
+      timeoutMs: 10_000,
+      what: 'the retired key to stop verifying',
+    });
+    expect(await call(after, ['orders:read'])).toBe(200);
+    await issuer.stop();
+    await issuer.start([key2, key1]);
+  });
+
+  it('protects an Express route end to end with a token from the TokenProvider', async () => {
+    const express = (await import('express')).default;
+    const { requireBearer, getBearer } = await import('../src/adapters/express.ts');
+    const app = express();
+    app.get('/orders', requireBearer(verifier, { scopes: { all: ['orders:read'] } }), (req, res) => {
+      res.json({ client: getBearer(req).clientId });
+    });
+    app.delete('/orders', requireBearer(verifier, { scopes: { all: ['orders:write'] } }), (_req, res) => {
+      res.status(204).end();
+    });
+    const server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as import('node:net').AddressInfo;
+      const provider = tokens('client_secret_basic');
+      const authorization = await provider.getAuthorizationHeader({ audience: RESOURCE, scopes: ['orders:read'] });
+      const ok = await fetch(`http://127.0.0.1:${port}/orders`, { headers: { authorization } });
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toEqual({ client: 'billing' });
+      const forbidden = await fetch(`http://127.0.0.1:${port}/orders`, {
+        method: 'DELETE',
+        headers: { authorization },
+      });
+      expect(forbidden.status).toBe(403);
+      expect(forbidden.headers.get('www-authenticate')).toContain('scope="orders:write"');
+      const missing = await fetch(`http://127.0.0.1:${port}/orders`);
+      expect(missing.status).toBe(401);
+      expect(missing.headers.get('www-authenticate')).toBe('Bearer');
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('keeps serving tokens signed by known keys while the issuer is down, and answers 503 for unknown keys', async () => {

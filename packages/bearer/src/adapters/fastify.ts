@@ -22,7 +22,7 @@ export function bearerPreHandler<S extends string>(
   route?: RouteRequirement<S>,
 ): preHandlerAsyncHookHandler {
   const declared = route === undefined ? undefined : verifier.route(route);
-  return async function bearer(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  return async function bearer(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     const view = fromNodeRequest(
       request.raw,
       verifier.allowsBodyToken ? bodyTokensOf(request.body, request.headers['content-type']) : undefined,
@@ -31,9 +31,13 @@ export function bearerPreHandler<S extends string>(
       (request as WithBearer)[BEARER] = await verifier.authenticate(view, declared);
     } catch (error) {
       const answer = verifier.toResponse(error);
-      reply.code(answer.status).headers(answer.headers);
-      await reply.send(answer.body === '' ? undefined : answer.body);
+      // Fastify's documented way to answer from an async hook: send, then return the reply.
+      return reply
+        .code(answer.status)
+        .headers(answer.headers)
+        .send(answer.body === '' ? undefined : answer.body);
     }
+    return undefined;
   };
 }
 
