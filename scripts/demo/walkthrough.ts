@@ -130,7 +130,7 @@ await step(
 await step(2, 'An authorized call: GET /issues with a bearer token carrying issues:read', async () => {
   const response = await call(`${s.apiUrl}/issues`, { token: adminToken });
   detail(
-    `200 expected, got ${response.status}; Content-Security-Policy: ${response.headers.get('content-security-policy')}`,
+    `GET /issues with the admin token: ${response.status}; Content-Security-Policy: ${response.headers.get('content-security-policy')}`,
   );
   expect(response.status === 200, `got ${response.status}`);
   const anonymous = await call(`${s.apiUrl}/issues`);
@@ -238,9 +238,15 @@ await step(
 await step(8, '/metrics answers 404 to unauthenticated callers (and serves callers with metrics:read)', async () => {
   const anonymous = await call(`${s.apiUrl}/metrics`);
   detail(`without a token: ${anonymous.status}`);
+  const readerToken = await token(s, s.clients.reader, s.apiUrl, 'issues:read');
+  const lacking = await call(`${s.apiUrl}/metrics`, { token: readerToken });
+  detail(`with a valid token lacking metrics:read: ${lacking.status}`);
   const allowed = await call(`${s.apiUrl}/metrics`, { token: adminToken });
   detail(`with metrics:read: ${allowed.status}, ${String(allowed.body).split('\n').length - 1} series`);
-  expect(anonymous.status === 404 && allowed.status === 200, `got ${anonymous.status} / ${allowed.status}`);
+  expect(
+    anonymous.status === 404 && lacking.status === 404 && allowed.status === 200,
+    `got ${anonymous.status} / ${lacking.status} / ${allowed.status}`,
+  );
 });
 
 await step(9, 'A dev secret is refused by config in production', async () => {
