@@ -199,6 +199,53 @@ describe('createApi', () => {
     expect(allowed.text).toContain('issues_api_issues_total');
   });
 
+  it('limits per client IP before authentication and per client after it, in Redis', async () => {
+    const verifier = createBearerVerifier<Scope>({
+      issuer: issuer.issuer,
+      audience: issuer.audience,
+      algorithms: ['ES256'],
+      jwksUri: issuer.jwksUri,
+    });
+    const tag = Math.random().toString(36).slice(2);
+    const limited = createApi({
+      verifier,
+      store,
+      ipLimiter: createRateLimiter({
+        redis,
+        prefix: `ip-${tag}`,
+        limits: [{ name: 'per-ip', algorithm: 'fixed-window', limit: 4, windowMs: 60_000 }],
+      }),
+      clientLimiter: createRateLimiter({
+        redis,
+        prefix: `client-${tag}`,
+        limits: [{ name: 'per-client', algorithm: 'fixed-window', limit: 2, windowMs: 60_000 }],
+      }),
+    }).server;
+    await new Promise<void>((resolve) => limited.listen(0, '127.0.0.1', resolve));
+    const address = limited.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    try {
+      const get = (path: string, token?: string) =>
+        fetch(`${url}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+      const a = await issuer.mint({ scopes: ['issues:read'], claims: { tenant: 'acme', client_id: `a-${tag}` } });
+      const statuses = [
+        (await get('/issues', a)).status,
+        (await get('/issues', a)).status,
+        (await get('/issues', a)).status,
+      ];
+      expect(statuses).toEqual([200, 200, 429]); // per client: 2
+      expect((await get('/healthz')).status).toBe(200); // not counted
+      const b = await issuer.mint({ scopes: ['issues:read'], claims: { tenant: 'acme', client_id: `b-${tag}` } });
+      expect((await get('/issues', b)).status).toBe(200); // another client: its own budget; 4th request from this IP
+      const refused = await get('/issues');
+      expect(refused.status).toBe(429); // 5th from this IP: refused before authentication
+      expect(refused.headers.get('ratelimit-policy')).toContain('"per-ip";q=4;w=60');
+    } finally {
+      limited.closeAllConnections();
+      await new Promise((resolve) => limited.close(resolve));
+    }
+  });
+
   it('refuses malformed bodies with 4xx, never 500', async () => {
     const writer = await tokenFor(['issues:write']);
     const response = await fetch(`${base}/issues`, {
