@@ -1,0 +1,124 @@
+// The authorization hub: oidc-provider with the client-credentials grant and resource indicators
+// (RFC 8707), issuing RFC 9068 JWT access tokens whose audience is the requested resource and whose
+// scopes are what both the client and the resource server allow. All provider state lives in Redis
+// through @rampart/redis's adapter, the token endpoint is rate-limited per client IP in Redis, and
+// every response carries @rampart/headers' API preset.
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Secret } from '@rampart/config';
+import { apiPreset } from '@rampart/headers';
+import { withSecurityHeaders } from '@rampart/headers/node';
+import { createRateLimiter, type RedisClient } from '@rampart/redis';
+import { nodeRateLimit } from '@rampart/redis/node';
+import { createOidcProviderAdapter } from '@rampart/redis/oidc-provider';
+import Provider, { errors } from 'oidc-provider';
+import type { ClientRegistration, ResourceServer } from './clients.ts';
+
+export interface HubOptions {
+  readonly issuer: string;
+  readonly redis: RedisClient;
+  readonly signingKey: Secret;
+  readonly cookieKey: Secret;
+  readonly clients: readonly ClientRegistration[];
+  readonly clientSecrets: ReadonlyMap<string, Secret>;
+  readonly resources: readonly ResourceServer[];
+  readonly tokenRateLimitPerMinute: number;
+  readonly accessTokenTtlSeconds: number;
+}
+
+/** The signing JWK (private) from a PKCS#8 DER EC P-256 key; the kid is the public key's thumbprint-like id. */
+function signingJwk(signingKey: Secret): Record<string, unknown> {
+  const key = createPrivateKey({ key: Buffer.from(signingKey.reveal(), 'base64url'), format: 'der', type: 'pkcs8' });
+  const jwk = key.export({ format: 'jwk' });
+  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256')
+    throw new Error('HUB_SIGNING_KEY must be an EC P-256 private key (PKCS#8 DER, base64url)');
+  const publicDer = createPublicKey(key).export({ format: 'der', type: 'spki' });
+  const kid = Buffer.from(publicDer.subarray(-32)).toString('base64url').slice(0, 16);
+  return { ...jwk, kid, alg: 'ES256', use: 'sig' };
+}
+
+/** Builds the provider and its HTTP server (not listening yet). */
+export function createHub(options: HubOptions): { readonly provider: Provider; readonly server: Server } {
+  const byResource = new Map(options.resources.map((r) => [r.resource, r]));
+  const tenants = new Map(options.clients.map((c) => [c.clientId, c.tenant]));
+  const allScopes = [...new Set(options.resources.flatMap((r) => r.scopes))];
+
+  const provider = new Provider(options.issuer, {
+    adapter: createOidcProviderAdapter({ redis: options.redis }),
+    clients: options.clients.map((client) => ({
+      client_id: client.clientId,
+      client_secret: (options.clientSecrets.get(client.clientId) as Secret).reveal(),
+      grant_types: [...client.grantTypes],
+      response_types: client.grantTypes.includes('authorization_code') ? ['code'] : [],
+      redirect_uris: [...client.redirectUris],
+      scope: client.scopes.join(' '),
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'ES256',
+    })),
+    jwks: { keys: [signingJwk(options.signingKey)] },
+    cookies: { keys: [options.cookieKey.reveal()] },
+    scopes: allScopes,
+    pkce: { required: () => true },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: false },
+      revocation: { enabled: true },
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: true },
+      resourceIndicators: {
+        enabled: true,
+        // No default audience: a token is always minted for one named resource.
+        defaultResource: (_ctx, _client, oneOf) => oneOf,
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx, resourceIndicator) => {
+          const server = byResource.get(resourceIndicator);
+          if (!server) throw new errors.InvalidTarget('unknown resource indicator');
+          return {
+            scope: server.scopes.join(' '),
+            audience: server.resource,
+            accessTokenTTL: options.accessTokenTtlSeconds,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'ES256' } },
+          };
+        },
+      },
+    },
+    // RFC 9068 access tokens also name the tenant the client acts for.
+    extraTokenClaims: (_ctx, token) => {
+      const tenant = tenants.get(token.clientId as string);
+      return tenant === undefined ? undefined : { tenant };
+    },
+    ttl: { ClientCredentials: options.accessTokenTtlSeconds },
+    clientBasedCORS: () => false,
+    enabledJWA: { idTokenSigningAlgValues: ['ES256'] },
+  });
+  // Errors are logged without request bodies or tokens: only the error name and its description.
+  provider.on('server_error', (_ctx, error) => process.stderr.write(`auth-hub: server_error ${error.name}\n`));
+
+  const tokenLimiter = createRateLimiter({
+    redis: options.redis,
+    prefix: 'hub-token',
+    limits: [
+      { name: 'token-per-ip', algorithm: 'sliding-window', limit: options.tokenRateLimitPerMinute, windowMs: 60_000 },
+    ],
+  });
+  const limitTokenRequests = nodeRateLimit({ limiter: tokenLimiter });
+  const callback = provider.callback();
+
+  const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'POST' && (path === '/token' || path === '/request')) {
+      if (!(await limitTokenRequests(req, res))) return;
+    }
+    callback(req, res);
+  };
+  const server = createServer(
+    withSecurityHeaders(apiPreset(), (req, res) => {
+      handler(req, res).catch(() => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end('{"error":"server_error"}');
+      });
+    }),
+  );
+  return { provider, server };
+}

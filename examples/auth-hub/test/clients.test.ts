@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { parseClients, parseResources, RegistrationError, redirectUriProblem } from '../src/clients.ts';
+import { clientSecretVariable } from '../src/config.ts';
+
+const ccClient = { client_id: 'svc', grant_types: ['client_credentials'], scopes: ['issues:read'], tenant: 'acme' };
+
+describe('redirectUriProblem', () => {
+  it.each(['https://app.example.com/callback', 'http://127.0.0.1:8080/cb', 'http://[::1]:8080/cb'])(
+    'accepts %s',
+    (uri) => {
+      expect(redirectUriProblem(uri)).toBeUndefined();
+    },
+  );
+
+  it.each([
+    ['http://app.example.com/cb', 'https'],
+    ['https://*.example.com/cb', 'wildcard'],
+    ['https://app.example.com/cb#frag', 'fragment'],
+    ['https://user:pw@app.example.com/cb', 'user info'],
+    ['javascript:alert(1)', 'https'],
+    ['/relative', 'absolute'],
+    ['https://APP.example.com/cb', 'normalized'],
+    ['http://localhost/cb', 'loopback'],
+  ])('refuses %s (%s)', (uri, why) => {
+    expect(redirectUriProblem(uri)).toContain(why);
+  });
+});
+
+describe('parseClients', () => {
+  it('reads a valid client-credentials and code client', () => {
+    const clients = parseClients([
+      ccClient,
+      {
+        client_id: 'web',
+        grant_types: ['authorization_code'],
+        scopes: ['issues:read'],
+        redirect_uris: ['https://app.example.com/cb'],
+        tenant: 'acme',
+      },
+    ]);
+    expect(clients.map((c) => c.clientId)).toEqual(['svc', 'web']);
+    expect(clients[1]?.redirectUris).toEqual(['https://app.example.com/cb']);
+  });
+
+  it('lists every problem at once and refuses a secret in the registrations', () => {
+    let error: unknown;
+    try {
+      parseClients([
+        { ...ccClient, client_secret: 'x' },
+        {
+          ...ccClient,
+          client_id: 'web',
+          grant_types: ['authorization_code'],
+          redirect_uris: ['http://evil.example/cb'],
+        },
+        ccClient,
+      ]);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(RegistrationError);
+    const problems = (error as RegistrationError).problems.join('\n');
+    expect(problems).toContain('HUB_CLIENTS[0] must not hold a client secret');
+    expect(problems).toContain('HUB_CLIENTS[1].redirect_uris[0] must use https');
+    expect(problems).toContain('HUB_CLIENTS[2].client_id is registered twice');
+  });
+
+  it('requires a redirect URI for the code flow and refuses one without it', () => {
+    expect(() => parseClients([{ ...ccClient, grant_types: ['authorization_code'] }])).toThrow(/at least one URI/);
+    expect(() => parseClients([{ ...ccClient, redirect_uris: ['https://app.example.com/cb'] }])).toThrow(
+      /only allowed with authorization_code/,
+    );
+  });
+});
+
+describe('parseResources', () => {
+  it('reads resource servers and refuses bad indicators or scopes', () => {
+    expect(parseResources({ 'https://api.example.com': { scopes: ['a:read'] } })).toEqual([
+      { resource: 'https://api.example.com', scopes: ['a:read'] },
+    ]);
+    expect(() => parseResources({ 'https://api.example.com#x': { scopes: ['a b'] } })).toThrow(
+      /fragment[\s\S]*scope tokens/,
+    );
+  });
+});
+
+describe('clientSecretVariable', () => {
+  it('names one configuration key per client', () => {
+    expect(clientSecretVariable('issues-admin')).toBe('HUB_CLIENT_SECRET_ISSUES_ADMIN');
+  });
+});

@@ -1,0 +1,169 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import { loadConfig, type Secret, secret } from '@rampart/config';
+import { startRedis, type TestRedis } from '@rampart/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hubSchema } from '../src/config.ts';
+import { createHub } from '../src/hub.ts';
+
+let redisServer: TestRedis;
+let redis: Redis;
+let server: Server;
+let base = '';
+const clientSecret = randomBytes(32).toString('base64url');
+const resource = 'https://issues.example.com';
+const redirectUri = 'https://app.example.com/callback';
+
+// Secrets built the way @rampart/config hands them over, from values generated for this run.
+async function secretOf(value: string): Promise<Secret> {
+  const loaded = await loadConfig({ S: secret({ kind: 'key' }) }, { env: { NODE_ENV: 'test', S: value } });
+  return loaded.S;
+}
+
+beforeAll(async () => {
+  redisServer = await startRedis();
+  redis = new Redis(redisServer.url, { enableOfflineQueue: false, lazyConnect: true });
+  await redis.connect();
+  await redis.flushdb();
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const hub = createHub({
+    issuer: 'http://127.0.0.1',
+    redis,
+    signingKey: await secretOf(privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64url')),
+    cookieKey: await secretOf(randomBytes(32).toString('base64url')),
+    clients: [
+      {
+        clientId: 'svc',
+        grantTypes: ['client_credentials'],
+        scopes: ['issues:read'],
+        redirectUris: [],
+        tenant: 'acme',
+      },
+      {
+        clientId: 'web',
+        grantTypes: ['authorization_code'],
+        scopes: ['issues:read'],
+        redirectUris: [redirectUri],
+        tenant: 'acme',
+      },
+    ],
+    clientSecrets: new Map([
+      ['svc', await secretOf(clientSecret)],
+      ['web', await secretOf(clientSecret)],
+    ]),
+    resources: [{ resource, scopes: ['issues:read', 'issues:write'] }],
+    tokenRateLimitPerMinute: 8,
+    accessTokenTtlSeconds: 300,
+  });
+  server = hub.server;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+});
+
+afterAll(async () => {
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve));
+  redis?.disconnect();
+  await redisServer?.stop();
+});
+
+const tokenRequest = (body: Record<string, string>, secretValue = clientSecret) =>
+  fetch(`${base}/token`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`svc:${secretValue}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams(body),
+  });
+
+describe('createHub', () => {
+  it('issues an RFC 9068 JWT for the requested resource with the allowed scopes and the tenant claim', async () => {
+    const response = await tokenRequest({ grant_type: 'client_credentials', resource, scope: 'issues:read' });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    const { access_token: token } = (await response.json()) as { access_token: string };
+    const [header, payload] = token
+      .split('.')
+      .slice(0, 2)
+      .map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()));
+    expect(header).toMatchObject({ typ: 'at+jwt', alg: 'ES256' });
+    expect(payload).toMatchObject({ aud: resource, scope: 'issues:read', client_id: 'svc', tenant: 'acme' });
+  });
+
+  it('accepts pushed authorization requests (PAR), stores them in Redis and refuses an unregistered redirect URI', async () => {
+    const push = (redirect: string) =>
+      fetch(`${base}/request`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`web:${clientSecret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({
+          response_type: 'code',
+          client_id: 'web',
+          redirect_uri: redirect,
+          scope: 'issues:read',
+          resource,
+          code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+          code_challenge_method: 'S256',
+        }),
+      });
+    const pushed = await push(redirectUri);
+    expect(pushed.status).toBe(201);
+    expect(((await pushed.json()) as { request_uri: string }).request_uri).toMatch(
+      /^urn:ietf:params:oauth:request_uri:/,
+    );
+    expect((await redis.keys('rampart:oidc:PushedAuthorizationRequest:*')).length).toBe(1);
+    const evil = await push('https://evil.example.com/callback');
+    expect(evil.status).toBe(400);
+  });
+
+  it('refuses an unknown resource, a scope the client lacks and a wrong secret', async () => {
+    const unknown = await tokenRequest({
+      grant_type: 'client_credentials',
+      resource: 'https://other.example.com',
+      scope: 'issues:read',
+    });
+    expect(((await unknown.json()) as { error: string }).error).toBe('invalid_target');
+    const scope = await tokenRequest({ grant_type: 'client_credentials', resource, scope: 'issues:write' });
+    expect(((await scope.json()) as { error: string }).error).toBe('invalid_scope');
+    const wrong = await tokenRequest(
+      { grant_type: 'client_credentials', resource },
+      randomBytes(32).toString('base64url'),
+    );
+    expect(wrong.status).toBe(401);
+  });
+
+  it('rate-limits the token endpoint per client IP in Redis, with RateLimit headers', async () => {
+    let last: Response | undefined;
+    for (let i = 0; i < 20 && last?.status !== 429; i++) {
+      last = await tokenRequest({ grant_type: 'client_credentials', resource });
+    }
+    expect(last?.status).toBe(429);
+    expect(last?.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(last?.headers.get('ratelimit-policy')).toContain('"token-per-ip";q=8;w=60');
+  });
+});
+
+describe('hubSchema', () => {
+  it('refuses client and signing secrets given as plain environment variables in production', async () => {
+    const env = {
+      HUB_ISSUER: 'https://id.example.com',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      HUB_SIGNING_KEY: randomBytes(64).toString('base64url'),
+      HUB_COOKIE_KEY: randomBytes(32).toString('base64url'),
+      HUB_CLIENTS: '[]',
+      HUB_RESOURCES: '{}',
+    };
+    const error = await loadConfig(hubSchema, { env }).catch((caught: unknown) => caught);
+    const issues = (error as { issues: { key: string; code: string }[] }).issues;
+    expect(issues.map((i) => `${i.key}:${i.code}`).sort()).toEqual([
+      'HUB_COOKIE_KEY:source-not-allowed',
+      'HUB_SIGNING_KEY:source-not-allowed',
+    ]);
+    expect(JSON.stringify(error) + String(error)).not.toContain(env.HUB_COOKIE_KEY);
+  });
+});

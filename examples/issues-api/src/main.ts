@@ -1,0 +1,54 @@
+// Starts the issues API from the environment: `node --conditions=@rampart/source src/main.ts`.
+import { createBearerVerifier } from '@rampart/bearer';
+import { createRateLimiter } from '@rampart/redis';
+import { createTransit } from '@rampart/transit';
+import { Redis } from 'ioredis';
+import vault from 'node-vault';
+import { createApi, type Scope } from './app.ts';
+import { loadApiConfig } from './config.ts';
+import { runService } from './service.ts';
+import { IssueStore } from './store.ts';
+
+await runService('issues-api', async () => {
+  const config = await loadApiConfig(process.env);
+  const verifier = createBearerVerifier<Scope>({
+    issuer: config.OAUTH_ISSUER,
+    audience: config.API_AUDIENCE,
+    algorithms: ['ES256'],
+    jwksUri: config.OAUTH_JWKS_URI,
+    requiredClaims: ['client_id', 'tenant', 'jti'],
+    realm: 'issues',
+  });
+  const transit = createTransit({
+    vault: vault({ endpoint: config.VAULT_ADDR, token: config.VAULT_TOKEN.reveal(), noCustomHTTPVerbs: true }),
+    key: config.TRANSIT_KEY,
+    cache: { maxAgeMs: 5 * 60_000 },
+  });
+  const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, lazyConnect: true });
+  await redis.connect();
+  await Promise.all([verifier.warm(), transit.verifyKey()]);
+  const store = new IssueStore(config.DATABASE_PATH, transit);
+  const { server } = createApi({
+    verifier,
+    store,
+    ipLimiter: createRateLimiter({
+      redis,
+      prefix: 'issues-ip',
+      limits: [{ name: 'per-ip', algorithm: 'sliding-window', limit: config.IP_RATE_LIMIT, windowMs: 60_000 }],
+    }),
+    clientLimiter: createRateLimiter({
+      redis,
+      prefix: 'issues-client',
+      limits: [{ name: 'per-client', algorithm: 'sliding-window', limit: config.CLIENT_RATE_LIMIT, windowMs: 60_000 }],
+    }),
+  });
+  return {
+    server,
+    host: config.API_HOST,
+    port: config.API_PORT,
+    close: async () => {
+      store.close();
+      redis.disconnect();
+    },
+  };
+});

@@ -1,0 +1,267 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { createBearerVerifier } from '@rampart/bearer';
+import { createRateLimiter } from '@rampart/redis';
+import {
+  createTestIssuer,
+  startRedis,
+  startVaultDevServer,
+  type TestIssuer,
+  type TestRedis,
+  type TestVault,
+} from '@rampart/testkit';
+import { createTransit } from '@rampart/transit';
+import { Redis } from 'ioredis';
+import vault from 'node-vault';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApi, type Scope } from '../src/app.ts';
+import { IssueStore } from '../src/store.ts';
+
+let issuer: TestIssuer;
+let redisServer: TestRedis;
+let vaultServer: TestVault;
+let redis: Redis;
+let store: IssueStore;
+let server: Server;
+let base = '';
+let dir = '';
+
+beforeAll(async () => {
+  [issuer, redisServer, vaultServer] = await Promise.all([
+    createTestIssuer({ algorithm: 'ES256' }),
+    startRedis(),
+    startVaultDevServer(),
+  ]);
+  await fetch(`${vaultServer.addr}/v1/transit/keys/issues-pii`, {
+    method: 'POST',
+    headers: { 'x-vault-token': vaultServer.token, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  redis = new Redis(redisServer.url, { enableOfflineQueue: false, lazyConnect: true });
+  await redis.connect();
+  await redis.flushdb();
+  dir = mkdtempSync(join(tmpdir(), 'issues-api-'));
+  const transit = createTransit({
+    vault: vault({ endpoint: vaultServer.addr, token: vaultServer.token, noCustomHTTPVerbs: true }),
+    key: 'issues-pii',
+    cache: { maxAgeMs: 60_000 },
+  });
+  store = new IssueStore(join(dir, 'issues.sqlite'), transit);
+  const verifier = createBearerVerifier<Scope>({
+    issuer: issuer.issuer,
+    audience: issuer.audience,
+    algorithms: ['ES256'],
+    jwksUri: issuer.jwksUri,
+    requiredClaims: ['client_id', 'tenant', 'jti'],
+  });
+  ({ server } = createApi({
+    verifier,
+    store,
+    ipLimiter: createRateLimiter({
+      redis,
+      prefix: 't-ip',
+      limits: [{ name: 'per-ip', algorithm: 'fixed-window', limit: 1000, windowMs: 60_000 }],
+    }),
+    clientLimiter: createRateLimiter({
+      redis,
+      prefix: 't-client',
+      limits: [{ name: 'per-client', algorithm: 'fixed-window', limit: 1000, windowMs: 60_000 }],
+    }),
+  }));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+});
+
+afterAll(async () => {
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve));
+  store?.close();
+  redis?.disconnect();
+  await Promise.all([issuer?.close(), redisServer?.stop(), vaultServer?.stop()]);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const tokenFor = (scopes: Scope[], tenant = 'acme') => issuer.mint({ scopes, claims: { tenant } });
+
+async function call(path: string, init: { method?: string; token?: string; body?: unknown } = {}) {
+  const headers: Record<string, string> = {};
+  if (init.token) headers.authorization = `Bearer ${init.token}`;
+  if (init.body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`${base}${path}`, {
+    method: init.method ?? 'GET',
+    headers,
+    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    headers: response.headers,
+    text,
+    json: () => JSON.parse(text) as Record<string, unknown>,
+  };
+}
+
+describe('createApi', () => {
+  it('answers /healthz without a token, with the API headers preset', async () => {
+    const response = await call('/healthz');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(response.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('sanitizes descriptions on create and on update, and keeps each tenant to its own issues', async () => {
+    const writer = await tokenFor(['issues:read', 'issues:write']);
+    const created = await call('/issues', {
+      method: 'POST',
+      token: writer,
+      body: { title: 't', description: '<b>ok</b><img src=x onerror=alert(1)>' },
+    });
+    expect(created.status).toBe(201);
+    const { id } = created.json() as { id: number };
+    const updated = await call(`/issues/${id}`, {
+      method: 'PATCH',
+      token: writer,
+      body: { description: '<svg onload=alert(1)>x</svg><i>y</i>' },
+    });
+    expect(updated.status).toBe(200);
+    const stored = (await call(`/issues/${id}`, { token: writer })).json();
+    expect(stored.description).not.toMatch(/onload|onerror|<svg/i);
+    expect(stored.description).toContain('<i>y</i>');
+    const other = await call(`/issues/${id}`, { token: await tokenFor(['issues:read'], 'globex') });
+    expect(other.status).toBe(404);
+  });
+
+  it('sanitizes inbound email with the email preset', async () => {
+    const response = await call('/inbound-email', {
+      method: 'POST',
+      token: await tokenFor(['issues:write']),
+      body: {
+        from: 'someone@example.com',
+        subject: 'hi',
+        html: '<p style="color:red">x</p><form action="https://e.example"><input></form>',
+      },
+    });
+    expect(response.status).toBe(201);
+    expect(response.json().description).not.toMatch(/<form|<input/);
+  });
+
+  it('stores the reporter email as a Transit envelope bound to tenant and record id', async () => {
+    const writer = await tokenFor(['issues:read', 'issues:write']);
+    const a = (
+      await call('/issues', {
+        method: 'POST',
+        token: writer,
+        body: { title: 'a', description: 'a', reporterEmail: 'a@example.com' },
+      })
+    ).json();
+    const b = (
+      await call('/issues', {
+        method: 'POST',
+        token: writer,
+        body: { title: 'b', description: 'b', reporterEmail: 'b@example.com' },
+      })
+    ).json();
+    const db = new DatabaseSync(join(dir, 'issues.sqlite'));
+    const envelopeOf = (id: unknown) =>
+      (db.prepare('SELECT reporter_email FROM issues WHERE id = ?').get(id as number) as { reporter_email: string })
+        .reporter_email;
+    expect(envelopeOf(a.id)).not.toContain('@');
+    expect((await call(`/issues/${a.id}`, { token: writer })).json().reporterEmail).toBe('a@example.com');
+    // An envelope copied to another record does not decrypt: the API fails closed.
+    db.prepare('UPDATE issues SET reporter_email = ? WHERE id = ?').run(envelopeOf(a.id), b.id as number);
+    db.close();
+    const copied = await call(`/issues/${b.id}`, { token: writer });
+    expect(copied.status).toBe(500);
+    expect(copied.text).not.toContain('a@example.com');
+  });
+
+  it('answers 401 without a token and 403 with a missing scope', async () => {
+    expect((await call('/issues')).status).toBe(401);
+    const forbidden = await call('/issues', {
+      method: 'POST',
+      token: await tokenFor(['issues:read']),
+      body: { title: 't', description: 'd' },
+    });
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.headers.get('www-authenticate')).toContain('scope="issues:write"');
+  });
+
+  it('hides /metrics (404) from callers without metrics:read and serves it with it', async () => {
+    expect((await call('/metrics')).status).toBe(404);
+    expect((await call('/metrics', { token: 'not-a-token' })).status).toBe(404);
+    expect((await call('/metrics', { token: await tokenFor(['issues:read']) })).status).toBe(404);
+    const allowed = await call('/metrics', { token: await tokenFor(['metrics:read']) });
+    expect(allowed.status).toBe(200);
+    expect(allowed.text).toContain('issues_api_issues_total');
+  });
+
+  it('limits per client IP before authentication and per client after it, in Redis', async () => {
+    const verifier = createBearerVerifier<Scope>({
+      issuer: issuer.issuer,
+      audience: issuer.audience,
+      algorithms: ['ES256'],
+      jwksUri: issuer.jwksUri,
+    });
+    const tag = Math.random().toString(36).slice(2);
+    const limited = createApi({
+      verifier,
+      store,
+      ipLimiter: createRateLimiter({
+        redis,
+        prefix: `ip-${tag}`,
+        limits: [{ name: 'per-ip', algorithm: 'fixed-window', limit: 4, windowMs: 60_000 }],
+      }),
+      clientLimiter: createRateLimiter({
+        redis,
+        prefix: `client-${tag}`,
+        limits: [{ name: 'per-client', algorithm: 'fixed-window', limit: 2, windowMs: 60_000 }],
+      }),
+    }).server;
+    await new Promise<void>((resolve) => limited.listen(0, '127.0.0.1', resolve));
+    const address = limited.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    try {
+      const get = (path: string, token?: string) =>
+        fetch(`${url}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+      const a = await issuer.mint({ scopes: ['issues:read'], claims: { tenant: 'acme', client_id: `a-${tag}` } });
+      const statuses = [
+        (await get('/issues', a)).status,
+        (await get('/issues', a)).status,
+        (await get('/issues', a)).status,
+      ];
+      expect(statuses).toEqual([200, 200, 429]); // per client: 2
+      expect((await get('/healthz')).status).toBe(200); // not counted
+      const b = await issuer.mint({ scopes: ['issues:read'], claims: { tenant: 'acme', client_id: `b-${tag}` } });
+      expect((await get('/issues', b)).status).toBe(200); // another client: its own budget; 4th request from this IP
+      const refused = await get('/issues');
+      expect(refused.status).toBe(429); // 5th from this IP: refused before authentication
+      expect(refused.headers.get('ratelimit-policy')).toContain('"per-ip";q=4;w=60');
+    } finally {
+      limited.closeAllConnections();
+      await new Promise((resolve) => limited.close(resolve));
+    }
+  });
+
+  it('refuses malformed bodies with 4xx, never 500', async () => {
+    const writer = await tokenFor(['issues:write']);
+    const response = await fetch(`${base}/issues`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/json' },
+      body: '{"title":',
+    });
+    expect(response.status).toBe(400);
+    expect(
+      (
+        await call('/issues', {
+          method: 'POST',
+          token: writer,
+          body: { title: 't', description: 'd', reporterEmail: 'nope' },
+        })
+      ).status,
+    ).toBe(400);
+  });
+});

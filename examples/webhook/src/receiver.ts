@@ -1,0 +1,77 @@
+// The webhook receiver. Deliveries authenticate with an OAuth bearer token carrying
+// `webhooks:deliver` (no shared HMAC secret to rotate by hand), and each delivery id is accepted
+// once across every pod: ReplayGuard records it in Redis with SET NX.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { BearerVerifier } from '@rampart/bearer';
+import { authenticateNode } from '@rampart/bearer/node';
+import { apiPreset } from '@rampart/headers';
+import { withSecurityHeaders } from '@rampart/headers/node';
+import type { ReplayGuard } from '@rampart/redis';
+
+export interface Delivery {
+  readonly id: string;
+  readonly clientId: string | undefined;
+  readonly event: unknown;
+}
+
+const DELIVERY_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+const MAX_BODY_BYTES = 256 * 1024;
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(body));
+}
+
+async function readBody(req: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function createReceiver(options: {
+  readonly verifier: BearerVerifier<'webhooks:deliver'>;
+  readonly replayGuard: ReplayGuard;
+  readonly onDelivery: (delivery: Delivery) => void | Promise<void>;
+}): Server {
+  const deliver = options.verifier.route({ scopes: { all: ['webhooks:deliver'] } });
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz' && req.method === 'GET') return send(res, 200, { status: 'ok' });
+    if (path !== '/deliveries') return send(res, 404, { error: 'not found' });
+    if (req.method !== 'POST') return send(res, 405, { error: 'method not allowed' });
+    const auth = await authenticateNode(options.verifier, req, res, deliver);
+    if (!auth) return;
+    const id = req.headers['webhook-id'];
+    if (typeof id !== 'string' || !DELIVERY_ID.test(id)) return send(res, 400, { error: 'webhook-id header required' });
+    const raw = await readBody(req);
+    if (raw === undefined) return send(res, 413, { error: 'body too large' });
+    let event: unknown;
+    try {
+      event = JSON.parse(raw);
+    } catch {
+      return send(res, 400, { error: 'body must be JSON' });
+    }
+    // Scoped by sender, so two senders cannot burn each other's ids.
+    if (!(await options.replayGuard.check(`${auth.clientId ?? auth.subject}:${id}`))) {
+      return send(res, 409, { error: 'replayed delivery', id });
+    }
+    await options.onDelivery({ id, clientId: auth.clientId, event });
+    return send(res, 202, { accepted: id });
+  };
+  return createServer(
+    withSecurityHeaders(apiPreset(), (req, res) => {
+      handle(req, res).catch((error: unknown) => {
+        if (res.headersSent) return void res.end();
+        const retryable = (error as { retryable?: unknown } | null)?.retryable === true;
+        if (retryable) res.setHeader('retry-after', '1');
+        send(res, retryable ? 503 : 500, { error: retryable ? 'temporarily unavailable' : 'internal error' });
+      });
+    }),
+  );
+}

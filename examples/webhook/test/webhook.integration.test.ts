@@ -1,0 +1,129 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { createBearerVerifier } from '@rampart/bearer';
+import { CacheRegistry, ReplayGuard } from '@rampart/redis';
+import { createTestIssuer, startRedis, type TestIssuer, type TestRedis } from '@rampart/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadSenderConfig } from '../src/config.ts';
+import { createReceiver, type Delivery } from '../src/receiver.ts';
+import { createWebhookSender } from '../src/sender.ts';
+
+let issuer: TestIssuer;
+let redisServer: TestRedis;
+let redis: Redis;
+let receiver: Server;
+let tokenEndpoint: Server;
+let receiverUrl = '';
+let tokenUrl = '';
+const delivered: Delivery[] = [];
+const clientSecret = randomBytes(32).toString('base64url');
+let tokenRequests = 0;
+
+// Client authentication of the stand-in token endpoint (RFC 6749 §2.3.1), compared in constant time.
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+function basicCredentialsMatch(header: string | undefined): boolean {
+  const presented = Buffer.from((header ?? '').replace(/^Basic /, ''), 'base64').toString('utf8');
+  return timingSafeEqual(digest(presented), digest(`sender:${clientSecret}`));
+}
+
+const listen = async (server: Server): Promise<string> => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+};
+
+beforeAll(async () => {
+  [issuer, redisServer] = await Promise.all([createTestIssuer({ algorithm: 'ES256' }), startRedis()]);
+  redis = new Redis(redisServer.url, { enableOfflineQueue: false, lazyConnect: true });
+  await redis.connect();
+  const verifier = createBearerVerifier<'webhooks:deliver'>({
+    issuer: issuer.issuer,
+    audience: issuer.audience,
+    algorithms: ['ES256'],
+    jwksUri: issuer.jwksUri,
+  });
+  receiver = createReceiver({
+    verifier,
+    replayGuard: new ReplayGuard({
+      redis,
+      name: `webhook-test-${randomBytes(4).toString('hex')}`,
+      ttlMs: 60_000,
+      registry: new CacheRegistry(),
+    }),
+    onDelivery: (delivery) => void delivered.push(delivery),
+  });
+  receiverUrl = await listen(receiver);
+  // A minimal token endpoint standing in for the hub: checks the client's basic credentials.
+  tokenEndpoint = createServer((req, res) => {
+    tokenRequests++;
+    if (!basicCredentialsMatch(req.headers.authorization)) {
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_client"}');
+      return;
+    }
+    void issuer.mint({ scopes: ['webhooks:deliver'], claims: { client_id: 'sender' } }).then((token) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: 300 }));
+    });
+  });
+  tokenUrl = await listen(tokenEndpoint);
+});
+
+afterAll(async () => {
+  for (const server of [receiver, tokenEndpoint]) {
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve));
+  }
+  redis?.disconnect();
+  await Promise.all([issuer?.close(), redisServer?.stop()]);
+});
+
+describe('createWebhookSender + createReceiver', () => {
+  it('delivers once with a TokenProvider token and rejects the replayed delivery id', async () => {
+    const config = await loadSenderConfig({
+      NODE_ENV: 'test',
+      OAUTH_TOKEN_ENDPOINT: `${tokenUrl}/token`,
+      WEBHOOK_SENDER_CLIENT_ID: 'sender',
+      WEBHOOK_SENDER_CLIENT_SECRET: clientSecret,
+      WEBHOOK_URL: `${receiverUrl}/deliveries`,
+      WEBHOOK_AUDIENCE: issuer.audience,
+    });
+    const sender = createWebhookSender(config);
+    const first = await sender.send({ type: 'ping' });
+    expect(first.status).toBe(202);
+    const second = await sender.send({ type: 'ping' });
+    expect(second.status).toBe(202);
+    const replay = await sender.send({ type: 'ping' }, first.id);
+    expect(replay.status).toBe(409);
+    expect(delivered.map((d) => d.id)).toEqual([first.id, second.id]);
+    expect(tokenRequests).toBe(1); // the TokenProvider caches the token
+  });
+
+  it('refuses deliveries without a token, without the scope, or without a delivery id', async () => {
+    const post = (headers: Record<string, string>) =>
+      fetch(`${receiverUrl}/deliveries`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: '{}',
+      });
+    expect((await post({ 'webhook-id': 'evt_12345678' })).status).toBe(401);
+    const wrongScope = await issuer.mint({ scopes: ['issues:read'] });
+    expect((await post({ authorization: `Bearer ${wrongScope}`, 'webhook-id': 'evt_12345678' })).status).toBe(403);
+    const token = await issuer.mint({ scopes: ['webhooks:deliver'] });
+    expect((await post({ authorization: `Bearer ${token}` })).status).toBe(400);
+  });
+
+  it('refuses the sender secret as a plain environment variable in production', async () => {
+    const error = await loadSenderConfig({
+      OAUTH_TOKEN_ENDPOINT: `${tokenUrl}/token`,
+      WEBHOOK_SENDER_CLIENT_ID: 'sender',
+      WEBHOOK_SENDER_CLIENT_SECRET: clientSecret,
+      WEBHOOK_URL: `${receiverUrl}/deliveries`,
+      WEBHOOK_AUDIENCE: issuer.audience,
+    }).catch((caught: unknown) => caught);
+    expect((error as { issues: { key: string; code: string }[] }).issues).toEqual([
+      expect.objectContaining({ key: 'WEBHOOK_SENDER_CLIENT_SECRET', code: 'source-not-allowed' }),
+    ]);
+    expect(String(error)).not.toContain(clientSecret);
+  });
+});
