@@ -46,6 +46,13 @@ describe('assessSecret', () => {
     }
   });
 
+  it('never takes a bracketed run of capitals inside a random password for a placeholder', () => {
+    // Found by the 94-character property above: `<VMVRA_UD>` looks like `<YOUR_KEY>` by chance.
+    const value = "r{3{K2=rdOF=<VMVRA_UD>I-M2.6e=|%<g']S}f/n7:0H[IHMlnjSD";
+    expect(assessSecret(value, { kind: 'key' })).toEqual([]);
+    expect(assessSecret('sk_live_<YOUR_API_KEY>', { kind: 'password' })).toContain('placeholder');
+  });
+
   it('never rejects random keys of the minimum size of each kind', () => {
     fc.assert(
       fc.property(fc.constantFrom(...KINDS), fc.constantFrom(...ENCODINGS), (kind, encoding) => {

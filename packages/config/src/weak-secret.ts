@@ -212,8 +212,15 @@ function longestSequentialRun(value: string): number {
 function isPlaceholderShape(value: string): boolean {
   // Shapes are anchored or need word-like content: generated passwords contain <, >, $ and {
   // by chance, but not `<your-api-key>` or `${JWT_SECRET}`.
-  if (/^\s*<[A-Za-z][\w .-]*>\s*$|<[a-z]{3,}(?:[-_ ][a-z]{2,})+>|<[A-Z]{3,}(?:[-_ ][A-Z]{2,})+>/.test(value))
-    return true;
+  if (/^\s*<[A-Za-z][\w .-]*>\s*$/.test(value)) return true;
+  // An embedded `<YOUR_API_KEY>` counts only when it is a large part of the value or sits in plain
+  // text (`sk_live_<KEY>`, `postgres://u:<PASSWORD_HERE>@db`): a long random password contains a
+  // bracketed run of capitals now and then.
+  const embedded = /<[a-z]{3,}(?:[-_ ][a-z]{2,})+>|<[A-Z]{3,}(?:[-_ ][A-Z]{2,})+>/.exec(value);
+  if (embedded) {
+    const outside = value.slice(0, embedded.index) + value.slice(embedded.index + embedded[0].length);
+    if (embedded[0].length * 3 >= value.length || /^[\w.:/@+-]*$/.test(outside)) return true;
+  }
   if (/\$\{(?:[A-Z_][A-Z0-9_]{4,}|[a-z_][a-z0-9_.]{4,})(?::[^}]*)?\}|\{\{\s*[A-Za-z_][\w.]{2,}\s*\}\}/.test(value))
     return true;
   if (/^\$(?:[A-Z_][A-Z0-9_]*|[a-z_][a-z0-9_]*)$|^%[A-Z_][A-Z0-9_]*%$|^__[A-Z][A-Z0-9_]*__$/.test(value)) return true;
