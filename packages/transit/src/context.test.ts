@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeContext } from './context.ts';
+import { encodeContext, tenantOf } from './context.ts';
 import { TransitError } from './errors.ts';
 
 const contextArb = fc.dictionary(
@@ -53,5 +53,18 @@ describe('encodeContext', () => {
       expect((error as Error).message).toContain('"ssn"');
       expect((error as Error).message).not.toContain('1.25');
     }
+  });
+
+  it('refuses lone surrogates, which would make different contexts encode alike', () => {
+    for (const context of [{ id: 'user-\uD800' }, { id: 'user-\uDFFF' }, { ['k\uD800']: 'v' }]) {
+      expect(() => encodeContext(context)).toThrowError(
+        expect.objectContaining({ code: 'ERR_TRANSIT_INVALID_CONTEXT' }),
+      );
+    }
+    expect(() => tenantOf({ tenant: 't\uDC00' }, 'tenant')).toThrowError(
+      expect.objectContaining({ code: 'ERR_TRANSIT_INVALID_CONTEXT' }),
+    );
+    // A valid pair is fine and differs from U+FFFD.
+    expect(encodeContext({ id: 'user-\u{1F600}' }).equals(encodeContext({ id: 'user-\uFFFD' }))).toBe(false);
   });
 });

@@ -27,6 +27,10 @@ function invalid(message: string): TransitError {
   return new TransitError('ERR_TRANSIT_INVALID_CONTEXT', message);
 }
 
+// A lone surrogate becomes U+FFFD in UTF-8, so 'a\uD800', 'a\uDFFF' and 'a\uFFFD' would encode
+// alike: refuse text that is not well-formed (with the u flag, a valid pair is one code point).
+const LONE_SURROGATE = /\p{Cs}/u;
+
 function valueText(name: string, raw: unknown): string {
   if (typeof raw === 'string') return raw;
   if (typeof raw === 'bigint') return raw.toString(10);
@@ -73,11 +77,17 @@ export function encodeContext(context: EncryptionContext, prefix?: Buffer): Buff
   for (let i = 0; i < count; i++) {
     const name = names[i] as string;
     const keyLength = utf8Length(name);
+    if (keyLength !== name.length && LONE_SURROGATE.test(name)) {
+      throw invalid('context key names must be well-formed UTF-16 (a lone surrogate has no UTF-8 encoding).');
+    }
     if (keyLength !== name.length && /[\uD800-\uDFFF]/.test(name)) astral = true;
     if (keyLength === 0 || keyLength > MAX_KEY_BYTES)
       throw invalid(`context key names must be 1 to ${MAX_KEY_BYTES} bytes.`);
     const text = valueText(name, context[name]);
     const valueLength = utf8Length(text);
+    if (valueLength !== text.length && LONE_SURROGATE.test(text)) {
+      throw invalid(`context "${name}" must be well-formed UTF-16 text (a lone surrogate has no UTF-8 encoding).`);
+    }
     if (valueLength === 0 || valueLength > MAX_VALUE_BYTES) {
       throw invalid(`context "${name}" must be 1 to ${MAX_VALUE_BYTES} bytes of UTF-8: an empty value binds nothing.`);
     }
@@ -122,5 +132,12 @@ export function tenantOf(context: EncryptionContext, contextKey: string): string
       `context "${contextKey}" is required: tenantBinding.contextKey names it as the tenant bound to the data key.`,
     );
   }
-  return typeof value === 'string' ? value : value.toString();
+  const text = typeof value === 'string' ? value : value.toString();
+  if (LONE_SURROGATE.test(text)) {
+    throw new TransitError(
+      'ERR_TRANSIT_INVALID_CONTEXT',
+      `context "${contextKey}" must be well-formed UTF-16 text: it becomes the derived key's context.`,
+    );
+  }
+  return text;
 }

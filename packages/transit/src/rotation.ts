@@ -1,5 +1,5 @@
 import type { EncryptionContext } from './context.ts';
-import { type EnvelopeHead, parseHead, replaceWrapped } from './envelope.ts';
+import { type EnvelopeHead, isStream, parseHead, replaceWrapped } from './envelope.ts';
 import { TransitError } from './errors.ts';
 import type { TransitCore } from './transit.ts';
 
@@ -19,6 +19,13 @@ export interface RotationReport {
   readonly undecryptable: readonly number[];
   /** Indexes that are not envelopes. */
   readonly malformed: readonly number[];
+  /**
+   * Indexes of stream headers (from `encryptStream`). Their frames authenticate the whole header,
+   * wrapped DEK included, so they cannot be rewrapped in place: re-encrypt them (decryptStream →
+   * encryptStream) before raising `min_decryption_version`. They are also listed in `stale` /
+   * `undecryptable` when their key version says so.
+   */
+  readonly streams: readonly number[];
   /** Count per key version, e.g. `{ 1: 10, 3: 990 }`. */
   readonly versions: Readonly<Record<number, number>>;
 }
@@ -57,12 +64,14 @@ export async function rotationReport(
   const stale: number[] = [];
   const undecryptable: number[] = [];
   const malformed: number[] = [];
+  const streams: number[] = [];
   const versions: Record<number, number> = {};
   heads.forEach((head, index) => {
     if (!head) {
       malformed.push(index);
       return;
     }
+    if (isStream(head.alg)) streams.push(index);
     const key = byId.get(`${head.mount}\u0000${head.key}`);
     versions[head.keyVersion] = (versions[head.keyVersion] ?? 0) + 1;
     if (!key) return;
@@ -80,6 +89,7 @@ export async function rotationReport(
     stale,
     undecryptable,
     malformed,
+    streams,
     versions,
   };
 }
@@ -90,6 +100,13 @@ export async function rewrapEnvelopes(core: TransitCore, items: readonly RewrapI
   items.forEach((item, index) => {
     try {
       const head = parseHead(item.envelope);
+      if (isStream(head.alg)) {
+        // Replacing the wrapped DEK would break every frame's authentication: refuse, lose nothing.
+        throw new TransitError(
+          'ERR_TRANSIT_STREAM',
+          'rewrap cannot update a stream envelope in place: re-encrypt it with decryptStream() and encryptStream() instead.',
+        );
+      }
       if (head.mount !== core.mount || head.key !== core.key) {
         throw new TransitError(
           'ERR_TRANSIT_KEY_NOT_ACCEPTED',

@@ -27,6 +27,7 @@ describe('Transit.rotationReport', () => {
       stale: [0, 1],
       undecryptable: [0],
       malformed: [2],
+      streams: [],
       versions: { 1: 1, 2: 1 },
     });
     expect((await transit.rotationReport([v1, v2], { minVersion: 2 })).stale).toEqual([0]);
@@ -79,5 +80,41 @@ describe('Transit.rewrap', () => {
       'ok',
       'ERR_TRANSIT_MALFORMED_ENVELOPE',
     ]);
+  });
+});
+
+describe('Transit.rewrap of a stream envelope', () => {
+  it('refuses it, keeps it decryptable, and the report lists it as a stream to re-encrypt', async () => {
+    const { Readable, Writable } = await import('node:stream');
+    const { pipeline } = await import('node:stream/promises');
+    const key = await fx.newKey();
+    const transit = fx.transit(key, { frameSize: 64 });
+    const streamCtx = { tenant: 't1', object: 'backup.tar' };
+    const collect = async (input: Buffer, transform: NodeJS.ReadWriteStream): Promise<Buffer> => {
+      const out: Buffer[] = [];
+      await pipeline(
+        Readable.from([input]),
+        transform,
+        new Writable({
+          write(chunk: Buffer, _enc, cb) {
+            out.push(chunk);
+            cb();
+          },
+        }),
+      );
+      return Buffer.concat(out);
+    };
+    const sealed = await collect(
+      Buffer.from('hello stream, more than one frame of it '.repeat(4)),
+      transit.encryptStream(streamCtx),
+    );
+    await fx.client.write(`transit/keys/${key}/rotate`, {});
+    const report = await transit.rotationReport([sealed]);
+    expect(report.streams).toEqual([0]);
+    expect(report.stale).toEqual([0]);
+    const [result] = await transit.rewrap([{ envelope: sealed }]);
+    expect(result).toMatchObject({ ok: false, error: { code: 'ERR_TRANSIT_STREAM' } });
+    const plain = await collect(sealed, transit.decryptStream(streamCtx));
+    expect(plain.toString()).toBe('hello stream, more than one frame of it '.repeat(4));
   });
 });
