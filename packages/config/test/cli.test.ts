@@ -101,6 +101,19 @@ describe('runCli check', () => {
     expect(throwing.err()).toMatch(/the schema module threw Error/);
     expect(throwing.err()).not.toContain('Zq8vLm3nPx7Rt2Kw');
   });
+
+  it('never echoes a SyntaxError, whose message can quote a secret (JSON.parse of a credentials value)', async () => {
+    const module = join(dir, 'json-schema.mjs');
+    writeFileSync(
+      module,
+      // A credentials file that holds a raw token where JSON was expected.
+      `export const schema = {};\nexport const loadOptions = () => JSON.parse(${JSON.stringify('sk_live_9fQ2mZ7xR4tW8vB1')});\n`,
+    );
+    const cli = io({});
+    expect(await runCli(['check', '--schema', module], cli)).toBe(2);
+    expect(cli.err()).toMatch(/the schema module threw SyntaxError/);
+    expect(cli.err()).not.toMatch(/sk_live|9fQ2/);
+  });
 });
 
 describe('runCli audit', () => {

@@ -132,14 +132,14 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
       io.stderr(`rampart-config: ${(error as Error).message}\n\n${USAGE}`);
       return 2;
     }
-    // A schema module that cannot be found or parsed: Node's message names the file and the
-    // syntax problem. Anything else the module threw is not echoed: it could quote a value.
+    // A schema module that cannot be found: Node's message names the file. Nothing else is
+    // echoed, SyntaxError included: JSON.parse in the module (say, of a mounted credentials file)
+    // quotes the first characters of its input in the message.
     const code = (error as { code?: unknown } | null)?.code;
-    const loadFailure =
-      error instanceof SyntaxError ||
-      (typeof code === 'string' && /^ERR_(MODULE_NOT_FOUND|UNKNOWN_FILE_EXTENSION|UNSUPPORTED_DIR_IMPORT)$/.test(code));
+    const notFound =
+      typeof code === 'string' && /^ERR_(MODULE_NOT_FOUND|UNKNOWN_FILE_EXTENSION|UNSUPPORTED_DIR_IMPORT)$/.test(code);
     io.stderr(
-      loadFailure
+      notFound
         ? `rampart-config: cannot load the schema module: ${(error as Error).message}\n`
         : `rampart-config: the schema module threw ${(error as Error)?.name ?? 'an error'}${typeof code === 'string' ? ` (${code})` : ''}; run it with node to see why.\n`,
     );
