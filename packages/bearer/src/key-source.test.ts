@@ -183,6 +183,27 @@ describe('remoteJwks', () => {
     expect(await codeOf(verifier.verify(token))).toBe('ERR_BEARER_TOKEN_INVALID');
   });
 
+  it('answers 503, not 401, when the issuer publishes a key that does not import', async () => {
+    const { generateKeyPairSync, sign } = await import('node:crypto');
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = publicKey.export({ format: 'jwk' }) as { x: string; y: string };
+    // A point that is not on the curve: WebCrypto refuses to import it.
+    const broken = { ...jwk, y: Buffer.alloc(32, 7).toString('base64url'), kid: 'k1', alg: 'ES256' };
+    const url = await serve((_req, res) => res.end(JSON.stringify({ keys: [broken] })));
+    const verifier = createBearerVerifier({
+      issuer: 'https://broken.test',
+      audience: 'a',
+      algorithms: ['ES256'],
+      jwksUri: url,
+    });
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const input = `${b64({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })}.${b64({ iss: 'https://broken.test', aud: 'a', exp: Math.floor(Date.now() / 1000) + 60 })}`;
+    const signature = sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+    expect(await codeOf(verifier.verify(`${input}.${signature.toString('base64url')}`))).toBe(
+      'ERR_BEARER_KEYS_UNAVAILABLE',
+    );
+  });
+
   it('does not follow redirects', async () => {
     const iss = await issuer();
     const url = await serve((_req, res) => res.writeHead(302, { location: iss.jwksUri }).end());

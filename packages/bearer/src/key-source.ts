@@ -251,9 +251,11 @@ export function remoteJwks(url: string | URL, options: RemoteJwksOptions = {}): 
       }
       if (error instanceof BearerError) throw error;
       if (error instanceof joseErrors.JWKSTimeout) throw unavailable(retryAfterSeconds, error);
-      // Fetch failures arrive as BearerError from hardenedFetch; what is left is the matching key
-      // being unusable for this token (too short, wrong curve): a verdict on the token, not an outage.
-      throw new BearerError('ERR_BEARER_TOKEN_INVALID', "The issuer's key for this token cannot verify it.");
+      // Fetch failures arrive as BearerError from hardenedFetch, and a key too weak for the
+      // algorithm is judged later (isKeyForAlgorithm, a verdict on the token). What is left is the
+      // issuer publishing a key that does not import (bad modulus, point off the curve): the
+      // issuer's fault, so 503 and retry, not a 401 that logs every client out mid-rotation.
+      throw unavailable(retryAfterSeconds, error);
     }
   };
 
