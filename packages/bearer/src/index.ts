@@ -1,6 +1,8 @@
 export { type BearerResponse, buildChallenge, type ChallengeOptions, toBearerResponse } from './challenge.ts';
 export { type ClaimCheck, claimEquals, claimIncludes } from './claim-checks.ts';
 export { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm } from './compact-jws.ts';
+export { accessTokenHash, type DpopOptions } from './dpop.ts';
+export { type DpopNonceSource, type HmacDpopNonceOptions, hmacDpopNonces } from './dpop-nonce.ts';
 export { BearerError, type BearerErrorCode } from './errors.ts';
 export {
   type KeyResolver,
@@ -10,12 +12,18 @@ export {
   remoteJwks,
   staticJwks,
 } from './key-source.ts';
+export type { MtlsOptions, TrustedCertificateHeader } from './mtls.ts';
+export { type MemoryReplayStoreOptions, memoryReplayStore, type ReplayStore } from './replay-store.ts';
 export {
+  type AcceptedSchemes,
   type BearerRequestLike,
   bodyTokensOf,
+  type ExtractedToken,
+  extractAccessToken,
   extractBearerToken,
   fromNodeRequest,
   fromWebRequest,
+  type TokenScheme,
   type TokenSourceOptions,
 } from './request.ts';
 export {

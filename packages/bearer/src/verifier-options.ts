@@ -1,8 +1,10 @@
 import { isQuotable } from './challenge.ts';
 import { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm } from './compact-jws.ts';
+import { type DpopOptions, dpopProblems } from './dpop.ts';
 import type { BearerErrorCode } from './errors.ts';
 import { type KeySource, type RemoteJwksOptions, remoteJwksProblems } from './key-source.ts';
-import type { BearerRequestLike, TokenSourceOptions } from './request.ts';
+import { type MtlsOptions, mtlsProblems } from './mtls.ts';
+import type { BearerRequestLike, TokenScheme, TokenSourceOptions } from './request.ts';
 import type { ScopeClaim } from './scopes.ts';
 import type { JsonObject } from './strict-json.ts';
 import { type VerifiedTokenCacheOptions, verifiedTokenCacheProblems } from './verified-token-cache.ts';
@@ -49,8 +51,11 @@ export interface RevocationQuery {
 export interface VerificationStep {
   /** For logs and error reports. */
   readonly name: string;
-  /** Set when this step verifies the `cnf` claim; without such a step, `cnf`-bound tokens are refused. */
-  readonly handlesConfirmation?: boolean;
+  /**
+   * The `cnf` members this step verifies (e.g. `['jkt']`), or `true` for all. A token whose `cnf`
+   * carries a confirmation method no step handles is refused.
+   */
+  readonly handlesConfirmation?: boolean | readonly string[];
   run(context: VerificationContext): void | Promise<void>;
 }
 
@@ -62,6 +67,8 @@ export interface VerificationContext {
   readonly issuer: string;
   /** Absent when `verify(token)` is called without a request. */
   readonly request: BearerRequestLike | undefined;
+  /** The `Authorization` scheme the token came with (`Bearer` for `verify(token)`). */
+  readonly scheme: TokenScheme;
   /** Set by a proof-of-possession step, reported on the result. */
   setBinding(binding: TokenBinding): void;
 }
@@ -91,6 +98,16 @@ export interface CommonVerifierOptions extends TokenSourceOptions {
   readonly resourceMetadata?: string;
   /** Extra steps after verification (proof-of-possession, policy). */
   readonly steps?: readonly VerificationStep[];
+  /**
+   * Enables DPoP (RFC 9449): the `DPoP` scheme is accepted with proofs checked in full, and
+   * DPoP-bound tokens sent as `Bearer` are refused. Without it, DPoP-bound tokens are refused.
+   */
+  readonly dpop?: DpopOptions;
+  /**
+   * Where client certificates come from for mTLS-bound tokens (RFC 8705). Tokens with
+   * `cnf.x5t#S256` are enforced whether or not this is set (default: the TLS socket).
+   */
+  readonly mtls?: MtlsOptions;
   /**
    * Opt-in: skip parsing and signature checks for a token seen in the last `maxTtlSeconds`
    * (default 60). Claims, scopes, steps and revocation still run per request. A key removed from
@@ -194,6 +211,8 @@ export function commonProblems(options: CommonVerifierOptions): string[] {
     }
   }
   problems.push(...verifiedTokenCacheProblems(options.verifiedTokenCache));
+  if (options.dpop !== undefined) problems.push(...dpopProblems(options.dpop));
+  problems.push(...mtlsProblems(options.mtls));
   if (options.isRevoked !== undefined && typeof options.isRevoked !== 'function') {
     problems.push('isRevoked must be a function');
   }

@@ -9,10 +9,12 @@ import {
   type ParsedCompactJws,
   parseCompactJws,
 } from './compact-jws.ts';
+import { createDpopRuntime, type DpopRuntime } from './dpop.ts';
 import { BearerError } from './errors.ts';
 import { isKeyForAlgorithm, verifyJwsSignature } from './jws-signature.ts';
 import { type KeyResolver, type KeySource, remoteJwks } from './key-source.ts';
-import { type BearerRequestLike, extractBearerToken } from './request.ts';
+import { createMtlsStep } from './mtls.ts';
+import { type BearerRequestLike, extractAccessToken, type TokenScheme } from './request.ts';
 import {
   checkScopes,
   DEFAULT_SCOPE_CLAIMS,
@@ -21,7 +23,7 @@ import {
   type ScopeRequirement,
   scopeRequirementProblems,
 } from './scopes.ts';
-import type { JsonObject } from './strict-json.ts';
+import { isJsonObject, type JsonObject } from './strict-json.ts';
 import { VerifiedTokenCache } from './verified-token-cache.ts';
 import {
   type BearerDecision,
@@ -116,6 +118,9 @@ function guardKeySource(keys: KeySource): KeyResolver {
 
 const invalid = (message: string): BearerError => new BearerError('ERR_BEARER_TOKEN_INVALID', message);
 
+/** RFC 7800 / 8705 / 9449 confirmation methods; `cnf` members outside this list are ignored. */
+const CONFIRMATION_METHODS: ReadonlySet<string> = new Set(['jkt', 'x5t#S256', 'jwk', 'jwe', 'jku', 'kid']);
+
 function optionalString(claims: JsonObject, name: string): string | undefined {
   const value = claims[name];
   return typeof value === 'string' ? value : undefined;
@@ -194,13 +199,22 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
   const clock = options.now ?? Date.now;
   const revocationTimeoutMs = options.revocationTimeoutMs ?? 1_000;
   const maxTokenBytes = options.maxTokenBytes ?? 8192;
-  const steps = [...(options.steps ?? [])];
-  const confirmationHandled = steps.some((step) => step.handlesConfirmation === true);
+  const dpop: DpopRuntime | undefined = options.dpop === undefined ? undefined : createDpopRuntime(options.dpop, clock);
+  // Built-in confirmation steps first: certificate-bound tokens are always enforced (fail closed).
+  const steps = [createMtlsStep(options.mtls), ...(dpop === undefined ? [] : [dpop.step]), ...(options.steps ?? [])];
+  const handlesAllConfirmations = steps.some((step) => step.handlesConfirmation === true);
+  const handledConfirmations = new Set(
+    steps.flatMap((step) => (Array.isArray(step.handlesConfirmation) ? step.handlesConfirmation : [])),
+  );
+  const acceptedSchemes = { bearer: dpop?.required !== true, dpop: dpop !== undefined };
   const challenge: ChallengeOptions = {
     realm: options.realm,
     discloseScopes: options.discloseScopes,
     resourceMetadata: options.resourceMetadata,
+    dpop: dpop === undefined ? undefined : { algorithms: dpop.algorithms, required: dpop.required },
   };
+  /** The scheme each failed request used, so its challenge carries the error under that scheme. */
+  const schemeOfError = new WeakMap<object, TokenScheme>();
   const issuers = new Map<string, ResolvedIssuer>();
   const allAlgorithms = new Set<string>();
   for (const [issuer, config] of entries) {
@@ -283,7 +297,11 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     return { parsed, config };
   };
 
-  const verify = async (token: string, request?: BearerRequestLike): Promise<VerifiedToken> => {
+  const verify = async (
+    token: string,
+    request?: BearerRequestLike,
+    scheme: TokenScheme = 'Bearer',
+  ): Promise<VerifiedToken> => {
     let verified: { parsed: ParsedCompactJws; config: ResolvedIssuer } | undefined;
     const cacheKey = verifiedCache === undefined ? undefined : VerifiedTokenCache.keyOf(token);
     if (verifiedCache !== undefined && cacheKey !== undefined) {
@@ -310,11 +328,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     const claims = parsed.payload;
     validateClaims(claims, config, clock() / 1000);
     const iat = claims.iat;
-    if (Object.hasOwn(claims, 'cnf') && !confirmationHandled) {
-      throw invalid(
-        'The token is sender-constrained ("cnf") but no proof-of-possession step is configured; refusing it as a plain bearer token.',
-      );
-    }
+    if (Object.hasOwn(claims, 'cnf') && !handlesAllConfirmations) checkConfirmation(claims.cnf);
     const scopes = extractScopes(claims, config.scopeClaims);
     let binding: TokenBinding = null;
     const context: VerificationContext = {
@@ -323,6 +337,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       claims,
       issuer: config.issuer,
       request,
+      scheme,
       setBinding: (value) => {
         binding = value;
       },
@@ -373,6 +388,27 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     });
   };
 
+  /**
+   * Every confirmation method in `cnf` must be verified by a step; `cnf` with no method this
+   * verifier knows (or one it cannot check) means the token is bound to something unchecked.
+   */
+  const checkConfirmation = (cnf: JsonObject[string] | undefined): void => {
+    if (!isJsonObject(cnf)) throw invalid('The token\'s "cnf" claim is not an object.');
+    const methods = Object.keys(cnf).filter((member) => CONFIRMATION_METHODS.has(member));
+    if (methods.length === 0) {
+      throw invalid('The token\'s "cnf" carries no confirmation method this verifier can check; refusing it.');
+    }
+    for (const method of methods) {
+      if (!handledConfirmations.has(method)) {
+        throw invalid(
+          method === 'jkt'
+            ? 'The token is DPoP-bound ("cnf.jkt") but DPoP is not enabled (dpop option); refusing it as a plain bearer token.'
+            : `The token is bound by "cnf.${method}", which no verification step checks; refusing it.`,
+        );
+      }
+    }
+  };
+
   const validatedRoutes = new WeakSet<object>();
 
   const report = (decision: BearerDecision): void => {
@@ -387,8 +423,30 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     request: BearerRequestLike,
     route: RouteRequirement<S> | undefined,
   ): Promise<VerifiedToken> => {
-    const token = extractBearerToken(request, options);
-    const result = await verify(token, request);
+    let scheme: TokenScheme | undefined;
+    let result: VerifiedToken;
+    try {
+      const extracted = extractAccessToken(request, options, acceptedSchemes);
+      scheme = extracted.scheme;
+      result = await verify(extracted.token, request, scheme);
+    } catch (error) {
+      if (scheme !== undefined && typeof error === 'object' && error !== null) schemeOfError.set(error, scheme);
+      throw error;
+    }
+    try {
+      await checkRoute(request, route, result);
+    } catch (error) {
+      if (scheme !== undefined && typeof error === 'object' && error !== null) schemeOfError.set(error, scheme);
+      throw error;
+    }
+    return result;
+  };
+
+  const checkRoute = async (
+    request: BearerRequestLike,
+    route: RouteRequirement<S> | undefined,
+    result: VerifiedToken,
+  ): Promise<void> => {
     if (route !== undefined) {
       if (!validatedRoutes.has(route)) {
         freezeRoute(route);
@@ -414,11 +472,10 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
         }
       }
     }
-    return result;
   };
 
   return {
-    verify,
+    verify: (token, request) => verify(token, request),
     async authenticate(request, route) {
       try {
         const result = await authenticate(request, route);
@@ -434,7 +491,12 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       validatedRoutes.add(frozen);
       return frozen;
     },
-    toResponse: (error) => toBearerResponse(error, challenge),
+    toResponse: (error) =>
+      toBearerResponse(
+        error,
+        challenge,
+        typeof error === 'object' && error !== null ? (schemeOfError.get(error) ?? 'Bearer') : 'Bearer',
+      ),
     async warm() {
       await Promise.all([...issuers.values()].map((config) => config.keys.warm()));
     },

@@ -1,6 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import { createTestIssuer, type TestIssuer } from '@rampart/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BearerVerifier, claimEquals, createBearerVerifier } from '../src/index.ts';
+import {
+  type BearerVerifier,
+  claimEquals,
+  createBearerVerifier,
+  hmacDpopNonces,
+  memoryReplayStore,
+} from '../src/index.ts';
+import { createDpopClient, type DpopClient } from './dpop-client.ts';
 import { HARNESSES, type HarnessRequest, type HarnessResponse, type Routes } from './harness.ts';
 
 /** One row of the behaviour every adapter must show identically. */
@@ -14,6 +22,7 @@ interface Row {
 interface Context {
   readonly up: TestIssuer;
   readonly down: TestIssuer;
+  readonly client: DpopClient;
 }
 
 const bearer = (token: string): HarnessRequest => ({ headers: [['Authorization', `Bearer ${token}`]] });
@@ -250,8 +259,114 @@ const BODY_TABLE: readonly Row[] = [
   },
 ];
 
+const ORIGIN = 'https://api.test';
+const ALGS = 'algs="ES256 EdDSA PS256 RS256"';
+const dpopRequest = async (
+  { up, client }: Context,
+  proof: { method?: string; path?: string; claims?: Record<string, unknown> } = {},
+): Promise<HarnessRequest> => {
+  const token = await up.mint({ claims: { cnf: { jkt: client.thumbprint } } });
+  return {
+    method: proof.method ?? 'GET',
+    headers: [
+      ['Authorization', `DPoP ${token}`],
+      [
+        'DPoP',
+        await client.proof({
+          token,
+          method: proof.method ?? 'GET',
+          url: `${ORIGIN}${proof.path ?? '/any-token'}`,
+          ...(proof.claims === undefined ? {} : { claims: proof.claims }),
+        }),
+      ],
+    ],
+  };
+};
+
+/** Rows for a verifier with DPoP enabled (RFC 9449). */
+const DPOP_TABLE: readonly Row[] = [
+  {
+    name: 'accepts a DPoP-bound token with a valid proof',
+    path: '/any-token',
+    request: (ctx) => dpopRequest(ctx),
+    expect: (r) => expect(r.status).toBe(200),
+  },
+  {
+    name: 'accepts a DPoP proof for POST when htm is POST',
+    path: '/any-token',
+    request: (ctx) => dpopRequest(ctx, { method: 'POST' }),
+    expect: (r) => expect(r.status).toBe(200),
+  },
+  {
+    name: 'challenges with both Bearer and DPoP (with algs) when no token is sent',
+    path: '/any-token',
+    request: async () => ({}),
+    expect: (r) => {
+      expect(r.status).toBe(401);
+      expect(challengeOf(r)).toBe(`Bearer realm="api", DPoP realm="api", ${ALGS}`);
+    },
+  },
+  {
+    name: 'refuses a DPoP-bound token sent as Bearer with invalid_token',
+    path: '/any-token',
+    request: async ({ up, client }) => bearer(await up.mint({ claims: { cnf: { jkt: client.thumbprint } } })),
+    expect: (r) => {
+      expect(r.status).toBe(401);
+      expect(challengeOf(r)).toBe(
+        `Bearer realm="api", error="invalid_token", error_description="The access token is invalid", DPoP realm="api", ${ALGS}`,
+      );
+    },
+  },
+  {
+    name: 'answers 401 invalid_dpop_proof under the DPoP challenge for an htm mismatch',
+    path: '/any-token',
+    request: (ctx) => dpopRequest(ctx, { method: 'POST' }).then((r) => ({ ...r, method: 'GET' })),
+    expect: (r) => {
+      expect(r.status).toBe(401);
+      expect(challengeOf(r)).toBe(
+        `Bearer realm="api", DPoP realm="api", error="invalid_dpop_proof", error_description="The DPoP proof is missing or invalid", ${ALGS}`,
+      );
+      expect(JSON.parse(r.body).error).toBe('invalid_dpop_proof');
+    },
+  },
+  {
+    name: 'answers 401 invalid_dpop_proof for an htu naming another path',
+    path: '/any-token',
+    request: (ctx) => dpopRequest(ctx, { path: '/orders' }),
+    expect: (r) => expect(JSON.parse(r.body).error).toBe('invalid_dpop_proof'),
+  },
+  {
+    name: 'answers 401 invalid_dpop_proof for a stale proof',
+    path: '/any-token',
+    request: (ctx) => dpopRequest(ctx, { claims: { iat: Math.floor(Date.now() / 1000) - 600 } }),
+    expect: (r) => expect(JSON.parse(r.body).error).toBe('invalid_dpop_proof'),
+  },
+  {
+    name: 'answers 403 insufficient_scope under the DPoP challenge for a DPoP request',
+    path: '/orders',
+    request: async ({ up, client }) => {
+      const token = await up.mint({ claims: { cnf: { jkt: client.thumbprint } }, scopes: ['x'] });
+      return {
+        headers: [
+          ['Authorization', `DPoP ${token}`],
+          ['DPoP', await client.proof({ token, url: `${ORIGIN}/orders` })],
+        ],
+      };
+    },
+    expect: (r) => {
+      expect(r.status).toBe(403);
+      expect(challengeOf(r)).toMatch(
+        /^Bearer realm="api", DPoP realm="api", error="insufficient_scope", .*scope="orders:read"/,
+      );
+    },
+  },
+];
+
 let up: TestIssuer;
 let down: TestIssuer;
+let client: DpopClient;
+let dpopVerifier: BearerVerifier;
+let nonceVerifier: BearerVerifier;
 let bodyVerifier: BearerVerifier;
 let verifier: BearerVerifier;
 let queryVerifier: BearerVerifier;
@@ -293,6 +408,23 @@ beforeAll(() => {
   });
 });
 
+beforeAll(async () => {
+  client = await createDpopClient('ES256');
+  const dpop = { publicOrigins: [ORIGIN], replayStore: memoryReplayStore() };
+  const common = {
+    realm: 'api',
+    issuer: up.issuer,
+    audience: up.audience,
+    algorithms: ['ES256' as const],
+    jwksUri: up.jwksUri,
+  };
+  dpopVerifier = createBearerVerifier({ ...common, dpop });
+  nonceVerifier = createBearerVerifier({
+    ...common,
+    dpop: { ...dpop, replayStore: memoryReplayStore(), nonces: hmacDpopNonces({ secret: randomBytes(32) }) },
+  });
+});
+
 afterAll(async () => {
   await up?.close();
   await down?.close();
@@ -304,7 +436,7 @@ for (const harness of HARNESSES) {
       it(row.name, async () => {
         const running = await harness.start(verifier, ROUTES);
         try {
-          const ctx = { up, down };
+          const ctx = { up, down, client };
           const response = await running.request(row.path, await row.request(ctx));
           row.expect(response, ctx);
           expect(running.handled()).toBe(response.status === 200 ? 1 : 0);
@@ -318,18 +450,61 @@ for (const harness of HARNESSES) {
       it(`with body tokens enabled: ${row.name}`, async () => {
         const running = await harness.start(bodyVerifier, ROUTES);
         try {
-          const ctx = { up, down };
+          const ctx = { up, down, client };
           row.expect(await running.request(row.path, await row.request(ctx)), ctx);
         } finally {
           await running.close();
         }
       });
     }
+    for (const row of DPOP_TABLE) {
+      it(`with DPoP enabled: ${row.name}`, async () => {
+        const running = await harness.start(dpopVerifier, ROUTES);
+        try {
+          const ctx = { up, down, client };
+          const response = await running.request(row.path, await row.request(ctx));
+          row.expect(response, ctx);
+          expect(running.handled()).toBe(response.status === 200 ? 1 : 0);
+        } finally {
+          await running.close();
+        }
+      });
+    }
+    it('with DPoP enabled: refuses a proof replayed on a second request', async () => {
+      const running = await harness.start(dpopVerifier, ROUTES);
+      try {
+        const request = await dpopRequest({ up, down, client });
+        expect((await running.request('/any-token', request)).status).toBe(200);
+        const replay = await running.request('/any-token', request);
+        expect(replay.status).toBe(401);
+        expect(JSON.parse(replay.body).error).toBe('invalid_dpop_proof');
+        expect(running.handled()).toBe(1);
+      } finally {
+        await running.close();
+      }
+    });
+    it('with DPoP nonces: answers use_dpop_nonce with a DPoP-Nonce header, then accepts the nonce', async () => {
+      const running = await harness.start(nonceVerifier, ROUTES);
+      try {
+        const first = await running.request('/any-token', await dpopRequest({ up, down, client }));
+        expect(first.status).toBe(401);
+        expect(challengeOf(first)).toContain('DPoP realm="api", error="use_dpop_nonce"');
+        const nonce = first.headers['dpop-nonce'] as string;
+        expect(nonce).toMatch(/^[A-Za-z0-9_-]+$/);
+        const second = await running.request(
+          '/any-token',
+          await dpopRequest({ up, down, client }, { claims: { nonce } }),
+        );
+        expect(second.status).toBe(200);
+      } finally {
+        await running.close();
+      }
+    });
     for (const row of QUERY_TABLE) {
       it(`with query tokens enabled: ${row.name}`, async () => {
         const running = await harness.start(queryVerifier, ROUTES);
         try {
-          const ctx = { up, down };
+          const ctx = { up, down, client };
           const path = row.path.replaceAll('TOKEN', await up.mint());
           row.expect(await running.request(path, await row.request(ctx)), ctx);
         } finally {
