@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import { bodyTokensOf, fromWebRequest } from '../request.ts';
+import { bodyTokensOf, fromWebRequest, socketCertificate } from '../request.ts';
 import type { BearerVerifier, RouteRequirement, VerifiedToken } from '../verifier.ts';
 
 /** Hono environment with the verified token under `c.get('bearer')`. */
@@ -37,7 +37,10 @@ export function bearerAuth<S extends string>(
           bodyTokens = body === null ? [''] : bodyTokensOf(body, contentType);
         }
       }
-      result = await verifier.authenticate(fromWebRequest(c.req.raw, bodyTokens), declared);
+      // @hono/node-server exposes the node request as env.incoming: its TLS socket has the client certificate.
+      const incoming = (c.env as { incoming?: { socket?: unknown } } | undefined)?.incoming;
+      const view = fromWebRequest(c.req.raw, bodyTokens, () => socketCertificate(incoming?.socket));
+      result = await verifier.authenticate(view, declared);
     } catch (error) {
       const answer = verifier.toResponse(error);
       return new Response(answer.body === '' ? null : answer.body, { status: answer.status, headers: answer.headers });
