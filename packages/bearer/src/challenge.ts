@@ -69,6 +69,7 @@ const MAPPING: Record<
     error: 'invalid_token',
     description: 'The access token is bound to another client certificate',
   },
+  ERR_BEARER_INTROSPECTION_UNAVAILABLE: { status: 503, description: 'Token verification is temporarily unavailable' },
   ERR_BEARER_INVALID_OPTIONS: undefined,
   ERR_BEARER_TOKEN_ENDPOINT: undefined,
 };

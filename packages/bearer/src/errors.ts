@@ -28,6 +28,8 @@ export type BearerErrorCode =
   | 'ERR_BEARER_REPLAY_STORE_UNAVAILABLE'
   /** The token is bound to a client certificate (`cnf.x5t#S256`) that this request did not present: 401 `invalid_token`. */
   | 'ERR_BEARER_CERTIFICATE_MISMATCH'
+  /** The introspection endpoint failed or answered something unusable: 503 with `Retry-After`, never 401. */
+  | 'ERR_BEARER_INTROSPECTION_UNAVAILABLE'
   /** Options rejected at construction; the message lists every problem. */
   | 'ERR_BEARER_INVALID_OPTIONS'
   /** The token endpoint of a {@link TokenProvider} failed or answered something unusable. */
@@ -37,6 +39,7 @@ const RETRYABLE: ReadonlySet<BearerErrorCode> = new Set([
   'ERR_BEARER_KEYS_UNAVAILABLE',
   'ERR_BEARER_REVOCATION_UNAVAILABLE',
   'ERR_BEARER_REPLAY_STORE_UNAVAILABLE',
+  'ERR_BEARER_INTROSPECTION_UNAVAILABLE',
 ]);
 
 /**

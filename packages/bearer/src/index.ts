@@ -4,6 +4,7 @@ export { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm } from './compact-jws.t
 export { accessTokenHash, type DpopOptions } from './dpop.ts';
 export { type DpopNonceSource, type HmacDpopNonceOptions, hmacDpopNonces } from './dpop-nonce.ts';
 export { BearerError, type BearerErrorCode } from './errors.ts';
+export type { IntrospectionOptions, JwtIntrospectionResponseOptions } from './introspection.ts';
 export {
   type KeyResolver,
   type KeySource,

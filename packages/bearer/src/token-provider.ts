@@ -1,21 +1,13 @@
-import { randomUUID } from 'node:crypto';
-import { type CryptoKey, type KeyObject, SignJWT } from 'jose';
 import { readBoundedText } from './bounded-body.ts';
+import {
+  authenticateClient,
+  type ClientAuthentication,
+  clientAuthenticationProblems,
+  formEncode,
+} from './client-authentication.ts';
 import { BearerError } from './errors.ts';
 
-/** How the client authenticates to the token endpoint. */
-export type ClientAuthentication =
-  | { readonly method: 'client_secret_basic'; readonly clientSecret: string }
-  | {
-      readonly method: 'private_key_jwt';
-      readonly privateKey: CryptoKey | KeyObject;
-      /** Signing algorithm of the client assertion, e.g. `RS256`, `ES256`, `EdDSA`. */
-      readonly algorithm: string;
-      /** `kid` header of the assertion, when the issuer needs it to pick the key. */
-      readonly keyId?: string;
-      /** `aud` of the assertion. Default the token endpoint URL. */
-      readonly assertionAudience?: string;
-    };
+export type { ClientAuthentication } from './client-authentication.ts';
 
 /** Options of {@link createTokenProvider}. Durations in milliseconds unless named seconds. */
 export interface TokenProviderOptions {
@@ -95,10 +87,6 @@ function endpointError(message: string, retryable: boolean, cause?: unknown, ret
   });
 }
 
-function formEncode(value: string): string {
-  return encodeURIComponent(value).replace(/%20/g, '+');
-}
-
 /**
  * Client-credentials tokens for calling other services. Tokens are cached per (issuer, audience,
  * scopes), refreshed in the background once `refreshAheadRatio` of their lifetime has passed
@@ -132,18 +120,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   }
   if (typeof options.clientId !== 'string' || options.clientId === '') problems.push('clientId is required');
   const auth = options.authentication;
-  if (auth?.method === 'client_secret_basic') {
-    if (typeof auth.clientSecret !== 'string' || auth.clientSecret === '') {
-      problems.push('authentication.clientSecret is required for client_secret_basic');
-    }
-  } else if (auth?.method === 'private_key_jwt') {
-    if (auth.privateKey === undefined) problems.push('authentication.privateKey is required for private_key_jwt');
-    if (typeof auth.algorithm !== 'string' || /^(none|HS\d+)$/i.test(auth.algorithm)) {
-      problems.push('authentication.algorithm must be an asymmetric JWS algorithm');
-    }
-  } else {
-    problems.push('authentication.method must be client_secret_basic or private_key_jwt');
-  }
+  problems.push(...clientAuthenticationProblems(auth, 'authentication.'));
   const ratio = options.refreshAheadRatio ?? 0.8;
   if (!(ratio > 0 && ratio < 1)) problems.push('refreshAheadRatio must be in (0, 1)');
   const jitterRatio = options.jitterRatio ?? 0.05;
@@ -176,27 +153,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
       'content-type': 'application/x-www-form-urlencoded',
       accept: 'application/json',
     };
-    if (auth.method === 'client_secret_basic') {
-      // RFC 6749 §2.3.1: both parts are form-encoded before base64.
-      const basic = Buffer.from(`${formEncode(options.clientId)}:${formEncode(auth.clientSecret)}`).toString('base64');
-      headers.authorization = `Basic ${basic}`;
-    } else {
-      const nowSeconds = Math.floor(clock() / 1000);
-      const assertion = await new SignJWT({})
-        .setProtectedHeader({ alg: auth.algorithm, ...(auth.keyId === undefined ? {} : { kid: auth.keyId }) })
-        .setIssuer(options.clientId)
-        .setSubject(options.clientId)
-        .setAudience(auth.assertionAudience ?? tokenEndpoint)
-        .setJti(randomUUID())
-        .setIssuedAt(nowSeconds)
-        .setExpirationTime(nowSeconds + 60)
-        .sign(auth.privateKey);
-      params.push(
-        ['client_id', options.clientId],
-        ['client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'],
-        ['client_assertion', assertion],
-      );
-    }
+    await authenticateClient(auth, options.clientId, tokenEndpoint, params, headers, clock());
     return {
       method: 'POST',
       headers,

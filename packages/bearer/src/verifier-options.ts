@@ -2,6 +2,7 @@ import { isQuotable } from './challenge.ts';
 import { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm } from './compact-jws.ts';
 import { type DpopOptions, dpopProblems } from './dpop.ts';
 import type { BearerErrorCode } from './errors.ts';
+import { type IntrospectionOptions, introspectionProblems } from './introspection.ts';
 import { type KeySource, type RemoteJwksOptions, remoteJwksProblems } from './key-source.ts';
 import { type MtlsOptions, mtlsProblems } from './mtls.ts';
 import type { BearerRequestLike, TokenScheme, TokenSourceOptions } from './request.ts';
@@ -109,6 +110,11 @@ export interface CommonVerifierOptions extends TokenSourceOptions {
    */
   readonly mtls?: MtlsOptions;
   /**
+   * RFC 7662 introspection for opaque tokens. With issuers configured too (hybrid mode), JWTs are
+   * verified locally and everything else is introspected; alone, every token is introspected.
+   */
+  readonly introspection?: IntrospectionOptions;
+  /**
    * Opt-in: skip parsing and signature checks for a token seen in the last `maxTtlSeconds`
    * (default 60). Claims, scopes, steps and revocation still run per request. A key removed from
    * the JWKS stops being trusted for cached tokens only after the TTL. Default off.
@@ -133,6 +139,7 @@ export type BearerVerifierOptions = CommonVerifierOptions &
   (
     | ({ readonly issuer: string; readonly issuers?: never } & IssuerOptions)
     | { readonly issuers: Readonly<Record<string, IssuerOptions>>; readonly issuer?: never }
+    | { readonly introspection: IntrospectionOptions; readonly issuer?: never; readonly issuers?: never }
   );
 
 const ALLOWED = new Set<string>(ASYMMETRIC_ALGORITHMS);
@@ -212,6 +219,7 @@ export function commonProblems(options: CommonVerifierOptions): string[] {
   }
   problems.push(...verifiedTokenCacheProblems(options.verifiedTokenCache));
   if (options.dpop !== undefined) problems.push(...dpopProblems(options.dpop));
+  if (options.introspection !== undefined) problems.push(...introspectionProblems(options.introspection));
   problems.push(...mtlsProblems(options.mtls));
   if (options.isRevoked !== undefined && typeof options.isRevoked !== 'function') {
     problems.push('isRevoked must be a function');

@@ -11,6 +11,7 @@ import {
 } from './compact-jws.ts';
 import { createDpopRuntime, type DpopRuntime } from './dpop.ts';
 import { BearerError } from './errors.ts';
+import { createIntrospector, type Introspector } from './introspection.ts';
 import { isKeyForAlgorithm, verifyJwsSignature } from './jws-signature.ts';
 import { type KeyResolver, type KeySource, remoteJwks } from './key-source.ts';
 import { createMtlsStep } from './mtls.ts';
@@ -118,6 +119,15 @@ function guardKeySource(keys: KeySource): KeyResolver {
 
 const invalid = (message: string): BearerError => new BearerError('ERR_BEARER_TOKEN_INVALID', message);
 
+const EMPTY_HEADER: JsonObject = Object.freeze(Object.create(null));
+
+/** Three non-empty dot-separated segments: a JWT to verify locally (hybrid mode). */
+function isCompactJwsShape(token: string): boolean {
+  const first = token.indexOf('.');
+  const second = first === -1 ? -1 : token.indexOf('.', first + 1);
+  return first > 0 && second > first + 1 && token.indexOf('.', second + 1) === -1 && second < token.length - 1;
+}
+
 /** RFC 7800 / 8705 / 9449 confirmation methods; `cnf` members outside this list are ignored. */
 const CONFIRMATION_METHODS: ReadonlySet<string> = new Set(['jkt', 'x5t#S256', 'jwk', 'jwe', 'jku', 'kid']);
 
@@ -184,7 +194,9 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       : options.issuer !== undefined
         ? [[options.issuer, options]]
         : [];
-  if (entries.length === 0) problems.push('issuer (or issuers) is required');
+  if (entries.length === 0 && options.introspection === undefined) {
+    problems.push('issuer (or issuers, or introspection) is required');
+  }
   for (const [issuer, issuerOptions] of entries) {
     const prefix = options.issuers !== undefined ? `issuers[${JSON.stringify(issuer)}].` : '';
     problems.push(...issuerProblems(issuer, issuerOptions, prefix));
@@ -199,6 +211,8 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
   const clock = options.now ?? Date.now;
   const revocationTimeoutMs = options.revocationTimeoutMs ?? 1_000;
   const maxTokenBytes = options.maxTokenBytes ?? 8192;
+  const introspector =
+    options.introspection === undefined ? undefined : createIntrospector(options.introspection, clock);
   const dpop: DpopRuntime | undefined = options.dpop === undefined ? undefined : createDpopRuntime(options.dpop, clock);
   // Built-in confirmation steps first: certificate-bound tokens are always enforced (fail closed).
   const steps = [createMtlsStep(options.mtls), ...(dpop === undefined ? [] : [dpop.step]), ...(options.steps ?? [])];
@@ -297,11 +311,15 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     return { parsed, config };
   };
 
-  const verify = async (
-    token: string,
-    request?: BearerRequestLike,
-    scheme: TokenScheme = 'Bearer',
-  ): Promise<VerifiedToken> => {
+  interface TokenSource {
+    readonly claims: JsonObject;
+    readonly header: JsonObject;
+    readonly issuer: string;
+    readonly tenant: string | undefined;
+    readonly scopeClaims: readonly ScopeClaim[];
+  }
+
+  const verifyLocally = async (token: string): Promise<TokenSource> => {
     let verified: { parsed: ParsedCompactJws; config: ResolvedIssuer } | undefined;
     const cacheKey = verifiedCache === undefined ? undefined : VerifiedTokenCache.keyOf(token);
     if (verifiedCache !== undefined && cacheKey !== undefined) {
@@ -325,17 +343,59 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       verified = await verifyStructureAndSignature(token);
     }
     const { parsed, config } = verified;
-    const claims = parsed.payload;
-    validateClaims(claims, config, clock() / 1000);
+    validateClaims(parsed.payload, config, clock() / 1000);
+    return {
+      claims: parsed.payload,
+      header: parsed.header,
+      issuer: config.issuer,
+      tenant: config.tenant,
+      scopeClaims: config.scopeClaims,
+    };
+  };
+
+  const introspect = async (token: string): Promise<TokenSource> => {
+    const active = introspector as Introspector;
+    const claims = await active.introspect(token);
+    return {
+      claims,
+      header: EMPTY_HEADER,
+      issuer: active.issuer,
+      tenant: active.tenant,
+      scopeClaims: active.scopeClaims ?? options.scopeClaims ?? DEFAULT_SCOPE_CLAIMS,
+    };
+  };
+
+  /**
+   * Hybrid mode: a compact JWS goes to local verification when issuers are configured; anything
+   * else (an opaque handle, or every token when only introspection is configured) is introspected.
+   */
+  const obtain = (token: string): Promise<TokenSource> => {
+    if (introspector === undefined) return verifyLocally(token);
+    if (issuers.size > 0 && isCompactJwsShape(token)) return verifyLocally(token);
+    if (token.length > maxTokenBytes) {
+      return Promise.reject(
+        new BearerError('ERR_BEARER_TOKEN_MALFORMED', `The token is larger than maxTokenBytes (${maxTokenBytes}).`),
+      );
+    }
+    return introspect(token);
+  };
+
+  const verify = async (
+    token: string,
+    request?: BearerRequestLike,
+    scheme: TokenScheme = 'Bearer',
+  ): Promise<VerifiedToken> => {
+    const source = await obtain(token);
+    const claims = source.claims;
     const iat = claims.iat;
     if (Object.hasOwn(claims, 'cnf') && !handlesAllConfirmations) checkConfirmation(claims.cnf);
-    const scopes = extractScopes(claims, config.scopeClaims);
+    const scopes = extractScopes(claims, source.scopeClaims);
     let binding: TokenBinding = null;
     const context: VerificationContext = {
       token,
-      header: parsed.header,
+      header: source.header,
       claims,
-      issuer: config.issuer,
+      issuer: source.issuer,
       request,
       scheme,
       setBinding: (value) => {
@@ -356,7 +416,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
         revoked = await withTimeout(
           Promise.resolve(
             options.isRevoked({
-              issuer: config.issuer,
+              issuer: source.issuer,
               jti: optionalString(claims, 'jti'),
               sub: optionalString(claims, 'sub'),
               clientId: optionalString(claims, 'client_id'),
@@ -378,10 +438,10 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     }
     return Object.freeze({
       claims,
-      header: parsed.header,
+      header: source.header,
       scopes,
-      issuer: config.issuer,
-      tenant: config.tenant,
+      issuer: source.issuer,
+      tenant: source.tenant,
       subject: optionalString(claims, 'sub'),
       clientId: optionalString(claims, 'client_id'),
       binding,

@@ -10,6 +10,7 @@ import {
 } from '../src/index.ts';
 import { createDpopClient, type DpopClient } from './dpop-client.ts';
 import { HARNESSES, type HarnessRequest, type HarnessResponse, type Routes } from './harness.ts';
+import { type IntrospectionServer, startIntrospectionServer } from './introspection-server.ts';
 
 /** One row of the behaviour every adapter must show identically. */
 interface Row {
@@ -366,6 +367,47 @@ let up: TestIssuer;
 let down: TestIssuer;
 let client: DpopClient;
 let dpopVerifier: BearerVerifier;
+let introspectionServer: IntrospectionServer;
+let hybridVerifier: BearerVerifier;
+let deadIntrospectionVerifier: BearerVerifier;
+
+/** Rows for a hybrid verifier: JWTs verified locally, opaque tokens introspected (RFC 7662). */
+const INTROSPECTION_TABLE: readonly (Row & { dead?: boolean })[] = [
+  {
+    name: 'accepts an active opaque token',
+    path: '/orders',
+    request: async () => bearer('opaque-active'),
+    expect: (r) => {
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.body)).toMatchObject({ sub: 'opaque-user', scopes: ['orders:read'] });
+    },
+  },
+  {
+    name: 'still verifies JWTs locally',
+    path: '/any-token',
+    request: async ({ up }) => bearer(await up.mint()),
+    expect: (r) => expect(r.status).toBe(200),
+  },
+  {
+    name: 'answers 401 invalid_token for an inactive opaque token',
+    path: '/any-token',
+    request: async () => bearer('opaque-revoked'),
+    expect: (r) => {
+      expect(r.status).toBe(401);
+      expect(challengeOf(r)).toContain('error="invalid_token"');
+    },
+  },
+  {
+    name: 'answers 503 with Retry-After, not 401, when the introspection endpoint is down',
+    path: '/any-token',
+    dead: true,
+    request: async () => bearer('opaque-active'),
+    expect: (r) => {
+      expect(r.status).toBe(503);
+      expect(Number(r.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    },
+  },
+];
 let nonceVerifier: BearerVerifier;
 let bodyVerifier: BearerVerifier;
 let verifier: BearerVerifier;
@@ -425,7 +467,35 @@ beforeAll(async () => {
   });
 });
 
+beforeAll(async () => {
+  introspectionServer = await startIntrospectionServer();
+  introspectionServer.answer = (token) =>
+    token === 'opaque-active'
+      ? { active: true, aud: 'https://api.test', sub: 'opaque-user', scope: 'orders:read' }
+      : { active: false };
+  const introspection = {
+    endpoint: introspectionServer.url,
+    issuer: 'https://as.test',
+    clientId: 'api',
+    authentication: { method: 'client_secret_basic' as const, clientSecret: randomBytes(16).toString('hex') },
+    audience: 'https://api.test',
+  };
+  const local = {
+    realm: 'api',
+    issuer: up.issuer,
+    audience: up.audience,
+    algorithms: ['ES256' as const],
+    jwksUri: up.jwksUri,
+  };
+  hybridVerifier = createBearerVerifier({ ...local, introspection });
+  deadIntrospectionVerifier = createBearerVerifier({
+    ...local,
+    introspection: { ...introspection, endpoint: 'http://127.0.0.1:1/introspect' },
+  });
+});
+
 afterAll(async () => {
+  await introspectionServer?.close();
   await up?.close();
   await down?.close();
 });
@@ -500,6 +570,19 @@ for (const harness of HARNESSES) {
         await running.close();
       }
     });
+    for (const row of INTROSPECTION_TABLE) {
+      it(`with introspection (hybrid): ${row.name}`, async () => {
+        const running = await harness.start(row.dead ? deadIntrospectionVerifier : hybridVerifier, ROUTES);
+        try {
+          const ctx = { up, down, client };
+          const response = await running.request(row.path, await row.request(ctx));
+          row.expect(response, ctx);
+          expect(running.handled()).toBe(response.status === 200 ? 1 : 0);
+        } finally {
+          await running.close();
+        }
+      });
+    }
     for (const row of QUERY_TABLE) {
       it(`with query tokens enabled: ${row.name}`, async () => {
         const running = await harness.start(queryVerifier, ROUTES);

@@ -79,7 +79,9 @@ const ADAPTERS: Record<string, () => Promise<Running>> = {
       }
       const response = await app.fetch(new Request(`https://127.0.0.1${req.url}`, { headers }), { incoming: req });
       res.statusCode = response.status;
-      response.headers.forEach((value, name) => res.setHeader(name, value));
+      response.headers.forEach((value, name) => {
+        res.setHeader(name, value);
+      });
       res.end(await response.text());
     });
     return listen(server);
