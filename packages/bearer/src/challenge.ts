@@ -25,7 +25,13 @@ export interface ChallengeOptions {
   readonly dpop?: { readonly algorithms: readonly string[]; readonly required: boolean } | undefined;
 }
 
-type RfcError = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof' | 'use_dpop_nonce';
+type RfcError =
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
+  | 'insufficient_user_authentication';
 
 const MAPPING: Record<
   BearerErrorCode,
@@ -70,6 +76,11 @@ const MAPPING: Record<
     description: 'The access token is bound to another client certificate',
   },
   ERR_BEARER_INTROSPECTION_UNAVAILABLE: { status: 503, description: 'Token verification is temporarily unavailable' },
+  ERR_BEARER_INSUFFICIENT_USER_AUTHENTICATION: {
+    status: 401,
+    error: 'insufficient_user_authentication',
+    description: 'A different authentication level is required',
+  },
   ERR_BEARER_INVALID_OPTIONS: undefined,
   ERR_BEARER_TOKEN_ENDPOINT: undefined,
 };
@@ -97,7 +108,7 @@ function quote(value: string): string {
  * ```
  */
 export function buildChallenge(
-  params: { error?: RfcError; description?: string; scope?: string },
+  params: { error?: RfcError; description?: string; scope?: string; acrValues?: string; maxAge?: number },
   options: ChallengeOptions,
   errorScheme: TokenScheme = 'Bearer',
 ): string {
@@ -110,6 +121,9 @@ export function buildChallenge(
         parts.push(`error_description=${quote(params.description)}`);
       }
       if (params.scope !== undefined && params.scope !== '') parts.push(`scope=${quote(params.scope)}`);
+      if (params.acrValues !== undefined && params.acrValues !== '')
+        parts.push(`acr_values=${quote(params.acrValues)}`);
+      if (params.maxAge !== undefined) parts.push(`max_age=${quote(String(params.maxAge))}`);
     }
     if (algs !== undefined) parts.push(`algs=${quote(algs.join(' '))}`);
     if (options.resourceMetadata !== undefined) parts.push(`resource_metadata=${quote(options.resourceMetadata)}`);
@@ -170,6 +184,8 @@ export function toBearerResponse(
     {
       ...(mapping.error === undefined ? {} : { error: mapping.error, description: mapping.description }),
       ...(scope === undefined ? {} : { scope }),
+      ...(error.stepUp?.acrValues === undefined ? {} : { acrValues: error.stepUp.acrValues.join(' ') }),
+      ...(error.stepUp?.maxAge === undefined ? {} : { maxAge: error.stepUp.maxAge }),
     },
     options,
     DPOP_ERRORS.has(error.code) ? 'DPoP' : scheme,

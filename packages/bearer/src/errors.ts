@@ -30,6 +30,8 @@ export type BearerErrorCode =
   | 'ERR_BEARER_CERTIFICATE_MISMATCH'
   /** The introspection endpoint failed or answered something unusable: 503 with `Retry-After`, never 401. */
   | 'ERR_BEARER_INTROSPECTION_UNAVAILABLE'
+  /** The route needs a stronger or more recent user authentication (RFC 9470): 401 `insufficient_user_authentication`. */
+  | 'ERR_BEARER_INSUFFICIENT_USER_AUTHENTICATION'
   /** Options rejected at construction; the message lists every problem. */
   | 'ERR_BEARER_INVALID_OPTIONS'
   /** The token endpoint of a {@link TokenProvider} failed or answered something unusable. */
@@ -70,6 +72,8 @@ export class BearerError extends Error {
   readonly requiredScopes: readonly string[] | undefined;
   /** For `ERR_BEARER_DPOP_NONCE_REQUIRED`: the nonce to send in the `DPoP-Nonce` response header. */
   readonly dpopNonce: string | undefined;
+  /** For `ERR_BEARER_INSUFFICIENT_USER_AUTHENTICATION`: what the challenge asks for (RFC 9470 §3). */
+  readonly stepUp: { readonly acrValues?: readonly string[]; readonly maxAge?: number } | undefined;
 
   constructor(
     code: BearerErrorCode,
@@ -80,6 +84,7 @@ export class BearerError extends Error {
       retryAfterSeconds?: number;
       requiredScopes?: readonly string[];
       dpopNonce?: string;
+      stepUp?: { readonly acrValues?: readonly string[]; readonly maxAge?: number };
     },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
@@ -89,5 +94,6 @@ export class BearerError extends Error {
     this.retryAfterSeconds = options?.retryAfterSeconds;
     this.requiredScopes = options?.requiredScopes === undefined ? undefined : [...new Set(options.requiredScopes)];
     this.dpopNonce = options?.dpopNonce;
+    this.stepUp = options?.stepUp;
   }
 }

@@ -28,9 +28,12 @@ export {
   type TokenSourceOptions,
 } from './request.ts';
 export {
+  type MetadataResponse,
+  metadataResponse,
   type ProtectedResourceMetadata,
   type ProtectedResourceMetadataOptions,
   protectedResourceMetadata,
+  protectedResourceMetadataPath,
 } from './resource-metadata.ts';
 export {
   DEFAULT_SCOPE_CLAIMS,

@@ -20,6 +20,7 @@ import {
   checkScopes,
   DEFAULT_SCOPE_CLAIMS,
   extractScopes,
+  isScopeToken,
   type ScopeClaim,
   type ScopeRequirement,
   scopeRequirementProblems,
@@ -46,6 +47,12 @@ export interface RouteRequirement<S extends string = string> {
    * tenant cannot be determined.
    */
   readonly tenant?: string | ((request: BearerRequestLike) => string | undefined);
+  /**
+   * Step-up (RFC 9470): the token's `acr` must be one of `acrValues`, and/or its `auth_time` at
+   * most `maxAgeSeconds` old. Otherwise 401 `insufficient_user_authentication` with `acr_values` /
+   * `max_age` in the challenge, so the client can send the user back to the authorization server.
+   */
+  readonly authentication?: { readonly acrValues?: readonly string[]; readonly maxAgeSeconds?: number };
 }
 
 /** A verified access token. Claims objects have a null prototype. */
@@ -150,6 +157,32 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** RFC 9470 §3: `acr` among the accepted values, `auth_time` recent enough. */
+function checkStepUp(
+  claims: JsonObject,
+  required: NonNullable<RouteRequirement['authentication']>,
+  nowSeconds: number,
+): void {
+  const { acrValues, maxAgeSeconds } = required;
+  const acrOk = acrValues === undefined || (typeof claims.acr === 'string' && acrValues.includes(claims.acr));
+  const authTime = claims.auth_time;
+  const ageOk =
+    maxAgeSeconds === undefined ||
+    (typeof authTime === 'number' && Number.isFinite(authTime) && nowSeconds - authTime <= maxAgeSeconds);
+  if (!acrOk || !ageOk) {
+    throw new BearerError(
+      'ERR_BEARER_INSUFFICIENT_USER_AUTHENTICATION',
+      'The token\'s user authentication ("acr" / "auth_time") does not meet this route\'s requirement; step up.',
+      {
+        stepUp: {
+          ...(acrValues === undefined ? {} : { acrValues }),
+          ...(maxAgeSeconds === undefined ? {} : { maxAge: maxAgeSeconds }),
+        },
+      },
+    );
+  }
+}
+
 function freezeRoute<S extends string>(requirement: RouteRequirement<S>): RouteRequirement<S> {
   const problems = scopeRequirementProblems(requirement.scopes);
   const checks = requirement.claims;
@@ -159,6 +192,18 @@ function freezeRoute<S extends string>(requirement: RouteRequirement<S>): RouteR
   }
   if (requirement.tenant !== undefined && !['string', 'function'].includes(typeof requirement.tenant)) {
     problems.push('tenant must be a string or a function of the request');
+  }
+  const stepUp = requirement.authentication;
+  if (stepUp !== undefined) {
+    const acr = stepUp.acrValues;
+    if (acr !== undefined && (!Array.isArray(acr) || acr.length === 0 || !acr.every(isScopeToken))) {
+      problems.push('authentication.acrValues must be a non-empty list of acr values (no spaces or quotes)');
+    }
+    const maxAge = stepUp.maxAgeSeconds;
+    if (maxAge !== undefined && !(Number.isInteger(maxAge) && maxAge >= 0)) {
+      problems.push('authentication.maxAgeSeconds must be a non-negative integer');
+    }
+    if (acr === undefined && maxAge === undefined) problems.push('authentication needs acrValues or maxAgeSeconds');
   }
   if (problems.length > 0) {
     throw new BearerError('ERR_BEARER_INVALID_OPTIONS', `Invalid route requirement: ${problems.join('; ')}.`);
@@ -518,6 +563,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
           throw invalid("The token's issuer does not belong to this route's tenant.");
         }
       }
+      if (route.authentication !== undefined) checkStepUp(result.claims, route.authentication, clock() / 1000);
       checkScopes(result.scopes, route.scopes);
       const checks = route.claims === undefined ? [] : Array.isArray(route.claims) ? route.claims : [route.claims];
       for (const check of checks as ClaimCheck[]) {

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { bodyTokensOf, fromNodeRequest } from '../request.ts';
+import { metadataResponse, type ProtectedResourceMetadata } from '../resource-metadata.ts';
 import type { BearerVerifier, RouteRequirement, VerifiedToken } from '../verifier.ts';
 
 /** Where the verified token is kept on the request: a symbol, so it cannot clash or be forged by input. */
@@ -53,4 +54,21 @@ export function getBearer(request: FastifyRequest): VerifiedToken {
   const result = (request as WithBearer)[BEARER];
   if (result === undefined) throw new Error('getBearer(request) was called on a route without bearerPreHandler().');
   return result;
+}
+
+/**
+ * A Fastify route handler serving an RFC 9728 protected-resource metadata document.
+ *
+ * @example
+ * ```ts
+ * import { protectedResourceMetadataPath } from '@rampart/bearer';
+ * import { serveResourceMetadata } from '@rampart/bearer/fastify';
+ * app.get(protectedResourceMetadataPath(metadata.resource), serveResourceMetadata(metadata));
+ * ```
+ */
+export function serveResourceMetadata(
+  metadata: ProtectedResourceMetadata,
+): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> {
+  const answer = metadataResponse(metadata);
+  return async (_request, reply) => reply.code(answer.status).headers(answer.headers).send(answer.body);
 }

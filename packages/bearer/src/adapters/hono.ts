@@ -1,5 +1,6 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Handler, MiddlewareHandler } from 'hono';
 import { bodyTokensOf, fromWebRequest, socketCertificate } from '../request.ts';
+import { metadataResponse, type ProtectedResourceMetadata } from '../resource-metadata.ts';
 import type { BearerVerifier, RouteRequirement, VerifiedToken } from '../verifier.ts';
 
 /** Hono environment with the verified token under `c.get('bearer')`. */
@@ -49,4 +50,19 @@ export function bearerAuth<S extends string>(
     await next();
     return undefined;
   };
+}
+
+/**
+ * A Hono handler serving an RFC 9728 protected-resource metadata document.
+ *
+ * @example
+ * ```ts
+ * import { protectedResourceMetadataPath } from '@rampart/bearer';
+ * import { serveResourceMetadata } from '@rampart/bearer/hono';
+ * app.get(protectedResourceMetadataPath(metadata.resource), serveResourceMetadata(metadata));
+ * ```
+ */
+export function serveResourceMetadata(metadata: ProtectedResourceMetadata): Handler {
+  const answer = metadataResponse(metadata);
+  return () => new Response(answer.body, { status: answer.status, headers: answer.headers });
 }
