@@ -5,6 +5,7 @@ import {
   clientAuthenticationProblems,
   formEncode,
 } from './client-authentication.ts';
+import { type DpopKeyPair, dpopProofSigner } from './dpop-proof.ts';
 import { BearerError } from './errors.ts';
 
 export type { ClientAuthentication } from './client-authentication.ts';
@@ -30,6 +31,12 @@ export interface TokenProviderOptions {
   /** Lifetime assumed when the response has no `expires_in`. Default 60 seconds. */
   readonly defaultExpiresInSeconds?: number;
   readonly fetch?: typeof fetch;
+  /**
+   * Obtain DPoP-bound tokens (RFC 9449): token requests carry a proof of this key, a
+   * `use_dpop_nonce` answer is retried once with the server's nonce, and the response must have
+   * `token_type: DPoP`. Use {@link TokenProvider.getRequestHeaders} for calls with the token.
+   */
+  readonly dpop?: DpopKeyPair;
   /** Clock in ms, for tests. */
   readonly now?: () => number;
   /** Random in [0, 1), for tests. */
@@ -51,6 +58,14 @@ export interface TokenProvider {
   getToken(request?: TokenRequest): Promise<string>;
   /** `Bearer <token>` for an `Authorization` header. */
   getAuthorizationHeader(request?: TokenRequest): Promise<string>;
+  /**
+   * `authorization` (and with DPoP, a `dpop` proof for this method and URL) for one outbound call.
+   * Pass the API's latest `DPoP-Nonce` when it sent one.
+   */
+  getRequestHeaders(
+    target: { readonly method: string; readonly url: string; readonly nonce?: string },
+    request?: TokenRequest,
+  ): Promise<Record<string, string>>;
   /** Drops the cached token (e.g. after the API answered 401 `invalid_token`). */
   invalidate(request?: TokenRequest): void;
 }
@@ -139,6 +154,9 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   const baseDelay = options.retryBaseDelayMs ?? 200;
   const defaultLifetime = (options.defaultExpiresInSeconds ?? 60) * 1000;
 
+  const signer = options.dpop === undefined ? undefined : dpopProofSigner(options.dpop, clock);
+  /** The authorization server's latest DPoP nonce (RFC 9449 §8). */
+  let serverNonce: string | undefined;
   const cache = new Map<string, CacheEntry>();
   const inFlight = new Map<string, Promise<CacheEntry>>();
 
@@ -154,6 +172,13 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
       accept: 'application/json',
     };
     await authenticateClient(auth, options.clientId, tokenEndpoint, params, headers, clock());
+    if (signer !== undefined) {
+      headers.dpop = await signer.proof({
+        method: 'POST',
+        url: tokenEndpoint,
+        ...(serverNonce === undefined ? {} : { nonce: serverNonce }),
+      });
+    }
     return {
       method: 'POST',
       headers,
@@ -162,7 +187,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     };
   };
 
-  const requestOnce = async (request: TokenRequest): Promise<CacheEntry> => {
+  const requestOnce = async (request: TokenRequest, nonceRetry = true): Promise<CacheEntry> => {
     let response: Response;
     try {
       response = await fetchImpl(tokenEndpoint, {
@@ -185,6 +210,15 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     } catch {
       // handled below by status / field checks
     }
+    const nonce = response.headers.get('dpop-nonce');
+    if (signer !== undefined && nonce !== null && /^[\x21-\x7e]{1,512}$/.test(nonce)) {
+      const fresh = nonce !== serverNonce;
+      serverNonce = nonce;
+      // RFC 9449 §8: the server wants a nonce in the proof; one immediate retry with it.
+      if (response.status === 400 && body.error === 'use_dpop_nonce' && fresh && nonceRetry) {
+        return requestOnce(request, false);
+      }
+    }
     if (response.status !== 200) {
       const code = typeof body.error === 'string' && RFC6749_ERRORS.has(body.error) ? ` (${body.error})` : '';
       const retryable = response.status === 429 || response.status >= 500;
@@ -200,8 +234,14 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     if (typeof token !== 'string' || !TOKEN68.test(token)) {
       throw endpointError('The token endpoint response has no usable access_token.', false);
     }
-    if (typeof body.token_type !== 'string' || body.token_type.toLowerCase() !== 'bearer') {
-      throw endpointError('The token endpoint issued a token_type other than Bearer; only Bearer is supported.', false);
+    const expectedType = signer === undefined ? 'bearer' : 'dpop';
+    if (typeof body.token_type !== 'string' || body.token_type.toLowerCase() !== expectedType) {
+      throw endpointError(
+        signer === undefined
+          ? 'The token endpoint issued a token_type other than Bearer; configure dpop for DPoP-bound tokens.'
+          : 'The token endpoint issued a token_type other than DPoP; it did not bind the token to the DPoP key.',
+        false,
+      );
     }
     const expiresIn = body.expires_in;
     const lifetime =
@@ -255,7 +295,18 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
 
   return {
     getToken,
-    getAuthorizationHeader: async (request) => `Bearer ${await getToken(request)}`,
+    getAuthorizationHeader: async (request) => `${signer === undefined ? 'Bearer' : 'DPoP'} ${await getToken(request)}`,
+    async getRequestHeaders(target, request) {
+      const token = await getToken(request);
+      if (signer === undefined) return { authorization: `Bearer ${token}` };
+      const proof = await signer.proof({
+        method: target.method,
+        url: target.url,
+        accessToken: token,
+        ...(target.nonce === undefined ? {} : { nonce: target.nonce }),
+      });
+      return { authorization: `DPoP ${token}`, dpop: proof };
+    },
     invalidate: (request = {}) => {
       cache.delete(keyOf(request));
     },
