@@ -187,8 +187,11 @@ export function createIntrospector(options: IntrospectionOptions, clock: () => n
       ));
     if (!ok) throw unavailable('The signed introspection response signature is invalid.');
     const payload = parsed.payload;
-    const aud = payload.aud;
-    const audOk = aud === options.clientId || (Array.isArray(aud) && aud.includes(options.clientId));
+    // RFC 9701 §5: `aud` identifies this resource server, by its client id or its resource URI.
+    const named = typeof payload.aud === 'string' ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];
+    const audOk = named.some(
+      (entry) => typeof entry === 'string' && (entry === options.clientId || audiences.includes(entry)),
+    );
     if (payload.iss !== options.issuer || !audOk) {
       throw unavailable(
         'The signed introspection response is not from introspection.issuer for introspection.clientId.',
