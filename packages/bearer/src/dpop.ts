@@ -143,7 +143,15 @@ function forwardedHost(request: BearerRequestLike, header: 'x-forwarded-host' | 
   return undefined;
 }
 
-/** `base64url(SHA-256(ASCII(token)))`, the `ath` of RFC 9449 §4.2. */
+/**
+ * `base64url(SHA-256(ASCII(token)))`, the `ath` of RFC 9449 §4.2.
+ *
+ * @example
+ * ```ts
+ * import { accessTokenHash } from '@rampart/bearer';
+ * const ath = accessTokenHash(accessToken); // put in the proof's "ath" claim
+ * ```
+ */
 export function accessTokenHash(token: string): string {
   return createHash('sha256').update(token, 'ascii').digest('base64url');
 }
