@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { createSign, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createTestIssuer, type TestIssuer } from '@rampart/testkit';
 import fc from 'fast-check';
-import { SignJWT } from 'jose';
+import { calculateJwkThumbprint, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ath, createDpopClient, type DpopClient } from '../test/dpop-client.ts';
 import { hmacDpopNonces } from './dpop-nonce.ts';
@@ -205,6 +205,48 @@ describe('DPoP verification', () => {
     expect(required.toResponse(error).headers['www-authenticate']).toBe(
       'DPoP realm="api", algs="ES256 EdDSA PS256 RS256"',
     );
+  });
+
+  it('refuses plain query-string tokens when DPoP is required', async () => {
+    const verifier = makeVerifier({ required: true }, { allowQueryToken: true });
+    const token = await issuer.mint();
+    const request: BearerRequestLike = {
+      method: 'GET',
+      authorization: [],
+      url: `/orders?access_token=${token}`,
+      header: () => undefined,
+    };
+    expect((await rejection(verifier.authenticate(request))).code).toBe('ERR_BEARER_TOKEN_INVALID');
+  });
+
+  it('still checks the proof on every request when the verified-token cache is on', async () => {
+    const verifier = makeVerifier({}, { verifiedTokenCache: { maxEntries: 10 } });
+    const token = await boundToken();
+    const proof = await client.proof({ url: URL_, token });
+    await verifier.authenticate(view({ token, proof }));
+    expect((await rejection(verifier.authenticate(view({ token, proof })))).code).toBe('ERR_BEARER_DPOP_PROOF_INVALID');
+    expect((await rejection(verifier.authenticate(view({ token })))).code).toBe('ERR_BEARER_DPOP_PROOF_INVALID');
+    await expect(
+      verifier.authenticate(view({ token, proof: await client.proof({ url: URL_, token }) })),
+    ).resolves.toBeDefined();
+  });
+
+  it('refuses a proof signed with an RSA key under 2048 bits', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const jwk = publicKey.export({ format: 'jwk' });
+    const thumbprint = await calculateJwkThumbprint(jwk as JWK, 'sha256');
+    const verifier = makeVerifier();
+    const token = await boundToken(thumbprint);
+    const enc = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const input = `${enc({ typ: 'dpop+jwt', alg: 'RS256', jwk })}.${enc({
+      jti: 'small-rsa',
+      htm: 'GET',
+      htu: URL_,
+      iat: Math.floor(Date.now() / 1000),
+      ath: ath(token),
+    })}`;
+    const proof = `${input}.${createSign('RSA-SHA256').update(input).sign(privateKey).toString('base64url')}`;
+    expect((await rejection(verifier.authenticate(view({ token, proof })))).code).toBe('ERR_BEARER_DPOP_PROOF_INVALID');
   });
 
   it('refuses DPoP-bound tokens when DPoP is not enabled, and ignores the DPoP scheme', async () => {

@@ -192,6 +192,7 @@ export function createDpopRuntime(options: DpopOptions, clock: () => number): Dp
   const replayTtlMs = Math.ceil((maxAge + 2 * tolerance) * 1000);
   const store = options.replayStore;
   const nonces = options.nonces;
+  const required = options.required === true;
 
   const expectedTarget = (request: BearerRequestLike): string => {
     let origin: PublicOrigin | undefined = origins[0];
@@ -308,6 +309,8 @@ export function createDpopRuntime(options: DpopOptions, clock: () => number): Dp
         if (jkt !== undefined) {
           throw invalidToken('The token is DPoP-bound ("cnf.jkt") but was presented with the Bearer scheme.');
         }
+        // Query and body tokens count as Bearer: with dpop.required they are refused here too.
+        if (required) throw invalidToken('This API requires DPoP-bound tokens (dpop.required).');
         return;
       }
       if (typeof jkt !== 'string' || jkt === '') {
@@ -318,5 +321,5 @@ export function createDpopRuntime(options: DpopOptions, clock: () => number): Dp
       context.setBinding({ type: 'dpop', thumbprint: jkt });
     },
   };
-  return { algorithms, required: options.required === true, step };
+  return { algorithms, required, step };
 }
