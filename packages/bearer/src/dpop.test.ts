@@ -439,6 +439,19 @@ describe('DPoP nonces', () => {
     expect(hmacDpopNonces({ secret }).check(hmacDpopNonces({ secret }).issue(now), now)).toBe(true);
   });
 
+  it('never accepts a nonce it did not issue (property)', () => {
+    const nonces = hmacDpopNonces({ secret });
+    const now = Date.now();
+    const issued = nonces.issue(now);
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.stringMatching(/^[A-Za-z0-9_-]{30}$/)), (candidate) => {
+        fc.pre(candidate !== issued && candidate !== nonces.issue(now - 150_000));
+        expect(nonces.check(candidate, now)).toBe(false);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('refuses short secrets', () => {
     expect(() => hmacDpopNonces({ secret: new Uint8Array(8) })).toThrow(/at least 32 bytes/);
   });
@@ -471,6 +484,27 @@ describe('dpop options', () => {
         expect(message).toContain(part);
       }
     }
+  });
+});
+
+describe('extractAccessToken with DPoP', () => {
+  it('answers only typed errors for arbitrary Authorization headers (property)', async () => {
+    const { extractAccessToken } = await import('./request.ts');
+    fc.assert(
+      fc.property(fc.string({ maxLength: 80 }), (line) => {
+        try {
+          const { scheme } = extractAccessToken(
+            { method: 'GET', authorization: [line], header: () => undefined },
+            {},
+            { bearer: true, dpop: true },
+          );
+          expect(['Bearer', 'DPoP']).toContain(scheme);
+        } catch (error) {
+          expect(error).toBeInstanceOf(BearerError);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 

@@ -1,4 +1,5 @@
 import type { ReplayGuard } from '@rampart/redis';
+import { BearerError } from './errors.ts';
 import type { ReplayStore } from './replay-store.ts';
 
 /**
@@ -17,7 +18,10 @@ import type { ReplayStore } from './replay-store.ts';
  */
 export function redisReplayStore(guard: Pick<ReplayGuard, 'check'>): ReplayStore {
   if (typeof guard?.check !== 'function') {
-    throw new TypeError('redisReplayStore(guard) needs a ReplayGuard from @rampart/redis.');
+    throw new BearerError(
+      'ERR_BEARER_INVALID_OPTIONS',
+      'Invalid redisReplayStore options: guard must be a ReplayGuard from @rampart/redis.',
+    );
   }
   return { check: (id, ttlMs) => guard.check(id, Math.max(1, Math.ceil(ttlMs))) };
 }

@@ -68,6 +68,19 @@ afterAll(async () => {
 });
 
 describe('redisReplayStore', () => {
+  it('refuses something that is not a ReplayGuard at construction', () => {
+    expect(() => redisReplayStore({} as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_BEARER_INVALID_OPTIONS' }),
+    );
+  });
+
+  it('ships without a runtime import of @rampart/redis (an optional peer)', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const source = await readFile(new URL('../src/redis-replay-store.ts', import.meta.url), 'utf8');
+    expect(source).toMatch(/^import type \{ ReplayGuard \} from '@rampart\/redis';$/m);
+    expect(source).not.toMatch(/^import \{[^}]*\} from '@rampart\/redis'/m);
+  });
+
   it('refuses on pod B a proof already accepted on pod A', async () => {
     const [a, b] = [await pod(), await pod()];
     const token = await issuer.mint({ claims: { cnf: { jkt: client.thumbprint } } });
