@@ -217,7 +217,12 @@ export function createDpopRuntime(options: DpopOptions, clock: () => number): Dp
   const nonceRequired = (message: string): BearerError =>
     new BearerError('ERR_BEARER_DPOP_NONCE_REQUIRED', message, { dpopNonce: nonces?.issue(clock()) as string });
 
-  const checkProof = async (request: BearerRequestLike, token: string, boundThumbprint: string): Promise<void> => {
+  const checkProof = async (
+    request: BearerRequestLike,
+    token: string,
+    boundThumbprint: string,
+    setResponseHeader: (name: string, value: string) => void,
+  ): Promise<void> => {
     const proof = request.header('dpop');
     if (proof === undefined || proof === '') throw proofError('The request has the DPoP scheme but no DPoP header.');
     let parsed: ReturnType<typeof parseCompactJws>;
@@ -279,9 +284,13 @@ export function createDpopRuntime(options: DpopOptions, clock: () => number): Dp
     }
     if (nonces !== undefined) {
       const nonce = claims.nonce;
-      if (typeof nonce !== 'string' || !nonces.check(nonce, clock())) {
+      const at = clock();
+      if (typeof nonce !== 'string' || !nonces.check(nonce, at)) {
         throw nonceRequired('The DPoP proof lacks a current server nonce; retry with the DPoP-Nonce sent.');
       }
+      // Still accepted but no longer current: hand out the new one before it expires (RFC 9449 §8.2).
+      const current = nonces.issue(at);
+      if (nonce !== current) setResponseHeader('dpop-nonce', current);
     }
     // Last, so malformed or mismatched proofs never take a slot in the store.
     const id = createHash('sha256').update(thumbprint).update('\n').update(jti).digest('base64url');
@@ -317,7 +326,7 @@ export function createDpopRuntime(options: DpopOptions, clock: () => number): Dp
         throw invalidToken('The token was presented with the DPoP scheme but is not DPoP-bound ("cnf.jkt").');
       }
       if (context.request === undefined) throw proofError('A DPoP-bound token needs the request to check its proof.');
-      await checkProof(context.request, context.token, jkt);
+      await checkProof(context.request, context.token, jkt, context.setResponseHeader);
       context.setBinding({ type: 'dpop', thumbprint: jkt });
     },
   };

@@ -72,6 +72,8 @@ export interface VerificationContext {
   readonly scheme: TokenScheme;
   /** Set by a proof-of-possession step, reported on the result. */
   setBinding(binding: TokenBinding): void;
+  /** Adds a header to the successful response (e.g. a fresh `DPoP-Nonce`); lower-case name. */
+  setResponseHeader(name: string, value: string): void;
 }
 
 /** How the token is bound to its sender; `null` for a plain bearer token. */

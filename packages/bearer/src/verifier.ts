@@ -65,6 +65,8 @@ export interface VerifiedToken {
   readonly subject: string | undefined;
   readonly clientId: string | undefined;
   readonly binding: TokenBinding;
+  /** Headers adapters add to the successful response (a rotated `dpop-nonce`); usually empty. */
+  readonly responseHeaders: Readonly<Record<string, string>>;
 }
 
 /** The verifier. Adapters wrap {@link BearerVerifier.authenticate}. */
@@ -436,6 +438,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     if (Object.hasOwn(claims, 'cnf') && !handlesAllConfirmations) checkConfirmation(claims.cnf);
     const scopes = extractScopes(claims, source.scopeClaims);
     let binding: TokenBinding = null;
+    const responseHeaders: Record<string, string> = {};
     const context: VerificationContext = {
       token,
       header: source.header,
@@ -445,6 +448,9 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       scheme,
       setBinding: (value) => {
         binding = value;
+      },
+      setResponseHeader: (name, value) => {
+        responseHeaders[name.toLowerCase()] = value;
       },
     };
     for (const step of steps) {
@@ -490,6 +496,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       subject: optionalString(claims, 'sub'),
       clientId: optionalString(claims, 'client_id'),
       binding,
+      responseHeaders: Object.freeze(responseHeaders),
     });
   };
 

@@ -470,6 +470,7 @@ const INTROSPECTION_TABLE: readonly (Row & { dead?: boolean })[] = [
   },
 ];
 let nonceVerifier: BearerVerifier;
+const nonceSecret = randomBytes(32);
 let bodyVerifier: BearerVerifier;
 let verifier: BearerVerifier;
 let queryVerifier: BearerVerifier;
@@ -524,7 +525,7 @@ beforeAll(async () => {
   dpopVerifier = createBearerVerifier({ ...common, dpop });
   nonceVerifier = createBearerVerifier({
     ...common,
-    dpop: { ...dpop, replayStore: memoryReplayStore(), nonces: hmacDpopNonces({ secret: randomBytes(32) }) },
+    dpop: { ...dpop, replayStore: memoryReplayStore(), nonces: hmacDpopNonces({ secret: nonceSecret }) },
   });
 });
 

@@ -34,6 +34,7 @@ export function requireBearer<S extends string>(
     verifier.authenticate(view, declared).then(
       (result) => {
         (req as WithBearer)[BEARER] = result;
+        for (const [name, value] of Object.entries(result.responseHeaders)) res.setHeader(name, value);
         next();
       },
       (error: unknown) => writeNodeResponse(res, verifier.toResponse(error)),

@@ -29,7 +29,9 @@ export function bearerPreHandler<S extends string>(
       verifier.allowsBodyToken ? bodyTokensOf(request.body, request.headers['content-type']) : undefined,
     );
     try {
-      (request as WithBearer)[BEARER] = await verifier.authenticate(view, declared);
+      const result = await verifier.authenticate(view, declared);
+      (request as WithBearer)[BEARER] = result;
+      for (const [name, value] of Object.entries(result.responseHeaders)) reply.header(name, value);
     } catch (error) {
       const answer = verifier.toResponse(error);
       // Fastify's documented way to answer from an async hook: send, then return the reply.

@@ -47,6 +47,7 @@ export function bearerAuth<S extends string>(
       return new Response(answer.body === '' ? null : answer.body, { status: answer.status, headers: answer.headers });
     }
     c.set('bearer', result);
+    for (const [name, value] of Object.entries(result.responseHeaders)) c.header(name, value);
     await next();
     return undefined;
   };

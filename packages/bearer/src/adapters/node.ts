@@ -25,7 +25,9 @@ export async function authenticateNode<S extends string>(
   route?: RouteRequirement<S>,
 ): Promise<VerifiedToken | undefined> {
   try {
-    return await verifier.authenticate(fromNodeRequest(req), route);
+    const result = await verifier.authenticate(fromNodeRequest(req), route);
+    for (const [name, value] of Object.entries(result.responseHeaders)) res.setHeader(name, value);
+    return result;
   } catch (error) {
     writeNodeResponse(res, verifier.toResponse(error));
     return undefined;
