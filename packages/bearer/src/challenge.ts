@@ -1,4 +1,5 @@
 import { BearerError, type BearerErrorCode } from './errors.ts';
+import type { TokenScheme } from './request.ts';
 
 /** An HTTP answer every adapter writes the same way. */
 export interface BearerResponse {
@@ -17,9 +18,20 @@ export interface ChallengeOptions {
   readonly discloseScopes?: boolean | undefined;
   /** `resource_metadata` auth-param (RFC 9728), an absolute URL. */
   readonly resourceMetadata?: string | undefined;
+  /**
+   * When DPoP is enabled: the `DPoP` challenge (RFC 9449 §7.1) with `algs=` is sent too, or alone
+   * when `required`.
+   */
+  readonly dpop?: { readonly algorithms: readonly string[]; readonly required: boolean } | undefined;
 }
 
-type RfcError = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
+type RfcError =
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
+  | 'insufficient_user_authentication';
 
 const MAPPING: Record<
   BearerErrorCode,
@@ -47,6 +59,28 @@ const MAPPING: Record<
   },
   ERR_BEARER_KEYS_UNAVAILABLE: { status: 503, description: 'Token verification is temporarily unavailable' },
   ERR_BEARER_REVOCATION_UNAVAILABLE: { status: 503, description: 'Token verification is temporarily unavailable' },
+  ERR_BEARER_DPOP_PROOF_INVALID: {
+    status: 401,
+    error: 'invalid_dpop_proof',
+    description: 'The DPoP proof is missing or invalid',
+  },
+  ERR_BEARER_DPOP_NONCE_REQUIRED: {
+    status: 401,
+    error: 'use_dpop_nonce',
+    description: 'Use the server-provided DPoP nonce',
+  },
+  ERR_BEARER_REPLAY_STORE_UNAVAILABLE: { status: 503, description: 'Token verification is temporarily unavailable' },
+  ERR_BEARER_CERTIFICATE_MISMATCH: {
+    status: 401,
+    error: 'invalid_token',
+    description: 'The access token is bound to another client certificate',
+  },
+  ERR_BEARER_INTROSPECTION_UNAVAILABLE: { status: 503, description: 'Token verification is temporarily unavailable' },
+  ERR_BEARER_INSUFFICIENT_USER_AUTHENTICATION: {
+    status: 401,
+    error: 'insufficient_user_authentication',
+    description: 'A different authentication level is required',
+  },
   ERR_BEARER_INVALID_OPTIONS: undefined,
   ERR_BEARER_TOKEN_ENDPOINT: undefined,
 };
@@ -74,19 +108,39 @@ function quote(value: string): string {
  * ```
  */
 export function buildChallenge(
-  params: { error?: RfcError; description?: string; scope?: string },
+  params: { error?: RfcError; description?: string; scope?: string; acrValues?: string; maxAge?: number },
   options: ChallengeOptions,
+  errorScheme: TokenScheme = 'Bearer',
 ): string {
-  const parts: string[] = [];
-  if (options.realm !== undefined) parts.push(`realm=${quote(options.realm)}`);
-  if (params.error !== undefined) parts.push(`error=${quote(params.error)}`);
-  if (params.description !== undefined && params.description !== '') {
-    parts.push(`error_description=${quote(params.description)}`);
-  }
-  if (params.scope !== undefined && params.scope !== '') parts.push(`scope=${quote(params.scope)}`);
-  if (options.resourceMetadata !== undefined) parts.push(`resource_metadata=${quote(options.resourceMetadata)}`);
-  return parts.length === 0 ? 'Bearer' : `Bearer ${parts.join(', ')}`;
+  const one = (scheme: TokenScheme, withError: boolean, algs: readonly string[] | undefined): string => {
+    const parts: string[] = [];
+    if (options.realm !== undefined) parts.push(`realm=${quote(options.realm)}`);
+    if (withError) {
+      if (params.error !== undefined) parts.push(`error=${quote(params.error)}`);
+      if (params.description !== undefined && params.description !== '') {
+        parts.push(`error_description=${quote(params.description)}`);
+      }
+      if (params.scope !== undefined && params.scope !== '') parts.push(`scope=${quote(params.scope)}`);
+      if (params.acrValues !== undefined && params.acrValues !== '')
+        parts.push(`acr_values=${quote(params.acrValues)}`);
+      if (params.maxAge !== undefined) parts.push(`max_age=${quote(String(params.maxAge))}`);
+    }
+    if (algs !== undefined) parts.push(`algs=${quote(algs.join(' '))}`);
+    if (options.resourceMetadata !== undefined) parts.push(`resource_metadata=${quote(options.resourceMetadata)}`);
+    return parts.length === 0 ? scheme : `${scheme} ${parts.join(', ')}`;
+  };
+  const dpop = options.dpop;
+  if (dpop === undefined) return one('Bearer', true, undefined);
+  // The error goes in the challenge of the scheme the client used; the other one stays bare.
+  const scheme: TokenScheme = dpop.required ? 'DPoP' : errorScheme;
+  const dpopChallenge = one('DPoP', scheme === 'DPoP', dpop.algorithms);
+  return dpop.required ? dpopChallenge : `${one('Bearer', scheme === 'Bearer', undefined)}, ${dpopChallenge}`;
 }
+
+const DPOP_ERRORS: ReadonlySet<BearerErrorCode> = new Set([
+  'ERR_BEARER_DPOP_PROOF_INVALID',
+  'ERR_BEARER_DPOP_NONCE_REQUIRED',
+]);
 
 /**
  * Maps an error from the verifier to the exact RFC 6750 answer: 401 with a bare challenge when
@@ -100,7 +154,11 @@ export function buildChallenge(
  * const { status, headers, body } = toBearerResponse(error, { realm: 'orders' });
  * ```
  */
-export function toBearerResponse(error: unknown, options: ChallengeOptions = {}): BearerResponse {
+export function toBearerResponse(
+  error: unknown,
+  options: ChallengeOptions = {},
+  scheme: TokenScheme = 'Bearer',
+): BearerResponse {
   const base = { 'cache-control': 'no-store' };
   const mapping = error instanceof BearerError ? MAPPING[error.code] : undefined;
   if (!(error instanceof BearerError) || mapping === undefined) {
@@ -126,15 +184,19 @@ export function toBearerResponse(error: unknown, options: ChallengeOptions = {})
     {
       ...(mapping.error === undefined ? {} : { error: mapping.error, description: mapping.description }),
       ...(scope === undefined ? {} : { scope }),
+      ...(error.stepUp?.acrValues === undefined ? {} : { acrValues: error.stepUp.acrValues.join(' ') }),
+      ...(error.stepUp?.maxAge === undefined ? {} : { maxAge: error.stepUp.maxAge }),
     },
     options,
+    DPOP_ERRORS.has(error.code) ? 'DPoP' : scheme,
   );
   if (mapping.error === undefined) {
     return { status: mapping.status, headers: { ...base, 'www-authenticate': challenge }, body: '' };
   }
+  const nonce = error.dpopNonce === undefined ? {} : { 'dpop-nonce': error.dpopNonce };
   return {
     status: mapping.status,
-    headers: { ...base, 'www-authenticate': challenge, 'content-type': 'application/json' },
+    headers: { ...base, ...nonce, 'www-authenticate': challenge, 'content-type': 'application/json' },
     body: JSON.stringify({ error: mapping.error, error_description: mapping.description }),
   };
 }

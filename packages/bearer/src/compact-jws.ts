@@ -55,6 +55,11 @@ export interface ParsedCompactJws {
 export interface ParseLimits {
   /** Largest accepted token in bytes. */
   readonly maxTokenBytes: number;
+  /**
+   * Allow a `jwk` header member (DPoP proofs carry their public key this way, RFC 9449 §4.2).
+   * `jku`, `x5u` and `x5c` stay refused.
+   */
+  readonly embeddedJwk?: boolean;
 }
 
 const malformed = (message: string): BearerError => new BearerError('ERR_BEARER_TOKEN_MALFORMED', message);
@@ -130,6 +135,7 @@ export function parseCompactJws(
     if (Object.hasOwn(header, member)) throw malformed('The token header has JWE members; only JWS is accepted.');
   }
   for (const member of KEY_MATERIAL_HEADERS) {
+    if (member === 'jwk' && limits.embeddedJwk === true) continue;
     if (Object.hasOwn(header, member)) {
       throw malformed(
         `The token header carries "${member}": keys are only taken from the configured JWKS, never from a token.`,

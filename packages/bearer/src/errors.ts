@@ -20,6 +20,18 @@ export type BearerErrorCode =
   | 'ERR_BEARER_KEYS_UNAVAILABLE'
   /** The revocation hook failed: 503 with `Retry-After` (fail closed). */
   | 'ERR_BEARER_REVOCATION_UNAVAILABLE'
+  /** The DPoP proof is missing, malformed or does not match the request or token: 401 `invalid_dpop_proof`. */
+  | 'ERR_BEARER_DPOP_PROOF_INVALID'
+  /** The DPoP proof lacks the current server nonce: 401 `use_dpop_nonce` with a fresh `DPoP-Nonce`. */
+  | 'ERR_BEARER_DPOP_NONCE_REQUIRED'
+  /** The replay store (e.g. Redis) could not answer, so a proof could be a replay: 503 (fail closed). */
+  | 'ERR_BEARER_REPLAY_STORE_UNAVAILABLE'
+  /** The token is bound to a client certificate (`cnf.x5t#S256`) that this request did not present: 401 `invalid_token`. */
+  | 'ERR_BEARER_CERTIFICATE_MISMATCH'
+  /** The introspection endpoint failed or answered something unusable: 503 with `Retry-After`, never 401. */
+  | 'ERR_BEARER_INTROSPECTION_UNAVAILABLE'
+  /** The route needs a stronger or more recent user authentication (RFC 9470): 401 `insufficient_user_authentication`. */
+  | 'ERR_BEARER_INSUFFICIENT_USER_AUTHENTICATION'
   /** Options rejected at construction; the message lists every problem. */
   | 'ERR_BEARER_INVALID_OPTIONS'
   /** The token endpoint of a {@link TokenProvider} failed or answered something unusable. */
@@ -28,6 +40,8 @@ export type BearerErrorCode =
 const RETRYABLE: ReadonlySet<BearerErrorCode> = new Set([
   'ERR_BEARER_KEYS_UNAVAILABLE',
   'ERR_BEARER_REVOCATION_UNAVAILABLE',
+  'ERR_BEARER_REPLAY_STORE_UNAVAILABLE',
+  'ERR_BEARER_INTROSPECTION_UNAVAILABLE',
 ]);
 
 /**
@@ -56,11 +70,22 @@ export class BearerError extends Error {
   readonly retryAfterSeconds: number | undefined;
   /** For `ERR_BEARER_INSUFFICIENT_SCOPE`: the scopes to advertise in the challenge's `scope=`. */
   readonly requiredScopes: readonly string[] | undefined;
+  /** For `ERR_BEARER_DPOP_NONCE_REQUIRED`: the nonce to send in the `DPoP-Nonce` response header. */
+  readonly dpopNonce: string | undefined;
+  /** For `ERR_BEARER_INSUFFICIENT_USER_AUTHENTICATION`: what the challenge asks for (RFC 9470 §3). */
+  readonly stepUp: { readonly acrValues?: readonly string[]; readonly maxAge?: number } | undefined;
 
   constructor(
     code: BearerErrorCode,
     message: string,
-    options?: { cause?: unknown; retryable?: boolean; retryAfterSeconds?: number; requiredScopes?: readonly string[] },
+    options?: {
+      cause?: unknown;
+      retryable?: boolean;
+      retryAfterSeconds?: number;
+      requiredScopes?: readonly string[];
+      dpopNonce?: string;
+      stepUp?: { readonly acrValues?: readonly string[]; readonly maxAge?: number };
+    },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BearerError';
@@ -68,5 +93,7 @@ export class BearerError extends Error {
     this.retryable = options?.retryable ?? RETRYABLE.has(code);
     this.retryAfterSeconds = options?.retryAfterSeconds;
     this.requiredScopes = options?.requiredScopes === undefined ? undefined : [...new Set(options.requiredScopes)];
+    this.dpopNonce = options?.dpopNonce;
+    this.stepUp = options?.stepUp;
   }
 }

@@ -1,7 +1,11 @@
 export { type BearerResponse, buildChallenge, type ChallengeOptions, toBearerResponse } from './challenge.ts';
 export { type ClaimCheck, claimEquals, claimIncludes } from './claim-checks.ts';
 export { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm } from './compact-jws.ts';
+export { accessTokenHash, type DpopOptions } from './dpop.ts';
+export { type DpopNonceSource, type HmacDpopNonceOptions, hmacDpopNonces } from './dpop-nonce.ts';
+export { type DpopKeyPair, type DpopProofRequest, type DpopProofSigner, dpopProofSigner } from './dpop-proof.ts';
 export { BearerError, type BearerErrorCode } from './errors.ts';
+export type { IntrospectionOptions, JwtIntrospectionResponseOptions } from './introspection.ts';
 export {
   type KeyResolver,
   type KeySource,
@@ -10,18 +14,27 @@ export {
   remoteJwks,
   staticJwks,
 } from './key-source.ts';
+export type { MtlsOptions, TrustedCertificateHeader } from './mtls.ts';
+export { type MemoryReplayStoreOptions, memoryReplayStore, type ReplayStore } from './replay-store.ts';
 export {
+  type AcceptedSchemes,
   type BearerRequestLike,
   bodyTokensOf,
+  type ExtractedToken,
+  extractAccessToken,
   extractBearerToken,
   fromNodeRequest,
   fromWebRequest,
+  type TokenScheme,
   type TokenSourceOptions,
 } from './request.ts';
 export {
+  type MetadataResponse,
+  metadataResponse,
   type ProtectedResourceMetadata,
   type ProtectedResourceMetadataOptions,
   protectedResourceMetadata,
+  protectedResourceMetadataPath,
 } from './resource-metadata.ts';
 export {
   DEFAULT_SCOPE_CLAIMS,

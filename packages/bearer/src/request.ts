@@ -16,6 +16,27 @@ export interface BearerRequestLike {
   header(name: string): string | undefined;
   /** `access_token` values of an already-parsed urlencoded body, for opt-in body tokens. */
   readonly bodyAccessTokens?: readonly string[] | undefined;
+  /**
+   * The DER bytes of the client certificate presented on this request's TLS connection (mTLS,
+   * RFC 8705), or undefined when there is none. Never read from a header here: a trusted proxy's
+   * header is configured on the verifier (`mtls.trustedProxyHeader`).
+   */
+  clientCertificate?(): Uint8Array | undefined;
+}
+
+/** The authentication scheme a token arrived with. Query and body tokens count as `Bearer`. */
+export type TokenScheme = 'Bearer' | 'DPoP';
+
+/** A token and the scheme it came with. */
+export interface ExtractedToken {
+  readonly token: string;
+  readonly scheme: TokenScheme;
+}
+
+/** Which `Authorization` schemes the verifier accepts. */
+export interface AcceptedSchemes {
+  readonly bearer: boolean;
+  readonly dpop: boolean;
 }
 
 /** Where tokens may come from, beyond the `Authorization` header. */
@@ -42,20 +63,29 @@ function trimOws(value: string): string {
 }
 
 /**
- * The credentials after a `Bearer` scheme (any case, 1*SP), `''` when there are none, or
- * `undefined` for another scheme. A malformed header is a 400. Hand-written rather than one regex
- * so a long token is scanned once.
+ * The scheme and credentials after an accepted scheme (`Bearer` or `DPoP`, any case, 1*SP), with
+ * `''` credentials when there are none, or `undefined` for another scheme. A malformed header is a
+ * 400. Hand-written rather than one regex so a long token is scanned once.
  */
-function bearerCredentials(authorization: string): string | undefined {
+function schemeCredentials(
+  authorization: string,
+  accepted: AcceptedSchemes,
+): { scheme: TokenScheme; credentials: string } | undefined {
   const space = authorization.indexOf(' ');
-  const scheme = space === -1 ? authorization : authorization.slice(0, space);
-  if (!AUTH_SCHEME_TOKEN.test(scheme)) throw invalidRequest('The Authorization header is malformed.');
-  if (scheme.length !== 6 || scheme.toLowerCase() !== 'bearer') return undefined;
-  if (space === -1) return '';
+  const name = space === -1 ? authorization : authorization.slice(0, space);
+  if (!AUTH_SCHEME_TOKEN.test(name)) throw invalidRequest('The Authorization header is malformed.');
+  const lower = name.toLowerCase();
+  let scheme: TokenScheme;
+  if (accepted.bearer && lower === 'bearer') scheme = 'Bearer';
+  else if (accepted.dpop && lower === 'dpop') scheme = 'DPoP';
+  else return undefined;
+  if (space === -1) return { scheme, credentials: '' };
   let start = space;
   while (authorization.charCodeAt(start) === 0x20) start++;
-  return authorization.slice(start);
+  return { scheme, credentials: authorization.slice(start) };
 }
+
+const BEARER_ONLY: AcceptedSchemes = { bearer: true, dpop: false };
 
 /**
  * Extracts the bearer token. No credentials (or another scheme) → `ERR_BEARER_TOKEN_MISSING`;
@@ -69,17 +99,38 @@ function bearerCredentials(authorization: string): string | undefined {
  * ```
  */
 export function extractBearerToken(request: BearerRequestLike, sources: TokenSourceOptions = {}): string {
+  return extractAccessToken(request, sources, BEARER_ONLY).token;
+}
+
+/**
+ * Like {@link extractBearerToken}, also accepting the `DPoP` scheme (RFC 9449 §7.1) when enabled,
+ * and reporting which scheme carried the token. A scheme that is not accepted counts as no token.
+ *
+ * @example
+ * ```ts
+ * import { extractAccessToken } from '@rampart/bearer';
+ * const { token, scheme } = extractAccessToken(view, {}, { bearer: true, dpop: true });
+ * ```
+ */
+export function extractAccessToken(
+  request: BearerRequestLike,
+  sources: TokenSourceOptions,
+  accepted: AcceptedSchemes,
+): ExtractedToken {
   const found: string[] = [];
   let headerToken: string | undefined;
+  let scheme: TokenScheme = 'Bearer';
   if (request.authorization.length > 1) {
     throw invalidRequest('The request has more than one Authorization header; send exactly one.');
   }
   const line = request.authorization[0];
   const authorization = line === undefined ? undefined : trimOws(line);
   if (authorization !== undefined && authorization !== '') {
-    const credentials = bearerCredentials(authorization);
-    if (credentials !== undefined) {
-      if (credentials === '') throw invalidRequest('The Authorization header has the Bearer scheme but no token.');
+    const parsed = schemeCredentials(authorization, accepted);
+    if (parsed !== undefined) {
+      const credentials = parsed.credentials;
+      scheme = parsed.scheme;
+      if (credentials === '') throw invalidRequest(`The Authorization header has the ${scheme} scheme but no token.`);
       if (!TOKEN68.test(credentials)) {
         throw invalidRequest('The Authorization header credentials are not a single token68 value.');
       }
@@ -112,7 +163,24 @@ export function extractBearerToken(request: BearerRequestLike, sources: TokenSou
   }
   // Header tokens were checked above; query and body tokens are checked here.
   if (token !== headerToken && !TOKEN68.test(token)) throw invalidRequest('The access token is not a token68 value.');
-  return token;
+  return { token, scheme };
+}
+
+/**
+ * The request path (no query), from a path-only target or an absolute URL. Only the path is
+ * taken from the request: the origin comes from configuration, never from `Host`.
+ */
+export function requestPath(url: string | undefined): string | undefined {
+  if (url === undefined || url === '') return undefined;
+  if (url.startsWith('/')) {
+    const end = url.search(/[?#]/);
+    return end === -1 ? url : url.slice(0, end);
+  }
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -124,7 +192,11 @@ export function extractBearerToken(request: BearerRequestLike, sources: TokenSou
  * const result = await verifier.authenticate(fromWebRequest(request));
  * ```
  */
-export function fromWebRequest(request: Request, bodyAccessTokens?: readonly string[]): BearerRequestLike {
+export function fromWebRequest(
+  request: Request,
+  bodyAccessTokens?: readonly string[],
+  clientCertificate?: () => Uint8Array | undefined,
+): BearerRequestLike {
   const authorization = request.headers.get('authorization');
   return {
     method: request.method.toUpperCase(),
@@ -132,7 +204,16 @@ export function fromWebRequest(request: Request, bodyAccessTokens?: readonly str
     url: request.url,
     header: (name) => request.headers.get(name) ?? undefined,
     bodyAccessTokens,
+    clientCertificate: clientCertificate ?? (() => undefined),
   };
+}
+
+/** The DER client certificate of a node socket, when it is a TLS socket that received one. */
+export function socketCertificate(socket: unknown): Uint8Array | undefined {
+  const tls = socket as { getPeerCertificate?: (detailed?: boolean) => { raw?: Buffer } | null } | null;
+  if (tls === null || typeof tls?.getPeerCertificate !== 'function') return undefined;
+  const raw = tls.getPeerCertificate(false)?.raw;
+  return raw instanceof Uint8Array && raw.length > 0 ? raw : undefined;
 }
 
 /**
@@ -145,10 +226,13 @@ export function fromWebRequest(request: Request, bodyAccessTokens?: readonly str
  * ```
  */
 export function fromNodeRequest(request: IncomingMessage, bodyAccessTokens?: readonly string[]): BearerRequestLike {
+  // Express rewrites req.url under a mounted router; originalUrl is what the client sent.
+  const originalUrl = (request as { originalUrl?: unknown }).originalUrl;
   return {
     method: (request.method ?? 'GET').toUpperCase(),
     authorization: authorizationLines(request),
-    url: request.url,
+    url: typeof originalUrl === 'string' ? originalUrl : request.url,
+    clientCertificate: () => socketCertificate(request.socket),
     header: (name) => {
       const value = request.headers[name.toLowerCase()];
       return Array.isArray(value) ? value.join(', ') : value;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { protectedResourceMetadata } from './resource-metadata.ts';
+import { metadataResponse, protectedResourceMetadata, protectedResourceMetadataPath } from './resource-metadata.ts';
+import { createBearerVerifier } from './verifier.ts';
 
 describe('protectedResourceMetadata', () => {
   it('builds the RFC 9728 document', () => {
@@ -21,5 +22,53 @@ describe('protectedResourceMetadata', () => {
     expect(() =>
       protectedResourceMetadata({ resource: 'http://x', authorizationServers: [], scopesSupported: ['a b'] }),
     ).toThrow(/resource.*authorizationServers.*scopesSupported/);
+  });
+
+  it('advertises DPoP and mTLS support and serves as cacheable JSON', () => {
+    const metadata = protectedResourceMetadata({
+      resource: 'https://orders.example.com/v1',
+      authorizationServers: ['https://id.example.com'],
+      dpopSigningAlgValuesSupported: ['ES256', 'EdDSA'],
+      dpopBoundAccessTokensRequired: true,
+      tlsClientCertificateBoundAccessTokens: true,
+    });
+    expect(metadata).toMatchObject({
+      dpop_signing_alg_values_supported: ['ES256', 'EdDSA'],
+      dpop_bound_access_tokens_required: true,
+      tls_client_certificate_bound_access_tokens: true,
+    });
+    expect(metadataResponse(metadata).headers['content-type']).toBe('application/json');
+    expect(() =>
+      protectedResourceMetadata({
+        resource: 'https://a.test',
+        authorizationServers: ['https://id.test'],
+        dpopSigningAlgValuesSupported: ['HS256'],
+      }),
+    ).toThrow(/dpopSigningAlgValuesSupported/);
+  });
+});
+
+describe('protectedResourceMetadataPath', () => {
+  it('inserts the well-known segment before the resource path (RFC 9728 §3.1)', () => {
+    expect(protectedResourceMetadataPath('https://api.test')).toBe('/.well-known/oauth-protected-resource');
+    expect(protectedResourceMetadataPath('https://api.test/orders/v1')).toBe(
+      '/.well-known/oauth-protected-resource/orders/v1',
+    );
+  });
+});
+
+describe('route step-up requirements (RFC 9470)', () => {
+  it('are validated when declared', () => {
+    const verifier = createBearerVerifier({
+      issuer: 'https://id.test',
+      audience: 'a',
+      algorithms: ['ES256'],
+      jwksUri: 'https://id.test/jwks',
+    });
+    expect(() => verifier.route({ authentication: {} })).toThrow(/acrValues or maxAgeSeconds/);
+    expect(() => verifier.route({ authentication: { acrValues: ['a "b'], maxAgeSeconds: -1 } })).toThrow(
+      /acrValues.*maxAgeSeconds/,
+    );
+    expect(verifier.route({ authentication: { acrValues: ['urn:mfa'] } })).toBeDefined();
   });
 });

@@ -1,3 +1,4 @@
+import { ASYMMETRIC_ALGORITHMS } from './compact-jws.ts';
 import { BearerError } from './errors.ts';
 import { isScopeToken } from './scopes.ts';
 
@@ -11,6 +12,14 @@ export interface ProtectedResourceMetadataOptions {
   readonly scopesSupported?: readonly string[];
   /** Human-readable name. */
   readonly resourceName?: string;
+  /** DPoP proof algorithms accepted (the verifier's `dpop.algorithms`). */
+  readonly dpopSigningAlgValuesSupported?: readonly string[];
+  /** True when only DPoP-bound tokens are accepted (`dpop.required`). */
+  readonly dpopBoundAccessTokensRequired?: boolean;
+  /** True when the API accepts mTLS certificate-bound tokens (RFC 8705). */
+  readonly tlsClientCertificateBoundAccessTokens?: boolean;
+  /** URL of human-readable documentation. */
+  readonly resourceDocumentation?: string;
 }
 
 /** RFC 9728 protected resource metadata document. */
@@ -20,6 +29,10 @@ export interface ProtectedResourceMetadata {
   readonly bearer_methods_supported: readonly ['header'];
   readonly scopes_supported?: readonly string[];
   readonly resource_name?: string;
+  readonly dpop_signing_alg_values_supported?: readonly string[];
+  readonly dpop_bound_access_tokens_required?: boolean;
+  readonly tls_client_certificate_bound_access_tokens?: boolean;
+  readonly resource_documentation?: string;
 }
 
 /**
@@ -57,6 +70,18 @@ export function protectedResourceMetadata(options: ProtectedResourceMetadataOpti
   if (options.scopesSupported !== undefined && !options.scopesSupported.every(isScopeToken)) {
     problems.push('scopesSupported must be RFC 6749 scope tokens');
   }
+  if (
+    options.dpopSigningAlgValuesSupported !== undefined &&
+    !(
+      Array.isArray(options.dpopSigningAlgValuesSupported) &&
+      options.dpopSigningAlgValuesSupported.every((alg) => (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg))
+    )
+  ) {
+    problems.push('dpopSigningAlgValuesSupported must list asymmetric JWS algorithms');
+  }
+  if (options.resourceDocumentation !== undefined && !isHttpsUrl(options.resourceDocumentation)) {
+    problems.push('resourceDocumentation must be an https URL');
+  }
   if (problems.length > 0) {
     throw new BearerError('ERR_BEARER_INVALID_OPTIONS', `Invalid protected resource metadata: ${problems.join('; ')}.`);
   }
@@ -66,5 +91,55 @@ export function protectedResourceMetadata(options: ProtectedResourceMetadataOpti
     bearer_methods_supported: ['header'] as const,
     ...(options.scopesSupported === undefined ? {} : { scopes_supported: [...options.scopesSupported] }),
     ...(options.resourceName === undefined ? {} : { resource_name: options.resourceName }),
+    ...(options.dpopSigningAlgValuesSupported === undefined
+      ? {}
+      : { dpop_signing_alg_values_supported: [...options.dpopSigningAlgValuesSupported] }),
+    ...(options.dpopBoundAccessTokensRequired === undefined
+      ? {}
+      : { dpop_bound_access_tokens_required: options.dpopBoundAccessTokensRequired === true }),
+    ...(options.tlsClientCertificateBoundAccessTokens === undefined
+      ? {}
+      : { tls_client_certificate_bound_access_tokens: options.tlsClientCertificateBoundAccessTokens === true }),
+    ...(options.resourceDocumentation === undefined ? {} : { resource_documentation: options.resourceDocumentation }),
   });
+}
+
+/**
+ * Where the document is served (RFC 9728 §3.1): `/.well-known/oauth-protected-resource` inserted
+ * before the resource's path, e.g. `https://api.example.com/orders` →
+ * `/.well-known/oauth-protected-resource/orders`. Use the full URL as the verifier's
+ * `resourceMetadata` so challenges point at it.
+ *
+ * @example
+ * ```ts
+ * import { protectedResourceMetadataPath } from '@rampart/bearer';
+ * protectedResourceMetadataPath('https://api.example.com/orders'); // '/.well-known/oauth-protected-resource/orders'
+ * ```
+ */
+export function protectedResourceMetadataPath(resource: string): string {
+  const { pathname } = new URL(resource);
+  return `/.well-known/oauth-protected-resource${pathname === '/' ? '' : pathname}`;
+}
+
+/** The HTTP answer serving a metadata document (`serveResourceMetadata` in each adapter). */
+export interface MetadataResponse {
+  readonly status: 200;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/**
+ * The 200 response carrying the document: JSON, cacheable for an hour (it changes with deploys).
+ *
+ * @example
+ * ```ts
+ * const { status, headers, body } = metadataResponse(metadata);
+ * ```
+ */
+export function metadataResponse(metadata: ProtectedResourceMetadata): MetadataResponse {
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/json', 'cache-control': 'public, max-age=3600' },
+    body: JSON.stringify(metadata),
+  };
 }

@@ -1,21 +1,14 @@
-import { randomUUID } from 'node:crypto';
-import { type CryptoKey, type KeyObject, SignJWT } from 'jose';
 import { readBoundedText } from './bounded-body.ts';
+import {
+  authenticateClient,
+  type ClientAuthentication,
+  clientAuthenticationProblems,
+  formEncode,
+} from './client-authentication.ts';
+import { type DpopKeyPair, dpopProofSigner } from './dpop-proof.ts';
 import { BearerError } from './errors.ts';
 
-/** How the client authenticates to the token endpoint. */
-export type ClientAuthentication =
-  | { readonly method: 'client_secret_basic'; readonly clientSecret: string }
-  | {
-      readonly method: 'private_key_jwt';
-      readonly privateKey: CryptoKey | KeyObject;
-      /** Signing algorithm of the client assertion, e.g. `RS256`, `ES256`, `EdDSA`. */
-      readonly algorithm: string;
-      /** `kid` header of the assertion, when the issuer needs it to pick the key. */
-      readonly keyId?: string;
-      /** `aud` of the assertion. Default the token endpoint URL. */
-      readonly assertionAudience?: string;
-    };
+export type { ClientAuthentication } from './client-authentication.ts';
 
 /** Options of {@link createTokenProvider}. Durations in milliseconds unless named seconds. */
 export interface TokenProviderOptions {
@@ -38,6 +31,12 @@ export interface TokenProviderOptions {
   /** Lifetime assumed when the response has no `expires_in`. Default 60 seconds. */
   readonly defaultExpiresInSeconds?: number;
   readonly fetch?: typeof fetch;
+  /**
+   * Obtain DPoP-bound tokens (RFC 9449): token requests carry a proof of this key, a
+   * `use_dpop_nonce` answer is retried once with the server's nonce, and the response must have
+   * `token_type: DPoP`. Use {@link TokenProvider.getRequestHeaders} for calls with the token.
+   */
+  readonly dpop?: DpopKeyPair;
   /** Clock in ms, for tests. */
   readonly now?: () => number;
   /** Random in [0, 1), for tests. */
@@ -59,6 +58,14 @@ export interface TokenProvider {
   getToken(request?: TokenRequest): Promise<string>;
   /** `Bearer <token>` for an `Authorization` header. */
   getAuthorizationHeader(request?: TokenRequest): Promise<string>;
+  /**
+   * `authorization` (and with DPoP, a `dpop` proof for this method and URL) for one outbound call.
+   * Pass the API's latest `DPoP-Nonce` when it sent one.
+   */
+  getRequestHeaders(
+    target: { readonly method: string; readonly url: string; readonly nonce?: string },
+    request?: TokenRequest,
+  ): Promise<Record<string, string>>;
   /** Drops the cached token (e.g. after the API answered 401 `invalid_token`). */
   invalidate(request?: TokenRequest): void;
 }
@@ -95,10 +102,6 @@ function endpointError(message: string, retryable: boolean, cause?: unknown, ret
   });
 }
 
-function formEncode(value: string): string {
-  return encodeURIComponent(value).replace(/%20/g, '+');
-}
-
 /**
  * Client-credentials tokens for calling other services. Tokens are cached per (issuer, audience,
  * scopes), refreshed in the background once `refreshAheadRatio` of their lifetime has passed
@@ -132,18 +135,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   }
   if (typeof options.clientId !== 'string' || options.clientId === '') problems.push('clientId is required');
   const auth = options.authentication;
-  if (auth?.method === 'client_secret_basic') {
-    if (typeof auth.clientSecret !== 'string' || auth.clientSecret === '') {
-      problems.push('authentication.clientSecret is required for client_secret_basic');
-    }
-  } else if (auth?.method === 'private_key_jwt') {
-    if (auth.privateKey === undefined) problems.push('authentication.privateKey is required for private_key_jwt');
-    if (typeof auth.algorithm !== 'string' || /^(none|HS\d+)$/i.test(auth.algorithm)) {
-      problems.push('authentication.algorithm must be an asymmetric JWS algorithm');
-    }
-  } else {
-    problems.push('authentication.method must be client_secret_basic or private_key_jwt');
-  }
+  problems.push(...clientAuthenticationProblems(auth, 'authentication.'));
   const ratio = options.refreshAheadRatio ?? 0.8;
   if (!(ratio > 0 && ratio < 1)) problems.push('refreshAheadRatio must be in (0, 1)');
   const jitterRatio = options.jitterRatio ?? 0.05;
@@ -162,6 +154,9 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   const baseDelay = options.retryBaseDelayMs ?? 200;
   const defaultLifetime = (options.defaultExpiresInSeconds ?? 60) * 1000;
 
+  const signer = options.dpop === undefined ? undefined : dpopProofSigner(options.dpop, clock);
+  /** The authorization server's latest DPoP nonce (RFC 9449 §8). */
+  let serverNonce: string | undefined;
   const cache = new Map<string, CacheEntry>();
   const inFlight = new Map<string, Promise<CacheEntry>>();
 
@@ -176,26 +171,13 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
       'content-type': 'application/x-www-form-urlencoded',
       accept: 'application/json',
     };
-    if (auth.method === 'client_secret_basic') {
-      // RFC 6749 §2.3.1: both parts are form-encoded before base64.
-      const basic = Buffer.from(`${formEncode(options.clientId)}:${formEncode(auth.clientSecret)}`).toString('base64');
-      headers.authorization = `Basic ${basic}`;
-    } else {
-      const nowSeconds = Math.floor(clock() / 1000);
-      const assertion = await new SignJWT({})
-        .setProtectedHeader({ alg: auth.algorithm, ...(auth.keyId === undefined ? {} : { kid: auth.keyId }) })
-        .setIssuer(options.clientId)
-        .setSubject(options.clientId)
-        .setAudience(auth.assertionAudience ?? tokenEndpoint)
-        .setJti(randomUUID())
-        .setIssuedAt(nowSeconds)
-        .setExpirationTime(nowSeconds + 60)
-        .sign(auth.privateKey);
-      params.push(
-        ['client_id', options.clientId],
-        ['client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'],
-        ['client_assertion', assertion],
-      );
+    await authenticateClient(auth, options.clientId, tokenEndpoint, params, headers, clock());
+    if (signer !== undefined) {
+      headers.dpop = await signer.proof({
+        method: 'POST',
+        url: tokenEndpoint,
+        ...(serverNonce === undefined ? {} : { nonce: serverNonce }),
+      });
     }
     return {
       method: 'POST',
@@ -205,7 +187,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     };
   };
 
-  const requestOnce = async (request: TokenRequest): Promise<CacheEntry> => {
+  const requestOnce = async (request: TokenRequest, nonceRetry = true): Promise<CacheEntry> => {
     let response: Response;
     try {
       response = await fetchImpl(tokenEndpoint, {
@@ -228,6 +210,15 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     } catch {
       // handled below by status / field checks
     }
+    const nonce = response.headers.get('dpop-nonce');
+    if (signer !== undefined && nonce !== null && /^[\x21-\x7e]{1,512}$/.test(nonce)) {
+      const fresh = nonce !== serverNonce;
+      serverNonce = nonce;
+      // RFC 9449 §8: the server wants a nonce in the proof; one immediate retry with it.
+      if (response.status === 400 && body.error === 'use_dpop_nonce' && fresh && nonceRetry) {
+        return requestOnce(request, false);
+      }
+    }
     if (response.status !== 200) {
       const code = typeof body.error === 'string' && RFC6749_ERRORS.has(body.error) ? ` (${body.error})` : '';
       const retryable = response.status === 429 || response.status >= 500;
@@ -243,8 +234,14 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     if (typeof token !== 'string' || !TOKEN68.test(token)) {
       throw endpointError('The token endpoint response has no usable access_token.', false);
     }
-    if (typeof body.token_type !== 'string' || body.token_type.toLowerCase() !== 'bearer') {
-      throw endpointError('The token endpoint issued a token_type other than Bearer; only Bearer is supported.', false);
+    const expectedType = signer === undefined ? 'bearer' : 'dpop';
+    if (typeof body.token_type !== 'string' || body.token_type.toLowerCase() !== expectedType) {
+      throw endpointError(
+        signer === undefined
+          ? 'The token endpoint issued a token_type other than Bearer; configure dpop for DPoP-bound tokens.'
+          : 'The token endpoint issued a token_type other than DPoP; it did not bind the token to the DPoP key.',
+        false,
+      );
     }
     const expiresIn = body.expires_in;
     const lifetime =
@@ -298,7 +295,18 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
 
   return {
     getToken,
-    getAuthorizationHeader: async (request) => `Bearer ${await getToken(request)}`,
+    getAuthorizationHeader: async (request) => `${signer === undefined ? 'Bearer' : 'DPoP'} ${await getToken(request)}`,
+    async getRequestHeaders(target, request) {
+      const token = await getToken(request);
+      if (signer === undefined) return { authorization: `Bearer ${token}` };
+      const proof = await signer.proof({
+        method: target.method,
+        url: target.url,
+        accessToken: token,
+        ...(target.nonce === undefined ? {} : { nonce: target.nonce }),
+      });
+      return { authorization: `DPoP ${token}`, dpop: proof };
+    },
     invalidate: (request = {}) => {
       cache.delete(keyOf(request));
     },

@@ -1,8 +1,11 @@
 import { isQuotable } from './challenge.ts';
 import { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm } from './compact-jws.ts';
+import { type DpopOptions, dpopProblems } from './dpop.ts';
 import type { BearerErrorCode } from './errors.ts';
+import { type IntrospectionOptions, introspectionProblems } from './introspection.ts';
 import { type KeySource, type RemoteJwksOptions, remoteJwksProblems } from './key-source.ts';
-import type { BearerRequestLike, TokenSourceOptions } from './request.ts';
+import { type MtlsOptions, mtlsProblems } from './mtls.ts';
+import type { BearerRequestLike, TokenScheme, TokenSourceOptions } from './request.ts';
 import type { ScopeClaim } from './scopes.ts';
 import type { JsonObject } from './strict-json.ts';
 import { type VerifiedTokenCacheOptions, verifiedTokenCacheProblems } from './verified-token-cache.ts';
@@ -49,8 +52,11 @@ export interface RevocationQuery {
 export interface VerificationStep {
   /** For logs and error reports. */
   readonly name: string;
-  /** Set when this step verifies the `cnf` claim; without such a step, `cnf`-bound tokens are refused. */
-  readonly handlesConfirmation?: boolean;
+  /**
+   * The `cnf` members this step verifies (e.g. `['jkt']`), or `true` for all. A token whose `cnf`
+   * carries a confirmation method no step handles is refused.
+   */
+  readonly handlesConfirmation?: boolean | readonly string[];
   run(context: VerificationContext): void | Promise<void>;
 }
 
@@ -62,8 +68,12 @@ export interface VerificationContext {
   readonly issuer: string;
   /** Absent when `verify(token)` is called without a request. */
   readonly request: BearerRequestLike | undefined;
+  /** The `Authorization` scheme the token came with (`Bearer` for `verify(token)`). */
+  readonly scheme: TokenScheme;
   /** Set by a proof-of-possession step, reported on the result. */
   setBinding(binding: TokenBinding): void;
+  /** Adds a header to the successful response (e.g. a fresh `DPoP-Nonce`); lower-case name. */
+  setResponseHeader(name: string, value: string): void;
 }
 
 /** How the token is bound to its sender; `null` for a plain bearer token. */
@@ -92,6 +102,21 @@ export interface CommonVerifierOptions extends TokenSourceOptions {
   /** Extra steps after verification (proof-of-possession, policy). */
   readonly steps?: readonly VerificationStep[];
   /**
+   * Enables DPoP (RFC 9449): the `DPoP` scheme is accepted with proofs checked in full, and
+   * DPoP-bound tokens sent as `Bearer` are refused. Without it, DPoP-bound tokens are refused.
+   */
+  readonly dpop?: DpopOptions;
+  /**
+   * Where client certificates come from for mTLS-bound tokens (RFC 8705). Tokens with
+   * `cnf.x5t#S256` are enforced whether or not this is set (default: the TLS socket).
+   */
+  readonly mtls?: MtlsOptions;
+  /**
+   * RFC 7662 introspection for opaque tokens. With issuers configured too (hybrid mode), JWTs are
+   * verified locally and everything else is introspected; alone, every token is introspected.
+   */
+  readonly introspection?: IntrospectionOptions;
+  /**
    * Opt-in: skip parsing and signature checks for a token seen in the last `maxTtlSeconds`
    * (default 60). Claims, scopes, steps and revocation still run per request. A key removed from
    * the JWKS stops being trusted for cached tokens only after the TTL. Default off.
@@ -116,6 +141,7 @@ export type BearerVerifierOptions = CommonVerifierOptions &
   (
     | ({ readonly issuer: string; readonly issuers?: never } & IssuerOptions)
     | { readonly issuers: Readonly<Record<string, IssuerOptions>>; readonly issuer?: never }
+    | { readonly introspection: IntrospectionOptions; readonly issuer?: never; readonly issuers?: never }
   );
 
 const ALLOWED = new Set<string>(ASYMMETRIC_ALGORITHMS);
@@ -194,6 +220,9 @@ export function commonProblems(options: CommonVerifierOptions): string[] {
     }
   }
   problems.push(...verifiedTokenCacheProblems(options.verifiedTokenCache));
+  if (options.dpop !== undefined) problems.push(...dpopProblems(options.dpop));
+  if (options.introspection !== undefined) problems.push(...introspectionProblems(options.introspection));
+  problems.push(...mtlsProblems(options.mtls));
   if (options.isRevoked !== undefined && typeof options.isRevoked !== 'function') {
     problems.push('isRevoked must be a function');
   }

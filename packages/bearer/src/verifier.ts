@@ -9,19 +9,23 @@ import {
   type ParsedCompactJws,
   parseCompactJws,
 } from './compact-jws.ts';
+import { createDpopRuntime, type DpopRuntime } from './dpop.ts';
 import { BearerError } from './errors.ts';
+import { createIntrospector, type Introspector } from './introspection.ts';
 import { isKeyForAlgorithm, verifyJwsSignature } from './jws-signature.ts';
 import { type KeyResolver, type KeySource, remoteJwks } from './key-source.ts';
-import { type BearerRequestLike, extractBearerToken } from './request.ts';
+import { createMtlsStep } from './mtls.ts';
+import { type BearerRequestLike, extractAccessToken, type TokenScheme } from './request.ts';
 import {
   checkScopes,
   DEFAULT_SCOPE_CLAIMS,
   extractScopes,
+  isScopeToken,
   type ScopeClaim,
   type ScopeRequirement,
   scopeRequirementProblems,
 } from './scopes.ts';
-import type { JsonObject } from './strict-json.ts';
+import { isJsonObject, type JsonObject } from './strict-json.ts';
 import { VerifiedTokenCache } from './verified-token-cache.ts';
 import {
   type BearerDecision,
@@ -43,6 +47,12 @@ export interface RouteRequirement<S extends string = string> {
    * tenant cannot be determined.
    */
   readonly tenant?: string | ((request: BearerRequestLike) => string | undefined);
+  /**
+   * Step-up (RFC 9470): the token's `acr` must be one of `acrValues`, and/or its `auth_time` at
+   * most `maxAgeSeconds` old. Otherwise 401 `insufficient_user_authentication` with `acr_values` /
+   * `max_age` in the challenge, so the client can send the user back to the authorization server.
+   */
+  readonly authentication?: { readonly acrValues?: readonly string[]; readonly maxAgeSeconds?: number };
 }
 
 /** A verified access token. Claims objects have a null prototype. */
@@ -55,6 +65,8 @@ export interface VerifiedToken {
   readonly subject: string | undefined;
   readonly clientId: string | undefined;
   readonly binding: TokenBinding;
+  /** Headers adapters add to the successful response (a rotated `dpop-nonce`); usually empty. */
+  readonly responseHeaders: Readonly<Record<string, string>>;
 }
 
 /** The verifier. Adapters wrap {@link BearerVerifier.authenticate}. */
@@ -116,6 +128,18 @@ function guardKeySource(keys: KeySource): KeyResolver {
 
 const invalid = (message: string): BearerError => new BearerError('ERR_BEARER_TOKEN_INVALID', message);
 
+const EMPTY_HEADER: JsonObject = Object.freeze(Object.create(null));
+
+/** Three non-empty dot-separated segments: a JWT to verify locally (hybrid mode). */
+function isCompactJwsShape(token: string): boolean {
+  const first = token.indexOf('.');
+  const second = first === -1 ? -1 : token.indexOf('.', first + 1);
+  return first > 0 && second > first + 1 && token.indexOf('.', second + 1) === -1 && second < token.length - 1;
+}
+
+/** RFC 7800 / 8705 / 9449 confirmation methods; `cnf` members outside this list are ignored. */
+const CONFIRMATION_METHODS: ReadonlySet<string> = new Set(['jkt', 'x5t#S256', 'jwk', 'jwe', 'jku', 'kid']);
+
 function optionalString(claims: JsonObject, name: string): string | undefined {
   const value = claims[name];
   return typeof value === 'string' ? value : undefined;
@@ -135,6 +159,32 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** RFC 9470 §3: `acr` among the accepted values, `auth_time` recent enough. */
+function checkStepUp(
+  claims: JsonObject,
+  required: NonNullable<RouteRequirement['authentication']>,
+  nowSeconds: number,
+): void {
+  const { acrValues, maxAgeSeconds } = required;
+  const acrOk = acrValues === undefined || (typeof claims.acr === 'string' && acrValues.includes(claims.acr));
+  const authTime = claims.auth_time;
+  const ageOk =
+    maxAgeSeconds === undefined ||
+    (typeof authTime === 'number' && Number.isFinite(authTime) && nowSeconds - authTime <= maxAgeSeconds);
+  if (!acrOk || !ageOk) {
+    throw new BearerError(
+      'ERR_BEARER_INSUFFICIENT_USER_AUTHENTICATION',
+      'The token\'s user authentication ("acr" / "auth_time") does not meet this route\'s requirement; step up.',
+      {
+        stepUp: {
+          ...(acrValues === undefined ? {} : { acrValues }),
+          ...(maxAgeSeconds === undefined ? {} : { maxAge: maxAgeSeconds }),
+        },
+      },
+    );
+  }
+}
+
 function freezeRoute<S extends string>(requirement: RouteRequirement<S>): RouteRequirement<S> {
   const problems = scopeRequirementProblems(requirement.scopes);
   const checks = requirement.claims;
@@ -144,6 +194,18 @@ function freezeRoute<S extends string>(requirement: RouteRequirement<S>): RouteR
   }
   if (requirement.tenant !== undefined && !['string', 'function'].includes(typeof requirement.tenant)) {
     problems.push('tenant must be a string or a function of the request');
+  }
+  const stepUp = requirement.authentication;
+  if (stepUp !== undefined) {
+    const acr = stepUp.acrValues;
+    if (acr !== undefined && (!Array.isArray(acr) || acr.length === 0 || !acr.every(isScopeToken))) {
+      problems.push('authentication.acrValues must be a non-empty list of acr values (no spaces or quotes)');
+    }
+    const maxAge = stepUp.maxAgeSeconds;
+    if (maxAge !== undefined && !(Number.isInteger(maxAge) && maxAge >= 0)) {
+      problems.push('authentication.maxAgeSeconds must be a non-negative integer');
+    }
+    if (acr === undefined && maxAge === undefined) problems.push('authentication needs acrValues or maxAgeSeconds');
   }
   if (problems.length > 0) {
     throw new BearerError('ERR_BEARER_INVALID_OPTIONS', `Invalid route requirement: ${problems.join('; ')}.`);
@@ -179,7 +241,9 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       : options.issuer !== undefined
         ? [[options.issuer, options]]
         : [];
-  if (entries.length === 0) problems.push('issuer (or issuers) is required');
+  if (entries.length === 0 && options.introspection === undefined) {
+    problems.push('issuer (or issuers, or introspection) is required');
+  }
   for (const [issuer, issuerOptions] of entries) {
     const prefix = options.issuers !== undefined ? `issuers[${JSON.stringify(issuer)}].` : '';
     problems.push(...issuerProblems(issuer, issuerOptions, prefix));
@@ -194,13 +258,24 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
   const clock = options.now ?? Date.now;
   const revocationTimeoutMs = options.revocationTimeoutMs ?? 1_000;
   const maxTokenBytes = options.maxTokenBytes ?? 8192;
-  const steps = [...(options.steps ?? [])];
-  const confirmationHandled = steps.some((step) => step.handlesConfirmation === true);
+  const introspector =
+    options.introspection === undefined ? undefined : createIntrospector(options.introspection, clock);
+  const dpop: DpopRuntime | undefined = options.dpop === undefined ? undefined : createDpopRuntime(options.dpop, clock);
+  // Built-in confirmation steps first: certificate-bound tokens are always enforced (fail closed).
+  const steps = [createMtlsStep(options.mtls), ...(dpop === undefined ? [] : [dpop.step]), ...(options.steps ?? [])];
+  const handlesAllConfirmations = steps.some((step) => step.handlesConfirmation === true);
+  const handledConfirmations = new Set(
+    steps.flatMap((step) => (Array.isArray(step.handlesConfirmation) ? step.handlesConfirmation : [])),
+  );
+  const acceptedSchemes = { bearer: dpop?.required !== true, dpop: dpop !== undefined };
   const challenge: ChallengeOptions = {
     realm: options.realm,
     discloseScopes: options.discloseScopes,
     resourceMetadata: options.resourceMetadata,
+    dpop: dpop === undefined ? undefined : { algorithms: dpop.algorithms, required: dpop.required },
   };
+  /** The scheme each failed request used, so its challenge carries the error under that scheme. */
+  const schemeOfError = new WeakMap<object, TokenScheme>();
   const issuers = new Map<string, ResolvedIssuer>();
   const allAlgorithms = new Set<string>();
   for (const [issuer, config] of entries) {
@@ -283,7 +358,15 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     return { parsed, config };
   };
 
-  const verify = async (token: string, request?: BearerRequestLike): Promise<VerifiedToken> => {
+  interface TokenSource {
+    readonly claims: JsonObject;
+    readonly header: JsonObject;
+    readonly issuer: string;
+    readonly tenant: string | undefined;
+    readonly scopeClaims: readonly ScopeClaim[];
+  }
+
+  const verifyLocally = async (token: string): Promise<TokenSource> => {
     let verified: { parsed: ParsedCompactJws; config: ResolvedIssuer } | undefined;
     const cacheKey = verifiedCache === undefined ? undefined : VerifiedTokenCache.keyOf(token);
     if (verifiedCache !== undefined && cacheKey !== undefined) {
@@ -307,24 +390,67 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       verified = await verifyStructureAndSignature(token);
     }
     const { parsed, config } = verified;
-    const claims = parsed.payload;
-    validateClaims(claims, config, clock() / 1000);
-    const iat = claims.iat;
-    if (Object.hasOwn(claims, 'cnf') && !confirmationHandled) {
-      throw invalid(
-        'The token is sender-constrained ("cnf") but no proof-of-possession step is configured; refusing it as a plain bearer token.',
+    validateClaims(parsed.payload, config, clock() / 1000);
+    return {
+      claims: parsed.payload,
+      header: parsed.header,
+      issuer: config.issuer,
+      tenant: config.tenant,
+      scopeClaims: config.scopeClaims,
+    };
+  };
+
+  const introspect = async (token: string): Promise<TokenSource> => {
+    const active = introspector as Introspector;
+    const claims = await active.introspect(token);
+    return {
+      claims,
+      header: EMPTY_HEADER,
+      issuer: active.issuer,
+      tenant: active.tenant,
+      scopeClaims: active.scopeClaims ?? options.scopeClaims ?? DEFAULT_SCOPE_CLAIMS,
+    };
+  };
+
+  /**
+   * Hybrid mode: a compact JWS goes to local verification when issuers are configured; anything
+   * else (an opaque handle, or every token when only introspection is configured) is introspected.
+   */
+  const obtain = (token: string): Promise<TokenSource> => {
+    if (introspector === undefined) return verifyLocally(token);
+    if (issuers.size > 0 && isCompactJwsShape(token)) return verifyLocally(token);
+    if (token.length > maxTokenBytes) {
+      return Promise.reject(
+        new BearerError('ERR_BEARER_TOKEN_MALFORMED', `The token is larger than maxTokenBytes (${maxTokenBytes}).`),
       );
     }
-    const scopes = extractScopes(claims, config.scopeClaims);
+    return introspect(token);
+  };
+
+  const verify = async (
+    token: string,
+    request?: BearerRequestLike,
+    scheme: TokenScheme = 'Bearer',
+  ): Promise<VerifiedToken> => {
+    const source = await obtain(token);
+    const claims = source.claims;
+    const iat = claims.iat;
+    if (Object.hasOwn(claims, 'cnf') && !handlesAllConfirmations) checkConfirmation(claims.cnf);
+    const scopes = extractScopes(claims, source.scopeClaims);
     let binding: TokenBinding = null;
+    const responseHeaders: Record<string, string> = {};
     const context: VerificationContext = {
       token,
-      header: parsed.header,
+      header: source.header,
       claims,
-      issuer: config.issuer,
+      issuer: source.issuer,
       request,
+      scheme,
       setBinding: (value) => {
         binding = value;
+      },
+      setResponseHeader: (name, value) => {
+        responseHeaders[name.toLowerCase()] = value;
       },
     };
     for (const step of steps) {
@@ -341,7 +467,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
         revoked = await withTimeout(
           Promise.resolve(
             options.isRevoked({
-              issuer: config.issuer,
+              issuer: source.issuer,
               jti: optionalString(claims, 'jti'),
               sub: optionalString(claims, 'sub'),
               clientId: optionalString(claims, 'client_id'),
@@ -363,14 +489,36 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     }
     return Object.freeze({
       claims,
-      header: parsed.header,
+      header: source.header,
       scopes,
-      issuer: config.issuer,
-      tenant: config.tenant,
+      issuer: source.issuer,
+      tenant: source.tenant,
       subject: optionalString(claims, 'sub'),
       clientId: optionalString(claims, 'client_id'),
       binding,
+      responseHeaders: Object.freeze(responseHeaders),
     });
+  };
+
+  /**
+   * Every confirmation method in `cnf` must be verified by a step; `cnf` with no method this
+   * verifier knows (or one it cannot check) means the token is bound to something unchecked.
+   */
+  const checkConfirmation = (cnf: JsonObject[string] | undefined): void => {
+    if (!isJsonObject(cnf)) throw invalid('The token\'s "cnf" claim is not an object.');
+    const methods = Object.keys(cnf).filter((member) => CONFIRMATION_METHODS.has(member));
+    if (methods.length === 0) {
+      throw invalid('The token\'s "cnf" carries no confirmation method this verifier can check; refusing it.');
+    }
+    for (const method of methods) {
+      if (!handledConfirmations.has(method)) {
+        throw invalid(
+          method === 'jkt'
+            ? 'The token is DPoP-bound ("cnf.jkt") but DPoP is not enabled (dpop option); refusing it as a plain bearer token.'
+            : `The token is bound by "cnf.${method}", which no verification step checks; refusing it.`,
+        );
+      }
+    }
   };
 
   const validatedRoutes = new WeakSet<object>();
@@ -387,8 +535,30 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     request: BearerRequestLike,
     route: RouteRequirement<S> | undefined,
   ): Promise<VerifiedToken> => {
-    const token = extractBearerToken(request, options);
-    const result = await verify(token, request);
+    let scheme: TokenScheme | undefined;
+    let result: VerifiedToken;
+    try {
+      const extracted = extractAccessToken(request, options, acceptedSchemes);
+      scheme = extracted.scheme;
+      result = await verify(extracted.token, request, scheme);
+    } catch (error) {
+      if (scheme !== undefined && typeof error === 'object' && error !== null) schemeOfError.set(error, scheme);
+      throw error;
+    }
+    try {
+      await checkRoute(request, route, result);
+    } catch (error) {
+      if (scheme !== undefined && typeof error === 'object' && error !== null) schemeOfError.set(error, scheme);
+      throw error;
+    }
+    return result;
+  };
+
+  const checkRoute = async (
+    request: BearerRequestLike,
+    route: RouteRequirement<S> | undefined,
+    result: VerifiedToken,
+  ): Promise<void> => {
     if (route !== undefined) {
       if (!validatedRoutes.has(route)) {
         freezeRoute(route);
@@ -400,6 +570,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
           throw invalid("The token's issuer does not belong to this route's tenant.");
         }
       }
+      if (route.authentication !== undefined) checkStepUp(result.claims, route.authentication, clock() / 1000);
       checkScopes(result.scopes, route.scopes);
       const checks = route.claims === undefined ? [] : Array.isArray(route.claims) ? route.claims : [route.claims];
       for (const check of checks as ClaimCheck[]) {
@@ -414,11 +585,10 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
         }
       }
     }
-    return result;
   };
 
   return {
-    verify,
+    verify: (token, request) => verify(token, request),
     async authenticate(request, route) {
       try {
         const result = await authenticate(request, route);
@@ -434,7 +604,12 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       validatedRoutes.add(frozen);
       return frozen;
     },
-    toResponse: (error) => toBearerResponse(error, challenge),
+    toResponse: (error) =>
+      toBearerResponse(
+        error,
+        challenge,
+        typeof error === 'object' && error !== null ? (schemeOfError.get(error) ?? 'Bearer') : 'Bearer',
+      ),
     async warm() {
       await Promise.all([...issuers.values()].map((config) => config.keys.warm()));
     },

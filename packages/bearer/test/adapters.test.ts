@@ -1,7 +1,17 @@
+import { randomBytes } from 'node:crypto';
 import { createTestIssuer, type TestIssuer } from '@rampart/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BearerVerifier, claimEquals, createBearerVerifier } from '../src/index.ts';
-import { HARNESSES, type HarnessRequest, type HarnessResponse, type Routes } from './harness.ts';
+import {
+  type BearerVerifier,
+  claimEquals,
+  createBearerVerifier,
+  hmacDpopNonces,
+  memoryReplayStore,
+  protectedResourceMetadata,
+} from '../src/index.ts';
+import { createDpopClient, type DpopClient } from './dpop-client.ts';
+import { HARNESSES, type HarnessRequest, type HarnessResponse, METADATA_PATH, type Routes } from './harness.ts';
+import { type IntrospectionServer, startIntrospectionServer } from './introspection-server.ts';
 
 /** One row of the behaviour every adapter must show identically. */
 interface Row {
@@ -14,6 +24,7 @@ interface Row {
 interface Context {
   readonly up: TestIssuer;
   readonly down: TestIssuer;
+  readonly client: DpopClient;
 }
 
 const bearer = (token: string): HarnessRequest => ({ headers: [['Authorization', `Bearer ${token}`]] });
@@ -250,8 +261,216 @@ const BODY_TABLE: readonly Row[] = [
   },
 ];
 
+const ORIGIN = 'https://api.test';
+const ALGS = 'algs="ES256 EdDSA PS256 RS256"';
+const dpopRequest = async (
+  { up, client }: Context,
+  proof: { method?: string; path?: string; claims?: Record<string, unknown> } = {},
+): Promise<HarnessRequest> => {
+  const token = await up.mint({ claims: { cnf: { jkt: client.thumbprint } } });
+  return {
+    method: proof.method ?? 'GET',
+    headers: [
+      ['Authorization', `DPoP ${token}`],
+      [
+        'DPoP',
+        await client.proof({
+          token,
+          method: proof.method ?? 'GET',
+          url: `${ORIGIN}${proof.path ?? '/any-token'}`,
+          ...(proof.claims === undefined ? {} : { claims: proof.claims }),
+        }),
+      ],
+    ],
+  };
+};
+
+/** Rows for a verifier with DPoP enabled (RFC 9449). */
+const DPOP_TABLE: readonly Row[] = [
+  {
+    name: 'accepts a DPoP-bound token with a valid proof',
+    path: '/any-token',
+    request: (ctx) => dpopRequest(ctx),
+    expect: (r) => expect(r.status).toBe(200),
+  },
+  {
+    name: 'accepts a DPoP proof for POST when htm is POST',
+    path: '/any-token',
+    request: (ctx) => dpopRequest(ctx, { method: 'POST' }),
+    expect: (r) => expect(r.status).toBe(200),
+  },
+  {
+    name: 'challenges with both Bearer and DPoP (with algs) when no token is sent',
+    path: '/any-token',
+    request: async () => ({}),
+    expect: (r) => {
+      expect(r.status).toBe(401);
+      expect(challengeOf(r)).toBe(`Bearer realm="api", DPoP realm="api", ${ALGS}`);
+    },
+  },
+  {
+    name: 'refuses a DPoP-bound token sent as Bearer with invalid_token',
+    path: '/any-token',
+    request: async ({ up, client }) => bearer(await up.mint({ claims: { cnf: { jkt: client.thumbprint } } })),
+    expect: (r) => {
+      expect(r.status).toBe(401);
+      expect(challengeOf(r)).toBe(
+        `Bearer realm="api", error="invalid_token", error_description="The access token is invalid", DPoP realm="api", ${ALGS}`,
+      );
+    },
+  },
+  {
+    name: 'answers 401 invalid_dpop_proof under the DPoP challenge for an htm mismatch',
+    path: '/any-token',
+    request: (ctx) => dpopRequest(ctx, { method: 'POST' }).then((r) => ({ ...r, method: 'GET' })),
+    expect: (r) => {
+      expect(r.status).toBe(401);
+      expect(challengeOf(r)).toBe(
+        `Bearer realm="api", DPoP realm="api", error="invalid_dpop_proof", error_description="The DPoP proof is missing or invalid", ${ALGS}`,
+      );
+      expect(JSON.parse(r.body).error).toBe('invalid_dpop_proof');
+    },
+  },
+  {
+    name: 'answers 401 invalid_dpop_proof for an htu naming another path',
+    path: '/any-token',
+    request: (ctx) => dpopRequest(ctx, { path: '/orders' }),
+    expect: (r) => expect(JSON.parse(r.body).error).toBe('invalid_dpop_proof'),
+  },
+  {
+    name: 'answers 401 invalid_dpop_proof for a stale proof',
+    path: '/any-token',
+    request: (ctx) => dpopRequest(ctx, { claims: { iat: Math.floor(Date.now() / 1000) - 600 } }),
+    expect: (r) => expect(JSON.parse(r.body).error).toBe('invalid_dpop_proof'),
+  },
+  {
+    name: 'answers 403 insufficient_scope under the DPoP challenge for a DPoP request',
+    path: '/orders',
+    request: async ({ up, client }) => {
+      const token = await up.mint({ claims: { cnf: { jkt: client.thumbprint } }, scopes: ['x'] });
+      return {
+        headers: [
+          ['Authorization', `DPoP ${token}`],
+          ['DPoP', await client.proof({ token, url: `${ORIGIN}/orders` })],
+        ],
+      };
+    },
+    expect: (r) => {
+      expect(r.status).toBe(403);
+      expect(challengeOf(r)).toMatch(
+        /^Bearer realm="api", DPoP realm="api", error="insufficient_scope", .*scope="orders:read"/,
+      );
+    },
+  },
+];
+
+const RESOURCE_METADATA = `https://api.test${METADATA_PATH}`;
+const METADATA = protectedResourceMetadata({
+  resource: 'https://api.test',
+  authorizationServers: ['https://id.test'],
+  scopesSupported: ['orders:read'],
+  dpopSigningAlgValuesSupported: ['ES256'],
+});
+const STEP_UP_ROUTES: Routes = {
+  '/any-token': undefined,
+  '/mfa': { authentication: { acrValues: ['urn:mfa'], maxAgeSeconds: 300 } },
+};
+
+/** Rows for RFC 9728 metadata and RFC 9470 step-up challenges. */
+const METADATA_TABLE: readonly Row[] = [
+  {
+    name: 'serves the protected-resource metadata document',
+    path: METADATA_PATH,
+    request: async () => ({}),
+    expect: (r) => {
+      expect(r.status).toBe(200);
+      expect(r.headers['content-type']).toMatch(/^application\/json/);
+      expect(JSON.parse(r.body)).toEqual(METADATA);
+    },
+  },
+  {
+    name: 'points challenges at the metadata with resource_metadata',
+    path: '/any-token',
+    request: async () => ({}),
+    expect: (r) => expect(challengeOf(r)).toBe(`Bearer realm="api", resource_metadata="${RESOURCE_METADATA}"`),
+  },
+  {
+    name: 'answers 401 insufficient_user_authentication with acr_values and max_age for a weak login',
+    path: '/mfa',
+    request: async ({ up }) =>
+      bearer(await up.mint({ claims: { acr: 'urn:pwd', auth_time: Math.floor(Date.now() / 1000) } })),
+    expect: (r) => {
+      expect(r.status).toBe(401);
+      expect(challengeOf(r)).toBe(
+        `Bearer realm="api", error="insufficient_user_authentication", error_description="A different authentication level is required", acr_values="urn:mfa", max_age="300", resource_metadata="${RESOURCE_METADATA}"`,
+      );
+      expect(JSON.parse(r.body).error).toBe('insufficient_user_authentication');
+    },
+  },
+  {
+    name: 'answers 401 insufficient_user_authentication for a login older than max_age',
+    path: '/mfa',
+    request: async ({ up }) =>
+      bearer(await up.mint({ claims: { acr: 'urn:mfa', auth_time: Math.floor(Date.now() / 1000) - 3600 } })),
+    expect: (r) => expect(JSON.parse(r.body).error).toBe('insufficient_user_authentication'),
+  },
+  {
+    name: 'passes a step-up route with a recent strong login',
+    path: '/mfa',
+    request: async ({ up }) =>
+      bearer(await up.mint({ claims: { acr: 'urn:mfa', auth_time: Math.floor(Date.now() / 1000) - 10 } })),
+    expect: (r) => expect(r.status).toBe(200),
+  },
+];
+
+let metadataVerifier: BearerVerifier;
 let up: TestIssuer;
 let down: TestIssuer;
+let client: DpopClient;
+let dpopVerifier: BearerVerifier;
+let introspectionServer: IntrospectionServer;
+let hybridVerifier: BearerVerifier;
+let deadIntrospectionVerifier: BearerVerifier;
+
+/** Rows for a hybrid verifier: JWTs verified locally, opaque tokens introspected (RFC 7662). */
+const INTROSPECTION_TABLE: readonly (Row & { dead?: boolean })[] = [
+  {
+    name: 'accepts an active opaque token',
+    path: '/orders',
+    request: async () => bearer('opaque-active'),
+    expect: (r) => {
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.body)).toMatchObject({ sub: 'opaque-user', scopes: ['orders:read'] });
+    },
+  },
+  {
+    name: 'still verifies JWTs locally',
+    path: '/any-token',
+    request: async ({ up }) => bearer(await up.mint()),
+    expect: (r) => expect(r.status).toBe(200),
+  },
+  {
+    name: 'answers 401 invalid_token for an inactive opaque token',
+    path: '/any-token',
+    request: async () => bearer('opaque-revoked'),
+    expect: (r) => {
+      expect(r.status).toBe(401);
+      expect(challengeOf(r)).toContain('error="invalid_token"');
+    },
+  },
+  {
+    name: 'answers 503 with Retry-After, not 401, when the introspection endpoint is down',
+    path: '/any-token',
+    dead: true,
+    request: async () => bearer('opaque-active'),
+    expect: (r) => {
+      expect(r.status).toBe(503);
+      expect(Number(r.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    },
+  },
+];
+let nonceVerifier: BearerVerifier;
+const nonceSecret = randomBytes(32);
 let bodyVerifier: BearerVerifier;
 let verifier: BearerVerifier;
 let queryVerifier: BearerVerifier;
@@ -293,7 +512,53 @@ beforeAll(() => {
   });
 });
 
+beforeAll(async () => {
+  client = await createDpopClient('ES256');
+  const dpop = { publicOrigins: [ORIGIN], replayStore: memoryReplayStore() };
+  const common = {
+    realm: 'api',
+    issuer: up.issuer,
+    audience: up.audience,
+    algorithms: ['ES256' as const],
+    jwksUri: up.jwksUri,
+  };
+  dpopVerifier = createBearerVerifier({ ...common, dpop });
+  nonceVerifier = createBearerVerifier({
+    ...common,
+    dpop: { ...dpop, replayStore: memoryReplayStore(), nonces: hmacDpopNonces({ secret: nonceSecret }) },
+  });
+});
+
+beforeAll(async () => {
+  introspectionServer = await startIntrospectionServer();
+  introspectionServer.answer = (token) =>
+    token === 'opaque-active'
+      ? { active: true, aud: 'https://api.test', sub: 'opaque-user', scope: 'orders:read' }
+      : { active: false };
+  const introspection = {
+    endpoint: introspectionServer.url,
+    issuer: 'https://as.test',
+    clientId: 'api',
+    authentication: { method: 'client_secret_basic' as const, clientSecret: randomBytes(16).toString('hex') },
+    audience: 'https://api.test',
+  };
+  const local = {
+    realm: 'api',
+    issuer: up.issuer,
+    audience: up.audience,
+    algorithms: ['ES256' as const],
+    jwksUri: up.jwksUri,
+  };
+  hybridVerifier = createBearerVerifier({ ...local, introspection });
+  metadataVerifier = createBearerVerifier({ ...local, resourceMetadata: RESOURCE_METADATA });
+  deadIntrospectionVerifier = createBearerVerifier({
+    ...local,
+    introspection: { ...introspection, endpoint: 'http://127.0.0.1:1/introspect' },
+  });
+});
+
 afterAll(async () => {
+  await introspectionServer?.close();
   await up?.close();
   await down?.close();
 });
@@ -304,7 +569,7 @@ for (const harness of HARNESSES) {
       it(row.name, async () => {
         const running = await harness.start(verifier, ROUTES);
         try {
-          const ctx = { up, down };
+          const ctx = { up, down, client };
           const response = await running.request(row.path, await row.request(ctx));
           row.expect(response, ctx);
           expect(running.handled()).toBe(response.status === 200 ? 1 : 0);
@@ -318,8 +583,77 @@ for (const harness of HARNESSES) {
       it(`with body tokens enabled: ${row.name}`, async () => {
         const running = await harness.start(bodyVerifier, ROUTES);
         try {
-          const ctx = { up, down };
+          const ctx = { up, down, client };
           row.expect(await running.request(row.path, await row.request(ctx)), ctx);
+        } finally {
+          await running.close();
+        }
+      });
+    }
+    for (const row of DPOP_TABLE) {
+      it(`with DPoP enabled: ${row.name}`, async () => {
+        const running = await harness.start(dpopVerifier, ROUTES);
+        try {
+          const ctx = { up, down, client };
+          const response = await running.request(row.path, await row.request(ctx));
+          row.expect(response, ctx);
+          expect(running.handled()).toBe(response.status === 200 ? 1 : 0);
+        } finally {
+          await running.close();
+        }
+      });
+    }
+    it('with DPoP enabled: refuses a proof replayed on a second request', async () => {
+      const running = await harness.start(dpopVerifier, ROUTES);
+      try {
+        const request = await dpopRequest({ up, down, client });
+        expect((await running.request('/any-token', request)).status).toBe(200);
+        const replay = await running.request('/any-token', request);
+        expect(replay.status).toBe(401);
+        expect(JSON.parse(replay.body).error).toBe('invalid_dpop_proof');
+        expect(running.handled()).toBe(1);
+      } finally {
+        await running.close();
+      }
+    });
+    it('with DPoP nonces: answers use_dpop_nonce with a DPoP-Nonce header, then accepts the nonce', async () => {
+      const running = await harness.start(nonceVerifier, ROUTES);
+      try {
+        const first = await running.request('/any-token', await dpopRequest({ up, down, client }));
+        expect(first.status).toBe(401);
+        expect(challengeOf(first)).toContain('DPoP realm="api", error="use_dpop_nonce"');
+        const nonce = first.headers['dpop-nonce'] as string;
+        expect(nonce).toMatch(/^[A-Za-z0-9_-]+$/);
+        const second = await running.request(
+          '/any-token',
+          await dpopRequest({ up, down, client }, { claims: { nonce } }),
+        );
+        expect(second.status).toBe(200);
+      } finally {
+        await running.close();
+      }
+    });
+    for (const row of METADATA_TABLE) {
+      it(`with resource metadata: ${row.name}`, async () => {
+        const running = await harness.start(metadataVerifier, STEP_UP_ROUTES, METADATA);
+        try {
+          const ctx = { up, down, client };
+          const response = await running.request(row.path, await row.request(ctx));
+          row.expect(response, ctx);
+          expect(running.handled()).toBe(response.status === 200 && row.path !== METADATA_PATH ? 1 : 0);
+        } finally {
+          await running.close();
+        }
+      });
+    }
+    for (const row of INTROSPECTION_TABLE) {
+      it(`with introspection (hybrid): ${row.name}`, async () => {
+        const running = await harness.start(row.dead ? deadIntrospectionVerifier : hybridVerifier, ROUTES);
+        try {
+          const ctx = { up, down, client };
+          const response = await running.request(row.path, await row.request(ctx));
+          row.expect(response, ctx);
+          expect(running.handled()).toBe(response.status === 200 ? 1 : 0);
         } finally {
           await running.close();
         }
@@ -329,7 +663,7 @@ for (const harness of HARNESSES) {
       it(`with query tokens enabled: ${row.name}`, async () => {
         const running = await harness.start(queryVerifier, ROUTES);
         try {
-          const ctx = { up, down };
+          const ctx = { up, down, client };
           const path = row.path.replaceAll('TOKEN', await up.mint());
           row.expect(await running.request(path, await row.request(ctx)), ctx);
         } finally {

@@ -9,11 +9,22 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
-import { getBearer as getExpressBearer, requireBearer } from '../src/adapters/express.ts';
-import { bearerPreHandler, getBearer as getFastifyBearer } from '../src/adapters/fastify.ts';
-import { bearerAuth } from '../src/adapters/hono.ts';
-import { authenticateNode } from '../src/adapters/node.ts';
-import type { BearerVerifier, RouteRequirement, VerifiedToken } from '../src/index.ts';
+import {
+  serveResourceMetadata as expressMetadata,
+  getBearer as getExpressBearer,
+  requireBearer,
+} from '../src/adapters/express.ts';
+import {
+  bearerPreHandler,
+  serveResourceMetadata as fastifyMetadata,
+  getBearer as getFastifyBearer,
+} from '../src/adapters/fastify.ts';
+import { bearerAuth, serveResourceMetadata as honoMetadata } from '../src/adapters/hono.ts';
+import { authenticateNode, serveResourceMetadata as nodeMetadata } from '../src/adapters/node.ts';
+import type { BearerVerifier, ProtectedResourceMetadata, RouteRequirement, VerifiedToken } from '../src/index.ts';
+
+/** Where harnesses serve the RFC 9728 document when given one. */
+export const METADATA_PATH = '/.well-known/oauth-protected-resource';
 
 export interface HarnessResponse {
   readonly status: number;
@@ -41,7 +52,7 @@ export interface Harness {
   readonly name: string;
   /** Whether the adapter reads RFC 6750 §2.2 body tokens (node:http does not parse bodies). */
   readonly bodyTokens: boolean;
-  start(verifier: BearerVerifier, routes: Routes): Promise<RunningHarness>;
+  start(verifier: BearerVerifier, routes: Routes, metadata?: ProtectedResourceMetadata): Promise<RunningHarness>;
 }
 
 const describe = (auth: VerifiedToken): string =>
@@ -94,10 +105,11 @@ export const HARNESSES: readonly Harness[] = [
   {
     name: 'express',
     bodyTokens: true,
-    async start(verifier, routes) {
+    async start(verifier, routes, metadata) {
       let handled = 0;
       const app = express();
       app.use(express.urlencoded({ extended: false }));
+      if (metadata) app.get(METADATA_PATH, expressMetadata(metadata));
       for (const [path, route] of Object.entries(routes)) {
         app.all(path, requireBearer(verifier, route), (req, res) => {
           handled++;
@@ -112,9 +124,10 @@ export const HARNESSES: readonly Harness[] = [
   {
     name: 'fastify',
     bodyTokens: false,
-    async start(verifier, routes) {
+    async start(verifier, routes, metadata) {
       let handled = 0;
       const app = Fastify();
+      if (metadata) app.get(METADATA_PATH, fastifyMetadata(metadata));
       for (const [path, route] of Object.entries(routes)) {
         app.route({
           method: ['GET', 'POST'],
@@ -134,9 +147,10 @@ export const HARNESSES: readonly Harness[] = [
   {
     name: 'hono',
     bodyTokens: true,
-    async start(verifier, routes) {
+    async start(verifier, routes, metadata) {
       let handled = 0;
       const app = new Hono();
+      if (metadata) app.get(METADATA_PATH, honoMetadata(metadata));
       for (const [path, route] of Object.entries(routes)) {
         app.on(['GET', 'POST'], path, bearerAuth(verifier, route), (c) => {
           handled++;
@@ -168,13 +182,18 @@ export const HARNESSES: readonly Harness[] = [
   {
     name: 'node:http',
     bodyTokens: false,
-    async start(verifier, routes) {
+    async start(verifier, routes, metadata) {
+      const serveMetadata = metadata === undefined ? undefined : nodeMetadata(metadata);
       const declared = new Map(
         Object.entries(routes).map(([path, route]) => [path, route === undefined ? undefined : verifier.route(route)]),
       );
       let handled = 0;
       const server = createServer(async (req, res) => {
         const path = (req.url ?? '/').split('?')[0] as string;
+        if (serveMetadata !== undefined && path === METADATA_PATH) {
+          serveMetadata(req, res);
+          return;
+        }
         if (!declared.has(path)) {
           res.statusCode = 404;
           res.end();

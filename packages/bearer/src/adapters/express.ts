@@ -1,5 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import { bodyTokensOf, fromNodeRequest } from '../request.ts';
+import { metadataResponse, type ProtectedResourceMetadata } from '../resource-metadata.ts';
 import type { BearerVerifier, RouteRequirement, VerifiedToken } from '../verifier.ts';
 import { writeNodeResponse } from './response.ts';
 
@@ -33,6 +34,7 @@ export function requireBearer<S extends string>(
     verifier.authenticate(view, declared).then(
       (result) => {
         (req as WithBearer)[BEARER] = result;
+        for (const [name, value] of Object.entries(result.responseHeaders)) res.setHeader(name, value);
         next();
       },
       (error: unknown) => writeNodeResponse(res, verifier.toResponse(error)),
@@ -53,4 +55,21 @@ export function getBearer(req: Request): VerifiedToken {
   const result = (req as WithBearer)[BEARER];
   if (result === undefined) throw new Error('getBearer(req) was called on a route without requireBearer().');
   return result;
+}
+
+/**
+ * Serves an RFC 9728 protected-resource metadata document.
+ *
+ * @example
+ * ```ts
+ * import { protectedResourceMetadataPath } from '@rampart/bearer';
+ * import { serveResourceMetadata } from '@rampart/bearer/express';
+ * app.get(protectedResourceMetadataPath(metadata.resource), serveResourceMetadata(metadata));
+ * ```
+ */
+export function serveResourceMetadata(metadata: ProtectedResourceMetadata): RequestHandler {
+  const answer = metadataResponse(metadata);
+  return (_req, res) => {
+    res.status(answer.status).set(answer.headers).send(answer.body);
+  };
 }

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { bodyTokensOf, fromNodeRequest } from '../request.ts';
+import { metadataResponse, type ProtectedResourceMetadata } from '../resource-metadata.ts';
 import type { BearerVerifier, RouteRequirement, VerifiedToken } from '../verifier.ts';
 
 /** Where the verified token is kept on the request: a symbol, so it cannot clash or be forged by input. */
@@ -28,7 +29,9 @@ export function bearerPreHandler<S extends string>(
       verifier.allowsBodyToken ? bodyTokensOf(request.body, request.headers['content-type']) : undefined,
     );
     try {
-      (request as WithBearer)[BEARER] = await verifier.authenticate(view, declared);
+      const result = await verifier.authenticate(view, declared);
+      (request as WithBearer)[BEARER] = result;
+      for (const [name, value] of Object.entries(result.responseHeaders)) reply.header(name, value);
     } catch (error) {
       const answer = verifier.toResponse(error);
       // Fastify's documented way to answer from an async hook: send, then return the reply.
@@ -53,4 +56,21 @@ export function getBearer(request: FastifyRequest): VerifiedToken {
   const result = (request as WithBearer)[BEARER];
   if (result === undefined) throw new Error('getBearer(request) was called on a route without bearerPreHandler().');
   return result;
+}
+
+/**
+ * A Fastify route handler serving an RFC 9728 protected-resource metadata document.
+ *
+ * @example
+ * ```ts
+ * import { protectedResourceMetadataPath } from '@rampart/bearer';
+ * import { serveResourceMetadata } from '@rampart/bearer/fastify';
+ * app.get(protectedResourceMetadataPath(metadata.resource), serveResourceMetadata(metadata));
+ * ```
+ */
+export function serveResourceMetadata(
+  metadata: ProtectedResourceMetadata,
+): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> {
+  const answer = metadataResponse(metadata);
+  return async (_request, reply) => reply.code(answer.status).headers(answer.headers).send(answer.body);
 }

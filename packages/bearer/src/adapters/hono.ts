@@ -1,5 +1,6 @@
-import type { MiddlewareHandler } from 'hono';
-import { bodyTokensOf, fromWebRequest } from '../request.ts';
+import type { Handler, MiddlewareHandler } from 'hono';
+import { bodyTokensOf, fromWebRequest, socketCertificate } from '../request.ts';
+import { metadataResponse, type ProtectedResourceMetadata } from '../resource-metadata.ts';
 import type { BearerVerifier, RouteRequirement, VerifiedToken } from '../verifier.ts';
 
 /** Hono environment with the verified token under `c.get('bearer')`. */
@@ -37,13 +38,32 @@ export function bearerAuth<S extends string>(
           bodyTokens = body === null ? [''] : bodyTokensOf(body, contentType);
         }
       }
-      result = await verifier.authenticate(fromWebRequest(c.req.raw, bodyTokens), declared);
+      // @hono/node-server exposes the node request as env.incoming: its TLS socket has the client certificate.
+      const incoming = (c.env as { incoming?: { socket?: unknown } } | undefined)?.incoming;
+      const view = fromWebRequest(c.req.raw, bodyTokens, () => socketCertificate(incoming?.socket));
+      result = await verifier.authenticate(view, declared);
     } catch (error) {
       const answer = verifier.toResponse(error);
       return new Response(answer.body === '' ? null : answer.body, { status: answer.status, headers: answer.headers });
     }
     c.set('bearer', result);
+    for (const [name, value] of Object.entries(result.responseHeaders)) c.header(name, value);
     await next();
     return undefined;
   };
+}
+
+/**
+ * A Hono handler serving an RFC 9728 protected-resource metadata document.
+ *
+ * @example
+ * ```ts
+ * import { protectedResourceMetadataPath } from '@rampart/bearer';
+ * import { serveResourceMetadata } from '@rampart/bearer/hono';
+ * app.get(protectedResourceMetadataPath(metadata.resource), serveResourceMetadata(metadata));
+ * ```
+ */
+export function serveResourceMetadata(metadata: ProtectedResourceMetadata): Handler {
+  const answer = metadataResponse(metadata);
+  return () => new Response(answer.body, { status: answer.status, headers: answer.headers });
 }

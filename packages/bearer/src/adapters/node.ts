@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fromNodeRequest } from '../request.ts';
+import { metadataResponse, type ProtectedResourceMetadata } from '../resource-metadata.ts';
 import type { BearerVerifier, RouteRequirement, VerifiedToken } from '../verifier.ts';
 import { writeNodeResponse } from './response.ts';
 
@@ -24,7 +25,9 @@ export async function authenticateNode<S extends string>(
   route?: RouteRequirement<S>,
 ): Promise<VerifiedToken | undefined> {
   try {
-    return await verifier.authenticate(fromNodeRequest(req), route);
+    const result = await verifier.authenticate(fromNodeRequest(req), route);
+    for (const [name, value] of Object.entries(result.responseHeaders)) res.setHeader(name, value);
+    return result;
   } catch (error) {
     writeNodeResponse(res, verifier.toResponse(error));
     return undefined;
@@ -51,5 +54,26 @@ export function withBearer<S extends string>(
       (auth) => (auth === undefined ? undefined : handler(req, res, auth)),
       () => writeNodeResponse(res, verifier.toResponse(undefined)),
     );
+  };
+}
+
+/**
+ * A node:http handler serving an RFC 9728 protected-resource metadata document.
+ *
+ * @example
+ * ```ts
+ * import { serveResourceMetadata } from '@rampart/bearer/node';
+ * const metadataHandler = serveResourceMetadata(metadata);
+ * createServer((req, res) => (req.url === '/.well-known/oauth-protected-resource' ? metadataHandler(req, res) : app(req, res)));
+ * ```
+ */
+export function serveResourceMetadata(
+  metadata: ProtectedResourceMetadata,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const answer = metadataResponse(metadata);
+  return (_req, res) => {
+    res.statusCode = answer.status;
+    for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
+    res.end(answer.body);
   };
 }

@@ -1,0 +1,334 @@
+import { createHash } from 'node:crypto';
+import { calculateJwkThumbprint, importJWK, type JWK } from 'jose';
+import { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm, parseCompactJws } from './compact-jws.ts';
+import type { DpopNonceSource } from './dpop-nonce.ts';
+import { BearerError } from './errors.ts';
+import { isKeyForAlgorithm, verifyJwsSignature } from './jws-signature.ts';
+import type { ReplayStore } from './replay-store.ts';
+import { type BearerRequestLike, requestPath } from './request.ts';
+import { isJsonObject, type JsonObject } from './strict-json.ts';
+import type { VerificationStep } from './verifier-options.ts';
+
+/** DPoP (RFC 9449) options of the verifier. */
+export interface DpopOptions {
+  /**
+   * The origins clients use to reach this API (`https://api.example.com`), from which the expected
+   * `htu` is built with the request path. The request's `Host` is never trusted.
+   */
+  readonly publicOrigins: readonly string[];
+  /**
+   * With several `publicOrigins`: the header your reverse proxy sets (overwriting any client
+   * value) that says which host the client used. The last entry (the nearest proxy's) is read
+   * and must match one of `publicOrigins`. Only set this when every request passes that proxy.
+   */
+  readonly trustedProxyHeader?: 'x-forwarded-host' | 'forwarded';
+  /** Where proof `jti`s are remembered: `redisReplayStore(guard)` across pods, or `memoryReplayStore()`. Required. */
+  readonly replayStore: ReplayStore;
+  /** Proof algorithms accepted (asymmetric only). Default `['ES256', 'EdDSA', 'PS256', 'RS256']`. */
+  readonly algorithms?: readonly AsymmetricAlgorithm[];
+  /** Refuse the `Bearer` scheme entirely (only DPoP-bound tokens). Default false. */
+  readonly required?: boolean;
+  /** How old a proof's `iat` may be, in seconds. Default 60, at most 300. */
+  readonly maxProofAgeSeconds?: number;
+  /** Clock skew allowed for a proof's `iat` in the future, in seconds. Default 5, at most 60. */
+  readonly clockToleranceSeconds?: number;
+  /** Server-issued nonces (`hmacDpopNonces(...)`); when set, every proof must carry a current one. */
+  readonly nonces?: DpopNonceSource;
+}
+
+const DEFAULT_ALGORITHMS: readonly AsymmetricAlgorithm[] = ['ES256', 'EdDSA', 'PS256', 'RS256'];
+const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+const PUBLIC_KTY = new Set(['RSA', 'EC', 'OKP']);
+const MAX_PROOF_BYTES = 8192;
+const MAX_JTI_LENGTH = 256;
+
+const proofError = (message: string): BearerError => new BearerError('ERR_BEARER_DPOP_PROOF_INVALID', message);
+const invalidToken = (message: string): BearerError => new BearerError('ERR_BEARER_TOKEN_INVALID', message);
+
+interface PublicOrigin {
+  readonly origin: string;
+  readonly host: string;
+}
+
+function originProblems(value: unknown): string | undefined {
+  try {
+    const url = new URL(String(value));
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must be http(s)';
+    if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+      return 'must be an origin only (scheme, host, port)';
+    }
+    return undefined;
+  } catch {
+    return 'must be an absolute URL';
+  }
+}
+
+/** Problems with the `dpop` options (empty when fine). */
+export function dpopProblems(options: DpopOptions): string[] {
+  const problems: string[] = [];
+  if (typeof options !== 'object' || options === null) return ['dpop must be an object'];
+  if (!Array.isArray(options.publicOrigins) || options.publicOrigins.length === 0) {
+    problems.push(
+      "dpop.publicOrigins is required (e.g. ['https://api.example.com']); the Host header is never trusted",
+    );
+  } else {
+    for (const origin of options.publicOrigins) {
+      const problem = originProblems(origin);
+      if (problem !== undefined) {
+        problems.push(`dpop.publicOrigins entries ${problem}`);
+        break;
+      }
+    }
+    if (options.publicOrigins.length > 1 && options.trustedProxyHeader === undefined) {
+      problems.push('dpop.publicOrigins lists several origins: set dpop.trustedProxyHeader to tell them apart');
+    }
+  }
+  if (
+    options.trustedProxyHeader !== undefined &&
+    options.trustedProxyHeader !== 'x-forwarded-host' &&
+    options.trustedProxyHeader !== 'forwarded'
+  ) {
+    problems.push("dpop.trustedProxyHeader must be 'x-forwarded-host' or 'forwarded'");
+  }
+  if (typeof options.replayStore?.check !== 'function') {
+    problems.push(
+      'dpop.replayStore is required: redisReplayStore(guard) from @rampart/bearer/redis, or memoryReplayStore() for a single pod',
+    );
+  }
+  if (options.algorithms !== undefined) {
+    if (
+      !Array.isArray(options.algorithms) ||
+      options.algorithms.length === 0 ||
+      !options.algorithms.every((alg) => (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg))
+    ) {
+      problems.push('dpop.algorithms must list asymmetric algorithms only; "none" and HMAC are refused');
+    }
+  }
+  const seconds = (value: number | undefined, name: string, max: number, min: number): void => {
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max)) {
+      problems.push(`dpop.${name} must be between ${min} and ${max}`);
+    }
+  };
+  seconds(options.maxProofAgeSeconds, 'maxProofAgeSeconds', 300, 1);
+  seconds(options.clockToleranceSeconds, 'clockToleranceSeconds', 60, 0);
+  if (options.required !== undefined && typeof options.required !== 'boolean') {
+    problems.push('dpop.required must be a boolean');
+  }
+  if (
+    options.nonces !== undefined &&
+    (typeof options.nonces?.issue !== 'function' || typeof options.nonces?.check !== 'function')
+  ) {
+    problems.push('dpop.nonces must be a nonce source such as hmacDpopNonces(...)');
+  }
+  return problems;
+}
+
+/** The last host named by the trusted proxy header, lower case, or undefined. */
+function forwardedHost(request: BearerRequestLike, header: 'x-forwarded-host' | 'forwarded'): string | undefined {
+  const value = request.header(header);
+  if (value === undefined) return undefined;
+  const last = value.split(',').at(-1)?.trim();
+  if (last === undefined || last === '') return undefined;
+  if (header === 'x-forwarded-host') return last.toLowerCase();
+  for (const pair of last.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq !== -1 && pair.slice(0, eq).trim().toLowerCase() === 'host') {
+      return pair
+        .slice(eq + 1)
+        .trim()
+        .replace(/^"(.*)"$/, '$1')
+        .toLowerCase();
+    }
+  }
+  return undefined;
+}
+
+/**
+ * `base64url(SHA-256(ASCII(token)))`, the `ath` of RFC 9449 §4.2.
+ *
+ * @example
+ * ```ts
+ * import { accessTokenHash } from '@rampart/bearer';
+ * const ath = accessTokenHash(accessToken); // put in the proof's "ath" claim
+ * ```
+ */
+export function accessTokenHash(token: string): string {
+  return createHash('sha256').update(token, 'ascii').digest('base64url');
+}
+
+/** `scheme://host[:port]/path` of a URL with query and fragment dropped, or undefined. */
+function normalizedTarget(value: string): string | undefined {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined;
+    if (url.username !== '' || url.password !== '') return undefined;
+    return `${url.origin}${url.pathname}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Everything the DPoP step needs at request time, built once. */
+export interface DpopRuntime {
+  readonly algorithms: readonly AsymmetricAlgorithm[];
+  readonly required: boolean;
+  readonly step: VerificationStep;
+}
+
+/**
+ * Builds the verification step that checks DPoP proofs (RFC 9449 §4.3, §7.1) for tokens presented
+ * with the `DPoP` scheme and refuses DPoP-bound tokens presented as `Bearer`.
+ */
+export function createDpopRuntime(options: DpopOptions, clock: () => number): DpopRuntime {
+  const algorithms = options.algorithms ?? DEFAULT_ALGORITHMS;
+  const allowed = new Set<string>(algorithms);
+  const origins: PublicOrigin[] = options.publicOrigins.map((origin) => {
+    const url = new URL(origin);
+    return { origin: url.origin, host: url.host.toLowerCase() };
+  });
+  const maxAge = options.maxProofAgeSeconds ?? 60;
+  const tolerance = options.clockToleranceSeconds ?? 5;
+  // A proof is acceptable for maxAge + tolerance after its iat and tolerance before it.
+  const replayTtlMs = Math.ceil((maxAge + 2 * tolerance) * 1000);
+  const store = options.replayStore;
+  const nonces = options.nonces;
+  const required = options.required === true;
+
+  const expectedTarget = (request: BearerRequestLike): string => {
+    let origin: PublicOrigin | undefined = origins[0];
+    if (options.trustedProxyHeader !== undefined) {
+      const host = forwardedHost(request, options.trustedProxyHeader);
+      origin = host === undefined ? undefined : origins.find((candidate) => candidate.host === host);
+      if (origin === undefined) {
+        throw proofError(
+          `The request's ${options.trustedProxyHeader} header does not name one of dpop.publicOrigins; the proof's "htu" cannot be checked.`,
+        );
+      }
+    }
+    const path = requestPath(request.url);
+    if (origin === undefined || path === undefined) {
+      throw proofError('The request target is unknown; the proof\'s "htu" cannot be checked.');
+    }
+    const target = normalizedTarget(`${origin.origin}${path}`);
+    if (target === undefined) throw proofError('The request target is not a valid URL.');
+    return target;
+  };
+
+  const nonceRequired = (message: string): BearerError =>
+    new BearerError('ERR_BEARER_DPOP_NONCE_REQUIRED', message, { dpopNonce: nonces?.issue(clock()) as string });
+
+  const checkProof = async (
+    request: BearerRequestLike,
+    token: string,
+    boundThumbprint: string,
+    setResponseHeader: (name: string, value: string) => void,
+  ): Promise<void> => {
+    const proof = request.header('dpop');
+    if (proof === undefined || proof === '') throw proofError('The request has the DPoP scheme but no DPoP header.');
+    let parsed: ReturnType<typeof parseCompactJws>;
+    try {
+      parsed = parseCompactJws(proof, allowed, { maxTokenBytes: MAX_PROOF_BYTES, embeddedJwk: true });
+    } catch {
+      throw proofError(
+        'The DPoP header is not exactly one compact JWS with an allowed "alg" (see dpop.algorithms) and no key references.',
+      );
+    }
+    const typ = parsed.typ?.toLowerCase();
+    if (typ !== 'dpop+jwt' && typ !== 'application/dpop+jwt') {
+      throw proofError('The DPoP proof header "typ" is not "dpop+jwt".');
+    }
+    const jwk = parsed.header.jwk;
+    if (!isJsonObject(jwk)) throw proofError('The DPoP proof header has no "jwk" object.');
+    if (typeof jwk.kty !== 'string' || !PUBLIC_KTY.has(jwk.kty)) {
+      throw proofError('The DPoP proof "jwk" must be an RSA, EC or OKP public key.');
+    }
+    for (const member of PRIVATE_JWK_MEMBERS) {
+      if (Object.hasOwn(jwk, member)) throw proofError('The DPoP proof "jwk" contains private key material.');
+    }
+    let key: unknown;
+    try {
+      key = await importJWK({ ...(jwk as JWK), ext: true }, parsed.alg);
+    } catch {
+      throw proofError('The DPoP proof "jwk" is not a usable public key for its "alg".');
+    }
+    if (!isKeyForAlgorithm(key, parsed.alg)) {
+      throw proofError('The DPoP proof "jwk" cannot verify its "alg" (wrong type, curve or size).');
+    }
+    const signingInput = Buffer.from(parsed.signingInput, 'latin1') as Uint8Array<ArrayBuffer>;
+    const signature = Buffer.from(parsed.signature, 'base64url') as Uint8Array<ArrayBuffer>;
+    if (!(await verifyJwsSignature(parsed.alg, key, signingInput, signature))) {
+      throw proofError('The DPoP proof signature is invalid.');
+    }
+
+    const claims: JsonObject = parsed.payload;
+    const { jti, htm, htu, iat, ath } = claims;
+    if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH) {
+      throw proofError(`The DPoP proof "jti" must be a string of 1 to ${MAX_JTI_LENGTH} characters.`);
+    }
+    if (typeof htm !== 'string' || htm !== request.method) {
+      throw proofError('The DPoP proof "htm" does not match the request method.');
+    }
+    if (typeof htu !== 'string' || normalizedTarget(htu) !== expectedTarget(request)) {
+      throw proofError('The DPoP proof "htu" does not match the request URL (configured origin and path).');
+    }
+    if (typeof iat !== 'number' || !Number.isFinite(iat)) throw proofError('The DPoP proof has no numeric "iat".');
+    const now = clock() / 1000;
+    if (iat > now + tolerance) throw proofError('The DPoP proof "iat" is in the future.');
+    if (iat < now - maxAge - tolerance) throw proofError('The DPoP proof is too old ("iat"); send a fresh proof.');
+    if (typeof ath !== 'string' || ath !== accessTokenHash(token)) {
+      throw proofError('The DPoP proof "ath" does not match the access token.');
+    }
+    const thumbprint = await calculateJwkThumbprint(jwk as JWK, 'sha256');
+    if (thumbprint !== boundThumbprint) {
+      throw proofError('The DPoP proof key does not match the token\'s "cnf.jkt".');
+    }
+    if (nonces !== undefined) {
+      const nonce = claims.nonce;
+      const at = clock();
+      if (typeof nonce !== 'string' || !nonces.check(nonce, at)) {
+        throw nonceRequired('The DPoP proof lacks a current server nonce; retry with the DPoP-Nonce sent.');
+      }
+      // Still accepted but no longer current: hand out the new one before it expires (RFC 9449 §8.2).
+      const current = nonces.issue(at);
+      if (nonce !== current) setResponseHeader('dpop-nonce', current);
+    }
+    // Last, so malformed or mismatched proofs never take a slot in the store.
+    const id = createHash('sha256').update(thumbprint).update('\n').update(jti).digest('base64url');
+    let first: boolean;
+    try {
+      first = await store.check(id, replayTtlMs);
+    } catch (cause) {
+      if (cause instanceof BearerError) throw cause;
+      throw new BearerError(
+        'ERR_BEARER_REPLAY_STORE_UNAVAILABLE',
+        'The DPoP replay store could not be reached; the proof is refused until it can answer.',
+        { cause, retryAfterSeconds: 5 },
+      );
+    }
+    if (!first) throw proofError('The DPoP proof was already used ("jti" replay); send a fresh proof.');
+  };
+
+  const step: VerificationStep = {
+    name: 'dpop',
+    handlesConfirmation: ['jkt'],
+    async run(context) {
+      const cnf = context.claims.cnf;
+      const jkt = isJsonObject(cnf) ? cnf.jkt : undefined;
+      if (context.scheme !== 'DPoP') {
+        if (jkt !== undefined) {
+          throw invalidToken('The token is DPoP-bound ("cnf.jkt") but was presented with the Bearer scheme.');
+        }
+        // Query and body tokens count as Bearer: with dpop.required they are refused here too.
+        if (required) throw invalidToken('This API requires DPoP-bound tokens (dpop.required).');
+        return;
+      }
+      if (typeof jkt !== 'string' || jkt === '') {
+        throw invalidToken('The token was presented with the DPoP scheme but is not DPoP-bound ("cnf.jkt").');
+      }
+      if (context.request === undefined) throw proofError('A DPoP-bound token needs the request to check its proof.');
+      await checkProof(context.request, context.token, jkt, context.setResponseHeader);
+      context.setBinding({ type: 'dpop', thumbprint: jkt });
+    },
+  };
+  return { algorithms, required, step };
+}

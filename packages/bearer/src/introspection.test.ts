@@ -1,0 +1,283 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createTestIssuer, type TestIssuer } from '@rampart/testkit';
+import { exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createDpopClient } from '../test/dpop-client.ts';
+import { type IntrospectionServer, startIntrospectionServer } from '../test/introspection-server.ts';
+import { BearerError } from './errors.ts';
+import type { IntrospectionOptions } from './introspection.ts';
+import { staticJwks } from './key-source.ts';
+import { memoryReplayStore } from './replay-store.ts';
+import type { BearerRequestLike } from './request.ts';
+import { createBearerVerifier } from './verifier.ts';
+
+const SECRET = ['intro', 'spection', '-secret'].join('');
+const OPAQUE = 'opaque-handle_0123456789';
+const AUD = 'https://api.test';
+const ISS = 'https://as.test';
+
+let as: IntrospectionServer;
+let issuer: TestIssuer;
+let now = Date.now();
+
+beforeAll(async () => {
+  as = await startIntrospectionServer();
+  issuer = await createTestIssuer({ algorithm: 'ES256' });
+});
+afterAll(async () => {
+  await as?.close();
+  await issuer?.close();
+});
+beforeEach(() => {
+  as.calls.length = 0;
+  now = Date.now();
+  as.answer = (token) =>
+    token === OPAQUE
+      ? {
+          active: true,
+          scope: 'orders:read',
+          sub: 'u1',
+          client_id: 'c1',
+          aud: AUD,
+          iss: ISS,
+          exp: Math.floor(now / 1000) + 600,
+        }
+      : { active: false };
+});
+
+const base = (extra: Partial<IntrospectionOptions> = {}): IntrospectionOptions => ({
+  endpoint: as.url,
+  issuer: ISS,
+  clientId: 'orders-api',
+  authentication: { method: 'client_secret_basic', clientSecret: SECRET },
+  audience: AUD,
+  ...extra,
+});
+
+const opaqueVerifier = (extra: Partial<IntrospectionOptions> = {}) =>
+  createBearerVerifier({ introspection: base(extra), now: () => now, realm: 'api' });
+
+const view = (token: string, scheme = 'Bearer', headers: Record<string, string> = {}): BearerRequestLike => ({
+  method: 'GET',
+  authorization: [`${scheme} ${token}`],
+  url: '/orders',
+  header: (name) => headers[name],
+});
+
+async function failure(promise: Promise<unknown>): Promise<BearerError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(BearerError);
+    const message = (error as Error).message;
+    expect(message).not.toContain(OPAQUE);
+    expect(message).not.toContain(SECRET);
+    return error as BearerError;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('introspection (RFC 7662)', () => {
+  it('accepts an active opaque token, with client_secret_basic, and reports scopes and issuer', async () => {
+    const result = await opaqueVerifier().authenticate(view(OPAQUE), { scopes: { all: ['orders:read'] } });
+    expect(result).toMatchObject({ issuer: ISS, subject: 'u1', clientId: 'c1' });
+    expect([...result.scopes]).toEqual(['orders:read']);
+    const call = as.calls[0];
+    expect(call?.authorization).toBe(`Basic ${Buffer.from(`orders-api:${SECRET}`).toString('base64')}`);
+    expect(call?.params.get('token')).toBe(OPAQUE);
+    expect(call?.params.get('token_type_hint')).toBe('access_token');
+  });
+
+  it('authenticates with private_key_jwt', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const verifier = opaqueVerifier({
+      authentication: { method: 'private_key_jwt', privateKey, algorithm: 'ES256', keyId: 'k1' },
+    });
+    await verifier.authenticate(view(OPAQUE));
+    const call = as.calls[0];
+    expect(call?.authorization).toBeUndefined();
+    expect(call?.params.get('client_assertion_type')).toBe('urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+    const { payload } = await jwtVerify(call?.params.get('client_assertion') as string, publicKey, {
+      audience: as.url,
+    });
+    expect(payload).toMatchObject({ iss: 'orders-api', sub: 'orders-api' });
+  });
+
+  it('refuses an inactive token with 401 and caches that briefly (negative cache)', async () => {
+    const verifier = opaqueVerifier({ negativeCacheTtlSeconds: 5 });
+    const error = await failure(verifier.authenticate(view('unknown-token')));
+    expect(error.code).toBe('ERR_BEARER_TOKEN_INVALID');
+    expect(verifier.toResponse(error).status).toBe(401);
+    await failure(verifier.authenticate(view('unknown-token')));
+    expect(as.calls).toHaveLength(1);
+    now += 6_000;
+    await failure(verifier.authenticate(view('unknown-token')));
+    expect(as.calls).toHaveLength(2);
+  });
+
+  it('caches active results until the max TTL, and never past exp', async () => {
+    const verifier = opaqueVerifier({ cacheMaxTtlSeconds: 60 });
+    await verifier.authenticate(view(OPAQUE));
+    now += 30_000;
+    await verifier.authenticate(view(OPAQUE));
+    expect(as.calls).toHaveLength(1);
+    now += 31_000;
+    await verifier.authenticate(view(OPAQUE));
+    expect(as.calls).toHaveLength(2);
+
+    const shortLived = opaqueVerifier({ cacheMaxTtlSeconds: 3600 });
+    as.answer = () => ({ active: true, aud: AUD, exp: Math.floor(now / 1000) + 10 });
+    await shortLived.authenticate(view('short-lived'));
+    now += 11_000;
+    as.answer = () => ({ active: false });
+    expect((await failure(shortLived.authenticate(view('short-lived')))).code).toBe('ERR_BEARER_TOKEN_INVALID');
+  });
+
+  it('makes one call for many concurrent requests with one token', async () => {
+    const verifier = opaqueVerifier();
+    await Promise.all(Array.from({ length: 10 }, () => verifier.authenticate(view(OPAQUE))));
+    expect(as.calls).toHaveLength(1);
+  });
+
+  it('refuses another audience, a missing audience and another issuer', async () => {
+    for (const answer of [
+      { active: true, aud: 'https://other.test' },
+      { active: true },
+      { active: true, aud: AUD, iss: 'https://evil.test' },
+      { active: true, aud: AUD, exp: Math.floor(now / 1000) - 100 },
+    ]) {
+      as.answer = () => answer;
+      const error = await failure(opaqueVerifier().authenticate(view(OPAQUE)));
+      expect(verifier401(error)).toBe(401);
+    }
+    as.answer = () => ({ active: true });
+    await expect(opaqueVerifier({ requireAudience: false }).authenticate(view(OPAQUE))).resolves.toBeDefined();
+  });
+
+  it('answers 503 with Retry-After, never 401, when the endpoint is down or misbehaves', async () => {
+    const closed = createServer();
+    closed.listen(0, '127.0.0.1');
+    await new Promise((resolve) => closed.once('listening', resolve));
+    const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/introspect`;
+    await new Promise((resolve) => closed.close(resolve));
+    const down = opaqueVerifier({ endpoint: deadUrl });
+    const error = await failure(down.authenticate(view(OPAQUE)));
+    expect(error).toMatchObject({ code: 'ERR_BEARER_INTROSPECTION_UNAVAILABLE', retryable: true });
+    const response = down.toResponse(error);
+    expect(response.status).toBe(503);
+    expect(response.headers['retry-after']).toBe('5');
+    for (const answer of [
+      { status: 500, body: 'oops' },
+      { status: 401, body: '{"error":"invalid_client"}' },
+      { body: 'not json' },
+      { body: '{"active":true,"active":true}' },
+      { body: '[]' },
+    ]) {
+      as.answer = () => answer;
+      expect((await failure(opaqueVerifier().authenticate(view(OPAQUE)))).code).toBe(
+        'ERR_BEARER_INTROSPECTION_UNAVAILABLE',
+      );
+    }
+  });
+
+  it('times out a hanging endpoint with 503', async () => {
+    const hanging = createServer(() => {});
+    hanging.listen(0, '127.0.0.1');
+    await new Promise((resolve) => hanging.once('listening', resolve));
+    try {
+      const url = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/introspect`;
+      const error = await failure(opaqueVerifier({ endpoint: url, timeoutMs: 100 }).authenticate(view(OPAQUE)));
+      expect(error.code).toBe('ERR_BEARER_INTROSPECTION_UNAVAILABLE');
+    } finally {
+      hanging.closeAllConnections();
+      await new Promise((resolve) => hanging.close(resolve));
+    }
+  });
+
+  it('in hybrid mode verifies JWTs locally and introspects the rest', async () => {
+    const verifier = createBearerVerifier({
+      issuer: issuer.issuer,
+      audience: issuer.audience,
+      algorithms: ['ES256'],
+      keys: staticJwks(issuer.jwks()),
+      introspection: base(),
+    });
+    const jwt = await verifier.authenticate(view(await issuer.mint()));
+    expect(jwt.issuer).toBe(issuer.issuer);
+    expect(as.calls).toHaveLength(0);
+    expect((await verifier.authenticate(view(OPAQUE))).issuer).toBe(ISS);
+    expect(as.calls).toHaveLength(1);
+    // A JWT that fails locally is never handed to introspection.
+    await failure(verifier.authenticate(view(await issuer.mint({ claims: { aud: 'https://other.test' } }))));
+    expect(as.calls).toHaveLength(1);
+  });
+
+  it('enforces DPoP bindings (cnf.jkt) of introspected tokens', async () => {
+    const client = await createDpopClient();
+    as.answer = () => ({ active: true, aud: AUD, token_type: 'DPoP', cnf: { jkt: client.thumbprint } });
+    const verifier = createBearerVerifier({
+      introspection: base(),
+      dpop: { publicOrigins: ['https://api.test'], replayStore: memoryReplayStore() },
+    });
+    const proof = await client.proof({ url: 'https://api.test/orders', token: OPAQUE });
+    const result = await verifier.authenticate(view(OPAQUE, 'DPoP', { dpop: proof }));
+    expect(result.binding).toEqual({ type: 'dpop', thumbprint: client.thumbprint });
+    expect((await failure(verifier.authenticate(view(OPAQUE)))).code).toBe('ERR_BEARER_TOKEN_INVALID');
+  });
+
+  it('validates its options, listing every problem', () => {
+    expect(() =>
+      createBearerVerifier({
+        introspection: {
+          endpoint: 'http://as.example.com/introspect',
+          issuer: '',
+          clientId: '',
+          authentication: { method: 'client_secret_basic', clientSecret: '' },
+          audience: [],
+          cacheMaxTtlSeconds: 100_000,
+        },
+      }),
+    ).toThrow(
+      /endpoint must be https.*issuer is required.*clientId is required.*clientSecret.*audience.*cacheMaxTtlSeconds/,
+    );
+  });
+});
+
+const verifier401 = (error: BearerError): number => opaqueVerifier().toResponse(error).status;
+
+describe('signed introspection responses (RFC 9701)', () => {
+  it('requests and verifies a signed response', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'as-1', alg: 'ES256' };
+    const sign = (claims: Record<string, unknown>, typ = 'token-introspection+jwt') =>
+      new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'as-1', typ }).sign(privateKey);
+    const options = base({ jwtResponse: { keys: staticJwks({ keys: [jwk] }), algorithms: ['ES256'] } });
+    const type = 'application/token-introspection+jwt';
+    const good = {
+      iss: ISS,
+      aud: 'orders-api',
+      iat: Math.floor(now / 1000),
+      token_introspection: { active: true, aud: AUD, sub: 's' },
+    };
+    let body = await sign(good);
+    as.answer = () => ({ type, body });
+    const verifier = createBearerVerifier({ introspection: options });
+    expect((await verifier.authenticate(view(OPAQUE))).subject).toBe('s');
+    expect(as.calls[0]?.accept).toBe(type);
+
+    const failures: { type: string; body: string }[] = [
+      { type, body: await sign(good, 'JWT') },
+      { type, body: await sign({ ...good, aud: 'someone-else' }) },
+      { type, body: await sign({ ...good, iss: 'https://evil.test' }) },
+      { type, body: `${(await sign(good)).slice(0, -4)}AAAA` },
+      { type: 'application/json', body: JSON.stringify(good.token_introspection) },
+    ];
+    for (const answer of failures) {
+      body = answer.body;
+      as.answer = () => answer;
+      const error = await failure(createBearerVerifier({ introspection: options }).authenticate(view(OPAQUE)));
+      expect(error.code).toBe('ERR_BEARER_INTROSPECTION_UNAVAILABLE');
+    }
+  });
+});

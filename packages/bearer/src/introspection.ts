@@ -1,0 +1,317 @@
+import { createHash } from 'node:crypto';
+import { errors as joseErrors } from 'jose';
+import { readBoundedText } from './bounded-body.ts';
+import {
+  authenticateClient,
+  type ClientAuthentication,
+  clientAuthenticationProblems,
+  formEncode,
+} from './client-authentication.ts';
+import { type AsymmetricAlgorithm, parseCompactJws } from './compact-jws.ts';
+import { BearerError } from './errors.ts';
+import { isKeyForAlgorithm, verifyJwsSignature } from './jws-signature.ts';
+import type { KeySource } from './key-source.ts';
+import type { ScopeClaim } from './scopes.ts';
+import { isJsonObject, type JsonObject, parseStrictJson } from './strict-json.ts';
+
+/** RFC 9701 signed introspection responses. */
+export interface JwtIntrospectionResponseOptions {
+  /** The authorization server's signing keys (`remoteJwks(...)` / `staticJwks(...)`). */
+  readonly keys: KeySource;
+  /** Allowed `alg` values, asymmetric only. */
+  readonly algorithms: readonly AsymmetricAlgorithm[];
+}
+
+/** Options of the verifier's `introspection` (RFC 7662) for opaque tokens. */
+export interface IntrospectionOptions {
+  /** The introspection endpoint (https; loopback http allowed for tests). */
+  readonly endpoint: string;
+  /** The issuer whose tokens are introspected: reported on results, and `iss` must match when present. */
+  readonly issuer: string;
+  /** This resource server's client id at the authorization server. */
+  readonly clientId: string;
+  readonly authentication: ClientAuthentication;
+  /** Expected `aud`: an active response must name one of these. */
+  readonly audience: string | readonly string[];
+  /** Refuse responses without `aud`. Default true (some servers omit it: set false only then). */
+  readonly requireAudience?: boolean;
+  /** Ask for and require signed responses (RFC 9701, `application/token-introspection+jwt`). */
+  readonly jwtResponse?: JwtIntrospectionResponseOptions;
+  /** Active results are cached until `exp`, and at most this long. Default 60, at most 3600. 0 disables. */
+  readonly cacheMaxTtlSeconds?: number;
+  /** Inactive results are cached this long (a flood of bad tokens costs one call each per window). Default 5, at most 60. */
+  readonly negativeCacheTtlSeconds?: number;
+  /** Cached results at most. Default 10000. */
+  readonly cacheMaxEntries?: number;
+  /** Abort one call after this long. Default 2000, at most 30000. */
+  readonly timeoutMs?: number;
+  /** Tenant id reported on results. */
+  readonly tenant?: string;
+  /** Claims scopes are read from. Default the verifier's `scopeClaims`. */
+  readonly scopeClaims?: readonly ScopeClaim[];
+  /** Seconds of allowed clock skew for `exp`/`nbf`. Default 30. */
+  readonly clockToleranceSeconds?: number;
+  readonly fetch?: typeof fetch;
+}
+
+const LOOPBACK = /^(127(?:\.\d{1,3}){3}|\[::1\]|localhost)$/i;
+const MAX_RESPONSE_BYTES = 65_536;
+const JWT_MEDIA_TYPE = 'application/token-introspection+jwt';
+
+/** Problems with `introspection` options (empty when fine). */
+export function introspectionProblems(options: IntrospectionOptions): string[] {
+  if (typeof options !== 'object' || options === null) return ['introspection must be an object'];
+  const problems: string[] = [];
+  try {
+    const url = new URL(options.endpoint);
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.test(url.hostname))) {
+      problems.push('introspection.endpoint must be https');
+    }
+  } catch {
+    problems.push('introspection.endpoint must be an absolute URL');
+  }
+  if (typeof options.issuer !== 'string' || options.issuer === '') problems.push('introspection.issuer is required');
+  if (typeof options.clientId !== 'string' || options.clientId === '') {
+    problems.push('introspection.clientId is required');
+  }
+  problems.push(...clientAuthenticationProblems(options.authentication, 'introspection.authentication.'));
+  const audiences = typeof options.audience === 'string' ? [options.audience] : options.audience;
+  if (!Array.isArray(audiences) || audiences.length === 0 || audiences.some((a) => typeof a !== 'string' || a === '')) {
+    problems.push('introspection.audience is required (a non-empty string or array of strings)');
+  }
+  const range = (value: number | undefined, name: string, min: number, max: number): void => {
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max)) {
+      problems.push(`introspection.${name} must be between ${min} and ${max}`);
+    }
+  };
+  range(options.cacheMaxTtlSeconds, 'cacheMaxTtlSeconds', 0, 3600);
+  range(options.negativeCacheTtlSeconds, 'negativeCacheTtlSeconds', 0, 60);
+  range(options.cacheMaxEntries, 'cacheMaxEntries', 1, 1_000_000);
+  range(options.timeoutMs, 'timeoutMs', 1, 30_000);
+  range(options.clockToleranceSeconds, 'clockToleranceSeconds', 0, 300);
+  if (options.jwtResponse !== undefined) {
+    if (typeof options.jwtResponse.keys?.getKey !== 'function') {
+      problems.push('introspection.jwtResponse.keys must be a key source (remoteJwks or staticJwks)');
+    }
+    if (!Array.isArray(options.jwtResponse.algorithms) || options.jwtResponse.algorithms.length === 0) {
+      problems.push('introspection.jwtResponse.algorithms is required');
+    }
+  }
+  return problems;
+}
+
+/** An active introspection result: the response members, as claims. */
+export interface IntrospectedToken {
+  readonly claims: JsonObject;
+}
+
+interface CacheEntry {
+  readonly claims: JsonObject | null;
+  readonly until: number;
+}
+
+const unavailable = (message: string, cause?: unknown): BearerError =>
+  new BearerError('ERR_BEARER_INTROSPECTION_UNAVAILABLE', message, { cause, retryAfterSeconds: 5 });
+const invalid = (message: string): BearerError => new BearerError('ERR_BEARER_TOKEN_INVALID', message);
+
+/** The introspection client: cached, single-flight per token. */
+export interface Introspector {
+  readonly issuer: string;
+  readonly tenant: string | undefined;
+  readonly scopeClaims: readonly ScopeClaim[] | undefined;
+  /** Active claims, or throws `ERR_BEARER_TOKEN_INVALID` (inactive) / `ERR_BEARER_INTROSPECTION_UNAVAILABLE`. */
+  introspect(token: string): Promise<JsonObject>;
+  /** Calls made to the endpoint (for tests and metrics). */
+  readonly calls: number;
+}
+
+/** Builds the introspection client of a verifier. */
+export function createIntrospector(options: IntrospectionOptions, clock: () => number): Introspector {
+  const endpoint = new URL(options.endpoint).href;
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const maxTtlMs = (options.cacheMaxTtlSeconds ?? 60) * 1000;
+  const negativeTtlMs = (options.negativeCacheTtlSeconds ?? 5) * 1000;
+  const maxEntries = options.cacheMaxEntries ?? 10_000;
+  const timeoutMs = options.timeoutMs ?? 2_000;
+  const tolerance = options.clockToleranceSeconds ?? 30;
+  const audiences = typeof options.audience === 'string' ? [options.audience] : [...options.audience];
+  const requireAudience = options.requireAudience ?? true;
+  const jwt = options.jwtResponse;
+  const jwtAlgorithms = new Set<string>(jwt?.algorithms ?? []);
+  const cache = new Map<string, CacheEntry>();
+  const inFlight = new Map<string, Promise<JsonObject | null>>();
+  let calls = 0;
+
+  const remember = (key: string, entry: CacheEntry): void => {
+    cache.delete(key);
+    if (cache.size >= maxEntries) {
+      const oldest = cache.keys().next().value;
+      if (oldest !== undefined) cache.delete(oldest);
+    }
+    cache.set(key, entry);
+  };
+
+  /** RFC 9701: a signed JWT whose `token_introspection` member is the response. */
+  const verifySignedResponse = async (text: string): Promise<JsonObject> => {
+    const keys = (jwt as JwtIntrospectionResponseOptions).keys;
+    let parsed: ReturnType<typeof parseCompactJws>;
+    try {
+      parsed = parseCompactJws(text.trim(), jwtAlgorithms, { maxTokenBytes: MAX_RESPONSE_BYTES });
+    } catch (cause) {
+      throw unavailable('The signed introspection response is malformed or uses an algorithm not allowed.', cause);
+    }
+    if (parsed.typ?.toLowerCase() !== 'token-introspection+jwt') {
+      throw unavailable('The signed introspection response "typ" is not "token-introspection+jwt".');
+    }
+    const dot = parsed.signingInput.indexOf('.');
+    let key: unknown;
+    try {
+      key = await keys.getKey(parsed.kid === undefined ? { alg: parsed.alg } : { alg: parsed.alg, kid: parsed.kid }, {
+        protected: parsed.signingInput.slice(0, dot),
+        payload: parsed.signingInput.slice(dot + 1),
+        signature: parsed.signature,
+      });
+    } catch (cause) {
+      if (cause instanceof joseErrors.JWKSMultipleMatchingKeys) {
+        throw unavailable('Several keys match the signed introspection response; it needs a "kid".', cause);
+      }
+      throw unavailable("The authorization server's keys for signed introspection responses are unavailable.", cause);
+    }
+    const ok =
+      isKeyForAlgorithm(key, parsed.alg) &&
+      (await verifyJwsSignature(
+        parsed.alg,
+        key,
+        Buffer.from(parsed.signingInput, 'latin1') as Uint8Array<ArrayBuffer>,
+        Buffer.from(parsed.signature, 'base64url') as Uint8Array<ArrayBuffer>,
+      ));
+    if (!ok) throw unavailable('The signed introspection response signature is invalid.');
+    const payload = parsed.payload;
+    // RFC 9701 §5: `aud` identifies this resource server, by its client id or its resource URI.
+    const named = typeof payload.aud === 'string' ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];
+    const audOk = named.some(
+      (entry) => typeof entry === 'string' && (entry === options.clientId || audiences.includes(entry)),
+    );
+    if (payload.iss !== options.issuer || !audOk) {
+      throw unavailable(
+        'The signed introspection response is not from introspection.issuer for introspection.clientId.',
+      );
+    }
+    const body = payload.token_introspection;
+    if (!isJsonObject(body))
+      throw unavailable('The signed introspection response has no "token_introspection" object.');
+    return body;
+  };
+
+  const call = async (token: string): Promise<JsonObject | null> => {
+    calls++;
+    const params: [string, string][] = [
+      ['token', token],
+      ['token_type_hint', 'access_token'],
+    ];
+    const headers: Record<string, string> = {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: jwt === undefined ? 'application/json' : JWT_MEDIA_TYPE,
+    };
+    await authenticateClient(options.authentication, options.clientId, endpoint, params, headers, clock());
+    let response: Response;
+    try {
+      response = await fetchImpl(endpoint, {
+        method: 'POST',
+        headers,
+        body: params.map(([name, value]) => `${formEncode(name)}=${formEncode(value)}`).join('&'),
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (cause) {
+      throw unavailable('The introspection endpoint could not be reached (network error or timeout).', cause);
+    }
+    let text: string;
+    try {
+      text = await readBoundedText(response, MAX_RESPONSE_BYTES);
+    } catch (cause) {
+      throw unavailable('The introspection response is too large or not UTF-8.', cause);
+    }
+    if (response.status !== 200) {
+      throw unavailable(
+        `The introspection endpoint answered HTTP ${response.status}; check introspection.clientId and its credentials.`,
+      );
+    }
+    let body: JsonObject;
+    if (jwt !== undefined) {
+      const type = response.headers.get('content-type') ?? '';
+      if (!type.toLowerCase().startsWith(JWT_MEDIA_TYPE)) {
+        throw unavailable('The introspection endpoint did not answer with a signed (RFC 9701) response.');
+      }
+      body = await verifySignedResponse(text);
+    } else {
+      let value: ReturnType<typeof parseStrictJson>;
+      try {
+        value = parseStrictJson(text);
+      } catch (cause) {
+        throw unavailable('The introspection response is not strict JSON.', cause);
+      }
+      if (!isJsonObject(value)) throw unavailable('The introspection response is not a JSON object.');
+      body = value;
+    }
+    if (body.active !== true) return null;
+    return body;
+  };
+
+  const lookup = (token: string): Promise<JsonObject | null> => {
+    const key = createHash('sha256').update(token).digest('base64url');
+    const now = clock();
+    const cached = cache.get(key);
+    if (cached !== undefined && cached.until > now) return Promise.resolve(cached.claims);
+    const pending = inFlight.get(key);
+    if (pending !== undefined) return pending;
+    const next = call(token)
+      .then((claims) => {
+        const at = clock();
+        if (claims === null) {
+          if (negativeTtlMs > 0) remember(key, { claims: null, until: at + negativeTtlMs });
+        } else {
+          const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : Number.POSITIVE_INFINITY;
+          const until = Math.min(at + maxTtlMs, exp);
+          if (until > at) remember(key, { claims, until });
+        }
+        return claims;
+      })
+      .finally(() => inFlight.delete(key));
+    inFlight.set(key, next);
+    return next;
+  };
+
+  return {
+    issuer: options.issuer,
+    tenant: options.tenant,
+    scopeClaims: options.scopeClaims,
+    get calls() {
+      return calls;
+    },
+    async introspect(token) {
+      const claims = await lookup(token);
+      if (claims === null) throw invalid('The authorization server reports the token as not active.');
+      const now = clock() / 1000;
+      const { exp, nbf, iss, aud } = claims;
+      if (exp !== undefined && (typeof exp !== 'number' || exp <= now - tolerance)) {
+        throw new BearerError('ERR_BEARER_TOKEN_EXPIRED', 'The introspected token is past its "exp".');
+      }
+      if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + tolerance)) {
+        throw invalid('The introspected token is not valid yet ("nbf").');
+      }
+      if (iss !== undefined && iss !== options.issuer) {
+        throw invalid('The introspected token\'s "iss" is not introspection.issuer.');
+      }
+      const named = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
+      if (
+        aud === undefined
+          ? requireAudience
+          : !named.some((entry) => typeof entry === 'string' && audiences.includes(entry))
+      ) {
+        throw invalid('The introspected token is not for this audience ("aud").');
+      }
+      return claims;
+    },
+  };
+}

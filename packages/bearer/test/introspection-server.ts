@@ -1,0 +1,67 @@
+/** A loopback RFC 7662 introspection endpoint for unit tests: records calls, answers what the test sets. */
+import { once } from 'node:events';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface IntrospectionCall {
+  readonly authorization: string | undefined;
+  readonly accept: string | undefined;
+  readonly params: URLSearchParams;
+}
+
+export interface IntrospectionServer {
+  readonly url: string;
+  readonly calls: IntrospectionCall[];
+  /** How to answer a token: a JSON body, or a full response. */
+  answer: (
+    token: string,
+    call: IntrospectionCall,
+  ) => { status?: number; type?: string; body: string } | Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString();
+}
+
+export async function startIntrospectionServer(): Promise<IntrospectionServer> {
+  const calls: IntrospectionCall[] = [];
+  const state: Pick<IntrospectionServer, 'answer'> = { answer: () => ({ active: false }) };
+  const server = createServer(async (req, res) => {
+    const call = {
+      authorization: req.headers.authorization,
+      accept: req.headers.accept,
+      params: new URLSearchParams(await readBody(req)),
+    };
+    calls.push(call);
+    const answer = state.answer(call.params.get('token') ?? '', call);
+    if (typeof answer.body === 'string') {
+      res.statusCode = (answer.status as number | undefined) ?? 200;
+      res.setHeader('content-type', (answer.type as string | undefined) ?? 'application/json');
+      res.end(answer.body);
+      return;
+    }
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(answer));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/introspect`,
+    calls,
+    get answer() {
+      return state.answer;
+    },
+    set answer(value) {
+      state.answer = value;
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
