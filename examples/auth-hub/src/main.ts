@@ -1,10 +1,11 @@
 // Starts the hub from the environment: `node --conditions=@rampart/source src/main.ts`.
 // Every address comes from the environment, every secret from a file or Vault (production profile).
+
+import { runService } from 'example-service-runtime';
 import { Redis } from 'ioredis';
 import { parseClients, parseResources } from './clients.ts';
 import { loadClientSecrets, loadHubConfig, vaultClient } from './config.ts';
 import { createHub } from './hub.ts';
-import { runService } from './service.ts';
 
 await runService('auth-hub', async () => {
   const reader = await vaultClient(process.env);

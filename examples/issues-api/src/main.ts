@@ -2,11 +2,11 @@
 import { createBearerVerifier } from '@rampart/bearer';
 import { createRateLimiter } from '@rampart/redis';
 import { createTransit } from '@rampart/transit';
+import { runService } from 'example-service-runtime';
 import { Redis } from 'ioredis';
 import vault from 'node-vault';
 import { createApi, type Scope } from './app.ts';
 import { loadApiConfig } from './config.ts';
-import { runService } from './service.ts';
 import { IssueStore } from './store.ts';
 
 await runService('issues-api', async () => {

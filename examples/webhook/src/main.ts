@@ -1,10 +1,10 @@
 // Starts the webhook receiver from the environment: `node --conditions=@rampart/source src/main.ts`.
 import { createBearerVerifier } from '@rampart/bearer';
 import { ReplayGuard } from '@rampart/redis';
+import { runService } from 'example-service-runtime';
 import { Redis } from 'ioredis';
 import { loadReceiverConfig } from './config.ts';
 import { createReceiver } from './receiver.ts';
-import { runService } from './service.ts';
 
 await runService('webhook', async () => {
   const config = await loadReceiverConfig(process.env);
