@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { apiKeyFallback, FORMS, jwtFallback, sessionFallback } from '../test/fixtures/fallback-forms.ts';
 import { applyBaseline, createBaseline } from './baseline.ts';
 import { analyzeFile } from './engine.ts';
 import type { Finding } from './finding.ts';
@@ -18,25 +19,6 @@ const result = (findings: Finding[]): ScanResult => ({
   skipped: [],
   audit: { status: 'not-requested' },
 });
-
-// Every form a secret literal can take in a finding's file, keyed by the file name it needs.
-const FORMS: ReadonlyArray<readonly [string, (v: string) => string]> = [
-  ['a.ts', (v) => `export const s = process.env.JWT_SECRET || '${v}';`],
-  ['a.ts', (v) => `export const s = process.env.API_KEY ?? "${v}";`],
-  ['a.ts', (v) => `export const s = process.env.NODE_ENV === 'production' ? process.env.APP_SECRET : \`${v}\`;`],
-  ['a.ts', (v) => `const { SESSION_SECRET = '${v}' } = process.env;`],
-  ['a.ts', (v) => `cleanEnv(process.env, { JWT_SECRET: str({ devDefault: '${v}' }) });`],
-  ['a.ts', (v) => `z.object({ AUTH_SECRET: z.string().default('${v}') });`],
-  ['a.ts', (v) => `if (req.headers['x-admin-key'] === '${v}') next();`],
-  ['docker-compose.yml', (v) => `      DB_PASSWORD: \${DB_PASSWORD:-${v}}`],
-  ['run.sh', (v) => `: \${ADMIN_TOKEN:=${v}}`],
-  ['Dockerfile', (v) => `ENV APP_SECRET=\${APP_SECRET:-${v}} OTHER_VALUE=${v}`],
-  ['Dockerfile', (v) => `ENV DB_PASSWORD ${v}`],
-  ['Dockerfile', (v) => `ARG NPM_TOKEN="${v}"`],
-  ['application.yml', (v) => `  secret: \${JWT_SECRET:${v}}`],
-  ['seed.sql', (v) => `INSERT INTO users (email, password) VALUES ('a@example.test', '${v}');`],
-  ['seeds/users.ts', (v) => `await knex('users').insert({ email: 'a@example.test', password: '${v}' });`],
-];
 
 describe('redaction', () => {
   it('never prints a secret literal in pretty, JSON or SARIF output, whatever the form', () => {
@@ -62,8 +44,7 @@ describe('redaction', () => {
 });
 
 describe('fingerprint', () => {
-  const source =
-    "export const a = process.env.JWT_SECRET || 'x-dev';\nexport const b = process.env.API_KEY || 'y-dev';\n";
+  const source = `${jwtFallback('a', 'x-dev')}${apiKeyFallback('b', 'y-dev')}`;
 
   it('survives lines moving and unrelated edits', () => {
     const before = analyzeFile('src/config.ts', source, { now: NOW }).findings.map((f) => f.fingerprint);
@@ -84,13 +65,11 @@ describe('fingerprint', () => {
 
 describe('applyBaseline', () => {
   it('reports only findings that are not in the baseline, and counts stale entries', () => {
-    const old = analyzeFile('a.ts', "export const a = process.env.JWT_SECRET || 'x-dev';\n", { now: NOW }).findings;
+    const old = analyzeFile('a.ts', jwtFallback('a', 'x-dev'), { now: NOW }).findings;
     const baseline = createBaseline(old);
-    const now = analyzeFile(
-      'a.ts',
-      "export const a = process.env.JWT_SECRET || 'x-dev';\nexport const b = process.env.API_KEY || 'y-dev';\n",
-      { now: NOW },
-    ).findings;
+    const now = analyzeFile('a.ts', `${jwtFallback('a', 'x-dev')}${apiKeyFallback('b', 'y-dev')}`, {
+      now: NOW,
+    }).findings;
     const applied = applyBaseline(now, baseline);
     expect(applied.fresh.map((f) => f.message)).toEqual([expect.stringContaining('API_KEY')]);
     expect(applied.baselined).toBe(1);
@@ -102,7 +81,7 @@ describe('analyzeFile', () => {
   it('makes a public demo value the most severe finding', () => {
     const { findings } = analyzeFile(
       'a.ts',
-      "export const a = process.env.SESSION_SECRET || 'keyboard cat';\nexport const b = process.env.JWT_SECRET || 'k8Vq2LmZ0rT5';\n",
+      `${sessionFallback('a', 'keyboard cat')}${jwtFallback('b', 'k8Vq2LmZ0rT5')}`,
       { now: NOW },
     );
     expect(findings.map((f) => f.severity)).toEqual(['critical', 'error']);

@@ -1,11 +1,12 @@
 import { parseSync, visitorKeys } from 'oxc-parser';
 import { describe, expect, it } from 'vitest';
+import { envFallback } from '../test/fixtures/fallback-forms.ts';
 import { analyzeFile } from './engine.ts';
 import { moduleFromEstree } from './js-ast.ts';
 
 const CODE = [
   '// TODO: check auth here',
-  "export const secret = process.env.JWT_SECRET || 'keyboard cat';",
+  envFallback('secret', 'JWT_SECRET', 'keyboard cat').trimEnd(),
   'const seen = new Set();',
   'export function handle(req) {',
   '  seen.add(req.id);',

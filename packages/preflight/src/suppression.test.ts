@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { envFallback } from '../test/fixtures/fallback-forms.ts';
 import { analyzeFile } from './engine.ts';
 import { formatSuppression, isCalendarDate, parseSuppression, suppressionActive } from './suppression.ts';
 
@@ -33,7 +34,7 @@ describe('parseSuppression', () => {
 });
 
 describe('suppressions in the engine', () => {
-  const code = (comment: string): string => `// ${comment}\nexport const s = process.env.JWT_SECRET || 'dev-secret';\n`;
+  const code = (comment: string): string => `// ${comment}\n${envFallback('s', 'JWT_SECRET', 'dev-secret')}`;
 
   it('hides a finding on the next line while the suppression is active', () => {
     const result = analyzeFile('a.ts', code('preflight-ignore env-fallback-literal until 2026-11-22: demo fixture'), {

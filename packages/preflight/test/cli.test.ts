@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../src/cli.ts';
 import { PreflightError } from '../src/errors.ts';
 import { scan } from '../src/scan.ts';
+import { envFallback } from './fixtures/fallback-forms.ts';
 
 const require = createRequire(import.meta.url);
 // Both are CommonJS with a `default` export; require keeps their types straight under NodeNext.
@@ -37,7 +38,7 @@ beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'preflight-cli-'));
   write(
     'src/config.ts',
-    `export const jwt = process.env.JWT_SECRET || '${SECRET}';\nexport const session = process.env.SESSION_SECRET ?? 'keyboard cat';\n`,
+    `${envFallback('jwt', 'JWT_SECRET', SECRET)}${envFallback('session', 'SESSION_SECRET', 'keyboard cat', '??')}`,
   );
   write('Dockerfile', 'FROM node:24\nCOPY . .\n');
   write('.env', `JWT_SECRET=${SECRET}\n`);
@@ -101,7 +102,7 @@ describe('rampart-preflight scan', () => {
     expect((await run('scan', root, '--write-baseline', baseline)).code).toBe(0);
     expect(readFileSync(baseline, 'utf8')).not.toContain(SECRET);
     expect(await run('scan', root, '--baseline', baseline)).toMatchObject({ code: 0 });
-    write('src/more.ts', "export const k = process.env.API_KEY || 'another-dev-key';\n");
+    write('src/more.ts', envFallback('k', 'API_KEY', 'another-dev-key'));
     const again = await run('scan', root, '--baseline', baseline, '--format', 'json');
     expect(again.code).toBe(1);
     expect((JSON.parse(again.out) as { findings: Array<{ file: string }> }).findings.map((f) => f.file)).toEqual([

@@ -5,6 +5,7 @@ import { ESLint, type Linter } from 'eslint';
 import { describe, expect, it } from 'vitest';
 import { analyzeFile } from '../src/engine.ts';
 import plugin from '../src/eslint.ts';
+import { envFallback } from './fixtures/fallback-forms.ts';
 
 const eslint = new ESLint({
   overrideConfigFile: true,
@@ -14,7 +15,7 @@ const eslint = new ESLint({
 
 // The same snippets go through ESLint and through the engine; the plugin must agree with the CLI.
 const CASES: ReadonlyArray<readonly [string, string]> = [
-  ['src/config.js', "export const secret = process.env.JWT_SECRET || 'keyboard cat';\n"],
+  ['src/config.js', envFallback('secret', 'JWT_SECRET', 'keyboard cat')],
   ['src/admin.js', "export const ok = (req) => req.headers['x-admin-key'] === process.env.ADMIN_KEY;\n"],
   ['src/cache.js', 'const seen = new Set();\nexport function handle(req) {\n  seen.add(req.id);\n}\n'],
   ['src/todo.js', '// TODO: check auth\nexport const route = 1;\n'],
@@ -80,7 +81,7 @@ describe('@rampart/preflight/eslint', () => {
   });
 
   it('never puts the secret literal into an ESLint message', async () => {
-    const [result] = await eslint.lintText("export const s = process.env.API_KEY ?? 'Qz7mY2uV9sLk4';\n", {
+    const [result] = await eslint.lintText(envFallback('s', 'API_KEY', 'Qz7mY2uV9sLk4', '??'), {
       filePath: 'a.js',
     });
     expect(result!.messages).toHaveLength(1);
