@@ -82,3 +82,20 @@ describe('replaceWrapped', () => {
     );
   });
 });
+
+describe('parseHead', () => {
+  it('reads format 2 for streams only: a version-2 record is not an envelope', () => {
+    const body = [encodeWrapped(3, Buffer.alloc(WRAPPED_DEK_BYTES, 0xaa)), Buffer.alloc(4 + 32 + 16)];
+    const record = Buffer.concat([encodeFixedHeader(ALG.record, 'transit', 'orders', 2), ...body]);
+    expect(() => parseHead(record)).toThrow(TransitError);
+    const stream = Buffer.concat([encodeFixedHeader(ALG.stream, 'transit', 'orders'), ...body]);
+    expect(parseHead(stream)).toMatchObject({ version: 2, keyVersion: 3 });
+    const old = Buffer.concat([encodeFixedHeader(ALG.stream, 'transit', 'orders', 1), ...body]);
+    expect(parseHead(old)).toMatchObject({ version: 1, keyVersion: 3 });
+    for (const version of [0, 3, 0x81]) {
+      const other = Buffer.from(stream);
+      other[1] = version;
+      expect(() => parseHead(other)).toThrow(TransitError);
+    }
+  });
+});

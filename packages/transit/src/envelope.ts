@@ -1,21 +1,30 @@
 import { TransitError } from './errors.ts';
 
 /**
- * The record and stream envelope, version 1 (all integers big-endian):
+ * The record and stream envelope (all integers big-endian):
  *
  * ```
- * magic 0xAE | version 0x01 | alg | mountLen | mount | keyLen | key      <- "fixed header", in the AAD
+ * magic 0xAE | version | alg | mountLen | mount | keyLen | key           <- "fixed header", in the AAD
  * keyVersion (LEB128, minimal) | wrapped DEK (60 bytes: Vault's nonce‖ct‖tag)  <- changed by rewrap
- * record: counter (u32) | commitment (32) | ciphertext | tag (16)
- * stream: commitment (32) | salt (16) | frameSize (u32) | frames...
+ * record (version 1): counter (u32) | commitment (32) | ciphertext | tag (16)
+ * stream (version 1 or 2): commitment (32) | salt (16) | frameSize (u32) | frames: ct ‖ tag (16)
  * ```
  *
  * `mountLen` 0 means the default mount `transit`. The wrapped DEK and its version are outside the
  * AAD so that rewrap can replace them without the plaintext; they are bound by the key commitment
- * (a different DEK has a different commitment) and by Vault's own authentication.
+ * (a different DEK has a different commitment, checked before anything is decrypted) and by
+ * Vault's own authentication.
+ *
+ * Streams differ only in what each frame authenticates: version 1 (read-only now) put the whole
+ * stream header, wrapped DEK included, in every frame's AAD, so a rewrapped v1 stream no longer
+ * authenticated; version 2 authenticates the header without the key version and wrapped DEK
+ * ({@link streamAadPrefix}), exactly like records.
  */
 export const MAGIC = 0xae;
+/** Records, and the streams written before stream format 2 (still read, never written). */
 export const FORMAT_VERSION = 0x01;
+/** Streams written now: frames do not authenticate the replaceable key version / wrapped DEK. */
+export const STREAM_FORMAT_VERSION = 0x02;
 export const DEFAULT_MOUNT = 'transit';
 export const WRAPPED_DEK_BYTES = 60;
 export const COMMITMENT_BYTES = 32;
@@ -41,6 +50,8 @@ export function isStream(alg: AlgId): boolean {
 
 /** Everything before the counter (records) or commitment (streams), parsed. */
 export interface EnvelopeHead {
+  /** Format version byte: 1 for records and old streams, 2 for streams written now. */
+  readonly version: 1 | 2;
   readonly alg: AlgId;
   readonly mount: string;
   readonly key: string;
@@ -66,12 +77,25 @@ function malformed(what: string): TransitError {
   );
 }
 
-/** `magic | version | alg | mountLen | mount | keyLen | key`. */
-export function encodeFixedHeader(alg: AlgId, mount: string, key: string): Buffer {
+/** The format version written for `alg`: 2 for streams, 1 for records. */
+export function formatVersionOf(alg: AlgId): 1 | 2 {
+  return isStream(alg) ? STREAM_FORMAT_VERSION : FORMAT_VERSION;
+}
+
+/**
+ * `magic | version | alg | mountLen | mount | keyLen | key`. `version` defaults to what is written
+ * today for `alg`; only tests pass 1 for a stream (to build old streams).
+ */
+export function encodeFixedHeader(
+  alg: AlgId,
+  mount: string,
+  key: string,
+  version: 1 | 2 = formatVersionOf(alg),
+): Buffer {
   const mountBytes = mount === DEFAULT_MOUNT ? Buffer.alloc(0) : Buffer.from(mount, 'utf8');
   const keyBytes = Buffer.from(key, 'utf8');
   return Buffer.concat([
-    Buffer.from([MAGIC, FORMAT_VERSION, alg, mountBytes.length]),
+    Buffer.from([MAGIC, version, alg, mountBytes.length]),
     mountBytes,
     Buffer.from([keyBytes.length]),
     keyBytes,
@@ -98,9 +122,12 @@ export function parseHead(bytes: Uint8Array): EnvelopeHead {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length > 0 && buf[0] !== MAGIC) throw malformed('bad magic');
   if (buf.length < 5) throw malformed('truncated');
-  if (buf[1] !== FORMAT_VERSION) throw malformed('unknown format version');
+  const version = buf[1];
+  if (version !== FORMAT_VERSION && version !== STREAM_FORMAT_VERSION) throw malformed('unknown format version');
   const alg = buf[2] ?? 0;
   if (!ALGS.has(alg)) throw malformed('unknown algorithm');
+  // Format 2 exists for streams only: a "version 2 record" is no envelope this code wrote.
+  if (version === STREAM_FORMAT_VERSION && !isStream(alg as AlgId)) throw malformed('unknown format version');
   let offset = 3;
   const mountLen = buf[offset++] ?? 0;
   if (offset + mountLen + 1 > buf.length) throw malformed('truncated');
@@ -129,7 +156,61 @@ export function parseHead(bytes: Uint8Array): EnvelopeHead {
   if (offset + WRAPPED_DEK_BYTES > buf.length) throw malformed('truncated');
   const wrappedDek = buf.subarray(offset, offset + WRAPPED_DEK_BYTES);
   offset += WRAPPED_DEK_BYTES;
-  return { alg: alg as AlgId, mount, key, keyVersion, fixedHeader, wrappedDek, end: offset };
+  return { version, alg: alg as AlgId, mount, key, keyVersion, fixedHeader, wrappedDek, end: offset };
+}
+
+/** Bytes after the wrapped DEK in a stream header: commitment, salt, frame size. */
+export const STREAM_TRAILER_BYTES = COMMITMENT_BYTES + STREAM_SALT_BYTES + 4;
+
+/** A parsed stream header (the bytes before the first frame). */
+export interface StreamHeader extends EnvelopeHead {
+  readonly commitment: Buffer;
+  readonly salt: Buffer;
+  readonly frameSize: number;
+  /**
+   * What every frame's AAD starts with (then index ‖ last-frame flag ‖ context). Version 2: the
+   * fixed header ‖ commitment ‖ salt ‖ frame size, i.e. the header without the key version and
+   * wrapped DEK that rewrap replaces. Version 1: the whole header.
+   */
+  readonly aadPrefix: Buffer;
+}
+
+/**
+ * Parses a complete stream header; `bytes` must start with it and may continue with frames. The
+ * returned buffers are copies, so the caller may drop `bytes`.
+ */
+export function parseStreamHeader(bytes: Uint8Array): StreamHeader {
+  const head = parseHead(bytes);
+  if (!isStream(head.alg)) throw malformed('a record, not a stream: use decrypt()');
+  if (head.end + STREAM_TRAILER_BYTES > bytes.length) throw malformed('truncated');
+  const header = Buffer.from(bytes.subarray(0, head.end + STREAM_TRAILER_BYTES));
+  const copy = parseHead(header);
+  const trailer = header.subarray(copy.end);
+  return {
+    ...copy,
+    commitment: trailer.subarray(0, COMMITMENT_BYTES),
+    salt: trailer.subarray(COMMITMENT_BYTES, COMMITMENT_BYTES + STREAM_SALT_BYTES),
+    frameSize: trailer.readUInt32BE(COMMITMENT_BYTES + STREAM_SALT_BYTES),
+    aadPrefix: streamAadPrefix(copy.version, header, copy.fixedHeader, trailer),
+  };
+}
+
+/** `commitment | salt | frameSize`: what follows the wrapped DEK in a stream header. */
+export function encodeStreamTrailer(commitment: Buffer, salt: Buffer, frameSize: number): Buffer {
+  const trailer = Buffer.alloc(STREAM_TRAILER_BYTES);
+  commitment.copy(trailer, 0);
+  salt.copy(trailer, COMMITMENT_BYTES);
+  trailer.writeUInt32BE(frameSize, COMMITMENT_BYTES + STREAM_SALT_BYTES);
+  return trailer;
+}
+
+/**
+ * The part of a stream header each frame authenticates. Version 2 leaves out the key version and
+ * wrapped DEK: the commitment (in the AAD) binds the DEK instead, and it is checked against the
+ * unwrapped DEK before any frame is opened, so a substituted wrapped DEK still fails closed.
+ */
+export function streamAadPrefix(version: 1 | 2, header: Buffer, fixedHeader: Buffer, trailer: Buffer): Buffer {
+  return version === FORMAT_VERSION ? Buffer.from(header) : Buffer.concat([fixedHeader, trailer]);
 }
 
 export function parseRecord(bytes: Uint8Array): RecordEnvelope {
@@ -145,6 +226,7 @@ export function parseRecord(bytes: Uint8Array): RecordEnvelope {
   const ciphertext = buf.subarray(offset, buf.length - TAG_BYTES);
   const tag = buf.subarray(buf.length - TAG_BYTES);
   return {
+    version: head.version,
     alg: head.alg,
     mount: head.mount,
     key: head.key,

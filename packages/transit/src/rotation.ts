@@ -1,5 +1,5 @@
 import type { EncryptionContext } from './context.ts';
-import { type EnvelopeHead, isStream, parseHead, replaceWrapped } from './envelope.ts';
+import { type EnvelopeHead, FORMAT_VERSION, isStream, parseHead, replaceWrapped } from './envelope.ts';
 import { TransitError } from './errors.ts';
 import type { TransitCore } from './transit.ts';
 
@@ -20,10 +20,11 @@ export interface RotationReport {
   /** Indexes that are not envelopes. */
   readonly malformed: readonly number[];
   /**
-   * Indexes of stream headers (from `encryptStream`). Their frames authenticate the whole header,
-   * wrapped DEK included, so they cannot be rewrapped in place: re-encrypt them (decryptStream →
-   * encryptStream) before raising `min_decryption_version`. They are also listed in `stale` /
-   * `undecryptable` when their key version says so.
+   * Indexes of streams in the old stream format 1. Their frames authenticate the whole header,
+   * wrapped DEK included, so `rewrap` refuses them: re-encrypt them (decryptStream → encryptStream,
+   * which writes format 2) before raising `min_decryption_version`. They are also listed in
+   * `stale` / `undecryptable` when their key version says so. Format 2 streams are rewrapped like
+   * records and are not listed here.
    */
   readonly streams: readonly number[];
   /** Count per key version, e.g. `{ 1: 10, 3: 990 }`. */
@@ -71,7 +72,7 @@ export async function rotationReport(
       malformed.push(index);
       return;
     }
-    if (isStream(head.alg)) streams.push(index);
+    if (isOldStream(head)) streams.push(index);
     const key = byId.get(`${head.mount}\u0000${head.key}`);
     versions[head.keyVersion] = (versions[head.keyVersion] ?? 0) + 1;
     if (!key) return;
@@ -100,11 +101,11 @@ export async function rewrapEnvelopes(core: TransitCore, items: readonly RewrapI
   items.forEach((item, index) => {
     try {
       const head = parseHead(item.envelope);
-      if (isStream(head.alg)) {
-        // Replacing the wrapped DEK would break every frame's authentication: refuse, lose nothing.
+      if (isOldStream(head)) {
+        // Format 1 frames authenticate the wrapped DEK: replacing it would break every frame.
         throw new TransitError(
           'ERR_TRANSIT_STREAM',
-          'rewrap cannot update a stream envelope in place: re-encrypt it with decryptStream() and encryptStream() instead.',
+          'rewrap cannot update a stream envelope of format 1 in place: re-encrypt it with decryptStream() and encryptStream() (which writes format 2) instead.',
         );
       }
       if (head.mount !== core.mount || head.key !== core.key) {
@@ -160,6 +161,11 @@ export async function rewrapEnvelopes(core: TransitCore, items: readonly RewrapI
     }),
   );
   return results;
+}
+
+/** A stream of format 1: its frames authenticate the wrapped DEK, so it cannot be rewrapped. */
+function isOldStream(head: EnvelopeHead): boolean {
+  return isStream(head.alg) && head.version === FORMAT_VERSION;
 }
 
 function asTransitError(error: unknown): TransitError {

@@ -1,7 +1,17 @@
 import { createCipheriv, createDecipheriv, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { type EncryptionContext, encodeContext } from './context.ts';
-import { COMMITMENT_BYTES, isStream, parseHead, STREAM_SALT_BYTES, TAG_BYTES } from './envelope.ts';
+import {
+  encodeStreamTrailer,
+  isStream,
+  parseHead,
+  parseStreamHeader,
+  STREAM_SALT_BYTES,
+  STREAM_TRAILER_BYTES,
+  type StreamHeader,
+  streamAadPrefix,
+  TAG_BYTES,
+} from './envelope.ts';
 import { TransitError } from './errors.ts';
 import type { TransitCore } from './transit.ts';
 
@@ -16,17 +26,17 @@ const MAX_FRAME_SIZE = 16 * 1024 * 1024;
 
 /**
  * Per-stream scratch buffers for the frame nonce (8 zero bytes ‖ index) and the frame AAD
- * (stream header ‖ index ‖ last-frame flag ‖ context), patched in place for each frame: the cipher
- * copies both when given them, so one allocation serves the whole stream.
+ * (AAD prefix ‖ index ‖ last-frame flag ‖ context; see `streamAadPrefix`), patched in place for
+ * each frame: the cipher copies both when given them, so one allocation serves the whole stream.
  */
 class FrameParameters {
   readonly nonce = Buffer.alloc(12);
   readonly aad: Buffer;
   readonly #indexAt: number;
 
-  constructor(streamHeader: Buffer, contextBytes: Buffer) {
-    this.aad = Buffer.concat([streamHeader, Buffer.alloc(5), contextBytes]);
-    this.#indexAt = streamHeader.length;
+  constructor(aadPrefix: Buffer, contextBytes: Buffer) {
+    this.aad = Buffer.concat([aadPrefix, Buffer.alloc(5), contextBytes]);
+    this.#indexAt = aadPrefix.length;
   }
 
   set(index: number, last: boolean): void {
@@ -78,8 +88,20 @@ class ByteQueue {
   }
 }
 
-/** Stream header: `fixedHeader | wrapped | commitment | salt | frameSize`, then `ct | tag` frames. */
-export function createEncryptStream(core: TransitCore, context: EncryptionContext): Transform {
+/** Only for tests: a fixed salt makes the known-answer vector reproducible. */
+export interface EncryptStreamInternals {
+  readonly salt?: Buffer;
+}
+
+/**
+ * Stream format 2: `fixedHeader | wrapped | commitment | salt | frameSize`, then `ct | tag` frames
+ * whose AAD leaves out `wrapped`, so rewrap can replace it.
+ */
+export function createEncryptStream(
+  core: TransitCore,
+  context: EncryptionContext,
+  internals: EncryptStreamInternals = {},
+): Transform {
   const contextBytes = encodeContext(context);
   const frameSize = core.frameSize;
   const queue = new ByteQueue();
@@ -91,18 +113,12 @@ export function createEncryptStream(core: TransitCore, context: EncryptionContex
   const start = (stream: Transform): Promise<void> => {
     starting ??= (async () => {
       const { entry, alg } = await core.reserve(context, 0, true);
-      const salt = randomBytes(STREAM_SALT_BYTES);
-      const frameSizeBytes = Buffer.alloc(4);
-      frameSizeBytes.writeUInt32BE(frameSize, 0);
-      const streamHeader = Buffer.concat([
-        core.fixedHeader(alg),
-        entry.wrapped,
-        entry.dataKey.commitment,
-        salt,
-        frameSizeBytes,
-      ]);
+      const salt = internals.salt ?? randomBytes(STREAM_SALT_BYTES);
+      const fixedHeader = core.fixedHeader(alg);
+      const trailer = encodeStreamTrailer(entry.dataKey.commitment, salt, frameSize);
+      const streamHeader = Buffer.concat([fixedHeader, entry.wrapped, trailer]);
       key = entry.dataKey.streamKey(salt);
-      frame = new FrameParameters(streamHeader, contextBytes);
+      frame = new FrameParameters(streamAadPrefix(2, streamHeader, fixedHeader, trailer), contextBytes);
       stream.push(streamHeader);
     })();
     return starting;
@@ -174,28 +190,27 @@ export function createDecryptStream(
         'decryptStream: this is a record envelope, not a stream: use decrypt().',
       );
     }
-    const total = head.end + COMMITMENT_BYTES + STREAM_SALT_BYTES + 4;
+    const total = head.end + STREAM_TRAILER_BYTES;
     if (queue.length < total) return false;
-    const header = Buffer.from(queue.take(total));
-    const parsed = parseHead(header);
-    const commitment = header.subarray(parsed.end, parsed.end + COMMITMENT_BYTES);
-    const salt = header.subarray(parsed.end + COMMITMENT_BYTES, parsed.end + COMMITMENT_BYTES + STREAM_SALT_BYTES);
-    frameSize = header.readUInt32BE(total - 4);
+    const header: StreamHeader = parseStreamHeader(queue.take(total));
+    frameSize = header.frameSize;
     if (frameSize < 1 || frameSize > MAX_FRAME_SIZE) {
       throw new TransitError(
         'ERR_TRANSIT_MALFORMED_ENVELOPE',
         'decryptStream: the stream header has an invalid frame size.',
       );
     }
-    const dataKey = await core.unwrap(parsed, context);
-    if (!timingSafeEqual(commitment, dataKey.commitment)) {
+    const dataKey = await core.unwrap(header, context);
+    // Before any frame is opened: a wrapped DEK swapped for another one (which rewrap's freedom
+    // to replace it allows) unwraps to another DEK and stops here.
+    if (!timingSafeEqual(header.commitment, dataKey.commitment)) {
       throw new TransitError(
         'ERR_TRANSIT_INTEGRITY',
         'decryptStream: key commitment does not match the unwrapped data key. Not retryable.',
       );
     }
-    frame = new FrameParameters(header, contextBytes);
-    key = dataKey.streamKey(salt);
+    frame = new FrameParameters(header.aadPrefix, contextBytes);
+    key = dataKey.streamKey(header.salt);
     return true;
   };
 

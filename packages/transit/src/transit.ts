@@ -8,6 +8,7 @@ import {
   type EnvelopeHead,
   encodeFixedHeader,
   encodeWrapped,
+  isStream,
   isTenantBound,
   parseHead,
   parseRecord,
@@ -34,6 +35,11 @@ export interface EnvelopeInfo {
   readonly keyVersion: number;
   readonly tenantBound: boolean;
   readonly stream: boolean;
+  /**
+   * Envelope format: 1 for records and for streams written before format 2 (those cannot be
+   * rewrapped: re-encrypt them), 2 for streams written now.
+   */
+  readonly formatVersion: 1 | 2;
 }
 
 /** One result of {@link Transit.decryptMany}. */
@@ -364,7 +370,8 @@ export class Transit {
       key: head.key,
       keyVersion: head.keyVersion,
       tenantBound: isTenantBound(head.alg),
-      stream: head.alg === ALG.stream || head.alg === ALG.streamTenantBound,
+      stream: isStream(head.alg),
+      formatVersion: head.version,
     };
   }
 
@@ -420,7 +427,9 @@ export class Transit {
   /**
    * Rewraps envelopes' data keys to the transit key's latest version with `transit/rewrap`
    * (batched). The payload is untouched and no plaintext leaves Vault. Tenant-bound envelopes need
-   * their `context`.
+   * their `context`. Streams (format 2) are rewrapped the same way: pass the whole stream or only
+   * its first bytes (at least the header; 1 KiB always suffices): the result is the new header
+   * followed by the other bytes unchanged. Streams of format 1 fail with `ERR_TRANSIT_STREAM`.
    *
    * @example
    * ```ts

@@ -3,10 +3,12 @@
  * every record decrypts after any sequence of rotations and rewraps; any single-bit change to the
  * envelope, the context or the wrapped DEK fails closed; Vault down never yields plaintext.
  */
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EncryptionContext, TransitError } from '../src/index.ts';
+import { type EncryptionContext, type Transit, TransitError } from '../src/index.ts';
 import { type Fixture, startFixture } from './fixture.ts';
 
 let fx: Fixture;
@@ -141,6 +143,130 @@ describe('property: single-bit changes fail closed', () => {
         await expectFailsClosed(fx.transit(key, { decryptCache: false }).decrypt(flipped, context));
       }),
       { numRuns: 100 },
+    );
+  });
+});
+
+describe('property: any change to a stream (format 2) fails closed', () => {
+  const FRAME = 32;
+  const SECRET = Buffer.from('STREAM-SECRET-0123456789-'.repeat(4)); // 100 bytes: frames of 32, 32, 32, 4
+  const context = { tenant: 'acme', object: 'backup.tar' };
+  const FAILS = new Set([...FAIL_CLOSED, 'ERR_TRANSIT_STREAM']);
+
+  async function decryptAll(transit: Transit, bytes: Buffer): Promise<{ out: Buffer; error: unknown }> {
+    const out: Buffer[] = [];
+    let error: unknown;
+    try {
+      await pipeline(
+        Readable.from([bytes]),
+        transit.decryptStream(context),
+        new Writable({
+          write(chunk: Buffer, _enc, cb) {
+            out.push(chunk);
+            cb();
+          },
+        }),
+      );
+    } catch (caught) {
+      error = caught;
+    }
+    return { out: Buffer.concat(out), error };
+  }
+
+  /** Fails closed: a typed, non-retryable error naming no plaintext; only whole authenticated frames before it. */
+  async function expectStreamFailsClosed(transit: Transit, bytes: Buffer): Promise<void> {
+    const { out, error } = await decryptAll(transit, bytes);
+    if (error === undefined) throw new Error('decryptStream finished instead of failing closed');
+    expect(error).toBeInstanceOf(TransitError);
+    expect(FAILS.has((error as TransitError).code)).toBe(true);
+    expect((error as TransitError).retryable).toBe(false);
+    expect(out.length % FRAME).toBe(0);
+    expect(out.length).toBeLessThan(SECRET.length);
+    expect(out).toEqual(SECRET.subarray(0, out.length));
+    const text = `${(error as Error).message} ${inspect(error, { depth: 8 })}`;
+    expect(text).not.toContain('STREAM-SECRET');
+    expect(text).not.toContain(SECRET.subarray(0, 12).toString('hex'));
+    expect(text).not.toContain(SECRET.subarray(0, 12).toString('base64'));
+  }
+
+  async function setup(bound: boolean): Promise<{ writer: Transit; reader: Transit; sealed: Buffer; header: number }> {
+    const key = await fx.newKey(bound ? { derived: true } : {});
+    const binding = bound ? { tenantBinding: { contextKey: 'tenant' } } : {};
+    const writer = fx.transit(key, { frameSize: FRAME, ...binding });
+    const sealed = (await encryptAll(writer.encryptStream(context), SECRET)) as Buffer;
+    const reader = fx.transit(key, { frameSize: FRAME, ...binding });
+    expect((await decryptAll(reader, sealed)).out).toEqual(SECRET);
+    return { writer, reader, sealed, header: sealed.length - (SECRET.length + 4 * 16) };
+  }
+
+  async function encryptAll(transform: NodeJS.ReadWriteStream, input: Buffer): Promise<Buffer> {
+    const out: Buffer[] = [];
+    await pipeline(
+      Readable.from([input]),
+      transform,
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          out.push(chunk);
+          cb();
+        },
+      }),
+    );
+    return Buffer.concat(out);
+  }
+
+  it('flipping any single bit (header, wrapped DEK, commitment, any frame, any tag) fails closed, every bit tried', async () => {
+    for (const bound of [false, true]) {
+      const { reader, sealed } = await setup(bound);
+      for (let bit = 0; bit < sealed.length * 8; bit++) {
+        const flipped = Buffer.from(sealed);
+        flipped[bit >> 3] = (flipped[bit >> 3] ?? 0) ^ (1 << (bit & 7));
+        await expectStreamFailsClosed(reader, flipped);
+      }
+    }
+  });
+
+  it('reordering, dropping, duplicating or appending frames, truncating, or splicing another stream fails closed', async () => {
+    const { writer, reader, sealed, header } = await setup(false);
+    const other = await encryptAll(writer.encryptStream(context), SECRET); // same DEK, other salt
+    const frameAt = (bytes: Buffer, i: number): Buffer =>
+      bytes.subarray(header + i * (FRAME + 16), Math.min(bytes.length, header + (i + 1) * (FRAME + 16)));
+    const frames = [0, 1, 2, 3].map((i) => frameAt(sealed, i));
+    const change = fc.oneof(
+      fc.record({ kind: fc.constant('order' as const), order: fc.shuffledSubarray([0, 1, 2, 3], { minLength: 1 }) }),
+      fc.record({
+        kind: fc.constant('repeat' as const),
+        order: fc.array(fc.nat(3), { minLength: 1, maxLength: 6 }),
+      }),
+      fc.record({ kind: fc.constant('truncate' as const), at: fc.nat(sealed.length - 1) }),
+      fc.record({
+        kind: fc.constant('append' as const),
+        extra: fc.oneof(
+          fc.nat(3).map((i) => frames[i] ?? Buffer.alloc(0)),
+          fc.uint8Array({ minLength: 1, maxLength: 80 }),
+        ),
+      }),
+      fc.record({ kind: fc.constant('splice' as const), from: fc.nat(4), frame: fc.nat(3) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(change, async (c) => {
+        let changed: Buffer;
+        if (c.kind === 'order' || c.kind === 'repeat') {
+          fc.pre(c.order.join() !== '0,1,2,3');
+          changed = Buffer.concat([sealed.subarray(0, header), ...c.order.map((i) => frames[i] ?? Buffer.alloc(0))]);
+        } else if (c.kind === 'truncate') {
+          changed = sealed.subarray(0, c.at);
+        } else if (c.kind === 'append') {
+          changed = Buffer.concat([sealed, Buffer.from(c.extra)]);
+        } else if (c.from === 4) {
+          changed = Buffer.concat([other.subarray(0, header), sealed.subarray(header)]); // another stream's header
+        } else {
+          const parts = [sealed.subarray(0, header), ...frames];
+          parts[c.frame + 1] = frameAt(other, c.frame); // the same position in another stream
+          changed = Buffer.concat(parts);
+        }
+        await expectStreamFailsClosed(reader, changed);
+      }),
+      { numRuns: 300 },
     );
   });
 });

@@ -5,15 +5,18 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Transit } from '../src/index.ts';
 import { type Fixture, startFixture } from './fixture.ts';
+import { encryptStreamV1 } from './stream-v1.ts';
 
 let fx: Fixture;
 let transit: Transit;
 const FRAME = 64;
 const ctx = { tenant: 't1', object: 'backup.tar' };
 
+let key: string;
 beforeAll(async () => {
   fx = await startFixture();
-  transit = fx.transit(await fx.newKey(), { frameSize: FRAME });
+  key = await fx.newKey();
+  transit = fx.transit(key, { frameSize: FRAME });
 });
 afterAll(() => fx.stop());
 
@@ -81,6 +84,27 @@ describe('Transit.encryptStream / decryptStream', () => {
     for (const variant of variants) {
       await expect(run([variant], transit.decryptStream(ctx))).rejects.toMatchObject({ name: 'TransitError' });
     }
+  });
+
+  it('writes format 2, and still decrypts streams of format 1 in any chunking', async () => {
+    const current = await run([Buffer.from('x')], transit.encryptStream(ctx));
+    expect(transit.inspect(current).formatVersion).toBe(2);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 4 * FRAME }),
+        fc.array(fc.integer({ min: 1, max: 200 })),
+        async (bytes, sizes) => {
+          const data = Buffer.from(bytes);
+          const old = await encryptStreamV1(fx.client, key, ctx, data, FRAME);
+          expect(transit.inspect(old).formatVersion).toBe(1);
+          expect(await run(chunked(old, sizes), transit.decryptStream(ctx))).toEqual(data);
+          await expect(run([old], transit.decryptStream({ ...ctx, object: 'other' }))).rejects.toMatchObject({
+            code: 'ERR_TRANSIT_INTEGRITY',
+          });
+        },
+      ),
+      { numRuns: 20 },
+    );
   });
 
   it('fails with another context', async () => {

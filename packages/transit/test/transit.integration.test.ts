@@ -59,6 +59,7 @@ describe('Transit.encrypt / decrypt', () => {
       keyVersion: 1,
       tenantBound: false,
       stream: false,
+      formatVersion: 1,
     });
   });
 

@@ -1,0 +1,149 @@
+import { createDecipheriv, createHmac } from 'node:crypto';
+import { Readable, type Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { describe, expect, it } from 'vitest';
+import { DataKey } from './data-key.ts';
+import { ALG, encodeFixedHeader, encodeWrapped, parseHead, replaceWrapped } from './envelope.ts';
+import { TransitError } from './errors.ts';
+import { createDecryptStream, createEncryptStream } from './streaming.ts';
+import type { TransitCore } from './transit.ts';
+
+/**
+ * Fixed-key vectors of the stream formats, so another implementation (or a later version of this
+ * one) can check itself: DEK = 00 01 .. 1f, transit key "orders" on the default mount, key version
+ * 3, wrapped DEK = 60 × aa, frame size 16, context { tenant: t1, object: backup.tar }, a 40-byte
+ * plaintext in three frames (16, 16, 8 bytes). Layout: fixed header (11) ‖ key version (1) ‖
+ * wrapped DEK (60) ‖ commitment (32) ‖ salt (16) ‖ frame size (4) ‖ frames (ct ‖ tag).
+ */
+const V2 =
+  'ae021100066f726465727303' +
+  'aa'.repeat(60) +
+  '46039551af2023aa53e8a9ea83c8e97bf3a0ffad7fe784bebcb7ee11f8c0bbac' +
+  'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb' +
+  '00000010' +
+  '9fd27bdcde2676cb7694edf4f0edc8f416296ea2fef2bb0a5cfa08c6ec59549c29e8414b1de7d58717bd0d61c1019b61' +
+  '1e350d9702b7702f189f813b3a7e4e33d1bed5b40961642e7c650ba5e259c013470f305210379302';
+/** Format 1, written by the code before format 2 existed (read-only now); salt was random. */
+const V1 =
+  'ae011100066f726465727303' +
+  'aa'.repeat(60) +
+  '46039551af2023aa53e8a9ea83c8e97bf3a0ffad7fe784bebcb7ee11f8c0bbac' +
+  'c93510bf1e2d06b8e58c2fca95dd1d96' +
+  '00000010' +
+  '426c0392aa26374d142308ccf65d83f96c253f4acefb3762c96224722dab90928fb74870121ef1061e52d4f8260260d6' +
+  '628d781efe73e572e0bc7cc2c917f5125d945b82ccab5198d0c62ee9569822184be1c225a03dc35c';
+const PLAINTEXT = 'a stream of forty bytes, in three frames';
+const CONTEXT = { tenant: 't1', object: 'backup.tar' };
+const CONTEXT_BYTES = Buffer.from(
+  '02' + '066f626a656374' + '000a' + Buffer.from('backup.tar').toString('hex') + '0674656e616e74' + '0002' + '7431',
+  'hex',
+);
+
+function dek(): Buffer {
+  return Buffer.from(Array.from({ length: 32 }, (_, i) => i));
+}
+
+/** Just enough of Transit for the stream code: one DEK, whatever the wrapped bytes say. */
+function fakeCore(): TransitCore {
+  return {
+    frameSize: 16,
+    reserve: async () => ({
+      entry: { dataKey: new DataKey(dek()), wrapped: encodeWrapped(3, Buffer.alloc(60, 0xaa)) },
+      counter: 0,
+      alg: ALG.stream,
+    }),
+    fixedHeader: (alg: (typeof ALG)[keyof typeof ALG]) => encodeFixedHeader(alg, 'transit', 'orders'),
+    unwrap: () => new DataKey(dek()),
+  } as unknown as TransitCore;
+}
+
+async function run(input: Buffer, transform: Transform): Promise<Buffer> {
+  const out: Buffer[] = [];
+  await pipeline(
+    Readable.from([input]),
+    transform,
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        out.push(chunk);
+        cb();
+      },
+    }),
+  );
+  return Buffer.concat(out);
+}
+
+/** Opens a vector by the README's spec alone; `aadPrefix` is what the format authenticates. */
+function openBySpec(bytes: Buffer, aadPrefix: Buffer): string {
+  const salt = bytes.subarray(104, 120);
+  const streamKey = createHmac('sha256', dek()).update('rampart/transit/v1 stream key').update(salt).digest();
+  const frames = [bytes.subarray(124, 156), bytes.subarray(156, 188), bytes.subarray(188)];
+  return frames
+    .map((frame, index) => {
+      const nonce = Buffer.alloc(12);
+      nonce.writeUInt32BE(index, 8);
+      const position = Buffer.alloc(5);
+      position.writeUInt32BE(index, 0);
+      position[4] = index === frames.length - 1 ? 1 : 0;
+      const decipher = createDecipheriv('aes-256-gcm', streamKey, nonce);
+      decipher.setAAD(Buffer.concat([aadPrefix, position, CONTEXT_BYTES]));
+      decipher.setAuthTag(frame.subarray(frame.length - 16));
+      return Buffer.concat([decipher.update(frame.subarray(0, frame.length - 16)), decipher.final()]).toString();
+    })
+    .join('');
+}
+
+/** What rewrap does: same DEK, another key version and wrapped DEK. */
+function rewrapped(bytes: Buffer): Buffer {
+  return replaceWrapped(bytes, parseHead(bytes), 4, Buffer.alloc(60, 0xcc));
+}
+
+describe('stream format 2 (known-answer vector)', () => {
+  it('seals the vector exactly', async () => {
+    const sealed = await run(
+      Buffer.from(PLAINTEXT),
+      createEncryptStream(fakeCore(), CONTEXT, { salt: Buffer.alloc(16, 0xbb) }),
+    );
+    expect(sealed.toString('hex')).toBe(V2);
+  });
+
+  it('opens the vector with an independent implementation of the spec: the AAD skips key version and wrapped DEK', () => {
+    const bytes = Buffer.from(V2, 'hex');
+    const commitment = createHmac('sha256', dek()).update('rampart/transit/v1 key commitment').digest();
+    expect(bytes.subarray(72, 104)).toEqual(commitment);
+    const fixedHeader = bytes.subarray(0, 11); // magic, version 2, alg 0x11, mountLen 0, keyLen 6, "orders"
+    expect(openBySpec(bytes, Buffer.concat([fixedHeader, bytes.subarray(72, 124)]))).toBe(PLAINTEXT);
+  });
+
+  it('opens the vector, and the same stream after its wrapped DEK and key version were replaced', async () => {
+    const bytes = Buffer.from(V2, 'hex');
+    expect((await run(bytes, createDecryptStream(fakeCore(), CONTEXT, {}))).toString()).toBe(PLAINTEXT);
+    const moved = rewrapped(bytes);
+    expect(parseHead(moved).keyVersion).toBe(4);
+    expect(moved.subarray(72)).toEqual(bytes.subarray(72));
+    expect((await run(moved, createDecryptStream(fakeCore(), CONTEXT, {}))).toString()).toBe(PLAINTEXT);
+  });
+
+  it('refuses a wrapped DEK that unwraps to another data key, before opening any frame', async () => {
+    const other: TransitCore = { ...fakeCore(), unwrap: () => new DataKey(Buffer.alloc(32, 1)) };
+    await expect(run(Buffer.from(V2, 'hex'), createDecryptStream(other, CONTEXT, {}))).rejects.toMatchObject({
+      code: 'ERR_TRANSIT_INTEGRITY',
+      message: expect.stringContaining('key commitment'),
+    });
+  });
+});
+
+describe('stream format 1 (known-answer vector, read-only)', () => {
+  it('still opens, by the spec (the AAD is the whole header) and with decryptStream', async () => {
+    const bytes = Buffer.from(V1, 'hex');
+    expect(openBySpec(bytes, bytes.subarray(0, 124))).toBe(PLAINTEXT);
+    expect((await run(bytes, createDecryptStream(fakeCore(), CONTEXT, {}))).toString()).toBe(PLAINTEXT);
+  });
+
+  it('no longer authenticates once its wrapped DEK is replaced (why rewrap refuses it)', async () => {
+    const error = await run(rewrapped(Buffer.from(V1, 'hex')), createDecryptStream(fakeCore(), CONTEXT, {})).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TransitError);
+    expect((error as TransitError).code).toBe('ERR_TRANSIT_INTEGRITY');
+  });
+});
