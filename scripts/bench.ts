@@ -24,7 +24,8 @@ for (const dir of ['packages', 'examples']) {
   }
 }
 
-const selected = files.filter((f) => filter.length === 0 || filter.some((word) => f.includes(word)));
+// Match words against the path inside the repository: the checkout's own path may contain them.
+const selected = files.filter((f) => filter.length === 0 || filter.some((word) => relative(root, f).includes(word)));
 const rows: BenchRow[] = [];
 const failures: string[] = [];
 for (const file of selected) {
