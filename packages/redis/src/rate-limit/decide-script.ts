@@ -30,12 +30,12 @@ import type { ResolvedLimit } from './limits.ts';
 
 const PRELUDE = `
 local tm = redis.call('TIME')
-local now = tonumber(tm[1]) * 1000000 + tonumber(tm[2])
+local now = tm[1] * 1000000 + tm[2]
 local key = KEYS[1]
 local op = ARGV[1]
-local cost = tonumber(ARGV[2])
+local cost = ARGV[2] + 0
 local lease = ARGV[4]
-local blockUs = tonumber(ARGV[5])
+local blockUs = ARGV[5] + 0
 local fmt = string.format
 local floor, ceil, max, min = math.floor, math.ceil, math.max, math.min
 
@@ -50,8 +50,8 @@ end
 `;
 
 const BLOCK_OP = `
-local blockedUntil = tonumber(vals[1]) or 0
-local expiresAt = tonumber(vals[2]) or 0
+local blockedUntil = vals[1] and vals[1] + 0 or 0
+local expiresAt = vals[2] and vals[2] + 0 or 0
 local blockedFor = 0
 if blockedUntil > now then blockedFor = blockedUntil - now end
 
@@ -76,6 +76,14 @@ if op == 'r' then refund = {} end
 local needed = blockedUntil
 local horizon = blockedUntil
 `;
+
+/**
+ * Field `k` of the HMGET reply as a number (`dflt` when missing). Arithmetic coercion instead of
+ * tonumber(): no C function call; every field holds digits the script wrote itself.
+ */
+function num(k: number, dflt: string): string {
+  return `(vals[${k}] and vals[${k}] + 0 or ${dflt})`;
+}
 
 function q(field: string): string {
   // Names are validated to [A-Za-z0-9_.-], so a single-quoted literal is safe.
@@ -102,8 +110,8 @@ do
     case 'f':
       return `${head}  local idx = floor(now / ${W})
   local c = 0
-  local same = tonumber(vals[${v}]) == idx
-  if same then c = tonumber(vals[${v + 1}]) or 0 end
+  local same = vals[${v}] and vals[${v}] + 0 == idx
+  if same then c = ${num(v + 1, '0')} end
   ok_${i} = c + cost <= ${L}
   t0_${i} = (idx + 1) * ${W} - now
   t1_${i} = t0_${i}
@@ -124,10 +132,10 @@ end
 `;
     case 's':
       return `${head}  local idx = floor(now / ${W})
-  local sidx = tonumber(vals[${v}])
+  local sidx = vals[${v}] and vals[${v}] + 0
   local cur, prev = 0, 0
-  if sidx == idx then cur = tonumber(vals[${v + 1}]) or 0; prev = tonumber(vals[${v + 2}]) or 0
-  elseif sidx == idx - 1 then prev = tonumber(vals[${v + 1}]) or 0 end
+  if sidx == idx then cur = ${num(v + 1, '0')}; prev = ${num(v + 2, '0')}
+  elseif sidx == idx - 1 then prev = ${num(v + 1, '0')} end
   local est = prev * ((${W} - (now - idx * ${W})) / ${W}) + cur
   ok_${i} = est + cost <= ${L}
   r0_${i} = floor(${L} - est)
@@ -163,7 +171,7 @@ end
       // T = W / L µs per token, tau = T * burst: the GCRA tolerance.
       const T = W / L;
       const tau = T * limit.burst;
-      return `${head}  local tat = tonumber(vals[${v}]) or now
+      return `${head}  local tat = ${num(v, 'now')}
   if tat < now then tat = now end
   local newTat = tat + cost * ${T}
   ok_${i} = newTat - now <= ${tau}
@@ -233,8 +241,6 @@ function staticWrite(limits: readonly ResolvedLimit[]): string {
   });
   if (full.length === 0) return '';
   const hasGcra = limits.some((l) => l.kind === 'g');
-  const anyRolled = rolled.length > 0 ? rolled.join(' or ') : 'false';
-  const extend = hasGcra ? 'needed > expiresAt' : `(${anyRolled}) and needed > expiresAt`;
   const hset = (args: string[]) => `redis.call('HSET', key, ${args.join(', ')}`;
   const write = (args: string[]) => `if extend then
     ${hset(args)}, '!e', fmt('%d', ceil(horizon)))
@@ -242,6 +248,21 @@ function staticWrite(limits: readonly ResolvedLimit[]): string {
   else
     ${hset(args)})
   end`;
+  if (!hasGcra && counts.length === 2) {
+    // One window limit and the window did not roll: the expiry cannot move, and the new count is
+    // the stored one plus cost, which HINCRBY computes from ARGV[2] without any formatting here.
+    return `if spent then
+  if ${rolled.join(' or ')} then
+  local extend = needed > expiresAt
+  ${write(full)}
+  else
+    redis.call('HINCRBY', key, ${counts[0]}, ARGV[2])
+  end
+end
+`;
+  }
+  const anyRolled = rolled.length > 0 ? rolled.join(' or ') : 'false';
+  const extend = hasGcra ? 'needed > expiresAt' : `(${anyRolled}) and needed > expiresAt`;
   return `if spent then
   local extend = ${extend}
   ${
@@ -275,7 +296,8 @@ export function buildDecideScript(limits: readonly ResolvedLimit[]): RedisScript
   const short = limits
     .map((limit, index) => {
       const i = index + 1;
-      return limit.kind === 'g' ? `max(0, r1_${i}), t1_${i}` : `max(0, r1_${i})`;
+      // Every limit admitted, so no remaining is below 0 (no max() call needed).
+      return limit.kind === 'g' ? `r1_${i}, t1_${i}` : `r1_${i}`;
     })
     .join(', ');
   const outputs = limits
