@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { RateLimitError, RedisStoreError } from '../errors.ts';
 import { RedisCallGuard, type RedisDownPolicy, resolveRedisDownPolicy } from '../redis-down-policy.ts';
-import { type RedisClient, type RedisScript, runScript } from '../scripts.ts';
+import { type RedisClient, type RedisScript, runScriptUnpipelined } from '../scripts.ts';
 import { BlockedSubjects } from './blocked-subjects.ts';
 import { buildDecideScript } from './decide-script.ts';
 import type { Lease, LimitStatus, RateLimitDecision } from './decision.ts';
@@ -266,7 +266,7 @@ class RedisRateLimiter implements RateLimiter {
     const count = op === 'b' || op === 'd' || op === 'l' || op === 'r' ? 0 : this.limits.length;
     return this.#guard.call(
       this.#operation,
-      () => runScript(this.#client, this.#script, keys, args),
+      () => runScriptUnpipelined(this.#client, this.#script, keys, args),
       (reply) => parseReply(reply, this.limits, count),
     );
   }
