@@ -12,7 +12,9 @@ import type { ResolvedLimit } from './limits.ts';
  *
  * KEYS: [1] state hash, [2] lease set (only with a concurrency limit); both share the subject's
  *   hash tag.
- * ARGV: op, cost, spendOnReject ('1'/'0'), leaseId, blockUs.
+ * ARGV: op, cost, then leaseId (when there is one; op b sends ''), then blockUs (op b only).
+ *   spendOnReject and blockOnReject are the limiter's constants and written into the script, so a
+ *   decision ships two arguments (each one costs Redis a Lua string per call).
  *   op: c consume, p peek, r refund (and release), l release a lease, x penalty, b block, d delete.
  * Reply, two shapes (Redis converts every reply element, so the common case is kept short):
  *   admitted by every limit and spent: 1, nowUs, then per limit: remaining (GCRA: remaining,
@@ -34,8 +36,7 @@ local now = tm[1] * 1000000 + tm[2]
 local key = KEYS[1]
 local op = ARGV[1]
 local cost = ARGV[2] + 0
-local lease = ARGV[4]
-local blockUs = ARGV[5] + 0
+local lease = ARGV[3] or ''
 local fmt = string.format
 local floor, ceil, max, min = math.floor, math.ceil, math.max, math.min
 
@@ -56,6 +57,7 @@ local blockedFor = 0
 if blockedUntil > now then blockedFor = blockedUntil - now end
 
 if op == 'b' then
+  local blockUs = ARGV[4] + 0
   local untilUs = now + blockUs
   if untilUs > blockedUntil then
     if untilUs > expiresAt then
@@ -278,8 +280,20 @@ end
 `;
 }
 
-/** Generates the decision script for exactly these limits (one per limiter, cached by Redis). */
-export function buildDecideScript(limits: readonly ResolvedLimit[]): RedisScript {
+/** The limiter options written into its decision script. */
+export interface DecideScriptOptions {
+  /** Count rejected requests too. Default false. */
+  readonly spendOnReject?: boolean;
+  /** Block the subject this long (µs) after a rejection. Default 0 (off). */
+  readonly blockOnRejectUs?: number;
+}
+
+/** Generates the decision script for exactly these limits and options (one per limiter, cached by Redis). */
+export function buildDecideScript(limits: readonly ResolvedLimit[], opts: DecideScriptOptions = {}): RedisScript {
+  const options = { spendOnReject: opts.spendOnReject === true, blockOnRejectUs: opts.blockOnRejectUs ?? 0 };
+  if (!Number.isSafeInteger(options.blockOnRejectUs) || options.blockOnRejectUs < 0) {
+    throw new RangeError('blockOnRejectUs must be a non-negative integer.');
+  }
   const fields = ['!b', '!e'];
   const blocks: string[] = [];
   const concurrency = limits.find((l) => l.kind === 'c');
@@ -335,7 +349,7 @@ local vals = redis.call('HMGET', key, ${fields.map(q).join(', ')})
 ${BLOCK_OP}
 ${blocks.join('')}
 if not (${okAll}) then allOk = false end
-local spent = op == 'x' or (op == 'c' and (allOk or (ARGV[3] == '1' and blockedFor == 0)))
+local spent = op == 'x' or (op == 'c' and ${options.spendOnReject ? '(allOk or blockedFor == 0)' : 'allOk'})
 if op == 'p' then
   local out = {0, now, blockedFor}
 ${outputs}
@@ -349,7 +363,10 @@ end
 ${table ? tableWrite : staticWrite(limits)}if allOk and spent then return {1, now, ${short}} end
 local out = {0, now, blockedFor}
 ${outputs}
-if op == 'c' and blockedFor == 0 and blockUs > 0 then
+${
+  options.blockOnRejectUs > 0
+    ? `if op == 'c' and blockedFor == 0 then
+  local blockUs = ${options.blockOnRejectUs}
   local untilUs = now + blockUs
   if untilUs > expiresAt then
     local u = fmt('%d', untilUs)
@@ -360,7 +377,9 @@ if op == 'c' and blockedFor == 0 and blockUs > 0 then
   end
   out[3] = blockUs
 end
-return out
+`
+    : ''
+}return out
 `;
   return defineScript(`rate-limit-decide(${limits.map((l) => l.name).join(',')})`, lua);
 }

@@ -209,8 +209,6 @@ class RedisRateLimiter implements RateLimiter {
   readonly #client: RedisClient;
   readonly #prefix: string;
   readonly #guard: RedisCallGuard;
-  readonly #spendOnReject: string;
-  readonly #blockOnRejectUs: number;
   readonly #shadow: boolean;
   readonly #policy: ReturnType<typeof resolveRedisDownPolicy>;
   readonly #cache: BlockedSubjects<CachedRejection> | undefined;
@@ -235,8 +233,6 @@ class RedisRateLimiter implements RateLimiter {
     this.#client = client;
     this.#prefix = prefix;
     this.#guard = new RedisCallGuard(client, { timeoutMs });
-    this.#spendOnReject = options.spendOnReject === true ? '1' : '0';
-    this.#blockOnRejectUs = blockOnRejectMs * 1000;
     this.#shadow = options.shadow === true;
     this.#policy = policy;
     this.#cache = cacheSize > 0 ? new BlockedSubjects(cacheSize) : undefined;
@@ -244,7 +240,10 @@ class RedisRateLimiter implements RateLimiter {
       policy.mode === 'fallback' ? new LocalLimiter(limits, policy.maxKeys, policy.limitScale) : undefined;
     this.#withLeases = limits.some((l) => l.kind === 'c');
     this.#maxCost = Math.min(...limits.map((l) => l.burst));
-    this.#script = buildDecideScript(limits);
+    this.#script = buildDecideScript(limits, {
+      spendOnReject: options.spendOnReject === true,
+      blockOnRejectUs: blockOnRejectMs * 1000,
+    });
     this.#operation = `rate limit (${prefix})`;
     this.#onRedisError = options.onRedisError;
   }
@@ -262,7 +261,8 @@ class RedisRateLimiter implements RateLimiter {
 
   #run(op: string, subject: string, cost: number, lease: string, blockUs: number): Promise<ScriptReply> {
     const keys = subjectKeys(this.#prefix, subject, this.#withLeases);
-    const args = [op, cost, this.#spendOnReject, lease, blockUs];
+    // spendOnReject and blockOnRejectMs are written into the script; see decide-script.ts.
+    const args = op === 'b' ? [op, cost, '', blockUs] : lease === '' ? [op, cost] : [op, cost, lease];
     const count = op === 'b' || op === 'd' || op === 'l' || op === 'r' ? 0 : this.limits.length;
     return this.#guard.call(
       this.#operation,
@@ -329,7 +329,7 @@ class RedisRateLimiter implements RateLimiter {
     const leaseId = this.#withLeases ? randomUUID() : '';
     let reply: ScriptReply;
     try {
-      reply = await this.#run('c', subject, cost, leaseId, this.#blockOnRejectUs);
+      reply = await this.#run('c', subject, cost, leaseId, 0);
     } catch (error) {
       return this.#whenDown(error, subject, cost, leaseId);
     }
