@@ -1,7 +1,8 @@
 import { waitFor } from '@rampart/testkit';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRateLimiter, type LimitDefinition, type RateLimiterOptions, type RedisClient } from '../src/index.ts';
-import { callsBetween, cluster, singleNode, type Target } from './fixtures/targets.ts';
+import { callsBetween, cluster, ready, singleNode, type Target } from './fixtures/targets.ts';
 
 let counter = 0;
 const uniquePrefix = (): string => `t${process.pid}x${++counter}`;
@@ -229,5 +230,47 @@ describe.each([
     const subjects = ['a}b', 'a{b', '}', '{}', '%7D', 'ü:☃', 'a%b'];
     for (const s of subjects) expect((await rl.consume(s)).allowed).toBe(true);
     for (const s of subjects) expect((await rl.consume(s)).allowed).toBe(false);
+  });
+});
+
+describe('createRateLimiter on a client with autopipelining', () => {
+  let target: Target;
+  let admin: RedisClient;
+  let piped: Redis;
+
+  beforeAll(async () => {
+    target = await singleNode();
+    admin = await target.connect();
+    const url = target.spec.kind === 'single' ? target.spec.url : '';
+    piped = (await ready(
+      new Redis(url, { enableOfflineQueue: false, enableAutoPipelining: true, keyPrefix: 'app:' }),
+    )) as Redis;
+  });
+  afterAll(async () => {
+    piped?.disconnect();
+    admin?.disconnect();
+    await target?.stop();
+  });
+
+  it('decides all-or-nothing under the client key prefix, also right after SCRIPT FLUSH', async () => {
+    const rl = createRateLimiter({
+      redis: piped,
+      prefix: uniquePrefix(),
+      blockCache: false,
+      timeoutMs: 2_000,
+      limits: [
+        { name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 },
+        { name: 'g', algorithm: 'gcra', limit: 3, windowMs: 60_000 },
+      ],
+    });
+    const first = await Promise.all(Array.from({ length: 8 }, () => rl.consume('user:1')));
+    expect(first.filter((d) => d.allowed)).toHaveLength(3);
+    await (admin as Redis).script('FLUSH');
+    const after = await rl.consume('user:2');
+    expect(after.allowed).toBe(true);
+    expect(after.limits.map((l) => l.remaining)).toEqual([4, 2]);
+    // The fixed window only spent the three admitted requests (no spend on reject).
+    expect((await rl.get('user:1')).limits[0]!.remaining).toBe(2);
+    expect(await (admin as Redis).keys('app:*')).not.toHaveLength(0);
   });
 });

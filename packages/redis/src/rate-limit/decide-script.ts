@@ -12,48 +12,60 @@ import type { ResolvedLimit } from './limits.ts';
  *
  * KEYS: [1] state hash, [2] lease set (only with a concurrency limit); both share the subject's
  *   hash tag.
- * ARGV: op, cost, spendOnReject ('1'/'0'), leaseId, blockUs.
+ * ARGV: op, cost, then leaseId (when there is one; op b sends ''), then blockUs (op b only).
+ *   spendOnReject and blockOnReject are the limiter's constants and written into the script, so a
+ *   decision ships two arguments (each one costs Redis a Lua string per call).
  *   op: c consume, p peek, r refund (and release), l release a lease, x penalty, b block, d delete.
- * Reply: allowed, nowUs, blockedForUs, then per limit: ok, remaining, resetUs, retryUs.
+ * Reply, two shapes (Redis converts every reply element, so the common case is kept short):
+ *   admitted by every limit and spent: 1, nowUs, then per limit: remaining (GCRA: remaining,
+ *     resetUs; the reset of a window or lease follows from nowUs);
+ *   otherwise: 0, nowUs, blockedForUs, then per limit: ok, remaining, resetUs, retryUs.
+ *   ops d, l, r: 1, nowUs. op b: 0, nowUs, blockedForUs.
  * Hash fields: '!b' blocked-until µs, '!e' recorded expiry µs (PEXPIRE is sent only to extend it),
- *   '<name>:a|b|c' per limit.
+ *   '<name>:a|b|c' per limit; a field is written only when its value changes.
+ *
+ * Cost notes (Redis 7.0, measured with INFO commandstats): a Lua number handed to redis.call is
+ * formatted with snprintf("%.17g"), about 1 µs each, so the script hands over strings made with
+ * string.format('%d'), which formats a C long (exact for every µs timestamp); values are
+ * integers wherever they are written.
  */
 
 const PRELUDE = `
 local tm = redis.call('TIME')
-local now = tonumber(tm[1]) * 1000000 + tonumber(tm[2])
+local now = tm[1] * 1000000 + tm[2]
 local key = KEYS[1]
 local op = ARGV[1]
-local cost = tonumber(ARGV[2])
-local lease = ARGV[4]
-local blockUs = tonumber(ARGV[5])
+local cost = ARGV[2] + 0
+local lease = ARGV[3] or ''
 local fmt = string.format
 local floor, ceil, max, min = math.floor, math.ceil, math.max, math.min
 
 if op == 'd' then
   redis.call('DEL', unpack(KEYS))
-  return {1, now, 0}
+  return {1, now}
 end
 if op == 'l' then
   if KEYS[2] then redis.call('ZREM', KEYS[2], lease) end
-  return {1, now, 0}
+  return {1, now}
 end
 `;
 
 const BLOCK_OP = `
-local blockedUntil = tonumber(vals[1]) or 0
-local expiresAt = tonumber(vals[2]) or 0
+local blockedUntil = vals[1] and vals[1] + 0 or 0
+local expiresAt = vals[2] and vals[2] + 0 or 0
 local blockedFor = 0
 if blockedUntil > now then blockedFor = blockedUntil - now end
 
 if op == 'b' then
+  local blockUs = ARGV[4] + 0
   local untilUs = now + blockUs
   if untilUs > blockedUntil then
     if untilUs > expiresAt then
-      redis.call('HSET', key, '!b', fmt('%.0f', untilUs), '!e', fmt('%.0f', untilUs))
-      redis.call('PEXPIRE', key, ceil(blockUs / 1000) + 1)
+      local u = fmt('%d', untilUs)
+      redis.call('HSET', key, '!b', u, '!e', u)
+      redis.call('PEXPIRE', key, fmt('%d', ceil(blockUs / 1000) + 1))
     else
-      redis.call('HSET', key, '!b', fmt('%.0f', untilUs))
+      redis.call('HSET', key, '!b', fmt('%d', untilUs))
     end
     blockedFor = blockUs
   end
@@ -61,50 +73,71 @@ if op == 'b' then
 end
 
 local allOk = blockedFor == 0
-local spend = {}
-local ns = 0
 local refund = nil
 if op == 'r' then refund = {} end
 local needed = blockedUntil
 local horizon = blockedUntil
 `;
 
+/**
+ * Field `k` of the HMGET reply as a number (`dflt` when missing). Arithmetic coercion instead of
+ * tonumber(): no C function call; every field holds digits the script wrote itself.
+ */
+function num(k: number, dflt: string): string {
+  return `(vals[${k}] and vals[${k}] + 0 or ${dflt})`;
+}
+
 function q(field: string): string {
   // Names are validated to [A-Za-z0-9_.-], so a single-quoted literal is safe.
   return `'${field}'`;
 }
 
-/** Lua for one limit; sets ok{i}, r0{i}, r1{i}, t0{i}, t1{i}, rt{i}. `v` is the index of its first field. */
-function limitBlock(limit: ResolvedLimit, i: number, v: number): string {
+/**
+ * Lua for one limit; sets ok{i}, r0{i}, r1{i}, t0{i}, t1{i}, rt{i}. `v` is the index of its first
+ * field. The values to write go to w{i} (and idx{i}, p{i}, same{i}); with `table`, they are also
+ * appended to the `spend` list (for limiters with many limits, where one static HSET call would
+ * need more Lua registers than a function has).
+ */
+function limitBlock(limit: ResolvedLimit, i: number, v: number, table: boolean): string {
   const L = limit.limit;
   const W = limit.windowMs * 1000;
   const fa = q(`${limit.name}:a`);
   const fb = q(`${limit.name}:b`);
   const fc = q(`${limit.name}:c`);
-  const head = `local ok_${i}, r0_${i}, r1_${i}, t0_${i}, t1_${i}, rt_${i} = true, 0, 0, 0, 0, 0\ndo\n`;
+  const head = `local ok_${i}, r0_${i}, r1_${i}, t0_${i}, t1_${i}, rt_${i} = true, 0, 0, 0, 0, 0
+local w_${i}, idx_${i}, p_${i}, same_${i} = 0, 0, 0, true
+do
+`;
   switch (limit.kind) {
     case 'f':
       return `${head}  local idx = floor(now / ${W})
   local c = 0
-  if tonumber(vals[${v}]) == idx then c = tonumber(vals[${v + 1}]) or 0 end
+  local same = vals[${v}] and vals[${v}] + 0 == idx
+  if same then c = ${num(v + 1, '0')} end
   ok_${i} = c + cost <= ${L}
   t0_${i} = (idx + 1) * ${W} - now
   t1_${i} = t0_${i}
   r0_${i} = ${L} - c
   r1_${i} = r0_${i} - cost
   if not ok_${i} then rt_${i} = t0_${i} end
-  spend[ns + 1] = ${fa}; spend[ns + 2] = idx; spend[ns + 3] = ${fb}; spend[ns + 4] = c + cost; ns = ns + 4
-  if now + t0_${i} > needed then needed = now + t0_${i} end
+  w_${i} = c + cost; idx_${i} = idx; same_${i} = same
+${
+  table
+    ? `  if not same then spend[ns + 1] = ${fa}; spend[ns + 2] = fmt('%d', idx); ns = ns + 2 end
+  spend[ns + 1] = ${fb}; spend[ns + 2] = fmt('%d', c + cost); ns = ns + 2
+`
+    : ''
+}  if now + t0_${i} > needed then needed = now + t0_${i} end
   if now + t0_${i} > horizon then horizon = now + t0_${i} end
-  if refund and c > 0 then refund[#refund + 1] = ${fb}; refund[#refund + 1] = max(0, c - cost) end
+  if refund and c > 0 then refund[#refund + 1] = ${fb}; refund[#refund + 1] = fmt('%d', max(0, c - cost)) end
 end
 `;
     case 's':
       return `${head}  local idx = floor(now / ${W})
-  local sidx = tonumber(vals[${v}])
+  local sidx = vals[${v}] and vals[${v}] + 0
   local cur, prev = 0, 0
-  if sidx == idx then cur = tonumber(vals[${v + 1}]) or 0; prev = tonumber(vals[${v + 2}]) or 0
-  elseif sidx == idx - 1 then prev = tonumber(vals[${v + 1}]) or 0 end
+  if sidx == idx then cur = ${num(v + 1, '0')}; prev = ${num(v + 2, '0')}
+  elseif sidx == idx - 1 then prev = ${num(v + 1, '0')} end
   local est = prev * ((${W} - (now - idx * ${W})) / ${W}) + cur
   ok_${i} = est + cost <= ${L}
   r0_${i} = floor(${L} - est)
@@ -122,18 +155,25 @@ end
     end
     rt_${i} = max(1, ceil(retry))
   end
-  spend[ns + 1] = ${fa}; spend[ns + 2] = idx; spend[ns + 3] = ${fb}; spend[ns + 4] = cur + cost
-  spend[ns + 5] = ${fc}; spend[ns + 6] = prev; ns = ns + 6
-  if now + t1_${i} > needed then needed = now + t1_${i} end
+  w_${i} = cur + cost; idx_${i} = idx; p_${i} = prev; same_${i} = sidx == idx
+${
+  table
+    ? `  if sidx ~= idx then
+    spend[ns + 1] = ${fa}; spend[ns + 2] = fmt('%d', idx); spend[ns + 3] = ${fc}; spend[ns + 4] = fmt('%d', prev); ns = ns + 4
+  end
+  spend[ns + 1] = ${fb}; spend[ns + 2] = fmt('%d', cur + cost); ns = ns + 2
+`
+    : ''
+}  if now + t1_${i} > needed then needed = now + t1_${i} end
   if now + t1_${i} > horizon then horizon = now + t1_${i} end
-  if refund and sidx == idx and cur > 0 then refund[#refund + 1] = ${fb}; refund[#refund + 1] = max(0, cur - cost) end
+  if refund and sidx == idx and cur > 0 then refund[#refund + 1] = ${fb}; refund[#refund + 1] = fmt('%d', max(0, cur - cost)) end
 end
 `;
     case 'g': {
       // T = W / L µs per token, tau = T * burst: the GCRA tolerance.
       const T = W / L;
       const tau = T * limit.burst;
-      return `${head}  local tat = tonumber(vals[${v}]) or now
+      return `${head}  local tat = ${num(v, 'now')}
   if tat < now then tat = now end
   local newTat = tat + cost * ${T}
   ok_${i} = newTat - now <= ${tau}
@@ -143,8 +183,8 @@ end
   t0_${i} = ceil(tat - now)
   t1_${i} = ceil(newTat - now)
   local stored = ceil(min(newTat, now + ${2 * tau}))
-  spend[ns + 1] = ${fa}; spend[ns + 2] = fmt('%.0f', stored); ns = ns + 2
-  if stored > needed then needed = stored end
+  w_${i} = stored
+${table ? `  spend[ns + 1] = ${fa}; spend[ns + 2] = fmt('%d', stored); ns = ns + 2\n` : ''}  if stored > needed then needed = stored end
   if now + ${2 * tau} > horizon then horizon = now + ${2 * tau} end
   if refund and tat > now then refund[#refund + 1] = ${fa}; refund[#refund + 1] = fmt('%.0f', max(now, tat - cost * ${T})) end
 end
@@ -175,17 +215,105 @@ function fieldsOf(limit: ResolvedLimit): string[] {
   return [];
 }
 
-/** Generates the decision script for exactly these limits (one per limiter, cached by Redis). */
-export function buildDecideScript(limits: readonly ResolvedLimit[]): RedisScript {
+/** Up to this many limits, the spend is one HSET call written out in the script, without a list. */
+const STATIC_WRITE_MAX = 4;
+
+/**
+ * The spend of a limiter with few limits: HSET with its arguments written out (no list, no
+ * unpack), and only the fields that change: a window's index is rewritten when the window rolls.
+ * Without a GCRA limit, the expiry only moves when a window rolls, so it is only checked then.
+ */
+function staticWrite(limits: readonly ResolvedLimit[]): string {
+  const full: string[] = [];
+  const counts: string[] = [];
+  const rolled: string[] = [];
+  limits.forEach((limit, index) => {
+    const i = index + 1;
+    const n = limit.name;
+    if (limit.kind === 'f' || limit.kind === 's') {
+      rolled.push(`not same_${i}`);
+      full.push(q(`${n}:a`), `fmt('%d', idx_${i})`);
+      if (limit.kind === 's') full.push(q(`${n}:c`), `fmt('%d', p_${i})`);
+      full.push(q(`${n}:b`), `fmt('%d', w_${i})`);
+      counts.push(q(`${n}:b`), `fmt('%d', w_${i})`);
+    } else if (limit.kind === 'g') {
+      full.push(q(`${n}:a`), `fmt('%d', w_${i})`);
+      counts.push(q(`${n}:a`), `fmt('%d', w_${i})`);
+    }
+  });
+  if (full.length === 0) return '';
+  const hasGcra = limits.some((l) => l.kind === 'g');
+  const hset = (args: string[]) => `redis.call('HSET', key, ${args.join(', ')}`;
+  const write = (args: string[]) => `if extend then
+    ${hset(args)}, '!e', fmt('%d', ceil(horizon)))
+    redis.call('PEXPIRE', key, fmt('%d', ceil((horizon - now) / 1000) + 1))
+  else
+    ${hset(args)})
+  end`;
+  if (!hasGcra && counts.length === 2) {
+    // One window limit and the window did not roll: the expiry cannot move, and the new count is
+    // the stored one plus cost, which HINCRBY computes from ARGV[2] without any formatting here.
+    return `if spent then
+  if ${rolled.join(' or ')} then
+  local extend = needed > expiresAt
+  ${write(full)}
+  else
+    redis.call('HINCRBY', key, ${counts[0]}, ARGV[2])
+  end
+end
+`;
+  }
+  const anyRolled = rolled.length > 0 ? rolled.join(' or ') : 'false';
+  const extend = hasGcra ? 'needed > expiresAt' : `(${anyRolled}) and needed > expiresAt`;
+  return `if spent then
+  local extend = ${extend}
+  ${
+    rolled.length === 0
+      ? write(full)
+      : `if ${anyRolled} then
+  ${write(full)}
+  else
+  ${write(counts)}
+  end`
+  }
+end
+`;
+}
+
+/** The limiter options written into its decision script. */
+export interface DecideScriptOptions {
+  /** Count rejected requests too. Default false. */
+  readonly spendOnReject?: boolean;
+  /** Block the subject this long (µs) after a rejection. Default 0 (off). */
+  readonly blockOnRejectUs?: number;
+}
+
+/** Generates the decision script for exactly these limits and options (one per limiter, cached by Redis). */
+export function buildDecideScript(limits: readonly ResolvedLimit[], opts: DecideScriptOptions = {}): RedisScript {
+  const options = { spendOnReject: opts.spendOnReject === true, blockOnRejectUs: opts.blockOnRejectUs ?? 0 };
+  if (!Number.isSafeInteger(options.blockOnRejectUs) || options.blockOnRejectUs < 0) {
+    throw new RangeError('blockOnRejectUs must be a non-negative integer.');
+  }
   const fields = ['!b', '!e'];
   const blocks: string[] = [];
   const concurrency = limits.find((l) => l.kind === 'c');
+  const table = limits.length > STATIC_WRITE_MAX;
   limits.forEach((limit, index) => {
     const i = index + 1;
-    blocks.push(limitBlock(limit, i, fields.length + 1));
+    blocks.push(limitBlock(limit, i, fields.length + 1, table));
     fields.push(...fieldsOf(limit));
   });
   const okAll = limits.map((_, index) => `ok_${index + 1}`).join(' and ');
+  // Admitted and spent: every ok is 1 and every retry 0, and the reset of a window or lease
+  // follows from nowUs (the client computes it), so only remaining goes back, plus the reset of a
+  // GCRA limit, which depends on its stored state.
+  const short = limits
+    .map((limit, index) => {
+      const i = index + 1;
+      // Every limit admitted, so no remaining is below 0 (no max() call needed).
+      return limit.kind === 'g' ? `r1_${i}, t1_${i}` : `r1_${i}`;
+    })
+    .join(', ');
   const outputs = limits
     .map((limit, index) => {
       const i = index + 1;
@@ -199,47 +327,59 @@ out[${3 + index * 4 + 4}] = rt_${i}`;
     .join('\n');
   const leaseLua = concurrency
     ? `if op == 'c' and allOk then
-  redis.call('ZADD', KEYS[2], fmt('%.0f', now + ${concurrency.windowMs * 1000}), lease)
-  redis.call('PEXPIRE', KEYS[2], ${concurrency.windowMs + 1})
+  redis.call('ZADD', KEYS[2], fmt('%d', now + ${concurrency.windowMs * 1000}), lease)
+  redis.call('PEXPIRE', KEYS[2], '${concurrency.windowMs + 1}')
 end
 if refund and lease ~= '' then redis.call('ZREM', KEYS[2], lease) end
 `
     : '';
+  const tableWrite = `if spent and ns > 0 then
+  if needed > expiresAt then
+    spend[ns + 1] = '!e'; spend[ns + 2] = fmt('%d', ceil(horizon)); ns = ns + 2
+    redis.call('HSET', key, unpack(spend, 1, ns))
+    redis.call('PEXPIRE', key, fmt('%d', ceil((horizon - now) / 1000) + 1))
+  else
+    redis.call('HSET', key, unpack(spend, 1, ns))
+  end
+end
+`;
   const lua = `${PRELUDE}
+${table ? 'local spend = {}\nlocal ns = 0' : ''}
 local vals = redis.call('HMGET', key, ${fields.map(q).join(', ')})
 ${BLOCK_OP}
 ${blocks.join('')}
 if not (${okAll}) then allOk = false end
-local spent = op == 'x' or (op == 'c' and (allOk or (ARGV[3] == '1' and blockedFor == 0)))
-local out = {allOk and 1 or 0, now, blockedFor}
+local spent = op == 'x' or (op == 'c' and ${options.spendOnReject ? '(allOk or blockedFor == 0)' : 'allOk'})
+if op == 'p' then
+  local out = {0, now, blockedFor}
 ${outputs}
-if op == 'p' then return out end
+  return out
+end
 ${leaseLua}
 if refund then
   if #refund > 0 then redis.call('HSET', key, unpack(refund)) end
-  out[1] = 1
-  return out
+  return {1, now}
 end
-if spent and ns > 0 then
-  if needed > expiresAt then
-    spend[ns + 1] = '!e'; spend[ns + 2] = fmt('%.0f', horizon); ns = ns + 2
-    redis.call('HSET', key, unpack(spend, 1, ns))
-    redis.call('PEXPIRE', key, ceil((horizon - now) / 1000) + 1)
-  else
-    redis.call('HSET', key, unpack(spend, 1, ns))
-  end
-end
-if op == 'c' and not allOk and blockedFor == 0 and blockUs > 0 then
+${table ? tableWrite : staticWrite(limits)}if allOk and spent then return {1, now, ${short}} end
+local out = {0, now, blockedFor}
+${outputs}
+${
+  options.blockOnRejectUs > 0
+    ? `if op == 'c' and blockedFor == 0 then
+  local blockUs = ${options.blockOnRejectUs}
   local untilUs = now + blockUs
   if untilUs > expiresAt then
-    redis.call('HSET', key, '!b', fmt('%.0f', untilUs), '!e', fmt('%.0f', untilUs))
-    redis.call('PEXPIRE', key, ceil(blockUs / 1000) + 1)
+    local u = fmt('%d', untilUs)
+    redis.call('HSET', key, '!b', u, '!e', u)
+    redis.call('PEXPIRE', key, fmt('%d', ceil(blockUs / 1000) + 1))
   else
-    redis.call('HSET', key, '!b', fmt('%.0f', untilUs))
+    redis.call('HSET', key, '!b', fmt('%d', untilUs))
   end
   out[3] = blockUs
 end
-return out
+`
+    : ''
+}return out
 `;
   return defineScript(`rate-limit-decide(${limits.map((l) => l.name).join(',')})`, lua);
 }

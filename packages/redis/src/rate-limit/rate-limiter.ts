@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { RateLimitError, RedisStoreError } from '../errors.ts';
 import { RedisCallGuard, type RedisDownPolicy, resolveRedisDownPolicy } from '../redis-down-policy.ts';
-import { type RedisClient, type RedisScript, runScript } from '../scripts.ts';
+import { type RedisClient, type RedisScript, runScriptUnpipelined } from '../scripts.ts';
 import { BlockedSubjects } from './blocked-subjects.ts';
 import { buildDecideScript } from './decide-script.ts';
 import type { Lease, LimitStatus, RateLimitDecision } from './decision.ts';
@@ -60,20 +60,66 @@ interface ScriptReply {
   readonly allowed: boolean;
   readonly nowUs: number;
   readonly blockedForUs: number;
-  readonly limits: { ok: boolean; remaining: number; resetUs: number; retryUs: number }[];
+  readonly limits: LimitStatus[];
 }
 
-function parseReply(reply: unknown, count: number): ScriptReply {
-  if (!Array.isArray(reply) || reply.length < 3 + 4 * count || !reply.every((x) => typeof x === 'number')) {
-    throw new RedisStoreError('ERR_REDIS_UNEXPECTED_REPLY', 'the rate-limit script returned an unexpected reply.');
+/** Thrown for any reply the script cannot have produced (a foreign script under our SHA, a proxy). */
+function unexpectedReply(): RedisStoreError {
+  return new RedisStoreError('ERR_REDIS_UNEXPECTED_REPLY', 'the rate-limit script returned an unexpected reply.');
+}
+
+function status(l: ResolvedLimit, allowed: boolean, remaining: number, resetUs: number, retryUs: number): LimitStatus {
+  return {
+    name: l.name,
+    algorithm: l.algorithm,
+    limit: l.limit,
+    windowMs: l.windowMs,
+    allowed,
+    remaining,
+    resetMs: resetUs > 0 ? Math.ceil(resetUs / 1000) : 0,
+    retryAfterMs: retryUs > 0 ? Math.ceil(retryUs / 1000) : 0,
+  };
+}
+
+/**
+ * Reads the script's reply (see decide-script.ts). Admitted and spent: `1, now`, then per limit
+ * its remaining (GCRA: remaining, reset); the reset of a window is recomputed here from `now` with
+ * the script's own arithmetic (both are IEEE doubles on integers below 2^53, so the figures match).
+ * Otherwise: `0, now, blockedFor, (ok, remaining, reset, retry)×n`. Ops without limit state
+ * (`count` 0) answer `1, now` or `0, now, blockedFor`.
+ */
+function parseReply(reply: unknown, limits: readonly ResolvedLimit[], count: number): ScriptReply {
+  if (!Array.isArray(reply)) throw unexpectedReply();
+  const n = reply as unknown[];
+  for (let i = 0; i < n.length; i++) if (typeof n[i] !== 'number') throw unexpectedReply();
+  const nums = n as number[];
+  const nowUs = nums[1]!;
+  const out: LimitStatus[] = [];
+  if (nums[0] === 1) {
+    let at = 2;
+    for (let i = 0; i < count; i++) {
+      const l = limits[i]!;
+      const remaining = nums[at++]!;
+      let resetUs = 0;
+      if (l.kind === 'g') resetUs = nums[at++]!;
+      else if (l.kind !== 'c') {
+        const w = l.windowMs * 1000;
+        resetUs = (Math.floor(nowUs / w) + (l.kind === 'f' ? 1 : 2)) * w - nowUs;
+      }
+      out.push(status(l, true, remaining, resetUs, 0));
+    }
+    if (at !== nums.length || nums.length < 2) throw unexpectedReply();
+    return { allowed: true, nowUs, blockedForUs: 0, limits: out };
   }
-  const n = reply as number[];
-  const limits = [];
-  for (let i = 0; i < count; i++) {
-    const at = 3 + 4 * i;
-    limits.push({ ok: n[at] === 1, remaining: n[at + 1]!, resetUs: n[at + 2]!, retryUs: n[at + 3]! });
+  if (nums[0] !== 0 || nums.length !== 3 + 4 * count) throw unexpectedReply();
+  const blockedForUs = nums[2]!;
+  let allowed = blockedForUs === 0;
+  for (let i = 0, at = 3; i < count; i++, at += 4) {
+    const ok = nums[at] === 1;
+    if (!ok) allowed = false;
+    out.push(status(limits[i]!, ok, nums[at + 1]!, nums[at + 2]!, nums[at + 3]!));
   }
-  return { allowed: n[0] === 1, nowUs: n[1]!, blockedForUs: n[2]!, limits };
+  return { allowed, nowUs, blockedForUs, limits: out };
 }
 
 const PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -163,8 +209,6 @@ class RedisRateLimiter implements RateLimiter {
   readonly #client: RedisClient;
   readonly #prefix: string;
   readonly #guard: RedisCallGuard;
-  readonly #spendOnReject: string;
-  readonly #blockOnRejectUs: number;
   readonly #shadow: boolean;
   readonly #policy: ReturnType<typeof resolveRedisDownPolicy>;
   readonly #cache: BlockedSubjects<CachedRejection> | undefined;
@@ -189,8 +233,6 @@ class RedisRateLimiter implements RateLimiter {
     this.#client = client;
     this.#prefix = prefix;
     this.#guard = new RedisCallGuard(client, { timeoutMs });
-    this.#spendOnReject = options.spendOnReject === true ? '1' : '0';
-    this.#blockOnRejectUs = blockOnRejectMs * 1000;
     this.#shadow = options.shadow === true;
     this.#policy = policy;
     this.#cache = cacheSize > 0 ? new BlockedSubjects(cacheSize) : undefined;
@@ -198,7 +240,10 @@ class RedisRateLimiter implements RateLimiter {
       policy.mode === 'fallback' ? new LocalLimiter(limits, policy.maxKeys, policy.limitScale) : undefined;
     this.#withLeases = limits.some((l) => l.kind === 'c');
     this.#maxCost = Math.min(...limits.map((l) => l.burst));
-    this.#script = buildDecideScript(limits);
+    this.#script = buildDecideScript(limits, {
+      spendOnReject: options.spendOnReject === true,
+      blockOnRejectUs: blockOnRejectMs * 1000,
+    });
     this.#operation = `rate limit (${prefix})`;
     this.#onRedisError = options.onRedisError;
   }
@@ -216,12 +261,13 @@ class RedisRateLimiter implements RateLimiter {
 
   #run(op: string, subject: string, cost: number, lease: string, blockUs: number): Promise<ScriptReply> {
     const keys = subjectKeys(this.#prefix, subject, this.#withLeases);
-    const args = [op, cost, this.#spendOnReject, lease, blockUs];
-    return this.#guard.call(this.#operation, async () =>
-      parseReply(
-        await runScript(this.#client, this.#script, keys, args),
-        op === 'b' || op === 'd' || op === 'l' ? 0 : this.limits.length,
-      ),
+    // spendOnReject and blockOnRejectMs are written into the script; see decide-script.ts.
+    const args = op === 'b' ? [op, cost, '', blockUs] : lease === '' ? [op, cost] : [op, cost, lease];
+    const count = op === 'b' || op === 'd' || op === 'l' || op === 'r' ? 0 : this.limits.length;
+    return this.#guard.call(
+      this.#operation,
+      () => runScriptUnpipelined(this.#client, this.#script, keys, args),
+      (reply) => parseReply(reply, this.limits, count),
     );
   }
 
@@ -283,18 +329,11 @@ class RedisRateLimiter implements RateLimiter {
     const leaseId = this.#withLeases ? randomUUID() : '';
     let reply: ScriptReply;
     try {
-      reply = await this.#run('c', subject, cost, leaseId, this.#blockOnRejectUs);
+      reply = await this.#run('c', subject, cost, leaseId, 0);
     } catch (error) {
       return this.#whenDown(error, subject, cost, leaseId);
     }
-    const limits = this.#statuses(
-      reply.limits.map((l) => ({
-        ok: l.ok,
-        remaining: l.remaining,
-        resetMs: l.resetUs / 1000,
-        retryAfterMs: l.retryUs / 1000,
-      })),
-    );
+    const limits = reply.limits;
     const limited = !reply.allowed;
     const blocked = reply.blockedForUs > 0;
     let retryAfterMs = 0;
@@ -364,14 +403,7 @@ class RedisRateLimiter implements RateLimiter {
   async get(subject: string): Promise<RateLimitDecision> {
     assertSubject(subject);
     const reply = await this.#run('p', subject, 1, '', 0);
-    const limits = this.#statuses(
-      reply.limits.map((l) => ({
-        ok: l.ok,
-        remaining: l.remaining,
-        resetMs: l.resetUs / 1000,
-        retryAfterMs: l.retryUs / 1000,
-      })),
-    );
+    const limits = reply.limits;
     const blocked = reply.blockedForUs > 0;
     const limited = blocked || limits.some((l) => !l.allowed);
     let retryAfterMs = Math.ceil(reply.blockedForUs / 1000);
