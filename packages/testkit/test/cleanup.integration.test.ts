@@ -13,27 +13,29 @@ const fixture = fileURLToPath(new URL('./fixtures/hold-servers.ts', import.meta.
 async function runFixture(mode: 'stop' | 'exit' | 'throw' | 'signal'): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'rampart-cleanup-'));
   const marker = randomUUID();
+  let child: ReturnType<typeof spawn> | undefined;
   try {
-    const child = spawn(process.execPath, [fixture, mode, marker], {
+    const proc = spawn(process.execPath, [fixture, mode, marker], {
       env: { ...process.env, TMPDIR: tmp, NODE_ENV: 'test' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    child = proc;
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
+    proc.stdout.on('data', (c: Buffer) => {
       stdout += c.toString();
     });
-    child.stderr.on('data', (c: Buffer) => {
+    proc.stderr.on('data', (c: Buffer) => {
       stderr += c.toString();
     });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    await waitFor(() => stdout.includes('\n') || child.exitCode !== null, {
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    await waitFor(() => stdout.includes('\n') || proc.exitCode !== null, {
       timeoutMs: 60_000,
       what: 'the fixture to report',
     });
     const report = JSON.parse(stdout.split('\n')[0] ?? '') as { ports: number[] };
     expect(report.ports).toHaveLength(4);
-    if (mode === 'signal') child.kill('SIGTERM');
+    if (mode === 'signal') proc.kill('SIGTERM');
     await exited;
     expect(stderr).not.toContain('TestkitError');
 
@@ -47,6 +49,8 @@ async function runFixture(mode: 'stop' | 'exit' | 'throw' | 'signal'): Promise<v
     });
     await waitFor(() => readdirSync(tmp).length === 0, { timeoutMs: 10_000, what: `${tmp} to be empty` });
   } finally {
+    // If an assertion or timeout ended the test early, do not leave the fixture running.
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     rmSync(tmp, { recursive: true, force: true });
   }
 }
