@@ -204,19 +204,23 @@ export class VaultTransit {
     return { ...wrapped, dek };
   }
 
-  /** `POST <mount>/decrypt/<key>` with `batch_input`: one DEK or one error per item, in order. */
-  async decryptBatch(
+  /**
+   * `POST <mount>/<operation>/<key>` with one `batch_input` item per wrapped DEK; returns Vault's
+   * `batch_results`, exactly one per item, in order.
+   */
+  async #batch(
+    operation: 'decrypt' | 'rewrap',
     mount: string,
     key: string,
     items: readonly (WrappedDek & { transitContext: string | undefined })[],
-  ): Promise<(Buffer | TransitError)[]> {
+  ): Promise<{ plaintext?: unknown; ciphertext?: unknown; error?: unknown }[]> {
     const results = await this.#call(
-      'decrypt',
+      operation,
       key,
       items.length,
       async (o) => {
         const body = await this.#client.write(
-          `${mount}/decrypt/${key}`,
+          `${mount}/${operation}/${key}`,
           {
             batch_input: items.map((item) =>
               item.transitContext === undefined
@@ -237,9 +241,19 @@ export class VaultTransit {
     if (!Array.isArray(results) || results.length !== items.length) {
       throw new TransitError(
         'ERR_TRANSIT_VAULT_REJECTED',
-        `Vault decrypt for transit key "${key}" answered without one batch result per item.`,
+        `Vault ${operation} for transit key "${key}" answered without one batch result per item.`,
       );
     }
+    return results;
+  }
+
+  /** `POST <mount>/decrypt/<key>` with `batch_input`: one DEK or one error per item, in order. */
+  async decryptBatch(
+    mount: string,
+    key: string,
+    items: readonly (WrappedDek & { transitContext: string | undefined })[],
+  ): Promise<(Buffer | TransitError)[]> {
+    const results = await this.#batch('decrypt', mount, key, items);
     return results.map((result: { plaintext?: unknown; error?: unknown }) => {
       if (typeof result?.error === 'string' && result.error !== '') {
         return vaultError(codeForVaultMessage(result.error), 'decrypt', key, { errors: [result.error] });
@@ -262,35 +276,7 @@ export class VaultTransit {
     key: string,
     items: readonly (WrappedDek & { transitContext: string | undefined })[],
   ): Promise<(WrappedDek | TransitError)[]> {
-    const results = await this.#call(
-      'rewrap',
-      key,
-      items.length,
-      async (o) => {
-        const body = await this.#client.write(
-          `${mount}/rewrap/${key}`,
-          {
-            batch_input: items.map((item) =>
-              item.transitContext === undefined
-                ? { ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek) }
-                : { ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek), context: b64(item.transitContext) },
-            ),
-          },
-          o,
-        );
-        return (body as { data?: { batch_results?: unknown } } | null)?.data?.batch_results;
-      },
-      (error) =>
-        (error as { response?: { statusCode?: number } }).response?.statusCode === 400
-          ? batchResults(error)
-          : undefined,
-    );
-    if (!Array.isArray(results) || results.length !== items.length) {
-      throw new TransitError(
-        'ERR_TRANSIT_VAULT_REJECTED',
-        `Vault rewrap for transit key "${key}" answered without one batch result per item.`,
-      );
-    }
+    const results = await this.#batch('rewrap', mount, key, items);
     return results.map((result: { ciphertext?: unknown; error?: unknown }) => {
       if (typeof result?.error === 'string' && result.error !== '') {
         return vaultError(codeForVaultMessage(result.error), 'rewrap', key, { errors: [result.error] });
