@@ -1,7 +1,6 @@
 import { createDecipheriv, createHmac } from 'node:crypto';
-import { Readable, type Transform, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
+import { pipeThrough } from '../test/pipe-through.ts';
 import { DataKey } from './data-key.ts';
 import { ALG, encodeFixedHeader, encodeWrapped, parseHead, replaceWrapped } from './envelope.ts';
 import { TransitError } from './errors.ts';
@@ -35,7 +34,7 @@ const V1 =
 const PLAINTEXT = 'a stream of forty bytes, in three frames';
 const CONTEXT = { tenant: 't1', object: 'backup.tar' };
 const CONTEXT_BYTES = Buffer.from(
-  '02' + '066f626a656374' + '000a' + Buffer.from('backup.tar').toString('hex') + '0674656e616e74' + '0002' + '7431',
+  `02066f626a656374000a${Buffer.from('backup.tar').toString('hex')}0674656e616e7400027431`,
   'hex',
 );
 
@@ -55,21 +54,6 @@ function fakeCore(): TransitCore {
     fixedHeader: (alg: (typeof ALG)[keyof typeof ALG]) => encodeFixedHeader(alg, 'transit', 'orders'),
     unwrap: () => new DataKey(dek()),
   } as unknown as TransitCore;
-}
-
-async function run(input: Buffer, transform: Transform): Promise<Buffer> {
-  const out: Buffer[] = [];
-  await pipeline(
-    Readable.from([input]),
-    transform,
-    new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        out.push(chunk);
-        cb();
-      },
-    }),
-  );
-  return Buffer.concat(out);
 }
 
 /** Opens a vector by the README's spec alone; `aadPrefix` is what the format authenticates. */
@@ -99,7 +83,7 @@ function rewrapped(bytes: Buffer): Buffer {
 
 describe('stream format 2 (known-answer vector)', () => {
   it('seals the vector exactly', async () => {
-    const sealed = await run(
+    const sealed = await pipeThrough(
       Buffer.from(PLAINTEXT),
       createEncryptStream(fakeCore(), CONTEXT, { salt: Buffer.alloc(16, 0xbb) }),
     );
@@ -116,16 +100,16 @@ describe('stream format 2 (known-answer vector)', () => {
 
   it('opens the vector, and the same stream after its wrapped DEK and key version were replaced', async () => {
     const bytes = Buffer.from(V2, 'hex');
-    expect((await run(bytes, createDecryptStream(fakeCore(), CONTEXT, {}))).toString()).toBe(PLAINTEXT);
+    expect((await pipeThrough(bytes, createDecryptStream(fakeCore(), CONTEXT, {}))).toString()).toBe(PLAINTEXT);
     const moved = rewrapped(bytes);
     expect(parseHead(moved).keyVersion).toBe(4);
     expect(moved.subarray(72)).toEqual(bytes.subarray(72));
-    expect((await run(moved, createDecryptStream(fakeCore(), CONTEXT, {}))).toString()).toBe(PLAINTEXT);
+    expect((await pipeThrough(moved, createDecryptStream(fakeCore(), CONTEXT, {}))).toString()).toBe(PLAINTEXT);
   });
 
   it('refuses a wrapped DEK that unwraps to another data key, before opening any frame', async () => {
     const other: TransitCore = { ...fakeCore(), unwrap: () => new DataKey(Buffer.alloc(32, 1)) };
-    await expect(run(Buffer.from(V2, 'hex'), createDecryptStream(other, CONTEXT, {}))).rejects.toMatchObject({
+    await expect(pipeThrough(Buffer.from(V2, 'hex'), createDecryptStream(other, CONTEXT, {}))).rejects.toMatchObject({
       code: 'ERR_TRANSIT_INTEGRITY',
       message: expect.stringContaining('key commitment'),
     });
@@ -136,13 +120,14 @@ describe('stream format 1 (known-answer vector, read-only)', () => {
   it('still opens, by the spec (the AAD is the whole header) and with decryptStream', async () => {
     const bytes = Buffer.from(V1, 'hex');
     expect(openBySpec(bytes, bytes.subarray(0, 124))).toBe(PLAINTEXT);
-    expect((await run(bytes, createDecryptStream(fakeCore(), CONTEXT, {}))).toString()).toBe(PLAINTEXT);
+    expect((await pipeThrough(bytes, createDecryptStream(fakeCore(), CONTEXT, {}))).toString()).toBe(PLAINTEXT);
   });
 
   it('no longer authenticates once its wrapped DEK is replaced (why rewrap refuses it)', async () => {
-    const error = await run(rewrapped(Buffer.from(V1, 'hex')), createDecryptStream(fakeCore(), CONTEXT, {})).catch(
-      (e: unknown) => e,
-    );
+    const error = await pipeThrough(
+      rewrapped(Buffer.from(V1, 'hex')),
+      createDecryptStream(fakeCore(), CONTEXT, {}),
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransitError);
     expect((error as TransitError).code).toBe('ERR_TRANSIT_INTEGRITY');
   });

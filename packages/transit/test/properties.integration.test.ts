@@ -1,15 +1,9 @@
-/**
- * The properties issue 4 names as "done when", against the Vault dev server:
- * every record decrypts after any sequence of rotations and rewraps; any single-bit change to the
- * envelope, the context or the wrapped DEK fails closed; Vault down never yields plaintext.
- */
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EncryptionContext, type Transit, TransitError } from '../src/index.ts';
 import { type Fixture, startFixture } from './fixture.ts';
+import { pipeThrough } from './pipe-through.ts';
 
 let fx: Fixture;
 beforeAll(async () => {
@@ -157,16 +151,7 @@ describe('property: any change to a stream (format 2) fails closed', () => {
     const out: Buffer[] = [];
     let error: unknown;
     try {
-      await pipeline(
-        Readable.from([bytes]),
-        transit.decryptStream(context),
-        new Writable({
-          write(chunk: Buffer, _enc, cb) {
-            out.push(chunk);
-            cb();
-          },
-        }),
-      );
+      await pipeThrough(bytes, transit.decryptStream(context), out);
     } catch (caught) {
       error = caught;
     }
@@ -193,25 +178,10 @@ describe('property: any change to a stream (format 2) fails closed', () => {
     const key = await fx.newKey(bound ? { derived: true } : {});
     const binding = bound ? { tenantBinding: { contextKey: 'tenant' } } : {};
     const writer = fx.transit(key, { frameSize: FRAME, ...binding });
-    const sealed = (await encryptAll(writer.encryptStream(context), SECRET)) as Buffer;
+    const sealed = (await pipeThrough(SECRET, writer.encryptStream(context))) as Buffer;
     const reader = fx.transit(key, { frameSize: FRAME, ...binding });
     expect((await decryptAll(reader, sealed)).out).toEqual(SECRET);
     return { writer, reader, sealed, header: sealed.length - (SECRET.length + 4 * 16) };
-  }
-
-  async function encryptAll(transform: NodeJS.ReadWriteStream, input: Buffer): Promise<Buffer> {
-    const out: Buffer[] = [];
-    await pipeline(
-      Readable.from([input]),
-      transform,
-      new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          out.push(chunk);
-          cb();
-        },
-      }),
-    );
-    return Buffer.concat(out);
   }
 
   it('flipping any single bit (header, wrapped DEK, commitment, any frame, any tag) fails closed, every bit tried', async () => {
@@ -227,7 +197,7 @@ describe('property: any change to a stream (format 2) fails closed', () => {
 
   it('reordering, dropping, duplicating or appending frames, truncating, or splicing another stream fails closed', async () => {
     const { writer, reader, sealed, header } = await setup(false);
-    const other = await encryptAll(writer.encryptStream(context), SECRET); // same DEK, other salt
+    const other = await pipeThrough(SECRET, writer.encryptStream(context)); // same DEK, other salt
     const frameAt = (bytes: Buffer, i: number): Buffer =>
       bytes.subarray(header + i * (FRAME + 16), Math.min(bytes.length, header + (i + 1) * (FRAME + 16)));
     const frames = [0, 1, 2, 3].map((i) => frameAt(sealed, i));

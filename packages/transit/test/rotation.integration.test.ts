@@ -1,7 +1,6 @@
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Fixture, startFixture } from './fixture.ts';
+import { pipeThrough } from './pipe-through.ts';
 import { encryptStreamV1 } from './stream-v1.ts';
 
 let fx: Fixture;
@@ -89,26 +88,11 @@ describe('Transit.rewrap', () => {
 const streamCtx = { tenant: 't1', object: 'backup.tar' };
 const STREAM_TEXT = 'hello stream, more than one frame of it '.repeat(4);
 
-async function collect(input: Buffer, transform: NodeJS.ReadWriteStream): Promise<Buffer> {
-  const out: Buffer[] = [];
-  await pipeline(
-    Readable.from([input]),
-    transform,
-    new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        out.push(chunk);
-        cb();
-      },
-    }),
-  );
-  return Buffer.concat(out);
-}
-
 describe('Transit.rewrap of a stream (format 2)', () => {
   it('rewraps the header only, and the stream decrypts after rotation and a raised min_decryption_version', async () => {
     const key = await fx.newKey();
     const transit = fx.transit(key, { frameSize: 64 });
-    const sealed = await collect(Buffer.from(STREAM_TEXT), transit.encryptStream(streamCtx));
+    const sealed = await pipeThrough(Buffer.from(STREAM_TEXT), transit.encryptStream(streamCtx));
     expect(transit.inspect(sealed)).toMatchObject({ stream: true, formatVersion: 2, keyVersion: 1 });
     await fx.client.write(`transit/keys/${key}/rotate`, {});
     await fx.client.write(`transit/keys/${key}/rotate`, {});
@@ -127,12 +111,12 @@ describe('Transit.rewrap of a stream (format 2)', () => {
     expect((await transit.rotationReport([result.envelope])).stale).toEqual([]);
 
     const cold = (): ReturnType<typeof fx.transit> => fx.transit(key, { decryptCache: false });
-    expect((await collect(result.envelope, cold().decryptStream(streamCtx))).toString()).toBe(STREAM_TEXT);
+    expect((await pipeThrough(result.envelope, cold().decryptStream(streamCtx))).toString()).toBe(STREAM_TEXT);
     await fx.client.write(`transit/keys/${key}/config`, { min_decryption_version: 3 });
     fx.server.clearRequests();
-    expect((await collect(result.envelope, cold().decryptStream(streamCtx))).toString()).toBe(STREAM_TEXT);
+    expect((await pipeThrough(result.envelope, cold().decryptStream(streamCtx))).toString()).toBe(STREAM_TEXT);
     expect(fx.calls('transit/decrypt/')).toBe(1); // really unwrapped by Vault at version 3
-    await expect(collect(sealed, cold().decryptStream(streamCtx))).rejects.toMatchObject({
+    await expect(pipeThrough(sealed, cold().decryptStream(streamCtx))).rejects.toMatchObject({
       code: 'ERR_TRANSIT_KEY_VERSION_TOO_OLD',
     });
   });
@@ -141,20 +125,20 @@ describe('Transit.rewrap of a stream (format 2)', () => {
     const key = await fx.newKey();
     const transit = fx.transit(key, { frameSize: 256 });
     const text = Buffer.from('0123456789abcdef'.repeat(512));
-    const sealed = await collect(text, transit.encryptStream(streamCtx));
+    const sealed = await pipeThrough(text, transit.encryptStream(streamCtx));
     await fx.client.write(`transit/keys/${key}/rotate`, {});
     const [result] = await transit.rewrap([{ envelope: sealed.subarray(0, 1024) }]);
     if (!result?.ok) throw result?.error ?? new Error('no result');
     const moved = Buffer.concat([result.envelope, sealed.subarray(1024)]);
     await fx.client.write(`transit/keys/${key}/config`, { min_decryption_version: 2 });
-    expect(await collect(moved, fx.transit(key, { decryptCache: false }).decryptStream(streamCtx))).toEqual(text);
+    expect(await pipeThrough(moved, fx.transit(key, { decryptCache: false }).decryptStream(streamCtx))).toEqual(text);
   });
 
   it('rewraps tenant-bound streams with their context', async () => {
     const key = await fx.newKey({ derived: true });
     const binding = { tenantBinding: { contextKey: 'tenant' }, frameSize: 64 };
     const transit = fx.transit(key, binding);
-    const sealed = await collect(Buffer.from(STREAM_TEXT), transit.encryptStream(streamCtx));
+    const sealed = await pipeThrough(Buffer.from(STREAM_TEXT), transit.encryptStream(streamCtx));
     await fx.client.write(`transit/keys/${key}/rotate`, {});
     const [withoutContext, withContext] = await transit.rewrap([
       { envelope: sealed },
@@ -164,9 +148,9 @@ describe('Transit.rewrap of a stream (format 2)', () => {
     if (!withContext?.ok) throw withContext?.error ?? new Error('no result');
     await fx.client.write(`transit/keys/${key}/config`, { min_decryption_version: 2 });
     const reader = fx.transit(key, { ...binding, decryptCache: false });
-    expect((await collect(withContext.envelope, reader.decryptStream(streamCtx))).toString()).toBe(STREAM_TEXT);
+    expect((await pipeThrough(withContext.envelope, reader.decryptStream(streamCtx))).toString()).toBe(STREAM_TEXT);
     await expect(
-      collect(withContext.envelope, reader.decryptStream({ ...streamCtx, tenant: 't2' })),
+      pipeThrough(withContext.envelope, reader.decryptStream({ ...streamCtx, tenant: 't2' })),
     ).rejects.toMatchObject({ code: 'ERR_TRANSIT_INTEGRITY' });
   });
 });
@@ -176,7 +160,7 @@ describe('Transit.rewrap of a stream of format 1', () => {
     const key = await fx.newKey();
     const transit = fx.transit(key, { frameSize: 64 });
     const sealed = await encryptStreamV1(fx.client, key, streamCtx, Buffer.from(STREAM_TEXT), 64);
-    const current = await collect(Buffer.from(STREAM_TEXT), transit.encryptStream(streamCtx));
+    const current = await pipeThrough(Buffer.from(STREAM_TEXT), transit.encryptStream(streamCtx));
     expect(transit.inspect(sealed)).toMatchObject({ stream: true, formatVersion: 1 });
     await fx.client.write(`transit/keys/${key}/rotate`, {});
     const report = await transit.rotationReport([sealed, current]);
@@ -184,10 +168,10 @@ describe('Transit.rewrap of a stream of format 1', () => {
     expect(report.stale).toEqual([0, 1]);
     const [result] = await transit.rewrap([{ envelope: sealed }]);
     expect(result).toMatchObject({ ok: false, error: { code: 'ERR_TRANSIT_STREAM' } });
-    const plain = await collect(sealed, fx.transit(key, { decryptCache: false }).decryptStream(streamCtx));
+    const plain = await pipeThrough(sealed, fx.transit(key, { decryptCache: false }).decryptStream(streamCtx));
     expect(plain.toString()).toBe(STREAM_TEXT);
     // Re-encrypting writes format 2, which rewrap accepts.
-    const reencrypted = await collect(plain, transit.encryptStream(streamCtx));
+    const reencrypted = await pipeThrough(plain, transit.encryptStream(streamCtx));
     expect(transit.inspect(reencrypted).formatVersion).toBe(2);
   });
 });

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Transit } from '../src/index.ts';
 import { type Fixture, startFixture } from './fixture.ts';
+import { pipeThrough } from './pipe-through.ts';
 import { encryptStreamV1 } from './stream-v1.ts';
 
 let fx: Fixture;
@@ -19,21 +20,6 @@ beforeAll(async () => {
   transit = fx.transit(key, { frameSize: FRAME });
 });
 afterAll(() => fx.stop());
-
-async function run(input: Buffer[], transform: NodeJS.ReadWriteStream): Promise<Buffer> {
-  const out: Buffer[] = [];
-  await pipeline(
-    Readable.from(input),
-    transform,
-    new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        out.push(chunk);
-        cb();
-      },
-    }),
-  );
-  return Buffer.concat(out);
-}
 
 function chunked(data: Buffer, sizes: number[]): Buffer[] {
   const chunks: Buffer[] = [];
@@ -56,8 +42,8 @@ describe('Transit.encryptStream / decryptStream', () => {
         fc.array(fc.integer({ min: 1, max: 200 })),
         async (bytes, inSizes, outSizes) => {
           const data = Buffer.from(bytes);
-          const sealed = await run(chunked(data, inSizes), transit.encryptStream(ctx));
-          const opened = await run(chunked(sealed, outSizes), transit.decryptStream(ctx));
+          const sealed = await pipeThrough(chunked(data, inSizes), transit.encryptStream(ctx));
+          const opened = await pipeThrough(chunked(sealed, outSizes), transit.decryptStream(ctx));
           expect(opened).toEqual(data);
         },
       ),
@@ -67,13 +53,13 @@ describe('Transit.encryptStream / decryptStream', () => {
 
   it('fails when the stream is truncated at a frame boundary, or a frame is dropped or reordered', async () => {
     const data = randomBytes(4 * FRAME);
-    const sealed = await run([data], transit.encryptStream(ctx));
+    const sealed = await pipeThrough([data], transit.encryptStream(ctx));
     const headerLength = sealed.length - 4 * (FRAME + 16); // 4 full frames, the 4th flagged final
     const frame = (i: number): Buffer =>
       sealed.subarray(headerLength + i * (FRAME + 16), headerLength + (i + 1) * (FRAME + 16));
     const header = sealed.subarray(0, headerLength);
     const whole = Buffer.concat([header, frame(0), frame(1), frame(2), frame(3)]);
-    expect(await run([whole], transit.decryptStream(ctx))).toEqual(data);
+    expect(await pipeThrough([whole], transit.decryptStream(ctx))).toEqual(data);
     const variants = [
       Buffer.concat([header, frame(0), frame(1)]), // truncated: no final frame
       Buffer.concat([header, frame(0), frame(2), frame(1), frame(3)]), // reordered
@@ -82,12 +68,12 @@ describe('Transit.encryptStream / decryptStream', () => {
       Buffer.concat([header, frame(0)]).subarray(0, headerLength + 10), // cut inside a frame
     ];
     for (const variant of variants) {
-      await expect(run([variant], transit.decryptStream(ctx))).rejects.toMatchObject({ name: 'TransitError' });
+      await expect(pipeThrough([variant], transit.decryptStream(ctx))).rejects.toMatchObject({ name: 'TransitError' });
     }
   });
 
   it('writes format 2, and still decrypts streams of format 1 in any chunking', async () => {
-    const current = await run([Buffer.from('x')], transit.encryptStream(ctx));
+    const current = await pipeThrough([Buffer.from('x')], transit.encryptStream(ctx));
     expect(transit.inspect(current).formatVersion).toBe(2);
     await fc.assert(
       fc.asyncProperty(
@@ -97,8 +83,8 @@ describe('Transit.encryptStream / decryptStream', () => {
           const data = Buffer.from(bytes);
           const old = await encryptStreamV1(fx.client, key, ctx, data, FRAME);
           expect(transit.inspect(old).formatVersion).toBe(1);
-          expect(await run(chunked(old, sizes), transit.decryptStream(ctx))).toEqual(data);
-          await expect(run([old], transit.decryptStream({ ...ctx, object: 'other' }))).rejects.toMatchObject({
+          expect(await pipeThrough(chunked(old, sizes), transit.decryptStream(ctx))).toEqual(data);
+          await expect(pipeThrough([old], transit.decryptStream({ ...ctx, object: 'other' }))).rejects.toMatchObject({
             code: 'ERR_TRANSIT_INTEGRITY',
           });
         },
@@ -108,25 +94,25 @@ describe('Transit.encryptStream / decryptStream', () => {
   });
 
   it('fails with another context', async () => {
-    const sealed = await run([Buffer.from('hello')], transit.encryptStream(ctx));
-    await expect(run([sealed], transit.decryptStream({ ...ctx, object: 'other' }))).rejects.toMatchObject({
+    const sealed = await pipeThrough([Buffer.from('hello')], transit.encryptStream(ctx));
+    await expect(pipeThrough([sealed], transit.decryptStream({ ...ctx, object: 'other' }))).rejects.toMatchObject({
       code: 'ERR_TRANSIT_INTEGRITY',
     });
   });
 
   it('refuses plaintext beyond maxBodySize', async () => {
-    const sealed = await run([randomBytes(10 * FRAME)], transit.encryptStream(ctx));
-    await expect(run([sealed], transit.decryptStream(ctx, { maxBodySize: 3 * FRAME }))).rejects.toMatchObject({
+    const sealed = await pipeThrough([randomBytes(10 * FRAME)], transit.encryptStream(ctx));
+    await expect(pipeThrough([sealed], transit.decryptStream(ctx, { maxBodySize: 3 * FRAME }))).rejects.toMatchObject({
       code: 'ERR_TRANSIT_STREAM',
     });
   });
 
   it('refuses a record envelope and a record refuses a stream', async () => {
     const record = await transit.encrypt(Buffer.from('x'), ctx);
-    await expect(run([record], transit.decryptStream(ctx))).rejects.toMatchObject({
+    await expect(pipeThrough([record], transit.decryptStream(ctx))).rejects.toMatchObject({
       code: 'ERR_TRANSIT_MALFORMED_ENVELOPE',
     });
-    const sealed = await run([Buffer.from('x')], transit.encryptStream(ctx));
+    const sealed = await pipeThrough([Buffer.from('x')], transit.encryptStream(ctx));
     await expect(transit.decrypt(sealed, ctx)).rejects.toMatchObject({ code: 'ERR_TRANSIT_MALFORMED_ENVELOPE' });
     expect(transit.inspect(sealed).stream).toBe(true);
   });
