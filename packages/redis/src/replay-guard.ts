@@ -1,14 +1,8 @@
-import {
-  type AuditedStore,
-  type CacheAuditRow,
-  CacheRegistry,
-  cacheRegistry,
-  checkAuditFields,
-} from './cache-registry.ts';
+import { type AuditedStore, type CacheAuditRow, type CacheRegistry, cacheRegistry } from './cache-registry.ts';
 import { RedisStoreError } from './errors.ts';
 import { RedisCallGuard } from './redis-down-policy.ts';
 import type { RedisClient } from './scripts.ts';
-import { checkClient, checkId, checkInt, checkPrefix, throwIfProblems } from './store-options.ts';
+import { checkId, checkInt, checkKeyedStoreBasics, throwIfProblems } from './store-options.ts';
 
 /** Options of {@link ReplayGuard}. */
 export interface ReplayGuardOptions {
@@ -73,12 +67,11 @@ export class ReplayGuard implements AuditedStore {
   constructor(options: ReplayGuardOptions) {
     const problems: string[] = [];
     const o = (options ?? {}) as Partial<ReplayGuardOptions>;
-    checkClient(o.redis, 'redis', problems);
-    const reason = o.reason ?? 'replay protection: an id seen by one pod must be refused by every pod';
-    checkAuditFields({ name: o.name, reason, class: 'cluster' }, problems);
-    const ttlMs = checkInt(o.ttlMs, 'ttlMs', { min: 1, max: 366 * 86_400_000 }, problems);
-    const prefix = checkPrefix(o.prefix, 'rampart:replay', problems);
-    const timeoutMs = checkInt(o.timeoutMs, 'timeoutMs', { min: 1, max: 60_000, fallback: 50 }, problems);
+    const { reason, ttlMs, prefix, timeoutMs } = checkKeyedStoreBasics(
+      o,
+      { reason: 'replay protection: an id seen by one pod must be refused by every pod', prefix: 'rampart:replay' },
+      problems,
+    );
     if (o.onRedisDown !== undefined && o.onRedisDown !== 'fail-closed' && o.onRedisDown !== 'fail-open') {
       problems.push("onRedisDown must be 'fail-closed' (default) or 'fail-open'.");
     }
@@ -87,9 +80,6 @@ export class ReplayGuard implements AuditedStore {
     if (o.wait !== undefined) {
       checkInt(o.wait?.replicas, 'wait.replicas', { min: 1, max: 16 }, problems);
       checkInt(o.wait?.timeoutMs, 'wait.timeoutMs', { min: 1, max: 60_000 }, problems);
-    }
-    if (o.registry !== undefined && !(o.registry instanceof CacheRegistry)) {
-      problems.push('registry must be a CacheRegistry.');
     }
     throwIfProblems('ReplayGuard', problems);
 

@@ -1,15 +1,9 @@
 import { hash } from 'node:crypto';
-import {
-  type AuditedStore,
-  type CacheAuditRow,
-  CacheRegistry,
-  cacheRegistry,
-  checkAuditFields,
-} from './cache-registry.ts';
+import { type AuditedStore, type CacheAuditRow, type CacheRegistry, cacheRegistry } from './cache-registry.ts';
 import { RedisStoreError } from './errors.ts';
 import { RedisCallGuard } from './redis-down-policy.ts';
 import { defineScript, type RedisClient, runScript } from './scripts.ts';
-import { checkClient, checkId, checkInt, checkPrefix, throwIfProblems } from './store-options.ts';
+import { checkId, checkInt, checkKeyedStoreBasics, throwIfProblems } from './store-options.ts';
 
 /** Turns stored values into strings and back. Default: JSON. */
 export interface SingleUseSerializer<T> {
@@ -106,12 +100,11 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
   constructor(options: SingleUseStoreOptions<T>) {
     const problems: string[] = [];
     const o = (options ?? {}) as Partial<SingleUseStoreOptions<T>>;
-    checkClient(o.redis, 'redis', problems);
-    const reason = o.reason ?? 'single-use items: consumed on one pod means consumed on every pod';
-    checkAuditFields({ name: o.name, reason, class: 'cluster' }, problems);
-    const ttlMs = checkInt(o.ttlMs, 'ttlMs', { min: 1, max: 366 * 86_400_000 }, problems);
-    const prefix = checkPrefix(o.prefix, 'rampart:once', problems);
-    const timeoutMs = checkInt(o.timeoutMs, 'timeoutMs', { min: 1, max: 60_000, fallback: 50 }, problems);
+    const { reason, ttlMs, prefix, timeoutMs } = checkKeyedStoreBasics(
+      o,
+      { reason: 'single-use items: consumed on one pod means consumed on every pod', prefix: 'rampart:once' },
+      problems,
+    );
     if (o.onRedisDown !== undefined && o.onRedisDown !== 'fail-closed') {
       problems.push("onRedisDown can only be 'fail-closed': a single-use item is never handed out without Redis.");
     }
@@ -122,9 +115,6 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
     const serializer = o.serializer ?? (JSON_SERIALIZER as SingleUseSerializer<T>);
     if (typeof serializer?.serialize !== 'function' || typeof serializer?.deserialize !== 'function') {
       problems.push('serializer must have serialize(value) and deserialize(text) functions.');
-    }
-    if (o.registry !== undefined && !(o.registry instanceof CacheRegistry)) {
-      problems.push('registry must be a CacheRegistry.');
     }
     throwIfProblems('SingleUseStore', problems);
 

@@ -1,3 +1,4 @@
+import { CacheRegistry, checkAuditFields } from './cache-registry.ts';
 import { RedisStoreError } from './errors.ts';
 import type { RedisClient } from './scripts.ts';
 
@@ -56,4 +57,36 @@ export function checkId(id: unknown, operation: string, label = 'id'): asserts i
       `${operation}: ${label} must be a non-empty string of at most ${MAX_ID_LENGTH} characters.`,
     );
   }
+}
+
+/** The options every keyed Redis store (ReplayGuard, SingleUseStore) shares. */
+export interface KeyedStoreBasics {
+  readonly redis?: unknown;
+  readonly name?: unknown;
+  readonly reason?: unknown;
+  readonly ttlMs?: unknown;
+  readonly prefix?: unknown;
+  readonly timeoutMs?: unknown;
+  readonly registry?: unknown;
+}
+
+/**
+ * Checks the options every keyed store shares (client, audit name and reason, TTL, prefix, call
+ * timeout, registry), adding each problem to `problems`; returns the values with defaults applied.
+ */
+export function checkKeyedStoreBasics(
+  o: KeyedStoreBasics,
+  defaults: { readonly reason: string; readonly prefix: string },
+  problems: string[],
+): { reason: string; ttlMs: number; prefix: string; timeoutMs: number } {
+  checkClient(o.redis, 'redis', problems);
+  const reason = (o.reason ?? defaults.reason) as string;
+  checkAuditFields({ name: o.name, reason, class: 'cluster' }, problems);
+  const ttlMs = checkInt(o.ttlMs, 'ttlMs', { min: 1, max: 366 * 86_400_000 }, problems);
+  const prefix = checkPrefix(o.prefix, defaults.prefix, problems);
+  const timeoutMs = checkInt(o.timeoutMs, 'timeoutMs', { min: 1, max: 60_000, fallback: 50 }, problems);
+  if (o.registry !== undefined && !(o.registry instanceof CacheRegistry)) {
+    problems.push('registry must be a CacheRegistry.');
+  }
+  return { reason, ttlMs, prefix, timeoutMs };
 }
