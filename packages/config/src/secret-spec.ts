@@ -10,7 +10,7 @@ import {
   type Spec,
   schemaError,
 } from './spec.ts';
-import type { SecretEncoding, SecretKind } from './weak-secret.ts';
+import { SECRET_KINDS, type SecretEncoding, type SecretKind } from './weak-secret.ts';
 
 /** Options of {@link secret}. There is deliberately no `default`: secrets come from a source. */
 export interface SecretOptions {
@@ -32,17 +32,6 @@ export interface SecretOptions {
   readonly devDefault?: never;
 }
 
-const SECRET_KINDS: readonly SecretKind[] = [
-  'hmac-sha256',
-  'hmac-sha384',
-  'hmac-sha512',
-  'jwt-hs256',
-  'jwt-hs384',
-  'jwt-hs512',
-  'key',
-  'token',
-  'password',
-];
 const SOURCES: readonly SourceKind[] = ['env', 'file', 'tree', 'vault'];
 
 /**

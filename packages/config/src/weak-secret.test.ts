@@ -3,25 +3,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { generateDevSecret } from './dev-profile.ts';
 import { KNOWN_DEMO_SECRETS } from './known-demo-secrets.ts';
-import {
-  assessSecret,
-  DEV_SECRET_PREFIX,
-  minimumSecretBytes,
-  type SecretKind,
-  WEAK_RULE_HINTS,
-} from './weak-secret.ts';
+import { assessSecret, DEV_SECRET_PREFIX, minimumSecretBytes, SECRET_KINDS, WEAK_RULE_HINTS } from './weak-secret.ts';
 
-const KINDS: readonly SecretKind[] = [
-  'hmac-sha256',
-  'hmac-sha384',
-  'hmac-sha512',
-  'jwt-hs256',
-  'jwt-hs384',
-  'jwt-hs512',
-  'key',
-  'token',
-  'password',
-];
+const KINDS = SECRET_KINDS;
 const ENCODINGS = ['hex', 'base64', 'base64url'] as const;
 
 describe('assessSecret', () => {

@@ -52,6 +52,9 @@ const KIND_POLICIES: Readonly<Record<SecretKind, KindPolicy>> = {
   password: { minBytes: 12, minBitsPerChar: 2.5, minDistinct: 6 },
 };
 
+/** Every secret kind, in declaration order (derived from the policy table, so it cannot drift). */
+export const SECRET_KINDS: readonly SecretKind[] = Object.freeze(Object.keys(KIND_POLICIES) as SecretKind[]);
+
 /**
  * The minimum length in bytes a secret of this kind must have in production.
  *
