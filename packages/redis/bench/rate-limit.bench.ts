@@ -56,6 +56,19 @@ export default defineBench('@rampart/redis', async (b) => {
         note: 'target ≥ 1.0×, p99 ≤ 1.1×',
       });
     }
+    const oneByOne = createRateLimiter({
+      redis: plain,
+      prefix: 'b0',
+      timeoutMs: 1_000,
+      coalesce: false,
+      limits: [{ name: 'm', algorithm: 'fixed-window', limit: HUGE, windowMs: 60_000 }],
+    });
+    await b.compare('consume, 1 limit, c=64, ours with coalesce: false', {
+      ours: () => oneByOne.consume(key()),
+      peer: { name: 'rlflx RateLimiterRedis', fn: () => peer.consume(key()) },
+      concurrency: 64,
+      note: 'one command per decision on both sides',
+    });
     const oursPiped = createRateLimiter({
       redis: piped,
       prefix: 'b2',
@@ -67,6 +80,12 @@ export default defineBench('@rampart/redis', async (b) => {
       peer: { name: 'rlflx RateLimiterRedis (no autopipelining)', fn: () => peer.consume(key()) },
       concurrency: 64,
       note: 'target ≥ 1.3× with autopipelining',
+    });
+    const peerPiped = new RateLimiterRedis({ storeClient: piped, keyPrefix: 'p2', points: HUGE, duration: 60 });
+    await b.compare('consume, 1 limit, c=64, both with autopipelining', {
+      ours: () => oursPiped.consume(key()),
+      peer: { name: 'rlflx RateLimiterRedis (autopipelining)', fn: () => peerPiped.consume(key()) },
+      concurrency: 64,
     });
 
     // T2: three limits (1 s / 1 min / 1 h) in one script vs RateLimiterUnion's three calls.
@@ -135,6 +154,35 @@ export default defineBench('@rampart/redis', async (b) => {
       unit: 'µs',
       higherIsBetter: false,
       note: 'target ≤ 1.5× (ratio ≥ 0.67)',
+    });
+
+    // T3 under load: Redis time per decision when 64 are in flight (ours coalesced into batches).
+    const perDecision = async (fn: (i: number) => Promise<unknown>): Promise<number> => {
+      await admin.config('RESETSTAT');
+      let i = 0;
+      await Promise.all(
+        Array.from({ length: 64 }, async () => {
+          while (i < runs) await fn(i++ % 1000).catch(() => {});
+        }),
+      );
+      let usec = 0;
+      for (const line of (await admin.info('commandstats')).split('\n')) {
+        if (line.startsWith('cmdstat_evalsha:') || line.startsWith('cmdstat_eval:')) {
+          usec += Number(/usec=(\d+)/.exec(line)?.[1] ?? 0);
+        }
+      }
+      return usec / runs;
+    };
+    const oursLoaded = await perDecision((i) => ours.consume(`c${i}`));
+    const peerLoaded = await perDecision((i) => peer.consume(`c${i}`));
+    b.record({
+      operation: 'Redis µs per decision at c=64, fixed window',
+      ours: oursLoaded,
+      peer: peerLoaded,
+      peerName: 'rlflx RateLimiterRedis',
+      unit: 'µs',
+      higherIsBetter: false,
+      note: 'ours: coalesced batches, one TIME per batch',
     });
 
     // T4: an attack from many distinct subjects, each already blocked.

@@ -28,6 +28,14 @@ export default defineBench('@rampart/redis', async (b) => {
   try {
     const guard = new ReplayGuard({ redis, name: 'bench', ttlMs: 60_000, registry, timeoutMs: 1_000 });
     const once = new SingleUseStore<string>({ redis, name: 'bench', ttlMs: 60_000, registry, timeoutMs: 1_000 });
+    const guardOneByOne = new ReplayGuard({
+      redis,
+      name: 'bench-one',
+      ttlMs: 60_000,
+      registry,
+      timeoutMs: 1_000,
+      coalesce: false,
+    });
     let n = 0;
     for (const concurrency of [1, 64]) {
       await b.compare(`ReplayGuard.check, c=${concurrency}`, {
@@ -54,6 +62,13 @@ export default defineBench('@rampart/redis', async (b) => {
         note: 'target ≥ 0.95×',
       });
     }
+
+    await b.compare('ReplayGuard.check, c=64, ours with coalesce: false', {
+      ours: () => guardOneByOne.check(`one-${n++}`),
+      peer: { name: 'raw SET NX PX (ioredis)', fn: () => redis.set(`raw:${n++}`, '1', 'PX', 60_000, 'NX') },
+      concurrency: 64,
+      note: 'one command per check on both sides',
+    });
 
     const l1 = new SharedCache<{ n: number }>({
       name: 'bench-l1',

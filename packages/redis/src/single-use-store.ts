@@ -1,9 +1,17 @@
 import { hash } from 'node:crypto';
 import { type AuditedStore, type CacheAuditRow, type CacheRegistry, cacheRegistry } from './cache-registry.ts';
+import { CallCoalescer } from './call-coalescer.ts';
 import { RedisStoreError } from './errors.ts';
 import { RedisCallGuard } from './redis-down-policy.ts';
-import { defineScript, type RedisClient, runScript } from './scripts.ts';
-import { checkId, checkInt, checkKeyedStoreBasics, throwIfProblems } from './store-options.ts';
+import { defineScript, type RedisClient, runScript, runScriptUnpipelined } from './scripts.ts';
+import {
+  type CoalesceOption,
+  checkCoalesce,
+  checkId,
+  checkInt,
+  checkKeyedStoreBasics,
+  throwIfProblems,
+} from './store-options.ts';
 
 /** Turns stored values into strings and back. Default: JSON. */
 export interface SingleUseSerializer<T> {
@@ -41,6 +49,13 @@ export interface SingleUseStoreOptions<T> {
   readonly serializer?: SingleUseSerializer<T>;
   /** Where the store registers for the audit table. Default: the package-wide {@link cacheRegistry}. */
   readonly registry?: CacheRegistry;
+  /**
+   * Puts (and consumes, without `grace`) made while earlier ones are in flight leave together,
+   * up to `maxBatch` per script call; each item is still its own atomic `SET NX PX` / `GETDEL`.
+   * Default `{ maxBatch: 32 }` on a single node; never on a `Cluster` (the items sit in different
+   * slots). `false`: one command per call.
+   */
+  readonly coalesce?: CoalesceOption;
 }
 
 /** What {@link SingleUseStore.consume} returns for an item. */
@@ -69,6 +84,37 @@ if g then return {2, g} end
 return false`,
 );
 
+// Many puts or consumes at once: the same SET NX PX / GETDEL per item, one reply element per item.
+const PUT_MANY = defineScript(
+  'single-use-put-many',
+  `local out = {}
+for i = 1, #KEYS do
+  out[i] = redis.call('SET', KEYS[i], ARGV[2 * i], 'PX', ARGV[2 * i - 1], 'NX') and 1 or 0
+end
+return out`,
+);
+const CONSUME_MANY = defineScript(
+  'single-use-consume-many',
+  `local out = {}
+for i = 1, #KEYS do
+  out[i] = redis.call('GETDEL', KEYS[i])
+end
+return out`,
+);
+
+interface PendingPut {
+  readonly key: string;
+  readonly stored: string;
+  readonly ttl: number;
+}
+
+function unexpectedReply(operation: string): RedisStoreError {
+  return new RedisStoreError('ERR_REDIS_UNEXPECTED_REPLY', `${operation}: unexpected reply from Redis.`);
+}
+
+/** The first line of an item bound to no client (the JSON of ''), compared instead of parsed. */
+const UNBOUND = '""';
+
 /**
  * A put-once, consume-once store with a TTL, for RFC 9126 PAR `request_uri`s, authorization codes
  * and magic links. `consume` is one `GETDEL`: of any number of concurrent consumers on any pod,
@@ -96,6 +142,8 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
   readonly #graceMs: number | undefined;
   readonly #serializer: SingleUseSerializer<T>;
   readonly #unregister: () => void;
+  readonly #puts: CallCoalescer<PendingPut, boolean> | undefined;
+  readonly #consumes: CallCoalescer<string, string | null> | undefined;
 
   constructor(options: SingleUseStoreOptions<T>) {
     const problems: string[] = [];
@@ -116,6 +164,7 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
     if (typeof serializer?.serialize !== 'function' || typeof serializer?.deserialize !== 'function') {
       problems.push('serializer must have serialize(value) and deserialize(text) functions.');
     }
+    const maxBatch = checkCoalesce(o.coalesce, o.redis, problems);
     throwIfProblems('SingleUseStore', problems);
 
     this.name = o.name as string;
@@ -127,6 +176,64 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
     this.#graceMs = graceMs;
     this.#serializer = serializer;
     this.#unregister = (o.registry ?? cacheRegistry).register(this);
+    this.#puts =
+      maxBatch > 0
+        ? new CallCoalescer<PendingPut, boolean>(
+            maxBatch,
+            (p) => this.#putOne(p),
+            (ps) => this.#putMany(ps),
+          )
+        : undefined;
+    this.#consumes =
+      maxBatch > 0 && graceMs === undefined
+        ? new CallCoalescer<string, string | null>(
+            maxBatch,
+            (key) => this.#consumeOne(key),
+            (keys) => this.#consumeMany(keys),
+          )
+        : undefined;
+  }
+
+  #putOne(p: PendingPut): Promise<boolean> {
+    return this.#guard.call(
+      'SingleUseStore.put',
+      () => this.#redis.set(p.key, p.stored, 'PX', p.ttl, 'NX'),
+      (reply) => reply === 'OK',
+    );
+  }
+
+  #putMany(ps: readonly PendingPut[]): Promise<boolean[]> {
+    const args: (string | number)[] = [];
+    for (const p of ps) args.push(p.ttl, p.stored);
+    return this.#guard.call(
+      'SingleUseStore.put',
+      () =>
+        runScriptUnpipelined(
+          this.#redis,
+          PUT_MANY,
+          ps.map((p) => p.key),
+          args,
+        ),
+      (reply) => {
+        if (!Array.isArray(reply) || reply.length !== ps.length) throw unexpectedReply('SingleUseStore.put');
+        return reply.map((r) => r === 1);
+      },
+    );
+  }
+
+  #consumeOne(key: string): Promise<string | null> {
+    return this.#guard.call('SingleUseStore.consume', () => this.#redis.getdel(key));
+  }
+
+  #consumeMany(keys: readonly string[]): Promise<(string | null)[]> {
+    return this.#guard.call(
+      'SingleUseStore.consume',
+      () => runScriptUnpipelined(this.#redis, CONSUME_MANY, keys, []),
+      (reply) => {
+        if (!Array.isArray(reply) || reply.length !== keys.length) throw unexpectedReply('SingleUseStore.consume');
+        return reply.map((r) => (typeof r === 'string' ? r : null));
+      },
+    );
   }
 
   #key(id: string): string {
@@ -153,10 +260,10 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
         `SingleUseStore "${this.name}".put: clientId is required because grace re-reads are enabled; pass the client the item belongs to.`,
       );
     }
-    const stored = `${JSON.stringify(options.clientId ?? '')}\n${this.#serializer.serialize(value)}`;
-    const key = this.#key(id);
-    const reply = await this.#guard.call('SingleUseStore.put', () => this.#redis.set(key, stored, 'PX', ttl, 'NX'));
-    if (reply !== 'OK') {
+    const bound = options.clientId === undefined ? UNBOUND : JSON.stringify(options.clientId);
+    const item = { key: this.#key(id), stored: `${bound}\n${this.#serializer.serialize(value)}`, ttl };
+    const stored = await (this.#puts === undefined ? this.#putOne(item) : this.#puts.run(item));
+    if (!stored) {
       throw new RedisStoreError(
         'ERR_REDIS_DUPLICATE_ID',
         `SingleUseStore "${this.name}".put: this id is already stored; generate ids with a CSPRNG (e.g. crypto.randomBytes(32)).`,
@@ -175,7 +282,7 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
     let stored: string | null;
     let reread = false;
     if (this.#graceMs === undefined) {
-      stored = await this.#guard.call('SingleUseStore.consume', () => this.#redis.getdel(key));
+      stored = await (this.#consumes === undefined ? this.#consumeOne(key) : this.#consumes.run(key));
     } else {
       const graceMs = this.#graceMs;
       const reply = (await this.#guard.call('SingleUseStore.consume', () =>
@@ -186,7 +293,8 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
     }
     if (stored === null || stored === undefined) return undefined;
     const newline = stored.indexOf('\n');
-    const boundTo = JSON.parse(stored.slice(0, newline)) as string;
+    const head = stored.slice(0, newline);
+    const boundTo = head === UNBOUND ? '' : (JSON.parse(head) as string);
     if (boundTo !== '' && boundTo !== options.clientId) return undefined;
     if (reread && boundTo === '') return undefined;
     return { value: this.#serializer.deserialize(stored.slice(newline + 1)), reread };

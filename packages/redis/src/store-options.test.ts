@@ -7,6 +7,7 @@ import { ReplayGuard } from './replay-guard.ts';
 import type { RedisClient } from './scripts.ts';
 import { SharedCache } from './shared-cache/shared-cache.ts';
 import { SingleUseStore } from './single-use-store.ts';
+import { checkCoalesce } from './store-options.ts';
 
 // Construction never talks to Redis, so a stand-in client is enough to test validation.
 const fakeRedis = { evalsha: () => Promise.resolve(null), status: 'ready' } as unknown as RedisClient;
@@ -138,5 +139,28 @@ describe('createOidcProviderAdapter', () => {
     const message = problemsOf(() => createOidcProviderAdapter({ redis: undefined as never, prefix: '{x}' }));
     expect(message).toContain('redis must be');
     expect(message).toContain('prefix must be');
+  });
+});
+
+describe('checkCoalesce', () => {
+  it('defaults to batches of 32, turns off with false and on a Cluster, and refuses anything else', () => {
+    const problems: string[] = [];
+    expect(checkCoalesce(undefined, fakeRedis, problems)).toBe(32);
+    expect(checkCoalesce({ maxBatch: 8 }, fakeRedis, problems)).toBe(8);
+    expect(checkCoalesce(false, fakeRedis, problems)).toBe(0);
+    expect(checkCoalesce({}, { isCluster: true }, problems)).toBe(0);
+    expect(problems).toEqual([]);
+    checkCoalesce(true, fakeRedis, problems);
+    checkCoalesce({ maxBatch: 1 }, fakeRedis, problems);
+    expect(problems).toEqual(['coalesce must be false or { maxBatch }.', expect.stringContaining('coalesce.maxBatch')]);
+  });
+
+  it('is validated by ReplayGuard and SingleUseStore with the other options', () => {
+    for (const build of [
+      () => new ReplayGuard({ redis: fakeRedis, name: 'c', ttlMs: 1_000, coalesce: 'on' as never }),
+      () => new SingleUseStore({ redis: fakeRedis, name: 'c', ttlMs: 1_000, coalesce: { maxBatch: 0 } }),
+    ]) {
+      expect(problemsOf(build)).toContain('coalesce');
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { CacheRegistry, checkAuditFields } from './cache-registry.ts';
+import type { CallCoalescer } from './call-coalescer.ts';
 import { RedisStoreError } from './errors.ts';
 import type { RedisClient } from './scripts.ts';
 
@@ -89,4 +90,26 @@ export function checkKeyedStoreBasics(
     problems.push('registry must be a CacheRegistry.');
   }
   return { reason, ttlMs, prefix, timeoutMs };
+}
+
+/** The `coalesce` option of limiters and stores: see {@link CallCoalescer}. */
+export type CoalesceOption = false | { readonly maxBatch?: number };
+
+/**
+ * Checks a `coalesce` option; returns the batch size to use, or 0 for no coalescing (turned off,
+ * or a `Cluster` client, whose keys of one batch would sit in different slots).
+ */
+export function checkCoalesce(value: unknown, client: unknown, problems: string[]): number {
+  if (value === false) return 0;
+  if (value !== undefined && (value === null || typeof value !== 'object')) {
+    problems.push('coalesce must be false or { maxBatch }.');
+    return 0;
+  }
+  const maxBatch = checkInt(
+    (value as { maxBatch?: unknown } | undefined)?.maxBatch,
+    'coalesce.maxBatch',
+    { min: 2, max: 1_000, fallback: 32 },
+    problems,
+  );
+  return (client as { isCluster?: unknown } | undefined)?.isCluster === true ? 0 : maxBatch;
 }

@@ -187,6 +187,30 @@ describe('Redis restart and outage (single node)', () => {
     });
     admin.disconnect();
   });
+  it('times out every decision of a coalesced batch when Redis does not answer', async () => {
+    const timeoutMs = 50;
+    const limiter = createRateLimiter({
+      redis,
+      prefix: 'paused-batch',
+      timeoutMs,
+      limits: [{ name: 'w', algorithm: 'fixed-window', limit: 3, windowMs: 60_000 }],
+    });
+    await Promise.all(Array.from({ length: 8 }, (_, i) => limiter.consume(`warm:${i}`)));
+    const admin = (await ready(new Redis(server.url))) as Redis;
+    await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
+    const t0 = performance.now();
+    const outcomes = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => limiter.consume(`user:${i}`).catch((e: unknown) => e)),
+    );
+    expect(performance.now() - t0).toBeLessThan(timeoutMs + 450);
+    expect(new Set(outcomes.map((e) => (e as RedisStoreError).code))).toEqual(new Set(['ERR_REDIS_TIMEOUT']));
+    await admin.call('CLIENT', 'UNPAUSE');
+    await waitFor(async () => (await limiter.consume('user:1').catch(() => undefined))?.source === 'redis', {
+      timeoutMs: 10_000,
+      what: 'decisions to succeed again',
+    });
+    admin.disconnect();
+  });
 });
 
 describe('failover on a cluster with replicas', () => {
@@ -218,7 +242,7 @@ describe('failover on a cluster with replicas', () => {
       );
       // Scripts are not replicated: the replicas about to be promoted do not have it.
       const cached = await Promise.all(
-        admins.map((a) => a.call('SCRIPT', 'EXISTS', buildDecideScript(limiter.limits).sha1)),
+        admins.map((a) => a.call('SCRIPT', 'EXISTS', buildDecideScript(limiter.limits).single.sha1)),
       );
       expect(cached).toEqual(admins.map(() => [0]));
       // A manual failover promotes each replica; the new masters have an empty script cache.

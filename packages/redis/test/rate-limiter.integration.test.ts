@@ -1,7 +1,14 @@
 import { waitFor } from '@rampart/testkit';
+import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRateLimiter, type LimitDefinition, type RateLimiterOptions, type RedisClient } from '../src/index.ts';
+import {
+  createRateLimiter,
+  type LimitDefinition,
+  type RateLimitDecision,
+  type RateLimiterOptions,
+  type RedisClient,
+} from '../src/index.ts';
 import { callsBetween, cluster, ready, singleNode, type Target } from './fixtures/targets.ts';
 
 let counter = 0;
@@ -164,6 +171,50 @@ describe.each([
     expect(sent).toBeLessThanOrEqual(20 + 2);
     expect([...delta.keys()].filter((name) => !scriptInner.has(name))).toEqual([]);
     expect(delta.get('time')).toBe(20);
+  });
+
+  it('decides requests made at once exactly as it decides them one at a time', async () => {
+    const limits: LimitDefinition[] = [
+      { name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 },
+      { name: 's', algorithm: 'sliding-window', limit: 7, windowMs: 60_000 },
+      { name: 'g', algorithm: 'gcra', limit: 4, windowMs: 60_000, burst: 4 },
+    ];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ subject: fc.constantFrom('a', 'b', 'c'), cost: fc.integer({ min: 1, max: 2 }) }), {
+          minLength: 1,
+          maxLength: 30,
+        }),
+        async (requests) => {
+          // Coalesced on a single node (default), one command each on a cluster.
+          const together = limiter(limits, { coalesce: { maxBatch: 4 } });
+          const alone = limiter(limits, { coalesce: false });
+          const at = await Promise.all(requests.map((r) => together.consume(r.subject, { cost: r.cost })));
+          const seq = [];
+          for (const r of requests) seq.push(await alone.consume(r.subject, { cost: r.cost }));
+          const view = (d: RateLimitDecision) => [d.allowed, ...d.limits.map((l) => l.remaining)];
+          expect(at.map(view)).toEqual(seq.map(view));
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it('sends the requests made while others are in flight together, one script call and one TIME per batch', async () => {
+    const rl = limiter([{ name: 'w', algorithm: 'fixed-window', limit: 1_000, windowMs: 60_000 }], {
+      coalesce: { maxBatch: 8 },
+    });
+    const round = () => Promise.all(Array.from({ length: 33 }, (_, i) => rl.consume(`user:${i % 5}`)));
+    await round(); // loads both scripts on every node (the first batches meet NOSCRIPT)
+    const before = await target.commandCalls();
+    const decisions = await round();
+    const delta = callsBetween(before, await target.commandCalls());
+    expect(decisions.every((d) => d.allowed && d.source === 'redis')).toBe(true);
+    // One decision alone, then 32 in batches of 8; a Cluster client never coalesces.
+    expect(delta.get('time')).toBe(target.name === 'single node' ? 5 : 33);
+    expect(delta.get('evalsha')).toBe(target.name === 'single node' ? 5 : 33);
+    const remaining = decisions.filter((_, i) => i % 5 === 0).map((d) => d.limits[0]!.remaining);
+    expect(remaining).toEqual([992, 991, 990, 989, 988, 987, 986]);
   });
 
   it('answers repeated requests of a rejected subject from the local block cache without Redis', async () => {

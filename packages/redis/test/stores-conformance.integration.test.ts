@@ -154,6 +154,25 @@ describe.each([
       store.close();
     });
 
+    it('stores concurrent puts once each, refusing a duplicate among them, and hands each item out once', async () => {
+      const store = new SingleUseStore<string>({
+        redis,
+        name: unique('batch'),
+        ttlMs: 60_000,
+        registry,
+        timeoutMs: 2_000,
+      });
+      const ids = ['a', 'b', 'a', 'c', 'd', 'e', 'f', 'g'];
+      const puts = await Promise.allSettled(ids.map((id, i) => store.put(id, `${id}${i}`)));
+      const refused = puts.filter((p) => p.status === 'rejected');
+      expect(refused).toHaveLength(1);
+      expect(((refused[0] as PromiseRejectedResult).reason as RedisStoreError).code).toBe('ERR_REDIS_DUPLICATE_ID');
+      const taken = await Promise.all([...ids, ...ids].map((id) => store.consume(id)));
+      const values = taken.flatMap((t) => (t === undefined ? [] : [t.value]));
+      expect(values.sort()).toEqual(['a0', 'b1', 'c3', 'd4', 'e5', 'f6', 'g7']);
+      store.close();
+    });
+
     it('behaves like a put-once, take-once map for any sequence of operations from two pods (property)', async () => {
       let run = 0;
       const op = fc.record({

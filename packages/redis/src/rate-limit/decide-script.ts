@@ -21,6 +21,8 @@ import type { ResolvedLimit } from './limits.ts';
  *     resetUs; the reset of a window or lease follows from nowUs);
  *   otherwise: 0, nowUs, blockedForUs, then per limit: ok, remaining, resetUs, retryUs.
  *   ops d, l, r: 1, nowUs. op b: 0, nowUs, blockedForUs.
+ * A batch script (see DecideScripts.batch) runs the same decision body as a Lua function once per
+ *   consume decision, after one TIME for the whole batch, and concatenates their replies.
  * Hash fields: '!b' blocked-until µs, '!e' recorded expiry µs (PEXPIRE is sent only to extend it),
  *   '<name>:a|b|c' per limit; a field is written only when its value changes.
  *
@@ -30,22 +32,32 @@ import type { ResolvedLimit } from './limits.ts';
  * integers wherever they are written.
  */
 
-const PRELUDE = `
+/** Once per script call: the server clock and the Lua helpers every decision uses. */
+const CLOCK = `
 local tm = redis.call('TIME')
 local now = tm[1] * 1000000 + tm[2]
-local key = KEYS[1]
-local op = ARGV[1]
-local cost = ARGV[2] + 0
-local lease = ARGV[3] or ''
 local fmt = string.format
 local floor, ceil, max, min = math.floor, math.ceil, math.max, math.min
+`;
 
+/** The arguments of a single decision: KEYS and ARGV as documented above. */
+const SINGLE_ARGS = `
+local key, key2 = KEYS[1], KEYS[2]
+local op = ARGV[1]
+local costArg = ARGV[2]
+local cost = costArg + 0
+local lease = ARGV[3] or ''
+local blockArg = ARGV[4]
+`;
+
+/** Ops without limit state. Every decision (single or in a batch) starts here. */
+const SIMPLE_OPS = `
 if op == 'd' then
-  redis.call('DEL', unpack(KEYS))
+  if key2 then redis.call('DEL', key, key2) else redis.call('DEL', key) end
   return {1, now}
 end
 if op == 'l' then
-  if KEYS[2] then redis.call('ZREM', KEYS[2], lease) end
+  if key2 then redis.call('ZREM', key2, lease) end
   return {1, now}
 end
 `;
@@ -57,7 +69,7 @@ local blockedFor = 0
 if blockedUntil > now then blockedFor = blockedUntil - now end
 
 if op == 'b' then
-  local blockUs = ARGV[4] + 0
+  local blockUs = blockArg + 0
   local untilUs = now + blockUs
   if untilUs > blockedUntil then
     if untilUs > expiresAt then
@@ -191,13 +203,13 @@ end
 `;
     }
     case 'c':
-      return `${head}  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-  local c = redis.call('ZCARD', KEYS[2])
+      return `${head}  redis.call('ZREMRANGEBYSCORE', key2, '-inf', now)
+  local c = redis.call('ZCARD', key2)
   ok_${i} = c + 1 <= ${L}
   r0_${i} = ${L} - c
   r1_${i} = r0_${i} - 1
   if not ok_${i} then
-    local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+    local first = redis.call('ZRANGE', key2, 0, 0, 'WITHSCORES')
     rt_${i} = 1000000
     if first[2] then rt_${i} = max(1, min(rt_${i}, tonumber(first[2]) - now)) end
   end
@@ -252,13 +264,13 @@ function staticWrite(limits: readonly ResolvedLimit[]): string {
   end`;
   if (!hasGcra && counts.length === 2) {
     // One window limit and the window did not roll: the expiry cannot move, and the new count is
-    // the stored one plus cost, which HINCRBY computes from ARGV[2] without any formatting here.
+    // the stored one plus cost, which HINCRBY computes from the cost argument without any formatting here.
     return `if spent then
   if ${rolled.join(' or ')} then
   local extend = needed > expiresAt
   ${write(full)}
   else
-    redis.call('HINCRBY', key, ${counts[0]}, ARGV[2])
+    redis.call('HINCRBY', key, ${counts[0]}, costArg)
   end
 end
 `;
@@ -288,8 +300,22 @@ export interface DecideScriptOptions {
   readonly blockOnRejectUs?: number;
 }
 
-/** Generates the decision script for exactly these limits and options (one per limiter, cached by Redis). */
-export function buildDecideScript(limits: readonly ResolvedLimit[], opts: DecideScriptOptions = {}): RedisScript {
+/** The two scripts of a limiter: one decision, and a batch of consume decisions. */
+export interface DecideScripts {
+  /** KEYS and ARGV as in the comment at the top of this file. */
+  readonly single: RedisScript;
+  /**
+   * Consume decisions only. KEYS: each decision's state hash (and lease set); ARGV: each
+   * decision's cost (and lease id). Reply: the replies of `single`'s shape of every decision, in
+   * order, concatenated into one flat array (each reply's first element tells its length; Redis
+   * converts a nested table at a cost per table). Every decision of a batch sees the same TIME and
+   * the writes of the ones before it.
+   */
+  readonly batch: RedisScript;
+}
+
+/** Generates the decision scripts for exactly these limits and options (one pair per limiter, cached by Redis). */
+export function buildDecideScript(limits: readonly ResolvedLimit[], opts: DecideScriptOptions = {}): DecideScripts {
   const options = { spendOnReject: opts.spendOnReject === true, blockOnRejectUs: opts.blockOnRejectUs ?? 0 };
   if (!Number.isSafeInteger(options.blockOnRejectUs) || options.blockOnRejectUs < 0) {
     throw new RangeError('blockOnRejectUs must be a non-negative integer.');
@@ -327,10 +353,10 @@ out[${3 + index * 4 + 4}] = rt_${i}`;
     .join('\n');
   const leaseLua = concurrency
     ? `if op == 'c' and allOk then
-  redis.call('ZADD', KEYS[2], fmt('%d', now + ${concurrency.windowMs * 1000}), lease)
-  redis.call('PEXPIRE', KEYS[2], '${concurrency.windowMs + 1}')
+  redis.call('ZADD', key2, fmt('%d', now + ${concurrency.windowMs * 1000}), lease)
+  redis.call('PEXPIRE', key2, '${concurrency.windowMs + 1}')
 end
-if refund and lease ~= '' then redis.call('ZREM', KEYS[2], lease) end
+if refund and lease ~= '' then redis.call('ZREM', key2, lease) end
 `
     : '';
   const tableWrite = `if spent and ns > 0 then
@@ -343,7 +369,7 @@ if refund and lease ~= '' then redis.call('ZREM', KEYS[2], lease) end
   end
 end
 `;
-  const lua = `${PRELUDE}
+  const body = `${SIMPLE_OPS}
 ${table ? 'local spend = {}\nlocal ns = 0' : ''}
 local vals = redis.call('HMGET', key, ${fields.map(q).join(', ')})
 ${BLOCK_OP}
@@ -381,5 +407,28 @@ end
     : ''
 }return out
 `;
-  return defineScript(`rate-limit-decide(${limits.map((l) => l.name).join(',')})`, lua);
+  const name = `rate-limit-decide(${limits.map((l) => l.name).join(',')})`;
+  // A batch: the same decision body as a function, one TIME for the whole batch, replies nested.
+  const perDecision = concurrency ? 2 : 1;
+  const batch = `${CLOCK}
+local function decide(key, key2, costArg, lease)
+local op = 'c'
+local cost = costArg + 0
+local blockArg = nil
+${body}
+end
+local out, n = {}, 0
+for i = 1, #ARGV / ${perDecision} do
+  local r = decide(${
+    concurrency ? 'KEYS[2 * i - 1], KEYS[2 * i], ARGV[2 * i - 1], ARGV[2 * i]' : "KEYS[i], nil, ARGV[i], ''"
+  })
+  for j = 1, #r do out[n + j] = r[j] end
+  n = n + #r
+end
+return out
+`;
+  return {
+    single: defineScript(name, `${CLOCK}${SINGLE_ARGS}${body}`),
+    batch: defineScript(`${name} batch`, batch),
+  };
 }

@@ -24,6 +24,7 @@ describe('createRateLimiter', () => {
           { name: 'x', algorithm: 'nope' } as never,
         ],
         onRedisDown: 'maybe' as never,
+        coalesce: { maxBatch: 1 },
       });
     } catch (e) {
       error = e;
@@ -38,6 +39,7 @@ describe('createRateLimiter', () => {
       'limits[0].limit',
       'limits[1].name',
       'limits[1].windowMs',
+      'coalesce.maxBatch',
       'limits[2].algorithm',
       'onRedisDown',
     ]) {

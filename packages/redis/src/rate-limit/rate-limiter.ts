@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { CallCoalescer } from '../call-coalescer.ts';
 import { RateLimitError, RedisStoreError } from '../errors.ts';
 import { RedisCallGuard, type RedisDownPolicy, resolveRedisDownPolicy } from '../redis-down-policy.ts';
-import { type RedisClient, type RedisScript, runScriptUnpipelined } from '../scripts.ts';
+import { type RedisClient, runScriptUnpipelined } from '../scripts.ts';
+import { type CoalesceOption, checkCoalesce } from '../store-options.ts';
 import { BlockedSubjects } from './blocked-subjects.ts';
-import { buildDecideScript } from './decide-script.ts';
+import { buildDecideScript, type DecideScripts } from './decide-script.ts';
 import type { Lease, LimitStatus, RateLimitDecision } from './decision.ts';
 import { type LimitDefinition, type ResolvedLimit, resolveLimits } from './limits.ts';
 import { LocalLimiter } from './local-limiter.ts';
@@ -34,6 +36,16 @@ export interface RateLimiterOptions {
   readonly blockCache?: false | { readonly maxKeys?: number };
   /** Called with every Redis failure that a policy absorbed (for logs and metrics). */
   readonly onRedisError?: (error: RedisStoreError) => void;
+  /**
+   * Coalesce `consume` calls: a call made while none of this limiter's decisions is in flight
+   * goes out at once, alone; calls made while earlier ones are in flight leave together at the end
+   * of the event-loop iteration, up to `maxBatch` decisions per script call (one `TIME`, one
+   * command, one reply). Each decision stays atomic and all-or-nothing; the decisions of one batch
+   * share the server time and see each other's writes in call order. Default `{ maxBatch: 32 }` on
+   * a single node; a `Cluster` client never coalesces (the subjects of a batch would sit in
+   * different slots). `false`: one command per decision.
+   */
+  readonly coalesce?: CoalesceOption;
 }
 
 /** A Redis-backed limiter for one set of limits; see {@link createRateLimiter}. */
@@ -82,44 +94,77 @@ function status(l: ResolvedLimit, allowed: boolean, remaining: number, resetUs: 
 }
 
 /**
- * Reads the script's reply (see decide-script.ts). Admitted and spent: `1, now`, then per limit
- * its remaining (GCRA: remaining, reset); the reset of a window is recomputed here from `now` with
- * the script's own arithmetic (both are IEEE doubles on integers below 2^53, so the figures match).
+ * Reads one decision's reply (see decide-script.ts) from `nums` at `at`; `end` is where the next
+ * one starts (a batch concatenates them). Admitted and spent: `1, now`, then per limit its
+ * remaining (GCRA: remaining, reset); the reset of a window is recomputed here from `now` with the
+ * script's own arithmetic (both are IEEE doubles on integers below 2^53, so the figures match).
  * Otherwise: `0, now, blockedFor, (ok, remaining, reset, retry)×n`. Ops without limit state
  * (`count` 0) answer `1, now` or `0, now, blockedFor`.
  */
-function parseReply(reply: unknown, limits: readonly ResolvedLimit[], count: number): ScriptReply {
-  if (!Array.isArray(reply)) throw unexpectedReply();
-  const n = reply as unknown[];
-  for (let i = 0; i < n.length; i++) if (typeof n[i] !== 'number') throw unexpectedReply();
-  const nums = n as number[];
-  const nowUs = nums[1]!;
+function parseAt(
+  nums: readonly number[],
+  at: number,
+  limits: readonly ResolvedLimit[],
+  count: number,
+): { reply: ScriptReply; end: number } {
+  const nowUs = nums[at + 1];
+  if (nowUs === undefined) throw unexpectedReply();
   const out: LimitStatus[] = [];
-  if (nums[0] === 1) {
-    let at = 2;
-    for (let i = 0; i < count; i++) {
-      const l = limits[i]!;
-      const remaining = nums[at++]!;
+  if (nums[at] === 1) {
+    let i = at + 2;
+    for (let k = 0; k < count; k++) {
+      const l = limits[k]!;
+      const remaining = nums[i++];
       let resetUs = 0;
-      if (l.kind === 'g') resetUs = nums[at++]!;
+      if (l.kind === 'g') resetUs = nums[i++]!;
       else if (l.kind !== 'c') {
         const w = l.windowMs * 1000;
         resetUs = (Math.floor(nowUs / w) + (l.kind === 'f' ? 1 : 2)) * w - nowUs;
       }
+      if (remaining === undefined || i > nums.length) throw unexpectedReply();
       out.push(status(l, true, remaining, resetUs, 0));
     }
-    if (at !== nums.length || nums.length < 2) throw unexpectedReply();
-    return { allowed: true, nowUs, blockedForUs: 0, limits: out };
+    return { reply: { allowed: true, nowUs, blockedForUs: 0, limits: out }, end: i };
   }
-  if (nums[0] !== 0 || nums.length !== 3 + 4 * count) throw unexpectedReply();
-  const blockedForUs = nums[2]!;
+  const end = at + 3 + 4 * count;
+  if (nums[at] !== 0 || end > nums.length) throw unexpectedReply();
+  const blockedForUs = nums[at + 2]!;
   let allowed = blockedForUs === 0;
-  for (let i = 0, at = 3; i < count; i++, at += 4) {
-    const ok = nums[at] === 1;
+  for (let k = 0, i = at + 3; k < count; k++, i += 4) {
+    const ok = nums[i] === 1;
     if (!ok) allowed = false;
-    out.push(status(limits[i]!, ok, nums[at + 1]!, nums[at + 2]!, nums[at + 3]!));
+    out.push(status(limits[k]!, ok, nums[i + 1]!, nums[i + 2]!, nums[i + 3]!));
   }
-  return { allowed, nowUs, blockedForUs, limits: out };
+  return { reply: { allowed, nowUs, blockedForUs, limits: out }, end };
+}
+
+/** The reply as an array of numbers, or ERR_REDIS_UNEXPECTED_REPLY. */
+function numbers(reply: unknown): number[] {
+  if (!Array.isArray(reply)) throw unexpectedReply();
+  for (let i = 0; i < reply.length; i++) if (typeof reply[i] !== 'number') throw unexpectedReply();
+  return reply as number[];
+}
+
+/** Reads the reply of one decision, which must be the whole reply. */
+function parseReply(reply: unknown, limits: readonly ResolvedLimit[], count: number): ScriptReply {
+  const nums = numbers(reply);
+  const { reply: parsed, end } = parseAt(nums, 0, limits, count);
+  if (end !== nums.length) throw unexpectedReply();
+  return parsed;
+}
+
+/** Reads the concatenated replies of a batch of `decisions` consume decisions. */
+function parseBatchReply(reply: unknown, limits: readonly ResolvedLimit[], decisions: number): ScriptReply[] {
+  const nums = numbers(reply);
+  const out: ScriptReply[] = [];
+  let at = 0;
+  for (let d = 0; d < decisions; d++) {
+    const next = parseAt(nums, at, limits, limits.length);
+    out.push(next.reply);
+    at = next.end;
+  }
+  if (at !== nums.length) throw unexpectedReply();
+  return out;
 }
 
 const PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -173,6 +218,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     if (value !== undefined && typeof value !== 'boolean') problems.push(`${flag} must be a boolean.`);
   }
   const policy = resolveRedisDownPolicy(options?.onRedisDown, problems);
+  const maxBatch = checkCoalesce(options?.coalesce, client, problems);
   const cacheOption = options?.blockCache ?? {};
   let cacheSize = 0;
   if (cacheOption !== false) {
@@ -195,7 +241,15 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     blockOnRejectMs,
     policy,
     cacheSize,
+    maxBatch,
   );
+}
+
+/** One consume decision waiting for its batch. */
+interface PendingConsume {
+  readonly subject: string;
+  readonly cost: number;
+  readonly leaseId: string;
 }
 
 interface CachedRejection {
@@ -215,7 +269,8 @@ class RedisRateLimiter implements RateLimiter {
   readonly #fallback: LocalLimiter | undefined;
   readonly #withLeases: boolean;
   readonly #maxCost: number;
-  readonly #script: RedisScript;
+  readonly #scripts: DecideScripts;
+  readonly #coalescer: CallCoalescer<PendingConsume, ScriptReply> | undefined;
   readonly #operation: string;
   readonly #onRedisError: ((error: RedisStoreError) => void) | undefined;
 
@@ -228,6 +283,7 @@ class RedisRateLimiter implements RateLimiter {
     blockOnRejectMs: number,
     policy: ReturnType<typeof resolveRedisDownPolicy>,
     cacheSize: number,
+    maxBatch: number,
   ) {
     this.limits = limits;
     this.#client = client;
@@ -240,10 +296,18 @@ class RedisRateLimiter implements RateLimiter {
       policy.mode === 'fallback' ? new LocalLimiter(limits, policy.maxKeys, policy.limitScale) : undefined;
     this.#withLeases = limits.some((l) => l.kind === 'c');
     this.#maxCost = Math.min(...limits.map((l) => l.burst));
-    this.#script = buildDecideScript(limits, {
+    this.#scripts = buildDecideScript(limits, {
       spendOnReject: options.spendOnReject === true,
       blockOnRejectUs: blockOnRejectMs * 1000,
     });
+    this.#coalescer =
+      maxBatch > 0
+        ? new CallCoalescer<PendingConsume, ScriptReply>(
+            maxBatch,
+            (d) => this.#run('c', d.subject, d.cost, d.leaseId, 0),
+            (ds) => this.#runBatch(ds),
+          )
+        : undefined;
     this.#operation = `rate limit (${prefix})`;
     this.#onRedisError = options.onRedisError;
   }
@@ -266,8 +330,24 @@ class RedisRateLimiter implements RateLimiter {
     const count = op === 'b' || op === 'd' || op === 'l' || op === 'r' ? 0 : this.limits.length;
     return this.#guard.call(
       this.#operation,
-      () => runScriptUnpipelined(this.#client, this.#script, keys, args),
+      () => runScriptUnpipelined(this.#client, this.#scripts.single, keys, args),
       (reply) => parseReply(reply, this.limits, count),
+    );
+  }
+
+  /** Consume decisions gathered by the coalescer, in one script call. */
+  #runBatch(decisions: readonly PendingConsume[]): Promise<ScriptReply[]> {
+    const keys: string[] = [];
+    const args: string[] = [];
+    for (const d of decisions) {
+      keys.push(...subjectKeys(this.#prefix, d.subject, this.#withLeases));
+      args.push(String(d.cost));
+      if (this.#withLeases) args.push(d.leaseId);
+    }
+    return this.#guard.call(
+      this.#operation,
+      () => runScriptUnpipelined(this.#client, this.#scripts.batch, keys, args),
+      (reply) => parseBatchReply(reply, this.limits, decisions.length),
     );
   }
 
@@ -329,7 +409,9 @@ class RedisRateLimiter implements RateLimiter {
     const leaseId = this.#withLeases ? randomUUID() : '';
     let reply: ScriptReply;
     try {
-      reply = await this.#run('c', subject, cost, leaseId, 0);
+      reply = await (this.#coalescer === undefined
+        ? this.#run('c', subject, cost, leaseId, 0)
+        : this.#coalescer.run({ subject, cost, leaseId }));
     } catch (error) {
       return this.#whenDown(error, subject, cost, leaseId);
     }

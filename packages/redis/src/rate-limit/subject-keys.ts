@@ -8,6 +8,8 @@ export const MAX_SUBJECT_LENGTH = 512;
  * (CROSSSLOT on a Cluster), so they are percent-escaped inside the tag.
  */
 function escapeTag(subject: string): string {
+  // Most subjects need no escaping; the regex replace is the costlier path.
+  if (subject.indexOf('{') === -1 && subject.indexOf('}') === -1 && subject.indexOf('%') === -1) return subject;
   return subject.replace(/[%{}]/g, (c) => (c === '%' ? '%25' : c === '{' ? '%7B' : '%7D'));
 }
 
