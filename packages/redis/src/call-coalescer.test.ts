@@ -37,6 +37,16 @@ describe('CallCoalescer', () => {
     expect(coalescer.pending).toBe(0);
   });
 
+  it('sends a call after the calls already waiting, even when nothing is in flight any more', async () => {
+    const { coalescer, sent } = recording(8);
+    const a = coalescer.run(1);
+    const b = coalescer.run(2); // waits for the end of the loop iteration
+    await a; // the first call is answered before the waiting one leaves
+    const c = coalescer.run(3);
+    expect(await Promise.all([b, c])).toEqual([20, 30]);
+    expect(sent).toEqual([[1], [2, 3]]);
+  });
+
   it('fails only the item the batch failed, and every item when the whole batch fails', async () => {
     const one = recording(8, { failItem: 3 });
     const settled = await Promise.allSettled([0, 1, 2, 3, 4].map((i) => one.coalescer.run(i)));

@@ -2,7 +2,7 @@
  * Gathers calls that a busy process makes close together into batches, so that under concurrency
  * many calls cost Redis one script and the client one command, one reply and one timeout entry.
  *
- * A call made while nothing of this coalescer is in flight goes straight out on its own
+ * A call made while nothing of this coalescer is in flight or waiting goes straight out on its own
  * (`single`): a process with one request at a time waits for nothing and pays for no scheduling.
  * A call made while earlier ones are still in flight waits for the end of the current event-loop
  * iteration (`setImmediate`), which also gathers the requests that arrived on other connections
@@ -45,9 +45,12 @@ export class CallCoalescer<I, R> {
     return this.#inFlight + this.#items.length;
   }
 
-  /** Sends `item` at once when nothing is in flight, else with the batch of this loop iteration. */
+  /**
+   * Sends `item` at once when nothing is in flight or waiting, else with the batch of this loop
+   * iteration (after the calls already waiting, so calls leave in the order they were made).
+   */
   run(item: I): Promise<R> {
-    if (this.#inFlight === 0) return this.#send(item);
+    if (this.#inFlight === 0 && this.#items.length === 0) return this.#send(item);
     return new Promise<R>((resolve, reject) => {
       this.#items.push(item);
       this.#resolvers.push(resolve);
