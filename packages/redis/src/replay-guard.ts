@@ -1,8 +1,9 @@
 import { type AuditedStore, type CacheAuditRow, type CacheRegistry, cacheRegistry } from './cache-registry.ts';
 import { CallCoalescer } from './call-coalescer.ts';
 import { RedisStoreError } from './errors.ts';
+import { replyPerKey, SET_NX_MANY } from './many-keys.ts';
 import { RedisCallGuard } from './redis-down-policy.ts';
-import { defineScript, type RedisClient, runScriptUnpipelined } from './scripts.ts';
+import { type RedisClient, runScriptUnpipelined } from './scripts.ts';
 import {
   type CoalesceOption,
   checkCoalesce,
@@ -11,16 +12,6 @@ import {
   checkKeyedStoreBasics,
   throwIfProblems,
 } from './store-options.ts';
-
-// Many checks at once: the same SET NX PX per id, one reply of 1 (first time) or 0 per id.
-const CHECK_MANY = defineScript(
-  'replay-guard-check-many',
-  `local out = {}
-for i = 1, #KEYS do
-  out[i] = redis.call('SET', KEYS[i], '1', 'PX', ARGV[i], 'NX') and 1 or 0
-end
-return out`,
-);
 
 interface PendingCheck {
   readonly key: string;
@@ -145,21 +136,17 @@ export class ReplayGuard implements AuditedStore {
   }
 
   #checkMany(cs: readonly PendingCheck[]): Promise<boolean[]> {
+    const args = cs.flatMap((c) => [c.ttl, '1']);
     return this.#guard.call(
       'ReplayGuard.check',
       () =>
         runScriptUnpipelined(
           this.#redis,
-          CHECK_MANY,
+          SET_NX_MANY,
           cs.map((c) => c.key),
-          cs.map((c) => c.ttl),
+          args,
         ),
-      (reply) => {
-        if (!Array.isArray(reply) || reply.length !== cs.length) {
-          throw new RedisStoreError('ERR_REDIS_UNEXPECTED_REPLY', 'ReplayGuard.check: unexpected reply from Redis.');
-        }
-        return reply.map((r) => r === 1);
-      },
+      (reply) => replyPerKey(reply, cs.length, 'ReplayGuard.check').map((r) => r === 1),
     );
   }
 

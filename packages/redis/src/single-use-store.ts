@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import { type AuditedStore, type CacheAuditRow, type CacheRegistry, cacheRegistry } from './cache-registry.ts';
 import { CallCoalescer } from './call-coalescer.ts';
 import { RedisStoreError } from './errors.ts';
+import { GETDEL_MANY, replyPerKey, SET_NX_MANY } from './many-keys.ts';
 import { RedisCallGuard } from './redis-down-policy.ts';
 import { defineScript, type RedisClient, runScript, runScriptUnpipelined } from './scripts.ts';
 import {
@@ -84,32 +85,10 @@ if g then return {2, g} end
 return false`,
 );
 
-// Many puts or consumes at once: the same SET NX PX / GETDEL per item, one reply element per item.
-const PUT_MANY = defineScript(
-  'single-use-put-many',
-  `local out = {}
-for i = 1, #KEYS do
-  out[i] = redis.call('SET', KEYS[i], ARGV[2 * i], 'PX', ARGV[2 * i - 1], 'NX') and 1 or 0
-end
-return out`,
-);
-const CONSUME_MANY = defineScript(
-  'single-use-consume-many',
-  `local out = {}
-for i = 1, #KEYS do
-  out[i] = redis.call('GETDEL', KEYS[i])
-end
-return out`,
-);
-
 interface PendingPut {
   readonly key: string;
   readonly stored: string;
   readonly ttl: number;
-}
-
-function unexpectedReply(operation: string): RedisStoreError {
-  return new RedisStoreError('ERR_REDIS_UNEXPECTED_REPLY', `${operation}: unexpected reply from Redis.`);
 }
 
 /** The first line of an item bound to no client (the JSON of ''), compared instead of parsed. */
@@ -210,14 +189,11 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
       () =>
         runScriptUnpipelined(
           this.#redis,
-          PUT_MANY,
+          SET_NX_MANY,
           ps.map((p) => p.key),
           args,
         ),
-      (reply) => {
-        if (!Array.isArray(reply) || reply.length !== ps.length) throw unexpectedReply('SingleUseStore.put');
-        return reply.map((r) => r === 1);
-      },
+      (reply) => replyPerKey(reply, ps.length, 'SingleUseStore.put').map((r) => r === 1),
     );
   }
 
@@ -228,11 +204,9 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
   #consumeMany(keys: readonly string[]): Promise<(string | null)[]> {
     return this.#guard.call(
       'SingleUseStore.consume',
-      () => runScriptUnpipelined(this.#redis, CONSUME_MANY, keys, []),
-      (reply) => {
-        if (!Array.isArray(reply) || reply.length !== keys.length) throw unexpectedReply('SingleUseStore.consume');
-        return reply.map((r) => (typeof r === 'string' ? r : null));
-      },
+      () => runScriptUnpipelined(this.#redis, GETDEL_MANY, keys, []),
+      (reply) =>
+        replyPerKey(reply, keys.length, 'SingleUseStore.consume').map((r) => (typeof r === 'string' ? r : null)),
     );
   }
 
