@@ -45,4 +45,28 @@ describe('RedisCallGuard', () => {
     expect(error.message).not.toContain('secret-value');
     expect(error.cause).toBeInstanceOf(Error);
   });
+
+  it('times out exactly the calls that never answer, whatever the order answers come in, and ignores late answers', async () => {
+    const guard = new RedisCallGuard(client('ready'), { timeoutMs: 20, failureThreshold: 1_000 });
+    const late: (() => void)[] = [];
+    const calls = Array.from({ length: 200 }, (_, i) =>
+      guard
+        .call(`op${i}`, () =>
+          i % 3 === 0
+            ? new Promise<number>((resolve) => late.push(() => resolve(i))) // answers only after the timeout
+            : new Promise<number>((resolve) => setTimeout(() => resolve(i), (200 - i) % 7)),
+        )
+        .then(
+          (value) => ({ i, value }),
+          (error: RedisStoreError) => ({ i, code: error.code }),
+        ),
+    );
+    const results = await Promise.all(calls);
+    for (const answer of late) answer();
+    for (const r of results) {
+      expect(r).toEqual(r.i % 3 === 0 ? { i: r.i, code: 'ERR_REDIS_TIMEOUT' } : { i: r.i, value: r.i });
+    }
+    // After everything settled, later calls run normally (nothing left over from the timed-out ones).
+    await expect(guard.call('after', () => Promise.resolve('ok'))).resolves.toBe('ok');
+  });
 });

@@ -61,6 +61,20 @@ export interface RedisCallGuardOptions {
   readonly cooldownMs?: number;
 }
 
+/** A call in flight: what the ticker needs to time it out. */
+class GuardedCall {
+  /** Set once the call is answered or timed out; the ticker then drops it. */
+  done = false;
+  readonly deadline: number;
+  readonly operation: string;
+  readonly reject: (error: unknown) => void;
+  constructor(deadline: number, operation: string, reject: (error: unknown) => void) {
+    this.deadline = deadline;
+    this.operation = operation;
+    this.reject = reject;
+  }
+}
+
 /**
  * Bounds every Redis call: refuses at once when the client is not connected (so nothing waits in
  * ioredis's offline queue), races the call against a hard timeout, and after repeated failures
@@ -70,7 +84,7 @@ export interface RedisCallGuardOptions {
  * ```ts
  * import { RedisCallGuard } from '@rampart/redis';
  * const guard = new RedisCallGuard(redis, { timeoutMs: 50 });
- * const pong = await guard.call(() => redis.ping()); // throws ERR_REDIS_TIMEOUT after 50 ms
+ * const pong = await guard.call('ping', () => redis.ping()); // throws ERR_REDIS_TIMEOUT after 50 ms
  * ```
  */
 export class RedisCallGuard {
@@ -81,9 +95,15 @@ export class RedisCallGuard {
   #failures = 0;
   #openUntil = 0;
   #probing = false;
-  #sequence = 0;
   #ticker: NodeJS.Timeout | undefined;
-  readonly #pending = new Map<number, { readonly deadline: number; readonly expire: () => void }>();
+  /**
+   * Calls in flight in deadline order (every call of a guard has the same timeout), from `#head`
+   * on. An answered call is only marked `done`: the ticker drops it when it reaches it, so the hot
+   * path never searches or deletes.
+   */
+  #calls: GuardedCall[] = [];
+  #head = 0;
+  #active = 0;
 
   constructor(client: RedisClient, options: RedisCallGuardOptions = {}) {
     this.#client = client;
@@ -126,17 +146,10 @@ export class RedisCallGuard {
       this.#probing = true;
     }
     return new Promise<U>((resolve, reject) => {
-      const id = ++this.#sequence;
-      this.#pending.set(id, {
-        deadline: performance.now() + this.timeoutMs,
-        expire: () => {
-          this.#settled(true);
-          reject(
-            new RedisStoreError('ERR_REDIS_TIMEOUT', `${operation}: Redis did not answer within ${this.timeoutMs} ms.`),
-          );
-        },
-      });
-      this.#startTicker();
+      const entry = new GuardedCall(performance.now() + this.timeoutMs, operation, reject);
+      this.#calls.push(entry);
+      this.#active += 1;
+      if (this.#ticker === undefined) this.#startTicker();
       let pending: Promise<T>;
       try {
         pending = fn();
@@ -145,19 +158,15 @@ export class RedisCallGuard {
       }
       pending.then(
         (value) => {
-          if (!this.#pending.delete(id)) return;
+          if (entry.done) return;
+          entry.done = true;
+          this.#active -= 1;
           let result: U;
           try {
             result = map === undefined ? (value as unknown as U) : map(value);
           } catch (error) {
             this.#settled(false);
-            reject(
-              error instanceof RedisStoreError
-                ? error
-                : new RedisStoreError('ERR_REDIS_UNAVAILABLE', `${operation}: the Redis call failed.`, {
-                    cause: error,
-                  }),
-            );
+            reject(failed(operation, error));
             return;
           }
           this.#failures = 0;
@@ -165,15 +174,13 @@ export class RedisCallGuard {
           resolve(result);
         },
         (error: unknown) => {
-          if (!this.#pending.delete(id)) return;
+          if (entry.done) return;
+          entry.done = true;
+          this.#active -= 1;
           // A connected Redis that answers with an error is not hung; a dropped connection is
           // refused at once by the status check and must not hold the circuit open afterwards.
           this.#settled(false);
-          reject(
-            error instanceof RedisStoreError
-              ? error
-              : new RedisStoreError('ERR_REDIS_UNAVAILABLE', `${operation}: the Redis call failed.`, { cause: error }),
-          );
+          reject(failed(operation, error));
         },
       );
     });
@@ -186,25 +193,52 @@ export class RedisCallGuard {
   }
 
   /**
-   * One coarse ticker for all calls in flight instead of a timer per call: calls share the same
-   * timeout, so the Map's insertion order is deadline order and each tick stops at the first call
-   * still in time. A call times out between `timeoutMs` and `timeoutMs + tick`.
+   * One coarse ticker for all calls in flight instead of a timer per call: each tick drops the
+   * answered calls at the front and times out the ones past their deadline, stopping at the first
+   * call still in time. A call times out between `timeoutMs` and `timeoutMs + tick`.
    */
   #startTicker(): void {
-    if (this.#ticker !== undefined) return;
     const tick = Math.max(1, Math.min(10, Math.floor(this.timeoutMs / 5)));
     this.#ticker = setInterval(() => {
       const now = performance.now();
-      for (const [id, call] of this.#pending) {
-        if (call.deadline > now) break;
-        this.#pending.delete(id);
-        call.expire();
+      const calls = this.#calls;
+      let head = this.#head;
+      while (head < calls.length) {
+        const call = calls[head] as GuardedCall;
+        if (!call.done) {
+          if (call.deadline > now) break;
+          call.done = true;
+          this.#active -= 1;
+          this.#settled(true);
+          call.reject(
+            new RedisStoreError(
+              'ERR_REDIS_TIMEOUT',
+              `${call.operation}: Redis did not answer within ${this.timeoutMs} ms.`,
+            ),
+          );
+        }
+        head += 1;
       }
-      if (this.#pending.size === 0) {
+      if (head === calls.length) {
+        this.#calls = [];
+        this.#head = 0;
+      } else if (head > 1024 && head * 2 > calls.length) {
+        this.#calls = calls.slice(head);
+        this.#head = 0;
+      } else {
+        this.#head = head;
+      }
+      if (this.#active === 0) {
         clearInterval(this.#ticker);
         this.#ticker = undefined;
       }
     }, tick);
     this.#ticker.unref();
   }
+}
+
+function failed(operation: string, error: unknown): RedisStoreError {
+  return error instanceof RedisStoreError
+    ? error
+    : new RedisStoreError('ERR_REDIS_UNAVAILABLE', `${operation}: the Redis call failed.`, { cause: error });
 }

@@ -3,7 +3,7 @@ import { CallCoalescer } from './call-coalescer.ts';
 import { RedisStoreError } from './errors.ts';
 import { replyPerKey, SET_NX_MANY } from './many-keys.ts';
 import { RedisCallGuard } from './redis-down-policy.ts';
-import { type RedisClient, runScriptUnpipelined } from './scripts.ts';
+import { type RedisClient, runScriptUnpipelined, sendUnpipelined } from './scripts.ts';
 import {
   type CoalesceOption,
   checkCoalesce,
@@ -121,16 +121,21 @@ export class ReplayGuard implements AuditedStore {
       maxBatch > 0 && o.wait === undefined
         ? new CallCoalescer<PendingCheck, boolean>(
             maxBatch,
-            (c) => this.#checkOne(c),
+            (c) => this.#checkOne(c, true),
             (cs) => this.#checkMany(cs),
           )
         : undefined;
   }
 
-  #checkOne(c: PendingCheck): Promise<boolean> {
+  /**
+   * One check as one `SET NX PX`. `alone`: the coalescer's lone call, sent past the auto-pipeline
+   * (see sendUnpipelined); without coalescing, the client's own pipelining applies.
+   */
+  #checkOne(c: PendingCheck, alone: boolean): Promise<boolean> {
+    const args = [c.key, '1', 'PX', c.ttl, 'NX'];
     return this.#guard.call(
       'ReplayGuard.check',
-      () => this.#redis.set(c.key, '1', 'PX', c.ttl, 'NX'),
+      () => (alone ? sendUnpipelined(this.#redis, 'set', args) : this.#redis.call('set', ...args)),
       (reply) => reply === 'OK',
     );
   }
@@ -166,7 +171,7 @@ export class ReplayGuard implements AuditedStore {
     try {
       if (this.#wait === undefined) {
         const item = { key, ttl };
-        return await (this.#coalescer === undefined ? this.#checkOne(item) : this.#coalescer.run(item));
+        return await (this.#coalescer === undefined ? this.#checkOne(item, false) : this.#coalescer.run(item));
       }
       return await this.#checkAndWait(key, ttl, this.#wait);
     } catch (error) {

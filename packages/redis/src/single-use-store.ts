@@ -4,7 +4,7 @@ import { CallCoalescer } from './call-coalescer.ts';
 import { RedisStoreError } from './errors.ts';
 import { GETDEL_MANY, replyPerKey, SET_NX_MANY } from './many-keys.ts';
 import { RedisCallGuard } from './redis-down-policy.ts';
-import { defineScript, type RedisClient, runScript, runScriptUnpipelined } from './scripts.ts';
+import { defineScript, type RedisClient, runScript, runScriptUnpipelined, sendUnpipelined } from './scripts.ts';
 import {
   type CoalesceOption,
   checkCoalesce,
@@ -159,7 +159,7 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
       maxBatch > 0
         ? new CallCoalescer<PendingPut, boolean>(
             maxBatch,
-            (p) => this.#putOne(p),
+            (p) => this.#putOne(p, true),
             (ps) => this.#putMany(ps),
           )
         : undefined;
@@ -167,16 +167,21 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
       maxBatch > 0 && graceMs === undefined
         ? new CallCoalescer<string, string | null>(
             maxBatch,
-            (key) => this.#consumeOne(key),
+            (key) => this.#consumeOne(key, true),
             (keys) => this.#consumeMany(keys),
           )
         : undefined;
   }
 
-  #putOne(p: PendingPut): Promise<boolean> {
+  /**
+   * One put as one `SET NX PX`. `alone`: the coalescer's lone call, sent past the auto-pipeline
+   * (see sendUnpipelined); without coalescing, the client's own pipelining applies.
+   */
+  #putOne(p: PendingPut, alone: boolean): Promise<boolean> {
+    const args = [p.key, p.stored, 'PX', p.ttl, 'NX'];
     return this.#guard.call(
       'SingleUseStore.put',
-      () => this.#redis.set(p.key, p.stored, 'PX', p.ttl, 'NX'),
+      () => (alone ? sendUnpipelined(this.#redis, 'set', args) : this.#redis.call('set', ...args)),
       (reply) => reply === 'OK',
     );
   }
@@ -197,8 +202,12 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
     );
   }
 
-  #consumeOne(key: string): Promise<string | null> {
-    return this.#guard.call('SingleUseStore.consume', () => this.#redis.getdel(key));
+  #consumeOne(key: string, alone: boolean): Promise<string | null> {
+    return this.#guard.call(
+      'SingleUseStore.consume',
+      () => (alone ? sendUnpipelined(this.#redis, 'getdel', [key]) : this.#redis.getdel(key)),
+      (reply) => reply as string | null,
+    );
   }
 
   #consumeMany(keys: readonly string[]): Promise<(string | null)[]> {
@@ -236,7 +245,7 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
     }
     const bound = options.clientId === undefined ? UNBOUND : JSON.stringify(options.clientId);
     const item = { key: this.#key(id), stored: `${bound}\n${this.#serializer.serialize(value)}`, ttl };
-    const stored = await (this.#puts === undefined ? this.#putOne(item) : this.#puts.run(item));
+    const stored = await (this.#puts === undefined ? this.#putOne(item, false) : this.#puts.run(item));
     if (!stored) {
       throw new RedisStoreError(
         'ERR_REDIS_DUPLICATE_ID',
@@ -256,7 +265,7 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
     let stored: string | null;
     let reread = false;
     if (this.#graceMs === undefined) {
-      stored = await (this.#consumes === undefined ? this.#consumeOne(key) : this.#consumes.run(key));
+      stored = await (this.#consumes === undefined ? this.#consumeOne(key, false) : this.#consumes.run(key));
     } else {
       const graceMs = this.#graceMs;
       const reply = (await this.#guard.call('SingleUseStore.consume', () =>

@@ -1,5 +1,6 @@
 import { waitFor } from '@rampart/testkit';
 import fc from 'fast-check';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CacheRegistry,
@@ -11,7 +12,7 @@ import {
   SingleUseStore,
 } from '../src/index.ts';
 import { createOidcProviderAdapter } from '../src/oidc-provider-adapter.ts';
-import { cluster, singleNode, type Target } from './fixtures/targets.ts';
+import { cluster, ready, singleNode, type Target } from './fixtures/targets.ts';
 
 let counter = 0;
 const unique = (what: string): string => `${what}-${process.pid}-${++counter}`;
@@ -602,6 +603,67 @@ describe.each([
       expect(await devices.findByUserCode('NOPE')).toBeUndefined();
       expect(await sessions.findByUid('nope')).toBeUndefined();
     });
+  });
+});
+
+describe('stores on a client with autopipelining and a key prefix', () => {
+  let target: Target;
+  let piped: Redis;
+  let admin: RedisClient;
+  const registry = new CacheRegistry();
+
+  beforeAll(async () => {
+    target = await singleNode();
+    admin = await target.connect();
+    const url = target.spec.kind === 'single' ? target.spec.url : '';
+    piped = (await ready(
+      new Redis(url, { enableOfflineQueue: false, enableAutoPipelining: true, keyPrefix: 'app:' }),
+    )) as Redis;
+  });
+  afterAll(async () => {
+    piped?.disconnect();
+    admin?.disconnect();
+    await target?.stop();
+  });
+
+  it('sends a lone call at once, past the auto-pipeline, and keeps the client key prefix', async () => {
+    const name = unique('piped');
+    const guard = new ReplayGuard({ redis: piped, name, ttlMs: 60_000, registry, timeoutMs: 2_000 });
+    const once = new SingleUseStore<string>({ redis: piped, name, ttlMs: 60_000, registry, timeoutMs: 2_000 });
+    const checked = guard.check('nonce-1');
+    // An auto-pipelined command would wait in the queue until the end of this loop iteration.
+    expect(piped.autoPipelineQueueSize).toBe(0);
+    expect(await checked).toBe(true);
+    const put = once.put('code-1', 'v');
+    expect(piped.autoPipelineQueueSize).toBe(0);
+    await put;
+    expect(await admin.exists(`app:rampart:replay:${name}:nonce-1`)).toBe(1);
+    expect((await admin.keys(`app:rampart:once:${name}:*`)).length).toBe(1);
+    expect(await once.consume('code-1')).toEqual({ value: 'v', reread: false });
+    expect(await once.consume('code-1')).toBeUndefined();
+    expect(await guard.check('nonce-1')).toBe(false);
+  });
+
+  it('still answers each of many concurrent calls right (coalesced batches and lone calls)', async () => {
+    const name = unique('piped-many');
+    const guard = new ReplayGuard({ redis: piped, name, ttlMs: 60_000, registry, timeoutMs: 2_000 });
+    const ids = Array.from({ length: 50 }, (_, i) => `n${i % 25}`);
+    const first = await Promise.all(ids.map((id) => guard.check(id)));
+    expect(first.filter(Boolean)).toHaveLength(25);
+  });
+
+  it('leaves calls to the auto-pipeline when coalescing is off', async () => {
+    const guard = new ReplayGuard({
+      redis: piped,
+      name: unique('piped-off'),
+      ttlMs: 60_000,
+      registry,
+      timeoutMs: 2_000,
+      coalesce: false,
+    });
+    const checked = guard.check('nonce-1');
+    expect(piped.autoPipelineQueueSize).toBe(1);
+    expect(await checked).toBe(true);
   });
 });
 
