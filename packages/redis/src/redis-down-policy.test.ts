@@ -69,4 +69,17 @@ describe('RedisCallGuard', () => {
     // After everything settled, later calls run normally (nothing left over from the timed-out ones).
     await expect(guard.call('after', () => Promise.resolve('ok'))).resolves.toBe('ok');
   });
+
+  it('counts the calls in flight until each is answered or timed out', async () => {
+    const guard = new RedisCallGuard(client('ready'), { timeoutMs: 10 });
+    let answer!: (value: string) => void;
+    const answered = guard.call('a', () => new Promise<string>((resolve) => (answer = resolve)));
+    const hung = guard.call('b', () => new Promise<string>(() => {})).catch((e: RedisStoreError) => e.code);
+    expect(guard.inFlight).toBe(2);
+    answer('ok');
+    await expect(answered).resolves.toBe('ok');
+    expect(guard.inFlight).toBe(1);
+    await expect(hung).resolves.toBe('ERR_REDIS_TIMEOUT');
+    expect(guard.inFlight).toBe(0);
+  });
 });

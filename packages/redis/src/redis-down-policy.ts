@@ -112,6 +112,11 @@ export class RedisCallGuard {
     this.#cooldownMs = options.cooldownMs ?? 1_000;
   }
 
+  /** Calls of this guard in flight (sent and neither answered nor timed out). */
+  get inFlight(): number {
+    return this.#active;
+  }
+
   /** True while the circuit is open (Redis is being skipped). */
   get open(): boolean {
     return this.#failures >= this.#failureThreshold && performance.now() < this.#openUntil;

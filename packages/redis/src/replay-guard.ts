@@ -161,31 +161,39 @@ export class ReplayGuard implements AuditedStore {
    *
    * @param ttlMs overrides the guard's TTL for this id (e.g. the token's remaining lifetime).
    */
-  async check(id: string, ttlMs?: number): Promise<boolean> {
-    checkId(id, 'ReplayGuard.check');
+  check(id: string, ttlMs?: number): Promise<boolean> {
     const ttl = ttlMs ?? this.ttlMs;
-    if (!Number.isSafeInteger(ttl) || ttl < 1) {
-      throw new RedisStoreError('ERR_REDIS_INVALID_ARGUMENT', 'ReplayGuard.check: ttlMs must be a positive integer.');
+    try {
+      checkId(id, 'ReplayGuard.check');
+      if (!Number.isSafeInteger(ttl) || ttl < 1) {
+        throw new RedisStoreError('ERR_REDIS_INVALID_ARGUMENT', 'ReplayGuard.check: ttlMs must be a positive integer.');
+      }
+    } catch (error) {
+      return Promise.reject(error);
     }
     const key = this.#prefix + id;
-    try {
-      if (this.#wait === undefined) {
-        const item = { key, ttl };
-        return await (this.#coalescer === undefined ? this.#checkOne(item, false) : this.#coalescer.run(item));
-      }
-      return await this.#checkAndWait(key, ttl, this.#wait);
-    } catch (error) {
-      if (
-        this.#failOpen &&
-        error instanceof RedisStoreError &&
-        (error.code === 'ERR_REDIS_UNAVAILABLE' || error.code === 'ERR_REDIS_TIMEOUT')
-      ) {
-        this.#onFailOpen?.(error);
-        return true;
-      }
-      throw error;
+    let checked: Promise<boolean>;
+    if (this.#wait === undefined) {
+      const item = { key, ttl };
+      checked = this.#coalescer === undefined ? this.#checkOne(item, false) : this.#coalescer.run(item);
+    } else {
+      checked = this.#checkAndWait(key, ttl, this.#wait);
     }
+    // Fail-closed (the default) hands out the guarded call itself: no promise layer of its own.
+    return this.#failOpen ? checked.catch(this.#whenDown) : checked;
   }
+
+  /** The fail-open policy: a Redis that cannot answer lets the id pass, reported to `onFailOpen`. */
+  readonly #whenDown = (error: unknown): boolean => {
+    if (
+      error instanceof RedisStoreError &&
+      (error.code === 'ERR_REDIS_UNAVAILABLE' || error.code === 'ERR_REDIS_TIMEOUT')
+    ) {
+      this.#onFailOpen?.(error);
+      return true;
+    }
+    throw error;
+  };
 
   /**
    * Like {@link ReplayGuard.check}, but throws `ERR_REDIS_REPLAY_DETECTED` for an id seen before.

@@ -69,6 +69,18 @@ describe.each([
       guard.close();
     });
 
+    it('rejects a bad id or TTL with a typed error, as a rejected promise (never a synchronous throw)', async () => {
+      const guard = new ReplayGuard({ redis, name: unique('bad'), ttlMs: 60_000, registry, timeoutMs: 2_000 });
+      const empty = guard.check('');
+      const tooLong = guard.check('x'.repeat(10_000));
+      const badTtl = guard.check('ok', 0);
+      for (const call of [empty, tooLong, badTtl]) {
+        await expect(call).rejects.toMatchObject({ code: 'ERR_REDIS_INVALID_ARGUMENT' });
+      }
+      expect(await guard.check('ok')).toBe(true);
+      guard.close();
+    });
+
     it('forgets an id after its TTL', async () => {
       const guard = new ReplayGuard({ redis, name: unique('ttl'), ttlMs: 60_000, registry, timeoutMs: 2_000 });
       expect(await guard.check('short', 50)).toBe(true);

@@ -1,6 +1,13 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { RedisCallGuard } from '../redis-down-policy.ts';
-import { defineScript, type RedisClient, runScript } from '../scripts.ts';
+import {
+  defineScript,
+  type RedisClient,
+  type RedisScript,
+  runScript,
+  runScriptUnpipelined,
+  sendUnpipelined,
+} from '../scripts.ts';
 import { unlinkByPrefix } from './clear.ts';
 import { decodeEntry, encodeEntry, type StoredEntry } from './entry.ts';
 
@@ -78,12 +85,38 @@ export class CacheRedisTier {
     return this.#guard.call(`${this.#label}.${operation}`, fn);
   }
 
+  /**
+   * A command or script call of the hot paths (read, read-or-lease, write). When none of this
+   * cache's calls is in flight, it is sent past ioredis's auto-pipeline (see sendUnpipelined): a
+   * lone call waits for nothing. Under concurrency the client's own pipelining applies.
+   */
+  #send(operation: string, name: string, args: (string | number)[]): Promise<unknown> {
+    const alone = this.#guard.inFlight === 0;
+    const redis = this.#redis;
+    return this.call(operation, () => (alone ? sendUnpipelined(redis, name, args) : redis.call(name, ...args)));
+  }
+
+  #script(
+    operation: string,
+    script: RedisScript,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
+    const alone = this.#guard.inFlight === 0;
+    const redis = this.#redis;
+    return this.call(operation, () =>
+      alone ? runScriptUnpipelined(redis, script, keys, args) : runScript(redis, script, keys, args),
+    );
+  }
+
   /** Reads an entry; on a miss, tries for the lease in the same round trip. */
   async readOrLease(key: string, leaseTtlMs: number): Promise<ReadOrLease> {
-    const redis = this.#redis;
     const token = randomBytes(12).toString('base64url');
-    const [text, acquired] = (await this.call('get', () =>
-      runScript(redis, READ_OR_LEASE, [this.#entryKey(key), this.#leaseKey(key)], [token, leaseTtlMs]),
+    const [text, acquired] = (await this.#script(
+      'get',
+      READ_OR_LEASE,
+      [this.#entryKey(key), this.#leaseKey(key)],
+      [token, leaseTtlMs],
     )) as [string | false | null, number];
     const entry = typeof text === 'string' ? await this.#checkTags(decodeEntry(text)) : undefined;
     return {
@@ -94,23 +127,19 @@ export class CacheRedisTier {
   }
 
   async read(key: string): Promise<StoredEntry | undefined> {
-    const redis = this.#redis;
-    const full = this.#entryKey(key);
-    return this.#checkTags(decodeEntry(await this.call('get', () => redis.get(full))));
+    const text = (await this.#send('get', 'get', [this.#entryKey(key)])) as string | null;
+    return this.#checkTags(decodeEntry(text));
   }
 
   /** Writes an entry (PX = ttl + stale-if-error window), giving back `leaseToken` in the same step. */
   async write(key: string, entry: StoredEntry, ttlMs: number, leaseToken?: string): Promise<void> {
-    const redis = this.#redis;
     const full = this.#entryKey(key);
     const px = ttlMs + this.#extraLifeMs;
     if (leaseToken === undefined) {
-      await this.call('set', () => redis.set(full, encodeEntry(entry), 'PX', px));
+      await this.#send('set', 'set', [full, encodeEntry(entry), 'PX', px]);
       return;
     }
-    await this.call('set', () =>
-      runScript(redis, WRITE_AND_RELEASE, [full, this.#leaseKey(key)], [encodeEntry(entry), px, leaseToken]),
-    );
+    await this.#script('set', WRITE_AND_RELEASE, [full, this.#leaseKey(key)], [encodeEntry(entry), px, leaseToken]);
   }
 
   async delete(key: string): Promise<void> {
