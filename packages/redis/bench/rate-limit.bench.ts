@@ -191,7 +191,9 @@ export default defineBench('@rampart/redis', async (b) => {
       redis: plain,
       prefix: 'b4',
       timeoutMs: 1_000,
-      limits: [{ name: 'm', algorithm: 'fixed-window', limit: 1, windowMs: 3_600_000 }],
+      // Fixed windows are aligned to the epoch: a 30-day window keeps a window boundary (which
+      // would unblock every subject at once) out of the run; rlflx's windows start at first hit.
+      limits: [{ name: 'm', algorithm: 'fixed-window', limit: 1, windowMs: 30 * 24 * 3_600_000 }],
       blockCache: { maxKeys: subjects },
     });
     const blockedPeer = new RateLimiterRedis({

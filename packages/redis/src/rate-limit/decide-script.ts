@@ -1,4 +1,5 @@
 import { defineScript, type RedisScript } from '../scripts.ts';
+import { buildFixedWindowScripts, usesPackedFixedWindow } from './fixed-window-script.ts';
 import type { ResolvedLimit } from './limits.ts';
 
 /*
@@ -298,6 +299,11 @@ export interface DecideScriptOptions {
   readonly spendOnReject?: boolean;
   /** Block the subject this long (µs) after a rejection. Default 0 (off). */
   readonly blockOnRejectUs?: number;
+  /**
+   * Always the general script, also for a single fixed-window limit (which otherwise gets the
+   * packed layout of fixed-window-script.ts). Tests run both and compare.
+   */
+  readonly general?: boolean;
 }
 
 /** The two scripts of a limiter: one decision, and a batch of consume decisions. */
@@ -316,10 +322,15 @@ export interface DecideScripts {
 
 /** Generates the decision scripts for exactly these limits and options (one pair per limiter, cached by Redis). */
 export function buildDecideScript(limits: readonly ResolvedLimit[], opts: DecideScriptOptions = {}): DecideScripts {
-  const options = { spendOnReject: opts.spendOnReject === true, blockOnRejectUs: opts.blockOnRejectUs ?? 0 };
+  const options = {
+    spendOnReject: opts.spendOnReject === true,
+    blockOnRejectUs: opts.blockOnRejectUs ?? 0,
+    general: opts.general === true,
+  };
   if (!Number.isSafeInteger(options.blockOnRejectUs) || options.blockOnRejectUs < 0) {
     throw new RangeError('blockOnRejectUs must be a non-negative integer.');
   }
+  if (!options.general && usesPackedFixedWindow(limits)) return buildFixedWindowScripts(limits[0]!, options);
   const fields = ['!b', '!e'];
   const blocks: string[] = [];
   const concurrency = limits.find((l) => l.kind === 'c');

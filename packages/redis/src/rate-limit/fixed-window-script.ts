@@ -1,0 +1,184 @@
+import { defineScript } from '../scripts.ts';
+import type { DecideScriptOptions, DecideScripts } from './decide-script.ts';
+import type { ResolvedLimit } from './limits.ts';
+
+/*
+ * The decision scripts of a limiter with exactly one fixed-window limit (the most common limiter:
+ * "100 requests per minute per IP"). Same KEYS, ARGV and reply shapes as the general script in
+ * decide-script.ts, but a state layout that lets the common request cost Redis two commands
+ * (TIME, HINCRBY) instead of three (TIME, HMGET, HINCRBY) and almost no Lua.
+ *
+ * State: one hash field '<name>:p' packs the window and its count:
+ *   value = tag * 2^33 + count (+ 2^32 while a block may be active)
+ *   tag   = 1 + windowIndex % (2^20 - 2): never 0, so a field that HINCRBY has just created
+ *           (value = cost, tag 0) never looks like the current window.
+ * Every value stays below 2^53, so Lua's doubles hold it exactly; counts stay below 2^32 even
+ * with a request's cost added (limits below 2^31, counts capped at 2^31).
+ * '!b' holds blocked-until µs, as in the general layout.
+ *
+ * A consume adds its cost first (HINCRBY) and looks at the result:
+ * - current tag, count within the limit: admitted, nothing else to do (the common case);
+ * - current tag, count over the limit: rejected; the cost is taken back in the same script
+ *   (unless spendOnReject), so nobody ever sees it;
+ * - another tag: the window rolled (or the field is new): the field is rewritten for this window
+ *   and the key's TTL set to the window's end.
+ * Blocks: whoever writes a block also adds the 2^32 mark to the field, and only a write made while
+ * no block is active removes it. So a consume reads '!b' only when the field carries the mark or
+ * did not exist (a key written by the general layout, e.g. before an upgrade, may hold a block).
+ * Every write of a block sets the key's TTL to cover it.
+ *
+ * Upgrading from the general layout: counts of the window in progress restart (the general
+ * layout keeps them in '<name>:a'/'<name>:b'); blocks are kept.
+ */
+
+/** Limits above this use the general script: a count plus a cost must stay below 2^32 (the block mark). */
+export const PACKED_MAX_LIMIT = 2 ** 31 - 1;
+
+const K = 2 ** 33;
+const MARK = 2 ** 32;
+const TAGS = 2 ** 20 - 2;
+/** Spend on reject keeps counting past the limit; the count stops here (2^31) to keep the packing. */
+const CAP = 2 ** 31;
+
+/** True when `limits` is a single fixed-window limit the packed layout can hold. */
+export function usesPackedFixedWindow(limits: readonly ResolvedLimit[]): boolean {
+  return limits.length === 1 && limits[0]?.kind === 'f' && limits[0].limit <= PACKED_MAX_LIMIT;
+}
+
+/** Generates both scripts for one fixed-window limit (see {@link usesPackedFixedWindow}). */
+export function buildFixedWindowScripts(limit: ResolvedLimit, opts: Required<DecideScriptOptions>): DecideScripts {
+  const W = limit.windowMs * 1000;
+  const L = limit.limit;
+  const B = opts.blockOnRejectUs;
+  const F = `'${limit.name}:p'`; // names are validated to [A-Za-z0-9_.-]
+  const clock = `
+local tm = redis.call('TIME')
+local now = tm[1] * 1000000 + tm[2]
+local fmt, floor, ceil, max = string.format, math.floor, math.ceil, math.max
+local idx = floor(now / ${W})
+local tag = 1 + idx % ${TAGS}
+local reset = (idx + 1) * ${W} - now
+`;
+  // A consume: `v` is the field after HINCRBY of the cost. Everything but the first line is the
+  // rare path (window rolled, over the limit, block mark).
+  const consume = `
+local v = redis.call('HINCRBY', key, ${F}, costArg)
+local tv = floor(v / ${K})
+local c = v - tv * ${K}
+if tv == tag and c <= ${L} then return {1, now, ${L} - c} end
+local cost = costArg + 0
+local marked = c >= ${MARK}
+if marked then c = c - ${MARK} end
+local before = 0
+if tv == tag then before = c - cost end
+local ok = before + cost <= ${L}
+if marked or tv == 0 then
+  local b = redis.call('HGET', key, '!b')
+  if b and b + 0 > now then
+    -- Blocked: spend nothing (not even with spendOnReject) and keep the mark on the field.
+    if marked then
+      redis.call('HINCRBY', key, ${F}, '-' .. costArg)
+    else
+      redis.call('HINCRBY', key, ${F}, fmt('%d', ${MARK} - cost))
+    end
+    return {0, now, b - now, ok and 1 or 0, max(0, ${L} - before), reset, ok and 0 or reset}
+  end
+end
+local newc = before
+if ok or ${opts.spendOnReject} then
+  newc = before + cost
+  if newc > ${CAP} then newc = ${CAP} end
+end
+local blockUs = 0
+${B > 0 ? `if not ok then blockUs = ${B} end` : ''}
+if tv == tag and not marked and blockUs == 0 then
+  -- Same window and over the limit: take the cost back (or trim to the cap).
+  if newc ~= before + cost then redis.call('HINCRBY', key, ${F}, fmt('%d', newc - before - cost)) end
+else
+  if blockUs > 0 then
+    redis.call('HSET', key, ${F}, fmt('%d', tag * ${K} + newc + ${MARK}), '!b', fmt('%d', now + blockUs))
+  else
+    redis.call('HSET', key, ${F}, fmt('%d', tag * ${K} + newc))
+  end
+  local ttl = reset
+  if blockUs > ttl then ttl = blockUs end
+  redis.call('PEXPIRE', key, fmt('%d', ceil(ttl / 1000) + 1))
+end
+if ok then return {1, now, ${L} - newc} end
+return {0, now, blockUs, 0, max(0, ${L} - newc), reset, reset}
+`;
+  // The other ops read the field and the block, then write a whole value. Rare: no shortcuts.
+  const otherOps = `
+if op == 'd' then
+  redis.call('DEL', key)
+  return {1, now}
+end
+if op == 'l' then return {1, now} end
+local vals = redis.call('HMGET', key, ${F}, '!b')
+local v = vals[1] and vals[1] + 0 or 0
+local tv = floor(v / ${K})
+local c = v - tv * ${K}
+if c >= ${MARK} then c = c - ${MARK} end
+if tv ~= tag then c = 0 end
+local blockedUntil = vals[2] and vals[2] + 0 or 0
+local blockedFor = 0
+if blockedUntil > now then blockedFor = blockedUntil - now end
+local function write(count, untilUs)
+  local mark = 0
+  local ttl = reset
+  if untilUs > now then
+    mark = ${MARK}
+    if untilUs - now > ttl then ttl = untilUs - now end
+  end
+  redis.call('HSET', key, ${F}, fmt('%d', tag * ${K} + count + mark))
+  redis.call('PEXPIRE', key, fmt('%d', ceil(ttl / 1000) + 1))
+end
+if op == 'b' then
+  local blockUs = ARGV[4] + 0
+  local untilUs = now + blockUs
+  if untilUs > blockedUntil then
+    redis.call('HSET', key, '!b', fmt('%d', untilUs))
+    write(c, untilUs)
+    blockedFor = blockUs
+  end
+  return {0, now, blockedFor}
+end
+local ok = c + cost <= ${L}
+if op == 'p' then
+  return {0, now, blockedFor, ok and 1 or 0, max(0, ${L} - c), reset, ok and 0 or reset}
+end
+if op == 'r' then
+  if c > 0 then write(max(0, c - cost), blockedUntil) end
+  return {1, now}
+end
+-- op x: a penalty spends whatever the state.
+local newc = c + cost
+if newc > ${CAP} then newc = ${CAP} end
+write(newc, blockedUntil)
+if ok and blockedFor == 0 then return {1, now, ${L} - newc} end
+return {0, now, blockedFor, ok and 1 or 0, max(0, ${L} - newc), reset, ok and 0 or reset}
+`;
+  const name = `rate-limit-fixed-window(${limit.name})`;
+  const single = `${clock}
+local key = KEYS[1]
+local op = ARGV[1]
+local costArg = ARGV[2]
+if op == 'c' then
+${consume}
+end
+local cost = costArg + 0
+${otherOps}`;
+  const batch = `${clock}
+local function decide(key, costArg)
+${consume}
+end
+local out, n = {}, 0
+for i = 1, #ARGV do
+  local r = decide(KEYS[i], ARGV[i])
+  for j = 1, #r do out[n + j] = r[j] end
+  n = n + #r
+end
+return out
+`;
+  return { single: defineScript(name, single), batch: defineScript(`${name} batch`, batch) };
+}

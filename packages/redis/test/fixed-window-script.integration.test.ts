@@ -1,0 +1,173 @@
+import { waitFor } from '@rampart/testkit';
+import fc from 'fast-check';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRateLimiter } from '../src/index.ts';
+import { buildDecideScript } from '../src/rate-limit/decide-script.ts';
+import { resolveLimits } from '../src/rate-limit/limits.ts';
+import type { RedisScript } from '../src/scripts.ts';
+import { singleNode, type Target } from './fixtures/targets.ts';
+
+let counter = 0;
+const unique = (): string => `fw${process.pid}x${++counter}`;
+
+type Op =
+  | { readonly op: 'c' | 'p' | 'r' | 'x'; readonly cost: number }
+  | { readonly op: 'b'; readonly blockUs: number }
+  | { readonly op: 'd' };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ op: fc.constant('c' as const), cost: fc.integer({ min: 1, max: 3 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('p' as const), cost: fc.integer({ min: 1, max: 3 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('r' as const), cost: fc.integer({ min: 1, max: 3 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('x' as const), cost: fc.integer({ min: 1, max: 3 }) }) },
+  // Blocks far longer than a run, so both scripts see them alike (expiry is tested on its own).
+  {
+    weight: 1,
+    arbitrary: fc.record({ op: fc.constant('b' as const), blockUs: fc.constantFrom(30_000_000, 60_000_000) }),
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('d' as const) }) },
+);
+
+function argsOf(o: Op): (string | number)[] {
+  if (o.op === 'b') return ['b', 1, '', o.blockUs];
+  if (o.op === 'd') return ['d', 1];
+  return [o.op, o.cost];
+}
+
+/** The reply without the server time, and with durations rounded to seconds (the two calls run µs apart). */
+function view(reply: unknown): unknown[] {
+  const r = reply as number[];
+  return r.map((x, i) => (i === 1 ? 'now' : x > 1_000_000 ? Math.round(x / 1e6) : x));
+}
+
+describe('the packed fixed-window script', () => {
+  let target: Target;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    target = await singleNode();
+    redis = (await target.connect()) as Redis;
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await target?.stop();
+  });
+
+  const run = (script: RedisScript, key: string, args: (string | number)[]) =>
+    redis.eval(script.lua, 1, key, ...args) as Promise<unknown>;
+
+  it('answers every sequence of operations exactly as the general script does', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          limit: fc.oneof(fc.integer({ min: 1, max: 6 }), fc.constant(2 ** 31 - 1)),
+          spendOnReject: fc.boolean(),
+          blockOnRejectUs: fc.constantFrom(0, 40_000_000),
+          ops: fc.array(opArb, { minLength: 1, maxLength: 40 }),
+        }),
+        async ({ limit, spendOnReject, blockOnRejectUs, ops }) => {
+          const limits = resolveLimits([{ name: 'w', algorithm: 'fixed-window', limit, windowMs: 600_000 }], []);
+          const packed = buildDecideScript(limits, { spendOnReject, blockOnRejectUs }).single;
+          const general = buildDecideScript(limits, { spendOnReject, blockOnRejectUs, general: true }).single;
+          expect(packed.sha1).not.toBe(general.sha1);
+          const keyP = `${unique()}:{s}`;
+          const keyG = `${unique()}:{s}`;
+          for (const o of ops) {
+            const cost = 'cost' in o ? o.cost : 1;
+            if (cost > limit) continue; // the limiter refuses such a cost before Redis
+            const [p, g] = await Promise.all([run(packed, keyP, argsOf(o)), run(general, keyG, argsOf(o))]);
+            expect({ op: o, reply: view(p) }).toEqual({ op: o, reply: view(g) });
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('starts a new count when the window rolls and keeps the key no longer than the window', async () => {
+    const prefix = unique();
+    const rl = createRateLimiter({
+      redis,
+      prefix,
+      blockCache: false,
+      timeoutMs: 2_000,
+      limits: [{ name: 'w', algorithm: 'fixed-window', limit: 2, windowMs: 300 }],
+    });
+    // Start right after a window boundary so the three calls share one window.
+    await waitFor(async () => ((await rl.get('k')).limits[0]?.resetMs ?? 0) > 250, {
+      timeoutMs: 2_000,
+      what: 'a fresh window',
+    });
+    const first = [await rl.consume('k'), await rl.consume('k'), await rl.consume('k')];
+    expect(first.map((d) => d.allowed)).toEqual([true, true, false]);
+    const ttl = await redis.pttl(`${prefix}:{k}`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(301);
+    await waitFor(async () => (await rl.consume('k')).allowed, { timeoutMs: 2_000, what: 'the next window' });
+    expect((await rl.get('k')).limits[0]!.remaining).toBe(1);
+  });
+
+  it('honours a block set in the general layout (before an upgrade) and one that expires', async () => {
+    const prefix = unique();
+    const limits = resolveLimits([{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 600_000 }], []);
+    const general = buildDecideScript(limits, { general: true }).single;
+    const key = `${prefix}:{k}`;
+    await run(general, key, ['c', 1]);
+    await run(general, key, ['b', 1, '', 20_000_000]);
+    const rl = createRateLimiter({
+      redis,
+      prefix,
+      blockCache: false,
+      timeoutMs: 2_000,
+      limits: [{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 600_000 }],
+    });
+    for (let i = 0; i < 3; i++) expect(await rl.consume('k')).toMatchObject({ allowed: false, blocked: true });
+    // A short block ends by itself; the count of the window is still there afterwards.
+    await rl.reset('k');
+    await rl.consume('k');
+    await rl.consume('k');
+    await rl.block('k', 150);
+    expect((await rl.consume('k')).blocked).toBe(true);
+    await waitFor(async () => (await rl.consume('k')).allowed, { timeoutMs: 2_000, what: 'the block to end' });
+    expect((await rl.get('k')).limits[0]!.remaining).toBe(2);
+  });
+
+  it('stops counting at 2^31 with spendOnReject, so the packing can never overflow', async () => {
+    const limits = resolveLimits([{ name: 'w', algorithm: 'fixed-window', limit: 3, windowMs: 600_000 }], []);
+    const packed = buildDecideScript(limits, { spendOnReject: true }).single;
+    const key = `${unique()}:{k}`;
+    await run(packed, key, ['x', 1]);
+    // Bring the count next to the cap directly, then keep spending on reject.
+    const field = (await redis.hget(key, 'w:p')) as string;
+    await redis.hset(key, 'w:p', String(Number(field) - 1 + 2 ** 31 - 2));
+    for (let i = 0; i < 5; i++) await run(packed, key, ['c', 3]);
+    const value = Number(await redis.hget(key, 'w:p'));
+    expect(value % 2 ** 33).toBe(2 ** 31);
+    expect(await run(packed, key, ['p', 1])).toEqual([
+      0,
+      expect.any(Number),
+      0,
+      0,
+      0,
+      expect.any(Number),
+      expect.any(Number),
+    ]);
+  });
+
+  it('uses two Redis commands for a request within a window', async () => {
+    const rl = createRateLimiter({
+      redis,
+      prefix: unique(),
+      blockCache: false,
+      timeoutMs: 2_000,
+      limits: [{ name: 'w', algorithm: 'fixed-window', limit: 1_000, windowMs: 600_000 }],
+    });
+    await rl.consume('k');
+    const before = await target.commandCalls();
+    for (let i = 0; i < 10; i++) await rl.consume('k');
+    const after = await target.commandCalls();
+    const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+    expect([delta('time'), delta('hincrby'), delta('hmget'), delta('hget'), delta('hset')]).toEqual([10, 10, 0, 0, 0]);
+  });
+});
