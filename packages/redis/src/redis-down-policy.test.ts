@@ -82,4 +82,74 @@ describe('RedisCallGuard', () => {
     await expect(hung).resolves.toBe('ERR_REDIS_TIMEOUT');
     expect(guard.inFlight).toBe(0);
   });
+
+  describe('send', () => {
+    /** A connected client that keeps every command it is sent, unanswered. */
+    const holding = () => {
+      const sent: { name: string; args: unknown[]; resolve(v: unknown): void; reject(e: unknown): void }[] = [];
+      const c = {
+        status: 'ready',
+        options: {},
+        sendCommand(command: (typeof sent)[number] & { promise: Promise<unknown> }) {
+          sent.push(command);
+          return command.promise;
+        },
+      } as unknown as Redis;
+      return { c, sent };
+    };
+
+    it('sends the command at once and maps the reply', async () => {
+      const { c, sent } = holding();
+      const guard = new RedisCallGuard(c);
+      const answer = guard.send('op', 'set', ['k', 'v'], (r) => r === 'OK');
+      expect(sent.map((s) => [s.name, s.args])).toEqual([['set', ['k', 'v']]]);
+      sent[0]!.resolve('OK');
+      await expect(answer).resolves.toBe(true);
+      expect(guard.inFlight).toBe(0);
+    });
+
+    it('times out a command Redis never answers, and ignores the answer that comes later', async () => {
+      const { c, sent } = holding();
+      const guard = new RedisCallGuard(c, { timeoutMs: 10 });
+      const answer = guard.send('op', 'get', ['k'], (r) => r);
+      await expect(answer).rejects.toMatchObject({ code: 'ERR_REDIS_TIMEOUT' });
+      sent[0]!.resolve('late');
+      expect(guard.inFlight).toBe(0);
+    });
+
+    it('sends EVAL once after NOSCRIPT, within the same call', async () => {
+      const { c, sent } = holding();
+      const guard = new RedisCallGuard(c);
+      const script = { name: 's', lua: 'return 1', sha1: 'a'.repeat(40) };
+      const answer = guard.sendScript('op', script, ['k'], ['x'], (r) => r);
+      sent[0]!.reject(new Error('NOSCRIPT No matching script.'));
+      await waitForSent(sent, 2);
+      expect([sent[1]!.name, sent[1]!.args]).toEqual(['eval', ['return 1', '1', 'k', 'x']]);
+      sent[1]!.resolve(1);
+      await expect(answer).resolves.toBe(1);
+    });
+
+    it('turns a client that throws, or an error reply, into ERR_REDIS_UNAVAILABLE without the reply text', async () => {
+      const throwing = {
+        status: 'ready',
+        options: {},
+        sendCommand() {
+          throw new Error('boom secret-value');
+        },
+      } as unknown as Redis;
+      await expect(new RedisCallGuard(throwing).send('op', 'get', ['k'], (r) => r)).rejects.toMatchObject({
+        code: 'ERR_REDIS_UNAVAILABLE',
+      });
+      const { c, sent } = holding();
+      const answer = new RedisCallGuard(c).send('op', 'get', ['k'], (r) => r).catch((e: RedisStoreError) => e);
+      sent[0]!.reject(new Error('WRONGTYPE secret-value'));
+      const error = (await answer) as RedisStoreError;
+      expect(error.code).toBe('ERR_REDIS_UNAVAILABLE');
+      expect(error.message).not.toContain('secret-value');
+    });
+  });
 });
+
+async function waitForSent(sent: unknown[], n: number): Promise<void> {
+  for (let i = 0; i < 100 && sent.length < n; i++) await new Promise((r) => setImmediate(r));
+}

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
+import type { Command, Redis } from 'ioredis';
 import { RedisStoreError } from './errors.ts';
-import type { RedisClient } from './scripts.ts';
+import { isNoScript, newCommand, type RedisClient, type RedisScript } from './scripts.ts';
 
 /**
  * What a store does when Redis cannot answer in time.
@@ -67,7 +68,8 @@ class GuardedCall {
   done = false;
   readonly deadline: number;
   readonly operation: string;
-  readonly reject: (error: unknown) => void;
+  /** Ends the call with the timeout error: the guard's own promise, or the ioredis command's. */
+  reject: (error: unknown) => void;
   constructor(deadline: number, operation: string, reject: (error: unknown) => void) {
     this.deadline = deadline;
     this.operation = operation;
@@ -128,33 +130,10 @@ export class RedisCallGuard {
    * which saves the caller a promise layer per call.
    */
   call<T, U = T>(operation: string, fn: () => Promise<T>, map?: (value: T) => U): Promise<U> {
-    const status = this.#client.status;
-    if (status !== 'ready') {
-      // lazyConnect clients start in 'wait': start connecting, but do not queue this call.
-      if (status === 'wait') this.#client.connect().catch(() => {});
-      return Promise.reject(
-        new RedisStoreError(
-          'ERR_REDIS_UNAVAILABLE',
-          `${operation}: the Redis client is not connected (status ${status}); the Redis-down policy applies.`,
-        ),
-      );
-    }
-    if (this.#failures >= this.#failureThreshold) {
-      if (performance.now() < this.#openUntil || this.#probing) {
-        return Promise.reject(
-          new RedisStoreError(
-            'ERR_REDIS_UNAVAILABLE',
-            `${operation}: Redis failed ${this.#failures} calls in a row; skipping it for up to ${this.#cooldownMs} ms.`,
-          ),
-        );
-      }
-      this.#probing = true;
-    }
+    const refused = this.#refused(operation);
+    if (refused !== undefined) return Promise.reject(refused);
     return new Promise<U>((resolve, reject) => {
-      const entry = new GuardedCall(performance.now() + this.timeoutMs, operation, reject);
-      this.#calls.push(entry);
-      this.#active += 1;
-      if (this.#ticker === undefined) this.#startTicker();
+      const entry = this.#track(operation, reject);
       let pending: Promise<T>;
       try {
         pending = fn();
@@ -189,6 +168,147 @@ export class RedisCallGuard {
         },
       );
     });
+  }
+
+  /**
+   * {@link call} for one latency-bound command, with less work per call: the command goes out at
+   * once on its own, and the timeout rejects the ioredis command itself, so no promise of the
+   * guard's sits between the reply and the caller. `args` follow the command name.
+   *
+   * It never joins ioredis's auto-pipeline: ioredis keeps one auto-pipeline in flight per
+   * connection, so a command that joins it first waits for the end of the event-loop iteration
+   * and then for the previous batch to come back, and Redis's time and the client's time add up
+   * instead of overlapping (measured: a lone SET took 1.6× as long on an auto-pipelining client).
+   * Callers batch concurrent calls themselves (CallCoalescer). A Cluster client takes
+   * {@link call} (the client routes each command by slot).
+   */
+  send<U>(operation: string, name: string, args: readonly (string | number)[], map: (reply: unknown) => U): Promise<U> {
+    return this.#send(operation, name, args, map, undefined);
+  }
+
+  /**
+   * {@link send} for a script: EVALSHA, and after NOSCRIPT (SCRIPT FLUSH, a restart, a failover)
+   * EVAL, which also loads it, within the same timeout. The keys decide the node on a Cluster.
+   */
+  sendScript<U>(
+    operation: string,
+    script: RedisScript,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+    map: (reply: unknown) => U,
+  ): Promise<U> {
+    return this.#send(operation, 'evalsha', [script.sha1, keys.length, ...keys, ...args], map, (error) =>
+      isNoScript(error) ? ['eval', [script.lua, keys.length, ...keys, ...args]] : undefined,
+    );
+  }
+
+  #send<U>(
+    operation: string,
+    name: string,
+    args: readonly (string | number)[],
+    map: (reply: unknown) => U,
+    retry: ((error: unknown) => [string, readonly (string | number)[]] | undefined) | undefined,
+  ): Promise<U> {
+    const client = this.#client;
+    if (client.isCluster) {
+      const retryOnce = retry;
+      return this.call(
+        operation,
+        () => {
+          const sent = client.call(name, ...args);
+          if (retryOnce === undefined) return sent;
+          return sent.catch((error: unknown) => {
+            const again = retryOnce(error);
+            if (again === undefined) throw error;
+            return client.call(again[0], ...again[1]);
+          });
+        },
+        map,
+      );
+    }
+    const refused = this.#refused(operation);
+    if (refused !== undefined) return Promise.reject(refused);
+    let command: Command;
+    try {
+      command = newCommand(client, name, args);
+    } catch (error) {
+      return Promise.reject(failed(operation, error));
+    }
+    const entry = this.#track(operation, command.reject as (error: unknown) => void);
+    const answered = (reply: unknown): U => {
+      if (entry.done) throw new RedisStoreError('ERR_REDIS_TIMEOUT', `${operation}: Redis did not answer in time.`);
+      entry.done = true;
+      this.#active -= 1;
+      let result: U;
+      try {
+        result = map(reply);
+      } catch (error) {
+        this.#settled(false);
+        throw failed(operation, error);
+      }
+      this.#failures = 0;
+      this.#probing = false;
+      return result;
+    };
+    const rejected = (error: unknown): U | Promise<U> => {
+      // Timed out: the ticker has settled the call and this is its timeout error.
+      if (entry.done) throw error;
+      const again = retry?.(error);
+      retry = undefined;
+      if (again !== undefined) {
+        try {
+          const next = newCommand(client, again[0], again[1]);
+          entry.reject = next.reject as (error: unknown) => void;
+          (client as Redis).sendCommand(next);
+          return next.promise.then(answered, rejected);
+        } catch (sendError) {
+          return rejected(sendError);
+        }
+      }
+      entry.done = true;
+      this.#active -= 1;
+      // A connected Redis that answers with an error is not hung (see call).
+      this.#settled(false);
+      throw failed(operation, error);
+    };
+    try {
+      (client as Redis).sendCommand(command);
+    } catch (error) {
+      return Promise.reject(error).then(answered, rejected);
+    }
+    return command.promise.then(answered, rejected);
+  }
+
+  /** Why a call must not go to Redis now (not connected, circuit open), or undefined. */
+  #refused(operation: string): RedisStoreError | undefined {
+    const status = this.#client.status;
+    if (status !== 'ready') {
+      // lazyConnect clients start in 'wait': start connecting, but do not queue this call.
+      if (status === 'wait') this.#client.connect().catch(() => {});
+      return new RedisStoreError(
+        'ERR_REDIS_UNAVAILABLE',
+        `${operation}: the Redis client is not connected (status ${status}); the Redis-down policy applies.`,
+      );
+    }
+    if (this.#failures >= this.#failureThreshold) {
+      if (performance.now() < this.#openUntil || this.#probing) {
+        return new RedisStoreError(
+          'ERR_REDIS_UNAVAILABLE',
+          `${operation}: Redis failed ${this.#failures} calls in a row; skipping it for up to ${this.#cooldownMs} ms.`,
+        );
+      }
+      this.#probing = true;
+    }
+    return undefined;
+  }
+
+  /** Registers a call in flight for the ticker. */
+  #track(operation: string, reject: (error: unknown) => void): GuardedCall {
+    const entry = new GuardedCall(performance.now() + this.timeoutMs, operation, reject);
+    this.#calls.push(entry);
+    this.#active += 1;
+    if (this.#ticker === undefined) this.#startTicker();
+    return entry;
   }
 
   #settled(timedOut: boolean): void {

@@ -3,7 +3,7 @@ import { CallCoalescer } from './call-coalescer.ts';
 import { RedisStoreError } from './errors.ts';
 import { replyPerKey, SET_NX_MANY } from './many-keys.ts';
 import { RedisCallGuard } from './redis-down-policy.ts';
-import { type RedisClient, runScriptUnpipelined, sendUnpipelined } from './scripts.ts';
+import type { RedisClient } from './scripts.ts';
 import {
   type CoalesceOption,
   checkCoalesce,
@@ -17,6 +17,8 @@ interface PendingCheck {
   readonly key: string;
   readonly ttl: number;
 }
+
+const isOk = (reply: unknown): boolean => reply === 'OK';
 
 /** Options of {@link ReplayGuard}. */
 export interface ReplayGuardOptions {
@@ -128,29 +130,23 @@ export class ReplayGuard implements AuditedStore {
   }
 
   /**
-   * One check as one `SET NX PX`. `alone`: the coalescer's lone call, sent past the auto-pipeline
-   * (see sendUnpipelined); without coalescing, the client's own pipelining applies.
+   * One check as one `SET NX PX`. `alone`: the coalescer's lone call, sent on its own past any
+   * auto-pipeline (RedisCallGuard.send); without coalescing, the client's own pipelining applies.
    */
   #checkOne(c: PendingCheck, alone: boolean): Promise<boolean> {
     const args = [c.key, '1', 'PX', c.ttl, 'NX'];
-    return this.#guard.call(
-      'ReplayGuard.check',
-      () => (alone ? sendUnpipelined(this.#redis, 'set', args) : this.#redis.call('set', ...args)),
-      (reply) => reply === 'OK',
-    );
+    return alone
+      ? this.#guard.send('ReplayGuard.check', 'set', args, isOk)
+      : this.#guard.call('ReplayGuard.check', () => this.#redis.call('set', ...args), isOk);
   }
 
   #checkMany(cs: readonly PendingCheck[]): Promise<boolean[]> {
     const args = cs.flatMap((c) => [c.ttl, '1']);
-    return this.#guard.call(
+    return this.#guard.sendScript(
       'ReplayGuard.check',
-      () =>
-        runScriptUnpipelined(
-          this.#redis,
-          SET_NX_MANY,
-          cs.map((c) => c.key),
-          args,
-        ),
+      SET_NX_MANY,
+      cs.map((c) => c.key),
+      args,
       (reply) => replyPerKey(reply, cs.length, 'ReplayGuard.check').map((r) => r === 1),
     );
   }

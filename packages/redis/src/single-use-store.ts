@@ -4,7 +4,7 @@ import { CallCoalescer } from './call-coalescer.ts';
 import { RedisStoreError } from './errors.ts';
 import { GETDEL_MANY, replyPerKey, SET_NX_MANY } from './many-keys.ts';
 import { RedisCallGuard } from './redis-down-policy.ts';
-import { defineScript, type RedisClient, runScript, runScriptUnpipelined, sendUnpipelined } from './scripts.ts';
+import { defineScript, type RedisClient, runScript } from './scripts.ts';
 import {
   type CoalesceOption,
   checkCoalesce,
@@ -91,6 +91,9 @@ interface PendingPut {
   readonly ttl: number;
 }
 
+const isOk = (reply: unknown): boolean => reply === 'OK';
+const asText = (reply: unknown): string | null => (typeof reply === 'string' ? reply : null);
+
 /** The first line of an item bound to no client (the JSON of ''), compared instead of parsed. */
 const UNBOUND = '""';
 
@@ -174,48 +177,37 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
   }
 
   /**
-   * One put as one `SET NX PX`. `alone`: the coalescer's lone call, sent past the auto-pipeline
-   * (see sendUnpipelined); without coalescing, the client's own pipelining applies.
+   * One put as one `SET NX PX`. `alone`: the coalescer's lone call, sent on its own past any
+   * auto-pipeline (RedisCallGuard.send); without coalescing, the client's own pipelining applies.
    */
   #putOne(p: PendingPut, alone: boolean): Promise<boolean> {
     const args = [p.key, p.stored, 'PX', p.ttl, 'NX'];
-    return this.#guard.call(
-      'SingleUseStore.put',
-      () => (alone ? sendUnpipelined(this.#redis, 'set', args) : this.#redis.call('set', ...args)),
-      (reply) => reply === 'OK',
-    );
+    return alone
+      ? this.#guard.send('SingleUseStore.put', 'set', args, isOk)
+      : this.#guard.call('SingleUseStore.put', () => this.#redis.call('set', ...args), isOk);
   }
 
   #putMany(ps: readonly PendingPut[]): Promise<boolean[]> {
     const args: (string | number)[] = [];
     for (const p of ps) args.push(p.ttl, p.stored);
-    return this.#guard.call(
+    return this.#guard.sendScript(
       'SingleUseStore.put',
-      () =>
-        runScriptUnpipelined(
-          this.#redis,
-          SET_NX_MANY,
-          ps.map((p) => p.key),
-          args,
-        ),
+      SET_NX_MANY,
+      ps.map((p) => p.key),
+      args,
       (reply) => replyPerKey(reply, ps.length, 'SingleUseStore.put').map((r) => r === 1),
     );
   }
 
   #consumeOne(key: string, alone: boolean): Promise<string | null> {
-    return this.#guard.call(
-      'SingleUseStore.consume',
-      () => (alone ? sendUnpipelined(this.#redis, 'getdel', [key]) : this.#redis.getdel(key)),
-      (reply) => reply as string | null,
-    );
+    return alone
+      ? this.#guard.send('SingleUseStore.consume', 'getdel', [key], asText)
+      : this.#guard.call('SingleUseStore.consume', () => this.#redis.getdel(key));
   }
 
   #consumeMany(keys: readonly string[]): Promise<(string | null)[]> {
-    return this.#guard.call(
-      'SingleUseStore.consume',
-      () => runScriptUnpipelined(this.#redis, GETDEL_MANY, keys, []),
-      (reply) =>
-        replyPerKey(reply, keys.length, 'SingleUseStore.consume').map((r) => (typeof r === 'string' ? r : null)),
+    return this.#guard.sendScript('SingleUseStore.consume', GETDEL_MANY, keys, [], (reply) =>
+      replyPerKey(reply, keys.length, 'SingleUseStore.consume').map((r) => (typeof r === 'string' ? r : null)),
     );
   }
 

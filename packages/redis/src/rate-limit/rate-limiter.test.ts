@@ -4,10 +4,17 @@ import { describe, expect, it } from 'vitest';
 import { RateLimitError, RedisStoreError } from '../errors.ts';
 import { createRateLimiter } from './rate-limiter.ts';
 
+/** Connected, and answers every command with an empty array: no script can have sent that. */
 const fakeRedis = {
   status: 'ready',
+  options: {},
   evalsha: () => Promise.resolve([]),
   eval: () => Promise.resolve([]),
+  call: () => Promise.resolve([]),
+  sendCommand: (command: { resolve(value: unknown): void; promise: Promise<unknown> }) => {
+    command.resolve([]);
+    return command.promise;
+  },
 } as unknown as Redis;
 
 describe('createRateLimiter', () => {

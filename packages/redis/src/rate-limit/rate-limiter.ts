@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CallCoalescer } from '../call-coalescer.ts';
 import { RateLimitError, RedisStoreError } from '../errors.ts';
 import { RedisCallGuard, type RedisDownPolicy, resolveRedisDownPolicy } from '../redis-down-policy.ts';
-import { type RedisClient, runScriptUnpipelined } from '../scripts.ts';
+import type { RedisClient } from '../scripts.ts';
 import { type CoalesceOption, checkCoalesce } from '../store-options.ts';
 import { BlockedSubjects } from './blocked-subjects.ts';
 import { buildDecideScript, type DecideScripts } from './decide-script.ts';
@@ -260,7 +260,6 @@ interface CachedRejection {
 
 class RedisRateLimiter implements RateLimiter {
   readonly limits: readonly ResolvedLimit[];
-  readonly #client: RedisClient;
   readonly #prefix: string;
   readonly #guard: RedisCallGuard;
   readonly #shadow: boolean;
@@ -286,7 +285,6 @@ class RedisRateLimiter implements RateLimiter {
     maxBatch: number,
   ) {
     this.limits = limits;
-    this.#client = client;
     this.#prefix = prefix;
     this.#guard = new RedisCallGuard(client, { timeoutMs });
     this.#shadow = options.shadow === true;
@@ -328,10 +326,8 @@ class RedisRateLimiter implements RateLimiter {
     // spendOnReject and blockOnRejectMs are written into the script; see decide-script.ts.
     const args = op === 'b' ? [op, cost, '', blockUs] : lease === '' ? [op, cost] : [op, cost, lease];
     const count = op === 'b' || op === 'd' || op === 'l' || op === 'r' ? 0 : this.limits.length;
-    return this.#guard.call(
-      this.#operation,
-      () => runScriptUnpipelined(this.#client, this.#scripts.single, keys, args),
-      (reply) => parseReply(reply, this.limits, count),
+    return this.#guard.sendScript(this.#operation, this.#scripts.single, keys, args, (reply) =>
+      parseReply(reply, this.limits, count),
     );
   }
 
@@ -344,10 +340,8 @@ class RedisRateLimiter implements RateLimiter {
       args.push(String(d.cost));
       if (this.#withLeases) args.push(d.leaseId);
     }
-    return this.#guard.call(
-      this.#operation,
-      () => runScriptUnpipelined(this.#client, this.#scripts.batch, keys, args),
-      (reply) => parseBatchReply(reply, this.limits, decisions.length),
+    return this.#guard.sendScript(this.#operation, this.#scripts.batch, keys, args, (reply) =>
+      parseBatchReply(reply, this.limits, decisions.length),
     );
   }
 

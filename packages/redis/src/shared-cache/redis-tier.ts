@@ -1,13 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { RedisCallGuard } from '../redis-down-policy.ts';
-import {
-  defineScript,
-  type RedisClient,
-  type RedisScript,
-  runScript,
-  runScriptUnpipelined,
-  sendUnpipelined,
-} from '../scripts.ts';
+import { defineScript, type RedisClient, type RedisScript, runScript } from '../scripts.ts';
 import { unlinkByPrefix } from './clear.ts';
 import { decodeEntry, encodeEntry, type StoredEntry } from './entry.ts';
 
@@ -87,13 +80,15 @@ export class CacheRedisTier {
 
   /**
    * A command or script call of the hot paths (read, read-or-lease, write). When none of this
-   * cache's calls is in flight, it is sent past ioredis's auto-pipeline (see sendUnpipelined): a
-   * lone call waits for nothing. Under concurrency the client's own pipelining applies.
+   * cache's calls is in flight, it goes out on its own, past any auto-pipeline
+   * (RedisCallGuard.send): a lone call waits for nothing. Under concurrency the client's own
+   * pipelining applies.
    */
   #send(operation: string, name: string, args: (string | number)[]): Promise<unknown> {
-    const alone = this.#guard.inFlight === 0;
+    const label = `${this.#label}.${operation}`;
+    if (this.#guard.inFlight === 0) return this.#guard.send(label, name, args, (reply) => reply);
     const redis = this.#redis;
-    return this.call(operation, () => (alone ? sendUnpipelined(redis, name, args) : redis.call(name, ...args)));
+    return this.#guard.call(label, () => redis.call(name, ...args));
   }
 
   #script(
@@ -102,11 +97,10 @@ export class CacheRedisTier {
     keys: readonly string[],
     args: readonly (string | number)[],
   ): Promise<unknown> {
-    const alone = this.#guard.inFlight === 0;
+    const label = `${this.#label}.${operation}`;
+    if (this.#guard.inFlight === 0) return this.#guard.sendScript(label, script, keys, args, (reply) => reply);
     const redis = this.#redis;
-    return this.call(operation, () =>
-      alone ? runScriptUnpipelined(redis, script, keys, args) : runScript(redis, script, keys, args),
-    );
+    return this.#guard.call(label, () => runScript(redis, script, keys, args));
   }
 
   /** Reads an entry; on a miss, tries for the lease in the same round trip. */
