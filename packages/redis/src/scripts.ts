@@ -62,14 +62,17 @@ export function runScript(
   });
 }
 
+const UTF8_REPLIES = { replyEncoding: 'utf8' } as const;
+
 /**
  * The ioredis command that `client.call(name, ...args)` would send without auto-pipelining (the
  * client's key prefix applied, replies as UTF-8 strings), for sending it with `sendCommand`.
  */
 export function newCommand(client: RedisClient, name: string, args: readonly (string | number)[]): Command {
   const keyPrefix = (client.options as { keyPrefix?: string }).keyPrefix;
-  return new Command(name, args as (string | number)[], {
-    ...(keyPrefix === undefined ? {} : { keyPrefix }),
-    replyEncoding: 'utf8',
-  });
+  return new Command(
+    name,
+    args as (string | number)[],
+    keyPrefix === undefined ? UTF8_REPLIES : { keyPrefix, replyEncoding: 'utf8' },
+  );
 }
