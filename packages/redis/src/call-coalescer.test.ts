@@ -84,4 +84,26 @@ describe('CallCoalescer', () => {
       { numRuns: 100 },
     );
   });
+
+  it('asks `busy` instead of counting its own calls when given one', async () => {
+    let busy = true;
+    const sent: number[][] = [];
+    const coalescer = new CallCoalescer<number, number>(
+      8,
+      async (item) => {
+        sent.push([item]);
+        return item;
+      },
+      async (items) => {
+        sent.push([...items]);
+        return [...items];
+      },
+      () => busy,
+    );
+    // Something else is in flight on the same connection: even a first call waits for its batch.
+    expect(await Promise.all([coalescer.run(1), coalescer.run(2)])).toEqual([1, 2]);
+    busy = false;
+    expect(await coalescer.run(3)).toBe(3);
+    expect(sent).toEqual([[1, 2], [3]]);
+  });
 });

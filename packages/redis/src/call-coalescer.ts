@@ -22,6 +22,7 @@ export class CallCoalescer<I, R> {
   #rejecters: ((error: unknown) => void)[] = [];
   #inFlight = 0;
   #scheduled = false;
+  readonly #busy: (() => boolean) | undefined;
   readonly #settled = (): void => {
     this.#inFlight -= 1;
   };
@@ -30,14 +31,20 @@ export class CallCoalescer<I, R> {
     this.#drain();
   };
 
+  /**
+   * @param busy when given, tells whether calls are in flight (e.g. `() => guard.inFlight > 0` for
+   *   the RedisCallGuard every call goes through), instead of the coalescer counting its own.
+   */
   constructor(
     maxBatch: number,
     single: (item: I) => Promise<R>,
     batch: (items: readonly I[]) => Promise<readonly (R | Error)[]>,
+    busy?: () => boolean,
   ) {
     this.#maxBatch = maxBatch;
     this.#single = single;
     this.#batch = batch;
+    this.#busy = busy;
   }
 
   /** Calls in flight (single or batched) and calls waiting for their batch. */
@@ -50,7 +57,9 @@ export class CallCoalescer<I, R> {
    * iteration (after the calls already waiting, so calls leave in the order they were made).
    */
   run(item: I): Promise<R> {
-    if (this.#inFlight === 0 && this.#items.length === 0) return this.#send(item);
+    if (this.#items.length === 0 && (this.#busy === undefined ? this.#inFlight === 0 : !this.#busy())) {
+      return this.#send(item);
+    }
     return new Promise<R>((resolve, reject) => {
       this.#items.push(item);
       this.#resolvers.push(resolve);
@@ -70,8 +79,10 @@ export class CallCoalescer<I, R> {
     } catch (error) {
       return Promise.reject(error);
     }
-    this.#inFlight += 1;
-    sent.then(this.#settled, this.#settled);
+    if (this.#busy === undefined) {
+      this.#inFlight += 1;
+      sent.then(this.#settled, this.#settled);
+    }
     return sent;
   }
 

@@ -197,9 +197,7 @@ export class RedisCallGuard {
     args: readonly (string | number)[],
     map: (reply: unknown) => U,
   ): Promise<U> {
-    return this.#send(operation, 'evalsha', [script.sha1, keys.length, ...keys, ...args], map, (error) =>
-      isNoScript(error) ? ['eval', [script.lua, keys.length, ...keys, ...args]] : undefined,
-    );
+    return this.#send(operation, 'evalsha', [script.sha1, keys.length, ...keys, ...args], map, script);
   }
 
   #send<U>(
@@ -207,20 +205,19 @@ export class RedisCallGuard {
     name: string,
     args: readonly (string | number)[],
     map: (reply: unknown) => U,
-    retry: ((error: unknown) => [string, readonly (string | number)[]] | undefined) | undefined,
+    script: RedisScript | undefined,
   ): Promise<U> {
     const client = this.#client;
     if (client.isCluster) {
-      const retryOnce = retry;
       return this.call(
         operation,
         () => {
           const sent = client.call(name, ...args);
-          if (retryOnce === undefined) return sent;
+          const lua = script?.lua;
+          if (lua === undefined) return sent;
           return sent.catch((error: unknown) => {
-            const again = retryOnce(error);
-            if (again === undefined) throw error;
-            return client.call(again[0], ...again[1]);
+            if (!isNoScript(error)) throw error;
+            return client.call('eval', lua, ...args.slice(1));
           });
         },
         map,
@@ -235,6 +232,7 @@ export class RedisCallGuard {
       return Promise.reject(failed(operation, error));
     }
     const entry = this.#track(operation, command.reject as (error: unknown) => void);
+    let unloaded = script;
     const answered = (reply: unknown): U => {
       if (entry.done) throw new RedisStoreError('ERR_REDIS_TIMEOUT', `${operation}: Redis did not answer in time.`);
       entry.done = true;
@@ -253,11 +251,12 @@ export class RedisCallGuard {
     const rejected = (error: unknown): U | Promise<U> => {
       // Timed out: the ticker has settled the call and this is its timeout error.
       if (entry.done) throw error;
-      const again = retry?.(error);
-      retry = undefined;
-      if (again !== undefined) {
+      // EVALSHA met NOSCRIPT (SCRIPT FLUSH, a restart, a failover): EVAL loads the script, once.
+      const lua = unloaded?.lua;
+      unloaded = undefined;
+      if (lua !== undefined && isNoScript(error)) {
         try {
-          const next = newCommand(client, again[0], again[1]);
+          const next = newCommand(client, 'eval', [lua, ...args.slice(1)]);
           entry.reject = next.reject as (error: unknown) => void;
           (client as Redis).sendCommand(next);
           return next.promise.then(answered, rejected);

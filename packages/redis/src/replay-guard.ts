@@ -125,6 +125,7 @@ export class ReplayGuard implements AuditedStore {
             maxBatch,
             (c) => this.#checkOne(c, true),
             (cs) => this.#checkMany(cs),
+            () => this.#guard.inFlight > 0,
           )
         : undefined;
   }

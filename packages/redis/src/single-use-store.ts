@@ -164,6 +164,7 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
             maxBatch,
             (p) => this.#putOne(p, true),
             (ps) => this.#putMany(ps),
+            () => this.#guard.inFlight > 0,
           )
         : undefined;
     this.#consumes =
@@ -172,6 +173,7 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
             maxBatch,
             (key) => this.#consumeOne(key, true),
             (keys) => this.#consumeMany(keys),
+            () => this.#guard.inFlight > 0,
           )
         : undefined;
   }

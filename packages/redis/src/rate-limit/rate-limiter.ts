@@ -304,6 +304,7 @@ class RedisRateLimiter implements RateLimiter {
             maxBatch,
             (d) => this.#run('c', d.subject, d.cost, d.leaseId, 0),
             (ds) => this.#runBatch(ds),
+            () => this.#guard.inFlight > 0,
           )
         : undefined;
     this.#operation = `rate limit (${prefix})`;
