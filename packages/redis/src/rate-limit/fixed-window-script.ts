@@ -54,11 +54,13 @@ export function buildFixedWindowScripts(limit: ResolvedLimit, opts: Required<Dec
   const clock = `
 local tm = redis.call('TIME')
 local now = tm[1] * 1000000 + tm[2]
-local fmt, floor, ceil, max = string.format, math.floor, math.ceil, math.max
+local floor = math.floor
 local idx = floor(now / ${W})
 local tag = 1 + idx % ${TAGS}
-local reset = (idx + 1) * ${W} - now
 `;
+  // What only the rare paths need, so the common request does not pay for it.
+  const rare = `local fmt, ceil, max = string.format, math.ceil, math.max
+local reset = (idx + 1) * ${W} - now`;
   // A consume: `v` is the field after HINCRBY of the cost. Everything but the first line is the
   // rare path (window rolled, over the limit, block mark).
   const consume = `
@@ -66,6 +68,7 @@ local v = redis.call('HINCRBY', key, ${F}, costArg)
 local tv = floor(v / ${K})
 local c = v - tv * ${K}
 if tv == tag and c <= ${L} then return {1, now, ${L} - c} end
+${rare}
 local cost = costArg + 0
 local marked = c >= ${MARK}
 if marked then c = c - ${MARK} end
@@ -109,6 +112,7 @@ return {0, now, blockUs, 0, max(0, ${L} - newc), reset, reset}
 `;
   // The other ops read the field and the block, then write a whole value. Rare: no shortcuts.
   const otherOps = `
+${rare}
 if op == 'd' then
   redis.call('DEL', key)
   return {1, now}
