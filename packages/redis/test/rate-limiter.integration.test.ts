@@ -173,32 +173,40 @@ describe.each([
     expect(delta.get('time')).toBe(20);
   });
 
-  it('decides requests made at once exactly as it decides them one at a time', async () => {
-    const limits: LimitDefinition[] = [
-      { name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 },
-      { name: 's', algorithm: 'sliding-window', limit: 7, windowMs: 60_000 },
-      { name: 'g', algorithm: 'gcra', limit: 4, windowMs: 60_000, burst: 4 },
-    ];
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.record({ subject: fc.constantFrom('a', 'b', 'c'), cost: fc.integer({ min: 1, max: 2 }) }), {
-          minLength: 1,
-          maxLength: 30,
-        }),
-        async (requests) => {
-          // Coalesced on a single node (default), one command each on a cluster.
-          const together = limiter(limits, { coalesce: { maxBatch: 4 } });
-          const alone = limiter(limits, { coalesce: false });
-          const at = await Promise.all(requests.map((r) => together.consume(r.subject, { cost: r.cost })));
-          const seq = [];
-          for (const r of requests) seq.push(await alone.consume(r.subject, { cost: r.cost }));
-          const view = (d: RateLimitDecision) => [d.allowed, ...d.limits.map((l) => l.remaining)];
-          expect(at.map(view)).toEqual(seq.map(view));
-        },
-      ),
-      { numRuns: 25 },
-    );
-  });
+  it.each([
+    [
+      'three limits (general script)',
+      [
+        { name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 },
+        { name: 's', algorithm: 'sliding-window', limit: 7, windowMs: 60_000 },
+        { name: 'g', algorithm: 'gcra', limit: 4, windowMs: 60_000, burst: 4 },
+      ],
+    ],
+    ['one fixed window (packed script)', [{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }]],
+  ] as [string, LimitDefinition[]][])(
+    'decides requests made at once exactly as it decides them one at a time: %s',
+    async (_what, limits) => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.record({ subject: fc.constantFrom('a', 'b', 'c'), cost: fc.integer({ min: 1, max: 2 }) }), {
+            minLength: 1,
+            maxLength: 30,
+          }),
+          async (requests) => {
+            // Coalesced on a single node (default), one command each on a cluster.
+            const together = limiter(limits, { coalesce: { maxBatch: 4 } });
+            const alone = limiter(limits, { coalesce: false });
+            const at = await Promise.all(requests.map((r) => together.consume(r.subject, { cost: r.cost })));
+            const seq = [];
+            for (const r of requests) seq.push(await alone.consume(r.subject, { cost: r.cost }));
+            const view = (d: RateLimitDecision) => [d.allowed, ...d.limits.map((l) => l.remaining)];
+            expect(at.map(view)).toEqual(seq.map(view));
+          },
+        ),
+        { numRuns: 25 },
+      );
+    },
+  );
 
   it('sends the requests made while others are in flight together, one script call and one TIME per batch', async () => {
     const rl = limiter([{ name: 'w', algorithm: 'fixed-window', limit: 1_000, windowMs: 60_000 }], {
