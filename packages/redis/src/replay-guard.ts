@@ -123,7 +123,7 @@ export class ReplayGuard implements AuditedStore {
       maxBatch > 0 && o.wait === undefined
         ? new CallCoalescer<PendingCheck, boolean>(
             maxBatch,
-            (c) => this.#checkOne(c, true),
+            (c) => this.#checkOne(c),
             (cs) => this.#checkMany(cs),
             () => this.#guard.inFlight > 0,
           )
@@ -131,14 +131,11 @@ export class ReplayGuard implements AuditedStore {
   }
 
   /**
-   * One check as one `SET NX PX`. `alone`: the coalescer's lone call, sent on its own past any
-   * auto-pipeline (RedisCallGuard.send); without coalescing, the client's own pipelining applies.
+   * One check as one `SET NX PX`, sent at once on its own (RedisCallGuard.send). Every command of
+   * the guard goes that way, so none can overtake another waiting in ioredis's auto-pipeline.
    */
-  #checkOne(c: PendingCheck, alone: boolean): Promise<boolean> {
-    const args = [c.key, '1', 'PX', c.ttl, 'NX'];
-    return alone
-      ? this.#guard.send('ReplayGuard.check', 'set', args, isOk)
-      : this.#guard.call('ReplayGuard.check', () => this.#redis.call('set', ...args), isOk);
+  #checkOne(c: PendingCheck): Promise<boolean> {
+    return this.#guard.send('ReplayGuard.check', 'set', [c.key, '1', 'PX', c.ttl, 'NX'], isOk);
   }
 
   #checkMany(cs: readonly PendingCheck[]): Promise<boolean[]> {
@@ -172,7 +169,7 @@ export class ReplayGuard implements AuditedStore {
     let checked: Promise<boolean>;
     if (this.#wait === undefined) {
       const item = { key, ttl };
-      checked = this.#coalescer === undefined ? this.#checkOne(item, false) : this.#coalescer.run(item);
+      checked = this.#coalescer === undefined ? this.#checkOne(item) : this.#coalescer.run(item);
     } else {
       checked = this.#checkAndWait(key, ttl, this.#wait);
     }
@@ -235,7 +232,7 @@ export class ReplayGuard implements AuditedStore {
   async forget(id: string): Promise<void> {
     checkId(id, 'ReplayGuard.forget');
     const key = this.#prefix + id;
-    await this.#guard.call('ReplayGuard.forget', () => this.#redis.del(key));
+    await this.#guard.send('ReplayGuard.forget', 'del', [key], (reply) => reply);
   }
 
   /** A row of the cache audit table. */

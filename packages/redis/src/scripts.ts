@@ -66,10 +66,20 @@ const UTF8_REPLIES = { replyEncoding: 'utf8' } as const;
 
 /**
  * The ioredis command that `client.call(name, ...args)` would send without auto-pipelining (the
- * client's key prefix applied, replies as UTF-8 strings), for sending it with `sendCommand`.
+ * client's key prefix applied, replies as UTF-8 strings, the caller's stack kept when the client
+ * has `showFriendlyErrorStack`), for sending it with `sendCommand`.
  */
 export function newCommand(client: RedisClient, name: string, args: readonly (string | number)[]): Command {
-  const keyPrefix = (client.options as { keyPrefix?: string }).keyPrefix;
+  const options = client.options as { keyPrefix?: string; showFriendlyErrorStack?: boolean };
+  const keyPrefix = options.keyPrefix;
+  if (options.showFriendlyErrorStack === true) {
+    const withStack = { replyEncoding: 'utf8', errorStack: new Error() } as const;
+    return new Command(
+      name,
+      args as (string | number)[],
+      keyPrefix === undefined ? withStack : { ...withStack, keyPrefix },
+    );
+  }
   return new Command(
     name,
     args as (string | number)[],

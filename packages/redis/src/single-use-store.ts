@@ -4,7 +4,7 @@ import { CallCoalescer } from './call-coalescer.ts';
 import { RedisStoreError } from './errors.ts';
 import { GETDEL_MANY, replyPerKey, SET_NX_MANY } from './many-keys.ts';
 import { RedisCallGuard } from './redis-down-policy.ts';
-import { defineScript, type RedisClient, runScript } from './scripts.ts';
+import { defineScript, type RedisClient } from './scripts.ts';
 import {
   type CoalesceOption,
   checkCoalesce,
@@ -162,7 +162,7 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
       maxBatch > 0
         ? new CallCoalescer<PendingPut, boolean>(
             maxBatch,
-            (p) => this.#putOne(p, true),
+            (p) => this.#putOne(p),
             (ps) => this.#putMany(ps),
             () => this.#guard.inFlight > 0,
           )
@@ -171,7 +171,7 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
       maxBatch > 0 && graceMs === undefined
         ? new CallCoalescer<string, string | null>(
             maxBatch,
-            (key) => this.#consumeOne(key, true),
+            (key) => this.#consumeOne(key),
             (keys) => this.#consumeMany(keys),
             () => this.#guard.inFlight > 0,
           )
@@ -179,14 +179,11 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
   }
 
   /**
-   * One put as one `SET NX PX`. `alone`: the coalescer's lone call, sent on its own past any
-   * auto-pipeline (RedisCallGuard.send); without coalescing, the client's own pipelining applies.
+   * One put as one `SET NX PX`, sent at once on its own (RedisCallGuard.send). Every command of
+   * the store goes that way, so none can overtake another waiting in ioredis's auto-pipeline.
    */
-  #putOne(p: PendingPut, alone: boolean): Promise<boolean> {
-    const args = [p.key, p.stored, 'PX', p.ttl, 'NX'];
-    return alone
-      ? this.#guard.send('SingleUseStore.put', 'set', args, isOk)
-      : this.#guard.call('SingleUseStore.put', () => this.#redis.call('set', ...args), isOk);
+  #putOne(p: PendingPut): Promise<boolean> {
+    return this.#guard.send('SingleUseStore.put', 'set', [p.key, p.stored, 'PX', p.ttl, 'NX'], isOk);
   }
 
   #putMany(ps: readonly PendingPut[]): Promise<boolean[]> {
@@ -201,10 +198,8 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
     );
   }
 
-  #consumeOne(key: string, alone: boolean): Promise<string | null> {
-    return alone
-      ? this.#guard.send('SingleUseStore.consume', 'getdel', [key], asText)
-      : this.#guard.call('SingleUseStore.consume', () => this.#redis.getdel(key));
+  #consumeOne(key: string): Promise<string | null> {
+    return this.#guard.send('SingleUseStore.consume', 'getdel', [key], asText);
   }
 
   #consumeMany(keys: readonly string[]): Promise<(string | null)[]> {
@@ -239,7 +234,7 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
     }
     const bound = options.clientId === undefined ? UNBOUND : JSON.stringify(options.clientId);
     const item = { key: this.#key(id), stored: `${bound}\n${this.#serializer.serialize(value)}`, ttl };
-    const stored = await (this.#puts === undefined ? this.#putOne(item, false) : this.#puts.run(item));
+    const stored = await (this.#puts === undefined ? this.#putOne(item) : this.#puts.run(item));
     if (!stored) {
       throw new RedisStoreError(
         'ERR_REDIS_DUPLICATE_ID',
@@ -259,11 +254,15 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
     let stored: string | null;
     let reread = false;
     if (this.#graceMs === undefined) {
-      stored = await (this.#consumes === undefined ? this.#consumeOne(key, false) : this.#consumes.run(key));
+      stored = await (this.#consumes === undefined ? this.#consumeOne(key) : this.#consumes.run(key));
     } else {
       const graceMs = this.#graceMs;
-      const reply = (await this.#guard.call('SingleUseStore.consume', () =>
-        runScript(this.#redis, CONSUME_WITH_GRACE, [key, `${key}:grace`], [graceMs]),
+      const reply = (await this.#guard.sendScript(
+        'SingleUseStore.consume',
+        CONSUME_WITH_GRACE,
+        [key, `${key}:grace`],
+        [graceMs],
+        (r) => r,
       )) as [number, string] | null;
       stored = reply ? reply[1] : null;
       reread = reply?.[0] === 2;
@@ -281,7 +280,7 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
   async delete(id: string): Promise<void> {
     checkId(id, 'SingleUseStore.delete');
     const key = this.#key(id);
-    await this.#guard.call('SingleUseStore.delete', () => this.#redis.del(key, `${key}:grace`));
+    await this.#guard.send('SingleUseStore.delete', 'del', [key, `${key}:grace`], (reply) => reply);
   }
 
   /** A row of the cache audit table. */

@@ -664,7 +664,7 @@ describe('stores on a client with autopipelining and a key prefix', () => {
     expect(first.filter(Boolean)).toHaveLength(25);
   });
 
-  it('leaves calls to the auto-pipeline when coalescing is off', async () => {
+  it('sends every command at once, also with coalescing off (so none overtakes another)', async () => {
     const guard = new ReplayGuard({
       redis: piped,
       name: unique('piped-off'),
@@ -674,8 +674,13 @@ describe('stores on a client with autopipelining and a key prefix', () => {
       coalesce: false,
     });
     const checked = guard.check('nonce-1');
-    expect(piped.autoPipelineQueueSize).toBe(1);
+    expect(piped.autoPipelineQueueSize).toBe(0);
     expect(await checked).toBe(true);
+    const forgotten = guard.forget('nonce-1');
+    const again = guard.check('nonce-1'); // must not overtake the forget
+    expect(piped.autoPipelineQueueSize).toBe(0);
+    await forgotten;
+    expect(await again).toBe(true);
   });
 });
 

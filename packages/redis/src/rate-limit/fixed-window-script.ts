@@ -13,8 +13,10 @@ import type { ResolvedLimit } from './limits.ts';
  *   tag   = 1 + windowIndex % (2^20 - 2): never 0, so a field that HINCRBY has just created
  *           (value = cost, tag 0) never looks like the current window.
  * Every value stays below 2^53, so Lua's doubles hold it exactly; counts stay below 2^32 even
- * with a request's cost added (limits below 2^31, counts capped at 2^31).
- * '!b' holds blocked-until µs, as in the general layout.
+ * with a request's cost added (limits up to 2^30, counts saturate at 2^31).
+ * '!b' holds blocked-until µs, as in the general layout. A consume reads it whenever the window
+ * rolled or the field is new or marked, so a block written without the mark (by the general
+ * layout, e.g. on a pod not yet upgraded) applies from the next window on at the latest.
  *
  * A consume adds its cost first (HINCRBY) and looks at the result:
  * - current tag, count within the limit: admitted, nothing else to do (the common case);
@@ -23,21 +25,28 @@ import type { ResolvedLimit } from './limits.ts';
  * - another tag: the window rolled (or the field is new): the field is rewritten for this window
  *   and the key's TTL set to the window's end.
  * Blocks: whoever writes a block also adds the 2^32 mark to the field, and only a write made while
- * no block is active removes it. So a consume reads '!b' only when the field carries the mark or
- * did not exist (a key written by the general layout, e.g. before an upgrade, may hold a block).
- * Every write of a block sets the key's TTL to cover it.
+ * no block is active removes it, so a block never lets a request take the short path. Every write
+ * of a block sets the key's TTL to cover it, and no write shortens the TTL while a block is active.
  *
  * Upgrading from the general layout: counts of the window in progress restart (the general
  * layout keeps them in '<name>:a'/'<name>:b'); blocks are kept.
+ * Counts saturate at 2^31 (see CAP): there, and only there, the answers differ from the general
+ * script, which keeps counting: a refund does not bring a saturated count back below the limit.
  */
 
-/** Limits above this use the general script: a count plus a cost must stay below 2^32 (the block mark). */
-export const PACKED_MAX_LIMIT = 2 ** 31 - 1;
+/**
+ * Limits above this use the general script: a count (at most the 2^31 cap) plus a cost (at most
+ * the limit) must stay below 2^32, the block mark.
+ */
+export const PACKED_MAX_LIMIT = 2 ** 30;
 
 const K = 2 ** 33;
 const MARK = 2 ** 32;
 const TAGS = 2 ** 20 - 2;
-/** Spend on reject keeps counting past the limit; the count stops here (2^31) to keep the packing. */
+/**
+ * Counts saturate here (penalties and spend-on-reject can push them past the limit): a saturated
+ * count stays saturated until its window ends, refunds included, so saturation can only reject.
+ */
 const CAP = 2 ** 31;
 
 /** True when `limits` is a single fixed-window limit the packed layout can hold. */
@@ -75,7 +84,9 @@ if marked then c = c - ${MARK} end
 local before = 0
 if tv == tag then before = c - cost end
 local ok = before + cost <= ${L}
-if marked or tv == 0 then
+if marked or tv ~= tag then
+  -- A marked field, a new field or a new window: look for a block (one written by the general
+  -- layout, e.g. by a pod not yet upgraded, carries no mark).
   local b = redis.call('HGET', key, '!b')
   if b and b + 0 > now then
     -- Blocked: spend nothing (not even with spendOnReject) and keep the mark on the field.
@@ -152,7 +163,7 @@ if op == 'p' then
   return {0, now, blockedFor, ok and 1 or 0, max(0, ${L} - c), reset, ok and 0 or reset}
 end
 if op == 'r' then
-  if c > 0 then write(max(0, c - cost), blockedUntil) end
+  if c > 0 and c < ${CAP} then write(max(0, c - cost), blockedUntil) end
   return {1, now}
 end
 -- op x: a penalty spends whatever the state.

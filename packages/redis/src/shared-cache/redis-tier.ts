@@ -79,16 +79,14 @@ export class CacheRedisTier {
   }
 
   /**
-   * A command or script call of the hot paths (read, read-or-lease, write). When none of this
-   * cache's calls is in flight, it goes out on its own, past any auto-pipeline
-   * (RedisCallGuard.send): a lone call waits for nothing. Under concurrency the client's own
-   * pipelining applies.
+   * A command or script of the hot paths (read, read-or-lease, write), through the client like
+   * every other command of the cache. Not sent past the auto-pipeline like the stores' lone calls:
+   * the cache's other commands (deletes, leases, tags, clear) join it, and a command sent past it
+   * could overtake an earlier write of the same key that is still waiting in it.
    */
   #send(operation: string, name: string, args: (string | number)[]): Promise<unknown> {
-    const label = `${this.#label}.${operation}`;
-    if (this.#guard.inFlight === 0) return this.#guard.send(label, name, args, (reply) => reply);
     const redis = this.#redis;
-    return this.#guard.call(label, () => redis.call(name, ...args));
+    return this.call(operation, () => redis.call(name, ...args));
   }
 
   #script(
@@ -97,10 +95,8 @@ export class CacheRedisTier {
     keys: readonly string[],
     args: readonly (string | number)[],
   ): Promise<unknown> {
-    const label = `${this.#label}.${operation}`;
-    if (this.#guard.inFlight === 0) return this.#guard.sendScript(label, script, keys, args, (reply) => reply);
     const redis = this.#redis;
-    return this.#guard.call(label, () => runScript(redis, script, keys, args));
+    return this.call(operation, () => runScript(redis, script, keys, args));
   }
 
   /** Reads an entry; on a miss, tries for the lease in the same round trip. */
