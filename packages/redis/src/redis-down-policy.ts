@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Command, Redis } from 'ioredis';
 import { RedisStoreError } from './errors.ts';
-import { isNoScript, newCommand, type RedisClient, type RedisScript } from './scripts.ts';
+import { isNoScript, newCommand, type RedisClient, type RedisScript, runScript } from './scripts.ts';
 
 /**
  * What a store does when Redis cannot answer in time.
@@ -197,6 +197,8 @@ export class RedisCallGuard {
     args: readonly (string | number)[],
     map: (reply: unknown) => U,
   ): Promise<U> {
+    const client = this.#client;
+    if (client.isCluster) return this.call(operation, () => runScript(client, script, keys, args), map);
     // Built with a loop: spreading two arrays into a literal costs an iterator each, per call.
     const command: (string | number)[] = [script.sha1, keys.length];
     for (let i = 0; i < keys.length; i++) command.push(keys[i] as string);
@@ -212,21 +214,7 @@ export class RedisCallGuard {
     script: RedisScript | undefined,
   ): Promise<U> {
     const client = this.#client;
-    if (client.isCluster) {
-      return this.call(
-        operation,
-        () => {
-          const sent = client.call(name, ...args);
-          const lua = script?.lua;
-          if (lua === undefined) return sent;
-          return sent.catch((error: unknown) => {
-            if (!isNoScript(error)) throw error;
-            return client.call('eval', lua, ...args.slice(1));
-          });
-        },
-        map,
-      );
-    }
+    if (client.isCluster) return this.call(operation, () => client.call(name, ...args), map);
     const refused = this.#refused(operation);
     if (refused !== undefined) return Promise.reject(refused);
     let command: Command;

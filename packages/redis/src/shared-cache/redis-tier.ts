@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { RedisCallGuard } from '../redis-down-policy.ts';
-import { defineScript, type RedisClient, type RedisScript, runScript } from '../scripts.ts';
+import { defineScript, type RedisClient, runScript } from '../scripts.ts';
 import { unlinkByPrefix } from './clear.ts';
 import { decodeEntry, encodeEntry, type StoredEntry } from './entry.ts';
 
@@ -78,35 +78,12 @@ export class CacheRedisTier {
     return this.#guard.call(`${this.#label}.${operation}`, fn);
   }
 
-  /**
-   * A command or script of the hot paths (read, read-or-lease, write), through the client like
-   * every other command of the cache. Not sent past the auto-pipeline like the stores' lone calls:
-   * the cache's other commands (deletes, leases, tags, clear) join it, and a command sent past it
-   * could overtake an earlier write of the same key that is still waiting in it.
-   */
-  #send(operation: string, name: string, args: (string | number)[]): Promise<unknown> {
-    const redis = this.#redis;
-    return this.call(operation, () => redis.call(name, ...args));
-  }
-
-  #script(
-    operation: string,
-    script: RedisScript,
-    keys: readonly string[],
-    args: readonly (string | number)[],
-  ): Promise<unknown> {
-    const redis = this.#redis;
-    return this.call(operation, () => runScript(redis, script, keys, args));
-  }
-
   /** Reads an entry; on a miss, tries for the lease in the same round trip. */
   async readOrLease(key: string, leaseTtlMs: number): Promise<ReadOrLease> {
+    const redis = this.#redis;
     const token = randomBytes(12).toString('base64url');
-    const [text, acquired] = (await this.#script(
-      'get',
-      READ_OR_LEASE,
-      [this.#entryKey(key), this.#leaseKey(key)],
-      [token, leaseTtlMs],
+    const [text, acquired] = (await this.call('get', () =>
+      runScript(redis, READ_OR_LEASE, [this.#entryKey(key), this.#leaseKey(key)], [token, leaseTtlMs]),
     )) as [string | false | null, number];
     const entry = typeof text === 'string' ? await this.#checkTags(decodeEntry(text)) : undefined;
     return {
@@ -117,19 +94,23 @@ export class CacheRedisTier {
   }
 
   async read(key: string): Promise<StoredEntry | undefined> {
-    const text = (await this.#send('get', 'get', [this.#entryKey(key)])) as string | null;
-    return this.#checkTags(decodeEntry(text));
+    const redis = this.#redis;
+    const full = this.#entryKey(key);
+    return this.#checkTags(decodeEntry(await this.call('get', () => redis.get(full))));
   }
 
   /** Writes an entry (PX = ttl + stale-if-error window), giving back `leaseToken` in the same step. */
   async write(key: string, entry: StoredEntry, ttlMs: number, leaseToken?: string): Promise<void> {
+    const redis = this.#redis;
     const full = this.#entryKey(key);
     const px = ttlMs + this.#extraLifeMs;
     if (leaseToken === undefined) {
-      await this.#send('set', 'set', [full, encodeEntry(entry), 'PX', px]);
+      await this.call('set', () => redis.set(full, encodeEntry(entry), 'PX', px));
       return;
     }
-    await this.#script('set', WRITE_AND_RELEASE, [full, this.#leaseKey(key)], [encodeEntry(entry), px, leaseToken]);
+    await this.call('set', () =>
+      runScript(redis, WRITE_AND_RELEASE, [full, this.#leaseKey(key)], [encodeEntry(entry), px, leaseToken]),
+    );
   }
 
   async delete(key: string): Promise<void> {
