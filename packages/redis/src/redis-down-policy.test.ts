@@ -129,6 +129,37 @@ describe('RedisCallGuard', () => {
       await expect(answer).resolves.toBe(1);
     });
 
+    it('rejects with the store error when the reply cannot be mapped, without counting it against Redis', async () => {
+      const { c, sent } = holding();
+      const guard = new RedisCallGuard(c, { failureThreshold: 2 });
+      for (let i = 0; i < 3; i++) {
+        const answer = guard.send('op', 'get', ['k'], () => {
+          throw new Error('unexpected reply secret-value');
+        });
+        sent[i]!.resolve('x');
+        const error = (await answer.catch((e: unknown) => e)) as RedisStoreError;
+        expect(error).toBeInstanceOf(RedisStoreError);
+        expect(error.code).toBe('ERR_REDIS_UNAVAILABLE');
+        expect(error.message).not.toContain('secret-value');
+      }
+      expect(guard.inFlight).toBe(0);
+      expect(guard.open).toBe(false);
+    });
+
+    it('fails the call when the EVAL after NOSCRIPT fails too, and sends no third command', async () => {
+      const { c, sent } = holding();
+      const guard = new RedisCallGuard(c);
+      const script = { name: 's', lua: 'return 1', sha1: 'a'.repeat(40) };
+      const answer = guard.sendScript('op', script, ['k'], [], (r) => r).catch((e: RedisStoreError) => e);
+      sent[0]!.reject(new Error('NOSCRIPT No matching script.'));
+      await waitForSent(sent, 2);
+      sent[1]!.reject(new Error('NOSCRIPT again'));
+      expect(((await answer) as RedisStoreError).code).toBe('ERR_REDIS_UNAVAILABLE');
+      await waitForSent(sent, 3);
+      expect(sent).toHaveLength(2);
+      expect(guard.inFlight).toBe(0);
+    });
+
     it('turns a client that throws, or an error reply, into ERR_REDIS_UNAVAILABLE without the reply text', async () => {
       const throwing = {
         status: 'ready',

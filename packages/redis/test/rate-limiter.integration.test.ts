@@ -328,6 +328,9 @@ describe('createRateLimiter on a client with autopipelining', () => {
     const after = await rl.consume('user:2');
     expect(after.allowed).toBe(true);
     expect(after.limits.map((l) => l.remaining)).toEqual([4, 2]);
+    // The EVAL after NOSCRIPT wrote under the client's key prefix once, not twice.
+    expect((await rl.get('user:2')).limits.map((l) => l.remaining)).toEqual([4, 2]);
+    expect(await (admin as Redis).keys('app:app:*')).toEqual([]);
     // The fixed window only spent the three admitted requests (no spend on reject).
     expect((await rl.get('user:1')).limits[0]!.remaining).toBe(2);
     expect(await (admin as Redis).keys('app:*')).not.toHaveLength(0);
