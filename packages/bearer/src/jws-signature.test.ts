@@ -1,4 +1,4 @@
-import { generateKeyPair as generateNodeKeyPair } from 'node:crypto';
+import { constants, generateKeyPair as generateNodeKeyPair, sign } from 'node:crypto';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { CompactSign, compactVerify, generateKeyPair } from 'jose';
@@ -46,8 +46,10 @@ describe('isKeyForAlgorithm', () => {
 });
 
 describe('verifyJwsSignature', () => {
-  for (const alg of ['RS256', 'RS512', 'PS256', 'PS384', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const) {
-    it(`agrees with jose.compactVerify for ${alg} on valid and mutated signatures`, async () => {
+  for (const [alg, inline] of ['RS256', 'RS512', 'PS256', 'PS384', 'ES256', 'ES384', 'ES512', 'EdDSA'].flatMap((a) =>
+    [false, true].map((i) => [a, i] as const),
+  )) {
+    it(`agrees with jose.compactVerify for ${alg} on valid and mutated signatures (${inline ? 'inline' : 'WebCrypto'})`, async () => {
       const { privateKey, publicKey } = await generateKeyPair(alg, alg === 'EdDSA' ? { crv: 'Ed25519' } : {});
       const jws = await new CompactSign(Buffer.from('{"iss":"x"}')).setProtectedHeader({ alg }).sign(privateKey);
       const [h, p, s] = jws.split('.') as [string, string, string];
@@ -63,6 +65,7 @@ describe('verifyJwsSignature', () => {
             publicKey,
             bytes(`${h}.${p}`),
             signature as Uint8Array<ArrayBuffer>,
+            inline,
           );
           const theirs = await compactVerify(`${h}.${p}.${signature.toString('base64url')}`, publicKey, {
             algorithms: [alg],
@@ -78,8 +81,51 @@ describe('verifyJwsSignature', () => {
     });
   }
 
-  it('returns false instead of throwing for a signature of the wrong length', async () => {
-    const { publicKey } = await generateKeyPair('ES256');
-    expect(await verifyJwsSignature('ES256', publicKey, bytes('a.b'), new Uint8Array(10))).toBe(false);
+  it('returns false instead of throwing for a signature of the wrong length, on both paths', async () => {
+    for (const alg of ['ES256', 'RS256', 'PS256', 'EdDSA'] as const) {
+      const { publicKey } = await generateKeyPair(alg, alg === 'EdDSA' ? { crv: 'Ed25519' } : {});
+      for (const inline of [false, true]) {
+        for (const length of [0, 10, 63, 65, 600]) {
+          expect(await verifyJwsSignature(alg, publicKey, bytes('a.b'), new Uint8Array(length), inline)).toBe(false);
+        }
+      }
+    }
+  });
+
+  it('checks the key against the algorithm before either path', async () => {
+    const rs = await generateKeyPair('RS256');
+    const ps = await generateKeyPair('PS256');
+    const jws = await new CompactSign(Buffer.from('{}')).setProtectedHeader({ alg: 'PS256' }).sign(ps.privateKey);
+    const [h, p, s] = jws.split('.') as [string, string, string];
+    const signature = Buffer.from(s, 'base64url') as Uint8Array<ArrayBuffer>;
+    for (const inline of [false, true]) {
+      expect(await verifyJwsSignature('PS256', ps.publicKey, bytes(`${h}.${p}`), signature, inline)).toBe(true);
+      // The same RSA modulus would verify PKCS#1 v1.5 signatures, but a key imported for RS256
+      // is never used for PS256, nor a PS256 key for RS256.
+      expect(await verifyJwsSignature('RS256', ps.publicKey, bytes(`${h}.${p}`), signature, inline)).toBe(false);
+      expect(await verifyJwsSignature('PS256', rs.publicKey, bytes(`${h}.${p}`), signature, inline)).toBe(false);
+    }
+  });
+
+  it('refuses a PS256 signature made with another salt length, inline as in WebCrypto', async () => {
+    const { privateKey, publicKey } = await promisify(generateNodeKeyPair)('rsa', { modulusLength: 2048 });
+    const key = await subtle.importKey(
+      'jwk',
+      publicKey.export({ format: 'jwk' }),
+      { name: 'RSA-PSS', hash: 'SHA-256' },
+      false,
+      ['verify'],
+    );
+    const input = bytes('eyJhbGciOiJQUzI1NiJ9.e30');
+    for (const saltLength of [0, 20, 32, 64]) {
+      const signature = sign('sha256', input, {
+        key: privateKey,
+        padding: constants.RSA_PKCS1_PSS_PADDING,
+        saltLength,
+      }) as Uint8Array<ArrayBuffer>;
+      const webCrypto = await verifyJwsSignature('PS256', key, input, signature, false);
+      expect(await verifyJwsSignature('PS256', key, input, signature, true)).toBe(webCrypto);
+      expect(webCrypto).toBe(saltLength === 32);
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { createTestIssuer } from '@rampart/testkit';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { claimIncludes } from './claim-checks.ts';
 import { BearerError } from './errors.ts';
 import { staticJwks } from './key-source.ts';
@@ -95,6 +95,44 @@ describe('createBearerVerifier', () => {
       });
       await expect(later.verify(token)).rejects.toMatchObject({ code: 'ERR_BEARER_TOKEN_EXPIRED' });
     } finally {
+      await issuer.close();
+    }
+  });
+});
+
+describe('signature verification path', () => {
+  it('verifies a lone token inline and concurrent tokens on WebCrypto, with the same answers', async () => {
+    const issuer = await createTestIssuer({ algorithm: 'ES256' });
+    const subtleVerify = vi.spyOn(crypto.subtle, 'verify');
+    try {
+      const verifier = createBearerVerifier({
+        issuer: issuer.issuer,
+        audience: issuer.audience,
+        algorithms: ['ES256'],
+        keys: staticJwks(issuer.jwks()),
+      });
+      const good = await issuer.mint();
+      const [h, p, sig] = good.split('.') as [string, string, string];
+      const bad = `${h}.${p}.${sig.startsWith('A') ? 'B' : 'A'}${sig.slice(1)}`;
+      for (let i = 0; i < 3; i++) {
+        await expect(verifier.verify(good)).resolves.toMatchObject({ issuer: issuer.issuer });
+        await expect(verifier.verify(bad)).rejects.toMatchObject({ code: 'ERR_BEARER_TOKEN_INVALID' });
+      }
+      expect(subtleVerify).not.toHaveBeenCalled();
+      const tokens = Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? good : bad));
+      const outcomes = await Promise.all(
+        tokens.map((t) =>
+          verifier.verify(t).then(
+            () => 'ok',
+            (e: BearerError) => e.code,
+          ),
+        ),
+      );
+      expect(outcomes).toEqual(tokens.map((t) => (t === good ? 'ok' : 'ERR_BEARER_TOKEN_INVALID')));
+      // All but the last one still in flight went to the thread pool.
+      expect(subtleVerify.mock.calls.length).toBeGreaterThanOrEqual(7);
+    } finally {
+      subtleVerify.mockRestore();
       await issuer.close();
     }
   });

@@ -297,7 +297,23 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     });
   }
 
+  /**
+   * Signature checks of this verifier in flight. A lone one is verified inline (see
+   * verifyJwsSignature): a service handling one request at a time skips the thread-pool hand-over,
+   * a busy one keeps the other cores verifying.
+   */
+  let signaturesInFlight = 0;
+
   const verifySignature = async (parsed: ParsedCompactJws, config: ResolvedIssuer): Promise<void> => {
+    signaturesInFlight += 1;
+    try {
+      await verifySignatureOnce(parsed, config);
+    } finally {
+      signaturesInFlight -= 1;
+    }
+  };
+
+  const verifySignatureOnce = async (parsed: ParsedCompactJws, config: ResolvedIssuer): Promise<void> => {
     // jose selects and imports the key (JWKS, kid/alg/kty/use matching, import cache); the
     // signature is then checked with WebCrypto on the segments we already parsed strictly, so the
     // token is decoded once. verifyJwsSignature applies jose's own key/algorithm checks.
@@ -321,14 +337,14 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       if (!(error instanceof joseErrors.JWKSMultipleMatchingKeys)) throw keySelectionError(error);
       // Several keys match a header without a decisive kid: try each, as jose documents.
       for await (const candidate of error as unknown as AsyncIterable<CryptoKey>) {
-        if (await verifyJwsSignature(parsed.alg, candidate, signingInput, signature)) return;
+        if (await verifyJwsSignature(parsed.alg, candidate, signingInput, signature, signaturesInFlight === 1)) return;
       }
       throw invalid('The token signature is invalid.');
     }
     if (!isKeyForAlgorithm(key, parsed.alg)) {
       throw invalid("The issuer's key for this token cannot verify it (wrong type, curve or size).");
     }
-    if (!(await verifyJwsSignature(parsed.alg, key, signingInput, signature))) {
+    if (!(await verifyJwsSignature(parsed.alg, key, signingInput, signature, signaturesInFlight === 1))) {
       throw invalid('The token signature is invalid.');
     }
   };
