@@ -320,6 +320,29 @@ describe('DPoP verification', () => {
     ).resolves.toBeDefined();
   });
 
+  it('puts dpop.publicPathPrefix in front of the request path, for a proxy that strips it', async () => {
+    const verifier = makeVerifier({ publicPathPrefix: '/shop' });
+    const token = await boundToken();
+    // The client called https://api.test/shop/orders; the proxy forwarded /orders.
+    await expect(
+      verifier.authenticate(view({ token, proof: await client.proof({ url: 'https://api.test/shop/orders', token }) })),
+    ).resolves.toBeDefined();
+    for (const url of [
+      URL_,
+      'https://api.test/shop',
+      'https://api.test/shop/shop/orders',
+      'https://api.test/x/orders',
+    ]) {
+      const error = await rejection(verifier.authenticate(view({ token, proof: await client.proof({ url, token }) })));
+      expect(error.code).toBe('ERR_BEARER_DPOP_PROOF_INVALID');
+    }
+    await expect(
+      verifier.authenticate(
+        view({ token, url: '/', proof: await client.proof({ url: 'https://api.test/shop/', token }) }),
+      ),
+    ).resolves.toBeDefined();
+  });
+
   it('ignores query and fragment in htu', async () => {
     const verifier = makeVerifier();
     const token = await boundToken();
@@ -467,6 +490,7 @@ describe('dpop options', () => {
         jwksUri: 'https://id.test/jwks',
         dpop: {
           publicOrigins: ['https://a.test/path', 'https://b.test'],
+          publicPathPrefix: 'shop/',
           algorithms: ['HS256' as 'ES256'],
           maxProofAgeSeconds: 3600,
         } as never,
@@ -480,9 +504,25 @@ describe('dpop options', () => {
         'replayStore',
         'dpop.algorithms',
         'maxProofAgeSeconds',
+        'publicPathPrefix',
       ]) {
         expect(message).toContain(part);
       }
+    }
+  });
+
+  it('accepts only a plain, normalized publicPathPrefix', () => {
+    const build = (publicPathPrefix: string) =>
+      createBearerVerifier({
+        issuer: 'https://id.test',
+        audience: 'a',
+        algorithms: ['ES256'],
+        jwksUri: 'https://id.test/jwks',
+        dpop: { publicOrigins: ['https://a.test'], replayStore: memoryReplayStore(), publicPathPrefix },
+      });
+    for (const good of ['/shop', '/api/v1', '/a-b_c.d', '/%C3%A9']) expect(() => build(good)).not.toThrow();
+    for (const bad of ['', '/', 'shop', '/shop/', '/a/../b', '/./a', '/a?x', '/a#x', '//a', '/a b', '/é', '/a\\b']) {
+      expect(() => build(bad), bad).toThrow(/publicPathPrefix/);
     }
   });
 });

@@ -22,6 +22,14 @@ export interface DpopOptions {
    * and must match one of `publicOrigins`. Only set this when every request passes that proxy.
    */
   readonly trustedProxyHeader?: 'x-forwarded-host' | 'forwarded';
+  /**
+   * The path prefix your reverse proxy strips before requests reach this service, e.g.
+   * `'/orders'` when the gateway forwards `https://api.example.com/orders/items` as `/items`. It
+   * is put in front of the request path to build the expected `htu` (the request path `/` stands
+   * for `/orders/`). Default: none, the path is the one the client sent. A path the proxy does not
+   * strip (an Express router mounted at `/orders`) needs no prefix: `originalUrl` is used.
+   */
+  readonly publicPathPrefix?: string;
   /** Where proof `jti`s are remembered: `redisReplayStore(guard)` across pods, or `memoryReplayStore()`. Required. */
   readonly replayStore: ReplayStore;
   /** Proof algorithms accepted (asymmetric only). Default `['ES256', 'EdDSA', 'PS256', 'RS256']`. */
@@ -63,6 +71,22 @@ function originProblems(value: unknown): string | undefined {
   }
 }
 
+/** Why `value` is not a usable path prefix, or undefined. */
+function pathPrefixProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !value.startsWith('/') || value.length < 2 || value.endsWith('/')) {
+    return 'must start with "/" and not end with "/"';
+  }
+  if (/[?#\s\\]/.test(value) || value.includes('//')) return 'must be a plain path';
+  try {
+    // Already in the form URL parsing gives it (no dot segments, canonical escapes), so the
+    // expected htu is exactly prefix + request path.
+    if (new URL(value, 'https://prefix.invalid').pathname !== value) return 'must be a normalized path';
+  } catch {
+    return 'must be a plain path';
+  }
+  return undefined;
+}
+
 /** Problems with the `dpop` options (empty when fine). */
 export function dpopProblems(options: DpopOptions): string[] {
   const problems: string[] = [];
@@ -82,6 +106,11 @@ export function dpopProblems(options: DpopOptions): string[] {
     if (options.publicOrigins.length > 1 && options.trustedProxyHeader === undefined) {
       problems.push('dpop.publicOrigins lists several origins: set dpop.trustedProxyHeader to tell them apart');
     }
+  }
+  if (options.publicPathPrefix !== undefined && pathPrefixProblem(options.publicPathPrefix) !== undefined) {
+    problems.push(
+      `dpop.publicPathPrefix ${pathPrefixProblem(options.publicPathPrefix)} (e.g. '/orders': a leading '/', no trailing '/', no query, fragment or dot segments)`,
+    );
   }
   if (
     options.trustedProxyHeader !== undefined &&
@@ -193,6 +222,7 @@ export function createDpopRuntime(options: DpopOptions, clock: () => number): Dp
   const store = options.replayStore;
   const nonces = options.nonces;
   const required = options.required === true;
+  const pathPrefix = options.publicPathPrefix ?? '';
 
   const expectedTarget = (request: BearerRequestLike): string => {
     let origin: PublicOrigin | undefined = origins[0];
@@ -209,7 +239,7 @@ export function createDpopRuntime(options: DpopOptions, clock: () => number): Dp
     if (origin === undefined || path === undefined) {
       throw proofError('The request target is unknown; the proof\'s "htu" cannot be checked.');
     }
-    const target = normalizedTarget(`${origin.origin}${path}`);
+    const target = normalizedTarget(`${origin.origin}${pathPrefix}${path}`);
     if (target === undefined) throw proofError('The request target is not a valid URL.');
     return target;
   };
