@@ -58,15 +58,21 @@ export function bindNodeResponse(
 ): BindingState {
   const existing = stateOf(res);
   const state = bindState(res, [req, res], policy, secure);
-  if (existing === undefined) {
-    const writeHead = res.writeHead;
-    // biome-ignore lint/suspicious/noExplicitAny: writeHead is overloaded; we forward the call as is
-    res.writeHead = function writeHeadWithSecurityHeaders(this: ServerResponse, ...args: any[]): ServerResponse {
-      if (!this.headersSent) applyToNodeResponse(this, state);
-      return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-    } as ServerResponse['writeHead'];
-  }
+  if (existing === undefined) applyOnWriteHead(res, state);
   return state;
+}
+
+/**
+ * Writes `state`'s headers onto `res` when its head goes out (`writeHead`, which `end()`/`write()`
+ * call implicitly): after anything set with `setHeader`, before headers passed to `writeHead`.
+ */
+export function applyOnWriteHead(res: ServerResponse, state: BindingState): void {
+  const writeHead = res.writeHead;
+  // biome-ignore lint/suspicious/noExplicitAny: writeHead is overloaded; we forward the call as is
+  res.writeHead = function writeHeadWithSecurityHeaders(this: ServerResponse, ...args: any[]): ServerResponse {
+    if (!this.headersSent) applyToNodeResponse(this, state);
+    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as ServerResponse['writeHead'];
 }
 
 /** Writes the state's headers onto `res` now. */

@@ -198,3 +198,28 @@ describe.each(ADAPTERS)('$name adapter', (adapter) => {
     });
   });
 });
+
+describe('fastify adapter, hijacked replies', () => {
+  const fastify = ADAPTERS.find((a) => a.name === 'fastify') as (typeof ADAPTERS)[number];
+  let app: RunningApp;
+  beforeAll(async () => {
+    app = await fastify.start({ policy: webAppPreset(), guard });
+  });
+  afterAll(() => app.close());
+
+  it('sends the policy on a reply the handler hijacked, with the nonce the page used', async () => {
+    const res = await send(`${app.base}/hijacked`);
+    expect(res.status).toBe(200);
+    const nonce = nonceOf(res.headers['content-security-policy']);
+    expect(policyHeaders(res.headers)).toEqual(webAppHeaders(nonce));
+    expect(res.body).toContain(`nonce="${nonce}"`);
+    expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
+  });
+
+  it("sends the route's variant on a hijacked reply, over what the handler set with setHeader (as on node:http)", async () => {
+    const res = await send(`${app.base}/hijacked-download`);
+    expect(res.status).toBe(200);
+    expect(policyHeaders(res.headers)).toEqual(downloadHeaders(webAppHeaders('unused')));
+    expect(res.body).toBe('file');
+  });
+});

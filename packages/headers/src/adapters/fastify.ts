@@ -12,7 +12,7 @@ import {
   crossSiteProtection,
 } from '../cross-site.ts';
 import { generateNonce } from '../nonce.ts';
-import { bindState, rejectionBody, stateOf } from '../response-binding.ts';
+import { applyOnWriteHead, bindState, rejectionBody, stateOf } from '../response-binding.ts';
 import type { SecurityHeaders } from '../security-headers.ts';
 
 /** Options of the Fastify adapter. */
@@ -36,8 +36,20 @@ function bind(request: FastifyRequest, policy: SecurityHeaders, secure: boolean)
 }
 
 /**
+ * `reply.hijack()` with the policy: a hijacked reply skips `onSend`, so the headers go onto the raw
+ * response when the handler writes its head, as on node:http (they replace what the handler set
+ * with `setHeader`; headers it passes to `reply.raw.writeHead` win).
+ */
+function hijackWithPolicy(this: FastifyReply): FastifyReply {
+  const state = stateOf(this.request);
+  if (state !== undefined && !this.raw.headersSent) applyOnWriteHead(this.raw, state);
+  return (Object.getPrototypeOf(this) as FastifyReply).hijack.call(this);
+}
+
+/**
  * Fastify 5 plugin applying `policy` to every response of the instance, including 404 and error
- * replies (headers are written in `onSend`). Per route, override with
+ * replies (headers are written in `onSend`) and hijacked replies (written when `reply.hijack()` is
+ * called). Per route, override with
  * `{ onRequest: routeHeaders(policy.forDownload()) }`. The nonce is `request.cspNonce` and `getNonce(request)`.
  *
  * @example
@@ -56,8 +68,9 @@ export function securityHeaders(
 ): FastifyPluginCallback {
   const isSecure = options.isSecure ?? isHttps;
   const plugin: FastifyPluginCallback = (fastify: FastifyInstance, _opts, done) => {
-    fastify.addHook('onRequest', (request, _reply, next) => {
+    fastify.addHook('onRequest', (request, reply, next) => {
       bind(request, policy, isSecure(request));
+      reply.hijack = hijackWithPolicy;
       next();
     });
     fastify.addHook('onSend', (request, reply, payload, next) => {

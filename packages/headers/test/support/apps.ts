@@ -140,6 +140,21 @@ export const fastifyApp: AdapterUnderTest = {
       throw new Error('boom');
     });
     app.post('/form', { onRequest: fastifyAdapter.crossSiteGuard(guard) }, () => ({ saved: true }));
+    // Hijacked replies skip onSend; the policy must reach them too.
+    app.get('/hijacked', (request, reply) => {
+      reply.hijack();
+      reply.raw.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      reply.raw.end(page(request.cspNonce));
+    });
+    app.get(
+      '/hijacked-download',
+      { onRequest: fastifyAdapter.routeHeaders(policy.forDownload(), opts) },
+      (_request, reply) => {
+        reply.hijack();
+        reply.raw.setHeader('Cache-Control', 'public, max-age=600');
+        reply.raw.end('file');
+      },
+    );
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as AddressInfo;
     return { base: `http://127.0.0.1:${port}`, close: () => app.close() };
