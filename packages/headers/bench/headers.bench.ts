@@ -99,8 +99,8 @@ async function cpuMicros(
   peer: () => Promise<unknown>,
   quick: boolean,
 ): Promise<{ ours: number; peer: number }> {
-  // light-my-request keeps each injected request reachable (~13 KB each, measured; real sockets
-  // retain nothing), so the counts stay small enough for the whole file to fit in the default heap.
+  // Each injected request leaves a setImmediate behind (~10 KB reachable until it runs) and this
+  // loop never lets the event loop turn, so the counts stay small.
   const calls = quick ? 300 : 1000;
   const rounds = quick ? 3 : 5;
   const measure = async (fn: () => Promise<unknown>): Promise<number> => {
