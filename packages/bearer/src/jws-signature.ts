@@ -2,7 +2,7 @@ import { constants, KeyObject, type VerifyKeyObjectInput, verify } from 'node:cr
 import type { AsymmetricAlgorithm } from './compact-jws.ts';
 
 /**
- * The WebCrypto side of JWS verification, for keys that jose selected and imported (RFC 7518 §3).
+ * The signature step of JWS verification, for keys that jose selected and imported (RFC 7518 §3).
  * jose's compactVerify would decode and parse the token a second time after our strict parse;
  * doing the last step here keeps one parse per token. The key checks are jose's own
  * (`checkCryptoKey`, `checkModulusLength`): the key must be a public CryptoKey made for exactly

@@ -315,8 +315,9 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
 
   const verifySignatureOnce = async (parsed: ParsedCompactJws, config: ResolvedIssuer): Promise<void> => {
     // jose selects and imports the key (JWKS, kid/alg/kty/use matching, import cache); the
-    // signature is then checked with WebCrypto on the segments we already parsed strictly, so the
-    // token is decoded once. verifyJwsSignature applies jose's own key/algorithm checks.
+    // signature is then checked (WebCrypto, or inline when alone) on the segments we already
+    // parsed strictly, so the token is decoded once. verifyJwsSignature applies jose's own
+    // key/algorithm checks.
     const dot = parsed.signingInput.indexOf('.');
     const jws = {
       protected: parsed.signingInput.slice(0, dot),
