@@ -57,6 +57,65 @@ function constLiterals(program: AstNode): Map<string, string> {
   return out;
 }
 
+/** `process.env[name]` (or another env object) read with the parameter `param`. */
+function readsEnvByParam(node: AstNode | undefined, param: string): boolean {
+  const n = unwrap(node);
+  if (n?.type !== 'MemberExpression' || n.computed !== true || !isEnvObject(child(n, 'object'))) return false;
+  const property = unwrap(child(n, 'property'));
+  return property?.type === 'Identifier' && property.name === param;
+}
+
+/** Whether a function hands back the env variable its first parameter names. */
+function isEnvGetter(fn: AstNode | undefined): boolean {
+  if (
+    fn?.type !== 'ArrowFunctionExpression' &&
+    fn?.type !== 'FunctionExpression' &&
+    fn?.type !== 'FunctionDeclaration'
+  ) {
+    return false;
+  }
+  const param = children(fn, 'params')[0];
+  if (param?.type !== 'Identifier') return false;
+  const body = child(fn, 'body');
+  if (body?.type !== 'BlockStatement') return readsEnvByParam(body, param.name as string);
+  const statements = children(body, 'body');
+  const last = statements.at(-1);
+  return last?.type === 'ReturnStatement' && readsEnvByParam(child(last, 'argument'), param.name as string);
+}
+
+/**
+ * Module-scope helpers that only wrap an env read, `const read = (name) => process.env[name]` or
+ * `function env(key) { return process.env[key]; }`: `read('JWT_SECRET') || '…'` is an env fallback
+ * too. Helpers imported from another module are not followed.
+ */
+function envGetters(program: AstNode): Set<string> {
+  const out = new Set<string>();
+  for (let statement of children(program, 'body')) {
+    if (statement.type === 'ExportNamedDeclaration') statement = child(statement, 'declaration') ?? statement;
+    if (statement.type === 'FunctionDeclaration') {
+      const id = child(statement, 'id');
+      if (id?.type === 'Identifier' && isEnvGetter(statement)) out.add(id.name as string);
+    } else if (statement.type === 'VariableDeclaration' && statement.kind === 'const') {
+      for (const declarator of children(statement, 'declarations')) {
+        const id = child(declarator, 'id');
+        if (id?.type === 'Identifier' && isEnvGetter(unwrap(child(declarator, 'init')))) out.add(id.name as string);
+      }
+    }
+  }
+  return out;
+}
+
+/** The env variable an expression reads, directly or through a module-scope getter. */
+function readName(node: AstNode | undefined, getters: ReadonlySet<string>): string | undefined {
+  const direct = envReadName(node);
+  if (direct !== undefined || getters.size === 0) return direct;
+  const n = unwrap(node);
+  if (n?.type !== 'CallExpression') return undefined;
+  const callee = unwrap(child(n, 'callee'));
+  if (callee?.type !== 'Identifier' || !getters.has(callee.name as string)) return undefined;
+  return stringValue(children(n, 'arguments')[0]);
+}
+
 function fallbackLiteral(node: AstNode | undefined, constants: ReadonlyMap<string, string>): string | undefined {
   const n = unwrap(node);
   if (!n) return undefined;
@@ -69,12 +128,14 @@ function fallbackLiteral(node: AstNode | undefined, constants: ReadonlyMap<strin
 }
 
 /** Names read from the env on one side of `||`/`??`, through nested chains. */
-function envNames(node: AstNode | undefined): string[] {
+function envNames(node: AstNode | undefined, getters: ReadonlySet<string>): string[] {
   const n = unwrap(node);
   if (!n) return [];
-  const name = envReadName(n);
+  const name = readName(n, getters);
   if (name !== undefined) return [name];
-  if (n.type === 'LogicalExpression') return [...envNames(child(n, 'left')), ...envNames(child(n, 'right'))];
+  if (n.type === 'LogicalExpression') {
+    return [...envNames(child(n, 'left'), getters), ...envNames(child(n, 'right'), getters)];
+  }
   return [];
 }
 
@@ -104,6 +165,7 @@ function envSchemaContext(node: AstNode, context: FileContext): boolean {
 function checkJs(context: FileContext): RawFinding[] {
   const { nodes, program } = context.module;
   const constants = constLiterals(program);
+  const getters = envGetters(program);
   const out: RawFinding[] = [];
   for (const node of nodes) {
     if (node.type === 'LogicalExpression' && (node.operator === '||' || node.operator === '??')) {
@@ -112,7 +174,7 @@ function checkJs(context: FileContext): RawFinding[] {
       if (parent?.type === 'LogicalExpression' && child(parent, 'left') === node) continue;
       const value = fallbackLiteral(child(node, 'right'), constants);
       if (value === undefined) continue;
-      for (const name of envNames(child(node, 'left'))) {
+      for (const name of envNames(child(node, 'left'), getters)) {
         if (secretOrCredentialUrl(name, value)) {
           out.push(finding(node, name, value, `'${node.operator}'`, stringRanges(node, nodes)));
           break;
@@ -125,7 +187,7 @@ function checkJs(context: FileContext): RawFinding[] {
         [consequent, alternate],
         [alternate, consequent],
       ] as const) {
-        const name = envReadName(read);
+        const name = readName(read, getters);
         const value = stringValue(other);
         if (name !== undefined && value !== undefined && secretOrCredentialUrl(name, value)) {
           out.push(finding(node, name, value, 'a ternary', stringRanges(node, nodes)));
