@@ -119,19 +119,71 @@ function readList(tokens: SqlToken[], i: number): { items: SqlToken[][]; next: n
   return { items, next: j };
 }
 
-/** Every string literal written into a named column by INSERT … VALUES or UPDATE … SET. */
+const TABLE_CONSTRAINTS = new Set(['CONSTRAINT', 'PRIMARY', 'UNIQUE', 'FOREIGN', 'CHECK', 'KEY', 'INDEX', 'EXCLUDE']);
+
+/** `schema.table` / `"table"` at `tokens[i]`: the table's own name, lower case, and the next index. */
+function readTableName(tokens: SqlToken[], i: number): { name: string | undefined; next: number } {
+  let name = identName(tokens[i]);
+  let j = i + 1;
+  while (name !== undefined && isPunct(tokens[j], '.')) {
+    name = identName(tokens[j + 1]);
+    j += 2;
+  }
+  return { name: name?.toLowerCase(), next: j };
+}
+
+/** Column names, in order, of every `CREATE TABLE name (…)` in the text, by lower-case table name. */
+function createdTables(tokens: SqlToken[]): Map<string, (string | undefined)[]> {
+  const tables = new Map<string, (string | undefined)[]>();
+  for (let i = 0; i < tokens.length; i++) {
+    if (!isWord(tokens[i], 'CREATE')) continue;
+    let j = i + 1;
+    while (j < tokens.length && tokens[j]?.kind === 'word' && !isWord(tokens[j], 'TABLE')) j++;
+    if (!isWord(tokens[j], 'TABLE')) continue;
+    j++;
+    if (isWord(tokens[j], 'IF') && isWord(tokens[j + 1], 'NOT') && isWord(tokens[j + 2], 'EXISTS')) j += 3;
+    const table = readTableName(tokens, j);
+    if (table.name === undefined || !isPunct(tokens[table.next], '(')) continue;
+    const definition = readList(tokens, table.next);
+    const columns = definition.items
+      .filter(
+        (item) => item.length > 0 && !(item[0]?.kind === 'word' && TABLE_CONSTRAINTS.has(item[0].value.toUpperCase())),
+      )
+      .map((item) => identName(item[0]));
+    tables.set(table.name, columns);
+    i = definition.next - 1;
+  }
+  return tables;
+}
+
+/**
+ * Every string literal written into a named column by INSERT … VALUES or UPDATE … SET. An INSERT
+ * without a column list is paired through a `CREATE TABLE` of that table in the same text.
+ */
 export function sqlAssignments(text: string, base = 0): SqlAssignment[] {
   const tokens = tokenizeSql(text, base);
   const out: SqlAssignment[] = [];
+  let tables: Map<string, (string | undefined)[]> | undefined;
   for (let i = 0; i < tokens.length; i++) {
     if (isWord(tokens[i], 'INSERT')) {
       const statementStart = tokens[i]!.start;
       let j = i + 1;
-      while (j < tokens.length && !isPunct(tokens[j], '(') && !isPunct(tokens[j], ';')) j++;
-      if (!isPunct(tokens[j], '(')) continue;
-      const columns = readList(tokens, j);
-      const names = columns.items.map((item) => (item.length === 1 ? identName(item[0]) : identName(item.at(-1))));
-      j = columns.next;
+      let names: (string | undefined)[] = [];
+      if (isWord(tokens[j], 'INTO')) {
+        const table = readTableName(tokens, j + 1);
+        if (isWord(tokens[table.next], 'VALUES') && table.name !== undefined) {
+          tables ??= createdTables(tokens);
+          names = tables.get(table.name) ?? [];
+          j = table.next;
+        }
+      }
+      if (!isWord(tokens[j], 'VALUES')) {
+        while (j < tokens.length && !isPunct(tokens[j], '(') && !isPunct(tokens[j], ';')) j++;
+        if (!isPunct(tokens[j], '(')) continue;
+        const columns = readList(tokens, j);
+        names = columns.items.map((item) => (item.length === 1 ? identName(item[0]) : identName(item.at(-1))));
+        j = columns.next;
+      }
       if (!isWord(tokens[j], 'VALUES')) continue;
       j++;
       while (isPunct(tokens[j], '(')) {
