@@ -14,7 +14,7 @@ const EXPECTED: Record<string, { tp: number; fp: number; fn: number; tn: number 
   'dotenv-in-build-context': { tp: 9, fp: 0, fn: 0, tn: 8 },
   'env-fallback-literal': { tp: 32, fp: 0, fn: 0, tn: 18 },
   'seed-plaintext-secret': { tp: 11, fp: 0, fn: 1, tn: 12 },
-  'static-admin-key': { tp: 12, fp: 0, fn: 1, tn: 13 },
+  'static-admin-key': { tp: 13, fp: 0, fn: 0, tn: 15 },
   'todo-auth': { tp: 8, fp: 0, fn: 0, tn: 9 },
   'unclassified-module-cache': { tp: 11, fp: 1, fn: 0, tn: 10 },
 };
@@ -60,6 +60,6 @@ describe('rampart-preflight eval-corpus', () => {
     expect(code).toBe(0);
     expect(out).toMatch(/^rule\s+TP\s+FP\s+FN\s+TN\s+precision\s+recall/);
     expect(out).toMatch(/env-fallback-literal\s+32\s+0\s+0\s+18\s+1\.000\s+1\.000/);
-    expect(out).toMatch(/static-admin-key\s+12\s+0\s+1\s+13\s+1\.000\s+0\.923/);
+    expect(out).toMatch(/static-admin-key\s+13\s+0\s+0\s+15\s+1\.000\s+1\.000/);
   });
 });

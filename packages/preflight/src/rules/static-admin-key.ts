@@ -69,6 +69,8 @@ function secretOperand(node: AstNode | undefined): string | undefined {
   // Parsers are full of `token`, `prevToken`, `lastToken`: a token is a secret only when qualified.
   if (words.includes('token') && !words.some((w) => TOKEN_QUALIFIERS.has(w))) return undefined;
   if (words.includes('credentials') || words.includes('credential')) return undefined;
+  // A salt is public by design (hash libraries compare salt sentinels): no timing secret.
+  if (words.includes('salt')) return undefined;
   return isSecretName(last, 'code') ? last : undefined;
 }
 
@@ -131,8 +133,31 @@ function storedSide(node: AstNode | undefined): boolean {
   return path.some((part) => nameWords(part).some((w) => STORED_WORDS.has(w)));
 }
 
+/**
+ * Names of module-scope `const` bindings: loaded once at start-up, so a secret-named one is the
+ * stored key (`const apiKey = loadKey(); … provided === apiKey`).
+ */
+function moduleConstants(program: AstNode): Set<string> {
+  const out = new Set<string>();
+  for (let statement of children(program, 'body')) {
+    if (statement.type === 'ExportNamedDeclaration') statement = child(statement, 'declaration') ?? statement;
+    if (statement.type !== 'VariableDeclaration' || statement.kind !== 'const') continue;
+    for (const declarator of children(statement, 'declarations')) {
+      const id = child(declarator, 'id');
+      if (id?.type === 'Identifier') out.add(id.name as string);
+    }
+  }
+  return out;
+}
+
 function check(context: FileContext): RawFinding[] {
-  const { nodes } = context.module;
+  const { nodes, program } = context.module;
+  const constants = moduleConstants(program);
+  /** A secret-named module-scope constant: the stored side and the secret at once. */
+  const storedSecret = (node: AstNode | undefined): string | undefined => {
+    const n = unwrap(node);
+    return n?.type === 'Identifier' && constants.has(n.name as string) ? secretOperand(n) : undefined;
+  };
   // Local aliases: `const key = req.headers['x-admin-key']`.
   const aliases = new Map<string, string>();
   for (const node of nodes) {
@@ -160,7 +185,9 @@ function check(context: FileContext): RawFinding[] {
       envSecret(left) ??
       envSecret(right) ??
       (storedSide(right) ? secretOperand(left) : undefined) ??
-      (storedSide(left) ? secretOperand(right) : undefined);
+      (storedSide(left) ? secretOperand(right) : undefined) ??
+      storedSecret(left) ??
+      storedSecret(right);
     const literal = stringValue(left) ?? stringValue(right);
     if (header !== undefined) {
       out.push({

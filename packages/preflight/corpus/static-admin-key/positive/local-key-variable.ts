@@ -1,4 +1,4 @@
-// Known miss: the stored key is a local variable with a neutral name, so neither side looks stored.
+// The stored key is a module constant with a secret name; the other side has a neutral name.
 const apiKey = loadKeyFromDisk();
 export function allowed(provided: string): boolean {
   return provided === apiKey;
