@@ -8,6 +8,14 @@ import { isKeyForAlgorithm, verifyJwsSignature } from './jws-signature.ts';
 const subtle = globalThis.crypto.subtle;
 const bytes = (value: string) => Buffer.from(value, 'latin1') as Uint8Array<ArrayBuffer>;
 
+/** A node RSA key pair, its public half imported into WebCrypto for `name` with SHA-256. */
+async function rsaKeys(modulusLength: number, name: 'RSASSA-PKCS1-v1_5' | 'RSA-PSS') {
+  const { privateKey, publicKey } = await promisify(generateNodeKeyPair)('rsa', { modulusLength });
+  const jwk = publicKey.export({ format: 'jwk' });
+  const key = await subtle.importKey('jwk', jwk, { name, hash: 'SHA-256' }, false, ['verify']);
+  return { privateKey, key };
+}
+
 describe('isKeyForAlgorithm', () => {
   it('accepts only a public key imported for exactly that algorithm', async () => {
     const rs = await generateKeyPair('RS256');
@@ -33,14 +41,7 @@ describe('isKeyForAlgorithm', () => {
   });
 
   it('refuses RSA keys under 2048 bits', async () => {
-    const { publicKey } = await promisify(generateNodeKeyPair)('rsa', { modulusLength: 1024 });
-    const key = await subtle.importKey(
-      'jwk',
-      publicKey.export({ format: 'jwk' }),
-      { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
-      false,
-      ['verify'],
-    );
+    const { key } = await rsaKeys(1024, 'RSASSA-PKCS1-v1_5');
     expect(isKeyForAlgorithm(key, 'RS256')).toBe(false);
   });
 });
@@ -108,14 +109,7 @@ describe('verifyJwsSignature', () => {
   });
 
   it('refuses a PS256 signature made with another salt length, inline as in WebCrypto', async () => {
-    const { privateKey, publicKey } = await promisify(generateNodeKeyPair)('rsa', { modulusLength: 2048 });
-    const key = await subtle.importKey(
-      'jwk',
-      publicKey.export({ format: 'jwk' }),
-      { name: 'RSA-PSS', hash: 'SHA-256' },
-      false,
-      ['verify'],
-    );
+    const { privateKey, key } = await rsaKeys(2048, 'RSA-PSS');
     const input = bytes('eyJhbGciOiJQUzI1NiJ9.e30');
     for (const saltLength of [0, 20, 32, 64]) {
       const signature = sign('sha256', input, {
