@@ -4,11 +4,13 @@ import fc from 'fast-check';
 import { calculateJwkThumbprint, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ath, createDpopClient, type DpopClient } from '../test/dpop-client.ts';
+import { jwkThumbprint } from './dpop.ts';
 import { hmacDpopNonces } from './dpop-nonce.ts';
 import { BearerError } from './errors.ts';
 import { staticJwks } from './key-source.ts';
 import { memoryReplayStore, type ReplayStore } from './replay-store.ts';
 import type { BearerRequestLike } from './request.ts';
+import type { JsonObject } from './strict-json.ts';
 import { type BearerVerifier, createBearerVerifier } from './verifier.ts';
 import type { BearerVerifierOptions } from './verifier-options.ts';
 
@@ -87,6 +89,32 @@ describe('DPoP verification', () => {
     await expect(
       verifier.authenticate(view({ token, proof: await client.proof({ url: URL_, token }) })),
     ).resolves.toBeDefined();
+  });
+
+  it('imports a key once per exact jwk: a proof whose jwk differs in any member is checked afresh', async () => {
+    const verifier = makeVerifier();
+    const token = await boundToken();
+    for (let i = 0; i < 3; i++) {
+      await expect(
+        verifier.authenticate(view({ token, proof: await client.proof({ url: URL_, token }) })),
+      ).resolves.toBeDefined();
+    }
+    // Same key (same thumbprint), other members: the warm verifier answers as a fresh one does.
+    for (const extra of [{ use: 'enc' }, { key_ops: ['encrypt'] }, { key_ops: ['verify'] }, { alg: 'RS256' }]) {
+      const outcome = async (v: BearerVerifier) => {
+        const proof = await client.proof({ url: URL_, token, header: { jwk: { ...client.jwk, ...extra } } });
+        return v.authenticate(view({ token, proof })).then(
+          () => 'accepted',
+          (e: BearerError) => e.code,
+        );
+      };
+      expect(await outcome(verifier), JSON.stringify(extra)).toBe(await outcome(makeVerifier()));
+    }
+    // One the import refuses stays refused on the warm verifier.
+    const refused = await client.proof({ url: URL_, token, header: { jwk: { ...client.jwk, key_ops: ['encrypt'] } } });
+    expect((await rejection(verifier.authenticate(view({ token, proof: refused })))).code).toBe(
+      'ERR_BEARER_DPOP_PROOF_INVALID',
+    );
   });
 
   it('refuses a replayed proof', async () => {
@@ -559,5 +587,41 @@ describe('memoryReplayStore', () => {
     now = 1001;
     expect(await store.check('c', 1000)).toBe(true);
     expect(await store.check('a', 1000)).toBe(true);
+  });
+});
+
+describe('jwkThumbprint', () => {
+  it('equals jose.calculateJwkThumbprint for every key type, whatever other members the jwk has', async () => {
+    const keys = [
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+      generateKeyPairSync('ec', { namedCurve: 'P-384' }),
+      generateKeyPairSync('ec', { namedCurve: 'P-521' }),
+      generateKeyPairSync('ed25519'),
+      generateKeyPairSync('rsa', { modulusLength: 2048 }),
+    ].map((pair) => pair.publicKey.export({ format: 'jwk' }) as JWK);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...keys),
+        fc.dictionary(
+          fc.constantFrom('alg', 'use', 'kid', 'key_ops', 'ext', 'x5t', 'z'),
+          fc.oneof(fc.string(), fc.boolean(), fc.array(fc.string())),
+        ),
+        async (jwk, extra) => {
+          const withExtra = { ...extra, ...jwk } as JsonObject;
+          expect(jwkThumbprint(withExtra)).toBe(await calculateJwkThumbprint(jwk, 'sha256'));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('answers undefined for an unknown kty or a missing or non-string member', () => {
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }) as JsonObject;
+    expect(jwkThumbprint({ ...ec, kty: 'oct' })).toBeUndefined();
+    expect(jwkThumbprint({ ...ec, kty: '__proto__' })).toBeUndefined();
+    const { y: _y, ...noY } = ec;
+    expect(jwkThumbprint(noY)).toBeUndefined();
+    expect(jwkThumbprint({ ...ec, x: 1 })).toBeUndefined();
+    expect(jwkThumbprint({ ...ec, crv: ['P-256'] })).toBeUndefined();
   });
 });

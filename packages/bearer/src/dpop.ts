@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { calculateJwkThumbprint, importJWK, type JWK } from 'jose';
+import { importJWK, type JWK } from 'jose';
 import { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm, parseCompactJws } from './compact-jws.ts';
 import type { DpopNonceSource } from './dpop-nonce.ts';
 import { BearerError } from './errors.ts';
@@ -185,6 +185,40 @@ export function accessTokenHash(token: string): string {
   return createHash('sha256').update(token, 'ascii').digest('base64url');
 }
 
+/** The members RFC 7638 §3.2 hashes for each key type, in lexicographic order. */
+const THUMBPRINT_MEMBERS: Readonly<Record<string, readonly string[]>> = {
+  EC: ['crv', 'kty', 'x', 'y'],
+  OKP: ['crv', 'kty', 'x'],
+  RSA: ['e', 'kty', 'n'],
+};
+
+/**
+ * The RFC 7638 SHA-256 thumbprint of a public JWK (what `cnf.jkt` holds), computed here with
+ * node:crypto: jose's `calculateJwkThumbprint` hands the digest to WebCrypto on the thread pool.
+ * Undefined when a required member is missing or not a string. Tested equal to jose's.
+ *
+ * @example
+ * ```ts
+ * import { jwkThumbprint } from '@rampart/bearer';
+ * const jkt = jwkThumbprint(publicJwk); // the value a DPoP-bound token carries in cnf.jkt
+ * ```
+ */
+export function jwkThumbprint(jwk: JsonObject): string | undefined {
+  const members =
+    typeof jwk.kty === 'string' && Object.hasOwn(THUMBPRINT_MEMBERS, jwk.kty) ? THUMBPRINT_MEMBERS[jwk.kty] : undefined;
+  if (members === undefined) return undefined;
+  const canonical: Record<string, string> = {};
+  for (const member of members) {
+    const value = jwk[member];
+    if (typeof value !== 'string') return undefined;
+    canonical[member] = value;
+  }
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('base64url');
+}
+
+/** Proof keys imported once: the same client signs every proof with the same key. */
+const MAX_CACHED_PROOF_KEYS = 1_000;
+
 /** `scheme://host[:port]/path` of a URL with query and fragment dropped, or undefined. */
 function normalizedTarget(value: string): string | undefined {
   try {
@@ -244,6 +278,34 @@ export function createDpopRuntime(options: DpopOptions, clock: () => number): Dp
     return target;
   };
 
+  /**
+   * Imported proof keys by `alg` and the proof's whole `jwk` (so a JWK that differs in any member,
+   * `use` or `key_ops` included, is imported and checked afresh), only for keys that matched a
+   * valid token's `cnf.jkt` (only clients holding a valid bound token take a slot); oldest
+   * dropped first.
+   */
+  const proofKeys = new Map<string, CryptoKey>();
+  /** Proof signatures being checked; a lone one is verified inline (see verifyJwsSignature). */
+  let proofsInFlight = 0;
+
+  const importProofKey = async (jwk: JsonObject, alg: string): Promise<unknown> => {
+    const cacheKey = `${alg}.${JSON.stringify(jwk)}`;
+    const cached = proofKeys.get(cacheKey);
+    if (cached !== undefined) return cached;
+    let key: unknown;
+    try {
+      key = await importJWK({ ...(jwk as JWK), ext: true }, alg);
+    } catch {
+      throw proofError('The DPoP proof "jwk" is not a usable public key for its "alg".');
+    }
+    if (!isKeyForAlgorithm(key, alg)) {
+      throw proofError('The DPoP proof "jwk" cannot verify its "alg" (wrong type, curve or size).');
+    }
+    if (proofKeys.size >= MAX_CACHED_PROOF_KEYS) proofKeys.delete(proofKeys.keys().next().value as string);
+    proofKeys.set(cacheKey, key);
+    return key;
+  };
+
   const nonceRequired = (message: string): BearerError =>
     new BearerError('ERR_BEARER_DPOP_NONCE_REQUIRED', message, { dpopNonce: nonces?.issue(clock()) as string });
 
@@ -275,20 +337,23 @@ export function createDpopRuntime(options: DpopOptions, clock: () => number): Dp
     for (const member of PRIVATE_JWK_MEMBERS) {
       if (Object.hasOwn(jwk, member)) throw proofError('The DPoP proof "jwk" contains private key material.');
     }
-    let key: unknown;
-    try {
-      key = await importJWK({ ...(jwk as JWK), ext: true }, parsed.alg);
-    } catch {
-      throw proofError('The DPoP proof "jwk" is not a usable public key for its "alg".');
+    // The key must be the one the token is bound to; checked first, so only bound keys are imported.
+    const thumbprint = jwkThumbprint(jwk);
+    if (thumbprint === undefined) throw proofError('The DPoP proof "jwk" lacks the members of its key type.');
+    if (thumbprint !== boundThumbprint) {
+      throw proofError('The DPoP proof key does not match the token\'s "cnf.jkt".');
     }
-    if (!isKeyForAlgorithm(key, parsed.alg)) {
-      throw proofError('The DPoP proof "jwk" cannot verify its "alg" (wrong type, curve or size).');
-    }
+    const key = await importProofKey(jwk, parsed.alg);
     const signingInput = Buffer.from(parsed.signingInput, 'latin1') as Uint8Array<ArrayBuffer>;
     const signature = Buffer.from(parsed.signature, 'base64url') as Uint8Array<ArrayBuffer>;
-    if (!(await verifyJwsSignature(parsed.alg, key, signingInput, signature))) {
-      throw proofError('The DPoP proof signature is invalid.');
+    proofsInFlight += 1;
+    let valid: boolean;
+    try {
+      valid = await verifyJwsSignature(parsed.alg, key, signingInput, signature, proofsInFlight === 1);
+    } finally {
+      proofsInFlight -= 1;
     }
+    if (!valid) throw proofError('The DPoP proof signature is invalid.');
 
     const claims: JsonObject = parsed.payload;
     const { jti, htm, htu, iat, ath } = claims;
@@ -307,10 +372,6 @@ export function createDpopRuntime(options: DpopOptions, clock: () => number): Dp
     if (iat < now - maxAge - tolerance) throw proofError('The DPoP proof is too old ("iat"); send a fresh proof.');
     if (typeof ath !== 'string' || ath !== accessTokenHash(token)) {
       throw proofError('The DPoP proof "ath" does not match the access token.');
-    }
-    const thumbprint = await calculateJwkThumbprint(jwk as JWK, 'sha256');
-    if (thumbprint !== boundThumbprint) {
-      throw proofError('The DPoP proof key does not match the token\'s "cnf.jkt".');
     }
     if (nonces !== undefined) {
       const nonce = claims.nonce;

@@ -1,7 +1,7 @@
 export { type BearerResponse, buildChallenge, type ChallengeOptions, toBearerResponse } from './challenge.ts';
 export { type ClaimCheck, claimEquals, claimIncludes } from './claim-checks.ts';
 export { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm } from './compact-jws.ts';
-export { accessTokenHash, type DpopOptions } from './dpop.ts';
+export { accessTokenHash, type DpopOptions, jwkThumbprint } from './dpop.ts';
 export { type DpopNonceSource, type HmacDpopNonceOptions, hmacDpopNonces } from './dpop-nonce.ts';
 export { type DpopKeyPair, type DpopProofRequest, type DpopProofSigner, dpopProofSigner } from './dpop-proof.ts';
 export { BearerError, type BearerErrorCode } from './errors.ts';
