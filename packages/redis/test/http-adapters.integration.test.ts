@@ -7,7 +7,7 @@ import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { expressRateLimit } from '../src/adapters/express.ts';
 import { fastifyRateLimit } from '../src/adapters/fastify.ts';
 import { honoRateLimit } from '../src/adapters/hono.ts';
@@ -19,7 +19,10 @@ import {
   type RateLimiterOptions,
   type RedisClient,
 } from '../src/index.ts';
-import { singleNode, type Target } from './fixtures/targets.ts';
+import { awayFromMinuteEdge, singleNode, type Target } from './fixtures/targets.ts';
+
+// Counts in 60 s fixed windows must not straddle a minute boundary.
+beforeEach(() => awayFromMinuteEdge());
 
 interface App {
   readonly url: string;

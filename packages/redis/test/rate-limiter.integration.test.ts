@@ -1,7 +1,7 @@
 import { waitFor } from '@rampart/testkit';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createRateLimiter,
   type LimitDefinition,
@@ -9,7 +9,10 @@ import {
   type RateLimiterOptions,
   type RedisClient,
 } from '../src/index.ts';
-import { callsBetween, cluster, ready, singleNode, type Target } from './fixtures/targets.ts';
+import { awayFromMinuteEdge, callsBetween, cluster, ready, singleNode, type Target } from './fixtures/targets.ts';
+
+// Counts in 60 s fixed windows must not straddle a minute boundary.
+beforeEach(() => awayFromMinuteEdge());
 
 let counter = 0;
 const uniquePrefix = (): string => `t${process.pid}x${++counter}`;
