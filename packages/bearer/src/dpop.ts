@@ -294,7 +294,8 @@ export function createDpopRuntime(options: DpopOptions, clock: () => number): Dp
     if (cached !== undefined) return cached;
     let key: unknown;
     try {
-      key = await importJWK({ ...(jwk as JWK), ext: true }, alg);
+      // Extractable (a public key has nothing to hide) so a lone proof can be verified inline.
+      key = await importJWK({ ...(jwk as JWK), ext: true }, alg, { extractable: true });
     } catch {
       throw proofError('The DPoP proof "jwk" is not a usable public key for its "alg".');
     }

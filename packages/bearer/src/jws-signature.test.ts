@@ -1,9 +1,14 @@
-import { constants, generateKeyPair as generateNodeKeyPair, sign } from 'node:crypto';
+import {
+  constants,
+  generateKeyPair as generateNodeKeyPair,
+  generateKeyPairSync as generateNodeKeyPairSync,
+  sign,
+} from 'node:crypto';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { CompactSign, compactVerify, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { isKeyForAlgorithm, verifyJwsSignature } from './jws-signature.ts';
+import { ecdsaSignatureToDer, isKeyForAlgorithm, verifyJwsSignature } from './jws-signature.ts';
 
 const subtle = globalThis.crypto.subtle;
 const bytes = (value: string) => Buffer.from(value, 'latin1') as Uint8Array<ArrayBuffer>;
@@ -12,7 +17,7 @@ const bytes = (value: string) => Buffer.from(value, 'latin1') as Uint8Array<Arra
 async function rsaKeys(modulusLength: number, name: 'RSASSA-PKCS1-v1_5' | 'RSA-PSS') {
   const { privateKey, publicKey } = await promisify(generateNodeKeyPair)('rsa', { modulusLength });
   const jwk = publicKey.export({ format: 'jwk' });
-  const key = await subtle.importKey('jwk', jwk, { name, hash: 'SHA-256' }, false, ['verify']);
+  const key = await subtle.importKey('jwk', jwk, { name, hash: 'SHA-256' }, true, ['verify']);
   return { privateKey, key };
 }
 
@@ -93,6 +98,47 @@ describe('verifyJwsSignature', () => {
     }
   });
 
+  it('verifies with a non-extractable key on WebCrypto, without node deprecation warnings', async () => {
+    const warnings: unknown[] = [];
+    const onWarning = (warning: unknown) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      for (const alg of ['RS256', 'ES256', 'EdDSA'] as const) {
+        const { privateKey, publicKey } = await generateKeyPair(alg, alg === 'EdDSA' ? { crv: 'Ed25519' } : {});
+        const spki = await subtle.exportKey('spki', publicKey);
+        const algorithm = publicKey.algorithm as RsaHashedImportParams | EcKeyImportParams;
+        const locked = await subtle.importKey('spki', spki, algorithm, false, ['verify']);
+        expect(locked.extractable).toBe(false);
+        const jws = await new CompactSign(Buffer.from('{}')).setProtectedHeader({ alg }).sign(privateKey);
+        const [h, p, s] = jws.split('.') as [string, string, string];
+        const signature = Buffer.from(s, 'base64url') as Uint8Array<ArrayBuffer>;
+        expect(await verifyJwsSignature(alg, locked, bytes(`${h}.${p}`), signature, true)).toBe(true);
+        signature[0] = (signature[0] as number) ^ 1;
+        expect(await verifyJwsSignature(alg, locked, bytes(`${h}.${p}`), signature, true)).toBe(false);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('writes ECDSA signatures as the minimal DER that OpenSSL writes', () => {
+    for (const [curve, size] of [
+      ['P-256', 32],
+      ['P-384', 48],
+      ['P-521', 66],
+    ] as const) {
+      const { privateKey } = generateNodeKeyPairSync('ec', { namedCurve: curve });
+      for (let i = 0; i < 300; i++) {
+        const der = sign('sha256', Buffer.from(`m${i}`), privateKey);
+        expect(Buffer.from(ecdsaSignatureToDer(derToP1363(der, size), size) as Uint8Array)).toEqual(der);
+      }
+    }
+    expect(ecdsaSignatureToDer(new Uint8Array(63), 32)).toBeUndefined();
+    expect(ecdsaSignatureToDer(new Uint8Array(65), 32)).toBeUndefined();
+  });
+
   it('checks the key against the algorithm before either path', async () => {
     const rs = await generateKeyPair('RS256');
     const ps = await generateKeyPair('PS256');
@@ -123,3 +169,17 @@ describe('verifyJwsSignature', () => {
     }
   });
 });
+
+/** Test-side reading of a DER ECDSA signature into R ‖ S, each `size` bytes. */
+function derToP1363(der: Buffer, size: number): Uint8Array {
+  let at = der[1] === 0x81 ? 3 : 2;
+  const out = new Uint8Array(2 * size);
+  for (let part = 0; part < 2; part++) {
+    const length = der[at + 1] as number;
+    const value = der.subarray(at + 2, at + 2 + length);
+    const trimmed = value[0] === 0 && value.length > 1 ? value.subarray(1) : value;
+    out.set(trimmed, part * size + size - trimmed.length);
+    at += 2 + length;
+  }
+  return out;
+}
