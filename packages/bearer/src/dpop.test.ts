@@ -369,6 +369,12 @@ describe('DPoP verification', () => {
         view({ token, url: '/', proof: await client.proof({ url: 'https://api.test/shop/', token }) }),
       ),
     ).resolves.toBeDefined();
+    // Dot segments in the forwarded path must not lead to a sibling service's URL.
+    for (const url of ['/%2e%2e/admin', '/../admin', '/%2E%2E/%2e%2e/admin', '/./../admin']) {
+      const proof = await client.proof({ url: 'https://api.test/admin', token });
+      const error = await rejection(verifier.authenticate(view({ token, url, proof })));
+      expect(error.code, url).toBe('ERR_BEARER_DPOP_PROOF_INVALID');
+    }
   });
 
   it('ignores query and fragment in htu', async () => {

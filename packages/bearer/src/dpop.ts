@@ -195,7 +195,9 @@ const THUMBPRINT_MEMBERS: Readonly<Record<string, readonly string[]>> = {
 /**
  * The RFC 7638 SHA-256 thumbprint of a public JWK (what `cnf.jkt` holds), computed here with
  * node:crypto: jose's `calculateJwkThumbprint` hands the digest to WebCrypto on the thread pool.
- * Undefined when a required member is missing or not a string. Tested equal to jose's.
+ * Undefined when a required member is missing or not a string. Equal to jose's for every
+ * ASCII-valued JWK (property-tested); for non-ASCII member values jose throws, this hashes the
+ * UTF-8 as RFC 7638 §3 says.
  *
  * @example
  * ```ts
@@ -275,21 +277,26 @@ export function createDpopRuntime(options: DpopOptions, clock: () => number): Dp
     }
     const target = normalizedTarget(`${origin.origin}${pathPrefix}${path}`);
     if (target === undefined) throw proofError('The request target is not a valid URL.');
+    // Dot segments in the request path (`/%2e%2e/admin`) must not lead out of the prefix, to a
+    // sibling service behind the same proxy.
+    if (pathPrefix !== '' && !target.startsWith(`${origin.origin}${pathPrefix}/`)) {
+      throw proofError('The request path leaves dpop.publicPathPrefix; the proof\'s "htu" cannot be checked.');
+    }
     return target;
   };
 
   /**
    * Imported proof keys by `alg` and the proof's whole `jwk` (so a JWK that differs in any member,
-   * `use` or `key_ops` included, is imported and checked afresh), only for keys that matched a
-   * valid token's `cnf.jkt` (only clients holding a valid bound token take a slot); oldest
+   * `use` or `key_ops` included, is imported and checked afresh), kept once a proof signed with
+   * the key verified against a valid token's `cnf.jkt` (only the key holder takes slots); oldest
    * dropped first.
    */
   const proofKeys = new Map<string, CryptoKey>();
   /** Proof signatures being checked; a lone one is verified inline (see verifyJwsSignature). */
   let proofsInFlight = 0;
 
-  const importProofKey = async (jwk: JsonObject, alg: string): Promise<unknown> => {
-    const cacheKey = `${alg}.${JSON.stringify(jwk)}`;
+  /** The imported key of a proof `jwk`, from the cache when a proof with it verified before. */
+  const importProofKey = async (cacheKey: string, jwk: JsonObject, alg: string): Promise<CryptoKey> => {
     const cached = proofKeys.get(cacheKey);
     if (cached !== undefined) return cached;
     let key: unknown;
@@ -302,9 +309,14 @@ export function createDpopRuntime(options: DpopOptions, clock: () => number): Dp
     if (!isKeyForAlgorithm(key, alg)) {
       throw proofError('The DPoP proof "jwk" cannot verify its "alg" (wrong type, curve or size).');
     }
+    return key;
+  };
+
+  /** Keeps a key whose proof verified (so a token holder without the private key adds nothing). */
+  const rememberProofKey = (cacheKey: string, key: CryptoKey): void => {
+    if (proofKeys.has(cacheKey)) return;
     if (proofKeys.size >= MAX_CACHED_PROOF_KEYS) proofKeys.delete(proofKeys.keys().next().value as string);
     proofKeys.set(cacheKey, key);
-    return key;
   };
 
   const nonceRequired = (message: string): BearerError =>
@@ -344,7 +356,8 @@ export function createDpopRuntime(options: DpopOptions, clock: () => number): Dp
     if (thumbprint !== boundThumbprint) {
       throw proofError('The DPoP proof key does not match the token\'s "cnf.jkt".');
     }
-    const key = await importProofKey(jwk, parsed.alg);
+    const cacheKey = `${parsed.alg}.${JSON.stringify(jwk)}`;
+    const key = await importProofKey(cacheKey, jwk, parsed.alg);
     const signingInput = Buffer.from(parsed.signingInput, 'latin1') as Uint8Array<ArrayBuffer>;
     const signature = Buffer.from(parsed.signature, 'base64url') as Uint8Array<ArrayBuffer>;
     proofsInFlight += 1;
@@ -355,6 +368,7 @@ export function createDpopRuntime(options: DpopOptions, clock: () => number): Dp
       proofsInFlight -= 1;
     }
     if (!valid) throw proofError('The DPoP proof signature is invalid.');
+    rememberProofKey(cacheKey, key);
 
     const claims: JsonObject = parsed.payload;
     const { jti, htm, htu, iat, ath } = claims;

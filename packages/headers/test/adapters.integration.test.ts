@@ -1,4 +1,7 @@
+import type { AddressInfo } from 'node:net';
+import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { securityHeaders } from '../src/adapters/fastify.ts';
 import { apiPreset, webAppPreset } from '../src/index.ts';
 import { ADAPTERS, policyHeaders, type RunningApp, send } from './support/apps.ts';
 import {
@@ -214,6 +217,34 @@ describe('fastify adapter, hijacked replies', () => {
     expect(policyHeaders(res.headers)).toEqual(webAppHeaders(nonce));
     expect(res.body).toContain(`nonce="${nonce}"`);
     expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
+  });
+
+  it('keeps a hijack wrapper another plugin installed before this one', async () => {
+    const app = Fastify();
+    const calls: string[] = [];
+    app.addHook('onRequest', (_request, reply, done) => {
+      const original = reply.hijack;
+      reply.hijack = function (this: typeof reply) {
+        calls.push('other plugin');
+        return original.call(this);
+      };
+      done();
+    });
+    await app.register(securityHeaders(apiPreset()));
+    app.get('/', (_request, reply) => {
+      reply.hijack();
+      reply.raw.end('raw');
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const { port } = app.server.address() as AddressInfo;
+      const res = await send(`http://127.0.0.1:${port}/`);
+      expect(res.body).toBe('raw');
+      expect(calls).toEqual(['other plugin']);
+      expect(policyHeaders(res.headers)).toEqual(API_HEADERS);
+    } finally {
+      await app.close();
+    }
   });
 
   it("sends the route's variant on a hijacked reply, over what the handler set with setHeader (as on node:http)", async () => {

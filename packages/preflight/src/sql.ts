@@ -119,22 +119,44 @@ function readList(tokens: SqlToken[], i: number): { items: SqlToken[][]; next: n
   return { items, next: j };
 }
 
-const TABLE_CONSTRAINTS = new Set(['CONSTRAINT', 'PRIMARY', 'UNIQUE', 'FOREIGN', 'CHECK', 'KEY', 'INDEX', 'EXCLUDE']);
+const TABLE_CONSTRAINTS = new Set(['CONSTRAINT', 'PRIMARY', 'UNIQUE', 'FOREIGN', 'CHECK', 'EXCLUDE']);
 
-/** `schema.table` / `"table"` at `tokens[i]`: the table's own name, lower case, and the next index. */
+/** `schema.table` / `"table"` at `tokens[i]`: the name as written (parts lower case, joined by `.`) and the next index. */
 function readTableName(tokens: SqlToken[], i: number): { name: string | undefined; next: number } {
-  let name = identName(tokens[i]);
+  const first = identName(tokens[i]);
+  if (first === undefined) return { name: undefined, next: i + 1 };
+  const parts = [first.toLowerCase()];
   let j = i + 1;
-  while (name !== undefined && isPunct(tokens[j], '.')) {
-    name = identName(tokens[j + 1]);
+  while (isPunct(tokens[j], '.')) {
+    const part = identName(tokens[j + 1]);
+    if (part === undefined) return { name: undefined, next: j + 1 };
+    parts.push(part.toLowerCase());
     j += 2;
   }
-  return { name: name?.toLowerCase(), next: j };
+  return { name: parts.join('.'), next: j };
 }
 
-/** Column names, in order, of every `CREATE TABLE name (…)` in the text, by lower-case table name. */
-function createdTables(tokens: SqlToken[]): Map<string, (string | undefined)[]> {
-  const tables = new Map<string, (string | undefined)[]>();
+/** A table-level constraint (`PRIMARY KEY (…)`, `KEY idx (…)`), not a column named `key` or `index`. */
+function isTableConstraint(item: readonly SqlToken[]): boolean {
+  const first = item[0];
+  if (first?.kind !== 'word') return false;
+  const word = first.value.toUpperCase();
+  if (word === 'KEY' || word === 'INDEX') return isPunct(item[1], '(') || isPunct(item[2], '(');
+  return TABLE_CONSTRAINTS.has(word);
+}
+
+const DEFAULT_SCHEMAS = new Set(['public', 'dbo', 'main']);
+
+/**
+ * Column names, in order, of every `CREATE TABLE name (…)` in the text, by the name as written and,
+ * in a default schema, by the bare name too (`users` for `public.users`). `null`: the name is
+ * ambiguous, so nothing is paired through it.
+ */
+function createdTables(tokens: SqlToken[]): Map<string, (string | undefined)[] | null> {
+  const tables = new Map<string, (string | undefined)[] | null>();
+  const remember = (name: string, columns: (string | undefined)[]): void => {
+    tables.set(name, tables.has(name) ? null : columns);
+  };
   for (let i = 0; i < tokens.length; i++) {
     if (!isWord(tokens[i], 'CREATE')) continue;
     let j = i + 1;
@@ -146,11 +168,12 @@ function createdTables(tokens: SqlToken[]): Map<string, (string | undefined)[]> 
     if (table.name === undefined || !isPunct(tokens[table.next], '(')) continue;
     const definition = readList(tokens, table.next);
     const columns = definition.items
-      .filter(
-        (item) => item.length > 0 && !(item[0]?.kind === 'word' && TABLE_CONSTRAINTS.has(item[0].value.toUpperCase())),
-      )
+      .filter((item) => item.length > 0 && !isTableConstraint(item))
       .map((item) => identName(item[0]));
-    tables.set(table.name, columns);
+    remember(table.name, columns);
+    // `INSERT INTO users` reaches `public.users` (and dbo./main.) through the default schema only.
+    const dot = table.name.lastIndexOf('.');
+    if (DEFAULT_SCHEMAS.has(table.name.slice(0, dot))) remember(table.name.slice(dot + 1), columns);
     i = definition.next - 1;
   }
   return tables;
@@ -163,7 +186,7 @@ function createdTables(tokens: SqlToken[]): Map<string, (string | undefined)[]> 
 export function sqlAssignments(text: string, base = 0): SqlAssignment[] {
   const tokens = tokenizeSql(text, base);
   const out: SqlAssignment[] = [];
-  let tables: Map<string, (string | undefined)[]> | undefined;
+  let tables: Map<string, (string | undefined)[] | null> | undefined;
   for (let i = 0; i < tokens.length; i++) {
     if (isWord(tokens[i], 'INSERT')) {
       const statementStart = tokens[i]!.start;

@@ -35,6 +35,9 @@ function bind(request: FastifyRequest, policy: SecurityHeaders, secure: boolean)
   if (state.nonce !== undefined) request.cspNonce = state.nonce;
 }
 
+/** Where a reply keeps the `hijack` that {@link hijackWithPolicy} replaced. */
+const PREVIOUS_HIJACK = Symbol('@rampart/headers previous hijack');
+
 /**
  * `reply.hijack()` with the policy: a hijacked reply skips `onSend`, so the headers go onto the raw
  * response when the handler writes its head, as on node:http (they replace what the handler set
@@ -43,7 +46,9 @@ function bind(request: FastifyRequest, policy: SecurityHeaders, secure: boolean)
 function hijackWithPolicy(this: FastifyReply): FastifyReply {
   const state = stateOf(this.request);
   if (state !== undefined && !this.raw.headersSent) applyOnWriteHead(this.raw, state);
-  return (Object.getPrototypeOf(this) as FastifyReply).hijack.call(this);
+  // The hijack this one replaced: Fastify's, or another plugin's wrapper.
+  const previous = (this as unknown as Record<symbol, () => FastifyReply>)[PREVIOUS_HIJACK] as () => FastifyReply;
+  return previous.call(this);
 }
 
 /**
@@ -70,6 +75,7 @@ export function securityHeaders(
   const plugin: FastifyPluginCallback = (fastify: FastifyInstance, _opts, done) => {
     fastify.addHook('onRequest', (request, reply, next) => {
       bind(request, policy, isSecure(request));
+      (reply as unknown as Record<symbol, unknown>)[PREVIOUS_HIJACK] = reply.hijack;
       reply.hijack = hijackWithPolicy;
       next();
     });
