@@ -273,3 +273,60 @@ export function enclosingFunction(node: AstNode, parentOf: ReadonlyMap<AstNode, 
   }
   return undefined;
 }
+
+/** Names a binding pattern declares (`a`, `{ a, b: c }`, `[d, ...e]`, `f = 1`). */
+function patternNames(pattern: AstNode | undefined, out: Set<string>): void {
+  const p = unwrap(pattern);
+  if (!p) return;
+  if (p.type === 'Identifier') out.add(p.name as string);
+  else if (p.type === 'AssignmentPattern') patternNames(child(p, 'left'), out);
+  else if (p.type === 'RestElement') patternNames(child(p, 'argument'), out);
+  else if (p.type === 'TSParameterProperty') patternNames(child(p, 'parameter'), out);
+  else if (p.type === 'ArrayPattern') for (const element of children(p, 'elements')) patternNames(element, out);
+  else if (p.type === 'ObjectPattern') {
+    for (const property of children(p, 'properties')) {
+      patternNames(property.type === 'RestElement' ? property : child(property, 'value'), out);
+    }
+  }
+}
+
+/**
+ * Whether `name`, used at `node`, is declared by something nearer than module scope: a parameter
+ * of an enclosing function, or a declaration in an enclosing block or function body. So a rule
+ * that knows a module-scope binding does not mistake a local of the same name for it.
+ */
+export function isShadowed(node: AstNode, name: string, parentOf: ReadonlyMap<AstNode, AstNode>): boolean {
+  let current = parentOf.get(node);
+  while (current && current.type !== 'Program') {
+    const declared = new Set<string>();
+    if (
+      current.type === 'FunctionDeclaration' ||
+      current.type === 'FunctionExpression' ||
+      current.type === 'ArrowFunctionExpression'
+    ) {
+      for (const param of children(current, 'params')) patternNames(param, declared);
+    } else if (current.type === 'BlockStatement' || current.type === 'StaticBlock') {
+      for (const statement of children(current, 'body')) {
+        if (statement.type === 'VariableDeclaration') {
+          for (const declarator of children(statement, 'declarations')) patternNames(child(declarator, 'id'), declared);
+        } else if (statement.type === 'FunctionDeclaration' || statement.type === 'ClassDeclaration') {
+          patternNames(child(statement, 'id'), declared);
+        }
+      }
+    } else if (current.type === 'CatchClause') {
+      patternNames(child(current, 'param'), declared);
+    } else if (
+      current.type === 'ForStatement' ||
+      current.type === 'ForInStatement' ||
+      current.type === 'ForOfStatement'
+    ) {
+      const init = child(current, current.type === 'ForStatement' ? 'init' : 'left');
+      if (init?.type === 'VariableDeclaration') {
+        for (const declarator of children(init, 'declarations')) patternNames(child(declarator, 'id'), declared);
+      }
+    }
+    if (declared.has(name)) return true;
+    current = parentOf.get(current);
+  }
+  return false;
+}

@@ -5,6 +5,7 @@ import {
   children,
   envReadName,
   isEnvObject,
+  isShadowed,
   memberPath,
   memberPropertyName,
   propertyKeyName,
@@ -106,13 +107,18 @@ function envGetters(program: AstNode): Set<string> {
 }
 
 /** The env variable an expression reads, directly or through a module-scope getter. */
-function readName(node: AstNode | undefined, getters: ReadonlySet<string>): string | undefined {
+function readName(
+  node: AstNode | undefined,
+  getters: ReadonlySet<string>,
+  parentOf: ReadonlyMap<AstNode, AstNode>,
+): string | undefined {
   const direct = envReadName(node);
   if (direct !== undefined || getters.size === 0) return direct;
   const n = unwrap(node);
   if (n?.type !== 'CallExpression') return undefined;
   const callee = unwrap(child(n, 'callee'));
   if (callee?.type !== 'Identifier' || !getters.has(callee.name as string)) return undefined;
+  if (isShadowed(callee, callee.name as string, parentOf)) return undefined;
   return stringValue(children(n, 'arguments')[0]);
 }
 
@@ -128,13 +134,17 @@ function fallbackLiteral(node: AstNode | undefined, constants: ReadonlyMap<strin
 }
 
 /** Names read from the env on one side of `||`/`??`, through nested chains. */
-function envNames(node: AstNode | undefined, getters: ReadonlySet<string>): string[] {
+function envNames(
+  node: AstNode | undefined,
+  getters: ReadonlySet<string>,
+  parentOf: ReadonlyMap<AstNode, AstNode>,
+): string[] {
   const n = unwrap(node);
   if (!n) return [];
-  const name = readName(n, getters);
+  const name = readName(n, getters, parentOf);
   if (name !== undefined) return [name];
   if (n.type === 'LogicalExpression') {
-    return [...envNames(child(n, 'left'), getters), ...envNames(child(n, 'right'), getters)];
+    return [...envNames(child(n, 'left'), getters, parentOf), ...envNames(child(n, 'right'), getters, parentOf)];
   }
   return [];
 }
@@ -174,7 +184,7 @@ function checkJs(context: FileContext): RawFinding[] {
       if (parent?.type === 'LogicalExpression' && child(parent, 'left') === node) continue;
       const value = fallbackLiteral(child(node, 'right'), constants);
       if (value === undefined) continue;
-      for (const name of envNames(child(node, 'left'), getters)) {
+      for (const name of envNames(child(node, 'left'), getters, context.module.parentOf)) {
         if (secretOrCredentialUrl(name, value)) {
           out.push(finding(node, name, value, `'${node.operator}'`, stringRanges(node, nodes)));
           break;
@@ -187,7 +197,7 @@ function checkJs(context: FileContext): RawFinding[] {
         [consequent, alternate],
         [alternate, consequent],
       ] as const) {
-        const name = readName(read, getters);
+        const name = readName(read, getters, context.module.parentOf);
         const value = stringValue(other);
         if (name !== undefined && value !== undefined && secretOrCredentialUrl(name, value)) {
           out.push(finding(node, name, value, 'a ternary', stringRanges(node, nodes)));

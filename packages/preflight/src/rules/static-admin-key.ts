@@ -4,6 +4,7 @@ import {
   child,
   children,
   envReadName,
+  isShadowed,
   memberPath,
   stringRanges,
   stringValue,
@@ -156,7 +157,8 @@ function check(context: FileContext): RawFinding[] {
   /** A secret-named module-scope constant: the stored side and the secret at once. */
   const storedSecret = (node: AstNode | undefined): string | undefined => {
     const n = unwrap(node);
-    return n?.type === 'Identifier' && constants.has(n.name as string) ? secretOperand(n) : undefined;
+    if (n?.type !== 'Identifier' || !constants.has(n.name as string)) return undefined;
+    return isShadowed(n, n.name as string, context.module.parentOf) ? undefined : secretOperand(n);
   };
   // Local aliases: `const key = req.headers['x-admin-key']`.
   const aliases = new Map<string, string>();
