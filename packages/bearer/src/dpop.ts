@@ -3,7 +3,7 @@ import { importJWK, type JWK } from 'jose';
 import { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm, parseCompactJws } from './compact-jws.ts';
 import type { DpopNonceSource } from './dpop-nonce.ts';
 import { BearerError } from './errors.ts';
-import { isKeyForAlgorithm, verifyJwsSignature } from './jws-signature.ts';
+import { isKeyForAlgorithm, verificationIsAlone, verifyJwsSignature } from './jws-signature.ts';
 import type { ReplayStore } from './replay-store.ts';
 import { type BearerRequestLike, requestPath } from './request.ts';
 import { isJsonObject, type JsonObject } from './strict-json.ts';
@@ -292,8 +292,6 @@ export function createDpopRuntime(options: DpopOptions, clock: () => number): Dp
    * dropped first.
    */
   const proofKeys = new Map<string, CryptoKey>();
-  /** Proof signatures being checked; a lone one is verified inline (see verifyJwsSignature). */
-  let proofsInFlight = 0;
 
   /** The imported key of a proof `jwk`, from the cache when a proof with it verified before. */
   const importProofKey = async (cacheKey: string, jwk: JsonObject, alg: string): Promise<CryptoKey> => {
@@ -360,14 +358,9 @@ export function createDpopRuntime(options: DpopOptions, clock: () => number): Dp
     const key = await importProofKey(cacheKey, jwk, parsed.alg);
     const signingInput = Buffer.from(parsed.signingInput, 'latin1') as Uint8Array<ArrayBuffer>;
     const signature = Buffer.from(parsed.signature, 'base64url') as Uint8Array<ArrayBuffer>;
-    proofsInFlight += 1;
-    let valid: boolean;
-    try {
-      valid = await verifyJwsSignature(parsed.alg, key, signingInput, signature, proofsInFlight === 1);
-    } finally {
-      proofsInFlight -= 1;
+    if (!(await verifyJwsSignature(parsed.alg, key, signingInput, signature, verificationIsAlone()))) {
+      throw proofError('The DPoP proof signature is invalid.');
     }
-    if (!valid) throw proofError('The DPoP proof signature is invalid.');
     rememberProofKey(cacheKey, key);
 
     const claims: JsonObject = parsed.payload;

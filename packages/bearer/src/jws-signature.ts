@@ -78,6 +78,27 @@ export function isKeyForAlgorithm(key: unknown, alg: string): key is CryptoKey {
   return true;
 }
 
+/** Token verifications in flight in this process, across every verifier (a DPoP proof is part of its token's). */
+let verificationsInFlight = 0;
+
+/** Marks the start of one verification; pair with {@link endVerification} in a `finally`. */
+export function beginVerification(): void {
+  verificationsInFlight += 1;
+}
+
+export function endVerification(): void {
+  verificationsInFlight -= 1;
+}
+
+/**
+ * True when the calling verification is the only one in flight in this process: its signatures
+ * are then verified inline (see {@link verifyJwsSignature}); with others in flight they go to
+ * WebCrypto on the thread pool, so other cores verify while this thread serves requests.
+ */
+export function verificationIsAlone(): boolean {
+  return verificationsInFlight <= 1;
+}
+
 /** The KeyObject of each CryptoKey that was verified inline, made once per key. */
 const keyObjects = new WeakMap<CryptoKey, KeyObject>();
 
@@ -89,7 +110,7 @@ const keyObjects = new WeakMap<CryptoKey, KeyObject>();
  * WebCrypto, which hands the work to the libuv thread pool and back: for a verification with
  * nothing else in flight the hand-over costs more than it saves (measured on a 2-core box:
  * 15-40 µs per verification). Under concurrency the thread pool lets other cores verify while
- * this thread serves requests, so callers pass `inline` only when they have nothing else in flight.
+ * this thread serves requests, so callers pass `inline` only when {@link verificationIsAlone}.
  * Only extractable keys go inline (jose imports JWKS keys extractable; node deprecates making a
  * KeyObject of a non-extractable one). Both paths apply the same key checks first and give the
  * same answers (see the tests).

@@ -12,7 +12,13 @@ import {
 import { createDpopRuntime, type DpopRuntime } from './dpop.ts';
 import { BearerError } from './errors.ts';
 import { createIntrospector, type Introspector } from './introspection.ts';
-import { isKeyForAlgorithm, verifyJwsSignature } from './jws-signature.ts';
+import {
+  beginVerification,
+  endVerification,
+  isKeyForAlgorithm,
+  verificationIsAlone,
+  verifyJwsSignature,
+} from './jws-signature.ts';
 import { type KeyResolver, type KeySource, remoteJwks } from './key-source.ts';
 import { createMtlsStep } from './mtls.ts';
 import { type BearerRequestLike, extractAccessToken, type TokenScheme } from './request.ts';
@@ -297,23 +303,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     });
   }
 
-  /**
-   * Signature checks of this verifier in flight. A lone one is verified inline (see
-   * verifyJwsSignature): a service handling one request at a time skips the thread-pool hand-over,
-   * a busy one keeps the other cores verifying.
-   */
-  let signaturesInFlight = 0;
-
   const verifySignature = async (parsed: ParsedCompactJws, config: ResolvedIssuer): Promise<void> => {
-    signaturesInFlight += 1;
-    try {
-      await verifySignatureOnce(parsed, config);
-    } finally {
-      signaturesInFlight -= 1;
-    }
-  };
-
-  const verifySignatureOnce = async (parsed: ParsedCompactJws, config: ResolvedIssuer): Promise<void> => {
     // jose selects and imports the key (JWKS, kid/alg/kty/use matching, import cache); the
     // signature is then checked (WebCrypto, or inline when alone) on the segments we already
     // parsed strictly, so the token is decoded once. verifyJwsSignature applies jose's own
@@ -338,14 +328,14 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       if (!(error instanceof joseErrors.JWKSMultipleMatchingKeys)) throw keySelectionError(error);
       // Several keys match a header without a decisive kid: try each, as jose documents.
       for await (const candidate of error as unknown as AsyncIterable<CryptoKey>) {
-        if (await verifyJwsSignature(parsed.alg, candidate, signingInput, signature, signaturesInFlight === 1)) return;
+        if (await verifyJwsSignature(parsed.alg, candidate, signingInput, signature, verificationIsAlone())) return;
       }
       throw invalid('The token signature is invalid.');
     }
     if (!isKeyForAlgorithm(key, parsed.alg)) {
       throw invalid("The issuer's key for this token cannot verify it (wrong type, curve or size).");
     }
-    if (!(await verifyJwsSignature(parsed.alg, key, signingInput, signature, signaturesInFlight === 1))) {
+    if (!(await verifyJwsSignature(parsed.alg, key, signingInput, signature, verificationIsAlone()))) {
       throw invalid('The token signature is invalid.');
     }
   };
@@ -444,10 +434,27 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     return introspect(token);
   };
 
+  /**
+   * One verification, counted process-wide while it runs: a service handling one request at a time
+   * verifies signatures inline, a busy one keeps the other cores verifying (verifyJwsSignature).
+   */
   const verify = async (
     token: string,
     request?: BearerRequestLike,
     scheme: TokenScheme = 'Bearer',
+  ): Promise<VerifiedToken> => {
+    beginVerification();
+    try {
+      return await verifyCounted(token, request, scheme);
+    } finally {
+      endVerification();
+    }
+  };
+
+  const verifyCounted = async (
+    token: string,
+    request: BearerRequestLike | undefined,
+    scheme: TokenScheme,
   ): Promise<VerifiedToken> => {
     const source = await obtain(token);
     const claims = source.claims;
