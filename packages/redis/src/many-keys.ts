@@ -1,4 +1,5 @@
 import { RedisStoreError } from './errors.ts';
+import type { RedisCallGuard } from './redis-down-policy.ts';
 import { defineScript } from './scripts.ts';
 
 /*
@@ -33,4 +34,35 @@ export function replyPerKey(reply: unknown, keys: number, operation: string): un
     throw new RedisStoreError('ERR_REDIS_UNEXPECTED_REPLY', `${operation}: unexpected reply from Redis.`);
   }
   return reply;
+}
+
+/** One `SET key value PX ttl NX`: a ReplayGuard check or a SingleUseStore put. */
+export interface SetNxItem {
+  readonly key: string;
+  readonly value: string;
+  readonly ttl: number;
+}
+
+const isOk = (reply: unknown): boolean => reply === 'OK';
+
+/**
+ * One item as `SET key value PX ttl NX`, sent at once on its own (RedisCallGuard.send): every
+ * command of the stores goes that way, so none can overtake another waiting in ioredis's
+ * auto-pipeline. True when stored.
+ */
+export function setNx(guard: RedisCallGuard, operation: string, item: SetNxItem): Promise<boolean> {
+  return guard.send(operation, 'set', [item.key, item.value, 'PX', item.ttl, 'NX'], isOk);
+}
+
+/** Items in one {@link SET_NX_MANY} call; true per stored item, in order. */
+export function setNxMany(guard: RedisCallGuard, operation: string, items: readonly SetNxItem[]): Promise<boolean[]> {
+  const keys: string[] = [];
+  const args: (string | number)[] = [];
+  for (const item of items) {
+    keys.push(item.key);
+    args.push(item.ttl, item.value);
+  }
+  return guard.sendScript(operation, SET_NX_MANY, keys, args, (reply) =>
+    replyPerKey(reply, items.length, operation).map((r) => r === 1),
+  );
 }

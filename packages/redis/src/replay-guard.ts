@@ -1,7 +1,7 @@
 import { type AuditedStore, type CacheAuditRow, type CacheRegistry, cacheRegistry } from './cache-registry.ts';
 import { CallCoalescer } from './call-coalescer.ts';
 import { RedisStoreError } from './errors.ts';
-import { replyPerKey, SET_NX_MANY } from './many-keys.ts';
+import { type SetNxItem, setNx, setNxMany } from './many-keys.ts';
 import { RedisCallGuard } from './redis-down-policy.ts';
 import type { RedisClient } from './scripts.ts';
 import {
@@ -12,13 +12,6 @@ import {
   checkKeyedStoreBasics,
   throwIfProblems,
 } from './store-options.ts';
-
-interface PendingCheck {
-  readonly key: string;
-  readonly ttl: number;
-}
-
-const isOk = (reply: unknown): boolean => reply === 'OK';
 
 /** Options of {@link ReplayGuard}. */
 export interface ReplayGuardOptions {
@@ -86,7 +79,7 @@ export class ReplayGuard implements AuditedStore {
   readonly #onFailOpen: ((error: RedisStoreError) => void) | undefined;
   readonly #wait: { readonly replicas: number; readonly timeoutMs: number } | undefined;
   readonly #unregister: () => void;
-  readonly #coalescer: CallCoalescer<PendingCheck, boolean> | undefined;
+  readonly #coalescer: CallCoalescer<SetNxItem, boolean> | undefined;
 
   constructor(options: ReplayGuardOptions) {
     const problems: string[] = [];
@@ -121,32 +114,13 @@ export class ReplayGuard implements AuditedStore {
     this.#unregister = (o.registry ?? cacheRegistry).register(this);
     this.#coalescer =
       maxBatch > 0 && o.wait === undefined
-        ? new CallCoalescer<PendingCheck, boolean>(
+        ? new CallCoalescer<SetNxItem, boolean>(
             maxBatch,
-            (c) => this.#checkOne(c),
-            (cs) => this.#checkMany(cs),
+            (c) => setNx(this.#guard, 'ReplayGuard.check', c),
+            (cs) => setNxMany(this.#guard, 'ReplayGuard.check', cs),
             () => this.#guard.inFlight > 0,
           )
         : undefined;
-  }
-
-  /**
-   * One check as one `SET NX PX`, sent at once on its own (RedisCallGuard.send). Every command of
-   * the guard goes that way, so none can overtake another waiting in ioredis's auto-pipeline.
-   */
-  #checkOne(c: PendingCheck): Promise<boolean> {
-    return this.#guard.send('ReplayGuard.check', 'set', [c.key, '1', 'PX', c.ttl, 'NX'], isOk);
-  }
-
-  #checkMany(cs: readonly PendingCheck[]): Promise<boolean[]> {
-    const args = cs.flatMap((c) => [c.ttl, '1']);
-    return this.#guard.sendScript(
-      'ReplayGuard.check',
-      SET_NX_MANY,
-      cs.map((c) => c.key),
-      args,
-      (reply) => replyPerKey(reply, cs.length, 'ReplayGuard.check').map((r) => r === 1),
-    );
   }
 
   /**
@@ -168,8 +142,9 @@ export class ReplayGuard implements AuditedStore {
     const key = this.#prefix + id;
     let checked: Promise<boolean>;
     if (this.#wait === undefined) {
-      const item = { key, ttl };
-      checked = this.#coalescer === undefined ? this.#checkOne(item) : this.#coalescer.run(item);
+      const item = { key, value: '1', ttl };
+      checked =
+        this.#coalescer === undefined ? setNx(this.#guard, 'ReplayGuard.check', item) : this.#coalescer.run(item);
     } else {
       checked = this.#checkAndWait(key, ttl, this.#wait);
     }

@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import { type AuditedStore, type CacheAuditRow, type CacheRegistry, cacheRegistry } from './cache-registry.ts';
 import { CallCoalescer } from './call-coalescer.ts';
 import { RedisStoreError } from './errors.ts';
-import { GETDEL_MANY, replyPerKey, SET_NX_MANY } from './many-keys.ts';
+import { GETDEL_MANY, replyPerKey, type SetNxItem, setNx, setNxMany } from './many-keys.ts';
 import { RedisCallGuard } from './redis-down-policy.ts';
 import { defineScript, type RedisClient } from './scripts.ts';
 import {
@@ -85,13 +85,6 @@ if g then return {2, g} end
 return false`,
 );
 
-interface PendingPut {
-  readonly key: string;
-  readonly stored: string;
-  readonly ttl: number;
-}
-
-const isOk = (reply: unknown): boolean => reply === 'OK';
 const asText = (reply: unknown): string | null => (typeof reply === 'string' ? reply : null);
 
 /** The first line of an item bound to no client (the JSON of ''), compared instead of parsed. */
@@ -124,7 +117,7 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
   readonly #graceMs: number | undefined;
   readonly #serializer: SingleUseSerializer<T>;
   readonly #unregister: () => void;
-  readonly #puts: CallCoalescer<PendingPut, boolean> | undefined;
+  readonly #puts: CallCoalescer<SetNxItem, boolean> | undefined;
   readonly #consumes: CallCoalescer<string, string | null> | undefined;
 
   constructor(options: SingleUseStoreOptions<T>) {
@@ -160,10 +153,10 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
     this.#unregister = (o.registry ?? cacheRegistry).register(this);
     this.#puts =
       maxBatch > 0
-        ? new CallCoalescer<PendingPut, boolean>(
+        ? new CallCoalescer<SetNxItem, boolean>(
             maxBatch,
-            (p) => this.#putOne(p),
-            (ps) => this.#putMany(ps),
+            (p) => setNx(this.#guard, 'SingleUseStore.put', p),
+            (ps) => setNxMany(this.#guard, 'SingleUseStore.put', ps),
             () => this.#guard.inFlight > 0,
           )
         : undefined;
@@ -179,25 +172,9 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
   }
 
   /**
-   * One put as one `SET NX PX`, sent at once on its own (RedisCallGuard.send). Every command of
-   * the store goes that way, so none can overtake another waiting in ioredis's auto-pipeline.
+   * Every command of the store is sent at once on its own (RedisCallGuard.send, see setNx), so
+   * none can overtake another waiting in ioredis's auto-pipeline.
    */
-  #putOne(p: PendingPut): Promise<boolean> {
-    return this.#guard.send('SingleUseStore.put', 'set', [p.key, p.stored, 'PX', p.ttl, 'NX'], isOk);
-  }
-
-  #putMany(ps: readonly PendingPut[]): Promise<boolean[]> {
-    const args: (string | number)[] = [];
-    for (const p of ps) args.push(p.ttl, p.stored);
-    return this.#guard.sendScript(
-      'SingleUseStore.put',
-      SET_NX_MANY,
-      ps.map((p) => p.key),
-      args,
-      (reply) => replyPerKey(reply, ps.length, 'SingleUseStore.put').map((r) => r === 1),
-    );
-  }
-
   #consumeOne(key: string): Promise<string | null> {
     return this.#guard.send('SingleUseStore.consume', 'getdel', [key], asText);
   }
@@ -233,8 +210,10 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
       );
     }
     const bound = options.clientId === undefined ? UNBOUND : JSON.stringify(options.clientId);
-    const item = { key: this.#key(id), stored: `${bound}\n${this.#serializer.serialize(value)}`, ttl };
-    const stored = await (this.#puts === undefined ? this.#putOne(item) : this.#puts.run(item));
+    const item = { key: this.#key(id), value: `${bound}\n${this.#serializer.serialize(value)}`, ttl };
+    const stored = await (this.#puts === undefined
+      ? setNx(this.#guard, 'SingleUseStore.put', item)
+      : this.#puts.run(item));
     if (!stored) {
       throw new RedisStoreError(
         'ERR_REDIS_DUPLICATE_ID',
