@@ -330,3 +330,36 @@ export function isShadowed(node: AstNode, name: string, parentOf: ReadonlyMap<As
   }
   return false;
 }
+
+/** A module-scope binding of a plain name: `[export] const|let|var name = init` or `[export] function name`. */
+export interface ModuleBinding {
+  readonly name: string;
+  readonly kind: 'const' | 'let' | 'var' | 'function';
+  /** The initializer; for a function declaration, the declaration itself. */
+  readonly init: AstNode | undefined;
+  /** The `VariableDeclaration` or `FunctionDeclaration` statement. */
+  readonly declaration: AstNode;
+}
+
+/** Every module-scope binding of a plain name, exported ones included (destructuring is skipped). */
+export function moduleBindings(program: AstNode): ModuleBinding[] {
+  const out: ModuleBinding[] = [];
+  for (let statement of children(program, 'body')) {
+    if (statement.type === 'ExportNamedDeclaration') statement = child(statement, 'declaration') ?? statement;
+    if (statement.type === 'FunctionDeclaration') {
+      const id = child(statement, 'id');
+      if (id?.type === 'Identifier') {
+        out.push({ name: id.name as string, kind: 'function', init: statement, declaration: statement });
+      }
+    } else if (statement.type === 'VariableDeclaration') {
+      const kind = statement.kind as 'const' | 'let' | 'var';
+      for (const declarator of children(statement, 'declarations')) {
+        const id = child(declarator, 'id');
+        if (id?.type === 'Identifier') {
+          out.push({ name: id.name as string, kind, init: child(declarator, 'init'), declaration: statement });
+        }
+      }
+    }
+  }
+  return out;
+}

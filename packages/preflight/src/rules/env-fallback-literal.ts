@@ -8,6 +8,7 @@ import {
   isShadowed,
   memberPath,
   memberPropertyName,
+  moduleBindings,
   propertyKeyName,
   stringRanges,
   stringValue,
@@ -46,14 +47,9 @@ function finding(
 /** Module-scope `const NAME = 'literal'` bindings: a fallback through a constant is still a literal. */
 function constLiterals(program: AstNode): Map<string, string> {
   const out = new Map<string, string>();
-  for (let statement of children(program, 'body')) {
-    if (statement.type === 'ExportNamedDeclaration') statement = child(statement, 'declaration') ?? statement;
-    if (statement.type !== 'VariableDeclaration' || statement.kind !== 'const') continue;
-    for (const declarator of children(statement, 'declarations')) {
-      const id = child(declarator, 'id');
-      const value = stringValue(child(declarator, 'init'));
-      if (id?.type === 'Identifier' && value !== undefined) out.set(id.name as string, value);
-    }
+  for (const binding of moduleBindings(program)) {
+    const value = binding.kind === 'const' ? stringValue(binding.init) : undefined;
+    if (value !== undefined) out.set(binding.name, value);
   }
   return out;
 }
@@ -91,16 +87,9 @@ function isEnvGetter(fn: AstNode | undefined): boolean {
  */
 function envGetters(program: AstNode): Set<string> {
   const out = new Set<string>();
-  for (let statement of children(program, 'body')) {
-    if (statement.type === 'ExportNamedDeclaration') statement = child(statement, 'declaration') ?? statement;
-    if (statement.type === 'FunctionDeclaration') {
-      const id = child(statement, 'id');
-      if (id?.type === 'Identifier' && isEnvGetter(statement)) out.add(id.name as string);
-    } else if (statement.type === 'VariableDeclaration' && statement.kind === 'const') {
-      for (const declarator of children(statement, 'declarations')) {
-        const id = child(declarator, 'id');
-        if (id?.type === 'Identifier' && isEnvGetter(unwrap(child(declarator, 'init')))) out.add(id.name as string);
-      }
+  for (const binding of moduleBindings(program)) {
+    if ((binding.kind === 'const' || binding.kind === 'function') && isEnvGetter(unwrap(binding.init))) {
+      out.add(binding.name);
     }
   }
   return out;

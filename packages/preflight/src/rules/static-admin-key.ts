@@ -6,6 +6,7 @@ import {
   envReadName,
   isShadowed,
   memberPath,
+  moduleBindings,
   stringRanges,
   stringValue,
   unwrap,
@@ -139,16 +140,7 @@ function storedSide(node: AstNode | undefined): boolean {
  * stored key (`const apiKey = loadKey(); … provided === apiKey`).
  */
 function moduleConstants(program: AstNode): Set<string> {
-  const out = new Set<string>();
-  for (let statement of children(program, 'body')) {
-    if (statement.type === 'ExportNamedDeclaration') statement = child(statement, 'declaration') ?? statement;
-    if (statement.type !== 'VariableDeclaration' || statement.kind !== 'const') continue;
-    for (const declarator of children(statement, 'declarations')) {
-      const id = child(declarator, 'id');
-      if (id?.type === 'Identifier') out.add(id.name as string);
-    }
-  }
-  return out;
+  return new Set(moduleBindings(program).flatMap((b) => (b.kind === 'const' ? [b.name] : [])));
 }
 
 function check(context: FileContext): RawFinding[] {

@@ -1,5 +1,5 @@
 import type { RawFinding } from '../finding.ts';
-import { type AstNode, child, children, enclosingFunction, memberPath, unwrap } from '../js-ast.ts';
+import { type AstNode, child, children, enclosingFunction, memberPath, moduleBindings, unwrap } from '../js-ast.ts';
 import type { FileContext, FileRule } from '../rule.ts';
 import { requiresSharedStore } from '../secret-names.ts';
 
@@ -68,18 +68,9 @@ function isCacheInit(init: AstNode | undefined): boolean {
 }
 
 function moduleScopeCandidates(program: AstNode): Candidate[] {
-  const out: Candidate[] = [];
-  for (let statement of children(program, 'body')) {
-    if (statement.type === 'ExportNamedDeclaration') statement = child(statement, 'declaration') ?? statement;
-    if (statement.type !== 'VariableDeclaration') continue;
-    for (const declarator of children(statement, 'declarations')) {
-      const id = child(declarator, 'id');
-      if (id?.type === 'Identifier' && isCacheInit(child(declarator, 'init'))) {
-        out.push({ name: id.name as string, declaration: statement });
-      }
-    }
-  }
-  return out;
+  return moduleBindings(program)
+    .filter((b) => b.kind !== 'function' && isCacheInit(b.init))
+    .map((b) => ({ name: b.name, declaration: b.declaration }));
 }
 
 function isHandler(fn: AstNode, context: FileContext): boolean {
