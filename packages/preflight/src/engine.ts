@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Finding, RawFinding, RuleId } from './finding.ts';
 import { JS_EXTENSIONS, type ParsedModule } from './js-ast.ts';
-import { FileContext } from './rule.ts';
+import { FileContext, type ImportResolver } from './rule.ts';
 import { deprecatedWithoutRemoval } from './rules/deprecated-without-removal.ts';
 import { FILE_RULES, RULE_IDS } from './rules/index.ts';
 import type { SourceText } from './source-text.ts';
@@ -26,6 +26,11 @@ export interface AnalyzeOptions {
   readonly packageVersion?: string;
   /** An already parsed program of this text (the ESLint plugin passes ESLint's); default: parse it. */
   readonly module?: ParsedModule;
+  /**
+   * Finds other files of the project by relative import, so rules can follow helpers imported
+   * from them (`scan()` passes one). Without it, each file is judged on its own.
+   */
+  readonly resolveImport?: ImportResolver;
 }
 
 interface CommentSpan {
@@ -138,7 +143,7 @@ export function finalize(
  */
 export function analyzeFile(file: string, text: string, options: AnalyzeOptions = {}): FileAnalysis {
   const now = options.now ?? new Date();
-  const context = new FileContext(file, text, now, options.module);
+  const context = new FileContext(file, text, now, options.module, options.resolveImport);
   const raw: RawFinding[] = [];
   const wanted = options.rules ? new Set(options.rules) : undefined;
   const rules = FILE_RULES.filter((rule) => (!wanted || wanted.has(rule.id)) && rule.appliesTo(file));

@@ -2,18 +2,30 @@ import type { RawFinding, RuleId, Severity } from './finding.ts';
 import { JS_EXTENSIONS, type ParsedModule, parseModule } from './js-ast.ts';
 import { SourceText } from './source-text.ts';
 
+/**
+ * Finds the file a relative import of `fromFile` names among the scanned files and parses it, or
+ * `undefined` (not a project file, not JS/TS). Paths are relative to the scan root, with `/`.
+ */
+export type ImportResolver = (
+  fromFile: string,
+  specifier: string,
+) => { readonly file: string; readonly module: ParsedModule } | undefined;
+
 /** What a file rule sees: one file, its text, and the parsed module when it is JS/TS. */
 export class FileContext {
   readonly file: string;
   readonly source: SourceText;
   readonly now: Date;
+  /** Other files of the project, when the caller scans a project (the CLI does; ESLint does not). */
+  readonly resolveImport: ImportResolver | undefined;
   #module: ParsedModule | undefined;
 
-  constructor(file: string, text: string, now: Date, module?: ParsedModule) {
+  constructor(file: string, text: string, now: Date, module?: ParsedModule, resolveImport?: ImportResolver) {
     this.file = file;
     this.source = new SourceText(text);
     this.now = now;
     this.#module = module;
+    this.resolveImport = resolveImport;
   }
 
   get text(): string {

@@ -1,12 +1,14 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
+import { join, posix, relative, resolve, sep } from 'node:path';
 import { type AuditResult, runAudit } from './audit.ts';
 import { applyBaseline, readBaseline } from './baseline.ts';
 import { isIgnored, parseDockerignore } from './dockerignore.ts';
 import { analyzeFile, commentsOf, finalize, fingerprint } from './engine.ts';
 import { PreflightError } from './errors.ts';
 import { type Finding, type RawFinding, type RuleId, SEVERITY_RANK } from './finding.ts';
+import { JS_EXTENSIONS, type ParsedModule, parseModule } from './js-ast.ts';
 import type { ProjectContext } from './project.ts';
+import type { ImportResolver } from './rule.ts';
 import { FILE_RULES, PROJECT_RULES, RULE_IDS } from './rules/index.ts';
 import { SourceText } from './source-text.ts';
 
@@ -75,6 +77,22 @@ function walk(root: string, excludes: ReturnType<typeof parseDockerignore>): str
   };
   visit(root);
   return files.sort();
+}
+
+/** The file a relative import names, the way TypeScript and Node look for it. */
+function importTarget(files: ReadonlySet<string>, fromFile: string, specifier: string): string | undefined {
+  const base = posix.normalize(posix.join(posix.dirname(fromFile), specifier));
+  if (base.startsWith('../')) return undefined;
+  const candidates = [base];
+  // TypeScript's ESM imports name the emitted file: './env.js' is './env.ts' in the sources.
+  const emitted = /\.([cm]?)jsx?$/.exec(base);
+  if (emitted) {
+    const stem = base.slice(0, -emitted[0].length);
+    candidates.push(`${stem}.${emitted[1]}ts`, ...(emitted[1] === '' ? [`${stem}.tsx`] : []));
+  }
+  for (const ext of JS_EXTENSIONS) candidates.push(`${base}${ext}`);
+  for (const ext of JS_EXTENSIONS) candidates.push(`${base}/index${ext}`);
+  return candidates.find((c) => files.has(c) && JS_EXTENSIONS.some((ext) => c.endsWith(ext)));
 }
 
 function validate(options: ScanOptions): void {
@@ -149,6 +167,22 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     return undefined;
   };
 
+  // Files reached by relative imports, parsed once. Rules follow imports for env getters only, so
+  // only files that mention `env` or re-export from another file are worth parsing (and keeping).
+  const fileSet = new Set(files);
+  const imported = new Map<string, ParsedModule | undefined>();
+  const resolveImport: ImportResolver = (fromFile, specifier) => {
+    const file = importTarget(fileSet, fromFile, specifier);
+    if (file === undefined) return undefined;
+    if (!imported.has(file)) {
+      const text = statSync(join(root, file)).size > maxBytes ? '' : read(file);
+      const worth = /\benv\b/.test(text) || /\bexport\s*(\*|\{[^}]*\})\s*from\b/.test(text);
+      imported.set(file, worth ? parseModule(file, text) : undefined);
+    }
+    const module = imported.get(file);
+    return module && { file, module };
+  };
+
   const wanted = options.rules ? new Set(options.rules) : undefined;
   const findings: Finding[] = [];
   let suppressed = 0;
@@ -166,6 +200,7 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
       now,
       ...(options.rules ? { rules: options.rules } : {}),
       ...(version !== undefined ? { packageVersion: version } : {}),
+      resolveImport,
     });
     findings.push(...result.findings);
     suppressed += result.suppressed;

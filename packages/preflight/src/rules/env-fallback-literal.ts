@@ -5,7 +5,6 @@ import {
   children,
   envReadName,
   isEnvObject,
-  isShadowed,
   memberPath,
   memberPropertyName,
   moduleBindings,
@@ -17,6 +16,7 @@ import {
 import type { FileContext, FileRule } from '../rule.ts';
 import { isSecretName } from '../secret-names.ts';
 import { demoValueLabel, hasUrlCredentials } from '../secret-values.ts';
+import { EnvGetters } from './env-getters.ts';
 
 const ID = 'env-fallback-literal';
 
@@ -54,61 +54,14 @@ function constLiterals(program: AstNode): Map<string, string> {
   return out;
 }
 
-/** `process.env[name]` (or another env object) read with the parameter `param`. */
-function readsEnvByParam(node: AstNode | undefined, param: string): boolean {
-  const n = unwrap(node);
-  if (n?.type !== 'MemberExpression' || n.computed !== true || !isEnvObject(child(n, 'object'))) return false;
-  const property = unwrap(child(n, 'property'));
-  return property?.type === 'Identifier' && property.name === param;
-}
-
-/** Whether a function hands back the env variable its first parameter names. */
-function isEnvGetter(fn: AstNode | undefined): boolean {
-  if (
-    fn?.type !== 'ArrowFunctionExpression' &&
-    fn?.type !== 'FunctionExpression' &&
-    fn?.type !== 'FunctionDeclaration'
-  ) {
-    return false;
-  }
-  const param = children(fn, 'params')[0];
-  if (param?.type !== 'Identifier') return false;
-  const body = child(fn, 'body');
-  if (body?.type !== 'BlockStatement') return readsEnvByParam(body, param.name as string);
-  const statements = children(body, 'body');
-  const last = statements.at(-1);
-  return last?.type === 'ReturnStatement' && readsEnvByParam(child(last, 'argument'), param.name as string);
-}
-
-/**
- * Module-scope helpers that only wrap an env read, `const read = (name) => process.env[name]` or
- * `function env(key) { return process.env[key]; }`: `read('JWT_SECRET') || '…'` is an env fallback
- * too. Helpers imported from another module are not followed.
- */
-function envGetters(program: AstNode): Set<string> {
-  const out = new Set<string>();
-  for (const binding of moduleBindings(program)) {
-    if ((binding.kind === 'const' || binding.kind === 'function') && isEnvGetter(unwrap(binding.init))) {
-      out.add(binding.name);
-    }
-  }
-  return out;
-}
-
-/** The env variable an expression reads, directly or through a module-scope getter. */
-function readName(
-  node: AstNode | undefined,
-  getters: ReadonlySet<string>,
-  parentOf: ReadonlyMap<AstNode, AstNode>,
-): string | undefined {
+/** The env variable an expression reads, directly or through a getter. */
+function readName(node: AstNode | undefined, getters: EnvGetters): string | undefined {
   const direct = envReadName(node);
-  if (direct !== undefined || getters.size === 0) return direct;
+  if (direct !== undefined || !getters.any) return direct;
   const n = unwrap(node);
   if (n?.type !== 'CallExpression') return undefined;
-  const callee = unwrap(child(n, 'callee'));
-  if (callee?.type !== 'Identifier' || !getters.has(callee.name as string)) return undefined;
-  if (isShadowed(callee, callee.name as string, parentOf)) return undefined;
-  return stringValue(children(n, 'arguments')[0]);
+  const name = stringValue(children(n, 'arguments')[0]);
+  return name !== undefined && getters.kindOf(child(n, 'callee')) !== undefined ? name : undefined;
 }
 
 function fallbackLiteral(node: AstNode | undefined, constants: ReadonlyMap<string, string>): string | undefined {
@@ -123,18 +76,13 @@ function fallbackLiteral(node: AstNode | undefined, constants: ReadonlyMap<strin
 }
 
 /** Names read from the env on one side of `||`/`??`, through nested chains. */
-function envNames(
-  node: AstNode | undefined,
-  getters: ReadonlySet<string>,
-  parentOf: ReadonlyMap<AstNode, AstNode>,
-): string[] {
+function envNames(node: AstNode | undefined, getters: EnvGetters): string[] {
   const n = unwrap(node);
   if (!n) return [];
-  const name = readName(n, getters, parentOf);
+  const name = readName(n, getters);
   if (name !== undefined) return [name];
-  if (n.type === 'LogicalExpression') {
-    return [...envNames(child(n, 'left'), getters, parentOf), ...envNames(child(n, 'right'), getters, parentOf)];
-  }
+  if (n.type === 'LogicalExpression')
+    return [...envNames(child(n, 'left'), getters), ...envNames(child(n, 'right'), getters)];
   return [];
 }
 
@@ -164,7 +112,7 @@ function envSchemaContext(node: AstNode, context: FileContext): boolean {
 function checkJs(context: FileContext): RawFinding[] {
   const { nodes, program } = context.module;
   const constants = constLiterals(program);
-  const getters = envGetters(program);
+  const getters = new EnvGetters(context.file, context.module, context.resolveImport);
   const out: RawFinding[] = [];
   for (const node of nodes) {
     if (node.type === 'LogicalExpression' && (node.operator === '||' || node.operator === '??')) {
@@ -173,7 +121,7 @@ function checkJs(context: FileContext): RawFinding[] {
       if (parent?.type === 'LogicalExpression' && child(parent, 'left') === node) continue;
       const value = fallbackLiteral(child(node, 'right'), constants);
       if (value === undefined) continue;
-      for (const name of envNames(child(node, 'left'), getters, context.module.parentOf)) {
+      for (const name of envNames(child(node, 'left'), getters)) {
         if (secretOrCredentialUrl(name, value)) {
           out.push(finding(node, name, value, `'${node.operator}'`, stringRanges(node, nodes)));
           break;
@@ -186,7 +134,7 @@ function checkJs(context: FileContext): RawFinding[] {
         [consequent, alternate],
         [alternate, consequent],
       ] as const) {
-        const name = readName(read, getters, context.module.parentOf);
+        const name = readName(read, getters);
         const value = stringValue(other);
         if (name !== undefined && value !== undefined && secretOrCredentialUrl(name, value)) {
           out.push(finding(node, name, value, 'a ternary', stringRanges(node, nodes)));
@@ -208,6 +156,15 @@ function checkJs(context: FileContext): RawFinding[] {
       }
     } else if (node.type === 'CallExpression') {
       out.push(...checkSchemaDefault(context, node));
+      // env('JWT_SECRET', 'dev-secret'): a getter whose second parameter is the fallback.
+      const [nameArg, fallbackArg] = children(node, 'arguments');
+      const name = getters.any ? stringValue(nameArg) : undefined;
+      const value = name === undefined ? undefined : fallbackLiteral(fallbackArg, constants);
+      if (name !== undefined && value !== undefined && secretOrCredentialUrl(name, value)) {
+        if (getters.kindOf(child(node, 'callee')) === 'default') {
+          out.push(finding(node, name, value, "a getter's default argument", stringRanges(node, nodes)));
+        }
+      }
     }
   }
   return out;

@@ -1,0 +1,3 @@
+export function envOr(key: string, defaultValue = ''): string {
+  return process.env[key] || defaultValue;
+}

@@ -1,0 +1,3 @@
+export function read(name) {
+  return process.env[name];
+}

@@ -1,0 +1,116 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { analyzeFile } from '../engine.ts';
+import { scan } from '../scan.ts';
+
+let root: string;
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'preflight-getters-'));
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+function write(files: Record<string, string>): void {
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+}
+
+async function reported(): Promise<string[]> {
+  const result = await scan({ root, rules: ['env-fallback-literal'] });
+  return result.findings.map((f) => `${f.file}:${f.start.line}`);
+}
+
+const GETTER = 'export const fromEnv = (name: string) => process.env[name];\n';
+
+describe('env getters imported from other files', () => {
+  it('follows relative imports the way TypeScript and Node resolve them', async () => {
+    write({
+      'src/config/env.ts': GETTER,
+      'src/config/index.ts': "export { fromEnv as read } from './env.js';\n",
+      'src/a.ts': "import { fromEnv } from './config/env.js';\nexport const a = fromEnv('JWT_SECRET') || 'x';\n",
+      'src/b.ts': "import { read } from './config';\nexport const b = read('API_TOKEN') ?? 'x';\n",
+      'src/c.mts': "import { fromEnv as e } from './config/env';\nexport const c = e('DB_PASSWORD') || 'x';\n",
+    });
+    expect(await reported()).toEqual(['src/a.ts:2', 'src/b.ts:2', 'src/c.mts:2']);
+  });
+
+  it('reads CommonJS exports and requires', async () => {
+    write({
+      'lib/env.js':
+        'function envOr(name, fallback) { return process.env[name] || fallback; }\nmodule.exports = { envOr, other: () => 1 };\n',
+      'lib/read.js': 'exports.read = (name) => process.env[name];\n',
+      'lib/app.js':
+        "const { envOr } = require('./env');\nconst cfg = require('./read.js');\nmodule.exports = [envOr('SESSION_SECRET', 'kitty'), cfg.read('API_KEY') || 'x'];\n",
+    });
+    expect(await reported()).toEqual(['lib/app.js:3', 'lib/app.js:3']);
+  });
+
+  it('does not follow package imports, type-only imports, shadowed names or files outside the root', async () => {
+    write({
+      'src/env.ts': GETTER,
+      'src/a.ts': [
+        "import { fromEnv as pkg } from 'env-package';",
+        "import type { fromEnv as T } from './env';",
+        "import { fromEnv } from './env';",
+        "import { fromEnv as up } from '../../env';",
+        "export const a = pkg('JWT_SECRET') || 'x';",
+        'export const b = (x: typeof T) => x;',
+        "export function f(fromEnv: (n: string) => string) { return fromEnv('JWT_SECRET') || 'x'; }",
+        "export const outside = up('JWT_SECRET') || 'x';",
+        '',
+      ].join('\n'),
+    });
+    expect(await reported()).toEqual([]);
+  });
+
+  it('ends cycles of re-exports and gives up after four files', async () => {
+    write({
+      'a.ts': "export * from './b';\n",
+      'b.ts': "export * from './a';\nexport { fromEnv } from './c';\n",
+      'c.ts': "export * from './d';\n",
+      'd.ts': "export * from './e';\n",
+      'e.ts': "export * from './f';\n",
+      'f.ts': GETTER,
+      'uses-cycle.ts': "import { fromEnv } from './a';\nexport const x = fromEnv('JWT_SECRET') || 'x';\n",
+      'uses-near.ts': "import { fromEnv } from './d';\nexport const y = fromEnv('JWT_SECRET') || 'x';\n",
+    });
+    // a → b → c → d → e → f is five re-exports deep: not followed. d → e → f is.
+    expect(await reported()).toEqual(['uses-near.ts:2']);
+  });
+
+  it('judges a file on its own when no resolver is given (the ESLint plugin)', () => {
+    const text = "import { fromEnv } from './env';\nexport const a = fromEnv('JWT_SECRET') || 'x';\n";
+    expect(analyzeFile('src/a.ts', text, { rules: ['env-fallback-literal'] }).findings).toEqual([]);
+  });
+});
+
+describe("a getter's default argument", () => {
+  it('reports a secret literal passed as the fallback, and nothing for settings or non-literals', () => {
+    const text = [
+      'function envOr(name: string, fallback = ""): string { return process.env[name] ?? fallback; }',
+      "const DEV = 'dev-secret';",
+      "export const a = envOr('JWT_SECRET', 'x');",
+      "export const b = envOr('JWT_SECRET', DEV);",
+      "export const c = envOr('PORT', '3000');",
+      "export const d = envOr('JWT_SECRET', computeSecret());",
+      "export const e = envOr('JWT_SECRET');",
+      '',
+    ].join('\n');
+    const lines = analyzeFile('a.ts', text, { rules: ['env-fallback-literal'] }).findings.map((f) => f.start.line);
+    expect(lines).toEqual([3, 4]);
+  });
+
+  it('recognises only getters whose second parameter is the fallback of the env read', () => {
+    const text = [
+      'const a = (name: string, fallback: string) => process.env[fallback] ?? name;',
+      'const b = (name: string, fallback: string) => process.env[name] ?? "fixed";',
+      'const c = (name: string, fallback: string) => lookup(name) ?? fallback;',
+      "export const x = [a('JWT_SECRET', 'x'), b('JWT_SECRET', 'x'), c('JWT_SECRET', 'x')];",
+      '',
+    ].join('\n');
+    expect(analyzeFile('a.ts', text, { rules: ['env-fallback-literal'] }).findings).toEqual([]);
+  });
+});
