@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Finding, RawFinding, RuleId } from './finding.ts';
 import { JS_EXTENSIONS, type ParsedModule } from './js-ast.ts';
-import { FileContext, type ImportResolver } from './rule.ts';
+import { FileContext, type ProjectLookup } from './rule.ts';
 import { deprecatedWithoutRemoval } from './rules/deprecated-without-removal.ts';
 import { FILE_RULES, RULE_IDS } from './rules/index.ts';
 import type { SourceText } from './source-text.ts';
@@ -27,10 +27,11 @@ export interface AnalyzeOptions {
   /** An already parsed program of this text (the ESLint plugin passes ESLint's); default: parse it. */
   readonly module?: ParsedModule;
   /**
-   * Finds other files of the project by relative import, so rules can follow helpers imported
-   * from them (`scan()` passes one). Without it, each file is judged on its own.
+   * The rest of the project (`scan()` passes it): rules follow env helpers imported from other
+   * files and pair SQL `INSERT`s with `CREATE TABLE`s of other files. Without it, each file is
+   * judged on its own.
    */
-  readonly resolveImport?: ImportResolver;
+  readonly project?: ProjectLookup;
 }
 
 interface CommentSpan {
@@ -143,7 +144,7 @@ export function finalize(
  */
 export function analyzeFile(file: string, text: string, options: AnalyzeOptions = {}): FileAnalysis {
   const now = options.now ?? new Date();
-  const context = new FileContext(file, text, now, options.module, options.resolveImport);
+  const context = new FileContext(file, text, now, options.module, options.project);
   const raw: RawFinding[] = [];
   const wanted = options.rules ? new Set(options.rules) : undefined;
   const rules = FILE_RULES.filter((rule) => (!wanted || wanted.has(rule.id)) && rule.appliesTo(file));

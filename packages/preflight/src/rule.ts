@@ -11,21 +11,31 @@ export type ImportResolver = (
   specifier: string,
 ) => { readonly file: string; readonly module: ParsedModule } | undefined;
 
+/** Column names of a table, in order; `null` when the project defines it in different ways. */
+export type SqlTables = ReadonlyMap<string, readonly (string | undefined)[] | null>;
+
+/** What a file rule may ask about the rest of the project, when the caller scans one (`scan()`). */
+export interface ProjectLookup {
+  readonly resolveImport: ImportResolver;
+  /** Every `CREATE TABLE` of the project's `.sql` files (see `createdTables` in sql.ts). */
+  sqlTables(): SqlTables;
+}
+
 /** What a file rule sees: one file, its text, and the parsed module when it is JS/TS. */
 export class FileContext {
   readonly file: string;
   readonly source: SourceText;
   readonly now: Date;
-  /** Other files of the project, when the caller scans a project (the CLI does; ESLint does not). */
-  readonly resolveImport: ImportResolver | undefined;
+  /** The rest of the project, when the caller scans one (the CLI does; ESLint does not). */
+  readonly project: ProjectLookup | undefined;
   #module: ParsedModule | undefined;
 
-  constructor(file: string, text: string, now: Date, module?: ParsedModule, resolveImport?: ImportResolver) {
+  constructor(file: string, text: string, now: Date, module?: ParsedModule, project?: ProjectLookup) {
     this.file = file;
     this.source = new SourceText(text);
     this.now = now;
     this.#module = module;
-    this.resolveImport = resolveImport;
+    this.project = project;
   }
 
   get text(): string {

@@ -8,9 +8,10 @@ import { PreflightError } from './errors.ts';
 import { type Finding, type RawFinding, type RuleId, SEVERITY_RANK } from './finding.ts';
 import { JS_EXTENSIONS, type ParsedModule, parseModule } from './js-ast.ts';
 import type { ProjectContext } from './project.ts';
-import type { ImportResolver } from './rule.ts';
+import type { ImportResolver, ProjectLookup, SqlTables } from './rule.ts';
 import { FILE_RULES, PROJECT_RULES, RULE_IDS } from './rules/index.ts';
 import { SourceText } from './source-text.ts';
+import { sqlTableDefinitions } from './sql.ts';
 
 /**
  * Paths never worth scanning: dependencies, build output, tool caches (.dockerignore syntax).
@@ -182,6 +183,33 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     const module = imported.get(file);
     return module && { file, module };
   };
+  // Tables of every .sql file, for INSERTs without a column list in seeds kept apart from the
+  // migrations that create the tables. A table created with different columns in two places, or
+  // changed by an ALTER TABLE anywhere, is ambiguous (null): nothing is paired through it.
+  let tables: Map<string, readonly (string | undefined)[] | null> | undefined;
+  const sqlTables = (): SqlTables => {
+    if (tables !== undefined) return tables;
+    tables = new Map();
+    const altered = new Set<string>();
+    for (const file of files) {
+      if (!file.endsWith('.sql') || statSync(join(root, file)).size > maxBytes) continue;
+      const definitions = sqlTableDefinitions(read(file));
+      for (const name of definitions.altered) altered.add(name);
+      for (const [name, columns] of definitions.created) {
+        const known = tables.get(name);
+        const same =
+          known !== undefined &&
+          known !== null &&
+          columns !== null &&
+          known.length === columns.length &&
+          known.every((c, i) => c === columns[i]);
+        tables.set(name, known === undefined ? columns : same ? known : null);
+      }
+    }
+    for (const name of altered) if (tables.has(name)) tables.set(name, null);
+    return tables;
+  };
+  const lookup: ProjectLookup = { resolveImport, sqlTables };
 
   const wanted = options.rules ? new Set(options.rules) : undefined;
   const findings: Finding[] = [];
@@ -200,7 +228,7 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
       now,
       ...(options.rules ? { rules: options.rules } : {}),
       ...(version !== undefined ? { packageVersion: version } : {}),
-      resolveImport,
+      project: lookup,
     });
     findings.push(...result.findings);
     suppressed += result.suppressed;

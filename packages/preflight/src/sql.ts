@@ -180,10 +180,40 @@ function createdTables(tokens: SqlToken[]): Map<string, (string | undefined)[] |
 }
 
 /**
- * Every string literal written into a named column by INSERT … VALUES or UPDATE … SET. An INSERT
- * without a column list is paired through a `CREATE TABLE` of that table in the same text.
+ * The columns of every `CREATE TABLE` in `text` (see {@link createdTables}) and the names of the
+ * tables an `ALTER TABLE` changes (as written, and bare in a default schema), for other files' INSERTs.
  */
-export function sqlAssignments(text: string, base = 0): SqlAssignment[] {
+export function sqlTableDefinitions(text: string): {
+  created: Map<string, (string | undefined)[] | null>;
+  altered: Set<string>;
+} {
+  const tokens = tokenizeSql(text);
+  const altered = new Set<string>();
+  for (let i = 0; i < tokens.length; i++) {
+    if (!isWord(tokens[i], 'ALTER') || !isWord(tokens[i + 1], 'TABLE')) continue;
+    let j = i + 2;
+    if (isWord(tokens[j], 'IF') && isWord(tokens[j + 1], 'EXISTS')) j += 2;
+    if (isWord(tokens[j], 'ONLY')) j++;
+    const table = readTableName(tokens, j);
+    if (table.name === undefined) continue;
+    altered.add(table.name);
+    const dot = table.name.lastIndexOf('.');
+    if (DEFAULT_SCHEMAS.has(table.name.slice(0, dot))) altered.add(table.name.slice(dot + 1));
+  }
+  return { created: createdTables(tokens), altered };
+}
+
+/**
+ * Every string literal written into a named column by INSERT … VALUES or UPDATE … SET. An INSERT
+ * without a column list is paired through a `CREATE TABLE` of that table in the same text or,
+ * failing that, in `elsewhere` (other files of the project); a row paired through another file must
+ * have exactly as many values as the table has columns (an `ALTER TABLE` may have changed them).
+ */
+export function sqlAssignments(
+  text: string,
+  base = 0,
+  elsewhere?: ReadonlyMap<string, readonly (string | undefined)[] | null>,
+): SqlAssignment[] {
   const tokens = tokenizeSql(text, base);
   const out: SqlAssignment[] = [];
   let tables: Map<string, (string | undefined)[] | null> | undefined;
@@ -191,12 +221,16 @@ export function sqlAssignments(text: string, base = 0): SqlAssignment[] {
     if (isWord(tokens[i], 'INSERT')) {
       const statementStart = tokens[i]!.start;
       let j = i + 1;
-      let names: (string | undefined)[] = [];
+      let names: readonly (string | undefined)[] = [];
+      let exact = false;
       if (isWord(tokens[j], 'INTO')) {
         const table = readTableName(tokens, j + 1);
         if (isWord(tokens[table.next], 'VALUES') && table.name !== undefined) {
           tables ??= createdTables(tokens);
-          names = tables.get(table.name) ?? [];
+          const here = tables.get(table.name);
+          const there = here === undefined ? elsewhere?.get(table.name) : undefined;
+          names = here ?? there ?? [];
+          exact = here === undefined && there !== undefined && there !== null;
           j = table.next;
         }
       }
@@ -211,6 +245,12 @@ export function sqlAssignments(text: string, base = 0): SqlAssignment[] {
       j++;
       while (isPunct(tokens[j], '(')) {
         const row = readList(tokens, j);
+        if (exact && row.items.length !== names.length) {
+          j = row.next;
+          if (!isPunct(tokens[j], ',')) break;
+          j++;
+          continue;
+        }
         row.items.forEach((item, index) => {
           const column = names[index];
           const only = item.length === 1 ? item[0] : undefined;

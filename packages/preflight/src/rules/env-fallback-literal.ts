@@ -112,7 +112,7 @@ function envSchemaContext(node: AstNode, context: FileContext): boolean {
 function checkJs(context: FileContext): RawFinding[] {
   const { nodes, program } = context.module;
   const constants = constLiterals(program);
-  const getters = new EnvGetters(context.file, context.module, context.resolveImport);
+  const getters = new EnvGetters(context.file, context.module, context.project?.resolveImport);
   const out: RawFinding[] = [];
   for (const node of nodes) {
     if (node.type === 'LogicalExpression' && (node.operator === '||' || node.operator === '??')) {

@@ -1,6 +1,6 @@
 import type { RawFinding } from '../finding.ts';
 import { type AstNode, child, children, propertyKeyName, stringValue, unwrap } from '../js-ast.ts';
-import type { FileContext, FileRule } from '../rule.ts';
+import type { FileContext, FileRule, SqlTables } from '../rule.ts';
 import { isHashColumnName, isSecretName } from '../secret-names.ts';
 import { isDigestShaped, isHashShaped } from '../secret-values.ts';
 import { sqlAssignments } from '../sql.ts';
@@ -25,8 +25,8 @@ function message(column: string, where: string): string {
   );
 }
 
-function checkSql(text: string, base: number): RawFinding[] {
-  return sqlAssignments(text, base)
+function checkSql(text: string, base: number, elsewhere: SqlTables | undefined): RawFinding[] {
+  return sqlAssignments(text, base, elsewhere)
     .filter((a) => plaintextSecret(a.column, a.value))
     .map((a) => ({
       ruleId: ID,
@@ -59,7 +59,8 @@ function checkJs(context: FileContext): RawFinding[] {
     } else if ((node.type === 'Literal' && typeof node.value === 'string') || node.type === 'TemplateLiteral') {
       // Raw SQL inside the migration: knex.raw(`INSERT …`), queryRunner.query('UPDATE …').
       const text = rawText(node);
-      if (text && /\b(insert|update)\b/i.test(text)) out.push(...checkSql(text, node.start + 1));
+      if (text && /\b(insert|update)\b/i.test(text))
+        out.push(...checkSql(text, node.start + 1, context.project?.sqlTables()));
     }
   }
   return out;
@@ -83,5 +84,5 @@ export const seedPlaintextSecret: FileRule = {
   summary: 'A seed or migration writes a plaintext literal into a secret/password/api-key column.',
   fix: 'Hash the value (argon2id, bcrypt, scrypt) at seed time or read it from the secret source; never commit it.',
   appliesTo: (file) => file.endsWith('.sql') || (SEED_PATH.test(file) && /\.[cm]?[jt]sx?$/.test(file)),
-  check: (context) => (context.isJs ? checkJs(context) : checkSql(context.text, 0)),
+  check: (context) => (context.isJs ? checkJs(context) : checkSql(context.text, 0, context.project?.sqlTables())),
 };
