@@ -1,27 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useTempProject } from '../../test/fixtures/temp-project.ts';
 import { analyzeFile } from '../engine.ts';
-import { scan } from '../scan.ts';
 
-let root: string;
-beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), 'preflight-getters-'));
-});
-afterEach(() => rmSync(root, { recursive: true, force: true }));
-
-function write(files: Record<string, string>): void {
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(root, path)), { recursive: true });
-    writeFileSync(join(root, path), text);
-  }
-}
-
-async function reported(): Promise<string[]> {
-  const result = await scan({ root, rules: ['env-fallback-literal'] });
-  return result.findings.map((f) => `${f.file}:${f.start.line}`);
-}
+const { write, reported } = useTempProject('env-fallback-literal');
 
 const GETTER = 'export const fromEnv = (name: string) => process.env[name];\n';
 
