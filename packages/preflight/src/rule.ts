@@ -2,23 +2,27 @@ import type { RawFinding, RuleId, Severity } from './finding.ts';
 import { JS_EXTENSIONS, type ParsedModule, parseModule } from './js-ast.ts';
 import { SourceText } from './source-text.ts';
 
-/**
- * Finds the file a relative import of `fromFile` names among the scanned files and parses it, or
- * `undefined` (not a project file, not JS/TS). Paths are relative to the scan root, with `/`.
- */
-export type ImportResolver = (
-  fromFile: string,
-  specifier: string,
-) => { readonly file: string; readonly module: ParsedModule } | undefined;
-
 /** Column names of a table, in order; `null` when the project defines it in different ways. */
 export type SqlTables = ReadonlyMap<string, readonly (string | undefined)[] | null>;
 
 /** What a file rule may ask about the rest of the project, when the caller scans one (`scan()`). */
 export interface ProjectLookup {
-  readonly resolveImport: ImportResolver;
-  /** Every `CREATE TABLE` of the project's `.sql` files (see `createdTables` in sql.ts). */
-  sqlTables(): SqlTables;
+  /**
+   * The scanned JS/TS file a relative import of `fromFile` names (`./env.js` finds `env.ts`, a
+   * directory its `index`), or `undefined`. Paths are relative to the scan root, with `/`.
+   */
+  resolveImport(fromFile: string, specifier: string): string | undefined;
+  /** A scanned file's text, or `undefined` when it is too large. */
+  read(file: string): string | undefined;
+  /** A scanned JS/TS file, parsed (not kept: callers keep what they derive, in `cache`). */
+  parse(file: string): ParsedModule | undefined;
+  /** Results rules derive from other files, kept for the whole scan; keys start with the rule's id. */
+  readonly cache: Map<string, unknown>;
+  /**
+   * The `CREATE TABLE`s of the `.sql` files in the package of `fromFile` (its nearest directory
+   * with a package.json), without tables that an ALTER TABLE or a rename anywhere changes.
+   */
+  sqlTables(fromFile: string): SqlTables;
 }
 
 /** What a file rule sees: one file, its text, and the parsed module when it is JS/TS. */

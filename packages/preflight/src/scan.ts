@@ -1,17 +1,15 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, posix, relative, resolve, sep } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { type AuditResult, runAudit } from './audit.ts';
 import { applyBaseline, readBaseline } from './baseline.ts';
 import { isIgnored, parseDockerignore } from './dockerignore.ts';
 import { analyzeFile, commentsOf, finalize, fingerprint } from './engine.ts';
 import { PreflightError } from './errors.ts';
 import { type Finding, type RawFinding, type RuleId, SEVERITY_RANK } from './finding.ts';
-import { JS_EXTENSIONS, type ParsedModule, parseModule } from './js-ast.ts';
 import type { ProjectContext } from './project.ts';
-import type { ImportResolver, ProjectLookup, SqlTables } from './rule.ts';
+import { projectLookup } from './project-lookup.ts';
 import { FILE_RULES, PROJECT_RULES, RULE_IDS } from './rules/index.ts';
 import { SourceText } from './source-text.ts';
-import { sqlTableDefinitions } from './sql.ts';
 
 /**
  * Paths never worth scanning: dependencies, build output, tool caches (.dockerignore syntax).
@@ -78,22 +76,6 @@ function walk(root: string, excludes: ReturnType<typeof parseDockerignore>): str
   };
   visit(root);
   return files.sort();
-}
-
-/** The file a relative import names, the way TypeScript and Node look for it. */
-function importTarget(files: ReadonlySet<string>, fromFile: string, specifier: string): string | undefined {
-  const base = posix.normalize(posix.join(posix.dirname(fromFile), specifier));
-  if (base.startsWith('../')) return undefined;
-  const candidates = [base];
-  // TypeScript's ESM imports name the emitted file: './env.js' is './env.ts' in the sources.
-  const emitted = /\.([cm]?)jsx?$/.exec(base);
-  if (emitted) {
-    const stem = base.slice(0, -emitted[0].length);
-    candidates.push(`${stem}.${emitted[1]}ts`, ...(emitted[1] === '' ? [`${stem}.tsx`] : []));
-  }
-  for (const ext of JS_EXTENSIONS) candidates.push(`${base}${ext}`);
-  for (const ext of JS_EXTENSIONS) candidates.push(`${base}/index${ext}`);
-  return candidates.find((c) => files.has(c) && JS_EXTENSIONS.some((ext) => c.endsWith(ext)));
 }
 
 function validate(options: ScanOptions): void {
@@ -168,48 +150,10 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     return undefined;
   };
 
-  // Files reached by relative imports, parsed once. Rules follow imports for env getters only, so
-  // only files that mention `env` or re-export from another file are worth parsing (and keeping).
-  const fileSet = new Set(files);
-  const imported = new Map<string, ParsedModule | undefined>();
-  const resolveImport: ImportResolver = (fromFile, specifier) => {
-    const file = importTarget(fileSet, fromFile, specifier);
-    if (file === undefined) return undefined;
-    if (!imported.has(file)) {
-      const text = statSync(join(root, file)).size > maxBytes ? '' : read(file);
-      const worth = /\benv\b/.test(text) || /\bexport\s*(\*|\{[^}]*\})\s*from\b/.test(text);
-      imported.set(file, worth ? parseModule(file, text) : undefined);
-    }
-    const module = imported.get(file);
-    return module && { file, module };
-  };
-  // Tables of every .sql file, for INSERTs without a column list in seeds kept apart from the
-  // migrations that create the tables. A table created with different columns in two places, or
-  // changed by an ALTER TABLE anywhere, is ambiguous (null): nothing is paired through it.
-  let tables: Map<string, readonly (string | undefined)[] | null> | undefined;
-  const sqlTables = (): SqlTables => {
-    if (tables !== undefined) return tables;
-    tables = new Map();
-    const altered = new Set<string>();
-    for (const file of files) {
-      if (!file.endsWith('.sql') || statSync(join(root, file)).size > maxBytes) continue;
-      const definitions = sqlTableDefinitions(read(file));
-      for (const name of definitions.altered) altered.add(name);
-      for (const [name, columns] of definitions.created) {
-        const known = tables.get(name);
-        const same =
-          known !== undefined &&
-          known !== null &&
-          columns !== null &&
-          known.length === columns.length &&
-          known.every((c, i) => c === columns[i]);
-        tables.set(name, known === undefined ? columns : same ? known : null);
-      }
-    }
-    for (const name of altered) if (tables.has(name)) tables.set(name, null);
-    return tables;
-  };
-  const lookup: ProjectLookup = { resolveImport, sqlTables };
+  const lookup = projectLookup({
+    files,
+    read: (file) => (statSync(join(root, file)).size > maxBytes ? undefined : read(file)),
+  });
 
   const wanted = options.rules ? new Set(options.rules) : undefined;
   const findings: Finding[] = [];

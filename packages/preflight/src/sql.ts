@@ -119,7 +119,16 @@ function readList(tokens: SqlToken[], i: number): { items: SqlToken[][]; next: n
   return { items, next: j };
 }
 
-const TABLE_CONSTRAINTS = new Set(['CONSTRAINT', 'PRIMARY', 'UNIQUE', 'FOREIGN', 'CHECK', 'EXCLUDE']);
+const TABLE_CONSTRAINTS = new Set([
+  'CONSTRAINT',
+  'PRIMARY',
+  'UNIQUE',
+  'FOREIGN',
+  'CHECK',
+  'EXCLUDE',
+  'FULLTEXT',
+  'SPATIAL',
+]);
 
 /** `schema.table` / `"table"` at `tokens[i]`: the name as written (parts lower case, joined by `.`) and the next index. */
 function readTableName(tokens: SqlToken[], i: number): { name: string | undefined; next: number } {
@@ -179,28 +188,55 @@ function createdTables(tokens: SqlToken[]): Map<string, (string | undefined)[] |
   return tables;
 }
 
+/** The columns of every `CREATE TABLE` in `text` (see {@link createdTables}), for other files' INSERTs. */
+export function sqlCreatedTables(text: string): Map<string, (string | undefined)[] | null> {
+  return createdTables(tokenizeSql(text));
+}
+
+const TABLE_NAME = String.raw`((?:[\w$]+|"[^"]+"|\x60[^\x60]+\x60|\[[^\]]+\])(?:\s*\.\s*(?:[\w$]+|"[^"]+"|\x60[^\x60]+\x60|\[[^\]]+\]))*)`;
+/** `ALTER TABLE [IF EXISTS] [ONLY] name`, `… RENAME TO name`, MySQL `RENAME TABLE a TO b[, c TO d]`. */
+const CHANGED_TABLE = new RegExp(
+  String.raw`\balter\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?${TABLE_NAME}|\brename\s+to\s+${TABLE_NAME}|\brename\s+table\s+([^;]+)`,
+  'gi',
+);
+
 /**
- * The columns of every `CREATE TABLE` in `text` (see {@link createdTables}) and the names of the
- * tables an `ALTER TABLE` changes (as written, and bare in a default schema), for other files' INSERTs.
+ * Migration APIs that change a table: knex `alterTable`/`table`/`renameTable`, sequelize
+ * `renameTable`/`removeColumn`/`renameColumn`/`changeColumn`/`addColumn`, TypeORM `dropColumn`…
  */
-export function sqlTableDefinitions(text: string): {
-  created: Map<string, (string | undefined)[] | null>;
-  altered: Set<string>;
-} {
-  const tokens = tokenizeSql(text);
-  const altered = new Set<string>();
-  for (let i = 0; i < tokens.length; i++) {
-    if (!isWord(tokens[i], 'ALTER') || !isWord(tokens[i + 1], 'TABLE')) continue;
-    let j = i + 2;
-    if (isWord(tokens[j], 'IF') && isWord(tokens[j + 1], 'EXISTS')) j += 2;
-    if (isWord(tokens[j], 'ONLY')) j++;
-    const table = readTableName(tokens, j);
-    if (table.name === undefined) continue;
-    altered.add(table.name);
-    const dot = table.name.lastIndexOf('.');
-    if (DEFAULT_SCHEMAS.has(table.name.slice(0, dot))) altered.add(table.name.slice(dot + 1));
+const CHANGING_CALL =
+  /\b(?:alterTable|renameTable|removeColumn|renameColumn|changeColumn|addColumn|dropColumn|dropColumns|schema\.table)\s*\(\s*['"\x60]([\w.$]+)['"\x60](?:\s*,\s*['"\x60]([\w.$]+)['"\x60])?/g;
+
+/**
+ * Every table name that an `ALTER TABLE` or a rename in `text` touches, in any kind of file (a
+ * `.sql` migration, a JS migration's SQL string or migration API call): lower case, unquoted, with
+ * and without its schema. A plain text search: it may name too many tables, which only makes fewer pairings.
+ */
+export function sqlChangedTables(text: string): Set<string> {
+  const out = new Set<string>();
+  const add = (raw: string): void => {
+    const parts = raw.split('.').map((p) =>
+      p
+        .trim()
+        .replace(/^["`[]|["`\]]$/g, '')
+        .toLowerCase(),
+    );
+    out.add(parts.join('.'));
+    out.add(parts.at(-1) ?? '');
+  };
+  for (const match of text.matchAll(CHANGING_CALL)) {
+    if (match[1] !== undefined) add(match[1]);
+    if (match[2] !== undefined) add(match[2]);
   }
-  return { created: createdTables(tokens), altered };
+  for (const match of text.matchAll(CHANGED_TABLE)) {
+    if (match[1] !== undefined) add(match[1]);
+    if (match[2] !== undefined) add(match[2]);
+    if (match[3] !== undefined) {
+      for (const pair of match[3].split(',')) for (const name of pair.split(/\bto\b/i)) if (name.trim()) add(name);
+    }
+  }
+  out.delete('');
+  return out;
 }
 
 /**

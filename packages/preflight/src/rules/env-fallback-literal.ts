@@ -112,7 +112,7 @@ function envSchemaContext(node: AstNode, context: FileContext): boolean {
 function checkJs(context: FileContext): RawFinding[] {
   const { nodes, program } = context.module;
   const constants = constLiterals(program);
-  const getters = new EnvGetters(context.file, context.module, context.project?.resolveImport);
+  const getters = new EnvGetters(context.file, context.module, context.project);
   const out: RawFinding[] = [];
   for (const node of nodes) {
     if (node.type === 'LogicalExpression' && (node.operator === '||' || node.operator === '??')) {
@@ -160,7 +160,13 @@ function checkJs(context: FileContext): RawFinding[] {
       const [nameArg, fallbackArg] = children(node, 'arguments');
       const name = getters.any ? stringValue(nameArg) : undefined;
       const value = name === undefined ? undefined : fallbackLiteral(fallbackArg, constants);
-      if (name !== undefined && value !== undefined && secretOrCredentialUrl(name, value)) {
+      // `env('X', 'a') || 'b'` reports once, as the `||` chain.
+      const parent = context.module.parentOf.get(node);
+      const inChain =
+        parent?.type === 'LogicalExpression' &&
+        child(parent, 'left') === node &&
+        fallbackLiteral(child(parent, 'right'), constants) !== undefined;
+      if (name !== undefined && value !== undefined && !inChain && secretOrCredentialUrl(name, value)) {
         if (getters.kindOf(child(node, 'callee')) === 'default') {
           out.push(finding(node, name, value, "a getter's default argument", stringRanges(node, nodes)));
         }

@@ -47,19 +47,71 @@ describe('env getters imported from other files', () => {
     expect(await reported()).toEqual([]);
   });
 
-  it('ends cycles of re-exports and gives up after four files', async () => {
+  it('ends cycles of re-exports, follows long chains, and answers the same whatever the import order', async () => {
     write({
-      'a.ts': "export * from './b';\n",
-      'b.ts': "export * from './a';\nexport { fromEnv } from './c';\n",
+      'a.ts': `export * from './b';\n${GETTER}`,
+      'b.ts': "export * from './a';\nexport { fromEnv as viaC } from './c';\n",
       'c.ts': "export * from './d';\n",
       'd.ts': "export * from './e';\n",
       'e.ts': "export * from './f';\n",
-      'f.ts': GETTER,
-      'uses-cycle.ts': "import { fromEnv } from './a';\nexport const x = fromEnv('JWT_SECRET') || 'x';\n",
-      'uses-near.ts': "import { fromEnv } from './d';\nexport const y = fromEnv('JWT_SECRET') || 'x';\n",
+      'f.ts': "export * from './g';\n",
+      'g.ts': GETTER,
+      'b-only.ts': "import { fromEnv } from './b';\nexport const x = fromEnv('JWT_SECRET') || 'x';\n",
+      'a-then-b.ts': [
+        "import { viaC } from './a';",
+        "import { fromEnv } from './b';",
+        "export const y = viaC('API_TOKEN') || 'x';",
+        "export const z = fromEnv('JWT_SECRET') || 'x';",
+        '',
+      ].join('\n'),
     });
-    // a → b → c → d → e → f is five re-exports deep: not followed. d → e → f is.
-    expect(await reported()).toEqual(['uses-near.ts:2']);
+    expect(await reported()).toEqual(['a-then-b.ts:3', 'a-then-b.ts:4', 'b-only.ts:2']);
+  });
+
+  it('follows names a module imports and exports again, CommonJS re-exports and ".." imports', async () => {
+    write({
+      'src/env.ts': GETTER,
+      'src/reexport.ts': "import { fromEnv } from './env';\nexport { fromEnv as read };\nexport default fromEnv;\n",
+      'src/whole.js': "module.exports = require('./env');\n",
+      'src/spread.js': "module.exports = { ...require('./env') };\n",
+      'src/destructured.js': "const { fromEnv } = require('./env');\nmodule.exports = { fromEnv };\n",
+      'src/getter.js': 'module.exports = function (name) {\n  return process.env[name];\n};\n',
+      'src/index.ts': "export { fromEnv } from './env';\n",
+      'src/app/a.ts': [
+        "import readDefault, { read } from '../reexport';",
+        "import { fromEnv as parent } from '..';",
+        "const whole = require('../whole');",
+        "const { fromEnv: spread } = require('../spread.js');",
+        "const { fromEnv: destructured } = require('../destructured');",
+        "const getter = require('../getter');",
+        "export const all = [read('S1') || 'x', readDefault('S2_SECRET') || 'x', parent('S3_TOKEN') || 'x'];",
+        "export const cjs = [whole.fromEnv('S4_SECRET') || 'x', spread('S5_SECRET') || 'x', destructured('S6_SECRET') || 'x', getter('S7_SECRET') || 'x'];",
+        '',
+      ].join('\n'),
+    });
+    const lines = await reported();
+    // S1 is no secret name; the six others are reported, two lines' worth.
+    expect(lines).toEqual([
+      'src/app/a.ts:7',
+      'src/app/a.ts:7',
+      'src/app/a.ts:8',
+      'src/app/a.ts:8',
+      'src/app/a.ts:8',
+      'src/app/a.ts:8',
+    ]);
+  });
+
+  it('reads a barrel once for all the files that import it', async () => {
+    const modules: Record<string, string> = {};
+    for (let i = 0; i < 50; i++) modules[`lib/m${i}.ts`] = `export const t${i} = (env: string) => env;\n`;
+    modules['lib/index.ts'] = `${Object.keys(modules)
+      .map((f) => `export * from './${f.slice(4, -3)}';`)
+      .join('\n')}\n${GETTER}`;
+    for (let i = 0; i < 200; i++)
+      modules[`app/f${i}.ts`] =
+        "import { t1, fromEnv } from '../lib';\nexport const x = [t1('title') || 'Title', fromEnv('JWT_SECRET') || 'x'];\n";
+    write(modules);
+    expect(await reported()).toHaveLength(200);
   });
 
   it('judges a file on its own when no resolver is given (the ESLint plugin)', () => {

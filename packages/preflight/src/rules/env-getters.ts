@@ -13,7 +13,7 @@ import {
   stringValue,
   unwrap,
 } from '../js-ast.ts';
-import type { ImportResolver } from '../rule.ts';
+import type { ProjectLookup } from '../rule.ts';
 
 /**
  * `read`: `(name) => process.env[name]`; its fallback is written at the call site (`read('X') || '…'`).
@@ -87,7 +87,8 @@ function localGetters(program: AstNode): Map<string, GetterKind> {
 }
 
 const isRelative = (specifier: unknown): specifier is string =>
-  typeof specifier === 'string' && (specifier.startsWith('./') || specifier.startsWith('../'));
+  typeof specifier === 'string' &&
+  (specifier === '.' || specifier === '..' || specifier.startsWith('./') || specifier.startsWith('../'));
 
 function exportedName(node: AstNode | undefined): string | undefined {
   if (node?.type === 'Identifier') return node.name as string;
@@ -104,78 +105,45 @@ function requiredSpecifier(node: AstNode | undefined): string | undefined {
   return isRelative(specifier) ? specifier : undefined;
 }
 
-/** How deep re-exports (`export … from`) are followed: a barrel of a barrel of the config module. */
-const MAX_REEXPORT_DEPTH = 4;
+/** Where an imported local name comes from: a relative specifier and the exported name (`*`: the module). */
+interface ImportedName {
+  readonly specifier: string;
+  readonly name: string;
+}
 
 /**
- * The env getters another module exports, by exported name: `export const env = …`,
- * `export { read as env }`, `export default function (name) {…}`, `module.exports = { env }`,
- * `exports.env = env`, and re-exports from relative paths (`export { env } from './env'`,
- * `export * from './env'`), followed {@link MAX_REEXPORT_DEPTH} files deep.
+ * The module-scope names a file imports from relative paths: `import { a as b }`, `import d`,
+ * `import * as ns`, `const { a: b } = require('./x')`, `const ns = require('./x')`. Type-only
+ * imports are left out.
  */
-function exportedGetters(
-  file: string,
-  module: ParsedModule,
-  resolve: ImportResolver,
-  depth: number,
-  cache: Map<ParsedModule, Map<string, GetterKind>>,
-): Map<string, GetterKind> {
-  const cached = cache.get(module);
-  if (cached) return cached;
-  const out = new Map<string, GetterKind>();
-  cache.set(module, out); // a cycle of re-exports ends here
-  const local = localGetters(module.program);
-  const from = (specifier: unknown): Map<string, GetterKind> | undefined => {
-    if (!isRelative(specifier) || depth >= MAX_REEXPORT_DEPTH) return undefined;
-    const target = resolve(file, specifier);
-    return target && exportedGetters(target.file, target.module, resolve, depth + 1, cache);
-  };
-  const exportLocal = (exported: string | undefined, value: AstNode | undefined): void => {
-    const n = unwrap(value);
-    if (exported === undefined || n === undefined) return;
-    const kind = n.type === 'Identifier' ? local.get(n.name as string) : envGetterKind(n);
-    if (kind !== undefined) out.set(exported, kind);
-  };
-  for (const statement of children(module.program, 'body')) {
-    if (statement.type === 'ExportNamedDeclaration') {
-      const declaration = child(statement, 'declaration');
-      if (declaration?.type === 'FunctionDeclaration') {
-        exportLocal(exportedName(child(declaration, 'id')), child(declaration, 'id'));
-      } else if (declaration?.type === 'VariableDeclaration') {
-        for (const declarator of children(declaration, 'declarations')) {
-          exportLocal(exportedName(child(declarator, 'id')), child(declarator, 'id'));
+function relativeImports(program: AstNode): Map<string, ImportedName> {
+  const out = new Map<string, ImportedName>();
+  for (const statement of children(program, 'body')) {
+    if (statement.type === 'ImportDeclaration') {
+      const specifier = child(statement, 'source')?.value;
+      if (!isRelative(specifier) || statement.importKind === 'type') continue;
+      for (const s of children(statement, 'specifiers')) {
+        const local = exportedName(child(s, 'local'));
+        const name =
+          s.type === 'ImportDefaultSpecifier'
+            ? 'default'
+            : s.type === 'ImportNamespaceSpecifier'
+              ? '*'
+              : exportedName(child(s, 'imported'));
+        if (local !== undefined && name !== undefined && s.importKind !== 'type') out.set(local, { specifier, name });
+      }
+    } else if (statement.type === 'VariableDeclaration') {
+      for (const declarator of children(statement, 'declarations')) {
+        const specifier = requiredSpecifier(child(declarator, 'init'));
+        const pattern = child(declarator, 'id');
+        if (specifier === undefined) continue;
+        if (pattern?.type === 'Identifier') out.set(pattern.name as string, { specifier, name: '*' });
+        if (pattern?.type !== 'ObjectPattern') continue;
+        for (const prop of children(pattern, 'properties')) {
+          const name = prop.type === 'Property' ? propertyKeyName(prop) : undefined;
+          const local = exportedName(child(prop, 'value'));
+          if (name !== undefined && local !== undefined) out.set(local, { specifier, name });
         }
-      }
-      const source = child(statement, 'source');
-      const reexported = source ? from(source.value) : undefined;
-      for (const specifier of children(statement, 'specifiers')) {
-        const exported = exportedName(child(specifier, 'exported'));
-        const name = exportedName(child(specifier, 'local'));
-        if (exported === undefined || name === undefined) continue;
-        const kind = source ? reexported?.get(name) : local.get(name);
-        if (kind !== undefined) out.set(exported, kind);
-      }
-    } else if (statement.type === 'ExportAllDeclaration' && child(statement, 'exported') === undefined) {
-      for (const [name, kind] of from(child(statement, 'source')?.value) ?? []) {
-        if (name !== 'default') out.set(name, kind);
-      }
-    } else if (statement.type === 'ExportDefaultDeclaration') {
-      exportLocal('default', child(statement, 'declaration'));
-    } else if (statement.type === 'ExpressionStatement') {
-      // module.exports = { env, read: getter }; exports.env = env; module.exports.env = env
-      const expression = unwrap(child(statement, 'expression'));
-      if (expression?.type !== 'AssignmentExpression' || expression.operator !== '=') continue;
-      const target = unwrap(child(expression, 'left'));
-      const value = unwrap(child(expression, 'right'));
-      const path = target?.type === 'MemberExpression' ? memberNames(target) : undefined;
-      if (path?.join('.') === 'module.exports' && value?.type === 'ObjectExpression') {
-        for (const prop of children(value, 'properties')) {
-          if (prop.type === 'Property') exportLocal(propertyKeyName(prop), child(prop, 'value'));
-        }
-      } else if (path && path.length === 2 && path[0] === 'exports') {
-        exportLocal(path[1], value);
-      } else if (path && path.length === 3 && path[0] === 'module' && path[1] === 'exports') {
-        exportLocal(path[2], value);
       }
     }
   }
@@ -183,66 +151,154 @@ function exportedGetters(
 }
 
 /** `a.b.c` as ['a', 'b', 'c'] for non-computed member chains. */
-function memberNames(node: AstNode): string[] | undefined {
+function memberNames(node: AstNode | undefined): string[] | undefined {
   const n = unwrap(node);
   if (n?.type === 'Identifier') return [n.name as string];
   if (n?.type !== 'MemberExpression' || n.computed === true) return undefined;
-  const object = memberNames(child(n, 'object') as AstNode);
+  const object = memberNames(child(n, 'object'));
   const property = child(n, 'property');
   return object && property?.type === 'Identifier' ? [...object, property.name as string] : undefined;
+}
+
+/**
+ * How many files deep imports and re-exports are followed (barrels of barrels of the config
+ * module); only a bound for the stack, far beyond real layouts.
+ */
+const MAX_DEPTH = 32;
+
+/** The getters a module exports, by exported name; `complete` is false when a cycle or the depth cut it short. */
+interface ModuleExports {
+  readonly getters: Map<string, GetterKind>;
+  readonly complete: boolean;
+}
+
+/** Where complete results live in the scan's cache: a barrel a thousand files import is read once. */
+const cacheKey = (file: string): string => `env-fallback-literal:exports:${file}`;
+
+/** Only a file that mentions `env`, or exports something it may have imported, can export a getter. */
+const MAY_EXPORT_GETTER = /\benv\b|\bexport\b[^;]*\bfrom\b|\bexport\s*(?:\{|default\b)|\bmodule\.exports\b/;
+
+/**
+ * The state of one lookup: files on the current path, and results a cycle cut short, which are
+ * kept for this lookup only, so each lookup starts afresh and the scan order changes nothing.
+ */
+interface Walk {
+  readonly visiting: Set<string>;
+  readonly seen: Map<string, ModuleExports>;
+}
+
+/**
+ * The env getters a module exports: `export const env = …`, `export { read as env }`,
+ * `export default read`, `module.exports = { env }` (spreads of `require('./x')` included),
+ * `module.exports = require('./x')`, `module.exports = (name) => …` (as `default`),
+ * `exports.env = env`, re-exports (`export { env } from './env'`, `export * from './env'`) and
+ * names the module imports and exports again, followed {@link MAX_DEPTH} files deep.
+ */
+function exportedGetters(file: string, project: ProjectLookup, depth: number, walk: Walk): ModuleExports {
+  const cached = project.cache.get(cacheKey(file)) as Map<string, GetterKind> | undefined;
+  if (cached) return { getters: cached, complete: true };
+  const seen = walk.seen.get(file);
+  if (seen) return seen;
+  if (walk.visiting.has(file) || depth > MAX_DEPTH) return { getters: new Map(), complete: false };
+  const out = new Map<string, GetterKind>();
+  const text = project.read(file);
+  const module = text !== undefined && MAY_EXPORT_GETTER.test(text) ? project.parse(file) : undefined;
+  if (module === undefined) {
+    project.cache.set(cacheKey(file), out);
+    return { getters: out, complete: true };
+  }
+  walk.visiting.add(file);
+  let complete = true;
+  const local = localGetters(module.program);
+  const imports = relativeImports(module.program);
+  const from = (specifier: unknown): Map<string, GetterKind> | undefined => {
+    if (!isRelative(specifier)) return undefined;
+    const target = project.resolveImport(file, specifier);
+    if (target === undefined) return undefined;
+    const result = exportedGetters(target, project, depth + 1, walk);
+    if (!result.complete) complete = false;
+    return result.getters;
+  };
+  /** The kind of a local name: a getter of this module, or one it imports. */
+  const kindOfName = (name: string): GetterKind | undefined => {
+    const own = local.get(name);
+    if (own !== undefined) return own;
+    const imported = imports.get(name);
+    return imported && imported.name !== '*' ? from(imported.specifier)?.get(imported.name) : undefined;
+  };
+  const exportValue = (exported: string | undefined, value: AstNode | undefined): void => {
+    const n = unwrap(value);
+    if (exported === undefined || n === undefined) return;
+    const kind = n.type === 'Identifier' ? kindOfName(n.name as string) : envGetterKind(n);
+    if (kind !== undefined) out.set(exported, kind);
+  };
+  const exportAll = (getters: Map<string, GetterKind> | undefined, withDefault: boolean): void => {
+    for (const [name, kind] of getters ?? []) if (withDefault || name !== 'default') out.set(name, kind);
+  };
+  for (const statement of children(module.program, 'body')) {
+    if (statement.type === 'ExportNamedDeclaration') {
+      const declaration = child(statement, 'declaration');
+      const ids =
+        declaration?.type === 'FunctionDeclaration'
+          ? [child(declaration, 'id')]
+          : children(declaration ?? statement, 'declarations').map((d) => child(d, 'id'));
+      for (const id of ids) exportValue(exportedName(id), id);
+      const source = child(statement, 'source');
+      const reexported = source ? from(source.value) : undefined;
+      for (const specifier of children(statement, 'specifiers')) {
+        const exported = exportedName(child(specifier, 'exported'));
+        const name = exportedName(child(specifier, 'local'));
+        if (exported === undefined || name === undefined) continue;
+        const kind = source ? reexported?.get(name) : kindOfName(name);
+        if (kind !== undefined) out.set(exported, kind);
+      }
+    } else if (statement.type === 'ExportAllDeclaration' && child(statement, 'exported') === undefined) {
+      exportAll(from(child(statement, 'source')?.value), false);
+    } else if (statement.type === 'ExportDefaultDeclaration') {
+      exportValue('default', child(statement, 'declaration'));
+    } else if (statement.type === 'ExpressionStatement') {
+      const expression = unwrap(child(statement, 'expression'));
+      if (expression?.type !== 'AssignmentExpression' || expression.operator !== '=') continue;
+      const path = memberNames(child(expression, 'left'))?.join('.');
+      const value = unwrap(child(expression, 'right'));
+      if (path === 'module.exports') {
+        const required = requiredSpecifier(value);
+        if (required !== undefined) exportAll(from(required), true);
+        else if (value?.type === 'ObjectExpression') {
+          for (const prop of children(value, 'properties')) {
+            if (prop.type === 'Property') exportValue(propertyKeyName(prop), child(prop, 'value'));
+            else if (prop.type === 'SpreadElement') {
+              const spread = requiredSpecifier(child(prop, 'argument'));
+              if (spread !== undefined) exportAll(from(spread), false);
+            }
+          }
+        } else exportValue('default', value);
+      } else if (path?.startsWith('exports.') || path?.startsWith('module.exports.')) {
+        exportValue(path.split('.').at(-1), value);
+      }
+    }
+  }
+  walk.visiting.delete(file);
+  if (complete) project.cache.set(cacheKey(file), out);
+  else walk.seen.set(file, { getters: out, complete });
+  return { getters: out, complete };
 }
 
 /** The getters a file can call: its own, and those it imports from other files of the project. */
 export class EnvGetters {
   readonly #local: Map<string, GetterKind>;
-  /** Local name → where it comes from and under which exported name (`*` for a namespace). */
-  readonly #imported = new Map<string, { readonly specifier: string; readonly name: string }>();
+  readonly #imported: Map<string, ImportedName>;
   readonly #file: string;
-  readonly #resolve: ImportResolver | undefined;
+  readonly #project: ProjectLookup | undefined;
   readonly #parentOf: ReadonlyMap<AstNode, AstNode>;
   readonly #exports = new Map<string, Map<string, GetterKind> | undefined>();
-  readonly #cache = new Map<ParsedModule, Map<string, GetterKind>>();
 
-  constructor(file: string, module: ParsedModule, resolve: ImportResolver | undefined) {
+  constructor(file: string, module: ParsedModule, project: ProjectLookup | undefined) {
     this.#file = file;
-    this.#resolve = resolve;
+    this.#project = project;
     this.#parentOf = module.parentOf;
     this.#local = localGetters(module.program);
-    if (resolve === undefined) return;
-    for (const statement of children(module.program, 'body')) {
-      if (statement.type === 'ImportDeclaration' && isRelative(child(statement, 'source')?.value)) {
-        if (statement.importKind === 'type') continue;
-        const specifier = child(statement, 'source')?.value as string;
-        for (const s of children(statement, 'specifiers')) {
-          const localName = exportedName(child(s, 'local'));
-          if (localName === undefined) continue;
-          const name =
-            s.type === 'ImportDefaultSpecifier'
-              ? 'default'
-              : s.type === 'ImportNamespaceSpecifier'
-                ? '*'
-                : exportedName(child(s, 'imported'));
-          if (name !== undefined) this.#imported.set(localName, { specifier, name });
-        }
-      } else if (statement.type === 'VariableDeclaration') {
-        // const { env, read: get } = require('./config')
-        for (const declarator of children(statement, 'declarations')) {
-          const specifier = requiredSpecifier(child(declarator, 'init'));
-          const pattern = child(declarator, 'id');
-          if (specifier === undefined) continue;
-          if (pattern?.type === 'Identifier') {
-            this.#imported.set(pattern.name as string, { specifier, name: '*' });
-            continue;
-          }
-          if (pattern?.type !== 'ObjectPattern') continue;
-          for (const prop of children(pattern, 'properties')) {
-            const name = prop.type === 'Property' ? propertyKeyName(prop) : undefined;
-            const localName = exportedName(child(prop, 'value'));
-            if (name !== undefined && localName !== undefined) this.#imported.set(localName, { specifier, name });
-          }
-        }
-      }
-    }
+    this.#imported = project === undefined ? new Map() : relativeImports(module.program);
   }
 
   /** Whether any call could be a getter (a fast path for files without any). */
@@ -252,13 +308,20 @@ export class EnvGetters {
 
   #exportsOf(specifier: string): Map<string, GetterKind> | undefined {
     if (this.#exports.has(specifier)) return this.#exports.get(specifier);
-    const target = this.#resolve?.(this.#file, specifier);
-    const found = target && exportedGetters(target.file, target.module, this.#resolve!, 0, this.#cache);
+    const project = this.#project;
+    const target = project?.resolveImport(this.#file, specifier);
+    const found =
+      target === undefined || project === undefined
+        ? undefined
+        : exportedGetters(target, project, 1, { visiting: new Set(), seen: new Map() }).getters;
     this.#exports.set(specifier, found);
     return found;
   }
 
-  /** The kind of getter a call's callee is (`read(…)`, `config.env(…)` on a namespace import), if any. */
+  /**
+   * The kind of getter a call's callee is, if any: `read(…)`, `config.read(…)` on a namespace
+   * import or required module, `env(…)` for a required module that is itself the getter.
+   */
   kindOf(callee: AstNode | undefined): GetterKind | undefined {
     const n = unwrap(callee);
     let localName: string | undefined;
@@ -277,8 +340,8 @@ export class EnvGetters {
       if (own !== undefined) return own;
     }
     const imported = this.#imported.get(localName);
-    if (imported === undefined) return undefined;
-    if ((imported.name === '*') !== (member !== undefined)) return undefined;
-    return this.#exportsOf(imported.specifier)?.get(member ?? imported.name);
+    // A member of a named import (`logger.info(…)`) is no getter this rule knows: nothing to read.
+    if (imported === undefined || (imported.name !== '*' && member !== undefined)) return undefined;
+    return this.#exportsOf(imported.specifier)?.get(imported.name === '*' ? (member ?? 'default') : imported.name);
   }
 }

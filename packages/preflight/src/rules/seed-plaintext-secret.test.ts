@@ -44,6 +44,53 @@ describe('INSERTs without a column list, paired through another file', () => {
     expect(await reported()).toEqual([]);
   });
 
+  it.each([
+    // Prisma on SQLite redefines a table by creating a copy and renaming it into place.
+    [
+      'a rename into place',
+      '002.sql',
+      'CREATE TABLE "new_users" (id int, email text, name text);\nDROP TABLE "users";\nALTER TABLE "new_users" RENAME TO "users";\n',
+    ],
+    ['a MySQL RENAME TABLE', '002.sql', 'RENAME TABLE users_old TO users_archive, users_new TO users;\n'],
+    [
+      'a knex alterTable',
+      '002.js',
+      "exports.up = (knex) => knex.schema.alterTable('users', (t) => t.dropColumn('password'));\n",
+    ],
+    [
+      'an ALTER TABLE in a JS migration',
+      '002.ts',
+      "export async function up(q) { await q.query('ALTER TABLE users RENAME COLUMN password TO name'); }\n",
+    ],
+  ])('pairs nothing through a table changed by %s', async (_, name, change) => {
+    write({
+      'migrations/001.sql': MIGRATION,
+      [`migrations/${name}`]: change,
+      'seeds/dev.sql': "INSERT INTO users VALUES (1, 'ann@example.test', 'Ann Example');\n",
+    });
+    expect(await reported()).toEqual([]);
+  });
+
+  it('pairs only within the package of the seed (its nearest package.json)', async () => {
+    write({
+      'apps/auth/package.json': '{}',
+      'apps/auth/db/schema.sql': MIGRATION,
+      'apps/blog/package.json': '{}',
+      'apps/blog/db/seed.sql': "INSERT INTO users VALUES (1, 'Ann', 'Likes cats');\n",
+      'apps/auth/db/seeds/dev.sql': "INSERT INTO users VALUES (1, 'ann@example.test', 'pw-1');\n",
+    });
+    expect(await reported()).toEqual(['apps/auth/db/seeds/dev.sql:1']);
+  });
+
+  it('does not count FULLTEXT or SPATIAL keys as columns', async () => {
+    write({
+      'migrations/001.sql':
+        'CREATE TABLE users (id int, email text, password text, FULLTEXT KEY ft (email), SPATIAL INDEX sp (id));\n',
+      'seeds/dev.sql': "INSERT INTO users VALUES (1, 'a@example.test', 'pw-1');\n",
+    });
+    expect(await reported()).toEqual(['seeds/dev.sql:1']);
+  });
+
   it('judges a file on its own without a project (the ESLint plugin, analyzeFile)', () => {
     const text = "INSERT INTO users VALUES (1, 'a@example.test', 'pw-1');\n";
     expect(analyzeFile('seeds/dev.sql', text, { rules: ['seed-plaintext-secret'] }).findings).toEqual([]);

@@ -60,7 +60,7 @@ function checkJs(context: FileContext): RawFinding[] {
       // Raw SQL inside the migration: knex.raw(`INSERT …`), queryRunner.query('UPDATE …').
       const text = rawText(node);
       if (text && /\b(insert|update)\b/i.test(text))
-        out.push(...checkSql(text, node.start + 1, context.project?.sqlTables()));
+        out.push(...checkSql(text, node.start + 1, context.project?.sqlTables(context.file)));
     }
   }
   return out;
@@ -84,5 +84,6 @@ export const seedPlaintextSecret: FileRule = {
   summary: 'A seed or migration writes a plaintext literal into a secret/password/api-key column.',
   fix: 'Hash the value (argon2id, bcrypt, scrypt) at seed time or read it from the secret source; never commit it.',
   appliesTo: (file) => file.endsWith('.sql') || (SEED_PATH.test(file) && /\.[cm]?[jt]sx?$/.test(file)),
-  check: (context) => (context.isJs ? checkJs(context) : checkSql(context.text, 0, context.project?.sqlTables())),
+  check: (context) =>
+    context.isJs ? checkJs(context) : checkSql(context.text, 0, context.project?.sqlTables(context.file)),
 };

@@ -1,0 +1,97 @@
+// What a file rule may ask about the rest of a scanned project: the file a relative import names
+// (env helpers in config modules) and the tables that SQL files create (seeds without column lists).
+// Nothing parsed is kept here: rules keep what they derive in the lookup's cache.
+import { posix } from 'node:path';
+import { JS_EXTENSIONS, type ParsedModule, parseModule } from './js-ast.ts';
+import type { ProjectLookup, SqlTables } from './rule.ts';
+import { sqlChangedTables, sqlCreatedTables } from './sql.ts';
+
+/** The file a relative import names, the way TypeScript and Node look for it. */
+export function importTarget(files: ReadonlySet<string>, fromFile: string, specifier: string): string | undefined {
+  const base = posix.normalize(posix.join(posix.dirname(fromFile), specifier));
+  if (base === '..' || base.startsWith('../')) return undefined;
+  const candidates = [base];
+  // TypeScript's ESM imports name the emitted file: './env.js' is './env.ts' in the sources.
+  const emitted = /\.([cm]?)jsx?$/.exec(base);
+  if (emitted) {
+    const stem = base.slice(0, -emitted[0].length);
+    candidates.push(`${stem}.${emitted[1]}ts`, ...(emitted[1] === '' ? [`${stem}.tsx`] : []));
+  }
+  const dir = base === '.' ? '' : `${base}/`;
+  for (const ext of JS_EXTENSIONS) candidates.push(`${base}${ext}`);
+  for (const ext of JS_EXTENSIONS) candidates.push(`${dir}index${ext}`);
+  return candidates.find((c) => files.has(c) && JS_EXTENSIONS.some((ext) => c.endsWith(ext)));
+}
+
+/** How `scan()` reads the project. */
+export interface ProjectFiles {
+  /** Every scanned file, relative to the root, with `/`. */
+  readonly files: readonly string[];
+  /** A file's text, or `undefined` when it is too large to read. */
+  read(file: string): string | undefined;
+}
+
+const sameColumns = (a: readonly (string | undefined)[], b: readonly (string | undefined)[]): boolean =>
+  a.length === b.length && a.every((c, i) => c === b[i]);
+
+/** The {@link ProjectLookup} of a scan; everything is computed on first use and kept for the scan. */
+export function projectLookup({ files, read }: ProjectFiles): ProjectLookup {
+  const fileSet = new Set(files);
+
+  const resolveImport = (fromFile: string, specifier: string): string | undefined =>
+    importTarget(fileSet, fromFile, specifier);
+  const parse = (file: string): ParsedModule | undefined => {
+    const text = JS_EXTENSIONS.some((ext) => file.endsWith(ext)) ? read(file) : undefined;
+    return text === undefined ? undefined : parseModule(file, text);
+  };
+
+  // The package a file belongs to: the nearest directory with a package.json ('' for the root).
+  const packageOf = new Map<string, string>();
+  const packageDir = (file: string): string => {
+    const dir = posix.dirname(file) === '.' ? '' : posix.dirname(file);
+    let known = packageOf.get(dir);
+    if (known === undefined) {
+      if (fileSet.has(dir === '' ? 'package.json' : `${dir}/package.json`) || dir === '') known = dir;
+      else known = packageDir(dir);
+      packageOf.set(dir, known);
+    }
+    return known;
+  };
+
+  // Tables of the .sql files of each package, for INSERTs without a column list in seeds kept
+  // apart from the migrations that create the tables. A table created with other columns in
+  // another file of the package, or touched by an ALTER TABLE, a rename or a migration API call
+  // anywhere in the project, is ambiguous (null): nothing is paired through it.
+  let changed: Set<string> | undefined;
+  const byPackage = new Map<string, Map<string, readonly (string | undefined)[] | null>>();
+  const sqlTables = (fromFile: string): SqlTables => {
+    if (changed === undefined) {
+      changed = new Set();
+      for (const file of files) {
+        if (!file.endsWith('.sql') && !JS_EXTENSIONS.some((ext) => file.endsWith(ext))) continue;
+        const text = read(file);
+        if (text === undefined || !/\b(?:alter|rename)|Column|Table\s*\(|schema\.table/i.test(text)) continue;
+        for (const name of sqlChangedTables(text)) changed.add(name);
+      }
+    }
+    const pkg = packageDir(fromFile);
+    let tables = byPackage.get(pkg);
+    if (tables !== undefined) return tables;
+    tables = new Map();
+    for (const file of files) {
+      if (!file.endsWith('.sql') || packageDir(file) !== pkg) continue;
+      const text = read(file);
+      if (text === undefined) continue;
+      for (const [name, columns] of sqlCreatedTables(text)) {
+        const known = tables.get(name);
+        const same = known !== undefined && known !== null && columns !== null && sameColumns(known, columns);
+        tables.set(name, known === undefined ? columns : same ? known : null);
+      }
+    }
+    for (const name of tables.keys()) if (changed.has(name)) tables.set(name, null);
+    byPackage.set(pkg, tables);
+    return tables;
+  };
+
+  return { resolveImport, read, parse, sqlTables, cache: new Map() };
+}
