@@ -8,7 +8,8 @@ import { sqlChangedTables, sqlCreatedTables } from './sql.ts';
 
 /** The file a relative import names, the way TypeScript and Node look for it. */
 export function importTarget(files: ReadonlySet<string>, fromFile: string, specifier: string): string | undefined {
-  const base = posix.normalize(posix.join(posix.dirname(fromFile), specifier));
+  // './config/' and './' name directories, like './config' and '.'.
+  const base = posix.normalize(posix.join(posix.dirname(fromFile), specifier)).replace(/(.)\/+$/, '$1');
   if (base === '..' || base.startsWith('../')) return undefined;
   const candidates = [base];
   // TypeScript's ESM imports name the emitted file: './env.js' is './env.ts' in the sources.
@@ -70,7 +71,7 @@ export function projectLookup({ files, read }: ProjectFiles): ProjectLookup {
       for (const file of files) {
         if (!file.endsWith('.sql') && !JS_EXTENSIONS.some((ext) => file.endsWith(ext))) continue;
         const text = read(file);
-        if (text === undefined || !/\b(?:alter|rename)|Column|Table\s*\(|schema\.table/i.test(text)) continue;
+        if (text === undefined || !/alter|rename|column|table\s*\(/i.test(text)) continue;
         for (const name of sqlChangedTables(text)) changed.add(name);
       }
     }

@@ -119,16 +119,7 @@ function readList(tokens: SqlToken[], i: number): { items: SqlToken[][]; next: n
   return { items, next: j };
 }
 
-const TABLE_CONSTRAINTS = new Set([
-  'CONSTRAINT',
-  'PRIMARY',
-  'UNIQUE',
-  'FOREIGN',
-  'CHECK',
-  'EXCLUDE',
-  'FULLTEXT',
-  'SPATIAL',
-]);
+const TABLE_CONSTRAINTS = new Set(['CONSTRAINT', 'PRIMARY', 'UNIQUE', 'FOREIGN', 'CHECK', 'EXCLUDE']);
 
 /** `schema.table` / `"table"` at `tokens[i]`: the name as written (parts lower case, joined by `.`) and the next index. */
 function readTableName(tokens: SqlToken[], i: number): { name: string | undefined; next: number } {
@@ -151,6 +142,10 @@ function isTableConstraint(item: readonly SqlToken[]): boolean {
   if (first?.kind !== 'word') return false;
   const word = first.value.toUpperCase();
   if (word === 'KEY' || word === 'INDEX') return isPunct(item[1], '(') || isPunct(item[2], '(');
+  // MySQL `FULLTEXT KEY ft (…)`, `SPATIAL INDEX (…)`; a column may be named `spatial` too.
+  if (word === 'FULLTEXT' || word === 'SPATIAL') {
+    return isWord(item[1], 'KEY') || isWord(item[1], 'INDEX') || isPunct(item[1], '(');
+  }
   return TABLE_CONSTRAINTS.has(word);
 }
 
@@ -193,10 +188,13 @@ export function sqlCreatedTables(text: string): Map<string, (string | undefined)
   return createdTables(tokenizeSql(text));
 }
 
-const TABLE_NAME = String.raw`((?:[\w$]+|"[^"]+"|\x60[^\x60]+\x60|\[[^\]]+\])(?:\s*\.\s*(?:[\w$]+|"[^"]+"|\x60[^\x60]+\x60|\[[^\]]+\]))*)`;
-/** `ALTER TABLE [IF EXISTS] [ONLY] name`, `… RENAME TO name`, MySQL `RENAME TABLE a TO b[, c TO d]`. */
+const TABLE_NAME = String.raw`((?:[\w$]+|"[^"\n]{1,128}"|\x60[^\x60\n]{1,128}\x60|\[[^\]\n]{1,128}\])(?:\s*\.\s*(?:[\w$]+|"[^"\n]{1,128}"|\x60[^\x60\n]{1,128}\x60|\[[^\]\n]{1,128}\]))*)`;
+/**
+ * `ALTER TABLE [IF EXISTS] [ONLY] name`, `… RENAME TO name`, MySQL `RENAME TABLE a TO b[, c TO d]`,
+ * SQL Server `sp_rename 'a', 'b'`. Lengths are bounded, so odd input cannot make the search quadratic.
+ */
 const CHANGED_TABLE = new RegExp(
-  String.raw`\balter\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?${TABLE_NAME}|\brename\s+to\s+${TABLE_NAME}|\brename\s+table\s+([^;]+)`,
+  String.raw`\balter\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?${TABLE_NAME}|\brename\s+to\s+${TABLE_NAME}|\brename\s+table\s+([^;]{1,2000})|\bsp_rename\s+N?'([^'\n]{1,256})'\s*,\s*N?'([^'\n]{1,256})'`,
   'gi',
 );
 
@@ -231,6 +229,8 @@ export function sqlChangedTables(text: string): Set<string> {
   for (const match of text.matchAll(CHANGED_TABLE)) {
     if (match[1] !== undefined) add(match[1]);
     if (match[2] !== undefined) add(match[2]);
+    if (match[4] !== undefined) add(match[4]);
+    if (match[5] !== undefined) add(match[5]);
     if (match[3] !== undefined) {
       for (const pair of match[3].split(',')) for (const name of pair.split(/\bto\b/i)) if (name.trim()) add(name);
     }

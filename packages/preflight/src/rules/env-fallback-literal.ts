@@ -160,13 +160,7 @@ function checkJs(context: FileContext): RawFinding[] {
       const [nameArg, fallbackArg] = children(node, 'arguments');
       const name = getters.any ? stringValue(nameArg) : undefined;
       const value = name === undefined ? undefined : fallbackLiteral(fallbackArg, constants);
-      // `env('X', 'a') || 'b'` reports once, as the `||` chain.
-      const parent = context.module.parentOf.get(node);
-      const inChain =
-        parent?.type === 'LogicalExpression' &&
-        child(parent, 'left') === node &&
-        fallbackLiteral(child(parent, 'right'), constants) !== undefined;
-      if (name !== undefined && value !== undefined && !inChain && secretOrCredentialUrl(name, value)) {
+      if (name !== undefined && value !== undefined && secretOrCredentialUrl(name, value)) {
         if (getters.kindOf(child(node, 'callee')) === 'default') {
           out.push(finding(node, name, value, "a getter's default argument", stringRanges(node, nodes)));
         }

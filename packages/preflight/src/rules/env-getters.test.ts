@@ -101,8 +101,39 @@ describe('env getters imported from other files', () => {
     ]);
   });
 
-  it('reads a barrel once for all the files that import it', async () => {
+  it('answers the same whatever the order of statements in a cycle, and follows chains of any length', async () => {
+    const chain: Record<string, string> = {};
+    for (let i = 0; i < 40; i++) chain[`chain/c${i}.ts`] = `export * from './c${i + 1}';\n`;
+    chain['chain/c40.ts'] = GETTER;
+    write({
+      ...chain,
+      'a.ts': `export * from './b';\n${GETTER}`,
+      'b.ts': "export * from './a';\n",
+      'r1.ts': "export * from './a';\nexport { fromEnv as y } from './b';\n",
+      'r2.ts': "export { fromEnv as y } from './b';\nexport * from './a';\n",
+      'uses.ts': [
+        "import { y as y1 } from './r1';",
+        "import { y as y2 } from './r2/';",
+        "import { fromEnv as deep } from './chain/c0.js';",
+        "export const x = [y1('JWT_SECRET') || 'x', y2('API_TOKEN') || 'x', deep('DB_PASSWORD') || 'x'];",
+        '',
+      ].join('\n'),
+    });
+    expect(await reported()).toEqual(['uses.ts:4', 'uses.ts:4', 'uses.ts:4']);
+  });
+
+  it('follows `exports.name = name` of a required helper', async () => {
+    write({
+      'config.js': 'exports.get = (name) => process.env[name];\n',
+      'lib.js': "const { get } = require('./config');\nexports.get = get;\n",
+      'app.js': "const { get } = require('./lib');\nmodule.exports = get('JWT_SECRET') || 'x';\n",
+    });
+    expect(await reported()).toEqual(['app.js:2']);
+  });
+
+  it('reads a barrel once for all the files that import it, also when a module imports the barrel', async () => {
     const modules: Record<string, string> = {};
+    modules['lib/cyclic.ts'] = "import { t1 } from './index';\nexport default t1;\n";
     for (let i = 0; i < 50; i++) modules[`lib/m${i}.ts`] = `export const t${i} = (env: string) => env;\n`;
     modules['lib/index.ts'] = `${Object.keys(modules)
       .map((f) => `export * from './${f.slice(4, -3)}';`)
@@ -121,6 +152,16 @@ describe('env getters imported from other files', () => {
 });
 
 describe("a getter's default argument", () => {
+  it('reports both fallbacks of `env(name, literal) || literal`, keeping the public demo value critical', () => {
+    const text = [
+      'const envOr = (name: string, fallback?: string) => process.env[name] ?? fallback;',
+      "export const a = envOr('JWT_SECRET', 'changeme') || '';",
+      '',
+    ].join('\n');
+    const findings = analyzeFile('a.ts', text, { rules: ['env-fallback-literal'] }).findings;
+    expect(findings.map((f) => f.severity).sort()).toEqual(['critical', 'error']);
+  });
+
   it('reports a secret literal passed as the fallback, and nothing for settings or non-literals', () => {
     const text = [
       'function envOr(name: string, fallback = ""): string { return process.env[name] ?? fallback; }',

@@ -161,79 +161,63 @@ function memberNames(node: AstNode | undefined): string[] | undefined {
 }
 
 /**
- * How many files deep imports and re-exports are followed (barrels of barrels of the config
- * module); only a bound for the stack, far beyond real layouts.
+ * Where one exported name of a module comes from: a getter of the module itself, or a name of
+ * another module (`file` as resolved, `name` there; `'*'` is not a name but "whatever is asked").
  */
-const MAX_DEPTH = 32;
+type ExportSource = { readonly kind: GetterKind } | { readonly file: string; readonly name: string };
 
-/** The getters a module exports, by exported name; `complete` is false when a cycle or the depth cut it short. */
-interface ModuleExports {
-  readonly getters: Map<string, GetterKind>;
-  readonly complete: boolean;
+/**
+ * What a module exports, as far as getters go: its exported names with their sources, and the
+ * modules it re-exports whole (`export * from`, `module.exports = require(…)`), with or without
+ * their `default`. Worked out once per file and scan, from the file alone.
+ */
+interface ExportTable {
+  readonly names: Map<string, ExportSource>;
+  readonly all: { readonly file: string; readonly withDefault: boolean }[];
 }
 
-/** Where complete results live in the scan's cache: a barrel a thousand files import is read once. */
-const cacheKey = (file: string): string => `env-fallback-literal:exports:${file}`;
+const NO_EXPORTS: ExportTable = { names: new Map(), all: [] };
 
 /** Only a file that mentions `env`, or exports something it may have imported, can export a getter. */
-const MAY_EXPORT_GETTER = /\benv\b|\bexport\b[^;]*\bfrom\b|\bexport\s*(?:\{|default\b)|\bmodule\.exports\b/;
+const MAY_EXPORT_GETTER = /\benv\b|\bexport\s*(?:\*|\{|default\b)|\bmodule\.exports\b|\bexports\.[\w$]+\s*=/;
 
 /**
- * The state of one lookup: files on the current path, and results a cycle cut short, which are
- * kept for this lookup only, so each lookup starts afresh and the scan order changes nothing.
+ * The export table of `file`: `export const env = …`, `export { read as env }`, `export default
+ * read`, `module.exports = { env }` (spreads of `require('./x')` included), `module.exports =
+ * require('./x')`, `module.exports = (name) => …` (as `default`), `exports.env = env`, re-exports
+ * (`export { env } from './env'`, `export * from './env'`) and names it imports and exports again.
  */
-interface Walk {
-  readonly visiting: Set<string>;
-  readonly seen: Map<string, ModuleExports>;
-}
-
-/**
- * The env getters a module exports: `export const env = …`, `export { read as env }`,
- * `export default read`, `module.exports = { env }` (spreads of `require('./x')` included),
- * `module.exports = require('./x')`, `module.exports = (name) => …` (as `default`),
- * `exports.env = env`, re-exports (`export { env } from './env'`, `export * from './env'`) and
- * names the module imports and exports again, followed {@link MAX_DEPTH} files deep.
- */
-function exportedGetters(file: string, project: ProjectLookup, depth: number, walk: Walk): ModuleExports {
-  const cached = project.cache.get(cacheKey(file)) as Map<string, GetterKind> | undefined;
-  if (cached) return { getters: cached, complete: true };
-  const seen = walk.seen.get(file);
-  if (seen) return seen;
-  if (walk.visiting.has(file) || depth > MAX_DEPTH) return { getters: new Map(), complete: false };
-  const out = new Map<string, GetterKind>();
+function exportTable(file: string, project: ProjectLookup): ExportTable {
+  const key = `env-fallback-literal:exports:${file}`;
+  const cached = project.cache.get(key) as ExportTable | undefined;
+  if (cached) return cached;
   const text = project.read(file);
   const module = text !== undefined && MAY_EXPORT_GETTER.test(text) ? project.parse(file) : undefined;
-  if (module === undefined) {
-    project.cache.set(cacheKey(file), out);
-    return { getters: out, complete: true };
-  }
-  walk.visiting.add(file);
-  let complete = true;
+  const table: ExportTable = module === undefined ? NO_EXPORTS : { names: new Map(), all: [] };
+  project.cache.set(key, table);
+  if (module === undefined) return table;
   const local = localGetters(module.program);
   const imports = relativeImports(module.program);
-  const from = (specifier: unknown): Map<string, GetterKind> | undefined => {
-    if (!isRelative(specifier)) return undefined;
-    const target = project.resolveImport(file, specifier);
-    if (target === undefined) return undefined;
-    const result = exportedGetters(target, project, depth + 1, walk);
-    if (!result.complete) complete = false;
-    return result.getters;
-  };
-  /** The kind of a local name: a getter of this module, or one it imports. */
-  const kindOfName = (name: string): GetterKind | undefined => {
+  const target = (specifier: unknown): string | undefined =>
+    isRelative(specifier) ? project.resolveImport(file, specifier) : undefined;
+  /** Where a local name comes from: a getter of this module, or a name it imports. */
+  const sourceOfName = (name: string): ExportSource | undefined => {
     const own = local.get(name);
-    if (own !== undefined) return own;
+    if (own !== undefined) return { kind: own };
     const imported = imports.get(name);
-    return imported && imported.name !== '*' ? from(imported.specifier)?.get(imported.name) : undefined;
+    const from = imported && imported.name !== '*' ? target(imported.specifier) : undefined;
+    return from === undefined ? undefined : { file: from, name: imported!.name };
   };
   const exportValue = (exported: string | undefined, value: AstNode | undefined): void => {
     const n = unwrap(value);
     if (exported === undefined || n === undefined) return;
-    const kind = n.type === 'Identifier' ? kindOfName(n.name as string) : envGetterKind(n);
-    if (kind !== undefined) out.set(exported, kind);
+    const kind = n.type === 'Identifier' ? undefined : envGetterKind(n);
+    const source = n.type === 'Identifier' ? sourceOfName(n.name as string) : kind && { kind };
+    if (source !== undefined) table.names.set(exported, source);
   };
-  const exportAll = (getters: Map<string, GetterKind> | undefined, withDefault: boolean): void => {
-    for (const [name, kind] of getters ?? []) if (withDefault || name !== 'default') out.set(name, kind);
+  const exportAll = (specifier: unknown, withDefault: boolean): void => {
+    const from = target(specifier);
+    if (from !== undefined) table.all.push({ file: from, withDefault });
   };
   for (const statement of children(module.program, 'body')) {
     if (statement.type === 'ExportNamedDeclaration') {
@@ -243,17 +227,17 @@ function exportedGetters(file: string, project: ProjectLookup, depth: number, wa
           ? [child(declaration, 'id')]
           : children(declaration ?? statement, 'declarations').map((d) => child(d, 'id'));
       for (const id of ids) exportValue(exportedName(id), id);
-      const source = child(statement, 'source');
-      const reexported = source ? from(source.value) : undefined;
+      const from = child(statement, 'source') ? target(child(statement, 'source')?.value) : undefined;
+      const reexports = child(statement, 'source') !== undefined;
       for (const specifier of children(statement, 'specifiers')) {
         const exported = exportedName(child(specifier, 'exported'));
         const name = exportedName(child(specifier, 'local'));
         if (exported === undefined || name === undefined) continue;
-        const kind = source ? reexported?.get(name) : kindOfName(name);
-        if (kind !== undefined) out.set(exported, kind);
+        const source = reexports ? (from === undefined ? undefined : { file: from, name }) : sourceOfName(name);
+        if (source !== undefined) table.names.set(exported, source);
       }
     } else if (statement.type === 'ExportAllDeclaration' && child(statement, 'exported') === undefined) {
-      exportAll(from(child(statement, 'source')?.value), false);
+      exportAll(child(statement, 'source')?.value, false);
     } else if (statement.type === 'ExportDefaultDeclaration') {
       exportValue('default', child(statement, 'declaration'));
     } else if (statement.type === 'ExpressionStatement') {
@@ -263,13 +247,13 @@ function exportedGetters(file: string, project: ProjectLookup, depth: number, wa
       const value = unwrap(child(expression, 'right'));
       if (path === 'module.exports') {
         const required = requiredSpecifier(value);
-        if (required !== undefined) exportAll(from(required), true);
+        if (required !== undefined) exportAll(required, true);
         else if (value?.type === 'ObjectExpression') {
           for (const prop of children(value, 'properties')) {
             if (prop.type === 'Property') exportValue(propertyKeyName(prop), child(prop, 'value'));
             else if (prop.type === 'SpreadElement') {
               const spread = requiredSpecifier(child(prop, 'argument'));
-              if (spread !== undefined) exportAll(from(spread), false);
+              if (spread !== undefined) exportAll(spread, false);
             }
           }
         } else exportValue('default', value);
@@ -278,10 +262,36 @@ function exportedGetters(file: string, project: ProjectLookup, depth: number, wa
       }
     }
   }
-  walk.visiting.delete(file);
-  if (complete) project.cache.set(cacheKey(file), out);
-  else walk.seen.set(file, { getters: out, complete });
-  return { getters: out, complete };
+  return table;
+}
+
+/**
+ * The kind of getter `name` of `file` is, if any: a search over the export tables of the
+ * project, each (file, name) visited once, so cycles end, any chain length works and the answer
+ * does not depend on the order of statements or of files. Answers are kept for the scan.
+ */
+function exportedGetter(file: string, name: string, project: ProjectLookup): GetterKind | undefined {
+  const key = `env-fallback-literal:getter:${file}\0${name}`;
+  if (project.cache.has(key)) return project.cache.get(key) as GetterKind | undefined;
+  const seen = new Set<string>();
+  const stack: [string, string][] = [[file, name]];
+  let found: GetterKind | undefined;
+  while (stack.length > 0 && found === undefined) {
+    const [f, n] = stack.pop()!;
+    const id = `${f}\0${n}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const table = exportTable(f, project);
+    const source = table.names.get(n);
+    if (source !== undefined) {
+      if ('kind' in source) found = source.kind;
+      else stack.push([source.file, source.name]);
+      continue; // a name the module exports itself hides the same name of an `export *`
+    }
+    for (const all of table.all) if (all.withDefault || n !== 'default') stack.push([all.file, n]);
+  }
+  project.cache.set(key, found);
+  return found;
 }
 
 /** The getters a file can call: its own, and those it imports from other files of the project. */
@@ -291,7 +301,6 @@ export class EnvGetters {
   readonly #file: string;
   readonly #project: ProjectLookup | undefined;
   readonly #parentOf: ReadonlyMap<AstNode, AstNode>;
-  readonly #exports = new Map<string, Map<string, GetterKind> | undefined>();
 
   constructor(file: string, module: ParsedModule, project: ProjectLookup | undefined) {
     this.#file = file;
@@ -304,18 +313,6 @@ export class EnvGetters {
   /** Whether any call could be a getter (a fast path for files without any). */
   get any(): boolean {
     return this.#local.size > 0 || this.#imported.size > 0;
-  }
-
-  #exportsOf(specifier: string): Map<string, GetterKind> | undefined {
-    if (this.#exports.has(specifier)) return this.#exports.get(specifier);
-    const project = this.#project;
-    const target = project?.resolveImport(this.#file, specifier);
-    const found =
-      target === undefined || project === undefined
-        ? undefined
-        : exportedGetters(target, project, 1, { visiting: new Set(), seen: new Map() }).getters;
-    this.#exports.set(specifier, found);
-    return found;
   }
 
   /**
@@ -342,6 +339,9 @@ export class EnvGetters {
     const imported = this.#imported.get(localName);
     // A member of a named import (`logger.info(…)`) is no getter this rule knows: nothing to read.
     if (imported === undefined || (imported.name !== '*' && member !== undefined)) return undefined;
-    return this.#exportsOf(imported.specifier)?.get(imported.name === '*' ? (member ?? 'default') : imported.name);
+    const project = this.#project;
+    const target = project?.resolveImport(this.#file, imported.specifier);
+    if (project === undefined || target === undefined) return undefined;
+    return exportedGetter(target, imported.name === '*' ? (member ?? 'default') : imported.name, project);
   }
 }

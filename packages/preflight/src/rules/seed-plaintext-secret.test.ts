@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { useTempProject } from '../../test/fixtures/temp-project.ts';
 import { analyzeFile } from '../engine.ts';
+import { sqlChangedTables } from '../sql.ts';
 
 const { write, reported } = useTempProject('seed-plaintext-secret');
 
@@ -58,6 +59,11 @@ describe('INSERTs without a column list, paired through another file', () => {
       "exports.up = (knex) => knex.schema.alterTable('users', (t) => t.dropColumn('password'));\n",
     ],
     [
+      'SQL Server sp_rename',
+      '002.sql',
+      "CREATE TABLE users_new (id int, name text, email text);\nEXEC sp_rename N'users_new', N'users';\n",
+    ],
+    [
       'an ALTER TABLE in a JS migration',
       '002.ts',
       "export async function up(q) { await q.query('ALTER TABLE users RENAME COLUMN password TO name'); }\n",
@@ -89,6 +95,18 @@ describe('INSERTs without a column list, paired through another file', () => {
       'seeds/dev.sql': "INSERT INTO users VALUES (1, 'a@example.test', 'pw-1');\n",
     });
     expect(await reported()).toEqual(['seeds/dev.sql:1']);
+  });
+
+  it('reads columns named spatial or fulltext as columns', () => {
+    const text =
+      "CREATE TABLE places (id int, spatial text, password text, fulltext text);\nINSERT INTO places VALUES (1, 'geo', 'pw-1', 'n');\n";
+    const findings = analyzeFile('seeds/places.sql', text, { rules: ['seed-plaintext-secret'] }).findings;
+    expect(findings.map((f) => [f.start.line, f.start.column])).toEqual([[2, 38]]); // pw-1, in the password column
+  });
+
+  it('finds no table in unclosed quotes and brackets, however many', () => {
+    expect([...sqlChangedTables('alter table ['.repeat(40_000))]).toEqual([]);
+    expect([...sqlChangedTables(`rename table ${'a to b, '.repeat(20_000)}`)].length).toBeGreaterThan(0);
   });
 
   it('judges a file on its own without a project (the ESLint plugin, analyzeFile)', () => {
