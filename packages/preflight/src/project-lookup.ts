@@ -8,9 +8,14 @@ import { sqlChangedTables, sqlCreatedTables } from './sql.ts';
 
 /** The file a relative import names, the way TypeScript and Node look for it. */
 export function importTarget(files: ReadonlySet<string>, fromFile: string, specifier: string): string | undefined {
-  // './config/' and './' name directories, like './config' and '.'.
+  // './config/' and './' name a directory only: its index, never a file beside it.
+  const directoryOnly = specifier.endsWith('/') || specifier === '.' || specifier === '..';
   const base = posix.normalize(posix.join(posix.dirname(fromFile), specifier)).replace(/(.)\/+$/, '$1');
   if (base === '..' || base.startsWith('../')) return undefined;
+  const dir = base === '.' ? '' : `${base}/`;
+  if (directoryOnly) {
+    return JS_EXTENSIONS.map((ext) => `${dir}index${ext}`).find((c) => files.has(c));
+  }
   const candidates = [base];
   // TypeScript's ESM imports name the emitted file: './env.js' is './env.ts' in the sources.
   const emitted = /\.([cm]?)jsx?$/.exec(base);
@@ -18,7 +23,6 @@ export function importTarget(files: ReadonlySet<string>, fromFile: string, speci
     const stem = base.slice(0, -emitted[0].length);
     candidates.push(`${stem}.${emitted[1]}ts`, ...(emitted[1] === '' ? [`${stem}.tsx`] : []));
   }
-  const dir = base === '.' ? '' : `${base}/`;
   for (const ext of JS_EXTENSIONS) candidates.push(`${base}${ext}`);
   for (const ext of JS_EXTENSIONS) candidates.push(`${dir}index${ext}`);
   return candidates.find((c) => files.has(c) && JS_EXTENSIONS.some((ext) => c.endsWith(ext)));

@@ -164,7 +164,9 @@ function createdTables(tokens: SqlToken[]): Map<string, (string | undefined)[] |
   for (let i = 0; i < tokens.length; i++) {
     if (!isWord(tokens[i], 'CREATE')) continue;
     let j = i + 1;
-    while (j < tokens.length && tokens[j]?.kind === 'word' && !isWord(tokens[j], 'TABLE')) j++;
+    // `CREATE [OR REPLACE] [GLOBAL|LOCAL] [TEMPORARY|TEMP] [UNLOGGED] TABLE`: a few words at most,
+    // so a run of `create create …` costs linear time.
+    while (j < i + 6 && tokens[j]?.kind === 'word' && !isWord(tokens[j], 'TABLE')) j++;
     if (!isWord(tokens[j], 'TABLE')) continue;
     j++;
     if (isWord(tokens[j], 'IF') && isWord(tokens[j + 1], 'NOT') && isWord(tokens[j + 2], 'EXISTS')) j += 3;
@@ -194,7 +196,7 @@ const TABLE_NAME = String.raw`((?:[\w$]+|"[^"\n]{1,128}"|\x60[^\x60\n]{1,128}\x6
  * SQL Server `sp_rename 'a', 'b'`. Lengths are bounded, so odd input cannot make the search quadratic.
  */
 const CHANGED_TABLE = new RegExp(
-  String.raw`\balter\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?${TABLE_NAME}|\brename\s+to\s+${TABLE_NAME}|\brename\s+table\s+([^;]{1,2000})|\bsp_rename\s+N?'([^'\n]{1,256})'\s*,\s*N?'([^'\n]{1,256})'`,
+  String.raw`\balter\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?${TABLE_NAME}|\brename\s+to\s+${TABLE_NAME}|\brename\s+table\s+([^;]{1,2000})|\bsp_rename\s+(?:@objname\s*=\s*)?N?'([^'\n]{1,256})'\s*,\s*(?:@newname\s*=\s*)?N?'([^'\n]{1,256})'`,
   'gi',
 );
 
@@ -212,6 +214,7 @@ const CHANGING_CALL =
  */
 export function sqlChangedTables(text: string): Set<string> {
   const out = new Set<string>();
+  // Every part too: `sp_rename 'users.password', 'note', 'COLUMN'` changes the table `users`.
   const add = (raw: string): void => {
     const parts = raw.split('.').map((p) =>
       p
@@ -219,8 +222,7 @@ export function sqlChangedTables(text: string): Set<string> {
         .replace(/^["`[]|["`\]]$/g, '')
         .toLowerCase(),
     );
-    out.add(parts.join('.'));
-    out.add(parts.at(-1) ?? '');
+    for (let i = 0; i < parts.length; i++) out.add(parts.slice(i).join('.')).add(parts[i] ?? '');
   };
   for (const match of text.matchAll(CHANGING_CALL)) {
     if (match[1] !== undefined) add(match[1]);
@@ -271,7 +273,10 @@ export function sqlAssignments(
         }
       }
       if (!isWord(tokens[j], 'VALUES')) {
-        while (j < tokens.length && !isPunct(tokens[j], '(') && !isPunct(tokens[j], ';')) j++;
+        // `INSERT [IGNORE] [INTO] schema.table (`: the column list starts within a few tokens, so
+        // a run of `insert insert …` costs linear time.
+        const limit = j + 16;
+        while (j < tokens.length && j < limit && !isPunct(tokens[j], '(') && !isPunct(tokens[j], ';')) j++;
         if (!isPunct(tokens[j], '(')) continue;
         const columns = readList(tokens, j);
         names = columns.items.map((item) => (item.length === 1 ? identName(item[0]) : identName(item.at(-1))));

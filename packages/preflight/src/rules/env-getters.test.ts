@@ -113,7 +113,7 @@ describe('env getters imported from other files', () => {
       'r2.ts': "export { fromEnv as y } from './b';\nexport * from './a';\n",
       'uses.ts': [
         "import { y as y1 } from './r1';",
-        "import { y as y2 } from './r2/';",
+        "import { y as y2 } from './r2';",
         "import { fromEnv as deep } from './chain/c0.js';",
         "export const x = [y1('JWT_SECRET') || 'x', y2('API_TOKEN') || 'x', deep('DB_PASSWORD') || 'x'];",
         '',
@@ -122,13 +122,38 @@ describe('env getters imported from other files', () => {
     expect(await reported()).toEqual(['uses.ts:4', 'uses.ts:4', 'uses.ts:4']);
   });
 
-  it('follows `exports.name = name` of a required helper', async () => {
+  it('reads a trailing slash as a directory, and lets a name a module exports itself hide an `export *`', async () => {
+    write({
+      'config.ts': 'export const fromEnv = (name: string) => name.toUpperCase();\n',
+      'config/index.ts': GETTER,
+      'other.ts': GETTER,
+      'other/index.ts': 'export const fromEnv = (name: string) => name.trim();\n',
+      'hiding.ts': "export * from './other';\nexport function fromEnv(name: string) { return name; }\n",
+      'cjs-hiding.js': "module.exports = { ...require('./other'), fromEnv: (k) => k.trim() };\n",
+      'uses.ts': [
+        "import { fromEnv as dir } from './config/';",
+        "import { fromEnv as notDir } from './other/';",
+        "import { fromEnv as hidden } from './hiding';",
+        "import { fromEnv as cjsHidden } from './cjs-hiding';",
+        "export const a = dir('JWT_SECRET') || 'x';",
+        "export const b = notDir('JWT_SECRET') || 'x';",
+        "export const c = hidden('JWT_SECRET') || 'x';",
+        "export const d = cjsHidden('JWT_SECRET') || 'x';",
+        '',
+      ].join('\n'),
+    });
+    expect(await reported()).toEqual(['uses.ts:5']);
+  });
+
+  it('follows `exports.name = name` of a required helper and `export const alias = imported`', async () => {
     write({
       'config.js': 'exports.get = (name) => process.env[name];\n',
       'lib.js': "const { get } = require('./config');\nexports.get = get;\n",
+      'alias.ts': "import { get as read } from './lib';\nexport const aliased = read;\n",
       'app.js': "const { get } = require('./lib');\nmodule.exports = get('JWT_SECRET') || 'x';\n",
+      'app2.ts': "import { aliased } from './alias';\nexport const s = aliased('API_TOKEN') || 'x';\n",
     });
-    expect(await reported()).toEqual(['app.js:2']);
+    expect(await reported()).toEqual(['app.js:2', 'app2.ts:2']);
   });
 
   it('reads a barrel once for all the files that import it, also when a module imports the barrel', async () => {

@@ -167,19 +167,27 @@ function memberNames(node: AstNode | undefined): string[] | undefined {
 type ExportSource = { readonly kind: GetterKind } | { readonly file: string; readonly name: string };
 
 /**
- * What a module exports, as far as getters go: its exported names with their sources, and the
+ * What a module exports, as far as getters go: its exported names with their sources (`null`: a
+ * name that is no getter, which still hides the same name of an `export *`), and the
  * modules it re-exports whole (`export * from`, `module.exports = require(…)`), with or without
  * their `default`. Worked out once per file and scan, from the file alone.
  */
 interface ExportTable {
-  readonly names: Map<string, ExportSource>;
+  readonly names: Map<string, ExportSource | null>;
   readonly all: { readonly file: string; readonly withDefault: boolean }[];
 }
 
 const NO_EXPORTS: ExportTable = { names: new Map(), all: [] };
 
-/** Only a file that mentions `env`, or exports something it may have imported, can export a getter. */
-const MAY_EXPORT_GETTER = /\benv\b|\bexport\s*(?:\*|\{|default\b)|\bmodule\.exports\b|\bexports\.[\w$]+\s*=/;
+/**
+ * Only a file that mentions `env`, re-exports, or exports and imports from a relative path can
+ * export a getter; other files are not parsed for it. (Plain searches: linear on any text.)
+ */
+function mayExportGetter(text: string): boolean {
+  if (/\benv\b|\bexport\s*(?:\*|\{|default\b)|\bmodule\.exports\b/.test(text)) return true;
+  const exports = /\bexport\b|\bexports\.[\w$]+\s*=/.test(text);
+  return exports && /\bfrom\s*['"]\.|\brequire\s*\(\s*['"]\./.test(text);
+}
 
 /**
  * The export table of `file`: `export const env = …`, `export { read as env }`, `export default
@@ -192,7 +200,7 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
   const cached = project.cache.get(key) as ExportTable | undefined;
   if (cached) return cached;
   const text = project.read(file);
-  const module = text !== undefined && MAY_EXPORT_GETTER.test(text) ? project.parse(file) : undefined;
+  const module = text !== undefined && mayExportGetter(text) ? project.parse(file) : undefined;
   const table: ExportTable = module === undefined ? NO_EXPORTS : { names: new Map(), all: [] };
   project.cache.set(key, table);
   if (module === undefined) return table;
@@ -209,11 +217,11 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
     return from === undefined ? undefined : { file: from, name: imported!.name };
   };
   const exportValue = (exported: string | undefined, value: AstNode | undefined): void => {
+    if (exported === undefined) return;
     const n = unwrap(value);
-    if (exported === undefined || n === undefined) return;
-    const kind = n.type === 'Identifier' ? undefined : envGetterKind(n);
-    const source = n.type === 'Identifier' ? sourceOfName(n.name as string) : kind && { kind };
-    if (source !== undefined) table.names.set(exported, source);
+    const kind = n === undefined || n.type === 'Identifier' ? undefined : envGetterKind(n);
+    const source = n?.type === 'Identifier' ? sourceOfName(n.name as string) : kind && { kind };
+    table.names.set(exported, source ?? null);
   };
   const exportAll = (specifier: unknown, withDefault: boolean): void => {
     const from = target(specifier);
@@ -222,11 +230,13 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
   for (const statement of children(module.program, 'body')) {
     if (statement.type === 'ExportNamedDeclaration') {
       const declaration = child(statement, 'declaration');
-      const ids =
-        declaration?.type === 'FunctionDeclaration'
-          ? [child(declaration, 'id')]
-          : children(declaration ?? statement, 'declarations').map((d) => child(d, 'id'));
-      for (const id of ids) exportValue(exportedName(id), id);
+      if (declaration?.type === 'FunctionDeclaration') {
+        exportValue(exportedName(child(declaration, 'id')), declaration);
+      }
+      // `export const env = (name) => …`, `export const get = read` (read imported), `export let x`
+      for (const declarator of children(declaration ?? statement, 'declarations')) {
+        exportValue(exportedName(child(declarator, 'id')), child(declarator, 'init'));
+      }
       const from = child(statement, 'source') ? target(child(statement, 'source')?.value) : undefined;
       const reexports = child(statement, 'source') !== undefined;
       for (const specifier of children(statement, 'specifiers')) {
@@ -234,7 +244,7 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
         const name = exportedName(child(specifier, 'local'));
         if (exported === undefined || name === undefined) continue;
         const source = reexports ? (from === undefined ? undefined : { file: from, name }) : sourceOfName(name);
-        if (source !== undefined) table.names.set(exported, source);
+        table.names.set(exported, source ?? null);
       }
     } else if (statement.type === 'ExportAllDeclaration' && child(statement, 'exported') === undefined) {
       exportAll(child(statement, 'source')?.value, false);
@@ -284,9 +294,10 @@ function exportedGetter(file: string, name: string, project: ProjectLookup): Get
     const table = exportTable(f, project);
     const source = table.names.get(n);
     if (source !== undefined) {
-      if ('kind' in source) found = source.kind;
-      else stack.push([source.file, source.name]);
-      continue; // a name the module exports itself hides the same name of an `export *`
+      // A name the module exports itself hides the same name of an `export *`, getter or not.
+      if (source !== null && 'kind' in source) found = source.kind;
+      else if (source !== null) stack.push([source.file, source.name]);
+      continue;
     }
     for (const all of table.all) if (all.withDefault || n !== 'default') stack.push([all.file, n]);
   }

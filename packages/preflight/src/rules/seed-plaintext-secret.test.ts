@@ -64,6 +64,11 @@ describe('INSERTs without a column list, paired through another file', () => {
       "CREATE TABLE users_new (id int, name text, email text);\nEXEC sp_rename N'users_new', N'users';\n",
     ],
     [
+      'a column rename with sp_rename',
+      '002.sql',
+      "EXEC sp_rename @objname = N'dbo.users.password', @newname = N'name', @objtype = 'COLUMN';\n",
+    ],
+    [
       'an ALTER TABLE in a JS migration',
       '002.ts',
       "export async function up(q) { await q.query('ALTER TABLE users RENAME COLUMN password TO name'); }\n",
@@ -102,6 +107,11 @@ describe('INSERTs without a column list, paired through another file', () => {
       "CREATE TABLE places (id int, spatial text, password text, fulltext text);\nINSERT INTO places VALUES (1, 'geo', 'pw-1', 'n');\n";
     const findings = analyzeFile('seeds/places.sql', text, { rules: ['seed-plaintext-secret'] }).findings;
     expect(findings.map((f) => [f.start.line, f.start.column])).toEqual([[2, 38]]); // pw-1, in the password column
+  });
+
+  it('reads runs of CREATE and INSERT words without pairing anything', () => {
+    const text = `${'create '.repeat(20_000)}\n${'insert '.repeat(20_000)}`;
+    expect(analyzeFile('seeds/odd.sql', text, { rules: ['seed-plaintext-secret'] }).findings).toEqual([]);
   });
 
   it('finds no table in unclosed quotes and brackets, however many', () => {
