@@ -193,10 +193,11 @@ export function sqlCreatedTables(text: string): Map<string, (string | undefined)
 const TABLE_NAME = String.raw`((?:[\w$]+|"[^"\n]{1,128}"|\x60[^\x60\n]{1,128}\x60|\[[^\]\n]{1,128}\])(?:\s*\.\s*(?:[\w$]+|"[^"\n]{1,128}"|\x60[^\x60\n]{1,128}\x60|\[[^\]\n]{1,128}\]))*)`;
 /**
  * `ALTER TABLE [IF EXISTS] [ONLY] name`, `… RENAME TO name`, MySQL `RENAME TABLE a TO b[, c TO d]`,
- * SQL Server `sp_rename 'a', 'b'`. Lengths are bounded, so odd input cannot make the search quadratic.
+ * SQL Server `sp_rename 'a', 'b'` (any argument form). Lengths are bounded, so odd input cannot make
+ * the search quadratic.
  */
 const CHANGED_TABLE = new RegExp(
-  String.raw`\balter\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?${TABLE_NAME}|\brename\s+to\s+${TABLE_NAME}|\brename\s+table\s+([^;]{1,2000})|\bsp_rename\s+(?:@objname\s*=\s*)?N?'([^'\n]{1,256})'\s*,\s*(?:@newname\s*=\s*)?N?'([^'\n]{1,256})'`,
+  String.raw`\balter\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?${TABLE_NAME}|\brename\s+to\s+${TABLE_NAME}|\brename\s+table\s+([^;]{1,2000})|\bsp_rename\s+([^;\n]{1,600})`,
   'gi',
 );
 
@@ -214,15 +215,17 @@ const CHANGING_CALL =
  */
 export function sqlChangedTables(text: string): Set<string> {
   const out = new Set<string>();
-  // Every part too: `sp_rename 'users.password', 'note', 'COLUMN'` changes the table `users`.
-  const add = (raw: string): void => {
+  // A name as written and without its schema; with `everyPart`, each part on its own as well, for
+  // `sp_rename 'users.password', 'note', 'COLUMN'`, which changes the table `users`.
+  const add = (raw: string, everyPart = false): void => {
     const parts = raw.split('.').map((p) =>
       p
         .trim()
         .replace(/^["`[]|["`\]]$/g, '')
         .toLowerCase(),
     );
-    for (let i = 0; i < parts.length; i++) out.add(parts.slice(i).join('.')).add(parts[i] ?? '');
+    out.add(parts.join('.')).add(parts.at(-1) ?? '');
+    if (everyPart) for (let i = 0; i < parts.length; i++) out.add(parts.slice(i).join('.')).add(parts[i] ?? '');
   };
   for (const match of text.matchAll(CHANGING_CALL)) {
     if (match[1] !== undefined) add(match[1]);
@@ -231,11 +234,11 @@ export function sqlChangedTables(text: string): Set<string> {
   for (const match of text.matchAll(CHANGED_TABLE)) {
     if (match[1] !== undefined) add(match[1]);
     if (match[2] !== undefined) add(match[2]);
-    if (match[4] !== undefined) add(match[4]);
-    if (match[5] !== undefined) add(match[5]);
     if (match[3] !== undefined) {
       for (const pair of match[3].split(',')) for (const name of pair.split(/\bto\b/i)) if (name.trim()) add(name);
     }
+    // sp_rename's arguments, positional or named in any order: every quoted name.
+    if (match[4] !== undefined) for (const quoted of match[4].matchAll(/'([^']{1,256})'/g)) add(quoted[1] ?? '', true);
   }
   out.delete('');
   return out;

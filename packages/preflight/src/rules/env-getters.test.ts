@@ -148,7 +148,7 @@ describe('env getters imported from other files', () => {
   it('follows `exports.name = name` of a required helper and `export const alias = imported`', async () => {
     write({
       'config.js': 'exports.get = (name) => process.env[name];\n',
-      'lib.js': "const { get } = require('./config');\nexports.get = get;\n",
+      'lib.js': 'const { get } = require(`./config`);\nexports.get = get;\n',
       'alias.ts': "import { get as read } from './lib';\nexport const aliased = read;\n",
       'app.js': "const { get } = require('./lib');\nmodule.exports = get('JWT_SECRET') || 'x';\n",
       'app2.ts': "import { aliased } from './alias';\nexport const s = aliased('API_TOKEN') || 'x';\n",

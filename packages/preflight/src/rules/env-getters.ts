@@ -186,7 +186,7 @@ const NO_EXPORTS: ExportTable = { names: new Map(), all: [] };
 function mayExportGetter(text: string): boolean {
   if (/\benv\b|\bexport\s*(?:\*|\{|default\b)|\bmodule\.exports\b/.test(text)) return true;
   const exports = /\bexport\b|\bexports\.[\w$]+\s*=/.test(text);
-  return exports && /\bfrom\s*['"]\.|\brequire\s*\(\s*['"]\./.test(text);
+  return exports && /\bfrom\s*['"\x60]\.|\brequire\s*\(\s*['"\x60]\./.test(text);
 }
 
 /**

@@ -66,7 +66,7 @@ describe('INSERTs without a column list, paired through another file', () => {
     [
       'a column rename with sp_rename',
       '002.sql',
-      "EXEC sp_rename @objname = N'dbo.users.password', @newname = N'name', @objtype = 'COLUMN';\n",
+      "EXEC sp_rename @newname = N'name', @objname = N'dbo.users.password', @objtype = 'COLUMN';\n",
     ],
     [
       'an ALTER TABLE in a JS migration',
@@ -80,6 +80,15 @@ describe('INSERTs without a column list, paired through another file', () => {
       'seeds/dev.sql': "INSERT INTO users VALUES (1, 'ann@example.test', 'Ann Example');\n",
     });
     expect(await reported()).toEqual([]);
+  });
+
+  it('does not take the schema of an altered table for a table', async () => {
+    write({
+      'migrations/001.sql': 'CREATE TABLE app (id int, email text, password text);\n',
+      'migrations/002.sql': 'ALTER TABLE app.users ADD COLUMN x int;\n',
+      'seeds/dev.sql': "INSERT INTO app VALUES (1, 'a@example.test', 'pw-1');\n",
+    });
+    expect(await reported()).toEqual(['seeds/dev.sql:1']);
   });
 
   it('pairs only within the package of the seed (its nearest package.json)', async () => {
