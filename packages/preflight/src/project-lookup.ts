@@ -1,5 +1,5 @@
-// What a file rule may ask about the rest of a scanned project: the file a relative import names
-// (env helpers in config modules) and the tables that SQL files create (seeds without column lists).
+// What a file rule may ask about the rest of a scanned project: the file an import names (env
+// helpers in config modules, also of workspace packages) and the tables that SQL files create (seeds without column lists).
 // Nothing parsed is kept here: rules keep what they derive in the lookup's cache.
 import { posix } from 'node:path';
 import { JS_EXTENSIONS, type ParsedModule, parseModule } from './js-ast.ts';
@@ -28,6 +28,71 @@ export function importTarget(files: ReadonlySet<string>, fromFile: string, speci
   return candidates.find((c) => files.has(c) && JS_EXTENSIONS.some((ext) => c.endsWith(ext)));
 }
 
+/** The JSON of a scanned package.json, or undefined. */
+function manifestOf(text: string | undefined): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = text === undefined ? undefined : JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every path string in an `exports` entry, in the order written (conditions of any name). */
+function exportPaths(entry: unknown, out: string[] = []): string[] {
+  if (typeof entry === 'string') out.push(entry);
+  else if (Array.isArray(entry)) for (const item of entry) exportPaths(item, out);
+  else if (typeof entry === 'object' && entry !== null) for (const v of Object.values(entry)) exportPaths(v, out);
+  return out;
+}
+
+/**
+ * The file an import of a workspace package names (`@acme/config`, `@acme/config/env`): the
+ * package's `exports`, `source`, `module` and `main` entries, each also with a build directory
+ * (`dist/`, `build/`, `lib/`, `out/`) read as `src/`, then `src/index` and `index`.
+ */
+function workspaceTarget(
+  files: ReadonlySet<string>,
+  packages: ReadonlyMap<string, { readonly dir: string; readonly manifest: Record<string, unknown> }>,
+  specifier: string,
+): string | undefined {
+  const parts = specifier.split('/');
+  const nameLength = specifier.startsWith('@') ? 2 : 1;
+  const pkg = packages.get(parts.slice(0, nameLength).join('/'));
+  if (pkg === undefined) return undefined;
+  const subpath = parts.slice(nameLength).join('/');
+  const exportsField = pkg.manifest.exports;
+  const conditional =
+    typeof exportsField === 'object' &&
+    exportsField !== null &&
+    !Array.isArray(exportsField) &&
+    Object.keys(exportsField).every((k) => k.startsWith('.'));
+  const key = subpath === '' ? '.' : `./${subpath}`;
+  const paths = conditional
+    ? exportPaths((exportsField as Record<string, unknown>)[key])
+    : subpath === ''
+      ? exportPaths(exportsField)
+      : [];
+  if (subpath === '') {
+    for (const field of ['source', 'module', 'main']) {
+      if (typeof pkg.manifest[field] === 'string') paths.push(pkg.manifest[field] as string);
+    }
+    paths.push('./src/', './');
+  } else paths.push(`./${subpath}`, `./src/${subpath}`);
+  const manifestFile = pkg.dir === '' ? 'package.json' : `${pkg.dir}/package.json`;
+  for (const path of paths) {
+    const relative = path.startsWith('./') || path.startsWith('../') ? path : `./${path}`;
+    const built = relative.replace(/^\.\/(?:dist|build|lib|out)\//, './src/');
+    for (const candidate of built === relative ? [relative] : [relative, built]) {
+      const found = importTarget(files, manifestFile, candidate);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}
+
 /** How `scan()` reads the project. */
 export interface ProjectFiles {
   /** Every scanned file, relative to the root, with `/`. */
@@ -43,8 +108,21 @@ const sameColumns = (a: readonly (string | undefined)[], b: readonly (string | u
 export function projectLookup({ files, read }: ProjectFiles): ProjectLookup {
   const fileSet = new Set(files);
 
-  const resolveImport = (fromFile: string, specifier: string): string | undefined =>
-    importTarget(fileSet, fromFile, specifier);
+  // Workspace packages by name, from the scanned package.json files.
+  let packages: Map<string, { dir: string; manifest: Record<string, unknown> }> | undefined;
+  const resolveImport = (fromFile: string, specifier: string): string | undefined => {
+    if (specifier.startsWith('.')) return importTarget(fileSet, fromFile, specifier);
+    if (packages === undefined) {
+      packages = new Map();
+      for (const file of files) {
+        if (file !== 'package.json' && !file.endsWith('/package.json')) continue;
+        const manifest = manifestOf(read(file));
+        if (typeof manifest?.name === 'string')
+          packages.set(manifest.name, { dir: posix.dirname(file).replace(/^\.$/, ''), manifest });
+      }
+    }
+    return workspaceTarget(fileSet, packages, specifier);
+  };
   const parse = (file: string): ParsedModule | undefined => {
     const text = JS_EXTENSIONS.some((ext) => file.endsWith(ext)) ? read(file) : undefined;
     return text === undefined ? undefined : parseModule(file, text);

@@ -170,6 +170,32 @@ describe('env getters imported from other files', () => {
     expect(await reported()).toHaveLength(200);
   });
 
+  it('follows imports of workspace packages to their sources, and no other package', async () => {
+    write({
+      'packages/config/package.json': JSON.stringify({
+        name: '@acme/config',
+        main: 'dist/index.js',
+        exports: { '.': { types: './dist/index.d.ts', import: './dist/index.js' }, './env': './dist/env.js' },
+      }),
+      'packages/config/src/index.ts': "export * from './env.js';\n",
+      'packages/config/src/env.ts': GETTER,
+      'packages/plain/package.json': JSON.stringify({ name: 'plain-config' }),
+      'packages/plain/index.js': 'exports.fromEnv = (name) => process.env[name];\n',
+      'apps/api/src/auth.ts': [
+        "import { fromEnv } from '@acme/config';",
+        "import { fromEnv as sub } from '@acme/config/env';",
+        "import { fromEnv as plain } from 'plain-config';",
+        "import { fromEnv as npm } from 'some-npm-package';",
+        "export const a = fromEnv('JWT_SECRET') || 'x';",
+        "export const b = sub('API_TOKEN') || 'x';",
+        "export const c = plain('DB_PASSWORD') || 'x';",
+        "export const d = npm('DB_PASSWORD') || 'x';",
+        '',
+      ].join('\n'),
+    });
+    expect(await reported()).toEqual(['apps/api/src/auth.ts:5', 'apps/api/src/auth.ts:6', 'apps/api/src/auth.ts:7']);
+  });
+
   it('judges a file on its own when no resolver is given (the ESLint plugin)', () => {
     const text = "import { fromEnv } from './env';\nexport const a = fromEnv('JWT_SECRET') || 'x';\n";
     expect(analyzeFile('src/a.ts', text, { rules: ['env-fallback-literal'] }).findings).toEqual([]);

@@ -86,9 +86,12 @@ function localGetters(program: AstNode): Map<string, GetterKind> {
   return out;
 }
 
-const isRelative = (specifier: unknown): specifier is string =>
-  typeof specifier === 'string' &&
-  (specifier === '.' || specifier === '..' || specifier.startsWith('./') || specifier.startsWith('../'));
+/**
+ * A specifier the project may hold: relative (`./env`, `..`) or a package name, which the lookup
+ * finds among the scanned workspace packages (`@acme/config`). Node built-ins never are.
+ */
+const isModuleSpecifier = (specifier: unknown): specifier is string =>
+  typeof specifier === 'string' && specifier !== '' && !specifier.startsWith('node:');
 
 function exportedName(node: AstNode | undefined): string | undefined {
   if (node?.type === 'Identifier') return node.name as string;
@@ -102,26 +105,26 @@ function requiredSpecifier(node: AstNode | undefined): string | undefined {
   const callee = unwrap(child(n, 'callee'));
   if (callee?.type !== 'Identifier' || callee.name !== 'require') return undefined;
   const specifier = stringValue(children(n, 'arguments')[0]);
-  return isRelative(specifier) ? specifier : undefined;
+  return isModuleSpecifier(specifier) ? specifier : undefined;
 }
 
-/** Where an imported local name comes from: a relative specifier and the exported name (`*`: the module). */
+/** Where an imported local name comes from: the specifier and the exported name (`*`: the module). */
 interface ImportedName {
   readonly specifier: string;
   readonly name: string;
 }
 
 /**
- * The module-scope names a file imports from relative paths: `import { a as b }`, `import d`,
+ * The module-scope names a file imports: `import { a as b }`, `import d`,
  * `import * as ns`, `const { a: b } = require('./x')`, `const ns = require('./x')`. Type-only
  * imports are left out.
  */
-function relativeImports(program: AstNode): Map<string, ImportedName> {
+function moduleImports(program: AstNode): Map<string, ImportedName> {
   const out = new Map<string, ImportedName>();
   for (const statement of children(program, 'body')) {
     if (statement.type === 'ImportDeclaration') {
       const specifier = child(statement, 'source')?.value;
-      if (!isRelative(specifier) || statement.importKind === 'type') continue;
+      if (!isModuleSpecifier(specifier) || statement.importKind === 'type') continue;
       for (const s of children(statement, 'specifiers')) {
         const local = exportedName(child(s, 'local'));
         const name =
@@ -180,13 +183,13 @@ interface ExportTable {
 const NO_EXPORTS: ExportTable = { names: new Map(), all: [] };
 
 /**
- * Only a file that mentions `env`, re-exports, or exports and imports from a relative path can
- * export a getter; other files are not parsed for it. (Plain searches: linear on any text.)
+ * Only a file that mentions `env`, re-exports, or exports and imports something can export a
+ * getter; other files are not parsed for it. (Plain searches: linear on any text.)
  */
 function mayExportGetter(text: string): boolean {
   if (/\benv\b|\bexport\s*(?:\*|\{|default\b)|\bmodule\.exports\b/.test(text)) return true;
   const exports = /\bexport\b|\bexports\.[\w$]+\s*=/.test(text);
-  return exports && /\bfrom\s*['"\x60]\.|\brequire\s*\(\s*['"\x60]\./.test(text);
+  return exports && /\bfrom\s*['"\x60]|\brequire\s*\(/.test(text);
 }
 
 /**
@@ -205,9 +208,9 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
   project.cache.set(key, table);
   if (module === undefined) return table;
   const local = localGetters(module.program);
-  const imports = relativeImports(module.program);
+  const imports = moduleImports(module.program);
   const target = (specifier: unknown): string | undefined =>
-    isRelative(specifier) ? project.resolveImport(file, specifier) : undefined;
+    isModuleSpecifier(specifier) ? project.resolveImport(file, specifier) : undefined;
   /** Where a local name comes from: a getter of this module, or a name it imports. */
   const sourceOfName = (name: string): ExportSource | undefined => {
     const own = local.get(name);
@@ -318,7 +321,7 @@ export class EnvGetters {
     this.#project = project;
     this.#parentOf = module.parentOf;
     this.#local = localGetters(module.program);
-    this.#imported = project === undefined ? new Map() : relativeImports(module.program);
+    this.#imported = project === undefined ? new Map() : moduleImports(module.program);
   }
 
   /** Whether any call could be a getter (a fast path for files without any). */
