@@ -116,7 +116,7 @@ export function projectLookup({ files, read }: ProjectFiles): ProjectLookup {
       packages = new Map();
       for (const file of files) {
         if (file !== 'package.json' && !file.endsWith('/package.json')) continue;
-        const manifest = manifestOf(read(file));
+        const manifest = packageManifest(file);
         if (typeof manifest?.name === 'string')
           packages.set(manifest.name, { dir: posix.dirname(file).replace(/^\.$/, ''), manifest });
       }
@@ -139,6 +139,16 @@ export function projectLookup({ files, read }: ProjectFiles): ProjectLookup {
       packageOf.set(dir, known);
     }
     return known;
+  };
+
+  const manifests = new Map<string, Record<string, unknown> | undefined>();
+  const packageManifest = (file: string): Record<string, unknown> | undefined => {
+    const dir = packageDir(file);
+    if (!manifests.has(dir)) {
+      const manifestFile = dir === '' ? 'package.json' : `${dir}/package.json`;
+      manifests.set(dir, fileSet.has(manifestFile) ? manifestOf(read(manifestFile)) : undefined);
+    }
+    return manifests.get(dir);
   };
 
   // Tables of the .sql files of each package, for INSERTs without a column list in seeds kept
@@ -176,5 +186,5 @@ export function projectLookup({ files, read }: ProjectFiles): ProjectLookup {
     return tables;
   };
 
-  return { resolveImport, read, parse, sqlTables, cache: new Map() };
+  return { resolveImport, read, parse, sqlTables, packageManifest, cache: new Map() };
 }

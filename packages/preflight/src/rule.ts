@@ -23,6 +23,8 @@ export interface ProjectLookup {
    * with a package.json), without tables that an ALTER TABLE or a rename anywhere changes.
    */
   sqlTables(fromFile: string): SqlTables;
+  /** The parsed package.json of the package `file` belongs to (its nearest one), if any. */
+  packageManifest(file: string): Readonly<Record<string, unknown>> | undefined;
 }
 
 /** What a file rule sees: one file, its text, and the parsed module when it is JS/TS. */

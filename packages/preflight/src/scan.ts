@@ -128,28 +128,6 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     }
     return text;
   };
-  const versionCache = new Map<string, string | undefined>();
-  const packageVersion = (file: string): string | undefined => {
-    const parts = file.split('/').slice(0, -1);
-    for (let i = parts.length; i >= 0; i--) {
-      const dir = parts.slice(0, i).join('/');
-      if (versionCache.has(dir)) return versionCache.get(dir);
-      const manifest = dir === '' ? 'package.json' : `${dir}/package.json`;
-      if (files.includes(manifest)) {
-        let version: string | undefined;
-        try {
-          const v = (JSON.parse(read(manifest)) as { version?: unknown }).version;
-          version = typeof v === 'string' ? v : undefined;
-        } catch {
-          version = undefined;
-        }
-        versionCache.set(dir, version);
-        return version;
-      }
-    }
-    return undefined;
-  };
-
   const lookup = projectLookup({
     files,
     read: (file) => (statSync(join(root, file)).size > maxBytes ? undefined : read(file)),
@@ -167,11 +145,11 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
       continue;
     }
     scanned++;
-    const version = packageVersion(file);
+    const version = lookup.packageManifest(file)?.version;
     const result = analyzeFile(file, read(file), {
       now,
       ...(options.rules ? { rules: options.rules } : {}),
-      ...(version !== undefined ? { packageVersion: version } : {}),
+      ...(typeof version === 'string' ? { packageVersion: version } : {}),
       project: lookup,
     });
     findings.push(...result.findings);
