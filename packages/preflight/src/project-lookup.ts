@@ -5,6 +5,13 @@ import { posix } from 'node:path';
 import { JS_EXTENSIONS, type ParsedModule, parseModule } from './js-ast.ts';
 import type { ProjectLookup, SqlTables } from './rule.ts';
 import { sqlChangedTables, sqlCreatedTables } from './sql.ts';
+import {
+  manifestOf,
+  meansWorkspacePackage,
+  splitSpecifier,
+  type WorkspacePackage,
+  workspaceEntryPaths,
+} from './workspace-packages.ts';
 
 /** The file a relative import names, the way TypeScript and Node look for it. */
 export function importTarget(files: ReadonlySet<string>, fromFile: string, specifier: string): string | undefined {
@@ -28,88 +35,27 @@ export function importTarget(files: ReadonlySet<string>, fromFile: string, speci
   return candidates.find((c) => files.has(c) && JS_EXTENSIONS.some((ext) => c.endsWith(ext)));
 }
 
-/** The JSON of a scanned package.json, or undefined. */
-function manifestOf(text: string | undefined): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = text === undefined ? undefined : JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Every path string in an `exports` entry, in the order written (conditions of any name). */
-function exportPaths(entry: unknown, out: string[] = []): string[] {
-  if (typeof entry === 'string') out.push(entry);
-  else if (Array.isArray(entry)) for (const item of entry) exportPaths(item, out);
-  else if (typeof entry === 'object' && entry !== null) for (const v of Object.values(entry)) exportPaths(v, out);
-  return out;
-}
-
-/**
- * The file an import of a workspace package names (`@acme/config`, `@acme/config/env`): the
- * package's `exports`, `source`, `module` and `main` entries, each also with a build directory
- * (`dist/`, `build/`, `lib/`, `out/`) read as `src/`, then `src/index` and `index`.
- */
-function workspaceTarget(
-  files: ReadonlySet<string>,
-  packages: ReadonlyMap<string, { readonly dir: string; readonly manifest: Record<string, unknown> }>,
-  specifier: string,
-): string | undefined {
-  const parts = specifier.split('/');
-  const nameLength = specifier.startsWith('@') ? 2 : 1;
-  const pkg = packages.get(parts.slice(0, nameLength).join('/'));
-  if (pkg === undefined) return undefined;
-  const subpath = parts.slice(nameLength).join('/');
-  const exportsField = pkg.manifest.exports;
-  const conditional =
-    typeof exportsField === 'object' &&
-    exportsField !== null &&
-    !Array.isArray(exportsField) &&
-    Object.keys(exportsField).every((k) => k.startsWith('.'));
-  const key = subpath === '' ? '.' : `./${subpath}`;
-  const paths = conditional
-    ? exportPaths((exportsField as Record<string, unknown>)[key])
-    : subpath === ''
-      ? exportPaths(exportsField)
-      : [];
-  if (subpath === '') {
-    for (const field of ['source', 'module', 'main']) {
-      if (typeof pkg.manifest[field] === 'string') paths.push(pkg.manifest[field] as string);
-    }
-    paths.push('./src/', './');
-  } else paths.push(`./${subpath}`, `./src/${subpath}`);
-  const manifestFile = pkg.dir === '' ? 'package.json' : `${pkg.dir}/package.json`;
-  for (const path of paths) {
-    const relative = path.startsWith('./') || path.startsWith('../') ? path : `./${path}`;
-    const built = relative.replace(/^\.\/(?:dist|build|lib|out)\//, './src/');
-    for (const candidate of built === relative ? [relative] : [relative, built]) {
-      const found = importTarget(files, manifestFile, candidate);
-      if (found !== undefined) return found;
-    }
-  }
-  return undefined;
-}
-
 /** How `scan()` reads the project. */
 export interface ProjectFiles {
   /** Every scanned file, relative to the root, with `/`. */
   readonly files: readonly string[];
   /** A file's text, or `undefined` when it is too large to read. */
   read(file: string): string | undefined;
+  /** A package.json's text whatever its size, or `undefined` when it cannot be read. */
+  readManifest(file: string): string | undefined;
 }
 
 const sameColumns = (a: readonly (string | undefined)[], b: readonly (string | undefined)[]): boolean =>
   a.length === b.length && a.every((c, i) => c === b[i]);
 
 /** The {@link ProjectLookup} of a scan; everything is computed on first use and kept for the scan. */
-export function projectLookup({ files, read }: ProjectFiles): ProjectLookup {
+export function projectLookup({ files, read, readManifest }: ProjectFiles): ProjectLookup {
   const fileSet = new Set(files);
 
-  // Workspace packages by name, from the scanned package.json files.
-  let packages: Map<string, { dir: string; manifest: Record<string, unknown> }> | undefined;
+  // Workspace packages by name, from the scanned package.json files; a name two of them claim
+  // (a test fixture copying a package, say) is ambiguous (null) and never followed.
+  let packages: Map<string, WorkspacePackage | null> | undefined;
+  const resolved = new Map<string, string | undefined>();
   const resolveImport = (fromFile: string, specifier: string): string | undefined => {
     if (specifier.startsWith('.')) return importTarget(fileSet, fromFile, specifier);
     if (packages === undefined) {
@@ -117,11 +63,27 @@ export function projectLookup({ files, read }: ProjectFiles): ProjectLookup {
       for (const file of files) {
         if (file !== 'package.json' && !file.endsWith('/package.json')) continue;
         const manifest = packageManifest(file);
-        if (typeof manifest?.name === 'string')
-          packages.set(manifest.name, { dir: posix.dirname(file).replace(/^\.$/, ''), manifest });
+        if (typeof manifest?.name !== 'string') continue;
+        const pkg = { dir: posix.dirname(file).replace(/^\.$/, ''), manifest };
+        packages.set(manifest.name, packages.has(manifest.name) ? null : pkg);
       }
     }
-    return workspaceTarget(fileSet, packages, specifier);
+    const importer = packageDir(fromFile);
+    const key = `${importer}\0${specifier}`;
+    if (!resolved.has(key)) {
+      const [name, subpath] = splitSpecifier(specifier);
+      const pkg = packages.get(name);
+      let target: string | undefined;
+      if (pkg && meansWorkspacePackage(packageManifest(fromFile), name, pkg)) {
+        const manifestFile = pkg.dir === '' ? 'package.json' : `${pkg.dir}/package.json`;
+        for (const path of workspaceEntryPaths(pkg, subpath)) {
+          target = importTarget(fileSet, manifestFile, path);
+          if (target !== undefined) break;
+        }
+      }
+      resolved.set(key, target);
+    }
+    return resolved.get(key);
   };
   const parse = (file: string): ParsedModule | undefined => {
     const text = JS_EXTENSIONS.some((ext) => file.endsWith(ext)) ? read(file) : undefined;
@@ -146,7 +108,7 @@ export function projectLookup({ files, read }: ProjectFiles): ProjectLookup {
     const dir = packageDir(file);
     if (!manifests.has(dir)) {
       const manifestFile = dir === '' ? 'package.json' : `${dir}/package.json`;
-      manifests.set(dir, fileSet.has(manifestFile) ? manifestOf(read(manifestFile)) : undefined);
+      manifests.set(dir, fileSet.has(manifestFile) ? manifestOf(readManifest(manifestFile)) : undefined);
     }
     return manifests.get(dir);
   };

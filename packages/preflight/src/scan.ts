@@ -131,6 +131,13 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
   const lookup = projectLookup({
     files,
     read: (file) => (statSync(join(root, file)).size > maxBytes ? undefined : read(file)),
+    readManifest: (file) => {
+      try {
+        return read(file);
+      } catch {
+        return undefined;
+      }
+    },
   });
 
   const wanted = options.rules ? new Set(options.rules) : undefined;

@@ -149,6 +149,18 @@ describe('scan', () => {
     expect(formatPretty(result)).toContain('not scanned (over the size limit, no coverage): ');
   });
 
+  it("reads the package version for deprecations from the nearest package.json, whatever that file's size", async () => {
+    const pkg = join(root, 'pkg');
+    mkdirSync(join(pkg, 'src'), { recursive: true });
+    writeFileSync(
+      join(pkg, 'package.json'),
+      JSON.stringify({ name: 'p', version: '2.1.0', description: 'x'.repeat(300) }),
+    );
+    writeFileSync(join(pkg, 'src/a.ts'), '/** @deprecated Use b(). Removal: v2.0.0 */\nexport function a(): void {}\n');
+    const result = await scan({ root: pkg, rules: ['deprecated-without-removal'], maxFileBytes: 200 });
+    expect(result.findings.map((f) => f.file)).toEqual(['src/a.ts']);
+  });
+
   it('rejects invalid options with PreflightError listing every problem', async () => {
     await expect(scan({ root: join(root, 'nope'), audit: { registry: 'ftp://x' } })).rejects.toSatisfy(
       (error: unknown) =>

@@ -196,6 +196,58 @@ describe('env getters imported from other files', () => {
     expect(await reported()).toEqual(['apps/api/src/auth.ts:5', 'apps/api/src/auth.ts:6', 'apps/api/src/auth.ts:7']);
   });
 
+  it('reads exports as Node does: patterns, null blocks, no declaration files, bounded nesting', async () => {
+    let deep = '"./src/index.ts"';
+    for (let i = 0; i < 5000; i++) deep = `[${deep}]`;
+    write({
+      'pkgs/a/package.json': JSON.stringify({
+        name: '@x/a',
+        exports: {
+          '.': { types: './index.d.ts', default: './index.js' },
+          './*': './src/lib/*.ts',
+          './internal/*': null,
+        },
+      }),
+      'pkgs/a/index.d.ts': 'export declare const fromEnv: (name: string) => string | undefined;\n',
+      'pkgs/a/index.js': 'export const fromEnv = (name) => process.env[name];\n',
+      'pkgs/a/src/lib/env.ts': GETTER,
+      'pkgs/a/internal/env.ts': GETTER,
+      'pkgs/a/src/internal/env.ts': GETTER,
+      'pkgs/deep/package.json': `{"name":"@x/deep","exports":${deep}}`,
+      'pkgs/deep/src/index.ts': GETTER,
+      'app.ts': [
+        "import { fromEnv as main } from '@x/a';",
+        "import { fromEnv as pattern } from '@x/a/env';",
+        "import { fromEnv as blocked } from '@x/a/internal/env';",
+        "import { fromEnv as deep } from '@x/deep';",
+        "export const a = main('JWT_SECRET') || 'x';",
+        "export const b = pattern('JWT_SECRET') || 'x';",
+        "export const c = blocked('JWT_SECRET') || 'x';",
+        "export const d = deep('JWT_SECRET') || 'x';",
+        '',
+      ].join('\n'),
+    });
+    // deep: nesting beyond eight levels is not read, and then the package falls back to src/index.
+    expect(await reported()).toEqual(['app.ts:5', 'app.ts:6', 'app.ts:8']);
+  });
+
+  it('follows a workspace package name only when it is unique and the importer does not mean an npm package', async () => {
+    write({
+      'packages/config/package.json': JSON.stringify({ name: 'config', version: '1.0.0' }),
+      'packages/config/index.js': 'exports.fromEnv = (name) => process.env[name];\n',
+      'packages/dup/package.json': JSON.stringify({ name: '@x/dup' }),
+      'packages/dup/index.js': 'exports.fromEnv = (name) => process.env[name];\n',
+      'packages/dup/test/fixtures/copy/package.json': JSON.stringify({ name: '@x/dup' }),
+      'packages/dup/test/fixtures/copy/index.js': 'exports.fromEnv = (name) => name;\n',
+      'apps/npm/package.json': JSON.stringify({ name: 'npm-app', dependencies: { config: '^3.3.0' } }),
+      'apps/npm/a.js': "const { fromEnv } = require('config');\nmodule.exports = fromEnv('JWT_SECRET') || 'x';\n",
+      'apps/ws/package.json': JSON.stringify({ name: 'ws-app', dependencies: { config: 'workspace:*' } }),
+      'apps/ws/a.js': "const { fromEnv } = require('config');\nmodule.exports = fromEnv('JWT_SECRET') || 'x';\n",
+      'apps/dup/a.js': "const { fromEnv } = require('@x/dup');\nmodule.exports = fromEnv('JWT_SECRET') || 'x';\n",
+    });
+    expect(await reported()).toEqual(['apps/ws/a.js:2']);
+  });
+
   it('judges a file on its own when no resolver is given (the ESLint plugin)', () => {
     const text = "import { fromEnv } from './env';\nexport const a = fromEnv('JWT_SECRET') || 'x';\n";
     expect(analyzeFile('src/a.ts', text, { rules: ['env-fallback-literal'] }).findings).toEqual([]);
