@@ -6,6 +6,9 @@ import { JS_EXTENSIONS, type ParsedModule, parseModule } from './js-ast.ts';
 import type { ProjectLookup, SqlTables } from './rule.ts';
 import { sqlChangedTables, sqlCreatedTables } from './sql.ts';
 import {
+  DEPENDENCY_FIELDS,
+  dependencyRange,
+  type ImportKind,
   manifestOf,
   meansWorkspacePackage,
   splitSpecifier,
@@ -52,11 +55,28 @@ const sameColumns = (a: readonly (string | undefined)[], b: readonly (string | u
 export function projectLookup({ files, read, readManifest }: ProjectFiles): ProjectLookup {
   const fileSet = new Set(files);
 
+  // The range under which the importing package lists `name`: from the nearest package.json that
+  // names a package or lists dependencies (not one that only sets `"type": "module"`).
+  const importerRange = (dir: string, name: string): string | undefined => {
+    for (let d: string | undefined = dir; d !== undefined; d = d === '' ? undefined : packageDir(d)) {
+      const manifest = packageManifest(d === '' ? 'package.json' : `${d}/package.json`);
+      const range = dependencyRange(manifest, name);
+      if (range !== undefined) return range;
+      if (
+        manifest !== undefined &&
+        (typeof manifest.name === 'string' || DEPENDENCY_FIELDS.some((k) => k in manifest))
+      ) {
+        return undefined;
+      }
+    }
+    return undefined;
+  };
+
   // Workspace packages by name, from the scanned package.json files; a name two of them claim
   // (a test fixture copying a package, say) is ambiguous (null) and never followed.
   let packages: Map<string, WorkspacePackage | null> | undefined;
   const resolved = new Map<string, string | undefined>();
-  const resolveImport = (fromFile: string, specifier: string): string | undefined => {
+  const resolveImport = (fromFile: string, specifier: string, kind: ImportKind = 'import'): string | undefined => {
     if (specifier.startsWith('.')) return importTarget(fileSet, fromFile, specifier);
     if (packages === undefined) {
       packages = new Map();
@@ -69,14 +89,14 @@ export function projectLookup({ files, read, readManifest }: ProjectFiles): Proj
       }
     }
     const importer = packageDir(fromFile);
-    const key = `${importer}\0${specifier}`;
+    const key = `${importer}\0${kind}\0${specifier}`;
     if (!resolved.has(key)) {
       const [name, subpath] = splitSpecifier(specifier);
       const pkg = packages.get(name);
       let target: string | undefined;
-      if (pkg && meansWorkspacePackage(packageManifest(fromFile), name, pkg)) {
+      if (pkg && (pkg.dir === importer || meansWorkspacePackage(importerRange(importer, name), pkg))) {
         const manifestFile = pkg.dir === '' ? 'package.json' : `${pkg.dir}/package.json`;
-        for (const path of workspaceEntryPaths(pkg, subpath)) {
+        for (const path of workspaceEntryPaths(pkg, subpath, kind)) {
           target = importTarget(fileSet, manifestFile, path);
           if (target !== undefined) break;
         }

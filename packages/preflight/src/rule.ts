@@ -8,10 +8,11 @@ export type SqlTables = ReadonlyMap<string, readonly (string | undefined)[] | nu
 /** What a file rule may ask about the rest of the project, when the caller scans one (`scan()`). */
 export interface ProjectLookup {
   /**
-   * The scanned JS/TS file a relative import of `fromFile` names (`./env.js` finds `env.ts`, a
-   * directory its `index`), or `undefined`. Paths are relative to the scan root, with `/`.
+   * The scanned JS/TS file an import of `fromFile` names, or `undefined`: a relative path
+   * (`./env.js` finds `env.ts`, a directory its `index`) or a workspace package of the scanned tree
+   * (`kind` picks `exports` conditions; default `import`). Paths are relative to the scan root.
    */
-  resolveImport(fromFile: string, specifier: string): string | undefined;
+  resolveImport(fromFile: string, specifier: string, kind?: 'import' | 'require'): string | undefined;
   /** A scanned file's text, or `undefined` when it is too large. */
   read(file: string): string | undefined;
   /** A scanned JS/TS file, parsed (not kept: callers keep what they derive, in `cache`). */

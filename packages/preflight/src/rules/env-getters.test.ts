@@ -227,8 +227,56 @@ describe('env getters imported from other files', () => {
         '',
       ].join('\n'),
     });
-    // deep: nesting beyond eight levels is not read, and then the package falls back to src/index.
-    expect(await reported()).toEqual(['app.ts:5', 'app.ts:6', 'app.ts:8']);
+    // deep: nesting beyond eight levels is not read (and does not overflow the stack).
+    expect(await reported()).toEqual(['app.ts:5', 'app.ts:6']);
+  });
+
+  it('takes the condition and the pattern Node takes, and nothing Node refuses', async () => {
+    const getterAt = (path: string) => ({ [path]: GETTER });
+    const notGetterAt = (path: string) => ({ [path]: 'export const fromEnv = (name: string) => name;\n' });
+    write({
+      'c/package.json': JSON.stringify({
+        name: '@x/c',
+        exports: {
+          '.': { require: './src/cjs.ts', import: './src/esm.ts' },
+          './*': './src/*.ts',
+          './*.js': './src/legacy/*.ts',
+          './env*': './src/env-star.ts',
+          './up': './../shared/env.ts',
+          './server': './dist/server.js',
+        },
+      }),
+      ...notGetterAt('c/src/cjs.ts'),
+      ...getterAt('c/src/esm.ts'),
+      ...notGetterAt('c/src/env.ts'),
+      ...getterAt('c/src/legacy/env.ts'),
+      ...getterAt('c/src/env-star.ts'),
+      ...getterAt('shared/env.ts'),
+      ...getterAt('c/src/index.ts'),
+      'empty/package.json': JSON.stringify({ name: '@x/empty', exports: {} }),
+      ...getterAt('empty/src/index.ts'),
+      'app.ts': [
+        "import { fromEnv as esm } from '@x/c';",
+        "import { fromEnv as legacy } from '@x/c/env.js';",
+        "import { fromEnv as plain } from '@x/c/env';",
+        "import { fromEnv as up } from '@x/c/up';",
+        "import { fromEnv as server } from '@x/c/server';",
+        "import { fromEnv as empty } from '@x/empty';",
+        "const { fromEnv: cjs } = require('@x/c');",
+        "export const a = esm('JWT_SECRET') || 'x';",
+        "export const b = legacy('JWT_SECRET') || 'x';",
+        "export const c = plain('JWT_SECRET') || 'x';",
+        "export const d = up('JWT_SECRET') || 'x';",
+        "export const e = server('JWT_SECRET') || 'x';",
+        "export const f = empty('JWT_SECRET') || 'x';",
+        "export const g = cjs('JWT_SECRET') || 'x';",
+        '',
+      ].join('\n'),
+    });
+    // a: the import condition; b: './*.js' outranks './*'; c: './*' (not './env*', whose * would
+    // match nothing) gives a non-getter; d leaves the package; e has no source; f exports nothing;
+    // g: the require condition gives a non-getter.
+    expect(await reported()).toEqual(['app.ts:8', 'app.ts:9']);
   });
 
   it('follows a workspace package name only when it is unique and the importer does not mean an npm package', async () => {
@@ -242,6 +290,8 @@ describe('env getters imported from other files', () => {
       'apps/npm/package.json': JSON.stringify({ name: 'npm-app', dependencies: { config: '^3.3.0' } }),
       'apps/npm/a.js': "const { fromEnv } = require('config');\nmodule.exports = fromEnv('JWT_SECRET') || 'x';\n",
       'apps/ws/package.json': JSON.stringify({ name: 'ws-app', dependencies: { config: 'workspace:*' } }),
+      'apps/npm/src/package.json': JSON.stringify({ type: 'module' }),
+      'apps/npm/src/b.js': "const { fromEnv } = require('config');\nmodule.exports = fromEnv('JWT_SECRET') || 'x';\n",
       'apps/ws/a.js': "const { fromEnv } = require('config');\nmodule.exports = fromEnv('JWT_SECRET') || 'x';\n",
       'apps/dup/a.js': "const { fromEnv } = require('@x/dup');\nmodule.exports = fromEnv('JWT_SECRET') || 'x';\n",
     });

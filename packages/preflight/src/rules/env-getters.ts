@@ -112,6 +112,8 @@ function requiredSpecifier(node: AstNode | undefined): string | undefined {
 interface ImportedName {
   readonly specifier: string;
   readonly name: string;
+  /** `import` for ES imports, `require` for CommonJS: picks the `exports` condition of a package. */
+  readonly kind: 'import' | 'require';
 }
 
 /**
@@ -133,19 +135,21 @@ function moduleImports(program: AstNode): Map<string, ImportedName> {
             : s.type === 'ImportNamespaceSpecifier'
               ? '*'
               : exportedName(child(s, 'imported'));
-        if (local !== undefined && name !== undefined && s.importKind !== 'type') out.set(local, { specifier, name });
+        if (local !== undefined && name !== undefined && s.importKind !== 'type') {
+          out.set(local, { specifier, name, kind: 'import' });
+        }
       }
     } else if (statement.type === 'VariableDeclaration') {
       for (const declarator of children(statement, 'declarations')) {
         const specifier = requiredSpecifier(child(declarator, 'init'));
         const pattern = child(declarator, 'id');
         if (specifier === undefined) continue;
-        if (pattern?.type === 'Identifier') out.set(pattern.name as string, { specifier, name: '*' });
+        if (pattern?.type === 'Identifier') out.set(pattern.name as string, { specifier, name: '*', kind: 'require' });
         if (pattern?.type !== 'ObjectPattern') continue;
         for (const prop of children(pattern, 'properties')) {
           const name = prop.type === 'Property' ? propertyKeyName(prop) : undefined;
           const local = exportedName(child(prop, 'value'));
-          if (name !== undefined && local !== undefined) out.set(local, { specifier, name });
+          if (name !== undefined && local !== undefined) out.set(local, { specifier, name, kind: 'require' });
         }
       }
     }
@@ -209,14 +213,14 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
   if (module === undefined) return table;
   const local = localGetters(module.program);
   const imports = moduleImports(module.program);
-  const target = (specifier: unknown): string | undefined =>
-    isModuleSpecifier(specifier) ? project.resolveImport(file, specifier) : undefined;
+  const target = (specifier: unknown, kind: 'import' | 'require'): string | undefined =>
+    isModuleSpecifier(specifier) ? project.resolveImport(file, specifier, kind) : undefined;
   /** Where a local name comes from: a getter of this module, or a name it imports. */
   const sourceOfName = (name: string): ExportSource | undefined => {
     const own = local.get(name);
     if (own !== undefined) return { kind: own };
     const imported = imports.get(name);
-    const from = imported && imported.name !== '*' ? target(imported.specifier) : undefined;
+    const from = imported && imported.name !== '*' ? target(imported.specifier, imported.kind) : undefined;
     return from === undefined ? undefined : { file: from, name: imported!.name };
   };
   const exportValue = (exported: string | undefined, value: AstNode | undefined): void => {
@@ -226,8 +230,8 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
     const source = n?.type === 'Identifier' ? sourceOfName(n.name as string) : kind && { kind };
     table.names.set(exported, source ?? null);
   };
-  const exportAll = (specifier: unknown, withDefault: boolean): void => {
-    const from = target(specifier);
+  const exportAll = (specifier: unknown, withDefault: boolean, kind: 'import' | 'require'): void => {
+    const from = target(specifier, kind);
     if (from !== undefined) table.all.push({ file: from, withDefault });
   };
   for (const statement of children(module.program, 'body')) {
@@ -240,7 +244,7 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
       for (const declarator of children(declaration ?? statement, 'declarations')) {
         exportValue(exportedName(child(declarator, 'id')), child(declarator, 'init'));
       }
-      const from = child(statement, 'source') ? target(child(statement, 'source')?.value) : undefined;
+      const from = child(statement, 'source') ? target(child(statement, 'source')?.value, 'import') : undefined;
       const reexports = child(statement, 'source') !== undefined;
       for (const specifier of children(statement, 'specifiers')) {
         const exported = exportedName(child(specifier, 'exported'));
@@ -250,7 +254,7 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
         table.names.set(exported, source ?? null);
       }
     } else if (statement.type === 'ExportAllDeclaration' && child(statement, 'exported') === undefined) {
-      exportAll(child(statement, 'source')?.value, false);
+      exportAll(child(statement, 'source')?.value, false, 'import');
     } else if (statement.type === 'ExportDefaultDeclaration') {
       exportValue('default', child(statement, 'declaration'));
     } else if (statement.type === 'ExpressionStatement') {
@@ -260,13 +264,13 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
       const value = unwrap(child(expression, 'right'));
       if (path === 'module.exports') {
         const required = requiredSpecifier(value);
-        if (required !== undefined) exportAll(required, true);
+        if (required !== undefined) exportAll(required, true, 'require');
         else if (value?.type === 'ObjectExpression') {
           for (const prop of children(value, 'properties')) {
             if (prop.type === 'Property') exportValue(propertyKeyName(prop), child(prop, 'value'));
             else if (prop.type === 'SpreadElement') {
               const spread = requiredSpecifier(child(prop, 'argument'));
-              if (spread !== undefined) exportAll(spread, false);
+              if (spread !== undefined) exportAll(spread, false, 'require');
             }
           }
         } else exportValue('default', value);
@@ -354,7 +358,7 @@ export class EnvGetters {
     // A member of a named import (`logger.info(…)`) is no getter this rule knows: nothing to read.
     if (imported === undefined || (imported.name !== '*' && member !== undefined)) return undefined;
     const project = this.#project;
-    const target = project?.resolveImport(this.#file, imported.specifier);
+    const target = project?.resolveImport(this.#file, imported.specifier, imported.kind);
     if (project === undefined || target === undefined) return undefined;
     return exportedGetter(target, imported.name === '*' ? (member ?? 'default') : imported.name, project);
   }
