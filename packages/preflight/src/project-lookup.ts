@@ -6,7 +6,6 @@ import { JS_EXTENSIONS, type ParsedModule, parseModule } from './js-ast.ts';
 import type { ProjectLookup, SqlTables } from './rule.ts';
 import { sqlChangedTables, sqlCreatedTables } from './sql.ts';
 import {
-  DEPENDENCY_FIELDS,
   dependencyRange,
   type ImportKind,
   manifestOf,
@@ -55,19 +54,12 @@ const sameColumns = (a: readonly (string | undefined)[], b: readonly (string | u
 export function projectLookup({ files, read, readManifest }: ProjectFiles): ProjectLookup {
   const fileSet = new Set(files);
 
-  // The range under which the importing package lists `name`: from the nearest package.json that
-  // names a package or lists dependencies (not one that only sets `"type": "module"`).
+  // The range under which the importing file's packages list `name`: the nearest package.json up
+  // the tree that lists it decides, as Node's node_modules lookup would find that copy first.
   const importerRange = (dir: string, name: string): string | undefined => {
     for (let d: string | undefined = dir; d !== undefined; d = d === '' ? undefined : packageDir(d)) {
-      const manifest = packageManifest(d === '' ? 'package.json' : `${d}/package.json`);
-      const range = dependencyRange(manifest, name);
+      const range = dependencyRange(packageManifest(d === '' ? 'package.json' : `${d}/package.json`), name);
       if (range !== undefined) return range;
-      if (
-        manifest !== undefined &&
-        (typeof manifest.name === 'string' || DEPENDENCY_FIELDS.some((k) => k in manifest))
-      ) {
-        return undefined;
-      }
     }
     return undefined;
   };
@@ -76,8 +68,17 @@ export function projectLookup({ files, read, readManifest }: ProjectFiles): Proj
   // (a test fixture copying a package, say) is ambiguous (null) and never followed.
   let packages: Map<string, WorkspacePackage | null> | undefined;
   const resolved = new Map<string, string | undefined>();
-  const resolveImport = (fromFile: string, specifier: string, kind: ImportKind = 'import'): string | undefined => {
+  const resolveImport = (
+    fromFile: string,
+    specifier: string,
+    kind: ImportKind | 'either' = 'either',
+  ): string | undefined => {
     if (specifier.startsWith('.')) return importTarget(fileSet, fromFile, specifier);
+    // Loaded either way: follow only when both ways lead to the same file.
+    if (kind === 'either') {
+      const asImport = resolveImport(fromFile, specifier, 'import');
+      return asImport === resolveImport(fromFile, specifier, 'require') ? asImport : undefined;
+    }
     if (packages === undefined) {
       packages = new Map();
       for (const file of files) {

@@ -10,9 +10,10 @@ export interface ProjectLookup {
   /**
    * The scanned JS/TS file an import of `fromFile` names, or `undefined`: a relative path
    * (`./env.js` finds `env.ts`, a directory its `index`) or a workspace package of the scanned tree
-   * (`kind` picks `exports` conditions; default `import`). Paths are relative to the scan root.
+   * (`kind` picks `exports` conditions; `either`, the default, follows only when both lead to the
+   * same file). Paths are relative to the scan root.
    */
-  resolveImport(fromFile: string, specifier: string, kind?: 'import' | 'require'): string | undefined;
+  resolveImport(fromFile: string, specifier: string, kind?: 'import' | 'require' | 'either'): string | undefined;
   /** A scanned file's text, or `undefined` when it is too large. */
   read(file: string): string | undefined;
   /** A scanned JS/TS file, parsed (not kept: callers keep what they derive, in `cache`). */

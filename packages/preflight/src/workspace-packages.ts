@@ -2,7 +2,7 @@
 // the way Node reads a package.json, closely enough to find a config module: `exports` (exact
 // subpaths, `*` patterns ranked as Node ranks them, `null` blocks, the first condition Node would
 // take), else `source`/`module`/`main`; a build directory is read as `src/`.
-import { posix } from 'node:path';
+import semver from 'semver';
 
 /** A package of the scanned tree: its directory ('' for the root) and its package.json. */
 export interface WorkspacePackage {
@@ -12,6 +12,17 @@ export interface WorkspacePackage {
 
 /** How the importing file loads the module: the condition Node matches besides `node` and `default`. */
 export type ImportKind = 'import' | 'require';
+
+/**
+ * How a file's `import` declarations load: `import` in .mjs/.mts files and in packages of
+ * `"type": "module"`, `require` in .cts files (compiled to require), `either` otherwise (a .ts or .js
+ * file that a compiler or bundler may turn into either).
+ */
+export function importSyntaxKind(file: string, packageType: unknown): ImportKind | 'either' {
+  if (/\.m[jt]s$/.test(file)) return 'import';
+  if (/\.c[jt]s$/.test(file)) return 'require';
+  return packageType === 'module' ? 'import' : 'either';
+}
 
 /** The JSON object of a package.json text, or undefined. */
 export function manifestOf(text: string | undefined): Record<string, unknown> | undefined {
@@ -28,21 +39,33 @@ export function manifestOf(text: string | undefined): Record<string, unknown> | 
 /** Nesting deeper than this in an `exports` value is not read (real ones nest two or three levels). */
 const MAX_CONDITION_DEPTH = 8;
 
-/** A target Node accepts: inside the package (`./…`, no `..` leaving it). */
-const validTarget = (target: string): boolean => target.startsWith('./') && !posix.normalize(target).startsWith('..');
+/**
+ * A target Node accepts: `./` and then no `.`, `..` or `node_modules` segment (Node refuses the
+ * whole resolution otherwise, so does this).
+ */
+const validTarget = (target: string): boolean =>
+  target.startsWith('./') &&
+  target
+    .slice(2)
+    .split(/[\\/]/)
+    .every((segment) => segment !== '.' && segment !== '..' && segment.toLowerCase() !== 'node_modules');
+
+/** What Node makes of an invalid target or configuration: an error, so nothing is followed. */
+const INVALID = Symbol('invalid');
 
 /**
  * The target Node takes from one `exports` value for `kind`: a string, the first array element
  * that gives one, or the value of the first condition in written order that Node matches (`node`,
  * `import` or `require`, `module-sync`, `default`). `null`: blocked or nothing matches.
  */
-function target(value: unknown, kind: ImportKind, depth = 0): string | null {
-  if (typeof value === 'string') return validTarget(value) ? value : null;
+function target(value: unknown, kind: ImportKind, depth = 0): string | null | typeof INVALID {
+  if (typeof value === 'string') return validTarget(value) ? value : INVALID;
   if (depth >= MAX_CONDITION_DEPTH || typeof value !== 'object' || value === null) return null;
   if (Array.isArray(value)) {
+    // Node tries each element and skips invalid ones.
     for (const item of value) {
       const found = target(item, kind, depth + 1);
-      if (found !== null) return found;
+      if (typeof found === 'string') return found;
     }
     return null;
   }
@@ -66,14 +89,15 @@ function patternOrder(a: string, b: string): number {
  */
 function exportTarget(exportsField: unknown, subpath: string, kind: ImportKind): string | null | undefined {
   if (exportsField === undefined) return undefined;
-  const isSubpathMap =
-    typeof exportsField === 'object' &&
-    exportsField !== null &&
-    !Array.isArray(exportsField) &&
-    Object.keys(exportsField).some((k) => k.startsWith('.'));
-  const map = isSubpathMap ? (exportsField as Record<string, unknown>) : { '.': exportsField };
+  const keys = typeof exportsField === 'object' && exportsField !== null ? Object.keys(exportsField) : [];
+  const subpathKeys = !Array.isArray(exportsField) && keys.some((k) => k.startsWith('.'));
+  // Subpath keys mixed with condition keys: Node refuses the package.json.
+  if (subpathKeys && !keys.every((k) => k.startsWith('.'))) return null;
+  const map = subpathKeys ? (exportsField as Record<string, unknown>) : { '.': exportsField };
   const key = subpath === '' ? '.' : `./${subpath}`;
-  if (Object.hasOwn(map, key) && !key.includes('*')) return target(map[key], kind);
+  // A subpath with `.`, `..` or empty segments is no valid specifier.
+  if (subpath !== '' && subpath.split('/').some((s) => s === '' || s === '.' || s === '..')) return null;
+  if (Object.hasOwn(map, key) && !key.includes('*')) return valid(target(map[key], kind));
   const patterns = Object.keys(map)
     .filter((k) => k.indexOf('*') >= 0 && k.indexOf('*') === k.lastIndexOf('*'))
     .sort(patternOrder);
@@ -83,35 +107,15 @@ function exportTarget(exportsField: unknown, subpath: string, kind: ImportKind):
     const suffix = pattern.slice(star + 1);
     // The `*` matches at least one character.
     if (key.length <= prefix.length + suffix.length || !key.startsWith(prefix) || !key.endsWith(suffix)) continue;
-    const found = target(map[pattern], kind);
-    const match = key.slice(prefix.length, key.length - suffix.length);
-    return found === null ? null : found.replaceAll('*', match);
+    const found = valid(target(map[pattern], kind));
+    const filled = found?.replaceAll('*', key.slice(prefix.length, key.length - suffix.length));
+    return filled !== undefined && validTarget(filled) ? filled : null;
   }
   return null;
 }
 
-/** `1.2.3` → [1, 2, 3] (pre-release and build ignored). */
-function versionOf(text: string): [number, number, number] | undefined {
-  const m = /^\s*v?(\d+)\.(\d+)\.(\d+)/.exec(text);
-  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
-}
-
-/** Whether `version` satisfies a plain range: exact, `^x.y.z`, `~x.y.z`, `*`, `x` (others: no). */
-function satisfies(range: string, version: string): boolean {
-  const r = range.trim();
-  if (r === '*' || r === 'x' || r === '') return true; // npm reads '' as '*'
-  const v = versionOf(version);
-  const op = /^[\^~=]/.test(r) ? r[0] : '';
-  const base = versionOf(op === '' ? r : r.slice(1));
-  if (v === undefined || base === undefined || /\s|\|\||[<>]/.test(r)) return false;
-  const atLeast = v[0] !== base[0] ? v[0] > base[0] : v[1] !== base[1] ? v[1] > base[1] : v[2] >= base[2];
-  if (op === '' || op === '=') return v[0] === base[0] && v[1] === base[1] && v[2] === base[2];
-  if (op === '~') return atLeast && v[0] === base[0] && v[1] === base[1];
-  // ^: the left-most non-zero part stays.
-  if (base[0] > 0) return atLeast && v[0] === base[0];
-  if (base[1] > 0) return atLeast && v[0] === 0 && v[1] === base[1];
-  return v[0] === 0 && v[1] === 0 && v[2] === base[2];
-}
+/** A target, or null for an invalid or missing one. */
+const valid = (found: string | null | typeof INVALID): string | null => (typeof found === 'string' ? found : null);
 
 /** The fields of a package.json that list dependencies. */
 export const DEPENDENCY_FIELDS = ['dependencies', 'devDependencies', 'peerDependencies', 'optionalDependencies'];
@@ -131,14 +135,15 @@ export function dependencyRange(
 
 /**
  * Whether a dependency range means the workspace package: `workspace:`, `file:`, `link:`,
- * `portal:`, or a plain range its version satisfies. `npm:` aliases, `catalog:` and anything else
- * mean a package from the registry.
+ * `portal:`, or a semver range its version satisfies (prereleases as semver reads them). `npm:`
+ * aliases, `catalog:` and anything else mean a package from the registry.
  */
 export function meansWorkspacePackage(range: string | undefined, pkg: WorkspacePackage): boolean {
   if (range === undefined) return true;
   if (/^(workspace|file|link|portal):/.test(range)) return true;
+  if (/^[a-z]+:/i.test(range)) return false; // npm:, catalog:, git:, http: …
   const version = pkg.manifest.version;
-  return typeof version === 'string' && satisfies(range, version);
+  return typeof version === 'string' && semver.valid(version) !== null && semver.satisfies(version, range);
 }
 
 /** `@acme/config/env` → ['@acme/config', 'env']; `config` → ['config', '']. */

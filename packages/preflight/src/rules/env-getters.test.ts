@@ -178,6 +178,7 @@ describe('env getters imported from other files', () => {
         exports: { '.': { types: './dist/index.d.ts', import: './dist/index.js' }, './env': './dist/env.js' },
       }),
       'packages/config/src/index.ts': "export * from './env.js';\n",
+      'apps/api/package.json': JSON.stringify({ name: 'api', type: 'module' }),
       'packages/config/src/env.ts': GETTER,
       'packages/plain/package.json': JSON.stringify({ name: 'plain-config' }),
       'packages/plain/index.js': 'exports.fromEnv = (name) => process.env[name];\n',
@@ -254,6 +255,7 @@ describe('env getters imported from other files', () => {
       ...getterAt('shared/env.ts'),
       ...getterAt('c/src/index.ts'),
       'empty/package.json': JSON.stringify({ name: '@x/empty', exports: {} }),
+      'package.json': JSON.stringify({ name: 'app', type: 'module' }),
       ...getterAt('empty/src/index.ts'),
       'app.ts': [
         "import { fromEnv as esm } from '@x/c';",
@@ -279,6 +281,27 @@ describe('env getters imported from other files', () => {
     expect(await reported()).toEqual(['app.ts:8', 'app.ts:9']);
   });
 
+  it('follows an import whose syntax does not say how it loads only where import and require agree', async () => {
+    write({
+      'c/package.json': JSON.stringify({
+        name: '@x/c',
+        exports: { '.': { require: './src/cjs.ts', import: './src/esm.ts' }, './env': './src/env.ts' },
+      }),
+      'c/src/cjs.ts': 'export const fromEnv = (name: string) => name;\n',
+      'c/src/esm.ts': GETTER,
+      'c/src/env.ts': GETTER,
+      'a.ts': "import { fromEnv } from '@x/c';\nexport const a = fromEnv('JWT_SECRET') || 'x';\n",
+      'b.cts': "import { fromEnv } from '@x/c';\nexport const b = fromEnv('JWT_SECRET') || 'x';\n",
+      'c.mts': "import { fromEnv } from '@x/c';\nexport const c = fromEnv('JWT_SECRET') || 'x';\n",
+      'd.ts': "import { fromEnv } from '@x/c/env';\nexport const d = fromEnv('JWT_SECRET') || 'x';\n",
+      'e.ts': "import { fromEnv } from '@x/c/../../shared/env';\nexport const e = fromEnv('JWT_SECRET') || 'x';\n",
+      'shared/env.ts': GETTER,
+    });
+    // a.ts (no "type": "module") may load either file: not followed; b.cts loads cjs.ts; c.mts
+    // loads esm.ts; d.ts has one target either way; e.ts names no valid subpath.
+    expect(await reported()).toEqual(['c.mts:2', 'd.ts:2']);
+  });
+
   it('follows a workspace package name only when it is unique and the importer does not mean an npm package', async () => {
     write({
       'packages/config/package.json': JSON.stringify({ name: 'config', version: '1.0.0' }),
@@ -291,6 +314,9 @@ describe('env getters imported from other files', () => {
       'apps/npm/a.js': "const { fromEnv } = require('config');\nmodule.exports = fromEnv('JWT_SECRET') || 'x';\n",
       'apps/ws/package.json': JSON.stringify({ name: 'ws-app', dependencies: { config: 'workspace:*' } }),
       'apps/npm/src/package.json': JSON.stringify({ type: 'module' }),
+      'apps/npm/src/worker/package.json': JSON.stringify({ name: 'x-worker' }),
+      'apps/npm/src/worker/c.js':
+        "const { fromEnv } = require('config');\nmodule.exports = fromEnv('JWT_SECRET') || 'x';\n",
       'apps/npm/src/b.js': "const { fromEnv } = require('config');\nmodule.exports = fromEnv('JWT_SECRET') || 'x';\n",
       'apps/ws/a.js': "const { fromEnv } = require('config');\nmodule.exports = fromEnv('JWT_SECRET') || 'x';\n",
       'apps/dup/a.js': "const { fromEnv } = require('@x/dup');\nmodule.exports = fromEnv('JWT_SECRET') || 'x';\n",

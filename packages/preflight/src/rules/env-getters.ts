@@ -14,6 +14,7 @@ import {
   unwrap,
 } from '../js-ast.ts';
 import type { ProjectLookup } from '../rule.ts';
+import { type ImportKind, importSyntaxKind } from '../workspace-packages.ts';
 
 /**
  * `read`: `(name) => process.env[name]`; its fallback is written at the call site (`read('X') || '…'`).
@@ -112,8 +113,8 @@ function requiredSpecifier(node: AstNode | undefined): string | undefined {
 interface ImportedName {
   readonly specifier: string;
   readonly name: string;
-  /** `import` for ES imports, `require` for CommonJS: picks the `exports` condition of a package. */
-  readonly kind: 'import' | 'require';
+  /** How the module is loaded: picks the `exports` condition of a package (see importSyntaxKind). */
+  readonly kind: ImportKind | 'either';
 }
 
 /**
@@ -121,7 +122,7 @@ interface ImportedName {
  * `import * as ns`, `const { a: b } = require('./x')`, `const ns = require('./x')`. Type-only
  * imports are left out.
  */
-function moduleImports(program: AstNode): Map<string, ImportedName> {
+function moduleImports(program: AstNode, esm: ImportKind | 'either'): Map<string, ImportedName> {
   const out = new Map<string, ImportedName>();
   for (const statement of children(program, 'body')) {
     if (statement.type === 'ImportDeclaration') {
@@ -136,7 +137,7 @@ function moduleImports(program: AstNode): Map<string, ImportedName> {
               ? '*'
               : exportedName(child(s, 'imported'));
         if (local !== undefined && name !== undefined && s.importKind !== 'type') {
-          out.set(local, { specifier, name, kind: 'import' });
+          out.set(local, { specifier, name, kind: esm });
         }
       }
     } else if (statement.type === 'VariableDeclaration') {
@@ -212,8 +213,9 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
   project.cache.set(key, table);
   if (module === undefined) return table;
   const local = localGetters(module.program);
-  const imports = moduleImports(module.program);
-  const target = (specifier: unknown, kind: 'import' | 'require'): string | undefined =>
+  const esm = importSyntaxKind(file, project.packageManifest(file)?.type);
+  const imports = moduleImports(module.program, esm);
+  const target = (specifier: unknown, kind: ImportKind | 'either'): string | undefined =>
     isModuleSpecifier(specifier) ? project.resolveImport(file, specifier, kind) : undefined;
   /** Where a local name comes from: a getter of this module, or a name it imports. */
   const sourceOfName = (name: string): ExportSource | undefined => {
@@ -230,7 +232,7 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
     const source = n?.type === 'Identifier' ? sourceOfName(n.name as string) : kind && { kind };
     table.names.set(exported, source ?? null);
   };
-  const exportAll = (specifier: unknown, withDefault: boolean, kind: 'import' | 'require'): void => {
+  const exportAll = (specifier: unknown, withDefault: boolean, kind: ImportKind | 'either'): void => {
     const from = target(specifier, kind);
     if (from !== undefined) table.all.push({ file: from, withDefault });
   };
@@ -244,7 +246,7 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
       for (const declarator of children(declaration ?? statement, 'declarations')) {
         exportValue(exportedName(child(declarator, 'id')), child(declarator, 'init'));
       }
-      const from = child(statement, 'source') ? target(child(statement, 'source')?.value, 'import') : undefined;
+      const from = child(statement, 'source') ? target(child(statement, 'source')?.value, esm) : undefined;
       const reexports = child(statement, 'source') !== undefined;
       for (const specifier of children(statement, 'specifiers')) {
         const exported = exportedName(child(specifier, 'exported'));
@@ -254,7 +256,7 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
         table.names.set(exported, source ?? null);
       }
     } else if (statement.type === 'ExportAllDeclaration' && child(statement, 'exported') === undefined) {
-      exportAll(child(statement, 'source')?.value, false, 'import');
+      exportAll(child(statement, 'source')?.value, false, esm);
     } else if (statement.type === 'ExportDefaultDeclaration') {
       exportValue('default', child(statement, 'declaration'));
     } else if (statement.type === 'ExpressionStatement') {
@@ -325,7 +327,10 @@ export class EnvGetters {
     this.#project = project;
     this.#parentOf = module.parentOf;
     this.#local = localGetters(module.program);
-    this.#imported = project === undefined ? new Map() : moduleImports(module.program);
+    this.#imported =
+      project === undefined
+        ? new Map()
+        : moduleImports(module.program, importSyntaxKind(file, project.packageManifest(file)?.type));
   }
 
   /** Whether any call could be a getter (a fast path for files without any). */
