@@ -54,27 +54,34 @@ const validTarget = (target: string): boolean =>
 const INVALID = Symbol('invalid');
 
 /**
- * The target Node takes from one `exports` value for `kind`: a string, the first array element
- * that gives one, or the value of the first condition in written order that Node matches (`node`,
- * `import` or `require`, `module-sync`, `default`). `null`: blocked or nothing matches.
+ * The target Node takes from one `exports` value for `kind`, as in Node's PACKAGE_TARGET_RESOLVE:
+ * a valid string; `null` blocks (also a matching condition or an array element that is `null`, and
+ * an empty array); an object tries the conditions Node matches (`node`, `import` or `require`,
+ * `module-sync`, `default`) in written order and gives `undefined` when none resolves; an array
+ * takes its first element that resolves, skipping invalid ones. INVALID stands for Node's error.
  */
-function target(value: unknown, kind: ImportKind, depth = 0): string | null | typeof INVALID {
+function target(value: unknown, kind: ImportKind, depth = 0): string | null | undefined | typeof INVALID {
   if (typeof value === 'string') return validTarget(value) ? value : INVALID;
-  if (depth >= MAX_CONDITION_DEPTH || typeof value !== 'object' || value === null) return null;
+  if (value === null) return null;
+  if (depth >= MAX_CONDITION_DEPTH || typeof value !== 'object') return INVALID;
   if (Array.isArray(value)) {
-    // Node tries each element and skips invalid ones.
+    let last: null | typeof INVALID = null;
     for (const item of value) {
       const found = target(item, kind, depth + 1);
-      if (typeof found === 'string') return found;
+      if (found === INVALID) last = INVALID;
+      else if (found !== undefined) return found;
     }
-    return null;
+    return last;
   }
-  for (const [condition, inner] of Object.entries(value)) {
+  const conditions = Object.keys(value);
+  // Node refuses numeric condition keys.
+  if (conditions.some((c) => /^\d+$/.test(c))) return INVALID;
+  for (const condition of conditions) {
     if (condition !== 'node' && condition !== kind && condition !== 'module-sync' && condition !== 'default') continue;
-    const found = target(inner, kind, depth + 1);
-    if (found !== null) return found;
+    const found = target((value as Record<string, unknown>)[condition], kind, depth + 1);
+    if (found !== undefined) return found;
   }
-  return null;
+  return undefined;
 }
 
 /** Node's order of `*` keys: longer prefix first, then the longer key. */
@@ -114,8 +121,9 @@ function exportTarget(exportsField: unknown, subpath: string, kind: ImportKind):
   return null;
 }
 
-/** A target, or null for an invalid or missing one. */
-const valid = (found: string | null | typeof INVALID): string | null => (typeof found === 'string' ? found : null);
+/** A target, or null for a blocked, invalid or missing one. */
+const valid = (found: string | null | undefined | typeof INVALID): string | null =>
+  typeof found === 'string' ? found : null;
 
 /** The fields of a package.json that list dependencies. */
 export const DEPENDENCY_FIELDS = ['dependencies', 'devDependencies', 'peerDependencies', 'optionalDependencies'];
@@ -143,7 +151,13 @@ export function meansWorkspacePackage(range: string | undefined, pkg: WorkspaceP
   if (/^(workspace|file|link|portal):/.test(range)) return true;
   if (/^[a-z]+:/i.test(range)) return false; // npm:, catalog:, git:, http: …
   const version = pkg.manifest.version;
-  return typeof version === 'string' && semver.valid(version) !== null && semver.satisfies(version, range);
+  // Real ranges are short; a huge one is no range worth seconds of parsing.
+  return (
+    typeof version === 'string' &&
+    range.length <= 256 &&
+    semver.valid(version) !== null &&
+    semver.satisfies(version, range)
+  );
 }
 
 /** `@acme/config/env` → ['@acme/config', 'env']; `config` → ['config', '']. */

@@ -281,6 +281,22 @@ describe('env getters imported from other files', () => {
     expect(await reported()).toEqual(['app.ts:8', 'app.ts:9']);
   });
 
+  it.each([
+    ['a null condition', { import: null, default: './src/b.ts' }],
+    ['a nested null condition', { node: { import: null, require: './src/b.ts' }, default: './src/b.ts' }],
+    ['an empty array', { import: [], default: './src/b.ts' }],
+    ['an array of invalid targets', { import: ['src/b.ts'], default: './src/b.ts' }],
+    ['a numeric condition key', { '0': './src/b.ts', default: './src/b.ts' }],
+  ])('follows nothing where Node refuses the import: %s', async (_, entry) => {
+    write({
+      'c/package.json': JSON.stringify({ name: '@x/c', exports: { '.': entry } }),
+      'c/src/b.ts': GETTER,
+      'package.json': JSON.stringify({ name: 'app', type: 'module' }),
+      'a.ts': "import { fromEnv } from '@x/c';\nexport const a = fromEnv('JWT_SECRET') || 'x';\n",
+    });
+    expect(await reported()).toEqual([]);
+  });
+
   it('follows an import whose syntax does not say how it loads only where import and require agree', async () => {
     write({
       'c/package.json': JSON.stringify({
