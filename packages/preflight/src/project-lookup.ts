@@ -1,10 +1,11 @@
 // What a file rule may ask about the rest of a scanned project: the file an import names (env
-// helpers in config modules, also of workspace packages) and the tables that SQL files create (seeds without column lists).
-// Nothing parsed is kept here: rules keep what they derive in the lookup's cache.
+// helpers in config modules, also of workspace packages) and the tables that SQL files create
+// (seeds without column lists). Nothing parsed is kept here: rules keep what they derive in the
+// lookup's cache.
 import { posix } from 'node:path';
 import { JS_EXTENSIONS, type ParsedModule, parseModule } from './js-ast.ts';
-import type { ProjectLookup, SqlTables } from './rule.ts';
-import { sqlChangedTables, sqlCreatedTables } from './sql.ts';
+import type { ProjectLookup } from './rule.ts';
+import { type SqlTables, sqlChangedTables, sqlCreatedTables } from './sql.ts';
 import {
   dependencyRange,
   type ImportKind,
@@ -47,6 +48,9 @@ export interface ProjectFiles {
   readManifest(file: string): string | undefined;
 }
 
+/** The package.json of a directory ('' for the root). */
+const manifestPath = (dir: string): string => (dir === '' ? 'package.json' : `${dir}/package.json`);
+
 const sameColumns = (a: readonly (string | undefined)[], b: readonly (string | undefined)[]): boolean =>
   a.length === b.length && a.every((c, i) => c === b[i]);
 
@@ -58,7 +62,7 @@ export function projectLookup({ files, read, readManifest }: ProjectFiles): Proj
   // the tree that lists it decides, as Node's node_modules lookup would find that copy first.
   const importerRange = (dir: string, name: string): string | undefined => {
     for (let d: string | undefined = dir; d !== undefined; d = d === '' ? undefined : packageDir(d)) {
-      const range = dependencyRange(packageManifest(d === '' ? 'package.json' : `${d}/package.json`), name);
+      const range = dependencyRange(packageManifest(manifestPath(d)), name);
       if (range !== undefined) return range;
     }
     return undefined;
@@ -96,9 +100,8 @@ export function projectLookup({ files, read, readManifest }: ProjectFiles): Proj
       const pkg = packages.get(name);
       let target: string | undefined;
       if (pkg && (pkg.dir === importer || meansWorkspacePackage(importerRange(importer, name), pkg))) {
-        const manifestFile = pkg.dir === '' ? 'package.json' : `${pkg.dir}/package.json`;
         for (const path of workspaceEntryPaths(pkg, subpath, kind)) {
-          target = importTarget(fileSet, manifestFile, path);
+          target = importTarget(fileSet, manifestPath(pkg.dir), path);
           if (target !== undefined) break;
         }
       }
@@ -117,7 +120,7 @@ export function projectLookup({ files, read, readManifest }: ProjectFiles): Proj
     const dir = posix.dirname(file) === '.' ? '' : posix.dirname(file);
     let known = packageOf.get(dir);
     if (known === undefined) {
-      if (fileSet.has(dir === '' ? 'package.json' : `${dir}/package.json`) || dir === '') known = dir;
+      if (dir === '' || fileSet.has(manifestPath(dir))) known = dir;
       else known = packageDir(dir);
       packageOf.set(dir, known);
     }
@@ -128,8 +131,8 @@ export function projectLookup({ files, read, readManifest }: ProjectFiles): Proj
   const packageManifest = (file: string): Record<string, unknown> | undefined => {
     const dir = packageDir(file);
     if (!manifests.has(dir)) {
-      const manifestFile = dir === '' ? 'package.json' : `${dir}/package.json`;
-      manifests.set(dir, fileSet.has(manifestFile) ? manifestOf(readManifest(manifestFile)) : undefined);
+      const file = manifestPath(dir);
+      manifests.set(dir, fileSet.has(file) ? manifestOf(readManifest(file)) : undefined);
     }
     return manifests.get(dir);
   };
@@ -139,7 +142,7 @@ export function projectLookup({ files, read, readManifest }: ProjectFiles): Proj
   // another file of the package, or touched by an ALTER TABLE, a rename or a migration API call
   // anywhere in the project, is ambiguous (null): nothing is paired through it.
   let changed: Set<string> | undefined;
-  const byPackage = new Map<string, Map<string, readonly (string | undefined)[] | null>>();
+  const byPackage = new Map<string, SqlTables>();
   const sqlTables = (fromFile: string): SqlTables => {
     if (changed === undefined) {
       changed = new Set();
@@ -151,9 +154,9 @@ export function projectLookup({ files, read, readManifest }: ProjectFiles): Proj
       }
     }
     const pkg = packageDir(fromFile);
-    let tables = byPackage.get(pkg);
-    if (tables !== undefined) return tables;
-    tables = new Map();
+    const cached = byPackage.get(pkg);
+    if (cached !== undefined) return cached;
+    const tables = new Map<string, readonly (string | undefined)[] | null>();
     for (const file of files) {
       if (!file.endsWith('.sql') || packageDir(file) !== pkg) continue;
       const text = read(file);

@@ -2,8 +2,9 @@ import type { RawFinding, RuleId, Severity } from './finding.ts';
 import { JS_EXTENSIONS, type ParsedModule, parseModule } from './js-ast.ts';
 import { SourceText } from './source-text.ts';
 
-/** Column names of a table, in order; `null` when the project defines it in different ways. */
-export type SqlTables = ReadonlyMap<string, readonly (string | undefined)[] | null>;
+import type { SqlTables } from './sql.ts';
+
+export type { SqlTables };
 
 /** What a file rule may ask about the rest of the project, when the caller scans one (`scan()`). */
 export interface ProjectLookup {

@@ -120,6 +120,15 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
   const files = walk(root, excludes);
   const maxBytes = options.maxFileBytes ?? 1024 * 1024;
   const cache = new Map<string, string>();
+  const sizes = new Map<string, boolean>();
+  const tooLarge = (file: string): boolean => {
+    let large = sizes.get(file);
+    if (large === undefined) {
+      large = statSync(join(root, file)).size > maxBytes;
+      sizes.set(file, large);
+    }
+    return large;
+  };
   const read = (file: string): string => {
     let text = cache.get(file);
     if (text === undefined) {
@@ -130,7 +139,7 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
   };
   const lookup = projectLookup({
     files,
-    read: (file) => (statSync(join(root, file)).size > maxBytes ? undefined : read(file)),
+    read: (file) => (tooLarge(file) ? undefined : read(file)),
     readManifest: (file) => {
       try {
         return read(file);
@@ -147,7 +156,7 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
   const skipped: string[] = [];
   for (const file of files) {
     if (!FILE_RULES.some((r) => (!wanted || wanted.has(r.id)) && r.appliesTo(file))) continue;
-    if (statSync(join(root, file)).size > maxBytes) {
+    if (tooLarge(file)) {
       skipped.push(file);
       continue;
     }

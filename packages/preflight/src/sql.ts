@@ -185,6 +185,9 @@ function createdTables(tokens: SqlToken[]): Map<string, (string | undefined)[] |
   return tables;
 }
 
+/** Column names of tables, in order, by table name; `null` when a table is defined in different ways. */
+export type SqlTables = ReadonlyMap<string, readonly (string | undefined)[] | null>;
+
 /** The columns of every `CREATE TABLE` in `text` (see {@link createdTables}), for other files' INSERTs. */
 export function sqlCreatedTables(text: string): Map<string, (string | undefined)[] | null> {
   return createdTables(tokenizeSql(text));
@@ -250,11 +253,7 @@ export function sqlChangedTables(text: string): Set<string> {
  * failing that, in `elsewhere` (other files of the project); a row paired through another file must
  * have exactly as many values as the table has columns (an `ALTER TABLE` may have changed them).
  */
-export function sqlAssignments(
-  text: string,
-  base = 0,
-  elsewhere?: ReadonlyMap<string, readonly (string | undefined)[] | null>,
-): SqlAssignment[] {
+export function sqlAssignments(text: string, base = 0, elsewhere?: SqlTables): SqlAssignment[] {
   const tokens = tokenizeSql(text, base);
   const out: SqlAssignment[] = [];
   let tables: Map<string, (string | undefined)[] | null> | undefined;

@@ -156,14 +156,17 @@ function checkJs(context: FileContext): RawFinding[] {
       }
     } else if (node.type === 'CallExpression') {
       out.push(...checkSchemaDefault(context, node));
-      // env('JWT_SECRET', 'dev-secret'): a getter whose second parameter is the fallback.
+      // env(name, literal): a getter whose second parameter is the fallback.
       const [nameArg, fallbackArg] = children(node, 'arguments');
       const name = getters.any ? stringValue(nameArg) : undefined;
       const value = name === undefined ? undefined : fallbackLiteral(fallbackArg, constants);
-      if (name !== undefined && value !== undefined && secretOrCredentialUrl(name, value)) {
-        if (getters.kindOf(child(node, 'callee')) === 'default') {
-          out.push(finding(node, name, value, "a getter's default argument", stringRanges(node, nodes)));
-        }
+      if (
+        name !== undefined &&
+        value !== undefined &&
+        secretOrCredentialUrl(name, value) &&
+        getters.kindOf(child(node, 'callee')) === 'default'
+      ) {
+        out.push(finding(node, name, value, "a getter's default argument", stringRanges(node, nodes)));
       }
     }
   }

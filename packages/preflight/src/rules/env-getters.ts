@@ -1,12 +1,13 @@
 // Helpers that wrap an env read, in the file itself or imported from another file of the project:
-// `read('JWT_SECRET') || '…'` and `env('JWT_SECRET', '…')` are env fallbacks like
-// `process.env.JWT_SECRET || '…'`.
+// a call of such a helper with a literal fallback, written after it or passed as its second
+// argument, is the same shortcut as a direct env read with one.
 import {
   type AstNode,
   child,
   children,
   isEnvObject,
   isShadowed,
+  memberPath,
   moduleBindings,
   type ParsedModule,
   propertyKeyName,
@@ -117,6 +118,10 @@ interface ImportedName {
   readonly kind: ImportKind | 'either';
 }
 
+/** How the `import` declarations of `file` load (see importSyntaxKind). */
+const esmKind = (file: string, project: ProjectLookup): ImportKind | 'either' =>
+  importSyntaxKind(file, project.packageManifest(file)?.type);
+
 /**
  * The module-scope names a file imports: `import { a as b }`, `import d`,
  * `import * as ns`, `const { a: b } = require('./x')`, `const ns = require('./x')`. Type-only
@@ -158,20 +163,7 @@ function moduleImports(program: AstNode, esm: ImportKind | 'either'): Map<string
   return out;
 }
 
-/** `a.b.c` as ['a', 'b', 'c'] for non-computed member chains. */
-function memberNames(node: AstNode | undefined): string[] | undefined {
-  const n = unwrap(node);
-  if (n?.type === 'Identifier') return [n.name as string];
-  if (n?.type !== 'MemberExpression' || n.computed === true) return undefined;
-  const object = memberNames(child(n, 'object'));
-  const property = child(n, 'property');
-  return object && property?.type === 'Identifier' ? [...object, property.name as string] : undefined;
-}
-
-/**
- * Where one exported name of a module comes from: a getter of the module itself, or a name of
- * another module (`file` as resolved, `name` there; `'*'` is not a name but "whatever is asked").
- */
+/** Where one exported name of a module comes from: a getter of the module itself, or a name of another module. */
 type ExportSource = { readonly kind: GetterKind } | { readonly file: string; readonly name: string };
 
 /**
@@ -213,7 +205,7 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
   project.cache.set(key, table);
   if (module === undefined) return table;
   const local = localGetters(module.program);
-  const esm = importSyntaxKind(file, project.packageManifest(file)?.type);
+  const esm = esmKind(file, project);
   const imports = moduleImports(module.program, esm);
   const target = (specifier: unknown, kind: ImportKind | 'either'): string | undefined =>
     isModuleSpecifier(specifier) ? project.resolveImport(file, specifier, kind) : undefined;
@@ -262,7 +254,7 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
     } else if (statement.type === 'ExpressionStatement') {
       const expression = unwrap(child(statement, 'expression'));
       if (expression?.type !== 'AssignmentExpression' || expression.operator !== '=') continue;
-      const path = memberNames(child(expression, 'left'))?.join('.');
+      const path = memberPath(child(expression, 'left'))?.join('.');
       const value = unwrap(child(expression, 'right'));
       if (path === 'module.exports') {
         const required = requiredSpecifier(value);
@@ -327,10 +319,7 @@ export class EnvGetters {
     this.#project = project;
     this.#parentOf = module.parentOf;
     this.#local = localGetters(module.program);
-    this.#imported =
-      project === undefined
-        ? new Map()
-        : moduleImports(module.program, importSyntaxKind(file, project.packageManifest(file)?.type));
+    this.#imported = project === undefined ? new Map() : moduleImports(module.program, esmKind(file, project));
   }
 
   /** Whether any call could be a getter (a fast path for files without any). */
