@@ -242,6 +242,39 @@ describe.each([
     expect(callsBetween(before, await target.commandCalls()).size).toBe(0);
   });
 
+  it('counts the times of a cached rejection down instead of repeating the ones Redis gave', async () => {
+    const rl = createRateLimiter({
+      redis,
+      prefix: uniquePrefix(),
+      limits: [
+        { name: 'burst', algorithm: 'fixed-window', limit: 1, windowMs: 60_000 },
+        { name: 'hour', algorithm: 'gcra', limit: 100, windowMs: 3_600_000 },
+      ],
+      timeoutMs: 2_000,
+    });
+    await rl.consume('k');
+    const fromRedis = await rl.consume('k');
+    expect(fromRedis).toMatchObject({ allowed: false, source: 'redis' });
+    const started = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const cached = await rl.consume('k');
+    const elapsed = performance.now() - started;
+    expect(cached).toMatchObject({ allowed: false, limited: true, blocked: false, source: 'block-cache' });
+    expect(cached.retryAfterMs).toBeLessThanOrEqual(fromRedis.retryAfterMs - 149);
+    expect(cached.retryAfterMs).toBeGreaterThanOrEqual(fromRedis.retryAfterMs - Math.ceil(elapsed) - 1);
+    cached.limits.forEach((l, i) => {
+      const r = fromRedis.limits[i]!;
+      expect({ ...l, resetMs: 0, retryAfterMs: 0 }).toEqual({ ...r, resetMs: 0, retryAfterMs: 0 });
+      for (const field of ['resetMs', 'retryAfterMs'] as const) {
+        if (r[field] === 0) expect(l[field]).toBe(0);
+        else {
+          expect(l[field]).toBeLessThanOrEqual(r[field] - 149);
+          expect(l[field]).toBeGreaterThanOrEqual(r[field] - Math.ceil(elapsed) - 1);
+        }
+      }
+    });
+  });
+
   it('uses the Redis clock and leaves no key without a TTL', async () => {
     const prefix = uniquePrefix();
     const rl = createRateLimiter({

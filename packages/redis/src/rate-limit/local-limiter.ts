@@ -10,11 +10,12 @@ export interface LocalLimitOutcome {
 }
 
 interface SubjectState {
-  /** Per limit: window index / TAT, current count, previous count. */
-  readonly a: number[];
-  readonly b: number[];
-  readonly c: number[];
-  readonly leases: Map<string, number>;
+  /**
+   * Per limit `i`, from `3 * i`: window index / TAT, current count, previous count. One array per
+   * subject, and a lease map only for concurrency limits: the fallback may hold `maxKeys` subjects.
+   */
+  readonly v: number[];
+  leases: Map<string, number> | undefined;
 }
 
 /**
@@ -55,7 +56,9 @@ export class LocalLimiter {
         if (oldest.done !== true) this.#subjects.delete(oldest.value);
       }
       const n = this.#limits.length;
-      state = { a: new Array(n).fill(-1), b: new Array(n).fill(0), c: new Array(n).fill(0), leases: new Map() };
+      const v: number[] = [];
+      for (let i = 0; i < n; i++) v.push(-1, 0, 0);
+      state = { v, leases: undefined };
     }
     this.#subjects.set(subject, state);
     return state;
@@ -70,9 +73,10 @@ export class LocalLimiter {
     this.#limits.forEach((limit, i) => {
       const L = Math.max(1, Math.floor(limit.limit * this.#scale));
       const W = limit.windowMs;
-      const a = state.a[i] ?? -1;
-      const b = state.b[i] ?? 0;
-      const c = state.c[i] ?? 0;
+      const at = 3 * i;
+      const a = state.v[at] ?? -1;
+      const b = state.v[at + 1] ?? 0;
+      const c = state.v[at + 2] ?? 0;
       if (limit.kind === 'f') {
         const idx = Math.floor(now / W);
         const count = a === idx ? b : 0;
@@ -86,8 +90,8 @@ export class LocalLimiter {
           retryAfterMs: ok ? 0 : resetMs,
         });
         commits.push(() => {
-          state.a[i] = idx;
-          state.b[i] = count + cost;
+          state.v[at] = idx;
+          state.v[at + 1] = count + cost;
         });
       } else if (limit.kind === 's') {
         const idx = Math.floor(now / W);
@@ -103,9 +107,9 @@ export class LocalLimiter {
           retryAfterMs: ok ? 0 : (idx + 1) * W - now,
         });
         commits.push(() => {
-          state.a[i] = idx;
-          state.b[i] = cur + cost;
-          state.c[i] = prev;
+          state.v[at] = idx;
+          state.v[at + 1] = cur + cost;
+          state.v[at + 2] = prev;
         });
       } else if (limit.kind === 'g') {
         const T = W / L;
@@ -121,20 +125,22 @@ export class LocalLimiter {
           retryAfterMs: ok ? 0 : next - tau - now,
         });
         commits.push(() => {
-          state.a[i] = next;
+          state.v[at] = next;
         });
       } else {
-        for (const [id, expiry] of state.leases) if (expiry <= now) state.leases.delete(id);
-        const ok = state.leases.size + 1 <= L;
+        if (state.leases === undefined) state.leases = new Map<string, number>();
+        const leases = state.leases;
+        for (const [id, expiry] of leases) if (expiry <= now) leases.delete(id);
+        const ok = leases.size + 1 <= L;
         outcomes.push({
           ok,
-          remaining: L - state.leases.size,
-          spentRemaining: L - state.leases.size - 1,
+          remaining: L - leases.size,
+          spentRemaining: L - leases.size - 1,
           resetMs: 0,
           retryAfterMs: ok ? 0 : 1_000,
         });
         commits.push(() => {
-          state.leases.set(leaseId, now + W);
+          leases.set(leaseId, now + W);
         });
       }
     });
@@ -153,6 +159,6 @@ export class LocalLimiter {
 
   /** Ends an in-process lease. */
   release(subject: string, leaseId: string): void {
-    this.#subjects.get(subject)?.leases.delete(leaseId);
+    this.#subjects.get(subject)?.leases?.delete(leaseId);
   }
 }

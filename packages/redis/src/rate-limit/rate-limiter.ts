@@ -252,11 +252,16 @@ interface PendingConsume {
   readonly leaseId: string;
 }
 
-interface CachedRejection {
-  readonly cost: number;
-  readonly limits: readonly LimitStatus[];
-  readonly blocked: boolean;
-}
+/**
+ * What the block cache keeps per subject, as numbers: the rejected cost, whether the subject was
+ * blocked, then per limit whether it allowed, what remained, and when (on the cache's clock) the
+ * limit resets and the request could pass, so a cached rejection reports the time left, not the
+ * time at caching.
+ */
+const CACHED_COST = 0;
+const CACHED_BLOCKED = 1;
+const CACHED_PER_LIMIT = 4;
+const cachedWidth = (limits: number): number => 2 + CACHED_PER_LIMIT * limits;
 
 class RedisRateLimiter implements RateLimiter {
   readonly limits: readonly ResolvedLimit[];
@@ -264,7 +269,7 @@ class RedisRateLimiter implements RateLimiter {
   readonly #guard: RedisCallGuard;
   readonly #shadow: boolean;
   readonly #policy: ReturnType<typeof resolveRedisDownPolicy>;
-  readonly #cache: BlockedSubjects<CachedRejection> | undefined;
+  readonly #cache: BlockedSubjects | undefined;
   readonly #fallback: LocalLimiter | undefined;
   readonly #withLeases: boolean;
   readonly #maxCost: number;
@@ -289,7 +294,7 @@ class RedisRateLimiter implements RateLimiter {
     this.#guard = new RedisCallGuard(client, { timeoutMs });
     this.#shadow = options.shadow === true;
     this.#policy = policy;
-    this.#cache = cacheSize > 0 ? new BlockedSubjects(cacheSize) : undefined;
+    this.#cache = cacheSize > 0 ? new BlockedSubjects(cacheSize, cachedWidth(limits.length)) : undefined;
     this.#fallback =
       policy.mode === 'fallback' ? new LocalLimiter(limits, policy.maxKeys, policy.limitScale) : undefined;
     this.#withLeases = limits.some((l) => l.kind === 'c');
@@ -387,19 +392,10 @@ class RedisRateLimiter implements RateLimiter {
   async consume(subject: string, options?: { readonly cost?: number }): Promise<RateLimitDecision> {
     assertSubject(subject);
     const cost = this.#cost(options?.cost, this.#maxCost);
-    const cached = this.#cache?.get(subject);
-    if (cached !== undefined && cost >= cached.value.cost) {
-      const retryAfterMs = Math.ceil(cached.remainingMs);
-      return {
-        allowed: false,
-        limited: true,
-        blocked: cached.value.blocked,
-        source: 'block-cache',
-        retryAfterMs,
-        serverTimeUs: undefined,
-        limits: cached.value.limits,
-        lease: undefined,
-      };
+    const cache = this.#cache;
+    if (cache !== undefined) {
+      const slot = cache.find(subject);
+      if (slot >= 0 && cost >= cache.value(slot, CACHED_COST)) return this.#cachedRejection(cache, slot);
     }
     const leaseId = this.#withLeases ? randomUUID() : '';
     let reply: ScriptReply;
@@ -419,7 +415,7 @@ class RedisRateLimiter implements RateLimiter {
       for (const l of limits) if (!l.allowed) retryAfterMs = Math.max(retryAfterMs, l.retryAfterMs);
       const concurrencyOnly = !blocked && limits.every((l) => l.allowed || l.algorithm === 'concurrency');
       if (this.#cache !== undefined && !this.#shadow && !concurrencyOnly && retryAfterMs > 0) {
-        this.#cache.set(subject, retryAfterMs, { cost, limits, blocked });
+        this.#cacheRejection(this.#cache, subject, retryAfterMs, cost, blocked, limits);
       }
     }
     return {
@@ -431,6 +427,58 @@ class RedisRateLimiter implements RateLimiter {
       serverTimeUs: reply.nowUs,
       limits,
       lease: reply.allowed && this.#withLeases ? this.#lease(subject, leaseId, false) : undefined,
+    };
+  }
+
+  #cacheRejection(
+    cache: BlockedSubjects,
+    subject: string,
+    retryAfterMs: number,
+    cost: number,
+    blocked: boolean,
+    limits: readonly LimitStatus[],
+  ): void {
+    const now = cache.now();
+    const values = new Array<number>(cache.width);
+    values[CACHED_COST] = cost;
+    values[CACHED_BLOCKED] = blocked ? 1 : 0;
+    for (let i = 0; i < limits.length; i++) {
+      const l = limits[i] as LimitStatus;
+      const at = 2 + CACHED_PER_LIMIT * i;
+      values[at] = l.allowed ? 1 : 0;
+      values[at + 1] = l.remaining;
+      values[at + 2] = now + l.resetMs;
+      values[at + 3] = now + l.retryAfterMs;
+    }
+    cache.set(subject, retryAfterMs, values);
+  }
+
+  /** The decision for a subject the block cache holds, its times counted down to now. */
+  #cachedRejection(cache: BlockedSubjects, slot: number): RateLimitDecision {
+    const now = cache.now();
+    const limits: LimitStatus[] = [];
+    for (let i = 0; i < this.limits.length; i++) {
+      const l = this.limits[i] as ResolvedLimit;
+      const at = 2 + CACHED_PER_LIMIT * i;
+      limits.push(
+        status(
+          l,
+          cache.value(slot, at) === 1,
+          cache.value(slot, at + 1),
+          (cache.value(slot, at + 2) - now) * 1000,
+          (cache.value(slot, at + 3) - now) * 1000,
+        ),
+      );
+    }
+    return {
+      allowed: false,
+      limited: true,
+      blocked: cache.value(slot, CACHED_BLOCKED) === 1,
+      source: 'block-cache',
+      retryAfterMs: Math.ceil(cache.remainingMs(slot)),
+      serverTimeUs: undefined,
+      limits,
+      lease: undefined,
     };
   }
 
