@@ -179,7 +179,7 @@ function checkSchemaDefault(context: FileContext, call: AstNode): RawFinding[] {
   const { nodes, parentOf } = context.module;
   const callee = unwrap(child(call, 'callee'));
   const args = children(call, 'arguments');
-  // envalid: cleanEnv(process.env, { JWT_SECRET: str({ default: '…', devDefault: '…' }) })
+  // envalid: cleanEnv(process.env, { X: str({ default: '…', devDefault: '…' }) }), X a secret name
   const calleeName = callee?.type === 'MemberExpression' ? memberPropertyName(callee) : memberPath(callee)?.at(-1);
   if (calleeName === 'cleanEnv') {
     const spec = unwrap(args[1]);
@@ -201,7 +201,7 @@ function checkSchemaDefault(context: FileContext, call: AstNode): RawFinding[] {
     }
     return out;
   }
-  // zod: JWT_SECRET: z.string().min(32).default('…')
+  // zod: X: z.string().min(32).default('…'), X a secret name
   if (callee?.type === 'MemberExpression' && (calleeName === 'default' || calleeName === 'catch')) {
     const literal = stringValue(args[0]);
     if (literal === undefined) return [];
@@ -222,14 +222,14 @@ function checkSchemaDefault(context: FileContext, call: AstNode): RawFinding[] {
   return [];
 }
 
-// `${JWT_SECRET:-dev}`, `${JWT_SECRET:=dev}`, `${JWT_SECRET-dev}` (shell, compose, Dockerfile) and
-// Spring's `${JWT_SECRET:dev}` in YAML/properties.
+// `${X:-…}`, `${X:=…}`, `${X-…}` (shell, compose, Dockerfile) and Spring's `${X:…}` in
+// YAML/properties, X a secret name.
 const SHELL_DEFAULT = /\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-=])([^}]*)\}/g;
 const SPRING_DEFAULT = /\$\{([A-Za-z_][A-Za-z0-9_.]*):([^}]*)\}/g;
 
 const DOCKERFILE = /(^|\/)(Dockerfile[^/]*|[^/]+\.Dockerfile)$/;
-// `ARG NPM_TOKEN=…` (a build-arg default) and `ENV JWT_SECRET=…` / `ENV JWT_SECRET …` (a literal
-// baked into every layer after it). Values that reference another variable are not literals.
+// `ARG X=…` (a build-arg default) and `ENV X=…` / `ENV X …` (a literal baked into every layer
+// after it), X a secret name. Values that reference another variable are not literals.
 function checkDockerfile(context: FileContext): RawFinding[] {
   const out: RawFinding[] = [];
   const { source } = context;
