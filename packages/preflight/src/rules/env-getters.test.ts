@@ -145,6 +145,32 @@ describe('env getters imported from other files', () => {
     expect(await reported()).toEqual(['uses.ts:5']);
   });
 
+  it('follows members of a module re-exported whole: `export * as ns`, an exported namespace import, a required module', async () => {
+    write({
+      'env.ts': `${GETTER}export const label = (name: string) => name.trim();\n`,
+      'barrel.ts': [
+        "export * as config from './env';",
+        "import * as whole from './env';",
+        'export { whole };',
+        "export * as missing from './nowhere';",
+        '',
+      ].join('\n'),
+      'cjs/env.js': 'exports.read = (name) => process.env[name];\n',
+      'cjs/barrel.js': "const env = require('./env');\nmodule.exports = { env };\n",
+      'uses.ts': [
+        "import { config, whole, missing } from './barrel';",
+        "export const a = config.fromEnv('JWT_SECRET') || 'x';",
+        "export const b = whole.fromEnv('API_TOKEN') ?? 'x';",
+        "export const c = config.label('JWT_SECRET') || 'x';",
+        "export const d = missing.fromEnv('JWT_SECRET') || 'x';",
+        "export const e = config('JWT_SECRET') || 'x';",
+        '',
+      ].join('\n'),
+      'cjs/uses.js': "const { env } = require('./barrel');\nmodule.exports = env.read('SESSION_SECRET') || 'kitty';\n",
+    });
+    expect(await reported()).toEqual(['cjs/uses.js:2', 'uses.ts:2', 'uses.ts:3']);
+  });
+
   it('follows `exports.name = name` of a required helper and `export const alias = imported`', async () => {
     write({
       'config.js': 'exports.get = (name) => process.env[name];\n',

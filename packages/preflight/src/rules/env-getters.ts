@@ -163,8 +163,17 @@ function moduleImports(program: AstNode, esm: ImportKind | 'either'): Map<string
   return out;
 }
 
-/** Where one exported name of a module comes from: a getter of the module itself, or a name of another module. */
-type ExportSource = { readonly kind: GetterKind } | { readonly file: string; readonly name: string };
+/**
+ * Where one exported name of a module comes from: a getter of the module itself, a name of another
+ * module, or another module as a whole (`export * as ns from`, `import * as ns` exported again).
+ */
+type ExportSource =
+  | { readonly kind: GetterKind }
+  | { readonly file: string; readonly name: string }
+  | { readonly namespace: string };
+
+/** What an exported name finally is, for this rule: a getter, or a namespace whose members may be. */
+type ExportTarget = { readonly kind: GetterKind } | { readonly namespace: string };
 
 /**
  * What a module exports, as far as getters go: its exported names with their sources (`null`: a
@@ -214,8 +223,9 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
     const own = local.get(name);
     if (own !== undefined) return { kind: own };
     const imported = imports.get(name);
-    const from = imported && imported.name !== '*' ? target(imported.specifier, imported.kind) : undefined;
-    return from === undefined ? undefined : { file: from, name: imported!.name };
+    const from = imported && target(imported.specifier, imported.kind);
+    if (from === undefined) return undefined;
+    return imported!.name === '*' ? { namespace: from } : { file: from, name: imported!.name };
   };
   const exportValue = (exported: string | undefined, value: AstNode | undefined): void => {
     if (exported === undefined) return;
@@ -247,8 +257,15 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
         const source = reexports ? (from === undefined ? undefined : { file: from, name }) : sourceOfName(name);
         table.names.set(exported, source ?? null);
       }
-    } else if (statement.type === 'ExportAllDeclaration' && child(statement, 'exported') === undefined) {
-      exportAll(child(statement, 'source')?.value, false, esm);
+    } else if (statement.type === 'ExportAllDeclaration') {
+      const exported = child(statement, 'exported');
+      if (exported === undefined) exportAll(child(statement, 'source')?.value, false, esm);
+      else {
+        // `export * as ns from './env'`: `ns` is that module as a whole.
+        const name = exportedName(exported);
+        const from = target(child(statement, 'source')?.value, esm);
+        if (name !== undefined) table.names.set(name, from === undefined ? null : { namespace: from });
+      }
     } else if (statement.type === 'ExportDefaultDeclaration') {
       exportValue('default', child(statement, 'declaration'));
     } else if (statement.type === 'ExpressionStatement') {
@@ -277,16 +294,16 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
 }
 
 /**
- * The kind of getter `name` of `file` is, if any: a search over the export tables of the
- * project, each (file, name) visited once, so cycles end, any chain length works and the answer
- * does not depend on the order of statements or of files. Answers are kept for the scan.
+ * What `name` of `file` is, if it is a getter or a module namespace: a search over the export
+ * tables of the project, each (file, name) visited once, so cycles end, any chain length works and
+ * the answer does not depend on the order of statements or of files. Answers are kept for the scan.
  */
-function exportedGetter(file: string, name: string, project: ProjectLookup): GetterKind | undefined {
-  const key = `env-fallback-literal:getter:${file}\0${name}`;
-  if (project.cache.has(key)) return project.cache.get(key) as GetterKind | undefined;
+function exportTarget(file: string, name: string, project: ProjectLookup): ExportTarget | undefined {
+  const key = `env-fallback-literal:export:${file}\0${name}`;
+  if (project.cache.has(key)) return project.cache.get(key) as ExportTarget | undefined;
   const seen = new Set<string>();
   const stack: [string, string][] = [[file, name]];
-  let found: GetterKind | undefined;
+  let found: ExportTarget | undefined;
   while (stack.length > 0 && found === undefined) {
     const [f, n] = stack.pop()!;
     const id = `${f}\0${n}`;
@@ -296,14 +313,20 @@ function exportedGetter(file: string, name: string, project: ProjectLookup): Get
     const source = table.names.get(n);
     if (source !== undefined) {
       // A name the module exports itself hides the same name of an `export *`, getter or not.
-      if (source !== null && 'kind' in source) found = source.kind;
-      else if (source !== null) stack.push([source.file, source.name]);
+      if (source !== null && 'file' in source) stack.push([source.file, source.name]);
+      else if (source !== null) found = source;
       continue;
     }
     for (const all of table.all) if (all.withDefault || n !== 'default') stack.push([all.file, n]);
   }
   project.cache.set(key, found);
   return found;
+}
+
+/** The kind of getter `name` of `file` is, if any (see {@link exportTarget}). */
+function exportedGetter(file: string, name: string, project: ProjectLookup): GetterKind | undefined {
+  const found = exportTarget(file, name, project);
+  return found !== undefined && 'kind' in found ? found.kind : undefined;
 }
 
 /** The getters a file can call: its own, and those it imports from other files of the project. */
@@ -349,11 +372,15 @@ export class EnvGetters {
       if (own !== undefined) return own;
     }
     const imported = this.#imported.get(localName);
-    // A member of a named import (`logger.info(…)`) is no getter this rule knows: nothing to read.
-    if (imported === undefined || (imported.name !== '*' && member !== undefined)) return undefined;
+    if (imported === undefined) return undefined;
     const project = this.#project;
     const target = project?.resolveImport(this.#file, imported.specifier, imported.kind);
     if (project === undefined || target === undefined) return undefined;
-    return exportedGetter(target, imported.name === '*' ? (member ?? 'default') : imported.name, project);
+    if (imported.name === '*') return exportedGetter(target, member ?? 'default', project);
+    if (member === undefined) return exportedGetter(target, imported.name, project);
+    // `ns.read(…)` where `ns` is a module re-exported whole (`export * as ns from './env'`); a
+    // member of any other named import (`logger.info(…)`) is no getter this rule knows.
+    const found = exportTarget(target, imported.name, project);
+    return found !== undefined && 'namespace' in found ? exportedGetter(found.namespace, member, project) : undefined;
   }
 }
