@@ -256,7 +256,8 @@ describe.each([
     const fromRedis = await rl.consume('k');
     expect(fromRedis).toMatchObject({ allowed: false, source: 'redis' });
     const started = performance.now();
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Timers may fire a little early by performance.now(): wait until 150 ms have surely passed.
+    while (performance.now() - started < 150) await new Promise((resolve) => setTimeout(resolve, 10));
     const cached = await rl.consume('k');
     const elapsed = performance.now() - started;
     expect(cached).toMatchObject({ allowed: false, limited: true, blocked: false, source: 'block-cache' });
@@ -273,6 +274,41 @@ describe.each([
         }
       }
     });
+  });
+
+  it('shows a limit whose window passed during a cached block with its full quota again', async () => {
+    const rl = createRateLimiter({
+      redis,
+      prefix: uniquePrefix(),
+      limits: [
+        { name: 'burst', algorithm: 'fixed-window', limit: 1, windowMs: 200 },
+        // GCRA: not aligned to the clock, so no hour boundary can fall into the test.
+        { name: 'hour', algorithm: 'gcra', limit: 1, windowMs: 3_600_000 },
+      ],
+      timeoutMs: 2_000,
+    });
+    // The two requests must fall into one 200 ms window: a fresh subject if they straddled two.
+    let subject = '';
+    let fromRedis: RateLimitDecision | undefined;
+    for (let attempt = 0; attempt < 5 && fromRedis?.limits[0]?.allowed !== false; attempt++) {
+      subject = `k${attempt}`;
+      await rl.consume(subject);
+      fromRedis = await rl.consume(subject);
+    }
+    expect(fromRedis?.limits.map((l) => [l.allowed, l.remaining])).toEqual([
+      [false, 0],
+      [false, 0],
+    ]);
+    const started = performance.now();
+    while (performance.now() - started < fromRedis!.limits[0]!.resetMs + 5) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const cached = await rl.consume(subject);
+    expect(cached).toMatchObject({ allowed: false, source: 'block-cache' });
+    expect(cached.retryAfterMs).toBeGreaterThan(0);
+    expect(cached.limits[0]).toMatchObject({ allowed: true, remaining: 1, resetMs: 0, retryAfterMs: 0 });
+    expect(cached.limits[1]).toMatchObject({ allowed: false, remaining: 0 });
+    expect(cached.limits[1]!.resetMs).toBeGreaterThan(0);
   });
 
   it('uses the Redis clock and leaves no key without a TTL', async () => {

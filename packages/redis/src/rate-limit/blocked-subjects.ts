@@ -19,7 +19,7 @@ const INITIAL_SLOTS = 64;
  * const blocked = new BlockedSubjects(10_000, 1);
  * blocked.set('ip:203.0.113.7', 5_000, [42]);
  * const slot = blocked.find('ip:203.0.113.7'); // -1 once the 5 s have passed
- * if (slot >= 0) console.log(blocked.remainingMs(slot), blocked.value(slot, 0)); // ~5000 42
+ * if (slot >= 0) console.log(blocked.until(slot) - blocked.now(), blocked.value(slot, 0)); // ~5000 42
  * ```
  */
 export class BlockedSubjects {
@@ -65,12 +65,15 @@ export class BlockedSubjects {
     return slot;
   }
 
-  /** Time left of the block held in `slot` (from {@link find}), ms. */
-  remainingMs(slot: number): number {
-    return this.#until[slot]! - this.now();
+  /**
+   * When the block held in `slot` ends, on `now`'s clock. A slot from {@link find} is only valid
+   * until the next `set`, `delete` or `clear` (which may hand it to another subject): read it at once.
+   */
+  until(slot: number): number {
+    return this.#until[slot]!;
   }
 
-  /** Number `index` (< width) of the entry in `slot` (from {@link find}). */
+  /** Number `index` (< width) of the entry in `slot` (from {@link find}; see {@link until}). */
   value(slot: number, index: number): number {
     return this.#values[slot * this.width + index]!;
   }

@@ -453,19 +453,25 @@ class RedisRateLimiter implements RateLimiter {
     cache.set(subject, retryAfterMs, values);
   }
 
-  /** The decision for a subject the block cache holds, its times counted down to now. */
+  /**
+   * The decision for a subject the block cache holds, its times counted down to now (one clock
+   * reading for all of them). A limit whose reset has passed since Redis answered admits with its
+   * full quota; other figures are what Redis said (other pods may have spent since).
+   */
   #cachedRejection(cache: BlockedSubjects, slot: number): RateLimitDecision {
     const now = cache.now();
     const limits: LimitStatus[] = [];
     for (let i = 0; i < this.limits.length; i++) {
       const l = this.limits[i] as ResolvedLimit;
       const at = 2 + CACHED_PER_LIMIT * i;
+      const resetUs = (cache.value(slot, at + 2) - now) * 1000;
+      const refilled = l.kind !== 'c' && resetUs <= 0;
       limits.push(
         status(
           l,
-          cache.value(slot, at) === 1,
-          cache.value(slot, at + 1),
-          (cache.value(slot, at + 2) - now) * 1000,
+          refilled || cache.value(slot, at) === 1,
+          refilled ? l.burst : cache.value(slot, at + 1),
+          resetUs,
           (cache.value(slot, at + 3) - now) * 1000,
         ),
       );
@@ -475,7 +481,8 @@ class RedisRateLimiter implements RateLimiter {
       limited: true,
       blocked: cache.value(slot, CACHED_BLOCKED) === 1,
       source: 'block-cache',
-      retryAfterMs: Math.ceil(cache.remainingMs(slot)),
+      // At least 1: `find` saw the block still running, a moment before this clock reading.
+      retryAfterMs: Math.max(1, Math.ceil(cache.until(slot) - now)),
       serverTimeUs: undefined,
       limits,
       lease: undefined,
