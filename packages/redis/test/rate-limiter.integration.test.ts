@@ -33,6 +33,11 @@ describe.each([
     await target?.stop();
   });
 
+  /** Timers may fire a little early by performance.now(), by which the block cache counts. */
+  const waitAtLeast = async (ms: number): Promise<void> => {
+    const started = performance.now();
+    while (performance.now() - started < ms) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
   const limiter = (limits: LimitDefinition[], extra: Partial<RateLimiterOptions> = {}) =>
     createRateLimiter({ redis, prefix: uniquePrefix(), limits, blockCache: false, timeoutMs: 2_000, ...extra });
 
@@ -243,21 +248,18 @@ describe.each([
   });
 
   it('counts the times of a cached rejection down instead of repeating the ones Redis gave', async () => {
-    const rl = createRateLimiter({
-      redis,
-      prefix: uniquePrefix(),
-      limits: [
+    const rl = limiter(
+      [
         { name: 'burst', algorithm: 'fixed-window', limit: 1, windowMs: 60_000 },
         { name: 'hour', algorithm: 'gcra', limit: 100, windowMs: 3_600_000 },
       ],
-      timeoutMs: 2_000,
-    });
+      { blockCache: {} },
+    );
     await rl.consume('k');
     const fromRedis = await rl.consume('k');
     expect(fromRedis).toMatchObject({ allowed: false, source: 'redis' });
     const started = performance.now();
-    // Timers may fire a little early by performance.now(): wait until 150 ms have surely passed.
-    while (performance.now() - started < 150) await new Promise((resolve) => setTimeout(resolve, 10));
+    await waitAtLeast(150);
     const cached = await rl.consume('k');
     const elapsed = performance.now() - started;
     expect(cached).toMatchObject({ allowed: false, limited: true, blocked: false, source: 'block-cache' });
@@ -277,16 +279,14 @@ describe.each([
   });
 
   it('shows a limit whose window passed during a cached block with its full quota again', async () => {
-    const rl = createRateLimiter({
-      redis,
-      prefix: uniquePrefix(),
-      limits: [
+    const rl = limiter(
+      [
         { name: 'burst', algorithm: 'fixed-window', limit: 1, windowMs: 200 },
         // GCRA: not aligned to the clock, so no hour boundary can fall into the test.
         { name: 'hour', algorithm: 'gcra', limit: 1, windowMs: 3_600_000 },
       ],
-      timeoutMs: 2_000,
-    });
+      { blockCache: {} },
+    );
     // The two requests must fall into one 200 ms window: a fresh subject if they straddled two.
     let subject = '';
     let fromRedis: RateLimitDecision | undefined;
@@ -299,10 +299,7 @@ describe.each([
       [false, 0],
       [false, 0],
     ]);
-    const started = performance.now();
-    while (performance.now() - started < fromRedis!.limits[0]!.resetMs + 5) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await waitAtLeast(fromRedis!.limits[0]!.resetMs + 5);
     const cached = await rl.consume(subject);
     expect(cached).toMatchObject({ allowed: false, source: 'block-cache' });
     expect(cached.retryAfterMs).toBeGreaterThan(0);
