@@ -171,6 +171,60 @@ describe('env getters imported from other files', () => {
     expect(await reported()).toEqual(['cjs/uses.js:2', 'uses.ts:2', 'uses.ts:3']);
   });
 
+  it('follows required modules exported again in every CommonJS form, and no type-only export', async () => {
+    write({
+      'cjs/env.js': 'exports.read = (name) => process.env[name];\n',
+      'cjs/fn.js': 'module.exports = (name) => process.env[name];\n',
+      'cjs/b1.js': "exports.env = require('./env');\n",
+      'cjs/b2.js': "module.exports = { env: require('./env') };\n",
+      'cjs/b3.js': "const env = require('./env');\nmodule.exports = env;\n",
+      'cjs/b4.js': "const fn = require('./fn');\nmodule.exports = { fn };\n",
+      'cjs/uses.js': [
+        "const { env: e1 } = require('./b1');",
+        "const { env: e2 } = require('./b2');",
+        "const e3 = require('./b3');",
+        "const { fn } = require('./b4');",
+        "module.exports = [e1.read('JWT_SECRET') || 'x', e2.read('JWT_SECRET') || 'x', e3.read('JWT_SECRET') || 'x'];",
+        "module.exports.f = fn('JWT_SECRET') || 'x';",
+        '',
+      ].join('\n'),
+      'env.ts': GETTER,
+      'types.ts': [
+        "export type * as t1 from './env';",
+        "import * as whole from './env';",
+        'export type { whole };',
+        'export { type whole as t3 };',
+        "export type { fromEnv as t4 } from './env';",
+        '',
+      ].join('\n'),
+      'uses-types.ts': [
+        "import { t1, whole, t3, t4 } from './types';",
+        "export const a = [t1.fromEnv('JWT_SECRET') || 'x', whole.fromEnv('JWT_SECRET') || 'x'];",
+        "export const b = [t3.fromEnv('JWT_SECRET') || 'x', t4('JWT_SECRET') || 'x'];",
+        '',
+      ].join('\n'),
+    });
+    expect(await reported()).toEqual(['cjs/uses.js:5', 'cjs/uses.js:5', 'cjs/uses.js:5', 'cjs/uses.js:6']);
+  });
+
+  it('prefers a getter to a namespace of the same ambiguous `export *` name, whatever the order', async () => {
+    write({
+      'env.ts': 'export const other = 1;\n',
+      'ns.ts': "export * as fromEnv from './env';\n",
+      'getter.ts': GETTER,
+      'b1.ts': "export * from './ns';\nexport * from './getter';\n",
+      'b2.ts': "export * from './getter';\nexport * from './ns';\n",
+      'uses.ts': [
+        "import { fromEnv as f1 } from './b1';",
+        "import { fromEnv as f2 } from './b2';",
+        "export const a = f1('JWT_SECRET') || 'x';",
+        "export const b = f2('JWT_SECRET') || 'x';",
+        '',
+      ].join('\n'),
+    });
+    expect(await reported()).toEqual(['uses.ts:3', 'uses.ts:4']);
+  });
+
   it('follows `exports.name = name` of a required helper and `export const alias = imported`', async () => {
     write({
       'config.js': 'exports.get = (name) => process.env[name];\n',

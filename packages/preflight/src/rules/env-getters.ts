@@ -116,6 +116,8 @@ interface ImportedName {
   readonly name: string;
   /** How the module is loaded: picks the `exports` condition of a package (see importSyntaxKind). */
   readonly kind: ImportKind | 'either';
+  /** Bound by a `require()` call (not an `import`), so the whole module may be a function. */
+  readonly viaRequire: boolean;
 }
 
 /** How the `import` declarations of `file` load (see importSyntaxKind). */
@@ -142,7 +144,7 @@ function moduleImports(program: AstNode, esm: ImportKind | 'either'): Map<string
               ? '*'
               : exportedName(child(s, 'imported'));
         if (local !== undefined && name !== undefined && s.importKind !== 'type') {
-          out.set(local, { specifier, name, kind: esm });
+          out.set(local, { specifier, name, kind: esm, viaRequire: false });
         }
       }
     } else if (statement.type === 'VariableDeclaration') {
@@ -150,12 +152,16 @@ function moduleImports(program: AstNode, esm: ImportKind | 'either'): Map<string
         const specifier = requiredSpecifier(child(declarator, 'init'));
         const pattern = child(declarator, 'id');
         if (specifier === undefined) continue;
-        if (pattern?.type === 'Identifier') out.set(pattern.name as string, { specifier, name: '*', kind: 'require' });
+        if (pattern?.type === 'Identifier') {
+          out.set(pattern.name as string, { specifier, name: '*', kind: 'require', viaRequire: true });
+        }
         if (pattern?.type !== 'ObjectPattern') continue;
         for (const prop of children(pattern, 'properties')) {
           const name = prop.type === 'Property' ? propertyKeyName(prop) : undefined;
           const local = exportedName(child(prop, 'value'));
-          if (name !== undefined && local !== undefined) out.set(local, { specifier, name, kind: 'require' });
+          if (name !== undefined && local !== undefined) {
+            out.set(local, { specifier, name, kind: 'require', viaRequire: true });
+          }
         }
       }
     }
@@ -170,10 +176,19 @@ function moduleImports(program: AstNode, esm: ImportKind | 'either'): Map<string
 type ExportSource =
   | { readonly kind: GetterKind }
   | { readonly file: string; readonly name: string }
-  | { readonly namespace: string };
+  | ExportedNamespace;
+
+/**
+ * A module exported as a whole. `required`: it is the value of a `require()` (CommonJS), which may
+ * itself be a function (`module.exports = (name) => …`), so calling it calls its `default`.
+ */
+interface ExportedNamespace {
+  readonly namespace: string;
+  readonly required: boolean;
+}
 
 /** What an exported name finally is, for this rule: a getter, or a namespace whose members may be. */
-type ExportTarget = { readonly kind: GetterKind } | { readonly namespace: string };
+type ExportTarget = { readonly kind: GetterKind } | ExportedNamespace;
 
 /**
  * What a module exports, as far as getters go: its exported names with their sources (`null`: a
@@ -225,10 +240,18 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
     const imported = imports.get(name);
     const from = imported && target(imported.specifier, imported.kind);
     if (from === undefined) return undefined;
-    return imported!.name === '*' ? { namespace: from } : { file: from, name: imported!.name };
+    if (imported!.name !== '*') return { file: from, name: imported!.name };
+    return { namespace: from, required: imported!.viaRequire };
   };
   const exportValue = (exported: string | undefined, value: AstNode | undefined): void => {
     if (exported === undefined) return;
+    // `exports.env = require('./env')`, `module.exports = { env: require('./env') }`
+    const required = requiredSpecifier(value);
+    if (required !== undefined) {
+      const from = target(required, 'require');
+      table.names.set(exported, from === undefined ? null : { namespace: from, required: true });
+      return;
+    }
     const n = unwrap(value);
     const kind = n === undefined || n.type === 'Identifier' ? undefined : envGetterKind(n);
     const source = n?.type === 'Identifier' ? sourceOfName(n.name as string) : kind && { kind };
@@ -254,8 +277,10 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
         const exported = exportedName(child(specifier, 'exported'));
         const name = exportedName(child(specifier, 'local'));
         if (exported === undefined || name === undefined) continue;
+        // `export type { x }`, `export { type x }`: no value to call.
+        const typeOnly = statement.exportKind === 'type' || specifier.exportKind === 'type';
         const source = reexports ? (from === undefined ? undefined : { file: from, name }) : sourceOfName(name);
-        table.names.set(exported, source ?? null);
+        table.names.set(exported, typeOnly ? null : (source ?? null));
       }
     } else if (statement.type === 'ExportAllDeclaration') {
       const exported = child(statement, 'exported');
@@ -264,7 +289,10 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
         // `export * as ns from './env'`: `ns` is that module as a whole.
         const name = exportedName(exported);
         const from = target(child(statement, 'source')?.value, esm);
-        if (name !== undefined) table.names.set(name, from === undefined ? null : { namespace: from });
+        const typeOnly = statement.exportKind === 'type';
+        if (name !== undefined) {
+          table.names.set(name, from === undefined || typeOnly ? null : { namespace: from, required: false });
+        }
       }
     } else if (statement.type === 'ExportDefaultDeclaration') {
       exportValue('default', child(statement, 'declaration'));
@@ -284,6 +312,10 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
               if (spread !== undefined) exportAll(spread, false, 'require');
             }
           }
+        } else if (value?.type === 'Identifier' && imports.get(value.name as string)?.name === '*') {
+          // `const env = require('./env'); module.exports = env;`: as `module.exports = require('./env')`.
+          const whole = imports.get(value.name as string)!;
+          exportAll(whole.specifier, true, whole.kind);
         } else exportValue('default', value);
       } else if (path?.startsWith('exports.') || path?.startsWith('module.exports.')) {
         exportValue(path.split('.').at(-1), value);
@@ -304,6 +336,9 @@ function exportTarget(file: string, name: string, project: ProjectLookup): Expor
   const seen = new Set<string>();
   const stack: [string, string][] = [[file, name]];
   let found: ExportTarget | undefined;
+  // An ambiguous `export *` name (invalid, but seen) that is a getter one way and a namespace
+  // another: the getter wins, and of namespaces the first by path, whatever the search order.
+  let namespace: ExportedNamespace | undefined;
   while (stack.length > 0 && found === undefined) {
     const [f, n] = stack.pop()!;
     const id = `${f}\0${n}`;
@@ -313,12 +348,15 @@ function exportTarget(file: string, name: string, project: ProjectLookup): Expor
     const source = table.names.get(n);
     if (source !== undefined) {
       // A name the module exports itself hides the same name of an `export *`, getter or not.
-      if (source !== null && 'file' in source) stack.push([source.file, source.name]);
-      else if (source !== null) found = source;
+      if (source === null) continue;
+      if ('file' in source) stack.push([source.file, source.name]);
+      else if ('kind' in source) found = source;
+      else if (namespace === undefined || source.namespace < namespace.namespace) namespace = source;
       continue;
     }
     for (const all of table.all) if (all.withDefault || n !== 'default') stack.push([all.file, n]);
   }
+  found ??= namespace;
   project.cache.set(key, found);
   return found;
 }
@@ -377,10 +415,13 @@ export class EnvGetters {
     const target = project?.resolveImport(this.#file, imported.specifier, imported.kind);
     if (project === undefined || target === undefined) return undefined;
     if (imported.name === '*') return exportedGetter(target, member ?? 'default', project);
-    if (member === undefined) return exportedGetter(target, imported.name, project);
-    // `ns.read(…)` where `ns` is a module re-exported whole (`export * as ns from './env'`); a
-    // member of any other named import (`logger.info(…)`) is no getter this rule knows.
+    // `ns.read(…)` where `ns` is a module exported whole (`export * as ns from './env'`), or `fn(…)`
+    // where it is a required module that is itself the getter; a member of any other named import
+    // (`logger.info(…)`) is no getter this rule knows.
     const found = exportTarget(target, imported.name, project);
-    return found !== undefined && 'namespace' in found ? exportedGetter(found.namespace, member, project) : undefined;
+    if (found === undefined) return undefined;
+    if ('kind' in found) return member === undefined ? found.kind : undefined;
+    if (member !== undefined) return exportedGetter(found.namespace, member, project);
+    return found.required ? exportedGetter(found.namespace, 'default', project) : undefined;
   }
 }
