@@ -85,13 +85,6 @@ const CONSUME = defineScript(
 return redis.call('HSETNX', KEYS[1], 'c', ARGV[1])`,
 );
 
-const TAKE_INDEX = defineScript(
-  'oidc-grant-index-take',
-  `local members = redis.call('SMEMBERS', KEYS[1])
-redis.call('DEL', KEYS[1])
-return members`,
-);
-
 // oidc-provider's ReplayDetection.unique() (DPoP proofs, client assertion jti) is find-then-save:
 // two requests carrying one jti could both find nothing. Here find() reserves the id in the same
 // step, so exactly one caller sees "not found"; the save that follows overwrites the placeholder.
@@ -103,6 +96,20 @@ redis.call('HSET', KEYS[1], 'p', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return false`,
 );
+
+/** TTLs beyond this (≈ 4 400 years, or infinite) mean "no expiry": Redis refuses larger ones. */
+const MAX_TTL_MS = 2 ** 47;
+
+/**
+ * The TTL of an entry saved with `expiresIn` seconds: 0 for none (`undefined`, infinite or beyond
+ * {@link MAX_TTL_MS}), undefined when the entry is already expired (0 or less, or not a number).
+ */
+function entryTtlMs(expiresIn: number | undefined): number | undefined {
+  if (expiresIn === undefined) return 0;
+  if (typeof expiresIn !== 'number' || Number.isNaN(expiresIn) || expiresIn <= 0) return undefined;
+  const ms = Math.ceil(expiresIn * 1000);
+  return ms > MAX_TTL_MS ? 0 : ms;
+}
 
 /** How long a reserved ReplayDetection id blocks its jti if the save never follows. */
 const RESERVATION_MS = 3_600_000;
@@ -205,21 +212,33 @@ export function createOidcProviderAdapter(options: OidcProviderAdapterOptions): 
     }
 
     async upsert(id: string, payload: OidcAdapterPayload, expiresIn?: number): Promise<void> {
-      const ttlMs = typeof expiresIn === 'number' && expiresIn > 0 ? Math.ceil(expiresIn * 1000) : 0;
+      const operation = `oidc-provider ${this.#model}.upsert`;
       const key = this.#key(id);
-      const writes: Promise<unknown>[] = [runScript(redis, UPSERT, [key], [JSON.stringify(payload), ttlMs])];
-      if (GRANTABLE.has(this.#model) && typeof payload.grantId === 'string') {
-        writes.push(runScript(redis, INDEX_ADD, [grantKey(payload.grantId)], [key, ttlMs]));
+      const ttlMs = entryTtlMs(expiresIn);
+      if (ttlMs === undefined) {
+        // Saved already expired (oidc-provider re-saves with `exp - now`, which can reach 0 or
+        // less): the entry ends now instead of living on without a TTL.
+        await guard.call(operation, () => redis.del(key));
+        return;
       }
-      if (typeof payload.userCode === 'string') {
-        const k = userCodeKey(payload.userCode);
-        writes.push(ttlMs > 0 ? redis.set(k, id, 'PX', ttlMs) : redis.set(k, id));
-      }
-      if (this.#model === 'Session' && typeof payload.uid === 'string') {
-        const k = uidKey(payload.uid);
-        writes.push(ttlMs > 0 ? redis.set(k, id, 'PX', ttlMs) : redis.set(k, id));
-      }
-      await guard.call(`oidc-provider ${this.#model}.upsert`, () => Promise.all(writes));
+      const json = JSON.stringify(payload);
+      // The writes start inside the guard: refused while Redis is down, none of them is sent (and
+      // none rejects unobserved).
+      await guard.call(operation, () => {
+        const writes: Promise<unknown>[] = [runScript(redis, UPSERT, [key], [json, ttlMs])];
+        if (GRANTABLE.has(this.#model) && typeof payload.grantId === 'string') {
+          writes.push(runScript(redis, INDEX_ADD, [grantKey(payload.grantId)], [key, ttlMs]));
+        }
+        if (typeof payload.userCode === 'string') {
+          const k = userCodeKey(payload.userCode);
+          writes.push(ttlMs > 0 ? redis.set(k, id, 'PX', ttlMs) : redis.set(k, id));
+        }
+        if (this.#model === 'Session' && typeof payload.uid === 'string') {
+          const k = uidKey(payload.uid);
+          writes.push(ttlMs > 0 ? redis.set(k, id, 'PX', ttlMs) : redis.set(k, id));
+        }
+        return Promise.all(writes);
+      });
     }
 
     async find(id: string): Promise<OidcAdapterPayload | undefined> {
@@ -267,13 +286,16 @@ export function createOidcProviderAdapter(options: OidcProviderAdapterOptions): 
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      const members = (await guard.call(`oidc-provider ${this.#model}.revokeByGrantId`, () =>
-        runScript(redis, TAKE_INDEX, [grantKey(grantId)], []),
-      )) as string[];
-      // Members live in their own slots, so each is deleted on its own (UNLINK of many keys would be CROSSSLOT).
-      await guard.call(`oidc-provider ${this.#model}.revokeByGrantId`, () =>
-        Promise.all(members.map((member) => redis.unlink(member))),
-      );
+      const operation = `oidc-provider ${this.#model}.revokeByGrantId`;
+      const index = grantKey(grantId);
+      const members = await guard.call(operation, () => redis.smembers(index));
+      if (members.length === 0) return;
+      // Tokens first, the index last: a revocation that fails halfway leaves the index, so a retry
+      // finds every token again. Members live in their own slots, so each is deleted on its own
+      // (UNLINK of many keys would be CROSSSLOT). Only the members deleted here leave the index; a
+      // token joining the grant meanwhile stays listed for the next revocation.
+      await guard.call(operation, () => Promise.all(members.map((member) => redis.unlink(member))));
+      await guard.call(operation, () => redis.srem(index, ...members));
     }
   };
 }

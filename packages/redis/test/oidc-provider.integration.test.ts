@@ -1,6 +1,8 @@
 import { createHash, generateKeyPairSync, type KeyObject, randomBytes, randomUUID, sign } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { getFreePort } from '@rampart/testkit';
+import { Redis } from 'ioredis';
 import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheRegistry, type RedisClient } from '../src/index.ts';
@@ -326,5 +328,100 @@ describe.each([
     const response = await exchange(b, code, randomBytes(32).toString('base64url'));
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: 'invalid_grant' });
+  });
+});
+
+describe.each([
+  ['single node', singleNode],
+  ['cluster', cluster],
+] as const)('createOidcProviderAdapter edge cases on a %s', (_name, start) => {
+  let target: Target;
+  let redis: RedisClient;
+  let Adapter: ReturnType<typeof createOidcProviderAdapter>;
+  let prefix: string;
+
+  beforeAll(async () => {
+    target = await start();
+    redis = await target.connect();
+    prefix = `oidc-edge-${process.pid}-${Date.now().toString(36)}`;
+    Adapter = createOidcProviderAdapter({ redis, prefix, timeoutMs: 2_000, registry: new CacheRegistry() });
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await target?.stop();
+  });
+
+  it('ends an entry saved already expired instead of keeping it without a TTL, and indexes nothing for it', async () => {
+    const tokens = new Adapter('AccessToken');
+    for (const [i, expiresIn] of [0, -5, Number.NaN].entries()) {
+      await tokens.upsert(`live-${i}`, { grantId: `g-exp-${i}` }, 60);
+      await tokens.upsert(`live-${i}`, { grantId: `g-exp-${i}` }, expiresIn);
+      expect(await tokens.find(`live-${i}`)).toBeUndefined();
+      await tokens.upsert(`new-${i}`, { grantId: `g-new-${i}` }, expiresIn);
+      expect(await tokens.find(`new-${i}`)).toBeUndefined();
+      expect(await redis.exists(`${prefix}:grant:{g-new-${i}}`)).toBe(0);
+    }
+    // No expiry asked for, or one Redis cannot hold: kept without a TTL.
+    for (const expiresIn of [undefined, Number.POSITIVE_INFINITY, 1e16]) {
+      await tokens.upsert('forever', { grantId: 'g-forever' }, expiresIn);
+      expect(await redis.pttl(`${prefix}:AccessToken:{forever}`)).toBe(-1);
+    }
+    await tokens.upsert('short', {}, 0.0004);
+    expect(await redis.pttl(`${prefix}:AccessToken:{short}`)).toBeLessThanOrEqual(1);
+  });
+
+  it('revokes every token of a grant on a retry after a revocation failed halfway', async () => {
+    const tokens = new Adapter('AccessToken');
+    const codes = new Adapter('AuthorizationCode');
+    await tokens.upsert('at-1', { grantId: 'g-retry' }, 60);
+    await codes.upsert('code-1', { grantId: 'g-retry' }, 60);
+    const unlink = redis.unlink.bind(redis);
+    let failures = 1;
+    // A node dropping the connection during the revocation, once.
+    (redis as { unlink: unknown }).unlink = (...keys: string[]) =>
+      failures-- > 0 ? Promise.reject(new Error('Connection is closed.')) : unlink(...keys);
+    try {
+      await expect(tokens.revokeByGrantId('g-retry')).rejects.toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE' });
+    } finally {
+      (redis as { unlink: unknown }).unlink = unlink;
+    }
+    await tokens.revokeByGrantId('g-retry');
+    expect(await tokens.find('at-1')).toBeUndefined();
+    expect(await codes.find('code-1')).toBeUndefined();
+    expect(await redis.exists(`${prefix}:grant:{g-retry}`)).toBe(0);
+  });
+
+  it('refuses every call at once while Redis is down, sending nothing and leaving no unhandled rejection', async () => {
+    const down = new Redis({
+      host: '127.0.0.1',
+      port: await getFreePort(),
+      enableOfflineQueue: false,
+      lazyConnect: true,
+    });
+    down.on('error', () => {});
+    const unhandled: unknown[] = [];
+    const collect = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', collect);
+    try {
+      const Down = createOidcProviderAdapter({ redis: down, prefix, timeoutMs: 200, registry: new CacheRegistry() });
+      const sessions = new Down('Session');
+      const codes = new Down('DeviceCode');
+      for (const call of [
+        () => sessions.upsert('s', { uid: 'u', grantId: 'g' }, 60),
+        () => codes.upsert('d', { grantId: 'g', userCode: 'ABCD' }, 60),
+        () => codes.find('d'),
+        () => codes.consume('d'),
+        () => codes.revokeByGrantId('g'),
+      ]) {
+        await expect(call()).rejects.toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE' });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', collect);
+      down.disconnect();
+    }
   });
 });
