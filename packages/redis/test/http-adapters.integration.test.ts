@@ -85,7 +85,9 @@ interface Ctx {
 interface Case {
   readonly name: string;
   options(ctx: Ctx): HttpRateLimitOptions;
-  run(get: (headers?: Record<string, string>) => Promise<Response>): Promise<void>;
+  run(
+    get: (headers?: Record<string, string>, init?: { path?: string; signal?: AbortSignal }) => Promise<Response>,
+  ): Promise<void>;
 }
 
 const jsonBody = async (res: Response): Promise<Record<string, unknown>> => {
@@ -202,6 +204,72 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'refuses with 400, not 500, when the key, skip or cost function throws on a malformed request',
+    options: (ctx) => ({
+      limiter: ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }]),
+      key: (req) => `client:${decodeURIComponent(req.header('x-client-id') ?? 'anonymous')}`,
+      skip: (req) => JSON.parse(req.header('x-skip') ?? 'false') === true,
+      cost: (req) => {
+        const cost = req.header('x-cost');
+        if (cost !== undefined && !/^\d+$/.test(cost)) throw new TypeError(`bad cost ${cost}`);
+        return Number(cost ?? 1);
+      },
+    }),
+    async run(get) {
+      for (const [headers, error] of [
+        [{ 'x-client-id': '%E0%A4%A' }, 'ERR_RATE_LIMIT_NO_KEY'],
+        [{ 'x-skip': '{' }, 'ERR_RATE_LIMIT_NO_KEY'],
+        [{ 'x-cost': 'many' }, 'ERR_RATE_LIMIT_INVALID_ARGUMENT'],
+      ] as const) {
+        const res = await get(headers);
+        expect(res.status).toBe(400);
+        const body = await jsonBody(res);
+        expect(body).toMatchObject({ error });
+        // What the function threw (it may quote the request) is not echoed.
+        expect(JSON.stringify(body)).not.toMatch(/%E0|many|JSON|URI/);
+      }
+      expect((await get({ 'x-client-id': 'a%20b' })).status).toBe(200);
+    },
+  },
+  {
+    name: 'shows the key function the path and query of the request',
+    options: (ctx) => ({
+      limiter: ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }]),
+      key: (req) => (req.url === '/?tenant=a' ? 'tenant:a' : undefined),
+    }),
+    async run(get) {
+      expect((await get({}, { path: '/?tenant=a' })).status).toBe(200);
+      expect((await get({}, { path: '/?tenant=b' })).status).toBe(400);
+    },
+  },
+  {
+    name: 'releases a concurrency lease at once when the client goes away while the limiter decides',
+    options: (ctx) => ({
+      limiter: ctx.limiter([{ name: 'inflight', algorithm: 'concurrency', limit: 1, leaseMs: 60_000 }]),
+      key: async (req) => {
+        if (req.header('x-slow') === '1') await new Promise((resolve) => setTimeout(resolve, 300));
+        return 'client:one';
+      },
+    }),
+    async run(get) {
+      const abort = new AbortController();
+      const slow = get({ 'x-slow': '1' }, { signal: abort.signal }).catch((error: unknown) => error);
+      setTimeout(() => abort.abort(), 50);
+      expect(await slow).toBeInstanceOf(Error);
+      // Past the slow key: the aborted request has taken its lease by now.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // The lease lasts 60 s: a 200 within 5 s proves it was released, not left to expire.
+      await waitFor(
+        async () => {
+          const res = await get();
+          await res.arrayBuffer();
+          return res.status === 200;
+        },
+        { timeoutMs: 5_000, what: 'the lease of the aborted request to be released' },
+      );
+    },
+  },
+  {
     name: 'does not count skipped requests',
     options: (ctx) => ({
       limiter: ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 1, windowMs: 60_000 }]),
@@ -296,9 +364,76 @@ describe.each(Object.keys(ADAPTERS))('%s adapter', (adapter) => {
   it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, testCase) => {
     const app = await ADAPTERS[adapter]!(testCase.options(ctx));
     try {
-      await testCase.run((headers = {}) => fetch(`${app.url}/`, { headers }));
+      await testCase.run((headers = {}, init = {}) =>
+        fetch(`${app.url}${init.path ?? '/'}`, { headers, ...(init.signal ? { signal: init.signal } : {}) }),
+      );
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('hono adapter with a streamed response', () => {
+  let target: Target;
+  let redis: RedisClient;
+  beforeAll(async () => {
+    target = await singleNode();
+    redis = await target.connect();
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await target?.stop();
+  });
+
+  it('holds a concurrency lease until the streamed body has been sent, as the other adapters do', async () => {
+    const limiter = createRateLimiter({
+      redis,
+      prefix: `hono-stream-${Date.now()}`,
+      timeoutMs: 2_000,
+      limits: [{ name: 'inflight', algorithm: 'concurrency', limit: 1, leaseMs: 60_000 }],
+    });
+    const app = new Hono();
+    app.use(honoRateLimit({ limiter, key: () => 'client:one' }));
+    let finish: () => void = () => {};
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    app.get('/stream', () => {
+      const encoder = new TextEncoder();
+      const body = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(encoder.encode('first '));
+          await finished;
+          controller.enqueue(encoder.encode('last'));
+          controller.close();
+        },
+      });
+      return new Response(body, { headers: { 'content-type': 'text/plain' } });
+    });
+    app.get('/', (c) => c.text('ok'));
+    const server = await listen(createAdaptorServer({ fetch: app.fetch }) as Server);
+    try {
+      const streaming = await fetch(`${server.url}/stream`);
+      expect(streaming.status).toBe(200);
+      const reader = streaming.body!.getReader();
+      expect(new TextDecoder().decode((await reader.read()).value)).toBe('first ');
+      // The first response is still being sent: its lease is held.
+      const during = await fetch(`${server.url}/`);
+      expect(during.status).toBe(429);
+      await during.arrayBuffer();
+      finish();
+      while (!(await reader.read()).done);
+      await waitFor(
+        async () => {
+          const res = await fetch(`${server.url}/`);
+          await res.arrayBuffer();
+          return res.status === 200;
+        },
+        { timeoutMs: 5_000, what: 'the lease to be released once the stream ended' },
+      );
+    } finally {
+      finish();
+      await server.close();
     }
   });
 });

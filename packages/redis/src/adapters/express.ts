@@ -28,7 +28,14 @@ export function expressRateLimit(options: HttpRateLimitOptions): RequestHandler 
         return;
       }
       const release = outcome.release;
-      if (release) res.once('close', () => void release());
+      if (release) {
+        // The client went away while the limiter decided: 'close' has fired already.
+        if (res.closed || res.destroyed) {
+          void release();
+          return;
+        }
+        res.once('close', () => void release());
+      }
       next();
     }, next);
   };

@@ -38,7 +38,14 @@ export function fastifyRateLimit(
       return;
     }
     const release = outcome.release;
-    if (release) reply.raw.once('close', () => void release());
+    if (release) {
+      // The client went away while the limiter decided: 'close' has fired already.
+      if (reply.raw.closed || reply.raw.destroyed) {
+        void release();
+        return;
+      }
+      reply.raw.once('close', () => void release());
+    }
   };
 }
 

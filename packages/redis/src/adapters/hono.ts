@@ -11,6 +11,47 @@ export interface HonoRateLimitOptions extends HttpRateLimitOptions {
   readonly ip?: (c: Context) => string | undefined;
 }
 
+/** `/path?query` of an absolute URL: what the other adapters show the `key` function. */
+function pathAndQuery(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  return start < 0 ? '/' : url.slice(start);
+}
+
+/** `response` with a body that calls `release` once it has been read to the end, failed or been cancelled. */
+function releasedAfterBody(response: Response, release: () => Promise<void>): Response {
+  const body = response.body;
+  if (body === null) {
+    void release();
+    return response;
+  }
+  let released = false;
+  const done = (): void => {
+    if (released) return;
+    released = true;
+    void release();
+  };
+  const reader = body.getReader();
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const chunk = await reader.read();
+        if (chunk.done) {
+          done();
+          controller.close();
+        } else controller.enqueue(chunk.value);
+      } catch (error) {
+        done();
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      done();
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(stream, response);
+}
+
 function socketAddress(c: Context): string | undefined {
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
   return env?.incoming?.socket?.remoteAddress;
@@ -35,16 +76,27 @@ export function honoRateLimit(options: HonoRateLimitOptions): MiddlewareHandler 
     const outcome = await decide({
       ip: ipOf(c),
       method: c.req.method,
-      url: c.req.url,
+      url: pathAndQuery(c.req.url),
       header: (name) => c.req.header(name),
     });
     if (outcome.kind === 'reject') {
-      return c.json(outcome.body, outcome.status, Object.fromEntries(outcome.headers));
+      return c.json(outcome.body, outcome.status, {
+        ...Object.fromEntries(outcome.headers),
+        'content-type': 'application/json; charset=utf-8',
+      });
     }
+    const release = outcome.release;
     try {
       await next();
-    } finally {
-      await outcome.release?.();
+    } catch (error) {
+      await release?.();
+      throw error;
+    }
+    if (release !== undefined) {
+      // A concurrency lease is held until the body has been sent (or the client went away), as
+      // the other adapters hold it until the response closes: a streamed body keeps it.
+      if (c.req.method === 'HEAD') await release();
+      else c.res = releasedAfterBody(c.res, release);
     }
     for (const [name, value] of outcome.headers) c.header(name, value);
     return undefined;

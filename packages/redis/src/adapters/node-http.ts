@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createHttpRateLimit, type HttpRateLimitOptions } from '../http/http-rate-limit.ts';
+import { createHttpRateLimit, type HttpOutcome, type HttpRateLimitOptions } from '../http/http-rate-limit.ts';
+
+const INTERNAL_ERROR = { error: 'ERR_INTERNAL', message: 'The rate limit failed unexpectedly.' } as const;
 
 /**
  * For plain `node:http` servers: resolves `true` when the request may be served, or answers it
@@ -22,15 +24,27 @@ export function nodeRateLimit(
 ): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
   const decide = createHttpRateLimit(options);
   return async (req, res) => {
-    const outcome = await decide({
-      ip: req.socket.remoteAddress,
-      method: req.method ?? 'GET',
-      url: req.url ?? '/',
-      header: (name) => {
-        const value = req.headers[name.toLowerCase()];
-        return Array.isArray(value) ? value.join(', ') : value;
-      },
-    });
+    let outcome: HttpOutcome;
+    try {
+      outcome = await decide({
+        ip: req.socket.remoteAddress,
+        method: req.method ?? 'GET',
+        url: req.url ?? '/',
+        header: (name) => {
+          const value = req.headers[name.toLowerCase()];
+          return Array.isArray(value) ? value.join(', ') : value;
+        },
+      });
+    } catch {
+      // A bug below (the limiter threw something unexpected): answer 500 here, as the other
+      // frameworks do, instead of rejecting into a request listener nobody awaits.
+      if (!res.headersSent) {
+        res.statusCode = 500;
+        res.setHeader('content-type', 'application/json; charset=utf-8');
+        res.end(JSON.stringify(INTERNAL_ERROR));
+      }
+      return false;
+    }
     for (const [name, value] of outcome.headers) res.setHeader(name, value);
     if (outcome.kind === 'reject') {
       res.statusCode = outcome.status;
@@ -39,7 +53,14 @@ export function nodeRateLimit(
       return false;
     }
     const release = outcome.release;
-    if (release) res.once('close', () => void release());
+    if (release) {
+      // The client went away while the limiter decided: 'close' has fired already.
+      if (res.closed || res.destroyed) {
+        void release();
+        return false;
+      }
+      res.once('close', () => void release());
+    }
     return true;
   };
 }

@@ -17,10 +17,11 @@ export interface HttpRateLimitOptions {
   readonly limiter: RateLimiter;
   /**
    * The subject of a request. Default: the client IP, IPv6 grouped by /56 ({@link ipSubject}).
-   * Returning undefined refuses the request with 400 `ERR_RATE_LIMIT_NO_KEY`.
+   * Returning undefined, or throwing (`skip` too), refuses the request with 400
+   * `ERR_RATE_LIMIT_NO_KEY`.
    */
   readonly key?: (request: HttpRequestView) => string | undefined | Promise<string | undefined>;
-  /** Cost of a request. Default 1. */
+  /** Cost of a request. Default 1. A function that throws refuses it with 400 `ERR_RATE_LIMIT_INVALID_ARGUMENT`. */
   readonly cost?: number | ((request: HttpRequestView) => number);
   /** Requests for which this returns true are not counted (e.g. health checks). */
   readonly skip?: (request: HttpRequestView) => boolean;
@@ -86,12 +87,24 @@ export function createHttpRateLimit(options: HttpRateLimitOptions): (request: Ht
   const sendHeaders = options.headers !== false;
   const policy = rateLimitPolicyHeader(limiter.limits);
   return async (request) => {
-    if (options.skip?.(request) === true) return { kind: 'pass', headers: [], release: undefined };
-    const subject = await keyOf(request);
+    // `skip`, `key` and `cost` read the request, which may be malformed (a bad percent-encoding,
+    // a header that does not parse): a throw there refuses the request with 400, never a 500.
+    let subject: string | undefined;
+    try {
+      if (options.skip?.(request) === true) return { kind: 'pass', headers: [], release: undefined };
+      subject = await keyOf(request);
+    } catch {
+      subject = undefined;
+    }
     if (subject === undefined) {
       return refuse(400, 'ERR_RATE_LIMIT_NO_KEY', 'The request carries no client identity the rate limit can use.');
     }
-    const cost = typeof options.cost === 'function' ? options.cost(request) : (options.cost ?? 1);
+    let cost: number;
+    try {
+      cost = typeof options.cost === 'function' ? options.cost(request) : (options.cost ?? 1);
+    } catch {
+      return refuse(400, 'ERR_RATE_LIMIT_INVALID_ARGUMENT', 'The request cannot be rate limited as sent.');
+    }
     let decision: Awaited<ReturnType<RateLimiter['consume']>>;
     try {
       decision = await limiter.consume(subject, { cost });

@@ -17,6 +17,18 @@ describe('rateLimitPolicyHeader', () => {
       '"burst";q=10;w=1, "day";q=1000;w=86400, "inflight";q=4;qu="concurrent-requests"',
     );
   });
+  it('advertises the burst of GCRA and token buckets over the time to earn it back, so r never exceeds q', () => {
+    const limits = resolveLimits(
+      [
+        { name: 'tb', algorithm: 'token-bucket', capacity: 100, refillAmount: 1, refillIntervalMs: 1_000 },
+        { name: 'g', algorithm: 'gcra', limit: 10, windowMs: 60_000, burst: 50 },
+        { name: 'g1', algorithm: 'gcra', limit: 3, windowMs: 1_000 },
+      ],
+      [],
+    );
+    // 100 per 100 s is 1 per second; 50 per 300 s is 10 per minute: the configured rates.
+    expect(rateLimitPolicyHeader(limits)).toBe('"tb";q=100;w=100, "g";q=50;w=300, "g1";q=3;w=1');
+  });
 });
 
 describe('rateLimitHeader', () => {

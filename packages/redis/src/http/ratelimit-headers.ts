@@ -3,7 +3,9 @@ import type { ResolvedLimit } from '../rate-limit/limits.ts';
 
 /**
  * `RateLimit-Policy` per draft-ietf-httpapi-ratelimit-headers (-10/-11): one item per named
- * policy, `q` quota, `w` window in seconds, `qu` for in-flight limits.
+ * policy, `q` quota, `w` window in seconds, `qu` for in-flight limits. A GCRA or token-bucket limit
+ * advertises its burst as the quota, over the time it takes to earn the burst back (the same
+ * rate), so the `r` of `RateLimit` never exceeds `q`.
  *
  * @example
  * ```ts
@@ -16,7 +18,9 @@ export function rateLimitPolicyHeader(limits: readonly ResolvedLimit[]): string 
     .map((l) =>
       l.kind === 'c'
         ? `"${l.name}";q=${l.limit};qu="concurrent-requests"`
-        : `"${l.name}";q=${l.limit};w=${Math.max(1, Math.ceil(l.windowMs / 1000))}`,
+        : l.kind === 'g'
+          ? `"${l.name}";q=${l.burst};w=${Math.max(1, Math.ceil((l.burst * l.windowMs) / l.limit / 1000))}`
+          : `"${l.name}";q=${l.limit};w=${Math.max(1, Math.ceil(l.windowMs / 1000))}`,
     )
     .join(', ');
 }
