@@ -37,8 +37,22 @@ function parseIPv6(address: string): number[] | undefined {
 }
 
 /**
- * Turns a client address into a rate-limit subject: `ip:<v4>` for IPv4 (IPv4-mapped IPv6
- * included) and `ip6:<network>/<bits>` for IPv6, grouped by `ipv6Subnet` (default /56).
+ * IPv6 forms that carry an IPv4 client in their last 32 bits, so they are keyed as that client:
+ * IPv4-mapped `::ffff:0:0/96`, SIIT's IPv4-translated `::ffff:0:0:0/96` (RFC 2765) and the NAT64
+ * well-known prefix `64:ff9b::/96` (RFC 6052), behind which every IPv4 client would otherwise share
+ * one /56.
+ */
+function embedsIPv4(groups: readonly number[]): boolean {
+  const [a, b, c, d, e, f] = groups;
+  if (c !== 0 || d !== 0) return false;
+  if (a === 0 && b === 0) return (e === 0 && f === 0xffff) || (e === 0xffff && f === 0);
+  return a === 0x64 && b === 0xff9b && e === 0 && f === 0;
+}
+
+/**
+ * Turns a client address into a rate-limit subject: `ip:<v4>` for IPv4 (IPv4-mapped, SIIT and
+ * NAT64 `64:ff9b::/96` IPv6 included) and `ip6:<network>/<bits>` for IPv6, grouped by
+ * `ipv6Subnet` (an integer from 1 to 128, default /56; anything else throws a RangeError).
  * Returns undefined when `ip` is not an IP address.
  *
  * @example
@@ -49,14 +63,18 @@ function parseIPv6(address: string): number[] | undefined {
  * ```
  */
 export function ipSubject(ip: string | undefined, options: IpSubjectOptions = {}): string | undefined {
-  if (typeof ip !== 'string' || ip.length === 0 || ip.length > 100) return undefined;
   const bits = options.ipv6Subnet ?? 56;
-  const address = ip.replace(/%.*$/, '');
-  if (isIPv4(address)) return `ip:${address}`;
+  if (!Number.isInteger(bits) || bits < 1 || bits > 128) {
+    throw new RangeError(`ipSubject: ipv6Subnet must be an integer from 1 to 128 (got ${String(bits)}).`);
+  }
+  if (typeof ip !== 'string' || ip.length === 0 || ip.length > 100) return undefined;
+  if (isIPv4(ip)) return `ip:${ip}`;
+  // A zone id (`fe80::1%eth0`) belongs to IPv6 only.
+  const address = ip.replace(/%[^%]*$/, '');
   if (!isIPv6(address)) return undefined;
   const groups = parseIPv6(address.toLowerCase());
   if (groups === undefined) return undefined;
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+  if (embedsIPv4(groups)) {
     return `ip:${groups[6]! >> 8}.${groups[6]! & 0xff}.${groups[7]! >> 8}.${groups[7]! & 0xff}`;
   }
   const masked = groups.map((g, i) => {
