@@ -342,6 +342,41 @@ describe.each(targets)('Vault API contract against $name', (target) => {
       expect(second.error).toBe('cipher: message authentication failed');
     });
 
+    it('refuses a batch that sets context in some items only, as a whole, before any item runs', async () => {
+      const name = await freshKey({ derived: true });
+      const context = b64('tenant-1');
+      const { data } = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('x'), context });
+      for (const op of ['decrypt', 'rewrap']) {
+        const { status, body } = await failure(
+          client.write(`${transit}/${op}/${name}`, {
+            batch_input: [{ ciphertext: data.ciphertext, context }, { ciphertext: data.ciphertext }],
+          }),
+        );
+        expect(status).toBe(400);
+        expect(body.errors).toEqual(['context should be set either in all the request blocks or in none']);
+        expect(body.data).toBeUndefined();
+      }
+    });
+
+    it('answers a rewrap batch with a failed item 200, the error in its slot (unlike decrypt)', async () => {
+      const name = await freshKey();
+      const good = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('ok') });
+      const rewrapped = await client.write(`${transit}/rewrap/${name}`, {
+        batch_input: [{ ciphertext: good.data.ciphertext }, { ciphertext: `vault:v1:${'A'.repeat(40)}` }],
+      });
+      const [first, second] = rewrapped.data.batch_results;
+      expect(first.ciphertext).toMatch(/^vault:v1:/);
+      expect(second.error).toBe('cipher: message authentication failed');
+    });
+
+    it('derives a key for a context longer than 1024 bytes', async () => {
+      const name = await freshKey({ derived: true });
+      const context = b64(randomBytes(1_100));
+      const { data } = await client.write(`${transit}/datakey/plaintext/${name}`, { context });
+      const back = await client.write(`${transit}/decrypt/${name}`, { ciphertext: data.ciphertext, context });
+      expect(back.data.plaintext).toBe(data.plaintext);
+    });
+
     it('rewraps a batch', async () => {
       const name = await freshKey();
       const enc = await client.write(`${transit}/encrypt/${name}`, {

@@ -25,7 +25,7 @@ import {
   rotationReport,
 } from './rotation.ts';
 import { createDecryptStream, createEncryptStream, type DecryptStreamOptions } from './streaming.ts';
-import { UnwrapBatcher, unwrapId } from './unwrap-batcher.ts';
+import { closedError, UnwrapBatcher, unwrapId } from './unwrap-batcher.ts';
 import { type TransitKeyInfo, VaultTransit } from './vault-transit.ts';
 
 /** What {@link Transit.inspect} tells about an envelope without decrypting it. */
@@ -144,8 +144,7 @@ export class Transit {
   }
 
   #open(): void {
-    if (this.#closed)
-      throw new TransitError('ERR_TRANSIT_CLOSED', 'this Transit instance was closed: create a new one.');
+    if (this.#closed) throw closedError();
   }
 
   async #reserve(
@@ -168,6 +167,8 @@ export class Transit {
       this.#encryptCache.tryReserve(binding, bytes) ??
       (await this.#encryptCache.reserve(binding, bytes, async () => {
         const issued = await this.#vault.datakey(this.#mount, this.#key, tenant);
+        // Closed while Vault answered: the data key is neither used nor cached.
+        this.#open();
         const dataKey = new DataKey(issued.dek);
         // Records this process writes can be read back without a Vault call.
         this.#decryptCache.set(
@@ -387,7 +388,9 @@ export class Transit {
   async verifyKey(): Promise<TransitKeyInfo> {
     const info = await this.#vault.readKey(this.#mount, this.#key);
     const problems: string[] = [];
-    if (!['aes256-gcm96', 'aes128-gcm96', 'chacha20-poly1305', 'xchacha20-poly1305'].includes(info.type)) {
+    // The AEAD types whose wrapped data key has the 12-byte nonce this package reads
+    // (xchacha20-poly1305's 24-byte nonce would fail every encrypt).
+    if (!['aes256-gcm96', 'aes128-gcm96', 'chacha20-poly1305'].includes(info.type)) {
       problems.push(`its type must be aes256-gcm96 (or another AEAD type), not "${info.type}"`);
     }
     if (this.#tenantKey !== undefined && !info.derived) {
@@ -485,8 +488,9 @@ export class Transit {
 
   /** Drops every cached data key and refuses further use. */
   close(): void {
-    this.clearCaches();
     this.#closed = true;
+    this.#batcher.close();
+    this.clearCaches();
   }
 
   toJSON(): object {

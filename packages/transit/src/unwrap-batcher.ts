@@ -1,6 +1,6 @@
 import { DataKey } from './data-key.ts';
 import type { DecryptDekCache } from './dek-cache.ts';
-import type { TransitError } from './errors.ts';
+import { TransitError } from './errors.ts';
 import type { MetricsHook } from './metrics.ts';
 import type { VaultTransit } from './vault-transit.ts';
 
@@ -27,6 +27,9 @@ export function unwrapId(request: UnwrapRequest): string {
   return `${request.mount}\u0000${request.key}\u0000${request.keyVersion}\u0000${request.wrappedDek.toString('latin1')}${request.transitContext ?? ''}`;
 }
 
+export const closedError = (): TransitError =>
+  new TransitError('ERR_TRANSIT_CLOSED', 'this Transit instance was closed: create a new one.');
+
 /**
  * Coalesces decrypt-cache misses: requests made in the same turn of the event loop are sent as
  * `transit/decrypt` `batch_input` calls of at most `batchSize` items per (mount, key), and the same
@@ -40,12 +43,21 @@ export class UnwrapBatcher {
   readonly #waiting = new Map<string, Promise<DataKey>>();
   #queue: Pending[] = [];
   #scheduled = false;
+  #closed = false;
 
   constructor(vault: VaultTransit, cache: DecryptDekCache, batchSize: number, metrics: MetricsHook | undefined) {
     this.#vault = vault;
     this.#cache = cache;
     this.#batchSize = batchSize;
     this.#metrics = metrics;
+  }
+
+  /**
+   * Unwraps still in flight keep nothing once this is called: their callers get
+   * `ERR_TRANSIT_CLOSED` and no data key enters the cache.
+   */
+  close(): void {
+    this.#closed = true;
   }
 
   /** The data key for `request`, from the cache or the next batch. */
@@ -98,7 +110,9 @@ export class UnwrapBatcher {
         const item = items[index];
         if (!item) return;
         this.#waiting.delete(item.id);
-        if (Buffer.isBuffer(result)) {
+        if (this.#closed) {
+          item.reject(closedError());
+        } else if (Buffer.isBuffer(result)) {
           const dataKey = new DataKey(result);
           this.#cache.set(item.id, dataKey);
           item.resolve(dataKey);

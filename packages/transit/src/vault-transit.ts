@@ -152,11 +152,14 @@ export class VaultTransit {
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {
-        // A fresh options object per call: node-vault writes headers into it.
-        const result = await run({
-          ...this.#requestOptions,
-          headers: { ...(this.#requestOptions.headers as object | undefined) },
-        });
+        // A fresh options object per call: node-vault writes headers into it. Without a namespace
+        // of ours, no `headers` key at all: node-vault merges per-call options over the client's
+        // `requestOptions`, so an empty object here would drop the client's own headers (its
+        // X-Vault-Namespace among them) and send the call to another namespace.
+        const headers = this.#requestOptions.headers as object | undefined;
+        const result = await run(
+          headers === undefined ? { ...this.#requestOptions } : { ...this.#requestOptions, headers: { ...headers } },
+        );
         this.#metrics?.({ type: 'vault-call', op, key, items, ok: true, durationMs: performance.now() - started });
         return result;
       } catch (error) {

@@ -1,7 +1,8 @@
 import { inspect } from 'node:util';
+import vault from 'node-vault';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DataKey } from '../src/data-key.ts';
-import { TransitError, type TransitMetric } from '../src/index.ts';
+import { createTransit, TransitError, type TransitMetric } from '../src/index.ts';
 import { type Fixture, startFixture } from './fixture.ts';
 
 let fx: Fixture;
@@ -211,6 +212,38 @@ describe('DEK cache', () => {
     await expect(transit.decrypt(envelope, ctx)).rejects.toMatchObject({ code: 'ERR_TRANSIT_CLOSED' });
   });
 
+  it('keeps nothing an in-flight Vault call brings back after close()', async () => {
+    const key = await fx.newKey();
+    const transit = fx.transit(key);
+    const encrypting = transit.encrypt(Buffer.from('x'), ctx);
+    transit.close();
+    await expect(encrypting).rejects.toMatchObject({ code: 'ERR_TRANSIT_CLOSED' });
+    const envelope = await fx.transit(key).encrypt(Buffer.from('y'), ctx);
+    const reader = fx.transit(key);
+    const decrypting = reader.decrypt(envelope, ctx);
+    await new Promise((resolve) => setImmediate(resolve)); // the unwrap batch is on its way
+    reader.close();
+    await expect(decrypting).rejects.toMatchObject({ code: 'ERR_TRANSIT_CLOSED' });
+    for (const t of [transit, reader]) expect(t.stats()).toEqual({ encryptCacheEntries: 0, decryptCacheEntries: 0 });
+  });
+
+  it("keeps the node-vault client's own request headers (its token, its namespace)", async () => {
+    // The token only in requestOptions.headers: a Transit call that dropped the client's headers
+    // would reach Vault without it (and, with X-Vault-Namespace, in another namespace).
+    const client = vault({
+      endpoint: fx.server.addr,
+      requestOptions: { headers: { 'X-Vault-Token': fx.server.token } },
+    });
+    const transit = createTransit({
+      vault: client,
+      key: await fx.newKey(),
+      cache: { maxAgeMs: 60_000 },
+      retry: { attempts: 1 },
+    });
+    const envelope = await transit.encrypt(Buffer.from('z'), ctx);
+    expect((await transit.decrypt(envelope, ctx)).toString()).toBe('z');
+  });
+
   it('reports each failed item of decryptMany on its own', async () => {
     const transit = fx.transit(await fx.newKey());
     const good = await transit.encrypt(Buffer.from('ok'), ctx);
@@ -285,6 +318,22 @@ describe('Transit.verifyKey', () => {
   it('accepts an aes256-gcm96 key and reports its versions', async () => {
     const info = await fx.transit(await fx.newKey()).verifyKey();
     expect(info).toMatchObject({ type: 'aes256-gcm96', derived: false, latestVersion: 1, minDecryptionVersion: 1 });
+  });
+
+  it('refuses an xchacha20-poly1305 key, whose 24-byte nonce would fail every encrypt', async () => {
+    // The dev server cannot create one; a client answering `keys/<name>` as Vault would for it.
+    const keyInfo = {
+      data: {
+        type: 'xchacha20-poly1305',
+        derived: false,
+        latest_version: 1,
+        min_decryption_version: 1,
+        keys: { 1: 0 },
+      },
+    };
+    const client = { read: async () => keyInfo, write: async () => ({}) } as unknown as ReturnType<typeof vault>;
+    const transit = createTransit({ vault: client, key: 'x', cache: { maxAgeMs: 60_000 }, retry: { attempts: 1 } });
+    await expect(transit.verifyKey()).rejects.toMatchObject({ code: 'ERR_TRANSIT_KEY_MISCONFIGURED' });
   });
 
   it('refuses tenantBinding on a key that is not derived (Vault would ignore the context)', async () => {

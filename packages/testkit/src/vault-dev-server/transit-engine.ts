@@ -242,19 +242,25 @@ export class TransitEngine implements SecretsEngine {
     const items = batchItems(fields);
     const key = this.#keys.get(name);
     if (!key) throw userError('encryption key not found');
-    return this.#runBatch(fields, items, (item, contextSetInFirst) => {
-      const ciphertext = readString(item.fields, 'ciphertext');
-      if (ciphertext === undefined || ciphertext === '') throw userError('missing ciphertext to rewrap');
-      const context = itemContext(item.fields, contextSetInFirst);
-      // Vault's rewrap takes no associated_data: ciphertexts made with AAD fail here (vault#29532).
-      const { plaintext } = key.decrypt(ciphertext, { context });
-      try {
-        const out = key.encrypt(plaintext, { context, keyVersion: readInt(item.fields, 'key_version') });
-        return { ciphertext: out.ciphertext, key_version: out.keyVersion };
-      } finally {
-        plaintext.fill(0);
-      }
-    });
+    return this.#runBatch(
+      fields,
+      items,
+      (item, contextSetInFirst) => {
+        const ciphertext = readString(item.fields, 'ciphertext');
+        // Vault's own wording (path_rewrap.go).
+        if (ciphertext === undefined || ciphertext === '') throw userError('missing ciphertext to decrypt');
+        const context = itemContext(item.fields, contextSetInFirst);
+        // Vault's rewrap takes no associated_data: ciphertexts made with AAD fail here (vault#29532).
+        const { plaintext } = key.decrypt(ciphertext, { context });
+        try {
+          const out = key.encrypt(plaintext, { context, keyVersion: readInt(item.fields, 'key_version') });
+          return { ciphertext: out.ciphertext, key_version: out.keyVersion };
+        } finally {
+          plaintext.fill(0);
+        }
+      },
+      200,
+    );
   }
 
   #datakey(kind: string, name: string, fields: Fields): EngineResponse {
@@ -282,17 +288,25 @@ export class TransitEngine implements SecretsEngine {
 
   /**
    * Runs one item or a `batch_input` the way Vault does: a single request fails with its error; a
-   * batch answers every item, and any failed item turns the status into 400 (500 for internal
-   * errors) unless `partial_failure_response_code` overrides it when some items succeeded.
+   * batch whose items set `context` in some items and not in others fails as a whole (400) before
+   * any item runs; otherwise a batch answers every item, and any failed item turns the status into
+   * 400 (a user error in any item), else 500 (internal errors only), unless
+   * `partial_failure_response_code` overrides it when some items succeeded. Rewrap is the
+   * exception (`failedItemsStatus: 200`): Vault answers its batch with 200 and per-item errors.
    */
   #runBatch(
     fields: Fields,
     items: readonly BatchItem[],
     run: (item: BatchItem, contextSetInFirst: boolean) => Record<string, unknown>,
+    failedItemsStatus?: 200,
   ): EngineResponse {
-    const firstContext = items[0]?.fields.context;
-    const contextSetInFirst = typeof firstContext === 'string' && firstContext.length > 0;
+    const contextSet = (item: BatchItem | undefined): boolean => {
+      const context = item?.fields.context;
+      return typeof context === 'string' && context.length > 0;
+    };
+    const contextSetInFirst = contextSet(items[0]);
     const isBatch = has(fields, 'batch_input');
+    if (isBatch && items.some((item) => contextSet(item) !== contextSetInFirst)) throw userError(CONTEXT_MIXED);
     if (!isBatch) {
       const only = items[0];
       if (!only) throw userError('missing batch input to process');
@@ -314,8 +328,8 @@ export class TransitEngine implements SecretsEngine {
       }
     });
     const data = { batch_results: results };
-    if (!userFailure && !internalFailure) return { status: 200, data };
-    let status = internalFailure ? 500 : 400;
+    if (!internalFailure && (!userFailure || failedItemsStatus === 200)) return { status: 200, data };
+    let status = userFailure ? 400 : 500;
     const warnings: string[] = [];
     const override = readInt(fields, 'partial_failure_response_code');
     if (override !== undefined && success) {

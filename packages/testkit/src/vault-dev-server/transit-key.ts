@@ -1,4 +1,4 @@
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import {
   type AeadKeyType,
   formatCiphertext,
@@ -8,6 +8,26 @@ import {
   sealRaw,
 } from './vault-ciphertext.ts';
 import { userError } from './vault-http-error.ts';
+
+/**
+ * HKDF-SHA256 (RFC 5869) with an empty salt, as Vault's keysutil derives a key for a context. Written
+ * out rather than `hkdfSync`, which refuses an `info` (the context) over 1024 bytes where Go's HKDF,
+ * and so Vault, takes any length.
+ */
+export function hkdfSha256(ikm: Buffer, info: Buffer, length: number): Buffer {
+  const prk = createHmac('sha256', Buffer.alloc(32)).update(ikm).digest();
+  const blocks: Buffer[] = [];
+  let previous = Buffer.alloc(0);
+  for (let i = 1; blocks.length * 32 < length; i++) {
+    previous = createHmac('sha256', prk)
+      .update(previous)
+      .update(info)
+      .update(Buffer.from([i]))
+      .digest();
+    blocks.push(previous);
+  }
+  return Buffer.concat(blocks).subarray(0, length);
+}
 
 export const AEAD_KEY_TYPES: readonly AeadKeyType[] = ['aes256-gcm96', 'aes128-gcm96', 'chacha20-poly1305'];
 
@@ -89,7 +109,7 @@ export class TransitKey {
     if (!entry) throw userError('no such key version');
     if (!this.derived) return entry.key; // Vault ignores `context` on non-derived keys.
     if (!context || context.length === 0) throw userError(MISSING_CONTEXT_ERROR);
-    return Buffer.from(hkdfSync('sha256', entry.key, Buffer.alloc(0), context, keyLength(this.type)));
+    return hkdfSha256(entry.key, context, keyLength(this.type));
   }
 
   /** Picks the version to encrypt with, applying `key_version` and `min_encryption_version`. */
