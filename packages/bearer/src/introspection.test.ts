@@ -140,6 +140,23 @@ describe('introspection (RFC 7662)', () => {
     expect(as.calls).toHaveLength(1);
   });
 
+  it('hands out frozen claims, so no handler can change what the cached answer authorizes', async () => {
+    const verifier = opaqueVerifier();
+    const first = await verifier.authenticate(view(OPAQUE));
+    const claims = first.claims as Record<string, unknown>;
+    expect(Object.isFrozen(claims)).toBe(true);
+    expect(() => {
+      claims.scope = 'orders:read admin';
+    }).toThrow(TypeError);
+    const second = await verifier.authenticate(view(OPAQUE));
+    expect([...second.scopes]).toEqual(['orders:read']);
+    expect(second.subject).toBe('u1');
+    await expect(verifier.authenticate(view(OPAQUE), { scopes: { all: ['admin'] } })).rejects.toMatchObject({
+      code: 'ERR_BEARER_INSUFFICIENT_SCOPE',
+    });
+    expect(as.calls).toHaveLength(1);
+  });
+
   it('refuses another audience, a missing audience and another issuer', async () => {
     for (const answer of [
       { active: true, aud: 'https://other.test' },

@@ -7,7 +7,7 @@ import {
   clientAuthenticationProblems,
   formEncode,
 } from './client-authentication.ts';
-import { type AsymmetricAlgorithm, parseCompactJws } from './compact-jws.ts';
+import { type AsymmetricAlgorithm, deepFreeze, parseCompactJws } from './compact-jws.ts';
 import { BearerError } from './errors.ts';
 import { isKeyForAlgorithm, verifyJwsSignature } from './jws-signature.ts';
 import type { KeySource } from './key-source.ts';
@@ -255,7 +255,10 @@ export function createIntrospector(options: IntrospectionOptions, clock: () => n
       body = value;
     }
     if (body.active !== true) return null;
-    return body;
+    // Cached and shared by every request with this token (and by concurrent ones awaiting the
+    // same call): frozen, like the claims of a locally verified token, so no handler can change
+    // what the next request is authorized by.
+    return deepFreeze(body);
   };
 
   const lookup = (token: string): Promise<JsonObject | null> => {

@@ -219,6 +219,18 @@ function freezeRoute<S extends string>(requirement: RouteRequirement<S>): RouteR
   return Object.freeze({ ...requirement });
 }
 
+/** Options that only an issuer has (the others also exist verifier-wide). */
+const ISSUER_ONLY_OPTIONS = [
+  'audience',
+  'algorithms',
+  'jwksUri',
+  'jwks',
+  'keys',
+  'requireAccessTokenType',
+  'tenant',
+  'requiredClaims',
+] as const;
+
 /**
  * Creates the framework-neutral verifier. Secure by default: `issuer`, `audience` and
  * `algorithms` are required; only asymmetric algorithms; `exp` required; RFC 9068 `typ: at+jwt`
@@ -249,6 +261,16 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
         : [];
   if (entries.length === 0 && options.introspection === undefined) {
     problems.push('issuer (or issuers, or introspection) is required');
+  }
+  if (options.issuer === undefined) {
+    // Without an inline issuer these would be silently ignored (a JavaScript caller's
+    // `requiredClaims` next to `issuers` would check nothing).
+    const given = options as unknown as Record<string, unknown>;
+    for (const name of ISSUER_ONLY_OPTIONS) {
+      if (given[name] !== undefined) {
+        problems.push(`${name} belongs to one issuer: set it inside each issuers entry, not at the top level`);
+      }
+    }
   }
   for (const [issuer, issuerOptions] of entries) {
     const prefix = options.issuers !== undefined ? `issuers[${JSON.stringify(issuer)}].` : '';
@@ -486,7 +508,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       }
     }
     if (options.isRevoked) {
-      let revoked: boolean;
+      let revoked: unknown;
       try {
         revoked = await withTimeout(
           Promise.resolve(
@@ -509,6 +531,15 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       }
       if (revoked === true) {
         throw new BearerError('ERR_BEARER_TOKEN_REVOKED', 'The isRevoked hook reports this token as revoked.');
+      }
+      // Anything but `false` (a string, a record, undefined from a missing `return`) is a hook bug:
+      // refused as if the hook were down, never read as "not revoked".
+      if (revoked !== false) {
+        throw new BearerError(
+          'ERR_BEARER_REVOCATION_UNAVAILABLE',
+          'The isRevoked hook answered something other than true or false; the token is refused until it does.',
+          { retryable: true, retryAfterSeconds: 5 },
+        );
       }
     }
     return Object.freeze({

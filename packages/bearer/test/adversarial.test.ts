@@ -390,6 +390,33 @@ describe('createBearerVerifier: claim edge cases', () => {
     await expect(revoking.verify(signed(header(), claims({ jti: 'fine' })))).resolves.toBeDefined();
   });
 
+  it('refuses, as unavailable, a token whose revocation hook answers anything but true or false', async () => {
+    for (const answer of ['revoked', 1, undefined, null, {}]) {
+      const sloppy = createBearerVerifier({
+        issuer: rs.issuer,
+        audience: rs.audience,
+        algorithms: ['RS256'],
+        keys: staticJwks(rs.jwks()),
+        isRevoked: () => answer as unknown as boolean,
+      });
+      const error = await sloppy.verify(signed(header(), claims())).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'ERR_BEARER_REVOCATION_UNAVAILABLE', retryable: true });
+    }
+  });
+
+  it('refuses issuer-only options at the top level next to issuers, where they would be ignored', () => {
+    for (const extra of [{ requiredClaims: ['tenant_id'] }, { audience: 'x' }, { requireAccessTokenType: false }]) {
+      expect(() =>
+        createBearerVerifier({
+          issuers: {
+            [rs.issuer]: { audience: rs.audience, algorithms: ['RS256'], keys: staticJwks(rs.jwks()) },
+          },
+          ...extra,
+        } as never),
+      ).toThrow(expect.objectContaining({ code: 'ERR_BEARER_INVALID_OPTIONS' }));
+    }
+  });
+
   it('answers 503 instead of hanging when the revocation hook never answers', async () => {
     const hanging = createBearerVerifier({
       issuer: rs.issuer,
