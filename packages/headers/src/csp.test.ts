@@ -97,6 +97,46 @@ describe('csp', () => {
     expect(problemsOf(() => csp(directives)).join('\n')).toMatch(pattern);
   });
 
+  it('reads keywords regardless of case, as browsers do', () => {
+    for (const directives of [
+      { 'default-src': ["'self'"], 'script-src': ["'UNSAFE-INLINE'"] },
+      { 'default-src': ["'self'"], 'script-src': ["'Strict-Dynamic'"] },
+      { 'default-src': ["'self'"], 'style-src': ["'Unsafe-Inline'"] },
+    ]) {
+      expect(problemsOf(() => csp(directives)).length).toBeGreaterThan(0);
+    }
+  });
+
+  it("refuses 'unsafe-inline' in script-src-attr, which no nonce covers", () => {
+    const problems = problemsOf(() =>
+      csp({
+        'default-src': ["'self'"],
+        'script-src': [NONCE, "'strict-dynamic'"],
+        'script-src-attr': ["'unsafe-inline'"],
+      }),
+    );
+    expect(problems.join('\n')).toContain('script-src-attr');
+    // With a hash, browsers ignore 'unsafe-inline' (and 'unsafe-hashes' allows just that handler).
+    expect(() =>
+      csp({
+        'default-src': ["'self'"],
+        'script-src': [NONCE],
+        'script-src-attr': [
+          "'unsafe-hashes'",
+          "'sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='",
+          "'unsafe-inline'",
+        ],
+      }),
+    ).not.toThrow();
+  });
+
+  it('refuses a fixed nonce in a built policy, and reads one in a header as sent', () => {
+    const problems = problemsOf(() => csp({ 'default-src': ["'self'"], 'script-src': ["'nonce-abc'"] }));
+    expect(problems.join('\n')).toContain('fixed nonce');
+    const sent = ContentSecurityPolicy.parse("default-src 'self'; script-src 'nonce-abc' 'strict-dynamic'");
+    expect(sent.directives.get('script-src')).toEqual(["'nonce-abc'", "'strict-dynamic'"]);
+  });
+
   it("accepts https: and 'unsafe-inline' as CSP2 fallbacks next to a nonce and 'strict-dynamic'", () => {
     const policy = csp({
       'default-src': ["'self'"],

@@ -145,8 +145,18 @@ function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
+/** The per-response NONCE placeholder or a hash source (a literal `'nonce-…'` is refused elsewhere). */
 function isNonceOrHash(source: string): boolean {
-  return source === NONCE || /^'(?:nonce|sha256|sha384|sha512)-[A-Za-z0-9+/_=-]+'$/.test(source);
+  return source === NONCE || isHash(source);
+}
+
+function isHash(source: string): boolean {
+  return /^'(?:sha256|sha384|sha512)-[A-Za-z0-9+/_=-]+'$/i.test(source);
+}
+
+/** Browsers match CSP keywords case-insensitively: `'UNSAFE-INLINE'` is `'unsafe-inline'`. */
+function hasKeyword(sources: readonly string[], keyword: string): boolean {
+  return sources.some((source) => typeof source === 'string' && source.toLowerCase() === keyword);
 }
 
 /**
@@ -173,14 +183,21 @@ export class ContentSecurityPolicy {
   /** `Content-Security-Policy` or `Content-Security-Policy-Report-Only`. */
   readonly headerName: 'Content-Security-Policy' | 'Content-Security-Policy-Report-Only';
   readonly #options: CspOptions;
+  /** Parsed from a header as sent, whose nonces are real ones (see {@link parse}). */
+  readonly #rendered: boolean;
 
-  private constructor(entries: readonly (readonly [string, readonly string[]])[], options: CspOptions) {
-    const problems = validate(entries, options);
+  private constructor(
+    entries: readonly (readonly [string, readonly string[]])[],
+    options: CspOptions,
+    rendered = false,
+  ) {
+    const problems = validate(entries, options, rendered);
     throwIfProblems('ERR_HEADERS_INVALID_CSP', 'Content-Security-Policy is invalid', problems);
     this.directives = new Map(entries.map(([name, sources]) => [name, Object.freeze([...sources])]));
     this.usesNonce = entries.some(([, sources]) => sources.includes(NONCE));
     this.headerName = options.reportOnly ? 'Content-Security-Policy-Report-Only' : 'Content-Security-Policy';
     this.#options = options;
+    this.#rendered = rendered;
     Object.freeze(this);
   }
 
@@ -194,7 +211,9 @@ export class ContentSecurityPolicy {
 
   /**
    * Parses and validates a policy string (`;`-separated directives). Duplicate directives, which
-   * browsers silently ignore after the first, are reported.
+   * browsers silently ignore after the first, are reported. The string may be a header as sent:
+   * its `'nonce-…'` sources count as nonces (a policy built with {@link csp} must use
+   * {@link NONCE} instead, which is new for each response).
    *
    * @example
    * ```ts
@@ -213,7 +232,7 @@ export class ContentSecurityPolicy {
       if (name === undefined) continue;
       entries.push([name.toLowerCase(), sources]);
     }
-    return new ContentSecurityPolicy(entries, options);
+    return new ContentSecurityPolicy(entries, options, true);
   }
 
   /** A copy with directives replaced (a directive set to `null` is removed), validated again. */
@@ -228,7 +247,7 @@ export class ContentSecurityPolicy {
       if (sources === null) next.delete(name);
       else next.set(name, sources);
     }
-    return new ContentSecurityPolicy([...next], { ...this.#options, ...options });
+    return new ContentSecurityPolicy([...next], { ...this.#options, ...options }, this.#rendered);
   }
 
   /** The header value, with `nonce` in place of {@link NONCE} (required when {@link usesNonce}). */
@@ -272,7 +291,13 @@ export function csp(directives: CspDirectives, options: CspOptions = {}): Conten
   return ContentSecurityPolicy.fromEntries(entries, options);
 }
 
-function validate(entries: readonly (readonly [string, readonly string[]])[], options: CspOptions): string[] {
+function validate(
+  entries: readonly (readonly [string, readonly string[]])[],
+  options: CspOptions,
+  rendered: boolean,
+): string[] {
+  const nonceOrHash = (source: string): boolean =>
+    isNonceOrHash(source) || (rendered && /^'nonce-[A-Za-z0-9+/_=-]+'$/.test(source));
   const problems: string[] = [];
   const seen = new Set<string>();
   const byName = new Map<string, readonly string[]>();
@@ -307,7 +332,12 @@ function validate(entries: readonly (readonly [string, readonly string[]])[], op
       if (KEYWORDS.has(lower) || /^(?:nonce|sha256|sha384|sha512)-/.test(lower)) {
         problems.push(`${where} is a keyword, nonce or hash without single quotes; write it quoted, e.g. 'self'`);
       }
-      if (source === "'none'" && sources.length > 1) {
+      if (!rendered && /^'nonce-/i.test(source)) {
+        problems.push(
+          `${where} is a fixed nonce, sent unchanged on every response; use NONCE, which is new for each response`,
+        );
+      }
+      if (lower === "'none'" && sources.length > 1) {
         problems.push(`${name} combines 'none' with other sources; 'none' must stand alone`);
       }
     });
@@ -319,12 +349,12 @@ function validate(entries: readonly (readonly [string, readonly string[]])[], op
   const scriptLists = scriptLike.length > 0 ? scriptLike : (['default-src'] as const);
   for (const name of scriptLists) {
     const sources = byName.get(name) ?? [];
-    const hasNonceOrHash = sources.some(isNonceOrHash);
-    const strictDynamic = sources.includes("'strict-dynamic'");
+    const hasNonceOrHash = sources.some(nonceOrHash);
+    const strictDynamic = hasKeyword(sources, "'strict-dynamic'");
     if (strictDynamic && !hasNonceOrHash) {
       problems.push(`${name} uses 'strict-dynamic' without a nonce or hash, which blocks every script; add NONCE`);
     }
-    if (sources.includes("'unsafe-inline'") && !hasNonceOrHash) {
+    if (hasKeyword(sources, "'unsafe-inline'") && !hasNonceOrHash) {
       problems.push(
         `${name} allows 'unsafe-inline' without a nonce or hash, which permits injected scripts; use NONCE`,
       );
@@ -339,11 +369,19 @@ function validate(entries: readonly (readonly [string, readonly string[]])[], op
       }
     });
   }
+  // Event-handler attributes: a nonce never covers them, so 'unsafe-inline' here runs every
+  // injected onerror= / onclick= whatever script-src says (only a hash disables it).
+  const attr = byName.get('script-src-attr');
+  if (Array.isArray(attr) && hasKeyword(attr, "'unsafe-inline'") && !attr.some(isHash)) {
+    problems.push(
+      "script-src-attr allows 'unsafe-inline', which runs injected event-handler attributes; move handlers to addEventListener",
+    );
+  }
   if (!options.dangerouslyAllowUnsafeInlineStyles) {
     const styleLike = STYLE_DIRECTIVES.filter((d) => byName.has(d));
     for (const name of styleLike.length > 0 ? styleLike : (['default-src'] as const)) {
       const sources = byName.get(name) ?? [];
-      if (sources.includes("'unsafe-inline'") && !sources.some(isNonceOrHash)) {
+      if (hasKeyword(sources, "'unsafe-inline'") && !sources.some(nonceOrHash)) {
         problems.push(
           `${name} allows 'unsafe-inline' without a nonce or hash; use NONCE, or set dangerouslyAllowUnsafeInlineStyles`,
         );
