@@ -333,6 +333,27 @@ describe('DPoP verification', () => {
       ),
     );
     expect(error.code).toBe('ERR_BEARER_DPOP_PROOF_INVALID');
+    // A proxy may spell out the scheme's default port: api.test:443 is https://api.test, but
+    // api.test:80 is not (another port for https).
+    await expect(
+      verifier.authenticate(
+        view({
+          token,
+          headers: { 'x-forwarded-host': 'api.test:443' },
+          proof: await client.proof({ url: 'https://api.test/orders', token }),
+        }),
+      ),
+    ).resolves.toBeDefined();
+    const otherPort = await rejection(
+      verifier.authenticate(
+        view({
+          token,
+          headers: { 'x-forwarded-host': 'api.test:80' },
+          proof: await client.proof({ url: 'https://api.test/orders', token }),
+        }),
+      ),
+    );
+    expect(otherPort.code).toBe('ERR_BEARER_DPOP_PROOF_INVALID');
     const forwarded = makeVerifier({
       publicOrigins: ['https://a.test', 'https://b.test'],
       trustedProxyHeader: 'forwarded',
@@ -383,6 +404,28 @@ describe('DPoP verification', () => {
     await expect(
       verifier.authenticate(view({ token, proof: await client.proof({ url: `${URL_}?page=3#x`, token }) })),
     ).resolves.toBeDefined();
+  });
+
+  it('compares htu after RFC 3986 normalization of percent-encodings, as RFC 9449 asks', async () => {
+    const verifier = makeVerifier();
+    for (const [requestPath, proofUrl] of [
+      ['/orders/%7e', 'https://api.test/orders/~'],
+      ['/orders/~a', 'https://api.test/orders/%7Ea'],
+      ['/orders/a%2fb', 'https://api.test/orders/a%2Fb'],
+    ] as const) {
+      const token = await boundToken();
+      await expect(
+        verifier.authenticate(view({ token, url: requestPath, proof: await client.proof({ url: proofUrl, token }) })),
+      ).resolves.toBeDefined();
+    }
+    // An encoded slash is not a slash: /orders/a%2Fb is another resource than /orders/a/b.
+    const token = await boundToken();
+    const error = await rejection(
+      verifier.authenticate(
+        view({ token, url: '/orders/a%2Fb', proof: await client.proof({ url: 'https://api.test/orders/a/b', token }) }),
+      ),
+    );
+    expect(error.code).toBe('ERR_BEARER_DPOP_PROOF_INVALID');
   });
 
   it('answers 503, never acceptance, when the replay store is down', async () => {

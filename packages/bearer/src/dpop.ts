@@ -152,6 +152,13 @@ export function dpopProblems(options: DpopOptions): string[] {
   return problems;
 }
 
+/** Whether a forwarded `host` names `origin`, also with its scheme's default port spelled out. */
+function sameHost(origin: PublicOrigin, host: string): boolean {
+  if (origin.host === host) return true;
+  const defaultPort = origin.origin.startsWith('https:') ? ':443' : ':80';
+  return host.endsWith(defaultPort) && origin.host === host.slice(0, -defaultPort.length);
+}
+
 /** The last host named by the trusted proxy header, lower case, or undefined. */
 function forwardedHost(request: BearerRequestLike, header: 'x-forwarded-host' | 'forwarded'): string | undefined {
   const value = request.header(header);
@@ -221,13 +228,25 @@ export function jwkThumbprint(jwk: JsonObject): string | undefined {
 /** Proof keys imported once: the same client signs every proof with the same key. */
 const MAX_CACHED_PROOF_KEYS = 1_000;
 
+/**
+ * RFC 3986 §6.2.2 normalization of a path, which RFC 9449 §4.3 asks for when comparing `htu`:
+ * percent-encoded unreserved characters decoded (`%7E` → `~`), other percent-encodings in upper
+ * case (`%2f` → `%2F`). Dot segments, also encoded ones, the URL parser has already resolved.
+ */
+function normalizePercentEncoding(path: string): string {
+  return path.replace(/%[0-9A-Fa-f]{2}/g, (escape) => {
+    const char = String.fromCharCode(Number.parseInt(escape.slice(1), 16));
+    return /^[A-Za-z0-9._~-]$/.test(char) ? char : escape.toUpperCase();
+  });
+}
+
 /** `scheme://host[:port]/path` of a URL with query and fragment dropped, or undefined. */
 function normalizedTarget(value: string): string | undefined {
   try {
     const url = new URL(value);
     if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined;
     if (url.username !== '' || url.password !== '') return undefined;
-    return `${url.origin}${url.pathname}`;
+    return `${url.origin}${normalizePercentEncoding(url.pathname)}`;
   } catch {
     return undefined;
   }
@@ -264,7 +283,7 @@ export function createDpopRuntime(options: DpopOptions, clock: () => number): Dp
     let origin: PublicOrigin | undefined = origins[0];
     if (options.trustedProxyHeader !== undefined) {
       const host = forwardedHost(request, options.trustedProxyHeader);
-      origin = host === undefined ? undefined : origins.find((candidate) => candidate.host === host);
+      origin = host === undefined ? undefined : origins.find((candidate) => sameHost(candidate, host));
       if (origin === undefined) {
         throw proofError(
           `The request's ${options.trustedProxyHeader} header does not name one of dpop.publicOrigins; the proof's "htu" cannot be checked.`,
