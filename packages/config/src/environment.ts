@@ -58,8 +58,8 @@ export function resolveEnvironment(
   const declared: Record<string, string | undefined> = {};
   const said = new Set<string>();
   for (const name of variables) {
-    const value = env[name];
-    if (value === undefined || value === '') continue;
+    const value = Object.hasOwn(env, name) ? env[name] : undefined;
+    if (typeof value !== 'string' || value === '') continue;
     // Shown in reports, so only well-known environment names are echoed: the variable could be
     // a schema key too, and nothing else a variable holds may appear in output.
     declared[name] = WELL_KNOWN.has(value) ? value : '(other)';

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -120,6 +121,29 @@ describe('loadConfigSync', () => {
       ['D', 'file-empty'],
       ['G', 'file-unreadable'],
     ]);
+  });
+
+  it('refuses a FIFO as a secret file at once instead of waiting for a writer', () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const tree = join(dir, 'tree');
+    mkdirSync(tree);
+    execFileSync('mkfifo', [join(tree, 'T')]);
+    const error = errorOf(() =>
+      loadConfigSync({ K: secret(), T: secret() }, { env: { K_FILE: fifo }, configTree: tree }),
+    );
+    expect(error.issues.map((i) => [i.key, i.code])).toEqual([
+      ['K', 'file-unreadable'],
+      ['T', 'file-unreadable'],
+    ]);
+  });
+
+  it('reads schema keys named like Object.prototype members as ordinary variables', () => {
+    const schema = { toString: port({ optional: true }), constructor: string({ optional: true }) };
+    const config = loadConfigSync(schema, { env: {} });
+    expect(config.toString).toBeUndefined();
+    expect(config.constructor).toBeUndefined();
+    expect(loadConfigSync(schema, { env: { toString: '8080' } }).toString).toBe(8080);
   });
 
   it('reads a mounted config tree, including Kubernetes-style symlinks', () => {

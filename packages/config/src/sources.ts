@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { ConfigIssue } from './errors.ts';
 
@@ -53,7 +53,12 @@ export function readValueFile(
   }
   let fd: number | undefined;
   try {
-    fd = openSync(real, 'r');
+    // Checked before opening: opening a FIFO for reading blocks until a writer appears, which
+    // would hang start-up. O_NONBLOCK covers one swapped in between; fstat checks again.
+    if (!statSync(real).isFile()) {
+      return { ok: false, issue: { key, code: 'file-unreadable', message: `${key}: ${label} is not a regular file.` } };
+    }
+    fd = openSync(real, constants.O_RDONLY | constants.O_NONBLOCK);
     const stat = fstatSync(fd);
     if (!stat.isFile()) {
       return { ok: false, issue: { key, code: 'file-unreadable', message: `${key}: ${label} is not a regular file.` } };
@@ -118,13 +123,21 @@ export interface Lookup {
  * Finds a key's raw value. Exactly one of `NAME`, `NAME_FILE` and the config-tree file may be set
  * (two are refused: which one wins would be a guess); the dev profile fills in only when none is.
  */
+function ownString(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
+  if (!Object.hasOwn(env, name)) return undefined;
+  const value = env[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
 export function lookupKey(key: string, ctx: SourceContext): Lookup {
   const present: RawValue[] = [];
   const issues: ConfigIssue[] = [];
-  const envValue = ctx.env[key];
+  // Own properties only: a key named like an Object.prototype member (`toString`) must not read
+  // the prototype's function.
+  const envValue = ownString(ctx.env, key);
   if (envValue !== undefined && envValue !== '') present.push({ raw: envValue, source: 'env', detail: key });
   const fileVar = `${key}_FILE`;
-  const filePath = ctx.env[fileVar];
+  const filePath = ownString(ctx.env, fileVar);
   const fileSet = filePath !== undefined && filePath !== '';
   let treePath: string | undefined;
   if (ctx.configTree !== undefined) {

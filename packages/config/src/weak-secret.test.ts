@@ -70,6 +70,13 @@ describe('assessSecret', () => {
     }
   });
 
+  it('finds the dev marker anywhere: a gen-dev secret pasted with its quotes or its .env line', () => {
+    const dev = generateDevSecret(32);
+    for (const value of [`"${dev}"`, `'${dev}'`, `JWT_KEY=${dev}`, `export JWT_KEY=${dev}`]) {
+      expect(assessSecret(value, { kind: 'key' }), value).toContain('dev-marker');
+    }
+  });
+
   it('rejects every built-in demo secret and its trivial variants', () => {
     for (const { value, match } of KNOWN_DEMO_SECRETS) {
       const variants = [value, value.toUpperCase(), `${value}1`, `${value}2024!`];

@@ -353,7 +353,9 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   if (new Set(value).size < policy.minDistinct) rules.add('few-distinct-characters');
   if (value.length > 1 && (isRepeatedPattern(value) || hasRepeatedStretch(value))) rules.add('repeated-pattern');
   if (longestSequentialRun(value) >= 8) rules.add('sequential');
-  if (value.toLowerCase().startsWith(DEV_SECRET_PREFIX)) rules.add('dev-marker');
+  // Anywhere in the value: a gen-dev secret pasted with its quotes or its `.env` line
+  // (`"rampart-dev-…"`, `JWT_KEY=rampart-dev-…`) is still one.
+  if (value.toLowerCase().includes(DEV_SECRET_PREFIX)) rules.add('dev-marker');
   else if (isPlaceholderShape(value)) rules.add('placeholder');
   const isHex = /^[0-9a-f]+$/.test(value) || /^[0-9A-F]+$/.test(value);
   const forms = formsOf(value);

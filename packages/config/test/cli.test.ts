@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -162,7 +162,9 @@ describe('runCli gen-dev', () => {
     expect([...values.keys()]).toEqual(['JWT_KEY', 'DB_PASSWORD', 'API_TOKEN', 'WEBHOOK_KEY']);
     for (const value of values.values()) expect(value).toMatch(/^rampart-dev-[A-Za-z0-9_-]{16,}$/);
     expect(await runCli(['gen-dev', '--schema', fixture, '--out', '.env.development'], io({}))).toBe(2);
+    chmodSync(path, 0o644); // an existing file with looser permissions is made private again
     expect(await runCli(['gen-dev', '--schema', fixture, '--out', '.env.development', '--force'], io({}))).toBe(0);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
     const again = parseDevProfile(readFileSync(path, 'utf8'));
     expect(again.get('JWT_KEY')).not.toBe(values.get('JWT_KEY'));
     // The profile works under development and is refused in production.

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -197,6 +197,8 @@ function genDev(schema: Schema, out: string, force: boolean, io: CliIo): number 
   const path = resolve(io.cwd, out);
   if (existsSync(path) && !force) throw new UsageError(`${out} exists; pass --force to replace it`);
   writeFileSync(path, generateDevProfile(schema), { mode: 0o600 });
+  // `mode` applies only to a file the write creates: an existing one (--force) keeps its own.
+  chmodSync(path, 0o600);
   io.stdout(
     `rampart-config gen-dev: wrote ${out}. Load it with loadConfig(schema, { devProfile: '${out}' }); it is read only under APP_ENV/NODE_ENV=development or test.\n`,
   );
