@@ -234,9 +234,9 @@ const MAX_CACHED_PROOF_KEYS = 1_000;
  * case (`%2f` → `%2F`). Dot segments, also encoded ones, the URL parser has already resolved.
  */
 function normalizePercentEncoding(path: string): string {
-  return path.replace(/%[0-9A-Fa-f]{2}/g, (escape) => {
-    const char = String.fromCharCode(Number.parseInt(escape.slice(1), 16));
-    return /^[A-Za-z0-9._~-]$/.test(char) ? char : escape.toUpperCase();
+  return path.replace(/%[0-9A-Fa-f]{2}/g, (encoded) => {
+    const char = String.fromCharCode(Number.parseInt(encoded.slice(1), 16));
+    return /^[A-Za-z0-9._~-]$/.test(char) ? char : encoded.toUpperCase();
   });
 }
 
