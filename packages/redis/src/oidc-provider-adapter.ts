@@ -229,14 +229,11 @@ export function createOidcProviderAdapter(options: OidcProviderAdapterOptions): 
         if (GRANTABLE.has(this.#model) && typeof payload.grantId === 'string') {
           writes.push(runScript(redis, INDEX_ADD, [grantKey(payload.grantId)], [key, ttlMs]));
         }
-        if (typeof payload.userCode === 'string') {
-          const k = userCodeKey(payload.userCode);
-          writes.push(ttlMs > 0 ? redis.set(k, id, 'PX', ttlMs) : redis.set(k, id));
-        }
-        if (this.#model === 'Session' && typeof payload.uid === 'string') {
-          const k = uidKey(payload.uid);
-          writes.push(ttlMs > 0 ? redis.set(k, id, 'PX', ttlMs) : redis.set(k, id));
-        }
+        // Lookup indexes pointing at this id, with the entry's TTL.
+        const indexes: string[] = [];
+        if (typeof payload.userCode === 'string') indexes.push(userCodeKey(payload.userCode));
+        if (this.#model === 'Session' && typeof payload.uid === 'string') indexes.push(uidKey(payload.uid));
+        for (const k of indexes) writes.push(ttlMs > 0 ? redis.set(k, id, 'PX', ttlMs) : redis.set(k, id));
         return Promise.all(writes);
       });
     }

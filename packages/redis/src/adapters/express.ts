@@ -1,5 +1,10 @@
 import type { Request, RequestHandler } from 'express';
-import { createHttpRateLimit, type HttpRateLimitOptions, type HttpRequestView } from '../http/http-rate-limit.ts';
+import {
+  createHttpRateLimit,
+  type HttpRateLimitOptions,
+  type HttpRequestView,
+  releaseOnClose,
+} from '../http/http-rate-limit.ts';
 
 function view(req: Request): HttpRequestView {
   return { ip: req.ip, method: req.method, url: req.originalUrl, header: (name) => req.get(name) };
@@ -27,15 +32,7 @@ export function expressRateLimit(options: HttpRateLimitOptions): RequestHandler 
         res.status(outcome.status).json(outcome.body);
         return;
       }
-      const release = outcome.release;
-      if (release) {
-        // The client went away while the limiter decided: 'close' has fired already.
-        if (res.closed || res.destroyed) {
-          void release();
-          return;
-        }
-        res.once('close', () => void release());
-      }
+      if (outcome.release && !releaseOnClose(res, outcome.release)) return;
       next();
     }, next);
   };

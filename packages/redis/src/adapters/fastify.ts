@@ -1,5 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { createHttpRateLimit, type HttpRateLimitOptions, type HttpRequestView } from '../http/http-rate-limit.ts';
+import {
+  createHttpRateLimit,
+  type HttpRateLimitOptions,
+  type HttpRequestView,
+  releaseOnClose,
+} from '../http/http-rate-limit.ts';
 
 function view(request: FastifyRequest): HttpRequestView {
   return {
@@ -37,15 +42,7 @@ export function fastifyRateLimit(
       await reply.code(outcome.status).type('application/json; charset=utf-8').send(outcome.body);
       return;
     }
-    const release = outcome.release;
-    if (release) {
-      // The client went away while the limiter decided: 'close' has fired already.
-      if (reply.raw.closed || reply.raw.destroyed) {
-        void release();
-        return;
-      }
-      reply.raw.once('close', () => void release());
-    }
+    if (outcome.release) releaseOnClose(reply.raw, outcome.release);
   };
 }
 

@@ -1,5 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createHttpRateLimit, type HttpOutcome, type HttpRateLimitOptions } from '../http/http-rate-limit.ts';
+import {
+  createHttpRateLimit,
+  type HttpOutcome,
+  type HttpRateLimitOptions,
+  releaseOnClose,
+} from '../http/http-rate-limit.ts';
 
 const INTERNAL_ERROR = { error: 'ERR_INTERNAL', message: 'The rate limit failed unexpectedly.' } as const;
 
@@ -52,16 +57,7 @@ export function nodeRateLimit(
       res.end(JSON.stringify(outcome.body));
       return false;
     }
-    const release = outcome.release;
-    if (release) {
-      // The client went away while the limiter decided: 'close' has fired already.
-      if (res.closed || res.destroyed) {
-        void release();
-        return false;
-      }
-      res.once('close', () => void release());
-    }
-    return true;
+    return outcome.release === undefined || releaseOnClose(res, outcome.release);
   };
 }
 

@@ -52,6 +52,27 @@ export type HttpOutcome =
       readonly body: HttpRateLimitBody;
     };
 
+/**
+ * Holds a concurrency lease until `response` closes: `release` runs on its 'close', or at once
+ * (returning false) when the client went away while the limiter decided, so 'close' has fired
+ * already. The Node adapters (Express, Fastify, node:http) share it.
+ */
+export function releaseOnClose(
+  response: {
+    readonly closed: boolean;
+    readonly destroyed: boolean;
+    once(event: 'close', listener: () => void): unknown;
+  },
+  release: () => Promise<void>,
+): boolean {
+  if (response.closed || response.destroyed) {
+    void release();
+    return false;
+  }
+  response.once('close', () => void release());
+  return true;
+}
+
 function refuse(status: 400 | 429 | 503, error: string, message: string, retryAfter?: number): HttpOutcome {
   const headers: [string, string][] = [];
   if (retryAfter !== undefined) headers.push(['retry-after', String(retryAfter)]);
