@@ -61,3 +61,7 @@ export class TransitError extends Error {
     this.retryable = RETRYABLE.has(code);
   }
 }
+
+/** The error of every call on (or answered after) a closed Transit instance. */
+export const closedError = (): TransitError =>
+  new TransitError('ERR_TRANSIT_CLOSED', 'this Transit instance was closed: create a new one.');

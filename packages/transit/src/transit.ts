@@ -13,7 +13,7 @@ import {
   parseHead,
   parseRecord,
 } from './envelope.ts';
-import { TransitError } from './errors.ts';
+import { closedError, TransitError } from './errors.ts';
 import type { MetricsHook } from './metrics.ts';
 import { mountOf, type TransitOptions, validateOptions } from './options.ts';
 import { openRecord, sealRecord } from './record-cipher.ts';
@@ -25,7 +25,7 @@ import {
   rotationReport,
 } from './rotation.ts';
 import { createDecryptStream, createEncryptStream, type DecryptStreamOptions } from './streaming.ts';
-import { closedError, UnwrapBatcher, unwrapId } from './unwrap-batcher.ts';
+import { UnwrapBatcher, unwrapId } from './unwrap-batcher.ts';
 import { type TransitKeyInfo, VaultTransit } from './vault-transit.ts';
 
 /** What {@link Transit.inspect} tells about an envelope without decrypting it. */
@@ -168,7 +168,10 @@ export class Transit {
       (await this.#encryptCache.reserve(binding, bytes, async () => {
         const issued = await this.#vault.datakey(this.#mount, this.#key, tenant);
         // Closed while Vault answered: the data key is neither used nor cached.
-        this.#open();
+        if (this.#closed) {
+          issued.dek.fill(0);
+          throw closedError();
+        }
         const dataKey = new DataKey(issued.dek);
         // Records this process writes can be read back without a Vault call.
         this.#decryptCache.set(

@@ -1,6 +1,6 @@
 import { DataKey } from './data-key.ts';
 import type { DecryptDekCache } from './dek-cache.ts';
-import { TransitError } from './errors.ts';
+import { closedError, type TransitError } from './errors.ts';
 import type { MetricsHook } from './metrics.ts';
 import type { VaultTransit } from './vault-transit.ts';
 
@@ -26,9 +26,6 @@ interface Pending extends UnwrapRequest {
 export function unwrapId(request: UnwrapRequest): string {
   return `${request.mount}\u0000${request.key}\u0000${request.keyVersion}\u0000${request.wrappedDek.toString('latin1')}${request.transitContext ?? ''}`;
 }
-
-export const closedError = (): TransitError =>
-  new TransitError('ERR_TRANSIT_CLOSED', 'this Transit instance was closed: create a new one.');
 
 /**
  * Coalesces decrypt-cache misses: requests made in the same turn of the event loop are sent as
@@ -111,6 +108,7 @@ export class UnwrapBatcher {
         if (!item) return;
         this.#waiting.delete(item.id);
         if (this.#closed) {
+          if (Buffer.isBuffer(result)) result.fill(0);
           item.reject(closedError());
         } else if (Buffer.isBuffer(result)) {
           const dataKey = new DataKey(result);
