@@ -127,6 +127,22 @@ describe('DPoP verification', () => {
     expect(error.message).toMatch(/replay/);
   });
 
+  it('keeps a proof id for its acceptance window plus room for clock skew between pods', async () => {
+    const ttls: number[] = [];
+    const store = memoryReplayStore();
+    const recording = {
+      check: (id: string, ttlMs: number) => {
+        ttls.push(ttlMs);
+        return store.check(id, ttlMs);
+      },
+    };
+    const verifier = makeVerifier({ replayStore: recording, maxProofAgeSeconds: 60, clockToleranceSeconds: 5 });
+    const token = await boundToken();
+    await verifier.authenticate(view({ token, proof: await client.proof({ url: URL_, token }) }));
+    // Accepted from 5 s before iat to 65 s after it (70 s), by each pod's own clock: 2 × 5 s more.
+    expect(ttls).toEqual([80_000]);
+  });
+
   const cases: [string, (token: string) => Promise<string | undefined>, string?][] = [
     ['a missing DPoP header', async () => undefined],
     ['an htm that is not the request method', (token) => client.proof({ url: URL_, token, method: 'POST' })],

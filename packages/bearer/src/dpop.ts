@@ -272,8 +272,10 @@ export function createDpopRuntime(options: DpopOptions, clock: () => number): Dp
   });
   const maxAge = options.maxProofAgeSeconds ?? 60;
   const tolerance = options.clockToleranceSeconds ?? 5;
-  // A proof is acceptable for maxAge + tolerance after its iat and tolerance before it.
-  const replayTtlMs = Math.ceil((maxAge + 2 * tolerance) * 1000);
+  // A proof is acceptable for maxAge + tolerance after its iat and tolerance before it; the pods
+  // sharing the replay store judge that by their own clocks, so its id is kept 2 × tolerance
+  // longer: a pod whose clock is that far behind the first one's still finds it.
+  const replayTtlMs = Math.ceil((maxAge + 4 * tolerance) * 1000);
   const store = options.replayStore;
   const nonces = options.nonces;
   const required = options.required === true;

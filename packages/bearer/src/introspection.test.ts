@@ -36,6 +36,7 @@ beforeEach(() => {
     token === OPAQUE
       ? {
           active: true,
+          token_type: 'Bearer',
           scope: 'orders:read',
           sub: 'u1',
           client_id: 'c1',
@@ -127,7 +128,7 @@ describe('introspection (RFC 7662)', () => {
     expect(as.calls).toHaveLength(2);
 
     const shortLived = opaqueVerifier({ cacheMaxTtlSeconds: 3600 });
-    as.answer = () => ({ active: true, aud: AUD, exp: Math.floor(now / 1000) + 10 });
+    as.answer = () => ({ active: true, token_type: 'Bearer', aud: AUD, exp: Math.floor(now / 1000) + 10 });
     await shortLived.authenticate(view('short-lived'));
     now += 11_000;
     as.answer = () => ({ active: false });
@@ -159,17 +160,52 @@ describe('introspection (RFC 7662)', () => {
 
   it('refuses another audience, a missing audience and another issuer', async () => {
     for (const answer of [
-      { active: true, aud: 'https://other.test' },
-      { active: true },
-      { active: true, aud: AUD, iss: 'https://evil.test' },
-      { active: true, aud: AUD, exp: Math.floor(now / 1000) - 100 },
+      { active: true, token_type: 'Bearer', aud: 'https://other.test' },
+      { active: true, token_type: 'Bearer' },
+      { active: true, token_type: 'Bearer', aud: AUD, iss: 'https://evil.test' },
+      { active: true, token_type: 'Bearer', aud: AUD, exp: Math.floor(now / 1000) - 100 },
     ]) {
       as.answer = () => answer;
       const error = await failure(opaqueVerifier().authenticate(view(OPAQUE)));
       expect(verifier401(error)).toBe(401);
     }
-    as.answer = () => ({ active: true });
+    as.answer = () => ({ active: true, token_type: 'Bearer' });
     await expect(opaqueVerifier({ requireAudience: false }).authenticate(view(OPAQUE))).resolves.toBeDefined();
+  });
+
+  it('refuses tokens that are not access tokens: no token_type, another token_type, token_use or typ', async () => {
+    const refused = [
+      { active: true, aud: AUD }, // oidc-provider's answer for a refresh token (with an audience here)
+      { active: true, aud: AUD, token_type: 'refresh_token' },
+      { active: true, aud: AUD, token_type: 'N_A' },
+      { active: true, aud: AUD, token_type: 42 },
+      { active: true, aud: AUD, token_type: 'Bearer', token_use: 'refresh_token' }, // Ory Hydra
+      { active: true, aud: AUD, token_type: 'Bearer', typ: 'Refresh' }, // Keycloak
+      { active: true, aud: AUD, token_type: 'Bearer', typ: 'Offline' },
+      { active: true, aud: AUD, token_type: 'Bearer', typ: 'ID' },
+    ];
+    for (const answer of refused) {
+      as.answer = () => answer;
+      const error = await failure(opaqueVerifier({ requireAudience: false }).authenticate(view(OPAQUE)));
+      expect(error.code).toBe('ERR_BEARER_TOKEN_INVALID');
+      expect(verifier401(error)).toBe(401);
+    }
+    as.answer = () => ({ active: true, aud: AUD });
+    expect((await failure(opaqueVerifier().authenticate(view(OPAQUE)))).message).toContain('requireTokenType: false');
+    // The opt-out is for servers that never send token_type; the other signals still refuse.
+    await expect(opaqueVerifier({ requireTokenType: false }).authenticate(view(OPAQUE))).resolves.toBeDefined();
+    as.answer = () => ({ active: true, aud: AUD, typ: 'Refresh' });
+    await expect(opaqueVerifier({ requireTokenType: false }).authenticate(view(OPAQUE))).rejects.toMatchObject({
+      code: 'ERR_BEARER_TOKEN_INVALID',
+    });
+    for (const answer of [
+      { active: true, aud: AUD, token_type: 'bearer' },
+      { active: true, aud: AUD, token_type: 'Bearer', token_use: 'access_token', typ: 'Bearer' },
+    ]) {
+      as.answer = () => answer;
+      await expect(opaqueVerifier().authenticate(view(OPAQUE))).resolves.toBeDefined();
+    }
+    expect(() => opaqueVerifier({ requireTokenType: 'yes' as never })).toThrow(/requireTokenType must be a boolean/);
   });
 
   it('answers 503 with Retry-After, never 401, when the endpoint is down or misbehaves', async () => {
@@ -228,6 +264,20 @@ describe('introspection (RFC 7662)', () => {
     // A JWT that fails locally is never handed to introspection.
     await failure(verifier.authenticate(view(await issuer.mint({ claims: { aud: 'https://other.test' } }))));
     expect(as.calls).toHaveLength(1);
+    // Nor is a malformed JWT (its header segment is still a JSON object's start).
+    const [, payload, signature] = (await issuer.mint()).split('.');
+    const badHeader = Buffer.from(' {"alg":"none"').toString('base64url');
+    expect((await failure(verifier.authenticate(view(`${badHeader}.${payload}.${signature}`)))).code).toMatch(
+      /^ERR_BEARER_TOKEN_(INVALID|MALFORMED)$/,
+    );
+    expect(as.calls).toHaveLength(1);
+    // Dotted opaque formats (PASETO v4.local, vendor handles) are introspected, not refused as bad JWTs.
+    for (const dotted of ['v4.local.QAxIpVe-ECVNI1z4xQbm_qQYomyT3h8FtV8bxkz8pBJWkT8f7HtlOpbroPDEZUKop', 'ab.cd.ef']) {
+      as.answer = (token) =>
+        token === dotted ? { active: true, token_type: 'Bearer', aud: AUD, sub: 'dotted' } : { active: false };
+      expect((await verifier.authenticate(view(dotted))).subject).toBe('dotted');
+    }
+    expect(as.calls).toHaveLength(3);
   });
 
   it('enforces DPoP bindings (cnf.jkt) of introspected tokens', async () => {
@@ -275,7 +325,7 @@ describe('signed introspection responses (RFC 9701)', () => {
       iss: ISS,
       aud: 'orders-api',
       iat: Math.floor(now / 1000),
-      token_introspection: { active: true, aud: AUD, sub: 's' },
+      token_introspection: { active: true, token_type: 'Bearer', aud: AUD, sub: 's' },
     };
     let body = await sign(good);
     as.answer = () => ({ type, body });

@@ -35,6 +35,14 @@ export interface IntrospectionOptions {
   readonly audience: string | readonly string[];
   /** Refuse responses without `aud`. Default true (some servers omit it: set false only then). */
   readonly requireAudience?: boolean;
+  /**
+   * Refuse responses without `token_type`. Default true: servers such as oidc-provider name access
+   * tokens `Bearer`/`DPoP` and answer refresh tokens without it, so this is what keeps a refresh
+   * token from passing as an access token. Set false only for a server that never sends it. A
+   * `token_type` other than Bearer/DPoP, a `token_use` other than `access_token` (Ory Hydra) and a
+   * `typ` naming a refresh, offline, ID or logout token (Keycloak) are refused either way.
+   */
+  readonly requireTokenType?: boolean;
   /** Ask for and require signed responses (RFC 9701, `application/token-introspection+jwt`). */
   readonly jwtResponse?: JwtIntrospectionResponseOptions;
   /** Active results are cached until `exp`, and at most this long. Default 60, at most 3600. 0 disables. */
@@ -89,6 +97,11 @@ export function introspectionProblems(options: IntrospectionOptions): string[] {
   range(options.cacheMaxEntries, 'cacheMaxEntries', 1, 1_000_000);
   range(options.timeoutMs, 'timeoutMs', 1, 30_000);
   range(options.clockToleranceSeconds, 'clockToleranceSeconds', 0, 300);
+  for (const name of ['requireAudience', 'requireTokenType'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'boolean') {
+      problems.push(`introspection.${name} must be a boolean`);
+    }
+  }
   if (options.jwtResponse !== undefined) {
     if (typeof options.jwtResponse.keys?.getKey !== 'function') {
       problems.push('introspection.jwtResponse.keys must be a key source (remoteJwks or staticJwks)');
@@ -98,6 +111,37 @@ export function introspectionProblems(options: IntrospectionOptions): string[] {
     }
   }
   return problems;
+}
+
+/** `token_type` values of access tokens (RFC 6750, RFC 9449), lower-cased. */
+const ACCESS_TOKEN_TYPES: ReadonlySet<string> = new Set(['bearer', 'dpop']);
+/** Keycloak's `typ` values of tokens that are not access tokens, lower-cased. */
+const OTHER_TOKEN_TYP: ReadonlySet<string> = new Set(['refresh', 'offline', 'id', 'logout']);
+
+/**
+ * Refuses an active response for a token that is not an access token: RFC 7662 servers answer for
+ * refresh tokens too (oidc-provider without `token_type`, Hydra with `token_use: refresh_token`).
+ */
+function checkAccessToken(claims: JsonObject, requireTokenType: boolean): void {
+  const type = claims.token_type;
+  if (type === undefined) {
+    if (requireTokenType) {
+      throw invalid(
+        'The introspection response has no "token_type", as for a refresh token; only access tokens are accepted. ' +
+          'If the authorization server never sends token_type, set introspection.requireTokenType: false.',
+      );
+    }
+  } else if (typeof type !== 'string' || !ACCESS_TOKEN_TYPES.has(type.toLowerCase())) {
+    throw invalid('The introspected token is not an access token ("token_type" is not Bearer or DPoP).');
+  }
+  const use = claims.token_use;
+  if (use !== undefined && use !== 'access_token') {
+    throw invalid('The introspected token is not an access token ("token_use" is not access_token).');
+  }
+  const typ = claims.typ;
+  if (typeof typ === 'string' && OTHER_TOKEN_TYP.has(typ.toLowerCase())) {
+    throw invalid('The introspected token is not an access token ("typ" names another kind of token).');
+  }
 }
 
 /** An active introspection result: the response members, as claims. */
@@ -136,6 +180,7 @@ export function createIntrospector(options: IntrospectionOptions, clock: () => n
   const tolerance = options.clockToleranceSeconds ?? 30;
   const audiences = typeof options.audience === 'string' ? [options.audience] : [...options.audience];
   const requireAudience = options.requireAudience ?? true;
+  const requireTokenType = options.requireTokenType ?? true;
   const jwt = options.jwtResponse;
   const jwtAlgorithms = new Set<string>(jwt?.algorithms ?? []);
   const cache = new Map<string, CacheEntry>();
@@ -314,6 +359,7 @@ export function createIntrospector(options: IntrospectionOptions, clock: () => n
       ) {
         throw invalid('The introspected token is not for this audience ("aud").');
       }
+      checkAccessToken(claims, requireTokenType);
       return claims;
     },
   };

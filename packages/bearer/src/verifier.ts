@@ -136,11 +136,19 @@ const invalid = (message: string): BearerError => new BearerError('ERR_BEARER_TO
 
 const EMPTY_HEADER: JsonObject = Object.freeze(Object.create(null));
 
-/** Three non-empty dot-separated segments: a JWT to verify locally (hybrid mode). */
-function isCompactJwsShape(token: string): boolean {
+/**
+ * A JWT to verify locally (hybrid mode): three non-empty dot-separated segments, the first a
+ * base64url JSON object (its first byte after optional whitespace is `{`). Other dotted formats
+ * (PASETO `v4.local.…`, vendor handles) are opaque and go to introspection.
+ */
+function isCompactJws(token: string): boolean {
   const first = token.indexOf('.');
   const second = first === -1 ? -1 : token.indexOf('.', first + 1);
-  return first > 0 && second > first + 1 && token.indexOf('.', second + 1) === -1 && second < token.length - 1;
+  if (!(first > 0 && second > first + 1 && token.indexOf('.', second + 1) === -1 && second < token.length - 1)) {
+    return false;
+  }
+  const head = Buffer.from(token.slice(0, Math.min(first, 16)), 'base64url').toString('latin1');
+  return /^[\t\n\r ]*\{/.test(head);
 }
 
 /** RFC 7800 / 8705 / 9449 confirmation methods; `cnf` members outside this list are ignored. */
@@ -447,7 +455,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
    */
   const obtain = (token: string): Promise<TokenSource> => {
     if (introspector === undefined) return verifyLocally(token);
-    if (issuers.size > 0 && isCompactJwsShape(token)) return verifyLocally(token);
+    if (issuers.size > 0 && isCompactJws(token)) return verifyLocally(token);
     if (token.length > maxTokenBytes) {
       return Promise.reject(
         new BearerError('ERR_BEARER_TOKEN_MALFORMED', `The token is larger than maxTokenBytes (${maxTokenBytes}).`),

@@ -533,7 +533,7 @@ beforeAll(async () => {
   introspectionServer = await startIntrospectionServer();
   introspectionServer.answer = (token) =>
     token === 'opaque-active'
-      ? { active: true, aud: 'https://api.test', sub: 'opaque-user', scope: 'orders:read' }
+      ? { active: true, token_type: 'Bearer', aud: 'https://api.test', sub: 'opaque-user', scope: 'orders:read' }
       : { active: false };
   const introspection = {
     endpoint: introspectionServer.url,

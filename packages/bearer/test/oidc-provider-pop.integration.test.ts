@@ -40,6 +40,7 @@ let apiCert: TestCertificate;
 let clientA: TestCertificate;
 let clientB: TestCertificate;
 let rsKeys: CryptoKeyPair;
+let authServer: Provider;
 
 /** A fetch over node:https that presents a client certificate (what undici needs a dispatcher for). */
 function tlsFetch(client: TestCertificate, ca: string): typeof fetch {
@@ -121,7 +122,8 @@ beforeAll(async () => {
       },
     ],
     jwks: { keys: [signingKey] },
-    scopes: ['orders:read'],
+    // offline_access makes oidc-provider issue and introspect refresh tokens.
+    scopes: ['orders:read', 'offline_access'],
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -156,6 +158,7 @@ beforeAll(async () => {
       },
     },
   } as never);
+  authServer = provider;
   httpServer = createServer(provider.callback());
   httpsServer = createHttpsServer(
     { key: asCert.key, cert: asCert.cert, requestCert: true, rejectUnauthorized: false },
@@ -315,6 +318,43 @@ describe('opaque tokens introspected at oidc-provider (hybrid mode)', () => {
       });
     }
   }
+
+  it('refuses a refresh token presented as an access token, even with requireAudience: false', async () => {
+    // oidc-provider introspects refresh tokens too: active, no "aud", no "token_type".
+    const grant = new authServer.Grant({ clientId: 'opaque-client', accountId: 'user-1' });
+    grant.addOIDCScope('openid offline_access');
+    grant.addResourceScope(OPAQUE_RESOURCE, 'orders:read');
+    const grantId = await grant.save();
+    const client = await authServer.Client.find('opaque-client');
+    const refreshToken = await new authServer.RefreshToken({
+      client,
+      accountId: 'user-1',
+      grantId,
+      scope: 'openid offline_access',
+      gty: 'authorization_code',
+    } as never).save();
+    const lenient = { ...introspection(false), requireAudience: false };
+    const bearer = { headers: [['Authorization', `Bearer ${refreshToken}`]] as [string, string][] };
+    for (const harness of HARNESSES) {
+      const running = await harness.start(createBearerVerifier({ ...verifierOptions(), introspection: lenient }), {
+        '/orders': undefined,
+      });
+      try {
+        const refused = await running.request('/orders', bearer);
+        expect(refused.status).toBe(401);
+        expect(refused.headers['www-authenticate']).toContain('error="invalid_token"');
+      } finally {
+        await running.close();
+      }
+    }
+    // The opt-out exists for servers that never send token_type; with it, nothing tells them apart.
+    const blind = createBearerVerifier({
+      ...verifierOptions(),
+      introspection: { ...lenient, requireTokenType: false },
+    });
+    const view = { method: 'GET', authorization: [`Bearer ${refreshToken}`], header: () => undefined };
+    await expect(blind.authenticate(view)).resolves.toMatchObject({ subject: 'user-1' });
+  });
 
   it('answers 503, not 401, through every adapter when the introspection endpoint is down', async () => {
     const opaque = await provider('opaque-client').getToken({ audience: OPAQUE_RESOURCE, scopes: ['orders:read'] });
