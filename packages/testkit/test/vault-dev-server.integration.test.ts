@@ -121,6 +121,36 @@ describe('startVaultDevServer', () => {
     expect((await bad.json()).errors[0]).toContain('failed to parse JSON input');
   });
 
+  it('refuses Vault paths it does not implement with a named 400, not 404', async () => {
+    const server = await start();
+    const headers = { 'X-Vault-Token': server.token };
+    await fetch(`${server.addr}/v1/transit/keys/k`, { method: 'POST', headers, body: '{}' });
+    for (const [method, path] of [
+      ['GET', 'transit/export/encryption-key/k'],
+      ['GET', 'transit/backup/k'],
+      ['POST', 'transit/restore'],
+      ['POST', 'transit/hmac/k'],
+      ['POST', 'transit/sign/k'],
+      ['POST', 'transit/random/32'],
+      ['POST', 'transit/keys/k/trim'],
+      ['GET', 'sys/policies/acl/default'],
+      ['POST', 'auth/approle/login'],
+    ] as const) {
+      const response = await fetch(`${server.addr}/v1/${path}`, {
+        method,
+        headers,
+        ...(method === 'POST' ? { body: '{}' } : {}),
+      });
+      expect(response.status, path).toBe(400);
+      expect((await response.json()).errors[0], path).toMatch(/is not implemented by the rampart Vault dev server/);
+    }
+    // Paths Vault itself does not know stay 404.
+    for (const path of ['transit/nothing/k', 'sys/nothing', 'transit/keys/k/nothing']) {
+      const response = await fetch(`${server.addr}/v1/${path}`, { headers });
+      expect(response.status, path).toBe(404);
+    }
+  });
+
   it('serves Vault’s LIST method and GET ?list=true alike', async () => {
     const server = await start();
     const client = vault({ endpoint: server.addr, token: server.token });

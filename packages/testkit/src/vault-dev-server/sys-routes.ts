@@ -1,7 +1,7 @@
 import type { Fields } from './fields.ts';
 import { readInt } from './fields.ts';
 import type { MountTable } from './mount-table.ts';
-import { noHandler, unsupportedOperation } from './vault-http-error.ts';
+import { noHandler, notImplemented, unsupportedOperation } from './vault-http-error.ts';
 
 /** What the server reports about itself in `sys/health` and `sys/seal-status`. */
 export interface ServerIdentity {
@@ -103,6 +103,9 @@ export function sysRoute(
       },
     };
   }
+  if (/^sys\/(?:policy|policies|auth)(?:\/|$)/.test(path)) throw notImplemented(path.split('/', 2).join('/'));
+  if (path.startsWith('auth/') && !path.startsWith('auth/token/'))
+    throw notImplemented('auth methods other than tokens');
   if (path.startsWith('sys/') || path.startsWith('auth/')) throw noHandler(path);
   return undefined;
 }

@@ -10,7 +10,36 @@ import {
   unknownFieldWarning,
 } from './fields.ts';
 import { parseKeyType, TransitKey } from './transit-key.ts';
-import { noHandler, notFound, unsupportedOperation, userError, VaultHttpError } from './vault-http-error.ts';
+import {
+  noHandler,
+  notFound,
+  notImplemented,
+  unsupportedOperation,
+  userError,
+  VaultHttpError,
+} from './vault-http-error.ts';
+
+/** Transit paths of a real Vault that this server refuses by name (400) instead of 404. */
+const UNIMPLEMENTED_ROOTS: ReadonlySet<string> = new Set([
+  'export',
+  'backup',
+  'restore',
+  'hmac',
+  'sign',
+  'verify',
+  'hash',
+  'random',
+  'cache-config',
+  'wrapping_key',
+  'byok-export',
+]);
+const UNIMPLEMENTED_KEY_PATHS: ReadonlySet<string> = new Set([
+  'trim',
+  'import',
+  'import_version',
+  'csr',
+  'set-certificate',
+]);
 
 const NAME = /^\w(?:[\w.-]*\w)?$/;
 const CONTEXT_MIXED = 'context should be set either in all the request blocks or in none';
@@ -70,6 +99,10 @@ export class TransitEngine implements SecretsEngine {
     if (first === 'datakey' && segments.length === 3 && third !== undefined && NAME.test(third)) {
       if (op !== 'update') throw unsupportedOperation();
       return this.#datakey(second ?? '', third, request.data);
+    }
+    if (UNIMPLEMENTED_ROOTS.has(first ?? '')) throw notImplemented(`transit ${first}`);
+    if (first === 'keys' && segments.length === 3 && UNIMPLEMENTED_KEY_PATHS.has(third ?? '')) {
+      throw notImplemented(`transit keys/:name/${third}`);
     }
     throw noHandler(request.path);
   }

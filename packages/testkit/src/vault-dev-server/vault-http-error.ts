@@ -38,3 +38,11 @@ export function unsupportedOperation(): VaultHttpError {
 export function noHandler(path: string): VaultHttpError {
   return new VaultHttpError(404, [`no handler for route "${path}". route entry not found.`]);
 }
+
+/**
+ * 400 for a path a real Vault serves that this dev server does not: a named refusal, so a test
+ * never mistakes it for "no such key" (404) or a silent fake.
+ */
+export function notImplemented(what: string): VaultHttpError {
+  return userError(`${what} is not implemented by the rampart Vault dev server; see VAULT-DEV-SERVER.md`);
+}
