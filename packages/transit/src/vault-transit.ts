@@ -116,6 +116,14 @@ function batchResults(error: unknown): unknown[] | undefined {
   return Array.isArray(results) ? results : undefined;
 }
 
+/** A batch item that failed for a reason Vault does not name (an internal error): retryable. */
+function isUnnamedFailure(result: unknown): boolean {
+  const error = (result as { error?: unknown } | null)?.error;
+  return (
+    typeof error === 'string' && error !== '' && codeForVaultMessage(error, 500) === 'ERR_TRANSIT_VAULT_UNAVAILABLE'
+  );
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Transit calls over the caller's node-vault client, with retry policy, error mapping and metrics. */
@@ -216,8 +224,8 @@ export class VaultTransit {
     mount: string,
     key: string,
     items: readonly (WrappedDek & { transitContext: string | undefined })[],
-  ): Promise<{ plaintext?: unknown; ciphertext?: unknown; error?: unknown }[]> {
-    const results = await this.#call(
+  ): Promise<{ status: number; results: { plaintext?: unknown; ciphertext?: unknown; error?: unknown }[] }> {
+    const answer = await this.#call(
       operation,
       key,
       items.length,
@@ -233,21 +241,29 @@ export class VaultTransit {
           },
           o,
         );
-        return (body as { data?: { batch_results?: unknown } } | null)?.data?.batch_results;
+        return { status: 200, results: (body as { data?: { batch_results?: unknown } } | null)?.data?.batch_results };
       },
-      // Vault answers 400 with every item's result when any item fails: read them per item.
-      (error) =>
-        (error as { response?: { statusCode?: number } }).response?.statusCode === 400
-          ? batchResults(error)
-          : undefined,
+      // Vault answers 400 with every item's result when any item fails with a user error, and 500
+      // when items failed otherwise (old versions, vault#10842: also for a tampered item): read
+      // them per item, so one bad item does not fail the others coalesced with it. A 500 in which
+      // every item failed for a reason Vault does not name is retried as a whole.
+      (error) => {
+        const status = (error as { response?: { statusCode?: number } }).response?.statusCode;
+        if (status !== 400 && status !== 500) return undefined;
+        const results = batchResults(error);
+        if (results === undefined) return undefined;
+        if (status === 500 && (results.length !== items.length || results.every(isUnnamedFailure))) return undefined;
+        return { status, results };
+      },
     );
+    const results = answer.results;
     if (!Array.isArray(results) || results.length !== items.length) {
       throw new TransitError(
         'ERR_TRANSIT_VAULT_REJECTED',
         `Vault ${operation} for transit key "${key}" answered without one batch result per item.`,
       );
     }
-    return results;
+    return { status: answer.status, results };
   }
 
   /** `POST <mount>/decrypt/<key>` with `batch_input`: one DEK or one error per item, in order. */
@@ -256,10 +272,10 @@ export class VaultTransit {
     key: string,
     items: readonly (WrappedDek & { transitContext: string | undefined })[],
   ): Promise<(Buffer | TransitError)[]> {
-    const results = await this.#batch('decrypt', mount, key, items);
+    const { status, results } = await this.#batch('decrypt', mount, key, items);
     return results.map((result: { plaintext?: unknown; error?: unknown }) => {
       if (typeof result?.error === 'string' && result.error !== '') {
-        return vaultError(codeForVaultMessage(result.error), 'decrypt', key, { errors: [result.error] });
+        return vaultError(codeForVaultMessage(result.error, status), 'decrypt', key, { errors: [result.error] });
       }
       const dek = typeof result?.plaintext === 'string' ? Buffer.from(result.plaintext, 'base64') : Buffer.alloc(0);
       if (dek.length !== 32) {
@@ -279,10 +295,10 @@ export class VaultTransit {
     key: string,
     items: readonly (WrappedDek & { transitContext: string | undefined })[],
   ): Promise<(WrappedDek | TransitError)[]> {
-    const results = await this.#batch('rewrap', mount, key, items);
+    const { status, results } = await this.#batch('rewrap', mount, key, items);
     return results.map((result: { ciphertext?: unknown; error?: unknown }) => {
       if (typeof result?.error === 'string' && result.error !== '') {
-        return vaultError(codeForVaultMessage(result.error), 'rewrap', key, { errors: [result.error] });
+        return vaultError(codeForVaultMessage(result.error, status), 'rewrap', key, { errors: [result.error] });
       }
       try {
         return fromVaultCiphertext(result?.ciphertext);

@@ -1,3 +1,5 @@
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import vault from 'node-vault';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTransit } from '../src/index.ts';
@@ -67,6 +69,56 @@ describe('Vault failure policy', () => {
       retryable: false,
     });
     expect(fx.calls('transit/decrypt/')).toBe(1);
+  });
+
+  it('fails only the tampered item of a coalesced batch that an old Vault answers with 500', async () => {
+    // Vault before 1.7 (vault#10842) answered a batch with a tampered item with 500 and every
+    // item's result: this loopback proxy turns the dev server's 400 batch answers into that.
+    const proxy = createServer((req, res) => {
+      const upstream = new URL(fx.server.addr);
+      const forward = request(
+        { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers },
+        (answer) => {
+          const old = answer.statusCode === 400 && (req.url ?? '').includes('/decrypt/');
+          res.writeHead(old ? 500 : (answer.statusCode ?? 502), answer.headers);
+          answer.pipe(res);
+        },
+      );
+      req.pipe(forward);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const key = await fx.newKey();
+      const envelopes = [];
+      for (let i = 0; i < 3; i++) envelopes.push(await fx.transit(key).encrypt(Buffer.from(`record ${i}`), ctx));
+      const tampered = Buffer.from(envelopes[1] as Buffer);
+      const at = 3 + 1 + 1 + key.length + 1 + 20;
+      tampered[at] = (tampered[at] ?? 0) ^ 1;
+      const client = vault({
+        endpoint: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+        token: fx.server.token,
+      });
+      const transit = createTransit({
+        vault: client,
+        key,
+        cache: { maxAgeMs: 60_000 },
+        retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
+      });
+      fx.server.clearRequests();
+      const outcomes = await Promise.allSettled(
+        [envelopes[0], tampered, envelopes[2]].map((e) => transit.decrypt(e as Buffer, ctx)),
+      );
+      expect(fx.calls('transit/decrypt/')).toBe(1);
+      expect(outcomes[0]).toMatchObject({ status: 'fulfilled', value: Buffer.from('record 0') });
+      expect(outcomes[1]).toMatchObject({
+        status: 'rejected',
+        reason: { code: 'ERR_TRANSIT_INTEGRITY', retryable: false },
+      });
+      expect(outcomes[2]).toMatchObject({ status: 'fulfilled', value: Buffer.from('record 2') });
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   it('names a raised min_decryption_version', async () => {
