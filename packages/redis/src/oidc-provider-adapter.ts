@@ -63,9 +63,11 @@ return 1`,
 );
 
 // The grant index lives as long as its longest-lived member; an unbounded member keeps it forever.
+// A grant being revoked (KEYS[2], same slot) takes no new member: the caller deletes the entry.
 const INDEX_ADD = defineScript(
   'oidc-grant-index-add',
-  `redis.call('SADD', KEYS[1], ARGV[1])
+  `if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SADD', KEYS[1], ARGV[1])
 local ttl = tonumber(ARGV[2])
 local current = redis.call('PTTL', KEYS[1])
 if ttl == 0 then
@@ -110,6 +112,13 @@ function entryTtlMs(expiresIn: number | undefined): number | undefined {
   const ms = Math.ceil(expiresIn * 1000);
   return ms > MAX_TTL_MS ? 0 : ms;
 }
+
+/**
+ * How long a revoked grant refuses new members. Only token requests that loaded the grant before
+ * its revocation can still save for it (oidc-provider destroys the grant), so this covers requests
+ * in flight with a wide margin.
+ */
+const REVOKED_GRANT_MS = 3_600_000;
 
 /** How long a reserved ReplayDetection id blocks its jti if the save never follows. */
 const RESERVATION_MS = 3_600_000;
@@ -197,6 +206,7 @@ export function createOidcProviderAdapter(options: OidcProviderAdapterOptions): 
   const guard = new RedisCallGuard(redis, { timeoutMs });
 
   const grantKey = (grantId: string): string => `${prefix}grant:{${grantId}}`;
+  const revokedGrantKey = (grantId: string): string => `${prefix}grant-revoked:{${grantId}}`;
   const uidKey = (uid: string): string => `${prefix}uid:{${uid}}`;
   const userCodeKey = (userCode: string): string => `${prefix}userCode:{${userCode}}`;
 
@@ -222,20 +232,27 @@ export function createOidcProviderAdapter(options: OidcProviderAdapterOptions): 
         return;
       }
       const json = JSON.stringify(payload);
+      const grantId = GRANTABLE.has(this.#model) && typeof payload.grantId === 'string' ? payload.grantId : undefined;
       // The writes start inside the guard: refused while Redis is down, none of them is sent (and
       // none rejects unobserved).
-      await guard.call(operation, () => {
+      const joined = await guard.call(operation, async () => {
         const writes: Promise<unknown>[] = [runScript(redis, UPSERT, [key], [json, ttlMs])];
-        if (GRANTABLE.has(this.#model) && typeof payload.grantId === 'string') {
-          writes.push(runScript(redis, INDEX_ADD, [grantKey(payload.grantId)], [key, ttlMs]));
-        }
         // Lookup indexes pointing at this id, with the entry's TTL.
         const indexes: string[] = [];
         if (typeof payload.userCode === 'string') indexes.push(userCodeKey(payload.userCode));
         if (this.#model === 'Session' && typeof payload.uid === 'string') indexes.push(uidKey(payload.uid));
         for (const k of indexes) writes.push(ttlMs > 0 ? redis.set(k, id, 'PX', ttlMs) : redis.set(k, id));
-        return Promise.all(writes);
+        await Promise.all(writes);
+        if (grantId === undefined) return 1;
+        // The entry is written before it joins the grant's index (never at once: on a Cluster they
+        // go to different nodes, and a NOSCRIPT retry reorders even one connection), so a
+        // revocation that lists the index after the join finds an entry it can delete.
+        return runScript(redis, INDEX_ADD, [grantKey(grantId), revokedGrantKey(grantId)], [key, ttlMs]);
       });
+      if (joined === 0) {
+        // The grant was revoked while this token was being issued: the revocation wins.
+        await guard.call(operation, () => redis.unlink(key));
+      }
     }
 
     async find(id: string): Promise<OidcAdapterPayload | undefined> {
@@ -285,6 +302,9 @@ export function createOidcProviderAdapter(options: OidcProviderAdapterOptions): 
     async revokeByGrantId(grantId: string): Promise<void> {
       const operation = `oidc-provider ${this.#model}.revokeByGrantId`;
       const index = grantKey(grantId);
+      // First mark the grant revoked, so a token issued for it from now on cannot join the index
+      // after it was listed below (it is deleted instead).
+      await guard.call(operation, () => redis.set(revokedGrantKey(grantId), '1', 'PX', REVOKED_GRANT_MS));
       const members = await guard.call(operation, () => redis.smembers(index));
       if (members.length === 0) return;
       // Tokens first, the index last: a revocation that fails halfway leaves the index, so a retry

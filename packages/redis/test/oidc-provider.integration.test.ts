@@ -391,6 +391,29 @@ describe.each([
     expect(await redis.exists(`${prefix}:grant:{g-retry}`)).toBe(0);
   });
 
+  it('deletes a token issued for a grant while the grant is revoked, instead of letting it outlive the revocation', async () => {
+    const tokens = new Adapter('AccessToken');
+    const refresh = new Adapter('RefreshToken');
+    await tokens.upsert('at-before', { grantId: 'g-race' }, 60);
+    await tokens.revokeByGrantId('g-race');
+    // A token request that loaded the grant before the revocation saves afterwards.
+    await refresh.upsert('rt-late', { grantId: 'g-race' }, 60);
+    expect(await tokens.find('at-before')).toBeUndefined();
+    expect(await refresh.find('rt-late')).toBeUndefined();
+    expect(await redis.sismember(`${prefix}:grant:{g-race}`, `${prefix}:RefreshToken:{rt-late}`)).toBe(0);
+    // Other grants are untouched.
+    await refresh.upsert('rt-other', { grantId: 'g-other' }, 60);
+    expect(await refresh.find('rt-other')).toBeDefined();
+
+    // Interleaved: saves racing one revocation either end up listed and deleted, or refused.
+    for (let round = 0; round < 5; round++) {
+      const grantId = `g-interleaved-${round}`;
+      const saves = Array.from({ length: 40 }, (_, i) => tokens.upsert(`at-${round}-${i}`, { grantId }, 60));
+      await Promise.all([...saves.slice(0, 20), tokens.revokeByGrantId(grantId), ...saves.slice(20)]);
+      for (let i = 0; i < 40; i++) expect(await tokens.find(`at-${round}-${i}`)).toBeUndefined();
+    }
+  });
+
   it('refuses every call at once while Redis is down, sending nothing and leaving no unhandled rejection', async () => {
     const down = new Redis({
       host: '127.0.0.1',
