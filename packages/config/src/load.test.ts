@@ -184,6 +184,22 @@ describe('loadConfigSync', () => {
     }
   });
 
+  it('refuses a weak secret hidden by lookalike letters or invisible characters, without quoting it', () => {
+    const disguised = [
+      'my-\u0455\u0435\u0441r\u0435t-Zx81kfP0qL2mVb7TnR4wQ9', // Cyrillic ѕ, е, с
+      '\uff43\uff48\uff41\uff4e\uff47\uff45\uff4d\uff45-\uff43\uff48\uff41\uff4e\uff47\uff45\uff4d\uff45-0123', // fullwidth
+      'pass\u200bword-Zx81kfP0qL2mVb7TnR4wQ9', // zero-width space
+    ];
+    for (const weak of disguised) {
+      const error = errorOf(() => loadConfigSync(schema, { env: { NAME: 'api', JWT_KEY_FILE: file('w', weak) } }));
+      expect(error.issues[0]?.code).toBe('weak-secret');
+      const output = `${error.message}${JSON.stringify(error.issues)}`;
+      for (const piece of [weak, weak.normalize('NFKC'), weak.replace(/[^\p{ASCII}]/gu, '')]) {
+        for (let i = 0; i + 8 <= piece.length; i++) expect(output).not.toContain(piece.slice(i, i + 8));
+      }
+    }
+  });
+
   it('behaves as production for NODE_ENV=staging and unset: no dev profile, weak secrets refused', () => {
     const profile = file('.env.development', 'NAME=dev\nJWT_KEY=keyboard cat\n');
     for (const env of [{}, { NODE_ENV: 'staging' }, { NODE_ENV: 'prod' }, { APP_ENV: 'develop' }]) {

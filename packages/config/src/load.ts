@@ -7,7 +7,13 @@ import { ConfigError, type ConfigIssue } from './errors.ts';
 import { Secret } from './secret.ts';
 import { lookupKey, type RawValue, type SourceContext } from './sources.ts';
 import { type InferConfig, isSpec, type Schema, type SourceKind, type Spec } from './spec.ts';
-import { describeIssues, isStandardSchema, type StandardSchemaV1 } from './standard-schema.ts';
+import {
+  describeIssues,
+  isStandardSchema,
+  runValidator,
+  type StandardSchemaV1,
+  type ValidatorOutcome,
+} from './standard-schema.ts';
 import {
   describeVaultRef,
   type PendingRef,
@@ -171,12 +177,21 @@ function validateKey(
   options: LoadOptions,
 ): Outcome | Promise<Outcome> {
   if (isStandardSchema(spec)) {
-    const finish = (result: StandardSchemaV1.Result<unknown>): Outcome => {
+    const finish = (result: ValidatorOutcome<unknown>): Outcome => {
+      if ('broken' in result) {
+        return {
+          issue: {
+            key,
+            code: 'invalid',
+            message: `${key}: its Standard Schema validator ${result.broken}; the error is not shown because it may quote the value. Make the validator report bad input as issues.`,
+          },
+        };
+      }
       if (!result.issues) return { value: result.value };
       if (raw === undefined) return { issue: missing(key, 'a value accepted by its schema', false, environment) };
       return { issue: { key, code: 'invalid', message: `${key}: ${describeIssues(result.issues, raw)}.` } };
     };
-    const result = spec['~standard'].validate(raw);
+    const result = runValidator(spec, raw, raw);
     return result instanceof Promise ? result.then(finish) : finish(result);
   }
   if (raw === undefined) {
@@ -290,7 +305,7 @@ function finish(
       if (sync) {
         throw new ConfigError(
           'ERR_CONFIG_ASYNC_REQUIRED',
-          `${key} has an asynchronous Standard Schema validator; use await loadConfig() instead of loadConfigSync().`,
+          `${key} has an asynchronous Standard Schema validator (zod also answers with a promise when a transform or refinement throws); use await loadConfig() instead of loadConfigSync().`,
         );
       }
       asyncKeys.push(outcome.then(record));

@@ -51,6 +51,85 @@ export function isStandardSchema(candidate: unknown): candidate is StandardSchem
   return typeof props === 'object' && props !== null && props.version === 1 && typeof props.validate === 'function';
 }
 
+/** A validator that broke the Standard Schema contract: `broken` says how, without its error. */
+export interface BrokenValidator {
+  readonly broken: string;
+}
+
+/** What {@link runValidator} gives back. */
+export type ValidatorOutcome<Output> = StandardSchemaV1.Result<Output> | BrokenValidator;
+
+/**
+ * Calls `schema['~standard'].validate(value)`. A validator that throws, returns a rejected promise
+ * or returns something that is not a result is reported as {@link BrokenValidator}; its error is
+ * dropped (not kept as `cause` either), because validators put the input into their messages and
+ * the input here is a configured value. Only the error's constructor name is kept. A promise is
+ * returned only when the validator returned one (thenables included), and it never rejects.
+ */
+export function runValidator<Output>(
+  schema: StandardSchemaV1<unknown, Output>,
+  value: unknown,
+  raw: string | undefined,
+): ValidatorOutcome<Output> | Promise<ValidatorOutcome<Output>> {
+  let result: unknown;
+  try {
+    result = schema['~standard'].validate(value);
+    if (!isThenable(result)) return checkResult<Output>(result);
+  } catch (error) {
+    return { broken: `threw ${describeThrown(error, raw)} instead of returning issues` };
+  }
+  return Promise.resolve(result).then(
+    (settled) => checkResult<Output>(settled),
+    (error: unknown) => ({ broken: `returned a promise that rejected with ${describeThrown(error, raw)}` }),
+  );
+}
+
+function isThenable(candidate: unknown): candidate is PromiseLike<unknown> {
+  return (
+    (typeof candidate === 'object' || typeof candidate === 'function') &&
+    candidate !== null &&
+    typeof (candidate as { then?: unknown }).then === 'function'
+  );
+}
+
+/** A plain copy of a well-formed result, so no getter of the validator's runs later. */
+function checkResult<Output>(result: unknown): ValidatorOutcome<Output> {
+  try {
+    if (typeof result === 'object' && result !== null) {
+      const { issues, value } = result as { issues?: unknown; value?: unknown };
+      if (issues === undefined) return { value: value as Output };
+      if (Array.isArray(issues) && issues.every(isIssue)) return { issues: [...issues] };
+    }
+  } catch {
+    // a getter that throws: as malformed as a missing result
+  }
+  return { broken: 'returned something that is not a Standard Schema result' };
+}
+
+function isIssue(issue: unknown): issue is StandardSchemaV1.Issue {
+  if (typeof issue !== 'object' || issue === null) return false;
+  const { message, path } = issue as { message?: unknown; path?: unknown };
+  return typeof message === 'string' && (path === undefined || Array.isArray(path));
+}
+
+/** `a TypeError`, `an error`: the kind of what was thrown, never its message. */
+function describeThrown(error: unknown, raw: string | undefined): string {
+  try {
+    if (!(error instanceof Error)) return 'a value that is not an Error';
+    const name: unknown = Object.getPrototypeOf(error)?.constructor?.name;
+    // A class name is code, not input, but a validator could build one from the value.
+    if (
+      typeof name !== 'string' ||
+      !/^[A-Za-z_$][\w$]{0,63}$/.test(name) ||
+      (raw !== undefined && quotesValue(name, raw))
+    )
+      return 'an error';
+    return `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
+  } catch {
+    return 'an error'; // a Proxy or a getter that throws
+  }
+}
+
 /**
  * Turns Standard Schema issues into text. Validators may quote the input in their messages, so a
  * message that contains any part of the raw value is withheld.

@@ -1,6 +1,6 @@
 import { string } from './scalars.ts';
 import { build, type CommonOptions, checkOptions, fail, type IsOptional, ok, type Spec, schemaError } from './spec.ts';
-import { describeIssues, isStandardSchema, type StandardSchemaV1 } from './standard-schema.ts';
+import { describeIssues, isStandardSchema, runValidator, type StandardSchemaV1 } from './standard-schema.ts';
 
 type ItemOf<O> = O extends { readonly of: Spec<infer T, boolean> } ? T : string;
 
@@ -96,8 +96,13 @@ export function json(options?: JsonOptions<unknown>): Spec<unknown, boolean> {
         return fail('must be valid JSON');
       }
       if (o.schema === undefined) return ok(value as R);
-      const result = o.schema['~standard'].validate(value);
-      if (result instanceof Promise) return fail('has an asynchronous schema; json() needs a synchronous one');
+      const result = runValidator(o.schema, value, raw);
+      if (result instanceof Promise)
+        return fail(
+          'has an asynchronous schema (or one that threw: zod answers a throwing transform with a promise); json() needs a synchronous one',
+        );
+      if ('broken' in result)
+        return fail(`has a schema that ${result.broken} (the error is withheld: it may quote the value)`);
       if (result.issues) return fail(describeIssues(result.issues, raw));
       return ok(result.value);
     },

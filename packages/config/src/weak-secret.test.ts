@@ -3,7 +3,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { generateDevSecret } from './dev-profile.ts';
 import { KNOWN_DEMO_SECRETS } from './known-demo-secrets.ts';
-import { assessSecret, DEV_SECRET_PREFIX, minimumSecretBytes, SECRET_KINDS, WEAK_RULE_HINTS } from './weak-secret.ts';
+import { foldLookalikes } from './lookalikes.ts';
+import {
+  assessSecret,
+  DEV_SECRET_PREFIX,
+  minimumSecretBytes,
+  SECRET_KINDS,
+  type SecretKind,
+  WEAK_RULE_HINTS,
+} from './weak-secret.ts';
 
 const KINDS = SECRET_KINDS;
 const ENCODINGS = ['hex', 'base64', 'base64url'] as const;
@@ -157,6 +165,45 @@ describe('assessSecret', () => {
     expect(assessSecret(dev, { kind: 'key' })).toEqual(['dev-marker']);
   });
 
+  it('refuses weak words and demo secrets hidden by lookalike letters, fullwidth forms, accents or invisible characters', () => {
+    const disguised = [
+      '\uff43\uff48\uff41\uff4e\uff47\uff45\uff4d\uff45', // ｃｈａｎｇｅｍｅ
+      '\u0441hangeme', // Cyrillic с
+      '\u0440\u0430ssword', // Cyrillic р, а
+      'pa\u0301ssword', // combining acute
+      'p\u00e1ssword', // precomposed á: used to be dropped, leaving `pssword`
+      'pass\u200bword', // zero-width space
+      'my-\u0440\u0430ssword-for-the-production-db-1234',
+      'k\u0435yboard cat, but long enough to pass the length floor',
+      '\u{1d42c}\u{1d41e}\u{1d41c}\u{1d42b}\u{1d41e}\u{1d42d}-signing-key-0123456789abcdef', // mathematical bold
+    ];
+    for (const value of disguised) {
+      const rules = assessSecret(value, { kind: 'password' });
+      expect(
+        rules.some((rule) => WORD_RULES.includes(rule)),
+        JSON.stringify(value),
+      ).toBe(true);
+    }
+    // Rules that read the start or the shape of the value see through invisible characters too.
+    expect(assessSecret('django\u200b-insecure-9x!w@b3k$2n#j8m&p1q^r5t*v7y(z0a)c4e', { kind: 'key' })).toContain(
+      'known-demo',
+    );
+    expect(assessSecret(`\uff52\uff41\uff4d\uff50\uff41\uff52\uff54-dev-${randomBytes(32).toString('hex')}`)).toContain(
+      'dev-marker',
+    );
+    expect(assessSecret('\uff1c\uff59\uff4f\uff55\uff52-\uff41\uff50\uff49-\uff4b\uff45\uff59\uff1e')).toContain(
+      'placeholder',
+    );
+  });
+
+  it('still finds a denylisted value with non-ASCII characters, and the Flask key written with escapes', () => {
+    const leaked = `p\u00e4ssw\u00f6rt-${randomBytes(16).toString('base64url')}-\u0436`;
+    expect(assessSecret(leaked, { kind: 'key', denylist: [leaked] })).toContain('known-demo');
+    expect(assessSecret(leaked.normalize('NFD'), { kind: 'key', denylist: [leaked] })).toContain('known-demo');
+    expect(assessSecret('_5#y2L"F4Q8z\n\xec]/', { kind: 'key' })).toContain('known-demo');
+    expect(assessSecret(String.raw`b'_5#y2L"F4Q8z\n\xec]/'`, { kind: 'key' })).toContain('known-demo');
+  });
+
   it('applies a per-key denylist', () => {
     const leaked = randomBytes(32).toString('base64url');
     expect(assessSecret(leaked, { kind: 'key' })).toEqual([]);
@@ -164,7 +211,103 @@ describe('assessSecret', () => {
   });
 });
 
+/** The rules that read words and shapes, which folding applies to. */
+const WORD_RULES: readonly string[] = ['weak-word', 'known-demo', 'placeholder', 'dev-marker'];
+
+/** Weak words, demo secrets and markers refused in plain ASCII; the property disguises them. */
+const REFUSED_WORDS = [
+  'password',
+  'changeme',
+  'secret',
+  'qwerty',
+  'letmein',
+  'example',
+  'placeholder',
+  'insecure',
+  'dummy',
+  'sample',
+  'keyboard cat',
+  'supersecret',
+  'minioadmin',
+  'trustno1',
+  'iloveyou',
+  'your-256-bit-secret',
+  'rampart-dev-',
+] as const;
+
+// Lookalikes written out here rather than imported, so the test does not trust the fold's table.
+const HOMOGLYPHS: Readonly<Record<string, string>> = {
+  a: '\u0430\u03b1\u0251',
+  c: '\u0441',
+  e: '\u0435',
+  i: '\u0456\u03b9\u0131',
+  j: '\u0458',
+  o: '\u043e\u03bf',
+  p: '\u0440\u03c1',
+  s: '\u0455',
+  x: '\u0445',
+  y: '\u0443',
+};
+const INVISIBLES = ['\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u00ad', '\u180e', '\ufe0f'];
+
+/** One way to write `char` that looks like it: itself, fullwidth, a homoglyph, or with an accent. */
+const disguisedChar = (char: string): fc.Arbitrary<string> => {
+  const forms = [fc.constant(char)];
+  const code = char.charCodeAt(0);
+  if (code >= 0x21 && code <= 0x7e) forms.push(fc.constant(String.fromCharCode(code + 0xfee0)));
+  if (HOMOGLYPHS[char]) forms.push(fc.constantFrom(...HOMOGLYPHS[char]));
+  if (/[a-z]/.test(char))
+    forms.push(fc.integer({ min: 0x300, max: 0x36f }).map((mark) => char + String.fromCharCode(mark)));
+  return fc.oneof(...forms);
+};
+
+/** `word` with each character disguised and invisible characters inserted anywhere. */
+const disguised = (word: string): fc.Arbitrary<string> =>
+  fc
+    .tuple(
+      ...[...word].map((char) =>
+        fc.tuple(disguisedChar(char), fc.array(fc.constantFrom(...INVISIBLES), { maxLength: 2 })),
+      ),
+    )
+    .map((parts) => parts.map(([char, invisible]) => char + invisible.join('')).join(''));
+
+const ONE_ASCII = { unit: 'binary-ascii', minLength: 1, maxLength: 1 } as const;
+const ONE_ANY = { unit: 'binary', minLength: 1, maxLength: 1 } as const;
+
 describe('assessSecret (properties)', () => {
+  it('keeps refusing a weak word, demo secret or marker written with lookalikes and invisible characters (seeded)', () => {
+    const around = fc.stringMatching(/^[A-Za-z0-9]{0,12}$/);
+    const word = fc.constantFrom(...REFUSED_WORDS);
+    fc.assert(
+      fc.property(
+        word.chain((w) => fc.tuple(fc.constant(w), disguised(w))),
+        around,
+        around,
+        fc.constantFrom<SecretKind>('key', 'password', 'token'),
+        ([plain, hidden], before, after, kind) => {
+          const plainRules = assessSecret(`${before}${plain}${after}`, { kind }).filter((r) => WORD_RULES.includes(r));
+          const hiddenRules = assessSecret(`${before}${hidden}${after}`, { kind });
+          // Exact entries (`iloveyou`) are refused alone or with digits around, not inside other letters.
+          fc.pre(plainRules.length > 0);
+          expect(hiddenRules).toEqual(expect.arrayContaining(plainRules));
+        },
+      ),
+      { seed: 0x100c, numRuns: 1000 },
+    );
+  });
+
+  it('always refuses a value listed in its own denylist, whatever its characters (seeded)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: fc.oneof(fc.string(ONE_ASCII), fc.string(ONE_ANY)), minLength: 1 }), (value) => {
+        // A value with nothing the rules compare (no Latin letter or digit once folded) matches nothing.
+        fc.pre(/[A-Za-z0-9@$]/.test(foldLookalikes(value)));
+        const rules = assessSecret(value, { kind: 'key', denylist: [value] });
+        expect(rules).toContain('known-demo');
+      }),
+      { seed: 0xde11, numRuns: 300 },
+    );
+  });
+
   it('never throws and always returns known rules', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary' }), fc.constantFrom(...KINDS), (value, kind) => {

@@ -1,4 +1,5 @@
 import { KNOWN_DEMO_SECRETS, type KnownDemoSecret } from './known-demo-secrets.ts';
+import { foldLookalikes } from './lookalikes.ts';
 
 /**
  * What a secret is for; decides its minimum length and entropy floors. HMAC and JWT HS* keys must
@@ -81,8 +82,8 @@ export function minimumSecretBytes(kind: SecretKind): number {
 export const DEV_SECRET_PREFIX = 'rampart-dev-';
 
 // Words a generated secret contains with negligible probability but human-made ones often do.
-// Matched on the lower-cased, separator-free, de-leeted value. None is spelled only with the
-// letters de-leeted hex can produce, so random hex keys cannot match (tested).
+// Matched on the folded (lookalikes.ts), lower-cased, separator-free, de-leeted value. None is
+// spelled only with the letters de-leeted hex can produce, so random hex keys cannot match (tested).
 const WEAK_WORDS = [
   'secret',
   'password',
@@ -256,33 +257,42 @@ function formsOf(raw: string): Forms {
 interface DemoMatcher {
   readonly match: KnownDemoSecret['match'];
   readonly prefix: string;
-  readonly target: string;
-  readonly targetDeleeted: string;
+  /** The entry normalized as written and, when it has non-ASCII characters, also folded. */
+  readonly targets: readonly string[];
+  readonly targetsDeleeted: readonly string[];
 }
 
 function compileDemo(entry: KnownDemoSecret): DemoMatcher {
+  // Values are folded before they are compared, so an entry with non-ASCII characters (a leaked
+  // password in a denylist) must be folded too to match itself; its unfolded form is kept so a
+  // copy with those characters lost or escaped (Flask's `\xec`) is still found.
+  const folded = foldLookalikes(entry.value);
   return {
     match: entry.match,
-    prefix: entry.value.toLowerCase(),
-    target: normalize(entry.value),
-    targetDeleeted: deleet(entry.value),
+    prefix: folded.toLowerCase(),
+    targets: [...new Set([normalize(entry.value), normalize(folded)])],
+    targetsDeleeted: [...new Set([deleet(entry.value), deleet(folded)])],
   };
 }
 
 const DEMO_MATCHERS: readonly DemoMatcher[] = KNOWN_DEMO_SECRETS.map(compileDemo);
 const SEARCHED = DEMO_MATCHERS.filter((m) => m.match !== 'exact');
 const EXACT = new Set(
-  DEMO_MATCHERS.filter((m) => m.match === 'exact' && !/^\d+$/.test(m.target)).flatMap((m) => [
-    m.target,
-    m.targetDeleeted,
+  DEMO_MATCHERS.filter((m) => m.match === 'exact' && !/^\d+$/.test(m.targets[0]!)).flatMap((m) => [
+    ...m.targets,
+    ...m.targetsDeleeted,
   ]),
 );
-const EXACT_NUMBERS = DEMO_MATCHERS.filter((m) => m.match === 'exact' && /^\d+$/.test(m.target)).map((m) => m.target);
+const EXACT_NUMBERS = DEMO_MATCHERS.filter((m) => m.match === 'exact' && /^\d+$/.test(m.targets[0]!)).flatMap(
+  (m) => m.targets,
+);
 
 function matchesDemo(forms: Forms, matcher: DemoMatcher): boolean {
   if (matcher.match === 'prefix') return forms.lower.startsWith(matcher.prefix);
-  if (matcher.target.length === 0) return false;
-  return forms.flat.includes(matcher.target) || forms.deleeted.includes(matcher.targetDeleeted);
+  return (
+    matcher.targets.some((target) => target.length > 0 && forms.flat.includes(target)) ||
+    matcher.targetsDeleeted.some((target) => target.length > 0 && forms.deleeted.includes(target))
+  );
 }
 
 /** Exact entries also match with digits added at either end: admin123, 2024password, 1234567. */
@@ -353,12 +363,16 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   if (new Set(value).size < policy.minDistinct) rules.add('few-distinct-characters');
   if (value.length > 1 && (isRepeatedPattern(value) || hasRepeatedStretch(value))) rules.add('repeated-pattern');
   if (longestSequentialRun(value) >= 8) rules.add('sequential');
+  // The word and shape rules read the folded value: lookalike letters, fullwidth forms, accents and
+  // zero-width characters cannot hide a word. Length, entropy and patterns are measured on the
+  // value as it is. ASCII folds to itself.
+  const folded = foldLookalikes(value);
   // Anywhere in the value: a gen-dev secret pasted with its quotes or its `.env` line
   // (`"rampart-dev-…"`, `JWT_KEY=rampart-dev-…`) is still one.
-  if (value.toLowerCase().includes(DEV_SECRET_PREFIX)) rules.add('dev-marker');
-  else if (isPlaceholderShape(value)) rules.add('placeholder');
-  const isHex = /^[0-9a-f]+$/.test(value) || /^[0-9A-F]+$/.test(value);
-  const forms = formsOf(value);
+  if (folded.toLowerCase().includes(DEV_SECRET_PREFIX)) rules.add('dev-marker');
+  else if (isPlaceholderShape(folded)) rules.add('placeholder');
+  const isHex = /^[0-9a-f]+$/.test(folded) || /^[0-9A-F]+$/.test(folded);
+  const forms = formsOf(folded);
   const words = isHex ? forms.flat : `${forms.flat} ${forms.deleeted}`;
   if (WEAK_WORDS.some((word) => words.includes(word))) rules.add('weak-word');
   // A random hex value cannot spell a documented secret once de-leeted, but its digits can be
