@@ -15,7 +15,9 @@ import { nodeRateLimit } from '../src/adapters/node-http.ts';
 import {
   createRateLimiter,
   type HttpRateLimitOptions,
+  ipSubject,
   type LimitDefinition,
+  type RateLimiter,
   type RateLimiterOptions,
   type RedisClient,
 } from '../src/index.ts';
@@ -78,9 +80,38 @@ const ADAPTERS: Record<string, (options: HttpRateLimitOptions) => Promise<App>> 
 interface Ctx {
   /** A limiter on the test Redis with a fresh prefix. */
   limiter(limits: LimitDefinition[], extra?: Partial<RateLimiterOptions>): ReturnType<typeof createRateLimiter>;
-  /** A limiter whose Redis is unreachable. */
-  downLimiter(policy: RateLimiterOptions['onRedisDown']): ReturnType<typeof createRateLimiter>;
+  /** A limiter whose Redis is unreachable (default limit: 1 per minute, named `w`). */
+  downLimiter(policy: RateLimiterOptions['onRedisDown'], limits?: LimitDefinition[]): RateLimiter;
 }
+
+/** `limiter` with another `consume`: how a service wraps a limiter (or passes `consumeOrThrow`). */
+function withConsume(limiter: RateLimiter, consume: RateLimiter['consume']): RateLimiter {
+  return {
+    limits: limiter.limits,
+    fallbackLimits: limiter.fallbackLimits,
+    consume,
+    consumeOrThrow: (subject, options) => limiter.consumeOrThrow(subject, options),
+    get: (subject) => limiter.get(subject),
+    refund: (subject, options) => limiter.refund(subject, options),
+    penalize: (subject, options) => limiter.penalize(subject, options),
+    block: (subject, durationMs) => limiter.block(subject, durationMs),
+    reset: (subject) => limiter.reset(subject),
+  };
+}
+
+/** The items of a `RateLimit` or `RateLimit-Policy` field: name → parameters. */
+function fieldItems(value: string | null): Map<string, Record<string, string>> {
+  const items = new Map<string, Record<string, string>>();
+  for (const item of (value ?? '').split(', ')) {
+    const [name = '', ...params] = item.split(';');
+    items.set(JSON.parse(name) as string, Object.fromEntries(params.map((p) => p.split('=') as [string, string])));
+  }
+  return items;
+}
+
+/** The `for=` node of the first element of a `Forwarded` field, quotes kept (RFC 7239). */
+const forwardedFor = (value: string | undefined): string | undefined =>
+  /for=("[^"]*"|[^;,\s]*)/i.exec(value ?? '')?.[1];
 
 interface Case {
   readonly name: string;
@@ -159,6 +190,134 @@ const CASES: Case[] = [
     async run(get) {
       expect((await get()).status).toBe(200);
       expect((await get()).status).toBe(429);
+    },
+  },
+  {
+    name: 'advertises the scaled quota and burst on decisions of the fallback, with r never above q',
+    options: (ctx) => ({
+      limiter: ctx.downLimiter({ mode: 'fallback', maxKeys: 10, limitScale: 0.5 }, [
+        // An hour: the fallback counts windows on this process's clock, which the minute-edge guard
+        // above does not see.
+        { name: 'hour', algorithm: 'fixed-window', limit: 10, windowMs: 3_600_000 },
+        // 10 per second, bursts of 20: in fallback 5 per second, bursts of 10.
+        { name: 'burst', algorithm: 'gcra', limit: 10, windowMs: 1_000, burst: 20 },
+      ]),
+    }),
+    async run(get) {
+      const first = await get();
+      expect(first.status).toBe(200);
+      expect(first.headers.get('ratelimit-policy')).toBe('"hour";q=5;w=3600, "burst";q=10;w=2');
+      expect(first.headers.get('ratelimit')).toMatch(/^"hour";r=4;t=\d+, "burst";r=9;t=1$/);
+      const statuses: number[] = [first.status];
+      for (let i = 0; i < 5; i++) {
+        const res = await get();
+        statuses.push(res.status);
+        expect(res.headers.get('ratelimit-policy')).toBe('"hour";q=5;w=3600, "burst";q=10;w=2');
+        const policy = fieldItems(res.headers.get('ratelimit-policy'));
+        for (const [name, { r }] of fieldItems(res.headers.get('ratelimit'))) {
+          expect(Number(r)).toBeLessThanOrEqual(Number(policy.get(name)?.q));
+        }
+        if (res.status === 429) expect(res.headers.get('ratelimit')).toMatch(/^"hour";r=0;/);
+      }
+      // The scaled hourly quota (5) is what applied.
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    },
+  },
+  {
+    name: 'answers 429 when the limiter throws ERR_RATE_LIMIT_EXCEEDED (a limiter that throws on rejection)',
+    options: (ctx) => {
+      const limiter = ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 1, windowMs: 60_000 }]);
+      return { limiter: withConsume(limiter, (subject, options) => limiter.consumeOrThrow(subject, options)) };
+    },
+    async run(get) {
+      expect((await get()).status).toBe(200);
+      const res = await get();
+      expect(res.status).toBe(429);
+      const retryAfter = Number(res.headers.get('retry-after'));
+      expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60).toBe(true);
+      expect(res.headers.get('ratelimit-policy')).toBe('"w";q=1;w=60');
+      expect(await jsonBody(res)).toEqual({
+        error: 'ERR_RATE_LIMIT_EXCEEDED',
+        message: `Too many requests; retry after ${retryAfter} s.`,
+        retryAfter,
+      });
+    },
+  },
+  {
+    name: 'answers 500, not 400, when the limiter refuses a subject or cost the request did not cause',
+    options: (ctx) => {
+      const limiter = ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }]);
+      return {
+        // A wrapper that misuses the limiter: a subject past 512 characters, a cost past the limit.
+        limiter: withConsume(limiter, (subject) =>
+          subject === 'client:long' ? limiter.consume(subject.repeat(60)) : limiter.consume(subject, { cost: 6 }),
+        ),
+        key: (req) => `client:${req.header('x-client-id') ?? 'anonymous'}`,
+      };
+    },
+    async run(get) {
+      for (const id of ['long', 'costly']) {
+        const res = await get({ 'x-client-id': id });
+        expect(res.status).toBe(500);
+        expect(await res.text()).not.toContain('client:');
+      }
+    },
+  },
+  {
+    name: 'refuses with 400 when the cost a request asks for is not one the limiter can charge',
+    options: (ctx) => ({
+      limiter: ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }]),
+      cost: (req) => Number(req.header('x-cost') ?? 1),
+    }),
+    async run(get) {
+      for (const cost of ['6', '0', '1.5', '-1', 'NaN', '1e300']) {
+        const res = await get({ 'x-cost': cost });
+        expect(res.status).toBe(400);
+        expect(await jsonBody(res)).toEqual({
+          error: 'ERR_RATE_LIMIT_INVALID_ARGUMENT',
+          message: 'The request cannot be rate limited as sent.',
+        });
+      }
+      // Nothing was spent: the whole quota is left.
+      expect((await get({ 'x-cost': '5' })).status).toBe(200);
+    },
+  },
+  {
+    name: 'keys a client named with a source port or in brackets the same as its bare address',
+    options: (ctx) => ({
+      limiter: ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 2, windowMs: 60_000 }]),
+      key: (req) => ipSubject(forwardedFor(req.header('forwarded'))),
+    }),
+    async run(get) {
+      const as = (node: string) => get({ forwarded: `for=${node};proto=https` });
+      for (const [nodes, other] of [
+        [['"[2001:db8::1]:443"', '"[2001:db8::1]:444"', '"[2001:db8::1]"', '"2001:db8::1"'], '"[2001:db9::1]:443"'],
+        [['"203.0.113.7:51234"', '"203.0.113.7:40000"', '203.0.113.7', '"203.0.113.7:_obf"'], '203.0.113.8'],
+      ] as const) {
+        const statuses: number[] = [];
+        for (const node of nodes) {
+          const res = await as(node);
+          statuses.push(res.status);
+          await res.arrayBuffer();
+        }
+        // One bucket of 2 for every form of the address; another address has its own.
+        expect(statuses).toEqual([200, 200, 429, 429]);
+        expect((await as(other)).status).toBe(200);
+      }
+      // A node that is no address in an accepted form keys nothing: 400, and no bucket is spent.
+      for (const node of [
+        '"203.0.113.9:99999"',
+        '"[2001:db8::2]:x"',
+        '"[2001:db8::2"',
+        'unknown',
+        '_hidden',
+        '"a:b:c"',
+      ]) {
+        const res = await as(node);
+        expect(res.status).toBe(400);
+        expect(await jsonBody(res)).toMatchObject({ error: 'ERR_RATE_LIMIT_NO_KEY' });
+      }
+      expect((await as('"203.0.113.9:1"')).status).toBe(200);
     },
   },
   {
@@ -342,7 +501,7 @@ describe.each(Object.keys(ADAPTERS))('%s adapter', (adapter) => {
   const ctx: Ctx = {
     limiter: (limits, extra = {}) =>
       createRateLimiter({ redis, prefix: `http${++counter}x${Date.now()}`, limits, timeoutMs: 2_000, ...extra }),
-    downLimiter: (policy) => {
+    downLimiter: (policy, limits = [{ name: 'w', algorithm: 'fixed-window', limit: 1, windowMs: 60_000 }]) => {
       const client = new Redis({
         port: deadPort,
         host: '127.0.0.1',
@@ -355,7 +514,7 @@ describe.each(Object.keys(ADAPTERS))('%s adapter', (adapter) => {
       return createRateLimiter({
         redis: client,
         prefix: 'down',
-        limits: [{ name: 'w', algorithm: 'fixed-window', limit: 1, windowMs: 60_000 }],
+        limits,
         ...(policy === undefined ? {} : { onRedisDown: policy }),
       });
     },
@@ -370,6 +529,90 @@ describe.each(Object.keys(ADAPTERS))('%s adapter', (adapter) => {
     } finally {
       await app.close();
     }
+  });
+});
+
+/**
+ * Express and Fastify resolve the client address themselves (`trust proxy` / `trustProxy`, both
+ * on proxy-addr), which hands an `X-Forwarded-For` entry over as written, port included.
+ */
+const BEHIND_A_PROXY: Record<string, (options: HttpRateLimitOptions) => Promise<App>> = {
+  express: (options) => {
+    const app = express();
+    app.set('trust proxy', 'loopback');
+    app.use(expressRateLimit(options));
+    app.get('/', (_req, res) => {
+      res.json({ ok: true });
+    });
+    return listen(createServer(app));
+  },
+  fastify: async (options) => {
+    const app = Fastify({ trustProxy: '127.0.0.1' });
+    app.addHook('onRequest', fastifyRateLimit(options));
+    app.get('/', async () => ({ ok: true }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
+  },
+};
+
+describe.each(Object.keys(BEHIND_A_PROXY))('%s behind a proxy that appends the source port', (adapter) => {
+  let target: Target;
+  let redis: RedisClient;
+  let app: App;
+  beforeAll(async () => {
+    target = await singleNode();
+    redis = await target.connect();
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await target?.stop();
+  });
+  beforeEach(async () => {
+    const limiter = createRateLimiter({
+      redis,
+      prefix: `xff-${adapter}-${Date.now()}`,
+      timeoutMs: 2_000,
+      limits: [{ name: 'w', algorithm: 'fixed-window', limit: 2, windowMs: 60_000 }],
+    });
+    app = await BEHIND_A_PROXY[adapter]!({ limiter });
+    return () => app.close();
+  });
+  const from = async (xff: string): Promise<Response> => {
+    const res = await fetch(`${app.url}/`, { headers: { 'x-forwarded-for': xff } });
+    await res.clone().arrayBuffer();
+    return res;
+  };
+
+  it('keys every source port of a client, and its bare address, as one bucket', async () => {
+    for (const [entries, other] of [
+      [['203.0.113.7:51234', '203.0.113.7:40000', '203.0.113.7', '198.51.100.1, 203.0.113.7:1'], '203.0.113.8:51234'],
+      [['[2001:db8::1]:443', '[2001:db8::1]:444', '2001:db8::1', '[2001:db8::1]'], '[2001:db9::1]:443'],
+    ] as const) {
+      const statuses: number[] = [];
+      for (const entry of entries) statuses.push((await from(entry)).status);
+      expect(statuses).toEqual([200, 200, 429, 429]);
+      expect((await from(other)).status).toBe(200);
+    }
+  });
+
+  it('refuses an entry that is no address with 400, spending no bucket, and never answers 500', async () => {
+    for (const entry of [
+      '203.0.113.9:99999',
+      '203.0.113.9:abc',
+      '[2001:db8::9',
+      '[203.0.113.9]:80',
+      'unknown',
+      '"',
+      'x'.repeat(300),
+    ]) {
+      const res = await from(entry);
+      expect(res.status).toBe(400);
+      expect(await jsonBody(res)).toMatchObject({ error: 'ERR_RATE_LIMIT_NO_KEY' });
+    }
+    expect((await from('203.0.113.9:1')).status).toBe(200);
+    expect((await from('203.0.113.9:2')).status).toBe(200);
+    expect((await from('203.0.113.9:3')).status).toBe(429);
   });
 });
 

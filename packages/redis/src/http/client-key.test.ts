@@ -43,6 +43,107 @@ describe('ipSubject', () => {
     }
   });
 
+  it('keys an address written with a port, in brackets or quoted as its bare address', () => {
+    for (const [forms, bare] of [
+      [
+        ['203.0.113.7:51234', '203.0.113.7:0', '203.0.113.7:65535', '"203.0.113.7:443"', '"203.0.113.7"'],
+        '203.0.113.7',
+      ],
+      [
+        ['[2001:db8::1]:443', '[2001:db8::1]', '"[2001:db8::1]:443"', '"[2001:db8::1]"', '[2001:DB8::1]:1'],
+        '2001:db8::1',
+      ],
+      [['[::ffff:203.0.113.7]:80', '"[64:ff9b::cb00:7107]:8080"'], '203.0.113.7'],
+      [['[fe80::1%eth0]:443', '[fe80::1%25eth0]'], 'fe80::1'],
+    ] as const) {
+      for (const form of forms) expect([form, ipSubject(form)]).toEqual([form, ipSubject(bare)]);
+    }
+    // RFC 7239 obfuscated ports.
+    expect(ipSubject('"203.0.113.7:_port1"')).toBe('ip:203.0.113.7');
+    expect(ipSubject('"[2001:db8::1]:_x.y-z"')).toBe(ipSubject('2001:db8::1'));
+  });
+
+  it('returns undefined for a malformed port, bracket or quote, and for unknown or obfuscated nodes', () => {
+    for (const bad of [
+      '203.0.113.7:',
+      '203.0.113.7:65536',
+      '203.0.113.7:99999',
+      '203.0.113.7:123456',
+      '203.0.113.7:abc',
+      '203.0.113.7:-1',
+      '203.0.113.7: 80',
+      '203.0.113.7:_',
+      '203.0.113.7%eth0:80',
+      '203.0.113:80',
+      'localhost:80',
+      ':80',
+      '[203.0.113.7]:80',
+      '[2001:db8::1',
+      '[2001:db8::1]:',
+      '[2001:db8::1]443',
+      '[2001:db8::1]:443:1',
+      '[2001:db8::g]:443',
+      '[]:80',
+      '[[2001:db8::1]]',
+      '"[2001:db8::1]:443',
+      '[2001:db8::1]:443"',
+      '"',
+      '""',
+      'unknown',
+      '"unknown"',
+      '_hidden',
+      '"_hidden:_port"',
+      '2001:db8:1:2:3:4:5:6:443',
+    ]) {
+      expect([bad, ipSubject(bad)]).toEqual([bad, undefined]);
+    }
+  });
+
+  it('gives every port of an address, in any accepted form, the bucket of the bare address and nothing else', () => {
+    const v4 = fc.tuple(...[0, 1, 2, 3].map(() => fc.integer({ min: 0, max: 255 }))).map((b) => b.join('.'));
+    const port = fc.integer({ min: 0, max: 65_535 });
+    fc.assert(
+      fc.property(v4, port, fc.boolean(), (a, p, quoted) => {
+        const q = (x: string) => (quoted ? `"${x}"` : x);
+        expect(ipSubject(q(`${a}:${p}`))).toBe(`ip:${a}`);
+      }),
+    );
+    fc.assert(
+      fc.property(groups, port, fc.boolean(), (g, p, quoted) => {
+        const q = (x: string) => (quoted ? `"${x}"` : x);
+        expect(ipSubject(q(`[${toV6(g)}]:${p}`))).toBe(ipSubject(toV6(g)));
+        expect(ipSubject(q(`[${toV6(g)}]`))).toBe(ipSubject(toV6(g)));
+      }),
+    );
+    // Whatever follows the address, the answer is its bucket or no key: never a bucket of its own.
+    fc.assert(
+      fc.property(v4, groups, fc.string({ maxLength: 12 }), (a, g, suffix) => {
+        const four = ipSubject(`${a}:${suffix}`);
+        expect(four === undefined || four === `ip:${a}`).toBe(true);
+        const six = ipSubject(`[${toV6(g)}]${suffix}`);
+        expect(six === undefined || six === ipSubject(toV6(g))).toBe(true);
+      }),
+    );
+  });
+
+  it('never throws and answers only a canonical address subject, whatever the text', () => {
+    const chars = fc.constantFrom(...'0123456789abcdefABCDEF:.[]"%_-xyz, '.split(''));
+    const canonical = /^(?:ip:(?:\d{1,3}\.){3}\d{1,3}|ip6:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\/56)$/;
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 60 }),
+          fc.array(chars, { maxLength: 48 }).map((c) => c.join('')),
+        ),
+        (text) => {
+          const subject = ipSubject(text);
+          if (subject !== undefined) expect(subject).toMatch(canonical);
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+
   it('maps two IPv6 addresses to the same subject exactly when their first n bits match', () => {
     fc.assert(
       fc.property(groups, groups, fc.integer({ min: 1, max: 128 }), (a, b, bits) => {

@@ -49,17 +49,55 @@ function embedsIPv4(groups: readonly number[]): boolean {
   return a === 0x64 && b === 0xff9b && e === 0 && f === 0;
 }
 
+/** `:port` (0–65535) or an RFC 7239 obfuscated port (`:_abc`), after the address of a node. */
+const PORT = /^:(?:(\d{1,5})|_[A-Za-z0-9._-]+)$/;
+
+function isPort(text: string): boolean {
+  const m = PORT.exec(text);
+  return m !== null && (m[1] === undefined || Number(m[1]) <= 65_535);
+}
+
+/**
+ * The address in the forms proxies write, without its port: `203.0.113.7:51234` and
+ * `[2001:db8::1]:443` (X-Forwarded-For from proxies that append the source port), `[2001:db8::1]`,
+ * and any of them as an RFC 7239 quoted string (`Forwarded: for="[2001:db8::1]:443"`). Dropping
+ * the port keeps every connection of a client in one bucket. Text in none of these forms is
+ * returned as is (a bare address, or something that is not one); undefined for a malformed port
+ * or bracket.
+ */
+function withoutPort(text: string): string | undefined {
+  const node = text.length > 1 && text.startsWith('"') && text.endsWith('"') ? text.slice(1, -1) : text;
+  if (node.startsWith('[')) {
+    const close = node.indexOf(']');
+    if (close < 0) return undefined;
+    const rest = node.slice(close + 1);
+    if (rest !== '' && !isPort(rest)) return undefined;
+    // Brackets hold an IPv6 address only (RFC 3986 IP-literal): `[203.0.113.7]` is not an address.
+    const inner = node.slice(1, close);
+    return inner.includes(':') ? inner : undefined;
+  }
+  const colon = node.indexOf(':');
+  // One colon: IPv4 with a port. More: an IPv6 address, which only carries a port in brackets.
+  if (colon < 0 || colon !== node.lastIndexOf(':')) return node;
+  const host = node.slice(0, colon);
+  return isIPv4(host) && isPort(node.slice(colon)) ? host : undefined;
+}
+
 /**
  * Turns a client address into a rate-limit subject: `ip:<v4>` for IPv4 (IPv4-mapped, SIIT and
  * NAT64 `64:ff9b::/96` IPv6 included) and `ip6:<network>/<bits>` for IPv6, grouped by
  * `ipv6Subnet` (an integer from 1 to 128, default /56; anything else throws a RangeError).
- * Returns undefined when `ip` is not an IP address.
+ * A port is dropped, so every source port of a client keys one bucket: `203.0.113.7:51234`,
+ * `[2001:db8::1]:443`, `[2001:db8::1]` and the RFC 7239 quoted forms (`"[2001:db8::1]:443"`) key
+ * their bare address. Returns undefined when `ip` is not an IP address in one of these forms
+ * (including a port outside 0–65535, `unknown` and obfuscated `Forwarded` identifiers).
  *
  * @example
  * ```ts
  * import { ipSubject } from '@rampart/redis';
  * ipSubject('2001:db8:abcd:12ff::1'); // 'ip6:2001:db8:abcd:1200:0:0:0:0/56'
  * ipSubject('::ffff:203.0.113.7');    // 'ip:203.0.113.7'
+ * ipSubject('203.0.113.7:51234');     // 'ip:203.0.113.7'
  * ```
  */
 export function ipSubject(ip: string | undefined, options: IpSubjectOptions = {}): string | undefined {
@@ -69,8 +107,11 @@ export function ipSubject(ip: string | undefined, options: IpSubjectOptions = {}
   }
   if (typeof ip !== 'string' || ip.length === 0 || ip.length > 100) return undefined;
   if (isIPv4(ip)) return `ip:${ip}`;
+  const host = withoutPort(ip);
+  if (host === undefined) return undefined;
+  if (isIPv4(host)) return `ip:${host}`;
   // A zone id (`fe80::1%eth0`) belongs to IPv6 only.
-  const address = ip.replace(/%[^%]*$/, '');
+  const address = host.replace(/%[^%]*$/, '');
   if (!isIPv6(address)) return undefined;
   const groups = parseIPv6(address.toLowerCase());
   if (groups === undefined) return undefined;

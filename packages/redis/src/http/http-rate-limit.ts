@@ -1,5 +1,6 @@
 import { RateLimitError, RedisStoreError } from '../errors.ts';
 import type { RateLimiter } from '../rate-limit/rate-limiter.ts';
+import { isSubject } from '../rate-limit/subject-keys.ts';
 import { ipSubject } from './client-key.ts';
 import { rateLimitHeader, rateLimitPolicyHeader } from './ratelimit-headers.ts';
 
@@ -18,10 +19,15 @@ export interface HttpRateLimitOptions {
   /**
    * The subject of a request. Default: the client IP, IPv6 grouped by /56 ({@link ipSubject}).
    * Returning undefined, or throwing (`skip` too), refuses the request with 400
-   * `ERR_RATE_LIMIT_NO_KEY`.
+   * `ERR_RATE_LIMIT_NO_KEY`; returning anything but a string of 1 to 512 characters, with 400
+   * `ERR_RATE_LIMIT_INVALID_SUBJECT`.
    */
   readonly key?: (request: HttpRequestView) => string | undefined | Promise<string | undefined>;
-  /** Cost of a request. Default 1. A function that throws refuses it with 400 `ERR_RATE_LIMIT_INVALID_ARGUMENT`. */
+  /**
+   * Cost of a request. Default 1. A number must be an integer from 1 to the smallest limit or
+   * burst of the limiter (checked at construction). A function that throws, or returns anything
+   * else, refuses the request with 400 `ERR_RATE_LIMIT_INVALID_ARGUMENT`.
+   */
   readonly cost?: number | ((request: HttpRequestView) => number);
   /** Requests for which this returns true are not counted (e.g. health checks). */
   readonly skip?: (request: HttpRequestView) => boolean;
@@ -84,10 +90,41 @@ function refuse(status: 400 | 429 | 503, error: string, message: string, retryAf
   };
 }
 
+/** A refusal of a request whose limit is spent: the body every adapter sends with 429. */
+function tooMany(headers: [string, string][], retryAfterMs: number): HttpOutcome {
+  const retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  headers.push(['retry-after', String(retryAfter)]);
+  return {
+    kind: 'reject',
+    status: 429,
+    headers,
+    body: {
+      error: 'ERR_RATE_LIMIT_EXCEEDED',
+      message: `Too many requests; retry after ${retryAfter} s.`,
+      retryAfter,
+    },
+  };
+}
+
+/** Codes of a Redis that did not answer (usably): they reach the adapter under `fail-closed` only. */
+const REDIS_DOWN: ReadonlySet<string> = new Set([
+  'ERR_REDIS_UNAVAILABLE',
+  'ERR_REDIS_TIMEOUT',
+  'ERR_REDIS_UNEXPECTED_REPLY',
+]);
+
 /**
  * The behaviour every adapter shares: 429 with a JSON body, `Retry-After` and the IETF headers
  * when limited; 503 with `Retry-After: 1` when Redis is down and the policy is fail-closed; 400
- * when the request has no usable key. Adapters only translate the outcome.
+ * when the request has no usable key or cost. Adapters only translate the outcome.
+ *
+ * Errors are mapped by where they come from and their code, never their message. The request's
+ * subject and cost are checked here before the limiter sees them, so a request that cannot be
+ * limited as sent is refused with 400. What the limiter then throws is not the request's fault:
+ * `ERR_RATE_LIMIT_EXCEEDED` (a limiter that throws on rejection) answers 429,
+ * `ERR_REDIS_UNAVAILABLE`, `ERR_REDIS_TIMEOUT` and `ERR_REDIS_UNEXPECTED_REPLY` (Redis down under
+ * a fail-closed policy) answer 503, and anything else (a misconfigured or wrapped limiter, a bug)
+ * is thrown on to the framework, which answers 500.
  *
  * @example
  * ```ts
@@ -97,20 +134,41 @@ function refuse(status: 400 | 429 | 503, error: string, message: string, retryAf
  * ```
  */
 export function createHttpRateLimit(options: HttpRateLimitOptions): (request: HttpRequestView) => Promise<HttpOutcome> {
-  const { limiter } = options;
-  if (limiter === undefined || typeof limiter.consume !== 'function') {
+  const problems: string[] = [];
+  const limiter = options?.limiter;
+  const limits = limiter?.limits;
+  const usable = typeof limiter?.consume === 'function' && Array.isArray(limits) && limits.length > 0;
+  if (!usable) problems.push('limiter must come from createRateLimiter().');
+  // The limiter refuses a cost above its smallest limit or burst: a request may not ask for more.
+  const maxCost = usable ? Math.min(...limits.map((l) => l.burst)) : Number.MAX_SAFE_INTEGER;
+  for (const name of ['key', 'skip'] as const) {
+    if (options?.[name] !== undefined && typeof options[name] !== 'function')
+      problems.push(`${name} must be a function.`);
+  }
+  const costOption = options?.cost;
+  if (costOption !== undefined && typeof costOption !== 'function' && !validCost(costOption, maxCost)) {
+    const bound = usable ? `${maxCost} (the smallest limit or burst of the limiter)` : 'the smallest limit or burst';
+    problems.push(`cost must be a function or an integer from 1 to ${bound}.`);
+  }
+  if (options?.headers !== undefined && typeof options.headers !== 'boolean')
+    problems.push('headers must be a boolean.');
+  if (problems.length > 0) {
     throw new RedisStoreError(
       'ERR_REDIS_INVALID_OPTIONS',
-      'rate-limit middleware: limiter must come from createRateLimiter().',
+      `rate-limit middleware: invalid options:\n- ${problems.join('\n- ')}`,
     );
   }
   const keyOf = options.key ?? ((request: HttpRequestView) => ipSubject(request.ip));
+  const costOf = typeof costOption === 'function' ? costOption : undefined;
+  const fixedCost = typeof costOption === 'number' ? costOption : 1;
   const sendHeaders = options.headers !== false;
-  const policy = rateLimitPolicyHeader(limiter.limits);
+  const policy = rateLimitPolicyHeader(limits);
+  // A fallback decision applies the scaled limits: its headers advertise those.
+  const fallbackPolicy = limiter.fallbackLimits === undefined ? policy : rateLimitPolicyHeader(limiter.fallbackLimits);
   return async (request) => {
     // `skip`, `key` and `cost` read the request, which may be malformed (a bad percent-encoding,
     // a header that does not parse): a throw there refuses the request with 400, never a 500.
-    let subject: string | undefined;
+    let subject: unknown;
     try {
       if (options.skip?.(request) === true) return { kind: 'pass', headers: [], release: undefined };
       subject = await keyOf(request);
@@ -120,43 +178,48 @@ export function createHttpRateLimit(options: HttpRateLimitOptions): (request: Ht
     if (subject === undefined) {
       return refuse(400, 'ERR_RATE_LIMIT_NO_KEY', 'The request carries no client identity the rate limit can use.');
     }
-    let cost: number;
-    try {
-      cost = typeof options.cost === 'function' ? options.cost(request) : (options.cost ?? 1);
-    } catch {
-      return refuse(400, 'ERR_RATE_LIMIT_INVALID_ARGUMENT', 'The request cannot be rate limited as sent.');
+    if (!isSubject(subject)) {
+      return refuse(400, 'ERR_RATE_LIMIT_INVALID_SUBJECT', 'The request cannot be rate limited as sent.');
+    }
+    let cost = fixedCost;
+    if (costOf !== undefined) {
+      let asked: unknown;
+      try {
+        asked = costOf(request);
+      } catch {
+        asked = undefined;
+      }
+      if (!validCost(asked, maxCost)) {
+        return refuse(400, 'ERR_RATE_LIMIT_INVALID_ARGUMENT', 'The request cannot be rate limited as sent.');
+      }
+      cost = asked;
     }
     let decision: Awaited<ReturnType<RateLimiter['consume']>>;
     try {
       decision = await limiter.consume(subject, { cost });
     } catch (error) {
-      if (error instanceof RateLimitError)
-        return refuse(400, error.code, 'The request cannot be rate limited as sent.');
-      if (error instanceof RedisStoreError) {
+      // Subject and cost passed the checks above: what the limiter throws is not the request's fault.
+      if (error instanceof RateLimitError && error.code === 'ERR_RATE_LIMIT_EXCEEDED') {
+        return tooMany(sendHeaders ? [['ratelimit-policy', policy]] : [], error.retryAfterMs ?? 1_000);
+      }
+      if (error instanceof RedisStoreError && REDIS_DOWN.has(error.code)) {
         return refuse(503, error.code, 'The rate limiter is unavailable; retry shortly.', 1);
       }
       throw error;
     }
     const headers: [string, string][] = [];
     if (sendHeaders) {
-      headers.push(['ratelimit-policy', policy]);
+      headers.push(['ratelimit-policy', decision.source === 'fallback' ? fallbackPolicy : policy]);
       if (decision.source !== 'fail-open') headers.push(['ratelimit', rateLimitHeader(decision)]);
     }
     if (decision.allowed) {
       const lease = decision.lease;
       return { kind: 'pass', headers, release: lease ? () => lease.release() : undefined };
     }
-    const retryAfter = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-    headers.push(['retry-after', String(retryAfter)]);
-    return {
-      kind: 'reject',
-      status: 429,
-      headers,
-      body: {
-        error: 'ERR_RATE_LIMIT_EXCEEDED',
-        message: `Too many requests; retry after ${retryAfter} s.`,
-        retryAfter,
-      },
-    };
+    return tooMany(headers, decision.retryAfterMs);
   };
+}
+
+function validCost(cost: unknown, max: number): cost is number {
+  return typeof cost === 'number' && Number.isSafeInteger(cost) && cost >= 1 && cost <= max;
 }

@@ -19,14 +19,29 @@ interface SubjectState {
 }
 
 /**
+ * `limits` with every quota and burst multiplied by `scale` and rounded down, at least 1: the
+ * limits the fallback applies. The windows stay, so a GCRA or token-bucket limit keeps `limit` per
+ * `windowMs` scaled, and its burst is scaled on its own. A concurrency limit's `burst` (no cap on
+ * the cost) stays.
+ */
+export function scaleLimits(limits: readonly ResolvedLimit[], scale: number): ResolvedLimit[] {
+  const scaled = (n: number): number => Math.max(1, Math.floor(n * scale));
+  return limits.map((l) => ({
+    ...l,
+    limit: scaled(l.limit),
+    burst: l.kind === 'c' ? l.burst : scaled(l.burst),
+  }));
+}
+
+/**
  * The bounded in-process limiter used while Redis is unreachable (policy `fallback`). Same
  * algorithms as the Redis script, on this pod's monotonic clock, over at most `maxKeys` subjects
  * (least recently used dropped first). It sees one pod's traffic only: scale limits accordingly.
  */
 export class LocalLimiter {
-  readonly #limits: readonly ResolvedLimit[];
+  /** The limits this limiter applies: the configured ones scaled by `scale` ({@link scaleLimits}). */
+  readonly limits: readonly ResolvedLimit[];
   readonly #maxKeys: number;
-  readonly #scale: number;
   readonly #now: () => number;
   readonly #subjects = new Map<string, SubjectState>();
 
@@ -36,9 +51,8 @@ export class LocalLimiter {
     scale: number,
     now: () => number = () => performance.now(),
   ) {
-    this.#limits = limits;
+    this.limits = scaleLimits(limits, scale);
     this.#maxKeys = maxKeys;
-    this.#scale = scale;
     this.#now = now;
   }
 
@@ -55,7 +69,7 @@ export class LocalLimiter {
         const oldest = this.#subjects.keys().next();
         if (oldest.done !== true) this.#subjects.delete(oldest.value);
       }
-      const n = this.#limits.length;
+      const n = this.limits.length;
       const v: number[] = [];
       for (let i = 0; i < n; i++) v.push(-1, 0, 0);
       state = { v, leases: undefined };
@@ -70,8 +84,8 @@ export class LocalLimiter {
     const now = this.#now();
     const outcomes: (LocalLimitOutcome & { spentRemaining: number })[] = [];
     const commits: (() => void)[] = [];
-    this.#limits.forEach((limit, i) => {
-      const L = Math.max(1, Math.floor(limit.limit * this.#scale));
+    this.limits.forEach((limit, i) => {
+      const L = limit.limit;
       const W = limit.windowMs;
       const at = 3 * i;
       const a = state.v[at] ?? -1;
@@ -113,7 +127,7 @@ export class LocalLimiter {
         });
       } else if (limit.kind === 'g') {
         const T = W / L;
-        const tau = T * Math.max(1, Math.floor(limit.burst * this.#scale));
+        const tau = T * limit.burst;
         const tat = Math.max(a, now);
         const next = tat + cost * T;
         const ok = next - now <= tau;

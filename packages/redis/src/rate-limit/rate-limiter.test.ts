@@ -99,6 +99,36 @@ describe('createRateLimiter', () => {
     });
     expect((await limiter.consume('k')).source).toBe('fail-open');
   });
+
+  it('exposes the scaled limits of its fallback and reports them in fallback decisions', async () => {
+    const limits = [
+      { name: 'w', algorithm: 'fixed-window', limit: 10, windowMs: 60_000 },
+      { name: 'g', algorithm: 'gcra', limit: 10, windowMs: 1_000, burst: 30 },
+    ] as const;
+    expect(createRateLimiter({ redis: fakeRedis, limits: [...limits] }).fallbackLimits).toBeUndefined();
+    expect(
+      createRateLimiter({ redis: fakeRedis, onRedisDown: 'fail-open', limits: [...limits] }).fallbackLimits,
+    ).toBeUndefined();
+    const limiter = createRateLimiter({
+      redis: fakeRedis,
+      onRedisDown: { mode: 'fallback', limitScale: 0.25 },
+      limits: [...limits],
+    });
+    expect(limiter.limits.map((l) => [l.limit, l.burst])).toEqual([
+      [10, 10],
+      [10, 30],
+    ]);
+    expect(limiter.fallbackLimits?.map((l) => [l.name, l.limit, l.windowMs, l.burst])).toEqual([
+      ['w', 2, 60_000, 2],
+      ['g', 2, 1_000, 7],
+    ]);
+    const decision = await limiter.consume('k');
+    expect(decision.source).toBe('fallback');
+    expect(decision.limits.map((l) => [l.limit, l.remaining])).toEqual([
+      [2, 1],
+      [2, 6],
+    ]);
+  });
 });
 
 describe('RateLimitError', () => {

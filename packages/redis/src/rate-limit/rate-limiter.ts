@@ -52,6 +52,12 @@ export interface RateLimiterOptions {
 export interface RateLimiter {
   /** The validated limits, in order (the HTTP adapters advertise them). */
   readonly limits: readonly ResolvedLimit[];
+  /**
+   * Under the `fallback` Redis-down policy, the limits its in-process limiter applies: `limits`
+   * with every quota and burst multiplied by `limitScale` (rounded down, at least 1). The HTTP
+   * adapters advertise them on decisions with `source: 'fallback'`. Undefined under other policies.
+   */
+  readonly fallbackLimits: readonly ResolvedLimit[] | undefined;
   /** Decides a request of `cost` (default 1) for `subject` and spends it when admitted. */
   consume(subject: string, options?: { readonly cost?: number }): Promise<RateLimitDecision>;
   /** Like `consume`, but throws `RateLimitError('ERR_RATE_LIMIT_EXCEEDED')` when limited. */
@@ -265,6 +271,7 @@ const cachedWidth = (limits: number): number => 2 + CACHED_PER_LIMIT * limits;
 
 class RedisRateLimiter implements RateLimiter {
   readonly limits: readonly ResolvedLimit[];
+  readonly fallbackLimits: readonly ResolvedLimit[] | undefined;
   readonly #prefix: string;
   readonly #guard: RedisCallGuard;
   readonly #shadow: boolean;
@@ -297,6 +304,7 @@ class RedisRateLimiter implements RateLimiter {
     this.#cache = cacheSize > 0 ? new BlockedSubjects(cacheSize, cachedWidth(limits.length)) : undefined;
     this.#fallback =
       policy.mode === 'fallback' ? new LocalLimiter(limits, policy.maxKeys, policy.limitScale) : undefined;
+    this.fallbackLimits = this.#fallback?.limits;
     this.#withLeases = limits.some((l) => l.kind === 'c');
     this.#maxCost = Math.min(...limits.map((l) => l.burst));
     this.#scripts = buildDecideScript(limits, {
@@ -351,10 +359,12 @@ class RedisRateLimiter implements RateLimiter {
     );
   }
 
+  /** Statuses of a decision made without Redis, against `limits` (the fallback's are scaled). */
   #statuses(
+    limits: readonly ResolvedLimit[],
     outcomes: readonly { ok: boolean; remaining: number; resetMs: number; retryAfterMs: number }[],
   ): LimitStatus[] {
-    return this.limits.map((l, i) => {
+    return limits.map((l, i) => {
       const o = outcomes[i]!;
       return {
         name: l.name,
@@ -501,12 +511,15 @@ class RedisRateLimiter implements RateLimiter {
         source: 'fail-open',
         retryAfterMs: 0,
         serverTimeUs: undefined,
-        limits: this.#statuses(this.limits.map((l) => ({ ok: true, remaining: l.limit, resetMs: 0, retryAfterMs: 0 }))),
+        limits: this.#statuses(
+          this.limits,
+          this.limits.map((l) => ({ ok: true, remaining: l.limit, resetMs: 0, retryAfterMs: 0 })),
+        ),
         lease: undefined,
       };
     }
     const local = this.#fallback.consume(subject, cost, leaseId);
-    const limits = this.#statuses(local.limits);
+    const limits = this.#statuses(this.#fallback.limits, local.limits);
     const retryAfterMs = local.allowed ? 0 : Math.max(...limits.map((l) => l.retryAfterMs));
     return {
       allowed: local.allowed || this.#shadow,

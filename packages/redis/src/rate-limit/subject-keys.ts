@@ -13,9 +13,14 @@ function escapeTag(subject: string): string {
   return subject.replace(/[%{}]/g, (c) => (c === '%' ? '%25' : c === '{' ? '%7B' : '%7D'));
 }
 
+/** Whether `subject` is a usable subject: a non-empty string of at most 512 UTF-16 code units. */
+export function isSubject(subject: unknown): subject is string {
+  return typeof subject === 'string' && subject.length > 0 && subject.length <= MAX_SUBJECT_LENGTH;
+}
+
 /** Throws `ERR_RATE_LIMIT_INVALID_SUBJECT` unless `subject` is a usable subject. */
 export function assertSubject(subject: unknown): asserts subject is string {
-  if (typeof subject !== 'string' || subject.length === 0 || subject.length > MAX_SUBJECT_LENGTH) {
+  if (!isSubject(subject)) {
     throw new RateLimitError(
       'ERR_RATE_LIMIT_INVALID_SUBJECT',
       `the subject must be a non-empty string of at most ${MAX_SUBJECT_LENGTH} characters (e.g. 'ip:203.0.113.7' or 'user:42').`,

@@ -1,0 +1,48 @@
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { RedisStoreError } from '../errors.ts';
+import { createRateLimiter } from '../rate-limit/rate-limiter.ts';
+import { createHttpRateLimit, type HttpRateLimitOptions } from './http-rate-limit.ts';
+
+/** Never called: these tests only build middleware. */
+const redis = { status: 'wait', options: {}, evalsha: () => Promise.reject(new Error('unused')) } as unknown as Redis;
+const limiter = createRateLimiter({
+  redis,
+  limits: [
+    { name: 'w', algorithm: 'fixed-window', limit: 100, windowMs: 60_000 },
+    { name: 'g', algorithm: 'gcra', limit: 10, windowMs: 1_000, burst: 5 },
+  ],
+});
+
+function problems(options: HttpRateLimitOptions): string {
+  try {
+    createHttpRateLimit(options);
+  } catch (error) {
+    expect(error).toBeInstanceOf(RedisStoreError);
+    expect((error as RedisStoreError).code).toBe('ERR_REDIS_INVALID_OPTIONS');
+    return (error as Error).message;
+  }
+  throw new Error('expected ERR_REDIS_INVALID_OPTIONS');
+}
+
+describe('createHttpRateLimit', () => {
+  it('refuses at construction a fixed cost the limiter can never charge, instead of a 400 per request', () => {
+    for (const cost of [0, -1, 2.5, 6, 987_654, Number.NaN]) {
+      const message = problems({ limiter, cost });
+      expect(message).toContain('cost must be a function or an integer from 1 to 5');
+      expect(message).not.toContain('987654');
+    }
+    for (const cost of [1, 5, () => 6]) expect(() => createHttpRateLimit({ limiter, cost })).not.toThrow();
+  });
+
+  it('lists every problem of the options at once', () => {
+    const message = problems({
+      limiter: {} as never,
+      key: 'ip' as never,
+      skip: true as never,
+      cost: '1' as never,
+      headers: 'no' as never,
+    });
+    for (const part of ['limiter', 'key', 'skip', 'cost', 'headers']) expect(message).toContain(`- ${part}`);
+  });
+});
