@@ -3,6 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { ContentSecurityPolicy, csp, NONCE } from './csp.ts';
 import { HeadersError } from './errors.ts';
 
+/** The two directives every script-running test policy needs besides the one under test. */
+const SAFE = { 'object-src': ["'none'"], 'base-uri': ["'none'"] } as const;
+
 function problemsOf(fn: () => unknown): readonly string[] {
   try {
     fn();
@@ -20,9 +23,12 @@ describe('csp', () => {
       'default-src': ["'self'"],
       'script-src': [NONCE, "'strict-dynamic'"],
       'object-src': ["'none'"],
+      'base-uri': ["'none'"],
     });
     expect(policy.usesNonce).toBe(true);
-    expect(policy.render('abc')).toBe("default-src 'self';script-src 'nonce-abc' 'strict-dynamic';object-src 'none'");
+    expect(policy.render('abc')).toBe(
+      "default-src 'self';script-src 'nonce-abc' 'strict-dynamic';object-src 'none';base-uri 'none'",
+    );
   });
 
   it('accepts camelCase names like helmet', () => {
@@ -35,6 +41,7 @@ describe('csp', () => {
     const problems = problemsOf(() =>
       csp({
         'default-src': ['self'],
+        'object-src': ["'none'"],
         'script-src': ["'strict-dynamic'", "'unsafe-inline'", '*'],
         scriptSrc: ["'self'"],
         'made-up-src': ["'self'"],
@@ -97,6 +104,167 @@ describe('csp', () => {
     expect(problemsOf(() => csp(directives)).join('\n')).toMatch(pattern);
   });
 
+  it.each([
+    ["object-src 'self'", { 'default-src': ["'self'"], 'object-src': ["'self'"] }, /object-src must be 'none'/],
+    ['object-src *', { 'default-src': ["'none'"], 'object-src': ['*'] }, /object-src must be 'none'/],
+    ['object-src data:', { 'default-src': ["'none'"], 'object-src': ['data:'] }, /object-src must be 'none'/],
+    ['object-src blob:', { 'default-src': ["'none'"], 'object-src': ['blob:'] }, /object-src must be 'none'/],
+    ['object-src https:', { 'default-src': ["'none'"], 'object-src': ['https:'] }, /object-src must be 'none'/],
+    ["a missing object-src under default-src 'self'", { 'default-src': ["'self'"] }, /object-src is missing/],
+    ['worker-src *', { 'default-src': ["'none'"], 'worker-src': ['*'] }, /worker-src source #1 .*worker script/],
+    ['worker-src https:', { 'default-src': ["'none'"], 'worker-src': ["'self'", 'https:'] }, /worker-src source #2/],
+    ['worker-src data:', { 'default-src': ["'none'"], 'worker-src': ['data:'] }, /worker-src source #1/],
+    ['child-src *', { 'default-src': ["'none'"], 'child-src': ['*'] }, /child-src source #1 .*worker script/],
+    [
+      'a host wildcard in child-src',
+      { 'default-src': ["'none'"], 'child-src': ['https://*.cdn.example'] },
+      /child-src/,
+    ],
+    ['base-uri *', { 'default-src': ["'none'"], 'base-uri': ['*'] }, /base-uri source #1 is a wildcard/],
+    ['base-uri https:', { 'default-src': ["'none'"], 'base-uri': ['https:'] }, /base-uri source #1 is a wildcard/],
+    [
+      'a missing base-uri on a nonce policy',
+      { 'default-src': ["'none'"], 'script-src': [NONCE, "'strict-dynamic'"] },
+      /base-uri is missing/,
+    ],
+    [
+      'a missing base-uri on a hash policy',
+      { 'default-src': ["'none'"], 'script-src': ["'sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='"] },
+      /base-uri is missing/,
+    ],
+  ])('rejects %s', (_label, directives, pattern) => {
+    expect(problemsOf(() => csp(directives)).join('\n')).toMatch(pattern);
+  });
+
+  it.each([
+    ["default-src 'none' standing in for object-src", { 'default-src': ["'none'"] }],
+    ["object-src 'NONE', as browsers read it", { 'default-src': ["'self'"], 'object-src': ["'NONE'"] }],
+    ["worker-src 'self' blob:", { 'default-src': ["'none'"], 'worker-src': ["'self'", 'blob:'] }],
+    ['child-src with a host', { 'default-src': ["'none'"], 'child-src': ['https://maps.example'] }],
+    ["base-uri 'self'", { ...SAFE, 'default-src': ["'none'"], 'script-src': [NONCE], 'base-uri': ["'self'"] }],
+    ['no base-uri on a host-allowlist policy', { 'default-src': ["'none'"], 'script-src': ["'self'"] }],
+    // form-action governs where forms submit, not script; it has no fallback, so a missing one
+    // already means anywhere. The presets set it.
+    ['form-action *', { 'default-src': ["'none'"], 'form-action': ['*'] }],
+  ])('accepts %s', (_label, directives) => {
+    expect(() => csp(directives)).not.toThrow();
+  });
+
+  it('accepts only policies whose object, worker, base and script sources are narrow (property)', () => {
+    // Mostly narrow sources, so that a good share of policies is accepted and the checks below run.
+    const source = fc.oneof(
+      { arbitrary: fc.constantFrom("'self'", NONCE, "'strict-dynamic'", 'https://a.example', 'blob:'), weight: 6 },
+      { arbitrary: fc.constantFrom('*', 'https:', 'http:', 'data:', 'https://*.a.example'), weight: 1 },
+    );
+    const list = fc.oneof(fc.constant(["'none'"]), fc.uniqueArray(source, { minLength: 1, maxLength: 3 }));
+    const names = ['default-src', 'script-src', 'object-src', 'worker-src', 'child-src', 'base-uri'] as const;
+    const policy = fc.record(
+      Object.fromEntries(names.map((n) => [n, list])) as Record<(typeof names)[number], fc.Arbitrary<string[]>>,
+      { requiredKeys: ['default-src'] },
+    );
+    const broad = (s: string): boolean => s.includes('*') || /^[a-z]+:$/.test(s);
+    let accepted = 0;
+    fc.assert(
+      fc.property(policy, (directives) => {
+        let ok = true;
+        try {
+          csp(directives);
+        } catch (error) {
+          expect(error).toBeInstanceOf(HeadersError);
+          ok = false;
+        }
+        if (!ok) return;
+        accepted++;
+        expect(directives['object-src'] ?? directives['default-src']).toEqual(["'none'"]);
+        for (const s of [...(directives['worker-src'] ?? []), ...(directives['child-src'] ?? [])]) {
+          expect(s === 'blob:' || !broad(s)).toBe(true);
+        }
+        for (const s of directives['base-uri'] ?? []) expect(broad(s)).toBe(false);
+        const script = directives['script-src'] ?? directives['default-src'];
+        if (script.includes(NONCE)) expect(directives['base-uri']).toBeDefined();
+        const fallback = script.includes(NONCE) && script.includes("'strict-dynamic'");
+        for (const s of script) expect(!broad(s) || (fallback && s === 'https:')).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+    expect(accepted).toBeGreaterThan(100);
+  });
+
+  it('reports sources of the wrong type as problems instead of crashing', () => {
+    const problems = problemsOf(() =>
+      csp({ 'default-src': "'self'", 'script-src': [null, 5] } as unknown as Parameters<typeof csp>[0]),
+    );
+    expect(problems.join('\n')).toMatch(/default-src must be an array/);
+    expect(problems.join('\n')).toMatch(/script-src source #1 must be a non-empty string/);
+  });
+
+  it('checks default-src for event handlers and eval when only script-src-elem is set (CSP3 fallback)', () => {
+    const problems = problemsOf(() =>
+      csp(
+        { ...SAFE, 'default-src': ['*', "'unsafe-inline'"], 'script-src-elem': [NONCE] },
+        { dangerouslyAllowUnsafeInlineStyles: true },
+      ),
+    ).join('\n');
+    expect(problems).toMatch(/default-src allows 'unsafe-inline'/);
+    expect(problems).toMatch(/default-src source #1 is a wildcard/);
+    expect(() => csp({ ...SAFE, 'default-src': ["'self'"], 'script-src-elem': [NONCE] })).not.toThrow();
+  });
+
+  it("refuses a malformed hash, which browsers ignore along with its power over 'unsafe-inline'", () => {
+    for (const hash of ["'sha256-x'", "'sha256-=abc'", "'sha256-AAAA'", `'sha384-${'A'.repeat(43)}='`]) {
+      const problems = problemsOf(() =>
+        csp({ ...SAFE, 'default-src': ["'none'"], 'script-src': ["'unsafe-inline'", hash] }),
+      ).join('\n');
+      expect(problems).toMatch(/script-src source #2 is not a well-formed hash/);
+      expect(problems).toMatch(/'unsafe-inline' without a nonce or hash/);
+    }
+    expect(() =>
+      ContentSecurityPolicy.parse("default-src 'none'; base-uri 'none'; script-src 'unsafe-inline' 'nonce-=abc'"),
+    ).toThrow(/not a well-formed nonce/);
+  });
+
+  it('counts a hash only when it is base64 of a whole digest (property)', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-=';
+    const value = fc.string({ unit: fc.constantFrom(...alphabet), minLength: 1, maxLength: 90 });
+    const digest: Record<string, number> = { sha256: 32, sha384: 48, sha512: 64 };
+    fc.assert(
+      fc.property(fc.constantFrom('sha256', 'sha384', 'sha512'), value, (algorithm, v) => {
+        const directives = {
+          ...SAFE,
+          'default-src': ["'none'"],
+          'script-src': ["'unsafe-inline'", `'${algorithm}-${v}'`],
+        };
+        let accepted = true;
+        try {
+          csp(directives);
+        } catch {
+          accepted = false;
+        }
+        const wellFormed = /^[A-Za-z0-9+/_-]+={0,2}$/.test(v) && v.replace(/=+$/, '').length % 4 !== 1;
+        const bytes = Buffer.from(v.replace(/-/g, '+').replace(/_/g, '/'), 'base64').length;
+        if (accepted) expect(wellFormed && bytes === digest[algorithm]).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+    const ok = `'sha256-${Buffer.alloc(32, 7).toString('base64')}'`;
+    expect(() => csp({ ...SAFE, 'default-src': ["'none'"], 'script-src': ["'unsafe-inline'", ok] })).not.toThrow();
+  });
+
+  it('refuses non-ASCII sources, which Node would refuse to send on every response', () => {
+    expect(
+      problemsOf(() => csp({ ...SAFE, 'default-src': ["'none'"], 'img-src': ['https://例え.jp'] })).join(),
+    ).toMatch(/img-src source #1 contains a non-ASCII character/);
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 12 }),
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 3 }).filter((s) => /[\u0080-\uffff]/.test(s)),
+        (prefix, odd) => {
+          expect(() => csp({ 'default-src': ["'none'"], 'img-src': [`${prefix}${odd}`] })).toThrow(HeadersError);
+        },
+      ),
+    );
+  });
+
   it('reads keywords regardless of case, as browsers do', () => {
     for (const directives of [
       { 'default-src': ["'self'"], 'script-src': ["'UNSAFE-INLINE'"] },
@@ -110,6 +278,7 @@ describe('csp', () => {
   it("refuses 'unsafe-inline' in script-src-attr, which no nonce covers", () => {
     const problems = problemsOf(() =>
       csp({
+        ...SAFE,
         'default-src': ["'self'"],
         'script-src': [NONCE, "'strict-dynamic'"],
         'script-src-attr': ["'unsafe-inline'"],
@@ -119,6 +288,7 @@ describe('csp', () => {
     // With a hash, browsers ignore 'unsafe-inline' (and 'unsafe-hashes' allows just that handler).
     expect(() =>
       csp({
+        ...SAFE,
         'default-src': ["'self'"],
         'script-src': [NONCE],
         'script-src-attr': [
@@ -131,14 +301,17 @@ describe('csp', () => {
   });
 
   it('refuses a fixed nonce in a built policy, and reads one in a header as sent', () => {
-    const problems = problemsOf(() => csp({ 'default-src': ["'self'"], 'script-src': ["'nonce-abc'"] }));
+    const problems = problemsOf(() => csp({ ...SAFE, 'default-src': ["'self'"], 'script-src': ["'nonce-abc'"] }));
     expect(problems.join('\n')).toContain('fixed nonce');
-    const sent = ContentSecurityPolicy.parse("default-src 'self'; script-src 'nonce-abc' 'strict-dynamic'");
+    const sent = ContentSecurityPolicy.parse(
+      "default-src 'self'; script-src 'nonce-abc' 'strict-dynamic'; object-src 'none'; base-uri 'none'",
+    );
     expect(sent.directives.get('script-src')).toEqual(["'nonce-abc'", "'strict-dynamic'"]);
   });
 
   it("accepts https: and 'unsafe-inline' as CSP2 fallbacks next to a nonce and 'strict-dynamic'", () => {
     const policy = csp({
+      ...SAFE,
       'default-src': ["'self'"],
       'script-src': [NONCE, "'strict-dynamic'", 'https:', "'unsafe-inline'"],
     });
@@ -146,7 +319,7 @@ describe('csp', () => {
   });
 
   it("accepts 'unsafe-inline' styles only as a named deviation", () => {
-    const directives = { 'default-src': ["'self'"], 'style-src': ["'self'", "'unsafe-inline'"] };
+    const directives = { ...SAFE, 'default-src': ["'self'"], 'style-src': ["'self'", "'unsafe-inline'"] };
     expect(() => csp(directives)).toThrow(HeadersError);
     expect(csp(directives, { dangerouslyAllowUnsafeInlineStyles: true }).render()).toContain("'unsafe-inline'");
   });
@@ -204,6 +377,7 @@ describe('ContentSecurityPolicy.parse', () => {
           'default-src': ["'none'"],
           'img-src': imgSources,
           'script-src': [NONCE, "'strict-dynamic'"],
+          'base-uri': ["'none'"],
         };
         if (upgrade) directives['upgrade-insecure-requests'] = [];
         const policy = csp(directives);
@@ -220,9 +394,9 @@ describe('ContentSecurityPolicy.parse', () => {
 
 describe('ContentSecurityPolicy.with', () => {
   it('replaces and removes directives and validates again', () => {
-    const base = csp({ 'default-src': ["'self'"], 'img-src': ["'self'"] });
+    const base = csp({ 'default-src': ["'self'"], 'object-src': ["'none'"], 'img-src': ["'self'"] });
     expect(base.with({ 'img-src': null, connectSrc: ["'self'", 'https://api.example'] }).render()).toBe(
-      "default-src 'self';connect-src 'self' https://api.example",
+      "default-src 'self';object-src 'none';connect-src 'self' https://api.example",
     );
     expect(() => base.with({ 'script-src': ['*'] })).toThrow(HeadersError);
   });

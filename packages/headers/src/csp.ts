@@ -1,16 +1,7 @@
+import { NONCE, validate } from './csp-rules.ts';
 import { throwIfProblems } from './errors.ts';
 
-/**
- * Placeholder for the per-request nonce in a source list. The policy renders it as
- * `'nonce-<fresh value>'` on every response.
- *
- * @example
- * ```ts
- * import { csp, NONCE } from '@rampart/headers';
- * csp({ 'default-src': ["'self'"], 'script-src': [NONCE, "'strict-dynamic'"] }).usesNonce; // true
- * ```
- */
-export const NONCE = "'nonce'" as const;
+export { NONCE } from './csp-rules.ts';
 
 /**
  * CSP Level 3 directive names the builder accepts (kebab-case, as they appear in the header).
@@ -85,78 +76,8 @@ export interface CspOptions {
   readonly maxHeaderBytes?: number;
 }
 
-const KNOWN = new Set<string>([
-  'default-src',
-  'script-src',
-  'script-src-elem',
-  'script-src-attr',
-  'style-src',
-  'style-src-elem',
-  'style-src-attr',
-  'img-src',
-  'font-src',
-  'connect-src',
-  'media-src',
-  'object-src',
-  'frame-src',
-  'child-src',
-  'worker-src',
-  'manifest-src',
-  'base-uri',
-  'form-action',
-  'frame-ancestors',
-  'sandbox',
-  'upgrade-insecure-requests',
-  'report-uri',
-  'report-to',
-  'require-trusted-types-for',
-  'trusted-types',
-  'webrtc',
-  'fenced-frame-src',
-]);
-const VALUELESS = new Set(['upgrade-insecure-requests']);
-const NOT_SOURCE_LISTS = new Set([
-  'sandbox',
-  'report-uri',
-  'report-to',
-  'require-trusted-types-for',
-  'trusted-types',
-  'webrtc',
-]);
-const KEYWORDS = new Set([
-  'self',
-  'none',
-  'strict-dynamic',
-  'unsafe-inline',
-  'unsafe-eval',
-  'unsafe-hashes',
-  'wasm-unsafe-eval',
-  'report-sample',
-  'unsafe-allow-redirects',
-  'inline-speculation-rules',
-  'script',
-  'allow-duplicates',
-]);
-const SCRIPT_DIRECTIVES = ['script-src', 'script-src-elem'] as const;
-const STYLE_DIRECTIVES = ['style-src', 'style-src-elem'] as const;
-const SCRIPT_WILDCARDS = new Set(['*', 'http:', 'https:', 'data:', 'blob:', 'filesystem:', 'ws:', 'wss:']);
-
 function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
-
-/** The per-response NONCE placeholder or a hash source (a literal `'nonce-…'` is refused elsewhere). */
-function isNonceOrHash(source: string): boolean {
-  return source === NONCE || isHash(source);
-}
-
-function isHash(source: string): boolean {
-  return /^'(?:sha256|sha384|sha512)-[A-Za-z0-9+/_=-]+'$/i.test(source);
-}
-
-/** Browsers match CSP keywords case-insensitively: `'UNSAFE-INLINE'` is `'unsafe-inline'`. */
-function hasKeyword(sources: readonly string[], keyword: string): boolean {
-  return sources.some((source) => typeof source === 'string' && source.toLowerCase() === keyword);
 }
 
 /**
@@ -274,12 +195,14 @@ export class ContentSecurityPolicy {
  * Builds a validated {@link ContentSecurityPolicy}. Every problem is reported at once: unknown or
  * duplicate directives, unquoted keywords, `'unsafe-inline'` without a nonce or hash,
  * `'strict-dynamic'` without a nonce or hash, wildcards and scheme sources in `script-src`,
- * `'none'` mixed with other sources, characters that would split the header, and an oversized header.
+ * `worker-src`/`child-src` (`blob:` allowed there) and `base-uri`, an effective `object-src` other
+ * than `'none'`, a missing `base-uri` on a nonce or hash policy, `'none'` mixed with other sources,
+ * characters that would split the header, and an oversized header.
  *
  * @example
  * ```ts
  * import { csp, NONCE } from '@rampart/headers';
- * const policy = csp({ defaultSrc: ["'none'"], scriptSrc: [NONCE, "'strict-dynamic'"] });
+ * const policy = csp({ defaultSrc: ["'none'"], scriptSrc: [NONCE, "'strict-dynamic'"], baseUri: ["'none'"] });
  * ```
  */
 export function csp(directives: CspDirectives, options: CspOptions = {}): ContentSecurityPolicy {
@@ -289,113 +212,4 @@ export function csp(directives: CspDirectives, options: CspOptions = {}): Conten
     entries.push([kebab(raw), sources]);
   }
   return ContentSecurityPolicy.fromEntries(entries, options);
-}
-
-function validate(
-  entries: readonly (readonly [string, readonly string[]])[],
-  options: CspOptions,
-  rendered: boolean,
-): string[] {
-  const nonceOrHash = (source: string): boolean =>
-    isNonceOrHash(source) || (rendered && /^'nonce-[A-Za-z0-9+/_=-]+'$/.test(source));
-  const problems: string[] = [];
-  const seen = new Set<string>();
-  const byName = new Map<string, readonly string[]>();
-  entries.forEach(([name, sources], index) => {
-    if (!KNOWN.has(name)) {
-      problems.push(`directive #${index + 1} is not a CSP directive this builder knows; check its spelling`);
-      return;
-    }
-    if (seen.has(name)) {
-      problems.push(`${name} appears more than once; browsers ignore every repeat, so merge the sources into one`);
-      return;
-    }
-    seen.add(name);
-    byName.set(name, sources);
-    if (!Array.isArray(sources)) {
-      problems.push(`${name} must be an array of sources`);
-      return;
-    }
-    if (VALUELESS.has(name) && sources.length > 0) problems.push(`${name} takes no sources; pass []`);
-    sources.forEach((source, i) => {
-      const where = `${name} source #${i + 1}`;
-      if (typeof source !== 'string' || source.length === 0) {
-        problems.push(`${where} must be a non-empty string`);
-        return;
-      }
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-      if (/[;,\s\u0000-\u001f\u007f]/.test(source)) {
-        problems.push(`${where} contains a separator, whitespace or control character that would split the header`);
-        return;
-      }
-      const lower = source.toLowerCase();
-      if (KEYWORDS.has(lower) || /^(?:nonce|sha256|sha384|sha512)-/.test(lower)) {
-        problems.push(`${where} is a keyword, nonce or hash without single quotes; write it quoted, e.g. 'self'`);
-      }
-      if (!rendered && /^'nonce-/i.test(source)) {
-        problems.push(
-          `${where} is a fixed nonce, sent unchanged on every response; use NONCE, which is new for each response`,
-        );
-      }
-      if (lower === "'none'" && sources.length > 1) {
-        problems.push(`${name} combines 'none' with other sources; 'none' must stand alone`);
-      }
-    });
-  });
-  if (!byName.has('default-src')) {
-    problems.push("default-src is missing; every policy needs a fallback (use 'none' for APIs, 'self' for apps)");
-  }
-  const scriptLike = SCRIPT_DIRECTIVES.filter((d) => byName.has(d));
-  const scriptLists = scriptLike.length > 0 ? scriptLike : (['default-src'] as const);
-  for (const name of scriptLists) {
-    const sources = byName.get(name) ?? [];
-    const hasNonceOrHash = sources.some(nonceOrHash);
-    const strictDynamic = hasKeyword(sources, "'strict-dynamic'");
-    if (strictDynamic && !hasNonceOrHash) {
-      problems.push(`${name} uses 'strict-dynamic' without a nonce or hash, which blocks every script; add NONCE`);
-    }
-    if (hasKeyword(sources, "'unsafe-inline'") && !hasNonceOrHash) {
-      problems.push(
-        `${name} allows 'unsafe-inline' without a nonce or hash, which permits injected scripts; use NONCE`,
-      );
-    }
-    sources.forEach((source, i) => {
-      const lower = source.toLowerCase();
-      // `https:` next to a nonce and 'strict-dynamic' is the documented fallback for CSP2
-      // browsers; CSP3 browsers ignore it. Anything else broad is an injection path.
-      const fallback = lower === 'https:' && strictDynamic && hasNonceOrHash;
-      if (!fallback && (SCRIPT_WILDCARDS.has(lower) || lower.includes('*'))) {
-        problems.push(`${name} source #${i + 1} is a wildcard or scheme source that lets any host run script`);
-      }
-    });
-  }
-  // Event-handler attributes: a nonce never covers them, so 'unsafe-inline' here runs every
-  // injected onerror= / onclick= whatever script-src says (only a hash disables it).
-  const attr = byName.get('script-src-attr');
-  if (Array.isArray(attr) && hasKeyword(attr, "'unsafe-inline'") && !attr.some(isHash)) {
-    problems.push(
-      "script-src-attr allows 'unsafe-inline', which runs injected event-handler attributes; move handlers to addEventListener",
-    );
-  }
-  if (!options.dangerouslyAllowUnsafeInlineStyles) {
-    const styleLike = STYLE_DIRECTIVES.filter((d) => byName.has(d));
-    for (const name of styleLike.length > 0 ? styleLike : (['default-src'] as const)) {
-      const sources = byName.get(name) ?? [];
-      if (hasKeyword(sources, "'unsafe-inline'") && !sources.some(nonceOrHash)) {
-        problems.push(
-          `${name} allows 'unsafe-inline' without a nonce or hash; use NONCE, or set dangerouslyAllowUnsafeInlineStyles`,
-        );
-      }
-    }
-  }
-  for (const name of NOT_SOURCE_LISTS) {
-    const sources = byName.get(name);
-    if (name === 'require-trusted-types-for' && sources && (sources.length !== 1 || sources[0] !== "'script'")) {
-      problems.push("require-trusted-types-for accepts exactly one source, 'script'");
-    }
-  }
-  const max = options.maxHeaderBytes ?? 4096;
-  const approx = entries.reduce((n, [name, sources]) => n + name.length + 2 + sources.join(' ').length + 40, 0);
-  if (approx > max) problems.push(`the policy renders to more than ${max} bytes; proxies may drop it`);
-  return problems;
 }

@@ -129,6 +129,21 @@ describe('webAppPreset', () => {
     );
     expect(h['content-security-policy']).toContain("connect-src 'self' https://api.example");
     expect(() => webAppPreset({ directives: { 'script-src': ['*'] } })).toThrow(/CSP: script-src source #1/);
+    expect(() => webAppPreset({ directives: { 'object-src': ["'self'"] } })).toThrow(/CSP: object-src must be 'none'/);
+    expect(() => webAppPreset({ directives: { 'worker-src': ['*'] } })).toThrow(/CSP: worker-src source #1/);
+    expect(() => webAppPreset({ directives: { 'base-uri': ['https:'] } })).toThrow(/CSP: base-uri source #1/);
+    expect(() => apiPreset({ directives: { 'default-src': ["'self'"] } })).toThrow(/CSP: object-src is missing/);
+  });
+
+  it('refuses an HSTS max-age that would render in exponent form, and a non-ASCII report endpoint', () => {
+    expect(optionProblems(() => webAppPreset({ hsts: { maxAge: 1e21 } })).join()).toMatch(/hsts.maxAge/);
+    expect(optionProblems(() => apiPreset({ reporting: { endpoint: 'https://r.example/€' } })).join()).toMatch(
+      /reporting.endpoint/,
+    );
+    expect(optionProblems(() => apiPreset({ reporting: { endpoint: '/csp\\reports' } })).join()).toMatch(
+      /reporting.endpoint/,
+    );
+    expect(() => apiPreset({ hsts: { maxAge: Number.MAX_SAFE_INTEGER } })).not.toThrow();
   });
 
   it('refuses a cacheable Cache-Control on a nonce page', () => {

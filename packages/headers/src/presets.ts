@@ -118,8 +118,9 @@ function isOrigin(value: string): boolean {
 function validate(options: PresetOptions): string[] {
   const problems: string[] = [];
   const hsts = options.hsts ?? {};
-  if (hsts.maxAge !== undefined && (!Number.isInteger(hsts.maxAge) || hsts.maxAge < 0)) {
-    problems.push('hsts.maxAge must be a non-negative integer of seconds');
+  // Past 2^53 numbers print in exponent form (`max-age=1e+21`), which browsers reject with the header.
+  if (hsts.maxAge !== undefined && (!Number.isSafeInteger(hsts.maxAge) || hsts.maxAge < 0)) {
+    problems.push('hsts.maxAge must be a non-negative integer of seconds, at most Number.MAX_SAFE_INTEGER');
   }
   if (hsts.preload && (hsts.includeSubDomains === false || (hsts.maxAge ?? TWO_YEARS) < 31_536_000)) {
     problems.push('hsts.preload needs includeSubDomains and a maxAge of at least one year (hstspreload.org rules)');
@@ -170,8 +171,11 @@ function validate(options: PresetOptions): string[] {
     try {
       https = typeof endpoint === 'string' && new URL(endpoint).protocol === 'https:';
     } catch {}
-    if ((!path && !https) || /["',;\s]/.test(String(endpoint))) {
-      problems.push('reporting.endpoint must be an https URL or an absolute path, without quotes, commas or spaces');
+    // Reporting-Endpoints carries it as a structured-field string, where a stray backslash voids the header.
+    if ((!path && !https) || /["',;\s\\]|[^\x21-\x7e]/.test(String(endpoint))) {
+      problems.push(
+        'reporting.endpoint must be an https URL or an absolute path in printable ASCII, without quotes, commas, backslashes or spaces',
+      );
     }
     if (group !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(group)) {
       problems.push('reporting.group must be 1-64 letters, digits, _ or -');

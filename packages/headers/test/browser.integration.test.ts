@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { launchChromium, type TestChromium, waitFor } from '@rampart/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applySecurityHeaders } from '../src/adapters/node-http.ts';
-import { type SecurityHeaders, webAppPreset } from '../src/index.ts';
+import { ContentSecurityPolicy, HeadersError, type SecurityHeaders, webAppPreset } from '../src/index.ts';
 
 interface Results {
   nonced?: boolean;
@@ -166,5 +166,71 @@ describe('webAppPreset in headless Chromium', () => {
     expect(r.injected).toBe(true);
     expect(r.handler).toBe(true);
     expect(r.violations).toEqual(expect.arrayContaining(['script-src-elem', 'script-src-attr']));
+  });
+});
+
+describe('ContentSecurityPolicy.parse against Chromium', () => {
+  let chromium: TestChromium;
+  let server: Server;
+  let origin: string;
+  const policies: string[] = [];
+  beforeAll(async () => {
+    chromium = await launchChromium();
+    ({ server, origin } = await listen((req, res) => {
+      const index = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('p'));
+      res.setHeader('content-security-policy', policies[index] ?? "default-src 'none'");
+      res.setHeader('content-type', 'text/html');
+      res.end('<!doctype html><script>window.ran = true</script><img src="/x.png" onerror="window.ran = true">');
+    }));
+  });
+  afterAll(async () => {
+    await chromium.stop();
+    await close(server);
+  });
+
+  const base = "default-src 'none'; base-uri 'none'; script-src 'unsafe-inline'";
+  const malformed = ["'sha256-x'", "'sha256-=abc'", "'sha256-AAAAA'", "'nonce-=abc'", "'nonce-%%'"];
+  const wellFormed = [
+    `'sha256-${'A'.repeat(43)}='`,
+    `'sha384-${'_'.repeat(64)}'`,
+    `'sha512-${'A'.repeat(86)}=='`,
+    "'nonce-abc='",
+  ];
+
+  async function runsInjectedScript(policy: string): Promise<boolean> {
+    policies.push(policy);
+    const page = await chromium.newPage();
+    await page.goto(`${origin}/?p=${policies.length - 1}`);
+    const ran = await page.evaluate(() => (window as unknown as { ran?: boolean }).ran === true);
+    await page.close();
+    return ran;
+  }
+
+  it("refuses 'unsafe-inline' next to a hash or nonce the browser ignores, which leaves inline script running", async () => {
+    for (const source of malformed) {
+      const policy = `${base} ${source}`;
+      expect(() => ContentSecurityPolicy.parse(policy)).toThrow(HeadersError);
+      expect(await runsInjectedScript(policy)).toBe(true);
+    }
+  });
+
+  it('checks default-src as the script list of event handlers when only script-src-elem is set', async () => {
+    const policy =
+      "default-src 'self' 'unsafe-inline'; script-src-elem 'nonce-abc'; object-src 'none'; base-uri 'none'";
+    expect(() => ContentSecurityPolicy.parse(policy, { dangerouslyAllowUnsafeInlineStyles: true })).toThrow(
+      /default-src allows 'unsafe-inline'/,
+    );
+    expect(await runsInjectedScript(policy)).toBe(true);
+    const fixed = "default-src 'self'; script-src-elem 'nonce-abc'; object-src 'none'; base-uri 'none'";
+    expect(() => ContentSecurityPolicy.parse(fixed)).not.toThrow();
+    expect(await runsInjectedScript(fixed)).toBe(false);
+  });
+
+  it('accepts well-formed hashes and nonces, which turn inline script off', async () => {
+    for (const source of wellFormed) {
+      const policy = `${base} ${source}`;
+      expect(() => ContentSecurityPolicy.parse(policy)).not.toThrow();
+      expect(await runsInjectedScript(policy)).toBe(false);
+    }
   });
 });
