@@ -155,7 +155,8 @@ export function filterAttributes(
 
 function applyLinkRules(policy: Policy, attrs: Record<string, string>): void {
   const href = attrs.href;
-  if (href !== undefined) {
+  // A same-page #fragment link opened in a new tab would load the whole page again.
+  if (href !== undefined && !href.startsWith('#')) {
     const external = isAbsoluteWebUrl(href);
     if (policy.targetBlank === 'all' || (policy.targetBlank === 'external' && external)) attrs.target = '_blank';
   }

@@ -30,6 +30,101 @@ describe('filterStyle', () => {
     );
   });
 
+  it.each([
+    'text-indent: -9999px',
+    'text-indent: -100%',
+    'letter-spacing: -0.6em',
+    'word-spacing: -9999px',
+    'font-size: 0',
+    'font-size: 0em',
+    'font-size: 0.1px',
+    'font-size: 1pt',
+    'font-size: 0.2em',
+    'font-size: 1vw',
+    'font-size: 3',
+    'font: 0/0 serif',
+    'font: 1px serif',
+    'font: bold 0.1em/1 arial',
+    'color: transparent',
+    'color: rgba(0, 0, 0, 0)',
+    'color: rgba(0,0,0,.1)',
+    'color: rgb(0 0 0 / 0%)',
+    'color: hsl(0 0% 0% / 0.2)',
+    'color: #0000',
+    'color: #ffffff10',
+    'display: none',
+    'display: inline none',
+    'text-decoration: overline solid #fff 40px',
+    'text-decoration: underline 9em',
+  ])('drops %j, which hides or moves text', (css) => {
+    expect(run(css)).toBe('');
+  });
+
+  it.each([
+    'text-indent: 2em',
+    'letter-spacing: 1px',
+    'letter-spacing: normal',
+    'word-spacing: 0.2em',
+    'font-size: 12px',
+    'font-size: 6px',
+    'font-size: 0.8em',
+    'font-size: 75%',
+    'font-size: x-small',
+    'font: bold 12px / 1.4 arial, sans-serif',
+    'font: italic 700 14px georgia',
+    'color: rgba(0, 0, 0, 0.54)',
+    'color: rgb(0 0 0 / 60%)',
+    'color: #000f',
+    'color: #333',
+    'color: hsl(210 50% 40%)',
+    'display: inline-block',
+    'display: table-cell',
+    'text-decoration: underline',
+    'text-decoration: line-through #f00',
+    'background-color: transparent',
+  ])('keeps %j', (css) => {
+    expect(run(css)).toBe(css);
+  });
+
+  it('never keeps a negative length, an illegible font size or an invisible text colour (property)', () => {
+    const units = ['', 'px', 'pt', 'pc', 'in', 'cm', 'mm', 'em', 'rem', 'ex', 'ch', '%', 'vw', 'vh'];
+    const pxPer: Record<string, number> = { '': 1, px: 1, pt: 4 / 3, pc: 16, in: 96, cm: 96 / 2.54, mm: 96 / 25.4 };
+    const number = fc
+      .tuple(fc.boolean(), fc.integer({ min: 0, max: 400 }), fc.integer({ min: 0, max: 99 }), fc.constantFrom(...units))
+      .map(([neg, whole, frac, unit]) => `${neg ? '-' : ''}${whole / 10}${frac === 0 ? '' : frac}${unit}`);
+    const decl = fc.oneof(
+      fc
+        .tuple(
+          fc.constantFrom('text-indent', 'letter-spacing', 'word-spacing', 'margin', 'padding', 'line-height'),
+          number,
+        )
+        .map(([p, v]) => `${p}: ${v}`),
+      number.map((v) => `font-size: ${v}`),
+      fc.tuple(number, number).map(([a, b]) => `font: ${a}/${b} arial`),
+      fc
+        .tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 100 }))
+        .map(([c, a]) => `color: rgba(${c}, ${c}, ${c}, ${a / 100})`),
+    );
+    fc.assert(
+      fc.property(fc.array(decl, { minLength: 1, maxLength: 4 }), (decls) => {
+        const out = run(decls.join('; '));
+        expect(out).not.toMatch(/(?:^|[\s:(,/])-[0-9.]/);
+        for (const kept of out === '' ? [] : out.split('; ')) {
+          const [prop, value] = kept.split(': ') as [string, string];
+          if (prop === 'font-size' || prop === 'font') {
+            const size = /^([0-9.]+)([a-z%]*)/.exec(value);
+            const factor = pxPer[size?.[2] ?? ''];
+            // Absolute sizes are exact; relative ones must at least not be zero.
+            if (factor !== undefined) expect(Number(size?.[1]) * factor).toBeGreaterThanOrEqual(6);
+            else expect(Number(size?.[1])).toBeGreaterThan(0);
+          }
+          if (prop === 'color') expect(Number(/, ([0-9.]+)\)$/.exec(value)?.[1])).toBeGreaterThanOrEqual(0.25);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('keeps allowlisted declarations normalized, and the result is a fixpoint (property)', () => {
     expect(run("COLOR: Red; font-family: Arial, 'Helvetica Neue'; padding: 1px 2px")).toBe(
       'color: red; font-family: arial, "Helvetica Neue"; padding: 1px 2px',

@@ -4,12 +4,55 @@
  * names, commas, and `url()` only through the `rewriteUrl` hook. No other function (so no
  * `expression()`, `image-set()`, `element()`, `var()`), no escapes, no comments, no at-rules, and
  * no property that can position content over the page (`position`, `z-index`, negative margins).
+ *
+ * Text must stay where layout puts it and stay visible: no negative length anywhere (negative
+ * `text-indent`, `letter-spacing` and `word-spacing` move text off the box or over other text, as
+ * negative margins do), no font size under {@link MIN_FONT_SIZE_PX}, no transparent or nearly
+ * transparent text colour, no `display: none`, no text-decoration thickness. These are the cheap
+ * ways to show a reader something other than what a filter or `toPlainText()` reads.
  */
 import postcss from 'postcss';
 import { checkUrl, type UrlRules } from './url-policy.ts';
 
 /** Value grammars a CSS property can have. */
-type CssValueKind = 'color' | 'lengths' | 'signed-lengths' | 'keywords' | 'font-family' | 'mixed' | 'image';
+type CssValueKind =
+  | 'color'
+  | 'text-color'
+  | 'lengths'
+  | 'font-size'
+  | 'font'
+  | 'decoration'
+  | 'display'
+  | 'keywords'
+  | 'font-family'
+  | 'mixed'
+  | 'image';
+
+/**
+ * The smallest font size kept, in CSS pixels (Chromium's minimum logical font size). Absolute sizes
+ * are converted exactly; relative ones (`em`, `%`, `vw`, ...) are estimated against a 16 px parent
+ * and a 320 px wide viewport, and unitless numbers count as pixels (the quirks-mode reading).
+ *
+ * @example
+ * ```ts
+ * import { MIN_FONT_SIZE_PX, sanitizeHtml } from '@rampart/sanitize';
+ * sanitizeHtml('<p style="font-size: 0">hidden</p>', 'email'); // '<p>hidden</p>'
+ * MIN_FONT_SIZE_PX; // 6
+ * ```
+ */
+export const MIN_FONT_SIZE_PX = 6;
+
+/**
+ * Text colours with an alpha below this are dropped (`transparent`, `rgba(0, 0, 0, 0)`, `#0000`):
+ * the text would be there for a filter and invisible to the reader.
+ *
+ * @example
+ * ```ts
+ * import { MIN_TEXT_ALPHA } from '@rampart/sanitize';
+ * MIN_TEXT_ALPHA; // 0.25
+ * ```
+ */
+export const MIN_TEXT_ALPHA = 0.25;
 
 /** Every property the policy knows; a preset allows a subset, options may add from this table.
  *
@@ -20,22 +63,22 @@ type CssValueKind = 'color' | 'lengths' | 'signed-lengths' | 'keywords' | 'font-
  * ```
  */
 export const CSS_PROPERTIES: Readonly<Record<string, CssValueKind>> = Object.freeze({
-  color: 'color',
+  color: 'text-color',
   'background-color': 'color',
   'border-color': 'mixed',
   'font-family': 'font-family',
-  'font-size': 'lengths',
+  'font-size': 'font-size',
   'font-weight': 'keywords',
   'font-style': 'keywords',
   'font-variant': 'keywords',
-  font: 'mixed',
+  font: 'font',
   'text-align': 'keywords',
-  'text-decoration': 'mixed',
+  'text-decoration': 'decoration',
   'text-transform': 'keywords',
-  'text-indent': 'signed-lengths',
+  'text-indent': 'lengths',
   'line-height': 'lengths',
-  'letter-spacing': 'signed-lengths',
-  'word-spacing': 'signed-lengths',
+  'letter-spacing': 'lengths',
+  'word-spacing': 'lengths',
   'white-space': 'keywords',
   'vertical-align': 'keywords',
   'word-break': 'keywords',
@@ -66,7 +109,7 @@ export const CSS_PROPERTIES: Readonly<Record<string, CssValueKind>> = Object.fre
   'min-width': 'lengths',
   'max-height': 'lengths',
   'min-height': 'lengths',
-  display: 'keywords',
+  display: 'display',
   float: 'keywords',
   clear: 'keywords',
   'table-layout': 'keywords',
@@ -137,6 +180,70 @@ function tokenize(value: string): Token[] | undefined {
 
 const BANNED_IDENTS = new Set(['expression', 'javascript', 'vbscript', 'fixed', 'sticky']);
 
+// CSS px per unit. Relative units assume a 16 px parent font and a 320 x 480 viewport (the
+// smallest common phone), so an estimate errs towards "too small" and the value is dropped.
+const PX_PER_UNIT: Readonly<Record<string, number>> = {
+  '': 1,
+  px: 1,
+  pt: 4 / 3,
+  pc: 16,
+  in: 96,
+  cm: 96 / 2.54,
+  mm: 96 / 25.4,
+  em: 16,
+  rem: 16,
+  ex: 8,
+  ch: 8,
+  '%': 0.16,
+  vw: 3.2,
+  vh: 4.8,
+};
+
+function estimatedPx(number: string): number {
+  const m = /^([-+]?[0-9.]+)([a-z%]*)$/.exec(number);
+  const factor = m === null ? undefined : PX_PER_UNIT[m[2] as string];
+  return factor === undefined ? Number.NaN : Number.parseFloat(m?.[1] as string) * factor;
+}
+
+function isLegibleSize(number: string): boolean {
+  return estimatedPx(number) >= MIN_FONT_SIZE_PX;
+}
+
+function parseAlpha(text: string): number {
+  const value = Number.parseFloat(text);
+  return text.endsWith('%') ? value / 100 : value;
+}
+
+/** Alpha of a colour token (1 when it has none); NaN when it cannot be read. */
+function alphaOf(token: Token): number {
+  if (token.type === 'ident') return token.text === 'transparent' ? 0 : 1;
+  if (token.type === 'hash') {
+    const hex = token.text.slice(1);
+    if (hex.length === 4) return Number.parseInt(hex.slice(3), 16) / 15;
+    if (hex.length === 8) return Number.parseInt(hex.slice(6), 16) / 255;
+    return 1;
+  }
+  if (token.type === 'colorfn') {
+    const inner = token.text.slice(token.text.indexOf('(') + 1, -1);
+    const slash = inner.split('/');
+    if (slash.length === 2) return parseAlpha((slash[1] as string).trim());
+    if (slash.length > 2) return Number.NaN;
+    const parts = inner.split(',');
+    if (parts.length === 4) return parseAlpha((parts[3] as string).trim());
+    return parts.length === 3 || inner.trim().split(' ').length === 3 ? 1 : Number.NaN;
+  }
+  return Number.NaN;
+}
+
+/** `font`: sizes (every number not after a slash, weights included) must be legible. */
+function fitsFont(tokens: readonly Token[]): boolean {
+  return tokens.every(
+    (t, i) =>
+      ['ident', 'string', 'comma', 'slash', 'number'].includes(t.type) &&
+      (t.type !== 'number' || tokens[i - 1]?.type === 'slash' || isLegibleSize(t.text)),
+  );
+}
+
 function fits(kind: CssValueKind, tokens: readonly Token[]): boolean {
   if (tokens.length === 0 || tokens.length > 12) return false;
   if (tokens.some((t) => t.type === 'ident' && BANNED_IDENTS.has(t.text))) return false;
@@ -145,10 +252,19 @@ function fits(kind: CssValueKind, tokens: readonly Token[]): boolean {
   switch (kind) {
     case 'color':
       return tokens.length === 1 && only('hash', 'colorfn', 'ident');
+    case 'text-color':
+      return tokens.length === 1 && only('hash', 'colorfn', 'ident') && alphaOf(tokens[0] as Token) >= MIN_TEXT_ALPHA;
     case 'lengths':
       return tokens.length <= 4 && only('number', 'ident', 'slash') && noNegative();
-    case 'signed-lengths':
-      return tokens.length <= 4 && only('number', 'ident');
+    case 'font-size':
+      return tokens.length === 1 && (only('ident') || (only('number') && isLegibleSize((tokens[0] as Token).text)));
+    case 'font':
+      return noNegative() && fitsFont(tokens);
+    case 'decoration':
+      // No thickness: a 40px white overline is a box painted over the line above.
+      return tokens.length <= 4 && only('ident', 'hash', 'colorfn');
+    case 'display':
+      return tokens.length <= 2 && only('ident') && !tokens.some((t) => t.text === 'none');
     case 'keywords':
       return tokens.length <= 3 && only('ident', 'number') && noNegative();
     case 'font-family':

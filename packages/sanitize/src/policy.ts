@@ -48,7 +48,10 @@ export interface SanitizeOptions {
    * a remote image is a request from every reader's browser (tracking pixels, IP leaks).
    */
   readonly allowRemoteImages?: boolean;
-  /** Keep relative URLs (never protocol-relative `//host`). Default true. */
+  /**
+   * Keep relative URLs (never protocol-relative `//host`). Default true, false for `email`.
+   * Same-page `#fragment` links are kept either way.
+   */
   readonly allowRelativeUrls?: boolean;
   /** When set, absolute link URLs must point to one of these hosts (`example.com`, `*.example.com`). */
   readonly allowedLinkHosts?: readonly string[];
@@ -332,7 +335,7 @@ export function resolvePolicy(options: SanitizeOptions = {}): Policy {
       linkSchemes,
       allowDataImages: options.allowDataImages ?? true,
       allowRemoteImages: options.allowRemoteImages ?? false,
-      allowRelative: options.allowRelativeUrls ?? true,
+      allowRelative: options.allowRelativeUrls ?? base.relativeUrls,
       linkHosts,
       imageHosts,
       rewriteUrl: typeof options.rewriteUrl === 'function' ? options.rewriteUrl : undefined,

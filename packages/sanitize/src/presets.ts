@@ -15,6 +15,11 @@ export interface Preset {
   /** rel tokens every link gets. */
   readonly linkRel: readonly string[];
   readonly targetBlank: 'none' | 'external' | 'all';
+  /**
+   * Keep relative URLs. Off for email: a message has no base URL, so a relative URL can only
+   * point at the application showing it (`<img src="/logout">` is a request with the reader's cookies).
+   */
+  readonly relativeUrls: boolean;
 }
 
 const INLINE = ['b', 'strong', 'i', 'em', 'u', 's', 'strike', 'del', 'ins', 'mark', 'small', 'sub', 'sup', 'code'];
@@ -76,6 +81,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = Object.freeze({
     cssProperties: [],
     linkRel: ['nofollow', 'ugc'],
     targetBlank: 'none',
+    relativeUrls: true,
   },
   email: {
     tags: [...UGC_TAGS, 'font', 'center', 'big', 'address'],
@@ -99,6 +105,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = Object.freeze({
     cssProperties: EMAIL_CSS,
     linkRel: [],
     targetBlank: 'all',
+    relativeUrls: false,
   },
   minimal: {
     tags: ['p', 'br', 'strong', 'b', 'em', 'i', 'u', 's', 'del', 'code', 'pre', 'blockquote', 'a', 'ul', 'ol', 'li'],
@@ -107,6 +114,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = Object.freeze({
     cssProperties: [],
     linkRel: ['nofollow', 'ugc'],
     targetBlank: 'none',
+    relativeUrls: true,
   },
   text: {
     tags: [],
@@ -115,5 +123,6 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = Object.freeze({
     cssProperties: [],
     linkRel: [],
     targetBlank: 'none',
+    relativeUrls: true,
   },
 });

@@ -104,6 +104,31 @@ describe('createSanitizer', () => {
     );
   });
 
+  it('verifies the tree a <div> builds, as innerHTML does: stray table parts are dropped, not kept', () => {
+    // parse5 without a context parses as <template> content, where a lone <td> survives.
+    expect(sanitizeHtml('<td title="a">x</td><tr><td>y</td></tr>')).toBe('xy');
+    expect(sanitizeHtml('<table><td>x</td></table>')).toBe('<table><tbody><tr><td>x</td></tr></tbody></table>');
+  });
+
+  it('drops relative URLs in email, which could only point at the application showing it', () => {
+    const mail = createSanitizer({ preset: 'email', allowRemoteImages: true });
+    expect(
+      mail.sanitizeToString(
+        '<img src="/api/account/delete?id=1" srcset="logout 2x"><a href="/settings/forward?to=x">a</a><a href="#top">b</a>',
+      ),
+    ).toBe('<img /><a>a</a><a href="#user-content-top">b</a>');
+    // A same-page link is not forced into a new tab, which would load the page again.
+    expect(mail.sanitizeToString('<a href="#top">b</a><a href="https://e.com/">c</a>')).toBe(
+      '<a href="#user-content-top">b</a><a href="https://e.com/" target="_blank" rel="noopener noreferrer">c</a>',
+    );
+    expect(createSanitizer({ preset: 'email', allowRelativeUrls: true }).sanitizeToString('<a href="/x">a</a>')).toBe(
+      '<a href="/x" target="_blank" rel="noopener noreferrer">a</a>',
+    );
+    expect(createSanitizer({ allowRelativeUrls: false }).sanitizeToString('<a href="/x">a</a><a href="#y">b</a>')).toBe(
+      '<a>a</a><a href="#user-content-y" rel="nofollow ugc">b</a>',
+    );
+  });
+
   it('defends against DOM clobbering: drops name, prefixes ids and same-page fragments once', () => {
     const out = sanitizeHtml('<a name="cookie" id="x" href="#x">a</a><h2 id="user-content-y">b</h2>');
     expect(out).toBe(
@@ -113,10 +138,10 @@ describe('createSanitizer', () => {
 
   it('keeps only allowlisted CSS in the email preset and routes url() through the hook', () => {
     const out = email.sanitizeToString(
-      '<td style="color:red; position:fixed; z-index:99; background-image:url(https://t.example/a.png); width: expression(alert(1)); margin:-500px">x</td>',
+      '<table><tr><td style="color:red; position:fixed; z-index:99; background-image:url(https://t.example/a.png); width: expression(alert(1)); margin:-500px">x</td></tr></table>',
     );
     expect(out).toBe(
-      `<td style="color: red; background-image: url(&quot;${PROXY}https%3A%2F%2Ft.example%2Fa.png&quot;)">x</td>`,
+      `<table><tbody><tr><td style="color: red; background-image: url(&quot;${PROXY}https%3A%2F%2Ft.example%2Fa.png&quot;)">x</td></tr></tbody></table>`,
     );
     const noHook = createSanitizer({ preset: 'email' });
     expect(noHook.sanitizeToString('<p style="background:url(https://t.example/a.png) red">x</p>')).toBe('<p>x</p>');

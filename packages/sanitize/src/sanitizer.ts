@@ -4,7 +4,7 @@
  * Any verification failure returns the input's text, escaped, and says why.
  */
 import { Buffer } from 'node:buffer';
-import { type DefaultTreeAdapterTypes, parseFragment } from 'parse5';
+import type { DefaultTreeAdapterTypes } from 'parse5';
 import sanitizeHtmlLib from 'sanitize-html';
 import { filterAttributes, type Removal } from './attributes.ts';
 import { SanitizeError } from './errors.ts';
@@ -13,7 +13,7 @@ import { treeToPlainText, untrustedText } from './plain-text.ts';
 import { type Policy, resolvePolicy, type SanitizeOptions } from './policy.ts';
 import type { PresetName } from './presets.ts';
 import { escapeText } from './serialize.ts';
-import { verifyOutput } from './verify.ts';
+import { parseInFlowContainer, verifyOutput } from './verify.ts';
 
 /**
  * Above this estimated depth the input is not handed to sanitize-html: htmlparser2 keeps its open
@@ -214,7 +214,7 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
         };
       }
       report({ kind: 'verification', name: 'output', reason: verified.reason });
-      const text = escapeText(cutPlain(untrustedText(parseFragment(html)), policy.maxOutputChars));
+      const text = escapeText(cutPlain(untrustedText(parseInFlowContainer(html)), policy.maxOutputChars));
       return {
         result: { html: text, removed, removedCount, truncated: false, failedClosed: true, failure: verified.reason },
         tree: undefined,
@@ -235,7 +235,7 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
     },
     toPlainText(html: string, plain: PlainTextOptions = {}): string {
       const { result, tree } = run(html);
-      const text = tree === undefined ? untrustedText(parseFragment(result.html)) : treeToPlainText(tree);
+      const text = tree === undefined ? untrustedText(parseInFlowContainer(result.html)) : treeToPlainText(tree);
       return cutPlain(text, plain.maxChars);
     },
   });

@@ -215,7 +215,8 @@ function checkShape(raw: string, ctx: UrlContext, rules: UrlRules, checkHosts: b
   }
   // Relative URL.
   if (ctx.kind === 'css-image') return { ok: false, reason: 'relative URL in CSS' };
-  if (!rules.allowRelative) return { ok: false, reason: 'relative URL not allowed' };
+  const fragmentLink = value.startsWith('#') && ctx.kind === 'link';
+  if (!rules.allowRelative && !fragmentLink) return { ok: false, reason: 'relative URL not allowed' };
   if (/^[\\/]{2}/.test(value)) return { ok: false, reason: 'protocol-relative URL' };
   let resolved: URL;
   try {
@@ -226,7 +227,7 @@ function checkShape(raw: string, ctx: UrlContext, rules: UrlRules, checkHosts: b
   if (resolved.hostname !== BASE_HOST || resolved.protocol !== 'https:') {
     return { ok: false, reason: 'relative URL leaves the page origin' };
   }
-  if (value.startsWith('#') && ctx.kind === 'link') {
+  if (fragmentLink) {
     const fragment = value.slice(1);
     if (fragment === '') return { ok: true, value };
     return { ok: true, value: fragment.startsWith(ID_PREFIX) ? value : `#${ID_PREFIX}${fragment}` };

@@ -5,7 +5,7 @@
  * tree is written back canonically and that string must parse to the same tree again. Anything
  * else fails closed.
  */
-import { type DefaultTreeAdapterTypes, html as htmlSpec, parseFragment } from 'parse5';
+import { type DefaultTreeAdapterTypes, defaultTreeAdapter, html as htmlSpec, parseFragment } from 'parse5';
 import { filterAttributes } from './attributes.ts';
 import { FORBIDDEN_ELEMENTS } from './hard-rules.ts';
 import type { Policy } from './policy.ts';
@@ -13,6 +13,15 @@ import { type Serialized, serializeChildren } from './serialize.ts';
 
 type ParentNode = DefaultTreeAdapterTypes.ParentNode;
 type Fragment = DefaultTreeAdapterTypes.DocumentFragment;
+
+// parse5 parses a context-less fragment as the content of a <template>, where stray table parts
+// (<td>, <tr>) survive; under a <div>, as in a browser's innerHTML, they do not.
+const FLOW_CONTAINER = defaultTreeAdapter.createElement('div', htmlSpec.NS.HTML, []);
+
+/** Parses `html` as the children of a `<div>`: the tree a browser builds for `div.innerHTML = html`. */
+export function parseInFlowContainer(html: string): Fragment {
+  return parseFragment(FLOW_CONTAINER, html, {});
+}
 
 /** The verified, canonical output. */
 export type Verified =
@@ -57,7 +66,7 @@ export function findViolation(root: ParentNode, policy: Policy): string | undefi
 }
 
 function reparseStable(html: string, policy: Policy): string | undefined {
-  const again = parseFragment(html);
+  const again = parseInFlowContainer(html);
   const violation = findViolation(again, policy);
   if (violation !== undefined) return `re-parse: ${violation}`;
   return serializeChildren(again).html === html ? undefined : 're-parse changed the tree (mutation)';
@@ -65,7 +74,7 @@ function reparseStable(html: string, policy: Policy): string | undefined {
 
 /** Verifies sanitize-html's output and returns the canonical, possibly truncated, HTML. */
 export function verifyOutput(candidate: string, policy: Policy): Verified {
-  const tree = parseFragment(candidate);
+  const tree = parseInFlowContainer(candidate);
   const violation = findViolation(tree, policy);
   if (violation !== undefined) return { ok: false, reason: violation };
   const out: Serialized = serializeChildren(tree, policy.maxOutputChars, policy.truncationMarker);
@@ -79,7 +88,7 @@ export function verifyOutput(candidate: string, policy: Policy): Verified {
   }
   // A cut can leave, say, a <pre> whose leading newline the parser swallows: canonicalize the cut
   // output once more (it can only get shorter) and require that form to be stable.
-  const cut = parseFragment(out.html);
+  const cut = parseInFlowContainer(out.html);
   const cutViolation = findViolation(cut, policy);
   if (cutViolation !== undefined) return { ok: false, reason: `truncated output: ${cutViolation}` };
   const html = serializeChildren(cut).html;

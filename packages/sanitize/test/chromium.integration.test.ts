@@ -1,8 +1,9 @@
 import { launchChromium, type TestChromium } from '@rampart/testkit';
-import { type DefaultTreeAdapterTypes, parseFragment } from 'parse5';
+import type { DefaultTreeAdapterTypes } from 'parse5';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSanitizer, type Sanitizer } from '../src/index.ts';
+import { parseInFlowContainer } from '../src/verify.ts';
 import { BENIGN_CORPUS } from './fixtures/benign-corpus.ts';
 import { type BrowserFindings, ORIGIN, prepareContext, renderAll } from './fixtures/browser-harness.ts';
 import { XSS_CORPUS } from './fixtures/xss-corpus.ts';
@@ -125,6 +126,79 @@ describe('sanitized XSS corpus in real Chromium', () => {
   });
 });
 
+// Each vector hides or displaces the marker <b id="m"> (or paints over the text above it) with CSS
+// the email preset used to accept; after sanitizing, the marker must render where and as large as
+// it would unstyled, opaque, and nothing may paint a thick decoration.
+const HIDING_VECTORS: readonly string[] = [
+  '<p style="text-indent: -9999px"><b id="m">Account 1234 5678</b></p>',
+  '<p style="text-indent: -100%"><b id="m">Account 1234 5678</b></p>',
+  '<p><b id="m" style="letter-spacing: -0.6em">Account 1234 5678</b></p>',
+  '<p><b id="m" style="word-spacing: -9999px">Account 1234 5678</b></p>',
+  '<p><b id="m" style="margin-left: -9999px">Account 1234 5678</b></p>',
+  '<p><b id="m" style="font-size: 0">Account 1234 5678</b></p>',
+  '<p><b id="m" style="font-size: 0.1px">Account 1234 5678</b></p>',
+  '<p><b id="m" style="font-size: 1pt">Account 1234 5678</b></p>',
+  '<p><b id="m" style="font: 0/0 serif">Account 1234 5678</b></p>',
+  '<p><b id="m" style="color: transparent">Account 1234 5678</b></p>',
+  '<p><b id="m" style="color: rgba(0, 0, 0, 0)">Account 1234 5678</b></p>',
+  '<p><b id="m" style="color: #0000">Account 1234 5678</b></p>',
+  '<p><b id="m" style="color: hsl(0 0% 0% / 5%)">Account 1234 5678</b></p>',
+  '<p><b id="m" style="display: none">Account 1234 5678</b></p>',
+  '<p><b id="m">Account 1234 5678</b></p><p style="text-decoration: overline solid #fff 40px">Account 9999</p>',
+];
+
+async function hidingFindings(outputs: readonly string[]): Promise<string[]> {
+  return page.evaluate((list) => {
+    const found: string[] = [];
+    list.forEach((html, i) => {
+      const box = document.createElement('div');
+      box.style.cssText = 'width: 600px; background: #fff; color: #000; font-size: 16px';
+      document.body.append(box);
+      const reference = document.createElement('b');
+      reference.textContent = 'Account 1234 5678';
+      box.append(reference);
+      const ref = reference.getBoundingClientRect();
+      reference.remove();
+      box.innerHTML = html.replace(/user-content-m/g, 'm');
+      const m = box.querySelector('#m');
+      const where = `case ${i}`;
+      if (m === null) found.push(`${where}: marker missing`);
+      else {
+        const style = getComputedStyle(m);
+        const rect = m.getBoundingClientRect();
+        const outer = box.getBoundingClientRect();
+        const alpha = /rgba\([^)]*,\s*([0-9.]+)\)/.exec(style.color)?.[1];
+        if (style.display === 'none') found.push(`${where}: display none`);
+        if (Number.parseFloat(style.fontSize) < 6) found.push(`${where}: font-size ${style.fontSize}`);
+        if (alpha !== undefined && Number(alpha) < 0.25) found.push(`${where}: colour alpha ${alpha}`);
+        if (rect.width < ref.width / 2 || rect.height < ref.height / 2) found.push(`${where}: squeezed`);
+        if (rect.left < outer.left - 1 || rect.top < outer.top - 1) found.push(`${where}: moved outside its box`);
+      }
+      for (const el of box.querySelectorAll('*')) {
+        const thickness = getComputedStyle(el).textDecorationThickness;
+        if (thickness !== 'auto' && thickness !== 'from-font') found.push(`${where}: decoration ${thickness}`);
+      }
+      box.remove();
+    });
+    return found;
+  }, outputs);
+}
+
+describe('hidden and displaced text in real Chromium (email preset)', () => {
+  it('the check notices every unsanitized vector (so a clean run means something)', async () => {
+    const found = await hidingFindings(HIDING_VECTORS);
+    const caught = new Set(found.map((f) => f.split(':')[0]));
+    expect([...caught].sort()).toEqual(HIDING_VECTORS.map((_, i) => `case ${i}`).sort());
+  });
+
+  it('keeps every marker visible, legible and in place after sanitizing', async () => {
+    const email = sanitizers.email as Sanitizer;
+    const outputs = HIDING_VECTORS.map((input) => email.sanitize(input));
+    expect(outputs.filter((r) => r.failedClosed)).toEqual([]);
+    expect(await hidingFindings(outputs.map((r) => r.html))).toEqual([]);
+  });
+});
+
 function parse5Signature(html: string): string {
   const sig = (node: DefaultTreeAdapterTypes.ParentNode): string =>
     node.childNodes
@@ -136,5 +210,5 @@ function parse5Signature(html: string): string {
             : '#8',
       )
       .join('');
-  return sig(parseFragment(html));
+  return sig(parseInFlowContainer(html));
 }
