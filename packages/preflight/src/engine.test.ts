@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { apiKeyFallback, FORMS, jwtFallback, sessionFallback } from '../test/fixtures/fallback-forms.ts';
+import {
+  apiKeyFallback,
+  FORMS,
+  jwtFallback,
+  SIDE_CHANNEL_FORMS,
+  sessionFallback,
+} from '../test/fixtures/fallback-forms.ts';
 import { applyBaseline, createBaseline } from './baseline.ts';
 import { analyzeFile } from './engine.ts';
 import type { Finding } from './finding.ts';
@@ -39,6 +45,45 @@ describe('redaction', () => {
         }
       }),
       { numRuns: 25 },
+    );
+  });
+
+  it('never prints a value from a comment or a dollar-quoted string on a flagged line, in any format', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[A-Za-z0-9]{10,24}$/), (body) => {
+        const secret = `Qz7${body}`;
+        for (const [file, form] of SIDE_CHANNEL_FORMS) {
+          const { findings } = analyzeFile(file, `${form(secret)}\n`, { now: NOW });
+          expect(findings.length, `${file}: ${form('…')}`).toBeGreaterThan(0);
+          for (const output of [
+            formatPretty(result(findings)),
+            formatJson(result(findings)),
+            formatSarif(result(findings)),
+          ]) {
+            expect(output, `${file}: ${form('…')}`).not.toContain(secret.slice(0, 8));
+          }
+        }
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('keeps the code of a flagged line readable: only strings and comments go', () => {
+    const snippet = (file: string, line: string): string | undefined =>
+      analyzeFile(file, `${line}\n`, { now: NOW }).findings[0]?.snippet;
+    // `//` inside a string is no comment.
+    expect(snippet('a.ts', "export const s = process.env.JWT_SECRET || 'http://x//y'; const t = 1;")).toBe(
+      "export const s = process.env.JWT_SECRET || '«redacted»'; const t = 1;",
+    );
+    expect(snippet('a.ts', "export const s = process.env.JWT_SECRET || 'dev'; // note")).toBe(
+      "export const s = process.env.JWT_SECRET || '«redacted»'; «redacted»",
+    );
+    // A `#` inside a value is no comment, and `$1` is a bind parameter, not a dollar quote.
+    expect(snippet('seed.sql', "INSERT INTO users (email, password) VALUES ('a#b', 'x');")).toMatch(
+      /^INSERT INTO users \(email, password\) VALUES \('«redacted»', '?«redacted»'?\);$/,
+    );
+    expect(snippet('seed.sql', "INSERT INTO users (id, email, password) VALUES ($1, 'a', 'x');")).toContain(
+      'VALUES ($1, ',
     );
   });
 });

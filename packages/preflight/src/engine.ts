@@ -2,7 +2,7 @@
 // is linting; both get the same findings, suppressions and fingerprints.
 import { createHash } from 'node:crypto';
 import type { Finding, RawFinding, RuleId } from './finding.ts';
-import { JS_EXTENSIONS, type ParsedModule } from './js-ast.ts';
+import { JS_EXTENSIONS, MAX_NESTING, type ParsedModule, TOO_DEEP } from './js-ast.ts';
 import { FileContext, type ProjectLookup } from './rule.ts';
 import { deprecatedWithoutRemoval } from './rules/deprecated-without-removal.ts';
 import { FILE_RULES, RULE_IDS } from './rules/index.ts';
@@ -152,7 +152,9 @@ export function analyzeFile(file: string, text: string, options: AnalyzeOptions 
     raw.push({
       ruleId: 'parse-error',
       severity: 'error',
-      message: `The file could not be parsed (${context.module.errors.length} syntax error(s)); JS rules cover only what was recovered. Fix the syntax or exclude the file.`,
+      message: context.module.errors.includes(TOO_DEEP)
+        ? `The file was not parsed: its expressions nest deeper than ${MAX_NESTING} levels (brackets, ternaries, arrow functions, assignments), which would crash the parser. No JS rule covered it. Exclude it if it is generated, or split the expression.`
+        : `The file could not be parsed (${context.module.errors.length} syntax error(s)); JS rules cover only what was recovered. Fix the syntax or exclude the file.`,
       start: 0,
       end: 0,
       key: 'parse',

@@ -9,7 +9,8 @@ export type RuleId =
   | 'deprecated-without-removal'
   | 'audit-coverage'
   | 'invalid-suppression'
-  | 'parse-error';
+  | 'parse-error'
+  | 'not-scanned';
 
 /**
  * `critical` is reserved for a public demo value used as a secret fallback: the service runs, and

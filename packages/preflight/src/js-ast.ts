@@ -41,9 +41,106 @@ export function isNode(value: unknown): value is AstNode {
   return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
 }
 
+/**
+ * How deep the parser may have to recurse. oxc-parser crashes the process (a native stack
+ * overflow, no exception) at about 5,000 levels of nested brackets, ternaries, arrow functions,
+ * assignments or `**` in a worker thread; no hand-written code comes near this limit.
+ */
+export const MAX_NESTING = 1000;
+
+/** The message of the parse error a file nested deeper than {@link MAX_NESTING} gets (it is not parsed). */
+export const TOO_DEEP = `nesting deeper than ${MAX_NESTING} levels`;
+
+const OPERATOR_END = /[=?:&|+\-*/%<>!~^,([{]/;
+
+/**
+ * A cheap upper estimate of the parser's recursion depth, in one pass over the text: open
+ * brackets, plus in each bracket the right-nesting operators (`? :`, `=>`, `=`, `**`) since its
+ * last `,` or `;` (or line break after a complete operand), plus runs of prefix `!`/`~`/`-`/`+`.
+ * Strings, template literals and comments are skipped; regular expressions are not recognised,
+ * which can only over-count.
+ */
+export function nestingDepth(text: string): number {
+  const counters: number[] = [0];
+  let total = 0;
+  let max = 0;
+  let unary = 0;
+  let last = '';
+  const bump = (): void => {
+    counters[counters.length - 1]!++;
+    total++;
+    if (total + counters.length > max) max = total + counters.length;
+  };
+  const reset = (): void => {
+    total -= counters[counters.length - 1]!;
+    counters[counters.length - 1] = 0;
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    const next = text[i + 1];
+    if (c === '\n') {
+      if (last !== '' && !OPERATOR_END.test(last)) reset();
+      continue;
+    }
+    if (c === ' ' || c === '\t' || c === '\r') continue;
+    if (c === '/' && next === '/') {
+      const end = text.indexOf('\n', i);
+      i = (end === -1 ? text.length : end) - 1;
+      continue;
+    }
+    if (c === '/' && next === '*') {
+      const end = text.indexOf('*/', i + 2);
+      i = end === -1 ? text.length : end + 1;
+      continue;
+    }
+    if (c === "'" || c === '"' || c === '`') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== c && (c === '`' || text[j] !== '\n')) j += text[j] === '\\' ? 2 : 1;
+      i = j;
+      last = 'a';
+      unary = 0;
+      continue;
+    }
+    if (c === '!' || c === '~' || ((c === '-' || c === '+') && next !== c && OPERATOR_END.test(last || '('))) {
+      if (c !== '!' || next !== '=') {
+        unary++;
+        if (unary + total + counters.length > max) max = unary + total + counters.length;
+        last = c;
+        continue;
+      }
+    }
+    unary = 0;
+    if (c === '(' || c === '[' || c === '{') {
+      counters.push(0);
+      if (total + counters.length > max) max = total + counters.length;
+    } else if (c === ')' || c === ']' || c === '}') {
+      if (counters.length > 1) total -= counters.pop()!;
+    } else if (c === ',' || c === ';') {
+      reset();
+    } else if (c === '?' && next !== '.' && next !== '?' && next !== ':' && last !== '?') {
+      bump();
+    } else if (c === '=' && next === '>') {
+      bump();
+      i++;
+    } else if (c === '*' && next === '*') {
+      bump();
+      i++;
+    } else if (c === '=' && next !== '=' && !'=!<>'.includes(last)) {
+      bump();
+    }
+    last = c;
+  }
+  return max;
+}
+
 /** Parses a JS/TS file; syntax errors are returned, not thrown, with whatever AST could be recovered. */
 export function parseModule(file: string, text: string): ParsedModule {
   const lang = langFor(file);
+  // Refused before the parser sees it: a native stack overflow would end the whole scan.
+  if (nestingDepth(text) > MAX_NESTING) {
+    const program: AstNode = { type: 'Program', start: 0, end: text.length, body: [], sourceType: 'module' };
+    return indexProgram(program, [], [TOO_DEEP], visitorKeys);
+  }
   // Declaration files are modules; other files may be ESM or CommonJS (top-level `return`), so a
   // file that fails as "unambiguous" is tried again as CommonJS.
   let result = parseSync(file, text, {
@@ -198,20 +295,22 @@ export function propertyKeyName(node: AstNode): string | undefined {
   return staticName(child(node, 'key'), node.computed === true);
 }
 
-/** `a.b.c` as `['a', 'b', 'c']` when every part is static; `this` is `'this'`. */
+/** `a.b.c` as `['a', 'b', 'c']` when every part is static; `this` is `'this'`. Iterative: chains of any length. */
 export function memberPath(node: AstNode | undefined): string[] | undefined {
-  const n = unwrap(node);
-  if (!n) return undefined;
-  if (n.type === 'Identifier') return [n.name as string];
-  if (n.type === 'ThisExpression') return ['this'];
-  if (n.type === 'MetaProperty') return ['import', 'meta'];
-  if (n.type === 'MemberExpression') {
-    const base = memberPath(child(n, 'object'));
+  const parts: string[] = [];
+  let n = unwrap(node);
+  while (n?.type === 'MemberExpression') {
     const name = memberPropertyName(n);
-    if (!base || name === undefined) return undefined;
-    return [...base, name];
+    if (name === undefined) return undefined;
+    parts.push(name);
+    n = unwrap(child(n, 'object'));
   }
-  return undefined;
+  if (!n) return undefined;
+  if (n.type === 'Identifier') parts.push(n.name as string);
+  else if (n.type === 'ThisExpression') parts.push('this');
+  else if (n.type === 'MetaProperty') parts.push('meta', 'import');
+  else return undefined;
+  return parts.reverse();
 }
 
 /** Whether an expression is the environment object itself (`process.env`, `import.meta.env`, `Bun.env`). */
@@ -329,6 +428,66 @@ export function isShadowed(node: AstNode, name: string, parentOf: ReadonlyMap<As
     current = parentOf.get(current);
   }
   return false;
+}
+
+/** The nearest declaration of a name seen from a node: how it was declared and its initializer. */
+export interface NearestDeclaration {
+  /** `param` for parameters, catch and loop bindings; `other` for functions, classes and destructuring. */
+  readonly kind: 'const' | 'let' | 'var' | 'param' | 'other';
+  /** The initializer of a plain `const|let|var name = init`. */
+  readonly init: AstNode | undefined;
+}
+
+/**
+ * The declaration `name` refers to at `node`, searching enclosing blocks, function parameters,
+ * catch clauses, loop heads and the module body, or `undefined` for a global.
+ */
+export function nearestDeclaration(
+  node: AstNode,
+  name: string,
+  parentOf: ReadonlyMap<AstNode, AstNode>,
+): NearestDeclaration | undefined {
+  let current = parentOf.get(node);
+  while (current) {
+    const declared = new Set<string>();
+    if (current.type === 'Program' || current.type === 'BlockStatement' || current.type === 'StaticBlock') {
+      for (let statement of children(current, 'body')) {
+        if (statement.type === 'ExportNamedDeclaration') statement = child(statement, 'declaration') ?? statement;
+        if (statement.type === 'VariableDeclaration') {
+          for (const declarator of children(statement, 'declarations')) {
+            const id = child(declarator, 'id');
+            if (id?.type === 'Identifier' && id.name === name) {
+              return { kind: statement.kind as 'const' | 'let' | 'var', init: child(declarator, 'init') };
+            }
+            patternNames(id, declared);
+          }
+        } else if (statement.type === 'FunctionDeclaration' || statement.type === 'ClassDeclaration') {
+          patternNames(child(statement, 'id'), declared);
+        }
+      }
+      if (declared.has(name)) return { kind: 'other', init: undefined };
+    } else if (
+      current.type === 'FunctionDeclaration' ||
+      current.type === 'FunctionExpression' ||
+      current.type === 'ArrowFunctionExpression'
+    ) {
+      for (const param of children(current, 'params')) patternNames(param, declared);
+    } else if (current.type === 'CatchClause') {
+      patternNames(child(current, 'param'), declared);
+    } else if (
+      current.type === 'ForStatement' ||
+      current.type === 'ForInStatement' ||
+      current.type === 'ForOfStatement'
+    ) {
+      const init = child(current, current.type === 'ForStatement' ? 'init' : 'left');
+      if (init?.type === 'VariableDeclaration') {
+        for (const declarator of children(init, 'declarations')) patternNames(child(declarator, 'id'), declared);
+      }
+    }
+    if (declared.has(name)) return { kind: 'param', init: undefined };
+    current = parentOf.get(current);
+  }
+  return undefined;
 }
 
 /** A module-scope binding of a plain name: `[export] const|let|var name = init` or `[export] function name`. */

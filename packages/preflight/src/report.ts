@@ -105,6 +105,16 @@ export function formatJson(result: ScanResult): string {
 const SARIF_LEVEL: Record<Severity, 'error' | 'warning'> = { critical: 'error', error: 'error', warning: 'warning' };
 const SECURITY_SEVERITY: Record<Severity, string> = { critical: '9.5', error: '7.5', warning: '4.0' };
 
+/** Files the scan did not cover, with why: over the size limit, or a failed analysis. */
+function notScannedFiles(result: ScanResult): Array<readonly [string, string]> {
+  const out = new Map<string, string>();
+  for (const f of result.findings) if (f.ruleId === 'not-scanned') out.set(f.file, f.message);
+  for (const file of result.skipped) {
+    if (!out.has(file)) out.set(file, 'Not scanned: the file is larger than maxFileBytes, so no rule covered it.');
+  }
+  return [...out];
+}
+
 /**
  * SARIF 2.1.0 log: one run, rule metadata in `tool.driver.rules`, redacted snippets, and the stable
  * fingerprint in `partialFingerprints` so code-scanning UIs track findings across commits.
@@ -160,6 +170,18 @@ export function formatSarif(result: ScanResult): string {
           partialFingerprints: { 'rampartPreflight/v1': f.fingerprint },
           properties: { severity: f.severity, 'security-severity': SECURITY_SEVERITY[f.severity] },
         })),
+        invocations: [
+          {
+            executionSuccessful: true,
+            // Files without coverage, so a code-scanning UI shows them next to the results.
+            toolExecutionNotifications: notScannedFiles(result).map(([file, text]) => ({
+              level: 'error',
+              message: { text },
+              locations: [{ physicalLocation: { artifactLocation: { uri: encodeURI(file), uriBaseId: 'SRCROOT' } } }],
+              descriptor: { id: 'not-scanned' },
+            })),
+          },
+        ],
         properties: { audit: result.audit },
       },
     ],

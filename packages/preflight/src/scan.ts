@@ -44,7 +44,10 @@ export interface ScanOptions {
   readonly audit?: { readonly registry: string; readonly fetch?: typeof fetch; readonly timeoutMs?: number };
   /** Clock for expiry dates. */
   readonly now?: Date;
-  /** Files larger than this are skipped (minified bundles); default 1 MiB. */
+  /**
+   * Files larger than this are not scanned (default 1 MiB); each one a rule applies to is a
+   * `not-scanned` finding, so the scan fails until the file is excluded.
+   */
   readonly maxFileBytes?: number;
 }
 
@@ -58,7 +61,7 @@ export interface ScanResult {
   readonly baselined: number;
   /** Baseline entries that no longer match anything (fixed, or moved beyond recognition). */
   readonly staleBaseline: number;
-  /** Files a rule applies to that were not scanned because they exceed `maxFileBytes`: no coverage. */
+  /** Files a rule applies to that were not scanned because they exceed `maxFileBytes` (each also a `not-scanned` finding). */
   readonly skipped: readonly string[];
   readonly audit: AuditResult;
 }
@@ -157,19 +160,41 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
   for (const file of files) {
     if (!FILE_RULES.some((r) => (!wanted || wanted.has(r.id)) && r.appliesTo(file))) continue;
     if (tooLarge(file)) {
+      // No coverage must not read as a pass: the file fails the scan until it is excluded.
       skipped.push(file);
+      findings.push(
+        notScanned(
+          file,
+          'size',
+          `Not scanned: the file is larger than ${maxBytes} bytes (maxFileBytes), so no rule covered it. Exclude it (--exclude) if it is generated or vendored, or raise maxFileBytes.`,
+        ),
+      );
       continue;
     }
     scanned++;
-    const version = lookup.packageManifest(file)?.version;
-    const result = analyzeFile(file, read(file), {
-      now,
-      ...(options.rules ? { rules: options.rules } : {}),
-      ...(typeof version === 'string' ? { packageVersion: version } : {}),
-      project: lookup,
-    });
-    findings.push(...result.findings);
-    suppressed += result.suppressed;
+    try {
+      const version = lookup.packageManifest(file)?.version;
+      const result = analyzeFile(file, read(file), {
+        now,
+        ...(options.rules ? { rules: options.rules } : {}),
+        ...(typeof version === 'string' ? { packageVersion: version } : {}),
+        project: lookup,
+      });
+      findings.push(...result.findings);
+      suppressed += result.suppressed;
+    } catch (error) {
+      // One file the rules cannot handle (a stack overflow on generated code, say) must not end
+      // the scan of every other file, nor pass silently. The error's text is not printed: it may
+      // quote the file.
+      const kind = error instanceof Error ? error.name : 'error';
+      findings.push(
+        notScanned(
+          file,
+          'failed',
+          `Not scanned: analysing the file failed (${kind}), so its findings are unknown. Exclude it if it is generated, or report the failure.`,
+        ),
+      );
+    }
   }
 
   const project: ProjectContext = { files, read };
@@ -236,6 +261,19 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     staleBaseline: stale,
     skipped,
     audit,
+  };
+}
+
+function notScanned(file: string, key: string, message: string): Finding {
+  return {
+    ruleId: 'not-scanned',
+    severity: 'error',
+    message,
+    file,
+    start: { line: 1, column: 1 },
+    end: { line: 1, column: 1 },
+    snippet: '',
+    fingerprint: fingerprint('not-scanned', file, key, 0),
   };
 }
 

@@ -34,6 +34,42 @@ describe('isSecretName', () => {
     }
   });
 
+  it('finds a secret word closing a one-word SCREAMING name, not one inside other words', () => {
+    for (const name of ['PGPASSWORD', 'JWTSECRET', 'SECRETKEY', 'APIKEY', 'GITHUBTOKEN', 'MYSQL_ROOTPASSWORD']) {
+      expect(isSecretName(name, 'env'), name).toBe(true);
+    }
+    for (const name of [
+      'BYPASS',
+      'OLDPWD',
+      'BASALT',
+      'PASSWORDLESS',
+      'TOKENIZER',
+      'MONKEY',
+      'PGPASSFILE',
+      'Tokenizer',
+    ]) {
+      expect(isSecretName(name, 'env'), name).toBe(false);
+    }
+  });
+
+  it('does not treat switches, sizes, algorithms and pointers to a secret as the secret', () => {
+    for (const name of [
+      'ENABLE_TOKEN_AUTH',
+      'TOKEN_BYTES',
+      'HMAC_ALGO',
+      'JWT_SECRET_ENCODING',
+      'SECRETS_MANAGER_REGION',
+      'DB_SECRET_ARN',
+      'DB_PASSWORD_SSM_PARAM',
+      'TOKEN_REFRESH_INTERVAL_MS',
+    ]) {
+      expect(isSecretName(name, 'env'), name).toBe(false);
+    }
+    for (const name of ['REFRESH_TOKEN', 'REFRESH_TOKEN_SECRET', 'DB_PASSWORD', 'SECRETS']) {
+      expect(isSecretName(name, 'env'), name).toBe(true);
+    }
+  });
+
   it('splits names into the same words whatever the separator', () => {
     fc.assert(
       fc.property(fc.array(fc.stringMatching(/^[a-z][a-z0-9]{0,6}$/), { minLength: 1, maxLength: 4 }), (words) => {

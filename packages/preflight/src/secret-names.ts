@@ -107,7 +107,39 @@ const NEGATING_WORDS = new Set([
   'env',
   'var',
   'source',
+  // Settings about a secret, not the secret (`TOKEN_BYTES`, `HMAC_ALGO`, `DB_SECRET_ARN`, …).
+  'enable',
+  'disable',
+  'disabled',
+  'bytes',
+  'bits',
+  'algo',
+  'encoding',
+  'region',
+  'arn',
+  'ssm',
+  'param',
+  'params',
+  'parameter',
+  'interval',
+  'ms',
+  'timeout',
 ]);
+
+// Secret words found inside one SCREAMING word (`PGPASSWORD`, `JWTSECRET`), at its end only: a
+// prefix is the service (`PG`, `JWT`), and anything after the secret word (`PASSWORDLESS`,
+// `TOKENIZER`) makes it something else. Short words (`pass`, `pwd`, `salt`) are left out:
+// `BYPASS`, `OLDPWD`, `BASALT`.
+const COMPOUND_SUFFIXES = [
+  'password',
+  'passwd',
+  'passphrase',
+  'secret',
+  'token',
+  'credentials',
+  'apikey',
+  'privatekey',
+];
 
 const HASH_WORDS = new Set(['hash', 'hashed', 'digest', 'bcrypt', 'argon2', 'scrypt', 'encrypted', 'ciphertext']);
 
@@ -139,6 +171,7 @@ export function isSecretName(name: string, context: NameContext): boolean {
   const words = nameWords(name);
   if (words.length === 0) return false;
   if (words.some((w) => NEGATING_WORDS.has(w) || HASH_WORDS.has(w))) return false;
+  const screaming = !/[a-z]/.test(name);
   for (let i = 0; i < words.length; i++) {
     const word = words[i]!;
     if (SECRET_WORDS.has(word)) {
@@ -151,8 +184,21 @@ export function isSecretName(name: string, context: NameContext): boolean {
       if (previous !== undefined && KEY_QUALIFIERS.has(previous)) return true;
       if (context === 'env' && i === words.length - 1 && words.length > 1) return true;
     }
+    if (screaming && compoundSecret(word)) return true;
   }
   // `DATABASE_URL`-style connection strings are handled by value (credentials in the URL), not name.
+  return false;
+}
+
+/** `PGPASSWORD`, `JWTSECRET`, `SECRETKEY`: a secret word (or a qualified `key`) closing a longer word. */
+function compoundSecret(word: string): boolean {
+  for (const suffix of COMPOUND_SUFFIXES) {
+    if (word.length > suffix.length && word.endsWith(suffix)) return true;
+  }
+  if (word.endsWith('key') && word.length > 3) {
+    const head = word.slice(0, -3);
+    for (const qualifier of KEY_QUALIFIERS) if (head.endsWith(qualifier)) return true;
+  }
   return false;
 }
 

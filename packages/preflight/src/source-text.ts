@@ -66,11 +66,15 @@ export class SourceText {
       const to = start + match.index + match[0].length - (match[0].length > 1 ? 1 : 0);
       if (to > from) hide(from, to);
     }
+    // Comments may hold anything ("// prod key: …"), so every comment on the line goes.
+    for (const [from, to] of commentRanges(raw, options.unquotedValues === true)) hide(start + from, start + to);
+    // Postgres dollar quotes: `$$value$$`, `$tag$value$tag$`.
+    if (options.unquotedValues) {
+      for (const [from, to] of dollarQuoteRanges(raw)) hide(start + from, start + to);
+    }
     // Unquoted assignments and shell defaults: `KEY=value`, `${KEY:-value}`.
-    for (const match of raw.matchAll(/\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=?+:]([^}]*)\}/g)) {
-      const inner = match[1] ?? '';
-      const from = start + match.index + match[0].length - 1 - inner.length;
-      if (inner.length > 0) hide(from, from + inner.length);
+    for (const expansion of braceExpansions(raw, /\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=?+:]/g)) {
+      hide(start + expansion.valueStart, start + expansion.valueEnd);
     }
     // Config and shell files carry values unquoted: `ENV A=value`, `password: value`.
     if (options.unquotedValues) {
@@ -80,5 +84,96 @@ export class SourceText {
       }
     }
     return chars.join('').replace(/\0+/g, REDACTED).trim().slice(0, 240);
+  }
+}
+
+const isSpace = (c: string | undefined): boolean => c === undefined || c === ' ' || c === '\t';
+
+/**
+ * Offsets (within `line`) of the comments on one line, quoted strings skipped: `//` and `/* *\/`
+ * (also a block comment closed on this line but opened on an earlier one), and in config, shell
+ * and SQL files (`text`) also `#` and `--`. Over-redaction is fine: a `#` or `--` that is not a
+ * comment only hides more of the line.
+ */
+export function commentRanges(line: string, text: boolean): Array<readonly [number, number]> {
+  const out: Array<readonly [number, number]> = [];
+  let quote: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    const next = line[i + 1];
+    if (quote !== undefined) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = undefined;
+      continue;
+    }
+    if (c === "'" || c === '"' || c === '`') {
+      quote = c;
+    } else if (c === '*' && next === '/') {
+      // The end of a block comment that started on an earlier line.
+      out.push([0, i + 2]);
+      i++;
+    } else if (c === '/' && next === '*' && (!text || !/[\w./-]/.test(line[i - 1] ?? ''))) {
+      const close = line.indexOf('*/', i + 2);
+      const end = close === -1 ? line.length : close + 2;
+      out.push([i, end]);
+      i = end - 1;
+    } else if (
+      (c === '/' && next === '/' && (!text || isSpace(line[i - 1]))) ||
+      (text && c === '#' && isSpace(line[i - 1])) ||
+      (text && c === '-' && next === '-')
+    ) {
+      out.push([i, line.length]);
+      break;
+    }
+  }
+  return out;
+}
+
+/**
+ * Offsets (within `line`) of Postgres dollar-quoted strings (`$$…$$`, `$tag$…$tag$`). A tag that
+ * appears an odd number of times opens or closes a string on another line: the whole line goes.
+ */
+export function dollarQuoteRanges(line: string): Array<readonly [number, number]> {
+  const byTag = new Map<string, number[]>();
+  for (const match of line.matchAll(/\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$/g)) {
+    const list = byTag.get(match[0]) ?? [];
+    list.push(match.index);
+    byTag.set(match[0], list);
+  }
+  const out: Array<readonly [number, number]> = [];
+  for (const [tag, offsets] of byTag) {
+    if (offsets.length % 2 === 1) return [[0, line.length]];
+    for (let i = 0; i < offsets.length; i += 2) out.push([offsets[i]! + tag.length, offsets[i + 1]!]);
+  }
+  return out;
+}
+
+/** A `${NAME<op>value}` expansion: the head the caller's pattern matched, and where the value is. */
+export interface BraceExpansion {
+  readonly head: RegExpExecArray;
+  /** Offset of the first character after the head, and of the closing `}`. */
+  readonly valueStart: number;
+  readonly valueEnd: number;
+}
+
+/**
+ * Every `${…}` expansion whose head (`${NAME:-`) matches `head` (a global pattern) and whose `}`
+ * is on the same line (a nested `${B:-x}` is one too). Linear in the text: the next `}`
+ * and newline are searched once for all heads, not once per head (`${A:-` repeated without a `}`
+ * would otherwise cost quadratic time).
+ */
+export function* braceExpansions(text: string, head: RegExp): Generator<BraceExpansion> {
+  let close = -1;
+  let newline = -1;
+  for (const match of text.matchAll(head)) {
+    const valueStart = match.index + match[0].length;
+    if (close < valueStart) close = text.indexOf('}', valueStart);
+    if (close === -1) return;
+    if (newline < valueStart) {
+      newline = text.indexOf('\n', valueStart);
+      if (newline === -1) newline = text.length;
+    }
+    if (close > newline) continue;
+    yield { head: match as RegExpExecArray, valueStart, valueEnd: close };
   }
 }

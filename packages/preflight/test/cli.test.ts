@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli.ts';
 import { PreflightError } from '../src/errors.ts';
 import { scan } from '../src/scan.ts';
@@ -142,11 +142,58 @@ describe('rampart-preflight scan', () => {
 });
 
 describe('scan', () => {
-  it('lists files it skipped for size as not covered', async () => {
+  it('lists files it skipped for size as not covered, and fails the scan until they are excluded', async () => {
     const result = await scan({ root, maxFileBytes: 40 });
     expect(result.skipped).toContain('src/config.ts');
-    const { formatPretty } = await import('../src/report.ts');
+    expect(result.findings.filter((f) => f.ruleId === 'not-scanned').map((f) => f.file)).toContain('src/config.ts');
+    const { formatPretty, formatSarif } = await import('../src/report.ts');
     expect(formatPretty(result)).toContain('not scanned (over the size limit, no coverage): ');
+    const sarif = JSON.parse(formatSarif(result)) as {
+      runs: Array<{
+        invocations: Array<{
+          toolExecutionNotifications: Array<{
+            locations: Array<{ physicalLocation: { artifactLocation: { uri: string } } }>;
+          }>;
+        }>;
+      }>;
+    };
+    const notified = sarif.runs[0]!.invocations[0]!.toolExecutionNotifications.map(
+      (n) => n.locations[0]!.physicalLocation.artifactLocation.uri,
+    );
+    expect(notified).toContain('src/config.ts');
+    const ajv = new Ajv({ allErrors: true, strict: false, unicodeRegExp: false });
+    addFormats(ajv);
+    const validate = ajv.compile(SCHEMA);
+    expect(validate(sarif), JSON.stringify(validate.errors)).toBe(true);
+
+    // A small clean file passes; the same file over the limit fails; excluded, it passes again.
+    const clean = mkdtempSync(join(tmpdir(), 'preflight-size-'));
+    try {
+      writeFileSync(join(clean, 'big.ts'), `export const port = process.env.PORT || '3000';\n${'// x\n'.repeat(20)}`);
+      expect((await scan({ root: clean })).findings).toEqual([]);
+      const large = await scan({ root: clean, maxFileBytes: 40 });
+      expect(large.findings.map((f) => f.ruleId)).toEqual(['not-scanned']);
+      expect((await scan({ root: clean, maxFileBytes: 40, exclude: ['big.ts'] })).findings).toEqual([]);
+    } finally {
+      rmSync(clean, { recursive: true, force: true });
+    }
+  });
+
+  it('reports a file whose analysis throws as not scanned and goes on with the others', async () => {
+    const { envFallbackLiteral } = await import('../src/rules/env-fallback-literal.ts');
+    const original = envFallbackLiteral.check;
+    vi.spyOn(envFallbackLiteral, 'check').mockImplementation((context) => {
+      if (context.file === 'src/config.ts') throw new RangeError(`Maximum call stack size exceeded ${SECRET}`);
+      return original(context);
+    });
+    write('src/other.ts', envFallback('k', 'API_KEY', 'another-dev-key'));
+    const result = await scan({ root, rules: ['env-fallback-literal'] });
+    expect(result.findings.map((f) => `${f.ruleId} ${f.file}`).sort()).toEqual([
+      'env-fallback-literal src/other.ts',
+      'not-scanned src/config.ts',
+    ]);
+    expect(JSON.stringify(result)).not.toContain(SECRET);
+    expect(result.findings.find((f) => f.ruleId === 'not-scanned')?.message).toContain('RangeError');
   });
 
   it("reads the package version for deprecations from the nearest package.json, whatever that file's size", async () => {

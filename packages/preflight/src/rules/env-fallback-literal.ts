@@ -8,6 +8,7 @@ import {
   memberPath,
   memberPropertyName,
   moduleBindings,
+  nearestDeclaration,
   propertyKeyName,
   stringRanges,
   stringValue,
@@ -16,6 +17,7 @@ import {
 import type { FileContext, FileRule } from '../rule.ts';
 import { isSecretName } from '../secret-names.ts';
 import { demoValueLabel, hasUrlCredentials } from '../secret-values.ts';
+import { braceExpansions } from '../source-text.ts';
 import { EnvGetters } from './env-getters.ts';
 
 const ID = 'env-fallback-literal';
@@ -54,40 +56,141 @@ function constLiterals(program: AstNode): Map<string, string> {
   return out;
 }
 
-/** The env variable an expression reads, directly or through a getter. */
-function readName(node: AstNode | undefined, getters: EnvGetters): string | undefined {
-  const direct = envReadName(node);
-  if (direct !== undefined || !getters.any) return direct;
-  const n = unwrap(node);
-  if (n?.type !== 'CallExpression') return undefined;
-  const name = stringValue(children(n, 'arguments')[0]);
-  return name !== undefined && getters.kindOf(child(n, 'callee')) !== undefined ? name : undefined;
+// String methods that keep the value: `process.env.X?.trim() || '…'` still falls back to the literal.
+const VALUE_METHODS = new Set(['trim', 'trimStart', 'trimEnd', 'trimLeft', 'trimRight', 'toString', 'valueOf']);
+
+/**
+ * Reads env variable names out of expressions: directly (`process.env.X`), through a getter
+ * (`read('X')`), through value-keeping method calls (`process.env.X?.trim()`), and through a `const`
+ * bound to one of those (`const k = process.env.X; … k || '…'`), the binding found by scope.
+ */
+class EnvReader {
+  readonly #getters: EnvGetters;
+  readonly #parentOf: ReadonlyMap<AstNode, AstNode>;
+
+  constructor(getters: EnvGetters, parentOf: ReadonlyMap<AstNode, AstNode>) {
+    this.#getters = getters;
+    this.#parentOf = parentOf;
+  }
+
+  /** The env variable an expression reads, or `undefined`. */
+  name(node: AstNode | undefined, depth = 0): string | undefined {
+    const direct = envReadName(node);
+    if (direct !== undefined) return direct;
+    const n = unwrap(node);
+    if (!n || depth > 8) return undefined;
+    if (n.type === 'CallExpression') {
+      const callee = unwrap(child(n, 'callee'));
+      if (callee?.type === 'MemberExpression' && VALUE_METHODS.has(memberPropertyName(callee) ?? '')) {
+        return this.name(child(callee, 'object'), depth + 1);
+      }
+      if (!this.#getters.any) return undefined;
+      const name = stringValue(children(n, 'arguments')[0]);
+      return name !== undefined && this.#getters.kindOf(child(n, 'callee')) !== undefined ? name : undefined;
+    }
+    if (n.type === 'Identifier') {
+      const declaration = nearestDeclaration(n, n.name as string, this.#parentOf);
+      return declaration?.kind === 'const' ? this.name(declaration.init, depth + 1) : undefined;
+    }
+    return undefined;
+  }
+
+  /** The env variable an assignment target holds: `process.env.X`, or a variable initialised from one. */
+  target(node: AstNode | undefined): string | undefined {
+    const direct = envReadName(node);
+    if (direct !== undefined) return direct;
+    const n = unwrap(node);
+    if (n?.type !== 'Identifier') return undefined;
+    const declaration = nearestDeclaration(n, n.name as string, this.#parentOf);
+    return declaration && declaration.kind !== 'param' && declaration.kind !== 'other'
+      ? this.name(declaration.init, 1)
+      : undefined;
+  }
+
+  /** Names read from the env on one side of `||`/`??`, through nested chains (iteratively: any length). */
+  names(node: AstNode | undefined): string[] {
+    const out: string[] = [];
+    const stack: Array<AstNode | undefined> = [node];
+    while (stack.length > 0) {
+      const n = unwrap(stack.pop());
+      if (!n) continue;
+      const name = this.name(n);
+      if (name !== undefined) out.push(name);
+      else if (n.type === 'LogicalExpression') stack.push(child(n, 'right'), child(n, 'left'));
+    }
+    return out;
+  }
 }
 
 function fallbackLiteral(node: AstNode | undefined, constants: ReadonlyMap<string, string>): string | undefined {
-  const n = unwrap(node);
+  let n = unwrap(node);
+  // `a || b || 'lit'`: the last literal of a chain is the fallback.
+  while (n?.type === 'LogicalExpression') n = unwrap(child(n, 'right'));
   if (!n) return undefined;
   const direct = stringValue(n);
   if (direct !== undefined) return direct;
   if (n.type === 'Identifier') return constants.get(n.name as string);
-  // `a || b || 'lit'`: the last literal of a chain is the fallback.
-  if (n.type === 'LogicalExpression') return fallbackLiteral(child(n, 'right'), constants);
   return undefined;
 }
 
-/** Names read from the env on one side of `||`/`??`, through nested chains. */
-function envNames(node: AstNode | undefined, getters: EnvGetters): string[] {
-  const n = unwrap(node);
-  if (!n) return [];
-  const name = readName(n, getters);
-  if (name !== undefined) return [name];
-  if (n.type === 'LogicalExpression')
-    return [...envNames(child(n, 'left'), getters), ...envNames(child(n, 'right'), getters)];
-  return [];
-}
+// A fallback of `'true'`/`'false'` is a switch, not a secret (`ENABLE_TOKEN_AUTH || 'false'`).
+const BOOLEAN_LITERAL = /^(true|false)$/i;
 
 function secretOrCredentialUrl(name: string, value: string): boolean {
-  return isSecretName(name, 'env') || hasUrlCredentials(value);
+  if (hasUrlCredentials(value)) return true;
+  return isSecretName(name, 'env') && !BOOLEAN_LITERAL.test(value);
+}
+
+const COMPARISON = new Set(['===', '!==', '==', '!=', '<', '>', '<=', '>=']);
+
+/**
+ * Whether `(process.env.X ?? '').trim() === ''`: an empty fallback that only feeds a comparison or a
+ * `!` (a fail-closed presence check), through parentheses, `.trim()`-style calls and `.length`.
+ */
+function onlyCompared(node: AstNode, parentOf: ReadonlyMap<AstNode, AstNode>): boolean {
+  let current = node;
+  let parent = parentOf.get(current);
+  while (parent) {
+    if (
+      parent.type === 'ParenthesizedExpression' ||
+      parent.type === 'ChainExpression' ||
+      parent.type === 'TSNonNullExpression' ||
+      (parent.type === 'MemberExpression' && child(parent, 'object') === current) ||
+      (parent.type === 'CallExpression' &&
+        child(parent, 'callee') === current &&
+        VALUE_METHODS.has(memberPropertyName(current) ?? ''))
+    ) {
+      current = parent;
+      parent = parentOf.get(current);
+      continue;
+    }
+    break;
+  }
+  if (parent?.type === 'BinaryExpression') return COMPARISON.has(parent.operator as string);
+  return parent?.type === 'UnaryExpression' && parent.operator === '!';
+}
+
+/** `if (!s) s = '…'` (also `s == null`, `s === undefined`, `s === ''`): the assignment, else `undefined`. */
+function unsetAssignment(statement: AstNode): AstNode | undefined {
+  const test = unwrap(child(statement, 'test'));
+  let tested: AstNode | undefined;
+  if (test?.type === 'UnaryExpression' && test.operator === '!') tested = unwrap(child(test, 'argument'));
+  else if (test?.type === 'BinaryExpression' && (test.operator === '==' || test.operator === '===')) {
+    const [left, right] = [unwrap(child(test, 'left')), unwrap(child(test, 'right'))];
+    const empty = (n: AstNode | undefined): boolean =>
+      (n?.type === 'Literal' && n.value === null) ||
+      (n?.type === 'Identifier' && n.name === 'undefined') ||
+      stringValue(n) === '';
+    tested = empty(right) ? left : empty(left) ? right : undefined;
+  }
+  if (tested?.type !== 'Identifier') return undefined;
+  let body = child(statement, 'consequent');
+  if (body?.type === 'BlockStatement' && children(body, 'body').length === 1) body = children(body, 'body')[0];
+  const assignment = body?.type === 'ExpressionStatement' ? unwrap(child(body, 'expression')) : undefined;
+  const target = assignment?.type === 'AssignmentExpression' ? unwrap(child(assignment, 'left')) : undefined;
+  return assignment?.operator === '=' && target?.type === 'Identifier' && target.name === tested.name
+    ? assignment
+    : undefined;
 }
 
 function envSchemaContext(node: AstNode, context: FileContext): boolean {
@@ -110,18 +213,21 @@ function envSchemaContext(node: AstNode, context: FileContext): boolean {
 }
 
 function checkJs(context: FileContext): RawFinding[] {
-  const { nodes, program } = context.module;
+  const { nodes, program, parentOf } = context.module;
   const constants = constLiterals(program);
   const getters = new EnvGetters(context.file, context.module, context.project);
+  const env = new EnvReader(getters, parentOf);
   const out: RawFinding[] = [];
   for (const node of nodes) {
     if (node.type === 'LogicalExpression' && (node.operator === '||' || node.operator === '??')) {
       // Only the outermost `a || b || 'lit'` reports.
-      const parent = context.module.parentOf.get(node);
+      const parent = parentOf.get(node);
       if (parent?.type === 'LogicalExpression' && child(parent, 'left') === node) continue;
       const value = fallbackLiteral(child(node, 'right'), constants);
       if (value === undefined) continue;
-      for (const name of envNames(child(node, 'left'), getters)) {
+      // `(process.env.X ?? '').trim() === ''` checks for a missing secret; it does not replace it.
+      if (value === '' && onlyCompared(node, parentOf)) continue;
+      for (const name of env.names(child(node, 'left'))) {
         if (secretOrCredentialUrl(name, value)) {
           out.push(finding(node, name, value, `'${node.operator}'`, stringRanges(node, nodes)));
           break;
@@ -134,12 +240,27 @@ function checkJs(context: FileContext): RawFinding[] {
         [consequent, alternate],
         [alternate, consequent],
       ] as const) {
-        const name = readName(read, getters);
+        const name = env.name(read);
         const value = stringValue(other);
         if (name !== undefined && value !== undefined && secretOrCredentialUrl(name, value)) {
           out.push(finding(node, name, value, 'a ternary', stringRanges(node, nodes)));
           break;
         }
+      }
+    } else if (node.type === 'AssignmentExpression' && (node.operator === '||=' || node.operator === '??=')) {
+      // `process.env.X ||= '…'`, `secret ??= '…'` with `let secret = process.env.X`.
+      const value = fallbackLiteral(child(node, 'right'), constants);
+      const name = value === undefined ? undefined : env.target(child(node, 'left'));
+      if (name !== undefined && value !== undefined && secretOrCredentialUrl(name, value)) {
+        out.push(finding(node, name, value, `'${node.operator}'`, stringRanges(node, nodes)));
+      }
+    } else if (node.type === 'IfStatement') {
+      // `let s = process.env.X; if (!s) s = '…';`
+      const assignment = unsetAssignment(node);
+      const value = assignment ? fallbackLiteral(child(assignment, 'right'), constants) : undefined;
+      const name = assignment && value !== undefined ? env.target(child(assignment, 'left')) : undefined;
+      if (assignment && name !== undefined && value !== undefined && secretOrCredentialUrl(name, value)) {
+        out.push(finding(assignment, name, value, 'an assignment when unset', stringRanges(assignment, nodes)));
       }
     } else if (node.type === 'VariableDeclarator' || node.type === 'AssignmentExpression') {
       const pattern = child(node, node.type === 'VariableDeclarator' ? 'id' : 'left');
@@ -223,9 +344,10 @@ function checkSchemaDefault(context: FileContext, call: AstNode): RawFinding[] {
 }
 
 // `${X:-…}`, `${X:=…}`, `${X-…}` (shell, compose, Dockerfile) and Spring's `${X:…}` in
-// YAML/properties, X a secret name.
-const SHELL_DEFAULT = /\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-=])([^}]*)\}/g;
-const SPRING_DEFAULT = /\$\{([A-Za-z_][A-Za-z0-9_.]*):([^}]*)\}/g;
+// YAML/properties, X a secret name. Only the head is a pattern; braceExpansions finds the `}` on
+// the same line in linear time.
+const SHELL_DEFAULT = /\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-=])/g;
+const SPRING_DEFAULT = /\$\{([A-Za-z_][A-Za-z0-9_.]*):/g;
 
 const DOCKERFILE = /(^|\/)(Dockerfile[^/]*|[^/]+\.Dockerfile)$/;
 // `ARG X=…` (a build-arg default) and `ENV X=…` / `ENV X …` (a literal baked into every layer
@@ -252,7 +374,7 @@ function checkDockerfile(context: FileContext): RawFinding[] {
       instruction === 'ENV' && !continued && /^[A-Za-z_][A-Za-z0-9_]*[ \t]+[^=\s]/.test(body) && !/^\S+=/.test(body);
     const pairs = legacy
       ? [/^([A-Za-z_][A-Za-z0-9_]*)[ \t]+(.*)$/.exec(body)]
-      : [...body.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|'[^']*'|\S*)/g)];
+      : [...body.matchAll(/(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|'[^']*'|\S*)/g)];
     for (const pair of pairs) {
       if (!pair) continue;
       const [whole, name = '', raw = ''] = pair;
@@ -280,31 +402,28 @@ function checkText(context: FileContext): RawFinding[] {
   const out: RawFinding[] = [];
   const spring = /\.(ya?ml|properties)$/.test(context.file);
   const seen = new Set<number>();
-  for (const match of context.text.matchAll(SHELL_DEFAULT)) {
-    const [, name = '', operator = '', raw = ''] = match;
+  for (const { head, valueStart, valueEnd } of braceExpansions(context.text, SHELL_DEFAULT)) {
+    const [, name = '', operator = ''] = head;
+    const raw = context.text.slice(valueStart, valueEnd);
     const value = raw.replace(/^["']|["']$/g, '');
-    seen.add(match.index);
-    const start = match.index + 2 + name.length + operator.length;
-    if (!secretOrCredentialUrl(name, value)) continue;
+    seen.add(head.index);
+    // `${X:-}` is the empty default `set -u` scripts use to test for a missing variable: no secret.
+    if (value === '' || !secretOrCredentialUrl(name, value)) continue;
     out.push(
-      finding({ start: match.index, end: match.index + match[0].length }, name, value, `\${${name}${operator}…}`, [
-        [start, start + raw.length],
+      finding({ start: head.index, end: valueEnd + 1 }, name, value, `\${${name}${operator}…}`, [
+        [valueStart, valueEnd],
       ]),
     );
   }
   if (DOCKERFILE.test(context.file)) out.push(...checkDockerfile(context));
   if (spring) {
-    for (const match of context.text.matchAll(SPRING_DEFAULT)) {
-      if (seen.has(match.index)) continue;
-      const [, name = '', raw = ''] = match;
+    for (const { head, valueStart, valueEnd } of braceExpansions(context.text, SPRING_DEFAULT)) {
+      if (seen.has(head.index)) continue;
+      const name = head[1] ?? '';
+      const raw = context.text.slice(valueStart, valueEnd);
       if (/^[-=?+]/.test(raw)) continue;
-      const start = match.index + 3 + name.length;
       if (!secretOrCredentialUrl(name.split('.').at(-1) ?? name, raw)) continue;
-      out.push(
-        finding({ start: match.index, end: match.index + match[0].length }, name, raw, `\${${name}:…}`, [
-          [start, start + raw.length],
-        ]),
-      );
+      out.push(finding({ start: head.index, end: valueEnd + 1 }, name, raw, `\${${name}:…}`, [[valueStart, valueEnd]]));
     }
   }
   return out;

@@ -52,6 +52,13 @@ export const RULES: readonly RuleMeta[] = [
     summary: 'A JS/TS file could not be parsed, so the JS rules did not cover it.',
     fix: 'Fix the syntax error, or exclude the file if it is not source code.',
   },
+  {
+    id: 'not-scanned',
+    severity: 'error',
+    summary:
+      'A file a rule applies to was not scanned (larger than maxFileBytes, or its analysis failed), so no rule covered it.',
+    fix: 'Exclude the file if it is generated or vendored (--exclude); otherwise raise maxFileBytes or report the failure.',
+  },
 ];
 
 export const RULE_IDS: ReadonlySet<RuleId> = new Set(RULES.map((r) => r.id));
