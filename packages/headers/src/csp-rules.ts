@@ -199,7 +199,8 @@ export function validate(
       const lower = source.toLowerCase();
       // `https:` next to a nonce and 'strict-dynamic' is the documented fallback for CSP2
       // browsers; CSP3 browsers ignore it. Anything else broad is an injection path.
-      const fallback = lower === 'https:' && strictDynamic && hasNonceOrHash;
+      // So is `http:` in Google's published strict policy (for CSP1 browsers).
+      const fallback = (lower === 'https:' || lower === 'http:') && strictDynamic && hasNonceOrHash;
       if (!fallback && isBroad(lower)) {
         problems.push(`${name} source #${i + 1} is a wildcard or scheme source that lets any host run script`);
       }
@@ -207,7 +208,10 @@ export function validate(
   }
   // Workers run script with the page's origin. `blob:` is the exception: only script already
   // running in the page can mint a blob: URL, and map and editor libraries start workers from one.
-  for (const name of WORKER_DIRECTIVES) {
+  // Only the list that decides workers: worker-src, else child-src (which with worker-src set
+  // governs frames only, like frame-src), else the script list checked above.
+  const workerList = WORKER_DIRECTIVES.find((d) => byName.has(d));
+  for (const name of workerList === undefined ? [] : [workerList]) {
     (byName.get(name) ?? []).forEach((source, i) => {
       const lower = source.toLowerCase();
       if (lower !== 'blob:' && isBroad(lower)) {

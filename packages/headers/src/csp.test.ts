@@ -141,6 +141,24 @@ describe('csp', () => {
     ["object-src 'NONE', as browsers read it", { 'default-src': ["'self'"], 'object-src': ["'NONE'"] }],
     ["worker-src 'self' blob:", { 'default-src': ["'none'"], 'worker-src': ["'self'", 'blob:'] }],
     ['child-src with a host', { 'default-src': ["'none'"], 'child-src': ['https://maps.example'] }],
+    [
+      'child-src wildcards when worker-src decides workers (child-src then governs frames only)',
+      {
+        'default-src': ["'self'"],
+        'object-src': ["'none'"],
+        'worker-src': ["'self'"],
+        'child-src': ['https://*.youtube.com'],
+      },
+    ],
+    [
+      "Google's published strict policy (https: and http: fallbacks beside a nonce and 'strict-dynamic'), with the default-src this package requires",
+      {
+        'default-src': ["'self'"],
+        'object-src': ["'none'"],
+        'script-src': [NONCE, "'unsafe-inline'", "'strict-dynamic'", 'https:', 'http:'],
+        'base-uri': ["'none'"],
+      },
+    ],
     ["base-uri 'self'", { ...SAFE, 'default-src': ["'none'"], 'script-src': [NONCE], 'base-uri': ["'self'"] }],
     ['no base-uri on a host-allowlist policy', { 'default-src': ["'none'"], 'script-src': ["'self'"] }],
     // form-action governs where forms submit, not script; it has no fallback, so a missing one
@@ -176,14 +194,15 @@ describe('csp', () => {
         if (!ok) return;
         accepted++;
         expect(directives['object-src'] ?? directives['default-src']).toEqual(["'none'"]);
-        for (const s of [...(directives['worker-src'] ?? []), ...(directives['child-src'] ?? [])]) {
+        // The list that decides workers: worker-src, else child-src (else the script list).
+        for (const s of directives['worker-src'] ?? directives['child-src'] ?? []) {
           expect(s === 'blob:' || !broad(s)).toBe(true);
         }
         for (const s of directives['base-uri'] ?? []) expect(broad(s)).toBe(false);
         const script = directives['script-src'] ?? directives['default-src'];
         if (script.includes(NONCE)) expect(directives['base-uri']).toBeDefined();
         const fallback = script.includes(NONCE) && script.includes("'strict-dynamic'");
-        for (const s of script) expect(!broad(s) || (fallback && s === 'https:')).toBe(true);
+        for (const s of script) expect(!broad(s) || (fallback && (s === 'https:' || s === 'http:'))).toBe(true);
       }),
       { numRuns: 2000 },
     );
