@@ -35,6 +35,16 @@ describe('createHttpRateLimit', () => {
     for (const cost of [1, 5, () => 6]) expect(() => createHttpRateLimit({ limiter, cost })).not.toThrow();
   });
 
+  it('counts the scaled bursts of the fallback policy: a cost it could never charge there is refused too', () => {
+    const scaled = createRateLimiter({
+      redis,
+      limits: [{ name: 'g', algorithm: 'gcra', limit: 10, windowMs: 1_000 }],
+      onRedisDown: { mode: 'fallback', limitScale: 0.1 },
+    });
+    expect(problems({ limiter: scaled, cost: 5 })).toContain('cost must be a function or an integer from 1 to 1');
+    expect(() => createHttpRateLimit({ limiter: scaled, cost: 1 })).not.toThrow();
+  });
+
   it('lists every problem of the options at once', () => {
     const message = problems({
       limiter: {} as never,

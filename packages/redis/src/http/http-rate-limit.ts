@@ -92,7 +92,7 @@ function refuse(status: 400 | 429 | 503, error: string, message: string, retryAf
 
 /** A refusal of a request whose limit is spent: the body every adapter sends with 429. */
 function tooMany(headers: [string, string][], retryAfterMs: number): HttpOutcome {
-  const retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  const retryAfter = Number.isFinite(retryAfterMs) ? Math.max(1, Math.ceil(retryAfterMs / 1000)) : 1;
   headers.push(['retry-after', String(retryAfter)]);
   return {
     kind: 'reject',
@@ -141,13 +141,20 @@ export function createHttpRateLimit(options: HttpRateLimitOptions): (request: Ht
   if (!usable) problems.push('limiter must come from createRateLimiter().');
   // The limiter refuses a cost above its smallest limit or burst: a request may not ask for more.
   const maxCost = usable ? Math.min(...limits.map((l) => l.burst)) : Number.MAX_SAFE_INTEGER;
+  // A fixed cost must also fit the scaled bursts of the fallback policy: a larger one would reject
+  // every request while Redis is down.
+  const maxFixedCost = usable
+    ? Math.min(maxCost, ...(limiter.fallbackLimits ?? []).map((l) => l.burst))
+    : Number.MAX_SAFE_INTEGER;
   for (const name of ['key', 'skip'] as const) {
     if (options?.[name] !== undefined && typeof options[name] !== 'function')
       problems.push(`${name} must be a function.`);
   }
   const costOption = options?.cost;
-  if (costOption !== undefined && typeof costOption !== 'function' && !validCost(costOption, maxCost)) {
-    const bound = usable ? `${maxCost} (the smallest limit or burst of the limiter)` : 'the smallest limit or burst';
+  if (costOption !== undefined && typeof costOption !== 'function' && !validCost(costOption, maxFixedCost)) {
+    const bound = usable
+      ? `${maxFixedCost} (the smallest limit or burst of the limiter, fallback included)`
+      : 'the smallest limit or burst';
     problems.push(`cost must be a function or an integer from 1 to ${bound}.`);
   }
   if (options?.headers !== undefined && typeof options.headers !== 'boolean')
