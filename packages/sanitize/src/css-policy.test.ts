@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { filterStyle } from './css-policy.ts';
+import { filterStyle, MAX_NEGATIVE_SPACING_PX } from './css-policy.ts';
 import { resolvePolicy } from './policy.ts';
 
 const policy = resolvePolicy({
@@ -63,6 +63,9 @@ describe('filterStyle', () => {
   it.each([
     'text-indent: 2em',
     'letter-spacing: 1px',
+    'letter-spacing: -0.02em',
+    'letter-spacing: -1px',
+    'word-spacing: -0.1em',
     'letter-spacing: normal',
     'word-spacing: 0.2em',
     'font-size: 12px',
@@ -108,7 +111,18 @@ describe('filterStyle', () => {
     fc.assert(
       fc.property(fc.array(decl, { minLength: 1, maxLength: 4 }), (decls) => {
         const out = run(decls.join('; '));
-        expect(out).not.toMatch(/(?:^|[\s:(,/])-[0-9.]/);
+        // Only letter-/word-spacing may be negative, and only by a little.
+        for (const kept of out === '' ? [] : out.split('; ')) {
+          const [prop, value] = kept.split(': ') as [string, string];
+          if (/(?:^|[\s(,/])-[0-9.]/.test(value)) {
+            expect(['letter-spacing', 'word-spacing']).toContain(prop);
+            const m = /^-([0-9.]+)([a-z%]*)$/.exec(value);
+            expect(m, value).not.toBeNull();
+            const relative: Record<string, number> = { em: 16, rem: 16, ex: 8, ch: 8, '%': 0.16, vw: 3.2, vh: 4.8 };
+            const px = Number(m?.[1]) * (pxPer[m?.[2] as string] ?? (relative[m?.[2] as string] as number));
+            expect(px).toBeLessThanOrEqual(MAX_NEGATIVE_SPACING_PX);
+          }
+        }
         for (const kept of out === '' ? [] : out.split('; ')) {
           const [prop, value] = kept.split(': ') as [string, string];
           if (prop === 'font-size' || prop === 'font') {

@@ -5,9 +5,9 @@
  * `expression()`, `image-set()`, `element()`, `var()`), no escapes, no comments, no at-rules, and
  * no property that can position content over the page (`position`, `z-index`, negative margins).
  *
- * Text must stay where layout puts it and stay visible: no negative length anywhere (negative
- * `text-indent`, `letter-spacing` and `word-spacing` move text off the box or over other text, as
- * negative margins do), no font size under {@link MIN_FONT_SIZE_PX}, no transparent or nearly
+ * Text must stay where layout puts it and stay visible: no negative length (negative
+ * `text-indent` moves text off the box, as negative margins do; `letter-spacing` and `word-spacing`
+ * may tighten by at most {@link MAX_NEGATIVE_SPACING_PX}), no font size under {@link MIN_FONT_SIZE_PX}, no transparent or nearly
  * transparent text colour, no `display: none`, no text-decoration thickness. These are the cheap
  * ways to show a reader something other than what a filter or `toPlainText()` reads.
  */
@@ -19,6 +19,7 @@ type CssValueKind =
   | 'color'
   | 'text-color'
   | 'lengths'
+  | 'spacing'
   | 'font-size'
   | 'font'
   | 'decoration'
@@ -41,6 +42,19 @@ type CssValueKind =
  * ```
  */
 export const MIN_FONT_SIZE_PX = 6;
+
+/**
+ * The most negative `letter-spacing` / `word-spacing` kept, in CSS pixels (`em` counted as 16 px):
+ * typographic tightening like `-0.02em` or `-1px` stays, overlap and hiding do not.
+ *
+ * @example
+ * ```ts
+ * import { MAX_NEGATIVE_SPACING_PX, sanitizeHtml } from '@rampart/sanitize';
+ * sanitizeHtml('<h1 style="letter-spacing: -0.5em">x</h1>', 'email'); // '<h1>x</h1>'
+ * MAX_NEGATIVE_SPACING_PX; // 2
+ * ```
+ */
+export const MAX_NEGATIVE_SPACING_PX = 2;
 
 /**
  * Text colours with an alpha below this are dropped (`transparent`, `rgba(0, 0, 0, 0)`, `#0000`):
@@ -77,8 +91,8 @@ export const CSS_PROPERTIES: Readonly<Record<string, CssValueKind>> = Object.fre
   'text-transform': 'keywords',
   'text-indent': 'lengths',
   'line-height': 'lengths',
-  'letter-spacing': 'lengths',
-  'word-spacing': 'lengths',
+  'letter-spacing': 'spacing',
+  'word-spacing': 'spacing',
   'white-space': 'keywords',
   'vertical-align': 'keywords',
   'word-break': 'keywords',
@@ -256,6 +270,13 @@ function fits(kind: CssValueKind, tokens: readonly Token[]): boolean {
       return tokens.length === 1 && only('hash', 'colorfn', 'ident') && alphaOf(tokens[0] as Token) >= MIN_TEXT_ALPHA;
     case 'lengths':
       return tokens.length <= 4 && only('number', 'ident', 'slash') && noNegative();
+    case 'spacing':
+      // Headings are often set a little tight (`letter-spacing: -0.02em`); anything tighter than
+      // MAX_NEGATIVE_SPACING_PX pulls letters or words over each other.
+      return (
+        tokens.length === 1 &&
+        (only('ident') || (only('number') && estimatedPx((tokens[0] as Token).text) >= -MAX_NEGATIVE_SPACING_PX))
+      );
     case 'font-size':
       return tokens.length === 1 && (only('ident') || (only('number') && isLegibleSize((tokens[0] as Token).text)));
     case 'font':

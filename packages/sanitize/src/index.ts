@@ -1,5 +1,11 @@
 export type { Removal } from './attributes.ts';
-export { CSS_PROPERTIES, FORBIDDEN_CSS_PROPERTIES, MIN_FONT_SIZE_PX, MIN_TEXT_ALPHA } from './css-policy.ts';
+export {
+  CSS_PROPERTIES,
+  FORBIDDEN_CSS_PROPERTIES,
+  MAX_NEGATIVE_SPACING_PX,
+  MIN_FONT_SIZE_PX,
+  MIN_TEXT_ALPHA,
+} from './css-policy.ts';
 export { SanitizeError, type SanitizeErrorCode } from './errors.ts';
 export { FORBIDDEN_ATTRIBUTES, FORBIDDEN_ELEMENTS, isForbiddenAttribute } from './hard-rules.ts';
 export { ATTRIBUTE_RULES, type AttributeRule, type SanitizeLimits, type SanitizeOptions } from './policy.ts';
