@@ -628,6 +628,39 @@ describe('hono adapter with a streamed response', () => {
     await target?.stop();
   });
 
+  it('answers 400, not 500, when the ip option throws on a malformed request', async () => {
+    const limiter = createRateLimiter({
+      redis,
+      prefix: `hono-ip-${Date.now()}`,
+      timeoutMs: 2_000,
+      limits: [{ name: 'm', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }],
+    });
+    const app = new Hono();
+    // An ip function reading a proxy header it cannot parse, as a user might write one.
+    app.use(
+      honoRateLimit({
+        limiter,
+        ip: (c) => {
+          const forwarded = c.req.header('x-client');
+          if (forwarded === 'garbage') throw new Error('unparseable x-client');
+          return forwarded;
+        },
+      }),
+    );
+    app.get('/', (c) => c.text('ok'));
+    const server = await listen(createAdaptorServer({ fetch: app.fetch }) as Server);
+    try {
+      const bad = await fetch(`${server.url}/`, { headers: { 'x-client': 'garbage' } });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: string }).error).toBe('ERR_RATE_LIMIT_NO_KEY');
+      const good = await fetch(`${server.url}/`, { headers: { 'x-client': '203.0.113.7' } });
+      expect(good.status).toBe(200);
+      await good.arrayBuffer();
+    } finally {
+      await server.close();
+    }
+  });
+
   it('holds a concurrency lease until the streamed body has been sent, as the other adapters do', async () => {
     const limiter = createRateLimiter({
       redis,

@@ -73,8 +73,15 @@ export function honoRateLimit(options: HonoRateLimitOptions): MiddlewareHandler 
   const decide = createHttpRateLimit(options);
   const ipOf = options.ip ?? socketAddress;
   return async (c, next) => {
+    // A throwing `ip` (a proxy header it cannot parse) means no identity: 400, as for `key`.
+    let ip: string | undefined;
+    try {
+      ip = ipOf(c);
+    } catch {
+      ip = undefined;
+    }
     const outcome = await decide({
-      ip: ipOf(c),
+      ip,
       method: c.req.method,
       url: pathAndQuery(c.req.url),
       header: (name) => c.req.header(name),
