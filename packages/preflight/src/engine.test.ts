@@ -12,6 +12,7 @@ import { analyzeFile } from './engine.ts';
 import type { Finding } from './finding.ts';
 import { formatJson, formatPretty, formatSarif } from './report.ts';
 import type { ScanResult } from './scan.ts';
+import { commentRanges } from './source-text.ts';
 
 const NOW = new Date('2026-11-22T12:00:00Z');
 
@@ -85,6 +86,40 @@ describe('redaction', () => {
     expect(snippet('seed.sql', "INSERT INTO users (id, email, password) VALUES ($1, 'a', 'x');")).toContain(
       'VALUES ($1, ',
     );
+  });
+});
+
+describe('redaction: comments next to regular expressions, shell flags and process ids', () => {
+  const snippet = (file: string, line: string): string | undefined =>
+    analyzeFile(file, `${line}\n`, { now: NOW }).findings[0]?.snippet;
+
+  it('takes JS comments from the parse tree: a regex literal is no comment, a comment after it goes', () => {
+    expect(snippet('a.ts', "export const s = process.env.JWT_SECRET || 'dev'; const r = /.*/;")).toBe(
+      "export const s = process.env.JWT_SECRET || '«redacted»'; const r = /.*/;",
+    );
+    const flagged = snippet(
+      'a.ts',
+      "export const s = process.env.JWT_SECRET || 'dev'; const q = /'/; // prod Qz7secretvalue",
+    );
+    expect(flagged).not.toContain('Qz7secretvalue');
+    expect(flagged).toContain('const q = /');
+  });
+
+  it('recognises regex literals when scanning a JS line without a parse tree', () => {
+    expect(commentRanges("const q = /'/; // prod key", 'js')).toEqual([[15, 26]]);
+    expect(commentRanges('const r = /\\s*/, t = /[/*]/; // k', 'js')).toEqual([[29, 33]]);
+    expect(commentRanges('const d = a / b / c; // k', 'js')).toEqual([[21, 25]]);
+  });
+
+  it('treats `--` as a comment only in SQL, `#` only after whitespace, and `$$` only in SQL', () => {
+    const flag = snippet('run.sh', `exec app --flag=\${JWT_SECRET:-devsecret}`);
+    expect(flag).toContain('exec app --flag=');
+    expect(flag).not.toContain('devsecret');
+    const pid = snippet('run.sh', `echo $$; X="\${JWT_SECRET:-devsecret}" # Qz7secretvalue`);
+    expect(pid).toContain('echo $$;');
+    expect(pid).not.toContain('Qz7secretvalue');
+    expect(commentRanges('a=b#c -- d # e', 'text')).toEqual([[11, 14]]);
+    expect(commentRanges("SELECT 'a--b' -- e", 'sql')).toEqual([[14, 18]]);
   });
 });
 

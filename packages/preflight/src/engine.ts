@@ -80,6 +80,14 @@ export function finalize(
     .map((c) => ({ span: c, parsed: parseSuppression(c.text) }))
     .filter((s) => s.parsed !== undefined);
   const all: RawFinding[] = [...raw];
+  // JS/TS comments come from the parse tree (a regex literal like `/.*/` is not a comment); a file
+  // that was not parsed (none returned) is scanned line by line.
+  const js = isJsFile(file);
+  const snippetOptions = {
+    unquotedValues: !js,
+    language: js ? 'js' : file.endsWith('.sql') ? 'sql' : 'text',
+    ...(js && comments.length > 0 ? { comments: comments.map((c) => [c.start, c.end] as const) } : {}),
+  } as const;
   for (const { span, parsed } of suppressions) {
     let problem = parsed!.valid ? undefined : parsed!.problem;
     if (parsed!.valid) {
@@ -125,7 +133,7 @@ export function finalize(
       file,
       start,
       end,
-      snippet: f.hideSnippet ? '' : source.redactedLine(f.start, f.redact, { unquotedValues: !isJsFile(file) }),
+      snippet: f.hideSnippet ? '' : source.redactedLine(f.start, f.redact, snippetOptions),
       fingerprint: fingerprint(f.ruleId, file, f.key, occurrence),
       ...(expired ? { expiredSuppression: expired } : {}),
     });

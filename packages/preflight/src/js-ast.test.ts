@@ -2,7 +2,14 @@ import { parseSync, visitorKeys } from 'oxc-parser';
 import { describe, expect, it } from 'vitest';
 import { envFallback } from '../test/fixtures/fallback-forms.ts';
 import { analyzeFile } from './engine.ts';
-import { moduleFromEstree } from './js-ast.ts';
+import {
+  type AstNode,
+  isShadowed,
+  moduleFromEstree,
+  nearestDeclaration,
+  parseModule,
+  resolveBinding,
+} from './js-ast.ts';
 
 const CODE = [
   '// TODO: check auth here',
@@ -41,5 +48,21 @@ describe('moduleFromEstree', () => {
     const own = summary(analyzeFile('src/a.js', CODE).findings);
     expect(own.length).toBe(4);
     expect(summary(analyzeFile('src/a.js', CODE, { module }).findings)).toEqual(own);
+  });
+});
+
+describe('resolveBinding', () => {
+  it('finds module and local declarations; isShadowed looks only below module scope', () => {
+    const module = parseModule('a.ts', 'const k = 1;\nexport function f(p) { const l = 2; return [k, p, l, g]; }\n');
+    const use = (name: string) =>
+      module.nodes.find((n) => n.type === 'Identifier' && n.name === name && n.start > 40) as AstNode;
+    expect(nearestDeclaration(use('k'), 'k', module.parentOf)?.kind).toBe('const');
+    expect(isShadowed(use('k'), 'k', module.parentOf)).toBe(false);
+    expect(resolveBinding(use('k'), 'k', module.parentOf, { moduleScope: false })).toBeUndefined();
+    expect(nearestDeclaration(use('p'), 'p', module.parentOf)?.kind).toBe('param');
+    expect(isShadowed(use('p'), 'p', module.parentOf)).toBe(true);
+    expect(nearestDeclaration(use('l'), 'l', module.parentOf)?.kind).toBe('const');
+    expect(isShadowed(use('l'), 'l', module.parentOf)).toBe(true);
+    expect(nearestDeclaration(use('g'), 'g', module.parentOf)).toBeUndefined();
   });
 });

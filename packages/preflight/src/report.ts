@@ -105,14 +105,23 @@ export function formatJson(result: ScanResult): string {
 const SARIF_LEVEL: Record<Severity, 'error' | 'warning'> = { critical: 'error', error: 'error', warning: 'warning' };
 const SECURITY_SEVERITY: Record<Severity, string> = { critical: '9.5', error: '7.5', warning: '4.0' };
 
-/** Files the scan did not cover, with why: over the size limit, or a failed analysis. */
-function notScannedFiles(result: ScanResult): Array<readonly [string, string]> {
-  const out = new Map<string, string>();
-  for (const f of result.findings) if (f.ruleId === 'not-scanned') out.set(f.file, f.message);
+/**
+ * Files the scan did not cover, with why and how loud: a `not-scanned` finding (over the size
+ * limit, or a failed analysis) is an error; a minified or vendored file over the limit a warning.
+ */
+function notScannedFiles(result: ScanResult): Array<readonly [string, string, 'error' | 'warning']> {
+  const out = new Map<string, readonly [string, string, 'error' | 'warning']>();
+  for (const f of result.findings) if (f.ruleId === 'not-scanned') out.set(f.file, [f.file, f.message, 'error']);
   for (const file of result.skipped) {
-    if (!out.has(file)) out.set(file, 'Not scanned: the file is larger than maxFileBytes, so no rule covered it.');
+    if (!out.has(file)) {
+      out.set(file, [
+        file,
+        'Not scanned: a minified or vendored file larger than maxFileBytes, so no rule covered it.',
+        'warning',
+      ]);
+    }
   }
-  return [...out];
+  return [...out.values()];
 }
 
 /**
@@ -174,8 +183,8 @@ export function formatSarif(result: ScanResult): string {
           {
             executionSuccessful: true,
             // Files without coverage, so a code-scanning UI shows them next to the results.
-            toolExecutionNotifications: notScannedFiles(result).map(([file, text]) => ({
-              level: 'error',
+            toolExecutionNotifications: notScannedFiles(result).map(([file, text, level]) => ({
+              level,
               message: { text },
               locations: [{ physicalLocation: { artifactLocation: { uri: encodeURI(file), uriBaseId: 'SRCROOT' } } }],
               descriptor: { id: 'not-scanned' },

@@ -30,6 +30,9 @@ export const DEFAULT_EXCLUDES: readonly string[] = [
   '**/.cache',
 ];
 
+// Minified bundles and vendored code: over `maxFileBytes` they are skipped with a notice, not failed.
+const VENDORED = /(\.min\.[cm]?js|\.bundle\.[cm]?js)$|(^|\/)vendor\//;
+
 /** Options for `scan`. */
 export interface ScanOptions {
   /** Directory to scan. */
@@ -160,10 +163,13 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
   for (const file of files) {
     if (!FILE_RULES.some((r) => (!wanted || wanted.has(r.id)) && r.appliesTo(file))) continue;
     if (tooLarge(file)) {
-      // No coverage must not read as a pass: the file fails the scan until it is excluded.
       skipped.push(file);
+      // Minified and vendored code is not the project's source: listed (and noted in SARIF), not failed.
+      if (VENDORED.test(file)) continue;
+      // No coverage must not read as a pass: the file fails the scan until it is excluded.
       findings.push(
-        notScanned(
+        fileFinding(
+          'not-scanned',
           file,
           'size',
           `Not scanned: the file is larger than ${maxBytes} bytes (maxFileBytes), so no rule covered it. Exclude it (--exclude) if it is generated or vendored, or raise maxFileBytes.`,
@@ -188,7 +194,8 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
       // quote the file.
       const kind = error instanceof Error ? error.name : 'error';
       findings.push(
-        notScanned(
+        fileFinding(
+          'not-scanned',
           file,
           'failed',
           `Not scanned: analysing the file failed (${kind}), so its findings are unknown. Exclude it if it is generated, or report the failure.`,
@@ -219,18 +226,20 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
       audit.status !== 'not-requested' && 'lockfile' in audit && audit.lockfile ? audit.lockfile : 'package.json';
     if (audit.status === 'no-coverage') {
       findings.push(
-        auditFinding(
+        fileFinding(
+          'audit-coverage',
           anchor,
-          `No dependency coverage: ${audit.reason}. ${audit.dependencies} resolved dependencies were not checked, so their vulnerability count is unknown.`,
           'no-coverage',
+          `No dependency coverage: ${audit.reason}. ${audit.dependencies} resolved dependencies were not checked, so their vulnerability count is unknown.`,
         ),
       );
     } else if (audit.status === 'covered' && audit.advisories > 0) {
       findings.push(
-        auditFinding(
+        fileFinding(
+          'audit-coverage',
           anchor,
-          `The dependency audit found ${audit.advisories} advisories in ${audit.vulnerablePackages.length} package(s): ${audit.vulnerablePackages.slice(0, 20).join(', ')}. Upgrade or document each.`,
           'advisories',
+          `The dependency audit found ${audit.advisories} advisories in ${audit.vulnerablePackages.length} package(s): ${audit.vulnerablePackages.slice(0, 20).join(', ')}. Upgrade or document each.`,
         ),
       );
     }
@@ -264,28 +273,16 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
   };
 }
 
-function notScanned(file: string, key: string, message: string): Finding {
+/** A file-level finding without a source position: `not-scanned` and `audit-coverage`. */
+function fileFinding(ruleId: RuleId, file: string, key: string, message: string): Finding {
   return {
-    ruleId: 'not-scanned',
+    ruleId,
     severity: 'error',
     message,
     file,
     start: { line: 1, column: 1 },
     end: { line: 1, column: 1 },
     snippet: '',
-    fingerprint: fingerprint('not-scanned', file, key, 0),
-  };
-}
-
-function auditFinding(file: string, message: string, key: string): Finding {
-  return {
-    ruleId: 'audit-coverage',
-    severity: 'error',
-    message,
-    file,
-    start: { line: 1, column: 1 },
-    end: { line: 1, column: 1 },
-    snippet: '',
-    fingerprint: fingerprint('audit-coverage', file, key, 0),
+    fingerprint: fingerprint(ruleId, file, key, 0),
   };
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isSecretName, nameWords, requiresSharedStore } from './secret-names.ts';
+import { endsWithSecretWord, isSecretName, nameWords, requiresSharedStore } from './secret-names.ts';
 import { demoValueLabel, isHashShaped } from './secret-values.ts';
 
 describe('isSecretName', () => {
@@ -67,6 +67,55 @@ describe('isSecretName', () => {
     }
     for (const name of ['REFRESH_TOKEN', 'REFRESH_TOKEN_SECRET', 'DB_PASSWORD', 'SECRETS']) {
       expect(isSecretName(name, 'env'), name).toBe(true);
+    }
+  });
+
+  it('negates setting words only when they close the name after the secret word, switches only first', () => {
+    for (const name of [
+      'MS_CLIENT_SECRET',
+      'MS_APP_PASSWORD',
+      'AZURE_MS_TOKEN',
+      'JWT_SECRET_MS_AUTH',
+      'ADMIN_PARAMS_PASSWORD',
+      'SSM_DB_PASSWORD',
+      'REGION_API_KEY',
+      'EU_REGION_SECRET',
+      'BITS_API_KEY',
+      'msClientSecret',
+      'TOKEN_AUTH_ENABLE_SECRET',
+    ]) {
+      expect(isSecretName(name, 'env'), name).toBe(true);
+    }
+    // A column holding the raw bytes of a secret is the secret.
+    expect(isSecretName('totp_secret_bytes', 'code')).toBe(true);
+    for (const name of ['TOKEN_BYTES', 'DISABLE_PASSWORD_LOGIN', 'SECRET_ROTATION_TIMEOUT']) {
+      expect(isSecretName(name, 'env'), name).toBe(false);
+    }
+  });
+
+  it('does not read a flag or pager word before the secret word as a one-word secret', () => {
+    for (const name of [
+      'NOPASSWORD',
+      'USEPASSWORD',
+      'MAXTOKEN',
+      'NEXTTOKEN',
+      'PAGETOKEN',
+      'CANCELTOKEN',
+      'SHOWSECRET',
+    ]) {
+      expect(isSecretName(name, 'env'), name).toBe(false);
+    }
+    for (const name of ['PGPASSWORD', 'JWTSECRET', 'SECRETKEY', 'MYSQL_ROOTPASSWORD', 'NOTIFYTOKEN']) {
+      expect(isSecretName(name, 'env'), name).toBe(true);
+    }
+  });
+
+  it('tells whether the last word is the secret word', () => {
+    for (const name of ['DB_PASSWORD', 'STRIPE_API_KEY', 'PGPASSWORD', 'JWT_SECRET']) {
+      expect(endsWithSecretWord(name), name).toBe(true);
+    }
+    for (const name of ['ENABLE_TOKEN_AUTH', 'PASSWORD_LOGIN', 'KEY', 'TOKEN_AUTH']) {
+      expect(endsWithSecretWord(name), name).toBe(false);
     }
   });
 

@@ -107,10 +107,13 @@ const NEGATING_WORDS = new Set([
   'env',
   'var',
   'source',
-  // Settings about a secret, not the secret (`TOKEN_BYTES`, `HMAC_ALGO`, `DB_SECRET_ARN`, …).
-  'enable',
-  'disable',
   'disabled',
+]);
+
+// Settings about a secret, not the secret (`TOKEN_BYTES`, `HMAC_ALGO`, `DB_SECRET_ARN`,
+// `DB_PASSWORD_SSM_PARAM`), in env names only and only after the secret word: before it they
+// qualify the secret (`MS_CLIENT_SECRET`, `SSM_DB_PASSWORD`, `EU_REGION_SECRET`).
+const SETTING_WORDS = new Set([
   'bytes',
   'bits',
   'algo',
@@ -125,6 +128,37 @@ const NEGATING_WORDS = new Set([
   'ms',
   'timeout',
 ]);
+
+// Switches about a secret when they open the name: `ENABLE_TOKEN_AUTH`, `DISABLE_PASSWORD_LOGIN`.
+const SWITCH_WORDS = new Set(['enable', 'disable']);
+
+// A one-word compound whose head is one of these is a flag or a pager, not a secret:
+// `NOPASSWORD`, `USEPASSWORD`, `MAXTOKEN`, `NEXTTOKEN`, `PAGETOKEN`, `CANCELTOKEN`, `SHOWSECRET`.
+const COMPOUND_HEAD_DENYLIST = [
+  'no',
+  'use',
+  'max',
+  'min',
+  'next',
+  'prev',
+  'page',
+  'cancel',
+  'show',
+  'hide',
+  'has',
+  'is',
+  'skip',
+  'allow',
+  'require',
+  'need',
+  'ask',
+  'reset',
+  'change',
+  'forgot',
+  'set',
+  'get',
+  'check',
+];
 
 // Secret words found inside one SCREAMING word (`PGPASSWORD`, `JWTSECRET`), at its end only: a
 // prefix is the service (`PG`, `JWT`), and anything after the secret word (`PASSWORDLESS`,
@@ -171,29 +205,48 @@ export function isSecretName(name: string, context: NameContext): boolean {
   const words = nameWords(name);
   if (words.length === 0) return false;
   if (words.some((w) => NEGATING_WORDS.has(w) || HASH_WORDS.has(w))) return false;
+  if (SWITCH_WORDS.has(words[0]!)) return false;
   const screaming = !/[a-z]/.test(name);
-  for (let i = 0; i < words.length; i++) {
+  let secretAt = -1;
+  for (let i = 0; i < words.length && secretAt === -1; i++) {
     const word = words[i]!;
     if (SECRET_WORDS.has(word)) {
       // `pass` alone is too common in code (`pass: true`); keep it for env names.
       if (word === 'pass' && context === 'code') continue;
-      return true;
-    }
-    if (word === 'key' || word === 'keys') {
+      secretAt = i;
+    } else if (word === 'key' || word === 'keys') {
       const previous = words[i - 1];
-      if (previous !== undefined && KEY_QUALIFIERS.has(previous)) return true;
-      if (context === 'env' && i === words.length - 1 && words.length > 1) return true;
+      if (previous !== undefined && KEY_QUALIFIERS.has(previous)) secretAt = i;
+      else if (context === 'env' && i === words.length - 1 && words.length > 1) secretAt = i;
+    } else if (screaming && compoundSecret(word)) {
+      secretAt = i;
     }
-    if (screaming && compoundSecret(word)) return true;
   }
   // `DATABASE_URL`-style connection strings are handled by value (credentials in the URL), not name.
-  return false;
+  if (secretAt === -1) return false;
+  // `TOKEN_BYTES`, `JWT_SECRET_ENCODING`, `TOKEN_REFRESH_INTERVAL_MS`: an env name closing with a
+  // setting word after the secret word (`JWT_SECRET_MS_AUTH` is still a secret).
+  const last = words.length - 1;
+  return !(context === 'env' && last > secretAt && SETTING_WORDS.has(words[last]!));
+}
+
+/** Whether the last word of `name` is a secret word (`DB_PASSWORD`, `STRIPE_API_KEY`, `PGPASSWORD`). */
+export function endsWithSecretWord(name: string): boolean {
+  const words = nameWords(name);
+  const last = words.at(-1);
+  if (last === undefined) return false;
+  if (SECRET_WORDS.has(last)) return true;
+  if (last === 'key' || last === 'keys') return words.length > 1;
+  return !/[a-z]/.test(name) && compoundSecret(last);
 }
 
 /** `PGPASSWORD`, `JWTSECRET`, `SECRETKEY`: a secret word (or a qualified `key`) closing a longer word. */
 function compoundSecret(word: string): boolean {
   for (const suffix of COMPOUND_SUFFIXES) {
-    if (word.length > suffix.length && word.endsWith(suffix)) return true;
+    if (word.length > suffix.length && word.endsWith(suffix)) {
+      const head = word.slice(0, -suffix.length);
+      return !COMPOUND_HEAD_DENYLIST.includes(head);
+    }
   }
   if (word.endsWith('key') && word.length > 3) {
     const head = word.slice(0, -3);

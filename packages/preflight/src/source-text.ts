@@ -49,7 +49,13 @@ export class SourceText {
   redactedLine(
     offset: number,
     ranges: ReadonlyArray<readonly [number, number]> = [],
-    options: { readonly unquotedValues?: boolean } = {},
+    options: {
+      readonly unquotedValues?: boolean;
+      /** How comments look: `js` (`//`, `/* *\/`), `sql` (also `--`), `text` (shell/YAML/config: also `#`). */
+      readonly language?: CommentLanguage;
+      /** Comment offsets from the parse tree: used instead of scanning the line for comment markers. */
+      readonly comments?: ReadonlyArray<readonly [number, number]>;
+    } = {},
   ): string {
     const line = this.position(offset).line;
     const start = this.lineStart(line);
@@ -67,9 +73,14 @@ export class SourceText {
       if (to > from) hide(from, to);
     }
     // Comments may hold anything ("// prod key: …"), so every comment on the line goes.
-    for (const [from, to] of commentRanges(raw, options.unquotedValues === true)) hide(start + from, start + to);
-    // Postgres dollar quotes: `$$value$$`, `$tag$value$tag$`.
-    if (options.unquotedValues) {
+    const language = options.language ?? (options.unquotedValues ? 'text' : 'js');
+    if (options.comments) {
+      for (const [from, to] of options.comments) if (from < end && to > start) hide(from, to);
+    } else {
+      for (const [from, to] of commentRanges(raw, language)) hide(start + from, start + to);
+    }
+    // Postgres dollar quotes: `$$value$$`, `$tag$value$tag$` (in shell `$$` is the process id).
+    if (language === 'sql') {
       for (const [from, to] of dollarQuoteRanges(raw)) hide(start + from, start + to);
     }
     // Unquoted assignments and shell defaults: `KEY=value`, `${KEY:-value}`.
@@ -89,13 +100,38 @@ export class SourceText {
 
 const isSpace = (c: string | undefined): boolean => c === undefined || c === ' ' || c === '\t';
 
+/** The comment syntax of a file: JS/TS, SQL (`--` too), or shell/YAML/config (`#` too). */
+export type CommentLanguage = 'js' | 'sql' | 'text';
+
+// In JS, after these (or at the start of the line) a `/` starts a regular expression, not a division.
+const REGEX_AFTER = /[(,=:[!&|?{};~^%*+\-<>]/;
+const REGEX_KEYWORDS = /(^|[^\w$.])(return|typeof|case|do|else|in|of|new|delete|void|throw|instanceof|yield|await)$/;
+
+/** In a JS line, the end (exclusive) of the regular expression literal starting at `i`, or -1 if none starts there. */
+function regexEnd(line: string, i: number): number {
+  const before = line.slice(0, i).trimEnd();
+  const last = before.at(-1);
+  if (last !== undefined && !REGEX_AFTER.test(last) && !REGEX_KEYWORDS.test(before)) return -1;
+  let inClass = false;
+  for (let j = i + 1; j < line.length; j++) {
+    const c = line[j];
+    if (c === '\\') j++;
+    else if (c === '[') inClass = true;
+    else if (c === ']') inClass = false;
+    else if (c === '/' && !inClass) return j + 1;
+  }
+  return -1;
+}
+
 /**
- * Offsets (within `line`) of the comments on one line, quoted strings skipped: `//` and `/* *\/`
- * (also a block comment closed on this line but opened on an earlier one), and in config, shell
- * and SQL files (`text`) also `#` and `--`. Over-redaction is fine: a `#` or `--` that is not a
+ * Offsets (within `line`) of the comments on one line, quoted strings (and in JS regular
+ * expression literals) skipped: `//` and `/* *\/` (also a block comment closed on this line but
+ * opened on an earlier one); in SQL also `--`; in shell, YAML and config files also `#` at the
+ * start of the line or after whitespace. Over-redaction is fine: a `#` or `--` that is not a
  * comment only hides more of the line.
  */
-export function commentRanges(line: string, text: boolean): Array<readonly [number, number]> {
+export function commentRanges(line: string, language: CommentLanguage): Array<readonly [number, number]> {
+  const text = language !== 'js';
   const out: Array<readonly [number, number]> = [];
   let quote: string | undefined;
   for (let i = 0; i < line.length; i++) {
@@ -108,6 +144,8 @@ export function commentRanges(line: string, text: boolean): Array<readonly [numb
     }
     if (c === "'" || c === '"' || c === '`') {
       quote = c;
+    } else if (language === 'js' && c === '/' && next !== '/' && next !== '*' && regexEnd(line, i) !== -1) {
+      i = regexEnd(line, i) - 1;
     } else if (c === '*' && next === '/') {
       // The end of a block comment that started on an earlier line.
       out.push([0, i + 2]);
@@ -119,8 +157,8 @@ export function commentRanges(line: string, text: boolean): Array<readonly [numb
       i = end - 1;
     } else if (
       (c === '/' && next === '/' && (!text || isSpace(line[i - 1]))) ||
-      (text && c === '#' && isSpace(line[i - 1])) ||
-      (text && c === '-' && next === '-')
+      (language === 'text' && c === '#' && isSpace(line[i - 1])) ||
+      (language === 'sql' && c === '-' && next === '-')
     ) {
       out.push([i, line.length]);
       break;

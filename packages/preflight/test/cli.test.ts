@@ -179,6 +179,39 @@ describe('scan', () => {
     }
   });
 
+  it('leaves lockfiles out of the size refusal, and skips large minified or vendored files with a notice', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'preflight-vendor-'));
+    try {
+      const bulk = `export const port = process.env.PORT || '3000';\n${'// x\n'.repeat(20)}`;
+      writeFileSync(join(dir, 'pnpm-lock.yaml'), `lockfileVersion: '9.0'\n${'# x\n'.repeat(40)}`);
+      writeFileSync(join(dir, 'package-lock.json'), `{${' '.repeat(200)}}`);
+      writeFileSync(join(dir, 'app.min.js'), bulk);
+      writeFileSync(join(dir, 'app.bundle.mjs'), bulk);
+      mkdirSync(join(dir, 'vendor'));
+      writeFileSync(join(dir, 'vendor', 'lib.js'), bulk);
+      const result = await scan({ root: dir, maxFileBytes: 40 });
+      expect(result.findings).toEqual([]);
+      expect([...result.skipped].sort()).toEqual(['app.bundle.mjs', 'app.min.js', 'vendor/lib.js']);
+      const { formatSarif } = await import('../src/report.ts');
+      const sarif = JSON.parse(formatSarif(result)) as {
+        runs: Array<{ invocations: Array<{ toolExecutionNotifications: Array<{ level: string }> }> }>;
+      };
+      const levels = sarif.runs[0]!.invocations[0]!.toolExecutionNotifications.map((n) => n.level);
+      expect(levels).toEqual(['warning', 'warning', 'warning']);
+
+      // The nearest negatives: an ordinary source file over the limit, and a YAML file that is no lockfile.
+      writeFileSync(join(dir, 'app.js'), bulk);
+      writeFileSync(join(dir, 'pnpm-lock.backup.yaml'), `a: b\n${'# x\n'.repeat(40)}`);
+      const failing = await scan({ root: dir, maxFileBytes: 40 });
+      expect(failing.findings.map((f) => `${f.ruleId} ${f.file}`).sort()).toEqual([
+        'not-scanned app.js',
+        'not-scanned pnpm-lock.backup.yaml',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reports a file whose analysis throws as not scanned and goes on with the others', async () => {
     const { envFallbackLiteral } = await import('../src/rules/env-fallback-literal.ts');
     const original = envFallbackLiteral.check;

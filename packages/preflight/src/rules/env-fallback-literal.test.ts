@@ -75,7 +75,32 @@ describe('env-fallback-literal: fail-closed checks', () => {
 
   it('still reports an empty default that is used as the secret, and a non-empty shell default', () => {
     expect(reported('a.ts', "export const s = (process.env.JWT_SECRET ?? '').trim();")).toEqual([1]);
+    // An empty token in the request matches the empty fallback: an auth bypass.
+    expect(
+      reported(
+        'a.ts',
+        "if (req.body.token !== (process.env.API_TOKEN || '')) deny();",
+        "if ((process.env.API_TOKEN ?? '').trim() === req.headers.token) allow();",
+        "if ((process.env.API_TOKEN ?? '').length === req.body.token.length) allow();",
+        "if ((process.env.API_TOKEN ?? '').slice(0, 4) === 'abcd') allow();",
+      ),
+    ).toEqual([1, 2, 3, 4]);
+    expect(
+      reported(
+        'a.ts',
+        "if ((process.env.API_TOKEN || '') === '') deny();",
+        "if ((process.env.API_TOKEN ?? '').length < 32) deny();",
+        "if ('' !== (process.env.API_TOKEN ?? '').trim()) start();",
+      ),
+    ).toEqual([]);
     expect(reported('run.sh', `JWT="\${JWT_SECRET:-x}"`)).toEqual([1]);
+    // The empty-default exemption is for shell presence tests only.
+    expect(reported('docker-compose.yml', `    JWT_SECRET: \${JWT_SECRET:-}`, `    A: "\${API_TOKEN:-}"`)).toEqual([
+      1, 2,
+    ]);
+    expect(
+      reported('run.sh', `TOKEN="\${API_TOKEN:-}dev-token"`, `if [ -z "\${API_TOKEN:-}" ]; then exit 1; fi`),
+    ).toEqual([1]);
   });
 });
 
@@ -92,9 +117,35 @@ describe('env-fallback-literal: names that hold settings', () => {
         "export const f = process.env.DB_SECRET_ARN || 'arn:aws:secretsmanager:x';",
         "export const g = process.env.DB_PASSWORD_SSM_PARAM || '/prod/db';",
         "export const h = process.env.TOKEN_REFRESH_INTERVAL_MS || '60000';",
-        "export const i = process.env.API_TOKEN || 'false';",
+        "export const i = process.env.TOKEN_AUTH || 'false';",
       ),
     ).toEqual([]);
+  });
+
+  it("reports a `'true'`/`'false'` fallback when the name closes with the secret word", () => {
+    expect(
+      reported(
+        'a.ts',
+        "export const a = process.env.DB_PASSWORD || 'false';",
+        "export const b = process.env.API_TOKEN ?? 'true';",
+        "export const c = process.env.TOKEN_AUTH || 'false';",
+      ),
+    ).toEqual([1, 2]);
+  });
+
+  it('reports setting words that come before the secret word, and flag words inside one-word names are not secrets', () => {
+    expect(
+      reported(
+        'a.ts',
+        "export const a = process.env.MS_CLIENT_SECRET || 'x';",
+        "export const b = process.env.SSM_DB_PASSWORD || 'x';",
+        "export const c = process.env.EU_REGION_SECRET || 'x';",
+        "export const d = process.env.JWT_SECRET_MS_AUTH || 'x';",
+        "export const e = process.env.NOPASSWORD || 'x';",
+        "export const f = process.env.PAGETOKEN || 'x';",
+        "export const g = process.env.TOKEN_BYTES || '32';",
+      ),
+    ).toEqual([1, 2, 3, 4]);
   });
 
   it('keeps a numeric PIN for a password, and one-word secret names', () => {

@@ -15,7 +15,7 @@ import {
   unwrap,
 } from '../js-ast.ts';
 import type { FileContext, FileRule } from '../rule.ts';
-import { isSecretName } from '../secret-names.ts';
+import { endsWithSecretWord, isSecretName } from '../secret-names.ts';
 import { demoValueLabel, hasUrlCredentials } from '../secret-values.ts';
 import { braceExpansions } from '../source-text.ts';
 import { EnvGetters } from './env-getters.ts';
@@ -133,29 +133,34 @@ function fallbackLiteral(node: AstNode | undefined, constants: ReadonlyMap<strin
   return undefined;
 }
 
-// A fallback of `'true'`/`'false'` is a switch, not a secret (`ENABLE_TOKEN_AUTH || 'false'`).
+// A fallback of `'true'`/`'false'` is a switch, not a secret (`TOKEN_AUTH || 'false'`), unless
+// the name closes with the secret word: `DB_PASSWORD || 'false'` is a password of `false`.
 const BOOLEAN_LITERAL = /^(true|false)$/i;
 
 function secretOrCredentialUrl(name: string, value: string): boolean {
   if (hasUrlCredentials(value)) return true;
-  return isSecretName(name, 'env') && !BOOLEAN_LITERAL.test(value);
+  if (!isSecretName(name, 'env')) return false;
+  return !BOOLEAN_LITERAL.test(value) || endsWithSecretWord(name);
 }
 
 const COMPARISON = new Set(['===', '!==', '==', '!=', '<', '>', '<=', '>=']);
 
 /**
- * Whether `(process.env.X ?? '').trim() === ''`: an empty fallback that only feeds a comparison or a
- * `!` (a fail-closed presence check), through parentheses, `.trim()`-style calls and `.length`.
+ * Whether `(process.env.X ?? '').trim() === ''`: an empty fallback that only feeds a presence
+ * check (a fail-closed test), through parentheses and `.trim()`-style calls: compared with the
+ * literal `''`, negated with `!`, or its `.length` compared with a number. Compared with anything
+ * else (`req.body.token !== (process.env.T || '')`) the empty fallback is the secret: an empty
+ * token matches it.
  */
 function onlyCompared(node: AstNode, parentOf: ReadonlyMap<AstNode, AstNode>): boolean {
   let current = node;
   let parent = parentOf.get(current);
+  let length = false;
   while (parent) {
     if (
       parent.type === 'ParenthesizedExpression' ||
       parent.type === 'ChainExpression' ||
       parent.type === 'TSNonNullExpression' ||
-      (parent.type === 'MemberExpression' && child(parent, 'object') === current) ||
       (parent.type === 'CallExpression' &&
         child(parent, 'callee') === current &&
         VALUE_METHODS.has(memberPropertyName(current) ?? ''))
@@ -164,10 +169,21 @@ function onlyCompared(node: AstNode, parentOf: ReadonlyMap<AstNode, AstNode>): b
       parent = parentOf.get(current);
       continue;
     }
+    if (!length && parent.type === 'MemberExpression' && child(parent, 'object') === current) {
+      const property = memberPropertyName(parent);
+      if (property === 'length') length = true;
+      else if (!VALUE_METHODS.has(property ?? '')) return false;
+      current = parent;
+      parent = parentOf.get(current);
+      continue;
+    }
     break;
   }
-  if (parent?.type === 'BinaryExpression') return COMPARISON.has(parent.operator as string);
-  return parent?.type === 'UnaryExpression' && parent.operator === '!';
+  if (parent?.type === 'UnaryExpression' && parent.operator === '!') return true;
+  if (parent?.type !== 'BinaryExpression' || !COMPARISON.has(parent.operator as string)) return false;
+  const other = unwrap(child(parent, child(parent, 'left') === current ? 'right' : 'left'));
+  if (length) return other?.type === 'Literal' && typeof other.value === 'number';
+  return stringValue(other) === '';
 }
 
 /** `if (!s) s = '…'` (also `s == null`, `s === undefined`, `s === ''`): the assignment, else `undefined`. */
@@ -347,6 +363,7 @@ function checkSchemaDefault(context: FileContext, call: AstNode): RawFinding[] {
 // YAML/properties, X a secret name. Only the head is a pattern; braceExpansions finds the `}` on
 // the same line in linear time.
 const SHELL_DEFAULT = /\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-=])/g;
+const SHELL_FILE = /\.(sh|bash|zsh)$/;
 const SPRING_DEFAULT = /\$\{([A-Za-z_][A-Za-z0-9_.]*):/g;
 
 const DOCKERFILE = /(^|\/)(Dockerfile[^/]*|[^/]+\.Dockerfile)$/;
@@ -401,6 +418,7 @@ function checkDockerfile(context: FileContext): RawFinding[] {
 function checkText(context: FileContext): RawFinding[] {
   const out: RawFinding[] = [];
   const spring = /\.(ya?ml|properties)$/.test(context.file);
+  const shell = SHELL_FILE.test(context.file) || /^#!.*\b(ba|z|da|k)?sh\b/.test(context.text);
   const seen = new Set<number>();
   for (const { head, valueStart, valueEnd } of braceExpansions(context.text, SHELL_DEFAULT)) {
     const [, name = '', operator = ''] = head;
@@ -408,7 +426,10 @@ function checkText(context: FileContext): RawFinding[] {
     const value = raw.replace(/^["']|["']$/g, '');
     seen.add(head.index);
     // `${X:-}` is the empty default `set -u` scripts use to test for a missing variable: no secret.
-    if (value === '' || !secretOrCredentialUrl(name, value)) continue;
+    // Shell only, and only when nothing is glued after it (`"${X:-}dev-token"` is a literal
+    // default); in compose/YAML an empty default starts the service with an empty secret.
+    if (raw === '' && shell && !/^[\w./:@+-]/.test(context.text.slice(valueEnd + 1, valueEnd + 2))) continue;
+    if (!secretOrCredentialUrl(name, value)) continue;
     out.push(
       finding({ start: head.index, end: valueEnd + 1 }, name, value, `\${${name}${operator}…}`, [
         [valueStart, valueEnd],
@@ -430,6 +451,8 @@ function checkText(context: FileContext): RawFinding[] {
 }
 
 const TEXT_FILE = /(\.(sh|bash|zsh|ya?ml|properties|env)$|(^|\/)Dockerfile[^/]*$|\.Dockerfile$|(^|\/)\.env[^/]*$)/;
+// Lockfiles are generated, hold no env defaults, and often exceed the size limit.
+const LOCKFILE = /(^|\/)(pnpm-lock\.yaml|package-lock\.json|yarn\.lock|npm-shrinkwrap\.json|bun\.lockb?)$/;
 
 /** `env-fallback-literal`: a secret that silently becomes a literal when its variable is missing. */
 export const envFallbackLiteral: FileRule = {
@@ -437,6 +460,6 @@ export const envFallbackLiteral: FileRule = {
   severity: 'error',
   summary: 'A secret-looking environment variable falls back to a literal (a public demo value is critical).',
   fix: 'Remove the fallback and declare the variable as a required secret; fail at start-up when it is missing.',
-  appliesTo: (file) => TEXT_FILE.test(file) || /\.[cm]?[jt]sx?$/.test(file),
+  appliesTo: (file) => !LOCKFILE.test(file) && (TEXT_FILE.test(file) || /\.[cm]?[jt]sx?$/.test(file)),
   check: (context) => (context.isJs ? checkJs(context) : checkText(context)),
 };

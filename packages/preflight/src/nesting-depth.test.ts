@@ -1,0 +1,75 @@
+// The depth estimate guards oxc-parser, which crashes the process (no exception) at about 2,050
+// nested template `${` and 2,900 brackets in a worker. Inputs here nest 1,500 levels: above the
+// limit, below any crash, so a broken estimate fails a test instead of killing the run.
+import { describe, expect, it } from 'vitest';
+import { analyzeFile } from './engine.ts';
+import { MAX_NESTING, nestingDepth, parseModule } from './js-ast.ts';
+
+const DEEP = 1500;
+const parens = `${'('.repeat(DEEP)}1${')'.repeat(DEEP)}`;
+
+const refused = (file: string, text: string): void => {
+  expect(nestingDepth(text)).toBeGreaterThan(MAX_NESTING);
+  const findings = analyzeFile(file, text).findings;
+  expect(findings.map((f) => f.ruleId)).toEqual(['parse-error']);
+  expect(findings[0]?.message).toContain(`nest deeper than ${MAX_NESTING} levels`);
+};
+
+const accepted = (file: string, text: string): void => {
+  expect(nestingDepth(text)).toBeLessThan(20);
+  expect(parseModule(file, text).errors).toEqual([]);
+};
+
+describe('nestingDepth: shapes that used to hide deep nesting', () => {
+  it('recognises a regular expression holding a quote or comment-like text', () => {
+    refused('a.ts', `const q = /'/; export const x = ${parens};\n`);
+    refused('a.ts', `const q = /"/; export const x = ${parens};\n`);
+    refused('a.ts', `const r = /[/*]/;\nexport const x = ${parens};\n`);
+    refused('a.ts', `export function f(s) {\n  if (s) /'/.test(s);\n  return ${parens};\n}\n`);
+    refused('a.ts', `export function f() {\n  return /'/.source + ${parens};\n}\n`);
+  });
+
+  it('tracks `${` inside template literals, nested templates included', () => {
+    refused('a.ts', `export const t = \`\${${parens} + \`x\`}\`;\n`);
+    refused('a.ts', `export const t = ${'`${'.repeat(DEEP)}1${'}`'.repeat(DEEP)};\n`);
+  });
+
+  it('ends an unterminated quote at the end of its line', () => {
+    expect(nestingDepth(`const s = 'it's';\nexport const x = ${parens};\n`)).toBeGreaterThan(MAX_NESTING);
+    expect(nestingDepth(`<p>Don't</p>\nexport const x = ${parens};\n`)).toBeGreaterThan(MAX_NESTING);
+  });
+});
+
+describe('nestingDepth: ordinary large files', () => {
+  it('accepts 400 JSX lines ending in `/>` and `>`', () => {
+    const paths = Array.from({ length: 400 }, (_, i) => `    <path d="M${i} 0L1 1" fill="none" />`);
+    accepted(
+      'icon.tsx',
+      ['export const Icon = () => (', '  <svg viewBox="0 0 24 24">', ...paths, '  </svg>', ');'].join('\n'),
+    );
+    const tags = Array.from({ length: 400 }, (_, i) => `    <li key="${i}" className="row">\n      item\n    </li>`);
+    accepted('list.jsx', ['export const List = () => (', '  <ul>', ...tags, '  </ul>', ');'].join('\n'));
+  });
+
+  it('accepts 1,200 type aliases of generic types', () => {
+    accepted('types.ts', Array.from({ length: 1200 }, (_, i) => `export type T${i} = Array<string>`).join('\n'));
+    accepted(
+      'types.ts',
+      Array.from({ length: 1200 }, (_, i) => `export type M${i} = Map<string, Array<number>>;`).join('\n'),
+    );
+  });
+
+  it('accepts 1,000 lines holding a regular expression with a bracket', () => {
+    const lines = Array.from({ length: 1000 }, (_, i) =>
+      i % 2 === 0 ? `export const r${i} = /\\(/` : `export const s${i} = (x: string) => x.replace(/\\(/g, '')`,
+    );
+    accepted('re.ts', lines.join('\n'));
+  });
+
+  it('keeps counting an expression continued on the next line', () => {
+    const lines = ['export const x = a', ...Array.from({ length: DEEP }, () => '  ? 1 : a')];
+    expect(nestingDepth(`${lines.join('\n')};`)).toBeGreaterThan(MAX_NESTING);
+    const words = ['export const y = a', ...Array.from({ length: DEEP }, () => '  instanceof B ? 1 : a')];
+    expect(nestingDepth(`${words.join('\n')};`)).toBeGreaterThan(MAX_NESTING);
+  });
+});
