@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { errorOf, rejectionOf } from '../test/config-error.ts';
 import { provenanceOf } from './config-object.ts';
 import { generateDevProfile } from './dev-profile.ts';
-import { ConfigError } from './errors.ts';
 import { checkConfig, loadConfig, loadConfigSync } from './load.ts';
 import { number, port, string, url } from './scalars.ts';
 import { Secret } from './secret.ts';
@@ -25,25 +25,6 @@ function file(name: string, content: string): string {
   writeFileSync(path, content);
   return path;
 }
-function errorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
-async function rejectionOf(promise: Promise<unknown>): Promise<ConfigError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
-
 describe('loadConfigSync', () => {
   const schema = { PORT: port({ default: 3000 }), NAME: string(), JWT_KEY: secret({ kind: 'jwt-hs256' }) };
 

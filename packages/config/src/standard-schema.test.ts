@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigError } from './errors.ts';
+import { errorOf, rejectionOf } from '../test/config-error.ts';
+import type { ConfigError } from './errors.ts';
 import { checkConfig, loadConfig, loadConfigSync } from './load.ts';
 import { port } from './scalars.ts';
 import { runValidator, type StandardSchemaV1 } from './standard-schema.ts';
@@ -14,26 +15,6 @@ const VALUE = 'hunter2-Zx81kfP0qL2mVb7T';
 /** A Standard Schema whose validate() does `behave` with the value: what a broken validator does. */
 function validator(behave: (value: unknown) => unknown): StandardSchemaV1<unknown, string> {
   return { '~standard': { version: 1, vendor: 'test', validate: behave as never } };
-}
-
-function errorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<ConfigError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 /** Everything a ConfigError can print or serialize, checked for any 8-character piece of `value`. */
