@@ -6,6 +6,7 @@ import {
   jwtFallback,
   SIDE_CHANNEL_FORMS,
   sessionFallback,
+  shellSecretDefault,
 } from '../test/fixtures/fallback-forms.ts';
 import { applyBaseline, createBaseline } from './baseline.ts';
 import { analyzeFile } from './engine.ts';
@@ -13,6 +14,9 @@ import type { Finding } from './finding.ts';
 import { formatJson, formatPretty, formatSarif } from './report.ts';
 import type { ScanResult } from './scan.ts';
 import { commentRanges } from './source-text.ts';
+
+/** A flagged line (`export const s = <secret env read> || '<value>';`) without its newline. */
+const flagged = (value: string): string => jwtFallback('s', value).trimEnd();
 
 const NOW = new Date('2026-11-22T12:00:00Z');
 
@@ -61,12 +65,8 @@ describe('redaction', () => {
     const snippet = (file: string, line: string): string | undefined =>
       analyzeFile(file, `${line}\n`, { now: NOW }).findings[0]?.snippet;
     // `//` inside a string is no comment.
-    expect(snippet('a.ts', "export const s = process.env.JWT_SECRET || 'http://x//y'; const t = 1;")).toBe(
-      "export const s = process.env.JWT_SECRET || '«redacted»'; const t = 1;",
-    );
-    expect(snippet('a.ts', "export const s = process.env.JWT_SECRET || 'dev'; // note")).toBe(
-      "export const s = process.env.JWT_SECRET || '«redacted»'; «redacted»",
-    );
+    expect(snippet('a.ts', `${flagged('http://x//y')} const t = 1;`)).toBe(`${flagged('«redacted»')} const t = 1;`);
+    expect(snippet('a.ts', `${flagged('dev')} // note`)).toBe(`${flagged('«redacted»')} «redacted»`);
     // A `#` inside a value is no comment, and `$1` is a bind parameter, not a dollar quote.
     expect(snippet('seed.sql', "INSERT INTO users (email, password) VALUES ('a#b', 'x');")).toMatch(
       /^INSERT INTO users \(email, password\) VALUES \('«redacted»', '?«redacted»'?\);$/,
@@ -82,15 +82,10 @@ describe('redaction: comments next to regular expressions, shell flags and proce
     analyzeFile(file, `${line}\n`, { now: NOW }).findings[0]?.snippet;
 
   it('takes JS comments from the parse tree: a regex literal is no comment, a comment after it goes', () => {
-    expect(snippet('a.ts', "export const s = process.env.JWT_SECRET || 'dev'; const r = /.*/;")).toBe(
-      "export const s = process.env.JWT_SECRET || '«redacted»'; const r = /.*/;",
-    );
-    const flagged = snippet(
-      'a.ts',
-      "export const s = process.env.JWT_SECRET || 'dev'; const q = /'/; // prod Qz7secretvalue",
-    );
-    expect(flagged).not.toContain('Qz7secretvalue');
-    expect(flagged).toContain('const q = /');
+    expect(snippet('a.ts', `${flagged('dev')} const r = /.*/;`)).toBe(`${flagged('«redacted»')} const r = /.*/;`);
+    const shown = snippet('a.ts', `${flagged('dev')} const q = /'/; // prod Qz7secretvalue`);
+    expect(shown).not.toContain('Qz7secretvalue');
+    expect(shown).toContain('const q = /');
   });
 
   it('recognises regex literals when scanning a JS line without a parse tree', () => {
@@ -100,10 +95,10 @@ describe('redaction: comments next to regular expressions, shell flags and proce
   });
 
   it('treats `--` as a comment only in SQL, `#` only after whitespace, and `$$` only in SQL', () => {
-    const flag = snippet('run.sh', `exec app --flag=\${JWT_SECRET:-devsecret}`);
+    const flag = snippet('run.sh', `exec app --flag=${shellSecretDefault('devsecret')}`);
     expect(flag).toContain('exec app --flag=');
     expect(flag).not.toContain('devsecret');
-    const pid = snippet('run.sh', `echo $$; X="\${JWT_SECRET:-devsecret}" # Qz7secretvalue`);
+    const pid = snippet('run.sh', `echo $$; X="${shellSecretDefault('devsecret')}" # Qz7secretvalue`);
     expect(pid).toContain('echo $$;');
     expect(pid).not.toContain('Qz7secretvalue');
     expect(commentRanges('a=b#c -- d # e', 'text')).toEqual([[11, 14]]);
