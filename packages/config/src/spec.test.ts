@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import * as v from 'valibot';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
+import { errorOf } from '../test/config-error.ts';
 import { ConfigError } from './errors.ts';
 import { loadConfigSync } from './load.ts';
 import { boolean, duration, number, oneOf, port, string, url } from './scalars.ts';
@@ -111,7 +112,7 @@ describe('string, number, port, boolean, url, oneOf, duration, list, json', () =
       G: { n: 1 },
       H: 'abc',
     });
-    const error = catchError(() =>
+    const error = errorOf(() =>
       loadConfigSync(schema, {
         env: {
           ...TEST,
@@ -133,7 +134,7 @@ describe('string, number, port, boolean, url, oneOf, duration, list, json', () =
 
   it('refuse URLs that embed a password unless allowed', () => {
     const env = { ...TEST, DB: 'postgres://app:hunter2hunter2@db.internal/app' };
-    expect(catchError(() => loadConfigSync({ DB: url() }, { env })).issues[0]?.message).toMatch(/embeds a password/);
+    expect(errorOf(() => loadConfigSync({ DB: url() }, { env })).issues[0]?.message).toMatch(/embeds a password/);
     expect(loadConfigSync({ DB: url({ allowCredentials: true }) }, { env }).DB).toBe(env.DB);
   });
 
@@ -149,16 +150,6 @@ describe('string, number, port, boolean, url, oneOf, duration, list, json', () =
     }
   });
 });
-
-function catchError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('spec parsers (properties)', () => {
   it('boolean() accepts exactly its spellings in any case', () => {
