@@ -4,6 +4,7 @@ import { envFallback } from '../test/fixtures/fallback-forms.ts';
 import { analyzeFile } from './engine.ts';
 import {
   type AstNode,
+  isEnvObject,
   isShadowed,
   moduleFromEstree,
   nearestDeclaration,
@@ -64,5 +65,73 @@ describe('resolveBinding', () => {
     expect(nearestDeclaration(use('l'), 'l', module.parentOf)?.kind).toBe('const');
     expect(isShadowed(use('l'), 'l', module.parentOf)).toBe(true);
     expect(nearestDeclaration(use('g'), 'g', module.parentOf)).toBeUndefined();
+  });
+
+  it('returns the identifier that declares the name, with its type annotation, and what declares it', () => {
+    const code = [
+      'const a: Map<string, string> = load();',
+      'const { b } = load();',
+      'export function f(c: T = d, { e }) {',
+      '  for (const g of []) {',
+      '    try {} catch (h) {',
+      '      return [a, b, c, e, g, h];',
+      '    }',
+      '  }',
+      '}',
+    ].join('\n');
+    const module = parseModule('a.ts', code);
+    const use = (name: string) =>
+      module.nodes.find(
+        (n) => n.type === 'Identifier' && n.name === name && n.start > code.indexOf('return'),
+      ) as AstNode;
+    const seen = (name: string) => {
+      const declaration = nearestDeclaration(use(name), name, module.parentOf)!;
+      const parent = module.parentOf.get(declaration.id)!.type;
+      return [declaration.kind, declaration.site, parent, Boolean(declaration.id.typeAnnotation)];
+    };
+    expect(seen('a')).toEqual(['const', 'variable', 'VariableDeclarator', true]);
+    expect(seen('b')).toEqual(['other', 'variable', 'Property', false]);
+    expect(seen('c')).toEqual(['param', 'parameter', 'AssignmentPattern', true]);
+    expect(seen('e')).toEqual(['param', 'parameter', 'Property', false]);
+    expect(seen('g')).toEqual(['param', 'loop', 'VariableDeclarator', false]);
+    expect(seen('h')).toEqual(['param', 'catch', 'CatchClause', false]);
+  });
+});
+
+describe('isEnvObject', () => {
+  /** The expression of the last statement of a module. */
+  const last = (code: string): AstNode =>
+    (parseModule('a.ts', code).program.body as AstNode[]).at(-1)!.expression as AstNode;
+
+  it('recognises runtime env objects and any `<object>.env`, not an env getter called with a name', () => {
+    for (const code of ['process.env', 'import.meta.env', 'Bun.env', 'env', 'ENV', 'c.env', 'this.env', 'a.b.env']) {
+      expect(isEnvObject(last(`(${code});`)), code).toBe(true);
+    }
+    for (const code of ['c', 'c.environment', "env('X')", 'env()', 'env(c)', 'getEnv(c)']) {
+      expect(isEnvObject(last(`(${code});`)), code).toBe(false);
+    }
+  });
+
+  it('counts `env(c)` only when `env` is bound to an import from hono/adapter that nothing shadows', () => {
+    for (const code of [
+      "import { env } from 'hono/adapter';\nenv(c);",
+      "import { env as getEnv } from 'hono/adapter';\ngetEnv(c);",
+      "import * as adapter from 'hono/adapter';\nadapter.env(c);",
+      "const { env } = require('hono/adapter');\nenv(c);",
+    ]) {
+      expect(isEnvObject(last(code)), code).toBe(true);
+    }
+    for (const code of [
+      "import { env } from './env';\nenv(c);",
+      "import { getRuntimeKey as env } from 'hono/adapter';\nenv(c);",
+      "import { env } from 'hono/adapter';\n(c) => { const env = (x) => x; return env(c); };",
+    ]) {
+      const expression = last(code);
+      const call = expression.type === 'CallExpression' ? expression : undefined;
+      const inner = parseModule('a.ts', code)
+        .nodes.filter((n) => n.type === 'CallExpression')
+        .at(-1);
+      expect(isEnvObject(call ?? inner), code).toBe(false);
+    }
   });
 });

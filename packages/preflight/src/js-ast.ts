@@ -370,6 +370,7 @@ function indexProgram(
     }
   }
   nodes.sort((a, b) => a.start - b.start);
+  markHonoEnvCalls(program, nodes, parentOf);
   return { program, comments, errors, nodes, parentOf };
 }
 
@@ -427,8 +428,11 @@ export function memberPropertyName(node: AstNode | undefined): string | undefine
   return staticName(child(n, 'property'), n.computed === true);
 }
 
+/** The static key of an object property, a class field or a class method. */
 export function propertyKeyName(node: AstNode): string | undefined {
-  if (node.type !== 'Property' && node.type !== 'PropertyDefinition') return undefined;
+  if (node.type !== 'Property' && node.type !== 'PropertyDefinition' && node.type !== 'MethodDefinition') {
+    return undefined;
+  }
   return staticName(child(node, 'key'), node.computed === true);
 }
 
@@ -450,20 +454,46 @@ export function memberPath(node: AstNode | undefined): string[] | undefined {
   return parts.reverse();
 }
 
-/** Whether an expression is the environment object itself (`process.env`, `import.meta.env`, `Bun.env`). */
+// `isEnvObject` sees one node, so which calls are Hono's `env(c)` is worked out once per module,
+// when it is indexed: calls of a name imported from `hono/adapter` that nothing nearer shadows.
+const HONO_ENV_CALLS = new WeakSet<AstNode>();
+const HONO_ADAPTER = 'hono/adapter';
+
+/** Marks the calls of `env` imported from `hono/adapter` (also renamed, or through `import * as`). */
+function markHonoEnvCalls(program: AstNode, nodes: readonly AstNode[], parentOf: ReadonlyMap<AstNode, AstNode>): void {
+  const functions = new Set<string>();
+  const namespaces = new Set<string>();
+  for (const [local, binding] of importBindings(program)) {
+    if (binding.specifier !== HONO_ADAPTER) continue;
+    if (binding.name === 'env') functions.add(local);
+    else if (binding.name === '*') namespaces.add(local);
+  }
+  if (functions.size === 0 && namespaces.size === 0) return;
+  for (const node of nodes) {
+    if (node.type !== 'CallExpression') continue;
+    const callee = unwrap(child(node, 'callee'));
+    const object = callee?.type === 'MemberExpression' ? unwrap(child(callee, 'object')) : undefined;
+    const local =
+      callee?.type === 'Identifier' && functions.has(callee.name as string)
+        ? callee
+        : object?.type === 'Identifier' && namespaces.has(object.name as string) && memberPropertyName(callee) === 'env'
+          ? object
+          : undefined;
+    if (local && !isShadowed(local, local.name as string, parentOf)) HONO_ENV_CALLS.add(node);
+  }
+}
+
+/**
+ * Whether an expression is the environment object itself: `process.env`, `import.meta.env`,
+ * `Bun.env`, `ENV`, a bare `env`, any `<object>.env` (Hono's `c.env`, a Worker's `this.env`,
+ * SvelteKit's `platform.env`), or a call of `env` imported from `hono/adapter` (`env(c)`, also
+ * renamed or through a namespace import).
+ */
 export function isEnvObject(node: AstNode | undefined): boolean {
-  const path = memberPath(node);
-  if (!path) return false;
-  const joined = path.join('.');
-  return (
-    joined === 'process.env' ||
-    joined === 'import.meta.env' ||
-    joined === 'Bun.env' ||
-    joined === 'env' ||
-    joined === 'ENV' ||
-    joined === 'config.env' ||
-    joined === 'globalThis.process.env'
-  );
+  const n = unwrap(node);
+  if (n?.type === 'CallExpression') return HONO_ENV_CALLS.has(n);
+  const path = memberPath(n);
+  return path !== undefined && (path.at(-1) === 'env' || path.join('.') === 'ENV');
 }
 
 /** The variable name an expression reads from the environment, if it does. */
@@ -510,20 +540,30 @@ export function enclosingFunction(node: AstNode, parentOf: ReadonlyMap<AstNode, 
   return undefined;
 }
 
-/** Names a binding pattern declares (`a`, `{ a, b: c }`, `[d, ...e]`, `f = 1`). */
-function patternNames(pattern: AstNode | undefined, out: Set<string>): void {
+/**
+ * The identifier inside a binding pattern that declares `name` (`a`, `{ a, b: c }`, `[d, ...e]`,
+ * `f = 1`, a TS parameter property), or `undefined`.
+ */
+function patternBinding(pattern: AstNode | undefined, name: string): AstNode | undefined {
   const p = unwrap(pattern);
-  if (!p) return;
-  if (p.type === 'Identifier') out.add(p.name as string);
-  else if (p.type === 'AssignmentPattern') patternNames(child(p, 'left'), out);
-  else if (p.type === 'RestElement') patternNames(child(p, 'argument'), out);
-  else if (p.type === 'TSParameterProperty') patternNames(child(p, 'parameter'), out);
-  else if (p.type === 'ArrayPattern') for (const element of children(p, 'elements')) patternNames(element, out);
-  else if (p.type === 'ObjectPattern') {
-    for (const property of children(p, 'properties')) {
-      patternNames(property.type === 'RestElement' ? property : child(property, 'value'), out);
-    }
+  if (!p) return undefined;
+  if (p.type === 'Identifier') return p.name === name ? p : undefined;
+  if (p.type === 'AssignmentPattern') return patternBinding(child(p, 'left'), name);
+  if (p.type === 'RestElement') return patternBinding(child(p, 'argument'), name);
+  if (p.type === 'TSParameterProperty') return patternBinding(child(p, 'parameter'), name);
+  const parts =
+    p.type === 'ArrayPattern'
+      ? children(p, 'elements')
+      : p.type === 'ObjectPattern'
+        ? children(p, 'properties').map((property) =>
+            property.type === 'RestElement' ? property : child(property, 'value'),
+          )
+        : [];
+  for (const part of parts) {
+    const found = patternBinding(part, name);
+    if (found) return found;
   }
+  return undefined;
 }
 
 /**
@@ -541,6 +581,13 @@ export interface NearestDeclaration {
   readonly kind: 'const' | 'let' | 'var' | 'param' | 'other';
   /** The initializer of a plain `const|let|var name = init`. */
   readonly init: AstNode | undefined;
+  /** What declares it: a variable declaration, a function parameter, a catch clause, a loop head, a function or class. */
+  readonly site: 'variable' | 'parameter' | 'catch' | 'loop' | 'function' | 'class';
+  /**
+   * The identifier that declares the name, where its type annotation sits; inside a destructuring
+   * pattern or a parameter default (`(x: T = d)`) its parent says which.
+   */
+  readonly id: AstNode;
 }
 
 /**
@@ -553,6 +600,24 @@ export function nearestDeclaration(
   parentOf: ReadonlyMap<AstNode, AstNode>,
 ): NearestDeclaration | undefined {
   return resolveBinding(node, name, parentOf, { moduleScope: true });
+}
+
+/** `name` among the declarators of a `const|let|var` statement. */
+function declaratorBinding(
+  statement: AstNode,
+  name: string,
+  site: 'variable' | 'loop',
+): NearestDeclaration | undefined {
+  for (const declarator of children(statement, 'declarations')) {
+    const pattern = child(declarator, 'id');
+    const id = patternBinding(pattern, name);
+    if (!id) continue;
+    if (site === 'loop') return { kind: 'param', init: undefined, site, id };
+    return id === pattern
+      ? { kind: statement.kind as 'const' | 'let' | 'var', init: child(declarator, 'init'), site, id }
+      : { kind: 'other', init: undefined, site, id };
+  }
+  return undefined;
 }
 
 /**
@@ -568,45 +633,111 @@ export function resolveBinding(
 ): NearestDeclaration | undefined {
   let current = parentOf.get(node);
   while (current && (options.moduleScope || current.type !== 'Program')) {
-    const declared = new Set<string>();
     if (current.type === 'Program' || current.type === 'BlockStatement' || current.type === 'StaticBlock') {
       for (let statement of children(current, 'body')) {
         if (statement.type === 'ExportNamedDeclaration') statement = child(statement, 'declaration') ?? statement;
         if (statement.type === 'VariableDeclaration') {
-          for (const declarator of children(statement, 'declarations')) {
-            const id = child(declarator, 'id');
-            if (id?.type === 'Identifier' && id.name === name) {
-              return { kind: statement.kind as 'const' | 'let' | 'var', init: child(declarator, 'init') };
-            }
-            patternNames(id, declared);
-          }
+          const found = declaratorBinding(statement, name, 'variable');
+          if (found) return found;
         } else if (statement.type === 'FunctionDeclaration' || statement.type === 'ClassDeclaration') {
-          patternNames(child(statement, 'id'), declared);
+          const id = patternBinding(child(statement, 'id'), name);
+          if (id)
+            return {
+              kind: 'other',
+              init: undefined,
+              site: statement.type === 'ClassDeclaration' ? 'class' : 'function',
+              id,
+            };
         }
       }
-      if (declared.has(name)) return { kind: 'other', init: undefined };
     } else if (
       current.type === 'FunctionDeclaration' ||
       current.type === 'FunctionExpression' ||
       current.type === 'ArrowFunctionExpression'
     ) {
-      for (const param of children(current, 'params')) patternNames(param, declared);
+      for (const param of children(current, 'params')) {
+        const id = patternBinding(param, name);
+        if (id) return { kind: 'param', init: undefined, site: 'parameter', id };
+      }
     } else if (current.type === 'CatchClause') {
-      patternNames(child(current, 'param'), declared);
+      const id = patternBinding(child(current, 'param'), name);
+      if (id) return { kind: 'param', init: undefined, site: 'catch', id };
     } else if (
       current.type === 'ForStatement' ||
       current.type === 'ForInStatement' ||
       current.type === 'ForOfStatement'
     ) {
       const init = child(current, current.type === 'ForStatement' ? 'init' : 'left');
-      if (init?.type === 'VariableDeclaration') {
-        for (const declarator of children(init, 'declarations')) patternNames(child(declarator, 'id'), declared);
-      }
+      const found = init?.type === 'VariableDeclaration' ? declaratorBinding(init, name, 'loop') : undefined;
+      if (found) return found;
     }
-    if (declared.has(name)) return { kind: 'param', init: undefined };
     current = parentOf.get(current);
   }
   return undefined;
+}
+
+/** An export or import name: an identifier, or a string (`export { a as 'b-c' }`). */
+export function exportedName(node: AstNode | undefined): string | undefined {
+  if (node?.type === 'Identifier') return node.name as string;
+  return stringValue(node);
+}
+
+/** `require('x')` → `'x'`. */
+export function requiredModule(node: AstNode | undefined): string | undefined {
+  const n = unwrap(node);
+  if (n?.type !== 'CallExpression') return undefined;
+  const callee = unwrap(child(n, 'callee'));
+  if (callee?.type !== 'Identifier' || callee.name !== 'require') return undefined;
+  const specifier = stringValue(children(n, 'arguments')[0]);
+  return specifier === '' ? undefined : specifier;
+}
+
+/** Where a module-scope name that a file imports comes from: the module and the export (`*`: the module itself). */
+export interface ImportBinding {
+  readonly specifier: string;
+  readonly name: string;
+  /** Bound by a `require()` call (not an `import`), so the whole module may be a function. */
+  readonly viaRequire: boolean;
+}
+
+/**
+ * The module-scope names a file imports: `import { a as b }`, `import d`, `import * as ns`,
+ * `const { a: b } = require('x')`, `const ns = require('x')`. Type-only imports are left out.
+ */
+export function importBindings(program: AstNode): Map<string, ImportBinding> {
+  const out = new Map<string, ImportBinding>();
+  for (const statement of children(program, 'body')) {
+    if (statement.type === 'ImportDeclaration') {
+      const specifier = child(statement, 'source')?.value;
+      if (typeof specifier !== 'string' || specifier === '' || statement.importKind === 'type') continue;
+      for (const s of children(statement, 'specifiers')) {
+        const local = exportedName(child(s, 'local'));
+        const name =
+          s.type === 'ImportDefaultSpecifier'
+            ? 'default'
+            : s.type === 'ImportNamespaceSpecifier'
+              ? '*'
+              : exportedName(child(s, 'imported'));
+        if (local !== undefined && name !== undefined && s.importKind !== 'type') {
+          out.set(local, { specifier, name, viaRequire: false });
+        }
+      }
+    } else if (statement.type === 'VariableDeclaration') {
+      for (const declarator of children(statement, 'declarations')) {
+        const specifier = requiredModule(child(declarator, 'init'));
+        const pattern = child(declarator, 'id');
+        if (specifier === undefined) continue;
+        if (pattern?.type === 'Identifier') out.set(pattern.name as string, { specifier, name: '*', viaRequire: true });
+        if (pattern?.type !== 'ObjectPattern') continue;
+        for (const prop of children(pattern, 'properties')) {
+          const name = prop.type === 'Property' ? propertyKeyName(prop) : undefined;
+          const local = exportedName(child(prop, 'value'));
+          if (name !== undefined && local !== undefined) out.set(local, { specifier, name, viaRequire: true });
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /** A module-scope binding of a plain name: `[export] const|let|var name = init` or `[export] function name`. */

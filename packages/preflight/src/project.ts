@@ -9,6 +9,12 @@ export interface ProjectFinding extends RawFinding {
 /** The scanned tree: relative `/`-separated paths of every file, and a reader. */
 export interface ProjectContext {
   readonly files: readonly string[];
+  /**
+   * `.env*` files in directories the scan skips by default (`dist`, `.next`, `coverage`, tool
+   * caches; never `node_modules` or `.git`): not scanned, but inside any Docker build context that
+   * holds them. Paths only; they are not read.
+   */
+  readonly excludedDotenv?: readonly string[];
   read(file: string): string;
 }
 

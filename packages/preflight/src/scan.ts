@@ -69,19 +69,40 @@ export interface ScanResult {
   readonly audit: AuditResult;
 }
 
-function walk(root: string, excludes: ReturnType<typeof parseDockerignore>): string[] {
+type Patterns = ReturnType<typeof parseDockerignore>;
+
+// Dependencies and git internals are not the project's own files: never entered, not even for `.env`.
+const NOT_OWN = new Set(['node_modules', '.git']);
+/** How many directory levels below a default-excluded directory its `.env*` files are looked for. */
+const EXCLUDED_DOTENV_DEPTH = 4;
+
+/**
+ * Scanned files, and the `.env*` files inside directories only the default excludes skip (build
+ * output and tool caches, which a Docker build context still includes): a walk of at most
+ * {@link EXCLUDED_DOTENV_DEPTH} levels below each, that never enters `node_modules` or `.git` and
+ * honours the caller's own excludes.
+ */
+function walk(root: string, excludes: Patterns, requested: Patterns): { files: string[]; excludedDotenv: string[] } {
   const files: string[] = [];
-  const visit = (dir: string): void => {
+  const excludedDotenv: string[] = [];
+  /** `excludedDepth`: how deep inside a default-excluded directory `dir` is, if it is. */
+  const visit = (dir: string, excludedDepth?: number): void => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const full = join(dir, entry.name);
       const rel = relative(root, full).split(sep).join('/');
-      if (isIgnored(excludes, rel)) continue;
-      if (entry.isDirectory()) visit(full);
-      else if (entry.isFile()) files.push(rel);
+      if (excludedDepth === undefined && !isIgnored(excludes, rel)) {
+        if (entry.isDirectory()) visit(full);
+        else if (entry.isFile()) files.push(rel);
+        continue;
+      }
+      if (NOT_OWN.has(entry.name) || isIgnored(requested, rel)) continue;
+      const depth = excludedDepth === undefined ? 0 : excludedDepth + 1;
+      if (entry.isDirectory() && depth <= EXCLUDED_DOTENV_DEPTH) visit(full, depth);
+      else if (excludedDepth !== undefined && entry.isFile() && entry.name.startsWith('.env')) excludedDotenv.push(rel);
     }
   };
   visit(root);
-  return files.sort();
+  return { files: files.sort(), excludedDotenv: excludedDotenv.sort() };
 }
 
 function validate(options: ScanOptions): void {
@@ -114,16 +135,18 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
   validate(options);
   const root = resolve(options.root);
   const now = options.now ?? new Date();
-  let excludes: ReturnType<typeof parseDockerignore>;
+  let excludes: Patterns;
+  let requested: Patterns;
   try {
     excludes = parseDockerignore([...DEFAULT_EXCLUDES, ...(options.exclude ?? [])].join('\n'));
+    requested = parseDockerignore((options.exclude ?? []).join('\n'));
   } catch (cause) {
     throw new PreflightError('ERR_PREFLIGHT_INVALID_OPTION', 'exclude: a pattern is not valid .dockerignore syntax.', {
       cause,
     });
   }
   const baseline = options.baseline !== undefined ? readBaseline(options.baseline) : undefined;
-  const files = walk(root, excludes);
+  const { files, excludedDotenv } = walk(root, excludes, requested);
   const maxBytes = options.maxFileBytes ?? 1024 * 1024;
   const cache = new Map<string, string>();
   const sizes = new Map<string, boolean>();
@@ -204,7 +227,7 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     }
   }
 
-  const project: ProjectContext = { files, read };
+  const project: ProjectContext = { files, excludedDotenv, read };
   const projectRaw = new Map<string, RawFinding[]>();
   for (const rule of PROJECT_RULES) {
     if (wanted && !wanted.has(rule.id)) continue;

@@ -1,6 +1,44 @@
 import { describe, expect, it } from 'vitest';
+import { useTempProject } from '../../test/fixtures/temp-project.ts';
 import { copyInstructions, copySourceIncludes } from '../dockerfile.ts';
 import { composeBuilds } from './dotenv-in-build-context.ts';
+
+const { write, reported } = useTempProject('dotenv-in-build-context');
+const DOCKERFILE = 'FROM node:24\nCOPY package.json ./\n';
+
+describe('dotenvInBuildContext in directories the scan excludes by default', () => {
+  it('reports .env files in build output and framework output inside a build context', async () => {
+    write({
+      Dockerfile: DOCKERFILE,
+      'packages/api/dist/.env': 'A=1\n',
+      'apps/web/.next/standalone/.env.production': 'A=1\n',
+    });
+    expect(await reported()).toEqual(['Dockerfile:1', 'Dockerfile:1']);
+  });
+
+  it('names the COPY that copies a build directory holding a .env', async () => {
+    write({ Dockerfile: `${DOCKERFILE}COPY dist ./dist\n`, 'dist/.env': 'A=1\n' });
+    expect(await reported()).toEqual(['Dockerfile:3']);
+  });
+
+  it('does not report .env files of dependencies, nor build output the .dockerignore excludes', async () => {
+    write({
+      Dockerfile: DOCKERFILE,
+      '.dockerignore': 'coverage\n',
+      'node_modules/some-lib/.env': 'A=1\n',
+      'dist/node_modules/some-lib/.env': 'A=1\n',
+      'coverage/.env': 'A=1\n',
+      'dist/.env.example': 'A=\n',
+    });
+    expect(await reported()).toEqual([]);
+  });
+
+  it("honours the caller's excludes and looks at most four levels below an excluded directory", async () => {
+    write({ Dockerfile: DOCKERFILE, 'dist/fixtures/.env': 'A=1\n', 'dist/a/b/c/d/e/.env': 'A=1\n' });
+    expect(await reported(['**/fixtures'])).toEqual([]);
+    expect(await reported()).toEqual(['Dockerfile:1']);
+  });
+});
 
 describe('composeBuilds', () => {
   it('reads both the string and the map form of build, relative to the compose file', () => {

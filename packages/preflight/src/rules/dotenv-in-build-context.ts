@@ -105,7 +105,7 @@ function check(project: ProjectContext): ProjectFinding[] {
       }
     }
     const copies = copyInstructions(dockerfileText);
-    for (const file of project.files) {
+    for (const file of [...project.files, ...(project.excludedDotenv ?? [])]) {
       if (!file.startsWith(prefix) || !DOTENV.test(file) || ALLOWED.test(file)) continue;
       const inContext = file.slice(prefix.length);
       if (isIgnored(patterns, inContext)) continue;

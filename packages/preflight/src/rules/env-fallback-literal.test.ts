@@ -4,17 +4,30 @@ import { describe, expect, it } from 'vitest';
 import {
   BINDINGS,
   BINDINGS_SAFE,
+  BLOCK_GETTERS,
+  BLOCK_GETTERS_SAFE,
   BOOLEAN_FALLBACKS,
   CHAIN_TAIL,
   COMPOSE_EMPTY_DEFAULTS,
   EMPTY_DEFAULT_COMPARED,
   EMPTY_DEFAULT_PRESENCE,
+  EMPTY_DEFAULT_READ_PRESENCE,
+  EMPTY_DEFAULT_READ_USED,
   EMPTY_DEFAULT_USED,
+  HONO_BINDINGS,
+  HONO_BINDINGS_ALIASED,
+  HONO_BINDINGS_ALIASED_SAFE,
+  HONO_BINDINGS_SAFE,
   LOGICAL_ASSIGNMENT,
   LOGICAL_ASSIGNMENT_SAFE,
+  NEST_CONFIG,
+  NEST_CONFIG_DECLARED,
+  NEST_CONFIG_OTHER_DECLARED,
+  NEST_CONFIG_SAFE,
   PIN_AND_ONE_WORD_NAMES,
   PRESENCE_CHECKS_JS,
   PRESENCE_CHECKS_SHELL,
+  RUNTIME_ENVS,
   SETTING_NAMES,
   SHELL_DEFAULT,
   SHELL_GLUED_DEFAULT,
@@ -45,6 +58,62 @@ describe('env-fallback-literal: bindings and calls', () => {
 
   it('does not follow a shadowing parameter, a let that is not tested, or other calls', () => {
     expect(reported('a.ts', ...BINDINGS_SAFE)).toEqual([]);
+  });
+});
+
+describe('env-fallback-literal: NestJS ConfigService', () => {
+  it('reports a fallback after `get`, and a literal default argument of `get`/`getOrThrow`', () => {
+    expect(reported('a.ts', ...NEST_CONFIG)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('does not report `getOrThrow`, option objects, settings, or `.get` on receivers that are no ConfigService', () => {
+    expect(reported('a.ts', ...NEST_CONFIG_SAFE)).toEqual([]);
+  });
+
+  it('reads the receiver from its declaration: a type naming ConfigService (also in a union), or a value creating one', () => {
+    expect(reported('a.ts', ...NEST_CONFIG_DECLARED)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('does not report a receiver named `config` that its declaration says is something else', () => {
+    for (const line of NEST_CONFIG_OTHER_DECLARED) expect(reported('a.ts', line), line).toEqual([]);
+  });
+
+  it('does not report an empty default that only feeds a presence check, but does when it is compared with a request value', () => {
+    for (const file of EMPTY_DEFAULT_READ_PRESENCE) expect(reported('a.ts', file), file).toEqual([]);
+    expect(reported('a.ts', ...EMPTY_DEFAULT_READ_USED)).toEqual([1, 2]);
+  });
+});
+
+describe('env-fallback-literal: runtime env objects', () => {
+  it('reports Hono and Cloudflare bindings (`c.env`, `env(c)`, `this.env`, `platform.env`)', () => {
+    expect(reported('a.ts', ...HONO_BINDINGS)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('does not report bindings read without a literal fallback, settings, presence checks, or an `env` not from hono/adapter', () => {
+    expect(reported('a.ts', ...HONO_BINDINGS_SAFE)).toEqual([]);
+  });
+
+  it('follows a renamed or namespace import of hono/adapter `env`, and a const bound to the env object', () => {
+    for (const [i, line] of HONO_BINDINGS_ALIASED.entries())
+      expect(reported('a.ts', line), `${i}: ${line}`).toEqual([1]);
+  });
+
+  it('does not follow a const bound to something else, a shadowed one, or a let', () => {
+    for (const line of HONO_BINDINGS_ALIASED_SAFE) expect(reported('a.ts', line), line).toEqual([]);
+  });
+
+  it('reports `import.meta.env`, `Bun.env` and `Deno.env.get`', () => {
+    expect(reported('a.ts', ...RUNTIME_ENVS)).toEqual([1, 2, 3]);
+  });
+});
+
+describe('env-fallback-literal: block-bodied env getters', () => {
+  it('reads a const bound to the env read, an unset guard and a fallback built into the getter', () => {
+    for (const file of BLOCK_GETTERS) expect(reported('a.ts', file), file).toEqual([2]);
+  });
+
+  it('does not report a getter that throws, a setting, a presence check, or bodies it does not follow', () => {
+    for (const file of BLOCK_GETTERS_SAFE) expect(reported('a.ts', file), file).toEqual([]);
   });
 });
 

@@ -18,6 +18,8 @@ import type { FileContext, FileRule } from '../rule.ts';
 import { endsWithSecretWord, isSecretName } from '../secret-names.ts';
 import { demoValueLabel, hasUrlCredentials } from '../secret-values.ts';
 import { braceExpansions } from '../source-text.ts';
+import { configServiceCall } from './config-service.ts';
+import { unsetGuard } from './env-getter-kind.ts';
 import { EnvGetters } from './env-getters.ts';
 
 const ID = 'env-fallback-literal';
@@ -84,6 +86,9 @@ class EnvReader {
       if (callee?.type === 'MemberExpression' && VALUE_METHODS.has(memberPropertyName(callee) ?? '')) {
         return this.name(child(callee, 'object'), depth + 1);
       }
+      // `config.get('X')` on a Nest ConfigService; `getOrThrow('X')` throws when X is missing.
+      const nest = configServiceCall(n, this.#parentOf);
+      if (nest !== undefined) return nest.method === 'get' ? nest.name : undefined;
       if (!this.#getters.any) return undefined;
       const name = stringValue(children(n, 'arguments')[0]);
       return name !== undefined && this.#getters.kindOf(child(n, 'callee')) !== undefined ? name : undefined;
@@ -91,6 +96,12 @@ class EnvReader {
     if (n.type === 'Identifier') {
       const declaration = nearestDeclaration(n, n.name as string, this.#parentOf);
       return declaration?.kind === 'const' ? this.name(declaration.init, depth + 1) : undefined;
+    }
+    // `const e = c.env; … e.X`: a property of a const bound to the env object.
+    const object = n.type === 'MemberExpression' ? unwrap(child(n, 'object')) : undefined;
+    if (object?.type === 'Identifier') {
+      const declaration = nearestDeclaration(object, object.name as string, this.#parentOf);
+      if (declaration?.kind === 'const' && isEnvObject(declaration.init)) return memberPropertyName(n);
     }
     return undefined;
   }
@@ -186,29 +197,6 @@ function onlyCompared(node: AstNode, parentOf: ReadonlyMap<AstNode, AstNode>): b
   return stringValue(other) === '';
 }
 
-/** `if (!s) s = '…'` (also `s == null`, `s === undefined`, `s === ''`): the assignment, else `undefined`. */
-function unsetAssignment(statement: AstNode): AstNode | undefined {
-  const test = unwrap(child(statement, 'test'));
-  let tested: AstNode | undefined;
-  if (test?.type === 'UnaryExpression' && test.operator === '!') tested = unwrap(child(test, 'argument'));
-  else if (test?.type === 'BinaryExpression' && (test.operator === '==' || test.operator === '===')) {
-    const [left, right] = [unwrap(child(test, 'left')), unwrap(child(test, 'right'))];
-    const empty = (n: AstNode | undefined): boolean =>
-      (n?.type === 'Literal' && n.value === null) ||
-      (n?.type === 'Identifier' && n.name === 'undefined') ||
-      stringValue(n) === '';
-    tested = empty(right) ? left : empty(left) ? right : undefined;
-  }
-  if (tested?.type !== 'Identifier') return undefined;
-  let body = child(statement, 'consequent');
-  if (body?.type === 'BlockStatement' && children(body, 'body').length === 1) body = children(body, 'body')[0];
-  const assignment = body?.type === 'ExpressionStatement' ? unwrap(child(body, 'expression')) : undefined;
-  const target = assignment?.type === 'AssignmentExpression' ? unwrap(child(assignment, 'left')) : undefined;
-  return assignment?.operator === '=' && target?.type === 'Identifier' && target.name === tested.name
-    ? assignment
-    : undefined;
-}
-
 function envSchemaContext(node: AstNode, context: FileContext): boolean {
   // A zod/valibot object is an env schema when its keys are SCREAMING_CASE, when it sits in a
   // `createEnv` call, or when it is bound to a name that says env.
@@ -271,8 +259,8 @@ function checkJs(context: FileContext): RawFinding[] {
         out.push(finding(node, name, value, `'${node.operator}'`, stringRanges(node, nodes)));
       }
     } else if (node.type === 'IfStatement') {
-      // `let s = process.env.X; if (!s) s = '…';`
-      const assignment = unsetAssignment(node);
+      // `let s = process.env.X; if (!s) s = '…';` (also `s == null`, `s === undefined`, `s === ''`)
+      const assignment = unsetGuard(node)?.assignment;
       const value = assignment ? fallbackLiteral(child(assignment, 'right'), constants) : undefined;
       const name = assignment && value !== undefined ? env.target(child(assignment, 'left')) : undefined;
       if (assignment && name !== undefined && value !== undefined && secretOrCredentialUrl(name, value)) {
@@ -293,21 +281,43 @@ function checkJs(context: FileContext): RawFinding[] {
       }
     } else if (node.type === 'CallExpression') {
       out.push(...checkSchemaDefault(context, node));
-      // env(name, literal): a getter whose second parameter is the fallback.
-      const [nameArg, fallbackArg] = children(node, 'arguments');
-      const name = getters.any ? stringValue(nameArg) : undefined;
-      const value = name === undefined ? undefined : fallbackLiteral(fallbackArg, constants);
-      if (
-        name !== undefined &&
-        value !== undefined &&
-        secretOrCredentialUrl(name, value) &&
-        getters.kindOf(child(node, 'callee')) === 'default'
-      ) {
-        out.push(finding(node, name, value, "a getter's default argument", stringRanges(node, nodes)));
-      }
+      out.push(...checkCallDefault(node, getters, constants, parentOf, nodes));
     }
   }
   return out;
+}
+
+/**
+ * A fallback passed to or built into a call: `env('X', '…')` (a getter whose second parameter is
+ * the fallback), `env('X')` (a getter with its own literal fallback), `config.get('X', '…')` (a
+ * Nest ConfigService default).
+ */
+function checkCallDefault(
+  call: AstNode,
+  getters: EnvGetters,
+  constants: ReadonlyMap<string, string>,
+  parentOf: ReadonlyMap<AstNode, AstNode>,
+  nodes: readonly AstNode[],
+): RawFinding[] {
+  const nest = configServiceCall(call, parentOf);
+  const [nameArg, fallbackArg] = children(call, 'arguments');
+  const name = nest?.name ?? (getters.any ? stringValue(nameArg) : undefined);
+  if (name === undefined) return [];
+  const kind = nest === undefined ? getters.kindOf(child(call, 'callee')) : undefined;
+  let value: string | undefined;
+  let form: string;
+  if (nest !== undefined || kind === 'default') {
+    value = fallbackLiteral(fallbackArg, constants);
+    form = nest === undefined ? "a getter's default argument" : `ConfigService.${nest.method}'s default argument`;
+  } else if (typeof kind === 'object') {
+    value = kind.fallback;
+    form = "an env getter's own fallback";
+  } else return [];
+  // `if (!env('X'))`, `if (!config.get('X', ''))`: a presence check of a read that falls back to ''.
+  if (value === '' && onlyCompared(call, parentOf)) return [];
+  return value !== undefined && secretOrCredentialUrl(name, value)
+    ? [finding(call, name, value, form, stringRanges(call, nodes))]
+    : [];
 }
 
 const ENVALID_DEFAULTS = new Set(['default', 'devDefault']);

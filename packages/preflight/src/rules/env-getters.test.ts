@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { IMPORTED_BLOCK_GETTER } from '../../test/fixtures/env-fallback-cases.ts';
 import { useTempProject } from '../../test/fixtures/temp-project.ts';
 import { analyzeFile } from '../engine.ts';
 
@@ -16,6 +17,11 @@ describe('env getters imported from other files', () => {
       'src/c.mts': "import { fromEnv as e } from './config/env';\nexport const c = e('DB_PASSWORD') || 'x';\n",
     });
     expect(await reported()).toEqual(['src/a.ts:2', 'src/b.ts:2', 'src/c.mts:2']);
+  });
+
+  it('follows an imported block-bodied getter that falls back to its own literal', async () => {
+    write(IMPORTED_BLOCK_GETTER);
+    expect(await reported()).toEqual(['src/app.ts:2']);
   });
 
   it('reads CommonJS exports and requires', async () => {
@@ -460,6 +466,8 @@ describe("a getter's default argument", () => {
       "export const x = [a('JWT_SECRET', 'x'), b('JWT_SECRET', 'x'), c('JWT_SECRET', 'x')];",
       '',
     ].join('\n');
-    expect(analyzeFile('a.ts', text, { rules: ['env-fallback-literal'] }).findings).toEqual([]);
+    // `b` ignores its second argument: what it falls back to is its own literal, reported as such.
+    const findings = analyzeFile('a.ts', text, { rules: ['env-fallback-literal'] }).findings;
+    expect(findings.map((f) => [f.start.column, f.message.includes("getter's own fallback")])).toEqual([[41, true]]);
   });
 });

@@ -5,77 +5,20 @@ import {
   type AstNode,
   child,
   children,
-  isEnvObject,
+  exportedName,
+  type ImportBinding,
+  importBindings,
   isShadowed,
   memberPath,
   moduleBindings,
   type ParsedModule,
   propertyKeyName,
-  stringValue,
+  requiredModule,
   unwrap,
 } from '../js-ast.ts';
 import type { ProjectLookup } from '../rule.ts';
 import { type ImportKind, importSyntaxKind } from '../workspace-packages.ts';
-
-/**
- * `read`: `(name) => process.env[name]`; its fallback is written at the call site (`read('X') || '…'`).
- * `default`: `(name, fallback) => process.env[name] ?? fallback` (or `||`); the second argument of
- * a call is the fallback (`env('X', '…')`).
- */
-export type GetterKind = 'read' | 'default';
-
-/** `process.env[name]` (or another env object) read with the parameter `param`. */
-function readsEnvByParam(node: AstNode | undefined, param: string): boolean {
-  const n = unwrap(node);
-  if (n?.type !== 'MemberExpression' || n.computed !== true || !isEnvObject(child(n, 'object'))) return false;
-  const property = unwrap(child(n, 'property'));
-  return property?.type === 'Identifier' && property.name === param;
-}
-
-function paramName(param: AstNode | undefined): string | undefined {
-  if (param?.type === 'Identifier') return param.name as string;
-  // `(name, fallback = '')`: the default of the default changes nothing.
-  if (param?.type === 'AssignmentPattern') {
-    const left = child(param, 'left');
-    if (left?.type === 'Identifier') return left.name as string;
-  }
-  return undefined;
-}
-
-/** What a function hands back, when it is one expression: an arrow's body or a last `return`. */
-function returned(fn: AstNode): AstNode | undefined {
-  const body = child(fn, 'body');
-  if (body?.type !== 'BlockStatement') return body;
-  const last = children(body, 'body').at(-1);
-  return last?.type === 'ReturnStatement' ? child(last, 'argument') : undefined;
-}
-
-/** Whether a function hands back the env variable its first parameter names, and how. */
-export function envGetterKind(fn: AstNode | undefined): GetterKind | undefined {
-  if (
-    fn?.type !== 'ArrowFunctionExpression' &&
-    fn?.type !== 'FunctionExpression' &&
-    fn?.type !== 'FunctionDeclaration'
-  ) {
-    return undefined;
-  }
-  const params = children(fn, 'params');
-  const name = params[0]?.type === 'Identifier' ? (params[0].name as string) : undefined;
-  if (name === undefined) return undefined;
-  const result = unwrap(returned(fn));
-  if (readsEnvByParam(result, name)) return 'read';
-  const fallback = paramName(params[1]);
-  if (
-    fallback !== undefined &&
-    result?.type === 'LogicalExpression' &&
-    (result.operator === '||' || result.operator === '??') &&
-    readsEnvByParam(child(result, 'left'), name)
-  ) {
-    const right = unwrap(child(result, 'right'));
-    if (right?.type === 'Identifier' && right.name === fallback) return 'default';
-  }
-  return undefined;
-}
+import { envGetterKind, type GetterKind } from './env-getter-kind.ts';
 
 /** Module-scope getters: `const read = (name) => process.env[name]`, `function env(key, fallback) {…}`. */
 function localGetters(program: AstNode): Map<string, GetterKind> {
@@ -95,75 +38,28 @@ function localGetters(program: AstNode): Map<string, GetterKind> {
 const isModuleSpecifier = (specifier: unknown): specifier is string =>
   typeof specifier === 'string' && specifier !== '' && !specifier.startsWith('node:');
 
-function exportedName(node: AstNode | undefined): string | undefined {
-  if (node?.type === 'Identifier') return node.name as string;
-  return stringValue(node);
-}
-
-/** `require('./x')` → './x' */
+/** `require('./x')` → './x' (a module the project may hold). */
 function requiredSpecifier(node: AstNode | undefined): string | undefined {
-  const n = unwrap(node);
-  if (n?.type !== 'CallExpression') return undefined;
-  const callee = unwrap(child(n, 'callee'));
-  if (callee?.type !== 'Identifier' || callee.name !== 'require') return undefined;
-  const specifier = stringValue(children(n, 'arguments')[0]);
+  const specifier = requiredModule(node);
   return isModuleSpecifier(specifier) ? specifier : undefined;
 }
 
-/** Where an imported local name comes from: the specifier and the exported name (`*`: the module). */
-interface ImportedName {
-  readonly specifier: string;
-  readonly name: string;
+/** Where an imported local name comes from, and how its module is loaded. */
+interface ImportedName extends ImportBinding {
   /** How the module is loaded: picks the `exports` condition of a package (see importSyntaxKind). */
   readonly kind: ImportKind | 'either';
-  /** Bound by a `require()` call (not an `import`), so the whole module may be a function. */
-  readonly viaRequire: boolean;
 }
 
 /** How the `import` declarations of `file` load (see importSyntaxKind). */
 const esmKind = (file: string, project: ProjectLookup): ImportKind | 'either' =>
   importSyntaxKind(file, project.packageManifest(file)?.type);
 
-/**
- * The module-scope names a file imports: `import { a as b }`, `import d`,
- * `import * as ns`, `const { a: b } = require('./x')`, `const ns = require('./x')`. Type-only
- * imports are left out.
- */
+/** The module-scope names a file imports from modules the project may hold (see importBindings). */
 function moduleImports(program: AstNode, esm: ImportKind | 'either'): Map<string, ImportedName> {
   const out = new Map<string, ImportedName>();
-  for (const statement of children(program, 'body')) {
-    if (statement.type === 'ImportDeclaration') {
-      const specifier = child(statement, 'source')?.value;
-      if (!isModuleSpecifier(specifier) || statement.importKind === 'type') continue;
-      for (const s of children(statement, 'specifiers')) {
-        const local = exportedName(child(s, 'local'));
-        const name =
-          s.type === 'ImportDefaultSpecifier'
-            ? 'default'
-            : s.type === 'ImportNamespaceSpecifier'
-              ? '*'
-              : exportedName(child(s, 'imported'));
-        if (local !== undefined && name !== undefined && s.importKind !== 'type') {
-          out.set(local, { specifier, name, kind: esm, viaRequire: false });
-        }
-      }
-    } else if (statement.type === 'VariableDeclaration') {
-      for (const declarator of children(statement, 'declarations')) {
-        const specifier = requiredSpecifier(child(declarator, 'init'));
-        const pattern = child(declarator, 'id');
-        if (specifier === undefined) continue;
-        if (pattern?.type === 'Identifier') {
-          out.set(pattern.name as string, { specifier, name: '*', kind: 'require', viaRequire: true });
-        }
-        if (pattern?.type !== 'ObjectPattern') continue;
-        for (const prop of children(pattern, 'properties')) {
-          const name = prop.type === 'Property' ? propertyKeyName(prop) : undefined;
-          const local = exportedName(child(prop, 'value'));
-          if (name !== undefined && local !== undefined) {
-            out.set(local, { specifier, name, kind: 'require', viaRequire: true });
-          }
-        }
-      }
+  for (const [local, binding] of importBindings(program)) {
+    if (isModuleSpecifier(binding.specifier)) {
+      out.set(local, { ...binding, kind: binding.viaRequire ? 'require' : esm });
     }
   }
   return out;

@@ -4,15 +4,20 @@ import {
   child,
   children,
   envReadName,
+  importBindings,
   isShadowed,
   memberPath,
   moduleBindings,
+  type NearestDeclaration,
+  nearestDeclaration,
+  propertyKeyName,
   stringRanges,
   stringValue,
   unwrap,
 } from '../js-ast.ts';
 import type { FileContext, FileRule } from '../rule.ts';
 import { isSecretName, nameWords } from '../secret-names.ts';
+import { depthMemo, derivedFrom, MAX_DERIVATION, objectPath, RANDOM_CALL } from './derived-value.ts';
 
 const ID = 'static-admin-key';
 
@@ -143,35 +148,191 @@ function moduleConstants(program: AstNode): Set<string> {
   return new Set(moduleBindings(program).flatMap((b) => (b.kind === 'const' ? [b.name] : [])));
 }
 
+// Constant-time compares: timing-safe, but a static key checked with one is still a shared key.
+const CONSTANT_TIME_COMPARE =
+  /^(timingSafeEqual|timingSafeCompare|safeCompare|secureCompare|constantTimeEqual|tsscmp)$/;
+const CONSTANT_NAME = /^[A-Z][A-Z0-9_]*$/;
+const SETTINGS_OBJECT = /^(config|settings|env)$/i;
+
+/** Local names bound to what a module imports: `import { timingSafeEqual as tse }` → `tse` → `timingSafeEqual`. */
+function importedNames(program: AstNode): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [local, binding] of importBindings(program)) if (binding.name !== '*') out.set(local, binding.name);
+  return out;
+}
+
+/** `const { 'x-api-key': key } = req.headers`: the locals bound to key headers or query values. */
+function destructuredKeyReads(declarator: AstNode): Array<readonly [string, string]> {
+  const pattern = child(declarator, 'id');
+  const holder = memberPath(child(declarator, 'init'))?.at(-1)?.toLowerCase();
+  if (pattern?.type !== 'ObjectPattern' || holder === undefined) return [];
+  const key =
+    holder === 'headers' ? KEY_HEADER : holder === 'query' || holder === 'searchparams' ? KEY_QUERY : undefined;
+  const out: Array<readonly [string, string]> = [];
+  for (const property of children(pattern, 'properties')) {
+    const name = propertyKeyName(property);
+    let value = child(property, 'value');
+    if (value?.type === 'AssignmentPattern') value = child(value, 'left');
+    if (key && name !== undefined && key.test(name) && value?.type === 'Identifier')
+      out.push([value.name as string, name]);
+  }
+  return out;
+}
+
 function check(context: FileContext): RawFinding[] {
-  const { nodes, program } = context.module;
+  const { nodes, program, parentOf } = context.module;
   const constants = moduleConstants(program);
+  const imported = importedNames(program);
+  const isModuleConstant = (n: AstNode): boolean =>
+    n.type === 'Identifier' && constants.has(n.name as string) && !isShadowed(n, n.name as string, parentOf);
   /** A secret-named module-scope constant: the stored side and the secret at once. */
   const storedSecret = (node: AstNode | undefined): string | undefined => {
     const n = unwrap(node);
-    if (n?.type !== 'Identifier' || !constants.has(n.name as string)) return undefined;
-    return isShadowed(n, n.name as string, context.module.parentOf) ? undefined : secretOperand(n);
+    return n && isModuleConstant(n) ? secretOperand(n) : undefined;
   };
-  // Local aliases: `const key = req.headers['x-admin-key']`.
+  // Local aliases: `const key = req.headers['x-admin-key']`, `const { 'x-api-key': key } = req.headers`.
   const aliases = new Map<string, string>();
+  // Member paths assigned in the file (`config.api.token = …`), for where a setting comes from.
+  const assigned = new Map<string, AstNode[]>();
   for (const node of nodes) {
+    if (node.type === 'AssignmentExpression' && node.operator === '=') {
+      const target = memberPath(child(node, 'left'))?.join('.');
+      const value = child(node, 'right');
+      if (target !== undefined && value) assigned.set(target, [...(assigned.get(target) ?? []), value]);
+    }
     if (node.type !== 'VariableDeclarator') continue;
     const id = child(node, 'id');
     const header = requestKeyRead(child(node, 'init'));
     if (id?.type === 'Identifier' && header !== undefined) aliases.set(id.name as string, header);
+    for (const [local, name] of destructuredKeyReads(node)) aliases.set(local, name);
   }
+  // Digests and constant-time compares matter only where the file reads a key header at all.
+  const readsKey = aliases.size > 0 || nodes.some((node) => requestKeyRead(node) !== undefined);
   const headerOf = (node: AstNode | undefined): string | undefined => {
     const n = unwrap(node);
     if (n?.type === 'Identifier' && aliases.has(n.name as string)) return aliases.get(n.name as string);
     return requestKeyRead(n);
   };
+  const declarations = new WeakMap<AstNode, NearestDeclaration | undefined>();
+  /** The declaration an identifier refers to, looked up once per identifier. */
+  const declarationOf = (n: AstNode): NearestDeclaration | undefined => {
+    if (!declarations.has(n)) declarations.set(n, nearestDeclaration(n, n.name as string, parentOf));
+    return declarations.get(n);
+  };
+  /** The local constant's initializer an identifier stands for (`const digest = sha256(key)`). */
+  const localInit = (n: AstNode): AstNode | undefined => {
+    if (n.type !== 'Identifier') return undefined;
+    const declaration = declarationOf(n);
+    return declaration?.kind === 'const' ? declaration.init : undefined;
+  };
+  const keyMemo = depthMemo<string | undefined>();
+  /** The key header an operand is computed from: read directly, or hashed, encoded, or held in a local. */
+  const keyInput = (node: AstNode | undefined, depth = 0): string | undefined => {
+    const n = unwrap(node);
+    if (!n || depth > MAX_DERIVATION) return undefined;
+    return keyMemo(n, depth, () => {
+      const direct = headerOf(n);
+      if (direct !== undefined) return direct;
+      for (const input of derivedFrom(n) ?? [localInit(n)]) {
+        const header = keyInput(input, depth + 1);
+        if (header !== undefined) return header;
+      }
+      return undefined;
+    });
+  };
+  const randomMemo = depthMemo<boolean>();
+  /** Whether a value is generated at random (`randomBytes(32).toString('hex')`, a local bound to one). */
+  const random = (node: AstNode | undefined, depth: number): boolean => {
+    const n = unwrap(node);
+    if (!n || depth > MAX_DERIVATION) return false;
+    return randomMemo(n, depth, () => {
+      const callee = n.type === 'CallExpression' ? memberPath(child(n, 'callee'))?.at(-1) : undefined;
+      if (callee !== undefined && RANDOM_CALL.test(callee)) return true;
+      return (derivedFrom(n) ?? [localInit(n)]).some((input) => random(input, depth + 1));
+    });
+  };
+  /**
+   * A `config.…` setting set in this file to a random value: in the object literal bound to its
+   * root, or by an assignment to it or to an object holding it (`config.api = { token: … }`).
+   */
+  const randomSetting = (n: AstNode, path: readonly string[], depth: number): boolean => {
+    let root = unwrap(child(n, 'object'));
+    while (root?.type === 'MemberExpression') root = unwrap(child(root, 'object'));
+    const values = [root?.type === 'Identifier' ? objectPath(localInit(root), path.slice(1)) : undefined];
+    for (let i = 1; i <= path.length; i++) {
+      for (const value of assigned.get(path.slice(0, i).join('.')) ?? []) values.push(objectPath(value, path.slice(i)));
+    }
+    return values.some((value) => random(value, depth + 1));
+  };
+  const staticMemo = depthMemo<boolean>();
+  /**
+   * Whether an operand is fixed at start-up, not computed from the request: a literal, an env value,
+   * a CONSTANT, a `const` bound to such a value, a `config.…`/`settings.…` value, or a hash of only
+   * such values (an HMAC of a request body with a static secret is not: its data comes from the
+   * request). Another object's property (`repo.current.keyHash`) is state, and a value generated at
+   * random once per process is no shared key.
+   */
+  const staticValue = (node: AstNode | undefined, depth = 0): boolean => {
+    const n = unwrap(node);
+    if (!n || depth > MAX_DERIVATION) return false;
+    return staticMemo(n, depth, () => {
+      if (stringValue(n) !== undefined || envReadName(n) !== undefined) return true;
+      if (n.type === 'Identifier') {
+        const init = localInit(n);
+        if (init && random(init, depth + 1)) return false;
+        return CONSTANT_NAME.test(n.name as string) || (init !== undefined && staticValue(init, depth + 1));
+      }
+      if (n.type === 'MemberExpression') {
+        const path = memberPath(n) ?? [];
+        return path.slice(0, -1).some((part) => SETTINGS_OBJECT.test(part)) && !randomSetting(n, path, depth);
+      }
+      const from = derivedFrom(n);
+      return from !== undefined && from.length > 0 && from.every((input) => staticValue(input, depth + 1));
+    });
+  };
+  /** The key header one side is computed from, when the other side is static. */
+  const keyAgainstStatic = (a: AstNode | undefined, b: AstNode | undefined): string | undefined => {
+    if (!readsKey) return undefined;
+    return (staticValue(b) ? keyInput(a) : undefined) ?? (staticValue(a) ? keyInput(b) : undefined);
+  };
   const out: RawFinding[] = [];
-  for (const node of nodes) {
-    if (node.type !== 'BinaryExpression' || !/^[!=]==?$/.test(node.operator as string)) continue;
-    const left = child(node, 'left');
-    const right = child(node, 'right');
-    if (trivialOperand(left) || trivialOperand(right)) continue;
+  const headerFinding = (header: string, how: string, node: AstNode): RawFinding => ({
+    ruleId: ID,
+    severity: 'error',
+    message: `The "${header}" request value is ${how}. Authenticate with an OAuth bearer token and a scope (@rampart/bearer).`,
+    start: node.start,
+    end: node.end,
+    key: `header:${header}`,
+    redact: stringRanges(node, nodes),
+  });
+  /** `left <operator> right`; `node` locates the finding (the comparison, or the `case`). */
+  const compare = (left: AstNode | undefined, right: AstNode | undefined, operator: string, node: AstNode): void => {
+    if (trivialOperand(left) || trivialOperand(right)) return;
+    const literal = stringValue(left) ?? stringValue(right);
+    const against = literal !== undefined ? 'a literal' : 'a static value';
     const header = headerOf(left) ?? headerOf(right);
+    if (header !== undefined) {
+      out.push(
+        headerFinding(
+          header,
+          `compared with ${against} using ${operator}: a shared static key with a timing-unsafe compare`,
+          node,
+        ),
+      );
+      return;
+    }
+    // A digest of the key compared with a stored digest is still the one static key.
+    const digested = keyAgainstStatic(left, right);
+    if (digested !== undefined) {
+      out.push(
+        headerFinding(
+          digested,
+          `compared with ${against} using ${operator} through a hash, an encoding or a local: a shared static key`,
+          node,
+        ),
+      );
+      return;
+    }
     // A timing leak needs a known secret on one side: an env value, a literal, a constant, or a value
     // named as the stored/expected one. Two request-side values (`token !== headerToken`,
     // `password !== confirmPassword`) are an identity check.
@@ -182,27 +343,43 @@ function check(context: FileContext): RawFinding[] {
       (storedSide(left) ? secretOperand(right) : undefined) ??
       storedSecret(left) ??
       storedSecret(right);
-    const literal = stringValue(left) ?? stringValue(right);
-    if (header !== undefined) {
-      out.push({
-        ruleId: ID,
-        severity: 'error',
-        message: `The "${header}" request value is compared with ${literal !== undefined ? 'a literal' : 'a static value'} using ${node.operator as string}: a shared static key with a timing-unsafe compare. Authenticate with an OAuth bearer token and a scope (@rampart/bearer).`,
-        start: node.start,
-        end: node.end,
-        key: `header:${header}`,
-        redact: stringRanges(node, nodes),
-      });
-    } else if (secret !== undefined) {
-      out.push({
-        ruleId: ID,
-        severity: 'error',
-        message: `"${secret}" is compared with ${node.operator as string}, which leaks its length and prefix through timing. Compare digests with crypto.timingSafeEqual, or use @rampart/bearer instead of a static key.`,
-        start: node.start,
-        end: node.end,
-        key: `compare:${secret}`,
-        redact: stringRanges(node, nodes),
-      });
+    if (secret === undefined) return;
+    out.push({
+      ruleId: ID,
+      severity: 'error',
+      message: `"${secret}" is compared with ${operator}, which leaks its length and prefix through timing. Compare digests with crypto.timingSafeEqual, or use @rampart/bearer instead of a static key.`,
+      start: node.start,
+      end: node.end,
+      key: `compare:${secret}`,
+      redact: stringRanges(node, nodes),
+    });
+  };
+  for (const node of nodes) {
+    if (node.type === 'BinaryExpression' && /^[!=]==?$/.test(node.operator as string)) {
+      compare(child(node, 'left'), child(node, 'right'), node.operator as string, node);
+    } else if (node.type === 'SwitchStatement') {
+      // `switch (key) { case ADMIN_KEY: … }` compares with ===.
+      for (const branch of children(node, 'cases')) {
+        const test = child(branch, 'test');
+        if (test) compare(child(node, 'discriminant'), test, 'switch/case (===)', test);
+      }
+    } else if (node.type === 'CallExpression') {
+      const callee = memberPath(child(node, 'callee'));
+      // `import { timingSafeEqual as tse }`: the imported name.
+      const name = callee?.length === 1 ? (imported.get(callee[0]!) ?? callee[0]) : callee?.at(-1);
+      const [a, b] = children(node, 'arguments');
+      if (name === undefined || !CONSTANT_TIME_COMPARE.test(name) || !a || !b) continue;
+      // Only a key header against a static value: a webhook HMAC of the body against its signature header passes.
+      const header = keyAgainstStatic(a, b);
+      if (header !== undefined) {
+        out.push(
+          headerFinding(
+            header,
+            `checked against a static key with ${name}: timing-safe, but still one shared key for every caller (no identity, no scope, no expiry)`,
+            node,
+          ),
+        );
+      }
     }
   }
   return out;

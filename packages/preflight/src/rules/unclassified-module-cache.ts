@@ -1,5 +1,15 @@
 import type { RawFinding } from '../finding.ts';
-import { type AstNode, child, children, enclosingFunction, memberPath, moduleBindings, unwrap } from '../js-ast.ts';
+import {
+  type AstNode,
+  child,
+  children,
+  enclosingFunction,
+  isShadowed,
+  memberPath,
+  moduleBindings,
+  propertyKeyName,
+  unwrap,
+} from '../js-ast.ts';
 import type { FileContext, FileRule } from '../rule.ts';
 import { requiresSharedStore } from '../secret-names.ts';
 
@@ -47,8 +57,13 @@ export function parseCacheScope(comment: string): CacheClassification | undefine
 }
 
 interface Candidate {
+  /** How mutations name it: `cache`, `caches.users`, `Store.tokens` (a `#` field without its `#`). */
   readonly name: string;
+  /** How findings name it: `Store.#tokens` for a private field. */
+  readonly label: string;
   readonly declaration: AstNode;
+  /** The object or class declaration holding it, whose classification applies when it has none. */
+  readonly container?: AstNode;
 }
 
 function isCacheInit(init: AstNode | undefined): boolean {
@@ -67,38 +82,134 @@ function isCacheInit(init: AstNode | undefined): boolean {
   return false;
 }
 
-function moduleScopeCandidates(program: AstNode): Candidate[] {
-  return moduleBindings(program)
-    .filter((b) => b.kind !== 'function' && isCacheInit(b.init))
-    .map((b) => ({ name: b.name, declaration: b.declaration }));
+/** A cache object itself (`new Map()`, `lru()`), not an empty `{}`/`[]` that an object literal may hold as a default. */
+function isCacheInstance(init: AstNode | undefined): boolean {
+  const n = unwrap(init);
+  return (n?.type === 'NewExpression' || n?.type === 'CallExpression') && isCacheInit(n);
 }
 
-function isHandler(fn: AstNode, context: FileContext): boolean {
+/** Caches an object literal holds, at any depth: `{ users: new Map(), byTenant: { tokens: lru() } }`. */
+function objectMembers(name: string, object: AstNode, container: AstNode, out: Candidate[]): void {
+  for (const property of children(object, 'properties')) {
+    const key = propertyKeyName(property);
+    const value = unwrap(child(property, 'value'));
+    if (key === undefined || !value) continue;
+    const path = `${name}.${key}`;
+    if (isCacheInstance(value)) out.push({ name: path, label: path, declaration: property, container });
+    else if (value.type === 'ObjectExpression') objectMembers(path, value, container, out);
+  }
+}
+
+/** Module-scope classes by name: `[export [default]] class X {}` and `const X = class {}`. */
+function moduleClasses(program: AstNode): Map<AstNode, string> {
+  const classes = new Map<AstNode, string>();
+  for (let statement of children(program, 'body')) {
+    if (statement.type === 'ExportNamedDeclaration' || statement.type === 'ExportDefaultDeclaration') {
+      statement = child(statement, 'declaration') ?? statement;
+    }
+    const id = child(statement, 'id');
+    if (statement.type === 'ClassDeclaration' && id?.type === 'Identifier') classes.set(statement, id.name as string);
+    // `export default class { static cache = new Map() }`: reachable only through `this`.
+    else if (statement.type === 'ClassDeclaration' || statement.type === 'ClassExpression')
+      classes.set(statement, 'default');
+  }
+  for (const binding of moduleBindings(program)) {
+    const init = unwrap(binding.init);
+    if (init?.type === 'ClassExpression') classes.set(init, binding.name);
+  }
+  return classes;
+}
+
+function moduleScopeCandidates(program: AstNode, classes: ReadonlyMap<AstNode, string>): Candidate[] {
+  const out: Candidate[] = [];
+  for (const b of moduleBindings(program)) {
+    if (b.kind === 'function') continue;
+    const init = unwrap(b.init);
+    if (isCacheInit(init)) out.push({ name: b.name, label: b.name, declaration: b.declaration });
+    else if (init?.type === 'ObjectExpression') objectMembers(b.name, init, b.declaration, out);
+  }
+  // Static fields live once per class, so a module-scope class's static cache is module state.
+  for (const [cls, className] of classes) {
+    for (const member of children(child(cls, 'body') ?? cls, 'body')) {
+      const key = propertyKeyName(member);
+      if (member.type !== 'PropertyDefinition' || member.static !== true || key === undefined) continue;
+      if (!isCacheInit(child(member, 'value'))) continue;
+      const isPrivate = child(member, 'key')?.type === 'PrivateIdentifier';
+      out.push({
+        name: `${className}.${key}`,
+        label: `${className}.${isPrivate ? '#' : ''}${key}`,
+        declaration: member,
+        container: cls,
+      });
+    }
+  }
+  return out;
+}
+
+/** The class `this` is inside a static method or static field initializer (arrow functions keep the outer `this`). */
+function staticThisClass(node: AstNode, parentOf: ReadonlyMap<AstNode, AstNode>): AstNode | undefined {
+  let fn = enclosingFunction(node, parentOf);
+  while (fn?.type === 'ArrowFunctionExpression' && parentOf.get(fn)?.type !== 'PropertyDefinition') {
+    fn = enclosingFunction(fn, parentOf);
+  }
+  const holder = fn && parentOf.get(fn);
+  if ((holder?.type !== 'MethodDefinition' && holder?.type !== 'PropertyDefinition') || holder.static !== true) {
+    return undefined;
+  }
+  const body = parentOf.get(holder);
+  return body && parentOf.get(body);
+}
+
+// Parameters and registrations that only may mean a request: an event listener (`.on('end', …)`),
+// a function taking a `message` or an `event`.
+const WEAK_PARAMS = /^(context|c|event|socket|ws|msg|message)$/;
+
+/**
+ * Whether a function is a request handler, and how sure that is: `registered` for exported
+ * functions, route callbacks, functions with `req`/`ctx`-style parameters and instance methods;
+ * `maybe` for event listeners and functions whose parameters only may be a request (`message`,
+ * `event`, `c`). Constructors and static methods (`static use(plugin)`, `static instance()`) run
+ * when the app is wired unless their parameters say otherwise.
+ */
+function handlerKind(fn: AstNode, context: FileContext): 'registered' | 'maybe' | undefined {
   const { parentOf } = context.module;
   const params = children(fn, 'params').map((p) => (p.type === 'Identifier' ? (p.name as string) : ''));
-  if (params.some((p) => REQUEST_PARAMS.test(p))) return true;
+  if (params.some((p) => REQUEST_PARAMS.test(p) && !WEAK_PARAMS.test(p))) return 'registered';
   const id = child(fn, 'id');
-  if (id?.type === 'Identifier' && /handler|middleware|route|controller|endpoint/i.test(id.name as string)) return true;
+  if (id?.type === 'Identifier' && /handler|middleware|route|controller|endpoint/i.test(id.name as string)) {
+    return 'registered';
+  }
   const parent = parentOf.get(fn);
-  if (!parent) return false;
-  if (parent.type === 'ExportNamedDeclaration' || parent.type === 'ExportDefaultDeclaration') return true;
+  const weak = params.some((p) => WEAK_PARAMS.test(p)) ? 'maybe' : undefined;
+  if (!parent) return weak;
+  if (parent.type === 'ExportNamedDeclaration' || parent.type === 'ExportDefaultDeclaration') return 'registered';
   if (parent.type === 'CallExpression' && children(parent, 'arguments').includes(fn)) {
     const method = memberPath(child(parent, 'callee'))?.at(-1) ?? '';
-    if (ROUTE_METHODS.test(method)) return true;
+    if (ROUTE_METHODS.test(method)) return method === 'on' ? 'maybe' : 'registered';
   }
   if (parent.type === 'VariableDeclarator') {
     const declaration = parentOf.get(parent);
-    if (declaration && parentOf.get(declaration)?.type === 'ExportNamedDeclaration') return true;
+    if (declaration && parentOf.get(declaration)?.type === 'ExportNamedDeclaration') return 'registered';
   }
-  if (parent.type === 'Property' || parent.type === 'MethodDefinition') return true;
-  return false;
+  if (parent.type === 'MethodDefinition' || parent.type === 'PropertyDefinition') {
+    return parent.static === true || parent.kind === 'constructor' ? weak : 'registered';
+  }
+  return parent.type === 'Property' ? 'registered' : weak;
 }
 
-/**
- * Handlers, plus the module's own named functions they call (transitively): a helper that fills the
- * cache on a handler's behalf is as much per-request code as the handler.
- */
-function handlerReachable(context: FileContext): Set<AstNode> {
+/** The functions that run on a request, and the handlers among them a request is registered to. */
+interface RequestCode {
+  /**
+   * Handlers, plus the module's own named functions and static methods of its classes they call
+   * (transitively, `helper()`, `Store.remember()`): a helper that fills the cache on a handler's
+   * behalf is as much per-request code as the handler.
+   */
+  readonly reachable: ReadonlySet<AstNode>;
+  /** Handlers of kind `registered` (see handlerKind). */
+  readonly registered: ReadonlySet<AstNode>;
+}
+
+function requestCode(context: FileContext, classes: ReadonlyMap<AstNode, string>): RequestCode {
   const { nodes, parentOf } = context.module;
   const functions = nodes.filter(
     (n) => n.type === 'FunctionDeclaration' || n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression',
@@ -110,8 +221,14 @@ function handlerReachable(context: FileContext): Set<AstNode> {
     const parent = parentOf.get(fn);
     const declared = parent?.type === 'VariableDeclarator' ? child(parent, 'id') : undefined;
     if (declared?.type === 'Identifier') byName.set(declared.name as string, fn);
+    const member = parent?.type === 'MethodDefinition' || parent?.type === 'PropertyDefinition' ? parent : undefined;
+    const className = member?.static === true ? classes.get(parentOf.get(parentOf.get(member)!)!) : undefined;
+    const key = member && propertyKeyName(member);
+    if (className !== undefined && key !== undefined) byName.set(`${className}.${key}`, fn);
   }
-  const reachable = new Set(functions.filter((fn) => isHandler(fn, context)));
+  const kinds = new Map(functions.map((fn) => [fn, handlerKind(fn, context)]));
+  const registered = new Set(functions.filter((fn) => kinds.get(fn) === 'registered'));
+  const reachable = new Set(functions.filter((fn) => kinds.get(fn) !== undefined));
   const queue = [...reachable];
   while (queue.length > 0) {
     const fn = queue.pop()!;
@@ -126,25 +243,27 @@ function handlerReachable(context: FileContext): Set<AstNode> {
     for (let i = lo; i < nodes.length && nodes[i]!.start < fn.end; i++) {
       const node = nodes[i]!;
       if (node.end > fn.end || node.type !== 'CallExpression') continue;
-      const callee = unwrap(child(node, 'callee'));
-      const target = callee?.type === 'Identifier' ? byName.get(callee.name as string) : undefined;
+      const target = byName.get(memberPath(child(node, 'callee'))?.join('.') ?? '');
       if (target && !reachable.has(target)) {
         reachable.add(target);
         queue.push(target);
       }
     }
   }
-  return reachable;
+  return { reachable, registered };
 }
 
-/** The node if it mutates `name`: `name.set()`, `name[k] = v`, `delete name[k]`, `name.k = v`. */
+/**
+ * The path the node mutates: `name.set()`, `name[k] = v`, `delete name[k]`, `name.k = v`, also for
+ * paths (`caches.users.set()`, `Store.cache.set()`; `this.cache` reads as `this.cache`).
+ */
 function mutatedName(node: AstNode): string | undefined {
   if (node.type === 'CallExpression') {
     const callee = unwrap(child(node, 'callee'));
     if (callee?.type !== 'MemberExpression') return undefined;
     const path = memberPath(callee);
-    if (path?.length !== 2 || !MUTATORS.has(path[1]!)) return undefined;
-    return path[0];
+    if (!path || path.length < 2 || !MUTATORS.has(path.at(-1)!)) return undefined;
+    return path.slice(0, -1).join('.');
   }
   const target =
     node.type === 'AssignmentExpression'
@@ -155,8 +274,27 @@ function mutatedName(node: AstNode): string | undefined {
           ? unwrap(child(node, 'argument'))
           : undefined;
   if (target?.type !== 'MemberExpression') return undefined;
-  const object = unwrap(child(target, 'object'));
-  return object?.type === 'Identifier' ? (object.name as string) : undefined;
+  return memberPath(child(target, 'object'))?.join('.');
+}
+
+/**
+ * Whether a mutation runs on a request: in a handler or a helper it calls, or in a callback that a
+ * registered handler passes to a call (`items.forEach((i) => cache.set(i, …))`, `.then(…)`, `new
+ * Promise(…)`). A closure a function returns or stores runs later, on whoever calls it; callbacks
+ * inside helpers and event listeners are not followed; mutations at module scope fill init-time
+ * lookup tables.
+ */
+function inHandler(node: AstNode, code: RequestCode, parentOf: ReadonlyMap<AstNode, AstNode>): boolean {
+  const own = enclosingFunction(node, parentOf);
+  if (own && code.reachable.has(own)) return true;
+  for (let fn = own; fn; fn = enclosingFunction(fn, parentOf)) {
+    if (code.registered.has(fn)) return true;
+    const call = parentOf.get(fn);
+    const passed =
+      (call?.type === 'CallExpression' || call?.type === 'NewExpression') && children(call, 'arguments').includes(fn);
+    if (!passed) return false;
+  }
+  return false;
 }
 
 function classificationFor(declaration: AstNode, context: FileContext): CacheClassification | undefined {
@@ -174,23 +312,31 @@ function classificationFor(declaration: AstNode, context: FileContext): CacheCla
 }
 
 function check(context: FileContext): RawFinding[] {
-  const { program, nodes } = context.module;
-  const candidates = moduleScopeCandidates(program);
+  const { program, nodes, parentOf } = context.module;
+  const classes = moduleClasses(program);
+  const candidates = moduleScopeCandidates(program, classes);
   if (candidates.length === 0) return [];
   const byName = new Map(candidates.map((c) => [c.name, c]));
-  const reachable = handlerReachable(context);
+  const code = requestCode(context, classes);
   const mutatedInHandler = new Set<string>();
   for (const node of nodes) {
-    const name = mutatedName(node);
+    let name = mutatedName(node);
+    if (name === 'this' || name?.startsWith('this.')) {
+      const cls = staticThisClass(node, parentOf);
+      const className = cls && classes.get(cls);
+      name = className === undefined ? undefined : `${className}${name.slice('this'.length)}`;
+    }
     if (name === undefined || !byName.has(name) || mutatedInHandler.has(name)) continue;
-    const fn = enclosingFunction(node, context.module.parentOf);
-    // Mutations at module scope fill init-time lookup tables: exempt.
-    if (fn && reachable.has(fn)) mutatedInHandler.add(name);
+    // A local of the same name (`const caches = { users: new Map() }` in a function) is not the module's.
+    const root = name.split('.')[0]!;
+    if (root !== 'this' && root !== 'default' && isShadowed(node, root, parentOf)) continue;
+    if (inHandler(node, code, parentOf)) mutatedInHandler.add(name);
   }
   const out: RawFinding[] = [];
-  for (const name of mutatedInHandler) {
-    const { declaration } = byName.get(name)!;
-    const classification = classificationFor(declaration, context);
+  for (const key of mutatedInHandler) {
+    const { label: name, declaration, container } = byName.get(key)!;
+    const classification =
+      classificationFor(declaration, context) ?? (container && classificationFor(container, context));
     const shared = requiresSharedStore(name);
     let problem: string | undefined;
     if (!classification) {

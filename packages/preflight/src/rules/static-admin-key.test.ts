@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import { analyzeFile } from '../engine.ts';
+
+/** Lines the rule reports in a module. */
+const lines = (code: string): number[] =>
+  analyzeFile('src/auth.ts', code, { rules: ['static-admin-key'] }).findings.map((f) => f.start.line);
+
+const HMAC = "import { createHash, createHmac, timingSafeEqual } from 'node:crypto';\n";
+
+describe('staticAdminKey', () => {
+  it('reports a key header checked against a static key through HMACs and timingSafeEqual', () => {
+    expect(
+      lines(
+        `${HMAC}const ADMIN_KEY = process.env.ADMIN_KEY;
+export function isAdmin(req, k) {
+  const provided = createHmac('sha256', k).update(String(req.headers['x-admin-key'])).digest();
+  const expected = createHmac('sha256', k).update(ADMIN_KEY).digest();
+  return timingSafeEqual(provided, expected);
+}
+`,
+      ),
+    ).toEqual([6]);
+  });
+
+  it('reports a Web Crypto digest of the key header compared in constant time with an env-held digest', () => {
+    expect(
+      lines(`export async function ok(req) {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(req.headers['x-api-key']));
+  return timingSafeEqual(Buffer.from(digest), Buffer.from(process.env.API_KEY_SHA256, 'hex'));
+}
+`),
+    ).toEqual([3]);
+  });
+
+  it('reports a digest of the key header compared with === against a constant, a config value or an env digest', () => {
+    expect(
+      lines(`${HMAC}const sha256 = (v) => createHash('sha256').update(v).digest('hex');
+const expectedDigest = sha256(config.adminKey);
+export const a = (req) => sha256(req.headers['x-admin-key']) === expectedDigest;
+export const b = (req) => createHash('sha256').update(req.query.api_key).digest('hex') !== process.env.KEY_DIGEST;
+export const c = (req) => hashKey(req.header('x-api-key') ?? '') === config.apiKeyHash;
+`),
+    ).toEqual([4, 5, 6]);
+  });
+
+  it('reports a key header or a secret checked with switch/case', () => {
+    expect(
+      lines(`export function role(req, token) {
+  const key = req.headers['x-admin-key'];
+  switch (key) {
+    case undefined:
+      return 'none';
+    case ADMIN_KEY:
+      return 'admin';
+  }
+  switch (token) {
+    case process.env.API_TOKEN:
+      return 'service';
+  }
+}
+`),
+    ).toEqual([6, 10]);
+  });
+
+  it('does not report HMAC signature verification of a request body, even in a key header', () => {
+    expect(
+      lines(`${HMAC}const WEBHOOK_SECRET = process.env.WEBHOOK_SECRET;
+export function verify(req) {
+  const expected = createHmac('sha256', WEBHOOK_SECRET).update(req.rawBody).digest('hex');
+  const a = timingSafeEqual(Buffer.from(req.headers.authorization), Buffer.from(expected));
+  const b = timingSafeEqual(Buffer.from(req.headers['x-hub-signature-256']), hmacSha256(WEBHOOK_SECRET, req.rawBody));
+  return a && b;
+}
+`),
+    ).toEqual([]);
+  });
+
+  it('does not report per-client key digests, constant-time compares of two caller values, or other switches', () => {
+    expect(
+      lines(`${HMAC}const digest = (v) => createHash('sha256').update(v).digest();
+export const same = (a, b) => timingSafeEqual(digest(a), digest(b));
+export async function client(req, db) {
+  const row = await db.keys.find(req.params.id);
+  return sha256(req.headers['x-api-key']) === row.keyHash && timingSafeEqual(digest(req.headers['x-api-key']), row.digest);
+}
+export function kind(req) {
+  switch (req.headers['content-type']) {
+    case 'application/json':
+      return 1;
+  }
+  switch (typeof req.headers['x-api-key']) {
+    case 'string':
+      return 2;
+  }
+}
+`),
+    ).toEqual([]);
+  });
+
+  it('does not report a digest compared with a property of a module object, or with a token generated at random per process', () => {
+    expect(
+      lines(`${HMAC}const repo = { current: { keyHash: '' } };
+const config = { api: { token: randomBytes(32).toString('hex') } };
+const settings = {};
+settings.session = { token: crypto.randomUUID() };
+const SESSION_TOKEN = randomUUID();
+export function ok(req) {
+  const token = req.headers['x-api-key'];
+  return [
+    sha256(token) === repo.current.keyHash,
+    timingSafeEqual(Buffer.from(token), Buffer.from(config.api.token)),
+    timingSafeEqual(Buffer.from(token), Buffer.from(settings.session.token)),
+    timingSafeEqual(Buffer.from(token), Buffer.from(SESSION_TOKEN)),
+  ];
+}
+`),
+    ).toEqual([]);
+  });
+
+  it('still reports a digest compared with a settings value, a literal module constant or a CONSTANT read from elsewhere', () => {
+    expect(
+      lines(`${HMAC}const keyHash = 'e3b0c44298fc1c149afbf4c8996fb924';
+const API_KEY_DIGEST = loadDigest();
+export function ok(req) {
+  const token = req.headers['x-api-key'];
+  return [
+    timingSafeEqual(Buffer.from(token), Buffer.from(config.api.token)),
+    sha256(token) === keyHash,
+    sha256(token) === API_KEY_DIGEST,
+  ];
+}
+`),
+    ).toEqual([7, 8, 9]);
+  });
+
+  it('reports a renamed timingSafeEqual import and a key header read by destructuring', () => {
+    expect(
+      lines(`import { timingSafeEqual as tse } from 'node:crypto';
+const { timingSafeEqual: same } = require('node:crypto');
+export function ok(req) {
+  const { 'x-api-key': key, 'content-type': type } = req.headers;
+  const { api_key: queryKey = '' } = req.query;
+  return [
+    tse(Buffer.from(key), Buffer.from(process.env.API_KEY)),
+    same(Buffer.from(queryKey), Buffer.from(process.env.API_KEY)),
+    key === process.env.API_KEY,
+    type === 'application/json',
+  ];
+}
+`),
+    ).toEqual([7, 8, 9]);
+  });
+
+  // Shared nodes (`sha256(a, a, …)` nested three deep) made the walks exponential: this input took
+  // minutes. The test timeout is the assertion. `a4` is derived further than the rule follows.
+  it('follows digests of digests built from shared values in linear time', () => {
+    const many = (name: string): string => Array.from({ length: 500 }, () => name).join(', ');
+    const key = Array.from({ length: 4 }, (_, i) => `  const a${i + 1} = sha256(${many(`a${i}`)});`).join('\n');
+    const stored = Array.from({ length: 3 }, (_, i) => `const S${i + 1} = sha256(${many(`S${i}`)});`).join('\n');
+    expect(
+      lines(`const S0 = process.env.KEY_SEED;
+${stored}
+export function ok(req) {
+  const a0 = req.headers['x-api-key'];
+${key}
+  return [
+    a3 === KEY_HASH,
+    timingSafeEqual(sha256(a0), S3),
+    a4 === KEY_HASH,
+    a4 === req.body.other,
+  ];
+}
+`),
+    ).toEqual([12, 13]);
+  });
+});

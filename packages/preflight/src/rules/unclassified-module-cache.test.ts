@@ -1,0 +1,204 @@
+import { describe, expect, it } from 'vitest';
+import { analyzeFile } from '../engine.ts';
+
+/** The messages the rule reports in a module, as `line: cache name`. */
+const reported = (code: string): string[] =>
+  analyzeFile('src/store.ts', code, { rules: ['unclassified-module-cache'] }).findings.map(
+    (f) => `${f.start.line}: ${/"([^"]+)"/.exec(f.message)?.[1]}`,
+  );
+
+describe('unclassifiedModuleCache', () => {
+  it('reports static class fields mutated through the class name, this in a static method, or a static arrow', () => {
+    expect(
+      reported(`export class Profiles {
+  static cache = new Map();
+  static #tokens = new Map();
+  static load(req) {
+    Profiles.cache.set(req.id, req.body);
+    [req.token].forEach((t) => this.#tokens.set(req.id, t));
+  }
+}
+export const Users = class {
+  static byId = new Map();
+  static remember = (user) => {
+    this.byId.set(user.id, user);
+  };
+};
+app.post('/users', (req) => Users.remember(req.body));
+`),
+    ).toEqual(['2: Profiles.cache', '3: Profiles.#tokens', '10: Users.byId']);
+  });
+
+  it('reports caches held in a module-scope object, at any depth', () => {
+    expect(
+      reported(`const caches = {
+  users: new Map(),
+  tokens: new LRUCache({ max: 500 }),
+  byTenant: { settings: new Map() },
+};
+export function remember(req) {
+  caches.users.set(req.user.id, req.user);
+  caches.tokens.set(req.user.id, req.token);
+  caches.byTenant.settings.clear();
+}
+`),
+    ).toEqual(['2: caches.users', '3: caches.tokens', '4: caches.byTenant.settings']);
+  });
+
+  it('reports a mutation in a callback inside a handler', () => {
+    expect(
+      reported(`const seen = new Set();
+export function handle(req) {
+  req.items.forEach((item) => seen.add(item.id));
+}
+`),
+    ).toEqual(['1: seen']);
+  });
+
+  it('honours a classification on the field or property, or on the class or object holding it', () => {
+    expect(
+      reported(`export class Templates {
+  // @cache-scope per-pod: compiled templates are pure functions of files in the image
+  static compiled = new Map();
+  // @cache-scope per-pod: sessions of this pod only
+  static sessions = new Map();
+  static render(req) {
+    Templates.compiled.set(req.name, req.body);
+    Templates.sessions.set(req.id, req.body);
+  }
+}
+// @cache-scope shared(redis) mirrored from the tenant service
+const tenants = { settings: new Map(), flags: new Map() };
+const schemas = {
+  // @cache-scope per-pod: parsed schemas are pure functions of files in the image
+  parsed: new Map(),
+};
+export function handle(req) {
+  tenants.settings.set(req.tenant, req.body);
+  tenants.flags.set(req.tenant, req.body);
+  schemas.parsed.set(req.name, req.body);
+}
+`),
+    ).toEqual(['5: Templates.sessions']);
+  });
+
+  it('does not report instance fields, static blocks, defaults objects, read-only caches or classes inside functions', () => {
+    expect(
+      reported(`export class Store {
+  cache = new Map();
+  put(req) {
+    this.cache.set(req.id, req.body);
+  }
+}
+export class Codes {
+  static table = new Map();
+  static {
+    Codes.table.set('ok', 200);
+  }
+  static get(req) {
+    return Codes.table.get(req.name);
+  }
+}
+const defaults = { headers: {}, list: [] };
+const lookups = { codes: new Map([['ok', 200]]) };
+lookups.codes.set('created', 201);
+export function handle(req) {
+  defaults.headers[req.name] = req.value;
+  defaults.list.push(req.value);
+  return lookups.codes.get(req.name);
+}
+export function make() {
+  class Local {
+    static cache = new Map();
+    static put(req) {
+      Local.cache.set(req.id, req.body);
+    }
+  }
+  return Local;
+}
+`),
+    ).toEqual([]);
+  });
+
+  it('does not take static methods for handlers: start-up registries and singletons', () => {
+    expect(
+      reported(`export class Plugins {
+  static plugins = [];
+  static use(plugin) {
+    this.plugins.push(plugin);
+  }
+}
+export class Pool {
+  static #instances = new Map();
+  static for(name) {
+    if (!Pool.#instances.has(name)) Pool.#instances.set(name, new Pool());
+    return Pool.#instances.get(name);
+  }
+}
+export default class {
+  static seen = new Set();
+  static note(id) {
+    this.seen.add(id);
+  }
+}
+`),
+    ).toEqual([]);
+  });
+
+  it('reports a static field of an anonymous default class mutated from a handler', () => {
+    expect(
+      reported(`export default class {
+  static seen = new Set();
+  static handle(req) {
+    this.seen.add(req.id);
+  }
+}
+`),
+    ).toEqual(['2: default.seen']);
+  });
+
+  it('follows only callbacks a registered handler passes to a call, not closures, helpers, listeners or constructors', () => {
+    expect(
+      reported(`const seen = new Set();
+const pending = new Map();
+const registries = new Map();
+export function mk(message) {
+  const later = () => pending.clear();
+  return (x) => seen.add(x);
+}
+export function handle(req) {
+  helper(req.items);
+  return new Promise((resolve) => {
+    req.items.map((item) => pending.set(item.id, resolve));
+  });
+}
+function helper(items) {
+  items.forEach((item) => seen.add(item));
+}
+process.stdin.on('end', () => [1].forEach((i) => seen.add(i)));
+function onMessage(message) {
+  message.items.forEach((i) => seen.add(i));
+}
+export class Registry {
+  constructor(name) {
+    registries.set(name, this);
+  }
+}
+`),
+    ).toEqual(['2: pending']);
+  });
+
+  it('does not take a local of the same name for the module-scope cache', () => {
+    expect(
+      reported(`const caches = { users: new Map() };
+const seen = new Set();
+export function handle(req) {
+  const caches = { users: new Map() };
+  caches.users.set(req.id, req.body);
+  [req.id].forEach((seen) => seen.add(1));
+  return caches.users.get(req.id) ?? caches;
+}
+`),
+    ).toEqual([]);
+  });
+});
