@@ -1,3 +1,5 @@
+import type { RateLimitDecision } from './rate-limit/decision.ts';
+
 /**
  * Codes shared by every Redis-backed store in this package (rate limits today; replay guards,
  * single-use stores and caches later). Stable once published; see the README's errors table.
@@ -58,7 +60,8 @@ export class RedisStoreError extends Error {
 
 /**
  * A rate-limit specific error: an invalid subject or cost, a request without a key, or (from
- * {@link RateLimiter.consumeOrThrow}) a rejected request, with `retryAfterMs`.
+ * {@link RateLimiter.consumeOrThrow}) a rejected request, with `retryAfterMs` and the `decision`
+ * (what the HTTP adapters build `RateLimit` and `RateLimit-Policy` from).
  *
  * @example
  * ```ts
@@ -76,10 +79,21 @@ export class RateLimitError extends RedisStoreError {
   declare readonly code: RateLimitErrorCode;
   /** For `ERR_RATE_LIMIT_EXCEEDED`: how long until the same request could pass. */
   readonly retryAfterMs: number | undefined;
+  /**
+   * For `ERR_RATE_LIMIT_EXCEEDED` from `consumeOrThrow`: the rejecting decision (limits, what is
+   * left of each, when each resets). It holds no subject; the message names none either. Only an
+   * error that has one carries the property, so other errors log no `decision: undefined`.
+   */
+  declare readonly decision?: RateLimitDecision;
 
-  constructor(code: RateLimitErrorCode, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+  constructor(
+    code: RateLimitErrorCode,
+    message: string,
+    options?: { cause?: unknown; retryAfterMs?: number; decision?: RateLimitDecision },
+  ) {
     super(code, message, options);
     this.name = 'RateLimitError';
     this.retryAfterMs = options?.retryAfterMs;
+    if (options?.decision !== undefined) this.decision = options.decision;
   }
 }

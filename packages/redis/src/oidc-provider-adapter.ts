@@ -161,9 +161,12 @@ async function alreadyConsumed(model: string): Promise<Error> {
  *   through);
  * - `ReplayDetection` lookups reserve the id atomically, so two requests replaying one DPoP proof or
  *   client assertion at once get one acceptance (upstream's find-then-save lets both through);
- * - grant-related keys share the grant id as hash tag (`grant:{id}` index and `Grant:{id}`), and
- *   every multi-key step is a script on one slot, so nothing is CROSSSLOT on a Cluster; the grant
- *   index lives as long as its longest-lived token.
+ * - grant-related keys share the grant id as hash tag (`grant:{id}` index and `Grant:{id}`); every
+ *   command, scripts included, touches one slot, so nothing is CROSSSLOT on a Cluster or behind a
+ *   sharding proxy; the grant index lives as long as its longest-lived token;
+ * - `findByUid` / `findByUserCode` return only an entry that exists and still carries that uid or
+ *   user code; the `uid:` / `userCode:` lookup keys end with their TTL, not with the entry (they
+ *   sit in other slots, and deleting them would race a save of the same id).
  *
  * A Redis error fails the request (oidc-provider answers `server_error`): the store is fail-closed.
  *
@@ -227,7 +230,8 @@ export function createOidcProviderAdapter(options: OidcProviderAdapterOptions): 
       const ttlMs = entryTtlMs(expiresIn);
       if (ttlMs === undefined) {
         // Saved already expired (oidc-provider re-saves with `exp - now`, which can reach 0 or
-        // less): the entry ends now instead of living on without a TTL.
+        // less): the entry ends now instead of living on without a TTL. Its lookup keys end with
+        // their own TTL (see destroy).
         await guard.call(operation, () => redis.del(key));
         return;
       }
@@ -274,7 +278,11 @@ export function createOidcProviderAdapter(options: OidcProviderAdapterOptions): 
     async findByUid(uid: string): Promise<OidcAdapterPayload | undefined> {
       if (typeof uid !== 'string' || uid.length === 0) return undefined;
       const id = await guard.call(`oidc-provider ${this.#model}.findByUid`, () => redis.get(uidKey(uid)));
-      return id ? this.find(id) : undefined;
+      const payload = id ? await this.find(id) : undefined;
+      // Lookup keys outlive what they point at (see destroy): one left by an entry re-saved under
+      // another uid, or by a destroyed entry whose id was saved again, names an entry that is not
+      // this uid's.
+      return payload?.uid === uid ? payload : undefined;
     }
 
     async findByUserCode(userCode: string): Promise<OidcAdapterPayload | undefined> {
@@ -282,7 +290,8 @@ export function createOidcProviderAdapter(options: OidcProviderAdapterOptions): 
       const id = await guard.call(`oidc-provider ${this.#model}.findByUserCode`, () =>
         redis.get(userCodeKey(userCode)),
       );
-      return id ? this.find(id) : undefined;
+      const payload = id ? await this.find(id) : undefined;
+      return payload?.userCode === userCode ? payload : undefined;
     }
 
     async consume(id: string): Promise<void> {
@@ -295,6 +304,11 @@ export function createOidcProviderAdapter(options: OidcProviderAdapterOptions): 
     }
 
     async destroy(id: string): Promise<void> {
+      // Only the entry: its `uid:` / `userCode:` lookup keys sit in other slots and end with their
+      // TTL (the entry's at its last save). Deleting them here, even only while they still name
+      // this id, races a save of the same id on another instance: the save re-creates entry and
+      // lookup key between our two steps, and we would delete the live lookup key. findByUid /
+      // findByUserCode return only an entry that exists and still carries that uid / user code.
       const key = this.#key(id);
       await guard.call(`oidc-provider ${this.#model}.destroy`, () => redis.del(key));
     }
@@ -309,8 +323,9 @@ export function createOidcProviderAdapter(options: OidcProviderAdapterOptions): 
       if (members.length === 0) return;
       // Tokens first, the index last: a revocation that fails halfway leaves the index, so a retry
       // finds every token again. Members live in their own slots, so each is deleted on its own
-      // (UNLINK of many keys would be CROSSSLOT). Only the members deleted here leave the index; a
-      // token joining the grant meanwhile stays listed for the next revocation.
+      // (UNLINK of many keys would be CROSSSLOT); a device code's user code lookup ends with its TTL
+      // (see destroy). Only the members deleted here leave the index; a token joining the grant
+      // meanwhile stays listed for the next revocation.
       await guard.call(operation, () => Promise.all(members.map((member) => redis.unlink(member))));
       await guard.call(operation, () => redis.srem(index, ...members));
     }

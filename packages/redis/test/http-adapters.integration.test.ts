@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
-import { getFreePort, waitFor } from '@rampart/testkit';
+import { waitFor } from '@rampart/testkit';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
@@ -21,7 +21,9 @@ import {
   type RateLimiterOptions,
   type RedisClient,
 } from '../src/index.ts';
+import { type ClosingServer, startClosingServer } from './fixtures/closing-server.ts';
 import { awayFromMinuteEdge, singleNode, type Target } from './fixtures/targets.ts';
+import { startWrongReplyProxy, type WrongReplyProxy } from './fixtures/wrong-reply-proxy.ts';
 
 // Counts in 60 s fixed windows must not straddle a minute boundary.
 beforeEach(() => awayFromMinuteEdge());
@@ -82,6 +84,8 @@ interface Ctx {
   limiter(limits: LimitDefinition[], extra?: Partial<RateLimiterOptions>): ReturnType<typeof createRateLimiter>;
   /** A limiter whose Redis is unreachable (default limit: 1 per minute, named `w`). */
   downLimiter(policy: RateLimiterOptions['onRedisDown'], limits?: LimitDefinition[]): RateLimiter;
+  /** A fail-closed limiter whose scripts get a reply of the wrong shape (through a proxy to the test Redis). */
+  wrongReplyLimiter(): RateLimiter;
 }
 
 /** `limiter` with another `consume`: how a service wraps a limiter (or passes `consumeOrThrow`). */
@@ -235,11 +239,45 @@ const CASES: Case[] = [
       expect(res.status).toBe(429);
       const retryAfter = Number(res.headers.get('retry-after'));
       expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60).toBe(true);
+      // The same headers as a returned rejection: the error carries its decision.
       expect(res.headers.get('ratelimit-policy')).toBe('"w";q=1;w=60');
+      expect(res.headers.get('ratelimit')).toMatch(/^"w";r=0;t=\d+$/);
       expect(await jsonBody(res)).toEqual({
         error: 'ERR_RATE_LIMIT_EXCEEDED',
         message: `Too many requests; retry after ${retryAfter} s.`,
         retryAfter,
+      });
+    },
+  },
+  {
+    name: 'advertises the scaled quota on a rejection the fallback throws, as on one it returns',
+    options: (ctx) => {
+      const limiter = ctx.downLimiter({ mode: 'fallback', maxKeys: 10, limitScale: 0.5 }, [
+        { name: 'hour', algorithm: 'fixed-window', limit: 2, windowMs: 3_600_000 },
+      ]);
+      return { limiter: withConsume(limiter, (subject, options) => limiter.consumeOrThrow(subject, options)) };
+    },
+    async run(get) {
+      expect((await get()).status).toBe(200);
+      const res = await get();
+      expect(res.status).toBe(429);
+      expect(res.headers.get('ratelimit-policy')).toBe('"hour";q=1;w=3600');
+      expect(res.headers.get('ratelimit')).toMatch(/^"hour";r=0;t=\d+$/);
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    },
+  },
+  {
+    name: 'answers 503 without Retry-After when Redis replies with something the script cannot have sent',
+    options: (ctx) => ({ limiter: ctx.wrongReplyLimiter() }),
+    async run(get) {
+      const res = await get();
+      expect(res.status).toBe(503);
+      // Not retryable: waiting a second does not fix a reply of the wrong shape.
+      expect(res.headers.get('retry-after')).toBeNull();
+      expect(res.headers.get('ratelimit')).toBeNull();
+      expect(await jsonBody(res)).toEqual({
+        error: 'ERR_REDIS_UNEXPECTED_REPLY',
+        message: 'The rate limiter is unavailable.',
       });
     },
   },
@@ -401,33 +439,50 @@ const CASES: Case[] = [
       expect((await get({}, { path: '/?tenant=b' })).status).toBe(400);
     },
   },
-  {
-    name: 'releases a concurrency lease at once when the client goes away while the limiter decides',
-    options: (ctx) => ({
-      limiter: ctx.limiter([{ name: 'inflight', algorithm: 'concurrency', limit: 1, leaseMs: 60_000 }]),
-      key: async (req) => {
-        if (req.header('x-slow') === '1') await new Promise((resolve) => setTimeout(resolve, 300));
-        return 'client:one';
+  (() => {
+    // Settles when the first decision of the case (the aborted request's) is in: its lease taken.
+    let decided: Promise<void> = Promise.resolve();
+    return {
+      name: 'releases a concurrency lease at once when the client goes away while the limiter decides',
+      options: (ctx: Ctx): HttpRateLimitOptions => {
+        const limiter = ctx.limiter([{ name: 'inflight', algorithm: 'concurrency', limit: 1, leaseMs: 60_000 }]);
+        let settle = (): void => {};
+        decided = new Promise((resolve) => {
+          settle = resolve;
+        });
+        return {
+          limiter: withConsume(limiter, async (subject, options) => {
+            try {
+              return await limiter.consume(subject, options);
+            } finally {
+              settle();
+            }
+          }),
+          key: async (req) => {
+            if (req.header('x-slow') === '1') await new Promise((resolve) => setTimeout(resolve, 300));
+            return 'client:one';
+          },
+        };
       },
-    }),
-    async run(get) {
-      const abort = new AbortController();
-      const slow = get({ 'x-slow': '1' }, { signal: abort.signal }).catch((error: unknown) => error);
-      setTimeout(() => abort.abort(), 50);
-      expect(await slow).toBeInstanceOf(Error);
-      // Past the slow key: the aborted request has taken its lease by now.
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      // The lease lasts 60 s: a 200 within 5 s proves it was released, not left to expire.
-      await waitFor(
-        async () => {
-          const res = await get();
-          await res.arrayBuffer();
-          return res.status === 200;
-        },
-        { timeoutMs: 5_000, what: 'the lease of the aborted request to be released' },
-      );
-    },
-  },
+      async run(get) {
+        const abort = new AbortController();
+        const slow = get({ 'x-slow': '1' }, { signal: abort.signal }).catch((error: unknown) => error);
+        setTimeout(() => abort.abort(), 50);
+        expect(await slow).toBeInstanceOf(Error);
+        // Past the slow key and its decision: the aborted request holds its lease, or already gave it back.
+        await decided;
+        // The lease lasts 60 s: a 200 within 5 s proves it was released, not left to expire.
+        await waitFor(
+          async () => {
+            const res = await get();
+            await res.arrayBuffer();
+            return res.status === 200;
+          },
+          { timeoutMs: 5_000, what: 'the lease of the aborted request to be released' },
+        );
+      },
+    } satisfies Case;
+  })(),
   {
     name: 'does not count skipped requests',
     options: (ctx) => ({
@@ -485,16 +540,25 @@ const CASES: Case[] = [
 describe.each(Object.keys(ADAPTERS))('%s adapter', (adapter) => {
   let target: Target;
   let redis: RedisClient;
-  let deadPort: number;
+  // "Redis down": a server of ours that drops every connection, not a free port someone could take.
+  let down: ClosingServer;
+  let proxy: WrongReplyProxy;
+  let proxied: RedisClient;
   let counter = 0;
   const dead: Redis[] = [];
   beforeAll(async () => {
     target = await singleNode();
     redis = await target.connect();
-    deadPort = await getFreePort();
+    down = await startClosingServer();
+    if (target.spec.kind !== 'single') throw new Error('the adapters run on a single node');
+    const { hostname, port } = new URL(target.spec.url);
+    proxy = await startWrongReplyProxy({ host: hostname, port: Number(port) });
+    proxied = await proxy.connect();
   });
   afterAll(async () => {
     for (const d of dead) d.disconnect();
+    await proxy?.stop();
+    await down?.stop();
     redis?.disconnect();
     await target?.stop();
   });
@@ -503,7 +567,7 @@ describe.each(Object.keys(ADAPTERS))('%s adapter', (adapter) => {
       createRateLimiter({ redis, prefix: `http${++counter}x${Date.now()}`, limits, timeoutMs: 2_000, ...extra }),
     downLimiter: (policy, limits = [{ name: 'w', algorithm: 'fixed-window', limit: 1, windowMs: 60_000 }]) => {
       const client = new Redis({
-        port: deadPort,
+        port: down.port,
         host: '127.0.0.1',
         lazyConnect: true,
         enableOfflineQueue: false,
@@ -518,6 +582,13 @@ describe.each(Object.keys(ADAPTERS))('%s adapter', (adapter) => {
         ...(policy === undefined ? {} : { onRedisDown: policy }),
       });
     },
+    wrongReplyLimiter: () =>
+      createRateLimiter({
+        redis: proxied,
+        prefix: `wrong${++counter}x${Date.now()}`,
+        limits: [{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }],
+        timeoutMs: 2_000,
+      }),
   };
 
   it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, testCase) => {

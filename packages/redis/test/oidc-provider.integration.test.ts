@@ -1,12 +1,12 @@
 import { createHash, generateKeyPairSync, type KeyObject, randomBytes, randomUUID, sign } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { getFreePort } from '@rampart/testkit';
 import { Redis } from 'ioredis';
 import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheRegistry, type RedisClient } from '../src/index.ts';
 import { createOidcProviderAdapter } from '../src/oidc-provider-adapter.ts';
+import { startClosingServer } from './fixtures/closing-server.ts';
 import { cluster, singleNode, type Target } from './fixtures/targets.ts';
 
 const REDIRECT_URI = 'https://app.example.test/cb';
@@ -370,6 +370,95 @@ describe.each([
     expect(await redis.pttl(`${prefix}:AccessToken:{short}`)).toBeLessThanOrEqual(1);
   });
 
+  it('finds nothing by uid or user code once the entry is destroyed, and leaves the lookup key to its TTL', async () => {
+    const sessions = new Adapter('Session');
+    const devices = new Adapter('DeviceCode');
+    await sessions.upsert('s-d', { uid: 'uid-d', accountId: 'alice' }, 60);
+    await devices.upsert('dc-d', { userCode: 'WDJB-MJHT', grantId: 'g-dc-d' }, 60);
+    expect(await sessions.findByUid('uid-d')).toMatchObject({ accountId: 'alice' });
+    expect(await devices.findByUserCode('WDJB-MJHT')).toMatchObject({ grantId: 'g-dc-d' });
+
+    await sessions.destroy('s-d');
+    await devices.destroy('dc-d');
+    expect(await sessions.findByUid('uid-d')).toBeUndefined();
+    expect(await devices.findByUserCode('WDJB-MJHT')).toBeUndefined();
+    expect(await redis.exists(`${prefix}:Session:{s-d}`)).toBe(0);
+    // The lookup keys sit in other slots: they end with the TTL they were saved with, never later.
+    for (const key of [`${prefix}:uid:{uid-d}`, `${prefix}:userCode:{WDJB-MJHT}`]) {
+      expect(await redis.pttl(key)).toBeGreaterThan(0);
+      expect(await redis.pttl(key)).toBeLessThanOrEqual(60_000);
+    }
+
+    // The same id saved again under another user code is not found by the old one.
+    await devices.upsert('dc-d', { userCode: 'BDWP-HQPK' }, 60);
+    expect(await devices.findByUserCode('WDJB-MJHT')).toBeUndefined();
+    expect(await devices.findByUserCode('BDWP-HQPK')).toMatchObject({ userCode: 'BDWP-HQPK' });
+    // Destroying what is not there (or no longer) is a no-op.
+    await devices.destroy('never-saved');
+  });
+
+  it('finds no device code by its user code once its grant is revoked or it is saved already expired', async () => {
+    const devices = new Adapter('DeviceCode');
+    await devices.upsert('dc-g', { userCode: 'KQJM-TWXL', grantId: 'g-device' }, 60);
+    await devices.revokeByGrantId('g-device');
+    expect(await devices.find('dc-g')).toBeUndefined();
+    expect(await devices.findByUserCode('KQJM-TWXL')).toBeUndefined();
+
+    await devices.upsert('dc-x', { userCode: 'ZRNM-PLQD' }, 60);
+    await devices.upsert('dc-x', { userCode: 'ZRNM-PLQD' }, 0);
+    expect(await devices.findByUserCode('ZRNM-PLQD')).toBeUndefined();
+  });
+
+  it('never leaves a live session without its uid lookup when destroy and save of one id race', async () => {
+    // Two instances on their own connections, one destroying a session while the other saves it (a
+    // logout racing a request that touched the session). The save starts 0–7 event-loop turns
+    // after the destroy, so it lands before, between and after the destroy's steps. Whatever the
+    // order, a session that is still there must be found by its uid: oidc-provider loads sessions
+    // through findByUid. Only the final state is checked.
+    const other = await target.connect();
+    try {
+      const a = new Adapter('Session');
+      const B = createOidcProviderAdapter({ redis: other, prefix, timeoutMs: 2_000, registry: new CacheRegistry() });
+      const b = new B('Session');
+      const turns = (n: number): Promise<void> =>
+        n === 0 ? Promise.resolve() : new Promise((resolve) => setImmediate(() => resolve(turns(n - 1))));
+      const broken: string[] = [];
+      for (let batch = 0; batch < 4; batch++) {
+        await Promise.all(
+          Array.from({ length: 100 }, async (_, i) => {
+            const id = `s-race-${batch}-${i}`;
+            const uid = `uid-race-${batch}-${i}`;
+            await a.upsert(id, { uid, accountId: 'alice' }, 60);
+            await Promise.all([
+              a.destroy(id),
+              turns(i % 8).then(() => b.upsert(id, { uid, accountId: 'alice', touched: true }, 60)),
+            ]);
+            if ((await a.find(id)) !== undefined && (await a.findByUid(uid)) === undefined) broken.push(id);
+          }),
+        );
+      }
+      expect(broken).toEqual([]);
+    } finally {
+      other.disconnect();
+    }
+  });
+
+  it('keeps a consumed device code findable by its user code, consumed, as oidc-provider expects', async () => {
+    const devices = new Adapter('DeviceCode');
+    await devices.upsert('dc-c', { userCode: 'HVTX-CMRB' }, 60);
+    await devices.consume('dc-c');
+    // oidc-provider tells "already used" from "no such code" by `consumed`: the lookup must stay.
+    expect(await devices.findByUserCode('HVTX-CMRB')).toMatchObject({ consumed: expect.any(Number) });
+  });
+
+  it('finds no entry by a uid it is no longer saved under', async () => {
+    const sessions = new Adapter('Session');
+    await sessions.upsert('s-moved', { uid: 'uid-before' }, 60);
+    await sessions.upsert('s-moved', { uid: 'uid-after' }, 60);
+    expect(await sessions.findByUid('uid-before')).toBeUndefined();
+    expect(await sessions.findByUid('uid-after')).toMatchObject({ uid: 'uid-after' });
+  });
+
   it('revokes every token of a grant on a retry after a revocation failed halfway', async () => {
     const tokens = new Adapter('AccessToken');
     const codes = new Adapter('AuthorizationCode');
@@ -415,9 +504,11 @@ describe.each([
   });
 
   it('refuses every call at once while Redis is down, sending nothing and leaving no unhandled rejection', async () => {
+    // A server of ours that drops every connection: no other process can answer on its port.
+    const closing = await startClosingServer();
     const down = new Redis({
       host: '127.0.0.1',
-      port: await getFreePort(),
+      port: closing.port,
       enableOfflineQueue: false,
       lazyConnect: true,
     });
@@ -436,6 +527,8 @@ describe.each([
         () => codes.upsert('d', { grantId: 'g', userCode: 'ABCD' }, 60),
         () => codes.find('d'),
         () => codes.consume('d'),
+        () => sessions.destroy('s'),
+        () => codes.destroy('d'),
         () => codes.revokeByGrantId('g'),
       ]) {
         await expect(call()).rejects.toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE' });
@@ -445,6 +538,7 @@ describe.each([
     } finally {
       process.off('unhandledRejection', collect);
       down.disconnect();
+      await closing.stop();
     }
   });
 });

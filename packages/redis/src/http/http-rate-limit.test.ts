@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { RedisStoreError } from '../errors.ts';
-import { createRateLimiter } from '../rate-limit/rate-limiter.ts';
+import { RateLimitError, RedisStoreError, type RedisStoreErrorCode } from '../errors.ts';
+import { createRateLimiter, type RateLimiter } from '../rate-limit/rate-limiter.ts';
 import { createHttpRateLimit, type HttpRateLimitOptions } from './http-rate-limit.ts';
 
 /** Never called: these tests only build middleware. */
@@ -13,6 +13,14 @@ const limiter = createRateLimiter({
     { name: 'g', algorithm: 'gcra', limit: 10, windowMs: 1_000, burst: 5 },
   ],
 });
+
+/** `limiter` whose `consume` throws `error` (a wrapped limiter); the middleware calls nothing else. */
+function throwing(error: Error): RateLimiter {
+  const consume = (): Promise<never> => Promise.reject(error);
+  return { limits: limiter.limits, fallbackLimits: limiter.fallbackLimits, consume } as unknown as RateLimiter;
+}
+
+const request = { ip: '203.0.113.7', method: 'GET', url: '/', header: () => undefined };
 
 function problems(options: HttpRateLimitOptions): string {
   try {
@@ -54,5 +62,27 @@ describe('createHttpRateLimit', () => {
       headers: 'no' as never,
     });
     for (const part of ['limiter', 'key', 'skip', 'cost', 'headers']) expect(message).toContain(`- ${part}`);
+  });
+
+  it('sends Retry-After with a 503 only for a Redis error that is retryable', async () => {
+    const codes: RedisStoreErrorCode[] = ['ERR_REDIS_UNAVAILABLE', 'ERR_REDIS_TIMEOUT', 'ERR_REDIS_UNEXPECTED_REPLY'];
+    for (const code of codes) {
+      const error = new RedisStoreError(code, 'm');
+      const outcome = await createHttpRateLimit({ limiter: throwing(error) })(request);
+      expect(outcome).toMatchObject({ kind: 'reject', status: 503, body: { error: code } });
+      const retryAfter = outcome.headers.find(([name]) => name === 'retry-after')?.[1];
+      expect(retryAfter).toBe(error.retryable ? '1' : undefined);
+      expect('retryAfter' in (outcome.kind === 'reject' ? outcome.body : {})).toBe(error.retryable);
+    }
+  });
+
+  it('answers a thrown rejection that carries no decision with RateLimit-Policy and its retryAfterMs', async () => {
+    const error = new RateLimitError('ERR_RATE_LIMIT_EXCEEDED', 'm', { retryAfterMs: 2_500 });
+    const outcome = await createHttpRateLimit({ limiter: throwing(error) })(request);
+    expect(outcome).toMatchObject({ kind: 'reject', status: 429, body: { retryAfter: 3 } });
+    expect(outcome.headers).toEqual([
+      ['ratelimit-policy', '"w";q=100;w=60, "g";q=5;w=1'],
+      ['retry-after', '3'],
+    ]);
   });
 });

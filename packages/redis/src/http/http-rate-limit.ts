@@ -1,4 +1,5 @@
 import { RateLimitError, RedisStoreError } from '../errors.ts';
+import type { RateLimitDecision } from '../rate-limit/decision.ts';
 import type { RateLimiter } from '../rate-limit/rate-limiter.ts';
 import { isSubject } from '../rate-limit/subject-keys.ts';
 import { ipSubject } from './client-key.ts';
@@ -106,7 +107,11 @@ function tooMany(headers: [string, string][], retryAfterMs: number): HttpOutcome
   };
 }
 
-/** Codes of a Redis that did not answer (usably): they reach the adapter under `fail-closed` only. */
+/**
+ * Codes of a Redis that did not answer (usably): they reach the adapter under `fail-closed` only.
+ * Only the retryable ones (`error.retryable`) get `Retry-After`: a reply of the wrong shape is
+ * no outage that ends in a second.
+ */
 const REDIS_DOWN: ReadonlySet<string> = new Set([
   'ERR_REDIS_UNAVAILABLE',
   'ERR_REDIS_TIMEOUT',
@@ -115,16 +120,18 @@ const REDIS_DOWN: ReadonlySet<string> = new Set([
 
 /**
  * The behaviour every adapter shares: 429 with a JSON body, `Retry-After` and the IETF headers
- * when limited; 503 with `Retry-After: 1` when Redis is down and the policy is fail-closed; 400
- * when the request has no usable key or cost. Adapters only translate the outcome.
+ * when limited; 503 when Redis is down and the policy is fail-closed, with `Retry-After: 1` when
+ * the error is retryable; 400 when the request has no usable key or cost. Adapters only translate
+ * the outcome.
  *
  * Errors are mapped by where they come from and their code, never their message. The request's
  * subject and cost are checked here before the limiter sees them, so a request that cannot be
  * limited as sent is refused with 400. What the limiter then throws is not the request's fault:
- * `ERR_RATE_LIMIT_EXCEEDED` (a limiter that throws on rejection) answers 429,
- * `ERR_REDIS_UNAVAILABLE`, `ERR_REDIS_TIMEOUT` and `ERR_REDIS_UNEXPECTED_REPLY` (Redis down under
- * a fail-closed policy) answer 503, and anything else (a misconfigured or wrapped limiter, a bug)
- * is thrown on to the framework, which answers 500.
+ * `ERR_RATE_LIMIT_EXCEEDED` (a limiter that throws on rejection) answers 429, with the same
+ * headers as a returned rejection when the error carries its `decision`;
+ * `ERR_REDIS_UNAVAILABLE`, `ERR_REDIS_TIMEOUT` (retryable) and `ERR_REDIS_UNEXPECTED_REPLY` (not)
+ * answer 503, and anything else (a misconfigured or wrapped limiter, a bug) is thrown on to the
+ * framework, which answers 500.
  *
  * @example
  * ```ts
@@ -172,6 +179,19 @@ export function createHttpRateLimit(options: HttpRateLimitOptions): (request: Ht
   const policy = rateLimitPolicyHeader(limits);
   // A fallback decision applies the scaled limits: its headers advertise those.
   const fallbackPolicy = limiter.fallbackLimits === undefined ? policy : rateLimitPolicyHeader(limiter.fallbackLimits);
+  /** The outcome of a decision; `rejected` when the limiter threw it as a rejection. */
+  const answer = (decision: RateLimitDecision, rejected: boolean): HttpOutcome => {
+    const headers: [string, string][] = [];
+    if (sendHeaders) {
+      headers.push(['ratelimit-policy', decision.source === 'fallback' ? fallbackPolicy : policy]);
+      if (decision.source !== 'fail-open') headers.push(['ratelimit', rateLimitHeader(decision)]);
+    }
+    if (decision.allowed && !rejected) {
+      const lease = decision.lease;
+      return { kind: 'pass', headers, release: lease ? () => lease.release() : undefined };
+    }
+    return tooMany(headers, decision.retryAfterMs);
+  };
   return async (request) => {
     // `skip`, `key` and `cost` read the request, which may be malformed (a bad percent-encoding,
     // a header that does not parse): a throw there refuses the request with 400, never a 500.
@@ -201,29 +221,24 @@ export function createHttpRateLimit(options: HttpRateLimitOptions): (request: Ht
       }
       cost = asked;
     }
-    let decision: Awaited<ReturnType<RateLimiter['consume']>>;
+    let decision: RateLimitDecision;
     try {
       decision = await limiter.consume(subject, { cost });
     } catch (error) {
       // Subject and cost passed the checks above: what the limiter throws is not the request's fault.
       if (error instanceof RateLimitError && error.code === 'ERR_RATE_LIMIT_EXCEEDED') {
+        // consumeOrThrow's error carries its decision: answered as the returned rejection is.
+        if (error.decision !== undefined) return answer(error.decision, true);
         return tooMany(sendHeaders ? [['ratelimit-policy', policy]] : [], error.retryAfterMs ?? 1_000);
       }
       if (error instanceof RedisStoreError && REDIS_DOWN.has(error.code)) {
-        return refuse(503, error.code, 'The rate limiter is unavailable; retry shortly.', 1);
+        return error.retryable
+          ? refuse(503, error.code, 'The rate limiter is unavailable; retry shortly.', 1)
+          : refuse(503, error.code, 'The rate limiter is unavailable.');
       }
       throw error;
     }
-    const headers: [string, string][] = [];
-    if (sendHeaders) {
-      headers.push(['ratelimit-policy', decision.source === 'fallback' ? fallbackPolicy : policy]);
-      if (decision.source !== 'fail-open') headers.push(['ratelimit', rateLimitHeader(decision)]);
-    }
-    if (decision.allowed) {
-      const lease = decision.lease;
-      return { kind: 'pass', headers, release: lease ? () => lease.release() : undefined };
-    }
-    return tooMany(headers, decision.retryAfterMs);
+    return answer(decision, false);
   };
 }
 

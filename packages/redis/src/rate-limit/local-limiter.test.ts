@@ -1,7 +1,31 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { resolveLimits } from './limits.ts';
+import { type LimitDefinition, resolveLimits } from './limits.ts';
 import { LocalLimiter, scaleLimits } from './local-limiter.ts';
+
+/** A fixed-window, sliding-window, GCRA or token-bucket limit and the burst it allows at one instant. */
+const arbitraryLimit: fc.Arbitrary<{ definition: LimitDefinition; burst: number }> = fc.oneof(
+  fc
+    .tuple(fc.constantFrom('fixed-window' as const, 'sliding-window' as const), fc.integer({ min: 1, max: 100 }))
+    .chain(([algorithm, limit]) =>
+      fc.integer({ min: 1, max: 86_400_000 }).map((windowMs) => ({
+        definition: { name: 'l', algorithm, limit, windowMs },
+        burst: limit,
+      })),
+    ),
+  fc
+    .tuple(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: 86_400_000 }), fc.integer({ min: 1, max: 100 }))
+    .map(([limit, windowMs, burst]) => ({
+      definition: { name: 'l', algorithm: 'gcra' as const, limit, windowMs, burst },
+      burst,
+    })),
+  fc
+    .tuple(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: 86_400_000 }))
+    .map(([capacity, refillAmount, refillIntervalMs]) => ({
+      definition: { name: 'l', algorithm: 'token-bucket' as const, capacity, refillAmount, refillIntervalMs },
+      burst: capacity,
+    })),
+);
 
 describe('LocalLimiter', () => {
   it('never admits more than the limit in one fixed window, whatever the arrival times', () => {
@@ -102,14 +126,76 @@ describe('LocalLimiter', () => {
           const local = new LocalLimiter(g, 10, scale, () => 0);
           const reported = local.limits[0]!;
           expect(reported.burst).toBe(Math.max(1, Math.floor(burst * scale)));
-          // At one instant a GCRA limit admits its burst, never more (one less where the emission
-          // intervals, added up in floating point, round above the tolerance).
+          // At one instant a GCRA limit admits exactly its burst.
           let admitted = 0;
           while (local.consume('k', 1, '').allowed) admitted += 1;
-          expect(admitted).toBeLessThanOrEqual(reported.burst);
-          expect(admitted).toBeGreaterThanOrEqual(reported.burst - 1);
+          expect(admitted).toBe(reported.burst);
         },
       ),
+    );
+  });
+
+  it('reports 9 of a burst of 10 left after the first request when the clock is just below a power of two', () => {
+    // 2^24 − 1.37 ms (4.7 h of uptime): `now + 200` rounds up, and a TAT-based `next − now` was a
+    // hair over one interval, which reported 8.
+    const now = 16_777_214.63;
+    const limits = resolveLimits([{ name: 'g', algorithm: 'gcra', limit: 5, windowMs: 1_000, burst: 10 }], []);
+    const local = new LocalLimiter(limits, 10, 1, () => now);
+    expect(local.consume('k', 1, '').limits[0]!.remaining).toBe(9);
+    expect(local.consume('k', 1, '').limits[0]!.remaining).toBe(8);
+  });
+
+  it('reports burst − cost left on a first request and never less than 0 or more than the burst, at any clock value', () => {
+    fc.assert(
+      fc.property(
+        arbitraryLimit,
+        // A clock reading of up to ~115 days of uptime, with fractions (performance.now()).
+        fc.double({ min: 0, max: 1e10, noNaN: true }),
+        fc.array(fc.tuple(fc.oneof(fc.constant(0), fc.double({ min: 0, max: 2, noNaN: true })), fc.nat()), {
+          maxLength: 40,
+        }),
+        ({ definition, burst }, start, steps) => {
+          const limits = resolveLimits([definition], []);
+          let now = start;
+          const local = new LocalLimiter(limits, 10, 1, () => now);
+          const costOf = (n: number): number => 1 + (n % burst);
+          const first = local.consume('k', costOf(steps[0]?.[1] ?? 0), '');
+          expect(first.allowed).toBe(true);
+          expect(first.limits[0]!.remaining).toBe(burst - costOf(steps[0]?.[1] ?? 0));
+          for (const [windows, n] of steps) {
+            // Steps of 0 (one instant) up to two windows, as multiples of the window.
+            now += windows * limits[0]!.windowMs;
+            const { limits: outcomes } = local.consume('k', costOf(n), '');
+            expect(outcomes[0]!.remaining).toBeGreaterThanOrEqual(0);
+            expect(outcomes[0]!.remaining).toBeLessThanOrEqual(burst);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('counts requests at one instant exactly: burst − k·cost left after k of them, at any clock value', () => {
+    fc.assert(
+      fc.property(
+        arbitraryLimit,
+        fc.double({ min: 0, max: 1e10, noNaN: true }),
+        fc.nat(),
+        ({ definition, burst }, now, n) => {
+          const cost = 1 + (n % burst);
+          const local = new LocalLimiter(resolveLimits([definition], []), 10, 1, () => now);
+          const fits = Math.floor(burst / cost);
+          for (let k = 1; k <= fits; k++) {
+            const decision = local.consume('k', cost, '');
+            expect(decision.allowed).toBe(true);
+            expect(decision.limits[0]!.remaining).toBe(burst - k * cost);
+          }
+          const refused = local.consume('k', cost, '');
+          expect(refused.allowed).toBe(false);
+          expect(refused.limits[0]!.remaining).toBe(burst - fits * cost);
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 

@@ -11,8 +11,10 @@ export interface LocalLimitOutcome {
 
 interface SubjectState {
   /**
-   * Per limit `i`, from `3 * i`: window index / TAT, current count, previous count. One array per
-   * subject, and a lease map only for concurrency limits: the fallback may hold `maxKeys` subjects.
+   * Per limit `i`, from `3 * i`: for a window, its index, the current count and the previous count;
+   * for GCRA, when the state was written and how many emission intervals the theoretical arrival
+   * time was ahead of that instant. One array per subject, and a lease map only for concurrency
+   * limits: the fallback may hold `maxKeys` subjects.
    */
   readonly v: number[];
   leases: Map<string, number> | undefined;
@@ -91,55 +93,64 @@ export class LocalLimiter {
       const a = state.v[at] ?? -1;
       const b = state.v[at + 1] ?? 0;
       const c = state.v[at + 2] ?? 0;
-      if (limit.kind === 'f') {
-        const idx = Math.floor(now / W);
-        const count = a === idx ? b : 0;
-        const ok = count + cost <= L;
-        const resetMs = (idx + 1) * W - now;
-        outcomes.push({
-          ok,
-          remaining: L - count,
-          spentRemaining: L - count - cost,
-          resetMs,
-          retryAfterMs: ok ? 0 : resetMs,
-        });
-        commits.push(() => {
-          state.v[at] = idx;
-          state.v[at + 1] = count + cost;
-        });
-      } else if (limit.kind === 's') {
-        const idx = Math.floor(now / W);
-        const cur = a === idx ? b : 0;
-        const prev = a === idx ? c : a === idx - 1 ? b : 0;
-        const est = prev * ((W - (now - idx * W)) / W) + cur;
-        const ok = est + cost <= L;
-        outcomes.push({
-          ok,
-          remaining: Math.floor(L - est),
-          spentRemaining: Math.floor(L - est - cost),
-          resetMs: (idx + 2) * W - now,
-          retryAfterMs: ok ? 0 : (idx + 1) * W - now,
-        });
-        commits.push(() => {
-          state.v[at] = idx;
-          state.v[at + 1] = cur + cost;
-          state.v[at + 2] = prev;
-        });
+      if (limit.kind === 'f' || limit.kind === 's') {
+        // `%` is exact on doubles, so the window index and the offset into the window agree at any
+        // clock value (`Math.floor(now / W)` can round up to the next window just before its start).
+        const into = now % W;
+        const idx = (now - into) / W;
+        if (limit.kind === 'f') {
+          const count = a === idx ? b : 0;
+          const ok = count + cost <= L;
+          const resetMs = W - into;
+          outcomes.push({
+            ok,
+            remaining: L - count,
+            spentRemaining: L - count - cost,
+            resetMs,
+            retryAfterMs: ok ? 0 : resetMs,
+          });
+          commits.push(() => {
+            state.v[at] = idx;
+            state.v[at + 1] = count + cost;
+          });
+        } else {
+          const cur = a === idx ? b : 0;
+          const prev = a === idx ? c : a === idx - 1 ? b : 0;
+          const est = prev * ((W - into) / W) + cur;
+          const ok = est + cost <= L;
+          outcomes.push({
+            ok,
+            remaining: Math.floor(L - est),
+            spentRemaining: Math.floor(L - est - cost),
+            resetMs: 2 * W - into,
+            retryAfterMs: ok ? 0 : W - into,
+          });
+          commits.push(() => {
+            state.v[at] = idx;
+            state.v[at + 1] = cur + cost;
+            state.v[at + 2] = prev;
+          });
+        }
       } else if (limit.kind === 'g') {
+        // Counted in emission intervals T ahead of now, never as an absolute TAT: `(now + x) - now`
+        // is not x once the clock is large (bits of x are lost in the sum), and `floor` then
+        // reports one request less than is left. Only the elapsed time is a difference of two clock
+        // readings, and at one instant it is exactly 0: requests at one instant count exactly.
         const T = W / L;
-        const tau = T * limit.burst;
-        const tat = Math.max(a, now);
-        const next = tat + cost * T;
-        const ok = next - now <= tau;
+        const burst = limit.burst;
+        const ahead = Math.max(b - Math.max(now - a, 0) / T, 0);
+        const next = ahead + cost;
+        const ok = next <= burst;
         outcomes.push({
           ok,
-          remaining: Math.floor((tau - (tat - now)) / T),
-          spentRemaining: Math.floor((tau - (next - now)) / T),
-          resetMs: next - now,
-          retryAfterMs: ok ? 0 : next - tau - now,
+          remaining: Math.floor(burst - ahead),
+          spentRemaining: Math.floor(burst - next),
+          resetMs: next * T,
+          retryAfterMs: ok ? 0 : (next - burst) * T,
         });
         commits.push(() => {
-          state.v[at] = next;
+          state.v[at] = now;
+          state.v[at + 1] = next;
         });
       } else {
         if (state.leases === undefined) state.leases = new Map<string, number>();

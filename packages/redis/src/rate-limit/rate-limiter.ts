@@ -60,7 +60,10 @@ export interface RateLimiter {
   readonly fallbackLimits: readonly ResolvedLimit[] | undefined;
   /** Decides a request of `cost` (default 1) for `subject` and spends it when admitted. */
   consume(subject: string, options?: { readonly cost?: number }): Promise<RateLimitDecision>;
-  /** Like `consume`, but throws `RateLimitError('ERR_RATE_LIMIT_EXCEEDED')` when limited. */
+  /**
+   * Like `consume`, but throws `RateLimitError('ERR_RATE_LIMIT_EXCEEDED')` when limited, with
+   * `retryAfterMs` and the rejecting `decision`.
+   */
   consumeOrThrow(subject: string, options?: { readonly cost?: number }): Promise<RateLimitDecision>;
   /** Reads the current state without spending. */
   get(subject: string): Promise<RateLimitDecision>;
@@ -539,7 +542,7 @@ class RedisRateLimiter implements RateLimiter {
       throw new RateLimitError(
         'ERR_RATE_LIMIT_EXCEEDED',
         `rate limit exceeded; retry after ${decision.retryAfterMs} ms.`,
-        { retryAfterMs: decision.retryAfterMs },
+        { retryAfterMs: decision.retryAfterMs, decision },
       );
     }
     return decision;
