@@ -442,6 +442,8 @@ const CASES: Case[] = [
   (() => {
     // Settles when the first decision of the case (the aborted request's) is in: its lease taken.
     let decided: Promise<void> = Promise.resolve();
+    // Settles when the server is inside the slow key function: the request has arrived.
+    let arrived: Promise<void> = Promise.resolve();
     return {
       name: 'releases a concurrency lease at once when the client goes away while the limiter decides',
       options: (ctx: Ctx): HttpRateLimitOptions => {
@@ -449,6 +451,10 @@ const CASES: Case[] = [
         let settle = (): void => {};
         decided = new Promise((resolve) => {
           settle = resolve;
+        });
+        let enter = (): void => {};
+        arrived = new Promise((resolve) => {
+          enter = resolve;
         });
         return {
           limiter: withConsume(limiter, async (subject, options) => {
@@ -459,7 +465,10 @@ const CASES: Case[] = [
             }
           }),
           key: async (req) => {
-            if (req.header('x-slow') === '1') await new Promise((resolve) => setTimeout(resolve, 300));
+            if (req.header('x-slow') === '1') {
+              enter();
+              await new Promise((resolve) => setTimeout(resolve, 300));
+            }
             return 'client:one';
           },
         };
@@ -467,7 +476,9 @@ const CASES: Case[] = [
       async run(get) {
         const abort = new AbortController();
         const slow = get({ 'x-slow': '1' }, { signal: abort.signal }).catch((error: unknown) => error);
-        setTimeout(() => abort.abort(), 50);
+        // Aborted once the server holds the request, so the limiter is sure to decide it.
+        await arrived;
+        abort.abort();
         expect(await slow).toBeInstanceOf(Error);
         // Past the slow key and its decision: the aborted request holds its lease, or already gave it back.
         await decided;

@@ -199,6 +199,33 @@ describe('LocalLimiter', () => {
     );
   });
 
+  it('does not count time twice when a GCRA request arrives with a clock reading behind the last one', () => {
+    let now = 20_000;
+    const limiter = new LocalLimiter(
+      resolveLimits([{ name: 'g', algorithm: 'gcra', limit: 1, windowMs: 1_000, burst: 5 }], []),
+      10,
+      1,
+      () => now,
+    );
+    for (let i = 0; i < 4; i++) expect(limiter.consume('k', 1, '').allowed).toBe(true);
+    now = 10_000;
+    expect(limiter.consume('k', 1, '').allowed).toBe(true);
+    now = 20_000;
+    expect(limiter.consume('k', 1, '').allowed).toBe(false);
+  });
+
+  it('reports the reset of a rejected GCRA request as the state it leaves: nothing spent', () => {
+    const now = 0;
+    const limiter = new LocalLimiter(
+      resolveLimits([{ name: 'g', algorithm: 'gcra', limit: 1, windowMs: 1_000, burst: 1 }], []),
+      10,
+      1,
+      () => now,
+    );
+    expect(limiter.consume('k', 1, '').limits[0]).toMatchObject({ ok: true, resetMs: 1_000 });
+    expect(limiter.consume('k', 1, '').limits[0]).toMatchObject({ ok: false, resetMs: 1_000, retryAfterMs: 1_000 });
+  });
+
   it('holds at most maxKeys subjects and scales limits down', () => {
     const limiter = new LocalLimiter(
       resolveLimits([{ name: 'w', algorithm: 'fixed-window', limit: 10, windowMs: 1_000 }], []),

@@ -145,11 +145,13 @@ export class LocalLimiter {
           ok,
           remaining: Math.floor(burst - ahead),
           spentRemaining: Math.floor(burst - next),
-          resetMs: next * T,
+          // As the Redis script: a rejection spends nothing, so the reset is of the state as it is.
+          resetMs: (ok ? next : ahead) * T,
           retryAfterMs: ok ? 0 : (next - burst) * T,
         });
         commits.push(() => {
-          state.v[at] = now;
+          // Never moved back: a clock reading behind the last write would count the gap twice.
+          state.v[at] = Math.max(a, now);
           state.v[at + 1] = next;
         });
       } else {
