@@ -135,7 +135,7 @@ export class Pool {
     return Pool.#instances.get(name);
   }
 }
-export default class {
+class Local {
   static seen = new Set();
   static note(id) {
     this.seen.add(id);
@@ -143,6 +143,24 @@ export default class {
 }
 `),
     ).toEqual([]);
+  });
+
+  it('takes other static methods of an exported class for handlers, as exported functions', () => {
+    expect(
+      reported(`const attempts = new Map();
+export class LoginThrottle {
+  static hit(ip) {
+    attempts.set(ip, (attempts.get(ip) ?? 0) + 1);
+  }
+}
+export class RateLimiter {
+  static hits = new Map();
+  static allow(ip) {
+    this.hits.set(ip, Date.now());
+  }
+}
+`),
+    ).toEqual(['1: attempts', '8: RateLimiter.hits']);
   });
 
   it('reports a static field of an anonymous default class mutated from a handler', () => {

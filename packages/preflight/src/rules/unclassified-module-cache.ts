@@ -164,12 +164,26 @@ function staticThisClass(node: AstNode, parentOf: ReadonlyMap<AstNode, AstNode>)
 // a function taking a `message` or an `event`.
 const WEAK_PARAMS = /^(context|c|event|socket|ws|msg|message)$/;
 
+/** Static methods that run while the app is wired: registries, singletons, factories. */
+const WIRING_METHODS =
+  /^(use|register|configure|init|initialize|setup|plugin|instance|getInstance|for|of|from|create)$/;
+
+/** Whether a class (declaration or expression) is exported from its module. */
+function isExported(cls: AstNode | undefined, parentOf: ReadonlyMap<AstNode, AstNode>): boolean {
+  const holder = cls && parentOf.get(cls);
+  if (holder?.type === 'ExportNamedDeclaration' || holder?.type === 'ExportDefaultDeclaration') return true;
+  if (holder?.type !== 'VariableDeclarator') return false;
+  const declaration = parentOf.get(holder);
+  return declaration !== undefined && parentOf.get(declaration)?.type === 'ExportNamedDeclaration';
+}
+
 /**
  * Whether a function is a request handler, and how sure that is: `registered` for exported
  * functions, route callbacks, functions with `req`/`ctx`-style parameters and instance methods;
  * `maybe` for event listeners and functions whose parameters only may be a request (`message`,
- * `event`, `c`). Constructors and static methods (`static use(plugin)`, `static instance()`) run
- * when the app is wired unless their parameters say otherwise.
+ * `event`, `c`). Constructors, static methods of classes the module does not export and static
+ * methods named for wiring (`static use(plugin)`, `static instance()`) run when the app is wired
+ * unless their parameters say otherwise; other static methods of an exported class are handlers.
  */
 function handlerKind(fn: AstNode, context: FileContext): 'registered' | 'maybe' | undefined {
   const { parentOf } = context.module;
@@ -192,7 +206,14 @@ function handlerKind(fn: AstNode, context: FileContext): 'registered' | 'maybe' 
     if (declaration && parentOf.get(declaration)?.type === 'ExportNamedDeclaration') return 'registered';
   }
   if (parent.type === 'MethodDefinition' || parent.type === 'PropertyDefinition') {
-    return parent.static === true || parent.kind === 'constructor' ? weak : 'registered';
+    if (parent.kind === 'constructor') return weak;
+    if (parent.static !== true) return 'registered';
+    // A static method of an exported class is called from other files as an exported function is
+    // (`LoginThrottle.hit(ip)` from a route), unless its name says it wires the app.
+    const name = propertyKeyName(parent) ?? '';
+    return WIRING_METHODS.test(name) || !isExported(parentOf.get(parentOf.get(parent) as AstNode), parentOf)
+      ? weak
+      : 'registered';
   }
   return parent.type === 'Property' ? 'registered' : weak;
 }
