@@ -541,29 +541,23 @@ export function enclosingFunction(node: AstNode, parentOf: ReadonlyMap<AstNode, 
 }
 
 /**
- * The identifier inside a binding pattern that declares `name` (`a`, `{ a, b: c }`, `[d, ...e]`,
- * `f = 1`, a TS parameter property), or `undefined`.
+ * The identifiers a binding pattern declares (`a`, `{ a, b: c }`, `[d, ...e]`, `f = 1`, a TS
+ * parameter property), in source order, into `out`.
  */
-function patternBinding(pattern: AstNode | undefined, name: string): AstNode | undefined {
+function patternIdentifiers(pattern: AstNode | undefined, out: AstNode[]): AstNode[] {
   const p = unwrap(pattern);
-  if (!p) return undefined;
-  if (p.type === 'Identifier') return p.name === name ? p : undefined;
-  if (p.type === 'AssignmentPattern') return patternBinding(child(p, 'left'), name);
-  if (p.type === 'RestElement') return patternBinding(child(p, 'argument'), name);
-  if (p.type === 'TSParameterProperty') return patternBinding(child(p, 'parameter'), name);
-  const parts =
-    p.type === 'ArrayPattern'
-      ? children(p, 'elements')
-      : p.type === 'ObjectPattern'
-        ? children(p, 'properties').map((property) =>
-            property.type === 'RestElement' ? property : child(property, 'value'),
-          )
-        : [];
-  for (const part of parts) {
-    const found = patternBinding(part, name);
-    if (found) return found;
+  if (!p) return out;
+  if (p.type === 'Identifier') out.push(p);
+  else if (p.type === 'AssignmentPattern') patternIdentifiers(child(p, 'left'), out);
+  else if (p.type === 'RestElement') patternIdentifiers(child(p, 'argument'), out);
+  else if (p.type === 'TSParameterProperty') patternIdentifiers(child(p, 'parameter'), out);
+  else if (p.type === 'ArrayPattern') for (const part of children(p, 'elements')) patternIdentifiers(part, out);
+  else if (p.type === 'ObjectPattern') {
+    for (const property of children(p, 'properties')) {
+      patternIdentifiers(property.type === 'RestElement' ? property : child(property, 'value'), out);
+    }
   }
-  return undefined;
+  return out;
 }
 
 /**
@@ -602,22 +596,79 @@ export function nearestDeclaration(
   return resolveBinding(node, name, parentOf, { moduleScope: true });
 }
 
-/** `name` among the declarators of a `const|let|var` statement. */
-function declaratorBinding(
+/** Adds a declaration of each name unless the scope already declares it (the first one wins). */
+function declare(
+  scope: Map<string, NearestDeclaration>,
+  ids: readonly AstNode[],
+  declaration: (id: AstNode) => NearestDeclaration,
+): void {
+  for (const id of ids) if (!scope.has(id.name as string)) scope.set(id.name as string, declaration(id));
+}
+
+/** The names the declarators of a `const|let|var` statement bind. */
+function declareDeclarators(
+  scope: Map<string, NearestDeclaration>,
   statement: AstNode,
-  name: string,
   site: 'variable' | 'loop',
-): NearestDeclaration | undefined {
+): void {
   for (const declarator of children(statement, 'declarations')) {
     const pattern = child(declarator, 'id');
-    const id = patternBinding(pattern, name);
-    if (!id) continue;
-    if (site === 'loop') return { kind: 'param', init: undefined, site, id };
-    return id === pattern
-      ? { kind: statement.kind as 'const' | 'let' | 'var', init: child(declarator, 'init'), site, id }
-      : { kind: 'other', init: undefined, site, id };
+    declare(scope, patternIdentifiers(pattern, []), (id) =>
+      site === 'loop'
+        ? { kind: 'param', init: undefined, site, id }
+        : id === pattern
+          ? { kind: statement.kind as 'const' | 'let' | 'var', init: child(declarator, 'init'), site, id }
+          : { kind: 'other', init: undefined, site, id },
+    );
   }
-  return undefined;
+}
+
+// Name → declaration of each scope, built once per scope node, so that a lookup costs the depth of
+// the node, not the size of every scope around it.
+const SCOPES = new WeakMap<AstNode, ReadonlyMap<string, NearestDeclaration>>();
+
+/** What a block, function (its parameters), catch clause or loop head declares; `undefined` for other nodes. */
+function scopeDeclarations(scope: AstNode): ReadonlyMap<string, NearestDeclaration> | undefined {
+  const known = SCOPES.get(scope);
+  if (known) return known;
+  const out = new Map<string, NearestDeclaration>();
+  if (scope.type === 'Program' || scope.type === 'BlockStatement' || scope.type === 'StaticBlock') {
+    for (let statement of children(scope, 'body')) {
+      if (statement.type === 'ExportNamedDeclaration') statement = child(statement, 'declaration') ?? statement;
+      if (statement.type === 'VariableDeclaration') declareDeclarators(out, statement, 'variable');
+      else if (statement.type === 'FunctionDeclaration' || statement.type === 'ClassDeclaration') {
+        const site = statement.type === 'ClassDeclaration' ? 'class' : 'function';
+        declare(out, patternIdentifiers(child(statement, 'id'), []), (id) => ({
+          kind: 'other',
+          init: undefined,
+          site,
+          id,
+        }));
+      }
+    }
+  } else if (
+    scope.type === 'FunctionDeclaration' ||
+    scope.type === 'FunctionExpression' ||
+    scope.type === 'ArrowFunctionExpression'
+  ) {
+    for (const param of children(scope, 'params')) {
+      declare(out, patternIdentifiers(param, []), (id) => ({ kind: 'param', init: undefined, site: 'parameter', id }));
+    }
+  } else if (scope.type === 'CatchClause') {
+    declare(out, patternIdentifiers(child(scope, 'param'), []), (id) => ({
+      kind: 'param',
+      init: undefined,
+      site: 'catch',
+      id,
+    }));
+  } else if (scope.type === 'ForStatement' || scope.type === 'ForInStatement' || scope.type === 'ForOfStatement') {
+    const init = child(scope, scope.type === 'ForStatement' ? 'init' : 'left');
+    if (init?.type === 'VariableDeclaration') declareDeclarators(out, init, 'loop');
+  } else {
+    return undefined;
+  }
+  SCOPES.set(scope, out);
+  return out;
 }
 
 /**
@@ -633,44 +684,8 @@ export function resolveBinding(
 ): NearestDeclaration | undefined {
   let current = parentOf.get(node);
   while (current && (options.moduleScope || current.type !== 'Program')) {
-    if (current.type === 'Program' || current.type === 'BlockStatement' || current.type === 'StaticBlock') {
-      for (let statement of children(current, 'body')) {
-        if (statement.type === 'ExportNamedDeclaration') statement = child(statement, 'declaration') ?? statement;
-        if (statement.type === 'VariableDeclaration') {
-          const found = declaratorBinding(statement, name, 'variable');
-          if (found) return found;
-        } else if (statement.type === 'FunctionDeclaration' || statement.type === 'ClassDeclaration') {
-          const id = patternBinding(child(statement, 'id'), name);
-          if (id)
-            return {
-              kind: 'other',
-              init: undefined,
-              site: statement.type === 'ClassDeclaration' ? 'class' : 'function',
-              id,
-            };
-        }
-      }
-    } else if (
-      current.type === 'FunctionDeclaration' ||
-      current.type === 'FunctionExpression' ||
-      current.type === 'ArrowFunctionExpression'
-    ) {
-      for (const param of children(current, 'params')) {
-        const id = patternBinding(param, name);
-        if (id) return { kind: 'param', init: undefined, site: 'parameter', id };
-      }
-    } else if (current.type === 'CatchClause') {
-      const id = patternBinding(child(current, 'param'), name);
-      if (id) return { kind: 'param', init: undefined, site: 'catch', id };
-    } else if (
-      current.type === 'ForStatement' ||
-      current.type === 'ForInStatement' ||
-      current.type === 'ForOfStatement'
-    ) {
-      const init = child(current, current.type === 'ForStatement' ? 'init' : 'left');
-      const found = init?.type === 'VariableDeclaration' ? declaratorBinding(init, name, 'loop') : undefined;
-      if (found) return found;
-    }
+    const found = scopeDeclarations(current)?.get(name);
+    if (found) return found;
     current = parentOf.get(current);
   }
   return undefined;

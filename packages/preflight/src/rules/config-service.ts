@@ -86,17 +86,31 @@ function boundConfigService(n: AstNode, parentOf: ReadonlyMap<AstNode, AstNode>)
   return declaredConfigService(declaration.id, fallback ?? undefined) ?? CONFIG_RECEIVER.test(name);
 }
 
+// What each class body declares for its `this.<name>` members, worked out once per class, so that
+// a class with many members and many `this.x.get(…)` calls stays linear.
+const CLASS_MEMBERS = new WeakMap<AstNode, ReadonlyMap<string, boolean | undefined>>();
+
 /**
- * `this.name`: what the enclosing class declares for it (a property, a constructor parameter
- * property, or a constructor assignment `this.name = …`), `undefined` when it declares nothing.
+ * What a class body declares for each `this.name`: a property, a constructor parameter property,
+ * or a constructor assignment `this.name = …`, the first in source order that says anything
+ * (a name mapped to `undefined` is declared without saying; an absent one is not declared).
  */
-function classMember(node: AstNode, name: string, parentOf: ReadonlyMap<AstNode, AstNode>): boolean | undefined {
-  let current = parentOf.get(node);
-  while (current && current.type !== 'ClassBody') current = parentOf.get(current);
-  for (const member of current ? children(current, 'body') : []) {
-    if (member.type === 'PropertyDefinition' && staticName(child(member, 'key'), member.computed === true) === name) {
+function classMembers(
+  body: AstNode,
+  parentOf: ReadonlyMap<AstNode, AstNode>,
+): ReadonlyMap<string, boolean | undefined> {
+  const known = CLASS_MEMBERS.get(body);
+  if (known) return known;
+  const out = new Map<string, boolean | undefined>();
+  const decide = (name: string, what: () => boolean | undefined): void => {
+    if (!out.has(name)) out.set(name, what());
+  };
+  for (const member of children(body, 'body')) {
+    const name =
+      member.type === 'PropertyDefinition' ? staticName(child(member, 'key'), member.computed === true) : undefined;
+    if (name !== undefined && !out.has(name)) {
       const declared = declaredConfigService(member, child(member, 'value'));
-      if (declared !== undefined) return declared;
+      if (declared !== undefined) out.set(name, declared);
     }
     if (member.type !== 'MethodDefinition' || member.kind !== 'constructor') continue;
     const ctor = child(member, 'value') ?? member;
@@ -104,28 +118,39 @@ function classMember(node: AstNode, name: string, parentOf: ReadonlyMap<AstNode,
       if (param.type !== 'TSParameterProperty') continue;
       const parameter = child(param, 'parameter');
       const id = parameter?.type === 'AssignmentPattern' ? child(parameter, 'left') : parameter;
-      if (id?.type === 'Identifier' && id.name === name) {
-        return declaredConfigService(id, parameterDefault(id, parentOf) ?? undefined);
+      if (id?.type === 'Identifier') {
+        decide(id.name as string, () => declaredConfigService(id, parameterDefault(id, parentOf) ?? undefined));
       }
     }
     for (const statement of children(child(ctor, 'body') ?? ctor, 'body')) {
       const assignment = unwrap(child(statement, 'expression'));
       const target = assignment?.type === 'AssignmentExpression' ? unwrap(child(assignment, 'left')) : undefined;
+      const assigned = target && memberPropertyName(target);
       if (
         assignment?.operator !== '=' ||
         target?.type !== 'MemberExpression' ||
         unwrap(child(target, 'object'))?.type !== 'ThisExpression' ||
-        memberPropertyName(target) !== name
+        assigned === undefined
       ) {
         continue;
       }
-      // `this.config = config` (a parameter): what the parameter is.
-      const value = unwrap(child(assignment, 'right'));
-      if (value?.type === 'Identifier') return boundConfigService(value, parentOf);
-      return value ? createsConfigService(value) : undefined;
+      decide(assigned, () => {
+        // `this.config = config` (a parameter): what the parameter is.
+        const value = unwrap(child(assignment, 'right'));
+        if (value?.type === 'Identifier') return boundConfigService(value, parentOf);
+        return value ? createsConfigService(value) : undefined;
+      });
     }
   }
-  return undefined;
+  CLASS_MEMBERS.set(body, out);
+  return out;
+}
+
+/** `this.name`: what the enclosing class declares for it, `undefined` when it declares nothing. */
+function classMember(node: AstNode, name: string, parentOf: ReadonlyMap<AstNode, AstNode>): boolean | undefined {
+  let current = parentOf.get(node);
+  while (current && current.type !== 'ClassBody') current = parentOf.get(current);
+  return current ? classMembers(current, parentOf).get(name) : undefined;
 }
 
 /**

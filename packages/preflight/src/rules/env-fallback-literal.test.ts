@@ -9,6 +9,8 @@ import {
   BOOLEAN_FALLBACKS,
   CHAIN_TAIL,
   COMPOSE_EMPTY_DEFAULTS,
+  DESTRUCTURED_BINDINGS,
+  DESTRUCTURED_BINDINGS_SAFE,
   EMPTY_DEFAULT_COMPARED,
   EMPTY_DEFAULT_PRESENCE,
   EMPTY_DEFAULT_READ_PRESENCE,
@@ -58,6 +60,14 @@ describe('env-fallback-literal: bindings and calls', () => {
 
   it('does not follow a shadowing parameter, a let that is not tested, or other calls', () => {
     expect(reported('a.ts', ...BINDINGS_SAFE)).toEqual([]);
+  });
+
+  it('follows a const destructured from the env object, and reports a destructuring default', () => {
+    expect(reported('a.ts', ...DESTRUCTURED_BINDINGS)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('does not follow a setting, a shadowing parameter, a let, or a const destructured from something else', () => {
+    for (const line of DESTRUCTURED_BINDINGS_SAFE) expect(reported('a.ts', line), line).toEqual([]);
   });
 });
 
@@ -178,6 +188,26 @@ describe('env-fallback-literal: inputs that used to crash or hang the scan', () 
     const terms = Array.from({ length: 10_000 }, (_, i) => `process.env.V${i}`).join(' || ');
     expect(reported('a.ts', `export const a = ${terms} || ${CHAIN_TAIL}`)).toEqual([1]);
     expect(reported('a.ts', `export const b = a${'.b'.repeat(10_000)} || 'x';`)).toEqual([]);
+  });
+
+  // Each receiver was looked up by scanning its whole scope or class (minutes at this size); the
+  // test timeout is the assertion.
+  it('resolves 40,000 ConfigService receivers in a module, a function or a class in linear time', () => {
+    const calls = (receiver: string): string => `${receiver}.get('V');\n`.repeat(40_000);
+    const fields = Array.from({ length: 40_000 }, (_, i) => `this.f${i} = ${i};`).join('\n');
+    expect(reported('a.ts', `declare const config: ConfigService;\n${calls('config')}`)).toEqual([]);
+    expect(reported('a.ts', `export function f(config) {\n${calls('config')}}`)).toEqual([]);
+    expect(
+      reported(
+        'a.ts',
+        `class S {\nconstructor(config) {\n${fields}\nthis.config = config;\n}\nm() {\n${calls('this.config')}}\n}`,
+      ),
+    ).toEqual([]);
+  });
+
+  it('marks 40,000 hono/adapter `env(c)` calls in one function in linear time', () => {
+    const reads = 'env(c).V;\n'.repeat(40_000);
+    expect(reported('a.ts', `import { env } from 'hono/adapter';\nexport function f(c) {\n${reads}}`)).toEqual([]);
   });
 
   it('finds shell defaults in linear time, only within one line', () => {

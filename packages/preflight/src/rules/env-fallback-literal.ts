@@ -62,9 +62,24 @@ function constLiterals(program: AstNode): Map<string, string> {
 const VALUE_METHODS = new Set(['trim', 'trimStart', 'trimEnd', 'trimLeft', 'trimRight', 'toString', 'valueOf']);
 
 /**
+ * `const { X } = process.env`, `const { X: k = d } = c.env`, `const { X } = env(c)`: the variable a
+ * `const` destructured from the env object at the top of its pattern holds, given its identifier.
+ */
+function destructuredEnvName(id: AstNode, parentOf: ReadonlyMap<AstNode, AstNode>): string | undefined {
+  let property = parentOf.get(id);
+  if (property?.type === 'AssignmentPattern' && child(property, 'left') === id) property = parentOf.get(property);
+  const pattern = property?.type === 'Property' ? parentOf.get(property) : undefined;
+  const declarator = pattern?.type === 'ObjectPattern' ? parentOf.get(pattern) : undefined;
+  if (declarator?.type !== 'VariableDeclarator' || child(declarator, 'id') !== pattern) return undefined;
+  if (parentOf.get(declarator)?.kind !== 'const' || !isEnvObject(child(declarator, 'init'))) return undefined;
+  return propertyKeyName(property as AstNode);
+}
+
+/**
  * Reads env variable names out of expressions: directly (`process.env.X`), through a getter
  * (`read('X')`), through value-keeping method calls (`process.env.X?.trim()`), and through a `const`
- * bound to one of those (`const k = process.env.X; … k || '…'`), the binding found by scope.
+ * bound to one of those (`const k = process.env.X; … k || '…'`) or destructured from the env object
+ * (`const { X } = process.env; … X || '…'`), the binding found by scope.
  */
 class EnvReader {
   readonly #getters: EnvGetters;
@@ -95,7 +110,8 @@ class EnvReader {
     }
     if (n.type === 'Identifier') {
       const declaration = nearestDeclaration(n, n.name as string, this.#parentOf);
-      return declaration?.kind === 'const' ? this.name(declaration.init, depth + 1) : undefined;
+      if (declaration?.kind === 'const') return this.name(declaration.init, depth + 1);
+      return declaration?.site === 'variable' ? destructuredEnvName(declaration.id, this.#parentOf) : undefined;
     }
     // `const e = c.env; … e.X`: a property of a const bound to the env object.
     const object = n.type === 'MemberExpression' ? unwrap(child(n, 'object')) : undefined;

@@ -173,4 +173,18 @@ ${key}
 `),
     ).toEqual([12, 13]);
   });
+
+  // Every link of the chain walked the rest of it (minutes at this size); the test timeout is the assertion.
+  it('reads a 40,000-part member chain in linear time', () => {
+    expect(lines(`export const v = a${'.b'.repeat(40_000)};\nif (req.headers['x-api-key'] === 'k') ok();\n`)).toEqual([
+      2,
+    ]);
+  });
+
+  // Each assignment copied the list of earlier ones (minutes at this size); the test timeout is the assertion.
+  it('collects 100,000 assignments to one setting in linear time', () => {
+    expect(
+      lines(`${'settings.x = load();\n'.repeat(100_000)}if (req.headers['x-api-key'] === settings.x) ok();\n`),
+    ).toEqual([100_001]);
+  });
 });

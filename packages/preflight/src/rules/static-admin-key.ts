@@ -7,6 +7,7 @@ import {
   importBindings,
   isShadowed,
   memberPath,
+  memberPropertyName,
   moduleBindings,
   type NearestDeclaration,
   nearestDeclaration,
@@ -30,13 +31,18 @@ function requestKeyRead(node: AstNode | undefined): string | undefined {
   const n = unwrap(node);
   if (!n) return undefined;
   if (n.type === 'MemberExpression') {
-    const path = memberPath(n);
-    if (!path || path.length < 2) return undefined;
-    const name = path.at(-1)!;
-    const holder = path.at(-2)!.toLowerCase();
-    if ((holder === 'headers' || holder === 'header') && KEY_HEADER.test(name)) return name;
-    if ((holder === 'query' || holder === 'searchparams') && KEY_QUERY.test(name)) return name;
-    return undefined;
+    // The last two parts decide; the whole path (a walk down the chain) is read only where they match,
+    // so that every link of a long `a.b.b…` chain is not walked again.
+    const name = memberPropertyName(n);
+    const object = unwrap(child(n, 'object'));
+    const holder = (
+      object?.type === 'Identifier' ? (object.name as string) : memberPropertyName(object)
+    )?.toLowerCase();
+    if (name === undefined) return undefined;
+    const read =
+      ((holder === 'headers' || holder === 'header') && KEY_HEADER.test(name)) ||
+      ((holder === 'query' || holder === 'searchparams') && KEY_QUERY.test(name));
+    return read && memberPath(n) !== undefined ? name : undefined;
   }
   if (n.type === 'CallExpression') {
     const method = memberPath(child(n, 'callee'));
@@ -198,7 +204,11 @@ function check(context: FileContext): RawFinding[] {
     if (node.type === 'AssignmentExpression' && node.operator === '=') {
       const target = memberPath(child(node, 'left'))?.join('.');
       const value = child(node, 'right');
-      if (target !== undefined && value) assigned.set(target, [...(assigned.get(target) ?? []), value]);
+      if (target !== undefined && value) {
+        const values = assigned.get(target);
+        if (values) values.push(value);
+        else assigned.set(target, [value]);
+      }
     }
     if (node.type !== 'VariableDeclarator') continue;
     const id = child(node, 'id');
@@ -251,6 +261,22 @@ function check(context: FileContext): RawFinding[] {
       return (derivedFrom(n) ?? [localInit(n)]).some((input) => random(input, depth + 1));
     });
   };
+  // Per depth and path: every read of one setting shares the answer instead of rescanning its assignments.
+  const assignedRandom = new Map<string, boolean>();
+  /** Whether an assignment to a setting's path, or to an object holding it, gives it a random value. */
+  const randomAssignment = (path: readonly string[], depth: number): boolean => {
+    const key = `${depth}:${path.join('.')}`;
+    let value = assignedRandom.get(key);
+    if (value === undefined) {
+      value = false;
+      for (let i = 1; i <= path.length && !value; i++) {
+        const values = assigned.get(path.slice(0, i).join('.')) ?? [];
+        value = values.some((assignment) => random(objectPath(assignment, path.slice(i)), depth + 1));
+      }
+      assignedRandom.set(key, value);
+    }
+    return value;
+  };
   /**
    * A `config.…` setting set in this file to a random value: in the object literal bound to its
    * root, or by an assignment to it or to an object holding it (`config.api = { token: … }`).
@@ -258,11 +284,8 @@ function check(context: FileContext): RawFinding[] {
   const randomSetting = (n: AstNode, path: readonly string[], depth: number): boolean => {
     let root = unwrap(child(n, 'object'));
     while (root?.type === 'MemberExpression') root = unwrap(child(root, 'object'));
-    const values = [root?.type === 'Identifier' ? objectPath(localInit(root), path.slice(1)) : undefined];
-    for (let i = 1; i <= path.length; i++) {
-      for (const value of assigned.get(path.slice(0, i).join('.')) ?? []) values.push(objectPath(value, path.slice(i)));
-    }
-    return values.some((value) => random(value, depth + 1));
+    const bound = root?.type === 'Identifier' ? objectPath(localInit(root), path.slice(1)) : undefined;
+    return random(bound, depth + 1) || randomAssignment(path, depth);
   };
   const staticMemo = depthMemo<boolean>();
   /**
