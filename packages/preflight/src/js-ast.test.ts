@@ -96,6 +96,26 @@ describe('resolveBinding', () => {
     expect(seen('g')).toEqual(['param', 'loop', 'VariableDeclarator', false]);
     expect(seen('h')).toEqual(['param', 'catch', 'CatchClause', false]);
   });
+
+  it('sees the declarations that shadow a module binding: hoisted vars, switch cases, own names, TS declarations', () => {
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ['export function f(c) { if (c) { var k = load(); } return k; }', 'var'],
+      ['switch (m) { case 1: const k = load(); use(k); }', 'const'],
+      ['export const h = function k() { return k; };', 'function'],
+      ['export const h = class k { m() { return k; } };', 'class'],
+      ['namespace N { const k = load(); export const v = k; }', 'const'],
+      ['{ enum k { A } use(k); }', 'class'],
+      ['export const h = function k(k) { return k; };', 'parameter'],
+    ];
+    for (const [body, expected] of cases) {
+      const code = `const k = 1;\n${body}\n`;
+      const module = parseModule('a.ts', code);
+      const last = module.nodes.filter((n) => n.type === 'Identifier' && n.name === 'k').at(-1) as AstNode;
+      const declaration = nearestDeclaration(last, 'k', module.parentOf);
+      const seen = declaration?.kind === 'var' || declaration?.kind === 'const' ? declaration.kind : declaration?.site;
+      expect([body, seen]).toEqual([body, expected]);
+    }
+  });
 });
 
 describe('isEnvObject', () => {

@@ -627,24 +627,84 @@ function declareDeclarators(
 // the node, not the size of every scope around it.
 const SCOPES = new WeakMap<AstNode, ReadonlyMap<string, NearestDeclaration>>();
 
-/** What a block, function (its parameters), catch clause or loop head declares; `undefined` for other nodes. */
+/** A name that a function, class, enum, namespace or `import x = require()` declares. */
+function declareNamed(scope: Map<string, NearestDeclaration>, node: AstNode, site: 'function' | 'class'): void {
+  const id = child(node, 'id');
+  if (id?.type === 'Identifier') declare(scope, [id], () => ({ kind: 'other', init: undefined, site, id }));
+}
+
+/** What one statement of a block-like scope declares there. */
+function declareStatement(scope: Map<string, NearestDeclaration>, node: AstNode): void {
+  let statement = node;
+  if (statement.type === 'ExportNamedDeclaration' || statement.type === 'ExportDefaultDeclaration') {
+    statement = child(statement, 'declaration') ?? statement;
+  }
+  if (statement.type === 'VariableDeclaration') declareDeclarators(scope, statement, 'variable');
+  else if (statement.type === 'FunctionDeclaration') declareNamed(scope, statement, 'function');
+  else if (
+    statement.type === 'ClassDeclaration' ||
+    statement.type === 'TSEnumDeclaration' ||
+    statement.type === 'TSModuleDeclaration' ||
+    statement.type === 'TSImportEqualsDeclaration'
+  ) {
+    declareNamed(scope, statement, 'class');
+  }
+}
+
+// Statements that hold statements of the same function: where a `var` may sit and still belong to it.
+const NESTED_STATEMENTS: Readonly<Record<string, readonly string[]>> = {
+  BlockStatement: ['body'],
+  IfStatement: ['consequent', 'alternate'],
+  ForStatement: ['init', 'body'],
+  ForInStatement: ['left', 'body'],
+  ForOfStatement: ['left', 'body'],
+  WhileStatement: ['body'],
+  DoWhileStatement: ['body'],
+  LabeledStatement: ['body'],
+  TryStatement: ['block', 'handler', 'finalizer'],
+  CatchClause: ['body'],
+  SwitchStatement: ['cases'],
+  SwitchCase: ['consequent'],
+};
+
+/** The `var`s declared in nested blocks of a function or module body, which belong to all of it. */
+function declareHoistedVars(scope: Map<string, NearestDeclaration>, body: AstNode | undefined): void {
+  const pending: AstNode[] = body ? [body] : [];
+  while (pending.length > 0) {
+    const node = pending.pop() as AstNode;
+    if (node.type === 'VariableDeclaration') {
+      if (node.kind === 'var') declareDeclarators(scope, node, 'variable');
+      continue;
+    }
+    for (const key of NESTED_STATEMENTS[node.type] ?? []) {
+      const value = (node as Record<string, unknown>)[key];
+      if (Array.isArray(value)) {
+        for (let i = value.length - 1; i >= 0; i--) if (isNode(value[i])) pending.push(value[i] as AstNode);
+      } else if (isNode(value)) pending.push(value);
+    }
+  }
+}
+
+/**
+ * What a block, switch, namespace body, function (its parameters, its own name and the `var`s of
+ * its nested blocks), class expression (its name), catch clause or loop head declares; `undefined`
+ * for other nodes.
+ */
 function scopeDeclarations(scope: AstNode): ReadonlyMap<string, NearestDeclaration> | undefined {
   const known = SCOPES.get(scope);
   if (known) return known;
   const out = new Map<string, NearestDeclaration>();
-  if (scope.type === 'Program' || scope.type === 'BlockStatement' || scope.type === 'StaticBlock') {
-    for (let statement of children(scope, 'body')) {
-      if (statement.type === 'ExportNamedDeclaration') statement = child(statement, 'declaration') ?? statement;
-      if (statement.type === 'VariableDeclaration') declareDeclarators(out, statement, 'variable');
-      else if (statement.type === 'FunctionDeclaration' || statement.type === 'ClassDeclaration') {
-        const site = statement.type === 'ClassDeclaration' ? 'class' : 'function';
-        declare(out, patternIdentifiers(child(statement, 'id'), []), (id) => ({
-          kind: 'other',
-          init: undefined,
-          site,
-          id,
-        }));
-      }
+  if (
+    scope.type === 'Program' ||
+    scope.type === 'BlockStatement' ||
+    scope.type === 'StaticBlock' ||
+    scope.type === 'TSModuleBlock'
+  ) {
+    for (const statement of children(scope, 'body')) declareStatement(out, statement);
+    if (scope.type === 'Program') for (const statement of children(scope, 'body')) declareHoistedVars(out, statement);
+  } else if (scope.type === 'SwitchStatement') {
+    for (const clause of children(scope, 'cases')) {
+      for (const statement of children(clause, 'consequent')) declareStatement(out, statement);
     }
   } else if (
     scope.type === 'FunctionDeclaration' ||
@@ -654,6 +714,11 @@ function scopeDeclarations(scope: AstNode): ReadonlyMap<string, NearestDeclarati
     for (const param of children(scope, 'params')) {
       declare(out, patternIdentifiers(param, []), (id) => ({ kind: 'param', init: undefined, site: 'parameter', id }));
     }
+    declareHoistedVars(out, child(scope, 'body'));
+    // A function expression's own name is visible inside it, behind its parameters.
+    if (scope.type === 'FunctionExpression') declareNamed(out, scope, 'function');
+  } else if (scope.type === 'ClassExpression') {
+    declareNamed(out, scope, 'class');
   } else if (scope.type === 'CatchClause') {
     declare(out, patternIdentifiers(child(scope, 'param'), []), (id) => ({
       kind: 'param',

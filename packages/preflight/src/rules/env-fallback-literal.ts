@@ -160,8 +160,8 @@ function fallbackLiteral(node: AstNode | undefined, constants: ReadonlyMap<strin
   return undefined;
 }
 
-// A fallback of `'true'`/`'false'` is a switch, not a secret (`TOKEN_AUTH || 'false'`), unless
-// the name closes with the secret word: `DB_PASSWORD || 'false'` is a password of `false`.
+// A fallback of `'true'`/`'false'` is a switch, not a secret (for a name such as TOKEN_AUTH),
+// unless the name closes with the secret word: DB_PASSWORD falling back to `false` is a password.
 const BOOLEAN_LITERAL = /^(true|false)$/i;
 
 function secretOrCredentialUrl(name: string, value: string): boolean {
