@@ -2,7 +2,9 @@
 // is linting; both get the same findings, suppressions and fingerprints.
 import { createHash } from 'node:crypto';
 import type { Finding, RawFinding, RuleId } from './finding.ts';
-import { JS_EXTENSIONS, MAX_NESTING, type ParsedModule, TOO_DEEP } from './js-ast.ts';
+import type { ParsedModule } from './js-ast.ts';
+import { JS_EXTENSIONS } from './js-parse.ts';
+import { MAX_NESTING, TOO_DEEP } from './nesting-depth.ts';
 import { FileContext, type ProjectLookup } from './rule.ts';
 import { deprecatedWithoutRemoval } from './rules/deprecated-without-removal.ts';
 import { FILE_RULES, RULE_IDS } from './rules/index.ts';

@@ -3,7 +3,7 @@
 // suppressions and messages are identical and the file is not parsed twice.
 import { analyzeFile } from './engine.ts';
 import type { Finding, RuleId } from './finding.ts';
-import { moduleFromEstree } from './js-ast.ts';
+import { moduleFromEstree } from './js-parse.ts';
 import { FILE_RULES } from './rules/index.ts';
 import { TOOL_VERSION } from './version.ts';
 

@@ -2,15 +2,10 @@ import { parseSync, visitorKeys } from 'oxc-parser';
 import { describe, expect, it } from 'vitest';
 import { envFallback } from '../test/fixtures/fallback-forms.ts';
 import { analyzeFile } from './engine.ts';
-import {
-  type AstNode,
-  isEnvObject,
-  isShadowed,
-  moduleFromEstree,
-  nearestDeclaration,
-  parseModule,
-  resolveBinding,
-} from './js-ast.ts';
+import { isEnvObject } from './env-reads.ts';
+import type { AstNode } from './js-ast.ts';
+import { moduleFromEstree, parseModule } from './js-parse.ts';
+import { isShadowed, nearestDeclaration, resolveBinding } from './js-scope.ts';
 
 const CODE = [
   '// TODO: check auth here',

@@ -3,7 +3,8 @@
 // limit, below any crash, so a broken estimate fails a test instead of killing the run.
 import { describe, expect, it } from 'vitest';
 import { analyzeFile } from './engine.ts';
-import { MAX_NESTING, nestingDepth, parseModule } from './js-ast.ts';
+import { parseModule } from './js-parse.ts';
+import { MAX_NESTING, nestingDepth } from './nesting-depth.ts';
 
 const DEEP = 1500;
 const parens = `${'('.repeat(DEEP)}1${')'.repeat(DEEP)}`;

@@ -3,7 +3,8 @@
 // (seeds without column lists). Nothing parsed is kept here: rules keep what they derive in the
 // lookup's cache.
 import { posix } from 'node:path';
-import { JS_EXTENSIONS, type ParsedModule, parseModule } from './js-ast.ts';
+import type { ParsedModule } from './js-ast.ts';
+import { JS_EXTENSIONS, parseModule } from './js-parse.ts';
 import type { ProjectLookup } from './rule.ts';
 import { type SqlTables, sqlChangedTables, sqlCreatedTables } from './sql.ts';
 import {

@@ -1,5 +1,6 @@
 import type { RawFinding, RuleId, Severity } from './finding.ts';
-import { JS_EXTENSIONS, type ParsedModule, parseModule } from './js-ast.ts';
+import type { ParsedModule } from './js-ast.ts';
+import { JS_EXTENSIONS, parseModule } from './js-parse.ts';
 import { SourceText } from './source-text.ts';
 
 import type { SqlTables } from './sql.ts';

@@ -189,6 +189,13 @@ export function nameWords(name: string): string[] {
     .map((w) => w.toLowerCase());
 }
 
+const CONSTANT_NAME = /^[A-Z][A-Z0-9_]*$/;
+
+/** A SCREAMING_CASE name (`ADMIN_KEY`): a constant in code, a variable in an env schema. */
+export function isConstantName(name: string): boolean {
+  return CONSTANT_NAME.test(name);
+}
+
 /** How sure the caller wants to be: `env` names are specific, identifiers in code are not. */
 export type NameContext = 'env' | 'code';
 

@@ -8,11 +8,12 @@ import {
   child,
   children,
   memberPropertyName,
-  nearestDeclaration,
+  propertyKeyName,
   staticName,
   stringValue,
   unwrap,
 } from '../js-ast.ts';
+import { nearestDeclaration } from '../js-scope.ts';
 
 /** A ConfigService call: the variable it reads, how, and the default it passes (if any). */
 export interface ConfigServiceCall {
@@ -106,8 +107,7 @@ function classMembers(
     if (!out.has(name)) out.set(name, what());
   };
   for (const member of children(body, 'body')) {
-    const name =
-      member.type === 'PropertyDefinition' ? staticName(child(member, 'key'), member.computed === true) : undefined;
+    const name = member.type === 'PropertyDefinition' ? propertyKeyName(member) : undefined;
     if (name !== undefined && !out.has(name)) {
       const declared = declaredConfigService(member, child(member, 'value'));
       if (declared !== undefined) out.set(name, declared);

@@ -6,7 +6,7 @@ import { nameWords } from '../secret-names.ts';
 // Calls named for a hash (`sha256(v)`, `hashKey(v)`, `crypto.hash('sha256', v)`, `subtle.digest(…)`).
 const DIGEST_WORDS = new Set(['hash', 'hmac', 'digest', 'sha', 'sha1', 'sha256', 'sha384', 'sha512', 'md5', 'blake3']);
 // How many local constants and wrapping calls a value is followed through.
-export const MAX_DERIVATION = 6;
+const MAX_DERIVATION = 6;
 
 /**
  * The values a hash, HMAC or encoding of a value is computed from: the `update()` data of
@@ -46,18 +46,25 @@ export function derivedFrom(n: AstNode): AstNode[] | undefined {
   return undefined;
 }
 
+/** A walk from a value back through what it is derived from; see {@link derivationWalk}. */
+export type DerivationWalk<T> = (node: AstNode | undefined, depth?: number) => T;
+
 /**
- * A memo per derivation depth: a walk through shared nodes (`sha256(a, a, a)` three levels deep)
- * computes each node once per depth instead of once per path, so it stays linear in the file.
+ * A walk that `step`s through derived values up to {@link MAX_DERIVATION} levels (TS wrappers
+ * stripped; `beyond` for no node or past the limit), memoised per depth: a walk through shared
+ * nodes (`sha256(a, a, a)` three levels deep) computes each node once per depth instead of once per
+ * path, so it stays linear in the file.
  */
-export function depthMemo<T>(): (node: AstNode, depth: number, compute: () => T) => T {
+export function derivationWalk<T>(beyond: T, step: (node: AstNode, depth: number) => T): DerivationWalk<T> {
   const tables: Array<WeakMap<AstNode, T>> = [];
-  return (node, depth, compute) => {
+  return (node, depth = 0) => {
+    const n = unwrap(node);
+    if (!n || depth > MAX_DERIVATION) return beyond;
     tables[depth] ??= new WeakMap();
     const table = tables[depth];
-    if (table.has(node)) return table.get(node) as T;
-    const value = compute();
-    table.set(node, value);
+    if (table.has(n)) return table.get(n) as T;
+    const value = step(n, depth);
+    table.set(n, value);
     return value;
   };
 }

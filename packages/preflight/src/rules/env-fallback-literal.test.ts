@@ -38,7 +38,9 @@ import {
   WORD_ORDER,
 } from '../../test/fixtures/env-fallback-cases.ts';
 import { analyzeFile } from '../engine.ts';
-import { memberPath, nestingDepth, parseModule } from '../js-ast.ts';
+import { memberPath } from '../js-ast.ts';
+import { parseModule } from '../js-parse.ts';
+import { nestingDepth } from '../nesting-depth.ts';
 
 const reported = (file: string, ...lines: string[]): number[] =>
   analyzeFile(file, `${lines.join('\n')}\n`, { rules: ['env-fallback-literal'] }).findings.map((f) => f.start.line);

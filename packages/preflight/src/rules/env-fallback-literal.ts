@@ -1,52 +1,25 @@
+import { envReadName, isEnvObject } from '../env-reads.ts';
 import type { RawFinding } from '../finding.ts';
 import {
   type AstNode,
   child,
   children,
-  envReadName,
-  isEnvObject,
   memberPath,
   memberPropertyName,
-  moduleBindings,
-  nearestDeclaration,
   propertyKeyName,
   stringRanges,
   stringValue,
   unwrap,
 } from '../js-ast.ts';
+import { moduleBindings } from '../js-module-bindings.ts';
+import { nearestDeclaration } from '../js-scope.ts';
 import type { FileContext, FileRule } from '../rule.ts';
-import { endsWithSecretWord, isSecretName } from '../secret-names.ts';
-import { demoValueLabel, hasUrlCredentials } from '../secret-values.ts';
-import { braceExpansions } from '../source-text.ts';
+import { isConstantName, isSecretName } from '../secret-names.ts';
 import { configServiceCall } from './config-service.ts';
+import { finding, ID, secretOrCredentialUrl } from './env-fallback-finding.ts';
+import { checkText } from './env-fallback-text.ts';
 import { unsetGuard } from './env-getter-kind.ts';
 import { EnvGetters } from './env-getters.ts';
-
-const ID = 'env-fallback-literal';
-
-function finding(
-  node: { readonly start: number; readonly end: number },
-  name: string,
-  value: string,
-  form: string,
-  redact: Array<readonly [number, number]>,
-  baked = false,
-): RawFinding {
-  const demo = demoValueLabel(value);
-  const what = value.length === 0 ? 'an empty string' : demo ? `a public demo value (${demo})` : 'a literal';
-  return {
-    ruleId: ID,
-    severity: demo ? 'critical' : 'error',
-    message: baked
-      ? `${name} is set to ${what} in ${form}, so every container of the image carries it. Pass it at run time from the secret source (a mounted file or a secret manager), never in the image.`
-      : `${name} falls back to ${what} via ${form} when the variable is unset. ` +
-        `Declare it as a required secret (@rampart/config secret()) so a missing value stops the service at start-up.`,
-    start: node.start,
-    end: node.end,
-    key: `${name}:${form}`,
-    redact,
-  };
-}
 
 /** Module-scope `const NAME = 'literal'` bindings: a fallback through a constant is still a literal. */
 function constLiterals(program: AstNode): Map<string, string> {
@@ -158,16 +131,6 @@ function fallbackLiteral(node: AstNode | undefined, constants: ReadonlyMap<strin
   if (direct !== undefined) return direct;
   if (n.type === 'Identifier') return constants.get(n.name as string);
   return undefined;
-}
-
-// A fallback of `'true'`/`'false'` is a switch, not a secret (for a name such as TOKEN_AUTH),
-// unless the name closes with the secret word: DB_PASSWORD falling back to `false` is a password.
-const BOOLEAN_LITERAL = /^(true|false)$/i;
-
-function secretOrCredentialUrl(name: string, value: string): boolean {
-  if (hasUrlCredentials(value)) return true;
-  if (!isSecretName(name, 'env')) return false;
-  return !BOOLEAN_LITERAL.test(value) || endsWithSecretWord(name);
 }
 
 const COMPARISON = new Set(['===', '!==', '==', '!=', '<', '>', '<=', '>=']);
@@ -378,102 +341,10 @@ function checkSchemaDefault(context: FileContext, call: AstNode): RawFinding[] {
     if (parent?.type !== 'Property') return [];
     const name = propertyKeyName(parent);
     if (name === undefined || !isSecretName(name, 'env')) return [];
-    const screaming = /^[A-Z][A-Z0-9_]*$/.test(name);
-    if (!screaming && !envSchemaContext(parent, context)) return [];
+    if (!isConstantName(name) && !envSchemaContext(parent, context)) return [];
     return [finding(call, name, literal, `a schema .${calleeName}()`, stringRanges(call, nodes))];
   }
   return [];
-}
-
-// `${X:-…}`, `${X:=…}`, `${X-…}` (shell, compose, Dockerfile) and Spring's `${X:…}` in
-// YAML/properties, X a secret name. Only the head is a pattern; braceExpansions finds the `}` on
-// the same line in linear time.
-const SHELL_DEFAULT = /\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-=])/g;
-const SHELL_FILE = /\.(sh|bash|zsh)$/;
-const SPRING_DEFAULT = /\$\{([A-Za-z_][A-Za-z0-9_.]*):/g;
-
-const DOCKERFILE = /(^|\/)(Dockerfile[^/]*|[^/]+\.Dockerfile)$/;
-// `ARG X=…` (a build-arg default) and `ENV X=…` / `ENV X …` (a literal baked into every layer
-// after it), X a secret name. Values that reference another variable are not literals.
-function checkDockerfile(context: FileContext): RawFinding[] {
-  const out: RawFinding[] = [];
-  const { source } = context;
-  let instruction: 'ARG' | 'ENV' | undefined;
-  for (let line = 1; line <= source.lineCount; line++) {
-    const lineStart = source.lineStart(line);
-    let text = source.line(line);
-    let offset = lineStart;
-    const continued = instruction !== undefined;
-    if (!continued) {
-      const head = /^[ \t]*(ARG|ENV)[ \t]+/i.exec(text);
-      if (!head) continue;
-      instruction = (head[1] ?? '').toUpperCase() as 'ARG' | 'ENV';
-      offset += head[0].length;
-      text = text.slice(head[0].length);
-    }
-    const continues = /\\[ \t]*$/.test(text);
-    const body = continues ? text.replace(/\\[ \t]*$/, '') : text;
-    const legacy =
-      instruction === 'ENV' && !continued && /^[A-Za-z_][A-Za-z0-9_]*[ \t]+[^=\s]/.test(body) && !/^\S+=/.test(body);
-    const pairs = legacy
-      ? [/^([A-Za-z_][A-Za-z0-9_]*)[ \t]+(.*)$/.exec(body)]
-      : [...body.matchAll(/(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|'[^']*'|\S*)/g)];
-    for (const pair of pairs) {
-      if (!pair) continue;
-      const [whole, name = '', raw = ''] = pair;
-      const value = raw.trim().replace(/^["']|["']$/g, '');
-      if (value === '' || value.includes('$') || !isSecretName(name, 'env')) continue;
-      const valueStart = offset + (pair.index ?? 0) + whole.length - raw.length;
-      const form = instruction === 'ARG' ? 'a Dockerfile ARG default' : 'a Dockerfile ENV';
-      out.push(
-        finding(
-          { start: valueStart - name.length - 1, end: valueStart + raw.length },
-          name,
-          value,
-          form,
-          [[valueStart, valueStart + raw.length]],
-          instruction === 'ENV',
-        ),
-      );
-    }
-    if (!continues) instruction = undefined;
-  }
-  return out;
-}
-
-function checkText(context: FileContext): RawFinding[] {
-  const out: RawFinding[] = [];
-  const spring = /\.(ya?ml|properties)$/.test(context.file);
-  const shell = SHELL_FILE.test(context.file) || /^#!.*\b(ba|z|da|k)?sh\b/.test(context.text);
-  const seen = new Set<number>();
-  for (const { head, valueStart, valueEnd } of braceExpansions(context.text, SHELL_DEFAULT)) {
-    const [, name = '', operator = ''] = head;
-    const raw = context.text.slice(valueStart, valueEnd);
-    const value = raw.replace(/^["']|["']$/g, '');
-    seen.add(head.index);
-    // `${X:-}` is the empty default `set -u` scripts use to test for a missing variable: no secret.
-    // Shell only, and only when nothing is glued after it (`"${X:-}dev-token"` is a literal
-    // default); in compose/YAML an empty default starts the service with an empty secret.
-    if (raw === '' && shell && !/^[\w./:@+-]/.test(context.text.slice(valueEnd + 1, valueEnd + 2))) continue;
-    if (!secretOrCredentialUrl(name, value)) continue;
-    out.push(
-      finding({ start: head.index, end: valueEnd + 1 }, name, value, `\${${name}${operator}…}`, [
-        [valueStart, valueEnd],
-      ]),
-    );
-  }
-  if (DOCKERFILE.test(context.file)) out.push(...checkDockerfile(context));
-  if (spring) {
-    for (const { head, valueStart, valueEnd } of braceExpansions(context.text, SPRING_DEFAULT)) {
-      if (seen.has(head.index)) continue;
-      const name = head[1] ?? '';
-      const raw = context.text.slice(valueStart, valueEnd);
-      if (/^[-=?+]/.test(raw)) continue;
-      if (!secretOrCredentialUrl(name.split('.').at(-1) ?? name, raw)) continue;
-      out.push(finding({ start: head.index, end: valueEnd + 1 }, name, raw, `\${${name}:…}`, [[valueStart, valueEnd]]));
-    }
-  }
-  return out;
 }
 
 const TEXT_FILE = /(\.(sh|bash|zsh|ya?ml|properties|env)$|(^|\/)Dockerfile[^/]*$|\.Dockerfile$|(^|\/)\.env[^/]*$)/;

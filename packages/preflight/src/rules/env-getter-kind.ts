@@ -1,6 +1,7 @@
 // What a function is, read from its own body: an env getter (it hands back the variable its first
 // parameter names) and how it falls back. Only common getter shapes are read, not data flow.
-import { type AstNode, child, children, isEnvObject, stringValue, unwrap } from '../js-ast.ts';
+import { isEnvObject } from '../env-reads.ts';
+import { type AstNode, child, children, stringValue, unwrap } from '../js-ast.ts';
 
 /**
  * `read`: `(name) => process.env[name]`; its fallback is written at the call site (`read('X') || '…'`).

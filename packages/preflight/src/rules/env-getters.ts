@@ -1,21 +1,15 @@
 // Helpers that wrap an env read, in the file itself or imported from another file of the project:
 // a call of such a helper with a literal fallback, written after it or passed as its second
 // argument, is the same shortcut as a direct env read with one.
+import { type AstNode, child, children, memberPath, type ParsedModule, propertyKeyName, unwrap } from '../js-ast.ts';
 import {
-  type AstNode,
-  child,
-  children,
   exportedName,
   type ImportBinding,
   importBindings,
-  isShadowed,
-  memberPath,
   moduleBindings,
-  type ParsedModule,
-  propertyKeyName,
   requiredModule,
-  unwrap,
-} from '../js-ast.ts';
+} from '../js-module-bindings.ts';
+import { isShadowed } from '../js-scope.ts';
 import type { ProjectLookup } from '../rule.ts';
 import { type ImportKind, importSyntaxKind } from '../workspace-packages.ts';
 import { envGetterKind, type GetterKind } from './env-getter-kind.ts';

@@ -1,24 +1,21 @@
+import { envReadName } from '../env-reads.ts';
 import type { RawFinding } from '../finding.ts';
 import {
   type AstNode,
   child,
   children,
-  envReadName,
-  importBindings,
-  isShadowed,
   memberPath,
   memberPropertyName,
-  moduleBindings,
-  type NearestDeclaration,
-  nearestDeclaration,
   propertyKeyName,
   stringRanges,
   stringValue,
   unwrap,
 } from '../js-ast.ts';
+import { importBindings, moduleBindings } from '../js-module-bindings.ts';
+import { isShadowed, type NearestDeclaration, nearestDeclaration } from '../js-scope.ts';
 import type { FileContext, FileRule } from '../rule.ts';
-import { isSecretName, nameWords } from '../secret-names.ts';
-import { depthMemo, derivedFrom, MAX_DERIVATION, objectPath, RANDOM_CALL } from './derived-value.ts';
+import { isConstantName, isSecretName, nameWords } from '../secret-names.ts';
+import { type DerivationWalk, derivationWalk, derivedFrom, objectPath, RANDOM_CALL } from './derived-value.ts';
 
 const ID = 'static-admin-key';
 
@@ -141,7 +138,7 @@ function storedSide(node: AstNode | undefined): boolean {
   const n = unwrap(node);
   if (!n || trivialOperand(n)) return false;
   if (envReadName(n) !== undefined || stringValue(n) !== undefined || n.type === 'TemplateLiteral') return true;
-  if (n.type === 'Identifier' && /^[A-Z][A-Z0-9_]*$/.test(n.name as string)) return true;
+  if (n.type === 'Identifier' && isConstantName(n.name as string)) return true;
   const path = memberPath(n) ?? [];
   return path.some((part) => nameWords(part).some((w) => STORED_WORDS.has(w)));
 }
@@ -157,7 +154,6 @@ function moduleConstants(program: AstNode): Set<string> {
 // Constant-time compares: timing-safe, but a static key checked with one is still a shared key.
 const CONSTANT_TIME_COMPARE =
   /^(timingSafeEqual|timingSafeCompare|safeCompare|secureCompare|constantTimeEqual|tsscmp)$/;
-const CONSTANT_NAME = /^[A-Z][A-Z0-9_]*$/;
 const SETTINGS_OBJECT = /^(config|settings|env)$/i;
 
 /** Local names bound to what a module imports: `import { timingSafeEqual as tse }` → `tse` → `timingSafeEqual`. */
@@ -235,32 +231,22 @@ function check(context: FileContext): RawFinding[] {
     const declaration = declarationOf(n);
     return declaration?.kind === 'const' ? declaration.init : undefined;
   };
-  const keyMemo = depthMemo<string | undefined>();
   /** The key header an operand is computed from: read directly, or hashed, encoded, or held in a local. */
-  const keyInput = (node: AstNode | undefined, depth = 0): string | undefined => {
-    const n = unwrap(node);
-    if (!n || depth > MAX_DERIVATION) return undefined;
-    return keyMemo(n, depth, () => {
-      const direct = headerOf(n);
-      if (direct !== undefined) return direct;
-      for (const input of derivedFrom(n) ?? [localInit(n)]) {
-        const header = keyInput(input, depth + 1);
-        if (header !== undefined) return header;
-      }
-      return undefined;
-    });
-  };
-  const randomMemo = depthMemo<boolean>();
+  const keyInput: DerivationWalk<string | undefined> = derivationWalk(undefined, (n, depth) => {
+    const direct = headerOf(n);
+    if (direct !== undefined) return direct;
+    for (const input of derivedFrom(n) ?? [localInit(n)]) {
+      const header = keyInput(input, depth + 1);
+      if (header !== undefined) return header;
+    }
+    return undefined;
+  });
   /** Whether a value is generated at random (`randomBytes(32).toString('hex')`, a local bound to one). */
-  const random = (node: AstNode | undefined, depth: number): boolean => {
-    const n = unwrap(node);
-    if (!n || depth > MAX_DERIVATION) return false;
-    return randomMemo(n, depth, () => {
-      const callee = n.type === 'CallExpression' ? memberPath(child(n, 'callee'))?.at(-1) : undefined;
-      if (callee !== undefined && RANDOM_CALL.test(callee)) return true;
-      return (derivedFrom(n) ?? [localInit(n)]).some((input) => random(input, depth + 1));
-    });
-  };
+  const random: DerivationWalk<boolean> = derivationWalk(false, (n, depth) => {
+    const callee = n.type === 'CallExpression' ? memberPath(child(n, 'callee'))?.at(-1) : undefined;
+    if (callee !== undefined && RANDOM_CALL.test(callee)) return true;
+    return (derivedFrom(n) ?? [localInit(n)]).some((input) => random(input, depth + 1));
+  });
   // Per depth and path: every read of one setting shares the answer instead of rescanning its assignments.
   const assignedRandom = new Map<string, boolean>();
   /** Whether an assignment to a setting's path, or to an object holding it, gives it a random value. */
@@ -287,7 +273,6 @@ function check(context: FileContext): RawFinding[] {
     const bound = root?.type === 'Identifier' ? objectPath(localInit(root), path.slice(1)) : undefined;
     return random(bound, depth + 1) || randomAssignment(path, depth);
   };
-  const staticMemo = depthMemo<boolean>();
   /**
    * Whether an operand is fixed at start-up, not computed from the request: a literal, an env value,
    * a CONSTANT, a `const` bound to such a value, a `config.…`/`settings.…` value, or a hash of only
@@ -295,24 +280,20 @@ function check(context: FileContext): RawFinding[] {
    * request). Another object's property (`repo.current.keyHash`) is state, and a value generated at
    * random once per process is no shared key.
    */
-  const staticValue = (node: AstNode | undefined, depth = 0): boolean => {
-    const n = unwrap(node);
-    if (!n || depth > MAX_DERIVATION) return false;
-    return staticMemo(n, depth, () => {
-      if (stringValue(n) !== undefined || envReadName(n) !== undefined) return true;
-      if (n.type === 'Identifier') {
-        const init = localInit(n);
-        if (init && random(init, depth + 1)) return false;
-        return CONSTANT_NAME.test(n.name as string) || (init !== undefined && staticValue(init, depth + 1));
-      }
-      if (n.type === 'MemberExpression') {
-        const path = memberPath(n) ?? [];
-        return path.slice(0, -1).some((part) => SETTINGS_OBJECT.test(part)) && !randomSetting(n, path, depth);
-      }
-      const from = derivedFrom(n);
-      return from !== undefined && from.length > 0 && from.every((input) => staticValue(input, depth + 1));
-    });
-  };
+  const staticValue: DerivationWalk<boolean> = derivationWalk(false, (n, depth) => {
+    if (stringValue(n) !== undefined || envReadName(n) !== undefined) return true;
+    if (n.type === 'Identifier') {
+      const init = localInit(n);
+      if (init && random(init, depth + 1)) return false;
+      return isConstantName(n.name as string) || (init !== undefined && staticValue(init, depth + 1));
+    }
+    if (n.type === 'MemberExpression') {
+      const path = memberPath(n) ?? [];
+      return path.slice(0, -1).some((part) => SETTINGS_OBJECT.test(part)) && !randomSetting(n, path, depth);
+    }
+    const from = derivedFrom(n);
+    return from !== undefined && from.length > 0 && from.every((input) => staticValue(input, depth + 1));
+  });
   /** The key header one side is computed from, when the other side is static. */
   const keyAgainstStatic = (a: AstNode | undefined, b: AstNode | undefined): string | undefined => {
     if (!readsKey) return undefined;

@@ -1,15 +1,7 @@
 import type { RawFinding } from '../finding.ts';
-import {
-  type AstNode,
-  child,
-  children,
-  enclosingFunction,
-  isShadowed,
-  memberPath,
-  moduleBindings,
-  propertyKeyName,
-  unwrap,
-} from '../js-ast.ts';
+import { type AstNode, child, children, memberPath, propertyKeyName, unwrap } from '../js-ast.ts';
+import { moduleBindings } from '../js-module-bindings.ts';
+import { enclosingFunction, isShadowed } from '../js-scope.ts';
 import type { FileContext, FileRule } from '../rule.ts';
 import { requiresSharedStore } from '../secret-names.ts';
 

@@ -1,0 +1,234 @@
+// Lexical scopes: which declaration a name used at a node refers to, indexed once per scope node.
+import { type AstNode, child, children, isNode, unwrap } from './js-ast.ts';
+
+/** The innermost enclosing function of a node, or `undefined` at module scope. */
+export function enclosingFunction(node: AstNode, parentOf: ReadonlyMap<AstNode, AstNode>): AstNode | undefined {
+  let current = parentOf.get(node);
+  while (current) {
+    if (
+      current.type === 'FunctionDeclaration' ||
+      current.type === 'FunctionExpression' ||
+      current.type === 'ArrowFunctionExpression'
+    ) {
+      return current;
+    }
+    current = parentOf.get(current);
+  }
+  return undefined;
+}
+
+/**
+ * The identifiers a binding pattern declares (`a`, `{ a, b: c }`, `[d, ...e]`, `f = 1`, a TS
+ * parameter property), in source order, into `out`.
+ */
+function patternIdentifiers(pattern: AstNode | undefined, out: AstNode[]): AstNode[] {
+  const p = unwrap(pattern);
+  if (!p) return out;
+  if (p.type === 'Identifier') out.push(p);
+  else if (p.type === 'AssignmentPattern') patternIdentifiers(child(p, 'left'), out);
+  else if (p.type === 'RestElement') patternIdentifiers(child(p, 'argument'), out);
+  else if (p.type === 'TSParameterProperty') patternIdentifiers(child(p, 'parameter'), out);
+  else if (p.type === 'ArrayPattern') for (const part of children(p, 'elements')) patternIdentifiers(part, out);
+  else if (p.type === 'ObjectPattern') {
+    for (const property of children(p, 'properties')) {
+      patternIdentifiers(property.type === 'RestElement' ? property : child(property, 'value'), out);
+    }
+  }
+  return out;
+}
+
+/**
+ * Whether `name`, used at `node`, is declared by something nearer than module scope: a parameter
+ * of an enclosing function, or a declaration in an enclosing block or function body. So a rule
+ * that knows a module-scope binding does not mistake a local of the same name for it.
+ */
+export function isShadowed(node: AstNode, name: string, parentOf: ReadonlyMap<AstNode, AstNode>): boolean {
+  return resolveBinding(node, name, parentOf, { moduleScope: false }) !== undefined;
+}
+
+/** The nearest declaration of a name seen from a node: how it was declared and its initializer. */
+export interface NearestDeclaration {
+  /** `param` for parameters, catch and loop bindings; `other` for functions, classes and destructuring. */
+  readonly kind: 'const' | 'let' | 'var' | 'param' | 'other';
+  /** The initializer of a plain `const|let|var name = init`. */
+  readonly init: AstNode | undefined;
+  /** What declares it: a variable declaration, a function parameter, a catch clause, a loop head, a function or class. */
+  readonly site: 'variable' | 'parameter' | 'catch' | 'loop' | 'function' | 'class';
+  /**
+   * The identifier that declares the name, where its type annotation sits; inside a destructuring
+   * pattern or a parameter default (`(x: T = d)`) its parent says which.
+   */
+  readonly id: AstNode;
+}
+
+/**
+ * The declaration `name` refers to at `node`, searching enclosing blocks, function parameters,
+ * catch clauses, loop heads and the module body, or `undefined` for a global.
+ */
+export function nearestDeclaration(
+  node: AstNode,
+  name: string,
+  parentOf: ReadonlyMap<AstNode, AstNode>,
+): NearestDeclaration | undefined {
+  return resolveBinding(node, name, parentOf, { moduleScope: true });
+}
+
+/** Adds a declaration of each name unless the scope already declares it (the first one wins). */
+function declare(
+  scope: Map<string, NearestDeclaration>,
+  ids: readonly AstNode[],
+  declaration: (id: AstNode) => NearestDeclaration,
+): void {
+  for (const id of ids) if (!scope.has(id.name as string)) scope.set(id.name as string, declaration(id));
+}
+
+/** The names the declarators of a `const|let|var` statement bind. */
+function declareDeclarators(
+  scope: Map<string, NearestDeclaration>,
+  statement: AstNode,
+  site: 'variable' | 'loop',
+): void {
+  for (const declarator of children(statement, 'declarations')) {
+    const pattern = child(declarator, 'id');
+    declare(scope, patternIdentifiers(pattern, []), (id) =>
+      site === 'loop'
+        ? { kind: 'param', init: undefined, site, id }
+        : id === pattern
+          ? { kind: statement.kind as 'const' | 'let' | 'var', init: child(declarator, 'init'), site, id }
+          : { kind: 'other', init: undefined, site, id },
+    );
+  }
+}
+
+// Name → declaration of each scope, built once per scope node, so that a lookup costs the depth of
+// the node, not the size of every scope around it.
+const SCOPES = new WeakMap<AstNode, ReadonlyMap<string, NearestDeclaration>>();
+
+/** A name that a function, class, enum, namespace or `import x = require()` declares. */
+function declareNamed(scope: Map<string, NearestDeclaration>, node: AstNode, site: 'function' | 'class'): void {
+  const id = child(node, 'id');
+  if (id?.type === 'Identifier') declare(scope, [id], () => ({ kind: 'other', init: undefined, site, id }));
+}
+
+/** What one statement of a block-like scope declares there. */
+function declareStatement(scope: Map<string, NearestDeclaration>, node: AstNode): void {
+  let statement = node;
+  if (statement.type === 'ExportNamedDeclaration' || statement.type === 'ExportDefaultDeclaration') {
+    statement = child(statement, 'declaration') ?? statement;
+  }
+  if (statement.type === 'VariableDeclaration') declareDeclarators(scope, statement, 'variable');
+  else if (statement.type === 'FunctionDeclaration') declareNamed(scope, statement, 'function');
+  else if (
+    statement.type === 'ClassDeclaration' ||
+    statement.type === 'TSEnumDeclaration' ||
+    statement.type === 'TSModuleDeclaration' ||
+    statement.type === 'TSImportEqualsDeclaration'
+  ) {
+    declareNamed(scope, statement, 'class');
+  }
+}
+
+// Statements that hold statements of the same function: where a `var` may sit and still belong to it.
+const NESTED_STATEMENTS: Readonly<Record<string, readonly string[]>> = {
+  BlockStatement: ['body'],
+  IfStatement: ['consequent', 'alternate'],
+  ForStatement: ['init', 'body'],
+  ForInStatement: ['left', 'body'],
+  ForOfStatement: ['left', 'body'],
+  WhileStatement: ['body'],
+  DoWhileStatement: ['body'],
+  LabeledStatement: ['body'],
+  TryStatement: ['block', 'handler', 'finalizer'],
+  CatchClause: ['body'],
+  SwitchStatement: ['cases'],
+  SwitchCase: ['consequent'],
+};
+
+/** The `var`s declared in nested blocks of a function or module body, which belong to all of it. */
+function declareHoistedVars(scope: Map<string, NearestDeclaration>, body: AstNode | undefined): void {
+  const pending: AstNode[] = body ? [body] : [];
+  while (pending.length > 0) {
+    const node = pending.pop() as AstNode;
+    if (node.type === 'VariableDeclaration') {
+      if (node.kind === 'var') declareDeclarators(scope, node, 'variable');
+      continue;
+    }
+    for (const key of NESTED_STATEMENTS[node.type] ?? []) {
+      const value = (node as Record<string, unknown>)[key];
+      if (Array.isArray(value)) {
+        for (let i = value.length - 1; i >= 0; i--) if (isNode(value[i])) pending.push(value[i] as AstNode);
+      } else if (isNode(value)) pending.push(value);
+    }
+  }
+}
+
+/**
+ * What a block, switch, namespace body, function (its parameters, its own name and the `var`s of
+ * its nested blocks), class expression (its name), catch clause or loop head declares; `undefined`
+ * for other nodes.
+ */
+function scopeDeclarations(scope: AstNode): ReadonlyMap<string, NearestDeclaration> | undefined {
+  const known = SCOPES.get(scope);
+  if (known) return known;
+  const out = new Map<string, NearestDeclaration>();
+  if (
+    scope.type === 'Program' ||
+    scope.type === 'BlockStatement' ||
+    scope.type === 'StaticBlock' ||
+    scope.type === 'TSModuleBlock'
+  ) {
+    for (const statement of children(scope, 'body')) declareStatement(out, statement);
+    if (scope.type === 'Program') for (const statement of children(scope, 'body')) declareHoistedVars(out, statement);
+  } else if (scope.type === 'SwitchStatement') {
+    for (const clause of children(scope, 'cases')) {
+      for (const statement of children(clause, 'consequent')) declareStatement(out, statement);
+    }
+  } else if (
+    scope.type === 'FunctionDeclaration' ||
+    scope.type === 'FunctionExpression' ||
+    scope.type === 'ArrowFunctionExpression'
+  ) {
+    for (const param of children(scope, 'params')) {
+      declare(out, patternIdentifiers(param, []), (id) => ({ kind: 'param', init: undefined, site: 'parameter', id }));
+    }
+    declareHoistedVars(out, child(scope, 'body'));
+    // A function expression's own name is visible inside it, behind its parameters.
+    if (scope.type === 'FunctionExpression') declareNamed(out, scope, 'function');
+  } else if (scope.type === 'ClassExpression') {
+    declareNamed(out, scope, 'class');
+  } else if (scope.type === 'CatchClause') {
+    declare(out, patternIdentifiers(child(scope, 'param'), []), (id) => ({
+      kind: 'param',
+      init: undefined,
+      site: 'catch',
+      id,
+    }));
+  } else if (scope.type === 'ForStatement' || scope.type === 'ForInStatement' || scope.type === 'ForOfStatement') {
+    const init = child(scope, scope.type === 'ForStatement' ? 'init' : 'left');
+    if (init?.type === 'VariableDeclaration') declareDeclarators(out, init, 'loop');
+  } else {
+    return undefined;
+  }
+  SCOPES.set(scope, out);
+  return out;
+}
+
+/**
+ * The one scope walk behind {@link isShadowed} and {@link nearestDeclaration}: from `node` outwards
+ * through blocks, function parameters, catch clauses and loop heads, and the module body when
+ * `moduleScope` is set, to the nearest declaration of `name`.
+ */
+export function resolveBinding(
+  node: AstNode,
+  name: string,
+  parentOf: ReadonlyMap<AstNode, AstNode>,
+  options: { readonly moduleScope: boolean },
+): NearestDeclaration | undefined {
+  let current = parentOf.get(node);
+  while (current && (options.moduleScope || current.type !== 'Program')) {
+    const found = scopeDeclarations(current)?.get(name);
+    if (found) return found;
+    current = parentOf.get(current);
+  }
+  return undefined;
+}

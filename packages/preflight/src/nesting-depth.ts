@@ -1,0 +1,230 @@
+// Files nested too deep for the parser are refused before it sees them: an estimate from the text alone.
+
+/**
+ * How deep the parser may have to recurse. oxc-parser crashes the process (a native stack
+ * overflow, no exception) in a worker thread at about 2,050 nested template `${`, 2,900 brackets and
+ * 4,200 assignments or ternaries (measured with oxc-parser 0.x in a child process); no hand-written
+ * code comes near this limit, which keeps a 2x margin below the cheapest crash.
+ */
+export const MAX_NESTING = 1000;
+
+/** The message of the parse error a file nested deeper than {@link MAX_NESTING} gets (it is not parsed). */
+export const TOO_DEEP = `nesting deeper than ${MAX_NESTING} levels`;
+
+const OPERATOR_END = /[=?:&|+\-*/%<>!~^,([{]/;
+// After these a `/` starts a regular expression, not a division.
+const REGEX_AFTER = /[(,=:[!&|?{};~^%*+\-<>]/;
+const REGEX_KEYWORDS = new Set([
+  'return',
+  'typeof',
+  'case',
+  'do',
+  'else',
+  'in',
+  'of',
+  'new',
+  'delete',
+  'void',
+  'throw',
+  'instanceof',
+  'yield',
+  'await',
+]);
+// Words that continue an expression on the next line (`a\ninstanceof B`): no statement ends there.
+const CONTINUING_WORD = /^(in|instanceof|as|satisfies)\b/;
+const WORD = /[\w$\\]/;
+const STATEMENT_HEADS = new Set(['if', 'while', 'for', 'with']);
+
+/** One open bracket of the estimate: its right-nesting operator count since its last `,`/`;`. */
+interface Frame {
+  /** `(`, `[`, `{`, `${` (inside a template) or `<` (a JSX tag or type arguments: not counted as depth). */
+  readonly kind: '(' | '[' | '{' | '${' | '<';
+  count: number;
+  /** The head of `if (…)`, `while (…)`, `for (…)`, `with (…)`: a statement follows it. */
+  readonly head?: boolean;
+}
+
+/**
+ * A cheap upper estimate of the parser's recursion depth, in one pass over the text: open
+ * brackets and template `${`, plus in each bracket the right-nesting operators (`? :`, `=>`, `=`,
+ * `**`) since its last `,` or `;` (or a line break that ends a statement), plus runs of prefix
+ * `!`/`~`/`-`/`+`. Strings (a `'`/`"` string ends at the end of its line at the latest), template
+ * text, regular expression literals (where an operand is expected) and comments are skipped;
+ * `<…>` of JSX tags and type arguments are not depth, and what they hold is dropped when they close.
+ */
+export function nestingDepth(text: string): number {
+  const frames: Frame[] = [{ kind: '{', count: 0 }];
+  let total = 0;
+  let brackets = 0;
+  let max = 0;
+  let unary = 0;
+  let last = '';
+  let lastWord = '';
+  const top = (): Frame => frames[frames.length - 1]!;
+  const measure = (extra = 0): void => {
+    if (total + brackets + extra > max) max = total + brackets + extra;
+  };
+  const bump = (): void => {
+    top().count++;
+    total++;
+    measure();
+  };
+  const reset = (): void => {
+    total -= top().count;
+    top().count = 0;
+  };
+  const push = (kind: Frame['kind'], head = false): void => {
+    frames.push({ kind, count: 0, head });
+    if (kind !== '<') brackets++;
+    measure();
+  };
+  const pop = (): Frame | undefined => {
+    if (frames.length <= 1) return undefined;
+    const frame = frames.pop()!;
+    total -= frame.count;
+    if (frame.kind !== '<') brackets--;
+    return frame;
+  };
+  const popAngles = (): void => {
+    while (top().kind === '<' && frames.length > 1) pop();
+  };
+  /** Skips template text from `i` (after a backtick or a closing `}`): the index of the closing backtick, or of the `{` of a `${`. */
+  const template = (from: number): number => {
+    let j = from;
+    while (j < text.length) {
+      const c = text[j];
+      if (c === '\\') j += 2;
+      else if (c === '`') return j;
+      else if (c === '$' && text[j + 1] === '{') {
+        push('${');
+        return j + 1;
+      } else j++;
+    }
+    return text.length;
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    const next = text[i + 1];
+    if (c === '\n') {
+      // A line break ends a statement after a complete operand unless the next line continues it.
+      if (last !== '' && !OPERATOR_END.test(last)) {
+        const rest = /^\s*(.)/.exec(text.slice(i + 1, i + 200));
+        const first = rest?.[1];
+        const word = text.slice(i + 1, i + 200).trimStart();
+        if (first === undefined || (/[\w$@'"{}#]/.test(first) && !CONTINUING_WORD.test(word))) {
+          reset();
+        }
+      }
+      continue;
+    }
+    if (c === ' ' || c === '\t' || c === '\r') continue;
+    if (c === '/' && next === '/') {
+      const end = text.indexOf('\n', i);
+      i = (end === -1 ? text.length : end) - 1;
+      continue;
+    }
+    if (c === '/' && next === '*') {
+      const end = text.indexOf('*/', i + 2);
+      i = end === -1 ? text.length : end + 1;
+      continue;
+    }
+    if (c === '/' && (last === '' || REGEX_AFTER.test(last) || REGEX_KEYWORDS.has(lastWord))) {
+      // A regular expression literal: to the closing `/` outside a class, within the line.
+      let j = i + 1;
+      let inClass = false;
+      while (j < text.length && text[j] !== '\n') {
+        const d = text[j];
+        if (d === '\\') j++;
+        else if (d === '[') inClass = true;
+        else if (d === ']') inClass = false;
+        else if (d === '/' && !inClass) break;
+        j++;
+      }
+      i = text[j] === '/' ? j : j - 1;
+      last = 'a';
+      lastWord = '';
+      unary = 0;
+      continue;
+    }
+    if (c === "'" || c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== c && text[j] !== '\n') j += text[j] === '\\' ? 2 : 1;
+      // An unterminated quote ends at the end of its line (a quote in JSX text, say).
+      i = text[j] === '\n' ? j - 1 : j;
+      last = 'a';
+      lastWord = '';
+      unary = 0;
+      continue;
+    }
+    if (c === '`') {
+      i = template(i + 1);
+      if (text[i] === '`' || i >= text.length) last = 'a';
+      else last = '{';
+      lastWord = '';
+      unary = 0;
+      continue;
+    }
+    if (WORD.test(c)) {
+      let j = i;
+      while (j + 1 < text.length && WORD.test(text[j + 1]!)) j++;
+      lastWord = text.slice(i, j + 1);
+      i = j;
+      last = 'a';
+      unary = 0;
+      continue;
+    }
+    if (c === '!' || c === '~' || ((c === '-' || c === '+') && next !== c && OPERATOR_END.test(last || '('))) {
+      if (c !== '!' || next !== '=') {
+        unary++;
+        measure(unary);
+        last = c;
+        lastWord = '';
+        continue;
+      }
+    }
+    unary = 0;
+    const word = lastWord;
+    lastWord = '';
+    if (c === '(' || c === '[' || c === '{') {
+      push(c, c === '(' && STATEMENT_HEADS.has(word));
+    } else if (c === ')' || c === ']' || c === '}') {
+      popAngles();
+      const frame = pop();
+      if (c === '}' && frame?.kind === '${') {
+        // Back in the template's text.
+        i = template(i + 1);
+        last = text[i] === '`' || i >= text.length ? 'a' : '{';
+        continue;
+      }
+      if (frame?.head) {
+        // `if (x) /re/.test(s)`: a statement, where a `/` starts a regular expression.
+        last = ';';
+        continue;
+      }
+    } else if (c === '<' && next !== undefined && /[A-Za-z_$>/]/.test(next) && (last === 'a' || !/[\w$]/.test(last))) {
+      // `<div`, `</div>`, `<>`, `Array<string>`: a tag or type arguments, closed by `>`.
+      push('<');
+    } else if (c === '>' && top().kind === '<') {
+      pop();
+      last = 'a';
+      continue;
+    } else if (c === ',' || c === ';') {
+      if (c === ';') popAngles();
+      reset();
+    } else if (c === '?' && next !== '.' && next !== '?' && next !== ':' && last !== '?') {
+      bump();
+    } else if (c === '=' && next === '>') {
+      bump();
+      i++;
+      last = '>';
+      continue;
+    } else if (c === '*' && next === '*') {
+      bump();
+      i++;
+    } else if (c === '=' && next !== '=' && !'=!<>'.includes(last)) {
+      bump();
+    }
+    last = c;
+  }
+  return max;
+}
