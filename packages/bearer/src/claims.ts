@@ -70,3 +70,9 @@ export function validateClaims(claims: JsonObject, rules: ClaimRules, nowSeconds
     }
   }
 }
+
+/** A claim's value when it is a string, otherwise undefined. */
+export function optionalString(claims: JsonObject, name: string): string | undefined {
+  const value = claims[name];
+  return typeof value === 'string' ? value : undefined;
+}

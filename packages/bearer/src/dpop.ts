@@ -1,48 +1,13 @@
 import { createHash } from 'node:crypto';
 import { importJWK, type JWK } from 'jose';
-import { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm, parseCompactJws } from './compact-jws.ts';
-import type { DpopNonceSource } from './dpop-nonce.ts';
+import { type AsymmetricAlgorithm, parseCompactJws } from './compact-jws.ts';
+import type { DpopOptions } from './dpop-options.ts';
+import { createExpectedTarget, normalizedTarget } from './dpop-target.ts';
 import { BearerError } from './errors.ts';
 import { isKeyForAlgorithm, verificationIsAlone, verifyJwsSignature } from './jws-signature.ts';
-import type { ReplayStore } from './replay-store.ts';
-import { type BearerRequestLike, requestPath } from './request.ts';
+import type { BearerRequestLike } from './request.ts';
 import { isJsonObject, type JsonObject } from './strict-json.ts';
 import type { VerificationStep } from './verifier-options.ts';
-
-/** DPoP (RFC 9449) options of the verifier. */
-export interface DpopOptions {
-  /**
-   * The origins clients use to reach this API (`https://api.example.com`), from which the expected
-   * `htu` is built with the request path. The request's `Host` is never trusted.
-   */
-  readonly publicOrigins: readonly string[];
-  /**
-   * With several `publicOrigins`: the header your reverse proxy sets (overwriting any client
-   * value) that says which host the client used. The last entry (the nearest proxy's) is read
-   * and must match one of `publicOrigins`. Only set this when every request passes that proxy.
-   */
-  readonly trustedProxyHeader?: 'x-forwarded-host' | 'forwarded';
-  /**
-   * The path prefix your reverse proxy strips before requests reach this service, e.g.
-   * `'/orders'` when the gateway forwards `https://api.example.com/orders/items` as `/items`. It
-   * is put in front of the request path to build the expected `htu` (the request path `/` stands
-   * for `/orders/`). Default: none, the path is the one the client sent. A path the proxy does not
-   * strip (an Express router mounted at `/orders`) needs no prefix: `originalUrl` is used.
-   */
-  readonly publicPathPrefix?: string;
-  /** Where proof `jti`s are remembered: `redisReplayStore(guard)` across pods, or `memoryReplayStore()`. Required. */
-  readonly replayStore: ReplayStore;
-  /** Proof algorithms accepted (asymmetric only). Default `['ES256', 'EdDSA', 'PS256', 'RS256']`. */
-  readonly algorithms?: readonly AsymmetricAlgorithm[];
-  /** Refuse the `Bearer` scheme entirely (only DPoP-bound tokens). Default false. */
-  readonly required?: boolean;
-  /** How old a proof's `iat` may be, in seconds. Default 60, at most 300. */
-  readonly maxProofAgeSeconds?: number;
-  /** Clock skew allowed for a proof's `iat` in the future, in seconds. Default 5, at most 60. */
-  readonly clockToleranceSeconds?: number;
-  /** Server-issued nonces (`hmacDpopNonces(...)`); when set, every proof must carry a current one. */
-  readonly nonces?: DpopNonceSource;
-}
 
 const DEFAULT_ALGORITHMS: readonly AsymmetricAlgorithm[] = ['ES256', 'EdDSA', 'PS256', 'RS256'];
 const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
@@ -52,132 +17,6 @@ const MAX_JTI_LENGTH = 256;
 
 const proofError = (message: string): BearerError => new BearerError('ERR_BEARER_DPOP_PROOF_INVALID', message);
 const invalidToken = (message: string): BearerError => new BearerError('ERR_BEARER_TOKEN_INVALID', message);
-
-interface PublicOrigin {
-  readonly origin: string;
-  readonly host: string;
-}
-
-function originProblems(value: unknown): string | undefined {
-  try {
-    const url = new URL(String(value));
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must be http(s)';
-    if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
-      return 'must be an origin only (scheme, host, port)';
-    }
-    return undefined;
-  } catch {
-    return 'must be an absolute URL';
-  }
-}
-
-/** Why `value` is not a usable path prefix, or undefined. */
-function pathPrefixProblem(value: unknown): string | undefined {
-  if (typeof value !== 'string' || !value.startsWith('/') || value.length < 2 || value.endsWith('/')) {
-    return 'must start with "/" and not end with "/"';
-  }
-  if (/[?#\s\\]/.test(value) || value.includes('//')) return 'must be a plain path';
-  try {
-    // Already in the form URL parsing gives it (no dot segments, canonical escapes), so the
-    // expected htu is exactly prefix + request path.
-    if (new URL(value, 'https://prefix.invalid').pathname !== value) return 'must be a normalized path';
-  } catch {
-    return 'must be a plain path';
-  }
-  return undefined;
-}
-
-/** Problems with the `dpop` options (empty when fine). */
-export function dpopProblems(options: DpopOptions): string[] {
-  const problems: string[] = [];
-  if (typeof options !== 'object' || options === null) return ['dpop must be an object'];
-  if (!Array.isArray(options.publicOrigins) || options.publicOrigins.length === 0) {
-    problems.push(
-      "dpop.publicOrigins is required (e.g. ['https://api.example.com']); the Host header is never trusted",
-    );
-  } else {
-    for (const origin of options.publicOrigins) {
-      const problem = originProblems(origin);
-      if (problem !== undefined) {
-        problems.push(`dpop.publicOrigins entries ${problem}`);
-        break;
-      }
-    }
-    if (options.publicOrigins.length > 1 && options.trustedProxyHeader === undefined) {
-      problems.push('dpop.publicOrigins lists several origins: set dpop.trustedProxyHeader to tell them apart');
-    }
-  }
-  if (options.publicPathPrefix !== undefined && pathPrefixProblem(options.publicPathPrefix) !== undefined) {
-    problems.push(
-      `dpop.publicPathPrefix ${pathPrefixProblem(options.publicPathPrefix)} (e.g. '/orders': a leading '/', no trailing '/', no query, fragment or dot segments)`,
-    );
-  }
-  if (
-    options.trustedProxyHeader !== undefined &&
-    options.trustedProxyHeader !== 'x-forwarded-host' &&
-    options.trustedProxyHeader !== 'forwarded'
-  ) {
-    problems.push("dpop.trustedProxyHeader must be 'x-forwarded-host' or 'forwarded'");
-  }
-  if (typeof options.replayStore?.check !== 'function') {
-    problems.push(
-      'dpop.replayStore is required: redisReplayStore(guard) from @rampart/bearer/redis, or memoryReplayStore() for a single pod',
-    );
-  }
-  if (options.algorithms !== undefined) {
-    if (
-      !Array.isArray(options.algorithms) ||
-      options.algorithms.length === 0 ||
-      !options.algorithms.every((alg) => (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg))
-    ) {
-      problems.push('dpop.algorithms must list asymmetric algorithms only; "none" and HMAC are refused');
-    }
-  }
-  const seconds = (value: number | undefined, name: string, max: number, min: number): void => {
-    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max)) {
-      problems.push(`dpop.${name} must be between ${min} and ${max}`);
-    }
-  };
-  seconds(options.maxProofAgeSeconds, 'maxProofAgeSeconds', 300, 1);
-  seconds(options.clockToleranceSeconds, 'clockToleranceSeconds', 60, 0);
-  if (options.required !== undefined && typeof options.required !== 'boolean') {
-    problems.push('dpop.required must be a boolean');
-  }
-  if (
-    options.nonces !== undefined &&
-    (typeof options.nonces?.issue !== 'function' || typeof options.nonces?.check !== 'function')
-  ) {
-    problems.push('dpop.nonces must be a nonce source such as hmacDpopNonces(...)');
-  }
-  return problems;
-}
-
-/** Whether a forwarded `host` names `origin`, also with its scheme's default port spelled out. */
-function sameHost(origin: PublicOrigin, host: string): boolean {
-  if (origin.host === host) return true;
-  const defaultPort = origin.origin.startsWith('https:') ? ':443' : ':80';
-  return host.endsWith(defaultPort) && origin.host === host.slice(0, -defaultPort.length);
-}
-
-/** The last host named by the trusted proxy header, lower case, or undefined. */
-function forwardedHost(request: BearerRequestLike, header: 'x-forwarded-host' | 'forwarded'): string | undefined {
-  const value = request.header(header);
-  if (value === undefined) return undefined;
-  const last = value.split(',').at(-1)?.trim();
-  if (last === undefined || last === '') return undefined;
-  if (header === 'x-forwarded-host') return last.toLowerCase();
-  for (const pair of last.split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq !== -1 && pair.slice(0, eq).trim().toLowerCase() === 'host') {
-      return pair
-        .slice(eq + 1)
-        .trim()
-        .replace(/^"(.*)"$/, '$1')
-        .toLowerCase();
-    }
-  }
-  return undefined;
-}
 
 /**
  * `base64url(SHA-256(ASCII(token)))`, the `ath` of RFC 9449 §4.2.
@@ -228,30 +67,6 @@ export function jwkThumbprint(jwk: JsonObject): string | undefined {
 /** Proof keys imported once: the same client signs every proof with the same key. */
 const MAX_CACHED_PROOF_KEYS = 1_000;
 
-/**
- * RFC 3986 §6.2.2 normalization of a path, which RFC 9449 §4.3 asks for when comparing `htu`:
- * percent-encoded unreserved characters decoded (`%7E` → `~`), other percent-encodings in upper
- * case (`%2f` → `%2F`). Dot segments, also encoded ones, the URL parser has already resolved.
- */
-function normalizePercentEncoding(path: string): string {
-  return path.replace(/%[0-9A-Fa-f]{2}/g, (encoded) => {
-    const char = String.fromCharCode(Number.parseInt(encoded.slice(1), 16));
-    return /^[A-Za-z0-9._~-]$/.test(char) ? char : encoded.toUpperCase();
-  });
-}
-
-/** `scheme://host[:port]/path` of a URL with query and fragment dropped, or undefined. */
-function normalizedTarget(value: string): string | undefined {
-  try {
-    const url = new URL(value);
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined;
-    if (url.username !== '' || url.password !== '') return undefined;
-    return `${url.origin}${normalizePercentEncoding(url.pathname)}`;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Everything the DPoP step needs at request time, built once. */
 export interface DpopRuntime {
   readonly algorithms: readonly AsymmetricAlgorithm[];
@@ -266,10 +81,6 @@ export interface DpopRuntime {
 export function createDpopRuntime(options: DpopOptions, clock: () => number): DpopRuntime {
   const algorithms = options.algorithms ?? DEFAULT_ALGORITHMS;
   const allowed = new Set<string>(algorithms);
-  const origins: PublicOrigin[] = options.publicOrigins.map((origin) => {
-    const url = new URL(origin);
-    return { origin: url.origin, host: url.host.toLowerCase() };
-  });
   const maxAge = options.maxProofAgeSeconds ?? 60;
   const tolerance = options.clockToleranceSeconds ?? 5;
   // A proof is acceptable for maxAge + tolerance after its iat and tolerance before it; the pods
@@ -279,32 +90,7 @@ export function createDpopRuntime(options: DpopOptions, clock: () => number): Dp
   const store = options.replayStore;
   const nonces = options.nonces;
   const required = options.required === true;
-  const pathPrefix = options.publicPathPrefix ?? '';
-
-  const expectedTarget = (request: BearerRequestLike): string => {
-    let origin: PublicOrigin | undefined = origins[0];
-    if (options.trustedProxyHeader !== undefined) {
-      const host = forwardedHost(request, options.trustedProxyHeader);
-      origin = host === undefined ? undefined : origins.find((candidate) => sameHost(candidate, host));
-      if (origin === undefined) {
-        throw proofError(
-          `The request's ${options.trustedProxyHeader} header does not name one of dpop.publicOrigins; the proof's "htu" cannot be checked.`,
-        );
-      }
-    }
-    const path = requestPath(request.url);
-    if (origin === undefined || path === undefined) {
-      throw proofError('The request target is unknown; the proof\'s "htu" cannot be checked.');
-    }
-    const target = normalizedTarget(`${origin.origin}${pathPrefix}${path}`);
-    if (target === undefined) throw proofError('The request target is not a valid URL.');
-    // Dot segments in the request path (`/%2e%2e/admin`) must not lead out of the prefix, to a
-    // sibling service behind the same proxy.
-    if (pathPrefix !== '' && !target.startsWith(`${origin.origin}${pathPrefix}/`)) {
-      throw proofError('The request path leaves dpop.publicPathPrefix; the proof\'s "htu" cannot be checked.');
-    }
-    return target;
-  };
+  const expectedTarget = createExpectedTarget(options);
 
   /**
    * Imported proof keys by `alg` and the proof's whole `jwk` (so a JWK that differs in any member,

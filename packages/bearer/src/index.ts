@@ -1,8 +1,9 @@
 export { type BearerResponse, buildChallenge, type ChallengeOptions, toBearerResponse } from './challenge.ts';
 export { type ClaimCheck, claimEquals, claimIncludes } from './claim-checks.ts';
 export { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm } from './compact-jws.ts';
-export { accessTokenHash, type DpopOptions, jwkThumbprint } from './dpop.ts';
+export { accessTokenHash, jwkThumbprint } from './dpop.ts';
 export { type DpopNonceSource, type HmacDpopNonceOptions, hmacDpopNonces } from './dpop-nonce.ts';
+export type { DpopOptions } from './dpop-options.ts';
 export { type DpopKeyPair, type DpopProofRequest, type DpopProofSigner, dpopProofSigner } from './dpop-proof.ts';
 export { BearerError, type BearerErrorCode } from './errors.ts';
 export type { IntrospectionOptions, JwtIntrospectionResponseOptions } from './introspection.ts';
@@ -36,6 +37,7 @@ export {
   protectedResourceMetadata,
   protectedResourceMetadataPath,
 } from './resource-metadata.ts';
+export type { RouteRequirement } from './route-requirement.ts';
 export {
   DEFAULT_SCOPE_CLAIMS,
   type ScopeClaim,
@@ -50,12 +52,7 @@ export {
   type TokenRequest,
 } from './token-provider.ts';
 export type { VerifiedTokenCacheOptions } from './verified-token-cache.ts';
-export {
-  type BearerVerifier,
-  createBearerVerifier,
-  type RouteRequirement,
-  type VerifiedToken,
-} from './verifier.ts';
+export { type BearerVerifier, createBearerVerifier, type VerifiedToken } from './verifier.ts';
 export type {
   BearerDecision,
   BearerVerifierOptions,

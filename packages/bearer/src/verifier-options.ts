@@ -1,7 +1,7 @@
 import { isQuotable } from './challenge.ts';
 import { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm } from './compact-jws.ts';
-import { type DpopOptions, dpopProblems } from './dpop.ts';
-import type { BearerErrorCode } from './errors.ts';
+import { type DpopOptions, dpopProblems } from './dpop-options.ts';
+import { BearerError, type BearerErrorCode } from './errors.ts';
 import { type IntrospectionOptions, introspectionProblems } from './introspection.ts';
 import { type KeySource, type RemoteJwksOptions, remoteJwksProblems } from './key-source.ts';
 import { type MtlsOptions, mtlsProblems } from './mtls.ts';
@@ -152,7 +152,7 @@ function isNonNegativeNumber(value: unknown, max: number): boolean {
 }
 
 /** Problems with one issuer's options (empty when fine). */
-export function issuerProblems(issuer: string, options: IssuerOptions, prefix: string): string[] {
+function issuerProblems(issuer: string, options: IssuerOptions, prefix: string): string[] {
   const problems: string[] = [];
   if (typeof issuer !== 'string' || issuer.length === 0) problems.push(`${prefix}issuer must be a non-empty string`);
   const audiences = typeof options.audience === 'string' ? [options.audience] : options.audience;
@@ -191,7 +191,7 @@ export function issuerProblems(issuer: string, options: IssuerOptions, prefix: s
 }
 
 /** Problems with the options shared by every issuer (empty when fine). */
-export function commonProblems(options: CommonVerifierOptions): string[] {
+function commonProblems(options: CommonVerifierOptions): string[] {
   const problems: string[] = [];
   if (options.clockToleranceSeconds !== undefined && !isNonNegativeNumber(options.clockToleranceSeconds, 300)) {
     problems.push('clockToleranceSeconds must be between 0 and 300');
@@ -237,4 +237,54 @@ export function commonProblems(options: CommonVerifierOptions): string[] {
     problems.push('revocationTimeoutMs must be between 1 and 30000');
   }
   return problems;
+}
+
+/** Options that only an issuer has (the others also exist verifier-wide). */
+const ISSUER_ONLY_OPTIONS = [
+  'audience',
+  'algorithms',
+  'jwksUri',
+  'jwks',
+  'keys',
+  'requireAccessTokenType',
+  'tenant',
+  'requiredClaims',
+] as const;
+
+/**
+ * Checks every verifier option, throwing `ERR_BEARER_INVALID_OPTIONS` with all problems at once,
+ * and returns the configured issuers (the inline one, or each `issuers` entry).
+ */
+export function validateVerifierOptions(options: BearerVerifierOptions): [string, IssuerOptions][] {
+  const problems = commonProblems(options);
+  const entries: [string, IssuerOptions][] =
+    options.issuers !== undefined
+      ? Object.entries(options.issuers)
+      : options.issuer !== undefined
+        ? [[options.issuer, options]]
+        : [];
+  if (entries.length === 0 && options.introspection === undefined) {
+    problems.push('issuer (or issuers, or introspection) is required');
+  }
+  if (options.issuer === undefined) {
+    // Without an inline issuer these would be silently ignored (a JavaScript caller's
+    // `requiredClaims` next to `issuers` would check nothing).
+    const given = options as unknown as Record<string, unknown>;
+    for (const name of ISSUER_ONLY_OPTIONS) {
+      if (given[name] !== undefined) {
+        problems.push(`${name} belongs to one issuer: set it inside each issuers entry, not at the top level`);
+      }
+    }
+  }
+  for (const [issuer, issuerOptions] of entries) {
+    const prefix = options.issuers !== undefined ? `issuers[${JSON.stringify(issuer)}].` : '';
+    problems.push(...issuerProblems(issuer, issuerOptions, prefix));
+  }
+  for (const step of options.steps ?? []) {
+    if (typeof step?.run !== 'function') problems.push('steps must be objects with a run(context) function');
+  }
+  if (problems.length > 0) {
+    throw new BearerError('ERR_BEARER_INVALID_OPTIONS', `Invalid bearer verifier options: ${problems.join('; ')}.`);
+  }
+  return entries;
 }

@@ -47,6 +47,11 @@ export function isTenantBound(alg: AlgId): boolean {
 export function isStream(alg: AlgId): boolean {
   return alg === ALG.stream || alg === ALG.streamTenantBound;
 }
+/** The alg written for a record or a stream, with its data key bound to a tenant or not. */
+export function algOf(stream: boolean, tenantBound: boolean): AlgId {
+  if (tenantBound) return stream ? ALG.streamTenantBound : ALG.recordTenantBound;
+  return stream ? ALG.stream : ALG.record;
+}
 
 /** Everything before the counter (records) or commitment (streams), parsed. */
 export interface EnvelopeHead {

@@ -24,3 +24,16 @@ export type TransitMetric =
 
 /** Receives {@link TransitMetric}s; must not throw (errors are swallowed). */
 export type MetricsHook = (metric: TransitMetric) => void;
+
+/** `hook` with its errors swallowed, or undefined without one. */
+export function guardMetricsHook(hook: MetricsHook | undefined): MetricsHook | undefined {
+  return hook
+    ? (metric) => {
+        try {
+          hook(metric);
+        } catch {
+          // A failing metrics sink must not fail encryption.
+        }
+      }
+    : undefined;
+}

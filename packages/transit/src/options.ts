@@ -153,3 +153,14 @@ export function validateOptions(options: TransitOptions): void {
 export function mountOf(mount: string | undefined): string {
   return mount ?? DEFAULT_MOUNT;
 }
+
+/** The decrypt-side DEK cache limits `options` ask for (`false`: a cache that keeps nothing). */
+export function decryptCacheLimits(options: TransitOptions): { maxAgeMs: number; maxEntries: number } {
+  const decryptCache = options.decryptCache;
+  return decryptCache === false
+    ? { maxAgeMs: 1, maxEntries: 0 }
+    : {
+        maxAgeMs: decryptCache?.maxAgeMs ?? options.cache.maxAgeMs,
+        maxEntries: decryptCache?.maxEntries ?? 10_000,
+      };
+}

@@ -1,7 +1,7 @@
 import type { EncryptionContext } from './context.ts';
 import { type EnvelopeHead, FORMAT_VERSION, isStream, parseHead, replaceWrapped } from './envelope.ts';
 import { TransitError } from './errors.ts';
-import type { TransitCore } from './transit.ts';
+import type { TransitCore } from './transit-core.ts';
 
 /** What {@link Transit.rotationReport} returns. */
 export interface RotationReport {

@@ -5,7 +5,7 @@ import { DataKey } from './data-key.ts';
 import { ALG, encodeFixedHeader, encodeWrapped, parseHead, replaceWrapped } from './envelope.ts';
 import { TransitError } from './errors.ts';
 import { createDecryptStream, createEncryptStream } from './streaming.ts';
-import type { TransitCore } from './transit.ts';
+import type { TransitCore } from './transit-core.ts';
 
 /**
  * Fixed-key vectors of the stream formats, so another implementation (or a later version of this

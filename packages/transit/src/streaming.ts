@@ -13,7 +13,7 @@ import {
   TAG_BYTES,
 } from './envelope.ts';
 import { TransitError } from './errors.ts';
-import type { TransitCore } from './transit.ts';
+import type { TransitCore } from './transit-core.ts';
 
 /** Options of {@link Transit.decryptStream}. */
 export interface DecryptStreamOptions {

@@ -1,21 +1,23 @@
 import { inspect } from 'node:util';
 import { type EncryptionContext, encodeContext, tenantOf } from './context.ts';
 import { DataKey } from './data-key.ts';
+import { type DecryptResult, decryptResultOf } from './decrypt-result.ts';
 import { DecryptDekCache, EncryptDekCache, type EncryptEntry } from './dek-cache.ts';
 import {
   ALG,
   type AlgId,
+  algOf,
   type EnvelopeHead,
   encodeFixedHeader,
   encodeWrapped,
-  isStream,
   isTenantBound,
-  parseHead,
   parseRecord,
 } from './envelope.ts';
+import { type EnvelopeInfo, envelopeInfo } from './envelope-info.ts';
 import { closedError, TransitError } from './errors.ts';
-import type { MetricsHook } from './metrics.ts';
-import { mountOf, type TransitOptions, validateOptions } from './options.ts';
+import { checkKeySuits } from './key-suitability.ts';
+import { guardMetricsHook, type MetricsHook } from './metrics.ts';
+import { decryptCacheLimits, mountOf, type TransitOptions, validateOptions } from './options.ts';
 import { openRecord, sealRecord } from './record-cipher.ts';
 import {
   type RewrapItem,
@@ -25,44 +27,9 @@ import {
   rotationReport,
 } from './rotation.ts';
 import { createDecryptStream, createEncryptStream, type DecryptStreamOptions } from './streaming.ts';
+import type { TransitCore } from './transit-core.ts';
 import { UnwrapBatcher, unwrapId } from './unwrap-batcher.ts';
 import { type TransitKeyInfo, VaultTransit } from './vault-transit.ts';
-
-/** What {@link Transit.inspect} tells about an envelope without decrypting it. */
-export interface EnvelopeInfo {
-  readonly mount: string;
-  readonly key: string;
-  readonly keyVersion: number;
-  readonly tenantBound: boolean;
-  readonly stream: boolean;
-  /**
-   * Envelope format: 1 for records and for streams written before format 2 (those cannot be
-   * rewrapped: re-encrypt them), 2 for streams written now.
-   */
-  readonly formatVersion: 1 | 2;
-}
-
-/** One result of {@link Transit.decryptMany}. */
-export type DecryptResult =
-  | { readonly ok: true; readonly plaintext: Buffer }
-  | { readonly ok: false; readonly error: TransitError };
-
-/** Internals shared with rotation and streaming. */
-export interface TransitCore {
-  readonly mount: string;
-  readonly key: string;
-  readonly vault: VaultTransit;
-  readonly batchSize: number;
-  readonly frameSize: number;
-  reserve(
-    context: EncryptionContext,
-    bytes: number,
-    stream: boolean,
-  ): Promise<{ entry: EncryptEntry; counter: number; alg: AlgId }>;
-  fixedHeader(alg: AlgId): Buffer;
-  unwrap(head: EnvelopeHead, context: EncryptionContext | undefined): DataKey | Promise<DataKey>;
-  transitContext(head: EnvelopeHead, context: EncryptionContext | undefined): string | undefined;
-}
 
 /**
  * Envelope encryption under Vault Transit; create one with {@link createTransit} and share it
@@ -94,30 +61,11 @@ export class Transit {
     this.#mount = mountOf(options.mount);
     this.#key = options.key;
     this.#now = options.now ?? Date.now;
-    const hook = options.onMetric;
-    const metrics: MetricsHook | undefined = hook
-      ? (metric) => {
-          try {
-            hook(metric);
-          } catch {
-            // A failing metrics sink must not fail encryption.
-          }
-        }
-      : undefined;
+    const metrics = guardMetricsHook(options.onMetric);
     this.#metrics = metrics;
     this.#vault = new VaultTransit(options.vault, { namespace: options.namespace, retry: options.retry, metrics });
     this.#encryptCache = new EncryptDekCache(options.cache, this.#now, metrics);
-    const decryptCache = options.decryptCache;
-    this.#decryptCache = new DecryptDekCache(
-      decryptCache === false
-        ? { maxAgeMs: 1, maxEntries: 0 }
-        : {
-            maxAgeMs: decryptCache?.maxAgeMs ?? options.cache.maxAgeMs,
-            maxEntries: decryptCache?.maxEntries ?? 10_000,
-          },
-      this.#now,
-      metrics,
-    );
+    this.#decryptCache = new DecryptDekCache(decryptCacheLimits(options), this.#now, metrics);
     const batchSize = options.batchSize ?? 256;
     this.#batcher = new UnwrapBatcher(this.#vault, this.#decryptCache, batchSize, metrics);
     this.#tenantKey = options.tenantBinding?.contextKey;
@@ -154,14 +102,7 @@ export class Transit {
   ): Promise<{ entry: EncryptEntry; counter: number; alg: AlgId }> {
     this.#open();
     const tenant = this.#tenantKey === undefined ? undefined : tenantOf(context, this.#tenantKey);
-    const alg: AlgId =
-      tenant === undefined
-        ? stream
-          ? ALG.stream
-          : ALG.record
-        : stream
-          ? ALG.streamTenantBound
-          : ALG.recordTenantBound;
+    const alg = algOf(stream, tenant !== undefined);
     const binding = tenant ?? '';
     const reserved =
       this.#encryptCache.tryReserve(binding, bytes) ??
@@ -251,7 +192,7 @@ export class Transit {
       }
       this.#open();
       const tenant = this.#tenantKey === undefined ? undefined : tenantOf(context, this.#tenantKey);
-      const alg: AlgId = tenant === undefined ? ALG.record : ALG.recordTenantBound;
+      const alg = algOf(false, tenant !== undefined);
       const fixedHeader = this.#fixedHeader(alg);
       const aad = encodeContext(context, fixedHeader);
       const hit = this.#encryptCache.tryReserve(tenant ?? '', plaintext.length);
@@ -346,17 +287,7 @@ export class Transit {
     items: readonly { readonly envelope: Uint8Array; readonly context: EncryptionContext }[],
   ): Promise<DecryptResult[]> {
     const settled = await Promise.allSettled(items.map((item) => this.decrypt(item.envelope, item.context)));
-    return settled.map((result) =>
-      result.status === 'fulfilled'
-        ? { ok: true, plaintext: result.value }
-        : {
-            ok: false,
-            error:
-              result.reason instanceof TransitError
-                ? result.reason
-                : new TransitError('ERR_TRANSIT_MALFORMED_ENVELOPE', 'decryptMany: an item could not be read.'),
-          },
-    );
+    return settled.map(decryptResultOf);
   }
 
   /**
@@ -368,15 +299,7 @@ export class Transit {
    * ```
    */
   inspect(envelope: Uint8Array): EnvelopeInfo {
-    const head = parseHead(envelope);
-    return {
-      mount: head.mount,
-      key: head.key,
-      keyVersion: head.keyVersion,
-      tenantBound: isTenantBound(head.alg),
-      stream: isStream(head.alg),
-      formatVersion: head.version,
-    };
+    return envelopeInfo(envelope);
   }
 
   /**
@@ -390,25 +313,7 @@ export class Transit {
    */
   async verifyKey(): Promise<TransitKeyInfo> {
     const info = await this.#vault.readKey(this.#mount, this.#key);
-    const problems: string[] = [];
-    // The AEAD types whose wrapped data key has the 12-byte nonce this package reads
-    // (xchacha20-poly1305's 24-byte nonce would fail every encrypt).
-    if (!['aes256-gcm96', 'aes128-gcm96', 'chacha20-poly1305'].includes(info.type)) {
-      problems.push(`its type must be aes256-gcm96 (or another AEAD type), not "${info.type}"`);
-    }
-    if (this.#tenantKey !== undefined && !info.derived) {
-      problems.push(
-        'tenantBinding needs a key created with derived: true (Vault silently ignores context on other keys)',
-      );
-    }
-    if (this.#tenantKey === undefined && info.derived)
-      problems.push('it is derived, so configure tenantBinding.contextKey');
-    if (problems.length > 0) {
-      throw new TransitError(
-        'ERR_TRANSIT_KEY_MISCONFIGURED',
-        `transit key "${this.#key}" on mount "${this.#mount}": ${problems.join('; ')}.`,
-      );
-    }
+    checkKeySuits(info, this.#mount, this.#key, this.#tenantKey !== undefined);
     return info;
   }
 

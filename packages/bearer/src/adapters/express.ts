@@ -1,7 +1,8 @@
 import type { Request, RequestHandler } from 'express';
 import { bodyTokensOf, fromNodeRequest } from '../request.ts';
 import { metadataResponse, type ProtectedResourceMetadata } from '../resource-metadata.ts';
-import type { BearerVerifier, RouteRequirement, VerifiedToken } from '../verifier.ts';
+import type { RouteRequirement } from '../route-requirement.ts';
+import type { BearerVerifier, VerifiedToken } from '../verifier.ts';
 import { writeNodeResponse } from './response.ts';
 
 /** Where the verified token is kept on the request: a symbol, so it cannot clash or be forged by input. */

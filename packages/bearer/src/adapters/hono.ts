@@ -1,7 +1,8 @@
 import type { Handler, MiddlewareHandler } from 'hono';
 import { bodyTokensOf, fromWebRequest, socketCertificate } from '../request.ts';
 import { metadataResponse, type ProtectedResourceMetadata } from '../resource-metadata.ts';
-import type { BearerVerifier, RouteRequirement, VerifiedToken } from '../verifier.ts';
+import type { RouteRequirement } from '../route-requirement.ts';
+import type { BearerVerifier, VerifiedToken } from '../verifier.ts';
 
 /** Hono environment with the verified token under `c.get('bearer')`. */
 export interface BearerEnv {

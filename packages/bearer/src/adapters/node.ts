@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fromNodeRequest } from '../request.ts';
 import { metadataResponse, type ProtectedResourceMetadata } from '../resource-metadata.ts';
-import type { BearerVerifier, RouteRequirement, VerifiedToken } from '../verifier.ts';
+import type { RouteRequirement } from '../route-requirement.ts';
+import type { BearerVerifier, VerifiedToken } from '../verifier.ts';
 import { writeNodeResponse } from './response.ts';
 
 /**

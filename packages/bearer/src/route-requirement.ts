@@ -1,0 +1,117 @@
+import type { ClaimCheck } from './claim-checks.ts';
+import { BearerError } from './errors.ts';
+import type { BearerRequestLike } from './request.ts';
+import { checkScopes, isScopeToken, type ScopeRequirement, scopeRequirementProblems } from './scopes.ts';
+import type { JsonObject } from './strict-json.ts';
+
+/** What a route requires, declared once with `verifier.route(...)` (BearerVerifier.route in verifier.ts). */
+export interface RouteRequirement<S extends string = string> {
+  readonly scopes?: ScopeRequirement<S>;
+  readonly claims?: ClaimCheck | readonly ClaimCheck[];
+  /**
+   * The tenant this route serves, or how to read it from the request (path, host). A token whose
+   * issuer belongs to another tenant is refused with 401 `invalid_token`; so is a request whose
+   * tenant cannot be determined.
+   */
+  readonly tenant?: string | ((request: BearerRequestLike) => string | undefined);
+  /**
+   * Step-up (RFC 9470): the token's `acr` must be one of `acrValues`, and/or its `auth_time` at
+   * most `maxAgeSeconds` old. Otherwise 401 `insufficient_user_authentication` with `acr_values` /
+   * `max_age` in the challenge, so the client can send the user back to the authorization server.
+   */
+  readonly authentication?: { readonly acrValues?: readonly string[]; readonly maxAgeSeconds?: number };
+}
+
+/** Validates a route declaration (every problem at once) and returns a frozen copy. */
+export function freezeRoute<S extends string>(requirement: RouteRequirement<S>): RouteRequirement<S> {
+  const problems = scopeRequirementProblems(requirement.scopes);
+  const checks = requirement.claims;
+  if (checks !== undefined) {
+    const list = Array.isArray(checks) ? checks : [checks];
+    if (!list.every((check) => typeof check === 'function')) problems.push('claims must be a function or functions');
+  }
+  if (requirement.tenant !== undefined && !['string', 'function'].includes(typeof requirement.tenant)) {
+    problems.push('tenant must be a string or a function of the request');
+  }
+  const stepUp = requirement.authentication;
+  if (stepUp !== undefined) {
+    const acr = stepUp.acrValues;
+    if (acr !== undefined && (!Array.isArray(acr) || acr.length === 0 || !acr.every(isScopeToken))) {
+      problems.push('authentication.acrValues must be a non-empty list of acr values (no spaces or quotes)');
+    }
+    const maxAge = stepUp.maxAgeSeconds;
+    if (maxAge !== undefined && !(Number.isInteger(maxAge) && maxAge >= 0)) {
+      problems.push('authentication.maxAgeSeconds must be a non-negative integer');
+    }
+    if (acr === undefined && maxAge === undefined) problems.push('authentication needs acrValues or maxAgeSeconds');
+  }
+  if (problems.length > 0) {
+    throw new BearerError('ERR_BEARER_INVALID_OPTIONS', `Invalid route requirement: ${problems.join('; ')}.`);
+  }
+  return Object.freeze({ ...requirement });
+}
+
+/** RFC 9470 §3: `acr` among the accepted values, `auth_time` recent enough. */
+function checkStepUp(
+  claims: JsonObject,
+  required: NonNullable<RouteRequirement['authentication']>,
+  nowSeconds: number,
+): void {
+  const { acrValues, maxAgeSeconds } = required;
+  const acrOk = acrValues === undefined || (typeof claims.acr === 'string' && acrValues.includes(claims.acr));
+  const authTime = claims.auth_time;
+  const ageOk =
+    maxAgeSeconds === undefined ||
+    (typeof authTime === 'number' && Number.isFinite(authTime) && nowSeconds - authTime <= maxAgeSeconds);
+  if (!acrOk || !ageOk) {
+    throw new BearerError(
+      'ERR_BEARER_INSUFFICIENT_USER_AUTHENTICATION',
+      'The token\'s user authentication ("acr" / "auth_time") does not meet this route\'s requirement; step up.',
+      {
+        stepUp: {
+          ...(acrValues === undefined ? {} : { acrValues }),
+          ...(maxAgeSeconds === undefined ? {} : { maxAge: maxAgeSeconds }),
+        },
+      },
+    );
+  }
+}
+
+/** The parts of a verified token a route's requirement is checked against. */
+export interface RouteSubject {
+  readonly claims: JsonObject;
+  readonly scopes: ReadonlySet<string>;
+  readonly tenant: string | undefined;
+}
+
+/**
+ * Checks a verified token against an already validated route requirement: tenant, step-up,
+ * scopes, then the claim checks in order.
+ */
+export async function checkRouteRequirement(
+  request: BearerRequestLike,
+  route: RouteRequirement,
+  token: RouteSubject,
+  nowSeconds: () => number,
+): Promise<void> {
+  if (route.tenant !== undefined) {
+    const expected = typeof route.tenant === 'function' ? route.tenant(request) : route.tenant;
+    if (expected === undefined || token.tenant !== expected) {
+      throw new BearerError('ERR_BEARER_TOKEN_INVALID', "The token's issuer does not belong to this route's tenant.");
+    }
+  }
+  if (route.authentication !== undefined) checkStepUp(token.claims, route.authentication, nowSeconds());
+  checkScopes(token.scopes, route.scopes);
+  const checks = route.claims === undefined ? [] : Array.isArray(route.claims) ? route.claims : [route.claims];
+  for (const check of checks as ClaimCheck[]) {
+    let passed = false;
+    try {
+      passed = (await check(token.claims)) === true;
+    } catch {
+      passed = false;
+    }
+    if (!passed) {
+      throw new BearerError('ERR_BEARER_CLAIM_CHECK_FAILED', "The token failed a route's claim check.");
+    }
+  }
+}

@@ -1,0 +1,72 @@
+import { BearerError } from './errors.ts';
+import type { Introspector } from './introspection.ts';
+import { DEFAULT_SCOPE_CLAIMS, type ScopeClaim } from './scopes.ts';
+import type { JsonObject } from './strict-json.ts';
+
+/** A token's claims and where they came from: local JWT verification or introspection. */
+export interface TokenSource {
+  readonly claims: JsonObject;
+  readonly header: JsonObject;
+  readonly issuer: string;
+  readonly tenant: string | undefined;
+  readonly scopeClaims: readonly ScopeClaim[];
+}
+
+const EMPTY_HEADER: JsonObject = Object.freeze(Object.create(null));
+
+/**
+ * A JWT to verify locally (hybrid mode): three non-empty dot-separated segments, the first a
+ * base64url JSON object (its first byte after optional whitespace is `{`). Other dotted formats
+ * (PASETO `v4.local.…`, vendor handles) are opaque and go to introspection.
+ */
+function isCompactJws(token: string): boolean {
+  const first = token.indexOf('.');
+  const second = first === -1 ? -1 : token.indexOf('.', first + 1);
+  if (!(first > 0 && second > first + 1 && token.indexOf('.', second + 1) === -1 && second < token.length - 1)) {
+    return false;
+  }
+  const head = Buffer.from(token.slice(0, Math.min(first, 16)), 'base64url').toString('latin1');
+  return /^[\t\n\r ]*\{/.test(head);
+}
+
+/** What {@link createTokenSource} routes between. */
+export interface TokenSourceRouting {
+  readonly verifyLocally: (token: string) => Promise<TokenSource>;
+  /** Whether any issuer is configured for local verification. */
+  readonly hasIssuers: boolean;
+  readonly introspector: Introspector | undefined;
+  readonly maxTokenBytes: number;
+  /** The verifier's `scopeClaims`, for an introspector without its own. */
+  readonly scopeClaims: readonly ScopeClaim[] | undefined;
+}
+
+/**
+ * Hybrid mode: a compact JWS goes to local verification when issuers are configured; anything
+ * else (an opaque handle, or every token when only introspection is configured) is introspected.
+ */
+export function createTokenSource(routing: TokenSourceRouting): (token: string) => Promise<TokenSource> {
+  const { verifyLocally, hasIssuers, introspector, maxTokenBytes } = routing;
+
+  const introspect = async (token: string): Promise<TokenSource> => {
+    const active = introspector as Introspector;
+    const claims = await active.introspect(token);
+    return {
+      claims,
+      header: EMPTY_HEADER,
+      issuer: active.issuer,
+      tenant: active.tenant,
+      scopeClaims: active.scopeClaims ?? routing.scopeClaims ?? DEFAULT_SCOPE_CLAIMS,
+    };
+  };
+
+  return (token) => {
+    if (introspector === undefined) return verifyLocally(token);
+    if (hasIssuers && isCompactJws(token)) return verifyLocally(token);
+    if (token.length > maxTokenBytes) {
+      return Promise.reject(
+        new BearerError('ERR_BEARER_TOKEN_MALFORMED', `The token is larger than maxTokenBytes (${maxTokenBytes}).`),
+      );
+    }
+    return introspect(token);
+  };
+}

@@ -1,0 +1,22 @@
+import type { EncryptionContext } from './context.ts';
+import type { DataKey } from './data-key.ts';
+import type { EncryptEntry } from './dek-cache.ts';
+import type { AlgId, EnvelopeHead } from './envelope.ts';
+import type { VaultTransit } from './vault-transit.ts';
+
+/** Internals shared with rotation and streaming. */
+export interface TransitCore {
+  readonly mount: string;
+  readonly key: string;
+  readonly vault: VaultTransit;
+  readonly batchSize: number;
+  readonly frameSize: number;
+  reserve(
+    context: EncryptionContext,
+    bytes: number,
+    stream: boolean,
+  ): Promise<{ entry: EncryptEntry; counter: number; alg: AlgId }>;
+  fixedHeader(alg: AlgId): Buffer;
+  unwrap(head: EnvelopeHead, context: EncryptionContext | undefined): DataKey | Promise<DataKey>;
+  transitContext(head: EnvelopeHead, context: EncryptionContext | undefined): string | undefined;
+}
