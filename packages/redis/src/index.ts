@@ -28,7 +28,8 @@ export type {
   SlidingWindowLimit,
   TokenBucketLimit,
 } from './rate-limit/limits.ts';
-export { createRateLimiter, type RateLimiter, type RateLimiterOptions } from './rate-limit/rate-limiter.ts';
+export { createRateLimiter, type RateLimiter } from './rate-limit/rate-limiter.ts';
+export type { RateLimiterOptions } from './rate-limit/rate-limiter-options.ts';
 export {
   RedisCallGuard,
   type RedisCallGuardOptions,
@@ -37,12 +38,8 @@ export {
 } from './redis-down-policy.ts';
 export { ReplayGuard, type ReplayGuardOptions } from './replay-guard.ts';
 export { defineScript, type RedisClient, type RedisScript, runScript } from './scripts.ts';
-export {
-  type CacheSerializer,
-  type CacheWriteOptions,
-  SharedCache,
-  type SharedCacheOptions,
-} from './shared-cache/shared-cache.ts';
+export { SharedCache } from './shared-cache/shared-cache.ts';
+export type { CacheSerializer, CacheWriteOptions, SharedCacheOptions } from './shared-cache/shared-cache-options.ts';
 export { shouldRefreshEarly } from './shared-cache/xfetch.ts';
 export {
   type ConsumedItem,

@@ -1,4 +1,5 @@
 import type { RedisClient } from '../scripts.ts';
+import type { BoundedLru } from './l1.ts';
 
 /** One invalidation: keys, tags, or everything (`all`). `origin` lets a pod skip its own echo. */
 export interface InvalidationMessage {
@@ -111,6 +112,13 @@ export class InvalidationBus {
     const last = detach(this.#subscriber, this.#channel, this);
     if (last && this.#subscriber.status === 'ready') await this.#subscriber.unsubscribe(this.#channel).catch(() => {});
   }
+}
+
+/** Drops from `l1` what `message` invalidates (whatever pod sent it). */
+export function applyInvalidation(l1: BoundedLru<unknown>, message: InvalidationMessage): void {
+  if (message.all) l1.clear();
+  for (const key of message.keys ?? []) if (typeof key === 'string') l1.delete(key);
+  if (message.tags) l1.deleteTagged(message.tags.filter((t) => typeof t === 'string'));
 }
 
 export function encodeInvalidation(message: InvalidationMessage): string {

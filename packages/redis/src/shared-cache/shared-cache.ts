@@ -1,97 +1,27 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import {
-  type AuditedStore,
-  type CacheAuditRow,
-  type CacheClass,
-  CacheRegistry,
-  cacheRegistry,
-  checkAuditFields,
-} from '../cache-registry.ts';
+import { type AuditedStore, type CacheAuditRow, type CacheClass, cacheRegistry } from '../cache-registry.ts';
 import { RedisStoreError } from '../errors.ts';
 import { RedisCallGuard } from '../redis-down-policy.ts';
-import type { RedisClient } from '../scripts.ts';
-import { checkClient, checkId, checkInt, checkPrefix, throwIfProblems } from '../store-options.ts';
+import { checkId } from '../store-options.ts';
 import type { StoredEntry } from './entry.ts';
-import { encodeInvalidation, InvalidationBus, type InvalidationMessage } from './invalidation-bus.ts';
+import {
+  applyInvalidation,
+  encodeInvalidation,
+  InvalidationBus,
+  type InvalidationMessage,
+} from './invalidation-bus.ts';
 import { BoundedLru, type L1Entry } from './l1.ts';
 import { CacheRedisTier } from './redis-tier.ts';
+import {
+  type CacheSerializer,
+  type CacheWriteOptions,
+  checkTags,
+  checkWriteTtl,
+  resolveSharedCacheOptions,
+  type SharedCacheOptions,
+} from './shared-cache-options.ts';
 import { shouldRefreshEarly } from './xfetch.ts';
-
-/** Turns cached values into strings and back. Default: JSON. */
-export interface CacheSerializer<T> {
-  serialize(value: T): string;
-  deserialize(text: string): T;
-}
-
-/** Options of {@link SharedCache}. */
-export interface SharedCacheOptions<T> {
-  /** Names the cache in Redis keys, pub/sub channels and the audit table. */
-  readonly name: string;
-  /**
-   * Required. `cluster`: every pod must see the same data (Redis is required; an in-process L1 is
-   * only allowed with a `subscriber` for cross-pod invalidation). `pod`: a per-pod copy is fine
-   * (Redis optional).
-   */
-  readonly class: CacheClass;
-  /** Required. Why this cache exists and why its class is right, for the audit table. */
-  readonly reason: string;
-  /** Default time a value stays fresh, in ms. */
-  readonly ttlMs: number;
-  /** L2: the caller's ioredis `Redis` or `Cluster`. Required for `class: 'cluster'`. */
-  readonly redis?: RedisClient;
-  /**
-   * A dedicated connection (e.g. `redis.duplicate()`) for invalidation messages. Without it, a
-   * `cluster` cache keeps no L1. May be shared by several caches; it stays the caller's.
-   */
-  readonly subscriber?: RedisClient;
-  /**
-   * Bounded in-process tier. `ttlMs` caps how long the L1 trusts a value (default: the entry's TTL).
-   * Default `{ maxEntries: 1000 }` when allowed, `false` for a `cluster` cache without subscriber.
-   */
-  readonly l1?: { readonly maxEntries: number; readonly ttlMs?: number } | false;
-  /** After expiry, serve the old value for this long when the loader or Redis fails. Default 0. */
-  readonly staleIfErrorMs?: number;
-  /**
-   * Cross-pod stampede protection on a miss: one pod takes a short Redis lease (`SET NX PX`) and
-   * computes; the others serve the stale value or poll Redis for up to `waitMs`, then compute
-   * themselves. Default `{ ttlMs: 5000, waitMs: 2000 }`.
-   */
-  readonly lease?: { readonly ttlMs?: number; readonly waitMs?: number } | false;
-  /** XFetch probabilistic early refresh; `beta` > 1 refreshes earlier. Default `{ beta: 1 }`. */
-  readonly earlyRefresh?: { readonly beta?: number } | false;
-  /**
-   * When Redis cannot answer: `fail-closed` throws `ERR_REDIS_UNAVAILABLE`/`ERR_REDIS_TIMEOUT`
-   * (unless a stale value within `staleIfErrorMs` exists); `bypass` calls the loader directly and
-   * caches nothing shared. Default: `fail-closed` for `cluster`, `bypass` for `pod`.
-   */
-  readonly onRedisDown?: 'fail-closed' | 'bypass';
-  /** Key prefix. Default `rampart:cache`. */
-  readonly prefix?: string;
-  /** Hard limit for one Redis call, in ms. Default 50. */
-  readonly timeoutMs?: number;
-  /** Default: JSON. */
-  readonly serializer?: CacheSerializer<T>;
-  /** Called for failures that do not fail the call: background refreshes, cache writes. */
-  readonly onError?: (error: unknown) => void;
-  /** Where the cache registers for the audit table. Default: the package-wide {@link cacheRegistry}. */
-  readonly registry?: CacheRegistry;
-  /** For tests: the clock and the random source of XFetch. */
-  readonly clock?: { readonly now: () => number; readonly random: () => number };
-}
-
-/** Per-call options of {@link SharedCache.set} and {@link SharedCache.getOrSet}. */
-export interface CacheWriteOptions {
-  /** Overrides the cache's `ttlMs`. */
-  readonly ttlMs?: number;
-  /** Tags for {@link SharedCache.invalidateTags}. */
-  readonly tags?: readonly string[];
-}
-
-const JSON_SERIALIZER: CacheSerializer<never> = {
-  serialize: (value) => JSON.stringify(value),
-  deserialize: (text) => JSON.parse(text) as never,
-};
 
 const POLL_INTERVAL_MS = 10;
 
@@ -145,79 +75,18 @@ export class SharedCache<T = unknown> implements AuditedStore {
   readonly #unregister: () => void;
 
   constructor(options: SharedCacheOptions<T>) {
-    const problems: string[] = [];
-    const o = (options ?? {}) as Partial<SharedCacheOptions<T>>;
-    checkAuditFields(o, problems);
-    const ttlMs = checkInt(o.ttlMs, 'ttlMs', { min: 1, max: 366 * 86_400_000 }, problems);
-    const hasRedis = o.redis !== undefined;
-    if (hasRedis) checkClient(o.redis, 'redis', problems);
-    else if (o.class === 'cluster') {
-      problems.push("redis is required for class 'cluster': state every pod must agree on lives in Redis.");
-    }
-    if (o.subscriber !== undefined) {
-      checkClient(o.subscriber, 'subscriber', problems);
-      if (!hasRedis) problems.push('subscriber needs redis: invalidations are published through it.');
-      if (o.subscriber === o.redis) problems.push('subscriber must be a dedicated connection (redis.duplicate()).');
-    }
-    let l1: { maxEntries: number; ttlMs?: number } | undefined;
-    if (o.l1 === false) {
-      if (!hasRedis) problems.push('l1 cannot be false without redis: the cache would hold nothing.');
-    } else if (o.l1 !== undefined) {
-      const maxEntries = checkInt(o.l1.maxEntries, 'l1.maxEntries', { min: 1, max: 10_000_000 }, problems);
-      const l1Ttl =
-        o.l1.ttlMs === undefined ? undefined : checkInt(o.l1.ttlMs, 'l1.ttlMs', { min: 1, max: ttlMs }, problems);
-      l1 = l1Ttl === undefined ? { maxEntries } : { maxEntries, ttlMs: l1Ttl };
-      if (o.class === 'cluster' && o.subscriber === undefined) {
-        problems.push(
-          "l1 needs a subscriber for class 'cluster': without cross-pod invalidation a pod would serve values other pods deleted.",
-        );
-      }
-    } else if (o.class !== 'cluster' || o.subscriber !== undefined) {
-      l1 = { maxEntries: 1_000 };
-    }
-    const staleIfErrorMs = checkInt(
-      o.staleIfErrorMs,
-      'staleIfErrorMs',
-      { min: 0, max: 366 * 86_400_000, fallback: 0 },
-      problems,
-    );
-    let lease: { ttlMs: number; waitMs: number } | undefined;
-    if (o.lease !== false && hasRedis) {
-      lease = {
-        ttlMs: checkInt(o.lease?.ttlMs, 'lease.ttlMs', { min: 1, max: 600_000, fallback: 5_000 }, problems),
-        waitMs: checkInt(o.lease?.waitMs, 'lease.waitMs', { min: 0, max: 600_000, fallback: 2_000 }, problems),
-      };
-    }
-    let beta: number | undefined;
-    if (o.earlyRefresh !== false) {
-      beta = o.earlyRefresh?.beta ?? 1;
-      if (typeof beta !== 'number' || !(beta > 0 && beta <= 100))
-        problems.push('earlyRefresh.beta must be in (0, 100].');
-    }
-    if (o.onRedisDown !== undefined && o.onRedisDown !== 'fail-closed' && o.onRedisDown !== 'bypass') {
-      problems.push("onRedisDown must be 'fail-closed' or 'bypass'.");
-    }
-    const prefix = checkPrefix(o.prefix, 'rampart:cache', problems);
-    const timeoutMs = checkInt(o.timeoutMs, 'timeoutMs', { min: 1, max: 60_000, fallback: 50 }, problems);
-    const serializer = o.serializer ?? (JSON_SERIALIZER as CacheSerializer<T>);
-    if (typeof serializer?.serialize !== 'function' || typeof serializer?.deserialize !== 'function') {
-      problems.push('serializer must have serialize(value) and deserialize(text) functions.');
-    }
-    if (o.onError !== undefined && typeof o.onError !== 'function') problems.push('onError must be a function.');
-    if (o.registry !== undefined && !(o.registry instanceof CacheRegistry)) {
-      problems.push('registry must be a CacheRegistry.');
-    }
-    throwIfProblems(`SharedCache${typeof o.name === 'string' ? ` "${o.name}"` : ''}`, problems);
+    const { ttlMs, l1, staleIfErrorMs, lease, beta, prefix, timeoutMs, serializer } =
+      resolveSharedCacheOptions(options);
 
-    this.name = o.name as string;
-    this.class = o.class as CacheClass;
-    this.reason = o.reason as string;
+    this.name = options.name;
+    this.class = options.class;
+    this.reason = options.reason;
     this.ttlMs = ttlMs;
     const base = `${prefix}${this.name}:`;
-    this.#redis = o.redis
+    this.#redis = options.redis
       ? new CacheRedisTier(
-          o.redis,
-          new RedisCallGuard(o.redis, { timeoutMs }),
+          options.redis,
+          new RedisCallGuard(options.redis, { timeoutMs }),
           base,
           `SharedCache "${this.name}"`,
           staleIfErrorMs,
@@ -229,14 +98,14 @@ export class SharedCache<T = unknown> implements AuditedStore {
     this.#staleIfErrorMs = staleIfErrorMs;
     this.#lease = lease;
     this.#beta = beta;
-    this.#failClosed = (o.onRedisDown ?? (this.class === 'cluster' ? 'fail-closed' : 'bypass')) === 'fail-closed';
+    this.#failClosed = (options.onRedisDown ?? (this.class === 'cluster' ? 'fail-closed' : 'bypass')) === 'fail-closed';
     this.#serializer = serializer;
-    this.#onError = o.onError ?? (() => {});
-    this.#now = o.clock?.now ?? Date.now;
-    this.#random = o.clock?.random ?? Math.random;
-    if (o.subscriber && this.#l1) {
+    this.#onError = options.onError ?? (() => {});
+    this.#now = options.clock?.now ?? Date.now;
+    this.#random = options.clock?.random ?? Math.random;
+    if (options.subscriber && this.#l1) {
       this.#bus = new InvalidationBus(
-        o.subscriber,
+        options.subscriber,
         this.#channel,
         (m) => this.#applyInvalidation(m),
         () => this.#l1?.clear(),
@@ -244,7 +113,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
       this.#busStarted = this.#bus.start();
       this.#busStarted.catch((error: unknown) => this.#onError(error));
     }
-    this.#unregister = (o.registry ?? cacheRegistry).register(this);
+    this.#unregister = (options.registry ?? cacheRegistry).register(this);
   }
 
   /** Resolves once cross-pod invalidation is subscribed (until then the L1 is bypassed). */
@@ -304,8 +173,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
    */
   async set(key: string, value: T, options: CacheWriteOptions = {}): Promise<void> {
     checkId(key, `SharedCache "${this.name}".set`, 'key');
-    const ttl = this.#ttl(options.ttlMs, 'set');
-    const tags = this.#tags(options.tags, 'set');
+    const ttl = checkWriteTtl(options.ttlMs, this.ttlMs, this.name, 'set');
+    const tags = checkTags(options.tags, this.name, 'set');
     const now = this.#now();
     let versions: Record<string, number> | undefined;
     try {
@@ -343,7 +212,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
 
   /** Invalidates every entry carrying one of `tags`, in Redis and in every pod's L1. */
   async invalidateTags(tags: readonly string[]): Promise<void> {
-    const list = this.#tags(tags, 'invalidateTags');
+    const list = checkTags(tags, this.name, 'invalidateTags');
     this.#l1?.deleteTagged(list);
     if (!this.#redis || list.length === 0) return;
     await this.#redis.bumpTags(list);
@@ -437,8 +306,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
     stale: { value: T; staleUntil: number } | undefined,
     leaseToken: string | undefined,
   ): Promise<T> {
-    const ttl = this.#ttl(options.ttlMs, 'getOrSet');
-    const tags = this.#tags(options.tags, 'getOrSet');
+    const ttl = checkWriteTtl(options.ttlMs, this.ttlMs, this.name, 'getOrSet');
+    const tags = checkTags(options.tags, this.name, 'getOrSet');
     try {
       // Tag versions are read before computing: an invalidation during the load marks the result stale.
       let versions: Record<string, number> | undefined;
@@ -565,31 +434,6 @@ export class SharedCache<T = unknown> implements AuditedStore {
 
   #applyInvalidation(message: InvalidationMessage): void {
     if (message.origin === this.#origin || !this.#l1) return;
-    if (message.all) this.#l1.clear();
-    for (const key of message.keys ?? []) if (typeof key === 'string') this.#l1.delete(key);
-    if (message.tags) this.#l1.deleteTagged(message.tags.filter((t) => typeof t === 'string'));
-  }
-
-  #ttl(ttlMs: number | undefined, operation: string): number {
-    const ttl = ttlMs ?? this.ttlMs;
-    if (!Number.isSafeInteger(ttl) || ttl < 1) {
-      throw new RedisStoreError(
-        'ERR_REDIS_INVALID_ARGUMENT',
-        `SharedCache "${this.name}".${operation}: ttlMs must be a positive integer.`,
-      );
-    }
-    return ttl;
-  }
-
-  #tags(tags: readonly string[] | undefined, operation: string): readonly string[] {
-    if (tags === undefined) return [];
-    if (!Array.isArray(tags)) {
-      throw new RedisStoreError(
-        'ERR_REDIS_INVALID_ARGUMENT',
-        `SharedCache "${this.name}".${operation}: tags must be an array.`,
-      );
-    }
-    for (const tag of tags) checkId(tag, `SharedCache "${this.name}".${operation}`, 'each tag');
-    return tags;
+    applyInvalidation(this.#l1, message);
   }
 }

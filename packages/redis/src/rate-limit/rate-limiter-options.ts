@@ -1,0 +1,113 @@
+import { RedisStoreError } from '../errors.ts';
+import { type RedisDownPolicy, type ResolvedRedisDownPolicy, resolveRedisDownPolicy } from '../redis-down-policy.ts';
+import type { RedisClient } from '../scripts.ts';
+import { type CoalesceOption, checkCoalesce } from '../store-options.ts';
+import { type LimitDefinition, type ResolvedLimit, resolveLimits } from './limits.ts';
+import type { createRateLimiter } from './rate-limiter.ts';
+
+/** Options of {@link createRateLimiter}. */
+export interface RateLimiterOptions {
+  /** The caller's ioredis client (`Redis` or `Cluster`). Create it with `enableOfflineQueue: false`. */
+  readonly redis: RedisClient;
+  /** The limits every decision checks together, all-or-nothing, in one Redis round trip. */
+  readonly limits: readonly LimitDefinition[];
+  /** Key namespace; give each limiter its own. Default `'rl'`. */
+  readonly prefix?: string;
+  /** Count rejected requests too (brute-force penalties). Default `false`: a rejection spends nothing. */
+  readonly spendOnReject?: boolean;
+  /** After a rejection, block the subject for this long (ms). Default 0 (off). */
+  readonly blockOnRejectMs?: number;
+  /** Dry run: evaluate and report (`limited`), but let every request through. Default `false`. */
+  readonly shadow?: boolean;
+  /** Hard limit per Redis call in ms. Default 50. */
+  readonly timeoutMs?: number;
+  /** What happens when Redis cannot answer in time. Default `'fail-closed'`. */
+  readonly onRedisDown?: RedisDownPolicy;
+  /**
+   * Local cache of rejected subjects, so repeated requests from a blocked subject do not each
+   * cost a Redis call. `false` turns it off. Default `{ maxKeys: 10_000 }`.
+   */
+  readonly blockCache?: false | { readonly maxKeys?: number };
+  /** Called with every Redis failure that a policy absorbed (for logs and metrics). */
+  readonly onRedisError?: (error: RedisStoreError) => void;
+  /**
+   * Coalesce `consume` calls: a call made while none of this limiter's decisions is in flight
+   * goes out at once, alone; calls made while earlier ones are in flight leave together at the end
+   * of the event-loop iteration, up to `maxBatch` decisions per script call (one `TIME`, one
+   * command, one reply). Each decision stays atomic and all-or-nothing; the decisions of one batch
+   * share the server time and see each other's writes in call order. Default `{ maxBatch: 32 }` on
+   * a single node; a `Cluster` client never coalesces (the subjects of a batch would sit in
+   * different slots). `false`: one command per decision.
+   */
+  readonly coalesce?: CoalesceOption;
+}
+
+/** {@link RateLimiterOptions} checked, with their defaults filled in. */
+export interface ResolvedRateLimiterOptions {
+  readonly client: RedisClient;
+  readonly limits: ResolvedLimit[];
+  readonly prefix: string;
+  readonly timeoutMs: number;
+  readonly blockOnRejectMs: number;
+  readonly policy: ResolvedRedisDownPolicy;
+  /** 0: no block cache. */
+  readonly cacheSize: number;
+  /** 0: no coalescing. */
+  readonly maxBatch: number;
+}
+
+const PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/**
+ * Checks every option of `createRateLimiter` at once and throws `ERR_REDIS_INVALID_OPTIONS`
+ * listing each problem.
+ */
+export function resolveRateLimiterOptions(options: RateLimiterOptions): ResolvedRateLimiterOptions {
+  const problems: string[] = [];
+  const client = options?.redis as RedisClient | undefined;
+  if (client === undefined || client === null || typeof (client as { evalsha?: unknown }).evalsha !== 'function') {
+    problems.push('redis must be an ioredis client (new Redis(...) or new Cluster(...)).');
+  }
+  const limits = resolveLimits(options?.limits, problems);
+  const prefix = options?.prefix ?? 'rl';
+  if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
+    problems.push('prefix must be 1-64 characters of A-Z a-z 0-9 _ . : - (no braces: they are the hash tag).');
+  }
+  const timeoutMs = options?.timeoutMs ?? 50;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 60_000) {
+    problems.push('timeoutMs must be an integer from 1 to 60000.');
+  }
+  const blockOnRejectMs = options?.blockOnRejectMs ?? 0;
+  if (!Number.isSafeInteger(blockOnRejectMs) || blockOnRejectMs < 0) {
+    problems.push('blockOnRejectMs must be a non-negative integer.');
+  }
+  for (const flag of ['spendOnReject', 'shadow'] as const) {
+    const value = options?.[flag];
+    if (value !== undefined && typeof value !== 'boolean') problems.push(`${flag} must be a boolean.`);
+  }
+  const policy = resolveRedisDownPolicy(options?.onRedisDown, problems);
+  const maxBatch = checkCoalesce(options?.coalesce, client, problems);
+  const cacheOption = options?.blockCache ?? {};
+  let cacheSize = 0;
+  if (cacheOption !== false) {
+    cacheSize = cacheOption.maxKeys ?? 10_000;
+    if (!Number.isSafeInteger(cacheSize) || cacheSize < 1)
+      problems.push('blockCache.maxKeys must be a positive integer.');
+  }
+  if (problems.length > 0) {
+    throw new RedisStoreError(
+      'ERR_REDIS_INVALID_OPTIONS',
+      `createRateLimiter: invalid options:\n- ${problems.join('\n- ')}`,
+    );
+  }
+  return {
+    client: client as RedisClient,
+    limits,
+    prefix,
+    timeoutMs,
+    blockOnRejectMs,
+    policy,
+    cacheSize,
+    maxBatch,
+  };
+}
