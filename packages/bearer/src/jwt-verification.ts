@@ -16,7 +16,7 @@ import { VerifiedTokenCache, type VerifiedTokenCacheOptions } from './verified-t
 import type { CommonVerifierOptions, IssuerOptions } from './verifier-options.ts';
 
 /** One issuer's options with every default applied, built once at start-up. */
-export interface ResolvedIssuer {
+interface ResolvedIssuer {
   readonly issuer: string;
   readonly audience: string[];
   readonly algorithms: ReadonlySet<string>;
@@ -129,7 +129,7 @@ async function verifySignature(parsed: ParsedCompactJws, config: ResolvedIssuer)
 }
 
 /** What local JWT verification needs, built once by the verifier. */
-export interface JwtVerificationSetup {
+interface JwtVerificationSetup {
   readonly issuers: ReadonlyMap<string, ResolvedIssuer>;
   readonly allAlgorithms: ReadonlySet<string>;
   readonly maxTokenBytes: number;

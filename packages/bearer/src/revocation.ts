@@ -12,17 +12,18 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 /**
- * Asks the `isRevoked` hook (when set) about a verified token, within `timeoutMs`. Revoked: 401. A hook that
+ * Asks the `isRevoked` hook (when set) about a verified token, within `timeoutMs`; `iat` is the claim as
+ * issued, read before any verification step ran. Revoked: 401. A hook that
  * fails, times out or answers anything but a boolean: 503, the token refused until it answers.
  */
 export async function checkRevocation(
   options: Pick<CommonVerifierOptions, 'isRevoked'>,
   issuer: string,
   claims: JsonObject,
+  iat: unknown,
   timeoutMs: number,
 ): Promise<void> {
   if (!options.isRevoked) return;
-  const iat = claims.iat;
   let revoked: unknown;
   try {
     revoked = await withTimeout(

@@ -3,8 +3,9 @@ import { BearerError } from './errors.ts';
 import type { BearerRequestLike } from './request.ts';
 import { checkScopes, isScopeToken, type ScopeRequirement, scopeRequirementProblems } from './scopes.ts';
 import type { JsonObject } from './strict-json.ts';
+import type { BearerVerifier } from './verifier.ts';
 
-/** What a route requires, declared once with `verifier.route(...)` (BearerVerifier.route in verifier.ts). */
+/** What a route requires, declared once with {@link BearerVerifier.route}. */
 export interface RouteRequirement<S extends string = string> {
   readonly scopes?: ScopeRequirement<S>;
   readonly claims?: ClaimCheck | readonly ClaimCheck[];
@@ -78,7 +79,7 @@ function checkStepUp(
 }
 
 /** The parts of a verified token a route's requirement is checked against. */
-export interface RouteSubject {
+interface RouteSubject {
   readonly claims: JsonObject;
   readonly scopes: ReadonlySet<string>;
   readonly tenant: string | undefined;
@@ -92,7 +93,7 @@ export async function checkRouteRequirement(
   request: BearerRequestLike,
   route: RouteRequirement,
   token: RouteSubject,
-  nowSeconds: () => number,
+  clock: () => number,
 ): Promise<void> {
   if (route.tenant !== undefined) {
     const expected = typeof route.tenant === 'function' ? route.tenant(request) : route.tenant;
@@ -100,7 +101,7 @@ export async function checkRouteRequirement(
       throw new BearerError('ERR_BEARER_TOKEN_INVALID', "The token's issuer does not belong to this route's tenant.");
     }
   }
-  if (route.authentication !== undefined) checkStepUp(token.claims, route.authentication, nowSeconds());
+  if (route.authentication !== undefined) checkStepUp(token.claims, route.authentication, clock() / 1000);
   checkScopes(token.scopes, route.scopes);
   const checks = route.claims === undefined ? [] : Array.isArray(route.claims) ? route.claims : [route.claims];
   for (const check of checks as ClaimCheck[]) {

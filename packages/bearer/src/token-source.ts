@@ -30,14 +30,14 @@ function isCompactJws(token: string): boolean {
 }
 
 /** What {@link createTokenSource} routes between. */
-export interface TokenSourceRouting {
+interface TokenSourceRouting {
   readonly verifyLocally: (token: string) => Promise<TokenSource>;
   /** Whether any issuer is configured for local verification. */
   readonly hasIssuers: boolean;
   readonly introspector: Introspector | undefined;
   readonly maxTokenBytes: number;
-  /** The verifier's `scopeClaims`, for an introspector without its own. */
-  readonly scopeClaims: readonly ScopeClaim[] | undefined;
+  /** The verifier's options, whose `scopeClaims` (read per call) serve an introspector without its own. */
+  readonly options: { readonly scopeClaims?: readonly ScopeClaim[] | undefined };
 }
 
 /**
@@ -55,7 +55,7 @@ export function createTokenSource(routing: TokenSourceRouting): (token: string) 
       header: EMPTY_HEADER,
       issuer: active.issuer,
       tenant: active.tenant,
-      scopeClaims: active.scopeClaims ?? routing.scopeClaims ?? DEFAULT_SCOPE_CLAIMS,
+      scopeClaims: active.scopeClaims ?? routing.options.scopeClaims ?? DEFAULT_SCOPE_CLAIMS,
     };
   };
 

@@ -110,7 +110,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     hasIssuers: issuers.size > 0,
     introspector,
     maxTokenBytes,
-    scopeClaims: options.scopeClaims,
+    options,
   });
 
   /**
@@ -137,6 +137,8 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
   ): Promise<VerifiedToken> => {
     const source = await obtain(token);
     const claims = source.claims;
+    // Read before the steps run: a step may change the claims (without verifiedTokenCache they are not frozen).
+    const iat = claims.iat;
     if (Object.hasOwn(claims, 'cnf') && !handlesAllConfirmations) checkConfirmation(claims.cnf, handledConfirmations);
     const scopes = extractScopes(claims, source.scopeClaims);
     let binding: TokenBinding = null;
@@ -163,7 +165,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
         throw invalid(`Verification step "${step.name}" rejected the token.`);
       }
     }
-    if (options.isRevoked) await checkRevocation(options, source.issuer, claims, revocationTimeoutMs);
+    if (options.isRevoked) await checkRevocation(options, source.issuer, claims, iat, revocationTimeoutMs);
     return Object.freeze({
       claims,
       header: source.header,
@@ -210,18 +212,17 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     return result;
   };
 
-  const checkRoute = async (
+  const checkRoute = (
     request: BearerRequestLike,
     route: RouteRequirement<S> | undefined,
     result: VerifiedToken,
-  ): Promise<void> => {
-    if (route !== undefined) {
-      if (!validatedRoutes.has(route)) {
-        freezeRoute(route);
-        validatedRoutes.add(route);
-      }
-      await checkRouteRequirement(request, route, result, () => clock() / 1000);
+  ): Promise<void> | undefined => {
+    if (route === undefined) return undefined;
+    if (!validatedRoutes.has(route)) {
+      freezeRoute(route);
+      validatedRoutes.add(route);
     }
+    return checkRouteRequirement(request, route, result, clock);
   };
 
   return {

@@ -429,6 +429,31 @@ describe('createBearerVerifier: claim edge cases', () => {
     const error = await hanging.verify(signed(header(), claims())).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'ERR_BEARER_REVOCATION_UNAVAILABLE', retryable: true });
   });
+
+  it('asks the revocation hook about the iat the token was issued with, even when a step changes the claims', async () => {
+    const seen: (number | undefined)[] = [];
+    const verifier = createBearerVerifier({
+      issuer: rs.issuer,
+      audience: rs.audience,
+      algorithms: ['RS256'],
+      keys: staticJwks(rs.jwks()),
+      steps: [
+        {
+          name: 'rewrites iat',
+          run: (context) => {
+            (context.claims as { iat?: unknown }).iat = 42;
+          },
+        },
+      ],
+      isRevoked: ({ iat }) => {
+        seen.push(iat);
+        return false;
+      },
+    });
+    const issued = claims();
+    await verifier.verify(signed(header(), issued));
+    expect(seen).toEqual([issued.iat]);
+  });
 });
 
 describe('createBearerVerifier: malformed and oversized tokens', () => {

@@ -1,4 +1,5 @@
 import { TransitError } from './errors.ts';
+import type { Transit } from './transit.ts';
 
 /** One result of {@link Transit.decryptMany}. */
 export type DecryptResult =

@@ -1,4 +1,5 @@
 import { isStream, isTenantBound, parseHead } from './envelope.ts';
+import type { Transit } from './transit.ts';
 
 /** What {@link Transit.inspect} tells about an envelope without decrypting it. */
 export interface EnvelopeInfo {

@@ -80,7 +80,7 @@ const JSON_SERIALIZER: CacheSerializer<never> = {
 };
 
 /** {@link SharedCacheOptions} checked, with their defaults filled in. */
-export interface ResolvedSharedCacheOptions<T> {
+interface ResolvedSharedCacheOptions<T> {
   readonly ttlMs: number;
   /** Undefined: no L1. */
   readonly l1: { readonly maxEntries: number; readonly ttlMs?: number } | undefined;
