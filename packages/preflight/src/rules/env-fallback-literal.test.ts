@@ -16,10 +16,16 @@ import {
   EMPTY_DEFAULT_READ_PRESENCE,
   EMPTY_DEFAULT_READ_USED,
   EMPTY_DEFAULT_USED,
+  FIXED_GUARDED_GETTERS,
+  FIXED_GUARDED_GETTERS_SAFE,
+  GUARDED_GETTERS,
+  GUARDED_GETTERS_SAFE,
   HONO_BINDINGS,
   HONO_BINDINGS_ALIASED,
   HONO_BINDINGS_ALIASED_SAFE,
   HONO_BINDINGS_SAFE,
+  LET_DESTRUCTURED,
+  LET_DESTRUCTURED_SAFE,
   LOGICAL_ASSIGNMENT,
   LOGICAL_ASSIGNMENT_SAFE,
   NEST_CONFIG,
@@ -70,6 +76,14 @@ describe('env-fallback-literal: bindings and calls', () => {
 
   it('does not follow a setting, a shadowing parameter, a let, or a const destructured from something else', () => {
     for (const line of DESTRUCTURED_BINDINGS_SAFE) expect(reported('a.ts', line), line).toEqual([]);
+  });
+
+  it('follows a let destructured from the env object or bound to an env read when it is given a fallback of its own', () => {
+    expect(reported('a.ts', ...LET_DESTRUCTURED)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('does not follow a let that is a setting, shadowed, destructured from something else, or written from a real source', () => {
+    for (const line of LET_DESTRUCTURED_SAFE) expect(reported('a.ts', line), line).toEqual([]);
   });
 });
 
@@ -126,6 +140,22 @@ describe('env-fallback-literal: block-bodied env getters', () => {
 
   it('does not report a getter that throws, a setting, a presence check, or bodies it does not follow', () => {
     for (const file of BLOCK_GETTERS_SAFE) expect(reported('a.ts', file), file).toEqual([]);
+  });
+
+  it('reads a guarded fallback: a set guard before the last return, a typeof or undefined guard, and ternaries', () => {
+    for (const file of GUARDED_GETTERS) expect(reported('a.ts', file), file).toEqual([2]);
+  });
+
+  it('does not report a guarded getter for a setting or a presence check, one that throws, or guards on other values', () => {
+    for (const file of GUARDED_GETTERS_SAFE) expect(reported('a.ts', file), file).toEqual([]);
+  });
+
+  it('reports a getter of one fixed variable whose `if` falls back to a literal', () => {
+    for (const line of FIXED_GUARDED_GETTERS) expect(reported('a.ts', line), line).toEqual([1]);
+  });
+
+  it('does not report a fixed getter of a setting, one that throws, or guards on other values', () => {
+    for (const line of FIXED_GUARDED_GETTERS_SAFE) expect(reported('a.ts', line), line).toEqual([]);
   });
 });
 
@@ -205,6 +235,13 @@ describe('env-fallback-literal: inputs that used to crash or hang the scan', () 
         `class S {\nconstructor(config) {\n${fields}\nthis.config = config;\n}\nm() {\n${calls('this.config')}}\n}`,
       ),
     ).toEqual([]);
+  });
+
+  it('checks 40,000 fallbacks assigned back to one let, and 40,000 guarded getters, in linear time', () => {
+    const writes = "PORT = PORT || '1';\n".repeat(40_000);
+    expect(reported('a.ts', `let { PORT } = process.env;\n${writes}`)).toEqual([]);
+    const getters = "function f() { const v = process.env.PORT; if (v) return v; return '1'; }\n".repeat(40_000);
+    expect(reported('a.ts', getters)).toEqual([]);
   });
 
   it('marks 40,000 hono/adapter `env(c)` calls in one function in linear time', () => {

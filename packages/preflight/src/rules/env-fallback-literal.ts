@@ -6,6 +6,7 @@ import {
   children,
   memberPath,
   memberPropertyName,
+  type ParsedModule,
   propertyKeyName,
   stringRanges,
   stringValue,
@@ -18,7 +19,7 @@ import { isConstantName, isSecretName } from '../secret-names.ts';
 import { configServiceCall } from './config-service.ts';
 import { finding, ID, secretOrCredentialUrl } from './env-fallback-finding.ts';
 import { checkText } from './env-fallback-text.ts';
-import { unsetGuard } from './env-getter-kind.ts';
+import { returned, unsetGuard } from './env-getter-kind.ts';
 import { EnvGetters } from './env-getters.ts';
 
 /** Module-scope `const NAME = 'literal'` bindings: a fallback through a constant is still a literal. */
@@ -36,16 +37,81 @@ const VALUE_METHODS = new Set(['trim', 'trimStart', 'trimEnd', 'trimLeft', 'trim
 
 /**
  * `const { X } = process.env`, `const { X: k = d } = c.env`, `const { X } = env(c)`: the variable a
- * `const` destructured from the env object at the top of its pattern holds, given its identifier.
+ * declaration destructured from the env object at the top of its pattern holds, given its
+ * identifier. Only a `const` unless `reassignable` (`let`/`var` too, for an assignment target whose
+ * every assignment the caller has checked).
  */
-function destructuredEnvName(id: AstNode, parentOf: ReadonlyMap<AstNode, AstNode>): string | undefined {
+function destructuredEnvName(
+  id: AstNode,
+  parentOf: ReadonlyMap<AstNode, AstNode>,
+  reassignable = false,
+): string | undefined {
   let property = parentOf.get(id);
   if (property?.type === 'AssignmentPattern' && child(property, 'left') === id) property = parentOf.get(property);
   const pattern = property?.type === 'Property' ? parentOf.get(property) : undefined;
   const declarator = pattern?.type === 'ObjectPattern' ? parentOf.get(pattern) : undefined;
   if (declarator?.type !== 'VariableDeclarator' || child(declarator, 'id') !== pattern) return undefined;
-  if (parentOf.get(declarator)?.kind !== 'const' || !isEnvObject(child(declarator, 'init'))) return undefined;
+  const kind = parentOf.get(declarator)?.kind;
+  if ((kind !== 'const' && !reassignable) || !isEnvObject(child(declarator, 'init'))) return undefined;
   return propertyKeyName(property as AstNode);
+}
+
+/** The identifiers an assignment pattern writes (`[a, b] = …`, `({ a, b: c } = …)`), into `out`. */
+function assignedIdentifiers(pattern: AstNode | undefined, out: AstNode[]): AstNode[] {
+  const stack = [pattern];
+  while (stack.length > 0) {
+    const p = unwrap(stack.pop());
+    if (p?.type === 'Identifier') out.push(p);
+    else if (p?.type === 'AssignmentPattern') stack.push(child(p, 'left'));
+    else if (p?.type === 'RestElement') stack.push(child(p, 'argument'));
+    else if (p?.type === 'ArrayPattern') stack.push(...children(p, 'elements'));
+    else if (p?.type === 'ObjectPattern') {
+      for (const property of children(p, 'properties')) {
+        stack.push(property.type === 'RestElement' ? property : child(property, 'value'));
+      }
+    }
+  }
+  return out;
+}
+
+/** `X = X || …`, `X = X?.trim() ?? …`: the right side starts from the variable the assignment writes. */
+function readsItself(assignment: AstNode, name: string): boolean {
+  let n = unwrap(child(assignment, 'right'));
+  while (n?.type === 'LogicalExpression') n = unwrap(child(n, 'left'));
+  for (;;) {
+    const callee = n?.type === 'CallExpression' ? unwrap(child(n, 'callee')) : undefined;
+    if (callee?.type !== 'MemberExpression' || !VALUE_METHODS.has(memberPropertyName(callee) ?? '')) break;
+    n = unwrap(child(callee, 'object'));
+  }
+  return n?.type === 'Identifier' && n.name === name;
+}
+
+/** `if (!X) X = …` (a block may log first): the `if` whose unset guard this assignment is. */
+function isGuardAssignment(assignment: AstNode, parentOf: ReadonlyMap<AstNode, AstNode>): boolean {
+  let holder = parentOf.get(assignment);
+  while (holder?.type === 'ParenthesizedExpression') holder = parentOf.get(holder);
+  if (holder?.type !== 'ExpressionStatement') return false;
+  let statement = parentOf.get(holder);
+  if (statement?.type === 'BlockStatement') statement = parentOf.get(statement);
+  return statement?.type === 'IfStatement' && unsetGuard(statement)?.assignment === assignment;
+}
+
+/**
+ * `X = X || '…'`, `X = X ?? '…'`: the variable `X` a `||`/`??` chain is assigned back to when its
+ * first operand reads `X` itself.
+ */
+function selfAssignedTarget(logical: AstNode, parentOf: ReadonlyMap<AstNode, AstNode>): AstNode | undefined {
+  let current = logical;
+  let parent = parentOf.get(current);
+  while (parent?.type === 'ParenthesizedExpression') {
+    current = parent;
+    parent = parentOf.get(current);
+  }
+  if (parent?.type !== 'AssignmentExpression' || parent.operator !== '=' || child(parent, 'right') !== current) {
+    return undefined;
+  }
+  const target = unwrap(child(parent, 'left'));
+  return target?.type === 'Identifier' && readsItself(parent, target.name as string) ? target : undefined;
 }
 
 /**
@@ -57,10 +123,59 @@ function destructuredEnvName(id: AstNode, parentOf: ReadonlyMap<AstNode, AstNode
 class EnvReader {
   readonly #getters: EnvGetters;
   readonly #parentOf: ReadonlyMap<AstNode, AstNode>;
+  readonly #nodes: readonly AstNode[];
+  // Declaring identifier → the writes to it (assignments, updates, loop heads), built on first use.
+  #writes: Map<AstNode, AstNode[]> | undefined;
+  // Declaring identifier → whether every write to it falls back: each variable's writes are read once.
+  readonly #fallbackOnly = new Map<AstNode, boolean>();
 
-  constructor(getters: EnvGetters, parentOf: ReadonlyMap<AstNode, AstNode>) {
+  constructor(getters: EnvGetters, module: ParsedModule) {
     this.#getters = getters;
-    this.#parentOf = parentOf;
+    this.#parentOf = module.parentOf;
+    this.#nodes = module.nodes;
+  }
+
+  /** Every write to a variable in the file, by the identifier that declares it: one pass, one scope lookup per write. */
+  #writesByDeclaration(): Map<AstNode, AstNode[]> {
+    if (this.#writes) return this.#writes;
+    const writes = new Map<AstNode, AstNode[]>();
+    for (const node of this.#nodes) {
+      let targets: AstNode[];
+      if (node.type === 'AssignmentExpression') targets = assignedIdentifiers(child(node, 'left'), []);
+      else if (node.type === 'UpdateExpression') targets = assignedIdentifiers(child(node, 'argument'), []);
+      else if (node.type === 'ForInStatement' || node.type === 'ForOfStatement') {
+        const left = child(node, 'left');
+        targets = left?.type === 'VariableDeclaration' ? [] : assignedIdentifiers(left, []);
+      } else continue;
+      for (const target of targets) {
+        const declaration = nearestDeclaration(target, target.name as string, this.#parentOf);
+        if (declaration === undefined) continue;
+        const list = writes.get(declaration.id);
+        if (list) list.push(node);
+        else writes.set(declaration.id, [node]);
+      }
+    }
+    this.#writes = writes;
+    return writes;
+  }
+
+  /**
+   * Whether every write to a `let`/`var` only falls back (`X ||= …`, `X ??= …`, `X = X || …`,
+   * `if (!X) X = …`): a variable given a value from anywhere else may no longer hold the env read.
+   */
+  #onlyFallbacks(id: AstNode): boolean {
+    const known = this.#fallbackOnly.get(id);
+    if (known !== undefined) return known;
+    const name = id.name as string;
+    const only = (this.#writesByDeclaration().get(id) ?? []).every((write) => {
+      if (write.type !== 'AssignmentExpression') return false;
+      const target = unwrap(child(write, 'left'));
+      if (target?.type !== 'Identifier' || target.name !== name) return false;
+      if (write.operator === '||=' || write.operator === '??=') return true;
+      return write.operator === '=' && (readsItself(write, name) || isGuardAssignment(write, this.#parentOf));
+    });
+    this.#fallbackOnly.set(id, only);
+    return only;
   }
 
   /** The env variable an expression reads, or `undefined`. */
@@ -102,9 +217,14 @@ class EnvReader {
     const n = unwrap(node);
     if (n?.type !== 'Identifier') return undefined;
     const declaration = nearestDeclaration(n, n.name as string, this.#parentOf);
-    return declaration && declaration.kind !== 'param' && declaration.kind !== 'other'
-      ? this.name(declaration.init, 1)
-      : undefined;
+    if (declaration?.site !== 'variable') return undefined;
+    if (declaration.kind === 'const') return this.name(declaration.init, 1);
+    // A `let`/`var`, initialised from the env or destructured from the env object (`let { X } =
+    // process.env`), is followed only while every write to it is a fallback.
+    if (!this.#onlyFallbacks(declaration.id)) return undefined;
+    return declaration.kind === 'other'
+      ? destructuredEnvName(declaration.id, this.#parentOf, true)
+      : this.name(declaration.init, 1);
   }
 
   /** Names read from the env on one side of `||`/`??`, through nested chains (iteratively: any length). */
@@ -199,7 +319,7 @@ function checkJs(context: FileContext): RawFinding[] {
   const { nodes, program, parentOf } = context.module;
   const constants = constLiterals(program);
   const getters = new EnvGetters(context.file, context.module, context.project);
-  const env = new EnvReader(getters, parentOf);
+  const env = new EnvReader(getters, context.module);
   const out: RawFinding[] = [];
   for (const node of nodes) {
     if (node.type === 'LogicalExpression' && (node.operator === '||' || node.operator === '??')) {
@@ -210,7 +330,12 @@ function checkJs(context: FileContext): RawFinding[] {
       if (value === undefined) continue;
       // `(process.env.X ?? '').trim() === ''` checks for a missing secret; it does not replace it.
       if (value === '' && onlyCompared(node, parentOf)) continue;
-      for (const name of env.names(child(node, 'left'))) {
+      const names = env.names(child(node, 'left'));
+      // `X = X || '…'` on a `let` from the env (`let { X } = process.env`), which `names` does not follow.
+      const self = selfAssignedTarget(node, parentOf);
+      const own = self === undefined ? undefined : env.target(self);
+      if (own !== undefined) names.push(own);
+      for (const name of names) {
         if (secretOrCredentialUrl(name, value)) {
           out.push(finding(node, name, value, `'${node.operator}'`, stringRanges(node, nodes)));
           break;
@@ -257,6 +382,19 @@ function checkJs(context: FileContext): RawFinding[] {
         if (literal !== undefined && secretOrCredentialUrl(name, literal)) {
           out.push(finding(prop, name, literal, 'a destructuring default', stringRanges(prop, nodes)));
         }
+      }
+    } else if (
+      node.type === 'FunctionDeclaration' ||
+      node.type === 'FunctionExpression' ||
+      node.type === 'ArrowFunctionExpression'
+    ) {
+      // `function key() { const v = process.env.X; if (v) return v; return '…'; }` (or `if (!v) return
+      // '…'`): a getter of one variable whose `if` falls back; `||`, `??` and ternaries are read where they stand.
+      const result = returned(node);
+      const value = result?.guarded ? fallbackLiteral(result.fallback, constants) : undefined;
+      const name = value === undefined ? undefined : env.name(result?.value);
+      if (result?.fallback && name !== undefined && value !== undefined && secretOrCredentialUrl(name, value)) {
+        out.push(finding(result.fallback, name, value, 'a guarded return', stringRanges(result.fallback, nodes)));
       }
     } else if (node.type === 'CallExpression') {
       out.push(...checkSchemaDefault(context, node));

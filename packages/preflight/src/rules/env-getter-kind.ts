@@ -30,17 +30,72 @@ function paramName(param: AstNode | undefined): string | undefined {
   return undefined;
 }
 
-/** The variable an unset test looks at: `!v`, `v == null`, `v === undefined`, `v === ''` (either side). */
+const isUndefinedString = (n: AstNode | undefined): boolean => stringValue(n) === 'undefined';
+
+/** `typeof v` compared with `'undefined'` (either side) under `operators`: `v`. */
+function typeofUndefined(t: AstNode, operators: readonly string[]): AstNode | undefined {
+  if (t.type !== 'BinaryExpression' || !operators.includes(t.operator as string)) return undefined;
+  const [left, right] = [unwrap(child(t, 'left')), unwrap(child(t, 'right'))];
+  const typeOf = (n: AstNode | undefined): AstNode | undefined =>
+    n?.type === 'UnaryExpression' && n.operator === 'typeof' ? unwrap(child(n, 'argument')) : undefined;
+  if (isUndefinedString(right)) return typeOf(left);
+  return isUndefinedString(left) ? typeOf(right) : undefined;
+}
+
+/** `null`, `undefined` or `''`: what an unset variable is compared with. */
+const unsetValue = (n: AstNode | undefined): boolean =>
+  (n?.type === 'Literal' && n.value === null) ||
+  (n?.type === 'Identifier' && n.name === 'undefined') ||
+  stringValue(n) === '';
+
+/** The side of `a <op> b` compared with an unset value under one of `operators`. */
+function comparedWithUnset(t: AstNode, operators: readonly string[]): AstNode | undefined {
+  if (t.type !== 'BinaryExpression' || !operators.includes(t.operator as string)) return undefined;
+  const [left, right] = [unwrap(child(t, 'left')), unwrap(child(t, 'right'))];
+  return unsetValue(right) ? left : unsetValue(left) ? right : undefined;
+}
+
+/**
+ * The variable an unset test looks at: `!v`, `v == null`, `v === undefined`, `v === ''` (either
+ * side), `typeof v === 'undefined'`.
+ */
 function unsetTested(test: AstNode | undefined): AstNode | undefined {
   const t = unwrap(test);
-  if (t?.type === 'UnaryExpression' && t.operator === '!') return unwrap(child(t, 'argument'));
-  if (t?.type !== 'BinaryExpression' || (t.operator !== '==' && t.operator !== '===')) return undefined;
-  const [left, right] = [unwrap(child(t, 'left')), unwrap(child(t, 'right'))];
-  const empty = (n: AstNode | undefined): boolean =>
-    (n?.type === 'Literal' && n.value === null) ||
-    (n?.type === 'Identifier' && n.name === 'undefined') ||
-    stringValue(n) === '';
-  return empty(right) ? left : empty(left) ? right : undefined;
+  if (!t) return undefined;
+  if (t.type === 'UnaryExpression' && t.operator === '!') return unwrap(child(t, 'argument'));
+  return typeofUndefined(t, ['==', '===']) ?? comparedWithUnset(t, ['==', '===']);
+}
+
+/**
+ * The variable a set test looks at: `v`, `!!v`, `v != null`, `v !== undefined`, `v !== ''`,
+ * `typeof v !== 'undefined'`.
+ */
+function setTested(test: AstNode | undefined): AstNode | undefined {
+  const t = unwrap(test);
+  if (!t) return undefined;
+  if (t.type === 'Identifier' || t.type === 'MemberExpression') return t;
+  if (t.type === 'UnaryExpression' && t.operator === '!') {
+    const inner = unwrap(child(t, 'argument'));
+    return inner?.type === 'UnaryExpression' && inner.operator === '!' ? unwrap(child(inner, 'argument')) : undefined;
+  }
+  return typeofUndefined(t, ['!=', '!==']) ?? comparedWithUnset(t, ['!=', '!==']);
+}
+
+/**
+ * Whether two expressions name the same value: the same identifier, or the same member chain of
+ * identifiers and static keys (`process.env[name]`). Iterative: as long as the shorter chain.
+ */
+function sameValue(a: AstNode | undefined, b: AstNode | undefined): boolean {
+  let [x, y] = [unwrap(a), unwrap(b)];
+  while (x?.type === 'MemberExpression' && y?.type === 'MemberExpression') {
+    if (x.computed !== y.computed) return false;
+    const [p, q] = [unwrap(child(x, 'property')), unwrap(child(y, 'property'))];
+    const key = (n: AstNode | undefined): string | undefined =>
+      n?.type === 'Identifier' ? `#${n.name as string}` : stringValue(n);
+    if (key(p) === undefined || key(p) !== key(q)) return false;
+    [x, y] = [unwrap(child(x, 'object')), unwrap(child(y, 'object'))];
+  }
+  return x?.type === 'Identifier' && y?.type === 'Identifier' && x.name === y.name;
 }
 
 /** An `if` that replaces an unset variable: the variable, its replacement, and the assignment if it is one. */
@@ -74,27 +129,57 @@ export function unsetGuard(statement: AstNode): UnsetGuard | undefined {
 }
 
 /** What a function hands back: the value, and what it hands back instead when that is unset. */
-interface Returned {
+export interface Returned {
   readonly value: AstNode | undefined;
   readonly fallback: AstNode | undefined;
+  /**
+   * Whether a statement falls back, not the returned expression: `if (!v) return fallback; return
+   * v` or `if (v) return v; return fallback` (an expression's `||`, `??` or ternary is read where it
+   * stands; an `if (!v) v = fallback` assignment too).
+   */
+  readonly guarded: boolean;
 }
 
-/** `v ?? fallback`, `v || fallback`, or a plain `v`. */
+/**
+ * `v ?? fallback`, `v || fallback`, `v ? v : fallback` (also `v !== undefined ? v : …`,
+ * `typeof v !== 'undefined' ? v : …`), `!v ? fallback : v` (also `v === undefined ? …`), or a plain `v`.
+ */
 function withFallback(node: AstNode | undefined): Returned {
   const n = unwrap(node);
   if (n?.type === 'LogicalExpression' && (n.operator === '||' || n.operator === '??')) {
-    return { value: child(n, 'left'), fallback: child(n, 'right') };
+    return { value: child(n, 'left'), fallback: child(n, 'right'), guarded: false };
   }
-  return { value: n, fallback: undefined };
+  if (n?.type === 'ConditionalExpression') {
+    const [test, consequent, alternate] = [child(n, 'test'), child(n, 'consequent'), child(n, 'alternate')];
+    const set = setTested(test);
+    if (set !== undefined && sameValue(set, consequent))
+      return { value: consequent, fallback: alternate, guarded: false };
+    const unset = unsetTested(test);
+    if (unset !== undefined && sameValue(unset, alternate))
+      return { value: alternate, fallback: consequent, guarded: false };
+  }
+  return { value: n, fallback: undefined, guarded: false };
+}
+
+/** `if (v) return v;` (also `if (v !== undefined) { return v; }`): the returned value. */
+function setGuard(statement: AstNode): AstNode | undefined {
+  if (statement.type !== 'IfStatement' || child(statement, 'alternate')) return undefined;
+  const tested = setTested(child(statement, 'test'));
+  const body = child(statement, 'consequent');
+  const list = body?.type === 'BlockStatement' ? children(body, 'body') : body ? [body] : [];
+  const only = list.length === 1 ? list[0] : undefined;
+  const value = only?.type === 'ReturnStatement' ? child(only, 'argument') : undefined;
+  return tested !== undefined && sameValue(tested, value) ? value : undefined;
 }
 
 /**
  * What a function hands back, when that is one expression: an arrow's body, or a block's last
- * `return`, read through `const|let v = …` bindings before it and at most one unset guard on the
- * returned variable (`if (!v) return fallback`). Any other statement (a throw, a loop, a call)
- * ends the search: this is a reading of common getter shapes, not a data-flow analysis.
+ * `return`, read through `const|let v = …` bindings before it and at most one guard on the
+ * returned variable: an unset guard (`if (!v) return fallback`) or a set guard before a last
+ * `return fallback` (`if (v) return v; return fallback`). Any other statement (a throw, a loop, a
+ * call) ends the search: this is a reading of common getter shapes, not a data-flow analysis.
  */
-function returned(fn: AstNode): Returned | undefined {
+export function returned(fn: AstNode): Returned | undefined {
   const body = child(fn, 'body');
   if (body?.type !== 'BlockStatement') return withFallback(body);
   const statements = children(body, 'body');
@@ -102,6 +187,7 @@ function returned(fn: AstNode): Returned | undefined {
   if (last?.type !== 'ReturnStatement') return undefined;
   const bound = new Map<string, AstNode | undefined>();
   let guard: UnsetGuard | undefined;
+  let setValue: AstNode | undefined;
   for (const statement of statements.slice(0, -1)) {
     if (statement.type === 'VariableDeclaration' && statement.kind !== 'var') {
       for (const declarator of children(statement, 'declarations')) {
@@ -111,19 +197,21 @@ function returned(fn: AstNode): Returned | undefined {
       }
       continue;
     }
-    if (guard !== undefined || child(statement, 'alternate')) return undefined;
+    if (guard !== undefined || setValue !== undefined || child(statement, 'alternate')) return undefined;
     guard = unsetGuard(statement);
-    if (guard === undefined) return undefined;
+    if (guard === undefined) setValue = setGuard(statement);
+    if (guard === undefined && setValue === undefined) return undefined;
   }
   const through = (node: AstNode | undefined): AstNode | undefined => {
     const n = unwrap(node);
     return n?.type === 'Identifier' && bound.has(n.name as string) ? bound.get(n.name as string) : n;
   };
+  if (setValue !== undefined) return { value: through(setValue), fallback: child(last, 'argument'), guarded: true };
   const result = withFallback(child(last, 'argument'));
-  if (guard === undefined) return { value: through(result.value), fallback: result.fallback };
+  if (guard === undefined) return { value: through(result.value), fallback: result.fallback, guarded: false };
   const value = unwrap(result.value);
   if (result.fallback !== undefined || value?.type !== 'Identifier' || value.name !== guard.tested) return undefined;
-  return { value: through(value), fallback: guard.fallback };
+  return { value: through(value), fallback: guard.fallback, guarded: guard.assignment === undefined };
 }
 
 /** Whether a function hands back the env variable its first parameter names, and how. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { KEY_LISTS, KEY_LISTS_SAFE } from '../../test/fixtures/static-key-list-cases.ts';
 import { analyzeFile } from '../engine.ts';
 
 /** Lines the rule reports in a module. */
@@ -149,6 +150,21 @@ export function ok(req) {
 }
 `),
     ).toEqual([7, 8, 9]);
+  });
+
+  it('reports a key header looked up in, or walked over, a list of keys from a secret-named env variable or setting', () => {
+    for (const code of KEY_LISTS) expect(lines(code), code).toEqual([code.split('\n').length]);
+  });
+
+  it('does not report lists of origins or clients, headers that carry no key, presence checks or lists of unknown origin', () => {
+    for (const code of KEY_LISTS_SAFE) expect(lines(code), code).toEqual([]);
+  });
+
+  // One walk per list and per callback parameter, memoised: the test timeout is the assertion.
+  it('checks 40,000 lookups and callbacks over one key list in linear time', () => {
+    const uses = "keys.includes(req.headers['x-request-id']); keys.some((k) => timingSafeEqual(k, req.body.x));\n";
+    const head = "const keys = process.env.API_KEYS.split(',');\nif (req.headers['x-api-key'] === undefined) deny();\n";
+    expect(lines(`${head}${uses.repeat(40_000)}`)).toEqual([]);
   });
 
   // Shared nodes (`sha256(a, a, …)` nested three deep) made the walks exponential: this input took

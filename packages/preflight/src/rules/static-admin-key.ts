@@ -156,6 +156,22 @@ const CONSTANT_TIME_COMPARE =
   /^(timingSafeEqual|timingSafeCompare|safeCompare|secureCompare|constantTimeEqual|tsscmp)$/;
 const SETTINGS_OBJECT = /^(config|settings|env)$/i;
 
+// Lookups of a value in a list or set: `keys.includes(k)`, `keys.indexOf(k) !== -1`, `set.has(k)`.
+const LIST_LOOKUP = new Set(['includes', 'indexOf', 'lastIndexOf', 'has']);
+// Methods that hand each element of a list to a callback: `keys.some((k) => timingSafeEqual(…))`.
+const LIST_ITERATION = new Set([
+  'some',
+  'every',
+  'find',
+  'findIndex',
+  'findLast',
+  'findLastIndex',
+  'filter',
+  'forEach',
+]);
+// Calls that keep the keys a value holds: `process.env.API_KEYS.split(',').map(trim).filter(Boolean)`.
+const KEY_KEEPING = new Set(['split', 'map', 'filter', 'slice', 'trim', 'toString']);
+
 /** Local names bound to what a module imports: `import { timingSafeEqual as tse }` → `tse` → `timingSafeEqual`. */
 function importedNames(program: AstNode): Map<string, string> {
   const out = new Map<string, string>();
@@ -241,6 +257,70 @@ function check(context: FileContext): RawFinding[] {
     }
     return undefined;
   });
+  /**
+   * The secret-named source a value holding one or more keys is read from: a secret-named env
+   * variable (`process.env.API_KEYS`), CONSTANT or setting (`config.adminKeys`), through `?? ''`,
+   * `.split(',')`, `.map(…)`, `.filter(…)`, `JSON.parse`, `Array.from`, `new Set(…)`, `[...list]`
+   * and local constants. A list of origins or hosts (`ALLOWED_ORIGINS`) has no secret-named source.
+   */
+  const keySource: DerivationWalk<string | undefined> = derivationWalk(undefined, (start, depth) => {
+    let n: AstNode | undefined = start;
+    // Chains of key-keeping calls and fallbacks are stripped in one loop: their length costs no depth.
+    for (;;) {
+      const callee = n?.type === 'CallExpression' ? unwrap(child(n, 'callee')) : undefined;
+      if (callee?.type === 'MemberExpression' && KEY_KEEPING.has(memberPropertyName(callee) ?? '')) {
+        n = unwrap(child(callee, 'object'));
+      } else if (n?.type === 'LogicalExpression') n = unwrap(child(n, 'left'));
+      else break;
+    }
+    if (!n) return undefined;
+    const env = envSecret(n);
+    if (env !== undefined) return env;
+    const next = (node: AstNode | undefined): string | undefined => keySource(node, depth + 1);
+    if (n.type === 'Identifier') {
+      const init = localInit(n);
+      const name = n.name as string;
+      if (init !== undefined) return next(init);
+      return isConstantName(name) && isSecretName(name, 'code') ? name : undefined;
+    }
+    if (n.type === 'MemberExpression') {
+      const path = memberPath(n) ?? [];
+      const last = path.at(-1);
+      const setting = path.slice(0, -1).some((part) => SETTINGS_OBJECT.test(part));
+      return setting && last !== undefined && isSecretName(last, 'code') ? last : undefined;
+    }
+    const first = children(n, 'arguments')[0];
+    if (n.type === 'NewExpression')
+      return memberPath(child(n, 'callee'))?.join('.') === 'Set' ? next(first) : undefined;
+    if (n.type === 'CallExpression') {
+      const callee = memberPath(child(n, 'callee'))?.join('.');
+      return callee === 'JSON.parse' || callee === 'Array.from' ? next(first) : undefined;
+    }
+    const elements = n.type === 'ArrayExpression' ? children(n, 'elements') : [];
+    return elements.length === 1 && elements[0]?.type === 'SpreadElement'
+      ? next(child(elements[0], 'argument'))
+      : undefined;
+  });
+  /**
+   * Whether an identifier is one key of a static key list: the first parameter of a callback
+   * handed each element (`keys.some((k) => …)`) or the binding of a `for (const k of keys)` loop.
+   */
+  const listElement = (n: AstNode, depth: number): boolean => {
+    const declaration = declarationOf(n);
+    if (declaration?.site === 'parameter') {
+      const fn = parentOf.get(declaration.id);
+      const call = fn && parentOf.get(fn);
+      const callee = call?.type === 'CallExpression' ? unwrap(child(call, 'callee')) : undefined;
+      if (!fn || children(fn, 'params')[0] !== declaration.id || children(call!, 'arguments')[0] !== fn) return false;
+      if (callee?.type !== 'MemberExpression' || !LIST_ITERATION.has(memberPropertyName(callee) ?? '')) return false;
+      return keySource(child(callee, 'object'), depth + 1) !== undefined;
+    }
+    if (declaration?.site === 'loop') {
+      const loop = parentOf.get(parentOf.get(parentOf.get(declaration.id) ?? declaration.id) ?? declaration.id);
+      return loop?.type === 'ForOfStatement' && keySource(child(loop, 'right'), depth + 1) !== undefined;
+    }
+    return false;
+  };
   /** Whether a value is generated at random (`randomBytes(32).toString('hex')`, a local bound to one). */
   const random: DerivationWalk<boolean> = derivationWalk(false, (n, depth) => {
     const callee = n.type === 'CallExpression' ? memberPath(child(n, 'callee'))?.at(-1) : undefined;
@@ -285,7 +365,11 @@ function check(context: FileContext): RawFinding[] {
     if (n.type === 'Identifier') {
       const init = localInit(n);
       if (init && random(init, depth + 1)) return false;
-      return isConstantName(n.name as string) || (init !== undefined && staticValue(init, depth + 1));
+      return (
+        isConstantName(n.name as string) ||
+        (init !== undefined && staticValue(init, depth + 1)) ||
+        listElement(n, depth)
+      );
     }
     if (n.type === 'MemberExpression') {
       const path = memberPath(n) ?? [];
@@ -358,6 +442,15 @@ function check(context: FileContext): RawFinding[] {
       redact: stringRanges(node, nodes),
     });
   };
+  /** `keys.includes(header)`, `keys.indexOf(header)`, `keySet.has(header)` with keys from a secret-named source. */
+  const listLookup = (call: AstNode): { header: string; method: string; source: string } | undefined => {
+    const callee = unwrap(child(call, 'callee'));
+    const method = callee?.type === 'MemberExpression' ? memberPropertyName(callee) : undefined;
+    if (method === undefined || !LIST_LOOKUP.has(method)) return undefined;
+    const header = keyInput(children(call, 'arguments')[0]);
+    const source = header === undefined ? undefined : keySource(child(callee!, 'object'));
+    return header !== undefined && source !== undefined ? { header, method, source } : undefined;
+  };
   for (const node of nodes) {
     if (node.type === 'BinaryExpression' && /^[!=]==?$/.test(node.operator as string)) {
       compare(child(node, 'left'), child(node, 'right'), node.operator as string, node);
@@ -368,6 +461,17 @@ function check(context: FileContext): RawFinding[] {
         if (test) compare(child(node, 'discriminant'), test, 'switch/case (===)', test);
       }
     } else if (node.type === 'CallExpression') {
+      const lookup = readsKey ? listLookup(node) : undefined;
+      if (lookup !== undefined) {
+        out.push(
+          headerFinding(
+            lookup.header,
+            `looked up with .${lookup.method}() in a list of static keys (${lookup.source}): shared keys with no identity, scope or expiry`,
+            node,
+          ),
+        );
+        continue;
+      }
       const callee = memberPath(child(node, 'callee'));
       // `import { timingSafeEqual as tse }`: the imported name.
       const name = callee?.length === 1 ? (imported.get(callee[0]!) ?? callee[0]) : callee?.at(-1);
