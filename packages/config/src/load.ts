@@ -1,28 +1,14 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { createConfigObject, type Provenance } from './config-object.ts';
-import { parseDevProfile } from './dev-profile.ts';
-import { DEFAULT_ENVIRONMENT_VARIABLES, type EnvironmentInfo, resolveEnvironment } from './environment.ts';
+import type { EnvironmentInfo } from './environment.ts';
 import { ConfigError, type ConfigIssue } from './errors.ts';
-import { Secret } from './secret.ts';
-import { lookupKey, type RawValue, type SourceContext } from './sources.ts';
-import { type InferConfig, isSpec, type Schema, type SourceKind, type Spec } from './spec.ts';
-import {
-  describeIssues,
-  isStandardSchema,
-  runValidator,
-  type StandardSchemaV1,
-  type ValidatorOutcome,
-} from './standard-schema.ts';
-import {
-  describeVaultRef,
-  type PendingRef,
-  parseVaultRef,
-  resolveVaultRefs,
-  VAULT_PREFIX,
-  type VaultReader,
-} from './vault.ts';
-import { assessSecret, minimumSecretBytes, WEAK_RULE_HINTS } from './weak-secret.ts';
+import { provenanceFor, sourceKind } from './key-provenance.ts';
+import { type Outcome, validateKey } from './key-validation.ts';
+import { type Collected, collectRawValues } from './raw-values.ts';
+import { type InferConfig, isSpec, type Schema, type SourceKind } from './spec.ts';
+import { isStandardSchema } from './standard-schema.ts';
+import { resolveVaultRefs, type VaultReader } from './vault.ts';
 
 /** Options of {@link loadConfig}. */
 export interface LoadOptions {
@@ -54,8 +40,6 @@ export interface ConfigReport {
   readonly issues: readonly ConfigIssue[];
   readonly provenance: readonly Provenance[];
 }
-
-const DEFAULT_SECRET_SOURCES: readonly SourceKind[] = ['file', 'tree', 'vault'];
 const OPTION_KEYS = [
   'env',
   'environmentVariables',
@@ -66,13 +50,6 @@ const OPTION_KEYS = [
   'vaultTimeoutMs',
   'secretSources',
 ];
-
-interface Collected {
-  readonly environment: EnvironmentInfo;
-  readonly raws: Map<string, { value: RawValue; vault?: string }>;
-  readonly pending: PendingRef[];
-  readonly issues: ConfigIssue[];
-}
 
 function isDirectory(path: unknown): boolean {
   try {
@@ -109,162 +86,6 @@ function validateOptions(schema: Schema, options: LoadOptions): void {
   if (problems.length > 0) {
     throw new ConfigError('ERR_CONFIG_OPTIONS', `Invalid config options:\n  - ${problems.join('\n  - ')}`);
   }
-}
-
-function collect(schema: Schema, options: LoadOptions): Collected {
-  validateOptions(schema, options);
-  const env = options.env ?? process.env;
-  const environment = resolveEnvironment(env, options.environmentVariables ?? DEFAULT_ENVIRONMENT_VARIABLES);
-  const issues: ConfigIssue[] = [];
-  let devProfile: SourceContext['devProfile'];
-  if (options.devProfile !== undefined && environment.profile !== 'production') {
-    let text: string;
-    try {
-      text = readFileSync(options.devProfile, 'utf8');
-    } catch {
-      throw new ConfigError(
-        'ERR_CONFIG_OPTIONS',
-        `The dev profile ${options.devProfile} cannot be read. Create it with \`rampart-config gen-dev --out ${options.devProfile}\`.`,
-      );
-    }
-    devProfile = { path: options.devProfile, values: parseDevProfile(text) };
-  }
-  const ctx: SourceContext = {
-    env,
-    configTree: options.configTree,
-    fileAllowlist: options.fileAllowlist,
-    devProfile,
-  };
-  const raws = new Map<string, { value: RawValue; vault?: string }>();
-  const pending: PendingRef[] = [];
-  for (const key of Object.keys(schema)) {
-    const lookup = lookupKey(key, ctx);
-    issues.push(...lookup.issues);
-    if (!lookup.value) continue;
-    raws.set(key, { value: lookup.value });
-    if (lookup.value.raw.startsWith(VAULT_PREFIX)) {
-      const via =
-        lookup.value.source === 'env'
-          ? key
-          : lookup.value.source === 'file'
-            ? `${key}_FILE`
-            : `the ${lookup.value.source} entry ${key}`;
-      const ref = parseVaultRef(lookup.value.raw);
-      if (!ref) {
-        issues.push({
-          key,
-          code: 'vault-ref-malformed',
-          message: `${key}: the Vault reference in ${via} is malformed; write vault:<mount>/<path>#<field> (optionally ?version=<n> before #).`,
-        });
-        raws.delete(key);
-        continue;
-      }
-      pending.push({ key, ref, via });
-      raws.set(key, { value: lookup.value, vault: describeVaultRef(ref) });
-    }
-  }
-  return { environment, raws, pending, issues };
-}
-
-type Outcome = { value: unknown } | { issue: ConfigIssue } | { issues: ConfigIssue[] } | undefined;
-
-function validateKey(
-  key: string,
-  spec: Spec<unknown> | StandardSchemaV1,
-  raw: string | undefined,
-  source: SourceKind | 'dev-profile' | undefined,
-  environment: EnvironmentInfo,
-  options: LoadOptions,
-): Outcome | Promise<Outcome> {
-  if (isStandardSchema(spec)) {
-    const finish = (result: ValidatorOutcome<unknown>): Outcome => {
-      if ('broken' in result) {
-        return {
-          issue: {
-            key,
-            code: 'invalid',
-            message: `${key}: its Standard Schema validator ${result.broken}; the error is not shown because it may quote the value. Make the validator report bad input as issues.`,
-          },
-        };
-      }
-      if (!result.issues) return { value: result.value };
-      if (raw === undefined) return { issue: missing(key, 'a value accepted by its schema', false, environment) };
-      return { issue: { key, code: 'invalid', message: `${key}: ${describeIssues(result.issues, raw)}.` } };
-    };
-    const result = runValidator(spec, raw, raw);
-    return result instanceof Promise ? result.then(finish) : finish(result);
-  }
-  if (raw === undefined) {
-    if (spec.default) return { value: spec.default.value };
-    if (spec.optional) return undefined;
-    return { issue: missing(key, spec.expects, spec.secret !== undefined, environment) };
-  }
-  const parsed = spec.parse(raw);
-  if (!parsed.ok)
-    return { issue: { key, code: 'invalid', message: `${key}: ${parsed.reason}; expected ${spec.expects}.` } };
-  if (!spec.secret) return { value: parsed.value };
-  if (environment.profile === 'production') {
-    const problems: ConfigIssue[] = [];
-    const allowed = spec.secret.sources ?? options.secretSources ?? DEFAULT_SECRET_SOURCES;
-    if (source !== undefined && source !== 'dev-profile' && !allowed.includes(source)) {
-      problems.push({
-        key,
-        code: 'source-not-allowed',
-        message: `${key}: in production this secret must come from ${allowed.join(' or ')}, not ${source === 'env' ? 'a plain environment variable' : source}. Mount it and set ${key}_FILE, use the config tree, or set ${key}=vault:<mount>/<path>#<field>.`,
-      });
-    }
-    const rules = assessSecret(raw, {
-      kind: spec.secret.kind,
-      encoding: spec.secret.encoding,
-      ...(spec.secret.minBytes === undefined ? {} : { minBytes: spec.secret.minBytes }),
-      denylist: spec.secret.denylist,
-    });
-    if (rules.length > 0) {
-      const bytes = Math.max(minimumSecretBytes(spec.secret.kind), spec.secret.minBytes ?? 0);
-      problems.push({
-        key,
-        code: 'weak-secret',
-        rules,
-        message: `${key}: refused as a weak ${spec.secret.kind} secret (${rules.map((r) => `${r}: ${WEAK_RULE_HINTS[r]}`).join('; ')}). Generate a random one, e.g. \`openssl rand -base64 ${bytes}\`.`,
-      });
-    }
-    if (problems.length > 0) return { issues: problems };
-  }
-  return { value: Secret.of(key, parsed.value as string) };
-}
-
-function missing(key: string, expects: string, isSecret: boolean, environment: EnvironmentInfo): ConfigIssue {
-  const how = !isSecret
-    ? `set ${key}`
-    : environment.profile === 'production'
-      ? `mount it and set ${key}_FILE, add it to the config tree, or set ${key}=vault:<mount>/<path>#<field>`
-      : 'run `rampart-config gen-dev` and pass the file as the devProfile option, or set it in the environment';
-  return { key, code: 'missing', message: `${key}: missing; ${how} (expected ${expects}).` };
-}
-
-function sourceKind(entry: { value: RawValue; vault?: string } | undefined): SourceKind | 'dev-profile' | undefined {
-  if (!entry) return undefined;
-  if (entry.vault !== undefined) return 'vault';
-  return entry.value.source;
-}
-
-function provenanceFor(
-  key: string,
-  spec: Spec<unknown> | StandardSchemaV1,
-  entry: { value: RawValue; vault?: string } | undefined,
-  hasValue: boolean,
-): Provenance {
-  const secret = isSpec(spec) && spec.secret !== undefined;
-  if (entry?.vault !== undefined) {
-    return Object.freeze({ key, source: 'vault', detail: entry.vault, via: entry.value.source, secret });
-  }
-  if (entry) return Object.freeze({ key, source: entry.value.source, detail: entry.value.detail, secret });
-  return Object.freeze({
-    key,
-    source: hasValue ? 'default' : 'unset',
-    detail: hasValue ? 'schema default' : '-',
-    secret,
-  });
 }
 
 interface Finished {
@@ -329,7 +150,8 @@ function finish(
 }
 
 async function run(schema: Schema, options: LoadOptions): Promise<Finished> {
-  const collected = collect(schema, options);
+  validateOptions(schema, options);
+  const collected = collectRawValues(schema, options);
   let resolved: ReadonlyMap<string, string> = new Map();
   if (collected.pending.length > 0) {
     if (!options.vault) {
@@ -350,7 +172,8 @@ async function run(schema: Schema, options: LoadOptions): Promise<Finished> {
 }
 
 function runSync(schema: Schema, options: LoadOptions): Finished {
-  const collected = collect(schema, options);
+  validateOptions(schema, options);
+  const collected = collectRawValues(schema, options);
   if (collected.pending.length > 0) {
     throw new ConfigError(
       'ERR_CONFIG_ASYNC_REQUIRED',

@@ -1,0 +1,97 @@
+import type { EnvironmentInfo } from './environment.ts';
+import type { ConfigIssue } from './errors.ts';
+import { Secret } from './secret.ts';
+import type { SourceKind, Spec } from './spec.ts';
+import {
+  describeIssues,
+  isStandardSchema,
+  runValidator,
+  type StandardSchemaV1,
+  type ValidatorOutcome,
+} from './standard-schema.ts';
+import { assessSecret, minimumSecretBytes, WEAK_RULE_HINTS } from './weak-secret.ts';
+
+/** The load options key validation reads, by their field names. */
+interface SecretSourceOptions {
+  readonly secretSources?: readonly SourceKind[];
+}
+
+const DEFAULT_SECRET_SOURCES: readonly SourceKind[] = ['file', 'tree', 'vault'];
+
+/** A key's value, its issue(s), or `undefined` for an optional key left unset. */
+export type Outcome = { value: unknown } | { issue: ConfigIssue } | { issues: ConfigIssue[] } | undefined;
+
+/** Parses one raw value with its spec and, under the production profile, applies the secret rules. */
+export function validateKey(
+  key: string,
+  spec: Spec<unknown> | StandardSchemaV1,
+  raw: string | undefined,
+  source: SourceKind | 'dev-profile' | undefined,
+  environment: EnvironmentInfo,
+  options: SecretSourceOptions,
+): Outcome | Promise<Outcome> {
+  if (isStandardSchema(spec)) {
+    const finish = (result: ValidatorOutcome<unknown>): Outcome => {
+      if ('broken' in result) {
+        return {
+          issue: {
+            key,
+            code: 'invalid',
+            message: `${key}: its Standard Schema validator ${result.broken}; the error is not shown because it may quote the value. Make the validator report bad input as issues.`,
+          },
+        };
+      }
+      if (!result.issues) return { value: result.value };
+      if (raw === undefined) return { issue: missing(key, 'a value accepted by its schema', false, environment) };
+      return { issue: { key, code: 'invalid', message: `${key}: ${describeIssues(result.issues, raw)}.` } };
+    };
+    const result = runValidator(spec, raw, raw);
+    return result instanceof Promise ? result.then(finish) : finish(result);
+  }
+  if (raw === undefined) {
+    if (spec.default) return { value: spec.default.value };
+    if (spec.optional) return undefined;
+    return { issue: missing(key, spec.expects, spec.secret !== undefined, environment) };
+  }
+  const parsed = spec.parse(raw);
+  if (!parsed.ok)
+    return { issue: { key, code: 'invalid', message: `${key}: ${parsed.reason}; expected ${spec.expects}.` } };
+  if (!spec.secret) return { value: parsed.value };
+  if (environment.profile === 'production') {
+    const problems: ConfigIssue[] = [];
+    const allowed = spec.secret.sources ?? options.secretSources ?? DEFAULT_SECRET_SOURCES;
+    if (source !== undefined && source !== 'dev-profile' && !allowed.includes(source)) {
+      problems.push({
+        key,
+        code: 'source-not-allowed',
+        message: `${key}: in production this secret must come from ${allowed.join(' or ')}, not ${source === 'env' ? 'a plain environment variable' : source}. Mount it and set ${key}_FILE, use the config tree, or set ${key}=vault:<mount>/<path>#<field>.`,
+      });
+    }
+    const rules = assessSecret(raw, {
+      kind: spec.secret.kind,
+      encoding: spec.secret.encoding,
+      ...(spec.secret.minBytes === undefined ? {} : { minBytes: spec.secret.minBytes }),
+      denylist: spec.secret.denylist,
+    });
+    if (rules.length > 0) {
+      const bytes = Math.max(minimumSecretBytes(spec.secret.kind), spec.secret.minBytes ?? 0);
+      problems.push({
+        key,
+        code: 'weak-secret',
+        rules,
+        message: `${key}: refused as a weak ${spec.secret.kind} secret (${rules.map((r) => `${r}: ${WEAK_RULE_HINTS[r]}`).join('; ')}). Generate a random one, e.g. \`openssl rand -base64 ${bytes}\`.`,
+      });
+    }
+    if (problems.length > 0) return { issues: problems };
+  }
+  return { value: Secret.of(key, parsed.value as string) };
+}
+
+function missing(key: string, expects: string, isSecret: boolean, environment: EnvironmentInfo): ConfigIssue {
+  const how = !isSecret
+    ? `set ${key}`
+    : environment.profile === 'production'
+      ? `mount it and set ${key}_FILE, add it to the config tree, or set ${key}=vault:<mount>/<path>#<field>`
+      : 'run `rampart-config gen-dev` and pass the file as the devProfile option, or set it in the environment';
+  return { key, code: 'missing', message: `${key}: missing; ${how} (expected ${expects}).` };
+}

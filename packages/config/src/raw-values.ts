@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import { parseDevProfile } from './dev-profile.ts';
+import { DEFAULT_ENVIRONMENT_VARIABLES, type EnvironmentInfo, resolveEnvironment } from './environment.ts';
+import { ConfigError, type ConfigIssue } from './errors.ts';
+import { lookupKey, type RawValue, type SourceContext } from './sources.ts';
+import type { Schema } from './spec.ts';
+import { describeVaultRef, type PendingRef, parseVaultRef, VAULT_PREFIX } from './vault.ts';
+
+/** The load options the sources are read with, by their field names. */
+interface SourceOptions {
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly environmentVariables?: readonly string[];
+  readonly devProfile?: string;
+  readonly configTree?: string;
+  readonly fileAllowlist?: readonly string[];
+}
+
+/** A key's raw value; `vault` describes the reference when the value is one. */
+export interface RawEntry {
+  readonly value: RawValue;
+  readonly vault?: string;
+}
+
+/** What the sources hold for a schema, before Vault references are resolved and values validated. */
+export interface Collected {
+  readonly environment: EnvironmentInfo;
+  readonly raws: Map<string, RawEntry>;
+  readonly pending: PendingRef[];
+  readonly issues: ConfigIssue[];
+}
+
+/** Reads every key of the schema from its sources and queues the `vault:` references found. */
+export function collectRawValues(schema: Schema, options: SourceOptions): Collected {
+  const env = options.env ?? process.env;
+  const environment = resolveEnvironment(env, options.environmentVariables ?? DEFAULT_ENVIRONMENT_VARIABLES);
+  const issues: ConfigIssue[] = [];
+  let devProfile: SourceContext['devProfile'];
+  if (options.devProfile !== undefined && environment.profile !== 'production') {
+    let text: string;
+    try {
+      text = readFileSync(options.devProfile, 'utf8');
+    } catch {
+      throw new ConfigError(
+        'ERR_CONFIG_OPTIONS',
+        `The dev profile ${options.devProfile} cannot be read. Create it with \`rampart-config gen-dev --out ${options.devProfile}\`.`,
+      );
+    }
+    devProfile = { path: options.devProfile, values: parseDevProfile(text) };
+  }
+  const ctx: SourceContext = {
+    env,
+    configTree: options.configTree,
+    fileAllowlist: options.fileAllowlist,
+    devProfile,
+  };
+  const raws = new Map<string, RawEntry>();
+  const pending: PendingRef[] = [];
+  for (const key of Object.keys(schema)) {
+    const lookup = lookupKey(key, ctx);
+    issues.push(...lookup.issues);
+    if (!lookup.value) continue;
+    raws.set(key, { value: lookup.value });
+    if (lookup.value.raw.startsWith(VAULT_PREFIX)) {
+      const via =
+        lookup.value.source === 'env'
+          ? key
+          : lookup.value.source === 'file'
+            ? `${key}_FILE`
+            : `the ${lookup.value.source} entry ${key}`;
+      const ref = parseVaultRef(lookup.value.raw);
+      if (!ref) {
+        issues.push({
+          key,
+          code: 'vault-ref-malformed',
+          message: `${key}: the Vault reference in ${via} is malformed; write vault:<mount>/<path>#<field> (optionally ?version=<n> before #).`,
+        });
+        raws.delete(key);
+        continue;
+      }
+      pending.push({ key, ref, via });
+      raws.set(key, { value: lookup.value, vault: describeVaultRef(ref) });
+    }
+  }
+  return { environment, raws, pending, issues };
+}
