@@ -27,6 +27,80 @@ const arbitraryLimit: fc.Arbitrary<{ definition: LimitDefinition; burst: number 
     })),
 );
 
+/**
+ * GCRA as the Redis script states it (an absolute theoretical arrival time), in exact integers:
+ * every time is kept multiplied by `limit` as a BigInt, so one emission interval is `windowMs`.
+ * The clock is read in whole ms, and a reading behind the last spend counts as that instant.
+ */
+function exactGcra(limit: number, windowMs: number, burst: number) {
+  const l = BigInt(limit);
+  const w = BigInt(windowMs);
+  const tau = BigInt(burst) * w;
+  let tat = -1n;
+  let last = -1n;
+  const ceilMs = (x: bigint): number => Number(x <= 0n ? 0n : (x + l - 1n) / l);
+  const floorDiv = (x: bigint, d: bigint): bigint => (x >= 0n ? x / d : -((-x + d - 1n) / d));
+  return (clock: number, cost: number) => {
+    let t = BigInt(Math.floor(clock));
+    if (t < last) t = last;
+    const now = t * l;
+    const base = tat > now ? tat : now;
+    const newTat = base + BigInt(cost) * w;
+    const ok = newTat - now <= tau;
+    const out = {
+      ok,
+      remaining: Number(floorDiv(tau - ((ok ? newTat : base) - now), w)),
+      resetMs: ceilMs((ok ? newTat : base) - now),
+      retryAfterMs: ok ? 0 : ceilMs(newTat - tau - now),
+    };
+    if (ok) {
+      tat = newTat;
+      last = t;
+    }
+    return out;
+  };
+}
+
+/** A GCRA or token-bucket limit, its rate as `limit` per `windowMs`, and its burst. */
+const arbitraryGcra: fc.Arbitrary<{ definition: LimitDefinition; limit: number; windowMs: number; burst: number }> = fc
+  .tuple(
+    fc.oneof(fc.integer({ min: 1, max: 10 }), fc.integer({ min: 1, max: 1_000_000 })),
+    fc.oneof(fc.integer({ min: 1, max: 1_000 }), fc.integer({ min: 1, max: 86_400_000 })),
+    fc.oneof(fc.integer({ min: 1, max: 10 }), fc.integer({ min: 1, max: 1_000 })),
+    fc.boolean(),
+  )
+  .map(([limit, windowMs, burst, bucket]) => ({
+    definition: bucket
+      ? {
+          name: 'l',
+          algorithm: 'token-bucket' as const,
+          capacity: burst,
+          refillAmount: limit,
+          refillIntervalMs: windowMs,
+        }
+      : { name: 'l', algorithm: 'gcra' as const, limit, windowMs, burst },
+    limit,
+    windowMs,
+    burst,
+  }));
+
+/** Clock steps: none, a few emission intervals, up to two windows, or back (a late reading). */
+function arbitrarySteps(windowMs: number, limit: number, burst: number) {
+  const interval = Math.max(1, Math.ceil(windowMs / limit));
+  return fc.array(
+    fc.tuple(
+      fc.oneof(
+        fc.constant(0),
+        fc.integer({ min: 0, max: 3 * interval }),
+        fc.integer({ min: 0, max: 2 * windowMs }),
+        fc.integer({ min: -interval, max: 0 }),
+      ),
+      fc.integer({ min: 1, max: burst }),
+    ),
+    { minLength: 1, maxLength: 30 },
+  );
+}
+
 describe('LocalLimiter', () => {
   it('never admits more than the limit in one fixed window, whatever the arrival times', () => {
     fc.assert(
@@ -193,6 +267,87 @@ describe('LocalLimiter', () => {
           const refused = local.consume('k', cost, '');
           expect(refused.allowed).toBe(false);
           expect(refused.limits[0]!.remaining).toBe(burst - fits * cost);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('reports the exact GCRA reset and retry (and admits exactly) at any clock value up to 1e10 ms', () => {
+    fc.assert(
+      fc.property(
+        arbitraryGcra.chain((g) =>
+          fc.tuple(fc.constant(g), fc.integer({ min: 0, max: 1e10 }), arbitrarySteps(g.windowMs, g.limit, g.burst)),
+        ),
+        ([{ definition, limit, windowMs, burst }, start, steps]) => {
+          let now = start;
+          const local = new LocalLimiter(resolveLimits([definition], []), 10, 1, () => now);
+          const exact = exactGcra(limit, windowMs, burst);
+          for (const [step, cost] of steps) {
+            now = Math.max(0, now + step);
+            const got = local.consume('k', cost, '').limits[0]!;
+            const want = exact(now, cost);
+            // What a decision reports (redis-down-decision.ts rounds up).
+            expect([Math.ceil(got.resetMs), Math.ceil(got.retryAfterMs)]).toEqual([want.resetMs, want.retryAfterMs]);
+            expect([got.ok, got.remaining]).toEqual([want.ok, Math.max(0, want.remaining)]);
+          }
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('decides a GCRA limit on the whole ms of a fractional clock reading', () => {
+    fc.assert(
+      fc.property(
+        arbitraryGcra.chain((g) =>
+          fc.tuple(
+            fc.constant(g),
+            fc.integer({ min: 0, max: 1e10 }),
+            arbitrarySteps(g.windowMs, g.limit, g.burst),
+            fc.array(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), { minLength: 30, maxLength: 30 }),
+          ),
+        ),
+        ([{ definition }, start, steps, fractions]) => {
+          let whole = start;
+          let now = start;
+          const limits = resolveLimits([definition], []);
+          const fractional = new LocalLimiter(limits, 10, 1, () => now);
+          const integral = new LocalLimiter(limits, 10, 1, () => whole);
+          steps.forEach(([step, cost], i) => {
+            whole = Math.max(0, whole + step);
+            now = whole + fractions[i]!;
+            if (Math.floor(now) !== whole) now = whole;
+            expect(fractional.consume('k', cost, '')).toEqual(integral.consume('k', cost, ''));
+          });
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('reports the exact reset and retry of a fixed or sliding window at any clock value', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('fixed-window' as const, 'sliding-window' as const),
+        fc.integer({ min: 1, max: 100 }),
+        fc.integer({ min: 1, max: 86_400_000 }),
+        fc.oneof(fc.integer({ min: 0, max: 1e10 }), fc.double({ min: 0, max: 1e10, noNaN: true })),
+        (algorithm, limit, windowMs, now) => {
+          const local = new LocalLimiter(
+            resolveLimits([{ name: 'w', algorithm, limit, windowMs }], []),
+            10,
+            1,
+            () => now,
+          );
+          // Exact: the time into the window, from the clock reading as a rational (a double is one).
+          const into = Number(BigInt(Math.floor(now)) % BigInt(windowMs));
+          const end = windowMs - into;
+          for (let k = 0; k <= limit; k++) {
+            const got = local.consume('k', 1, '').limits[0]!;
+            const reset = algorithm === 'fixed-window' ? end : windowMs + end;
+            expect([Math.ceil(got.resetMs), Math.ceil(got.retryAfterMs)]).toEqual([reset, got.ok ? 0 : end]);
+          }
         },
       ),
       { numRuns: 500 },

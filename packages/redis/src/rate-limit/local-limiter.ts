@@ -12,9 +12,10 @@ export interface LocalLimitOutcome {
 interface SubjectState {
   /**
    * Per limit `i`, from `3 * i`: for a window, its index, the current count and the previous count;
-   * for GCRA, when the state was written and how many emission intervals the theoretical arrival
-   * time was ahead of that instant. One array per subject, and a lease map only for concurrency
-   * limits: the fallback may hold `maxKeys` subjects.
+   * for GCRA, when the state was written (whole ms) and how far the theoretical arrival time was
+   * ahead of that instant, as an integer in units of `1 / rate` ms ({@link gcraUnits}). One array
+   * per subject, and a lease map only for concurrency limits: the fallback may hold `maxKeys`
+   * subjects.
    */
   readonly v: number[];
   leases: Map<string, number> | undefined;
@@ -35,6 +36,36 @@ export function scaleLimits(limits: readonly ResolvedLimit[], scale: number): Re
   }));
 }
 
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}
+
+/**
+ * A GCRA limit counts time in units of `1 / rate` ms, rate = limit / windowMs reduced by their
+ * common divisor: an elapsed ms is `perMs` units and an emission interval `perRequest` units, both
+ * integers. With the clock in whole ms every value is then an integer, exact while `(burst + cost)
+ * × perRequest` stays within 2^53 (e.g. a burst of 10^5 over a 366-day window), and a reset is
+ * rounded up once, from the exact quantity, as the Redis script does. Dividing by the interval in
+ * floating point instead left a reset or retry 1 ms above the exact one after time had passed.
+ */
+function gcraUnits(limit: ResolvedLimit): { perMs: number; perRequest: number } {
+  const d = gcd(limit.windowMs, limit.limit);
+  return { perMs: limit.limit / d, perRequest: limit.windowMs / d };
+}
+
+/** ⌈x / d⌉ of an integer x ≥ 0 and d ≥ 1, exact: `%` is, and x − x % d is a multiple of d. */
+function ceilDiv(x: number, d: number): number {
+  const r = x % d;
+  return (x - r) / d + (r > 0 ? 1 : 0);
+}
+
+/** ⌊x / d⌋ of an integer x and d ≥ 1, exact (`%` keeps the sign of x). */
+function floorDiv(x: number, d: number): number {
+  const r = x % d;
+  return (x - r) / d - (r < 0 ? 1 : 0);
+}
+
 /**
  * The bounded in-process limiter used while Redis is unreachable (policy `fallback`). Same
  * algorithms as the Redis script, on this pod's monotonic clock, over at most `maxKeys` subjects
@@ -45,6 +76,9 @@ export class LocalLimiter {
   readonly limits: readonly ResolvedLimit[];
   readonly #maxKeys: number;
   readonly #now: () => number;
+  /** Per limit: {@link gcraUnits} (0 for other kinds), computed once. */
+  readonly #perMs: number[];
+  readonly #perRequest: number[];
   readonly #subjects = new Map<string, SubjectState>();
 
   constructor(
@@ -56,6 +90,9 @@ export class LocalLimiter {
     this.limits = scaleLimits(limits, scale);
     this.#maxKeys = maxKeys;
     this.#now = now;
+    const units = this.limits.map((l) => (l.kind === 'g' ? gcraUnits(l) : { perMs: 0, perRequest: 0 }));
+    this.#perMs = units.map((u) => u.perMs);
+    this.#perRequest = units.map((u) => u.perRequest);
   }
 
   get size(): number {
@@ -101,7 +138,8 @@ export class LocalLimiter {
         if (limit.kind === 'f') {
           const count = a === idx ? b : 0;
           const ok = count + cost <= L;
-          const resetMs = W - into;
+          // ⌈W − into⌉, in integers: W is one.
+          const resetMs = W - Math.floor(into);
           outcomes.push({
             ok,
             remaining: L - count,
@@ -122,8 +160,8 @@ export class LocalLimiter {
             ok,
             remaining: Math.floor(L - est),
             spentRemaining: Math.floor(L - est - cost),
-            resetMs: 2 * W - into,
-            retryAfterMs: ok ? 0 : W - into,
+            resetMs: 2 * W - Math.floor(into),
+            retryAfterMs: ok ? 0 : W - Math.floor(into),
           });
           commits.push(() => {
             state.v[at] = idx;
@@ -132,26 +170,29 @@ export class LocalLimiter {
           });
         }
       } else if (limit.kind === 'g') {
-        // Counted in emission intervals T ahead of now, never as an absolute TAT: `(now + x) - now`
-        // is not x once the clock is large (bits of x are lost in the sum), and `floor` then
-        // reports one request less than is left. Only the elapsed time is a difference of two clock
-        // readings, and at one instant it is exactly 0: requests at one instant count exactly.
-        const T = W / L;
-        const burst = limit.burst;
-        const ahead = Math.max(b - Math.max(now - a, 0) / T, 0);
-        const next = ahead + cost;
-        const ok = next <= burst;
+        // Counted ahead of the last write, never as an absolute TAT: only the elapsed time is a
+        // difference of two clock readings, and at one instant it is exactly 0. In integers
+        // (gcraUnits): the clock in whole ms, `ahead` and `next` in units of 1 / rate ms.
+        const t = Math.floor(now);
+        const perMs = this.#perMs[i]!;
+        const perRequest = this.#perRequest[i]!;
+        const cap = limit.burst * perRequest;
+        // Never negative; once e · perMs passes 2^53 it still compares above `b` (rounding is monotone).
+        const decay = Math.max(t - a, 0) * perMs;
+        const ahead = b > decay ? b - decay : 0;
+        const next = ahead + cost * perRequest;
+        const ok = next <= cap;
         outcomes.push({
           ok,
-          remaining: Math.floor(burst - ahead),
-          spentRemaining: Math.floor(burst - next),
+          remaining: floorDiv(cap - ahead, perRequest),
+          spentRemaining: floorDiv(cap - next, perRequest),
           // As the Redis script: a rejection spends nothing, so the reset is of the state as it is.
-          resetMs: (ok ? next : ahead) * T,
-          retryAfterMs: ok ? 0 : (next - burst) * T,
+          resetMs: ceilDiv(ok ? next : ahead, perMs),
+          retryAfterMs: ok ? 0 : ceilDiv(next - cap, perMs),
         });
         commits.push(() => {
           // Never moved back: a clock reading behind the last write would count the gap twice.
-          state.v[at] = Math.max(a, now);
+          state.v[at] = Math.max(a, t);
           state.v[at + 1] = next;
         });
       } else {
