@@ -38,6 +38,11 @@ export interface CompareSpec {
   readonly bytesPerOp?: number;
   /** Free text for the table's note column, e.g. the target. */
   readonly note?: string;
+  /**
+   * Rounds per side (default 7). More rounds for a row whose target sits within a few percent of
+   * the peer: on a shared machine one 500 ms round can be 10 % off the next.
+   */
+  readonly rounds?: number;
 }
 
 /** Handed to a bench definition. */
@@ -113,9 +118,10 @@ async function runRound(task: Task, durationMs: number, concurrency: number): Pr
 /** Runs `ours` and `peer` in alternating rounds; returns medians per side. */
 export async function measure(
   spec: CompareSpec,
-  { rounds = isQuick() ? 3 : 7, roundMs = isQuick() ? 100 : 500, warmupMs = isQuick() ? 50 : 300 } = {},
+  { roundMs = isQuick() ? 100 : 500, warmupMs = isQuick() ? 50 : 300 } = {},
 ): Promise<{ ours: RoundResult[]; peer: RoundResult[] }> {
   const concurrency = spec.concurrency ?? 1;
+  const rounds = isQuick() ? 3 : (spec.rounds ?? 7);
   await runRound(spec.ours, warmupMs, concurrency);
   if (spec.peer) await runRound(spec.peer.fn, warmupMs, concurrency);
   const ours: RoundResult[] = [];
