@@ -1,5 +1,6 @@
 import type { EnvironmentInfo } from './environment.ts';
 import type { ConfigIssue } from './errors.ts';
+import type { LoadOptions } from './load.ts';
 import { Secret } from './secret.ts';
 import type { SourceKind, Spec } from './spec.ts';
 import {
@@ -11,10 +12,8 @@ import {
 } from './standard-schema.ts';
 import { assessSecret, minimumSecretBytes, WEAK_RULE_HINTS } from './weak-secret.ts';
 
-/** The load options key validation reads, by their field names. */
-interface SecretSourceOptions {
-  readonly secretSources?: readonly SourceKind[];
-}
+/** The load options key validation reads. */
+type SecretSourceOptions = Pick<LoadOptions, 'secretSources'>;
 
 const DEFAULT_SECRET_SOURCES: readonly SourceKind[] = ['file', 'tree', 'vault'];
 

@@ -2,18 +2,13 @@ import { readFileSync } from 'node:fs';
 import { parseDevProfile } from './dev-profile.ts';
 import { DEFAULT_ENVIRONMENT_VARIABLES, type EnvironmentInfo, resolveEnvironment } from './environment.ts';
 import { ConfigError, type ConfigIssue } from './errors.ts';
+import type { LoadOptions } from './load.ts';
 import { lookupKey, type RawValue, type SourceContext } from './sources.ts';
 import type { Schema } from './spec.ts';
 import { describeVaultRef, type PendingRef, parseVaultRef, VAULT_PREFIX } from './vault.ts';
 
-/** The load options the sources are read with, by their field names. */
-interface SourceOptions {
-  readonly env?: Readonly<Record<string, string | undefined>>;
-  readonly environmentVariables?: readonly string[];
-  readonly devProfile?: string;
-  readonly configTree?: string;
-  readonly fileAllowlist?: readonly string[];
-}
+/** The load options the sources are read with. */
+type SourceOptions = Pick<LoadOptions, 'env' | 'environmentVariables' | 'devProfile' | 'configTree' | 'fileAllowlist'>;
 
 /** A key's raw value; `vault` describes the reference when the value is one. */
 export interface RawEntry {

@@ -1,13 +1,10 @@
 // The Observatory's tests of the other headers (`src/analyzer/tests/*.js`), offline.
 
+import type { ScoreOptions } from './observatory.ts';
 import { MODIFIERS } from './observatory-modifiers.ts';
 
-/** The scan circumstances the header tests read: the scorer's options, by their field names. */
-interface ScanContext {
-  readonly https?: boolean;
-  readonly hstsPreloaded?: boolean;
-  readonly probeOrigin?: string;
-}
+/** The scan circumstances the header tests read. */
+type ScanContext = Pick<ScoreOptions, 'https' | 'hstsPreloaded' | 'probeOrigin'>;
 
 export function first(h: Map<string, string[]>, name: string): string | undefined {
   return h.get(name)?.[0];
