@@ -110,11 +110,23 @@ export function memberPath(node: AstNode | undefined): string[] | undefined {
   return parts.reverse();
 }
 
-/** Offsets of every string literal inside a node, for snippet redaction. */
+/**
+ * Offsets of every string literal inside a node, for snippet redaction. `nodes` is sorted by
+ * `start`: a binary search finds the node's first possible descendant and the walk stops at its
+ * end, so a finding costs its own size, not the file's.
+ */
 export function stringRanges(node: AstNode, nodes: readonly AstNode[]): Array<readonly [number, number]> {
   const ranges: Array<readonly [number, number]> = [];
-  for (const n of nodes) {
-    if (n.start < node.start || n.end > node.end) continue;
+  let low = 0;
+  let high = nodes.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (nodes[middle]!.start < node.start) low = middle + 1;
+    else high = middle;
+  }
+  for (let i = low; i < nodes.length && nodes[i]!.start < node.end; i++) {
+    const n = nodes[i]!;
+    if (n.end > node.end) continue;
     if ((n.type === 'Literal' && typeof n.value === 'string') || n.type === 'TemplateLiteral') {
       ranges.push([n.start + 1, n.end - 1]);
     }

@@ -18,20 +18,25 @@ export function enclosingFunction(node: AstNode, parentOf: ReadonlyMap<AstNode, 
 }
 
 /**
- * The identifiers a binding pattern declares (`a`, `{ a, b: c }`, `[d, ...e]`, `f = 1`, a TS
- * parameter property), in source order, into `out`.
+ * The identifiers a binding or assignment pattern declares or writes (`a`, `{ a, b: c }`,
+ * `[d, ...e]`, `f = 1`, a TS parameter property), in source order, into `out`. Iterative: patterns
+ * nested to any depth.
  */
-function patternIdentifiers(pattern: AstNode | undefined, out: AstNode[]): AstNode[] {
-  const p = unwrap(pattern);
-  if (!p) return out;
-  if (p.type === 'Identifier') out.push(p);
-  else if (p.type === 'AssignmentPattern') patternIdentifiers(child(p, 'left'), out);
-  else if (p.type === 'RestElement') patternIdentifiers(child(p, 'argument'), out);
-  else if (p.type === 'TSParameterProperty') patternIdentifiers(child(p, 'parameter'), out);
-  else if (p.type === 'ArrayPattern') for (const part of children(p, 'elements')) patternIdentifiers(part, out);
-  else if (p.type === 'ObjectPattern') {
-    for (const property of children(p, 'properties')) {
-      patternIdentifiers(property.type === 'RestElement' ? property : child(property, 'value'), out);
+export function patternIdentifiers(pattern: AstNode | undefined, out: AstNode[]): AstNode[] {
+  const stack: Array<AstNode | undefined> = [pattern];
+  while (stack.length > 0) {
+    const p = unwrap(stack.pop());
+    if (p?.type === 'Identifier') out.push(p);
+    else if (p?.type === 'AssignmentPattern') stack.push(child(p, 'left'));
+    else if (p?.type === 'RestElement') stack.push(child(p, 'argument'));
+    else if (p?.type === 'TSParameterProperty') stack.push(child(p, 'parameter'));
+    else if (p?.type === 'ArrayPattern') stack.push(...children(p, 'elements').reverse());
+    else if (p?.type === 'ObjectPattern') {
+      const properties = children(p, 'properties');
+      for (let i = properties.length - 1; i >= 0; i--) {
+        const property = properties[i]!;
+        stack.push(property.type === 'RestElement' ? property : child(property, 'value'));
+      }
     }
   }
   return out;

@@ -28,6 +28,8 @@ import {
   LET_DESTRUCTURED_SAFE,
   LOGICAL_ASSIGNMENT,
   LOGICAL_ASSIGNMENT_SAFE,
+  MORE_GUARDS,
+  MORE_GUARDS_SAFE,
   NEST_CONFIG,
   NEST_CONFIG_DECLARED,
   NEST_CONFIG_OTHER_DECLARED,
@@ -35,6 +37,7 @@ import {
   PIN_AND_ONE_WORD_NAMES,
   PRESENCE_CHECKS_JS,
   PRESENCE_CHECKS_SHELL,
+  REASSIGNED_THEN_PLAIN,
   RUNTIME_ENVS,
   SETTING_NAMES,
   SHELL_DEFAULT,
@@ -84,6 +87,31 @@ describe('env-fallback-literal: bindings and calls', () => {
 
   it('does not follow a let that is a setting, shadowed, destructured from something else, or written from a real source', () => {
     for (const line of LET_DESTRUCTURED_SAFE) expect(reported('a.ts', line), line).toEqual([]);
+  });
+
+  it('follows a let read from the env by its first write or given a ternary fallback, and getters guarded by a length check or with an else', () => {
+    expect(reported('a.ts', ...MORE_GUARDS)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('does not report those forms for a setting, another value, or an else that throws', () => {
+    for (const line of MORE_GUARDS_SAFE) expect(reported('a.ts', line), line).toEqual([]);
+  });
+
+  // The length-check guard reads one `&&` level: a long chain must not recurse down it (the parser itself crashes near 100,000).
+  it('reads a getter guarded by a 20,000-term && chain without recursing down it', () => {
+    const chain = Array.from({ length: 20_000 }, () => 'v.length').join(' && ');
+    const code = `export function port() { const v = process.env.PORT; if (v && ${chain}) return v; return '3000'; }`;
+    expect(reported('a.ts', code)).toEqual([]);
+  });
+
+  it('keeps the fingerprint of a baselined plain fallback when a let assigned back to itself is added above it', () => {
+    const [reassigned, plain] = REASSIGNED_THEN_PLAIN as [string, string];
+    const prints = (code: string): string[] =>
+      analyzeFile('a.ts', code, { rules: ['env-fallback-literal'] }).findings.map((f) => f.fingerprint);
+    const before = prints(plain);
+    const after = prints(`${reassigned}\n${plain}`);
+    expect(after).toHaveLength(2);
+    expect(after).toContain(before[0]);
   });
 });
 

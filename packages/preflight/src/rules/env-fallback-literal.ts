@@ -1,26 +1,24 @@
-import { envReadName, isEnvObject } from '../env-reads.ts';
+import { isEnvObject } from '../env-reads.ts';
 import type { RawFinding } from '../finding.ts';
 import {
   type AstNode,
   child,
   children,
-  memberPath,
   memberPropertyName,
-  type ParsedModule,
   propertyKeyName,
   stringRanges,
   stringValue,
   unwrap,
 } from '../js-ast.ts';
 import { moduleBindings } from '../js-module-bindings.ts';
-import { nearestDeclaration } from '../js-scope.ts';
 import type { FileContext, FileRule } from '../rule.ts';
-import { isConstantName, isSecretName } from '../secret-names.ts';
 import { configServiceCall } from './config-service.ts';
 import { finding, ID, secretOrCredentialUrl } from './env-fallback-finding.ts';
 import { checkText } from './env-fallback-text.ts';
 import { returned, unsetGuard } from './env-getter-kind.ts';
 import { EnvGetters } from './env-getters.ts';
+import { EnvReader, selfAssignedTarget, VALUE_METHODS } from './env-reader.ts';
+import { checkSchemaDefault } from './env-schema-defaults.ts';
 
 /** Module-scope `const NAME = 'literal'` bindings: a fallback through a constant is still a literal. */
 function constLiterals(program: AstNode): Map<string, string> {
@@ -30,216 +28,6 @@ function constLiterals(program: AstNode): Map<string, string> {
     if (value !== undefined) out.set(binding.name, value);
   }
   return out;
-}
-
-// String methods that keep the value: `process.env.X?.trim() || '…'` still falls back to the literal.
-const VALUE_METHODS = new Set(['trim', 'trimStart', 'trimEnd', 'trimLeft', 'trimRight', 'toString', 'valueOf']);
-
-/**
- * `const { X } = process.env`, `const { X: k = d } = c.env`, `const { X } = env(c)`: the variable a
- * declaration destructured from the env object at the top of its pattern holds, given its
- * identifier. Only a `const` unless `reassignable` (`let`/`var` too, for an assignment target whose
- * every assignment the caller has checked).
- */
-function destructuredEnvName(
-  id: AstNode,
-  parentOf: ReadonlyMap<AstNode, AstNode>,
-  reassignable = false,
-): string | undefined {
-  let property = parentOf.get(id);
-  if (property?.type === 'AssignmentPattern' && child(property, 'left') === id) property = parentOf.get(property);
-  const pattern = property?.type === 'Property' ? parentOf.get(property) : undefined;
-  const declarator = pattern?.type === 'ObjectPattern' ? parentOf.get(pattern) : undefined;
-  if (declarator?.type !== 'VariableDeclarator' || child(declarator, 'id') !== pattern) return undefined;
-  const kind = parentOf.get(declarator)?.kind;
-  if ((kind !== 'const' && !reassignable) || !isEnvObject(child(declarator, 'init'))) return undefined;
-  return propertyKeyName(property as AstNode);
-}
-
-/** The identifiers an assignment pattern writes (`[a, b] = …`, `({ a, b: c } = …)`), into `out`. */
-function assignedIdentifiers(pattern: AstNode | undefined, out: AstNode[]): AstNode[] {
-  const stack = [pattern];
-  while (stack.length > 0) {
-    const p = unwrap(stack.pop());
-    if (p?.type === 'Identifier') out.push(p);
-    else if (p?.type === 'AssignmentPattern') stack.push(child(p, 'left'));
-    else if (p?.type === 'RestElement') stack.push(child(p, 'argument'));
-    else if (p?.type === 'ArrayPattern') stack.push(...children(p, 'elements'));
-    else if (p?.type === 'ObjectPattern') {
-      for (const property of children(p, 'properties')) {
-        stack.push(property.type === 'RestElement' ? property : child(property, 'value'));
-      }
-    }
-  }
-  return out;
-}
-
-/** `X = X || …`, `X = X?.trim() ?? …`: the right side starts from the variable the assignment writes. */
-function readsItself(assignment: AstNode, name: string): boolean {
-  let n = unwrap(child(assignment, 'right'));
-  while (n?.type === 'LogicalExpression') n = unwrap(child(n, 'left'));
-  for (;;) {
-    const callee = n?.type === 'CallExpression' ? unwrap(child(n, 'callee')) : undefined;
-    if (callee?.type !== 'MemberExpression' || !VALUE_METHODS.has(memberPropertyName(callee) ?? '')) break;
-    n = unwrap(child(callee, 'object'));
-  }
-  return n?.type === 'Identifier' && n.name === name;
-}
-
-/** `if (!X) X = …` (a block may log first): the `if` whose unset guard this assignment is. */
-function isGuardAssignment(assignment: AstNode, parentOf: ReadonlyMap<AstNode, AstNode>): boolean {
-  let holder = parentOf.get(assignment);
-  while (holder?.type === 'ParenthesizedExpression') holder = parentOf.get(holder);
-  if (holder?.type !== 'ExpressionStatement') return false;
-  let statement = parentOf.get(holder);
-  if (statement?.type === 'BlockStatement') statement = parentOf.get(statement);
-  return statement?.type === 'IfStatement' && unsetGuard(statement)?.assignment === assignment;
-}
-
-/**
- * `X = X || '…'`, `X = X ?? '…'`: the variable `X` a `||`/`??` chain is assigned back to when its
- * first operand reads `X` itself.
- */
-function selfAssignedTarget(logical: AstNode, parentOf: ReadonlyMap<AstNode, AstNode>): AstNode | undefined {
-  let current = logical;
-  let parent = parentOf.get(current);
-  while (parent?.type === 'ParenthesizedExpression') {
-    current = parent;
-    parent = parentOf.get(current);
-  }
-  if (parent?.type !== 'AssignmentExpression' || parent.operator !== '=' || child(parent, 'right') !== current) {
-    return undefined;
-  }
-  const target = unwrap(child(parent, 'left'));
-  return target?.type === 'Identifier' && readsItself(parent, target.name as string) ? target : undefined;
-}
-
-/**
- * Reads env variable names out of expressions: directly (`process.env.X`), through a getter
- * (`read('X')`), through value-keeping method calls (`process.env.X?.trim()`), and through a `const`
- * bound to one of those (`const k = process.env.X; … k || '…'`) or destructured from the env object
- * (`const { X } = process.env; … X || '…'`), the binding found by scope.
- */
-class EnvReader {
-  readonly #getters: EnvGetters;
-  readonly #parentOf: ReadonlyMap<AstNode, AstNode>;
-  readonly #nodes: readonly AstNode[];
-  // Declaring identifier → the writes to it (assignments, updates, loop heads), built on first use.
-  #writes: Map<AstNode, AstNode[]> | undefined;
-  // Declaring identifier → whether every write to it falls back: each variable's writes are read once.
-  readonly #fallbackOnly = new Map<AstNode, boolean>();
-
-  constructor(getters: EnvGetters, module: ParsedModule) {
-    this.#getters = getters;
-    this.#parentOf = module.parentOf;
-    this.#nodes = module.nodes;
-  }
-
-  /** Every write to a variable in the file, by the identifier that declares it: one pass, one scope lookup per write. */
-  #writesByDeclaration(): Map<AstNode, AstNode[]> {
-    if (this.#writes) return this.#writes;
-    const writes = new Map<AstNode, AstNode[]>();
-    for (const node of this.#nodes) {
-      let targets: AstNode[];
-      if (node.type === 'AssignmentExpression') targets = assignedIdentifiers(child(node, 'left'), []);
-      else if (node.type === 'UpdateExpression') targets = assignedIdentifiers(child(node, 'argument'), []);
-      else if (node.type === 'ForInStatement' || node.type === 'ForOfStatement') {
-        const left = child(node, 'left');
-        targets = left?.type === 'VariableDeclaration' ? [] : assignedIdentifiers(left, []);
-      } else continue;
-      for (const target of targets) {
-        const declaration = nearestDeclaration(target, target.name as string, this.#parentOf);
-        if (declaration === undefined) continue;
-        const list = writes.get(declaration.id);
-        if (list) list.push(node);
-        else writes.set(declaration.id, [node]);
-      }
-    }
-    this.#writes = writes;
-    return writes;
-  }
-
-  /**
-   * Whether every write to a `let`/`var` only falls back (`X ||= …`, `X ??= …`, `X = X || …`,
-   * `if (!X) X = …`): a variable given a value from anywhere else may no longer hold the env read.
-   */
-  #onlyFallbacks(id: AstNode): boolean {
-    const known = this.#fallbackOnly.get(id);
-    if (known !== undefined) return known;
-    const name = id.name as string;
-    const only = (this.#writesByDeclaration().get(id) ?? []).every((write) => {
-      if (write.type !== 'AssignmentExpression') return false;
-      const target = unwrap(child(write, 'left'));
-      if (target?.type !== 'Identifier' || target.name !== name) return false;
-      if (write.operator === '||=' || write.operator === '??=') return true;
-      return write.operator === '=' && (readsItself(write, name) || isGuardAssignment(write, this.#parentOf));
-    });
-    this.#fallbackOnly.set(id, only);
-    return only;
-  }
-
-  /** The env variable an expression reads, or `undefined`. */
-  name(node: AstNode | undefined, depth = 0): string | undefined {
-    const direct = envReadName(node);
-    if (direct !== undefined) return direct;
-    const n = unwrap(node);
-    if (!n || depth > 8) return undefined;
-    if (n.type === 'CallExpression') {
-      const callee = unwrap(child(n, 'callee'));
-      if (callee?.type === 'MemberExpression' && VALUE_METHODS.has(memberPropertyName(callee) ?? '')) {
-        return this.name(child(callee, 'object'), depth + 1);
-      }
-      // `config.get('X')` on a Nest ConfigService; `getOrThrow('X')` throws when X is missing.
-      const nest = configServiceCall(n, this.#parentOf);
-      if (nest !== undefined) return nest.method === 'get' ? nest.name : undefined;
-      if (!this.#getters.any) return undefined;
-      const name = stringValue(children(n, 'arguments')[0]);
-      return name !== undefined && this.#getters.kindOf(child(n, 'callee')) !== undefined ? name : undefined;
-    }
-    if (n.type === 'Identifier') {
-      const declaration = nearestDeclaration(n, n.name as string, this.#parentOf);
-      if (declaration?.kind === 'const') return this.name(declaration.init, depth + 1);
-      return declaration?.site === 'variable' ? destructuredEnvName(declaration.id, this.#parentOf) : undefined;
-    }
-    // `const e = c.env; … e.X`: a property of a const bound to the env object.
-    const object = n.type === 'MemberExpression' ? unwrap(child(n, 'object')) : undefined;
-    if (object?.type === 'Identifier') {
-      const declaration = nearestDeclaration(object, object.name as string, this.#parentOf);
-      if (declaration?.kind === 'const' && isEnvObject(declaration.init)) return memberPropertyName(n);
-    }
-    return undefined;
-  }
-
-  /** The env variable an assignment target holds: `process.env.X`, or a variable initialised from one. */
-  target(node: AstNode | undefined): string | undefined {
-    const direct = envReadName(node);
-    if (direct !== undefined) return direct;
-    const n = unwrap(node);
-    if (n?.type !== 'Identifier') return undefined;
-    const declaration = nearestDeclaration(n, n.name as string, this.#parentOf);
-    if (declaration?.site !== 'variable') return undefined;
-    if (declaration.kind === 'const') return this.name(declaration.init, 1);
-    // A `let`/`var`, initialised from the env or destructured from the env object (`let { X } =
-    // process.env`), is followed only while every write to it is a fallback.
-    if (!this.#onlyFallbacks(declaration.id)) return undefined;
-    return declaration.kind === 'other'
-      ? destructuredEnvName(declaration.id, this.#parentOf, true)
-      : this.name(declaration.init, 1);
-  }
-
-  /** Names read from the env on one side of `||`/`??`, through nested chains (iteratively: any length). */
-  names(node: AstNode | undefined): string[] {
-    const out: string[] = [];
-    const stack: Array<AstNode | undefined> = [node];
-    while (stack.length > 0) {
-      const n = unwrap(stack.pop());
-      if (!n) continue;
-      const name = this.name(n);
-      if (name !== undefined) out.push(name);
-      else if (n.type === 'LogicalExpression') stack.push(child(n, 'right'), child(n, 'left'));
-    }
-    return out;
-  }
 }
 
 function fallbackLiteral(node: AstNode | undefined, constants: ReadonlyMap<string, string>): string | undefined {
@@ -252,6 +40,9 @@ function fallbackLiteral(node: AstNode | undefined, constants: ReadonlyMap<strin
   if (n.type === 'Identifier') return constants.get(n.name as string);
   return undefined;
 }
+
+// The form of a fallback assigned back to the variable it reads (`X = X || '…'` on a `let`).
+const REASSIGNED = 'assigned back to the variable';
 
 const COMPARISON = new Set(['===', '!==', '==', '!=', '<', '>', '<=', '>=']);
 
@@ -296,25 +87,6 @@ function onlyCompared(node: AstNode, parentOf: ReadonlyMap<AstNode, AstNode>): b
   return stringValue(other) === '';
 }
 
-function envSchemaContext(node: AstNode, context: FileContext): boolean {
-  // A zod/valibot object is an env schema when its keys are SCREAMING_CASE, when it sits in a
-  // `createEnv` call, or when it is bound to a name that says env.
-  let current: AstNode | undefined = node;
-  const parentOf = context.module.parentOf;
-  while (current) {
-    if (current.type === 'CallExpression') {
-      const callee = memberPath(child(current, 'callee'))?.join('.') ?? '';
-      if (/createEnv|cleanEnv|parseEnv/.test(callee)) return true;
-    }
-    if (current.type === 'VariableDeclarator') {
-      const id = child(current, 'id');
-      if (id?.type === 'Identifier' && /env|config/i.test(id.name as string)) return true;
-    }
-    current = parentOf.get(current);
-  }
-  return false;
-}
-
 function checkJs(context: FileContext): RawFinding[] {
   const { nodes, program, parentOf } = context.module;
   const constants = constLiterals(program);
@@ -330,28 +102,30 @@ function checkJs(context: FileContext): RawFinding[] {
       if (value === undefined) continue;
       // `(process.env.X ?? '').trim() === ''` checks for a missing secret; it does not replace it.
       if (value === '' && onlyCompared(node, parentOf)) continue;
-      const names = env.names(child(node, 'left'));
-      // `X = X || '…'` on a `let` from the env (`let { X } = process.env`), which `names` does not follow.
+      const form = `'${node.operator}'`;
+      const names = env.names(child(node, 'left')).map((name) => [name, form] as const);
+      // `X = X || '…'` on a `let` from the env (`let { X } = process.env`), which `names` does not
+      // follow: a form of its own, so its baseline key does not shift the plain `||` findings.
       const self = selfAssignedTarget(node, parentOf);
       const own = self === undefined ? undefined : env.target(self);
-      if (own !== undefined) names.push(own);
-      for (const name of names) {
-        if (secretOrCredentialUrl(name, value)) {
-          out.push(finding(node, name, value, `'${node.operator}'`, stringRanges(node, nodes)));
-          break;
-        }
-      }
+      if (own !== undefined) names.push([own, `${form} ${REASSIGNED}`]);
+      const found = names.find(([name]) => secretOrCredentialUrl(name, value));
+      if (found) out.push(finding(node, found[0], value, found[1], stringRanges(node, nodes)));
     } else if (node.type === 'ConditionalExpression') {
       const consequent = child(node, 'consequent');
       const alternate = child(node, 'alternate');
+      // `X = X ? X : '…'` on a `let` from the env: the variable itself.
+      const self = selfAssignedTarget(node, parentOf);
       for (const [read, other] of [
         [consequent, alternate],
         [alternate, consequent],
       ] as const) {
-        const name = env.name(read);
+        const direct = env.name(read);
+        const name = direct ?? (self && unwrap(read)?.name === self.name ? env.target(self) : undefined);
         const value = stringValue(other);
         if (name !== undefined && value !== undefined && secretOrCredentialUrl(name, value)) {
-          out.push(finding(node, name, value, 'a ternary', stringRanges(node, nodes)));
+          const form = direct === undefined ? `a ternary ${REASSIGNED}` : 'a ternary';
+          out.push(finding(node, name, value, form, stringRanges(node, nodes)));
           break;
         }
       }
@@ -435,54 +209,6 @@ function checkCallDefault(
   return value !== undefined && secretOrCredentialUrl(name, value)
     ? [finding(call, name, value, form, stringRanges(call, nodes))]
     : [];
-}
-
-const ENVALID_DEFAULTS = new Set(['default', 'devDefault']);
-
-function checkSchemaDefault(context: FileContext, call: AstNode): RawFinding[] {
-  const { nodes, parentOf } = context.module;
-  const callee = unwrap(child(call, 'callee'));
-  const args = children(call, 'arguments');
-  // envalid: cleanEnv(process.env, { X: str({ default: '…', devDefault: '…' }) }), X a secret name
-  const calleeName = callee?.type === 'MemberExpression' ? memberPropertyName(callee) : memberPath(callee)?.at(-1);
-  if (calleeName === 'cleanEnv') {
-    const spec = unwrap(args[1]);
-    if (spec?.type !== 'ObjectExpression') return [];
-    const out: RawFinding[] = [];
-    for (const prop of children(spec, 'properties')) {
-      const name = propertyKeyName(prop);
-      const validator = unwrap(child(prop, 'value'));
-      if (name === undefined || validator?.type !== 'CallExpression' || !isSecretName(name, 'env')) continue;
-      const options = unwrap(children(validator, 'arguments')[0]);
-      if (options?.type !== 'ObjectExpression') continue;
-      for (const option of children(options, 'properties')) {
-        const optionName = propertyKeyName(option);
-        const literal = stringValue(child(option, 'value'));
-        if (optionName && ENVALID_DEFAULTS.has(optionName) && literal !== undefined) {
-          out.push(finding(option, name, literal, `envalid ${optionName}`, stringRanges(option, nodes)));
-        }
-      }
-    }
-    return out;
-  }
-  // zod: X: z.string().min(32).default('…'), X a secret name
-  if (callee?.type === 'MemberExpression' && (calleeName === 'default' || calleeName === 'catch')) {
-    const literal = stringValue(args[0]);
-    if (literal === undefined) return [];
-    // Climb the method chain to the property that holds it.
-    let top: AstNode = call;
-    let parent = parentOf.get(top);
-    while (parent && (parent.type === 'MemberExpression' || parent.type === 'CallExpression')) {
-      top = parent;
-      parent = parentOf.get(top);
-    }
-    if (parent?.type !== 'Property') return [];
-    const name = propertyKeyName(parent);
-    if (name === undefined || !isSecretName(name, 'env')) return [];
-    if (!isConstantName(name) && !envSchemaContext(parent, context)) return [];
-    return [finding(call, name, literal, `a schema .${calleeName}()`, stringRanges(call, nodes))];
-  }
-  return [];
 }
 
 const TEXT_FILE = /(\.(sh|bash|zsh|ya?ml|properties|env)$|(^|\/)Dockerfile[^/]*$|\.Dockerfile$|(^|\/)\.env[^/]*$)/;

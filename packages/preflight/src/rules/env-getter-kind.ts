@@ -1,7 +1,7 @@
 // What a function is, read from its own body: an env getter (it hands back the variable its first
 // parameter names) and how it falls back. Only common getter shapes are read, not data flow.
 import { isEnvObject } from '../env-reads.ts';
-import { type AstNode, child, children, stringValue, unwrap } from '../js-ast.ts';
+import { type AstNode, child, children, memberPropertyName, stringValue, unwrap } from '../js-ast.ts';
 
 /**
  * `read`: `(name) => process.env[name]`; its fallback is written at the call site (`read('X') || '…'`).
@@ -68,12 +68,22 @@ function unsetTested(test: AstNode | undefined): AstNode | undefined {
 
 /**
  * The variable a set test looks at: `v`, `!!v`, `v != null`, `v !== undefined`, `v !== ''`,
- * `typeof v !== 'undefined'`.
+ * `typeof v !== 'undefined'`, `v && v.length`.
  */
 function setTested(test: AstNode | undefined): AstNode | undefined {
   const t = unwrap(test);
   if (!t) return undefined;
   if (t.type === 'Identifier' || t.type === 'MemberExpression') return t;
+  // `v && v.length`, `v && v.length > 0`: set and not empty.
+  if (t.type === 'LogicalExpression' && t.operator === '&&') {
+    // One level only: a long `&&` chain is no set test, and is not walked down recursively.
+    const first = unwrap(child(t, 'left'));
+    const left = first?.type === 'LogicalExpression' ? undefined : setTested(first);
+    const right = unwrap(child(t, 'right'));
+    const length = right?.type === 'BinaryExpression' ? unwrap(child(right, 'left')) : right;
+    const measured = length?.type === 'MemberExpression' && memberPropertyName(length) === 'length';
+    return left !== undefined && measured && sameValue(child(length, 'object'), left) ? left : undefined;
+  }
   if (t.type === 'UnaryExpression' && t.operator === '!') {
     const inner = unwrap(child(t, 'argument'));
     return inner?.type === 'UnaryExpression' && inner.operator === '!' ? unwrap(child(inner, 'argument')) : undefined;
@@ -161,14 +171,21 @@ function withFallback(node: AstNode | undefined): Returned {
   return { value: n, fallback: undefined, guarded: false };
 }
 
-/** `if (v) return v;` (also `if (v !== undefined) { return v; }`): the returned value. */
-function setGuard(statement: AstNode): AstNode | undefined {
-  if (statement.type !== 'IfStatement' || child(statement, 'alternate')) return undefined;
-  const tested = setTested(child(statement, 'test'));
-  const body = child(statement, 'consequent');
+/** A `return` alone, or a block of only a `return`. */
+function singleReturn(body: AstNode | undefined): AstNode | undefined {
   const list = body?.type === 'BlockStatement' ? children(body, 'body') : body ? [body] : [];
-  const only = list.length === 1 ? list[0] : undefined;
-  const value = only?.type === 'ReturnStatement' ? child(only, 'argument') : undefined;
+  return list.length === 1 && list[0]?.type === 'ReturnStatement' ? list[0] : undefined;
+}
+
+/**
+ * `if (v) return v;` (also `if (v !== undefined) { return v; }`): the returned value. With
+ * `withElse`, the `if` has an `else` (`if (v) { return v; } else { … }`), without it none.
+ */
+function setGuard(statement: AstNode, withElse = false): AstNode | undefined {
+  if (statement.type !== 'IfStatement' || (child(statement, 'alternate') !== undefined) !== withElse) return undefined;
+  const tested = setTested(child(statement, 'test'));
+  const only = singleReturn(child(statement, 'consequent'));
+  const value = only && child(only, 'argument');
   return tested !== undefined && sameValue(tested, value) ? value : undefined;
 }
 
@@ -176,18 +193,23 @@ function setGuard(statement: AstNode): AstNode | undefined {
  * What a function hands back, when that is one expression: an arrow's body, or a block's last
  * `return`, read through `const|let v = …` bindings before it and at most one guard on the
  * returned variable: an unset guard (`if (!v) return fallback`) or a set guard before a last
- * `return fallback` (`if (v) return v; return fallback`). Any other statement (a throw, a loop, a
+ * `return fallback` (`if (v) return v; return fallback`, or its `else`). Any other statement (a throw, a loop, a
  * call) ends the search: this is a reading of common getter shapes, not a data-flow analysis.
  */
 export function returned(fn: AstNode): Returned | undefined {
   const body = child(fn, 'body');
   if (body?.type !== 'BlockStatement') return withFallback(body);
   const statements = children(body, 'body');
-  const last = statements.at(-1);
-  if (last?.type !== 'ReturnStatement') return undefined;
+  let last = statements.at(-1);
   const bound = new Map<string, AstNode | undefined>();
   let guard: UnsetGuard | undefined;
   let setValue: AstNode | undefined;
+  // `if (v) { return v; } else { return fallback; }`: a set guard whose `else` is the last return.
+  if (last?.type === 'IfStatement') {
+    setValue = setGuard(last, true);
+    last = setValue === undefined ? undefined : singleReturn(child(last, 'alternate'));
+  }
+  if (last?.type !== 'ReturnStatement') return undefined;
   for (const statement of statements.slice(0, -1)) {
     if (statement.type === 'VariableDeclaration' && statement.kind !== 'var') {
       for (const declarator of children(statement, 'declarations')) {

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { KEY_LISTS, KEY_LISTS_SAFE } from '../../test/fixtures/static-key-list-cases.ts';
+import {
+  KEY_LISTS,
+  KEY_LISTS_MORE,
+  KEY_LISTS_MORE_SAFE,
+  KEY_LISTS_SAFE,
+  LITERAL_KEY_LISTS,
+  LITERAL_KEY_LISTS_SAFE,
+  SECRET_SUBSTRING,
+  SECRET_SUBSTRING_SAFE,
+} from '../../test/fixtures/static-key-list-cases.ts';
 import { analyzeFile } from '../engine.ts';
 
 /** Lines the rule reports in a module. */
@@ -158,6 +167,51 @@ export function ok(req) {
 
   it('does not report lists of origins or clients, headers that carry no key, presence checks or lists of unknown origin', () => {
     for (const code of KEY_LISTS_SAFE) expect(lines(code), code).toEqual([]);
+  });
+
+  it('reports plural key lists, a let bound to a list, and keys looked up after the Bearer scheme is stripped', () => {
+    for (const code of KEY_LISTS_MORE) expect(lines(code), code).toEqual([code.split('\n').length]);
+  });
+
+  it('does not report denylists, plural names that hold no secret, the scheme itself or other headers', () => {
+    for (const code of KEY_LISTS_MORE_SAFE) expect(lines(code), code).toEqual([]);
+  });
+
+  it('reports a secret-named list of literal keys without quoting them', () => {
+    for (const code of LITERAL_KEY_LISTS) {
+      const findings = analyzeFile('src/auth.ts', code, { rules: ['static-admin-key'] }).findings;
+      expect(
+        findings.map((f) => f.start.line),
+        code,
+      ).toEqual([code.split('\n').length]);
+      expect(findings[0]?.message).toMatch(/written in the source/);
+      expect(findings[0]?.message).not.toMatch(/k1|k2/);
+      expect(findings[0]?.snippet).not.toMatch(/k1|k2/);
+    }
+    for (const code of LITERAL_KEY_LISTS_SAFE) expect(lines(code), code).toEqual([]);
+  });
+
+  it('reports .includes on one secret string as a substring test, not as a key list', () => {
+    for (const code of SECRET_SUBSTRING) {
+      const messages = analyzeFile('src/auth.ts', code, { rules: ['static-admin-key'] }).findings.map((f) => f.message);
+      expect(messages, code).toHaveLength(1);
+      expect(messages[0]).toMatch(/substring test, so any fragment of the secret passes/);
+    }
+    for (const code of SECRET_SUBSTRING_SAFE) expect(lines(code), code).toEqual([]);
+    const [list] = analyzeFile('src/auth.ts', KEY_LISTS[0]!, { rules: ['static-admin-key'] }).findings;
+    expect(list?.message).not.toMatch(/substring/);
+  });
+
+  it('keeps the fingerprint of a baselined key compare when a list lookup of the same header is added above it', () => {
+    const compare = "export const ok = (req) => req.headers['x-api-key'] === process.env.API_KEY;\n";
+    const lookup =
+      "export const inList = (req) => process.env.API_KEYS.split(',').includes(req.headers['x-api-key']);\n";
+    const prints = (code: string): string[] =>
+      analyzeFile('src/auth.ts', code, { rules: ['static-admin-key'] }).findings.map((f) => f.fingerprint);
+    const [before] = prints(compare);
+    const after = prints(`${lookup}${compare}`);
+    expect(after).toHaveLength(2);
+    expect(after).toContain(before);
   });
 
   // One walk per list and per callback parameter, memoised: the test timeout is the assertion.

@@ -1,147 +1,18 @@
+// Static API/admin keys: a key header checked against an env value, a literal or a key list,
+// and secrets compared with a timing-unsafe operator.
 import { envReadName } from '../env-reads.ts';
 import type { RawFinding } from '../finding.ts';
-import {
-  type AstNode,
-  child,
-  children,
-  memberPath,
-  memberPropertyName,
-  propertyKeyName,
-  stringRanges,
-  stringValue,
-  unwrap,
-} from '../js-ast.ts';
+import { type AstNode, child, children, memberPath, stringRanges, stringValue, unwrap } from '../js-ast.ts';
 import { importBindings, moduleBindings } from '../js-module-bindings.ts';
 import { isShadowed, type NearestDeclaration, nearestDeclaration } from '../js-scope.ts';
 import type { FileContext, FileRule } from '../rule.ts';
-import { isConstantName, isSecretName, nameWords } from '../secret-names.ts';
+import { isConstantName } from '../secret-names.ts';
 import { type DerivationWalk, derivationWalk, derivedFrom, objectPath, RANDOM_CALL } from './derived-value.ts';
+import { keyLists, type ListLookup } from './key-lists.ts';
+import { destructuredKeyReads, prefixStripped, requestKeyRead } from './key-reads.ts';
+import { envSecret, secretOperand, storedSide, trivialOperand } from './secret-operands.ts';
 
 const ID = 'static-admin-key';
-
-const KEY_HEADER =
-  /^(x-)?(admin|api|internal|service|master|access|auth|secret|app)[-_]?(key|token|secret)$|^(x-api-key|x-admin-token|authorization|x-auth-token|x-access-token)$/i;
-const KEY_QUERY = /^(api[_-]?key|apikey|key|token|access[_-]?token|admin[_-]?key|secret)$/i;
-
-/** The header or query parameter name a request read uses, if the node is one. */
-function requestKeyRead(node: AstNode | undefined): string | undefined {
-  const n = unwrap(node);
-  if (!n) return undefined;
-  if (n.type === 'MemberExpression') {
-    // The last two parts decide; the whole path (a walk down the chain) is read only where they match,
-    // so that every link of a long `a.b.b…` chain is not walked again.
-    const name = memberPropertyName(n);
-    const object = unwrap(child(n, 'object'));
-    const holder = (
-      object?.type === 'Identifier' ? (object.name as string) : memberPropertyName(object)
-    )?.toLowerCase();
-    if (name === undefined) return undefined;
-    const read =
-      ((holder === 'headers' || holder === 'header') && KEY_HEADER.test(name)) ||
-      ((holder === 'query' || holder === 'searchparams') && KEY_QUERY.test(name));
-    return read && memberPath(n) !== undefined ? name : undefined;
-  }
-  if (n.type === 'CallExpression') {
-    const method = memberPath(child(n, 'callee'));
-    const arg = stringValue(children(n, 'arguments')[0]);
-    if (!method || arg === undefined) return undefined;
-    const last = method.at(-1)!;
-    if ((last === 'get' || last === 'header' || last === 'getHeader') && KEY_HEADER.test(arg)) return arg;
-    if ((last === 'get' || last === 'query') && method.at(-2)?.toLowerCase().includes('search') && KEY_QUERY.test(arg))
-      return arg;
-    if (last === 'query' && KEY_QUERY.test(arg)) return arg;
-  }
-  return undefined;
-}
-
-function trivialOperand(node: AstNode | undefined): boolean {
-  const n = unwrap(node);
-  if (!n) return true;
-  if (n.type === 'Literal')
-    return n.value === null || typeof n.value === 'number' || typeof n.value === 'boolean' || n.value === '';
-  if (n.type === 'Identifier') return n.name === 'undefined';
-  if (n.type === 'UnaryExpression') return n.operator === 'typeof' || n.operator === 'void';
-  if (n.type === 'MemberExpression') return /^(length|size|type|kind)$/.test(memberPath(n)?.at(-1) ?? '');
-  return false;
-}
-
-/** The secret name a compared operand carries: env secret, or an identifier/member with a secret name. */
-function secretOperand(node: AstNode | undefined): string | undefined {
-  const n = unwrap(node);
-  if (!n) return undefined;
-  const env = envReadName(n);
-  if (env !== undefined) return isSecretName(env, 'env') ? env : undefined;
-  const last = memberPath(n)?.at(-1);
-  if (last === undefined) return undefined;
-  const words = nameWords(last);
-  // Bare `key` in code is too often a keyboard key or a map key.
-  if (words.length === 1 && words[0] === 'key') return undefined;
-  // Parsers are full of `token`, `prevToken`, `lastToken`: a token is a secret only when qualified.
-  if (words.includes('token') && !words.some((w) => TOKEN_QUALIFIERS.has(w))) return undefined;
-  if (words.includes('credentials') || words.includes('credential')) return undefined;
-  // A salt is public by design (hash libraries compare salt sentinels): no timing secret.
-  if (words.includes('salt')) return undefined;
-  return isSecretName(last, 'code') ? last : undefined;
-}
-
-const TOKEN_QUALIFIERS = new Set([
-  'access',
-  'refresh',
-  'auth',
-  'api',
-  'bearer',
-  'csrf',
-  'xsrf',
-  'session',
-  'reset',
-  'id',
-  'admin',
-  'service',
-  'secret',
-  'webhook',
-  'verification',
-  'invite',
-  'magic',
-  'jwt',
-]);
-
-/** An env read of a secret-looking variable (`process.env.API_TOKEN`). */
-function envSecret(node: AstNode | undefined): string | undefined {
-  const env = envReadName(unwrap(node));
-  return env !== undefined && isSecretName(env, 'env') ? env : undefined;
-}
-
-const STORED_WORDS = new Set([
-  'expected',
-  'computed',
-  'stored',
-  'valid',
-  'configured',
-  'server',
-  'session',
-  'config',
-  'settings',
-  'env',
-  'known',
-  'correct',
-  'saved',
-  'db',
-  'user',
-  'account',
-  'record',
-  'row',
-  'client',
-]);
-
-/** Whether an operand holds the secret the other side is checked against. */
-function storedSide(node: AstNode | undefined): boolean {
-  const n = unwrap(node);
-  if (!n || trivialOperand(n)) return false;
-  if (envReadName(n) !== undefined || stringValue(n) !== undefined || n.type === 'TemplateLiteral') return true;
-  if (n.type === 'Identifier' && isConstantName(n.name as string)) return true;
-  const path = memberPath(n) ?? [];
-  return path.some((part) => nameWords(part).some((w) => STORED_WORDS.has(w)));
-}
 
 /**
  * Names of module-scope `const` bindings: loaded once at start-up, so a secret-named one is the
@@ -156,44 +27,10 @@ const CONSTANT_TIME_COMPARE =
   /^(timingSafeEqual|timingSafeCompare|safeCompare|secureCompare|constantTimeEqual|tsscmp)$/;
 const SETTINGS_OBJECT = /^(config|settings|env)$/i;
 
-// Lookups of a value in a list or set: `keys.includes(k)`, `keys.indexOf(k) !== -1`, `set.has(k)`.
-const LIST_LOOKUP = new Set(['includes', 'indexOf', 'lastIndexOf', 'has']);
-// Methods that hand each element of a list to a callback: `keys.some((k) => timingSafeEqual(…))`.
-const LIST_ITERATION = new Set([
-  'some',
-  'every',
-  'find',
-  'findIndex',
-  'findLast',
-  'findLastIndex',
-  'filter',
-  'forEach',
-]);
-// Calls that keep the keys a value holds: `process.env.API_KEYS.split(',').map(trim).filter(Boolean)`.
-const KEY_KEEPING = new Set(['split', 'map', 'filter', 'slice', 'trim', 'toString']);
-
 /** Local names bound to what a module imports: `import { timingSafeEqual as tse }` → `tse` → `timingSafeEqual`. */
 function importedNames(program: AstNode): Map<string, string> {
   const out = new Map<string, string>();
   for (const [local, binding] of importBindings(program)) if (binding.name !== '*') out.set(local, binding.name);
-  return out;
-}
-
-/** `const { 'x-api-key': key } = req.headers`: the locals bound to key headers or query values. */
-function destructuredKeyReads(declarator: AstNode): Array<readonly [string, string]> {
-  const pattern = child(declarator, 'id');
-  const holder = memberPath(child(declarator, 'init'))?.at(-1)?.toLowerCase();
-  if (pattern?.type !== 'ObjectPattern' || holder === undefined) return [];
-  const key =
-    holder === 'headers' ? KEY_HEADER : holder === 'query' || holder === 'searchparams' ? KEY_QUERY : undefined;
-  const out: Array<readonly [string, string]> = [];
-  for (const property of children(pattern, 'properties')) {
-    const name = propertyKeyName(property);
-    let value = child(property, 'value');
-    if (value?.type === 'AssignmentPattern') value = child(value, 'left');
-    if (key && name !== undefined && key.test(name) && value?.type === 'Identifier')
-      out.push([value.name as string, name]);
-  }
   return out;
 }
 
@@ -251,76 +88,16 @@ function check(context: FileContext): RawFinding[] {
   const keyInput: DerivationWalk<string | undefined> = derivationWalk(undefined, (n, depth) => {
     const direct = headerOf(n);
     if (direct !== undefined) return direct;
+    // `authorization.split(' ')[1]`, `.replace(/^Bearer /i, '')`, `.slice(7)`: the key without its scheme.
+    const stripped = prefixStripped(n);
+    if (stripped !== undefined) return keyInput(stripped, depth + 1);
     for (const input of derivedFrom(n) ?? [localInit(n)]) {
       const header = keyInput(input, depth + 1);
       if (header !== undefined) return header;
     }
     return undefined;
   });
-  /**
-   * The secret-named source a value holding one or more keys is read from: a secret-named env
-   * variable (`process.env.API_KEYS`), CONSTANT or setting (`config.adminKeys`), through `?? ''`,
-   * `.split(',')`, `.map(…)`, `.filter(…)`, `JSON.parse`, `Array.from`, `new Set(…)`, `[...list]`
-   * and local constants. A list of origins or hosts (`ALLOWED_ORIGINS`) has no secret-named source.
-   */
-  const keySource: DerivationWalk<string | undefined> = derivationWalk(undefined, (start, depth) => {
-    let n: AstNode | undefined = start;
-    // Chains of key-keeping calls and fallbacks are stripped in one loop: their length costs no depth.
-    for (;;) {
-      const callee = n?.type === 'CallExpression' ? unwrap(child(n, 'callee')) : undefined;
-      if (callee?.type === 'MemberExpression' && KEY_KEEPING.has(memberPropertyName(callee) ?? '')) {
-        n = unwrap(child(callee, 'object'));
-      } else if (n?.type === 'LogicalExpression') n = unwrap(child(n, 'left'));
-      else break;
-    }
-    if (!n) return undefined;
-    const env = envSecret(n);
-    if (env !== undefined) return env;
-    const next = (node: AstNode | undefined): string | undefined => keySource(node, depth + 1);
-    if (n.type === 'Identifier') {
-      const init = localInit(n);
-      const name = n.name as string;
-      if (init !== undefined) return next(init);
-      return isConstantName(name) && isSecretName(name, 'code') ? name : undefined;
-    }
-    if (n.type === 'MemberExpression') {
-      const path = memberPath(n) ?? [];
-      const last = path.at(-1);
-      const setting = path.slice(0, -1).some((part) => SETTINGS_OBJECT.test(part));
-      return setting && last !== undefined && isSecretName(last, 'code') ? last : undefined;
-    }
-    const first = children(n, 'arguments')[0];
-    if (n.type === 'NewExpression')
-      return memberPath(child(n, 'callee'))?.join('.') === 'Set' ? next(first) : undefined;
-    if (n.type === 'CallExpression') {
-      const callee = memberPath(child(n, 'callee'))?.join('.');
-      return callee === 'JSON.parse' || callee === 'Array.from' ? next(first) : undefined;
-    }
-    const elements = n.type === 'ArrayExpression' ? children(n, 'elements') : [];
-    return elements.length === 1 && elements[0]?.type === 'SpreadElement'
-      ? next(child(elements[0], 'argument'))
-      : undefined;
-  });
-  /**
-   * Whether an identifier is one key of a static key list: the first parameter of a callback
-   * handed each element (`keys.some((k) => …)`) or the binding of a `for (const k of keys)` loop.
-   */
-  const listElement = (n: AstNode, depth: number): boolean => {
-    const declaration = declarationOf(n);
-    if (declaration?.site === 'parameter') {
-      const fn = parentOf.get(declaration.id);
-      const call = fn && parentOf.get(fn);
-      const callee = call?.type === 'CallExpression' ? unwrap(child(call, 'callee')) : undefined;
-      if (!fn || children(fn, 'params')[0] !== declaration.id || children(call!, 'arguments')[0] !== fn) return false;
-      if (callee?.type !== 'MemberExpression' || !LIST_ITERATION.has(memberPropertyName(callee) ?? '')) return false;
-      return keySource(child(callee, 'object'), depth + 1) !== undefined;
-    }
-    if (declaration?.site === 'loop') {
-      const loop = parentOf.get(parentOf.get(parentOf.get(declaration.id) ?? declaration.id) ?? declaration.id);
-      return loop?.type === 'ForOfStatement' && keySource(child(loop, 'right'), depth + 1) !== undefined;
-    }
-    return false;
-  };
+  const { listElement, listLookup } = keyLists({ declarationOf, keyInput, parentOf });
   /** Whether a value is generated at random (`randomBytes(32).toString('hex')`, a local bound to one). */
   const random: DerivationWalk<boolean> = derivationWalk(false, (n, depth) => {
     const callee = n.type === 'CallExpression' ? memberPath(child(n, 'callee'))?.at(-1) : undefined;
@@ -384,13 +161,13 @@ function check(context: FileContext): RawFinding[] {
     return (staticValue(b) ? keyInput(a) : undefined) ?? (staticValue(a) ? keyInput(b) : undefined);
   };
   const out: RawFinding[] = [];
-  const headerFinding = (header: string, how: string, node: AstNode): RawFinding => ({
+  const headerFinding = (header: string, how: string, node: AstNode, kind = 'header'): RawFinding => ({
     ruleId: ID,
     severity: 'error',
     message: `The "${header}" request value is ${how}. Authenticate with an OAuth bearer token and a scope (@rampart/bearer).`,
     start: node.start,
     end: node.end,
-    key: `header:${header}`,
+    key: `${kind}:${header}`,
     redact: stringRanges(node, nodes),
   });
   /** `left <operator> right`; `node` locates the finding (the comparison, or the `case`). */
@@ -442,14 +219,25 @@ function check(context: FileContext): RawFinding[] {
       redact: stringRanges(node, nodes),
     });
   };
-  /** `keys.includes(header)`, `keys.indexOf(header)`, `keySet.has(header)` with keys from a secret-named source. */
-  const listLookup = (call: AstNode): { header: string; method: string; source: string } | undefined => {
-    const callee = unwrap(child(call, 'callee'));
-    const method = callee?.type === 'MemberExpression' ? memberPropertyName(callee) : undefined;
-    if (method === undefined || !LIST_LOOKUP.has(method)) return undefined;
-    const header = keyInput(children(call, 'arguments')[0]);
-    const source = header === undefined ? undefined : keySource(child(callee!, 'object'));
-    return header !== undefined && source !== undefined ? { header, method, source } : undefined;
+  const lookupFinding = ({ header, method, source }: ListLookup, node: AstNode): RawFinding => {
+    if (source.kind === 'string') {
+      return headerFinding(
+        header,
+        `tested with .${method}() against the secret ${source.name} itself: a substring test, so any fragment of the secret passes (even an empty value), and the key is shared`,
+        node,
+        'substring',
+      );
+    }
+    const list =
+      source.kind === 'literal'
+        ? `keys written in the source (${source.name}), which anyone who can read the code holds`
+        : `a list of static keys (${source.name})`;
+    return headerFinding(
+      header,
+      `looked up with .${method}() in ${list}: shared keys with no identity, scope or expiry`,
+      node,
+      source.kind === 'literal' ? 'literal-list' : 'list',
+    );
   };
   for (const node of nodes) {
     if (node.type === 'BinaryExpression' && /^[!=]==?$/.test(node.operator as string)) {
@@ -463,13 +251,7 @@ function check(context: FileContext): RawFinding[] {
     } else if (node.type === 'CallExpression') {
       const lookup = readsKey ? listLookup(node) : undefined;
       if (lookup !== undefined) {
-        out.push(
-          headerFinding(
-            lookup.header,
-            `looked up with .${lookup.method}() in a list of static keys (${lookup.source}): shared keys with no identity, scope or expiry`,
-            node,
-          ),
-        );
+        out.push(lookupFinding(lookup, node));
         continue;
       }
       const callee = memberPath(child(node, 'callee'));

@@ -1,0 +1,1 @@
+export const isService = (req) => process.env.SERVICE_SECRET.includes(req.headers['x-api-key'] ?? '');

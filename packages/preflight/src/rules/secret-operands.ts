@@ -1,0 +1,95 @@
+// Which side of a comparison holds a secret, and which holds the stored value it is checked
+// against: names (`apiSecret`, `expectedToken`), env reads and constants.
+import { envReadName } from '../env-reads.ts';
+import { type AstNode, memberPath, stringValue, unwrap } from '../js-ast.ts';
+import { isConstantName, isSecretName, nameWords } from '../secret-names.ts';
+
+/** An operand that carries no secret: a non-string literal, `undefined`, a `typeof`, a `.length`. */
+export function trivialOperand(node: AstNode | undefined): boolean {
+  const n = unwrap(node);
+  if (!n) return true;
+  if (n.type === 'Literal')
+    return n.value === null || typeof n.value === 'number' || typeof n.value === 'boolean' || n.value === '';
+  if (n.type === 'Identifier') return n.name === 'undefined';
+  if (n.type === 'UnaryExpression') return n.operator === 'typeof' || n.operator === 'void';
+  if (n.type === 'MemberExpression') return /^(length|size|type|kind)$/.test(memberPath(n)?.at(-1) ?? '');
+  return false;
+}
+
+const TOKEN_QUALIFIERS = new Set([
+  'access',
+  'refresh',
+  'auth',
+  'api',
+  'bearer',
+  'csrf',
+  'xsrf',
+  'session',
+  'reset',
+  'id',
+  'admin',
+  'service',
+  'secret',
+  'webhook',
+  'verification',
+  'invite',
+  'magic',
+  'jwt',
+]);
+
+/** The secret name a compared operand carries: env secret, or an identifier/member with a secret name. */
+export function secretOperand(node: AstNode | undefined): string | undefined {
+  const n = unwrap(node);
+  if (!n) return undefined;
+  const env = envReadName(n);
+  if (env !== undefined) return isSecretName(env, 'env') ? env : undefined;
+  const last = memberPath(n)?.at(-1);
+  if (last === undefined) return undefined;
+  const words = nameWords(last);
+  // Bare `key` in code is too often a keyboard key or a map key.
+  if (words.length === 1 && words[0] === 'key') return undefined;
+  // Parsers are full of `token`, `prevToken`, `lastToken`: a token is a secret only when qualified.
+  if (words.includes('token') && !words.some((w) => TOKEN_QUALIFIERS.has(w))) return undefined;
+  if (words.includes('credentials') || words.includes('credential')) return undefined;
+  // A salt is public by design (hash libraries compare salt sentinels): no timing secret.
+  if (words.includes('salt')) return undefined;
+  return isSecretName(last, 'code') ? last : undefined;
+}
+
+/** An env read of a secret-looking variable (`process.env.API_TOKEN`). */
+export function envSecret(node: AstNode | undefined): string | undefined {
+  const env = envReadName(unwrap(node));
+  return env !== undefined && isSecretName(env, 'env') ? env : undefined;
+}
+
+const STORED_WORDS = new Set([
+  'expected',
+  'computed',
+  'stored',
+  'valid',
+  'configured',
+  'server',
+  'session',
+  'config',
+  'settings',
+  'env',
+  'known',
+  'correct',
+  'saved',
+  'db',
+  'user',
+  'account',
+  'record',
+  'row',
+  'client',
+]);
+
+/** Whether an operand holds the secret the other side is checked against. */
+export function storedSide(node: AstNode | undefined): boolean {
+  const n = unwrap(node);
+  if (!n || trivialOperand(n)) return false;
+  if (envReadName(n) !== undefined || stringValue(n) !== undefined || n.type === 'TemplateLiteral') return true;
+  if (n.type === 'Identifier' && isConstantName(n.name as string)) return true;
+  const path = memberPath(n) ?? [];
+  return path.some((part) => nameWords(part).some((w) => STORED_WORDS.has(w)));
+}
