@@ -74,3 +74,23 @@ describe('nestingDepth: ordinary large files', () => {
     expect(nestingDepth(`${words.join('\n')};`)).toBeGreaterThan(MAX_NESTING);
   });
 });
+
+describe('nestingDepth: long chains of binary operators', () => {
+  // oxc-parser crashed the process at 30,000 to 40,000 operators of one chain in a worker thread.
+  it('refuses a chain of 20,000 binary operators, whatever the operator', () => {
+    for (const op of ['&&', '||', '??', '+', '-', '*', '/', '%', '|', '&', '^', '<<', '>>>', '===', '!==', '<=', '>']) {
+      refused('chain.ts', `export const x = ${Array.from({ length: 20_001 }, () => 'a').join(` ${op} `)};\n`);
+    }
+    refused('concat.js', `module.exports = ${Array.from({ length: 20_001 }, () => "'x'").join(' + ')};\n`);
+  });
+
+  it('accepts long chains split by commas, statements or brackets, and counts a chain inside brackets', () => {
+    const statements = Array.from({ length: 2_000 }, () => `x = ${Array.from({ length: 11 }, () => 'a').join(' + ')};`);
+    accepted('many.ts', `let x = 0;\n${statements.join('\n')}\n`);
+    const args = `f(${Array.from({ length: 20_000 }, () => 'a + a').join(', ')});\n`;
+    expect(nestingDepth(args)).toBeLessThan(20);
+    expect(nestingDepth(`const y = (${Array.from({ length: 20_001 }, () => 'a').join(' && ')});\n`)).toBeGreaterThan(
+      MAX_NESTING,
+    );
+  });
+});

@@ -3,10 +3,19 @@
 /**
  * How deep the parser may have to recurse. oxc-parser crashes the process (a native stack
  * overflow, no exception) in a worker thread at about 2,050 nested template `${`, 2,900 brackets and
- * 4,200 assignments or ternaries (measured with oxc-parser 0.x in a child process); no hand-written
- * code comes near this limit, which keeps a 2x margin below the cheapest crash.
+ * 4,200 assignments or ternaries (measured with oxc-parser 0.x in a child process), and at 30,000 to
+ * 40,000 binary operators in one chain (`a && a && …`, `'x' + 'x' + …`: left-nested, so as deep as
+ * it is long; 60,000 to 80,000 on the main thread); no hand-written code comes near this limit,
+ * which keeps a 2x margin below the cheapest crash.
  */
 export const MAX_NESTING = 1000;
+
+/** Binary operators in one chain that count as one level of {@link MAX_NESTING} (15,000 refuse a file). */
+const CHAIN_OPERATORS_PER_LEVEL = 15;
+// A binary operator starts with one of these after a complete operand (`/` only gets here as a division).
+const BINARY_START = /[-+*%&|^<>]|\//;
+// The rest of a multi-character operator (`&&`, `>>>`, `===`, `<=`, `??`), skipped after its first character.
+const OPERATOR_REST = /[&|<>=?]/;
 
 /** The message of the parse error a file nested deeper than {@link MAX_NESTING} gets (it is not parsed). */
 export const TOO_DEEP = `nesting deeper than ${MAX_NESTING} levels`;
@@ -40,6 +49,8 @@ interface Frame {
   /** `(`, `[`, `{`, `${` (inside a template) or `<` (a JSX tag or type arguments: not counted as depth). */
   readonly kind: '(' | '[' | '{' | '${' | '<';
   count: number;
+  /** Binary operators since its last `,`/`;`: a left-nested chain, {@link CHAIN_OPERATORS_PER_LEVEL} per level. */
+  chain: number;
   /** The head of `if (…)`, `while (…)`, `for (…)`, `with (…)`: a statement follows it. */
   readonly head?: boolean;
 }
@@ -48,12 +59,12 @@ interface Frame {
  * A cheap upper estimate of the parser's recursion depth, in one pass over the text: open
  * brackets and template `${`, plus in each bracket the right-nesting operators (`? :`, `=>`, `=`,
  * `**`) since its last `,` or `;` (or a line break that ends a statement), plus runs of prefix
- * `!`/`~`/`-`/`+`. Strings (a `'`/`"` string ends at the end of its line at the latest), template
+ * `!`/`~`/`-`/`+`, plus one level per {@link CHAIN_OPERATORS_PER_LEVEL} binary operators of a chain. Strings (a `'`/`"` string ends at the end of its line at the latest), template
  * text, regular expression literals (where an operand is expected) and comments are skipped;
  * `<…>` of JSX tags and type arguments are not depth, and what they hold is dropped when they close.
  */
 export function nestingDepth(text: string): number {
-  const frames: Frame[] = [{ kind: '{', count: 0 }];
+  const frames: Frame[] = [{ kind: '{', count: 0, chain: 0 }];
   let total = 0;
   let brackets = 0;
   let max = 0;
@@ -72,9 +83,10 @@ export function nestingDepth(text: string): number {
   const reset = (): void => {
     total -= top().count;
     top().count = 0;
+    top().chain = 0;
   };
   const push = (kind: Frame['kind'], head = false): void => {
-    frames.push({ kind, count: 0, head });
+    frames.push({ kind, count: 0, chain: 0, head });
     if (kind !== '<') brackets++;
     measure();
   };
@@ -223,6 +235,21 @@ export function nestingDepth(text: string): number {
       i++;
     } else if (c === '=' && next !== '=' && !'=!<>'.includes(last)) {
       bump();
+    } else if (
+      (last === 'a' || last === ')' || last === ']') &&
+      !(c === '/' && next === '>') &&
+      (BINARY_START.test(c) || (c === '?' && next === '?') || ((c === '=' || c === '!') && next === '='))
+    ) {
+      // A binary operator after a complete operand: one more link of a left-nested chain.
+      const frame = top();
+      frame.chain++;
+      measure(Math.floor(frame.chain / CHAIN_OPERATORS_PER_LEVEL));
+      // Its other characters (`&&`, `>>>`, `===`, `??`); `/`, `%`, `^`, `*` are one character
+      // (`/>` closes a JSX tag).
+      const rest = '/%^*'.includes(c) ? /=/ : OPERATOR_REST;
+      while (i + 1 < text.length && rest.test(text[i + 1]!) && !(text[i + 1] === '=' && text[i + 2] === '>')) i++;
+      last = text[i]!;
+      continue;
     }
     last = c;
   }
