@@ -1,9 +1,30 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { endsWithSecretWord, isSecretName, nameWords, requiresSharedStore } from './secret-names.ts';
+import { endsWithSecretWord, isSecretName, nameWords, requiresSharedStore, secretNameCount } from './secret-names.ts';
 import { demoValueLabel, isHashShaped } from './secret-values.ts';
 
 describe('isSecretName', () => {
+  it('treats metadata words in the plural like the singular, and scopes and statuses as metadata', () => {
+    for (const name of [
+      'SECRET_FIELDS',
+      'TOKEN_ENDPOINTS',
+      'API_KEY_HEADERS',
+      'TOKEN_PREFIXES',
+      'ACCESS_TOKEN_AUDIENCES',
+      'TOKEN_ISSUERS',
+      'TOKEN_SCOPE',
+      'TOKEN_STATUS',
+      'TOKEN_STATUSES',
+      'secretPolicies',
+      'PASSWORD_HASHES',
+    ]) {
+      expect(isSecretName(name, 'env'), name).toBe(false);
+    }
+    for (const name of ['API_TOKENS', 'ADMIN_SECRETS', 'PASSWORDS', 'ACCESS_KEYS']) {
+      expect(isSecretName(name.replace(/S$/, ''), 'env'), name).toBe(true);
+    }
+  });
+
   it('recognises secrets by word, in any casing convention', () => {
     for (const name of [
       'JWT_SECRET',
@@ -164,5 +185,29 @@ describe('requiresSharedStore', () => {
       expect(requiresSharedStore(name), name).toBe(true);
     }
     expect(requiresSharedStore('templates')).toBe(false);
+  });
+});
+
+describe('secretNameCount', () => {
+  it('counts a plural secret word anywhere in the name as many, and a singular one as one', () => {
+    for (const name of ['API_KEYS', 'ADMIN_TOKENS', 'apiTokens', 'API_TOKENS_V2', 'APITOKENS', 'jwtSecrets']) {
+      expect(secretNameCount(name, 'code'), name).toBe('many');
+    }
+    for (const name of ['API_KEY', 'apiToken', 'CLIENT_CREDENTIALS', 'JWT_SECRET']) {
+      expect(secretNameCount(name, 'code'), name).toBe('one');
+    }
+  });
+
+  it('does not count plural metadata or names without a secret', () => {
+    for (const name of [
+      'TOKEN_AUDIENCES',
+      'TOKEN_STATUS',
+      'ALLOWED_ORIGINS',
+      'API_KEY_IDS',
+      'keyboards',
+      'TOKENS_TTL',
+    ]) {
+      expect(secretNameCount(name, 'code'), name).toBeUndefined();
+    }
   });
 });

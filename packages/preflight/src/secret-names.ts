@@ -108,6 +108,8 @@ const NEGATING_WORDS = new Set([
   'var',
   'source',
   'disabled',
+  'scope',
+  'status',
 ]);
 
 // Settings about a secret, not the secret (`TOKEN_BYTES`, `HMAC_ALGO`, `DB_SECRET_ARN`,
@@ -211,7 +213,8 @@ export type NameContext = 'env' | 'code';
 export function isSecretName(name: string, context: NameContext): boolean {
   const words = nameWords(name);
   if (words.length === 0) return false;
-  if (words.some((w) => NEGATING_WORDS.has(w) || HASH_WORDS.has(w))) return false;
+  // Plurals too: a list of fields, endpoints or audiences is no more a secret than one of them.
+  if (words.some((w) => singularForms(w).some((s) => NEGATING_WORDS.has(s) || HASH_WORDS.has(s)))) return false;
   if (SWITCH_WORDS.has(words[0]!)) return false;
   const screaming = !/[a-z]/.test(name);
   let secretAt = -1;
@@ -235,6 +238,41 @@ export function isSecretName(name: string, context: NameContext): boolean {
   // setting word after the secret word (`JWT_SECRET_MS_AUTH` is still a secret).
   const last = words.length - 1;
   return !(context === 'env' && last > secretAt && SETTING_WORDS.has(words[last]!));
+}
+
+/** A word and what it would be in the singular: `fields` → `field`, `prefixes` → `prefix`, `policies` → `policy`. */
+function singularForms(word: string): string[] {
+  if (word.length < 4 || !word.endsWith('s') || word.endsWith('ss')) return [word];
+  const forms = [word, word.slice(0, -1)];
+  if (word.endsWith('ies')) forms.push(`${word.slice(0, -3)}y`);
+  else if (/(s|x|z|ch|sh)es$/.test(word)) forms.push(word.slice(0, -2));
+  return forms;
+}
+
+/** `tokens`, `SECRETS`, `APITOKENS`: a secret word in the plural (`credentials` names one secret). */
+function pluralSecretWord(word: string, screaming: boolean): boolean {
+  if (!word.endsWith('s') || word.endsWith('ss') || word === 'credentials') return false;
+  const singular = word.slice(0, -1);
+  return SECRET_WORDS.has(singular) || singular === 'key' || (screaming && compoundSecret(singular));
+}
+
+/**
+ * How many secrets a name says it holds: `many` for a plural secret word anywhere in it (`API_KEYS`,
+ * `apiTokens`, `API_TOKENS_V2`, read as their singular), `one` for a secret name, else undefined.
+ *
+ * @example
+ * ```ts
+ * secretNameCount('ADMIN_TOKENS', 'env'); // 'many'
+ * secretNameCount('TOKEN_AUDIENCES', 'env'); // undefined
+ * ```
+ */
+export function secretNameCount(name: string, context: NameContext): 'one' | 'many' | undefined {
+  const screaming = !/[a-z]/.test(name);
+  const words = nameWords(name);
+  const singular = words.map((w) => (pluralSecretWord(w, screaming) ? w.slice(0, -1) : w));
+  if (!singular.some((w, i) => w !== words[i])) return isSecretName(name, context) ? 'one' : undefined;
+  const joined = singular.join('_');
+  return isSecretName(screaming ? joined.toUpperCase() : joined, context) ? 'many' : undefined;
 }
 
 /** Whether the last word of `name` is a secret word (`DB_PASSWORD`, `STRIPE_API_KEY`, `PGPASSWORD`). */

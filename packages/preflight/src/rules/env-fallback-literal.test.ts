@@ -89,8 +89,8 @@ describe('env-fallback-literal: bindings and calls', () => {
     for (const line of LET_DESTRUCTURED_SAFE) expect(reported('a.ts', line), line).toEqual([]);
   });
 
-  it('follows a let read from the env by its first write or given a ternary fallback, and getters guarded by a length check or with an else', () => {
-    expect(reported('a.ts', ...MORE_GUARDS)).toEqual([1, 2, 3, 4, 5, 6]);
+  it('follows a let read from the env by its first write or given a ternary fallback (also negated), and getters guarded by a length check or with an else', () => {
+    expect(reported('a.ts', ...MORE_GUARDS)).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 
   it('does not report those forms for a setting, another value, or an else that throws', () => {

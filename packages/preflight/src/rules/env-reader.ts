@@ -41,15 +41,19 @@ function destructuredEnvName(
   return propertyKeyName(property as AstNode);
 }
 
-/** `X = X || …`, `X = X?.trim() ?? …`, `X = X ? X : …`: the right side starts from the variable the assignment writes. */
+/**
+ * `X = X || …`, `X = X?.trim() ?? …`, `X = X ? X : …`, `X = !X ? … : X`: the right side starts from
+ * the variable the assignment writes.
+ */
 function readsItself(assignment: AstNode, name: string): boolean {
   let n = unwrap(child(assignment, 'right'));
-  // `X = X ? X : '…'`
+  // `X = X ? X : '…'`, and its negation `X = !X ? '…' : X`
   if (n?.type === 'ConditionalExpression') {
-    const [test, consequent] = [unwrap(child(n, 'test')), unwrap(child(n, 'consequent'))];
-    return (
-      test?.type === 'Identifier' && test.name === name && consequent?.type === 'Identifier' && consequent.name === name
-    );
+    let test = unwrap(child(n, 'test'));
+    const negated = test?.type === 'UnaryExpression' && test.operator === '!';
+    if (negated) test = unwrap(child(test!, 'argument'));
+    const kept = unwrap(child(n, negated ? 'alternate' : 'consequent'));
+    return test?.type === 'Identifier' && test.name === name && kept?.type === 'Identifier' && kept.name === name;
   }
   while (n?.type === 'LogicalExpression') n = unwrap(child(n, 'left'));
   for (;;) {

@@ -4,7 +4,7 @@
 import { envReadName } from '../env-reads.ts';
 import { type AstNode, child, children, memberPath, memberPropertyName, stringValue, unwrap } from '../js-ast.ts';
 import type { NearestDeclaration } from '../js-scope.ts';
-import { isConstantName, isSecretName, nameWords } from '../secret-names.ts';
+import { isConstantName, nameWords, secretNameCount } from '../secret-names.ts';
 import { type DerivationWalk, derivationWalk } from './derived-value.ts';
 
 /**
@@ -24,7 +24,9 @@ export interface ListLookup {
 }
 
 // Lookups of a value in a list or set: `keys.includes(k)`, `keys.indexOf(k) !== -1`, `set.has(k)`.
-const LIST_LOOKUP = new Set(['includes', 'indexOf', 'lastIndexOf', 'has']);
+const LIST_LOOKUP = new Set(['includes', 'indexOf', 'lastIndexOf', 'has', 'startsWith', 'endsWith']);
+// Of those, the tests of one string's ends: `secret.startsWith(key)` passes an empty key.
+const PREFIX_TEST = new Set(['startsWith', 'endsWith']);
 // Methods that hand each element of a list to a callback: `keys.some((k) => timingSafeEqual(…))`.
 const LIST_ITERATION = new Set([
   'some',
@@ -40,48 +42,68 @@ const LIST_ITERATION = new Set([
 const KEY_KEEPING = new Set(['split', 'map', 'filter', 'slice', 'trim', 'toString']);
 // Of those, the ones whose result is a list, not the string itself.
 const LIST_MAKING = new Set(['split', 'map', 'filter']);
-const SETTINGS_OBJECT = /^(config|settings|env)$/i;
-// Lists of keys that are refused, not accepted: `REVOKED_API_KEYS`, `blockedTokens`.
+/** The objects whose properties are settings read at start-up: `config.apiKeys`, `settings.admin.token`. */
+export const SETTINGS_OBJECT = /^(config|settings|env)$/i;
+// Lists of keys that are refused, not accepted: `REVOKED_API_KEYS`, `blockedTokens`, `TOKEN_BLOCK_LIST`,
+// `INVALID_TOKENS`, `usedTokens`. Not `old` or `previous`: keys being rotated out are still accepted.
 const DENY_WORDS = new Set([
   'revoked',
   'blocked',
+  'block',
   'blocklist',
+  'black',
   'blacklist',
   'blacklisted',
+  'ban',
+  'banned',
   'denied',
   'deny',
   'denylist',
   'disabled',
   'expired',
-  'banned',
+  'invalid',
+  'leaked',
+  'compromised',
+  'used',
+  'excluded',
+  'rejected',
+  'forbidden',
+  'stolen',
 ]);
+// Placeholder elements that no real key list holds: a list with one is a list of bad values.
+const PLACEHOLDER = /^(|null|undefined|none|nil|nan|false|true|0)$/i;
 
 const denies = (name: string): boolean => nameWords(name).some((w) => DENY_WORDS.has(w));
 
 /**
- * Whether a list's name says it holds secrets: `API_KEYS`, and `ADMIN_TOKENS` or `apiTokens` read
- * as their singular (a trailing plural word), unless it names refused keys (`REVOKED_API_KEYS`).
+ * How many secrets a list's name says it holds: `one` (`API_KEY`), `many` (`API_KEYS`, `ADMIN_TOKENS`,
+ * `apiTokens`, `API_TOKENS_V2`), or undefined: no secret, or refused keys (`REVOKED_API_KEYS`).
  */
-function secretListName(name: string, context: 'env' | 'code'): boolean {
-  if (denies(name)) return false;
-  return isSecretName(name, context) || (/[^sS][sS]$/.test(name) && isSecretName(name.slice(0, -1), context));
+function secretListName(name: string, context: 'env' | 'code'): 'one' | 'many' | undefined {
+  return denies(name) ? undefined : secretNameCount(name, context);
 }
 
-/** `['a', 'b']` or `new Set(['a', 'b'])`: a list of string literals only. */
-function literalList(node: AstNode | undefined): boolean {
+/**
+ * `['a', 'b']` or `new Set(['a', 'b'])`: a list of string literals only; `placeholder` when one of
+ * them is empty or `'null'`-like (a list of bad values, not of keys).
+ */
+function literalList(node: AstNode | undefined): 'keys' | 'placeholder' | undefined {
   let n = unwrap(node);
   if (n?.type === 'NewExpression' && memberPath(child(n, 'callee'))?.join('.') === 'Set') {
     n = unwrap(children(n, 'arguments')[0]);
   }
-  if (n?.type !== 'ArrayExpression') return false;
-  const elements = n.elements as ReadonlyArray<AstNode | null>;
-  return elements.length > 0 && elements.every((e) => e !== null && stringValue(e) !== undefined);
+  if (n?.type !== 'ArrayExpression') return undefined;
+  const values = (n.elements as ReadonlyArray<AstNode | null>).map((e) => (e === null ? undefined : stringValue(e)));
+  if (values.length === 0 || values.some((v) => v === undefined)) return undefined;
+  return values.some((v) => PLACEHOLDER.test(v!.trim())) ? 'placeholder' : 'keys';
 }
 
 /** What the key-list walks need from the rule: scope lookups and the key-header walk. */
 interface KeyListInputs {
   readonly declarationOf: (identifier: AstNode) => NearestDeclaration | undefined;
   readonly keyInput: DerivationWalk<string | undefined>;
+  /** The file's nodes in source order. */
+  readonly nodes: readonly AstNode[];
   readonly parentOf: ReadonlyMap<AstNode, AstNode>;
 }
 
@@ -91,12 +113,14 @@ interface KeyLists {
   readonly keySource: DerivationWalk<KeySource | undefined>;
   /** Whether an identifier is one key of a key list (a callback parameter, a `for…of` binding). */
   readonly listElement: (identifier: AstNode, depth: number) => boolean;
+  /** Whether an operand is an element of a named list that holds no keys (scopes, field names). */
+  readonly nonKeyElement: (operand: AstNode | undefined) => boolean;
   /** `keys.includes(header)`, `keys.indexOf(header)`, `keySet.has(header)`. */
   readonly listLookup: (call: AstNode) => ListLookup | undefined;
 }
 
 /** The key-list walks of one file. */
-export function keyLists({ declarationOf, keyInput, parentOf }: KeyListInputs): KeyLists {
+export function keyLists({ declarationOf, keyInput, nodes, parentOf }: KeyListInputs): KeyLists {
   /**
    * A secret-named env variable (`process.env.API_KEYS`), CONSTANT, setting (`config.adminKeys`) or
    * list of literals, through `?? ''`, `.split(',')`, `.map(…)`, `.filter(…)`, `JSON.parse`,
@@ -120,6 +144,12 @@ export function keyLists({ declarationOf, keyInput, parentOf }: KeyListInputs): 
     const env = envReadName(n);
     if (env !== undefined)
       return secretListName(env, 'env') ? { name: env, kind: list ? 'list' : 'string' } : undefined;
+    // A setting or an unresolved CONSTANT holds a list only by a plural name or a list-making call:
+    // `config.apiKey.includes(key)` tests a substring of one string.
+    const named = (name: string): KeySource | undefined => {
+      const count = secretListName(name, 'code');
+      return count === undefined ? undefined : { name, kind: list || count === 'many' ? 'list' : 'string' };
+    };
     const next = (node: AstNode | undefined, asList = list): KeySource | undefined => {
       const source = keySource(node, depth + 1);
       return source?.kind === 'string' && asList ? { name: source.name, kind: 'list' } : source;
@@ -129,15 +159,19 @@ export function keyLists({ declarationOf, keyInput, parentOf }: KeyListInputs): 
       if (denies(name)) return undefined;
       const declaration = declarationOf(n);
       const init = declaration?.kind === 'const' || declaration?.kind === 'let' ? declaration.init : undefined;
-      if (literalList(init)) return secretListName(name, 'code') ? { name, kind: 'literal' } : undefined;
+      const literal = literalList(init);
+      if (literal !== undefined)
+        return literal === 'keys' && secretListName(name, 'code') ? { name, kind: 'literal' } : undefined;
+      // `const API_KEY = '…'`: one key written in the source, a string like an env value.
+      if (stringValue(init) !== undefined) return named(name);
       if (init !== undefined) return next(init);
-      return isConstantName(name) && secretListName(name, 'code') ? { name, kind: 'list' } : undefined;
+      return isConstantName(name) ? named(name) : undefined;
     }
     if (n.type === 'MemberExpression') {
       const path = memberPath(n) ?? [];
       const last = path.at(-1);
       const setting = path.slice(0, -1).some((part) => SETTINGS_OBJECT.test(part));
-      return setting && last !== undefined && secretListName(last, 'code') ? { name: last, kind: 'list' } : undefined;
+      return setting && last !== undefined ? named(last) : undefined;
     }
     const first = children(n, 'arguments')[0];
     if (n.type === 'NewExpression')
@@ -151,30 +185,93 @@ export function keyLists({ declarationOf, keyInput, parentOf }: KeyListInputs): 
       ? next(child(elements[0], 'argument'), true)
       : undefined;
   });
+  /**
+   * `if (list.includes(key)) throw …` or `… return res.status(401)…`: the key is refused when found,
+   * so the list is a denylist whatever its name.
+   */
+  const refusedWhenFound = (call: AstNode): boolean => {
+    let test: AstNode = call;
+    let parent = parentOf.get(test);
+    while (parent?.type === 'ParenthesizedExpression') [test, parent] = [parent, parentOf.get(parent)];
+    // `list.indexOf(key) !== -1`, `>= 0`
+    if (parent?.type === 'BinaryExpression' && /^(!==?|>=?)$/.test(parent.operator as string)) {
+      [test, parent] = [parent, parentOf.get(parent)];
+    }
+    const branch =
+      parent?.type === 'IfStatement' && child(parent, 'test') === test ? child(parent, 'consequent') : undefined;
+    const statements = branch?.type === 'BlockStatement' ? children(branch, 'body') : branch ? [branch] : [];
+    return statements.some((s) => s.type === 'ThrowStatement' || (s.type !== 'IfStatement' && refusalStatus(s)));
+  };
+  /** Whether a statement holds a 401 or 403 (`res.status(401)`, `new Response(…, { status: 403 })`). */
+  const refusalStatus = (statement: AstNode): boolean => {
+    for (let i = firstAt(statement.start); i < nodes.length && nodes[i]!.start < statement.end; i++) {
+      const n = nodes[i]!;
+      if (n.type === 'Literal' && (n.value === 401 || n.value === 403)) return true;
+    }
+    return false;
+  };
+  /** The index of the first node starting at or after `start` (the nodes are in source order). */
+  const firstAt = (start: number): number => {
+    let [low, high] = [0, nodes.length];
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (nodes[middle]!.start < start) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  };
   /** A source of several keys: a string's characters are no keys. */
   const keys = (node: AstNode | undefined, depth: number): boolean => {
     const source = keySource(node, depth);
     return source !== undefined && source.kind !== 'string';
   };
   /**
-   * Whether an identifier is one key of a static key list: the first parameter of a callback
-   * handed each element (`keys.some((k) => …)`) or the binding of a `for (const k of keys)` loop.
+   * The list an identifier is one element of: the list whose callback gets it as its first
+   * parameter (`keys.some((k) => …)`), or the one a `for (const k of keys)` loop binds it from.
    */
-  const listElement = (n: AstNode, depth: number): boolean => {
+  const elementList = (n: AstNode): AstNode | undefined => {
     const declaration = declarationOf(n);
     if (declaration?.site === 'parameter') {
       const fn = parentOf.get(declaration.id);
       const call = fn && parentOf.get(fn);
       const callee = call?.type === 'CallExpression' ? unwrap(child(call, 'callee')) : undefined;
-      if (!fn || children(fn, 'params')[0] !== declaration.id || children(call!, 'arguments')[0] !== fn) return false;
-      if (callee?.type !== 'MemberExpression' || !LIST_ITERATION.has(memberPropertyName(callee) ?? '')) return false;
-      return keys(child(callee, 'object'), depth + 1);
+      if (!fn || children(fn, 'params')[0] !== declaration.id || children(call!, 'arguments')[0] !== fn)
+        return undefined;
+      if (callee?.type !== 'MemberExpression' || !LIST_ITERATION.has(memberPropertyName(callee) ?? ''))
+        return undefined;
+      return child(callee, 'object');
     }
     if (declaration?.site === 'loop') {
       const loop = parentOf.get(parentOf.get(parentOf.get(declaration.id) ?? declaration.id) ?? declaration.id);
-      return loop?.type === 'ForOfStatement' && keys(child(loop, 'right'), depth + 1);
+      return loop?.type === 'ForOfStatement' ? child(loop, 'right') : undefined;
     }
-    return false;
+    return undefined;
+  };
+  /** Whether an identifier is one key of a static key list (see `elementList`). */
+  const listElement = (n: AstNode, depth: number): boolean => {
+    const list = elementList(n);
+    return list !== undefined && keys(list, depth + 1);
+  };
+  /**
+   * Whether an identifier is an element of a list the file names that holds no keys: a `const`, a
+   * CONSTANT, an env variable or a setting (`for (const f of SECRET_FIELDS)`, `TOKEN_SCOPES.some((s) => …)`).
+   * A list handed in as a parameter is unknown, not named.
+   */
+  const nonKeyElement = (n: AstNode | undefined): boolean => {
+    const list = n?.type === 'Identifier' ? elementList(n) : undefined;
+    if (list === undefined || keySource(list) !== undefined) return false;
+    let root = unwrap(list);
+    for (;;) {
+      const callee = root?.type === 'CallExpression' ? unwrap(child(root, 'callee')) : undefined;
+      if (callee?.type !== 'MemberExpression' || !KEY_KEEPING.has(memberPropertyName(callee) ?? '')) break;
+      root = unwrap(child(callee, 'object'));
+    }
+    if (!root || envReadName(root) !== undefined) return root !== undefined;
+    if (root.type === 'MemberExpression')
+      return (memberPath(root) ?? []).slice(0, -1).some((p) => SETTINGS_OBJECT.test(p));
+    if (root.type !== 'Identifier') return false;
+    const kind = declarationOf(root)?.kind;
+    return kind === 'const' || kind === 'let' || isConstantName(root.name as string);
   };
   /** `keys.includes(header)`, `keys.indexOf(header)`, `keySet.has(header)`; `secret.includes(header)` too. */
   const listLookup = (call: AstNode): ListLookup | undefined => {
@@ -183,9 +280,9 @@ export function keyLists({ declarationOf, keyInput, parentOf }: KeyListInputs): 
     if (method === undefined || !LIST_LOOKUP.has(method)) return undefined;
     const header = keyInput(children(call, 'arguments')[0]);
     const source = header === undefined ? undefined : keySource(child(callee!, 'object'));
-    if (header === undefined || source === undefined || (source.kind === 'string' && method === 'has'))
-      return undefined;
-    return { header, method, source };
+    if (header === undefined || source === undefined) return undefined;
+    if (source.kind === 'string' ? method === 'has' : PREFIX_TEST.has(method)) return undefined;
+    return refusedWhenFound(call) ? undefined : { header, method, source };
   };
-  return { keySource, listElement, listLookup };
+  return { keySource, listElement, listLookup, nonKeyElement };
 }

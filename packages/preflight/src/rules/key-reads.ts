@@ -70,16 +70,26 @@ const isNumber = (n: AstNode | undefined, value?: number): boolean => {
   return u?.type === 'Literal' && typeof u.value === 'number' && (value === undefined || u.value === value);
 };
 
+/** `x.split(' ')`, `x.split(/\s+/)`: a split on the space after the scheme; returns `x`. */
+function spaceSplit(node: AstNode | undefined): AstNode | undefined {
+  const n = unwrap(node);
+  const callee = n?.type === 'CallExpression' ? unwrap(child(n, 'callee')) : undefined;
+  if (memberPropertyName(callee) !== 'split') return undefined;
+  const separator = unwrap(children(n!, 'arguments')[0]);
+  const pattern = (separator?.regex as { pattern?: string } | undefined)?.pattern;
+  const space = stringValue(separator) === ' ' || (pattern !== undefined && /^(\\s|[ ])[+*]?$/.test(pattern));
+  return space ? unwrap(child(callee!, 'object')) : undefined;
+}
+
 /**
  * The value a scheme prefix is stripped from: `auth.split(' ')[1]`, `auth.split(' ').pop()`,
- * `auth.replace(/^Bearer /i, '')`, `auth.slice(7)`, `auth.substring(7)`: the key is the rest.
+ * `auth.replace(/^Bearer /i, '')`, `auth.slice(7)`, `auth.substring(7)`: the key is the rest. Not
+ * `token.split('.')[1]`: a JWT's payload, no key.
  */
 export function prefixStripped(node: AstNode): AstNode | undefined {
-  let n: AstNode | undefined = node;
+  const n: AstNode | undefined = node;
   if (n.type === 'MemberExpression' && n.computed === true && isNumber(child(n, 'property'), 1)) {
-    n = unwrap(child(n, 'object'));
-    const callee = n?.type === 'CallExpression' ? unwrap(child(n, 'callee')) : undefined;
-    return memberPropertyName(callee) === 'split' ? unwrap(child(callee!, 'object')) : undefined;
+    return spaceSplit(child(n, 'object'));
   }
   const callee = n.type === 'CallExpression' ? unwrap(child(n, 'callee')) : undefined;
   const method = memberPropertyName(callee);
@@ -89,10 +99,6 @@ export function prefixStripped(node: AstNode): AstNode | undefined {
     return args.length === 2 && stringValue(args[1]) === '' ? object : undefined;
   if (method === 'slice' || method === 'substring' || method === 'substr')
     return args.length === 1 && isNumber(args[0]) ? object : undefined;
-  if (method === 'pop' && args.length === 0) {
-    const split = unwrap(object);
-    const inner = split?.type === 'CallExpression' ? unwrap(child(split, 'callee')) : undefined;
-    return memberPropertyName(inner) === 'split' ? unwrap(child(inner!, 'object')) : undefined;
-  }
+  if (method === 'pop' && args.length === 0) return spaceSplit(object);
   return undefined;
 }

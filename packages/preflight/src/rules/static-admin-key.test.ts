@@ -1,15 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ACCEPTED_LISTS,
+  DENYLISTS_SAFE,
   KEY_LISTS,
   KEY_LISTS_MORE,
   KEY_LISTS_MORE_SAFE,
   KEY_LISTS_SAFE,
   LITERAL_KEY_LISTS,
   LITERAL_KEY_LISTS_SAFE,
+  PLURAL_METADATA_SAFE,
+  SECRET_PREFIX,
+  SECRET_PREFIX_SAFE,
   SECRET_SUBSTRING,
   SECRET_SUBSTRING_SAFE,
+  SETTING_LISTS,
+  SETTING_SUBSTRING,
 } from '../../test/fixtures/static-key-list-cases.ts';
-import { analyzeFile } from '../engine.ts';
+import { analyzeFile, fingerprint } from '../engine.ts';
 
 /** Lines the rule reports in a module. */
 const lines = (code: string): number[] =>
@@ -200,6 +207,55 @@ export function ok(req) {
     for (const code of SECRET_SUBSTRING_SAFE) expect(lines(code), code).toEqual([]);
     const [list] = analyzeFile('src/auth.ts', KEY_LISTS[0]!, { rules: ['static-admin-key'] }).findings;
     expect(list?.message).not.toMatch(/substring/);
+  });
+
+  it('does not report secret-named lists of fields, endpoints, headers, scopes, audiences, issuers or statuses', () => {
+    for (const code of PLURAL_METADATA_SAFE) expect(lines(code), code).toEqual([]);
+  });
+
+  it('does not report denylists by name, by a placeholder element, or by a true branch that refuses the key', () => {
+    for (const code of DENYLISTS_SAFE) expect(lines(code), code).toEqual([]);
+  });
+
+  it('reports lists of keys being rotated out and lookups whose true branch accepts the key', () => {
+    for (const code of ACCEPTED_LISTS) expect(lines(code), code).toEqual([code.split('\n').length]);
+  });
+
+  it('reports .includes on a secret setting, an imported CONSTANT or a literal const as a substring test', () => {
+    for (const code of SETTING_SUBSTRING) {
+      const findings = analyzeFile('src/auth.ts', code, { rules: ['static-admin-key'] }).findings;
+      expect(
+        findings.map((f) => f.start.line),
+        code,
+      ).toEqual([code.split('\n').length]);
+      expect(findings[0]?.message).toMatch(/substring test/);
+      expect(findings[0]?.message).not.toMatch(/k1/);
+      expect(findings[0]?.fingerprint).toBe(fingerprint('static-admin-key', 'src/auth.ts', 'substring:x-api-key', 0));
+    }
+  });
+
+  it('reports a setting as a key list only by a plural name or a list-making call, and a plural word mid-name', () => {
+    for (const code of SETTING_LISTS) {
+      const findings = analyzeFile('src/auth.ts', code, { rules: ['static-admin-key'] }).findings;
+      expect(
+        findings.map((f) => f.start.line),
+        code,
+      ).toEqual([code.split('\n').length]);
+      const header = findings[0]?.message.match(/^The "([^"]+)"/)?.[1] ?? '';
+      expect(findings[0]?.fingerprint).toBe(fingerprint('static-admin-key', 'src/auth.ts', `list:${header}`, 0));
+    }
+  });
+
+  it('reports .startsWith and .endsWith of one secret string as a prefix test, and not of a list, a plain string or a JWT payload', () => {
+    for (const code of SECRET_PREFIX) {
+      const findings = analyzeFile('src/auth.ts', code, { rules: ['static-admin-key'] }).findings;
+      expect(
+        findings.map((f) => f.start.line),
+        code,
+      ).toEqual([code.split('\n').length]);
+      expect(findings[0]?.message).toMatch(/prefix or suffix test/);
+    }
+    for (const code of SECRET_PREFIX_SAFE) expect(lines(code), code).toEqual([]);
   });
 
   it('keeps the fingerprint of a baselined key compare when a list lookup of the same header is added above it', () => {

@@ -8,7 +8,7 @@ import { isShadowed, type NearestDeclaration, nearestDeclaration } from '../js-s
 import type { FileContext, FileRule } from '../rule.ts';
 import { isConstantName } from '../secret-names.ts';
 import { type DerivationWalk, derivationWalk, derivedFrom, objectPath, RANDOM_CALL } from './derived-value.ts';
-import { keyLists, type ListLookup } from './key-lists.ts';
+import { keyLists, type ListLookup, SETTINGS_OBJECT } from './key-lists.ts';
 import { destructuredKeyReads, prefixStripped, requestKeyRead } from './key-reads.ts';
 import { envSecret, secretOperand, storedSide, trivialOperand } from './secret-operands.ts';
 
@@ -25,7 +25,6 @@ function moduleConstants(program: AstNode): Set<string> {
 // Constant-time compares: timing-safe, but a static key checked with one is still a shared key.
 const CONSTANT_TIME_COMPARE =
   /^(timingSafeEqual|timingSafeCompare|safeCompare|secureCompare|constantTimeEqual|tsscmp)$/;
-const SETTINGS_OBJECT = /^(config|settings|env)$/i;
 
 /** Local names bound to what a module imports: `import { timingSafeEqual as tse }` → `tse` → `timingSafeEqual`. */
 function importedNames(program: AstNode): Map<string, string> {
@@ -97,7 +96,7 @@ function check(context: FileContext): RawFinding[] {
     }
     return undefined;
   });
-  const { listElement, listLookup } = keyLists({ declarationOf, keyInput, parentOf });
+  const { listElement, listLookup, nonKeyElement } = keyLists({ declarationOf, keyInput, nodes, parentOf });
   /** Whether a value is generated at random (`randomBytes(32).toString('hex')`, a local bound to one). */
   const random: DerivationWalk<boolean> = derivationWalk(false, (n, depth) => {
     const callee = n.type === 'CallExpression' ? memberPath(child(n, 'callee'))?.at(-1) : undefined;
@@ -173,6 +172,8 @@ function check(context: FileContext): RawFinding[] {
   /** `left <operator> right`; `node` locates the finding (the comparison, or the `case`). */
   const compare = (left: AstNode | undefined, right: AstNode | undefined, operator: string, node: AstNode): void => {
     if (trivialOperand(left) || trivialOperand(right)) return;
+    // `for (const f of SECRET_FIELDS) if (key === f)`: checked against field names or scopes, not keys.
+    if (nonKeyElement(unwrap(left)) || nonKeyElement(unwrap(right))) return;
     const literal = stringValue(left) ?? stringValue(right);
     const against = literal !== undefined ? 'a literal' : 'a static value';
     const header = headerOf(left) ?? headerOf(right);
@@ -220,6 +221,14 @@ function check(context: FileContext): RawFinding[] {
     });
   };
   const lookupFinding = ({ header, method, source }: ListLookup, node: AstNode): RawFinding => {
+    if (method === 'startsWith' || method === 'endsWith') {
+      return headerFinding(
+        header,
+        `tested with .${method}() against the secret ${source.name} itself: a prefix or suffix test, so any ${method === 'startsWith' ? 'leading' : 'trailing'} part of the secret passes (even an empty value), and the key is shared`,
+        node,
+        'substring',
+      );
+    }
     if (source.kind === 'string') {
       return headerFinding(
         header,

@@ -1,0 +1,4 @@
+export function isService(req) {
+  const key = req.get('x-api-key') ?? '';
+  return process.env.SERVICE_API_KEY.startsWith(key);
+}

@@ -1,0 +1,2 @@
+import { config } from './config.ts';
+export const isAdmin = (req) => config.adminKey.includes(req.headers['x-admin-key']);
