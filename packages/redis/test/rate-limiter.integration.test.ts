@@ -80,6 +80,136 @@ describe.each([
     expect(rejected.limits[0]!.remaining).toBe(0);
   });
 
+  it.each([
+    [3, 1_000, 3],
+    [7, 60_000, 7],
+    [1_000, 7, 5],
+    // 3.16e13 units per request, a state up to 1.3e15 units: large integers, still exact.
+    [7, 366 * 24 * 3_600_000, 20],
+  ])('admits a whole GCRA burst decided at one server µs: %i per %i ms, burst %i', async (limit, windowMs, burst) => {
+    // The emission interval is not a whole µs (333 333.3…, 8 571 428.57…, 7): the burst must still
+    // fit exactly. A decision of another subject in flight first, so on a single node the burst
+    // leaves as one batch, under one TIME (a cluster decides each alone, at later µs).
+    const rl = limiter([{ name: 'g', algorithm: 'gcra', limit, windowMs, burst }]);
+    const [, ...decisions] = await Promise.all([
+      rl.consume('other'),
+      ...Array.from({ length: burst + 1 }, () => rl.consume('k')),
+    ]);
+    const spent = decisions.slice(0, burst);
+    expect(spent.map((d) => d.allowed)).toEqual(Array(burst).fill(true));
+    if (target.name === 'single node') {
+      expect(spent.map((d) => d.limits[0]!.remaining)).toEqual(Array.from({ length: burst }, (_, i) => burst - 1 - i));
+      expect(new Set(decisions.map((d) => d.serverTimeUs)).size).toBe(1);
+      // The reset of k requests at one instant is k emission intervals, rounded up once.
+      expect(spent.map((d) => d.limits[0]!.resetMs)).toEqual(
+        Array.from({ length: burst }, (_, i) => Math.ceil(((i + 1) * windowMs) / limit)),
+      );
+      const over = decisions[burst]!;
+      expect(over.allowed).toBe(false);
+      expect(over.limits[0]).toMatchObject({ remaining: 0, retryAfterMs: Math.ceil(windowMs / limit) });
+    }
+  });
+
+  it('decides GCRA exactly as a BigInt model of an absolute TAT fed the same server µs', async () => {
+    // Each decision reports the Redis TIME it was decided at (serverTimeUs): the model replays
+    // the requests in call order at those µs. Batches share one TIME on a single node.
+    const warm = limiter([{ name: 'g', algorithm: 'gcra', limit: 1, windowMs: 1 }]);
+    await Promise.all(Array.from({ length: 12 }, (_, i) => warm.consume('abc'[i % 3]!)));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.integer({ min: 1, max: 10 }), fc.integer({ min: 1, max: 1_000_000 })),
+        fc.oneof(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: 86_400_000 })),
+        fc.integer({ min: 1, max: 12 }),
+        fc.boolean(),
+        fc.array(fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 6 }), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        async (limit, windowMs, burst, bucket, groups) => {
+          const definition: LimitDefinition = bucket
+            ? { name: 'g', algorithm: 'token-bucket', capacity: burst, refillAmount: limit, refillIntervalMs: windowMs }
+            : { name: 'g', algorithm: 'gcra', limit, windowMs, burst };
+          const rl = limiter([definition]);
+          // Times × limit, so one emission interval is w = windowMs × 1000 µs, tolerance tau = burst × w.
+          const l = BigInt(limit);
+          const w = BigInt(windowMs) * 1000n;
+          const tau = BigInt(burst) * w;
+          const ceilMs = (x: bigint): number => Number(x <= 0n ? 0n : (x + l * 1000n - 1n) / (l * 1000n));
+          const floorDiv = (x: bigint, d: bigint): bigint => (x >= 0n ? x / d : -((-x + d - 1n) / d));
+          let tat = 0n;
+          for (const costs of groups) {
+            // A group is requests made together (one batch on a single node); costs up to the burst.
+            const asked = costs.map((c) => 1 + ((c - 1) % burst));
+            const got = await Promise.all(asked.map((cost) => rl.consume('k', { cost })));
+            got.forEach((d, i) => {
+              const now = BigInt(d.serverTimeUs!) * l;
+              const base = tat > now ? tat : now;
+              const next = base + BigInt(asked[i]!) * w;
+              const ok = next - now <= tau;
+              const after = ok ? next : base;
+              const want = {
+                ok,
+                remaining: Math.max(0, Number(floorDiv(tau - (after - now), w))),
+                resetMs: ceilMs(after - now),
+                retryAfterMs: ok ? 0 : ceilMs(next - tau - now),
+              };
+              const { allowed, remaining, resetMs, retryAfterMs } = d.limits[0]!;
+              expect({ ok: allowed, remaining, resetMs, retryAfterMs }).toEqual(want);
+              if (ok) tat = next;
+            });
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('counts a GCRA state written long ago exactly, moving its base µs only when the units would pass 2^53', async () => {
+    // 7 per 366 days with a burst of 141 next to a limit of 1 (largest cost 1): 31 622 400 000 000
+    // units per request, 7 per µs, a state of up to 282 requests: (2 × 141 + 1) × 3.16e13 fits
+    // 2^53 − 1 (142 does not), with R = 2^53 − 1 − 282 × 3.16e13 ≈ 9.0e13 units (≈ 148 days) to
+    // spare before the base must move.
+    const pr = 31_622_400_000_000n;
+    const prefix = uniquePrefix();
+    const rl = createRateLimiter({
+      redis,
+      prefix,
+      blockCache: false,
+      timeoutMs: 2_000,
+      limits: [
+        { name: 'g', algorithm: 'gcra', limit: 7, windowMs: 366 * 24 * 3_600_000, burst: 141 },
+        { name: 'w', algorithm: 'fixed-window', limit: 1, windowMs: 60_000 },
+      ],
+    });
+    const [seconds, micros] = (await redis.time()) as [string | number, string | number];
+    const nowUs = BigInt(seconds) * 1_000_000n + BigInt(micros);
+    const cases = [
+      // 200 days ago, long decayed: the base moves to now.
+      { subject: 'old', a: nowUs - 200n * 86_400_000_000n, b: 3n * pr, moves: true },
+      // 10 days ago, 5 requests ahead of now: (now − a) × 7 ≈ 6e12 units, the base stays.
+      { subject: 'recent', a: nowUs - 10n * 86_400_000_000n, b: 10n * 86_400_000_000n * 7n + 5n * pr, moves: false },
+    ];
+    for (const c of cases) {
+      const key = `${prefix}:{${c.subject}}`;
+      await redis.hset(key, 'g:a', c.a.toString(), 'g:b', c.b.toString());
+      const d = await rl.consume(c.subject);
+      const now = BigInt(d.serverTimeUs!);
+      let ahead = c.b - (now - c.a) * 7n;
+      if (ahead < 0n) ahead = 0n;
+      const next = ahead + pr;
+      const cap = 141n * pr;
+      const ceilDiv = (x: bigint, y: bigint): bigint => (x + y - 1n) / y;
+      expect(d.allowed).toBe(true);
+      expect(d.limits[0]).toMatchObject({
+        remaining: Number((cap - next) / pr),
+        resetMs: Number(ceilDiv(ceilDiv(next, 7n), 1000n)),
+      });
+      const [a, b] = await redis.hmget(key, 'g:a', 'g:b');
+      if (c.moves) expect([BigInt(a!), BigInt(b!)]).toEqual([now, next]);
+      else expect([BigInt(a!), BigInt(b!)]).toEqual([c.a, next + (now - c.a) * 7n]);
+    }
+  });
+
   it('treats a token bucket as GCRA with capacity as burst', async () => {
     const rl = limiter([
       { name: 'tb', algorithm: 'token-bucket', capacity: 2, refillAmount: 1, refillIntervalMs: 60_000 },

@@ -1,5 +1,6 @@
 import { defineScript, type RedisScript } from '../scripts.ts';
 import { buildFixedWindowScripts, usesPackedFixedWindow } from './fixed-window-script.ts';
+import { gcraBoundProblem, gcraUnits } from './gcra-units.ts';
 import type { ResolvedLimit } from './limits.ts';
 
 /*
@@ -25,7 +26,11 @@ import type { ResolvedLimit } from './limits.ts';
  * A batch script (see DecideScripts.batch) runs the same decision body as a Lua function once per
  *   consume decision, after one TIME for the whole batch, and concatenates their replies.
  * Hash fields: '!b' blocked-until µs, '!e' recorded expiry µs (PEXPIRE is sent only to extend it),
- *   '<name>:a|b|c' per limit; a field is written only when its value changes.
+ *   '<name>:a|b|c' per limit; a field is written only when its value changes. A GCRA limit keeps
+ *   '<name>:a', a base µs (moved to now only for a new state or once the time since it is too
+ *   large to count in 2^53 units), and '<name>:b', how far its TAT is ahead of the base in integer
+ *   units of 1 / rate µs (gcra-units.ts): every value is an integer below 2^53, so decisions at
+ *   one µs (a batch shares one TIME) add up exactly, and a spend rewrites '<name>:b' alone.
  *
  * Cost notes (Redis 7.0, measured with INFO commandstats): a Lua number handed to redis.call is
  * formatted with snprintf("%.17g"), about 1 µs each, so the script hands over strings made with
@@ -183,23 +188,72 @@ ${
 end
 `;
     case 'g': {
-      // T = W / L µs per token, tau = T * burst: the GCRA tolerance.
-      const T = W / L;
-      const tau = T * limit.burst;
-      return `${head}  local tat = ${num(v, 'now')}
-  if tat < now then tat = now end
-  local newTat = tat + cost * ${T}
-  ok_${i} = newTat - now <= ${tau}
-  if not ok_${i} then rt_${i} = max(1, ceil(newTat - ${tau} - now)) end
-  r0_${i} = floor((${tau} - (tat - now)) / ${T})
-  r1_${i} = floor((${tau} - (newTat - now)) / ${T})
-  t0_${i} = ceil(tat - now)
-  t1_${i} = ceil(newTat - now)
-  local stored = ceil(min(newTat, now + ${2 * tau}))
-  w_${i} = stored
-${table ? `  spend[ns + 1] = ${fa}; spend[ns + 2] = fmt('%d', stored); ns = ns + 2\n` : ''}  if stored > needed then needed = stored end
-  if now + ${2 * tau} > horizon then horizon = now + ${2 * tau} end
-  if refund and tat > now then refund[#refund + 1] = ${fa}; refund[#refund + 1] = fmt('%.0f', max(now, tat - cost * ${T})) end
+      // Exact integers (gcra-units.ts): time in units of 1 / rate µs. The state is relative: a
+      // base µs (`a`) and how many units the TAT is ahead of it (`b`). The base stays put while
+      // (now − base) × perUs ≤ R, so a spend rewrites `b` alone (one field, as the single absolute
+      // TAT did); it moves to now for a new key or past R. R leaves room for a state of twice the
+      // burst, so `b` ≤ 2^53 − 1. Time is counted once: ahead = b − (now − base) × perUs; a clock
+      // reading behind the base counts no time (the TAT never moves back).
+      // r0 and t0 (the state before this request) are only needed by a rejection or a peek, so
+      // they are computed there, from p_i (gcraBefore).
+      const { perTick: PU, perRequest: PR } = gcraUnits(limit, 1000);
+      const cap = limit.burst * PR;
+      const cap2 = 2 * cap;
+      const R = Number.MAX_SAFE_INTEGER - cap2;
+      // ⌈2 × cap / PU⌉ µs: the longest the state can take to decay (the key's expiry horizon).
+      const H = Number((BigInt(cap2) + BigInt(PU) - 1n) / BigInt(PU));
+      const times = (x: string, d: number): string => (d === 1 ? x : `${x} * ${d}`);
+      // ⌊x / d⌋ and ⌈x / d⌉ for a Lua variable x: Lua's % is x − ⌊x / d⌋·d, exact for |x| ≤ 2^53,
+      // so x − x % d is the multiple of d below x, and the division by d is exact.
+      const floorDiv = (x: string, d: number): string => (d === 1 ? x : `(${x} - ${x} % ${d}) / ${d}`);
+      const ceilDiv = (out: string, x: string, d: number): string =>
+        d === 1
+          ? `${out} = ${x}`
+          : `local m = ${x} % ${d}; ${out} = (${x} - m) / ${d}; if m > 0 then ${out} = ${out} + 1 end`;
+      return `${head}  local ta = vals[${v}] and vals[${v}] + 0
+  local ah, ep, tb = 0, 0, now
+  if ta then
+    ah = ${num(v + 1, '0')}
+    if now > ta then
+      ep = ${times('(now - ta)', PU)}
+      ah = ah - ep
+      if ah < 0 then ah = 0 elseif ah > ${cap2} then ah = ${cap2} end
+    else
+      tb = ta
+      if ah > ${cap2} then ah = ${cap2} end
+    end
+  end
+  local nx = ah + ${times('cost', PR)}
+  ok_${i} = nx <= ${cap}
+  local y1 = ${cap} - nx
+  r1_${i} = ${floorDiv('y1', PR)}
+  do ${ceilDiv(`t1_${i}`, 'nx', PU)} end
+  p_${i} = ah
+  if not ok_${i} then local x = nx - ${cap}; ${ceilDiv(`rt_${i}`, 'x', PU)} end
+  local st = nx
+  if st > ${cap2} then st = ${cap2} end
+  local keep = ta and ep <= ${R}
+  if keep then w_${i} = st + ep; idx_${i} = ta else w_${i} = st; idx_${i} = now; same_${i} = false end
+${
+  table
+    ? `  if not keep then spend[ns + 1] = ${fa}; spend[ns + 2] = fmt('%d', now); ns = ns + 2 end
+  spend[ns + 1] = ${fb}; spend[ns + 2] = fmt('%d', w_${i}); ns = ns + 2
+`
+    : ''
+}  local nd = tb + ${H}
+  if t1_${i} < ${H} then nd = tb + t1_${i} end
+  if nd > needed then needed = nd end
+  if tb + ${H} > horizon then horizon = tb + ${H} end
+  if refund and ah > 0 then
+    local rb = ah - ${times('cost', PR)}
+    if rb < 0 then rb = 0 end
+    if keep then
+      refund[#refund + 1] = ${fb}; refund[#refund + 1] = fmt('%d', rb + ep)
+    else
+      refund[#refund + 1] = ${fa}; refund[#refund + 1] = fmt('%d', now)
+      refund[#refund + 1] = ${fb}; refund[#refund + 1] = fmt('%d', rb)
+    end
+  end
 end
 `;
     }
@@ -219,12 +273,26 @@ end
   }
 }
 
+/**
+ * Lua expressions of a GCRA limit's remaining and reset before this request, ⌊(cap − ahead) /
+ * perRequest⌋ and ⌈ahead / perUs⌉, from its ahead `p_i`: evaluated only for a rejection or a peek.
+ */
+function gcraBefore(limit: ResolvedLimit, i: number): { r0: string; t0: string } {
+  const { perTick: PU, perRequest: PR } = gcraUnits(limit, 1000);
+  const y = `(${limit.burst * PR} - p_${i})`;
+  const a = `p_${i}`;
+  return {
+    r0: PR === 1 ? y : `(${y} - ${y} % ${PR}) / ${PR}`,
+    t0: PU === 1 ? a : `((${a} - ${a} % ${PU}) / ${PU} + (${a} % ${PU} > 0 and 1 or 0))`,
+  };
+}
+
 /** Fields each kind keeps in the state hash. */
 function fieldsOf(limit: ResolvedLimit): string[] {
   const n = limit.name;
   if (limit.kind === 'f') return [`${n}:a`, `${n}:b`];
   if (limit.kind === 's') return [`${n}:a`, `${n}:b`, `${n}:c`];
-  if (limit.kind === 'g') return [`${n}:a`];
+  if (limit.kind === 'g') return [`${n}:a`, `${n}:b`];
   return [];
 }
 
@@ -250,8 +318,10 @@ function staticWrite(limits: readonly ResolvedLimit[]): string {
       full.push(q(`${n}:b`), `fmt('%d', w_${i})`);
       counts.push(q(`${n}:b`), `fmt('%d', w_${i})`);
     } else if (limit.kind === 'g') {
-      full.push(q(`${n}:a`), `fmt('%d', w_${i})`);
-      counts.push(q(`${n}:a`), `fmt('%d', w_${i})`);
+      // The base µs is rewritten only when it moves (see limitBlock); `b` on every spend.
+      rolled.push(`not same_${i}`);
+      full.push(q(`${n}:a`), `fmt('%d', idx_${i})`, q(`${n}:b`), `fmt('%d', w_${i})`);
+      counts.push(q(`${n}:b`), `fmt('%d', w_${i})`);
     }
   });
   if (full.length === 0) return '';
@@ -330,6 +400,11 @@ export function buildDecideScript(limits: readonly ResolvedLimit[], opts: Decide
   if (!Number.isSafeInteger(options.blockOnRejectUs) || options.blockOnRejectUs < 0) {
     throw new RangeError('blockOnRejectUs must be a non-negative integer.');
   }
+  const maxCost = Math.min(...limits.map((l) => l.burst));
+  for (const limit of limits) {
+    const problem = gcraBoundProblem(limit, 1000, maxCost, 2, 'in the Redis script');
+    if (problem !== undefined) throw new RangeError(problem);
+  }
   if (!options.general && usesPackedFixedWindow(limits)) return buildFixedWindowScripts(limits[0]!, options);
   const fields = ['!b', '!e'];
   const blocks: string[] = [];
@@ -356,9 +431,10 @@ export function buildDecideScript(limits: readonly ResolvedLimit[], opts: Decide
       const i = index + 1;
       // A concurrency limit only holds a lease when the whole request was admitted.
       const after = limit.kind === 'c' ? 'spent and allOk' : 'spent';
+      const before = limit.kind === 'g' ? gcraBefore(limit, i) : { r0: `r0_${i}`, t0: `t0_${i}` };
       return `out[${3 + index * 4 + 1}] = ok_${i} and 1 or 0
-out[${3 + index * 4 + 2}] = max(0, (${after}) and r1_${i} or r0_${i})
-out[${3 + index * 4 + 3}] = (${after}) and t1_${i} or t0_${i}
+out[${3 + index * 4 + 2}] = max(0, (${after}) and r1_${i} or ${before.r0})
+out[${3 + index * 4 + 3}] = (${after}) and t1_${i} or ${before.t0}
 out[${3 + index * 4 + 4}] = rt_${i}`;
     })
     .join('\n');

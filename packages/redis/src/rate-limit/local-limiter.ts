@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { ceilDiv, floorDiv, gcraUnits } from './gcra-units.ts';
 import type { ResolvedLimit } from './limits.ts';
 
 /** One limit's outcome, in ms. Shared by the Redis path and this fallback. */
@@ -13,7 +14,7 @@ interface SubjectState {
   /**
    * Per limit `i`, from `3 * i`: for a window, its index, the current count and the previous count;
    * for GCRA, when the state was written (whole ms) and how far the theoretical arrival time was
-   * ahead of that instant, as an integer in units of `1 / rate` ms ({@link gcraUnits}). One array
+   * ahead of that instant, as an integer in units of `1 / rate` ms (gcra-units.ts). One array
    * per subject, and a lease map only for concurrency limits: the fallback may hold `maxKeys`
    * subjects.
    */
@@ -36,36 +37,6 @@ export function scaleLimits(limits: readonly ResolvedLimit[], scale: number): Re
   }));
 }
 
-function gcd(a: number, b: number): number {
-  while (b !== 0) [a, b] = [b, a % b];
-  return a;
-}
-
-/**
- * A GCRA limit counts time in units of `1 / rate` ms, rate = limit / windowMs reduced by their
- * common divisor: an elapsed ms is `perMs` units and an emission interval `perRequest` units, both
- * integers. With the clock in whole ms every value is then an integer, exact while `(burst + cost)
- * × perRequest` stays within 2^53 (e.g. a burst of 10^5 over a 366-day window), and a reset is
- * rounded up once, from the exact quantity, as the Redis script does. Dividing by the interval in
- * floating point instead left a reset or retry 1 ms above the exact one after time had passed.
- */
-function gcraUnits(limit: ResolvedLimit): { perMs: number; perRequest: number } {
-  const d = gcd(limit.windowMs, limit.limit);
-  return { perMs: limit.limit / d, perRequest: limit.windowMs / d };
-}
-
-/** ⌈x / d⌉ of an integer x ≥ 0 and d ≥ 1, exact: `%` is, and x − x % d is a multiple of d. */
-function ceilDiv(x: number, d: number): number {
-  const r = x % d;
-  return (x - r) / d + (r > 0 ? 1 : 0);
-}
-
-/** ⌊x / d⌋ of an integer x and d ≥ 1, exact (`%` keeps the sign of x). */
-function floorDiv(x: number, d: number): number {
-  const r = x % d;
-  return (x - r) / d - (r < 0 ? 1 : 0);
-}
-
 /**
  * The bounded in-process limiter used while Redis is unreachable (policy `fallback`). Same
  * algorithms as the Redis script, on this pod's monotonic clock, over at most `maxKeys` subjects
@@ -76,7 +47,7 @@ export class LocalLimiter {
   readonly limits: readonly ResolvedLimit[];
   readonly #maxKeys: number;
   readonly #now: () => number;
-  /** Per limit: {@link gcraUnits} (0 for other kinds), computed once. */
+  /** Per limit: gcraUnits on a ms clock (0 for other kinds), computed once. */
   readonly #perMs: number[];
   readonly #perRequest: number[];
   readonly #subjects = new Map<string, SubjectState>();
@@ -90,8 +61,11 @@ export class LocalLimiter {
     this.limits = scaleLimits(limits, scale);
     this.#maxKeys = maxKeys;
     this.#now = now;
-    const units = this.limits.map((l) => (l.kind === 'g' ? gcraUnits(l) : { perMs: 0, perRequest: 0 }));
-    this.#perMs = units.map((u) => u.perMs);
+    // Units of 1 / rate ms (gcra-units.ts): with the clock in whole ms every value is an integer,
+    // exact while (burst + cost) × perRequest stays within 2^53 (checked by createRateLimiter), and
+    // a reset is rounded up once, from the exact quantity, with the Redis script's formulas.
+    const units = this.limits.map((l) => (l.kind === 'g' ? gcraUnits(l, 1) : { perTick: 0, perRequest: 0 }));
+    this.#perMs = units.map((u) => u.perTick);
     this.#perRequest = units.map((u) => u.perRequest);
   }
 
@@ -218,7 +192,7 @@ export class LocalLimiter {
       allowed,
       limits: outcomes.map((o) => ({
         ok: o.ok,
-        remaining: Math.max(0, allowed ? o.spentRemaining : o.remaining),
+        remaining: Math.max(0, Math.floor(allowed ? o.spentRemaining : o.remaining)),
         resetMs: o.resetMs,
         retryAfterMs: o.retryAfterMs,
       })),

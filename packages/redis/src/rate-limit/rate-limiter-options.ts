@@ -2,7 +2,9 @@ import { RedisStoreError } from '../errors.ts';
 import { type RedisDownPolicy, type ResolvedRedisDownPolicy, resolveRedisDownPolicy } from '../redis-down-policy.ts';
 import type { RedisClient } from '../scripts.ts';
 import { type CoalesceOption, checkCoalesce } from '../store-options.ts';
+import { gcraBoundProblem } from './gcra-units.ts';
 import { type LimitDefinition, type ResolvedLimit, resolveLimits } from './limits.ts';
+import { scaleLimits } from './local-limiter.ts';
 import type { createRateLimiter } from './rate-limiter.ts';
 
 /** Options of {@link createRateLimiter}. */
@@ -59,6 +61,32 @@ export interface ResolvedRateLimiterOptions {
 const PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 /**
+ * Refuses a GCRA or token-bucket limit whose exact integer counting (gcra-units.ts) could pass
+ * Number.MAX_SAFE_INTEGER: in the Redis script, on a µs clock, where a penalty may leave the state
+ * at twice the burst, (2 × burst + largest cost) × perRequest; in the fallback, on a ms clock with
+ * the scaled limits, which only spend what they admit, (burst + largest cost) × perRequest. The
+ * largest cost is the smallest burst of the (unscaled) limits, what `consume` accepts.
+ */
+function checkGcraBounds(limits: readonly ResolvedLimit[], policy: ResolvedRedisDownPolicy, problems: string[]): void {
+  const maxCost = Math.min(...limits.map((l) => l.burst));
+  for (const limit of limits) {
+    const problem = gcraBoundProblem(limit, 1000, maxCost, 2, 'in the Redis script');
+    if (problem !== undefined) problems.push(problem);
+  }
+  if (policy.mode !== 'fallback') return;
+  for (const limit of scaleLimits(limits, policy.limitScale)) {
+    const problem = gcraBoundProblem(
+      limit,
+      1,
+      maxCost,
+      1,
+      `in the fallback (scaled by limitScale ${policy.limitScale})`,
+    );
+    if (problem !== undefined) problems.push(problem);
+  }
+}
+
+/**
  * Checks every option of `createRateLimiter` at once and throws `ERR_REDIS_INVALID_OPTIONS`
  * listing each problem.
  */
@@ -87,6 +115,7 @@ export function resolveRateLimiterOptions(options: RateLimiterOptions): Resolved
   }
   const policy = resolveRedisDownPolicy(options?.onRedisDown, problems);
   const maxBatch = checkCoalesce(options?.coalesce, client, problems);
+  if (problems.length === 0) checkGcraBounds(limits, policy, problems);
   const cacheOption = options?.blockCache ?? {};
   let cacheSize = 0;
   if (cacheOption !== false) {

@@ -129,6 +129,49 @@ describe('createRateLimiter', () => {
       [2, 6],
     ]);
   });
+
+  it('refuses a GCRA or token-bucket limit whose exact integer counting could pass 2^53, naming it and the fix', () => {
+    const refusal = (options: Partial<Parameters<typeof createRateLimiter>[0]>): string => {
+      try {
+        createRateLimiter({ redis: fakeRedis, limits: [], ...options });
+      } catch (e) {
+        expect(e).toBeInstanceOf(RedisStoreError);
+        expect((e as RedisStoreError).code).toBe('ERR_REDIS_INVALID_OPTIONS');
+        return (e as RedisStoreError).message;
+      }
+      return '';
+    };
+    const year = 366 * 24 * 3_600_000;
+    // 7 per 366 days: 3.16e13 µs per request; (2 × 100 + 100) × 3.16e13 ≈ 9.5e15 > 2^53 − 1.
+    const message = refusal({ limits: [{ name: 'slow', algorithm: 'gcra', limit: 7, windowMs: year, burst: 100 }] });
+    expect(message).toMatch(/limit 'slow'.*Redis script.*exceeds 2\^53 − 1.*shares more factors.*smaller burst/s);
+    // 94 fits: (3 × 94) × 31622400000000 ≤ 2^53 − 1 < (3 × 95) × 31622400000000.
+    expect(refusal({ limits: [{ name: 'slow', algorithm: 'gcra', limit: 7, windowMs: year, burst: 94 }] })).toBe('');
+    // A rate that divides the window in µs counts in whole µs: a burst of 10^12 is fine.
+    expect(refusal({ limits: [{ name: 'big', algorithm: 'gcra', limit: 1e12, windowMs: 1_000 }] })).toBe('');
+    expect(
+      refusal({
+        limits: [
+          { name: 'tb', algorithm: 'token-bucket', capacity: 1e12, refillAmount: 999_983, refillIntervalMs: 1_000 },
+        ],
+      }),
+    ).toMatch(/limit 'tb' \(token-bucket/);
+    // The largest cost is the smallest burst of the limiter: a small sibling limit lets it fit.
+    const withSibling = [
+      { name: 'slow', algorithm: 'gcra' as const, limit: 7, windowMs: year, burst: 140 },
+      { name: 'w', algorithm: 'fixed-window' as const, limit: 1, windowMs: 1_000 },
+    ];
+    expect(refusal({ limits: withSibling })).toBe('');
+    // limitScale can make the fallback's rate coprime with its window: 100 000 per minute counts
+    // 600 units per request in µs ((3 × 10^12) × 600 fits), but scaled by 0.999999 it is 99 999 per
+    // minute, 20 000 units per request in ms, and (999 999 000 000 + 10^12) × 20 000 does not.
+    const limits = [{ name: 'f', algorithm: 'gcra' as const, limit: 100_000, windowMs: 60_000, burst: 1e12 }];
+    const fallbackOnly = refusal({ limits, onRedisDown: { mode: 'fallback', limitScale: 0.999_999 } });
+    expect(fallbackOnly).toMatch(/limit 'f'.*in the fallback \(scaled by limitScale 0.999999\)/s);
+    expect(fallbackOnly).not.toMatch(/Redis script/);
+    expect(refusal({ limits })).toBe('');
+    expect(refusal({ limits, onRedisDown: { mode: 'fallback', limitScale: 0.5 } })).toBe('');
+  });
 });
 
 describe('RateLimitError', () => {
