@@ -210,6 +210,35 @@ describe.each([
     }
   });
 
+  it('reads a GCRA state kept as an absolute TAT in µs (the earlier format) as that much ahead of now', async () => {
+    // 10 per second, burst 10: 100 000 µs per request (1 unit per µs), a burst of 1 s.
+    const prefix = uniquePrefix();
+    const rl = createRateLimiter({
+      redis,
+      prefix,
+      blockCache: false,
+      timeoutMs: 2_000,
+      limits: [{ name: 'g', algorithm: 'gcra', limit: 10, windowMs: 1_000 }],
+    });
+    const [seconds, micros] = (await redis.time()) as [string | number, string | number];
+    const nowUs = BigInt(seconds) * 1_000_000n + BigInt(micros);
+    const ceilMs = (us: bigint): number => Number((us + 999n) / 1000n);
+    // A TAT one second ahead: the burst is spent; the next request fits once it is 900 ms ahead.
+    await redis.hset(`${prefix}:{spent}`, 'g:a', (nowUs + 1_000_000n).toString());
+    const spent = await rl.consume('spent');
+    const spentAhead = nowUs + 1_000_000n - BigInt(spent.serverTimeUs!);
+    expect(spent.allowed).toBe(false);
+    expect(spent.retryAfterMs).toBe(ceilMs(spentAhead - 900_000n));
+    // Half a second ahead: admitted, and written back in units ahead of a base at now.
+    await redis.hset(`${prefix}:{half}`, 'g:a', (nowUs + 500_000n).toString());
+    const half = await rl.consume('half');
+    const halfAhead = nowUs + 500_000n - BigInt(half.serverTimeUs!);
+    expect(half.allowed).toBe(true);
+    expect(half.limits[0]!.remaining).toBe(Number((1_000_000n - halfAhead - 100_000n) / 100_000n));
+    const [a, b] = await redis.hmget(`${prefix}:{half}`, 'g:a', 'g:b');
+    expect([a, b]).toEqual([half.serverTimeUs!.toString(), (halfAhead + 100_000n).toString()]);
+  });
+
   it('treats a token bucket as GCRA with capacity as burst', async () => {
     const rl = limiter([
       { name: 'tb', algorithm: 'token-bucket', capacity: 2, refillAmount: 1, refillIntervalMs: 60_000 },

@@ -212,8 +212,13 @@ end
           : `local m = ${x} % ${d}; ${out} = (${x} - m) / ${d}; if m > 0 then ${out} = ${out} + 1 end`;
       return `${head}  local ta = vals[${v}] and vals[${v}] + 0
   local ah, ep, tb = 0, 0, now
+  if ta and not vals[${v + 1}] then
+    -- An absolute TAT in µs, as builds before the units kept it: what is ahead of now, rebased on now.
+    if ta > now then ah = ${times('(ta - now)', PU)}; if ah > ${cap2} then ah = ${cap2} end end
+    ta = nil
+  end
   if ta then
-    ah = ${num(v + 1, '0')}
+    ah = vals[${v + 1}] + 0
     if now > ta then
       ep = ${times('(now - ta)', PU)}
       ah = ah - ep
