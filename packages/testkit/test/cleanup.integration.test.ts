@@ -33,6 +33,12 @@ async function runFixture(mode: 'stop' | 'exit' | 'throw' | 'signal'): Promise<v
       timeoutMs: 60_000,
       what: 'the fixture to report',
     });
+    if (!stdout.includes('\n')) {
+      // Say why: the fixture's own error (a server that did not start in time, say) is on stderr.
+      throw new Error(
+        `the fixture ended (code ${proc.exitCode}, signal ${proc.signalCode}) without reporting; its stderr:\n${stderr.slice(-4000)}`,
+      );
+    }
     const report = JSON.parse(stdout.split('\n')[0] ?? '') as { ports: number[] };
     expect(report.ports).toHaveLength(4);
     if (mode === 'signal') proc.kill('SIGTERM');
