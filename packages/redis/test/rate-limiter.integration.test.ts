@@ -43,6 +43,11 @@ describe.each([
   };
   const limiter = (limits: LimitDefinition[], extra: Partial<RateLimiterOptions> = {}) =>
     createRateLimiter({ redis, prefix: uniquePrefix(), limits, blockCache: false, timeoutMs: 2_000, ...extra });
+  /** Redis's clock in µs. */
+  const redisNowUs = async (): Promise<bigint> => {
+    const [seconds, micros] = (await redis.time()) as [string | number, string | number];
+    return BigInt(seconds) * 1_000_000n + BigInt(micros);
+  };
 
   it('admits a fixed window up to its limit, then rejects with the time left in the window', async () => {
     const rl = limiter([{ name: 'w', algorithm: 'fixed-window', limit: 3, windowMs: 60_000 }]);
@@ -171,18 +176,14 @@ describe.each([
     // spare before the base must move.
     const pr = 31_622_400_000_000n;
     const prefix = uniquePrefix();
-    const rl = createRateLimiter({
-      redis,
-      prefix,
-      blockCache: false,
-      timeoutMs: 2_000,
-      limits: [
+    const rl = limiter(
+      [
         { name: 'g', algorithm: 'gcra', limit: 7, windowMs: 366 * 24 * 3_600_000, burst: 141 },
         { name: 'w', algorithm: 'fixed-window', limit: 1, windowMs: 60_000 },
       ],
-    });
-    const [seconds, micros] = (await redis.time()) as [string | number, string | number];
-    const nowUs = BigInt(seconds) * 1_000_000n + BigInt(micros);
+      { prefix },
+    );
+    const nowUs = await redisNowUs();
     const cases = [
       // 200 days ago, long decayed: the base moves to now.
       { subject: 'old', a: nowUs - 200n * 86_400_000_000n, b: 3n * pr, moves: true },
@@ -213,15 +214,8 @@ describe.each([
   it('reads a GCRA state kept as an absolute TAT in µs (the earlier format) as that much ahead of now', async () => {
     // 10 per second, burst 10: 100 000 µs per request (1 unit per µs), a burst of 1 s.
     const prefix = uniquePrefix();
-    const rl = createRateLimiter({
-      redis,
-      prefix,
-      blockCache: false,
-      timeoutMs: 2_000,
-      limits: [{ name: 'g', algorithm: 'gcra', limit: 10, windowMs: 1_000 }],
-    });
-    const [seconds, micros] = (await redis.time()) as [string | number, string | number];
-    const nowUs = BigInt(seconds) * 1_000_000n + BigInt(micros);
+    const rl = limiter([{ name: 'g', algorithm: 'gcra', limit: 10, windowMs: 1_000 }], { prefix });
+    const nowUs = await redisNowUs();
     const ceilMs = (us: bigint): number => Number((us + 999n) / 1000n);
     // A TAT one second ahead: the burst is spent; the next request fits once it is 900 ms ahead.
     await redis.hset(`${prefix}:{spent}`, 'g:a', (nowUs + 1_000_000n).toString());
@@ -497,17 +491,14 @@ describe.each([
 
   it('uses the Redis clock and leaves no key without a TTL', async () => {
     const prefix = uniquePrefix();
-    const rl = createRateLimiter({
-      redis,
-      prefix,
-      blockCache: false,
-      timeoutMs: 2_000,
-      limits: [
+    const rl = limiter(
+      [
         { name: 'a', algorithm: 'fixed-window', limit: 5, windowMs: 10_000 },
         { name: 'b', algorithm: 'gcra', limit: 5, windowMs: 10_000 },
         { name: 'c', algorithm: 'concurrency', limit: 5, leaseMs: 10_000 },
       ],
-    });
+      { prefix },
+    );
     const d = await rl.consume('user:{braces}');
     const [sec, usec] = (await redis.time()).map(Number) as [number, number];
     const serverNowUs = sec * 1e6 + usec;

@@ -1,6 +1,6 @@
 import { defineScript, type RedisScript } from '../scripts.ts';
 import { buildFixedWindowScripts, usesPackedFixedWindow } from './fixed-window-script.ts';
-import { gcraBoundProblem, gcraUnits } from './gcra-units.ts';
+import { gcraUnits } from './gcra-units.ts';
 import type { ResolvedLimit } from './limits.ts';
 
 /*
@@ -203,9 +203,7 @@ end
       // ⌈2 × cap / PU⌉ µs: the longest the state can take to decay (the key's expiry horizon).
       const H = Number((BigInt(cap2) + BigInt(PU) - 1n) / BigInt(PU));
       const times = (x: string, d: number): string => (d === 1 ? x : `${x} * ${d}`);
-      // ⌊x / d⌋ and ⌈x / d⌉ for a Lua variable x: Lua's % is x − ⌊x / d⌋·d, exact for |x| ≤ 2^53,
-      // so x − x % d is the multiple of d below x, and the division by d is exact.
-      const floorDiv = (x: string, d: number): string => (d === 1 ? x : `(${x} - ${x} % ${d}) / ${d}`);
+      // ⌈x / d⌉ for a Lua variable x (luaFloorDiv explains why it is exact).
       const ceilDiv = (out: string, x: string, d: number): string =>
         d === 1
           ? `${out} = ${x}`
@@ -231,7 +229,7 @@ end
   local nx = ah + ${times('cost', PR)}
   ok_${i} = nx <= ${cap}
   local y1 = ${cap} - nx
-  r1_${i} = ${floorDiv('y1', PR)}
+  r1_${i} = ${luaFloorDiv('y1', PR)}
   do ${ceilDiv(`t1_${i}`, 'nx', PU)} end
   p_${i} = ah
   if not ok_${i} then local x = nx - ${cap}; ${ceilDiv(`rt_${i}`, 'x', PU)} end
@@ -282,12 +280,20 @@ end
  * Lua expressions of a GCRA limit's remaining and reset before this request, ⌊(cap − ahead) /
  * perRequest⌋ and ⌈ahead / perUs⌉, from its ahead `p_i`: evaluated only for a rejection or a peek.
  */
+/**
+ * ⌊x / d⌋ of a Lua integer expression x, exact for |x| ≤ 2^53: Lua's % is x − ⌊x / d⌋·d, so
+ * x − x % d is the multiple of d below x, and the division by d is exact.
+ */
+function luaFloorDiv(x: string, d: number): string {
+  return d === 1 ? x : `(${x} - ${x} % ${d}) / ${d}`;
+}
+
 function gcraBefore(limit: ResolvedLimit, i: number): { r0: string; t0: string } {
   const { perTick: PU, perRequest: PR } = gcraUnits(limit, 1000);
   const y = `(${limit.burst * PR} - p_${i})`;
   const a = `p_${i}`;
   return {
-    r0: PR === 1 ? y : `(${y} - ${y} % ${PR}) / ${PR}`,
+    r0: luaFloorDiv(y, PR),
     t0: PU === 1 ? a : `((${a} - ${a} % ${PU}) / ${PU} + (${a} % ${PU} > 0 and 1 or 0))`,
   };
 }
@@ -404,11 +410,6 @@ export function buildDecideScript(limits: readonly ResolvedLimit[], opts: Decide
   };
   if (!Number.isSafeInteger(options.blockOnRejectUs) || options.blockOnRejectUs < 0) {
     throw new RangeError('blockOnRejectUs must be a non-negative integer.');
-  }
-  const maxCost = Math.min(...limits.map((l) => l.burst));
-  for (const limit of limits) {
-    const problem = gcraBoundProblem(limit, 1000, maxCost, 2, 'in the Redis script');
-    if (problem !== undefined) throw new RangeError(problem);
   }
   if (!options.general && usesPackedFixedWindow(limits)) return buildFixedWindowScripts(limits[0]!, options);
   const fields = ['!b', '!e'];

@@ -49,7 +49,7 @@ export function floorDiv(x: number, d: number): number {
  * perRequest. Elapsed time × perTick needs no bound: it is only subtracted from `ahead` and clamped
  * at 0, and rounding is monotone, so a product past 2^53 still ends at 0.
  */
-export function gcraLargest(limit: ResolvedLimit, ticksPerMs: number, maxCost: number, stored: 1 | 2): bigint {
+function gcraLargest(limit: ResolvedLimit, ticksPerMs: number, maxCost: number, stored: 1 | 2): bigint {
   const { perRequest } = gcraUnits(limit, ticksPerMs);
   return (BigInt(stored) * BigInt(limit.burst) + BigInt(maxCost)) * BigInt(perRequest);
 }

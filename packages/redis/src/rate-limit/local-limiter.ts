@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { ceilDiv, floorDiv, gcraUnits } from './gcra-units.ts';
+import { ceilDiv, floorDiv, type GcraUnits, gcraUnits } from './gcra-units.ts';
 import type { ResolvedLimit } from './limits.ts';
 
 /** One limit's outcome, in ms. Shared by the Redis path and this fallback. */
@@ -47,9 +47,8 @@ export class LocalLimiter {
   readonly limits: readonly ResolvedLimit[];
   readonly #maxKeys: number;
   readonly #now: () => number;
-  /** Per limit: gcraUnits on a ms clock (0 for other kinds), computed once. */
-  readonly #perMs: number[];
-  readonly #perRequest: number[];
+  /** Per limit: gcraUnits on a ms clock (zeros for other kinds), computed once. */
+  readonly #units: readonly GcraUnits[];
   readonly #subjects = new Map<string, SubjectState>();
 
   constructor(
@@ -64,9 +63,7 @@ export class LocalLimiter {
     // Units of 1 / rate ms (gcra-units.ts): with the clock in whole ms every value is an integer,
     // exact while (burst + cost) × perRequest stays within 2^53 (checked by createRateLimiter), and
     // a reset is rounded up once, from the exact quantity, with the Redis script's formulas.
-    const units = this.limits.map((l) => (l.kind === 'g' ? gcraUnits(l, 1) : { perTick: 0, perRequest: 0 }));
-    this.#perMs = units.map((u) => u.perTick);
-    this.#perRequest = units.map((u) => u.perRequest);
+    this.#units = this.limits.map((l) => (l.kind === 'g' ? gcraUnits(l, 1) : { perTick: 0, perRequest: 0 }));
   }
 
   get size(): number {
@@ -148,8 +145,7 @@ export class LocalLimiter {
         // difference of two clock readings, and at one instant it is exactly 0. In integers
         // (gcraUnits): the clock in whole ms, `ahead` and `next` in units of 1 / rate ms.
         const t = Math.floor(now);
-        const perMs = this.#perMs[i]!;
-        const perRequest = this.#perRequest[i]!;
+        const { perTick: perMs, perRequest } = this.#units[i]!;
         const cap = limit.burst * perRequest;
         // Never negative; once e · perMs passes 2^53 it still compares above `b` (rounding is monotone).
         const decay = Math.max(t - a, 0) * perMs;
@@ -192,7 +188,7 @@ export class LocalLimiter {
       allowed,
       limits: outcomes.map((o) => ({
         ok: o.ok,
-        remaining: Math.max(0, Math.floor(allowed ? o.spentRemaining : o.remaining)),
+        remaining: Math.max(0, allowed ? o.spentRemaining : o.remaining),
         resetMs: o.resetMs,
         retryAfterMs: o.retryAfterMs,
       })),
