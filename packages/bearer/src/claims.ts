@@ -1,4 +1,4 @@
-import { BearerError } from './errors.ts';
+import { BearerError, invalidToken } from './errors.ts';
 import type { JsonObject, JsonValue } from './strict-json.ts';
 
 /** What {@link validateClaims} checks a claims set against. */
@@ -12,7 +12,6 @@ export interface ClaimRules {
   readonly requiredClaims: readonly string[];
 }
 
-const invalid = (message: string): BearerError => new BearerError('ERR_BEARER_TOKEN_INVALID', message);
 const expired = (message: string): BearerError => new BearerError('ERR_BEARER_TOKEN_EXPIRED', message);
 
 /**
@@ -25,19 +24,19 @@ export function checkClaimTypes(claims: JsonObject): void {
     if (Object.hasOwn(claims, name)) {
       const value = claims[name];
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-        throw invalid(`The "${name}" claim must be a non-negative NumericDate.`);
+        throw invalidToken(`The "${name}" claim must be a non-negative NumericDate.`);
       }
     }
   }
-  if (!Object.hasOwn(claims, 'exp')) throw invalid('The token has no "exp" claim; access tokens must expire.');
+  if (!Object.hasOwn(claims, 'exp')) throw invalidToken('The token has no "exp" claim; access tokens must expire.');
   for (const name of ['sub', 'jti', 'client_id'] as const) {
     if (Object.hasOwn(claims, name) && typeof claims[name] !== 'string') {
-      throw invalid(`The "${name}" claim must be a string.`);
+      throw invalidToken(`The "${name}" claim must be a string.`);
     }
   }
   const aud: JsonValue | undefined = claims.aud;
   if (typeof aud !== 'string' && !(Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === 'string'))) {
-    throw invalid('The "aud" claim must be a string or a non-empty array of strings.');
+    throw invalidToken('The "aud" claim must be a string or a non-empty array of strings.');
   }
 }
 
@@ -49,22 +48,25 @@ export function checkClaimTypes(claims: JsonObject): void {
  */
 export function validateClaims(claims: JsonObject, rules: ClaimRules, nowSeconds: number): void {
   for (const name of rules.requiredClaims) {
-    if (!Object.hasOwn(claims, name)) throw invalid(`The token has no "${name}" claim, which this issuer requires.`);
+    if (!Object.hasOwn(claims, name))
+      throw invalidToken(`The token has no "${name}" claim, which this issuer requires.`);
   }
-  if (claims.iss !== rules.issuer) throw invalid('The token\'s "iss" does not match the issuer.');
+  if (claims.iss !== rules.issuer) throw invalidToken('The token\'s "iss" does not match the issuer.');
   const aud = claims.aud;
   const audiences = typeof aud === 'string' ? [aud] : (aud as string[]);
   if (!audiences.some((value) => rules.audience.includes(value))) {
-    throw invalid('The token\'s "aud" does not name this API.');
+    throw invalidToken('The token\'s "aud" does not name this API.');
   }
   const tolerance = rules.clockTolerance;
   if ((claims.exp as number) <= nowSeconds - tolerance) throw expired('The token failed the "exp" time check.');
   const nbf = claims.nbf;
-  if (typeof nbf === 'number' && nbf > nowSeconds + tolerance) throw invalid('The token\'s "nbf" is in the future.');
+  if (typeof nbf === 'number' && nbf > nowSeconds + tolerance)
+    throw invalidToken('The token\'s "nbf" is in the future.');
   const iat = claims.iat;
-  if (typeof iat === 'number' && iat > nowSeconds + tolerance) throw invalid('The token\'s "iat" is in the future.');
+  if (typeof iat === 'number' && iat > nowSeconds + tolerance)
+    throw invalidToken('The token\'s "iat" is in the future.');
   if (rules.maxTokenAge !== undefined) {
-    if (typeof iat !== 'number') throw invalid('The token has no "iat" claim, which maxTokenAgeSeconds requires.');
+    if (typeof iat !== 'number') throw invalidToken('The token has no "iat" claim, which maxTokenAgeSeconds requires.');
     if (nowSeconds - iat - tolerance > rules.maxTokenAge) {
       throw expired('The token is older than maxTokenAgeSeconds.');
     }

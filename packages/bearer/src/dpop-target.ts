@@ -1,12 +1,12 @@
 import type { DpopOptions } from './dpop-options.ts';
-import { BearerError } from './errors.ts';
+import { proofError } from './errors.ts';
 import { type BearerRequestLike, requestPath } from './request.ts';
-
-const proofError = (message: string): BearerError => new BearerError('ERR_BEARER_DPOP_PROOF_INVALID', message);
 
 interface PublicOrigin {
   readonly origin: string;
   readonly host: string;
+  /** `origin` + `publicPathPrefix` + `/`: what a target under the prefix starts with. */
+  readonly prefixedRoot: string;
 }
 
 /** Whether a forwarded `host` names `origin`, also with its scheme's default port spelled out. */
@@ -65,11 +65,11 @@ export function normalizedTarget(value: string): string | undefined {
  * one the trusted proxy header names, with several) and prefix, then the request path, normalized.
  */
 export function createExpectedTarget(options: DpopOptions): (request: BearerRequestLike) => string {
+  const pathPrefix = options.publicPathPrefix ?? '';
   const origins: PublicOrigin[] = options.publicOrigins.map((origin) => {
     const url = new URL(origin);
-    return { origin: url.origin, host: url.host.toLowerCase() };
+    return { origin: url.origin, host: url.host.toLowerCase(), prefixedRoot: `${url.origin}${pathPrefix}/` };
   });
-  const pathPrefix = options.publicPathPrefix ?? '';
 
   return (request) => {
     let origin: PublicOrigin | undefined = origins[0];
@@ -90,7 +90,7 @@ export function createExpectedTarget(options: DpopOptions): (request: BearerRequ
     if (target === undefined) throw proofError('The request target is not a valid URL.');
     // Dot segments in the request path (`/%2e%2e/admin`) must not lead out of the prefix, to a
     // sibling service behind the same proxy.
-    if (pathPrefix !== '' && !target.startsWith(`${origin.origin}${pathPrefix}/`)) {
+    if (pathPrefix !== '' && !target.startsWith(origin.prefixedRoot)) {
       throw proofError('The request path leaves dpop.publicPathPrefix; the proof\'s "htu" cannot be checked.');
     }
     return target;

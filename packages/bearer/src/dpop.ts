@@ -3,7 +3,7 @@ import { importJWK, type JWK } from 'jose';
 import { type AsymmetricAlgorithm, parseCompactJws } from './compact-jws.ts';
 import type { DpopOptions } from './dpop-options.ts';
 import { createExpectedTarget, normalizedTarget } from './dpop-target.ts';
-import { BearerError } from './errors.ts';
+import { BearerError, invalidToken, proofError } from './errors.ts';
 import { isKeyForAlgorithm, verificationIsAlone, verifyJwsSignature } from './jws-signature.ts';
 import type { BearerRequestLike } from './request.ts';
 import { isJsonObject, type JsonObject } from './strict-json.ts';
@@ -14,9 +14,6 @@ const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as con
 const PUBLIC_KTY = new Set(['RSA', 'EC', 'OKP']);
 const MAX_PROOF_BYTES = 8192;
 const MAX_JTI_LENGTH = 256;
-
-const proofError = (message: string): BearerError => new BearerError('ERR_BEARER_DPOP_PROOF_INVALID', message);
-const invalidToken = (message: string): BearerError => new BearerError('ERR_BEARER_TOKEN_INVALID', message);
 
 /**
  * `base64url(SHA-256(ASCII(token)))`, the `ath` of RFC 9449 §4.2.

@@ -97,3 +97,9 @@ export class BearerError extends Error {
     this.stepUp = options?.stepUp;
   }
 }
+
+/** An `ERR_BEARER_TOKEN_INVALID` error: the token failed a signature, claim or binding check. */
+export const invalidToken = (message: string): BearerError => new BearerError('ERR_BEARER_TOKEN_INVALID', message);
+
+/** An `ERR_BEARER_DPOP_PROOF_INVALID` error: the DPoP proof is missing, malformed or does not match. */
+export const proofError = (message: string): BearerError => new BearerError('ERR_BEARER_DPOP_PROOF_INVALID', message);

@@ -8,7 +8,7 @@ import {
   formEncode,
 } from './client-authentication.ts';
 import { type AsymmetricAlgorithm, deepFreeze, parseCompactJws } from './compact-jws.ts';
-import { BearerError } from './errors.ts';
+import { BearerError, invalidToken } from './errors.ts';
 import { isKeyForAlgorithm, verifyJwsSignature } from './jws-signature.ts';
 import type { KeySource } from './key-source.ts';
 import type { ScopeClaim } from './scopes.ts';
@@ -126,21 +126,21 @@ function checkAccessToken(claims: JsonObject, requireTokenType: boolean): void {
   const type = claims.token_type;
   if (type === undefined) {
     if (requireTokenType) {
-      throw invalid(
+      throw invalidToken(
         'The introspection response has no "token_type", as for a refresh token; only access tokens are accepted. ' +
           'If the authorization server never sends token_type, set introspection.requireTokenType: false.',
       );
     }
   } else if (typeof type !== 'string' || !ACCESS_TOKEN_TYPES.has(type.toLowerCase())) {
-    throw invalid('The introspected token is not an access token ("token_type" is not Bearer or DPoP).');
+    throw invalidToken('The introspected token is not an access token ("token_type" is not Bearer or DPoP).');
   }
   const use = claims.token_use;
   if (use !== undefined && use !== 'access_token') {
-    throw invalid('The introspected token is not an access token ("token_use" is not access_token).');
+    throw invalidToken('The introspected token is not an access token ("token_use" is not access_token).');
   }
   const typ = claims.typ;
   if (typeof typ === 'string' && OTHER_TOKEN_TYP.has(typ.toLowerCase())) {
-    throw invalid('The introspected token is not an access token ("typ" names another kind of token).');
+    throw invalidToken('The introspected token is not an access token ("typ" names another kind of token).');
   }
 }
 
@@ -156,7 +156,6 @@ interface CacheEntry {
 
 const unavailable = (message: string, cause?: unknown): BearerError =>
   new BearerError('ERR_BEARER_INTROSPECTION_UNAVAILABLE', message, { cause, retryAfterSeconds: 5 });
-const invalid = (message: string): BearerError => new BearerError('ERR_BEARER_TOKEN_INVALID', message);
 
 /** The introspection client: cached, single-flight per token. */
 export interface Introspector {
@@ -339,17 +338,17 @@ export function createIntrospector(options: IntrospectionOptions, clock: () => n
     },
     async introspect(token) {
       const claims = await lookup(token);
-      if (claims === null) throw invalid('The authorization server reports the token as not active.');
+      if (claims === null) throw invalidToken('The authorization server reports the token as not active.');
       const now = clock() / 1000;
       const { exp, nbf, iss, aud } = claims;
       if (exp !== undefined && (typeof exp !== 'number' || exp <= now - tolerance)) {
         throw new BearerError('ERR_BEARER_TOKEN_EXPIRED', 'The introspected token is past its "exp".');
       }
       if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + tolerance)) {
-        throw invalid('The introspected token is not valid yet ("nbf").');
+        throw invalidToken('The introspected token is not valid yet ("nbf").');
       }
       if (iss !== undefined && iss !== options.issuer) {
-        throw invalid('The introspected token\'s "iss" is not introspection.issuer.');
+        throw invalidToken('The introspected token\'s "iss" is not introspection.issuer.');
       }
       const named = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
       if (
@@ -357,7 +356,7 @@ export function createIntrospector(options: IntrospectionOptions, clock: () => n
           ? requireAudience
           : !named.some((entry) => typeof entry === 'string' && audiences.includes(entry))
       ) {
-        throw invalid('The introspected token is not for this audience ("aud").');
+        throw invalidToken('The introspected token is not for this audience ("aud").');
       }
       checkAccessToken(claims, requireTokenType);
       return claims;

@@ -7,7 +7,7 @@ import {
   type ParsedCompactJws,
   parseCompactJws,
 } from './compact-jws.ts';
-import { BearerError } from './errors.ts';
+import { BearerError, invalidToken } from './errors.ts';
 import { isKeyForAlgorithm, verificationIsAlone, verifyJwsSignature } from './jws-signature.ts';
 import { type KeyResolver, type KeySource, remoteJwks } from './key-source.ts';
 import { DEFAULT_SCOPE_CLAIMS, type ScopeClaim } from './scopes.ts';
@@ -55,12 +55,10 @@ function guardKeySource(keys: KeySource): KeyResolver {
   };
 }
 
-const invalid = (message: string): BearerError => new BearerError('ERR_BEARER_TOKEN_INVALID', message);
-
 /** What is left after guardKeySource is a verdict on the token (no key for its kid/alg): 401. */
 function keySelectionError(error: unknown): BearerError {
   if (error instanceof BearerError) return error;
-  return invalid('No key of this issuer matches the token\'s "kid" and "alg".');
+  return invalidToken('No key of this issuer matches the token\'s "kid" and "alg".');
 }
 
 /** The configured issuers by `iss`, with verifier-wide defaults applied, and every algorithm any of them allows. */
@@ -118,13 +116,13 @@ async function verifySignature(parsed: ParsedCompactJws, config: ResolvedIssuer)
     for await (const candidate of error as unknown as AsyncIterable<CryptoKey>) {
       if (await verifyJwsSignature(parsed.alg, candidate, signingInput, signature, verificationIsAlone())) return;
     }
-    throw invalid('The token signature is invalid.');
+    throw invalidToken('The token signature is invalid.');
   }
   if (!isKeyForAlgorithm(key, parsed.alg)) {
-    throw invalid("The issuer's key for this token cannot verify it (wrong type, curve or size).");
+    throw invalidToken("The issuer's key for this token cannot verify it (wrong type, curve or size).");
   }
   if (!(await verifyJwsSignature(parsed.alg, key, signingInput, signature, verificationIsAlone()))) {
-    throw invalid('The token signature is invalid.');
+    throw invalidToken('The token signature is invalid.');
   }
 }
 
@@ -154,14 +152,14 @@ export function createJwtVerification(setup: JwtVerificationSetup): (token: stri
   ): Promise<{ parsed: ParsedCompactJws; config: ResolvedIssuer }> => {
     const parsed: ParsedCompactJws = parseCompactJws(token, allAlgorithms, { maxTokenBytes });
     const iss = parsed.payload.iss;
-    if (typeof iss !== 'string') throw invalid('The token has no "iss" claim.');
+    if (typeof iss !== 'string') throw invalidToken('The token has no "iss" claim.');
     const config = issuers.get(iss);
-    if (config === undefined) throw invalid('The token\'s "iss" is not a configured issuer.');
+    if (config === undefined) throw invalidToken('The token\'s "iss" is not a configured issuer.');
     if (!config.algorithms.has(parsed.alg)) {
-      throw invalid('The token header "alg" is not in this issuer\'s algorithms allowlist.');
+      throw invalidToken('The token header "alg" is not in this issuer\'s algorithms allowlist.');
     }
     if (config.requireAccessTokenType ? !isAccessTokenType(parsed.typ) : !isLegacyAccessTokenType(parsed.typ)) {
-      throw invalid('The token header "typ" is not "at+jwt" (RFC 9068); it is not an access token.');
+      throw invalidToken('The token header "typ" is not "at+jwt" (RFC 9068); it is not an access token.');
     }
     checkClaimTypes(parsed.payload);
     await verifySignature(parsed, config);

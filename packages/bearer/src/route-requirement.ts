@@ -3,7 +3,7 @@ import { BearerError } from './errors.ts';
 import type { BearerRequestLike } from './request.ts';
 import { checkScopes, isScopeToken, type ScopeRequirement, scopeRequirementProblems } from './scopes.ts';
 import type { JsonObject } from './strict-json.ts';
-import type { BearerVerifier } from './verifier.ts';
+import type { BearerVerifier, VerifiedToken } from './verifier.ts';
 
 /** What a route requires, declared once with {@link BearerVerifier.route}. */
 export interface RouteRequirement<S extends string = string> {
@@ -79,11 +79,7 @@ function checkStepUp(
 }
 
 /** The parts of a verified token a route's requirement is checked against. */
-interface RouteSubject {
-  readonly claims: JsonObject;
-  readonly scopes: ReadonlySet<string>;
-  readonly tenant: string | undefined;
-}
+type RouteSubject = Pick<VerifiedToken, 'claims' | 'scopes' | 'tenant'>;
 
 /**
  * Checks a verified token against an already validated route requirement: tenant, step-up,

@@ -2,6 +2,7 @@ import { BearerError } from './errors.ts';
 import type { Introspector } from './introspection.ts';
 import { DEFAULT_SCOPE_CLAIMS, type ScopeClaim } from './scopes.ts';
 import type { JsonObject } from './strict-json.ts';
+import type { CommonVerifierOptions } from './verifier-options.ts';
 
 /** A token's claims and where they came from: local JWT verification or introspection. */
 export interface TokenSource {
@@ -37,7 +38,7 @@ interface TokenSourceRouting {
   readonly introspector: Introspector | undefined;
   readonly maxTokenBytes: number;
   /** The verifier's options, whose `scopeClaims` (read per call) serve an introspector without its own. */
-  readonly options: { readonly scopeClaims?: readonly ScopeClaim[] | undefined };
+  readonly options: Pick<CommonVerifierOptions, 'scopeClaims'>;
 }
 
 /**

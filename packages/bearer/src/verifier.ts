@@ -1,7 +1,7 @@
 import { type BearerResponse, type ChallengeOptions, toBearerResponse } from './challenge.ts';
 import { optionalString } from './claims.ts';
 import { createDpopRuntime, type DpopRuntime } from './dpop.ts';
-import { BearerError } from './errors.ts';
+import { BearerError, invalidToken } from './errors.ts';
 import { createIntrospector } from './introspection.ts';
 import { beginVerification, endVerification } from './jws-signature.ts';
 import { createJwtVerification, resolveIssuers } from './jwt-verification.ts';
@@ -52,8 +52,6 @@ export interface BearerVerifier<S extends string = string> {
   /** Whether body tokens are enabled, so adapters parse a urlencoded body only when needed. */
   readonly allowsBodyToken: boolean;
 }
-
-const invalid = (message: string): BearerError => new BearerError('ERR_BEARER_TOKEN_INVALID', message);
 
 /**
  * Creates the framework-neutral verifier. Secure by default: `issuer`, `audience` and
@@ -162,7 +160,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
         await step.run(context);
       } catch (error) {
         if (error instanceof BearerError) throw error;
-        throw invalid(`Verification step "${step.name}" rejected the token.`);
+        throw invalidToken(`Verification step "${step.name}" rejected the token.`);
       }
     }
     if (options.isRevoked) await checkRevocation(options, source.issuer, claims, iat, revocationTimeoutMs);

@@ -38,9 +38,8 @@ function parseCsp(policies: readonly string[]): { csp: Map<string, Set<string>>;
       const sources =
         values.length > 0 ? values.map((v) => v.trim().toLowerCase()) : name.endsWith('-src') ? ["'none'"] : [];
       if (index === 0 || !csp.has(name)) {
-        if (index === 0) csp.set(name, new Set(sources));
-        // A directive only in a later policy restricts on its own.
-        else csp.set(name, new Set(sources));
+        // The first policy, or a directive only in a later policy, restricts on its own.
+        csp.set(name, new Set(sources));
       } else {
         // Several policies: a source must be allowed by every one that names the directive.
         const prev = csp.get(name) as Set<string>;
