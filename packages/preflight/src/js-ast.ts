@@ -110,6 +110,18 @@ export function memberPath(node: AstNode | undefined): string[] | undefined {
   return parts.reverse();
 }
 
+/** The index of the first node starting at or after `start`, by binary search (`nodes` is sorted by `start`). */
+export function firstNodeAt(nodes: readonly AstNode[], start: number): number {
+  let low = 0;
+  let high = nodes.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (nodes[middle]!.start < start) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
 /**
  * Offsets of every string literal inside a node, for snippet redaction. `nodes` is sorted by
  * `start`: a binary search finds the node's first possible descendant and the walk stops at its
@@ -117,14 +129,7 @@ export function memberPath(node: AstNode | undefined): string[] | undefined {
  */
 export function stringRanges(node: AstNode, nodes: readonly AstNode[]): Array<readonly [number, number]> {
   const ranges: Array<readonly [number, number]> = [];
-  let low = 0;
-  let high = nodes.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (nodes[middle]!.start < node.start) low = middle + 1;
-    else high = middle;
-  }
-  for (let i = low; i < nodes.length && nodes[i]!.start < node.end; i++) {
+  for (let i = firstNodeAt(nodes, node.start); i < nodes.length && nodes[i]!.start < node.end; i++) {
     const n = nodes[i]!;
     if (n.end > node.end) continue;
     if ((n.type === 'Literal' && typeof n.value === 'string') || n.type === 'TemplateLiteral') {

@@ -120,9 +120,10 @@ export function nestingDepth(text: string): number {
     if (c === '\n') {
       // A line break ends a statement after a complete operand unless the next line continues it.
       if (last !== '' && !OPERATOR_END.test(last)) {
-        const rest = /^\s*(.)/.exec(text.slice(i + 1, i + 200));
-        const first = rest?.[1];
-        const word = text.slice(i + 1, i + 200).trimStart();
+        const ahead = text.slice(i + 1, i + 200);
+        // Not `word[0]`: on a window of only blanks the regex backtracks and yields a blank, not undefined.
+        const first = /^\s*(.)/.exec(ahead)?.[1];
+        const word = ahead.trimStart();
         if (first === undefined || (/[\w$@'"{}#]/.test(first) && !CONTINUING_WORD.test(word))) {
           reset();
         }

@@ -15,12 +15,11 @@ import {
 } from '../js-ast.ts';
 import { nearestDeclaration } from '../js-scope.ts';
 
-/** A ConfigService call: the variable it reads, how, and the default it passes (if any). */
+/** A ConfigService call: the variable it reads, and how. */
 export interface ConfigServiceCall {
   readonly name: string;
   /** `getOrThrow` throws when the value is missing: only its default argument is a fallback. */
   readonly method: 'get' | 'getOrThrow';
-  readonly fallback: AstNode | undefined;
 }
 
 // `config`, `configService`, `appConfigService`, `_configService` (any case).
@@ -179,8 +178,7 @@ export function configServiceCall(
   const callee = unwrap(child(call, 'callee'));
   const method = memberPropertyName(callee);
   if (callee?.type !== 'MemberExpression' || (method !== 'get' && method !== 'getOrThrow')) return undefined;
-  const [nameArg, fallback] = children(call, 'arguments');
-  const name = stringValue(nameArg);
+  const name = stringValue(children(call, 'arguments')[0]);
   if (name === undefined || !isConfigService(child(callee, 'object'), parentOf)) return undefined;
-  return { name, method, fallback };
+  return { name, method };
 }

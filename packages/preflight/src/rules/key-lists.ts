@@ -2,7 +2,16 @@
 // `keySet.has(key)`, `keys.some((k) => timingSafeEqual(…))`, `for (const k of keys)`, and a
 // secret-named list of literals. Also the `.includes` of one secret string, a substring test.
 import { envReadName } from '../env-reads.ts';
-import { type AstNode, child, children, memberPath, memberPropertyName, stringValue, unwrap } from '../js-ast.ts';
+import {
+  type AstNode,
+  child,
+  children,
+  firstNodeAt,
+  memberPath,
+  memberPropertyName,
+  stringValue,
+  unwrap,
+} from '../js-ast.ts';
 import type { NearestDeclaration } from '../js-scope.ts';
 import { isConstantName, nameWords, secretNameCount } from '../secret-names.ts';
 import { type DerivationWalk, derivationWalk } from './derived-value.ts';
@@ -43,7 +52,12 @@ const KEY_KEEPING = new Set(['split', 'map', 'filter', 'slice', 'trim', 'toStrin
 // Of those, the ones whose result is a list, not the string itself.
 const LIST_MAKING = new Set(['split', 'map', 'filter']);
 /** The objects whose properties are settings read at start-up: `config.apiKeys`, `settings.admin.token`. */
-export const SETTINGS_OBJECT = /^(config|settings|env)$/i;
+const SETTINGS_OBJECT = /^(config|settings|env)$/i;
+
+/** Whether a member path reads a setting: a property of a settings object (`config.apiKeys`, `env.admin.token`). */
+export const isSettingPath = (path: readonly string[]): boolean =>
+  path.slice(0, -1).some((part) => SETTINGS_OBJECT.test(part));
+
 // Lists of keys that are refused, not accepted: `REVOKED_API_KEYS`, `blockedTokens`, `TOKEN_BLOCK_LIST`,
 // `INVALID_TOKENS`, `usedTokens`. Not `old` or `previous`: keys being rotated out are still accepted.
 const DENY_WORDS = new Set([
@@ -109,8 +123,6 @@ interface KeyListInputs {
 
 /** The walks over key lists, sharing one memo per file. */
 interface KeyLists {
-  /** The secret-named source a value holding one or more keys is read from. */
-  readonly keySource: DerivationWalk<KeySource | undefined>;
   /** Whether an identifier is one key of a key list (a callback parameter, a `for…of` binding). */
   readonly listElement: (identifier: AstNode, depth: number) => boolean;
   /** Whether an operand is an element of a named list that holds no keys (scopes, field names). */
@@ -170,7 +182,7 @@ export function keyLists({ declarationOf, keyInput, nodes, parentOf }: KeyListIn
     if (n.type === 'MemberExpression') {
       const path = memberPath(n) ?? [];
       const last = path.at(-1);
-      const setting = path.slice(0, -1).some((part) => SETTINGS_OBJECT.test(part));
+      const setting = isSettingPath(path);
       return setting && last !== undefined ? named(last) : undefined;
     }
     const first = children(n, 'arguments')[0];
@@ -204,21 +216,11 @@ export function keyLists({ declarationOf, keyInput, nodes, parentOf }: KeyListIn
   };
   /** Whether a statement holds a 401 or 403 (`res.status(401)`, `new Response(…, { status: 403 })`). */
   const refusalStatus = (statement: AstNode): boolean => {
-    for (let i = firstAt(statement.start); i < nodes.length && nodes[i]!.start < statement.end; i++) {
+    for (let i = firstNodeAt(nodes, statement.start); i < nodes.length && nodes[i]!.start < statement.end; i++) {
       const n = nodes[i]!;
       if (n.type === 'Literal' && (n.value === 401 || n.value === 403)) return true;
     }
     return false;
-  };
-  /** The index of the first node starting at or after `start` (the nodes are in source order). */
-  const firstAt = (start: number): number => {
-    let [low, high] = [0, nodes.length];
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (nodes[middle]!.start < start) low = middle + 1;
-      else high = middle;
-    }
-    return low;
   };
   /** A source of several keys: a string's characters are no keys. */
   const keys = (node: AstNode | undefined, depth: number): boolean => {
@@ -267,8 +269,7 @@ export function keyLists({ declarationOf, keyInput, nodes, parentOf }: KeyListIn
       root = unwrap(child(callee, 'object'));
     }
     if (!root || envReadName(root) !== undefined) return root !== undefined;
-    if (root.type === 'MemberExpression')
-      return (memberPath(root) ?? []).slice(0, -1).some((p) => SETTINGS_OBJECT.test(p));
+    if (root.type === 'MemberExpression') return isSettingPath(memberPath(root) ?? []);
     if (root.type !== 'Identifier') return false;
     const kind = declarationOf(root)?.kind;
     return kind === 'const' || kind === 'let' || isConstantName(root.name as string);
@@ -284,5 +285,5 @@ export function keyLists({ declarationOf, keyInput, nodes, parentOf }: KeyListIn
     if (source.kind === 'string' ? method === 'has' : PREFIX_TEST.has(method)) return undefined;
     return refusedWhenFound(call) ? undefined : { header, method, source };
   };
-  return { keySource, listElement, listLookup, nonKeyElement };
+  return { listElement, listLookup, nonKeyElement };
 }

@@ -8,7 +8,7 @@ import { isShadowed, type NearestDeclaration, nearestDeclaration } from '../js-s
 import type { FileContext, FileRule } from '../rule.ts';
 import { isConstantName } from '../secret-names.ts';
 import { type DerivationWalk, derivationWalk, derivedFrom, objectPath, RANDOM_CALL } from './derived-value.ts';
-import { keyLists, type ListLookup, SETTINGS_OBJECT } from './key-lists.ts';
+import { isSettingPath, keyLists, type ListLookup } from './key-lists.ts';
 import { destructuredKeyReads, prefixStripped, requestKeyRead } from './key-reads.ts';
 import { envSecret, secretOperand, storedSide, trivialOperand } from './secret-operands.ts';
 
@@ -48,7 +48,10 @@ function check(context: FileContext): RawFinding[] {
   const aliases = new Map<string, string>();
   // Member paths assigned in the file (`config.api.token = …`), for where a setting comes from.
   const assigned = new Map<string, AstNode[]>();
+  // Digests and constant-time compares matter only where the file reads a key header at all.
+  let readsKey = false;
   for (const node of nodes) {
+    if (!readsKey && requestKeyRead(node) !== undefined) readsKey = true;
     if (node.type === 'AssignmentExpression' && node.operator === '=') {
       const target = memberPath(child(node, 'left'))?.join('.');
       const value = child(node, 'right');
@@ -64,8 +67,7 @@ function check(context: FileContext): RawFinding[] {
     if (id?.type === 'Identifier' && header !== undefined) aliases.set(id.name as string, header);
     for (const [local, name] of destructuredKeyReads(node)) aliases.set(local, name);
   }
-  // Digests and constant-time compares matter only where the file reads a key header at all.
-  const readsKey = aliases.size > 0 || nodes.some((node) => requestKeyRead(node) !== undefined);
+  if (aliases.size > 0) readsKey = true;
   const headerOf = (node: AstNode | undefined): string | undefined => {
     const n = unwrap(node);
     if (n?.type === 'Identifier' && aliases.has(n.name as string)) return aliases.get(n.name as string);
@@ -149,7 +151,7 @@ function check(context: FileContext): RawFinding[] {
     }
     if (n.type === 'MemberExpression') {
       const path = memberPath(n) ?? [];
-      return path.slice(0, -1).some((part) => SETTINGS_OBJECT.test(part)) && !randomSetting(n, path, depth);
+      return isSettingPath(path) && !randomSetting(n, path, depth);
     }
     const from = derivedFrom(n);
     return from !== undefined && from.length > 0 && from.every((input) => staticValue(input, depth + 1));

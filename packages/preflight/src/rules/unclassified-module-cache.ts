@@ -1,5 +1,5 @@
 import type { RawFinding } from '../finding.ts';
-import { type AstNode, child, children, memberPath, propertyKeyName, unwrap } from '../js-ast.ts';
+import { type AstNode, child, children, firstNodeAt, memberPath, propertyKeyName, unwrap } from '../js-ast.ts';
 import { moduleBindings } from '../js-module-bindings.ts';
 import { enclosingFunction, isShadowed } from '../js-scope.ts';
 import type { FileContext, FileRule } from '../rule.ts';
@@ -160,7 +160,7 @@ const WEAK_PARAMS = /^(context|c|event|socket|ws|msg|message)$/;
 const WIRING_METHODS =
   /^(use|register|configure|init|initialize|setup|plugin|instance|getInstance|for|of|from|create)$/;
 
-/** Whether a class (declaration or expression) is exported from its module. */
+/** Whether a class or function (declaration or expression) is exported from its module. */
 function isExported(cls: AstNode | undefined, parentOf: ReadonlyMap<AstNode, AstNode>): boolean {
   const holder = cls && parentOf.get(cls);
   if (holder?.type === 'ExportNamedDeclaration' || holder?.type === 'ExportDefaultDeclaration') return true;
@@ -188,14 +188,10 @@ function handlerKind(fn: AstNode, context: FileContext): 'registered' | 'maybe' 
   const parent = parentOf.get(fn);
   const weak = params.some((p) => WEAK_PARAMS.test(p)) ? 'maybe' : undefined;
   if (!parent) return weak;
-  if (parent.type === 'ExportNamedDeclaration' || parent.type === 'ExportDefaultDeclaration') return 'registered';
+  if (isExported(fn, parentOf)) return 'registered';
   if (parent.type === 'CallExpression' && children(parent, 'arguments').includes(fn)) {
     const method = memberPath(child(parent, 'callee'))?.at(-1) ?? '';
     if (ROUTE_METHODS.test(method)) return method === 'on' ? 'maybe' : 'registered';
-  }
-  if (parent.type === 'VariableDeclarator') {
-    const declaration = parentOf.get(parent);
-    if (declaration && parentOf.get(declaration)?.type === 'ExportNamedDeclaration') return 'registered';
   }
   if (parent.type === 'MethodDefinition' || parent.type === 'PropertyDefinition') {
     if (parent.kind === 'constructor') return weak;
@@ -246,14 +242,7 @@ function requestCode(context: FileContext, classes: ReadonlyMap<AstNode, string>
   while (queue.length > 0) {
     const fn = queue.pop()!;
     // `nodes` is sorted by start: visit only the function's own span.
-    let lo = 0;
-    let hi = nodes.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (nodes[mid]!.start < fn.start) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = lo; i < nodes.length && nodes[i]!.start < fn.end; i++) {
+    for (let i = firstNodeAt(nodes, fn.start); i < nodes.length && nodes[i]!.start < fn.end; i++) {
       const node = nodes[i]!;
       if (node.end > fn.end || node.type !== 'CallExpression') continue;
       const target = byName.get(memberPath(child(node, 'callee'))?.join('.') ?? '');
