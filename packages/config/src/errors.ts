@@ -14,7 +14,7 @@ export type ConfigErrorCode =
   | 'ERR_CONFIG_IMMUTABLE'
   /** `withOverrides()` was called on a config loaded under the production profile. */
   | 'ERR_CONFIG_OVERRIDE_IN_PRODUCTION'
-  /** `reveal()` was called on something that is not a live `Secret` (a clone, a spread copy). */
+  /** `reveal()` was called on, or `equals()` given, something that is not a live `Secret` (a clone, a spread copy, `undefined`). */
   | 'ERR_CONFIG_NOT_A_SECRET'
   /** A Standard Schema validator returned a promise to `loadConfigSync()`, or a Vault reference met it. */
   | 'ERR_CONFIG_ASYNC_REQUIRED';

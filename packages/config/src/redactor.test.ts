@@ -24,6 +24,26 @@ describe('createRedactor', () => {
     expect(redact('billing abc')).toBe('billing abc'); // too short to scrub safely
   });
 
+  it('replaces secret values percent-encoded into URLs and forms', () => {
+    const password = `p@ss/w:rd ${randomBytes(8).toString('hex')}+=`;
+    const base64 = `${randomBytes(30).toString('base64').slice(0, 36)}+/==`;
+    const urls = loadConfigSync(
+      { DB_PASSWORD: secret({ kind: 'password' }), API_KEY: secret() },
+      { env: { NODE_ENV: 'test', DB_PASSWORD: password, API_KEY: base64 } },
+    );
+    const scrub = createRedactor(urls);
+    const encoded = encodeURIComponent(password);
+    expect(scrub(`connecting to postgres://app:${encoded}@db:5432/app`)).toBe(
+      'connecting to postgres://app:[REDACTED:DB_PASSWORD]@db:5432/app',
+    );
+    expect(scrub(`GET /hook?key=${encodeURIComponent(base64)}&x=1`)).toBe('GET /hook?key=[REDACTED:API_KEY]&x=1');
+    expect(scrub(`body ${new URLSearchParams({ password })}`)).toBe('body password=[REDACTED:DB_PASSWORD]');
+    const lowerHex = encoded.replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase());
+    expect(scrub(`url ${lowerHex}`)).toBe('url [REDACTED:DB_PASSWORD]');
+    const lone = loadConfigSync({ K: secret() }, { env: { NODE_ENV: 'test', K: 'ab\ud800cdefghijkl' } });
+    expect(createRedactor(lone)('x ab\ud800cdefghijkl')).toBe('x [REDACTED:K]'); // a lone surrogate does not throw
+  });
+
   it('scrubs pino output through hooks.streamWrite', () => {
     const lines: string[] = [];
     const destination = new Writable({

@@ -6,7 +6,8 @@ const MIN_SCRUB_LENGTH = 8;
 
 /**
  * A last line of defence for logs: a function that replaces every occurrence of the config's
- * secret values (also JSON-escaped) in a string with `[REDACTED:NAME]`. It catches a value that
+ * secret values (also JSON-escaped, and percent-encoded as in a URL, its userinfo or a form body,
+ * with upper- or lower-case hex) in a string with `[REDACTED:NAME]`. It catches a value that
  * was `reveal()`ed and then concatenated into a message; `Secret` objects redact themselves anyway.
  *
  * @example
@@ -27,7 +28,8 @@ export function createRedactor(config: object): (text: string) => string {
     const revealed = value.reveal();
     if (revealed.length < MIN_SCRUB_LENGTH) continue;
     const escaped = JSON.stringify(revealed).slice(1, -1);
-    for (const needle of new Set([revealed, escaped])) replacements.push({ needle, label: value.redacted });
+    for (const needle of new Set([revealed, escaped, ...percentEncodings(revealed)]))
+      replacements.push({ needle, label: value.redacted });
   }
   // Longest first, so a secret that contains another is replaced whole.
   replacements.sort((a, b) => b.needle.length - a.needle.length);
@@ -38,4 +40,18 @@ export function createRedactor(config: object): (text: string) => string {
     }
     return out;
   };
+}
+
+/**
+ * How a value looks once put into a URL: a password in a connection string, a key in a query.
+ * Base64 secrets (`+`, `/`, `=`) and passwords with symbols come out different from the raw value.
+ */
+function percentEncodings(value: string): string[] {
+  // encodeURIComponent throws on a lone surrogate (the URL encoders would write U+FFFD instead).
+  if (/\p{Surrogate}/u.test(value)) return [];
+  const userinfo = new URL('http://host');
+  userinfo.password = value;
+  const forms = [encodeURIComponent(value), new URLSearchParams({ v: value }).toString().slice(2), userinfo.password];
+  const lowerHex = forms.map((form) => form.replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase()));
+  return [...forms, ...lowerHex].filter((form) => form !== value);
 }

@@ -101,6 +101,31 @@ describe('Secret', () => {
     expect(secret.equals(`${VALUE}x`)).toBe(false);
   });
 
+  it('refuses to compare with anything but a string or a live Secret, with ERR_CONFIG_NOT_A_SECRET', () => {
+    const others: unknown[] = [
+      undefined,
+      null,
+      42,
+      ['x'],
+      Buffer.from(VALUE),
+      { ...secret },
+      structuredClone(secret),
+      new Proxy(secret, {}),
+    ];
+    for (const other of others) {
+      let thrown: unknown;
+      try {
+        secret.equals(other as string);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(ConfigError);
+      expect((thrown as ConfigError).code).toBe('ERR_CONFIG_NOT_A_SECRET');
+      expect((thrown as ConfigError).message).toMatch(/^equals\(\) takes a string or a live Secret/);
+      expect(inspect(thrown, { showHidden: true })).not.toContain(VALUE.slice(0, 8));
+    }
+  });
+
   it('is frozen', () => {
     expect(Object.isFrozen(secret)).toBe(true);
     expect(() => {

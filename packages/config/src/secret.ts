@@ -81,6 +81,11 @@ export class Secret {
    * Compares with another secret or string in constant time (over SHA-256 digests, so lengths do
    * not leak either).
    *
+   * @throws {ConfigError} `ERR_CONFIG_NOT_A_SECRET` when `other` is neither a string nor a live
+   * `Secret` (`undefined` from a missing header, a copy of a `Secret`, a `Buffer`), as `reveal()`
+   * does on a copy. A wrong argument is a bug in the caller, so it is not answered with `false`,
+   * which would look like a wrong credential. Turn a missing input into a string first.
+   *
    * @example
    * ```ts
    * const adminKey = Secret.of('ADMIN_KEY', 'value-from-your-secret-store');
@@ -88,7 +93,15 @@ export class Secret {
    * ```
    */
   equals(other: Secret | string): boolean {
-    const theirs = typeof other === 'string' ? other : other.reveal();
+    let theirs: string;
+    if (typeof other === 'string') theirs = other;
+    else if (Secret.isSecret(other)) theirs = other.reveal();
+    else {
+      throw new ConfigError(
+        'ERR_CONFIG_NOT_A_SECRET',
+        `equals() takes a string or a live Secret, not ${describeArgument(other)}. Pass the Secret object itself, or turn a missing input into a string first (String(header ?? '')).`,
+      );
+    }
     const a = createHash('sha256').update(this.reveal()).digest();
     const b = createHash('sha256').update(theirs).digest();
     return timingSafeEqual(a, b);
@@ -117,4 +130,11 @@ export class Secret {
   get [Symbol.toStringTag](): string {
     return 'Secret';
   }
+}
+
+/** `undefined`, `a number`, `an object (a copy of a Secret?)`: the kind of an argument, never its content. */
+function describeArgument(other: unknown): string {
+  if (other === undefined || other === null) return String(other);
+  if (typeof other !== 'object') return `a ${typeof other}`;
+  return 'an object that is not a live Secret (a copy of one, a Buffer?)';
 }

@@ -4,7 +4,7 @@ import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { errorOf, rejectionOf } from '../test/config-error.ts';
-import type { ConfigError } from './errors.ts';
+import { ConfigError } from './errors.ts';
 import { checkConfig, loadConfig, loadConfigSync } from './load.ts';
 import { port } from './scalars.ts';
 import { runValidator, type StandardSchemaV1 } from './standard-schema.ts';
@@ -218,3 +218,129 @@ describe('loadConfig, loadConfigSync and checkConfig with a validator that break
     );
   });
 });
+
+/** `text` with every character written as a JSON `\uXXXX` escape. */
+function escapeAll(text: string): string {
+  return [...text].map((char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+}
+
+/** The text of the schema issues in a `json()` key's issue, without the fixed wording around them. */
+function issueText(error: ConfigError): string {
+  return (error.issues[0]?.message ?? '')
+    .replace(/^J: does not satisfy its schema: /, '')
+    .replace(/; expected a JSON document\.$/, '')
+    .replaceAll('(issue withheld: it quotes the value)', '');
+}
+
+describe('json() schema issues that quote the decoded document', () => {
+  it('withholds an issue quoting a key or value written with \\u escapes', () => {
+    const cases: [StandardSchemaV1, string][] = [
+      [v.record(v.picklist(['a']), v.string()), `{"${escapeAll('secretkeyname')}":"x"}`],
+      [z.record(z.enum(['a']), z.string()), `{"a":"x","${escapeAll('secretkeyname')}":"x"}`],
+      [v.object({ a: v.picklist(['x']) }), `{"a":"${escapeAll('secretvalue')}"}`],
+      [v.object({ a: v.literal(5) }), '{"a":1E3}'],
+    ];
+    for (const [schema, raw] of cases) {
+      const error = errorOf(() => loadConfigSync({ J: json({ schema }) }, { env: { J: raw } }));
+      expect(error.issues[0]?.message).toContain('(issue withheld: it quotes the value)');
+      expect(error.message.toLowerCase()).not.toMatch(/secret|keyname|1000/);
+    }
+  });
+
+  it('withholds an issue quoting the value upper-cased, NFC/NFKC-normalized, whitespace-collapsed or short', () => {
+    const cases = [
+      [
+        v.pipe(
+          v.string(),
+          v.transform((s) => s.toUpperCase()),
+          v.picklist(['x']),
+        ),
+        'abc',
+      ],
+      [
+        v.pipe(
+          v.string(),
+          v.transform((s) => s.normalize('NFKC')),
+          v.picklist(['x']),
+        ),
+        'ｓｅｃｒｅｔｖａｌ',
+      ],
+      [
+        v.pipe(
+          v.string(),
+          v.transform((s) => s.toUpperCase()),
+          v.picklist(['x']),
+        ),
+        'straße-key',
+      ],
+      [
+        v.pipe(
+          v.string(),
+          v.transform((s) => s.normalize('NFC')),
+          v.picklist(['x']),
+        ),
+        'cafe\u0301s',
+      ],
+      [
+        v.pipe(
+          v.string(),
+          v.transform((s) => s.replace(/\s+/g, ' ')),
+          v.picklist(['x']),
+        ),
+        'ab  \t cd',
+      ],
+    ] as const;
+    for (const [schema, raw] of cases) {
+      const error = errorOf(() => loadConfigSync({ K: schema }, { env: { K: raw } }));
+      expect(error.issues[0]?.message).toBe('K: does not satisfy its schema: (issue withheld: it quotes the value).');
+    }
+  });
+
+  it('never shows a decoded piece of a record key or value, however it is escaped (seeded)', () => {
+    const text = fc.string({
+      unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_ é€ß/'),
+      minLength: 4,
+      maxLength: 16,
+    });
+    const escapes = fc.array(fc.constantFrom('plain', 'unicode', 'upper-unicode'), { minLength: 16, maxLength: 16 });
+    const encode = (value: string, how: readonly string[]): string =>
+      [...value]
+        .map((char, index) => {
+          const code = char.charCodeAt(0).toString(16).padStart(4, '0');
+          if (how[index] === 'unicode') return `\\u${code}`;
+          if (how[index] === 'upper-unicode') return `\\u${code.toUpperCase()}`;
+          return char === '/' ? '\\/' : char;
+        })
+        .join('');
+    const schemas = [
+      v.record(v.picklist(['a']), v.picklist(['b'])),
+      z.record(z.enum(['a']), z.enum(['b'])),
+      v.record(v.string(), v.picklist(['b'])),
+      z.array(z.object({ k: z.literal('b') })),
+    ];
+    fc.assert(
+      fc.property(text, text, escapes, escapes, fc.nat(schemas.length - 1), (key, value, keyHow, valueHow, which) => {
+        const k = encode(key, keyHow);
+        const val = encode(value, valueHow);
+        const raw = which === 3 ? `[{"k":"${val}"},{"${k}":"b"}]` : `{"${k}":"${val}"}`;
+        const result = jsonError(schemas[which]!, raw);
+        if (result === undefined) return;
+        const shown = issueText(result).toLowerCase();
+        for (const decoded of [key, value].map((t) => t.toLowerCase()))
+          for (let i = 0; i + 4 <= decoded.length; i++) expect(shown).not.toContain(decoded.slice(i, i + 4));
+      }),
+      { seed: 0x7402, numRuns: 300 },
+    );
+  });
+});
+
+/** The ConfigError of loading `raw` into a `json({ schema })` key, or undefined when it is valid. */
+function jsonError(schema: StandardSchemaV1, raw: string): ConfigError | undefined {
+  try {
+    loadConfigSync({ J: json({ schema }) }, { env: { J: raw } });
+    return undefined;
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+}

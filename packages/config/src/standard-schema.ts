@@ -76,11 +76,11 @@ export function runValidator<Output>(
     result = schema['~standard'].validate(value);
     if (!isThenable(result)) return checkResult<Output>(result);
   } catch (error) {
-    return { broken: `threw ${describeThrown(error, raw)} instead of returning issues` };
+    return { broken: `threw ${describeThrown(error, raw, value)} instead of returning issues` };
   }
   return Promise.resolve(result).then(
     (settled) => checkResult<Output>(settled),
-    (error: unknown) => ({ broken: `returned a promise that rejected with ${describeThrown(error, raw)}` }),
+    (error: unknown) => ({ broken: `returned a promise that rejected with ${describeThrown(error, raw, value)}` }),
   );
 }
 
@@ -113,7 +113,7 @@ function isIssue(issue: unknown): issue is StandardSchemaV1.Issue {
 }
 
 /** `a TypeError`, `an error`: the kind of what was thrown, never its message. */
-function describeThrown(error: unknown, raw: string | undefined): string {
+function describeThrown(error: unknown, raw: string | undefined, value: unknown): string {
   try {
     if (!(error instanceof Error)) return 'a value that is not an Error';
     const name: unknown = Object.getPrototypeOf(error)?.constructor?.name;
@@ -121,7 +121,7 @@ function describeThrown(error: unknown, raw: string | undefined): string {
     if (
       typeof name !== 'string' ||
       !/^[A-Za-z_$][\w$]{0,63}$/.test(name) ||
-      (raw !== undefined && quotesValue(name, raw))
+      (raw !== undefined && quotesValue(name, raw, value))
     )
       return 'an error';
     return `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
@@ -132,9 +132,16 @@ function describeThrown(error: unknown, raw: string | undefined): string {
 
 /**
  * Turns Standard Schema issues into text. Validators may quote the input in their messages, so a
- * message that contains any part of the raw value is withheld.
+ * message that contains any part of the value is withheld: any 4 characters of the raw text or of
+ * `decoded` (what a parser made of it: `JSON.parse` turns `\u0073` into `s`, `1E3` into `1000`),
+ * compared after case folding, NFKC normalization and whitespace collapsing, which validators may
+ * apply before quoting.
  */
-export function describeIssues(issues: ReadonlyArray<StandardSchemaV1.Issue>, raw: string): string {
+export function describeIssues(
+  issues: ReadonlyArray<StandardSchemaV1.Issue>,
+  raw: string,
+  decoded: unknown = raw,
+): string {
   const parts = issues.slice(0, 5).map((issue) => {
     const path = (issue.path ?? [])
       .map((segment) => (typeof segment === 'object' && segment !== null ? segment.key : segment))
@@ -142,21 +149,67 @@ export function describeIssues(issues: ReadonlyArray<StandardSchemaV1.Issue>, ra
       .join('.');
     const text = path ? `${path}: ${issue.message}` : issue.message;
     // Paths can be keys of the user's JSON document, so they are checked like the message.
-    return quotesValue(text, raw) ? '(issue withheld: it quotes the value)' : text;
+    return quotesValue(text, raw, decoded) ? '(issue withheld: it quotes the value)' : text;
   });
   const more = issues.length > 5 ? ` (+${issues.length - 5} more)` : '';
   return `does not satisfy its schema: ${parts.join('; ')}${more}`;
 }
 
-function quotesValue(message: string, raw: string): boolean {
-  const value = raw.trim();
-  if (value.length === 0) return false;
-  if (value.length <= 3) return new RegExp(`(^|[^A-Za-z0-9])${escapeRegExp(value)}($|[^A-Za-z0-9])`).test(message);
-  const lower = message.toLowerCase();
-  for (let i = 0; i + 4 <= value.length; i++) {
-    if (lower.includes(value.slice(i, i + 4).toLowerCase())) return true;
+/** The spellings of `text` a validator may print: as is and folded, both lower-cased. */
+function spellings(text: string): string[] {
+  const lower = text.toLowerCase();
+  // Upper- then lower-casing folds `ß` to `ss`, as a validator that upper-cases would print it.
+  const folded = text.normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC').replace(/\s+/g, ' ');
+  return lower === folded ? [lower] : [lower, folded];
+}
+
+/** Every string, key, number and boolean in a parsed value (the parser's view of the raw text). */
+function decodedTexts(decoded: unknown): string[] {
+  const texts: string[] = [];
+  const pending: unknown[] = [decoded];
+  const seen = new Set<object>();
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (typeof item === 'string') texts.push(item);
+    else if (typeof item === 'number' || typeof item === 'boolean' || typeof item === 'bigint')
+      texts.push(String(item));
+    else if (typeof item === 'object' && item !== null && !seen.has(item)) {
+      seen.add(item);
+      for (const [key, child] of Object.entries(item)) {
+        if (!Array.isArray(item)) texts.push(key);
+        pending.push(child);
+      }
+    }
   }
-  return false;
+  if (typeof decoded === 'object' && decoded !== null) {
+    try {
+      texts.push(JSON.stringify(decoded)); // the document re-serialized without its escapes
+    } catch {
+      // not JSON-shaped: its pieces are in already
+    }
+  }
+  return texts;
+}
+
+function quotesValue(message: string, raw: string, decoded: unknown): boolean {
+  const shown = spellings(message);
+  const value = raw.trim();
+  const grams = new Set<string>();
+  for (const text of [value, ...decodedTexts(decoded)]) {
+    for (const spelling of spellings(text)) {
+      // A whole value of 1-3 characters counts only as a word of its own, or most messages would match.
+      if (text === value && spelling.length > 0 && spelling.length <= 3) {
+        const word = new RegExp(`(^|[^\\p{L}\\p{N}])${escapeRegExp(spelling)}($|[^\\p{L}\\p{N}])`, 'u');
+        if (shown.some((form) => word.test(form))) return true;
+      }
+      for (let i = 0; i + 4 <= spelling.length; i++) grams.add(spelling.slice(i, i + 4));
+    }
+  }
+  if (grams.size === 0) return false;
+  return shown.some((form) => {
+    for (let i = 0; i + 4 <= form.length; i++) if (grams.has(form.slice(i, i + 4))) return true;
+    return false;
+  });
 }
 
 function escapeRegExp(text: string): string {

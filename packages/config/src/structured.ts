@@ -103,7 +103,7 @@ export function json(options?: JsonOptions<unknown>): Spec<unknown, boolean> {
         );
       if ('broken' in result)
         return fail(`has a schema that ${result.broken} (the error is withheld: it may quote the value)`);
-      if (result.issues) return fail(describeIssues(result.issues, raw));
+      if (result.issues) return fail(describeIssues(result.issues, raw, value));
       return ok(result.value);
     },
     () => undefined,
