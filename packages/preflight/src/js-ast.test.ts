@@ -5,7 +5,7 @@ import { analyzeFile } from './engine.ts';
 import { isEnvObject } from './env-reads.ts';
 import { type AstNode, stringRanges } from './js-ast.ts';
 import { moduleFromEstree, parseModule } from './js-parse.ts';
-import { isShadowed, nearestDeclaration, resolveBinding } from './js-scope.ts';
+import { isShadowed, nearestDeclaration } from './js-scope.ts';
 
 const CODE = [
   '// TODO: check auth here',
@@ -65,14 +65,13 @@ describe('stringRanges', () => {
   });
 });
 
-describe('resolveBinding', () => {
+describe('nearestDeclaration and isShadowed', () => {
   it('finds module and local declarations; isShadowed looks only below module scope', () => {
     const module = parseModule('a.ts', 'const k = 1;\nexport function f(p) { const l = 2; return [k, p, l, g]; }\n');
     const use = (name: string) =>
       module.nodes.find((n) => n.type === 'Identifier' && n.name === name && n.start > 40) as AstNode;
     expect(nearestDeclaration(use('k'), 'k', module.parentOf)?.kind).toBe('const');
     expect(isShadowed(use('k'), 'k', module.parentOf)).toBe(false);
-    expect(resolveBinding(use('k'), 'k', module.parentOf, { moduleScope: false })).toBeUndefined();
     expect(nearestDeclaration(use('p'), 'p', module.parentOf)?.kind).toBe('param');
     expect(isShadowed(use('p'), 'p', module.parentOf)).toBe(true);
     expect(nearestDeclaration(use('l'), 'l', module.parentOf)?.kind).toBe('const');

@@ -75,8 +75,24 @@ export interface ModuleBinding {
   readonly declaration: AstNode;
 }
 
-/** Every module-scope binding of a plain name, exported ones included (destructuring is skipped). */
-export function moduleBindings(program: AstNode): ModuleBinding[] {
+// Program node → its module bindings: four rules, and env getters read across files, ask for the
+// same module's bindings, so each parsed module's are listed once and dropped with its tree.
+const BINDINGS = new WeakMap<AstNode, readonly ModuleBinding[]>();
+
+/**
+ * Every module-scope binding of a plain name, exported ones included (destructuring is skipped).
+ * Listed once per parsed module: callers share the array, so it is read-only.
+ */
+export function moduleBindings(program: AstNode): readonly ModuleBinding[] {
+  let bindings = BINDINGS.get(program);
+  if (bindings === undefined) {
+    bindings = listModuleBindings(program);
+    BINDINGS.set(program, bindings);
+  }
+  return bindings;
+}
+
+function listModuleBindings(program: AstNode): ModuleBinding[] {
   const out: ModuleBinding[] = [];
   for (let statement of children(program, 'body')) {
     if (statement.type === 'ExportNamedDeclaration') statement = child(statement, 'declaration') ?? statement;

@@ -221,9 +221,9 @@ function scopeDeclarations(scope: AstNode): ReadonlyMap<string, NearestDeclarati
 /**
  * The one scope walk behind {@link isShadowed} and {@link nearestDeclaration}: from `node` outwards
  * through blocks, function parameters, catch clauses and loop heads, and the module body when
- * `moduleScope` is set, to the nearest declaration of `name`.
+ * `moduleScope` is set, to the nearest declaration of `name`. Tested through those two.
  */
-export function resolveBinding(
+function resolveBinding(
   node: AstNode,
   name: string,
   parentOf: ReadonlyMap<AstNode, AstNode>,

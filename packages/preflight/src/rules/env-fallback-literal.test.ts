@@ -9,6 +9,7 @@ import {
   BOOLEAN_FALLBACKS,
   CHAIN_TAIL,
   COMPOSE_EMPTY_DEFAULTS,
+  DECLARED_APART_THEN_INITIALISED,
   DESTRUCTURED_BINDINGS,
   DESTRUCTURED_BINDINGS_SAFE,
   EMPTY_DEFAULT_COMPARED,
@@ -111,7 +112,22 @@ describe('env-fallback-literal: bindings and calls', () => {
     const before = prints(plain);
     const after = prints(`${reassigned}\n${plain}`);
     expect(after).toHaveLength(2);
-    expect(after).toContain(before[0]);
+    // The plain fallback, second by position: a shared key would hand its old fingerprint to the one above.
+    expect(after[1]).toBe(before[0]);
+  });
+
+  it('keeps the fingerprints of baselined `||=` and unset-guard fallbacks when the same form on a let assigned after its declaration is added above them', () => {
+    // By line: the finding added above takes occurrence 0, so a shared key would hand it the old fingerprint.
+    const prints = (code: string): string[] =>
+      analyzeFile('a.ts', code, { rules: ['env-fallback-literal'] }).findings.map(
+        (f) => `${f.start.line}:${f.fingerprint}`,
+      );
+    for (const [apart, initialised] of DECLARED_APART_THEN_INITIALISED) {
+      const [before] = prints(initialised);
+      const after = prints(`${apart}\n${initialised}`);
+      expect(after, apart).toHaveLength(2);
+      expect(after[1], apart).toBe(before?.replace(/^1:/, '2:'));
+    }
   });
 });
 

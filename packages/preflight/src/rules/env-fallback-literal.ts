@@ -44,6 +44,11 @@ function fallbackLiteral(node: AstNode | undefined, constants: ReadonlyMap<strin
 // The form of a fallback assigned back to the variable it reads (`X = X || '…'` on a `let`).
 const REASSIGNED = 'assigned back to the variable';
 
+// The form of a fallback to a `let` read from the env by its first write (`let s; s = process.env.X`),
+// followed later than `X ||= …` and `if (!X) X = …` on a variable initialised where it is declared: a
+// form of its own, so its baseline key does not shift theirs.
+const DECLARED_APART = 'on a variable assigned after its declaration';
+
 const COMPARISON = new Set(['===', '!==', '==', '!=', '<', '>', '<=', '>=']);
 
 /**
@@ -132,17 +137,24 @@ function checkJs(context: FileContext): RawFinding[] {
     } else if (node.type === 'AssignmentExpression' && (node.operator === '||=' || node.operator === '??=')) {
       // `process.env.X ||= '…'`, `secret ??= '…'` with `let secret = process.env.X`.
       const value = fallbackLiteral(child(node, 'right'), constants);
-      const name = value === undefined ? undefined : env.target(child(node, 'left'));
+      const target = child(node, 'left');
+      const name = value === undefined ? undefined : env.target(target);
       if (name !== undefined && value !== undefined && secretOrCredentialUrl(name, value)) {
-        out.push(finding(node, name, value, `'${node.operator}'`, stringRanges(node, nodes)));
+        const form = `'${node.operator}'`;
+        const apart = env.assignedAfterDeclaration(target);
+        out.push(finding(node, name, value, apart ? `${form} ${DECLARED_APART}` : form, stringRanges(node, nodes)));
       }
     } else if (node.type === 'IfStatement') {
       // `let s = process.env.X; if (!s) s = '…';` (also `s == null`, `s === undefined`, `s === ''`)
       const assignment = unsetGuard(node)?.assignment;
       const value = assignment ? fallbackLiteral(child(assignment, 'right'), constants) : undefined;
-      const name = assignment && value !== undefined ? env.target(child(assignment, 'left')) : undefined;
+      const target = assignment && child(assignment, 'left');
+      const name = value !== undefined ? env.target(target) : undefined;
       if (assignment && name !== undefined && value !== undefined && secretOrCredentialUrl(name, value)) {
-        out.push(finding(assignment, name, value, 'an assignment when unset', stringRanges(assignment, nodes)));
+        const form = env.assignedAfterDeclaration(target)
+          ? `an assignment when unset ${DECLARED_APART}`
+          : 'an assignment when unset';
+        out.push(finding(assignment, name, value, form, stringRanges(assignment, nodes)));
       }
     } else if (node.type === 'VariableDeclarator' || node.type === 'AssignmentExpression') {
       const pattern = child(node, node.type === 'VariableDeclarator' ? 'id' : 'left');

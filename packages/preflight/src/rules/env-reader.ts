@@ -208,6 +208,17 @@ export class EnvReader {
       : this.name(initial ? child(initial, 'right') : declaration.init, 1);
   }
 
+  /**
+   * Whether an assignment target is a `let`/`var` declared without a value and read from the env by
+   * its first write (`let s; s = process.env.X`): the caller reports it under a form of its own.
+   */
+  assignedAfterDeclaration(node: AstNode | undefined): boolean {
+    const n = unwrap(node);
+    if (n?.type !== 'Identifier') return false;
+    const declaration = nearestDeclaration(n, n.name as string, this.#parentOf);
+    return declaration?.site === 'variable' && this.#initialWrite(declaration) !== undefined;
+  }
+
   /** `let s; s = …`: the first write of a `let`/`var` declared without a value, when it assigns one. */
   #initialWrite(declaration: NearestDeclaration): AstNode | undefined {
     if (declaration.init !== undefined || (declaration.kind !== 'let' && declaration.kind !== 'var')) return undefined;

@@ -17,6 +17,30 @@ import { isConstantName, nameWords, secretNameCount } from '../secret-names.ts';
 import { type DerivationWalk, derivationWalk } from './derived-value.ts';
 
 /**
+ * Whether a comparison of a lookup's result (its left operand) is true when the key is found
+ * (`indexOf(key) !== -1`, `>= 0`, `includes(key) === true`), false (`=== -1`, `< 0`,
+ * `includes(key) === false`), or undefined when it says neither.
+ */
+function trueWhenFound(comparison: AstNode): boolean | undefined {
+  const operator = comparison.operator as string;
+  const right = unwrap(child(comparison, 'right'));
+  let value = right?.type === 'Literal' ? right.value : undefined;
+  if (right?.type === 'UnaryExpression' && right.operator === '-') {
+    const argument = unwrap(child(right, 'argument'));
+    if (argument?.type === 'Literal' && typeof argument.value === 'number') value = -argument.value;
+  }
+  if (typeof value === 'boolean') {
+    if (operator === '===' || operator === '==') return value;
+    if (operator === '!==' || operator === '!=') return !value;
+    return undefined;
+  }
+  if (value === -1 && (operator === '===' || operator === '==' || operator === '<=')) return false;
+  if (value === 0 && operator === '<') return false;
+  // Any other `!==`, `!=`, `>`, `>=`: a position test (`!== -1`, `> -1`, `>= 0`).
+  return /^(!==?|>=?)$/.test(operator) ? true : undefined;
+}
+
+/**
  * Where the keys come from: `list` a list of keys (split, parsed, a setting), `string` one secret
  * string (an env value never split), `literal` keys written in the source.
  */
@@ -198,19 +222,30 @@ export function keyLists({ declarationOf, keyInput, nodes, parentOf }: KeyListIn
       : undefined;
   });
   /**
-   * `if (list.includes(key)) throw …` or `… return res.status(401)…`: the key is refused when found,
+   * `if (list.includes(key)) throw …`, `… return res.status(401)…`, or the same in the `else` of a
+   * negated test (`if (!list.includes(key)) next(); else throw …`): the key is refused when found,
    * so the list is a denylist whatever its name.
    */
   const refusedWhenFound = (call: AstNode): boolean => {
     let test: AstNode = call;
     let parent = parentOf.get(test);
-    while (parent?.type === 'ParenthesizedExpression') [test, parent] = [parent, parentOf.get(parent)];
-    // `list.indexOf(key) !== -1`, `>= 0`
-    if (parent?.type === 'BinaryExpression' && /^(!==?|>=?)$/.test(parent.operator as string)) {
+    let found = true;
+    let compared = false;
+    for (;;) {
+      if (parent?.type === 'UnaryExpression' && parent.operator === '!') found = !found;
+      else if (!compared && parent?.type === 'BinaryExpression' && child(parent, 'left') === test) {
+        // `list.indexOf(key) !== -1`, `>= 0`, `=== -1`, `list.includes(key) === false`
+        const when = trueWhenFound(parent);
+        if (when === undefined) break;
+        found = found === when;
+        compared = true;
+      } else if (parent?.type !== 'ParenthesizedExpression') break;
       [test, parent] = [parent, parentOf.get(parent)];
     }
     const branch =
-      parent?.type === 'IfStatement' && child(parent, 'test') === test ? child(parent, 'consequent') : undefined;
+      (parent?.type === 'IfStatement' || parent?.type === 'ConditionalExpression') && child(parent, 'test') === test
+        ? child(parent, found ? 'consequent' : 'alternate')
+        : undefined;
     const statements = branch?.type === 'BlockStatement' ? children(branch, 'body') : branch ? [branch] : [];
     return statements.some((s) => s.type === 'ThrowStatement' || (s.type !== 'IfStatement' && refusalStatus(s)));
   };

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   ACCEPTED_LISTS,
+  ALLOWLIST_BRANCHES,
+  DENYLIST_BRANCHES_SAFE,
   DENYLISTS_SAFE,
   KEY_LISTS,
   KEY_LISTS_MORE,
@@ -221,6 +223,14 @@ export function ok(req) {
     for (const code of ACCEPTED_LISTS) expect(lines(code), code).toEqual([code.split('\n').length]);
   });
 
+  it('does not report a lookup whose branch taken on a found key refuses it: the else of a negated test, `=== -1`, `=== false`, `< 0`, a ternary', () => {
+    for (const code of DENYLIST_BRANCHES_SAFE) expect(lines(code), code).toEqual([]);
+  });
+
+  it('reports a lookup whose refusal is on the branch taken on a missing key, negated, compared or in a ternary', () => {
+    for (const code of ALLOWLIST_BRANCHES) expect(lines(code), code).toEqual([code.split('\n').length]);
+  });
+
   it('reports .includes on a secret setting, an imported CONSTANT or a literal const as a substring test', () => {
     for (const code of SETTING_SUBSTRING) {
       const findings = analyzeFile('src/auth.ts', code, { rules: ['static-admin-key'] }).findings;
@@ -267,7 +277,8 @@ export function ok(req) {
     const [before] = prints(compare);
     const after = prints(`${lookup}${compare}`);
     expect(after).toHaveLength(2);
-    expect(after).toContain(before);
+    // The compare, second by position: a shared key would hand its old fingerprint to the lookup above.
+    expect(after[1]).toBe(before);
   });
 
   // One walk per list and per callback parameter, memoised: the test timeout is the assertion.
