@@ -114,9 +114,10 @@ function q(field: string): string {
  * Lua for one limit; sets ok{i}, r0{i}, r1{i}, t0{i}, t1{i}, rt{i}. `v` is the index of its first
  * field. The values to write go to w{i} (and idx{i}, p{i}, same{i}); with `table`, they are also
  * appended to the `spend` list (for limiters with many limits, where one static HSET call would
- * need more Lua registers than a function has).
+ * need more Lua registers than a function has). With `spendOnReject`, a GCRA rejection that is
+ * spent reports the reset and retry of the state it leaves.
  */
-function limitBlock(limit: ResolvedLimit, i: number, v: number, table: boolean): string {
+function limitBlock(limit: ResolvedLimit, i: number, v: number, table: boolean, spendOnReject: boolean): string {
   const L = limit.limit;
   const W = limit.windowMs * 1000;
   const fa = q(`${limit.name}:a`);
@@ -235,7 +236,16 @@ end
   if not ok_${i} then local x = nx - ${cap}; ${ceilDiv(`rt_${i}`, 'x', PU)} end
   local st = nx
   if st > ${cap2} then st = ${cap2} end
-  local keep = ta and ep <= ${R}
+${
+  spendOnReject
+    ? `  if not ok_${i} and op == 'c' and blockedFor == 0 then
+    -- Spent on reject: the reset and retry of the state it leaves, so waiting retryAfter admits.
+    do ${ceilDiv(`t1_${i}`, 'st', PU)} end
+    local x = st + ${times('cost', PR)} - ${cap}; ${ceilDiv(`rt_${i}`, 'x', PU)}
+  end
+`
+    : ''
+}  local keep = ta and ep <= ${R}
   if keep then w_${i} = st + ep; idx_${i} = ta else w_${i} = st; idx_${i} = now; same_${i} = false end
 ${
   table
@@ -418,7 +428,7 @@ export function buildDecideScript(limits: readonly ResolvedLimit[], opts: Decide
   const table = limits.length > STATIC_WRITE_MAX;
   limits.forEach((limit, index) => {
     const i = index + 1;
-    blocks.push(limitBlock(limit, i, fields.length + 1, table));
+    blocks.push(limitBlock(limit, i, fields.length + 1, table, options.spendOnReject));
     fields.push(...fieldsOf(limit));
   });
   const okAll = limits.map((_, index) => `ok_${index + 1}`).join(' and ');

@@ -84,7 +84,10 @@ const arbitraryGcra: fc.Arbitrary<{ definition: LimitDefinition; limit: number; 
     burst,
   }));
 
-/** Clock steps: none, a few emission intervals, up to two windows, or back (a late reading). */
+/**
+ * Clock steps: none, a few emission intervals, up to two windows, or back (a late reading), by up
+ * to an interval or by up to two windows (past several writes).
+ */
 function arbitrarySteps(windowMs: number, limit: number, burst: number) {
   const interval = Math.max(1, Math.ceil(windowMs / limit));
   return fc.array(
@@ -94,6 +97,7 @@ function arbitrarySteps(windowMs: number, limit: number, burst: number) {
         fc.integer({ min: 0, max: 3 * interval }),
         fc.integer({ min: 0, max: 2 * windowMs }),
         fc.integer({ min: -interval, max: 0 }),
+        fc.integer({ min: -2 * windowMs, max: 0 }),
       ),
       fc.integer({ min: 1, max: burst }),
     ),
@@ -112,7 +116,6 @@ describe('LocalLimiter', () => {
           const limiter = new LocalLimiter(
             resolveLimits([{ name: 'w', algorithm: 'fixed-window', limit, windowMs: 1_000 }], []),
             10,
-            1,
             () => now,
           );
           const perWindow = new Map<number, number>();
@@ -132,7 +135,6 @@ describe('LocalLimiter', () => {
     const limiter = new LocalLimiter(
       resolveLimits([{ name: 'g', algorithm: 'gcra', limit: 10, windowMs: 1_000, burst: 2 }], []),
       10,
-      1,
       () => now,
     );
     expect([1, 2, 3].map(() => limiter.consume('k', 1, '').allowed)).toEqual([true, true, false]);
@@ -152,7 +154,6 @@ describe('LocalLimiter', () => {
         [],
       ),
       10,
-      1,
       () => now,
     );
     limiter.consume('k', 1, '');
@@ -164,7 +165,6 @@ describe('LocalLimiter', () => {
     const limiter = new LocalLimiter(
       resolveLimits([{ name: 'c', algorithm: 'concurrency', limit: 1, leaseMs: 1_000 }], []),
       10,
-      1,
       () => 0,
     );
     expect(limiter.consume('k', 1, 'a').allowed).toBe(true);
@@ -197,7 +197,7 @@ describe('LocalLimiter', () => {
         fc.double({ min: 0.01, max: 1, noNaN: true }),
         (limit, burst, scale) => {
           const g = resolveLimits([{ name: 'g', algorithm: 'gcra', limit, windowMs: 1_000, burst }], []);
-          const local = new LocalLimiter(g, 10, scale, () => 0);
+          const local = new LocalLimiter(scaleLimits(g, scale), 10, () => 0);
           const reported = local.limits[0]!;
           expect(reported.burst).toBe(Math.max(1, Math.floor(burst * scale)));
           // At one instant a GCRA limit admits exactly its burst.
@@ -214,7 +214,7 @@ describe('LocalLimiter', () => {
     // hair over one interval, which reported 8.
     const now = 16_777_214.63;
     const limits = resolveLimits([{ name: 'g', algorithm: 'gcra', limit: 5, windowMs: 1_000, burst: 10 }], []);
-    const local = new LocalLimiter(limits, 10, 1, () => now);
+    const local = new LocalLimiter(limits, 10, () => now);
     expect(local.consume('k', 1, '').limits[0]!.remaining).toBe(9);
     expect(local.consume('k', 1, '').limits[0]!.remaining).toBe(8);
   });
@@ -231,7 +231,7 @@ describe('LocalLimiter', () => {
         ({ definition, burst }, start, steps) => {
           const limits = resolveLimits([definition], []);
           let now = start;
-          const local = new LocalLimiter(limits, 10, 1, () => now);
+          const local = new LocalLimiter(limits, 10, () => now);
           const costOf = (n: number): number => 1 + (n % burst);
           const first = local.consume('k', costOf(steps[0]?.[1] ?? 0), '');
           expect(first.allowed).toBe(true);
@@ -257,7 +257,7 @@ describe('LocalLimiter', () => {
         fc.nat(),
         ({ definition, burst }, now, n) => {
           const cost = 1 + (n % burst);
-          const local = new LocalLimiter(resolveLimits([definition], []), 10, 1, () => now);
+          const local = new LocalLimiter(resolveLimits([definition], []), 10, () => now);
           const fits = Math.floor(burst / cost);
           for (let k = 1; k <= fits; k++) {
             const decision = local.consume('k', cost, '');
@@ -281,7 +281,7 @@ describe('LocalLimiter', () => {
         ),
         ([{ definition, limit, windowMs, burst }, start, steps]) => {
           let now = start;
-          const local = new LocalLimiter(resolveLimits([definition], []), 10, 1, () => now);
+          const local = new LocalLimiter(resolveLimits([definition], []), 10, () => now);
           const exact = exactGcra(limit, windowMs, burst);
           for (const [step, cost] of steps) {
             now = Math.max(0, now + step);
@@ -312,8 +312,8 @@ describe('LocalLimiter', () => {
           let whole = start;
           let now = start;
           const limits = resolveLimits([definition], []);
-          const fractional = new LocalLimiter(limits, 10, 1, () => now);
-          const integral = new LocalLimiter(limits, 10, 1, () => whole);
+          const fractional = new LocalLimiter(limits, 10, () => now);
+          const integral = new LocalLimiter(limits, 10, () => whole);
           steps.forEach(([step, cost], i) => {
             whole = Math.max(0, whole + step);
             now = whole + fractions[i]!;
@@ -334,12 +334,7 @@ describe('LocalLimiter', () => {
         fc.integer({ min: 1, max: 86_400_000 }),
         fc.oneof(fc.integer({ min: 0, max: 1e10 }), fc.double({ min: 0, max: 1e10, noNaN: true })),
         (algorithm, limit, windowMs, now) => {
-          const local = new LocalLimiter(
-            resolveLimits([{ name: 'w', algorithm, limit, windowMs }], []),
-            10,
-            1,
-            () => now,
-          );
+          const local = new LocalLimiter(resolveLimits([{ name: 'w', algorithm, limit, windowMs }], []), 10, () => now);
           // Exact: the time into the window, from the clock reading as a rational (a double is one).
           const into = Number(BigInt(Math.floor(now)) % BigInt(windowMs));
           const end = windowMs - into;
@@ -359,7 +354,6 @@ describe('LocalLimiter', () => {
     const limiter = new LocalLimiter(
       resolveLimits([{ name: 'g', algorithm: 'gcra', limit: 1, windowMs: 1_000, burst: 5 }], []),
       10,
-      1,
       () => now,
     );
     for (let i = 0; i < 4; i++) expect(limiter.consume('k', 1, '').allowed).toBe(true);
@@ -374,7 +368,6 @@ describe('LocalLimiter', () => {
     const limiter = new LocalLimiter(
       resolveLimits([{ name: 'g', algorithm: 'gcra', limit: 1, windowMs: 1_000, burst: 1 }], []),
       10,
-      1,
       () => now,
     );
     expect(limiter.consume('k', 1, '').limits[0]).toMatchObject({ ok: true, resetMs: 1_000 });
@@ -383,9 +376,8 @@ describe('LocalLimiter', () => {
 
   it('holds at most maxKeys subjects and scales limits down', () => {
     const limiter = new LocalLimiter(
-      resolveLimits([{ name: 'w', algorithm: 'fixed-window', limit: 10, windowMs: 1_000 }], []),
+      scaleLimits(resolveLimits([{ name: 'w', algorithm: 'fixed-window', limit: 10, windowMs: 1_000 }], []), 0.2),
       3,
-      0.2,
       () => 0,
     );
     for (let i = 0; i < 100; i++) limiter.consume(`k${i}`, 1, '');

@@ -43,7 +43,7 @@ export function scaleLimits(limits: readonly ResolvedLimit[], scale: number): Re
  * (least recently used dropped first). It sees one pod's traffic only: scale limits accordingly.
  */
 export class LocalLimiter {
-  /** The limits this limiter applies: the configured ones scaled by `scale` ({@link scaleLimits}). */
+  /** The limits this limiter applies: the configured ones already scaled ({@link scaleLimits}). */
   readonly limits: readonly ResolvedLimit[];
   readonly #maxKeys: number;
   readonly #now: () => number;
@@ -51,13 +51,9 @@ export class LocalLimiter {
   readonly #units: readonly GcraUnits[];
   readonly #subjects = new Map<string, SubjectState>();
 
-  constructor(
-    limits: readonly ResolvedLimit[],
-    maxKeys: number,
-    scale: number,
-    now: () => number = () => performance.now(),
-  ) {
-    this.limits = scaleLimits(limits, scale);
+  /** `limits` are the ones it applies: scale the configured limits first ({@link scaleLimits}). */
+  constructor(limits: readonly ResolvedLimit[], maxKeys: number, now: () => number = () => performance.now()) {
+    this.limits = limits;
     this.#maxKeys = maxKeys;
     this.#now = now;
     // Units of 1 / rate ms (gcra-units.ts): with the clock in whole ms every value is an integer,

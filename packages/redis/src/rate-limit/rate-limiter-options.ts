@@ -5,9 +5,8 @@ import { type CoalesceOption, checkCoalesce } from '../store-options.ts';
 import { gcraBoundProblem } from './gcra-units.ts';
 import { type LimitDefinition, type ResolvedLimit, resolveLimits } from './limits.ts';
 import { scaleLimits } from './local-limiter.ts';
-import type { createRateLimiter } from './rate-limiter.ts';
 
-/** Options of {@link createRateLimiter}. */
+/** Options of `createRateLimiter` (rate-limiter.ts). */
 export interface RateLimiterOptions {
   /** The caller's ioredis client (`Redis` or `Cluster`). Create it with `enableOfflineQueue: false`. */
   readonly redis: RedisClient;
@@ -56,6 +55,10 @@ export interface ResolvedRateLimiterOptions {
   readonly cacheSize: number;
   /** 0: no coalescing. */
   readonly maxBatch: number;
+  /** The largest cost `consume` accepts: the smallest burst (a window's limit) of `limits`. */
+  readonly maxCost: number;
+  /** Under the `fallback` policy, `limits` scaled by its `limitScale` ({@link scaleLimits}), else undefined. */
+  readonly fallbackLimits: ResolvedLimit[] | undefined;
 }
 
 const PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -67,14 +70,19 @@ const PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
  * the scaled limits, which only spend what they admit, (burst + largest cost) × perRequest. The
  * largest cost is the smallest burst of the (unscaled) limits, what `consume` accepts.
  */
-function checkGcraBounds(limits: readonly ResolvedLimit[], policy: ResolvedRedisDownPolicy, problems: string[]): void {
-  const maxCost = Math.min(...limits.map((l) => l.burst));
+function checkGcraBounds(
+  limits: readonly ResolvedLimit[],
+  maxCost: number,
+  policy: ResolvedRedisDownPolicy,
+  fallbackLimits: readonly ResolvedLimit[] | undefined,
+  problems: string[],
+): void {
   for (const limit of limits) {
     const problem = gcraBoundProblem(limit, 1000, maxCost, 2, 'in the Redis script');
     if (problem !== undefined) problems.push(problem);
   }
-  if (policy.mode !== 'fallback') return;
-  for (const limit of scaleLimits(limits, policy.limitScale)) {
+  if (policy.mode !== 'fallback' || fallbackLimits === undefined) return;
+  for (const limit of fallbackLimits) {
     const problem = gcraBoundProblem(
       limit,
       1,
@@ -115,7 +123,14 @@ export function resolveRateLimiterOptions(options: RateLimiterOptions): Resolved
   }
   const policy = resolveRedisDownPolicy(options?.onRedisDown, problems);
   const maxBatch = checkCoalesce(options?.coalesce, client, problems);
-  if (problems.length === 0) checkGcraBounds(limits, policy, problems);
+  // Both only mean something for valid limits and policy, so they are computed once those are.
+  let maxCost = 0;
+  let fallbackLimits: ResolvedLimit[] | undefined;
+  if (problems.length === 0) {
+    maxCost = Math.min(...limits.map((l) => l.burst));
+    if (policy.mode === 'fallback') fallbackLimits = scaleLimits(limits, policy.limitScale);
+    checkGcraBounds(limits, maxCost, policy, fallbackLimits, problems);
+  }
   const cacheOption = options?.blockCache ?? {};
   let cacheSize = 0;
   if (cacheOption !== false) {
@@ -138,5 +153,7 @@ export function resolveRateLimiterOptions(options: RateLimiterOptions): Resolved
     policy,
     cacheSize,
     maxBatch,
+    maxCost,
+    fallbackLimits,
   };
 }

@@ -99,7 +99,8 @@ class RedisRateLimiter implements RateLimiter {
   readonly #onRedisError: ((error: RedisStoreError) => void) | undefined;
 
   constructor(options: RateLimiterOptions, resolved: ResolvedRateLimiterOptions) {
-    const { client, limits, prefix, timeoutMs, blockOnRejectMs, policy, cacheSize, maxBatch } = resolved;
+    const { client, limits, prefix, timeoutMs, blockOnRejectMs, policy, cacheSize, maxBatch, maxCost, fallbackLimits } =
+      resolved;
     this.limits = limits;
     this.#prefix = prefix;
     this.#guard = new RedisCallGuard(client, { timeoutMs });
@@ -107,10 +108,12 @@ class RedisRateLimiter implements RateLimiter {
     this.#policy = policy;
     this.#cache = cacheSize > 0 ? new BlockedSubjects(cacheSize, cachedWidth(limits.length)) : undefined;
     this.#fallback =
-      policy.mode === 'fallback' ? new LocalLimiter(limits, policy.maxKeys, policy.limitScale) : undefined;
+      policy.mode === 'fallback' && fallbackLimits !== undefined
+        ? new LocalLimiter(fallbackLimits, policy.maxKeys)
+        : undefined;
     this.fallbackLimits = this.#fallback?.limits;
     this.#withLeases = limits.some((l) => l.kind === 'c');
-    this.#maxCost = Math.min(...limits.map((l) => l.burst));
+    this.#maxCost = maxCost;
     this.#scripts = buildDecideScript(limits, {
       spendOnReject: options.spendOnReject === true,
       blockOnRejectUs: blockOnRejectMs * 1000,
