@@ -125,14 +125,14 @@ export function encodeContext(context: EncryptionContext, prefix?: Buffer): Buff
 
 /** The transit `context` for a tenant-bound DEK: the UTF-8 bytes of `context[contextKey]`. */
 export function tenantOf(context: EncryptionContext, contextKey: string): string {
-  const value = context !== null && typeof context === 'object' ? context[contextKey] : undefined;
-  if (value === undefined || value === '') {
+  const value: unknown = context !== null && typeof context === 'object' ? context[contextKey] : undefined;
+  if (value === undefined || value === null || value === '') {
     throw new TransitError(
       'ERR_TRANSIT_INVALID_CONTEXT',
       `context "${contextKey}" is required: tenantBinding.contextKey names it as the tenant bound to the data key.`,
     );
   }
-  const text = typeof value === 'string' ? value : value.toString();
+  const text = valueText(contextKey, value);
   if (LONE_SURROGATE.test(text)) {
     throw new TransitError(
       'ERR_TRANSIT_INVALID_CONTEXT',

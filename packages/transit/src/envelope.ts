@@ -124,6 +124,12 @@ export function encodeWrapped(keyVersion: number, wrappedDek: Buffer): Buffer {
 }
 
 export function parseHead(bytes: Uint8Array): EnvelopeHead {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new TransitError(
+      'ERR_TRANSIT_MALFORMED_ENVELOPE',
+      'an envelope is the bytes (Buffer or Uint8Array) encrypt() or encryptStream() wrote: for the base64url text encryptString() returned, use decryptString().',
+    );
+  }
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length > 0 && buf[0] !== MAGIC) throw malformed('bad magic');
   if (buf.length < 5) throw malformed('truncated');

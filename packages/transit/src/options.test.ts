@@ -30,6 +30,21 @@ describe('createTransit', () => {
     }
   });
 
+  it.each(['..', '../sys', 'transit/..', 'a/./b', '/transit', 'transit/', 'a//b'])(
+    'refuses the mount path %j, which would lead requests out of the mount',
+    (mount) => {
+      for (const options of [{ mount }, { acceptKeys: [{ key: 'k2', mount }] }]) {
+        expect(() => createTransit({ vault, key: 'k', cache: { maxAgeMs: 1000 }, ...options })).toThrowError(
+          expect.objectContaining({ code: 'ERR_TRANSIT_INVALID_OPTIONS', message: expect.stringContaining('.mount') }),
+        );
+      }
+    },
+  );
+
+  it.each(['transit', 'team/transit', 'transit.v2', 'a..b/c'])('accepts the mount path %j', (mount) => {
+    expect(() => createTransit({ vault, key: 'k', mount, cache: { maxAgeMs: 1000 } })).not.toThrow();
+  });
+
   it('requires cache.maxAgeMs', () => {
     expect(() => createTransit({ vault, key: 'k' } as never)).toThrowError(/cache: required/);
   });

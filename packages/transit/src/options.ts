@@ -53,7 +53,32 @@ export interface TransitOptions {
 }
 
 const KEY_NAME = /^\w(?:[\w.-]*\w)?$/;
-const MOUNT = /^[\w.-]+(?:\/[\w.-]+)*$/;
+const MOUNT_SEGMENT = /^[\w.-]+$/;
+const DOTS = /^\.+$/;
+
+/** A transit key name as options accept it: letters, digits, `_`, `-` and `.`, at most 255 bytes. */
+export function isKeyName(key: unknown): key is string {
+  return typeof key === 'string' && Buffer.byteLength(key) <= 255 && KEY_NAME.test(key);
+}
+
+/**
+ * A mount path as options accept it: `/`-separated segments of letters, digits, `_`, `-` and `.`,
+ * none of them only dots (a `..` segment would lead the request out of the mount).
+ */
+export function isMountPath(mount: unknown): mount is string {
+  return (
+    typeof mount === 'string' &&
+    Buffer.byteLength(mount) <= 255 &&
+    mount.split('/').every((segment) => MOUNT_SEGMENT.test(segment) && !DOTS.test(segment))
+  );
+}
+
+/** Whether an instance made with `options` accepts envelopes under `key` on `mount` (`acceptKeys`). */
+export function acceptedKeys(options: TransitOptions): (mount: string, key: string) => boolean {
+  const id = (mount: string | undefined, key: string): string => `${mountOf(mount)}\u0000${key}`;
+  const ids = new Set([id(options.mount, options.key), ...(options.acceptKeys ?? []).map((k) => id(k.mount, k.key))]);
+  return (mount, key) => ids.has(id(mount, key));
+}
 
 function positiveInt(value: unknown, max: number): boolean {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 && value <= max;
@@ -70,12 +95,12 @@ export function validateOptions(options: TransitOptions): void {
     problems.push('vault: pass your node-vault client (an object with write() and read()).');
   }
   const checkKey = (name: string, key: unknown, mount: unknown): void => {
-    if (typeof key !== 'string' || Buffer.byteLength(key) > 255 || !KEY_NAME.test(key)) {
+    if (!isKeyName(key)) {
       problems.push(`${name}.key: a transit key name (letters, digits, _, - and ., at most 255 bytes).`);
     }
-    if (mount !== undefined && (typeof mount !== 'string' || Buffer.byteLength(mount) > 255 || !MOUNT.test(mount))) {
+    if (mount !== undefined && !isMountPath(mount)) {
       problems.push(
-        `${name}.mount: a mount path such as "transit" or "team/transit", without leading or trailing "/".`,
+        `${name}.mount: a mount path such as "transit" or "team/transit", without leading or trailing "/" or "." / ".." segments.`,
       );
     }
   };

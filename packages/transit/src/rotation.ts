@@ -1,7 +1,9 @@
 import type { EncryptionContext } from './context.ts';
 import { type EnvelopeHead, FORMAT_VERSION, isStream, parseHead, replaceWrapped } from './envelope.ts';
 import { TransitError } from './errors.ts';
+import { isKeyName, isMountPath } from './options.ts';
 import type { TransitCore } from './transit-core.ts';
+import type { TransitKeyInfo } from './vault-transit.ts';
 
 /** What {@link Transit.rotationReport} returns. */
 export interface RotationReport {
@@ -17,8 +19,22 @@ export interface RotationReport {
   readonly stale: readonly number[];
   /** Indexes Vault already refuses (below `min_decryption_version`): lower it, rewrap, raise it again. */
   readonly undecryptable: readonly number[];
-  /** Indexes that are not envelopes. */
+  /**
+   * Indexes that are not envelopes, including those naming a mount or key that `createTransit`
+   * options would refuse (such names never reach Vault).
+   */
   readonly malformed: readonly number[];
+  /**
+   * Indexes of envelopes under a mount/key this instance does not accept (neither its key nor in
+   * `acceptKeys`): not looked up in Vault, and not counted in `versions`. Empty when every envelope
+   * is this instance's. Report them with an instance that accepts their key.
+   */
+  readonly notAccepted: readonly number[];
+  /**
+   * Indexes of envelopes under an accepted key that Vault does not have (on that mount/namespace):
+   * they cannot be decrypted or rewrapped. Counted in `versions`, not in `stale`.
+   */
+  readonly keyNotFound: readonly number[];
   /**
    * Indexes of streams in the old stream format 1. Their frames authenticate the whole header,
    * wrapped DEK included, so `rewrap` refuses them: re-encrypt them (decryptStream → encryptStream,
@@ -27,7 +43,7 @@ export interface RotationReport {
    * records and are not listed here.
    */
   readonly streams: readonly number[];
-  /** Count per key version, e.g. `{ 1: 10, 3: 990 }`. */
+  /** Count per key version of the envelopes this instance accepts, e.g. `{ 1: 10, 3: 990 }`. */
   readonly versions: Readonly<Record<number, number>>;
 }
 
@@ -47,35 +63,49 @@ export async function rotationReport(
   envelopes: Iterable<Uint8Array>,
   options: { readonly minVersion?: number },
 ): Promise<RotationReport> {
+  if (
+    typeof envelopes === 'string' ||
+    typeof (envelopes as Partial<Iterable<unknown>>)?.[Symbol.iterator] !== 'function'
+  ) {
+    throw new TransitError(
+      'ERR_TRANSIT_INVALID_INPUT',
+      'rotationReport(envelopes): envelopes must be an array (or other iterable) of envelope bytes, e.g. rows.map((r) => r.ssn).',
+    );
+  }
   const heads: (EnvelopeHead | undefined)[] = [];
+  const malformed: number[] = [];
+  const notAccepted: number[] = [];
   for (const envelope of envelopes) {
-    try {
-      heads.push(parseHead(envelope));
-    } catch {
-      heads.push(undefined);
-    }
+    const index = heads.length;
+    const head = readHead(envelope);
+    // A name options would refuse is no envelope this package wrote, and it must never reach a
+    // Vault path (`../../sys/mounts`); a valid name that is not ours is not looked up either.
+    let usable = false;
+    if (!head || !isKeyName(head.key) || !isMountPath(head.mount)) malformed.push(index);
+    else if (!core.accepts(head.mount, head.key)) notAccepted.push(index);
+    else usable = true;
+    heads.push(usable ? head : undefined);
   }
   const keyIds = new Map<string, { mount: string; key: string }>();
   for (const head of heads)
     if (head) keyIds.set(`${head.mount}\u0000${head.key}`, { mount: head.mount, key: head.key });
-  const keys = await Promise.all(
-    [...keyIds.values()].map(async ({ mount, key }) => ({ mount, key, ...(await core.vault.readKey(mount, key)) })),
-  );
+  const found = await Promise.all([...keyIds.values()].map(({ mount, key }) => readKeyIfExists(core, mount, key)));
+  const keys = found.filter((k) => k !== undefined);
   const byId = new Map(keys.map((k) => [`${k.mount}\u0000${k.key}`, k]));
   const stale: number[] = [];
   const undecryptable: number[] = [];
-  const malformed: number[] = [];
+  const keyNotFound: number[] = [];
   const streams: number[] = [];
   const versions: Record<number, number> = {};
   heads.forEach((head, index) => {
-    if (!head) {
-      malformed.push(index);
-      return;
-    }
+    if (!head) return;
     if (isOldStream(head)) streams.push(index);
     const key = byId.get(`${head.mount}\u0000${head.key}`);
     versions[head.keyVersion] = (versions[head.keyVersion] ?? 0) + 1;
-    if (!key) return;
+    if (!key) {
+      keyNotFound.push(index);
+      return;
+    }
     if (head.keyVersion < (options.minVersion ?? key.latestVersion)) stale.push(index);
     if (head.keyVersion < key.minDecryptionVersion) undecryptable.push(index);
   });
@@ -90,17 +120,47 @@ export async function rotationReport(
     stale,
     undecryptable,
     malformed,
+    notAccepted,
+    keyNotFound,
     streams,
     versions,
   };
 }
 
+function readHead(envelope: unknown): EnvelopeHead | undefined {
+  try {
+    return parseHead(envelope as Uint8Array);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The key's versions, or undefined when Vault has no such key (its envelopes are listed instead). */
+async function readKeyIfExists(
+  core: TransitCore,
+  mount: string,
+  key: string,
+): Promise<({ mount: string; key: string } & TransitKeyInfo) | undefined> {
+  try {
+    return { mount, key, ...(await core.vault.readKey(mount, key)) };
+  } catch (error) {
+    if (error instanceof TransitError && error.code === 'ERR_TRANSIT_KEY_NOT_FOUND') return undefined;
+    throw error;
+  }
+}
+
 export async function rewrapEnvelopes(core: TransitCore, items: readonly RewrapItem[]): Promise<RewrapResult[]> {
+  if (!Array.isArray(items)) {
+    throw new TransitError(
+      'ERR_TRANSIT_INVALID_INPUT',
+      'rewrap(items): items must be an array of { envelope, context? }, e.g. rows.map((r) => ({ envelope: r.ssn })).',
+    );
+  }
   const results: RewrapResult[] = new Array(items.length);
   const groups = new Map<string, { index: number; head: EnvelopeHead; transitContext: string | undefined }[]>();
   items.forEach((item, index) => {
     try {
-      const head = parseHead(item.envelope);
+      const head = parseHead(item?.envelope);
       if (isOldStream(head)) {
         // Format 1 frames authenticate the wrapped DEK: replacing it would break every frame.
         throw new TransitError(
@@ -114,7 +174,7 @@ export async function rewrapEnvelopes(core: TransitCore, items: readonly RewrapI
           `rewrap works on this instance's key only; the envelope names "${head.key}" on mount "${head.mount}".`,
         );
       }
-      const transitContext = core.transitContext(head, item.context);
+      const transitContext = core.transitContext(head, item?.context);
       const group = transitContext === undefined ? 'plain' : 'bound';
       const list = groups.get(group) ?? [];
       list.push({ index, head, transitContext });

@@ -19,4 +19,6 @@ export interface TransitCore {
   fixedHeader(alg: AlgId): Buffer;
   unwrap(head: EnvelopeHead, context: EncryptionContext | undefined): DataKey | Promise<DataKey>;
   transitContext(head: EnvelopeHead, context: EncryptionContext | undefined): string | undefined;
+  /** Whether envelopes under `key` on `mount` are this instance's (its key or `acceptKeys`). */
+  accepts(mount: string, key: string): boolean;
 }

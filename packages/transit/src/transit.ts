@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { type EncryptionContext, encodeContext, tenantOf } from './context.ts';
 import { DataKey } from './data-key.ts';
-import { type DecryptResult, decryptResultOf } from './decrypt-result.ts';
+import { type DecryptResult, decryptEach } from './decrypt-result.ts';
 import { DecryptDekCache, EncryptDekCache, type EncryptEntry } from './dek-cache.ts';
 import {
   ALG,
@@ -17,7 +17,7 @@ import { type EnvelopeInfo, envelopeInfo } from './envelope-info.ts';
 import { closedError, TransitError } from './errors.ts';
 import { checkKeySuits } from './key-suitability.ts';
 import { guardMetricsHook, type MetricsHook } from './metrics.ts';
-import { decryptCacheLimits, mountOf, type TransitOptions, validateOptions } from './options.ts';
+import { acceptedKeys, decryptCacheLimits, mountOf, type TransitOptions, validateOptions } from './options.ts';
 import { openRecord, sealRecord } from './record-cipher.ts';
 import {
   type RewrapItem,
@@ -49,7 +49,7 @@ export class Transit {
   readonly #decryptCache: DecryptDekCache;
   readonly #batcher: UnwrapBatcher;
   readonly #tenantKey: string | undefined;
-  readonly #accepted: ReadonlySet<string>;
+  readonly #accepts: (mount: string, key: string) => boolean;
   readonly #headers = new Map<AlgId, Buffer>();
   readonly #now: () => number;
   readonly #metrics: MetricsHook | undefined;
@@ -69,10 +69,7 @@ export class Transit {
     const batchSize = options.batchSize ?? 256;
     this.#batcher = new UnwrapBatcher(this.#vault, this.#decryptCache, batchSize, metrics);
     this.#tenantKey = options.tenantBinding?.contextKey;
-    this.#accepted = new Set([
-      `${this.#mount}\u0000${this.#key}`,
-      ...(options.acceptKeys ?? []).map((k) => `${mountOf(k.mount)}\u0000${k.key}`),
-    ]);
+    this.#accepts = acceptedKeys(options);
     for (const alg of Object.values(ALG)) this.#headers.set(alg, encodeFixedHeader(alg, this.#mount, this.#key));
     this.#core = {
       mount: this.#mount,
@@ -84,6 +81,7 @@ export class Transit {
       fixedHeader: (alg) => this.#fixedHeader(alg),
       unwrap: (head, context) => this.#unwrap(head, context),
       transitContext: (head, context) => this.#transitContext(head, context),
+      accepts: this.#accepts,
     };
   }
 
@@ -156,7 +154,7 @@ export class Transit {
 
   #unwrap(head: EnvelopeHead, context: EncryptionContext | undefined): DataKey | Promise<DataKey> {
     this.#open();
-    if (!this.#accepted.has(`${head.mount}\u0000${head.key}`)) {
+    if (!this.#accepts(head.mount, head.key)) {
       throw new TransitError(
         'ERR_TRANSIT_KEY_NOT_ACCEPTED',
         `the envelope names transit key "${head.key}" on mount "${head.mount}", which this instance does not accept: add it to acceptKeys if it is yours.`,
@@ -283,11 +281,10 @@ export class Transit {
    * const results = await transit.decryptMany(rows.map((r) => ({ envelope: r.ssn, context: { tenant: r.tenant, table: 'users', column: 'ssn', id: r.id } })));
    * ```
    */
-  async decryptMany(
+  decryptMany(
     items: readonly { readonly envelope: Uint8Array; readonly context: EncryptionContext }[],
   ): Promise<DecryptResult[]> {
-    const settled = await Promise.allSettled(items.map((item) => this.decrypt(item.envelope, item.context)));
-    return settled.map(decryptResultOf);
+    return decryptEach(items, (envelope, context) => this.decrypt(envelope, context));
   }
 
   /**

@@ -1,6 +1,7 @@
 import { fromVaultCiphertext, vaultCiphertext } from './envelope.ts';
 import { TransitError, type TransitErrorCode } from './errors.ts';
 import type { MetricsHook } from './metrics.ts';
+import { RequestDeadlineError, withDeadline } from './request-deadline.ts';
 
 /**
  * The part of a `node-vault` client this package uses: `write` and `read` (both resolve with the
@@ -19,7 +20,10 @@ export interface RetryOptions {
   readonly baseDelayMs?: number;
   /** Cap of one backoff. Default 1,000 ms. */
   readonly maxDelayMs?: number;
-  /** Per-request timeout handed to node-vault (axios). Default 10,000 ms. */
+  /**
+   * Longest one attempt may take, whole answer included (also handed to node-vault as axios'
+   * idle `timeout`). An attempt over it fails as unavailable and is retried. Default 10,000 ms.
+   */
   readonly requestTimeoutMs?: number;
 }
 
@@ -95,6 +99,11 @@ function vaultError(
 
 function classify(error: unknown, op: string, key: string): TransitError {
   if (error instanceof TransitError) return error;
+  if (error instanceof RequestDeadlineError) {
+    return vaultError('ERR_TRANSIT_VAULT_UNAVAILABLE', op, key, {
+      network: `${error.message} (retry.requestTimeoutMs)`,
+    });
+  }
   const response = (error as { response?: { statusCode?: unknown; body?: unknown } } | null)?.response;
   if (response && typeof response.statusCode === 'number') {
     const body = response.body as { errors?: unknown } | undefined;
@@ -130,6 +139,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export class VaultTransit {
   readonly #client: VaultClient;
   readonly #requestOptions: Record<string, unknown>;
+  readonly #timeoutMs: number;
   readonly #attempts: number;
   readonly #baseDelayMs: number;
   readonly #maxDelayMs: number;
@@ -140,8 +150,9 @@ export class VaultTransit {
     options: { namespace?: string | undefined; retry?: RetryOptions | undefined; metrics?: MetricsHook | undefined },
   ) {
     this.#client = client;
+    this.#timeoutMs = options.retry?.requestTimeoutMs ?? 10_000;
     this.#requestOptions = {
-      timeout: options.retry?.requestTimeoutMs ?? 10_000,
+      timeout: this.#timeoutMs,
       ...(options.namespace ? { headers: { 'X-Vault-Namespace': options.namespace } } : {}),
     };
     this.#attempts = options.retry?.attempts ?? 4;
@@ -165,8 +176,11 @@ export class VaultTransit {
         // `requestOptions`, so an empty object here would drop the client's own headers (its
         // X-Vault-Namespace among them) and send the call to another namespace.
         const headers = this.#requestOptions.headers as object | undefined;
-        const result = await run(
-          headers === undefined ? { ...this.#requestOptions } : { ...this.#requestOptions, headers: { ...headers } },
+        const result = await withDeadline(
+          run(
+            headers === undefined ? { ...this.#requestOptions } : { ...this.#requestOptions, headers: { ...headers } },
+          ),
+          this.#timeoutMs,
         );
         this.#metrics?.({ type: 'vault-call', op, key, items, ok: true, durationMs: performance.now() - started });
         return result;

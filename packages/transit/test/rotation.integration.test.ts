@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ALG, encodeFixedHeader, parseHead } from '../src/envelope.ts';
 import { type Fixture, startFixture } from './fixture.ts';
 import { pipeThrough } from './pipe-through.ts';
 import { encryptStreamV1 } from './stream-v1.ts';
@@ -33,6 +34,58 @@ describe('Transit.rotationReport', () => {
       versions: { 1: 1, 2: 1 },
     });
     expect((await transit.rotationReport([v1, v2], { minVersion: 2 })).stale).toEqual([0]);
+  });
+
+  /** `envelope` claiming to be under `key` on `mount`: only its fixed header changes. */
+  const forge = (envelope: Buffer, mount: string, key: string): Buffer =>
+    Buffer.concat([
+      encodeFixedHeader(ALG.record, mount, key),
+      envelope.subarray(parseHead(envelope).fixedHeader.length),
+    ]);
+
+  it('never asks Vault about a key an envelope names but this instance does not accept', async () => {
+    const key = await fx.newKey();
+    const other = await fx.newKey();
+    const transit = fx.transit(key);
+    const mine = await transit.encrypt(Buffer.from('a'), ctx(1));
+    const envelopes = [
+      mine,
+      forge(mine, 'transit', '../../sys/mounts'),
+      forge(mine, '../sys', 'mounts'),
+      forge(mine, 'transit', other),
+      forge(mine, 'transit', 'k/../../sys/mounts'),
+    ];
+    fx.server.clearRequests();
+    const report = await transit.rotationReport(envelopes);
+    expect(fx.server.requests().map((r) => r.path)).toEqual([`transit/keys/${key}`]);
+    expect(report).toMatchObject({
+      keys: [{ mount: 'transit', key, latestVersion: 1 }],
+      total: 5,
+      stale: [],
+      malformed: [1, 2, 4],
+      notAccepted: [3],
+      keyNotFound: [],
+      versions: { 1: 1 },
+    });
+  });
+
+  it('lists envelopes of an accepted key that Vault does not have, and reports the others', async () => {
+    const key = await fx.newKey();
+    const transit = fx.transit(key, { acceptKeys: [{ key: 'gone' }, { key: 'also-gone', mount: 'team/transit' }] });
+    const mine = await transit.encrypt(Buffer.from('a'), ctx(1));
+    await fx.client.write(`transit/keys/${key}/rotate`, {});
+    const report = await transit.rotationReport([
+      forge(mine, 'transit', 'gone'),
+      mine,
+      forge(mine, 'team/transit', 'also-gone'),
+    ]);
+    expect(report).toMatchObject({
+      keys: [{ mount: 'transit', key, latestVersion: 2 }],
+      stale: [1],
+      keyNotFound: [0, 2],
+      notAccepted: [],
+      malformed: [],
+    });
   });
 });
 

@@ -53,8 +53,12 @@ export function readDurationSeconds(fields: Fields, name: string): number | unde
   throw userError(`error converting input for field "${name}": expected a duration`);
 }
 
-/** Standard base64 with padding, strictly: Go's `base64.StdEncoding.DecodeString`. */
-export function decodeBase64Std(value: string): Buffer | undefined {
+/**
+ * Standard base64 with padding, strictly: Go's `base64.StdEncoding.DecodeString`, which skips `\r`
+ * and `\n` wherever they are (MIME-wrapped base64 decodes) and refuses any other stray character.
+ */
+export function decodeBase64Std(input: string): Buffer | undefined {
+  const value = input.replace(/[\r\n]/g, '');
   if (value.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) return undefined;
   // Like Go's non-strict StdEncoding, non-zero trailing padding bits are accepted.
   return Buffer.from(value, 'base64');

@@ -116,7 +116,7 @@ export class TransitKey {
   encryptionVersion(requested: number | undefined): number {
     const version = requested ?? 0;
     if (version === 0) return this.latestVersion;
-    if (version < 0) throw userError('requested version for encryption must be positive');
+    if (version < 0) throw userError('requested version for encryption is negative');
     if (version > this.latestVersion) {
       throw userError('requested version for encryption is higher than the latest key version');
     }
