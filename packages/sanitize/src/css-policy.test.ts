@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { filterStyle, MAX_NEGATIVE_SPACING_PX } from './css-policy.ts';
+import { filterStyle, MAX_NEGATIVE_SPACING_PX, MAX_OFFSET_PX } from './css-policy.ts';
 import { resolvePolicy } from './policy.ts';
 
 const policy = resolvePolicy({
@@ -54,6 +54,20 @@ describe('filterStyle', () => {
     'color: #ffffff10',
     'display: none',
     'display: inline none',
+    'display: table-column',
+    'display: table-column-group',
+    'display: contents',
+    'display: inherit',
+    'display: ruby-text',
+    'display: block flow',
+    'text-indent: 9999px',
+    'text-indent: 100vw',
+    'padding-left: 9999px',
+    'padding: 0 0 0 200em',
+    'margin-left: 601px',
+    'margin: 0 9999px',
+    'margin-left: 10in',
+    'margin-left: 60%',
     'text-decoration: overline solid #fff 40px',
     'text-decoration: underline 9em',
   ])('drops %j, which hides or moves text', (css) => {
@@ -82,6 +96,16 @@ describe('filterStyle', () => {
     'color: hsl(210 50% 40%)',
     'display: inline-block',
     'display: table-cell',
+    'display: block',
+    'display: table',
+    'display: flex',
+    'display: list-item',
+    'margin: 0 auto',
+    'margin-left: 600px',
+    'padding: 10px 20px',
+    'padding: 0.5em 1em',
+    'margin: 0 5%',
+    'text-indent: 37.5em',
     'text-decoration: underline',
     'text-decoration: line-through #f00',
     'background-color: transparent',
@@ -133,6 +157,29 @@ describe('filterStyle', () => {
             else expect(Number(size?.[1])).toBeGreaterThan(0);
           }
           if (prop === 'color') expect(Number(/, ([0-9.]+)\)$/.exec(value)?.[1])).toBeGreaterThanOrEqual(0.25);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('never keeps an indent, margin or padding over MAX_OFFSET_PX (property)', () => {
+    const pxPer: Record<string, number> = { '': 1, px: 1, pt: 4 / 3, pc: 16, in: 96, cm: 96 / 2.54, mm: 96 / 25.4 };
+    const relative: Record<string, number> = { em: 16, rem: 16, ex: 8, ch: 8, '%': 12.8, vw: 12.8, vh: 10.8 };
+    const length = fc
+      .tuple(fc.integer({ min: 0, max: 20_000 }), fc.constantFrom(...Object.keys(pxPer), ...Object.keys(relative)))
+      .map(([n, unit]) => `${n / 10}${unit}`);
+    const prop = fc.constantFrom('text-indent', 'margin', 'margin-left', 'margin-right', 'padding', 'padding-left');
+    const decl = fc
+      .tuple(prop, fc.array(length, { minLength: 1, maxLength: 4 }))
+      .map(([p, v]) => `${p}: ${v.join(' ')}`);
+    fc.assert(
+      fc.property(decl, (css) => {
+        const out = run(css);
+        for (const value of out === '' ? [] : (out.split(': ')[1] as string).split(' ')) {
+          const m = /^([0-9.]+)([a-z%]*)$/.exec(value);
+          const unit = m?.[2] as string;
+          expect(Number(m?.[1]) * (pxPer[unit] ?? (relative[unit] as number))).toBeLessThanOrEqual(MAX_OFFSET_PX);
         }
       }),
       { numRuns: 1000 },

@@ -7,8 +7,10 @@
  *
  * Text must stay where layout puts it and stay visible: no negative length (negative
  * `text-indent` moves text off the box, as negative margins do; `letter-spacing` and `word-spacing`
- * may tighten by at most {@link MAX_NEGATIVE_SPACING_PX}), no font size under {@link MIN_FONT_SIZE_PX}, no transparent or nearly
- * transparent text colour, no `display: none`, no text-decoration thickness. These are the cheap
+ * may tighten by at most {@link MAX_NEGATIVE_SPACING_PX}), no indent, margin or padding over
+ * {@link MAX_OFFSET_PX}, no font size under {@link MIN_FONT_SIZE_PX}, no transparent or nearly
+ * transparent text colour, only `display` values that render their content, no text-decoration
+ * thickness. These are the cheap
  * ways to show a reader something other than what a filter or `toPlainText()` reads.
  */
 import postcss from 'postcss';
@@ -19,6 +21,7 @@ type CssValueKind =
   | 'color'
   | 'text-color'
   | 'lengths'
+  | 'offset'
   | 'spacing'
   | 'font-size'
   | 'font'
@@ -68,6 +71,22 @@ export const MAX_NEGATIVE_SPACING_PX = 2;
  */
 export const MIN_TEXT_ALPHA = 0.25;
 
+/**
+ * The largest `text-indent`, `margin` or `padding` kept, in CSS pixels: a wide email layout needs
+ * less, while `text-indent: 9999px` or `padding-left: 9999px` pushes text out of a reading pane that
+ * clips its overflow. Absolute units are converted exactly; `em`/`rem` count as 16 px (`ex`/`ch` 8),
+ * `%` and `vw` as 1 % of a 1280 px wide pane, `vh` as 1 % of 1080 px. A large `font-size` still
+ * multiplies `em` offsets: see the README's hidden-text notes.
+ *
+ * @example
+ * ```ts
+ * import { MAX_OFFSET_PX, sanitizeHtml } from '@rampart/sanitize';
+ * sanitizeHtml('<p style="text-indent: 9999px">moved</p>', 'email'); // '<p>moved</p>'
+ * MAX_OFFSET_PX; // 600
+ * ```
+ */
+export const MAX_OFFSET_PX = 600;
+
 /** Every property the policy knows; a preset allows a subset, options may add from this table.
  *
  * @example
@@ -89,7 +108,7 @@ export const CSS_PROPERTIES: Readonly<Record<string, CssValueKind>> = Object.fre
   'text-align': 'keywords',
   'text-decoration': 'decoration',
   'text-transform': 'keywords',
-  'text-indent': 'lengths',
+  'text-indent': 'offset',
   'line-height': 'lengths',
   'letter-spacing': 'spacing',
   'word-spacing': 'spacing',
@@ -97,16 +116,16 @@ export const CSS_PROPERTIES: Readonly<Record<string, CssValueKind>> = Object.fre
   'vertical-align': 'keywords',
   'word-break': 'keywords',
   'overflow-wrap': 'keywords',
-  margin: 'lengths',
-  'margin-top': 'lengths',
-  'margin-right': 'lengths',
-  'margin-bottom': 'lengths',
-  'margin-left': 'lengths',
-  padding: 'lengths',
-  'padding-top': 'lengths',
-  'padding-right': 'lengths',
-  'padding-bottom': 'lengths',
-  'padding-left': 'lengths',
+  margin: 'offset',
+  'margin-top': 'offset',
+  'margin-right': 'offset',
+  'margin-bottom': 'offset',
+  'margin-left': 'offset',
+  padding: 'offset',
+  'padding-top': 'offset',
+  'padding-right': 'offset',
+  'padding-bottom': 'offset',
+  'padding-left': 'offset',
   border: 'mixed',
   'border-top': 'mixed',
   'border-right': 'mixed',
@@ -192,6 +211,12 @@ function tokenize(value: string): Token[] | undefined {
   return tokens;
 }
 
+const RENDERING_DISPLAYS: ReadonlySet<string> = new Set([
+  ...['block', 'inline', 'inline-block', 'flex', 'inline-flex', 'grid', 'inline-grid', 'flow-root', 'list-item'],
+  ...['table', 'inline-table', 'table-row', 'table-cell', 'table-row-group', 'table-header-group'],
+  ...['table-footer-group', 'table-caption'],
+]);
+
 const BANNED_IDENTS = new Set(['expression', 'javascript', 'vbscript', 'fixed', 'sticky']);
 
 // CSS px per unit. Relative units assume a 16 px parent font and a 320 x 480 viewport (the
@@ -213,9 +238,18 @@ const PX_PER_UNIT: Readonly<Record<string, number>> = {
   vh: 4.8,
 };
 
-function estimatedPx(number: string): number {
+// Offsets are capped, so relative units are read against a large pane: an estimate errs towards
+// "too far" and the value is dropped.
+const OFFSET_PX_PER_UNIT: Readonly<Record<string, number>> = {
+  ...PX_PER_UNIT,
+  '%': 12.8,
+  vw: 12.8,
+  vh: 10.8,
+};
+
+function estimatedPx(number: string, perUnit: Readonly<Record<string, number>> = PX_PER_UNIT): number {
   const m = /^([-+]?[0-9.]+)([a-z%]*)$/.exec(number);
-  const factor = m === null ? undefined : PX_PER_UNIT[m[2] as string];
+  const factor = m === null ? undefined : perUnit[m[2] as string];
   return factor === undefined ? Number.NaN : Number.parseFloat(m?.[1] as string) * factor;
 }
 
@@ -270,6 +304,13 @@ function fits(kind: CssValueKind, tokens: readonly Token[]): boolean {
       return tokens.length === 1 && only('hash', 'colorfn', 'ident') && alphaOf(tokens[0] as Token) >= MIN_TEXT_ALPHA;
     case 'lengths':
       return tokens.length <= 4 && only('number', 'ident', 'slash') && noNegative();
+    case 'offset':
+      return (
+        tokens.length <= 4 &&
+        only('number', 'ident') &&
+        noNegative() &&
+        tokens.every((t) => t.type !== 'number' || estimatedPx(t.text, OFFSET_PX_PER_UNIT) <= MAX_OFFSET_PX)
+      );
     case 'spacing':
       // Headings are often set a little tight (`letter-spacing: -0.02em`); anything tighter than
       // MAX_NEGATIVE_SPACING_PX pulls letters or words over each other.
@@ -285,7 +326,10 @@ function fits(kind: CssValueKind, tokens: readonly Token[]): boolean {
       // No thickness: a 40px white overline is a box painted over the line above.
       return tokens.length <= 4 && only('ident', 'hash', 'colorfn');
     case 'display':
-      return tokens.length <= 2 && only('ident') && !tokens.some((t) => t.text === 'none');
+      // Only values whose content renders in a box: `none`, `table-column(-group)` (Chromium lays
+      // out no content in a column), `contents` (no box of its own), `ruby-text`, global keywords
+      // (`inherit` copies the parent's) and anything unknown are dropped.
+      return tokens.length === 1 && RENDERING_DISPLAYS.has((tokens[0] as Token).text);
     case 'keywords':
       return tokens.length <= 3 && only('ident', 'number') && noNegative();
     case 'font-family':

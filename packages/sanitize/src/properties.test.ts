@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { parseFragment } from 'parse5';
+import sanitizeHtmlLib from 'sanitize-html';
 import { describe, expect, it } from 'vitest';
-import { createSanitizer } from './index.ts';
+import { createSanitizer, PRE_PARSE_DEPTH_LIMIT, PRE_PARSE_WORK_LIMIT } from './index.ts';
 import { resolvePolicy } from './policy.ts';
 import { serializeChildren } from './serialize.ts';
 import { findViolation } from './verify.ts';
@@ -167,4 +168,72 @@ describe('sanitizer properties (fast-check)', () => {
     expect(unclosed.html).toBe('');
     expect(process.memoryUsage().heapUsed - before).toBeLessThan(512 * 1024 * 1024);
   }, 120_000);
+});
+
+/** htmlparser2's real maximum stack depth, from the open and close events sanitize-html passes on. */
+function parserMaxDepth(input: string): number {
+  let depth = 0;
+  let max = 0;
+  sanitizeHtmlLib(input, {
+    allowedTags: false,
+    allowedAttributes: false,
+    onOpenTag: () => {
+      max = Math.max(max, ++depth);
+    },
+    onCloseTag: () => {
+      depth--;
+    },
+  });
+  return max;
+}
+
+const SOUP_TAGS = ['div', 'b', 'p', 'td', 'tr', 'li', 'a', 'span', 'x', 'q', 'table', 'bgsound', 'svg', 'image'];
+const soupToken = fc.oneof(
+  { arbitrary: fc.constantFrom(...SOUP_TAGS).map((t) => `<${t}>`), weight: 3 },
+  { arbitrary: fc.constantFrom(...SOUP_TAGS, 'br', 'img').map((t) => `</${t}>`), weight: 3 },
+  fc.constantFrom(...SOUP_TAGS).map((t) => `<${t}></${t}>`),
+  fc.constantFrom('<br>', '<img src=x>', '<hr/>', '<wbr>', '</br>', '</p>'),
+  fc.constantFrom('<!--</div>-->', '<div title="</div>">', "<b a='</b>'>", '<style></div></style>', '<!x></b>'),
+  fc.constantFrom('text', ' ', '&amp;', '<', '</', '<3'),
+);
+const soup = fc
+  .tuple(fc.array(soupToken, { minLength: 1, maxLength: 24 }), fc.integer({ min: 1, max: 700 }))
+  .map(([parts, times]) => parts.join('').repeat(times));
+
+describe('nesting guard', () => {
+  const s = createSanitizer({ preset: 'ugc' });
+
+  it('is an upper bound: input it lets through never nests deeper than PRE_PARSE_DEPTH_LIMIT in htmlparser2', () => {
+    fc.assert(
+      fc.property(soup, (input) => {
+        const result = s.sanitize(input);
+        if (!result.failedClosed) expect(parserMaxDepth(input)).toBeLessThanOrEqual(PRE_PARSE_DEPTH_LIMIT);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('refuses nesting built from end tags that close nothing, as htmlparser2 ignores them', () => {
+    for (const unit of ['<div></x>', '<b></q>', '<div title="</div>">', '<div><!--</div>-->', '<bgsound>']) {
+      const input = unit.repeat(PRE_PARSE_DEPTH_LIMIT + 10);
+      expect(parserMaxDepth(input)).toBeGreaterThan(PRE_PARSE_DEPTH_LIMIT);
+      const result = s.sanitize(input);
+      expect(result.failedClosed).toBe(true);
+      expect(result.failure).toBe(`nesting deeper than ${PRE_PARSE_DEPTH_LIMIT} levels`);
+    }
+  });
+
+  it('refuses end tags that close nothing inside deep nesting past PRE_PARSE_WORK_LIMIT', () => {
+    const depth = 1000;
+    const input = '<div>'.repeat(depth) + '</x>'.repeat(Math.ceil(PRE_PARSE_WORK_LIMIT / depth) + 1);
+    const result = s.sanitize(input);
+    expect(result.failedClosed).toBe(true);
+    expect(result.failure).toBe('too many tags inside deep nesting (parser work limit)');
+  });
+
+  it('lets matched, implied and void-closed markup through however long it is', () => {
+    const rows = '<tr><td>a<td>b</tr>'.repeat(5000);
+    const mail = `<table>${rows}</table>${'<p>para<p>more<br><ul><li>a<li>b</ul>'.repeat(3000)}${'<div><b>x</b></div>'.repeat(5000)}`;
+    expect(s.sanitize(mail).failedClosed).toBe(false);
+  });
 });

@@ -9,41 +9,15 @@ import sanitizeHtmlLib from 'sanitize-html';
 import { filterAttributes, type Removal } from './attributes.ts';
 import { SanitizeError } from './errors.ts';
 import { DROP_CONTENT_ELEMENTS, FORBIDDEN_ELEMENTS } from './hard-rules.ts';
+import { DEPTH_FAILURE, PRE_PARSE_DEPTH_LIMIT, preParseRefusal } from './nesting-guard.ts';
 import { treeToPlainText, untrustedText } from './plain-text.ts';
 import { type Policy, resolvePolicy, type SanitizeOptions } from './policy.ts';
 import type { PresetName } from './presets.ts';
 import { escapeText } from './serialize.ts';
 import { parseInFlowContainer, verifyOutput } from './verify.ts';
 
-/**
- * Above this estimated depth the input is not handed to sanitize-html: htmlparser2 keeps its open
- * element stack with `unshift`, so nesting costs quadratic time (100 000 levels take seconds).
- * The estimate counts start tags minus end tags, an upper bound on any parser's stack. Such input
- * fails closed to text (parse5, which is linear, extracts it).
- *
- * @example
- * ```ts
- * import { createSanitizer, PRE_PARSE_DEPTH_LIMIT } from '@rampart/sanitize';
- * const r = createSanitizer().sanitize('<div>'.repeat(PRE_PARSE_DEPTH_LIMIT + 1) + 'x');
- * r.failedClosed; // true, r.html === 'x'
- * ```
- */
-export const PRE_PARSE_DEPTH_LIMIT = 1024;
-
-const TAG = /<(\/?)([a-zA-Z][a-zA-Z0-9-]*)/g;
-const VOID_NAMES: ReadonlySet<string> = new Set([
-  ...['area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link', 'meta', 'param', 'source'],
-  ...['track', 'wbr', 'keygen', 'basefont', 'bgsound', 'frame', 'image'],
-]);
-
-function estimatedDepthExceeds(html: string, limit: number): boolean {
-  let depth = 0;
-  for (const m of html.matchAll(TAG)) {
-    if (m[1] === '/') depth = Math.max(0, depth - 1);
-    else if (!VOID_NAMES.has((m[2] as string).toLowerCase()) && ++depth > limit) return true;
-  }
-  return false;
-}
+/** Thrown from inside the parse to abandon it; never leaves {@link createSanitizer}. */
+const TOO_DEEP: unique symbol = Symbol('nesting deeper than PRE_PARSE_DEPTH_LIMIT');
 
 /** At most this many removals are listed; `removedCount` keeps the full count.
  *
@@ -133,11 +107,14 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
   const policy = resolvePolicy(options);
   let report: (removal: Removal) => void = () => {};
 
-  // Mirrors sanitize-html's own depth count, only to report what nestingLimit unwrapped.
+  // htmlparser2's real stack depth: sanitize-html passes each of its open and close events on,
+  // implied and void ones included. It reports what nestingLimit unwrapped and is the exact second
+  // line of the nesting guard: past PRE_PARSE_DEPTH_LIMIT the parse is abandoned.
   let depth = 0;
   const libOptions: sanitizeHtmlLib.IOptions = {
     onOpenTag: (name: string) => {
       depth++;
+      if (depth > PRE_PARSE_DEPTH_LIMIT) throw TOO_DEEP;
       if (depth > policy.nestingLimit && policy.tags.has(name)) {
         report({ kind: 'limit', name, reason: 'nested deeper than limits.nestingLimit (unwrapped, text kept)' });
       }
@@ -175,6 +152,15 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
     },
   };
 
+  const parseAndVerify = (html: string): ReturnType<typeof verifyOutput> => {
+    try {
+      return verifyOutput(sanitizeHtmlLib(html, libOptions), policy);
+    } catch (error) {
+      if (error !== TOO_DEEP) throw error;
+      return { ok: false, reason: DEPTH_FAILURE };
+    }
+  };
+
   const run = (
     html: string,
   ): { result: SanitizeResult; tree: DefaultTreeAdapterTypes.DocumentFragment | undefined } => {
@@ -192,14 +178,12 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
     try {
       if (html.includes('<!'))
         report({ kind: 'comment', name: '#comment', reason: 'comments, CDATA and doctypes are always removed' });
-      let verified: ReturnType<typeof verifyOutput>;
-      if (estimatedDepthExceeds(html, PRE_PARSE_DEPTH_LIMIT)) {
-        verified = { ok: false, reason: `nesting deeper than ${PRE_PARSE_DEPTH_LIMIT} levels` };
-      } else {
-        verified = verifyOutput(sanitizeHtmlLib(html, libOptions), policy);
-      }
+      const refusal = preParseRefusal(html);
+      let verified: ReturnType<typeof verifyOutput> =
+        refusal === undefined ? parseAndVerify(html) : { ok: false, reason: refusal };
       if (verified.ok && policy.verify === 'strict' && !verified.truncated) {
-        const again = verifyOutput(sanitizeHtmlLib(verified.html, libOptions), policy);
+        depth = 0;
+        const again = parseAndVerify(verified.html);
         if (!again.ok || again.html !== verified.html) {
           verified = {
             ok: false,

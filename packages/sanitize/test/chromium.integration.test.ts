@@ -128,7 +128,8 @@ describe('sanitized XSS corpus in real Chromium', () => {
 
 // Each vector hides or displaces the marker <b id="m"> (or paints over the text above it) with CSS
 // the email preset used to accept; after sanitizing, the marker must render where and as large as
-// it would unstyled, opaque, and nothing may paint a thick decoration.
+// it would unstyled, opaque, inside the 600 px pane (which a mail client clips), and nothing may
+// paint a thick decoration.
 const HIDING_VECTORS: readonly string[] = [
   '<p style="text-indent: -9999px"><b id="m">Account 1234 5678</b></p>',
   '<p style="text-indent: -100%"><b id="m">Account 1234 5678</b></p>',
@@ -144,6 +145,14 @@ const HIDING_VECTORS: readonly string[] = [
   '<p><b id="m" style="color: #0000">Account 1234 5678</b></p>',
   '<p><b id="m" style="color: hsl(0 0% 0% / 5%)">Account 1234 5678</b></p>',
   '<p><b id="m" style="display: none">Account 1234 5678</b></p>',
+  '<p><b id="m" style="display: table-column">Account 1234 5678</b></p>',
+  '<p><b id="m" style="display: table-column-group">Account 1234 5678</b></p>',
+  '<p style="text-indent: 9999px"><b id="m">Account 1234 5678</b></p>',
+  '<p style="text-indent: 100vw"><b id="m">Account 1234 5678</b></p>',
+  '<p><b id="m" style="display: inline-block; margin-left: 9999px">Account 1234 5678</b></p>',
+  '<p><b id="m" style="display: inline-block; padding-left: 9999px">Account 1234 5678</b></p>',
+  '<p style="padding-left: 200em"><b id="m">Account 1234 5678</b></p>',
+  '<p style="margin: 0 0 0 120%"><b id="m">Account 1234 5678</b></p>',
   '<p><b id="m">Account 1234 5678</b></p><p style="text-decoration: overline solid #fff 40px">Account 9999</p>',
 ];
 
@@ -172,7 +181,8 @@ async function hidingFindings(outputs: readonly string[]): Promise<string[]> {
         if (Number.parseFloat(style.fontSize) < 6) found.push(`${where}: font-size ${style.fontSize}`);
         if (alpha !== undefined && Number(alpha) < 0.25) found.push(`${where}: colour alpha ${alpha}`);
         if (rect.width < ref.width / 2 || rect.height < ref.height / 2) found.push(`${where}: squeezed`);
-        if (rect.left < outer.left - 1 || rect.top < outer.top - 1) found.push(`${where}: moved outside its box`);
+        if (rect.left < outer.left - 1 || rect.top < outer.top - 1 || rect.right > outer.right + 1)
+          found.push(`${where}: moved outside its box`);
       }
       for (const el of box.querySelectorAll('*')) {
         const thickness = getComputedStyle(el).textDecorationThickness;
