@@ -135,6 +135,23 @@ describe('introspection (RFC 7662)', () => {
     expect((await failure(shortLived.authenticate(view('short-lived')))).code).toBe('ERR_BEARER_TOKEN_INVALID');
   });
 
+  it('keeps a frequently used result through churn (least recently used, not first in)', async () => {
+    const verifier = opaqueVerifier({ cacheMaxEntries: 2 });
+    await verifier.authenticate(view(OPAQUE));
+    for (let i = 0; i < 5; i++) {
+      await verifier.authenticate(view(OPAQUE));
+      await failure(verifier.authenticate(view(`churn-${i}`)));
+    }
+    await verifier.authenticate(view(OPAQUE));
+    // One call for the hot token, one per churned token: the hot result was never evicted.
+    expect(as.calls).toHaveLength(6);
+    // The bound holds: of the churned tokens only the latest is still cached.
+    await failure(verifier.authenticate(view('churn-4')));
+    expect(as.calls).toHaveLength(6);
+    await failure(verifier.authenticate(view('churn-3')));
+    expect(as.calls).toHaveLength(7);
+  });
+
   it('makes one call for many concurrent requests with one token', async () => {
     const verifier = opaqueVerifier();
     await Promise.all(Array.from({ length: 10 }, () => verifier.authenticate(view(OPAQUE))));

@@ -309,7 +309,12 @@ export function createIntrospector(options: IntrospectionOptions, clock: () => n
     const key = createHash('sha256').update(token).digest('base64url');
     const now = clock();
     const cached = cache.get(key);
-    if (cached !== undefined && cached.until > now) return Promise.resolve(cached.claims);
+    if (cached !== undefined && cached.until > now) {
+      // Re-insert on a hit: a Map iterates in insertion order, so eviction is least recently used.
+      cache.delete(key);
+      cache.set(key, cached);
+      return Promise.resolve(cached.claims);
+    }
     const pending = inFlight.get(key);
     if (pending !== undefined) return pending;
     const next = call(token)

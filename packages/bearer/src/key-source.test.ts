@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTestIssuer, type TestIssuer, waitFor } from '@rampart/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { exportJWK, generateKeyPair } from 'jose';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BearerError } from './errors.ts';
 import { type KeySourceEvent, remoteJwks, staticJwks } from './key-source.ts';
 import { createBearerVerifier } from './verifier.ts';
@@ -239,6 +240,144 @@ describe('remoteJwks', () => {
     expect(new Set(codes)).toEqual(new Set(['ERR_BEARER_KEYS_UNAVAILABLE']));
     expect(await codeOf(verifier.verify(token))).toBe('ERR_BEARER_KEYS_UNAVAILABLE');
     expect(iss.jwksRequests).toBe(1);
+  });
+});
+
+describe('remoteJwks readiness on an idle service', () => {
+  const minute = 60_000;
+  // Only Date is faked (jose and the key source read the same clock); I/O and timers stay real.
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  async function fakeIssuer() {
+    const { publicKey } = await generateKeyPair('ES256');
+    const body = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] });
+    const state = { fetches: 0, up: true, refreshed: 0, failed: 0 };
+    // Settled attempts, counted from events: a fetch call alone does not mean the outcome was recorded.
+    const onEvent = (event: KeySourceEvent): void => {
+      if (event.type === 'jwks.refreshed') state.refreshed++;
+      if (event.type === 'jwks.refresh_failed') state.failed++;
+    };
+    const fetch = (async () => {
+      state.fetches++;
+      return state.up ? new Response(body, { status: 200 }) : new Response('down', { status: 503 });
+    }) as typeof globalThis.fetch;
+    return { state, fetch, onEvent };
+  }
+
+  // The fake clock stands still, so the deadline is measured on a real monotonic clock.
+  async function pollUntil(probe: () => boolean, what: string): Promise<void> {
+    const deadline = performance.now() + 5_000;
+    while (!probe()) {
+      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  const options = { cacheMaxAgeMs: 10 * minute, staleIfErrorMs: 60 * minute, failureBackoffMs: 5_000 };
+
+  it('refreshes keys from the readiness probe alone once they are past the stale window', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const { state, fetch, onEvent } = await fakeIssuer();
+    const keys = remoteJwks('https://id.example.test/jwks', { ...options, fetch, onEvent });
+    await keys.warm();
+    expect(state.fetches).toBe(1);
+    // No request for 71 minutes: past cacheMaxAge + staleIfError.
+    vi.setSystemTime(Date.now() + 71 * minute);
+    expect(keys.isReady()).toBe(false);
+    await pollUntil(() => keys.isReady(), 'the probe-started refresh');
+    expect(state.fetches).toBe(2);
+    expect(keys.isDegraded()).toBe(false);
+    // Fresh again: further probes cost nothing.
+    for (let i = 0; i < 20; i++) expect(keys.isReady()).toBe(true);
+    expect(state.fetches).toBe(2);
+  });
+
+  it('refreshes ahead from the probe while still ready, with one fetch in flight at most', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const { state, fetch, onEvent } = await fakeIssuer();
+    const keys = remoteJwks('https://id.example.test/jwks', { ...options, fetch, onEvent });
+    await keys.warm();
+    vi.setSystemTime(Date.now() + 9 * minute);
+    for (let i = 0; i < 20; i++) expect(keys.isReady()).toBe(true);
+    await pollUntil(() => state.refreshed === 2, 'the refresh-ahead fetch');
+    expect(state.fetches).toBe(2);
+    // The refresh restarted the clock: 71 minutes after warm() the keys are still within their window.
+    vi.setSystemTime(Date.now() + 62 * minute);
+    expect(keys.isReady()).toBe(true);
+  });
+
+  it('stays unready while the issuer is down and probes at most once per failure backoff', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const { state, fetch, onEvent } = await fakeIssuer();
+    const keys = remoteJwks('https://id.example.test/jwks', { ...options, fetch, onEvent });
+    await keys.warm();
+    state.up = false;
+    vi.setSystemTime(Date.now() + 71 * minute);
+    expect(keys.isReady()).toBe(false);
+    await pollUntil(() => state.failed === 1, 'the failed refresh');
+    expect(state.fetches).toBe(2);
+    // A probe storm inside the backoff costs no fetch.
+    for (let i = 0; i < 100; i++) expect(keys.isReady()).toBe(false);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(state.fetches).toBe(2);
+    // Each elapsed backoff allows exactly one more attempt.
+    vi.setSystemTime(Date.now() + 5_000);
+    for (let i = 0; i < 100; i++) expect(keys.isReady()).toBe(false);
+    await pollUntil(() => state.failed === 2, 'the retry after the backoff');
+    expect(state.fetches).toBe(3);
+    expect(keys.isReady()).toBe(false);
+    // The issuer recovers: the next probe after the backoff brings readiness back.
+    state.up = true;
+    vi.setSystemTime(Date.now() + 5_000);
+    expect(keys.isReady()).toBe(false);
+    await pollUntil(() => keys.isReady(), 'recovery');
+    expect(state.fetches).toBe(4);
+  });
+
+  it('retries a failed start-up warm() from the readiness probe', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const { state, fetch, onEvent } = await fakeIssuer();
+    state.up = false;
+    const keys = remoteJwks('https://id.example.test/jwks', { ...options, fetch, onEvent });
+    expect(keys.isReady()).toBe(false);
+    expect(state.fetches).toBe(0);
+    expect(await codeOf(keys.warm())).toBe('ERR_BEARER_KEYS_UNAVAILABLE');
+    state.up = true;
+    expect(keys.isReady()).toBe(false);
+    expect(state.fetches).toBe(1);
+    vi.setSystemTime(Date.now() + 5_000);
+    expect(keys.isReady()).toBe(false);
+    await pollUntil(() => keys.isReady(), 'the retried warm-up');
+    expect(state.fetches).toBe(2);
+  });
+
+  it('asks every issuer of a verifier, so each one refreshes', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const a = await fakeIssuer();
+    const b = await fakeIssuer();
+    const verifier = createBearerVerifier({
+      issuers: {
+        'https://a.example.test': {
+          audience: 'api',
+          algorithms: ['ES256'],
+          keys: remoteJwks('https://a.example.test/jwks', { ...options, fetch: a.fetch, onEvent: a.onEvent }),
+        },
+        'https://b.example.test': {
+          audience: 'api',
+          algorithms: ['ES256'],
+          keys: remoteJwks('https://b.example.test/jwks', { ...options, fetch: b.fetch, onEvent: b.onEvent }),
+        },
+      },
+    });
+    await verifier.warm();
+    vi.setSystemTime(Date.now() + 71 * minute);
+    expect(verifier.isReady()).toBe(false);
+    // One probe started both refreshes: an unready first issuer does not hide the second.
+    await pollUntil(() => a.state.refreshed === 2 && b.state.refreshed === 2, 'both refreshes started by one probe');
+    expect(verifier.isReady()).toBe(true);
+    expect([a.state.fetches, b.state.fetches]).toEqual([2, 2]);
   });
 });
 

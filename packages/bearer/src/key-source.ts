@@ -29,7 +29,13 @@ export interface KeySource {
   readonly getKey: KeyResolver;
   /** Fetches the key set now (start-up pre-warm). Rejects with `ERR_BEARER_KEYS_UNAVAILABLE` on failure. */
   warm(): Promise<void>;
-  /** True once keys were obtained at least once and are within their (stale-if-error) lifetime. */
+  /**
+   * True once keys were obtained at least once and are within their (stale-if-error) lifetime.
+   * For a remote source, a call also starts a background refresh (at most one in flight, at most
+   * one attempt per failure backoff) when keys are due for one or the last attempt failed, so a
+   * readiness probe alone keeps an idle service's keys fresh and brings it back once the issuer
+   * recovers.
+   */
   isReady(): boolean;
   /** True while the last attempt to refresh failed (keys are being served stale, or not at all). */
   isDegraded(): boolean;
@@ -271,7 +277,15 @@ export function remoteJwks(url: string | URL, options: RemoteJwksOptions = {}): 
       }
       if (degraded && !withinStaleWindow(Date.now())) throw unavailable(retryAfterSeconds);
     },
-    isReady: () => withinStaleWindow(Date.now()),
+    isReady(): boolean {
+      const now = Date.now();
+      // Keys otherwise refresh only on a request, and an unready pod gets none: the probe itself
+      // must start the refresh, or an idle pod past the stale window stays unready for good. A
+      // failed attempt (including a failed warm()) is retried here too, once per failure backoff.
+      const due = degraded || (lastGood !== undefined && now - lastGood.at >= refreshAfterMs);
+      if (due && !backingOff(now)) reloadInBackground();
+      return withinStaleWindow(now);
+    },
     isDegraded: () => degraded,
   };
 }

@@ -89,7 +89,7 @@ describe('verifiedTokenCache', () => {
 });
 
 describe('VerifiedTokenCache', () => {
-  it('evicts the least recently stored entry beyond maxEntries and never stores the token', () => {
+  it('evicts the least recently used entry beyond maxEntries and never stores the token', () => {
     const cache = new VerifiedTokenCache<number>({ maxEntries: 2 });
     const now = 1_000;
     for (const [i, token] of ['a.b.c', 'd.e.f', 'g.h.i'].entries()) {
@@ -99,5 +99,23 @@ describe('VerifiedTokenCache', () => {
     expect(cache.get(VerifiedTokenCache.keyOf('a.b.c'), now)).toBeUndefined();
     expect(cache.get(VerifiedTokenCache.keyOf('g.h.i'), now)).toBe(2);
     expect(VerifiedTokenCache.keyOf('a.b.c')).not.toContain('a.b.c');
+  });
+
+  it('keeps a frequently read entry through churn (least recently used, not first in)', () => {
+    const cache = new VerifiedTokenCache<string>({ maxEntries: 3 });
+    const now = 1_000;
+    const hot = VerifiedTokenCache.keyOf('hot.token.sig');
+    cache.set(hot, 'hot', now, now + 10_000);
+    for (let i = 0; i < 100; i++) {
+      expect(cache.get(hot, now)).toBe('hot');
+      cache.set(VerifiedTokenCache.keyOf(`churn.${i}.sig`), `churn ${i}`, now, now + 10_000);
+      expect(cache.size).toBeLessThanOrEqual(3);
+    }
+    expect(cache.get(hot, now)).toBe('hot');
+    // The bound holds: only the hot entry and the two most recent others remain.
+    expect(cache.size).toBe(3);
+    expect(cache.get(VerifiedTokenCache.keyOf('churn.99.sig'), now)).toBe('churn 99');
+    expect(cache.get(VerifiedTokenCache.keyOf('churn.98.sig'), now)).toBe('churn 98');
+    expect(cache.get(VerifiedTokenCache.keyOf('churn.97.sig'), now)).toBeUndefined();
   });
 });

@@ -42,6 +42,7 @@ export class VerifiedTokenCache<T> {
     return createHash('sha256').update(token).digest('base64url');
   }
 
+  /** The unexpired value stored under `key`, marking it most recently used. */
   get(key: string, nowMs: number): T | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
@@ -49,6 +50,9 @@ export class VerifiedTokenCache<T> {
       this.#entries.delete(key);
       return undefined;
     }
+    // A Map iterates in insertion order: re-inserting on a hit makes eviction least recently used.
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
     return entry.value;
   }
 

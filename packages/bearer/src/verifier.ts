@@ -47,7 +47,10 @@ export interface BearerVerifier<S extends string = string> {
   toResponse(error: unknown): BearerResponse;
   /** Pre-fetches every issuer's keys; rejects with `ERR_BEARER_KEYS_UNAVAILABLE` if one fails. */
   warm(): Promise<void>;
-  /** True when every issuer has usable keys (readiness probe). */
+  /**
+   * True when every issuer has usable keys (readiness probe). Also starts a bounded background
+   * refresh of keys that are due, so an idle service probed only for readiness recovers by itself.
+   */
   isReady(): boolean;
   /** Whether body tokens are enabled, so adapters parse a urlencoded body only when needed. */
   readonly allowsBodyToken: boolean;
@@ -249,7 +252,8 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     async warm() {
       await Promise.all([...issuers.values()].map((config) => config.keys.warm()));
     },
-    isReady: () => [...issuers.values()].every((config) => config.keys.isReady()),
+    // Ask every issuer (no short-circuit): each call may start that issuer's background refresh.
+    isReady: () => [...issuers.values()].map((config) => config.keys.isReady()).every(Boolean),
     allowsBodyToken: options.allowBodyToken === true,
   };
 }

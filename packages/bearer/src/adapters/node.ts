@@ -35,8 +35,38 @@ export async function authenticateNode<S extends string>(
   }
 }
 
+/** Options of {@link withBearer}. */
+export interface WithBearerOptions {
+  /**
+   * Called with whatever the wrapped handler threw or rejected with (after the 500 is sent).
+   * Default: `console.error`, as Express, Fastify and Hono do for a failing route. Exceptions
+   * thrown by it are ignored.
+   */
+  readonly onHandlerError?: (error: unknown, req: IncomingMessage) => void;
+}
+
 /**
- * Wraps a node:http handler so it only runs for requests that pass the route's requirement.
+ * Answers a failure of the wrapped handler itself: a bare 500, never a 401 (the caller's
+ * credentials were fine) and never the error's text. If the handler had already started the
+ * response, the only honest signal left is to cut the connection.
+ */
+function answerHandlerFailure(res: ServerResponse): void {
+  if (res.writableEnded) return;
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  res.statusCode = 500;
+  res.setHeader('content-type', 'text/plain; charset=utf-8');
+  res.setHeader('cache-control', 'no-store');
+  res.end('Internal Server Error');
+}
+
+/**
+ * Wraps a node:http handler so it only runs for requests that pass the route's requirement. A
+ * handler that throws or rejects gets a 500 (not a 401, and not an unhandled rejection that
+ * would take the process down); the error goes to `options.onHandlerError`.
  *
  * @example
  * ```ts
@@ -48,13 +78,32 @@ export function withBearer<S extends string>(
   verifier: BearerVerifier<S>,
   route: RouteRequirement<S> | undefined,
   handler: (req: IncomingMessage, res: ServerResponse, auth: VerifiedToken) => void | Promise<void>,
+  options: WithBearerOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const declared = route === undefined ? undefined : verifier.route(route);
+  const report = options.onHandlerError ?? ((error: unknown) => console.error(error));
+  const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    let auth: VerifiedToken | undefined;
+    try {
+      auth = await authenticateNode(verifier, req, res, declared);
+    } catch {
+      writeNodeResponse(res, verifier.toResponse(undefined));
+      return;
+    }
+    if (auth === undefined) return;
+    try {
+      await handler(req, res, auth);
+    } catch (error) {
+      answerHandlerFailure(res);
+      try {
+        report(error, req);
+      } catch {
+        // A broken error hook must not turn into the very crash this guards against.
+      }
+    }
+  };
   return (req, res) => {
-    authenticateNode(verifier, req, res, declared).then(
-      (auth) => (auth === undefined ? undefined : handler(req, res, auth)),
-      () => writeNodeResponse(res, verifier.toResponse(undefined)),
-    );
+    serve(req, res).catch(() => res.destroy());
   };
 }
 

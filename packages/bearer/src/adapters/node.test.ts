@@ -1,0 +1,168 @@
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createTestIssuer, type TestIssuer } from '@rampart/testkit';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { staticJwks } from '../key-source.ts';
+import { createBearerVerifier, type VerifiedToken } from '../verifier.ts';
+import { withBearer } from './node.ts';
+
+let issuer: TestIssuer;
+beforeAll(async () => {
+  issuer = await createTestIssuer({ algorithm: 'ES256' });
+});
+afterAll(() => issuer?.close());
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0)) await fn();
+});
+
+// Unhandled rejections seen while a test runs: the crash this adapter must never cause.
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown): void => {
+  unhandled.push(reason);
+};
+beforeAll(() => {
+  process.on('unhandledRejection', onUnhandled);
+});
+afterAll(() => {
+  process.off('unhandledRejection', onUnhandled);
+});
+
+type Handler = (req: IncomingMessage, res: ServerResponse, auth: VerifiedToken) => void | Promise<void>;
+
+async function serve(handler: Handler): Promise<{ url: string; reported: unknown[] }> {
+  const verifier = createBearerVerifier({
+    issuer: issuer.issuer,
+    audience: issuer.audience,
+    algorithms: ['ES256'],
+    keys: staticJwks(issuer.jwks()),
+  });
+  const reported: unknown[] = [];
+  const server = createServer(
+    withBearer(verifier, undefined, handler, { onHandlerError: (error) => reported.push(error) }),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanup.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, reported };
+}
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+function get(url: string, token?: string, path = '/'): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const headers = token === undefined ? {} : { authorization: `Bearer ${token}` };
+    const req = httpRequest(new URL(path, url), { headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+      );
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+// The handler's own failure, with the kind of detail that must never reach the client.
+const secretFailure = (auth: VerifiedToken): Error => new Error(`database password hunter2 for ${auth.subject}`);
+
+describe('withBearer', () => {
+  it('answers a generic 500 when the handler throws, and keeps serving', async () => {
+    const { url, reported } = await serve((req, res, auth) => {
+      if (req.url === '/boom') throw secretFailure(auth);
+      res.end('ok');
+    });
+    const token = await issuer.mint();
+    const failed = await get(url, token, '/boom');
+    expect(failed.status).toBe(500);
+    expect(failed.body).toBe('Internal Server Error');
+    expect(failed.headers['www-authenticate']).toBeUndefined();
+    expect(failed.body).not.toContain('hunter2');
+    expect(reported).toHaveLength(1);
+    const next = await get(url, token);
+    expect(next).toMatchObject({ status: 200, body: 'ok' });
+    expect(unhandled).toEqual([]);
+  });
+
+  it('answers a generic 500 when the handler rejects, never a 401, and keeps serving', async () => {
+    const { url, reported } = await serve(async (req, res, auth) => {
+      res.setHeader('x-partial', 'handler state');
+      await Promise.resolve();
+      if (req.url === '/boom') throw secretFailure(auth);
+      res.end('ok');
+    });
+    const token = await issuer.mint();
+    const failed = await get(url, token, '/boom');
+    expect(failed.status).toBe(500);
+    expect(failed.headers['x-partial']).toBeUndefined();
+    expect(failed.body).not.toContain('hunter2');
+    expect(failed.body).not.toContain(token);
+    expect((reported[0] as Error).message).toContain('hunter2');
+    await expect(get(url, token)).resolves.toMatchObject({ status: 200, body: 'ok' });
+    // Authentication failures are still answered as before.
+    await expect(get(url)).resolves.toMatchObject({ status: 401 });
+    expect(unhandled).toEqual([]);
+  });
+
+  it('cuts the connection when the handler fails after starting the response', async () => {
+    const { url } = await serve(async (req, res, auth) => {
+      if (req.url === '/boom') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('partial');
+        await Promise.resolve();
+        throw secretFailure(auth);
+      }
+      res.end('ok');
+    });
+    const token = await issuer.mint();
+    // Headers went out as 200: the truncated body (a connection error, not a clean end) is the signal.
+    await expect(get(url, token, '/boom')).rejects.toThrow();
+    await expect(get(url, token)).resolves.toMatchObject({ status: 200, body: 'ok' });
+    expect(unhandled).toEqual([]);
+  });
+
+  it('survives an error hook that throws', async () => {
+    const verifier = createBearerVerifier({
+      issuer: issuer.issuer,
+      audience: issuer.audience,
+      algorithms: ['ES256'],
+      keys: staticJwks(issuer.jwks()),
+    });
+    const handler = withBearer(
+      verifier,
+      undefined,
+      () => {
+        throw new Error('handler bug');
+      },
+      {
+        onHandlerError: () => {
+          throw new Error('hook bug');
+        },
+      },
+    );
+    const server = createServer(handler);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    );
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    await expect(get(url, await issuer.mint())).resolves.toMatchObject({ status: 500 });
+    expect(unhandled).toEqual([]);
+  });
+});
