@@ -56,6 +56,46 @@ local lease = ARGV[3] or ''
 local blockArg = ARGV[4]
 `;
 
+/**
+ * With `spendOnReject` and a sliding-window limit, once per script call: the wait until a sliding
+ * window left at (idx, cur, prev) admits `cost`. `swAdmits` is the admission of the limit block
+ * evaluated at µs `t` (the same double expression, so the same answer µs for µs); it only turns
+ * true as time passes (the estimate never grows while nothing is spent, across the window edge
+ * too), and two windows on it is true (cost ≤ limit). So the closed form is only a first guess,
+ * checked against `swAdmits` at its µs and the µs before; if it misses (the double rounding of
+ * the estimate), a bisection finds the first µs that admits. Exact, never understated.
+ */
+const SLIDING_RETRY = `
+local function swAdmits(t, idx, cur, prev, W, L, cost)
+  local j = floor(t / W)
+  local p, c = 0, 0
+  if j == idx then p = prev; c = cur elseif j == idx + 1 then p = cur end
+  return p * ((W - (t - j * W)) / W) + c + cost <= L
+end
+local function swRetry(idx, cur, prev, W, L, cost)
+  if swAdmits(now, idx, cur, prev, W, L, cost) then return 0 end
+  local lo, hi = now, (idx + 2) * W
+  local g = nil
+  if cur + cost <= L then
+    if prev > 0 then g = ceil(idx * W + W - (L - cur - cost) * W / prev) end
+  else
+    local e2 = W - (L - cost) * W / cur
+    if e2 < 0 then e2 = 0 end
+    g = ceil((idx + 1) * W + e2)
+  end
+  if g and g > lo and g < hi then
+    if not swAdmits(g, idx, cur, prev, W, L, cost) then lo = g
+    elseif swAdmits(g - 1, idx, cur, prev, W, L, cost) then hi = g - 1
+    else return g - now end
+  end
+  while hi - lo > 1 do
+    local mid = floor((lo + hi) / 2)
+    if swAdmits(mid, idx, cur, prev, W, L, cost) then hi = mid else lo = mid end
+  end
+  return hi - now
+end
+`;
+
 /** Ops without limit state. Every decision (single or in a batch) starts here. */
 const SIMPLE_OPS = `
 if op == 'd' then
@@ -308,6 +348,39 @@ function gcraBefore(limit: ResolvedLimit, i: number): { r0: string; t0: string }
   };
 }
 
+/**
+ * With `spendOnReject`, after a rejection spent on every limit: each limit's retry becomes the wait
+ * until it admits the same request from the state the decision leaves, also for a limit that
+ * admitted this request but is full now because of the spend (the decision reports the largest).
+ * A fixed window's is the end of its window once the spend leaves no room for the cost (what a
+ * rejecting one already reports); a sliding window's is exact (SLIDING_RETRY); a rejecting GCRA
+ * limit's was computed in its block, an admitting one's is the same formula on the TAT it leaves.
+ * A concurrency limit takes no lease for a rejection, so its retry stands.
+ */
+function spentRetries(limits: readonly ResolvedLimit[]): string {
+  const lines = limits.map((limit, index) => {
+    const i = index + 1;
+    const L = limit.limit;
+    const W = limit.windowMs * 1000;
+    if (limit.kind === 'f') return `  if w_${i} + cost > ${L} then rt_${i} = (idx_${i} + 1) * ${W} - now end`;
+    if (limit.kind === 's') return `  rt_${i} = swRetry(idx_${i}, w_${i}, p_${i}, ${W}, ${L}, cost)`;
+    if (limit.kind === 'g') {
+      const { perTick: PU, perRequest: PR } = gcraUnits(limit, 1000);
+      const d = 2 * PR === 1 ? 'cost' : `cost * ${2 * PR}`;
+      const ceil =
+        PU === 1
+          ? `rt_${i} = x`
+          : `local m = x % ${PU}; rt_${i} = (x - m) / ${PU}; if m > 0 then rt_${i} = rt_${i} + 1 end`;
+      return `  if ok_${i} then local x = p_${i} + ${d} - ${limit.burst * PR}; if x > 0 then ${ceil} end end`;
+    }
+    return '';
+  });
+  return `if spent and op == 'c' then
+${lines.filter((l) => l !== '').join('\n')}
+end
+`;
+}
+
 /** Fields each kind keeps in the state hash. */
 function fieldsOf(limit: ResolvedLimit): string[] {
   const n = limit.name;
@@ -490,7 +563,7 @@ if refund then
   return {1, now}
 end
 ${table ? tableWrite : staticWrite(limits)}if allOk and spent then return {1, now, ${short}} end
-local out = {0, now, blockedFor}
+${options.spendOnReject ? spentRetries(limits) : ''}local out = {0, now, blockedFor}
 ${outputs}
 ${
   options.blockOnRejectUs > 0
@@ -510,10 +583,12 @@ end
     : ''
 }return out
 `;
+  // Only scripts that spend on reject need it: the others stay byte-identical.
+  const prelude = options.spendOnReject && limits.some((l) => l.kind === 's') ? SLIDING_RETRY : '';
   const name = `rate-limit-decide(${limits.map((l) => l.name).join(',')})`;
   // A batch: the same decision body as a function, one TIME for the whole batch, replies nested.
   const perDecision = concurrency ? 2 : 1;
-  const batch = `${CLOCK}
+  const batch = `${CLOCK}${prelude}
 local function decide(key, key2, costArg, lease)
 local op = 'c'
 local cost = costArg + 0
@@ -531,7 +606,7 @@ end
 return out
 `;
   return {
-    single: defineScript(name, `${CLOCK}${SINGLE_ARGS}${body}`),
+    single: defineScript(name, `${CLOCK}${SINGLE_ARGS}${prelude}${body}`),
     batch: defineScript(`${name} batch`, batch),
   };
 }

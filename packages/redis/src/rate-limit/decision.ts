@@ -14,7 +14,11 @@ export interface LimitStatus {
   readonly remaining: number;
   /** Time until the quota is fully available again, ms. */
   readonly resetMs: number;
-  /** When rejected by this limit: time until the same request could pass, ms. */
+  /**
+   * On a rejected decision: time until this limit admits the same request, ms (0 when it would
+   * now). With `spendOnReject`, from the state the spent rejection leaves, so also for a limit
+   * that admitted the request but is full after the spend. 0 on an admitted decision.
+   */
   readonly retryAfterMs: number;
 }
 
@@ -37,7 +41,7 @@ export interface RateLimitDecision {
   /** Whether the subject is blocked (by `block()` or `blockOnRejectMs`). */
   readonly blocked: boolean;
   readonly source: DecisionSource;
-  /** Time until the same request could pass, ms; 0 when not limited. */
+  /** Time until the same request could pass, ms: the largest of its limits' and the block's; 0 when not limited. */
   readonly retryAfterMs: number;
   /** Redis server time of the decision in µs since the epoch (source `redis` only). */
   readonly serverTimeUs: number | undefined;

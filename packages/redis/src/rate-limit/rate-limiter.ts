@@ -209,7 +209,8 @@ class RedisRateLimiter implements RateLimiter {
     let retryAfterMs = 0;
     if (limited) {
       retryAfterMs = Math.ceil(reply.blockedForUs / 1000);
-      for (const l of limits) if (!l.allowed) retryAfterMs = Math.max(retryAfterMs, l.retryAfterMs);
+      // Every limit: with spendOnReject, one that admitted this request can be full after the spend.
+      for (const l of limits) retryAfterMs = Math.max(retryAfterMs, l.retryAfterMs);
       const concurrencyOnly = !blocked && limits.every((l) => l.allowed || l.algorithm === 'concurrency');
       if (this.#cache !== undefined && !this.#shadow && !concurrencyOnly && retryAfterMs > 0) {
         cacheRejection(this.#cache, subject, retryAfterMs, cost, blocked, limits);

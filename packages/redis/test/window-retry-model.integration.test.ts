@@ -1,0 +1,300 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRateLimiter, type LimitDefinition, type RateLimitDecision, type RedisClient } from '../src/index.ts';
+import { cluster, singleNode, type Target } from './fixtures/targets.ts';
+
+let counter = 0;
+const uniquePrefix = (): string => `wm${process.pid}x${++counter}`;
+
+type WindowLimit = {
+  readonly name: string;
+  readonly algorithm: 'fixed-window' | 'sliding-window';
+  readonly limit: number;
+  readonly windowMs: number;
+};
+
+/**
+ * One fixed or sliding window as the scripts count it, in the scripts' own arithmetic: µs
+ * integers, and the sliding estimate as the same IEEE double expression Lua evaluates
+ * (`prev × ((W − into) / W) + cur`), so `admits` is the script's admission, µs for µs.
+ */
+function windowModel(def: WindowLimit) {
+  const W = def.windowMs * 1000;
+  const L = def.limit;
+  const sliding = def.algorithm === 'sliding-window';
+  let stored: { idx: number; cur: number; prev: number } | undefined;
+  /** The counts seen at `t`: the window index, its count and (sliding) the previous window's. */
+  const at = (t: number): { idx: number; cur: number; prev: number } => {
+    const idx = Math.floor(t / W);
+    if (stored?.idx === idx) return { idx, cur: stored.cur, prev: stored.prev };
+    if (sliding && stored?.idx === idx - 1) return { idx, cur: 0, prev: stored.cur };
+    return { idx, cur: 0, prev: 0 };
+  };
+  const estimate = (t: number): number => {
+    const { idx, cur, prev } = at(t);
+    return sliding ? prev * ((W - (t - idx * W)) / W) + cur : cur;
+  };
+  const admits = (t: number, cost: number): boolean => estimate(t) + cost <= L;
+  return {
+    name: def.name,
+    admits,
+    /** The first µs from `t` on at which `cost` is admitted, the state left as it is. */
+    earliest(t: number, cost: number): number {
+      if (admits(t, cost)) return t;
+      // Each window's admission only ever turns true as time passes, and two windows on every
+      // count is gone (cost ≤ L): bisect.
+      let lo = t;
+      let hi = (Math.floor(t / W) + 2) * W;
+      while (hi - lo > 1) {
+        const mid = Math.floor((lo + hi) / 2);
+        if (admits(mid, cost)) hi = mid;
+        else lo = mid;
+      }
+      return hi;
+    },
+    /** This limit's figures at `t` for a request of `cost`, before or after (`spent`) it. */
+    status(t: number, cost: number, spent: boolean) {
+      const { idx, cur, prev } = at(t);
+      const est = estimate(t);
+      const reset = sliding
+        ? spent || cur > 0
+          ? (idx + 2) * W - t
+          : prev > 0
+            ? (idx + 1) * W - t
+            : 0
+        : (idx + 1) * W - t;
+      const left = sliding ? Math.floor(L - est - (spent ? cost : 0)) : L - cur - (spent ? cost : 0);
+      return { ok: est + cost <= L, remaining: Math.max(0, left), resetUs: reset };
+    },
+    spend(t: number, cost: number): void {
+      const { idx, cur, prev } = at(t);
+      stored = { idx, cur: cur + cost, prev };
+    },
+  };
+}
+
+type GcraLimit = {
+  readonly name: string;
+  readonly algorithm: 'gcra';
+  readonly limit: number;
+  readonly windowMs: number;
+  readonly burst: number;
+};
+
+/**
+ * GCRA in exact integers (as gcra-model.integration.test.ts, consume only, on a clock that never
+ * steps back): times multiplied by `limit`, one emission interval w = windowMs × 1000, the burst
+ * tolerance tau = burst × w, and the TAT at most 2 × tau ahead of now.
+ */
+function gcraModel(def: GcraLimit) {
+  const l = BigInt(def.limit);
+  const w = BigInt(def.windowMs) * 1000n;
+  const tau = BigInt(def.burst) * w;
+  const ceilUs = (x: bigint): number => Number(x <= 0n ? 0n : (x + l - 1n) / l);
+  let tat = 0n;
+  const ahead = (t: number): bigint => {
+    const a = tat - BigInt(t) * l;
+    return a > 0n ? a : 0n;
+  };
+  const admits = (t: number, cost: number): boolean => ahead(t) + BigInt(cost) * w <= tau;
+  return {
+    name: def.name,
+    admits,
+    earliest: (t: number, cost: number): number => t + ceilUs(ahead(t) + BigInt(cost) * w - tau),
+    status(t: number, cost: number, spent: boolean) {
+      const ah = ahead(t);
+      const next = ah + BigInt(cost) * w;
+      const left = spent ? next : ah;
+      const remaining = Number((tau - left) / w);
+      return {
+        ok: next <= tau,
+        remaining: left > tau ? 0 : remaining,
+        resetUs: ceilUs(spent && next > 2n * tau ? 2n * tau : left),
+      };
+    },
+    spend(t: number, cost: number): void {
+      const next = ahead(t) + BigInt(cost) * w;
+      tat = BigInt(t) * l + (next < 2n * tau ? next : 2n * tau);
+    },
+  };
+}
+
+type Model = ReturnType<typeof windowModel> | ReturnType<typeof gcraModel>;
+const modelOf = (def: WindowLimit | GcraLimit): Model => (def.algorithm === 'gcra' ? gcraModel(def) : windowModel(def));
+
+const ms = (us: number): number => (us > 0 ? Math.ceil(us / 1000) : 0);
+
+/**
+ * Checks one consume decision against the models and applies it to them. On a rejection, each
+ * limit's `retryAfterMs` is the wait until it admits the same request from the state the decision
+ * leaves, and the decision's is the largest: exact to the ms with `spendOnReject`. Without it, a
+ * sliding window's retry is the script's closed form in doubles, which can land 1 µs before the
+ * first µs that admits (the fraction lost next to a µs timestamp of 2^50), so it is checked to be
+ * at most 1 µs early.
+ */
+function check(models: Model[], decision: RateLimitDecision, cost: number, spend: boolean) {
+  const t = decision.serverTimeUs!;
+  const before = models.map((m) => m.status(t, cost, false));
+  const allowed = before.every((s) => s.ok);
+  const spent = allowed || spend;
+  const want = models.map((m, i) => ({ ...m.status(t, cost, spent), ok: before[i]!.ok }));
+  if (spent) for (const m of models) m.spend(t, cost);
+  expect(decision.allowed).toBe(allowed);
+  expect(decision.limits.map((l) => [l.name, l.allowed, l.remaining, l.resetMs])).toEqual(
+    models.map((m, i) => [m.name, want[i]!.ok, want[i]!.remaining, ms(want[i]!.resetUs)]),
+  );
+  if (allowed) {
+    expect(decision.retryAfterMs).toBe(0);
+    expect(decision.limits.every((l) => l.retryAfterMs === 0)).toBe(true);
+    return;
+  }
+  const waits = models.map((m) => ms(m.earliest(t, cost) - t));
+  if (spend) {
+    expect(decision.limits.map((l) => l.retryAfterMs)).toEqual(waits);
+    expect(decision.retryAfterMs).toBe(Math.max(...waits));
+  } else {
+    const early = models.map((m) => ms(m.earliest(t, cost) - t - 1));
+    for (const [i, l] of decision.limits.entries()) expect(l.retryAfterMs).toBeGreaterThanOrEqual(early[i]!);
+    expect(decision.retryAfterMs).toBe(Math.max(...decision.limits.map((l) => l.retryAfterMs)));
+  }
+  // With spendOnReject, waiting retryAfterMs admits the same request and a ms less does not.
+  const retryAt = t + decision.retryAfterMs * 1000;
+  expect(models.every((m) => m.admits(retryAt + (spend ? 0 : 1), cost))).toBe(true);
+  if (spend) expect(models.every((m) => m.admits(retryAt - 1000, cost))).toBe(false);
+}
+
+const limitArb = (name: string): fc.Arbitrary<WindowLimit | GcraLimit> => {
+  const limit = fc.oneof(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 1_000_000 }));
+  // Windows of a few ms roll during a run; long ones do not.
+  const windowMs = fc.oneof(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1_000, max: 86_400_000 }));
+  return fc.oneof(
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        name: fc.constant(name),
+        algorithm: fc.constantFrom('fixed-window' as const, 'sliding-window' as const),
+        limit,
+        windowMs,
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        name: fc.constant(name),
+        algorithm: fc.constant('gcra' as const),
+        limit,
+        windowMs,
+        burst: fc.integer({ min: 1, max: 6 }),
+      }),
+    },
+  );
+};
+
+describe.each([
+  ['single node', singleNode],
+  ['cluster', cluster],
+] as const)('fixed and sliding windows on a %s', (_name, start) => {
+  let target: Target;
+  let redis: RedisClient;
+
+  beforeAll(async () => {
+    target = await start();
+    redis = await target.connect();
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await target?.stop();
+  });
+
+  const limiter = (limits: LimitDefinition[], spendOnReject: boolean) =>
+    createRateLimiter({ redis, prefix: uniquePrefix(), limits, spendOnReject, blockCache: false, timeoutMs: 2_000 });
+
+  it('reports, after a sliding-window rejection spent under spendOnReject, the wait the same request really needs', async () => {
+    const def: WindowLimit = { name: 's', algorithm: 'sliding-window', limit: 2, windowMs: 60_000 };
+    const rl = limiter([def], true);
+    const models = [windowModel(def)];
+    for (let i = 0; i < 4; i++) check(models, await rl.consume('k'), 1, true);
+  });
+
+  it('reports, after a rejection spent on every limit, the wait of a limit the spend filled', async () => {
+    // The third request is rejected by 2 per second and spent on both: 3 per minute is now full too,
+    // so the same request waits for the minute, not the second.
+    const defs: WindowLimit[] = [
+      { name: 'second', algorithm: 'fixed-window', limit: 2, windowMs: 1_000 },
+      { name: 'minute', algorithm: 'sliding-window', limit: 3, windowMs: 60_000 },
+    ];
+    const rl = limiter(defs, true);
+    const models = defs.map(windowModel);
+    const decisions: RateLimitDecision[] = [];
+    for (let i = 0; i < 3; i++) {
+      const decision = await rl.consume('k');
+      decisions.push(decision);
+      check(models, decision, 1, true);
+    }
+    expect(decisions.map((d) => d.allowed)).toEqual([true, true, false]);
+    expect(decisions[2]!.limits.map((l) => l.allowed)).toEqual([false, true]);
+    expect(decisions[2]!.retryAfterMs).toBeGreaterThan(1_000);
+  });
+
+  it('reports the wait of a GCRA limit that admitted the request and is full after the spend', async () => {
+    // 3 per minute, burst 3: after the spent rejection by 2 per second its TAT is a minute ahead.
+    const defs = [
+      { name: 'second', algorithm: 'sliding-window', limit: 2, windowMs: 1_000 } as const,
+      { name: 'minute', algorithm: 'gcra', limit: 3, windowMs: 60_000, burst: 3 } as const,
+    ];
+    const rl = limiter([...defs], true);
+    const models = defs.map(modelOf);
+    const decisions: RateLimitDecision[] = [];
+    for (let i = 0; i < 3; i++) {
+      const decision = await rl.consume('k');
+      decisions.push(decision);
+      check(models, decision, 1, true);
+    }
+    expect(decisions[2]!.limits.map((l) => l.allowed)).toEqual([false, true]);
+    expect(decisions[2]!.retryAfterMs).toBeGreaterThan(1_000);
+  });
+
+  it('runs the retries of a spent rejection on a limiter of 16 limits, alone and in a batch', async () => {
+    // The most limits a limiter takes: its decision function holds the most Lua locals.
+    const kinds = ['sliding-window', 'gcra', 'fixed-window'] as const;
+    const defs = Array.from({ length: 16 }, (_, i) => {
+      const algorithm = i === 0 ? 'fixed-window' : kinds[i % 3]!;
+      const def = { name: `l${i}`, limit: i === 0 ? 2 : 3 + (i % 4), windowMs: 1_000 * (i + 1) };
+      return algorithm === 'gcra' ? { ...def, algorithm, burst: def.limit } : { ...def, algorithm };
+    });
+    const rl = limiter(defs, true);
+    const models = defs.map(modelOf);
+    for (const batch of [1, 1, 3, 2]) {
+      const got = await Promise.all(Array.from({ length: batch }, () => rl.consume('k')));
+      for (const decision of got) check(models, decision, 1, true);
+    }
+  });
+
+  it('answers consume on windows and GCRA, with and without spendOnReject, as a model; waiting retryAfterMs admits', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc
+          .uniqueArray(fc.constantFrom('a', 'b', 'c'), { minLength: 1, maxLength: 3 })
+          .chain((names) => fc.tuple(...names.map(limitArb))),
+        fc.boolean(),
+        fc.array(fc.array(fc.integer({ min: 1, max: 1_000_000 }), { minLength: 1, maxLength: 4 }), {
+          minLength: 1,
+          maxLength: 12,
+        }),
+        async (defs, spend, steps) => {
+          const rl = limiter([...defs], spend);
+          const models = defs.map(modelOf);
+          const maxCost = Math.min(...defs.map((d) => (d.algorithm === 'gcra' ? d.burst : d.limit)));
+          for (const costs of steps) {
+            // Costs of 1 and 2 mostly, so small limits fill and large ones are reached too.
+            const asked = costs.map((c) => 1 + ((c % 7 < 5 ? c % 2 : c) % maxCost));
+            // Made together: one batch on a single node, decided in call order at one TIME.
+            const got = await Promise.all(asked.map((cost) => rl.consume('k', { cost })));
+            for (const [i, decision] of got.entries()) check(models, decision, asked[i]!, spend);
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
