@@ -5,6 +5,7 @@
  */
 import type { DefaultTreeAdapterTypes } from 'parse5';
 import { DROP_CONTENT_ELEMENTS } from './hard-rules.ts';
+import { replayParser } from './parser-replay.ts';
 
 type ParentNode = DefaultTreeAdapterTypes.ParentNode;
 type Element = DefaultTreeAdapterTypes.Element;
@@ -142,19 +143,15 @@ export function treeToPlainText(root: ParentNode): string {
 }
 
 /**
- * Text content of an untrusted tree, without the content of script-like elements; iterative, so
- * arbitrarily deep input cannot overflow the stack. Used when sanitizing fails closed.
+ * The text of untrusted HTML, without the content of {@link DROP_CONTENT_ELEMENTS}, in document
+ * order and with entities decoded. Used when sanitizing fails closed, so it never builds a tree:
+ * parse5's tree builder is quadratic in time and memory on some soups (`<b id=1><p>x` repeated
+ * reconstructs every open formatting element at each `<p>`). htmlparser2's tokenizer and a linear
+ * replay of its stack (the structure sanitize-html itself sees) decide what is text.
  */
-export function untrustedText(root: ParentNode): string {
+export function untrustedText(html: string): string {
   const parts: string[] = [];
-  const stack: DefaultTreeAdapterTypes.ChildNode[] = [...root.childNodes].reverse();
-  while (stack.length > 0) {
-    const node = stack.pop() as DefaultTreeAdapterTypes.ChildNode;
-    if (node.nodeName === '#text') parts.push((node as DefaultTreeAdapterTypes.TextNode).value);
-    else if ('tagName' in node && !DROPPED.has(node.tagName)) {
-      for (let i = node.childNodes.length - 1; i >= 0; i--)
-        stack.push(node.childNodes[i] as DefaultTreeAdapterTypes.ChildNode);
-    }
-  }
-  return parts.join('');
+  replayParser(html, { onText: (text) => parts.push(text) });
+  // What a WHATWG parser does to text: CR LF and lone CR become LF; NUL in body text is dropped.
+  return parts.join('').replace(/\r\n?/g, '\n').replace(/\0/g, '');
 }

@@ -14,7 +14,7 @@ import { treeToPlainText, untrustedText } from './plain-text.ts';
 import { type Policy, resolvePolicy, type SanitizeOptions } from './policy.ts';
 import type { PresetName } from './presets.ts';
 import { escapeText } from './serialize.ts';
-import { parseInFlowContainer, verifyOutput } from './verify.ts';
+import { verifyOutput } from './verify.ts';
 
 /** Thrown from inside the parse to abandon it; never leaves {@link createSanitizer}. */
 const TOO_DEEP: unique symbol = Symbol('nesting deeper than PRE_PARSE_DEPTH_LIMIT');
@@ -163,7 +163,7 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
 
   const run = (
     html: string,
-  ): { result: SanitizeResult; tree: DefaultTreeAdapterTypes.DocumentFragment | undefined } => {
+  ): { result: SanitizeResult; tree: DefaultTreeAdapterTypes.DocumentFragment | undefined; text?: string } => {
     checkInput(html, policy);
     const removed: Removal[] = [];
     let removedCount = 0;
@@ -198,10 +198,19 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
         };
       }
       report({ kind: 'verification', name: 'output', reason: verified.reason });
-      const text = escapeText(cutPlain(untrustedText(parseInFlowContainer(html)), policy.maxOutputChars));
+      // Never parse5 on the raw input: its tree builder is quadratic on some soups (see untrustedText).
+      const text = cutPlain(untrustedText(html), policy.maxOutputChars);
       return {
-        result: { html: text, removed, removedCount, truncated: false, failedClosed: true, failure: verified.reason },
+        result: {
+          html: escapeText(text),
+          removed,
+          removedCount,
+          truncated: false,
+          failedClosed: true,
+          failure: verified.reason,
+        },
         tree: undefined,
+        text,
       };
     } finally {
       report = outer;
@@ -218,9 +227,8 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
       return run(html).result.html;
     },
     toPlainText(html: string, plain: PlainTextOptions = {}): string {
-      const { result, tree } = run(html);
-      const text = tree === undefined ? untrustedText(parseInFlowContainer(result.html)) : treeToPlainText(tree);
-      return cutPlain(text, plain.maxChars);
+      const { tree, text } = run(html);
+      return cutPlain(tree === undefined ? (text ?? '') : treeToPlainText(tree), plain.maxChars);
     },
   });
 }
