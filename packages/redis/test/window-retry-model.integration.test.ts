@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRateLimiter, type LimitDefinition, type RateLimitDecision, type RedisClient } from '../src/index.ts';
+import { buildDecideScript } from '../src/rate-limit/decide-script.ts';
+import { resolveLimits } from '../src/rate-limit/limits.ts';
 import { cluster, singleNode, type Target } from './fixtures/targets.ts';
 
 let counter = 0;
@@ -18,11 +20,11 @@ type WindowLimit = {
  * integers, and the sliding estimate as the same IEEE double expression Lua evaluates
  * (`prev × ((W − into) / W) + cur`), so `admits` is the script's admission, µs for µs.
  */
-function windowModel(def: WindowLimit) {
+function windowModel(def: WindowLimit, state?: { idx: number; cur: number; prev: number }) {
   const W = def.windowMs * 1000;
   const L = def.limit;
   const sliding = def.algorithm === 'sliding-window';
-  let stored: { idx: number; cur: number; prev: number } | undefined;
+  let stored = state;
   /** The counts seen at `t`: the window index, its count and (sliding) the previous window's. */
   const at = (t: number): { idx: number; cur: number; prev: number } => {
     const idx = Math.floor(t / W);
@@ -127,10 +129,8 @@ const ms = (us: number): number => (us > 0 ? Math.ceil(us / 1000) : 0);
 /**
  * Checks one consume decision against the models and applies it to them. On a rejection, each
  * limit's `retryAfterMs` is the wait until it admits the same request from the state the decision
- * leaves, and the decision's is the largest: exact to the ms with `spendOnReject`. Without it, a
- * sliding window's retry is the script's closed form in doubles, which can land 1 µs before the
- * first µs that admits (the fraction lost next to a µs timestamp of 2^50), so it is checked to be
- * at most 1 µs early.
+ * leaves (with `spendOnReject`, the state the spend leaves), and the decision's is the largest:
+ * exact to the ms, so waiting it admits the same request and a ms less does not.
  */
 function check(models: Model[], decision: RateLimitDecision, cost: number, spend: boolean) {
   const t = decision.serverTimeUs!;
@@ -149,18 +149,50 @@ function check(models: Model[], decision: RateLimitDecision, cost: number, spend
     return;
   }
   const waits = models.map((m) => ms(m.earliest(t, cost) - t));
-  if (spend) {
-    expect(decision.limits.map((l) => l.retryAfterMs)).toEqual(waits);
-    expect(decision.retryAfterMs).toBe(Math.max(...waits));
-  } else {
-    const early = models.map((m) => ms(m.earliest(t, cost) - t - 1));
-    for (const [i, l] of decision.limits.entries()) expect(l.retryAfterMs).toBeGreaterThanOrEqual(early[i]!);
-    expect(decision.retryAfterMs).toBe(Math.max(...decision.limits.map((l) => l.retryAfterMs)));
-  }
-  // With spendOnReject, waiting retryAfterMs admits the same request and a ms less does not.
+  expect(decision.limits.map((l) => l.retryAfterMs)).toEqual(waits);
+  expect(decision.retryAfterMs).toBe(Math.max(...waits));
   const retryAt = t + decision.retryAfterMs * 1000;
-  expect(models.every((m) => m.admits(retryAt + (spend ? 0 : 1), cost))).toBe(true);
-  if (spend) expect(models.every((m) => m.admits(retryAt - 1000, cost))).toBe(false);
+  expect(models.every((m) => m.admits(retryAt, cost))).toBe(true);
+  expect(models.every((m) => m.admits(retryAt - 1000, cost))).toBe(false);
+}
+
+/**
+ * A sliding window's rejected states, half of them next to a rounding edge: the exact µs into the
+ * window at which the estimate reaches the limit, W − n × W / d, lies within 1/8 µs above an
+ * integer, where a closed form computed in doubles next to a µs timestamp of 2^50 (a double's
+ * step there is 1/4) rounds down onto the µs before the first one that admits.
+ */
+const slidingStateArb = fc
+  .record({
+    windowMs: fc.oneof(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1_000, max: 86_400_000 })),
+    limit: fc.oneof(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 1_000_000 })),
+    cost: fc.integer({ min: 1, max: 3 }),
+    cur: fc.double({ min: 0, max: 1, noNaN: true }),
+    prev: fc.double({ min: 0, max: 1, noNaN: true }),
+    into: fc.double({ min: 0, max: 1, noNaN: true }),
+    // Around the Redis clock of these years (2^50 µs is 2005).
+    base: fc.integer({ min: 1_600_000_000_000_000, max: 2_000_000_000_000_000 }),
+    edge: fc.boolean(),
+  })
+  .map(({ windowMs, limit, cost, cur, prev, into, base, edge }) => {
+    const W = windowMs * 1000;
+    const c = Math.min(limit, cost);
+    const state = { cur: Math.floor(cur * (limit + 1)), prev: 1 + Math.floor(prev * 2 * limit) };
+    // n / d: what is left of the limit over the count that weighs it, in the branch the state takes.
+    const [n, d] = state.cur + c <= limit ? [limit - state.cur - c, state.prev] : [limit - c, state.cur];
+    const r = Number((BigInt(n) * BigInt(W)) % BigInt(d));
+    return { windowMs, limit, cost: c, ...state, into, base, edge, nearEdge: r > 0 && 8 * r > 7 * d };
+  })
+  .filter((s) => !s.edge || s.nearEdge);
+
+/**
+ * Runs `lua` with `now` as its Redis TIME: the generated script, its one TIME call replaced by two
+ * arguments after the decision's own.
+ */
+function atClock(lua: string): string {
+  const call = "redis.call('TIME')";
+  expect(lua.split(call)).toHaveLength(2);
+  return lua.replace(call, '{ARGV[5], ARGV[6]}');
 }
 
 const limitArb = (name: string): fc.Arbitrary<WindowLimit | GcraLimit> => {
@@ -224,7 +256,7 @@ describe.each([
       { name: 'minute', algorithm: 'sliding-window', limit: 3, windowMs: 60_000 },
     ];
     const rl = limiter(defs, true);
-    const models = defs.map(windowModel);
+    const models = defs.map((d) => windowModel(d));
     const decisions: RateLimitDecision[] = [];
     for (let i = 0; i < 3; i++) {
       const decision = await rl.consume('k');
@@ -268,6 +300,32 @@ describe.each([
       const got = await Promise.all(Array.from({ length: batch }, () => rl.consume('k')));
       for (const decision of got) check(models, decision, 1, true);
     }
+  });
+
+  it('reports without spendOnReject the exact µs a rejecting sliding window admits again, next to rounding edges too', async () => {
+    await fc.assert(
+      fc.asyncProperty(slidingStateArb, async (s) => {
+        const def: WindowLimit = { name: 's', algorithm: 'sliding-window', limit: s.limit, windowMs: s.windowMs };
+        const problems: string[] = [];
+        const lua = atClock(buildDecideScript(resolveLimits([def], problems)).single.lua);
+        expect(problems).toEqual([]);
+        const W = s.windowMs * 1000;
+        const idx = Math.floor(s.base / W);
+        const model = windowModel(def, { idx, cur: s.cur, prev: s.prev });
+        // A µs of the window before the first one that admits (or any, when the window start does).
+        const first = model.earliest(idx * W, s.cost) - idx * W;
+        const now = idx * W + Math.floor(s.into * Math.min(W, first > 0 ? first : W));
+        const key = `{${uniquePrefix()}}`;
+        await redis.hset(key, 's:a', String(idx), 's:b', String(s.cur), 's:c', String(s.prev));
+        const secs = Math.floor(now / 1_000_000);
+        const reply = (await redis.eval(lua, 1, key, 'c', s.cost, '', '', secs, now - secs * 1_000_000)) as number[];
+        await redis.del(key);
+        expect(reply[1]).toBe(now);
+        if (model.admits(now, s.cost)) expect(reply[0]).toBe(1);
+        else expect([reply[0], reply[3], reply[6]]).toEqual([0, 0, model.earliest(now, s.cost) - now]);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('answers consume on windows and GCRA, with and without spendOnReject, as a model; waiting retryAfterMs admits', async () => {

@@ -1,7 +1,22 @@
-import { defineScript, type RedisScript } from '../scripts.ts';
-import { buildFixedWindowScripts, usesPackedFixedWindow } from './fixed-window-script.ts';
-import { gcraUnits } from './gcra-units.ts';
+import { defineScript } from '../scripts.ts';
+import type { DecideScriptOptions, DecideScripts } from './decide-script-options.ts';
+import {
+  buildFixedWindowScripts,
+  fixedWindowBlock,
+  fixedWindowSpentRetry,
+  usesPackedFixedWindow,
+} from './fixed-window-script.ts';
+import { gcraBefore, gcraBlock, gcraSpentRetry } from './gcra-script.ts';
 import type { ResolvedLimit } from './limits.ts';
+import { q } from './lua-text.ts';
+import {
+  slidingRetryLua,
+  slidingWindowBlock,
+  slidingWindowRetry,
+  slidingWindowSpentRetry,
+} from './sliding-window-script.ts';
+
+export type { DecideScriptOptions, DecideScripts } from './decide-script-options.ts';
 
 /*
  * The script behind every rate-limit decision, generated once per limiter for its exact limits:
@@ -56,46 +71,6 @@ local lease = ARGV[3] or ''
 local blockArg = ARGV[4]
 `;
 
-/**
- * With `spendOnReject` and a sliding-window limit, once per script call: the wait until a sliding
- * window left at (idx, cur, prev) admits `cost`. `swAdmits` is the admission of the limit block
- * evaluated at µs `t` (the same double expression, so the same answer µs for µs); it only turns
- * true as time passes (the estimate never grows while nothing is spent, across the window edge
- * too), and two windows on it is true (cost ≤ limit). So the closed form is only a first guess,
- * checked against `swAdmits` at its µs and the µs before; if it misses (the double rounding of
- * the estimate), a bisection finds the first µs that admits. Exact, never understated.
- */
-const SLIDING_RETRY = `
-local function swAdmits(t, idx, cur, prev, W, L, cost)
-  local j = floor(t / W)
-  local p, c = 0, 0
-  if j == idx then p = prev; c = cur elseif j == idx + 1 then p = cur end
-  return p * ((W - (t - j * W)) / W) + c + cost <= L
-end
-local function swRetry(idx, cur, prev, W, L, cost)
-  if swAdmits(now, idx, cur, prev, W, L, cost) then return 0 end
-  local lo, hi = now, (idx + 2) * W
-  local g = nil
-  if cur + cost <= L then
-    if prev > 0 then g = ceil(idx * W + W - (L - cur - cost) * W / prev) end
-  else
-    local e2 = W - (L - cost) * W / cur
-    if e2 < 0 then e2 = 0 end
-    g = ceil((idx + 1) * W + e2)
-  end
-  if g and g > lo and g < hi then
-    if not swAdmits(g, idx, cur, prev, W, L, cost) then lo = g
-    elseif swAdmits(g - 1, idx, cur, prev, W, L, cost) then hi = g - 1
-    else return g - now end
-  end
-  while hi - lo > 1 do
-    local mid = floor((lo + hi) / 2)
-    if swAdmits(mid, idx, cur, prev, W, L, cost) then hi = mid else lo = mid end
-  end
-  return hi - now
-end
-`;
-
 /** Ops without limit state. Every decision (single or in a batch) starts here. */
 const SIMPLE_OPS = `
 if op == 'd' then
@@ -138,183 +113,28 @@ local horizon = blockedUntil
 `;
 
 /**
- * Field `k` of the HMGET reply as a number (`dflt` when missing). Arithmetic coercion instead of
- * tonumber(): no C function call; every field holds digits the script wrote itself.
- */
-function num(k: number, dflt: string): string {
-  return `(vals[${k}] and vals[${k}] + 0 or ${dflt})`;
-}
-
-function q(field: string): string {
-  // Names are validated to [A-Za-z0-9_.-], so a single-quoted literal is safe.
-  return `'${field}'`;
-}
-
-/**
  * Lua for one limit; sets ok{i}, r0{i}, r1{i}, t0{i}, t1{i}, rt{i}. `v` is the index of its first
  * field. The values to write go to w{i} (and idx{i}, p{i}, same{i}); with `table`, they are also
  * appended to the `spend` list (for limiters with many limits, where one static HSET call would
- * need more Lua registers than a function has). With `spendOnReject`, a GCRA rejection that is
- * spent reports the reset and retry of the state it leaves.
+ * need more Lua registers than a function has). Each algorithm's Lua is in its own file.
  */
 function limitBlock(limit: ResolvedLimit, i: number, v: number, table: boolean, spendOnReject: boolean): string {
-  const L = limit.limit;
-  const W = limit.windowMs * 1000;
-  const fa = q(`${limit.name}:a`);
-  const fb = q(`${limit.name}:b`);
-  const fc = q(`${limit.name}:c`);
   const head = `local ok_${i}, r0_${i}, r1_${i}, t0_${i}, t1_${i}, rt_${i} = true, 0, 0, 0, 0, 0
 local w_${i}, idx_${i}, p_${i}, same_${i} = 0, 0, 0, true
 do
 `;
   switch (limit.kind) {
     case 'f':
-      return `${head}  local idx = floor(now / ${W})
-  local c = 0
-  local same = vals[${v}] and vals[${v}] + 0 == idx
-  if same then c = ${num(v + 1, '0')} end
-  ok_${i} = c + cost <= ${L}
-  t0_${i} = (idx + 1) * ${W} - now
-  t1_${i} = t0_${i}
-  r0_${i} = ${L} - c
-  r1_${i} = r0_${i} - cost
-  if not ok_${i} then rt_${i} = t0_${i} end
-  w_${i} = c + cost; idx_${i} = idx; same_${i} = same
-${
-  table
-    ? `  if not same then spend[ns + 1] = ${fa}; spend[ns + 2] = fmt('%d', idx); ns = ns + 2 end
-  spend[ns + 1] = ${fb}; spend[ns + 2] = fmt('%d', c + cost); ns = ns + 2
-`
-    : ''
-}  if now + t0_${i} > needed then needed = now + t0_${i} end
-  if now + t0_${i} > horizon then horizon = now + t0_${i} end
-  if refund and c > 0 then refund[#refund + 1] = ${fb}; refund[#refund + 1] = fmt('%d', max(0, c - cost)) end
-end
-`;
+      return `${head}${fixedWindowBlock(limit, i, v, table)}`;
     case 's':
-      return `${head}  local idx = floor(now / ${W})
-  local sidx = vals[${v}] and vals[${v}] + 0
-  local cur, prev = 0, 0
-  if sidx == idx then cur = ${num(v + 1, '0')}; prev = ${num(v + 2, '0')}
-  elseif sidx == idx - 1 then prev = ${num(v + 1, '0')} end
-  local est = prev * ((${W} - (now - idx * ${W})) / ${W}) + cur
-  ok_${i} = est + cost <= ${L}
-  r0_${i} = floor(${L} - est)
-  r1_${i} = floor(${L} - est - cost)
-  t1_${i} = (idx + 2) * ${W} - now
-  if cur > 0 then t0_${i} = t1_${i} elseif prev > 0 then t0_${i} = t1_${i} - ${W} end
-  if not ok_${i} then
-    local retry
-    if cur + cost <= ${L} then
-      retry = idx * ${W} + (${W} - (${L} - cur - cost) * ${W} / prev) - now
-    else
-      local e2 = ${W} - (${L} - cost) * ${W} / cur
-      if e2 < 0 then e2 = 0 end
-      retry = (idx + 1) * ${W} + e2 - now
-    end
-    rt_${i} = max(1, ceil(retry))
-  end
-  w_${i} = cur + cost; idx_${i} = idx; p_${i} = prev; same_${i} = sidx == idx
-${
-  table
-    ? `  if sidx ~= idx then
-    spend[ns + 1] = ${fa}; spend[ns + 2] = fmt('%d', idx); spend[ns + 3] = ${fc}; spend[ns + 4] = fmt('%d', prev); ns = ns + 4
-  end
-  spend[ns + 1] = ${fb}; spend[ns + 2] = fmt('%d', cur + cost); ns = ns + 2
-`
-    : ''
-}  if now + t1_${i} > needed then needed = now + t1_${i} end
-  if now + t1_${i} > horizon then horizon = now + t1_${i} end
-  if refund and sidx == idx and cur > 0 then refund[#refund + 1] = ${fb}; refund[#refund + 1] = fmt('%d', max(0, cur - cost)) end
-end
-`;
-    case 'g': {
-      // Exact integers (gcra-units.ts): time in units of 1 / rate µs. The state is relative: a
-      // base µs (`a`) and how many units the TAT is ahead of it (`b`). The base stays put while
-      // (now − base) × perUs ≤ R, so a spend rewrites `b` alone (one field, as the single absolute
-      // TAT did); it moves to now for a new key or past R. R leaves room for a state of twice the
-      // burst, so `b` ≤ 2^53 − 1. Time is counted once: ahead = b − (now − base) × perUs; a clock
-      // reading behind the base counts no time (the TAT never moves back).
-      // r0 and t0 (the state before this request) are only needed by a rejection or a peek, so
-      // they are computed there, from p_i (gcraBefore).
-      const { perTick: PU, perRequest: PR } = gcraUnits(limit, 1000);
-      const cap = limit.burst * PR;
-      const cap2 = 2 * cap;
-      const R = Number.MAX_SAFE_INTEGER - cap2;
-      // ⌈2 × cap / PU⌉ µs: the longest the state can take to decay (the key's expiry horizon).
-      const H = Number((BigInt(cap2) + BigInt(PU) - 1n) / BigInt(PU));
-      const times = (x: string, d: number): string => (d === 1 ? x : `${x} * ${d}`);
-      // ⌈x / d⌉ for a Lua variable x (luaFloorDiv explains why it is exact).
-      const ceilDiv = (out: string, x: string, d: number): string =>
-        d === 1
-          ? `${out} = ${x}`
-          : `local m = ${x} % ${d}; ${out} = (${x} - m) / ${d}; if m > 0 then ${out} = ${out} + 1 end`;
-      return `${head}  local ta = vals[${v}] and vals[${v}] + 0
-  local ah, ep, tb = 0, 0, now
-  if ta and not vals[${v + 1}] then
-    -- An absolute TAT in µs, as builds before the units kept it: what is ahead of now, rebased on now.
-    if ta > now then ah = ${times('(ta - now)', PU)}; if ah > ${cap2} then ah = ${cap2} end end
-    ta = nil
-  end
-  if ta then
-    ah = vals[${v + 1}] + 0
-    if now > ta then
-      ep = ${times('(now - ta)', PU)}
-      ah = ah - ep
-      if ah < 0 then ah = 0 elseif ah > ${cap2} then ah = ${cap2} end
-    else
-      tb = ta
-      if ah > ${cap2} then ah = ${cap2} end
-    end
-  end
-  local nx = ah + ${times('cost', PR)}
-  ok_${i} = nx <= ${cap}
-  local y1 = ${cap} - nx
-  r1_${i} = ${luaFloorDiv('y1', PR)}
-  do ${ceilDiv(`t1_${i}`, 'nx', PU)} end
-  p_${i} = ah
-  if not ok_${i} then local x = nx - ${cap}; ${ceilDiv(`rt_${i}`, 'x', PU)} end
-  local st = nx
-  if st > ${cap2} then st = ${cap2} end
-${
-  spendOnReject
-    ? `  if not ok_${i} and op == 'c' and blockedFor == 0 then
-    -- Spent on reject: the reset and retry of the state it leaves, so waiting retryAfter admits.
-    do ${ceilDiv(`t1_${i}`, 'st', PU)} end
-    local x = st + ${times('cost', PR)} - ${cap}; ${ceilDiv(`rt_${i}`, 'x', PU)}
-  end
-`
-    : ''
-}  local keep = ta and ep <= ${R}
-  if keep then w_${i} = st + ep; idx_${i} = ta else w_${i} = st; idx_${i} = now; same_${i} = false end
-${
-  table
-    ? `  if not keep then spend[ns + 1] = ${fa}; spend[ns + 2] = fmt('%d', now); ns = ns + 2 end
-  spend[ns + 1] = ${fb}; spend[ns + 2] = fmt('%d', w_${i}); ns = ns + 2
-`
-    : ''
-}  local nd = tb + ${H}
-  if t1_${i} < ${H} then nd = tb + t1_${i} end
-  if nd > needed then needed = nd end
-  if tb + ${H} > horizon then horizon = tb + ${H} end
-  if refund and ah > 0 then
-    local rb = ah - ${times('cost', PR)}
-    if rb < 0 then rb = 0 end
-    if keep then
-      refund[#refund + 1] = ${fb}; refund[#refund + 1] = fmt('%d', rb + ep)
-    else
-      refund[#refund + 1] = ${fa}; refund[#refund + 1] = fmt('%d', now)
-      refund[#refund + 1] = ${fb}; refund[#refund + 1] = fmt('%d', rb)
-    end
-  end
-end
-`;
-    }
+      return `${head}${slidingWindowBlock(limit, i, v, table)}`;
+    case 'g':
+      return `${head}${gcraBlock(limit, i, v, table, spendOnReject)}`;
     case 'c':
       return `${head}  redis.call('ZREMRANGEBYSCORE', key2, '-inf', now)
   local c = redis.call('ZCARD', key2)
-  ok_${i} = c + 1 <= ${L}
-  r0_${i} = ${L} - c
+  ok_${i} = c + 1 <= ${limit.limit}
+  r0_${i} = ${limit.limit} - c
   r1_${i} = r0_${i} - 1
   if not ok_${i} then
     local first = redis.call('ZRANGE', key2, 0, 0, 'WITHSCORES')
@@ -327,56 +147,36 @@ end
 }
 
 /**
- * Lua expressions of a GCRA limit's remaining and reset before this request, ⌊(cap − ahead) /
- * perRequest⌋ and ⌈ahead / perUs⌉, from its ahead `p_i`: evaluated only for a rejection or a peek.
- */
-/**
- * ⌊x / d⌋ of a Lua integer expression x, exact for |x| ≤ 2^53: Lua's % is x − ⌊x / d⌋·d, so
- * x − x % d is the multiple of d below x, and the division by d is exact.
- */
-function luaFloorDiv(x: string, d: number): string {
-  return d === 1 ? x : `(${x} - ${x} % ${d}) / ${d}`;
-}
-
-function gcraBefore(limit: ResolvedLimit, i: number): { r0: string; t0: string } {
-  const { perTick: PU, perRequest: PR } = gcraUnits(limit, 1000);
-  const y = `(${limit.burst * PR} - p_${i})`;
-  const a = `p_${i}`;
-  return {
-    r0: luaFloorDiv(y, PR),
-    t0: PU === 1 ? a : `((${a} - ${a} % ${PU}) / ${PU} + (${a} % ${PU} > 0 and 1 or 0))`,
-  };
-}
-
-/**
  * With `spendOnReject`, after a rejection spent on every limit: each limit's retry becomes the wait
  * until it admits the same request from the state the decision leaves, also for a limit that
  * admitted this request but is full now because of the spend (the decision reports the largest).
- * A fixed window's is the end of its window once the spend leaves no room for the cost (what a
- * rejecting one already reports); a sliding window's is exact (SLIDING_RETRY); a rejecting GCRA
- * limit's was computed in its block, an admitting one's is the same formula on the TAT it leaves.
  * A concurrency limit takes no lease for a rejection, so its retry stands.
  */
 function spentRetries(limits: readonly ResolvedLimit[]): string {
   const lines = limits.map((limit, index) => {
     const i = index + 1;
-    const L = limit.limit;
-    const W = limit.windowMs * 1000;
-    if (limit.kind === 'f') return `  if w_${i} + cost > ${L} then rt_${i} = (idx_${i} + 1) * ${W} - now end`;
-    if (limit.kind === 's') return `  rt_${i} = swRetry(idx_${i}, w_${i}, p_${i}, ${W}, ${L}, cost)`;
-    if (limit.kind === 'g') {
-      const { perTick: PU, perRequest: PR } = gcraUnits(limit, 1000);
-      const d = 2 * PR === 1 ? 'cost' : `cost * ${2 * PR}`;
-      const ceil =
-        PU === 1
-          ? `rt_${i} = x`
-          : `local m = x % ${PU}; rt_${i} = (x - m) / ${PU}; if m > 0 then rt_${i} = rt_${i} + 1 end`;
-      return `  if ok_${i} then local x = p_${i} + ${d} - ${limit.burst * PR}; if x > 0 then ${ceil} end end`;
-    }
+    if (limit.kind === 'f') return fixedWindowSpentRetry(limit, i);
+    if (limit.kind === 's') return slidingWindowSpentRetry(limit, i);
+    if (limit.kind === 'g') return gcraSpentRetry(limit, i);
     return '';
   });
   return `if spent and op == 'c' then
 ${lines.filter((l) => l !== '').join('\n')}
+end
+`;
+}
+
+/**
+ * After every block: whether a limit rejects, and then the retries that cost more than their
+ * block should (a sliding window's search for its first admitting µs), so the admitted path does
+ * none of it. With `spendOnReject`, `swRetry` is declared outside the branch for spentRetries.
+ */
+function rejectedBy(limits: readonly ResolvedLimit[], okAll: string, spendOnReject: boolean): string {
+  const sliding = limits.flatMap((limit, index) => (limit.kind === 's' ? [slidingWindowRetry(limit, index + 1)] : []));
+  if (sliding.length === 0) return `if not (${okAll}) then allOk = false end\n`;
+  return `${spendOnReject ? 'local swRetry\n' : ''}if not (${okAll}) then
+  allOk = false
+${slidingRetryLua(spendOnReject)}${sliding.join('\n')}
 end
 `;
 }
@@ -457,33 +257,6 @@ end
 `;
 }
 
-/** The limiter options written into its decision script. */
-export interface DecideScriptOptions {
-  /** Count rejected requests too. Default false. */
-  readonly spendOnReject?: boolean;
-  /** Block the subject this long (µs) after a rejection. Default 0 (off). */
-  readonly blockOnRejectUs?: number;
-  /**
-   * Always the general script, also for a single fixed-window limit (which otherwise gets the
-   * packed layout of fixed-window-script.ts). Tests run both and compare.
-   */
-  readonly general?: boolean;
-}
-
-/** The two scripts of a limiter: one decision, and a batch of consume decisions. */
-export interface DecideScripts {
-  /** KEYS and ARGV as in the comment at the top of this file. */
-  readonly single: RedisScript;
-  /**
-   * Consume decisions only. KEYS: each decision's state hash (and lease set); ARGV: each
-   * decision's cost (and lease id). Reply: the replies of `single`'s shape of every decision, in
-   * order, concatenated into one flat array (each reply's first element tells its length; Redis
-   * converts a nested table at a cost per table). Every decision of a batch sees the same TIME and
-   * the writes of the ones before it.
-   */
-  readonly batch: RedisScript;
-}
-
 /** Generates the decision scripts for exactly these limits and options (one pair per limiter, cached by Redis). */
 export function buildDecideScript(limits: readonly ResolvedLimit[], opts: DecideScriptOptions = {}): DecideScripts {
   const options = {
@@ -550,8 +323,7 @@ ${table ? 'local spend = {}\nlocal ns = 0' : ''}
 local vals = redis.call('HMGET', key, ${fields.map(q).join(', ')})
 ${BLOCK_OP}
 ${blocks.join('')}
-if not (${okAll}) then allOk = false end
-local spent = op == 'x' or (op == 'c' and ${options.spendOnReject ? '(allOk or blockedFor == 0)' : 'allOk'})
+${rejectedBy(limits, okAll, options.spendOnReject)}local spent = op == 'x' or (op == 'c' and ${options.spendOnReject ? '(allOk or blockedFor == 0)' : 'allOk'})
 if op == 'p' then
   local out = {0, now, blockedFor}
 ${outputs}
@@ -583,12 +355,10 @@ end
     : ''
 }return out
 `;
-  // Only scripts that spend on reject need it: the others stay byte-identical.
-  const prelude = options.spendOnReject && limits.some((l) => l.kind === 's') ? SLIDING_RETRY : '';
   const name = `rate-limit-decide(${limits.map((l) => l.name).join(',')})`;
   // A batch: the same decision body as a function, one TIME for the whole batch, replies nested.
   const perDecision = concurrency ? 2 : 1;
-  const batch = `${CLOCK}${prelude}
+  const batch = `${CLOCK}
 local function decide(key, key2, costArg, lease)
 local op = 'c'
 local cost = costArg + 0
@@ -606,7 +376,7 @@ end
 return out
 `;
   return {
-    single: defineScript(name, `${CLOCK}${SINGLE_ARGS}${prelude}${body}`),
+    single: defineScript(name, `${CLOCK}${SINGLE_ARGS}${body}`),
     batch: defineScript(`${name} batch`, batch),
   };
 }

@@ -1,11 +1,13 @@
 import { defineScript } from '../scripts.ts';
-import type { DecideScriptOptions, DecideScripts } from './decide-script.ts';
+import type { DecideScriptOptions, DecideScripts } from './decide-script-options.ts';
 import type { ResolvedLimit } from './limits.ts';
+import { num, q } from './lua-text.ts';
 
 /*
- * The decision scripts of a limiter with exactly one fixed-window limit (the most common limiter:
- * "100 requests per minute per IP"). Same KEYS, ARGV and reply shapes as the general script in
- * decide-script.ts, but a state layout that lets the common request cost Redis two commands
+ * A fixed-window limit in the decision scripts: its block of the general script (fixedWindowBlock,
+ * at the end of this file), and the scripts of a limiter with exactly one fixed-window limit (the
+ * most common limiter: "100 requests per minute per IP"). Same KEYS, ARGV and reply shapes as the
+ * general script in decide-script.ts, but a state layout that lets the common request cost Redis two commands
  * (TIME, HINCRBY) instead of three (TIME, HMGET, HINCRBY) and almost no Lua.
  *
  * State: one hash field '<name>:p' packs the window and its count:
@@ -196,4 +198,50 @@ end
 return out
 `;
   return { single: defineScript(name, single), batch: defineScript(`${name} batch`, batch) };
+}
+
+/*
+ * In the general script (decide-script.ts), a fixed window keeps '<name>:a', the index of its
+ * window (floor(µs / W)), and '<name>:b', the window's count.
+ */
+
+/**
+ * The Lua of fixed-window limit `i` inside its `do` block (see limitBlock in decide-script.ts), its
+ * fields from HMGET index `v`; with `table`, its spend is appended to the `spend` list.
+ */
+export function fixedWindowBlock(limit: ResolvedLimit, i: number, v: number, table: boolean): string {
+  const L = limit.limit;
+  const W = limit.windowMs * 1000;
+  const fa = q(`${limit.name}:a`);
+  const fb = q(`${limit.name}:b`);
+  return `  local idx = floor(now / ${W})
+  local c = 0
+  local same = vals[${v}] and vals[${v}] + 0 == idx
+  if same then c = ${num(v + 1, '0')} end
+  ok_${i} = c + cost <= ${L}
+  t0_${i} = (idx + 1) * ${W} - now
+  t1_${i} = t0_${i}
+  r0_${i} = ${L} - c
+  r1_${i} = r0_${i} - cost
+  if not ok_${i} then rt_${i} = t0_${i} end
+  w_${i} = c + cost; idx_${i} = idx; same_${i} = same
+${
+  table
+    ? `  if not same then spend[ns + 1] = ${fa}; spend[ns + 2] = fmt('%d', idx); ns = ns + 2 end
+  spend[ns + 1] = ${fb}; spend[ns + 2] = fmt('%d', c + cost); ns = ns + 2
+`
+    : ''
+}  if now + t0_${i} > needed then needed = now + t0_${i} end
+  if now + t0_${i} > horizon then horizon = now + t0_${i} end
+  if refund and c > 0 then refund[#refund + 1] = ${fb}; refund[#refund + 1] = fmt('%d', max(0, c - cost)) end
+end
+`;
+}
+
+/**
+ * After a rejection spent on every limit: the end of the window once the spend leaves no room for
+ * the cost (what a rejecting fixed window already reports).
+ */
+export function fixedWindowSpentRetry(limit: ResolvedLimit, i: number): string {
+  return `  if w_${i} + cost > ${limit.limit} then rt_${i} = (idx_${i} + 1) * ${limit.windowMs * 1000} - now end`;
 }

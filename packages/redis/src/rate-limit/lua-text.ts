@@ -1,0 +1,38 @@
+/*
+ * Pieces of Lua text the decision scripts are generated from: literals and integer arithmetic
+ * written out for one divisor, so Redis runs no general-purpose code per call.
+ */
+
+/** A hash field name as a Lua literal. */
+export function q(field: string): string {
+  // Names are validated to [A-Za-z0-9_.-], so a single-quoted literal is safe.
+  return `'${field}'`;
+}
+
+/**
+ * Field `k` of the HMGET reply as a number (`dflt` when missing). Arithmetic coercion instead of
+ * tonumber(): no C function call; every field holds digits the script wrote itself.
+ */
+export function num(k: number, dflt: string): string {
+  return `(vals[${k}] and vals[${k}] + 0 or ${dflt})`;
+}
+
+/** `x × d` for a Lua expression x, without the multiplication when d is 1. */
+export function times(x: string, d: number): string {
+  return d === 1 ? x : `${x} * ${d}`;
+}
+
+/**
+ * ⌊x / d⌋ of a Lua integer expression x, exact for |x| ≤ 2^53: Lua's % is x − ⌊x / d⌋·d, so
+ * x − x % d is the multiple of d below x, and the division by d is exact.
+ */
+export function luaFloorDiv(x: string, d: number): string {
+  return d === 1 ? x : `(${x} - ${x} % ${d}) / ${d}`;
+}
+
+/** Assigns ⌈x / d⌉ of a Lua variable x to `out` (exact as {@link luaFloorDiv}); declares a local `m`. */
+export function ceilDiv(out: string, x: string, d: number): string {
+  return d === 1
+    ? `${out} = ${x}`
+    : `local m = ${x} % ${d}; ${out} = (${x} - m) / ${d}; if m > 0 then ${out} = ${out} + 1 end`;
+}

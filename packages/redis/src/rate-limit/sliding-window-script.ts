@@ -1,0 +1,109 @@
+import type { ResolvedLimit } from './limits.ts';
+import { num, q } from './lua-text.ts';
+
+/*
+ * A sliding-window-counter limit in the general decision script (decide-script.ts).
+ *
+ * State: '<name>:a' the index of the current window (floor(µs / W)), '<name>:b' its count and
+ * '<name>:c' the count of the window before it. The estimate at µs t is
+ *   prev × ((W − (t − idx × W)) / W) + cur
+ * evaluated as that IEEE double expression; a request of `cost` is admitted when estimate + cost ≤
+ * limit. A spend rewrites '<name>:b' alone while the window stays, all three when it rolls.
+ */
+
+/**
+ * The Lua of `swRetry(idx, cur, prev, W, L, cost)`: the wait until a sliding window left at (idx,
+ * cur, prev) admits `cost`. `swAdmits` is the admission of the limit block evaluated at µs `t` (the
+ * same double expression, so the same answer µs for µs); it only turns true as time passes (the
+ * estimate never grows while nothing is spent, across the window edge too), and two windows on it
+ * is true (cost ≤ limit). So the closed form is only a first guess, checked against `swAdmits` at
+ * its µs and the µs before; if it misses (the double rounding of the estimate next to a µs
+ * timestamp, about 1 in 20 000 rejections), a bisection finds the first µs that admits. Exact,
+ * never understated, never early.
+ *
+ * Defined only on a rejection (the script's admitted path creates no closure): as a local of that
+ * branch, or, when `declared`, assigned to a `swRetry` the script declared before it (with
+ * `spendOnReject`, the retries of the state a spent rejection leaves call it later).
+ */
+export function slidingRetryLua(declared: boolean): string {
+  return `local function swAdmits(t, idx, cur, prev, W, L, cost)
+  local j = floor(t / W)
+  local p, c = 0, 0
+  if j == idx then p = prev; c = cur elseif j == idx + 1 then p = cur end
+  return p * ((W - (t - j * W)) / W) + c + cost <= L
+end
+${declared ? 'swRetry = function' : 'local function swRetry'}(idx, cur, prev, W, L, cost)
+  if swAdmits(now, idx, cur, prev, W, L, cost) then return 0 end
+  local lo, hi = now, (idx + 2) * W
+  local g = nil
+  if cur + cost <= L then
+    if prev > 0 then g = ceil(idx * W + W - (L - cur - cost) * W / prev) end
+  else
+    local e2 = W - (L - cost) * W / cur
+    if e2 < 0 then e2 = 0 end
+    g = ceil((idx + 1) * W + e2)
+  end
+  if g and g > lo and g < hi then
+    if not swAdmits(g, idx, cur, prev, W, L, cost) then lo = g
+    elseif swAdmits(g - 1, idx, cur, prev, W, L, cost) then hi = g - 1
+    else return g - now end
+  end
+  while hi - lo > 1 do
+    local mid = floor((lo + hi) / 2)
+    if swAdmits(mid, idx, cur, prev, W, L, cost) then hi = mid else lo = mid end
+  end
+  return hi - now
+end
+`;
+}
+
+/**
+ * On a rejection, for sliding-window limit `i` that rejected: the exact wait from the state it saw
+ * (its count before this request is w_i − cost).
+ */
+export function slidingWindowRetry(limit: ResolvedLimit, i: number): string {
+  return `  if not ok_${i} then rt_${i} = swRetry(idx_${i}, w_${i} - cost, p_${i}, ${limit.windowMs * 1000}, ${limit.limit}, cost) end`;
+}
+
+/**
+ * The Lua of sliding-window limit `i` inside its `do` block (see limitBlock in decide-script.ts),
+ * its fields from HMGET index `v`; with `table`, its spend is appended to the `spend` list. Its
+ * retry on a rejection is left to {@link slidingWindowRetry}, after every block.
+ */
+export function slidingWindowBlock(limit: ResolvedLimit, i: number, v: number, table: boolean): string {
+  const L = limit.limit;
+  const W = limit.windowMs * 1000;
+  const fa = q(`${limit.name}:a`);
+  const fb = q(`${limit.name}:b`);
+  const fc = q(`${limit.name}:c`);
+  return `  local idx = floor(now / ${W})
+  local sidx = vals[${v}] and vals[${v}] + 0
+  local cur, prev = 0, 0
+  if sidx == idx then cur = ${num(v + 1, '0')}; prev = ${num(v + 2, '0')}
+  elseif sidx == idx - 1 then prev = ${num(v + 1, '0')} end
+  local est = prev * ((${W} - (now - idx * ${W})) / ${W}) + cur
+  ok_${i} = est + cost <= ${L}
+  r0_${i} = floor(${L} - est)
+  r1_${i} = floor(${L} - est - cost)
+  t1_${i} = (idx + 2) * ${W} - now
+  if cur > 0 then t0_${i} = t1_${i} elseif prev > 0 then t0_${i} = t1_${i} - ${W} end
+  w_${i} = cur + cost; idx_${i} = idx; p_${i} = prev; same_${i} = sidx == idx
+${
+  table
+    ? `  if sidx ~= idx then
+    spend[ns + 1] = ${fa}; spend[ns + 2] = fmt('%d', idx); spend[ns + 3] = ${fc}; spend[ns + 4] = fmt('%d', prev); ns = ns + 4
+  end
+  spend[ns + 1] = ${fb}; spend[ns + 2] = fmt('%d', cur + cost); ns = ns + 2
+`
+    : ''
+}  if now + t1_${i} > needed then needed = now + t1_${i} end
+  if now + t1_${i} > horizon then horizon = now + t1_${i} end
+  if refund and sidx == idx and cur > 0 then refund[#refund + 1] = ${fb}; refund[#refund + 1] = fmt('%d', max(0, cur - cost)) end
+end
+`;
+}
+
+/** After a rejection spent on every limit: the exact wait from the state the spend leaves ({@link slidingRetryLua}). */
+export function slidingWindowSpentRetry(limit: ResolvedLimit, i: number): string {
+  return `  rt_${i} = swRetry(idx_${i}, w_${i}, p_${i}, ${limit.windowMs * 1000}, ${limit.limit}, cost)`;
+}
