@@ -142,15 +142,16 @@ export function describeIssues(
   raw: string,
   decoded: unknown = raw,
 ): string {
-  const parts = issues.slice(0, 5).map((issue) => {
+  const texts = issues.slice(0, 5).map((issue) => {
     const path = (issue.path ?? [])
       .map((segment) => (typeof segment === 'object' && segment !== null ? segment.key : segment))
       .map(String)
       .join('.');
-    const text = path ? `${path}: ${issue.message}` : issue.message;
     // Paths can be keys of the user's JSON document, so they are checked like the message.
-    return quotesValue(text, raw, decoded) ? '(issue withheld: it quotes the value)' : text;
+    return path ? `${path}: ${issue.message}` : issue.message;
   });
+  const quoted = quotingMessages(texts, raw, decoded);
+  const parts = texts.map((text, i) => (quoted[i] ? '(issue withheld: it quotes the value)' : text));
   const more = issues.length > 5 ? ` (+${issues.length - 5} more)` : '';
   return `does not satisfy its schema: ${parts.join('; ')}${more}`;
 }
@@ -191,25 +192,58 @@ function decodedTexts(decoded: unknown): string[] {
   return texts;
 }
 
-function quotesValue(message: string, raw: string, decoded: unknown): boolean {
-  const shown = spellings(message);
+/** Keeps the 4-character pieces (`grams`) of the messages apart from the value's: never spans two texts. */
+const SEPARATOR = '\u0000';
+
+/**
+ * For each message, whether it quotes the value. The value can be a 1 MiB document and there are
+ * up to five messages, so the messages' pieces (few) go into one map and the value's spellings are
+ * read once, not a set of the value's pieces built per message.
+ */
+function quotingMessages(messages: readonly string[], raw: string, decoded: unknown): boolean[] {
+  const quoted = messages.map(() => false);
+  const shown = messages.map(spellings);
   const value = raw.trim();
-  const grams = new Set<string>();
-  for (const text of [value, ...decodedTexts(decoded)]) {
-    for (const spelling of spellings(text)) {
-      // A whole value of 1-3 characters counts only as a word of its own, or most messages would match.
-      if (text === value && spelling.length > 0 && spelling.length <= 3) {
-        const word = new RegExp(`(^|[^\\p{L}\\p{N}])${escapeRegExp(spelling)}($|[^\\p{L}\\p{N}])`, 'u');
-        if (shown.some((form) => word.test(form))) return true;
+  // A whole value of 1-3 characters counts only as a word of its own, or most messages would match.
+  for (const spelling of spellings(value)) {
+    if (spelling.length === 0 || spelling.length > 3) continue;
+    const word = new RegExp(`(^|[^\\p{L}\\p{N}])${escapeRegExp(spelling)}($|[^\\p{L}\\p{N}])`, 'u');
+    shown.forEach((forms, i) => {
+      if (forms.some((form) => word.test(form))) quoted[i] = true;
+    });
+  }
+  const grams = new Map<string, number[]>();
+  shown.forEach((forms, i) => {
+    if (quoted[i]) return;
+    for (const form of forms)
+      for (let at = 0; at + 4 <= form.length; at++) {
+        const gram = form.slice(at, at + 4);
+        if (gram.includes(SEPARATOR)) continue;
+        const owners = grams.get(gram);
+        if (owners === undefined) grams.set(gram, [i]);
+        else if (owners.at(-1) !== i) owners.push(i);
       }
-      for (let i = 0; i + 4 <= spelling.length; i++) grams.add(spelling.slice(i, i + 4));
+  });
+  let open = quoted.filter((q) => !q).length;
+  if (open === 0 || grams.size === 0) return quoted;
+  const texts = decoded === raw ? [value] : [value, ...decodedTexts(decoded)];
+  for (const spelling of spellings(texts.join(SEPARATOR))) {
+    for (let at = 0; at + 4 <= spelling.length; at++) {
+      const owners = grams.get(spelling.slice(at, at + 4));
+      if (owners === undefined) continue;
+      for (const i of owners)
+        if (!quoted[i]) {
+          quoted[i] = true;
+          open--;
+        }
+      if (open === 0) return quoted;
     }
   }
-  if (grams.size === 0) return false;
-  return shown.some((form) => {
-    for (let i = 0; i + 4 <= form.length; i++) if (grams.has(form.slice(i, i + 4))) return true;
-    return false;
-  });
+  return quoted;
+}
+
+function quotesValue(message: string, raw: string, decoded: unknown): boolean {
+  return quotingMessages([message], raw, decoded)[0] === true;
 }
 
 function escapeRegExp(text: string): string {

@@ -1,7 +1,7 @@
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTestIssuer, type TestIssuer } from '@rampart/testkit';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { staticJwks } from '../key-source.ts';
 import { createBearerVerifier, type VerifiedToken } from '../verifier.ts';
 import { withBearer } from './node.ts';
@@ -31,7 +31,8 @@ afterAll(() => {
 
 type Handler = (req: IncomingMessage, res: ServerResponse, auth: VerifiedToken) => void | Promise<void>;
 
-async function serve(handler: Handler): Promise<{ url: string; reported: unknown[] }> {
+/** `defaultLog`: leave `onHandlerError` to its default instead of collecting errors in `reported`. */
+async function serve(handler: Handler, defaultLog = false): Promise<{ url: string; reported: unknown[] }> {
   const verifier = createBearerVerifier({
     issuer: issuer.issuer,
     audience: issuer.audience,
@@ -40,7 +41,7 @@ async function serve(handler: Handler): Promise<{ url: string; reported: unknown
   });
   const reported: unknown[] = [];
   const server = createServer(
-    withBearer(verifier, undefined, handler, { onHandlerError: (error) => reported.push(error) }),
+    withBearer(verifier, undefined, handler, defaultLog ? {} : { onHandlerError: (error) => reported.push(error) }),
   );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanup.push(
@@ -164,5 +165,29 @@ describe('withBearer', () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     await expect(get(url, await issuer.mint())).resolves.toMatchObject({ status: 500 });
     expect(unhandled).toEqual([]);
+  });
+
+  it('logs a failing handler by its class and frames by default, never its message or properties', async () => {
+    const logged: unknown[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+      logged.push(...args);
+    });
+    try {
+      const token = await issuer.mint();
+      const { url } = await serve((req) => {
+        // What an HTTP client's error looks like when the handler passed the caller's token on.
+        throw Object.assign(new Error(`upstream refused ${req.headers.authorization}`), {
+          config: { headers: { Authorization: req.headers.authorization } },
+        });
+      }, true);
+      await expect(get(url, token)).resolves.toMatchObject({ status: 500 });
+      const text = logged.map(String).join('\n');
+      expect(text).toContain('withBearer: the handler threw Error');
+      expect(text).toMatch(/\n\s+at /);
+      expect(text).not.toContain(token);
+      expect(text).not.toContain('upstream refused');
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

@@ -39,8 +39,9 @@ export async function authenticateNode<S extends string>(
 export interface WithBearerOptions {
   /**
    * Called with whatever the wrapped handler threw or rejected with (after the 500 is sent).
-   * Default: `console.error`, as Express, Fastify and Hono do for a failing route. Exceptions
-   * thrown by it are ignored.
+   * Default: a `console.error` entry with the error's class and stack frames, but not its message
+   * or properties, which can hold what the handler was passing on (an upstream call's
+   * `Authorization` header). Exceptions thrown by it are ignored.
    */
   readonly onHandlerError?: (error: unknown, req: IncomingMessage) => void;
 }
@@ -63,6 +64,18 @@ function answerHandlerFailure(res: ServerResponse): void {
   res.end('Internal Server Error');
 }
 
+/** The default `onHandlerError`: where it failed, never what the error says. */
+function logHandlerFailure(error: unknown): void {
+  const kind = error instanceof Error ? error.constructor.name : typeof error;
+  const frames =
+    error instanceof Error && typeof error.stack === 'string'
+      ? error.stack.split('\n').filter((line) => /^\s+at /.test(line))
+      : [];
+  console.error(
+    [`withBearer: the handler threw ${kind} (message withheld: pass onHandlerError to log it).`, ...frames].join('\n'),
+  );
+}
+
 /**
  * Wraps a node:http handler so it only runs for requests that pass the route's requirement. A
  * handler that throws or rejects gets a 500 (not a 401, and not an unhandled rejection that
@@ -81,7 +94,7 @@ export function withBearer<S extends string>(
   options: WithBearerOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const declared = route === undefined ? undefined : verifier.route(route);
-  const report = options.onHandlerError ?? ((error: unknown) => console.error(error));
+  const report = options.onHandlerError ?? logHandlerFailure;
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let auth: VerifiedToken | undefined;
     try {
