@@ -1,4 +1,6 @@
+import { createRequire } from 'node:module';
 import fc from 'fast-check';
+import * as htmlparser2 from 'htmlparser2';
 import { Parser } from 'htmlparser2';
 import { describe, expect, it } from 'vitest';
 import { createSanitizer, PRE_PARSE_DEPTH_LIMIT } from './index.ts';
@@ -135,5 +137,15 @@ describe('replayParser', () => {
 describe('untrustedText', () => {
   it('keeps text in document order and drops script, style and svg content without building a tree', () => {
     expect(untrustedText('<table>a<tr><td>b</td></tr>c</table><svg><p>d</p></svg><script>e</script>f')).toBe('abcf');
+  });
+});
+
+describe('replayParser', () => {
+  it('replays the htmlparser2 that sanitize-html itself parses with (one install, so one set of rules)', () => {
+    // The replay copies htmlparser2's stack rules; if sanitize-html ever resolved another
+    // htmlparser2 (a new major), the guard would model a parser that is not the one running.
+    const fromSanitizeHtml = createRequire(createRequire(import.meta.url).resolve('sanitize-html'))('htmlparser2');
+    expect(fromSanitizeHtml.Tokenizer).toBe(htmlparser2.Tokenizer);
+    expect(fromSanitizeHtml.Parser).toBe(htmlparser2.Parser);
   });
 });
