@@ -328,6 +328,37 @@ describe.each([
     );
   });
 
+  it('reports the start of the window after next when cost equals the limit (1 per minute, 1 per 366 days), spent or not', async () => {
+    // The closed form lands exactly on the end of the search range here; it must be taken as the
+    // answer, not bisected for (the reply is the same either way, so this pins the exact value).
+    for (const windowMs of [60_000, 366 * 86_400_000]) {
+      for (const spendOnReject of [false, true]) {
+        const def: WindowLimit = { name: 's', algorithm: 'sliding-window', limit: 1, windowMs };
+        const problems: string[] = [];
+        const lua = atClock(buildDecideScript(resolveLimits([def], problems), { spendOnReject }).single.lua);
+        expect(problems).toEqual([]);
+        const W = windowMs * 1000;
+        const idx = Math.floor(1_800_000_000_000_000 / W);
+        for (const [into, prev] of [
+          [0, 0],
+          [1, 1],
+          [Math.floor(W / 3), 1],
+          [W - 1, 0],
+        ] as const) {
+          const now = idx * W + into;
+          const key = `{${uniquePrefix()}}`;
+          await redis.hset(key, 's:a', String(idx), 's:b', '1', 's:c', String(prev));
+          const secs = Math.floor(now / 1_000_000);
+          const reply = (await redis.eval(lua, 1, key, 'c', 1, '', '', secs, now - secs * 1_000_000)) as number[];
+          await redis.del(key);
+          const left = windowModel(def, { idx, cur: spendOnReject ? 2 : 1, prev });
+          expect(left.earliest(now, 1)).toBe((idx + 2) * W);
+          expect([reply[0], reply[1], reply[3], reply[6]]).toEqual([0, now, 0, (idx + 2) * W - now]);
+        }
+      }
+    }
+  });
+
   it('answers consume on windows and GCRA, with and without spendOnReject, as a model; waiting retryAfterMs admits', async () => {
     await fc.assert(
       fc.asyncProperty(

@@ -169,14 +169,21 @@ end
 /**
  * After every block: whether a limit rejects, and then the retries that cost more than their
  * block should (a sliding window's search for its first admitting µs), so the admitted path does
- * none of it. With `spendOnReject`, `swRetry` is declared outside the branch for spentRetries.
+ * none of it. With `spendOnReject`, `swRetry` is declared outside the branch for spentRetries, and
+ * a rejection that will be spent (op c, not blocked: the `spent` condition of buildDecideScript)
+ * skips these retries, which spentRetries replaces with the waits from the state the spend leaves.
  */
 function rejectedBy(limits: readonly ResolvedLimit[], okAll: string, spendOnReject: boolean): string {
   const sliding = limits.flatMap((limit, index) => (limit.kind === 's' ? [slidingWindowRetry(limit, index + 1)] : []));
   if (sliding.length === 0) return `if not (${okAll}) then allOk = false end\n`;
+  const retries = spendOnReject
+    ? `if op ~= 'c' or blockedFor > 0 then
+${sliding.join('\n')}
+end`
+    : sliding.join('\n');
   return `${spendOnReject ? 'local swRetry\n' : ''}if not (${okAll}) then
   allOk = false
-${slidingRetryLua(spendOnReject)}${sliding.join('\n')}
+${slidingRetryLua(spendOnReject)}${retries}
 end
 `;
 }

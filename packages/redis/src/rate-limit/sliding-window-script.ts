@@ -19,7 +19,9 @@ import { num, q } from './lua-text.ts';
  * is true (cost ≤ limit). So the closed form is only a first guess, checked against `swAdmits` at
  * its µs and the µs before; if it misses (the double rounding of the estimate next to a µs
  * timestamp, about 1 in 20 000 rejections), a bisection finds the first µs that admits. Exact,
- * never understated, never early.
+ * never understated, never early. The guess may be `hi` itself, the start of the window after next
+ * (cost = limit with a count in the current window: nothing earlier admits), and is taken like any
+ * other once the µs before rejects; otherwise every such rejection (1 per minute) would bisect.
  *
  * Defined only on a rejection (the script's admitted path creates no closure): as a local of that
  * branch, or, when `declared`, assigned to a `swRetry` the script declared before it (with
@@ -43,7 +45,7 @@ ${declared ? 'swRetry = function' : 'local function swRetry'}(idx, cur, prev, W,
     if e2 < 0 then e2 = 0 end
     g = ceil((idx + 1) * W + e2)
   end
-  if g and g > lo and g < hi then
+  if g and g > lo and g <= hi then
     if not swAdmits(g, idx, cur, prev, W, L, cost) then lo = g
     elseif swAdmits(g - 1, idx, cur, prev, W, L, cost) then hi = g - 1
     else return g - now end
