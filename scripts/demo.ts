@@ -6,6 +6,7 @@
 // The walkthrough and the services read the workspace packages' sources (the `@rampart/source`
 // export condition), so nothing needs building first; this launcher only adds that flag.
 import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 // The test-kit (Redis, Vault dev server) refuses production; the services themselves get their own
@@ -18,10 +19,17 @@ const child = spawn(
     fileURLToPath(new URL('demo/walkthrough.ts', import.meta.url)),
     ...process.argv.slice(2),
   ],
-  { stdio: 'inherit', env: { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'development' } },
+  {
+    // The IPC channel closes when this process dies, however it dies (even SIGKILL): the
+    // walkthrough takes that as the signal to stop the stack rather than be orphaned.
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'development' },
+  },
 );
 // Ctrl-C reaches the walkthrough too (same process group); it stops the stack, then we exit with it.
-// A SIGINT sent to this process alone is forwarded (the walkthrough stops once either way).
-process.on('SIGINT', () => child.kill('SIGINT'));
-process.on('SIGTERM', () => child.kill('SIGTERM'));
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+// A signal sent to this process alone (SIGTERM from a supervisor, SIGHUP when the terminal closes)
+// is forwarded; the walkthrough stops once either way.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => child.kill(signal));
+}
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 0)));

@@ -1,38 +1,44 @@
 // `./run test` (and CI): lint, build, typecheck, then every vitest project (unit, integration
 // against real Redis / Chromium / authorization servers, the release pipeline, the examples).
 // Ends with one summary line "tests: N passed, N failed, N skipped".
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runInForeground } from './foreground-child.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = (name: string): string => join(root, 'node_modules/.bin', name);
 const extraArgs = process.argv.slice(2);
 
-function step(title: string, command: string, args: string[]): void {
+async function step(title: string, command: string, args: string[]): Promise<void> {
   const started = Date.now();
   process.stderr.write(`\n▶ ${title}\n`);
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } });
+  const result = await runInForeground(command, args, {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, NODE_ENV: 'test' },
+  });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (result.status !== 0) {
     process.stderr.write(`✗ ${title} failed after ${seconds}s\n`);
     process.stdout.write('tests: 0 passed, 1 failed\n');
-    process.exit(result.status ?? 1);
+    process.exit(result.status);
   }
   process.stderr.write(`✓ ${title} (${seconds}s)\n`);
 }
 
-step('lint and format (biome ci)', bin('biome'), ['ci', '.']);
-step('build and typecheck (turbo)', bin('turbo'), ['run', 'build', 'typecheck', '--output-logs=errors-only']);
-step('typecheck workspace scripts and tests', bin('tsc'), ['-p', 'test/tsconfig.json', '--noEmit']);
+await step('lint and format (biome ci)', bin('biome'), ['ci', '.']);
+await step('build and typecheck (turbo)', bin('turbo'), ['run', 'build', 'typecheck', '--output-logs=errors-only']);
+await step('typecheck workspace scripts and tests', bin('tsc'), ['-p', 'test/tsconfig.json', '--noEmit']);
 
 const reportDir = mkdtempSync(join(tmpdir(), 'rampart-test-report-'));
 const report = join(reportDir, 'vitest.json');
+// Also when a signal ends this script before vitest has finished (runInForeground exits then).
+process.once('exit', () => rmSync(reportDir, { recursive: true, force: true }));
 const started = Date.now();
 process.stderr.write('\n▶ tests (vitest: unit, integration, release, examples)\n');
-const vitest = spawnSync(
+const vitest = await runInForeground(
   bin('vitest'),
   ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extraArgs],
   { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
@@ -49,4 +55,4 @@ process.stderr.write(`${vitest.status === 0 ? '✓' : '✗'} tests (${((Date.now
 process.stdout.write(
   `tests: ${summary.numPassedTests} passed, ${failed} failed, ${summary.numPendingTests + summary.numTodoTests} skipped\n`,
 );
-process.exit(vitest.status ?? 1);
+process.exit(vitest.status);

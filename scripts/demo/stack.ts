@@ -4,8 +4,7 @@
 // now: the Vault token in a 0600 file of a fresh temp dir, everything else in Vault.
 import { type ChildProcess, fork } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -15,6 +14,8 @@ import {
   type TestRedis,
   type TestVault,
 } from '../../packages/testkit/src/index.ts';
+// The test-kit's registry removes this directory however the process ends (exit, signal), not only in stop().
+import { makeManagedTempDir, removeManagedTempDir } from '../../packages/testkit/src/process-registry.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -112,8 +113,9 @@ export async function startStack(progress: Progress): Promise<Stack> {
       startVaultDevServer(),
     );
     cleanups.push(() => vault.stop());
-    const dir = mkdtempSync(join(tmpdir(), 'rampart-demo-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    // Holds the Vault token (0600) and clients.json: /tmp/rampart-demo-*.
+    const dir = await makeManagedTempDir('demo');
+    cleanups.push(() => removeManagedTempDir(dir));
 
     const clientRateLimit = 20;
     const clients = {
@@ -176,7 +178,10 @@ export async function startStack(progress: Progress): Promise<Stack> {
         },
       ]),
     );
-    const common = { REDIS_URL: redis.url, VAULT_ADDR: vault.addr, VAULT_TOKEN_FILE: vaultTokenFile };
+    // Every service keeps its keys under the handle's prefix, unique to this run: on a shared
+    // REDIS_URL, redis.stop() deletes exactly those (a private server goes away whole).
+    const redisEnv = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.keyPrefix };
+    const common = { ...redisEnv, VAULT_ADDR: vault.addr, VAULT_TOKEN_FILE: vaultTokenFile };
     const clientSecretRefs = Object.fromEntries(
       [...Object.values(clients).map((c) => c.id), 'issues-web'].map((id) => [
         `HUB_CLIENT_SECRET_${id.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`,
@@ -218,7 +223,7 @@ export async function startStack(progress: Progress): Promise<Stack> {
             CLIENT_RATE_LIMIT: String(clientRateLimit),
           }),
           startService('webhook', 'examples/webhook/src/main.ts', {
-            REDIS_URL: redis.url,
+            ...redisEnv,
             ...oauth,
             WEBHOOK_PORT: String(webhookPort),
             WEBHOOK_AUDIENCE: webhookUrl,

@@ -99,10 +99,30 @@ const vaultReader = (stack: Stack) => ({
   },
 });
 
+// When the launcher (scripts/demo.ts) dies without passing on a signal (SIGKILL, a closed terminal
+// it did not survive), the IPC channel it opened closes: stop the stack instead of orphaning it.
+// Redis, the Vault dev server and the temp dir go with this process (the test-kit's exit hook);
+// the services, forked with IPC channels of their own, stop when this process is gone.
+let stopStack: (() => Promise<void>) | undefined;
+let stopping = false;
+const shutdown = (code: number): void => {
+  // A signal can arrive twice (from the terminal and forwarded by the launcher): stop once.
+  if (stopping) return;
+  stopping = true;
+  if (stopStack === undefined) return void process.exit(code);
+  say('\nstopping the stack…');
+  void stopStack().finally(() => process.exit(code));
+};
+process.once('disconnect', () => shutdown(1));
+process.on('SIGINT', () => shutdown(0));
+process.on('SIGTERM', () => shutdown(0));
+process.on('SIGHUP', () => shutdown(0));
+
 say('rampart demo: an authorization hub, an issues API and a webhook receiver, hardened, on loopback\n');
 let stack: Stack;
 try {
   stack = await startStack(progress);
+  stopStack = stack.stop;
 } catch (error) {
   say(`✗ the stack did not start: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
@@ -282,14 +302,4 @@ if (once) {
   process.exit(failures === 0 ? 0 : 1);
 }
 say('\nwalkthrough complete; the stack keeps running. Press Ctrl-C to stop it.');
-let stopping = false;
-const shutdown = (): void => {
-  // Ctrl-C reaches this process both from the terminal and forwarded by the launcher: stop once.
-  if (stopping) return;
-  stopping = true;
-  say('\nstopping the stack…');
-  void s.stop().then(() => process.exit(0));
-};
-process.on('SIGINT', shutdown);
-process.on('SIGTERM', shutdown);
 setInterval(() => {}, 60_000);

@@ -27,6 +27,8 @@ export const hubSchema = {
   HUB_HOST: string({ default: '127.0.0.1' }),
   HUB_PORT: port({ default: 4000 }),
   REDIS_URL: url({ protocols: ['redis:', 'rediss:'] }),
+  /** Prefix of every Redis key (ioredis `keyPrefix`), for a Redis shared with other apps or runs. */
+  REDIS_KEY_PREFIX: string({ optional: true, pattern: /[A-Za-z0-9:._-]{1,128}/ }),
   /** An EC P-256 private key, PKCS#8 DER in base64url: signs the access tokens. */
   HUB_SIGNING_KEY: secret({ kind: 'key', encoding: 'base64url' }),
   /** Signs oidc-provider's cookies (interactions). */

@@ -17,7 +17,11 @@ await runService('auth-hub', async () => {
     reader,
     clients.map((c) => c.clientId),
   );
-  const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, lazyConnect: true });
+  const redis = new Redis(config.REDIS_URL, {
+    enableOfflineQueue: false,
+    lazyConnect: true,
+    ...(config.REDIS_KEY_PREFIX === undefined ? {} : { keyPrefix: config.REDIS_KEY_PREFIX }),
+  });
   await redis.connect();
   const { server } = createHub({
     issuer: config.HUB_ISSUER,

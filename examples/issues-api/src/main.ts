@@ -24,7 +24,11 @@ await runService('issues-api', async () => {
     key: config.TRANSIT_KEY,
     cache: { maxAgeMs: 5 * 60_000 },
   });
-  const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, lazyConnect: true });
+  const redis = new Redis(config.REDIS_URL, {
+    enableOfflineQueue: false,
+    lazyConnect: true,
+    ...(config.REDIS_KEY_PREFIX === undefined ? {} : { keyPrefix: config.REDIS_KEY_PREFIX }),
+  });
   await redis.connect();
   await Promise.all([verifier.warm(), transit.verifyKey()]);
   const store = new IssueStore(config.DATABASE_PATH, transit);

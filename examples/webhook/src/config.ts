@@ -11,6 +11,8 @@ export const receiverSchema = {
   OAUTH_ISSUER: url({ protocols: ['http:', 'https:'] }),
   OAUTH_JWKS_URI: url({ protocols: ['http:', 'https:'] }),
   REDIS_URL: url({ protocols: ['redis:', 'rediss:'] }),
+  /** Prefix of every Redis key (ioredis `keyPrefix`), for a Redis shared with other apps or runs. */
+  REDIS_KEY_PREFIX: string({ optional: true, pattern: /[A-Za-z0-9:._-]{1,128}/ }),
 };
 
 export const senderSchema = {

@@ -16,7 +16,11 @@ await runService('webhook', async () => {
     requiredClaims: ['client_id', 'jti'],
     realm: 'webhooks',
   });
-  const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, lazyConnect: true });
+  const redis = new Redis(config.REDIS_URL, {
+    enableOfflineQueue: false,
+    lazyConnect: true,
+    ...(config.REDIS_KEY_PREFIX === undefined ? {} : { keyPrefix: config.REDIS_KEY_PREFIX }),
+  });
   await redis.connect();
   await verifier.warm();
   const replayGuard = new ReplayGuard({

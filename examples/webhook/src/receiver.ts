@@ -1,6 +1,7 @@
 // The webhook receiver. Deliveries authenticate with an OAuth bearer token carrying
 // `webhooks:deliver` (no shared HMAC secret to rotate by hand), and each delivery id is accepted
-// once across every pod: ReplayGuard records it in Redis with SET NX.
+// once across every pod: ReplayGuard records it in Redis with SET NX, and forgets it again when the
+// handler fails, so the sender's retry is not refused as a replay.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { BearerVerifier } from '@rampart/bearer';
 import { authenticateNode } from '@rampart/bearer/node';
@@ -58,10 +59,20 @@ export function createReceiver(options: {
       return send(res, 400, { error: 'body must be JSON' });
     }
     // Scoped by sender, so two senders cannot burn each other's ids.
-    if (!(await options.replayGuard.check(`${auth.clientId ?? auth.subject}:${id}`))) {
+    const guardId = `${auth.clientId ?? auth.subject}:${id}`;
+    if (!(await options.replayGuard.check(guardId))) {
       return send(res, 409, { error: 'replayed delivery', id });
     }
-    await options.onDelivery({ id, clientId: auth.clientId, event });
+    // The id is held while the handler runs (a concurrent duplicate gets 409); if the handler
+    // fails, the id is released so the sender's retry with the same id is delivered, not lost.
+    try {
+      await options.onDelivery({ id, clientId: auth.clientId, event });
+    } catch (error) {
+      await options.replayGuard.forget(guardId).catch(() => {
+        // Redis is down too: the retry answers 409 until the TTL ends; the handler's error matters more.
+      });
+      throw error;
+    }
     return send(res, 202, { accepted: id });
   };
   return createServer(

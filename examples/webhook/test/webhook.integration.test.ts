@@ -17,6 +17,8 @@ let tokenEndpoint: Server;
 let receiverUrl = '';
 let tokenUrl = '';
 const delivered: Delivery[] = [];
+// Delivery ids whose handler fails once (the receiver answers 500), as a crashing consumer would.
+const failOnce = new Set<string>();
 const clientSecret = randomBytes(32).toString('base64url');
 let tokenRequests = 0;
 
@@ -51,7 +53,10 @@ beforeAll(async () => {
       ttlMs: 60_000,
       registry: new CacheRegistry(),
     }),
-    onDelivery: (delivery) => void delivered.push(delivery),
+    onDelivery: (delivery) => {
+      if (failOnce.delete(delivery.id)) throw new Error('the handler failed');
+      delivered.push(delivery);
+    },
   });
   receiverUrl = await listen(receiver);
   // A minimal token endpoint standing in for the hub: checks the client's basic credentials.
@@ -97,6 +102,28 @@ describe('createWebhookSender + createReceiver', () => {
     expect(replay.status).toBe(409);
     expect(delivered.map((d) => d.id)).toEqual([first.id, second.id]);
     expect(tokenRequests).toBe(1); // the TokenProvider caches the token
+  });
+
+  it('accepts the retry of a delivery whose handler failed, and refuses it once it succeeded', async () => {
+    const sender = createWebhookSender(
+      await loadSenderConfig({
+        NODE_ENV: 'test',
+        OAUTH_TOKEN_ENDPOINT: `${tokenUrl}/token`,
+        WEBHOOK_SENDER_CLIENT_ID: 'sender',
+        WEBHOOK_SENDER_CLIENT_SECRET: clientSecret,
+        WEBHOOK_URL: `${receiverUrl}/deliveries`,
+        WEBHOOK_AUDIENCE: issuer.audience,
+      }),
+    );
+    const id = `evt_${randomBytes(8).toString('hex')}`;
+    failOnce.add(id);
+    const failed = await sender.send({ type: 'order.paid' }, id);
+    expect(failed.status).toBe(500);
+    const retried = await sender.send({ type: 'order.paid' }, id);
+    expect(retried.status).toBe(202);
+    expect(delivered.filter((d) => d.id === id)).toHaveLength(1);
+    const replay = await sender.send({ type: 'order.paid' }, id);
+    expect(replay.status).toBe(409);
   });
 
   it('refuses deliveries without a token, without the scope, or without a delivery id', async () => {

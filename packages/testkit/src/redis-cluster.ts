@@ -4,7 +4,8 @@ import { TestkitError } from './errors.ts';
 import { getFreePortPair } from './free-port.ts';
 import { makeManagedTempDir, removeManagedTempDir, terminate } from './process-registry.ts';
 import { refuseInProduction } from './production-guard.ts';
-import { REDIS_INSTALL_HINT, redisBaseArgs, spawnRedisServer } from './redis.ts';
+import { PORT_ATTEMPTS, REDIS_INSTALL_HINT } from './redis.ts';
+import { PortTakenError, redisBaseArgs, spawnRedisServer } from './redis-server-process.ts';
 import { sendCommand } from './resp-client.ts';
 import { waitFor } from './wait.ts';
 
@@ -58,6 +59,17 @@ export interface TestRedisCluster {
  */
 export async function startRedisCluster(options: StartRedisClusterOptions = {}): Promise<TestRedisCluster> {
   refuseInProduction('startRedisCluster');
+  return startRedisClusterOn(options, () => getFreePortPair(CLUSTER_BUS_OFFSET));
+}
+
+/**
+ * {@link startRedisCluster} with the node ports from `pickPort` (a free `port`, `port + 10000`
+ * pair outside tests; a test passes a port it knows to be taken).
+ */
+export async function startRedisClusterOn(
+  options: StartRedisClusterOptions,
+  pickPort: () => Promise<number>,
+): Promise<TestRedisCluster> {
   const masters = options.masters ?? 3;
   const replicas = options.replicasPerMaster ?? 0;
   if (!Number.isInteger(masters) || masters < 1 || masters > 16) {
@@ -81,19 +93,8 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
   try {
     const total = masters * (1 + replicas);
     for (let i = 0; i < total; i++) {
-      const port = await getFreePortPair(CLUSTER_BUS_OFFSET);
-      const args = [
-        ...redisBaseArgs(port, dir),
-        '--cluster-enabled',
-        'yes',
-        '--cluster-config-file',
-        `nodes-${port}.conf`,
-        '--cluster-node-timeout',
-        '2000',
-        '--cluster-require-full-coverage',
-        'yes',
-      ];
-      processes.push(await spawnRedisServer(binary, port, args, startTimeoutMs));
+      const { child, port } = await startNode(binary, dir, startTimeoutMs, pickPort);
+      processes.push(child);
       nodes.push({ host: '127.0.0.1', port, role: i < masters ? 'master' : 'replica' });
     }
 
@@ -148,4 +149,32 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
     keyPrefix: `rampart-test:${process.pid}:cluster:${Date.now().toString(36)}:`,
     stop,
   };
+}
+
+/** Starts one cluster node, on a new port whenever the picked one is someone else's. */
+async function startNode(
+  binary: string,
+  dir: string,
+  startTimeoutMs: number,
+  pickPort: () => Promise<number>,
+): Promise<{ child: ChildProcess; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await pickPort();
+    const args = [
+      ...redisBaseArgs(port, dir),
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      `nodes-${port}.conf`,
+      '--cluster-node-timeout',
+      '2000',
+      '--cluster-require-full-coverage',
+      'yes',
+    ];
+    try {
+      return { child: await spawnRedisServer(binary, port, args, startTimeoutMs), port };
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt >= PORT_ATTEMPTS) throw error;
+    }
+  }
 }

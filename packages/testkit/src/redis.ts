@@ -2,16 +2,10 @@ import type { ChildProcess } from 'node:child_process';
 import { requireExecutable } from './binary.ts';
 import { TestkitError } from './errors.ts';
 import { getFreePort } from './free-port.ts';
-import {
-  captureOutput,
-  makeManagedTempDir,
-  removeManagedTempDir,
-  spawnManaged,
-  terminate,
-} from './process-registry.ts';
+import { makeManagedTempDir, removeManagedTempDir, terminate } from './process-registry.ts';
 import { refuseInProduction } from './production-guard.ts';
+import { PortTakenError, redisBaseArgs, spawnRedisServer } from './redis-server-process.ts';
 import { sendCommand } from './resp-client.ts';
-import { waitFor } from './wait.ts';
 
 /** Install hint shared by every helper that needs `redis-server`. */
 export const REDIS_INSTALL_HINT =
@@ -26,7 +20,7 @@ export interface StartRedisOptions {
   readonly owned?: boolean;
   /** Extra `redis-server` arguments, e.g. `['--maxmemory', '10mb']`. Only for owned servers. */
   readonly args?: readonly string[];
-  /** How long to wait for the server to answer PING. Default 10 s. */
+  /** How long to wait for the server to answer (as the process started, not another on its port). Default 10 s. */
   readonly startTimeoutMs?: number;
 }
 
@@ -53,63 +47,12 @@ export interface TestRedis {
 
 let handleCounter = 0;
 
+/** How many ports a start tries when each turns out to be taken by another process. */
+export const PORT_ATTEMPTS = 5;
+
 function uniquePrefix(): string {
   handleCounter += 1;
   return `rampart-test:${process.pid}:${handleCounter}:${Date.now().toString(36)}:`;
-}
-
-/** Arguments every test server gets: loopback only, nothing on disk. */
-export function redisBaseArgs(port: number, dir: string): string[] {
-  return [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--protected-mode',
-    'yes',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--dir',
-    dir,
-    '--daemonize',
-    'no',
-    '--loglevel',
-    'warning',
-  ];
-}
-
-/** Starts `redis-server` with `args` and waits until it answers PING on `port`. */
-export async function spawnRedisServer(
-  binary: string,
-  port: number,
-  args: readonly string[],
-  startTimeoutMs: number,
-): Promise<ChildProcess> {
-  const child = spawnManaged(binary, args);
-  const output = captureOutput(child);
-  let exited = false;
-  child.once('exit', () => {
-    exited = true;
-  });
-  try {
-    await waitFor(
-      async () => {
-        if (exited) throw new Error('exited');
-        return (await sendCommand(port, ['PING'], { timeoutMs: 500 })) === 'PONG';
-      },
-      { timeoutMs: startTimeoutMs, what: `redis-server on port ${port}` },
-    );
-  } catch (error) {
-    await terminate(child, 1_000);
-    throw new TestkitError(
-      exited ? 'ERR_TESTKIT_START_FAILED' : 'ERR_TESTKIT_START_TIMEOUT',
-      `redis-server on 127.0.0.1:${port} did not start. Its output:\n${output()}`,
-      { cause: error },
-    );
-  }
-  return child;
 }
 
 /**
@@ -134,19 +77,32 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
   const externalUrl = process.env.REDIS_URL?.trim();
   if (externalUrl && options.owned !== true) return externalRedis(externalUrl, keyPrefix);
 
+  return startOwnedRedis(options, keyPrefix, getFreePort);
+}
+
+/**
+ * Starts a private `redis-server` on a port from `pickPort` (the kernel's free port outside
+ * tests; a test passes a port it knows to be taken).
+ */
+export async function startOwnedRedis(
+  options: StartRedisOptions,
+  keyPrefix: string,
+  pickPort: () => Promise<number>,
+): Promise<TestRedis> {
   const binary = requireExecutable('redis-server', REDIS_INSTALL_HINT);
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
   const dir = await makeManagedTempDir('redis');
   const extra = options.args ?? [];
   let port = 0;
   let child: ChildProcess | undefined;
-  for (let attempt = 0; child === undefined; attempt++) {
-    port = await getFreePort();
+  for (let attempt = 1; child === undefined; attempt++) {
+    port = await pickPort();
     try {
       child = await spawnRedisServer(binary, port, [...redisBaseArgs(port, dir), ...extra], startTimeoutMs);
     } catch (error) {
-      // Another process may have taken the port between probe and bind: try a new one.
-      if (attempt >= 2) {
+      // Another process took the port between probe and bind: try a new one. Anything else
+      // (a bad argument, a timeout) would fail the same way again.
+      if (!(error instanceof PortTakenError) || attempt >= PORT_ATTEMPTS) {
         await removeManagedTempDir(dir);
         throw error;
       }
