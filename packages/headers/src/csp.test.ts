@@ -419,4 +419,11 @@ describe('ContentSecurityPolicy.with', () => {
     );
     expect(() => base.with({ 'script-src': ['*'] })).toThrow(HeadersError);
   });
+
+  it('refuses two keys that name the same directive instead of letting the last one win', () => {
+    const base = csp({ 'default-src': ["'self'"], 'object-src': ["'none'"] });
+    expect(() => base.with({ imgSrc: ["'self'"], 'img-src': ['https://cdn.example'] })).toThrow(
+      /'imgSrc' and 'img-src' both set img-src: keep one/,
+    );
+  });
 });

@@ -76,8 +76,25 @@ export interface CspOptions {
   readonly maxHeaderBytes?: number;
 }
 
-function kebab(name: string): string {
+/** A directive name as the header spells it: `scriptSrc` → `script-src`. */
+export function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/**
+ * Problems for keys of one directives object that name the same directive (`scriptSrc` and
+ * `'script-src'`): merged into a map, the last would silently win.
+ */
+export function sameDirectiveTwice(directives: object): string[] {
+  const byName = new Map<string, string[]>();
+  for (const raw of Object.keys(directives)) {
+    if ((directives as Record<string, unknown>)[raw] === undefined) continue;
+    const keys = byName.get(kebab(raw)) ?? [];
+    byName.set(kebab(raw), [...keys, raw]);
+  }
+  return [...byName]
+    .filter(([, keys]) => keys.length > 1)
+    .map(([name, keys]) => `${keys.map((k) => `'${k}'`).join(' and ')} both set ${name}: keep one`);
 }
 
 /**
@@ -161,6 +178,7 @@ export class ContentSecurityPolicy {
     changes: { readonly [name: string]: readonly CspSource[] | null | undefined },
     options?: CspOptions,
   ): ContentSecurityPolicy {
+    throwIfProblems('ERR_HEADERS_INVALID_CSP', 'Content-Security-Policy is invalid', sameDirectiveTwice(changes));
     const next = new Map(this.directives);
     for (const [raw, sources] of Object.entries(changes)) {
       if (sources === undefined) continue;

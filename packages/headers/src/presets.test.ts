@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { API_HEADERS, webAppHeaders } from '../test/support/expected.ts';
+import { NONCE } from './csp.ts';
 import { HeadersError } from './errors.ts';
 import { renderWithHelmet } from './helmet-render.ts';
 import { scoreHeaders } from './observatory.ts';
@@ -132,6 +133,10 @@ describe('webAppPreset', () => {
     expect(() => webAppPreset({ directives: { 'object-src': ["'self'"] } })).toThrow(/CSP: object-src must be 'none'/);
     expect(() => webAppPreset({ directives: { 'worker-src': ['*'] } })).toThrow(/CSP: worker-src source #1/);
     expect(() => webAppPreset({ directives: { 'base-uri': ['https:'] } })).toThrow(/CSP: base-uri source #1/);
+    // Two spellings of one directive: merged into a map, the last would silently win.
+    expect(() =>
+      webAppPreset({ directives: { scriptSrc: ["'self'"], 'script-src': [NONCE, "'strict-dynamic'"] } }),
+    ).toThrow(/directives: 'scriptSrc' and 'script-src' both set script-src: keep one/);
     expect(() => apiPreset({ directives: { 'default-src': ["'self'"] } })).toThrow(/CSP: object-src is missing/);
   });
 

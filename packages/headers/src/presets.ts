@@ -1,5 +1,5 @@
 import type { HelmetOptions } from 'helmet';
-import { type CspDirectives, type CspSource, csp, NONCE } from './csp.ts';
+import { type CspDirectives, type CspSource, csp, kebab, NONCE, sameDirectiveTwice } from './csp.ts';
 import { HeadersError, throwIfProblems } from './errors.ts';
 import { renderWithHelmet } from './helmet-render.ts';
 import { type HeaderEntry, SecurityHeaders } from './security-headers.ts';
@@ -191,6 +191,7 @@ function validate(options: PresetOptions): string[] {
   for (const [i, name] of (options.removeHeaders ?? []).entries()) {
     if (!HEADER_NAME.test(name)) problems.push(`removeHeaders entry #${i + 1} is not a header name`);
   }
+  for (const problem of sameDirectiveTwice(options.directives ?? {})) problems.push(`directives: ${problem}`);
   return problems;
 }
 
@@ -234,11 +235,7 @@ function cspDirectives(kind: Kind, o: PresetOptions, frameAncestors: readonly st
         ];
   const map = new Map(d);
   for (const [raw, sources] of Object.entries(o.directives ?? {})) {
-    if (sources !== undefined)
-      map.set(
-        raw.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`),
-        [...sources],
-      );
+    if (sources !== undefined) map.set(kebab(raw), [...sources]);
   }
   if (kind === 'web-app' && o.upgradeInsecureRequests !== false && !map.has('upgrade-insecure-requests')) {
     map.set('upgrade-insecure-requests', []);
