@@ -23,8 +23,17 @@ export interface OidcProviderAdapter {
   revokeByGrantId(grantId: string): Promise<void>;
 }
 
-/** What `createOidcProviderAdapter` returns: the class oidc-provider instantiates once per model. */
-export type OidcProviderAdapterClass = new (model: string) => OidcProviderAdapter;
+/**
+ * What `createOidcProviderAdapter` returns: the class oidc-provider instantiates once per model,
+ * with a static `close()` that leaves the audit registry (the Redis client stays open: it belongs to
+ * the caller).
+ */
+export type OidcProviderAdapterClass = (new (
+  model: string,
+) => OidcProviderAdapter) & {
+  /** Leaves the audit registry. Idempotent; the Redis client stays open. */
+  close(): void;
+};
 
 /** Options of {@link createOidcProviderAdapter}. */
 export interface OidcProviderAdapterOptions {
@@ -37,7 +46,12 @@ export interface OidcProviderAdapterOptions {
    * fail-closed error there is a failed login.
    */
   readonly timeoutMs?: number;
-  /** Audit name. Default `oidc-provider`. */
+  /**
+   * Audit name. Default `oidc-provider` with the default prefix, `oidc-provider@<prefix>` with any
+   * other, so adapters with different prefixes never clash in one registry. Adapters with the same
+   * name and prefix are one store (like two pods): they share one audit row; the same name with
+   * another prefix is refused with `ERR_REDIS_INVALID_OPTIONS`.
+   */
   readonly name?: string;
   /** Where the adapter registers for the audit table. Default: the package-wide {@link cacheRegistry}. */
   readonly registry?: CacheRegistry;
@@ -53,12 +67,14 @@ const GRANTABLE = new Set([
   'PreAuthorizedCode',
 ]);
 
+// Replaces the payload and the TTL, but never the consumed mark `c`: a re-save must not make a
+// consumed code usable again. A payload that carries `consumed` (ARGV[3]) is consumed too.
 const UPSERT = defineScript(
   'oidc-upsert',
-  `redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'p', ARGV[1])
+  `redis.call('HSET', KEYS[1], 'p', ARGV[1])
+if ARGV[3] ~= '' then redis.call('HSETNX', KEYS[1], 'c', ARGV[3]) end
 local ttl = tonumber(ARGV[2])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
 return 1`,
 );
 
@@ -123,6 +139,89 @@ const REVOKED_GRANT_MS = 3_600_000;
 /** How long a reserved ReplayDetection id blocks its jti if the save never follows. */
 const RESERVATION_MS = 3_600_000;
 
+/**
+ * The shortest TTL a ReplayDetection save gets. oidc-provider saves a client assertion's jti with
+ * `exp + clockTolerance - now`, which is 0 or less when a second boundary passes between the
+ * assertion check and the save; for ReplayDetection a missing entry means "first use", so deleting
+ * it would accept the replay. The floor covers that second and small clock differences between
+ * instances. Every other model is deleted when saved already expired: for them a missing entry
+ * means "refused".
+ */
+const REPLAY_MIN_TTL_MS = 5_000;
+
+/** The TTL of a ReplayDetection entry saved with `expiresIn` seconds: never below {@link REPLAY_MIN_TTL_MS}. */
+function replayTtlMs(expiresIn: number | undefined): number {
+  const ttl = entryTtlMs(expiresIn);
+  return ttl === undefined || (ttl > 0 && ttl < REPLAY_MIN_TTL_MS) ? REPLAY_MIN_TTL_MS : ttl;
+}
+
+/** The default key prefix, as checkPrefix returns it; its adapters keep the audit name `oidc-provider`. */
+const DEFAULT_PREFIX = 'rampart:oidc:';
+
+const HASH_TAG_UNSAFE = /[%{}]/;
+const ESCAPED_CHARS = /[%{}]/g;
+
+/**
+ * A grant id as it goes inside a hash tag: as it is, or percent-encoded (`%`, `{`, `}`) when it
+ * holds any of them. A brace would end or empty the tag (`grant:{}x}` hashes the whole key, so the
+ * index and the revoked mark would land in different slots: CROSSSLOT on a Cluster). Injective:
+ * ids left as they are hold no `%`, encoded ones always do.
+ */
+function grantTag(grantId: string): string {
+  return HASH_TAG_UNSAFE.test(grantId)
+    ? grantId.replace(ESCAPED_CHARS, (c) => (c === '%' ? '%25' : c === '{' ? '%7B' : '%7D'))
+    : grantId;
+}
+
+/** Adapters registered per registry and audit name, so equal ones share one row (see `name`). */
+const registrations = new WeakMap<
+  CacheRegistry,
+  Map<string, { prefix: string; count: number; unregister: () => void }>
+>();
+
+/** Joins `registry` under `name`, or the adapter already there with the same prefix; returns the leave function. */
+function joinRegistry(registry: CacheRegistry, name: string, prefix: string, reason: string): () => void {
+  let byName = registrations.get(registry);
+  if (byName === undefined) {
+    byName = new Map();
+    registrations.set(registry, byName);
+  }
+  let entry = byName.get(name);
+  if (entry !== undefined && entry.prefix !== prefix) {
+    throw new RedisStoreError(
+      'ERR_REDIS_INVALID_OPTIONS',
+      `createOidcProviderAdapter: invalid options:\n- name: an oidc-provider adapter with this name but another prefix is already registered; give each prefix its own name (or leave name out), or close() the old adapter first.`,
+    );
+  }
+  if (entry === undefined) {
+    const unregister = registry.register({
+      name,
+      audit: () => ({
+        name,
+        kind: 'OidcProviderAdapter',
+        class: 'cluster',
+        reason,
+        backing: 'redis',
+        size: 0,
+        maxSize: undefined,
+      }),
+    });
+    entry = { prefix, count: 0, unregister };
+    byName.set(name, entry);
+  }
+  entry.count++;
+  const joined = entry;
+  let left = false;
+  return () => {
+    if (left) return;
+    left = true;
+    if (--joined.count === 0) {
+      joined.unregister();
+      if (byName.get(name) === joined) byName.delete(name);
+    }
+  };
+}
+
 interface OidcErrors {
   InvalidGrant: new (detail: string) => Error;
   InvalidRequestUri: new (detail: string) => Error;
@@ -154,7 +253,9 @@ async function alreadyConsumed(model: string): Promise<Error> {
 
 /**
  * A production Redis adapter for `oidc-provider`, on a single node or a Redis Cluster:
- * - every entry is a hash `{p: payload, c: consumed}` with a TTL of exactly `expiresIn`;
+ * - every entry is a hash `{p: payload, c: consumed}` with a TTL of exactly `expiresIn` (a
+ *   `ReplayDetection` entry: at least 5 s, see {@link REPLAY_MIN_TTL_MS}); a re-save never drops
+ *   the consumed mark;
  * - `consume` is an atomic check-and-set (`HSETNX`): two token requests racing with one
  *   authorization code, refresh token or `request_uri`, on any provider instance, get one success
  *   and one `invalid_grant` / `invalid_request_uri` (the example adapter's blind `HSET` lets both
@@ -169,6 +270,8 @@ async function alreadyConsumed(model: string): Promise<Error> {
  *   sit in other slots, and deleting them would race a save of the same id).
  *
  * A Redis error fails the request (oidc-provider answers `server_error`): the store is fail-closed.
+ * The adapter joins the audit registry under `name` (derived from the prefix by default); adapters
+ * with the same name and prefix share one row, and the returned class's `close()` leaves it.
  *
  * @example
  * ```ts
@@ -186,34 +289,29 @@ export function createOidcProviderAdapter(options: OidcProviderAdapterOptions): 
   checkClient(o.redis, 'redis', problems);
   const prefix = checkPrefix(o.prefix, 'rampart:oidc', problems);
   const timeoutMs = checkInt(o.timeoutMs, 'timeoutMs', { min: 1, max: 60_000, fallback: 500 }, problems);
-  const name = o.name ?? 'oidc-provider';
   const reason = 'authorization server state: codes, tokens, sessions and PAR requests are shared by every instance';
-  checkAuditFields({ name, reason, class: 'cluster' }, problems);
+  checkAuditFields({ name: o.name ?? 'oidc-provider', reason, class: 'cluster' }, problems);
   if (o.registry !== undefined && !(o.registry instanceof CacheRegistry)) {
     problems.push('registry must be a CacheRegistry.');
   }
   throwIfProblems('createOidcProviderAdapter', problems);
-  (o.registry ?? cacheRegistry).register({
-    name,
-    audit: () => ({
-      name,
-      kind: 'OidcProviderAdapter',
-      class: 'cluster',
-      reason,
-      backing: 'redis',
-      size: 0,
-      maxSize: undefined,
-    }),
-  });
+  // Derived from the prefix, so adapters over different keys never clash in the registry.
+  const name = o.name ?? (prefix === DEFAULT_PREFIX ? 'oidc-provider' : `oidc-provider@${prefix.slice(0, -1)}`);
+  const leave = joinRegistry(o.registry ?? cacheRegistry, name, prefix, reason);
   const redis = o.redis as RedisClient;
   const guard = new RedisCallGuard(redis, { timeoutMs });
 
-  const grantKey = (grantId: string): string => `${prefix}grant:{${grantId}}`;
-  const revokedGrantKey = (grantId: string): string => `${prefix}grant-revoked:{${grantId}}`;
+  const grantKey = (grantId: string): string => `${prefix}grant:{${grantTag(grantId)}}`;
+  const revokedGrantKey = (grantId: string): string => `${prefix}grant-revoked:{${grantTag(grantId)}}`;
   const uidKey = (uid: string): string => `${prefix}uid:{${uid}}`;
   const userCodeKey = (userCode: string): string => `${prefix}userCode:{${userCode}}`;
 
   return class RedisOidcAdapter implements OidcProviderAdapter {
+    /** Leaves the audit registry; see {@link OidcProviderAdapterClass}. */
+    static close(): void {
+      leave();
+    }
+
     readonly #model: string;
 
     constructor(model: string) {
@@ -227,7 +325,7 @@ export function createOidcProviderAdapter(options: OidcProviderAdapterOptions): 
     async upsert(id: string, payload: OidcAdapterPayload, expiresIn?: number): Promise<void> {
       const operation = `oidc-provider ${this.#model}.upsert`;
       const key = this.#key(id);
-      const ttlMs = entryTtlMs(expiresIn);
+      const ttlMs = this.#model === 'ReplayDetection' ? replayTtlMs(expiresIn) : entryTtlMs(expiresIn);
       if (ttlMs === undefined) {
         // Saved already expired (oidc-provider re-saves with `exp - now`, which can reach 0 or
         // less): the entry ends now instead of living on without a TTL. Its lookup keys end with
@@ -240,7 +338,8 @@ export function createOidcProviderAdapter(options: OidcProviderAdapterOptions): 
       // The writes start inside the guard: refused while Redis is down, none of them is sent (and
       // none rejects unobserved).
       const joined = await guard.call(operation, async () => {
-        const writes: Promise<unknown>[] = [runScript(redis, UPSERT, [key], [json, ttlMs])];
+        const consumed = Number.isFinite(payload.consumed) ? String(payload.consumed) : '';
+        const writes: Promise<unknown>[] = [runScript(redis, UPSERT, [key], [json, ttlMs, consumed])];
         // Lookup indexes pointing at this id, with the entry's TTL.
         const indexes: string[] = [];
         if (typeof payload.userCode === 'string') indexes.push(userCodeKey(payload.userCode));

@@ -13,6 +13,23 @@ import {
   throwIfProblems,
 } from './store-options.ts';
 
+const BRACE = /[{}]/;
+const ESCAPED_CHARS = /[%{}]/g;
+
+/**
+ * The id as it goes into the Redis key. Ids are not hashed (unlike SingleUseStore's), so a client
+ * choosing `{tag}` in its jti would pick the Cluster slot of every key it causes, and pile them on
+ * one node. An id without braces is used as it is (keys recorded before stay valid); one with a
+ * brace becomes `{}` followed by the id with `%`, `{` and `}` percent-encoded: the leading empty
+ * `{}` makes Redis hash the whole key, and no other brace is left. Injective: ids used as they are
+ * hold no brace, encoded ones always start with `{}`, and the encoding itself is reversible.
+ *
+ * @internal exported for its property test
+ */
+export function replayKeyId(id: string): string {
+  return BRACE.test(id) ? `{}${id.replace(ESCAPED_CHARS, (c) => (c === '%' ? '%25' : c === '{' ? '%7B' : '%7D'))}` : id;
+}
+
 /** Options of {@link ReplayGuard}. */
 export interface ReplayGuardOptions {
   /** The caller's ioredis `Redis` or `Cluster`. Give it `enableOfflineQueue: false`. */
@@ -56,7 +73,8 @@ export interface ReplayGuardOptions {
  * "Is this the first time this id is seen within the TTL?" for nonces, DPoP/JWT `jti` and webhook
  * delivery ids, answered by one atomic `SET key 1 NX PX ttl`: two pods checking the same id at
  * once get one `true` and one `false`. A guard that cannot reach Redis throws by default: a replay
- * check must never say "first time" when it does not know.
+ * check must never say "first time" when it does not know. Ids are keys as they are, except that an
+ * id with `{` or `}` is escaped, so a client cannot choose the Cluster slot of its ids.
  *
  * @example
  * ```ts
@@ -139,7 +157,7 @@ export class ReplayGuard implements AuditedStore {
     } catch (error) {
       return Promise.reject(error);
     }
-    const key = this.#prefix + id;
+    const key = this.#prefix + replayKeyId(id);
     let checked: Promise<boolean>;
     if (this.#wait === undefined) {
       const item = { key, value: '1', ttl };
@@ -206,7 +224,7 @@ export class ReplayGuard implements AuditedStore {
   /** Forgets an id (e.g. when the request that carried it failed before doing anything). */
   async forget(id: string): Promise<void> {
     checkId(id, 'ReplayGuard.forget');
-    const key = this.#prefix + id;
+    const key = this.#prefix + replayKeyId(id);
     await this.#guard.send('ReplayGuard.forget', 'del', [key], (reply) => reply);
   }
 

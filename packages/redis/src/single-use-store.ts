@@ -14,7 +14,11 @@ import {
   throwIfProblems,
 } from './store-options.ts';
 
-/** Turns stored values into strings and back. Default: JSON. */
+/**
+ * Turns stored values into strings and back. Default: JSON, which refuses at `put` what it cannot
+ * store (`undefined`, a function, a symbol, a BigInt, a cycle); like any JSON, it drops `undefined`
+ * and functions nested in objects and stores `NaN` as `null`. `serialize` must return a string.
+ */
 export interface SingleUseSerializer<T> {
   serialize(value: T): string;
   deserialize(text: string): T;
@@ -210,7 +214,7 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
       );
     }
     const bound = options.clientId === undefined ? UNBOUND : JSON.stringify(options.clientId);
-    const item = { key: this.#key(id), value: `${bound}\n${this.#serializer.serialize(value)}`, ttl };
+    const item = { key: this.#key(id), value: `${bound}\n${this.#encode(value)}`, ttl };
     const stored = await (this.#puts === undefined
       ? setNx(this.#guard, 'SingleUseStore.put', item)
       : this.#puts.run(item));
@@ -223,9 +227,35 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
   }
 
   /**
+   * The stored text of `value`. JSON.stringify answers `undefined` for `undefined`, functions and
+   * symbols, which would be stored as the text "undefined" that no consume can parse; it throws for
+   * a BigInt or a cycle. Both are refused here, before anything is sent. No `cause`: a serializer's
+   * error text can quote the value.
+   */
+  #encode(value: T): string {
+    let text: unknown;
+    try {
+      text = this.#serializer.serialize(value);
+    } catch {
+      text = undefined;
+    }
+    if (typeof text !== 'string') {
+      throw new RedisStoreError(
+        'ERR_REDIS_INVALID_ARGUMENT',
+        `SingleUseStore "${this.name}".put: value cannot be serialized to a string (the default JSON codec refuses undefined, functions, symbols, BigInts and cycles); store a JSON value or pass a serializer.`,
+      );
+    }
+    return text;
+  }
+
+  /**
    * Takes the item: the first caller gets it, every later caller gets `undefined`, except the
    * same client within the grace window when `grace` is enabled (`reread: true`). An item bound to a
    * client is only handed to that client; a mismatching `clientId` still uses the item up.
+   *
+   * A stored item that cannot be decoded (written by another serializer or version, or by something
+   * else under the store's keys) throws `ERR_REDIS_UNEXPECTED_REPLY`, never a raw parser error; the
+   * item is consumed (gone) either way.
    */
   async consume(id: string, options: { clientId?: string } = {}): Promise<ConsumedItem<T> | undefined> {
     checkId(id, 'SingleUseStore.consume');
@@ -247,12 +277,22 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
       reread = reply?.[0] === 2;
     }
     if (stored === null || stored === undefined) return undefined;
-    const newline = stored.indexOf('\n');
-    const head = stored.slice(0, newline);
-    const boundTo = head === UNBOUND ? '' : (JSON.parse(head) as string);
-    if (boundTo !== '' && boundTo !== options.clientId) return undefined;
-    if (reread && boundTo === '') return undefined;
-    return { value: this.#serializer.deserialize(stored.slice(newline + 1)), reread };
+    try {
+      const newline = stored.indexOf('\n');
+      if (newline === -1) throw new TypeError('no client line');
+      const head = stored.slice(0, newline);
+      const boundTo = head === UNBOUND ? '' : (JSON.parse(head) as unknown);
+      if (typeof boundTo !== 'string') throw new TypeError('client line is not a string');
+      if (boundTo !== '' && boundTo !== options.clientId) return undefined;
+      if (reread && boundTo === '') return undefined;
+      return { value: this.#serializer.deserialize(stored.slice(newline + 1)), reread };
+    } catch {
+      // No `cause`: a parser's message quotes the text it failed on, i.e. the stored value.
+      throw new RedisStoreError(
+        'ERR_REDIS_UNEXPECTED_REPLY',
+        `SingleUseStore "${this.name}".consume: the stored item cannot be decoded (written with another serializer, or not by this store); it is consumed and gone.`,
+      );
+    }
   }
 
   /** Removes an item (and its grace copy) without reading it, e.g. when a flow is abandoned. */

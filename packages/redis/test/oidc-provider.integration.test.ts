@@ -4,8 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CacheRegistry, type RedisClient } from '../src/index.ts';
+import { CacheRegistry, cacheRegistry } from '../src/cache-registry.ts';
+import { RedisStoreError } from '../src/errors.ts';
 import { createOidcProviderAdapter } from '../src/oidc-provider-adapter.ts';
+import type { RedisClient } from '../src/scripts.ts';
 import { startClosingServer } from './fixtures/closing-server.ts';
 import { cluster, singleNode, type Target } from './fixtures/targets.ts';
 
@@ -503,6 +505,66 @@ describe.each([
     }
   });
 
+  it('keeps a ReplayDetection id reserved when it is saved with expiresIn 0 or less, so the replay is refused', async () => {
+    // oidc-provider saves a client assertion's jti with `exp + clockTolerance - now`, which reaches
+    // 0 (or less) when a second boundary passes between the assertion check and the save. An absent
+    // ReplayDetection entry means "first use": the save must keep the id, not delete it.
+    const replays = new Adapter('ReplayDetection');
+    for (const [i, expiresIn] of [0, -1, -30, Number.NaN, 0.2].entries()) {
+      const id = `jti-boundary-${i}`;
+      expect(await replays.find(id)).toBeUndefined();
+      await replays.upsert(id, { jti: id, iss: 'jwt-app', kind: 'ReplayDetection' }, expiresIn);
+      expect(await replays.find(id)).toMatchObject({ iss: 'jwt-app' });
+      expect(await replays.find(id)).toMatchObject({ iss: 'jwt-app' });
+      const ttl = await redis.pttl(`${prefix}:ReplayDetection:{${id}}`);
+      expect(ttl).toBeGreaterThan(1_000);
+      expect(ttl).toBeLessThanOrEqual(5_000);
+      // A save without a preceding lookup is kept as well.
+      await replays.upsert(`${id}-direct`, { jti: id, iss: 'jwt-app', kind: 'ReplayDetection' }, expiresIn);
+      expect(await replays.find(`${id}-direct`)).toMatchObject({ iss: 'jwt-app' });
+    }
+    // Models where a missing entry means "refused" still end when saved already expired.
+    const codes = new Adapter('AuthorizationCode');
+    await codes.upsert('code-expired', { grantId: 'g-code-expired' }, 60);
+    await codes.upsert('code-expired', { grantId: 'g-code-expired' }, 0);
+    expect(await codes.find('code-expired')).toBeUndefined();
+  });
+
+  it('never makes a consumed entry usable again when it is saved again', async () => {
+    const codes = new Adapter('AuthorizationCode');
+    await codes.upsert('code-resaved', { grantId: 'g-resaved' }, 60);
+    await codes.consume('code-resaved');
+    await codes.upsert('code-resaved', { grantId: 'g-resaved', extra: 1 }, 60);
+    expect(await codes.find('code-resaved')).toMatchObject({ extra: 1, consumed: expect.any(Number) });
+    await expect(codes.consume('code-resaved')).rejects.toThrow();
+    // A payload saved with `consumed` is consumed, whatever was stored before.
+    await codes.upsert('code-saved-consumed', { grantId: 'g-resaved', consumed: 1_700_000_000 }, 60);
+    expect(await codes.find('code-saved-consumed')).toMatchObject({ consumed: 1_700_000_000 });
+    await expect(codes.consume('code-saved-consumed')).rejects.toThrow();
+    // A re-save still replaces the TTL.
+    await codes.upsert('code-resaved', { grantId: 'g-resaved' }, 30);
+    expect(await redis.pttl(`${prefix}:AuthorizationCode:{code-resaved}`)).toBeLessThanOrEqual(30_000);
+  });
+
+  it('indexes and revokes tokens of any grant id, braces and percent signs included, without mixing grants up', async () => {
+    const tokens = new Adapter('AccessToken');
+    // Each grant id would, put into the hash tag as it is, give its index and revoked-mark keys
+    // different slots ('}' first: an empty tag) or collide with another grant id once escaped.
+    const grantIds = ['}lead', '}', '{', '{}', 'a{b}c', '%7D', '%7B', '%', '%25', 'plain'];
+    for (const [i, grantId] of grantIds.entries()) {
+      await tokens.upsert(`at-brace-${i}`, { grantId }, 60);
+    }
+    for (const [i, grantId] of grantIds.entries()) {
+      await tokens.revokeByGrantId(grantId);
+      expect(await tokens.find(`at-brace-${i}`)).toBeUndefined();
+      // Revoking one grant leaves every other grant's token alone.
+      for (let j = i + 1; j < grantIds.length; j++) expect(await tokens.find(`at-brace-${j}`)).toBeDefined();
+    }
+    // A token saved for a revoked grant is still refused.
+    await tokens.upsert('at-brace-late', { grantId: '}lead' }, 60);
+    expect(await tokens.find('at-brace-late')).toBeUndefined();
+  });
+
   it('refuses every call at once while Redis is down, sending nothing and leaving no unhandled rejection', async () => {
     // A server of ours that drops every connection: no other process can answer on its port.
     const closing = await startClosingServer();
@@ -540,5 +602,60 @@ describe.each([
       down.disconnect();
       await closing.stop();
     }
+  });
+});
+
+describe('createOidcProviderAdapter in the cache registry', () => {
+  const client = { evalsha: () => undefined } as unknown as RedisClient;
+  const run = `${process.pid}-${Date.now().toString(36)}`;
+
+  it('lets adapters with different prefixes share the default registry, one audit row each', () => {
+    const A = createOidcProviderAdapter({ redis: client, prefix: `a-${run}` });
+    const B = createOidcProviderAdapter({ redis: client, prefix: `b-${run}` });
+    const names = cacheRegistry
+      .rows()
+      .filter((r) => r.kind === 'OidcProviderAdapter')
+      .map((r) => r.name);
+    expect(names).toEqual(expect.arrayContaining([`oidc-provider@a-${run}`, `oidc-provider@b-${run}`]));
+    A.close();
+    B.close();
+    const after = cacheRegistry.rows().filter((r) => r.name.endsWith(run));
+    expect(after).toEqual([]);
+  });
+
+  it('treats a second adapter with the same prefix and name as the same store, until the last one closes', () => {
+    const registry = new CacheRegistry();
+    const first = createOidcProviderAdapter({ redis: client, prefix: `same-${run}`, registry });
+    const second = createOidcProviderAdapter({ redis: client, prefix: `same-${run}:`, registry });
+    expect(registry.rows()).toHaveLength(1);
+    first.close();
+    first.close();
+    expect(registry.rows()).toHaveLength(1);
+    second.close();
+    expect(registry.rows()).toHaveLength(0);
+    // The default prefix keeps the historical name.
+    const defaults = createOidcProviderAdapter({ redis: client, registry });
+    expect(registry.rows().map((r) => r.name)).toEqual(['oidc-provider']);
+    defaults.close();
+  });
+
+  it('refuses one name for two different prefixes, naming the option to fix', () => {
+    const registry = new CacheRegistry();
+    const first = createOidcProviderAdapter({ redis: client, prefix: `one-${run}`, name: 'idp', registry });
+    const error = (() => {
+      try {
+        createOidcProviderAdapter({ redis: client, prefix: `two-${run}`, name: 'idp', registry });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(RedisStoreError);
+    expect(error).toMatchObject({ code: 'ERR_REDIS_INVALID_OPTIONS' });
+    expect((error as Error).message).toContain('name');
+    expect((error as Error).message).not.toContain(`two-${run}`);
+    first.close();
+    // Once the first is closed, the name is free again.
+    createOidcProviderAdapter({ redis: client, prefix: `two-${run}`, name: 'idp', registry }).close();
   });
 });

@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import type { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CacheRegistry } from '../src/cache-registry.ts';
+import { RedisStoreError } from '../src/errors.ts';
+import { ReplayGuard } from '../src/replay-guard.ts';
+import type { RedisClient } from '../src/scripts.ts';
+import { SingleUseStore } from '../src/single-use-store.ts';
+import { cluster, singleNode, type Target } from './fixtures/targets.ts';
+
+let counter = 0;
+const unique = (what: string): string => `${what}-${process.pid}-${++counter}`;
+
+describe.each([
+  ['single node', singleNode],
+  ['cluster', cluster],
+] as const)('ids and values chosen by clients on a %s', (name, start) => {
+  let target: Target;
+  let redis: RedisClient;
+  const registry = new CacheRegistry();
+
+  beforeAll(async () => {
+    target = await start();
+    redis = await target.connect();
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await target?.stop();
+  });
+
+  /** Every key under `prefix`, on every master. */
+  async function keysUnder(prefix: string): Promise<string[]> {
+    const nodes = name === 'cluster' ? (redis as Cluster).nodes('master') : [redis];
+    const keys: string[] = [];
+    for (const node of nodes) keys.push(...(await node.keys(`${prefix}*`)));
+    return keys;
+  }
+
+  describe('ReplayGuard', () => {
+    it('keeps distinct ids apart, whatever braces and percent signs they carry (property)', async () => {
+      const guard = new ReplayGuard({ redis, name: unique('escape'), ttlMs: 60_000, registry, timeoutMs: 2_000 });
+      const id = fc.string({ unit: fc.constantFrom('{', '}', '%', '7', 'B', 'D', 'a'), minLength: 1, maxLength: 6 });
+      await fc.assert(
+        fc.asyncProperty(fc.uniqueArray(id, { minLength: 2, maxLength: 8 }), async (ids) => {
+          await Promise.all(ids.map((i) => guard.forget(i)));
+          expect(await Promise.all(ids.map((i) => guard.check(i)))).toEqual(ids.map(() => true));
+          expect(await Promise.all(ids.map((i) => guard.check(i)))).toEqual(ids.map(() => false));
+        }),
+        { numRuns: 60 },
+      );
+      guard.close();
+    });
+
+    it('does not let an id pick its Cluster slot with a {hash tag}', async () => {
+      const prefix = unique('rp');
+      const guard = new ReplayGuard({ redis, name: 'jti', prefix, ttlMs: 60_000, registry, timeoutMs: 2_000 });
+      const ids = Array.from({ length: 24 }, (_, i) => `{pinned}${i}`);
+      for (const id of ids) expect(await guard.check(id)).toBe(true);
+      for (const id of ids) expect(await guard.check(id)).toBe(false);
+      const keys = await keysUnder(`${prefix}:jti:`);
+      expect(keys).toHaveLength(ids.length);
+      const slots = new Set<number>();
+      for (const key of keys) slots.add(Number(await redis.cluster('KEYSLOT', key).catch(() => slotOf(key))));
+      // Tagged by the client, all 24 would share one slot; hashed whole, they spread.
+      expect(slots.size).toBeGreaterThan(16);
+      guard.close();
+    });
+  });
+
+  describe('SingleUseStore', () => {
+    it('refuses undefined at put, and stores nothing', async () => {
+      const store = new SingleUseStore<unknown>({
+        redis,
+        name: unique('undef'),
+        ttlMs: 60_000,
+        registry,
+        timeoutMs: 2_000,
+      });
+      await expect(store.put('item', undefined)).rejects.toMatchObject({ code: 'ERR_REDIS_INVALID_ARGUMENT' });
+      expect(await store.consume('item')).toBeUndefined();
+      store.close();
+    });
+
+    it('throws a typed error, never a raw one, for a stored item it cannot decode; the item is gone', async () => {
+      const storeName = unique('decode');
+      const prefix = unique('once');
+      const writer = new SingleUseStore<string>({
+        redis,
+        name: storeName,
+        prefix,
+        ttlMs: 60_000,
+        registry,
+        timeoutMs: 2_000,
+      });
+      const reader = new SingleUseStore<string>({
+        redis,
+        name: storeName,
+        prefix,
+        ttlMs: 60_000,
+        registry: new CacheRegistry(),
+        timeoutMs: 2_000,
+        serializer: {
+          serialize: (v) => v,
+          deserialize: () => {
+            throw new SyntaxError('Unexpected token in secret-value');
+          },
+        },
+      });
+      await writer.put('item-a', 'secret-value');
+      const error = await reader.consume('item-a').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RedisStoreError);
+      expect(error).toMatchObject({ code: 'ERR_REDIS_UNEXPECTED_REPLY', retryable: false });
+      expect((error as Error).message).not.toContain('secret');
+      expect(await writer.consume('item-a')).toBeUndefined();
+
+      // Items written by something else under the store's keys: no client line, or a broken one.
+      const keyOf = (id: string): string =>
+        `${prefix}:${storeName}:{${createHash('sha256').update(id).digest('base64url')}}`;
+      for (const [i, raw] of ['undefined', '{"broken\n"x"', '""\nundefined', '""\n{'].entries()) {
+        await redis.set(keyOf(`raw-${i}`), raw, 'PX', 60_000);
+        const e = await writer.consume(`raw-${i}`).catch((x: unknown) => x);
+        expect(e).toMatchObject({ code: 'ERR_REDIS_UNEXPECTED_REPLY' });
+        expect(await redis.exists(keyOf(`raw-${i}`))).toBe(0);
+      }
+      writer.close();
+    });
+  });
+});
+
+/** The Cluster slot of a key, by the spec's hash tag rule (a single node has no CLUSTER KEYSLOT). */
+function slotOf(key: string): number {
+  const open = key.indexOf('{');
+  const close = open === -1 ? -1 : key.indexOf('}', open + 1);
+  const hashed = close > open + 1 ? key.slice(open + 1, close) : key;
+  let crc = 0;
+  for (const byte of Buffer.from(hashed)) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16_384;
+}
