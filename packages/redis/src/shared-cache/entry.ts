@@ -8,6 +8,8 @@ export interface StoredEntry {
   readonly d: number;
   /** Tag versions seen when the value was computed: a mismatch later means it was invalidated. */
   readonly t?: Readonly<Record<string, number>>;
+  /** Which write stored it, named in that write's invalidation message (see `InvalidationMessage.w`). */
+  readonly w?: string;
 }
 
 export function encodeEntry(entry: StoredEntry): string {
@@ -29,6 +31,7 @@ export function decodeEntry(text: string | null | undefined): StoredEntry | unde
       return undefined;
     }
     if (parsed.t !== undefined && (typeof parsed.t !== 'object' || parsed.t === null)) return undefined;
+    if (parsed.w !== undefined && typeof parsed.w !== 'string') return undefined;
     return parsed as StoredEntry;
   } catch {
     return undefined;

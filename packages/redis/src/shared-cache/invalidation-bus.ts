@@ -1,10 +1,15 @@
+import { RedisStoreError } from '../errors.ts';
 import type { RedisClient } from '../scripts.ts';
-import type { BoundedLru } from './l1.ts';
 
 /** One invalidation: keys, tags, or everything (`all`). `origin` lets a pod skip its own echo. */
 export interface InvalidationMessage {
   readonly origin: string;
   readonly keys?: readonly string[];
+  /**
+   * For a write: the id stored in the new entry. A pod whose read raced this message and returned
+   * that very entry may keep it; any other read of the key from before the message may not.
+   */
+  readonly w?: string;
   readonly tags?: readonly string[];
   readonly all?: boolean;
 }
@@ -64,32 +69,64 @@ function detach(subscriber: RedisClient, channel: string, bus: InvalidationBus):
 /**
  * Cross-pod L1 invalidation over Redis pub/sub. Carries invalidations only, never values, so a
  * pod that misses a message can only miss a delete; to cover that, the L1 is dropped whenever the
- * subscriber reconnects, and fresh reads skip it while the subscriber is down.
+ * subscriber reconnects, and fresh reads skip it while the subscriber is down. The subscription is
+ * made when the subscriber is ready, at start or later (a `redis.duplicate()` is still connecting
+ * when the cache is built), and again on a `ready` after a failed attempt.
  */
 export class InvalidationBus {
   readonly #subscriber: RedisClient;
   readonly #channel: string;
   readonly #onMessage: (message: InvalidationMessage) => void;
   readonly #onResync: () => void;
+  readonly #onError: (error: unknown) => void;
   #subscribed = false;
+  #subscribing = false;
+  #closed = false;
+  readonly #waiters = new Set<() => void>();
 
   constructor(
     subscriber: RedisClient,
     channel: string,
     onMessage: (message: InvalidationMessage) => void,
     onResync: () => void,
+    onError: (error: unknown) => void,
   ) {
     this.#subscriber = subscriber;
     this.#channel = channel;
     this.#onMessage = onMessage;
     this.#onResync = onResync;
+    this.#onError = onError;
   }
 
-  /** Subscribes; until this resolves the bus is not healthy (the L1 is bypassed). */
-  async start(): Promise<void> {
+  /** Listens for the subscriber's `ready`, and subscribes now if it already is. */
+  start(): void {
     attach(this.#subscriber, this.#channel, this);
-    await this.#subscriber.subscribe(this.#channel);
-    this.#subscribed = true;
+    if (this.#subscriber.status === 'ready') this.#subscribe();
+  }
+
+  /**
+   * Resolves once subscribed; rejects with a retryable `ERR_REDIS_TIMEOUT` after `timeoutMs`. The
+   * bus keeps trying on every `ready` of the subscriber either way.
+   */
+  whenSubscribed(timeoutMs: number, label: string): Promise<void> {
+    if (this.#subscribed) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(done);
+        reject(
+          new RedisStoreError(
+            'ERR_REDIS_TIMEOUT',
+            `${label}.ready: the subscriber did not subscribe within ${timeoutMs} ms; the L1 stays off until it does (retried on every reconnect).`,
+          ),
+        );
+      }, timeoutMs);
+      this.#waiters.add(done);
+    });
   }
 
   /** Called by the connection's dispatcher for a message on this bus's channel. */
@@ -97,9 +134,14 @@ export class InvalidationBus {
     this.#onMessage(message);
   }
 
-  /** Called when the subscriber (re)connects: messages sent meanwhile are lost, so forget everything. */
+  /**
+   * Called when the subscriber (re)connects: messages sent meanwhile are lost, so forget
+   * everything. ioredis re-subscribes what was subscribed; a subscription that never succeeded is
+   * made here.
+   */
   resync(): void {
     this.#onResync();
+    if (!this.#subscribed) this.#subscribe();
   }
 
   /** True while invalidations can arrive: subscribed and connected. */
@@ -108,17 +150,30 @@ export class InvalidationBus {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     this.#subscribed = false;
     const last = detach(this.#subscriber, this.#channel, this);
     if (last && this.#subscriber.status === 'ready') await this.#subscriber.unsubscribe(this.#channel).catch(() => {});
   }
-}
 
-/** Drops from `l1` what `message` invalidates (whatever pod sent it). */
-export function applyInvalidation(l1: BoundedLru<unknown>, message: InvalidationMessage): void {
-  if (message.all) l1.clear();
-  for (const key of message.keys ?? []) if (typeof key === 'string') l1.delete(key);
-  if (message.tags) l1.deleteTagged(message.tags.filter((t) => typeof t === 'string'));
+  #subscribe(): void {
+    if (this.#subscribing || this.#closed) return;
+    this.#subscribing = true;
+    this.#subscriber.subscribe(this.#channel).then(
+      () => {
+        this.#subscribing = false;
+        if (this.#closed) return;
+        // Anything cached before the subscription could have missed an invalidation.
+        this.#onResync();
+        this.#subscribed = true;
+        for (const done of [...this.#waiters]) done();
+      },
+      (error: unknown) => {
+        this.#subscribing = false;
+        this.#onError(error);
+      },
+    );
+  }
 }
 
 export function encodeInvalidation(message: InvalidationMessage): string {

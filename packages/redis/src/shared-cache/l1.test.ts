@@ -5,6 +5,7 @@ import { BoundedLru, type L1Entry } from './l1.ts';
 const entry = (value: number, expiresAt = Number.MAX_SAFE_INTEGER, tags: string[] = []): L1Entry<number> => ({
   value,
   expiresAt,
+  entryExpiresAt: expiresAt,
   staleUntil: expiresAt,
   deltaMs: 0,
   tags,

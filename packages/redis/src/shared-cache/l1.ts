@@ -1,8 +1,10 @@
 /** One in-process entry. */
 export interface L1Entry<T> {
   readonly value: T;
-  /** When the value stops being fresh (epoch ms). */
+  /** When this pod stops trusting the value (epoch ms): the entry's expiry, or sooner with `l1.ttlMs`. */
   readonly expiresAt: number;
+  /** When the shared entry stops being fresh (epoch ms): what XFetch measures against. */
+  readonly entryExpiresAt: number;
   /** Until when it may still be served stale (epoch ms): `expiresAt` + stale-if-error grace. */
   readonly staleUntil: number;
   /** How long computing it took (ms), for early refresh. */

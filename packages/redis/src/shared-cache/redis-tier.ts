@@ -1,4 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { RedisStoreError } from '../errors.ts';
 import type { RedisCallGuard } from '../redis-down-policy.ts';
 import { defineScript, type RedisClient, runScript } from '../scripts.ts';
 import { unlinkByPrefix } from './clear.ts';
@@ -30,27 +32,63 @@ const LEASE_RELEASE = defineScript(
 return 0`,
 );
 
-// On a miss, take the lease in the same round trip as the read.
+// On a miss, take the lease in the same round trip as the read, with the key's generation.
 const READ_OR_LEASE = defineScript(
   'cache-read-or-lease',
   `local v = redis.call('GET', KEYS[1])
 if v then return {v, 0} end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {false, 1} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {false, 1, redis.call('GET', KEYS[3]) or ''}
+end
 return {false, 0}`,
 );
 
-// Write the computed value and give the lease back in one round trip.
-const WRITE_AND_RELEASE = defineScript(
-  'cache-write-and-release',
-  `redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+const LEASE_ACQUIRE = defineScript(
+  'cache-lease-acquire',
+  `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {1, redis.call('GET', KEYS[2]) or ''}
+end
+return {0}`,
+);
+
+// Write a computed value unless the key was deleted since its generation was read (the load may
+// have seen the data from before the delete), and give the lease back, in one round trip.
+const WRITE_IF_CURRENT = defineScript(
+  'cache-write-if-current',
+  `local written = 0
+if (redis.call('GET', KEYS[3]) or '') == ARGV[4] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  written = 1
+end
+if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+return written`,
+);
+
+// A new generation starts at a random value, so one that expired and comes back cannot match a
+// generation read before (it would let a load from before the delete write).
+const DELETE_AND_BUMP = defineScript(
+  'cache-delete-and-bump',
+  `redis.call('UNLINK', KEYS[1])
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('INCR', KEYS[2]) else redis.call('SET', KEYS[2], ARGV[1]) end
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return 1`,
 );
+
+const POLL_INTERVAL_MS = 10;
+
+// A load that outlives this after a delete could write what it read before the delete.
+const GENERATION_LIFE_MS = 3_600_000;
+
+/** A lease taken before computing, and the key's generation read with it. */
+export interface Lease {
+  readonly token: string;
+  readonly generation: string;
+}
 
 /** What a read-or-lease found: a (tag-checked) entry, the lease, and whether the lease was tried. */
 export interface ReadOrLease {
   readonly entry?: StoredEntry;
-  readonly token?: string;
+  readonly lease?: Lease;
   readonly leaseTried: boolean;
 }
 
@@ -82,13 +120,14 @@ export class CacheRedisTier {
   async readOrLease(key: string, leaseTtlMs: number): Promise<ReadOrLease> {
     const redis = this.#redis;
     const token = randomBytes(12).toString('base64url');
-    const [text, acquired] = (await this.call('get', () =>
-      runScript(redis, READ_OR_LEASE, [this.#entryKey(key), this.#leaseKey(key)], [token, leaseTtlMs]),
-    )) as [string | false | null, number];
+    const keys = [this.#entryKey(key), this.#leaseKey(key), this.#generationKey(key)];
+    const [text, acquired, generation] = (await this.call('get', () =>
+      runScript(redis, READ_OR_LEASE, keys, [token, leaseTtlMs]),
+    )) as [string | false | null, number, string?];
     const entry = typeof text === 'string' ? await this.#checkTags(decodeEntry(text)) : undefined;
     return {
       ...(entry ? { entry } : {}),
-      ...(acquired === 1 ? { token } : {}),
+      ...(acquired === 1 ? { lease: { token, generation: String(generation ?? '') } } : {}),
       leaseTried: typeof text !== 'string',
     };
   }
@@ -99,31 +138,57 @@ export class CacheRedisTier {
     return this.#checkTags(decodeEntry(await this.call('get', () => redis.get(full))));
   }
 
-  /** Writes an entry (PX = ttl + stale-if-error window), giving back `leaseToken` in the same step. */
-  async write(key: string, entry: StoredEntry, ttlMs: number, leaseToken?: string): Promise<void> {
+  /** Writes an entry (PX = ttl + stale-if-error window). */
+  async write(key: string, entry: StoredEntry, ttlMs: number): Promise<void> {
     const redis = this.#redis;
     const full = this.#entryKey(key);
+    await this.call('set', () => redis.set(full, encodeEntry(entry), 'PX', ttlMs + this.#extraLifeMs));
+  }
+
+  /**
+   * Writes a computed entry unless the key was deleted since `generation` was read, giving back
+   * `leaseToken` in the same step. Resolves to whether it wrote.
+   */
+  async writeIfCurrent(
+    key: string,
+    entry: StoredEntry,
+    ttlMs: number,
+    generation: string,
+    leaseToken = '',
+  ): Promise<boolean> {
+    const redis = this.#redis;
+    const keys = [this.#entryKey(key), this.#leaseKey(key), this.#generationKey(key)];
     const px = ttlMs + this.#extraLifeMs;
-    if (leaseToken === undefined) {
-      await this.call('set', () => redis.set(full, encodeEntry(entry), 'PX', px));
-      return;
-    }
-    await this.call('set', () =>
-      runScript(redis, WRITE_AND_RELEASE, [full, this.#leaseKey(key)], [encodeEntry(entry), px, leaseToken]),
+    const reply = await this.call('set', () =>
+      runScript(redis, WRITE_IF_CURRENT, keys, [encodeEntry(entry), px, leaseToken, generation]),
+    );
+    return Number(reply) === 1;
+  }
+
+  /** The key's generation, for a load that took no lease. */
+  async generation(key: string): Promise<string> {
+    const redis = this.#redis;
+    const full = this.#generationKey(key);
+    return (await this.call('get', () => redis.get(full))) ?? '';
+  }
+
+  /** Deletes an entry and moves its generation on, so a load that started before cannot write it back. */
+  async delete(key: string): Promise<void> {
+    const redis = this.#redis;
+    const keys = [this.#entryKey(key), this.#generationKey(key)];
+    await this.call('delete', () =>
+      runScript(redis, DELETE_AND_BUMP, keys, [randomInt(1, 2 ** 40), GENERATION_LIFE_MS]),
     );
   }
 
-  async delete(key: string): Promise<void> {
-    const redis = this.#redis;
-    const full = this.#entryKey(key);
-    await this.call('delete', () => redis.unlink(full));
-  }
-
-  async acquireLease(key: string, leaseTtlMs: number): Promise<string | undefined> {
+  async acquireLease(key: string, leaseTtlMs: number): Promise<Lease | undefined> {
     const redis = this.#redis;
     const token = randomBytes(12).toString('base64url');
-    const reply = await this.call('lease', () => redis.set(this.#leaseKey(key), token, 'PX', leaseTtlMs, 'NX'));
-    return reply === 'OK' ? token : undefined;
+    const keys = [this.#leaseKey(key), this.#generationKey(key)];
+    const [acquired, generation] = (await this.call('lease', () =>
+      runScript(redis, LEASE_ACQUIRE, keys, [token, leaseTtlMs]),
+    )) as [number, string?];
+    return acquired === 1 ? { token, generation: String(generation ?? '') } : undefined;
   }
 
   /** Gives a lease back; a failure is ignored because the lease expires by itself. */
@@ -159,9 +224,56 @@ export class CacheRedisTier {
     await this.call('publish', () => redis.publish(channel, message));
   }
 
-  /** Every key of this cache, on every Cluster master. Not bounded by the call timeout. */
-  clear(): Promise<number> {
-    return unlinkByPrefix(this.#redis, this.#base);
+  /**
+   * Publishes the invalidation that follows `operation`. Redis is already updated, so a failure
+   * says so: a retryable `ERR_REDIS_UNAVAILABLE` asking to call again.
+   */
+  async announce(operation: string, channel: string, message: string): Promise<void> {
+    await this.publish(channel, message).catch((error: unknown) => {
+      throw new RedisStoreError(
+        'ERR_REDIS_UNAVAILABLE',
+        `${this.#label}.${operation}: Redis was updated but other pods were not told; they may serve their L1 copy until it expires. Call ${operation} again.`,
+        { cause: error },
+      );
+    });
+  }
+
+  /**
+   * What a load must compare its result against: the key's generation (unless a lease brought it)
+   * and its tags' versions. Undefined when Redis cannot say: the result is then not cached.
+   */
+  async beforeLoad(
+    key: string,
+    generation: string | undefined,
+    tags: readonly string[],
+    ttlMs: number,
+  ): Promise<{ generation: string; versions: Record<string, number> | undefined } | undefined> {
+    try {
+      const [g, versions] = await Promise.all([generation ?? this.generation(key), this.tagVersions(tags, ttlMs)]);
+      return { generation: g, versions };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Polls for the entry another pod is computing, for up to `waitMs` of real time. */
+  async waitForFill(key: string, waitMs: number, now: () => number): Promise<StoredEntry | undefined> {
+    const deadline = performance.now() + waitMs;
+    while (performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+      const entry = await this.read(key).catch(() => undefined);
+      if (entry && entry.e > now()) return entry;
+    }
+    return undefined;
+  }
+
+  /** Every key of this cache, on every Cluster master. Not bounded by the call timeout: SCAN may take longer. */
+  async clear(): Promise<number> {
+    return unlinkByPrefix(this.#redis, this.#base).catch((error: unknown) => {
+      throw new RedisStoreError('ERR_REDIS_UNAVAILABLE', `${this.#label}.clear: the Redis call failed.`, {
+        cause: error,
+      });
+    });
   }
 
   /** An entry whose tags were invalidated since it was computed reads as a miss. */
@@ -177,7 +289,7 @@ export class CacheRedisTier {
   }
 
   // Entries, tags and leases have their own sub-namespaces, so no cache key collides with a tag
-  // key. An entry and its lease share the hash tag `{=<key…>}`: the base has no braces and the
+  // key. An entry, its lease and its generation share the hash tag `{=<key…>}`: the base has no braces and the
   // "=" keeps the tag non-empty whatever the key holds, so both land on one slot.
   #entryKey(key: string): string {
     return `${this.#base}{=${key}}`;
@@ -185,6 +297,10 @@ export class CacheRedisTier {
 
   #leaseKey(key: string): string {
     return `${this.#base}l:{=${key}}`;
+  }
+
+  #generationKey(key: string): string {
+    return `${this.#base}g:{=${key}}`;
   }
 
   #tagKey(tag: string): string {

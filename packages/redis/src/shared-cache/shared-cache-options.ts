@@ -181,6 +181,25 @@ export function checkWriteTtl(
   return ttl;
 }
 
+/** A write's checked `ttlMs` and tags. */
+export interface Write {
+  readonly ttl: number;
+  readonly tags: readonly string[];
+}
+
+/** Checks the per-call options of a write; throws `ERR_REDIS_INVALID_ARGUMENT` before anything runs. */
+export function checkWrite(
+  options: CacheWriteOptions,
+  fallbackTtl: number,
+  cacheName: string,
+  operation: string,
+): Write {
+  return {
+    ttl: checkWriteTtl(options.ttlMs, fallbackTtl, cacheName, operation),
+    tags: checkTags(options.tags, cacheName, operation),
+  };
+}
+
 /** The tags of one write or invalidation: an array of valid ids (none when undefined). */
 export function checkTags(
   tags: readonly string[] | undefined,

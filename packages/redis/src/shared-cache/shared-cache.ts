@@ -1,29 +1,26 @@
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { type AuditedStore, type CacheAuditRow, type CacheClass, cacheRegistry } from '../cache-registry.ts';
-import { RedisStoreError } from '../errors.ts';
 import { RedisCallGuard } from '../redis-down-policy.ts';
 import { checkId } from '../store-options.ts';
 import type { StoredEntry } from './entry.ts';
-import {
-  applyInvalidation,
-  encodeInvalidation,
-  InvalidationBus,
-  type InvalidationMessage,
-} from './invalidation-bus.ts';
-import { BoundedLru, type L1Entry } from './l1.ts';
-import { CacheRedisTier } from './redis-tier.ts';
+import { encodeInvalidation, InvalidationBus, type InvalidationMessage } from './invalidation-bus.ts';
+import type { L1Entry } from './l1.ts';
+import { type LoadTicket, type LocalInvalidation, LocalTier } from './local-tier.ts';
+import { CacheRedisTier, type Lease, type ReadOrLease } from './redis-tier.ts';
 import {
   type CacheSerializer,
   type CacheWriteOptions,
   checkTags,
-  checkWriteTtl,
+  checkWrite,
   resolveSharedCacheOptions,
   type SharedCacheOptions,
+  type Write,
 } from './shared-cache-options.ts';
-import { shouldRefreshEarly } from './xfetch.ts';
+import { loadOrStale, type StaleValue } from './stale-if-error.ts';
+import { EarlyRefresh } from './xfetch.ts';
 
-const POLL_INTERVAL_MS = 10;
+// ready() waits at least this long for the subscriber to connect, whatever the per-call timeout.
+const MIN_READY_WAIT_MS = 10_000;
 
 /**
  * A two-tier cache, classified for the audit: a bounded in-process L1 in front of Redis (L2), with
@@ -57,21 +54,19 @@ export class SharedCache<T = unknown> implements AuditedStore {
   readonly ttlMs: number;
   readonly #redis: CacheRedisTier | undefined;
   readonly #channel: string;
-  readonly #l1: BoundedLru<T> | undefined;
-  readonly #l1TtlMs: number | undefined;
+  readonly #l1: LocalTier<T> | undefined;
   readonly #bus: InvalidationBus | undefined;
-  readonly #busStarted: Promise<void> | undefined;
+  readonly #readyWaitMs: number;
   readonly #staleIfErrorMs: number;
   readonly #lease: { readonly ttlMs: number; readonly waitMs: number } | undefined;
-  readonly #beta: number | undefined;
+  readonly #refresh: EarlyRefresh | undefined;
   readonly #failClosed: boolean;
   readonly #serializer: CacheSerializer<T>;
   readonly #onError: (error: unknown) => void;
   readonly #now: () => number;
-  readonly #random: () => number;
   readonly #origin = randomBytes(8).toString('hex');
   readonly #inflight = new Map<string, Promise<T>>();
-  readonly #refreshing = new Set<string>();
+  #writes = 0;
   readonly #unregister: () => void;
 
   constructor(options: SharedCacheOptions<T>) {
@@ -93,32 +88,40 @@ export class SharedCache<T = unknown> implements AuditedStore {
         )
       : undefined;
     this.#channel = `${base}invalidate`;
-    this.#l1 = l1 ? new BoundedLru<T>(l1.maxEntries) : undefined;
-    this.#l1TtlMs = l1?.ttlMs;
+    // A cluster-class L1 is only trusted while invalidations can reach it.
+    const trusted = (): boolean => (this.#bus ? this.#bus.healthy : this.class !== 'cluster');
+    this.#l1 = l1 ? new LocalTier<T>(l1.maxEntries, l1.ttlMs, staleIfErrorMs, trusted) : undefined;
+    this.#readyWaitMs = Math.max(timeoutMs, MIN_READY_WAIT_MS);
     this.#staleIfErrorMs = staleIfErrorMs;
     this.#lease = lease;
-    this.#beta = beta;
     this.#failClosed = (options.onRedisDown ?? (this.class === 'cluster' ? 'fail-closed' : 'bypass')) === 'fail-closed';
     this.#serializer = serializer;
     this.#onError = options.onError ?? (() => {});
     this.#now = options.clock?.now ?? Date.now;
-    this.#random = options.clock?.random ?? Math.random;
+    this.#refresh =
+      beta === undefined ? undefined : new EarlyRefresh(beta, options.clock?.random ?? Math.random, this.#onError);
     if (options.subscriber && this.#l1) {
       this.#bus = new InvalidationBus(
         options.subscriber,
         this.#channel,
-        (m) => this.#applyInvalidation(m),
-        () => this.#l1?.clear(),
+        (m) => {
+          if (m.origin !== this.#origin) this.#forget(m);
+        },
+        () => this.#forget({ all: true }),
+        this.#onError,
       );
-      this.#busStarted = this.#bus.start();
-      this.#busStarted.catch((error: unknown) => this.#onError(error));
+      this.#bus.start();
     }
     this.#unregister = (options.registry ?? cacheRegistry).register(this);
   }
 
-  /** Resolves once cross-pod invalidation is subscribed (until then the L1 is bypassed). */
+  /**
+   * Resolves once cross-pod invalidation is subscribed; until then the L1 is bypassed, and it turns
+   * on by itself when the subscription is made later. Rejects with a retryable `ERR_REDIS_TIMEOUT`
+   * when the subscriber is not subscribed within `timeoutMs` (at least 10 s).
+   */
   async ready(): Promise<void> {
-    await this.#busStarted;
+    await this.#bus?.whenSubscribed(this.#readyWaitMs, `SharedCache "${this.name}"`);
   }
 
   /** Entries held in this process. */
@@ -130,16 +133,13 @@ export class SharedCache<T = unknown> implements AuditedStore {
   async get(key: string): Promise<T | undefined> {
     checkId(key, `SharedCache "${this.name}".get`, 'key');
     const now = this.#now();
-    const local = this.#l1Get(key, now);
+    const local = this.#l1?.get(key, now);
     if (local && local.expiresAt > now) return local.value;
     if (!this.#redis) return undefined;
+    const ticket = this.#ticket();
     try {
       const entry = await this.#redis.read(key);
-      if (entry && entry.e > now) {
-        const value = this.#serializer.deserialize(entry.v);
-        this.#l1Set(key, value, entry, now, Object.keys(entry.t ?? {}));
-        return value;
-      }
+      if (entry && entry.e > now) return this.#keep(key, entry, now, ticket);
       return undefined;
     } catch (error) {
       return this.#onRedisError(error, key, now);
@@ -154,15 +154,19 @@ export class SharedCache<T = unknown> implements AuditedStore {
    */
   async getOrSet(key: string, loader: () => Promise<T> | T, options: CacheWriteOptions = {}): Promise<T> {
     checkId(key, `SharedCache "${this.name}".getOrSet`, 'key');
+    // Checked before any lease is taken: a bad option must not leave a lease behind.
+    const write = checkWrite(options, this.ttlMs, this.name, 'getOrSet');
     const now = this.#now();
-    const local = this.#l1Get(key, now);
+    const local = this.#l1?.get(key, now);
     if (local && local.expiresAt > now) {
-      if (this.#refreshDue(local.expiresAt, local.deltaMs, now)) this.#refreshInBackground(key, loader, options);
+      if (this.#refresh?.due(local.entryExpiresAt, local.deltaMs, now)) this.#refreshInBackground(key, loader, write);
       return local.value;
     }
     const pending = this.#inflight.get(key);
     if (pending) return pending;
-    const load = this.#miss(key, loader, options, local, now).finally(() => this.#inflight.delete(key));
+    const load: Promise<T> = this.#miss(key, loader, write, local, now).finally(() => {
+      if (this.#inflight.get(key) === load) this.#inflight.delete(key);
+    });
     this.#inflight.set(key, load);
     return load;
   }
@@ -173,9 +177,9 @@ export class SharedCache<T = unknown> implements AuditedStore {
    */
   async set(key: string, value: T, options: CacheWriteOptions = {}): Promise<void> {
     checkId(key, `SharedCache "${this.name}".set`, 'key');
-    const ttl = checkWriteTtl(options.ttlMs, this.ttlMs, this.name, 'set');
-    const tags = checkTags(options.tags, this.name, 'set');
+    const { ttl, tags } = checkWrite(options, this.ttlMs, this.name, 'set');
     const now = this.#now();
+    const ticket = this.#ticket();
     let versions: Record<string, number> | undefined;
     try {
       versions = this.#redis ? await this.#redis.tagVersions(tags, ttl) : undefined;
@@ -184,52 +188,43 @@ export class SharedCache<T = unknown> implements AuditedStore {
       this.#onError(error);
       return; // bypass: a tagged value that cannot be versioned is not cached
     }
-    const entry: StoredEntry = {
-      v: this.#serializer.serialize(value),
-      e: now + ttl,
-      d: 0,
-      ...(versions ? { t: versions } : {}),
-    };
+    const entry = this.#entry(value, now + ttl, 0, versions);
     if (this.#redis) {
       try {
-        await this.#writeL2(key, entry, ttl);
+        await this.#redis.write(key, entry, ttl);
+        await this.#announceWrite(key, entry);
       } catch (error) {
         if (this.#failClosed) throw error;
         this.#onError(error);
       }
     }
-    this.#l1Set(key, value, entry, now, tags);
+    this.#l1?.set(key, value, entry, now, tags, ticket);
   }
 
-  /** Removes `key` from Redis and from every pod's L1. */
+  /**
+   * Removes `key` from Redis and from every pod's L1; a load of `key` already running (in any
+   * pod) does not write its value back. Rejects with a retryable `ERR_REDIS_UNAVAILABLE` when the
+   * invalidation could not be published: Redis no longer has the value, but other pods may serve
+   * their copy until their L1 expires. Calling again is safe.
+   */
   async delete(key: string): Promise<void> {
     checkId(key, `SharedCache "${this.name}".delete`, 'key');
-    this.#l1?.delete(key);
-    if (!this.#redis) return;
-    await this.#redis.delete(key);
-    await this.#publish({ origin: this.#origin, keys: [key] });
+    await this.#invalidate('delete', { origin: this.#origin, keys: [key] }, (redis) => redis.delete(key));
   }
 
-  /** Invalidates every entry carrying one of `tags`, in Redis and in every pod's L1. */
+  /**
+   * Invalidates every entry carrying one of `tags`, in Redis and in every pod's L1, including
+   * values being computed now. Rejects like {@link SharedCache.delete} when the publish fails.
+   */
   async invalidateTags(tags: readonly string[]): Promise<void> {
     const list = checkTags(tags, this.name, 'invalidateTags');
-    this.#l1?.deleteTagged(list);
-    if (!this.#redis || list.length === 0) return;
-    await this.#redis.bumpTags(list);
-    await this.#publish({ origin: this.#origin, tags: list });
+    if (list.length === 0) return;
+    await this.#invalidate('invalidateTags', { origin: this.#origin, tags: list }, (redis) => redis.bumpTags(list));
   }
 
   /** Deletes every entry of this cache on every Cluster master and in every pod's L1. */
   async clear(): Promise<void> {
-    this.#l1?.clear();
-    if (!this.#redis) return;
-    // SCAN may take longer than one call's timeout: it is an administrative operation.
-    await this.#redis.clear().catch((error: unknown) => {
-      throw new RedisStoreError('ERR_REDIS_UNAVAILABLE', `SharedCache "${this.name}".clear: the Redis call failed.`, {
-        cause: error,
-      });
-    });
-    await this.#publish({ origin: this.#origin, all: true });
+    await this.#invalidate('clear', { origin: this.#origin, all: true }, (redis) => redis.clear());
   }
 
   /** A row of the cache audit table. */
@@ -254,88 +249,83 @@ export class SharedCache<T = unknown> implements AuditedStore {
   async #miss(
     key: string,
     loader: () => Promise<T> | T,
-    options: CacheWriteOptions,
+    write: Write,
     local: L1Entry<T> | undefined,
     now: number,
   ): Promise<T> {
-    let stale: { value: T; staleUntil: number } | undefined =
+    let stale: StaleValue<T> | undefined =
       local && local.staleUntil > now ? { value: local.value, staleUntil: local.staleUntil } : undefined;
-    if (!this.#redis) return this.#compute(key, loader, options, stale, undefined);
-    let entry: StoredEntry | undefined;
-    let leaseToken: string | undefined;
-    let leaseTried = false;
+    if (!this.#redis) return this.#compute(key, loader, write, stale, undefined, this.#ticket());
+    const ticket = this.#ticket();
+    let read: ReadOrLease;
     try {
       // One round trip: the entry, or (on a miss) the lease to compute it.
-      const read: { entry?: StoredEntry | undefined; token?: string; leaseTried: boolean } = this.#lease
+      read = this.#lease
         ? await this.#redis.readOrLease(key, this.#lease.ttlMs)
-        : { entry: await this.#redis.read(key), leaseTried: false };
-      entry = read.entry;
-      leaseToken = read.token;
-      leaseTried = read.leaseTried;
+        : { ...(await this.#redis.read(key).then((entry) => (entry ? { entry } : {}))), leaseTried: false };
     } catch (error) {
       if (this.#failClosed) return this.#onRedisError(error, key, now) as T;
       this.#onError(error);
-      return this.#computeWithoutRedis(loader, stale);
+      return (await loadOrStale(loader, stale, this.#now, () => {})).value;
     }
+    const { entry, leaseTried } = read;
+    let { lease } = read;
     if (entry) {
-      const value = this.#serializer.deserialize(entry.v);
       if (entry.e > now) {
-        this.#l1Set(key, value, entry, now, Object.keys(entry.t ?? {}));
-        if (this.#refreshDue(entry.e, entry.d, now)) this.#refreshInBackground(key, loader, options);
-        return value;
+        // Not in #inflight's way: the refresh has its own single flight.
+        if (this.#refresh?.due(entry.e, entry.d, now)) this.#refreshInBackground(key, loader, write);
+        return this.#keep(key, entry, now, ticket);
       }
-      if (entry.e + this.#staleIfErrorMs > now) stale = { value, staleUntil: entry.e + this.#staleIfErrorMs };
+      if (entry.e + this.#staleIfErrorMs > now) {
+        stale = { value: this.#serializer.deserialize(entry.v), staleUntil: entry.e + this.#staleIfErrorMs };
+      }
     }
     if (this.#lease) {
       // A stale or invalidated entry was found, so the read did not try for the lease.
-      if (!leaseTried) leaseToken = await this.#redis.acquireLease(key, this.#lease.ttlMs).catch(() => undefined);
-      if (leaseToken === undefined) {
+      if (!leaseTried) lease = await this.#redis.acquireLease(key, this.#lease.ttlMs).catch(() => undefined);
+      if (lease === undefined) {
         // Another pod is computing: serve what we have, or wait for its result.
         if (stale) return stale.value;
-        const filled = await this.#waitForFill(key, this.#lease.waitMs);
-        if (filled !== undefined) return filled;
+        const fillTicket = this.#ticket();
+        const filled = await this.#redis.waitForFill(key, this.#lease.waitMs, this.#now);
+        if (filled) return this.#keep(key, filled, this.#now(), fillTicket);
       }
     }
-    return this.#compute(key, loader, options, stale, leaseToken);
+    return this.#compute(key, loader, write, stale, lease, ticket);
   }
 
+  /**
+   * Runs the loader and caches its value, unless the key was deleted (Redis generation) or
+   * invalidated (this pod's ticket) since the read that led here: then this caller gets the value
+   * and nothing is cached, so the old data cannot come back.
+   */
   async #compute(
     key: string,
     loader: () => Promise<T> | T,
-    options: CacheWriteOptions,
-    stale: { value: T; staleUntil: number } | undefined,
-    leaseToken: string | undefined,
+    { ttl, tags }: Write,
+    stale: StaleValue<T> | undefined,
+    lease: Lease | undefined,
+    ticket: LoadTicket,
   ): Promise<T> {
-    const ttl = checkWriteTtl(options.ttlMs, this.ttlMs, this.name, 'getOrSet');
-    const tags = checkTags(options.tags, this.name, 'getOrSet');
+    let leaseToken = lease?.token;
     try {
-      // Tag versions are read before computing: an invalidation during the load marks the result stale.
-      let versions: Record<string, number> | undefined;
-      if (this.#redis && tags.length > 0) versions = await this.#redis.tagVersions(tags, ttl).catch(() => undefined);
+      // Read before computing: a delete or tag invalidation during the load marks the result stale.
+      const seen = await this.#redis?.beforeLoad(key, lease?.generation, tags, ttl);
       const started = this.#now();
-      let value: T;
-      try {
-        value = await loader();
-      } catch (error) {
-        if (stale && stale.staleUntil > this.#now()) {
-          this.#onError(error);
-          return stale.value;
-        }
-        throw error;
-      }
+      const { value, loaded } = await loadOrStale(loader, stale, this.#now, this.#onError);
+      if (!loaded) return value; // the stale value is not cached again
       const finished = this.#now();
-      const entry: StoredEntry = {
-        v: this.#serializer.serialize(value),
-        e: finished + ttl,
-        d: finished - started,
-        ...(versions ? { t: versions } : {}),
-      };
-      if (this.#redis && (tags.length === 0 || versions)) {
-        const token = leaseToken;
+      const entry = this.#entry(value, finished + ttl, finished - started, seen?.versions);
+      if (this.#l1?.invalidatedSince(ticket, key, tags) || (this.#redis && !seen)) return value;
+      if (this.#redis && seen) {
         leaseToken = undefined; // the write releases it
-        await this.#writeL2(key, entry, ttl, token).catch((error: unknown) => this.#onError(error));
+        const written = await this.#redis
+          .writeIfCurrent(key, entry, ttl, seen.generation, lease?.token)
+          .catch((error: unknown) => this.#onError(error));
+        if (!written) return value;
+        await this.#announceWrite(key, entry);
       }
-      if (tags.length === 0 || versions || !this.#redis) this.#l1Set(key, value, entry, finished, tags);
+      this.#l1?.set(key, value, entry, finished, tags, ticket);
       return value;
     } finally {
       // Awaited, so this process's next refresh of the key never races its own release.
@@ -343,59 +333,22 @@ export class SharedCache<T = unknown> implements AuditedStore {
     }
   }
 
-  async #computeWithoutRedis(
-    loader: () => Promise<T> | T,
-    stale: { value: T; staleUntil: number } | undefined,
-  ): Promise<T> {
-    try {
-      return await loader();
-    } catch (error) {
-      if (stale && stale.staleUntil > this.#now()) return stale.value;
-      throw error;
-    }
-  }
-
-  #refreshDue(expiresAt: number, deltaMs: number, now: number): boolean {
-    if (this.#beta === undefined) return false;
-    return shouldRefreshEarly({ now, expiresAt, deltaMs, beta: this.#beta, random: this.#random });
-  }
-
-  #refreshInBackground(key: string, loader: () => Promise<T> | T, options: CacheWriteOptions): void {
-    if (this.#refreshing.has(key) || this.#inflight.has(key)) return;
-    this.#refreshing.add(key);
-    const run = async (): Promise<void> => {
-      let token: string | undefined;
+  #refreshInBackground(key: string, loader: () => Promise<T> | T, write: Write): void {
+    this.#refresh?.start(key, async () => {
+      const ticket = this.#ticket();
+      let lease: Lease | undefined;
       if (this.#redis && this.#lease) {
-        token = await this.#redis.acquireLease(key, this.#lease.ttlMs);
-        if (token === undefined) return; // another pod is already refreshing
+        lease = await this.#redis.acquireLease(key, this.#lease.ttlMs);
+        if (lease === undefined) return; // another pod (or this one's miss) is already computing
       }
-      await this.#compute(key, loader, options, undefined, token);
-    };
-    run()
-      .catch((error: unknown) => this.#onError(error))
-      .finally(() => this.#refreshing.delete(key));
-  }
-
-  async #waitForFill(key: string, waitMs: number): Promise<T | undefined> {
-    // Real time, not the injectable clock: this bounds how long a caller actually waits.
-    const deadline = performance.now() + waitMs;
-    while (performance.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
-      const entry = await this.#redis?.read(key).catch(() => undefined);
-      const now = this.#now();
-      if (entry && entry.e > now) {
-        const value = this.#serializer.deserialize(entry.v);
-        this.#l1Set(key, value, entry, now, Object.keys(entry.t ?? {}));
-        return value;
-      }
-    }
-    return undefined;
+      await this.#compute(key, loader, write, undefined, lease, ticket);
+    });
   }
 
   /** Serves a stale value within `staleIfErrorMs`; otherwise throws (fail-closed) or misses (bypass). */
   #onRedisError(error: unknown, key: string, now: number): T | undefined {
     // While Redis is down nobody can publish an invalidation either, so the L1 copy is as good as it gets.
-    const local = this.#staleIfErrorMs > 0 ? this.#l1?.get(key, now) : undefined;
+    const local = this.#staleIfErrorMs > 0 ? this.#l1?.getForOutage(key, now) : undefined;
     if (local && local.staleUntil > now) {
       this.#onError(error);
       return local.value;
@@ -405,35 +358,54 @@ export class SharedCache<T = unknown> implements AuditedStore {
     return undefined;
   }
 
-  #l1Get(key: string, now: number): L1Entry<T> | undefined {
-    if (!this.#l1) return undefined;
-    // A cluster-class L1 is only trusted while invalidations can reach it.
-    if (this.#bus && !this.#bus.healthy) return undefined;
-    if (this.class === 'cluster' && !this.#bus) return undefined;
-    return this.#l1.get(key, now);
+  /** A new entry, named by a write id unique to this pod and write. */
+  #entry(value: T, expiresAt: number, deltaMs: number, versions: Record<string, number> | undefined): StoredEntry {
+    const w = `${this.#origin}.${(++this.#writes).toString(36)}`;
+    return { v: this.#serializer.serialize(value), e: expiresAt, d: deltaMs, ...(versions ? { t: versions } : {}), w };
   }
 
-  #l1Set(key: string, value: T, entry: StoredEntry, now: number, tags: readonly string[] = []): void {
-    if (!this.#l1) return;
-    if (this.class === 'cluster' && !this.#bus?.healthy) return;
-    const expiresAt = this.#l1TtlMs === undefined ? entry.e : Math.min(entry.e, now + this.#l1TtlMs);
-    this.#l1.set(key, { value, expiresAt, staleUntil: expiresAt + this.#staleIfErrorMs, deltaMs: entry.d, tags });
+  #ticket(): LoadTicket {
+    return this.#l1?.ticket() ?? 0;
   }
 
-  async #writeL2(key: string, entry: StoredEntry, ttl: number, leaseToken?: string): Promise<void> {
-    await this.#redis?.write(key, entry, ttl, leaseToken);
-    await this.#publish({ origin: this.#origin, keys: [key] });
+  /** A fresh entry read from Redis: its value, kept in the L1 unless invalidated since `ticket`. */
+  #keep(key: string, entry: StoredEntry, now: number, ticket: LoadTicket): T {
+    const value = this.#serializer.deserialize(entry.v);
+    this.#l1?.set(key, value, entry, now, Object.keys(entry.t ?? {}), ticket);
+    return value;
   }
 
-  async #publish(message: InvalidationMessage): Promise<void> {
+  /**
+   * Drops what `message` names here (before and after the Redis step, so a load finishing in
+   * between cannot keep it), runs `step` on Redis, then tells every pod. Published whether or not
+   * this pod listens: other pods may keep an L1.
+   */
+  async #invalidate(
+    operation: string,
+    message: InvalidationMessage,
+    step: (redis: CacheRedisTier) => Promise<unknown>,
+  ): Promise<void> {
+    this.#forget(message);
+    if (!this.#redis) return;
+    try {
+      await step(this.#redis);
+    } finally {
+      this.#forget(message);
+    }
+    await this.#redis.announce(operation, this.#channel, encodeInvalidation(message));
+  }
+
+  /** Drops what an invalidation names from the L1, and stops new callers joining loads begun before it. */
+  #forget(message: LocalInvalidation): void {
+    this.#l1?.invalidate(message);
+    if (message.all || message.tags) this.#inflight.clear();
+    for (const key of message.keys ?? []) if (typeof key === 'string') this.#inflight.delete(key);
+  }
+
+  /** Tells other pods' L1s that `key` now holds `entry`; a failure only goes to `onError`. */
+  async #announceWrite(key: string, entry: StoredEntry): Promise<void> {
     if (!this.#redis || !this.#bus) return;
-    await this.#redis
-      .publish(this.#channel, encodeInvalidation(message))
-      .catch((error: unknown) => this.#onError(error));
-  }
-
-  #applyInvalidation(message: InvalidationMessage): void {
-    if (message.origin === this.#origin || !this.#l1) return;
-    applyInvalidation(this.#l1, message);
+    const message = { origin: this.#origin, keys: [key], ...(entry.w ? { w: entry.w } : {}) };
+    await this.#redis.publish(this.#channel, encodeInvalidation(message)).catch(this.#onError);
   }
 }

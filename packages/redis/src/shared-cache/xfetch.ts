@@ -26,3 +26,33 @@ export function shouldRefreshEarly({
   // 1 - random() is in (0, 1], so the log is finite.
   return now - deltaMs * beta * Math.log(1 - random()) >= expiresAt;
 }
+
+/**
+ * Early refreshes of one cache: whether one is due, and at most one running per key in the
+ * process (apart from the cache's single flight of misses, so a refresh can start from inside one).
+ */
+export class EarlyRefresh {
+  readonly #beta: number;
+  readonly #random: () => number;
+  readonly #onError: (error: unknown) => void;
+  readonly #running = new Set<string>();
+
+  constructor(beta: number, random: () => number, onError: (error: unknown) => void) {
+    this.#beta = beta;
+    this.#random = random;
+    this.#onError = onError;
+  }
+
+  due(expiresAt: number, deltaMs: number, now: number): boolean {
+    return shouldRefreshEarly({ now, expiresAt, deltaMs, beta: this.#beta, random: this.#random });
+  }
+
+  /** Runs `refresh` in the background unless one is running for `key`; failures go to `onError`. */
+  start(key: string, refresh: () => Promise<void>): void {
+    if (this.#running.has(key)) return;
+    this.#running.add(key);
+    refresh()
+      .catch((error: unknown) => this.#onError(error))
+      .finally(() => this.#running.delete(key));
+  }
+}

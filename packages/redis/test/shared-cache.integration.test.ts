@@ -1,0 +1,328 @@
+import { waitFor } from '@rampart/testkit';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CacheRegistry,
+  type RedisClient,
+  RedisStoreError,
+  SharedCache,
+  type SharedCacheOptions,
+} from '../src/index.ts';
+import { cluster, ready, singleNode, type Target } from './fixtures/targets.ts';
+
+let counter = 0;
+const unique = (what: string): string => `${what}-${process.pid}-${++counter}`;
+
+/** A promise with its resolve, to hold a loader until the test has done what it interleaves. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** A loader that reports when it starts and returns `value` once released. */
+function gatedLoader<V>(value: V): { loader: () => Promise<V>; started: Promise<void>; release: () => void } {
+  const started = deferred();
+  const gate = deferred();
+  return {
+    loader: async () => {
+      started.resolve();
+      await gate.promise;
+      return value;
+    },
+    started: started.promise,
+    release: gate.resolve,
+  };
+}
+
+// Races between loads, invalidations and the subscriber, on a single node and on the 3-master cluster.
+describe.each([
+  ['single node', singleNode],
+  ['cluster', cluster],
+] as const)('SharedCache on a %s', (_name, start) => {
+  let target: Target;
+  const clients: RedisClient[] = [];
+
+  beforeAll(async () => {
+    target = await start();
+  });
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await target?.stop();
+  });
+
+  const connect = async (): Promise<RedisClient> => {
+    const c = await target.connect();
+    clients.push(c);
+    return c;
+  };
+
+  /** A client built like a user would, with extra ioredis options. */
+  const build = (options: Record<string, unknown>): RedisClient => {
+    const spec = target.spec;
+    const client: RedisClient =
+      spec.kind === 'single'
+        ? new Redis(spec.url, { enableOfflineQueue: false, ...options })
+        : new Cluster([...spec.nodes], { enableOfflineQueue: false, ...options });
+    client.on('error', () => {});
+    clients.push(client);
+    return client;
+  };
+
+  const pods = async (
+    overrides: Partial<SharedCacheOptions<unknown>> = {},
+    { subscribe = true } = {},
+  ): Promise<[SharedCache<unknown>, SharedCache<unknown>]> => {
+    const name = unique('cache');
+    const make = async (): Promise<SharedCache<unknown>> => {
+      const cache = new SharedCache<unknown>({
+        name,
+        class: 'cluster',
+        reason: 'shared cache race test',
+        ttlMs: 60_000,
+        redis: await connect(),
+        ...(subscribe ? { subscriber: await connect() } : {}),
+        timeoutMs: 2_000,
+        registry: new CacheRegistry(),
+        ...overrides,
+      });
+      await cache.ready();
+      return cache;
+    };
+    return [await make(), await make()];
+  };
+
+  const keysMatching = async (client: RedisClient, pattern: string): Promise<string[]> => {
+    type Scanner = { scan(cursor: string, ...args: (string | number)[]): Promise<[string, string[]]> };
+    const nodes: Scanner[] = client.isCluster
+      ? (client as unknown as { nodes(role: string): Scanner[] }).nodes('master')
+      : [client as unknown as Scanner];
+    const found: string[] = [];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        found.push(...keys);
+      } while (cursor !== '0');
+    }
+    return found;
+  };
+
+  describe('tag invalidation during a load', () => {
+    it('keeps the old value out of the computing pod’s L1 when another pod invalidates the tag', async () => {
+      const [a, b] = await pods();
+      // A probe entry with the same tag shows when pod A has received the invalidation.
+      await a.set('probe', 'p', { tags: ['t'] });
+      expect(a.size).toBe(1);
+      const { loader, started, release } = gatedLoader('old');
+      const load = a.getOrSet('k', loader, { tags: ['t'] });
+      await started;
+      await b.invalidateTags(['t']);
+      await waitFor(() => a.size === 0, { timeoutMs: 5_000, what: 'pod A to receive the invalidation' });
+      release();
+      expect(await load).toBe('old'); // the caller gets what it loaded
+      expect(a.size).toBe(0);
+      expect(await a.get('k')).toBeUndefined();
+      expect(await b.get('k')).toBeUndefined();
+      await Promise.all([a.close(), b.close()]);
+    });
+
+    it('keeps the old value out of the L1 when the same pod invalidates the tag', async () => {
+      const [a, b] = await pods();
+      const { loader, started, release } = gatedLoader('old');
+      const load = a.getOrSet('k', loader, { tags: ['t'] });
+      await started;
+      await a.invalidateTags(['t']);
+      release();
+      expect(await load).toBe('old');
+      expect(await a.get('k')).toBeUndefined();
+      expect(a.size).toBe(0);
+      await Promise.all([a.close(), b.close()]);
+    });
+  });
+
+  describe('delete during a load', () => {
+    it.each([
+      ['with the lease', {}],
+      ['without the lease', { lease: false as const }],
+    ])('does not write the old value back to Redis (%s)', async (_how, overrides) => {
+      const [a, b] = await pods({ l1: false, ...overrides }, { subscribe: false });
+      const { loader, started, release } = gatedLoader('old');
+      const load = a.getOrSet('k', loader);
+      await started;
+      await b.delete('k');
+      release();
+      expect(await load).toBe('old'); // the caller gets what it loaded
+      expect(await b.get('k')).toBeUndefined();
+      // A load that starts after the delete is cached as usual.
+      expect(await a.getOrSet('k', () => 'new')).toBe('new');
+      expect(await b.get('k')).toBe('new');
+      await Promise.all([a.close(), b.close()]);
+    });
+
+    it('rejects with a retryable error when the invalidation cannot be published, after deleting in Redis', async () => {
+      const client = await connect();
+      const failingPublish = new Proxy(client, {
+        get(t, prop) {
+          if (prop === 'publish') return () => Promise.reject(new Error('publish refused'));
+          const value = Reflect.get(t, prop, t) as unknown;
+          return typeof value === 'function' ? value.bind(t) : value;
+        },
+      });
+      const name = unique('publish');
+      const make = (redis: RedisClient): SharedCache<string> =>
+        new SharedCache<string>({
+          name,
+          class: 'cluster',
+          reason: 'publish failure test',
+          ttlMs: 60_000,
+          redis,
+          timeoutMs: 2_000,
+          registry: new CacheRegistry(),
+        });
+      const [a, b] = [make(failingPublish), make(await connect())];
+      await b.set('k', 'v', { tags: ['t'] });
+      const deleted = await a.delete('k').catch((e: unknown) => e);
+      expect(deleted).toBeInstanceOf(RedisStoreError);
+      expect(deleted).toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE', retryable: true });
+      expect((deleted as Error).message).not.toContain('"k"');
+      expect(await b.get('k')).toBeUndefined();
+      await b.set('k', 'v', { tags: ['t'] });
+      await expect(a.invalidateTags(['t'])).rejects.toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE', retryable: true });
+      expect(await b.get('k')).toBeUndefined();
+      await Promise.all([a.close(), b.close()]);
+    });
+  });
+
+  describe('early refresh (XFetch)', () => {
+    it('refreshes early on a value read from Redis, without an L1', async () => {
+      let now = 1_000_000;
+      const clock = { now: () => now, random: () => 0.5 };
+      const [a, b] = await pods({ clock, ttlMs: 10_000, l1: false, earlyRefresh: { beta: 100 } }, { subscribe: false });
+      let calls = 0;
+      const loader = (): number => {
+        calls += 1;
+        now += 500; // δ = 500 ms on the injected clock
+        return calls;
+      };
+      expect(await a.getOrSet('k', loader)).toBe(1);
+      now += 9_000; // 1 s before expiry: the entry expires 10 s after the load finished
+      expect(await a.getOrSet('k', loader)).toBe(1);
+      await waitFor(() => calls === 2, { timeoutMs: 5_000, what: 'the early refresh to run the loader' });
+      await waitFor(async () => (await b.get('k')) === 2, { timeoutMs: 5_000, what: 'the refreshed value' });
+      await Promise.all([a.close(), b.close()]);
+    });
+
+    it('measures against the entry’s expiry, not the shorter L1 expiry (l1.ttlMs)', async () => {
+      let now = 2_000_000;
+      const clock = { now: () => now, random: () => 0.5 };
+      const [a, b] = await pods({ clock, ttlMs: 60_000, l1: { maxEntries: 100, ttlMs: 200 } });
+      let calls = 0;
+      const loader = (): number => {
+        calls += 1;
+        now += 50; // δ = 50 ms
+        return calls;
+      };
+      const redis = await connect();
+      expect(await a.getOrSet('k', loader)).toBe(1);
+      for (let i = 0; i < 300; i++) {
+        now += 10;
+        expect(await a.getOrSet('k', loader)).toBe(1);
+        await redis.ping(); // gives a background refresh, if one started, its round trips
+      }
+      expect(calls).toBe(1);
+      // Near the entry's own expiry, the refresh happens.
+      now = 2_000_000 + 50 + 60_000 - 20;
+      await a.getOrSet('k', loader);
+      await waitFor(() => calls === 2, { timeoutMs: 5_000, what: 'the refresh near the real expiry' });
+      await Promise.all([a.close(), b.close()]);
+    });
+  });
+
+  describe('clear', () => {
+    const where =
+      _name === 'cluster'
+        ? ([
+            ['keyPrefix', (p: string) => ({ keyPrefix: p })],
+            ['redisOptions.keyPrefix', (p: string) => ({ redisOptions: { keyPrefix: p } })],
+          ] as const)
+        : ([['keyPrefix', (p: string) => ({ keyPrefix: p })]] as const);
+
+    it.each(where)('deletes every entry on a client with a %s', async (_option, options) => {
+      const prefix = 'app[1]*:';
+      const redis = await ready(build(options(prefix)));
+      const admin = await connect();
+      const name = unique('prefixed');
+      const cache = new SharedCache<number>({
+        name,
+        class: 'cluster',
+        reason: 'clear with a key prefix',
+        ttlMs: 60_000,
+        redis,
+        timeoutMs: 2_000,
+        registry: new CacheRegistry(),
+      });
+      for (let i = 0; i < 30; i++) await cache.set(`key-${i}`, i);
+      const pattern = `app\\[1\\]\\*:rampart:cache:${name}:*`;
+      expect((await keysMatching(admin, pattern)).length).toBe(30);
+      await cache.clear();
+      expect(await keysMatching(admin, pattern)).toEqual([]);
+      expect(await cache.get('key-3')).toBeUndefined();
+      await cache.close();
+    });
+  });
+
+  describe('subscriber', () => {
+    it('subscribes once a redis.duplicate() built with the cache connects (the README construction)', async () => {
+      const redis = build({});
+      const subscriber = (redis as unknown as { duplicate(): RedisClient }).duplicate();
+      subscriber.on('error', () => {});
+      clients.push(subscriber);
+      const name = unique('readme');
+      const jwks = new SharedCache<string>({
+        name,
+        class: 'cluster',
+        reason: 'signing keys rotate: every pod must drop a retired key together',
+        ttlMs: 300_000,
+        redis,
+        subscriber,
+        staleIfErrorMs: 3_600_000,
+        registry: new CacheRegistry(),
+      });
+      await jwks.ready();
+      await ready(redis);
+      const other = new SharedCache<string>({
+        name,
+        class: 'cluster',
+        reason: 'the other pod',
+        ttlMs: 300_000,
+        redis: await connect(),
+        timeoutMs: 2_000,
+        registry: new CacheRegistry(),
+      });
+      await other.set('issuer-a', 'keys-1');
+      expect(await jwks.getOrSet('issuer-a', () => 'unused', { tags: ['issuer-a'] })).toBe('keys-1');
+      expect(jwks.size).toBe(1); // the L1 is on
+      await other.delete('issuer-a');
+      await waitFor(() => jwks.size === 0, { timeoutMs: 5_000, what: 'the invalidation to reach the L1' });
+      await Promise.all([jwks.close(), other.close()]);
+    });
+  });
+
+  describe('getOrSet options', () => {
+    it('rejects a bad ttlMs before taking the lease', async () => {
+      const name = unique('bad-ttl');
+      const [a, b] = await pods({ name });
+      const admin = await connect();
+      await expect(a.getOrSet('k', () => 'v', { ttlMs: 0 })).rejects.toMatchObject({
+        code: 'ERR_REDIS_INVALID_ARGUMENT',
+      });
+      expect(await keysMatching(admin, `rampart:cache:${name}:l:*`)).toEqual([]);
+      expect(await b.getOrSet('k', () => 'v')).toBe('v');
+      await Promise.all([a.close(), b.close()]);
+    });
+  });
+});
