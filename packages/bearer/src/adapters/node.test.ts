@@ -4,7 +4,7 @@ import { createTestIssuer, type TestIssuer } from '@rampart/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { staticJwks } from '../key-source.ts';
 import { createBearerVerifier, type VerifiedToken } from '../verifier.ts';
-import { withBearer } from './node.ts';
+import { type WithBearerOptions, withBearer } from './node.ts';
 
 let issuer: TestIssuer;
 beforeAll(async () => {
@@ -31,8 +31,11 @@ afterAll(() => {
 
 type Handler = (req: IncomingMessage, res: ServerResponse, auth: VerifiedToken) => void | Promise<void>;
 
-/** `defaultLog`: leave `onHandlerError` to its default instead of collecting errors in `reported`. */
-async function serve(handler: Handler, defaultLog = false): Promise<{ url: string; reported: unknown[] }> {
+/**
+ * Serves `handler` behind `withBearer` on a free port. `options` default: errors collected in
+ * `reported`; pass `{}` for the default `onHandlerError`.
+ */
+async function serve(handler: Handler, options?: WithBearerOptions): Promise<{ url: string; reported: unknown[] }> {
   const verifier = createBearerVerifier({
     issuer: issuer.issuer,
     audience: issuer.audience,
@@ -41,7 +44,7 @@ async function serve(handler: Handler, defaultLog = false): Promise<{ url: strin
   });
   const reported: unknown[] = [];
   const server = createServer(
-    withBearer(verifier, undefined, handler, defaultLog ? {} : { onHandlerError: (error) => reported.push(error) }),
+    withBearer(verifier, undefined, handler, options ?? { onHandlerError: (error) => reported.push(error) }),
   );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanup.push(
@@ -135,15 +138,7 @@ describe('withBearer', () => {
   });
 
   it('survives an error hook that throws', async () => {
-    const verifier = createBearerVerifier({
-      issuer: issuer.issuer,
-      audience: issuer.audience,
-      algorithms: ['ES256'],
-      keys: staticJwks(issuer.jwks()),
-    });
-    const handler = withBearer(
-      verifier,
-      undefined,
+    const { url } = await serve(
       () => {
         throw new Error('handler bug');
       },
@@ -153,16 +148,6 @@ describe('withBearer', () => {
         },
       },
     );
-    const server = createServer(handler);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanup.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections();
-          server.close(() => resolve());
-        }),
-    );
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     await expect(get(url, await issuer.mint())).resolves.toMatchObject({ status: 500 });
     expect(unhandled).toEqual([]);
   });
@@ -179,7 +164,7 @@ describe('withBearer', () => {
         throw Object.assign(new Error(`upstream refused ${req.headers.authorization}`), {
           config: { headers: { Authorization: req.headers.authorization } },
         });
-      }, true);
+      }, {});
       await expect(get(url, token)).resolves.toMatchObject({ status: 500 });
       const text = logged.map(String).join('\n');
       expect(text).toContain('withBearer: the handler threw Error');
