@@ -197,6 +197,119 @@ describe.each([
     });
   });
 
+  describe('set during a load', () => {
+    it.each([
+      ['on the same pod, with an L1', true, true],
+      ['on the same pod, without an L1', true, false],
+      ['on another pod, with an L1', false, true],
+      ['on another pod, without an L1', false, false],
+    ])('wins over the load’s value (%s)', async (_how, samePod, l1) => {
+      const [a, b] = await pods(l1 ? {} : { l1: false, lease: false }, { subscribe: l1 });
+      const { loader, started, release } = gatedLoader('old');
+      const load = a.getOrSet('k', loader);
+      await started;
+      await (samePod ? a : b).set('k', 'new');
+      release();
+      expect(await load).toBe('old'); // the caller gets what it loaded
+      expect(await a.get('k')).toBe('new');
+      expect(await b.get('k')).toBe('new');
+      const fresh = await pods({ name: a.name, l1: false }, { subscribe: false });
+      expect(await fresh[0].get('k')).toBe('new'); // Redis holds the explicit write
+      await Promise.all([a.close(), b.close(), ...fresh.map((c) => c.close())]);
+    });
+  });
+
+  describe('writes announced during a load', () => {
+    it('do not keep a load of an untouched key out of Redis or the L1', async () => {
+      const [a, b] = await pods();
+      // A marker that pod B deletes last shows when pod A has heard every write before it.
+      await a.set('marker', 'm');
+      const { loader, started, release } = gatedLoader('loaded');
+      const load = a.getOrSet('k', loader);
+      await started;
+      for (let i = 0; i <= 10_000; i += 500) {
+        await Promise.all(Array.from({ length: 500 }, (_, j) => b.set(`other-${i + j}`, i + j)));
+      }
+      await b.delete('marker');
+      await waitFor(() => a.size === 0, { timeoutMs: 20_000, what: 'pod A to hear every write' });
+      release();
+      expect(await load).toBe('loaded');
+      expect(a.size).toBe(1); // kept in the L1
+      const [c, d] = await pods({ name: a.name, l1: false }, { subscribe: false });
+      expect(await c.get('k')).toBe('loaded'); // and written to Redis
+      await Promise.all([a.close(), b.close(), c.close(), d.close()]);
+    }, 60_000);
+  });
+
+  describe('clear during a load', () => {
+    it.each([
+      ['with the lease', {}],
+      ['without the lease', { lease: false as const }],
+    ])('does not write the old value back to Redis (%s)', async (_how, overrides) => {
+      const [a, b] = await pods({ l1: false, ...overrides }, { subscribe: false });
+      const { loader, started, release } = gatedLoader('old');
+      const load = a.getOrSet('k', loader);
+      await started;
+      await b.clear();
+      release();
+      expect(await load).toBe('old');
+      expect(await b.get('k')).toBeUndefined();
+      expect(await a.getOrSet('k', () => 'new')).toBe('new');
+      expect(await b.get('k')).toBe('new');
+      await Promise.all([a.close(), b.close()]);
+    });
+  });
+
+  describe('waiting for another pod’s lease', () => {
+    it('takes the lease as soon as the holder gives it back unwritten, instead of waiting out waitMs', async () => {
+      const name = unique('waiter');
+      const options = {
+        name,
+        class: 'cluster',
+        reason: 'lease waiter test',
+        ttlMs: 60_000,
+        l1: false,
+        // Longer than the test's timeout: a waiter that sat it out would fail the test.
+        lease: { ttlMs: 60_000, waitMs: 60_000 },
+        timeoutMs: 2_000,
+      } as const;
+      const a = new SharedCache<string>({ ...options, redis: await connect(), registry: new CacheRegistry() });
+      // Counts pod B's reads: its second one is the first poll, so B is waiting for A.
+      const client = await connect();
+      let reads = 0;
+      const polling = deferred();
+      const counting = new Proxy(client, {
+        get(t, prop) {
+          const value = Reflect.get(t, prop, t) as unknown;
+          if (typeof value !== 'function') return value;
+          if (prop !== 'get' && prop !== 'evalsha' && prop !== 'eval') return value.bind(t);
+          return (...args: unknown[]) => {
+            if (++reads === 2) polling.resolve();
+            return value.apply(t, args);
+          };
+        },
+      });
+      const b = new SharedCache<string>({ ...options, redis: counting, registry: new CacheRegistry() });
+      const admin = await connect();
+      const holder = gatedLoader('old');
+      const first = a.getOrSet('k', holder.loader);
+      await holder.started;
+      let leasesDuringLoad: string[] = [];
+      const waiting = b.getOrSet('k', async () => {
+        leasesDuringLoad = await keysMatching(admin, `rampart:cache:${name}:l:*`);
+        return 'new';
+      });
+      await polling.promise;
+      await a.delete('k'); // A's write will be refused: it gives the lease back without an entry
+      holder.release();
+      expect(await first).toBe('old');
+      expect(await waiting).toBe('new');
+      expect(leasesDuringLoad).toHaveLength(1); // B loaded under the lease it took, not after a timeout
+      expect(await a.get('k')).toBe('new');
+      await Promise.all([a.close(), b.close()]);
+    }, 30_000);
+  });
+
   describe('early refresh (XFetch)', () => {
     it('refreshes early on a value read from Redis, without an L1', async () => {
       let now = 1_000_000;

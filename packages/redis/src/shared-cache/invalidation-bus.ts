@@ -76,6 +76,7 @@ function detach(subscriber: RedisClient, channel: string, bus: InvalidationBus):
 export class InvalidationBus {
   readonly #subscriber: RedisClient;
   readonly #channel: string;
+  readonly #origin: string;
   readonly #onMessage: (message: InvalidationMessage) => void;
   readonly #onResync: () => void;
   readonly #onError: (error: unknown) => void;
@@ -87,12 +88,14 @@ export class InvalidationBus {
   constructor(
     subscriber: RedisClient,
     channel: string,
+    origin: string,
     onMessage: (message: InvalidationMessage) => void,
     onResync: () => void,
     onError: (error: unknown) => void,
   ) {
     this.#subscriber = subscriber;
     this.#channel = channel;
+    this.#origin = origin;
     this.#onMessage = onMessage;
     this.#onResync = onResync;
     this.#onError = onError;
@@ -129,22 +132,24 @@ export class InvalidationBus {
     });
   }
 
-  /** Called by the connection's dispatcher for a message on this bus's channel. */
+  /** Called by the connection's dispatcher for a message on this bus's channel; skips this pod's own. */
   deliver(message: InvalidationMessage): void {
-    this.#onMessage(message);
+    if (message.origin !== this.#origin) this.#onMessage(message);
   }
 
   /**
    * Called when the subscriber (re)connects: messages sent meanwhile are lost, so forget
-   * everything. ioredis re-subscribes what was subscribed; a subscription that never succeeded is
-   * made here.
+   * everything. ioredis emits `ready` before it re-subscribes, so the bus is not healthy again
+   * until the reply to a SUBSCRIBE sent now (queued behind ioredis's own, if any) says the channel
+   * is back; a subscription that never succeeded is made the same way.
    */
   resync(): void {
+    this.#subscribed = false;
     this.#onResync();
-    if (!this.#subscribed) this.#subscribe();
+    this.#subscribe();
   }
 
-  /** True while invalidations can arrive: subscribed and connected. */
+  /** True while invalidations can arrive: subscribed (the reply came) and connected. */
   get healthy(): boolean {
     return this.#subscribed && this.#subscriber.status === 'ready';
   }

@@ -13,9 +13,13 @@ export interface LocalInvalidation {
 /** Taken before a Redis read; a write to the L1 with it is refused if an invalidation came after. */
 export type LoadTicket = number;
 
-// Invalidation marks kept per key and per tag. Past this many, they are forgotten at once and every
-// load started before reads as invalidated: bounded memory, never a stale value.
-const MAX_MARKS = 10_000;
+// A mark only matters to tickets taken before it. A key is marked only while a ticket for it is
+// held, and its mark goes with the last one. A tag mark (any load may turn out to carry the tag)
+// goes once it is older than every ticket held; past this many newer ones (a load running through
+// a storm of tag invalidations) they are forgotten at once and loads holding older tickets may
+// not fill the L1: bounded memory, never a stale value. This gates the L1 only: whether Redis takes
+// a value is decided in Redis.
+const MAX_TAG_MARKS = 10_000;
 
 /**
  * The in-process tier of a SharedCache: the bounded LRU plus what keeps it honest. A value loaded
@@ -33,7 +37,12 @@ export class LocalTier<T> {
   #floor = 0;
   /** Per key: the last invalidation's sequence number, and the write id it announced, if any. */
   readonly #keyMarks = new Map<string, { readonly seq: number; readonly w: unknown }>();
+  /** Per tag: the last invalidation's sequence number; in ascending order of it. */
   readonly #tagMarks = new Map<string, number>();
+  /** Tickets held by loads still running, with how many hold each (in ascending order). */
+  readonly #held = new Map<LoadTicket, number>();
+  /** Keys with a ticket held, with how many. */
+  readonly #heldKeys = new Map<string, number>();
 
   constructor(maxEntries: number, ttlMs: number | undefined, staleIfErrorMs: number, trusted: () => boolean) {
     this.#lru = new BoundedLru<T>(maxEntries);
@@ -55,13 +64,31 @@ export class LocalTier<T> {
     return this.#trusted() ? this.#lru.get(key, now) : undefined;
   }
 
-  /** The entry even while invalidations cannot arrive: only for stale-if-error while Redis is down. */
+  /**
+   * The entry, within its stale-if-error window, even while invalidations cannot arrive: only while
+   * Redis is down (then nobody can publish an invalidation either).
+   */
   getForOutage(key: string, now: number): L1Entry<T> | undefined {
-    return this.#lru.get(key, now);
+    const entry = this.#lru.get(key, now);
+    return entry && entry.staleUntil > now ? entry : undefined;
   }
 
-  ticket(): LoadTicket {
-    return this.#seq;
+  /** A ticket for a load or read of `key`; give it back with {@link LocalTier.release} once done. */
+  ticket(key: string): LoadTicket {
+    const ticket = this.#seq;
+    count(this.#held, ticket, 1);
+    count(this.#heldKeys, key, 1);
+    return ticket;
+  }
+
+  release(ticket: LoadTicket, key: string): void {
+    count(this.#held, ticket, -1);
+    if (!count(this.#heldKeys, key, -1)) this.#keyMarks.delete(key);
+  }
+
+  /** Marks kept, per key and per tag: bounded by what held tickets can still need. */
+  get marks(): number {
+    return this.#keyMarks.size + this.#tagMarks.size;
   }
 
   /**
@@ -104,15 +131,49 @@ export class LocalTier<T> {
     }
     const keys = (message.keys ?? []).filter((k): k is string => typeof k === 'string');
     const tags = (message.tags ?? []).filter((t): t is string => typeof t === 'string');
-    if (this.#keyMarks.size + keys.length > MAX_MARKS || this.#tagMarks.size + tags.length > MAX_MARKS) {
-      this.#floor = seq;
-      this.#keyMarks.clear();
-      this.#tagMarks.clear();
-    } else {
-      for (const key of keys) this.#keyMarks.set(key, { seq, w: message.w });
-      for (const tag of tags) this.#tagMarks.set(tag, seq);
-    }
+    for (const key of keys) if (this.#heldKeys.has(key)) this.#keyMarks.set(key, { seq, w: message.w });
+    if (tags.length > 0) this.#markTags(tags, seq);
     for (const key of keys) this.#lru.delete(key);
     if (tags.length > 0) this.#lru.deleteTagged(tags);
   }
+
+  #markTags(tags: readonly string[], seq: number): void {
+    // The oldest ticket held (none: every mark is older than any ticket still to come).
+    const oldest = this.#held.keys().next().value ?? seq;
+    for (const [tag, marked] of this.#tagMarks) {
+      if (marked > oldest) break;
+      this.#tagMarks.delete(tag);
+    }
+    if (this.#tagMarks.size + tags.length > MAX_TAG_MARKS) {
+      this.#floor = seq;
+      this.#tagMarks.clear();
+      this.#keyMarks.clear();
+      return;
+    }
+    // Deleted first, so the map stays in the order of its marks.
+    for (const tag of tags) this.#tagMarks.delete(tag);
+    for (const tag of tags) this.#tagMarks.set(tag, seq);
+  }
+}
+
+/** Adds `by` to the count of `name`, dropping it at zero; returns the new count. */
+function count<K>(counts: Map<K, number>, name: K, by: number): number {
+  const n = (counts.get(name) ?? 0) + by;
+  if (n > 0) counts.set(name, n);
+  else counts.delete(name);
+  return n;
+}
+
+/**
+ * Runs `load` with a ticket of `tier` for `key`, given back when it settles. Without an L1 it adds
+ * no promise of its own: a Redis-only read pays nothing for it.
+ */
+export function withTicket<T, R>(
+  tier: LocalTier<T> | undefined,
+  key: string,
+  load: (ticket: LoadTicket) => Promise<R>,
+): Promise<R> {
+  if (!tier) return load(0);
+  const ticket = tier.ticket(key);
+  return load(ticket).finally(() => tier.release(ticket, key));
 }

@@ -32,13 +32,24 @@ const LEASE_RELEASE = defineScript(
 return 0`,
 );
 
+// A key's generation is a random token that exists while a load of the key may be running: a load
+// reads it (creating it when absent) before it starts, and may write only while it is unchanged. A
+// delete, a set() or a clear() removes it, so no load from before them can write; an absent or
+// re-created generation never equals the one a load holds.
+const GENERATION = `local g = redis.call('GET', KEYS[GK])
+if not g then
+  g = ARGV[GA]
+  redis.call('SET', KEYS[GK], g, 'PX', ARGV[GA + 1])
+end`;
+
 // On a miss, take the lease in the same round trip as the read, with the key's generation.
 const READ_OR_LEASE = defineScript(
   'cache-read-or-lease',
   `local v = redis.call('GET', KEYS[1])
 if v then return {v, 0} end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {false, 1, redis.call('GET', KEYS[3]) or ''}
+  ${GENERATION.replaceAll('GK', '3').replaceAll('GA', '3')}
+  return {false, 1, g}
 end
 return {false, 0}`,
 );
@@ -46,38 +57,50 @@ return {false, 0}`,
 const LEASE_ACQUIRE = defineScript(
   'cache-lease-acquire',
   `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {1, redis.call('GET', KEYS[2]) or ''}
+  ${GENERATION.replaceAll('GK', '2').replaceAll('GA', '3')}
+  return {1, g}
 end
 return {0}`,
 );
 
-// Write a computed value unless the key was deleted since its generation was read (the load may
-// have seen the data from before the delete), and give the lease back, in one round trip.
+const GENERATION_READ = defineScript(
+  'cache-generation',
+  `${GENERATION.replaceAll('GK', '1').replaceAll('GA', '1')}
+return g`,
+);
+
+// Write a computed value unless the key was deleted, set or cleared since its generation was read
+// (the load may have seen the data from before), and give the lease back, in one round trip.
 const WRITE_IF_CURRENT = defineScript(
   'cache-write-if-current',
   `local written = 0
-if (redis.call('GET', KEYS[3]) or '') == ARGV[4] then
+if redis.call('GET', KEYS[3]) == ARGV[4] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('DEL', KEYS[3])
   written = 1
 end
 if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
 return written`,
 );
 
-// A new generation starts at a random value, so one that expired and comes back cannot match a
-// generation read before (it would let a load from before the delete write).
-const DELETE_AND_BUMP = defineScript(
-  'cache-delete-and-bump',
-  `redis.call('UNLINK', KEYS[1])
-if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('INCR', KEYS[2]) else redis.call('SET', KEYS[2], ARGV[1]) end
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
+// An explicit write is the last writer: it ends the generation of every load still running.
+const WRITE_AND_END_LOADS = defineScript(
+  'cache-write-and-end-loads',
+  `redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('DEL', KEYS[2])
 return 1`,
 );
 
 const POLL_INTERVAL_MS = 10;
 
-// A load that outlives this after a delete could write what it read before the delete.
+// A load running longer than this after it started is not cached (its generation is gone).
 const GENERATION_LIFE_MS = 3_600_000;
+
+/** What waiting for another pod's load ended with: its entry, the lease it gave back, or neither. */
+export interface FillOrLease {
+  readonly entry?: StoredEntry;
+  readonly lease?: Lease;
+}
 
 /** A lease taken before computing, and the key's generation read with it. */
 export interface Lease {
@@ -122,7 +145,7 @@ export class CacheRedisTier {
     const token = randomBytes(12).toString('base64url');
     const keys = [this.#entryKey(key), this.#leaseKey(key), this.#generationKey(key)];
     const [text, acquired, generation] = (await this.call('get', () =>
-      runScript(redis, READ_OR_LEASE, keys, [token, leaseTtlMs]),
+      runScript(redis, READ_OR_LEASE, keys, [token, leaseTtlMs, newGeneration(), GENERATION_LIFE_MS]),
     )) as [string | false | null, number, string?];
     const entry = typeof text === 'string' ? await this.#checkTags(decodeEntry(text)) : undefined;
     return {
@@ -138,15 +161,19 @@ export class CacheRedisTier {
     return this.#checkTags(decodeEntry(await this.call('get', () => redis.get(full))));
   }
 
-  /** Writes an entry (PX = ttl + stale-if-error window). */
+  /**
+   * Writes an entry (PX = ttl + stale-if-error window) and ends the generation in the same step, so
+   * a load of the key still running cannot overwrite it.
+   */
   async write(key: string, entry: StoredEntry, ttlMs: number): Promise<void> {
     const redis = this.#redis;
-    const full = this.#entryKey(key);
-    await this.call('set', () => redis.set(full, encodeEntry(entry), 'PX', ttlMs + this.#extraLifeMs));
+    const keys = [this.#entryKey(key), this.#generationKey(key)];
+    const px = ttlMs + this.#extraLifeMs;
+    await this.call('set', () => runScript(redis, WRITE_AND_END_LOADS, keys, [encodeEntry(entry), px]));
   }
 
   /**
-   * Writes a computed entry unless the key was deleted since `generation` was read, giving back
+   * Writes a computed entry unless the key was deleted, set or cleared since `generation` was read, giving back
    * `leaseToken` in the same step. Resolves to whether it wrote.
    */
   async writeIfCurrent(
@@ -165,20 +192,20 @@ export class CacheRedisTier {
     return Number(reply) === 1;
   }
 
-  /** The key's generation, for a load that took no lease. */
+  /** The key's generation (created when absent), for a load that took no lease. */
   async generation(key: string): Promise<string> {
     const redis = this.#redis;
-    const full = this.#generationKey(key);
-    return (await this.call('get', () => redis.get(full))) ?? '';
+    const keys = [this.#generationKey(key)];
+    return String(
+      await this.call('get', () => runScript(redis, GENERATION_READ, keys, [newGeneration(), GENERATION_LIFE_MS])),
+    );
   }
 
-  /** Deletes an entry and moves its generation on, so a load that started before cannot write it back. */
+  /** Deletes an entry and ends its generation, so a load that started before cannot write it back. */
   async delete(key: string): Promise<void> {
     const redis = this.#redis;
-    const keys = [this.#entryKey(key), this.#generationKey(key)];
-    await this.call('delete', () =>
-      runScript(redis, DELETE_AND_BUMP, keys, [randomInt(1, 2 ** 40), GENERATION_LIFE_MS]),
-    );
+    const [entry, generation] = [this.#entryKey(key), this.#generationKey(key)];
+    await this.call('delete', () => redis.unlink(entry, generation)); // one slot: they share a hash tag
   }
 
   async acquireLease(key: string, leaseTtlMs: number): Promise<Lease | undefined> {
@@ -186,7 +213,7 @@ export class CacheRedisTier {
     const token = randomBytes(12).toString('base64url');
     const keys = [this.#leaseKey(key), this.#generationKey(key)];
     const [acquired, generation] = (await this.call('lease', () =>
-      runScript(redis, LEASE_ACQUIRE, keys, [token, leaseTtlMs]),
+      runScript(redis, LEASE_ACQUIRE, keys, [token, leaseTtlMs, newGeneration(), GENERATION_LIFE_MS]),
     )) as [number, string?];
     return acquired === 1 ? { token, generation: String(generation ?? '') } : undefined;
   }
@@ -256,18 +283,28 @@ export class CacheRedisTier {
     }
   }
 
-  /** Polls for the entry another pod is computing, for up to `waitMs` of real time. */
-  async waitForFill(key: string, waitMs: number, now: () => number): Promise<StoredEntry | undefined> {
+  /**
+   * Polls, for up to `waitMs` of real time, for the entry another pod is computing, or for its
+   * lease: when the holder gives the lease back without writing (its write was refused, its loader
+   * failed), the first waiter to see it takes the lease and computes, the others keep waiting.
+   */
+  async waitForFill(key: string, leaseTtlMs: number, waitMs: number, now: () => number): Promise<FillOrLease> {
     const deadline = performance.now() + waitMs;
     while (performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
-      const entry = await this.read(key).catch(() => undefined);
-      if (entry && entry.e > now()) return entry;
+      const found = await this.readOrLease(key, leaseTtlMs).catch(() => undefined);
+      if (found?.entry && found.entry.e > now()) return { entry: found.entry };
+      // An entry that is there but unusable (expired, or its tags invalidated) kept the script from trying.
+      const lease = found?.leaseTried ? found.lease : await this.acquireLease(key, leaseTtlMs).catch(() => undefined);
+      if (lease) return { lease };
     }
-    return undefined;
+    return {};
   }
 
-  /** Every key of this cache, on every Cluster master. Not bounded by the call timeout: SCAN may take longer. */
+  /**
+   * Every key of this cache, on every Cluster master; generations too, so no load running now can
+   * write its value back. Not bounded by the call timeout: SCAN may take longer.
+   */
   async clear(): Promise<number> {
     return unlinkByPrefix(this.#redis, this.#base).catch((error: unknown) => {
       throw new RedisStoreError('ERR_REDIS_UNAVAILABLE', `${this.#label}.clear: the Redis call failed.`, {
@@ -306,4 +343,8 @@ export class CacheRedisTier {
   #tagKey(tag: string): string {
     return `${this.#base}t:${tag}`;
   }
+}
+
+function newGeneration(): string {
+  return randomBytes(12).toString('base64url');
 }

@@ -5,7 +5,7 @@ import { checkId } from '../store-options.ts';
 import type { StoredEntry } from './entry.ts';
 import { encodeInvalidation, InvalidationBus, type InvalidationMessage } from './invalidation-bus.ts';
 import type { L1Entry } from './l1.ts';
-import { type LoadTicket, type LocalInvalidation, LocalTier } from './local-tier.ts';
+import { type LoadTicket, type LocalInvalidation, LocalTier, withTicket } from './local-tier.ts';
 import { CacheRedisTier, type Lease, type ReadOrLease } from './redis-tier.ts';
 import {
   type CacheSerializer,
@@ -104,9 +104,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
       this.#bus = new InvalidationBus(
         options.subscriber,
         this.#channel,
-        (m) => {
-          if (m.origin !== this.#origin) this.#forget(m);
-        },
+        this.#origin,
+        (m) => this.#forget(m),
         () => this.#forget({ all: true }),
         this.#onError,
       );
@@ -136,13 +135,14 @@ export class SharedCache<T = unknown> implements AuditedStore {
     const local = this.#l1?.get(key, now);
     if (local && local.expiresAt > now) return local.value;
     if (!this.#redis) return undefined;
-    const ticket = this.#ticket();
+    const ticket = this.#l1?.ticket(key) ?? 0; // not withTicket: no promise layer on a Redis hit
     try {
       const entry = await this.#redis.read(key);
-      if (entry && entry.e > now) return this.#keep(key, entry, now, ticket);
-      return undefined;
+      return entry && entry.e > now ? this.#keep(key, entry, now, ticket) : undefined;
     } catch (error) {
       return this.#onRedisError(error, key, now);
+    } finally {
+      this.#l1?.release(ticket, key);
     }
   }
 
@@ -164,7 +164,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
     }
     const pending = this.#inflight.get(key);
     if (pending) return pending;
-    const load: Promise<T> = this.#miss(key, loader, write, local, now).finally(() => {
+    const miss = withTicket(this.#l1, key, (ticket) => this.#miss(key, loader, write, local, now, ticket));
+    const load: Promise<T> = miss.finally(() => {
       if (this.#inflight.get(key) === load) this.#inflight.delete(key);
     });
     this.#inflight.set(key, load);
@@ -172,33 +173,37 @@ export class SharedCache<T = unknown> implements AuditedStore {
   }
 
   /**
-   * Stores `value` in Redis and this pod's L1, and tells other pods to drop their copies. While
-   * Redis is down: throws when fail-closed; with `bypass`, keeps the value in this pod only.
+   * Stores `value` in Redis and this pod's L1 (a load of `key` running in any pod cannot overwrite
+   * it), and tells other pods to drop their copies. While Redis is down: throws when fail-closed;
+   * with `bypass`, keeps the value in this pod only.
    */
   async set(key: string, value: T, options: CacheWriteOptions = {}): Promise<void> {
     checkId(key, `SharedCache "${this.name}".set`, 'key');
     const { ttl, tags } = checkWrite(options, this.ttlMs, this.name, 'set');
     const now = this.#now();
-    const ticket = this.#ticket();
-    let versions: Record<string, number> | undefined;
-    try {
-      versions = this.#redis ? await this.#redis.tagVersions(tags, ttl) : undefined;
-    } catch (error) {
-      if (this.#failClosed) throw error;
-      this.#onError(error);
-      return; // bypass: a tagged value that cannot be versioned is not cached
-    }
-    const entry = this.#entry(value, now + ttl, 0, versions);
-    if (this.#redis) {
+    await withTicket(this.#l1, key, async (ticket) => {
+      let versions: Record<string, number> | undefined;
       try {
-        await this.#redis.write(key, entry, ttl);
-        await this.#announceWrite(key, entry);
+        versions = this.#redis ? await this.#redis.tagVersions(tags, ttl) : undefined;
       } catch (error) {
         if (this.#failClosed) throw error;
         this.#onError(error);
+        return; // bypass: a tagged value that cannot be versioned is not cached
       }
-    }
-    this.#l1?.set(key, value, entry, now, tags, ticket);
+      const entry = this.#entry(value, now + ttl, 0, versions);
+      // A load of `key` running here must not fill the L1 after this (Redis refuses its write).
+      this.#forget({ keys: [key], w: entry.w });
+      if (this.#redis) {
+        try {
+          await this.#redis.write(key, entry, ttl);
+          await this.#announceWrite(key, entry);
+        } catch (error) {
+          if (this.#failClosed) throw error;
+          this.#onError(error);
+        }
+      }
+      this.#l1?.set(key, value, entry, now, tags, ticket);
+    });
   }
 
   /**
@@ -252,17 +257,18 @@ export class SharedCache<T = unknown> implements AuditedStore {
     write: Write,
     local: L1Entry<T> | undefined,
     now: number,
+    ticket: LoadTicket,
   ): Promise<T> {
     let stale: StaleValue<T> | undefined =
       local && local.staleUntil > now ? { value: local.value, staleUntil: local.staleUntil } : undefined;
-    if (!this.#redis) return this.#compute(key, loader, write, stale, undefined, this.#ticket());
-    const ticket = this.#ticket();
+    const redis = this.#redis;
+    if (!redis) return this.#compute(key, loader, write, stale, undefined, ticket);
     let read: ReadOrLease;
     try {
       // One round trip: the entry, or (on a miss) the lease to compute it.
       read = this.#lease
-        ? await this.#redis.readOrLease(key, this.#lease.ttlMs)
-        : { ...(await this.#redis.read(key).then((entry) => (entry ? { entry } : {}))), leaseTried: false };
+        ? await redis.readOrLease(key, this.#lease.ttlMs)
+        : { ...(await redis.read(key).then((entry) => (entry ? { entry } : {}))), leaseTried: false };
     } catch (error) {
       if (this.#failClosed) return this.#onRedisError(error, key, now) as T;
       this.#onError(error);
@@ -281,23 +287,24 @@ export class SharedCache<T = unknown> implements AuditedStore {
       }
     }
     if (this.#lease) {
+      const { ttlMs, waitMs } = this.#lease;
       // A stale or invalidated entry was found, so the read did not try for the lease.
-      if (!leaseTried) lease = await this.#redis.acquireLease(key, this.#lease.ttlMs).catch(() => undefined);
-      if (lease === undefined) {
-        // Another pod is computing: serve what we have, or wait for its result.
-        if (stale) return stale.value;
-        const fillTicket = this.#ticket();
-        const filled = await this.#redis.waitForFill(key, this.#lease.waitMs, this.#now);
-        if (filled) return this.#keep(key, filled, this.#now(), fillTicket);
-      }
+      if (!leaseTried) lease = await redis.acquireLease(key, ttlMs).catch(() => undefined);
+      // Another pod is computing: serve what we have, or wait for its result (or its lease, given back unwritten).
+      if (lease === undefined && stale) return stale.value;
+      if (lease === undefined)
+        return withTicket(this.#l1, key, async (fillTicket) => {
+          const found = await redis.waitForFill(key, ttlMs, waitMs, this.#now);
+          if (found.entry) return this.#keep(key, found.entry, this.#now(), fillTicket);
+          return this.#compute(key, loader, write, undefined, found.lease, fillTicket);
+        });
     }
     return this.#compute(key, loader, write, stale, lease, ticket);
   }
 
   /**
-   * Runs the loader and caches its value, unless the key was deleted (Redis generation) or
-   * invalidated (this pod's ticket) since the read that led here: then this caller gets the value
-   * and nothing is cached, so the old data cannot come back.
+   * Runs the loader and caches its value unless the key was deleted, set or cleared since the read
+   * that led here (Redis generation); the L1 also refuses it after an invalidation since `ticket`.
    */
   async #compute(
     key: string,
@@ -316,8 +323,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
       if (!loaded) return value; // the stale value is not cached again
       const finished = this.#now();
       const entry = this.#entry(value, finished + ttl, finished - started, seen?.versions);
-      if (this.#l1?.invalidatedSince(ticket, key, tags) || (this.#redis && !seen)) return value;
-      if (this.#redis && seen) {
+      if (this.#redis) {
+        if (!seen) return value;
         leaseToken = undefined; // the write releases it
         const written = await this.#redis
           .writeIfCurrent(key, entry, ttl, seen.generation, lease?.token)
@@ -334,38 +341,31 @@ export class SharedCache<T = unknown> implements AuditedStore {
   }
 
   #refreshInBackground(key: string, loader: () => Promise<T> | T, write: Write): void {
-    this.#refresh?.start(key, async () => {
-      const ticket = this.#ticket();
-      let lease: Lease | undefined;
-      if (this.#redis && this.#lease) {
-        lease = await this.#redis.acquireLease(key, this.#lease.ttlMs);
-        if (lease === undefined) return; // another pod (or this one's miss) is already computing
-      }
-      await this.#compute(key, loader, write, undefined, lease, ticket);
-    });
+    this.#refresh?.start(key, () =>
+      withTicket(this.#l1, key, async (ticket) => {
+        let lease: Lease | undefined;
+        if (this.#redis && this.#lease) {
+          lease = await this.#redis.acquireLease(key, this.#lease.ttlMs);
+          if (lease === undefined) return; // another pod (or this one's miss) is already computing
+        }
+        await this.#compute(key, loader, write, undefined, lease, ticket);
+      }),
+    );
   }
 
   /** Serves a stale value within `staleIfErrorMs`; otherwise throws (fail-closed) or misses (bypass). */
   #onRedisError(error: unknown, key: string, now: number): T | undefined {
     // While Redis is down nobody can publish an invalidation either, so the L1 copy is as good as it gets.
     const local = this.#staleIfErrorMs > 0 ? this.#l1?.getForOutage(key, now) : undefined;
-    if (local && local.staleUntil > now) {
-      this.#onError(error);
-      return local.value;
-    }
-    if (this.#failClosed) throw error;
+    if (this.#failClosed && !local) throw error;
     this.#onError(error);
-    return undefined;
+    return local?.value;
   }
 
   /** A new entry, named by a write id unique to this pod and write. */
   #entry(value: T, expiresAt: number, deltaMs: number, versions: Record<string, number> | undefined): StoredEntry {
     const w = `${this.#origin}.${(++this.#writes).toString(36)}`;
     return { v: this.#serializer.serialize(value), e: expiresAt, d: deltaMs, ...(versions ? { t: versions } : {}), w };
-  }
-
-  #ticket(): LoadTicket {
-    return this.#l1?.ticket() ?? 0;
   }
 
   /** A fresh entry read from Redis: its value, kept in the L1 unless invalidated since `ticket`. */
