@@ -8,7 +8,7 @@ import {
   SharedCache,
   type SharedCacheOptions,
 } from '../src/index.ts';
-import { cluster, ready, singleNode, type Target } from './fixtures/targets.ts';
+import { cluster, keysMatching, ready, singleNode, type Target } from './fixtures/targets.ts';
 
 let counter = 0;
 const unique = (what: string): string => `${what}-${process.pid}-${++counter}`;
@@ -92,23 +92,6 @@ describe.each([
       return cache;
     };
     return [await make(), await make()];
-  };
-
-  const keysMatching = async (client: RedisClient, pattern: string): Promise<string[]> => {
-    type Scanner = { scan(cursor: string, ...args: (string | number)[]): Promise<[string, string[]]> };
-    const nodes: Scanner[] = client.isCluster
-      ? (client as unknown as { nodes(role: string): Scanner[] }).nodes('master')
-      : [client as unknown as Scanner];
-    const found: string[] = [];
-    for (const node of nodes) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = next;
-        found.push(...keys);
-      } while (cursor !== '0');
-    }
-    return found;
   };
 
   describe('tag invalidation during a load', () => {

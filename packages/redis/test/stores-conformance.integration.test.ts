@@ -12,7 +12,7 @@ import {
   SingleUseStore,
 } from '../src/index.ts';
 import { createOidcProviderAdapter } from '../src/oidc-provider-adapter.ts';
-import { cluster, ready, singleNode, type Target } from './fixtures/targets.ts';
+import { cluster, keysMatching, ready, singleNode, type Target } from './fixtures/targets.ts';
 
 let counter = 0;
 const unique = (what: string): string => `${what}-${process.pid}-${++counter}`;
@@ -242,7 +242,7 @@ describe.each([
       const name = unique('hashed');
       const store = new SingleUseStore({ redis, name, ttlMs: 60_000, registry, timeoutMs: 2_000 });
       await store.put('bearer-secret-value', 1);
-      const keys = await scanAll(target, redis, `rampart:once:${name}:*`);
+      const keys = await keysMatching(redis, `rampart:once:${name}:*`);
       expect(keys).toHaveLength(1);
       expect(keys[0]).not.toContain('bearer-secret-value');
       store.close();
@@ -431,7 +431,7 @@ describe.each([
         },
         { tags: ['t'] },
       );
-      await waitFor(async () => (await scanAll(target, redis, `rampart:cache:*:t:t`)).length > 0, {
+      await waitFor(async () => (await keysMatching(redis, `rampart:cache:*:t:t`)).length > 0, {
         timeoutMs: 5_000,
         what: 'the tag version to be read',
       });
@@ -683,21 +683,3 @@ describe('stores on a client with autopipelining and a key prefix', () => {
     expect(await again).toBe(true);
   });
 });
-
-async function scanAll(target: Target, client: RedisClient, pattern: string): Promise<string[]> {
-  type Scanner = { scan(cursor: string, ...args: (string | number)[]): Promise<[string, string[]]> };
-  const nodes: Scanner[] =
-    target.name === 'cluster'
-      ? (client as unknown as { nodes(role: string): Scanner[] }).nodes('master')
-      : [client as unknown as Scanner];
-  const found: string[] = [];
-  for (const node of nodes) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      found.push(...keys);
-    } while (cursor !== '0');
-  }
-  return found;
-}
