@@ -408,6 +408,30 @@ describe.each([
     });
   });
 
+  describe('loads that write nothing', () => {
+    it.each([
+      ['with the lease', {}],
+      ['without a lease', { lease: false as const }],
+    ])('leave no generation or lease key behind when the loader fails (%s)', async (_label, overrides) => {
+      const name = unique('failing');
+      const [a, b] = await pods({ name, ...overrides });
+      const admin = await connect();
+      for (let i = 0; i < 20; i++) {
+        await expect(
+          a.getOrSet(`missing:${i}`, () => {
+            throw new Error('not found');
+          }),
+        ).rejects.toThrow('not found');
+      }
+      expect(await keysMatching(admin, `rampart:cache:${name}:g:*`)).toEqual([]);
+      expect(await keysMatching(admin, `rampart:cache:${name}:l:*`)).toEqual([]);
+      // The key still caches normally afterwards, on either pod.
+      expect(await b.getOrSet('missing:0', () => 'found')).toBe('found');
+      expect(await a.get('missing:0')).toBe('found');
+      await Promise.all([a.close(), b.close()]);
+    });
+  });
+
   describe('getOrSet options', () => {
     it('rejects a bad ttlMs before taking the lease', async () => {
       const name = unique('bad-ttl');

@@ -26,9 +26,12 @@ const TAG_BUMP = defineScript(
 return 0`,
 );
 
-const LEASE_RELEASE = defineScript(
-  'cache-lease-release',
-  `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+// A load that ends without writing gives its lease back and ends the generation it created or read
+// (when still the same), so a failing loader leaves no key behind for the generation's life.
+const LOAD_END = defineScript(
+  'cache-load-end',
+  `if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
 return 0`,
 );
 
@@ -218,10 +221,15 @@ export class CacheRedisTier {
     return acquired === 1 ? { token, generation: String(generation ?? '') } : undefined;
   }
 
-  /** Gives a lease back; a failure is ignored because the lease expires by itself. */
-  async releaseLease(key: string, token: string): Promise<void> {
+  /**
+   * Ends a load that wrote nothing: gives its lease back (`token`, or '') and removes `generation`
+   * (or '') if it is still the key's. A failure is ignored: the lease expires by itself, and the
+   * generation after its life.
+   */
+  async endLoad(key: string, token: string, generation: string): Promise<void> {
     const redis = this.#redis;
-    await this.call('lease', () => runScript(redis, LEASE_RELEASE, [this.#leaseKey(key)], [token])).catch(() => {});
+    const keys = [this.#leaseKey(key), this.#generationKey(key)]; // one slot: they share a hash tag
+    await this.call('lease', () => runScript(redis, LOAD_END, keys, [token, generation])).catch(() => {});
   }
 
   /** The current version of each tag, creating missing ones; read before computing a value. */

@@ -315,9 +315,11 @@ export class SharedCache<T = unknown> implements AuditedStore {
     ticket: LoadTicket,
   ): Promise<T> {
     let leaseToken = lease?.token;
+    let generation: string | undefined; // to end if this load writes nothing
     try {
       // Read before computing: a delete or tag invalidation during the load marks the result stale.
       const seen = await this.#redis?.beforeLoad(key, lease?.generation, tags, ttl);
+      generation = seen?.generation;
       const started = this.#now();
       const { value, loaded } = await loadOrStale(loader, stale, this.#now, this.#onError);
       if (!loaded) return value; // the stale value is not cached again
@@ -330,13 +332,15 @@ export class SharedCache<T = unknown> implements AuditedStore {
           .writeIfCurrent(key, entry, ttl, seen.generation, lease?.token)
           .catch((error: unknown) => this.#onError(error));
         if (!written) return value;
+        generation = undefined; // the write ended it
         await this.#announceWrite(key, entry);
       }
       this.#l1?.set(key, value, entry, finished, tags, ticket);
       return value;
     } finally {
       // Awaited, so this process's next refresh of the key never races its own release.
-      if (leaseToken !== undefined) await this.#redis?.releaseLease(key, leaseToken);
+      if (leaseToken !== undefined || generation !== undefined)
+        await this.#redis?.endLoad(key, leaseToken ?? '', generation ?? '');
     }
   }
 
