@@ -1,5 +1,6 @@
 import { CacheRegistry, cacheRegistry, checkAuditFields } from './cache-registry.ts';
 import { RedisStoreError } from './errors.ts';
+import { percentEncodeBraces } from './hash-tag.ts';
 import { RedisCallGuard } from './redis-down-policy.ts';
 import { defineScript, type RedisClient, runScript } from './scripts.ts';
 import { checkClient, checkInt, checkPrefix, throwIfProblems } from './store-options.ts';
@@ -158,19 +159,18 @@ function replayTtlMs(expiresIn: number | undefined): number {
 /** The default key prefix, as checkPrefix returns it; its adapters keep the audit name `oidc-provider`. */
 const DEFAULT_PREFIX = 'rampart:oidc:';
 
-const HASH_TAG_UNSAFE = /[%{}]/;
-const ESCAPED_CHARS = /[%{}]/g;
+const BRACE = /[{}]/;
 
 /**
- * A grant id as it goes inside a hash tag: as it is, or percent-encoded (`%`, `{`, `}`) when it
- * holds any of them. A brace would end or empty the tag (`grant:{}x}` hashes the whole key, so the
- * index and the revoked mark would land in different slots: CROSSSLOT on a Cluster). Injective:
- * ids left as they are hold no `%`, encoded ones always do.
+ * A grant id as it goes inside a hash tag: as it is, or `%` followed by the id percent-encoded
+ * (`%`, `{`, `}`) when it holds a brace or starts with `%`. A brace would end or empty the tag
+ * (`grant:{}x}` hashes the whole key, so the index and the revoked mark would land in different
+ * slots: CROSSSLOT on a Cluster). Injective: ids kept as they are never start with `%`, encoded ones
+ * always do. Ids without braces and not starting with `%` (every id oidc-provider generates) keep
+ * the keys they had.
  */
 function grantTag(grantId: string): string {
-  return HASH_TAG_UNSAFE.test(grantId)
-    ? grantId.replace(ESCAPED_CHARS, (c) => (c === '%' ? '%25' : c === '{' ? '%7B' : '%7D'))
-    : grantId;
+  return BRACE.test(grantId) || grantId.startsWith('%') ? `%${percentEncodeBraces(grantId)}` : grantId;
 }
 
 /** Adapters registered per registry and audit name, so equal ones share one row (see `name`). */

@@ -1,6 +1,7 @@
 import { type AuditedStore, type CacheAuditRow, type CacheRegistry, cacheRegistry } from './cache-registry.ts';
 import { CallCoalescer } from './call-coalescer.ts';
 import { RedisStoreError } from './errors.ts';
+import { percentEncodeBraces } from './hash-tag.ts';
 import { type SetNxItem, setNx, setNxMany } from './many-keys.ts';
 import { RedisCallGuard } from './redis-down-policy.ts';
 import type { RedisClient } from './scripts.ts';
@@ -14,7 +15,6 @@ import {
 } from './store-options.ts';
 
 const BRACE = /[{}]/;
-const ESCAPED_CHARS = /[%{}]/g;
 
 /**
  * The id as it goes into the Redis key. Ids are not hashed (unlike SingleUseStore's), so a client
@@ -27,7 +27,7 @@ const ESCAPED_CHARS = /[%{}]/g;
  * @internal exported for its property test
  */
 export function replayKeyId(id: string): string {
-  return BRACE.test(id) ? `{}${id.replace(ESCAPED_CHARS, (c) => (c === '%' ? '%25' : c === '{' ? '%7B' : '%7D'))}` : id;
+  return BRACE.test(id) ? `{}${percentEncodeBraces(id)}` : id;
 }
 
 /** Options of {@link ReplayGuard}. */

@@ -550,7 +550,7 @@ describe.each([
     const tokens = new Adapter('AccessToken');
     // Each grant id would, put into the hash tag as it is, give its index and revoked-mark keys
     // different slots ('}' first: an empty tag) or collide with another grant id once escaped.
-    const grantIds = ['}lead', '}', '{', '{}', 'a{b}c', '%7D', '%7B', '%', '%25', 'plain'];
+    const grantIds = ['}lead', '}', '{', '{}', 'a{b}c', '%7D', '%7B', '%', '%25', '%%7B', 'a%7B', 'plain'];
     for (const [i, grantId] of grantIds.entries()) {
       await tokens.upsert(`at-brace-${i}`, { grantId }, 60);
     }
@@ -563,6 +563,13 @@ describe.each([
     // A token saved for a revoked grant is still refused.
     await tokens.upsert('at-brace-late', { grantId: '}lead' }, 60);
     expect(await tokens.find('at-brace-late')).toBeUndefined();
+  });
+
+  it('keeps the index key of a grant id without braces as it was, percent signs included', async () => {
+    const tokens = new Adapter('AccessToken');
+    await tokens.upsert('at-percent', { grantId: 'g%1' }, 60);
+    // Keys written before ids with braces were escaped stay where revokeByGrantId looks.
+    expect(await redis.exists(`${prefix}:grant:{g%1}`)).toBe(1);
   });
 
   it('refuses every call at once while Redis is down, sending nothing and leaving no unhandled rejection', async () => {

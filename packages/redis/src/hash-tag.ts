@@ -1,0 +1,10 @@
+const UNSAFE = /[%{}]/g;
+
+/**
+ * `%`, `{` and `}` percent-encoded (`%25`, `%7B`, `%7D`): text that can go inside or next to a
+ * Redis Cluster hash tag without ending or opening one. Reversible, so distinct inputs stay
+ * distinct.
+ */
+export function percentEncodeBraces(text: string): string {
+  return text.replace(UNSAFE, (c) => (c === '%' ? '%25' : c === '{' ? '%7B' : '%7D'));
+}
