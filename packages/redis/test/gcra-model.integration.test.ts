@@ -247,9 +247,11 @@ describe.each([
               const state = model.state();
               if (state === undefined) continue;
               // The base ahead of the clock; no expiry while the run lasts (the key's TTL was set
-              // for the base it had, and a later write extends it only when it must).
+              // for the base it had, and a later write extends it only when it must). Deleted and
+              // written anew rather than HSET then PERSIST: a TTL of a millisecond could end between
+              // those two and leave no key at all.
+              await redis.del(key);
               await redis.hset(key, 'g:a', state.base.toString(), 'g:b', (state.b / d).toString());
-              await redis.persist(key);
             }
           }
         },
