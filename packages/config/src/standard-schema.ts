@@ -204,8 +204,9 @@ function quotingMessages(messages: readonly string[], raw: string, decoded: unkn
   const quoted = messages.map(() => false);
   const shown = messages.map(spellings);
   const value = raw.trim();
+  const valueForms = spellings(value);
   // A whole value of 1-3 characters counts only as a word of its own, or most messages would match.
-  for (const spelling of spellings(value)) {
+  for (const spelling of valueForms) {
     if (spelling.length === 0 || spelling.length > 3) continue;
     const word = new RegExp(`(^|[^\\p{L}\\p{N}])${escapeRegExp(spelling)}($|[^\\p{L}\\p{N}])`, 'u');
     shown.forEach((forms, i) => {
@@ -226,8 +227,8 @@ function quotingMessages(messages: readonly string[], raw: string, decoded: unkn
   });
   let open = quoted.filter((q) => !q).length;
   if (open === 0 || grams.size === 0) return quoted;
-  const texts = decoded === raw ? [value] : [value, ...decodedTexts(decoded)];
-  for (const spelling of spellings(texts.join(SEPARATOR))) {
+  const forms = decoded === raw ? valueForms : spellings([value, ...decodedTexts(decoded)].join(SEPARATOR));
+  for (const spelling of forms) {
     for (let at = 0; at + 4 <= spelling.length; at++) {
       const owners = grams.get(spelling.slice(at, at + 4));
       if (owners === undefined) continue;

@@ -110,6 +110,9 @@ export const DROP_CONTENT_ELEMENTS: readonly string[] = [
   'map',
 ];
 
+/** {@link DROP_CONTENT_ELEMENTS} as a set, for lookups per element. */
+export const DROP_CONTENT_SET: ReadonlySet<string> = new Set(DROP_CONTENT_ELEMENTS);
+
 /** Attributes that are never kept on any element (besides every `on*` attribute).
  *
  * @example

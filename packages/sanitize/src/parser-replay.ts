@@ -11,7 +11,7 @@
  * real Parser would take, and yields the text outside dropped elements for the fail-closed result.
  */
 import { Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
-import { DROP_CONTENT_ELEMENTS } from './hard-rules.ts';
+import { DROP_CONTENT_ELEMENTS, DROP_CONTENT_SET } from './hard-rules.ts';
 
 /** The Parser's `voidElements`: anything else is pushed on its stack (`<bgsound>` is not void). */
 const VOID: ReadonlySet<string> = new Set([
@@ -64,7 +64,6 @@ const SVG_CASE: ReadonlyMap<string, string> = new Map(
     ...['feTurbulence', 'foreignObject', 'glyphRef', 'linearGradient', 'radialGradient', 'textPath'],
   ].map((name) => [name.toLowerCase(), name]),
 );
-const DROPPED: ReadonlySet<string> = new Set(DROP_CONTENT_ELEMENTS);
 
 const NONE = 0;
 const SVG = 1;
@@ -84,8 +83,6 @@ export interface ReplayOptions {
 export interface Replayed {
   /** The deepest the Parser's stack got. */
   readonly maxDepth: number;
-  /** Stack steps of the Parser: the depth at every push, unmatched end tag and linear stack search. */
-  readonly work: number;
   /** Why the replay stopped early, if it did. */
   readonly stopped: 'depth' | 'work' | undefined;
   /** The stack at the end (bottom first), as the Parser holds it before `onend`. */
@@ -150,7 +147,7 @@ class StackReplay implements TokenizerCallbacks {
     this.addWork(this.stack.length); // the Parser's stack.unshift
     this.stack.push(name);
     this.open.set(name, (this.open.get(name) ?? 0) + 1);
-    if (DROPPED.has(name)) this.droppedOpen++;
+    if (DROP_CONTENT_SET.has(name)) this.droppedOpen++;
     if (name === 'svg') this.foreign.push(SVG);
     else if (name === 'math') this.foreign.push(MATHML);
     else if (INTEGRATION.has(name)) this.foreign.push(NONE);
@@ -164,7 +161,7 @@ class StackReplay implements TokenizerCallbacks {
   private pop(): void {
     const name = this.stack.pop() as string;
     this.open.set(name, (this.open.get(name) as number) - 1);
-    if (DROPPED.has(name)) this.droppedOpen--;
+    if (DROP_CONTENT_SET.has(name)) this.droppedOpen--;
     if (name === 'svg' || name === 'math' || INTEGRATION.has(name)) this.foreign.pop();
   }
 
@@ -244,5 +241,5 @@ export function replayParser(html: string, options: ReplayOptions = {}): Replaye
   const replay = new StackReplay(html, options);
   replay.tokenizer.write(html);
   if (replay.stopped === undefined) replay.tokenizer.end();
-  return { maxDepth: replay.maxDepth, work: replay.work, stopped: replay.stopped, stack: replay.stack };
+  return { maxDepth: replay.maxDepth, stopped: replay.stopped, stack: replay.stack };
 }

@@ -4,7 +4,7 @@
  * decoded and whitespace collapsed except in `pre`. For previews, notifications and search.
  */
 import type { DefaultTreeAdapterTypes } from 'parse5';
-import { DROP_CONTENT_ELEMENTS } from './hard-rules.ts';
+import { DROP_CONTENT_ELEMENTS, DROP_CONTENT_SET } from './hard-rules.ts';
 import { replayParser } from './parser-replay.ts';
 
 type ParentNode = DefaultTreeAdapterTypes.ParentNode;
@@ -15,7 +15,6 @@ const BLOCKS: ReadonlySet<string> = new Set([
   ...['figure', 'figcaption', 'details', 'summary', 'center', 'address', 'section', 'article', 'header'],
   ...['footer', 'nav', 'aside', 'main', 'caption', 'hr', 'body', 'html'],
 ]);
-const DROPPED: ReadonlySet<string> = new Set(DROP_CONTENT_ELEMENTS);
 
 class Writer {
   private readonly parts: string[] = [];
@@ -57,7 +56,7 @@ function textOf(el: ParentNode): string {
   let out = '';
   for (const n of el.childNodes) {
     if (n.nodeName === '#text') out += (n as DefaultTreeAdapterTypes.TextNode).value;
-    else if ('tagName' in n && !DROPPED.has(n.tagName)) out += textOf(n);
+    else if ('tagName' in n && !DROP_CONTENT_SET.has(n.tagName)) out += textOf(n);
   }
   return out;
 }
@@ -71,7 +70,7 @@ function walk(parent: ParentNode, w: Writer, pre: boolean, listDepth: number): v
     }
     if (!('tagName' in node)) continue;
     const tag = node.tagName;
-    if (DROPPED.has(tag)) continue;
+    if (DROP_CONTENT_SET.has(tag)) continue;
     switch (tag) {
       case 'br':
         w.text('\n', true);
