@@ -1,3 +1,4 @@
+const BRACE = /[{}]/;
 const UNSAFE = /[%{}]/g;
 
 /**
@@ -7,4 +8,9 @@ const UNSAFE = /[%{}]/g;
  */
 export function percentEncodeBraces(text: string): string {
   return text.replace(UNSAFE, (c) => (c === '%' ? '%25' : c === '{' ? '%7B' : '%7D'));
+}
+
+/** Whether `text` holds a `{` or `}`, which would open or end a hash tag in a key. */
+export function hasBrace(text: string): boolean {
+  return BRACE.test(text);
 }

@@ -1,6 +1,6 @@
 import { CacheRegistry, cacheRegistry, checkAuditFields } from './cache-registry.ts';
 import { RedisStoreError } from './errors.ts';
-import { percentEncodeBraces } from './hash-tag.ts';
+import { hasBrace, percentEncodeBraces } from './hash-tag.ts';
 import { RedisCallGuard } from './redis-down-policy.ts';
 import { defineScript, type RedisClient, runScript } from './scripts.ts';
 import { checkClient, checkInt, checkPrefix, throwIfProblems } from './store-options.ts';
@@ -159,8 +159,6 @@ function replayTtlMs(expiresIn: number | undefined): number {
 /** The default key prefix, as checkPrefix returns it; its adapters keep the audit name `oidc-provider`. */
 const DEFAULT_PREFIX = 'rampart:oidc:';
 
-const BRACE = /[{}]/;
-
 /**
  * A grant id as it goes inside a hash tag: as it is, or `%` followed by the id percent-encoded
  * (`%`, `{`, `}`) when it holds a brace or starts with `%`. A brace would end or empty the tag
@@ -170,7 +168,7 @@ const BRACE = /[{}]/;
  * the keys they had.
  */
 function grantTag(grantId: string): string {
-  return BRACE.test(grantId) || grantId.startsWith('%') ? `%${percentEncodeBraces(grantId)}` : grantId;
+  return hasBrace(grantId) || grantId.startsWith('%') ? `%${percentEncodeBraces(grantId)}` : grantId;
 }
 
 /** Adapters registered per registry and audit name, so equal ones share one row (see `name`). */

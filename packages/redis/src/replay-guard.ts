@@ -1,7 +1,7 @@
 import { type AuditedStore, type CacheAuditRow, type CacheRegistry, cacheRegistry } from './cache-registry.ts';
 import { CallCoalescer } from './call-coalescer.ts';
 import { RedisStoreError } from './errors.ts';
-import { percentEncodeBraces } from './hash-tag.ts';
+import { hasBrace, percentEncodeBraces } from './hash-tag.ts';
 import { type SetNxItem, setNx, setNxMany } from './many-keys.ts';
 import { RedisCallGuard } from './redis-down-policy.ts';
 import type { RedisClient } from './scripts.ts';
@@ -14,8 +14,6 @@ import {
   throwIfProblems,
 } from './store-options.ts';
 
-const BRACE = /[{}]/;
-
 /**
  * The id as it goes into the Redis key. Ids are not hashed (unlike SingleUseStore's), so a client
  * choosing `{tag}` in its jti would pick the Cluster slot of every key it causes, and pile them on
@@ -27,7 +25,7 @@ const BRACE = /[{}]/;
  * @internal exported for its property test
  */
 export function replayKeyId(id: string): string {
-  return BRACE.test(id) ? `{}${percentEncodeBraces(id)}` : id;
+  return hasBrace(id) ? `{}${percentEncodeBraces(id)}` : id;
 }
 
 /** Options of {@link ReplayGuard}. */

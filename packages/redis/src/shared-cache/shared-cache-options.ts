@@ -165,12 +165,7 @@ export function resolveSharedCacheOptions<T>(options: SharedCacheOptions<T>): Re
 }
 
 /** The `ttlMs` of one write: `ttlMs`, else the cache's `fallback`; a positive integer. */
-export function checkWriteTtl(
-  ttlMs: number | undefined,
-  fallback: number,
-  cacheName: string,
-  operation: string,
-): number {
+function checkWriteTtl(ttlMs: number | undefined, fallback: number, cacheName: string, operation: string): number {
   const ttl = ttlMs ?? fallback;
   if (!Number.isSafeInteger(ttl) || ttl < 1) {
     throw new RedisStoreError(
