@@ -408,6 +408,18 @@ describe.each([
     });
   });
 
+  describe('writes from a pod without a subscriber', () => {
+    it('still reach the L1 of pods that listen', async () => {
+      const [a] = await pods();
+      const [writer] = await pods({ name: a.name, l1: false }, { subscribe: false });
+      expect(await a.getOrSet('k', () => 'old')).toBe('old');
+      expect(a.size).toBe(1);
+      await writer.set('k', 'new');
+      await waitFor(async () => (await a.get('k')) === 'new', { timeoutMs: 5_000, what: 'the write to reach the L1' });
+      await Promise.all([a.close(), writer.close()]);
+    });
+  });
+
   describe('loads that write nothing', () => {
     it.each([
       ['with the lease', {}],

@@ -406,9 +406,12 @@ export class SharedCache<T = unknown> implements AuditedStore {
     for (const key of message.keys ?? []) if (typeof key === 'string') this.#inflight.delete(key);
   }
 
-  /** Tells other pods' L1s that `key` now holds `entry`; a failure only goes to `onError`. */
+  /**
+   * Tells other pods' L1s that `key` now holds `entry`, whether or not this pod listens (as
+   * `#invalidate` does); a failure only goes to `onError`.
+   */
   async #announceWrite(key: string, entry: StoredEntry): Promise<void> {
-    if (!this.#redis || !this.#bus) return;
+    if (!this.#redis) return;
     const message = { origin: this.#origin, keys: [key], ...(entry.w ? { w: entry.w } : {}) };
     await this.#redis.publish(this.#channel, encodeInvalidation(message)).catch(this.#onError);
   }
