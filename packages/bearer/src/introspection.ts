@@ -311,8 +311,7 @@ export function createIntrospector(options: IntrospectionOptions, clock: () => n
     const cached = cache.get(key);
     if (cached !== undefined && cached.until > now) {
       // Re-insert on a hit: a Map iterates in insertion order, so eviction is least recently used.
-      cache.delete(key);
-      cache.set(key, cached);
+      remember(key, cached);
       return Promise.resolve(cached.claims);
     }
     const pending = inFlight.get(key);

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { BearerError } from './errors.ts';
+import { BearerError, invalidToken } from './errors.ts';
 import type { BearerRequestLike } from './request.ts';
 import { isJsonObject } from './strict-json.ts';
 import type { VerificationStep } from './verifier-options.ts';
@@ -76,7 +76,7 @@ export function createMtlsStep(options: MtlsOptions | undefined): VerificationSt
       if (!isJsonObject(cnf) || !Object.hasOwn(cnf, 'x5t#S256')) return;
       const expected = cnf['x5t#S256'];
       if (typeof expected !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(expected)) {
-        throw new BearerError('ERR_BEARER_TOKEN_INVALID', 'The token\'s "cnf.x5t#S256" is not a SHA-256 thumbprint.');
+        throw invalidToken('The token\'s "cnf.x5t#S256" is not a SHA-256 thumbprint.');
       }
       const request = context.request;
       const certificate =

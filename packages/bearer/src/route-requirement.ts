@@ -1,5 +1,5 @@
 import type { ClaimCheck } from './claim-checks.ts';
-import { BearerError } from './errors.ts';
+import { BearerError, invalidToken } from './errors.ts';
 import type { BearerRequestLike } from './request.ts';
 import { checkScopes, isScopeToken, type ScopeRequirement, scopeRequirementProblems } from './scopes.ts';
 import type { JsonObject } from './strict-json.ts';
@@ -94,7 +94,7 @@ export async function checkRouteRequirement(
   if (route.tenant !== undefined) {
     const expected = typeof route.tenant === 'function' ? route.tenant(request) : route.tenant;
     if (expected === undefined || token.tenant !== expected) {
-      throw new BearerError('ERR_BEARER_TOKEN_INVALID', "The token's issuer does not belong to this route's tenant.");
+      throw invalidToken("The token's issuer does not belong to this route's tenant.");
     }
   }
   if (route.authentication !== undefined) checkStepUp(token.claims, route.authentication, clock() / 1000);
