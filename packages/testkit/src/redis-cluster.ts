@@ -4,8 +4,8 @@ import { TestkitError } from './errors.ts';
 import { getFreePortPair } from './free-port.ts';
 import { makeManagedTempDir, removeManagedTempDir, terminate } from './process-registry.ts';
 import { refuseInProduction } from './production-guard.ts';
-import { PORT_ATTEMPTS, REDIS_INSTALL_HINT } from './redis.ts';
-import { PortTakenError, redisBaseArgs, spawnRedisServer } from './redis-server-process.ts';
+import { REDIS_INSTALL_HINT } from './redis.ts';
+import { redisBaseArgs, spawnOnFreePort } from './redis-server-process.ts';
 import { sendCommand } from './resp-client.ts';
 import { waitFor } from './wait.ts';
 
@@ -158,9 +158,10 @@ async function startNode(
   startTimeoutMs: number,
   pickPort: () => Promise<number>,
 ): Promise<{ child: ChildProcess; port: number }> {
-  for (let attempt = 1; ; attempt++) {
-    const port = await pickPort();
-    const args = [
+  return spawnOnFreePort(
+    binary,
+    pickPort,
+    (port) => [
       ...redisBaseArgs(port, dir),
       '--cluster-enabled',
       'yes',
@@ -170,11 +171,7 @@ async function startNode(
       '2000',
       '--cluster-require-full-coverage',
       'yes',
-    ];
-    try {
-      return { child: await spawnRedisServer(binary, port, args, startTimeoutMs), port };
-    } catch (error) {
-      if (!(error instanceof PortTakenError) || attempt >= PORT_ATTEMPTS) throw error;
-    }
-  }
+    ],
+    startTimeoutMs,
+  );
 }

@@ -100,3 +100,27 @@ export async function spawnRedisServer(
     failure === undefined ? undefined : { cause: failure },
   );
 }
+
+/** How many ports a start tries when each turns out to be taken by another process. */
+export const PORT_ATTEMPTS = 5;
+
+/**
+ * Starts a `redis-server` on a port from `pickPort`, on a new one whenever the picked port turns
+ * out to be someone else's (taken between probe and bind), up to {@link PORT_ATTEMPTS} times.
+ * Anything else (a bad argument, a timeout) would fail the same way again, so it is thrown at once.
+ */
+export async function spawnOnFreePort(
+  binary: string,
+  pickPort: () => Promise<number>,
+  argsFor: (port: number) => string[],
+  startTimeoutMs: number,
+): Promise<{ child: ChildProcess; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await pickPort();
+    try {
+      return { child: await spawnRedisServer(binary, port, argsFor(port), startTimeoutMs), port };
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt >= PORT_ATTEMPTS) throw error;
+    }
+  }
+}

@@ -4,7 +4,7 @@ import { TestkitError } from './errors.ts';
 import { getFreePort } from './free-port.ts';
 import { makeManagedTempDir, removeManagedTempDir, terminate } from './process-registry.ts';
 import { refuseInProduction } from './production-guard.ts';
-import { PortTakenError, redisBaseArgs, spawnRedisServer } from './redis-server-process.ts';
+import { redisBaseArgs, spawnOnFreePort, spawnRedisServer } from './redis-server-process.ts';
 import { sendCommand } from './resp-client.ts';
 
 /** Install hint shared by every helper that needs `redis-server`. */
@@ -46,9 +46,6 @@ export interface TestRedis {
 }
 
 let handleCounter = 0;
-
-/** How many ports a start tries when each turns out to be taken by another process. */
-export const PORT_ATTEMPTS = 5;
 
 function uniquePrefix(): string {
   handleCounter += 1;
@@ -93,21 +90,20 @@ export async function startOwnedRedis(
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
   const dir = await makeManagedTempDir('redis');
   const extra = options.args ?? [];
-  let port = 0;
-  let child: ChildProcess | undefined;
-  for (let attempt = 1; child === undefined; attempt++) {
-    port = await pickPort();
-    try {
-      child = await spawnRedisServer(binary, port, [...redisBaseArgs(port, dir), ...extra], startTimeoutMs);
-    } catch (error) {
-      // Another process took the port between probe and bind: try a new one. Anything else
-      // (a bad argument, a timeout) would fail the same way again.
-      if (!(error instanceof PortTakenError) || attempt >= PORT_ATTEMPTS) {
-        await removeManagedTempDir(dir);
-        throw error;
-      }
-    }
+  const argsFor = (port: number): string[] => [...redisBaseArgs(port, dir), ...extra];
+  let started: { child: ChildProcess; port: number };
+  try {
+    started = await spawnOnFreePort(
+      binary,
+      pickPort,
+      (port) => [...redisBaseArgs(port, dir), ...extra],
+      startTimeoutMs,
+    );
+  } catch (error) {
+    await removeManagedTempDir(dir);
+    throw error;
   }
+  const { child, port } = started;
   let current: ChildProcess | undefined = child;
   return {
     url: `redis://127.0.0.1:${port}`,
@@ -121,7 +117,7 @@ export async function startOwnedRedis(
     },
     async restart() {
       if (current) await terminate(current);
-      current = await spawnRedisServer(binary, port, [...redisBaseArgs(port, dir), ...extra], startTimeoutMs);
+      current = await spawnRedisServer(binary, port, argsFor(port), startTimeoutMs);
     },
     async stop() {
       if (current) await terminate(current);
