@@ -59,6 +59,15 @@ function stringList(value: unknown): string[] | undefined {
   return Array.isArray(value) && value.every((item) => typeof item === 'string') ? (value as string[]) : undefined;
 }
 
+/**
+ * The configuration key holding a client's secret: `HUB_CLIENT_SECRET_<ID>` (upper case, every
+ * character but A-Z and 0-9 as `_`). Several ids can name one key (`issues-admin`, `issues.admin`):
+ * {@link parseClients} refuses such registrations.
+ */
+export function clientSecretVariable(clientId: string): string {
+  return `HUB_CLIENT_SECRET_${clientId.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
 /** Validates the `HUB_CLIENTS` document. */
 export function parseClients(document: unknown): ClientRegistration[] {
   const problems: string[] = [];
@@ -66,6 +75,7 @@ export function parseClients(document: unknown): ClientRegistration[] {
   if (!Array.isArray(document) || document.length === 0)
     throw new RegistrationError(['HUB_CLIENTS must be a non-empty JSON array']);
   const seen = new Set<string>();
+  const bySecretVariable = new Map<string, string>();
   document.forEach((entry: unknown, index) => {
     const where = `HUB_CLIENTS[${index}]`;
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
@@ -84,7 +94,17 @@ export function parseClients(document: unknown): ClientRegistration[] {
     const id = e.client_id;
     if (typeof id !== 'string' || !CLIENT_ID.test(id)) problems.push(`${where}.client_id must match ${CLIENT_ID}`);
     else if (seen.has(id)) problems.push(`${where}.client_id is registered twice`);
-    else seen.add(id);
+    else {
+      seen.add(id);
+      // Two clients reading one secret could authenticate as each other, even across tenants.
+      const variable = clientSecretVariable(id);
+      const other = bySecretVariable.get(variable);
+      if (other === undefined) bySecretVariable.set(variable, id);
+      else
+        problems.push(
+          `${where}.client_id "${id}" and client_id "${other}" would both read their secret from ${variable}: rename one of them`,
+        );
+    }
     const grants = stringList(e.grant_types);
     if (!grants || grants.length === 0 || grants.some((g) => !GRANTS.has(g))) {
       problems.push(`${where}.grant_types must list client_credentials and/or authorization_code`);

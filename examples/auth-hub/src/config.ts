@@ -13,6 +13,7 @@ import {
   type VaultReader,
 } from '@rampart/config';
 import vault from 'node-vault';
+import { clientSecretVariable } from './clients.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -37,7 +38,7 @@ export const hubSchema = {
   HUB_CLIENTS: json(),
   /** Resource servers: `{ "<resource indicator>": { "scopes": [...] } }`. */
   HUB_RESOURCES: json(),
-  /** Token requests per minute per client IP. */
+  /** Requests per minute per client IP to the client-authenticating endpoints (every method but GET/HEAD/OPTIONS). */
   HUB_TOKEN_RATE_LIMIT: number({ integer: true, min: 1, max: 100_000, default: 60 }),
   HUB_ACCESS_TOKEN_TTL_SECONDS: number({ integer: true, min: 30, max: 3600, default: 600 }),
 };
@@ -52,11 +53,6 @@ export async function vaultClient(env: Env): Promise<VaultReader & ReturnType<ty
 
 export async function loadHubConfig(env: Env, reader: VaultReader): Promise<HubConfig> {
   return loadConfig(hubSchema, { env, vault: reader });
-}
-
-/** The environment variable holding a client's secret: `HUB_CLIENT_SECRET_<ID>` (upper case, `_`). */
-export function clientSecretVariable(clientId: string): string {
-  return `HUB_CLIENT_SECRET_${clientId.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
 
 /** Loads one secret per registered client, every missing or weak one listed at once. */

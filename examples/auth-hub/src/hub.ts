@@ -1,7 +1,8 @@
 // The authorization hub: oidc-provider with the client-credentials grant and resource indicators
 // (RFC 8707), issuing RFC 9068 JWT access tokens whose audience is the requested resource and whose
 // scopes are what both the client and the resource server allow. All provider state lives in Redis
-// through @rampart/redis's adapter, the token endpoint is rate-limited per client IP in Redis, and
+// through @rampart/redis's adapter, every request but GET/HEAD/OPTIONS (so every endpoint where a
+// client authenticates: token, PAR, revocation) is rate-limited per client IP in Redis, and
 // every response carries @rampart/headers' API preset.
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -25,6 +26,9 @@ export interface HubOptions {
   readonly tokenRateLimitPerMinute: number;
   readonly accessTokenTtlSeconds: number;
 }
+
+/** Methods that never carry client credentials to oidc-provider: not rate-limited. */
+const UNLIMITED_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** The signing JWK (private) from a PKCS#8 DER EC P-256 key; the kid is the public key's thumbprint-like id. */
 function signingJwk(signingKey: Secret): Record<string, unknown> {
@@ -105,9 +109,13 @@ export function createHub(options: HubOptions): { readonly provider: Provider; r
   const limitTokenRequests = nodeRateLimit({ limiter: tokenLimiter });
   const callback = provider.callback();
 
+  // Limited by method, not by path: oidc-provider's router folds case and ignores a trailing slash
+  // ('/TOKEN', '/token/'), so a path list is bypassable, and its route name (ctx.oidc.route) is
+  // only known once routing ran, too late to stop client authentication. Every endpoint where a
+  // client presents its secret (token, PAR, revocation, and introspection, device or CIBA if ever
+  // enabled) is a POST; only the read-only methods (discovery, JWKS, CORS preflight) pass unlimited.
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'POST' && (path === '/token' || path === '/request')) {
+    if (!UNLIMITED_METHODS.has(req.method ?? '')) {
       if (!(await limitTokenRequests(req, res))) return;
     }
     callback(req, res);

@@ -1,6 +1,12 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseClients, parseResources, RegistrationError, redirectUriProblem } from '../src/clients.ts';
-import { clientSecretVariable } from '../src/config.ts';
+import {
+  clientSecretVariable,
+  parseClients,
+  parseResources,
+  RegistrationError,
+  redirectUriProblem,
+} from '../src/clients.ts';
 
 const ccClient = { client_id: 'svc', grant_types: ['client_credentials'], scopes: ['issues:read'], tenant: 'acme' };
 
@@ -63,6 +69,52 @@ describe('parseClients', () => {
     expect(problems).toContain('HUB_CLIENTS[0] must not hold a client secret');
     expect(problems).toContain('HUB_CLIENTS[1].redirect_uris[0] must use https');
     expect(problems).toContain('HUB_CLIENTS[2].client_id is registered twice');
+  });
+
+  it('refuses client ids whose secrets would be read from the same key, listed with the other problems', () => {
+    let error: unknown;
+    try {
+      parseClients([
+        { ...ccClient, client_id: 'issues-admin' },
+        { ...ccClient, client_id: 'issues.admin', tenant: 'globex' },
+        { ...ccClient, client_id: 'issues_admin' },
+        { ...ccClient, client_id: 'web', scopes: ['a b'] },
+      ]);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(RegistrationError);
+    const problems = (error as RegistrationError).problems;
+    expect(problems).toEqual([
+      'HUB_CLIENTS[1].client_id "issues.admin" and client_id "issues-admin" would both read their secret from HUB_CLIENT_SECRET_ISSUES_ADMIN: rename one of them',
+      'HUB_CLIENTS[2].client_id "issues_admin" and client_id "issues-admin" would both read their secret from HUB_CLIENT_SECRET_ISSUES_ADMIN: rename one of them',
+      'HUB_CLIENTS[3].scopes must be a list of RFC 6749 scope tokens',
+    ]);
+  });
+
+  it('accepts client ids whose secret keys differ', () => {
+    const ids = ['issues-admin', 'issues-admin2', 'issues-reader'];
+    expect(parseClients(ids.map((client_id) => ({ ...ccClient, client_id }))).map((c) => c.clientId)).toEqual(ids);
+    expect(new Set(ids.map(clientSecretVariable)).size).toBe(ids.length);
+  });
+
+  it('accepts a set of distinct ids exactly when their secret keys are distinct', () => {
+    // A small alphabet, so that ids differing only in `.`, `-` and `_` come up often.
+    const id = fc.stringMatching(/^[ab][ab._-]{0,3}$/);
+    fc.assert(
+      fc.property(fc.uniqueArray(id, { minLength: 1, maxLength: 6 }), (ids) => {
+        const distinctKeys = new Set(ids.map(clientSecretVariable)).size === ids.length;
+        let accepted = true;
+        try {
+          parseClients(ids.map((client_id) => ({ ...ccClient, client_id })));
+        } catch (error) {
+          expect(error).toBeInstanceOf(RegistrationError);
+          expect((error as RegistrationError).problems.every((p) => p.includes('would both read'))).toBe(true);
+          accepted = false;
+        }
+        expect(accepted).toBe(distinctKeys);
+      }),
+    );
   });
 
   it('requires a redirect URI for the code flow and refuses one without it', () => {

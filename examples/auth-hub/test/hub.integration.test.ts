@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { loadConfig, type Secret, secret } from '@rampart/config';
 import { startRedis, type TestRedis } from '@rampart/testkit';
@@ -21,15 +21,25 @@ async function secretOf(value: string): Promise<Secret> {
   return loaded.S;
 }
 
-beforeAll(async () => {
-  redisServer = await startRedis();
-  redis = new Redis(redisServer.url, { enableOfflineQueue: false, lazyConnect: true });
-  await redis.connect();
-  await redis.flushdb();
+interface RunningHub {
+  readonly server: Server;
+  readonly redis: Redis;
+  readonly base: string;
+}
+const extraHubs: RunningHub[] = [];
+
+/** A hub on its own port and its own ioredis client (keys under `keyPrefix` when given), so its limits start fresh. */
+async function startHub(keyPrefix?: string): Promise<RunningHub> {
+  const client = new Redis(redisServer.url, {
+    enableOfflineQueue: false,
+    lazyConnect: true,
+    ...(keyPrefix === undefined ? {} : { keyPrefix }),
+  });
+  await client.connect();
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const hub = createHub({
     issuer: 'http://127.0.0.1',
-    redis,
+    redis: client,
     signingKey: await secretOf(privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64url')),
     cookieKey: await secretOf(randomBytes(32).toString('base64url')),
     clients: [
@@ -56,16 +66,34 @@ beforeAll(async () => {
     tokenRateLimitPerMinute: 8,
     accessTokenTtlSeconds: 300,
   });
-  server = hub.server;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  await new Promise<void>((resolve) => hub.server.listen(0, '127.0.0.1', resolve));
+  const address = hub.server.address();
+  return {
+    server: hub.server,
+    redis: client,
+    base: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
+  };
+}
+
+async function stopHub(hub: RunningHub): Promise<void> {
+  hub.server.closeAllConnections();
+  await new Promise((resolve) => hub.server.close(resolve));
+  hub.redis.disconnect();
+}
+
+beforeAll(async () => {
+  redisServer = await startRedis();
+  const admin = new Redis(redisServer.url, { enableOfflineQueue: false, lazyConnect: true });
+  await admin.connect();
+  await admin.flushdb();
+  admin.disconnect();
+  const hub = await startHub();
+  ({ server, redis, base } = hub);
 });
 
 afterAll(async () => {
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
-  redis?.disconnect();
+  for (const hub of extraHubs) await stopHub(hub);
+  if (server) await stopHub({ server, redis, base });
   await redisServer?.stop();
 });
 
@@ -145,6 +173,42 @@ describe('createHub', () => {
     expect(last?.status).toBe(429);
     expect(last?.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(last?.headers.get('ratelimit-policy')).toContain('"token-per-ip";q=8;w=60');
+  });
+
+  // oidc-provider's router folds case and ignores one trailing slash, so each spelling below reaches
+  // a client-authenticating endpoint; every one of them must spend from the same per-IP budget.
+  it.each([
+    ['/TOKEN', { grant_type: 'client_credentials', resource }],
+    ['/Token?x=1', { grant_type: 'client_credentials', resource }],
+    ['/token/', { grant_type: 'client_credentials', resource }],
+    ['/token/revocation', { token: 'not-a-token' }],
+    ['/Token/Revocation/', { token: 'not-a-token' }],
+    ['/REQUEST', { response_type: 'code', client_id: 'svc' }],
+  ])('rate-limits POST %s like the token endpoint', async (path, body) => {
+    const hub = await startHub(`limit-${randomUUID()}:`);
+    extraHubs.push(hub);
+    const post = (): Promise<Response> =>
+      fetch(`${hub.base}${path}`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`svc:${clientSecret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams(body),
+      });
+    const first = await post();
+    expect(first.status).not.toBe(404);
+    expect(first.headers.get('ratelimit')).toContain('"token-per-ip";r=7');
+    let last = first;
+    for (let i = 0; i < 20 && last.status !== 429; i++) last = await post();
+    expect(last.status).toBe(429);
+    expect(last.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(last.headers.get('ratelimit-policy')).toContain('"token-per-ip";q=8;w=60');
+    expect(last.headers.get('ratelimit')).toContain('"token-per-ip";r=0');
+    expect(last.headers.get('x-content-type-options')).toBe('nosniff');
+    // The read-only endpoints stay available to a client that spent its budget.
+    expect((await fetch(`${hub.base}/.well-known/openid-configuration`)).status).toBe(200);
+    expect((await fetch(`${hub.base}/jwks`)).status).toBe(200);
   });
 });
 

@@ -66,6 +66,22 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
+/**
+ * The path of a request target, or undefined when the target is malformed. Origin-form
+ * (`/issues?x=1`) is split at `?` and never parsed as a URL, so `//host/issues` cannot smuggle an
+ * authority in; absolute-form (`http://host/issues`, RFC 9112 §3.2.2) is parsed; anything else
+ * (`*`, authority-form, an unparsable URL) is malformed.
+ */
+function requestPath(target: string): string | undefined {
+  if (target.startsWith('/')) return target.startsWith('//') ? undefined : target.split('?', 1)[0];
+  if (!/^https?:\/\//i.test(target)) return undefined;
+  try {
+    return new URL(target).pathname;
+  } catch {
+    return undefined;
+  }
+}
+
 interface ClientView extends HttpRequestView {
   readonly clientId: string | undefined;
 }
@@ -110,12 +126,12 @@ export function createApi(options: ApiOptions): { readonly server: Server; reado
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://api.invalid');
-    const path = url.pathname;
+    const path = requestPath(req.url ?? '/');
     const method = req.method ?? 'GET';
     count(`requests{method="${method}"}`);
     if (path === '/healthz' && method === 'GET') return send(res, 200, { status: 'ok' });
     if (!(await limitIp(req, res))) return;
+    if (path === undefined) return send(res, 400, { error: 'malformed request target' });
 
     if (path === '/metrics' && method === 'GET') {
       // Unauthenticated or unauthorized callers learn nothing, not even that the endpoint exists.

@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -14,6 +15,7 @@ import {
   type TestVault,
 } from '@rampart/testkit';
 import { createTransit } from '@rampart/transit';
+import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import vault from 'node-vault';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -264,4 +266,73 @@ describe('createApi', () => {
       ).status,
     ).toBe(400);
   });
+
+  it.each([
+    ['//', 'malformed request target'],
+    ['http://[', 'malformed request target'],
+    ['//evil.example/issues', 'malformed request target'],
+    ['*', 'malformed request target'],
+  ])('answers the request target %s with 400 and a JSON error, never 500', async (target, error) => {
+    const response = await rawRequest(target, await tokenFor(['issues:read']));
+    expect(response.status).toBe(400);
+    expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(response.headers['x-content-type-options']).toBe('nosniff');
+    expect(JSON.parse(response.body)).toEqual({ error });
+  });
+
+  it('answers any request target with a status below 500', async () => {
+    const reader = await tokenFor(['issues:read']);
+    const target = fc
+      .tuple(
+        fc.constantFrom('', '/', '//', '/issues', 'http://', 'http://[', 'https://api.example'),
+        fc.stringMatching(/^[/?#[\]:@%.*a-z0-9-]{0,16}$/),
+      )
+      .map(([start, rest]) => `${start}${rest}`)
+      .filter((t) => t.length > 0);
+    await fc.assert(
+      fc.asyncProperty(target, async (t) => {
+        expect((await rawRequest(t, reader)).status).toBeLessThan(500);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('still serves origin-form and absolute-form request targets sent raw', async () => {
+    const reader = await tokenFor(['issues:read']);
+    for (const target of ['/issues', '/issues?limit=1', `${base}/issues`]) {
+      const response = await rawRequest(target, reader);
+      expect(response.status, target).toBe(200);
+      expect(JSON.parse(response.body), target).toHaveProperty('issues');
+    }
+    expect((await rawRequest('/nowhere', reader)).status).toBe(404);
+  });
 });
+
+/** Sends `target` byte for byte as the request target (fetch and URL would normalise it first). */
+function rawRequest(
+  target: string,
+  token: string,
+): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  const { port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const [head = '', body = ''] = text.split('\r\n\r\n', 2);
+      const [statusLine = '', ...lines] = head.split('\r\n');
+      const headers = Object.fromEntries(
+        lines.map((line) => {
+          const colon = line.indexOf(':');
+          return [line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()];
+        }),
+      );
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, body });
+    });
+    socket.write(
+      `GET ${target} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nauthorization: Bearer ${token}\r\nconnection: close\r\n\r\n`,
+    );
+  });
+}

@@ -77,6 +77,44 @@ describe('crossSiteProtection', () => {
     }
   });
 
+  it('reports allowedOrigins and safeMethods of the wrong type together instead of crashing', () => {
+    try {
+      crossSiteProtection({
+        allowedOrigins: 'https://secret.example' as unknown as string[],
+        safeMethods: 'GET' as unknown as string[],
+      });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(HeadersError);
+      expect((error as HeadersError).code).toBe('ERR_HEADERS_INVALID_OPTION');
+      expect((error as HeadersError).problems).toEqual([
+        'allowedOrigins must be an array of origins',
+        'safeMethods must be an array of method names',
+      ]);
+      expect((error as HeadersError).message).not.toContain('secret.example');
+    }
+  });
+
+  it('refuses safeMethods that change state, which would let every cross-site request of that method through', () => {
+    try {
+      crossSiteProtection({
+        allowedOrigins: ['https://app.example'],
+        safeMethods: ['GET', 'POST', 'X-SECRET', 5 as never],
+      });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as HeadersError).code).toBe('ERR_HEADERS_INVALID_OPTION');
+      const problems = (error as HeadersError).problems;
+      expect(problems).toHaveLength(3);
+      expect(problems[0]).toMatch(/safeMethods entry #2 .*GET, HEAD, OPTIONS or TRACE.*unsafe methods are what/);
+      expect(problems.join('\n')).not.toContain('X-SECRET');
+    }
+    const lenient = crossSiteProtection({ allowedOrigins: ['https://app.example'], safeMethods: ['get', 'Trace'] });
+    expect(lenient.check(request('TRACE', { 'sec-fetch-site': 'cross-site' })).allowed).toBe(true);
+    // Not listed, so checked like any state-changing method.
+    expect(lenient.check(request('HEAD', { 'sec-fetch-site': 'cross-site' })).allowed).toBe(false);
+  });
+
   it('never allows a state-changing cross-site request from an origin that is not allowed', () => {
     const unsafeMethod = fc.constantFrom('POST', 'PUT', 'PATCH', 'DELETE', 'post', 'CUSTOM');
     const foreignOrigin = fc

@@ -26,7 +26,11 @@ export interface CrossSiteOptions {
    * clients). Default false: such clients cannot be driven cross-site by a victim's browser.
    */
   readonly requireBrowserSignals?: boolean;
-  /** Methods that never change state and are not checked. Default GET, HEAD, OPTIONS. */
+  /**
+   * Methods that never change state and are not checked. Default GET, HEAD, OPTIONS. Only a subset
+   * of GET, HEAD, OPTIONS and TRACE (any case) is accepted: POST, PUT, PATCH, DELETE and other
+   * methods are exactly what the protection checks.
+   */
   readonly safeMethods?: readonly string[];
 }
 
@@ -64,6 +68,10 @@ export function isProductionEnvironment(environment: string | undefined): boolea
   return value !== 'development' && value !== 'test';
 }
 
+/** RFC 9110 §9.2.1 safe methods: the only ones that may skip the check. */
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+const DEFAULT_SAFE_METHODS = ['GET', 'HEAD', 'OPTIONS'] as const;
+
 function originOf(value: string): string | undefined {
   try {
     const url = new URL(value);
@@ -90,21 +98,35 @@ function originOf(value: string): string | undefined {
 export function crossSiteProtection(options: CrossSiteOptions = {}): CrossSiteProtection {
   const problems: string[] = [];
   const allowed = new Set<string>();
-  (options.allowedOrigins ?? []).forEach((origin, i) => {
-    const parsed = typeof origin === 'string' ? originOf(origin) : undefined;
-    if (parsed === undefined || parsed !== origin) {
-      problems.push(
-        `allowedOrigins entry #${i + 1} must be a bare origin such as https://app.example (scheme and host, no path or trailing slash)`,
-      );
-    } else allowed.add(parsed);
-  });
+  // Types first: a string or object here must become a listed problem, not a TypeError from forEach.
   if (options.allowedOrigins !== undefined && !Array.isArray(options.allowedOrigins)) {
     problems.push('allowedOrigins must be an array of origins');
+  } else {
+    (options.allowedOrigins ?? []).forEach((origin, i) => {
+      const parsed = typeof origin === 'string' ? originOf(origin) : undefined;
+      if (parsed === undefined || parsed !== origin) {
+        problems.push(
+          `allowedOrigins entry #${i + 1} must be a bare origin such as https://app.example (scheme and host, no path or trailing slash)`,
+        );
+      } else allowed.add(parsed);
+    });
+  }
+  const safe = new Set<string>();
+  if (options.safeMethods !== undefined && !Array.isArray(options.safeMethods)) {
+    problems.push('safeMethods must be an array of method names');
+  } else {
+    (options.safeMethods ?? DEFAULT_SAFE_METHODS).forEach((method, i) => {
+      const upper = typeof method === 'string' ? method.toUpperCase() : undefined;
+      if (upper === undefined || !SAFE_METHODS.has(upper)) {
+        problems.push(
+          `safeMethods entry #${i + 1} is not GET, HEAD, OPTIONS or TRACE: unsafe methods are what the protection is for, and a listed one would pass every cross-site request unchecked`,
+        );
+      } else safe.add(upper);
+    });
   }
   throwIfProblems('ERR_HEADERS_INVALID_OPTION', 'crossSiteProtection options are invalid', problems);
   const environment = 'environment' in options ? options.environment : process.env.NODE_ENV;
   const failsClosed = allowed.size === 0 && isProductionEnvironment(environment);
-  const safe = new Set((options.safeMethods ?? ['GET', 'HEAD', 'OPTIONS']).map((m) => m.toUpperCase()));
   const requireSignals = options.requireBrowserSignals ?? false;
 
   const reject = (): CrossSiteDecision => ({

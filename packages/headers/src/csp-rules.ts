@@ -206,6 +206,22 @@ export function validate(
       }
     });
   }
+  // 'unsafe-eval' turns any injected string that reaches eval, new Function or a string timer into
+  // script. Only the list that decides eval matters: script-src, else default-src. 'wasm-unsafe-eval'
+  // is deliberately not refused: it allows compiling WebAssembly, never running strings as JavaScript.
+  if (!options.dangerouslyAllowUnsafeEval && hasKeyword(byName.get(scriptSrc) ?? [], "'unsafe-eval'")) {
+    problems.push(
+      `${scriptSrc} allows 'unsafe-eval', which runs injected strings as script; remove it, or set dangerouslyAllowUnsafeEval`,
+    );
+  }
+  // frame-ancestors: a wildcard or scheme source lets any site frame the page (clickjacking).
+  (byName.get('frame-ancestors') ?? []).forEach((source, i) => {
+    if (isBroad(source.toLowerCase())) {
+      problems.push(
+        `frame-ancestors source #${i + 1} is a wildcard or scheme source that lets other sites frame the page; list their origins`,
+      );
+    }
+  });
   // Workers run script with the page's origin. `blob:` is the exception: only script already
   // running in the page can mint a blob: URL, and map and editor libraries start workers from one.
   // Only the list that decides workers: worker-src, else child-src (which with worker-src set

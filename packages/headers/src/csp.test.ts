@@ -172,10 +172,21 @@ describe('csp', () => {
     // Mostly narrow sources, so that a good share of policies is accepted and the checks below run.
     const source = fc.oneof(
       { arbitrary: fc.constantFrom("'self'", NONCE, "'strict-dynamic'", 'https://a.example', 'blob:'), weight: 6 },
-      { arbitrary: fc.constantFrom('*', 'https:', 'http:', 'data:', 'https://*.a.example'), weight: 1 },
+      {
+        arbitrary: fc.constantFrom('*', 'https:', 'http:', 'data:', 'https://*.a.example', "'unsafe-eval'"),
+        weight: 1,
+      },
     );
     const list = fc.oneof(fc.constant(["'none'"]), fc.uniqueArray(source, { minLength: 1, maxLength: 3 }));
-    const names = ['default-src', 'script-src', 'object-src', 'worker-src', 'child-src', 'base-uri'] as const;
+    const names = [
+      'default-src',
+      'script-src',
+      'object-src',
+      'worker-src',
+      'child-src',
+      'base-uri',
+      'frame-ancestors',
+    ] as const;
     const policy = fc.record(
       Object.fromEntries(names.map((n) => [n, list])) as Record<(typeof names)[number], fc.Arbitrary<string[]>>,
       { requiredKeys: ['default-src'] },
@@ -199,7 +210,9 @@ describe('csp', () => {
           expect(s === 'blob:' || !broad(s)).toBe(true);
         }
         for (const s of directives['base-uri'] ?? []) expect(broad(s)).toBe(false);
+        for (const s of directives['frame-ancestors'] ?? []) expect(broad(s)).toBe(false);
         const script = directives['script-src'] ?? directives['default-src'];
+        expect(script).not.toContain("'unsafe-eval'");
         if (script.includes(NONCE)) expect(directives['base-uri']).toBeDefined();
         const fallback = script.includes(NONCE) && script.includes("'strict-dynamic'");
         for (const s of script) expect(!broad(s) || (fallback && (s === 'https:' || s === 'http:'))).toBe(true);
@@ -361,6 +374,49 @@ describe('csp', () => {
     expect(error?.message).toContain('script-src source #1');
     expect(error?.message).not.toContain('secret-internal-host');
     expect(error?.problems.join()).not.toContain('secret-internal-host');
+  });
+
+  it.each([
+    ['*', ['*']],
+    ['a scheme source', ['https:']],
+    ['a host wildcard', ["'self'", 'https://*.partner.example']],
+  ])('refuses %s in frame-ancestors, which lets other sites frame the page', (_label, sources) => {
+    const problems = problemsOf(() => csp({ 'default-src': ["'none'"], 'frame-ancestors': sources }));
+    expect(problems.join('\n')).toMatch(/frame-ancestors source #\d is a wildcard or scheme source/);
+    expect(() => ContentSecurityPolicy.parse(`default-src 'none'; frame-ancestors ${sources.join(' ')}`)).toThrow(
+      HeadersError,
+    );
+  });
+
+  it('accepts frame-ancestors that name who may frame the page', () => {
+    for (const sources of [["'none'"], ["'self'"], ["'self'", 'https://partner.example']]) {
+      expect(() => csp({ 'default-src': ["'none'"], 'frame-ancestors': sources })).not.toThrow();
+    }
+  });
+
+  it("refuses 'unsafe-eval' in the script list that decides eval, unless it is named", () => {
+    const problems = problemsOf(() =>
+      csp({ ...SAFE, 'default-src': ["'self'"], 'script-src': ["'self'", "'UNSAFE-EVAL'"] }),
+    ).join('\n');
+    expect(problems).toMatch(/script-src allows 'unsafe-eval'.*dangerouslyAllowUnsafeEval/);
+    // Without script-src, default-src decides whether eval runs.
+    expect(problemsOf(() => csp({ ...SAFE, 'default-src': ["'self'", "'unsafe-eval'"] })).join()).toMatch(
+      /default-src allows 'unsafe-eval'/,
+    );
+    expect(() =>
+      ContentSecurityPolicy.parse("default-src 'self'; script-src 'self' 'unsafe-eval'; object-src 'none'"),
+    ).toThrow(/unsafe-eval/);
+    const named = csp(
+      { ...SAFE, 'default-src': ["'self'"], 'script-src': ["'self'", "'unsafe-eval'"] },
+      { dangerouslyAllowUnsafeEval: true },
+    );
+    expect(named.render()).toContain("'unsafe-eval'");
+  });
+
+  it("accepts 'wasm-unsafe-eval', which compiles WebAssembly but never runs strings as JavaScript", () => {
+    expect(() =>
+      csp({ ...SAFE, 'default-src': ["'self'"], 'script-src': ["'self'", "'wasm-unsafe-eval'"] }),
+    ).not.toThrow();
   });
 
   it('sends Report-Only under its own header name', () => {

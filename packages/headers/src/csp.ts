@@ -72,6 +72,14 @@ export interface CspOptions {
    * legacy CSS-in-JS; the Observatory then gives CSP 0 instead of a bonus. Default false.
    */
   readonly dangerouslyAllowUnsafeInlineStyles?: boolean;
+  /**
+   * Accept `'unsafe-eval'` in the script list that decides `eval` (`script-src`, else `default-src`).
+   * A named, visible deviation for legacy templating and sandboxes that compile strings; it lets any
+   * injected string reach `eval`, `new Function` and string timers, and the Observatory then gives CSP
+   * −10. `'wasm-unsafe-eval'` needs no opt-out: it allows compiling WebAssembly, never running strings
+   * as JavaScript. Default false.
+   */
+  readonly dangerouslyAllowUnsafeEval?: boolean;
   /** Largest header the policy may render to, in bytes. Default 4096 (proxies cut at 4–8 KiB). */
   readonly maxHeaderBytes?: number;
 }
@@ -211,7 +219,8 @@ export class ContentSecurityPolicy {
 
 /**
  * Builds a validated {@link ContentSecurityPolicy}. Every problem is reported at once: unknown or
- * duplicate directives, unquoted keywords, `'unsafe-inline'` without a nonce or hash,
+ * duplicate directives, unquoted keywords, `'unsafe-inline'` without a nonce or hash, `'unsafe-eval'`
+ * (unless {@link CspOptions.dangerouslyAllowUnsafeEval}), wildcards and scheme sources in `frame-ancestors`,
  * `'strict-dynamic'` without a nonce or hash, wildcards and scheme sources in `script-src`,
  * `worker-src`/`child-src` (`blob:` allowed there) and `base-uri`, an effective `object-src` other
  * than `'none'`, a missing `base-uri` on a nonce or hash policy, `'none'` mixed with other sources,

@@ -6,6 +6,12 @@ import { MODIFIERS } from './observatory-modifiers.ts';
 /** The scan circumstances the header tests read. */
 type ScanContext = Pick<ScoreOptions, 'https' | 'hstsPreloaded' | 'probeOrigin'>;
 
+/**
+ * The shortest HSTS max-age the Observatory counts as implemented (six months, in seconds); the
+ * presets refuse anything shorter unless `hsts.dangerouslyAllowShortMaxAge` names the deviation.
+ */
+export const HSTS_MIN_MAX_AGE = 15_552_000;
+
 export function first(h: Map<string, string[]>, name: string): string | undefined {
   return h.get(name)?.[0];
 }
@@ -25,7 +31,7 @@ export function hstsTest(h: Map<string, string[]>, o: ScanContext): { result: st
       if (maxAge === null || Number.isNaN(maxAge)) result = 'hsts-header-invalid';
       else
         result =
-          maxAge < 15_552_000
+          maxAge < HSTS_MIN_MAX_AGE
             ? 'hsts-implemented-max-age-less-than-six-months'
             : 'hsts-implemented-max-age-at-least-six-months';
     }
@@ -63,7 +69,7 @@ export function referrerTest(h: Map<string, string[]>): string {
 export function cookiesTest(h: Map<string, string[]>, o: ScanContext, hstsMaxAge: number | null): string {
   const cookies = h.get('set-cookie') ?? [];
   if (cookies.length === 0) return 'cookies-not-found';
-  const hstsProtects = hstsMaxAge !== null && hstsMaxAge >= 15_552_000;
+  const hstsProtects = hstsMaxAge !== null && hstsMaxAge >= HSTS_MIN_MAX_AGE;
   let worst = 'cookies-secure-with-httponly-sessions-and-samesite';
   let sameSiteEverywhere = true;
   const consider = (result: string): void => {

@@ -85,7 +85,9 @@ describe('webAppPreset', () => {
   });
 
   it('sends the CSP as Report-Only in rollout mode, keeping X-Frame-Options enforced', () => {
-    const h = lower(webAppPreset({ reportOnly: true }).headersFor({ secure: true, nonce: 'n' }));
+    const h = lower(
+      webAppPreset({ reportOnly: true, reporting: { endpoint: '/csp' } }).headersFor({ secure: true, nonce: 'n' }),
+    );
     expect(h['content-security-policy-report-only']).toContain("'nonce-n'");
     expect(h['content-security-policy']).toBeUndefined();
     expect(h['x-frame-options']).toBe('DENY');
@@ -190,6 +192,101 @@ describe('webAppPreset', () => {
     expect(() => base.forEmbedding(['not an origin'])).toThrow(HeadersError);
     expect(lower(base.forOAuthPopup().headersFor({ secure: true, nonce: 'n' }))['cross-origin-opener-policy']).toBe(
       'same-origin-allow-popups',
+    );
+  });
+});
+
+describe('preset safety rules', () => {
+  it('sends an enforced CSP and no-store on downloads, whatever the base policy sends', () => {
+    const base = apiPreset({
+      reportOnly: true,
+      reporting: { endpoint: '/csp' },
+      cacheControl: 'public, max-age=3600',
+    });
+    const download = base.forDownload();
+    const h = lower(download.headersFor({ secure: true }));
+    // Browsers ignore `sandbox` in a Report-Only policy: it must be the enforced header.
+    expect(h['content-security-policy']).toBe(
+      "default-src 'none';base-uri 'none';form-action 'none';frame-ancestors 'none';sandbox",
+    );
+    expect(h['content-security-policy-report-only']).toBeUndefined();
+    expect(h['cache-control']).toBe('no-store');
+    expect(download.options.reportOnly).toBe(false);
+    const problems = optionProblems(() => download.with({ reportOnly: true, cacheControl: 'public' }));
+    expect(problems.join('\n')).toMatch(/reportOnly cannot be set on the download variant/);
+    expect(problems.join('\n')).toMatch(/cacheControl on the download variant must be no-store/);
+  });
+
+  it.each([
+    ['kebab-case', { 'frame-ancestors': ['*'] }],
+    ['camelCase', { frameAncestors: ["'self'"] }],
+  ])('refuses frame-ancestors in directives (%s), which would bypass the frameAncestors option', (_l, directives) => {
+    const problems = optionProblems(() => webAppPreset({ directives }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/directives: frame-ancestors .*use the frameAncestors option/);
+    expect(() => apiPreset({ directives })).toThrow(HeadersError);
+  });
+
+  it('refuses reportOnly without reporting, and reporting next to report-uri/report-to directives', () => {
+    expect(optionProblems(() => webAppPreset({ reportOnly: true })).join('\n')).toMatch(
+      /reportOnly needs the reporting option/,
+    );
+    expect(optionProblems(() => apiPreset({ reportOnly: true })).join('\n')).toMatch(/reportOnly needs/);
+    const marker = '/secret-report-path';
+    const problems = optionProblems(() =>
+      webAppPreset({
+        reporting: { endpoint: '/csp' },
+        directives: { 'report-uri': [marker], reportTo: ['other-group'] },
+      }),
+    );
+    expect(problems).toHaveLength(2);
+    expect(problems.join('\n')).toMatch(/directives: report-uri .*reporting option/);
+    expect(problems.join('\n')).toMatch(/directives: report-to .*reporting option/);
+    expect(problems.join('\n')).not.toContain('secret-report-path');
+    expect(() => webAppPreset({ directives: { 'report-uri': ['/csp'] } })).not.toThrow();
+  });
+
+  it('refuses an HSTS max-age under six months unless the short max-age is named', () => {
+    for (const maxAge of [0, 60, 15_551_999]) {
+      expect(optionProblems(() => apiPreset({ hsts: { maxAge } })).join('\n')).toMatch(
+        /hsts.maxAge .*15552000 .*dangerouslyAllowShortMaxAge/,
+      );
+    }
+    expect(() => apiPreset({ hsts: { maxAge: 15_552_000 } })).not.toThrow();
+    // RFC 6797 §6.1.1: max-age=0 tells browsers to forget the host; the documented way to switch HSTS off.
+    const off = apiPreset({ hsts: { maxAge: 0, includeSubDomains: false, dangerouslyAllowShortMaxAge: true } });
+    expect(lower(off.headersFor({ secure: true }))['strict-transport-security']).toBe('max-age=0');
+    expect(() => apiPreset({ hsts: { maxAge: -1, dangerouslyAllowShortMaxAge: true } })).toThrow(HeadersError);
+  });
+
+  it('accepts exactly the HSTS max-ages that scoreHeaders passes (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 126_144_000 }), (maxAge) => {
+        let accepted = true;
+        let policy: ReturnType<typeof apiPreset> | undefined;
+        try {
+          policy = apiPreset({ hsts: { maxAge } });
+        } catch {
+          accepted = false;
+        }
+        const scored = scoreHeaders({ 'strict-transport-security': `max-age=${maxAge}` }).tests[
+          'strict-transport-security'
+        ];
+        expect(accepted).toBe(scored?.pass === true);
+        if (policy) expect(scoreHeaders(policy.headersFor({ secure: true })).grade).toBe('A+');
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("refuses 'unsafe-eval' in preset directives unless it is named", () => {
+    const directives = { 'script-src': [NONCE, "'strict-dynamic'", "'unsafe-eval'"] };
+    expect(optionProblems(() => webAppPreset({ directives })).join('\n')).toMatch(
+      /CSP: script-src allows 'unsafe-eval'.*dangerouslyAllowUnsafeEval/,
+    );
+    const allowed = webAppPreset({ directives, dangerouslyAllowUnsafeEval: true });
+    expect(lower(allowed.headersFor({ secure: true, nonce: 'n' }))['content-security-policy']).toContain(
+      "'unsafe-eval'",
     );
   });
 });

@@ -2,6 +2,7 @@ import type { HelmetOptions } from 'helmet';
 import { type CspDirectives, type CspSource, csp, kebab, NONCE, sameDirectiveTwice } from './csp.ts';
 import { HeadersError, throwIfProblems } from './errors.ts';
 import { renderWithHelmet } from './helmet-render.ts';
+import { HSTS_MIN_MAX_AGE } from './observatory-header-tests.ts';
 import { type HeaderEntry, SecurityHeaders } from './security-headers.ts';
 
 /** Referrer policies that leak no path or query cross-origin (the Observatory's "private" set). */
@@ -14,7 +15,13 @@ export type PermissionAllowlist = 'none' | 'self' | '*' | readonly string[];
 export interface PresetOptions {
   /** HSTS. Default: two years, includeSubDomains, no preload, sent on every response (like helmet). */
   readonly hsts?: {
+    /** Seconds; at least 15552000 (six months, the HTTP Observatory's minimum) unless named below. */
     readonly maxAge?: number;
+    /**
+     * Accept a `maxAge` under six months. A named deviation: `{ maxAge: 0, dangerouslyAllowShortMaxAge: true }`
+     * is the way to switch HSTS off, telling browsers to forget the host (RFC 6797 §6.1.1). Default false.
+     */
+    readonly dangerouslyAllowShortMaxAge?: boolean;
     readonly includeSubDomains?: boolean;
     readonly preload?: boolean;
     /** Send HSTS only on requests that arrived over TLS (Spring Security's behaviour). Default false. */
@@ -47,9 +54,17 @@ export interface PresetOptions {
   readonly reporting?: { readonly endpoint: string; readonly group?: string };
   /** `require-trusted-types-for 'script'`, optionally limiting policy names. Default false. */
   readonly trustedTypes?: boolean | { readonly policies: readonly string[]; readonly allowDuplicates?: boolean };
-  /** Send the CSP as `Content-Security-Policy-Report-Only` (rollout mode). Default false. */
+  /**
+   * Send the CSP as `Content-Security-Policy-Report-Only` (rollout mode). Requires `reporting`: a
+   * Report-Only policy blocks nothing, so without an endpoint it would do nothing at all. Default false.
+   * The download variant always enforces its CSP.
+   */
   readonly reportOnly?: boolean;
-  /** CSP directives that replace the preset's (e.g. `'connect-src': ["'self'", 'https://api.example']`). */
+  /**
+   * CSP directives that replace the preset's (e.g. `'connect-src': ["'self'", 'https://api.example']`).
+   * `frame-ancestors` is refused here (use `frameAncestors`), and so are `report-uri`/`report-to`
+   * next to the `reporting` option, which sets them.
+   */
   readonly directives?: CspDirectives;
   /** Add `upgrade-insecure-requests` to the web-app CSP. Default true. */
   readonly upgradeInsecureRequests?: boolean;
@@ -57,6 +72,8 @@ export interface PresetOptions {
   readonly removeHeaders?: readonly string[];
   /** See {@link CspOptions.dangerouslyAllowUnsafeInlineStyles}. */
   readonly dangerouslyAllowUnsafeInlineStyles?: boolean;
+  /** See {@link CspOptions.dangerouslyAllowUnsafeEval}. */
+  readonly dangerouslyAllowUnsafeEval?: boolean;
   /** Set by {@link SecurityHeaders.forDownload}. */
   readonly variant?: 'download';
 }
@@ -103,6 +120,7 @@ const PRIVATE_REFERRER = new Set(['no-referrer', 'same-origin', 'strict-origin',
 const CORP = new Set(['same-origin', 'same-site', 'cross-origin']);
 const COOP = new Set(['same-origin', 'same-origin-allow-popups', 'noopener-allow-popups', 'unsafe-none']);
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const NO_STORE = /(^|[\s,])no-store($|[\s,])/i;
 // A nonce placeholder nobody writes by accident; split out of helmet's rendering afterwards.
 const PLACEHOLDER = `RAMPARTNONCE${process.pid.toString(36)}x${Date.now().toString(36)}`;
 
@@ -121,6 +139,11 @@ function validate(options: PresetOptions): string[] {
   // Past 2^53 numbers print in exponent form (`max-age=1e+21`), which browsers reject with the header.
   if (hsts.maxAge !== undefined && (!Number.isSafeInteger(hsts.maxAge) || hsts.maxAge < 0)) {
     problems.push('hsts.maxAge must be a non-negative integer of seconds, at most Number.MAX_SAFE_INTEGER');
+  } else if (hsts.maxAge !== undefined && hsts.maxAge < HSTS_MIN_MAX_AGE && hsts.dangerouslyAllowShortMaxAge !== true) {
+    // Shorter protects too briefly to matter (and scoreHeaders fails it); 0 is how HSTS is switched off.
+    problems.push(
+      `hsts.maxAge must be at least ${HSTS_MIN_MAX_AGE} seconds (six months); for a shorter one, such as 0 to switch HSTS off, also set hsts.dangerouslyAllowShortMaxAge`,
+    );
   }
   if (hsts.preload && (hsts.includeSubDomains === false || (hsts.maxAge ?? TWO_YEARS) < 31_536_000)) {
     problems.push('hsts.preload needs includeSubDomains and a maxAge of at least one year (hstspreload.org rules)');
@@ -191,6 +214,34 @@ function validate(options: PresetOptions): string[] {
   for (const [i, name] of (options.removeHeaders ?? []).entries()) {
     if (!HEADER_NAME.test(name)) problems.push(`removeHeaders entry #${i + 1} is not a header name`);
   }
+  if (options.variant === 'download') {
+    // Browsers ignore `sandbox` in a Report-Only policy, and a cached file keeps whatever it was served with.
+    if (options.reportOnly) {
+      problems.push(
+        'reportOnly cannot be set on the download variant: browsers ignore sandbox in a Report-Only policy, so its CSP is always enforced',
+      );
+    }
+    if (options.cacheControl !== undefined && !NO_STORE.test(options.cacheControl)) {
+      problems.push('cacheControl on the download variant must be no-store; leave it unset');
+    }
+  } else if (options.reportOnly && !options.reporting) {
+    problems.push(
+      'reportOnly needs the reporting option: a Report-Only policy blocks nothing, so without a reporting endpoint it does nothing; set reporting: { endpoint }',
+    );
+  }
+  for (const [raw, sources] of Object.entries(options.directives ?? {})) {
+    if (sources === undefined) continue;
+    const name = kebab(raw);
+    if (name === 'frame-ancestors') {
+      problems.push(
+        'directives: frame-ancestors is not accepted here; use the frameAncestors option, which checks the origins and keeps X-Frame-Options consistent',
+      );
+    } else if ((name === 'report-uri' || name === 'report-to') && options.reporting) {
+      problems.push(
+        `directives: ${name} conflicts with the reporting option, which sets report-uri and report-to itself; remove it from directives`,
+      );
+    }
+  }
   for (const problem of sameDirectiveTwice(options.directives ?? {})) problems.push(`directives: ${problem}`);
   return problems;
 }
@@ -235,7 +286,8 @@ function cspDirectives(kind: Kind, o: PresetOptions, frameAncestors: readonly st
         ];
   const map = new Map(d);
   for (const [raw, sources] of Object.entries(o.directives ?? {})) {
-    if (sources !== undefined) map.set(kebab(raw), [...sources]);
+    // Refused in validate(); the frameAncestors option alone decides it, together with X-Frame-Options.
+    if (sources !== undefined && kebab(raw) !== 'frame-ancestors') map.set(kebab(raw), [...sources]);
   }
   if (kind === 'web-app' && o.upgradeInsecureRequests !== false && !map.has('upgrade-insecure-requests')) {
     map.set('upgrade-insecure-requests', []);
@@ -269,13 +321,14 @@ function build(kind: Kind, options: PresetOptions, name: string): SecurityHeader
     policy = csp(Object.fromEntries(entries), {
       reportOnly: options.reportOnly ?? false,
       dangerouslyAllowUnsafeInlineStyles: options.dangerouslyAllowUnsafeInlineStyles ?? false,
+      dangerouslyAllowUnsafeEval: options.dangerouslyAllowUnsafeEval ?? false,
     });
   } catch (error) {
     if (!(error instanceof HeadersError)) throw error;
     problems.push(...error.problems.map((p) => `CSP: ${p}`));
   }
   const cacheControl = options.cacheControl ?? 'no-store';
-  if (policy?.usesNonce && !/(^|[\s,])no-store($|[\s,])/i.test(cacheControl)) {
+  if (policy?.usesNonce && !NO_STORE.test(cacheControl)) {
     problems.push('cacheControl must include no-store on a policy with a nonce: a cached nonce is a reusable nonce');
   }
   throwIfProblems('ERR_HEADERS_INVALID_OPTION', `${name} preset options are invalid`, problems);

@@ -120,9 +120,11 @@ export class SecurityHeaders {
   /**
    * For file downloads: a sandboxed, script-free CSP, `X-Download-Options: noopen`, no caching.
    * A file a user uploaded can then never run script on your origin, even if the browser sniffs it as HTML.
+   * The CSP is always enforced and `Cache-Control` is always `no-store`, whatever this policy's
+   * `reportOnly` and `cacheControl` are: browsers ignore `sandbox` in a Report-Only policy.
    */
   forDownload(): SecurityHeaders {
-    return this.with({ variant: 'download' }, 'download');
+    return this.with({ variant: 'download', reportOnly: false, cacheControl: 'no-store' }, 'download');
   }
 
   /**

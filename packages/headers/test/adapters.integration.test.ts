@@ -107,6 +107,39 @@ describe.each(ADAPTERS)('$name adapter', (adapter) => {
     });
   });
 
+  describe('download variant of a Report-Only, cacheable base policy', () => {
+    const BASE = apiPreset({
+      reportOnly: true,
+      reporting: { endpoint: '/csp-reports' },
+      cacheControl: 'public, max-age=3600',
+    });
+    const { 'content-security-policy': csp, ...rest } = API_HEADERS;
+    const expectedBase = {
+      ...rest,
+      'content-security-policy-report-only': `${csp};report-uri /csp-reports;report-to csp-endpoint`,
+      'cache-control': 'public, max-age=3600',
+      'reporting-endpoints': 'csp-endpoint="/csp-reports"',
+    };
+    let app: RunningApp;
+    beforeAll(async () => {
+      app = await adapter.start({ policy: BASE, guard });
+    });
+    afterAll(() => app.close());
+
+    it('sends the base policy as configured on other routes', async () => {
+      const res = await send(`${app.base}/json`);
+      expect(policyHeaders(res.headers)).toEqual(expectedBase);
+    });
+
+    it('enforces the sandboxed CSP and sends no-store on the download route', async () => {
+      const res = await send(`${app.base}/download`);
+      expect(res.status).toBe(200);
+      expect(policyHeaders(res.headers)).toEqual(downloadHeaders(expectedBase));
+      expect(res.headers['content-security-policy-report-only']).toBeUndefined();
+      expect(res.headers['cache-control']).toBe('no-store');
+    });
+  });
+
   describe('HSTS only over TLS', () => {
     let app: RunningApp;
     beforeAll(async () => {

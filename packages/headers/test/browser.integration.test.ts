@@ -161,7 +161,7 @@ describe('webAppPreset in headless Chromium', () => {
   });
 
   it('reports but does not block in Report-Only mode', async () => {
-    const origin = await serve(appHandler(webAppPreset({ reportOnly: true })));
+    const origin = await serve(appHandler(webAppPreset({ reportOnly: true, reporting: { endpoint: '/csp-reports' } })));
     const r = await results(`${origin}/`, (x) => x.nonced === true && x.violations.length >= 3);
     expect(r.injected).toBe(true);
     expect(r.handler).toBe(true);

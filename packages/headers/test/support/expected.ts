@@ -32,10 +32,15 @@ export function webAppHeaders(nonce: string): Record<string, string> {
   };
 }
 
-/** Any preset's download variant: a sandboxed, script-free CSP and X-Download-Options. */
+/**
+ * Any preset's download variant: a sandboxed, script-free CSP, always enforced (never Report-Only),
+ * `Cache-Control: no-store` and X-Download-Options, whatever the base sends.
+ */
 export function downloadHeaders(base: Record<string, string>): Record<string, string> {
+  const { 'content-security-policy-report-only': _reportOnly, ...rest } = base;
   return {
-    ...base,
+    ...rest,
+    'cache-control': 'no-store',
     'content-security-policy': "default-src 'none';base-uri 'none';form-action 'none';frame-ancestors 'none';sandbox",
     'x-download-options': 'noopen',
   };
