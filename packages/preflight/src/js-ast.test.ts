@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { envFallback } from '../test/fixtures/fallback-forms.ts';
 import { analyzeFile } from './engine.ts';
 import { isEnvObject } from './env-reads.ts';
-import { type AstNode, stringRanges } from './js-ast.ts';
+import { type AstNode, nodesWithin, stringRanges } from './js-ast.ts';
 import { moduleFromEstree, parseModule } from './js-parse.ts';
 import { isShadowed, nearestDeclaration } from './js-scope.ts';
 
@@ -44,6 +44,19 @@ describe('moduleFromEstree', () => {
     const own = summary(analyzeFile('src/a.js', CODE).findings);
     expect(own.length).toBe(4);
     expect(summary(analyzeFile('src/a.js', CODE, { module }).findings)).toEqual(own);
+  });
+});
+
+describe('nodesWithin', () => {
+  it('visits a node and its descendants in source order, not an ancestor sharing its start nor what follows', () => {
+    const code = "f('a'); g(x, h('d')); i('e');";
+    const { nodes } = parseModule('a.ts', code);
+    const call = nodes.find((n) => n.type === 'CallExpression' && code.slice(n.start, n.end).startsWith('g('))!;
+    const visited = [...nodesWithin(call, nodes)];
+    expect(visited[0]).toBe(call);
+    expect(visited.map((n) => code.slice(n.start, n.end))).toEqual(["g(x, h('d'))", 'g', 'x', "h('d')", 'h', "'d'"]);
+    expect(visited.some((n) => n.type === 'ExpressionStatement')).toBe(false);
+    expect([...nodesWithin({ start: code.length, end: code.length }, nodes)]).toEqual([]);
   });
 });
 

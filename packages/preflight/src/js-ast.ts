@@ -111,7 +111,7 @@ export function memberPath(node: AstNode | undefined): string[] | undefined {
 }
 
 /** The index of the first node starting at or after `start`, by binary search (`nodes` is sorted by `start`). */
-export function firstNodeAt(nodes: readonly AstNode[], start: number): number {
+function firstNodeAt(nodes: readonly AstNode[], start: number): number {
   let low = 0;
   let high = nodes.length;
   while (low < high) {
@@ -123,15 +123,26 @@ export function firstNodeAt(nodes: readonly AstNode[], start: number): number {
 }
 
 /**
- * Offsets of every string literal inside a node, for snippet redaction. `nodes` is sorted by
- * `start`: a binary search finds the node's first possible descendant and the walk stops at its
- * end, so a finding costs its own size, not the file's.
+ * Every node inside a source span, in source order: the descendants of the node spanning it, and
+ * that node itself when it is in `nodes`. `nodes` is sorted by `start`: a binary search finds the
+ * first node at the span's start and the walk stops at its end, so a visit costs the span's size,
+ * not the file's. Nodes that start inside the span but end past it (ancestors sharing its start)
+ * are skipped.
  */
+export function* nodesWithin(
+  span: { readonly start: number; readonly end: number },
+  nodes: readonly AstNode[],
+): Generator<AstNode, void, undefined> {
+  for (let i = firstNodeAt(nodes, span.start); i < nodes.length && nodes[i]!.start < span.end; i++) {
+    const n = nodes[i]!;
+    if (n.end <= span.end) yield n;
+  }
+}
+
+/** Offsets of every string literal inside a node, for snippet redaction. */
 export function stringRanges(node: AstNode, nodes: readonly AstNode[]): Array<readonly [number, number]> {
   const ranges: Array<readonly [number, number]> = [];
-  for (let i = firstNodeAt(nodes, node.start); i < nodes.length && nodes[i]!.start < node.end; i++) {
-    const n = nodes[i]!;
-    if (n.end > node.end) continue;
+  for (const n of nodesWithin(node, nodes)) {
     if ((n.type === 'Literal' && typeof n.value === 'string') || n.type === 'TemplateLiteral') {
       ranges.push([n.start + 1, n.end - 1]);
     }

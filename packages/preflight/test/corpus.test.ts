@@ -14,7 +14,7 @@ const EXPECTED: Record<string, { tp: number; fp: number; fn: number; tn: number 
   'dotenv-in-build-context': { tp: 10, fp: 0, fn: 0, tn: 8 },
   'env-fallback-literal': { tp: 41, fp: 0, fn: 0, tn: 22 },
   'seed-plaintext-secret': { tp: 13, fp: 0, fn: 1, tn: 15 },
-  'static-admin-key': { tp: 21, fp: 0, fn: 0, tn: 22 },
+  'static-admin-key': { tp: 23, fp: 0, fn: 0, tn: 23 },
   'todo-auth': { tp: 8, fp: 0, fn: 0, tn: 9 },
   'unclassified-module-cache': { tp: 14, fp: 1, fn: 0, tn: 13 },
 };
@@ -62,6 +62,6 @@ describe('rampart-preflight eval-corpus', () => {
     expect(code).toBe(0);
     expect(out).toMatch(/^rule\s+TP\s+FP\s+FN\s+TN\s+precision\s+recall/);
     expect(out).toMatch(/env-fallback-literal\s+41\s+0\s+0\s+22\s+1\.000\s+1\.000/);
-    expect(out).toMatch(/static-admin-key\s+21\s+0\s+0\s+22\s+1\.000\s+1\.000/);
+    expect(out).toMatch(/static-admin-key\s+23\s+0\s+0\s+23\s+1\.000\s+1\.000/);
   });
 });

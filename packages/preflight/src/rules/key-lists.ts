@@ -6,9 +6,9 @@ import {
   type AstNode,
   child,
   children,
-  firstNodeAt,
   memberPath,
   memberPropertyName,
+  nodesWithin,
   stringValue,
   unwrap,
 } from '../js-ast.ts';
@@ -136,6 +136,30 @@ function literalList(node: AstNode | undefined): 'keys' | 'placeholder' | undefi
   return values.some((v) => PLACEHOLDER.test(v!.trim())) ? 'placeholder' : 'keys';
 }
 
+// Nodes under which a status code is answered only sometimes, or later.
+const CONDITIONAL = new Set([
+  'ConditionalExpression',
+  'LogicalExpression',
+  'IfStatement',
+  'SwitchStatement',
+  'ArrowFunctionExpression',
+  'FunctionExpression',
+  'FunctionDeclaration',
+]);
+
+/** `return next(err)`: Express's error path refuses the request, it does not let it through. */
+function passesError(statement: AstNode): boolean {
+  let argument = unwrap(child(statement, 'argument'));
+  if (argument?.type === 'AwaitExpression') argument = unwrap(child(argument, 'argument'));
+  const callee = argument?.type === 'CallExpression' ? unwrap(child(argument, 'callee')) : undefined;
+  return callee?.type === 'Identifier' && callee.name === 'next' && children(argument!, 'arguments').length > 0;
+}
+
+/** A branch's statements: a block's body, or the one statement. */
+function statementsOf(branch: AstNode | undefined): AstNode[] {
+  return branch?.type === 'BlockStatement' ? children(branch, 'body') : branch ? [branch] : [];
+}
+
 /** What the key-list walks need from the rule: scope lookups and the key-header walk. */
 interface KeyListInputs {
   readonly declarationOf: (identifier: AstNode) => NearestDeclaration | undefined;
@@ -223,8 +247,9 @@ export function keyLists({ declarationOf, keyInput, nodes, parentOf }: KeyListIn
   });
   /**
    * `if (list.includes(key)) throw …`, `… return res.status(401)…`, or the same in the `else` of a
-   * negated test (`if (!list.includes(key)) next(); else throw …`): the key is refused when found,
-   * so the list is a denylist whatever its name.
+   * negated test (`if (!list.includes(key)) next(); else throw …`) or after it, when the negated
+   * test's branch returns (`if (!list.includes(key)) return next(); return res.status(401)…`): the
+   * key is refused when found, so the list is a denylist whatever its name.
    */
   const refusedWhenFound = (call: AstNode): boolean => {
     let test: AstNode = call;
@@ -242,17 +267,47 @@ export function keyLists({ declarationOf, keyInput, nodes, parentOf }: KeyListIn
       } else if (parent?.type !== 'ParenthesizedExpression') break;
       [test, parent] = [parent, parentOf.get(parent)];
     }
-    const branch =
-      (parent?.type === 'IfStatement' || parent?.type === 'ConditionalExpression') && child(parent, 'test') === test
-        ? child(parent, found ? 'consequent' : 'alternate')
-        : undefined;
-    const statements = branch?.type === 'BlockStatement' ? children(branch, 'body') : branch ? [branch] : [];
-    return statements.some((s) => s.type === 'ThrowStatement' || (s.type !== 'IfStatement' && refusalStatus(s)));
+    if ((parent?.type !== 'IfStatement' && parent?.type !== 'ConditionalExpression') || child(parent, 'test') !== test)
+      return false;
+    const branch = child(parent, found ? 'consequent' : 'alternate');
+    return branch ? refuses(statementsOf(branch)) : refusedAfter(parent);
+  };
+  /** Whether statements refuse the request: a `throw`, or a 401/403 outside a nested `if`. */
+  const refuses = (statements: readonly AstNode[]): boolean =>
+    statements.some((s) => s.type === 'ThrowStatement' || (s.type !== 'IfStatement' && refusalStatus(s)));
+  /**
+   * Whether an `if` without `else`, whose branch lets the request through and returns (`return
+   * next()`, `return handler(req)`), is followed by a refusal that nothing makes conditional, before
+   * anything else returns: `if (!list.includes(key)) return next(); return res.status(401)…`.
+   */
+  const refusedAfter = (statement: AstNode): boolean => {
+    const own = statementsOf(child(statement, 'consequent'));
+    const last = own.at(-1);
+    if (last?.type !== 'ReturnStatement' || passesError(last) || refuses(own)) return false;
+    const block = parentOf.get(statement);
+    const body = block?.type === 'BlockStatement' ? children(block, 'body') : [];
+    const at = body.indexOf(statement);
+    if (at === -1) return false;
+    for (const s of body.slice(at + 1)) {
+      if (s.type === 'ThrowStatement' || unconditionalStatus(s)) return true;
+      if (s.type === 'ReturnStatement') return false;
+    }
+    return false;
+  };
+  /** Whether a statement answers 401 or 403 whenever it runs: not in a ternary, a `&&`, an `if` or a callback. */
+  const unconditionalStatus = (statement: AstNode): boolean => {
+    if (CONDITIONAL.has(statement.type)) return false;
+    for (const n of nodesWithin(statement, nodes)) {
+      if (n.type !== 'Literal' || (n.value !== 401 && n.value !== 403)) continue;
+      let p = parentOf.get(n);
+      while (p && p !== statement && !CONDITIONAL.has(p.type)) p = parentOf.get(p);
+      if (p === statement) return true;
+    }
+    return false;
   };
   /** Whether a statement holds a 401 or 403 (`res.status(401)`, `new Response(…, { status: 403 })`). */
   const refusalStatus = (statement: AstNode): boolean => {
-    for (let i = firstNodeAt(nodes, statement.start); i < nodes.length && nodes[i]!.start < statement.end; i++) {
-      const n = nodes[i]!;
+    for (const n of nodesWithin(statement, nodes)) {
       if (n.type === 'Literal' && (n.value === 401 || n.value === 403)) return true;
     }
     return false;

@@ -41,8 +41,8 @@ const TOKEN_QUALIFIERS = new Set([
 export function secretOperand(node: AstNode | undefined): string | undefined {
   const n = unwrap(node);
   if (!n) return undefined;
-  const env = envReadName(n);
-  if (env !== undefined) return isSecretName(env, 'env') ? env : undefined;
+  // An env read is named by its variable, under the env naming rules, never by the code ones below.
+  if (envReadName(n) !== undefined) return envSecret(n);
   const last = memberPath(n)?.at(-1);
   if (last === undefined) return undefined;
   const words = nameWords(last);

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   ACCEPTED_LISTS,
   ALLOWLIST_BRANCHES,
+  ALLOWLIST_FALL_THROUGH,
   DENYLIST_BRANCHES_SAFE,
+  DENYLIST_FALL_THROUGH_SAFE,
   DENYLISTS_SAFE,
   KEY_LISTS,
   KEY_LISTS_MORE,
@@ -229,6 +231,14 @@ export function ok(req) {
 
   it('reports a lookup whose refusal is on the branch taken on a missing key, negated, compared or in a ternary', () => {
     for (const code of ALLOWLIST_BRANCHES) expect(lines(code), code).toEqual([code.split('\n').length]);
+  });
+
+  it('does not report a negated lookup that returns the request onward and falls through to a refusal when the key is found', () => {
+    for (const code of DENYLIST_FALL_THROUGH_SAFE) expect(lines(code), code).toEqual([]);
+  });
+
+  it('reports fall-through allowlists, and negated lookups refused through next(err), a helper or a branch that does not return', () => {
+    for (const code of ALLOWLIST_FALL_THROUGH) expect(lines(code), code).toEqual([code.split('\n').length]);
   });
 
   it('reports .includes on a secret setting, an imported CONSTANT or a literal const as a substring test', () => {

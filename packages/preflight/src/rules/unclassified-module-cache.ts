@@ -1,5 +1,5 @@
 import type { RawFinding } from '../finding.ts';
-import { type AstNode, child, children, firstNodeAt, memberPath, propertyKeyName, unwrap } from '../js-ast.ts';
+import { type AstNode, child, children, memberPath, nodesWithin, propertyKeyName, unwrap } from '../js-ast.ts';
 import { moduleBindings } from '../js-module-bindings.ts';
 import { enclosingFunction, isShadowed } from '../js-scope.ts';
 import type { FileContext, FileRule } from '../rule.ts';
@@ -241,10 +241,8 @@ function requestCode(context: FileContext, classes: ReadonlyMap<AstNode, string>
   const queue = [...reachable];
   while (queue.length > 0) {
     const fn = queue.pop()!;
-    // `nodes` is sorted by start: visit only the function's own span.
-    for (let i = firstNodeAt(nodes, fn.start); i < nodes.length && nodes[i]!.start < fn.end; i++) {
-      const node = nodes[i]!;
-      if (node.end > fn.end || node.type !== 'CallExpression') continue;
+    for (const node of nodesWithin(fn, nodes)) {
+      if (node.type !== 'CallExpression') continue;
       const target = byName.get(memberPath(child(node, 'callee'))?.join('.') ?? '');
       if (target && !reachable.has(target)) {
         reachable.add(target);
