@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRateLimiter, type LimitDefinition, type RateLimitDecision, type RedisClient } from '../src/index.ts';
 import { buildDecideScript } from '../src/rate-limit/decide-script.ts';
 import { resolveLimits } from '../src/rate-limit/limits.ts';
+import { gcraReference } from './fixtures/gcra-reference.ts';
 import { cluster, singleNode, type Target } from './fixtures/targets.ts';
 
 let counter = 0;
@@ -83,41 +84,18 @@ type GcraLimit = {
   readonly burst: number;
 };
 
-/**
- * GCRA in exact integers (as gcra-model.integration.test.ts, consume only, on a clock that never
- * steps back): times multiplied by `limit`, one emission interval w = windowMs × 1000, the burst
- * tolerance tau = burst × w, and the TAT at most 2 × tau ahead of now.
- */
+/** A GCRA limit: the shared reference, its reset in µs as windowModel reports it. */
 function gcraModel(def: GcraLimit) {
-  const l = BigInt(def.limit);
-  const w = BigInt(def.windowMs) * 1000n;
-  const tau = BigInt(def.burst) * w;
-  const ceilUs = (x: bigint): number => Number(x <= 0n ? 0n : (x + l - 1n) / l);
-  let tat = 0n;
-  const ahead = (t: number): bigint => {
-    const a = tat - BigInt(t) * l;
-    return a > 0n ? a : 0n;
-  };
-  const admits = (t: number, cost: number): boolean => ahead(t) + BigInt(cost) * w <= tau;
+  const reference = gcraReference(def.limit, def.windowMs, def.burst);
   return {
     name: def.name,
-    admits,
-    earliest: (t: number, cost: number): number => t + ceilUs(ahead(t) + BigInt(cost) * w - tau),
+    admits: reference.admits,
+    earliest: reference.earliest,
     status(t: number, cost: number, spent: boolean) {
-      const ah = ahead(t);
-      const next = ah + BigInt(cost) * w;
-      const left = spent ? next : ah;
-      const remaining = Number((tau - left) / w);
-      return {
-        ok: next <= tau,
-        remaining: left > tau ? 0 : remaining,
-        resetUs: ceilUs(spent && next > 2n * tau ? 2n * tau : left),
-      };
+      const { ok, remaining, resetTicks } = reference.status(t, cost, spent);
+      return { ok, remaining, resetUs: resetTicks };
     },
-    spend(t: number, cost: number): void {
-      const next = ahead(t) + BigInt(cost) * w;
-      tat = BigInt(t) * l + (next < 2n * tau ? next : 2n * tau);
-    },
+    spend: reference.spend,
   };
 }
 

@@ -113,6 +113,15 @@ local horizon = blockedUntil
 `;
 
 /**
+ * With spendOnReject: whether this decision is spent even if a limit rejects it (a consume that is
+ * not blocked). Known before the limits run, and the one definition of a spent rejection: `spent`,
+ * the retries rejectedBy skips for it and a GCRA limit's figures of the state it leaves
+ * (gcra-script.ts) all read it.
+ */
+const SPENT_IF_REJECTED = `local spentIfRejected = op == 'c' and blockedFor == 0
+`;
+
+/**
  * Lua for one limit; sets ok{i}, r0{i}, r1{i}, t0{i}, t1{i}, rt{i}. `v` is the index of its first
  * field. The values to write go to w{i} (and idx{i}, p{i}, same{i}); with `table`, they are also
  * appended to the `spend` list (for limiters with many limits, where one static HSET call would
@@ -167,17 +176,17 @@ end
 }
 
 /**
- * After every block: whether a limit rejects, and then the retries that cost more than their
- * block should (a sliding window's search for its first admitting µs), so the admitted path does
- * none of it. With `spendOnReject`, `swRetry` is declared outside the branch for spentRetries, and
- * a rejection that will be spent (op c, not blocked: the `spent` condition of buildDecideScript)
- * skips these retries, which spentRetries replaces with the waits from the state the spend leaves.
+ * After every block and the refund's return: whether a limit rejects, and then the retries that
+ * cost more than their block should (a sliding window's search for its first admitting µs), so
+ * neither the admitted path nor a refund does any of it. With `spendOnReject`, `swRetry` is
+ * declared outside the branch for spentRetries, and a spent rejection (`spentIfRejected`) skips
+ * these retries, which spentRetries replaces with the waits from the state the spend leaves.
  */
 function rejectedBy(limits: readonly ResolvedLimit[], okAll: string, spendOnReject: boolean): string {
   const sliding = limits.flatMap((limit, index) => (limit.kind === 's' ? [slidingWindowRetry(limit, index + 1)] : []));
   if (sliding.length === 0) return `if not (${okAll}) then allOk = false end\n`;
   const retries = spendOnReject
-    ? `if op ~= 'c' or blockedFor > 0 then
+    ? `if not spentIfRejected then
 ${sliding.join('\n')}
 end`
     : sliding.join('\n');
@@ -312,9 +321,15 @@ out[${3 + index * 4 + 4}] = rt_${i}`;
   redis.call('ZADD', key2, fmt('%d', now + ${concurrency.windowMs * 1000}), lease)
   redis.call('PEXPIRE', key2, '${concurrency.windowMs + 1}')
 end
-if refund and lease ~= '' then redis.call('ZREM', key2, lease) end
 `
     : '';
+  // A refund needs nothing the decision computes after the blocks: it returns before all of it.
+  const refundLua = `if refund then
+${concurrency ? "  if lease ~= '' then redis.call('ZREM', key2, lease) end\n" : ''}  if #refund > 0 then redis.call('HSET', key, unpack(refund)) end
+  return {1, now}
+end
+`;
+  const spent = options.spendOnReject ? `spentIfRejected or op == 'x'` : `op == 'x' or (op == 'c' and allOk)`;
   const tableWrite = `if spent and ns > 0 then
   if needed > expiresAt then
     spend[ns + 1] = '!e'; spend[ns + 2] = fmt('%d', ceil(horizon)); ns = ns + 2
@@ -328,20 +343,15 @@ end
   const body = `${SIMPLE_OPS}
 ${table ? 'local spend = {}\nlocal ns = 0' : ''}
 local vals = redis.call('HMGET', key, ${fields.map(q).join(', ')})
-${BLOCK_OP}
+${BLOCK_OP}${options.spendOnReject ? SPENT_IF_REJECTED : ''}
 ${blocks.join('')}
-${rejectedBy(limits, okAll, options.spendOnReject)}local spent = op == 'x' or (op == 'c' and ${options.spendOnReject ? '(allOk or blockedFor == 0)' : 'allOk'})
+${refundLua}${rejectedBy(limits, okAll, options.spendOnReject)}local spent = ${spent}
 if op == 'p' then
   local out = {0, now, blockedFor}
 ${outputs}
   return out
 end
-${leaseLua}
-if refund then
-  if #refund > 0 then redis.call('HSET', key, unpack(refund)) end
-  return {1, now}
-end
-${table ? tableWrite : staticWrite(limits)}if allOk and spent then return {1, now, ${short}} end
+${leaseLua}${table ? tableWrite : staticWrite(limits)}if allOk and spent then return {1, now, ${short}} end
 ${options.spendOnReject ? spentRetries(limits) : ''}local out = {0, now, blockedFor}
 ${outputs}
 ${

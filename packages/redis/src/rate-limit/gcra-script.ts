@@ -1,23 +1,25 @@
 import { gcraUnits } from './gcra-units.ts';
 import type { ResolvedLimit } from './limits.ts';
-import { ceilDiv, luaFloorDiv, q, times } from './lua-text.ts';
+import { ceilDiv, luaCeilDiv, luaFloorDiv, q, times } from './lua-text.ts';
 
 /*
  * A GCRA (or token-bucket) limit in the general decision script (decide-script.ts).
  *
  * Exact integers (gcra-units.ts): time in units of 1 / rate µs. The state is relative: a base µs
  * ('<name>:a') and how many units the TAT is ahead of it ('<name>:b'). The base stays put while
- * (now − base) × perUs ≤ R, so a spend rewrites `b` alone (one field, as the single absolute TAT
- * did); it moves to now for a new key or past R. R leaves room for a state of twice the burst, so
- * `b` ≤ 2^53 − 1. Time is counted once: ahead = b − (now − base) × perUs; a clock reading behind
- * the base counts no time (the TAT never moves back). Every value is an integer below 2^53, so
- * decisions at one µs (a batch shares one TIME) add up exactly.
+ * (now − base) × perUs ≤ R, so a spend rewrites `b` alone (one field); it moves to now for a new
+ * key or past R. R leaves room for a state of twice the burst, so `b` ≤ 2^53 − 1. Time is counted
+ * once: ahead = b − (now − base) × perUs; a clock reading behind the base counts no time (the TAT
+ * never moves back). Every value is an integer below 2^53, so decisions at one µs (a batch shares
+ * one TIME) add up exactly. Both fields are written together whenever the base moves, so `a`
+ * never stands without `b`.
  */
 
 /**
  * The Lua of GCRA limit `i` inside its `do` block (see limitBlock in decide-script.ts), its fields
  * from HMGET index `v`; with `table`, its spend is appended to the `spend` list. With
- * `spendOnReject`, a rejection that is spent reports the reset and retry of the state it leaves.
+ * `spendOnReject`, a rejection that is spent (`spentIfRejected`, see decide-script.ts) reports the
+ * reset and retry of the state it leaves.
  * r0 and t0 (the state before this request) are only needed by a rejection or a peek, so they are
  * computed there, from p_i ({@link gcraBefore}).
  */
@@ -32,11 +34,6 @@ export function gcraBlock(limit: ResolvedLimit, i: number, v: number, table: boo
   const H = Number((BigInt(cap2) + BigInt(PU) - 1n) / BigInt(PU));
   return `  local ta = vals[${v}] and vals[${v}] + 0
   local ah, ep, tb = 0, 0, now
-  if ta and not vals[${v + 1}] then
-    -- An absolute TAT in µs, as builds before the units kept it: what is ahead of now, rebased on now.
-    if ta > now then ah = ${times('(ta - now)', PU)}; if ah > ${cap2} then ah = ${cap2} end end
-    ta = nil
-  end
   if ta then
     ah = vals[${v + 1}] + 0
     if now > ta then
@@ -59,7 +56,7 @@ export function gcraBlock(limit: ResolvedLimit, i: number, v: number, table: boo
   if st > ${cap2} then st = ${cap2} end
 ${
   spendOnReject
-    ? `  if not ok_${i} and op == 'c' and blockedFor == 0 then
+    ? `  if not ok_${i} and spentIfRejected then
     -- Spent on reject: the reset and retry of the state it leaves, so waiting retryAfter admits.
     do ${ceilDiv(`t1_${i}`, 'st', PU)} end
     local x = st + ${times('cost', PR)} - ${cap}; ${ceilDiv(`rt_${i}`, 'x', PU)}
@@ -99,11 +96,7 @@ end
 export function gcraBefore(limit: ResolvedLimit, i: number): { r0: string; t0: string } {
   const { perTick: PU, perRequest: PR } = gcraUnits(limit, 1000);
   const y = `(${limit.burst * PR} - p_${i})`;
-  const a = `p_${i}`;
-  return {
-    r0: luaFloorDiv(y, PR),
-    t0: PU === 1 ? a : `((${a} - ${a} % ${PU}) / ${PU} + (${a} % ${PU} > 0 and 1 or 0))`,
-  };
+  return { r0: luaFloorDiv(y, PR), t0: luaCeilDiv(`p_${i}`, PU) };
 }
 
 /**

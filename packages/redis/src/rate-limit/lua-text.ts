@@ -30,7 +30,15 @@ export function luaFloorDiv(x: string, d: number): string {
   return d === 1 ? x : `(${x} - ${x} % ${d}) / ${d}`;
 }
 
-/** Assigns ⌈x / d⌉ of a Lua variable x to `out` (exact as {@link luaFloorDiv}); declares a local `m`. */
+/**
+ * ⌈x / d⌉ of a Lua integer expression x ≥ 0 as an expression (exact as {@link luaFloorDiv}), for
+ * where a statement cannot go; {@link ceilDiv} computes x % d once.
+ */
+export function luaCeilDiv(x: string, d: number): string {
+  return d === 1 ? x : `((${x} - ${x} % ${d}) / ${d} + (${x} % ${d} > 0 and 1 or 0))`;
+}
+
+/** Assigns ⌈x / d⌉ of a Lua variable x to `out` (exact as {@link luaCeilDiv}); declares a local `m`. */
 export function ceilDiv(out: string, x: string, d: number): string {
   return d === 1
     ? `${out} = ${x}`
