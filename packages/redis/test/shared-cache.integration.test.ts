@@ -241,6 +241,57 @@ describe.each([
       expect(await b.get('k')).toBe('new');
       await Promise.all([a.close(), b.close()]);
     });
+
+    it('removes a value that a load begun before the clear writes while the SCAN runs', async () => {
+      const [a] = await pods({ l1: false }, { subscribe: false });
+      const entryKey = `rampart:cache:${a.name}:{=k}`;
+      const admin = await connect();
+      const { loader, started, release } = gatedLoader('old');
+      const load = a.getOrSet('k', loader); // reads the key's generation before the clear
+      await started;
+      // SCAN may miss a key created during a pass: the clearing pod's SCAN does, for the entry the
+      // load writes once the first SCAN reply is in (its cursor has passed the entry's position).
+      // Every other node's SCAN waits for the write, so none removes the generation before it.
+      let written: Promise<void> | undefined;
+      const passes = new WeakMap<object, number>();
+      const scanning =
+        (node: object, scan: (...args: unknown[]) => Promise<[string, string[]]>) =>
+        async (...args: unknown[]): Promise<[string, string[]]> => {
+          if (args[0] === '0') passes.set(node, (passes.get(node) ?? 0) + 1);
+          let reply: [string, string[]];
+          if (written) {
+            await written;
+            reply = await scan(...args);
+          } else {
+            const first = scan(...args);
+            written = first.then(async () => {
+              release();
+              await load;
+              await waitFor(async () => (await admin.exists(entryKey)) === 1, { timeoutMs: 5_000, what: 'the write' });
+            });
+            reply = await first;
+            await written;
+          }
+          const [cursor, keys] = reply;
+          return [cursor, passes.get(node) === 1 ? keys.filter((key) => key !== entryKey) : keys];
+        };
+      const wrap = <C extends object>(client: C): C =>
+        new Proxy(client, {
+          get(t, prop) {
+            const value = Reflect.get(t, prop, t) as unknown;
+            if (typeof value !== 'function') return value;
+            if (prop === 'scan') return scanning(t, value.bind(t) as never);
+            if (prop === 'nodes') return (role: string) => (value.call(t, role) as object[]).map(wrap);
+            return value.bind(t);
+          },
+        });
+      const [b] = await pods({ name: a.name, l1: false, redis: wrap(await connect()) }, { subscribe: false });
+      await b.clear();
+      expect(await load).toBe('old');
+      expect(await admin.exists(entryKey)).toBe(0);
+      expect(await b.get('k')).toBeUndefined();
+      await Promise.all([a.close(), b.close()]);
+    });
   });
 
   describe('waiting for another pod’s lease', () => {
@@ -442,6 +493,36 @@ describe.each([
       expect(await a.get('missing:0')).toBe('found');
       await Promise.all([a.close(), b.close()]);
     });
+  });
+
+  describe('round trips of a miss', () => {
+    it.each([
+      ['with the lease', {}],
+      ['without the lease', { lease: false as const }],
+    ])(
+      'are one read (with the lease or the generation), one write and its announcement (%s)',
+      async (_how, overrides) => {
+        const client = await connect();
+        const sent: string[] = [];
+        const counting = new Proxy(client, {
+          get(t, prop) {
+            const value = Reflect.get(t, prop, t) as unknown;
+            if (typeof value !== 'function') return value;
+            // EVAL only follows a NOSCRIPT reply to its EVALSHA: not a round trip of its own design.
+            if (!['get', 'evalsha', 'set', 'publish', 'unlink'].includes(String(prop))) return value.bind(t);
+            return (...args: unknown[]) => {
+              sent.push(String(prop));
+              return value.apply(t, args);
+            };
+          },
+        });
+        const [a] = await pods({ l1: false, redis: counting, ...overrides }, { subscribe: false });
+        expect(await a.getOrSet('k', () => 'v')).toBe('v');
+        expect(sent).toEqual(['evalsha', 'evalsha', 'publish']);
+        expect(await a.get('k')).toBe('v');
+        await a.close();
+      },
+    );
   });
 
   describe('getOrSet options', () => {

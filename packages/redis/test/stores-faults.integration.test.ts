@@ -120,6 +120,71 @@ describe('Redis stopped and restarted', () => {
     await Promise.all([jwks.close(), stale.close(), tokens.close()]);
   });
 
+  it('serves an L1 copy while Redis and the subscriber are down: a pod cache’s always, a cluster cache’s within staleIfErrorMs', async () => {
+    const pod = new SharedCache<string>({
+      name: unique('pod-l1'),
+      class: 'pod',
+      reason: 'an upstream token per pod is fine',
+      ttlMs: 60_000,
+      redis,
+      subscriber,
+      timeoutMs: 1_000,
+      registry,
+    });
+    const bypass = new SharedCache<string>({
+      name: unique('bypass-l1'),
+      class: 'cluster',
+      reason: 'stale keys beat no keys during an outage',
+      ttlMs: 60_000,
+      staleIfErrorMs: 600_000,
+      onRedisDown: 'bypass',
+      redis,
+      subscriber,
+      timeoutMs: 1_000,
+      registry,
+    });
+    const strict = new SharedCache<string>({
+      name: unique('strict-l1'),
+      class: 'cluster',
+      reason: 'keys rotate together',
+      ttlMs: 60_000,
+      onRedisDown: 'bypass',
+      redis,
+      subscriber,
+      timeoutMs: 1_000,
+      registry,
+    });
+    await Promise.all([pod.ready(), bypass.ready(), strict.ready()]);
+    for (const cache of [pod, bypass, strict]) await cache.set('k', 'cached');
+    expect([pod.size, bypass.size, strict.size]).toEqual([1, 1, 1]);
+
+    await server.kill();
+    await waitFor(() => redis.status !== 'ready' && subscriber.status !== 'ready', {
+      timeoutMs: 5_000,
+      what: 'both clients to notice',
+    });
+    let loads = 0;
+    const failing = (): string => {
+      loads += 1;
+      throw new Error('the origin is down too');
+    };
+    // A fresh copy is served without the loader (the subscriber being down does not matter while
+    // Redis is: nobody can publish an invalidation through it either).
+    expect(await pod.getOrSet('k', failing)).toBe('cached');
+    expect(await pod.get('k')).toBe('cached');
+    expect(await bypass.getOrSet('k', failing)).toBe('cached');
+    expect(loads).toBe(0);
+    // Without staleIfErrorMs a cluster cache never serves an L1 it cannot trust: bypass calls the loader.
+    await expect(strict.getOrSet('k', failing)).rejects.toThrow('the origin is down too');
+    expect(await strict.getOrSet('k', () => 'from-origin')).toBe('from-origin');
+    // A key without a copy goes to the loader (bypass).
+    expect(await pod.getOrSet('other', () => 'from-origin')).toBe('from-origin');
+
+    await server.restart();
+    await Promise.all([readyOf(redis), readyOf(subscriber)]);
+    await Promise.all([pod.close(), bypass.close(), strict.close()]);
+  });
+
   it('answers within the timeout while Redis does not answer at all', async () => {
     const admin = connect(server);
     await readyOf(admin);

@@ -19,11 +19,16 @@ export function escapeGlob(text: string): string {
 }
 
 /**
- * Deletes every key under `prefix` on a single node or on every master of a Cluster. Each key is
- * unlinked on its own (in one pipeline per node): a multi-key UNLINK would be CROSSSLOT on a
- * Cluster, and a Cluster pipeline spanning slots is sent to one node. ioredis applies a client's
- * `keyPrefix` to UNLINK but not to SCAN's MATCH nor to the keys SCAN returns: the pattern gets it
- * here, and each returned key loses the part the node adds back.
+ * Deletes every key under `prefix` on a single node or on every master of a Cluster, in two full
+ * SCAN passes per node. Each key is unlinked on its own (in one pipeline per node): a multi-key
+ * UNLINK would be CROSSSLOT on a Cluster, and a Cluster pipeline spanning slots is sent to one node.
+ * ioredis applies a client's `keyPrefix` to UNLINK but not to SCAN's MATCH nor to the keys SCAN
+ * returns: the pattern gets it here, and each returned key loses the part the node adds back.
+ *
+ * Why two passes: SCAN returns every key present for a whole pass, but may miss one created during
+ * it. A SharedCache load that read its key's generation before the clear either writes before the
+ * first pass removes that generation (its entry then exists for the whole second pass, which
+ * removes it) or after (its write is refused). One pass would let such a write survive.
  */
 export async function unlinkByPrefix(client: RedisClient, prefix: string): Promise<number> {
   const nodes: Redis[] = client.isCluster
@@ -34,17 +39,19 @@ export async function unlinkByPrefix(client: RedisClient, prefix: string): Promi
   await Promise.all(
     nodes.map(async (node) => {
       const added = clientKeyPrefix(node);
-      let cursor = '0';
-      do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-        cursor = next;
-        if (keys.length > 0) {
-          const pipeline = node.pipeline();
-          for (const key of keys) pipeline.unlink(key.startsWith(added) ? key.slice(added.length) : key);
-          await pipeline.exec();
-          removed += keys.length;
-        }
-      } while (cursor !== '0');
+      for (let pass = 0; pass < 2; pass++) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+          cursor = next;
+          if (keys.length > 0) {
+            const pipeline = node.pipeline();
+            for (const key of keys) pipeline.unlink(key.startsWith(added) ? key.slice(added.length) : key);
+            const replies = await pipeline.exec();
+            for (const [, count] of replies ?? []) removed += Number(count) || 0;
+          }
+        } while (cursor !== '0');
+      }
     }),
   );
   return removed;

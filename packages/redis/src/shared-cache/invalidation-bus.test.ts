@@ -8,8 +8,20 @@ class FakeSubscriber extends EventEmitter {
   status = 'ready';
   readonly pending: (() => void)[] = [];
 
+  readonly failing: (() => void)[] = [];
+
   subscribe(): Promise<number> {
-    return new Promise((resolve) => this.pending.push(() => resolve(1)));
+    return new Promise((resolve, reject) => {
+      this.pending.push(() => resolve(1));
+      this.failing.push(() => reject(new Error('connection lost')));
+    });
+  }
+
+  /** Fails every SUBSCRIBE still waiting for its reply. */
+  fail(): Promise<void> {
+    this.pending.length = 0;
+    for (const reject of this.failing.splice(0)) reject();
+    return new Promise((resolve) => setImmediate(resolve));
   }
 
   unsubscribe(): Promise<number> {
@@ -17,6 +29,7 @@ class FakeSubscriber extends EventEmitter {
   }
 
   reply(): Promise<void> {
+    this.failing.length = 0;
     for (const resolve of this.pending.splice(0)) resolve();
     return new Promise((resolve) => setImmediate(resolve));
   }
@@ -48,7 +61,32 @@ describe('InvalidationBus', () => {
     const before = resyncs;
     await subscriber.reply();
     expect(bus.healthy).toBe(true);
-    expect(resyncs).toBeGreaterThan(before); // the L1 is dropped when the subscription is confirmed
+    expect(resyncs).toBe(before + 1); // the L1 is dropped once, when the subscription is confirmed
+    await bus.close();
+  });
+
+  it('drops the L1 once per reconnect, and never turns healthy again without dropping it', async () => {
+    const subscriber = new FakeSubscriber();
+    const events: string[] = [];
+    const bus = new InvalidationBus(
+      subscriber as unknown as RedisClient,
+      'ch',
+      'pod-a',
+      () => {},
+      () => events.push(bus.healthy ? 'drop while healthy' : 'drop'),
+      () => events.push('error'),
+    );
+    bus.start();
+    await subscriber.reply();
+    expect(events).toEqual(['drop']);
+    // A reconnect whose SUBSCRIBE fails, then one whose SUBSCRIBE succeeds.
+    for (const outcome of ['fail', 'reply'] as const) {
+      subscriber.emit('ready');
+      expect(bus.healthy).toBe(false);
+      await subscriber[outcome]();
+    }
+    expect(events).toEqual(['drop', 'error', 'drop']);
+    expect(bus.healthy).toBe(true);
     await bus.close();
   });
 

@@ -138,14 +138,15 @@ export class InvalidationBus {
   }
 
   /**
-   * Called when the subscriber (re)connects: messages sent meanwhile are lost, so forget
-   * everything. ioredis emits `ready` before it re-subscribes, so the bus is not healthy again
-   * until the reply to a SUBSCRIBE sent now (queued behind ioredis's own, if any) says the channel
-   * is back; a subscription that never succeeded is made the same way.
+   * Called when the subscriber (re)connects: messages sent meanwhile are lost, so the L1 must be
+   * forgotten. ioredis emits `ready` before it re-subscribes, so the bus is not healthy again until
+   * the reply to a SUBSCRIBE sent now (queued behind ioredis's own, if any) says the channel is
+   * back; a subscription that never succeeded is made the same way. The L1 is dropped once, when
+   * that reply comes: until then it is neither read nor filled (not healthy), and dropping it then
+   * also covers whatever was missed before the SUBSCRIBE took effect.
    */
   resync(): void {
     this.#subscribed = false;
-    this.#onResync();
     this.#subscribe();
   }
 
@@ -168,7 +169,8 @@ export class InvalidationBus {
       () => {
         this.#subscribing = false;
         if (this.#closed) return;
-        // Anything cached before the subscription could have missed an invalidation.
+        // Anything cached before the subscription could have missed an invalidation. The only
+        // place the bus turns healthy, so the L1 is never trusted again without this drop.
         this.#onResync();
         this.#subscribed = true;
         for (const done of [...this.#waiters]) done();

@@ -57,6 +57,15 @@ end
 return {false, 0}`,
 );
 
+// Without leases: on a miss, the key's generation in the same round trip as the read.
+const READ_OR_GENERATION = defineScript(
+  'cache-read-or-generation',
+  `local v = redis.call('GET', KEYS[1])
+if v then return {v} end
+${GENERATION.replaceAll('GK', '2').replaceAll('GA', '1')}
+return {false, g}`,
+);
+
 const LEASE_ACQUIRE = defineScript(
   'cache-lease-acquire',
   `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -111,11 +120,15 @@ export interface Lease {
   readonly generation: string;
 }
 
-/** What a read-or-lease found: a (tag-checked) entry, the lease, and whether the lease was tried. */
+/**
+ * What a read-or-lease found: a (tag-checked) entry, the lease, and whether the lease was tried;
+ * or, from a read without leases, the generation read with a miss.
+ */
 export interface ReadOrLease {
   readonly entry?: StoredEntry;
   readonly lease?: Lease;
   readonly leaseTried: boolean;
+  readonly generation?: string;
 }
 
 /**
@@ -142,13 +155,16 @@ export class CacheRedisTier {
     return this.#guard.call(`${this.#label}.${operation}`, fn);
   }
 
-  /** Reads an entry; on a miss, tries for the lease in the same round trip. */
+  /**
+   * Reads an entry; on a miss, tries for the lease in the same round trip. The lease token doubles
+   * as the new generation when the key has none: both are random, and in their own keys.
+   */
   async readOrLease(key: string, leaseTtlMs: number): Promise<ReadOrLease> {
     const redis = this.#redis;
-    const token = randomBytes(12).toString('base64url');
+    const token = newToken();
     const keys = [this.#entryKey(key), this.#leaseKey(key), this.#generationKey(key)];
     const [text, acquired, generation] = (await this.call('get', () =>
-      runScript(redis, READ_OR_LEASE, keys, [token, leaseTtlMs, newGeneration(), GENERATION_LIFE_MS]),
+      runScript(redis, READ_OR_LEASE, keys, [token, leaseTtlMs, token, GENERATION_LIFE_MS]),
     )) as [string | false | null, number, string?];
     const entry = typeof text === 'string' ? await this.#checkTags(decodeEntry(text)) : undefined;
     return {
@@ -156,6 +172,20 @@ export class CacheRedisTier {
       ...(acquired === 1 ? { lease: { token, generation: String(generation ?? '') } } : {}),
       leaseTried: typeof text !== 'string',
     };
+  }
+
+  /** Reads an entry; on a miss, reads (or creates) the key's generation in the same round trip. */
+  async readOrGeneration(key: string): Promise<ReadOrLease> {
+    const redis = this.#redis;
+    const keys = [this.#entryKey(key), this.#generationKey(key)];
+    const [text, generation] = (await this.call('get', () =>
+      runScript(redis, READ_OR_GENERATION, keys, [newToken(), GENERATION_LIFE_MS]),
+    )) as [string | false | null, string?];
+    if (typeof text === 'string') {
+      const entry = await this.#checkTags(decodeEntry(text));
+      return { ...(entry ? { entry } : {}), leaseTried: false };
+    }
+    return { leaseTried: false, generation: String(generation ?? '') };
   }
 
   async read(key: string): Promise<StoredEntry | undefined> {
@@ -200,7 +230,7 @@ export class CacheRedisTier {
     const redis = this.#redis;
     const keys = [this.#generationKey(key)];
     return String(
-      await this.call('get', () => runScript(redis, GENERATION_READ, keys, [newGeneration(), GENERATION_LIFE_MS])),
+      await this.call('get', () => runScript(redis, GENERATION_READ, keys, [newToken(), GENERATION_LIFE_MS])),
     );
   }
 
@@ -211,12 +241,13 @@ export class CacheRedisTier {
     await this.call('delete', () => redis.unlink(entry, generation)); // one slot: they share a hash tag
   }
 
+  /** Tries for the lease, with the key's generation (the token doubles as a new one, as in readOrLease). */
   async acquireLease(key: string, leaseTtlMs: number): Promise<Lease | undefined> {
     const redis = this.#redis;
-    const token = randomBytes(12).toString('base64url');
+    const token = newToken();
     const keys = [this.#leaseKey(key), this.#generationKey(key)];
     const [acquired, generation] = (await this.call('lease', () =>
-      runScript(redis, LEASE_ACQUIRE, keys, [token, leaseTtlMs, newGeneration(), GENERATION_LIFE_MS]),
+      runScript(redis, LEASE_ACQUIRE, keys, [token, leaseTtlMs, token, GENERATION_LIFE_MS]),
     )) as [number, string?];
     return acquired === 1 ? { token, generation: String(generation ?? '') } : undefined;
   }
@@ -311,7 +342,8 @@ export class CacheRedisTier {
 
   /**
    * Every key of this cache, on every Cluster master; generations too, so no load running now can
-   * write its value back. Not bounded by the call timeout: SCAN may take longer.
+   * write its value back, and two SCAN passes, so a value such a load wrote during the first one
+   * goes too (see {@link unlinkByPrefix}). Not bounded by the call timeout: SCAN may take longer.
    */
   async clear(): Promise<number> {
     return unlinkByPrefix(this.#redis, this.#base).catch((error: unknown) => {
@@ -353,6 +385,7 @@ export class CacheRedisTier {
   }
 }
 
-function newGeneration(): string {
+/** A random lease token or generation. */
+function newToken(): string {
   return randomBytes(12).toString('base64url');
 }

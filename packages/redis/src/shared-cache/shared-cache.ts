@@ -140,7 +140,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
       const entry = await this.#redis.read(key);
       return entry && entry.e > now ? this.#keep(key, entry, now, ticket) : undefined;
     } catch (error) {
-      return this.#onRedisError(error, key, now);
+      return this.#onRedisError(error, this.#outageCopy(key, now));
     } finally {
       this.#l1?.release(ticket, key);
     }
@@ -265,13 +265,14 @@ export class SharedCache<T = unknown> implements AuditedStore {
     if (!redis) return this.#compute(key, loader, write, stale, undefined, ticket);
     let read: ReadOrLease;
     try {
-      // One round trip: the entry, or (on a miss) the lease to compute it.
-      read = this.#lease
-        ? await redis.readOrLease(key, this.#lease.ttlMs)
-        : { ...(await redis.read(key).then((entry) => (entry ? { entry } : {}))), leaseTried: false };
+      // One round trip: the entry, or (on a miss) the lease, or without leases the generation, to compute it.
+      read = this.#lease ? await redis.readOrLease(key, this.#lease.ttlMs) : await redis.readOrGeneration(key);
     } catch (error) {
-      if (this.#failClosed) return this.#onRedisError(error, key, now) as T;
+      const copy = this.#outageCopy(key, now);
+      if (this.#failClosed || (copy && copy.expiresAt > now)) return this.#onRedisError(error, copy) as T;
       this.#onError(error);
+      // bypass: the loader, and the L1 copy (within staleIfErrorMs) if it fails
+      if (copy) stale = { value: copy.value, staleUntil: copy.staleUntil };
       return (await loadOrStale(loader, stale, this.#now, () => {})).value;
     }
     const { entry, leaseTried } = read;
@@ -299,12 +300,13 @@ export class SharedCache<T = unknown> implements AuditedStore {
           return this.#compute(key, loader, write, undefined, found.lease, fillTicket);
         });
     }
-    return this.#compute(key, loader, write, stale, lease, ticket);
+    return this.#compute(key, loader, write, stale, lease, ticket, read.generation);
   }
 
   /**
    * Runs the loader and caches its value unless the key was deleted, set or cleared since the read
-   * that led here (Redis generation); the L1 also refuses it after an invalidation since `ticket`.
+   * that led here (Redis generation: the lease's, or `generationRead` from a leaseless miss, else
+   * read now); the L1 also refuses it after an invalidation since `ticket`.
    */
   async #compute(
     key: string,
@@ -313,12 +315,13 @@ export class SharedCache<T = unknown> implements AuditedStore {
     stale: StaleValue<T> | undefined,
     lease: Lease | undefined,
     ticket: LoadTicket,
+    generationRead?: string,
   ): Promise<T> {
     let leaseToken = lease?.token;
     let generation: string | undefined; // to end if this load writes nothing
     try {
       // Read before computing: a delete or tag invalidation during the load marks the result stale.
-      const seen = await this.#redis?.beforeLoad(key, lease?.generation, tags, ttl);
+      const seen = await this.#redis?.beforeLoad(key, lease?.generation ?? generationRead, tags, ttl);
       generation = seen?.generation;
       const started = this.#now();
       const { value, loaded } = await loadOrStale(loader, stale, this.#now, this.#onError);
@@ -357,13 +360,22 @@ export class SharedCache<T = unknown> implements AuditedStore {
     );
   }
 
-  /** Serves a stale value within `staleIfErrorMs`; otherwise throws (fail-closed) or misses (bypass). */
-  #onRedisError(error: unknown, key: string, now: number): T | undefined {
-    // While Redis is down nobody can publish an invalidation either, so the L1 copy is as good as it gets.
-    const local = this.#staleIfErrorMs > 0 ? this.#l1?.getForOutage(key, now) : undefined;
-    if (this.#failClosed && !local) throw error;
+  /**
+   * The L1 copy of `key` that may be served while Redis cannot be reached, fresh or within
+   * `staleIfErrorMs`, even while the subscriber is down: a `pod` cache's always (a per-pod copy is
+   * what its class allows), a `cluster` cache's only with `staleIfErrorMs` (the opt-in to values
+   * that may have missed an invalidation).
+   */
+  #outageCopy(key: string, now: number): L1Entry<T> | undefined {
+    if (this.class === 'cluster' && this.#staleIfErrorMs === 0) return undefined;
+    return this.#l1?.getForOutage(key, now);
+  }
+
+  /** Serves the L1 copy (see {@link SharedCache.#outageCopy}); without one, throws (fail-closed) or misses (bypass). */
+  #onRedisError(error: unknown, copy: L1Entry<T> | undefined): T | undefined {
+    if (this.#failClosed && !copy) throw error;
     this.#onError(error);
-    return local?.value;
+    return copy?.value;
   }
 
   /** A new entry, named by a write id unique to this pod and write. */
