@@ -1,4 +1,4 @@
-import { isStream, isTenantBound, parseHead } from './envelope.ts';
+import { anyKey, isStream, isTenantBound, parseHead } from './envelope.ts';
 import type { Transit } from './transit.ts';
 
 /** What {@link Transit.inspect} tells about an envelope without decrypting it. */
@@ -17,7 +17,7 @@ export interface EnvelopeInfo {
 
 /** Reads an envelope's header into an {@link EnvelopeInfo}; throws on bytes that are not an envelope. */
 export function envelopeInfo(envelope: Uint8Array): EnvelopeInfo {
-  const head = parseHead(envelope);
+  const head = parseHead(envelope, anyKey);
   return {
     mount: head.mount,
     key: head.key,

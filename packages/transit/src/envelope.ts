@@ -1,4 +1,5 @@
 import { TransitError } from './errors.ts';
+import { isKeyName, isMountPath } from './key-name.ts';
 
 /**
  * The record and stream envelope (all integers big-endian):
@@ -82,6 +83,21 @@ function malformed(what: string): TransitError {
   );
 }
 
+const TRUNCATED_MESSAGE = malformed('truncated').message;
+
+/**
+ * Whether `error` is the parser saying that the bytes end too early (more may make an envelope),
+ * rather than that they are wrong: read from its code and whole message, never from a part of it (a
+ * key name may be any word).
+ */
+export function isTruncation(error: unknown): boolean {
+  return (
+    error instanceof TransitError &&
+    error.code === 'ERR_TRANSIT_MALFORMED_ENVELOPE' &&
+    error.message === TRUNCATED_MESSAGE
+  );
+}
+
 /** The format version written for `alg`: 2 for streams, 1 for records. */
 export function formatVersionOf(alg: AlgId): 1 | 2 {
   return isStream(alg) ? STREAM_FORMAT_VERSION : FORMAT_VERSION;
@@ -123,7 +139,24 @@ export function encodeWrapped(keyVersion: number, wrappedDek: Buffer): Buffer {
   return Buffer.concat([encodeVarint(keyVersion), wrappedDek]);
 }
 
-export function parseHead(bytes: Uint8Array): EnvelopeHead {
+/**
+ * Which (mount, key) an envelope may name: `Transit`'s own key and `acceptKeys`, or {@link anyKey}
+ * where only the header is read (`inspect`).
+ */
+export type AcceptsKey = (mount: string, key: string) => boolean;
+
+/** For `inspect` only: reads the header whatever (well-formed) key it names. */
+export const anyKey: AcceptsKey = () => true;
+
+/**
+ * Parses the header up to and including the wrapped DEK. Every reader of envelopes goes through
+ * here, so they all refuse the same headers the same way: a mount or key name that `createTransit`
+ * options would refuse (`../../sys/mounts`, control characters, ...) is no envelope this package
+ * wrote (`ERR_TRANSIT_MALFORMED_ENVELOPE`, without echoing the name), and a well-formed name that
+ * `accepts` refuses is `ERR_TRANSIT_KEY_NOT_ACCEPTED`. Both are checked as soon as the name is
+ * read, so a stream is refused from its first bytes.
+ */
+export function parseHead(bytes: Uint8Array, accepts: AcceptsKey): EnvelopeHead {
   if (!(bytes instanceof Uint8Array)) {
     throw new TransitError(
       'ERR_TRANSIT_MALFORMED_ENVELOPE',
@@ -149,6 +182,14 @@ export function parseHead(bytes: Uint8Array): EnvelopeHead {
   if (offset + keyLen > buf.length) throw malformed('truncated');
   const key = buf.toString('utf8', offset, offset + keyLen);
   offset += keyLen;
+  if (!isMountPath(mount)) throw malformed('bad mount name');
+  if (!isKeyName(key)) throw malformed('bad key name');
+  if (!accepts(mount, key)) {
+    throw new TransitError(
+      'ERR_TRANSIT_KEY_NOT_ACCEPTED',
+      `the envelope names transit key "${key}" on mount "${mount}", which this instance does not accept: add it to acceptKeys if it is yours.`,
+    );
+  }
   const fixedHeader = buf.subarray(0, offset);
   let keyVersion = 0;
   let shift = 1;
@@ -190,12 +231,12 @@ export interface StreamHeader extends EnvelopeHead {
  * Parses a complete stream header; `bytes` must start with it and may continue with frames. The
  * returned buffers are copies, so the caller may drop `bytes`.
  */
-export function parseStreamHeader(bytes: Uint8Array): StreamHeader {
-  const head = parseHead(bytes);
+export function parseStreamHeader(bytes: Uint8Array, accepts: AcceptsKey): StreamHeader {
+  const head = parseHead(bytes, accepts);
   if (!isStream(head.alg)) throw malformed('a record, not a stream: use decrypt()');
   if (head.end + STREAM_TRAILER_BYTES > bytes.length) throw malformed('truncated');
   const header = Buffer.from(bytes.subarray(0, head.end + STREAM_TRAILER_BYTES));
-  const copy = parseHead(header);
+  const copy = parseHead(header, accepts);
   const trailer = header.subarray(copy.end);
   return {
     ...copy,
@@ -224,8 +265,8 @@ export function streamAadPrefix(version: 1 | 2, header: Buffer, fixedHeader: Buf
   return version === FORMAT_VERSION ? Buffer.from(header) : Buffer.concat([fixedHeader, trailer]);
 }
 
-export function parseRecord(bytes: Uint8Array): RecordEnvelope {
-  const head = parseHead(bytes);
+export function parseRecord(bytes: Uint8Array, accepts: AcceptsKey): RecordEnvelope {
+  const head = parseHead(bytes, accepts);
   if (isStream(head.alg)) throw malformed('a stream header, not a record: use decryptStream()');
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let offset = head.end;

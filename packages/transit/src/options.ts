@@ -2,6 +2,7 @@ import type { EncryptCacheLimits } from './dek-cache.ts';
 import { MAX_MESSAGES_CAP } from './dek-cache.ts';
 import { DEFAULT_MOUNT } from './envelope.ts';
 import { TransitError } from './errors.ts';
+import { isKeyName, isMountPath } from './key-name.ts';
 import type { MetricsHook } from './metrics.ts';
 import type { RetryOptions, VaultClient } from './vault-transit.ts';
 
@@ -38,7 +39,10 @@ export interface TransitOptions {
    * `context[contextKey]`). The transit key must be created with `derived: true`.
    */
   readonly tenantBinding?: { readonly contextKey: string };
-  /** Further (mount, key) pairs whose envelopes `decrypt` accepts, e.g. during a key migration. */
+  /**
+   * Further (mount, key) pairs whose envelopes `decrypt`, `decryptStream`, `rewrap` (under their own
+   * key) and `rotationReport` accept, e.g. during a key migration.
+   */
   readonly acceptKeys?: readonly { readonly key: string; readonly mount?: string }[];
   /** Retry of Vault-unavailable failures with bounded, jittered backoff. */
   readonly retry?: RetryOptions;
@@ -50,27 +54,6 @@ export interface TransitOptions {
   readonly onMetric?: MetricsHook;
   /** Clock in ms, for tests. Default `Date.now`. */
   readonly now?: () => number;
-}
-
-const KEY_NAME = /^\w(?:[\w.-]*\w)?$/;
-const MOUNT_SEGMENT = /^[\w.-]+$/;
-const DOTS = /^\.+$/;
-
-/** A transit key name as options accept it: letters, digits, `_`, `-` and `.`, at most 255 bytes. */
-export function isKeyName(key: unknown): key is string {
-  return typeof key === 'string' && Buffer.byteLength(key) <= 255 && KEY_NAME.test(key);
-}
-
-/**
- * A mount path as options accept it: `/`-separated segments of letters, digits, `_`, `-` and `.`,
- * none of them only dots (a `..` segment would lead the request out of the mount).
- */
-export function isMountPath(mount: unknown): mount is string {
-  return (
-    typeof mount === 'string' &&
-    Buffer.byteLength(mount) <= 255 &&
-    mount.split('/').every((segment) => MOUNT_SEGMENT.test(segment) && !DOTS.test(segment))
-  );
 }
 
 /** Whether an instance made with `options` accepts envelopes under `key` on `mount` (`acceptKeys`). */

@@ -1,7 +1,6 @@
 import type { EncryptionContext } from './context.ts';
 import { type EnvelopeHead, FORMAT_VERSION, isStream, parseHead, replaceWrapped } from './envelope.ts';
 import { TransitError } from './errors.ts';
-import { isKeyName, isMountPath } from './options.ts';
 import type { TransitCore } from './transit-core.ts';
 import type { TransitKeyInfo } from './vault-transit.ts';
 
@@ -77,14 +76,13 @@ export async function rotationReport(
   const notAccepted: number[] = [];
   for (const envelope of envelopes) {
     const index = heads.length;
-    const head = readHead(envelope);
-    // A name options would refuse is no envelope this package wrote, and it must never reach a
-    // Vault path (`../../sys/mounts`); a valid name that is not ours is not looked up either.
-    let usable = false;
-    if (!head || !isKeyName(head.key) || !isMountPath(head.mount)) malformed.push(index);
-    else if (!core.accepts(head.mount, head.key)) notAccepted.push(index);
-    else usable = true;
-    heads.push(usable ? head : undefined);
+    // parseHead refuses what decrypt and rewrap refuse: a name options would refuse (it must never
+    // reach a Vault path, `../../sys/mounts`) is malformed, a well-formed name that is not ours is
+    // not accepted, and neither is looked up.
+    const head = readHead(core, envelope);
+    if (head === 'malformed') malformed.push(index);
+    else if (head === 'not-accepted') notAccepted.push(index);
+    heads.push(typeof head === 'string' ? undefined : head);
   }
   const keyIds = new Map<string, { mount: string; key: string }>();
   for (const head of heads)
@@ -127,11 +125,13 @@ export async function rotationReport(
   };
 }
 
-function readHead(envelope: unknown): EnvelopeHead | undefined {
+function readHead(core: TransitCore, envelope: unknown): EnvelopeHead | 'malformed' | 'not-accepted' {
   try {
-    return parseHead(envelope as Uint8Array);
-  } catch {
-    return undefined;
+    return parseHead(envelope as Uint8Array, core.accepts);
+  } catch (error) {
+    return error instanceof TransitError && error.code === 'ERR_TRANSIT_KEY_NOT_ACCEPTED'
+      ? 'not-accepted'
+      : 'malformed';
   }
 }
 
@@ -160,7 +160,7 @@ export async function rewrapEnvelopes(core: TransitCore, items: readonly RewrapI
   const groups = new Map<string, { index: number; head: EnvelopeHead; transitContext: string | undefined }[]>();
   items.forEach((item, index) => {
     try {
-      const head = parseHead(item?.envelope);
+      const head = parseHead(item?.envelope, core.accepts);
       if (isOldStream(head)) {
         // Format 1 frames authenticate the wrapped DEK: replacing it would break every frame.
         throw new TransitError(
@@ -168,14 +168,10 @@ export async function rewrapEnvelopes(core: TransitCore, items: readonly RewrapI
           'rewrap cannot update a stream envelope of format 1 in place: re-encrypt it with decryptStream() and encryptStream() (which writes format 2) instead.',
         );
       }
-      if (head.mount !== core.mount || head.key !== core.key) {
-        throw new TransitError(
-          'ERR_TRANSIT_KEY_NOT_ACCEPTED',
-          `rewrap works on this instance's key only; the envelope names "${head.key}" on mount "${head.mount}".`,
-        );
-      }
       const transitContext = core.transitContext(head, item?.context);
-      const group = transitContext === undefined ? 'plain' : 'bound';
+      // Vault rewraps under the key that wrapped the DEK (an `acceptKeys` envelope stays under its
+      // key), and wants context in all items of a batch or in none.
+      const group = `${head.mount}\u0000${head.key}\u0000${transitContext === undefined ? 0 : 1}`;
       const list = groups.get(group) ?? [];
       list.push({ index, head, transitContext });
       groups.set(group, list);
@@ -191,9 +187,11 @@ export async function rewrapEnvelopes(core: TransitCore, items: readonly RewrapI
   await Promise.all(
     batches.map(async (batch) => {
       try {
+        const first = batch[0];
+        if (!first) return;
         const rewrapped = await core.vault.rewrapBatch(
-          core.mount,
-          core.key,
+          first.head.mount,
+          first.head.key,
           batch.map((b) => ({
             keyVersion: b.head.keyVersion,
             wrappedDek: b.head.wrappedDek,

@@ -4,6 +4,7 @@ import { type EncryptionContext, encodeContext } from './context.ts';
 import {
   encodeStreamTrailer,
   isStream,
+  isTruncation,
   parseHead,
   parseStreamHeader,
   STREAM_SALT_BYTES,
@@ -179,9 +180,9 @@ export function createDecryptStream(
     const available = queue.peek(Math.min(queue.length, MAX_HEADER_BYTES));
     let head: ReturnType<typeof parseHead>;
     try {
-      head = parseHead(available);
+      head = parseHead(available, core.accepts);
     } catch (error) {
-      if (queue.length < MAX_HEADER_BYTES && (error as Error).message.includes('truncated')) return false;
+      if (queue.length < MAX_HEADER_BYTES && isTruncation(error)) return false;
       throw error;
     }
     if (!isStream(head.alg)) {
@@ -192,7 +193,7 @@ export function createDecryptStream(
     }
     const total = head.end + STREAM_TRAILER_BYTES;
     if (queue.length < total) return false;
-    const header: StreamHeader = parseStreamHeader(queue.take(total));
+    const header: StreamHeader = parseStreamHeader(queue.take(total), core.accepts);
     frameSize = header.frameSize;
     if (frameSize < 1 || frameSize > MAX_FRAME_SIZE) {
       throw new TransitError(

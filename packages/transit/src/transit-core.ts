@@ -17,6 +17,7 @@ export interface TransitCore {
     stream: boolean,
   ): Promise<{ entry: EncryptEntry; counter: number; alg: AlgId }>;
   fixedHeader(alg: AlgId): Buffer;
+  /** `head` must come from `parseHead(bytes, accepts)`: its mount and key are not checked again. */
   unwrap(head: EnvelopeHead, context: EncryptionContext | undefined): DataKey | Promise<DataKey>;
   transitContext(head: EnvelopeHead, context: EncryptionContext | undefined): string | undefined;
   /** Whether envelopes under `key` on `mount` are this instance's (its key or `acceptKeys`). */

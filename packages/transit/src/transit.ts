@@ -153,13 +153,8 @@ export class Transit {
   }
 
   #unwrap(head: EnvelopeHead, context: EncryptionContext | undefined): DataKey | Promise<DataKey> {
+    // `head` came from parseHead with this instance's `accepts`: its mount and key are accepted.
     this.#open();
-    if (!this.#accepts(head.mount, head.key)) {
-      throw new TransitError(
-        'ERR_TRANSIT_KEY_NOT_ACCEPTED',
-        `the envelope names transit key "${head.key}" on mount "${head.mount}", which this instance does not accept: add it to acceptKeys if it is yours.`,
-      );
-    }
     return this.#batcher.unwrap({
       mount: head.mount,
       key: head.key,
@@ -219,7 +214,7 @@ export class Transit {
    */
   decrypt(envelope: Uint8Array, context: EncryptionContext): Promise<Buffer> {
     try {
-      const record = parseRecord(envelope);
+      const record = parseRecord(envelope, this.#accepts);
       const aad = encodeContext(context, record.fixedHeader);
       const dataKey = this.#unwrap(record, context);
       if (dataKey instanceof DataKey) return Promise.resolve(openRecord(record, dataKey, aad));
@@ -334,8 +329,9 @@ export class Transit {
 
   /**
    * Rewraps envelopes' data keys to the transit key's latest version with `transit/rewrap`
-   * (batched). The payload is untouched and no plaintext leaves Vault. Tenant-bound envelopes need
-   * their `context`. Streams (format 2) are rewrapped the same way: pass the whole stream or only
+   * (batched), each under the key that wrapped it (this instance's or one of `acceptKeys`; others
+   * fail with `ERR_TRANSIT_KEY_NOT_ACCEPTED`). The payload is untouched and no plaintext leaves
+   * Vault. Tenant-bound envelopes need their `context`. Streams (format 2) are rewrapped the same way: pass the whole stream or only
    * its first bytes (at least the header; 1 KiB always suffices): the result is the new header
    * followed by the other bytes unchanged. Streams of format 1 fail with `ERR_TRANSIT_STREAM`.
    *

@@ -22,7 +22,8 @@ export interface RetryOptions {
   readonly maxDelayMs?: number;
   /**
    * Longest one attempt may take, whole answer included (also handed to node-vault as axios'
-   * idle `timeout`). An attempt over it fails as unavailable and is retried. Default 10,000 ms.
+   * idle `timeout`). An attempt over it fails as unavailable and is retried, and its HTTP request is
+   * aborted (socket closed). Default 10,000 ms.
    */
   readonly requestTimeoutMs?: number;
 }
@@ -175,11 +176,16 @@ export class VaultTransit {
         // of ours, no `headers` key at all: node-vault merges per-call options over the client's
         // `requestOptions`, so an empty object here would drop the client's own headers (its
         // X-Vault-Namespace among them) and send the call to another namespace.
+        // `signal` is aborted at the deadline, for clients that forward it (node-vault 0.12 does not:
+        // withDeadline then destroys the HTTP request itself).
         const headers = this.#requestOptions.headers as object | undefined;
         const result = await withDeadline(
-          run(
-            headers === undefined ? { ...this.#requestOptions } : { ...this.#requestOptions, headers: { ...headers } },
-          ),
+          (signal) =>
+            run(
+              headers === undefined
+                ? { ...this.#requestOptions, signal }
+                : { ...this.#requestOptions, headers: { ...headers }, signal },
+            ),
           this.#timeoutMs,
         );
         this.#metrics?.({ type: 'vault-call', op, key, items, ok: true, durationMs: performance.now() - started });

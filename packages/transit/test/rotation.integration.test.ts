@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ALG, encodeFixedHeader, parseHead } from '../src/envelope.ts';
+import { ALG, anyKey, encodeFixedHeader, parseHead } from '../src/envelope.ts';
 import { type Fixture, startFixture } from './fixture.ts';
 import { pipeThrough } from './pipe-through.ts';
 import { encryptStreamV1 } from './stream-v1.ts';
@@ -40,7 +40,7 @@ describe('Transit.rotationReport', () => {
   const forge = (envelope: Buffer, mount: string, key: string): Buffer =>
     Buffer.concat([
       encodeFixedHeader(ALG.record, mount, key),
-      envelope.subarray(parseHead(envelope).fixedHeader.length),
+      envelope.subarray(parseHead(envelope, anyKey).fixedHeader.length),
     ]);
 
   it('never asks Vault about a key an envelope names but this instance does not accept', async () => {
