@@ -59,6 +59,13 @@ describe.each([
     return c;
   };
 
+  /** A subscriber as the README builds it: on the cluster, a `Redis` connection to one node. */
+  const subscriberOf = async (options: { retryStrategy?: (times: number) => number } = {}): Promise<Redis> => {
+    const c = await target.subscriber(options);
+    clients.push(c);
+    return c;
+  };
+
   /** A client built like a user would, with extra ioredis options. */
   const build = (options: Record<string, unknown>): RedisClient => {
     const spec = target.spec;
@@ -83,7 +90,7 @@ describe.each([
         reason: 'shared cache race test',
         ttlMs: 60_000,
         redis: await connect(),
-        ...(subscribe ? { subscriber: await connect() } : {}),
+        ...(subscribe ? { subscriber: await subscriberOf() } : {}),
         timeoutMs: 2_000,
         registry: new CacheRegistry(),
         ...overrides,
@@ -423,9 +430,14 @@ describe.each([
   });
 
   describe('subscriber', () => {
-    it('subscribes once a redis.duplicate() built with the cache connects (the README construction)', async () => {
+    it('subscribes once a subscriber built with the cache connects (the README construction)', async () => {
       const redis = build({});
-      const subscriber = (redis as unknown as { duplicate(): RedisClient }).duplicate();
+      // The README: redis.duplicate() of a single node; on a Cluster, a Redis to one of its nodes.
+      const spec = target.spec;
+      const subscriber =
+        spec.kind === 'single'
+          ? (redis as Redis).duplicate()
+          : new Redis({ host: spec.nodes[0]!.host, port: spec.nodes[0]!.port });
       subscriber.on('error', () => {});
       clients.push(subscriber);
       const name = unique('readme');
@@ -456,6 +468,87 @@ describe.each([
       await other.delete('issuer-a');
       await waitFor(() => jwks.size === 0, { timeoutMs: 5_000, what: 'the invalidation to reach the L1' });
       await Promise.all([jwks.close(), other.close()]);
+    });
+
+    // Only a Cluster can be refused as one: defined on the cluster run alone.
+    if (_name === 'cluster') {
+      it('refuses a Cluster as subscriber', async () => {
+        const subscriber = await connect();
+        expect(subscriber.isCluster).toBe(true);
+        let error: unknown;
+        try {
+          new SharedCache<string>({
+            name: unique('cluster-sub'),
+            class: 'cluster',
+            reason: 'a Cluster subscriber re-subscribes without telling anyone',
+            ttlMs: 60_000,
+            redis: await connect(),
+            subscriber: subscriber as unknown as Redis,
+            registry: new CacheRegistry(),
+          });
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(RedisStoreError);
+        expect(error).toMatchObject({ code: 'ERR_REDIS_INVALID_OPTIONS' });
+        expect((error as Error).message).toContain('subscriber must be a plain ioredis Redis connection to one node');
+        expect(subscriber.listenerCount('message')).toBe(0); // nothing was attached to it
+      });
+    }
+
+    it('never serves a value deleted while the subscriber’s connection was down, and drops the L1 once it is back', async () => {
+      // A long reconnect delay makes the gap certain; a user's default delay only shortens it.
+      const subscriber = await subscriberOf({ retryStrategy: () => 1_000 });
+      const id = String(await subscriber.client('ID'));
+      const { host, port } = subscriber.options;
+      const admin = new Redis({ host: host as string, port: port as number });
+      admin.on('error', () => {});
+      clients.push(admin);
+      const name = unique('gap');
+      const a = new SharedCache<string>({
+        name,
+        class: 'cluster',
+        reason: 'signing keys rotate',
+        ttlMs: 60_000,
+        redis: await connect(),
+        subscriber,
+        timeoutMs: 2_000,
+        registry: new CacheRegistry(),
+      });
+      const b = new SharedCache<string>({
+        name,
+        class: 'cluster',
+        reason: 'the other pod',
+        ttlMs: 60_000,
+        redis: await connect(),
+        timeoutMs: 2_000,
+        registry: new CacheRegistry(),
+      });
+      await a.ready();
+      // Set by pod A itself: a write announced by B could reach A's node (cluster bus) after A read
+      // the value, and drop it from A's L1 before the test begins.
+      await a.set('k', 'v1');
+      expect(await b.get('k')).toBe('v1');
+      expect(await a.get('k')).toBe('v1');
+      expect(a.size).toBe(1); // held in pod A's L1
+      // What the reviewer did with CLIENT KILL TYPE pubsub, aimed at this one connection.
+      await admin.client('KILL', 'ID', id);
+      await waitFor(() => subscriber.status !== 'ready', { timeoutMs: 5_000, what: 'the subscriber to notice' });
+      await b.delete('k'); // its invalidation is published while pod A hears nothing
+      expect(subscriber.status).not.toBe('ready');
+      expect(a.size).toBe(1); // the stale copy is still in the L1 ...
+      expect(await a.get('k')).toBeUndefined(); // ... but not served: the bus is down, Redis is read
+      await a.ready(); // reconnected and re-subscribed
+      expect(a.size).toBe(0); // the L1 was dropped
+      expect(await a.get('k')).toBeUndefined();
+      await b.set('k', 'v2');
+      await waitFor(async () => (await a.get('k')) === 'v2', { timeoutMs: 5_000, what: 'invalidations to flow again' });
+      await b.delete('k');
+      await waitFor(async () => (await a.get('k')) === undefined, {
+        timeoutMs: 5_000,
+        what: 'the delete to reach pod A',
+      });
+      await Promise.all([a.close(), b.close()]);
     });
   });
 

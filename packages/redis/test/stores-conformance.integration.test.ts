@@ -44,6 +44,13 @@ describe.each([
     return c;
   };
 
+  /** A SharedCache subscriber: on the cluster, a `Redis` connection to one node, as the README says. */
+  const subscriberOf = async (): Promise<Redis> => {
+    const c = await target.subscriber();
+    extra.push(c);
+    return c;
+  };
+
   describe('ReplayGuard', () => {
     it('says first time once and replay afterwards, across pods', async () => {
       const name = unique('jti');
@@ -325,7 +332,7 @@ describe.each([
           reason: 'conformance test',
           ttlMs: 60_000,
           redis: client,
-          ...(subscribe ? { subscriber: await connect() } : {}),
+          ...(subscribe ? { subscriber: await subscriberOf() } : {}),
           timeoutMs: 2_000,
           registry: new CacheRegistry(),
           ...overrides,
@@ -491,8 +498,8 @@ describe.each([
     });
 
     it('lets many caches share one subscriber connection with one listener', async () => {
-      const [subA, subB] = [await connect(), await connect()];
-      const make = (client: RedisClient, subscriber: RedisClient, name: string): SharedCache<number> =>
+      const [subA, subB] = [await subscriberOf(), await subscriberOf()];
+      const make = (client: RedisClient, subscriber: Redis, name: string): SharedCache<number> =>
         new SharedCache<number>({
           name,
           class: 'cluster',

@@ -65,6 +65,33 @@ describe('InvalidationBus', () => {
     await bus.close();
   });
 
+  it('is not healthy in the tick between a reconnect’s status ready and its ready event', async () => {
+    const subscriber = new FakeSubscriber();
+    const bus = new InvalidationBus(
+      subscriber as unknown as RedisClient,
+      'ch',
+      'pod-a',
+      () => {},
+      () => {},
+      () => {},
+    );
+    bus.start();
+    await subscriber.reply();
+    expect(bus.healthy).toBe(true);
+    // ioredis: the connection closes (status, then the event a tick later), reconnects, and sets
+    // status = 'ready' one tick before it emits 'ready': the old subscription flag must not count.
+    subscriber.status = 'reconnecting';
+    subscriber.emit('close');
+    subscriber.status = 'ready';
+    expect(bus.healthy).toBe(false);
+    subscriber.emit('ready');
+    expect(bus.healthy).toBe(false);
+    await subscriber.reply();
+    expect(bus.healthy).toBe(true);
+    await bus.close();
+    expect(subscriber.listenerCount('close')).toBe(0);
+  });
+
   it('drops the L1 once per reconnect, and never turns healthy again without dropping it', async () => {
     const subscriber = new FakeSubscriber();
     const events: string[] = [];

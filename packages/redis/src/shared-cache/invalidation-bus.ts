@@ -19,6 +19,7 @@ interface Dispatch {
   readonly byChannel: Map<string, Set<InvalidationBus>>;
   readonly onMessage: (channel: string, text: string) => void;
   readonly onReady: () => void;
+  readonly onClose: () => void;
 }
 
 // Many caches may share one subscriber: one listener pair per connection, not per cache, so a
@@ -40,10 +41,14 @@ function attach(subscriber: RedisClient, channel: string, bus: InvalidationBus):
       onReady: () => {
         for (const buses of byChannel.values()) for (const b of buses) b.resync();
       },
+      onClose: () => {
+        for (const buses of byChannel.values()) for (const b of buses) b.disconnected();
+      },
     };
     dispatchers.set(subscriber, dispatch);
     subscriber.on('message', dispatch.onMessage);
     subscriber.on('ready', dispatch.onReady);
+    subscriber.on('close', dispatch.onClose);
   }
   const set = dispatch.byChannel.get(channel) ?? new Set();
   set.add(bus);
@@ -61,6 +66,7 @@ function detach(subscriber: RedisClient, channel: string, bus: InvalidationBus):
   if (dispatch.byChannel.size === 0) {
     subscriber.off('message', dispatch.onMessage);
     subscriber.off('ready', dispatch.onReady);
+    subscriber.off('close', dispatch.onClose);
     dispatchers.delete(subscriber);
   }
   return true;
@@ -148,6 +154,16 @@ export class InvalidationBus {
   resync(): void {
     this.#subscribed = false;
     this.#subscribe();
+  }
+
+  /**
+   * Called when the subscriber's connection closes. ioredis sets `status = 'ready'` on the next
+   * connection one tick before it emits `ready`, so waiting for `ready` (resync) to clear the flag
+   * would leave that tick healthy with the old connection's subscription; `close` always comes
+   * before the next `ready`.
+   */
+  disconnected(): void {
+    this.#subscribed = false;
   }
 
   /** True while invalidations can arrive: subscribed (the reply came) and connected. */

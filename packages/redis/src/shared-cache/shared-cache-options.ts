@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { type CacheClass, CacheRegistry, type cacheRegistry, checkAuditFields } from '../cache-registry.ts';
 import { RedisStoreError } from '../errors.ts';
 import type { RedisClient } from '../scripts.ts';
@@ -27,10 +28,13 @@ export interface SharedCacheOptions<T> {
   /** L2: the caller's ioredis `Redis` or `Cluster`. Required for `class: 'cluster'`. */
   readonly redis?: RedisClient;
   /**
-   * A dedicated connection (e.g. `redis.duplicate()`) for invalidation messages. Without it, a
-   * `cluster` cache keeps no L1. May be shared by several caches; it stays the caller's.
+   * A dedicated plain ioredis `Redis` connection for invalidation messages: `redis.duplicate()`
+   * on a single node; on a Redis Cluster, a `Redis` connection to any one node of it (PUBLISH
+   * reaches every node), never a `Cluster`, whose re-subscription after a lost connection cannot be
+   * observed. Without it, a `cluster` cache keeps no L1. May be shared by several caches; it stays
+   * the caller's.
    */
-  readonly subscriber?: RedisClient;
+  readonly subscriber?: Redis;
   /**
    * Bounded in-process tier. `ttlMs` caps how long the L1 trusts a value (default: the entry's TTL).
    * Default `{ maxEntries: 1000 }` when allowed, `false` for a `cluster` cache without subscriber.
@@ -112,6 +116,13 @@ export function resolveSharedCacheOptions<T>(options: SharedCacheOptions<T>): Re
     checkClient(o.subscriber, 'subscriber', problems);
     if (!hasRedis) problems.push('subscriber needs redis: invalidations are published through it.');
     if (o.subscriber === o.redis) problems.push('subscriber must be a dedicated connection (redis.duplicate()).');
+    if ((o.subscriber as { isCluster?: unknown } | null)?.isCluster === true) {
+      problems.push(
+        'subscriber must be a plain ioredis Redis connection to one node of the cluster (new Redis({ host, port }) of any node), not a Cluster: ' +
+          'PUBLISH in Redis Cluster reaches every node, so subscribing on one node hears every invalidation, while a Cluster re-subscribes ' +
+          'on another node after a lost connection without any event, so invalidations lost meanwhile would go unnoticed and the L1 would serve deleted values.',
+      );
+    }
   }
   let l1: { maxEntries: number; ttlMs?: number } | undefined;
   if (o.l1 === false) {

@@ -1,0 +1,41 @@
+import { Cluster, Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { CacheRegistry } from '../cache-registry.ts';
+import { RedisStoreError } from '../errors.ts';
+import { resolveSharedCacheOptions, type SharedCacheOptions } from './shared-cache-options.ts';
+
+// lazyConnect: real ioredis clients that never open a connection, so validation is all that runs.
+const options = (subscriber: unknown): SharedCacheOptions<unknown> => ({
+  name: 'jwks',
+  class: 'cluster',
+  reason: 'signing keys rotate',
+  ttlMs: 1_000,
+  redis: new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true }),
+  subscriber: subscriber as Redis,
+  registry: new CacheRegistry(),
+});
+
+describe('resolveSharedCacheOptions', () => {
+  it('refuses a Cluster as subscriber, listed with the other problems, naming a one-node connection as the fix', () => {
+    const subscriber = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true });
+    let error: unknown;
+    try {
+      resolveSharedCacheOptions({ ...options(subscriber), ttlMs: 0 });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(RedisStoreError);
+    expect(error).toMatchObject({ code: 'ERR_REDIS_INVALID_OPTIONS' });
+    const message = (error as Error).message;
+    expect(message).toContain('ttlMs must be'); // every problem at once
+    expect(message).toContain('subscriber must be a plain ioredis Redis connection to one node of the cluster');
+    expect(message).toContain('PUBLISH in Redis Cluster reaches every node');
+    expect(message).toContain('without any event');
+    expect(message).not.toContain('127.0.0.1'); // never a value
+  });
+
+  it('accepts a plain Redis connection to one node as subscriber of a cache on a Cluster', () => {
+    const subscriber = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true });
+    expect(() => resolveSharedCacheOptions(options(subscriber))).not.toThrow();
+  });
+});
