@@ -130,8 +130,9 @@ export function createApi(options: ApiOptions): { readonly server: Server; reado
     const method = req.method ?? 'GET';
     count(`requests{method="${method}"}`);
     if (path === '/healthz' && method === 'GET') return send(res, 200, { status: 'ok' });
-    if (!(await limitIp(req, res))) return;
+    // Refused before the IP limit: the limiter would refuse an unparsable target itself, with its own body.
     if (path === undefined) return send(res, 400, { error: 'malformed request target' });
+    if (!(await limitIp(req, res))) return;
 
     if (path === '/metrics' && method === 'GET') {
       // Unauthenticated or unauthorized callers learn nothing, not even that the endpoint exists.

@@ -1,5 +1,11 @@
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { waitFor } from '@rampart/testkit';
@@ -43,41 +49,151 @@ async function listen(server: Server): Promise<App> {
   };
 }
 
-/** Every adapter serves GET / → 200 "ok" behind the middleware built from the same options. */
-const ADAPTERS: Record<string, (options: HttpRateLimitOptions) => Promise<App>> = {
-  express: (options) => {
+/** What a case adds to every adapter's app. */
+interface AppHooks {
+  /**
+   * Awaited by the route handler before it answers (a throw answers 500); `clientGone` settles
+   * when the response closes before the handler has answered: the client went away.
+   */
+  readonly handler?: (header: (name: string) => string | undefined, clientGone: Promise<void>) => Promise<void>;
+  /**
+   * Called by a middleware ahead of the rate limit once it has answered 504 a request sent with
+   * `x-answer-early: 1`, on the next turn of the event loop: a timeout that fires while the
+   * limiter decides, after which the request is passed on as such a middleware does.
+   */
+  readonly answeredEarly?: () => void;
+  /**
+   * A second rate limit on the route (app and router, hook and route hook): the `same` middleware
+   * instance again, or `another` built from the same options.
+   */
+  readonly second?: 'same' | 'another';
+}
+
+/** Settles when `res` closes (before the handler has ended it, for a client that left). */
+const closed = (res: ServerResponse): Promise<void> => new Promise((resolve) => res.once('close', () => resolve()));
+
+/** The 504 of the middleware ahead of the rate limit in {@link AppHooks.answeredEarly}. */
+const EARLY = { error: 'timeout' };
+
+/**
+ * Every adapter serves GET / → 200 `{"ok":true}` behind the middleware built from the same
+ * options, with the case's hooks around it.
+ */
+const ADAPTERS: Record<string, (options: HttpRateLimitOptions, hooks: AppHooks) => Promise<App>> = {
+  express: (options, hooks) => {
     const app = express();
-    app.use(expressRateLimit(options));
-    app.get('/', (_req, res) => {
+    app.use((req, res, next) => {
+      if (req.get('x-answer-early') === '1') {
+        setImmediate(() => {
+          res.status(504).json(EARLY);
+          hooks.answeredEarly?.();
+        });
+      }
+      next();
+    });
+    const limit = expressRateLimit(options);
+    app.use(limit);
+    const router = express.Router();
+    if (hooks.second) router.use(hooks.second === 'same' ? limit : expressRateLimit(options));
+    router.get('/', async (req, res) => {
+      await hooks.handler?.((name) => req.get(name), closed(res));
       res.json({ ok: true });
     });
+    app.use(router);
     return listen(createServer(app));
   },
-  fastify: async (options) => {
+  fastify: async (options, hooks) => {
     const app = Fastify();
-    app.addHook('onRequest', fastifyRateLimit(options));
-    app.get('/', async () => ({ ok: true }));
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.headers['x-answer-early'] === '1') {
+        setImmediate(() => {
+          void reply.code(504).send(EARLY);
+          hooks.answeredEarly?.();
+        });
+      }
+    });
+    const limit = fastifyRateLimit(options);
+    app.addHook('onRequest', limit);
+    const second = hooks.second && { onRequest: hooks.second === 'same' ? limit : fastifyRateLimit(options) };
+    app.get('/', second || {}, async (request, reply) => {
+      const header = (name: string): string | undefined => request.headers[name] as string | undefined;
+      await hooks.handler?.(header, closed(reply.raw));
+      return { ok: true };
+    });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as AddressInfo;
     return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
   },
-  hono: (options) => {
-    const app = new Hono();
-    app.use(honoRateLimit(options));
-    app.get('/', (c) => c.json({ ok: true }));
+  hono: (options, hooks) => {
+    const app = new Hono<{ Bindings: { outgoing: ServerResponse } }>();
+    app.use(async (c, next) => {
+      if (c.req.header('x-answer-early') !== '1') return next();
+      // hono's timeout middleware: the first of the rest of the chain and the timer answers.
+      const timer = new Promise<'timeout'>((resolve) => setImmediate(() => resolve('timeout')));
+      if ((await Promise.race([next().then(() => 'next' as const), timer])) === 'next') return undefined;
+      setImmediate(() => hooks.answeredEarly?.());
+      return c.json(EARLY, 504);
+    });
+    const limit = honoRateLimit(options);
+    app.use(limit);
+    if (hooks.second) app.use(hooks.second === 'same' ? limit : honoRateLimit(options));
+    app.get('/', async (c) => {
+      const outgoing = c.env.outgoing;
+      await hooks.handler?.((name) => c.req.header(name), outgoing.closed ? Promise.resolve() : closed(outgoing));
+      return c.json({ ok: true });
+    });
     return listen(createAdaptorServer({ fetch: app.fetch }) as Server);
   },
-  'node:http': (options) => {
+  'node:http': (options, hooks) => {
     const limit = nodeRateLimit(options);
+    const second = hooks.second === 'another' ? nodeRateLimit(options) : limit;
+    const header = (req: IncomingMessage) => (name: string) => req.headers[name] as string | undefined;
     return listen(
       createServer(async (req, res) => {
+        if (req.headers['x-answer-early'] === '1') {
+          setImmediate(() => {
+            res.statusCode = 504;
+            res.setHeader('content-type', 'application/json');
+            res.end(JSON.stringify(EARLY));
+            hooks.answeredEarly?.();
+          });
+        }
         if (!(await limit(req, res))) return;
+        if (hooks.second && !(await second(req, res))) return;
+        try {
+          await hooks.handler?.(header(req), closed(res));
+        } catch {
+          res.statusCode = 500;
+          res.end();
+          return;
+        }
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify({ ok: true }));
       }),
     );
   },
 };
+
+/** GET `target` sent as written, e.g. in absolute form (`http://host/path`), which fetch never sends. */
+function sendTarget(url: string, target: string): Promise<Response> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: hostname, port: Number(port), path: target, method: 'GET' }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (typeof value === 'string') headers.set(name, value);
+        }
+        resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0, headers }));
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 interface Ctx {
   /** A limiter on the test Redis with a fresh prefix. */
@@ -120,8 +236,13 @@ const forwardedFor = (value: string | undefined): string | undefined =>
 interface Case {
   readonly name: string;
   options(ctx: Ctx): HttpRateLimitOptions;
+  /** Built after `options`, so both may share state. */
+  hooks?(): AppHooks;
   run(
-    get: (headers?: Record<string, string>, init?: { path?: string; signal?: AbortSignal }) => Promise<Response>,
+    get: (
+      headers?: Record<string, string>,
+      init?: { path?: string; signal?: AbortSignal; absoluteForm?: boolean },
+    ) => Promise<Response>,
   ): Promise<void>;
 }
 
@@ -141,6 +262,63 @@ const expectTooManyRequests = async (res: Response): Promise<void> => {
     retryAfter,
   });
 };
+
+/**
+ * The client aborts while the handler runs, which then answers or throws: the lease is held until
+ * the handler is done with the response, not given back when the client leaves.
+ */
+function abortDuringHandler(ending: 'answers' | 'throws'): Case {
+  let entered: Promise<void> = Promise.resolve();
+  let gone: Promise<void> = Promise.resolve();
+  let finish = (): void => {};
+  return {
+    name: `client aborts during the handler, which then ${ending} → lease held until the handler ends`,
+    options: (ctx) => ({
+      limiter: ctx.limiter([{ name: 'inflight', algorithm: 'concurrency', limit: 1, leaseMs: 60_000 }]),
+      key: () => 'client:one',
+    }),
+    hooks: () => {
+      let enter = (): void => {};
+      entered = new Promise((resolve) => {
+        enter = resolve;
+      });
+      const finished = new Promise<void>((resolve) => {
+        finish = resolve;
+      });
+      return {
+        handler: async (header, clientGone) => {
+          if (header('x-slow') !== '1') return;
+          gone = clientGone;
+          enter();
+          await finished;
+          if (ending === 'throws') throw new Error('the handler failed');
+        },
+      };
+    },
+    async run(get) {
+      const abort = new AbortController();
+      const slow = get({ 'x-slow': '1' }, { signal: abort.signal }).catch((error: unknown) => error);
+      await entered;
+      abort.abort();
+      expect(await slow).toBeInstanceOf(Error);
+      // The server has seen the client leave; the handler still runs and holds the lease.
+      await gone;
+      const during = await get();
+      expect(during.status).toBe(429);
+      await during.arrayBuffer();
+      finish();
+      // The lease lasts 60 s: a 200 within 5 s proves the handler's end released it.
+      await waitFor(
+        async () => {
+          const res = await get();
+          await res.arrayBuffer();
+          return res.status === 200;
+        },
+        { timeoutMs: 5_000, what: 'the lease to be released once the handler ended' },
+      );
+    },
+  };
+}
 
 /** The one behaviour table every adapter must pass. */
 const CASES: Case[] = [
@@ -520,6 +698,136 @@ const CASES: Case[] = [
       expect((await get({ 'x-cost': '1' })).status).toBe(200);
     },
   },
+  abortDuringHandler('answers'),
+  abortDuringHandler('throws'),
+  (() => {
+    // Settles once the middleware ahead of the rate limit has answered 504.
+    let answered: Promise<void> = Promise.resolve();
+    // Settles when the limiter has decided the early-answered request.
+    let decided: Promise<void> = Promise.resolve();
+    let handled = 0;
+    return {
+      name: 'writes nothing, runs no handler and gives the lease back when the response was sent while the limiter decided',
+      options: (ctx: Ctx): HttpRateLimitOptions => {
+        const limiter = ctx.limiter([{ name: 'inflight', algorithm: 'concurrency', limit: 1, leaseMs: 60_000 }]);
+        let settle = (): void => {};
+        decided = new Promise((resolve) => {
+          settle = resolve;
+        });
+        return {
+          limiter: withConsume(limiter, async (subject, options) => {
+            try {
+              return await limiter.consume(subject, options);
+            } finally {
+              settle();
+            }
+          }),
+          key: async (req) => {
+            if (req.header('x-answer-early') === '1') await answered;
+            return 'client:one';
+          },
+        };
+      },
+      hooks: (): AppHooks => {
+        let answer = (): void => {};
+        answered = new Promise((resolve) => {
+          answer = resolve;
+        });
+        handled = 0;
+        return {
+          answeredEarly: () => answer(),
+          handler: async (header) => {
+            if (header('x-answer-early') === '1') handled++;
+          },
+        };
+      },
+      async run(get) {
+        const res = await get({ 'x-answer-early': '1' });
+        expect(res.status).toBe(504);
+        expect(await res.json()).toEqual(EARLY);
+        await decided;
+        // The lease lasts 60 s: a 200 within 5 s proves it was given back.
+        await waitFor(
+          async () => {
+            const next = await get();
+            await next.arrayBuffer();
+            return next.status === 200;
+          },
+          { timeoutMs: 5_000, what: 'the lease of the early-answered request to be given back' },
+        );
+        expect(handled).toBe(0);
+      },
+    } satisfies Case;
+  })(),
+  {
+    name: 'shows the key function the path and query of an absolute-form request target',
+    options: (ctx) => ({
+      limiter: ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }]),
+      key: (req) => (req.url === '/?tenant=a' ? 'tenant:a' : undefined),
+    }),
+    async run(get) {
+      // `GET http://127.0.0.1:port/?tenant=a HTTP/1.1`: a rule on the path must see `/?tenant=a`.
+      const res = await get({}, { path: '/?tenant=a', absoluteForm: true });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('ratelimit')).toMatch(/^"w";r=4;/);
+      expect((await get({}, { path: '/?tenant=b', absoluteForm: true })).status).toBe(400);
+    },
+  },
+  {
+    name: 'answers 503 when the fallback decides a cost above its scaled burst, not a 429 that never comes true',
+    options: (ctx) => ({
+      // In fallback 2 an hour: a cost of 3 fits the limit in Redis but can never fit the fallback.
+      limiter: ctx.downLimiter({ mode: 'fallback', maxKeys: 10, limitScale: 0.5 }, [
+        { name: 'hour', algorithm: 'fixed-window', limit: 4, windowMs: 3_600_000 },
+      ]),
+      cost: (req) => Number(req.header('x-cost') ?? 1),
+    }),
+    async run(get) {
+      const res = await get({ 'x-cost': '3' });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect(await jsonBody(res)).toEqual({
+        error: 'ERR_REDIS_UNAVAILABLE',
+        message: 'The rate limiter is unavailable; retry shortly.',
+        retryAfter: 1,
+      });
+      // A cost the fallback can charge is decided by it as usual: admitted, then the hour is spent.
+      expect((await get({ 'x-cost': '2' })).status).toBe(200);
+      const spent = await get({ 'x-cost': '1' });
+      expect(spent.status).toBe(429);
+      expect(await jsonBody(spent)).toMatchObject({ error: 'ERR_RATE_LIMIT_EXCEEDED' });
+    },
+  },
+  {
+    name: 'counts a request once when the same middleware is mounted twice',
+    options: (ctx) => ({
+      limiter: ctx.limiter([
+        { name: 'w', algorithm: 'fixed-window', limit: 3, windowMs: 60_000 },
+        { name: 'inflight', algorithm: 'concurrency', limit: 1, leaseMs: 60_000 },
+      ]),
+    }),
+    hooks: () => ({ second: 'same' }),
+    async run(get) {
+      const res = await get();
+      expect(res.status).toBe(200);
+      expect(res.headers.get('ratelimit')).toMatch(/^"w";r=2;/);
+      await res.arrayBuffer();
+    },
+  },
+  {
+    name: 'counts a request in each of two middleware instances, even on one limiter',
+    options: (ctx) => ({
+      limiter: ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 3, windowMs: 60_000 }]),
+    }),
+    hooks: () => ({ second: 'another' }),
+    async run(get) {
+      const res = await get();
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+      // Both counted it: 2 of 3 spent, so the next request passes the first and not the second.
+      expect((await get()).status).toBe(429);
+    },
+  },
   {
     name: 'releases a concurrency lease when the response ends',
     options: (ctx) => ({
@@ -601,11 +909,14 @@ describe.each(Object.keys(ADAPTERS))('%s adapter', (adapter) => {
   };
 
   it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, testCase) => {
-    const app = await ADAPTERS[adapter]!(testCase.options(ctx));
+    const options = testCase.options(ctx);
+    const app = await ADAPTERS[adapter]!(options, testCase.hooks?.() ?? {});
     try {
-      await testCase.run((headers = {}, init = {}) =>
-        fetch(`${app.url}${init.path ?? '/'}`, { headers, ...(init.signal ? { signal: init.signal } : {}) }),
-      );
+      await testCase.run((headers = {}, init = {}) => {
+        const url = `${app.url}${init.path ?? '/'}`;
+        if (init.absoluteForm) return sendTarget(app.url, url);
+        return fetch(url, { headers, ...(init.signal ? { signal: init.signal } : {}) });
+      });
     } finally {
       await app.close();
     }

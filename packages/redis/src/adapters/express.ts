@@ -1,10 +1,6 @@
 import type { Request, RequestHandler } from 'express';
-import {
-  createHttpRateLimit,
-  type HttpRateLimitOptions,
-  type HttpRequestView,
-  releaseOnClose,
-} from '../http/http-rate-limit.ts';
+import { createHttpRateLimit, type HttpRateLimitOptions, type HttpRequestView } from '../http/http-rate-limit.ts';
+import { alreadyAnswered, dropLease, holdLeaseUntilEnded } from '../http/node-response.ts';
 
 function view(req: Request): HttpRequestView {
   return { ip: req.ip, method: req.method, url: req.originalUrl, header: (name) => req.get(name) };
@@ -13,7 +9,9 @@ function view(req: Request): HttpRequestView {
 /**
  * Express 5 middleware: 429 + `Retry-After` + IETF `RateLimit`/`RateLimit-Policy` when limited,
  * 503 when Redis is down under a fail-closed policy. The key sees `req.ip`, so Express's
- * `trust proxy` setting decides which address counts.
+ * `trust proxy` setting decides which address counts. The same middleware mounted twice (app and
+ * router) counts a request once; a response another middleware sent while the limiter decided
+ * is left alone and the request goes no further.
  *
  * @example
  * ```ts
@@ -25,16 +23,34 @@ function view(req: Request): HttpRequestView {
  */
 export function expressRateLimit(options: HttpRateLimitOptions): RequestHandler {
   const decide = createHttpRateLimit(options);
+  // Requests this middleware has seen: a second pass of the same instance is a pass-through.
+  const seen = new WeakSet<Request>();
   return (req, res, next) => {
-    decide(view(req)).then((outcome) => {
-      for (const [name, value] of outcome.headers) res.setHeader(name, value);
-      if (outcome.kind === 'reject') {
-        res.status(outcome.status).json(outcome.body);
-        return;
-      }
-      if (outcome.release && !releaseOnClose(res, outcome.release)) return;
+    if (seen.has(req)) {
       next();
-    }, next);
+      return;
+    }
+    seen.add(req);
+    let passedOn = false;
+    decide(view(req))
+      .then((outcome) => {
+        if (alreadyAnswered(res)) {
+          dropLease(outcome);
+          return;
+        }
+        for (const [name, value] of outcome.headers) res.setHeader(name, value);
+        if (outcome.kind === 'reject') {
+          res.status(outcome.status).json(outcome.body);
+          return;
+        }
+        if (outcome.release && !holdLeaseUntilEnded(res, req.socket, outcome.release)) return;
+        passedOn = true;
+        next();
+      })
+      .catch((error: unknown) => {
+        // Once the request went on, its errors are the handlers' to report, not this middleware's.
+        if (!passedOn) next(error);
+      });
   };
 }
 

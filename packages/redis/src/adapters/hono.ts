@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import { createHttpRateLimit, type HttpRateLimitOptions } from '../http/http-rate-limit.ts';
+import { createHttpRateLimit, type HttpOutcome, type HttpRateLimitOptions } from '../http/http-rate-limit.ts';
 
 /** Options of {@link honoRateLimit}. */
 export interface HonoRateLimitOptions extends HttpRateLimitOptions {
@@ -9,12 +9,6 @@ export interface HonoRateLimitOptions extends HttpRateLimitOptions {
    * (e.g. `getConnInfo(c).remote.address`).
    */
   readonly ip?: (c: Context) => string | undefined;
-}
-
-/** `/path?query` of an absolute URL: what the other adapters show the `key` function. */
-function pathAndQuery(url: string): string {
-  const start = url.indexOf('/', url.indexOf('//') + 2);
-  return start < 0 ? '/' : url.slice(start);
 }
 
 /** `response` with a body that calls `release` once it has been read to the end, failed or been cancelled. */
@@ -59,7 +53,9 @@ function socketAddress(c: Context): string | undefined {
 
 /**
  * Hono 4 middleware: 429 + `Retry-After` + IETF `RateLimit`/`RateLimit-Policy` when limited,
- * 503 when Redis is down under a fail-closed policy.
+ * 503 when Redis is down under a fail-closed policy. The same middleware used twice on a request
+ * counts it once; a context finalized while the limiter decided (a timeout ahead of it) is left
+ * alone and the request goes no further.
  *
  * @example
  * ```ts
@@ -72,7 +68,14 @@ function socketAddress(c: Context): string | undefined {
 export function honoRateLimit(options: HonoRateLimitOptions): MiddlewareHandler {
   const decide = createHttpRateLimit(options);
   const ipOf = options.ip ?? socketAddress;
+  // Requests this middleware has seen: a second pass of the same instance is a pass-through.
+  const seen = new WeakSet<Request>();
   return async (c, next) => {
+    if (seen.has(c.req.raw)) {
+      await next();
+      return undefined;
+    }
+    seen.add(c.req.raw);
     // A throwing `ip` (a proxy header it cannot parse) means no identity: 400, as for `key`.
     let ip: string | undefined;
     try {
@@ -80,12 +83,18 @@ export function honoRateLimit(options: HonoRateLimitOptions): MiddlewareHandler 
     } catch {
       ip = undefined;
     }
-    const outcome = await decide({
+    // An absolute URL: the core shows the functions its path and query.
+    const outcome: HttpOutcome = await decide({
       ip,
       method: c.req.method,
-      url: pathAndQuery(c.req.url),
+      url: c.req.url,
       header: (name) => c.req.header(name),
     });
+    if (c.finalized) {
+      // Answered while the limiter decided: nothing of ours is sent, so no lease is held for it.
+      if (outcome.kind === 'pass') await outcome.release?.();
+      return undefined;
+    }
     if (outcome.kind === 'reject') {
       return c.json(outcome.body, outcome.status, {
         ...Object.fromEntries(outcome.headers),

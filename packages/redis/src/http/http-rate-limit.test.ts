@@ -76,6 +76,39 @@ describe('createHttpRateLimit', () => {
     }
   });
 
+  it('refuses with 400 a request target with no path, before skip, key or cost see it', async () => {
+    const seen: string[] = [];
+    const decide = createHttpRateLimit({
+      limiter: throwing(new Error('never consumed')),
+      skip: (req) => {
+        seen.push(req.url);
+        return false;
+      },
+    });
+    for (const url of ['*', 'example.com:443', 'http://[::1/']) {
+      const outcome = await decide({ ...request, url });
+      expect(outcome).toMatchObject({
+        kind: 'reject',
+        status: 400,
+        body: { error: 'ERR_RATE_LIMIT_INVALID_ARGUMENT' },
+      });
+    }
+    expect(seen).toEqual([]);
+  });
+
+  it('shows skip, key and cost the path and query of an absolute-form target, the rest of the view kept', async () => {
+    const seen: unknown[] = [];
+    const decide = createHttpRateLimit({
+      limiter: throwing(new RedisStoreError('ERR_REDIS_UNAVAILABLE', 'm')),
+      key: (req) => {
+        seen.push([req.url, req.method, req.header('x'), (req as typeof req & { clientId?: string }).clientId]);
+        return 'client:one';
+      },
+    });
+    await decide({ ...request, url: 'http://example.com/expensive?a=1', header: () => 'h', clientId: 'c' } as never);
+    expect(seen).toEqual([['/expensive?a=1', 'GET', 'h', 'c']]);
+  });
+
   it('answers a thrown rejection that carries no decision with RateLimit-Policy and its retryAfterMs', async () => {
     const error = new RateLimitError('ERR_RATE_LIMIT_EXCEEDED', 'm', { retryAfterMs: 2_500 });
     const outcome = await createHttpRateLimit({ limiter: throwing(error) })(request);

@@ -4,12 +4,17 @@ import type { RateLimiter } from '../rate-limit/rate-limiter.ts';
 import { isSubject } from '../rate-limit/subject-keys.ts';
 import { ipSubject } from './client-key.ts';
 import { rateLimitHeader, rateLimitPolicyHeader } from './ratelimit-headers.ts';
+import { requestPathAndQuery } from './request-target.ts';
 
 /** What the adapters show the shared behaviour of a request. */
 export interface HttpRequestView {
   /** The client address as the framework resolved it (trust-proxy settings apply). */
   readonly ip: string | undefined;
   readonly method: string;
+  /**
+   * The request target as received; `key`, `skip` and `cost` see its path and query
+   * (`/orders?page=2`), also when the client sent the absolute form (`http://host/orders?page=2`).
+   */
   readonly url: string;
   header(name: string): string | undefined;
 }
@@ -26,8 +31,10 @@ export interface HttpRateLimitOptions {
   readonly key?: (request: HttpRequestView) => string | undefined | Promise<string | undefined>;
   /**
    * Cost of a request. Default 1. A number must be an integer from 1 to the smallest limit or
-   * burst of the limiter (checked at construction). A function that throws, or returns anything
-   * else, refuses the request with 400 `ERR_RATE_LIMIT_INVALID_ARGUMENT`.
+   * burst of the limiter, scaled fallback bursts included (checked at construction). A function
+   * that throws, or returns anything else, refuses the request with 400
+   * `ERR_RATE_LIMIT_INVALID_ARGUMENT`; one that returns more than a scaled fallback burst is
+   * answered 503 `ERR_REDIS_UNAVAILABLE` while the fallback decides (it could never admit it).
    */
   readonly cost?: number | ((request: HttpRequestView) => number);
   /** Requests for which this returns true are not counted (e.g. health checks). */
@@ -58,27 +65,6 @@ export type HttpOutcome =
       readonly headers: readonly (readonly [string, string])[];
       readonly body: HttpRateLimitBody;
     };
-
-/**
- * Holds a concurrency lease until `response` closes: `release` runs on its 'close', or at once
- * (returning false) when the client went away while the limiter decided, so 'close' has fired
- * already. The Node adapters (Express, Fastify, node:http) share it.
- */
-export function releaseOnClose(
-  response: {
-    readonly closed: boolean;
-    readonly destroyed: boolean;
-    once(event: 'close', listener: () => void): unknown;
-  },
-  release: () => Promise<void>,
-): boolean {
-  if (response.closed || response.destroyed) {
-    void release();
-    return false;
-  }
-  response.once('close', () => void release());
-  return true;
-}
 
 function refuse(status: 400 | 429 | 503, error: string, message: string, retryAfter?: number): HttpOutcome {
   const headers: [string, string][] = [];
@@ -121,8 +107,11 @@ const REDIS_DOWN: ReadonlySet<string> = new Set([
 /**
  * The behaviour every adapter shares: 429 with a JSON body, `Retry-After` and the IETF headers
  * when limited; 503 when Redis is down and the policy is fail-closed, with `Retry-After: 1` when
- * the error is retryable; 400 when the request has no usable key or cost. Adapters only translate
- * the outcome.
+ * the error is retryable; 400 when the request has no usable key or cost, or a request target
+ * with no path (`*`, `host:443`). `key`, `skip` and `cost` see `url` as path and query, also for
+ * an absolute-form target. Under the `fallback` policy, a cost above the fallback's scaled burst
+ * is answered 503 `ERR_REDIS_UNAVAILABLE` (the fallback could never admit it). Adapters only
+ * translate the outcome.
  *
  * Errors are mapped by where they come from and their code, never their message. The request's
  * subject and cost are checked here before the limiter sees them, so a request that cannot be
@@ -150,7 +139,7 @@ export function createHttpRateLimit(options: HttpRateLimitOptions): (request: Ht
   const maxCost = usable ? Math.min(...limits.map((l) => l.burst)) : Number.MAX_SAFE_INTEGER;
   // A fixed cost must also fit the scaled bursts of the fallback policy: a larger one would reject
   // every request while Redis is down.
-  const maxFixedCost = usable
+  const maxFallbackCost = usable
     ? Math.min(maxCost, ...(limiter.fallbackLimits ?? []).map((l) => l.burst))
     : Number.MAX_SAFE_INTEGER;
   for (const name of ['key', 'skip'] as const) {
@@ -158,9 +147,9 @@ export function createHttpRateLimit(options: HttpRateLimitOptions): (request: Ht
       problems.push(`${name} must be a function.`);
   }
   const costOption = options?.cost;
-  if (costOption !== undefined && typeof costOption !== 'function' && !validCost(costOption, maxFixedCost)) {
+  if (costOption !== undefined && typeof costOption !== 'function' && !validCost(costOption, maxFallbackCost)) {
     const bound = usable
-      ? `${maxFixedCost} (the smallest limit or burst of the limiter, fallback included)`
+      ? `${maxFallbackCost} (the smallest limit or burst of the limiter, fallback included)`
       : 'the smallest limit or burst';
     problems.push(`cost must be a function or an integer from 1 to ${bound}.`);
   }
@@ -179,8 +168,13 @@ export function createHttpRateLimit(options: HttpRateLimitOptions): (request: Ht
   const policy = rateLimitPolicyHeader(limits);
   // A fallback decision applies the scaled limits: its headers advertise those.
   const fallbackPolicy = limiter.fallbackLimits === undefined ? policy : rateLimitPolicyHeader(limiter.fallbackLimits);
-  /** The outcome of a decision; `rejected` when the limiter threw it as a rejection. */
-  const answer = (decision: RateLimitDecision, rejected: boolean): HttpOutcome => {
+  /** The outcome of a decision for `cost`; `rejected` when the limiter threw it as a rejection. */
+  const answer = (decision: RateLimitDecision, rejected: boolean, cost: number): HttpOutcome => {
+    if (decision.source === 'fallback' && !decision.allowed && cost > maxFallbackCost) {
+      // The scaled fallback can never admit this cost, so a 429 would name a wait that never
+      // comes true: Redis being down is why it cannot be served, answered as under fail-closed.
+      return refuse(503, 'ERR_REDIS_UNAVAILABLE', 'The rate limiter is unavailable; retry shortly.', 1);
+    }
     const headers: [string, string][] = [];
     if (sendHeaders) {
       headers.push(['ratelimit-policy', decision.source === 'fallback' ? fallbackPolicy : policy]);
@@ -192,7 +186,15 @@ export function createHttpRateLimit(options: HttpRateLimitOptions): (request: Ht
     }
     return tooMany(headers, decision.retryAfterMs);
   };
-  return async (request) => {
+  return async (received) => {
+    const url = requestPathAndQuery(received.url);
+    if (url === undefined) {
+      return refuse(400, 'ERR_RATE_LIMIT_INVALID_ARGUMENT', 'The request cannot be rate limited as sent.');
+    }
+    // The adapter's view with only `url` replaced: fields an application added (issues-api's
+    // `clientId`) and methods stay as they were.
+    const request: HttpRequestView =
+      url === received.url ? received : Object.create(received, { url: { value: url, enumerable: true } });
     // `skip`, `key` and `cost` read the request, which may be malformed (a bad percent-encoding,
     // a header that does not parse): a throw there refuses the request with 400, never a 500.
     let subject: unknown;
@@ -228,7 +230,7 @@ export function createHttpRateLimit(options: HttpRateLimitOptions): (request: Ht
       // Subject and cost passed the checks above: what the limiter throws is not the request's fault.
       if (error instanceof RateLimitError && error.code === 'ERR_RATE_LIMIT_EXCEEDED') {
         // consumeOrThrow's error carries its decision: answered as the returned rejection is.
-        if (error.decision !== undefined) return answer(error.decision, true);
+        if (error.decision !== undefined) return answer(error.decision, true, cost);
         return tooMany(sendHeaders ? [['ratelimit-policy', policy]] : [], error.retryAfterMs ?? 1_000);
       }
       if (error instanceof RedisStoreError && REDIS_DOWN.has(error.code)) {
@@ -238,7 +240,7 @@ export function createHttpRateLimit(options: HttpRateLimitOptions): (request: Ht
       }
       throw error;
     }
-    return answer(decision, false);
+    return answer(decision, false, cost);
   };
 }
 
