@@ -310,6 +310,48 @@ describe('introspection (RFC 7662)', () => {
     expect((await failure(verifier.authenticate(view(OPAQUE)))).code).toBe('ERR_BEARER_TOKEN_INVALID');
   });
 
+  it('refuses a response that says token_type DPoP (any case) without cnf.jkt, as inconsistent', async () => {
+    const client = await createDpopClient();
+    const dpop = { publicOrigins: ['https://api.test'], replayStore: memoryReplayStore() };
+    for (const answer of [
+      { active: true, aud: AUD, token_type: 'DPoP' },
+      { active: true, aud: AUD, token_type: 'dpop' },
+      { active: true, aud: AUD, token_type: 'DPOP', cnf: {} },
+      { active: true, aud: AUD, token_type: 'DPoP', cnf: { jkt: '' } },
+      { active: true, aud: AUD, token_type: 'DPoP', cnf: { 'x5t#S256': 'abc' } },
+    ]) {
+      as.answer = () => answer;
+      // Without the dpop option, as a Bearer token (the way it used to pass)...
+      const error = await failure(opaqueVerifier().authenticate(view(OPAQUE)));
+      expect(error.code).toBe('ERR_BEARER_TOKEN_INVALID');
+      expect(verifier401(error)).toBe(401);
+      // ...and with DPoP on, even with a valid proof.
+      const verifier = createBearerVerifier({ introspection: base(), dpop });
+      const proof = await client.proof({ url: 'https://api.test/orders', token: OPAQUE });
+      const withProof = await failure(verifier.authenticate(view(OPAQUE, 'DPoP', { dpop: proof })));
+      expect(withProof.code).toBe('ERR_BEARER_TOKEN_INVALID');
+    }
+  });
+
+  it('refuses a Bearer presentation of a token the server calls DPoP, even when a custom step handles cnf', async () => {
+    const client = await createDpopClient();
+    as.answer = () => ({ active: true, aud: AUD, token_type: 'dpop', cnf: { jkt: client.thumbprint } });
+    const verifier = createBearerVerifier({
+      introspection: base(),
+      steps: [{ name: 'accepts-any-binding', handlesConfirmation: true, run: () => {} }],
+    });
+    const error = await failure(verifier.authenticate(view(OPAQUE)));
+    expect(error.code).toBe('ERR_BEARER_TOKEN_INVALID');
+    expect(verifier401(error)).toBe(401);
+    // The same step still passes a token the server calls Bearer (a fresh verifier: results are cached).
+    as.answer = () => ({ active: true, aud: AUD, token_type: 'Bearer' });
+    const plain = createBearerVerifier({
+      introspection: base(),
+      steps: [{ name: 'accepts-any-binding', handlesConfirmation: true, run: () => {} }],
+    });
+    await expect(plain.authenticate(view(OPAQUE))).resolves.toMatchObject({ binding: null });
+  });
+
   it('validates its options, listing every problem', () => {
     expect(() =>
       createBearerVerifier({

@@ -12,7 +12,7 @@ import { BearerError, invalidToken } from './errors.ts';
 import { isKeyForAlgorithm, verifyJwsSignature } from './jws-signature.ts';
 import type { KeySource } from './key-source.ts';
 import type { ScopeClaim } from './scopes.ts';
-import { isJsonObject, type JsonObject, parseStrictJson } from './strict-json.ts';
+import { isJsonObject, type JsonObject, type JsonValue, parseStrictJson } from './strict-json.ts';
 
 /** RFC 9701 signed introspection responses. */
 export interface JwtIntrospectionResponseOptions {
@@ -133,6 +133,10 @@ function checkAccessToken(claims: JsonObject, requireTokenType: boolean): void {
     }
   } else if (typeof type !== 'string' || !ACCESS_TOKEN_TYPES.has(type.toLowerCase())) {
     throw invalidToken('The introspected token is not an access token ("token_type" is not Bearer or DPoP).');
+  } else if (type.toLowerCase() === 'dpop' && !hasDpopConfirmation(claims.cnf)) {
+    // RFC 9449 §6.2: the server names the key of a DPoP-bound token in cnf.jkt. Without it the
+    // response contradicts itself, and accepting it as a plain bearer token would drop the binding.
+    throw invalidToken('The introspection response says "token_type" DPoP but has no "cnf.jkt".');
   }
   const use = claims.token_use;
   if (use !== undefined && use !== 'access_token') {
@@ -142,6 +146,19 @@ function checkAccessToken(claims: JsonObject, requireTokenType: boolean): void {
   if (typeof typ === 'string' && OTHER_TOKEN_TYP.has(typ.toLowerCase())) {
     throw invalidToken('The introspected token is not an access token ("typ" names another kind of token).');
   }
+}
+
+/** Whether a `cnf` member names a DPoP key thumbprint (`jkt`). */
+function hasDpopConfirmation(cnf: JsonValue | undefined): boolean {
+  if (!isJsonObject(cnf)) return false;
+  const jkt = cnf.jkt;
+  return typeof jkt === 'string' && jkt !== '';
+}
+
+/** Whether an introspection response says the token is DPoP-bound (`token_type` DPoP, any case). */
+export function isDpopTokenType(claims: JsonObject): boolean {
+  const type = claims.token_type;
+  return typeof type === 'string' && type.toLowerCase() === 'dpop';
 }
 
 /** An active introspection result: the response members, as claims. */

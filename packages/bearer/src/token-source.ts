@@ -11,6 +11,8 @@ export interface TokenSource {
   readonly issuer: string;
   readonly tenant: string | undefined;
   readonly scopeClaims: readonly ScopeClaim[];
+  /** Set when the claims are an introspection response (RFC 7662), not a verified JWT. */
+  readonly introspected?: true;
 }
 
 const EMPTY_HEADER: JsonObject = Object.freeze(Object.create(null));
@@ -57,6 +59,7 @@ export function createTokenSource(routing: TokenSourceRouting): (token: string) 
       issuer: active.issuer,
       tenant: active.tenant,
       scopeClaims: active.scopeClaims ?? routing.options.scopeClaims ?? DEFAULT_SCOPE_CLAIMS,
+      introspected: true,
     };
   };
 

@@ -2,7 +2,7 @@ import { type BearerResponse, type ChallengeOptions, toBearerResponse } from './
 import { optionalString } from './claims.ts';
 import { createDpopRuntime, type DpopRuntime } from './dpop.ts';
 import { BearerError, invalidToken } from './errors.ts';
-import { createIntrospector } from './introspection.ts';
+import { createIntrospector, isDpopTokenType } from './introspection.ts';
 import { beginVerification, endVerification } from './jws-signature.ts';
 import { createJwtVerification, resolveIssuers } from './jwt-verification.ts';
 import { createMtlsStep } from './mtls.ts';
@@ -140,6 +140,11 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     const claims = source.claims;
     // Read before the steps run: a step may change the claims (without verifiedTokenCache they are not frozen).
     const iat = claims.iat;
+    if (source.introspected === true && scheme === 'Bearer' && isDpopTokenType(claims)) {
+      // The authorization server says this token is DPoP-bound: it is never a bearer token, even
+      // when a custom step (handlesConfirmation: true) would otherwise decide about its cnf.
+      throw invalidToken('The introspected token is DPoP-bound ("token_type" DPoP) but was sent as a Bearer token.');
+    }
     if (Object.hasOwn(claims, 'cnf') && !handlesAllConfirmations) checkConfirmation(claims.cnf, handledConfirmations);
     const scopes = extractScopes(claims, source.scopeClaims);
     let binding: TokenBinding = null;

@@ -4,11 +4,13 @@
  * the server as separate lines); Hono through `app.fetch` with a Web `Request`.
  */
 import { once } from 'node:events';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { timeout } from 'hono/timeout';
 import {
   serveResourceMetadata as expressMetadata,
   getBearer as getExpressBearer,
@@ -43,16 +45,60 @@ export interface RunningHarness {
   request(path: string, init?: HarnessRequest): Promise<HarnessResponse>;
   /** How many times a route handler ran (it must not run for a rejected request). */
   handled(): number;
+  /**
+   * With `answerFirst`: calls that touched the response after the other middleware had answered
+   * (setHeader, writeHead, write, end, destroy). Hono answers with values, not calls: always 0.
+   */
+  lateWrites(): number;
   close(): Promise<void>;
 }
 
 export type Routes = Readonly<Record<string, RouteRequirement | undefined>>;
 
+/** Options of {@link Harness.start}. */
+export interface HarnessOptions {
+  /**
+   * Put a middleware in front of the bearer one that answers `503 answered elsewhere` on its own
+   * while verification is still running, the way connect-timeout or hono/timeout do.
+   */
+  readonly answerFirst?: boolean;
+}
+
+/** The body of the answer given by the `answerFirst` middleware. */
+export const ANSWERED_ELSEWHERE = 'answered elsewhere';
+
+/** Counts every call that touches `res` from now on: nothing may write to an answered response. */
+function watchLateWrites(res: ServerResponse, count: () => void): void {
+  for (const name of ['setHeader', 'writeHead', 'write', 'end', 'destroy'] as const) {
+    const original = res[name] as (...args: unknown[]) => unknown;
+    (res as unknown as Record<string, unknown>)[name] = function (this: ServerResponse, ...args: unknown[]) {
+      count();
+      return original.apply(this, args);
+    };
+  }
+}
+
+/** Answers `res` on the next turn of the event loop, like a timeout middleware, then watches it. */
+function answerSoon(res: ServerResponse, count: () => void): void {
+  setImmediate(() => {
+    if (res.headersSent) return;
+    res.statusCode = 503;
+    res.setHeader('content-type', 'text/plain');
+    res.end(ANSWERED_ELSEWHERE);
+    watchLateWrites(res, count);
+  });
+}
+
 export interface Harness {
   readonly name: string;
   /** Whether the adapter reads RFC 6750 §2.2 body tokens (node:http does not parse bodies). */
   readonly bodyTokens: boolean;
-  start(verifier: BearerVerifier, routes: Routes, metadata?: ProtectedResourceMetadata): Promise<RunningHarness>;
+  start(
+    verifier: BearerVerifier,
+    routes: Routes,
+    metadata?: ProtectedResourceMetadata,
+    options?: HarnessOptions,
+  ): Promise<RunningHarness>;
 }
 
 const describe = (auth: VerifiedToken): string =>
@@ -105,9 +151,16 @@ export const HARNESSES: readonly Harness[] = [
   {
     name: 'express',
     bodyTokens: true,
-    async start(verifier, routes, metadata) {
+    async start(verifier, routes, metadata, options = {}) {
       let handled = 0;
+      let late = 0;
       const app = express();
+      if (options.answerFirst) {
+        app.use((_req, res, next) => {
+          answerSoon(res, () => late++);
+          next();
+        });
+      }
       app.use(express.urlencoded({ extended: false }));
       if (metadata) app.get(METADATA_PATH, expressMetadata(metadata));
       for (const [path, route] of Object.entries(routes)) {
@@ -118,15 +171,31 @@ export const HARNESSES: readonly Harness[] = [
       }
       const server = createServer(app);
       await listen(server);
-      return { request: nodeClient(server), handled: () => handled, close: () => closeServer(server) };
+      return {
+        request: nodeClient(server),
+        handled: () => handled,
+        lateWrites: () => late,
+        close: () => closeServer(server),
+      };
     },
   },
   {
     name: 'fastify',
     bodyTokens: false,
-    async start(verifier, routes, metadata) {
+    async start(verifier, routes, metadata, options = {}) {
       let handled = 0;
+      let late = 0;
       const app = Fastify();
+      if (options.answerFirst) {
+        app.addHook('onRequest', (_request, reply, done) => {
+          setImmediate(() => {
+            if (reply.sent) return;
+            reply.code(503).type('text/plain').send(ANSWERED_ELSEWHERE);
+            watchLateWrites(reply.raw, () => late++);
+          });
+          done();
+        });
+      }
       if (metadata) app.get(METADATA_PATH, fastifyMetadata(metadata));
       for (const [path, route] of Object.entries(routes)) {
         app.route({
@@ -141,15 +210,23 @@ export const HARNESSES: readonly Harness[] = [
         });
       }
       await app.listen({ port: 0, host: '127.0.0.1' });
-      return { request: nodeClient(app.server), handled: () => handled, close: () => app.close() };
+      return {
+        request: nodeClient(app.server),
+        handled: () => handled,
+        lateWrites: () => late,
+        close: () => app.close(),
+      };
     },
   },
   {
     name: 'hono',
     bodyTokens: true,
-    async start(verifier, routes, metadata) {
+    async start(verifier, routes, metadata, options = {}) {
       let handled = 0;
       const app = new Hono();
+      if (options.answerFirst) {
+        app.use(timeout(0, () => new HTTPException(503, { message: ANSWERED_ELSEWHERE })));
+      }
       if (metadata) app.get(METADATA_PATH, honoMetadata(metadata));
       for (const [path, route] of Object.entries(routes)) {
         app.on(['GET', 'POST'], path, bearerAuth(verifier, route), (c) => {
@@ -175,6 +252,7 @@ export const HARNESSES: readonly Harness[] = [
           return { status: response.status, headers: flat, body: await response.text() };
         },
         handled: () => handled,
+        lateWrites: () => 0,
         close: async () => {},
       };
     },
@@ -182,12 +260,13 @@ export const HARNESSES: readonly Harness[] = [
   {
     name: 'node:http',
     bodyTokens: false,
-    async start(verifier, routes, metadata) {
+    async start(verifier, routes, metadata, options = {}) {
       const serveMetadata = metadata === undefined ? undefined : nodeMetadata(metadata);
       const declared = new Map(
         Object.entries(routes).map(([path, route]) => [path, route === undefined ? undefined : verifier.route(route)]),
       );
       let handled = 0;
+      let late = 0;
       const server = createServer(async (req, res) => {
         const path = (req.url ?? '/').split('?')[0] as string;
         if (serveMetadata !== undefined && path === METADATA_PATH) {
@@ -199,6 +278,7 @@ export const HARNESSES: readonly Harness[] = [
           res.end();
           return;
         }
+        if (options.answerFirst) answerSoon(res, () => late++);
         const auth = await authenticateNode(verifier, req, res, declared.get(path));
         if (!auth) return;
         handled++;
@@ -206,7 +286,12 @@ export const HARNESSES: readonly Harness[] = [
         res.end(describe(auth));
       });
       await listen(server);
-      return { request: nodeClient(server), handled: () => handled, close: () => closeServer(server) };
+      return {
+        request: nodeClient(server),
+        handled: () => handled,
+        lateWrites: () => late,
+        close: () => closeServer(server),
+      };
     },
   },
 ];

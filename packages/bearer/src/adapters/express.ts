@@ -3,7 +3,7 @@ import { bodyTokensOf, fromNodeRequest } from '../request.ts';
 import { metadataResponse, type ProtectedResourceMetadata } from '../resource-metadata.ts';
 import type { RouteRequirement } from '../route-requirement.ts';
 import type { BearerVerifier, VerifiedToken } from '../verifier.ts';
-import { writeNodeResponse } from './response.ts';
+import { isAlreadyAnswered, writeNodeResponse } from './response.ts';
 
 /** Where the verified token is kept on the request: a symbol, so it cannot clash or be forged by input. */
 const BEARER = Symbol('rampart.bearer');
@@ -12,7 +12,9 @@ type WithBearer = { [BEARER]?: VerifiedToken };
 /**
  * Express 5 middleware: verifies the bearer token and the route's scopes/claims, or answers with
  * the exact RFC 6750 response (400/401/403, or 503 + `Retry-After` when keys are unavailable).
- * The route requirement is validated when the middleware is created.
+ * The route requirement is validated when the middleware is created. If another middleware (a
+ * timeout) answered while the token was being verified, it does nothing more: no header, no
+ * answer, and the route's handler does not run.
  *
  * @example
  * ```ts
@@ -32,14 +34,29 @@ export function requireBearer<S extends string>(
       req,
       verifier.allowsBodyToken ? bodyTokensOf(req.body, req.headers['content-type']) : undefined,
     );
-    verifier.authenticate(view, declared).then(
-      (result) => {
-        (req as WithBearer)[BEARER] = result;
-        for (const [name, value] of Object.entries(result.responseHeaders)) res.setHeader(name, value);
-        next();
-      },
-      (error: unknown) => writeNodeResponse(res, verifier.toResponse(error)),
-    );
+    let passedOn = false;
+    verifier
+      .authenticate(view, declared)
+      .then(
+        (result) => {
+          if (isAlreadyAnswered(res)) return;
+          (req as WithBearer)[BEARER] = result;
+          for (const [name, value] of Object.entries(result.responseHeaders)) res.setHeader(name, value);
+          passedOn = true;
+          next();
+        },
+        (error: unknown) => writeNodeResponse(res, verifier.toResponse(error)),
+      )
+      .catch((error: unknown) => {
+        // Never an unhandled rejection (it would stop the process). After next() the error is the
+        // handlers' (Express 5 routes their errors itself); before it, Express's error handling gets it.
+        if (passedOn || isAlreadyAnswered(res)) return;
+        try {
+          next(error);
+        } catch {
+          res.destroy();
+        }
+      });
   };
 }
 

@@ -9,8 +9,22 @@ const BEARER = Symbol('rampart.bearer');
 type WithBearer = { [BEARER]?: VerifiedToken };
 
 /**
+ * Whether the reply was sent, or its response started by someone writing to `reply.raw`, while the
+ * token was being verified. Fastify runs no handler for a sent reply; a started one is hijacked (left
+ * to whoever started it), so Fastify neither runs the handler nor answers a second time.
+ */
+function answeredMeanwhile(reply: FastifyReply): boolean {
+  if (reply.sent) return true;
+  if (!reply.raw.headersSent) return false;
+  reply.hijack();
+  return true;
+}
+
+/**
  * A Fastify 5 `preHandler` hook: verifies the bearer token and the route's scopes/claims, or
- * replies with the exact RFC 6750 response (400/401/403, or 503 + `Retry-After`).
+ * replies with the exact RFC 6750 response (400/401/403, or 503 + `Retry-After`). If the reply was
+ * sent meanwhile (a timeout answered while the token was being verified), it does nothing more and
+ * the route's handler does not run.
  *
  * @example
  * ```ts
@@ -31,9 +45,11 @@ export function bearerPreHandler<S extends string>(
     );
     try {
       const result = await verifier.authenticate(view, declared);
+      if (answeredMeanwhile(reply)) return reply;
       (request as WithBearer)[BEARER] = result;
       for (const [name, value] of Object.entries(result.responseHeaders)) reply.header(name, value);
     } catch (error) {
+      if (answeredMeanwhile(reply)) return reply;
       const answer = verifier.toResponse(error);
       // Fastify's documented way to answer from an async hook: send, then return the reply.
       return reply

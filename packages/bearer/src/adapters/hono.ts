@@ -12,7 +12,8 @@ export interface BearerEnv {
 /**
  * Hono 4 middleware: verifies the bearer token and the route's scopes/claims, or returns the exact
  * RFC 6750 response (400/401/403, or 503 + `Retry-After`). Errors thrown by later handlers pass
- * through untouched.
+ * through untouched. If the response was finalized while the token was being verified (hono/timeout
+ * answered), it does nothing more and the route's handler does not run.
  *
  * @example
  * ```ts
@@ -27,6 +28,9 @@ export function bearerAuth<S extends string>(
 ): MiddlewareHandler<BearerEnv> {
   const declared = route === undefined ? undefined : verifier.route(route);
   return async (c, next) => {
+    // Only a response finalized during verification is someone else's answer to this request.
+    const finalizedBefore = c.finalized;
+    const answeredMeanwhile = (): boolean => c.finalized && !finalizedBefore;
     let result: VerifiedToken;
     try {
       let bodyTokens: string[] | undefined;
@@ -44,9 +48,11 @@ export function bearerAuth<S extends string>(
       const view = fromWebRequest(c.req.raw, bodyTokens, () => socketCertificate(incoming?.socket));
       result = await verifier.authenticate(view, declared);
     } catch (error) {
+      if (answeredMeanwhile()) return undefined;
       const answer = verifier.toResponse(error);
       return new Response(answer.body === '' ? null : answer.body, { status: answer.status, headers: answer.headers });
     }
+    if (answeredMeanwhile()) return undefined;
     c.set('bearer', result);
     for (const [name, value] of Object.entries(result.responseHeaders)) c.header(name, value);
     await next();

@@ -137,6 +137,73 @@ describe('withBearer', () => {
     expect(unhandled).toEqual([]);
   });
 
+  it('neither runs the handler nor writes when a timeout answered while the token was verified', async () => {
+    for (const outcome of ['passes', 'refused'] as const) {
+      let release = (): void => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let decide = (): void => {};
+      const decided = new Promise<void>((resolve) => {
+        decide = resolve;
+      });
+      const verifier = createBearerVerifier({
+        issuer: issuer.issuer,
+        audience: issuer.audience,
+        algorithms: ['ES256'],
+        keys: staticJwks(issuer.jwks()),
+        steps: [
+          {
+            name: 'slow-policy',
+            async run(ctx) {
+              await held;
+              if (outcome === 'refused') throw new Error('refused by policy');
+              ctx.setResponseHeader('x-slow-policy', 'checked');
+            },
+          },
+        ],
+        onDecision: () => decide(),
+      });
+      let handled = 0;
+      let late = 0;
+      const guarded = withBearer(verifier, undefined, (_req, res) => {
+        handled++;
+        res.end('ok');
+      });
+      const server = createServer((req, res) => {
+        // A connect-timeout style guard: it answers on its own while verification is still running.
+        setImmediate(() => {
+          res.statusCode = 503;
+          res.end('timed out');
+          for (const name of ['setHeader', 'writeHead', 'write', 'end', 'destroy'] as const) {
+            const original = res[name] as (...args: unknown[]) => unknown;
+            (res as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+              late++;
+              return original.apply(res, args);
+            };
+          }
+        });
+        guarded(req, res);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      cleanup.push(
+        () =>
+          new Promise<void>((resolve) => {
+            server.closeAllConnections();
+            server.close(() => resolve());
+          }),
+      );
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      await expect(get(url, await issuer.mint())).resolves.toMatchObject({ status: 503, body: 'timed out' });
+      release();
+      await decided;
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect({ outcome, handled, late }).toEqual({ outcome, handled: 0, late: 0 });
+    }
+    expect(unhandled).toEqual([]);
+  });
+
   it('survives an error hook that throws', async () => {
     const { url } = await serve(
       () => {

@@ -3,11 +3,12 @@ import { fromNodeRequest } from '../request.ts';
 import { metadataResponse, type ProtectedResourceMetadata } from '../resource-metadata.ts';
 import type { RouteRequirement } from '../route-requirement.ts';
 import type { BearerVerifier, VerifiedToken } from '../verifier.ts';
-import { writeNodeResponse } from './response.ts';
+import { isAlreadyAnswered, writeNodeResponse } from './response.ts';
 
 /**
  * node:http: verifies the request; on failure writes the RFC 6750 response and resolves
- * `undefined`, so the caller just returns.
+ * `undefined`, so the caller just returns. It also resolves `undefined`, writing nothing, when the
+ * response was started or sent by someone else while the token was being verified (a timeout).
  *
  * @example
  * ```ts
@@ -27,6 +28,7 @@ export async function authenticateNode<S extends string>(
 ): Promise<VerifiedToken | undefined> {
   try {
     const result = await verifier.authenticate(fromNodeRequest(req), route);
+    if (isAlreadyAnswered(res)) return undefined;
     for (const [name, value] of Object.entries(result.responseHeaders)) res.setHeader(name, value);
     return result;
   } catch (error) {
@@ -116,7 +118,12 @@ export function withBearer<S extends string>(
     }
   };
   return (req, res) => {
-    serve(req, res).catch(() => res.destroy());
+    // Last resort, deliberate: serve() only rejects if writing an answer itself failed, so the
+    // response is in an unknown state and cutting the connection is the one honest signal left
+    // (a finished response is left alone).
+    serve(req, res).catch(() => {
+      if (!res.writableEnded) res.destroy();
+    });
   };
 }
 
