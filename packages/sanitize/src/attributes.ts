@@ -6,12 +6,16 @@
 import { filterStyle } from './css-policy.ts';
 import { isForbiddenAttribute } from './hard-rules.ts';
 import { type AttributeRule, type Policy, USER_REL_TOKENS } from './policy.ts';
+import { reportedAttribute, reportedCssProperty } from './removal-names.ts';
 import { checkUrl, ID_PREFIX, parseSrcset, type SrcsetCandidate, serializeSrcset, type UrlKind } from './url-policy.ts';
 
 /** One thing the sanitizer removed, for logs. Never holds a value from the input, only names. */
 export interface Removal {
   readonly kind: 'element' | 'attribute' | 'url' | 'css' | 'comment' | 'limit' | 'verification';
-  /** Element, attribute or CSS property name (lower case). */
+  /**
+   * Element, attribute (`tag[attribute]`) or CSS property name, lower case, from the package's
+   * tables only: any other name is reported as `(unknown)` (`on*`, `data-*` for such attributes).
+   */
   readonly name: string;
   readonly reason: string;
 }
@@ -56,14 +60,14 @@ function filterValue(
     case 'url-cite': {
       const verdict = checkUrl(value, { tag, attribute: name, kind: URL_KINDS[rule] as UrlKind }, policy.urls, mode);
       if (verdict.ok) return verdict.value;
-      report?.({ kind: 'url', name: `${tag}[${name}]`, reason: verdict.reason });
+      report?.({ kind: 'url', name: reportedAttribute(tag, name, policy), reason: verdict.reason });
       return undefined;
     }
     case 'srcset': {
       const kept: SrcsetCandidate[] = [];
       for (const candidate of parseSrcset(value)) {
         if (candidate === undefined) {
-          report?.({ kind: 'url', name: `${tag}[${name}]`, reason: 'malformed srcset descriptor' });
+          report?.({ kind: 'url', name: reportedAttribute(tag, name, policy), reason: 'malformed srcset descriptor' });
           if (mode === 'verify') return undefined;
           continue;
         }
@@ -73,7 +77,7 @@ function filterValue(
         } else {
           report?.({
             kind: 'url',
-            name: `${tag}[${name}]`,
+            name: reportedAttribute(tag, name, policy),
             reason: verdict.ok ? 'srcset URL not representable' : verdict.reason,
           });
         }
@@ -82,7 +86,7 @@ function filterValue(
     }
     case 'style': {
       const css = filterStyle(value, tag, policy.cssProperties, policy.urls, mode, (r) =>
-        report?.({ kind: 'css', name: r.name, reason: r.reason }),
+        report?.({ kind: 'css', name: reportedCssProperty(r.name), reason: r.reason }),
       );
       return css === '' ? undefined : css;
     }
@@ -126,23 +130,23 @@ export function filterAttributes(
     if (rule === undefined) {
       report?.({
         kind: 'attribute',
-        name: `${tag}[${name}]`,
+        name: reportedAttribute(tag, name, policy),
         reason: isForbiddenAttribute(name) ? 'forbidden by a hard rule' : 'not allowed',
       });
       continue;
     }
     if (count >= policy.maxAttributesPerElement) {
-      report?.({ kind: 'limit', name: `${tag}[${name}]`, reason: 'too many attributes' });
+      report?.({ kind: 'limit', name: reportedAttribute(tag, name, policy), reason: 'too many attributes' });
       continue;
     }
     if (value.length > policy.maxAttributeLength && rule !== 'url-image') {
-      report?.({ kind: 'limit', name: `${tag}[${name}]`, reason: 'attribute value too long' });
+      report?.({ kind: 'limit', name: reportedAttribute(tag, name, policy), reason: 'attribute value too long' });
       continue;
     }
     const filtered = filterValue(policy, tag, name, rule, value, mode, report);
     if (filtered === undefined) {
       if (typeof rule !== 'string' || !rule.startsWith('url') || rule === 'srcset') {
-        report?.({ kind: 'attribute', name: `${tag}[${name}]`, reason: 'value not allowed' });
+        report?.({ kind: 'attribute', name: reportedAttribute(tag, name, policy), reason: 'value not allowed' });
       }
       continue;
     }

@@ -2,8 +2,9 @@ import fc from 'fast-check';
 import { parseFragment } from 'parse5';
 import sanitizeHtmlLib from 'sanitize-html';
 import { describe, expect, it } from 'vitest';
-import { createSanitizer, PRE_PARSE_DEPTH_LIMIT, PRE_PARSE_WORK_LIMIT } from './index.ts';
+import { createSanitizer, PRE_PARSE_DEPTH_LIMIT, PRE_PARSE_WORK_LIMIT, type SanitizeOptions } from './index.ts';
 import { resolvePolicy } from './policy.ts';
+import { SAFE_REMOVAL_NAME } from './removal-names.ts';
 import { serializeChildren } from './serialize.ts';
 import { findViolation } from './verify.ts';
 
@@ -37,6 +38,11 @@ const TAGS = [
   'details',
   'code',
   'span',
+  'font',
+  'tbody',
+  'ruby',
+  'rt',
+  'rp',
 ];
 const ATTRS = [
   'href',
@@ -98,14 +104,21 @@ const token = fc.oneof(
 );
 const html = fc.array(token, { maxLength: 40 }).map((parts) => parts.join(''));
 
-const presets = ['ugc', 'email', 'minimal', 'text'] as const;
-const sanitizers = presets.map((preset) => createSanitizer({ preset }));
-const policies = presets.map((preset) => resolvePolicy({ preset }));
+const profiles: readonly SanitizeOptions[] = [
+  { preset: 'ugc' },
+  { preset: 'email' },
+  { preset: 'minimal' },
+  { preset: 'text' },
+  { preset: 'email', limits: { maxOutputChars: 60 } },
+];
+const sanitizers = profiles.map((options) => createSanitizer(options));
+const policies = profiles.map((options) => resolvePolicy(options));
+const profile = fc.integer({ min: 0, max: profiles.length - 1 });
 
 describe('sanitizer properties (fast-check)', () => {
   it('is idempotent: sanitizing sanitized output changes nothing', () => {
     fc.assert(
-      fc.property(html, fc.integer({ min: 0, max: 3 }), (input, i) => {
+      fc.property(html, profile, (input, i) => {
         const s = sanitizers[i] as (typeof sanitizers)[number];
         const once = s.sanitizeToString(input);
         expect(s.sanitizeToString(once)).toBe(once);
@@ -116,13 +129,40 @@ describe('sanitizer properties (fast-check)', () => {
 
   it('is re-parse stable and contains only allowlisted elements and attributes', () => {
     fc.assert(
-      fc.property(html, fc.integer({ min: 0, max: 3 }), (input, i) => {
+      fc.property(html, profile, (input, i) => {
         const out = (sanitizers[i] as (typeof sanitizers)[number]).sanitizeToString(input);
         const tree = parseFragment(out);
         expect(serializeChildren(tree).html).toBe(out);
         expect(findViolation(tree, policies[i] as (typeof policies)[number])).toBeUndefined();
       }),
       { numRuns: 400 },
+    );
+  });
+
+  it('reports only short, known names in removed, never input text', () => {
+    const name = fc.oneof(
+      fc.constantFrom(...TAGS, ...ATTRS, 'data-x', 'onfoo', 'x-secret-token', 'custom-widget'),
+      fc.string({ minLength: 1, maxLength: 80 }),
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 80 }),
+    );
+    const named = fc
+      .array(
+        fc.oneof(
+          token,
+          fc.tuple(name, name).map(([t, a]) => `<${t} ${a}=1>`),
+          fc.tuple(fc.constantFrom(...TAGS), name).map(([t, a]) => `<${t} ${a}=1 style="${a}: 1">`),
+        ),
+        { maxLength: 20 },
+      )
+      .map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(named, profile, (input, i) => {
+        for (const removal of (sanitizers[i] as (typeof sanitizers)[number]).sanitize(input).removed) {
+          expect(removal.name).toMatch(SAFE_REMOVAL_NAME);
+          expect(removal.name.length).toBeLessThanOrEqual(64);
+        }
+      }),
+      { numRuns: 300 },
     );
   });
 

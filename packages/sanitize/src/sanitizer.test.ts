@@ -90,6 +90,28 @@ describe('createSanitizer', () => {
     expect(JSON.stringify(result.removed)).not.toMatch(/SECRET/);
   });
 
+  it('reports names that are safe to log: unknown element and attribute names become (unknown)', () => {
+    const long = 'z'.repeat(50_000);
+    const result = bySet.email.sanitize(
+      `<x\u001b[31msecret-token-abc123 a=1><${long}><secret-token-abc123><p foo\u0007bar=1 data-token-abc123=1 onfoosecret=1 ${long}=1 onclick=1 style="x-secret-token: 1; position: fixed; color: red">x</p><custom-widget>y</custom-widget>`,
+    );
+    const names = result.removed.map((r) => `${r.kind}:${r.name}`);
+    expect(names).toEqual([
+      'element:(unknown)',
+      'element:(unknown)',
+      'element:(unknown)',
+      'attribute:p[(unknown)]',
+      'attribute:p[data-*]',
+      'attribute:p[on*]',
+      'attribute:p[(unknown)]',
+      'attribute:p[onclick]',
+      'css:(unknown)',
+      'css:position',
+      'element:(unknown)',
+    ]);
+    expect(JSON.stringify(result.removed)).not.toMatch(/secret|token|zzz|\\u001b|\\u0007/);
+  });
+
   it('adds noopener noreferrer to any target and nofollow ugc to UGC links', () => {
     expect(sanitizeHtml('<a href="https://e.com/x" target="_blank">x</a>')).toBe(
       '<a href="https://e.com/x" target="_blank" rel="nofollow ugc noopener noreferrer">x</a>',
@@ -180,6 +202,14 @@ describe('createSanitizer', () => {
     }
   });
 
+  it('does not cut output that fits maxOutputChars exactly, so truncated output sanitizes to itself', () => {
+    const s = createSanitizer({ limits: { maxOutputChars: 60 } });
+    expect(s.sanitize('a'.repeat(60))).toMatchObject({ html: 'a'.repeat(60), truncated: false });
+    const once = s.sanitize(`<p>${'a'.repeat(100)}</p>`);
+    expect(once).toMatchObject({ html: `<p>${'a'.repeat(52)}…</p>`, truncated: true });
+    expect(s.sanitize(once.html)).toMatchObject({ html: once.html, truncated: false });
+  });
+
   it('keeps truncated pre blocks stable and refuses a budget smaller than the marker', () => {
     for (let max = 9; max < 40; max++) {
       const result = createSanitizer({ limits: { maxOutputChars: max } }).sanitize(
@@ -226,6 +256,27 @@ describe('createSanitizer', () => {
     const result = reentrant.sanitize('<p onclick="x">a</p><img src="https://e.com/a.png" onerror="y">');
     expect(result.html).toBe('<p>a</p><img src="https://e.com/a.png" />');
     expect(result.removedCount).toBe(2);
+  });
+
+  it('unwraps rt and rp outside ruby, which htmlparser2 and a browser nest differently', () => {
+    const strict = (preset: 'ugc' | 'email') => createSanitizer({ preset, verify: 'strict' });
+    for (const [preset, input, expected] of [
+      ['ugc', '<rp><font><rt>', ''],
+      ['email', '<rp><tbody><rp>', ''],
+      ['ugc', '<rp>(<font><rt>kan</rt></font>)</rp>', '(kan)'],
+      ['ugc', '<ruby><table><tr><td><rp><font><rt>x', '<ruby><table><tbody><tr><td>x</td></tr></tbody></table></ruby>'],
+      ['ugc', '<ruby><b><rt>x</rt></b></ruby>', '<ruby><b>x</b></ruby>'],
+      ['ugc', '<ruby>漢<rp>(</rp><rt>kan</rt><rp>)</rp></ruby>', '<ruby>漢<rp>(</rp><rt>kan</rt><rp>)</rp></ruby>'],
+      ['ugc', '<ruby>漢<rp>(<font><rt>kan', '<ruby>漢<rp>(</rp><rt>kan</rt></ruby>'],
+    ] as const) {
+      const once = bySet[preset].sanitize(input);
+      expect(once.failedClosed).toBe(false);
+      expect(once.html).toBe(expected);
+      expect(bySet[preset].sanitizeToString(once.html)).toBe(once.html);
+      const checked = strict(preset).sanitize(input);
+      expect(checked.failure).toBeUndefined();
+      expect(checked.html).toBe(expected);
+    }
   });
 
   it('strict verification passes for idempotent configurations', () => {

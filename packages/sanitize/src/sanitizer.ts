@@ -13,6 +13,7 @@ import { DEPTH_FAILURE, PRE_PARSE_DEPTH_LIMIT, preParseRefusal } from './nesting
 import { treeToPlainText, untrustedText } from './plain-text.ts';
 import { type Policy, resolvePolicy, type SanitizeOptions } from './policy.ts';
 import type { PresetName } from './presets.ts';
+import { reportedElement } from './removal-names.ts';
 import { escapeText } from './serialize.ts';
 import { verifyOutput } from './verify.ts';
 
@@ -34,7 +35,7 @@ export const MAX_REPORTED_REMOVALS = 100;
 export interface SanitizeResult {
   /** Safe HTML, verified against the policy by a WHATWG parser. */
   readonly html: string;
-  /** What was removed and why (first {@link MAX_REPORTED_REMOVALS}); names only, never input values. */
+  /** What was removed and why (first {@link MAX_REPORTED_REMOVALS}); known names only (else `(unknown)`), safe to log. */
   readonly removed: readonly Removal[];
   /** How many removals there were in total. */
   readonly removedCount: number;
@@ -142,7 +143,7 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
         if (!policy.tags.has(tagName)) {
           report({
             kind: 'element',
-            name: tagName,
+            name: reportedElement(tagName, policy),
             reason: FORBIDDEN_ELEMENTS.has(tagName) ? 'forbidden by a hard rule' : 'not allowed',
           });
           return { tagName, attribs: {} };

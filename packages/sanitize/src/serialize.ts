@@ -81,14 +81,16 @@ function cutText(text: string, budget: number): string {
  * and the end tags needed to close what is open.
  */
 export function serializeChildren(root: ParentNode, maxChars = Number.POSITIVE_INFINITY, marker = ''): Serialized {
+  const whole: string[] = [];
+  const walkWhole = (parent: ParentNode): void => {
+    for (const node of parent.childNodes) writeNode(node, whole, walkWhole);
+  };
+  walkWhole(root);
+  const html = whole.join('');
+  // Room for the marker is needed only when something is cut: output that fits stays whole, so a
+  // truncated result sanitizes to itself under the same limit.
+  if (html.length <= maxChars) return { html, truncated: false };
   const parts: string[] = [];
-  if (maxChars >= Number.MAX_SAFE_INTEGER) {
-    const walk = (parent: ParentNode): void => {
-      for (const node of parent.childNodes) writeNode(node, parts, walk);
-    };
-    walk(root);
-    return { html: parts.join(''), truncated: false };
-  }
   const escapedMarker = escapeText(marker);
   const budget = maxChars - escapedMarker.length;
   let used = 0;

@@ -1,7 +1,8 @@
 /**
  * The verification pass. sanitize-html tokenizes with htmlparser2, which is not the HTML
  * standard's tree builder; browsers are. So the output is parsed again with parse5 (a WHATWG
- * conformant parser, the tree a browser builds), every node is checked against the policy, the
+ * conformant parser, the tree a browser builds), rt and rp outside ruby are unwrapped (the two
+ * parsers nest them differently), every node is checked against the policy, the
  * tree is written back canonically and that string must parse to the same tree again. Anything
  * else fails closed.
  */
@@ -28,6 +29,47 @@ export type Verified =
   | { readonly ok: true; readonly html: string; readonly truncated: boolean; readonly tree: Fragment }
   | { readonly ok: false; readonly reason: string };
 
+// rt and rp mean something only as children of a ruby (or rtc). Elsewhere the parsers disagree:
+// htmlparser2 lets an rt or rp start tag close an rt or rp on top of its stack, a browser only
+// with a <ruby> in scope. So `<rp><rt></rt></rp>` (left when sanitize-html drops a wrapper between
+// them) would come back from the next pass as `<rp></rp><rt></rt>`. Unwrapped, their text stays.
+const RUBY_TEXT: ReadonlySet<string> = new Set(['rt', 'rp']);
+const RUBY_CONTAINERS: ReadonlySet<string> = new Set(['ruby', 'rtc']);
+
+function isStrayRubyText(parent: ParentNode, node: DefaultTreeAdapterTypes.ChildNode): boolean {
+  return (
+    'tagName' in node && RUBY_TEXT.has(node.tagName) && !('tagName' in parent && RUBY_CONTAINERS.has(parent.tagName))
+  );
+}
+
+/** Unwraps every rt and rp that is not a child of a ruby or rtc, keeping its content in place. */
+function unwrapStrayRubyText(root: Fragment): void {
+  // Parents in document pre-order; walked backwards, every element is rebuilt before its parent.
+  const parents: ParentNode[] = [];
+  const stack: ParentNode[] = [root];
+  while (stack.length > 0) {
+    const parent = stack.pop() as ParentNode;
+    parents.push(parent);
+    for (const node of parent.childNodes) if ('tagName' in node) stack.push(node);
+  }
+  for (let i = parents.length - 1; i >= 0; i--) {
+    const parent = parents[i] as ParentNode;
+    if (!parent.childNodes.some((node) => isStrayRubyText(parent, node))) continue;
+    const children: DefaultTreeAdapterTypes.ChildNode[] = [];
+    for (const node of parent.childNodes) {
+      if (!isStrayRubyText(parent, node)) {
+        children.push(node);
+        continue;
+      }
+      for (const child of (node as DefaultTreeAdapterTypes.Element).childNodes) {
+        child.parentNode = parent;
+        children.push(child);
+      }
+    }
+    parent.childNodes = children;
+  }
+}
+
 /** Depth the verifier tolerates: the parser may add implied elements (tbody) above sanitize-html's count. */
 export function maxTreeDepth(policy: Policy): number {
   return policy.nestingLimit * 2 + 8;
@@ -47,6 +89,7 @@ export function findViolation(root: ParentNode, policy: Policy): string | undefi
       if (node.namespaceURI !== htmlSpec.NS.HTML) return `foreign-content element <${tag}>`;
       if (FORBIDDEN_ELEMENTS.has(tag)) return `forbidden element <${tag}>`;
       if (!policy.tags.has(tag)) return `element <${tag}> outside the allowlist`;
+      if (isStrayRubyText(parent, node)) return `<${tag}> outside <ruby>`;
       if (depth + 1 > limit) return 'nesting deeper than the limit';
       const attribs: Record<string, string> = {};
       for (const a of node.attrs) {
@@ -75,6 +118,7 @@ function reparseStable(html: string, policy: Policy): string | undefined {
 /** Verifies sanitize-html's output and returns the canonical, possibly truncated, HTML. */
 export function verifyOutput(candidate: string, policy: Policy): Verified {
   const tree = parseInFlowContainer(candidate);
+  unwrapStrayRubyText(tree);
   const violation = findViolation(tree, policy);
   if (violation !== undefined) return { ok: false, reason: violation };
   const out: Serialized = serializeChildren(tree, policy.maxOutputChars, policy.truncationMarker);
