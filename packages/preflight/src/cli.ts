@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createBaseline, writeBaseline } from './baseline.ts';
@@ -20,7 +21,7 @@ export interface CliIo {
 const USAGE = `Usage:
   rampart-preflight scan [dir] [--format pretty|json|sarif] [--output file] [--exclude pattern]...
                          [--rule id]... [--baseline file] [--write-baseline file]
-                         [--audit] [--registry url]
+                         [--max-file-bytes n] [--audit] [--registry url]
   rampart-preflight eval-corpus [corpus-dir] [--format pretty|json]
   rampart-preflight rules
 
@@ -78,15 +79,38 @@ async function runScan(args: readonly string[], io: CliIo): Promise<number> {
       'write-baseline': { type: 'string' },
       audit: { type: 'boolean', default: false },
       registry: { type: 'string' },
+      'max-file-bytes': { type: 'string' },
     },
   });
   const format = values.format as ReportFormat;
   if (!['pretty', 'json', 'sarif'].includes(format)) {
     throw new PreflightError('ERR_PREFLIGHT_USAGE', '--format must be pretty, json or sarif.');
   }
+  const problems: string[] = [];
+  // One root: fingerprints and baselines hold paths relative to it, so a second one would be ambiguous.
+  if (positionals.length > 1) {
+    problems.push(`scan takes one directory, got ${positionals.length}: scan each directory in its own run`);
+  }
+  const maxFileBytes = values['max-file-bytes'];
+  if (maxFileBytes !== undefined && !/^[1-9][0-9]{0,14}$/.test(maxFileBytes)) {
+    problems.push('--max-file-bytes: must be a positive whole number of bytes');
+  }
+  // Checked before the scan, which may take minutes: a missing directory is created, an unusable path refused.
+  for (const [flag, path] of [
+    ['--output', values.output],
+    ['--write-baseline', values['write-baseline']],
+  ] as const) {
+    if (path === undefined) continue;
+    const problem = outputProblem(path);
+    if (problem) problems.push(`${flag}: ${problem}`);
+  }
+  if (problems.length > 0) {
+    throw new PreflightError('ERR_PREFLIGHT_INVALID_OPTION', `Invalid command line:\n- ${problems.join('\n- ')}`);
+  }
   const registry = values.registry ?? io.env.npm_config_registry ?? DEFAULT_REGISTRY;
   const result = await scan({
     root: positionals[0] ?? '.',
+    ...(maxFileBytes !== undefined ? { maxFileBytes: Number(maxFileBytes) } : {}),
     ...(values.exclude ? { exclude: values.exclude } : {}),
     ...(values.rule ? { rules: values.rule as RuleId[] } : {}),
     // A new baseline records every current finding, so an old baseline does not filter it.
@@ -94,15 +118,41 @@ async function runScan(args: readonly string[], io: CliIo): Promise<number> {
     ...(values.audit || values.registry ? { audit: { registry } } : {}),
   });
   if (values['write-baseline']) {
-    writeBaseline(values['write-baseline'], createBaseline(result.findings));
+    writeTo('--write-baseline', values['write-baseline'], () =>
+      writeBaseline(values['write-baseline']!, createBaseline(result.findings)),
+    );
     io.stderr(`Wrote ${result.findings.length} finding(s) to ${values['write-baseline']}.\n`);
     return 0;
   }
   const report = formatReport(result, format, { color: io.color && !values.output });
-  if (values.output) writeFileSync(values.output, report);
+  if (values.output) writeTo('--output', values.output, () => writeFileSync(values.output!, report));
   else io.stdout(report);
   return result.findings.length > 0 ? 1 : 0;
 }
+
+/** Why a report or baseline cannot be written to `path` (its parent directory is created if missing). */
+function outputProblem(path: string): string | undefined {
+  try {
+    if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) return `${path} is a directory; name a file`;
+    mkdirSync(dirname(path), { recursive: true });
+    return undefined;
+  } catch (error) {
+    return `cannot create the directory of ${path} (${errorCode(error)})`;
+  }
+}
+
+/** Writes a file the user named; a failure is a configuration error (exit 2), not findings (exit 1). */
+function writeTo(flag: string, path: string, write: () => void): void {
+  try {
+    write();
+  } catch (error) {
+    throw new PreflightError('ERR_PREFLIGHT_INVALID_OPTION', `${flag}: cannot write ${path} (${errorCode(error)}).`, {
+      cause: error,
+    });
+  }
+}
+
+const errorCode = (error: unknown): string => (error as { code?: unknown })?.code?.toString() ?? 'unknown error';
 
 async function runEvalCorpus(args: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({

@@ -28,6 +28,7 @@ const result = (findings: Finding[]): ScanResult => ({
   baselined: 0,
   staleBaseline: 0,
   skipped: [],
+  skippedReasons: {},
   audit: { status: 'not-requested' },
 });
 

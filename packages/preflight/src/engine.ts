@@ -163,11 +163,13 @@ export function analyzeFile(file: string, text: string, options: AnalyzeOptions 
       ruleId: 'parse-error',
       severity: 'error',
       message: context.module.errors.includes(TOO_DEEP)
-        ? `The file was not parsed: its expressions nest deeper than ${MAX_NESTING} levels (brackets, ternaries, arrow functions, assignments, or one chain of some 15,000 binary operators such as a && b && … or 'x' + 'y' + …), which would crash the parser. No JS rule covered it. Exclude it if it is generated, or split the expression.`
+        ? `The file was not parsed: its code may nest deeper than ${MAX_NESTING} levels (brackets, ternaries, arrow functions, assignments, statements such as an else-if chain or unbraced if/while/for heads, type arguments, JSX elements, or one chain of some 15,000 binary operators such as a && b && … or 'x' + 'y' + …), which would crash the parser. No JS rule covered it. Exclude it if it is generated, or split the expression.`
         : `The file could not be parsed (${context.module.errors.length} syntax error(s)); JS rules cover only what was recovered. Fix the syntax or exclude the file.`,
       start: 0,
       end: 0,
       key: 'parse',
+      // Line 1 of a file that is not JS (an env file named `.js`, say) may hold a bare value.
+      hideSnippet: true,
     });
   }
   for (const rule of rules) {

@@ -40,6 +40,8 @@ export interface PreflightEslintPlugin {
   readonly configs: {
     readonly recommended: {
       readonly name: string;
+      /** Every JS/TS extension: ESLint (9+) lints only `.js`, `.mjs` and `.cjs` files by default. */
+      readonly files: readonly string[];
       readonly plugins: Readonly<Record<string, PreflightEslintPlugin>>;
       readonly rules: Readonly<Record<string, 'error'>>;
     };
@@ -103,6 +105,9 @@ const plugin: PreflightEslintPlugin = {
   configs: {
     recommended: {
       name: '@rampart/preflight/recommended',
+      // Without `files`, ESLint would skip `.ts`/`.tsx`/`.jsx` files silently. TypeScript syntax still
+      // needs a TypeScript parser (typescript-eslint), as for any other ESLint rule.
+      files: ['**/*.{js,mjs,cjs,jsx,ts,mts,cts,tsx}'],
       plugins: {},
       rules: Object.fromEntries(JS_RULES.map((r) => [`@rampart/preflight/${r.id}`, 'error' as const])),
     },

@@ -10,7 +10,7 @@ export { describeAudit, formatJson, formatPretty, formatReport, formatSarif, typ
 export type { RuleMeta } from './rule.ts';
 export { RULES } from './rules/index.ts';
 export { type CacheClassification, parseCacheScope } from './rules/unclassified-module-cache.ts';
-export { DEFAULT_EXCLUDES, type ScanOptions, type ScanResult, scan } from './scan.ts';
+export { DEFAULT_EXCLUDES, type ScanOptions, type ScanResult, type SkipReason, scan } from './scan.ts';
 export { isSecretName } from './secret-names.ts';
 export { demoValueLabel, isHashShaped } from './secret-values.ts';
 export { formatSuppression, parseSuppression, type Suppression } from './suppression.ts';

@@ -94,3 +94,82 @@ describe('nestingDepth: long chains of binary operators', () => {
     );
   });
 });
+
+describe('nestingDepth: statements, types, JSX and `new` nested past the limit', () => {
+  // On the main thread oxc-parser crashed at about 6,700 of each statement shape, 3,350 braced
+  // `if … else {` levels, 4,400 type arguments, 15,400 JSX elements and 17,600 `new`s: these stay
+  // far below, and the estimate must still refuse them.
+  const statements = (body: string): string => `export function f(a) {\n  ${body}\n}\n`;
+  const branches = (n: number, branch: (i: number) => string): string =>
+    Array.from({ length: n }, (_, i) => branch(i)).join('');
+
+  it('refuses a long `else if` chain, braced or not, on one line or many', () => {
+    refused(
+      'chain.js',
+      statements(`if (a === 0) { return 0; }${branches(DEEP, (i) => ` else if (a === ${i + 1}) { return ${i}; }`)}`),
+    );
+    refused(
+      'chain.js',
+      statements(`if (a === 0) return 0;${branches(DEEP, (i) => `\n  else if (a === ${i}) return ${i};`)}`),
+    );
+    refused(
+      'chain.js',
+      statements(`if (a === 0) return 0\n${branches(DEEP, (i) => `  else if (a === ${i}) return ${i}\n`)}`),
+    );
+    refused('chain.js', statements(`if (a) { a++; }${branches(DEEP, () => ' // c\n  else if (a) { a++; }')}`));
+  });
+
+  it('refuses unbraced statement heads, labels and `do` nested in each other', () => {
+    refused('heads.js', statements(`${'if (a) '.repeat(DEEP)}return 1;`));
+    refused('heads.js', statements(`${'if (a)\n'.repeat(DEEP)}return 1;`));
+    refused('heads.js', statements(`${'while (a) '.repeat(DEEP)}a--;`));
+    refused('heads.js', statements(`${'for (;;) '.repeat(DEEP)}break;`));
+    refused('heads.js', statements(`${'for (const x of a) '.repeat(DEEP)}a--;`));
+    refused('heads.js', statements(`${branches(DEEP, (i) => `l${i}: `)}a++;`));
+    refused('heads.js', statements(`${'if (a) a++; else '.repeat(DEEP)}a--;`));
+    refused('heads.js', statements(`${'do '.repeat(DEEP)}a--;${' while (a);'.repeat(DEEP)}`));
+    refused('heads.js', statements(`${'if (a) { a++; } else { '.repeat(600)}a--;${' }'.repeat(600)}`));
+  });
+
+  it('refuses nested type arguments, JSX elements and `new` chains', () => {
+    refused('types.ts', `export type T = ${'Array<'.repeat(DEEP)}string${'>'.repeat(DEEP)};\n`);
+    refused('types.ts', `export type T = ${'Map<string, '.repeat(DEEP)}string${'>'.repeat(DEEP)};\n`);
+    refused('tags.jsx', `export const x = ${'<a>'.repeat(DEEP)}${'</a>'.repeat(DEEP)};\n`);
+    refused('tags.tsx', `export const x = (\n${'<div className="a">\n'.repeat(DEEP)}${'</div>\n'.repeat(DEEP)});\n`);
+    refused('new.js', `export const x = ${'new '.repeat(DEEP)}X;\n`);
+    refused('typeof.js', `export const x = ${'typeof '.repeat(DEEP)}x;\n`);
+  });
+
+  it('refuses a file with lone carriage returns for line breaks as it would with `\\n`', () => {
+    refused('cr.js', `// a comment\r${statements(`${'if (a)\r'.repeat(DEEP)}return 1;`)}`);
+  });
+
+  it('accepts long flat code: sequential statements, short chains, switches, JSX lists, comparisons', () => {
+    accepted('flat.js', statements(branches(3000, (i) => `if (a === ${i}) return ${i};\n  `)));
+    accepted('flat.js', statements(branches(3000, (i) => `if (a === ${i}) { a++; } else { a--; }\n  `)));
+    accepted('flat.js', statements(branches(3000, (i) => `if (a === ${i}) a++\n  else a--\n  `)));
+    accepted('flat.js', statements(branches(3000, (i) => `while (a > ${i}) a--;\n  do a++; while (a < ${i});\n  `)));
+    accepted(
+      'flat.js',
+      statements(`if (a === 0) { return 0; }${branches(15, (i) => ` else if (a === ${i}) { return ${i}; }`)}`),
+    );
+    accepted(
+      'flat.js',
+      statements(`switch (a) {\n${branches(3000, (i) => `    case ${i}: a++; break;\n`)}    default: a--;\n  }`),
+    );
+    accepted('flat.js', statements(branches(3000, (i) => `l${i}: for (;;) { break l${i}; }\n  `)));
+    accepted('min.js', `export const f = (a, b, c) => [${branches(3000, () => 'a<b&&b<c||c<a?a:b,')}];\n`);
+    accepted(
+      'min.js',
+      `export function g(a, b) { let x = 0; x = ${branches(3000, () => 'a<b?1:2,')}a<b; return x; }\n`,
+    );
+    accepted(
+      'list.tsx',
+      `export const L = ({ on }: { on: () => void }) => (\n  <ul>\n${branches(2000, (i) => `    <Item k={${i}} on={on}/>\n    <li>{${i}}</li>\n`)}  </ul>\n);\n`,
+    );
+    accepted(
+      'types.ts',
+      branches(3000, (i) => `interface I${i} { a: string; b: Array<number>; c?: Map<string, boolean> }\n`),
+    );
+  });
+});

@@ -5,8 +5,14 @@
  * overflow, no exception) in a worker thread at about 2,050 nested template `${`, 2,900 brackets and
  * 4,200 assignments or ternaries (measured with oxc-parser 0.x in a child process), and at 30,000 to
  * 40,000 binary operators in one chain (`a && a && …`, `'x' + 'x' + …`: left-nested, so as deep as
- * it is long; 60,000 to 80,000 on the main thread); no hand-written code comes near this limit,
- * which keeps a 2x margin below the cheapest crash.
+ * it is long; 60,000 to 80,000 on the main thread). On the main thread (the CLI; oxc-parser 0.159,
+ * 8 MiB stack) it crashed at 4,150 template `${`, 6,000 parentheses, 6,700 blocks, 6,700 unbraced
+ * statement heads (`if (a) if (a) …`, `while`, labels), 5,800 `for (;;)` heads, 6,700 links of an
+ * `else if` chain, 3,350 `if (a) { … } else {` levels, 4,400 nested type arguments
+ * (`Array<Array<…>>`), 4,350 nested object types, 15,400 nested JSX elements and 17,600 `new`s in
+ * a row. Each of these counts one level here (a braced `if` two: its head and its block), so a
+ * file is refused at a quarter or less of any main-thread crash and half of a worker's; no
+ * hand-written code comes near this limit.
  */
 export const MAX_NESTING = 1000;
 
@@ -43,12 +49,43 @@ const REGEX_KEYWORDS = new Set([
 const CONTINUING_WORD = /^(in|instanceof|as|satisfies)\b/;
 const WORD = /[\w$\\]/;
 const STATEMENT_HEADS = new Set(['if', 'while', 'for', 'with']);
+// Prefix words that nest like `!`: `new new X`, `typeof typeof x`.
+const UNARY_WORDS = new Set(['new', 'typeof', 'void', 'delete', 'await']);
+// A label (`name:`) starts a statement: after one of these (a statement end, a head, another label).
+const LABEL_AFTER = new Set(['', ';', '}', ':']);
+// Binary operators that cannot stand in type arguments: a `<` before them was a comparison.
+const NOT_IN_TYPES = /^(&&|\|\||\?\?|[=!]==?|[-+*%/])$/;
+const LINE_END = /[\n\r]/g;
+
+/** Whether `else` comes after `from`, past blanks and comments: the statement before it goes on. */
+function elseAhead(text: string, from: number): boolean {
+  let i = from;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') i++;
+    else if (c === '/' && text[i + 1] === '/') {
+      LINE_END.lastIndex = i;
+      i = LINE_END.exec(text)?.index ?? text.length;
+    } else if (c === '/' && text[i + 1] === '*') {
+      const end = text.indexOf('*/', i + 2);
+      i = end === -1 ? text.length : end + 2;
+    } else return text.startsWith('else', i) && !/[\w$]/.test(text[i + 4] ?? '');
+  }
+  return false;
+}
 
 /** One open bracket of the estimate: its right-nesting operator count since its last `,`/`;`. */
 interface Frame {
-  /** `(`, `[`, `{`, `${` (inside a template) or `<` (a JSX tag or type arguments: not counted as depth). */
-  readonly kind: '(' | '[' | '{' | '${' | '<';
+  /**
+   * `(`, `[`, `{`, `${` (inside a template), `<` (a JSX tag or type arguments) or `jsx` (the
+   * children of a JSX element, from its opening tag's `>` to its closing tag).
+   */
+  readonly kind: '(' | '[' | '{' | '${' | '<' | 'jsx';
   count: number;
+  /** Statements nested in this bracket's current statement: unbraced heads, `else`, `do`, labels. */
+  statements: number;
+  /** A `<` that opens a JSX tag (`</` for a closing tag), not type arguments. */
+  readonly tag?: 'open' | 'close';
   /** Binary operators since its last `,`/`;`: a left-nested chain, {@link CHAIN_OPERATORS_PER_LEVEL} per level. */
   chain: number;
   /** The head of `if (…)`, `while (…)`, `for (…)`, `with (…)`: a statement follows it. */
@@ -64,13 +101,17 @@ interface Frame {
  * `<…>` of JSX tags and type arguments are not depth, and what they hold is dropped when they close.
  */
 export function nestingDepth(text: string): number {
-  const frames: Frame[] = [{ kind: '{', count: 0, chain: 0 }];
+  const frames: Frame[] = [{ kind: '{', count: 0, chain: 0, statements: 0 }];
   let total = 0;
   let brackets = 0;
   let max = 0;
   let unary = 0;
   let last = '';
   let lastWord = '';
+  // What came before the last word (a label is a word after a statement end).
+  let beforeWord = '';
+  // A statement head, `else`, `do` or label was just read: a line break does not end its statement.
+  let awaitingStatement = false;
   const top = (): Frame => frames[frames.length - 1]!;
   const measure = (extra = 0): void => {
     if (total + brackets + extra > max) max = total + brackets + extra;
@@ -85,20 +126,36 @@ export function nestingDepth(text: string): number {
     top().count = 0;
     top().chain = 0;
   };
-  const push = (kind: Frame['kind'], head = false): void => {
-    frames.push({ kind, count: 0, chain: 0, head });
-    if (kind !== '<') brackets++;
+  /** One more statement nested in the current one (`if (a) if (a) …`, `else if`, `l1: l2: …`). */
+  const nestStatement = (): void => {
+    top().statements++;
+    total++;
+    measure();
+    awaitingStatement = true;
+  };
+  /** A statement ended at `at` (a `;`, a `}` or a line break): its nesting ends unless an `else` follows. */
+  const endStatement = (at: number): void => {
+    const frame = top();
+    if (frame.statements === 0) return;
+    if (elseAhead(text, at + 1)) return;
+    total -= frame.statements;
+    frame.statements = 0;
+  };
+  const push = (kind: Frame['kind'], head = false, tag?: Frame['tag']): void => {
+    frames.push({ kind, count: 0, chain: 0, statements: 0, head, ...(tag ? { tag } : {}) });
+    brackets++;
     measure();
   };
   const pop = (): Frame | undefined => {
     if (frames.length <= 1) return undefined;
     const frame = frames.pop()!;
-    total -= frame.count;
-    if (frame.kind !== '<') brackets--;
+    total -= frame.count + frame.statements;
+    brackets--;
     return frame;
   };
+  // A tag or type arguments left open (a `<` that was a comparison, JSX text) ends with its bracket or statement.
   const popAngles = (): void => {
-    while (top().kind === '<' && frames.length > 1) pop();
+    while ((top().kind === '<' || top().kind === 'jsx') && frames.length > 1) pop();
   };
   /** Skips template text from `i` (after a backtick or a closing `}`): the index of the closing backtick, or of the `{` of a `${`. */
   const template = (from: number): number => {
@@ -117,23 +174,26 @@ export function nestingDepth(text: string): number {
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
     const next = text[i + 1];
-    if (c === '\n') {
+    if (c === '\n' || (c === '\r' && next !== '\n')) {
       // A line break ends a statement after a complete operand unless the next line continues it.
-      if (last !== '' && !OPERATOR_END.test(last)) {
+      if (last !== '' && !OPERATOR_END.test(last) && !awaitingStatement) {
         const ahead = text.slice(i + 1, i + 200);
         // Not `word[0]`: on a window of only blanks the regex backtracks and yields a blank, not undefined.
         const first = /^\s*(.)/.exec(ahead)?.[1];
         const word = ahead.trimStart();
         if (first === undefined || (/[\w$@'"{}#]/.test(first) && !CONTINUING_WORD.test(word))) {
           reset();
+          endStatement(i);
         }
       }
       continue;
     }
     if (c === ' ' || c === '\t' || c === '\r') continue;
+    awaitingStatement = false;
     if (c === '/' && next === '/') {
-      const end = text.indexOf('\n', i);
-      i = (end === -1 ? text.length : end) - 1;
+      LINE_END.lastIndex = i;
+      const end = LINE_END.exec(text)?.index ?? text.length;
+      i = end - 1;
       continue;
     }
     if (c === '/' && next === '*') {
@@ -141,11 +201,16 @@ export function nestingDepth(text: string): number {
       i = end === -1 ? text.length : end + 1;
       continue;
     }
-    if (c === '/' && (last === '' || REGEX_AFTER.test(last) || REGEX_KEYWORDS.has(lastWord))) {
+    if (
+      c === '/' &&
+      (last === '' || REGEX_AFTER.test(last) || REGEX_KEYWORDS.has(lastWord)) &&
+      // `<a b={c}/>` closes a tag, `</a>` opens a closing one.
+      !(top().kind === '<' && (next === '>' || last === '<'))
+    ) {
       // A regular expression literal: to the closing `/` outside a class, within the line.
       let j = i + 1;
       let inClass = false;
-      while (j < text.length && text[j] !== '\n') {
+      while (j < text.length && text[j] !== '\n' && text[j] !== '\r') {
         const d = text[j];
         if (d === '\\') j++;
         else if (d === '[') inClass = true;
@@ -161,9 +226,9 @@ export function nestingDepth(text: string): number {
     }
     if (c === "'" || c === '"') {
       let j = i + 1;
-      while (j < text.length && text[j] !== c && text[j] !== '\n') j += text[j] === '\\' ? 2 : 1;
+      while (j < text.length && text[j] !== c && text[j] !== '\n' && text[j] !== '\r') j += text[j] === '\\' ? 2 : 1;
       // An unterminated quote ends at the end of its line (a quote in JSX text, say).
-      i = text[j] === '\n' ? j - 1 : j;
+      i = text[j] === '\n' || text[j] === '\r' ? j - 1 : j;
       last = 'a';
       lastWord = '';
       unary = 0;
@@ -181,9 +246,24 @@ export function nestingDepth(text: string): number {
       let j = i;
       while (j + 1 < text.length && WORD.test(text[j + 1]!)) j++;
       lastWord = text.slice(i, j + 1);
+      beforeWord = last;
       i = j;
       last = 'a';
-      unary = 0;
+      if (UNARY_WORDS.has(lastWord)) {
+        unary++;
+        measure(unary);
+      } else unary = 0;
+      // `else` nests the statement after it, `do` its body; `else if` counts once, by its `if`.
+      if ((lastWord === 'else' && !/^\s*if\b/.test(text.slice(j + 1, j + 40))) || lastWord === 'do') {
+        nestStatement();
+      }
+      continue;
+    }
+    if ((c === '+' || c === '-') && next === c && (last === 'a' || last === ')' || last === ']')) {
+      // Postfix `a++`: the operand is complete (a line break after it may end the statement).
+      i++;
+      last = 'a';
+      lastWord = '';
       continue;
     }
     if (c === '!' || c === '~' || ((c === '-' || c === '+') && next !== c && OPERATOR_END.test(last || '('))) {
@@ -203,6 +283,8 @@ export function nestingDepth(text: string): number {
     } else if (c === ')' || c === ']' || c === '}') {
       popAngles();
       const frame = pop();
+      // A block ended the statement it belonged to (`if (a) { … }`), unless an `else` follows.
+      if (c === '}' && frame?.kind === '{') endStatement(i);
       if (c === '}' && frame?.kind === '${') {
         // Back in the template's text.
         i = template(i + 1);
@@ -210,21 +292,39 @@ export function nestingDepth(text: string): number {
         continue;
       }
       if (frame?.head) {
-        // `if (x) /re/.test(s)`: a statement, where a `/` starts a regular expression.
+        // `if (x) /re/.test(s)`: a statement, where a `/` starts a regular expression. The
+        // statement after a head nests in it, braced (its block counts too) or not.
+        nestStatement();
         last = ';';
         continue;
       }
     } else if (c === '<' && next !== undefined && /[A-Za-z_$>/]/.test(next) && (last === 'a' || !/[\w$]/.test(last))) {
-      // `<div`, `</div>`, `<>`, `Array<string>`: a tag or type arguments, closed by `>`.
-      push('<');
+      // `<div`, `</div>`, `<>`, `Array<string>`: a tag or type arguments, closed by `>`. After an
+      // operand it is type arguments (or a comparison), unless it is a child of a JSX element.
+      const tag = last !== 'a' || top().kind === 'jsx';
+      push('<', false, tag ? (next === '/' ? 'close' : 'open') : undefined);
     } else if (c === '>' && top().kind === '<') {
-      pop();
+      const frame = pop()!;
+      if (frame.tag === 'close') {
+        // `</div>`: the element's children end.
+        if (top().kind === 'jsx') pop();
+      } else if (frame.tag === 'open' && last !== '/') {
+        // `<div …>` (not `<br />`): its children nest one level deeper until `</div>`.
+        push('jsx');
+      }
       last = 'a';
       continue;
     } else if (c === ',' || c === ';') {
-      if (c === ';') popAngles();
-      reset();
+      if (c === ';') {
+        popAngles();
+        reset();
+        endStatement(i);
+      } else reset();
+    } else if (c === ':' && next !== ':' && word !== '' && LABEL_AFTER.has(beforeWord) && !REGEX_KEYWORDS.has(word)) {
+      // `name: statement`: a label nests the statement it labels.
+      nestStatement();
     } else if (c === '?' && next !== '.' && next !== '?' && next !== ':' && last !== '?') {
+      if (top().kind === '<' && !top().tag) pop();
       bump();
     } else if (c === '=' && next === '>') {
       bump();
@@ -248,7 +348,10 @@ export function nestingDepth(text: string): number {
       // Its other characters (`&&`, `>>>`, `===`, `??`); `/`, `%`, `^`, `*` are one character
       // (`/>` closes a JSX tag).
       const rest = '/%^*'.includes(c) ? /=/ : OPERATOR_REST;
+      const from = i;
       while (i + 1 < text.length && rest.test(text[i + 1]!) && !(text[i + 1] === '=' && text[i + 2] === '>')) i++;
+      // `a<b && …`: that `<` was a comparison, not type arguments left open.
+      if (top().kind === '<' && !top().tag && NOT_IN_TYPES.test(text.slice(from, i + 1))) pop();
       last = text[i]!;
       continue;
     }

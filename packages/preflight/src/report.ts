@@ -60,14 +60,21 @@ export function formatPretty(result: ScanResult, options: { color?: boolean } = 
     '',
     `${result.findings.length} finding(s) (${counts}) in ${result.filesScanned} files; ${result.suppressed} suppressed inline, ${result.baselined} in baseline${result.staleBaseline > 0 ? `, ${result.staleBaseline} stale baseline entr(ies)` : ''}.`,
     describeAudit(result.audit),
-    ...(result.skipped.length > 0
-      ? [
-          `not scanned (over the size limit, no coverage): ${result.skipped.slice(0, 10).join(', ')}${result.skipped.length > 10 ? ', …' : ''}`,
-        ]
-      : []),
+    ...skippedLines(result),
     '',
   );
   return lines.join('\n');
+}
+
+/** The pretty report's lines for files not scanned: over the size limit, and symbolic links (not followed). */
+function skippedLines(result: ScanResult): string[] {
+  const list = (files: string[]): string => `${files.slice(0, 10).join(', ')}${files.length > 10 ? ', …' : ''}`;
+  const large = result.skipped.filter((f) => result.skippedReasons[f] !== 'symlink');
+  const links = result.skipped.filter((f) => result.skippedReasons[f] === 'symlink');
+  return [
+    ...(large.length > 0 ? [`not scanned (over the size limit, no coverage): ${list(large)}`] : []),
+    ...(links.length > 0 ? [`not scanned (symbolic links, not followed): ${list(links)}`] : []),
+  ];
 }
 
 /**
@@ -93,6 +100,7 @@ export function formatJson(result: ScanResult): string {
         baselined: result.baselined,
         staleBaseline: result.staleBaseline,
         skipped: result.skipped,
+        skippedReasons: result.skippedReasons,
       },
       audit: result.audit,
       findings: result.findings,
@@ -116,7 +124,9 @@ function notScannedFiles(result: ScanResult): Array<readonly [string, string, 'e
     if (!out.has(file)) {
       out.set(file, [
         file,
-        'Not scanned: a minified or vendored file larger than maxFileBytes, so no rule covered it.',
+        result.skippedReasons[file] === 'symlink'
+          ? 'Not scanned: a symbolic link, which the scan does not follow (it may lead out of the scanned tree). Scan its target directly if it is part of the project.'
+          : 'Not scanned: a minified or vendored file larger than maxFileBytes, so no rule covered it.',
         'warning',
       ]);
     }

@@ -64,10 +64,19 @@ export interface ScanResult {
   readonly baselined: number;
   /** Baseline entries that no longer match anything (fixed, or moved beyond recognition). */
   readonly staleBaseline: number;
-  /** Files a rule applies to that were not scanned because they exceed `maxFileBytes` (each also a `not-scanned` finding). */
+  /**
+   * Files a rule applies to that were not scanned because they exceed `maxFileBytes` (each also a
+   * `not-scanned` finding unless minified or vendored), and symbolic links, which the scan does not
+   * follow; {@link ScanResult.skippedReasons} says which.
+   */
   readonly skipped: readonly string[];
+  /** Why each file of `skipped` was not scanned. */
+  readonly skippedReasons: Readonly<Record<string, SkipReason>>;
   readonly audit: AuditResult;
 }
+
+/** Why a file was not scanned: over `maxFileBytes`, or a symbolic link (not followed: it may lead out of the tree). */
+export type SkipReason = 'too-large' | 'symlink';
 
 type Patterns = ReturnType<typeof parseDockerignore>;
 
@@ -82,9 +91,14 @@ const EXCLUDED_DOTENV_DEPTH = 4;
  * {@link EXCLUDED_DOTENV_DEPTH} levels below each, that never enters `node_modules` or `.git` and
  * honours the caller's own excludes.
  */
-function walk(root: string, excludes: Patterns, requested: Patterns): { files: string[]; excludedDotenv: string[] } {
+function walk(
+  root: string,
+  excludes: Patterns,
+  requested: Patterns,
+): { files: string[]; excludedDotenv: string[]; symlinks: string[] } {
   const files: string[] = [];
   const excludedDotenv: string[] = [];
+  const symlinks: string[] = [];
   /** `excludedDepth`: how deep inside a default-excluded directory `dir` is, if it is. */
   const visit = (dir: string, excludedDepth?: number): void => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -93,6 +107,8 @@ function walk(root: string, excludes: Patterns, requested: Patterns): { files: s
       if (excludedDepth === undefined && !isIgnored(excludes, rel)) {
         if (entry.isDirectory()) visit(full);
         else if (entry.isFile()) files.push(rel);
+        // Not followed (a link may lead out of the tree or into a loop), but not silently either.
+        else if (entry.isSymbolicLink()) symlinks.push(rel);
         continue;
       }
       if (NOT_OWN.has(entry.name) || isIgnored(requested, rel)) continue;
@@ -102,7 +118,7 @@ function walk(root: string, excludes: Patterns, requested: Patterns): { files: s
     }
   };
   visit(root);
-  return { files: files.sort(), excludedDotenv: excludedDotenv.sort() };
+  return { files: files.sort(), excludedDotenv: excludedDotenv.sort(), symlinks: symlinks.sort() };
 }
 
 function validate(options: ScanOptions): void {
@@ -113,6 +129,8 @@ function validate(options: ScanOptions): void {
     problems.push(`root: ${options.root} does not exist`);
   }
   for (const rule of options.rules ?? []) if (!RULE_IDS.has(rule)) problems.push(`rules: unknown rule "${rule}"`);
+  if (options.maxFileBytes !== undefined && !(Number.isSafeInteger(options.maxFileBytes) && options.maxFileBytes > 0))
+    problems.push('maxFileBytes: must be a positive integer (bytes)');
   if (options.audit && !/^https?:\/\//.test(options.audit.registry))
     problems.push('audit.registry: must be an http(s) URL');
   if (problems.length > 0) {
@@ -146,7 +164,7 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     });
   }
   const baseline = options.baseline !== undefined ? readBaseline(options.baseline) : undefined;
-  const { files, excludedDotenv } = walk(root, excludes, requested);
+  const { files, excludedDotenv, symlinks } = walk(root, excludes, requested);
   const maxBytes = options.maxFileBytes ?? 1024 * 1024;
   const cache = new Map<string, string>();
   const sizes = new Map<string, boolean>();
@@ -183,10 +201,12 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
   let suppressed = 0;
   let scanned = 0;
   const skipped: string[] = [];
+  const skippedReasons: Record<string, SkipReason> = {};
   for (const file of files) {
     if (!FILE_RULES.some((r) => (!wanted || wanted.has(r.id)) && r.appliesTo(file))) continue;
     if (tooLarge(file)) {
       skipped.push(file);
+      skippedReasons[file] = 'too-large';
       // Minified and vendored code is not the project's source: listed (and noted in SARIF), not failed.
       if (VENDORED.test(file)) continue;
       // No coverage must not read as a pass: the file fails the scan until it is excluded.
@@ -195,7 +215,7 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
           'not-scanned',
           file,
           'size',
-          `Not scanned: the file is larger than ${maxBytes} bytes (maxFileBytes), so no rule covered it. Exclude it (--exclude) if it is generated or vendored, or raise maxFileBytes.`,
+          `Not scanned: the file is larger than ${maxBytes} bytes (maxFileBytes), so no rule covered it. Exclude it (--exclude) if it is generated or vendored, or raise the limit (--max-file-bytes, or the maxFileBytes option).`,
         ),
       );
       continue;
@@ -225,6 +245,11 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
         ),
       );
     }
+  }
+
+  for (const link of symlinks) {
+    skipped.push(link);
+    skippedReasons[link] = 'symlink';
   }
 
   const project: ProjectContext = { files, excludedDotenv, read };
@@ -292,6 +317,7 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     baselined,
     staleBaseline: stale,
     skipped,
+    skippedReasons,
     audit,
   };
 }

@@ -83,6 +83,12 @@ describe('isSecretName', () => {
       'DB_SECRET_ARN',
       'DB_PASSWORD_SSM_PARAM',
       'TOKEN_REFRESH_INTERVAL_MS',
+      'SECRET_ROTATION_DAYS',
+      'API_KEY_GRACE_HOURS',
+      'SESSION_SECRET_TTL_SECONDS',
+      'PASSWORD_HASHER',
+      'ENCRYPTION_KEY_KDF',
+      'PASSWORD_HASH_ITERATIONS',
     ]) {
       expect(isSecretName(name, 'env'), name).toBe(false);
     }
@@ -104,6 +110,9 @@ describe('isSecretName', () => {
       'BITS_API_KEY',
       'msClientSecret',
       'TOKEN_AUTH_ENABLE_SECRET',
+      'SECRET_KEY',
+      'DAYS_API_SECRET',
+      'HASHER_SECRET',
     ]) {
       expect(isSecretName(name, 'env'), name).toBe(true);
     }

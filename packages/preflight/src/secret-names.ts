@@ -113,7 +113,7 @@ const NEGATING_WORDS = new Set([
 ]);
 
 // Settings about a secret, not the secret (`TOKEN_BYTES`, `HMAC_ALGO`, `DB_SECRET_ARN`,
-// `DB_PASSWORD_SSM_PARAM`), in env names only and only after the secret word: before it they
+// `DB_PASSWORD_SSM_PARAM`, `SECRET_ROTATION_DAYS`, `PASSWORD_HASHER`), in env names only and only after the secret word: before it they
 // qualify the secret (`MS_CLIENT_SECRET`, `SSM_DB_PASSWORD`, `EU_REGION_SECRET`).
 const SETTING_WORDS = new Set([
   'bytes',
@@ -129,6 +129,19 @@ const SETTING_WORDS = new Set([
   'interval',
   'ms',
   'timeout',
+  // Durations (`SECRET_ROTATION_DAYS`) and the scheme that hashes or encrypts it (`PASSWORD_HASHER`).
+  'seconds',
+  'secs',
+  'minutes',
+  'mins',
+  'hours',
+  'days',
+  'weeks',
+  'hasher',
+  'hashing',
+  'kdf',
+  'cipher',
+  'iterations',
 ]);
 
 // Switches about a secret when they open the name: `ENABLE_TOKEN_AUTH`, `DISABLE_PASSWORD_LOGIN`.

@@ -10,7 +10,11 @@ export class SourceText {
   constructor(text: string) {
     this.text = text;
     this.#lineStarts = [0];
-    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) this.#lineStarts.push(i + 1);
+    // `\n`, `\r\n` and a lone `\r` (classic Mac files) each end a line, as in editors and SARIF viewers.
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 10 || (c === 13 && text.charCodeAt(i + 1) !== 10)) this.#lineStarts.push(i + 1);
+    }
   }
 
   get lineCount(): number {
@@ -35,7 +39,7 @@ export class SourceText {
   lineEnd(line: number): number {
     const next = this.#lineStarts[line];
     if (next === undefined) return this.text.length;
-    return this.text[next - 2] === '\r' ? next - 2 : next - 1;
+    return this.text[next - 1] === '\n' && this.text[next - 2] === '\r' ? next - 2 : next - 1;
   }
 
   line(line: number): string {
@@ -83,19 +87,45 @@ export class SourceText {
     if (language === 'sql') {
       for (const [from, to] of dollarQuoteRanges(raw)) hide(start + from, start + to);
     }
-    // Unquoted assignments and shell defaults: `KEY=value`, `${KEY:-value}`.
+    // Unquoted assignments and shell defaults: `KEY=value`, `${KEY:-value}`. What follows the `}`
+    // up to the next blank is the same shell word (`${KEY:-a b}-tail`): part of the value too.
     for (const expansion of braceExpansions(raw, /\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=?+:]/g)) {
-      hide(start + expansion.valueStart, start + expansion.valueEnd);
+      const wordEnd = raw.slice(expansion.valueEnd).search(/[\s'"`]/);
+      hide(start + expansion.valueStart, start + (wordEnd === -1 ? raw.length : expansion.valueEnd + wordEnd));
     }
     // Config and shell files carry values unquoted: `ENV A=value`, `password: value`.
     if (options.unquotedValues) {
-      for (const match of raw.matchAll(/(=|:[ \t]+)([^\s'"`#,;)]+)/g)) {
-        const from = start + match.index + (match[1]?.length ?? 0);
-        hide(from, from + (match[2]?.length ?? 0));
+      // An assignment or YAML key opening the line: its value runs to the end of the line (dotenv
+      // and YAML values may hold blanks; a ` #` comment is hidden anyway).
+      const head = /^[ \t]*(?:(?:export|ENV|ARG)[ \t]+|-[ \t]+)?[\w.-]+(?:=|:[ \t]+(?=\S))/.exec(raw);
+      if (head) hide(start + head[0].length, end);
+      // Elsewhere (`--build-arg A=value`, `{ password: value }`) the value is one shell word, whose
+      // quotes and `${…}` may hold blanks.
+      for (const match of raw.matchAll(/=|:[ \t]+/g)) {
+        const from = match.index + match[0].length;
+        hide(start + from, start + shellWordEnd(raw, from));
       }
     }
     return chars.join('').replace(/\0+/g, REDACTED).trim().slice(0, 240);
   }
+}
+
+/** The end of the shell word starting at `from`: the next blank outside quotes and `${…}`. */
+function shellWordEnd(line: string, from: number): number {
+  let i = from;
+  while (i < line.length) {
+    const c = line[i]!;
+    if (c === "'" || c === '"' || c === '`') {
+      const close = line.indexOf(c, i + 1);
+      i = close === -1 ? line.length : close + 1;
+    } else if (c === '$' && line[i + 1] === '{') {
+      const close = line.indexOf('}', i + 2);
+      i = close === -1 ? line.length : close + 1;
+    } else if (c === ' ' || c === '\t') {
+      return i;
+    } else i++;
+  }
+  return i;
 }
 
 const isSpace = (c: string | undefined): boolean => c === undefined || c === ' ' || c === '\t';

@@ -18,6 +18,40 @@ export interface SqlAssignment {
   readonly start: number;
   readonly end: number;
   readonly statementStart: number;
+  /**
+   * The literal is the input of a hash written into the column (`crypt('admin123', gen_salt('bf'))`,
+   * `md5('…')`), not the value itself.
+   */
+  readonly hashed?: true;
+}
+
+// SQL functions that hash or encrypt a password: pgcrypto `crypt`/`digest`/`hmac`, `md5`, MySQL `SHA2`/`PASSWORD`.
+const HASH_FUNCTIONS = new Set([
+  'CRYPT',
+  'MD5',
+  'SHA1',
+  'SHA2',
+  'SHA224',
+  'SHA256',
+  'SHA384',
+  'SHA512',
+  'DIGEST',
+  'HMAC',
+  'PASSWORD',
+]);
+
+/**
+ * `crypt('pw', gen_salt('bf'))`, `encode(digest('pw', 'sha256'), 'hex')`: the string a hash function
+ * of the expression takes first, if any.
+ */
+function hashInput(item: readonly SqlToken[]): SqlToken | undefined {
+  for (let i = 0; i + 2 < item.length; i++) {
+    const word = item[i]!;
+    if (word.kind === 'word' && HASH_FUNCTIONS.has(word.value.toUpperCase()) && isPunct(item[i + 1], '(')) {
+      return item[i + 2]?.kind === 'string' ? item[i + 2] : undefined;
+    }
+  }
+  return undefined;
 }
 
 export function tokenizeSql(text: string, base = 0): SqlToken[] {
@@ -299,6 +333,17 @@ export function sqlAssignments(text: string, base = 0, elsewhere?: SqlTables): S
           const only = item.length === 1 ? item[0] : undefined;
           if (column !== undefined && only?.kind === 'string') {
             out.push({ column, value: only.value, start: only.start, end: only.end, statementStart });
+          } else if (column !== undefined) {
+            const input = hashInput(item);
+            if (input)
+              out.push({
+                column,
+                value: input.value,
+                start: input.start,
+                end: input.end,
+                statementStart,
+                hashed: true,
+              });
           }
         });
         j = row.next;
@@ -321,6 +366,27 @@ export function sqlAssignments(text: string, base = 0, elsewhere?: SqlTables): S
             isWord(tokens[j + 3], 'WHERE');
           if (terminated)
             out.push({ column: name, value: value.value, start: value.start, end: value.end, statementStart });
+        } else if (name !== undefined && isPunct(tokens[j + 1], '=') && tokens[j + 2]?.kind === 'word') {
+          // column = crypt('…', gen_salt('bf')) [, …]: up to the next top-level comma, WHERE or `;`.
+          const item: SqlToken[] = [];
+          let depth = 0;
+          for (let k = j + 2; k < tokens.length && k < j + 64; k++) {
+            const t = tokens[k]!;
+            if (depth === 0 && (isPunct(t, ',') || isPunct(t, ';') || isWord(t, 'WHERE'))) break;
+            if (isPunct(t, '(')) depth++;
+            else if (isPunct(t, ')')) depth--;
+            item.push(t);
+          }
+          const input = hashInput(item);
+          if (input)
+            out.push({
+              column: name,
+              value: input.value,
+              start: input.start,
+              end: input.end,
+              statementStart,
+              hashed: true,
+            });
         }
         j++;
       }

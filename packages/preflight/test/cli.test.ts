@@ -133,6 +133,86 @@ describe('rampart-preflight scan', () => {
     expect((await run('frobnicate')).code).toBe(2);
   });
 
+  it('never prints line 1 of a file that does not parse, in any format', async () => {
+    const value = 'p@ss-s3cret-Qz7hV2kL';
+    write('src/env.js', `DB_PASSWORD=${value}\nAPI_KEY=${value}\n`);
+    for (const format of ['pretty', 'json', 'sarif']) {
+      const { out, code } = await run('scan', root, '--format', format);
+      expect(code).toBe(1);
+      expect(out, format).toContain('parse-error');
+      expect(out, format).not.toContain('s3cret');
+    }
+  });
+
+  it('refuses a report or baseline path it cannot write with exit 2, and creates a missing directory', async () => {
+    write('a-file', 'x');
+    for (const flag of ['--output', '--write-baseline']) {
+      const bad = await run('scan', root, flag, join(root, 'a-file', 'report.json'));
+      expect(bad.code, flag).toBe(2);
+      expect(bad.err, flag).toContain('ERR_PREFLIGHT_INVALID_OPTION');
+      expect(bad.err, flag).toContain(`${flag}: cannot create the directory of`);
+      expect(bad.err, flag).not.toContain('    at ');
+      const dir = await run('scan', root, flag, root);
+      expect(dir, flag).toMatchObject({ code: 2, err: expect.stringContaining(`${flag}: ${root} is a directory`) });
+    }
+    const report = join(root, 'reports', 'nested', 'x.sarif');
+    expect((await run('scan', root, '--format', 'sarif', '--output', report)).code).toBe(1);
+    expect(JSON.parse(readFileSync(report, 'utf8'))).toMatchObject({ version: '2.1.0' });
+    const baseline = join(root, 'baselines', 'b.json');
+    expect((await run('scan', root, '--write-baseline', baseline)).code).toBe(0);
+    expect(readFileSync(baseline, 'utf8')).not.toContain(SECRET);
+  });
+
+  it('refuses more than one directory instead of scanning only the first', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'preflight-second-'));
+    try {
+      const both = await run('scan', other, root);
+      expect(both).toMatchObject({ code: 2, out: '' });
+      expect(both.err).toContain('scan takes one directory, got 2');
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  it('takes --max-file-bytes, and refuses a value that is not a positive whole number', async () => {
+    const small = await run('scan', root, '--max-file-bytes', '40', '--format', 'json');
+    const report = JSON.parse(small.out) as { summary: { skipped: string[] }; findings: Array<{ message: string }> };
+    expect(report.summary.skipped).toContain('src/config.ts');
+    expect(report.findings.some((f) => f.message.includes('--max-file-bytes'))).toBe(true);
+    for (const bad of ['0', '-1', '1.5', 'abc', '1e3', '']) {
+      const result = await run('scan', root, `--max-file-bytes=${bad}`);
+      expect(result.code, bad).toBe(2);
+      expect(result.err, bad).toContain('--max-file-bytes: must be a positive whole number');
+    }
+    const both = await run('scan', root, root, '--max-file-bytes', 'x');
+    expect(both.err).toContain('scan takes one directory');
+    expect(both.err).toContain('--max-file-bytes');
+  });
+
+  it('reports a file too deeply nested for the parser as a parse error instead of crashing', () => {
+    // Generated code of 8,000 `else if` branches crashed oxc-parser (SIGSEGV) on the main thread.
+    const branches = Array.from({ length: 8000 }, (_, i) => ` else if (a === ${i + 1}) { return ${i + 1}; }`);
+    write(
+      'src/generated.js',
+      `export function f(a) {\n  if (a === 0) { return 0; }${branches.join('')}\n  return -1;\n}\n`,
+    );
+    const bin = new URL('../src/bin.ts', import.meta.url).pathname;
+    const result = spawnSync(
+      process.execPath,
+      [bin, 'scan', root, '--format', 'json', '--rule', 'env-fallback-literal'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(result.signal).toBe(null);
+    expect(result.status).toBe(1);
+    const report = JSON.parse(result.stdout) as { findings: Array<{ ruleId: string; file: string; message: string }> };
+    expect(report.findings.find((f) => f.file === 'src/generated.js')).toMatchObject({
+      ruleId: 'parse-error',
+      message: expect.stringContaining('nest deeper than'),
+    });
+  });
+
   it('reports an invalid .dockerignore by line without quoting it', async () => {
     write('.dockerignore', `${SECRET}[\n`);
     const { out } = await run('scan', root, '--format', 'json', '--rule', 'dotenv-in-build-context');
@@ -241,6 +321,28 @@ describe('scan', () => {
     expect(result.findings.map((f) => f.file)).toEqual(['src/a.ts']);
   });
 
+  it('lists symbolic links in skipped, with the reason, instead of dropping them silently', async () => {
+    const { symlinkSync } = await import('node:fs');
+    symlinkSync(join(root, 'src', 'config.ts'), join(root, 'linked.ts'));
+    symlinkSync(join(root, 'src'), join(root, 'linked-dir'));
+    const result = await scan({ root });
+    expect(result.skipped).toEqual(expect.arrayContaining(['linked.ts', 'linked-dir']));
+    expect(result.skippedReasons).toMatchObject({ 'linked.ts': 'symlink', 'linked-dir': 'symlink' });
+    expect(result.findings.some((f) => f.file.startsWith('linked'))).toBe(false);
+    const { formatPretty, formatSarif } = await import('../src/report.ts');
+    expect(formatPretty(result)).toContain('not scanned (symbolic links, not followed): linked-dir, linked.ts');
+    expect(formatPretty(result)).not.toContain('over the size limit');
+    expect(formatSarif(result)).toContain('Not scanned: a symbolic link');
+  });
+
+  it('gives lines ended by a lone carriage return their own line numbers', async () => {
+    write('src/config.ts', `// one\r// two\r${envFallback('jwt', 'JWT_SECRET', SECRET)}`);
+    const result = await scan({ root, rules: ['env-fallback-literal'] });
+    expect(result.findings.map((f) => f.start.line)).toEqual([3]);
+    expect(result.findings[0]?.snippet).toContain('JWT_SECRET');
+    expect(result.findings[0]?.snippet).not.toContain('// one');
+  });
+
   it('rejects invalid options with PreflightError listing every problem', async () => {
     await expect(scan({ root: join(root, 'nope'), audit: { registry: 'ftp://x' } })).rejects.toSatisfy(
       (error: unknown) =>
@@ -249,6 +351,9 @@ describe('scan', () => {
         error.message.includes('root:') &&
         error.message.includes('audit.registry'),
     );
+    for (const maxFileBytes of [0, -1, 1.5, Number.NaN]) {
+      await expect(scan({ root, maxFileBytes })).rejects.toThrow('maxFileBytes: must be a positive integer');
+    }
   });
 });
 

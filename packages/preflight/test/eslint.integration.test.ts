@@ -80,6 +80,20 @@ describe('@rampart/preflight/eslint', () => {
     expect(compared).toBeGreaterThan(10);
   });
 
+  it('lints TypeScript and JSX files with the recommended config alone, not only .js', async () => {
+    const code = envFallback('secret', 'JWT_SECRET', 'keyboard cat');
+    for (const file of ['src/config.ts', 'src/config.mts', 'src/config.cts', 'src/config.tsx', 'src/config.jsx']) {
+      const [result] = await eslint.lintText(code, { filePath: file });
+      expect(
+        result!.messages.map((m) => m.ruleId),
+        file,
+      ).toEqual(['@rampart/preflight/env-fallback-literal']);
+    }
+    // TypeScript syntax needs a TypeScript parser (typescript-eslint): without one ESLint says so, it does not skip the file.
+    const [typed] = await eslint.lintText('export const port: string = "3000";\n', { filePath: 'src/typed.ts' });
+    expect(typed!.messages).toMatchObject([{ fatal: true, message: expect.stringContaining('Parsing error') }]);
+  });
+
   it('never puts the secret literal into an ESLint message', async () => {
     const [result] = await eslint.lintText(envFallback('s', 'API_KEY', 'Qz7mY2uV9sLk4', '??'), {
       filePath: 'a.js',

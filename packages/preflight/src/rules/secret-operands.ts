@@ -93,3 +93,21 @@ export function storedSide(node: AstNode | undefined): boolean {
   const path = memberPath(n) ?? [];
   return path.some((part) => nameWords(part).some((w) => STORED_WORDS.has(w)));
 }
+
+// OAuth 2.0 / OIDC protocol words: grant types, token type hints, response types, client
+// authentication methods. A constant holding one names a protocol value, not a secret.
+const PROTOCOL_WORD =
+  /^(authorization_code|refresh_token|access_token|id_token|client_credentials|device_code|implicit|client_secret_basic|client_secret_post|client_secret_jwt|private_key_jwt|(?:self_signed_)?tls_client_auth|(?:code|token|id_token)(?: (?:code|token|id_token))+|urn:ietf:params:oauth:(?:grant-type|token-type|client-assertion-type):[\w.:-]+|urn:openid:params:[\w.:-]+)$/;
+
+/**
+ * Whether the literal a secret-named constant holds is a label, not a secret: its own name in
+ * another case or separator (`REFRESH_TOKEN = 'refresh_token'`, `PASSWORD = 'password'`), an OAuth
+ * or OIDC protocol word (`'refresh_token'`, `'client_credentials'`), or a mask of one repeated
+ * character (`'********'`).
+ */
+export function labelLiteral(name: string, value: string): boolean {
+  const squash = (text: string): string => text.toLowerCase().replace(/[^a-z0-9]/g, '');
+  if (squash(value).length > 0 && squash(value) === squash(name)) return true;
+  if (PROTOCOL_WORD.test(value)) return true;
+  return /^([^\p{L}\p{N}\s])\1{2,}$/u.test(value);
+}

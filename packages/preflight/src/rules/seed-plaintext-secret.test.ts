@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { HASHED, NOT_WRITTEN, WRITTEN } from '../../test/fixtures/seed-write-cases.ts';
 import { useTempProject } from '../../test/fixtures/temp-project.ts';
 import { analyzeFile } from '../engine.ts';
 import { sqlChangedTables } from '../sql.ts';
@@ -131,5 +132,38 @@ describe('INSERTs without a column list, paired through another file', () => {
   it('judges a file on its own without a project (the ESLint plugin, analyzeFile)', () => {
     const text = "INSERT INTO users VALUES (1, 'a@example.test', 'pw-1');\n";
     expect(analyzeFile('seeds/dev.sql', text, { rules: ['seed-plaintext-secret'] }).findings).toEqual([]);
+  });
+});
+
+describe('seed objects', () => {
+  const findings = (code: string) =>
+    analyzeFile('migrations/1700000000000_seed.ts', code, { rules: ['seed-plaintext-secret'] }).findings;
+
+  it('does not report schema calls, renames, indexes, filters, logged objects, labels or SQL type names', () => {
+    expect(findings(NOT_WRITTEN).map((f) => f.start.line)).toEqual([]);
+  });
+
+  it('reports literals that reach a write: $set, a const inserted or looped over, upsert, a factory, drizzle, a helper, an entity, exported rows', () => {
+    expect(findings(WRITTEN).map((f) => f.start.line)).toEqual([2, 3, 5, 7, 8, 10, 11, 12, 14]);
+  });
+
+  // Each object walks up to its write once; the test timeout is the assertion.
+  it('follows 20,000 rows of one const inserted or logged 1,000 times in linear time', () => {
+    const rows = Array.from({ length: 20_000 }, (_, i) => `  { email: 'u${i}', api_key: 'k-${i}', token: 't' },`);
+    const inserts = Array.from({ length: 1_000 }, () => "  await knex('users').insert(rows);");
+    const code = `const rows = [\n${rows.join('\n')}\n];\nexport async function seed(knex) {\n${inserts.join('\n')}\n}\n`;
+    expect(findings(code)).toHaveLength(40_000);
+    const logged = code.replaceAll("await knex('users').insert(rows)", 'console.log(rows)');
+    expect(findings(logged)).toHaveLength(0);
+  });
+
+  it('reports a password written in the source and hashed at seed time, without quoting it', () => {
+    const found = findings(HASHED);
+    expect(found.map((f) => f.start.line)).toEqual([5, 6, 8, 9, 10]);
+    for (const f of found) {
+      expect(f.message).toMatch(/public even though it is stored hashed/);
+      expect(f.message).not.toContain('admin123');
+      expect(f.snippet).not.toContain('admin123');
+    }
   });
 });

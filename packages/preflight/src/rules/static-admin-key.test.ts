@@ -291,6 +291,61 @@ export function ok(req) {
     expect(after[1]).toBe(before);
   });
 
+  it('does not report OAuth protocol words, constants holding their own name, or masks compared with ===', () => {
+    expect(
+      lines(`const REFRESH_TOKEN = 'refresh_token';
+const ACCESS_TOKEN = 'access_token';
+const PASSWORD = 'password';
+const CLIENT_CREDENTIALS_GRANT = 'client_credentials';
+const SECRET_MASK = '********';
+export function grant(req) {
+  if (req.body.grant_type === REFRESH_TOKEN) return 'refresh';
+  switch (req.body.grant_type) {
+    case PASSWORD: return 'password';
+    case CLIENT_CREDENTIALS_GRANT: return 'client';
+  }
+  if (req.body.token_type_hint === ACCESS_TOKEN) return 'access';
+  if (req.body.client_secret === SECRET_MASK) return 'unchanged';
+}
+`),
+    ).toEqual([]);
+  });
+
+  it('still reports a secret constant whose literal is a word, not its own name', () => {
+    expect(
+      lines(`const ADMIN_SECRET = 'password';
+const API_TOKEN = 'token-refresh_token';
+export const ok = (req) => req.body.secret === ADMIN_SECRET || req.body.t === API_TOKEN;
+`),
+    ).toEqual([3, 3]);
+  });
+
+  it('does not report a key header compared with another value of the same request', () => {
+    expect(
+      lines(`export function both(req, res) {
+  const a = req.headers['x-api-key'], b = req.query.api_key;
+  if (a && b && a !== b) return res.status(400).end();
+}
+export const hono = (c) => c.req.header('x-api-key') !== c.req.query('api_key');
+export const body = (req) => req.headers['x-api-key'] === req.body.apiKey;
+export const koa = (ctx) => ctx.get('x-api-key') !== ctx.query.api_key?.trim();
+`),
+    ).toEqual([]);
+  });
+
+  it('words a compare by what the other side is, with the fingerprint of the header', () => {
+    const findings = (code: string) => analyzeFile('src/auth.ts', code, { rules: ['static-admin-key'] }).findings;
+    const [record] = findings("export const ok = (req, row) => req.headers['x-api-key'] !== row.apiKey;\n");
+    expect(record?.message).toMatch(/per-client record field \(row\.apiKey\).*timing-unsafe.*timingSafeEqual.*bearer/);
+    expect(record?.message).not.toMatch(/static/);
+    const [env] = findings("export const ok = (req) => req.headers['x-api-key'] !== process.env.API_KEY;\n");
+    expect(env?.message).toMatch(/static value.*shared static key/);
+    const [other] = findings("export const ok = (req, expected) => req.headers['x-api-key'] !== expected;\n");
+    expect(other?.message).toMatch(/another value/);
+    // One key per header, whatever the wording: a baseline written before still matches.
+    expect(new Set([record?.fingerprint, env?.fingerprint, other?.fingerprint]).size).toBe(1);
+  });
+
   // One walk per list and per callback parameter, memoised: the test timeout is the assertion.
   it('checks 40,000 lookups and callbacks over one key list in linear time', () => {
     const uses = "keys.includes(req.headers['x-request-id']); keys.some((k) => timingSafeEqual(k, req.body.x));\n";

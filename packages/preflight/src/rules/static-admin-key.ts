@@ -10,7 +10,7 @@ import { isConstantName } from '../secret-names.ts';
 import { type DerivationWalk, derivationWalk, derivedFrom, objectPath, RANDOM_CALL } from './derived-value.ts';
 import { isSettingPath, keyLists, type ListLookup } from './key-lists.ts';
 import { destructuredKeyReads, prefixStripped, requestKeyRead } from './key-reads.ts';
-import { envSecret, secretOperand, storedSide, trivialOperand } from './secret-operands.ts';
+import { envSecret, labelLiteral, secretOperand, storedSide, trivialOperand } from './secret-operands.ts';
 
 const ID = 'static-admin-key';
 
@@ -18,9 +18,13 @@ const ID = 'static-admin-key';
  * Names of module-scope `const` bindings: loaded once at start-up, so a secret-named one is the
  * stored key (`const apiKey = loadKey(); … provided === apiKey`).
  */
-function moduleConstants(program: AstNode): Set<string> {
-  return new Set(moduleBindings(program).flatMap((b) => (b.kind === 'const' ? [b.name] : [])));
+function moduleConstants(program: AstNode): Map<string, AstNode | undefined> {
+  return new Map(moduleBindings(program).flatMap((b) => (b.kind === 'const' ? [[b.name, b.init] as const] : [])));
 }
+
+// Where a request carries values: `req.body.x`, `c.req.query('x')`, `request.headers.get('x')`.
+const REQUEST_ROOT = /^(req|request|ctx|context|event)$/;
+const REQUEST_HOLDER = /^(headers|header|query|body|params|param|cookies|searchParams|getHeader)$/;
 
 // Constant-time compares: timing-safe, but a static key checked with one is still a shared key.
 const CONSTANT_TIME_COMPARE =
@@ -39,6 +43,16 @@ function check(context: FileContext): RawFinding[] {
   const imported = importedNames(program);
   const isModuleConstant = (n: AstNode): boolean =>
     n.type === 'Identifier' && constants.has(n.name as string) && !isShadowed(n, n.name as string, parentOf);
+  /**
+   * A module constant bound to a label, not a secret: `const REFRESH_TOKEN = 'refresh_token'` (its
+   * own name), a protocol word, a mask (see {@link labelLiteral}).
+   */
+  const labelConstant = (node: AstNode | undefined): boolean => {
+    const n = unwrap(node);
+    if (!n || !isModuleConstant(n)) return false;
+    const value = stringValue(constants.get(n.name as string));
+    return value !== undefined && labelLiteral(n.name as string, value);
+  };
   /** A secret-named module-scope constant: the stored side and the secret at once. */
   const storedSecret = (node: AstNode | undefined): string | undefined => {
     const n = unwrap(node);
@@ -161,11 +175,48 @@ function check(context: FileContext): RawFinding[] {
     if (!readsKey) return undefined;
     return (staticValue(b) ? keyInput(a) : undefined) ?? (staticValue(a) ? keyInput(b) : undefined);
   };
+  /** A value the request carries (`req.query.api_key`, `c.req.header('x')`, a local bound to one). */
+  const requestValue: DerivationWalk<boolean> = derivationWalk(false, (n, depth) => {
+    if (headerOf(n) !== undefined) return true;
+    const stripped = prefixStripped(n);
+    if (stripped !== undefined) return requestValue(stripped, depth + 1);
+    const path = memberPath(n.type === 'CallExpression' ? child(n, 'callee') : n);
+    const fromRequest = path !== undefined && (REQUEST_ROOT.test(path[0]!) || path.includes('req'));
+    // `req.body.key`, `ctx.query.key`, `c.req.query('key')`, express `req.get('x-key')`.
+    if (fromRequest && (path.slice(1).some((p) => REQUEST_HOLDER.test(p)) || path.join('.') === 'req.get')) return true;
+    return (derivedFrom(n) ?? [localInit(n)]).some((input) => requestValue(input, depth + 1));
+  });
+  /** A field of a record read at request time (`row.apiKey`, `client.secret`): not a setting, not the request. */
+  const recordField: DerivationWalk<string | undefined> = derivationWalk(undefined, (n, depth) => {
+    if (n.type === 'MemberExpression') {
+      const path = memberPath(n);
+      // Not a setting (`config.apiKey`), not an env value, not a constant's (`KEYS.admin`) or this object's field.
+      const record =
+        path !== undefined &&
+        path.length > 1 &&
+        path[0] !== 'this' &&
+        !isConstantName(path[0]!) &&
+        !isSettingPath(path) &&
+        envReadName(n) === undefined;
+      return record ? path.join('.') : undefined;
+    }
+    for (const input of derivedFrom(n) ?? [localInit(n)]) {
+      const field = recordField(input, depth + 1);
+      if (field !== undefined) return field;
+    }
+    return undefined;
+  });
   const out: RawFinding[] = [];
-  const headerFinding = (header: string, how: string, node: AstNode, kind = 'header'): RawFinding => ({
+  const headerFinding = (
+    header: string,
+    how: string,
+    node: AstNode,
+    kind = 'header',
+    advice = 'Authenticate with an OAuth bearer token and a scope (@rampart/bearer).',
+  ): RawFinding => ({
     ruleId: ID,
     severity: 'error',
-    message: `The "${header}" request value is ${how}. Authenticate with an OAuth bearer token and a scope (@rampart/bearer).`,
+    message: `The "${header}" request value is ${how}. ${advice}`,
     start: node.start,
     end: node.end,
     key: `${kind}:${header}`,
@@ -178,15 +229,48 @@ function check(context: FileContext): RawFinding[] {
     if (nonKeyElement(unwrap(left)) || nonKeyElement(unwrap(right))) return;
     const literal = stringValue(left) ?? stringValue(right);
     const against = literal !== undefined ? 'a literal' : 'a static value';
-    const header = headerOf(left) ?? headerOf(right);
+    const leftHeader = headerOf(left);
+    const header = leftHeader ?? headerOf(right);
     if (header !== undefined) {
-      out.push(
-        headerFinding(
-          header,
-          `compared with ${against} using ${operator}: a shared static key with a timing-unsafe compare`,
-          node,
-        ),
-      );
+      const other = leftHeader !== undefined ? right : left;
+      // Two values from the request (`x-api-key` header against `api_key` query): a consistency check.
+      if (requestValue(other)) return;
+      // The message says what the other side is; the key (and so the fingerprint) stays `header:<name>`.
+      // `Bearer ${process.env.ADMIN_TOKEN}`: a template of static values is one too.
+      const template = unwrap(other);
+      const fixed =
+        literal !== undefined ||
+        staticValue(other) ||
+        (template?.type === 'TemplateLiteral' &&
+          children(template, 'expressions').every((expression) => staticValue(expression)));
+      const field = fixed ? undefined : recordField(other);
+      if (field !== undefined) {
+        out.push(
+          headerFinding(
+            header,
+            `compared with a per-client record field (${field}) using ${operator}: a timing-unsafe compare of a stored key`,
+            node,
+            'header',
+            'Store only a digest of each key and compare digests with crypto.timingSafeEqual; better, authenticate with an OAuth bearer token and a scope (@rampart/bearer).',
+          ),
+        );
+      } else if (fixed) {
+        out.push(
+          headerFinding(
+            header,
+            `compared with ${against} using ${operator}: a shared static key with a timing-unsafe compare`,
+            node,
+          ),
+        );
+      } else {
+        out.push(
+          headerFinding(
+            header,
+            `compared with another value using ${operator}: a timing-unsafe key compare (and one shared key, if that value is configured once)`,
+            node,
+          ),
+        );
+      }
       return;
     }
     // A digest of the key compared with a stored digest is still the one static key.
@@ -201,6 +285,8 @@ function check(context: FileContext): RawFinding[] {
       );
       return;
     }
+    // `grant_type === REFRESH_TOKEN`, `secret === SECRET_MASK`: a protocol word or a mask, no secret.
+    if (labelConstant(left) || labelConstant(right)) return;
     // A timing leak needs a known secret on one side: an env value, a literal, a constant, or a value
     // named as the stored/expected one. Two request-side values (`token !== headerToken`,
     // `password !== confirmPassword`) are an identity check.

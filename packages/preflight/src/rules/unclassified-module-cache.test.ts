@@ -67,7 +67,7 @@ export function handle(req) {
     Templates.sessions.set(req.id, req.body);
   }
 }
-// @cache-scope shared(redis) mirrored from the tenant service
+// @cache-scope per-pod: mirrored from the tenant service, refreshed on its change events
 const tenants = { settings: new Map(), flags: new Map() };
 const schemas = {
   // @cache-scope per-pod: parsed schemas are pure functions of files in the image
@@ -218,6 +218,70 @@ export function handle(req) {
 }
 `),
     ).toEqual([]);
+  });
+
+  it('refuses a shared(redis) label on a collection or object created in this process', () => {
+    const findings = analyzeFile(
+      'src/auth.ts',
+      `import { LRUCache } from 'lru-cache';
+// @cache-scope shared(redis)
+const nonces = new LRUCache({ max: 1e5 });
+// @cache-scope shared(redis)
+const loginAttempts: Record<string, number> = {};
+// @cache-scope shared(redis)
+const caches = { sessions: new Map() };
+export class Tokens {
+  // @cache-scope shared(redis)
+  static issued = new Set();
+}
+export function login(req) {
+  nonces.set(req.body.nonce, true);
+  loginAttempts[req.ip] = (loginAttempts[req.ip] ?? 0) + 1;
+  caches.sessions.set(req.sid, req.body);
+  Tokens.issued.add(req.body.token);
+}
+`,
+      { rules: ['unclassified-module-cache'] },
+    ).findings;
+    expect(findings.map((f) => f.start.line)).toEqual([3, 5, 7, 10]);
+    for (const f of findings) expect(f.message).toMatch(/lives in this process.*Redis-backed store/);
+  });
+
+  it('accepts a shared(redis) label on a cache built from a Redis client or store', () => {
+    expect(
+      reported(`// @cache-scope shared(redis)
+const sessions = createCache({ store: redisStore({ client }) });
+// @cache-scope shared(redis)
+const limits = new Cache(new IORedis(process.env.REDIS_URL));
+export function handle(req) {
+  sessions.set(req.sid, req.body);
+  limits.set(req.ip, 1);
+}
+`),
+    ).toEqual([]);
+  });
+
+  it('does not apply to test support: e2e, playwright and cypress suites, test directories, setup files, stories', () => {
+    const code = 'const seen = new Map();\nexport function handle(req) {\n  seen.set(req.id, req.body);\n}\n';
+    const files = (names: string[]) =>
+      names.filter((name) => analyzeFile(name, code, { rules: ['unclassified-module-cache'] }).findings.length > 0);
+    expect(
+      files([
+        'e2e/server.ts',
+        'apps/web/tests/helpers.ts',
+        'test/fake-idp.ts',
+        'playwright/fixtures.ts',
+        'cypress/support/commands.js',
+        'vitest.setup.ts',
+        'packages/ui/jest.setup.js',
+        'jest.setup.node.ts',
+        'src/components/LoginForm.stories.tsx',
+        'src/login.spec.ts',
+      ]),
+    ).toEqual([]);
+    expect(files(['src/testing.ts', 'src/routes/test-results.ts', 'src/contest/entries.ts', 'src/stories.ts'])).toEqual(
+      ['src/testing.ts', 'src/routes/test-results.ts', 'src/contest/entries.ts', 'src/stories.ts'],
+    );
   });
 
   // Each mutation scanned the whole handler for a shadowing local (minutes at this size); the test

@@ -1,5 +1,14 @@
 import type { RawFinding } from '../finding.ts';
-import { type AstNode, child, children, memberPath, nodesWithin, propertyKeyName, unwrap } from '../js-ast.ts';
+import {
+  type AstNode,
+  child,
+  children,
+  memberPath,
+  nodesWithin,
+  propertyKeyName,
+  stringValue,
+  unwrap,
+} from '../js-ast.ts';
 import { moduleBindings } from '../js-module-bindings.ts';
 import { enclosingFunction, isShadowed } from '../js-scope.ts';
 import type { FileContext, FileRule } from '../rule.ts';
@@ -54,8 +63,27 @@ interface Candidate {
   /** How findings name it: `Store.#tokens` for a private field. */
   readonly label: string;
   readonly declaration: AstNode;
+  /** The value it is created with (`new Map()`, `{}`, `createCache({ store: redisStore(…) })`). */
+  readonly init: AstNode | undefined;
   /** The object or class declaration holding it, whose classification applies when it has none. */
   readonly container?: AstNode;
+}
+
+// What a store backed by Redis is built from: `createCache({ store: redisStore(client) })`, `'redis://…'`.
+const REDIS_WORD = /redis|valkey|upstash/i;
+
+/**
+ * Whether a cache's value lives in this process: a collection or object created here, not a client
+ * of a Redis-backed store. A `shared(redis)` classification cannot make a `new Map()` shared.
+ */
+function inProcess(init: AstNode | undefined, nodes: readonly AstNode[]): boolean {
+  const n = unwrap(init);
+  if (!n || n.type === 'ObjectExpression' || n.type === 'ArrayExpression') return true;
+  for (const x of nodesWithin(n, nodes)) {
+    const word = x.type === 'Identifier' ? (x.name as string) : stringValue(x);
+    if (word !== undefined && REDIS_WORD.test(word)) return false;
+  }
+  return true;
 }
 
 function isCacheInit(init: AstNode | undefined): boolean {
@@ -87,7 +115,7 @@ function objectMembers(name: string, object: AstNode, container: AstNode, out: C
     const value = unwrap(child(property, 'value'));
     if (key === undefined || !value) continue;
     const path = `${name}.${key}`;
-    if (isCacheInstance(value)) out.push({ name: path, label: path, declaration: property, container });
+    if (isCacheInstance(value)) out.push({ name: path, label: path, declaration: property, init: value, container });
     else if (value.type === 'ObjectExpression') objectMembers(path, value, container, out);
   }
 }
@@ -117,7 +145,7 @@ function moduleScopeCandidates(program: AstNode, classes: ReadonlyMap<AstNode, s
   for (const b of moduleBindings(program)) {
     if (b.kind === 'function') continue;
     const init = unwrap(b.init);
-    if (isCacheInit(init)) out.push({ name: b.name, label: b.name, declaration: b.declaration });
+    if (isCacheInit(init)) out.push({ name: b.name, label: b.name, declaration: b.declaration, init });
     else if (init?.type === 'ObjectExpression') objectMembers(b.name, init, b.declaration, out);
   }
   // Static fields live once per class, so a module-scope class's static cache is module state.
@@ -125,12 +153,14 @@ function moduleScopeCandidates(program: AstNode, classes: ReadonlyMap<AstNode, s
     for (const member of children(child(cls, 'body') ?? cls, 'body')) {
       const key = propertyKeyName(member);
       if (member.type !== 'PropertyDefinition' || member.static !== true || key === undefined) continue;
-      if (!isCacheInit(child(member, 'value'))) continue;
+      const init = child(member, 'value');
+      if (!isCacheInit(init)) continue;
       const isPrivate = child(member, 'key')?.type === 'PrivateIdentifier';
       out.push({
         name: `${className}.${key}`,
         label: `${className}.${isPrivate ? '#' : ''}${key}`,
         declaration: member,
+        init,
         container: cls,
       });
     }
@@ -334,7 +364,7 @@ function check(context: FileContext): RawFinding[] {
   }
   const out: RawFinding[] = [];
   for (const key of mutatedInHandler) {
-    const { label: name, declaration, container } = byName.get(key)!;
+    const { label: name, declaration, init, container } = byName.get(key)!;
     const classification =
       classificationFor(declaration, context) ?? (container && classificationFor(container, context));
     const shared = requiresSharedStore(name);
@@ -345,6 +375,8 @@ function check(context: FileContext): RawFinding[] {
         : `module-scope cache "${name}" is mutated from a request handler without a classification. Add "// @cache-scope per-pod: <why one copy per pod is correct>" or move it to Redis and mark it "@cache-scope shared(redis)".`;
     } else if (classification.scope === 'invalid') {
       problem = `module-scope cache "${name}" has an invalid @cache-scope comment: ${classification.problem}.`;
+    } else if (classification.scope === 'shared' && inProcess(init, nodes)) {
+      problem = `module-scope cache "${name}" is marked "@cache-scope shared(redis)", but its value lives in this process (a Map, Set, LRU or object created here): every pod holds its own copy. Shared state must be a Redis-backed store (@rampart/redis); a per-pod copy of Redis data is "@cache-scope per-pod: <reason>".`;
     } else if (classification.scope === 'per-pod' && shared) {
       problem = `module-scope cache "${name}" is classified per-pod, but rate-limit/nonce/session/replay state must be shared: with N pods every limit is N times weaker. Move it to Redis (@rampart/redis).`;
     }
@@ -362,16 +394,17 @@ function check(context: FileContext): RawFinding[] {
   return out;
 }
 
+const TEST_SUPPORT =
+  /(\.|_)(test|spec)\.[cm]?[jt]sx?$|\.stories\.[cm]?[jt]sx?$|(^|\/)(__tests__|__mocks__|test|tests|e2e|playwright|cypress)\/|(^|\/)(vitest|jest)\.setup(\.[\w-]+)?\.[cm]?[jt]sx?$/;
+
 /** `unclassified-module-cache`: in-process state shared across requests without saying why that is safe. */
 export const unclassifiedModuleCache: FileRule = {
   id: ID,
   severity: 'error',
   summary: 'A module-scope Map/Set/LRU/object is mutated from request handlers without a @cache-scope classification.',
   fix: 'Add "// @cache-scope per-pod: <reason>" or move the state to Redis and mark it "@cache-scope shared(redis)".',
-  // Test files hold per-run state by design (servers to close, spies); they never serve requests.
-  appliesTo: (file) =>
-    /\.[cm]?[jt]sx?$/.test(file) &&
-    !/\.d\.[cm]?ts$/.test(file) &&
-    !/(\.|_)(test|spec)\.[cm]?[jt]sx?$|(^|\/)(__tests__|__mocks__)\//.test(file),
+  // Test files and test support (setup files, e2e suites, stories) hold per-run state by design
+  // (servers to close, spies); they never serve requests.
+  appliesTo: (file) => /\.[cm]?[jt]sx?$/.test(file) && !/\.d\.[cm]?ts$/.test(file) && !TEST_SUPPORT.test(file),
   check,
 };

@@ -1,6 +1,11 @@
-// @cache-scope shared(redis): near-cache; the source of truth is the Redis session store
-const sessionNearCache = new Map<string, string>();
-export async function session(req: { sid: string }): Promise<string> {
-  sessionNearCache.set(req.sid, await redis.get(req.sid));
-  return sessionNearCache.get(req.sid)!;
+// A cache built on a Redis store: shared by every pod, as its classification says.
+import { createCache } from 'cache-manager';
+import { redisStore } from 'cache-manager-ioredis-yet';
+
+// @cache-scope shared(redis)
+const sessions = createCache({ store: redisStore({ client: redis }) });
+
+export async function session(req: { sid: string }): Promise<unknown> {
+  await sessions.set(`session:${req.sid}`, { seen: Date.now() });
+  return sessions.get(`session:${req.sid}`);
 }

@@ -1,0 +1,5 @@
+module.exports = {
+  async up(db) {
+    await db.collection('users').updateOne({ email: 'ops@example.test' }, { $set: { password: 'ops-pass-2024' } });
+  },
+};

@@ -1,0 +1,4 @@
+const mocks = [];
+export function mock(m) {
+  mocks.push(m);
+}

@@ -1,0 +1,71 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { analyzeFile } from './engine.ts';
+import { SourceText } from './source-text.ts';
+
+/** A value that looks like a secret: what must never reach a snippet. */
+const secret = fc.stringMatching(/^[A-Za-z0-9@%+._~-]{6,18}$/).map((body) => `Qz7${body}`);
+/** Text around it inside one value: blanks included (`${X:-a b}`), never quotes or braces. */
+const filler = fc.stringMatching(/^[a-z0-9 _.-]{0,6}$/);
+/** Text that continues a word (no blank: after one, a shell command has its next argument). */
+const wordPart = fc.stringMatching(/^[a-z0-9_.-]{0,6}$/);
+
+// Assignment shapes of shell scripts, .env files, Dockerfiles and compose files. `D` is the default
+// of a `${…}` expansion, `T` what follows it in the same word.
+const SHAPES: ReadonlyArray<readonly [string, (d: string, t: string) => string]> = [
+  ['deploy.sh', (d, t) => `export DB_PASSWORD=\${DB_PASSWORD:-${d}}${t}`],
+  ['deploy.sh', (d, t) => `DB_PASSWORD=\${DB_PASSWORD:-${d}}${t} node server.js`],
+  ['deploy.sh', (d, t) => `export DB_PASSWORD="\${DB_PASSWORD:-${d}}"${t}`],
+  ['deploy.sh', (d, t) => `  run --password=\${DB_PASSWORD:=${d}}${t} --verbose`],
+  ['.env', (d, t) => `DB_PASSWORD=${d}${t}`],
+  ['.env', (d, t) => `DB_PASSWORD=\${OTHER:-${d}}${t}`],
+  ['Dockerfile', (d, t) => `ENV DB_PASSWORD=\${DB_PASSWORD:-${d}}${t}`],
+  ['Dockerfile', (d, t) => `ARG DB_PASSWORD=${d}${t}`],
+  ['docker-compose.yml', (d, t) => `      DB_PASSWORD: \${DB_PASSWORD:-${d}}${t}`],
+  ['docker-compose.yml', (d, t) => `      - DB_PASSWORD=\${DB_PASSWORD:-${d}}${t}`],
+  ['docker-compose.yml', (d, t) => `      DB_PASSWORD: ${d} ${t}`],
+];
+
+describe('SourceText.redactedLine', () => {
+  it('never shows a value placed anywhere in a shell, env, Dockerfile or compose assignment', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...SHAPES),
+        secret,
+        filler,
+        wordPart,
+        fc.boolean(),
+        ([file, shape], value, before, after, inDefault) => {
+          const line = inDefault ? shape(`${before}${value}${after}`, after) : shape(before, `${after}${value}`);
+          const text = `# config\n${line}\n`;
+          const source = new SourceText(text);
+          const snippet = source.redactedLine(text.indexOf(line), [], { unquotedValues: true, language: 'text' });
+          expect(snippet, line).not.toContain(value);
+          expect(snippet, line).not.toContain(value.slice(3, 9));
+          // The same line through the engine: every finding's snippet.
+          for (const f of analyzeFile(file, text).findings) expect(f.snippet, `${file}: ${line}`).not.toContain(value);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('hides the rest of a word after a shell default that holds a blank', () => {
+    const text = `export DB_PASSWORD=\${DB_PASSWORD:-a b}-tail2-s3cret\n`;
+    const snippet = new SourceText(text).redactedLine(0, [], { unquotedValues: true, language: 'text' });
+    expect(snippet).toBe('export DB_PASSWORD=«redacted»');
+  });
+});
+
+describe('SourceText.position', () => {
+  it('counts `\\n`, `\\r\\n` and a lone `\\r` each as one line break', () => {
+    const source = new SourceText('a\rb\r\nc\nd\r\re');
+    expect(['a', 'b', 'c', 'd', 'e'].map((c) => source.position(source.text.indexOf(c)).line)).toEqual([1, 2, 3, 4, 6]);
+    expect([1, 2, 3, 4, 5, 6].map((line) => source.line(line))).toEqual(['a', 'b', 'c', 'd', '', 'e']);
+  });
+
+  it('puts a lone `\\r` line in its own snippet', () => {
+    const text = "const a = 1;\rconst b = 'x';\r";
+    expect(new SourceText(text).redactedLine(text.indexOf('b'))).toBe("const b = '«redacted»';");
+  });
+});
