@@ -27,6 +27,8 @@ export type ConfigIssueCode =
   | 'ambiguous-source'
   | 'file-unreadable'
   | 'file-empty'
+  /** The file's bytes are not UTF-8 text (a raw binary key): store it base64 or hex and declare `encoding`. */
+  | 'file-not-text'
   | 'file-outside-allowlist'
   | 'source-not-allowed'
   | 'vault-ref-malformed'

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -7,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { errorOf, rejectionOf } from '../test/config-error.ts';
 import { provenanceOf } from './config-object.ts';
-import { generateDevProfile } from './dev-profile.ts';
+import { generateDevProfile, generateDevSecret } from './dev-profile.ts';
 import { checkConfig, loadConfig, loadConfigSync } from './load.ts';
 import { number, port, string, url } from './scalars.ts';
 import { Secret } from './secret.ts';
@@ -119,6 +120,38 @@ describe('loadConfigSync', () => {
     ]);
   });
 
+  it('refuses a secret file or config-tree file that is not UTF-8 text instead of replacing its bytes', () => {
+    // `openssl rand 32 > key`: most such keys are not UTF-8, and decoding them leniently swaps
+    // bytes for U+FFFD, loading a different, weaker key.
+    let binary: Buffer;
+    do binary = randomBytes(32);
+    while (isUtf8(binary));
+    const path = join(dir, 'binary-key');
+    writeFileSync(path, binary);
+    const tree = join(dir, 'tree');
+    mkdirSync(tree);
+    writeFileSync(join(tree, 'T'), Buffer.concat([Buffer.from('Zx9'), binary]));
+    const error = errorOf(() =>
+      loadConfigSync({ K: secret(), T: secret() }, { env: { NODE_ENV: 'test', K_FILE: path }, configTree: tree }),
+    );
+    expect(error.issues.map((i) => [i.key, i.code])).toEqual([
+      ['K', 'file-not-text'],
+      ['T', 'file-not-text'],
+    ]);
+    for (const issue of error.issues) {
+      expect(issue.message).toMatch(/not UTF-8 text/);
+      expect(issue.message).toMatch(/base64 or hex/);
+      expect(issue.message).toMatch(/encoding/);
+      for (const form of [binary.toString('hex'), binary.toString('base64'), binary.toString('latin1')])
+        expect(issue.message).not.toContain(form.slice(0, 8));
+      expect(issue.message).not.toContain('\uFFFD');
+    }
+    // The same key stored as base64 with `encoding` declared loads.
+    const encoded = file('encoded-key', `${binary.toString('base64')}\n`);
+    const config = loadConfigSync({ K: secret({ encoding: 'base64' }) }, { env: { K_FILE: encoded } });
+    expect(Buffer.from(config.K.reveal(), 'base64').equals(binary)).toBe(true);
+  });
+
   it('reads schema keys named like Object.prototype members as ordinary variables', () => {
     const schema = { toString: port({ optional: true }), constructor: string({ optional: true }) };
     const config = loadConfigSync(schema, { env: {} });
@@ -181,6 +214,26 @@ describe('loadConfigSync', () => {
     }
   });
 
+  it('refuses demo secrets and dev keys stored hex, base64 or base64url with encoding declared', () => {
+    const supabase = Buffer.from('super-secret-jwt-token-with-at-least-32-characters-long').toString('base64');
+    const dev = Buffer.from(generateDevSecret(32)).toString('base64url');
+    const error = errorOf(() =>
+      loadConfigSync(
+        {
+          JWT_KEY: secret({ kind: 'jwt-hs256', encoding: 'base64' }),
+          DEV_KEY: secret({ encoding: 'base64url' }),
+        },
+        { env: { JWT_KEY_FILE: file('jwt', supabase), DEV_KEY_FILE: file('dev', dev) } },
+      ),
+    );
+    expect(error.issues).toEqual([
+      expect.objectContaining({ key: 'JWT_KEY', code: 'weak-secret', rules: expect.arrayContaining(['known-demo']) }),
+      expect.objectContaining({ key: 'DEV_KEY', code: 'weak-secret', rules: expect.arrayContaining(['dev-marker']) }),
+    ]);
+    for (const text of [supabase, dev, 'super-secret', 'rampart-dev-'])
+      expect(error.message).not.toContain(text.slice(0, 12));
+  });
+
   it('behaves as production for NODE_ENV=staging and unset: no dev profile, weak secrets refused', () => {
     const profile = file('.env.development', 'NAME=dev\nJWT_KEY=keyboard cat\n');
     for (const env of [{}, { NODE_ENV: 'staging' }, { NODE_ENV: 'prod' }, { APP_ENV: 'develop' }]) {
@@ -214,6 +267,17 @@ describe('loadConfigSync', () => {
     expect(() =>
       loadConfigSync({ NAME: string() }, { env: { NODE_ENV: 'test' }, devProfile: join(dir, 'nope') }),
     ).toThrow(expect.objectContaining({ code: 'ERR_CONFIG_OPTIONS', message: expect.stringMatching(/gen-dev/) }));
+  });
+
+  it('refuses a dev profile that is not UTF-8 text instead of loading altered values', () => {
+    const profile = join(dir, '.env.test');
+    writeFileSync(profile, Buffer.concat([Buffer.from('NAME=caf'), Buffer.from([0xe9]), Buffer.from('\n')]));
+    expect(() => loadConfigSync({ NAME: string() }, { env: { NODE_ENV: 'test' }, devProfile: profile })).toThrow(
+      expect.objectContaining({
+        code: 'ERR_CONFIG_OPTIONS',
+        message: expect.stringMatching(/^(?![\s\S]*caf)[\s\S]*not UTF-8 text.*gen-dev/),
+      }),
+    );
   });
 
   it('treats an empty environment variable as unset', () => {

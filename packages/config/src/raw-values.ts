@@ -3,9 +3,10 @@ import { parseDevProfile } from './dev-profile.ts';
 import { DEFAULT_ENVIRONMENT_VARIABLES, type EnvironmentInfo, resolveEnvironment } from './environment.ts';
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import type { LoadOptions } from './load.ts';
+import { decodeUtf8 } from './secret-encoding.ts';
 import { lookupKey, type RawValue, type SourceContext } from './sources.ts';
 import type { Schema } from './spec.ts';
-import { describeVaultRef, type PendingRef, parseVaultRef, VAULT_PREFIX } from './vault.ts';
+import { describeVaultRef, looksLikeVaultRef, type PendingRef, parseVaultRef, VAULT_PREFIX } from './vault.ts';
 
 /** The load options the sources are read with. */
 type SourceOptions = Pick<LoadOptions, 'env' | 'environmentVariables' | 'devProfile' | 'configTree' | 'fileAllowlist'>;
@@ -31,13 +32,21 @@ export function collectRawValues(schema: Schema, options: SourceOptions): Collec
   const issues: ConfigIssue[] = [];
   let devProfile: SourceContext['devProfile'];
   if (options.devProfile !== undefined && environment.profile !== 'production') {
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = readFileSync(options.devProfile, 'utf8');
+      bytes = readFileSync(options.devProfile);
     } catch {
       throw new ConfigError(
         'ERR_CONFIG_OPTIONS',
         `The dev profile ${options.devProfile} cannot be read. Create it with \`rampart-config gen-dev --out ${options.devProfile}\`.`,
+      );
+    }
+    // Strict, like secret files: lenient decoding would load altered values without a word.
+    const text = decodeUtf8(bytes);
+    if (text === undefined) {
+      throw new ConfigError(
+        'ERR_CONFIG_OPTIONS',
+        `The dev profile ${options.devProfile} is not UTF-8 text. Regenerate it with \`rampart-config gen-dev --out ${options.devProfile} --force\`.`,
       );
     }
     devProfile = { path: options.devProfile, values: parseDevProfile(text) };
@@ -55,19 +64,22 @@ export function collectRawValues(schema: Schema, options: SourceOptions): Collec
     issues.push(...lookup.issues);
     if (!lookup.value) continue;
     raws.set(key, { value: lookup.value });
-    if (lookup.value.raw.startsWith(VAULT_PREFIX)) {
+    if (looksLikeVaultRef(lookup.value.raw)) {
       const via =
         lookup.value.source === 'env'
           ? key
           : lookup.value.source === 'file'
             ? `${key}_FILE`
             : `the ${lookup.value.source} entry ${key}`;
-      const ref = parseVaultRef(lookup.value.raw);
+      const exactPrefix = lookup.value.raw.startsWith(VAULT_PREFIX);
+      const ref = exactPrefix ? parseVaultRef(lookup.value.raw) : undefined;
       if (!ref) {
         issues.push({
           key,
           code: 'vault-ref-malformed',
-          message: `${key}: the Vault reference in ${via} is malformed; write vault:<mount>/<path>#<field> (optionally ?version=<n> before #).`,
+          message: exactPrefix
+            ? `${key}: the Vault reference in ${via} is malformed; write vault:<mount>/<path>#<field> (optionally ?version=<n> before #).`
+            : `${key}: ${via} looks like a Vault reference, but the prefix must be lowercase \`vault:\` at the very start, without spaces; write vault:<mount>/<path>#<field>.`,
         });
         raws.delete(key);
         continue;

@@ -10,7 +10,7 @@ import {
   type Spec,
   schemaError,
 } from './spec.ts';
-import { SECRET_KINDS, type SecretEncoding, type SecretKind } from './weak-secret.ts';
+import { isPositiveSafeInteger, SECRET_KINDS, type SecretEncoding, type SecretKind } from './weak-secret.ts';
 
 /** Options of {@link secret}. There is deliberately no `default`: secrets come from a source. */
 export interface SecretOptions {
@@ -18,7 +18,7 @@ export interface SecretOptions {
   readonly kind?: SecretKind;
   /** How the value encodes its bytes (for the length floor). Default `'utf8'`. */
   readonly encoding?: SecretEncoding;
-  /** Raises the kind's minimum length in bytes. */
+  /** Raises the kind's minimum length in bytes; a positive safe integer, else `ERR_CONFIG_SCHEMA`. */
   readonly minBytes?: number;
   /** Extra known-bad values for this key, matched like the built-in demo list. */
   readonly denylist?: readonly string[];
@@ -66,6 +66,10 @@ export function secret<const O extends SecretOptions>(options?: O): Spec<Secret,
   const encoding = o.encoding ?? 'utf8';
   if (!['utf8', 'hex', 'base64', 'base64url'].includes(encoding)) {
     throw schemaError('secret(): encoding must be utf8, hex, base64 or base64url.');
+  }
+  // Checked here, not trusted: `Math.max(32, NaN)` is NaN, which would switch the length floor off.
+  if (o.minBytes !== undefined && !isPositiveSafeInteger(o.minBytes)) {
+    throw schemaError('secret(): minBytes must be a positive safe integer (bytes), e.g. `minBytes: 64`.');
   }
   if (o.sources && (o.sources.length === 0 || o.sources.some((s) => !SOURCES.includes(s)))) {
     throw schemaError(`secret(): sources must be a non-empty list of ${SOURCES.join(', ')}.`);

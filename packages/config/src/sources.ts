@@ -1,6 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { ConfigIssue } from './errors.ts';
+import { decodeUtf8 } from './secret-encoding.ts';
 
 /** Where a raw value was found. `vault` is added when a reference is resolved. */
 export type ProvenanceSource = 'env' | 'file' | 'tree' | 'vault' | 'dev-profile' | 'default' | 'override' | 'unset';
@@ -73,7 +74,20 @@ export function readValueFile(
       if (read === 0) break;
       offset += read;
     }
-    let raw = buffer.subarray(0, offset).toString('utf8');
+    // Strict: a binary key (`openssl rand 32 > key`) read leniently loads as a different, weaker
+    // key with U+FFFD in place of every byte sequence that is not UTF-8.
+    const text = decodeUtf8(buffer.subarray(0, offset));
+    if (text === undefined) {
+      return {
+        ok: false,
+        issue: {
+          key,
+          code: 'file-not-text',
+          message: `${key}: ${label} is not UTF-8 text. Store a binary key as base64 or hex (\`openssl rand -base64 32\`) and declare it with secret({ encoding: 'base64' }) or 'hex'.`,
+        },
+      };
+    }
+    let raw = text;
     if (raw.endsWith('\r\n')) raw = raw.slice(0, -2);
     else if (raw.endsWith('\n')) raw = raw.slice(0, -1);
     if (raw.length === 0) {

@@ -67,6 +67,18 @@ describe('secret', () => {
     expect(() => secret({ encoding: 'latin1' as never })).toThrow(/encoding/);
     expect(() => secret({ sources: [] })).toThrow(/sources/);
   });
+
+  it('refuses a minBytes that is not a positive safe integer', () => {
+    for (const minBytes of [Number.NaN, 0, -32, 1.5, Number.POSITIVE_INFINITY, 2 ** 60, 'abc', '64', null]) {
+      expect(() => secret({ minBytes: minBytes as never }), String(minBytes)).toThrow(
+        expect.objectContaining({
+          code: 'ERR_CONFIG_SCHEMA',
+          message: expect.stringMatching(/minBytes must be a positive safe integer/),
+        }),
+      );
+    }
+    expect(secret({ minBytes: 64 }).secret?.minBytes).toBe(64);
+  });
 });
 
 describe('string, number, port, boolean, url, oneOf, duration, list, json', () => {

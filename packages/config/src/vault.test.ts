@@ -103,6 +103,43 @@ describe('loadConfig with vault references', () => {
     }
   });
 
+  it('refuses a reference whose vault: prefix has another case or spaces instead of loading it as the secret', async () => {
+    const refs = [
+      'VAULT:secret/billing#jwt_signing_key_2024',
+      'Vault:secret/billing#jwt_signing_key_2024',
+      ' vault:secret/billing#jwt_signing_key_2024',
+      'vault :secret/billing#jwt_signing_key_2024',
+      '\tVaUlT : secret/billing#jwt_signing_key_2024',
+    ];
+    const reads: string[] = [];
+    const vault = fakeVault({ 'secret/data/billing': { jwt_signing_key_2024: key() } }, reads);
+    const schema = Object.fromEntries(refs.map((_, i) => [`K${i}`, secret()]));
+    const env: Record<string, string> = { NODE_ENV: 'test' };
+    refs.forEach((ref, i) => {
+      env[`K${i}`] = ref;
+    });
+    const error = await loadConfig(schema, { env, vault }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    const issues = (error as ConfigError).issues;
+    expect(issues.map((i) => [i.key, i.code])).toEqual(refs.map((_, i) => [`K${i}`, 'vault-ref-malformed']));
+    for (const issue of issues) {
+      expect(issue.message).toMatch(/lowercase `vault:`/);
+      expect(issue.message).not.toMatch(/billing|jwt_signing|VAULT:|Vault:/);
+    }
+    expect(reads).toEqual([]);
+    // In production too, from a secret file, where a literal would have passed the weak-secret rules.
+    const dir = mkdtempSync(join(tmpdir(), 'rampart-vault-'));
+    try {
+      writeFileSync(join(dir, 'ref'), `${refs[0]}\n`);
+      const prod = await loadConfig({ K: secret() }, { env: { K_FILE: join(dir, 'ref') }, vault }).catch(
+        (e: unknown) => e,
+      );
+      expect(prod).toMatchObject({ issues: [expect.objectContaining({ key: 'K', code: 'vault-ref-malformed' })] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('lists not-found, denied, missing-field and unavailable problems together', async () => {
     const vault: VaultReader = {
       async read(path) {

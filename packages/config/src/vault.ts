@@ -30,6 +30,15 @@ export const VAULT_PREFIX = 'vault:';
 const SEGMENT = /^[A-Za-z0-9._-]+$/;
 
 /**
+ * True when a value is meant as a Vault reference, however it is written: `VAULT:…`, `Vault:…`,
+ * ` vault:…`, `vault :…`. Only the exact lowercase prefix is read; the others are reported as
+ * malformed rather than loaded as the secret itself.
+ */
+export function looksLikeVaultRef(value: string): boolean {
+  return /^\s*vault\s*:/i.test(value);
+}
+
+/**
  * Parses a `vault:` reference; `undefined` when it is malformed. KV v2 only: the `data/` segment
  * of the API path is added for you.
  *

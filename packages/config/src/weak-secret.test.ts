@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { generateDevSecret } from './dev-profile.ts';
+import { ConfigError } from './errors.ts';
 import { KNOWN_DEMO_SECRETS } from './known-demo-secrets.ts';
 import { foldLookalikes } from './lookalikes.ts';
 import {
@@ -314,5 +315,107 @@ describe('assessSecret (properties)', () => {
         for (const rule of assessSecret(value, { kind })) expect(Object.keys(WEAK_RULE_HINTS)).toContain(rule);
       }),
     );
+  });
+});
+
+describe('assessSecret (encoded values)', () => {
+  const encode = (text: string, encoding: (typeof ENCODINGS)[number]): string =>
+    Buffer.from(text, 'utf8').toString(encoding);
+
+  it('reads the decoded text of a hex, base64 or base64url value for demo secrets, denylists and the dev marker', () => {
+    const jwtIo = 'a-string-secret-at-least-256-bits-long';
+    const supabase = 'super-secret-jwt-token-with-at-least-32-characters-long';
+    expect(assessSecret(encode(jwtIo, 'base64'), { kind: 'jwt-hs256', encoding: 'base64' })).toContain('known-demo');
+    for (const encoding of ENCODINGS) {
+      expect(assessSecret(encode(supabase, encoding), { kind: 'jwt-hs256', encoding }), encoding).toContain(
+        'known-demo',
+      );
+    }
+    const dev = generateDevSecret(32);
+    expect(assessSecret(encode(dev, 'base64url'), { kind: 'key', encoding: 'base64url' })).toContain('dev-marker');
+    const leaked = randomBytes(24).toString('base64url');
+    expect(assessSecret(encode(leaked, 'base64'), { kind: 'key', encoding: 'base64', denylist: [leaked] })).toContain(
+      'known-demo',
+    );
+    expect(
+      assessSecret(encode('<your-api-key-goes-here-please-xx>', 'hex'), { kind: 'key', encoding: 'hex' }),
+    ).toContain('placeholder');
+    expect(
+      assessSecret(encode('correct horse battery staple password!', 'base64'), { kind: 'key', encoding: 'base64' }),
+    ).toContain('weak-word');
+  });
+
+  it('still checks the encoded text itself, and leaves random bytes that are not UTF-8 alone', () => {
+    // The encoded text of a base64 value can be a demo secret on its own (the Azurite account key).
+    const azurite = KNOWN_DEMO_SECRETS.find((entry) => entry.origin.startsWith('Azure Storage emulator (Azurite)'))!;
+    expect(assessSecret(azurite.value, { kind: 'key', encoding: 'base64' })).toContain('known-demo');
+    const next = seeded(0xb17e);
+    for (const encoding of ENCODINGS) {
+      for (let i = 0; i < 300; i++) {
+        const value = Buffer.from(Array.from({ length: 32 }, () => next(256))).toString(encoding);
+        expect(assessSecret(value, { kind: 'key', encoding }), value).toEqual([]);
+      }
+    }
+  });
+
+  it('refuses every built-in demo secret in every encoding (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...KNOWN_DEMO_SECRETS),
+        fc.constantFrom(...ENCODINGS),
+        fc.stringMatching(/^[A-Za-z0-9]{0,16}$/),
+        fc.constantFrom<SecretKind>('key', 'password', 'token', 'jwt-hs256'),
+        (entry, encoding, tail, kind) => {
+          // Exact entries are refused alone (or with digits added); the others with anything after them.
+          const text = entry.match === 'exact' ? entry.value : `${entry.value}${tail}`;
+          expect(assessSecret(encode(text, encoding), { kind, encoding }), `${entry.value} as ${encoding}`).toContain(
+            'known-demo',
+          );
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('assessSecret (known-demo prefixes)', () => {
+  it('finds a prefix entry in a value pasted with its quotes or its NAME= line', () => {
+    const tail = randomBytes(24).toString('hex');
+    for (const prefix of ['sk_test_', 'rk_test_', 'django-insecure-']) {
+      for (const value of [
+        `"${prefix}${tail}"`,
+        `'${prefix}${tail}'`,
+        `\`${prefix}${tail}\``,
+        `STRIPE_KEY=${prefix}${tail}`,
+        `export SECRET_KEY="${prefix}${tail}"`,
+        `SECRET_KEY = '${prefix}${tail}'`,
+      ]) {
+        expect(assessSecret(value, { kind: 'key' }), value).toContain('known-demo');
+      }
+    }
+  });
+});
+
+describe('assessSecret (options)', () => {
+  it('throws ERR_CONFIG_SCHEMA for a minBytes that is not a positive safe integer, never quoting the value', () => {
+    const value = `Zq${randomBytes(32).toString('base64url')}`;
+    for (const minBytes of [Number.NaN, 0, -1, 1.5, Number.POSITIVE_INFINITY, 2 ** 60, 'abc', '32', null]) {
+      let thrown: unknown;
+      try {
+        assessSecret(value, { kind: 'key', minBytes: minBytes as never });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown, String(minBytes)).toBeInstanceOf(ConfigError);
+      expect((thrown as ConfigError).code).toBe('ERR_CONFIG_SCHEMA');
+      expect((thrown as ConfigError).message).toMatch(/minBytes must be a positive (safe )?integer/);
+      expect((thrown as ConfigError).message).not.toContain(value.slice(0, 8));
+    }
+    expect(assessSecret(value, { kind: 'key', minBytes: 64 })).toContain('too-short');
+    for (const options of [{ kind: 'toString' }, { kind: 'rsa' }, { encoding: 'latin1' }]) {
+      expect(() => assessSecret(value, options as never), JSON.stringify(options)).toThrow(
+        expect.objectContaining({ code: 'ERR_CONFIG_SCHEMA' }),
+      );
+    }
   });
 });

@@ -1,5 +1,8 @@
+import { ConfigError } from './errors.ts';
 import { KNOWN_DEMO_SECRETS, type KnownDemoSecret } from './known-demo-secrets.ts';
 import { foldLookalikes } from './lookalikes.ts';
+import { isPlaceholderShape } from './placeholder-shape.ts';
+import { decodeSecret } from './secret-encoding.ts';
 
 /**
  * What a secret is for; decides its minimum length and entropy floors. HMAC and JWT HS* keys must
@@ -107,29 +110,6 @@ const WEAK_WORDS = [
   'letmein',
 ] as const;
 
-// Whole tokens (between separators) that mark a placeholder or a non-production value.
-const PLACEHOLDER_TOKENS = new Set([
-  'todo',
-  'tbd',
-  'fixme',
-  'test',
-  'dev',
-  'demo',
-  'fake',
-  'mock',
-  'stub',
-  'foo',
-  'bar',
-  'baz',
-  'none',
-  'null',
-  'undefined',
-  'empty',
-  'unset',
-  'local',
-  'localhost',
-]);
-
 const LEET: Readonly<Record<string, string>> = {
   '0': 'o',
   '1': 'i',
@@ -213,45 +193,20 @@ function longestSequentialRun(value: string): number {
   return longest;
 }
 
-function isPlaceholderShape(value: string): boolean {
-  // Shapes are anchored or need word-like content: generated passwords contain <, >, $ and {
-  // by chance, but not `<your-api-key>` or `${JWT_SECRET}`.
-  if (/^\s*<[A-Za-z][\w .-]*>\s*$/.test(value)) return true;
-  // An embedded `<YOUR_API_KEY>` counts only when it is a large part of the value or sits in plain
-  // text (`sk_live_<KEY>`, `postgres://u:<PASSWORD_HERE>@db`): a long random password contains a
-  // bracketed run of capitals now and then.
-  const embedded = /<[a-z]{3,}(?:[-_ ][a-z]{2,})+>|<[A-Z]{3,}(?:[-_ ][A-Z]{2,})+>/.exec(value);
-  if (embedded) {
-    const outside = value.slice(0, embedded.index) + value.slice(embedded.index + embedded[0].length);
-    if (embedded[0].length * 3 >= value.length || /^[\w.:/@+-]*$/.test(outside)) return true;
-  }
-  if (/\$\{(?:[A-Z_][A-Z0-9_]{4,}|[a-z_][a-z0-9_.]{4,})(?::[^}]*)?\}|\{\{\s*[A-Za-z_][\w.]{2,}\s*\}\}/.test(value))
-    return true;
-  if (/^\$(?:[A-Z_][A-Z0-9_]*|[a-z_][a-z0-9_]*)$|^%[A-Z_][A-Z0-9_]*%$|^__[A-Z][A-Z0-9_]*__$/.test(value)) return true;
-  const flat = normalize(value);
-  if (/^(your|insert|enter|paste).*(key|secret|token|password|pass|value|here)/.test(flat)) return true;
-  if (/(your|insert|enter|paste).*here/.test(flat)) return true;
-  if (/change.?me|changethis|replace.?me|replacethis/.test(value.toLowerCase())) return true;
-  const tokens = value.split(/[^A-Za-z0-9*#?.]+/).filter((token) => token.length > 0);
-  if (tokens.some((token) => /^(x{4,}|X{4,}|\*{6,}|#{6,}|\?{6,}|\.{6,})$/.test(token))) return true;
-  // Only written-by-a-person values (words and numbers between separators) are checked for
-  // placeholder words: short tokens occur by chance between the separators of random base64.
-  const wordLike =
-    tokens.length > 0 &&
-    tokens.every((token) => /^(?:[a-z]+|[A-Z]+|[A-Z][a-z]+|[0-9]+)$/.test(token)) &&
-    tokens.reduce((sum, token) => sum + token.length, 0) >= 3 * tokens.length;
-  return wordLike && tokens.some((token) => PLACEHOLDER_TOKENS.has(token.toLowerCase()));
-}
-
 interface Forms {
   readonly raw: string;
   readonly lower: string;
+  /** `lower` without what a paste brings along: a `NAME=` / `export NAME=` / `"NAME": ` and quotes. */
+  readonly unquoted: string;
   readonly flat: string;
   readonly deleeted: string;
 }
 
+const PASTED_LEAD = /^\s*(?:export\s+)?(?:["']?[a-z_][a-z0-9_.-]*["']?\s*[=:]\s*)?["'`]?/;
+
 function formsOf(raw: string): Forms {
-  return { raw, lower: raw.toLowerCase(), flat: normalize(raw), deleeted: deleet(raw) };
+  const lower = raw.toLowerCase();
+  return { raw, lower, unquoted: lower.replace(PASTED_LEAD, ''), flat: normalize(raw), deleeted: deleet(raw) };
 }
 
 interface DemoMatcher {
@@ -288,7 +243,9 @@ const EXACT_NUMBERS = DEMO_MATCHERS.filter((m) => m.match === 'exact' && /^\d+$/
 );
 
 function matchesDemo(forms: Forms, matcher: DemoMatcher): boolean {
-  if (matcher.match === 'prefix') return forms.lower.startsWith(matcher.prefix);
+  // Both forms: a value like `sk_test_x=` would otherwise lose its prefix as a `NAME=`.
+  if (matcher.match === 'prefix')
+    return forms.lower.startsWith(matcher.prefix) || forms.unquoted.startsWith(matcher.prefix);
   return (
     matcher.targets.some((target) => target.length > 0 && forms.flat.includes(target)) ||
     matcher.targetsDeleeted.some((target) => target.length > 0 && forms.deleeted.includes(target))
@@ -311,28 +268,11 @@ function matchesExactDemo(forms: Forms): boolean {
   return false;
 }
 
-function decodedLength(value: string, encoding: SecretEncoding): number | undefined {
-  switch (encoding) {
-    case 'utf8':
-      return Buffer.byteLength(value, 'utf8');
-    case 'hex':
-      return /^(?:[0-9a-fA-F]{2})+$/.test(value) ? value.length / 2 : undefined;
-    case 'base64':
-      return /^[A-Za-z0-9+/]+={0,2}$/.test(value) && value.length % 4 === 0
-        ? Buffer.from(value, 'base64').length
-        : undefined;
-    case 'base64url':
-      return /^[A-Za-z0-9_-]+$/.test(value) && value.length % 4 !== 1
-        ? Buffer.from(value, 'base64url').length
-        : undefined;
-  }
-}
-
 /** What {@link assessSecret} checks against. */
 export interface AssessSecretOptions {
   readonly kind?: SecretKind;
   readonly encoding?: SecretEncoding;
-  /** Overrides the kind's minimum length in bytes (may only raise it). */
+  /** Overrides the kind's minimum length in bytes (may only raise it); a positive safe integer. */
   readonly minBytes?: number;
   /** Extra known-bad values for this key (matched like the built-in `contains` entries). */
   readonly denylist?: readonly string[];
@@ -341,7 +281,11 @@ export interface AssessSecretOptions {
 /**
  * Checks a would-be production secret and returns the rules it breaks (empty when it is
  * acceptable). Random keys of the kind's length never break a rule; human-made, placeholder,
- * documentation and generated-for-development values do.
+ * documentation and generated-for-development values do. A `hex`/`base64`/`base64url` value is
+ * also checked as the text it decodes to, when that is UTF-8.
+ *
+ * @throws ConfigError `ERR_CONFIG_SCHEMA` for an unknown `kind` or `encoding`, or a `minBytes` that
+ * is not a positive safe integer.
  *
  * @example
  * ```ts
@@ -350,19 +294,52 @@ export interface AssessSecretOptions {
  * ```
  */
 export function assessSecret(value: string, options: AssessSecretOptions = {}): WeakSecretRule[] {
-  const kind = options.kind ?? 'key';
-  const policy = KIND_POLICIES[kind];
   const encoding = options.encoding ?? 'utf8';
+  const policy = checkedPolicy(options, encoding);
   const rules = new Set<WeakSecretRule>();
-  const bytes = decodedLength(value, encoding);
+  const decoded = decodeSecret(value, encoding);
   // A copy-paste artefact: the service would use a key with a newline the issuer does not have.
   if (/^\s|\s$/.test(value)) rules.add('surrounding-whitespace');
-  if (bytes === undefined) rules.add('bad-encoding');
-  else if (bytes < Math.max(policy.minBytes, options.minBytes ?? 0)) rules.add('too-short');
+  if (decoded === undefined) rules.add('bad-encoding');
+  else if (decoded.bytes < Math.max(policy.minBytes, options.minBytes ?? 0)) rules.add('too-short');
   if (value.length > 0 && shannonBitsPerChar(value) < policy.minBitsPerChar) rules.add('low-entropy');
   if (new Set(value).size < policy.minDistinct) rules.add('few-distinct-characters');
   if (value.length > 1 && (isRepeatedPattern(value) || hasRepeatedStretch(value))) rules.add('repeated-pattern');
   if (longestSequentialRun(value) >= 8) rules.add('sequential');
+  const denylist = (options.denylist ?? []).map((extra) =>
+    compileDemo({ value: extra, match: 'contains', origin: 'denylist option' }),
+  );
+  addWordRules(value, denylist, rules);
+  // base64 of `super-secret-jwt-token-…` is that documented secret: the bytes a service uses are
+  // the decoded ones. When they are text, the word rules read it too (the encoded text as well:
+  // the Azurite key is documented in its base64 form). Random bytes are valid UTF-8 too rarely
+  // to matter, and the entropy and pattern rules keep measuring the value as written.
+  if (decoded?.text !== undefined && decoded.text.length > 0) addWordRules(decoded.text, denylist, rules);
+  return [...rules];
+}
+
+/** The kind's policy, once the options are known to be sound (direct callers skip `secret()`'s checks). */
+function checkedPolicy(options: AssessSecretOptions, encoding: unknown): KindPolicy {
+  const kind = options.kind ?? 'key';
+  // Own keys only: `toString` must not find Object.prototype's function.
+  if (!Object.hasOwn(KIND_POLICIES, kind))
+    throw new ConfigError('ERR_CONFIG_SCHEMA', `assessSecret(): kind must be one of ${SECRET_KINDS.join(', ')}.`);
+  if (!['utf8', 'hex', 'base64', 'base64url'].includes(encoding as string))
+    throw new ConfigError('ERR_CONFIG_SCHEMA', 'assessSecret(): encoding must be utf8, hex, base64 or base64url.');
+  // `Math.max(32, NaN)` is NaN and `bytes < NaN` is false: an unchecked minBytes switches the
+  // length floor off instead of raising it.
+  if (options.minBytes !== undefined && !isPositiveSafeInteger(options.minBytes))
+    throw new ConfigError('ERR_CONFIG_SCHEMA', 'assessSecret(): minBytes must be a positive safe integer (bytes).');
+  return KIND_POLICIES[kind];
+}
+
+/** True for 1, 2, ... up to `Number.MAX_SAFE_INTEGER`; false for NaN, 0, fractions, strings. */
+export function isPositiveSafeInteger(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}
+
+/** The placeholder, weak-word, demo, denylist and dev-marker rules, which read text as words. */
+function addWordRules(value: string, denylist: readonly DemoMatcher[], rules: Set<WeakSecretRule>): void {
   // The word and shape rules read the folded value: lookalike letters, fullwidth forms, accents and
   // zero-width characters cannot hide a word. Length, entropy and patterns are measured on the
   // value as it is. ASCII folds to itself.
@@ -380,11 +357,7 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   const demoForms = isHex ? { ...forms, deleeted: forms.flat } : forms;
   if (matchesExactDemo(demoForms) || SEARCHED.some((matcher) => matchesDemo(demoForms, matcher)))
     rules.add('known-demo');
-  for (const extra of options.denylist ?? []) {
-    if (matchesDemo(demoForms, compileDemo({ value: extra, match: 'contains', origin: 'denylist option' })))
-      rules.add('known-demo');
-  }
-  return [...rules];
+  if (denylist.some((matcher) => matchesDemo(demoForms, matcher))) rules.add('known-demo');
 }
 
 /** How a rule is fixed, for error messages. */

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -149,6 +150,20 @@ describe('runCli audit', () => {
     expect(
       await runCli(['audit', '--schema', fixture, '--fingerprint-key-file', secretFile('short', 'short')], cli),
     ).toBe(2);
+  });
+
+  it('refuses a fingerprint key file that is not UTF-8 text instead of fingerprinting under a weaker key', async () => {
+    let binary: Buffer;
+    do binary = randomBytes(48);
+    while (isUtf8(binary));
+    const keyFile = secretFile('binary-audit-key', '');
+    writeFileSync(keyFile, binary);
+    const cli = io(validEnv());
+    expect(await runCli(['audit', '--schema', fixture, '--fingerprint-key-file', keyFile], cli)).toBe(2);
+    expect(cli.err()).toMatch(/not UTF-8 text.*base64/);
+    for (const form of [binary.toString('hex'), binary.toString('base64'), binary.toString('latin1')])
+      expect(cli.err()).not.toContain(form.slice(0, 8));
+    expect(cli.out()).toBe('');
   });
 });
 

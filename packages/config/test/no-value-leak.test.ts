@@ -31,6 +31,10 @@ const shapes = [
   (m: string) => `keyboard cat ${m}`,
   (m: string) => `rampart-dev-${m}`,
   (m: string) => m.repeat(4),
+  (m: string) => `VAULT:secret/${m}#k`,
+  (m: string) => ` Vault : secret/${m}#k`,
+  (m: string) => Buffer.from(`super-secret-jwt-token-with-at-least-32-characters-long ${m}`).toString('base64'),
+  (m: string) => Buffer.from(`rampart-dev-${m}`).toString('hex'),
 ] as const;
 
 function assertNoMarker(output: string, marker: string): void {

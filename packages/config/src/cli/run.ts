@@ -6,6 +6,7 @@ import { auditConfig, MIN_FINGERPRINT_KEY_BYTES } from '../audit.ts';
 import { generateDevProfile } from '../dev-profile.ts';
 import { ConfigError } from '../errors.ts';
 import { checkConfig, type LoadOptions, loadConfig } from '../load.ts';
+import { decodeUtf8 } from '../secret-encoding.ts';
 import { isSpec, type Schema } from '../spec.ts';
 import { isStandardSchema } from '../standard-schema.ts';
 
@@ -174,7 +175,14 @@ async function audit(schema: Schema, options: LoadOptions, keyFile: string, json
   } catch {
     throw new UsageError('the fingerprint key file cannot be read');
   }
-  const trimmed = key.toString('utf8').replace(/\r?\n$/, '');
+  // Strict: a binary key read leniently would lose bytes to U+FFFD and fingerprint under a weaker key.
+  const text = decodeUtf8(key);
+  if (text === undefined) {
+    throw new UsageError(
+      'the fingerprint key file is not UTF-8 text; store the key base64 (openssl rand -base64 48 > FILE)',
+    );
+  }
+  const trimmed = text.replace(/\r?\n$/, '');
   if (Buffer.byteLength(trimmed) < MIN_FINGERPRINT_KEY_BYTES) {
     throw new UsageError(
       `the fingerprint key must be at least ${MIN_FINGERPRINT_KEY_BYTES} bytes (openssl rand -base64 48)`,

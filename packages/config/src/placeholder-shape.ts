@@ -1,0 +1,56 @@
+// Whole tokens (between separators) that mark a placeholder or a non-production value.
+const PLACEHOLDER_TOKENS = new Set([
+  'todo',
+  'tbd',
+  'fixme',
+  'test',
+  'dev',
+  'demo',
+  'fake',
+  'mock',
+  'stub',
+  'foo',
+  'bar',
+  'baz',
+  'none',
+  'null',
+  'undefined',
+  'empty',
+  'unset',
+  'local',
+  'localhost',
+]);
+
+/**
+ * True when a value is a placeholder rather than a secret: `<your-api-key>`, `${JWT_SECRET}`,
+ * `changeme`, `xxxx`, `TODO`. Reads the folded value (lookalikes.ts).
+ */
+export function isPlaceholderShape(value: string): boolean {
+  // Shapes are anchored or need word-like content: generated passwords contain <, >, $ and {
+  // by chance, but not `<your-api-key>` or `${JWT_SECRET}`.
+  if (/^\s*<[A-Za-z][\w .-]*>\s*$/.test(value)) return true;
+  // An embedded `<YOUR_API_KEY>` counts only when it is a large part of the value or sits in plain
+  // text (`sk_live_<KEY>`, `postgres://u:<PASSWORD_HERE>@db`): a long random password contains a
+  // bracketed run of capitals now and then.
+  const embedded = /<[a-z]{3,}(?:[-_ ][a-z]{2,})+>|<[A-Z]{3,}(?:[-_ ][A-Z]{2,})+>/.exec(value);
+  if (embedded) {
+    const outside = value.slice(0, embedded.index) + value.slice(embedded.index + embedded[0].length);
+    if (embedded[0].length * 3 >= value.length || /^[\w.:/@+-]*$/.test(outside)) return true;
+  }
+  if (/\$\{(?:[A-Z_][A-Z0-9_]{4,}|[a-z_][a-z0-9_.]{4,})(?::[^}]*)?\}|\{\{\s*[A-Za-z_][\w.]{2,}\s*\}\}/.test(value))
+    return true;
+  if (/^\$(?:[A-Z_][A-Z0-9_]*|[a-z_][a-z0-9_]*)$|^%[A-Z_][A-Z0-9_]*%$|^__[A-Z][A-Z0-9_]*__$/.test(value)) return true;
+  const flat = value.toLowerCase().replace(/[^a-z0-9]/g, '');
+  if (/^(your|insert|enter|paste).*(key|secret|token|password|pass|value|here)/.test(flat)) return true;
+  if (/(your|insert|enter|paste).*here/.test(flat)) return true;
+  if (/change.?me|changethis|replace.?me|replacethis/.test(value.toLowerCase())) return true;
+  const tokens = value.split(/[^A-Za-z0-9*#?.]+/).filter((token) => token.length > 0);
+  if (tokens.some((token) => /^(x{4,}|X{4,}|\*{6,}|#{6,}|\?{6,}|\.{6,})$/.test(token))) return true;
+  // Only written-by-a-person values (words and numbers between separators) are checked for
+  // placeholder words: short tokens occur by chance between the separators of random base64.
+  const wordLike =
+    tokens.length > 0 &&
+    tokens.every((token) => /^(?:[a-z]+|[A-Z]+|[A-Z][a-z]+|[0-9]+)$/.test(token)) &&
+    tokens.reduce((sum, token) => sum + token.length, 0) >= 3 * tokens.length;
+  return wordLike && tokens.some((token) => PLACEHOLDER_TOKENS.has(token.toLowerCase()));
+}
