@@ -172,7 +172,7 @@ export default defineBench('@rampart/redis', async (b) => {
         name: 'bentocache getOrSet (miss)',
         fn: () => bento.getOrSet({ key: `miss-${miss++}`, factory: () => ({ n: 3 }), ttl: 600_000 }),
       },
-      note: 'ours: 2 script round trips (read-or-lease, write-and-release) + PUBLISH',
+      note: 'ours: 2 script round trips (read-or-lease, write-and-release, which also publishes)',
     });
     await l1.close();
     await l2.close();

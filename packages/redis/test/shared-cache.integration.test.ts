@@ -66,6 +66,27 @@ describe.each([
     return c;
   };
 
+  /**
+   * A client logged in as a new ACL user that may use every key and command but no pub/sub
+   * channel (set on every node): Redis refuses its PUBLISH, whether sent alone or from a script.
+   */
+  const withoutChannels = async (): Promise<RedisClient> => {
+    const spec = target.spec;
+    const username = unique('no-channels');
+    const nodes =
+      spec.kind === 'single' ? [new Redis(spec.url)] : spec.nodes.map((n) => new Redis({ host: n.host, port: n.port }));
+    for (const node of nodes) {
+      await node.call('ACL', 'SETUSER', username, 'on', 'nopass', '~*', 'resetchannels', '+@all');
+      node.disconnect();
+    }
+    const client: RedisClient =
+      spec.kind === 'single'
+        ? new Redis(spec.url, { enableOfflineQueue: false, username })
+        : new Cluster([...spec.nodes], { enableOfflineQueue: false, redisOptions: { username } });
+    clients.push(client);
+    return ready(client);
+  };
+
   /** A client built like a user would, with extra ioredis options. */
   const build = (options: Record<string, unknown>): RedisClient => {
     const spec = target.spec;
@@ -153,15 +174,10 @@ describe.each([
       await Promise.all([a.close(), b.close()]);
     });
 
-    it('rejects with a retryable error when the invalidation cannot be published, after deleting in Redis', async () => {
-      const client = await connect();
-      const failingPublish = new Proxy(client, {
-        get(t, prop) {
-          if (prop === 'publish') return () => Promise.reject(new Error('publish refused'));
-          const value = Reflect.get(t, prop, t) as unknown;
-          return typeof value === 'function' ? value.bind(t) : value;
-        },
-      });
+    it('rejects with a retryable error when the invalidation cannot be published, after updating Redis', async () => {
+      // The PUBLISH of a delete is a command of its own; a tag bump's runs in the bump's script.
+      // Both are refused for a user without channels, after Redis was updated.
+      const restricted = await withoutChannels();
       const name = unique('publish');
       const make = (redis: RedisClient): SharedCache<string> =>
         new SharedCache<string>({
@@ -173,16 +189,54 @@ describe.each([
           timeoutMs: 2_000,
           registry: new CacheRegistry(),
         });
-      const [a, b] = [make(failingPublish), make(await connect())];
-      await b.set('k', 'v', { tags: ['t'] });
+      const [a, b] = [make(restricted), make(await connect())];
+      await b.set('k', 'v', { tags: ['t', 'u'] });
       const deleted = await a.delete('k').catch((e: unknown) => e);
       expect(deleted).toBeInstanceOf(RedisStoreError);
       expect(deleted).toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE', retryable: true });
       expect((deleted as Error).message).not.toContain('"k"');
       expect(await b.get('k')).toBeUndefined();
-      await b.set('k', 'v', { tags: ['t'] });
-      await expect(a.invalidateTags(['t'])).rejects.toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE', retryable: true });
-      expect(await b.get('k')).toBeUndefined();
+      for (const tags of [['t'], ['t', 'u']]) {
+        await b.set('k', 'v', { tags: ['t', 'u'] });
+        const invalidated = await a.invalidateTags(tags).catch((e: unknown) => e);
+        expect(invalidated).toBeInstanceOf(RedisStoreError);
+        expect(invalidated).toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE', retryable: true });
+        expect((invalidated as Error).message).toContain('Call invalidateTags again');
+        expect(await b.get('k')).toBeUndefined();
+      }
+      await Promise.all([a.close(), b.close()]);
+    });
+  });
+
+  describe('a write whose announcement Redis refuses', () => {
+    it('stands, and the refusal goes to onError (set and a loading getOrSet)', async () => {
+      const restricted = await withoutChannels();
+      const errors: unknown[] = [];
+      const name = unique('publish-write');
+      const options = {
+        name,
+        class: 'cluster',
+        reason: 'publish failure test',
+        ttlMs: 60_000,
+        timeoutMs: 2_000,
+      } as const;
+      const a = new SharedCache<string>({
+        ...options,
+        redis: restricted,
+        registry: new CacheRegistry(),
+        onError: (e) => errors.push(e),
+      });
+      const b = new SharedCache<string>({ ...options, redis: await connect(), registry: new CacheRegistry() });
+      await a.set('k', 'set');
+      expect(await a.getOrSet('l', () => 'loaded')).toBe('loaded');
+      expect(await b.get('k')).toBe('set');
+      expect(await b.get('l')).toBe('loaded');
+      expect(errors).toHaveLength(2);
+      for (const error of errors) {
+        expect(error).toBeInstanceOf(RedisStoreError);
+        expect(error).toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE', retryable: true });
+        expect((error as Error).message).toBe(`SharedCache "${name}".publish: the Redis call failed.`);
+      }
       await Promise.all([a.close(), b.close()]);
     });
   });
@@ -593,7 +647,7 @@ describe.each([
       ['with the lease', {}],
       ['without the lease', { lease: false as const }],
     ])(
-      'are one read (with the lease or the generation), one write and its announcement (%s)',
+      'are one read (with the lease or the generation) and one write that publishes its announcement (%s)',
       async (_how, overrides) => {
         const client = await connect();
         const sent: string[] = [];
@@ -611,11 +665,128 @@ describe.each([
         });
         const [a] = await pods({ l1: false, redis: counting, ...overrides }, { subscribe: false });
         expect(await a.getOrSet('k', () => 'v')).toBe('v');
-        expect(sent).toEqual(['evalsha', 'evalsha', 'publish']);
+        expect(sent).toEqual(['evalsha', 'evalsha']);
         expect(await a.get('k')).toBe('v');
         await a.close();
       },
     );
+  });
+
+  describe('announcements published by the write scripts', () => {
+    it('reach a pod subscribed on another node than the one that ran the script, in the same format', async () => {
+      const name = unique('announce');
+      const entryKey = (key: string): string => `rampart:cache:${name}:{=${key}}`;
+      const spec = target.spec;
+      const key = 'k';
+      let tag = 't';
+      // On the cluster: the key's and the tag's scripts run on one master, the pods listen on
+      // another (the PUBLISH crosses the cluster bus).
+      let listenOn: { host: string; port: number } | string = spec.kind === 'single' ? spec.url : spec.nodes[0]!;
+      if (spec.kind === 'cluster') {
+        const admin = await connect();
+        const slots = await admin.cluster('SLOTS');
+        const ownerOf = async (full: string): Promise<number> => {
+          const slot = Number(await admin.cluster('KEYSLOT', full));
+          return slots.find(([from, to]) => slot >= from && slot <= to)![2]![1];
+        };
+        const owner = await ownerOf(entryKey(key));
+        listenOn = spec.nodes.find((n) => n.port !== owner)!;
+        for (let i = 0; (await ownerOf(`rampart:cache:${name}:t:${tag}`)) === listenOn.port; i++) tag = `t${i}`;
+      }
+      const subscriber = typeof listenOn === 'string' ? new Redis(listenOn) : new Redis({ ...listenOn });
+      const raw = typeof listenOn === 'string' ? new Redis(listenOn) : new Redis({ ...listenOn });
+      clients.push(await ready(subscriber), await ready(raw));
+      const heard: string[] = [];
+      raw.on('message', (_channel: string, text: string) => heard.push(text));
+      await raw.subscribe(`rampart:cache:${name}:invalidate`);
+      const a = new SharedCache<string>({
+        name,
+        class: 'cluster',
+        reason: 'announcement test',
+        ttlMs: 60_000,
+        redis: await connect(),
+        subscriber,
+        timeoutMs: 2_000,
+        registry: new CacheRegistry(),
+      });
+      await a.ready();
+      const sent: string[] = [];
+      const client = await connect();
+      const counting = new Proxy(client, {
+        get(t, prop) {
+          const value = Reflect.get(t, prop, t) as unknown;
+          if (typeof value !== 'function') return value;
+          if (!['evalsha', 'publish'].includes(String(prop))) return value.bind(t);
+          return (...args: unknown[]) => {
+            sent.push(String(prop));
+            return value.apply(t, args);
+          };
+        },
+      });
+      // The writer listens to nothing: its writes are announced all the same.
+      const b = new SharedCache<string>({
+        name,
+        class: 'cluster',
+        reason: 'the writing pod',
+        ttlMs: 60_000,
+        redis: counting,
+        l1: false,
+        timeoutMs: 2_000,
+        registry: new CacheRegistry(),
+      });
+      expect(await a.getOrSet(key, () => 'old')).toBe('old');
+      expect(a.size).toBe(1);
+      await waitFor(() => heard.length === 1, { timeoutMs: 5_000, what: 'pod A’s own announcement' });
+      await (await connect()).unlink(entryKey(key)); // gone from Redis, unannounced: pod A's L1 still holds it
+      sent.length = 0;
+      expect(await b.getOrSet(key, () => 'loaded')).toBe('loaded'); // a miss: its write announces itself
+      expect(sent).toEqual(['evalsha', 'evalsha']);
+      await waitFor(async () => (await a.get(key)) === 'loaded', { timeoutMs: 5_000, what: 'the miss’s announcement' });
+      await waitFor(() => heard.length === 2, { timeoutMs: 5_000, what: 'the raw subscriber' });
+      const written = JSON.parse(heard[1]!) as { origin: string; keys: string[]; w: string };
+      expect(Object.keys(written)).toEqual(['origin', 'keys', 'w']);
+      expect(written.keys).toEqual([key]);
+      expect(written.w.startsWith(`${written.origin}.`)).toBe(true);
+      sent.length = 0;
+      await b.set(key, 'set', { tags: [tag] });
+      expect(sent).toEqual(['evalsha', 'evalsha']); // the tag's version, then the write that announces itself
+      await waitFor(async () => (await a.get(key)) === 'set', { timeoutMs: 5_000, what: 'the set’s announcement' });
+      sent.length = 0;
+      await b.invalidateTags([tag]);
+      expect(sent).toEqual(['evalsha']); // one tag: the bump announces itself
+      await waitFor(async () => (await a.get(key)) === undefined, { timeoutMs: 5_000, what: 'the tag’s announcement' });
+      await waitFor(() => heard.length === 4, { timeoutMs: 5_000, what: 'the raw subscriber' });
+      expect(JSON.parse(heard[3]!)).toEqual({ origin: written.origin, tags: [tag] });
+      await Promise.all([a.close(), b.close()]);
+    });
+
+    it('are not sent for a load whose write is refused', async () => {
+      const name = unique('refused');
+      const raw = await subscriberOf();
+      const heard: string[] = [];
+      raw.on('message', (_channel: string, text: string) => heard.push(text));
+      await raw.subscribe(`rampart:cache:${name}:invalidate`);
+      const [a, b] = await pods({ name, l1: false }, { subscribe: false });
+      const { loader, started, release } = gatedLoader('old');
+      const load = a.getOrSet('k', loader);
+      await started;
+      await b.delete('k'); // ends the load's generation: its write is refused
+      release();
+      expect(await load).toBe('old');
+      // Published by the node that ran the refused write, after it: it comes after anything that
+      // write could have published.
+      await b.set('k', 'set');
+      const messages = (): { origin: string; keys: string[]; w?: string }[] => heard.map((text) => JSON.parse(text));
+      await waitFor(() => messages().filter((m) => m.w !== undefined).length >= 1, {
+        timeoutMs: 5_000,
+        what: 'the set',
+      });
+      await waitFor(() => heard.length >= 2, { timeoutMs: 5_000, what: 'the delete' });
+      const [deleted, set] = [messages().find((m) => m.w === undefined), messages().find((m) => m.w !== undefined)];
+      expect(heard).toHaveLength(2); // the delete and the set: nothing from pod A's load
+      expect(deleted).toEqual({ origin: set?.origin, keys: ['k'] });
+      await Promise.all([a.close(), b.close()]);
+    });
   });
 
   describe('getOrSet options', () => {

@@ -2,106 +2,20 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { RedisStoreError } from '../errors.ts';
 import type { RedisCallGuard } from '../redis-down-policy.ts';
-import { defineScript, type RedisClient, runScript } from '../scripts.ts';
+import { type RedisClient, runScript } from '../scripts.ts';
+import {
+  GENERATION_READ,
+  LEASE_ACQUIRE,
+  LOAD_END,
+  READ_OR_GENERATION,
+  READ_OR_LEASE,
+  TAG_BUMP,
+  TAG_READ,
+  WRITE_AND_END_LOADS,
+  WRITE_IF_CURRENT,
+} from './cache-scripts.ts';
 import { unlinkByPrefix } from './clear.ts';
 import { decodeEntry, encodeEntry, type StoredEntry } from './entry.ts';
-
-// A tag key must outlive every entry that recorded its version: otherwise it could expire, come
-// back with the old version, and resurrect invalidated entries. New tags start at a random version.
-const TAG_READ = defineScript(
-  'cache-tag-read',
-  `local v = redis.call('GET', KEYS[1])
-if not v then
-  v = ARGV[1]
-  redis.call('SET', KEYS[1], v, 'PX', ARGV[2])
-elseif redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return v`,
-);
-
-const TAG_BUMP = defineScript(
-  'cache-tag-bump',
-  `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCR', KEYS[1]) end
-return 0`,
-);
-
-// A load that ends without writing gives its lease back and ends the generation it created or read
-// (when still the same), so a failing loader leaves no key behind for the generation's life.
-const LOAD_END = defineScript(
-  'cache-load-end',
-  `if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
-return 0`,
-);
-
-// A key's generation is a random token that exists while a load of the key may be running: a load
-// reads it (creating it when absent) before it starts, and may write only while it is unchanged. A
-// delete, a set() or a clear() removes it, so no load from before them can write; an absent or
-// re-created generation never equals the one a load holds.
-const GENERATION = `local g = redis.call('GET', KEYS[GK])
-if not g then
-  g = ARGV[GA]
-  redis.call('SET', KEYS[GK], g, 'PX', ARGV[GA + 1])
-end`;
-
-// On a miss, take the lease in the same round trip as the read, with the key's generation.
-const READ_OR_LEASE = defineScript(
-  'cache-read-or-lease',
-  `local v = redis.call('GET', KEYS[1])
-if v then return {v, 0} end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  ${GENERATION.replaceAll('GK', '3').replaceAll('GA', '3')}
-  return {false, 1, g}
-end
-return {false, 0}`,
-);
-
-// Without leases: on a miss, the key's generation in the same round trip as the read.
-const READ_OR_GENERATION = defineScript(
-  'cache-read-or-generation',
-  `local v = redis.call('GET', KEYS[1])
-if v then return {v} end
-${GENERATION.replaceAll('GK', '2').replaceAll('GA', '1')}
-return {false, g}`,
-);
-
-const LEASE_ACQUIRE = defineScript(
-  'cache-lease-acquire',
-  `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  ${GENERATION.replaceAll('GK', '2').replaceAll('GA', '3')}
-  return {1, g}
-end
-return {0}`,
-);
-
-const GENERATION_READ = defineScript(
-  'cache-generation',
-  `${GENERATION.replaceAll('GK', '1').replaceAll('GA', '1')}
-return g`,
-);
-
-// Write a computed value unless the key was deleted, set or cleared since its generation was read
-// (the load may have seen the data from before), and give the lease back, in one round trip.
-const WRITE_IF_CURRENT = defineScript(
-  'cache-write-if-current',
-  `local written = 0
-if redis.call('GET', KEYS[3]) == ARGV[4] then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  redis.call('DEL', KEYS[3])
-  written = 1
-end
-if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
-return written`,
-);
-
-// An explicit write is the last writer: it ends the generation of every load still running.
-const WRITE_AND_END_LOADS = defineScript(
-  'cache-write-and-end-loads',
-  `redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('DEL', KEYS[2])
-return 1`,
-);
 
 const POLL_INTERVAL_MS = 10;
 
@@ -140,15 +54,31 @@ export class CacheRedisTier {
   readonly #redis: RedisClient;
   readonly #guard: RedisCallGuard;
   readonly #base: string;
+  readonly #channel: string;
   readonly #label: string;
   readonly #extraLifeMs: number;
+  readonly #onError: (error: unknown) => void;
 
-  constructor(redis: RedisClient, guard: RedisCallGuard, base: string, label: string, staleIfErrorMs: number) {
+  /**
+   * `channel` carries the invalidations, as given (a client's `keyPrefix` is not applied to it);
+   * `onError` hears a write whose announcement Redis refused.
+   */
+  constructor(
+    redis: RedisClient,
+    guard: RedisCallGuard,
+    base: string,
+    channel: string,
+    label: string,
+    staleIfErrorMs: number,
+    onError: (error: unknown) => void,
+  ) {
     this.#redis = redis;
     this.#guard = guard;
     this.#base = base;
+    this.#channel = channel;
     this.#label = label;
     this.#extraLifeMs = staleIfErrorMs;
+    this.#onError = onError;
   }
 
   call<R>(operation: string, fn: () => Promise<R>): Promise<R> {
@@ -196,33 +126,46 @@ export class CacheRedisTier {
 
   /**
    * Writes an entry (PX = ttl + stale-if-error window) and ends the generation in the same step, so
-   * a load of the key still running cannot overwrite it.
+   * a load of the key still running cannot overwrite it, and publishes `announcement` in that step
+   * too. A refused publish goes to `onError`: the write stands.
    */
-  async write(key: string, entry: StoredEntry, ttlMs: number): Promise<void> {
+  async write(key: string, entry: StoredEntry, ttlMs: number, announcement: string): Promise<void> {
     const redis = this.#redis;
     const keys = [this.#entryKey(key), this.#generationKey(key)];
     const px = ttlMs + this.#extraLifeMs;
-    await this.call('set', () => runScript(redis, WRITE_AND_END_LOADS, keys, [encodeEntry(entry), px]));
+    const reply = await this.call('set', () =>
+      runScript(redis, WRITE_AND_END_LOADS, keys, [encodeEntry(entry), px, this.#channel, announcement]),
+    );
+    this.#writeAnnounced(reply);
   }
 
   /**
-   * Writes a computed entry unless the key was deleted, set or cleared since `generation` was read, giving back
-   * `leaseToken` in the same step. Resolves to whether it wrote.
+   * Writes a computed entry unless the key was deleted, set or cleared since `generation` was read,
+   * publishing `announcement` only if it wrote, and gives back `leaseToken`, all in one step.
+   * Resolves to whether it wrote; a refused publish goes to `onError`.
    */
   async writeIfCurrent(
     key: string,
     entry: StoredEntry,
     ttlMs: number,
     generation: string,
-    leaseToken = '',
+    leaseToken: string,
+    announcement: string,
   ): Promise<boolean> {
     const redis = this.#redis;
     const keys = [this.#entryKey(key), this.#leaseKey(key), this.#generationKey(key)];
     const px = ttlMs + this.#extraLifeMs;
     const reply = await this.call('set', () =>
-      runScript(redis, WRITE_IF_CURRENT, keys, [encodeEntry(entry), px, leaseToken, generation]),
+      runScript(redis, WRITE_IF_CURRENT, keys, [
+        encodeEntry(entry),
+        px,
+        leaseToken,
+        generation,
+        this.#channel,
+        announcement,
+      ]),
     );
-    return Number(reply) === 1;
+    return this.#writeAnnounced(reply);
   }
 
   /** The key's generation (created when absent), for a load that took no lease. */
@@ -278,29 +221,35 @@ export class CacheRedisTier {
     return versions;
   }
 
-  async bumpTags(tags: readonly string[]): Promise<void> {
+  /**
+   * Bumps every tag, then publishes `announcement`: the last tag's script publishes it, once the
+   * others are bumped (they may live on other nodes), so a pod that drops its L1 on the message
+   * never reads a version from before the bump. One round trip for one tag, two for more.
+   * Rejects like {@link CacheRedisTier.announce} when Redis refuses the publish.
+   */
+  async bumpTags(tags: readonly string[], announcement: string): Promise<void> {
     const redis = this.#redis;
-    await this.call('invalidateTags', () =>
-      Promise.all(tags.map((tag) => runScript(redis, TAG_BUMP, [this.#tagKey(tag)], []))),
-    );
+    const last = tags.length - 1;
+    const bump = (tag: string, args: readonly string[]): Promise<unknown> =>
+      runScript(redis, TAG_BUMP, [this.#tagKey(tag)], args);
+    if (last > 0) await this.call('invalidateTags', () => Promise.all(tags.slice(0, last).map((tag) => bump(tag, []))));
+    const reply = await this.call('invalidateTags', () => bump(tags[last] as string, [this.#channel, announcement]));
+    const refused = (reply as [number, string | null])[1];
+    if (typeof refused === 'string') throw this.#unannounced('invalidateTags', new Error(refused));
   }
 
-  async publish(channel: string, message: string): Promise<void> {
+  async publish(message: string): Promise<void> {
     const redis = this.#redis;
-    await this.call('publish', () => redis.publish(channel, message));
+    await this.call('publish', () => redis.publish(this.#channel, message));
   }
 
   /**
    * Publishes the invalidation that follows `operation`. Redis is already updated, so a failure
    * says so: a retryable `ERR_REDIS_UNAVAILABLE` asking to call again.
    */
-  async announce(operation: string, channel: string, message: string): Promise<void> {
-    await this.publish(channel, message).catch((error: unknown) => {
-      throw new RedisStoreError(
-        'ERR_REDIS_UNAVAILABLE',
-        `${this.#label}.${operation}: Redis was updated but other pods were not told; they may serve their L1 copy until it expires. Call ${operation} again.`,
-        { cause: error },
-      );
+  async announce(operation: string, message: string): Promise<void> {
+    await this.publish(message).catch((error: unknown) => {
+      throw this.#unannounced(operation, error);
     });
   }
 
@@ -351,6 +300,30 @@ export class CacheRedisTier {
         cause: error,
       });
     });
+  }
+
+  #unannounced(operation: string, cause: unknown): RedisStoreError {
+    return new RedisStoreError(
+      'ERR_REDIS_UNAVAILABLE',
+      `${this.#label}.${operation}: Redis was updated but other pods were not told; they may serve their L1 copy until it expires. Call ${operation} again.`,
+      { cause },
+    );
+  }
+
+  /**
+   * Whether a write script wrote; when it did but Redis refused its PUBLISH, `onError` hears the
+   * error a separate PUBLISH would have raised.
+   */
+  #writeAnnounced(reply: unknown): boolean {
+    const [written, refused] = reply as [number, string | null];
+    if (typeof refused === 'string') {
+      this.#onError(
+        new RedisStoreError('ERR_REDIS_UNAVAILABLE', `${this.#label}.publish: the Redis call failed.`, {
+          cause: new Error(refused),
+        }),
+      );
+    }
+    return Number(written) === 1;
   }
 
   /** An entry whose tags were invalidated since it was computed reads as a miss. */

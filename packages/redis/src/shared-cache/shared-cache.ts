@@ -78,16 +78,18 @@ export class SharedCache<T = unknown> implements AuditedStore {
     this.reason = options.reason;
     this.ttlMs = ttlMs;
     const base = `${prefix}${this.name}:`;
+    this.#channel = `${base}invalidate`;
     this.#redis = options.redis
       ? new CacheRedisTier(
           options.redis,
           new RedisCallGuard(options.redis, { timeoutMs }),
           base,
+          this.#channel,
           `SharedCache "${this.name}"`,
           staleIfErrorMs,
+          (error) => this.#onError(error),
         )
       : undefined;
-    this.#channel = `${base}invalidate`;
     // A cluster-class L1 is only trusted while invalidations can reach it.
     const trusted = (): boolean => (this.#bus ? this.#bus.healthy : this.class !== 'cluster');
     this.#l1 = l1 ? new LocalTier<T>(l1.maxEntries, l1.ttlMs, staleIfErrorMs, trusted) : undefined;
@@ -195,8 +197,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
       this.#forget({ keys: [key], w: entry.w });
       if (this.#redis) {
         try {
-          await this.#redis.write(key, entry, ttl);
-          await this.#announceWrite(key, entry);
+          await this.#redis.write(key, entry, ttl, this.#writeAnnouncement(key, entry));
         } catch (error) {
           if (this.#failClosed) throw error;
           this.#onError(error);
@@ -214,7 +215,10 @@ export class SharedCache<T = unknown> implements AuditedStore {
    */
   async delete(key: string): Promise<void> {
     checkId(key, `SharedCache "${this.name}".delete`, 'key');
-    await this.#invalidate('delete', { origin: this.#origin, keys: [key] }, (redis) => redis.delete(key));
+    await this.#invalidate('delete', { origin: this.#origin, keys: [key] }, async (redis) => {
+      await redis.delete(key);
+      return false;
+    });
   }
 
   /**
@@ -224,12 +228,18 @@ export class SharedCache<T = unknown> implements AuditedStore {
   async invalidateTags(tags: readonly string[]): Promise<void> {
     const list = checkTags(tags, this.name, 'invalidateTags');
     if (list.length === 0) return;
-    await this.#invalidate('invalidateTags', { origin: this.#origin, tags: list }, (redis) => redis.bumpTags(list));
+    await this.#invalidate('invalidateTags', { origin: this.#origin, tags: list }, async (redis, announcement) => {
+      await redis.bumpTags(list, announcement); // announced by the last bump's script
+      return true;
+    });
   }
 
   /** Deletes every entry of this cache on every Cluster master and in every pod's L1. */
   async clear(): Promise<void> {
-    await this.#invalidate('clear', { origin: this.#origin, all: true }, (redis) => redis.clear());
+    await this.#invalidate('clear', { origin: this.#origin, all: true }, async (redis) => {
+      await redis.clear();
+      return false;
+    });
   }
 
   /** A row of the cache audit table. */
@@ -331,12 +341,12 @@ export class SharedCache<T = unknown> implements AuditedStore {
       if (this.#redis) {
         if (!seen) return value;
         leaseToken = undefined; // the write releases it
+        // Announced by the write's own script, and only if it wrote.
         const written = await this.#redis
-          .writeIfCurrent(key, entry, ttl, seen.generation, lease?.token)
+          .writeIfCurrent(key, entry, ttl, seen.generation, lease?.token ?? '', this.#writeAnnouncement(key, entry))
           .catch((error: unknown) => this.#onError(error));
         if (!written) return value;
         generation = undefined; // the write ended it
-        await this.#announceWrite(key, entry);
       }
       this.#l1?.set(key, value, entry, finished, tags, ticket);
       return value;
@@ -393,22 +403,25 @@ export class SharedCache<T = unknown> implements AuditedStore {
 
   /**
    * Drops what `message` names here (before and after the Redis step, so a load finishing in
-   * between cannot keep it), runs `step` on Redis, then tells every pod. Published whether or not
-   * this pod listens: other pods may keep an L1.
+   * between cannot keep it), runs `step` on Redis, then tells every pod, unless `step` did (it
+   * resolves to true when its script published `announcement`). Published whether or not this pod
+   * listens: other pods may keep an L1.
    */
   async #invalidate(
     operation: string,
     message: InvalidationMessage,
-    step: (redis: CacheRedisTier) => Promise<unknown>,
+    step: (redis: CacheRedisTier, announcement: string) => Promise<boolean>,
   ): Promise<void> {
     this.#forget(message);
     if (!this.#redis) return;
+    const announcement = encodeInvalidation(message);
+    let announced: boolean;
     try {
-      await step(this.#redis);
+      announced = await step(this.#redis, announcement);
     } finally {
       this.#forget(message);
     }
-    await this.#redis.announce(operation, this.#channel, encodeInvalidation(message));
+    if (!announced) await this.#redis.announce(operation, announcement);
   }
 
   /** Drops what an invalidation names from the L1, and stops new callers joining loads begun before it. */
@@ -419,12 +432,10 @@ export class SharedCache<T = unknown> implements AuditedStore {
   }
 
   /**
-   * Tells other pods' L1s that `key` now holds `entry`, whether or not this pod listens (as
-   * `#invalidate` does); a failure only goes to `onError`.
+   * What tells other pods' L1s that `key` now holds `entry`: published by the write's script,
+   * whether or not this pod listens (as `#invalidate` does); a refused publish only goes to `onError`.
    */
-  async #announceWrite(key: string, entry: StoredEntry): Promise<void> {
-    if (!this.#redis) return;
-    const message = { origin: this.#origin, keys: [key], ...(entry.w ? { w: entry.w } : {}) };
-    await this.#redis.publish(this.#channel, encodeInvalidation(message)).catch(this.#onError);
+  #writeAnnouncement(key: string, entry: StoredEntry): string {
+    return encodeInvalidation({ origin: this.#origin, keys: [key], ...(entry.w ? { w: entry.w } : {}) });
   }
 }

@@ -1,0 +1,119 @@
+// The Lua scripts of a SharedCache's Redis tier (see CacheRedisTier). An entry, its lease and its
+// generation share a hash tag, so every multi-key script runs on one Cluster slot.
+import { defineScript } from '../scripts.ts';
+
+// A tag key must outlive every entry that recorded its version: otherwise it could expire, come
+// back with the old version, and resurrect invalidated entries. New tags start at a random version.
+export const TAG_READ = defineScript(
+  'cache-tag-read',
+  `local v = redis.call('GET', KEYS[1])
+if not v then
+  v = ARGV[1]
+  redis.call('SET', KEYS[1], v, 'PX', ARGV[2])
+elseif redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return v`,
+);
+
+// The announcement of a write or an invalidation, sent from the script that makes it (one round
+// trip less than a PUBLISH of its own). PUBLISH in a script reaches every node of a Cluster, as a
+// client's does. pcall: a refused PUBLISH (an ACL without the channel) must not hide that the data
+// changed; its error is returned for the caller to report as it reported a failed PUBLISH. The
+// channel is an ARGV, so ioredis does not prefix it, as it does not prefix a PUBLISH's.
+const ANNOUNCE = `local announced = redis.pcall('PUBLISH', ARGV[CA], ARGV[CA + 1])
+if type(announced) == 'table' and announced.err then refused = announced.err end`;
+
+// With a channel (ARGV[1]) and a message (ARGV[2]), announces the bump, existing tag or not.
+export const TAG_BUMP = defineScript(
+  'cache-tag-bump',
+  `local refused = false
+local version = 0
+if redis.call('EXISTS', KEYS[1]) == 1 then version = redis.call('INCR', KEYS[1]) end
+if ARGV[1] then
+  ${ANNOUNCE.replaceAll('CA', '1')}
+end
+return {version, refused}`,
+);
+
+// A load that ends without writing gives its lease back and ends the generation it created or read
+// (when still the same), so a failing loader leaves no key behind for the generation's life.
+export const LOAD_END = defineScript(
+  'cache-load-end',
+  `if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
+return 0`,
+);
+
+// A key's generation is a random token that exists while a load of the key may be running: a load
+// reads it (creating it when absent) before it starts, and may write only while it is unchanged. A
+// delete, a set() or a clear() removes it, so no load from before them can write; an absent or
+// re-created generation never equals the one a load holds.
+const GENERATION = `local g = redis.call('GET', KEYS[GK])
+if not g then
+  g = ARGV[GA]
+  redis.call('SET', KEYS[GK], g, 'PX', ARGV[GA + 1])
+end`;
+
+// On a miss, take the lease in the same round trip as the read, with the key's generation.
+export const READ_OR_LEASE = defineScript(
+  'cache-read-or-lease',
+  `local v = redis.call('GET', KEYS[1])
+if v then return {v, 0} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  ${GENERATION.replaceAll('GK', '3').replaceAll('GA', '3')}
+  return {false, 1, g}
+end
+return {false, 0}`,
+);
+
+// Without leases: on a miss, the key's generation in the same round trip as the read.
+export const READ_OR_GENERATION = defineScript(
+  'cache-read-or-generation',
+  `local v = redis.call('GET', KEYS[1])
+if v then return {v} end
+${GENERATION.replaceAll('GK', '2').replaceAll('GA', '1')}
+return {false, g}`,
+);
+
+export const LEASE_ACQUIRE = defineScript(
+  'cache-lease-acquire',
+  `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  ${GENERATION.replaceAll('GK', '2').replaceAll('GA', '3')}
+  return {1, g}
+end
+return {0}`,
+);
+
+export const GENERATION_READ = defineScript(
+  'cache-generation',
+  `${GENERATION.replaceAll('GK', '1').replaceAll('GA', '1')}
+return g`,
+);
+
+// Write a computed value unless the key was deleted, set or cleared since its generation was read
+// (the load may have seen the data from before), announce it only then, and give the lease back,
+// in one round trip.
+export const WRITE_IF_CURRENT = defineScript(
+  'cache-write-if-current',
+  `local written = 0
+local refused = false
+if redis.call('GET', KEYS[3]) == ARGV[4] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('DEL', KEYS[3])
+  written = 1
+  ${ANNOUNCE.replaceAll('CA', '5')}
+end
+if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+return {written, refused}`,
+);
+
+// An explicit write is the last writer: it ends the generation of every load still running.
+export const WRITE_AND_END_LOADS = defineScript(
+  'cache-write-and-end-loads',
+  `local refused = false
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('DEL', KEYS[2])
+${ANNOUNCE.replaceAll('CA', '3')}
+return {1, refused}`,
+);
