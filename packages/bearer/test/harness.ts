@@ -1,5 +1,5 @@
 /**
- * One harness per adapter; the behaviour table in adapters.test.ts runs against each of them.
+ * One harness per adapter; the behaviour table in adapters-*.test.ts runs against each of them.
  * Express, Fastify and node:http are driven over real loopback HTTP (so duplicate headers reach
  * the server as separate lines); Hono through `app.fetch` with a Web `Request`.
  */

@@ -1,82 +1,17 @@
 import type { HelmetOptions } from 'helmet';
-import { type CspDirectives, type CspSource, csp, kebab, NONCE, sameDirectiveTwice } from './csp.ts';
+import { type CspSource, csp, kebab, NONCE } from './csp.ts';
 import { HeadersError, throwIfProblems } from './errors.ts';
 import { renderWithHelmet } from './helmet-render.ts';
-import { HSTS_MIN_MAX_AGE } from './observatory-header-tests.ts';
+import {
+  NO_STORE,
+  type PermissionAllowlist,
+  type PresetOptions,
+  presetOptionProblems,
+  TWO_YEARS,
+} from './preset-options.ts';
 import { type HeaderEntry, SecurityHeaders } from './security-headers.ts';
 
-/** Referrer policies that leak no path or query cross-origin (the Observatory's "private" set). */
-export type PrivateReferrerPolicy = 'no-referrer' | 'same-origin' | 'strict-origin' | 'strict-origin-when-cross-origin';
-
-/** A Permissions-Policy allowlist: nobody, this origin, everyone, or this origin plus listed origins. */
-export type PermissionAllowlist = 'none' | 'self' | '*' | readonly string[];
-
-/** Options shared by {@link apiPreset} and {@link webAppPreset}; each preset has its own defaults. */
-export interface PresetOptions {
-  /** HSTS. Default: two years, includeSubDomains, no preload, sent on every response (like helmet). */
-  readonly hsts?: {
-    /** Seconds; at least 15552000 (six months, the HTTP Observatory's minimum) unless named below. */
-    readonly maxAge?: number;
-    /**
-     * Accept a `maxAge` under six months. A named deviation: `{ maxAge: 0, dangerouslyAllowShortMaxAge: true }`
-     * is the way to switch HSTS off, telling browsers to forget the host (RFC 6797 §6.1.1). Default false.
-     */
-    readonly dangerouslyAllowShortMaxAge?: boolean;
-    readonly includeSubDomains?: boolean;
-    readonly preload?: boolean;
-    /** Send HSTS only on requests that arrived over TLS (Spring Security's behaviour). Default false. */
-    readonly onlyOverTls?: boolean;
-  };
-  /** Default `no-referrer`. Only the Observatory's private policies are accepted. */
-  readonly referrerPolicy?: PrivateReferrerPolicy;
-  /** Cross-Origin-Resource-Policy. Default `same-origin`. */
-  readonly corp?: 'same-origin' | 'same-site' | 'cross-origin';
-  /**
-   * Cross-Origin-Opener-Policy. Web app default `same-origin`; API default `false` (not sent).
-   * Use `same-origin-allow-popups` (or {@link SecurityHeaders.forOAuthPopup}) for OAuth/payment popups.
-   */
-  readonly coop?: 'same-origin' | 'same-origin-allow-popups' | 'noopener-allow-popups' | 'unsafe-none' | false;
-  /** Sugar for `coop: 'same-origin-allow-popups'`. */
-  readonly oauthPopups?: boolean;
-  /**
-   * Who may frame the page: CSP `frame-ancestors` and a matching `X-Frame-Options`
-   * (`'none'` → DENY, `'self'` → SAMEORIGIN, a list of origins → no XFO, which cannot express one). Default `'none'`.
-   */
-  readonly frameAncestors?: 'none' | 'self' | readonly string[];
-  /** Cache-Control. Default `no-store`. A policy with a nonce only accepts values with `no-store`. */
-  readonly cacheControl?: string;
-  /** Features merged over the default deny-list (web app); `false` sends no Permissions-Policy. */
-  readonly permissionsPolicy?: Readonly<Record<string, PermissionAllowlist>> | false;
-  /**
-   * Where browsers send CSP violation reports: `Reporting-Endpoints` + `report-to`, with
-   * `report-uri` as the fallback for browsers without the Reporting API. An https URL or a path.
-   */
-  readonly reporting?: { readonly endpoint: string; readonly group?: string };
-  /** `require-trusted-types-for 'script'`, optionally limiting policy names. Default false. */
-  readonly trustedTypes?: boolean | { readonly policies: readonly string[]; readonly allowDuplicates?: boolean };
-  /**
-   * Send the CSP as `Content-Security-Policy-Report-Only` (rollout mode). Requires `reporting`: a
-   * Report-Only policy blocks nothing, so without an endpoint it would do nothing at all. Default false.
-   * The download variant always enforces its CSP.
-   */
-  readonly reportOnly?: boolean;
-  /**
-   * CSP directives that replace the preset's (e.g. `'connect-src': ["'self'", 'https://api.example']`).
-   * `frame-ancestors` is refused here (use `frameAncestors`), and so are `report-uri`/`report-to`
-   * next to the `reporting` option, which sets them.
-   */
-  readonly directives?: CspDirectives;
-  /** Add `upgrade-insecure-requests` to the web-app CSP. Default true. */
-  readonly upgradeInsecureRequests?: boolean;
-  /** More response headers to remove, besides `X-Powered-By` and `Server`. */
-  readonly removeHeaders?: readonly string[];
-  /** See {@link CspOptions.dangerouslyAllowUnsafeInlineStyles}. */
-  readonly dangerouslyAllowUnsafeInlineStyles?: boolean;
-  /** See {@link CspOptions.dangerouslyAllowUnsafeEval}. */
-  readonly dangerouslyAllowUnsafeEval?: boolean;
-  /** Set by {@link SecurityHeaders.forDownload}. */
-  readonly variant?: 'download';
-}
+export type { PermissionAllowlist, PresetOptions, PrivateReferrerPolicy } from './preset-options.ts';
 
 type Kind = 'api' | 'web-app';
 
@@ -115,136 +50,8 @@ export const DEFAULT_PERMISSIONS: Readonly<Record<string, PermissionAllowlist>> 
   'xr-spatial-tracking': 'none',
 });
 
-const TWO_YEARS = 63_072_000;
-const PRIVATE_REFERRER = new Set(['no-referrer', 'same-origin', 'strict-origin', 'strict-origin-when-cross-origin']);
-const CORP = new Set(['same-origin', 'same-site', 'cross-origin']);
-const COOP = new Set(['same-origin', 'same-origin-allow-popups', 'noopener-allow-popups', 'unsafe-none']);
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const NO_STORE = /(^|[\s,])no-store($|[\s,])/i;
 // A nonce placeholder nobody writes by accident; split out of helmet's rendering afterwards.
 const PLACEHOLDER = `RAMPARTNONCE${process.pid.toString(36)}x${Date.now().toString(36)}`;
-
-function isOrigin(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value;
-  } catch {
-    return false;
-  }
-}
-
-function validate(options: PresetOptions): string[] {
-  const problems: string[] = [];
-  const hsts = options.hsts ?? {};
-  // Past 2^53 numbers print in exponent form (`max-age=1e+21`), which browsers reject with the header.
-  if (hsts.maxAge !== undefined && (!Number.isSafeInteger(hsts.maxAge) || hsts.maxAge < 0)) {
-    problems.push('hsts.maxAge must be a non-negative integer of seconds, at most Number.MAX_SAFE_INTEGER');
-  } else if (hsts.maxAge !== undefined && hsts.maxAge < HSTS_MIN_MAX_AGE && hsts.dangerouslyAllowShortMaxAge !== true) {
-    // Shorter protects too briefly to matter (and scoreHeaders fails it); 0 is how HSTS is switched off.
-    problems.push(
-      `hsts.maxAge must be at least ${HSTS_MIN_MAX_AGE} seconds (six months); for a shorter one, such as 0 to switch HSTS off, also set hsts.dangerouslyAllowShortMaxAge`,
-    );
-  }
-  if (hsts.preload && (hsts.includeSubDomains === false || (hsts.maxAge ?? TWO_YEARS) < 31_536_000)) {
-    problems.push('hsts.preload needs includeSubDomains and a maxAge of at least one year (hstspreload.org rules)');
-  }
-  if (options.referrerPolicy !== undefined && !PRIVATE_REFERRER.has(options.referrerPolicy)) {
-    problems.push('referrerPolicy must be no-referrer, same-origin, strict-origin or strict-origin-when-cross-origin');
-  }
-  if (options.corp !== undefined && !CORP.has(options.corp)) {
-    problems.push('corp must be same-origin, same-site or cross-origin');
-  }
-  if (options.coop !== undefined && options.coop !== false && !COOP.has(options.coop)) {
-    problems.push('coop must be same-origin, same-origin-allow-popups, noopener-allow-popups, unsafe-none or false');
-  }
-  if (options.oauthPopups && options.coop !== undefined && options.coop !== 'same-origin-allow-popups') {
-    problems.push("oauthPopups sets coop to 'same-origin-allow-popups'; remove the conflicting coop option");
-  }
-  const fa = options.frameAncestors;
-  if (fa !== undefined && fa !== 'none' && fa !== 'self') {
-    if (!Array.isArray(fa) || fa.length === 0) {
-      problems.push("frameAncestors must be 'none', 'self' or a non-empty list of origins");
-    } else {
-      fa.forEach((origin, i) => {
-        if (origin !== "'self'" && !isOrigin(origin)) {
-          problems.push(`frameAncestors entry #${i + 1} must be an origin such as https://partner.example (no path)`);
-        }
-      });
-    }
-  }
-  if (options.cacheControl !== undefined && !/^[\x21-\x7e][\x20-\x7e]*$/.test(options.cacheControl)) {
-    problems.push('cacheControl must be a printable ASCII header value');
-  }
-  if (options.permissionsPolicy) {
-    for (const [feature, allow] of Object.entries(options.permissionsPolicy)) {
-      if (!/^[a-z][a-z0-9-]*$/.test(feature)) problems.push('a permissionsPolicy feature name is not lower-case-kebab');
-      if (Array.isArray(allow)) {
-        if (allow.some((o) => o !== 'self' && !isOrigin(o))) {
-          problems.push(`permissionsPolicy.${feature} lists something that is neither 'self' nor an origin`);
-        }
-      } else if (allow !== 'none' && allow !== 'self' && allow !== '*') {
-        problems.push(`permissionsPolicy.${feature} must be 'none', 'self', '*' or a list of origins`);
-      }
-    }
-  }
-  if (options.reporting) {
-    const { endpoint, group } = options.reporting;
-    const path = typeof endpoint === 'string' && /^\/(?!\/)[\x21-\x7e]*$/.test(endpoint);
-    let https = false;
-    try {
-      https = typeof endpoint === 'string' && new URL(endpoint).protocol === 'https:';
-    } catch {}
-    // Reporting-Endpoints carries it as a structured-field string, where a stray backslash voids the header.
-    if ((!path && !https) || /["',;\s\\]|[^\x21-\x7e]/.test(String(endpoint))) {
-      problems.push(
-        'reporting.endpoint must be an https URL or an absolute path in printable ASCII, without quotes, commas, backslashes or spaces',
-      );
-    }
-    if (group !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(group)) {
-      problems.push('reporting.group must be 1-64 letters, digits, _ or -');
-    }
-  }
-  const tt = options.trustedTypes;
-  if (tt && typeof tt === 'object') {
-    if (!Array.isArray(tt.policies)) problems.push('trustedTypes.policies must be an array of policy names');
-    else if (tt.policies.some((p) => !/^[A-Za-z0-9\-#=_/@.%]+$/.test(p))) {
-      problems.push('a trustedTypes policy name has characters outside A-Z a-z 0-9 - # = _ / @ . %');
-    }
-  }
-  for (const [i, name] of (options.removeHeaders ?? []).entries()) {
-    if (!HEADER_NAME.test(name)) problems.push(`removeHeaders entry #${i + 1} is not a header name`);
-  }
-  if (options.variant === 'download') {
-    // Browsers ignore `sandbox` in a Report-Only policy, and a cached file keeps whatever it was served with.
-    if (options.reportOnly) {
-      problems.push(
-        'reportOnly cannot be set on the download variant: browsers ignore sandbox in a Report-Only policy, so its CSP is always enforced',
-      );
-    }
-    if (options.cacheControl !== undefined && !NO_STORE.test(options.cacheControl)) {
-      problems.push('cacheControl on the download variant must be no-store; leave it unset');
-    }
-  } else if (options.reportOnly && !options.reporting) {
-    problems.push(
-      'reportOnly needs the reporting option: a Report-Only policy blocks nothing, so without a reporting endpoint it does nothing; set reporting: { endpoint }',
-    );
-  }
-  for (const [raw, sources] of Object.entries(options.directives ?? {})) {
-    if (sources === undefined) continue;
-    const name = kebab(raw);
-    if (name === 'frame-ancestors') {
-      problems.push(
-        'directives: frame-ancestors is not accepted here; use the frameAncestors option, which checks the origins and keeps X-Frame-Options consistent',
-      );
-    } else if ((name === 'report-uri' || name === 'report-to') && options.reporting) {
-      problems.push(
-        `directives: ${name} conflicts with the reporting option, which sets report-uri and report-to itself; remove it from directives`,
-      );
-    }
-  }
-  for (const problem of sameDirectiveTwice(options.directives ?? {})) problems.push(`directives: ${problem}`);
-  return problems;
-}
 
 function permissionsValue(policy: Readonly<Record<string, PermissionAllowlist>>): string {
   return Object.entries(policy)
@@ -286,7 +93,7 @@ function cspDirectives(kind: Kind, o: PresetOptions, frameAncestors: readonly st
         ];
   const map = new Map(d);
   for (const [raw, sources] of Object.entries(o.directives ?? {})) {
-    // Refused in validate(); the frameAncestors option alone decides it, together with X-Frame-Options.
+    // Refused in presetOptionProblems(); the frameAncestors option alone decides it, together with X-Frame-Options.
     if (sources !== undefined && kebab(raw) !== 'frame-ancestors') map.set(kebab(raw), [...sources]);
   }
   if (kind === 'web-app' && o.upgradeInsecureRequests !== false && !map.has('upgrade-insecure-requests')) {
@@ -308,7 +115,7 @@ function cspDirectives(kind: Kind, o: PresetOptions, frameAncestors: readonly st
 }
 
 function build(kind: Kind, options: PresetOptions, name: string): SecurityHeaders {
-  const problems = validate(options);
+  const problems = presetOptionProblems(options);
   const coop = options.oauthPopups
     ? 'same-origin-allow-popups'
     : (options.coop ?? (kind === 'web-app' ? 'same-origin' : false));

@@ -1,0 +1,327 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
+import express from 'express';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { expressRateLimit } from '../src/adapters/express.ts';
+import { fastifyRateLimit } from '../src/adapters/fastify.ts';
+import { honoRateLimit } from '../src/adapters/hono.ts';
+import { createRateLimiter, type HttpRateLimitOptions, ipSubject, type RedisClient } from '../src/index.ts';
+import {
+  type App,
+  type Case,
+  describeBehaviourTable,
+  jsonBody,
+  listen,
+  withConsume,
+} from './fixtures/http-behaviour-table.ts';
+import { awayFromMinuteEdge, singleNode, type Target } from './fixtures/targets.ts';
+
+/** The `for=` node of the first element of a `Forwarded` field, quotes kept (RFC 7239). */
+const forwardedFor = (value: string | undefined): string | undefined =>
+  /for=("[^"]*"|[^;,\s]*)/i.exec(value ?? '')?.[1];
+
+/**
+ * The adapters' behaviour table, keys and costs of a request: what the key function sees, and a
+ * 400 (never a 500) for a request that cannot be keyed or charged as sent.
+ */
+const CASES: Case[] = [
+  {
+    name: 'answers 500, not 400, when the limiter refuses a subject or cost the request did not cause',
+    options: (ctx) => {
+      const limiter = ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }]);
+      return {
+        // A wrapper that misuses the limiter: a subject past 512 characters, a cost past the limit.
+        limiter: withConsume(limiter, (subject) =>
+          subject === 'client:long' ? limiter.consume(subject.repeat(60)) : limiter.consume(subject, { cost: 6 }),
+        ),
+        key: (req) => `client:${req.header('x-client-id') ?? 'anonymous'}`,
+      };
+    },
+    async run(get) {
+      for (const id of ['long', 'costly']) {
+        const res = await get({ 'x-client-id': id });
+        expect(res.status).toBe(500);
+        expect(await res.text()).not.toContain('client:');
+      }
+    },
+  },
+  {
+    name: 'refuses with 400 when the cost a request asks for is not one the limiter can charge',
+    options: (ctx) => ({
+      limiter: ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }]),
+      cost: (req) => Number(req.header('x-cost') ?? 1),
+    }),
+    async run(get) {
+      for (const cost of ['6', '0', '1.5', '-1', 'NaN', '1e300']) {
+        const res = await get({ 'x-cost': cost });
+        expect(res.status).toBe(400);
+        expect(await jsonBody(res)).toEqual({
+          error: 'ERR_RATE_LIMIT_INVALID_ARGUMENT',
+          message: 'The request cannot be rate limited as sent.',
+        });
+      }
+      // Nothing was spent: the whole quota is left.
+      expect((await get({ 'x-cost': '5' })).status).toBe(200);
+    },
+  },
+  {
+    name: 'keys a client named with a source port or in brackets the same as its bare address',
+    options: (ctx) => ({
+      limiter: ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 2, windowMs: 60_000 }]),
+      key: (req) => ipSubject(forwardedFor(req.header('forwarded'))),
+    }),
+    async run(get) {
+      const as = (node: string) => get({ forwarded: `for=${node};proto=https` });
+      for (const [nodes, other] of [
+        [['"[2001:db8::1]:443"', '"[2001:db8::1]:444"', '"[2001:db8::1]"', '"2001:db8::1"'], '"[2001:db9::1]:443"'],
+        [['"203.0.113.7:51234"', '"203.0.113.7:40000"', '203.0.113.7', '"203.0.113.7:_obf"'], '203.0.113.8'],
+      ] as const) {
+        const statuses: number[] = [];
+        for (const node of nodes) {
+          const res = await as(node);
+          statuses.push(res.status);
+          await res.arrayBuffer();
+        }
+        // One bucket of 2 for every form of the address; another address has its own.
+        expect(statuses).toEqual([200, 200, 429, 429]);
+        expect((await as(other)).status).toBe(200);
+      }
+      // A node that is no address in an accepted form keys nothing: 400, and no bucket is spent.
+      for (const node of [
+        '"203.0.113.9:99999"',
+        '"[2001:db8::2]:x"',
+        '"[2001:db8::2"',
+        'unknown',
+        '_hidden',
+        '"a:b:c"',
+      ]) {
+        const res = await as(node);
+        expect(res.status).toBe(400);
+        expect(await jsonBody(res)).toMatchObject({ error: 'ERR_RATE_LIMIT_NO_KEY' });
+      }
+      expect((await as('"203.0.113.9:1"')).status).toBe(200);
+    },
+  },
+  {
+    name: 'refuses with 400 when the key function finds no identity',
+    options: (ctx) => ({
+      limiter: ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }]),
+      key: (req) => {
+        const id = req.header('x-client-id');
+        return id ? `client:${id}` : undefined;
+      },
+    }),
+    async run(get) {
+      const res = await get();
+      expect(res.status).toBe(400);
+      expect(await jsonBody(res)).toMatchObject({ error: 'ERR_RATE_LIMIT_NO_KEY' });
+      expect((await get({ 'x-client-id': 'a' })).status).toBe(200);
+    },
+  },
+  {
+    name: 'refuses with 400, not 500, when the key is unusable',
+    options: (ctx) => ({
+      limiter: ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }]),
+      key: (req) => req.header('x-client-id'),
+    }),
+    async run(get) {
+      const res = await get({ 'x-client-id': 'x'.repeat(600) });
+      expect(res.status).toBe(400);
+      const body = await jsonBody(res);
+      expect(body).toMatchObject({ error: 'ERR_RATE_LIMIT_INVALID_SUBJECT' });
+      expect(JSON.stringify(body)).not.toContain('xxxx');
+    },
+  },
+  {
+    name: 'refuses with 400, not 500, when the key, skip or cost function throws on a malformed request',
+    options: (ctx) => ({
+      limiter: ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }]),
+      key: (req) => `client:${decodeURIComponent(req.header('x-client-id') ?? 'anonymous')}`,
+      skip: (req) => JSON.parse(req.header('x-skip') ?? 'false') === true,
+      cost: (req) => {
+        const cost = req.header('x-cost');
+        if (cost !== undefined && !/^\d+$/.test(cost)) throw new TypeError(`bad cost ${cost}`);
+        return Number(cost ?? 1);
+      },
+    }),
+    async run(get) {
+      for (const [headers, error] of [
+        [{ 'x-client-id': '%E0%A4%A' }, 'ERR_RATE_LIMIT_NO_KEY'],
+        [{ 'x-skip': '{' }, 'ERR_RATE_LIMIT_NO_KEY'],
+        [{ 'x-cost': 'many' }, 'ERR_RATE_LIMIT_INVALID_ARGUMENT'],
+      ] as const) {
+        const res = await get(headers);
+        expect(res.status).toBe(400);
+        const body = await jsonBody(res);
+        expect(body).toMatchObject({ error });
+        // What the function threw (it may quote the request) is not echoed.
+        expect(JSON.stringify(body)).not.toMatch(/%E0|many|JSON|URI/);
+      }
+      expect((await get({ 'x-client-id': 'a%20b' })).status).toBe(200);
+    },
+  },
+  {
+    name: 'shows the key function the path and query of the request',
+    options: (ctx) => ({
+      limiter: ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }]),
+      key: (req) => (req.url === '/?tenant=a' ? 'tenant:a' : undefined),
+    }),
+    async run(get) {
+      expect((await get({}, { path: '/?tenant=a' })).status).toBe(200);
+      expect((await get({}, { path: '/?tenant=b' })).status).toBe(400);
+    },
+  },
+  {
+    name: 'shows the key function the path and query of an absolute-form request target',
+    options: (ctx) => ({
+      limiter: ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }]),
+      key: (req) => (req.url === '/?tenant=a' ? 'tenant:a' : undefined),
+    }),
+    async run(get) {
+      // `GET http://127.0.0.1:port/?tenant=a HTTP/1.1`: a rule on the path must see `/?tenant=a`.
+      const res = await get({}, { path: '/?tenant=a', absoluteForm: true });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('ratelimit')).toMatch(/^"w";r=4;/);
+      expect((await get({}, { path: '/?tenant=b', absoluteForm: true })).status).toBe(400);
+    },
+  },
+];
+
+describeBehaviourTable(CASES);
+
+/**
+ * Express and Fastify resolve the client address themselves (`trust proxy` / `trustProxy`, both
+ * on proxy-addr), which hands an `X-Forwarded-For` entry over as written, port included.
+ */
+const BEHIND_A_PROXY: Record<string, (options: HttpRateLimitOptions) => Promise<App>> = {
+  express: (options) => {
+    const app = express();
+    app.set('trust proxy', 'loopback');
+    app.use(expressRateLimit(options));
+    app.get('/', (_req, res) => {
+      res.json({ ok: true });
+    });
+    return listen(createServer(app));
+  },
+  fastify: async (options) => {
+    const app = Fastify({ trustProxy: '127.0.0.1' });
+    app.addHook('onRequest', fastifyRateLimit(options));
+    app.get('/', async () => ({ ok: true }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
+  },
+};
+
+describe.each(Object.keys(BEHIND_A_PROXY))('%s behind a proxy that appends the source port', (adapter) => {
+  // Counts in 60 s fixed windows must not straddle a minute boundary.
+  beforeEach(() => awayFromMinuteEdge());
+  let target: Target;
+  let redis: RedisClient;
+  let app: App;
+  beforeAll(async () => {
+    target = await singleNode();
+    redis = await target.connect();
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await target?.stop();
+  });
+  beforeEach(async () => {
+    const limiter = createRateLimiter({
+      redis,
+      prefix: `xff-${adapter}-${Date.now()}`,
+      timeoutMs: 2_000,
+      limits: [{ name: 'w', algorithm: 'fixed-window', limit: 2, windowMs: 60_000 }],
+    });
+    app = await BEHIND_A_PROXY[adapter]!({ limiter });
+    return () => app.close();
+  });
+  const from = async (xff: string): Promise<Response> => {
+    const res = await fetch(`${app.url}/`, { headers: { 'x-forwarded-for': xff } });
+    await res.clone().arrayBuffer();
+    return res;
+  };
+
+  it('keys every source port of a client, and its bare address, as one bucket', async () => {
+    for (const [entries, other] of [
+      [['203.0.113.7:51234', '203.0.113.7:40000', '203.0.113.7', '198.51.100.1, 203.0.113.7:1'], '203.0.113.8:51234'],
+      [['[2001:db8::1]:443', '[2001:db8::1]:444', '2001:db8::1', '[2001:db8::1]'], '[2001:db9::1]:443'],
+    ] as const) {
+      const statuses: number[] = [];
+      for (const entry of entries) statuses.push((await from(entry)).status);
+      expect(statuses).toEqual([200, 200, 429, 429]);
+      expect((await from(other)).status).toBe(200);
+    }
+  });
+
+  it('refuses an entry that is no address with 400, spending no bucket, and never answers 500', async () => {
+    for (const entry of [
+      '203.0.113.9:99999',
+      '203.0.113.9:abc',
+      '[2001:db8::9',
+      '[203.0.113.9]:80',
+      'unknown',
+      '"',
+      'x'.repeat(300),
+    ]) {
+      const res = await from(entry);
+      expect(res.status).toBe(400);
+      expect(await jsonBody(res)).toMatchObject({ error: 'ERR_RATE_LIMIT_NO_KEY' });
+    }
+    expect((await from('203.0.113.9:1')).status).toBe(200);
+    expect((await from('203.0.113.9:2')).status).toBe(200);
+    expect((await from('203.0.113.9:3')).status).toBe(429);
+  });
+});
+
+describe('hono adapter with a streamed response', () => {
+  // Counts in 60 s fixed windows must not straddle a minute boundary.
+  beforeEach(() => awayFromMinuteEdge());
+  let target: Target;
+  let redis: RedisClient;
+  beforeAll(async () => {
+    target = await singleNode();
+    redis = await target.connect();
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await target?.stop();
+  });
+
+  it('answers 400, not 500, when the ip option throws on a malformed request', async () => {
+    const limiter = createRateLimiter({
+      redis,
+      prefix: `hono-ip-${Date.now()}`,
+      timeoutMs: 2_000,
+      limits: [{ name: 'm', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }],
+    });
+    const app = new Hono();
+    // An ip function reading a proxy header it cannot parse, as a user might write one.
+    app.use(
+      honoRateLimit({
+        limiter,
+        ip: (c) => {
+          const forwarded = c.req.header('x-client');
+          if (forwarded === 'garbage') throw new Error('unparseable x-client');
+          return forwarded;
+        },
+      }),
+    );
+    app.get('/', (c) => c.text('ok'));
+    const server = await listen(createAdaptorServer({ fetch: app.fetch }) as Server);
+    try {
+      const bad = await fetch(`${server.url}/`, { headers: { 'x-client': 'garbage' } });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: string }).error).toBe('ERR_RATE_LIMIT_NO_KEY');
+      const good = await fetch(`${server.url}/`, { headers: { 'x-client': '203.0.113.7' } });
+      expect(good.status).toBe(200);
+      await good.arrayBuffer();
+    } finally {
+      await server.close();
+    }
+  });
+});

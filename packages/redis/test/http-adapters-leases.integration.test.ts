@@ -1,0 +1,290 @@
+import type { Server } from 'node:http';
+import { createAdaptorServer } from '@hono/node-server';
+import { waitFor } from '@rampart/testkit';
+import { Hono } from 'hono';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { honoRateLimit } from '../src/adapters/hono.ts';
+import { createRateLimiter, type HttpRateLimitOptions, type RedisClient } from '../src/index.ts';
+import {
+  type AppHooks,
+  type Case,
+  type Ctx,
+  describeBehaviourTable,
+  EARLY,
+  listen,
+  withConsume,
+} from './fixtures/http-behaviour-table.ts';
+import { awayFromMinuteEdge, singleNode, type Target } from './fixtures/targets.ts';
+
+/**
+ * The client aborts while the handler runs, which then answers or throws: the lease is held until
+ * the handler is done with the response, not given back when the client leaves.
+ */
+function abortDuringHandler(ending: 'answers' | 'throws'): Case {
+  let entered: Promise<void> = Promise.resolve();
+  let gone: Promise<void> = Promise.resolve();
+  let finish = (): void => {};
+  return {
+    name: `client aborts during the handler, which then ${ending} → lease held until the handler ends`,
+    options: (ctx) => ({
+      limiter: ctx.limiter([{ name: 'inflight', algorithm: 'concurrency', limit: 1, leaseMs: 60_000 }]),
+      key: () => 'client:one',
+    }),
+    hooks: () => {
+      let enter = (): void => {};
+      entered = new Promise((resolve) => {
+        enter = resolve;
+      });
+      const finished = new Promise<void>((resolve) => {
+        finish = resolve;
+      });
+      return {
+        handler: async (header, clientGone) => {
+          if (header('x-slow') !== '1') return;
+          gone = clientGone;
+          enter();
+          await finished;
+          if (ending === 'throws') throw new Error('the handler failed');
+        },
+      };
+    },
+    async run(get) {
+      const abort = new AbortController();
+      const slow = get({ 'x-slow': '1' }, { signal: abort.signal }).catch((error: unknown) => error);
+      await entered;
+      abort.abort();
+      expect(await slow).toBeInstanceOf(Error);
+      // The server has seen the client leave; the handler still runs and holds the lease.
+      await gone;
+      const during = await get();
+      expect(during.status).toBe(429);
+      await during.arrayBuffer();
+      finish();
+      // The lease lasts 60 s: a 200 within 5 s proves the handler's end released it.
+      await waitFor(
+        async () => {
+          const res = await get();
+          await res.arrayBuffer();
+          return res.status === 200;
+        },
+        { timeoutMs: 5_000, what: 'the lease to be released once the handler ended' },
+      );
+    },
+  };
+}
+
+/**
+ * The adapters' behaviour table, concurrency leases: held while the handler runs, given back when
+ * the response ends, the client leaves while the limiter decides, or the response was already sent.
+ */
+const CASES: Case[] = [
+  (() => {
+    // Settles when the first decision of the case (the aborted request's) is in: its lease taken.
+    let decided: Promise<void> = Promise.resolve();
+    // Settles when the server is inside the slow key function: the request has arrived.
+    let arrived: Promise<void> = Promise.resolve();
+    return {
+      name: 'releases a concurrency lease at once when the client goes away while the limiter decides',
+      options: (ctx: Ctx): HttpRateLimitOptions => {
+        const limiter = ctx.limiter([{ name: 'inflight', algorithm: 'concurrency', limit: 1, leaseMs: 60_000 }]);
+        let settle = (): void => {};
+        decided = new Promise((resolve) => {
+          settle = resolve;
+        });
+        let enter = (): void => {};
+        arrived = new Promise((resolve) => {
+          enter = resolve;
+        });
+        return {
+          limiter: withConsume(limiter, async (subject, options) => {
+            try {
+              return await limiter.consume(subject, options);
+            } finally {
+              settle();
+            }
+          }),
+          key: async (req) => {
+            if (req.header('x-slow') === '1') {
+              enter();
+              await new Promise((resolve) => setTimeout(resolve, 300));
+            }
+            return 'client:one';
+          },
+        };
+      },
+      async run(get) {
+        const abort = new AbortController();
+        const slow = get({ 'x-slow': '1' }, { signal: abort.signal }).catch((error: unknown) => error);
+        // Aborted once the server holds the request, so the limiter is sure to decide it.
+        await arrived;
+        abort.abort();
+        expect(await slow).toBeInstanceOf(Error);
+        // Past the slow key and its decision: the aborted request holds its lease, or already gave it back.
+        await decided;
+        // The lease lasts 60 s: a 200 within 5 s proves it was released, not left to expire.
+        await waitFor(
+          async () => {
+            const res = await get();
+            await res.arrayBuffer();
+            return res.status === 200;
+          },
+          { timeoutMs: 5_000, what: 'the lease of the aborted request to be released' },
+        );
+      },
+    } satisfies Case;
+  })(),
+  abortDuringHandler('answers'),
+  abortDuringHandler('throws'),
+  (() => {
+    // Settles once the middleware ahead of the rate limit has answered 504.
+    let answered: Promise<void> = Promise.resolve();
+    // Settles when the limiter has decided the early-answered request.
+    let decided: Promise<void> = Promise.resolve();
+    let handled = 0;
+    return {
+      name: 'writes nothing, runs no handler and gives the lease back when the response was sent while the limiter decided',
+      options: (ctx: Ctx): HttpRateLimitOptions => {
+        const limiter = ctx.limiter([{ name: 'inflight', algorithm: 'concurrency', limit: 1, leaseMs: 60_000 }]);
+        let settle = (): void => {};
+        decided = new Promise((resolve) => {
+          settle = resolve;
+        });
+        return {
+          limiter: withConsume(limiter, async (subject, options) => {
+            try {
+              return await limiter.consume(subject, options);
+            } finally {
+              settle();
+            }
+          }),
+          key: async (req) => {
+            if (req.header('x-answer-early') === '1') await answered;
+            return 'client:one';
+          },
+        };
+      },
+      hooks: (): AppHooks => {
+        let answer = (): void => {};
+        answered = new Promise((resolve) => {
+          answer = resolve;
+        });
+        handled = 0;
+        return {
+          answeredEarly: () => answer(),
+          handler: async (header) => {
+            if (header('x-answer-early') === '1') handled++;
+          },
+        };
+      },
+      async run(get) {
+        const res = await get({ 'x-answer-early': '1' });
+        expect(res.status).toBe(504);
+        expect(await res.json()).toEqual(EARLY);
+        await decided;
+        // The lease lasts 60 s: a 200 within 5 s proves it was given back.
+        await waitFor(
+          async () => {
+            const next = await get();
+            await next.arrayBuffer();
+            return next.status === 200;
+          },
+          { timeoutMs: 5_000, what: 'the lease of the early-answered request to be given back' },
+        );
+        expect(handled).toBe(0);
+      },
+    } satisfies Case;
+  })(),
+  {
+    name: 'releases a concurrency lease when the response ends',
+    options: (ctx) => ({
+      limiter: ctx.limiter([{ name: 'inflight', algorithm: 'concurrency', limit: 1, leaseMs: 60_000 }]),
+    }),
+    async run(get) {
+      const first = await get();
+      expect(first.status).toBe(200);
+      expect(first.headers.get('ratelimit-policy')).toBe('"inflight";q=1;qu="concurrent-requests"');
+      await first.arrayBuffer();
+      // The lease ends on the response's 'close', which may come just after the client has the
+      // body; the lease itself lasts 60 s, so a 200 within 5 s proves the release.
+      for (let i = 0; i < 3; i++) {
+        await waitFor(
+          async () => {
+            const res = await get();
+            await res.arrayBuffer();
+            return res.status === 200;
+          },
+          { timeoutMs: 5_000, what: 'the lease to be released' },
+        );
+      }
+    },
+  },
+];
+
+describeBehaviourTable(CASES);
+
+describe('hono adapter with a streamed response', () => {
+  // Counts in 60 s fixed windows must not straddle a minute boundary.
+  beforeEach(() => awayFromMinuteEdge());
+  let target: Target;
+  let redis: RedisClient;
+  beforeAll(async () => {
+    target = await singleNode();
+    redis = await target.connect();
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await target?.stop();
+  });
+
+  it('holds a concurrency lease until the streamed body has been sent, as the other adapters do', async () => {
+    const limiter = createRateLimiter({
+      redis,
+      prefix: `hono-stream-${Date.now()}`,
+      timeoutMs: 2_000,
+      limits: [{ name: 'inflight', algorithm: 'concurrency', limit: 1, leaseMs: 60_000 }],
+    });
+    const app = new Hono();
+    app.use(honoRateLimit({ limiter, key: () => 'client:one' }));
+    let finish: () => void = () => {};
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    app.get('/stream', () => {
+      const encoder = new TextEncoder();
+      const body = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(encoder.encode('first '));
+          await finished;
+          controller.enqueue(encoder.encode('last'));
+          controller.close();
+        },
+      });
+      return new Response(body, { headers: { 'content-type': 'text/plain' } });
+    });
+    app.get('/', (c) => c.text('ok'));
+    const server = await listen(createAdaptorServer({ fetch: app.fetch }) as Server);
+    try {
+      const streaming = await fetch(`${server.url}/stream`);
+      expect(streaming.status).toBe(200);
+      const reader = streaming.body!.getReader();
+      expect(new TextDecoder().decode((await reader.read()).value)).toBe('first ');
+      // The first response is still being sent: its lease is held.
+      const during = await fetch(`${server.url}/`);
+      expect(during.status).toBe(429);
+      await during.arrayBuffer();
+      finish();
+      while (!(await reader.read()).done);
+      await waitFor(
+        async () => {
+          const res = await fetch(`${server.url}/`);
+          await res.arrayBuffer();
+          return res.status === 200;
+        },
+        { timeoutMs: 5_000, what: 'the lease to be released once the stream ended' },
+      );
+    } finally {
+      finish();
+      await server.close();
+    }
+  });
+});
