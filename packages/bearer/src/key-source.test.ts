@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createTestIssuer, type TestIssuer, waitFor } from '@rampart/testkit';
 import { exportJWK, generateKeyPair } from 'jose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { closeServer, listen } from '../test/harness.ts';
 import { BearerError } from './errors.ts';
 import { type KeySourceEvent, remoteJwks, staticJwks } from './key-source.ts';
 import { createBearerVerifier } from './verifier.ts';
@@ -20,14 +21,8 @@ async function issuer(): Promise<TestIssuer> {
 
 async function serve(handler: Parameters<typeof createServer>[1]): Promise<string> {
   const server: Server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanup.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
+  await listen(server);
+  cleanup.push(() => closeServer(server));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`;
 }
 

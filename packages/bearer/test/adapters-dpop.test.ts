@@ -1,7 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type BearerVerifier, createBearerVerifier, hmacDpopNonces, memoryReplayStore } from '../src/index.ts';
-import { bearer, type Context, challengeOf, ROUTES, type Row, useContext } from './behaviour-table.ts';
+import {
+  bearer,
+  type Context,
+  challengeOf,
+  checkRow,
+  ROUTES,
+  type Row,
+  useContext,
+  verifierOptionsOf,
+  withRunning,
+} from './behaviour-table.ts';
 import { HARNESSES, type HarnessRequest } from './harness.ts';
 
 const context = useContext();
@@ -116,13 +126,7 @@ let nonceVerifier: BearerVerifier;
 beforeAll(() => {
   const { up } = context();
   const dpop = { publicOrigins: [ORIGIN], replayStore: memoryReplayStore() };
-  const common = {
-    realm: 'api',
-    issuer: up.issuer,
-    audience: up.audience,
-    algorithms: ['ES256' as const],
-    jwksUri: up.jwksUri,
-  };
+  const common = verifierOptionsOf(up);
   dpopVerifier = createBearerVerifier({ ...common, dpop });
   nonceVerifier = createBearerVerifier({
     ...common,
@@ -133,34 +137,19 @@ beforeAll(() => {
 for (const harness of HARNESSES) {
   describe(`adapter ${harness.name}`, () => {
     for (const row of DPOP_TABLE) {
-      it(`with DPoP enabled: ${row.name}`, async () => {
-        const running = await harness.start(dpopVerifier, ROUTES);
-        try {
-          const ctx = context();
-          const response = await running.request(row.path, await row.request(ctx));
-          row.expect(response, ctx);
-          expect(running.handled()).toBe(response.status === 200 ? 1 : 0);
-        } finally {
-          await running.close();
-        }
-      });
+      it(`with DPoP enabled: ${row.name}`, () => checkRow(harness.start(dpopVerifier, ROUTES), row, context()));
     }
-    it('with DPoP enabled: refuses a proof replayed on a second request', async () => {
-      const running = await harness.start(dpopVerifier, ROUTES);
-      try {
+    it('with DPoP enabled: refuses a proof replayed on a second request', () =>
+      withRunning(harness.start(dpopVerifier, ROUTES), async (running) => {
         const request = await dpopRequest(context());
         expect((await running.request('/any-token', request)).status).toBe(200);
         const replay = await running.request('/any-token', request);
         expect(replay.status).toBe(401);
         expect(JSON.parse(replay.body).error).toBe('invalid_dpop_proof');
         expect(running.handled()).toBe(1);
-      } finally {
-        await running.close();
-      }
-    });
-    it('with DPoP nonces: answers use_dpop_nonce with a DPoP-Nonce header, then accepts the nonce', async () => {
-      const running = await harness.start(nonceVerifier, ROUTES);
-      try {
+      }));
+    it('with DPoP nonces: answers use_dpop_nonce with a DPoP-Nonce header, then accepts the nonce', () =>
+      withRunning(harness.start(nonceVerifier, ROUTES), async (running) => {
         const first = await running.request('/any-token', await dpopRequest(context()));
         expect(first.status).toBe(401);
         expect(challengeOf(first)).toContain('DPoP realm="api", error="use_dpop_nonce"');
@@ -168,9 +157,6 @@ for (const harness of HARNESSES) {
         expect(nonce).toMatch(/^[A-Za-z0-9_-]+$/);
         const second = await running.request('/any-token', await dpopRequest(context(), { claims: { nonce } }));
         expect(second.status).toBe(200);
-      } finally {
-        await running.close();
-      }
-    });
+      }));
   });
 }

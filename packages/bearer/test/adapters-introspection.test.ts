@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BearerVerifier, createBearerVerifier } from '../src/index.ts';
-import { bearer, challengeOf, ROUTES, type Row, useContext } from './behaviour-table.ts';
+import { bearer, challengeOf, checkRow, ROUTES, type Row, useContext, verifierOptionsOf } from './behaviour-table.ts';
 import { HARNESSES } from './harness.ts';
 import { type IntrospectionServer, startIntrospectionServer } from './introspection-server.ts';
 
@@ -63,13 +63,7 @@ beforeAll(async () => {
     authentication: { method: 'client_secret_basic' as const, clientSecret: randomBytes(16).toString('hex') },
     audience: 'https://api.test',
   };
-  const local = {
-    realm: 'api',
-    issuer: up.issuer,
-    audience: up.audience,
-    algorithms: ['ES256' as const],
-    jwksUri: up.jwksUri,
-  };
+  const local = verifierOptionsOf(up);
   hybridVerifier = createBearerVerifier({ ...local, introspection });
   deadIntrospectionVerifier = createBearerVerifier({
     ...local,
@@ -84,17 +78,8 @@ afterAll(async () => {
 for (const harness of HARNESSES) {
   describe(`adapter ${harness.name}`, () => {
     for (const row of INTROSPECTION_TABLE) {
-      it(`with introspection (hybrid): ${row.name}`, async () => {
-        const running = await harness.start(row.dead ? deadIntrospectionVerifier : hybridVerifier, ROUTES);
-        try {
-          const ctx = context();
-          const response = await running.request(row.path, await row.request(ctx));
-          row.expect(response, ctx);
-          expect(running.handled()).toBe(response.status === 200 ? 1 : 0);
-        } finally {
-          await running.close();
-        }
-      });
+      it(`with introspection (hybrid): ${row.name}`, () =>
+        checkRow(harness.start(row.dead ? deadIntrospectionVerifier : hybridVerifier, ROUTES), row, context()));
     }
   });
 }

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type BearerVerifier, createBearerVerifier } from '../src/index.ts';
-import { bearer, challengeOf, ROUTES, type Row, useContext } from './behaviour-table.ts';
+import { bearer, challengeOf, checkRow, ROUTES, type Row, useContext, verifierOptionsOf } from './behaviour-table.ts';
 import { HARNESSES, type HarnessRequest } from './harness.ts';
 
 const context = useContext();
@@ -251,62 +251,26 @@ beforeAll(() => {
       },
     },
   });
-  bodyVerifier = createBearerVerifier({
-    realm: 'api',
-    allowBodyToken: true,
-    issuer: up.issuer,
-    audience: up.audience,
-    algorithms: ['ES256'],
-    jwksUri: up.jwksUri,
-  });
-  queryVerifier = createBearerVerifier({
-    realm: 'api',
-    allowQueryToken: true,
-    issuer: up.issuer,
-    audience: up.audience,
-    algorithms: ['ES256'],
-    jwksUri: up.jwksUri,
-  });
+  bodyVerifier = createBearerVerifier({ ...verifierOptionsOf(up), allowBodyToken: true });
+  queryVerifier = createBearerVerifier({ ...verifierOptionsOf(up), allowQueryToken: true });
 });
 
 for (const harness of HARNESSES) {
   describe(`adapter ${harness.name}`, () => {
     for (const row of TABLE) {
-      it(row.name, async () => {
-        const running = await harness.start(verifier, ROUTES);
-        try {
-          const ctx = context();
-          const response = await running.request(row.path, await row.request(ctx));
-          row.expect(response, ctx);
-          expect(running.handled()).toBe(response.status === 200 ? 1 : 0);
-        } finally {
-          await running.close();
-        }
-      });
+      it(row.name, () => checkRow(harness.start(verifier, ROUTES), row, context()));
     }
     const bodyRows = harness.bodyTokens ? BODY_TABLE : [];
     for (const row of bodyRows) {
-      it(`with body tokens enabled: ${row.name}`, async () => {
-        const running = await harness.start(bodyVerifier, ROUTES);
-        try {
-          const ctx = context();
-          row.expect(await running.request(row.path, await row.request(ctx)), ctx);
-        } finally {
-          await running.close();
-        }
-      });
+      it(`with body tokens enabled: ${row.name}`, () =>
+        checkRow(harness.start(bodyVerifier, ROUTES), row, context(), { handled: null }));
     }
     for (const row of QUERY_TABLE) {
-      it(`with query tokens enabled: ${row.name}`, async () => {
-        const running = await harness.start(queryVerifier, ROUTES);
-        try {
-          const ctx = context();
-          const path = row.path.replaceAll('TOKEN', await ctx.up.mint());
-          row.expect(await running.request(path, await row.request(ctx)), ctx);
-        } finally {
-          await running.close();
-        }
-      });
+      it(`with query tokens enabled: ${row.name}`, () =>
+        checkRow(harness.start(queryVerifier, ROUTES), row, context(), {
+          path: async ({ up }) => row.path.replaceAll('TOKEN', await up.mint()),
+          handled: null,
+        }));
     }
   });
 }

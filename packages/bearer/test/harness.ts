@@ -79,7 +79,7 @@ function watchLateWrites(res: ServerResponse, count: () => void): void {
 }
 
 /** Answers `res` on the next turn of the event loop, like a timeout middleware, then watches it. */
-function answerSoon(res: ServerResponse, count: () => void): void {
+export function answerSoon(res: ServerResponse, count: () => void): void {
   setImmediate(() => {
     if (res.headersSent) return;
     res.statusCode = 503;
@@ -135,12 +135,12 @@ function nodeClient(server: Server): RunningHarness['request'] {
     });
 }
 
-async function listen(server: Server): Promise<void> {
+export async function listen(server: Server): Promise<void> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
 }
 
-function closeServer(server: Server): Promise<void> {
+export function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.closeAllConnections();
     server.close(() => resolve());

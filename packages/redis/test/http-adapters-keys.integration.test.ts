@@ -1,23 +1,23 @@
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createAdaptorServer } from '@hono/node-server';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { expressRateLimit } from '../src/adapters/express.ts';
 import { fastifyRateLimit } from '../src/adapters/fastify.ts';
 import { honoRateLimit } from '../src/adapters/hono.ts';
-import { createRateLimiter, type HttpRateLimitOptions, ipSubject, type RedisClient } from '../src/index.ts';
+import { type HttpRateLimitOptions, ipSubject } from '../src/index.ts';
 import {
   type App,
   type Case,
   describeBehaviourTable,
   jsonBody,
   listen,
+  serveHono,
+  useRedisLimiters,
   withConsume,
 } from './fixtures/http-behaviour-table.ts';
-import { awayFromMinuteEdge, singleNode, type Target } from './fixtures/targets.ts';
 
 /** The `for=` node of the first element of a `Forwarded` field, quotes kept (RFC 7239). */
 const forwardedFor = (value: string | undefined): string | undefined =>
@@ -217,26 +217,10 @@ const BEHIND_A_PROXY: Record<string, (options: HttpRateLimitOptions) => Promise<
 };
 
 describe.each(Object.keys(BEHIND_A_PROXY))('%s behind a proxy that appends the source port', (adapter) => {
-  // Counts in 60 s fixed windows must not straddle a minute boundary.
-  beforeEach(() => awayFromMinuteEdge());
-  let target: Target;
-  let redis: RedisClient;
+  const limiterOn = useRedisLimiters();
   let app: App;
-  beforeAll(async () => {
-    target = await singleNode();
-    redis = await target.connect();
-  });
-  afterAll(async () => {
-    redis?.disconnect();
-    await target?.stop();
-  });
   beforeEach(async () => {
-    const limiter = createRateLimiter({
-      redis,
-      prefix: `xff-${adapter}-${Date.now()}`,
-      timeoutMs: 2_000,
-      limits: [{ name: 'w', algorithm: 'fixed-window', limit: 2, windowMs: 60_000 }],
-    });
+    const limiter = limiterOn(`xff-${adapter}`, [{ name: 'w', algorithm: 'fixed-window', limit: 2, windowMs: 60_000 }]);
     app = await BEHIND_A_PROXY[adapter]!({ limiter });
     return () => app.close();
   });
@@ -279,26 +263,10 @@ describe.each(Object.keys(BEHIND_A_PROXY))('%s behind a proxy that appends the s
 });
 
 describe('hono adapter with a streamed response', () => {
-  // Counts in 60 s fixed windows must not straddle a minute boundary.
-  beforeEach(() => awayFromMinuteEdge());
-  let target: Target;
-  let redis: RedisClient;
-  beforeAll(async () => {
-    target = await singleNode();
-    redis = await target.connect();
-  });
-  afterAll(async () => {
-    redis?.disconnect();
-    await target?.stop();
-  });
+  const limiterOn = useRedisLimiters();
 
   it('answers 400, not 500, when the ip option throws on a malformed request', async () => {
-    const limiter = createRateLimiter({
-      redis,
-      prefix: `hono-ip-${Date.now()}`,
-      timeoutMs: 2_000,
-      limits: [{ name: 'm', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }],
-    });
+    const limiter = limiterOn('hono-ip', [{ name: 'm', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }]);
     const app = new Hono();
     // An ip function reading a proxy header it cannot parse, as a user might write one.
     app.use(
@@ -312,7 +280,7 @@ describe('hono adapter with a streamed response', () => {
       }),
     );
     app.get('/', (c) => c.text('ok'));
-    const server = await listen(createAdaptorServer({ fetch: app.fetch }) as Server);
+    const server = await serveHono(app);
     try {
       const bad = await fetch(`${server.url}/`, { headers: { 'x-client': 'garbage' } });
       expect(bad.status).toBe(400);

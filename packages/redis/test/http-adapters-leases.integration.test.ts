@@ -1,49 +1,75 @@
-import type { Server } from 'node:http';
-import { createAdaptorServer } from '@hono/node-server';
 import { waitFor } from '@rampart/testkit';
 import { Hono } from 'hono';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { honoRateLimit } from '../src/adapters/hono.ts';
-import { createRateLimiter, type HttpRateLimitOptions, type RedisClient } from '../src/index.ts';
+import type { HttpRateLimitOptions, LimitDefinition, RateLimiter } from '../src/index.ts';
 import {
   type AppHooks,
   type Case,
   type Ctx,
   describeBehaviourTable,
   EARLY,
-  listen,
+  serveHono,
+  useRedisLimiters,
   withConsume,
 } from './fixtures/http-behaviour-table.ts';
-import { awayFromMinuteEdge, singleNode, type Target } from './fixtures/targets.ts';
+
+/** One concurrency lease of 60 s, for every request of a case. */
+const LEASE: LimitDefinition[] = [{ name: 'inflight', algorithm: 'concurrency', limit: 1, leaseMs: 60_000 }];
+
+/** Waits (at most 5 s) until `send` is answered 200: the lease has been given back. */
+const released = (send: () => Promise<Response>, what: string): Promise<void> =>
+  waitFor(
+    async () => {
+      const res = await send();
+      await res.arrayBuffer();
+      return res.status === 200;
+    },
+    { timeoutMs: 5_000, what },
+  );
+
+/** A promise and the function that settles it. */
+function signal(): { readonly promise: Promise<void>; readonly settle: () => void } {
+  let settle = (): void => {};
+  const promise = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+  return { promise, settle };
+}
+
+/** `limiter`, calling `settle` once it has decided a request (whatever it decided). */
+const settlingOnDecision = (limiter: RateLimiter, settle: () => void): RateLimiter =>
+  withConsume(limiter, async (subject, options) => {
+    try {
+      return await limiter.consume(subject, options);
+    } finally {
+      settle();
+    }
+  });
 
 /**
  * The client aborts while the handler runs, which then answers or throws: the lease is held until
  * the handler is done with the response, not given back when the client leaves.
  */
 function abortDuringHandler(ending: 'answers' | 'throws'): Case {
-  let entered: Promise<void> = Promise.resolve();
+  let entered = signal();
   let gone: Promise<void> = Promise.resolve();
-  let finish = (): void => {};
+  let finished = signal();
   return {
     name: `client aborts during the handler, which then ${ending} → lease held until the handler ends`,
     options: (ctx) => ({
-      limiter: ctx.limiter([{ name: 'inflight', algorithm: 'concurrency', limit: 1, leaseMs: 60_000 }]),
+      limiter: ctx.limiter(LEASE),
       key: () => 'client:one',
     }),
     hooks: () => {
-      let enter = (): void => {};
-      entered = new Promise((resolve) => {
-        enter = resolve;
-      });
-      const finished = new Promise<void>((resolve) => {
-        finish = resolve;
-      });
+      entered = signal();
+      finished = signal();
       return {
         handler: async (header, clientGone) => {
           if (header('x-slow') !== '1') return;
           gone = clientGone;
-          enter();
-          await finished;
+          entered.settle();
+          await finished.promise;
           if (ending === 'throws') throw new Error('the handler failed');
         },
       };
@@ -51,7 +77,7 @@ function abortDuringHandler(ending: 'answers' | 'throws'): Case {
     async run(get) {
       const abort = new AbortController();
       const slow = get({ 'x-slow': '1' }, { signal: abort.signal }).catch((error: unknown) => error);
-      await entered;
+      await entered.promise;
       abort.abort();
       expect(await slow).toBeInstanceOf(Error);
       // The server has seen the client leave; the handler still runs and holds the lease.
@@ -59,16 +85,9 @@ function abortDuringHandler(ending: 'answers' | 'throws'): Case {
       const during = await get();
       expect(during.status).toBe(429);
       await during.arrayBuffer();
-      finish();
+      finished.settle();
       // The lease lasts 60 s: a 200 within 5 s proves the handler's end released it.
-      await waitFor(
-        async () => {
-          const res = await get();
-          await res.arrayBuffer();
-          return res.status === 200;
-        },
-        { timeoutMs: 5_000, what: 'the lease to be released once the handler ended' },
-      );
+      await released(get, 'the lease to be released once the handler ended');
     },
   };
 }
@@ -80,32 +99,19 @@ function abortDuringHandler(ending: 'answers' | 'throws'): Case {
 const CASES: Case[] = [
   (() => {
     // Settles when the first decision of the case (the aborted request's) is in: its lease taken.
-    let decided: Promise<void> = Promise.resolve();
+    let decided = signal();
     // Settles when the server is inside the slow key function: the request has arrived.
-    let arrived: Promise<void> = Promise.resolve();
+    let arrived = signal();
     return {
       name: 'releases a concurrency lease at once when the client goes away while the limiter decides',
       options: (ctx: Ctx): HttpRateLimitOptions => {
-        const limiter = ctx.limiter([{ name: 'inflight', algorithm: 'concurrency', limit: 1, leaseMs: 60_000 }]);
-        let settle = (): void => {};
-        decided = new Promise((resolve) => {
-          settle = resolve;
-        });
-        let enter = (): void => {};
-        arrived = new Promise((resolve) => {
-          enter = resolve;
-        });
+        decided = signal();
+        arrived = signal();
         return {
-          limiter: withConsume(limiter, async (subject, options) => {
-            try {
-              return await limiter.consume(subject, options);
-            } finally {
-              settle();
-            }
-          }),
+          limiter: settlingOnDecision(ctx.limiter(LEASE), decided.settle),
           key: async (req) => {
             if (req.header('x-slow') === '1') {
-              enter();
+              arrived.settle();
               await new Promise((resolve) => setTimeout(resolve, 300));
             }
             return 'client:one';
@@ -116,20 +122,13 @@ const CASES: Case[] = [
         const abort = new AbortController();
         const slow = get({ 'x-slow': '1' }, { signal: abort.signal }).catch((error: unknown) => error);
         // Aborted once the server holds the request, so the limiter is sure to decide it.
-        await arrived;
+        await arrived.promise;
         abort.abort();
         expect(await slow).toBeInstanceOf(Error);
         // Past the slow key and its decision: the aborted request holds its lease, or already gave it back.
-        await decided;
+        await decided.promise;
         // The lease lasts 60 s: a 200 within 5 s proves it was released, not left to expire.
-        await waitFor(
-          async () => {
-            const res = await get();
-            await res.arrayBuffer();
-            return res.status === 200;
-          },
-          { timeoutMs: 5_000, what: 'the lease of the aborted request to be released' },
-        );
+        await released(get, 'the lease of the aborted request to be released');
       },
     } satisfies Case;
   })(),
@@ -137,40 +136,27 @@ const CASES: Case[] = [
   abortDuringHandler('throws'),
   (() => {
     // Settles once the middleware ahead of the rate limit has answered 504.
-    let answered: Promise<void> = Promise.resolve();
+    let answered = signal();
     // Settles when the limiter has decided the early-answered request.
-    let decided: Promise<void> = Promise.resolve();
+    let decided = signal();
     let handled = 0;
     return {
       name: 'writes nothing, runs no handler and gives the lease back when the response was sent while the limiter decided',
       options: (ctx: Ctx): HttpRateLimitOptions => {
-        const limiter = ctx.limiter([{ name: 'inflight', algorithm: 'concurrency', limit: 1, leaseMs: 60_000 }]);
-        let settle = (): void => {};
-        decided = new Promise((resolve) => {
-          settle = resolve;
-        });
+        decided = signal();
         return {
-          limiter: withConsume(limiter, async (subject, options) => {
-            try {
-              return await limiter.consume(subject, options);
-            } finally {
-              settle();
-            }
-          }),
+          limiter: settlingOnDecision(ctx.limiter(LEASE), decided.settle),
           key: async (req) => {
-            if (req.header('x-answer-early') === '1') await answered;
+            if (req.header('x-answer-early') === '1') await answered.promise;
             return 'client:one';
           },
         };
       },
       hooks: (): AppHooks => {
-        let answer = (): void => {};
-        answered = new Promise((resolve) => {
-          answer = resolve;
-        });
+        answered = signal();
         handled = 0;
         return {
-          answeredEarly: () => answer(),
+          answeredEarly: answered.settle,
           handler: async (header) => {
             if (header('x-answer-early') === '1') handled++;
           },
@@ -180,16 +166,9 @@ const CASES: Case[] = [
         const res = await get({ 'x-answer-early': '1' });
         expect(res.status).toBe(504);
         expect(await res.json()).toEqual(EARLY);
-        await decided;
+        await decided.promise;
         // The lease lasts 60 s: a 200 within 5 s proves it was given back.
-        await waitFor(
-          async () => {
-            const next = await get();
-            await next.arrayBuffer();
-            return next.status === 200;
-          },
-          { timeoutMs: 5_000, what: 'the lease of the early-answered request to be given back' },
-        );
+        await released(get, 'the lease of the early-answered request to be given back');
         expect(handled).toBe(0);
       },
     } satisfies Case;
@@ -197,7 +176,7 @@ const CASES: Case[] = [
   {
     name: 'releases a concurrency lease when the response ends',
     options: (ctx) => ({
-      limiter: ctx.limiter([{ name: 'inflight', algorithm: 'concurrency', limit: 1, leaseMs: 60_000 }]),
+      limiter: ctx.limiter(LEASE),
     }),
     async run(get) {
       const first = await get();
@@ -206,16 +185,7 @@ const CASES: Case[] = [
       await first.arrayBuffer();
       // The lease ends on the response's 'close', which may come just after the client has the
       // body; the lease itself lasts 60 s, so a 200 within 5 s proves the release.
-      for (let i = 0; i < 3; i++) {
-        await waitFor(
-          async () => {
-            const res = await get();
-            await res.arrayBuffer();
-            return res.status === 200;
-          },
-          { timeoutMs: 5_000, what: 'the lease to be released' },
-        );
-      }
+      for (let i = 0; i < 3; i++) await released(get, 'the lease to be released');
     },
   },
 ];
@@ -223,38 +193,19 @@ const CASES: Case[] = [
 describeBehaviourTable(CASES);
 
 describe('hono adapter with a streamed response', () => {
-  // Counts in 60 s fixed windows must not straddle a minute boundary.
-  beforeEach(() => awayFromMinuteEdge());
-  let target: Target;
-  let redis: RedisClient;
-  beforeAll(async () => {
-    target = await singleNode();
-    redis = await target.connect();
-  });
-  afterAll(async () => {
-    redis?.disconnect();
-    await target?.stop();
-  });
+  const limiterOn = useRedisLimiters();
 
   it('holds a concurrency lease until the streamed body has been sent, as the other adapters do', async () => {
-    const limiter = createRateLimiter({
-      redis,
-      prefix: `hono-stream-${Date.now()}`,
-      timeoutMs: 2_000,
-      limits: [{ name: 'inflight', algorithm: 'concurrency', limit: 1, leaseMs: 60_000 }],
-    });
+    const limiter = limiterOn('hono-stream', LEASE);
     const app = new Hono();
     app.use(honoRateLimit({ limiter, key: () => 'client:one' }));
-    let finish: () => void = () => {};
-    const finished = new Promise<void>((resolve) => {
-      finish = resolve;
-    });
+    const finished = signal();
     app.get('/stream', () => {
       const encoder = new TextEncoder();
       const body = new ReadableStream<Uint8Array>({
         async start(controller) {
           controller.enqueue(encoder.encode('first '));
-          await finished;
+          await finished.promise;
           controller.enqueue(encoder.encode('last'));
           controller.close();
         },
@@ -262,7 +213,7 @@ describe('hono adapter with a streamed response', () => {
       return new Response(body, { headers: { 'content-type': 'text/plain' } });
     });
     app.get('/', (c) => c.text('ok'));
-    const server = await listen(createAdaptorServer({ fetch: app.fetch }) as Server);
+    const server = await serveHono(app);
     try {
       const streaming = await fetch(`${server.url}/stream`);
       expect(streaming.status).toBe(200);
@@ -272,18 +223,11 @@ describe('hono adapter with a streamed response', () => {
       const during = await fetch(`${server.url}/`);
       expect(during.status).toBe(429);
       await during.arrayBuffer();
-      finish();
+      finished.settle();
       while (!(await reader.read()).done);
-      await waitFor(
-        async () => {
-          const res = await fetch(`${server.url}/`);
-          await res.arrayBuffer();
-          return res.status === 200;
-        },
-        { timeoutMs: 5_000, what: 'the lease to be released once the stream ended' },
-      );
+      await released(() => fetch(`${server.url}/`), 'the lease to be released once the stream ended');
     } finally {
-      finish();
+      finished.settle();
       await server.close();
     }
   });

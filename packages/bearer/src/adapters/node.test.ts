@@ -2,6 +2,8 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net';
 import { createTestIssuer, type TestIssuer } from '@rampart/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { collectUnhandledRejections, heldVerifier, settle } from '../../test/behaviour-table.ts';
+import { ANSWERED_ELSEWHERE, answerSoon, closeServer, listen } from '../../test/harness.ts';
 import { staticJwks } from '../key-source.ts';
 import { createBearerVerifier, type VerifiedToken } from '../verifier.ts';
 import { type WithBearerOptions, withBearer } from './node.ts';
@@ -18,16 +20,22 @@ afterEach(async () => {
 });
 
 // Unhandled rejections seen while a test runs: the crash this adapter must never cause.
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-beforeAll(() => {
-  process.on('unhandledRejection', onUnhandled);
+const unhandled = collectUnhandledRejections();
+
+/** The options of a verifier of `issuer`'s tokens, its keys given inline. */
+const verifierOptions = () => ({
+  issuer: issuer.issuer,
+  audience: issuer.audience,
+  algorithms: ['ES256' as const],
+  keys: staticJwks(issuer.jwks()),
 });
-afterAll(() => {
-  process.off('unhandledRejection', onUnhandled);
-});
+
+/** Listens on a free port until the end of the test; the URL of `/` on it. */
+async function started(server: ReturnType<typeof createServer>): Promise<string> {
+  await listen(server);
+  cleanup.push(() => closeServer(server));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+}
 
 type Handler = (req: IncomingMessage, res: ServerResponse, auth: VerifiedToken) => void | Promise<void>;
 
@@ -36,25 +44,12 @@ type Handler = (req: IncomingMessage, res: ServerResponse, auth: VerifiedToken) 
  * `reported`; pass `{}` for the default `onHandlerError`.
  */
 async function serve(handler: Handler, options?: WithBearerOptions): Promise<{ url: string; reported: unknown[] }> {
-  const verifier = createBearerVerifier({
-    issuer: issuer.issuer,
-    audience: issuer.audience,
-    algorithms: ['ES256'],
-    keys: staticJwks(issuer.jwks()),
-  });
+  const verifier = createBearerVerifier(verifierOptions());
   const reported: unknown[] = [];
   const server = createServer(
     withBearer(verifier, undefined, handler, options ?? { onHandlerError: (error) => reported.push(error) }),
   );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanup.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, reported };
+  return { url: await started(server), reported };
 }
 
 interface Answer {
@@ -138,67 +133,26 @@ describe('withBearer', () => {
   });
 
   it('neither runs the handler nor writes when a timeout answered while the token was verified', async () => {
-    for (const outcome of ['passes', 'refused'] as const) {
-      let release = (): void => {};
-      const held = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      let decide = (): void => {};
-      const decided = new Promise<void>((resolve) => {
-        decide = resolve;
-      });
-      const verifier = createBearerVerifier({
-        issuer: issuer.issuer,
-        audience: issuer.audience,
-        algorithms: ['ES256'],
-        keys: staticJwks(issuer.jwks()),
-        steps: [
-          {
-            name: 'slow-policy',
-            async run(ctx) {
-              await held;
-              if (outcome === 'refused') throw new Error('refused by policy');
-              ctx.setResponseHeader('x-slow-policy', 'checked');
-            },
-          },
-        ],
-        onDecision: () => decide(),
-      });
+    for (const outcome of ['sets-header', 'refuses'] as const) {
+      const { verifier, release, decided } = heldVerifier(outcome, verifierOptions());
       let handled = 0;
       let late = 0;
       const guarded = withBearer(verifier, undefined, (_req, res) => {
         handled++;
         res.end('ok');
       });
-      const server = createServer((req, res) => {
-        // A connect-timeout style guard: it answers on its own while verification is still running.
-        setImmediate(() => {
-          res.statusCode = 503;
-          res.end('timed out');
-          for (const name of ['setHeader', 'writeHead', 'write', 'end', 'destroy'] as const) {
-            const original = res[name] as (...args: unknown[]) => unknown;
-            (res as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
-              late++;
-              return original.apply(res, args);
-            };
-          }
-        });
-        guarded(req, res);
-      });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      cleanup.push(
-        () =>
-          new Promise<void>((resolve) => {
-            server.closeAllConnections();
-            server.close(() => resolve());
-          }),
+      const url = await started(
+        createServer((req, res) => {
+          // A connect-timeout style guard: it answers on its own while verification is still running.
+          answerSoon(res, () => late++);
+          guarded(req, res);
+        }),
       );
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-      await expect(get(url, await issuer.mint())).resolves.toMatchObject({ status: 503, body: 'timed out' });
+      await expect(get(url, await issuer.mint())).resolves.toMatchObject({ status: 503, body: ANSWERED_ELSEWHERE });
       release();
       await decided;
-      await new Promise((resolve) => setImmediate(resolve));
-      await new Promise((resolve) => setImmediate(resolve));
+      await settle();
+      await settle();
       expect({ outcome, handled, late }).toEqual({ outcome, handled: 0, late: 0 });
     }
     expect(unhandled).toEqual([]);
