@@ -3,11 +3,14 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tellReaper } from './orphan-reaper.ts';
 
 /**
  * Every process and temporary directory the test-kit creates is registered here, so that a test
  * run that forgets `stop()`, throws, or is interrupted still leaves nothing behind: the `exit`
- * hook kills what is left and removes the directories synchronously.
+ * hook kills what is left and removes the directories synchronously. A SIGKILL runs no hook: for
+ * that case each registration is also told to a detached reaper process, which cleans up what is
+ * still registered once this process is gone (see orphan-reaper.ts).
  */
 // @cache-scope per-pod: the processes and directories this process created; they die with it.
 const children = new Set<ChildProcess>();
@@ -16,6 +19,8 @@ const directories = new Set<string>();
 let hooksInstalled = false;
 
 function cleanupSync(): void {
+  // Cleaned up here and now: the reaper must not signal these pids later (they could be reused).
+  tellReaper({ op: 'clear' });
   for (const child of children) {
     if (child.exitCode === null && child.signalCode === null) {
       try {
@@ -50,7 +55,12 @@ export function spawnManaged(command: string, args: readonly string[], options: 
   installHooks();
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   children.add(child);
-  child.once('exit', () => children.delete(child));
+  const { pid } = child;
+  if (pid !== undefined) tellReaper({ op: 'pid', pid });
+  child.once('exit', () => {
+    children.delete(child);
+    if (pid !== undefined) tellReaper({ op: 'unpid', pid });
+  });
   return child;
 }
 
@@ -59,6 +69,7 @@ export async function makeManagedTempDir(prefix: string): Promise<string> {
   installHooks();
   const dir = await mkdtemp(join(tmpdir(), `rampart-${prefix}-`));
   directories.add(dir);
+  tellReaper({ op: 'dir', dir });
   return dir;
 }
 
@@ -66,6 +77,7 @@ export async function makeManagedTempDir(prefix: string): Promise<string> {
 export async function removeManagedTempDir(dir: string): Promise<void> {
   directories.delete(dir);
   await rm(dir, { recursive: true, force: true });
+  tellReaper({ op: 'undir', dir });
 }
 
 /** Sends SIGTERM, waits up to `graceMs`, then SIGKILL; resolves when the child has exited. */

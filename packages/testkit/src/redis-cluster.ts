@@ -5,7 +5,7 @@ import { getFreePortPair } from './free-port.ts';
 import { makeManagedTempDir, removeManagedTempDir, terminate } from './process-registry.ts';
 import { refuseInProduction } from './production-guard.ts';
 import { REDIS_INSTALL_HINT } from './redis.ts';
-import { redisBaseArgs, spawnOnFreePort } from './redis-server-process.ts';
+import { redisArgs, spawnOnFreePort } from './redis-server-process.ts';
 import { sendCommand } from './resp-client.ts';
 import { waitFor } from './wait.ts';
 
@@ -162,15 +162,11 @@ async function startNode(
     binary,
     pickPort,
     (port) => [
-      ...redisBaseArgs(port, dir),
+      ...redisArgs(port, dir, ['--cluster-node-timeout', '2000', '--cluster-require-full-coverage', 'yes']),
       '--cluster-enabled',
       'yes',
       '--cluster-config-file',
       `nodes-${port}.conf`,
-      '--cluster-node-timeout',
-      '2000',
-      '--cluster-require-full-coverage',
-      'yes',
     ],
     startTimeoutMs,
   );

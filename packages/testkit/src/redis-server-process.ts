@@ -4,7 +4,68 @@ import { captureOutput, spawnManaged, terminate } from './process-registry.ts';
 import { sendCommand } from './resp-client.ts';
 import { waitFor } from './wait.ts';
 
-/** Arguments every test server gets: loopback only, nothing on disk. */
+/**
+ * Options the test-kit sets on every server and a caller's `args` may not: where it listens and
+ * whether it may be reached without a password, whether and where it writes, whether it detaches.
+ */
+export const LOCKED_REDIS_OPTIONS: ReadonlySet<string> = new Set([
+  'port',
+  'bind',
+  'protected-mode',
+  'save',
+  'appendonly',
+  'dir',
+  'daemonize',
+  'cluster-enabled',
+  'cluster-config-file',
+]);
+
+/**
+ * Throws when caller-supplied `redis-server` arguments would override an option in
+ * {@link LOCKED_REDIS_OPTIONS} (any letter case, `--name value` or `--name=value`), or carry an
+ * option name redis-server could read as more than one directive. Every problem is listed at once;
+ * the message names the option, never its value. `bind` fails with `ERR_TESTKIT_NOT_LOOPBACK`.
+ */
+export function assertCallerRedisArgs(args: readonly unknown[], option = 'args'): void {
+  const problems: string[] = [];
+  let bind = false;
+  args.forEach((arg, index) => {
+    if (typeof arg !== 'string') {
+      problems.push(`${option}[${index}] must be a string.`);
+      return;
+    }
+    if (!arg.startsWith('--')) return; // a value: redis-server quotes it, so it stays one value
+    // redis-server splices an option name into its config text unquoted: a space, quote or
+    // newline in it would start another directive, so only plain names are accepted.
+    const name = /^--([^=]*)/.exec(arg)?.[1] ?? '';
+    if (!/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(name)) {
+      problems.push(`${option}[${index}] is not a redis-server option name: use --name followed by its values.`);
+      return;
+    }
+    const lower = name.toLowerCase();
+    if (!LOCKED_REDIS_OPTIONS.has(lower)) return;
+    if (lower === 'bind') bind = true;
+    problems.push(
+      lower === 'bind'
+        ? `${option} may not set --bind: test servers listen on 127.0.0.1 only.`
+        : `${option} may not set --${lower}: the test-kit sets it (loopback, no persistence, its own temp dir).`,
+    );
+  });
+  if (problems.length === 0) return;
+  throw new TestkitError(bind ? 'ERR_TESTKIT_NOT_LOOPBACK' : 'ERR_TESTKIT_INVALID_OPTION', problems.join(' '));
+}
+
+/**
+ * The full argument list of a test server: defaults a caller may change, then `extra`, then the
+ * locked options. redis-server keeps the last occurrence of an option, so the locked ones win even
+ * if {@link assertCallerRedisArgs} missed a spelling; `--loglevel` first also means a leading
+ * non-option argument is read as its value, never as a config file.
+ */
+export function redisArgs(port: number, dir: string, extra: readonly string[] = []): string[] {
+  return ['--loglevel', 'warning', ...extra, ...redisBaseArgs(port, dir)];
+}
+
+/** Arguments every test server gets: loopback only, nothing on disk, not detached. */
 export function redisBaseArgs(port: number, dir: string): string[] {
   return [
     '--port',
@@ -21,8 +82,6 @@ export function redisBaseArgs(port: number, dir: string): string[] {
     dir,
     '--daemonize',
     'no',
-    '--loglevel',
-    'warning',
   ];
 }
 

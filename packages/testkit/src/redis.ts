@@ -4,7 +4,7 @@ import { TestkitError } from './errors.ts';
 import { getFreePort } from './free-port.ts';
 import { makeManagedTempDir, removeManagedTempDir, terminate } from './process-registry.ts';
 import { refuseInProduction } from './production-guard.ts';
-import { redisBaseArgs, spawnOnFreePort, spawnRedisServer } from './redis-server-process.ts';
+import { assertCallerRedisArgs, redisArgs, spawnOnFreePort, spawnRedisServer } from './redis-server-process.ts';
 import { sendCommand } from './resp-client.ts';
 
 /** Install hint shared by every helper that needs `redis-server`. */
@@ -18,7 +18,12 @@ export interface StartRedisOptions {
    * restart or flush the server. Default `false`.
    */
   readonly owned?: boolean;
-  /** Extra `redis-server` arguments, e.g. `['--maxmemory', '10mb']`. Only for owned servers. */
+  /**
+   * Extra `redis-server` arguments, e.g. `['--maxmemory', '10mb']`. Only for owned servers. May not
+   * set `--bind` (`ERR_TESTKIT_NOT_LOOPBACK`) or `--port`, `--protected-mode`, `--save`,
+   * `--appendonly`, `--dir`, `--daemonize`, `--cluster-enabled`, `--cluster-config-file`
+   * (`ERR_TESTKIT_INVALID_OPTION`).
+   */
   readonly args?: readonly string[];
   /** How long to wait for the server to answer (as the process started, not another on its port). Default 10 s. */
   readonly startTimeoutMs?: number;
@@ -70,6 +75,7 @@ function uniquePrefix(): string {
  */
 export async function startRedis(options: StartRedisOptions = {}): Promise<TestRedis> {
   refuseInProduction('startRedis');
+  assertCallerRedisArgs(options.args ?? []);
   const keyPrefix = uniquePrefix();
   const externalUrl = process.env.REDIS_URL?.trim();
   if (externalUrl && options.owned !== true) return externalRedis(externalUrl, keyPrefix);
@@ -86,19 +92,15 @@ export async function startOwnedRedis(
   keyPrefix: string,
   pickPort: () => Promise<number>,
 ): Promise<TestRedis> {
+  assertCallerRedisArgs(options.args ?? []);
   const binary = requireExecutable('redis-server', REDIS_INSTALL_HINT);
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
   const dir = await makeManagedTempDir('redis');
   const extra = options.args ?? [];
-  const argsFor = (port: number): string[] => [...redisBaseArgs(port, dir), ...extra];
+  const argsFor = (port: number): string[] => redisArgs(port, dir, extra);
   let started: { child: ChildProcess; port: number };
   try {
-    started = await spawnOnFreePort(
-      binary,
-      pickPort,
-      (port) => [...redisBaseArgs(port, dir), ...extra],
-      startTimeoutMs,
-    );
+    started = await spawnOnFreePort(binary, pickPort, argsFor, startTimeoutMs);
   } catch (error) {
     await removeManagedTempDir(dir);
     throw error;

@@ -47,7 +47,8 @@ async function runFixture(mode: 'stop' | 'exit' | 'throw' | 'signal'): Promise<v
 
     for (const port of report.ports) {
       expect(await isProcessListening(port), `port ${port} still listening after "${mode}"`).toBe(false);
-      expect(pidsMatching(`--port ${port} `)).toEqual([]);
+      // redis-server rewrites its title to `redis-server 127.0.0.1:<port>` (` [cluster]`), NUL-padded.
+      expect(pidsMatching(`127.0.0.1:${port} `)).toEqual([]);
     }
     await waitFor(() => pidsMatching(`--rampart-test-marker=${marker}`).length === 0, {
       timeoutMs: 10_000,

@@ -51,6 +51,26 @@ describe('startRedis', () => {
     expect(await isProcessListening(redis.port)).toBe(false);
   });
 
+  it('refuses args that would bind beyond loopback, before starting anything', async () => {
+    await expect(startRedis({ owned: true, args: ['--maxmemory', '7mb', '--BIND', '0.0.0.0'] })).rejects.toMatchObject({
+      code: 'ERR_TESTKIT_NOT_LOOPBACK',
+    });
+  });
+
+  it('refuses args that would override protected mode, the port or persistence', async () => {
+    for (const args of [
+      ['--protected-mode', 'no'],
+      ['--Protected-Mode=no'],
+      ['--port', '1'],
+      ['--save', '1 1'],
+      ['--dir', '.'],
+    ]) {
+      await expect(startRedis({ owned: true, args, startTimeoutMs: 2_000 })).rejects.toMatchObject({
+        code: 'ERR_TESTKIT_INVALID_OPTION',
+      });
+    }
+  });
+
   it('passes extra redis-server arguments', async () => {
     const redis = await owned(['--maxmemory', '7mb']);
     const client = new Redis(redis.url);

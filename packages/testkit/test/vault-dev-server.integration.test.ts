@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import vault from 'node-vault';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startVaultDevServer, type TestVault } from '../src/index.ts';
@@ -118,7 +119,71 @@ describe('startVaultDevServer', () => {
     expect(await unknown.json()).toEqual({ errors: [expect.stringContaining('no handler for route')] });
     const bad = await fetch(`${server.addr}/v1/transit/encrypt/k`, { method: 'POST', headers, body: '{' });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).errors[0]).toContain('failed to parse JSON input');
+    expect(await bad.json()).toEqual({ errors: ['error parsing JSON'] });
+  });
+
+  it('never echoes any part of a body it cannot parse', async () => {
+    const server = await start();
+    const headers = { 'X-Vault-Token': server.token };
+    // V8's message for an unexpected token quotes the body (all of a short one, a window of a long one).
+    for (const body of [
+      'S3cr3t',
+      '{"plaintext": "aHVudGVyMg==", "token": hvs.S3cr3t}',
+      '{"k":"S3cr3t"x}',
+      '["S3cr3t"]',
+    ]) {
+      const bad = await fetch(`${server.addr}/v1/transit/encrypt/k`, { method: 'POST', headers, body });
+      expect(bad.status).toBe(400);
+      const text = await bad.text();
+      expect(text).not.toContain('S3cr3t');
+      expect(JSON.parse(text)).toEqual({ errors: ['error parsing JSON'] });
+    }
+  });
+
+  it('answers 403 "permission denied" to a missing, wrong, shorter or longer token, and serves the right one', async () => {
+    const server = await start();
+    const url = `${server.addr}/v1/transit/keys/k`;
+    const wrong = [
+      {},
+      { 'X-Vault-Token': '' },
+      { 'X-Vault-Token': `${server.token.slice(0, -1)}x` },
+      { 'X-Vault-Token': server.token.slice(0, -1) },
+      { 'X-Vault-Token': `${server.token}x` },
+      { Authorization: 'Bearer hvs.not-the-token' },
+    ];
+    for (const headers of wrong) {
+      const denied = await fetch(url, { method: 'POST', headers, body: '{}' });
+      expect(denied.status).toBe(403);
+      expect(await denied.json()).toEqual({ errors: ['permission denied'] });
+    }
+    for (const headers of [{ 'X-Vault-Token': server.token }, { Authorization: `Bearer ${server.token}` }]) {
+      const allowed = await fetch(url, { method: 'POST', headers, body: '{}' });
+      expect(allowed.status).toBeLessThan(300);
+    }
+  });
+
+  it('serves requests pipelined on one connection one after the other, answering in order', async () => {
+    const server = await start();
+    const { port } = new URL(server.addr);
+    const body = JSON.stringify({ plaintext: 'aGk=' });
+    const pipelined =
+      `POST /v1/transit/encrypt/k2 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Vault-Token: ${server.token}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}` +
+      `GET /v1/transit/keys/k2 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Vault-Token: ${server.token}\r\n` +
+      'Connection: close\r\n\r\n';
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port: Number(port) }, () => socket.write(pipelined));
+      let received = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => {
+        received += chunk;
+      });
+      socket.on('end', () => resolve(received));
+      socket.on('error', reject);
+      socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
+    });
+    expect([...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1])).toEqual(['200', '200']);
+    expect(raw.indexOf('"ciphertext"')).toBeLessThan(raw.indexOf('"keys"'));
   });
 
   it('refuses Vault paths it does not implement with a named 400, not 404', async () => {

@@ -1,6 +1,6 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { isIPv4, type Server as NetServer } from 'node:net';
+import { isIPv4, type Server as NetServer, type Socket } from 'node:net';
 import { TestkitError } from '../errors.ts';
 import { refuseInProduction } from '../production-guard.ts';
 import type { EngineRequest } from './engine.ts';
@@ -116,6 +116,9 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
   const now = options.now ?? Date.now;
   const defaults = { transitMounts: options.transitMounts ?? ['transit'], kvMounts: options.kvMounts ?? ['secret'] };
   const token = rootToken();
+  // Compared as fixed-length digests so the comparison takes the same time whatever the prefix
+  // a guess shares with the token, and whatever its length.
+  const tokenDigest = sha256(token);
   const startedAt = now();
   const identity: ServerIdentity = {
     version: '1.21.0+rampart-dev',
@@ -177,7 +180,7 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
       }
       if (sealed) throw new VaultHttpError(503, ['Vault is sealed']);
       const presented = headerValue(req, 'x-vault-token') || bearer(headerValue(req, 'authorization'));
-      if (presented !== token) throw new VaultHttpError(403, ['permission denied']);
+      if (!timingSafeEqual(sha256(presented), tokenDigest)) throw new VaultHttpError(403, ['permission denied']);
       const operation = operationOf(method, query);
       const data: Fields = operation === 'read' || operation === 'list' ? query : parseJson(body);
       if (Array.isArray(data.batch_input)) batchSize = data.batch_input.length;
@@ -212,8 +215,19 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
     }
   };
 
+  // Node emits every request pipelined on a keep-alive connection at once; Vault (Go's net/http)
+  // serves one request of a connection after the other. Chaining the handlers per socket keeps a
+  // pipelined `POST transit/encrypt/k` ahead of the `GET transit/keys/k` behind it, and the
+  // answers in order.
+  const inFlight = new WeakMap<Socket, Promise<void>>();
   const http = createServer((req, res) => {
-    void handle(req, res);
+    const previous = inFlight.get(req.socket) ?? Promise.resolve();
+    const next = previous
+      .then(() => handle(req, res))
+      .catch(() => {
+        // handle() answers every error itself; a throw here means the socket is already gone.
+      });
+    inFlight.set(req.socket, next);
   });
   http.keepAliveTimeout = 1_000;
   await listen(http, '127.0.0.1', 0);
@@ -337,16 +351,23 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** What Vault answers (400) for a body it cannot decode into a JSON object. */
+const JSON_PARSE_ERROR = 'error parsing JSON';
+
+function sha256(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
 function parseJson(body: Buffer): Fields {
   if (body.length === 0) return {};
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
-  } catch (error) {
-    throw userError(`failed to parse JSON input: ${(error as Error).message}`);
+  } catch {
+    // Vault's own wording, and fixed: the parser's message quotes the body, which holds
+    // plaintexts, keys and tokens.
+    throw userError(JSON_PARSE_ERROR);
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw userError('failed to parse JSON input: expected a JSON object');
-  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw userError(JSON_PARSE_ERROR);
   return parsed as Fields;
 }

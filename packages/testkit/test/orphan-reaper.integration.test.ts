@@ -1,0 +1,69 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../src/index.ts';
+import { isAlive, isProcessListening } from './process-probe.ts';
+
+const fixture = fileURLToPath(new URL('./fixtures/hold-redis.ts', import.meta.url));
+
+describe('the test-kit', () => {
+  it('stops its servers and removes their temp dirs when the test process is killed with SIGKILL', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'rampart-reaper-'));
+    const proc = spawn(process.execPath, [fixture], {
+      env: { ...process.env, TMPDIR: tmp, NODE_ENV: 'test' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let redisPid: number | undefined;
+    try {
+      let stdout = '';
+      let stderr = '';
+      proc.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+      });
+      proc.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
+      await waitFor(() => stdout.includes('\n') || proc.exitCode !== null, {
+        timeoutMs: 30_000,
+        what: 'the fixture to report',
+      });
+      expect(stdout, stderr.slice(-2000)).toContain('\n');
+      const { port, pid } = JSON.parse(stdout.split('\n')[0] ?? '') as { port: number; pid: number };
+      redisPid = pid;
+      expect(isAlive(pid)).toBe(true);
+      expect(await isProcessListening(port)).toBe(true);
+      expect(readdirSync(tmp)).not.toEqual([]);
+
+      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+      proc.kill('SIGKILL');
+      await exited;
+
+      await waitFor(async () => !(await isProcessListening(port)), {
+        timeoutMs: 10_000,
+        what: `port ${port} to close`,
+      });
+      // redis-server rewrites its command line, so it is watched by the pid it reported.
+      await waitFor(() => !isAlive(pid), {
+        timeoutMs: 10_000,
+        what: 'the orphaned redis-server to exit',
+      });
+      await waitFor(() => readdirSync(tmp).length === 0, { timeoutMs: 10_000, what: `${tmp} to be empty` });
+    } finally {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      // Whatever the outcome, end a redis-server this test orphaned.
+      if (redisPid !== undefined && isAlive(redisPid) && isRedisServer(redisPid)) process.kill(redisPid, 'SIGKILL');
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+function isRedisServer(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('redis-server');
+  } catch {
+    return false;
+  }
+}
