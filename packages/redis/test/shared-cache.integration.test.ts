@@ -175,8 +175,8 @@ describe.each([
     });
 
     it('rejects with a retryable error when the invalidation cannot be published, after updating Redis', async () => {
-      // The PUBLISH of a delete is a command of its own; a tag bump's runs in the bump's script.
-      // Both are refused for a user without channels, after Redis was updated.
+      // The PUBLISH of a delete runs in the delete's script, a tag bump's in the bump's. Both are
+      // refused for a user without channels, after Redis was updated.
       const restricted = await withoutChannels();
       const name = unique('publish');
       const make = (redis: RedisClient): SharedCache<string> =>
@@ -194,7 +194,9 @@ describe.each([
       const deleted = await a.delete('k').catch((e: unknown) => e);
       expect(deleted).toBeInstanceOf(RedisStoreError);
       expect(deleted).toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE', retryable: true });
-      expect((deleted as Error).message).not.toContain('"k"');
+      expect((deleted as Error).message).toBe(
+        `SharedCache "${name}".delete: Redis was updated but other pods were not told; they may serve their L1 copy until it expires. Call delete again.`,
+      );
       expect(await b.get('k')).toBeUndefined();
       for (const tags of [['t'], ['t', 'u']]) {
         await b.set('k', 'v', { tags: ['t', 'u'] });
@@ -476,6 +478,8 @@ describe.each([
       for (let i = 0; i < 30; i++) await cache.set(`key-${i}`, i);
       const pattern = `app\\[1\\]\\*:rampart:cache:${name}:*`;
       expect((await keysMatching(admin, pattern)).length).toBe(30);
+      await cache.delete('key-0'); // the delete's script gets the prefixed key too
+      expect((await keysMatching(admin, pattern)).length).toBe(29);
       await cache.clear();
       expect(await keysMatching(admin, pattern)).toEqual([]);
       expect(await cache.get('key-3')).toBeUndefined();
@@ -716,7 +720,7 @@ describe.each([
         get(t, prop) {
           const value = Reflect.get(t, prop, t) as unknown;
           if (typeof value !== 'function') return value;
-          if (!['evalsha', 'publish'].includes(String(prop))) return value.bind(t);
+          if (!['evalsha', 'publish', 'unlink'].includes(String(prop))) return value.bind(t);
           return (...args: unknown[]) => {
             sent.push(String(prop));
             return value.apply(t, args);
@@ -757,6 +761,21 @@ describe.each([
       await waitFor(async () => (await a.get(key)) === undefined, { timeoutMs: 5_000, what: 'the tag’s announcement' });
       await waitFor(() => heard.length === 4, { timeoutMs: 5_000, what: 'the raw subscriber' });
       expect(JSON.parse(heard[3]!)).toEqual({ origin: written.origin, tags: [tag] });
+      expect(await a.getOrSet(key, () => 'again')).toBe('again');
+      expect(a.size).toBe(1);
+      await waitFor(() => heard.length === 5, { timeoutMs: 5_000, what: 'pod A’s own announcement' });
+      sent.length = 0;
+      await b.delete(key);
+      expect(sent).toEqual(['evalsha']); // the delete's script unlinks and announces
+      await waitFor(() => a.size === 0, { timeoutMs: 5_000, what: 'the delete’s announcement' });
+      await waitFor(() => heard.length === 6, { timeoutMs: 5_000, what: 'the raw subscriber' });
+      expect(JSON.parse(heard[5]!)).toEqual({ origin: written.origin, keys: [key] });
+      expect(await (await connect()).exists(entryKey(key))).toBe(0);
+      sent.length = 0;
+      await b.delete('never-written'); // announced all the same, as a separate PUBLISH was
+      expect(sent).toEqual(['evalsha']);
+      await waitFor(() => heard.length === 7, { timeoutMs: 5_000, what: 'the delete of a missing key' });
+      expect(JSON.parse(heard[6]!)).toEqual({ origin: written.origin, keys: ['never-written'] });
       await Promise.all([a.close(), b.close()]);
     });
 

@@ -36,6 +36,16 @@ end
 return {version, refused}`,
 );
 
+// A delete ends the key's generation with its entry (a load still running cannot write back), and
+// announces it whether or not the entry existed, as a delete's PUBLISH of its own did.
+export const DELETE_AND_END_LOADS = defineScript(
+  'cache-delete-and-end-loads',
+  `local refused = false
+local removed = redis.call('UNLINK', KEYS[1], KEYS[2])
+${ANNOUNCE.replaceAll('CA', '1')}
+return {removed, refused}`,
+);
+
 // A load that ends without writing gives its lease back and ends the generation it created or read
 // (when still the same), so a failing loader leaves no key behind for the generation's life.
 export const LOAD_END = defineScript(

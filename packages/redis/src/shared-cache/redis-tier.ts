@@ -4,6 +4,7 @@ import { RedisStoreError } from '../errors.ts';
 import type { RedisCallGuard } from '../redis-down-policy.ts';
 import { type RedisClient, runScript } from '../scripts.ts';
 import {
+  DELETE_AND_END_LOADS,
   GENERATION_READ,
   LEASE_ACQUIRE,
   LOAD_END,
@@ -177,11 +178,19 @@ export class CacheRedisTier {
     );
   }
 
-  /** Deletes an entry and ends its generation, so a load that started before cannot write it back. */
-  async delete(key: string): Promise<void> {
+  /**
+   * Deletes an entry and ends its generation, so a load that started before cannot write it back,
+   * and publishes `announcement` in the same step, whether or not the entry existed. Rejects like
+   * {@link CacheRedisTier.announce} when Redis refuses the publish (the entry is gone all the same).
+   */
+  async delete(key: string, announcement: string): Promise<void> {
     const redis = this.#redis;
-    const [entry, generation] = [this.#entryKey(key), this.#generationKey(key)];
-    await this.call('delete', () => redis.unlink(entry, generation)); // one slot: they share a hash tag
+    const keys = [this.#entryKey(key), this.#generationKey(key)]; // one slot: they share a hash tag
+    const reply = await this.call('delete', () =>
+      runScript(redis, DELETE_AND_END_LOADS, keys, [this.#channel, announcement]),
+    );
+    const refused = (reply as [number, string | null])[1];
+    if (typeof refused === 'string') throw this.#unannounced('delete', new Error(refused));
   }
 
   /** Tries for the lease, with the key's generation (the token doubles as a new one, as in readOrLease). */

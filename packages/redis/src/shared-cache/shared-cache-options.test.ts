@@ -34,6 +34,29 @@ describe('resolveSharedCacheOptions', () => {
     expect(message).not.toContain('127.0.0.1'); // never a value
   });
 
+  it('refuses a subscriber that never reconnects (retryStrategy: null), listed with the other problems', () => {
+    // ioredis's type has no null, but its docs do ("never reconnect"), and a Cluster's node options carry it.
+    const subscriber = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, retryStrategy: null as never });
+    let error: unknown;
+    try {
+      resolveSharedCacheOptions({ ...options(subscriber), ttlMs: 0 });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(RedisStoreError);
+    expect(error).toMatchObject({ code: 'ERR_REDIS_INVALID_OPTIONS' });
+    const message = (error as Error).message;
+    expect(message).toContain('ttlMs must be'); // every problem at once
+    expect(message).toContain('subscriber must reconnect after a lost connection: remove retryStrategy: null');
+    expect(message).toContain("a Cluster's node options carry it");
+    expect(message).not.toContain('127.0.0.1'); // never a value
+  });
+
+  it('accepts a subscriber whose retryStrategy is a function', () => {
+    const subscriber = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, retryStrategy: () => 100 });
+    expect(() => resolveSharedCacheOptions(options(subscriber))).not.toThrow();
+  });
+
   it('accepts a plain Redis connection to one node as subscriber of a cache on a Cluster', () => {
     const subscriber = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true });
     expect(() => resolveSharedCacheOptions(options(subscriber))).not.toThrow();

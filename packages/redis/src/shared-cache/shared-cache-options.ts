@@ -31,8 +31,8 @@ export interface SharedCacheOptions<T> {
    * A dedicated plain ioredis `Redis` connection for invalidation messages: `redis.duplicate()`
    * on a single node; on a Redis Cluster, a `Redis` connection to any one node of it (PUBLISH
    * reaches every node), never a `Cluster`, whose re-subscription after a lost connection cannot be
-   * observed. Without it, a `cluster` cache keeps no L1. May be shared by several caches; it stays
-   * the caller's.
+   * observed. It must reconnect: `retryStrategy: null` is refused. Without it, a `cluster` cache
+   * keeps no L1. May be shared by several caches; it stays the caller's.
    */
   readonly subscriber?: Redis;
   /**
@@ -121,6 +121,13 @@ export function resolveSharedCacheOptions<T>(options: SharedCacheOptions<T>): Re
         'subscriber must be a plain ioredis Redis connection to one node of the cluster (new Redis({ host, port }) of any node), not a Cluster: ' +
           'PUBLISH in Redis Cluster reaches every node, so subscribing on one node hears every invalidation, while a Cluster re-subscribes ' +
           'on another node after a lost connection without any event, so invalidations lost meanwhile would go unnoticed and the L1 would serve deleted values.',
+      );
+    } else if ((o.subscriber as { options?: { retryStrategy?: unknown } } | null)?.options?.retryStrategy === null) {
+      // ioredis documents retryStrategy: null as "never reconnect": after one lost connection the
+      // caches on it would run without L1 for good, and nothing would say so.
+      problems.push(
+        'subscriber must reconnect after a lost connection: remove retryStrategy: null from its options ' +
+          "(a Cluster's node options carry it: do not copy them as they are), or its caches lose their L1 for good at the first drop.",
       );
     }
   }

@@ -215,9 +215,9 @@ export class SharedCache<T = unknown> implements AuditedStore {
    */
   async delete(key: string): Promise<void> {
     checkId(key, `SharedCache "${this.name}".delete`, 'key');
-    await this.#invalidate('delete', { origin: this.#origin, keys: [key] }, async (redis) => {
-      await redis.delete(key);
-      return false;
+    await this.#invalidate('delete', { origin: this.#origin, keys: [key] }, async (redis, announcement) => {
+      await redis.delete(key, announcement); // announced by the delete's script
+      return true;
     });
   }
 
