@@ -80,10 +80,21 @@ return 1`,
 );
 
 // The grant index lives as long as its longest-lived member; an unbounded member keeps it forever.
-// A grant being revoked (KEYS[2], same slot) takes no new member: the caller deletes the entry.
+// A revoked grant (KEYS[2], same slot: the revocation time in ms) refuses an entry issued at or
+// before the revocation's second (payload `iat`, in seconds: ARGV[3], '' when missing), and any
+// entry while the grant itself (KEYS[3], when in the same slot) is gone: the caller deletes it.
+// A grant oidc-provider keeps (an access token revoked at /token/revocation) takes entries issued
+// in a later second, so signing in again through the same session works. A mark without a time
+// (written by an older version) refuses every entry, as it did.
 const INDEX_ADD = defineScript(
   'oidc-grant-index-add',
-  `if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+  `local revoked = redis.call('GET', KEYS[2])
+if revoked then
+  local at = tonumber(revoked)
+  local iat = tonumber(ARGV[3])
+  if not at or at < 100000000000 or not iat or iat * 1000 < at - at % 1000 + 1000 then return 0 end
+  if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
+end
 redis.call('SADD', KEYS[1], ARGV[1])
 local ttl = tonumber(ARGV[2])
 local current = redis.call('PTTL', KEYS[1])
@@ -94,6 +105,17 @@ elseif current >= 0 and current < ttl then
 elseif current == -1 and redis.call('SCARD', KEYS[1]) == 1 then
   redis.call('PEXPIRE', KEYS[1], ttl)
 end
+return 1`,
+);
+
+// Marks a grant revoked at ARGV[1] (ms) for ARGV[2] ms; a later revocation time already there is
+// kept, so a revoking instance whose clock is behind never shortens an earlier revocation.
+const MARK_REVOKED = defineScript(
+  'oidc-grant-mark-revoked',
+  `local prev = redis.call('GET', KEYS[1])
+local at = ARGV[1]
+if prev and tonumber(prev) and tonumber(prev) > tonumber(at) then at = prev end
+redis.call('SET', KEYS[1], at, 'PX', ARGV[2])
 return 1`,
 );
 
@@ -131,9 +153,10 @@ function entryTtlMs(expiresIn: number | undefined): number | undefined {
 }
 
 /**
- * How long a revoked grant refuses new members. Only token requests that loaded the grant before
- * its revocation can still save for it (oidc-provider destroys the grant), so this covers requests
- * in flight with a wide margin.
+ * How long a revoked grant's mark lasts. While it does, the grant refuses entries issued (payload
+ * `iat`) in the second of the revocation or before, and every entry once the grant is destroyed:
+ * token requests that loaded the grant before its revocation and save afterwards. An hour covers
+ * requests in flight with a wide margin.
  */
 const REVOKED_GRANT_MS = 3_600_000;
 
@@ -348,7 +371,11 @@ export function createOidcProviderAdapter(options: OidcProviderAdapterOptions): 
         // The entry is written before it joins the grant's index (never at once: on a Cluster they
         // go to different nodes, and a NOSCRIPT retry reorders even one connection), so a
         // revocation that lists the index after the join finds an entry it can delete.
-        return runScript(redis, INDEX_ADD, [grantKey(grantId), revokedGrantKey(grantId)], [key, ttlMs]);
+        const iat = typeof payload.iat === 'number' && Number.isFinite(payload.iat) ? String(payload.iat) : '';
+        const keys = [grantKey(grantId), revokedGrantKey(grantId)];
+        // The grant itself, when it shares the slot (every id oidc-provider generates).
+        if (grantTag(grantId) === grantId) keys.push(`${prefix}Grant:{${grantId}}`);
+        return runScript(redis, INDEX_ADD, keys, [key, ttlMs, iat]);
       });
       if (joined === 0) {
         // The grant was revoked while this token was being issued: the revocation wins.
@@ -413,9 +440,15 @@ export function createOidcProviderAdapter(options: OidcProviderAdapterOptions): 
     async revokeByGrantId(grantId: string): Promise<void> {
       const operation = `oidc-provider ${this.#model}.revokeByGrantId`;
       const index = grantKey(grantId);
-      // First mark the grant revoked, so a token issued for it from now on cannot join the index
-      // after it was listed below (it is deleted instead).
-      await guard.call(operation, () => redis.set(revokedGrantKey(grantId), '1', 'PX', REVOKED_GRANT_MS));
+      // First mark the grant revoked (with the time, in ms), so a token issued for it until the end
+      // of this second, or for it at all once the grant is destroyed, cannot join the index after
+      // it was listed below (it is deleted instead). The whole second, not the exact time: `iat` has
+      // seconds only, and a token of a request that loaded the grant before the revocation can carry
+      // the revocation's second; refusing a sign-in in that same second is the safe side.
+      const now = Date.now();
+      await guard.call(operation, () =>
+        runScript(redis, MARK_REVOKED, [revokedGrantKey(grantId)], [now, REVOKED_GRANT_MS]),
+      );
       const members = await guard.call(operation, () => redis.smembers(index));
       if (members.length === 0) return;
       // Tokens first, the index last: a revocation that fails halfway leaves the index, so a retry

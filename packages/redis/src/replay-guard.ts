@@ -28,6 +28,12 @@ export function replayKeyId(id: string): string {
   return hasBrace(id) ? `{}${percentEncodeBraces(id)}` : id;
 }
 
+/**
+ * Added to the call limit of the WAIT phase, in ms: Redis ends a blocked WAIT only on its
+ * event-loop tick (~100 ms at the default `hz 10`), so `WAIT 1 100` takes up to ~200 ms.
+ */
+const WAIT_TICK_MARGIN_MS = 200;
+
 /** Options of {@link ReplayGuard}. */
 export interface ReplayGuardOptions {
   /** The caller's ioredis `Redis` or `Cluster`. Give it `enableOfflineQueue: false`. */
@@ -52,8 +58,12 @@ export interface ReplayGuardOptions {
   readonly onFailOpen?: (error: RedisStoreError) => void;
   /**
    * Wait for replicas after recording an id (`WAIT replicas timeoutMs`), so a failover right after
-   * the check is less likely to forget it. Fewer acknowledgements throw `ERR_REDIS_NOT_REPLICATED`.
-   * WAIT narrows the window; it does not make Redis strongly consistent.
+   * the check is less likely to forget it. WAIT is sent only after the `SET NX` recorded the id: a
+   * replay answers `false` at once. A first-time id that fewer replicas acknowledged, or whose WAIT
+   * got no answer within `timeoutMs + wait.timeoutMs + 200` ms (Redis ends a blocked WAIT on its
+   * ~100 ms tick), throws `ERR_REDIS_NOT_REPLICATED` (the id stays recorded), with either
+   * `onRedisDown`: fail-open only covers a `SET` that got no answer. WAIT narrows the window; it does
+   * not make Redis strongly consistent.
    */
   readonly wait?: { readonly replicas: number; readonly timeoutMs: number };
   /** Where the guard registers for the audit table. Default: the package-wide {@link cacheRegistry}. */
@@ -91,6 +101,8 @@ export class ReplayGuard implements AuditedStore {
   readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #guard: RedisCallGuard;
+  /** The WAIT phase's guard: its limit covers the server-side WAIT timeout plus Redis's tick. */
+  readonly #waitGuard: RedisCallGuard | undefined;
   readonly #failOpen: boolean;
   readonly #onFailOpen: ((error: RedisStoreError) => void) | undefined;
   readonly #wait: { readonly replicas: number; readonly timeoutMs: number } | undefined;
@@ -122,8 +134,13 @@ export class ReplayGuard implements AuditedStore {
     this.ttlMs = ttlMs;
     this.#redis = o.redis as RedisClient;
     this.#prefix = `${prefix}${this.name}:`;
-    // WAIT blocks on the server for up to its own timeout, so the call limit must cover it.
-    this.#guard = new RedisCallGuard(this.#redis, { timeoutMs: timeoutMs + (o.wait?.timeoutMs ?? 0) });
+    this.#guard = new RedisCallGuard(this.#redis, { timeoutMs });
+    // WAIT blocks on the server for up to its own timeout, and Redis ends it only on its next
+    // event-loop tick, so the WAIT phase's call limit covers both.
+    this.#waitGuard =
+      o.wait === undefined
+        ? undefined
+        : new RedisCallGuard(this.#redis, { timeoutMs: timeoutMs + o.wait.timeoutMs + WAIT_TICK_MARGIN_MS });
     this.#failOpen = o.onRedisDown === 'fail-open';
     this.#onFailOpen = o.onFailOpen;
     this.#wait = o.wait;
@@ -198,25 +215,47 @@ export class ReplayGuard implements AuditedStore {
   }
 
   async #checkAndWait(key: string, ttl: number, wait: { replicas: number; timeoutMs: number }): Promise<boolean> {
-    // One pipeline so WAIT runs on the connection (and, on a Cluster, the node) that took the SET.
-    const replies = await this.#guard.call('ReplayGuard.check', () =>
-      this.#redis.pipeline().set(key, '1', 'PX', ttl, 'NX').wait(wait.replicas, wait.timeoutMs).exec(),
+    // The SET first, on its own: a replay answers false at once, without waiting for replicas. A
+    // SET without an answer is the only "Redis cannot answer" case fail-open turns into "first time".
+    if (!(await setNx(this.#guard, 'ReplayGuard.check', { key, value: '1', ttl }))) return false;
+    // The id is recorded: from here on the answer is never "first time" without replication.
+    let acknowledged: number;
+    try {
+      acknowledged = await this.#replicas(key, wait);
+    } catch (cause) {
+      throw this.#notReplicated(wait, 'WAIT got no answer', cause);
+    }
+    if (acknowledged < wait.replicas) {
+      throw this.#notReplicated(wait, `${acknowledged} acknowledged within wait.timeoutMs`);
+    }
+    return true;
+  }
+
+  /**
+   * `WAIT replicas timeoutMs` on the connection that took the SET (WAIT covers the writes of its
+   * own connection). On a `Cluster`, a pipeline with a read of the key goes to the key's node (a
+   * lone WAIT, having no key, would go to any node).
+   */
+  #replicas(key: string, wait: { replicas: number; timeoutMs: number }): Promise<number> {
+    const guard = this.#waitGuard as RedisCallGuard;
+    if (!this.#redis.isCluster) return guard.send('ReplayGuard.check', 'wait', [wait.replicas, wait.timeoutMs], Number);
+    return guard.call(
+      'ReplayGuard.check',
+      () => this.#redis.pipeline().exists(key).wait(wait.replicas, wait.timeoutMs).exec(),
+      (replies) => {
+        const reply = replies?.[1];
+        if (reply === undefined || reply[0]) throw reply?.[0] ?? new Error('no reply to WAIT');
+        return Number(reply[1]);
+      },
     );
-    const setReply = replies?.[0];
-    const waitReply = replies?.[1];
-    if (setReply?.[0] || waitReply?.[0]) {
-      throw new RedisStoreError('ERR_REDIS_UNAVAILABLE', 'ReplayGuard.check: the Redis call failed.', {
-        cause: setReply?.[0] ?? waitReply?.[0],
-      });
-    }
-    const first = setReply?.[1] === 'OK';
-    if (first && Number(waitReply?.[1]) < wait.replicas) {
-      throw new RedisStoreError(
-        'ERR_REDIS_NOT_REPLICATED',
-        `ReplayGuard "${this.name}": fewer than wait.replicas (${wait.replicas}) replicas acknowledged within wait.timeoutMs; reject the request (the id stays recorded).`,
-      );
-    }
-    return first;
+  }
+
+  #notReplicated(wait: { replicas: number }, what: string, cause?: unknown): RedisStoreError {
+    return new RedisStoreError(
+      'ERR_REDIS_NOT_REPLICATED',
+      `ReplayGuard "${this.name}": fewer than wait.replicas (${wait.replicas}) replicas acknowledged the id (${what}); reject the request (the id stays recorded).`,
+      cause === undefined ? undefined : { cause },
+    );
   }
 
   /** Forgets an id (e.g. when the request that carried it failed before doing anything). */

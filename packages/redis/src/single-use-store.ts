@@ -76,12 +76,16 @@ const JSON_SERIALIZER: SingleUseSerializer<never> = {
 };
 
 // GETDEL hands the item to exactly one caller; the grace copy is written in the same script, so
-// no window exists in which the item is gone but the grace copy is not yet there.
+// no window exists in which the item is gone but the grace copy is not yet there. The copy never
+// outlives the item's own TTL (PTTL -1: no expiry, the whole window).
 const CONSUME_WITH_GRACE = defineScript(
   'single-use-consume-with-grace',
-  `local v = redis.call('GETDEL', KEYS[1])
+  `local left = redis.call('PTTL', KEYS[1])
+local v = redis.call('GETDEL', KEYS[1])
 if v then
-  redis.call('SET', KEYS[2], v, 'PX', ARGV[1])
+  local window = tonumber(ARGV[1])
+  if left >= 0 and left < window then window = left end
+  if window > 0 then redis.call('SET', KEYS[2], v, 'PX', window) end
   return {1, v}
 end
 local g = redis.call('GET', KEYS[2])
@@ -256,6 +260,9 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
    * A stored item that cannot be decoded (written by another serializer or version, or by something
    * else under the store's keys) throws `ERR_REDIS_UNEXPECTED_REPLY`, never a raw parser error; the
    * item is consumed (gone) either way.
+   *
+   * A consume that throws `ERR_REDIS_TIMEOUT` may still have taken effect (the `GETDEL` can reach
+   * Redis after the deadline): the item may be gone, and a retry gets `undefined`. Fail closed.
    */
   async consume(id: string, options: { clientId?: string } = {}): Promise<ConsumedItem<T> | undefined> {
     checkId(id, 'SingleUseStore.consume');

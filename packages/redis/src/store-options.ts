@@ -50,12 +50,22 @@ export function throwIfProblems(what: string, problems: readonly string[]): void
 /** Ids longer than this are refused: they would only bloat Redis keys. */
 export const MAX_ID_LENGTH = 1024;
 
-/** Validates a caller-supplied id without ever echoing it. */
+/**
+ * A lone UTF-16 surrogate (`\p{Cs}` matches only unpaired ones in a `u` regex), what
+ * `String.prototype.isWellFormed` refuses. ioredis and `crypto.hash` encode each as U+FFFD, so
+ * `a\uD800`, `a\uDBFF` and `a\uFFFD` would share one key.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Validates a caller-supplied id without ever echoing it: a non-empty, well-formed string (no lone
+ * surrogate) of at most {@link MAX_ID_LENGTH} UTF-16 code units, so distinct ids keep distinct keys.
+ */
 export function checkId(id: unknown, operation: string, label = 'id'): asserts id is string {
-  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH || LONE_SURROGATE.test(id)) {
     throw new RedisStoreError(
       'ERR_REDIS_INVALID_ARGUMENT',
-      `${operation}: ${label} must be a non-empty string of at most ${MAX_ID_LENGTH} characters.`,
+      `${operation}: ${label} must be a non-empty, well-formed string (no lone UTF-16 surrogate) of at most ${MAX_ID_LENGTH} characters.`,
     );
   }
 }

@@ -209,7 +209,7 @@ describe.each([
   });
 
   /** PAR at `a`, then the authorization request through login and consent; returns code and verifier. */
-  async function authorize(): Promise<{ code: string; verifier: string; requestUri: string }> {
+  async function authorize(browser = new Browser()): Promise<{ code: string; verifier: string; requestUri: string }> {
     const verifier = randomBytes(32).toString('base64url');
     const challenge = createHash('sha256').update(verifier).digest('base64url');
     const par = await post(`${a.url}/request`, secrets.clientSecret, {
@@ -228,7 +228,6 @@ describe.each([
     };
     expect(expiresIn).toBeGreaterThan(0);
     expect(expiresIn).toBeLessThanOrEqual(600);
-    const browser = new Browser();
     const authUrl = `${a.url}/auth?${new URLSearchParams({ client_id: 'app', request_uri: requestUri })}`;
     const callback = await browser.follow(authUrl, a.url);
     expect(`${callback.origin}${callback.pathname}`).toBe(REDIRECT_URI);
@@ -277,6 +276,31 @@ describe.each([
       token: tokens.access_token,
     });
     expect(await introspection.json()).toMatchObject({ active: false });
+  });
+
+  it('lets a user sign in again through the same session after an access token of the kept grant was revoked', async () => {
+    // Revoking an access token at /token/revocation revokes the grant's tokens but keeps the grant
+    // (oidc-provider's default revokeGrantPolicy); signing in again reuses it.
+    const browser = new Browser();
+    const first = await authorize(browser);
+    const tokens = await exchange(a, first.code, first.verifier);
+    expect(tokens.status).toBe(200);
+    const { access_token: accessToken } = (await tokens.json()) as { access_token: string };
+    const revoked = await post(`${b.url}/token/revocation`, secrets.clientSecret, { token: accessToken });
+    expect(revoked.status).toBe(200);
+    // Entries issued in the revocation's second are refused (see revokeByGrantId); a person signs
+    // in again later than that.
+    await new Promise((resolve) => setTimeout(resolve, 1_050 - (Date.now() % 1_000)));
+    for (const provider of [a, b]) {
+      const again = await authorize(browser);
+      const response = await exchange(provider, again.code, again.verifier);
+      expect(response.status).toBe(200);
+      const { access_token: fresh } = (await response.json()) as { access_token: string };
+      const introspection = await post(`${a.url}/token/introspection`, secrets.clientSecret, { token: fresh });
+      expect(await introspection.json()).toMatchObject({ active: true });
+    }
+    const old = await post(`${a.url}/token/introspection`, secrets.clientSecret, { token: accessToken });
+    expect(await old.json()).toMatchObject({ active: false });
   });
 
   it('lets exactly one of two instances racing with the same code issue tokens', async () => {
@@ -503,6 +527,45 @@ describe.each([
       await Promise.all([...saves.slice(0, 20), tokens.revokeByGrantId(grantId), ...saves.slice(20)]);
       for (let i = 0; i < 40; i++) expect(await tokens.find(`at-${round}-${i}`)).toBeUndefined();
     }
+  });
+
+  it('refuses entries issued up to the revocation second, or at all once the grant is gone; takes later ones for a kept grant', async () => {
+    const grants = new Adapter('Grant');
+    const codes = new Adapter('AuthorizationCode');
+    const tokens = new Adapter('AccessToken');
+    const now = (): number => Math.floor(Date.now() / 1000);
+    await grants.upsert('g-kept', { accountId: 'alice' }, 3_600);
+    await tokens.upsert('at-kept', { grantId: 'g-kept', iat: now() }, 60);
+    await tokens.revokeByGrantId('g-kept');
+    // The second of the revocation, as the mark holds it (ms).
+    const revokedAt = Math.floor(Number(await redis.get(`${prefix}:grant-revoked:{g-kept}`)) / 1000);
+    expect(Math.abs(revokedAt - now())).toBeLessThanOrEqual(1);
+    expect(await tokens.find('at-kept')).toBeUndefined();
+    // In flight: issued in the revocation's second (or earlier), or with no iat at all.
+    for (const [i, iat] of [revokedAt, revokedAt - 5, undefined].entries()) {
+      await codes.upsert(`code-in-flight-${i}`, { grantId: 'g-kept', iat }, 60);
+      expect(await codes.find(`code-in-flight-${i}`)).toBeUndefined();
+    }
+    // Issued in a later second for the kept grant: a new sign-in.
+    await codes.upsert('code-later', { grantId: 'g-kept', iat: revokedAt + 1 }, 60);
+    expect(await codes.find('code-later')).toMatchObject({ grantId: 'g-kept' });
+    expect(await redis.sismember(`${prefix}:grant:{g-kept}`, `${prefix}:AuthorizationCode:{code-later}`)).toBe(1);
+    await tokens.revokeByGrantId('g-kept');
+    expect(await codes.find('code-later')).toBeUndefined();
+    // A destroyed grant takes nothing while marked, whatever the iat.
+    await tokens.revokeByGrantId('g-destroyed');
+    await codes.upsert('code-destroyed', { grantId: 'g-destroyed', iat: now() + 60 }, 60);
+    expect(await codes.find('code-destroyed')).toBeUndefined();
+    // A revocation mark without a time (an older version's) refuses every entry.
+    await redis.set(`${prefix}:grant-revoked:{g-kept}`, '1', 'PX', 60_000);
+    await codes.upsert('code-legacy', { grantId: 'g-kept', iat: now() + 60 }, 60);
+    expect(await codes.find('code-legacy')).toBeUndefined();
+    // A revoking instance with a clock behind never moves the revocation time back.
+    const ahead = (now() + 120) * 1000;
+    await redis.set(`${prefix}:grant-revoked:{g-kept}`, String(ahead), 'PX', 60_000);
+    await tokens.revokeByGrantId('g-kept');
+    expect(Number(await redis.get(`${prefix}:grant-revoked:{g-kept}`))).toBe(ahead);
+    expect(await redis.pttl(`${prefix}:grant-revoked:{g-kept}`)).toBeGreaterThan(3_000_000);
   });
 
   it('keeps a ReplayDetection id reserved when it is saved with expiresIn 0 or less, so the replay is refused', async () => {

@@ -297,6 +297,33 @@ describe.each([
       store.close();
     });
 
+    it('never lets the grace copy outlive the item it was consumed from', async () => {
+      const name = unique('grace-ttl');
+      const store = new SingleUseStore<string>({
+        redis,
+        name,
+        ttlMs: 60_000,
+        grace: { windowMs: 600_000 },
+        registry,
+        timeoutMs: 2_000,
+      });
+      await store.put('short', 'request', { ttlMs: 1_000, clientId: 'c' });
+      expect((await store.consume('short', { clientId: 'c' }))?.reread).toBe(false);
+      const [graceKey, ...others] = await keysMatching(redis, `rampart:once:${name}:*`);
+      expect(others).toHaveLength(0);
+      expect(graceKey).toMatch(/:grace$/);
+      const left = await redis.pttl(graceKey as string);
+      expect(left).toBeGreaterThan(0);
+      expect(left).toBeLessThanOrEqual(1_000);
+      // An item with more time left than the window keeps the window.
+      await store.put('long', 'request', { ttlMs: 3_600_000, clientId: 'c' });
+      await store.consume('long', { clientId: 'c' });
+      const long = (await keysMatching(redis, `rampart:once:${name}:*`)).find((k) => k !== graceKey);
+      expect(await redis.pttl(long as string)).toBeGreaterThan(590_000);
+      expect(await redis.pttl(long as string)).toBeLessThanOrEqual(600_000);
+      store.close();
+    });
+
     it('requires a clientId on put when grace is enabled', async () => {
       const store = new SingleUseStore({
         redis,

@@ -38,11 +38,18 @@ describe.each([
   }
 
   describe('ReplayGuard', () => {
-    it('keeps distinct ids apart, whatever braces and percent signs they carry (property)', async () => {
+    it('keeps distinct ids apart, whatever braces, percent signs and surrogates they carry (property)', async () => {
       const guard = new ReplayGuard({ redis, name: unique('escape'), ttlMs: 60_000, registry, timeoutMs: 2_000 });
-      const id = fc.string({ unit: fc.constantFrom('{', '}', '%', '7', 'B', 'D', 'a'), minLength: 1, maxLength: 6 });
+      // Surrogate halves and U+FFFD too: an id with a lone half is refused (it would share the key
+      // of U+FFFD), a pair is one character.
+      const unit = fc.constantFrom('{', '}', '%', '7', 'B', 'D', 'a', '\uD800', '\uDC00', '\uFFFD');
+      const id = fc.string({ unit, minLength: 1, maxLength: 6 });
       await fc.assert(
-        fc.asyncProperty(fc.uniqueArray(id, { minLength: 2, maxLength: 8 }), async (ids) => {
+        fc.asyncProperty(fc.uniqueArray(id, { minLength: 2, maxLength: 8 }), async (all) => {
+          const ids = all.filter((i) => !/\p{Cs}/u.test(i));
+          for (const bad of all.filter((i) => /\p{Cs}/u.test(i))) {
+            await expect(guard.check(bad)).rejects.toMatchObject({ code: 'ERR_REDIS_INVALID_ARGUMENT' });
+          }
           await Promise.all(ids.map((i) => guard.forget(i)));
           expect(await Promise.all(ids.map((i) => guard.check(i)))).toEqual(ids.map(() => true));
           expect(await Promise.all(ids.map((i) => guard.check(i)))).toEqual(ids.map(() => false));
@@ -66,6 +73,37 @@ describe.each([
       expect(slots.size).toBeGreaterThan(16);
       guard.close();
     });
+  });
+
+  it('refuses ids with a lone UTF-16 surrogate, which Redis clients and hashes would turn into U+FFFD', async () => {
+    // 'jti-\uD800', 'jti-\uDBFF' and 'jti-\uFFFD' would all map to the key of 'jti-\uFFFD'.
+    const guard = new ReplayGuard({ redis, name: unique('surrogate'), ttlMs: 60_000, registry, timeoutMs: 2_000 });
+    const store = new SingleUseStore({ redis, name: unique('surrogate'), ttlMs: 60_000, registry, timeoutMs: 2_000 });
+    const lone = ['jti-\uD800', 'jti-\uDBFF', 'jti-\uDC00', '\uDC00\uD800', 'x\uD83D'];
+    const calls = lone.flatMap((id): (() => Promise<unknown>)[] => [
+      () => guard.check(id),
+      () => guard.forget(id),
+      () => store.put(id, 1),
+      () => store.consume(id),
+      () => store.delete(id),
+      () => store.put('ok', 1, { clientId: id }),
+    ]);
+    for (const call of calls) {
+      const error = await Promise.resolve()
+        .then(call)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RedisStoreError);
+      expect((error as RedisStoreError).code).toBe('ERR_REDIS_INVALID_ARGUMENT');
+      expect((error as Error).message).not.toContain('jti-');
+    }
+    // Well-formed ids, a surrogate pair and U+FFFD included, are taken and kept apart.
+    const wellFormed = ['jti-\uFFFD', 'jti-\uD83D\uDE00', 'jti-\uD83D\uDE01', 'jti-?'];
+    for (const id of wellFormed) expect(await guard.check(id)).toBe(true);
+    for (const id of wellFormed) expect(await guard.check(id)).toBe(false);
+    for (const [i, id] of wellFormed.entries()) await store.put(id, i);
+    for (const [i, id] of wellFormed.entries()) expect((await store.consume(id))?.value).toBe(i);
+    guard.close();
+    store.close();
   });
 
   describe('SingleUseStore', () => {

@@ -1,0 +1,127 @@
+import { performance } from 'node:perf_hooks';
+import { startRedis, startRedisCluster, type TestRedis, type TestRedisCluster, waitFor } from '@rampart/testkit';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CacheRegistry, type RedisStoreError, ReplayGuard } from '../src/index.ts';
+
+// ReplayGuard with `wait` against a Redis without any replica: every WAIT runs to its timeout,
+// and Redis ends a blocked WAIT only on its ~100 ms event-loop tick (WAIT 1 100 takes ~200 ms).
+describe('ReplayGuard with wait, on a Redis without replicas', () => {
+  let server: TestRedis;
+  let redis: Redis;
+  let counter = 0;
+  const unique = (what: string): string => `${what}-${++counter}`;
+  const wait = { replicas: 1, timeoutMs: 100 };
+
+  beforeAll(async () => {
+    server = await startRedis({ owned: true });
+    redis = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    await waitFor(() => redis.status === 'ready', { timeoutMs: 10_000, what: 'the client to be ready' });
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
+
+  const guard = (onRedisDown: 'fail-closed' | 'fail-open', onFailOpen?: (error: RedisStoreError) => void) =>
+    new ReplayGuard({
+      redis,
+      name: unique('wait'),
+      ttlMs: 60_000,
+      wait,
+      onRedisDown,
+      ...(onFailOpen === undefined ? {} : { onFailOpen }),
+      registry: new CacheRegistry(),
+    });
+
+  it('throws ERR_REDIS_NOT_REPLICATED (never ERR_REDIS_TIMEOUT) for every first check', async () => {
+    const g = guard('fail-closed');
+    for (let i = 0; i < 10; i++) {
+      const error = await g.check(`jti-${i}`).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'ERR_REDIS_NOT_REPLICATED', retryable: false });
+    }
+  });
+
+  it('answers a replay false at once, without waiting for replicas', async () => {
+    const g = guard('fail-closed');
+    await expect(g.check('seen')).rejects.toMatchObject({ code: 'ERR_REDIS_NOT_REPLICATED' });
+    for (let i = 0; i < 10; i++) {
+      const started = performance.now();
+      expect(await g.check('seen')).toBe(false);
+      // A WAIT would hold the reply for wait.timeoutMs at least.
+      expect(performance.now() - started).toBeLessThan(wait.timeoutMs);
+    }
+  });
+
+  it('never answers a replay "first time" under fail-open', async () => {
+    const failOpens: RedisStoreError[] = [];
+    const g = guard('fail-open', (error) => failOpens.push(error));
+    await expect(g.check('seen')).rejects.toMatchObject({ code: 'ERR_REDIS_NOT_REPLICATED' });
+    const answers = [];
+    for (let i = 0; i < 10; i++) answers.push(await g.check('seen'));
+    expect(answers).toEqual(Array.from({ length: 10 }, () => false));
+    expect(failOpens).toEqual([]);
+  });
+
+  it('under fail-open, reports an unconfirmed first check as ERR_REDIS_NOT_REPLICATED, not as "first time"', async () => {
+    const failOpens: RedisStoreError[] = [];
+    const g = guard('fail-open', (error) => failOpens.push(error));
+    for (let i = 0; i < 5; i++) {
+      await expect(g.check(`open-${i}`)).rejects.toMatchObject({ code: 'ERR_REDIS_NOT_REPLICATED' });
+      expect(await g.check(`open-${i}`)).toBe(false);
+    }
+    expect(failOpens).toEqual([]);
+  });
+
+  it('reports a WAIT without an answer within its limit as ERR_REDIS_NOT_REPLICATED, never "first time", with either policy', async () => {
+    // At hz 1 Redis ends a blocked WAIT only after up to ~1 s: past the WAIT phase's call limit.
+    await redis.config('SET', 'hz', '1');
+    try {
+      for (const policy of ['fail-closed', 'fail-open'] as const) {
+        const failOpens: RedisStoreError[] = [];
+        const g = guard(policy, (error) => failOpens.push(error));
+        const error = (await g.check('slow').catch((e: unknown) => e)) as RedisStoreError;
+        expect(error).toMatchObject({ code: 'ERR_REDIS_NOT_REPLICATED' });
+        expect(error.cause).toMatchObject({ code: 'ERR_REDIS_TIMEOUT' });
+        expect(failOpens).toEqual([]);
+        // The id stays recorded.
+        await waitFor(async () => (await g.check('slow').catch(() => 'busy')) === false, {
+          timeoutMs: 5_000,
+          what: 'the replay to be refused',
+        });
+      }
+    } finally {
+      await redis.config('SET', 'hz', '10');
+    }
+  });
+});
+
+// On a Cluster the WAIT goes with a read of the key, so it reaches the key's master.
+describe('ReplayGuard with wait, on a Redis Cluster with one replica per master', () => {
+  let cluster: TestRedisCluster;
+  let redis: Cluster;
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
+    redis = new Cluster([...cluster.startupNodes], { lazyConnect: true });
+    await redis.connect();
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await cluster?.stop();
+  });
+
+  it('answers true once its replica acknowledged, then false for a replay, for ids in every slot', async () => {
+    const guard = new ReplayGuard({
+      redis,
+      name: 'wait-cluster',
+      ttlMs: 60_000,
+      wait: { replicas: 1, timeoutMs: 1000 },
+      registry: new CacheRegistry(),
+    });
+    for (const id of ['a', 'b{x}', 'c', 'zzz', 'jti-42']) {
+      expect(await guard.check(id)).toBe(true);
+      expect(await guard.check(id)).toBe(false);
+    }
+  });
+});
