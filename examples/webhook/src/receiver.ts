@@ -1,7 +1,8 @@
 // The webhook receiver. Deliveries authenticate with an OAuth bearer token carrying
 // `webhooks:deliver` (no shared HMAC secret to rotate by hand), and each delivery id is accepted
 // once across every pod: ReplayGuard records it in Redis with SET NX, and forgets it again when the
-// handler fails, so the sender's retry is not refused as a replay.
+// handler fails or the check itself timed out, so the sender's retry is not refused as a replay
+// (at-least-once delivery: a retry is delivered, never lost).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { BearerVerifier } from '@rampart/bearer';
 import { authenticateNode } from '@rampart/bearer/node';
@@ -58,11 +59,31 @@ export function createReceiver(options: {
     } catch {
       return send(res, 400, { error: 'body must be JSON' });
     }
-    // Scoped by sender, so two senders cannot burn each other's ids.
-    const guardId = `${auth.clientId ?? auth.subject}:${id}`;
-    if (!(await options.replayGuard.check(guardId))) {
-      return send(res, 409, { error: 'replayed delivery', id });
+    // Scoped by sender, so two senders cannot burn each other's ids. The sender part is
+    // percent-encoded (no ':' left in it) and client ids and subjects have namespaces of their own,
+    // so no (sender, id) pair can name another pair's key.
+    const sender =
+      auth.clientId !== undefined
+        ? `client:${encodeURIComponent(auth.clientId)}`
+        : auth.subject !== undefined
+          ? `sub:${encodeURIComponent(auth.subject)}`
+          : 'anonymous';
+    const guardId = `${sender}:${id}`;
+    let first: boolean;
+    try {
+      first = await options.replayGuard.check(guardId);
+    } catch (error) {
+      // A timeout may come after Redis ran the SET NX: the id would stay recorded and the sender's
+      // retry of this 503 would get 409, losing the delivery. Forget it (best effort: on the same
+      // connection, the DEL runs after the SET) before answering 503.
+      if ((error as { retryable?: unknown } | null)?.retryable === true) {
+        await options.replayGuard.forget(guardId).catch(() => {
+          // Redis is unreachable: the SET most likely never ran either.
+        });
+      }
+      throw error;
     }
+    if (!first) return send(res, 409, { error: 'replayed delivery', id });
     // The id is held while the handler runs (a concurrent duplicate gets 409); if the handler
     // fails, the id is released so the sender's retry with the same id is delivered, not lost.
     try {

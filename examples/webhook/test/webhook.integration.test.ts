@@ -154,3 +154,74 @@ describe('createWebhookSender + createReceiver', () => {
     expect(String(error)).not.toContain(clientSecret);
   });
 });
+
+describe('createReceiver on a Redis of its own', () => {
+  let ownRedisServer: TestRedis;
+  let ownRedis: Redis;
+  let admin: Redis;
+  let ownReceiver: Server;
+  let url = '';
+  const handled: Delivery[] = [];
+
+  beforeAll(async () => {
+    ownRedisServer = await startRedis({ owned: true });
+    ownRedis = new Redis(ownRedisServer.url, { enableOfflineQueue: false, lazyConnect: true });
+    admin = new Redis(ownRedisServer.url, { lazyConnect: true });
+    await Promise.all([ownRedis.connect(), admin.connect()]);
+    ownReceiver = createReceiver({
+      verifier: createBearerVerifier<'webhooks:deliver'>({
+        issuer: issuer.issuer,
+        audience: issuer.audience,
+        algorithms: ['ES256'],
+        jwksUri: issuer.jwksUri,
+      }),
+      replayGuard: new ReplayGuard({
+        redis: ownRedis,
+        name: 'webhook-own',
+        ttlMs: 60_000,
+        registry: new CacheRegistry(),
+      }),
+      onDelivery: (delivery) => void handled.push(delivery),
+    });
+    url = await listen(ownReceiver);
+  });
+  afterAll(async () => {
+    ownReceiver?.closeAllConnections();
+    await new Promise((resolve) => ownReceiver?.close(resolve));
+    ownRedis?.disconnect();
+    admin?.disconnect();
+    await ownRedisServer?.stop();
+  });
+
+  const post = async (claims: Record<string, unknown>, id: string): Promise<number> => {
+    const token = await issuer.mint({ scopes: ['webhooks:deliver'], claims });
+    const res = await fetch(`${url}/deliveries`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'webhook-id': id },
+      body: '{"type":"ping"}',
+    });
+    await res.arrayBuffer();
+    return res.status;
+  };
+
+  it('delivers the retry of a delivery whose replay check timed out after Redis recorded the id', async () => {
+    const id = `evt_${randomBytes(8).toString('hex')}`;
+    // Writes wait 300 ms: the SET NX of the check times out (503) but runs when the pause ends.
+    await admin.call('CLIENT', 'PAUSE', '300', 'WRITE');
+    const first = await post({ client_id: 'pause-sender' }, id);
+    expect(first).toBe(503);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(await post({ client_id: 'pause-sender' }, id)).toBe(202);
+    expect(handled.filter((d) => d.id === id)).toHaveLength(1);
+    expect(await post({ client_id: 'pause-sender' }, id)).toBe(409);
+  });
+
+  it('keeps the replay scopes of distinct senders apart, whatever their ids contain', async () => {
+    expect(await post({ client_id: 'https://hooks.example' }, '443:evt_00000042')).toBe(202);
+    expect(await post({ client_id: 'https://hooks.example:443' }, 'evt_00000042')).toBe(202);
+    // A token without client_id is scoped by its subject, in a namespace of its own.
+    expect(await post({ client_id: undefined, sub: 'alice' }, 'evt_00000043')).toBe(202);
+    expect(await post({ client_id: 'alice' }, 'evt_00000043')).toBe(202);
+    expect(await post({ client_id: 'alice' }, 'evt_00000043')).toBe(409);
+  });
+});
