@@ -43,7 +43,8 @@ export interface TestRedisCluster {
 
 /**
  * Starts a Redis Cluster (3 masters by default, optional replicas) on free loopback ports, with
- * every slot assigned, and waits until each node reports `cluster_state:ok`.
+ * every slot assigned, and waits until each node reports `cluster_state:ok` and every replica has
+ * finished its first sync (so `WAIT` counts it).
  *
  * @example
  * ```ts
@@ -132,10 +133,15 @@ export async function startRedisClusterOn(
           if (typeof info !== 'string' || !info.includes('cluster_state:ok')) return false;
           const slotsOk = /cluster_slots_ok:(\d+)/.exec(info)?.[1];
           if (Number(slotsOk) !== SLOTS) return false;
+          // A replica counts once its first sync is done: before that WAIT gets no acknowledgement.
+          if (node.role === 'replica') {
+            const replication = await sendCommand(node.port, ['INFO', 'replication']);
+            if (typeof replication !== 'string' || !replication.includes('master_link_status:up')) return false;
+          }
         }
         return true;
       },
-      { timeoutMs: startTimeoutMs, what: 'cluster_state:ok on every node' },
+      { timeoutMs: startTimeoutMs, what: 'cluster_state:ok on every node and every replica in sync' },
     );
   } catch (error) {
     await stop();
@@ -162,7 +168,15 @@ async function startNode(
     binary,
     pickPort,
     (port) => [
-      ...redisArgs(port, dir, ['--cluster-node-timeout', '2000', '--cluster-require-full-coverage', 'yes']),
+      ...redisArgs(port, dir, [
+        '--cluster-node-timeout',
+        '2000',
+        '--cluster-require-full-coverage',
+        'yes',
+        // Replicas sync at once instead of after the default 5 s wait for more replicas.
+        '--repl-diskless-sync-delay',
+        '0',
+      ]),
       '--cluster-enabled',
       'yes',
       '--cluster-config-file',

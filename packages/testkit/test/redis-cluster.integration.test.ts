@@ -36,6 +36,9 @@ describe('startRedisCluster', () => {
       await client.connect();
       await client.set('{x}k', 'v');
       expect(await client.get('{x}k')).toBe('v');
+      // In sync when it starts: the write is acknowledged by its replica at once.
+      const replies = await client.pipeline().set('{x}k', 'w').wait(1, 1000).exec();
+      expect(replies?.[1]).toEqual([null, 1]);
       await client.quit();
     } finally {
       await cluster.stop();
