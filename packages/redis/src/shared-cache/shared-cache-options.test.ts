@@ -15,19 +15,25 @@ const options = (subscriber: unknown): SharedCacheOptions<unknown> => ({
   registry: new CacheRegistry(),
 });
 
+/** The message of the options error for `subscriber` next to a bad ttlMs (every problem at once). */
+function refusal(subscriber: unknown): string {
+  let error: unknown;
+  try {
+    resolveSharedCacheOptions({ ...options(subscriber), ttlMs: 0 });
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(RedisStoreError);
+  expect(error).toMatchObject({ code: 'ERR_REDIS_INVALID_OPTIONS' });
+  const message = (error as Error).message;
+  expect(message).toContain('ttlMs must be');
+  return message;
+}
+
 describe('resolveSharedCacheOptions', () => {
   it('refuses a Cluster as subscriber, listed with the other problems, naming a one-node connection as the fix', () => {
     const subscriber = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true });
-    let error: unknown;
-    try {
-      resolveSharedCacheOptions({ ...options(subscriber), ttlMs: 0 });
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(RedisStoreError);
-    expect(error).toMatchObject({ code: 'ERR_REDIS_INVALID_OPTIONS' });
-    const message = (error as Error).message;
-    expect(message).toContain('ttlMs must be'); // every problem at once
+    const message = refusal(subscriber);
     expect(message).toContain('subscriber must be a plain ioredis Redis connection to one node of the cluster');
     expect(message).toContain('PUBLISH in Redis Cluster reaches every node');
     expect(message).toContain('without any event');
@@ -37,16 +43,7 @@ describe('resolveSharedCacheOptions', () => {
   it('refuses a subscriber that never reconnects (retryStrategy: null), listed with the other problems', () => {
     // ioredis's type has no null, but its docs do ("never reconnect"), and a Cluster's node options carry it.
     const subscriber = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, retryStrategy: null as never });
-    let error: unknown;
-    try {
-      resolveSharedCacheOptions({ ...options(subscriber), ttlMs: 0 });
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(RedisStoreError);
-    expect(error).toMatchObject({ code: 'ERR_REDIS_INVALID_OPTIONS' });
-    const message = (error as Error).message;
-    expect(message).toContain('ttlMs must be'); // every problem at once
+    const message = refusal(subscriber);
     expect(message).toContain('subscriber must reconnect after a lost connection: remove retryStrategy: null');
     expect(message).toContain("a Cluster's node options carry it");
     expect(message).not.toContain('127.0.0.1'); // never a value
