@@ -19,6 +19,11 @@ export interface Delivery {
 const DELIVERY_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 const MAX_BODY_BYTES = 256 * 1024;
 
+/** Whether a failure may pass if retried (Redis timed out or unreachable): a 503, not a 500. */
+function isRetryable(error: unknown): boolean {
+  return (error as { retryable?: unknown } | null)?.retryable === true;
+}
+
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.statusCode = status;
   res.setHeader('content-type', 'application/json; charset=utf-8');
@@ -76,7 +81,7 @@ export function createReceiver(options: {
       // A timeout may come after Redis ran the SET NX: the id would stay recorded and the sender's
       // retry of this 503 would get 409, losing the delivery. Forget it (best effort: on the same
       // connection, the DEL runs after the SET) before answering 503.
-      if ((error as { retryable?: unknown } | null)?.retryable === true) {
+      if (isRetryable(error)) {
         await options.replayGuard.forget(guardId).catch(() => {
           // Redis is unreachable: the SET most likely never ran either.
         });
@@ -100,7 +105,7 @@ export function createReceiver(options: {
     withSecurityHeaders(apiPreset(), (req, res) => {
       handle(req, res).catch((error: unknown) => {
         if (res.headersSent) return void res.end();
-        const retryable = (error as { retryable?: unknown } | null)?.retryable === true;
+        const retryable = isRetryable(error);
         if (retryable) res.setHeader('retry-after', '1');
         send(res, retryable ? 503 : 500, { error: retryable ? 'temporarily unavailable' : 'internal error' });
       });

@@ -133,7 +133,7 @@ function checkAccessToken(claims: JsonObject, requireTokenType: boolean): void {
     }
   } else if (typeof type !== 'string' || !ACCESS_TOKEN_TYPES.has(type.toLowerCase())) {
     throw invalidToken('The introspected token is not an access token ("token_type" is not Bearer or DPoP).');
-  } else if (type.toLowerCase() === 'dpop' && !hasDpopConfirmation(claims.cnf)) {
+  } else if (isDpopTokenType(claims) && !hasDpopConfirmation(claims.cnf)) {
     // RFC 9449 §6.2: the server names the key of a DPoP-bound token in cnf.jkt. Without it the
     // response contradicts itself, and accepting it as a plain bearer token would drop the binding.
     throw invalidToken('The introspection response says "token_type" DPoP but has no "cnf.jkt".');

@@ -10,7 +10,13 @@ import {
   type Spec,
   schemaError,
 } from './spec.ts';
-import { isPositiveSafeInteger, SECRET_KINDS, type SecretEncoding, type SecretKind } from './weak-secret.ts';
+import {
+  isPositiveSafeInteger,
+  SECRET_ENCODINGS,
+  SECRET_KINDS,
+  type SecretEncoding,
+  type SecretKind,
+} from './weak-secret.ts';
 
 /** Options of {@link secret}. There is deliberately no `default`: secrets come from a source. */
 export interface SecretOptions {
@@ -64,7 +70,7 @@ export function secret<const O extends SecretOptions>(options?: O): Spec<Secret,
   const kind = o.kind ?? 'key';
   if (!SECRET_KINDS.includes(kind)) throw schemaError(`secret(): kind must be one of ${SECRET_KINDS.join(', ')}.`);
   const encoding = o.encoding ?? 'utf8';
-  if (!['utf8', 'hex', 'base64', 'base64url'].includes(encoding)) {
+  if (!SECRET_ENCODINGS.includes(encoding)) {
     throw schemaError('secret(): encoding must be utf8, hex, base64 or base64url.');
   }
   // Checked here, not trusted: `Math.max(32, NaN)` is NaN, which would switch the length floor off.

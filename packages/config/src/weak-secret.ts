@@ -22,6 +22,9 @@ export type SecretKind =
 /** How the value encodes its bytes; decides how the length floor is measured. */
 export type SecretEncoding = 'utf8' | 'hex' | 'base64' | 'base64url';
 
+/** Every {@link SecretEncoding}, for checking options. */
+export const SECRET_ENCODINGS: readonly SecretEncoding[] = Object.freeze(['utf8', 'hex', 'base64', 'base64url']);
+
 /** A rule a weak secret broke. Rule names, never values, appear in errors. */
 export type WeakSecretRule =
   | 'too-short'
@@ -324,7 +327,7 @@ function checkedPolicy(options: AssessSecretOptions, encoding: unknown): KindPol
   // Own keys only: `toString` must not find Object.prototype's function.
   if (!Object.hasOwn(KIND_POLICIES, kind))
     throw new ConfigError('ERR_CONFIG_SCHEMA', `assessSecret(): kind must be one of ${SECRET_KINDS.join(', ')}.`);
-  if (!['utf8', 'hex', 'base64', 'base64url'].includes(encoding as string))
+  if (!SECRET_ENCODINGS.includes(encoding as SecretEncoding))
     throw new ConfigError('ERR_CONFIG_SCHEMA', 'assessSecret(): encoding must be utf8, hex, base64 or base64url.');
   // `Math.max(32, NaN)` is NaN and `bytes < NaN` is false: an unchecked minBytes switches the
   // length floor off instead of raising it.

@@ -13,6 +13,12 @@ import { cluster, keysMatching, ready, singleNode, type Target } from './fixture
 let counter = 0;
 const unique = (what: string): string => `${what}-${process.pid}-${++counter}`;
 
+/** The two ways a pod computes a miss: under the cross-pod lease, or without one. */
+const LEASE_MODES = [
+  ['with the lease', {}],
+  ['without the lease', { lease: false as const }],
+] as const;
+
 /** A promise with its resolve, to hold a loader until the test has done what it interleaves. */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
@@ -155,24 +161,31 @@ describe.each([
     });
   });
 
+  /**
+   * A load on pod a is held while pod b invalidates the key: the caller still gets what it loaded,
+   * Redis keeps nothing of it, and a load that starts afterwards is cached as usual.
+   */
+  const invalidatedDuringLoad = async (
+    overrides: Partial<SharedCacheOptions<unknown>>,
+    invalidate: (b: SharedCache<unknown>) => Promise<unknown>,
+  ): Promise<void> => {
+    const [a, b] = await pods({ l1: false, ...overrides }, { subscribe: false });
+    const { loader, started, release } = gatedLoader('old');
+    const load = a.getOrSet('k', loader);
+    await started;
+    await invalidate(b);
+    release();
+    expect(await load).toBe('old');
+    expect(await b.get('k')).toBeUndefined();
+    expect(await a.getOrSet('k', () => 'new')).toBe('new');
+    expect(await b.get('k')).toBe('new');
+    await Promise.all([a.close(), b.close()]);
+  };
+
   describe('delete during a load', () => {
-    it.each([
-      ['with the lease', {}],
-      ['without the lease', { lease: false as const }],
-    ])('does not write the old value back to Redis (%s)', async (_how, overrides) => {
-      const [a, b] = await pods({ l1: false, ...overrides }, { subscribe: false });
-      const { loader, started, release } = gatedLoader('old');
-      const load = a.getOrSet('k', loader);
-      await started;
-      await b.delete('k');
-      release();
-      expect(await load).toBe('old'); // the caller gets what it loaded
-      expect(await b.get('k')).toBeUndefined();
-      // A load that starts after the delete is cached as usual.
-      expect(await a.getOrSet('k', () => 'new')).toBe('new');
-      expect(await b.get('k')).toBe('new');
-      await Promise.all([a.close(), b.close()]);
-    });
+    it.each(LEASE_MODES)('does not write the old value back to Redis (%s)', (_how, overrides) =>
+      invalidatedDuringLoad(overrides, (b) => b.delete('k')),
+    );
 
     it('rejects with a retryable error when the invalidation cannot be published, after updating Redis', async () => {
       // The PUBLISH of a delete runs in the delete's script, a tag bump's in the bump's. Both are
@@ -288,22 +301,9 @@ describe.each([
   });
 
   describe('clear during a load', () => {
-    it.each([
-      ['with the lease', {}],
-      ['without the lease', { lease: false as const }],
-    ])('does not write the old value back to Redis (%s)', async (_how, overrides) => {
-      const [a, b] = await pods({ l1: false, ...overrides }, { subscribe: false });
-      const { loader, started, release } = gatedLoader('old');
-      const load = a.getOrSet('k', loader);
-      await started;
-      await b.clear();
-      release();
-      expect(await load).toBe('old');
-      expect(await b.get('k')).toBeUndefined();
-      expect(await a.getOrSet('k', () => 'new')).toBe('new');
-      expect(await b.get('k')).toBe('new');
-      await Promise.all([a.close(), b.close()]);
-    });
+    it.each(LEASE_MODES)('does not write the old value back to Redis (%s)', (_how, overrides) =>
+      invalidatedDuringLoad(overrides, (b) => b.clear()),
+    );
 
     it('removes a value that a load begun before the clear writes while the SCAN runs', async () => {
       const [a] = await pods({ l1: false }, { subscribe: false });
@@ -647,10 +647,7 @@ describe.each([
   });
 
   describe('round trips of a miss', () => {
-    it.each([
-      ['with the lease', {}],
-      ['without the lease', { lease: false as const }],
-    ])(
+    it.each(LEASE_MODES)(
       'are one read (with the lease or the generation) and one write that publishes its announcement (%s)',
       async (_how, overrides) => {
         const client = await connect();

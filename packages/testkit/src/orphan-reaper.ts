@@ -80,15 +80,13 @@ function ensureReaper(): ChildProcess | undefined {
       cwd: parse(process.execPath).root, // holds no directory a test may want to delete
       env: {},
     });
-    child.on('error', () => {
+    const fail = (): void => {
       reaperFailed = true;
       reaper = undefined;
-    });
+    };
+    child.on('error', fail);
     // A reaper that died leaves writes failing with EPIPE: the exit hooks still clean up.
-    child.stdin?.on('error', () => {
-      reaperFailed = true;
-      reaper = undefined;
-    });
+    child.stdin?.on('error', fail);
     child.unref();
     (child.stdin as { unref?: () => void } | null)?.unref?.();
     reaper = child;

@@ -187,8 +187,8 @@ export async function rewrapEnvelopes(core: TransitCore, items: readonly RewrapI
   await Promise.all(
     batches.map(async (batch) => {
       try {
-        const first = batch[0];
-        if (!first) return;
+        // Batches are non-empty slices.
+        const first = batch[0] as (typeof batch)[number];
         const rewrapped = await core.vault.rewrapBatch(
           first.head.mount,
           first.head.key,
