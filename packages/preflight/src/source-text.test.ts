@@ -24,6 +24,7 @@ const SHAPES: ReadonlyArray<readonly [string, (d: string, t: string) => string]>
   ['docker-compose.yml', (d, t) => `      DB_PASSWORD: \${DB_PASSWORD:-${d}}${t}`],
   ['docker-compose.yml', (d, t) => `      - DB_PASSWORD=\${DB_PASSWORD:-${d}}${t}`],
   ['docker-compose.yml', (d, t) => `      DB_PASSWORD: ${d} ${t}`],
+  ['app.properties', (d, t) => `db.password = ${d}${t}`],
 ];
 
 describe('SourceText.redactedLine', () => {

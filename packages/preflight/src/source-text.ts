@@ -97,11 +97,11 @@ export class SourceText {
     if (options.unquotedValues) {
       // An assignment or YAML key opening the line: its value runs to the end of the line (dotenv
       // and YAML values may hold blanks; a ` #` comment is hidden anyway).
-      const head = /^[ \t]*(?:(?:export|ENV|ARG)[ \t]+|-[ \t]+)?[\w.-]+(?:=|:[ \t]+(?=\S))/.exec(raw);
+      const head = /^[ \t]*(?:(?:export|ENV|ARG)[ \t]+|-[ \t]+)?[\w.-]+(?:[ \t]*=|:[ \t]+(?=\S))/.exec(raw);
       if (head) hide(start + head[0].length, end);
       // Elsewhere (`--build-arg A=value`, `{ password: value }`) the value is one shell word, whose
       // quotes and `${…}` may hold blanks.
-      for (const match of raw.matchAll(/=|:[ \t]+/g)) {
+      for (const match of raw.matchAll(/=[ \t]*|:[ \t]+/g)) {
         const from = match.index + match[0].length;
         hide(start + from, start + shellWordEnd(raw, from));
       }
