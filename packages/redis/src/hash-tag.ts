@@ -7,6 +7,8 @@ const UNSAFE = /[%{}]/g;
  * distinct.
  */
 export function percentEncodeBraces(text: string): string {
+  // Most texts need no escaping (rate-limit subjects on the hot path); the regex replace costs more.
+  if (text.indexOf('{') === -1 && text.indexOf('}') === -1 && text.indexOf('%') === -1) return text;
   return text.replace(UNSAFE, (c) => (c === '%' ? '%25' : c === '{' ? '%7B' : '%7D'));
 }
 

@@ -1,17 +1,8 @@
 import { RateLimitError } from '../errors.ts';
+import { percentEncodeBraces } from '../hash-tag.ts';
 
 /** Longest subject accepted, in UTF-16 code units. */
 export const MAX_SUBJECT_LENGTH = 512;
-
-/**
- * Braces would end the hash tag early and could split one subject's keys over two slots
- * (CROSSSLOT on a Cluster), so they are percent-escaped inside the tag.
- */
-function escapeTag(subject: string): string {
-  // Most subjects need no escaping; the regex replace is the costlier path.
-  if (subject.indexOf('{') === -1 && subject.indexOf('}') === -1 && subject.indexOf('%') === -1) return subject;
-  return subject.replace(/[%{}]/g, (c) => (c === '%' ? '%25' : c === '{' ? '%7B' : '%7D'));
-}
 
 /** Whether `subject` is a usable subject: a non-empty string of at most 512 UTF-16 code units. */
 export function isSubject(subject: unknown): subject is string {
@@ -33,6 +24,8 @@ export function assertSubject(subject: unknown): asserts subject is string {
  * set. Both carry the same `{...}` hash tag, so they live in one Cluster slot by construction.
  */
 export function subjectKeys(prefix: string, subject: string, withLeases: boolean): string[] {
-  const base = `${prefix}:{${escapeTag(subject)}}`;
+  // Braces would end the hash tag early and could split one subject's keys over two slots
+  // (CROSSSLOT on a Cluster), so they are percent-escaped inside the tag.
+  const base = `${prefix}:{${percentEncodeBraces(subject)}}`;
   return withLeases ? [base, `${base}:leases`] : [base];
 }
