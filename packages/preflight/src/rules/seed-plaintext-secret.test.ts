@@ -157,6 +157,22 @@ describe('seed objects', () => {
     expect(findings(logged)).toHaveLength(0);
   });
 
+  // A walk cut short (too deep) says nothing about a binding: its answer must not be reused for a
+  // row that reaches the same binding by a shorter path.
+  it('reports a row next to a binding that an earlier, deeper walk gave up on', () => {
+    const chain = Array.from({ length: 7 }, (_, i) => `  const x${i + 1} = x${i};`);
+    const code = [
+      'export async function seed(knex) {',
+      "  const x0 = { email: 'deep@example.test', password: 'deep-pass-1' };",
+      ...chain,
+      "  const rows = [x7, { email: 'near@example.test', password: 'near-pass-1' }];",
+      "  await knex('users').insert(rows);",
+      '}',
+      '',
+    ].join('\n');
+    expect(findings(code).map((f) => f.start.line)).toEqual([10]);
+  });
+
   it('reports a password written in the source and hashed at seed time, without quoting it', () => {
     const found = findings(HASHED);
     expect(found.map((f) => f.start.line)).toEqual([5, 6, 8, 9, 10]);

@@ -93,8 +93,14 @@ const MAX_DEPTH = 8;
  */
 export function reachesWrite(start: AstNode, module: SeedModule): boolean {
   const seen = new Set<AstNode>();
+  // Walks given up on (too deep, or a node already on the way): a "no" reached past one of them
+  // holds for this walk only, never for the binding.
+  let cutShort = 0;
   const walk = (from: AstNode, inArray: boolean, depth: number): boolean => {
-    if (depth > MAX_DEPTH || seen.has(from)) return false;
+    if (depth > MAX_DEPTH || seen.has(from)) {
+      cutShort++;
+      return false;
+    }
     seen.add(from);
     let node = from;
     let rows = inArray;
@@ -189,13 +195,14 @@ export function reachesWrite(start: AstNode, module: SeedModule): boolean {
     const slot = rows ? 1 : 0;
     const cached = known[slot];
     if (cached !== undefined) return cached;
+    const cutsBefore = cutShort;
     const answer = (module.references.get(name) ?? []).some(
       (ref) =>
         ref !== declaration &&
         !(ref.start >= declaration.start && ref.end <= declaration.end) &&
         walk(ref, rows, depth + 1),
     );
-    known[slot] = answer;
+    if (answer || cutShort === cutsBefore) known[slot] = answer;
     return answer;
   };
   return walk(start, false, 0);
