@@ -42,7 +42,12 @@ function signingJwk(signingKey: Secret): Record<string, unknown> {
 }
 
 /** Builds the provider and its HTTP server (not listening yet). */
-export function createHub(options: HubOptions): { readonly provider: Provider; readonly server: Server } {
+export function createHub(options: HubOptions): {
+  readonly provider: Provider;
+  readonly server: Server;
+  /** Loads the token limiter's scripts on Redis; await it before listening (a cold script can exceed its timeout). */
+  readonly warm: () => Promise<void>;
+} {
   const byResource = new Map(options.resources.map((r) => [r.resource, r]));
   const tenants = new Map(options.clients.map((c) => [c.clientId, c.tenant]));
   const allScopes = [...new Set(options.resources.flatMap((r) => r.scopes))];
@@ -128,5 +133,5 @@ export function createHub(options: HubOptions): { readonly provider: Provider; r
       });
     }),
   );
-  return { provider, server };
+  return { provider, server, warm: () => tokenLimiter.warm() };
 }

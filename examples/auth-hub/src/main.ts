@@ -23,7 +23,7 @@ await runService('auth-hub', async () => {
     ...(config.REDIS_KEY_PREFIX === undefined ? {} : { keyPrefix: config.REDIS_KEY_PREFIX }),
   });
   await redis.connect();
-  const { server } = createHub({
+  const { server, warm } = createHub({
     issuer: config.HUB_ISSUER,
     redis,
     signingKey: config.HUB_SIGNING_KEY,
@@ -34,5 +34,7 @@ await runService('auth-hub', async () => {
     tokenRateLimitPerMinute: config.HUB_TOKEN_RATE_LIMIT,
     accessTokenTtlSeconds: config.HUB_ACCESS_TOKEN_TTL_SECONDS,
   });
+  // The first /token must not pay for loading the limiter's script (it can exceed its timeout).
+  await warm();
   return { server, host: config.HUB_HOST, port: config.HUB_PORT, close: async () => void redis.disconnect() };
 });

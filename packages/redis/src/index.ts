@@ -37,7 +37,7 @@ export {
   type ResolvedRedisDownPolicy,
 } from './redis-down-policy.ts';
 export { ReplayGuard, type ReplayGuardOptions } from './replay-guard.ts';
-export { defineScript, type RedisClient, type RedisScript, runScript } from './scripts.ts';
+export { defineScript, loadScripts, type RedisClient, type RedisScript, runScript } from './scripts.ts';
 export { SharedCache } from './shared-cache/shared-cache.ts';
 export type { CacheSerializer, CacheWriteOptions, SharedCacheOptions } from './shared-cache/shared-cache-options.ts';
 export { shouldRefreshEarly } from './shared-cache/xfetch.ts';

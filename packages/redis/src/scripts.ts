@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Cluster, Command, type Redis } from 'ioredis';
+import { RedisStoreError } from './errors.ts';
 
 /** A caller's ioredis client: a single node (`Redis`) or a `Cluster`. */
 export type RedisClient = Redis | Cluster;
@@ -59,6 +60,100 @@ export function runScript(
   return sent.then(undefined, (error: unknown) => {
     if (!isNoScript(error)) throw error;
     return client.eval(script.lua, keys.length, ...keys, ...args);
+  });
+}
+
+/**
+ * Loads `scripts` into the script cache of a single node or of every master of a Cluster (`SCRIPT
+ * LOAD`), waiting up to `timeoutMs` for the client to be ready. Afterwards the first
+ * {@link runScript} of a new process is one EVALSHA instead of EVALSHA, NOSCRIPT and EVAL with the
+ * whole script, which under load can exceed a store's per-call timeout. Throws
+ * `ERR_REDIS_UNAVAILABLE` (retryable) when a node cannot be reached, `ERR_REDIS_TIMEOUT` after
+ * `timeoutMs`. Redis may still lose the scripts later (`SCRIPT FLUSH`, a restart, a failover):
+ * {@link runScript} reloads them then, so loading is an optimisation, never required.
+ *
+ * @example
+ * ```ts
+ * import { defineScript, loadScripts } from '@rampart/redis';
+ * const incr = defineScript('incr', "return redis.call('INCR', KEYS[1])");
+ * await loadScripts(redis, [incr]);
+ * ```
+ */
+export async function loadScripts(
+  client: RedisClient,
+  scripts: readonly RedisScript[],
+  timeoutMs = 5_000,
+): Promise<void> {
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
+    throw new RedisStoreError('ERR_REDIS_INVALID_ARGUMENT', 'loadScripts: timeoutMs must be a positive integer.');
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new RedisStoreError(
+            'ERR_REDIS_TIMEOUT',
+            `loading scripts took more than ${timeoutMs} ms; check that Redis is reachable, or raise timeoutMs.`,
+          ),
+        ),
+      timeoutMs,
+    );
+  });
+  try {
+    await Promise.race([load(client, scripts), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function load(client: RedisClient, scripts: readonly RedisScript[]): Promise<void> {
+  await ready(client);
+  const nodes: Redis[] = client.isCluster
+    ? (client as unknown as { nodes(role: 'master'): Redis[] }).nodes('master')
+    : [client as Redis];
+  await Promise.all(
+    nodes.flatMap((node) =>
+      scripts.map(async (script) => {
+        let sha1: unknown;
+        try {
+          sha1 = await node.script('LOAD', script.lua);
+        } catch (error) {
+          throw new RedisStoreError(
+            'ERR_REDIS_UNAVAILABLE',
+            `loading script ${script.name} failed (see cause); check that Redis is reachable.`,
+            { cause: error },
+          );
+        }
+        if (sha1 !== script.sha1) {
+          throw new RedisStoreError(
+            'ERR_REDIS_UNEXPECTED_REPLY',
+            `SCRIPT LOAD of ${script.name} answered another SHA1 than the script's.`,
+          );
+        }
+      }),
+    ),
+  );
+}
+
+/** Resolves once `client` is ready; starts a lazy client (status `wait`). */
+async function ready(client: RedisClient): Promise<void> {
+  if (client.status === 'ready') return;
+  if (client.status === 'end') {
+    throw new RedisStoreError('ERR_REDIS_UNAVAILABLE', 'the Redis client was closed (status end); create a new one.');
+  }
+  await new Promise<void>((resolve, reject) => {
+    const onReady = (): void => {
+      client.off('end', onEnd);
+      resolve();
+    };
+    const onEnd = (): void => {
+      client.off('ready', onReady);
+      reject(new RedisStoreError('ERR_REDIS_UNAVAILABLE', 'the Redis client was closed before it was ready.'));
+    };
+    client.once('ready', onReady);
+    client.once('end', onEnd);
+    if (client.status === 'wait') client.connect().catch(() => {});
   });
 }
 

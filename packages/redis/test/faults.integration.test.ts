@@ -84,6 +84,19 @@ describe.each([
     expect(counts.failed).toBe(0);
     expect(counts.ok).toBeGreaterThan(0);
   });
+
+  it('warm() loads the scripts on every master: the first decisions after a flush send no EVAL', async () => {
+    const limiter = createRateLimiter({ redis, prefix: `warm${Date.now()}`, limits: [...LIMITS], timeoutMs: 2_000 });
+    await Promise.all(admins.map((a) => a.script('FLUSH')));
+    await limiter.warm();
+    await Promise.all(admins.map((a) => a.config('RESETSTAT')));
+    // Subjects on every master, one at a time and (on a single node) coalesced into batches.
+    for (let i = 0; i < 20; i++) await limiter.consume(`user:${i}`);
+    await Promise.all(Array.from({ length: 64 }, (_, i) => limiter.consume(`batch:${i}`)));
+    const stats = (await Promise.all(admins.map((a) => a.info('commandstats')))).join('\n');
+    expect(stats).not.toMatch(/cmdstat_eval:/);
+    expect(stats).toMatch(/cmdstat_evalsha:calls=\d+/);
+  });
 });
 
 describe('Redis restart and outage (single node)', () => {
@@ -157,9 +170,31 @@ describe('Redis restart and outage (single node)', () => {
       expect(f.ms).toBeLessThan(bound);
       expect(f.value).toMatchObject({ allowed: i < 3, source: 'fallback' });
     }
+    const warming = await timed(() => closed.warm({ timeoutMs: 100 }));
+    expect(warming.ms).toBeLessThan(100 + 450);
+    expect(warming.error).toMatchObject({ code: 'ERR_REDIS_TIMEOUT', retryable: true });
     await server.restart();
     await waitFor(() => redis.status === 'ready', { timeoutMs: 10_000, what: 'ioredis to reconnect' });
     expect((await closed.consume('user:2')).source).toBe('redis');
+  });
+
+  it('warm() connects a lazy client, refuses a closed one and a bad timeout', async () => {
+    const limits = [{ name: 'w', algorithm: 'fixed-window', limit: 3, windowMs: 60_000 }] as const;
+    const lazy = new Redis(server.url, { lazyConnect: true, enableOfflineQueue: false });
+    try {
+      expect(lazy.status).toBe('wait');
+      const limiter = createRateLimiter({ redis: lazy, prefix: 'lazy', limits: [...limits] });
+      await limiter.warm();
+      expect(lazy.status).toBe('ready');
+      await expect(limiter.warm({ timeoutMs: 0 })).rejects.toMatchObject({ code: 'ERR_REDIS_INVALID_ARGUMENT' });
+    } finally {
+      lazy.disconnect();
+    }
+    const closed = new Redis(server.url, { lazyConnect: true, enableOfflineQueue: false });
+    closed.disconnect();
+    await waitFor(() => closed.status === 'end', { timeoutMs: 5_000, what: 'the client to end' });
+    const limiter = createRateLimiter({ redis: closed, prefix: 'closed', limits: [...limits] });
+    await expect(limiter.warm()).rejects.toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE', retryable: true });
   });
 
   it('times out instead of hanging when Redis accepts the connection but does not answer', async () => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CallCoalescer } from '../call-coalescer.ts';
 import { RateLimitError, RedisStoreError } from '../errors.ts';
 import { RedisCallGuard, type ResolvedRedisDownPolicy } from '../redis-down-policy.ts';
+import { loadScripts, type RedisClient } from '../scripts.ts';
 import { BlockedSubjects } from './blocked-subjects.ts';
 import { CACHED_COST, cachedRejection, cachedWidth, cacheRejection } from './cached-rejection.ts';
 import { parseBatchReply, parseReply, type ScriptReply } from './decide-reply.ts';
@@ -44,6 +45,14 @@ export interface RateLimiter {
   block(subject: string, durationMs: number): Promise<void>;
   /** Deletes every counter, block and lease of `subject`. */
   reset(subject: string): Promise<void>;
+  /**
+   * Loads this limiter's scripts on the Redis (every master of a Cluster) before traffic comes,
+   * waiting up to `timeoutMs` (default 5,000) for the client to connect. Without it the first
+   * decision of a new process sends the whole script after a NOSCRIPT reply, which on a busy
+   * machine can exceed the per-call timeout and answer that request by the Redis-down policy.
+   * Throws `ERR_REDIS_UNAVAILABLE` / `ERR_REDIS_TIMEOUT` (retryable); decisions work without it.
+   */
+  warm(options?: { readonly timeoutMs?: number }): Promise<void>;
 }
 
 /**
@@ -87,6 +96,7 @@ class RedisRateLimiter implements RateLimiter {
   readonly fallbackLimits: readonly ResolvedLimit[] | undefined;
   readonly #prefix: string;
   readonly #guard: RedisCallGuard;
+  readonly #client: RedisClient;
   readonly #shadow: boolean;
   readonly #policy: ResolvedRedisDownPolicy;
   readonly #cache: BlockedSubjects | undefined;
@@ -104,6 +114,7 @@ class RedisRateLimiter implements RateLimiter {
     this.limits = limits;
     this.#prefix = prefix;
     this.#guard = new RedisCallGuard(client, { timeoutMs });
+    this.#client = client;
     this.#shadow = options.shadow === true;
     this.#policy = policy;
     this.#cache = cacheSize > 0 ? new BlockedSubjects(cacheSize, cachedWidth(limits.length)) : undefined;
@@ -184,6 +195,11 @@ class RedisRateLimiter implements RateLimiter {
         }
       },
     };
+  }
+
+  warm(options?: { readonly timeoutMs?: number }): Promise<void> {
+    const { single, batch } = this.#scripts;
+    return loadScripts(this.#client, this.#coalescer === undefined ? [single] : [single, batch], options?.timeoutMs);
   }
 
   async consume(subject: string, options?: { readonly cost?: number }): Promise<RateLimitDecision> {
