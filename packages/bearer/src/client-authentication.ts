@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type CryptoKey, type KeyObject, SignJWT } from 'jose';
+import { ASYMMETRIC_ALGORITHMS } from './compact-jws.ts';
+import { isPrivateKeyForAlgorithm } from './jws-signature.ts';
 
 /** How a client authenticates to the authorization server (token or introspection endpoint). */
 export type ClientAuthentication =
@@ -23,9 +25,19 @@ export function clientAuthenticationProblems(auth: ClientAuthentication | undefi
       problems.push(`${prefix}clientSecret is required for client_secret_basic`);
     }
   } else if (auth?.method === 'private_key_jwt') {
-    if (auth.privateKey === undefined) problems.push(`${prefix}privateKey is required for private_key_jwt`);
-    if (typeof auth.algorithm !== 'string' || /^(none|HS\d+)$/i.test(auth.algorithm)) {
-      problems.push(`${prefix}algorithm must be an asymmetric JWS algorithm`);
+    const algorithm: unknown = auth.algorithm;
+    const known = typeof algorithm === 'string' && (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(algorithm);
+    if (!known) {
+      problems.push(`${prefix}algorithm must be an asymmetric JWS algorithm (${ASYMMETRIC_ALGORITHMS.join(', ')})`);
+    }
+    if (auth.privateKey === undefined) {
+      problems.push(`${prefix}privateKey is required for private_key_jwt`);
+    } else if (known && !isPrivateKeyForAlgorithm(auth.privateKey, algorithm)) {
+      // Found at start-up, not as a failed signature on every request later.
+      problems.push(
+        `${prefix}privateKey does not fit algorithm ${algorithm}: use a private key of its type and curve ` +
+          '(RSA at least 2048 bits)',
+      );
     }
   } else {
     problems.push(`${prefix}method must be client_secret_basic or private_key_jwt`);

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTestIssuer, type TestIssuer } from '@rampart/testkit';
@@ -6,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDpopClient } from '../test/dpop-client.ts';
 import { type IntrospectionServer, startIntrospectionServer } from '../test/introspection-server.ts';
 import { BearerError } from './errors.ts';
-import type { IntrospectionOptions } from './introspection.ts';
+import { createIntrospector, type IntrospectionOptions } from './introspection.ts';
 import { staticJwks } from './key-source.ts';
 import { memoryReplayStore } from './replay-store.ts';
 import type { BearerRequestLike } from './request.ts';
@@ -223,6 +224,102 @@ describe('introspection (RFC 7662)', () => {
       await expect(opaqueVerifier().authenticate(view(OPAQUE))).resolves.toBeDefined();
     }
     expect(() => opaqueVerifier({ requireTokenType: 'yes' as never })).toThrow(/requireTokenType must be a boolean/);
+  });
+
+  it('applies the verifier-wide maxTokenAgeSeconds and clockToleranceSeconds to introspected tokens', async () => {
+    const seconds = Math.floor(now / 1000);
+    const strict = (extra: Partial<IntrospectionOptions> = {}) =>
+      createBearerVerifier({
+        maxTokenAgeSeconds: 60,
+        clockToleranceSeconds: 0,
+        introspection: base(extra),
+        now: () => now,
+      });
+    const answer = { active: true, token_type: 'Bearer', aud: AUD, iss: ISS, exp: seconds + 3600, scope: 'read' };
+    as.answer = () => ({ ...answer, iat: seconds - 172_800 });
+    expect((await failure(strict().authenticate(view(OPAQUE)))).code).toBe('ERR_BEARER_TOKEN_EXPIRED');
+    as.answer = () => answer;
+    const noIat = await failure(strict().authenticate(view(OPAQUE)));
+    expect(noIat.code).toBe('ERR_BEARER_TOKEN_INVALID');
+    expect(noIat.message).toContain('maxTokenAgeSeconds');
+    as.answer = () => ({ ...answer, iat: seconds - 10, nbf: seconds + 20 });
+    expect((await failure(strict().authenticate(view(OPAQUE)))).code).toBe('ERR_BEARER_TOKEN_INVALID');
+    // The introspection's own clockToleranceSeconds still wins over the verifier-wide one.
+    await expect(strict({ clockToleranceSeconds: 30 }).authenticate(view(OPAQUE))).resolves.toBeDefined();
+    as.answer = () => ({ ...answer, iat: seconds - 30 });
+    await expect(strict().authenticate(view(OPAQUE))).resolves.toBeDefined();
+  });
+
+  it('accepts Duende IdentityServer\'s token_type "access_token" as a bearer token, or as DPoP-bound with cnf.jkt', async () => {
+    for (const tokenType of ['access_token', 'Access_Token']) {
+      as.answer = () => ({ active: true, aud: AUD, token_type: tokenType, sub: 'duende' });
+      expect((await opaqueVerifier().authenticate(view(OPAQUE))).subject).toBe('duende');
+    }
+    const client = await createDpopClient();
+    as.answer = () => ({ active: true, aud: AUD, token_type: 'access_token', cnf: { jkt: client.thumbprint } });
+    const dpop = { publicOrigins: ['https://api.test'], replayStore: memoryReplayStore() };
+    const verifier = createBearerVerifier({
+      introspection: base(),
+      dpop,
+      steps: [{ name: 'accepts-any-binding', handlesConfirmation: true, run: () => {} }],
+    });
+    // Bound to a key: never a bearer token, even when a custom step handles cnf...
+    expect((await failure(verifier.authenticate(view(OPAQUE)))).code).toBe('ERR_BEARER_TOKEN_INVALID');
+    // ...and accepted with a DPoP proof of that key.
+    const proof = await client.proof({ url: 'https://api.test/orders', token: OPAQUE });
+    const result = await verifier.authenticate(view(OPAQUE, 'DPoP', { dpop: proof }));
+    expect(result.binding).toEqual({ type: 'dpop', thumbprint: client.thumbprint });
+    // Other vocabularies for other kinds of tokens are still refused.
+    as.answer = () => ({ active: true, aud: AUD, token_type: 'refresh_token' });
+    expect((await failure(opaqueVerifier().authenticate(view(OPAQUE)))).code).toBe('ERR_BEARER_TOKEN_INVALID');
+  });
+
+  it('refuses at start-up a private_key_jwt key that does not fit its algorithm', async () => {
+    const es256 = await generateKeyPair('ES256');
+    const rsaKeyObject = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const weakRsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
+    const misfits: [unknown, string][] = [
+      [es256.privateKey, 'RS256'],
+      [es256.privateKey, 'ES384'],
+      [es256.publicKey, 'ES256'],
+      [p384, 'ES256'],
+      [weakRsa, 'RS256'],
+      [rsaKeyObject, 'EdDSA'],
+      ['not a key', 'ES256'],
+    ];
+    for (const [privateKey, algorithm] of misfits) {
+      expect(() =>
+        opaqueVerifier({ authentication: { method: 'private_key_jwt', privateKey: privateKey as never, algorithm } }),
+      ).toThrow(/introspection\.authentication\.privateKey does not fit algorithm/);
+    }
+    expect(() =>
+      opaqueVerifier({
+        authentication: { method: 'private_key_jwt', privateKey: es256.privateKey, algorithm: 'ES256K' },
+      }),
+    ).toThrow(/introspection\.authentication\.algorithm must be an asymmetric JWS algorithm/);
+    for (const [privateKey, algorithm] of [
+      [p384, 'ES384'],
+      [rsaKeyObject, 'PS256'],
+      [generateKeyPairSync('ed25519').privateKey, 'EdDSA'],
+    ] as const) {
+      const verifier = opaqueVerifier({ authentication: { method: 'private_key_jwt', privateKey, algorithm } });
+      await expect(verifier.authenticate(view(OPAQUE))).resolves.toBeDefined();
+    }
+  });
+
+  it('answers 503, never 500, when the client assertion cannot be signed', async () => {
+    const { privateKey } = await generateKeyPair('ES256');
+    // createIntrospector alone skips the option checks, as a key that stops working later would.
+    const introspector = createIntrospector(
+      base({ authentication: { method: 'private_key_jwt', privateKey, algorithm: 'RS256' } }),
+      () => now,
+    );
+    const error = await failure(introspector.introspect(OPAQUE));
+    expect(error).toMatchObject({ code: 'ERR_BEARER_INTROSPECTION_UNAVAILABLE', retryable: true });
+    expect(error.message).toContain('introspection.authentication');
+    expect(opaqueVerifier().toResponse(error).status).toBe(503);
+    expect(as.calls).toHaveLength(0);
   });
 
   it('answers 503 with Retry-After, never 401, when the endpoint is down or misbehaves', async () => {

@@ -39,8 +39,9 @@ export interface IntrospectionOptions {
    * Refuse responses without `token_type`. Default true: servers such as oidc-provider name access
    * tokens `Bearer`/`DPoP` and answer refresh tokens without it, so this is what keeps a refresh
    * token from passing as an access token. Set false only for a server that never sends it. A
-   * `token_type` other than Bearer/DPoP, a `token_use` other than `access_token` (Ory Hydra) and a
-   * `typ` naming a refresh, offline, ID or logout token (Keycloak) are refused either way.
+   * `token_type` other than Bearer, DPoP or `access_token` (Duende IdentityServer), a `token_use`
+   * other than `access_token` (Ory Hydra) and a `typ` naming a refresh, offline, ID or logout token
+   * (Keycloak) are refused either way.
    */
   readonly requireTokenType?: boolean;
   /** Ask for and require signed responses (RFC 9701, `application/token-introspection+jwt`). */
@@ -57,9 +58,17 @@ export interface IntrospectionOptions {
   readonly tenant?: string;
   /** Claims scopes are read from. Default the verifier's `scopeClaims`. */
   readonly scopeClaims?: readonly ScopeClaim[];
-  /** Seconds of allowed clock skew for `exp`/`nbf`. Default 30. */
+  /** Seconds of allowed clock skew for `exp`/`nbf`/`iat`. Default the verifier's `clockToleranceSeconds`, else 30. */
   readonly clockToleranceSeconds?: number;
   readonly fetch?: typeof fetch;
+}
+
+/** The verifier-wide time policy introspected tokens are held to, as JWTs are. */
+export interface IntrospectionTimePolicy {
+  /** Used when `introspection.clockToleranceSeconds` is not set. */
+  readonly clockToleranceSeconds?: number | undefined;
+  /** Refuse tokens whose `iat` is older than this (requires `iat`). */
+  readonly maxTokenAgeSeconds?: number | undefined;
 }
 
 const LOOPBACK = /^(127(?:\.\d{1,3}){3}|\[::1\]|localhost)$/i;
@@ -113,8 +122,11 @@ export function introspectionProblems(options: IntrospectionOptions): string[] {
   return problems;
 }
 
-/** `token_type` values of access tokens (RFC 6750, RFC 9449), lower-cased. */
-const ACCESS_TOKEN_TYPES: ReadonlySet<string> = new Set(['bearer', 'dpop']);
+/**
+ * `token_type` values of access tokens, lower-cased: RFC 6750 and RFC 9449, and Duende
+ * IdentityServer's `access_token` (a bearer token, or DPoP-bound when it has `cnf.jkt`).
+ */
+const ACCESS_TOKEN_TYPES: ReadonlySet<string> = new Set(['bearer', 'dpop', 'access_token']);
 /** Keycloak's `typ` values of tokens that are not access tokens, lower-cased. */
 const OTHER_TOKEN_TYP: ReadonlySet<string> = new Set(['refresh', 'offline', 'id', 'logout']);
 
@@ -132,7 +144,9 @@ function checkAccessToken(claims: JsonObject, requireTokenType: boolean): void {
       );
     }
   } else if (typeof type !== 'string' || !ACCESS_TOKEN_TYPES.has(type.toLowerCase())) {
-    throw invalidToken('The introspected token is not an access token ("token_type" is not Bearer or DPoP).');
+    throw invalidToken(
+      'The introspected token is not an access token ("token_type" is not Bearer, DPoP or access_token).',
+    );
   } else if (isDpopTokenType(claims) && !hasDpopConfirmation(claims.cnf)) {
     // RFC 9449 §6.2: the server names the key of a DPoP-bound token in cnf.jkt. Without it the
     // response contradicts itself, and accepting it as a plain bearer token would drop the binding.
@@ -155,10 +169,15 @@ function hasDpopConfirmation(cnf: JsonValue | undefined): boolean {
   return typeof jkt === 'string' && jkt !== '';
 }
 
-/** Whether an introspection response says the token is DPoP-bound (`token_type` DPoP, any case). */
+/**
+ * Whether an introspection response says the token is DPoP-bound: `token_type` DPoP (any case), or
+ * Duende's `access_token` with a `cnf.jkt`.
+ */
 export function isDpopTokenType(claims: JsonObject): boolean {
   const type = claims.token_type;
-  return typeof type === 'string' && type.toLowerCase() === 'dpop';
+  if (typeof type !== 'string') return false;
+  const lower = type.toLowerCase();
+  return lower === 'dpop' || (lower === 'access_token' && hasDpopConfirmation(claims.cnf));
 }
 
 /** An active introspection result: the response members, as claims. */
@@ -186,14 +205,19 @@ export interface Introspector {
 }
 
 /** Builds the introspection client of a verifier. */
-export function createIntrospector(options: IntrospectionOptions, clock: () => number): Introspector {
+export function createIntrospector(
+  options: IntrospectionOptions,
+  clock: () => number,
+  policy: IntrospectionTimePolicy = {},
+): Introspector {
   const endpoint = new URL(options.endpoint).href;
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const maxTtlMs = (options.cacheMaxTtlSeconds ?? 60) * 1000;
   const negativeTtlMs = (options.negativeCacheTtlSeconds ?? 5) * 1000;
   const maxEntries = options.cacheMaxEntries ?? 10_000;
   const timeoutMs = options.timeoutMs ?? 2_000;
-  const tolerance = options.clockToleranceSeconds ?? 30;
+  const tolerance = options.clockToleranceSeconds ?? policy.clockToleranceSeconds ?? 30;
+  const maxTokenAge = policy.maxTokenAgeSeconds;
   const audiences = typeof options.audience === 'string' ? [options.audience] : [...options.audience];
   const requireAudience = options.requireAudience ?? true;
   const requireTokenType = options.requireTokenType ?? true;
@@ -274,7 +298,15 @@ export function createIntrospector(options: IntrospectionOptions, clock: () => n
       'content-type': 'application/x-www-form-urlencoded',
       accept: jwt === undefined ? 'application/json' : JWT_MEDIA_TYPE,
     };
-    await authenticateClient(options.authentication, options.clientId, endpoint, params, headers, clock());
+    try {
+      await authenticateClient(options.authentication, options.clientId, endpoint, params, headers, clock());
+    } catch (cause) {
+      throw unavailable(
+        'The client assertion for the introspection endpoint could not be signed; check ' +
+          'introspection.authentication.privateKey and algorithm.',
+        cause,
+      );
+    }
     let response: Response;
     try {
       response = await fetchImpl(endpoint, {
@@ -367,6 +399,15 @@ export function createIntrospector(options: IntrospectionOptions, clock: () => n
       }
       if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + tolerance)) {
         throw invalidToken('The introspected token is not valid yet ("nbf").');
+      }
+      if (maxTokenAge !== undefined) {
+        const iat = claims.iat;
+        if (typeof iat !== 'number') {
+          throw invalidToken('The introspected token has no "iat", which maxTokenAgeSeconds requires.');
+        }
+        if (now - iat - tolerance > maxTokenAge) {
+          throw new BearerError('ERR_BEARER_TOKEN_EXPIRED', 'The introspected token is older than maxTokenAgeSeconds.');
+        }
       }
       if (iss !== undefined && iss !== options.issuer) {
         throw invalidToken('The introspected token\'s "iss" is not introspection.issuer.');

@@ -78,6 +78,43 @@ export function isKeyForAlgorithm(key: unknown, alg: string): key is CryptoKey {
   return true;
 }
 
+/** node:crypto's names of the JWS curves (`KeyObject.asymmetricKeyDetails.namedCurve`). */
+const NODE_CURVES: Readonly<Record<string, string>> = {
+  'P-256': 'prime256v1',
+  'P-384': 'secp384r1',
+  'P-521': 'secp521r1',
+};
+
+/**
+ * True when `key` can sign under `alg` as jose requires: a private CryptoKey made for exactly this
+ * algorithm (with the `sign` usage), or a private KeyObject of its type and curve; RSA keys of at
+ * least 2048 bits. Checked when options are validated, so a misfit fails at start-up, not per call.
+ */
+export function isPrivateKeyForAlgorithm(key: unknown, alg: string): boolean {
+  const expected = Object.hasOwn(SIGNING, alg) ? SIGNING[alg as AsymmetricAlgorithm] : undefined;
+  if (expected === undefined) return false;
+  if (key instanceof CryptoKey) {
+    if (key.type !== 'private' || !key.usages.includes('sign')) return false;
+    const algorithm = key.algorithm as Partial<RsaHashedKeyAlgorithm & EcKeyAlgorithm>;
+    if (algorithm.name !== expected.name) return false;
+    if (expected.hash !== undefined && algorithm.hash?.name !== expected.hash) return false;
+    if (expected.namedCurve !== undefined && algorithm.namedCurve !== expected.namedCurve) return false;
+    return expected.minRsaBits === undefined || (algorithm.modulusLength ?? 0) >= expected.minRsaBits;
+  }
+  if (!(key instanceof KeyObject) || key.type !== 'private') return false;
+  const details = key.asymmetricKeyDetails ?? {};
+  switch (expected.name) {
+    case 'RSASSA-PKCS1-v1_5':
+    case 'RSA-PSS':
+      // jose signs with a KeyObject through its JWK, which node cannot export for `rsa-pss` keys.
+      return key.asymmetricKeyType === 'rsa' && (details.modulusLength ?? 0) >= (expected.minRsaBits ?? 0);
+    case 'ECDSA':
+      return key.asymmetricKeyType === 'ec' && details.namedCurve === NODE_CURVES[expected.namedCurve ?? ''];
+    default:
+      return key.asymmetricKeyType === 'ed25519';
+  }
+}
+
 /** Token verifications in flight in this process, across every verifier (a DPoP proof is part of its token's). */
 let verificationsInFlight = 0;
 

@@ -92,7 +92,13 @@ export async function checkRouteRequirement(
   clock: () => number,
 ): Promise<void> {
   if (route.tenant !== undefined) {
-    const expected = typeof route.tenant === 'function' ? route.tenant(request) : route.tenant;
+    let expected: string | undefined;
+    try {
+      expected = typeof route.tenant === 'function' ? route.tenant(request) : route.tenant;
+    } catch {
+      // A reader that throws could not determine the tenant: the documented 401, not a 500.
+      expected = undefined;
+    }
     if (expected === undefined || token.tenant !== expected) {
       throw invalidToken("The token's issuer does not belong to this route's tenant.");
     }

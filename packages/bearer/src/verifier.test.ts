@@ -246,6 +246,37 @@ describe('BearerVerifier.authenticate tenants', () => {
       await b.close();
     }
   });
+
+  it("answers 401, not 500, when the route's tenant reader throws", async () => {
+    const a = await createTestIssuer({ algorithm: 'ES256' });
+    try {
+      const verifier = createBearerVerifier({
+        issuers: {
+          [a.issuer]: { audience: a.audience, algorithms: ['ES256'], keys: staticJwks(a.jwks()), tenant: 'a' },
+        },
+      });
+      const route = verifier.route({
+        tenant: (request) => (new URL(request.url ?? '/', 'http://x').searchParams.get('t') as string).toLowerCase(),
+      });
+      const error = await verifier
+        .authenticate(
+          { method: 'GET', url: '/', authorization: [`Bearer ${await a.mint()}`], header: () => undefined },
+          route,
+        )
+        .then(
+          () => undefined,
+          (failure: unknown) => failure,
+        );
+      expect(error).toBeInstanceOf(BearerError);
+      expect((error as BearerError).code).toBe('ERR_BEARER_TOKEN_INVALID');
+      const response = verifier.toResponse(error);
+      expect(response.status).toBe(401);
+      expect(JSON.stringify(response)).not.toContain('toLowerCase');
+      expect((error as Error).message).not.toContain('toLowerCase');
+    } finally {
+      await a.close();
+    }
+  });
 });
 
 describe('claimIncludes', () => {

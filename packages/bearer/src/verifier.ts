@@ -82,7 +82,12 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
   const revocationTimeoutMs = options.revocationTimeoutMs ?? 1_000;
   const maxTokenBytes = options.maxTokenBytes ?? 8192;
   const introspector =
-    options.introspection === undefined ? undefined : createIntrospector(options.introspection, clock);
+    options.introspection === undefined
+      ? undefined
+      : createIntrospector(options.introspection, clock, {
+          clockToleranceSeconds: options.clockToleranceSeconds,
+          maxTokenAgeSeconds: options.maxTokenAgeSeconds,
+        });
   const dpop: DpopRuntime | undefined = options.dpop === undefined ? undefined : createDpopRuntime(options.dpop, clock);
   // Built-in confirmation steps first: certificate-bound tokens are always enforced (fail closed).
   const steps = [createMtlsStep(options.mtls), ...(dpop === undefined ? [] : [dpop.step]), ...(options.steps ?? [])];

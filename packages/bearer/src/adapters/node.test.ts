@@ -196,4 +196,27 @@ describe('withBearer', () => {
       spy.mockRestore();
     }
   });
+
+  it('never logs message lines that look like stack frames', async () => {
+    const logged: unknown[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+      logged.push(...args);
+    });
+    try {
+      const token = await issuer.mint();
+      const { url } = await serve((req) => {
+        throw new Error(
+          `upstream 502 for request:\n    at GET /billing HTTP/1.1\n    at ${req.headers.authorization as string}`,
+        );
+      }, {});
+      await expect(get(url, token)).resolves.toMatchObject({ status: 500 });
+      const text = logged.map(String).join('\n');
+      expect(text).toContain('withBearer: the handler threw Error');
+      expect(text).toMatch(/\n\s+at /);
+      expect(text).not.toContain(token);
+      expect(text).not.toContain('/billing');
+    } finally {
+      spy.mockRestore();
+    }
+  });
 });

@@ -66,13 +66,30 @@ function answerHandlerFailure(res: ServerResponse): void {
   res.end('Internal Server Error');
 }
 
+/**
+ * The stack frames of an error, without its header: V8's `stack` begins with `${name}: ${message}`,
+ * and a message can hold lines that look like frames (`    at Authorization: Bearer …`). When the
+ * stack does not begin with exactly that header, where the message ends is unknown: no frames.
+ */
+function stackFrames(error: Error): string[] {
+  try {
+    const stack = error.stack;
+    if (typeof stack !== 'string') return [];
+    const header = `${Error.prototype.toString.call(error)}\n`;
+    if (!stack.startsWith(header)) return [];
+    return stack
+      .slice(header.length)
+      .split('\n')
+      .filter((line) => /^\s+at /.test(line));
+  } catch {
+    return [];
+  }
+}
+
 /** The default `onHandlerError`: where it failed, never what the error says. */
 function logHandlerFailure(error: unknown): void {
   const kind = error instanceof Error ? error.constructor.name : typeof error;
-  const frames =
-    error instanceof Error && typeof error.stack === 'string'
-      ? error.stack.split('\n').filter((line) => /^\s+at /.test(line))
-      : [];
+  const frames = error instanceof Error ? stackFrames(error) : [];
   console.error(
     [`withBearer: the handler threw ${kind} (message withheld: pass onHandlerError to log it).`, ...frames].join('\n'),
   );
