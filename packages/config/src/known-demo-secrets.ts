@@ -60,6 +60,35 @@ export const KNOWN_DEMO_SECRETS: readonly KnownDemoSecret[] = Object.freeze([
   demo('supersecret', 'contains', 'tutorials'),
   demo('secretkey', 'contains', 'tutorials'),
   demo('mysecret', 'contains', 'tutorials'),
+  // Default keys of self-hosted products, left in place by a large share of deployments
+  demo(
+    'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyAgCiAgICAicm9sZSI6ICJhbm9uIiwKICAgICJpc3MiOiAic3VwYWJhc2UtZGVtbyIsCiAgICAiaWF0IjogMTY0MTc2OTIwMCwKICAgICJleHAiOiAxNzk5NTM1NjAwCn0.dc_X5iR_VP_qT0zsiyj_I_OZ2T9FtRU2BBNWN8Bu4GE',
+    'contains',
+    'Supabase self-hosting docker/.env.example ANON_KEY (signed with its demo JWT secret)',
+  ),
+  demo(
+    'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyAgCiAgICAicm9sZSI6ICJzZXJ2aWNlX3JvbGUiLAogICAgImlzcyI6ICJzdXBhYmFzZS1kZW1vIiwKICAgICJpYXQiOiAxNjQxNzY5MjAwLAogICAgImV4cCI6IDE3OTk1MzU2MDAKfQ.DaYlNEoUrrEn2Ig7tqibS-PHK5vgusbcbo7X36XVt4Q',
+    'contains',
+    'Supabase self-hosting docker/.env.example SERVICE_ROLE_KEY (signed with its demo JWT secret)',
+  ),
+  demo(
+    'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0',
+    'contains',
+    'Supabase CLI local development anon key (signed with its local JWT secret)',
+  ),
+  demo(
+    'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU',
+    'contains',
+    'Supabase CLI local development service_role key (signed with its local JWT secret)',
+  ),
+  // Superset before 1.4.1: '\x02\x01thisismyscretkey\x01\x02\\e\\y\\y\\h'. Its distinctive middle
+  // is the entry, so the key is found however its escapes were copied (bytes, \2\1…, \x02\x01…).
+  demo('thisismyscretkey', 'contains', 'Superset default SECRET_KEY before 1.4.1 (CVE-2023-27524)'),
+  demo('CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET', 'contains', 'Superset default SECRET_KEY since 1.4.1 (CVE-2023-27524)'),
+  demo('thisISaSECRET_1234', 'contains', 'Superset deployment templates SECRET_KEY (CVE-2023-27524)'),
+  demo('YOUR_OWN_RANDOM_GENERATED_SECRET_KEY', 'contains', 'Superset documentation SECRET_KEY (CVE-2023-27524)'),
+  demo('TEST_NON_DEV_SECRET', 'contains', 'Superset docker-compose-non-dev SECRET_KEY (CVE-2023-27524)'),
+  demo('SW2YcwTIb9zpOOhoPsMm', 'contains', 'Grafana defaults.ini [security] secret_key'),
   // Cloud provider documentation keys
   demo('AKIAIOSFODNN7EXAMPLE', 'contains', 'AWS documentation access key id'),
   demo('wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'contains', 'AWS documentation secret access key'),

@@ -304,6 +304,20 @@ describe('loadConfigSync', () => {
     );
   });
 
+  it('refuses a vaultTimeoutMs a timer cannot hold instead of failing every Vault read at once', () => {
+    for (const vaultTimeoutMs of [Number.POSITIVE_INFINITY, 2 ** 31, 1.5, Number.NaN, -1, '500']) {
+      expect(() => loadConfigSync({ NAME: string() }, { env: { NAME: 'x' }, vaultTimeoutMs } as never)).toThrow(
+        expect.objectContaining({
+          code: 'ERR_CONFIG_OPTIONS',
+          message: expect.stringMatching(/vaultTimeoutMs must be an integer from 1 to 2147483647/),
+        }),
+      );
+    }
+    for (const vaultTimeoutMs of [1, 2 ** 31 - 1]) {
+      expect(loadConfigSync({ NAME: string() }, { env: { NAME: 'x' }, vaultTimeoutMs }).NAME).toBe('x');
+    }
+  });
+
   it('runs Standard Schema validators and lets them supply defaults', () => {
     const zschema = {
       MODE: z.enum(['fast', 'safe']).default('safe'),

@@ -24,7 +24,10 @@ export interface LoadOptions {
   readonly fileAllowlist?: readonly string[];
   /** A node-vault client (or anything with its `read`), for `vault:` references. */
   readonly vault?: VaultReader;
-  /** How long a Vault read may take before start-up fails as unavailable. Default 10 000 ms. */
+  /**
+   * How long a Vault read may take, as a whole, before start-up fails as unavailable and the read's
+   * connection is closed. An integer from 1 to 2^31-1. Default 10 000 ms.
+   */
   readonly vaultTimeoutMs?: number;
   /**
    * Where secrets may come from under the production profile. Default `['file', 'tree', 'vault']`:
@@ -40,6 +43,9 @@ export interface ConfigReport {
   readonly issues: readonly ConfigIssue[];
   readonly provenance: readonly Provenance[];
 }
+/** The longest delay a Node timer holds (2^31-1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647;
+
 const OPTION_KEYS = [
   'env',
   'environmentVariables',
@@ -73,8 +79,10 @@ function validateOptions(schema: Schema, options: LoadOptions): void {
   for (const dir of options.fileAllowlist ?? []) {
     if (!isAbsolute(dir)) problems.push('fileAllowlist entries must be absolute directories');
   }
-  if (options.vaultTimeoutMs !== undefined && !(options.vaultTimeoutMs > 0))
-    problems.push('vaultTimeoutMs must be > 0');
+  // Node clamps a timer past 2^31-1 ms (Infinity included) to 1 ms: every read would time out at once.
+  const timeout = options.vaultTimeoutMs;
+  if (timeout !== undefined && !(Number.isSafeInteger(timeout) && timeout >= 1 && timeout <= MAX_TIMER_MS))
+    problems.push(`vaultTimeoutMs must be an integer from 1 to ${MAX_TIMER_MS} (milliseconds)`);
   if (options.vault !== undefined && typeof options.vault?.read !== 'function') {
     problems.push('vault must be a node-vault client (an object with read())');
   }

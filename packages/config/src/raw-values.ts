@@ -79,7 +79,7 @@ export function collectRawValues(schema: Schema, options: SourceOptions): Collec
           code: 'vault-ref-malformed',
           message: exactPrefix
             ? `${key}: the Vault reference in ${via} is malformed; write vault:<mount>/<path>#<field> (optionally ?version=<n> before #).`
-            : `${key}: ${via} looks like a Vault reference, but the prefix must be lowercase \`vault:\` at the very start, without spaces; write vault:<mount>/<path>#<field>.`,
+            : `${key}: ${via} looks like a Vault reference, but the prefix must be lowercase \`vault:\` in plain ASCII at the very start, without spaces or invisible characters; write vault:<mount>/<path>#<field>.`,
         });
         raws.delete(key);
         continue;

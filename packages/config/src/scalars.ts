@@ -154,10 +154,26 @@ export interface UrlOptions extends CommonOptions<string> {
   /** Allowed protocols with the colon, e.g. `['https:']`. Default: any. */
   readonly protocols?: readonly string[];
   /**
-   * A URL with a password in it is a secret in disguise and is refused unless this is true.
-   * Prefer a `secret()` key for the password.
+   * A URL with a password in it (`user:password@`, or a query parameter such as `?password=`,
+   * `?api_key=`, `?client_secret=`, `?access_token=`) is a secret in disguise and is refused unless
+   * this is true. Prefer a `secret()` key for the credential.
    */
   readonly allowCredentials?: boolean;
+}
+
+// Query parameters that hold a credential (`?password=`, `?api_key=`, `?client_secret=`,
+// `?access_token=`, Azure SAS `?sig=`), compared lower-cased without `-`, `_` and `.`.
+const CREDENTIAL_PARAMETERS = new Set(['pass', 'pwd', 'passphrase', 'sig', 'secretkey', 'privatekey']);
+const CREDENTIAL_SUFFIXES = ['password', 'passwd', 'secret', 'token', 'apikey', 'signature'];
+
+/** The name of the first query parameter that holds a non-empty credential, as written. */
+function credentialParameter(parsed: URL): string | undefined {
+  for (const [name, value] of parsed.searchParams) {
+    if (value === '') continue;
+    const flat = name.toLowerCase().replace(/[-_.]/g, '');
+    if (CREDENTIAL_PARAMETERS.has(flat) || CREDENTIAL_SUFFIXES.some((suffix) => flat.endsWith(suffix))) return name;
+  }
+  return undefined;
 }
 
 /**
@@ -182,8 +198,13 @@ export function url<const O extends UrlOptions>(options?: O): Spec<string, IsOpt
     if (o.protocols && !o.protocols.includes(parsed.protocol)) {
       return `must use one of the protocols ${o.protocols.join(', ')}`;
     }
-    if (parsed.password !== '' && o.allowCredentials !== true) {
+    if (o.allowCredentials === true) return undefined;
+    if (parsed.password !== '') {
       return 'embeds a password: put the password in a secret() key, or declare the key with secret()';
+    }
+    const credential = credentialParameter(parsed);
+    if (credential !== undefined) {
+      return `carries a credential in the query parameter ${credential}: put it in a secret() key, or declare the key with secret()`;
     }
     return undefined;
   };

@@ -150,6 +150,39 @@ describe('string, number, port, boolean, url, oneOf, duration, list, json', () =
     expect(loadConfigSync({ DB: url({ allowCredentials: true }) }, { env }).DB).toBe(env.DB);
   });
 
+  it('refuse URLs that carry a credential in a query parameter unless allowed, naming the parameter only', () => {
+    const cases = [
+      ['postgres://app@db.internal/prod?password=hunter2hunter2', 'password'],
+      ['mongodb://db.internal/prod?authSource=admin&password=hunter2hunter2', 'password'],
+      ['https://api.example.com/v1?api_key=hunter2hunter2', 'api_key'],
+      ['https://api.example.com/v1?x=1&API-Key=hunter2hunter2', 'API-Key'],
+      ['https://api.example.com/v1?apikey=hunter2hunter2', 'apikey'],
+      ['https://auth.example.com/cb?client_secret=hunter2hunter2', 'client_secret'],
+      ['https://api.example.com/v1?access_token=hunter2hunter2', 'access_token'],
+      ['https://api.example.com/v1?Token=hunter2hunter2', 'Token'],
+      ['mysql://app@db.internal/prod?pwd=hunter2hunter2', 'pwd'],
+      ['postgres://app@db.internal/prod?sslmode=verify-full&sslpassword=hunter2hunter2', 'sslpassword'],
+      ['https://acct.blob.core.windows.net/c?sv=2022-11-02&sig=hunter2hunter2', 'sig'],
+    ] as const;
+    for (const [value, name] of cases) {
+      const env = { ...TEST, U: value };
+      const issue = errorOf(() => loadConfigSync({ U: url() }, { env })).issues[0];
+      expect(issue?.code, value).toBe('invalid');
+      expect(issue?.message, value).toContain(`query parameter ${name}`);
+      expect(issue?.message, value).not.toContain('hunter2');
+      expect(loadConfigSync({ U: url({ allowCredentials: true }) }, { env }).U).toBe(value);
+    }
+    // Ordinary parameters, and an empty credential parameter, are fine.
+    for (const value of [
+      'postgres://app@db.internal/prod?sslmode=verify-full&application_name=billing',
+      'mongodb://db.internal/prod?authSource=admin&replicaSet=rs0',
+      'https://api.example.com/v1?page=2&passive=true&tokens_per_minute=10',
+      'postgres://app@db.internal/prod?password=',
+    ]) {
+      expect(loadConfigSync({ U: url() }, { env: { ...TEST, U: value } }).U).toBe(value);
+    }
+  });
+
   it('number parsing accepts exactly decimal numbers', () => {
     fc.assert(
       fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (n) => {

@@ -140,6 +140,34 @@ describe('loadConfig with vault references', () => {
     }
   });
 
+  it('refuses a reference hidden behind an invisible character or a lookalike colon instead of loading it as the secret', async () => {
+    const refs = [
+      '\u200bvault:secret/billing#jwt_signing_key_2024', // zero-width space
+      '\u2060vault:secret/billing#jwt_signing_key_2024', // word joiner
+      '\ufeffvault:secret/billing#jwt_signing_key_2024', // byte order mark
+      'vault\uff1asecret/billing#jwt_signing_key_2024', // fullwidth colon
+      'va\u200bult:secret/billing#jwt_signing_key_2024',
+      '\uff56\uff41\uff55\uff4c\uff54:secret/billing#jwt_signing_key_2024', // fullwidth letters
+      'v\u0430ult:secret/billing#jwt_signing_key_2024', // Cyrillic а
+    ];
+    const reads: string[] = [];
+    const vault = fakeVault({ 'secret/data/billing': { jwt_signing_key_2024: key() } }, reads);
+    const schema = Object.fromEntries(refs.map((_, i) => [`K${i}`, secret()]));
+    const env: Record<string, string> = { NODE_ENV: 'test' };
+    refs.forEach((ref, i) => {
+      env[`K${i}`] = ref;
+    });
+    const error = await loadConfig(schema, { env, vault }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    const issues = (error as ConfigError).issues;
+    expect(issues.map((i) => [i.key, i.code])).toEqual(refs.map((_, i) => [`K${i}`, 'vault-ref-malformed']));
+    for (const issue of issues) {
+      expect(issue.message).toMatch(/lowercase `vault:`/);
+      expect(issue.message).not.toMatch(/billing|jwt_signing/);
+    }
+    expect(reads).toEqual([]);
+  });
+
   it('lists not-found, denied, missing-field and unavailable problems together', async () => {
     const vault: VaultReader = {
       async read(path) {
@@ -182,6 +210,23 @@ describe('loadConfig with vault references', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.code).toBe('ERR_CONFIG_VAULT_UNAVAILABLE');
     expect(error.retryable).toBe(true);
+  });
+
+  it('aborts the signal it passes to the client once vaultTimeoutMs have passed', async () => {
+    const signals: (AbortSignal | undefined)[] = [];
+    const vault: VaultReader = {
+      read: (_path, options) => {
+        signals.push(options?.signal);
+        return new Promise(() => {});
+      },
+    };
+    const error = await loadConfig(
+      { K: secret() },
+      { env: { K: 'vault:secret/app#k' }, vault, vaultTimeoutMs: 50 },
+    ).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_CONFIG_VAULT_UNAVAILABLE' });
+    expect(signals).toHaveLength(1);
+    expect(signals[0]?.aborted).toBe(true);
   });
 
   it('never puts the client error (which can carry the Vault token) into the ConfigError', async () => {

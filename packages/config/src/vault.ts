@@ -1,11 +1,15 @@
 import type { ConfigIssue } from './errors.ts';
+import { foldLookalikes } from './lookalikes.ts';
+import { withRequestDeadline } from './request-deadline.ts';
 
 /**
  * What `@rampart/config` needs from a Vault client: node-vault's `read`. Pass your own client
- * (`vault({ endpoint, token })`); this package never opens a connection itself.
+ * (`vault({ endpoint, token })`); this package never opens a connection itself. `requestOptions`
+ * carries a `signal` aborted at `vaultTimeoutMs`, for clients that honour it (node-vault 0.12 does
+ * not; the HTTP request it started is then closed at the deadline instead).
  */
 export interface VaultReader {
-  read(path: string): Promise<unknown>;
+  read(path: string, requestOptions?: { readonly signal?: AbortSignal }): Promise<unknown>;
 }
 
 /** A parsed `vault:` reference: `vault:<mount>/<path>#<field>` or `vault:<mount>/<path>?version=<n>#<field>`. */
@@ -31,11 +35,13 @@ const SEGMENT = /^[A-Za-z0-9._-]+$/;
 
 /**
  * True when a value is meant as a Vault reference, however it is written: `VAULT:…`, `Vault:…`,
- * ` vault:…`, `vault :…`. Only the exact lowercase prefix is read; the others are reported as
- * malformed rather than loaded as the secret itself.
+ * ` vault:…`, `vault :…`, and after the lookalike folding the weak-secret rules use (NFKC forms,
+ * default-ignorable characters dropped, lookalike letters): `\u200bvault:…`, `vault\uff1a…`
+ * (fullwidth colon), `vаult:…` (Cyrillic а). Only the exact lowercase prefix is read; the others
+ * are reported as malformed rather than loaded as the secret itself.
  */
 export function looksLikeVaultRef(value: string): boolean {
-  return /^\s*vault\s*:/i.test(value);
+  return /^\s*vault\s*:/i.test(foldLookalikes(value));
 }
 
 /**
@@ -150,24 +156,16 @@ export async function resolveVaultRefs(
   return { values, issues };
 }
 
-async function readWithTimeout(client: VaultReader, path: string, timeoutMs: number): Promise<Outcome> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<Outcome>((resolve) => {
-    timer = setTimeout(
-      () => resolve({ ok: false, kind: 'unavailable', detail: `no answer within ${timeoutMs} ms` }),
-      timeoutMs,
-    );
-    timer.unref();
-  });
-  try {
-    const read = client.read(path).then(
-      (data): Outcome => ({ ok: true, data }),
-      (error: unknown) => classify(error),
-    );
-    return await Promise.race([read, timeout]);
-  } catch (error) {
-    return classify(error);
-  } finally {
-    clearTimeout(timer);
-  }
+function readWithTimeout(client: VaultReader, path: string, timeoutMs: number): Promise<Outcome> {
+  return withRequestDeadline(
+    async (signal): Promise<Outcome> => {
+      try {
+        return { ok: true, data: await client.read(path, { signal }) };
+      } catch (error) {
+        return classify(error);
+      }
+    },
+    timeoutMs,
+    () => ({ ok: false, kind: 'unavailable', detail: `no answer within ${timeoutMs} ms` }),
+  );
 }

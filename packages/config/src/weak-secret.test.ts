@@ -112,6 +112,32 @@ describe('assessSecret', () => {
     for (const value of examples) expect(assessSecret(value, { kind: 'key' }), value).toContain('known-demo');
   });
 
+  it('rejects the default keys of widely deployed products: Supabase self-hosting and CLI, Superset, Grafana', () => {
+    const examples = [
+      // Supabase self-hosting docker/.env.example ANON_KEY and SERVICE_ROLE_KEY
+      'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyAgCiAgICAicm9sZSI6ICJhbm9uIiwKICAgICJpc3MiOiAic3VwYWJhc2UtZGVtbyIsCiAgICAiaWF0IjogMTY0MTc2OTIwMCwKICAgICJleHAiOiAxNzk5NTM1NjAwCn0.dc_X5iR_VP_qT0zsiyj_I_OZ2T9FtRU2BBNWN8Bu4GE',
+      'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyAgCiAgICAicm9sZSI6ICJzZXJ2aWNlX3JvbGUiLAogICAgImlzcyI6ICJzdXBhYmFzZS1kZW1vIiwKICAgICJpYXQiOiAxNjQxNzY5MjAwLAogICAgImV4cCI6IDE3OTk1MzU2MDAKfQ.DaYlNEoUrrEn2Ig7tqibS-PHK5vgusbcbo7X36XVt4Q',
+      // Supabase CLI local development anon and service_role keys
+      'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0',
+      'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU',
+      // Superset SECRET_KEY defaults (CVE-2023-27524): the bytes, as written in superset/config.py, and as quoted
+      '\x02\x01thisismyscretkey\x01\x02\\e\\y\\y\\h',
+      '\\2\\1thisismyscretkey\\1\\2\\e\\y\\y\\h',
+      '\\x02\\x01thisismyscretkey\\x01\\x02\\\\e\\\\y\\\\y\\\\h',
+      'CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET',
+      'thisISaSECRET_1234',
+      'YOUR_OWN_RANDOM_GENERATED_SECRET_KEY',
+      'TEST_NON_DEV_SECRET',
+      // Grafana's default [security] secret_key
+      'SW2YcwTIb9zpOOhoPsMm',
+    ];
+    for (const value of examples) {
+      for (const kind of ['key', 'token', 'password'] as const) {
+        expect(assessSecret(value, { kind }), `${value} as ${kind}`).toContain('known-demo');
+      }
+    }
+  });
+
   it('rejects placeholder shapes', () => {
     const placeholders = [
       '<your-jwt-secret>',

@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -155,4 +157,126 @@ describe('loadConfig with the Vault dev server (KV v2)', () => {
       vi.unstubAllEnvs();
     }
   });
+});
+
+/**
+ * A "Vault" that accepts connections and never finishes an answer: it stalls, or sends chunked
+ * headers and then one chunk every 100 ms (so an idle timeout never fires either).
+ */
+async function startSlowVault(mode: 'stall' | 'trickle'): Promise<{
+  addr: string;
+  connections: { closed: boolean }[];
+  stop: () => Promise<void>;
+}> {
+  const connections: { closed: boolean }[] = [];
+  const sockets = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+  const slow: Server = createServer((socket) => {
+    const connection = { closed: false };
+    connections.push(connection);
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.once('close', () => {
+      connection.closed = true;
+      sockets.delete(socket);
+    });
+    socket.resume(); // reads the request (and so sees the client's FIN)
+    if (mode === 'trickle') {
+      socket.once('data', () => {
+        socket.write(
+          'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n1\r\n{\r\n',
+        );
+        const timer = setInterval(() => socket.write('1\r\n \r\n'), 100);
+        timers.add(timer);
+        socket.once('close', () => clearInterval(timer));
+      });
+    }
+  });
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+  const { port } = slow.address() as { port: number };
+  return {
+    addr: `http://127.0.0.1:${port}`,
+    connections,
+    stop: async () => {
+      for (const timer of timers) clearInterval(timer);
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => slow.close(() => resolve()));
+    },
+  };
+}
+
+/** Polls `condition` every 10 ms until it holds or `withinMs` have passed; returns whether it held. */
+async function eventually(condition: () => boolean, withinMs: number): Promise<boolean> {
+  const end = performance.now() + withinMs;
+  while (!condition()) {
+    if (performance.now() > end) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
+}
+
+describe('vaultTimeoutMs against a Vault that never finishes answering', () => {
+  for (const mode of ['stall', 'trickle'] as const) {
+    it(`closes the connection of a read it gave up on (${mode})`, async () => {
+      const slow = await startSlowVault(mode);
+      try {
+        const slowClient = vault({ endpoint: slow.addr, token: 'hvs.test' });
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const error = await rejection(
+            loadConfig({ K: secret() }, { env: { K: 'vault:secret/app#k' }, vault: slowClient, vaultTimeoutMs: 300 }),
+          );
+          expect(error).toMatchObject({ code: 'ERR_CONFIG_VAULT_UNAVAILABLE', retryable: true });
+          expect(error.message).toMatch(/no answer within 300 ms/);
+        }
+        expect(slow.connections).toHaveLength(3);
+        expect(await eventually(() => slow.connections.every((c) => c.closed), 1_000)).toBe(true);
+      } finally {
+        await slow.stop();
+      }
+    });
+  }
+
+  it('lets `rampart-config check` (checkConfig) exit on its own once the read is given up', async () => {
+    const slow = await startSlowVault('trickle');
+    try {
+      const child = spawn(
+        process.execPath,
+        [
+          join(import.meta.dirname, '..', 'src', 'cli', 'bin.ts'),
+          'check',
+          '--schema',
+          join(import.meta.dirname, 'fixtures', 'slow-vault-schema.ts'),
+        ],
+        {
+          env: {
+            PATH: process.env.PATH,
+            NODE_ENV: 'production',
+            VAULT_ADDR: slow.addr,
+            VAULT_TOKEN: 'hvs.test',
+            JWT_KEY: 'vault:secret/app#jwt',
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const killer = setTimeout(() => child.kill('SIGKILL'), 8_000);
+      try {
+        // Killed (code null) when it does not exit by itself.
+        expect(await exited).toBe(1);
+      } finally {
+        clearTimeout(killer);
+      }
+      expect(output).toMatch(/vault-unavailable|no answer within 500 ms/);
+      expect(output).not.toContain('hvs.test');
+    } finally {
+      await slow.stop();
+    }
+  }, 15_000);
 });

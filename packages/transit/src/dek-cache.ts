@@ -13,9 +13,12 @@ import type { MetricsHook } from './metrics.ts';
 export interface EncryptCacheLimits {
   /** How long one DEK encrypts, in ms. Required: treat it like a key rotation period. */
   readonly maxAgeMs: number;
-  /** Records per DEK. Default 2^20, at most 2^30 (record nonces are a 32-bit counter per DEK). */
+  /**
+   * Records per DEK. Default 2^20, at most 2^30 (record nonces are a 32-bit counter per DEK). A
+   * stream counts as one record: it encrypts under a key of its own, derived from the DEK.
+   */
   readonly maxMessages?: number;
-  /** Plaintext bytes per DEK. Default 2^36 (64 GiB). */
+  /** Plaintext bytes of records per DEK. Default 2^36 (64 GiB). Stream bytes are not counted (see maxMessages). */
   readonly maxBytes?: number;
   /** Distinct (key, tenant) bindings cached at once; the least recently used goes first. Default 1,000. */
   readonly maxEntries?: number;

@@ -71,6 +71,15 @@ export async function rotationReport(
       'rotationReport(envelopes): envelopes must be an array (or other iterable) of envelope bytes, e.g. rows.map((r) => r.ssn).',
     );
   }
+  // `keyVersion < NaN` (or < 0) is false for every envelope: an unchecked target would
+  // report nothing stale and a rotation would look finished.
+  const minVersion = options?.minVersion;
+  if (minVersion !== undefined && !(Number.isSafeInteger(minVersion) && minVersion >= 1)) {
+    throw new TransitError(
+      'ERR_TRANSIT_INVALID_INPUT',
+      "rotationReport(envelopes, { minVersion }): minVersion must be a key version, a whole number ≥ 1 (e.g. the key's latest_version), or left out for the key's latest.",
+    );
+  }
   const heads: (EnvelopeHead | undefined)[] = [];
   const malformed: number[] = [];
   const notAccepted: number[] = [];
@@ -104,7 +113,7 @@ export async function rotationReport(
       keyNotFound.push(index);
       return;
     }
-    if (head.keyVersion < (options.minVersion ?? key.latestVersion)) stale.push(index);
+    if (head.keyVersion < (minVersion ?? key.latestVersion)) stale.push(index);
     if (head.keyVersion < key.minDecryptionVersion) undecryptable.push(index);
   });
   return {

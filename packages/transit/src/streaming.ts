@@ -113,6 +113,9 @@ export function createEncryptStream(
 
   const start = (stream: Transform): Promise<void> => {
     starting ??= (async () => {
+      // One message, no bytes: `cache.maxBytes` bounds what a DEK encrypts directly (records).
+      // A stream encrypts under its own key (HMAC of the DEK and a random salt) with frame
+      // counters from zero, so GCM's per-key limits hold per stream, whatever its length.
       const { entry, alg } = await core.reserve(context, 0, true);
       const salt = internals.salt ?? randomBytes(STREAM_SALT_BYTES);
       const fixedHeader = core.fixedHeader(alg);

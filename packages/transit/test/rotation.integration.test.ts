@@ -36,6 +36,25 @@ describe('Transit.rotationReport', () => {
     expect((await transit.rotationReport([v1, v2], { minVersion: 2 })).stale).toEqual([0]);
   });
 
+  it('refuses a minVersion that is not a whole number ≥ 1 instead of reporting nothing stale', async () => {
+    const key = await fx.newKey();
+    const transit = fx.transit(key);
+    const v1 = await transit.encrypt(Buffer.from('a'), ctx(1));
+    await fx.client.write(`transit/keys/${key}/rotate`, {});
+    fx.server.clearRequests();
+    for (const minVersion of [Number.NaN, 0, -1, 1.5, Number.POSITIVE_INFINITY, 2 ** 53, '2', null]) {
+      const failure = await transit
+        .rotationReport([v1], { minVersion } as unknown as { minVersion: number })
+        .catch((e: unknown) => e);
+      expect(failure, String(minVersion)).toMatchObject({ code: 'ERR_TRANSIT_INVALID_INPUT', retryable: false });
+      expect((failure as Error).message).toMatch(/minVersion/);
+    }
+    expect(fx.server.requests()).toEqual([]);
+    expect((await transit.rotationReport([v1], { minVersion: 2 })).stale).toEqual([0]);
+    expect((await transit.rotationReport([v1], { minVersion: 1 })).stale).toEqual([]);
+    expect((await transit.rotationReport([v1], {})).stale).toEqual([0]);
+  });
+
   /** `envelope` claiming to be under `key` on `mount`: only its fixed header changes. */
   const forge = (envelope: Buffer, mount: string, key: string): Buffer =>
     Buffer.concat([
