@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { filterStyle, MAX_NEGATIVE_SPACING_PX, MAX_OFFSET_PX } from './css-policy.ts';
+import { filterStyle, MAX_NEGATIVE_SPACING_PX, MAX_OFFSET_PX, MAX_POSITIVE_SPACING_PX } from './css-policy.ts';
 import { resolvePolicy } from './policy.ts';
 
 const policy = resolvePolicy({
@@ -70,6 +70,13 @@ describe('filterStyle', () => {
     'margin-left: 60%',
     'text-decoration: overline solid #fff 40px',
     'text-decoration: underline 9em',
+    'letter-spacing: 9999px',
+    'letter-spacing: 17px',
+    'letter-spacing: 2em',
+    'letter-spacing: 2vw',
+    'word-spacing: 9999px',
+    'word-spacing: 1in',
+    'word-spacing: 5%',
   ])('drops %j, which hides or moves text', (css) => {
     expect(run(css)).toBe('');
   });
@@ -82,6 +89,11 @@ describe('filterStyle', () => {
     'word-spacing: -0.1em',
     'letter-spacing: normal',
     'word-spacing: 0.2em',
+    'letter-spacing: 0.3em',
+    'letter-spacing: 16px',
+    'letter-spacing: 12pt',
+    'word-spacing: 1em',
+    'word-spacing: 10px',
     'font-size: 12px',
     'font-size: 6px',
     'font-size: 0.8em',
@@ -180,6 +192,32 @@ describe('filterStyle', () => {
           const m = /^([0-9.]+)([a-z%]*)$/.exec(value);
           const unit = m?.[2] as string;
           expect(Number(m?.[1]) * (pxPer[unit] ?? (relative[unit] as number))).toBeLessThanOrEqual(MAX_OFFSET_PX);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('never keeps a letter-spacing or word-spacing over MAX_POSITIVE_SPACING_PX, and reports it (property)', () => {
+    const pxPer: Record<string, number> = { '': 1, px: 1, pt: 4 / 3, pc: 16, in: 96, cm: 96 / 2.54, mm: 96 / 25.4 };
+    const relative: Record<string, number> = { em: 16, rem: 16, ex: 8, ch: 8, '%': 12.8, vw: 12.8, vh: 10.8 };
+    const length = fc
+      .tuple(fc.integer({ min: 0, max: 2_000 }), fc.constantFrom(...Object.keys(pxPer), ...Object.keys(relative)))
+      .map(([n, unit]) => `${n / 10}${unit}`);
+    fc.assert(
+      fc.property(fc.constantFrom('letter-spacing', 'word-spacing'), length, (prop, value) => {
+        const removed: string[] = [];
+        const out = filterStyle(`${prop}: ${value}`, 'td', policy.cssProperties, policy.urls, 'sanitize', (r) =>
+          removed.push(`${r.name}: ${r.reason}`),
+        );
+        const m = /^([0-9.]+)([a-z%]*)$/.exec(value);
+        const unit = m?.[2] as string;
+        const px = Number(m?.[1]) * (pxPer[unit] ?? (relative[unit] as number));
+        if (px > MAX_POSITIVE_SPACING_PX) {
+          expect(out).toBe('');
+          expect(removed).toEqual([`${prop}: CSS value not allowed`]);
+        } else {
+          expect(out).toBe(`${prop}: ${value}`);
         }
       }),
       { numRuns: 1000 },

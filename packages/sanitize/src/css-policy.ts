@@ -7,8 +7,8 @@
  *
  * Text must stay where layout puts it and stay visible: no negative length (negative
  * `text-indent` moves text off the box, as negative margins do; `letter-spacing` and `word-spacing`
- * may tighten by at most {@link MAX_NEGATIVE_SPACING_PX}), no indent, margin or padding over
- * {@link MAX_OFFSET_PX}, no font size under {@link MIN_FONT_SIZE_PX}, no transparent or nearly
+ * may tighten by at most {@link MAX_NEGATIVE_SPACING_PX} and widen by at most
+ * {@link MAX_POSITIVE_SPACING_PX}), no indent, margin or padding over {@link MAX_OFFSET_PX}, no font size under {@link MIN_FONT_SIZE_PX}, no transparent or nearly
  * transparent text colour, only `display` values that render their content, no text-decoration
  * thickness. These are the cheap
  * ways to show a reader something other than what a filter or `toPlainText()` reads.
@@ -58,6 +58,23 @@ export const MIN_FONT_SIZE_PX = 6;
  * ```
  */
 export const MAX_NEGATIVE_SPACING_PX = 2;
+
+/**
+ * The largest `letter-spacing` / `word-spacing` kept, in CSS pixels (`em`/`rem` count as 16 px,
+ * `%` and `vw` as 1 % of a 1280 px pane, as for {@link MAX_OFFSET_PX}). Spaced-out capitals in
+ * email headings and buttons use 0.05em to 0.3em (1 to 5 px), rarely more than 10 px; 1em is
+ * already a letter's width of air. Above that, `letter-spacing: 9999px` pushes all but the first
+ * letter of each word out of a reading pane that clips its overflow, while a filter or
+ * `toPlainText()` still reads the whole sentence.
+ *
+ * @example
+ * ```ts
+ * import { MAX_POSITIVE_SPACING_PX, sanitizeHtml } from '@rampart/sanitize';
+ * sanitizeHtml('<p style="letter-spacing: 9999px">spaced</p>', 'email'); // '<p>spaced</p>'
+ * MAX_POSITIVE_SPACING_PX; // 16
+ * ```
+ */
+export const MAX_POSITIVE_SPACING_PX = 16;
 
 /**
  * Text colours with an alpha below this are dropped (`transparent`, `rgba(0, 0, 0, 0)`, `#0000`):
@@ -311,13 +328,20 @@ function fits(kind: CssValueKind, tokens: readonly Token[]): boolean {
         noNegative() &&
         tokens.every((t) => t.type !== 'number' || estimatedPx(t.text, OFFSET_PX_PER_UNIT) <= MAX_OFFSET_PX)
       );
-    case 'spacing':
+    case 'spacing': {
       // Headings are often set a little tight (`letter-spacing: -0.02em`); anything tighter than
-      // MAX_NEGATIVE_SPACING_PX pulls letters or words over each other.
+      // MAX_NEGATIVE_SPACING_PX pulls letters or words over each other, anything wider than
+      // MAX_POSITIVE_SPACING_PX pushes them out of the pane (estimated against a large pane, as
+      // offsets are, so that the estimate errs towards "too wide").
+      if (tokens.length !== 1) return false;
+      if (only('ident')) return true;
+      const text = (tokens[0] as Token).text;
       return (
-        tokens.length === 1 &&
-        (only('ident') || (only('number') && estimatedPx((tokens[0] as Token).text) >= -MAX_NEGATIVE_SPACING_PX))
+        only('number') &&
+        estimatedPx(text) >= -MAX_NEGATIVE_SPACING_PX &&
+        estimatedPx(text, OFFSET_PX_PER_UNIT) <= MAX_POSITIVE_SPACING_PX
       );
+    }
     case 'font-size':
       return tokens.length === 1 && (only('ident') || (only('number') && isLegibleSize((tokens[0] as Token).text)));
     case 'font':

@@ -40,12 +40,26 @@ class Writer {
   }
 
   toString(): string {
-    return this.parts
-      .join('')
-      .replace(/[ \t]+\n/g, '\n')
+    return stripBlanksBeforeNewlines(this.parts.join(''))
       .replace(/\n{3,}/g, '\n\n')
       .trim();
   }
+}
+
+/**
+ * Removes the spaces and tabs before every newline. A loop per line, not `/[ \t]+\n/g`, which is
+ * retried from every blank of a long run that no newline ends (quadratic on `<pre>` content).
+ */
+function stripBlanksBeforeNewlines(text: string): string {
+  const lines = text.split('\n');
+  // The last line ends no line; the final trim() takes care of it.
+  for (let i = 0; i < lines.length - 1; i++) {
+    const line = lines[i] as string;
+    let end = line.length;
+    while (end > 0 && (line.charCodeAt(end - 1) === 0x20 || line.charCodeAt(end - 1) === 0x09)) end--;
+    if (end < line.length) lines[i] = line.slice(0, end);
+  }
+  return lines.join('\n');
 }
 
 function attr(el: Element, name: string): string | undefined {

@@ -208,6 +208,22 @@ describe('sanitizer properties (fast-check)', () => {
     expect(unclosed.html).toBe('');
     expect(process.memoryUsage().heapUsed - before).toBeLessThan(512 * 1024 * 1024);
   }, 120_000);
+
+  // Not timed (speed is measured in benchmarks): this took about 40 s while URL edges and srcset
+  // commas were trimmed in quadratic time; the test timeout is the safety net.
+  it('finishes 1 MB of URLs with long runs of blanks or commas inside, and one long img src', () => {
+    const s = createSanitizer({ preset: 'ugc' });
+    const link = `<a href="a${' '.repeat(4000)}b">x</a>`;
+    const links = s.sanitize(link.repeat(Math.floor(1_000_000 / link.length)));
+    expect(links).toMatchObject({ failedClosed: false, removedCount: 0 });
+    const srcset = `<img srcset="x${','.repeat(4000)}y,">`;
+    const images = s.sanitize(srcset.repeat(Math.floor(1_000_000 / srcset.length)));
+    expect(images.failedClosed).toBe(false);
+    expect(images.html.startsWith(`<img srcset="x${','.repeat(4000)}y" />`)).toBe(true);
+    const src = s.sanitize(`<img src="a${' '.repeat(100_000)}b">`);
+    expect(src).toMatchObject({ html: '<img />', failedClosed: false });
+    expect(src.removed).toEqual([{ kind: 'url', name: 'img[src]', reason: 'URL too long' }]);
+  }, 5_000);
 });
 
 /** htmlparser2's real maximum stack depth, from the open and close events sanitize-html passes on. */

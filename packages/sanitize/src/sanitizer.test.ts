@@ -223,6 +223,30 @@ describe('createSanitizer', () => {
     );
   });
 
+  it('keeps fail-closed text within maxOutputChars, counting the characters escaping adds', () => {
+    for (const [max, marker] of [
+      [50, undefined],
+      [50, '[more]'],
+      [9, undefined],
+      [23, undefined],
+      [64, '...'],
+    ] as const) {
+      const s = createSanitizer({
+        limits: { maxOutputChars: max },
+        ...(marker === undefined ? {} : { truncationMarker: marker }),
+      });
+      for (const text of ['&amp;'.repeat(200), '&lt;b&gt;x'.repeat(100), `a${'&lt;'.repeat(300)}`]) {
+        const result = s.sanitize('<b>'.repeat(1100) + text);
+        expect(result).toMatchObject({ failedClosed: true, truncated: true });
+        expect(result.html.length).toBeLessThanOrEqual(max);
+        expect(result.html.endsWith(marker ?? '…')).toBe(true);
+        expect(result.html).not.toMatch(/&(?!amp;|lt;|gt;)/);
+      }
+    }
+    const short = createSanitizer({ limits: { maxOutputChars: 50 } }).sanitize(`${'<b>'.repeat(1100)}a &amp; b`);
+    expect(short).toMatchObject({ html: 'a &amp; b', failedClosed: true, truncated: false });
+  });
+
   it('unwraps elements nested deeper than nestingLimit', () => {
     const s = createSanitizer({ limits: { nestingLimit: 10 } });
     const out = s.sanitizeToString(`${'<div>'.repeat(50)}x${'</div>'.repeat(50)}`);
@@ -299,4 +323,12 @@ describe('toPlainText', () => {
     expect(toPlainText('<p>a    b\n c</p><pre>x  y\n  z</pre>')).toBe('a b c\n\nx  y\n  z');
     expect(toPlainText('<p>abcdefghij</p>', { maxChars: 5 })).toBe('abcd…');
   });
+
+  // Not timed (speed is measured in benchmarks): stripping blanks before line ends was quadratic on
+  // long runs of blanks and took about 40 s here; the test timeout is the safety net.
+  it('strips blanks before line ends in linear time, even a long run of blanks inside pre', () => {
+    const blanks = ' '.repeat(100_000);
+    expect(toPlainText(`<pre>a \t\n${blanks}x  \n y\t</pre><p>z</p>`)).toBe(`a\n${blanks}x\n y\n\nz`);
+    expect(toPlainText(`<pre>${blanks}x${blanks}</pre>`)).toBe('x');
+  }, 5_000);
 });

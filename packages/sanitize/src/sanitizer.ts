@@ -14,7 +14,7 @@ import { treeToPlainText, untrustedText } from './plain-text.ts';
 import { type Policy, resolvePolicy, type SanitizeOptions } from './policy.ts';
 import type { PresetName } from './presets.ts';
 import { reportedElement } from './removal-names.ts';
-import { escapeText } from './serialize.ts';
+import { escapeTextWithin } from './serialize.ts';
 import { verifyOutput } from './verify.ts';
 
 /** Thrown from inside the parse to abandon it; never leaves {@link createSanitizer}. */
@@ -200,13 +200,16 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
       }
       report({ kind: 'verification', name: 'output', reason: verified.reason });
       // Never parse5 on the raw input: its tree builder is quadratic on some soups (see untrustedText).
-      const text = cutPlain(untrustedText(html), policy.maxOutputChars);
+      const whole = untrustedText(html);
+      const text = cutPlain(whole, policy.maxOutputChars);
+      // Cut on the escaped length: `&`, `<` and `>` grow when escaped.
+      const escaped = escapeTextWithin(whole, policy.maxOutputChars, policy.truncationMarker);
       return {
         result: {
-          html: escapeText(text),
+          html: escaped.html,
           removed,
           removedCount,
-          truncated: false,
+          truncated: escaped.truncated,
           failedClosed: true,
           failure: verified.reason,
         },

@@ -77,6 +77,22 @@ function cutText(text: string, budget: number): string {
 }
 
 /**
+ * Escapes `text` so that the result fits `maxChars`: text whose escaped form fits stays whole,
+ * otherwise it is cut on its escaped length (never inside an entity or a surrogate pair) and the
+ * escaped marker appended. For the fail-closed output, which has no tree to truncate.
+ */
+export function escapeTextWithin(
+  text: string,
+  maxChars: number,
+  marker: string,
+): { readonly html: string; readonly truncated: boolean } {
+  const escaped = escapeText(text);
+  if (escaped.length <= maxChars) return { html: escaped, truncated: false };
+  const escapedMarker = escapeText(marker);
+  return { html: escapeText(cutText(text, maxChars - escapedMarker.length)) + escapedMarker, truncated: true };
+}
+
+/**
  * Serializes the children of `root`. `maxChars` bounds the output length including the marker
  * and the end tags needed to close what is open.
  */

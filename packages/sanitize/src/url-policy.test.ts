@@ -56,6 +56,31 @@ describe('checkUrl', () => {
     expect(checkUrl('https://cdn.test/a.png', ctx, hooked, 'verify').ok).toBe(false);
   });
 
+  // Linear-time checks are not timed (speed is measured in benchmarks): the quadratic trim took
+  // about 20 s on this input, so the test timeout catches it without asserting a duration.
+  it('trims blanks at the edges of a URL with a long inner run of blanks in linear time', () => {
+    const roomy = resolvePolicy({ preset: 'ugc', limits: { maxUrlLength: 1 << 20 } }).urls;
+    const inner = ' '.repeat(100_000);
+    const ctx = { tag: 'a', attribute: 'href', kind: 'link' as const };
+    expect(checkUrl(`\u0001 a${inner}b \t\n`, ctx, roomy, 'sanitize')).toEqual({ ok: true, value: `a${inner}b` });
+    expect(checkUrl(`${inner}a${inner}`, ctx, roomy, 'verify')).toEqual({ ok: true, value: 'a' });
+  }, 5_000);
+
+  it('refuses a URL over maxUrlLength (maxDataUrlLength for data:) before trimming or decoding it', () => {
+    const blanks = ' '.repeat(rules.maxUrlLength);
+    expect(check(`a${blanks}b`)).toEqual({ ok: false, reason: 'URL too long' });
+    expect(check(`a${'&#32;'.repeat(rules.maxUrlLength)}`, 'image')).toEqual({ ok: false, reason: 'URL too long' });
+    // Blanks at the edges count: the cap is on what the input holds, not on what is left after trimming.
+    expect(check(`${blanks}https://e.com/`).ok).toBe(false);
+    const png = `data:image/png;base64,${'A'.repeat(rules.maxUrlLength * 2)}`;
+    expect(check(png, 'image').ok).toBe(true);
+    expect(check(`\n ${png}`, 'image').ok).toBe(true);
+    expect(check(`data:image/png;base64,${'A'.repeat(rules.maxDataUrlLength)}`, 'image')).toEqual({
+      ok: false,
+      reason: 'data: URL too long',
+    });
+  });
+
   it('only ever accepts allowed schemes, and its output is a fixpoint (property)', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 40 }), fc.constantFrom<UrlKind>('link', 'image', 'cite'), (raw, kind) => {
@@ -87,4 +112,14 @@ describe('parseSrcset', () => {
       }),
     );
   });
+
+  // Not timed: stripping the trailing commas of this URL took about 17 s when it was quadratic.
+  it('strips the trailing commas of a URL with a long inner run of commas in linear time', () => {
+    const commas = ','.repeat(200_000);
+    expect(parseSrcset(`x${commas}y${commas}`)).toEqual([{ url: `x${commas}y`, descriptor: '' }]);
+    expect(parseSrcset(`a.png,, b.png 2x,,`)).toEqual([
+      { url: 'a.png', descriptor: '' },
+      { url: 'b.png', descriptor: '2x' },
+    ]);
+  }, 5_000);
 });

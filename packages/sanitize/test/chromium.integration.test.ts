@@ -154,6 +154,9 @@ const HIDING_VECTORS: readonly string[] = [
   '<p style="padding-left: 200em"><b id="m">Account 1234 5678</b></p>',
   '<p style="margin: 0 0 0 120%"><b id="m">Account 1234 5678</b></p>',
   '<p><b id="m">Account 1234 5678</b></p><p style="text-decoration: overline solid #fff 40px">Account 9999</p>',
+  '<p><b id="m" style="letter-spacing: 9999px">Account 1234 5678</b></p>',
+  '<p><b id="m" style="word-spacing: 9999px">Account 1234 5678</b></p>',
+  '<p><b id="m" style="letter-spacing: 100vw">Account 1234 5678</b></p>',
 ];
 
 async function hidingFindings(outputs: readonly string[]): Promise<string[]> {
