@@ -59,6 +59,24 @@ export class RedisStoreError extends Error {
 }
 
 /**
+ * What a {@link RedisStoreError} may carry as `cause` for an error raised by the Redis client: a
+ * fresh `Error` with the original's name, message, stack and string `code` only. ioredis attaches
+ * the failed command (`command: { name, args }`) to its reply errors, and those arguments are keys,
+ * stored values and tokens; Redis's reply texts do not quote them. Our own errors pass unchanged.
+ * Internal: for this package's code that turns a client error into a cause.
+ */
+export function safeCause(error: unknown): unknown {
+  if (error instanceof RedisStoreError) return error;
+  if (!(error instanceof Error)) return new Error(`a non-Error value (${typeof error}) was thrown`);
+  const safe = new Error(error.message);
+  safe.name = error.name;
+  if (typeof error.stack === 'string') safe.stack = error.stack;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') Object.defineProperty(safe, 'code', { value: code, enumerable: true });
+  return safe;
+}
+
+/**
  * A rate-limit specific error: an invalid subject or cost, a request without a key, or (from
  * {@link RateLimiter.consumeOrThrow}) a rejected request, with `retryAfterMs` and the `decision`
  * (what the HTTP adapters build `RateLimit` and `RateLimit-Policy` from).

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { RedisStoreError } from './errors.ts';
@@ -44,6 +45,20 @@ describe('RedisCallGuard', () => {
     expect(error.code).toBe('ERR_REDIS_UNAVAILABLE');
     expect(error.message).not.toContain('secret-value');
     expect(error.cause).toBeInstanceOf(Error);
+  });
+
+  it('keeps the failed command and its arguments out of the cause', async () => {
+    const guard = new RedisCallGuard(client('ready'));
+    const reply = Object.assign(new Error("OOM command not allowed when used memory > 'maxmemory'."), {
+      name: 'ReplyError',
+      command: { name: 'set', args: ['rampart:once:key-1', 'stored-secret-value'] },
+    });
+    const error = (await guard.call('op', () => Promise.reject(reply)).catch((e: unknown) => e)) as RedisStoreError;
+    const cause = error.cause as Error & { command?: unknown };
+    expect(cause).toMatchObject({ name: 'ReplyError', message: reply.message });
+    expect(cause.command).toBeUndefined();
+    expect(inspect(error, { depth: 10 })).not.toContain('stored-secret-value');
+    expect(inspect(error, { depth: 10 })).not.toContain('key-1');
   });
 
   it('times out exactly the calls that never answer, whatever the order answers come in, and ignores late answers', async () => {

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Command, Redis } from 'ioredis';
-import { RedisStoreError } from './errors.ts';
+import { RedisStoreError, safeCause } from './errors.ts';
 import { isNoScript, newCommand, type RedisClient, type RedisScript, runScript } from './scripts.ts';
 
 /**
@@ -356,5 +356,5 @@ export class RedisCallGuard {
 function failed(operation: string, error: unknown): RedisStoreError {
   return error instanceof RedisStoreError
     ? error
-    : new RedisStoreError('ERR_REDIS_UNAVAILABLE', `${operation}: the Redis call failed.`, { cause: error });
+    : new RedisStoreError('ERR_REDIS_UNAVAILABLE', `${operation}: the Redis call failed.`, { cause: safeCause(error) });
 }

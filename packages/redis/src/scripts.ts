@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Cluster, Command, type Redis } from 'ioredis';
-import { RedisStoreError } from './errors.ts';
+import { RedisStoreError, safeCause } from './errors.ts';
 
 /** A caller's ioredis client: a single node (`Redis`) or a `Cluster`. */
 export type RedisClient = Redis | Cluster;
@@ -122,7 +122,7 @@ async function load(client: RedisClient, scripts: readonly RedisScript[]): Promi
           throw new RedisStoreError(
             'ERR_REDIS_UNAVAILABLE',
             `loading script ${script.name} failed (see cause); check that Redis is reachable.`,
-            { cause: error },
+            { cause: safeCause(error) },
           );
         }
         if (sha1 !== script.sha1) {

@@ -4,6 +4,7 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createRateLimiter,
+  type RateLimitDecision,
   type RateLimiter,
   type RedisClient,
   type RedisDownPolicy,
@@ -225,6 +226,85 @@ describe('Redis restart and outage (single node)', () => {
     });
     admin.disconnect();
   });
+  it('releases the lease of a decision that timed out, so a stall holds no slot once Redis answers again', async () => {
+    const limits = [{ name: 'inflight', algorithm: 'concurrency', limit: 2, leaseMs: 60_000 }] as const;
+    const closed = createRateLimiter({ redis, prefix: 'stall', timeoutMs: 50, limits: [...limits] });
+    const fallback = createRateLimiter({
+      redis,
+      prefix: 'stall-fallback',
+      timeoutMs: 50,
+      limits: [...limits],
+      onRedisDown: { mode: 'fallback' },
+    });
+    await closed.warm();
+    await fallback.warm();
+    const subjects = Array.from({ length: 6 }, (_, i) => `user:${i}`);
+    const admin = (await ready(new Redis(server.url))) as Redis;
+    try {
+      // Scripts wait, but the consumes reach Redis: each runs, and takes its lease, after the pause.
+      await admin.call('CLIENT', 'PAUSE', '300', 'WRITE');
+      const [first, second, ...served] = await Promise.all([
+        closed.consume('a').catch((e: unknown) => e),
+        closed.consume('a').catch((e: unknown) => e),
+        // The first goes alone, the other five together in one batch.
+        ...subjects.map((s) => fallback.consume(s)),
+      ]);
+      expect([first, second].map((e) => (e as RedisStoreError).code)).toEqual([
+        'ERR_REDIS_TIMEOUT',
+        'ERR_REDIS_TIMEOUT',
+      ]);
+      for (const d of served as RateLimitDecision[]) {
+        expect(d).toMatchObject({ allowed: true, source: 'fallback' });
+        await d.lease?.release();
+      }
+      // Answered once the pause is over, after every command sent before it on this connection.
+      await redis.ping();
+      const leases = async (key: string): Promise<number> => admin.zcard(key);
+      expect(await leases('stall:{a}:leases')).toBe(0);
+      expect(await Promise.all(subjects.map((s) => leases(`stall-fallback:{${s}}:leases`)))).toEqual(Array(6).fill(0));
+      expect(await closed.consume('a')).toMatchObject({ allowed: true, source: 'redis' });
+    } finally {
+      await admin.call('CLIENT', 'UNPAUSE');
+      admin.disconnect();
+    }
+  });
+
+  it('ignores an onRedisError that throws: the policy still decides and a lease release still resolves', async () => {
+    const client = (await ready(
+      new Redis(server.url, { enableOfflineQueue: false, retryStrategy: () => null }),
+    )) as Redis;
+    client.on('error', () => {});
+    const reported: string[] = [];
+    const onRedisError = (error: RedisStoreError): void => {
+      reported.push(error.code);
+      throw new Error('the logger is down');
+    };
+    const limits = [{ name: 'inflight', algorithm: 'concurrency', limit: 2, leaseMs: 60_000 }] as const;
+    const open = createRateLimiter({
+      redis: client,
+      prefix: 'throwing-report',
+      limits: [...limits],
+      onRedisDown: 'fail-open',
+      onRedisError,
+    });
+    const fallback = createRateLimiter({
+      redis: client,
+      prefix: 'throwing-report-fallback',
+      limits: [...limits],
+      onRedisDown: { mode: 'fallback' },
+      onRedisError,
+    });
+    const held = await open.consume('a');
+    expect(held.lease).toBeDefined();
+    await redis.del('throwing-report:{a}:leases');
+    client.disconnect();
+    await waitFor(() => client.status === 'end', { timeoutMs: 5_000, what: 'the client to end' });
+    await expect(held.lease!.release()).resolves.toBeUndefined();
+    expect(await open.consume('a')).toMatchObject({ allowed: true, source: 'fail-open' });
+    expect(await fallback.consume('a')).toMatchObject({ allowed: true, source: 'fallback' });
+    expect(reported).toEqual(['ERR_REDIS_UNAVAILABLE', 'ERR_REDIS_UNAVAILABLE', 'ERR_REDIS_UNAVAILABLE']);
+  });
+
   it('times out every decision of a coalesced batch when Redis does not answer', async () => {
     const timeoutMs = 50;
     const limiter = createRateLimiter({

@@ -125,7 +125,11 @@ const CASES: Case[] = [
     name: 'refuses with 400, not 500, when the key is unusable',
     options: (ctx) => ({
       limiter: ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }]),
-      key: (req) => req.header('x-client-id'),
+      // A JSON-encoded id may decode to a lone UTF-16 surrogate, which Redis would store as U+FFFD.
+      key: (req) => {
+        const id = req.header('x-client-id');
+        return id?.startsWith('"') ? (JSON.parse(id) as string) : id;
+      },
     }),
     async run(get) {
       const res = await get({ 'x-client-id': 'x'.repeat(600) });
@@ -133,6 +137,13 @@ const CASES: Case[] = [
       const body = await jsonBody(res);
       expect(body).toMatchObject({ error: 'ERR_RATE_LIMIT_INVALID_SUBJECT' });
       expect(JSON.stringify(body)).not.toContain('xxxx');
+      for (const id of ['"a\\ud800"', '"a\\udbff"', '"a\\ufffd"']) {
+        const lone = await get({ 'x-client-id': id });
+        // U+FFFD itself is a well-formed subject; the lone surrogates that would share its bucket are not.
+        expect(lone.status).toBe(id.includes('fffd') ? 200 : 400);
+        if (lone.status === 400)
+          expect(await jsonBody(lone)).toMatchObject({ error: 'ERR_RATE_LIMIT_INVALID_SUBJECT' });
+      }
     },
   },
   {
@@ -186,6 +197,26 @@ const CASES: Case[] = [
       expect(res.status).toBe(200);
       expect(res.headers.get('ratelimit')).toMatch(/^"w";r=4;/);
       expect((await get({}, { path: '/?tenant=b', absoluteForm: true })).status).toBe(400);
+    },
+  },
+  {
+    name: 'charges an absolute-form target with dot segments by the route that serves it',
+    options: (ctx) => ({
+      limiter: ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 10, windowMs: 60_000 }]),
+      // Searches are expensive: a client must not get one at the price of GET /.
+      cost: (req) => (req.url.startsWith('/search/') ? 10 : 1),
+    }),
+    async run(get) {
+      // `GET http://127.0.0.1:port/search/%2e%2e?q=x`: Express, Fastify and the node:http app route
+      // the raw path to /search/:q; @hono/node-server hands Hono the URL-parsed target, routed to /.
+      const res = await get({}, { path: '/search/%2e%2e?q=x', absoluteForm: true });
+      expect(res.status).toBe(200);
+      const served = (await jsonBody(res)).search === true ? 'search' : 'root';
+      const ratelimit = res.headers.get('ratelimit');
+      expect({ served, ratelimit }).toEqual({
+        served,
+        ratelimit: expect.stringMatching(served === 'search' ? /^"w";r=0;/ : /^"w";r=9;/),
+      });
     },
   },
 ];

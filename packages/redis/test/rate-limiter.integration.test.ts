@@ -386,6 +386,59 @@ describe.each([
     expect(callsBetween(before, await target.commandCalls()).size).toBe(0);
   });
 
+  it('counts every rejected request with spendOnReject: none is answered from the block cache', async () => {
+    const rl = limiter(
+      [
+        { name: 'small', algorithm: 'sliding-window', limit: 5, windowMs: 10_000 },
+        { name: 'big', algorithm: 'fixed-window', limit: 100, windowMs: 60_000 },
+      ],
+      { spendOnReject: true, blockCache: {} },
+    );
+    const sources = new Set<string>();
+    for (let i = 0; i < 60; i++) sources.add((await rl.consume('k')).source);
+    expect([...sources]).toEqual(['redis']);
+    expect((await rl.get('k')).limits[1]!.remaining).toBe(40);
+  });
+
+  it('still caches a block from blockOnRejectMs with spendOnReject: blocked requests spend nothing', async () => {
+    const limits: LimitDefinition[] = [
+      { name: 'small', algorithm: 'fixed-window', limit: 2, windowMs: 60_000 },
+      { name: 'big', algorithm: 'fixed-window', limit: 100, windowMs: 60_000 },
+    ];
+    for (const blockCache of [{}, false] as const) {
+      const rl = limiter(limits, { spendOnReject: true, blockOnRejectMs: 20_000, blockCache });
+      const decisions = [];
+      for (let i = 0; i < 13; i++) decisions.push(await rl.consume('k'));
+      expect(decisions.map((d) => d.allowed)).toEqual([true, true, ...Array(11).fill(false)]);
+      expect(decisions[2]).toMatchObject({ blocked: true, source: 'redis' });
+      const later = new Set(decisions.slice(3).map((d) => d.source));
+      expect([...later]).toEqual([blockCache === false ? 'redis' : 'block-cache']);
+      // Two admitted and the rejection that set the block: the blocked requests spent nothing.
+      expect((await rl.get('k')).limits[1]!.remaining).toBe(97);
+    }
+  });
+
+  it('does not keep rejecting from the block cache for a concurrency limit once its lease is released', async () => {
+    const rl = limiter(
+      [
+        { name: 'rate', algorithm: 'gcra', limit: 10, windowMs: 1_000, burst: 1 },
+        { name: 'inflight', algorithm: 'concurrency', limit: 1, leaseMs: 60_000 },
+      ],
+      { blockCache: {} },
+    );
+    const first = await rl.consume('k');
+    expect(first.allowed).toBe(true);
+    // Both limits reject: the GCRA limit for ~100 ms, the concurrency limit guesses 1 s.
+    const second = await rl.consume('k');
+    expect(second).toMatchObject({ allowed: false, source: 'redis' });
+    expect(second.limits.map((l) => l.allowed)).toEqual([false, false]);
+    await first.lease!.release();
+    await waitAtLeast(200);
+    const third = await rl.consume('k');
+    expect({ allowed: third.allowed, source: third.source }).toEqual({ allowed: true, source: 'redis' });
+    await third.lease!.release();
+  });
+
   it('counts the times of a cached rejection down instead of repeating the ones Redis gave', async () => {
     const rl = limiter(
       [

@@ -161,6 +161,28 @@ describe.each([
     });
   });
 
+  describe('tags named like Object.prototype members', () => {
+    it.each(['__proto__', 'constructor'])(
+      'invalidates a value tagged %s in Redis and in every pod’s L1',
+      async (tag) => {
+        const [a, b] = await pods();
+        expect(await a.getOrSet('k', () => 'old', { tags: [tag] })).toBe('old');
+        // Pod B keeps the copy it read from Redis, with the tags stored in the entry.
+        await waitFor(async () => (await b.get('k')) === 'old' && b.size === 1, {
+          timeoutMs: 5_000,
+          what: 'pod B to hold the value in its L1',
+        });
+        await b.invalidateTags([tag]);
+        expect(b.size).toBe(0);
+        await waitFor(() => a.size === 0, { timeoutMs: 5_000, what: 'the invalidation to reach pod A' });
+        expect(await a.get('k')).toBeUndefined();
+        expect(await b.get('k')).toBeUndefined();
+        expect(await b.getOrSet('k', () => 'new', { tags: [tag] })).toBe('new');
+        await Promise.all([a.close(), b.close()]);
+      },
+    );
+  });
+
   /**
    * A load on pod a is held while pod b invalidates the key: the caller still gets what it loaded,
    * Redis keeps nothing of it, and a load that starts afterwards is cached as usual.
@@ -553,6 +575,36 @@ describe.each([
         expect(subscriber.listenerCount('message')).toBe(0); // nothing was attached to it
       });
     }
+
+    it('leaves nothing subscribed behind a cache refused for a name already registered', async () => {
+      const subscriber = await subscriberOf();
+      const admin = await subscriberOf(); // a plain connection to the subscriber's node, for PUBSUB
+      const redis = await connect();
+      const registry = new CacheRegistry();
+      const name = unique('duplicate');
+      const make = (): SharedCache<string> =>
+        new SharedCache<string>({
+          name,
+          class: 'cluster',
+          reason: 'one cache per name',
+          ttlMs: 60_000,
+          redis,
+          subscriber,
+          timeoutMs: 2_000,
+          registry,
+        });
+      const first = make();
+      await first.ready();
+      for (let i = 0; i < 3; i++) {
+        expect(make).toThrow(RedisStoreError);
+        expect(make).toThrow('already registered');
+      }
+      const channel = `rampart:cache:${name}:invalidate`;
+      expect(await admin.pubsub('CHANNELS', channel)).toEqual([channel]);
+      await first.close();
+      expect(subscriber.listenerCount('message')).toBe(0);
+      expect(await admin.pubsub('CHANNELS', channel)).toEqual([]);
+    });
 
     it('never serves a value deleted while the subscriber’s connection was down, and drops the L1 once it is back', async () => {
       // A long reconnect delay makes the gap certain; a user's default delay only shortens it.

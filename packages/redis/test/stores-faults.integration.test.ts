@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+import { inspect } from 'node:util';
 import { startRedis, startRedisCluster, type TestRedis, waitFor } from '@rampart/testkit';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -185,6 +187,87 @@ describe('Redis stopped and restarted', () => {
     await Promise.all([pod.close(), bypass.close(), strict.close()]);
   });
 
+  it('never keeps serving the old value after a tagged set while Redis is down (pod cache, bypass)', async () => {
+    const errors: unknown[] = [];
+    const common = {
+      class: 'pod',
+      reason: 'an upstream token per pod is fine',
+      ttlMs: 60_000,
+      redis,
+      timeoutMs: 1_000,
+      registry,
+      onError: (e: unknown) => errors.push(e),
+    } as const;
+    const caches = [
+      new SharedCache<string>({ ...common, name: unique('tagged-set') }),
+      new SharedCache<string>({ ...common, name: unique('tagged-set-sub'), subscriber }),
+    ];
+    await Promise.all(caches.map((c) => c.ready()));
+    for (const cache of caches) {
+      await cache.set('k', 'v1', { tags: ['t'] });
+      await cache.set('untagged', 'u1');
+      expect(await cache.get('k')).toBe('v1');
+    }
+
+    await server.kill();
+    await waitFor(() => redis.status !== 'ready' && subscriber.status !== 'ready', {
+      timeoutMs: 5_000,
+      what: 'both clients to notice',
+    });
+    for (const cache of caches) {
+      await cache.set('k', 'v2', { tags: ['t'] }); // bypass: resolves, the failure goes to onError
+      // A tagged value cannot be versioned while Redis is down: it is cached nowhere, and the
+      // old copy is gone from this pod's L1.
+      expect(await cache.get('k')).toBeUndefined();
+      expect(await cache.getOrSet('k', () => 'from-origin', { tags: ['t'] })).toBe('from-origin');
+      // Nor does an untagged set leave the old value served.
+      await cache.set('untagged', 'u2');
+      expect(await cache.get('untagged')).not.toBe('u1');
+    }
+    expect(errors.length).toBeGreaterThan(0);
+
+    await server.restart();
+    await Promise.all([readyOf(redis), readyOf(subscriber)]);
+    await Promise.all(caches.map((c) => c.close()));
+  });
+
+  it('rejects a clear that Redis does not answer within the timeout, and sends no more of it', async () => {
+    const admin = connect(server);
+    await readyOf(admin);
+    const cache = new SharedCache<number>({
+      name: unique('paused-clear'),
+      class: 'pod',
+      reason: 'a clear must not hang',
+      ttlMs: 60_000,
+      redis,
+      timeoutMs: 100,
+      registry,
+    });
+    for (let i = 0; i < 20; i++) await cache.set(`k${i}`, i);
+    const pattern = `rampart:cache:${cache.name}:*`;
+    const before = (await admin.keys(pattern)).length;
+    expect(before).toBeGreaterThanOrEqual(20);
+    await admin.call('CLIENT', 'PAUSE', '2000', 'ALL');
+    const started = performance.now();
+    const error = await cache.clear().catch((e: unknown) => e);
+    const took = performance.now() - started;
+    expect(error).toBeInstanceOf(RedisStoreError);
+    expect(error).toMatchObject({ code: 'ERR_REDIS_TIMEOUT', retryable: true });
+    expect((error as Error).message).toContain('call clear again');
+    expect(took).toBeLessThan(1_500);
+    // Once Redis answers again, nothing more of the rejected clear reaches it: the SCAN that timed
+    // out runs, but no UNLINK and no further page follows. Two round trips on the cache's own
+    // connection: whatever the clear sent after the SCAN's reply went before the second one.
+    await admin.ping();
+    await redis.ping();
+    await redis.ping();
+    expect((await admin.keys(pattern)).length).toBe(before);
+    await cache.clear();
+    expect(await admin.keys(pattern)).toEqual([]);
+    admin.disconnect();
+    await cache.close();
+  });
+
   it('answers within the timeout while Redis does not answer at all', async () => {
     const admin = connect(server);
     await readyOf(admin);
@@ -200,6 +283,66 @@ describe('Redis stopped and restarted', () => {
     admin.disconnect();
     guard.close();
     once.close();
+  });
+});
+
+describe('a Redis that refuses writes (out of memory)', () => {
+  let server: TestRedis;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    server = await startRedis({ owned: true, args: ['--maxmemory', '1', '--maxmemory-policy', 'noeviction'] });
+    redis = connect(server);
+    await readyOf(redis);
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
+
+  /** Everything a logger could print of `error`, its cause and the cause's own properties included. */
+  const shown = (error: unknown): string => {
+    const cause = (error as { cause?: unknown }).cause;
+    return `${inspect(error, { depth: 10 })}\n${JSON.stringify(cause)}\n${JSON.stringify(Object.entries(cause ?? {}))}`;
+  };
+
+  it('keeps the stored value and the id out of the error, its cause included', async () => {
+    const once = new SingleUseStore<string>({
+      redis,
+      name: unique('oom-once'),
+      ttlMs: 60_000,
+      registry: new CacheRegistry(),
+      timeoutMs: 1_000,
+    });
+    const error = await once.put('id-5a4b3c2d1e', 'value-9f8e7d6c5b').catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE', retryable: true });
+    const text = shown(error);
+    expect(text).toContain('OOM'); // Redis's reason stays readable
+    expect(text).not.toContain('value-9f8e7d6c5b');
+    expect(text).not.toContain('id-5a4b3c2d1e');
+    expect(text).not.toContain('rampart:');
+    expect((error as { cause?: { command?: unknown } }).cause?.command).toBeUndefined();
+    once.close();
+  });
+
+  it('keeps a cached value and its key out of a SharedCache error, its cause included', async () => {
+    const cache = new SharedCache<string>({
+      name: unique('oom-cache'),
+      class: 'cluster',
+      reason: 'a refused write fails closed',
+      ttlMs: 60_000,
+      redis,
+      timeoutMs: 1_000,
+      registry: new CacheRegistry(),
+    });
+    const error = await cache.set('key-4d3c2b1a', 'cached-8e7f6a5b').catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE', retryable: true });
+    const text = shown(error);
+    expect(text).toContain('OOM');
+    expect(text).not.toContain('cached-8e7f6a5b');
+    expect(text).not.toContain('key-4d3c2b1a');
+    expect(text).not.toContain('rampart:');
+    await cache.close();
   });
 });
 

@@ -109,6 +109,19 @@ describe('createHttpRateLimit', () => {
     expect(seen).toEqual([['/expensive?a=1', 'GET', 'h', 'c']]);
   });
 
+  it('refuses with 400 a key with a lone UTF-16 surrogate, before the limiter sees it', async () => {
+    const decide = createHttpRateLimit({
+      limiter: throwing(new Error('never consumed')),
+      // A key decoded from the request (JSON `"\\ud800"`) can hold half a surrogate pair.
+      key: (req) => `client:${JSON.parse(req.header('x-client') ?? '""')}`,
+    });
+    for (const client of ['"a\\ud800"', '"a\\udbff"', '"\\udc00b"']) {
+      const outcome = await decide({ ...request, header: () => client });
+      expect(outcome).toMatchObject({ kind: 'reject', status: 400, body: { error: 'ERR_RATE_LIMIT_INVALID_SUBJECT' } });
+      expect(JSON.stringify(outcome)).not.toContain('client:');
+    }
+  });
+
   it('answers a thrown rejection that carries no decision with RateLimit-Policy and its retryAfterMs', async () => {
     const error = new RateLimitError('ERR_RATE_LIMIT_EXCEEDED', 'm', { retryAfterMs: 2_500 });
     const outcome = await createHttpRateLimit({ limiter: throwing(error) })(request);

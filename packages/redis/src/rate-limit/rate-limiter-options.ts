@@ -114,8 +114,11 @@ export function resolveRateLimiterOptions(options: RateLimiterOptions): Resolved
     problems.push('timeoutMs must be an integer from 1 to 60000.');
   }
   const blockOnRejectMs = options?.blockOnRejectMs ?? 0;
-  if (!Number.isSafeInteger(blockOnRejectMs) || blockOnRejectMs < 0) {
-    problems.push('blockOnRejectMs must be a non-negative integer.');
+  // The script counts the block in µs: blockOnRejectMs × 1000 must stay a safe integer.
+  if (!Number.isSafeInteger(blockOnRejectMs) || blockOnRejectMs < 0 || !Number.isSafeInteger(blockOnRejectMs * 1000)) {
+    problems.push(
+      `blockOnRejectMs must be an integer from 0 to ${Math.floor(Number.MAX_SAFE_INTEGER / 1000)} (it is counted in µs).`,
+    );
   }
   for (const flag of ['spendOnReject', 'shadow'] as const) {
     const value = options?.[flag];

@@ -91,6 +91,55 @@ describe('createRateLimiter', () => {
     }
   });
 
+  it('refuses a subject with a lone UTF-16 surrogate, which would share a bucket with U+FFFD', async () => {
+    const limiter = createRateLimiter({
+      redis: fakeRedis,
+      limits: [{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 1_000 }],
+    });
+    // UTF-8 encodes every lone surrogate as U+FFFD: these would all be one subject in Redis.
+    for (const subject of ['secret-\uD800', 'secret-\uDBFF', 'secret-\uDC00x', '\uDFFF']) {
+      for (const call of [
+        () => limiter.consume(subject),
+        () => limiter.get(subject),
+        () => limiter.refund(subject),
+        () => limiter.penalize(subject),
+        () => limiter.block(subject, 1_000),
+        () => limiter.reset(subject),
+      ]) {
+        const error = await call().catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(RateLimitError);
+        expect((error as RateLimitError).code).toBe('ERR_RATE_LIMIT_INVALID_SUBJECT');
+        expect((error as Error).message).not.toContain('secret-');
+      }
+    }
+  });
+
+  it('refuses a blockOnRejectMs whose µs are no safe integer, listed with the other problems', () => {
+    let error: unknown;
+    try {
+      createRateLimiter({
+        redis: fakeRedis,
+        timeoutMs: 0,
+        blockOnRejectMs: 9_007_199_254_741,
+        limits: [{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 1_000 }],
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(RedisStoreError);
+    expect((error as RedisStoreError).code).toBe('ERR_REDIS_INVALID_OPTIONS');
+    expect((error as Error).message).toMatch(/blockOnRejectMs.*\n.*timeoutMs|timeoutMs.*\n.*blockOnRejectMs/s);
+    expect((error as Error).message).not.toContain('9007199254741');
+    const largest = Math.floor(Number.MAX_SAFE_INTEGER / 1000);
+    expect(() =>
+      createRateLimiter({
+        redis: fakeRedis,
+        blockOnRejectMs: largest,
+        limits: [{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 1_000 }],
+      }),
+    ).not.toThrow();
+  });
+
   it('reports an unexpected script reply as a Redis failure under the policy', async () => {
     const limiter = createRateLimiter({
       redis: fakeRedis,

@@ -98,6 +98,7 @@ class RedisRateLimiter implements RateLimiter {
   readonly #guard: RedisCallGuard;
   readonly #client: RedisClient;
   readonly #shadow: boolean;
+  readonly #spendOnReject: boolean;
   readonly #policy: ResolvedRedisDownPolicy;
   readonly #cache: BlockedSubjects | undefined;
   readonly #fallback: LocalLimiter | undefined;
@@ -116,6 +117,7 @@ class RedisRateLimiter implements RateLimiter {
     this.#guard = new RedisCallGuard(client, { timeoutMs });
     this.#client = client;
     this.#shadow = options.shadow === true;
+    this.#spendOnReject = options.spendOnReject === true;
     this.#policy = policy;
     this.#cache = cacheSize > 0 ? new BlockedSubjects(cacheSize, cachedWidth(limits.length)) : undefined;
     this.#fallback =
@@ -126,7 +128,7 @@ class RedisRateLimiter implements RateLimiter {
     this.#withLeases = limits.some((l) => l.kind === 'c');
     this.#maxCost = maxCost;
     this.#scripts = buildDecideScript(limits, {
-      spendOnReject: options.spendOnReject === true,
+      spendOnReject: this.#spendOnReject,
       blockOnRejectUs: blockOnRejectMs * 1000,
     });
     this.#coalescer =
@@ -191,10 +193,32 @@ class RedisRateLimiter implements RateLimiter {
         try {
           await this.#run('l', subject, 1, id, 0);
         } catch (error) {
-          if (error instanceof RedisStoreError) this.#onRedisError?.(error);
+          if (error instanceof RedisStoreError) this.#report(error);
         }
       },
     };
+  }
+
+  /** Hands `error` to `onRedisError`; a callback that throws is ignored, so the policy still decides. */
+  #report(error: RedisStoreError): void {
+    try {
+      this.#onRedisError?.(error);
+    } catch {
+      // A failing logger must not turn an absorbed Redis failure into a failed request.
+    }
+  }
+
+  /**
+   * Releases the lease of a consume that timed out: its script may still run later and take the
+   * lease, which nobody would release before `leaseMs`. Sent on the same connection (and slot),
+   * the release runs after it. Fire-and-forget: the consume's failure was reported already.
+   */
+  #releaseLate(subject: string, leaseId: string): void {
+    try {
+      this.#run('l', subject, 1, leaseId, 0).catch(() => {});
+    } catch {
+      // Nothing was sent: nothing to undo beyond the lease's own expiry.
+    }
   }
 
   warm(options?: { readonly timeoutMs?: number }): Promise<void> {
@@ -227,9 +251,15 @@ class RedisRateLimiter implements RateLimiter {
       retryAfterMs = Math.ceil(reply.blockedForUs / 1000);
       // Every limit: with spendOnReject, one that admitted this request can be full after the spend.
       for (const l of limits) retryAfterMs = Math.max(retryAfterMs, l.retryAfterMs);
-      const concurrencyOnly = !blocked && limits.every((l) => l.allowed || l.algorithm === 'concurrency');
-      if (this.#cache !== undefined && !this.#shadow && !concurrencyOnly && retryAfterMs > 0) {
-        cacheRejection(this.#cache, subject, retryAfterMs, cost, blocked, limits);
+      // Cached only for as long as the rejection is sure: a block, and the limits' waits, but not
+      // a concurrency limit's (a guess: a lease may be released at any time), nor, with
+      // spendOnReject, a limit's (every rejection must reach Redis to be spent; a blocked one spends nothing).
+      let cacheMs = Math.ceil(reply.blockedForUs / 1000);
+      if (!this.#spendOnReject) {
+        for (const l of limits) if (l.algorithm !== 'concurrency') cacheMs = Math.max(cacheMs, l.retryAfterMs);
+      }
+      if (this.#cache !== undefined && !this.#shadow && cacheMs > 0) {
+        cacheRejection(this.#cache, subject, cacheMs, cost, blocked, limits);
       }
     }
     return {
@@ -246,7 +276,8 @@ class RedisRateLimiter implements RateLimiter {
 
   #whenDown(error: unknown, subject: string, cost: number, leaseId: string): RateLimitDecision {
     if (!(error instanceof RedisStoreError)) throw error;
-    this.#onRedisError?.(error);
+    if (this.#withLeases && error.code === 'ERR_REDIS_TIMEOUT') this.#releaseLate(subject, leaseId);
+    this.#report(error);
     if (this.#policy.mode === 'fail-closed') throw error;
     if (this.#policy.mode === 'fail-open' || this.#fallback === undefined) return failOpenDecision(this.limits);
     const local = this.#fallback.consume(subject, cost, leaseId);

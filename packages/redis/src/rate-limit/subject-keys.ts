@@ -4,9 +4,24 @@ import { percentEncodeBraces } from '../hash-tag.ts';
 /** Longest subject accepted, in UTF-16 code units. */
 export const MAX_SUBJECT_LENGTH = 512;
 
-/** Whether `subject` is a usable subject: a non-empty string of at most 512 UTF-16 code units. */
+/**
+ * A lone UTF-16 surrogate (`\p{Cs}` matches only unpaired ones in a `u` regex), what
+ * `String.prototype.isWellFormed` refuses: UTF-8 encodes each as U+FFFD, so `a\uD800`, `a\uDBFF`
+ * and `a\uFFFD` would share one bucket.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Whether `subject` is a usable subject: a non-empty, well-formed string (no lone UTF-16
+ * surrogate) of at most 512 UTF-16 code units.
+ */
 export function isSubject(subject: unknown): subject is string {
-  return typeof subject === 'string' && subject.length > 0 && subject.length <= MAX_SUBJECT_LENGTH;
+  return (
+    typeof subject === 'string' &&
+    subject.length > 0 &&
+    subject.length <= MAX_SUBJECT_LENGTH &&
+    !LONE_SURROGATE.test(subject)
+  );
 }
 
 /** Throws `ERR_RATE_LIMIT_INVALID_SUBJECT` unless `subject` is a usable subject. */
@@ -14,7 +29,7 @@ export function assertSubject(subject: unknown): asserts subject is string {
   if (!isSubject(subject)) {
     throw new RateLimitError(
       'ERR_RATE_LIMIT_INVALID_SUBJECT',
-      `the subject must be a non-empty string of at most ${MAX_SUBJECT_LENGTH} characters (e.g. 'ip:203.0.113.7' or 'user:42').`,
+      `the subject must be a non-empty, well-formed string (no lone UTF-16 surrogate) of at most ${MAX_SUBJECT_LENGTH} characters (e.g. 'ip:203.0.113.7' or 'user:42').`,
     );
   }
 }

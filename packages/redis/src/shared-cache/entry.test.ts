@@ -15,6 +15,15 @@ describe('decodeEntry', () => {
     );
   });
 
+  it('keeps tags named like Object.prototype members as own keys', () => {
+    const t: Record<string, number> = Object.create(null);
+    for (const [i, tag] of ['__proto__', 'constructor', 'toString', 'hasOwnProperty'].entries()) t[tag] = i + 1;
+    const entry = decodeEntry(encodeEntry({ v: 'x', e: 1, d: 0, t }));
+    expect(Object.keys(entry?.t ?? {})).toEqual(['__proto__', 'constructor', 'toString', 'hasOwnProperty']);
+    expect(Object.getOwnPropertyDescriptor(entry?.t ?? {}, '__proto__')?.value).toBe(1);
+    expect(Object.getPrototypeOf(entry?.t)).toBeNull();
+  });
+
   it('round-trips what encodeEntry wrote', () => {
     fc.assert(
       fc.property(

@@ -30,9 +30,17 @@ export function decodeEntry(text: string | null | undefined): StoredEntry | unde
     ) {
       return undefined;
     }
-    if (parsed.t !== undefined && (typeof parsed.t !== 'object' || parsed.t === null)) return undefined;
     if (parsed.w !== undefined && typeof parsed.w !== 'string') return undefined;
-    return parsed as StoredEntry;
+    if (parsed.t === undefined) return parsed as StoredEntry;
+    if (typeof parsed.t !== 'object' || parsed.t === null || Array.isArray(parsed.t)) return undefined;
+    // Own keys only, copied into an object without a prototype: tags are callers' names, and one
+    // may be "__proto__" (JSON.parse makes that an own key; a plain object would not keep it).
+    const t: Record<string, number> = Object.create(null);
+    for (const [tag, version] of Object.entries(parsed.t)) {
+      if (typeof version !== 'number') return undefined;
+      t[tag] = version;
+    }
+    return { ...(parsed as StoredEntry), t };
   } catch {
     return undefined;
   }

@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { RedisStoreError } from '../errors.ts';
+import { RedisStoreError, safeCause } from '../errors.ts';
 import type { RedisCallGuard } from '../redis-down-policy.ts';
 import { type RedisClient, runScript } from '../scripts.ts';
 import {
@@ -223,7 +223,9 @@ export class CacheRedisTier {
     const replies = await this.call('tags', () =>
       Promise.all(tags.map((tag) => runScript(redis, TAG_READ, [this.#tagKey(tag)], [randomInt(1, 2 ** 40), life]))),
     );
-    const versions: Record<string, number> = {};
+    // No prototype: a tag is a caller's name, and `versions.__proto__ = n` on a plain object
+    // would set its prototype instead of recording the tag.
+    const versions: Record<string, number> = Object.create(null);
     tags.forEach((tag, i) => {
       versions[tag] = Number(replies[i]);
     });
@@ -301,13 +303,20 @@ export class CacheRedisTier {
   /**
    * Every key of this cache, on every Cluster master; generations too, so no load running now can
    * write its value back, and two SCAN passes, so a value such a load wrote during the first one
-   * goes too (see {@link unlinkByPrefix}). Not bounded by the call timeout: SCAN may take longer.
+   * goes too (see {@link unlinkByPrefix}). Each SCAN page and each UNLINK pipeline is one guarded
+   * call, bounded by the call timeout: the whole clear takes as many of them as the cache has pages.
+   * The first that fails or times out rejects the clear, with nothing more sent; some keys may be
+   * left, so the message asks to call clear again.
    */
   async clear(): Promise<number> {
-    return unlinkByPrefix(this.#redis, this.#base).catch((error: unknown) => {
-      throw new RedisStoreError('ERR_REDIS_UNAVAILABLE', `${this.#label}.clear: the Redis call failed.`, {
-        cause: error,
-      });
+    const operation = `${this.#label}.clear`;
+    return unlinkByPrefix(this.#redis, this.#base, (fn) => this.#guard.call(operation, fn)).catch((error: unknown) => {
+      const timedOut = error instanceof RedisStoreError && error.code === 'ERR_REDIS_TIMEOUT';
+      throw new RedisStoreError(
+        timedOut ? 'ERR_REDIS_TIMEOUT' : 'ERR_REDIS_UNAVAILABLE',
+        `${operation}: ${timedOut ? `Redis did not answer within ${this.#guard.timeoutMs} ms` : 'the Redis call failed'}; the clear may be partial (some keys may be left): call clear again.`,
+        { cause: safeCause(error) },
+      );
     });
   }
 

@@ -102,6 +102,9 @@ export class SharedCache<T = unknown> implements AuditedStore {
     this.#now = options.clock?.now ?? Date.now;
     this.#refresh =
       beta === undefined ? undefined : new EarlyRefresh(beta, options.clock?.random ?? Math.random, this.#onError);
+    // Registered before the bus starts: a refused name (ERR_REDIS_INVALID_OPTIONS) must leave no
+    // subscription and no listener behind on the caller's subscriber.
+    this.#unregister = (options.registry ?? cacheRegistry).register(this);
     if (options.subscriber && this.#l1) {
       this.#bus = new InvalidationBus(
         options.subscriber,
@@ -113,7 +116,6 @@ export class SharedCache<T = unknown> implements AuditedStore {
       );
       this.#bus.start();
     }
-    this.#unregister = (options.registry ?? cacheRegistry).register(this);
   }
 
   /**
@@ -177,7 +179,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
   /**
    * Stores `value` in Redis and this pod's L1 (a load of `key` running in any pod cannot overwrite
    * it), and tells other pods to drop their copies. While Redis is down: throws when fail-closed;
-   * with `bypass`, keeps the value in this pod only.
+   * with `bypass`, keeps the value in this pod only, or, with `tags` (their versions live in
+   * Redis), drops this pod's copy of `key` and caches the value nowhere.
    */
   async set(key: string, value: T, options: CacheWriteOptions = {}): Promise<void> {
     checkId(key, `SharedCache "${this.name}".set`, 'key');
@@ -188,9 +191,12 @@ export class SharedCache<T = unknown> implements AuditedStore {
       try {
         versions = this.#redis ? await this.#redis.tagVersions(tags, ttl) : undefined;
       } catch (error) {
+        // Whatever the policy, this pod's old copy must not outlive the caller's set, nor a load
+        // running here fill the L1 with what it read before.
+        this.#forget({ keys: [key] });
         if (this.#failClosed) throw error;
         this.#onError(error);
-        return; // bypass: a tagged value that cannot be versioned is not cached
+        return; // bypass: a tagged value that cannot be versioned is not cached, here either
       }
       const entry = this.#entry(value, now + ttl, 0, versions);
       // A load of `key` running here must not fill the L1 after this (Redis refuses its write).
