@@ -68,8 +68,14 @@ export function clientSecretVariable(clientId: string): string {
   return `HUB_CLIENT_SECRET_${clientId.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
 
-/** Validates the `HUB_CLIENTS` document. */
-export function parseClients(document: unknown): ClientRegistration[] {
+/**
+ * Validates the `HUB_CLIENTS` document. With `resources`, also refuses every client scope that no
+ * resource server serves: oidc-provider would accept the client, then refuse each of its token
+ * requests.
+ */
+export function parseClients(document: unknown, resources?: readonly ResourceServer[]): ClientRegistration[] {
+  // `openid` is the provider's own (its default claims define it); every other scope a resource's.
+  const served = resources === undefined ? undefined : new Set(['openid', ...resources.flatMap((r) => r.scopes)]);
   const problems: string[] = [];
   const clients: ClientRegistration[] = [];
   if (!Array.isArray(document) || document.length === 0)
@@ -112,6 +118,15 @@ export function parseClients(document: unknown): ClientRegistration[] {
     const scopes = stringList(e.scopes);
     if (!scopes || scopes.some((s) => !SCOPE.test(s)))
       problems.push(`${where}.scopes must be a list of RFC 6749 scope tokens`);
+    else if (scopes.length === 0) problems.push(`${where}.scopes must list at least one scope`);
+    else if (served !== undefined) {
+      scopes.forEach((scope, i) => {
+        if (!served.has(scope))
+          problems.push(
+            `${where}.scopes[${i}] ${JSON.stringify(scope)} is served by no HUB_RESOURCES entry: add it to a resource server's scopes or remove it`,
+          );
+      });
+    }
     const redirects = e.redirect_uris === undefined ? [] : stringList(e.redirect_uris);
     if (!redirects) problems.push(`${where}.redirect_uris must be a list of URLs`);
     else {
@@ -165,4 +180,28 @@ export function parseResources(document: unknown): ResourceServer[] {
     problems.push('HUB_RESOURCES must register at least one resource server');
   if (problems.length > 0) throw new RegistrationError(problems);
   return servers;
+}
+
+/**
+ * Validates `HUB_CLIENTS` and `HUB_RESOURCES` together, every problem of both listed at once: each
+ * document on its own, and (when the resources are valid) every client scope no resource serves.
+ */
+export function parseRegistrations(
+  clientsDocument: unknown,
+  resourcesDocument: unknown,
+): { clients: ClientRegistration[]; resources: ResourceServer[] } {
+  const problems: string[] = [];
+  const collect = <T>(parse: () => T): T | undefined => {
+    try {
+      return parse();
+    } catch (error) {
+      if (!(error instanceof RegistrationError)) throw error;
+      problems.push(...error.problems);
+      return undefined;
+    }
+  };
+  const resources = collect(() => parseResources(resourcesDocument));
+  const clients = collect(() => parseClients(clientsDocument, resources));
+  if (clients === undefined || resources === undefined) throw new RegistrationError(problems);
+  return { clients, resources };
 }

@@ -3,15 +3,14 @@
 
 import { runService } from 'example-service-runtime';
 import { Redis } from 'ioredis';
-import { parseClients, parseResources } from './clients.ts';
+import { parseRegistrations } from './clients.ts';
 import { loadClientSecrets, loadHubConfig, vaultClient } from './config.ts';
 import { createHub } from './hub.ts';
 
 await runService('auth-hub', async () => {
   const reader = await vaultClient(process.env);
   const config = await loadHubConfig(process.env, reader);
-  const clients = parseClients(config.HUB_CLIENTS);
-  const resources = parseResources(config.HUB_RESOURCES);
+  const { clients, resources } = parseRegistrations(config.HUB_CLIENTS, config.HUB_RESOURCES);
   const clientSecrets = await loadClientSecrets(
     process.env,
     reader,

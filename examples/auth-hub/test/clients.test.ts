@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   clientSecretVariable,
   parseClients,
+  parseRegistrations,
   parseResources,
   RegistrationError,
   redirectUriProblem,
@@ -117,6 +118,12 @@ describe('parseClients', () => {
     );
   });
 
+  it('refuses a client without scopes: every token request of it would fail', () => {
+    expect(() => parseClients([{ ...ccClient, scopes: [] }])).toThrow(
+      /HUB_CLIENTS\[0\]\.scopes must list at least one scope/,
+    );
+  });
+
   it('requires a redirect URI for the code flow and refuses one without it', () => {
     expect(() => parseClients([{ ...ccClient, grant_types: ['authorization_code'] }])).toThrow(/at least one URI/);
     expect(() => parseClients([{ ...ccClient, redirect_uris: ['https://app.example.com/cb'] }])).toThrow(
@@ -133,6 +140,55 @@ describe('parseResources', () => {
     expect(() => parseResources({ 'https://api.example.com#x': { scopes: ['a b'] } })).toThrow(
       /fragment[\s\S]*scope tokens/,
     );
+  });
+});
+
+describe('parseRegistrations', () => {
+  const resources = { 'https://issues.example.com': { scopes: ['issues:read', 'issues:write'] } };
+
+  it('reads clients whose every scope a resource server serves', () => {
+    const { clients, resources: servers } = parseRegistrations(
+      [ccClient, { ...ccClient, client_id: 'oidc', scopes: ['openid', 'issues:write'] }],
+      resources,
+    );
+    expect(clients.map((c) => c.scopes)).toEqual([['issues:read'], ['openid', 'issues:write']]);
+    expect(servers.map((r) => r.resource)).toEqual(['https://issues.example.com']);
+  });
+
+  it('refuses a client without scopes and every client scope no resource server serves, all at once', () => {
+    let error: unknown;
+    try {
+      parseRegistrations(
+        [
+          { ...ccClient, scopes: [] },
+          { ...ccClient, client_id: 'typo', scopes: ['issues:read', 'isues:write', 'metrics:read'] },
+          { ...ccClient, client_id: 'bad-grant', grant_types: ['password'] },
+        ],
+        resources,
+      );
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(RegistrationError);
+    expect((error as RegistrationError).problems).toEqual([
+      'HUB_CLIENTS[0].scopes must list at least one scope',
+      'HUB_CLIENTS[1].scopes[1] "isues:write" is served by no HUB_RESOURCES entry: add it to a resource server\'s scopes or remove it',
+      'HUB_CLIENTS[1].scopes[2] "metrics:read" is served by no HUB_RESOURCES entry: add it to a resource server\'s scopes or remove it',
+      'HUB_CLIENTS[2].grant_types must list client_credentials and/or authorization_code',
+    ]);
+  });
+
+  it('lists the problems of both documents at once', () => {
+    let error: unknown;
+    try {
+      parseRegistrations([{ ...ccClient, scopes: [] }], { 'http://api.example.com': { scopes: ['issues:read'] } });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(RegistrationError);
+    const problems = (error as RegistrationError).problems.join('\n');
+    expect(problems).toContain('HUB_CLIENTS[0].scopes must list at least one scope');
+    expect(problems).toContain('the resource indicator must use https');
   });
 });
 

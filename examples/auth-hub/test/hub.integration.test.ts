@@ -1,5 +1,8 @@
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadConfig, type Secret, secret } from '@rampart/config';
 import { startRedis, type TestRedis } from '@rampart/testkit';
 import { Redis } from 'ioredis';
@@ -28,12 +31,15 @@ interface RunningHub {
 }
 const extraHubs: RunningHub[] = [];
 
-/** A hub on its own port and its own ioredis client (keys under `keyPrefix` when given), so its limits start fresh. */
-async function startHub(keyPrefix?: string): Promise<RunningHub> {
+/**
+ * A hub on its own port and its own ioredis client, its keys under the Redis handle's prefix (and
+ * `keyPrefix` when given, so its limits start fresh): REDIS_URL may name a shared Redis.
+ */
+async function startHub(keyPrefix = ''): Promise<RunningHub> {
   const client = new Redis(redisServer.url, {
     enableOfflineQueue: false,
     lazyConnect: true,
-    ...(keyPrefix === undefined ? {} : { keyPrefix }),
+    keyPrefix: `${redisServer.keyPrefix}${keyPrefix}`,
   });
   await client.connect();
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -83,15 +89,16 @@ async function stopHub(hub: RunningHub): Promise<void> {
 
 beforeAll(async () => {
   redisServer = await startRedis();
-  const admin = new Redis(redisServer.url, { enableOfflineQueue: false, lazyConnect: true });
-  await admin.connect();
-  await admin.flushdb();
-  admin.disconnect();
   const hub = await startHub();
   ({ server, redis, base } = hub);
 });
 
 afterAll(async () => {
+  if (redis && !redisServer.external) {
+    // A private server holds only this file's keys: each must be under the prefix.
+    const stray = (await redis.keys('*')).filter((key) => !key.startsWith(redisServer.keyPrefix));
+    expect(stray).toEqual([]);
+  }
   for (const hub of extraHubs) await stopHub(hub);
   if (server) await stopHub({ server, redis, base });
   await redisServer?.stop();
@@ -144,7 +151,8 @@ describe('createHub', () => {
     expect(((await pushed.json()) as { request_uri: string }).request_uri).toMatch(
       /^urn:ietf:params:oauth:request_uri:/,
     );
-    expect((await redis.keys('rampart:oidc:PushedAuthorizationRequest:*')).length).toBe(1);
+    // ioredis puts its keyPrefix in front of keys, not of KEYS patterns.
+    expect((await redis.keys(`${redisServer.keyPrefix}rampart:oidc:PushedAuthorizationRequest:*`)).length).toBe(1);
     const evil = await push('https://evil.example.com/callback');
     expect(evil.status).toBe(400);
   });
@@ -209,6 +217,19 @@ describe('createHub', () => {
     // The read-only endpoints stay available to a client that spent its budget.
     expect((await fetch(`${hub.base}/.well-known/openid-configuration`)).status).toBe(200);
     expect((await fetch(`${hub.base}/jwks`)).status).toBe(200);
+  });
+});
+
+describe('the example tests', () => {
+  it('never flush the Redis they are given: REDIS_URL may name a shared one', () => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const flushing = ['src', 'test'].flatMap((dir) =>
+      readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' })
+        .filter((file) => file.endsWith('.ts'))
+        .filter((file) => /\bflush(?:db|all)\b/i.test(readFileSync(join(root, dir, file), 'utf8')))
+        .map((file) => `${dir}/${file}`),
+    );
+    expect(flushing).toEqual([]);
   });
 });
 

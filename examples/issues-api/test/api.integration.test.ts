@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { fileURLToPath } from 'node:url';
 import { createBearerVerifier } from '@rampart/bearer';
 import { createRateLimiter } from '@rampart/redis';
 import {
@@ -42,9 +43,13 @@ beforeAll(async () => {
     headers: { 'x-vault-token': vaultServer.token, 'content-type': 'application/json' },
     body: '{}',
   });
-  redis = new Redis(redisServer.url, { enableOfflineQueue: false, lazyConnect: true });
+  // Every key under the handle's prefix: REDIS_URL may name a shared Redis, and stop() deletes them.
+  redis = new Redis(redisServer.url, {
+    enableOfflineQueue: false,
+    lazyConnect: true,
+    keyPrefix: redisServer.keyPrefix,
+  });
   await redis.connect();
-  await redis.flushdb();
   dir = mkdtempSync(join(tmpdir(), 'issues-api-'));
   const transit = createTransit({
     vault: vault({ endpoint: vaultServer.addr, token: vaultServer.token, noCustomHTTPVerbs: true }),
@@ -79,6 +84,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (redis && !redisServer.external) {
+    // A private server holds only this file's keys: each must be under the prefix.
+    const stray = (await redis.keys('*')).filter((key) => !key.startsWith(redisServer.keyPrefix));
+    expect(stray).toEqual([]);
+  }
   server?.closeAllConnections();
   await new Promise((resolve) => server?.close(resolve));
   store?.close();
@@ -305,6 +315,19 @@ describe('createApi', () => {
       expect(JSON.parse(response.body), target).toHaveProperty('issues');
     }
     expect((await rawRequest('/nowhere', reader)).status).toBe(404);
+  });
+});
+
+describe('the example tests', () => {
+  it('never flush the Redis they are given: REDIS_URL may name a shared one', () => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const flushing = ['src', 'test'].flatMap((dir) =>
+      readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' })
+        .filter((file) => file.endsWith('.ts'))
+        .filter((file) => /\bflush(?:db|all)\b/i.test(readFileSync(join(root, dir, file), 'utf8')))
+        .map((file) => `${dir}/${file}`),
+    );
+    expect(flushing).toEqual([]);
   });
 });
 

@@ -61,6 +61,11 @@ export function spawnManaged(command: string, args: readonly string[], options: 
     children.delete(child);
     if (pid !== undefined) tellReaper({ op: 'unpid', pid });
   });
+  // A child that could not be spawned (EACCES, say) emits 'error' and no 'exit': without a listener
+  // that would be an uncaught exception. Callers that wait for the child read the error themselves.
+  child.on('error', () => {
+    if (child.pid === undefined) children.delete(child);
+  });
   return child;
 }
 

@@ -46,6 +46,36 @@ describe('assertCallerRedisArgs', () => {
     );
   });
 
+  it.each([
+    ['logfile', '/tmp/elsewhere.log'],
+    ['pidfile', '/tmp/elsewhere.pid'],
+    ['unixsocket', '/tmp/elsewhere.sock'],
+    ['unixsocketperm', '777'],
+    ['include', '/etc/elsewhere.conf'],
+    ['aclfile', '/tmp/elsewhere.acl'],
+    ['loadmodule', '/tmp/elsewhere.so'],
+  ])('refuses --%s: the server would read or write outside its temp dir', (name, value) => {
+    for (const args of [[`--${name}`, value], [`--${name.toUpperCase()}=${value}`]]) {
+      const error = refusal(['--maxmemory', '7mb', ...args]);
+      expect(error.code).toBe('ERR_TESTKIT_INVALID_OPTION');
+      expect(error.message).toContain(`--${name}`);
+      expect(error.message).not.toContain(value);
+    }
+  });
+
+  it.each([
+    ['requirepass', 's3cr3t-pass'],
+    ['masterauth', 's3cr3t-pass'],
+    ['masteruser', 's3cr3t-user'],
+    ['user', 's3cr3t-user on >s3cr3t-pass'],
+    ['rename-command', 'INFO s3cr3t-name'],
+  ])('refuses --%s: the test-kit reaches its servers without a password, by the usual command names', (name, value) => {
+    const error = refusal([`--${name}`, value]);
+    expect(error.code).toBe('ERR_TESTKIT_INVALID_OPTION');
+    expect(error.message).toContain(`--${name}`);
+    expect(error.message).not.toContain('s3cr3t');
+  });
+
   it('lists every refused option at once', () => {
     const error = refusal(['--protected-mode', 'no', '--port', '1', '--bind', '0.0.0.0']);
     expect(error.code).toBe('ERR_TESTKIT_NOT_LOOPBACK');

@@ -21,10 +21,26 @@ export const LOCKED_REDIS_OPTIONS: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * Options the test-kit does not set but a caller's `args` may not either, with the reason: they
+ * would make the server read or write files outside its temp dir (or open a socket file other local
+ * users could use without a password), or lock the test-kit out of its own server (it probes and
+ * stops servers without a password, by the usual command names).
+ */
+export const REFUSED_REDIS_OPTIONS: ReadonlyMap<string, string> = new Map([
+  ...['logfile', 'pidfile', 'unixsocket', 'unixsocketperm', 'include', 'aclfile', 'loadmodule'].map(
+    (name) => [name, 'test servers read and write files only inside their own temp dir'] as const,
+  ),
+  ...['requirepass', 'masterauth', 'masteruser', 'user', 'rename-command'].map(
+    (name) => [name, 'the test-kit reaches its servers without a password, by the usual command names'] as const,
+  ),
+]);
+
+/**
  * Throws when caller-supplied `redis-server` arguments would override an option in
- * {@link LOCKED_REDIS_OPTIONS} (any letter case, `--name value` or `--name=value`), or carry an
- * option name redis-server could read as more than one directive. Every problem is listed at once;
- * the message names the option, never its value. `bind` fails with `ERR_TESTKIT_NOT_LOOPBACK`.
+ * {@link LOCKED_REDIS_OPTIONS} or set one in {@link REFUSED_REDIS_OPTIONS} (any letter case,
+ * `--name value` or `--name=value`), or carry an option name redis-server could read as more than
+ * one directive. Every problem is listed at once; the message names the option, never its value.
+ * `bind` fails with `ERR_TESTKIT_NOT_LOOPBACK`.
  */
 export function assertCallerRedisArgs(args: readonly unknown[], option = 'args'): void {
   const problems: string[] = [];
@@ -43,6 +59,11 @@ export function assertCallerRedisArgs(args: readonly unknown[], option = 'args')
       return;
     }
     const lower = name.toLowerCase();
+    const refused = REFUSED_REDIS_OPTIONS.get(lower);
+    if (refused !== undefined) {
+      problems.push(`${option} may not set --${lower}: ${refused}.`);
+      return;
+    }
     if (!LOCKED_REDIS_OPTIONS.has(lower)) return;
     if (lower === 'bind') bind = true;
     problems.push(
@@ -127,7 +148,13 @@ export async function spawnRedisServer(
   const child = spawnManaged(binary, args);
   const output = captureOutput(child);
   let exited = false;
+  let spawnError: Error | undefined;
   child.once('exit', () => {
+    exited = true;
+  });
+  child.once('error', (error) => {
+    if (child.pid !== undefined) return; // a failed kill(), not a failed start
+    spawnError = error;
     exited = true;
   });
   // The probe ends the wait as soon as it knows (waitFor retries a probe that throws); what it
@@ -149,13 +176,22 @@ export async function spawnRedisServer(
   }
   if (failure === undefined && foreignPid === undefined && !exited) return child;
   await terminate(child, 1_000);
+  if (spawnError !== undefined) {
+    throw new TestkitError(
+      'ERR_TESTKIT_START_FAILED',
+      `redis-server could not be started (${spawnError.message}): check that ${binary} is an executable redis-server.`,
+      { cause: spawnError },
+    );
+  }
   if (foreignPid !== undefined) {
     throw new PortTakenError(port, foreignPid === null ? 'a Redis that wants a password' : `pid ${foreignPid}`);
   }
   if (exited && /address already in use/i.test(output())) throw new PortTakenError(port, 'address already in use');
   throw new TestkitError(
     exited ? 'ERR_TESTKIT_START_FAILED' : 'ERR_TESTKIT_START_TIMEOUT',
-    `redis-server on 127.0.0.1:${port} did not start. Its output:\n${output()}`,
+    exited
+      ? `redis-server on 127.0.0.1:${port} did not start. Its output:\n${output()}`
+      : `redis-server on 127.0.0.1:${port} did not answer within ${startTimeoutMs} ms: raise startTimeoutMs on a slow machine. Its output:\n${output()}`,
     failure === undefined ? undefined : { cause: failure },
   );
 }

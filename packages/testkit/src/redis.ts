@@ -5,7 +5,7 @@ import { getFreePort } from './free-port.ts';
 import { makeManagedTempDir, removeManagedTempDir, terminate } from './process-registry.ts';
 import { refuseInProduction } from './production-guard.ts';
 import { assertCallerRedisArgs, redisArgs, spawnOnFreePort, spawnRedisServer } from './redis-server-process.ts';
-import { sendCommand } from './resp-client.ts';
+import { type RespValue, sendCommands } from './resp-client.ts';
 
 /** Install hint shared by every helper that needs `redis-server`. */
 export const REDIS_INSTALL_HINT =
@@ -21,8 +21,9 @@ export interface StartRedisOptions {
   /**
    * Extra `redis-server` arguments, e.g. `['--maxmemory', '10mb']`. Only for owned servers. May not
    * set `--bind` (`ERR_TESTKIT_NOT_LOOPBACK`) or `--port`, `--protected-mode`, `--save`,
-   * `--appendonly`, `--dir`, `--daemonize`, `--cluster-enabled`, `--cluster-config-file`
-   * (`ERR_TESTKIT_INVALID_OPTION`).
+   * `--appendonly`, `--dir`, `--daemonize`, `--cluster-enabled`, `--cluster-config-file`, nor
+   * options that touch files outside its temp dir or set a password (`--logfile`, `--unixsocket`,
+   * `--requirepass`, ...: see `REFUSED_REDIS_OPTIONS`) (`ERR_TESTKIT_INVALID_OPTION`).
    */
   readonly args?: readonly string[];
   /** How long to wait for the server to answer (as the process started, not another on its port). Default 10 s. */
@@ -59,7 +60,8 @@ function uniquePrefix(): string {
 
 /**
  * A Redis for tests: `REDIS_URL` when set (and `owned` is not), else a fresh `redis-server` on a
- * free loopback port with no persistence.
+ * free loopback port with no persistence. `REDIS_URL` must be `redis://[user:password@]host:port[/db]`
+ * (`rediss:` is refused with `ERR_TESTKIT_INVALID_OPTION`).
  *
  * @example
  * ```ts
@@ -129,15 +131,61 @@ export async function startOwnedRedis(
   };
 }
 
+/** What the cleanup connection needs from `REDIS_URL`: where, which database, which credentials. */
+function parseRedisUrl(url: string): { host: string; port: number; prelude: (string | number)[][] } {
+  // The URL may hold a password: no message here quotes it.
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TestkitError(
+      'ERR_TESTKIT_INVALID_OPTION',
+      'REDIS_URL is not a URL: use redis://[user:password@]host:port[/db].',
+    );
+  }
+  if (parsed.protocol !== 'redis:') {
+    throw new TestkitError(
+      'ERR_TESTKIT_INVALID_OPTION',
+      parsed.protocol === 'rediss:'
+        ? 'REDIS_URL uses rediss: (TLS), which the test-kit cannot clean up over: point REDIS_URL at a test Redis reached with redis:, or unset it to get a private redis-server.'
+        : 'REDIS_URL must be a redis:// URL: redis://[user:password@]host:port[/db].',
+    );
+  }
+  const dbText = parsed.pathname.replace(/^\//, '');
+  if (dbText !== '' && !/^\d{1,5}$/.test(dbText)) {
+    throw new TestkitError(
+      'ERR_TESTKIT_INVALID_OPTION',
+      'REDIS_URL names a database that is not a number: use /0 to /15.',
+    );
+  }
+  const prelude: (string | number)[][] = [];
+  if (parsed.password !== '') {
+    const password = decodeURIComponent(parsed.password);
+    prelude.push(parsed.username === '' ? ['AUTH', password] : ['AUTH', decodeURIComponent(parsed.username), password]);
+  }
+  if (dbText !== '') prelude.push(['SELECT', Number(dbText)]);
+  return { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port || 6379), prelude };
+}
+
 function externalRedis(url: string, keyPrefix: string): TestRedis {
-  const parsed = new URL(url);
-  const host = parsed.hostname.replace(/^\[|\]$/g, '');
-  const port = Number(parsed.port || 6379);
+  const { host, port, prelude } = parseRedisUrl(url);
   const refuse = async (): Promise<never> => {
     throw new TestkitError(
       'ERR_TESTKIT_INVALID_OPTION',
       'restart()/kill() need a server the test-kit owns: call startRedis({ owned: true }).',
     );
+  };
+  /** Runs `command` after the URL's AUTH and SELECT, on one connection; refused credentials throw. */
+  const run = async (command: (string | number)[]): Promise<RespValue> => {
+    const replies = await sendCommands(port, [...prelude, command], { host });
+    const refused = replies.slice(0, prelude.length).find((reply) => reply instanceof Error);
+    if (refused) {
+      throw new TestkitError(
+        'ERR_TESTKIT_INVALID_OPTION',
+        `the Redis at REDIS_URL refused its user, password or database, so the keys under keyPrefix could not be deleted: check REDIS_URL (${refused.message.split(' ')[0]}).`,
+      );
+    }
+    return replies[prelude.length] ?? null;
   };
   return {
     url,
@@ -148,15 +196,14 @@ function externalRedis(url: string, keyPrefix: string): TestRedis {
     restart: refuse,
     kill: refuse,
     async stop() {
-      if (parsed.password || parsed.username) return; // no RESP AUTH here; leave cleanup to the owner
-      // Delete only this handle's keys: the server is shared.
+      // Delete only this handle's keys, in the URL's database: the server is shared.
       let cursor = '0';
       do {
-        const reply = await sendCommand(port, ['SCAN', cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000], { host });
+        const reply = await run(['SCAN', cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000]);
         if (!Array.isArray(reply)) break;
         cursor = String(reply[0]);
         const keys = Array.isArray(reply[1]) ? (reply[1] as string[]) : [];
-        if (keys.length > 0) await sendCommand(port, ['UNLINK', ...keys], { host });
+        if (keys.length > 0) await run(['UNLINK', ...keys]);
       } while (cursor !== '0');
     },
   };

@@ -57,32 +57,53 @@ function parse(buf: Buffer, offset: number): { value: RespValue; next: number } 
 export async function sendCommand(
   port: number,
   args: readonly (string | number)[],
-  { host = '127.0.0.1', timeoutMs = 2_000 }: { host?: string; timeoutMs?: number } = {},
+  options: { host?: string; timeoutMs?: number } = {},
 ): Promise<RespValue> {
+  const [reply] = await sendCommands(port, [args], options);
+  return reply ?? null;
+}
+
+/**
+ * Sends several commands on one connection (pipelined, e.g. AUTH and SELECT before the command
+ * that needs them) and returns every reply, in order. Error replies are returned, not thrown.
+ */
+export async function sendCommands(
+  port: number,
+  commands: readonly (readonly (string | number)[])[],
+  { host = '127.0.0.1', timeoutMs = 2_000 }: { host?: string; timeoutMs?: number } = {},
+): Promise<RespValue[]> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port });
     let buffer = Buffer.alloc(0);
+    const replies: RespValue[] = [];
+    // The command's name only, never its arguments (AUTH's are secret).
+    const what = String(commands.at(-1)?.[0]);
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`redis ${host}:${port} did not answer ${String(args[0])} within ${timeoutMs} ms`));
+      reject(new Error(`redis ${host}:${port} did not answer ${what} within ${timeoutMs} ms`));
     }, timeoutMs);
-    const finish = (error: Error | undefined, value?: RespValue): void => {
+    const finish = (error: Error | undefined): void => {
       clearTimeout(timer);
       socket.destroy();
       if (error) reject(error);
-      else resolve(value ?? null);
+      else resolve(replies);
     };
     socket.once('error', (error) => finish(error));
     socket.once('close', () => finish(new Error(`redis ${host}:${port} closed the connection`)));
     socket.on('data', (chunk) => {
       buffer = Buffer.concat([buffer, chunk]);
       try {
-        const parsed = parse(buffer, 0);
-        if (parsed !== undefined) finish(undefined, parsed.value);
+        for (;;) {
+          const parsed = parse(buffer, 0);
+          if (parsed === undefined) return;
+          replies.push(parsed.value);
+          buffer = buffer.subarray(parsed.next);
+          if (replies.length === commands.length) return finish(undefined);
+        }
       } catch (error) {
         finish(error as Error);
       }
     });
-    socket.write(encode(args));
+    socket.write(commands.map(encode).join(''));
   });
 }

@@ -1,7 +1,16 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Cluster } from 'ioredis';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { getFreePortPair } from '../src/free-port.ts';
 import { startRedisCluster } from '../src/index.ts';
+import { startRedisClusterOn } from '../src/redis-cluster.ts';
 import { isProcessListening } from './process-probe.ts';
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
 
 describe('startRedisCluster', () => {
   it('starts 3 masters with every slot assigned, usable through ioredis Cluster', async () => {
@@ -42,6 +51,28 @@ describe('startRedisCluster', () => {
       await client.quit();
     } finally {
       await cluster.stop();
+    }
+  });
+
+  it('fails with ERR_TESTKIT_START_TIMEOUT when the cluster does not form in time, leaving nothing behind', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'rampart-cluster-timeout-'));
+    vi.stubEnv('TMPDIR', tmp); // the cluster's temp dir goes here, so the test can see it removed
+    const ports: number[] = [];
+    try {
+      const error = await startRedisClusterOn({ masters: 3, replicasPerMaster: 1, startTimeoutMs: 400 }, async () => {
+        const port = await getFreePortPair(10_000);
+        ports.push(port);
+        return port;
+      }).catch((caught: unknown) => caught);
+      expect(error).toMatchObject({
+        code: 'ERR_TESTKIT_START_TIMEOUT',
+        message: expect.stringContaining('startTimeoutMs'),
+      });
+      expect(ports.length).toBeGreaterThan(0);
+      for (const port of ports) expect(await isProcessListening(port)).toBe(false);
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 

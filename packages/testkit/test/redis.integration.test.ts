@@ -1,3 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startRedis, type TestRedis } from '../src/index.ts';
@@ -71,6 +75,39 @@ describe('startRedis', () => {
     }
   });
 
+  it('refuses args that would set a password, before starting anything', async () => {
+    const started = Date.now();
+    await expect(startRedis({ owned: true, args: ['--requirepass', 's3cr3t-pass'] })).rejects.toMatchObject({
+      code: 'ERR_TESTKIT_INVALID_OPTION',
+      message: expect.stringContaining('--requirepass'),
+    });
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('refuses args that would write outside its temp dir', async () => {
+    for (const args of [
+      ['--logfile', '/tmp/x.log'],
+      ['--unixsocket', '/tmp/x.sock', '--unixsocketperm', '777'],
+    ]) {
+      await expect(startRedis({ owned: true, args })).rejects.toMatchObject({ code: 'ERR_TESTKIT_INVALID_OPTION' });
+    }
+  });
+
+  it('fails as a typed start failure, not an uncaught error, when redis-server cannot be executed', async () => {
+    // A directory passes the executable check (X_OK) but spawn fails with EACCES.
+    const bin = mkdtempSync(join(tmpdir(), 'rampart-bin-'));
+    try {
+      mkdirSync(join(bin, 'redis-server'));
+      vi.stubEnv('PATH', bin);
+      await expect(startRedis({ owned: true, startTimeoutMs: 3_000 })).rejects.toMatchObject({
+        code: 'ERR_TESTKIT_START_FAILED',
+        message: expect.stringContaining('could not be started'),
+      });
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
+  });
+
   it('passes extra redis-server arguments', async () => {
     const redis = await owned(['--maxmemory', '7mb']);
     const client = new Redis(redis.url);
@@ -92,6 +129,41 @@ describe('startRedis', () => {
     expect(await client.get('someone-else')).toBe('2');
     await expect(shared.restart()).rejects.toMatchObject({ code: 'ERR_TESTKIT_INVALID_OPTION' });
     client.disconnect();
+  });
+
+  it('on a REDIS_URL naming a database, a user and a password, stop() deletes its keys in that database', async () => {
+    const server = await owned();
+    const password = randomBytes(12).toString('hex');
+    const admin = new Redis(server.url);
+    await admin.acl('SETUSER', 'tester', 'on', `>${password}`, '~*', '+@all');
+    await admin.config('SET', 'requirepass', randomBytes(12).toString('hex')); // the default user is locked out
+    admin.disconnect();
+    const url = `redis://tester:${password}@127.0.0.1:${server.port}/9`;
+    vi.stubEnv('REDIS_URL', url);
+    const shared = await startRedis();
+    const client = new Redis(url);
+    await client.set(`${shared.keyPrefix}a`, '1');
+    await client.set('someone-else', '2');
+    await shared.stop();
+    expect(await client.exists(`${shared.keyPrefix}a`)).toBe(0);
+    expect(await client.get('someone-else')).toBe('2');
+    client.disconnect();
+  });
+
+  it('on a REDIS_URL whose password is refused, stop() fails with a typed error that does not echo it', async () => {
+    const server = await owned();
+    vi.stubEnv('REDIS_URL', `redis://tester:wr0ng-pass@127.0.0.1:${server.port}`);
+    const shared = await startRedis();
+    const error = await shared.stop().catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'ERR_TESTKIT_INVALID_OPTION', message: expect.stringContaining('REDIS_URL') });
+    expect(String((error as Error).message)).not.toContain('wr0ng-pass');
+  });
+
+  it('refuses a rediss: REDIS_URL, whose keys it could not clean up, without echoing the password', async () => {
+    vi.stubEnv('REDIS_URL', 'rediss://tester:s3cr3t-pass@127.0.0.1:6380/2');
+    const error = await startRedis().catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'ERR_TESTKIT_INVALID_OPTION', message: expect.stringContaining('rediss:') });
+    expect(String((error as Error).message)).not.toContain('s3cr3t-pass');
   });
 
   it('explains how to install redis-server when it is missing', async () => {
