@@ -37,7 +37,12 @@ const listen = async (server: Server): Promise<string> => {
 
 beforeAll(async () => {
   [issuer, redisServer] = await Promise.all([createTestIssuer({ algorithm: 'ES256' }), startRedis()]);
-  redis = new Redis(redisServer.url, { enableOfflineQueue: false, lazyConnect: true });
+  // Keys under the test's prefix: REDIS_URL may name a shared Redis, and stop() deletes them.
+  redis = new Redis(redisServer.url, {
+    enableOfflineQueue: false,
+    lazyConnect: true,
+    keyPrefix: redisServer.keyPrefix,
+  });
   await redis.connect();
   const verifier = createBearerVerifier<'webhooks:deliver'>({
     issuer: issuer.issuer,
