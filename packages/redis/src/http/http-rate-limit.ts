@@ -34,7 +34,7 @@ export interface HttpRateLimitOptions {
    * burst of the limiter, scaled fallback bursts included (checked at construction). A function
    * that throws, or returns anything else, refuses the request with 400
    * `ERR_RATE_LIMIT_INVALID_ARGUMENT`; one that returns more than a scaled fallback burst is
-   * answered 503 `ERR_REDIS_UNAVAILABLE` while the fallback decides (it could never admit it).
+   * answered 503 while the fallback decides: the limiter throws its Redis error for it.
    */
   readonly cost?: number | ((request: HttpRequestView) => number);
   /** Requests for which this returns true are not counted (e.g. health checks). */
@@ -110,7 +110,7 @@ const REDIS_DOWN: ReadonlySet<string> = new Set([
  * the error is retryable; 400 when the request has no usable key or cost, or a request target
  * with no path (`*`, `host:443`). `key`, `skip` and `cost` see `url` as path and query, also for
  * an absolute-form target. Under the `fallback` policy, a cost above the fallback's scaled burst
- * is answered 503 `ERR_REDIS_UNAVAILABLE` (the fallback could never admit it). Adapters only
+ * is answered 503 (the limiter throws its Redis error: the fallback could never admit it). Adapters only
  * translate the outcome.
  *
  * Errors are mapped by where they come from and their code, never their message. The request's
@@ -168,13 +168,8 @@ export function createHttpRateLimit(options: HttpRateLimitOptions): (request: Ht
   const policy = rateLimitPolicyHeader(limits);
   // A fallback decision applies the scaled limits: its headers advertise those.
   const fallbackPolicy = limiter.fallbackLimits === undefined ? policy : rateLimitPolicyHeader(limiter.fallbackLimits);
-  /** The outcome of a decision for `cost`; `rejected` when the limiter threw it as a rejection. */
-  const answer = (decision: RateLimitDecision, rejected: boolean, cost: number): HttpOutcome => {
-    if (decision.source === 'fallback' && !decision.allowed && cost > maxFallbackCost) {
-      // The scaled fallback can never admit this cost, so a 429 would name a wait that never
-      // comes true: Redis being down is why it cannot be served, answered as under fail-closed.
-      return refuse(503, 'ERR_REDIS_UNAVAILABLE', 'The rate limiter is unavailable; retry shortly.', 1);
-    }
+  /** The outcome of a decision; `rejected` when the limiter threw it as a rejection. */
+  const answer = (decision: RateLimitDecision, rejected: boolean): HttpOutcome => {
     const headers: [string, string][] = [];
     if (sendHeaders) {
       headers.push(['ratelimit-policy', decision.source === 'fallback' ? fallbackPolicy : policy]);
@@ -230,7 +225,7 @@ export function createHttpRateLimit(options: HttpRateLimitOptions): (request: Ht
       // Subject and cost passed the checks above: what the limiter throws is not the request's fault.
       if (error instanceof RateLimitError && error.code === 'ERR_RATE_LIMIT_EXCEEDED') {
         // consumeOrThrow's error carries its decision: answered as the returned rejection is.
-        if (error.decision !== undefined) return answer(error.decision, true, cost);
+        if (error.decision !== undefined) return answer(error.decision, true);
         return tooMany(sendHeaders ? [['ratelimit-policy', policy]] : [], error.retryAfterMs ?? 1_000);
       }
       if (error instanceof RedisStoreError && REDIS_DOWN.has(error.code)) {
@@ -240,7 +235,7 @@ export function createHttpRateLimit(options: HttpRateLimitOptions): (request: Ht
       }
       throw error;
     }
-    return answer(decision, false, cost);
+    return answer(decision, false);
   };
 }
 

@@ -179,6 +179,27 @@ describe('createRateLimiter', () => {
     ]);
   });
 
+  it('throws the Redis error for a cost its fallback could never admit, instead of a rejection that never clears', async () => {
+    const limits = [{ name: 'w', algorithm: 'fixed-window', limit: 10, windowMs: 60_000 }] as const;
+    const make = (shadow: boolean) =>
+      createRateLimiter({
+        redis: fakeRedis,
+        onRedisDown: { mode: 'fallback', limitScale: 0.25 },
+        limits: [...limits],
+        shadow,
+      });
+    const limiter = make(false);
+    // Scaled to 2 a minute: a cost of 3 fits Redis's limit but never the fallback's.
+    const error = await limiter.consume('k', { cost: 3 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RedisStoreError);
+    expect(error).not.toBeInstanceOf(RateLimitError);
+    await expect(limiter.consumeOrThrow('k', { cost: 3 })).rejects.toBeInstanceOf(RedisStoreError);
+    // A cost it can admit is decided by it, and the subject's count was not touched above.
+    expect(await limiter.consume('k', { cost: 2 })).toMatchObject({ allowed: true, source: 'fallback' });
+    // Shadow mode never refuses: the fallback reports the request as limited.
+    expect(await make(true).consume('k', { cost: 3 })).toMatchObject({ allowed: true, limited: true });
+  });
+
   it('refuses a GCRA or token-bucket limit whose exact integer counting could pass 2^53, naming it and the fix', () => {
     const refusal = (options: Partial<Parameters<typeof createRateLimiter>[0]>): string => {
       try {

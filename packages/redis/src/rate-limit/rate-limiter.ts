@@ -102,6 +102,8 @@ class RedisRateLimiter implements RateLimiter {
   readonly #policy: ResolvedRedisDownPolicy;
   readonly #cache: BlockedSubjects | undefined;
   readonly #fallback: LocalLimiter | undefined;
+  /** The largest cost the fallback can ever admit: its smallest scaled burst. */
+  readonly #maxFallbackCost: number;
   readonly #withLeases: boolean;
   readonly #maxCost: number;
   readonly #scripts: DecideScripts;
@@ -125,6 +127,7 @@ class RedisRateLimiter implements RateLimiter {
         ? new LocalLimiter(fallbackLimits, policy.maxKeys)
         : undefined;
     this.fallbackLimits = this.#fallback?.limits;
+    this.#maxFallbackCost = Math.min(...(this.#fallback?.limits ?? []).map((l) => l.burst));
     this.#withLeases = limits.some((l) => l.kind === 'c');
     this.#maxCost = maxCost;
     this.#scripts = buildDecideScript(limits, {
@@ -280,6 +283,9 @@ class RedisRateLimiter implements RateLimiter {
     this.#report(error);
     if (this.#policy.mode === 'fail-closed') throw error;
     if (this.#policy.mode === 'fail-open' || this.#fallback === undefined) return failOpenDecision(this.limits);
+    // A cost above a scaled burst could never be admitted by the fallback: a rejection would name a
+    // wait that never comes true. Redis being down is why it cannot be served, as under fail-closed.
+    if (cost > this.#maxFallbackCost && !this.#shadow) throw error;
     const local = this.#fallback.consume(subject, cost, leaseId);
     const lease = local.allowed && this.#withLeases ? this.#lease(subject, leaseId, true) : undefined;
     return fallbackDecision(this.#fallback.limits, local, this.#shadow, lease);
