@@ -25,6 +25,23 @@ function fakeVault(store: Record<string, Record<string, unknown>>, reads: string
 
 const key = (): string => randomBytes(32).toString('base64url');
 
+/** Loads each of `refs` as a secret; expects every one refused as a malformed ref, and nothing read. */
+async function malformedRefs(refs: readonly string[]) {
+  const reads: string[] = [];
+  const vault = fakeVault({ 'secret/data/billing': { jwt_signing_key_2024: key() } }, reads);
+  const schema = Object.fromEntries(refs.map((_, i) => [`K${i}`, secret()]));
+  const env: Record<string, string> = { NODE_ENV: 'test' };
+  refs.forEach((ref, i) => {
+    env[`K${i}`] = ref;
+  });
+  const error = await loadConfig(schema, { env, vault }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(ConfigError);
+  const issues = (error as ConfigError).issues;
+  expect(issues.map((i) => [i.key, i.code])).toEqual(refs.map((_, i) => [`K${i}`, 'vault-ref-malformed']));
+  expect(reads).toEqual([]);
+  return { issues, vault };
+}
+
 describe('parseVaultRef', () => {
   it('parses mount, path, field and version', () => {
     expect(parseVaultRef('vault:secret/billing/jwt#key')).toEqual({
@@ -111,22 +128,11 @@ describe('loadConfig with vault references', () => {
       'vault :secret/billing#jwt_signing_key_2024',
       '\tVaUlT : secret/billing#jwt_signing_key_2024',
     ];
-    const reads: string[] = [];
-    const vault = fakeVault({ 'secret/data/billing': { jwt_signing_key_2024: key() } }, reads);
-    const schema = Object.fromEntries(refs.map((_, i) => [`K${i}`, secret()]));
-    const env: Record<string, string> = { NODE_ENV: 'test' };
-    refs.forEach((ref, i) => {
-      env[`K${i}`] = ref;
-    });
-    const error = await loadConfig(schema, { env, vault }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ConfigError);
-    const issues = (error as ConfigError).issues;
-    expect(issues.map((i) => [i.key, i.code])).toEqual(refs.map((_, i) => [`K${i}`, 'vault-ref-malformed']));
+    const { issues, vault } = await malformedRefs(refs);
     for (const issue of issues) {
       expect(issue.message).toMatch(/lowercase `vault:`/);
       expect(issue.message).not.toMatch(/billing|jwt_signing|VAULT:|Vault:/);
     }
-    expect(reads).toEqual([]);
     // In production too, from a secret file, where a literal would have passed the weak-secret rules.
     const dir = mkdtempSync(join(tmpdir(), 'rampart-vault-'));
     try {
@@ -150,22 +156,11 @@ describe('loadConfig with vault references', () => {
       '\uff56\uff41\uff55\uff4c\uff54:secret/billing#jwt_signing_key_2024', // fullwidth letters
       'v\u0430ult:secret/billing#jwt_signing_key_2024', // Cyrillic а
     ];
-    const reads: string[] = [];
-    const vault = fakeVault({ 'secret/data/billing': { jwt_signing_key_2024: key() } }, reads);
-    const schema = Object.fromEntries(refs.map((_, i) => [`K${i}`, secret()]));
-    const env: Record<string, string> = { NODE_ENV: 'test' };
-    refs.forEach((ref, i) => {
-      env[`K${i}`] = ref;
-    });
-    const error = await loadConfig(schema, { env, vault }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ConfigError);
-    const issues = (error as ConfigError).issues;
-    expect(issues.map((i) => [i.key, i.code])).toEqual(refs.map((_, i) => [`K${i}`, 'vault-ref-malformed']));
+    const { issues } = await malformedRefs(refs);
     for (const issue of issues) {
       expect(issue.message).toMatch(/lowercase `vault:`/);
       expect(issue.message).not.toMatch(/billing|jwt_signing/);
     }
-    expect(reads).toEqual([]);
   });
 
   it('lists not-found, denied, missing-field and unavailable problems together', async () => {
