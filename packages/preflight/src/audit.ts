@@ -18,6 +18,12 @@ export type AuditResult =
       readonly dependencies: number;
       readonly vulnerablePackages: readonly string[];
       readonly advisories: number;
+      /**
+       * What the advisories are about, sorted: `name@versions#id` per advisory (the resolved
+       * versions audited, the advisory's id or URL). A baselined audit finding matches only the
+       * same set, so a new advisory fails the scan again.
+       */
+      readonly advisoryIds: readonly string[];
       readonly lockfile: string;
     };
 
@@ -25,6 +31,11 @@ export type AuditResult =
 export interface Dependencies {
   readonly lockfile: string;
   readonly packages: ReadonlyMap<string, readonly string[]>;
+  /**
+   * Set when the lockfile could not be read (not valid JSON, a format version this parser does not
+   * know, or entries none of which parsed): `packages` is then empty and must not be audited as clean.
+   */
+  readonly problem?: string;
 }
 
 function add(map: Map<string, string[]>, name: string, version: string): void {
@@ -34,8 +45,76 @@ function add(map: Map<string, string[]>, name: string, version: string): void {
   map.set(name, list);
 }
 
+// A version is named in a reason only when it looks like one: a reason never carries file content.
+const shownVersion = (value: unknown): string =>
+  (typeof value === 'string' || typeof value === 'number') && /^[\w.]{1,12}$/.test(String(value))
+    ? `lockfileVersion ${String(value)}`
+    : 'no readable lockfileVersion';
+
+const notUnderstood = (lockfile: string, detail: string): Dependencies => ({
+  lockfile,
+  packages: new Map(),
+  problem: `lockfile format not understood: ${lockfile} ${detail} (supported: pnpm-lock.yaml v6–v9, package-lock.json v2/v3)`,
+});
+
+function readPnpm(text: string): Dependencies {
+  const lockfile = 'pnpm-lock.yaml';
+  const version = /^lockfileVersion:\s*['"]?([^'"\s]*)/m.exec(text)?.[1];
+  if (!version || !/^[6-9](?:\.\d+)*$/.test(version)) return notUnderstood(lockfile, shownVersion(version));
+  const map = new Map<string, string[]>();
+  let inPackages = false;
+  let entries = 0;
+  for (const line of text.split('\n')) {
+    if (/^\S/.test(line)) inPackages = line.startsWith('packages:');
+    if (!inPackages) continue;
+    if (/^ {2}\S/.test(line)) entries++;
+    // `  '@scope/name@1.2.3':`, `  name@1.2.3(peer@1):`, or v6 `  /name@1.2.3:`
+    const match = /^ {2}'?\/?((?:@[^/@\s']+\/)?[^@\s']+)@([^(:'\s]+)/.exec(line);
+    if (match) add(map, match[1]!, match[2]!);
+  }
+  if (entries > 0 && map.size === 0)
+    return notUnderstood(lockfile, `${shownVersion(version)}: no package entry parsed`);
+  return { lockfile, packages: map };
+}
+
+function readNpm(text: string): Dependencies {
+  const lockfile = 'package-lock.json';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    return { lockfile, packages: new Map(), problem: `${lockfile} is not valid JSON lockfile data` };
+  const { lockfileVersion, packages } = parsed as { lockfileVersion?: unknown; packages?: unknown };
+  if ((lockfileVersion !== 2 && lockfileVersion !== 3) || typeof packages !== 'object' || packages === null)
+    return notUnderstood(lockfile, shownVersion(lockfileVersion));
+  const map = new Map<string, string[]>();
+  let entries = 0;
+  for (const [path, raw] of Object.entries(packages)) {
+    const info = (typeof raw === 'object' && raw !== null ? raw : {}) as { version?: unknown; link?: boolean };
+    const at = path.lastIndexOf('node_modules/');
+    if (at === -1 || info.link) continue;
+    entries++;
+    if (typeof info.version === 'string') add(map, path.slice(at + 'node_modules/'.length), info.version);
+  }
+  if (entries > 0 && map.size === 0)
+    return notUnderstood(lockfile, `${shownVersion(lockfileVersion)}: no package entry parsed`);
+  return { lockfile, packages: map };
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Reads resolved versions from `pnpm-lock.yaml` (v6–v9) or `package-lock.json` (v2/v3).
+ * Reads resolved versions from `pnpm-lock.yaml` (v6–v9) or `package-lock.json` (v2/v3). Any other
+ * format, or a lockfile that cannot be read, comes back with `problem` set and no packages.
  *
  * @example
  * ```ts
@@ -43,31 +122,15 @@ function add(map: Map<string, string[]>, name: string, version: string): void {
  * ```
  */
 export function readDependencies(root: string): Dependencies | undefined {
-  const pnpm = join(root, 'pnpm-lock.yaml');
-  if (existsSync(pnpm)) {
-    const map = new Map<string, string[]>();
-    let inPackages = false;
-    for (const line of readFileSync(pnpm, 'utf8').split('\n')) {
-      if (/^\S/.test(line)) inPackages = line.startsWith('packages:');
-      if (!inPackages) continue;
-      // `  '@scope/name@1.2.3':`, `  name@1.2.3(peer@1):`, or v6 `  /name@1.2.3:`
-      const match = /^ {2}'?\/?((?:@[^/@\s']+\/)?[^@\s']+)@([^(:'\s]+)/.exec(line);
-      if (match) add(map, match[1]!, match[2]!);
-    }
-    return { lockfile: 'pnpm-lock.yaml', packages: map };
-  }
-  const npm = join(root, 'package-lock.json');
-  if (existsSync(npm)) {
-    const map = new Map<string, string[]>();
-    const parsed = JSON.parse(readFileSync(npm, 'utf8')) as {
-      packages?: Record<string, { version?: string; link?: boolean }>;
-    };
-    for (const [path, info] of Object.entries(parsed.packages ?? {})) {
-      const at = path.lastIndexOf('node_modules/');
-      if (at === -1 || info.link || !info.version) continue;
-      add(map, path.slice(at + 'node_modules/'.length), info.version);
-    }
-    return { lockfile: 'package-lock.json', packages: map };
+  for (const [file, read] of [
+    ['pnpm-lock.yaml', readPnpm],
+    ['package-lock.json', readNpm],
+  ] as const) {
+    const path = join(root, file);
+    if (!existsSync(path)) continue;
+    const text = readText(path);
+    if (text === undefined) return { lockfile: file, packages: new Map(), problem: `${file} could not be read` };
+    return read(text);
   }
   return undefined;
 }
@@ -85,6 +148,7 @@ export function interpretAuditResponse(
   body: string,
   dependencies: number,
   lockfile: string,
+  packages?: ReadonlyMap<string, readonly string[]>,
 ): AuditResult {
   if (status !== 200) {
     return {
@@ -114,6 +178,7 @@ export function interpretAuditResponse(
     };
   }
   const vulnerable: string[] = [];
+  const ids: string[] = [];
   let advisories = 0;
   for (const [name, list] of Object.entries(parsed)) {
     if (!Array.isArray(list)) {
@@ -127,9 +192,25 @@ export function interpretAuditResponse(
     if (list.length > 0) {
       vulnerable.push(name);
       advisories += list.length;
+      const versions = [...(packages?.get(name) ?? [])].sort().join(',');
+      list.forEach((advisory: unknown, index) => {
+        const { id, url } = (typeof advisory === 'object' && advisory !== null ? advisory : {}) as Record<
+          string,
+          unknown
+        >;
+        const ref = typeof id === 'number' || typeof id === 'string' ? id : typeof url === 'string' ? url : `#${index}`;
+        ids.push(`${name}@${versions}#${String(ref)}`);
+      });
     }
   }
-  return { status: 'covered', dependencies, vulnerablePackages: vulnerable.sort(), advisories, lockfile };
+  return {
+    status: 'covered',
+    dependencies,
+    vulnerablePackages: vulnerable.sort(),
+    advisories,
+    advisoryIds: ids.sort(),
+    lockfile,
+  };
 }
 
 /** Options for `runAudit`. */
@@ -154,9 +235,18 @@ export async function runAudit(root: string, options: AuditOptions): Promise<Aud
   const deps = readDependencies(root);
   if (!deps)
     return { status: 'no-coverage', reason: 'no pnpm-lock.yaml or package-lock.json to audit', dependencies: 0 };
+  if (deps.problem !== undefined)
+    return { status: 'no-coverage', reason: deps.problem, dependencies: 0, lockfile: deps.lockfile };
   const count = [...deps.packages.values()].reduce((n, v) => n + v.length, 0);
   if (count === 0)
-    return { status: 'covered', dependencies: 0, vulnerablePackages: [], advisories: 0, lockfile: deps.lockfile };
+    return {
+      status: 'covered',
+      dependencies: 0,
+      vulnerablePackages: [],
+      advisories: 0,
+      advisoryIds: [],
+      lockfile: deps.lockfile,
+    };
   const url = `${options.registry.replace(/\/+$/, '')}/-/npm/v1/security/advisories/bulk`;
   const doFetch = options.fetch ?? fetch;
   try {
@@ -166,7 +256,7 @@ export async function runAudit(root: string, options: AuditOptions): Promise<Aud
       body: JSON.stringify(Object.fromEntries(deps.packages)),
       signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
     });
-    return interpretAuditResponse(response.status, await response.text(), count, deps.lockfile);
+    return interpretAuditResponse(response.status, await response.text(), count, deps.lockfile, deps.packages);
   } catch (error) {
     const reason =
       error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')

@@ -1,6 +1,7 @@
 // A baseline records accepted findings by fingerprint, so a team can adopt preflight on an old
 // codebase and still fail CI on every new shortcut.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { fingerprint } from './engine.ts';
 import { PreflightError } from './errors.ts';
 import type { Finding } from './finding.ts';
 
@@ -11,7 +12,20 @@ export interface Baseline {
 }
 
 /**
- * Builds a baseline from findings (sorted, so the file diffs cleanly).
+ * Findings about coverage, not code: a file that was not scanned or not parsed, and an audit that did
+ * not run. A baseline never accepts them, or a file (or the dependencies) would stay unchecked for good.
+ */
+function neverBaselined(f: Finding): boolean {
+  return (
+    f.ruleId === 'not-scanned' ||
+    f.ruleId === 'parse-error' ||
+    (f.ruleId === 'audit-coverage' && f.fingerprint === fingerprint('audit-coverage', f.file, 'no-coverage', 0))
+  );
+}
+
+/**
+ * Builds a baseline from findings (sorted, so the file diffs cleanly). Findings about coverage
+ * (`not-scanned`, `parse-error`, an audit with no coverage) are left out: they are never baselined.
  *
  * @example
  * ```ts
@@ -22,6 +36,7 @@ export function createBaseline(findings: readonly Finding[]): Baseline {
   return {
     version: 1,
     findings: findings
+      .filter((f) => !neverBaselined(f))
       .map((f) => ({ ruleId: f.ruleId, file: f.file, fingerprint: f.fingerprint }))
       .sort(
         (a, b) =>
@@ -95,7 +110,7 @@ export function applyBaseline(
   const seen = new Set<string>();
   const fresh: Finding[] = [];
   for (const f of findings) {
-    if (known.has(f.fingerprint)) seen.add(f.fingerprint);
+    if (known.has(f.fingerprint) && !neverBaselined(f)) seen.add(f.fingerprint);
     else fresh.push(f);
   }
   return { fresh, baselined: findings.length - fresh.length, stale: known.size - seen.size };

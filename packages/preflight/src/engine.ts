@@ -56,6 +56,27 @@ function commentSpans(context: FileContext): CommentSpan[] {
 const isJsFile = (file: string): boolean => JS_EXTENSIONS.some((ext) => file.endsWith(ext));
 
 /**
+ * Offsets of every string, template text and number of four characters or more of a parsed file, sorted and disjoint: a snippet hides
+ * them wherever they are, a string that began lines above the finding included.
+ */
+function literalRanges(context: FileContext): Array<readonly [number, number]> {
+  if (!context.isJs) return [];
+  const out: Array<readonly [number, number]> = [];
+  for (const node of context.module.nodes) {
+    if (node.type === 'TemplateElement') out.push([node.start, node.end]);
+    else if (node.type === 'Literal' && typeof node.value === 'string') out.push([node.start + 1, node.end - 1]);
+    // A PIN or key may be written as a number (`password: 48291736`); `0`, `1`, `200` stay readable.
+    else if (
+      node.type === 'Literal' &&
+      (typeof node.value === 'number' || typeof node.value === 'bigint') &&
+      node.end - node.start >= 4
+    )
+      out.push([node.start, node.end]);
+  }
+  return out;
+}
+
+/**
  * A stable fingerprint: no line numbers, no values.
  *
  * @example
@@ -74,6 +95,7 @@ export function finalize(
   raw: readonly RawFinding[],
   comments: readonly CommentSpan[],
   now: Date,
+  literals: ReadonlyArray<readonly [number, number]> = [],
 ): FileAnalysis {
   const findings: Finding[] = [];
   let suppressed = 0;
@@ -89,6 +111,7 @@ export function finalize(
     unquotedValues: !js,
     language: js ? 'js' : file.endsWith('.sql') ? 'sql' : 'text',
     ...(js && comments.length > 0 ? { comments: comments.map((c) => [c.start, c.end] as const) } : {}),
+    literals,
   } as const;
   for (const { span, parsed } of suppressions) {
     let problem = parsed!.valid ? undefined : parsed!.problem;
@@ -163,7 +186,7 @@ export function analyzeFile(file: string, text: string, options: AnalyzeOptions 
       ruleId: 'parse-error',
       severity: 'error',
       message: context.module.errors.includes(TOO_DEEP)
-        ? `The file was not parsed: its code may nest deeper than ${MAX_NESTING} levels (brackets, ternaries, arrow functions, assignments, statements such as an else-if chain or unbraced if/while/for heads, type arguments, JSX elements, or one chain of some 15,000 binary operators such as a && b && … or 'x' + 'y' + …), which would crash the parser. No JS rule covered it. Exclude it if it is generated, or split the expression.`
+        ? `The file was not parsed: its code may nest deeper than ${MAX_NESTING} levels (brackets, ternaries, arrow functions, assignments, statements such as an else-if chain or unbraced if/while/for heads, type arguments, JSX elements, or one chain of some 15,000 binary operators or postfix links such as a && b && …, 'x' + 'y' + …, f()()…, x.a.a… or tagged templates), which would crash the parser. No JS rule covered it. Exclude it if it is generated, or split the expression.`
         : `The file could not be parsed (${context.module.errors.length} syntax error(s)); JS rules cover only what was recovered. Fix the syntax or exclude the file.`,
       start: 0,
       end: 0,
@@ -182,7 +205,7 @@ export function analyzeFile(file: string, text: string, options: AnalyzeOptions 
         : rule.check(context)),
     );
   }
-  return finalize(file, context.source, raw, commentSpans(context), now);
+  return finalize(file, context.source, raw, commentSpans(context), now, raw.length > 0 ? literalRanges(context) : []);
 }
 
 /** Comment spans of any file, for project findings that point into it. */

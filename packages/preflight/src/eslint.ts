@@ -1,6 +1,7 @@
 // ESLint flat-config plugin. Each rule hands the file ESLint is linting, with the ESTree program
 // ESLint already parsed (espree or typescript-eslint), to the same engine the CLI uses, so findings,
 // suppressions and messages are identical and the file is not parsed twice.
+import { isAbsolute, relative, sep } from 'node:path';
 import { analyzeFile } from './engine.ts';
 import type { Finding, RuleId } from './finding.ts';
 import { moduleFromEstree } from './js-parse.ts';
@@ -11,6 +12,9 @@ import { TOOL_VERSION } from './version.ts';
 // optional peer.
 interface RuleContext {
   readonly filename: string;
+  /** ESLint 9's working directory (`getCwd()` before it). */
+  readonly cwd?: string;
+  getCwd?(): string;
   readonly sourceCode: {
     readonly text: string;
     readonly ast?: { readonly type?: string };
@@ -52,8 +56,20 @@ export interface PreflightEslintPlugin {
 // all rules, and letting each ESLint rule pick its own findings parses it once instead of seven times.
 let last: { file: string; text: string; findings: readonly Finding[] } | undefined;
 
+/**
+ * The file as the rules see it: relative to ESLint's working directory, `/`-separated, as the CLI
+ * sees it relative to the scan root. Rules match path segments (`tests/`, `seeds/`): the folders
+ * above the checkout (`/home/dev/tests/api`) must not decide what a file is.
+ */
+function projectPath(context: RuleContext): string {
+  const cwd = context.cwd ?? context.getCwd?.();
+  if (!cwd || !isAbsolute(context.filename)) return context.filename;
+  return relative(cwd, context.filename).split(sep).join('/');
+}
+
 function analyzeOnce(context: RuleContext): readonly Finding[] {
-  const { filename: file, sourceCode } = context;
+  const { sourceCode } = context;
+  const file = projectPath(context);
   const { text } = sourceCode;
   if (last?.file === file && last.text === text) return last.findings;
   // Reuse ESLint's program when it is ESTree (JS languages); other languages get parsed by oxc.

@@ -40,18 +40,27 @@ export function children(node: AstNode, key: string): AstNode[] {
   return Array.isArray(value) ? value.filter(isNode) : [];
 }
 
+/**
+ * Whether a node only wraps the expression inside it (`x as T`, `x!`, `x satisfies T`, `(x)`, `a?.b`):
+ * {@link unwrap} goes through it. A walk over every node can skip a node whose parent is one: the
+ * parent reads the same expression.
+ */
+export function isWrapper(node: AstNode | undefined): boolean {
+  return (
+    node !== undefined &&
+    (node.type === 'TSAsExpression' ||
+      node.type === 'TSNonNullExpression' ||
+      node.type === 'TSTypeAssertion' ||
+      node.type === 'TSSatisfiesExpression' ||
+      node.type === 'ParenthesizedExpression' ||
+      node.type === 'ChainExpression')
+  );
+}
+
 /** Strips TS-only wrappers (`x as T`, `x!`, `<T>x`, `x satisfies T`). */
 export function unwrap(node: AstNode | undefined): AstNode | undefined {
   let current = node;
-  while (
-    current &&
-    (current.type === 'TSAsExpression' ||
-      current.type === 'TSNonNullExpression' ||
-      current.type === 'TSTypeAssertion' ||
-      current.type === 'TSSatisfiesExpression' ||
-      current.type === 'ParenthesizedExpression' ||
-      current.type === 'ChainExpression')
-  ) {
+  while (current && isWrapper(current)) {
     current = child(current, 'expression');
   }
   return current;
@@ -68,6 +77,18 @@ export function stringValue(node: AstNode | undefined): string | undefined {
     return typeof cooked === 'string' ? cooked : undefined;
   }
   return undefined;
+}
+
+/**
+ * The value of a string literal (as {@link stringValue}) or the source text of a number literal
+ * (`48291736`): a PIN or key written as a number is a literal secret too.
+ */
+export function literalText(node: AstNode | undefined): string | undefined {
+  const n = unwrap(node);
+  if (n?.type === 'Literal' && (typeof n.value === 'number' || typeof n.value === 'bigint')) {
+    return typeof n.raw === 'string' ? n.raw : String(n.value);
+  }
+  return stringValue(n);
 }
 
 /** The static name of a property key or member property (`a.b`, `a['b']`, `{ b: 1 }`). */
@@ -139,12 +160,15 @@ export function* nodesWithin(
   }
 }
 
-/** Offsets of every string literal inside a node, for snippet redaction. */
+/** Offsets of every string and number literal inside a node, for snippet redaction. */
 export function stringRanges(node: AstNode, nodes: readonly AstNode[]): Array<readonly [number, number]> {
   const ranges: Array<readonly [number, number]> = [];
   for (const n of nodesWithin(node, nodes)) {
     if ((n.type === 'Literal' && typeof n.value === 'string') || n.type === 'TemplateLiteral') {
       ranges.push([n.start + 1, n.end - 1]);
+    } else if (n.type === 'Literal' && (typeof n.value === 'number' || typeof n.value === 'bigint')) {
+      // A number in a finding may be the secret (`password: 48291736`).
+      ranges.push([n.start, n.end]);
     }
   }
   return ranges;

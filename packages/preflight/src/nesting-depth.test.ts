@@ -95,6 +95,36 @@ describe('nestingDepth: long chains of binary operators', () => {
   });
 });
 
+describe('nestingDepth: flat postfix chains', () => {
+  // On the main thread oxc-parser crashed at about 70,000 tagged templates, 100,000 `[]` of an array
+  // type, 200,000 calls and 250,000 member accesses in one chain (each link nests the chain once
+  // more). These inputs are just past the estimate's limit and far below any crash: 15,015 links of
+  // 4 units, 30,030 member accesses of 2.
+  const LINKS = (MAX_NESTING + 1) * 15;
+
+  it('refuses a chain of calls, member accesses, tagged templates, array types or `as` casts past the limit', () => {
+    refused('calls.ts', `f${'()'.repeat(LINKS)};\n`);
+    refused('members.ts', `x${'.a'.repeat(2 * LINKS)};\n`);
+    refused('optional.ts', `x${'?.a'.repeat(2 * LINKS)};\n`);
+    refused('elements.ts', `x${'[0]'.repeat(LINKS)};\n`);
+    refused('tags.ts', `f${'`x`'.repeat(LINKS)};\n`);
+    refused('types.ts', `type T = A${'[]'.repeat(LINKS)};\n`);
+    refused('casts.ts', `x${' as T'.repeat(LINKS)};\n`);
+    refused('satisfies.ts', `x${' satisfies T'.repeat(LINKS)};\n`);
+    refused('lines.ts', `x${'\n  .a()'.repeat(Math.ceil((LINKS * 2) / 3))};\n`);
+    refused('mixed.ts', `x = a${' && a'.repeat(LINKS / 3)}${'()'.repeat(LINKS)};\n`);
+  });
+
+  it('accepts long builder chains, many short chains and decimal numbers', () => {
+    // A 2,000-call builder (4,000 links) costs about 270 levels: counted, far from refused.
+    const builder = `export const q = db${'\n  .where(a)'.repeat(2_000)};\n`;
+    expect(nestingDepth(builder)).toBeLessThan(MAX_NESTING / 2);
+    expect(parseModule('builder.ts', builder).errors).toEqual([]);
+    accepted('many.ts', Array.from({ length: 3_000 }, (_, i) => `a.b.c(d[e]).f\`x\`.g;// ${i}`).join('\n'));
+    accepted('numbers.ts', `export const n = [${Array.from({ length: 20_000 }, () => '1.5').join(', ')}];\n`);
+  });
+});
+
 describe('nestingDepth: statements, types, JSX and `new` nested past the limit', () => {
   // On the main thread oxc-parser crashed at about 6,700 of each statement shape, 3,350 braced
   // `if … else {` levels, 4,400 type arguments, 15,400 JSX elements and 17,600 `new`s: these stay

@@ -16,8 +16,22 @@
  */
 export const MAX_NESTING = 1000;
 
-/** Binary operators in one chain that count as one level of {@link MAX_NESTING} (15,000 refuse a file). */
-const CHAIN_OPERATORS_PER_LEVEL = 15;
+/**
+ * Weight of one link of a left-nested chain, in units of which {@link CHAIN_UNITS_PER_LEVEL} make one
+ * level of {@link MAX_NESTING}. A binary operator weighs 4 (15 operators a level, 15,000 refuse a
+ * file). Postfix links nest the same way, each on the one before: calls `f()()`, element accesses and
+ * array types `A[][]`, tagged templates ``f`…``…` ``, casts `x as T as T` and `satisfies` weigh 4 too
+ * (15,000 refuse a file), member accesses `x.a.a` and optional chains `x?.a?.a` 2 (30,000). On the
+ * main thread (oxc-parser 0.159) a chain crashed at about 70,000 tagged templates, 100,000 `[]`,
+ * 200,000 calls and 250,000 member accesses, and between 120,000 and 250,000 optional chains,
+ * element accesses, `as`/`satisfies` casts and non-null `!`s (measured in a child process, as
+ * above): each limit is 4 to 13 times below its crash. A chain counts the binary operators since the
+ * last `,`/`;` plus the postfix run of the current operand: `a.b && c.d` nests as deep as its
+ * longest operand plus the operators, not as the sum of every operand.
+ */
+const CHAIN_UNITS_PER_LEVEL = 60;
+const LINK_UNITS = 4;
+const MEMBER_UNITS = 2;
 // A binary operator starts with one of these after a complete operand (`/` only gets here as a division).
 const BINARY_START = /[-+*%&|^<>]|\//;
 // The rest of a multi-character operator (`&&`, `>>>`, `===`, `<=`, `??`), skipped after its first character.
@@ -49,6 +63,23 @@ const REGEX_KEYWORDS = new Set([
 const CONTINUING_WORD = /^(in|instanceof|as|satisfies)\b/;
 const WORD = /[\w$\\]/;
 const STATEMENT_HEADS = new Set(['if', 'while', 'for', 'with']);
+// Words after which `(`, `[` or a template starts something new, not a call, element access or tag.
+const NOT_CALLEE = new Set([
+  ...STATEMENT_HEADS,
+  ...REGEX_KEYWORDS,
+  'function',
+  'catch',
+  'switch',
+  'async',
+  'const',
+  'let',
+  'var',
+  'export',
+  'import',
+  'from',
+  'extends',
+  'implements',
+]);
 // Prefix words that nest like `!`: `new new X`, `typeof typeof x`.
 const UNARY_WORDS = new Set(['new', 'typeof', 'void', 'delete', 'await']);
 // A label (`name:`) starts a statement: after one of these (a statement end, a head, another label).
@@ -86,8 +117,10 @@ interface Frame {
   statements: number;
   /** A `<` that opens a JSX tag (`</` for a closing tag), not type arguments. */
   readonly tag?: 'open' | 'close';
-  /** Binary operators since its last `,`/`;`: a left-nested chain, {@link CHAIN_OPERATORS_PER_LEVEL} per level. */
+  /** Binary operators since its last `,`/`;`, in units: a left-nested chain, {@link CHAIN_UNITS_PER_LEVEL} a level. */
   chain: number;
+  /** Postfix links (calls, accesses, tags, casts) of the current operand since its last binary operator, in units. */
+  run: number;
   /** The head of `if (…)`, `while (…)`, `for (…)`, `with (…)`: a statement follows it. */
   readonly head?: boolean;
 }
@@ -96,12 +129,12 @@ interface Frame {
  * A cheap upper estimate of the parser's recursion depth, in one pass over the text: open
  * brackets and template `${`, plus in each bracket the right-nesting operators (`? :`, `=>`, `=`,
  * `**`) since its last `,` or `;` (or a line break that ends a statement), plus runs of prefix
- * `!`/`~`/`-`/`+`, plus one level per {@link CHAIN_OPERATORS_PER_LEVEL} binary operators of a chain. Strings (a `'`/`"` string ends at the end of its line at the latest), template
+ * `!`/`~`/`-`/`+`, plus one level per 15 binary operators or postfix links of a chain ({@link CHAIN_UNITS_PER_LEVEL}). Strings (a `'`/`"` string ends at the end of its line at the latest), template
  * text, regular expression literals (where an operand is expected) and comments are skipped;
  * `<…>` of JSX tags and type arguments are not depth, and what they hold is dropped when they close.
  */
 export function nestingDepth(text: string): number {
-  const frames: Frame[] = [{ kind: '{', count: 0, chain: 0, statements: 0 }];
+  const frames: Frame[] = [{ kind: '{', count: 0, chain: 0, run: 0, statements: 0 }];
   let total = 0;
   let brackets = 0;
   let max = 0;
@@ -116,7 +149,24 @@ export function nestingDepth(text: string): number {
   const measure = (extra = 0): void => {
     if (total + brackets + extra > max) max = total + brackets + extra;
   };
+  /** One more binary operator of a left-nested chain; the next operand starts a new postfix run. */
+  const operator = (): void => {
+    const frame = top();
+    frame.chain += LINK_UNITS;
+    frame.run = 0;
+    measure(Math.floor(frame.chain / CHAIN_UNITS_PER_LEVEL));
+  };
+  /** One more postfix link (call, access, tag, cast) of the current operand. */
+  const link = (units = LINK_UNITS): void => {
+    const frame = top();
+    frame.run += units;
+    measure(Math.floor((frame.chain + frame.run) / CHAIN_UNITS_PER_LEVEL));
+  };
+  /** Whether what came last ends an operand a postfix `(`, `[` or template applies to. */
+  const afterOperand = (word: string): boolean =>
+    last === ')' || last === ']' || (last === 'a' && !NOT_CALLEE.has(word));
   const bump = (): void => {
+    top().run = 0;
     top().count++;
     total++;
     measure();
@@ -125,6 +175,7 @@ export function nestingDepth(text: string): number {
     total -= top().count;
     top().count = 0;
     top().chain = 0;
+    top().run = 0;
   };
   /** One more statement nested in the current one (`if (a) if (a) …`, `else if`, `l1: l2: …`). */
   const nestStatement = (): void => {
@@ -142,7 +193,7 @@ export function nestingDepth(text: string): number {
     frame.statements = 0;
   };
   const push = (kind: Frame['kind'], head = false, tag?: Frame['tag']): void => {
-    frames.push({ kind, count: 0, chain: 0, statements: 0, head, ...(tag ? { tag } : {}) });
+    frames.push({ kind, count: 0, chain: 0, run: 0, statements: 0, head, ...(tag ? { tag } : {}) });
     brackets++;
     measure();
   };
@@ -235,6 +286,7 @@ export function nestingDepth(text: string): number {
       continue;
     }
     if (c === '`') {
+      if (afterOperand(lastWord)) link();
       i = template(i + 1);
       if (text[i] === '`' || i >= text.length) last = 'a';
       else last = '{';
@@ -248,6 +300,7 @@ export function nestingDepth(text: string): number {
       lastWord = text.slice(i, j + 1);
       beforeWord = last;
       i = j;
+      if ((lastWord === 'as' || lastWord === 'satisfies') && (last === 'a' || last === ')' || last === ']')) link();
       last = 'a';
       if (UNARY_WORDS.has(lastWord)) {
         unary++;
@@ -279,6 +332,7 @@ export function nestingDepth(text: string): number {
     const word = lastWord;
     lastWord = '';
     if (c === '(' || c === '[' || c === '{') {
+      if (c !== '{' && afterOperand(word)) link();
       push(c, c === '(' && STATEMENT_HEADS.has(word));
     } else if (c === ')' || c === ']' || c === '}') {
       popAngles();
@@ -342,9 +396,7 @@ export function nestingDepth(text: string): number {
       (BINARY_START.test(c) || (c === '?' && next === '?') || ((c === '=' || c === '!') && next === '='))
     ) {
       // A binary operator after a complete operand: one more link of a left-nested chain.
-      const frame = top();
-      frame.chain++;
-      measure(Math.floor(frame.chain / CHAIN_OPERATORS_PER_LEVEL));
+      operator();
       // Its other characters (`&&`, `>>>`, `===`, `??`); `/`, `%`, `^`, `*` are one character
       // (`/>` closes a JSX tag).
       const rest = '/%^*'.includes(c) ? /=/ : OPERATOR_REST;
@@ -355,6 +407,14 @@ export function nestingDepth(text: string): number {
       last = text[i]!;
       continue;
     }
+    // `x.a`, `x?.a` (its `?` was just read), not `...x` nor the `.` of `1.5`.
+    if (
+      c === '.' &&
+      next !== '.' &&
+      (last === 'a' || last === ')' || last === ']' || last === '?') &&
+      !/^\d/.test(word)
+    )
+      link(MEMBER_UNITS);
     last = c;
   }
   return max;

@@ -69,10 +69,14 @@ export function formatPretty(result: ScanResult, options: { color?: boolean } = 
 /** The pretty report's lines for files not scanned: over the size limit, and symbolic links (not followed). */
 function skippedLines(result: ScanResult): string[] {
   const list = (files: string[]): string => `${files.slice(0, 10).join(', ')}${files.length > 10 ? ', …' : ''}`;
-  const large = result.skipped.filter((f) => result.skippedReasons[f] !== 'symlink');
+  const large = result.skipped.filter((f) => result.skippedReasons[f] === 'too-large');
   const links = result.skipped.filter((f) => result.skippedReasons[f] === 'symlink');
+  const unreadable = result.skipped.filter((f) => result.skippedReasons[f] === 'unreadable');
   return [
     ...(large.length > 0 ? [`not scanned (over the size limit, no coverage): ${list(large)}`] : []),
+    ...(unreadable.length > 0
+      ? [`not scanned (unreadable: a name that is not valid UTF-8, or a read that failed): ${list(unreadable)}`]
+      : []),
     ...(links.length > 0 ? [`not scanned (symbolic links, not followed): ${list(links)}`] : []),
   ];
 }
@@ -126,7 +130,9 @@ function notScannedFiles(result: ScanResult): Array<readonly [string, string, 'e
         file,
         result.skippedReasons[file] === 'symlink'
           ? 'Not scanned: a symbolic link, which the scan does not follow (it may lead out of the scanned tree). Scan its target directly if it is part of the project.'
-          : 'Not scanned: a minified or vendored file larger than maxFileBytes, so no rule covered it.',
+          : result.skippedReasons[file] === 'unreadable'
+            ? 'Not scanned: the file or directory could not be read (a name that is not valid UTF-8, or a read that failed).'
+            : 'Not scanned: a minified or vendored file larger than maxFileBytes, so no rule covered it.',
         'warning',
       ]);
     }

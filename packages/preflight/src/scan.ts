@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { type Dirent, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { type AuditResult, runAudit } from './audit.ts';
 import { applyBaseline, readBaseline } from './baseline.ts';
@@ -75,8 +75,12 @@ export interface ScanResult {
   readonly audit: AuditResult;
 }
 
-/** Why a file was not scanned: over `maxFileBytes`, or a symbolic link (not followed: it may lead out of the tree). */
-export type SkipReason = 'too-large' | 'symlink';
+/**
+ * Why a file was not scanned: over `maxFileBytes`, a symbolic link (not followed: it may lead out of
+ * the tree), or unreadable (a name that is not valid UTF-8, or a file or directory that could not be
+ * listed or read).
+ */
+export type SkipReason = 'too-large' | 'symlink' | 'unreadable';
 
 type Patterns = ReturnType<typeof parseDockerignore>;
 
@@ -95,15 +99,30 @@ function walk(
   root: string,
   excludes: Patterns,
   requested: Patterns,
-): { files: string[]; excludedDotenv: string[]; symlinks: string[] } {
+): { files: string[]; excludedDotenv: string[]; symlinks: string[]; unreadable: string[] } {
   const files: string[] = [];
   const excludedDotenv: string[] = [];
   const symlinks: string[] = [];
+  const unreadable: string[] = [];
   /** `excludedDepth`: how deep inside a default-excluded directory `dir` is, if it is. */
   const visit = (dir: string, excludedDepth?: number): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch (error) {
+      // The root was checked up front; a directory below it that cannot be listed is not covered.
+      if (dir === root) throw error;
+      if (excludedDepth === undefined) unreadable.push(relative(root, dir).split(sep).join('/'));
+      return;
+    }
+    for (const entry of entries) {
       const full = join(dir, entry.name);
       const rel = relative(root, full).split(sep).join('/');
+      // A name that is not valid UTF-8 comes back with U+FFFD in it, a path that names nothing.
+      if (entry.name.includes('\uFFFD') && !exists(full)) {
+        if (excludedDepth === undefined && !isIgnored(excludes, rel)) unreadable.push(rel);
+        continue;
+      }
       if (excludedDepth === undefined && !isIgnored(excludes, rel)) {
         if (entry.isDirectory()) visit(full);
         else if (entry.isFile()) files.push(rel);
@@ -118,7 +137,21 @@ function walk(
     }
   };
   visit(root);
-  return { files: files.sort(), excludedDotenv: excludedDotenv.sort(), symlinks: symlinks.sort() };
+  return {
+    files: files.sort(),
+    excludedDotenv: excludedDotenv.sort(),
+    symlinks: symlinks.sort(),
+    unreadable: unreadable.sort(),
+  };
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function validate(options: ScanOptions): void {
@@ -164,7 +197,7 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     });
   }
   const baseline = options.baseline !== undefined ? readBaseline(options.baseline) : undefined;
-  const { files, excludedDotenv, symlinks } = walk(root, excludes, requested);
+  const { files, excludedDotenv, symlinks, unreadable } = walk(root, excludes, requested);
   const maxBytes = options.maxFileBytes ?? 1024 * 1024;
   const cache = new Map<string, string>();
   const sizes = new Map<string, boolean>();
@@ -204,7 +237,15 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
   const skippedReasons: Record<string, SkipReason> = {};
   for (const file of files) {
     if (!FILE_RULES.some((r) => (!wanted || wanted.has(r.id)) && r.appliesTo(file))) continue;
-    if (tooLarge(file)) {
+    let large: boolean;
+    try {
+      large = tooLarge(file);
+    } catch {
+      // Gone or unreadable since the walk: not covered, and not a crash.
+      unreadable.push(file);
+      continue;
+    }
+    if (large) {
       skipped.push(file);
       skippedReasons[file] = 'too-large';
       // Minified and vendored code is not the project's source: listed (and noted in SARIF), not failed.
@@ -247,6 +288,20 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     }
   }
 
+  for (const entry of unreadable) {
+    skipped.push(entry);
+    skippedReasons[entry] = 'unreadable';
+    // Its rules are judged by the name as read: a `.ts` with a broken name still fails the scan.
+    if (!FILE_RULES.some((r) => (!wanted || wanted.has(r.id)) && r.appliesTo(entry))) continue;
+    findings.push(
+      fileFinding(
+        'not-scanned',
+        entry,
+        'unreadable',
+        'Not scanned: the file could not be read (its name is not valid UTF-8, or reading it failed), so no rule covered it. Rename it to a UTF-8 name, fix its permissions, or exclude it (--exclude).',
+      ),
+    );
+  }
   for (const link of symlinks) {
     skipped.push(link);
     skippedReasons[link] = 'symlink';
@@ -286,7 +341,8 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
         fileFinding(
           'audit-coverage',
           anchor,
-          'advisories',
+          // The advisories themselves, so a baseline accepts these and not the next ones.
+          `advisories:${audit.advisoryIds.join(' ')}`,
           `The dependency audit found ${audit.advisories} advisories in ${audit.vulnerablePackages.length} package(s): ${audit.vulnerablePackages.slice(0, 20).join(', ')}. Upgrade or document each.`,
         ),
       );

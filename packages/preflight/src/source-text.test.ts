@@ -58,6 +58,49 @@ describe('SourceText.redactedLine', () => {
   });
 });
 
+describe('snippets of findings next to multi-line strings', () => {
+  // A finding on the last line of a string that began on an earlier line: the line starts inside
+  // the string, so a per-line quote scan would take the value for code.
+  const SHAPES: ReadonlyArray<readonly [string, (value: string, filler: string) => string]> = [
+    [
+      'a.ts',
+      (v, f) =>
+        `export const note = \`Welcome.\n${f}${v} ${f}\`; export const jwt = process.env.JWT_SECRET || 'changeme';\n`,
+    ],
+    [
+      'a.ts',
+      (v, f) =>
+        `export const note = \`Hi \${name}.\n${f}${v}\${x}\`; export const jwt = process.env.JWT_SECRET || 'changeme';\n`,
+    ],
+    ['a.js', (v, f) => `const s = 'a\\\n${f}${v}'; module.exports = { jwt: process.env.JWT_SECRET || 'changeme' };\n`],
+    [
+      'seeds/001.sql',
+      (v, f) =>
+        `INSERT INTO users (email, note, password) VALUES ('a@example.test', 'first line\n${f}${v}', 'Pw12345678');\n`,
+    ],
+    [
+      'seeds/002.sql',
+      (v, f) =>
+        `INSERT INTO users (email, note, password)\nVALUES ('a@example.test', 'it''s\n\n${f} ${v}', 'Pw12345678');\n`,
+    ],
+  ];
+
+  it('never shows a string value in a snippet, whatever line of the string the finding is on', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...SHAPES), secret, filler, ([file, shape], value, before) => {
+        const text = shape(value, before);
+        const findings = analyzeFile(file, text).findings;
+        expect(findings.length, text).toBeGreaterThan(0);
+        for (const f of findings) {
+          expect(f.snippet, `${file}: ${text}`).not.toContain(value);
+          expect(f.snippet, `${file}: ${text}`).not.toContain(value.slice(3, 9));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe('SourceText.position', () => {
   it('counts `\\n`, `\\r\\n` and a lone `\\r` each as one line break', () => {
     const source = new SourceText('a\rb\r\nc\nd\r\re');

@@ -6,6 +6,8 @@ const REDACTED = '«redacted»';
 export class SourceText {
   readonly text: string;
   readonly #lineStarts: number[];
+  /** Per comment language: the quote still open at the start of each line (SQL and text files). */
+  readonly #openQuotes = new Map<CommentLanguage, Array<string | undefined>>();
 
   constructor(text: string) {
     this.text = text;
@@ -59,6 +61,11 @@ export class SourceText {
       readonly language?: CommentLanguage;
       /** Comment offsets from the parse tree: used instead of scanning the line for comment markers. */
       readonly comments?: ReadonlyArray<readonly [number, number]>;
+      /**
+       * Offsets of every string literal and template text from the parse tree, sorted and disjoint:
+       * hidden where they overlap the line, also when the string began on an earlier line.
+       */
+      readonly literals?: ReadonlyArray<readonly [number, number]>;
     } = {},
   ): string {
     const line = this.position(offset).line;
@@ -69,7 +76,21 @@ export class SourceText {
       for (let i = Math.max(from, start); i < Math.min(to, end); i++) chars[i - start] = '\0';
     };
     for (const [from, to] of ranges) hide(from, to);
-    const raw = this.text.slice(start, end);
+    const literals = options.literals ?? [];
+    for (let i = firstEndingAfter(literals, start); i < literals.length && literals[i]![0] < end; i++) {
+      hide(literals[i]![0], literals[i]![1]);
+    }
+    const language = options.language ?? (options.unquotedValues ? 'text' : 'js');
+    let raw = this.text.slice(start, end);
+    // A line that starts inside a SQL or shell/config string (`'first line\nsecond'`): its text up to
+    // the closing quote is the value, and the quote scan below starts after it.
+    const open = language === 'js' ? undefined : this.#openQuoteAt(line, language);
+    if (open !== undefined) {
+      const close = closingQuote(raw, 0, open, language);
+      const prefix = close === -1 ? raw.length : close + 1;
+      hide(start, start + prefix);
+      raw = ' '.repeat(prefix) + raw.slice(prefix);
+    }
     // Quoted strings, including ones the range list did not know about (SQL, shell, YAML).
     for (const match of raw.matchAll(/'(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|`(?:[^`\\]|\\.)*`?/g)) {
       const from = start + match.index + 1;
@@ -77,7 +98,6 @@ export class SourceText {
       if (to > from) hide(from, to);
     }
     // Comments may hold anything ("// prod key: …"), so every comment on the line goes.
-    const language = options.language ?? (options.unquotedValues ? 'text' : 'js');
     if (options.comments) {
       for (const [from, to] of options.comments) if (from < end && to > start) hide(from, to);
     } else {
@@ -108,6 +128,67 @@ export class SourceText {
     }
     return chars.join('').replace(/\0+/g, REDACTED).trim().slice(0, 240);
   }
+
+  /** The quote (`'`, `"`, `` ` ``) a string left open at the start of `line`, scanning from the file start once. */
+  #openQuoteAt(line: number, language: CommentLanguage): string | undefined {
+    let open = this.#openQuotes.get(language);
+    if (!open) {
+      open = [];
+      let quote: string | undefined;
+      for (let l = 1; l <= this.lineCount; l++) {
+        open.push(quote);
+        quote = quoteAfterLine(this.line(l), quote, language);
+      }
+      this.#openQuotes.set(language, open);
+    }
+    return open[line - 1];
+  }
+}
+
+/** The index of the first range (sorted, disjoint) that ends after `offset`. */
+function firstEndingAfter(ranges: ReadonlyArray<readonly [number, number]>, offset: number): number {
+  let lo = 0;
+  let hi = ranges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ranges[mid]![1] <= offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** In `line` from `from`, the index of the quote closing a `quote` string, or -1 (SQL doubles a quote to escape it). */
+function closingQuote(line: string, from: number, quote: string, language: CommentLanguage): number {
+  for (let i = from; i < line.length; i++) {
+    const c = line[i];
+    if (c === '\\' && language !== 'sql') i++;
+    else if (c === quote) {
+      if (language === 'sql' && line[i + 1] === quote) i++;
+      else return i;
+    }
+  }
+  return -1;
+}
+
+/** The quote still open at the end of `line`, given the one open at its start; comments outside strings skipped. */
+function quoteAfterLine(line: string, open: string | undefined, language: CommentLanguage): string | undefined {
+  let quote = open;
+  let i = 0;
+  while (i < line.length) {
+    if (quote !== undefined) {
+      const close = closingQuote(line, i, quote, language);
+      if (close === -1) return quote;
+      quote = undefined;
+      i = close + 1;
+      continue;
+    }
+    const c = line[i]!;
+    if (c === "'" || c === '"' || (c === '`' && language !== 'sql')) quote = c;
+    else if (language === 'sql' && c === '-' && line[i + 1] === '-') return undefined;
+    else if (language === 'text' && c === '#' && isSpace(line[i - 1])) return undefined;
+    i++;
+  }
+  return quote;
 }
 
 /** The end of the shell word starting at `from`: the next blank outside quotes and `${…}`. */

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAudit } from '../src/audit.ts';
+import { createBaseline, writeBaseline } from '../src/baseline.ts';
 import { main } from '../src/cli.ts';
+import { scan } from '../src/scan.ts';
 
 // A loopback stand-in for the registry: the public registry's advisory endpoint answers 405 here,
 // and tests never leave 127.0.0.1.
@@ -94,6 +96,109 @@ describe('runAudit', () => {
       status: 'no-coverage',
       reason: 'the advisory endpoint could not be reached',
     });
+  });
+});
+
+describe('runAudit on lockfiles it cannot read', () => {
+  const lockfiles: Array<[string, string, string, RegExp]> = [
+    [
+      'an npm 6 lockfile (lockfileVersion 1)',
+      'package-lock.json',
+      JSON.stringify({
+        name: 'app',
+        lockfileVersion: 1,
+        dependencies: { lodash: { version: '4.17.15', resolved: 'https://r/lodash.tgz' } },
+      }),
+      /lockfile format not understood: package-lock\.json lockfileVersion 1/,
+    ],
+    [
+      'a pnpm v5 lockfile',
+      'pnpm-lock.yaml',
+      'lockfileVersion: 5.4\n\nspecifiers:\n  lodash: 4.17.15\n\npackages:\n\n  /lodash/4.17.15:\n    resolution: {integrity: sha512-x}\n',
+      /lockfile format not understood: pnpm-lock\.yaml lockfileVersion 5\.4/,
+    ],
+    [
+      'a pnpm lockfile whose packages it cannot parse',
+      'pnpm-lock.yaml',
+      "lockfileVersion: '9.0'\n\npackages:\n\n  lodash/4.17.15:\n    resolution: {integrity: sha512-x}\n",
+      /lockfile format not understood: pnpm-lock\.yaml/,
+    ],
+    [
+      'a package-lock.json that is not JSON',
+      'package-lock.json',
+      'NPM_TOKEN=npm_s3cr3tT0kenValue\n',
+      /package-lock\.json is not valid JSON/,
+    ],
+    ['a package-lock.json that is JSON null', 'package-lock.json', 'null', /package-lock\.json is not valid JSON/],
+  ];
+
+  for (const [what, file, text, reason] of lockfiles) {
+    it(`reports "no coverage" without a request for ${what}`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'preflight-audit-lock-'));
+      const server = await endpoint(200, '{}');
+      try {
+        writeFileSync(join(dir, file), text);
+        const result = await runAudit(dir, { registry: server.url });
+        expect(result.status).toBe('no-coverage');
+        expect(result.status === 'no-coverage' ? result.reason : '').toMatch(reason);
+        expect(JSON.stringify(result)).not.toContain('s3cr3t');
+        expect(server.requests).toEqual([]);
+      } finally {
+        await server.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('reports a broken package-lock.json as no coverage in the CLI without printing its content', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'preflight-audit-lock-'));
+    const server = await endpoint(200, '{}');
+    try {
+      writeFileSync(join(dir, 'package-lock.json'), 'NPM_TOKEN=npm_s3cr3tT0kenValue\n');
+      const { io, out } = capture();
+      expect(await main(['scan', dir, '--registry', server.url], io)).toBe(1);
+      expect(out()).toMatch(/no.coverage/i);
+      expect(out()).not.toContain('s3cr3t');
+      expect(out()).not.toContain('NPM_TOKEN');
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('scan --audit with a baseline', () => {
+  it('reports new advisories and a later "no coverage" although an older audit finding is baselined', async () => {
+    const file = join(project, 'baseline.json');
+    const first = await endpoint(200, JSON.stringify({ lodash: [{ id: 1, severity: 'high' }] }));
+    const later = await endpoint(
+      200,
+      JSON.stringify({
+        '@scope/pkg': [
+          { id: 7, severity: 'critical' },
+          { id: 8, severity: 'critical' },
+        ],
+      }),
+    );
+    const down = await endpoint(405, '');
+    try {
+      const before = await scan({ root: project, audit: { registry: first.url } });
+      expect(before.findings.map((f) => f.ruleId)).toEqual(['audit-coverage']);
+      writeBaseline(file, createBaseline(before.findings));
+      expect((await scan({ root: project, baseline: file, audit: { registry: first.url } })).findings).toEqual([]);
+
+      const fresh = await scan({ root: project, baseline: file, audit: { registry: later.url } });
+      expect(fresh.findings.map((f) => f.message)).toEqual([expect.stringContaining('2 advisories')]);
+
+      const uncovered = await scan({ root: project, baseline: file, audit: { registry: down.url } });
+      expect(uncovered.findings.map((f) => f.message)).toEqual([expect.stringContaining('No dependency coverage')]);
+      writeBaseline(file, createBaseline(uncovered.findings));
+      const again = await scan({ root: project, baseline: file, audit: { registry: down.url } });
+      expect(again.findings.map((f) => f.ruleId)).toEqual(['audit-coverage']);
+    } finally {
+      await Promise.all([first.close(), later.close(), down.close()]);
+      rmSync(file, { force: true });
+    }
   });
 });
 

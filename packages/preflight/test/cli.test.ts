@@ -221,7 +221,43 @@ describe('rampart-preflight scan', () => {
   });
 });
 
+describe('scan with a baseline', () => {
+  it('never hides a file that was not scanned, even when the baseline lists it', async () => {
+    const file = join(root, 'baseline.json');
+    const first = await scan({ root, maxFileBytes: 40 });
+    expect(first.findings.some((f) => f.ruleId === 'not-scanned')).toBe(true);
+    writeFileSync(file, JSON.stringify({ version: 1, findings: first.findings }));
+    const again = await scan({ root, maxFileBytes: 40, baseline: file });
+    expect(again.findings.filter((f) => f.ruleId === 'not-scanned').map((f) => f.file)).toContain('src/config.ts');
+    expect(again.findings.filter((f) => f.ruleId !== 'not-scanned')).toEqual([]);
+  });
+
+  it('reports a .env copied into the image although the baseline accepted it being sent to the builder', async () => {
+    const file = join(root, 'baseline.json');
+    write('Dockerfile', 'FROM node:24\nCOPY package.json ./\n');
+    const sent = await scan({ root, rules: ['dotenv-in-build-context'] });
+    expect(sent.findings.map((f) => f.message)).toEqual([expect.stringContaining('sent to the builder')]);
+    writeFileSync(file, JSON.stringify({ version: 1, findings: sent.findings }));
+    write('Dockerfile', 'FROM node:24\nCOPY . .\n');
+    const copied = await scan({ root, rules: ['dotenv-in-build-context'], baseline: file });
+    expect(copied.findings.map((f) => f.message)).toEqual([expect.stringContaining('copies it into the image')]);
+  });
+});
+
 describe('scan', () => {
+  it('lists a file whose name is not valid UTF-8 as unreadable instead of crashing, and still fails the scan', async () => {
+    writeFileSync(Buffer.concat([Buffer.from(`${root}/src/`), Buffer.from([0xff]), Buffer.from('.ts')]), 'x\n');
+    writeFileSync(Buffer.concat([Buffer.from(`${root}/`), Buffer.from([0xfe])]), 'x\n');
+    const result = await scan({ root });
+    expect(result.skipped).toEqual(['src/\uFFFD.ts', '\uFFFD']);
+    expect(result.skippedReasons).toEqual({ 'src/\uFFFD.ts': 'unreadable', '\uFFFD': 'unreadable' });
+    expect(result.findings.filter((f) => f.ruleId === 'not-scanned').map((f) => f.file)).toEqual(['src/\uFFFD.ts']);
+    expect(result.filesScanned).toBeGreaterThan(0);
+    const cli = await run('scan', root);
+    expect(cli.code).toBe(1);
+    expect(cli.out).toContain('not scanned (unreadable');
+  });
+
   it('lists files it skipped for size as not covered, and fails the scan until they are excluded', async () => {
     const result = await scan({ root, maxFileBytes: 40 });
     expect(result.skipped).toContain('src/config.ts');

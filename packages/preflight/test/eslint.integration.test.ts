@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ESLint, type Linter } from 'eslint';
@@ -92,6 +93,38 @@ describe('@rampart/preflight/eslint', () => {
     // TypeScript syntax needs a TypeScript parser (typescript-eslint): without one ESLint says so, it does not skip the file.
     const [typed] = await eslint.lintText('export const port: string = "3000";\n', { filePath: 'src/typed.ts' });
     expect(typed!.messages).toMatchObject([{ fatal: true, message: expect.stringContaining('Parsing error') }]);
+  });
+
+  it('judges paths relative to the working directory, not the folders above the checkout', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'preflight-eslint-'));
+    try {
+      for (const [folder, file, code, expected] of [
+        ['tests/api', 'src/limiter.js', CASES[2]![1], ['@rampart/preflight/unclassified-module-cache']],
+        ['e2e/shop', 'src/limiter.js', CASES[2]![1], ['@rampart/preflight/unclassified-module-cache']],
+        [
+          'seeds/app',
+          'src/users.js',
+          "export const u = (knex) => knex('users').insert({ password: 'admin123' });\n",
+          [],
+        ],
+        ['work', 'tests/limiter.test.js', CASES[2]![1], []],
+      ] as const) {
+        const cwd = join(parent, folder);
+        mkdirSync(cwd, { recursive: true });
+        const scoped = new ESLint({
+          overrideConfigFile: true,
+          overrideConfig: [plugin.configs.recommended as unknown as Linter.Config],
+          cwd,
+        });
+        const [result] = await scoped.lintText(code, { filePath: join(cwd, file) });
+        expect(
+          result!.messages.map((m) => m.ruleId),
+          `${folder}/${file}`,
+        ).toEqual(expected);
+      }
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 
   it('never puts the secret literal into an ESLint message', async () => {

@@ -40,6 +40,17 @@ describe('dotenvInBuildContext in directories the scan excludes by default', () 
   });
 });
 
+describe('dotenvInBuildContext with compose builds', () => {
+  it('reports a root .env copied by a Dockerfile that a flow-style compose build names', async () => {
+    write({
+      'compose.yaml': 'services:\n  api:\n    build: { context: ., dockerfile: api/Dockerfile }\n',
+      'api/Dockerfile': 'FROM node:24\nCOPY . .\n',
+      '.env': 'A=1\n',
+    });
+    expect(await reported()).toEqual(['api/Dockerfile:2']);
+  });
+});
+
 describe('composeBuilds', () => {
   it('reads both the string and the map form of build, relative to the compose file', () => {
     const text = [
@@ -57,6 +68,23 @@ describe('composeBuilds', () => {
     expect(composeBuilds('deploy/docker-compose.yml', text)).toEqual([
       { context: 'deploy/web', dockerfile: 'deploy/web/Dockerfile' },
       { context: '', dockerfile: 'deploy/api/Dockerfile' },
+    ]);
+  });
+
+  it('reads the flow map form of build', () => {
+    const text = [
+      'services:',
+      '  api:',
+      '    build: { context: ., dockerfile: api/Dockerfile }',
+      '  web:',
+      '    build: {dockerfile: \'web.Dockerfile\', context: "./web"}  # the web app',
+      '  worker:',
+      '    build: { context: ./worker }',
+    ].join('\n');
+    expect(composeBuilds('compose.yaml', text)).toEqual([
+      { context: '', dockerfile: 'api/Dockerfile' },
+      { context: 'web', dockerfile: 'web/web.Dockerfile' },
+      { context: 'worker', dockerfile: 'worker/Dockerfile' },
     ]);
   });
 

@@ -24,7 +24,8 @@ const COMPOSE = /(^|\/)(docker-)?compose(\.[^/]+)?\.ya?ml$/;
 
 /**
  * `build:` entries of a compose file. Compose files are YAML, but `build` has two shapes (a string,
- * or a map with `context` and `dockerfile`), so reading indentation is enough and needs no parser.
+ * or a map with `context` and `dockerfile`, in block or flow style), so reading indentation and one
+ * `{ … }` line is enough and needs no parser.
  */
 export function composeBuilds(composeFile: string, text: string): Build[] {
   const base = dirOf(composeFile);
@@ -41,7 +42,16 @@ export function composeBuilds(composeFile: string, text: string): Build[] {
     const indent = match[1]!.length;
     let context = unquote(match[2] ?? '');
     let dockerfile = 'Dockerfile';
-    if (context === '') {
+    const flow = /^\{(.*)\}$/.exec(context);
+    if (flow) {
+      // The flow map form: `build: { context: ., dockerfile: api/Dockerfile }`.
+      context = '.';
+      for (const part of flow[1]!.split(',')) {
+        const entry = /^\s*["']?(context|dockerfile)["']?\s*:\s*(.+)$/.exec(part);
+        if (entry?.[1] === 'context') context = unquote(entry[2]!);
+        if (entry?.[1] === 'dockerfile') dockerfile = unquote(entry[2]!);
+      }
+    } else if (context === '') {
       context = '.';
       for (let j = i + 1; j < lines.length; j++) {
         const line = lines[j]!;
@@ -121,7 +131,9 @@ function check(project: ProjectContext): ProjectFinding[] {
         file: copy ? dockerfile : (ignoreFile ?? dockerfile),
         start: copy ? copy.start : 0,
         end: copy ? copy.start : 0,
-        key: `${context}:${dockerfile}:${file}`,
+        // Copied into the image is a different (worse) finding than sent to the builder: a baseline
+        // that accepted the one must not hide the other.
+        key: copy ? `copied:${context}:${dockerfile}:${file}` : `${context}:${dockerfile}:${file}`,
         hideSnippet: !copy,
       });
     }

@@ -4,6 +4,7 @@ import {
   type AstNode,
   child,
   children,
+  literalText,
   memberPropertyName,
   propertyKeyName,
   stringRanges,
@@ -15,7 +16,7 @@ import type { FileContext, FileRule } from '../rule.ts';
 import { configServiceCall } from './config-service.ts';
 import { finding, ID, secretOrCredentialUrl } from './env-fallback-finding.ts';
 import { checkText } from './env-fallback-text.ts';
-import { returned, unsetGuard } from './env-getter-kind.ts';
+import { envUnsetGuard, returned, unsetGuard } from './env-getter-kind.ts';
 import { EnvGetters } from './env-getters.ts';
 import { EnvReader, selfAssignedTarget, VALUE_METHODS } from './env-reader.ts';
 import { checkSchemaDefault } from './env-schema-defaults.ts';
@@ -35,7 +36,7 @@ function fallbackLiteral(node: AstNode | undefined, constants: ReadonlyMap<strin
   // `a || b || 'lit'`: the last literal of a chain is the fallback.
   while (n?.type === 'LogicalExpression') n = unwrap(child(n, 'right'));
   if (!n) return undefined;
-  const direct = stringValue(n);
+  const direct = literalText(n);
   if (direct !== undefined) return direct;
   if (n.type === 'Identifier') return constants.get(n.name as string);
   return undefined;
@@ -155,6 +156,20 @@ function checkJs(context: FileContext): RawFinding[] {
           ? `an assignment when unset ${DECLARED_APART}`
           : 'an assignment when unset';
         out.push(finding(assignment, name, value, form, stringRanges(assignment, nodes)));
+      }
+      // `if (!process.env.X) process.env.X = '…'`: `process.env.X ||= '…'` spelled out.
+      const direct = envUnsetGuard(node);
+      const literal = direct ? fallbackLiteral(child(direct.assignment, 'right'), constants) : undefined;
+      if (direct && literal !== undefined && secretOrCredentialUrl(direct.name, literal)) {
+        out.push(
+          finding(
+            direct.assignment,
+            direct.name,
+            literal,
+            "an assignment when unset, like '||='",
+            stringRanges(direct.assignment, nodes),
+          ),
+        );
       }
     } else if (node.type === 'VariableDeclarator' || node.type === 'AssignmentExpression') {
       const pattern = child(node, node.type === 'VariableDeclarator' ? 'id' : 'left');

@@ -1,6 +1,6 @@
 // What a function is, read from its own body: an env getter (it hands back the variable its first
 // parameter names) and how it falls back. Only common getter shapes are read, not data flow.
-import { isEnvObject } from '../env-reads.ts';
+import { envReadName, isEnvObject } from '../env-reads.ts';
 import { type AstNode, child, children, memberPropertyName, stringValue, unwrap } from '../js-ast.ts';
 
 /**
@@ -135,6 +135,27 @@ export function unsetGuard(statement: AstNode): UnsetGuard | undefined {
   const target = assignment?.type === 'AssignmentExpression' ? unwrap(child(assignment, 'left')) : undefined;
   return assignment?.operator === '=' && target?.type === 'Identifier' && target.name === name
     ? { tested: name, fallback: child(assignment, 'right'), assignment }
+    : undefined;
+}
+
+/**
+ * `if (!process.env.X) process.env.X = fallback;` (also `=== undefined`, `== null`, `=== ''`; a block
+ * may log first): the assignment and the variable's name, when the test and the target read the same one.
+ */
+export function envUnsetGuard(statement: AstNode): { readonly name: string; readonly assignment: AstNode } | undefined {
+  if (statement.type !== 'IfStatement') return undefined;
+  const name = envReadName(unsetTested(child(statement, 'test')));
+  if (name === undefined) return undefined;
+  const body = child(statement, 'consequent');
+  const list = body?.type === 'BlockStatement' ? children(body, 'body') : body ? [body] : [];
+  const last = list.at(-1);
+  if (!last || !list.slice(0, -1).every((s) => unwrap(child(s, 'expression'))?.type === 'CallExpression'))
+    return undefined;
+  const assignment = last.type === 'ExpressionStatement' ? unwrap(child(last, 'expression')) : undefined;
+  return assignment?.type === 'AssignmentExpression' &&
+    assignment.operator === '=' &&
+    envReadName(child(assignment, 'left')) === name
+    ? { name, assignment }
     : undefined;
 }
 

@@ -4,12 +4,20 @@ import { envReadName } from '../env-reads.ts';
 import { type AstNode, memberPath, stringValue, unwrap } from '../js-ast.ts';
 import { isConstantName, isSecretName, nameWords } from '../secret-names.ts';
 
-/** An operand that carries no secret: a non-string literal, `undefined`, a `typeof`, a `.length`. */
+/**
+ * An operand that carries no secret: `null`, a boolean, a small number (a count, a flag: `=== 0`),
+ * `''`, `undefined`, a `typeof`, a `.length`. A number of four digits or more may be a PIN or a key.
+ */
 export function trivialOperand(node: AstNode | undefined): boolean {
   const n = unwrap(node);
   if (!n) return true;
   if (n.type === 'Literal')
-    return n.value === null || typeof n.value === 'number' || typeof n.value === 'boolean' || n.value === '';
+    return (
+      n.value === null ||
+      (typeof n.value === 'number' && !(Number.isInteger(n.value) && Math.abs(n.value) >= 1000)) ||
+      typeof n.value === 'boolean' ||
+      n.value === ''
+    );
   if (n.type === 'Identifier') return n.name === 'undefined';
   if (n.type === 'UnaryExpression') return n.operator === 'typeof' || n.operator === 'void';
   if (n.type === 'MemberExpression') return /^(length|size|type|kind)$/.test(memberPath(n)?.at(-1) ?? '');

@@ -183,3 +183,15 @@ describe('seed objects', () => {
     }
   });
 });
+
+describe('seed-plaintext-secret with numeric values', () => {
+  it('reports a password seeded as a number, and hides the number in the snippet', () => {
+    const findings = analyzeFile(
+      'seeds/01_users.ts',
+      "export const seed = (knex) =>\n  knex('users').insert({ email: 'a@example.test', password: 48291736, age: 42 });\n",
+      { rules: ['seed-plaintext-secret'] },
+    ).findings;
+    expect(findings.map((f) => f.start.line)).toEqual([2]);
+    expect(findings[0]!.snippet).not.toContain('48291736');
+  });
+});

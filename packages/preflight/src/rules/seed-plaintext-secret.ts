@@ -1,5 +1,14 @@
 import type { RawFinding } from '../finding.ts';
-import { type AstNode, child, children, memberPropertyName, propertyKeyName, stringValue, unwrap } from '../js-ast.ts';
+import {
+  type AstNode,
+  child,
+  children,
+  literalText,
+  memberPropertyName,
+  propertyKeyName,
+  stringValue,
+  unwrap,
+} from '../js-ast.ts';
 import type { FileContext, FileRule, SqlTables } from '../rule.ts';
 import { isHashColumnName, isSecretName } from '../secret-names.ts';
 import { isDigestShaped, isHashShaped } from '../secret-values.ts';
@@ -98,7 +107,7 @@ function checkJs(context: FileContext): RawFinding[] {
       const column = propertyKeyName(node);
       const valueNode = child(node, 'value');
       if (column === undefined || !valueNode) continue;
-      const value = stringValue(valueNode);
+      const value = literalText(valueNode);
       const plaintext = value !== undefined && plaintextSecret(column, value) && !isLabel(column, value);
       if (value === undefined && !hashedColumn(column)) continue;
       if (value !== undefined && !plaintext) continue;

@@ -2,7 +2,17 @@
 // and secrets compared with a timing-unsafe operator.
 import { envReadName } from '../env-reads.ts';
 import type { RawFinding } from '../finding.ts';
-import { type AstNode, child, children, memberPath, stringRanges, stringValue, unwrap } from '../js-ast.ts';
+import {
+  type AstNode,
+  child,
+  children,
+  isWrapper,
+  literalText,
+  memberPath,
+  stringRanges,
+  stringValue,
+  unwrap,
+} from '../js-ast.ts';
 import { importBindings, moduleBindings } from '../js-module-bindings.ts';
 import { isShadowed, type NearestDeclaration, nearestDeclaration } from '../js-scope.ts';
 import type { FileContext, FileRule } from '../rule.ts';
@@ -65,7 +75,8 @@ function check(context: FileContext): RawFinding[] {
   // Digests and constant-time compares matter only where the file reads a key header at all.
   let readsKey = false;
   for (const node of nodes) {
-    if (!readsKey && requestKeyRead(node) !== undefined) readsKey = true;
+    // Inside `x as T as T …` each cast unwraps to the same read as the outermost one: read it once.
+    if (!readsKey && !isWrapper(parentOf.get(node)) && requestKeyRead(node) !== undefined) readsKey = true;
     if (node.type === 'AssignmentExpression' && node.operator === '=') {
       const target = memberPath(child(node, 'left'))?.join('.');
       const value = child(node, 'right');
@@ -153,7 +164,7 @@ function check(context: FileContext): RawFinding[] {
    * random once per process is no shared key.
    */
   const staticValue: DerivationWalk<boolean> = derivationWalk(false, (n, depth) => {
-    if (stringValue(n) !== undefined || envReadName(n) !== undefined) return true;
+    if (literalText(n) !== undefined || envReadName(n) !== undefined) return true;
     if (n.type === 'Identifier') {
       const init = localInit(n);
       if (init && random(init, depth + 1)) return false;
@@ -227,7 +238,7 @@ function check(context: FileContext): RawFinding[] {
     if (trivialOperand(left) || trivialOperand(right)) return;
     // `for (const f of SECRET_FIELDS) if (key === f)`: checked against field names or scopes, not keys.
     if (nonKeyElement(unwrap(left)) || nonKeyElement(unwrap(right))) return;
-    const literal = stringValue(left) ?? stringValue(right);
+    const literal = literalText(left) ?? literalText(right);
     const against = literal !== undefined ? 'a literal' : 'a static value';
     const leftHeader = headerOf(left);
     const header = leftHeader ?? headerOf(right);

@@ -247,6 +247,30 @@ export function login(req) {
     for (const f of findings) expect(f.message).toMatch(/lives in this process.*Redis-backed store/);
   });
 
+  it('refuses a shared(redis) label on an in-process cache whose type or options mention Redis', () => {
+    const findings = analyzeFile(
+      'src/sessions.ts',
+      `import { LRUCache } from 'lru-cache';
+import type { RedisSession } from './redis-session.ts';
+const REDIS_MAX_KEYS = 1000;
+// @cache-scope shared(redis)
+const sessions = new Map<string, RedisSession>();
+// @cache-scope shared(redis)
+const recent = new LRUCache({ max: REDIS_MAX_KEYS });
+// @cache-scope shared(redis)
+const byUser = {} as Record<string, RedisSession>;
+export function handle(req) {
+  sessions.set(req.sid, req.body);
+  recent.set(req.sid, 1);
+  byUser[req.user] = req.body;
+}
+`,
+      { rules: ['unclassified-module-cache'] },
+    ).findings;
+    expect(findings.map((f) => f.start.line)).toEqual([5, 7, 9]);
+    for (const f of findings) expect(f.message).toMatch(/lives in this process/);
+  });
+
   it('accepts a shared(redis) label on a cache built from a Redis client or store', () => {
     expect(
       reported(`// @cache-scope shared(redis)

@@ -69,6 +69,9 @@ interface Candidate {
   readonly container?: AstNode;
 }
 
+// Collections that hold their entries in this process, whatever they are given.
+const IN_PROCESS_CLASSES = /^(Map|Set|WeakMap|WeakSet|LRUCache|LRU|QuickLRU|NodeCache|TTLCache|LruCache|ExpiryMap)$/;
+
 // What a store backed by Redis is built from: `createCache({ store: redisStore(client) })`, `'redis://…'`.
 const REDIS_WORD = /redis|valkey|upstash/i;
 
@@ -79,7 +82,14 @@ const REDIS_WORD = /redis|valkey|upstash/i;
 function inProcess(init: AstNode | undefined, nodes: readonly AstNode[]): boolean {
   const n = unwrap(init);
   if (!n || n.type === 'ObjectExpression' || n.type === 'ArrayExpression') return true;
-  for (const x of nodesWithin(n, nodes)) {
+  // `new Map<string, RedisSession>()`, `new LRUCache({ max: REDIS_MAX_KEYS })`: whatever the options
+  // or type arguments say, these collections live in this process (`new Cache(redisClient)` may not).
+  if (n.type === 'NewExpression' && IN_PROCESS_CLASSES.test(memberPath(child(n, 'callee'))?.at(-1) ?? '')) return true;
+  const within = [...nodesWithin(n, nodes)];
+  // Types say nothing about where a value lives: `Map<string, RedisSession>`.
+  const types = within.filter((x) => x.type.startsWith('TS') && !x.type.endsWith('Expression'));
+  for (const x of within) {
+    if (types.some((t) => x.start >= t.start && x.end <= t.end)) continue;
     const word = x.type === 'Identifier' ? (x.name as string) : stringValue(x);
     if (word !== undefined && REDIS_WORD.test(word)) return false;
   }
