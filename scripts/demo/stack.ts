@@ -32,7 +32,8 @@ export interface Stack {
   readonly apiUrl: string;
   readonly webhookUrl: string;
   readonly databasePath: string;
-  readonly clients: Readonly<Record<'admin' | 'reader' | 'burst' | 'sender', DemoClient>>;
+  /** `operator` acts for no tenant (its tokens carry no `tenant` claim): the only one with metrics:read. */
+  readonly clients: Readonly<Record<'admin' | 'reader' | 'burst' | 'sender' | 'operator', DemoClient>>;
   /** The environment of a process that would load the sender's configuration (secret as a Vault reference). */
   readonly senderEnv: Readonly<Record<string, string>>;
   readonly vaultTokenFile: string;
@@ -88,7 +89,8 @@ function stopService(service: Service): Promise<void> {
   const { child } = service;
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    // After the services' own 10 s shutdown deadline (example-service-runtime), never before it.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 12_000);
     child.once('exit', () => {
       clearTimeout(timer);
       resolve();
@@ -123,6 +125,7 @@ export async function startStack(progress: Progress): Promise<Stack> {
       reader: { id: 'issues-reader', secret: strongSecret() },
       burst: { id: 'issues-burst', secret: strongSecret() },
       sender: { id: 'webhook-sender', secret: strongSecret() },
+      operator: { id: 'issues-metrics', secret: strongSecret() },
     };
     const webClientSecret = strongSecret();
     const [hubPort, apiPort, webhookPort] = [await getFreePort(), await getFreePort(), await getFreePort()];
@@ -158,9 +161,11 @@ export async function startStack(progress: Progress): Promise<Stack> {
         {
           client_id: clients.admin.id,
           grant_types: ['client_credentials'],
-          scopes: ['issues:read', 'issues:write', 'metrics:read'],
+          scopes: ['issues:read', 'issues:write'],
           tenant: 'acme',
         },
+        // /metrics counts every tenant: metrics:read only for an operator client, registered without a tenant.
+        { client_id: clients.operator.id, grant_types: ['client_credentials'], scopes: ['metrics:read'] },
         { client_id: clients.reader.id, grant_types: ['client_credentials'], scopes: ['issues:read'], tenant: 'acme' },
         { client_id: clients.burst.id, grant_types: ['client_credentials'], scopes: ['issues:read'], tenant: 'acme' },
         {

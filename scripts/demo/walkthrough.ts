@@ -134,7 +134,7 @@ await step(
   1,
   'A token is minted: client credentials + resource indicator → RFC 9068 JWT (replaces static admin keys)',
   async () => {
-    adminToken = await token(s, s.clients.admin, s.apiUrl, 'issues:read issues:write metrics:read');
+    adminToken = await token(s, s.clients.admin, s.apiUrl, 'issues:read issues:write');
     const header = decode(adminToken, 0);
     const claims = decode(adminToken, 1);
     detail(
@@ -255,19 +255,26 @@ await step(
   },
 );
 
-await step(8, '/metrics answers 404 to unauthenticated callers (and serves callers with metrics:read)', async () => {
-  const anonymous = await call(`${s.apiUrl}/metrics`);
-  detail(`without a token: ${anonymous.status}`);
-  const readerToken = await token(s, s.clients.reader, s.apiUrl, 'issues:read');
-  const lacking = await call(`${s.apiUrl}/metrics`, { token: readerToken });
-  detail(`with a valid token lacking metrics:read: ${lacking.status}`);
-  const allowed = await call(`${s.apiUrl}/metrics`, { token: adminToken });
-  detail(`with metrics:read: ${allowed.status}, ${String(allowed.body).split('\n').length - 1} series`);
-  expect(
-    anonymous.status === 404 && lacking.status === 404 && allowed.status === 200,
-    `got ${anonymous.status} / ${lacking.status} / ${allowed.status}`,
-  );
-});
+await step(
+  8,
+  '/metrics answers 404 to unauthenticated callers (and serves the operator client with metrics:read)',
+  async () => {
+    const anonymous = await call(`${s.apiUrl}/metrics`);
+    detail(`without a token: ${anonymous.status}`);
+    const readerToken = await token(s, s.clients.reader, s.apiUrl, 'issues:read');
+    const lacking = await call(`${s.apiUrl}/metrics`, { token: readerToken });
+    detail(`with a valid token lacking metrics:read: ${lacking.status}`);
+    const operatorToken = await token(s, s.clients.operator, s.apiUrl, 'metrics:read');
+    const allowed = await call(`${s.apiUrl}/metrics`, { token: operatorToken });
+    detail(
+      `with metrics:read (operator client, no tenant): ${allowed.status}, ${String(allowed.body).split('\n').length - 1} series`,
+    );
+    expect(
+      anonymous.status === 404 && lacking.status === 404 && allowed.status === 200,
+      `got ${anonymous.status} / ${lacking.status} / ${allowed.status}`,
+    );
+  },
+);
 
 await step(9, 'A dev secret is refused by config in production', async () => {
   const devFile = join(s.dir, 'dev-secret');

@@ -7,8 +7,11 @@ export interface ClientRegistration {
   readonly grantTypes: readonly ('client_credentials' | 'authorization_code')[];
   readonly scopes: readonly string[];
   readonly redirectUris: readonly string[];
-  /** Tenant the client acts for; put into its access tokens as the `tenant` claim. */
-  readonly tenant: string;
+  /**
+   * Tenant the client acts for; put into its access tokens as the `tenant` claim. Absent for an
+   * operator client (acting for no tenant, e.g. the one holding `metrics:read`).
+   */
+  readonly tenant?: string;
 }
 
 export interface ResourceServer {
@@ -141,15 +144,17 @@ export function parseClients(document: unknown, resources?: readonly ResourceSer
         problems.push(`${where}.redirect_uris is only allowed with authorization_code`);
       }
     }
+    // No tenant: an operator client, whose tokens carry no tenant claim.
     const tenant = e.tenant;
-    if (typeof tenant !== 'string' || !CLIENT_ID.test(tenant)) problems.push(`${where}.tenant must match ${CLIENT_ID}`);
+    if (tenant !== undefined && (typeof tenant !== 'string' || !CLIENT_ID.test(tenant)))
+      problems.push(`${where}.tenant must match ${CLIENT_ID} (or be left out for an operator client)`);
     if (problems.length === 0) {
       clients.push({
         clientId: id as string,
         grantTypes: grants as ClientRegistration['grantTypes'],
         scopes: scopes as string[],
         redirectUris: redirects as string[],
-        tenant: tenant as string,
+        ...(tenant === undefined ? {} : { tenant: tenant as string }),
       });
     }
   });

@@ -76,12 +76,25 @@ export function createHub(options: HubOptions): {
       pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: true },
       resourceIndicators: {
         enabled: true,
-        // No default audience: a token is always minted for one named resource.
-        defaultResource: (_ctx, _client, oneOf) => oneOf,
+        // No default audience: a token is always minted for one named resource. Called without
+        // `oneOf` when the request named none: refused, rather than an opaque token stored in Redis.
+        defaultResource: (_ctx, _client, oneOf) => {
+          if (oneOf === undefined) throw new errors.InvalidTarget('the resource parameter is required');
+          return oneOf;
+        },
         useGrantedResource: () => true,
-        getResourceServerInfo: (_ctx, resourceIndicator) => {
+        getResourceServerInfo: (ctx, resourceIndicator) => {
           const server = byResource.get(resourceIndicator);
           if (!server) throw new errors.InvalidTarget('unknown resource indicator');
+          // The client-credentials grant names one resource; oidc-provider would silently drop the
+          // requested scopes that resource does not serve. A scope asked for is granted or refused.
+          // (The code flow may split its scopes across several resources: not checked here.)
+          const requested = ctx.oidc.params?.scope;
+          if (ctx.oidc.params?.grant_type === 'client_credentials' && typeof requested === 'string') {
+            const served = new Set(server.scopes);
+            if (requested.split(' ').some((scope) => scope !== '' && !served.has(scope)))
+              throw new errors.InvalidScope('a requested scope is not served by the requested resource', requested);
+          }
           return {
             scope: server.scopes.join(' '),
             audience: server.resource,

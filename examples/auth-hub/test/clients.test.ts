@@ -118,6 +118,17 @@ describe('parseClients', () => {
     );
   });
 
+  it('reads a client without a tenant (an operator client, e.g. for metrics:read) and refuses a malformed tenant', () => {
+    const { tenant: _, ...operator } = { ...ccClient, client_id: 'ops', scopes: ['metrics:read'] };
+    const [client] = parseClients([operator]);
+    expect(client?.clientId).toBe('ops');
+    expect(client?.tenant).toBeUndefined();
+    expect(() => parseClients([{ ...ccClient, tenant: 'Not A Tenant' }])).toThrow(
+      /HUB_CLIENTS\[0\]\.tenant must match/,
+    );
+    expect(() => parseClients([{ ...ccClient, tenant: '' }])).toThrow(/HUB_CLIENTS\[0\]\.tenant must match/);
+  });
+
   it('refuses a client without scopes: every token request of it would fail', () => {
     expect(() => parseClients([{ ...ccClient, scopes: [] }])).toThrow(
       /HUB_CLIENTS\[0\]\.scopes must list at least one scope/,

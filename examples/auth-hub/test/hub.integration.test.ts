@@ -13,6 +13,7 @@ let server: Server;
 let base = '';
 const clientSecret = randomBytes(32).toString('base64url');
 const resource = 'https://issues.example.com';
+const otherResource = 'https://hooks.example.com';
 const redirectUri = 'https://app.example.com/callback';
 
 // Secrets built the way @rampart/config hands them over, from values generated for this run.
@@ -49,7 +50,8 @@ async function startHub(keyPrefix = ''): Promise<RunningHub> {
       {
         clientId: 'svc',
         grantTypes: ['client_credentials'],
-        scopes: ['issues:read'],
+        // webhooks:deliver is served by the other resource only.
+        scopes: ['issues:read', 'webhooks:deliver'],
         redirectUris: [],
         tenant: 'acme',
       },
@@ -65,7 +67,10 @@ async function startHub(keyPrefix = ''): Promise<RunningHub> {
       ['svc', await secretOf(clientSecret)],
       ['web', await secretOf(clientSecret)],
     ]),
-    resources: [{ resource, scopes: ['issues:read', 'issues:write'] }],
+    resources: [
+      { resource, scopes: ['issues:read', 'issues:write'] },
+      { resource: otherResource, scopes: ['webhooks:deliver'] },
+    ],
     tokenRateLimitPerMinute: 8,
     accessTokenTtlSeconds: 300,
   });
@@ -101,8 +106,8 @@ afterAll(async () => {
   await redisServer?.stop();
 });
 
-const tokenRequest = (body: Record<string, string>, secretValue = clientSecret) =>
-  fetch(`${base}/token`, {
+const tokenRequest = (body: Record<string, string>, secretValue = clientSecret, at = base) =>
+  fetch(`${at}/token`, {
     method: 'POST',
     headers: {
       authorization: `Basic ${Buffer.from(`svc:${secretValue}`).toString('base64')}`,
@@ -168,6 +173,45 @@ describe('createHub', () => {
       randomBytes(32).toString('base64url'),
     );
     expect(wrong.status).toBe(401);
+  });
+
+  it('refuses a client-credentials request without a resource, storing no token for it', async () => {
+    const hub = await startHub(`no-resource-${randomUUID()}:`); // a token budget of its own
+    extraHubs.push(hub);
+    const stored = async (): Promise<number> =>
+      (await redis.keys(`${redisServer.keyPrefix}*rampart:oidc:ClientCredentials:*`)).length;
+    const before = await stored();
+    for (const body of [
+      { grant_type: 'client_credentials' },
+      { grant_type: 'client_credentials', scope: 'issues:read' },
+    ]) {
+      const response = await tokenRequest(body, clientSecret, hub.base);
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { error: string }).error).toBe('invalid_target');
+    }
+    expect(await stored()).toBe(before);
+  });
+
+  it('refuses a scope the client holds but the requested resource does not serve, instead of dropping it', async () => {
+    const hub = await startHub(`scope-${randomUUID()}:`); // a token budget of its own
+    extraHubs.push(hub);
+    const response = await tokenRequest(
+      { grant_type: 'client_credentials', resource, scope: 'issues:read webhooks:deliver' },
+      clientSecret,
+      hub.base,
+    );
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { error: string; access_token?: string };
+    expect(body.error).toBe('invalid_scope');
+    expect(body.access_token).toBeUndefined();
+    // Each scope at the resource serving it is granted.
+    const other = await tokenRequest(
+      { grant_type: 'client_credentials', resource: otherResource, scope: 'webhooks:deliver' },
+      clientSecret,
+      hub.base,
+    );
+    expect(other.status).toBe(200);
+    expect(((await other.json()) as { scope: string }).scope).toBe('webhooks:deliver');
   });
 
   it('rate-limits the token endpoint per client IP in Redis, with RateLimit headers', async () => {

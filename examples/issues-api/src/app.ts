@@ -33,8 +33,17 @@ class HttpProblem extends Error {
   }
 }
 
+/**
+ * Whether a content-type header names `application/json` (RFC 9110 §8.3.1: type and subtype are
+ * case-insensitive, parameters follow a `;`), so `Application/JSON; charset=utf-8` is JSON and
+ * `application/jsonx` is not.
+ */
+function isJsonMediaType(header: string | undefined): boolean {
+  return (header ?? '').split(';', 1)[0]?.trim().toLowerCase() === 'application/json';
+}
+
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  if (!(req.headers['content-type'] ?? '').startsWith('application/json'))
+  if (!isJsonMediaType(req.headers['content-type']))
     throw new HttpProblem(415, 'content-type must be application/json');
   const chunks: Buffer[] = [];
   let size = 0;
@@ -80,6 +89,29 @@ function requestPath(target: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The route of a request path for logs: ids replaced, unknown paths not echoed. */
+function routeName(target: string | undefined): string {
+  const path = requestPath(target ?? '/');
+  if (path === undefined) return '(malformed)';
+  if (/^\/issues\/\d{1,15}$/.test(path)) return '/issues/:id';
+  return ['/healthz', '/metrics', '/issues', '/inbound-email'].includes(path) ? path : '(other)';
+}
+
+/**
+ * One log line for a failed request: status, route, and the error's class and code only. Never its
+ * message (it may quote input), a token, an envelope or a plaintext.
+ */
+function logFailure(req: IncomingMessage, status: number, error: unknown): void {
+  const name = (error as { name?: unknown } | null)?.name;
+  const code = (error as { code?: unknown } | null)?.code;
+  const what = [
+    typeof name === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(name) ? name : 'Error',
+    ...(typeof code === 'string' && /^[A-Z0-9_]{1,64}$/.test(code) ? [code] : []),
+  ].join(' ');
+  const method = /^[A-Z]{1,16}$/.test(req.method ?? '') ? req.method : '(other)';
+  process.stderr.write(`issues-api: ${status} on ${method} ${routeName(req.url)}: ${what}\n`);
 }
 
 interface ClientView extends HttpRequestView {
@@ -142,7 +174,9 @@ export function createApi(options: ApiOptions): { readonly server: Server; reado
       } catch {
         auth = undefined;
       }
-      if (!auth) return send(res, 404, { error: 'not found' });
+      // The counts cover every tenant: metrics:read is an operator scope, for a client acting for
+      // no tenant. A tenant's token is answered like one without the scope.
+      if (!auth || auth.claims.tenant !== undefined) return send(res, 404, { error: 'not found' });
       res.setHeader('content-type', 'text/plain; version=0.0.4');
       const lines = [...metrics].map(([name, value]) => `issues_api_${name} ${value}`);
       lines.push(`issues_api_issues_total ${store.count()}`);
@@ -212,6 +246,8 @@ export function createApi(options: ApiOptions): { readonly server: Server; reado
         if (error instanceof HttpProblem) return send(res, error.status, { error: error.error });
         // Vault/Redis unavailable and other typed, retryable failures: 503, never a stack trace.
         const retryable = (error as { retryable?: unknown } | null)?.retryable === true;
+        // An envelope that fails to decrypt (tampering) or Vault/Redis down must leave a trace.
+        logFailure(req, retryable ? 503 : 500, error);
         if (retryable) res.setHeader('retry-after', '1');
         send(res, retryable ? 503 : 500, { error: retryable ? 'temporarily unavailable' : 'internal error' });
       });

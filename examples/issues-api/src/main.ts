@@ -16,7 +16,9 @@ await runService('issues-api', async () => {
     audience: config.API_AUDIENCE,
     algorithms: ['ES256'],
     jwksUri: config.OAUTH_JWKS_URI,
-    requiredClaims: ['client_id', 'tenant', 'jti'],
+    // No `tenant` here: operator clients (metrics:read) act for no tenant; every route that reads or
+    // writes issues refuses a token without one (403).
+    requiredClaims: ['client_id', 'jti'],
     realm: 'issues',
   });
   const transit = createTransit({

@@ -18,7 +18,7 @@ import { createTransit } from '@rampart/transit';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import vault from 'node-vault';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApi, type Scope } from '../src/app.ts';
 import { IssueStore } from '../src/store.ts';
 
@@ -61,7 +61,9 @@ beforeAll(async () => {
     audience: issuer.audience,
     algorithms: ['ES256'],
     jwksUri: issuer.jwksUri,
-    requiredClaims: ['client_id', 'tenant', 'jti'],
+    // As src/main.ts: tenant is not required by the verifier (operator clients have none); the
+    // routes that read or write issues refuse a token without it.
+    requiredClaims: ['client_id', 'jti'],
   });
   ({ server } = createApi({
     verifier,
@@ -97,6 +99,8 @@ afterAll(async () => {
 });
 
 const tokenFor = (scopes: Scope[], tenant = 'acme') => issuer.mint({ scopes, claims: { tenant } });
+/** A token of an operator client: no tenant claim. */
+const operatorToken = (scopes: Scope[]) => issuer.mint({ scopes, claims: { client_id: 'ops' } });
 
 async function call(path: string, init: { method?: string; token?: string; body?: unknown } = {}) {
   const headers: Record<string, string> = {};
@@ -190,6 +194,63 @@ describe('createApi', () => {
     expect(copied.text).not.toContain('a@example.com');
   });
 
+  it('logs one line with the error class and code on a 500, never the envelope or the plaintext', async () => {
+    const writer = await tokenFor(['issues:read', 'issues:write']);
+    const email = `victim-${Math.random().toString(36).slice(2)}@example.com`;
+    const a = (
+      await call('/issues', {
+        method: 'POST',
+        token: writer,
+        body: { title: 'a', description: 'a', reporterEmail: email },
+      })
+    ).json();
+    const b = (await call('/issues', { method: 'POST', token: writer, body: { title: 'b', description: 'b' } })).json();
+    const db = new DatabaseSync(join(dir, 'issues.sqlite'));
+    const envelope = (
+      db.prepare('SELECT reporter_email FROM issues WHERE id = ?').get(a.id as number) as { reporter_email: string }
+    ).reporter_email;
+    // Tampering: an envelope moved to another record.
+    db.prepare('UPDATE issues SET reporter_email = ? WHERE id = ?').run(envelope, b.id as number);
+    db.close();
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    let response: Awaited<ReturnType<typeof call>>;
+    try {
+      response = await call(`/issues/${b.id}`, { token: writer });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(response.status).toBe(500);
+    const logged = lines.filter((line) => line.startsWith('issues-api: '));
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatch(/^issues-api: 500 on GET \/issues\/:id: TransitError ERR_TRANSIT_[A-Z_]+\n$/);
+    expect(lines.join('')).not.toContain(email);
+    expect(lines.join('')).not.toContain(envelope);
+    expect(lines.join('')).not.toContain(writer);
+  });
+
+  it.each([
+    ['application/json', 201],
+    ['application/json; charset=utf-8', 201],
+    ['Application/JSON; Charset=UTF-8', 201],
+    ['application/json ; charset=utf-8', 201],
+    ['application/jsonx', 415],
+    ['application/json-patch+json', 415],
+    ['text/plain; x=application/json', 415],
+    ['', 415],
+  ])('reads the media type of content-type %j properly (%i)', async (contentType, status) => {
+    const response = await fetch(`${base}/issues`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await tokenFor(['issues:write'])}`, 'content-type': contentType },
+      body: JSON.stringify({ title: 't', description: 'd' }),
+    });
+    await response.arrayBuffer();
+    expect(response.status).toBe(status);
+  });
+
   it('answers 401 without a token and 403 with a missing scope', async () => {
     expect((await call('/issues')).status).toBe(401);
     const forbidden = await call('/issues', {
@@ -205,9 +266,17 @@ describe('createApi', () => {
     expect((await call('/metrics')).status).toBe(404);
     expect((await call('/metrics', { token: 'not-a-token' })).status).toBe(404);
     expect((await call('/metrics', { token: await tokenFor(['issues:read']) })).status).toBe(404);
-    const allowed = await call('/metrics', { token: await tokenFor(['metrics:read']) });
+    const allowed = await call('/metrics', { token: await operatorToken(['metrics:read']) });
     expect(allowed.status).toBe(200);
     expect(allowed.text).toContain('issues_api_issues_total');
+  });
+
+  it("hides /metrics (404) from a tenant's client even with metrics:read: the counts cover every tenant", async () => {
+    const tenantMetrics = await call('/metrics', { token: await tokenFor(['metrics:read']) });
+    expect(tenantMetrics.status).toBe(404);
+    expect(tenantMetrics.text).not.toContain('issues_api');
+    // An operator client (no tenant claim) reads /metrics, but no tenant's issues.
+    expect((await call('/issues', { token: await operatorToken(['issues:read', 'metrics:read']) })).status).toBe(403);
   });
 
   it('limits per client IP before authentication and per client after it, in Redis', async () => {

@@ -30,6 +30,7 @@ await runService('webhook', async () => {
     reason: 'a delivery id is accepted once across every receiver pod',
   });
   const server = createReceiver({
+    audience: config.WEBHOOK_AUDIENCE,
     verifier,
     replayGuard,
     onDelivery: (delivery) => {

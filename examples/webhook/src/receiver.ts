@@ -3,6 +3,7 @@
 // once across every pod: ReplayGuard records it in Redis with SET NX, and forgets it again when the
 // handler fails or the check itself timed out, so the sender's retry is not refused as a replay
 // (at-least-once delivery: a retry is delivered, never lost).
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { BearerVerifier } from '@rampart/bearer';
 import { authenticateNode } from '@rampart/bearer/node';
@@ -41,12 +42,24 @@ async function readBody(req: IncomingMessage): Promise<string | undefined> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * The receiver's part of its replay keys: receivers of different audiences may share one Redis (and
+ * one guard name), and a sender fanning one event out to them reuses its id. A hash keeps the key
+ * short whatever the audience's length, and holds no brace (no Cluster hash tag).
+ */
+function audienceScope(audience: string): string {
+  return `aud:${createHash('sha256').update(audience).digest('base64url').slice(0, 22)}`;
+}
+
 export function createReceiver(options: {
+  /** This receiver's resource indicator (the `aud` its verifier requires): scopes its delivery ids. */
+  readonly audience: string;
   readonly verifier: BearerVerifier<'webhooks:deliver'>;
   readonly replayGuard: ReplayGuard;
   readonly onDelivery: (delivery: Delivery) => void | Promise<void>;
 }): Server {
   const deliver = options.verifier.route({ scopes: { all: ['webhooks:deliver'] } });
+  const receiverScope = audienceScope(options.audience);
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz' && req.method === 'GET') return send(res, 200, { status: 'ok' });
@@ -64,7 +77,8 @@ export function createReceiver(options: {
     } catch {
       return send(res, 400, { error: 'body must be JSON' });
     }
-    // Scoped by sender, so two senders cannot burn each other's ids. The sender part is
+    // Scoped by receiver audience and by sender, so neither two receivers sharing a Redis nor two
+    // senders burn each other's ids. The sender part is
     // percent-encoded (no ':' left in it) and client ids and subjects have namespaces of their own,
     // so no (sender, id) pair can name another pair's key.
     const sender =
@@ -73,7 +87,7 @@ export function createReceiver(options: {
         : auth.subject !== undefined
           ? `sub:${encodeURIComponent(auth.subject)}`
           : 'anonymous';
-    const guardId = `${sender}:${id}`;
+    const guardId = `${receiverScope}:${sender}:${id}`;
     let first: boolean;
     try {
       first = await options.replayGuard.check(guardId);

@@ -51,6 +51,7 @@ beforeAll(async () => {
     jwksUri: issuer.jwksUri,
   });
   receiver = createReceiver({
+    audience: issuer.audience,
     verifier,
     replayGuard: new ReplayGuard({
       redis,
@@ -174,6 +175,7 @@ describe('createReceiver on a Redis of its own', () => {
     admin = new Redis(ownRedisServer.url, { lazyConnect: true });
     await Promise.all([ownRedis.connect(), admin.connect()]);
     ownReceiver = createReceiver({
+      audience: issuer.audience,
       verifier: createBearerVerifier<'webhooks:deliver'>({
         issuer: issuer.issuer,
         audience: issuer.audience,
@@ -228,5 +230,62 @@ describe('createReceiver on a Redis of its own', () => {
     expect(await post({ client_id: undefined, sub: 'alice' }, 'evt_00000043')).toBe(202);
     expect(await post({ client_id: 'alice' }, 'evt_00000043')).toBe(202);
     expect(await post({ client_id: 'alice' }, 'evt_00000043')).toBe(409);
+  });
+});
+
+describe('createReceiver for several audiences on one Redis', () => {
+  const audiences = ['https://billing.example.com/webhooks', 'https://crm.example.com/webhooks'];
+  const receivers: Server[] = [];
+  const urls: string[] = [];
+  const handledBy = new Map<string, string[]>();
+
+  beforeAll(async () => {
+    // The same guard name on both, as every receiver started from src/main.ts has.
+    const name = `webhook-shared-${randomBytes(4).toString('hex')}`;
+    for (const audience of audiences) {
+      handledBy.set(audience, []);
+      const server = createReceiver({
+        audience,
+        verifier: createBearerVerifier<'webhooks:deliver'>({
+          issuer: issuer.issuer,
+          audience,
+          algorithms: ['ES256'],
+          jwksUri: issuer.jwksUri,
+        }),
+        replayGuard: new ReplayGuard({ redis, name, ttlMs: 60_000, registry: new CacheRegistry() }),
+        onDelivery: (delivery) => void handledBy.get(audience)?.push(delivery.id),
+      });
+      receivers.push(server);
+      urls.push(await listen(server));
+    }
+  });
+  afterAll(async () => {
+    for (const server of receivers) {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it("accepts one sender's delivery id once at each audience, and refuses its replay at each", async () => {
+    const id = `evt_${randomBytes(8).toString('hex')}`;
+    const post = async (index: number): Promise<number> => {
+      const token = await issuer.mint({
+        scopes: ['webhooks:deliver'],
+        claims: { client_id: 'fan-out-sender', aud: audiences[index] },
+      });
+      const res = await fetch(`${urls[index]}/deliveries`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'webhook-id': id },
+        body: '{"type":"invoice.paid"}',
+      });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    expect(await post(0)).toBe(202);
+    expect(await post(1)).toBe(202);
+    expect(await post(0)).toBe(409);
+    expect(await post(1)).toBe(409);
+    expect(handledBy.get(audiences[0] as string)).toEqual([id]);
+    expect(handledBy.get(audiences[1] as string)).toEqual([id]);
   });
 });

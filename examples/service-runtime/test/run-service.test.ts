@@ -1,0 +1,144 @@
+// runService in real child processes: a service stopped by SIGTERM (a rolling deploy) answers the
+// requests it is running before it releases Redis/the database and exits.
+import { type ChildProcess, fork } from 'node:child_process';
+import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../../packages/testkit/src/index.ts';
+
+const fixture = fileURLToPath(new URL('./fixtures/slow-service.ts', import.meta.url));
+
+interface Service {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly output: () => string;
+  readonly exited: Promise<number | null>;
+}
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
+async function startService(env: Record<string, string>): Promise<Service> {
+  const child = fork(fixture, [], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  children.push(child);
+  let output = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await waitFor(() => /^port \d+$/m.test(output), { timeoutMs: 20_000, what: 'the service to listen' });
+  return { child, port: Number(/^port (\d+)$/m.exec(output)?.[1]), output: () => output, exited };
+}
+
+/** GET `path` on a keep-alive agent; resolves with the status and the whole body, or the socket error. */
+function get(port: number, path: string, agent: Agent): Promise<{ status: number; body: string } | Error> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', resolve);
+    });
+    req.on('error', resolve);
+    req.end();
+  });
+}
+
+/** Whether a TCP connection to `port` is accepted (the socket is closed at once). */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+describe('runService', () => {
+  it('answers a request still running when SIGTERM arrives, then runs the close hook and exits 0', async () => {
+    const service = await startService({ HANDLE_MS: '500' });
+    const idle = new Agent({ keepAlive: true });
+    const busy = new Agent({ keepAlive: true });
+    try {
+      // An idle keep-alive connection must not hold the stop open (Node's keep-alive timeout is 5 s).
+      expect(await get(service.port, '/warm', idle)).toEqual({ status: 200, body: 'answered /warm' });
+      const inFlight = get(service.port, '/running', busy);
+      await waitFor(() => service.output().includes('handling /running'), {
+        timeoutMs: 10_000,
+        what: 'the request to reach its handler',
+      });
+      const stoppedAt = Date.now();
+      service.child.kill('SIGTERM');
+      expect(await inFlight).toEqual({ status: 200, body: 'answered /running' });
+      expect(await service.exited).toBe(0);
+      expect(Date.now() - stoppedAt).toBeLessThan(3_000);
+      const output = service.output();
+      expect(output).toContain('closed');
+      expect(output.indexOf('answered /running')).toBeLessThan(output.indexOf('closed'));
+    } finally {
+      idle.destroy();
+      busy.destroy();
+    }
+  });
+
+  it('cuts off requests still running at the shutdown deadline, then runs the close hook and exits 1', async () => {
+    const service = await startService({ HANDLE_MS: '20000', SHUTDOWN_TIMEOUT_MS: '300' });
+    const agent = new Agent({ keepAlive: true });
+    try {
+      const inFlight = get(service.port, '/stuck', agent);
+      await waitFor(() => service.output().includes('handling /stuck'), {
+        timeoutMs: 10_000,
+        what: 'the request to reach its handler',
+      });
+      const stoppedAt = Date.now();
+      service.child.kill('SIGTERM');
+      expect(await inFlight).toBeInstanceOf(Error);
+      expect(await service.exited).toBe(1);
+      expect(Date.now() - stoppedAt).toBeLessThan(5_000);
+      expect(service.output()).toContain('1 request(s) still running after 300 ms');
+      expect(service.output()).toContain('closed');
+      expect(service.output()).not.toContain('answered /stuck');
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('exits at once on a second SIGTERM while requests are still running', async () => {
+    const service = await startService({ HANDLE_MS: '20000' });
+    const agent = new Agent({ keepAlive: true });
+    try {
+      const inFlight = get(service.port, '/stuck', agent);
+      await waitFor(() => service.output().includes('handling /stuck'), {
+        timeoutMs: 10_000,
+        what: 'the request to reach its handler',
+      });
+      const stoppedAt = Date.now();
+      service.child.kill('SIGTERM');
+      // The first signal is handled before the second: wait until the service stopped listening.
+      await waitFor(async () => !(await accepts(service.port)), {
+        timeoutMs: 5_000,
+        what: 'the service to stop accepting connections',
+      });
+      service.child.kill('SIGTERM');
+      expect(await service.exited).toBe(1);
+      expect(Date.now() - stoppedAt).toBeLessThan(5_000);
+      expect(await inFlight).toBeInstanceOf(Error);
+    } finally {
+      agent.destroy();
+    }
+  });
+});

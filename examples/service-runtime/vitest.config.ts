@@ -1,0 +1,3 @@
+import { rampartProject } from '../../vitest.shared.ts';
+
+export default rampartProject('example-service-runtime');
