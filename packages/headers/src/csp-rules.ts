@@ -4,6 +4,7 @@
  * markup run script, after CSP3 fallback between directives.
  */
 import type { CspOptions } from './csp.ts';
+import { HeadersError } from './errors.ts';
 
 /**
  * Placeholder for the per-request nonce in a source list. The policy renders it as
@@ -69,7 +70,6 @@ const KEYWORDS = new Set([
   'script',
   'allow-duplicates',
 ]);
-const STYLE_DIRECTIVES = ['style-src', 'style-src-elem'] as const;
 /** Where worker scripts load from: worker-src, else child-src, else script-src. */
 const WORKER_DIRECTIVES = ['worker-src', 'child-src'] as const;
 
@@ -91,6 +91,26 @@ function isNonceOrHash(source: string): boolean {
 function isHash(source: string): boolean {
   return /^'(?:sha256-[A-Za-z0-9+/_-]{43}=?|sha384-[A-Za-z0-9+/_-]{64}|sha512-[A-Za-z0-9+/_-]{86}(?:==)?)'$/i.test(
     source,
+  );
+}
+
+/** Longest nonce value a policy renders; a real one is 22-24 characters (128 bits). */
+const MAX_NONCE_LENGTH = 256;
+
+/**
+ * A nonce value as the CSP grammar allows it (base64 or base64url, `=` only as trailing padding),
+ * non-empty and of sane length. Chromium ignores a malformed `'nonce-…'`, which turns
+ * `'unsafe-inline'` back on; quotes or spaces would inject sources into the header.
+ */
+export function isNonceValue(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_NONCE_LENGTH && /^[A-Za-z0-9+/_-]+={0,2}$/.test(value);
+}
+
+/** Thrown (per response) when a nonce policy is rendered without a usable nonce. */
+export function invalidNonce(): HeadersError {
+  return new HeadersError(
+    'ERR_HEADERS_INVALID_CSP',
+    `this Content-Security-Policy needs the response's nonce: pass a non-empty base64 or base64url value of at most ${MAX_NONCE_LENGTH} characters, such as generateNonce() returns`,
   );
 }
 
@@ -269,12 +289,22 @@ export function validate(
     );
   }
   if (!options.dangerouslyAllowUnsafeInlineStyles) {
-    const styleLike = STYLE_DIRECTIVES.filter((d) => byName.has(d));
-    for (const name of styleLike.length > 0 ? styleLike : (['default-src'] as const)) {
-      const sources = byName.get(name) ?? [];
-      if (hasKeyword(sources, "'unsafe-inline'") && !sources.some(nonceOrHash)) {
+    // The lists browsers consult for styles, after CSP3 fallback: <style> elements use
+    // style-src-elem, else style-src, else default-src; style= attributes use style-src-attr, else
+    // style-src, else default-src. An injected style="position:fixed" is a phishing overlay. In
+    // either list a nonce or hash turns 'unsafe-inline' off (CSP3 "allow all inline behavior";
+    // Chromium agrees for attributes too), and no nonce matches an attribute, so that list then
+    // blocks every style attribute.
+    const styleSrc = byName.has('style-src') ? 'style-src' : 'default-src';
+    const styleLists = [
+      byName.has('style-src-elem') ? 'style-src-elem' : styleSrc,
+      byName.has('style-src-attr') ? 'style-src-attr' : styleSrc,
+    ];
+    for (const name of new Set(styleLists)) {
+      const sources = byName.get(name);
+      if (sources !== undefined && hasKeyword(sources, "'unsafe-inline'") && !sources.some(nonceOrHash)) {
         problems.push(
-          `${name} allows 'unsafe-inline' without a nonce or hash; use NONCE, or set dangerouslyAllowUnsafeInlineStyles`,
+          `${name} allows 'unsafe-inline' without a nonce or hash, which applies injected style attributes or elements; use NONCE, or set dangerouslyAllowUnsafeInlineStyles`,
         );
       }
     }

@@ -356,6 +356,78 @@ describe('csp', () => {
     expect(csp(directives, { dangerouslyAllowUnsafeInlineStyles: true }).render()).toContain("'unsafe-inline'");
   });
 
+  it.each([
+    ['style-src-attr', { 'style-src-attr': ["'unsafe-inline'"] }, /style-src-attr allows 'unsafe-inline'/],
+    [
+      'default-src under style-src-elem alone',
+      { 'default-src': ["'self'", "'unsafe-inline'"], 'script-src': [NONCE], 'style-src-elem': [NONCE] },
+      /default-src allows 'unsafe-inline'/,
+    ],
+    [
+      'style-src under style-src-elem',
+      { 'style-src': ["'unsafe-inline'"], 'style-src-elem': [NONCE] },
+      /style-src allows 'unsafe-inline'/,
+    ],
+    [
+      'style-src-elem next to a nonced style-src',
+      { 'style-src': [NONCE], 'style-src-elem': ["'unsafe-inline'"] },
+      /style-src-elem allows 'unsafe-inline'/,
+    ],
+  ])("refuses 'unsafe-inline' that reaches style attributes or elements (%s)", (_label, directives, message) => {
+    const policy = { ...SAFE, 'default-src': ["'self'"], ...directives };
+    expect(problemsOf(() => csp(policy)).join('\n')).toMatch(message);
+    expect(() => csp(policy, { dangerouslyAllowUnsafeInlineStyles: true })).not.toThrow();
+  });
+
+  it("accepts 'unsafe-inline' in a style list that also has a nonce or hash, which turns it off", () => {
+    expect(() =>
+      csp({
+        ...SAFE,
+        'default-src': ["'self'"],
+        'style-src': [NONCE, "'unsafe-inline'"],
+        'style-src-attr': [NONCE, "'unsafe-inline'"],
+      }),
+    ).not.toThrow();
+  });
+
+  it('refuses to render a nonce policy without a well-formed nonce, and never echoes the value', () => {
+    const policy = csp({
+      ...SAFE,
+      'default-src': ["'self'"],
+      'script-src': [NONCE, "'strict-dynamic'", "'unsafe-inline'"],
+    });
+    expect(policy.render('cmFtcGFydA==')).toContain("'nonce-cmFtcGFydA=='");
+    expect(policy.render('a-b_c')).toContain("'nonce-a-b_c'");
+    for (const nonce of [undefined, '', ' ', 'SECRETx y', "SECRET'", 'SECRET;', 'SEC=RET', 'A'.repeat(257)]) {
+      expect(() => policy.render(nonce)).toThrow(HeadersError);
+      try {
+        policy.render(nonce);
+      } catch (error) {
+        expect((error as HeadersError).code).toBe('ERR_HEADERS_INVALID_CSP');
+        expect((error as HeadersError).message).not.toContain('SECRET');
+      }
+    }
+    // A policy without NONCE needs none.
+    expect(csp({ 'default-src': ["'none'"] }).render()).toBe("default-src 'none'");
+  });
+
+  it('renders every nonce it accepts as exactly one well-formed nonce source', () => {
+    const policy = csp({ ...SAFE, 'default-src': ["'self'"], 'script-src': [NONCE, "'strict-dynamic'"] });
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.base64String({ maxLength: 300 })), (nonce) => {
+        let value: string;
+        try {
+          value = policy.render(nonce);
+        } catch (error) {
+          expect(error).toBeInstanceOf(HeadersError);
+          return;
+        }
+        const parsed = ContentSecurityPolicy.parse(value);
+        expect(parsed.directives.get('script-src')).toEqual([`'nonce-${nonce}'`, "'strict-dynamic'"]);
+      }),
+    );
+  });
+
   it('rejects a policy larger than the header limit', () => {
     const hosts = Array.from({ length: 200 }, (_, i) => `https://host-${i}.example`);
     expect(problemsOf(() => csp({ 'default-src': ["'self'"], 'img-src': hosts })).join()).toMatch(/bytes/);

@@ -1,4 +1,4 @@
-import { NONCE, validate } from './csp-rules.ts';
+import { invalidNonce, isNonceValue, NONCE, validate } from './csp-rules.ts';
 import { throwIfProblems } from './errors.ts';
 
 export { NONCE } from './csp-rules.ts';
@@ -68,8 +68,10 @@ export interface CspOptions {
   /** Send as `Content-Security-Policy-Report-Only` (rollout mode). Default false. */
   readonly reportOnly?: boolean;
   /**
-   * Accept `'unsafe-inline'` in `style-src` without a nonce. A named, visible deviation for
-   * legacy CSS-in-JS; the Observatory then gives CSP 0 instead of a bonus. Default false.
+   * Accept `'unsafe-inline'` without a nonce or hash in the lists that decide styles: for `<style>`
+   * elements `style-src-elem`, else `style-src`, else `default-src`; for `style=` attributes
+   * `style-src-attr`, else `style-src`, else `default-src`. A named, visible deviation for legacy
+   * CSS-in-JS; the Observatory then gives CSP 0 instead of a bonus. Default false.
    */
   readonly dangerouslyAllowUnsafeInlineStyles?: boolean;
   /**
@@ -197,11 +199,17 @@ export class ContentSecurityPolicy {
     return new ContentSecurityPolicy([...next], { ...this.#options, ...options }, this.#rendered);
   }
 
-  /** The header value, with `nonce` in place of {@link NONCE} (required when {@link usesNonce}). */
+  /**
+   * The header value, with `nonce` in place of {@link NONCE}. When {@link usesNonce}, `nonce` must be
+   * a non-empty base64/base64url value of at most 256 characters, or this throws
+   * `ERR_HEADERS_INVALID_CSP`: browsers ignore a malformed `'nonce-…'`, which would switch a CSP2
+   * fallback `'unsafe-inline'` back on.
+   */
   render(nonce?: string): string {
+    if (this.usesNonce && !isNonceValue(nonce)) throw invalidNonce();
     const parts: string[] = [];
     for (const [name, sources] of this.directives) {
-      const rendered = sources.map((s) => (s === NONCE ? `'nonce-${nonce ?? ''}'` : s));
+      const rendered = sources.map((s) => (s === NONCE ? `'nonce-${nonce}'` : s));
       parts.push(rendered.length > 0 ? `${name} ${rendered.join(' ')}` : name);
     }
     return parts.join(';');

@@ -174,8 +174,14 @@ export function presetOptionProblems(options: PresetOptions): string[] {
       problems.push('a trustedTypes policy name has characters outside A-Z a-z 0-9 - # = _ / @ . %');
     }
   }
-  for (const [i, name] of (options.removeHeaders ?? []).entries()) {
-    if (!HEADER_NAME.test(name)) problems.push(`removeHeaders entry #${i + 1} is not a header name`);
+  if (options.removeHeaders !== undefined && !Array.isArray(options.removeHeaders)) {
+    problems.push('removeHeaders must be an array of header names');
+  } else {
+    for (const [i, name] of (options.removeHeaders ?? []).entries()) {
+      if (typeof name !== 'string' || !HEADER_NAME.test(name)) {
+        problems.push(`removeHeaders entry #${i + 1} is not a header name`);
+      }
+    }
   }
   if (options.variant === 'download') {
     // Browsers ignore `sandbox` in a Report-Only policy, and a cached file keeps whatever it was served with.
@@ -192,10 +198,18 @@ export function presetOptionProblems(options: PresetOptions): string[] {
       'reportOnly needs the reporting option: a Report-Only policy blocks nothing, so without a reporting endpoint it does nothing; set reporting: { endpoint }',
     );
   }
-  for (const [raw, sources] of Object.entries(options.directives ?? {})) {
+  const directives = options.directives;
+  if (directives !== undefined && !isDirectivesObject(directives)) {
+    problems.push('directives must be an object of directive names to arrays of sources');
+    return problems;
+  }
+  for (const [raw, sources] of Object.entries(directives ?? {})) {
     if (sources === undefined) continue;
     const name = kebab(raw);
-    if (name === 'frame-ancestors') {
+    // Checked here, before anything spreads it: a string would become one source per character.
+    if (!Array.isArray(sources)) {
+      problems.push(`directives: ${name} must be an array of sources`);
+    } else if (name === 'frame-ancestors') {
       problems.push(
         'directives: frame-ancestors is not accepted here; use the frameAncestors option, which checks the origins and keeps X-Frame-Options consistent',
       );
@@ -205,6 +219,11 @@ export function presetOptionProblems(options: PresetOptions): string[] {
       );
     }
   }
-  for (const problem of sameDirectiveTwice(options.directives ?? {})) problems.push(`directives: ${problem}`);
+  for (const problem of sameDirectiveTwice(directives ?? {})) problems.push(`directives: ${problem}`);
   return problems;
+}
+
+/** A plain object (not null, not an array): what `directives` must be. */
+export function isDirectivesObject(value: unknown): value is CspDirectives {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -227,6 +227,28 @@ describe('preset safety rules', () => {
     expect(() => apiPreset({ directives })).toThrow(HeadersError);
   });
 
+  it('lists a directives value or removeHeaders that is not an array with the other problems, never spreading it', () => {
+    const options = {
+      directives: { 'script-src': 'https://cdn.example', 'img-src': null, connectSrc: 42 },
+      removeHeaders: 'X-Debug',
+      corp: 'nowhere',
+    } as unknown as PresetOptions;
+    for (const preset of [apiPreset, webAppPreset]) {
+      const problems = optionProblems(() => preset(options));
+      const all = problems.join('\n');
+      expect(all).toMatch(/directives: script-src must be an array of sources/);
+      expect(all).toMatch(/directives: img-src must be an array of sources/);
+      expect(all).toMatch(/directives: connect-src must be an array of sources/);
+      expect(all).toMatch(/removeHeaders must be an array of header names/);
+      expect(all).toMatch(/corp must be/);
+      expect(all).not.toContain('cdn.example');
+      expect(all).not.toContain('X-Debug');
+    }
+    expect(() => webAppPreset({ directives: null } as unknown as PresetOptions)).toThrow(
+      /directives must be an object/,
+    );
+  });
+
   it('refuses reportOnly without reporting, and reporting next to report-uri/report-to directives', () => {
     expect(optionProblems(() => webAppPreset({ reportOnly: true })).join('\n')).toMatch(
       /reportOnly needs the reporting option/,

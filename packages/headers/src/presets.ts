@@ -3,6 +3,7 @@ import { type CspSource, csp, kebab, NONCE } from './csp.ts';
 import { HeadersError, throwIfProblems } from './errors.ts';
 import { renderWithHelmet } from './helmet-render.ts';
 import {
+  isDirectivesObject,
   NO_STORE,
   type PermissionAllowlist,
   type PresetOptions,
@@ -92,9 +93,11 @@ function cspDirectives(kind: Kind, o: PresetOptions, frameAncestors: readonly st
           ['frame-ancestors', [...frameAncestors]],
         ];
   const map = new Map(d);
-  for (const [raw, sources] of Object.entries(o.directives ?? {})) {
-    // Refused in presetOptionProblems(); the frameAncestors option alone decides it, together with X-Frame-Options.
-    if (sources !== undefined && kebab(raw) !== 'frame-ancestors') map.set(kebab(raw), [...sources]);
+  for (const [raw, sources] of Object.entries(isDirectivesObject(o.directives) ? o.directives : {})) {
+    // frame-ancestors is refused in presetOptionProblems(); the frameAncestors option alone decides
+    // it, together with X-Frame-Options. A value that is not an array is reported there too, so it
+    // is left out here rather than reported twice (and never spread into single characters).
+    if (Array.isArray(sources) && kebab(raw) !== 'frame-ancestors') map.set(kebab(raw), sources as CspSource[]);
   }
   if (kind === 'web-app' && o.upgradeInsecureRequests !== false && !map.has('upgrade-insecure-requests')) {
     map.set('upgrade-insecure-requests', []);

@@ -1,3 +1,4 @@
+import { invalidNonce, isNonceValue } from './csp-rules.ts';
 import { generateNonce } from './nonce.ts';
 import type { PresetOptions } from './presets.ts';
 
@@ -103,12 +104,16 @@ export class SecurityHeaders {
     return this.#compiled.csp?.name;
   }
 
-  /** The CSP value for one response. */
+  /**
+   * The CSP value for one response. On a policy that {@link usesNonce}, throws
+   * `ERR_HEADERS_INVALID_CSP` unless `nonce` is a non-empty base64/base64url value of at most 256
+   * characters (use {@link newNonce}): a malformed nonce would be ignored by browsers.
+   */
   cspValue(nonce: string | undefined): string {
     const parts = this.#compiled.csp?.parts;
     if (!parts) return '';
     if (parts.length === 1) return parts[0] as string;
-    if (nonce === undefined) throw new TypeError('this policy needs a nonce; generate one with newNonce()');
+    if (!isNonceValue(nonce)) throw invalidNonce();
     return parts.join(nonce);
   }
 

@@ -1,7 +1,7 @@
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { securityHeaders } from '../src/adapters/fastify.ts';
+import { type FrameworkErrorsHandler, frameworkErrors, securityHeaders } from '../src/adapters/fastify.ts';
 import { apiPreset, webAppPreset } from '../src/index.ts';
 import { ADAPTERS, policyHeaders, type RunningApp, send } from './support/apps.ts';
 import {
@@ -285,5 +285,83 @@ describe('fastify adapter, hijacked replies', () => {
     expect(res.status).toBe(200);
     expect(policyHeaders(res.headers)).toEqual(downloadHeaders(webAppHeaders('unused')));
     expect(res.body).toBe('file');
+  });
+});
+
+/** One raw HTTP/1.1 request over a socket, so the path reaches Fastify exactly as written. */
+function rawGet(
+  port: number,
+  path: string,
+): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.end(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    });
+    let raw = '';
+    socket.setEncoding('utf8');
+    socket.setTimeout(5_000, () => socket.destroy(new Error('no complete response')));
+    socket.on('data', (chunk: string) => {
+      raw += chunk;
+    });
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const [head = '', ...rest] = raw.split('\r\n\r\n');
+      const [statusLine = '', ...lines] = head.split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const line of lines) {
+        const at = line.indexOf(':');
+        headers[line.slice(0, at).trim().toLowerCase()] = line.slice(at + 1).trim();
+      }
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') });
+    });
+  });
+}
+
+describe('fastify frameworkErrors', () => {
+  const marker = 'PATHMARKER';
+  const badUrl = `/items/${marker}%E0%A4%A`;
+  const longParam = `/items/${marker}${'a'.repeat(120)}`;
+
+  async function start(options: {
+    frameworkErrors?: FrameworkErrorsHandler;
+  }): Promise<{ port: number; close: () => Promise<void> }> {
+    const app = Fastify(options);
+    await app.register(securityHeaders(apiPreset()));
+    app.get('/items/:id', () => ({ ok: true }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return { port: (app.server.address() as AddressInfo).port, close: () => app.close() };
+  }
+
+  it('answers a malformed URL and an over-long parameter with the policy and a body that does not echo the path', async () => {
+    const app = await start({ frameworkErrors: frameworkErrors(apiPreset()) });
+    try {
+      for (const [path, status, code] of [
+        [badUrl, 400, 'FST_ERR_BAD_URL'],
+        [longParam, 414, 'FST_ERR_MAX_PARAM_LENGTH'],
+      ] as const) {
+        const res = await rawGet(app.port, path);
+        expect(res.status).toBe(status);
+        expect(policyHeaders(res.headers)).toEqual(API_HEADERS);
+        expect(res.body).not.toContain(marker);
+        expect(JSON.parse(res.body)).toMatchObject({ code, statusCode: status });
+        expect(res.headers['content-length']).toBe(String(Buffer.byteLength(res.body)));
+      }
+      // The route itself still works.
+      expect((await rawGet(app.port, '/items/1')).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('is needed: without it Fastify writes these errors itself, skipping every plugin hook (the control)', async () => {
+    const app = await start({});
+    try {
+      const res = await rawGet(app.port, badUrl);
+      expect(res.status).toBe(400);
+      expect(res.headers['content-security-policy']).toBeUndefined();
+      expect(res.body).toContain(marker);
+    } finally {
+      await app.close();
+    }
   });
 });

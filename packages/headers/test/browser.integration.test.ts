@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { launchChromium, type TestChromium, waitFor } from '@rampart/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applySecurityHeaders } from '../src/adapters/node-http.ts';
-import { ContentSecurityPolicy, HeadersError, type SecurityHeaders, webAppPreset } from '../src/index.ts';
+import { ContentSecurityPolicy, csp, HeadersError, NONCE, type SecurityHeaders, webAppPreset } from '../src/index.ts';
 
 interface Results {
   nonced?: boolean;
@@ -232,5 +232,94 @@ describe('ContentSecurityPolicy.parse against Chromium', () => {
       expect(() => ContentSecurityPolicy.parse(policy)).not.toThrow();
       expect(await runsInjectedScript(policy)).toBe(false);
     }
+  });
+});
+
+describe('inline styles and nonces against Chromium', () => {
+  let chromium: TestChromium;
+  let server: Server;
+  let origin: string;
+  const policies: string[] = [];
+  beforeAll(async () => {
+    chromium = await launchChromium();
+    ({ server, origin } = await listen((req, res) => {
+      const index = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('p'));
+      res.setHeader('content-security-policy', policies[index] ?? "default-src 'none'");
+      res.setHeader('content-type', 'text/html');
+      // What an attacker injects: a full-page overlay by style attribute, and an inline script.
+      res.end(
+        '<!doctype html><div id="overlay" style="position:fixed;background:rgb(255,0,0)">x</div><script>window.ran = true</script>',
+      );
+    }));
+  });
+  afterAll(async () => {
+    await chromium.stop();
+    await close(server);
+  });
+
+  async function load(policy: string): Promise<{ overlay: string; ran: boolean }> {
+    policies.push(policy);
+    const page = await chromium.newPage();
+    await page.goto(`${origin}/?p=${policies.length - 1}`);
+    const result = await page.evaluate(() => ({
+      overlay: getComputedStyle(document.getElementById('overlay') as Element).position,
+      ran: (window as unknown as { ran?: boolean }).ran === true,
+    }));
+    await page.close();
+    return result;
+  }
+
+  const NONCE_VALUE = 'cmFtcGFydC10ZXN0LW5vbmNl';
+
+  it("refuses 'unsafe-inline' that reaches style attributes through style-src-attr", async () => {
+    const directives = { 'style-src-attr': ["'unsafe-inline'"] };
+    expect(() => webAppPreset({ directives })).toThrow(/CSP: style-src-attr allows 'unsafe-inline'/);
+    // The same policy as a named deviation: Chromium applies the injected overlay.
+    const deviation = webAppPreset({ directives, dangerouslyAllowUnsafeInlineStyles: true });
+    expect((await load(deviation.cspValue(NONCE_VALUE))).overlay).toBe('fixed');
+    expect((await load(webAppPreset().cspValue(NONCE_VALUE))).overlay).toBe('static');
+  });
+
+  it("refuses 'unsafe-inline' in default-src when only style-src-elem is set, which still decides style attributes", async () => {
+    const directives = {
+      'default-src': ["'self'", "'unsafe-inline'"],
+      'script-src': [NONCE, "'strict-dynamic'"],
+      'style-src-elem': [NONCE],
+      'object-src': ["'none'"],
+      'base-uri': ["'none'"],
+    };
+    expect(() => csp(directives)).toThrow(/default-src allows 'unsafe-inline'/);
+    const deviation = csp(directives, { dangerouslyAllowUnsafeInlineStyles: true });
+    expect((await load(deviation.render(NONCE_VALUE))).overlay).toBe('fixed');
+    const fixed = csp({ ...directives, 'default-src': ["'self'"] });
+    expect((await load(fixed.render(NONCE_VALUE))).overlay).toBe('static');
+  });
+
+  it("accepts 'unsafe-inline' next to a nonce in the attribute list, which Chromium then ignores", async () => {
+    const policy = csp({
+      'default-src': ["'self'"],
+      'style-src-attr': [NONCE, "'unsafe-inline'"],
+      'object-src': ["'none'"],
+      'base-uri': ["'none'"],
+    });
+    expect((await load(policy.render(NONCE_VALUE))).overlay).toBe('static');
+  });
+
+  it("refuses to render a nonce policy without a well-formed nonce, whose 'unsafe-inline' fallback would run injected script", async () => {
+    const policy = csp({
+      'default-src': ["'self'"],
+      'script-src': [NONCE, "'unsafe-inline'"],
+      'object-src': ["'none'"],
+      'base-uri': ["'none'"],
+    });
+    const headers = webAppPreset({ directives: { 'script-src': [NONCE, "'unsafe-inline'"] } });
+    for (const nonce of [undefined, '', 'a b', "x' 'unsafe-inline", `${'A'.repeat(300)}`]) {
+      expect(() => policy.render(nonce)).toThrow(expect.objectContaining({ code: 'ERR_HEADERS_INVALID_CSP' }));
+      expect(() => headers.cspValue(nonce)).toThrow(expect.objectContaining({ code: 'ERR_HEADERS_INVALID_CSP' }));
+      expect(() => headers.headersFor({ secure: true, nonce })).toThrow(HeadersError);
+    }
+    // What rendering used to send for a missing nonce: Chromium drops `'nonce-'` and runs the injection.
+    expect((await load("default-src 'self';script-src 'nonce-' 'unsafe-inline'")).ran).toBe(true);
+    expect((await load(policy.render(NONCE_VALUE))).ran).toBe(false);
   });
 });

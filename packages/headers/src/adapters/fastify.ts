@@ -1,8 +1,10 @@
+import { STATUS_CODES } from 'node:http';
 import type {
   FastifyInstance,
   FastifyPluginCallback,
   FastifyReply,
   FastifyRequest,
+  FastifyServerOptions,
   onRequestHookHandler,
 } from 'fastify';
 import {
@@ -94,6 +96,55 @@ export function securityHeaders(
   (plugin as unknown as Record<symbol, unknown>)[Symbol.for('skip-override')] = true;
   (plugin as unknown as Record<symbol, unknown>)[Symbol.for('fastify.display-name')] = '@rampart/headers';
   return plugin;
+}
+
+/** The type of Fastify's `frameworkErrors` server option. */
+export type FrameworkErrorsHandler = NonNullable<FastifyServerOptions['frameworkErrors']>;
+
+/**
+ * A handler for Fastify's `frameworkErrors` **server** option. Fastify answers a malformed URL
+ * (`FST_ERR_BAD_URL`, 400), an over-long path parameter (`FST_ERR_MAX_PARAM_LENGTH`, 414) and a
+ * failed async constraint (`FST_ERR_ASYNC_CONSTRAINT`, 500) before routing, where no plugin hook
+ * runs, so without this handler those responses carry no security headers and echo the request path.
+ * This one sends `policy` and a JSON body with the status and Fastify's error code only. A plugin
+ * cannot set a server option, so pass it when creating the instance.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import { apiPreset } from '@rampart/headers';
+ * import { frameworkErrors, securityHeaders } from '@rampart/headers/fastify';
+ * const headers = apiPreset();
+ * const app = Fastify({ frameworkErrors: frameworkErrors(headers) });
+ * await app.register(securityHeaders(headers));
+ * ```
+ */
+export function frameworkErrors(
+  policy: SecurityHeaders,
+  options: FastifySecurityHeadersOptions = {},
+): FrameworkErrorsHandler {
+  const isSecure = options.isSecure ?? isHttps;
+  return (error, request, reply) => {
+    // Fastify types this option generically over route schemas; none applies before routing.
+    const plain = request as unknown as FastifyRequest;
+    const plainReply = reply as unknown as FastifyReply;
+    let secure = false;
+    try {
+      secure = isSecure(plain);
+    } catch {
+      // On this error path a throwing isSecure must not drop the response: treat the request as plain HTTP.
+    }
+    const state = bindState(plain, [plain, plain.raw], policy, secure);
+    for (const name of state.policy.remove) plainReply.removeHeader(name);
+    state.policy.applyTo((name, value) => plainReply.header(name, value), state);
+    const status =
+      typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode <= 599
+        ? error.statusCode
+        : 500;
+    // Fastify's own body quotes the path; this one names only the status and the error code.
+    const body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', code: error.code });
+    plainReply.code(status).type('application/json; charset=utf-8').send(body);
+  };
 }
 
 /**

@@ -6,7 +6,7 @@ import {
   type CrossSiteRequest,
   crossSiteProtection,
 } from '../cross-site.ts';
-import { bindNodeResponse, rejectionBody } from '../response-binding.ts';
+import { bindNodeResponse, rejectionBody, stateOf } from '../response-binding.ts';
 import type { SecurityHeaders } from '../security-headers.ts';
 
 /** Options of the node:http adapter. */
@@ -60,22 +60,31 @@ export function withSecurityHeaders(
   options: NodeSecurityHeadersOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const isSecure = options.isSecure ?? socketIsTls;
-  const fail = (res: ServerResponse): void => {
+  const fail = (req: IncomingMessage, res: ServerResponse): void => {
     if (res.headersSent) {
       res.destroy();
       return;
     }
+    // When isSecure threw, nothing is bound yet; bind now so the 500 carries the policy (no HSTS
+    // when it is limited to TLS, since TLS could not be established).
+    if (stateOf(res) === undefined) bindNodeResponse(req, res, policy, false);
+    // Drop everything the failed handler set: a stale Content-Length would leave the client waiting
+    // for bytes that never come, and a half-done login's Set-Cookie or Location must not go out.
+    // The policy's headers are written again when the head goes out (applyOnWriteHead).
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    const body = '{"error":"internal server error"}';
     res.statusCode = 500;
     res.setHeader('content-type', 'application/json; charset=utf-8');
-    res.end('{"error":"internal server error"}');
+    res.setHeader('content-length', Buffer.byteLength(body));
+    res.end(body);
   };
   return (req, res) => {
-    bindNodeResponse(req, res, policy, isSecure(req));
     try {
+      bindNodeResponse(req, res, policy, isSecure(req));
       const result = handler(req, res);
-      if (result instanceof Promise) result.catch(() => fail(res));
+      if (result instanceof Promise) result.catch(() => fail(req, res));
     } catch {
-      fail(res);
+      fail(req, res);
     }
   };
 }
