@@ -1,5 +1,5 @@
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createBaseline, writeBaseline } from './baseline.ts';
@@ -134,10 +134,36 @@ async function runScan(args: readonly string[], io: CliIo): Promise<number> {
 function outputProblem(path: string): string | undefined {
   try {
     if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) return `${path} is a directory; name a file`;
-    mkdirSync(dirname(path), { recursive: true });
+    createDirectories(dirname(path));
     return undefined;
   } catch (error) {
     return `cannot create the directory of ${path} (${errorCode(error)})`;
+  }
+}
+
+/**
+ * `mkdir -p`, one level at a time: `mkdirSync(dir, { recursive: true })` never returns for a path
+ * under /proc (Node retries it forever), where a plain `mkdirSync` fails at once with ENOENT.
+ */
+function createDirectories(dir: string): void {
+  const missing: string[] = [];
+  let current = resolve(dir);
+  let existing = statSync(current, { throwIfNoEntry: false });
+  while (existing === undefined && dirname(current) !== current) {
+    missing.push(current);
+    current = dirname(current);
+    existing = statSync(current, { throwIfNoEntry: false });
+  }
+  if (existing !== undefined && !existing.isDirectory()) {
+    throw Object.assign(new Error(`${current} is not a directory`), { code: 'ENOTDIR' });
+  }
+  for (const directory of missing.reverse()) {
+    try {
+      mkdirSync(directory);
+    } catch (error) {
+      // Created meanwhile by someone else: fine if it is a directory.
+      if ((error as { code?: unknown }).code !== 'EEXIST' || !statSync(directory).isDirectory()) throw error;
+    }
   }
 }
 

@@ -163,6 +163,28 @@ describe('rampart-preflight scan', () => {
     expect(readFileSync(baseline, 'utf8')).not.toContain(SECRET);
   });
 
+  it('refuses with exit 2 a report path below a directory that cannot be created, instead of hanging', () => {
+    // In a child process: a mkdir that never returns would block this worker's event loop, and
+    // with it every timeout of the test.
+    const bin = new URL('../src/bin.ts', import.meta.url).pathname;
+    const paths = [join(root, 'src', 'config.ts', 'deeper', 'report.json')];
+    // /proc rejects new directories; Node's recursive mkdir used to loop forever on it.
+    if (process.platform === 'linux') paths.push('/proc/rampart-preflight-nope/x.json');
+    for (const path of paths) {
+      for (const flag of ['--output', '--write-baseline']) {
+        const result = spawnSync(process.execPath, [bin, 'scan', root, flag, path], {
+          encoding: 'utf8',
+          timeout: 20_000,
+        });
+        expect(result.signal, `${flag} ${path}`).toBeNull();
+        expect(result.status, `${flag} ${path}`).toBe(2);
+        expect(result.stderr, `${flag} ${path}`).toContain(`ERR_PREFLIGHT_INVALID_OPTION`);
+        expect(result.stderr, `${flag} ${path}`).toContain(`${flag}: cannot create the directory of ${path}`);
+        expect(result.stdout, `${flag} ${path}`).toBe('');
+      }
+    }
+  });
+
   it('refuses more than one directory instead of scanning only the first', async () => {
     const other = mkdtempSync(join(tmpdir(), 'preflight-second-'));
     try {

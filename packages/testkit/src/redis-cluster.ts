@@ -7,7 +7,7 @@ import { refuseInProduction } from './production-guard.ts';
 import { REDIS_INSTALL_HINT } from './redis.ts';
 import { redisArgs, spawnOnFreePort } from './redis-server-process.ts';
 import { sendCommand } from './resp-client.ts';
-import { WaitTimeoutError, waitFor } from './wait.ts';
+import { waitFor } from './wait.ts';
 
 const SLOTS = 16_384;
 const CLUSTER_BUS_OFFSET = 10_000;
@@ -145,14 +145,14 @@ export async function startRedisClusterOn(
     );
   } catch (error) {
     await stop();
-    if (error instanceof TestkitError) throw error;
-    if (error instanceof WaitTimeoutError) {
+    if (error instanceof TestkitError && error.code === 'ERR_TESTKIT_WAIT_TIMEOUT') {
       throw new TestkitError(
         'ERR_TESTKIT_START_TIMEOUT',
         `the Redis Cluster did not form within ${startTimeoutMs} ms: raise startTimeoutMs on a slow machine.`,
         { cause: error },
       );
     }
+    if (error instanceof TestkitError) throw error;
     throw new TestkitError('ERR_TESTKIT_START_FAILED', 'the Redis Cluster did not form.', { cause: error });
   }
 

@@ -37,7 +37,7 @@ async function started(server: ReturnType<typeof createServer>): Promise<string>
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse, auth: VerifiedToken) => void | Promise<void>;
+type Handler = (req: IncomingMessage, res: ServerResponse, auth: VerifiedToken) => unknown;
 
 /**
  * Serves `handler` behind `withBearer` on a free port. `options` default: errors collected in
@@ -78,6 +78,26 @@ function get(url: string, token?: string, path = '/'): Promise<Answer> {
 const secretFailure = (auth: VerifiedToken): Error => new Error(`database password hunter2 for ${auth.subject}`);
 
 describe('withBearer', () => {
+  it('accepts a handler that returns what res.end() returns, as in the quick start', async () => {
+    const verifier = createBearerVerifier(verifierOptions());
+    // The README's handler verbatim: it returns the ServerResponse; the type must allow it.
+    const server = createServer(withBearer(verifier, undefined, (_req, res, auth) => res.end(auth.subject)));
+    const url = await started(server);
+    const token = await issuer.mint({ claims: { sub: 'user-42' } });
+    await expect(get(url, token)).resolves.toMatchObject({ status: 200, body: 'user-42' });
+    expect(unhandled).toEqual([]);
+  });
+
+  it('awaits a handler that resolves to a value before treating it as done', async () => {
+    const { url, reported } = await serve(async (_req, res) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      return res.end('late');
+    });
+    const token = await issuer.mint();
+    await expect(get(url, token)).resolves.toMatchObject({ status: 200, body: 'late' });
+    expect(reported).toEqual([]);
+  });
+
   it('answers a generic 500 when the handler throws, and keeps serving', async () => {
     const { url, reported } = await serve((req, res, auth) => {
       if (req.url === '/boom') throw secretFailure(auth);

@@ -102,14 +102,17 @@ function logHandlerFailure(error: unknown): void {
  *
  * @example
  * ```ts
+ * import { createServer } from 'node:http';
  * import { withBearer } from '@rampart/bearer/node';
- * createServer(withBearer(verifier, { scopes: { any: ['orders:read'] } }, (req, res, auth) => res.end(auth.subject)));
+ * createServer(withBearer(verifier, { scopes: { any: ['orders:read'] } }, (_req, res, auth) => res.end(auth.subject)));
  * ```
  */
 export function withBearer<S extends string>(
   verifier: BearerVerifier<S>,
   route: RouteRequirement<S> | undefined,
-  handler: (req: IncomingMessage, res: ServerResponse, auth: VerifiedToken) => void | Promise<void>,
+  // `unknown`, not `void`: `(req, res) => res.end()` returns the response; a returned promise is
+  // awaited, any other value ignored.
+  handler: (req: IncomingMessage, res: ServerResponse, auth: VerifiedToken) => unknown,
   options: WithBearerOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const declared = route === undefined ? undefined : verifier.route(route);
