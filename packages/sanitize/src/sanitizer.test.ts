@@ -322,6 +322,12 @@ describe('toPlainText', () => {
   it('keeps pre whitespace, collapses the rest and cuts to maxChars', () => {
     expect(toPlainText('<p>a    b\n c</p><pre>x  y\n  z</pre>')).toBe('a b c\n\nx  y\n  z');
     expect(toPlainText('<p>abcdefghij</p>', { maxChars: 5 })).toBe('abcd…');
+    expect(toPlainText('<p>abcdefghij</p>', { maxChars: 1 })).toBe('…');
+    for (const maxChars of [0, -1, 2.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => toPlainText('<p>abc</p>', { maxChars })).toThrow(
+        expect.objectContaining({ code: 'ERR_SANITIZE_INVALID_OPTIONS' }),
+      );
+    }
   });
 
   // Not timed (speed is measured in benchmarks): stripping blanks before line ends was quadratic on

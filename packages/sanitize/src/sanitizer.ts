@@ -49,7 +49,10 @@ export interface SanitizeResult {
 
 /** Options of {@link Sanitizer.toPlainText}. */
 export interface PlainTextOptions {
-  /** Cut the text to this many characters (on a code point boundary), appending `…`. */
+  /**
+   * Cut the text to this many characters (on a code point boundary), `…` included. An integer of
+   * at least 1, else `ERR_SANITIZE_INVALID_OPTIONS`.
+   */
   readonly maxChars?: number;
 }
 
@@ -231,8 +234,19 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
       return run(html).result.html;
     },
     toPlainText(html: string, plain: PlainTextOptions = {}): string {
+      const max = plain?.maxChars;
+      if (max !== undefined && (!Number.isSafeInteger(max) || max < 1)) {
+        // 0 or less cannot hold even the `…`; NaN or a fraction is a caller's bug, not a length.
+        throw new SanitizeError(
+          'ERR_SANITIZE_INVALID_OPTIONS',
+          'toPlainText: maxChars must be an integer of at least 1.',
+          {
+            problems: ['maxChars must be an integer of at least 1.'],
+          },
+        );
+      }
       const { tree, text } = run(html);
-      return cutPlain(tree === undefined ? (text ?? '') : treeToPlainText(tree), plain.maxChars);
+      return cutPlain(tree === undefined ? (text ?? '') : treeToPlainText(tree), max);
     },
   });
 }
