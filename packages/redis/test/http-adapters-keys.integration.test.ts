@@ -174,6 +174,75 @@ const CASES: Case[] = [
       expect((await get({ 'x-client-id': 'a%20b' })).status).toBe(200);
     },
   },
+  (() => {
+    let seen: (string | undefined)[] = [];
+    return {
+      name: 'shows the key function the first of a repeated Authorization or User-Agent header, as Node parses them',
+      options: (ctx) => {
+        seen = [];
+        return {
+          limiter: ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }]),
+          key: (req) => {
+            seen.push(req.header('authorization'), req.header('user-agent'), req.header('x-tag'));
+            return 'client:one';
+          },
+        };
+      },
+      async run(get) {
+        const res = await get(
+          {},
+          {
+            rawHeaders: [
+              ...['authorization', 'Bearer one', 'Authorization', 'Bearer two'],
+              ...['user-agent', 'agent/1', 'user-agent', 'agent/2'],
+              ...['x-tag', 'a', 'x-tag', 'b'],
+            ],
+          },
+        );
+        expect(res.status).toBe(200);
+        // One subject per credential whatever the framework: Node keeps the first of these
+        // single-value headers and joins the others.
+        expect(seen).toEqual(['Bearer one', 'agent/1', 'a, b']);
+      },
+    } satisfies Case;
+  })(),
+  {
+    name: 'awaits an async skip or cost, and refuses with 400 when one rejects',
+    options: (ctx) => ({
+      limiter: ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 60_000 }]),
+      // As a JavaScript caller writes them: looking the request up before deciding.
+      skip: async (req) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (req.header('x-skip') === 'fail') throw new Error('lookup failed');
+        return req.header('x-health') === '1';
+      },
+      cost: async (req) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (req.header('x-cost') === 'fail') throw new Error('lookup failed');
+        return Number(req.header('x-cost') ?? 1);
+      },
+    }),
+    async run(get) {
+      for (let i = 0; i < 3; i++) {
+        const res = await get({ 'x-health': '1' });
+        expect(res.status).toBe(200);
+        expect(res.headers.get('ratelimit')).toBeNull();
+      }
+      for (const [headers, error] of [
+        [{ 'x-skip': 'fail' }, 'ERR_RATE_LIMIT_NO_KEY'],
+        [{ 'x-cost': 'fail' }, 'ERR_RATE_LIMIT_INVALID_ARGUMENT'],
+      ] as const) {
+        const res = await get(headers);
+        expect(res.status).toBe(400);
+        const body = await jsonBody(res);
+        expect(body).toMatchObject({ error });
+        expect(JSON.stringify(body)).not.toContain('lookup');
+      }
+      // Skipped and refused requests spent nothing; the cost asked for is charged.
+      expect((await get({ 'x-cost': '4' })).headers.get('ratelimit')).toMatch(/^"w";r=1;/);
+      expect((await get({ 'x-cost': '2' })).status).toBe(429);
+    },
+  },
   {
     name: 'shows the key function the path and query of the request',
     options: (ctx) => ({

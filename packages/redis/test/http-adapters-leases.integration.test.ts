@@ -1,5 +1,10 @@
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { waitFor } from '@rampart/testkit';
 import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { timeout } from 'hono/timeout';
 import { describe, expect, it } from 'vitest';
 import { honoRateLimit } from '../src/adapters/hono.ts';
 import type { HttpRateLimitOptions, LimitDefinition, RateLimiter } from '../src/index.ts';
@@ -7,6 +12,8 @@ import {
   type AppHooks,
   type Case,
   type Ctx,
+  DOWNLOAD,
+  DOWNLOAD_BYTES,
   describeBehaviourTable,
   EARLY,
   serveHono,
@@ -93,6 +100,54 @@ function abortDuringHandler(ending: 'answers' | 'throws'): Case {
 }
 
 /**
+ * The client reads the start of a streamed download and aborts: nothing the handler still does can
+ * reach it, so the lease is given back, not held until `leaseMs` (which would let a client hold
+ * every download slot by aborting, with no connection open and no work running).
+ */
+function abortDuringDownload(via: (typeof DOWNLOAD)[number]): Case {
+  let dir = '';
+  return {
+    name: `client aborts a streamed response (${via}) → lease given back`,
+    options: (ctx) => ({
+      limiter: ctx.limiter(LEASE),
+      key: () => 'client:one',
+    }),
+    hooks: () => {
+      // A sparse file: as large as the download, nothing written to disk.
+      dir = mkdtempSync(join(tmpdir(), 'rampart-download-'));
+      const file = join(dir, 'download.bin');
+      writeFileSync(file, '');
+      truncateSync(file, DOWNLOAD_BYTES);
+      return { downloadFile: file };
+    },
+    async run(get) {
+      try {
+        const abort = new AbortController();
+        const res = await get({}, { path: `/download?via=${via}`, signal: abort.signal });
+        expect(res.status).toBe(200);
+        const reader = res.body!.getReader();
+        let read = 0;
+        while (read < 200 * 1024) {
+          const chunk = await reader.read();
+          if (chunk.done) throw new Error('the download ended before the client aborted');
+          read += chunk.value.byteLength;
+        }
+        // Still streaming: its lease is held.
+        const during = await get();
+        expect(during.status).toBe(429);
+        await during.arrayBuffer();
+        abort.abort();
+        await reader.cancel().catch(() => {});
+        // The lease lasts 60 s: a 200 within 5 s proves the abort gave it back.
+        await released(get, 'the lease of the aborted download to be released');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/**
  * The adapters' behaviour table, concurrency leases: held while the handler runs, given back when
  * the response ends, the client leaves while the limiter decides, or the response was already sent.
  */
@@ -134,6 +189,7 @@ const CASES: Case[] = [
   })(),
   abortDuringHandler('answers'),
   abortDuringHandler('throws'),
+  ...DOWNLOAD.map(abortDuringDownload),
   (() => {
     // Settles once the middleware ahead of the rate limit has answered 504.
     let answered = signal();
@@ -228,6 +284,41 @@ describe('hono adapter with a streamed response', () => {
       await released(() => fetch(`${server.url}/`), 'the lease to be released once the stream ended');
     } finally {
       finished.settle();
+      await server.close();
+    }
+  });
+});
+
+describe('hono adapter behind hono/timeout', () => {
+  const limiterOn = useRedisLimiters();
+
+  it('gives the lease back once the handler ends when the timeout answered first, and throws nothing', async () => {
+    const limiter = limiterOn('hono-timeout', LEASE);
+    const app = new Hono();
+    const errors: unknown[] = [];
+    app.onError((error, c) => {
+      errors.push(error);
+      return error instanceof HTTPException ? error.getResponse() : c.text('failed', 500);
+    });
+    app.use(timeout(100));
+    app.use(honoRateLimit({ limiter, key: () => 'client:one' }));
+    const ended = signal();
+    app.get('/slow', async (c) => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      ended.settle();
+      return c.text('late');
+    });
+    app.get('/', (c) => c.text('ok'));
+    const server = await serveHono(app);
+    try {
+      const slow = await fetch(`${server.url}/slow`);
+      expect(slow.status).toBe(504);
+      await slow.arrayBuffer();
+      await ended.promise;
+      // The lease lasts 60 s: a 200 within 5 s proves the handler's end gave it back.
+      await released(() => fetch(`${server.url}/`), 'the lease of the timed-out request to be released');
+      expect(errors.filter((error) => !(error instanceof HTTPException))).toEqual([]);
+    } finally {
       await server.close();
     }
   });

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import { createHttpRateLimit, type HttpOutcome, type HttpRateLimitOptions } from '../http/http-rate-limit.ts';
 
@@ -11,19 +12,17 @@ export interface HonoRateLimitOptions extends HttpRateLimitOptions {
   readonly ip?: (c: Context) => string | undefined;
 }
 
-/** `response` with a body that calls `release` once it has been read to the end, failed or been cancelled. */
-function releasedAfterBody(response: Response, release: () => Promise<void>): Response {
+/**
+ * `response` with a body that calls `done` once it has been read to the end, failed or been
+ * cancelled. A body already read or being read (another middleware answered with this response
+ * and it is being sent) is not ours to wait for: `done` is called at once.
+ */
+function releasedAfterBody(response: Response, done: () => void): Response {
   const body = response.body;
-  if (body === null) {
-    void release();
+  if (body === null || response.bodyUsed || body.locked) {
+    done();
     return response;
   }
-  let released = false;
-  const done = (): void => {
-    if (released) return;
-    released = true;
-    void release();
-  };
   const reader = body.getReader();
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -46,9 +45,30 @@ function releasedAfterBody(response: Response, release: () => Promise<void>): Re
   return new Response(stream, response);
 }
 
+/** The Node request and response under `@hono/node-server` (`c.env`); undefined elsewhere. */
+function nodeBindings(c: Context): { incoming?: IncomingMessage; outgoing?: ServerResponse } {
+  const env = c.env as { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined;
+  return env !== null && typeof env === 'object' ? env : {};
+}
+
+/**
+ * `header(name)` of the request view. Under node-server it reads Node's parsed headers, as the
+ * other adapters do: a repeated Authorization or User-Agent is its first value there, while
+ * node-server's `Headers` join every repeat ("Bearer one, Bearer two"), which would key the same
+ * request to another subject.
+ */
+function headerOf(c: Context): (name: string) => string | undefined {
+  const headers = nodeBindings(c).incoming?.headers;
+  if (headers === null || typeof headers !== 'object') return (name) => c.req.header(name);
+  return (name) => {
+    const lower = name.toLowerCase();
+    const value = Object.hasOwn(headers, lower) ? headers[lower] : undefined;
+    return Array.isArray(value) ? value.join(', ') : value;
+  };
+}
+
 function socketAddress(c: Context): string | undefined {
-  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-  return env?.incoming?.socket?.remoteAddress;
+  return nodeBindings(c).incoming?.socket?.remoteAddress;
 }
 
 /**
@@ -88,7 +108,7 @@ export function honoRateLimit(options: HonoRateLimitOptions): MiddlewareHandler 
       ip,
       method: c.req.method,
       url: c.req.url,
-      header: (name) => c.req.header(name),
+      header: headerOf(c),
     });
     if (c.finalized) {
       // Answered while the limiter decided: nothing of ours is sent, so no lease is held for it.
@@ -102,17 +122,38 @@ export function honoRateLimit(options: HonoRateLimitOptions): MiddlewareHandler 
       });
     }
     const release = outcome.release;
+    // The body's end, its cancellation and the response's 'close' may each come: one release.
+    let releasing: Promise<void> | undefined;
+    const done = (): Promise<void> => {
+      releasing ??= release?.() ?? Promise.resolve();
+      return releasing;
+    };
+    const doneNow = (): void => void done();
     try {
       await next();
     } catch (error) {
-      await release?.();
+      await done();
       throw error;
     }
     if (release !== undefined) {
       // A concurrency lease is held until the body has been sent (or the client went away), as
       // the other adapters hold it until the response closes: a streamed body keeps it.
-      if (c.req.method === 'HEAD') await release();
-      else c.res = releasedAfterBody(c.res, release);
+      if (c.req.method === 'HEAD') await done();
+      else {
+        try {
+          c.res = releasedAfterBody(c.res, doneNow);
+        } catch {
+          // A response another middleware answered with (hono/timeout) and the server took: not ours.
+          doneNow();
+        }
+      }
+      // Under node-server the response closes once sent, or at once if it was answered while the
+      // handler ran (a timeout ahead of us): then no one reads or cancels the body we wrapped.
+      const { outgoing } = nodeBindings(c);
+      if (outgoing !== undefined && typeof outgoing.once === 'function') {
+        if (outgoing.closed) doneNow();
+        else outgoing.once('close', doneNow);
+      }
     }
     for (const [name, value] of outcome.headers) c.header(name, value);
     return undefined;

@@ -24,7 +24,7 @@ export interface HttpRateLimitOptions {
   readonly limiter: RateLimiter;
   /**
    * The subject of a request. Default: the client IP, IPv6 grouped by /56 ({@link ipSubject}).
-   * Returning undefined, or throwing (`skip` too), refuses the request with 400
+   * Returning undefined, or throwing or rejecting (`skip` too), refuses the request with 400
    * `ERR_RATE_LIMIT_NO_KEY`; returning anything but a string of 1 to 512 characters, with 400
    * `ERR_RATE_LIMIT_INVALID_SUBJECT`.
    */
@@ -32,13 +32,17 @@ export interface HttpRateLimitOptions {
   /**
    * Cost of a request. Default 1. A number must be an integer from 1 to the smallest limit or
    * burst of the limiter, scaled fallback bursts included (checked at construction). A function
-   * that throws, or returns anything else, refuses the request with 400
-   * `ERR_RATE_LIMIT_INVALID_ARGUMENT`; one that returns more than a scaled fallback burst is
-   * answered 503 while the fallback decides: the limiter throws its Redis error for it.
+   * may return a promise, which is awaited; one that throws or rejects, or returns anything else,
+   * refuses the request with 400 `ERR_RATE_LIMIT_INVALID_ARGUMENT`; one that returns more than a
+   * scaled fallback burst is answered 503 while the fallback decides: the limiter throws its Redis
+   * error for it.
    */
-  readonly cost?: number | ((request: HttpRequestView) => number);
-  /** Requests for which this returns true are not counted (e.g. health checks). */
-  readonly skip?: (request: HttpRequestView) => boolean;
+  readonly cost?: number | ((request: HttpRequestView) => number | Promise<number>);
+  /**
+   * Requests for which this returns (or resolves to) true are not counted (e.g. health checks).
+   * A rejection refuses the request with 400 `ERR_RATE_LIMIT_NO_KEY`, as a throw does.
+   */
+  readonly skip?: (request: HttpRequestView) => boolean | Promise<boolean>;
   /** Send `RateLimit` and `RateLimit-Policy`. Default true. */
   readonly headers?: boolean;
 }
@@ -194,7 +198,10 @@ export function createHttpRateLimit(options: HttpRateLimitOptions): (request: Ht
     // a header that does not parse): a throw there refuses the request with 400, never a 500.
     let subject: unknown;
     try {
-      if (options.skip?.(request) === true) return { kind: 'pass', headers: [], release: undefined };
+      const skipped = options.skip?.(request);
+      if ((isThenable(skipped) ? await skipped : skipped) === true) {
+        return { kind: 'pass', headers: [], release: undefined };
+      }
       subject = await keyOf(request);
     } catch {
       subject = undefined;
@@ -210,6 +217,7 @@ export function createHttpRateLimit(options: HttpRateLimitOptions): (request: Ht
       let asked: unknown;
       try {
         asked = costOf(request);
+        if (isThenable(asked)) asked = await asked;
       } catch {
         asked = undefined;
       }
@@ -237,6 +245,15 @@ export function createHttpRateLimit(options: HttpRateLimitOptions): (request: Ht
     }
     return answer(decision, false);
   };
+}
+
+/**
+ * Whether `value` is to be awaited: a sync `skip` or `cost` (the common case) costs no extra turn,
+ * and an async one (JavaScript callers pass them) is waited for, its rejection thrown where the
+ * caller catches it instead of left unhandled.
+ */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
 function validCost(cost: unknown, max: number): cost is number {

@@ -23,9 +23,13 @@ export function dropLease(outcome: HttpOutcome): void {
  * 'close' alone is not "done": it also fires when the client disconnects mid-handler, and a
  * client that sends and aborts requests would then run any number of handlers at once. So on
  * 'close' the lease is released only when the response was ended, or when this side destroyed
- * it (a framework giving up after an error). If the client left first, it is held until the
- * handler ends the response (`end()`) or it is destroyed; a handler that does neither holds it
- * until `leaseMs`, the limiter's own backstop.
+ * it (a framework giving up after an error), or when its headers were sent: the handler was
+ * streaming, and nothing it still does can answer (`res.sendFile`, `src.pipe(res)` and
+ * `pipeline(src, res)` neither end nor destroy the response when the client leaves, so waiting
+ * for them would let a client hold every slot by aborting downloads). If the client left while
+ * the handler was still working on its answer, the lease is held until the handler starts
+ * answering (`write()`, `end()`, a stream piped in and then unpiped) or the response is destroyed;
+ * a handler that does none of these holds it until `leaseMs`, the limiter's own backstop.
  */
 export function holdLeaseUntilEnded(
   response: ServerResponse,
@@ -54,16 +58,23 @@ export function holdLeaseUntilEnded(
   response.once('close', () => {
     // The peer's FIN (readableEnded) or reset (errored) closed the socket, not this side.
     const byClient = socket !== null && (socket.readableEnded || socket.errored !== null);
-    if (response.writableEnded || destroyedHere || !byClient) {
+    if (response.writableEnded || destroyedHere || !byClient || response.headersSent) {
       done();
       return;
     }
     clientLeft = true;
+    // The handler is done computing once it answers, whatever it answers into: a closed response.
     const end = response.end;
     response.end = function (this: ServerResponse, ...args: unknown[]) {
       done();
       return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
     } as ServerResponse['end'];
+    const write = response.write;
+    response.write = function (this: ServerResponse, ...args: unknown[]) {
+      done();
+      return (write as (...a: unknown[]) => boolean).apply(this, args);
+    } as ServerResponse['write'];
+    response.once('unpipe', done);
   });
   return true;
 }
