@@ -29,7 +29,7 @@ function invalid(message: string): TransitError {
 
 // A lone surrogate becomes U+FFFD in UTF-8, so 'a\uD800', 'a\uDFFF' and 'a\uFFFD' would encode
 // alike: refuse text that is not well-formed (with the u flag, a valid pair is one code point).
-const LONE_SURROGATE = /\p{Cs}/u;
+export const LONE_SURROGATE = /\p{Cs}/u;
 
 function valueText(name: string, raw: unknown): string {
   if (typeof raw === 'string') return raw;

@@ -73,4 +73,28 @@ describe('EncryptDekCache', () => {
     expect(cache.tryReserve('b', 1)).toBeUndefined();
     expect(cache.tryReserve('a', 1)).toBeDefined();
   });
+
+  it('stores no entry fetched before clear(): every waiter, the one that started the fetch too, fetches again', async () => {
+    const cache = new EncryptDekCache({ maxAgeMs: 1000 }, () => 0, undefined);
+    const stale = entry(0);
+    const fresh = entry(0);
+    let answer!: (e: EncryptEntry) => void;
+    let fetches = 0;
+    const fetch = (): Promise<EncryptEntry> => {
+      fetches += 1;
+      if (fetches === 1) return new Promise((resolve) => (answer = resolve));
+      return Promise.resolve(fresh);
+    };
+    const before = cache.reserve('', 1, fetch);
+    cache.clear();
+    const after = cache.reserve('', 1, fetch);
+    answer(stale);
+    const reservations = await Promise.all([before, after]);
+    expect(reservations.map((r) => (r.entry === fresh ? 'fresh' : r.entry === stale ? 'stale' : '?'))).toEqual([
+      'fresh',
+      'fresh',
+    ]);
+    expect(fetches).toBe(2);
+    expect(cache.tryReserve('', 1)?.entry).toBe(fresh);
+  });
 });

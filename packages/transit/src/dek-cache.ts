@@ -72,7 +72,9 @@ export interface EncryptEntry {
  */
 export class EncryptDekCache {
   readonly #entries = new Map<string, EncryptEntry>();
-  readonly #inflight = new Map<string, Promise<EncryptEntry>>();
+  readonly #inflight = new Map<string, Promise<EncryptEntry | undefined>>();
+  /** Bumped by {@link clear}: a fetch started under an older generation is never used. */
+  #generation = 0;
   readonly #maxAgeMs: number;
   readonly #maxMessages: number;
   readonly #maxBytes: number;
@@ -117,7 +119,12 @@ export class EncryptDekCache {
     return { entry, counter };
   }
 
-  /** Like {@link tryReserve}, fetching a new DEK on a miss; concurrent misses share one fetch. */
+  /**
+   * Like {@link tryReserve}, fetching a new DEK on a miss; concurrent misses share one fetch. A DEK
+   * whose fetch started before the last {@link clear} is dropped when it arrives, unused by anyone
+   * (the caller that started the fetch included): its waiters fetch again, so nothing that returns
+   * after `clear()` uses a key version Vault chose before it.
+   */
   async reserve(
     binding: string,
     bytes: number,
@@ -132,12 +139,20 @@ export class EncryptDekCache {
       let pending = this.#inflight.get(binding);
       if (!pending) {
         this.#metrics?.({ type: 'cache', cache: 'encrypt', result: 'miss' });
-        pending = fetch()
+        const generation = this.#generation;
+        const fetching: Promise<EncryptEntry | undefined> = fetch()
           .then((entry) => {
+            if (generation !== this.#generation) {
+              this.#retire(binding, entry, 'cleared');
+              return undefined;
+            }
             this.#store(binding, entry);
             return entry;
           })
-          .finally(() => this.#inflight.delete(binding));
+          .finally(() => {
+            if (this.#inflight.get(binding) === fetching) this.#inflight.delete(binding);
+          });
+        pending = fetching;
         this.#inflight.set(binding, pending);
       }
       await pending;
@@ -173,7 +188,10 @@ export class EncryptDekCache {
     return this.#entries.size;
   }
 
+  /** Retires every DEK, and every DEK still being fetched once it arrives. */
   clear(): void {
+    this.#generation += 1;
+    this.#inflight.clear();
     for (const [binding, entry] of [...this.#entries]) this.#retire(binding, entry, 'cleared');
   }
 }
@@ -185,6 +203,7 @@ export class DecryptDekCache {
   readonly #maxEntries: number;
   readonly #now: () => number;
   readonly #metrics: MetricsHook | undefined;
+  #generation = 0;
 
   constructor(limits: { maxAgeMs: number; maxEntries: number }, now: () => number, metrics: MetricsHook | undefined) {
     this.#maxAgeMs = limits.maxAgeMs;
@@ -212,10 +231,19 @@ export class DecryptDekCache {
     return entry.dataKey;
   }
 
-  set(id: string, dataKey: DataKey): void {
-    if (this.#maxEntries === 0) return;
+  /** Bumped by {@link clear}; pass it to {@link set} as it was when the DEK was requested. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /**
+   * Caches `dataKey`, aged from `requestedAt`, unless the cache was cleared since `generation`
+   * (a DEK requested before `clear()` is not kept).
+   */
+  set(id: string, dataKey: DataKey, generation: number, requestedAt: number): void {
+    if (this.#maxEntries === 0 || generation !== this.#generation) return;
     this.#entries.delete(id);
-    this.#entries.set(id, { dataKey, createdAt: this.#now() });
+    this.#entries.set(id, { dataKey, createdAt: requestedAt });
     while (this.#entries.size > this.#maxEntries) {
       const oldest = this.#entries.keys().next().value as string;
       const entry = this.#entries.get(oldest);
@@ -235,6 +263,7 @@ export class DecryptDekCache {
   }
 
   clear(): void {
+    this.#generation += 1;
     this.#entries.clear();
   }
 }

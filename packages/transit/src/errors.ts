@@ -2,7 +2,7 @@
 export type TransitErrorCode =
   /** Options passed to `createTransit` are invalid; every problem is listed in the message. */
   | 'ERR_TRANSIT_INVALID_OPTIONS'
-  /** The plaintext argument is not bytes (Buffer/Uint8Array) or text where text is expected. */
+  /** An argument is invalid: plaintext not bytes (or not well-formed text for `encryptString`), a bad `maxBodySize`, ... */
   | 'ERR_TRANSIT_INVALID_INPUT'
   /** The context (AAD) is missing, empty or malformed. */
   | 'ERR_TRANSIT_INVALID_CONTEXT'
@@ -24,7 +24,7 @@ export type TransitErrorCode =
   | 'ERR_TRANSIT_VAULT_UNAVAILABLE'
   /** Vault rejected the request for another reason (4xx). */
   | 'ERR_TRANSIT_VAULT_REJECTED'
-  /** A decrypt stream went over `maxBodySize` or ended without its final frame, or `rewrap` got a format 1 stream (re-encrypt it). */
+  /** A decrypt stream went over `maxBodySize` or ended without its final frame (truncated), or `rewrap` got a format 1 stream (re-encrypt it). */
   | 'ERR_TRANSIT_STREAM'
   /** The instance was closed. */
   | 'ERR_TRANSIT_CLOSED';

@@ -67,4 +67,15 @@ describe('createTransit', () => {
     const transit = createTransit({ vault, key: 'k', cache: { maxAgeMs: 1000 } });
     expect(JSON.stringify(transit)).toBe('{"mount":"transit","key":"k"}');
   });
+
+  it('refuses a tenantBinding.contextKey with a lone surrogate, which no context key can match', () => {
+    expect(() =>
+      createTransit({ vault, key: 'k', cache: { maxAgeMs: 1000 }, tenantBinding: { contextKey: 'tenant\ud800' } }),
+    ).toThrowError(
+      expect.objectContaining({
+        code: 'ERR_TRANSIT_INVALID_OPTIONS',
+        message: expect.stringContaining('tenantBinding.contextKey'),
+      }),
+    );
+  });
 });

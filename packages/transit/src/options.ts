@@ -1,3 +1,4 @@
+import { LONE_SURROGATE } from './context.ts';
 import type { EncryptCacheLimits } from './dek-cache.ts';
 import { MAX_MESSAGES_CAP } from './dek-cache.ts';
 import { DEFAULT_MOUNT } from './envelope.ts';
@@ -120,8 +121,10 @@ export function validateOptions(options: TransitOptions): void {
   }
   if (options.tenantBinding !== undefined) {
     const contextKey = options.tenantBinding?.contextKey;
-    if (typeof contextKey !== 'string' || contextKey === '') {
-      problems.push('tenantBinding.contextKey: the context entry that names the tenant, e.g. "tenant".');
+    if (typeof contextKey !== 'string' || contextKey === '' || LONE_SURROGATE.test(contextKey)) {
+      problems.push(
+        'tenantBinding.contextKey: the context entry that names the tenant, e.g. "tenant" (well-formed text: no context key has a lone surrogate).',
+      );
     }
   }
   if (options.acceptKeys !== undefined) {

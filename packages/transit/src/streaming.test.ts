@@ -53,6 +53,7 @@ function fakeCore(): TransitCore {
     }),
     fixedHeader: (alg: (typeof ALG)[keyof typeof ALG]) => encodeFixedHeader(alg, 'transit', 'orders'),
     unwrap: () => new DataKey(dek()),
+    assertOpen: () => undefined,
     accepts: (mount: string, key: string) => mount === 'transit' && key === 'orders',
   } as unknown as TransitCore;
 }

@@ -18,8 +18,27 @@ import type { TransitCore } from './transit-core.ts';
 
 /** Options of {@link Transit.decryptStream}. */
 export interface DecryptStreamOptions {
-  /** Refuse streams whose plaintext grows beyond this many bytes (memory/disk DoS). Default unlimited. */
+  /**
+   * Refuse streams whose plaintext grows beyond this many bytes (memory/disk DoS): a whole number
+   * ≥ 0, or `Infinity`. Default unlimited. Anything else (`NaN` from an unset environment variable)
+   * throws `ERR_TRANSIT_INVALID_INPUT`.
+   */
   readonly maxBodySize?: number;
+}
+
+function maxBodySizeOf(options: DecryptStreamOptions): number {
+  if (options === null || typeof options !== 'object') {
+    throw new TransitError('ERR_TRANSIT_INVALID_INPUT', 'decryptStream(context, options): options must be an object.');
+  }
+  const { maxBodySize } = options;
+  if (maxBodySize === undefined || maxBodySize === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY;
+  if (typeof maxBodySize !== 'number' || !Number.isSafeInteger(maxBodySize) || maxBodySize < 0) {
+    throw new TransitError(
+      'ERR_TRANSIT_INVALID_INPUT',
+      'decryptStream(context, { maxBodySize }): maxBodySize must be a whole number of bytes ≥ 0, Infinity, or left out for no limit (check the setting it was read from).',
+    );
+  }
+  return maxBodySize;
 }
 
 const MAX_HEADER_BYTES = 1024;
@@ -131,6 +150,7 @@ export function createEncryptStream(
   /** Pushes the frame as two chunks (ciphertext, tag) rather than copying them together. */
   const seal = (stream: Transform, plaintext: Buffer, last: boolean): void => {
     if (!key || !frame) throw new TransitError('ERR_TRANSIT_STREAM', 'encryptStream: not started.');
+    core.assertOpen();
     frame.set(index, last);
     const cipher = createCipheriv('aes-256-gcm', key, frame.nonce);
     cipher.setAAD(frame.aad);
@@ -164,13 +184,16 @@ export function createEncryptStream(
   });
 }
 
+const tooLarge = (): TransitError =>
+  new TransitError('ERR_TRANSIT_STREAM', 'decryptStream: the plaintext is larger than maxBodySize.');
+
 export function createDecryptStream(
   core: TransitCore,
   context: EncryptionContext,
   options: DecryptStreamOptions,
 ): Transform {
+  const maxBodySize = maxBodySizeOf(options);
   const contextBytes = encodeContext(context);
-  const maxBodySize = options.maxBodySize ?? Number.POSITIVE_INFINITY;
   const queue = new ByteQueue();
   let key: KeyObject | undefined;
   let frame: FrameParameters | undefined;
@@ -218,8 +241,10 @@ export function createDecryptStream(
     return true;
   };
 
-  const open = (sealed: Buffer, last: boolean): Buffer => {
+  /** The frame's plaintext, or `undefined` if it does not authenticate as frame `index` with this flag. */
+  const decryptFrame = (sealed: Buffer, last: boolean): Buffer | undefined => {
     if (!key || !frame) throw new TransitError('ERR_TRANSIT_STREAM', 'decryptStream: not started.');
+    core.assertOpen();
     frame.set(index, last);
     const decipher = createDecipheriv('aes-256-gcm', key, frame.nonce);
     decipher.setAAD(frame.aad);
@@ -227,8 +252,26 @@ export function createDecryptStream(
     const plaintext = decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES));
     try {
       decipher.final();
+      return plaintext;
     } catch {
       plaintext.fill(0);
+      return undefined;
+    }
+  };
+
+  const open = (sealed: Buffer, last: boolean): Buffer => {
+    const plaintext = decryptFrame(sealed, last);
+    if (!plaintext) {
+      // A full-size frame that is not the final one but authenticates as a middle frame: the
+      // stream was cut at a frame boundary. Nothing of it is released.
+      const middle = last && sealed.length === frameSize + TAG_BYTES ? decryptFrame(sealed, false) : undefined;
+      if (middle) {
+        middle.fill(0);
+        throw new TransitError(
+          'ERR_TRANSIT_STREAM',
+          'decryptStream: the stream ended without its final frame (truncated at a frame boundary): discard what was written.',
+        );
+      }
       throw new TransitError(
         'ERR_TRANSIT_INTEGRITY',
         `decryptStream: frame ${index} does not authenticate (wrong context, modified, reordered or truncated stream). Not retryable.`,
@@ -238,7 +281,7 @@ export function createDecryptStream(
     released += plaintext.length;
     if (released > maxBodySize) {
       plaintext.fill(0);
-      throw new TransitError('ERR_TRANSIT_STREAM', 'decryptStream: the plaintext is larger than maxBodySize.');
+      throw tooLarge();
     }
     return plaintext;
   };
@@ -253,6 +296,10 @@ export function createDecryptStream(
         }
         const record = frameSize + TAG_BYTES;
         while (queue.length > record) this.push(open(queue.take(record), false));
+        // What is held now (at most one frame) begins the next frame, whose plaintext is at least
+        // its length minus the tag: once that cannot fit in maxBodySize, stop here rather than
+        // buffer the rest of a frame that could be up to 16 MiB.
+        if (queue.length - TAG_BYTES > maxBodySize - released) throw tooLarge();
         callback();
       } catch (error) {
         callback(error as Error);

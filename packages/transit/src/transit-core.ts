@@ -20,6 +20,8 @@ export interface TransitCore {
   /** `head` must come from `parseHead(bytes, accepts)`: its mount and key are not checked again. */
   unwrap(head: EnvelopeHead, context: EncryptionContext | undefined): DataKey | Promise<DataKey>;
   transitContext(head: EnvelopeHead, context: EncryptionContext | undefined): string | undefined;
+  /** Throws `ERR_TRANSIT_CLOSED` once the instance was closed: streams check it for every frame. */
+  assertOpen(): void;
   /** Whether envelopes under `key` on `mount` are this instance's (its key or `acceptKeys`). */
   accepts(mount: string, key: string): boolean;
 }

@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { type EncryptionContext, encodeContext, tenantOf } from './context.ts';
+import { type EncryptionContext, encodeContext, LONE_SURROGATE, tenantOf } from './context.ts';
 import { DataKey } from './data-key.ts';
 import { type DecryptResult, decryptEach } from './decrypt-result.ts';
 import { DecryptDekCache, EncryptDekCache, type EncryptEntry } from './dek-cache.ts';
@@ -67,7 +67,7 @@ export class Transit {
     this.#encryptCache = new EncryptDekCache(options.cache, this.#now, metrics);
     this.#decryptCache = new DecryptDekCache(decryptCacheLimits(options), this.#now, metrics);
     const batchSize = options.batchSize ?? 256;
-    this.#batcher = new UnwrapBatcher(this.#vault, this.#decryptCache, batchSize, metrics);
+    this.#batcher = new UnwrapBatcher(this.#vault, this.#decryptCache, batchSize, metrics, this.#now);
     this.#tenantKey = options.tenantBinding?.contextKey;
     this.#accepts = acceptedKeys(options);
     for (const alg of Object.values(ALG)) this.#headers.set(alg, encodeFixedHeader(alg, this.#mount, this.#key));
@@ -81,6 +81,7 @@ export class Transit {
       fixedHeader: (alg) => this.#fixedHeader(alg),
       unwrap: (head, context) => this.#unwrap(head, context),
       transitContext: (head, context) => this.#transitContext(head, context),
+      assertOpen: () => this.#open(),
       accepts: this.#accepts,
     };
   }
@@ -105,6 +106,10 @@ export class Transit {
     const reserved =
       this.#encryptCache.tryReserve(binding, bytes) ??
       (await this.#encryptCache.reserve(binding, bytes, async () => {
+        this.#open();
+        // A DEK's age counts from the request: Vault may have chosen its key version then.
+        const requestedAt = this.#now();
+        const generation = this.#decryptCache.generation;
         const issued = await this.#vault.datakey(this.#mount, this.#key, tenant);
         // Closed while Vault answered: the data key is neither used nor cached.
         if (this.#closed) {
@@ -122,12 +127,14 @@ export class Transit {
             transitContext: tenant,
           }),
           dataKey,
+          generation,
+          requestedAt,
         );
         return {
           dataKey,
           wrapped: encodeWrapped(issued.keyVersion, issued.wrappedDek),
           keyVersion: issued.keyVersion,
-          createdAt: this.#now(),
+          createdAt: requestedAt,
           messages: 0,
           bytes: 0,
         };
@@ -235,6 +242,14 @@ export class Transit {
   async encryptString(text: string, context: EncryptionContext): Promise<string> {
     if (typeof text !== 'string') {
       throw new TransitError('ERR_TRANSIT_INVALID_INPUT', 'encryptString(text, context): text must be a string.');
+    }
+    // A lone surrogate has no UTF-8 encoding: it would be stored as U+FFFD, so distinct texts
+    // would decrypt alike.
+    if (LONE_SURROGATE.test(text)) {
+      throw new TransitError(
+        'ERR_TRANSIT_INVALID_INPUT',
+        'encryptString(text, context): text must be well-formed UTF-16 (it has a lone surrogate, which UTF-8 cannot carry): encode such data as bytes and use encrypt().',
+      );
     }
     const bytes = Buffer.from(text, 'utf8');
     try {
@@ -381,10 +396,15 @@ export class Transit {
     return { encryptCacheEntries: this.#encryptCache.size, decryptCacheEntries: this.#decryptCache.size };
   }
 
-  /** Drops every cached data key. Later calls fetch new ones. */
+  /**
+   * Drops every cached data key, and every data key Vault has not answered yet: calls waiting for
+   * one fetch a new one, so nothing encrypted after this returns uses a key version Vault chose
+   * before it (rotation step 2). Unwraps in flight still answer their callers but are not cached.
+   */
   clearCaches(): void {
     this.#encryptCache.clear();
     this.#decryptCache.clear();
+    this.#batcher.clear();
   }
 
   /** Drops every cached data key and refuses further use. */

@@ -14,6 +14,9 @@ export interface UnwrapRequest {
 
 interface Pending extends UnwrapRequest {
   readonly id: string;
+  /** The decrypt cache's generation and the time when this unwrap was asked for. */
+  readonly generation: number;
+  readonly requestedAt: number;
   readonly resolve: (dataKey: DataKey) => void;
   readonly reject: (error: TransitError) => void;
 }
@@ -37,16 +40,32 @@ export class UnwrapBatcher {
   readonly #cache: DecryptDekCache;
   readonly #batchSize: number;
   readonly #metrics: MetricsHook | undefined;
+  readonly #now: () => number;
   readonly #waiting = new Map<string, Promise<DataKey>>();
   #queue: Pending[] = [];
   #scheduled = false;
   #closed = false;
 
-  constructor(vault: VaultTransit, cache: DecryptDekCache, batchSize: number, metrics: MetricsHook | undefined) {
+  constructor(
+    vault: VaultTransit,
+    cache: DecryptDekCache,
+    batchSize: number,
+    metrics: MetricsHook | undefined,
+    now: () => number,
+  ) {
     this.#vault = vault;
     this.#cache = cache;
     this.#batchSize = batchSize;
     this.#metrics = metrics;
+    this.#now = now;
+  }
+
+  /**
+   * Unwraps in flight now are still answered to their callers, but their data keys are not
+   * cached (`clearCaches()` drops them too), and later requests do not join them.
+   */
+  clear(): void {
+    this.#waiting.clear();
   }
 
   /**
@@ -69,7 +88,14 @@ export class UnwrapBatcher {
     if (waiting) return waiting;
     this.#metrics?.({ type: 'cache', cache: 'decrypt', result: 'miss' });
     const promise = new Promise<DataKey>((resolve, reject) => {
-      this.#queue.push({ ...request, id, resolve, reject });
+      this.#queue.push({
+        ...request,
+        id,
+        generation: this.#cache.generation,
+        requestedAt: this.#now(),
+        resolve,
+        reject,
+      });
     });
     this.#waiting.set(id, promise);
     if (!this.#scheduled) {
@@ -106,13 +132,13 @@ export class UnwrapBatcher {
       results.forEach((result, index) => {
         const item = items[index];
         if (!item) return;
-        this.#waiting.delete(item.id);
+        this.#forget(item);
         if (this.#closed) {
           if (Buffer.isBuffer(result)) result.fill(0);
           item.reject(closedError());
         } else if (Buffer.isBuffer(result)) {
           const dataKey = new DataKey(result);
-          this.#cache.set(item.id, dataKey);
+          this.#cache.set(item.id, dataKey, item.generation, item.requestedAt);
           item.resolve(dataKey);
         } else {
           item.reject(result);
@@ -120,9 +146,14 @@ export class UnwrapBatcher {
       });
     } catch (error) {
       for (const item of items) {
-        this.#waiting.delete(item.id);
+        this.#forget(item);
         item.reject(error as TransitError);
       }
     }
+  }
+
+  /** Stops later requests joining `item`, unless a request made after a `clear()` took its place. */
+  #forget(item: Pending): void {
+    if (item.generation === this.#cache.generation) this.#waiting.delete(item.id);
   }
 }

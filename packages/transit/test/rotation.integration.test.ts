@@ -247,3 +247,83 @@ describe('Transit.rewrap of a stream of format 1', () => {
     expect(transit.inspect(reencrypted).formatVersion).toBe(2);
   });
 });
+
+/**
+ * The fixture's node-vault client, except that the answers of the first `held` writes to
+ * `<mount>/<op>/` are kept until `release()`: Vault has answered (so the key version in the answer
+ * is fixed), the caller has not seen it yet.
+ */
+function holdingClient(op: 'datakey' | 'decrypt', held = 1) {
+  let holding = held;
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let answered!: () => void;
+  const vaultAnswered = new Promise<void>((resolve) => {
+    answered = resolve;
+  });
+  const client = {
+    read: (path: string, options?: Record<string, unknown>) => fx.client.read(path, options),
+    async write(path: string, data: unknown, options?: Record<string, unknown>) {
+      const answer = await fx.client.write(path, data, options);
+      if (path.includes(`/${op}/`) && holding > 0) {
+        holding -= 1;
+        answered();
+        await gate;
+      }
+      return answer;
+    },
+  };
+  return { client, vaultAnswered, release };
+}
+
+describe('Transit.clearCaches', () => {
+  it('drops a data key still being fetched: nothing encrypted after clearCaches() uses the old key version', async () => {
+    const key = await fx.newKey();
+    const { client, vaultAnswered, release } = holdingClient('datakey');
+    const transit = fx.transit(key, { vault: client });
+    const first = transit.encrypt(Buffer.from('a'), ctx(1));
+    await vaultAnswered; // Vault issued a DEK under version 1; the answer is still on its way
+    await fx.client.write(`transit/keys/${key}/rotate`, {});
+    transit.clearCaches();
+    const second = transit.encrypt(Buffer.from('b'), ctx(2));
+    release();
+    const records = [await first, await second, await transit.encrypt(Buffer.from('c'), ctx(3))];
+    expect(records.map((r) => transit.inspect(r).keyVersion)).toEqual([2, 2, 2]);
+    expect((await transit.rotationReport(records)).stale).toEqual([]);
+    expect((await transit.decrypt(records[0] as Buffer, ctx(1))).toString()).toBe('a');
+  });
+
+  it("counts a data key's age from when it was requested, not from when Vault answered", async () => {
+    const key = await fx.newKey();
+    let now = 0;
+    const slow = {
+      read: (path: string, options?: Record<string, unknown>) => fx.client.read(path, options),
+      async write(path: string, data: unknown, options?: Record<string, unknown>) {
+        const answer = await fx.client.write(path, data, options);
+        if (path.includes('/datakey/')) now += 1000; // the answer took a second
+        return answer;
+      },
+    };
+    const transit = fx.transit(key, { vault: slow, cache: { maxAgeMs: 1500 }, now: () => now });
+    await transit.encrypt(Buffer.from('a'), ctx(1));
+    now = 1500; // maxAgeMs after the request was sent
+    fx.server.clearRequests();
+    await transit.encrypt(Buffer.from('b'), ctx(2));
+    expect(fx.calls(`transit/datakey/plaintext/${key}`)).toBe(1);
+  });
+
+  it('keeps no unwrapped data key that arrives after clearCaches(), and the decrypt still succeeds', async () => {
+    const key = await fx.newKey();
+    const envelope = await fx.transit(key).encrypt(Buffer.from('a'), ctx(1));
+    const { client, vaultAnswered, release } = holdingClient('decrypt');
+    const reader = fx.transit(key, { vault: client });
+    const decrypting = reader.decrypt(envelope, ctx(1));
+    await vaultAnswered;
+    reader.clearCaches();
+    release();
+    expect((await decrypting).toString()).toBe('a');
+    expect(reader.stats()).toEqual({ encryptCacheEntries: 0, decryptCacheEntries: 0 });
+  });
+});

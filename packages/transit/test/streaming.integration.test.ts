@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable, type Transform, Writable } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Transit } from '../src/index.ts';
@@ -144,5 +144,129 @@ describe('Transit.encryptStream / decryptStream', () => {
     );
     // Stream buffers stay within a few frames regardless of the total size.
     expect(maxBuffered).toBeLessThan(64 * 1024);
+  });
+
+  /** The header and the frames of a stream of `frames` full frames (the last one flagged final). */
+  async function framed(frames: number): Promise<{ data: Buffer; header: Buffer; frame: (i: number) => Buffer }> {
+    const data = randomBytes(frames * FRAME);
+    const sealed = await pipeThrough([data], transit.encryptStream(ctx));
+    const headerLength = sealed.length - frames * (FRAME + 16);
+    return {
+      data,
+      header: sealed.subarray(0, headerLength),
+      frame: (i) => sealed.subarray(headerLength + i * (FRAME + 16), headerLength + (i + 1) * (FRAME + 16)),
+    };
+  }
+
+  it('reports a stream cut at a frame boundary as truncated (ERR_TRANSIT_STREAM), releasing nothing of the frame it held', async () => {
+    const { data, header, frame } = await framed(4);
+    for (const kept of [1, 2, 3]) {
+      const out: Buffer[] = [];
+      const cut = Buffer.concat([header, ...Array.from({ length: kept }, (_, i) => frame(i))]);
+      const failure = await pipeThrough([cut], transit.decryptStream(ctx), out).catch((e: unknown) => e);
+      expect(failure, `${kept} frames`).toMatchObject({
+        code: 'ERR_TRANSIT_STREAM',
+        message: expect.stringMatching(/truncated/),
+      });
+      expect(Buffer.concat(out)).toEqual(data.subarray(0, (kept - 1) * FRAME));
+    }
+  });
+
+  it('reads a cut inside a frame, or a modified last frame, as ERR_TRANSIT_INTEGRITY', async () => {
+    const { header, frame } = await framed(4);
+    const modified = Buffer.from(frame(1));
+    modified[3] = (modified[3] as number) ^ 1;
+    for (const variant of [
+      Buffer.concat([header, frame(0), frame(1).subarray(0, 20)]),
+      Buffer.concat([header, frame(0), frame(1).subarray(0, FRAME + 15)]),
+      Buffer.concat([header, frame(0), modified]),
+    ]) {
+      await expect(pipeThrough([variant], transit.decryptStream(ctx))).rejects.toMatchObject({
+        code: 'ERR_TRANSIT_INTEGRITY',
+      });
+    }
+  });
+
+  it('refuses a maxBodySize that is not a whole number ≥ 0 or Infinity', async () => {
+    for (const maxBodySize of [Number.NaN, -1, 1.5, Number.NEGATIVE_INFINITY, 2 ** 53, '1000', null]) {
+      expect(() => transit.decryptStream(ctx, { maxBodySize } as never), String(maxBodySize)).toThrowError(
+        expect.objectContaining({ code: 'ERR_TRANSIT_INVALID_INPUT', message: expect.stringContaining('maxBodySize') }),
+      );
+    }
+    expect(() => transit.decryptStream(ctx, null as never)).toThrowError(
+      expect.objectContaining({ code: 'ERR_TRANSIT_INVALID_INPUT' }),
+    );
+    const sealed = await pipeThrough([Buffer.from('hello')], transit.encryptStream(ctx));
+    for (const options of [{ maxBodySize: 5 }, { maxBodySize: Number.POSITIVE_INFINITY }, {}]) {
+      expect((await pipeThrough([sealed], transit.decryptStream(ctx, options))).toString()).toBe('hello');
+    }
+    const empty = await pipeThrough([Buffer.alloc(0)], transit.encryptStream(ctx));
+    expect(await pipeThrough([empty], transit.decryptStream(ctx, { maxBodySize: 0 }))).toEqual(Buffer.alloc(0));
+  });
+
+  it('stops reading a frame as soon as it cannot fit in maxBodySize, whatever frame size the header claims', async () => {
+    const big = fx.transit(key, { frameSize: 4 * 1024 * 1024 });
+    const sealed = await pipeThrough([randomBytes(4 * 1024 * 1024 + 1)], big.encryptStream(ctx));
+    let read = 0;
+    async function* source(): AsyncGenerator<Buffer> {
+      for (let at = 0; at < sealed.length; at += 4096) {
+        read += 4096;
+        yield sealed.subarray(at, at + 4096);
+      }
+    }
+    await expect(
+      pipeline(source(), big.decryptStream(ctx, { maxBodySize: 1000 }), new Writable({ write: (_c, _e, cb) => cb() })),
+    ).rejects.toMatchObject({ code: 'ERR_TRANSIT_STREAM' });
+    expect(read).toBeLessThan(256 * 1024);
+    // A stream that fits is read whole, even if its one frame could have been larger.
+    const small = await pipeThrough([Buffer.alloc(1000, 7)], big.encryptStream(ctx));
+    expect(await pipeThrough([small], big.decryptStream(ctx, { maxBodySize: 1000 }))).toEqual(Buffer.alloc(1000, 7));
+  });
+
+  /** Polls until `condition` holds (at most 5 s). */
+  async function until(condition: () => boolean): Promise<void> {
+    const end = performance.now() + 5000;
+    while (!condition()) {
+      if (performance.now() > end) throw new Error('condition not reached within 5 s');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  /** Starts `stream` with `first`, calls `close()` once output came out, then ends it with `rest`. */
+  async function closeMidway(stream: Transform, first: Buffer, rest: Buffer, close: () => void) {
+    const out: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => out.push(chunk));
+    stream.write(first);
+    await until(() => out.length > 0);
+    await new Promise((resolve) => setImmediate(resolve));
+    const before = out.length;
+    close();
+    stream.end(rest);
+    const failure = await finished(stream).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    return { failure, after: out.length - before };
+  }
+
+  it('fails a stream created before close() at its next frame with ERR_TRANSIT_CLOSED', async () => {
+    const writer = fx.transit(key, { frameSize: FRAME });
+    const encrypting = await closeMidway(
+      writer.encryptStream(ctx),
+      randomBytes(3 * FRAME),
+      randomBytes(3 * FRAME),
+      () => writer.close(),
+    );
+    expect(encrypting).toEqual({ failure: expect.objectContaining({ code: 'ERR_TRANSIT_CLOSED' }), after: 0 });
+
+    const { header, frame } = await framed(4);
+    const reader = fx.transit(key, { frameSize: FRAME });
+    const decrypting = await closeMidway(
+      reader.decryptStream(ctx),
+      Buffer.concat([header, frame(0), frame(1)]),
+      Buffer.concat([frame(2), frame(3)]),
+      () => reader.close(),
+    );
+    expect(decrypting).toEqual({ failure: expect.objectContaining({ code: 'ERR_TRANSIT_CLOSED' }), after: 0 });
   });
 });

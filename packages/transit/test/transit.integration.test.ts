@@ -32,6 +32,23 @@ describe('Transit.encrypt / decrypt', () => {
     await expect(transit.encryptString(42 as never, ctx)).rejects.toMatchObject({ code: 'ERR_TRANSIT_INVALID_INPUT' });
   });
 
+  it('refuses text with a lone surrogate, which UTF-8 cannot carry (it would come back as U+FFFD)', async () => {
+    const transit = fx.transit(await fx.newKey());
+    fx.server.clearRequests();
+    for (const text of ['id-\ud800', '\udc00secret', 'a\udfffb\ud800']) {
+      const failure = await transit.encryptString(text, ctx).catch((e: unknown) => e);
+      expect(failure).toMatchObject({
+        code: 'ERR_TRANSIT_INVALID_INPUT',
+        message: expect.stringContaining('surrogate'),
+      });
+      expect((failure as Error).message).not.toMatch(/id-|secret/);
+    }
+    expect(fx.server.requests()).toEqual([]);
+    expect(await transit.decryptString(await transit.encryptString('id-\ud83d\ude00', ctx), ctx)).toBe(
+      'id-\ud83d\ude00',
+    );
+  });
+
   it('refuses an invalid context before calling Vault', async () => {
     const transit = fx.transit(await fx.newKey());
     fx.server.clearRequests();
