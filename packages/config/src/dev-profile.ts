@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Schema } from './spec.ts';
 import { isSpec } from './spec.ts';
-import { DEV_SECRET_PREFIX, minimumSecretBytes } from './weak-secret.ts';
+import { DEV_SECRET_PREFIX, minimumSecretBytes, type SecretEncoding } from './weak-secret.ts';
 
 /**
  * Parses a dev profile (`KEY=value` lines, `#` comments, optional `export ` and surrounding
@@ -29,17 +29,32 @@ export function parseDevProfile(text: string): Map<string, string> {
   return values;
 }
 
+/** Random characters after the prefix in an encoded dev secret, at least (96 bits). */
+const MIN_RANDOM_CHARACTERS = 16;
+
 /**
- * A fresh random development secret, dev-marked so production refuses it.
+ * A fresh random development secret, dev-marked so production refuses it. With `encoding` `hex`,
+ * `base64` or `base64url`, the value is the encoding of `rampart-dev-<random characters>`,
+ * decoding to exactly `bytes` bytes (more only when `bytes` leaves fewer than 16 random
+ * characters after the prefix), so a dev key has the length the code using it expects (an AES-256
+ * key decodes to 32 bytes); production still finds the marker in the decoded text.
  *
  * @example
  * ```ts
  * import { generateDevSecret } from '@rampart/config';
  * generateDevSecret(32); // 'rampart-dev-…' (43 random base64url characters after the prefix)
+ * generateDevSecret(32, 'hex'); // 64 hex digits that decode to 'rampart-dev-…' (32 bytes)
  * ```
  */
-export function generateDevSecret(bytes: number): string {
-  return `${DEV_SECRET_PREFIX}${randomBytes(bytes).toString('base64url')}`;
+export function generateDevSecret(bytes: number, encoding: SecretEncoding = 'utf8'): string {
+  if (encoding === 'utf8') return `${DEV_SECRET_PREFIX}${randomBytes(bytes).toString('base64url')}`;
+  const length = Math.max(bytes, DEV_SECRET_PREFIX.length + MIN_RANDOM_CHARACTERS);
+  const randomCharacters = length - DEV_SECRET_PREFIX.length;
+  // ASCII random characters: the decoded bytes stay UTF-8 text, where the dev-marker rule reads them.
+  const random = randomBytes(Math.ceil((randomCharacters * 3) / 4) + 3)
+    .toString('base64url')
+    .slice(0, randomCharacters);
+  return Buffer.from(`${DEV_SECRET_PREFIX}${random}`, 'utf8').toString(encoding);
 }
 
 /**
@@ -63,7 +78,7 @@ export function generateDevProfile(schema: Schema, now: Date = new Date()): stri
     if (isSpec(spec) && spec.secret) {
       const bytes = Math.max(minimumSecretBytes(spec.secret.kind), spec.secret.minBytes ?? 0);
       if (spec.description) lines.push(`# ${spec.description}`);
-      lines.push(`${key}=${generateDevSecret(bytes)}`);
+      lines.push(`${key}=${generateDevSecret(bytes, spec.secret.encoding)}`);
     } else if (isSpec(spec)) {
       const note = spec.default ? 'has a default' : spec.optional ? 'optional' : 'required';
       lines.push(`# ${key}= (${note}: ${spec.expects}${spec.description ? `; ${spec.description}` : ''})`);

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -173,6 +173,60 @@ describe('loadConfigSync', () => {
     expect(provenanceOf(config).map((p) => p.source)).toEqual(['default', 'tree', 'tree']);
     const error = errorOf(() => loadConfigSync(schema, { env: { NAME: 'x' }, configTree: tree }));
     expect(error.issues).toEqual([expect.objectContaining({ key: 'NAME', code: 'ambiguous-source' })]);
+  });
+
+  describe('a Kubernetes config tree swapped while it is read (kubelet AtomicWriter)', () => {
+    // kubelet writes a new ..<timestamp> directory, points ..data_tmp at it, renames ..data_tmp over
+    // ..data, then removes the old directory. The env getter runs that swap between the reads of
+    // USER and PASSWORD: deterministic, not a race.
+    function mountTree(): { tree: string; swap: (removeOld: boolean) => void } {
+      const tree = join(dir, 'tree');
+      const generation = (name: string, user: string, password: string): void => {
+        mkdirSync(join(tree, name), { recursive: true });
+        writeFileSync(join(tree, name, 'USER'), user);
+        writeFileSync(join(tree, name, 'PASSWORD'), password);
+      };
+      generation('..2026_01_01_00_00_00.1', 'alice', 'pw-of-alice');
+      symlinkSync('..2026_01_01_00_00_00.1', join(tree, '..data'));
+      for (const key of ['USER', 'PASSWORD']) symlinkSync(join('..data', key), join(tree, key));
+      return {
+        tree,
+        swap: (removeOld) => {
+          generation('..2026_01_01_00_01_00.2', 'bob', 'pw-of-bob');
+          symlinkSync('..2026_01_01_00_01_00.2', join(tree, '..data_tmp'));
+          renameSync(join(tree, '..data_tmp'), join(tree, '..data'));
+          if (removeOld) rmSync(join(tree, '..2026_01_01_00_00_00.1'), { recursive: true });
+        },
+      };
+    }
+    const pairSchema = { USER: string(), PASSWORD: string() };
+    function swappingEnv(swap: () => void): Record<string, string | undefined> {
+      let swapped = false;
+      const env: Record<string, string | undefined> = {};
+      Object.defineProperty(env, 'PASSWORD', {
+        enumerable: true,
+        get: () => {
+          if (!swapped) {
+            swapped = true;
+            swap();
+          }
+          return undefined;
+        },
+      });
+      return env;
+    }
+
+    it('reads every key from the generation ..data pointed to when loading began', () => {
+      const { tree, swap } = mountTree();
+      const config = loadConfigSync(pairSchema, { env: swappingEnv(() => swap(false)), configTree: tree });
+      expect({ ...config }).toEqual({ USER: 'alice', PASSWORD: 'pw-of-alice' });
+    });
+
+    it('reads the whole tree again, from the new generation, when the old one is removed mid-load', () => {
+      const { tree, swap } = mountTree();
+      const config = loadConfigSync(pairSchema, { env: swappingEnv(() => swap(true)), configTree: tree });
+      expect({ ...config }).toEqual({ USER: 'bob', PASSWORD: 'pw-of-bob' });
+    });
   });
 
   it('refuses secrets from plain environment variables in production unless the policy allows it', () => {

@@ -4,7 +4,7 @@ import { DEFAULT_ENVIRONMENT_VARIABLES, type EnvironmentInfo, resolveEnvironment
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import type { LoadOptions } from './load.ts';
 import { decodeUtf8 } from './secret-encoding.ts';
-import { lookupKey, type RawValue, type SourceContext } from './sources.ts';
+import { lookupKey, type RawValue, type SourceContext, snapshotConfigTree } from './sources.ts';
 import type { Schema } from './spec.ts';
 import { describeVaultRef, looksLikeVaultRef, type PendingRef, parseVaultRef, VAULT_PREFIX } from './vault.ts';
 
@@ -51,12 +51,25 @@ export function collectRawValues(schema: Schema, options: SourceOptions): Collec
     }
     devProfile = { path: options.devProfile, values: parseDevProfile(text) };
   }
-  const ctx: SourceContext = {
+  const context = (): SourceContext => ({
     env,
     configTree: options.configTree,
     fileAllowlist: options.fileAllowlist,
     devProfile,
-  };
+    treeSnapshot: options.configTree === undefined ? undefined : snapshotConfigTree(options.configTree),
+  });
+  const first = context();
+  const keys = collectKeys(schema, first);
+  // kubelet removed the generation this load began with: read every key again from the new one,
+  // rather than mix generations (a user from one, its password from the other). Once: a tree
+  // swapped twice during one load is reported as unreadable.
+  const { raws, pending, issues: keyIssues } = first.treeSnapshot?.stale ? collectKeys(schema, context()) : keys;
+  issues.push(...keyIssues);
+  return { environment, raws, pending, issues };
+}
+
+function collectKeys(schema: Schema, ctx: SourceContext): Pick<Collected, 'raws' | 'pending' | 'issues'> {
+  const issues: ConfigIssue[] = [];
   const raws = new Map<string, RawEntry>();
   const pending: PendingRef[] = [];
   for (const key of Object.keys(schema)) {
@@ -88,5 +101,5 @@ export function collectRawValues(schema: Schema, options: SourceOptions): Collec
       raws.set(key, { value: lookup.value, vault: describeVaultRef(ref) });
     }
   }
-  return { environment, raws, pending, issues };
+  return { raws, pending, issues };
 }

@@ -31,11 +31,22 @@ export interface StringOptions extends CommonOptions<string> {
 export function string<const O extends StringOptions>(options?: O): Spec<string, IsOptional<O>> {
   const o: StringOptions = options ?? {};
   checkOptions('string', o, ['minLength', 'maxLength', 'pattern']);
+  if (o.pattern !== undefined && !(o.pattern instanceof RegExp)) {
+    throw schemaError('string(): pattern must be a RegExp, e.g. `pattern: /^[a-z-]+$/`.');
+  }
+  // Sticky from index 0 and followed by the end of the input, whatever the flags: `^…$` under
+  // the `m` flag would accept a value whose first line matches. `g` is dropped; `lastIndex` is
+  // reset before every test, so the answer never depends on the previous one.
+  const whole = o.pattern
+    ? new RegExp(`(?:${o.pattern.source})(?![\\s\\S])`, `${o.pattern.flags.replace(/[gy]/g, '')}y`)
+    : undefined;
   const check = (value: string): string | undefined => {
+    if (typeof value !== 'string') return 'must be a string';
     if (o.minLength !== undefined && value.length < o.minLength) return `must be at least ${o.minLength} characters`;
     if (o.maxLength !== undefined && value.length > o.maxLength) return `must be at most ${o.maxLength} characters`;
-    if (o.pattern && !new RegExp(`^(?:${o.pattern.source})$`, o.pattern.flags.replace('g', '')).test(value)) {
-      return `must match ${String(o.pattern)}`;
+    if (o.pattern && whole) {
+      whole.lastIndex = 0;
+      if (!whole.test(value)) return `must match ${String(o.pattern)}`;
     }
     return undefined;
   };
@@ -60,8 +71,11 @@ export interface NumberOptions extends CommonOptions<number> {
 }
 
 function checkNumber(value: number, o: NumberOptions): string | undefined {
+  if (typeof value !== 'number') return 'must be a number';
   if (!Number.isFinite(value)) return 'must be a finite number';
   if (o.integer && !Number.isInteger(value)) return 'must be an integer';
+  // Past 2^53 a decimal integer is rounded to a neighbour (…993 loads as …992): refuse, not round.
+  if (o.integer && !Number.isSafeInteger(value)) return 'must be a safe integer (at most 2^53-1 in magnitude)';
   if (o.min !== undefined && value < o.min) return `must be at least ${o.min}`;
   if (o.max !== undefined && value > o.max) return `must be at most ${o.max}`;
   return undefined;
@@ -145,7 +159,7 @@ export function boolean<const O extends CommonOptions<boolean>>(options?: O): Sp
       if (FALSE.has(text)) return ok(false);
       return fail('must be one of true, false, 1, 0, yes, no, on, off');
     },
-    () => undefined,
+    (value) => (typeof value === 'boolean' ? undefined : 'must be true or false'),
   );
 }
 
@@ -166,14 +180,47 @@ export interface UrlOptions extends CommonOptions<string> {
 const CREDENTIAL_PARAMETERS = new Set(['pass', 'pwd', 'passphrase', 'sig', 'secretkey', 'privatekey']);
 const CREDENTIAL_SUFFIXES = ['password', 'passwd', 'secret', 'token', 'apikey', 'signature'];
 
+function isCredentialName(name: string): boolean {
+  const flat = name.toLowerCase().replace(/[-_.]/g, '');
+  return CREDENTIAL_PARAMETERS.has(flat) || CREDENTIAL_SUFFIXES.some((suffix) => flat.endsWith(suffix));
+}
+
 /** The name of the first query parameter that holds a non-empty credential, as written. */
 function credentialParameter(parsed: URL): string | undefined {
   for (const [name, value] of parsed.searchParams) {
-    if (value === '') continue;
-    const flat = name.toLowerCase().replace(/[-_.]/g, '');
-    if (CREDENTIAL_PARAMETERS.has(flat) || CREDENTIAL_SUFFIXES.some((suffix) => flat.endsWith(suffix))) return name;
+    if (value !== '' && isCredentialName(name)) return name;
   }
   return undefined;
+}
+
+const PASSWORD_PROBLEM = 'embeds a password: put the password in a secret() key, or declare the key with secret()';
+
+/** Why a URL carries a credential (userinfo password, credential parameter), or `undefined`. */
+function credentialProblem(parsed: URL): string | undefined {
+  if (parsed.password !== '') return PASSWORD_PROBLEM;
+  const credential = credentialParameter(parsed);
+  if (credential !== undefined) {
+    return `carries a credential in the query parameter ${credential}: put it in a secret() key, or declare the key with secret()`;
+  }
+  // A nested scheme (`jdbc:mysql://app:pw@db/shop`) has an opaque path, so the outer URL sees no
+  // password: read the inner URL, and its `;name=value` parameters (`jdbc:sqlserver://db;password=…`).
+  const inner = parsed.pathname;
+  // `(scheme:)+//`: also `jdbc:tc:mysql://…` (one scheme is peeled off per call).
+  if (!/^(?:[A-Za-z][A-Za-z0-9+.-]*:)+\/\//.test(inner)) return undefined;
+  const [address = '', ...parameters] = inner.split(';');
+  for (const parameter of parameters) {
+    const at = parameter.indexOf('=');
+    if (at > 0 && at < parameter.length - 1 && isCredentialName(parameter.slice(0, at).trim())) {
+      return `carries a credential in the parameter ${parameter.slice(0, at).trim()}: put it in a secret() key, or declare the key with secret()`;
+    }
+  }
+  let nested: URL;
+  try {
+    nested = new URL(address);
+  } catch {
+    return undefined;
+  }
+  return credentialProblem(nested);
 }
 
 /**
@@ -189,6 +236,7 @@ export function url<const O extends UrlOptions>(options?: O): Spec<string, IsOpt
   const o: UrlOptions = options ?? {};
   checkOptions('url', o, ['protocols', 'allowCredentials']);
   const check = (value: string): string | undefined => {
+    if (typeof value !== 'string') return 'must be a string';
     let parsed: URL;
     try {
       parsed = new URL(value);
@@ -199,14 +247,7 @@ export function url<const O extends UrlOptions>(options?: O): Spec<string, IsOpt
       return `must use one of the protocols ${o.protocols.join(', ')}`;
     }
     if (o.allowCredentials === true) return undefined;
-    if (parsed.password !== '') {
-      return 'embeds a password: put the password in a secret() key, or declare the key with secret()';
-    }
-    const credential = credentialParameter(parsed);
-    if (credential !== undefined) {
-      return `carries a credential in the query parameter ${credential}: put it in a secret() key, or declare the key with secret()`;
-    }
-    return undefined;
+    return credentialProblem(parsed);
   };
   return build(
     'url',
@@ -276,6 +317,8 @@ export function duration<const O extends DurationOptions>(options?: O): Spec<num
   const o: DurationOptions = options ?? {};
   checkOptions('duration', o, ['min', 'max']);
   const check = (ms: number): string | undefined => {
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0)
+      return 'must be a finite, non-negative number of milliseconds';
     if (o.min !== undefined && ms < o.min) return `must be at least ${o.min} ms`;
     if (o.max !== undefined && ms > o.max) return `must be at most ${o.max} ms`;
     return undefined;

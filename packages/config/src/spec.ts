@@ -102,6 +102,14 @@ export function checkOptions(builder: string, options: object, allowed: readonly
   }
 }
 
+// The value check of every spec `build` made, so `list()` can validate its items' defaults.
+const valueChecks = new WeakMap<object, (value: unknown) => string | undefined>();
+
+/** Why `value` is not a valid value of `spec` (the reason never quotes it), or `undefined`. */
+export function checkSpecValue(spec: Spec<unknown>, value: unknown): string | undefined {
+  return valueChecks.get(spec)?.(value);
+}
+
 /** Builds a frozen spec; validates the default with `checkDefault` first. */
 export function build<T, O extends boolean>(
   builder: string,
@@ -109,6 +117,7 @@ export function build<T, O extends boolean>(
   options: CommonOptions<T>,
   expects: string,
   parse: (raw: string) => Parsed<T>,
+  /** Receives the default as given: it checks the type too (a schema in plain JS can pass anything). */
   checkDefault: (value: T) => string | undefined,
   secretOptions?: SecretSpecOptions,
 ): Spec<T, O> {
@@ -118,7 +127,7 @@ export function build<T, O extends boolean>(
     if (problem !== undefined) throw schemaError(`${builder}(): the default is invalid: ${problem}.`);
     defaultValue = Object.freeze({ value: deepFreeze(options.default) });
   }
-  return Object.freeze({
+  const spec: Spec<T, O> = Object.freeze({
     kind,
     optional: (options.optional === true) as O,
     default: defaultValue,
@@ -127,13 +136,21 @@ export function build<T, O extends boolean>(
     expects,
     parse,
   });
+  valueChecks.set(spec, checkDefault as (value: unknown) => string | undefined);
+  return spec;
 }
 
-/** Freezes a value and everything reachable from it (arrays, plain objects). */
+/**
+ * Freezes a value and everything reachable from it (arrays, plain objects). Iterative: a value
+ * nested thousands of levels deep (a validator's output) must not overflow the call stack.
+ */
 export function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const key of Reflect.ownKeys(value)) deepFreeze((value as Record<PropertyKey, unknown>)[key]);
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const next = pending.pop();
+    if (typeof next !== 'object' || next === null || Object.isFrozen(next)) continue;
+    Object.freeze(next);
+    for (const key of Reflect.ownKeys(next)) pending.push((next as Record<PropertyKey, unknown>)[key]);
   }
   return value;
 }

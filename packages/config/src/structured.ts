@@ -1,14 +1,28 @@
 import { string } from './scalars.ts';
-import { build, type CommonOptions, checkOptions, fail, type IsOptional, ok, type Spec, schemaError } from './spec.ts';
+import {
+  build,
+  type CommonOptions,
+  checkOptions,
+  checkSpecValue,
+  fail,
+  type IsOptional,
+  isSpec,
+  ok,
+  type Spec,
+  schemaError,
+} from './spec.ts';
 import { describeIssues, isStandardSchema, runValidator, type StandardSchemaV1 } from './standard-schema.ts';
 
 type ItemOf<O> = O extends { readonly of: Spec<infer T, boolean> } ? T : string;
 
 /** Options of {@link list}. */
 export interface ListOptions<T> extends CommonOptions<readonly T[]> {
-  /** The spec of each item (a synchronous spec, not a secret). Default: {@link string}. */
+  /**
+   * The spec of each item: one built by this package (`url()`, `port()`, ...), not a secret and not
+   * a Standard Schema validator (`ERR_CONFIG_SCHEMA`). Default: {@link string}.
+   */
   readonly of?: Spec<T, false>;
-  /** Default `,`. Items are trimmed; empty items are refused. */
+  /** A non-empty string, default `,`. Items are trimmed; empty items are refused. */
   readonly separator?: string;
   readonly minItems?: number;
   readonly maxItems?: number;
@@ -29,8 +43,16 @@ export function list<const O extends ListOptions<unknown> = ListOptions<string>>
   type T = ItemOf<O>;
   const o = (options ?? {}) as ListOptions<T>;
   checkOptions('list', o, ['of', 'separator', 'minItems', 'maxItems']);
+  if (o.of !== undefined && !isSpec(o.of)) {
+    throw schemaError(
+      'list(): `of` must be a spec such as string(), url() or port(); a Standard Schema validator (zod, valibot) cannot parse items, so validate the whole key with it instead.',
+    );
+  }
   const item = (o.of ?? string()) as Spec<T, false>;
   if (item.secret) throw schemaError('list(): items cannot be secrets; declare each secret as its own key.');
+  if (o.separator !== undefined && (typeof o.separator !== 'string' || o.separator === '')) {
+    throw schemaError("list(): separator must be a non-empty string, e.g. `separator: ';'`.");
+  }
   const separator = o.separator ?? ',';
   const checkCount = (count: number): string | undefined => {
     if (o.minItems !== undefined && count < o.minItems) return `must have at least ${o.minItems} item(s)`;
@@ -54,8 +76,39 @@ export function list<const O extends ListOptions<unknown> = ListOptions<string>>
       const problem = checkCount(values.length);
       return problem === undefined ? ok(values) : fail(problem);
     },
-    (v) => checkCount(v.length),
+    (v) => {
+      if (!Array.isArray(v)) return 'must be an array';
+      // Every item problem at once; the reasons never quote an item.
+      const problems = v.flatMap((value: unknown, index) => {
+        const problem =
+          typeof value === 'string' && value.trim() === ''
+            ? 'is empty'
+            : typeof value === 'string' && value.includes(separator)
+              ? `contains the separator "${separator}"`
+              : checkSpecValue(item, value);
+        return problem === undefined ? [] : [`item ${index + 1} ${problem}`];
+      });
+      const count = checkCount(v.length);
+      return problems.length > 0 || count ? [...problems, ...(count ? [count] : [])].join('; ') : undefined;
+    },
   );
+}
+
+/** The deepest nesting {@link json} accepts; configuration never needs more. */
+const MAX_JSON_DEPTH = 256;
+
+const TOO_DEEP = `is nested deeper than ${MAX_JSON_DEPTH} levels; flatten the document`;
+
+/** True when arrays/objects in `value` nest deeper than `limit` levels (measured iteratively). */
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const pending: [unknown, number][] = [[value, 0]];
+  while (pending.length > 0) {
+    const [next, depth] = pending.pop()!;
+    if (typeof next !== 'object' || next === null) continue;
+    if (depth + 1 > limit) return true;
+    for (const child of Object.values(next)) pending.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /** Options of {@link json}. */
@@ -65,7 +118,8 @@ export interface JsonOptions<T> extends CommonOptions<T> {
 }
 
 /**
- * A JSON document, parsed, optionally validated by a Standard Schema, and deeply frozen.
+ * A JSON document, parsed, optionally validated by a Standard Schema, and deeply frozen. Documents
+ * nested deeper than 256 levels are refused (as `invalid`, by `check` and loading alike).
  *
  * @example
  * ```ts
@@ -95,6 +149,7 @@ export function json(options?: JsonOptions<unknown>): Spec<unknown, boolean> {
       } catch {
         return fail('must be valid JSON');
       }
+      if (nestedDeeperThan(value, MAX_JSON_DEPTH)) return fail(TOO_DEEP);
       if (o.schema === undefined) return ok(value as R);
       const result = runValidator(o.schema, value, raw);
       if (result instanceof Promise)
@@ -106,6 +161,23 @@ export function json(options?: JsonOptions<unknown>): Spec<unknown, boolean> {
       if (result.issues) return fail(describeIssues(result.issues, raw, value));
       return ok(result.value);
     },
-    () => undefined,
+    (value) => {
+      if (nestedDeeperThan(value, MAX_JSON_DEPTH)) return TOO_DEEP;
+      if (o.schema === undefined) return undefined;
+      let shown: string;
+      try {
+        shown = JSON.stringify(value) ?? '';
+      } catch {
+        shown = '';
+      }
+      const result = runValidator(o.schema, value, shown);
+      if (result instanceof Promise) {
+        // Settle it quietly: the answer is not awaited and the default is refused anyway.
+        result.catch(() => undefined);
+        return 'cannot be checked: the schema is asynchronous; json() needs a synchronous one';
+      }
+      if ('broken' in result) return `cannot be checked: its schema ${result.broken}`;
+      return result.issues ? describeIssues(result.issues, shown, value) : undefined;
+    },
   );
 }

@@ -1,7 +1,17 @@
 import { isUtf8 } from 'node:buffer';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -175,7 +185,12 @@ describe('runCli gen-dev', () => {
     expect(statSync(path).mode & 0o777).toBe(0o600);
     const values = parseDevProfile(readFileSync(path, 'utf8'));
     expect([...values.keys()]).toEqual(['JWT_KEY', 'DB_PASSWORD', 'API_TOKEN', 'WEBHOOK_KEY']);
-    for (const value of values.values()) expect(value).toMatch(/^rampart-dev-[A-Za-z0-9_-]{16,}$/);
+    for (const [key, value] of values) {
+      // API_TOKEN is declared hex: its value is the hex of a dev-marked text of the token length.
+      const text = key === 'API_TOKEN' ? Buffer.from(value, 'hex').toString('utf8') : value;
+      expect(text).toMatch(/^rampart-dev-[A-Za-z0-9_-]{16,}$/);
+    }
+    expect(values.get('API_TOKEN')).toMatch(/^(?:[0-9a-f]{2})+$/);
     expect(await runCli(['gen-dev', '--schema', fixture, '--out', '.env.development'], io({}))).toBe(2);
     chmodSync(path, 0o644); // an existing file with looser permissions is made private again
     expect(await runCli(['gen-dev', '--schema', fixture, '--out', '.env.development', '--force'], io({}))).toBe(0);
@@ -188,6 +203,37 @@ describe('runCli gen-dev', () => {
       delete (env as Record<string, string | undefined>)[key];
     const config = loadConfigSync(schema, { env, devProfile: path });
     expect(config.JWT_KEY.reveal()).toBe(again.get('JWT_KEY'));
+  });
+});
+
+describe('runCli gen-dev (writing safely)', () => {
+  it('refuses to write through a symlink at --out, dangling or not, even with --force', async () => {
+    const target = join(dir, 'elsewhere');
+    symlinkSync(target, join(dir, '.env.development'));
+    const cli = io({});
+    expect(await runCli(['gen-dev', '--schema', fixture, '--out', '.env.development'], cli)).toBe(2);
+    expect(existsSync(target)).toBe(false);
+    expect(cli.err()).toMatch(/is a symbolic link/);
+    writeFileSync(target, 'KEEP=1\n');
+    expect(await runCli(['gen-dev', '--schema', fixture, '--out', '.env.development', '--force'], io({}))).toBe(2);
+    expect(readFileSync(target, 'utf8')).toBe('KEEP=1\n');
+  });
+
+  it('replaces an existing file with a new private one instead of writing the secrets into it', async () => {
+    const path = join(dir, '.env.development');
+    writeFileSync(path, 'OLD=1\n', { mode: 0o644 });
+    const before = statSync(path).ino;
+    expect(await runCli(['gen-dev', '--schema', fixture, '--out', '.env.development', '--force'], io({}))).toBe(0);
+    expect(statSync(path).ino).not.toBe(before);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(readdirSync(dir)).toEqual(['.env.development']);
+  });
+
+  it('reports a file it cannot write as such, not as an error of the schema module', async () => {
+    const cli = io({});
+    expect(await runCli(['gen-dev', '--schema', fixture, '--out', 'missing-dir/.env.development'], cli)).toBe(2);
+    expect(cli.err()).toMatch(/cannot write missing-dir\/\.env\.development \(ENOENT\)/);
+    expect(cli.err()).not.toMatch(/schema module/);
   });
 });
 

@@ -1,5 +1,6 @@
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { lstatSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { auditConfig, MIN_FINGERPRINT_KEY_BYTES } from '../audit.ts';
@@ -203,10 +204,29 @@ async function audit(schema: Schema, options: LoadOptions, keyFile: string, json
 
 function genDev(schema: Schema, out: string, force: boolean, io: CliIo): number {
   const path = resolve(io.cwd, out);
-  if (existsSync(path) && !force) throw new UsageError(`${out} exists; pass --force to replace it`);
-  writeFileSync(path, generateDevProfile(schema), { mode: 0o600 });
-  // `mode` applies only to a file the write creates: an existing one (--force) keeps its own.
-  chmodSync(path, 0o600);
+  let existing: ReturnType<typeof lstatSync> | undefined;
+  try {
+    existing = lstatSync(path);
+  } catch {
+    existing = undefined;
+  }
+  // A symlink, dangling or not, would send the secrets wherever it points.
+  if (existing?.isSymbolicLink()) throw new UsageError(`${out} is a symbolic link; pass a regular path for --out`);
+  if (existing && !force) throw new UsageError(`${out} exists; pass --force to replace it`);
+  // A new private file beside the target, renamed over it: the secrets are never written into an
+  // existing file (whose mode may be looser), and readers see the old profile or the new one.
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    writeFileSync(temp, generateDevProfile(schema), { mode: 0o600, flag: 'wx' });
+    renameSync(temp, path);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    const code = (error as { code?: unknown } | null)?.code;
+    io.stderr(
+      `rampart-config: cannot write ${out}${typeof code === 'string' ? ` (${code})` : ''}; check that its directory exists and is writable.\n`,
+    );
+    return 2;
+  }
   io.stdout(
     `rampart-config gen-dev: wrote ${out}. Load it with loadConfig(schema, { devProfile: '${out}' }); it is read only under APP_ENV/NODE_ENV=development or test.\n`,
   );
