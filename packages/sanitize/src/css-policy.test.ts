@@ -1,6 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { filterStyle, MAX_NEGATIVE_SPACING_PX, MAX_OFFSET_PX, MAX_POSITIVE_SPACING_PX } from './css-policy.ts';
+import {
+  filterStyle,
+  MAX_BORDER_PX,
+  MAX_BOX_SIZE_PX,
+  MAX_FONT_SIZE_PX,
+  MAX_LINE_HEIGHT_FACTOR,
+  MAX_NEGATIVE_SPACING_PX,
+  MAX_OFFSET_PX,
+  MAX_POSITIVE_SPACING_PX,
+} from './css-policy.ts';
 import { resolvePolicy } from './policy.ts';
 
 const policy = resolvePolicy({
@@ -77,6 +86,35 @@ describe('filterStyle', () => {
     'word-spacing: 9999px',
     'word-spacing: 1in',
     'word-spacing: 5%',
+    'border-left: 9999px solid #fff',
+    'border: 51px solid #fff',
+    'border-top: solid 2in #000',
+    'border-width: 0 0 0 9999px',
+    'border-width: 4em',
+    'border-spacing: 9999px',
+    'border-spacing: 0 60px',
+    'width: 99999px',
+    'width: 1001px',
+    'width: 101%',
+    'min-width: 99999px',
+    'max-width: 2000px',
+    'height: 99999px',
+    'min-height: 30in',
+    'width: 99999',
+    'line-height: 99999px',
+    'line-height: 601px',
+    'line-height: 9999',
+    'line-height: 5',
+    'line-height: 500%',
+    'line-height: 4.5em',
+    'font: 12px/99999px arial',
+    'font: 12px/9999 arial',
+    'font-size: 9999px',
+    'font-size: 97px',
+    'font-size: 7em',
+    'font-size: 200pt',
+    'font-size: 999',
+    'font: bold 200px arial',
   ])('drops %j, which hides or moves text', (css) => {
     expect(run(css)).toBe('');
   });
@@ -121,6 +159,34 @@ describe('filterStyle', () => {
     'text-decoration: underline',
     'text-decoration: line-through #f00',
     'background-color: transparent',
+    'border: 1px solid #ccc',
+    'border-left: 4px solid #f00',
+    'border-top: medium dashed red',
+    'border-width: 0 0 2px 0',
+    'border-width: thin',
+    'border-spacing: 0',
+    'border-spacing: 10px 4px',
+    'border-radius: 9999px',
+    'width: 100%',
+    'width: 600px',
+    'width: 1000px',
+    'max-width: 100%',
+    'min-width: 320px',
+    'height: 40px',
+    'width: auto',
+    'line-height: 0',
+    'line-height: 1.5',
+    'line-height: 150%',
+    'line-height: 24px',
+    'line-height: 4',
+    'line-height: normal',
+    'line-height: 600px',
+    'font-size: 96px',
+    'font-size: 72pt',
+    'font-size: 6em',
+    'font-size: xx-large',
+    'font: bold 36px / 1.2 arial',
+    'font: 900 12px / 48px arial',
   ])('keeps %j', (css) => {
     expect(run(css)).toBe(css);
   });
@@ -193,6 +259,53 @@ describe('filterStyle', () => {
           const unit = m?.[2] as string;
           expect(Number(m?.[1]) * (pxPer[unit] ?? (relative[unit] as number))).toBeLessThanOrEqual(MAX_OFFSET_PX);
         }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('never keeps a border, box size, line height or font size over its cap, and reports it (property)', () => {
+    const pxPer: Record<string, number> = { '': 1, px: 1, pt: 4 / 3, pc: 16, in: 96, cm: 96 / 2.54, mm: 96 / 25.4 };
+    const length = fc
+      .tuple(fc.integer({ min: 0, max: 200_000 }), fc.constantFrom(...Object.keys(pxPer), 'em', 'rem', '%', 'vw', 'vh'))
+      .map(([n, unit]) => `${n / 100}${unit}`);
+    const prop = fc.constantFrom(
+      'border-width',
+      'border-left',
+      'border-spacing',
+      'width',
+      'min-width',
+      'height',
+      'line-height',
+      'font-size',
+    );
+    fc.assert(
+      fc.property(prop, length, (p, value) => {
+        const removed: string[] = [];
+        const out = filterStyle(`${p}: ${value}`, 'td', policy.cssProperties, policy.urls, 'sanitize', (r) =>
+          removed.push(`${r.name}: ${r.reason}`),
+        );
+        const m = /^([0-9.]+)([a-z%]*)$/.exec(value);
+        const n = Number(m?.[1]);
+        const unit = m?.[2] as string;
+        const abs = pxPer[unit];
+        let over: boolean;
+        if (p === 'line-height' && (unit === '' || unit === 'em' || unit === '%')) {
+          over = (unit === '%' ? n / 100 : n) > MAX_LINE_HEIGHT_FACTOR;
+        } else if (p === 'font-size') {
+          over = abs === undefined ? false : n * abs > MAX_FONT_SIZE_PX;
+        } else if (abs === undefined) {
+          over = false;
+        } else {
+          const cap = p.startsWith('border') ? MAX_BORDER_PX : p === 'line-height' ? MAX_OFFSET_PX : MAX_BOX_SIZE_PX;
+          over = n * abs > cap;
+        }
+        if (over) {
+          expect(out).toBe('');
+          expect(removed).toEqual([`${p}: CSS value not allowed`]);
+        }
+        if (out !== '' && abs !== undefined && p.startsWith('border'))
+          expect(n * abs).toBeLessThanOrEqual(MAX_BORDER_PX);
       }),
       { numRuns: 1000 },
     );

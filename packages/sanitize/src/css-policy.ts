@@ -8,8 +8,10 @@
  * Text must stay where layout puts it and stay visible: no negative length (negative
  * `text-indent` moves text off the box, as negative margins do; `letter-spacing` and `word-spacing`
  * may tighten by at most {@link MAX_NEGATIVE_SPACING_PX} and widen by at most
- * {@link MAX_POSITIVE_SPACING_PX}), no indent, margin or padding over {@link MAX_OFFSET_PX}, no font size under {@link MIN_FONT_SIZE_PX}, no transparent or nearly
- * transparent text colour, only `display` values that render their content, no text-decoration
+ * {@link MAX_POSITIVE_SPACING_PX}), no indent, margin or padding over {@link MAX_OFFSET_PX}, no border
+ * over {@link MAX_BORDER_PX}, no box size over {@link MAX_BOX_SIZE_PX}, no line height over
+ * {@link MAX_LINE_HEIGHT_FACTOR} times the font size (or {@link MAX_OFFSET_PX}), no font size under
+ * {@link MIN_FONT_SIZE_PX} or over {@link MAX_FONT_SIZE_PX}, no transparent or nearly transparent text colour, only `display` values that render their content, no text-decoration
  * thickness. These are the cheap
  * ways to show a reader something other than what a filter or `toPlainText()` reads.
  */
@@ -21,6 +23,10 @@ type CssValueKind =
   | 'color'
   | 'text-color'
   | 'lengths'
+  | 'border'
+  | 'border-lengths'
+  | 'size'
+  | 'line-height'
   | 'offset'
   | 'spacing'
   | 'font-size'
@@ -104,6 +110,67 @@ export const MIN_TEXT_ALPHA = 0.25;
  */
 export const MAX_OFFSET_PX = 600;
 
+/**
+ * The widest border (any side, `border-width`, the `border*` shorthands) and `border-spacing` kept,
+ * in CSS pixels (`em` counted as 16 px). Mail draws rules and frames of 1 to 10 px and bulletproof
+ * buttons of up to about 20 px; a wider border is not a line but a block of colour, and
+ * `border-left: 9999px solid #fff` moves the text beside it out of a reading pane that clips its
+ * overflow, as `padding-left: 9999px` would.
+ *
+ * @example
+ * ```ts
+ * import { MAX_BORDER_PX, sanitizeHtml } from '@rampart/sanitize';
+ * sanitizeHtml('<p style="border-left: 9999px solid #fff">moved</p>', 'email'); // '<p>moved</p>'
+ * MAX_BORDER_PX; // 50
+ * ```
+ */
+export const MAX_BORDER_PX = 50;
+
+/**
+ * The largest `width`, `height`, `min-`/`max-width` and `min-`/`max-height` kept, in CSS pixels, and
+ * the largest `width`/`height` attribute: mail is laid out 600 to 800 px wide. `%` is read against
+ * the containing box, so up to `100%` is kept; `em`/`rem` count as 16 px, `vw` and `vh` as 1 % of a
+ * 1280 x 1080 pane. Above that, `width: 99999px; text-align: right` (or `<table width="9999">`) sets
+ * the text out of a reading pane that clips its overflow.
+ *
+ * @example
+ * ```ts
+ * import { MAX_BOX_SIZE_PX, sanitizeHtml } from '@rampart/sanitize';
+ * sanitizeHtml('<p style="width: 99999px">wide</p>', 'email'); // '<p>wide</p>'
+ * MAX_BOX_SIZE_PX; // 1000
+ * ```
+ */
+export const MAX_BOX_SIZE_PX = 1000;
+
+/**
+ * The largest font size kept, in CSS pixels (72 pt, the top of common type scales; relative sizes
+ * estimated as for {@link MIN_FONT_SIZE_PX}, `vw` and `vh` against a 1280 x 1080 pane). A larger
+ * glyph box paints its background far over the lines around it (`line-height: 0` does not shrink
+ * it) and a single word of it runs out of the pane.
+ *
+ * @example
+ * ```ts
+ * import { MAX_FONT_SIZE_PX, sanitizeHtml } from '@rampart/sanitize';
+ * sanitizeHtml('<p style="font-size: 9999px">huge</p>', 'email'); // '<p>huge</p>'
+ * MAX_FONT_SIZE_PX; // 96
+ * ```
+ */
+export const MAX_FONT_SIZE_PX = 96;
+
+/**
+ * The largest relative `line-height` kept (unitless, `em` or `%` / 100), also after the slash of the
+ * `font` shorthand; absolute line heights are capped at {@link MAX_OFFSET_PX}. Body text is set at 1.2
+ * to 2; `line-height: 9999` puts the line's text some 80 000 px down, out of any pane.
+ *
+ * @example
+ * ```ts
+ * import { MAX_LINE_HEIGHT_FACTOR, sanitizeHtml } from '@rampart/sanitize';
+ * sanitizeHtml('<p style="line-height: 9999">low</p>', 'email'); // '<p>low</p>'
+ * MAX_LINE_HEIGHT_FACTOR; // 4
+ * ```
+ */
+export const MAX_LINE_HEIGHT_FACTOR = 4;
+
 /** Every property the policy knows; a preset allows a subset, options may add from this table.
  *
  * @example
@@ -126,7 +193,7 @@ export const CSS_PROPERTIES: Readonly<Record<string, CssValueKind>> = Object.fre
   'text-decoration': 'decoration',
   'text-transform': 'keywords',
   'text-indent': 'offset',
-  'line-height': 'lengths',
+  'line-height': 'line-height',
   'letter-spacing': 'spacing',
   'word-spacing': 'spacing',
   'white-space': 'keywords',
@@ -143,22 +210,22 @@ export const CSS_PROPERTIES: Readonly<Record<string, CssValueKind>> = Object.fre
   'padding-right': 'offset',
   'padding-bottom': 'offset',
   'padding-left': 'offset',
-  border: 'mixed',
-  'border-top': 'mixed',
-  'border-right': 'mixed',
-  'border-bottom': 'mixed',
-  'border-left': 'mixed',
-  'border-width': 'lengths',
+  border: 'border',
+  'border-top': 'border',
+  'border-right': 'border',
+  'border-bottom': 'border',
+  'border-left': 'border',
+  'border-width': 'border-lengths',
   'border-style': 'keywords',
   'border-radius': 'lengths',
   'border-collapse': 'keywords',
-  'border-spacing': 'lengths',
-  width: 'lengths',
-  height: 'lengths',
-  'max-width': 'lengths',
-  'min-width': 'lengths',
-  'max-height': 'lengths',
-  'min-height': 'lengths',
+  'border-spacing': 'border-lengths',
+  width: 'size',
+  height: 'size',
+  'max-width': 'size',
+  'min-width': 'size',
+  'max-height': 'size',
+  'min-height': 'size',
   display: 'display',
   float: 'keywords',
   clear: 'keywords',
@@ -264,6 +331,18 @@ const OFFSET_PX_PER_UNIT: Readonly<Record<string, number>> = {
   vh: 10.8,
 };
 
+// Box sizes: `%` is of the containing box, so 100 % is as wide as the box that holds it.
+const SIZE_PX_PER_UNIT: Readonly<Record<string, number>> = {
+  ...OFFSET_PX_PER_UNIT,
+  '%': MAX_BOX_SIZE_PX / 100,
+};
+
+// The upper estimate of a font size: `em` and `%` of a 16 px parent, viewport units of a large pane.
+const FONT_MAX_PX_PER_UNIT: Readonly<Record<string, number>> = { ...PX_PER_UNIT, vw: 12.8, vh: 10.8 };
+
+// Line heights in these units multiply the element's own font size.
+const LINE_HEIGHT_FACTOR_PER_UNIT: Readonly<Record<string, number>> = { '': 1, em: 1, '%': 0.01, ex: 0.5, ch: 0.5 };
+
 function estimatedPx(number: string, perUnit: Readonly<Record<string, number>> = PX_PER_UNIT): number {
   const m = /^([-+]?[0-9.]+)([a-z%]*)$/.exec(number);
   const factor = m === null ? undefined : perUnit[m[2] as string];
@@ -271,7 +350,20 @@ function estimatedPx(number: string, perUnit: Readonly<Record<string, number>> =
 }
 
 function isLegibleSize(number: string): boolean {
-  return estimatedPx(number) >= MIN_FONT_SIZE_PX;
+  return estimatedPx(number) >= MIN_FONT_SIZE_PX && estimatedPx(number, FONT_MAX_PX_PER_UNIT) <= MAX_FONT_SIZE_PX;
+}
+
+function fitsLineHeight(number: string): boolean {
+  if (number.startsWith('-')) return false;
+  const unit = /[a-z%]*$/.exec(number)?.[0] ?? '';
+  const factor = LINE_HEIGHT_FACTOR_PER_UNIT[unit];
+  if (factor !== undefined) return Number.parseFloat(number) * factor <= MAX_LINE_HEIGHT_FACTOR;
+  return estimatedPx(number, OFFSET_PX_PER_UNIT) <= MAX_OFFSET_PX;
+}
+
+/** Every number token is at most `max` px, estimated with `perUnit` (NaN, an unknown unit, fails). */
+function numbersAtMost(tokens: readonly Token[], max: number, perUnit: Readonly<Record<string, number>>): boolean {
+  return tokens.every((t) => t.type !== 'number' || estimatedPx(t.text, perUnit) <= max);
 }
 
 function parseAlpha(text: string): number {
@@ -300,13 +392,19 @@ function alphaOf(token: Token): number {
   return Number.NaN;
 }
 
-/** `font`: sizes (every number not after a slash, weights included) must be legible. */
+/**
+ * `font`: sizes (every number not after a slash, weights included) must be legible, sizes with a
+ * unit no larger than {@link MAX_FONT_SIZE_PX} (a unitless number is a weight: the shorthand has no
+ * unitless size, not even in quirks mode), and the line height after a slash as `line-height`.
+ */
 function fitsFont(tokens: readonly Token[]): boolean {
-  return tokens.every(
-    (t, i) =>
-      ['ident', 'string', 'comma', 'slash', 'number'].includes(t.type) &&
-      (t.type !== 'number' || tokens[i - 1]?.type === 'slash' || isLegibleSize(t.text)),
-  );
+  return tokens.every((t, i) => {
+    if (!['ident', 'string', 'comma', 'slash', 'number'].includes(t.type)) return false;
+    if (t.type !== 'number') return true;
+    if (tokens[i - 1]?.type === 'slash') return fitsLineHeight(t.text);
+    if (/^[0-9.]+$/.test(t.text)) return estimatedPx(t.text) >= MIN_FONT_SIZE_PX;
+    return isLegibleSize(t.text);
+  });
 }
 
 function fits(kind: CssValueKind, tokens: readonly Token[]): boolean {
@@ -321,6 +419,30 @@ function fits(kind: CssValueKind, tokens: readonly Token[]): boolean {
       return tokens.length === 1 && only('hash', 'colorfn', 'ident') && alphaOf(tokens[0] as Token) >= MIN_TEXT_ALPHA;
     case 'lengths':
       return tokens.length <= 4 && only('number', 'ident', 'slash') && noNegative();
+    case 'border-lengths':
+      // A border or cell gap wider than MAX_BORDER_PX pushes the text beside it out of the pane.
+      return (
+        tokens.length <= 4 &&
+        only('number', 'ident') &&
+        noNegative() &&
+        numbersAtMost(tokens, MAX_BORDER_PX, OFFSET_PX_PER_UNIT)
+      );
+    case 'border':
+      return (
+        only('hash', 'colorfn', 'number', 'ident') &&
+        noNegative() &&
+        numbersAtMost(tokens, MAX_BORDER_PX, OFFSET_PX_PER_UNIT)
+      );
+    case 'size':
+      // A box far wider than the pane sets right-aligned or centred text out of it.
+      return (
+        tokens.length <= 4 &&
+        only('number', 'ident') &&
+        noNegative() &&
+        numbersAtMost(tokens, MAX_BOX_SIZE_PX, SIZE_PX_PER_UNIT)
+      );
+    case 'line-height':
+      return tokens.length === 1 && (only('ident') || (only('number') && fitsLineHeight((tokens[0] as Token).text)));
     case 'offset':
       return (
         tokens.length <= 4 &&

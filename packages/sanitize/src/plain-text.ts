@@ -2,8 +2,11 @@
  * Plain text from a verified tree: blocks become paragraphs, `br` a newline, list items `- ` or
  * `1. `, links `text (url)`, images their alt text, table cells tab-separated rows; entities are
  * decoded and whitespace collapsed except in `pre`. For previews, notifications and search.
+ * What a browser never shows is left out too (`rp`, hidden inside ruby), and bidi controls cannot
+ * reach the URL of a link: they are closed before it, and it is isolated once the text has any.
  */
 import type { DefaultTreeAdapterTypes } from 'parse5';
+import { applyControl, BIDI_SENSITIVE, closersOf, type OpenControl } from './bidi-controls.ts';
 import { DROP_CONTENT_ELEMENTS, DROP_CONTENT_SET } from './hard-rules.ts';
 import { replayParser } from './parser-replay.ts';
 
@@ -20,6 +23,9 @@ class Writer {
   private readonly parts: string[] = [];
   private pendingNewlines = 0;
   private atLineStart = true;
+  private readonly bidi: OpenControl[] = [];
+  /** Whether the text so far has bidi controls or right-to-left letters. */
+  bidiSeen = false;
 
   text(s: string, pre: boolean): void {
     let value = pre ? s : s.replace(/[\t\n\f\r ]+/g, ' ');
@@ -30,9 +36,23 @@ class Writer {
       this.atLineStart = true;
     }
     if (this.atLineStart && !pre) value = value.replace(/^ /, '');
+    if (BIDI_SENSITIVE.test(value)) {
+      this.bidiSeen = true;
+      // A closer that closes nothing here (the tree's closers are placed per element) is dropped.
+      let kept = '';
+      for (let i = 0; i < value.length; i++) if (applyControl(this.bidi, value, i) !== 'unmatched') kept += value[i];
+      value = kept;
+    }
     if (value === '') return;
     this.parts.push(value);
     this.atLineStart = value.endsWith('\n');
+  }
+
+  /** Closes every bidi control still open, so that what follows is not reordered by it. */
+  closeBidi(): void {
+    if (this.bidi.length === 0) return;
+    this.parts.push(closersOf(this.bidi));
+    this.bidi.length = 0;
   }
 
   newline(count: number): void {
@@ -40,6 +60,7 @@ class Writer {
   }
 
   toString(): string {
+    this.closeBidi();
     return stripBlanksBeforeNewlines(this.parts.join(''))
       .replace(/\n{3,}/g, '\n\n')
       .trim();
@@ -70,7 +91,7 @@ function textOf(el: ParentNode): string {
   let out = '';
   for (const n of el.childNodes) {
     if (n.nodeName === '#text') out += (n as DefaultTreeAdapterTypes.TextNode).value;
-    else if ('tagName' in n && !DROP_CONTENT_SET.has(n.tagName)) out += textOf(n);
+    else if ('tagName' in n && !DROP_CONTENT_SET.has(n.tagName) && n.tagName !== 'rp') out += textOf(n);
   }
   return out;
 }
@@ -84,7 +105,8 @@ function walk(parent: ParentNode, w: Writer, pre: boolean, listDepth: number): v
     }
     if (!('tagName' in node)) continue;
     const tag = node.tagName;
-    if (DROP_CONTENT_SET.has(tag)) continue;
+    // rp is hidden in a browser (only ruby-less browsers show it), so the reader never sees it.
+    if (DROP_CONTENT_SET.has(tag) || tag === 'rp') continue;
     switch (tag) {
       case 'br':
         w.text('\n', true);
@@ -132,7 +154,12 @@ function walk(parent: ParentNode, w: Writer, pre: boolean, listDepth: number): v
         const href = attr(node, 'href');
         if (href !== undefined && /^(?:https?|mailto|tel):/i.test(href)) {
           const shown = href.replace(/^mailto:/i, '');
-          if (textOf(node).trim() !== shown && textOf(node).trim() !== href) w.text(` (${shown})`, true);
+          if (textOf(node).trim() !== shown && textOf(node).trim() !== href) {
+            // Link text like `Reset your password U+202E` must not reverse the URL shown after it.
+            w.closeBidi();
+            const url = w.bidiSeen || BIDI_SENSITIVE.test(shown) ? `\u2068${shown}\u2069` : shown;
+            w.text(` (${url})`, true);
+          }
         }
         continue;
       }

@@ -86,8 +86,12 @@ export type AttributeRule =
   | RegExp;
 
 const COLOR = /^(?:#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,20})$/;
-const SMALL_INT = /^[0-9]{1,3}$/;
-const DIMENSION = /^[0-9]{1,4}(?:%|px)?$/;
+// 0 to 50 (MAX_BORDER_PX): cellpadding, cellspacing, border, hspace and vspace in mail are 0 to 20;
+// `<table cellpadding="999">` sets the cell's text 1000 px in, out of a pane that clips its overflow.
+const SMALL_INT = /^(?:[1-4]?[0-9]|50)$/;
+// 0 to 1000 px (MAX_BOX_SIZE_PX) or 0 to 100 %: `<table width="9999">` with a right-aligned cell sets
+// the text out of the pane, as CSS `width: 99999px` would.
+const DIMENSION = /^(?:(?:[0-9]{1,3}|1000)(?:px)?|(?:[0-9]{1,2}|100)%)$/;
 
 /** Every attribute the package knows how to check; options may only add from this table or `data-*`.
  *

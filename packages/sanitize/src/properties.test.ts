@@ -99,6 +99,12 @@ const token = fc.oneof(
     ' ',
     '\n',
     '\u0000',
+    '(',
+    '\u202e',
+    '\u202b',
+    '\u202c',
+    '\u2067',
+    '\u2069',
   ),
   fc.string({ maxLength: 8 }),
 );
@@ -134,6 +140,23 @@ describe('sanitizer properties (fast-check)', () => {
         const tree = parseFragment(out);
         expect(serializeChildren(tree).html).toBe(out);
         expect(findViolation(tree, policies[i] as (typeof policies)[number])).toBeUndefined();
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('leaves no bidi embedding, override or isolate open at the end of the output', () => {
+    fc.assert(
+      fc.property(html, profile, (input, i) => {
+        const out = (sanitizers[i] as (typeof sanitizers)[number]).sanitizeToString(input);
+        const open: string[] = [];
+        for (const ch of out) {
+          if (/[\u202a\u202b\u202d\u202e]/.test(ch)) open.push('e');
+          else if (/[\u2066-\u2068]/.test(ch)) open.push('i');
+          else if (ch === '\u202c' && open.at(-1) === 'e') open.pop();
+          else if (ch === '\u2069' && open.includes('i')) open.length = open.lastIndexOf('i');
+        }
+        expect(open).toEqual([]);
       }),
       { numRuns: 400 },
     );

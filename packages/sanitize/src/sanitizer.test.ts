@@ -303,6 +303,90 @@ describe('createSanitizer', () => {
     }
   });
 
+  it('caps table and image spacing attributes and box sizes in email, reporting what it drops', () => {
+    const result = email.sanitize(
+      '<table cellpadding="999" cellspacing="60" border="51" width="9999" height="1001"><tr><td width="101%">a</td></tr></table><img hspace="999" vspace="51" width="1001" alt="x">',
+    );
+    expect(result.html).toBe('<table><tbody><tr><td>a</td></tr></tbody></table><img alt="x" />');
+    expect(result.removed.map((r) => r.name).sort()).toEqual(
+      [
+        'img[hspace]',
+        'img[vspace]',
+        'img[width]',
+        'table[border]',
+        'table[cellpadding]',
+        'table[cellspacing]',
+        'table[height]',
+        'table[width]',
+        'td[width]',
+      ].sort(),
+    );
+    const kept =
+      '<table width="600" cellpadding="20" cellspacing="0" border="1"><tbody><tr><td width="100%" height="1000">a</td></tr></tbody></table>';
+    expect(email.sanitizeToString(kept)).toBe(kept);
+    expect(email.sanitizeToString('<img width="1000" height="50%" hspace="50" vspace="0" />')).toBe(
+      '<img width="1000" height="50%" hspace="50" vspace="0" />',
+    );
+  });
+
+  it('drops rp inside ruby unless it holds only brackets, as a browser hides rp', () => {
+    const strict = (preset: 'ugc' | 'email') => createSanitizer({ preset, verify: 'strict' });
+    for (const preset of ['ugc', 'email'] as const) {
+      const hidden = bySet[preset].sanitize('Meeting moved.<ruby><rp>SECRET</rp></ruby>');
+      expect(hidden.html).toBe('Meeting moved.<ruby></ruby>');
+      expect(hidden.removed).toContainEqual({
+        kind: 'element',
+        name: 'rp',
+        reason: 'rp holds text a browser hides (only brackets are kept)',
+      });
+      for (const [input, expected] of [
+        ['<ruby>漢<rp>(</rp><rt>kan</rt><rp>)</rp></ruby>', '<ruby>漢<rp>(</rp><rt>kan</rt><rp>)</rp></ruby>'],
+        ['<ruby>漢<rp>（</rp><rt>kan</rt><rp> ） </rp></ruby>', '<ruby>漢<rp>（</rp><rt>kan</rt><rp> ） </rp></ruby>'],
+        ['<ruby>漢<rp><b>(</b></rp><rt>kan</rt></ruby>', '<ruby>漢<rp><b>(</b></rp><rt>kan</rt></ruby>'],
+        ['<ruby>漢<rp>(<b>pay now</b>)</rp><rt>kan</rt></ruby>', '<ruby>漢<rt>kan</rt></ruby>'],
+        ['<ruby>漢<rt>kan</rt><rp>x</rp></ruby>', '<ruby>漢<rt>kan</rt></ruby>'],
+      ] as const) {
+        const once = bySet[preset].sanitizeToString(input);
+        expect(once).toBe(expected);
+        expect(bySet[preset].sanitizeToString(once)).toBe(once);
+        expect(strict(preset).sanitize(input).failure).toBeUndefined();
+      }
+      expect(bySet[preset].toPlainText('Meeting moved.<ruby><rp>SECRET</rp></ruby>')).toBe('Meeting moved.');
+      expect(bySet[preset].toPlainText('<ruby>漢<rp>(</rp><rt>kan</rt><rp>)</rp></ruby>')).toBe('漢kan');
+    }
+  });
+
+  it('closes bidi embeddings and isolates left open, so they cannot reorder text after the output', () => {
+    const ugc = bySet.ugc;
+    expect(ugc.sanitizeToString('<p>nice post</p>thanks \u202E')).toBe('<p>nice post</p>thanks \u202E\u202C');
+    expect(ugc.sanitizeToString('<p>a\u202Bb</p><p>c\u2067d<b>e\u202A</b></p>x')).toBe(
+      '<p>a\u202Bb\u202C</p><p>c\u2067d<b>e\u202A</b>\u202C\u2069</p>x',
+    );
+    // A PDF inside an isolating element (bdi) cannot close an embedding outside it.
+    expect(ugc.sanitizeToString('\u202E<bdi>\u202C</bdi>')).toBe('\u202E<bdi>\u202C</bdi>\u202C');
+    // Balanced controls are left alone; closing is idempotent.
+    for (const input of [
+      '<p>\u202Bעברית\u202C and \u2068x\u2069</p>',
+      '<ul><li>\u202Ea</li></ul><table><tr><td>\u2066b</td></tr></table>\u202D',
+      '<p>\u202E<b>x\u202C</b></p>',
+      '<pre>\u202Ex\ny</pre>',
+    ]) {
+      const once = ugc.sanitizeToString(input);
+      expect(ugc.sanitizeToString(once)).toBe(once);
+      expect(createSanitizer({ verify: 'strict' }).sanitize(input).failure).toBeUndefined();
+    }
+    expect(ugc.sanitizeToString('<p>\u202Bעברית\u202C</p>')).toBe('<p>\u202Bעברית\u202C</p>');
+    // Truncation never leaves a control open: it drops the opener instead of growing the output.
+    const cut = createSanitizer({ limits: { maxOutputChars: 20 } }).sanitize(`<p>\u202E${'x'.repeat(40)}\u202C</p>`);
+    expect(cut.truncated).toBe(true);
+    expect(cut.html.length).toBeLessThanOrEqual(20);
+    expect(cut.html).not.toMatch(/[\u202A-\u202E\u2066-\u2068]/);
+    // Fail-closed text too.
+    const failed = createSanitizer().sanitize(`${'<b>'.repeat(2000)}\u202Ex`);
+    expect(failed.failedClosed).toBe(true);
+    expect(failed.html).toBe('x');
+  });
+
   it('strict verification passes for idempotent configurations', () => {
     const s = createSanitizer({ verify: 'strict' });
     const result = s.sanitize('<table><tr><td><a href="#a" id="a">x</a></td></tr></table><pre>\n\ny</pre>');
@@ -328,6 +412,18 @@ describe('toPlainText', () => {
         expect.objectContaining({ code: 'ERR_SANITIZE_INVALID_OPTIONS' }),
       );
     }
+  });
+
+  it('closes bidi controls before a link URL and isolates the URL, so link text cannot reorder it', () => {
+    expect(toPlainText('<a href="https://evil.example/moc.knab//:sptth">Reset your password \u202E</a>')).toBe(
+      'Reset your password \u202E\u202C (\u2068https://evil.example/moc.knab//:sptth\u2069)',
+    );
+    expect(toPlainText('<p>\u2067<a href="https://a.example/">x</a> tail</p>')).toBe(
+      '\u2067x\u2069 (\u2068https://a.example/\u2069) tail',
+    );
+    // Text without bidi controls or right-to-left letters keeps its plain form.
+    expect(toPlainText('<a href="https://a.example/">x</a>')).toBe('x (https://a.example/)');
+    expect(toPlainText('<p>\u202Eabcdefghij</p>', { maxChars: 5 })).toBe('abc…');
   });
 
   // Not timed (speed is measured in benchmarks): stripping blanks before line ends was quadratic on

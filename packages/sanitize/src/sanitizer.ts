@@ -7,6 +7,7 @@ import { Buffer } from 'node:buffer';
 import type { DefaultTreeAdapterTypes } from 'parse5';
 import sanitizeHtmlLib from 'sanitize-html';
 import { filterAttributes, type Removal } from './attributes.ts';
+import { stripUnclosedBidi } from './bidi-controls.ts';
 import { SanitizeError } from './errors.ts';
 import { DROP_CONTENT_ELEMENTS, FORBIDDEN_ELEMENTS } from './hard-rules.ts';
 import { DEPTH_FAILURE, PRE_PARSE_DEPTH_LIMIT, preParseRefusal } from './nesting-guard.ts';
@@ -85,7 +86,8 @@ function cutPlain(text: string, max: number | undefined): string {
   let end = Math.max(0, max - 1);
   const code = text.charCodeAt(end - 1);
   if (end > 0 && code >= 0xd800 && code <= 0xdbff) end--;
-  return `${text.slice(0, end)}…`;
+  // The cut may leave a bidi control open that would reverse whatever follows the text.
+  return `${stripUnclosedBidi(text.slice(0, end))}…`;
 }
 
 /**
@@ -158,7 +160,7 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
 
   const parseAndVerify = (html: string): ReturnType<typeof verifyOutput> => {
     try {
-      return verifyOutput(sanitizeHtmlLib(html, libOptions), policy);
+      return verifyOutput(sanitizeHtmlLib(html, libOptions), policy, report);
     } catch (error) {
       if (error !== TOO_DEEP) throw error;
       return { ok: false, reason: DEPTH_FAILURE };
@@ -203,13 +205,13 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
       }
       report({ kind: 'verification', name: 'output', reason: verified.reason });
       // Never parse5 on the raw input: its tree builder is quadratic on some soups (see untrustedText).
-      const whole = untrustedText(html);
+      const whole = stripUnclosedBidi(untrustedText(html));
       const text = cutPlain(whole, policy.maxOutputChars);
       // Cut on the escaped length: `&`, `<` and `>` grow when escaped.
       const escaped = escapeTextWithin(whole, policy.maxOutputChars, policy.truncationMarker);
       return {
         result: {
-          html: escaped.html,
+          html: stripUnclosedBidi(escaped.html),
           removed,
           removedCount,
           truncated: escaped.truncated,

@@ -2,12 +2,14 @@
  * The verification pass. sanitize-html tokenizes with htmlparser2, which is not the HTML
  * standard's tree builder; browsers are. So the output is parsed again with parse5 (a WHATWG
  * conformant parser, the tree a browser builds), rt and rp outside ruby are unwrapped (the two
- * parsers nest them differently), every node is checked against the policy, the
+ * parsers nest them differently), rp holding more than brackets is dropped (a browser hides rp),
+ * bidi controls left open are closed, every node is checked against the policy, the
  * tree is written back canonically and that string must parse to the same tree again. Anything
  * else fails closed.
  */
 import { type DefaultTreeAdapterTypes, defaultTreeAdapter, html as htmlSpec, parseFragment } from 'parse5';
-import { filterAttributes } from './attributes.ts';
+import { filterAttributes, type Reporter } from './attributes.ts';
+import { balanceBidiControls } from './bidi-controls.ts';
 import { FORBIDDEN_ELEMENTS } from './hard-rules.ts';
 import type { Policy } from './policy.ts';
 import { type Serialized, serializeChildren } from './serialize.ts';
@@ -70,6 +72,47 @@ function unwrapStrayRubyText(root: Fragment): void {
   }
 }
 
+// A browser never shows rp inside ruby (Chromium's UA style sheet: `rp { display: none }`); it is the
+// fallback for browsers without ruby, "(" and ")" around the reading. Any other text in it would be
+// read by filters and toPlainText() and never seen, so such an rp goes with its content.
+const RUBY_FALLBACK = /^[\s\p{P}]*$/u;
+
+/** The text of `node`'s descendants in document order; a loop, as the tree is not yet depth-checked. */
+function textContent(node: ParentNode): string {
+  let out = '';
+  const stack: DefaultTreeAdapterTypes.ChildNode[] = [...node.childNodes].reverse();
+  while (stack.length > 0) {
+    const child = stack.pop() as DefaultTreeAdapterTypes.ChildNode;
+    if (child.nodeName === '#text') out += (child as DefaultTreeAdapterTypes.TextNode).value;
+    else if ('childNodes' in child) {
+      for (let i = child.childNodes.length - 1; i >= 0; i--) {
+        stack.push(child.childNodes[i] as DefaultTreeAdapterTypes.ChildNode);
+      }
+    }
+  }
+  return out;
+}
+
+function isHiddenRubyText(node: DefaultTreeAdapterTypes.ChildNode): boolean {
+  return 'tagName' in node && node.tagName === 'rp' && !RUBY_FALLBACK.test(textContent(node));
+}
+
+/** Drops every rp (left only in ruby or rtc by now) whose text is more than brackets and blanks. */
+function dropHiddenRubyText(root: Fragment, report: Reporter): void {
+  const stack: ParentNode[] = [root];
+  while (stack.length > 0) {
+    const parent = stack.pop() as ParentNode;
+    if (parent.childNodes.some(isHiddenRubyText)) {
+      parent.childNodes = parent.childNodes.filter((node) => {
+        if (!isHiddenRubyText(node)) return true;
+        report?.({ kind: 'element', name: 'rp', reason: 'rp holds text a browser hides (only brackets are kept)' });
+        return false;
+      });
+    }
+    for (const node of parent.childNodes) if ('tagName' in node) stack.push(node);
+  }
+}
+
 /** Depth the verifier tolerates: the parser may add implied elements (tbody) above sanitize-html's count. */
 export function maxTreeDepth(policy: Policy): number {
   return policy.nestingLimit * 2 + 8;
@@ -90,6 +133,7 @@ export function findViolation(root: ParentNode, policy: Policy): string | undefi
       if (FORBIDDEN_ELEMENTS.has(tag)) return `forbidden element <${tag}>`;
       if (!policy.tags.has(tag)) return `element <${tag}> outside the allowlist`;
       if (isStrayRubyText(parent, node)) return `<${tag}> outside <ruby>`;
+      if (isHiddenRubyText(node)) return '<rp> with text other than brackets';
       if (depth + 1 > limit) return 'nesting deeper than the limit';
       const attribs: Record<string, string> = {};
       for (const a of node.attrs) {
@@ -115,12 +159,18 @@ function reparseStable(html: string, policy: Policy): string | undefined {
   return serializeChildren(again).html === html ? undefined : 're-parse changed the tree (mutation)';
 }
 
-/** Verifies sanitize-html's output and returns the canonical, possibly truncated, HTML. */
-export function verifyOutput(candidate: string, policy: Policy): Verified {
+/**
+ * Verifies sanitize-html's output and returns the canonical, possibly truncated, HTML. `report`
+ * hears what this pass removes itself (rp with hidden text).
+ */
+export function verifyOutput(candidate: string, policy: Policy, report?: Reporter): Verified {
   const tree = parseInFlowContainer(candidate);
   unwrapStrayRubyText(tree);
+  dropHiddenRubyText(tree, report);
   const violation = findViolation(tree, policy);
   if (violation !== undefined) return { ok: false, reason: violation };
+  // After the depth check: the walk recurses once per level.
+  balanceBidiControls(tree, 'close');
   const out: Serialized = serializeChildren(tree, policy.maxOutputChars, policy.truncationMarker);
   if (!out.truncated) {
     // When the canonical form equals the string just parsed, parsing it again yields this very tree.
@@ -135,6 +185,8 @@ export function verifyOutput(candidate: string, policy: Policy): Verified {
   const cut = parseInFlowContainer(out.html);
   const cutViolation = findViolation(cut, policy);
   if (cutViolation !== undefined) return { ok: false, reason: `truncated output: ${cutViolation}` };
+  // The cut may have dropped the closers added above; the output must not grow, so the openers go.
+  balanceBidiControls(cut, 'strip');
   const html = serializeChildren(cut).html;
   if (html !== out.html) {
     const unstable = reparseStable(html, policy);

@@ -157,6 +157,16 @@ const HIDING_VECTORS: readonly string[] = [
   '<p><b id="m" style="letter-spacing: 9999px">Account 1234 5678</b></p>',
   '<p><b id="m" style="word-spacing: 9999px">Account 1234 5678</b></p>',
   '<p><b id="m" style="letter-spacing: 100vw">Account 1234 5678</b></p>',
+  '<p style="border-left: 9999px solid #fff"><b id="m">Account 1234 5678</b></p>',
+  '<p style="border-style: solid; border-width: 0 0 0 9999px"><b id="m">Account 1234 5678</b></p>',
+  '<p style="width: 99999px; text-align: right"><b id="m">Account 1234 5678</b></p>',
+  '<p align="right" style="min-width: 99999px"><b id="m">Account 1234 5678</b></p>',
+  '<table cellpadding="999"><tr><td><b id="m">Account 1234 5678</b></td></tr></table>',
+  '<table style="border-spacing: 9999px"><tr><td><b id="m">Account 1234 5678</b></td></tr></table>',
+  '<table width="9999"><tr><td align="right"><b id="m">Account 1234 5678</b></td></tr></table>',
+  '<p style="line-height: 99999px"><b id="m">Account 1234 5678</b></p>',
+  '<p style="font: 16px/9999 arial"><b id="m">Account 1234 5678</b></p>',
+  '<p><b id="m" style="font-size: 9999px">Account 1234 5678</b></p>',
 ];
 
 async function hidingFindings(outputs: readonly string[]): Promise<string[]> {
@@ -186,6 +196,8 @@ async function hidingFindings(outputs: readonly string[]): Promise<string[]> {
         if (rect.width < ref.width / 2 || rect.height < ref.height / 2) found.push(`${where}: squeezed`);
         if (rect.left < outer.left - 1 || rect.top < outer.top - 1 || rect.right > outer.right + 1)
           found.push(`${where}: moved outside its box`);
+        // The reading pane is 400 px tall as well; one declaration may not push the marker below it.
+        if (rect.bottom > outer.top + 400) found.push(`${where}: moved below the pane`);
       }
       for (const el of box.querySelectorAll('*')) {
         const thickness = getComputedStyle(el).textDecorationThickness;
@@ -209,6 +221,76 @@ describe('hidden and displaced text in real Chromium (email preset)', () => {
     const outputs = HIDING_VECTORS.map((input) => email.sanitize(input));
     expect(outputs.filter((r) => r.failedClosed)).toEqual([]);
     expect(await hidingFindings(outputs.map((r) => r.html))).toEqual([]);
+  });
+});
+
+// Unclosed bidi overrides in the output would reverse the page's own text that follows it inline.
+const BIDI_VECTORS: readonly string[] = [
+  '<p>nice post</p>thanks \u202E',
+  '<b>great\u202E</b>',
+  'x\u202E<bdi>\u202C</bdi>',
+  '<p>ok</p>\u2067\u202E',
+];
+
+async function reversedAfterOutput(outputs: readonly string[]): Promise<string[]> {
+  return page.evaluate((list) => {
+    const found: string[] = [];
+    list.forEach((html, i) => {
+      const box = document.createElement('div');
+      box.style.cssText = 'width: 600px; font-size: 16px';
+      document.body.append(box);
+      box.innerHTML = `<span>${html}</span><span id="after">reply by admin</span>`;
+      const text = box.querySelector('#after')?.firstChild as Text;
+      const rectOf = (offset: number): DOMRect => {
+        const range = document.createRange();
+        range.setStart(text, offset);
+        range.setEnd(text, offset + 1);
+        return range.getBoundingClientRect();
+      };
+      if (rectOf(0).left > rectOf(text.length - 1).left) found.push(`case ${i}: page text after the output reversed`);
+      box.remove();
+    });
+    return found;
+  }, outputs);
+}
+
+describe('bidi controls in real Chromium', () => {
+  it('the check notices every unsanitized vector (so a clean run means something)', async () => {
+    const found = await reversedAfterOutput(BIDI_VECTORS);
+    expect(found).toEqual(BIDI_VECTORS.map((_, i) => `case ${i}: page text after the output reversed`));
+  });
+
+  it('never lets the output reverse the page text that follows it', async () => {
+    for (const sanitizer of Object.values(sanitizers)) {
+      const outputs = BIDI_VECTORS.map((input) => sanitizer.sanitizeToString(input));
+      expect(await reversedAfterOutput(outputs)).toEqual([]);
+    }
+  });
+});
+
+describe('ruby fallback text in real Chromium', () => {
+  it('keeps in toPlainText only the ruby text a reader sees', async () => {
+    const inputs = [
+      'Meeting moved.<ruby><rp>SECRET</rp></ruby>',
+      '<ruby>漢<rp>(</rp><rt>kan</rt><rp>)</rp></ruby>',
+      '<ruby>漢<rp>(<b>pay now</b>)</rp><rt>kan</rt></ruby>',
+    ];
+    for (const sanitizer of [sanitizers.ugc, sanitizers.email] as Sanitizer[]) {
+      const seen = await page.evaluate(
+        (list) =>
+          list.map((html) => {
+            const box = document.createElement('div');
+            document.body.append(box);
+            box.innerHTML = html;
+            // biome-ignore lint/performance/useDomNodeTextContent: the rendered text (no display: none) is the point.
+            const text = box.innerText;
+            box.remove();
+            return text;
+          }),
+        inputs.map((input) => sanitizer.sanitizeToString(input)),
+      );
+      expect(seen).toEqual(inputs.map((input) => sanitizer.toPlainText(input)));
+    }
   });
 });
 

@@ -1,0 +1,150 @@
+/**
+ * Unicode bidi controls left open. An embedding or override (U+202A to U+202E) runs until its PDF
+ * (U+202C), an isolate (U+2066 to U+2068) until its PDI (U+2069), or else to the end of the
+ * paragraph, and the output has no paragraph end of its own: inserted inline, `thanks U+202E`
+ * reverses the page's " - reply by admin" after it, and in `toPlainText()` a link text ending in
+ * U+202E reverses the ` (url)` appended to it. The sanitized tree gets the missing closers at the end
+ * of every block and of the output, which changes nothing a browser shows inside the output (a
+ * block ends the paragraph there anyway). Where closers cannot be added (truncated output, which must
+ * not grow), the unclosed openers are removed instead.
+ */
+import type { DefaultTreeAdapterTypes } from 'parse5';
+
+type ParentNode = DefaultTreeAdapterTypes.ParentNode;
+type TextNode = DefaultTreeAdapterTypes.TextNode;
+
+const PDF = '\u202c';
+const PDI = '\u2069';
+
+/** Any embedding, override or isolate control, opening or closing. */
+export const BIDI_CONTROL: RegExp = /[\u202a-\u202e\u2066-\u2069]/;
+
+/** Text a bidi algorithm can reorder around it: bidi controls and right-to-left letters. */
+export const BIDI_SENSITIVE: RegExp =
+  /[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc\u061c\u200f\u202a-\u202e\u2066-\u2069\u{10800}-\u{10fff}\u{1e800}-\u{1efff}]/u;
+
+/** One open control: an isolate or an embedding/override, and where its opener is. */
+export interface OpenControl {
+  readonly isolate: boolean;
+  readonly node: TextNode | undefined;
+  readonly index: number;
+}
+
+/**
+ * Applies the control at `text[index]` to `stack` as the bidi algorithm pairs them (rules X5 to X7:
+ * a PDF closes the last embedding only if no isolate was opened after it; a PDI closes the last
+ * isolate and every embedding opened inside it). Returns `unmatched` for a closer that closes
+ * nothing (the algorithm ignores it), `true` for any other control, `false` for other characters.
+ */
+export function applyControl(
+  stack: OpenControl[],
+  text: string,
+  index: number,
+  node?: TextNode,
+): boolean | 'unmatched' {
+  const code = text.charCodeAt(index);
+  if ((code >= 0x202a && code <= 0x202e && code !== 0x202c) || (code >= 0x2066 && code <= 0x2068)) {
+    stack.push({ isolate: code >= 0x2066, node, index });
+    return true;
+  }
+  if (code === 0x202c) {
+    if (stack.length === 0 || (stack[stack.length - 1] as OpenControl).isolate) return 'unmatched';
+    stack.pop();
+    return true;
+  }
+  if (code === 0x2069) {
+    const last = stack.findLastIndex((c) => c.isolate);
+    if (last < 0) return 'unmatched';
+    stack.length = last;
+    return true;
+  }
+  return false;
+}
+
+/** The closers of everything on `stack`, innermost first. */
+export function closersOf(stack: readonly OpenControl[]): string {
+  let out = '';
+  for (let i = stack.length - 1; i >= 0; i--) out += (stack[i] as OpenControl).isolate ? PDI : PDF;
+  return out;
+}
+
+/** `text` without the openers that nothing closes (so it can be cut and never grows). */
+export function stripUnclosedBidi(text: string): string {
+  if (!BIDI_CONTROL.test(text)) return text;
+  const stack: OpenControl[] = [];
+  for (let i = 0; i < text.length; i++) applyControl(stack, text, i);
+  if (stack.length === 0) return text;
+  const drop = new Set(stack.map((c) => c.index));
+  let out = '';
+  for (let i = 0; i < text.length; i++) if (!drop.has(i)) out += text[i];
+  return out;
+}
+
+// Elements that end a bidi paragraph and may hold text (a closer appended to a <table> or <tr> would
+// be moved before the table by the next parse). Others pass what is open inside them to their parent.
+const PARAGRAPH_ELEMENTS: ReadonlySet<string> = new Set([
+  ...['p', 'div', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'blockquote', 'pre', 'ul', 'ol', 'li', 'dl', 'dt', 'dd'],
+  ...['td', 'th', 'caption', 'figure', 'figcaption', 'details', 'summary', 'center', 'address', 'section'],
+  ...['article', 'header', 'footer', 'nav', 'aside', 'main'],
+]);
+
+/**
+ * What is still open at the end of `parent`'s content. Each element starts with nothing open, so a
+ * closer inside an element never counts as closing an opener outside it: inside an isolating
+ * element (`bdi`, `dir`, an inline-block) it cannot, and an extra closer where nothing is open is
+ * ignored. This errs towards closing too much, never too little.
+ */
+function openAtEnd(parent: ParentNode, mode: 'close' | 'strip', unclosed: OpenControl[]): OpenControl[] {
+  const stack: OpenControl[] = [];
+  for (const node of parent.childNodes) {
+    if (node.nodeName === '#text') {
+      const text = node as TextNode;
+      if (!BIDI_CONTROL.test(text.value)) continue;
+      for (let i = 0; i < text.value.length; i++) applyControl(stack, text.value, i, text);
+    } else if ('tagName' in node) {
+      const inner = openAtEnd(node, mode, unclosed);
+      if (inner.length === 0) continue;
+      if (PARAGRAPH_ELEMENTS.has(node.tagName)) finish(node, inner, mode, unclosed);
+      else stack.push(...inner);
+    }
+  }
+  return stack;
+}
+
+function finish(parent: ParentNode, open: OpenControl[], mode: 'close' | 'strip', unclosed: OpenControl[]): void {
+  if (mode === 'strip') {
+    unclosed.push(...open);
+    return;
+  }
+  const closers = closersOf(open);
+  const last = parent.childNodes[parent.childNodes.length - 1];
+  if (last?.nodeName === '#text') (last as TextNode).value += closers;
+  else {
+    const text: TextNode = { nodeName: '#text', value: closers, parentNode: parent };
+    parent.childNodes.push(text);
+  }
+}
+
+/**
+ * Closes every embedding, override and isolate the content of `root` leaves open (`close`: appends
+ * PDF/PDI at the end of each block and of `root`), or removes their openers (`strip`: the text only
+ * gets shorter, for output already cut to a length). Idempotent: nothing is open afterwards.
+ */
+export function balanceBidiControls(root: ParentNode, mode: 'close' | 'strip'): void {
+  const unclosed: OpenControl[] = [];
+  const open = openAtEnd(root, mode, unclosed);
+  if (open.length > 0) finish(root, open, mode, unclosed);
+  if (unclosed.length === 0) return;
+  const byNode = new Map<TextNode, Set<number>>();
+  for (const c of unclosed) {
+    const node = c.node as TextNode;
+    const set = byNode.get(node) ?? new Set<number>();
+    set.add(c.index);
+    byNode.set(node, set);
+  }
+  for (const [node, drop] of byNode) {
+    let out = '';
+    for (let i = 0; i < node.value.length; i++) if (!drop.has(i)) out += node.value[i];
+    node.value = out;
+  }
+}
