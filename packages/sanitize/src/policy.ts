@@ -142,7 +142,8 @@ export const ATTRIBUTE_RULES: Readonly<Record<string, AttributeRule>> = Object.f
   hspace: SMALL_INT,
   vspace: SMALL_INT,
   face: /^[\w ,'"-]{1,100}$/,
-  size: /^[+-]?[0-9]{1,3}$/,
+  // font size 1–7 (or ±n); hr height in px: at most 99, so an hr cannot push text out of view.
+  size: /^[+-]?[0-9]{1,2}$/,
 });
 
 /** The compiled policy a sanitizer runs with. */

@@ -327,6 +327,11 @@ describe('createSanitizer', () => {
     expect(email.sanitizeToString('<img width="1000" height="50%" hspace="50" vspace="0" />')).toBe(
       '<img width="1000" height="50%" hspace="50" vspace="0" />',
     );
+    // An hr of 999 px pushes what follows out of a reading pane; font sizes are 1–7 (or ±n).
+    expect(email.sanitizeToString('<hr size="999" /><p>a</p>')).toBe('<hr /><p>a</p>');
+    expect(email.sanitizeToString('<hr size="2" /><font size="+2">a</font>')).toBe(
+      '<hr size="2" /><font size="+2">a</font>',
+    );
   });
 
   it('drops rp inside ruby unless it holds only brackets, as a browser hides rp', () => {
