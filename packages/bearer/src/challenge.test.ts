@@ -37,6 +37,15 @@ describe('toBearerResponse', () => {
     expect(toBearerResponse(error, { discloseScopes: false }).headers['www-authenticate']).not.toContain('scope=');
   });
 
+  it('answers a retryable token endpoint failure (a step calling out) with 503 and Retry-After, others with 500', () => {
+    const retryable = new BearerError('ERR_BEARER_TOKEN_ENDPOINT', 'x', { retryable: true, retryAfterSeconds: 7 });
+    const response = toBearerResponse(retryable, { realm: 'api' });
+    expect(response.status).toBe(503);
+    expect(response.headers['retry-after']).toBe('7');
+    expect(response.headers['www-authenticate']).toBeUndefined();
+    expect(toBearerResponse(new BearerError('ERR_BEARER_TOKEN_ENDPOINT', 'x', { retryable: false })).status).toBe(500);
+  });
+
   it('answers 503 with Retry-After and no challenge when keys are unavailable', () => {
     const response = toBearerResponse(new BearerError('ERR_BEARER_KEYS_UNAVAILABLE', 'x', { retryAfterSeconds: 7 }));
     expect(response.status).toBe(503);

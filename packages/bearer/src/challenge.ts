@@ -82,7 +82,8 @@ const MAPPING: Record<
     description: 'A different authentication level is required',
   },
   ERR_BEARER_INVALID_OPTIONS: undefined,
-  ERR_BEARER_TOKEN_ENDPOINT: undefined,
+  // A step that calls out with a TokenProvider; only a retryable failure is a 503 (see below).
+  ERR_BEARER_TOKEN_ENDPOINT: { status: 503, description: 'Token verification is temporarily unavailable' },
 };
 
 /** RFC 6750 §3: auth-param values are limited to %x20-21 / %x23-5B / %x5D-7E. */
@@ -161,7 +162,9 @@ export function toBearerResponse(
 ): BearerResponse {
   const base = { 'cache-control': 'no-store' };
   const mapping = error instanceof BearerError ? MAPPING[error.code] : undefined;
-  if (!(error instanceof BearerError) || mapping === undefined) {
+  // A token endpoint that refuses this service's own credentials will not recover on a retry: 500.
+  const unrecoverable = error instanceof BearerError && error.code === 'ERR_BEARER_TOKEN_ENDPOINT' && !error.retryable;
+  if (!(error instanceof BearerError) || mapping === undefined || unrecoverable) {
     return {
       status: 500,
       headers: { ...base, 'content-type': 'application/json' },

@@ -240,6 +240,53 @@ describe('DPoP verification', () => {
     expect(verifier.toResponse(error).headers['www-authenticate']).toMatch(/DPoP realm="api", error="invalid_token"/);
   });
 
+  it('answers a DPoP credential that is empty or not token68 with invalid_request under the DPoP challenge', async () => {
+    const verifier = makeVerifier();
+    for (const line of ['DPoP', 'DPoP a b', 'DPoP   ']) {
+      const request: BearerRequestLike = {
+        method: 'GET',
+        authorization: [line],
+        url: '/orders',
+        header: () => undefined,
+      };
+      const error = await rejection(verifier.authenticate(request));
+      expect(error.code).toBe('ERR_BEARER_INVALID_REQUEST');
+      const response = verifier.toResponse(error);
+      expect(response.status).toBe(400);
+      expect(response.headers['www-authenticate']).toMatch(/DPoP realm="api", error="invalid_request"/);
+      expect(response.headers['www-authenticate']).not.toMatch(/Bearer realm="api", error=/);
+    }
+  });
+
+  it('renders an error object shared by a Bearer and a DPoP request under each request’s own scheme', async () => {
+    const shared = new BearerError('ERR_BEARER_TOKEN_INVALID', 'Shared verdict.');
+    const verifier = makeVerifier(
+      {},
+      {
+        steps: [
+          {
+            name: 'shared',
+            run: () => {
+              throw shared;
+            },
+          },
+        ],
+      },
+    );
+    const bound = await boundToken();
+    const dpopError = await rejection(
+      verifier.authenticate(view({ token: bound, proof: await client.proof({ url: URL_, token: bound }) })),
+    );
+    const bearerError = await rejection(verifier.authenticate(view({ scheme: 'Bearer', token: await issuer.mint() })));
+    expect(verifier.toResponse(dpopError).headers['www-authenticate']).toMatch(
+      /DPoP realm="api", error="invalid_token"/,
+    );
+    expect(verifier.toResponse(bearerError).headers['www-authenticate']).toMatch(
+      /^Bearer realm="api", error="invalid_token"/,
+    );
+    expect(dpopError.code).toBe('ERR_BEARER_TOKEN_INVALID');
+  });
+
   it('still accepts plain Bearer tokens unless DPoP is required', async () => {
     const token = await issuer.mint();
     await expect(makeVerifier().authenticate(view({ scheme: 'Bearer', token }))).resolves.toBeDefined();

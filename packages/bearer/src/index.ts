@@ -30,6 +30,7 @@ export {
   type TokenSourceOptions,
 } from './request.ts';
 export {
+  type BearerMethod,
   type MetadataResponse,
   metadataResponse,
   type ProtectedResourceMetadata,

@@ -8,7 +8,7 @@ import { createDpopClient } from '../test/dpop-client.ts';
 import { type IntrospectionServer, startIntrospectionServer } from '../test/introspection-server.ts';
 import { BearerError } from './errors.ts';
 import { createIntrospector, type IntrospectionOptions } from './introspection.ts';
-import { staticJwks } from './key-source.ts';
+import { remoteJwks, staticJwks } from './key-source.ts';
 import { memoryReplayStore } from './replay-store.ts';
 import type { BearerRequestLike } from './request.ts';
 import { createBearerVerifier } from './verifier.ts';
@@ -501,6 +501,36 @@ describe('signed introspection responses (RFC 9701)', () => {
       as.answer = () => answer;
       const error = await failure(createBearerVerifier({ introspection: options }).authenticate(view(OPAQUE)));
       expect(error.code).toBe('ERR_BEARER_INTROSPECTION_UNAVAILABLE');
+    }
+  });
+});
+
+describe('readiness with signed introspection responses', () => {
+  it('warms the response keys and is not ready while they cannot be obtained', async () => {
+    let up = false;
+    const { publicKey } = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'as-1', alg: 'ES256' };
+    const jwks = createServer((_req, res) => {
+      if (up) res.end(JSON.stringify({ keys: [jwk] }));
+      else res.writeHead(503).end();
+    });
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`;
+      const verifier = createBearerVerifier({
+        introspection: base({
+          jwtResponse: { keys: remoteJwks(url, { failureBackoffMs: 0 }), algorithms: ['ES256'] },
+        }),
+      });
+      expect(verifier.isReady()).toBe(false);
+      await expect(verifier.warm()).rejects.toMatchObject({ code: 'ERR_BEARER_KEYS_UNAVAILABLE' });
+      expect(verifier.isReady()).toBe(false);
+      up = true;
+      await verifier.warm();
+      expect(verifier.isReady()).toBe(true);
+    } finally {
+      jwks.closeAllConnections();
+      await new Promise<void>((resolve) => jwks.close(() => resolve()));
     }
   });
 });

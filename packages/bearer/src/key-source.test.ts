@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTestIssuer, type TestIssuer, waitFor } from '@rampart/testkit';
-import { exportJWK, generateKeyPair } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { closeServer, listen } from '../test/harness.ts';
 import { BearerError } from './errors.ts';
@@ -217,6 +217,79 @@ describe('remoteJwks', () => {
   it('refuses a JWKS that contains symmetric or private keys', async () => {
     const url = await serve((_req, res) => res.end(JSON.stringify({ keys: [{ kty: 'oct', k: 'c2VjcmV0' }] })));
     expect(await codeOf(remoteJwks(url).warm())).toBe('ERR_BEARER_KEYS_UNAVAILABLE');
+  });
+
+  it('drops a refused entry and takes the remaining keys as the new set (rotation with an oct key)', async () => {
+    const k1 = await generateKeyPair('ES256');
+    const k2 = await generateKeyPair('ES256');
+    const jwk1 = { ...(await exportJWK(k1.publicKey)), kid: 'k1', alg: 'ES256' };
+    const jwk2 = { ...(await exportJWK(k2.publicKey)), kid: 'k2', alg: 'ES256' };
+    let body = JSON.stringify({ keys: [jwk1] });
+    const url = await serve((_req, res) => res.end(body));
+    const events: KeySourceEvent[] = [];
+    const verifier = createBearerVerifier({
+      issuer: 'https://rotation.test',
+      audience: 'a',
+      algorithms: ['ES256'],
+      jwksUri: url,
+      jwks: { cacheMaxAgeMs: 1_000, cooldownMs: 0, failureBackoffMs: 0, onEvent: (event) => events.push(event) },
+    });
+    const mint = (key: CryptoKey, kid: string): Promise<string> =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' })
+        .setIssuer('https://rotation.test')
+        .setAudience('a')
+        .setExpirationTime('2m')
+        .sign(key);
+    const t1 = await mint(k1.privateKey, 'k1');
+    const t2 = await mint(k2.privateKey, 'k2');
+    await verifier.warm();
+    expect(await codeOf(verifier.verify(t1))).toBeUndefined();
+    body = `{"keys":[${JSON.stringify(jwk2)},{"kty":"oct","kid":"hmac","k":"c2VjcmV0"},{"kty":"EC","kid":"dup","kid":"dup2"}]}`;
+    await waitFor(async () => (await codeOf(verifier.verify(t1))) === 'ERR_BEARER_TOKEN_INVALID', {
+      timeoutMs: 5_000,
+      what: 'the removed key to stop verifying',
+    });
+    expect(await codeOf(verifier.verify(t2))).toBeUndefined();
+    expect(verifier.isReady()).toBe(true);
+    expect(verifier.toResponse(await verifier.verify(t1).catch((e: unknown) => e)).status).toBe(401);
+    const refused = events.filter((event) => event.type === 'jwks.key_refused');
+    expect(refused).toContainEqual({ type: 'jwks.key_refused', url, kid: 'hmac', reason: expect.any(String) });
+    expect(refused.length).toBeGreaterThanOrEqual(2);
+    expect(events.map((event) => event.type)).not.toContain('jwks.stale_served');
+    expect(JSON.stringify(events)).not.toContain('c2VjcmV0');
+  });
+
+  it('refuses a key set whose every entry is refused, without serving the previous set', async () => {
+    const k1 = await generateKeyPair('ES256', { extractable: true });
+    const jwk1 = { ...(await exportJWK(k1.publicKey)), kid: 'k1', alg: 'ES256' };
+    let body = JSON.stringify({ keys: [jwk1] });
+    const url = await serve((_req, res) => res.end(body));
+    const events: KeySourceEvent['type'][] = [];
+    const verifier = createBearerVerifier({
+      issuer: 'https://private.test',
+      audience: 'a',
+      algorithms: ['ES256'],
+      jwksUri: url,
+      jwks: { cacheMaxAgeMs: 1_000, failureBackoffMs: 0, onEvent: (event) => events.push(event.type) },
+    });
+    const t1 = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })
+      .setIssuer('https://private.test')
+      .setAudience('a')
+      .setExpirationTime('2m')
+      .sign(k1.privateKey);
+    await verifier.warm();
+    expect(await codeOf(verifier.verify(t1))).toBeUndefined();
+    // The issuer now publishes its private key only: a serious misconfiguration, fail closed.
+    body = JSON.stringify({ keys: [{ ...(await exportJWK(k1.privateKey)), kid: 'k1', alg: 'ES256' }] });
+    await waitFor(async () => (await codeOf(verifier.verify(t1))) === 'ERR_BEARER_KEYS_UNAVAILABLE', {
+      timeoutMs: 5_000,
+      what: 'the private-only set to be refused',
+    });
+    expect(verifier.isReady()).toBe(false);
+    expect(events).toContain('jwks.key_refused');
+    expect(events).not.toContain('jwks.stale_served');
   });
 
   it('refuses plain http to a non-loopback host and URLs with credentials', () => {

@@ -9,7 +9,7 @@ import {
 } from 'jose';
 import { readBoundedText } from './bounded-body.ts';
 import { BearerError } from './errors.ts';
-import { parseStrictJson } from './strict-json.ts';
+import { isJsonObject, type JsonObject, type JsonValue, parseStrictJson } from './strict-json.ts';
 
 /** What a key source hands to `jose.jwtVerify`. */
 export type KeyResolver = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey>;
@@ -19,7 +19,18 @@ export type KeySourceEvent =
   | { readonly type: 'jwks.refreshed'; readonly url: string; readonly keys: number }
   | { readonly type: 'jwks.refresh_failed'; readonly url: string; readonly reason: string }
   | { readonly type: 'jwks.stale_served'; readonly url: string; readonly ageMs: number }
-  | { readonly type: 'jwks.unavailable'; readonly url: string };
+  | { readonly type: 'jwks.unavailable'; readonly url: string }
+  /**
+   * One entry of a fetched key set was left out (symmetric key, private members, duplicate
+   * member, not an object); the other entries are used. Carries the entry's `kid` when it has a
+   * short printable one, never key material.
+   */
+  | {
+      readonly type: 'jwks.key_refused';
+      readonly url: string;
+      readonly kid: string | undefined;
+      readonly reason: string;
+    };
 
 /** Where an issuer's verification keys come from. Build one with {@link remoteJwks} or {@link staticJwks}. */
 export interface KeySource {
@@ -116,16 +127,65 @@ export function remoteJwksProblems(url: string | URL, options: RemoteJwksOptions
   return problems;
 }
 
+/** JWK members that only a private or secret key has (RFC 7518 §6.2.2, §6.3.2, §6.4.1). */
+const PRIVATE_MEMBERS = ['d', 'k', 'p', 'q', 'dp', 'dq', 'qi', 'oth'];
+const PRINTABLE_KID = /^[\x20-\x7e]{1,128}$/;
+
+/** Why one JWK entry cannot be used as a public verification key, or undefined when it can. */
+function refusalOf(entry: unknown): string | undefined {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return 'not a JSON object';
+  const jwk = entry as Record<string, unknown>;
+  if (jwk.kty === 'oct') return 'symmetric ("oct") key';
+  if (PRIVATE_MEMBERS.some((member) => Object.hasOwn(jwk, member))) return 'private key material';
+  return undefined;
+}
+
 function assertUsableJwks(value: unknown): asserts value is JSONWebKeySet {
   if (typeof value !== 'object' || value === null || !Array.isArray((value as { keys?: unknown }).keys)) {
     throw new Error('JWKS response is not a JSON Web Key Set');
   }
   for (const key of (value as { keys: unknown[] }).keys) {
-    if (typeof key !== 'object' || key === null) throw new Error('JWKS member is not an object');
-    const jwk = key as Record<string, unknown>;
-    if (jwk.kty === 'oct' || 'd' in jwk || 'k' in jwk) throw new Error('JWKS contains secret or private key material');
+    const refusal = refusalOf(key);
+    if (refusal !== undefined) throw new Error(`JWKS member refused: ${refusal}`);
   }
   createLocalJWKSet(value as JSONWebKeySet);
+}
+
+/** True when `value` is, or contains, one of `marked`. */
+function containsMarked(value: JsonValue, marked: ReadonlySet<JsonObject>): boolean {
+  if (Array.isArray(value)) return value.some((item) => containsMarked(item, marked));
+  if (!isJsonObject(value)) return false;
+  return marked.has(value) || Object.values(value).some((item) => containsMarked(item, marked));
+}
+
+/**
+ * Splits a fetched JWKS body into usable public keys and refused entries. Throws when the body is
+ * not a key set at all (not JSON, no `keys` array, a duplicate member outside the entries): a
+ * transport-level failure that stale-if-error may cover.
+ */
+function screenJwks(body: string): {
+  keys: JsonObject[];
+  refused: { kid: string | undefined; reason: string }[];
+} {
+  const marked = new Set<JsonObject>();
+  // Strict like token JSON: a member given twice could mean two things. Entries are judged one by
+  // one, so one bad entry does not take the whole set down.
+  const json = parseStrictJson(body, { onRefusedMember: (object) => marked.add(object) });
+  if (!isJsonObject(json) || marked.has(json) || !Array.isArray(json.keys)) {
+    throw new Error('JWKS response is not a JSON Web Key Set');
+  }
+  const keys: JsonObject[] = [];
+  const refused: { kid: string | undefined; reason: string }[] = [];
+  for (const entry of json.keys) {
+    const reason = containsMarked(entry, marked) ? 'duplicate or "__proto__" member' : refusalOf(entry);
+    if (reason === undefined) {
+      keys.push(entry as JsonObject);
+      continue;
+    }
+    const kid = isJsonObject(entry) ? entry.kid : undefined;
+    refused.push({ kid: typeof kid === 'string' && PRINTABLE_KID.test(kid) ? kid : undefined, reason });
+  }
+  return { keys, refused };
 }
 
 function emit(onEvent: RemoteJwksOptions['onEvent'], event: KeySourceEvent): void {
@@ -185,6 +245,7 @@ export function remoteJwks(url: string | URL, options: RemoteJwksOptions = {}): 
       if (withinStaleWindow(now) && lastGood) return new Response(lastGood.body, { status: 200 });
       throw unavailable(retryAfterSeconds);
     }
+    let refusedEverything = false;
     try {
       const signal = init.signal
         ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)])
@@ -194,15 +255,23 @@ export function remoteJwks(url: string | URL, options: RemoteJwksOptions = {}): 
         await response.body?.cancel().catch(() => {});
         throw new Error(`JWKS endpoint answered HTTP ${response.status}`);
       }
-      const body = await readBoundedText(response, maxBodyBytes);
-      // Strict like token JSON: a key set with duplicate members could mean two things.
-      const json: unknown = parseStrictJson(body);
-      assertUsableJwks(json);
+      const screened = screenJwks(await readBoundedText(response, maxBodyBytes));
+      for (const { kid, reason } of screened.refused) {
+        emit(options.onEvent, { type: 'jwks.key_refused', url: href, kid, reason });
+      }
+      if (screened.keys.length === 0 && screened.refused.length > 0) {
+        // The issuer answered, but with nothing usable (e.g. only private keys): a misconfiguration,
+        // not an outage. Fail closed: no stale keys, 503 until it publishes public keys again.
+        refusedEverything = true;
+        throw new Error('every key in the JWKS was refused');
+      }
+      const body = JSON.stringify({ keys: screened.keys });
       lastGood = { body, at: Date.now() };
       degraded = false;
-      emit(options.onEvent, { type: 'jwks.refreshed', url: href, keys: json.keys.length });
+      emit(options.onEvent, { type: 'jwks.refreshed', url: href, keys: screened.keys.length });
       return new Response(body, { status: 200 });
     } catch (error) {
+      if (refusedEverything) lastGood = undefined;
       lastFailureAt = Date.now();
       degraded = true;
       const reason = error instanceof Error ? error.message.slice(0, 200) : 'unknown';

@@ -117,6 +117,20 @@ export function extractAccessToken(
   sources: TokenSourceOptions,
   accepted: AcceptedSchemes,
 ): ExtractedToken {
+  return extractAccessTokenNotingScheme(request, sources, accepted, {});
+}
+
+/**
+ * {@link extractAccessToken}, also writing the `Authorization` scheme to `noted.scheme` as soon as
+ * it is known, so a credential refused afterwards (empty, not token68) is still answered under the
+ * scheme the client used (RFC 9449 §7.1). Internal: the verifier's view.
+ */
+export function extractAccessTokenNotingScheme(
+  request: BearerRequestLike,
+  sources: TokenSourceOptions,
+  accepted: AcceptedSchemes,
+  noted: { scheme?: TokenScheme },
+): ExtractedToken {
   const found: string[] = [];
   let headerToken: string | undefined;
   let scheme: TokenScheme = 'Bearer';
@@ -130,6 +144,7 @@ export function extractAccessToken(
     if (parsed !== undefined) {
       const credentials = parsed.credentials;
       scheme = parsed.scheme;
+      noted.scheme = scheme;
       if (credentials === '') throw invalidRequest(`The Authorization header has the ${scheme} scheme but no token.`);
       if (!TOKEN68.test(credentials)) {
         throw invalidRequest('The Authorization header credentials are not a single token68 value.');

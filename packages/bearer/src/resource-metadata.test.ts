@@ -46,6 +46,17 @@ describe('protectedResourceMetadata', () => {
       }),
     ).toThrow(/dpopSigningAlgValuesSupported/);
   });
+  it('advertises body and query tokens when the verifier accepts them (bearer_methods_supported)', () => {
+    const base = { resource: 'https://a.test', authorizationServers: ['https://id.test'] };
+    expect(protectedResourceMetadata(base).bearer_methods_supported).toEqual(['header']);
+    expect(protectedResourceMetadata({ ...base, allowBodyToken: true }).bearer_methods_supported).toEqual([
+      'header',
+      'body',
+    ]);
+    expect(
+      protectedResourceMetadata({ ...base, allowBodyToken: true, allowQueryToken: true }).bearer_methods_supported,
+    ).toEqual(['header', 'body', 'query']);
+  });
 });
 
 describe('protectedResourceMetadataPath', () => {

@@ -20,13 +20,20 @@ export interface ProtectedResourceMetadataOptions {
   readonly tlsClientCertificateBoundAccessTokens?: boolean;
   /** URL of human-readable documentation. */
   readonly resourceDocumentation?: string;
+  /** True when the verifier has `allowBodyToken`: `body` is listed in `bearer_methods_supported`. */
+  readonly allowBodyToken?: boolean;
+  /** True when the verifier has `allowQueryToken`: `query` is listed in `bearer_methods_supported`. */
+  readonly allowQueryToken?: boolean;
 }
+
+/** RFC 9728 `bearer_methods_supported` values (RFC 6750 §2.1-2.3). */
+export type BearerMethod = 'header' | 'body' | 'query';
 
 /** RFC 9728 protected resource metadata document. */
 export interface ProtectedResourceMetadata {
   readonly resource: string;
   readonly authorization_servers: readonly string[];
-  readonly bearer_methods_supported: readonly ['header'];
+  readonly bearer_methods_supported: readonly BearerMethod[];
   readonly scopes_supported?: readonly string[];
   readonly resource_name?: string;
   readonly dpop_signing_alg_values_supported?: readonly string[];
@@ -38,7 +45,8 @@ export interface ProtectedResourceMetadata {
 /**
  * Builds the RFC 9728 document to serve at `/.well-known/oauth-protected-resource`, and to point
  * at with the verifier's `resourceMetadata` option, so clients discover which authorization
- * server and scopes to use. Validated once; serve the returned object as JSON.
+ * server and scopes to use. Validated once; serve the returned object as JSON. Pass the verifier's
+ * `allowBodyToken` / `allowQueryToken` so `bearer_methods_supported` lists what it accepts.
  *
  * @example
  * ```ts
@@ -85,10 +93,13 @@ export function protectedResourceMetadata(options: ProtectedResourceMetadataOpti
   if (problems.length > 0) {
     throw new BearerError('ERR_BEARER_INVALID_OPTIONS', `Invalid protected resource metadata: ${problems.join('; ')}.`);
   }
+  const methods: BearerMethod[] = ['header'];
+  if (options.allowBodyToken === true) methods.push('body');
+  if (options.allowQueryToken === true) methods.push('query');
   return Object.freeze({
     resource: options.resource,
     authorization_servers: [...options.authorizationServers],
-    bearer_methods_supported: ['header'] as const,
+    bearer_methods_supported: methods,
     ...(options.scopesSupported === undefined ? {} : { scopes_supported: [...options.scopesSupported] }),
     ...(options.resourceName === undefined ? {} : { resource_name: options.resourceName }),
     ...(options.dpopSigningAlgValuesSupported === undefined

@@ -78,4 +78,15 @@ describe('parseStrictJson', () => {
       }),
     );
   });
+
+  it('with onRefusedMember, reports each object with a duplicate or __proto__ member and leaves the member out', () => {
+    const marked: unknown[] = [];
+    const parsed = parseStrictJson('{"keys":[{"a":1,"a":2},{"__proto__":{}},{"b":3}]}', {
+      onRefusedMember: (object) => marked.push(object),
+    }) as { keys: Record<string, unknown>[] };
+    expect(marked).toEqual([parsed.keys[0], parsed.keys[1]]);
+    expect({ ...parsed.keys[0] }).toEqual({ a: 1 });
+    expect(Object.keys(parsed.keys[1] as object)).toEqual([]);
+    expect(() => parseStrictJson('{"keys":[{"a":1,"a":2}]}')).toThrow(StrictJsonError);
+  });
 });

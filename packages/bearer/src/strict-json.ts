@@ -24,12 +24,22 @@ export interface JsonObject {
 const MAX_DEPTH = 32;
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 
+/** Options of {@link parseStrictJson}. */
+export interface StrictJsonOptions {
+  /**
+   * Called for an object with a duplicate or `__proto__` member instead of refusing the whole
+   * input; the member is then left out. For containers whose entries are judged one by one (a JWKS).
+   */
+  readonly onRefusedMember?: (object: JsonObject) => void;
+}
+
 /**
  * Parses `text` as JSON, rejecting duplicate object members, `__proto__` members, nesting deeper
  * than 32 levels and non-finite numbers (`1e400`). Objects in the result have a null prototype.
  */
-export function parseStrictJson(text: string): JsonValue {
+export function parseStrictJson(text: string, options: StrictJsonOptions = {}): JsonValue {
   let position = 0;
+  const onRefusedMember = options.onRefusedMember;
 
   const fail = (what: string): never => {
     throw new StrictJsonError(`${what} at offset ${position}`);
@@ -99,12 +109,16 @@ export function parseStrictJson(text: string): JsonValue {
         skipWhitespace();
         if (text[position] !== '"') fail('expected member name');
         const name = parseString();
-        if (name === '__proto__') fail('forbidden member name');
-        if (Object.hasOwn(object, name)) fail('duplicate member');
+        const refused = name === '__proto__' || Object.hasOwn(object, name);
+        if (refused && onRefusedMember === undefined) {
+          fail(name === '__proto__' ? 'forbidden member name' : 'duplicate member');
+        }
         skipWhitespace();
         if (text[position] !== ':') fail('expected colon');
         position++;
-        object[name] = parseValue(depth + 1);
+        const value = parseValue(depth + 1);
+        if (refused) onRefusedMember?.(object);
+        else object[name] = value;
         skipWhitespace();
         if (text[position] === ',') {
           position++;

@@ -244,6 +244,107 @@ describe('createTokenProvider', () => {
     }
   });
 
+  it('backs off after a failed request instead of calling the endpoint for every caller', async () => {
+    let clock = 1_000_000;
+    const endpoint = await tokenEndpoint(() => ({ status: 401, body: { error: 'invalid_client' } }));
+    const provider = createTokenProvider({
+      tokenEndpoint: endpoint.url,
+      clientId: 'svc',
+      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+      now: () => clock,
+      random: () => 0.5,
+    });
+    for (let i = 0; i < 300; i++) {
+      clock += 1;
+      await expect(provider.getToken()).rejects.toMatchObject({ code: 'ERR_BEARER_TOKEN_ENDPOINT', retryable: false });
+    }
+    expect(endpoint.seen.length).toBe(1);
+    clock += 61_000; // past the longest backoff
+    await expect(provider.getToken()).rejects.toMatchObject({ code: 'ERR_BEARER_TOKEN_ENDPOINT' });
+    expect(endpoint.seen.length).toBe(2);
+  });
+
+  it('waits out Retry-After between calls, not only between retries of one call', async () => {
+    let clock = 1_000_000;
+    const endpoint = await tokenEndpoint((_s, n) => (n === 1 ? { status: 429, body: {}, retryAfter: '60' } : ok(n)));
+    const provider = createTokenProvider({
+      tokenEndpoint: endpoint.url,
+      clientId: 'svc',
+      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+      maxRetries: 0,
+      now: () => clock,
+    });
+    await expect(provider.getToken()).rejects.toMatchObject({ code: 'ERR_BEARER_TOKEN_ENDPOINT', retryable: true });
+    clock += 10_000;
+    const error = (await provider.getToken().catch((e: unknown) => e)) as BearerError;
+    expect(error).toMatchObject({ code: 'ERR_BEARER_TOKEN_ENDPOINT', retryable: true, retryAfterSeconds: 50 });
+    expect(endpoint.seen.length).toBe(1);
+    clock += 50_000;
+    expect(await provider.getToken()).toBe('token-2');
+    expect(endpoint.seen.length).toBe(2);
+  });
+
+  it('serves the cached token and does not refresh again before the backoff after a failed refresh', async () => {
+    let clock = 1_000_000;
+    const endpoint = await tokenEndpoint((_s, n) => (n === 1 ? ok(n, 1_000) : { status: 503, body: {} }));
+    let pending = 0;
+    const provider = createTokenProvider({
+      tokenEndpoint: endpoint.url,
+      clientId: 'svc',
+      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+      maxRetries: 0,
+      now: () => clock,
+      random: () => 0,
+      // Counts requests whose answer the provider has not read yet, so the test knows when a
+      // background refresh has settled.
+      fetch: async (input, init) => {
+        pending++;
+        try {
+          const response = await fetch(input, init);
+          return new Response(await response.text(), { status: response.status, headers: response.headers });
+        } finally {
+          pending--;
+        }
+      },
+    });
+    const settled = async (): Promise<void> => {
+      await expect.poll(() => pending).toBe(0);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    };
+    expect(await provider.getToken()).toBe('token-1');
+    clock += 900_000; // in the refresh-ahead window, token still valid
+    expect(await provider.getToken()).toBe('token-1');
+    await settled();
+    expect(endpoint.seen.length).toBe(2);
+    for (let i = 0; i < 20; i++) {
+      clock += 10;
+      expect(await provider.getToken()).toBe('token-1');
+      await settled();
+    }
+    expect(endpoint.seen.length).toBe(2);
+    clock += 2_000; // past the first backoff (1 s with jitter)
+    expect(await provider.getToken()).toBe('token-1');
+    await settled();
+    expect(endpoint.seen.length).toBe(3);
+  });
+
+  it('caches a short-lived token for the first half of its lifetime', async () => {
+    let clock = 1_000_000;
+    const endpoint = await tokenEndpoint((_s, n) => ok(n, 3));
+    const provider = createTokenProvider({
+      tokenEndpoint: endpoint.url,
+      clientId: 'svc',
+      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+      now: () => clock,
+    });
+    for (let i = 0; i < 5; i++) expect(await provider.getToken()).toBe('token-1');
+    expect(endpoint.seen.length).toBe(1);
+    clock += 1_499;
+    expect(await provider.getToken()).toBe('token-1');
+    clock += 1; // 1.5 s left: inside the safety margin of a 3 s token
+    expect(await provider.getToken()).toBe('token-2');
+  });
+
   it('lists every option problem at once', () => {
     try {
       createTokenProvider({

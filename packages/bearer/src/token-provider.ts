@@ -73,7 +73,15 @@ export interface TokenProvider {
 interface CacheEntry {
   readonly token: string;
   readonly refreshAt: number;
-  readonly expiresAt: number;
+  /** Last moment the token is handed out: expiry minus the safety margin. */
+  readonly usableUntil: number;
+}
+
+/** The last failed refresh of one cache key, and when the endpoint may be asked again. */
+interface FailureEntry {
+  readonly error: unknown;
+  readonly failures: number;
+  readonly nextAttemptAt: number;
 }
 
 const RFC6749_ERRORS = new Set([
@@ -91,8 +99,16 @@ const LOOPBACK = /^(127(?:\.\d{1,3}){3}|\[::1\]|localhost)$/i;
 const MAX_RESPONSE_BYTES = 65_536;
 /** Upper bound of one retry wait, so a caller is never parked for long. */
 const MAX_RETRY_DELAY_MS = 5_000;
-/** Tokens are never used this close to expiry: the request could arrive after it. */
+/**
+ * Tokens are never used this close to expiry (the request could arrive after it); for a token
+ * living under 10 s, half its lifetime instead, so it is still cached for its first half.
+ */
 const EXPIRY_SAFETY_MS = 5_000;
+/** Backoff between refreshes after a failed one: doubled per failure, with jitter, within these bounds. */
+const FAILURE_BACKOFF_MIN_MS = 1_000;
+const FAILURE_BACKOFF_MAX_MS = 60_000;
+/** A `Retry-After` longer than this is capped, so a bad header cannot park a pod for hours. */
+const MAX_RETRY_AFTER_MS = 300_000;
 
 function endpointError(message: string, retryable: boolean, cause?: unknown, retryAfterSeconds?: number): BearerError {
   return new BearerError('ERR_BEARER_TOKEN_ENDPOINT', message, {
@@ -106,7 +122,10 @@ function endpointError(message: string, retryable: boolean, cause?: unknown, ret
  * Client-credentials tokens for calling other services. Tokens are cached per (issuer, audience,
  * scopes), refreshed in the background once `refreshAheadRatio` of their lifetime has passed
  * (minus random jitter so pods do not refresh in lock-step), with one request in flight per key
- * and bounded retries with exponential backoff on network errors, 429 and 5xx.
+ * and bounded retries with exponential backoff on network errors, 429 and 5xx. After a failed
+ * refresh, the endpoint is not asked again for that key before a backoff (1 s doubling to 60 s,
+ * with jitter) or the server's `Retry-After` (at most 5 min) has passed: meanwhile a still-valid
+ * token is served, and without one the last error is thrown again with `retryAfterSeconds` set.
  *
  * > This is a per-pod (per-process) cache by design: each pod holds its own tokens. That keeps
  * > token material out of shared stores, and N pods cost N token requests per lifetime.
@@ -248,7 +267,8 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
       typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn * 1000 : defaultLifetime;
     const obtained = clock();
     const jitter = random() * jitterRatio * lifetime;
-    return { token, expiresAt: obtained + lifetime, refreshAt: obtained + lifetime * ratio - jitter };
+    const safety = Math.min(EXPIRY_SAFETY_MS, lifetime / 2);
+    return { token, usableUntil: obtained + lifetime - safety, refreshAt: obtained + lifetime * ratio - jitter };
   };
 
   const fetchWithRetries = async (request: TokenRequest): Promise<CacheEntry> => {
@@ -265,14 +285,45 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     }
   };
 
+  /** Per cache key: the last failed refresh. Cleared by the next successful one. */
+  const failures = new Map<string, FailureEntry>();
+
+  const recordFailure = (key: string, error: unknown): void => {
+    const count = (failures.get(key)?.failures ?? 0) + 1;
+    const backoff = Math.min(FAILURE_BACKOFF_MIN_MS * 2 ** (count - 1), FAILURE_BACKOFF_MAX_MS) * (0.5 + random() / 2);
+    const retryAfterMs =
+      error instanceof BearerError && error.retryAfterSeconds !== undefined
+        ? Math.min(error.retryAfterSeconds * 1000, MAX_RETRY_AFTER_MS)
+        : 0;
+    failures.set(key, { error, failures: count, nextAttemptAt: clock() + Math.max(backoff, retryAfterMs) });
+  };
+
+  /** The last error again, with `retryAfterSeconds` counting down to the next allowed attempt. */
+  const replayFailure = (failure: FailureEntry, now: number): unknown => {
+    const error = failure.error;
+    if (!(error instanceof BearerError)) return error;
+    return new BearerError(error.code, error.message, {
+      cause: error.cause,
+      retryable: error.retryable,
+      retryAfterSeconds: Math.max(1, Math.ceil((failure.nextAttemptAt - now) / 1000)),
+    });
+  };
+
   const refresh = (key: string, request: TokenRequest): Promise<CacheEntry> => {
     const pending = inFlight.get(key);
     if (pending) return pending;
     const next = fetchWithRetries(request)
-      .then((entry) => {
-        cache.set(key, entry);
-        return entry;
-      })
+      .then(
+        (entry) => {
+          cache.set(key, entry);
+          failures.delete(key);
+          return entry;
+        },
+        (error: unknown) => {
+          recordFailure(key, error);
+          throw error;
+        },
+      )
       .finally(() => inFlight.delete(key));
     inFlight.set(key, next);
     return next;
@@ -282,14 +333,19 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     const key = keyOf(request);
     const cached = cache.get(key);
     const now = clock();
-    if (cached && now < cached.expiresAt - EXPIRY_SAFETY_MS) {
-      if (now >= cached.refreshAt) {
+    const failure = failures.get(key);
+    // After a failed refresh the endpoint is not asked again before nextAttemptAt (backoff and
+    // Retry-After), however many requests arrive: a rejected client must not hammer its issuer.
+    const backingOff = failure !== undefined && now < failure.nextAttemptAt && !inFlight.has(key);
+    if (cached && now < cached.usableUntil) {
+      if (now >= cached.refreshAt && !backingOff) {
         refresh(key, request).catch(() => {
-          // The cached token stays valid until expiry; the next call retries.
+          // The cached token stays valid until expiry; the next call after the backoff retries.
         });
       }
       return cached.token;
     }
+    if (backingOff) throw replayFailure(failure, now);
     return (await refresh(key, request)).token;
   };
 

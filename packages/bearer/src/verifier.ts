@@ -6,7 +6,7 @@ import { createIntrospector, isDpopTokenType } from './introspection.ts';
 import { beginVerification, endVerification } from './jws-signature.ts';
 import { createJwtVerification, resolveIssuers } from './jwt-verification.ts';
 import { createMtlsStep } from './mtls.ts';
-import { type BearerRequestLike, extractAccessToken, type TokenScheme } from './request.ts';
+import { type BearerRequestLike, extractAccessTokenNotingScheme, type TokenScheme } from './request.ts';
 import { checkRevocation } from './revocation.ts';
 import { checkRouteRequirement, freezeRoute, type RouteRequirement } from './route-requirement.ts';
 import { extractScopes } from './scopes.ts';
@@ -45,11 +45,15 @@ export interface BearerVerifier<S extends string = string> {
   route(requirement: RouteRequirement<S>): RouteRequirement<S>;
   /** Maps any error from this verifier to its RFC 6750 answer. */
   toResponse(error: unknown): BearerResponse;
-  /** Pre-fetches every issuer's keys; rejects with `ERR_BEARER_KEYS_UNAVAILABLE` if one fails. */
+  /**
+   * Pre-fetches every issuer's keys and the keys of signed introspection responses; rejects with
+   * `ERR_BEARER_KEYS_UNAVAILABLE` if one fails.
+   */
   warm(): Promise<void>;
   /**
-   * True when every issuer has usable keys (readiness probe). Also starts a bounded background
-   * refresh of keys that are due, so an idle service probed only for readiness recovers by itself.
+   * True when every issuer, and signed introspection responses, have usable keys (readiness
+   * probe). Also starts a bounded background refresh of keys that are due, so an idle service
+   * probed only for readiness recovers by itself.
    */
   isReady(): boolean;
   /** Whether body tokens are enabled, so adapters parse a urlencoded body only when needed. */
@@ -105,6 +109,13 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
   /** The scheme each failed request used, so its challenge carries the error under that scheme. */
   const schemeOfError = new WeakMap<object, TokenScheme>();
   const { issuers, allAlgorithms } = resolveIssuers(entries, options);
+  /** Every issuer's keys, and the keys of signed introspection responses (RFC 9701), once each. */
+  const keySources = [
+    ...new Set([
+      ...[...issuers.values()].map((config) => config.keys),
+      ...(options.introspection?.jwtResponse === undefined ? [] : [options.introspection.jwtResponse.keys]),
+    ]),
+  ];
   const obtain = createTokenSource({
     verifyLocally: createJwtVerification({
       issuers,
@@ -200,25 +211,48 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     }
   };
 
+  /**
+   * Records the scheme of the request that failed with `error`. One error object can reach several
+   * requests (a shared introspection result, a step that throws a constant): when it already
+   * carries a scheme, this request gets its own copy, so each answer uses its own scheme.
+   */
+  const withScheme = (error: unknown, scheme: TokenScheme | undefined): unknown => {
+    if (scheme === undefined || typeof error !== 'object' || error === null) return error;
+    if (!schemeOfError.has(error) || !(error instanceof BearerError)) {
+      schemeOfError.set(error, scheme);
+      return error;
+    }
+    const copy = new BearerError(error.code, error.message, {
+      cause: error.cause,
+      retryable: error.retryable,
+      ...(error.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.retryAfterSeconds }),
+      ...(error.requiredScopes === undefined ? {} : { requiredScopes: error.requiredScopes }),
+      ...(error.dpopNonce === undefined ? {} : { dpopNonce: error.dpopNonce }),
+      ...(error.stepUp === undefined ? {} : { stepUp: error.stepUp }),
+    });
+    if (error.stack !== undefined) copy.stack = error.stack;
+    schemeOfError.set(copy, scheme);
+    return copy;
+  };
+
   const authenticate = async (
     request: BearerRequestLike,
     route: RouteRequirement<S> | undefined,
   ): Promise<VerifiedToken> => {
-    let scheme: TokenScheme | undefined;
+    const noted: { scheme?: TokenScheme } = {};
     let result: VerifiedToken;
     try {
-      const extracted = extractAccessToken(request, options, acceptedSchemes);
-      scheme = extracted.scheme;
-      result = await verify(extracted.token, request, scheme);
+      const extracted = extractAccessTokenNotingScheme(request, options, acceptedSchemes, noted);
+      // Query and body tokens count as Bearer: record that too, in case the error object is shared.
+      noted.scheme = extracted.scheme;
+      result = await verify(extracted.token, request, extracted.scheme);
     } catch (error) {
-      if (scheme !== undefined && typeof error === 'object' && error !== null) schemeOfError.set(error, scheme);
-      throw error;
+      throw withScheme(error, noted.scheme);
     }
     try {
       await checkRoute(request, route, result);
     } catch (error) {
-      if (scheme !== undefined && typeof error === 'object' && error !== null) schemeOfError.set(error, scheme);
-      throw error;
+      throw withScheme(error, noted.scheme);
     }
     return result;
   };
@@ -260,10 +294,10 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
         typeof error === 'object' && error !== null ? (schemeOfError.get(error) ?? 'Bearer') : 'Bearer',
       ),
     async warm() {
-      await Promise.all([...issuers.values()].map((config) => config.keys.warm()));
+      await Promise.all(keySources.map((keys) => keys.warm()));
     },
-    // Ask every issuer (no short-circuit): each call may start that issuer's background refresh.
-    isReady: () => [...issuers.values()].map((config) => config.keys.isReady()).every(Boolean),
+    // Ask every key source (no short-circuit): each call may start that source's background refresh.
+    isReady: () => keySources.map((keys) => keys.isReady()).every(Boolean),
     allowsBodyToken: options.allowBodyToken === true,
   };
 }
