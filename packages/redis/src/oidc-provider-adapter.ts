@@ -138,18 +138,23 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return false`,
 );
 
-/** TTLs beyond this (≈ 4 400 years, or infinite) mean "no expiry": Redis refuses larger ones. */
+/**
+ * The longest TTL an entry gets (≈ 4 400 years; Redis refuses much larger ones). An infinite or
+ * larger `expiresIn` is capped here rather than stored without a TTL: oidc-provider takes a client
+ * assertion's `exp` of 1e400 as Infinity, and only `undefined` means "no expiry" to it.
+ */
 const MAX_TTL_MS = 2 ** 47;
 
 /**
- * The TTL of an entry saved with `expiresIn` seconds: 0 for none (`undefined`, infinite or beyond
- * {@link MAX_TTL_MS}), undefined when the entry is already expired (0 or less, or not a number).
+ * The TTL of an entry saved with `expiresIn` seconds: 0 for none (`undefined`), at most
+ * {@link MAX_TTL_MS} (infinite included), undefined when the entry is already expired (0 or less,
+ * or not a number).
  */
 function entryTtlMs(expiresIn: number | undefined): number | undefined {
   if (expiresIn === undefined) return 0;
   if (typeof expiresIn !== 'number' || Number.isNaN(expiresIn) || expiresIn <= 0) return undefined;
   const ms = Math.ceil(expiresIn * 1000);
-  return ms > MAX_TTL_MS ? 0 : ms;
+  return Math.min(ms, MAX_TTL_MS);
 }
 
 /**
@@ -173,10 +178,14 @@ const RESERVATION_MS = 3_600_000;
  */
 const REPLAY_MIN_TTL_MS = 5_000;
 
-/** The TTL of a ReplayDetection entry saved with `expiresIn` seconds: never below {@link REPLAY_MIN_TTL_MS}. */
+/**
+ * The TTL of a ReplayDetection entry saved with `expiresIn` seconds: never below
+ * {@link REPLAY_MIN_TTL_MS}, never without one (no `expiresIn`: {@link MAX_TTL_MS}).
+ */
 function replayTtlMs(expiresIn: number | undefined): number {
   const ttl = entryTtlMs(expiresIn);
-  return ttl === undefined || (ttl > 0 && ttl < REPLAY_MIN_TTL_MS) ? REPLAY_MIN_TTL_MS : ttl;
+  if (ttl === 0) return MAX_TTL_MS;
+  return ttl === undefined || ttl < REPLAY_MIN_TTL_MS ? REPLAY_MIN_TTL_MS : ttl;
 }
 
 /** The default key prefix, as checkPrefix returns it; its adapters keep the audit name `oidc-provider`. */
@@ -391,7 +400,20 @@ export function createOidcProviderAdapter(options: OidcProviderAdapterOptions): 
         const seen = await guard.call('oidc-provider ReplayDetection.find', () =>
           runScript(redis, FIND_OR_RESERVE, [key], [placeholder, RESERVATION_MS]),
         );
-        return typeof seen === 'string' ? (JSON.parse(seen) as OidcAdapterPayload) : undefined;
+        if (typeof seen !== 'string') return undefined;
+        // Any entry means "seen", so the answer must pass oidc-provider's check of a found payload:
+        // one it refuses counts as not found and lets the replay through. The stored `exp` can fail
+        // it (1e400 is saved as null; a save within the TTL floor is already expired), so only the
+        // id and a string `iss` are handed back, without `exp`, like the reservation placeholder.
+        let iss: unknown;
+        try {
+          iss = (JSON.parse(seen) as { iss?: unknown } | null)?.iss;
+        } catch {
+          iss = undefined;
+        }
+        return typeof iss === 'string'
+          ? { jti: id, iss, kind: 'ReplayDetection' }
+          : { jti: id, kind: 'ReplayDetection' };
       }
       const stored = await guard.call(`oidc-provider ${this.#model}.find`, () => redis.hgetall(key));
       if (stored?.p === undefined) return undefined;

@@ -1,3 +1,4 @@
+import type { Cluster, Redis } from 'ioredis';
 import { type AuditedStore, type CacheAuditRow, type CacheRegistry, cacheRegistry } from './cache-registry.ts';
 import { CallCoalescer } from './call-coalescer.ts';
 import { RedisStoreError } from './errors.ts';
@@ -34,6 +35,24 @@ export function replayKeyId(id: string): string {
  */
 const WAIT_TICK_MARGIN_MS = 200;
 
+/**
+ * The connection a guard with `wait` opens for itself, and the calls on it. WAIT blocks the
+ * connection it is sent on (on the Redis side) until it returns, so on a shared client every later
+ * command (other checks, the application's own) would queue behind it.
+ */
+interface OwnConnection {
+  readonly conn: RedisClient;
+  /** The SET of a check sent while none of this guard's WAITs is pending: `timeoutMs`. */
+  readonly set: RedisCallGuard;
+  /**
+   * The SET of a check sent while a WAIT is pending: it queues behind that WAIT, so its limit is
+   * the WAIT phase's, and its timeouts never open a circuit (they say nothing about Redis's health).
+   */
+  readonly queuedSet: RedisCallGuard;
+  /** The WAIT phase: `timeoutMs + wait.timeoutMs + 200`. */
+  readonly wait: RedisCallGuard;
+}
+
 /** Options of {@link ReplayGuard}. */
 export interface ReplayGuardOptions {
   /** The caller's ioredis `Redis` or `Cluster`. Give it `enableOfflineQueue: false`. */
@@ -64,6 +83,10 @@ export interface ReplayGuardOptions {
    * ~100 ms tick), throws `ERR_REDIS_NOT_REPLICATED` (the id stays recorded), with either
    * `onRedisDown`: fail-open only covers a `SET` that got no answer. WAIT narrows the window; it does
    * not make Redis strongly consistent.
+   *
+   * WAIT blocks the connection it is sent on, so a guard with `wait` opens its own connection
+   * (`redis.duplicate()`, at construction) and closes it in {@link ReplayGuard.close}; the checks of
+   * one such guard queue behind its pending WAITs.
    */
   readonly wait?: { readonly replicas: number; readonly timeoutMs: number };
   /** Where the guard registers for the audit table. Default: the package-wide {@link cacheRegistry}. */
@@ -101,11 +124,18 @@ export class ReplayGuard implements AuditedStore {
   readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #guard: RedisCallGuard;
-  /** The WAIT phase's guard: its limit covers the server-side WAIT timeout plus Redis's tick. */
-  readonly #waitGuard: RedisCallGuard | undefined;
   readonly #failOpen: boolean;
   readonly #onFailOpen: ((error: RedisStoreError) => void) | undefined;
   readonly #wait: { readonly replicas: number; readonly timeoutMs: number } | undefined;
+  /** With `wait`: the guard's own connection and its call guards. */
+  readonly #own: OwnConnection | undefined;
+  /** WAITs sent on the own connection whose reply has not arrived (timed out or not). */
+  #waitsPending = 0;
+  #closed = false;
+  /** Settles when the own connection first got ready, or after the WAIT phase's limit. */
+  #firstReady: Promise<void> | undefined;
+  /** Until then checks wait for it. */
+  #firstReadySettled = false;
   readonly #unregister: () => void;
   readonly #coalescer: CallCoalescer<SetNxItem, boolean> | undefined;
 
@@ -135,12 +165,18 @@ export class ReplayGuard implements AuditedStore {
     this.#redis = o.redis as RedisClient;
     this.#prefix = `${prefix}${this.name}:`;
     this.#guard = new RedisCallGuard(this.#redis, { timeoutMs });
-    // WAIT blocks on the server for up to its own timeout, and Redis ends it only on its next
-    // event-loop tick, so the WAIT phase's call limit covers both.
-    this.#waitGuard =
-      o.wait === undefined
-        ? undefined
-        : new RedisCallGuard(this.#redis, { timeoutMs: timeoutMs + o.wait.timeoutMs + WAIT_TICK_MARGIN_MS });
+    if (o.wait !== undefined) {
+      // WAIT blocks on the server for up to its own timeout, and Redis ends it only on its next
+      // event-loop tick, so the WAIT phase's call limit covers both.
+      const waitLimit = timeoutMs + o.wait.timeoutMs + WAIT_TICK_MARGIN_MS;
+      const conn = openOwnConnection(this.#redis);
+      this.#own = {
+        conn,
+        set: new RedisCallGuard(conn, { timeoutMs }),
+        queuedSet: new RedisCallGuard(conn, { timeoutMs: waitLimit, failureThreshold: Number.POSITIVE_INFINITY }),
+        wait: new RedisCallGuard(conn, { timeoutMs: waitLimit }),
+      };
+    }
     this.#failOpen = o.onRedisDown === 'fail-open';
     this.#onFailOpen = o.onFailOpen;
     this.#wait = o.wait;
@@ -179,7 +215,16 @@ export class ReplayGuard implements AuditedStore {
       checked =
         this.#coalescer === undefined ? setNx(this.#guard, 'ReplayGuard.check', item) : this.#coalescer.run(item);
     } else {
-      checked = this.#checkAndWait(key, ttl, this.#wait);
+      if (this.#closed) {
+        // Not "Redis is down": fail-open must not answer for a guard whose connection is gone.
+        return Promise.reject(
+          new RedisStoreError(
+            'ERR_REDIS_UNAVAILABLE',
+            `ReplayGuard "${this.name}".check: the guard was closed, and with it the connection it opened for wait; create a new guard.`,
+          ),
+        );
+      }
+      checked = this.#checkAndWait(key, ttl, this.#wait, this.#own as OwnConnection);
     }
     // Fail-closed (the default) hands out the guarded call itself: no promise layer of its own.
     return this.#failOpen ? checked.catch(this.#whenDown) : checked;
@@ -214,14 +259,39 @@ export class ReplayGuard implements AuditedStore {
     }
   }
 
-  async #checkAndWait(key: string, ttl: number, wait: { replicas: number; timeoutMs: number }): Promise<boolean> {
-    // The SET first, on its own: a replay answers false at once, without waiting for replicas. A
-    // SET without an answer is the only "Redis cannot answer" case fail-open turns into "first time".
-    if (!(await setNx(this.#guard, 'ReplayGuard.check', { key, value: '1', ttl }))) return false;
+  async #checkAndWait(
+    key: string,
+    ttl: number,
+    wait: { replicas: number; timeoutMs: number },
+    own: OwnConnection,
+  ): Promise<boolean> {
+    // The SET first, on its own: a replay answers false without waiting for replicas (but behind
+    // the WAITs of this guard already sent on its connection). A SET without an answer on a free
+    // connection is the only "Redis cannot answer" case fail-open turns into "first time".
+    const item = { key, value: '1', ttl };
+    // A guard made just before its first check: wait for the connection it opened, once, as long
+    // as a WAIT may take; after that a connection that is not ready is refused at once.
+    if (!this.#firstReadySettled && own.conn.status !== 'ready') await this.#connected(own);
+    if (this.#waitsPending === 0) {
+      if (!(await setNx(own.set, 'ReplayGuard.check', item))) return false;
+    } else {
+      let recorded: boolean;
+      try {
+        recorded = await setNx(own.queuedSet, 'ReplayGuard.check', item);
+      } catch (cause) {
+        // Queued behind a WAIT, a timeout says nothing about Redis's health, and the SET may still
+        // run: never "first time", with either policy.
+        if (cause instanceof RedisStoreError && cause.code === 'ERR_REDIS_TIMEOUT') {
+          throw this.#notReplicated(wait, 'the SET queued behind a WAIT of this guard got no answer in time', cause);
+        }
+        throw cause;
+      }
+      if (!recorded) return false;
+    }
     // The id is recorded: from here on the answer is never "first time" without replication.
     let acknowledged: number;
     try {
-      acknowledged = await this.#replicas(key, wait);
+      acknowledged = await this.#replicas(key, wait, own);
     } catch (cause) {
       throw this.#notReplicated(wait, 'WAIT got no answer', cause);
     }
@@ -231,23 +301,45 @@ export class ReplayGuard implements AuditedStore {
     return true;
   }
 
+  #connected(own: OwnConnection): Promise<void> {
+    this.#firstReady ??= new Promise<void>((resolve) => {
+      const settle = (): void => {
+        clearTimeout(timer);
+        this.#firstReadySettled = true;
+        resolve();
+      };
+      const timer = setTimeout(settle, own.wait.timeoutMs);
+      timer.unref();
+      own.conn.once('ready', settle);
+    });
+    return this.#firstReady;
+  }
+
   /**
    * `WAIT replicas timeoutMs` on the connection that took the SET (WAIT covers the writes of its
    * own connection). On a `Cluster`, a pipeline with a read of the key goes to the key's node (a
-   * lone WAIT, having no key, would go to any node).
+   * lone WAIT, having no key, would go to any node); the duplicated Cluster keeps one connection
+   * per node, so the SET and the WAIT of one check share it there too. A WAIT counts as pending
+   * until its reply arrives, even after its call timed out: the connection stays blocked till then.
    */
-  #replicas(key: string, wait: { replicas: number; timeoutMs: number }): Promise<number> {
-    const guard = this.#waitGuard as RedisCallGuard;
-    if (!this.#redis.isCluster) return guard.send('ReplayGuard.check', 'wait', [wait.replicas, wait.timeoutMs], Number);
-    return guard.call(
-      'ReplayGuard.check',
-      () => this.#redis.pipeline().exists(key).wait(wait.replicas, wait.timeoutMs).exec(),
-      (replies) => {
-        const reply = replies?.[1];
-        if (reply === undefined || reply[0]) throw reply?.[0] ?? new Error('no reply to WAIT');
-        return Number(reply[1]);
-      },
-    );
+  #replicas(key: string, wait: { replicas: number; timeoutMs: number }, own: OwnConnection): Promise<number> {
+    const conn = own.conn;
+    const sent = (): Promise<[error: Error | null, result: unknown][] | null> => {
+      const reply = conn.isCluster
+        ? conn.pipeline().exists(key).wait(wait.replicas, wait.timeoutMs).exec()
+        : conn.pipeline().wait(wait.replicas, wait.timeoutMs).exec();
+      this.#waitsPending += 1;
+      const done = (): void => {
+        this.#waitsPending -= 1;
+      };
+      reply.then(done, done);
+      return reply;
+    };
+    return own.wait.call('ReplayGuard.check', sent, (replies) => {
+      const reply = replies?.[replies.length - 1];
+      if (reply === undefined || reply[0]) throw reply?.[0] ?? new Error('no reply to WAIT');
+      return Number(reply[1]);
+    });
   }
 
   #notReplicated(wait: { replicas: number }, what: string, cause?: unknown): RedisStoreError {
@@ -278,8 +370,29 @@ export class ReplayGuard implements AuditedStore {
     };
   }
 
-  /** Leaves the audit registry. The Redis client stays open: it belongs to the caller. */
+  /**
+   * Leaves the audit registry. The Redis client stays open: it belongs to the caller. A guard with
+   * `wait` also closes the connection it opened (after the replies already due); its later checks
+   * throw `ERR_REDIS_UNAVAILABLE`, with either `onRedisDown`.
+   */
   close(): void {
     this.#unregister();
+    if (this.#own === undefined || this.#closed) return;
+    this.#closed = true;
+    const conn = this.#own.conn;
+    conn.quit().catch(() => conn.disconnect());
   }
+}
+
+/**
+ * A connection of the guard's own with the caller's client's options (`duplicate()`), connecting
+ * now even for a `lazyConnect` client: a check never waits for a connection. Its errors surface
+ * through the calls; the listener only keeps ioredis from printing them.
+ */
+function openOwnConnection(redis: RedisClient): RedisClient {
+  const conn: RedisClient = redis.isCluster
+    ? (redis as Cluster).duplicate([], { lazyConnect: false })
+    : (redis as Redis).duplicate({ lazyConnect: false });
+  conn.on('error', () => {});
+  return conn;
 }

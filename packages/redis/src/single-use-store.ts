@@ -76,16 +76,21 @@ const JSON_SERIALIZER: SingleUseSerializer<never> = {
 };
 
 // GETDEL hands the item to exactly one caller; the grace copy is written in the same script, so
-// no window exists in which the item is gone but the grace copy is not yet there. The copy never
-// outlives the item's own TTL (PTTL -1: no expiry, the whole window).
+// no window exists in which the item is gone but the grace copy is not yet there. The copy is
+// written only for the client the item is bound to (ARGV[2]: the consumer's client line, compared
+// with the item's first line): a consume by another client uses the item up for good. The copy
+// never outlives the item's own TTL (PTTL -1: no expiry, the whole window).
 const CONSUME_WITH_GRACE = defineScript(
   'single-use-consume-with-grace',
   `local left = redis.call('PTTL', KEYS[1])
 local v = redis.call('GETDEL', KEYS[1])
 if v then
+  local nl = string.find(v, '\\n', 1, true)
   local window = tonumber(ARGV[1])
   if left >= 0 and left < window then window = left end
-  if window > 0 then redis.call('SET', KEYS[2], v, 'PX', window) end
+  if window > 0 and nl and string.sub(v, 1, nl - 1) == ARGV[2] then
+    redis.call('SET', KEYS[2], v, 'PX', window)
+  end
   return {1, v}
 end
 local g = redis.call('GET', KEYS[2])
@@ -277,7 +282,7 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
         'SingleUseStore.consume',
         CONSUME_WITH_GRACE,
         [key, `${key}:grace`],
-        [graceMs],
+        [graceMs, options.clientId === undefined ? UNBOUND : JSON.stringify(options.clientId)],
         (r) => r,
       )) as [number, string] | null;
       stored = reply ? reply[1] : null;

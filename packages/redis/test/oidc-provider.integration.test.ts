@@ -146,17 +146,20 @@ class Browser {
 }
 
 /** A private_key_jwt client assertion (RFC 7523), signed with node:crypto. */
-function clientAssertion(key: KeyObject, audience: string[]): string {
+function clientAssertion(key: KeyObject, audience: string[], exp?: string): string {
   const encode = (part: object): string => Buffer.from(JSON.stringify(part)).toString('base64url');
   const now = Math.floor(Date.now() / 1000);
-  const input = `${encode({ alg: 'RS256', kid: 'client-key', typ: 'JWT' })}.${encode({
+  const claims = JSON.stringify({
     iss: 'jwt-app',
     sub: 'jwt-app',
     aud: audience,
     jti: randomUUID(),
     iat: now,
     exp: now + 60,
-  })}`;
+  });
+  // `exp` as JSON text: a number like 1e400, which JSON.parse reads as Infinity.
+  const body = exp === undefined ? claims : claims.replace(/"exp":\d+/, `"exp":${exp}`);
+  const input = `${encode({ alg: 'RS256', kid: 'client-key', typ: 'JWT' })}.${Buffer.from(body).toString('base64url')}`;
   return `${input}.${sign('sha256', Buffer.from(input), key).toString('base64url')}`;
 }
 
@@ -349,6 +352,27 @@ describe.each([
     }
   });
 
+  it('refuses a replayed client assertion whose exp is beyond any number (1e400)', async () => {
+    const tokenRequest = (p: RunningProvider, assertion: string): Promise<Response> =>
+      fetch(`${p.url}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          scope: 'api:read',
+          client_id: 'jwt-app',
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: assertion,
+        }),
+      });
+    for (const exp of ['1e400', '1e20']) {
+      const assertion = clientAssertion(clientKeys.privateKey, [a.url, b.url], exp);
+      const statuses = [];
+      for (const p of [a, b, a]) statuses.push((await tokenRequest(p, assertion)).status);
+      expect(statuses).toEqual([200, 401, 401]);
+    }
+  });
+
   it('rejects a wrong PKCE verifier', async () => {
     const { code } = await authorize();
     const response = await exchange(b, code, randomBytes(32).toString('base64url'));
@@ -387,10 +411,18 @@ describe.each([
       expect(await tokens.find(`new-${i}`)).toBeUndefined();
       expect(await redis.exists(`${prefix}:grant:{g-new-${i}}`)).toBe(0);
     }
-    // No expiry asked for, or one Redis cannot hold: kept without a TTL.
-    for (const expiresIn of [undefined, Number.POSITIVE_INFINITY, 1e16]) {
-      await tokens.upsert('forever', { grantId: 'g-forever' }, expiresIn);
-      expect(await redis.pttl(`${prefix}:AccessToken:{forever}`)).toBe(-1);
+    // No expiry asked for: kept without a TTL.
+    await tokens.upsert('forever', { grantId: 'g-forever' }, undefined);
+    expect(await redis.pttl(`${prefix}:AccessToken:{forever}`)).toBe(-1);
+    // An infinite expiry, or one Redis cannot hold, is capped at 2^47 ms: never stored without a TTL.
+    for (const [i, expiresIn] of [Number.POSITIVE_INFINITY, 1e16].entries()) {
+      for (const model of ['AccessToken', 'ReplayDetection']) {
+        await new Adapter(model).upsert(`capped-${i}`, { grantId: `g-capped-${i}` }, expiresIn);
+        const ttl = await redis.pttl(`${prefix}:${model}:{capped-${i}}`);
+        expect(ttl).toBeGreaterThan(2 ** 47 - 60_000);
+        expect(ttl).toBeLessThanOrEqual(2 ** 47);
+      }
+      expect(await redis.pttl(`${prefix}:grant:{g-capped-${i}}`)).toBeGreaterThan(0);
     }
     await tokens.upsert('short', {}, 0.0004);
     expect(await redis.pttl(`${prefix}:AccessToken:{short}`)).toBeLessThanOrEqual(1);

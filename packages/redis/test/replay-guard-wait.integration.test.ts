@@ -12,6 +12,7 @@ describe('ReplayGuard with wait, on a Redis without replicas', () => {
   let counter = 0;
   const unique = (what: string): string => `${what}-${++counter}`;
   const wait = { replicas: 1, timeoutMs: 100 };
+  const guards: ReplayGuard[] = [];
 
   beforeAll(async () => {
     server = await startRedis({ owned: true });
@@ -19,12 +20,13 @@ describe('ReplayGuard with wait, on a Redis without replicas', () => {
     await waitFor(() => redis.status === 'ready', { timeoutMs: 10_000, what: 'the client to be ready' });
   });
   afterAll(async () => {
+    for (const g of guards) g.close();
     redis?.disconnect();
     await server?.stop();
   });
 
-  const guard = (onRedisDown: 'fail-closed' | 'fail-open', onFailOpen?: (error: RedisStoreError) => void) =>
-    new ReplayGuard({
+  const guard = (onRedisDown: 'fail-closed' | 'fail-open', onFailOpen?: (error: RedisStoreError) => void) => {
+    const g = new ReplayGuard({
       redis,
       name: unique('wait'),
       ttlMs: 60_000,
@@ -33,6 +35,9 @@ describe('ReplayGuard with wait, on a Redis without replicas', () => {
       ...(onFailOpen === undefined ? {} : { onFailOpen }),
       registry: new CacheRegistry(),
     });
+    guards.push(g);
+    return g;
+  };
 
   it('throws ERR_REDIS_NOT_REPLICATED (never ERR_REDIS_TIMEOUT) for every first check', async () => {
     const g = guard('fail-closed');
@@ -71,6 +76,61 @@ describe('ReplayGuard with wait, on a Redis without replicas', () => {
       expect(await g.check(`open-${i}`)).toBe(false);
     }
     expect(failOpens).toEqual([]);
+  });
+
+  it('never answers "first time" for a replay made while a first check of the guard waits for replicas, with either policy', async () => {
+    for (const policy of ['fail-closed', 'fail-open'] as const) {
+      const failOpens: RedisStoreError[] = [];
+      const g = guard(policy, (error) => failOpens.push(error));
+      await expect(g.check('seen')).rejects.toMatchObject({ code: 'ERR_REDIS_NOT_REPLICATED' });
+      // Each first check's WAIT holds the guard's connection for ~200 ms; replays sent meanwhile
+      // queue behind it. More than 5 of them also tried to open the SET's circuit.
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => [
+          g.check(`fresh-${i}`).catch((e: RedisStoreError) => e.code),
+          new Promise((resolve) => setTimeout(resolve, 2)).then(() =>
+            g.check('seen').catch((e: RedisStoreError) => e.code),
+          ),
+        ]).flat(),
+      );
+      const replays = answers.filter((_, i) => i % 2 === 1);
+      for (const answer of replays) expect([false, 'ERR_REDIS_NOT_REPLICATED']).toContain(answer);
+      expect(failOpens).toEqual([]);
+      // Nothing opened a circuit: once the queued WAITs are over, a replay answers false again.
+      await waitFor(async () => (await g.check('seen').catch((e: RedisStoreError) => e.code)) === false, {
+        timeoutMs: 10_000,
+        what: 'the replay to be answered false',
+      });
+      expect(failOpens).toEqual([]);
+    }
+  });
+
+  it("does not delay an unrelated command on the caller's client behind the guard's WAITs", async () => {
+    const g = guard('fail-closed');
+    await expect(g.check('warm')).rejects.toMatchObject({ code: 'ERR_REDIS_NOT_REPLICATED' });
+    const checks = Array.from({ length: 10 }, (_, i) => g.check(`busy-${i}`).catch(() => undefined));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const started = performance.now();
+    expect(await redis.ping()).toBe('PONG');
+    // Behind even one WAIT the PING would take wait.timeoutMs at least.
+    expect(performance.now() - started).toBeLessThan(wait.timeoutMs);
+    await Promise.all(checks);
+  });
+
+  it('closes the connection it opened for wait, and refuses later checks with either policy', async () => {
+    const before = (await redis.client('LIST')) as string;
+    const g = guard('fail-open', () => {
+      throw new Error('fail-open must not answer for a closed guard');
+    });
+    await expect(g.check('once')).rejects.toMatchObject({ code: 'ERR_REDIS_NOT_REPLICATED' });
+    const count = (list: string) => list.split('\n').filter((line) => line.includes('id=')).length;
+    expect(count((await redis.client('LIST')) as string)).toBe(count(before) + 1);
+    g.close();
+    await waitFor(async () => count((await redis.client('LIST')) as string) === count(before), {
+      timeoutMs: 5_000,
+      what: 'the guard to close its connection',
+    });
+    await expect(g.check('once')).rejects.toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE' });
   });
 
   it('reports a WAIT without an answer within its limit as ERR_REDIS_NOT_REPLICATED, never "first time", with either policy', async () => {
@@ -119,9 +179,13 @@ describe('ReplayGuard with wait, on a Redis Cluster with one replica per master'
       wait: { replicas: 1, timeoutMs: 1000 },
       registry: new CacheRegistry(),
     });
-    for (const id of ['a', 'b{x}', 'c', 'zzz', 'jti-42']) {
-      expect(await guard.check(id)).toBe(true);
-      expect(await guard.check(id)).toBe(false);
+    try {
+      for (const id of ['a', 'b{x}', 'c', 'zzz', 'jti-42']) {
+        expect(await guard.check(id)).toBe(true);
+        expect(await guard.check(id)).toBe(false);
+      }
+    } finally {
+      guard.close();
     }
   });
 });

@@ -279,6 +279,24 @@ describe.each([
       store.close();
     });
 
+    it('leaves no grace copy when another client consumed the item: the attempt used it up', async () => {
+      const name = unique('grace-wrong');
+      const store = new SingleUseStore<string>({
+        redis,
+        name,
+        ttlMs: 60_000,
+        grace: { windowMs: 5_000 },
+        registry,
+        timeoutMs: 2_000,
+      });
+      await store.put('uri', 'request', { clientId: 'alice' });
+      expect(await store.consume('uri', { clientId: 'mallory' })).toBeUndefined();
+      expect(await store.consume('uri', { clientId: 'alice' })).toBeUndefined();
+      expect(await store.consume('uri')).toBeUndefined();
+      expect(await keysMatching(redis, `rampart:once:${name}:*`)).toEqual([]);
+      store.close();
+    });
+
     it('ends the grace window after windowMs', async () => {
       const store = new SingleUseStore<string>({
         redis,

@@ -382,8 +382,12 @@ describe('ReplayGuard with WAIT', () => {
       registry: new CacheRegistry(),
       timeoutMs: 500,
     });
-    expect(await guard.check('jti-1')).toBe(true);
-    expect(await guard.check('jti-1')).toBe(false);
+    try {
+      expect(await guard.check('jti-1')).toBe(true);
+      expect(await guard.check('jti-1')).toBe(false);
+    } finally {
+      guard.close(); // it opened its own connection for WAIT
+    }
   });
 
   it('throws ERR_REDIS_NOT_REPLICATED when fewer replicas acknowledge', async () => {
@@ -395,10 +399,14 @@ describe('ReplayGuard with WAIT', () => {
       registry: new CacheRegistry(),
       timeoutMs: 500,
     });
-    const error = await guard.check('jti-2').catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'ERR_REDIS_NOT_REPLICATED', retryable: false });
-    // The id stays recorded: a retry is answered "replay", never "first time".
-    expect(await guard.check('jti-2').catch(() => 'still-not-replicated')).not.toBe(true);
+    try {
+      const error = await guard.check('jti-2').catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'ERR_REDIS_NOT_REPLICATED', retryable: false });
+      // The id stays recorded: a retry is answered "replay", never "first time".
+      expect(await guard.check('jti-2').catch(() => 'still-not-replicated')).not.toBe(true);
+    } finally {
+      guard.close();
+    }
   });
 });
 
