@@ -54,8 +54,10 @@ const shownVersion = (value: unknown): string =>
 const notUnderstood = (lockfile: string, detail: string): Dependencies => ({
   lockfile,
   packages: new Map(),
-  problem: `lockfile format not understood: ${lockfile} ${detail} (supported: pnpm-lock.yaml v6–v9, package-lock.json v2/v3)`,
+  problem: `lockfile format not understood: ${lockfile} ${detail} (supported: ${SUPPORTED})`,
 });
+
+const SUPPORTED = 'pnpm-lock.yaml v6–v9, package-lock.json or npm-shrinkwrap.json v2/v3';
 
 function readPnpm(text: string): Dependencies {
   const lockfile = 'pnpm-lock.yaml';
@@ -64,12 +66,16 @@ function readPnpm(text: string): Dependencies {
   const map = new Map<string, string[]>();
   let inPackages = false;
   let entries = 0;
-  for (const line of text.split('\n')) {
+  // The indentation of the entries under `packages:`: pnpm writes two spaces, but any is valid YAML.
+  let indent = '';
+  for (const line of text.replace(/\r\n?/g, '\n').split('\n')) {
     if (/^\S/.test(line)) inPackages = line.startsWith('packages:');
     if (!inPackages) continue;
-    if (/^ {2}\S/.test(line)) entries++;
+    if (indent === '') indent = /^( +)\S/.exec(line)?.[1] ?? '';
+    if (indent === '' || !line.startsWith(indent) || /^\s/.test(line.slice(indent.length))) continue;
+    entries++;
     // `  '@scope/name@1.2.3':`, `  name@1.2.3(peer@1):`, or v6 `  /name@1.2.3:`
-    const match = /^ {2}'?\/?((?:@[^/@\s']+\/)?[^@\s']+)@([^(:'\s]+)/.exec(line);
+    const match = /^['"]?\/?((?:@[^/@\s'"]+\/)?[^@\s'"]+)@([^(:'"\s]+)/.exec(line.slice(indent.length));
     if (match) add(map, match[1]!, match[2]!);
   }
   if (entries > 0 && map.size === 0)
@@ -77,8 +83,7 @@ function readPnpm(text: string): Dependencies {
   return { lockfile, packages: map };
 }
 
-function readNpm(text: string): Dependencies {
-  const lockfile = 'package-lock.json';
+function readNpm(text: string, lockfile: string): Dependencies {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -93,11 +98,19 @@ function readNpm(text: string): Dependencies {
   const map = new Map<string, string[]>();
   let entries = 0;
   for (const [path, raw] of Object.entries(packages)) {
-    const info = (typeof raw === 'object' && raw !== null ? raw : {}) as { version?: unknown; link?: boolean };
+    const info = (typeof raw === 'object' && raw !== null ? raw : {}) as {
+      name?: unknown;
+      version?: unknown;
+      link?: boolean;
+    };
     const at = path.lastIndexOf('node_modules/');
     if (at === -1 || info.link) continue;
     entries++;
-    if (typeof info.version === 'string') add(map, path.slice(at + 'node_modules/'.length), info.version);
+    // An alias (`"safe-utils": "npm:lodash@4.17.15"`) is installed under its own folder, but the
+    // package in it is `name`: the advisories are about that one.
+    const name =
+      typeof info.name === 'string' && info.name !== '' ? info.name : path.slice(at + 'node_modules/'.length);
+    if (typeof info.version === 'string') add(map, name, info.version);
   }
   if (entries > 0 && map.size === 0)
     return notUnderstood(lockfile, `${shownVersion(lockfileVersion)}: no package entry parsed`);
@@ -112,9 +125,34 @@ function readText(path: string): string | undefined {
   }
 }
 
+// Lockfiles by package manager, in the order the manager reads them: npm installs from
+// npm-shrinkwrap.json when it is there, whatever package-lock.json says.
+const LOCKFILES: ReadonlyArray<readonly [file: string, manager: string, read?: (text: string) => Dependencies]> = [
+  ['pnpm-lock.yaml', 'pnpm', readPnpm],
+  ['npm-shrinkwrap.json', 'npm', (text) => readNpm(text, 'npm-shrinkwrap.json')],
+  ['package-lock.json', 'npm', (text) => readNpm(text, 'package-lock.json')],
+  ['yarn.lock', 'yarn'],
+  ['bun.lock', 'bun'],
+  ['bun.lockb', 'bun'],
+];
+
+/** The package manager `packageManager` in package.json names (`pnpm@9.12.0` → `pnpm`). */
+function packageManager(root: string): string | undefined {
+  const text = readText(join(root, 'package.json'));
+  if (text === undefined) return undefined;
+  try {
+    const value = (JSON.parse(text) as { packageManager?: unknown } | null)?.packageManager;
+    return typeof value === 'string' ? /^([a-z]+)@/.exec(value)?.[1] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Reads resolved versions from `pnpm-lock.yaml` (v6–v9) or `package-lock.json` (v2/v3). Any other
- * format, or a lockfile that cannot be read, comes back with `problem` set and no packages.
+ * Reads resolved versions from `pnpm-lock.yaml` (v6–v9), `npm-shrinkwrap.json` or
+ * `package-lock.json` (v2/v3). Any other format, a lockfile of another package manager (yarn, bun),
+ * lockfiles of several managers none of which `packageManager` in package.json names, or a
+ * lockfile that cannot be read, comes back with `problem` set and no packages.
  *
  * @example
  * ```ts
@@ -122,17 +160,31 @@ function readText(path: string): string | undefined {
  * ```
  */
 export function readDependencies(root: string): Dependencies | undefined {
-  for (const [file, read] of [
-    ['pnpm-lock.yaml', readPnpm],
-    ['package-lock.json', readNpm],
-  ] as const) {
-    const path = join(root, file);
-    if (!existsSync(path)) continue;
-    const text = readText(path);
-    if (text === undefined) return { lockfile: file, packages: new Map(), problem: `${file} could not be read` };
-    return read(text);
+  let present = LOCKFILES.filter(([file]) => existsSync(join(root, file)));
+  if (present.length === 0) return undefined;
+  const managers = new Set(present.map(([, manager]) => manager));
+  if (managers.size > 1) {
+    const named = packageManager(root);
+    const chosen = present.filter(([, manager]) => manager === named);
+    const files = present.map(([file]) => file).join(', ');
+    if (chosen.length === 0)
+      return {
+        lockfile: files,
+        packages: new Map(),
+        problem: `several lockfiles: ${files}; set "packageManager" in package.json to the one you install with, or delete the others`,
+      };
+    present = chosen;
   }
-  return undefined;
+  const [file, manager, read] = present[0]!;
+  if (!read)
+    return {
+      lockfile: file,
+      packages: new Map(),
+      problem: `${file} is a ${manager} lockfile, which the audit does not read (supported: ${SUPPORTED})`,
+    };
+  const text = readText(join(root, file));
+  if (text === undefined) return { lockfile: file, packages: new Map(), problem: `${file} could not be read` };
+  return read(text);
 }
 
 /**
@@ -234,7 +286,11 @@ export interface AuditOptions {
 export async function runAudit(root: string, options: AuditOptions): Promise<AuditResult> {
   const deps = readDependencies(root);
   if (!deps)
-    return { status: 'no-coverage', reason: 'no pnpm-lock.yaml or package-lock.json to audit', dependencies: 0 };
+    return {
+      status: 'no-coverage',
+      reason: 'no pnpm-lock.yaml, npm-shrinkwrap.json or package-lock.json to audit',
+      dependencies: 0,
+    };
   if (deps.problem !== undefined)
     return { status: 'no-coverage', reason: deps.problem, dependencies: 0, lockfile: deps.lockfile };
   const count = [...deps.packages.values()].reduce((n, v) => n + v.length, 0);

@@ -136,3 +136,75 @@ describe('isIgnored properties', () => {
     );
   });
 });
+
+/** The regular expression the matcher used to compile a pattern to (backtracking; kept as the reference). */
+function referenceRegex(pattern: string): RegExp | undefined {
+  let source = '^';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '*') {
+      if (pattern[i + 1] === '*') {
+        i++;
+        if (pattern[i + 1] === '/') i++;
+        source += i + 1 >= pattern.length ? '.*' : '(.*/)?';
+      } else source += '[^/]*';
+    } else if (c === '?') source += '[^/]';
+    else if (c === '\\') {
+      const next = pattern[i + 1];
+      if (next === undefined) source += '\\\\';
+      else {
+        source += /[A-Za-z0-9]/.test(next) ? next : `\\${next}`;
+        i++;
+      }
+    } else if (c === '[') {
+      const close = pattern.indexOf(']', i + 2);
+      if (close === -1) return undefined;
+      const body = pattern.slice(i + 1, close);
+      if (body === '' || body === '^') return undefined;
+      source += `[${body.replace(/[/\]]/g, (m) => `\\${m}`)}]`;
+      i = close;
+    } else if (c === ']') return undefined;
+    else if ('.+()|{}$^'.includes(c)) source += `\\${c}`;
+    else source += c;
+  }
+  try {
+    return new RegExp(`${source}$`, 'u');
+  } catch {
+    return undefined;
+  }
+}
+
+describe('isIgnored on hostile patterns', () => {
+  it('matches a pattern of many stars in linear time (a backtracking regex took 15 s here)', { timeout: 5_000 }, () => {
+    expect(ignored(`${'*a'.repeat(10)}b`, `.env${'a'.repeat(40)}`)).toBe(false);
+    expect(ignored(`${'*a'.repeat(12)}b`, `.env${'a'.repeat(40)}`)).toBe(false);
+    expect(ignored(`${'**/*a'.repeat(12)}b`, `${'a/'.repeat(20)}.env${'a'.repeat(40)}`)).toBe(false);
+  });
+
+  it('agrees with the regular expression it replaced on small patterns and paths', () => {
+    const atom = fc.oneof(
+      fc.constantFrom('a', 'b', '.', '/', '*', '**', '**/', '?', '\\*', '\\a', '-', '^', '$', '+'),
+      fc.constantFrom('[ab]', '[^a]', '[a-b]', '[/]', '[.-]', '[]a]', '[^/]', '[a-]'),
+    );
+    const glob = fc.array(atom, { minLength: 1, maxLength: 7 }).map((parts) => parts.join(''));
+    const path = fc.array(fc.constantFrom('a', 'b', '.', '/', '-', '*', ']'), { maxLength: 10 }).map((c) => c.join(''));
+    fc.assert(
+      fc.property(glob, path, (raw, file) => {
+        let patterns: ReturnType<typeof parseDockerignore>;
+        try {
+          patterns = parseDockerignore(raw);
+        } catch {
+          return;
+        }
+        for (const { pattern } of patterns) {
+          const regex = referenceRegex(pattern);
+          expect(regex).toBeDefined();
+          expect(isIgnored(patterns, file)).toBe(
+            isIgnored([{ ...patterns[0]!, matches: (p) => regex!.test(p) }], file),
+          );
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});

@@ -10,7 +10,8 @@ export interface DockerignorePattern {
   readonly pattern: string;
   readonly exclusion: boolean;
   readonly line: number;
-  readonly regex: RegExp;
+  /** Whether the pattern matches a whole `/`-separated path, in time linear in the path's length. */
+  readonly matches: (path: string) => boolean;
 }
 
 /**
@@ -39,50 +40,128 @@ export function cleanPath(path: string): string {
   return joined === '' ? '.' : joined;
 }
 
-const REGEX_SPECIAL = new Set(['.', '+', '(', ')', '|', '{', '}', '$', '^']);
+/**
+ * One step of a compiled pattern: a character, `?`, a class, `*` (within a segment), `**` at the
+ * end (anything) or `**` before more (any number of whole directories, none included).
+ */
+type Token =
+  | { readonly kind: 'char'; readonly char: string }
+  | { readonly kind: 'any' }
+  | { readonly kind: 'class'; readonly negated: boolean; readonly ranges: ReadonlyArray<readonly [number, number]> }
+  | { readonly kind: 'star' }
+  | { readonly kind: 'rest' }
+  | { readonly kind: 'dirs' };
 
-function compile(pattern: string): RegExp | undefined {
-  let source = '^';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
+/** The body of `[…]`: `^` negates, `\` escapes, `a-z` ranges. Undefined for a range that runs backwards. */
+function classRanges(body: string[]): Array<readonly [number, number]> | undefined {
+  const ranges: Array<readonly [number, number]> = [];
+  let i = 0;
+  const atom = (): number => {
+    if (body[i] === '\\' && i + 1 < body.length) i++;
+    return body[i++]!.codePointAt(0)!;
+  };
+  while (i < body.length) {
+    const low = atom();
+    if (body[i] === '-' && i + 1 < body.length) {
+      i++;
+      const high = atom();
+      if (high < low) return undefined;
+      ranges.push([low, high]);
+    } else ranges.push([low, low]);
+  }
+  return ranges;
+}
+
+// Docker matches with a regular expression built from the pattern; a backtracking one takes
+// exponential time on `*a*a*a…b`, so the same language is matched here by a set of positions.
+function compile(pattern: string): Token[] | undefined {
+  const chars = Array.from(pattern);
+  const tokens: Token[] = [];
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i]!;
     if (c === '*') {
-      if (pattern[i + 1] === '*') {
+      if (chars[i + 1] === '*') {
         i++;
-        if (pattern[i + 1] === '/') i++;
-        source += i + 1 >= pattern.length ? '.*' : '(.*/)?';
-      } else {
-        source += '[^/]*';
-      }
+        if (chars[i + 1] === '/') i++;
+        tokens.push({ kind: i + 1 >= chars.length ? 'rest' : 'dirs' });
+      } else tokens.push({ kind: 'star' });
     } else if (c === '?') {
-      source += '[^/]';
+      tokens.push({ kind: 'any' });
     } else if (c === '\\') {
-      const next = pattern[i + 1];
-      if (next === undefined) source += '\\\\';
-      else {
-        source += /[A-Za-z0-9]/.test(next) ? next : `\\${next}`;
-        i++;
-      }
+      const next = chars[i + 1];
+      tokens.push({ kind: 'char', char: next ?? '\\' });
+      if (next !== undefined) i++;
     } else if (c === '[') {
       // Go's filepath.Match class: `[^…]` negates, `\` escapes, `-` ranges; no `[!…]`.
-      const close = pattern.indexOf(']', i + 2);
+      const close = chars.indexOf(']', i + 2);
       if (close === -1) return undefined;
-      const body = pattern.slice(i + 1, close);
-      if (body === '' || body === '^') return undefined;
-      source += `[${body.replace(/[/\]]/g, (m) => `\\${m}`)}]`;
+      const body = chars.slice(i + 1, close);
+      const negated = body[0] === '^';
+      if (negated) body.shift();
+      const ranges = body.length === 0 ? undefined : classRanges(body);
+      if (!ranges) return undefined;
+      tokens.push({ kind: 'class', negated, ranges });
       i = close;
     } else if (c === ']') {
       return undefined;
-    } else if (REGEX_SPECIAL.has(c)) {
-      source += `\\${c}`;
     } else {
-      source += c;
+      tokens.push({ kind: 'char', char: c });
     }
   }
-  try {
-    return new RegExp(`${source}$`, 'u');
-  } catch {
-    return undefined;
+  return tokens;
+}
+
+/** Whether `tokens` match all of `path`: every position the pattern can be at, one character at a time. */
+function matchTokens(tokens: readonly Token[], path: string): boolean {
+  const n = tokens.length;
+  let at = new Uint8Array(n + 1);
+  // Inside a `**` directories group that has read at least one character: it ends after a `/`.
+  let inDirs = new Uint8Array(n);
+  // Positions a `*` or `**` may be skipped from (they match nothing too).
+  const close = (): void => {
+    for (let p = 0; p < n; p++) {
+      const kind = tokens[p]!.kind;
+      if (at[p] && (kind === 'star' || kind === 'rest' || kind === 'dirs')) at[p + 1] = 1;
+    }
+  };
+  at[0] = 1;
+  close();
+  for (const char of path) {
+    const next = new Uint8Array(n + 1);
+    const nextDirs = new Uint8Array(n);
+    const code = char.codePointAt(0)!;
+    for (let p = 0; p < n; p++) {
+      const token = tokens[p]!;
+      if (inDirs[p] || (at[p] && token.kind === 'dirs')) {
+        nextDirs[p] = 1;
+        if (char === '/') next[p + 1] = 1;
+      }
+      if (!at[p]) continue;
+      switch (token.kind) {
+        case 'char':
+          if (char === token.char) next[p + 1] = 1;
+          break;
+        case 'any':
+          if (char !== '/') next[p + 1] = 1;
+          break;
+        case 'class':
+          if (token.ranges.some(([low, high]) => code >= low && code <= high) !== token.negated) next[p + 1] = 1;
+          break;
+        case 'star':
+          if (char !== '/') next[p] = 1;
+          break;
+        case 'rest':
+          next[p] = 1;
+          break;
+        case 'dirs':
+          break;
+      }
+    }
+    at = next;
+    inDirs = nextDirs;
+    close();
   }
+  return at[n] === 1;
 }
 
 /**
@@ -114,14 +193,14 @@ export function parseDockerignore(text: string): DockerignorePattern[] {
         `.dockerignore line ${index + 1}: "!" needs a pattern after it. Remove the line or add the path to re-include.`,
       );
     }
-    const regex = compile(pattern);
-    if (!regex) {
+    const tokens = compile(pattern);
+    if (!tokens) {
       throw new PreflightError(
         'ERR_PREFLIGHT_DOCKERIGNORE_PATTERN',
-        `.dockerignore line ${index + 1}: the pattern is not valid Docker syntax (unbalanced "[" or "]"). Fix or escape it.`,
+        `.dockerignore line ${index + 1}: the pattern is not valid Docker syntax (unbalanced "[" or "]", or a range that runs backwards). Fix or escape it.`,
       );
     }
-    patterns.push({ pattern, exclusion, line: index + 1, regex });
+    patterns.push({ pattern, exclusion, line: index + 1, matches: (path) => matchTokens(tokens, path) });
   });
   return patterns;
 }
@@ -142,10 +221,10 @@ export function isIgnored(patterns: readonly DockerignorePattern[], file: string
   for (const pattern of patterns) {
     // An exclusion can only flip an already-ignored file back, and vice versa.
     if (pattern.exclusion !== matched) continue;
-    let match = pattern.regex.test(path);
+    let match = pattern.matches(path);
     if (!match && parent !== '.') {
       for (let i = 0; i < parentDirs.length && !match; i++) {
-        match = pattern.regex.test(parentDirs.slice(0, i + 1).join('/'));
+        match = pattern.matches(parentDirs.slice(0, i + 1).join('/'));
       }
     }
     if (match) matched = !pattern.exclusion;

@@ -89,6 +89,12 @@ describe('redaction: comments next to regular expressions, shell flags and proce
     expect(shown).toContain('const q = /');
   });
 
+  it('hides the pattern of a regular expression literal on a flagged line, as it does a string', () => {
+    const shown = snippet('a.ts', `${flagged('dev')} const k = /^sk_live_Qz7secretvalue$/u;`);
+    expect(shown).not.toContain('Qz7secretvalue');
+    expect(shown).toContain('const k = /');
+  });
+
   it('recognises regex literals when scanning a JS line without a parse tree', () => {
     expect(commentRanges("const q = /'/; // prod key", 'js')).toEqual([[15, 26]]);
     expect(commentRanges('const r = /\\s*/, t = /[/*]/; // k', 'js')).toEqual([[29, 33]]);

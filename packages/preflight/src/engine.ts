@@ -56,7 +56,7 @@ function commentSpans(context: FileContext): CommentSpan[] {
 const isJsFile = (file: string): boolean => JS_EXTENSIONS.some((ext) => file.endsWith(ext));
 
 /**
- * Offsets of every string, template text and number of four characters or more of a parsed file, sorted and disjoint: a snippet hides
+ * Offsets of every string, template text, and number or regular expression pattern of four characters or more of a parsed file, sorted and disjoint: a snippet hides
  * them wherever they are, a string that began lines above the finding included.
  */
 function literalRanges(context: FileContext): Array<readonly [number, number]> {
@@ -72,6 +72,12 @@ function literalRanges(context: FileContext): Array<readonly [number, number]> {
       node.end - node.start >= 4
     )
       out.push([node.start, node.end]);
+    // A key may be spelled as a pattern (`/^sk_live_…$/.test(key)`); `/.*/`, `/\s+/` stay readable.
+    else if (node.type === 'Literal' && typeof node.regex === 'object' && node.regex !== null) {
+      const pattern = (node.regex as { pattern?: unknown }).pattern;
+      if (typeof pattern === 'string' && pattern.length >= 4)
+        out.push([node.start + 1, node.start + 1 + pattern.length]);
+    }
   }
   return out;
 }
@@ -186,7 +192,7 @@ export function analyzeFile(file: string, text: string, options: AnalyzeOptions 
       ruleId: 'parse-error',
       severity: 'error',
       message: context.module.errors.includes(TOO_DEEP)
-        ? `The file was not parsed: its code may nest deeper than ${MAX_NESTING} levels (brackets, ternaries, arrow functions, assignments, statements such as an else-if chain or unbraced if/while/for heads, type arguments, JSX elements, or one chain of some 15,000 binary operators or postfix links such as a && b && …, 'x' + 'y' + …, f()()…, x.a.a… or tagged templates), which would crash the parser. No JS rule covered it. Exclude it if it is generated, or split the expression.`
+        ? `The file was not parsed: its code may nest deeper than ${MAX_NESTING} levels (brackets, ternaries, arrow functions, assignments, statements such as an else-if chain or unbraced if/while/for heads, type arguments, JSX elements, or one long chain of binary operators, postfix links or prefix words such as a && b && …, 'x' + 'y' + …, x in y in …, f()()…, x.a.a…, tagged templates, yield yield …, keyof keyof … or class extends class extends …), which would crash the parser. No JS rule covered it. Exclude it if it is generated, or split the expression.`
         : `The file could not be parsed (${context.module.errors.length} syntax error(s)); JS rules cover only what was recovered. Fix the syntax or exclude the file.`,
       start: 0,
       end: 0,

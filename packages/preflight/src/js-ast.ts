@@ -80,13 +80,27 @@ export function stringValue(node: AstNode | undefined): string | undefined {
 }
 
 /**
- * The value of a string literal (as {@link stringValue}) or the source text of a number literal
- * (`48291736`): a PIN or key written as a number is a literal secret too.
+ * Whether a number may be a PIN or a key: an integer of four digits or more. Smaller numbers,
+ * fractions and floats are counts, durations, factors and flags (`|| 10`, `attempts: 0`).
+ */
+export function keyLikeNumber(value: unknown): boolean {
+  if (typeof value === 'bigint') return value >= 1000n || value <= -1000n;
+  return typeof value === 'number' && Number.isInteger(value) && Math.abs(value) >= 1000;
+}
+
+/**
+ * The value of a string literal (as {@link stringValue}) or the source text of a key-like number
+ * literal (`48291736`, `-48291736`, see {@link keyLikeNumber}): a PIN or key written as a number is a
+ * literal secret too; a small number is not.
  */
 export function literalText(node: AstNode | undefined): string | undefined {
   const n = unwrap(node);
-  if (n?.type === 'Literal' && (typeof n.value === 'number' || typeof n.value === 'bigint')) {
-    return typeof n.raw === 'string' ? n.raw : String(n.value);
+  const negative = n?.type === 'UnaryExpression' && (n.operator === '-' || n.operator === '+');
+  const number = negative ? unwrap(child(n, 'argument')) : n;
+  if (number?.type === 'Literal' && (typeof number.value === 'number' || typeof number.value === 'bigint')) {
+    if (!keyLikeNumber(number.value)) return undefined;
+    const raw = typeof number.raw === 'string' ? number.raw : String(number.value);
+    return negative ? `${n.operator as string}${raw}` : raw;
   }
   return stringValue(n);
 }

@@ -203,3 +203,55 @@ describe('nestingDepth: statements, types, JSX and `new` nested past the limit',
     );
   });
 });
+
+describe('nestingDepth: prefix words, word operators and class heritage past the limit', () => {
+  // On the main thread (oxc-parser 0.159, measured in a child process) these crashed at about 8,500
+  // `yield`s (with or without `*`), 10,500 `class extends`, 20,000 `readonly`, 27,000 `keyof` or
+  // `unique`, 35,000 dotted namespace names, 60,000 prefix `++`, 108,000 parts of a JSX tag name,
+  // 54,000 type arguments of one call, 3,500 `yield (…)` and 3,375 `[infer U extends …]` levels, and
+  // 66,000 `in`/`instanceof` in one chain. The inputs are
+  // one level (or one 15th of one) past the limit: far below any crash.
+  const LEVELS = MAX_NESTING + 1;
+
+  it('refuses chains of yield, TypeScript type operators and class expressions extending each other', () => {
+    refused('yield.js', `export function* g() { ${'yield '.repeat(LEVELS)}1; }\n`);
+    refused('yield.js', `export function* g() { ${'yield* '.repeat(LEVELS)}x; }\n`);
+    refused('keyof.ts', `export type X = ${'keyof '.repeat(LEVELS)}T;\n`);
+    refused('unique.ts', `export type X = ${'unique '.repeat(LEVELS)}symbol;\n`);
+    refused('readonly.ts', `export type X = ${'readonly '.repeat(LEVELS)}T[];\n`);
+    refused('infer.ts', `export type X<T> = T extends ${'infer '.repeat(LEVELS)}U ? 1 : 2;\n`);
+    refused('class.js', `export const C = ${'class extends '.repeat(LEVELS)}Object${' {}'.repeat(LEVELS)};\n`);
+    refused(
+      'class.js',
+      `export const C = ${Array.from({ length: LEVELS }, (_, i) => `class C${i} extends `).join('')}Object${' {}'.repeat(LEVELS)};\n`,
+    );
+    refused('namespace.ts', `namespace a${'.a'.repeat(LEVELS)} {}\n`);
+    refused('increment.js', `export const v = ${'++'.repeat(LEVELS)}x;\n`);
+    refused('member.jsx', `export const v = <a${'.a'.repeat(LEVELS * 15)} />;\n`);
+    refused('typeargs.ts', `f${'<T>'.repeat(Math.ceil((LEVELS * 15) / 2))}();\n`);
+    refused(
+      'yield.js',
+      `export function* g() { yield ${'(yield '.repeat(Math.ceil(LEVELS / 2))}1${')'.repeat(Math.ceil(LEVELS / 2))}; }\n`,
+    );
+    refused(
+      'infer.ts',
+      `type X<T> = T extends ${'[infer U extends '.repeat(Math.ceil(LEVELS / 2))}1${']'.repeat(Math.ceil(LEVELS / 2))} ? 1 : 2;\n`,
+    );
+  });
+
+  it('counts `in` and `instanceof` as binary operators of a chain', () => {
+    refused('in.js', `export const v = ${'x in '.repeat(LEVELS * 15)}y;\n`);
+    refused('instanceof.js', `export const v = ${'x instanceof '.repeat(LEVELS * 15)}y;\n`);
+  });
+
+  it('accepts ordinary classes, for-in loops, readonly fields, generators and namespaces', () => {
+    accepted(
+      'flat.ts',
+      Array.from(
+        { length: 1500 },
+        (_, i) =>
+          `export class C${i} extends Base<T> implements I { readonly a: keyof T = 'x'; *g() { yield 1; yield* [2]; } m(o: object) { for (const k in o) if (k in o && o instanceof C${i}) return k; } }\nnamespace N${i}.M.L { export const x = 1; }`,
+      ).join('\n'),
+    );
+  });
+});

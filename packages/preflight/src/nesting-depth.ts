@@ -10,7 +10,10 @@
  * statement heads (`if (a) if (a) …`, `while`, labels), 5,800 `for (;;)` heads, 6,700 links of an
  * `else if` chain, 3,350 `if (a) { … } else {` levels, 4,400 nested type arguments
  * (`Array<Array<…>>`), 4,350 nested object types, 15,400 nested JSX elements and 17,600 `new`s in
- * a row. Each of these counts one level here (a braced `if` two: its head and its block), so a
+ * a row; and at 8,500 `yield`s, 3,500 `yield (…)` levels, 10,500 `class extends`, 20,000 `readonly`,
+ * 27,000 `keyof`/`unique`, 3,375 `[infer U extends …]` levels, 35,000 parts of a `namespace a.b.…`
+ * name, 60,000 prefix `++` and 66,000 `in`/`instanceof` in one chain. Each of these counts one level
+ * here (a braced `if` two: its head and its block; `in` a binary operator), so a
  * file is refused at a quarter or less of any main-thread crash and half of a worker's; no
  * hand-written code comes near this limit.
  */
@@ -80,8 +83,16 @@ const NOT_CALLEE = new Set([
   'extends',
   'implements',
 ]);
-// Prefix words that nest like `!`: `new new X`, `typeof typeof x`.
-const UNARY_WORDS = new Set(['new', 'typeof', 'void', 'delete', 'await']);
+// Prefix words that nest like `!`: `new new X`, `typeof typeof x`, and the TypeScript type
+// operators (`keyof keyof T`, `readonly`, `unique`, `infer`).
+const UNARY_WORDS = new Set(['new', 'typeof', 'void', 'delete', 'await', 'keyof', 'unique', 'readonly', 'infer']);
+// Words that nest what follows them to the end of the expression, like `=`: `yield` (`yield (yield …)`)
+// and `extends` (`class extends class extends …`, `infer U extends [infer V extends …]`, conditional types).
+const RIGHT_NESTING_WORDS = new Set(['yield', 'extends']);
+// Word operators: one more link of a left-nested chain after a complete operand, like `&&`.
+const WORD_OPERATORS = new Set(['in', 'instanceof']);
+// Words after which a `.` joins a dotted name that nests one level a part (`namespace a.b.c`).
+const DOTTED_NAME_HEADS = new Set(['namespace', 'module']);
 // A label (`name:`) starts a statement: after one of these (a statement end, a head, another label).
 const LABEL_AFTER = new Set(['', ';', '}', ':']);
 // Binary operators that cannot stand in type arguments: a `<` before them was a comparison.
@@ -139,6 +150,8 @@ export function nestingDepth(text: string): number {
   let brackets = 0;
   let max = 0;
   let unary = 0;
+  // Parts of a dotted `namespace a.b.c` name so far; -1 outside one.
+  let dotted = -1;
   let last = '';
   let lastWord = '';
   // What came before the last word (a label is a word after a statement end).
@@ -297,15 +310,26 @@ export function nestingDepth(text: string): number {
     if (WORD.test(c)) {
       let j = i;
       while (j + 1 < text.length && WORD.test(text[j + 1]!)) j++;
+      const previousWord = lastWord;
       lastWord = text.slice(i, j + 1);
       beforeWord = last;
       i = j;
-      if ((lastWord === 'as' || lastWord === 'satisfies') && (last === 'a' || last === ')' || last === ']')) link();
+      const operand = last === 'a' || last === ')' || last === ']';
+      if ((lastWord === 'as' || lastWord === 'satisfies') && operand) link();
+      else if (WORD_OPERATORS.has(lastWord) && operand) operator();
       last = 'a';
+      // `namespace a.b`, `declare module a.b`; not `module.exports`.
+      if (DOTTED_NAME_HEADS.has(lastWord) && /[ \t]/.test(text[j + 1] ?? '')) dotted = 0;
+      else if (dotted !== -1 && previousWord !== '' && !DOTTED_NAME_HEADS.has(previousWord)) dotted = -1;
+      if (lastWord === 'yield' && /^\s*\*/.test(text.slice(j + 1, j + 40))) {
+        // `yield* yield* x`: the `*` belongs to the `yield`, not a multiplication.
+        i = text.indexOf('*', j + 1);
+      }
       if (UNARY_WORDS.has(lastWord)) {
         unary++;
         measure(unary);
       } else unary = 0;
+      if (RIGHT_NESTING_WORDS.has(lastWord)) bump();
       // `else` nests the statement after it, `do` its body; `else if` counts once, by its `if`.
       if ((lastWord === 'else' && !/^\s*if\b/.test(text.slice(j + 1, j + 40))) || lastWord === 'do') {
         nestStatement();
@@ -316,6 +340,15 @@ export function nestingDepth(text: string): number {
       // Postfix `a++`: the operand is complete (a line break after it may end the statement).
       i++;
       last = 'a';
+      lastWord = '';
+      continue;
+    }
+    if ((c === '+' || c === '-') && next === c && OPERATOR_END.test(last || '(')) {
+      // Prefix `++x`: nests like `!` (`++ ++ ++x` is no valid code, but the parser recurses on it).
+      i++;
+      unary++;
+      measure(unary);
+      last = c;
       lastWord = '';
       continue;
     }
@@ -365,6 +398,10 @@ export function nestingDepth(text: string): number {
       } else if (frame.tag === 'open' && last !== '/') {
         // `<div …>` (not `<br />`): its children nest one level deeper until `</div>`.
         push('jsx');
+      } else if (!frame.tag) {
+        // Type arguments: `f<T><T>…()` nests each on the one before (the main thread crashed at
+        // about 54,000), twice as deep as a call.
+        link(2 * LINK_UNITS);
       }
       last = 'a';
       continue;
@@ -407,6 +444,14 @@ export function nestingDepth(text: string): number {
       last = text[i]!;
       continue;
     }
+    if (c === '.' && dotted !== -1 && word !== '') {
+      // `namespace a.b.c`: each part is a namespace nested in the one before.
+      dotted++;
+      measure(dotted);
+      last = c;
+      continue;
+    }
+    dotted = -1;
     // `x.a`, `x?.a` (its `?` was just read), not `...x` nor the `.` of `1.5`.
     if (
       c === '.' &&
@@ -414,7 +459,8 @@ export function nestingDepth(text: string): number {
       (last === 'a' || last === ')' || last === ']' || last === '?') &&
       !/^\d/.test(word)
     )
-      link(MEMBER_UNITS);
+      // In a JSX tag or type arguments (`<a.b.c>`, `Array<a.b.c>`) a part nests deeper than a member access.
+      link(top().kind === '<' ? LINK_UNITS : MEMBER_UNITS);
     last = c;
   }
   return max;

@@ -99,11 +99,19 @@ function walk(
   root: string,
   excludes: Patterns,
   requested: Patterns,
-): { files: string[]; excludedDotenv: string[]; symlinks: string[]; unreadable: string[] } {
+): {
+  files: string[];
+  excludedDotenv: string[];
+  symlinks: string[];
+  unreadable: string[];
+  unreadableDirs: Set<string>;
+} {
   const files: string[] = [];
   const excludedDotenv: string[] = [];
   const symlinks: string[] = [];
   const unreadable: string[] = [];
+  // Unreadable directories: every file in them is uncovered, whatever its name.
+  const unreadableDirs = new Set<string>();
   /** `excludedDepth`: how deep inside a default-excluded directory `dir` is, if it is. */
   const visit = (dir: string, excludedDepth?: number): void => {
     let entries: Dirent[];
@@ -111,8 +119,11 @@ function walk(
       entries = readdirSync(dir, { withFileTypes: true });
     } catch (error) {
       // The root was checked up front; a directory below it that cannot be listed is not covered.
+      // Inside build output too: Docker still sends it, and a `.env` in it would go unseen.
       if (dir === root) throw error;
-      if (excludedDepth === undefined) unreadable.push(relative(root, dir).split(sep).join('/'));
+      const rel = relative(root, dir).split(sep).join('/');
+      unreadable.push(rel);
+      unreadableDirs.add(rel);
       return;
     }
     for (const entry of entries) {
@@ -120,7 +131,16 @@ function walk(
       const rel = relative(root, full).split(sep).join('/');
       // A name that is not valid UTF-8 comes back with U+FFFD in it, a path that names nothing.
       if (entry.name.includes('\uFFFD') && !exists(full)) {
-        if (excludedDepth === undefined && !isIgnored(excludes, rel)) unreadable.push(rel);
+        const own = excludedDepth === undefined && !isIgnored(excludes, rel);
+        // In a default-excluded directory (build output a Docker context still includes) only what
+        // may hide a `.env`: a `.env*` file or a directory.
+        const hidden =
+          !own &&
+          !NOT_OWN.has(entry.name) &&
+          !isIgnored(requested, rel) &&
+          (entry.isDirectory() || entry.name.startsWith('.env'));
+        if (own || hidden) unreadable.push(rel);
+        if ((own || hidden) && entry.isDirectory()) unreadableDirs.add(rel);
         continue;
       }
       if (excludedDepth === undefined && !isIgnored(excludes, rel)) {
@@ -142,6 +162,7 @@ function walk(
     excludedDotenv: excludedDotenv.sort(),
     symlinks: symlinks.sort(),
     unreadable: unreadable.sort(),
+    unreadableDirs,
   };
 }
 
@@ -197,7 +218,7 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     });
   }
   const baseline = options.baseline !== undefined ? readBaseline(options.baseline) : undefined;
-  const { files, excludedDotenv, symlinks, unreadable } = walk(root, excludes, requested);
+  const { files, excludedDotenv, symlinks, unreadable, unreadableDirs } = walk(root, excludes, requested);
   const maxBytes = options.maxFileBytes ?? 1024 * 1024;
   const cache = new Map<string, string>();
   const sizes = new Map<string, boolean>();
@@ -291,8 +312,21 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
   for (const entry of unreadable) {
     skipped.push(entry);
     skippedReasons[entry] = 'unreadable';
-    // Its rules are judged by the name as read: a `.ts` with a broken name still fails the scan.
-    if (!FILE_RULES.some((r) => (!wanted || wanted.has(r.id)) && r.appliesTo(entry))) continue;
+    if (unreadableDirs.has(entry)) {
+      findings.push(
+        fileFinding(
+          'not-scanned',
+          entry,
+          'unreadable',
+          'Not scanned: the directory could not be listed (its name is not valid UTF-8, or listing it failed), so no rule covered the files in it. Rename it to a UTF-8 name, fix its permissions, or exclude it (--exclude).',
+        ),
+      );
+      continue;
+    }
+    // Its rules are judged by the name as read: a `.ts` with a broken name still fails the scan, and
+    // so does a `.env*` (dotenv-in-build-context looks for those everywhere).
+    const dotenv = /(^|\/)\.env[^/]*$/.test(entry);
+    if (!dotenv && !FILE_RULES.some((r) => (!wanted || wanted.has(r.id)) && r.appliesTo(entry))) continue;
     findings.push(
       fileFinding(
         'not-scanned',

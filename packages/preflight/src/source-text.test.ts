@@ -51,6 +51,42 @@ describe('SourceText.redactedLine', () => {
     );
   });
 
+  it('never shows a password, token or URL credentials passed on a command line', () => {
+    // Commands of shell scripts, Dockerfiles and compose files whose argument is the secret.
+    const commands: ReadonlyArray<readonly [string, (v: string) => string]> = [
+      ['deploy.sh', (v) => `curl -u admin:${v} https://api.example.test`],
+      ['deploy.sh', (v) => `curl -u ${v} https://api.example.test`],
+      ['deploy.sh', (v) => `mysql -uroot -p${v} app < seed.sql`],
+      ['deploy.sh', (v) => `psql postgres://app:${v}@db/app -c 'select 1'`],
+      ['deploy.sh', (v) => `git clone https://${v}@github.com/acme/app.git`],
+      ['deploy.sh', (v) => `./cli login --pass ${v} --verbose`],
+      ['deploy.sh', (v) => `./cli login --password ${v}`],
+      ['deploy.sh', (v) => `./cli push --token ${v} --force`],
+      ['deploy.sh', (v) => `./cli push --secret-key ${v}`],
+      ['deploy.sh', (v) => `curl -H Authorization:Bearer${v} https://api.example.test`],
+      ['Dockerfile', (v) => `RUN mysql -uroot -p${v} app < seed.sql`],
+      ['docker-compose.yml', (v) => `    command: psql postgres://app:${v}@db/app`],
+      ['docker-compose.yml', (v) => `    test: curl -u admin:${v} http://localhost`],
+    ];
+    fc.assert(
+      fc.property(fc.constantFrom(...commands), secret, wordPart, wordPart, ([file, shape], value, before, after) => {
+        const line = shape(`${before}${value}${after}`);
+        const text = `# run\n${line}\n`;
+        const snippet = new SourceText(text).redactedLine(text.indexOf(line), [], {
+          unquotedValues: true,
+          language: 'text',
+        });
+        expect(snippet, line).not.toContain(value);
+        expect(snippet, line).not.toContain(value.slice(3, 9));
+        for (const f of analyzeFile(file, text).findings) expect(f.snippet, `${file}: ${line}`).not.toContain(value);
+      }),
+      { numRuns: 400 },
+    );
+    // In code too: URL credentials outside a string (a snippet of a line the parser could not read).
+    const code = 'const url = redis://default:Hunter2Secret@cache:6379;\n';
+    expect(new SourceText(code).redactedLine(0, [], { language: 'js' })).not.toContain('Hunter2Secret');
+  });
+
   it('hides the rest of a word after a shell default that holds a blank', () => {
     const text = `export DB_PASSWORD=\${DB_PASSWORD:-a b}-tail2-s3cret\n`;
     const snippet = new SourceText(text).redactedLine(0, [], { unquotedValues: true, language: 'text' });

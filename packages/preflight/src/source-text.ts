@@ -113,8 +113,20 @@ export class SourceText {
       const wordEnd = raw.slice(expansion.valueEnd).search(/[\s'"`]/);
       hide(start + expansion.valueStart, start + (wordEnd === -1 ? raw.length : expansion.valueEnd + wordEnd));
     }
+    // Credentials in a URL (`postgres://app:pass@db`, `https://token@host`), in any language: to the
+    // last `@` before the host, so an unencoded `@` in the password is hidden too.
+    for (const match of raw.matchAll(URL_USERINFO)) {
+      const from = start + match.index + 2;
+      hide(from, start + match.index + match[0].length - 1);
+    }
     // Config and shell files carry values unquoted: `ENV A=value`, `password: value`.
     if (options.unquotedValues) {
+      // Command-line credentials: `-pSECRET` (mysql), `-u user:pass` (curl), `--password X`,
+      // `--token X`, `--secret-key X`, `-H Authorization:…`: the shell word that holds the value.
+      for (const match of raw.matchAll(CREDENTIAL_FLAG)) {
+        const from = match.index + match[0].length;
+        hide(start + from, start + shellWordEnd(raw, from));
+      }
       // An assignment or YAML key opening the line: its value runs to the end of the line (dotenv
       // and YAML values may hold blanks; a ` #` comment is hidden anyway).
       const head = /^[ \t]*(?:(?:export|ENV|ARG)[ \t]+|-[ \t]+)?[\w.-]+(?:[ \t]*=|:[ \t]+(?=\S))/.exec(raw);
@@ -192,6 +204,14 @@ function quoteAfterLine(line: string, open: string | undefined, language: Commen
 }
 
 /** The end of the shell word starting at `from`: the next blank outside quotes and `${…}`. */
+// `//userinfo@` (after any scheme); the userinfo has no blank, quote or `/`. No scheme part: on a
+// long line of word characters it would make the search quadratic.
+const URL_USERINFO = /\/\/[^\s/?#'"`]*@/g;
+// A flag whose argument is a credential, up to where that argument starts: attached (`-pSECRET`,
+// `-uroot`) or after blanks or `=` (`-u admin:pass`, `--password X`, `--token=X`, `--header X`).
+const CREDENTIAL_FLAG =
+  /(?<=^|[\s'"])(?:(?:-[uH]|--(?:pass|password|passwd|token|secret|user|header|auth)[\w-]*)(?:[ \t]+|=)|-[pu](?=\S))/g;
+
 function shellWordEnd(line: string, from: number): number {
   let i = from;
   while (i < line.length) {

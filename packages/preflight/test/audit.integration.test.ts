@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAudit } from '../src/audit.ts';
+import { type AuditResult, runAudit } from '../src/audit.ts';
 import { createBaseline, writeBaseline } from '../src/baseline.ts';
 import { main } from '../src/cli.ts';
 import { scan } from '../src/scan.ts';
@@ -164,6 +164,100 @@ describe('runAudit on lockfiles it cannot read', () => {
       await server.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('runAudit: which lockfile, and which packages', () => {
+  const lodash = (version: string): string =>
+    JSON.stringify({
+      name: 'app',
+      lockfileVersion: 3,
+      packages: { '': { name: 'app' }, 'node_modules/lodash': { version } },
+    });
+  const pnpmLock = (indent: string): string =>
+    `lockfileVersion: '9.0'\n\npackages:\n\n${indent}lodash@4.17.15:\n${indent}${indent}resolution: {integrity: sha512-x}\n\nsnapshots:\n\n${indent}lodash@4.17.15: {}\n`;
+
+  /** Audits a project of `files` against a loopback endpoint that answers `{}`; the bodies it was sent. */
+  const audit = async (files: Record<string, string>): Promise<{ result: AuditResult; bodies: unknown[] }> => {
+    const dir = mkdtempSync(join(tmpdir(), 'preflight-audit-which-'));
+    const server = await endpoint(200, '{}');
+    try {
+      for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
+      const result = await runAudit(dir, { registry: server.url });
+      return { result, bodies: server.requests.map((r) => JSON.parse(r.body) as unknown) };
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('audits an npm alias under the name of the package it installs', async () => {
+    const { result, bodies } = await audit({
+      'package-lock.json': JSON.stringify({
+        lockfileVersion: 3,
+        packages: { '': { name: 'app' }, 'node_modules/safe-utils': { name: 'lodash', version: '4.17.15' } },
+      }),
+    });
+    expect(result.status).toBe('covered');
+    expect(bodies).toEqual([{ lodash: ['4.17.15'] }]);
+  });
+
+  it('audits a pnpm alias under the name of the package it installs', async () => {
+    const { bodies } = await audit({
+      'pnpm-lock.yaml':
+        "lockfileVersion: '9.0'\n\nimporters:\n\n  .:\n    dependencies:\n      safe-utils:\n        specifier: npm:lodash@4.17.15\n        version: lodash@4.17.15\n\npackages:\n\n  lodash@4.17.15:\n    resolution: {integrity: sha512-x}\n\nsnapshots:\n\n  lodash@4.17.15: {}\n",
+    });
+    expect(bodies).toEqual([{ lodash: ['4.17.15'] }]);
+  });
+
+  it('audits npm-shrinkwrap.json, which npm installs from, before package-lock.json', async () => {
+    const { result, bodies } = await audit({
+      'npm-shrinkwrap.json': lodash('4.17.15'),
+      'package-lock.json': lodash('4.17.21'),
+    });
+    expect(result).toMatchObject({ status: 'covered', lockfile: 'npm-shrinkwrap.json' });
+    expect(bodies).toEqual([{ lodash: ['4.17.15'] }]);
+  });
+
+  it('audits the lockfile of the package manager package.json names when several are present', async () => {
+    const { result, bodies } = await audit({
+      'package.json': JSON.stringify({ name: 'app', packageManager: 'pnpm@9.12.0' }),
+      'pnpm-lock.yaml': pnpmLock('  '),
+      'package-lock.json': lodash('4.17.21'),
+    });
+    expect(result).toMatchObject({ status: 'covered', lockfile: 'pnpm-lock.yaml' });
+    expect(bodies).toEqual([{ lodash: ['4.17.15'] }]);
+  });
+
+  it('reports no coverage for several lockfiles without packageManager, or a lockfile it does not read', async () => {
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [
+        { 'yarn.lock': 'lodash@^4:\n  version "4.17.15"\n', 'package-lock.json': lodash('4.17.21') },
+        /several lockfiles/,
+      ],
+      [
+        {
+          'package.json': JSON.stringify({ packageManager: 'yarn@4.1.0' }),
+          'yarn.lock': 'lodash@^4:\n  version "4.17.15"\n',
+          'package-lock.json': lodash('4.17.21'),
+        },
+        /yarn\.lock/,
+      ],
+      [{ 'yarn.lock': 'lodash@^4:\n  version "4.17.15"\n' }, /yarn\.lock/],
+      [{ 'bun.lockb': 'binary' }, /bun\.lockb/],
+    ];
+    for (const [files, reason] of cases) {
+      const { result, bodies } = await audit(files);
+      expect(result.status).toBe('no-coverage');
+      expect(result.status === 'no-coverage' ? result.reason : '').toMatch(reason);
+      expect(bodies).toEqual([]);
+    }
+  });
+
+  it('reads a pnpm lockfile indented by four spaces, never as covered with no dependencies', async () => {
+    const { result, bodies } = await audit({ 'pnpm-lock.yaml': pnpmLock('    ') });
+    expect(result).toMatchObject({ status: 'covered', dependencies: 1 });
+    expect(bodies).toEqual([{ lodash: ['4.17.15'] }]);
   });
 });
 

@@ -280,6 +280,30 @@ describe('scan', () => {
     expect(cli.out).toContain('not scanned (unreadable');
   });
 
+  it('fails the scan for a directory it cannot list, and for unreadable .env files and directories in build output', async () => {
+    const path = (...parts: Array<string | number>): Buffer =>
+      Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from([p]))));
+    mkdirSync(path(`${root}/lib`, 0xff));
+    writeFileSync(path(`${root}/lib`, 0xff, '/config.ts'), 'x\n');
+    mkdirSync(`${root}/dist`);
+    writeFileSync(path(`${root}/dist/.env`, 0xff), 'X=1\n');
+    mkdirSync(path(`${root}/dist/sub`, 0xff));
+    writeFileSync(path(`${root}/dist/sub`, 0xff, '/.env'), 'X=1\n');
+    // Not reported: another unreadable file in build output, and anything under node_modules.
+    writeFileSync(path(`${root}/dist/bundle`, 0xff, '.js'), 'x\n');
+    mkdirSync(path(`${root}/node_modules/pkg`, 0xff), { recursive: true });
+    const result = await scan({ root });
+    expect(
+      result.findings
+        .filter((f) => f.ruleId === 'not-scanned')
+        .map((f) => f.file)
+        .sort(),
+    ).toEqual(['dist/.env\uFFFD', 'dist/sub\uFFFD', 'lib\uFFFD']);
+    expect(result.skippedReasons['lib\uFFFD']).toBe('unreadable');
+    const cli = await run('scan', root);
+    expect(cli.code).toBe(1);
+  });
+
   it('lists files it skipped for size as not covered, and fails the scan until they are excluded', async () => {
     const result = await scan({ root, maxFileBytes: 40 });
     expect(result.skipped).toContain('src/config.ts');

@@ -35,9 +35,18 @@ export function finding(
 // unless the name closes with the secret word: DB_PASSWORD falling back to `false` is a password.
 const BOOLEAN_LITERAL = /^(true|false)$/i;
 
+// A number (`3600`, `'604800'`) is a PIN or key only for a name that closes with the secret word:
+// `ADMIN_PASSWORD`, not `REFRESH_TOKEN_DURATION`, `TOKEN_EXP` or `SALT_WORK_FACTOR` (a count, a
+// duration, a factor of the secret).
+const NUMBER_LITERAL = /^[-+]?\d+n?$/;
+
+/** Whether `value` may be the secret `name` holds: `'true'`/`'false'` and numbers only when the name closes with the secret word. */
+export function secretValueFor(name: string, value: string): boolean {
+  return !(BOOLEAN_LITERAL.test(value) || NUMBER_LITERAL.test(value)) || endsWithSecretWord(name);
+}
+
 /** Whether a fallback of `value` for `name` is a secret or a URL with credentials. */
 export function secretOrCredentialUrl(name: string, value: string): boolean {
   if (hasUrlCredentials(value)) return true;
-  if (!isSecretName(name, 'env')) return false;
-  return !BOOLEAN_LITERAL.test(value) || endsWithSecretWord(name);
+  return isSecretName(name, 'env') && secretValueFor(name, value);
 }

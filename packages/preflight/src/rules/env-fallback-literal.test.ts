@@ -38,6 +38,8 @@ import {
   NEST_CONFIG_OTHER_DECLARED,
   NEST_CONFIG_SAFE,
   NUMERIC_FALLBACK,
+  NUMERIC_FALLBACK_FORMS,
+  NUMERIC_FALLBACK_SAFE,
   PIN_AND_ONE_WORD_NAMES,
   PRESENCE_CHECKS_JS,
   PRESENCE_CHECKS_SHELL,
@@ -72,6 +74,18 @@ describe('env-fallback-literal: logical assignment', () => {
       rules: ['env-fallback-literal'],
     }).findings;
     expect(findings.map((f) => f.start.line)).toEqual([1, 2]);
+    for (const f of findings) expect(f.snippet).not.toContain('48291736');
+  });
+
+  it('does not report small numbers, fractions, or counts and durations of secret-named settings', () => {
+    expect(reported('a.ts', ...NUMERIC_FALLBACK_SAFE)).toEqual([]);
+  });
+
+  it('reports a key-like number in a destructuring default, a ternary, a negative number and env schema defaults', () => {
+    const findings = analyzeFile('a.ts', `${NUMERIC_FALLBACK_FORMS.join('\n')}\n`, {
+      rules: ['env-fallback-literal'],
+    }).findings;
+    expect(findings.map((f) => f.start.line)).toEqual([1, 2, 3, 4, 5, 6]);
     for (const f of findings) expect(f.snippet).not.toContain('48291736');
   });
 

@@ -128,7 +128,7 @@ function checkJs(context: FileContext): RawFinding[] {
       ] as const) {
         const direct = env.name(read);
         const name = direct ?? (self && unwrap(read)?.name === self.name ? env.target(self) : undefined);
-        const value = stringValue(other);
+        const value = literalText(other);
         if (name !== undefined && value !== undefined && secretOrCredentialUrl(name, value)) {
           const form = direct === undefined ? `a ternary ${REASSIGNED}` : 'a ternary';
           out.push(finding(node, name, value, form, stringRanges(node, nodes)));
@@ -179,7 +179,7 @@ function checkJs(context: FileContext): RawFinding[] {
         const name = propertyKeyName(prop);
         const value = child(prop, 'value');
         if (name === undefined || value?.type !== 'AssignmentPattern') continue;
-        const literal = stringValue(child(value, 'right'));
+        const literal = literalText(child(value, 'right'));
         if (literal !== undefined && secretOrCredentialUrl(name, literal)) {
           out.push(finding(prop, name, literal, 'a destructuring default', stringRanges(prop, nodes)));
         }

@@ -5,16 +5,16 @@ import {
   type AstNode,
   child,
   children,
+  literalText,
   memberPath,
   memberPropertyName,
   propertyKeyName,
   stringRanges,
-  stringValue,
   unwrap,
 } from '../js-ast.ts';
 import type { FileContext } from '../rule.ts';
 import { isConstantName, isSecretName } from '../secret-names.ts';
-import { finding } from './env-fallback-finding.ts';
+import { finding, secretValueFor } from './env-fallback-finding.ts';
 
 function envSchemaContext(node: AstNode, context: FileContext): boolean {
   // A zod/valibot object is an env schema when its keys are SCREAMING_CASE, when it sits in a
@@ -56,8 +56,8 @@ export function checkSchemaDefault(context: FileContext, call: AstNode): RawFind
       if (options?.type !== 'ObjectExpression') continue;
       for (const option of children(options, 'properties')) {
         const optionName = propertyKeyName(option);
-        const literal = stringValue(child(option, 'value'));
-        if (optionName && ENVALID_DEFAULTS.has(optionName) && literal !== undefined) {
+        const literal = literalText(child(option, 'value'));
+        if (optionName && ENVALID_DEFAULTS.has(optionName) && literal !== undefined && secretValueFor(name, literal)) {
           out.push(finding(option, name, literal, `envalid ${optionName}`, stringRanges(option, nodes)));
         }
       }
@@ -66,7 +66,7 @@ export function checkSchemaDefault(context: FileContext, call: AstNode): RawFind
   }
   // zod: X: z.string().min(32).default('…'), X a secret name
   if (callee?.type === 'MemberExpression' && (calleeName === 'default' || calleeName === 'catch')) {
-    const literal = stringValue(args[0]);
+    const literal = literalText(args[0]);
     if (literal === undefined) return [];
     // Climb the method chain to the property that holds it.
     let top: AstNode = call;
@@ -77,7 +77,7 @@ export function checkSchemaDefault(context: FileContext, call: AstNode): RawFind
     }
     if (parent?.type !== 'Property') return [];
     const name = propertyKeyName(parent);
-    if (name === undefined || !isSecretName(name, 'env')) return [];
+    if (name === undefined || !isSecretName(name, 'env') || !secretValueFor(name, literal)) return [];
     if (!isConstantName(name) && !envSchemaContext(parent, context)) return [];
     return [finding(call, name, literal, `a schema .${calleeName}()`, stringRanges(call, nodes))];
   }

@@ -1,7 +1,7 @@
 // Which side of a comparison holds a secret, and which holds the stored value it is checked
 // against: names (`apiSecret`, `expectedToken`), env reads and constants.
 import { envReadName } from '../env-reads.ts';
-import { type AstNode, memberPath, stringValue, unwrap } from '../js-ast.ts';
+import { type AstNode, keyLikeNumber, memberPath, stringValue, unwrap } from '../js-ast.ts';
 import { isConstantName, isSecretName, nameWords } from '../secret-names.ts';
 
 /**
@@ -14,7 +14,7 @@ export function trivialOperand(node: AstNode | undefined): boolean {
   if (n.type === 'Literal')
     return (
       n.value === null ||
-      (typeof n.value === 'number' && !(Number.isInteger(n.value) && Math.abs(n.value) >= 1000)) ||
+      (typeof n.value === 'number' && !keyLikeNumber(n.value)) ||
       typeof n.value === 'boolean' ||
       n.value === ''
     );

@@ -194,4 +194,13 @@ describe('seed-plaintext-secret with numeric values', () => {
     expect(findings.map((f) => f.start.line)).toEqual([2]);
     expect(findings[0]!.snippet).not.toContain('48291736');
   });
+
+  it('does not report small numbers in secret-named columns (counters, scores)', () => {
+    const findings = analyzeFile(
+      'seeds/02_users.ts',
+      "export const seed = (knex) =>\n  knex('users').insert({ email: 'a@example.test', failedPasswordAttempts: 0, tokenUsage: 0, token: 0, passwordScore: 4, password: 1.5 });\n",
+      { rules: ['seed-plaintext-secret'] },
+    ).findings;
+    expect(findings).toEqual([]);
+  });
 });

@@ -387,6 +387,21 @@ ${key}
     expect(findings[0]!.snippet).not.toContain('48291736');
   });
 
+  it('reports a key header tested against a regular expression that spells one key, and hides the key', () => {
+    const findings = analyzeFile(
+      'src/admin.ts',
+      [
+        "export const ok = (req) => /^sk_live_Qz7k3yValue9$/.test(req.headers['x-api-key']);",
+        "export const shaped = (req) => /^sk_live_[A-Za-z0-9]{24}$/.test(req.headers['x-api-key']);",
+        "export const other = (req) => /^sk_live_Qz7k3yValue9$/.test(req.headers['user-agent']);",
+        '',
+      ].join('\n'),
+      { rules: ['static-admin-key'] },
+    ).findings;
+    expect(findings.map((f) => f.start.line)).toEqual([1]);
+    expect(findings[0]!.snippet).not.toContain('Qz7k3yValue9');
+  });
+
   // Every node of the chain used to unwrap the casts below it (2.2 s at 14,000 links, 17.6 s at
   // 40,000; now 0.15 s at 14,000). Longer chains are refused before parsing (nesting-depth.ts), so
   // this is the longest accepted: its speed is a bench matter, not asserted here.

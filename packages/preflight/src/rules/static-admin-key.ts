@@ -9,6 +9,7 @@ import {
   isWrapper,
   literalText,
   memberPath,
+  memberPropertyName,
   stringRanges,
   stringValue,
   unwrap,
@@ -362,6 +363,20 @@ function check(context: FileContext): RawFinding[] {
         out.push(lookupFinding(lookup, node));
         continue;
       }
+      const pattern = keyPattern(node);
+      if (pattern !== undefined) {
+        const header = headerOf(children(node, 'arguments')[0]);
+        if (header !== undefined) {
+          out.push(
+            headerFinding(
+              header,
+              'tested against a regular expression that spells out one key: a shared static key written in the source',
+              node,
+            ),
+          );
+          continue;
+        }
+      }
       const callee = memberPath(child(node, 'callee'));
       // `import { timingSafeEqual as tse }`: the imported name.
       const name = callee?.length === 1 ? (imported.get(callee[0]!) ?? callee[0]) : callee?.at(-1);
@@ -381,6 +396,17 @@ function check(context: FileContext): RawFinding[] {
     }
   }
   return out;
+}
+
+// A pattern that is one literal key (`^sk_live_abc…$`), not a format check (`^sk_live_[A-Za-z0-9]{24}$`).
+const ONE_KEY_PATTERN = /^\^?[\w-]{12,}\$?$/;
+
+/** `/^key$/.test(x)`: the pattern, when the regular expression spells out a single key. */
+function keyPattern(call: AstNode): string | undefined {
+  const callee = unwrap(child(call, 'callee'));
+  if (callee?.type !== 'MemberExpression' || memberPropertyName(callee) !== 'test') return undefined;
+  const regex = unwrap(child(callee, 'object'))?.regex as { pattern?: unknown } | undefined;
+  return typeof regex?.pattern === 'string' && ONE_KEY_PATTERN.test(regex.pattern) ? regex.pattern : undefined;
 }
 
 /** `static-admin-key`: static key headers compared to env or literals, and timing-unsafe secret compares. */
