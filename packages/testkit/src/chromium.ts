@@ -1,3 +1,5 @@
+import { isIPv4 } from 'node:net';
+import { join } from 'node:path';
 import type { Browser, BrowserContext, LaunchOptions, Page } from 'playwright-core';
 import { findExecutable } from './binary.ts';
 import { TestkitError } from './errors.ts';
@@ -6,7 +8,8 @@ import { refuseInProduction } from './production-guard.ts';
 
 /**
  * Flags that headless Chromium needs on a locked-down CI machine: no GPU, no sandbox (CI runs as
- * root), and none of the background services that would try to reach Google's hosts.
+ * root), none of the background services that would try to reach Google's hosts, and no crash
+ * reporter (its dumps can hold page memory, test secrets included).
  */
 export const CHROMIUM_FLAGS: readonly string[] = Object.freeze([
   '--headless',
@@ -21,6 +24,8 @@ export const CHROMIUM_FLAGS: readonly string[] = Object.freeze([
   '--no-first-run',
   '--no-default-browser-check',
   '--metrics-recording-only',
+  '--disable-crash-reporter',
+  '--disable-breakpad',
 ]);
 
 const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
@@ -63,6 +68,7 @@ export interface TestChromium {
  */
 export async function launchChromium(options: LaunchChromiumOptions = {}): Promise<TestChromium> {
   refuseInProduction('launchChromium');
+  refuseUnsafeFlags(options.args ?? []);
   const requested = options.executablePath ?? process.env.CHROMIUM_PATH?.trim();
   const executablePath = requested ? findExecutable(requested) : CANDIDATES.map((c) => findExecutable(c)).find(Boolean);
   if (executablePath === undefined) {
@@ -88,8 +94,17 @@ export async function launchChromium(options: LaunchChromiumOptions = {}): Promi
     args: [...CHROMIUM_FLAGS, ...(options.args ?? [])],
     timeout: options.timeoutMs ?? 30_000,
     // Chromium keeps its own scratch files (org.chromium.Chromium.*) in TMPDIR and leaves them
-    // when it is killed; give it a directory the test-kit removes whatever happens.
-    env: { ...process.env, TMPDIR: scratch },
+    // when it is killed; give it a directory the test-kit removes whatever happens. HOME and the
+    // XDG directories point there too: Debian's Chromium creates ~/.config/chromium/Crash Reports
+    // and dconf ~/.cache/dconf, which would otherwise outlive the test in the user's home.
+    env: {
+      ...process.env,
+      TMPDIR: scratch,
+      HOME: scratch,
+      XDG_CONFIG_HOME: join(scratch, '.config'),
+      XDG_CACHE_HOME: join(scratch, '.cache'),
+      XDG_DATA_HOME: join(scratch, '.local', 'share'),
+    },
     // The test-kit's exit hooks end the process on signals; Playwright's `exit` hook then kills
     // the browser. Playwright's own SIGTERM handler would close the browser but keep the process.
     handleSIGINT: false,
@@ -124,4 +139,34 @@ export async function launchChromium(options: LaunchChromiumOptions = {}): Promi
       await removeManagedTempDir(scratch);
     },
   };
+}
+
+/**
+ * Refuses extra flags that would expose the browser beyond loopback or write outside its scratch
+ * directory, every refused flag listed at once (`--name` and `--name=value`, any letter case).
+ */
+function refuseUnsafeFlags(args: readonly string[]): void {
+  const notLoopback: string[] = [];
+  const refused: string[] = [];
+  for (const arg of args) {
+    const [rawName = '', value] = arg.split(/=(.*)/s, 2);
+    const name = rawName.toLowerCase();
+    if (name === '--remote-debugging-address') {
+      if (!(value !== undefined && isIPv4(value) && value.split('.')[0] === '127')) notLoopback.push(name);
+    } else if (name === '--user-data-dir' || name === '--crash-dumps-dir' || name === '--enable-crash-reporter') {
+      refused.push(name);
+    }
+  }
+  if (notLoopback.length > 0) {
+    throw new TestkitError(
+      'ERR_TESTKIT_NOT_LOOPBACK',
+      `launchChromium() args: --remote-debugging-address must be an IPv4 address in 127.0.0.0/8 (a debugging port elsewhere hands the browser to other machines). Drop it or use 127.0.0.1.${refused.length > 0 ? ` Also refused: ${refused.join(', ')}.` : ''}`,
+    );
+  }
+  if (refused.length > 0) {
+    throw new TestkitError(
+      'ERR_TESTKIT_INVALID_OPTION',
+      `launchChromium() args may not set ${refused.join(', ')}: the profile is Playwright's temporary one, and crash dumps (which can hold page memory) stay off and inside the test-kit's scratch directory. Remove the flag.`,
+    );
+  }
 }

@@ -1,6 +1,9 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CHROMIUM_FLAGS, launchChromium, type TestChromium } from '../src/index.ts';
 
 describe('launchChromium', () => {
@@ -44,6 +47,39 @@ describe('launchChromium', () => {
     expect(CHROMIUM_FLAGS).toEqual(
       expect.arrayContaining(['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking']),
     );
+  });
+
+  it('writes nothing into HOME or the XDG directories (crash reports, dconf, caches)', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'rampart-chromium-home-test-'));
+    try {
+      vi.stubEnv('HOME', home);
+      vi.stubEnv('XDG_CONFIG_HOME', join(home, '.config'));
+      vi.stubEnv('XDG_CACHE_HOME', join(home, '.cache'));
+      vi.stubEnv('XDG_DATA_HOME', join(home, '.local', 'share'));
+      const own = await launchChromium();
+      try {
+        const page = await own.newPage();
+        await page.setContent('<p id="x">hi</p>');
+        expect(await page.textContent('#x')).toBe('hi');
+      } finally {
+        await own.stop();
+      }
+      expect(await readdir(home, { recursive: true })).toEqual([]);
+    } finally {
+      vi.unstubAllEnvs();
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    ['--remote-debugging-address=0.0.0.0', 'ERR_TESTKIT_NOT_LOOPBACK'],
+    ['--remote-debugging-address=::', 'ERR_TESTKIT_NOT_LOOPBACK'],
+    ['--Remote-Debugging-Address=192.168.1.10', 'ERR_TESTKIT_NOT_LOOPBACK'],
+    ['--user-data-dir=/home/someone/.config/chromium', 'ERR_TESTKIT_INVALID_OPTION'],
+    ['--crash-dumps-dir=/var/tmp', 'ERR_TESTKIT_INVALID_OPTION'],
+    ['--enable-crash-reporter', 'ERR_TESTKIT_INVALID_OPTION'],
+  ])('refuses the flag %s before starting a browser', async (flag, code) => {
+    await expect(launchChromium({ args: [flag] })).rejects.toMatchObject({ name: 'TestkitError', code });
   });
 
   it('explains how to install Chromium when the binary is missing', async () => {

@@ -167,6 +167,71 @@ describe.each(targets)('Vault API contract against $name', (target) => {
       expect(ok.data.key_version).toBe(2);
     });
 
+    it('treats a version below min_decryption_version as gone: "no such key version", left out of keys', async () => {
+      const name = await freshKey();
+      await client.write(`${transit}/keys/${name}/rotate`, {});
+      const { data: v2 } = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('x') });
+      await client.write(`${transit}/keys/${name}/config`, { min_decryption_version: 2 });
+      const { data: key } = await client.read(`${transit}/keys/${name}`);
+      expect(Object.keys(key.keys)).toEqual(['2']);
+      for (const [path, body] of [
+        [`encrypt/${name}`, { plaintext: b64('x'), key_version: 1 }],
+        [`datakey/plaintext/${name}`, { key_version: 1 }],
+        [`rewrap/${name}`, { ciphertext: v2.ciphertext, key_version: 1 }],
+      ] as const) {
+        const refused = await failure(client.write(`${transit}/${path}`, body));
+        expect(refused.status, path).toBe(400);
+        expect(refused.body.errors, path).toEqual(['no such key version']);
+      }
+      await client.write(`${transit}/keys/${name}/config`, { min_decryption_version: 1 });
+      const { data: restored } = await client.read(`${transit}/keys/${name}`);
+      expect(Object.keys(restored.keys).sort()).toEqual(['1', '2']);
+      const v1 = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('x'), key_version: 1 });
+      expect(v1.data.key_version).toBe(1);
+    });
+
+    it('refuses a min_encryption_version below min_decryption_version with Vault’s wording', async () => {
+      const name = await freshKey();
+      await client.write(`${transit}/keys/${name}/rotate`, {});
+      const { status, body } = await failure(
+        client.write(`${transit}/keys/${name}/config`, { min_decryption_version: 2, min_encryption_version: 1 }),
+      );
+      expect(status).toBe(400);
+      expect(body.errors).toEqual([
+        'cannot set min encryption/decryption values; min encryption version of 1 must be greater than or equal to min decryption version of 2',
+      ]);
+    });
+
+    it('ignores exportable: false and allow_plaintext_backup: false on a key that has them (they stay on)', async () => {
+      const name = await freshKey({ exportable: true, allow_plaintext_backup: true });
+      const { data } = await client.write(`${transit}/keys/${name}/config`, {
+        exportable: false,
+        allow_plaintext_backup: false,
+      });
+      expect(data).toMatchObject({ exportable: true, allow_plaintext_backup: true });
+      const { data: key } = await client.read(`${transit}/keys/${name}`);
+      expect(key).toMatchObject({ exportable: true, allow_plaintext_backup: true });
+    });
+
+    it('creates a key on encrypt (upsert) from type and context only, ignoring other key settings', async () => {
+      const name = `upsert-${suffix}`;
+      await client.write(`${transit}/encrypt/${name}`, {
+        plaintext: b64('x'),
+        type: 'aes128-gcm96',
+        exportable: true,
+        allow_plaintext_backup: true,
+        auto_rotate_period: '2h',
+      });
+      const { data: key } = await client.read(`${transit}/keys/${name}`);
+      expect(key).toMatchObject({
+        type: 'aes128-gcm96',
+        derived: false,
+        exportable: false,
+        allow_plaintext_backup: false,
+        auto_rotate_period: 0,
+      });
+    });
+
     it('deletes a key only after deletion_allowed is set', async () => {
       const name = await freshKey();
       const refused = await failure(client.delete(`${transit}/keys/${name}`));
@@ -340,7 +405,24 @@ describe.each(targets)('Vault API contract against $name', (target) => {
       expect(Buffer.from(first.plaintext, 'base64').toString()).toBe('ok');
       expect(first.error ?? '').toBe('');
       expect(second.error).toBe('cipher: message authentication failed');
+      // Vault's DecryptBatchResponseItem.Plaintext has no omitempty: a failed item carries "".
+      expect(second.plaintext).toBe('');
     });
+
+    it.each([
+      ['a string', 'nope'],
+      ['an item that is not a map', ['nope']],
+    ])(
+      'answers 500 "failed to parse batch input" to a batch_input that is %s, as Vault does',
+      async (_what, batchInput) => {
+        const name = await freshKey();
+        for (const op of ['encrypt', 'decrypt', 'rewrap']) {
+          const { status, body } = await failure(client.write(`${transit}/${op}/${name}`, { batch_input: batchInput }));
+          expect(status, op).toBe(500);
+          expect(body.errors[0], op).toContain('failed to parse batch input');
+        }
+      },
+    );
 
     it('refuses a batch that sets context in some items only, as a whole, before any item runs', async () => {
       const name = await freshKey({ derived: true });

@@ -1,7 +1,7 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import vault from 'node-vault';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { startVaultDevServer, type TestVault } from '../src/index.ts';
+import { startVaultDevServer, type TestVault, waitFor } from '../src/index.ts';
 
 const started: TestVault[] = [];
 afterEach(async () => {
@@ -99,6 +99,62 @@ describe('startVaultDevServer', () => {
     expect(await status(client.read('transit/keys/k'))).toBe(-1);
   });
 
+  it.each([
+    ['a status above 599', { status: 1000 }, {}],
+    ['a status below 100', { status: 99 }, {}],
+    ['a status that is not an integer', { status: 500.5 }, {}],
+    ['times: 0', { status: 503 }, { times: 0 }],
+    ['negative times', { status: 503 }, { times: -1 }],
+    ['fractional times', { status: 503 }, { times: 1.5 }],
+    ['a negative delayMs', { delayMs: -1 }, {}],
+    ['a fractional delayMs', { delayMs: 1.5 }, {}],
+  ] as const)('refuses a fault with %s, and serves the next request normally', async (_what, fault, options) => {
+    const server = await start();
+    expect(() => server.injectFault(fault, options)).toThrow(
+      expect.objectContaining({ name: 'TestkitError', code: 'ERR_TESTKIT_INVALID_OPTION' }),
+    );
+    const health = await fetch(`${server.addr}/v1/sys/health`);
+    expect(health.status).toBe(200);
+  });
+
+  it('stops for good: a delayed request is dropped at stop(), and suspend/resume/injectFault then throw', async () => {
+    const server = await start();
+    const { port } = new URL(server.addr);
+    // The first request to transit/keys/late meets the 30 s delay, the second the 418: once the
+    // 418 is answered, the delayed request is known to be waiting.
+    server.injectFault({ delayMs: 30_000 }, { pathPrefix: 'transit/keys/late' });
+    server.injectFault({ status: 418 }, { pathPrefix: 'transit/keys/late' });
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const s = connect({ host: '127.0.0.1', port: Number(port) }, () => resolve(s));
+      s.on('error', reject);
+    });
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write(
+      `POST /v1/transit/keys/late HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Vault-Token: ${server.token}\r\nContent-Length: 2\r\n\r\n{}`,
+    );
+    await waitFor(
+      async () => {
+        const teapot = await fetch(`${server.addr}/v1/transit/keys/late`, {
+          headers: { 'X-Vault-Token': server.token },
+        });
+        return teapot.status === 418;
+      },
+      { timeoutMs: 5_000, what: 'the second request to meet the 418 fault' },
+    );
+    await server.stop();
+    await closed;
+    expect(server.requests().filter((r) => r.method === 'POST')).toEqual([
+      { method: 'POST', path: 'transit/keys/late', namespace: '', batchSize: undefined, status: 0 },
+    ]);
+    for (const call of [() => server.resume(), () => server.suspend()]) {
+      await expect(call()).rejects.toMatchObject({ name: 'TestkitError', code: 'ERR_TESTKIT_INVALID_OPTION' });
+    }
+    expect(() => server.injectFault({ status: 503 })).toThrow(
+      expect.objectContaining({ code: 'ERR_TESTKIT_INVALID_OPTION' }),
+    );
+    await server.stop(); // a second stop() is harmless
+  });
+
   it('suspends (connection refused) and resumes on the same port with its keys', async () => {
     const server = await start();
     const client = vault({ endpoint: server.addr, token: server.token });
@@ -150,6 +206,10 @@ describe('startVaultDevServer', () => {
       { 'X-Vault-Token': server.token.slice(0, -1) },
       { 'X-Vault-Token': `${server.token}x` },
       { Authorization: 'Bearer hvs.not-the-token' },
+      // Vault reads the Authorization header only with the exact prefix "Bearer " (getTokenFromReq).
+      { Authorization: `bearer ${server.token}` },
+      { Authorization: `BEARER ${server.token}` },
+      { Authorization: `Bearer\t${server.token}` },
     ];
     for (const headers of wrong) {
       const denied = await fetch(url, { method: 'POST', headers, body: '{}' });

@@ -57,7 +57,12 @@ export interface TestVault {
   requests(): readonly VaultDevRequest[];
   /** Forgets the recorded requests. */
   clearRequests(): void;
-  /** Makes the next `times` requests (default 1) whose path starts with `pathPrefix` meet `fault`. */
+  /**
+   * Makes the next `times` requests (default 1) whose path starts with `pathPrefix` meet `fault`.
+   * Throws `ERR_TESTKIT_INVALID_OPTION` for a status that is not an integer from 100 to 599, a
+   * `times` that is not an integer of at least 1, a `delayMs` that is not a non-negative integer,
+   * or a server already stopped.
+   */
   injectFault(fault: VaultDevFault, options?: { times?: number; pathPrefix?: string }): void;
   /** Seals the server: every call but `sys/health` and `sys/seal-status` answers 503 `Vault is sealed`. */
   seal(): void;
@@ -66,7 +71,11 @@ export interface TestVault {
   suspend(): Promise<void>;
   /** Listens again on the same port after {@link TestVault.suspend}. */
   resume(): Promise<void>;
-  /** Stops the server for good. */
+  /**
+   * Stops the server for good: requests waiting out a `delayMs` fault are dropped (recorded with
+   * status 0), and `suspend()`, `resume()` and `injectFault()` then throw `ERR_TESTKIT_INVALID_OPTION`.
+   * Calling it again does nothing.
+   */
   stop(): Promise<void>;
 }
 
@@ -128,7 +137,11 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
   const namespaces = new Map<string, MountTable>();
   const recorded: VaultDevRequest[] = [];
   const faults: { fault: VaultDevFault; remaining: number; pathPrefix: string }[] = [];
+  // Requests waiting out a `delayMs` fault: stop() clears their timers and drops them, so none is
+  // served after stop() and no timer keeps the process alive.
+  const delayed = new Map<NodeJS.Timeout, () => void>();
   let sealed = false;
+  let stopped = false;
 
   const mountsOf = (namespace: string): MountTable => {
     let table = namespaces.get(namespace);
@@ -145,7 +158,9 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
     const path = url.pathname.startsWith('/v1/') ? url.pathname.slice(4).replace(/\/+$/, '') : undefined;
     const namespace = headerValue(req, 'x-vault-namespace').replace(/^\/+|\/+$/g, '');
     let batchSize: number | undefined;
-    const send = (status: number, body: unknown): void => {
+    const send = (requested: number, body: unknown): void => {
+      // writeHead() throws for a status outside 100-999, which would leave the request unanswered.
+      const status = Number.isInteger(requested) && requested >= 100 && requested <= 599 ? requested : 500;
       recorded.push({ method, path: path ?? url.pathname, namespace, batchSize, status });
       const payload = body === undefined ? '' : JSON.stringify(body);
       res.writeHead(status, {
@@ -159,13 +174,32 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
       // The whole body is read before any answer, so a connection is always at a request boundary
       // when the next request arrives (the LIST proxy relies on it).
       const body = await readBody(req, maxRequestBytes);
-      const fault = takeFault(faults, path ?? '');
-      if (fault && 'reset' in fault) {
-        recorded.push({ method, path: path ?? url.pathname, namespace, batchSize, status: 0 });
+      if (stopped) {
         req.socket.destroy();
         return;
       }
-      if (fault && 'delayMs' in fault) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+      const fault = takeFault(faults, path ?? '');
+      const drop = (): void => {
+        recorded.push({ method, path: path ?? url.pathname, namespace, batchSize, status: 0 });
+        req.socket.destroy();
+      };
+      if (fault && 'reset' in fault) {
+        drop();
+        return;
+      }
+      if (fault && 'delayMs' in fault) {
+        const served = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => {
+            delayed.delete(timer);
+            resolve(true);
+          }, fault.delayMs);
+          delayed.set(timer, () => resolve(false));
+        });
+        if (!served) {
+          drop();
+          return;
+        }
+      }
       if (fault && 'status' in fault) throw new VaultHttpError(fault.status, fault.errors ?? []);
       if (path === undefined) throw new VaultHttpError(404, []);
       const query: Record<string, string> = Object.fromEntries(url.searchParams);
@@ -254,6 +288,15 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
     await closed;
   };
 
+  const refuseAfterStop = (what: string): void => {
+    if (stopped) {
+      throw new TestkitError(
+        'ERR_TESTKIT_INVALID_OPTION',
+        `${what}() was called after stop(): a stopped Vault dev server is gone for good. Use suspend() and resume() for an outage, or start a new server.`,
+      );
+    }
+  };
+
   return {
     addr: `http://${host}:${port}`,
     token,
@@ -262,7 +305,13 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
       recorded.length = 0;
     },
     injectFault(fault, faultOptions = {}) {
-      faults.push({ fault, remaining: faultOptions.times ?? 1, pathPrefix: faultOptions.pathPrefix ?? '' });
+      refuseAfterStop('injectFault');
+      const times = faultOptions.times ?? 1;
+      const problems = faultProblems(fault, times);
+      if (problems.length > 0) {
+        throw new TestkitError('ERR_TESTKIT_INVALID_OPTION', `injectFault(): ${problems.join('; ')}.`);
+      }
+      faults.push({ fault, remaining: times, pathPrefix: faultOptions.pathPrefix ?? '' });
     },
     seal() {
       sealed = true;
@@ -270,13 +319,24 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
     unseal() {
       sealed = false;
     },
-    suspend: close,
+    async suspend() {
+      refuseAfterStop('suspend');
+      await close();
+    },
     async resume() {
+      refuseAfterStop('resume');
       if (listening) return;
       await listen(proxy.server, host, port);
       listening = true;
     },
     async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const [timer, dropRequest] of delayed) {
+        clearTimeout(timer);
+        dropRequest();
+      }
+      delayed.clear();
       await close();
       await closeHttp(http);
       namespaces.clear();
@@ -300,6 +360,19 @@ function listen(server: Server | NetServer, host: string, port: number): Promise
   });
 }
 
+/** What is wrong with a fault and its `times`, each problem in words; empty when it is valid. */
+function faultProblems(fault: VaultDevFault, times: number): string[] {
+  const problems: string[] = [];
+  if ('status' in fault && !(Number.isInteger(fault.status) && fault.status >= 100 && fault.status <= 599)) {
+    problems.push('status must be an integer HTTP status from 100 to 599');
+  }
+  if ('delayMs' in fault && !(Number.isInteger(fault.delayMs) && fault.delayMs >= 0)) {
+    problems.push('delayMs must be a non-negative integer number of milliseconds');
+  }
+  if (!(Number.isInteger(times) && times >= 1)) problems.push('times must be an integer of at least 1');
+  return problems;
+}
+
 function takeFault(
   faults: { fault: VaultDevFault; remaining: number; pathPrefix: string }[],
   path: string,
@@ -317,9 +390,9 @@ function headerValue(req: IncomingMessage, name: string): string {
   return (Array.isArray(value) ? value[0] : value)?.trim() ?? '';
 }
 
+/** Vault (getTokenFromReq) reads a token only after the exact, case-sensitive prefix `Bearer `. */
 function bearer(authorization: string): string {
-  const match = /^Bearer\s+(.+)$/i.exec(authorization);
-  return match?.[1]?.trim() ?? '';
+  return authorization.startsWith('Bearer ') ? authorization.slice('Bearer '.length).trim() : '';
 }
 
 function operationOf(method: string, query: Readonly<Record<string, string>>): EngineRequest['operation'] {

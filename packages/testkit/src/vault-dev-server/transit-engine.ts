@@ -209,19 +209,18 @@ export class TransitEngine implements SecretsEngine {
     const nextMinDecryption = minDecryption ?? key.minDecryptionVersion;
     const nextMinEncryption = minEncryption ?? key.minEncryptionVersion;
     if (nextMinEncryption > 0 && nextMinEncryption < nextMinDecryption) {
-      throw userError('min encryption version should not be less than min decryption version');
-    }
-    if (exportable === false && key.exportable) throw userError('exportability cannot be disabled after enabling');
-    if (plaintextBackup === false && key.allowPlaintextBackup) {
-      throw userError('plaintext backup cannot be disabled after enabling');
+      throw userError(
+        `cannot set min encryption/decryption values; min encryption version of ${nextMinEncryption} must be greater than or equal to min decryption version of ${nextMinDecryption}`,
+      );
     }
     if (autoRotatePeriod !== undefined && autoRotatePeriod !== 0 && autoRotatePeriod < 3600) {
       throw userError('auto rotate period must be 0 to disable or at least an hour');
     }
     key.minDecryptionVersion = nextMinDecryption;
     key.minEncryptionVersion = nextMinEncryption;
-    if (exportable !== undefined) key.exportable = exportable;
-    if (plaintextBackup !== undefined) key.allowPlaintextBackup = plaintextBackup;
+    // Once on, these stay on: Vault ignores `false` for them (200), it does not refuse it.
+    if (exportable === true) key.exportable = true;
+    if (plaintextBackup === true) key.allowPlaintextBackup = true;
     if (deletionAllowed !== undefined) key.deletionAllowed = deletionAllowed;
     if (autoRotatePeriod !== undefined) key.autoRotatePeriod = autoRotatePeriod;
     return { status: 200, data: key.describe(), warnings };
@@ -240,7 +239,10 @@ export class TransitEngine implements SecretsEngine {
     if (!key) {
       if (this.#disableUpsert) throw userError('encryption key not found');
       const firstContext = items[0]?.fields.context;
-      key = this.#newKey(name, fields, typeof firstContext === 'string' && firstContext.length > 0);
+      // Vault's upsert takes only the key type, convergent_encryption and whether a context was
+      // given (derived) from the encrypt request; every other key setting keeps its default.
+      const upsertFields: Fields = { type: fields.type, convergent_encryption: fields.convergent_encryption };
+      key = this.#newKey(name, upsertFields, typeof firstContext === 'string' && firstContext.length > 0);
     }
     const target = key;
     return this.#runBatch(fields, items, (item, contextSetInFirst) => {
@@ -261,14 +263,19 @@ export class TransitEngine implements SecretsEngine {
     const items = batchItems(fields);
     const key = this.#keys.get(name);
     if (!key) throw userError('encryption key not found');
-    return this.#runBatch(fields, items, (item, contextSetInFirst) => {
-      const ciphertext = readString(item.fields, 'ciphertext');
-      if (ciphertext === undefined || ciphertext === '') throw userError('missing ciphertext to decrypt');
-      const context = itemContext(item.fields, contextSetInFirst);
-      const associatedData = decodeField(item.fields, 'associated_data', 'failed to base64-decode associated_data');
-      const { plaintext } = key.decrypt(ciphertext, { context, associatedData });
-      return { plaintext: plaintext.toString('base64') };
-    });
+    return this.#runBatch(
+      fields,
+      items,
+      (item, contextSetInFirst) => {
+        const ciphertext = readString(item.fields, 'ciphertext');
+        if (ciphertext === undefined || ciphertext === '') throw userError('missing ciphertext to decrypt');
+        const context = itemContext(item.fields, contextSetInFirst);
+        const associatedData = decodeField(item.fields, 'associated_data', 'failed to base64-decode associated_data');
+        const { plaintext } = key.decrypt(ciphertext, { context, associatedData });
+        return { plaintext: plaintext.toString('base64') };
+      },
+      { failedItem: { plaintext: '' } },
+    );
   }
 
   #rewrap(name: string, fields: Fields): EngineResponse {
@@ -292,7 +299,7 @@ export class TransitEngine implements SecretsEngine {
           plaintext.fill(0);
         }
       },
-      200,
+      { failedItemsStatus: 200 },
     );
   }
 
@@ -326,12 +333,14 @@ export class TransitEngine implements SecretsEngine {
    * 400 (a user error in any item), else 500 (internal errors only), unless
    * `partial_failure_response_code` overrides it when some items succeeded. Rewrap is the
    * exception (`failedItemsStatus: 200`): Vault answers its batch with 200 and per-item errors.
+   * `failedItem` holds the fields a failed item still carries (decrypt's `plaintext: ""`: Vault's
+   * DecryptBatchResponseItem has no `omitempty` on it).
    */
   #runBatch(
     fields: Fields,
     items: readonly BatchItem[],
     run: (item: BatchItem, contextSetInFirst: boolean) => Record<string, unknown>,
-    failedItemsStatus?: 200,
+    { failedItemsStatus, failedItem }: { failedItemsStatus?: 200; failedItem?: Record<string, unknown> } = {},
   ): EngineResponse {
     const contextSet = (item: BatchItem | undefined): boolean => {
       const context = item?.fields.context;
@@ -357,7 +366,7 @@ export class TransitEngine implements SecretsEngine {
         if (error instanceof VaultHttpError && error.status < 500) userFailure = true;
         else internalFailure = true;
         const message = error instanceof Error ? error.message : 'internal error';
-        return { error: message, reference: item.reference };
+        return { ...failedItem, error: message, reference: item.reference };
       }
     });
     const data = { batch_results: results };
@@ -379,15 +388,39 @@ export class TransitEngine implements SecretsEngine {
 function batchItems(fields: Fields): BatchItem[] {
   if (!has(fields, 'batch_input')) return [{ fields, reference: '' }];
   const raw = fields.batch_input;
-  if (!Array.isArray(raw)) throw userError("failed to parse batch input: 'batch_input' must be a list");
+  if (!Array.isArray(raw)) throw batchParseError(`source data must be an array or slice, got ${goType(raw)}`);
   if (raw.length === 0) throw userError('missing batch input to process');
   return raw.map((entry, index) => {
     if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
-      throw userError(`failed to parse batch input: '[${index}]' expected a map`);
+      throw batchParseError(`[${index}] expected a map, got '${goType(entry)}'`);
     }
     const item = entry as Fields;
     return { fields: item, reference: readString(item, 'reference') ?? '' };
   });
+}
+
+/**
+ * Vault returns a malformed `batch_input` as a plain Go error (`fmt.Errorf("failed to parse batch
+ * input: %w", err)`), not a user error: a 500, its message wrapped by the request handler's multierror.
+ */
+function batchParseError(detail: string): VaultHttpError {
+  return new VaultHttpError(500, [`1 error occurred:\n\t* failed to parse batch input: ${detail}\n\n`]);
+}
+
+/** Go's `%T` of a value decoded from a JSON request body (Vault decodes numbers as json.Number). */
+function goType(value: unknown): string {
+  if (value === null) return '<nil>';
+  if (Array.isArray(value)) return '[]interface {}';
+  switch (typeof value) {
+    case 'string':
+      return 'string';
+    case 'number':
+      return 'json.Number';
+    case 'boolean':
+      return 'bool';
+    default:
+      return 'map[string]interface {}';
+  }
 }
 
 function decodeField(fields: Fields, name: string, error: string): Buffer | undefined {

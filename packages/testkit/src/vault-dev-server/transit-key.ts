@@ -103,13 +103,23 @@ export class TransitKey {
     });
   }
 
+  /**
+   * The live version entry: Vault's keysutil archives versions below `min_decryption_version` out of
+   * the policy's key map (`handleArchiving`), so asking for one fails like a version that never
+   * existed (`safeGetKeyEntry`). Lowering `min_decryption_version` brings them back.
+   */
+  #liveEntry(version: number): { key: Buffer; created: number } {
+    const entry = version >= this.minDecryptionVersion ? this.#versions.get(version) : undefined;
+    if (!entry) throw userError('no such key version');
+    return entry;
+  }
+
   /** Key material for `version`, derived for `context` when the key is derived. */
   #material(version: number, context: Buffer | undefined): Buffer {
-    const entry = this.#versions.get(version);
-    if (!entry) throw userError('no such key version');
-    if (!this.derived) return entry.key; // Vault ignores `context` on non-derived keys.
+    if (!this.derived) return this.#liveEntry(version).key; // Vault ignores `context` on non-derived keys.
+    // keysutil.DeriveKey checks the context before it looks the version up.
     if (!context || context.length === 0) throw userError(MISSING_CONTEXT_ERROR);
-    return hkdfSha256(entry.key, context, keyLength(this.type));
+    return hkdfSha256(this.#liveEntry(version).key, context, keyLength(this.type));
   }
 
   /** Picks the version to encrypt with, applying `key_version` and `min_encryption_version`. */
@@ -147,7 +157,10 @@ export class TransitKey {
   /** The `data` of `GET transit/keys/:name`. */
   describe(): Record<string, unknown> {
     const keys: Record<string, number> = {};
-    for (const [version, entry] of this.#versions) keys[String(version)] = entry.created;
+    for (const [version, entry] of this.#versions) {
+      // Archived versions (below min_decryption_version) are not in Vault's live key map either.
+      if (version >= this.minDecryptionVersion) keys[String(version)] = entry.created;
+    }
     const data: Record<string, unknown> = {
       allow_plaintext_backup: this.allowPlaintextBackup,
       auto_rotate_period: this.autoRotatePeriod,
