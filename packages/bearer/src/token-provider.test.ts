@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BearerError } from './errors.ts';
-import { createTokenProvider } from './token-provider.ts';
+import { createTokenProvider, type TokenProviderOptions } from './token-provider.ts';
 
 interface Seen {
   readonly authorization: string | undefined;
@@ -50,6 +50,15 @@ const ok = (n: number, expiresIn = 100) => ({
   status: 200,
   body: { access_token: `token-${n}`, token_type: 'Bearer', expires_in: expiresIn },
 });
+
+/** A provider for client `svc` with client_secret_basic at `url`, and `extra` options. */
+const svcProvider = (url: string, extra: Partial<TokenProviderOptions> = {}) =>
+  createTokenProvider({
+    tokenEndpoint: url,
+    clientId: 'svc',
+    authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+    ...extra,
+  });
 
 describe('createTokenProvider', () => {
   it('sends client_secret_basic with form-encoded credentials, resource and scope', async () => {
@@ -100,11 +109,7 @@ describe('createTokenProvider', () => {
 
   it('caches per (audience, scopes) and makes one request for concurrent callers (single-flight)', async () => {
     const endpoint = await tokenEndpoint((_s, n) => ok(n));
-    const provider = createTokenProvider({
-      tokenEndpoint: endpoint.url,
-      clientId: 'svc',
-      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
-    });
+    const provider = svcProvider(endpoint.url, {});
     const same = await Promise.all(
       Array.from({ length: 20 }, () => provider.getToken({ audience: 'a', scopes: ['x', 'y'] })),
     );
@@ -117,10 +122,7 @@ describe('createTokenProvider', () => {
   it('refreshes ahead of expiry with jitter, serving the cached token meanwhile', async () => {
     let clock = 1_000_000;
     const endpoint = await tokenEndpoint((_s, n) => ok(n, 100));
-    const provider = createTokenProvider({
-      tokenEndpoint: endpoint.url,
-      clientId: 'svc',
-      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+    const provider = svcProvider(endpoint.url, {
       now: () => clock,
       random: () => 1,
       refreshAheadRatio: 0.8,
@@ -139,10 +141,7 @@ describe('createTokenProvider', () => {
   it('fetches synchronously once the cached token is about to expire', async () => {
     let clock = 0;
     const endpoint = await tokenEndpoint((_s, n) => ok(n, 100));
-    const provider = createTokenProvider({
-      tokenEndpoint: endpoint.url,
-      clientId: 'svc',
-      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+    const provider = svcProvider(endpoint.url, {
       now: () => clock,
     });
     await provider.getToken();
@@ -152,10 +151,7 @@ describe('createTokenProvider', () => {
 
   it('retries 5xx and 429 a bounded number of times, then reports a retryable error', async () => {
     const endpoint = await tokenEndpoint((_s, n) => (n === 1 ? { status: 429, body: {} } : { status: 503, body: {} }));
-    const provider = createTokenProvider({
-      tokenEndpoint: endpoint.url,
-      clientId: 'svc',
-      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+    const provider = svcProvider(endpoint.url, {
       maxRetries: 2,
       retryBaseDelayMs: 1,
     });
@@ -173,10 +169,7 @@ describe('createTokenProvider', () => {
           : ok(n),
     );
     const waits: number[] = [];
-    const provider = createTokenProvider({
-      tokenEndpoint: endpoint.url,
-      clientId: 'svc',
-      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+    const provider = svcProvider(endpoint.url, {
       retryBaseDelayMs: 1,
       sleep: async (ms) => {
         waits.push(ms);
@@ -191,20 +184,13 @@ describe('createTokenProvider', () => {
       status: 200,
       body: { access_token: 'a', pad: 'x'.repeat(100_000) },
     }));
-    const provider = createTokenProvider({
-      tokenEndpoint: endpoint.url,
-      clientId: 'svc',
-      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
-    });
+    const provider = svcProvider(endpoint.url, {});
     await expect(provider.getToken()).rejects.toMatchObject({ code: 'ERR_BEARER_TOKEN_ENDPOINT', retryable: false });
   });
 
   it('recovers when a retry succeeds', async () => {
     const endpoint = await tokenEndpoint((_s, n) => (n === 1 ? { status: 502, body: {} } : ok(n)));
-    const provider = createTokenProvider({
-      tokenEndpoint: endpoint.url,
-      clientId: 'svc',
-      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+    const provider = svcProvider(endpoint.url, {
       retryBaseDelayMs: 1,
     });
     expect(await provider.getToken()).toBe('token-2');
@@ -235,11 +221,7 @@ describe('createTokenProvider', () => {
       { token_type: 'Bearer' },
     ]) {
       const endpoint = await tokenEndpoint(() => ({ status: 200, body }));
-      const provider = createTokenProvider({
-        tokenEndpoint: endpoint.url,
-        clientId: 'svc',
-        authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
-      });
+      const provider = svcProvider(endpoint.url, {});
       await expect(provider.getToken()).rejects.toMatchObject({ code: 'ERR_BEARER_TOKEN_ENDPOINT' });
     }
   });
@@ -247,10 +229,7 @@ describe('createTokenProvider', () => {
   it('backs off after a failed request instead of calling the endpoint for every caller', async () => {
     let clock = 1_000_000;
     const endpoint = await tokenEndpoint(() => ({ status: 401, body: { error: 'invalid_client' } }));
-    const provider = createTokenProvider({
-      tokenEndpoint: endpoint.url,
-      clientId: 'svc',
-      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+    const provider = svcProvider(endpoint.url, {
       now: () => clock,
       random: () => 0.5,
     });
@@ -267,10 +246,7 @@ describe('createTokenProvider', () => {
   it('waits out Retry-After between calls, not only between retries of one call', async () => {
     let clock = 1_000_000;
     const endpoint = await tokenEndpoint((_s, n) => (n === 1 ? { status: 429, body: {}, retryAfter: '60' } : ok(n)));
-    const provider = createTokenProvider({
-      tokenEndpoint: endpoint.url,
-      clientId: 'svc',
-      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+    const provider = svcProvider(endpoint.url, {
       maxRetries: 0,
       now: () => clock,
     });
@@ -288,10 +264,7 @@ describe('createTokenProvider', () => {
     let clock = 1_000_000;
     const endpoint = await tokenEndpoint((_s, n) => (n === 1 ? ok(n, 1_000) : { status: 503, body: {} }));
     let pending = 0;
-    const provider = createTokenProvider({
-      tokenEndpoint: endpoint.url,
-      clientId: 'svc',
-      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+    const provider = svcProvider(endpoint.url, {
       maxRetries: 0,
       now: () => clock,
       random: () => 0,
@@ -331,10 +304,7 @@ describe('createTokenProvider', () => {
   it('caches a short-lived token for the first half of its lifetime', async () => {
     let clock = 1_000_000;
     const endpoint = await tokenEndpoint((_s, n) => ok(n, 3));
-    const provider = createTokenProvider({
-      tokenEndpoint: endpoint.url,
-      clientId: 'svc',
-      authentication: { method: 'client_secret_basic', clientSecret: 's3cret-value' },
+    const provider = svcProvider(endpoint.url, {
       now: () => clock,
     });
     for (let i = 0; i < 5; i++) expect(await provider.getToken()).toBe('token-1');
