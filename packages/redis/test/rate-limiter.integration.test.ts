@@ -10,6 +10,8 @@ import {
   type RateLimiterOptions,
   type RedisClient,
 } from '../src/index.ts';
+import { resolveLimits } from '../src/rate-limit/limits.ts';
+import { LocalLimiter } from '../src/rate-limit/local-limiter.ts';
 import { gcraReference, inMs } from './fixtures/gcra-reference.ts';
 import { awayFromMinuteEdge, callsBetween, cluster, ready, singleNode, type Target } from './fixtures/targets.ts';
 
@@ -261,6 +263,78 @@ describe.each([
     expect(blocked.retryAfterMs).toBeGreaterThan(29_000);
     await rl.reset('other');
     expect((await rl.consume('other')).allowed).toBe(true);
+  });
+
+  it.each([
+    [
+      'a fixed and a sliding window (general script)',
+      [
+        { name: 'f', algorithm: 'fixed-window', limit: 5, windowMs: 600_000 },
+        { name: 's', algorithm: 'sliding-window', limit: 5, windowMs: 600_000 },
+      ],
+    ],
+    ['one sliding window', [{ name: 's', algorithm: 'sliding-window', limit: 5, windowMs: 600_000 }]],
+    [
+      'a sliding window and GCRA',
+      [
+        { name: 's', algorithm: 'sliding-window', limit: 5, windowMs: 600_000 },
+        { name: 'g', algorithm: 'gcra', limit: 7, windowMs: 60_000 },
+      ],
+    ],
+  ] as [string, LimitDefinition[]][])(
+    'keeps limiting after penalties of the largest cost, counts saturating: %s',
+    async (_what, limits) => {
+      const errors: string[] = [];
+      const rl = limiter(limits, { onRedisDown: 'fail-open', onRedisError: (e) => errors.push(e.code) });
+      // Past 2^63 in total: a count that kept growing would overflow (HINCRBY fails, %d wraps negative).
+      for (let i = 0; i < 1_100; i += 50) {
+        await Promise.all(Array.from({ length: 50 }, () => rl.penalize('k', { cost: Number.MAX_SAFE_INTEGER })));
+      }
+      const decisions = await Promise.all(Array.from({ length: 20 }, () => rl.consume('k')));
+      expect(decisions.filter((d) => d.allowed)).toHaveLength(0);
+      expect(errors).toEqual([]);
+      // A saturated count stays saturated: a refund does not bring it back under the limit.
+      await rl.refund('k', { cost: Number.MAX_SAFE_INTEGER });
+      expect((await rl.consume('k')).allowed).toBe(false);
+      expect(errors).toEqual([]);
+    },
+  );
+
+  it.each(['reset', 'refund'] as const)(
+    'does not cache a rejection whose reply arrives after %s() of the same subject',
+    async (op) => {
+      const rl = limiter([{ name: 'w', algorithm: 'fixed-window', limit: 1, windowMs: 60_000 }], {
+        blockCache: { maxKeys: 100 },
+        coalesce: false,
+      });
+      expect((await rl.consume('k')).allowed).toBe(true);
+      // Sent before the reset, so rejected in Redis; its reply comes after reset() cleared the cache.
+      const [rejected] = await Promise.all([rl.consume('k'), op === 'reset' ? rl.reset('k') : rl.refund('k')]);
+      expect(rejected.allowed).toBe(false);
+      const next = await rl.consume('k');
+      expect(next).toMatchObject({ allowed: true, source: 'redis' });
+    },
+  );
+
+  it('reports the reset of a GCRA limit as Redis does when another limit rejects, also in the fallback', async () => {
+    const defs: LimitDefinition[] = [
+      { name: 'minute', algorithm: 'fixed-window', limit: 1, windowMs: 60_000 },
+      { name: 'burst', algorithm: 'gcra', limit: 10, windowMs: 1_000 },
+    ];
+    const rl = limiter(defs);
+    const problems: string[] = [];
+    const local = new LocalLimiter(resolveLimits(defs, problems), 10, () => 1_000_000);
+    expect(problems).toEqual([]);
+    await rl.consume('k');
+    local.consume('k', 1, '');
+    const fromRedis = await rl.consume('k');
+    const fromFallback = local.consume('k', 1, '');
+    expect([fromRedis.allowed, fromFallback.allowed]).toEqual([false, false]);
+    // Nothing spent on the rejection: the GCRA state is the first request's, 100 ms ahead.
+    const redisReset = fromRedis.limits[1]!.resetMs;
+    expect(redisReset).toBeGreaterThan(50);
+    expect(redisReset).toBeLessThanOrEqual(100);
+    expect(fromFallback.limits[1]!.resetMs).toBe(100);
   });
 
   it('blocks a subject after a rejection when blockOnRejectMs is set', async () => {

@@ -337,6 +337,85 @@ describe.each([
     }
   });
 
+  /** Runs `lua` (see atClock) on `key` at µs `now` with ARGV op, cost. */
+  const evalAt = async (lua: string, key: string, now: number, op: string, cost: number): Promise<number[]> => {
+    const secs = Math.floor(now / 1_000_000);
+    return (await redis.eval(lua, 1, key, op, cost, '', '', secs, now - secs * 1_000_000)) as number[];
+  };
+
+  it.each([
+    ['a fixed window (packed script)', 'fixed-window', false],
+    ['a fixed window (general script)', 'fixed-window', true],
+    ['a sliding window', 'sliding-window', true],
+  ] as const)(
+    'keeps counting in the newer window when the Redis clock steps back across its start: %s',
+    async (_what, algorithm, general) => {
+      const def: WindowLimit = { name: 'w', algorithm, limit: 5, windowMs: 1_000 };
+      const problems: string[] = [];
+      const lua = atClock(buildDecideScript(resolveLimits([def], problems), { general }).single.lua);
+      expect(problems).toEqual([]);
+      const W = 1_000_000;
+      const start = Math.floor(1_800_000_000_000_000 / W) * W; // a window's first µs
+      const key = `{${uniquePrefix()}}`;
+      const admitted: number[] = [];
+      const run = async (at: number, n: number) => {
+        for (let i = 0; i < n; i++) if ((await evalAt(lua, key, at, 'c', 1))[0] === 1) admitted.push(at);
+      };
+      await run(start + 5_000, 5); // the window fills
+      await run(start - 10_000, 3); // the clock steps back 15 ms, into the window before
+      await run(start + 20_000, 5); // and comes back
+      await redis.del(key);
+      // One window of 5 (for the sliding window, the estimate at its start is its count).
+      expect(admitted).toEqual([start + 5_000, start + 5_000, start + 5_000, start + 5_000, start + 5_000]);
+    },
+  );
+
+  it('reports, after the clock stepped back, the wait until the newer sliding window admits', async () => {
+    const def: WindowLimit = { name: 'w', algorithm: 'sliding-window', limit: 5, windowMs: 1_000 };
+    const lua = atClock(buildDecideScript(resolveLimits([def], [])).single.lua);
+    const W = 1_000_000;
+    const start = Math.floor(1_800_000_000_000_000 / W) * W;
+    const key = `{${uniquePrefix()}}`;
+    for (let i = 0; i < 5; i++) await evalAt(lua, key, start + 5_000, 'c', 1);
+    const reply = await evalAt(lua, key, start - 10_000, 'c', 1);
+    await redis.del(key);
+    // From the newer window's start: it admits again once its 5 have decayed below 4 (1/5 into
+    // the next window), and the clock is 10 ms before that start.
+    const fromStart = windowModel(def, { idx: start / W, cur: 5, prev: 0 }).earliest(start, 1) - start;
+    expect([reply[0], reply[3], reply[6]]).toEqual([0, 0, 10_000 + fromStart]);
+  });
+
+  it('keeps the expiry a spend on reject extended when blockOnRejectMs blocks the same request', async () => {
+    // 5 per second, sliding: 5 requests late in one window, one rejected early in the next (spent,
+    // so the window rolls and the state must live two windows), then blocked for one second.
+    const def: WindowLimit = { name: 'w', algorithm: 'sliding-window', limit: 5, windowMs: 1_000 };
+    // One limit (its spend written out in the script) and five (a spend list).
+    const others = Array.from({ length: 4 }, (_, i) => ({
+      name: `o${i}`,
+      algorithm: 'fixed-window' as const,
+      limit: 100,
+      windowMs: 1_000,
+    }));
+    for (const defs of [[def], [def, ...others]]) {
+      const lua = atClock(
+        buildDecideScript(resolveLimits(defs, []), { spendOnReject: true, blockOnRejectUs: 1_000_000 }).single.lua,
+      );
+      const W = 1_000_000;
+      const start = Math.floor(1_800_000_000_000_000 / W) * W;
+      const key = `{${uniquePrefix()}}`;
+      for (let i = 0; i < 5; i++) expect((await evalAt(lua, key, start + 850_000, 'c', 1))[0]).toBe(1);
+      const now = start + W + 31_000;
+      const rejected = await evalAt(lua, key, now, 'c', 1);
+      expect([rejected[0], rejected[2]]).toEqual([0, 1_000_000]);
+      const expiresAt = Number(await redis.hget(key, '!e'));
+      const pttl = await redis.pttl(key);
+      await redis.del(key);
+      // The counts of the window it rolled to matter until the end of the window after it.
+      expect(expiresAt).toBeGreaterThanOrEqual(start + 3 * W);
+      expect(pttl).toBeGreaterThan(1_500);
+    }
+  });
+
   it('answers consume on windows and GCRA, with and without spendOnReject, as a model; waiting retryAfterMs admits', async () => {
     await fc.assert(
       fc.asyncProperty(

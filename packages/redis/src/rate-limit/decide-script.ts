@@ -8,7 +8,7 @@ import {
 } from './fixed-window-script.ts';
 import { gcraBefore, gcraBlock, gcraSpentRetry } from './gcra-script.ts';
 import type { ResolvedLimit } from './limits.ts';
-import { q } from './lua-text.ts';
+import { COUNT_CAP, q } from './lua-text.ts';
 import {
   slidingRetryLua,
   slidingWindowBlock,
@@ -206,6 +206,14 @@ function fieldsOf(limit: ResolvedLimit): string[] {
   return [];
 }
 
+/**
+ * With spendOnReject and blockOnReject: after a spend moved the key's expiry, `expiresAt` follows,
+ * so the block written later in the same decision never cuts that expiry short.
+ */
+function expiryMoved(track: boolean): string {
+  return track ? '\n    expiresAt = ceil(horizon)' : '';
+}
+
 /** Up to this many limits, the spend is one HSET call written out in the script, without a list. */
 const STATIC_WRITE_MAX = 4;
 
@@ -214,14 +222,16 @@ const STATIC_WRITE_MAX = 4;
  * unpack), and only the fields that change: a window's index is rewritten when the window rolls.
  * Without a GCRA limit, the expiry only moves when a window rolls, so it is only checked then.
  */
-function staticWrite(limits: readonly ResolvedLimit[]): string {
+function staticWrite(limits: readonly ResolvedLimit[], trackExpiry: boolean): string {
   const full: string[] = [];
   const counts: string[] = [];
   const rolled: string[] = [];
+  let window = 0;
   limits.forEach((limit, index) => {
     const i = index + 1;
     const n = limit.name;
     if (limit.kind === 'f' || limit.kind === 's') {
+      window = i;
       rolled.push(`not same_${i}`);
       full.push(q(`${n}:a`), `fmt('%d', idx_${i})`);
       if (limit.kind === 's') full.push(q(`${n}:c`), `fmt('%d', p_${i})`);
@@ -239,19 +249,22 @@ function staticWrite(limits: readonly ResolvedLimit[]): string {
   const hset = (args: string[]) => `redis.call('HSET', key, ${args.join(', ')}`;
   const write = (args: string[]) => `if extend then
     ${hset(args)}, '!e', fmt('%d', ceil(horizon)))
-    redis.call('PEXPIRE', key, fmt('%d', ceil((horizon - now) / 1000) + 1))
+    redis.call('PEXPIRE', key, fmt('%d', ceil((horizon - now) / 1000) + 1))${expiryMoved(trackExpiry)}
   else
     ${hset(args)})
   end`;
   if (!hasGcra && counts.length === 2) {
     // One window limit and the window did not roll: the expiry cannot move, and the new count is
-    // the stored one plus cost, which HINCRBY computes from the cost argument without any formatting here.
+    // the stored one plus cost, which HINCRBY computes from the cost argument without any formatting
+    // here, unless the count saturates (COUNT_CAP).
     return `if spent then
   if ${rolled.join(' or ')} then
   local extend = needed > expiresAt
   ${write(full)}
-  else
+  elseif w_${window} < ${COUNT_CAP} then
     redis.call('HINCRBY', key, ${counts[0]}, costArg)
+  else
+    redis.call('HSET', key, ${counts.join(', ')})
   end
 end
 `;
@@ -330,11 +343,14 @@ ${concurrency ? "  if lease ~= '' then redis.call('ZREM', key2, lease) end\n" : 
 end
 `;
   const spent = options.spendOnReject ? `spentIfRejected or op == 'x'` : `op == 'x' or (op == 'c' and allOk)`;
+  // Only a spent rejection is written and then blocked (blockOnReject) by the same decision; the
+  // block compares with expiresAt, so it only ever raises the expiry the spend may have moved.
+  const trackExpiry = options.spendOnReject && options.blockOnRejectUs > 0;
   const tableWrite = `if spent and ns > 0 then
   if needed > expiresAt then
     spend[ns + 1] = '!e'; spend[ns + 2] = fmt('%d', ceil(horizon)); ns = ns + 2
     redis.call('HSET', key, unpack(spend, 1, ns))
-    redis.call('PEXPIRE', key, fmt('%d', ceil((horizon - now) / 1000) + 1))
+    redis.call('PEXPIRE', key, fmt('%d', ceil((horizon - now) / 1000) + 1))${expiryMoved(trackExpiry)}
   else
     redis.call('HSET', key, unpack(spend, 1, ns))
   end
@@ -351,7 +367,7 @@ if op == 'p' then
 ${outputs}
   return out
 end
-${leaseLua}${table ? tableWrite : staticWrite(limits)}if allOk and spent then return {1, now, ${short}} end
+${leaseLua}${table ? tableWrite : staticWrite(limits, trackExpiry)}if allOk and spent then return {1, now, ${short}} end
 ${options.spendOnReject ? spentRetries(limits) : ''}local out = {0, now, blockedFor}
 ${outputs}
 ${

@@ -1,7 +1,7 @@
 import { defineScript } from '../scripts.ts';
 import type { DecideScriptOptions, DecideScripts } from './decide-script-options.ts';
 import type { ResolvedLimit } from './limits.ts';
-import { num, q } from './lua-text.ts';
+import { COUNT_CAP, num, q } from './lua-text.ts';
 
 /*
  * A fixed-window limit in the decision scripts: its block of the general script (fixedWindowBlock,
@@ -30,10 +30,14 @@ import { num, q } from './lua-text.ts';
  * no block is active removes it, so a block never lets a request take the short path. Every write
  * of a block sets the key's TTL to cover it, and no write shortens the TTL while a block is active.
  *
+ * A clock stepped back across a window start (behind the field's window by less than one window)
+ * counts in the field's window, as the general layout does; a larger step back cannot be told
+ * from an old field by its tag and starts the clock's window.
+ *
  * Upgrading from the general layout: counts of the window in progress restart (the general
  * layout keeps them in '<name>:a'/'<name>:b'); blocks are kept.
  * Counts saturate at 2^31 (see CAP): there, and only there, the answers differ from the general
- * script, which keeps counting: a refund does not bring a saturated count back below the limit.
+ * script, which counts on to COUNT_CAP: a refund does not bring a saturated count back below the limit.
  */
 
 /**
@@ -70,8 +74,13 @@ local idx = floor(now / ${W})
 local tag = 1 + idx % ${TAGS}
 `;
   // What only the rare paths need, so the common request does not pay for it.
+  // A field of the next window (the clock stepped back across a window start) is the window
+  // counted, as a GCRA limit keeps its base: rewriting it for this window would restart its count.
+  // `tag` is shadowed: a batch's decisions share the outer one.
   const rare = `local fmt, ceil, max = string.format, math.ceil, math.max
-local reset = (idx + 1) * ${W} - now`;
+local reset = (idx + 1) * ${W} - now
+local tag = tag
+if tv == tag % ${TAGS} + 1 then tag = tv; reset = reset + ${W} end`;
   // A consume: `v` is the field after HINCRBY of the cost. Everything but the first line is the
   // rare path (window rolled, over the limit, block mark).
   const consume = `
@@ -125,7 +134,6 @@ return {0, now, blockUs, 0, max(0, ${L} - newc), reset, reset}
 `;
   // The other ops read the field and the block, then write a whole value. Rare: no shortcuts.
   const otherOps = `
-${rare}
 if op == 'd' then
   redis.call('DEL', key)
   return {1, now}
@@ -134,6 +142,7 @@ if op == 'l' then return {1, now} end
 local vals = redis.call('HMGET', key, ${F}, '!b')
 local v = vals[1] and vals[1] + 0 or 0
 local tv = floor(v / ${K})
+${rare}
 local c = v - tv * ${K}
 if c >= ${MARK} then c = c - ${MARK} end
 if tv ~= tag then c = 0 end
@@ -202,7 +211,7 @@ return out
 
 /*
  * In the general script (decide-script.ts), a fixed window keeps '<name>:a', the index of its
- * window (floor(µs / W)), and '<name>:b', the window's count.
+ * window (floor(µs / W)), and '<name>:b', the window's count (saturating at COUNT_CAP, lua-text.ts).
  */
 
 /**
@@ -214,26 +223,30 @@ export function fixedWindowBlock(limit: ResolvedLimit, i: number, v: number, tab
   const W = limit.windowMs * 1000;
   const fa = q(`${limit.name}:a`);
   const fb = q(`${limit.name}:b`);
+  // A stored window later than the clock's (the clock stepped back) is the one counted, as a GCRA
+  // limit keeps its base: moving back would restart the count the newer window already holds.
   return `  local idx = floor(now / ${W})
   local c = 0
-  local same = vals[${v}] and vals[${v}] + 0 == idx
-  if same then c = ${num(v + 1, '0')} end
+  local sa = vals[${v}] and vals[${v}] + 0
+  if sa and sa >= idx then idx = sa; c = ${num(v + 1, '0')} end
+  local same = sa == idx
   ok_${i} = c + cost <= ${L}
   t0_${i} = (idx + 1) * ${W} - now
   t1_${i} = t0_${i}
   r0_${i} = ${L} - c
   r1_${i} = r0_${i} - cost
   if not ok_${i} then rt_${i} = t0_${i} end
-  w_${i} = c + cost; idx_${i} = idx; same_${i} = same
+  w_${i} = c + cost; if w_${i} > ${COUNT_CAP} then w_${i} = ${COUNT_CAP} end
+  idx_${i} = idx; same_${i} = same
 ${
   table
     ? `  if not same then spend[ns + 1] = ${fa}; spend[ns + 2] = fmt('%d', idx); ns = ns + 2 end
-  spend[ns + 1] = ${fb}; spend[ns + 2] = fmt('%d', c + cost); ns = ns + 2
+  spend[ns + 1] = ${fb}; spend[ns + 2] = fmt('%d', w_${i}); ns = ns + 2
 `
     : ''
 }  if now + t0_${i} > needed then needed = now + t0_${i} end
   if now + t0_${i} > horizon then horizon = now + t0_${i} end
-  if refund and c > 0 then refund[#refund + 1] = ${fb}; refund[#refund + 1] = fmt('%d', max(0, c - cost)) end
+  if refund and c > 0 and c < ${COUNT_CAP} then refund[#refund + 1] = ${fb}; refund[#refund + 1] = fmt('%d', max(0, c - cost)) end
 end
 `;
 }

@@ -88,7 +88,7 @@ export class LocalLimiter {
   consume(subject: string, cost: number, leaseId: string): { allowed: boolean; limits: LocalLimitOutcome[] } {
     const state = this.#state(subject);
     const now = this.#now();
-    const outcomes: (LocalLimitOutcome & { spentRemaining: number })[] = [];
+    const outcomes: (LocalLimitOutcome & { spentRemaining: number; spentResetMs: number })[] = [];
     const commits: (() => void)[] = [];
     this.limits.forEach((limit, i) => {
       const L = limit.limit;
@@ -112,6 +112,7 @@ export class LocalLimiter {
             remaining: L - count,
             spentRemaining: L - count - cost,
             resetMs,
+            spentResetMs: resetMs,
             retryAfterMs: ok ? 0 : resetMs,
           });
           commits.push(() => {
@@ -123,11 +124,13 @@ export class LocalLimiter {
           const prev = a === idx ? c : a === idx - 1 ? b : 0;
           const est = prev * ((W - into) / W) + cur;
           const ok = est + cost <= L;
+          const resetMs = 2 * W - Math.floor(into);
           outcomes.push({
             ok,
             remaining: Math.floor(L - est),
             spentRemaining: Math.floor(L - est - cost),
-            resetMs: 2 * W - Math.floor(into),
+            resetMs,
+            spentResetMs: resetMs,
             retryAfterMs: ok ? 0 : W - Math.floor(into),
           });
           commits.push(() => {
@@ -152,8 +155,10 @@ export class LocalLimiter {
           ok,
           remaining: floorDiv(cap - ahead, perRequest),
           spentRemaining: floorDiv(cap - next, perRequest),
-          // As the Redis script: a rejection spends nothing, so the reset is of the state as it is.
-          resetMs: ceilDiv(ok ? next : ahead, perMs),
+          // As the Redis script: a rejection (by any limit) spends nothing, so the reset is of the
+          // state as it is; the one of the state after the spend is taken once every limit admits.
+          resetMs: ceilDiv(ahead, perMs),
+          spentResetMs: ceilDiv(next, perMs),
           retryAfterMs: ok ? 0 : ceilDiv(next - cap, perMs),
         });
         commits.push(() => {
@@ -171,6 +176,7 @@ export class LocalLimiter {
           remaining: L - leases.size,
           spentRemaining: L - leases.size - 1,
           resetMs: 0,
+          spentResetMs: 0,
           retryAfterMs: ok ? 0 : 1_000,
         });
         commits.push(() => {
@@ -185,7 +191,7 @@ export class LocalLimiter {
       limits: outcomes.map((o) => ({
         ok: o.ok,
         remaining: Math.max(0, allowed ? o.spentRemaining : o.remaining),
-        resetMs: o.resetMs,
+        resetMs: allowed ? o.spentResetMs : o.resetMs,
         retryAfterMs: o.retryAfterMs,
       })),
     };

@@ -3,6 +3,15 @@
  * written out for one divisor, so Redis runs no general-purpose code per call.
  */
 
+/**
+ * Window counts of the general script saturate here (penalties and spend-on-reject can push them
+ * past the limit; a penalty's cost may be up to 2^53 − 1): every limit is at most 10^12, so a
+ * saturated count still rejects, and a stored count plus any cost stays far below 2^63, so neither
+ * HINCRBY nor string.format('%d') can overflow. A saturated count stays saturated until its window
+ * ends, refunds included, as in the packed layout (fixed-window-script.ts).
+ */
+export const COUNT_CAP = 2 ** 52;
+
 /** A hash field name as a Lua literal. */
 export function q(field: string): string {
   // Names are validated to [A-Za-z0-9_.-], so a single-quoted literal is safe.

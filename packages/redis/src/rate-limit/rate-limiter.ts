@@ -110,6 +110,12 @@ class RedisRateLimiter implements RateLimiter {
   readonly #coalescer: CallCoalescer<PendingConsume, ScriptReply> | undefined;
   readonly #operation: string;
   readonly #onRedisError: ((error: RedisStoreError) => void) | undefined;
+  /**
+   * Bumped by reset() and refund() as they clear a subject's cached rejection: a consume sent
+   * before them may reply after, with a rejection they undid in Redis, which must not be cached.
+   * One counter for the whole limiter: a reset only costs the caching of the replies in flight.
+   */
+  #generation = 0;
 
   constructor(options: RateLimiterOptions, resolved: ResolvedRateLimiterOptions) {
     const { client, limits, prefix, timeoutMs, blockOnRejectMs, policy, cacheSize, maxBatch, maxCost, fallbackLimits } =
@@ -238,6 +244,7 @@ class RedisRateLimiter implements RateLimiter {
       if (slot >= 0 && cost >= cache.value(slot, CACHED_COST)) return cachedRejection(cache, slot, this.limits);
     }
     const leaseId = this.#withLeases ? randomUUID() : '';
+    const generation = this.#generation;
     let reply: ScriptReply;
     try {
       reply = await (this.#coalescer === undefined
@@ -261,7 +268,7 @@ class RedisRateLimiter implements RateLimiter {
       if (!this.#spendOnReject) {
         for (const l of limits) if (l.algorithm !== 'concurrency') cacheMs = Math.max(cacheMs, l.retryAfterMs);
       }
-      if (this.#cache !== undefined && !this.#shadow && cacheMs > 0) {
+      if (this.#cache !== undefined && !this.#shadow && cacheMs > 0 && generation === this.#generation) {
         cacheRejection(this.#cache, subject, cacheMs, cost, blocked, limits);
       }
     }
@@ -326,6 +333,7 @@ class RedisRateLimiter implements RateLimiter {
   async refund(subject: string, options?: { readonly cost?: number; readonly lease?: string }): Promise<void> {
     assertSubject(subject);
     const cost = this.#cost(options?.cost, Number.MAX_SAFE_INTEGER);
+    this.#generation++;
     this.#cache?.delete(subject);
     await this.#run('r', subject, cost, options?.lease ?? '', 0);
   }
@@ -346,6 +354,7 @@ class RedisRateLimiter implements RateLimiter {
 
   async reset(subject: string): Promise<void> {
     assertSubject(subject);
+    this.#generation++;
     this.#cache?.delete(subject);
     await this.#run('d', subject, 1, '', 0);
   }

@@ -1,5 +1,5 @@
 import type { ResolvedLimit } from './limits.ts';
-import { num, q } from './lua-text.ts';
+import { COUNT_CAP, num, q } from './lua-text.ts';
 
 /*
  * A sliding-window-counter limit in the general decision script (decide-script.ts).
@@ -8,7 +8,9 @@ import { num, q } from './lua-text.ts';
  * '<name>:c' the count of the window before it. The estimate at µs t is
  *   prev × ((W − (t − idx × W)) / W) + cur
  * evaluated as that IEEE double expression; a request of `cost` is admitted when estimate + cost ≤
- * limit. A spend rewrites '<name>:b' alone while the window stays, all three when it rolls.
+ * limit. A spend rewrites '<name>:b' alone while the window stays, all three when it rolls. Counts
+ * saturate at COUNT_CAP (lua-text.ts). A clock behind the stored window (stepped back) counts in
+ * that window as at its start, and waits are measured from there.
  */
 
 /**
@@ -35,8 +37,9 @@ export function slidingRetryLua(declared: boolean): string {
   return p * ((W - (t - j * W)) / W) + c + cost <= L
 end
 ${declared ? 'swRetry = function' : 'local function swRetry'}(idx, cur, prev, W, L, cost)
-  if swAdmits(now, idx, cur, prev, W, L, cost) then return 0 end
   local lo, hi = now, (idx + 2) * W
+  if lo < idx * W then lo = idx * W end
+  if swAdmits(lo, idx, cur, prev, W, L, cost) then return 0 end
   local g = nil
   if cur + cost <= L then
     if prev > 0 then g = ceil(idx * W + W - (L - cur - cost) * W / prev) end
@@ -78,29 +81,34 @@ export function slidingWindowBlock(limit: ResolvedLimit, i: number, v: number, t
   const fa = q(`${limit.name}:a`);
   const fb = q(`${limit.name}:b`);
   const fc = q(`${limit.name}:c`);
+  // A stored window later than the clock's (the clock stepped back) is the one counted, from its
+  // start, as a GCRA limit keeps its base: moving back would drop the counts it holds.
   return `  local idx = floor(now / ${W})
   local sidx = vals[${v}] and vals[${v}] + 0
+  local into = now - idx * ${W}
+  if sidx and sidx > idx then idx = sidx; into = 0 end
   local cur, prev = 0, 0
   if sidx == idx then cur = ${num(v + 1, '0')}; prev = ${num(v + 2, '0')}
   elseif sidx == idx - 1 then prev = ${num(v + 1, '0')} end
-  local est = prev * ((${W} - (now - idx * ${W})) / ${W}) + cur
+  local est = prev * ((${W} - into) / ${W}) + cur
   ok_${i} = est + cost <= ${L}
   r0_${i} = floor(${L} - est)
   r1_${i} = floor(${L} - est - cost)
   t1_${i} = (idx + 2) * ${W} - now
   if cur > 0 then t0_${i} = t1_${i} elseif prev > 0 then t0_${i} = t1_${i} - ${W} end
-  w_${i} = cur + cost; idx_${i} = idx; p_${i} = prev; same_${i} = sidx == idx
+  w_${i} = cur + cost; if w_${i} > ${COUNT_CAP} then w_${i} = ${COUNT_CAP} end
+  idx_${i} = idx; p_${i} = prev; same_${i} = sidx == idx
 ${
   table
     ? `  if sidx ~= idx then
     spend[ns + 1] = ${fa}; spend[ns + 2] = fmt('%d', idx); spend[ns + 3] = ${fc}; spend[ns + 4] = fmt('%d', prev); ns = ns + 4
   end
-  spend[ns + 1] = ${fb}; spend[ns + 2] = fmt('%d', cur + cost); ns = ns + 2
+  spend[ns + 1] = ${fb}; spend[ns + 2] = fmt('%d', w_${i}); ns = ns + 2
 `
     : ''
 }  if now + t1_${i} > needed then needed = now + t1_${i} end
   if now + t1_${i} > horizon then horizon = now + t1_${i} end
-  if refund and sidx == idx and cur > 0 then refund[#refund + 1] = ${fb}; refund[#refund + 1] = fmt('%d', max(0, cur - cost)) end
+  if refund and sidx == idx and cur > 0 and cur < ${COUNT_CAP} then refund[#refund + 1] = ${fb}; refund[#refund + 1] = fmt('%d', max(0, cur - cost)) end
 end
 `;
 }
