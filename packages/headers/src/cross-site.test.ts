@@ -77,6 +77,38 @@ describe('crossSiteProtection', () => {
     }
   });
 
+  it('refuses allowedOrigins entries with a wildcard, which never match an Origin header', () => {
+    try {
+      crossSiteProtection({ allowedOrigins: ['https://*.secret.example', 'https://app.example', '*'] });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as HeadersError).code).toBe('ERR_HEADERS_INVALID_OPTION');
+      expect((error as HeadersError).problems).toEqual([
+        'allowedOrigins entry #1 contains a wildcard (*), which never matches: browsers send one exact origin; list each origin',
+        'allowedOrigins entry #3 contains a wildcard (*), which never matches: browsers send one exact origin; list each origin',
+      ]);
+      expect((error as HeadersError).message).not.toContain('secret.example');
+    }
+  });
+
+  it('refuses a requireBrowserSignals that is not a boolean and an environment that is not a string', () => {
+    try {
+      crossSiteProtection({
+        allowedOrigins: ['https://app.example'],
+        requireBrowserSignals: 'false',
+        environment: 0,
+      } as never);
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(HeadersError);
+      expect((error as HeadersError).code).toBe('ERR_HEADERS_INVALID_OPTION');
+      expect((error as HeadersError).problems).toEqual([
+        'requireBrowserSignals must be true or false',
+        'environment must be a string such as production or development, or undefined to read NODE_ENV',
+      ]);
+    }
+  });
+
   it('reports allowedOrigins and safeMethods of the wrong type together instead of crashing', () => {
     try {
       crossSiteProtection({

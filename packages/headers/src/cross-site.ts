@@ -104,7 +104,12 @@ export function crossSiteProtection(options: CrossSiteOptions = {}): CrossSitePr
   } else {
     (options.allowedOrigins ?? []).forEach((origin, i) => {
       const parsed = typeof origin === 'string' ? originOf(origin) : undefined;
-      if (parsed === undefined || parsed !== origin) {
+      if (typeof origin === 'string' && origin.includes('*')) {
+        // `https://*.example` even parses as an origin, but no browser ever sends it.
+        problems.push(
+          `allowedOrigins entry #${i + 1} contains a wildcard (*), which never matches: browsers send one exact origin; list each origin`,
+        );
+      } else if (parsed === undefined || parsed !== origin) {
         problems.push(
           `allowedOrigins entry #${i + 1} must be a bare origin such as https://app.example (scheme and host, no path or trailing slash)`,
         );
@@ -123,6 +128,12 @@ export function crossSiteProtection(options: CrossSiteOptions = {}): CrossSitePr
         );
       } else safe.add(upper);
     });
+  }
+  if (options.requireBrowserSignals !== undefined && typeof options.requireBrowserSignals !== 'boolean') {
+    problems.push('requireBrowserSignals must be true or false');
+  }
+  if (options.environment !== undefined && typeof options.environment !== 'string') {
+    problems.push('environment must be a string such as production or development, or undefined to read NODE_ENV');
   }
   throwIfProblems('ERR_HEADERS_INVALID_OPTION', 'crossSiteProtection options are invalid', problems);
   const environment = 'environment' in options ? options.environment : process.env.NODE_ENV;

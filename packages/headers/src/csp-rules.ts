@@ -137,6 +137,11 @@ export function validate(
 ): string[] {
   const nonceOrHash = (source: string): boolean => isNonceOrHash(source) || (rendered && isWellFormedNonce(source));
   const problems: string[] = [];
+  // The string 'false' is truthy: it would send Report-Only or name a deviation nobody meant.
+  for (const flag of ['reportOnly', 'dangerouslyAllowUnsafeInlineStyles', 'dangerouslyAllowUnsafeEval'] as const) {
+    if (options[flag] !== undefined && typeof options[flag] !== 'boolean')
+      problems.push(`${flag} must be true or false`);
+  }
   const seen = new Set<string>();
   const byName = new Map<string, readonly string[]>();
   entries.forEach(([name, sources], index) => {
@@ -229,7 +234,7 @@ export function validate(
   // 'unsafe-eval' turns any injected string that reaches eval, new Function or a string timer into
   // script. Only the list that decides eval matters: script-src, else default-src. 'wasm-unsafe-eval'
   // is deliberately not refused: it allows compiling WebAssembly, never running strings as JavaScript.
-  if (!options.dangerouslyAllowUnsafeEval && hasKeyword(byName.get(scriptSrc) ?? [], "'unsafe-eval'")) {
+  if (options.dangerouslyAllowUnsafeEval !== true && hasKeyword(byName.get(scriptSrc) ?? [], "'unsafe-eval'")) {
     problems.push(
       `${scriptSrc} allows 'unsafe-eval', which runs injected strings as script; remove it, or set dangerouslyAllowUnsafeEval`,
     );
@@ -288,7 +293,7 @@ export function validate(
       "script-src-attr allows 'unsafe-inline', which runs injected event-handler attributes; move handlers to addEventListener",
     );
   }
-  if (!options.dangerouslyAllowUnsafeInlineStyles) {
+  if (options.dangerouslyAllowUnsafeInlineStyles !== true) {
     // The lists browsers consult for styles, after CSP3 fallback: <style> elements use
     // style-src-elem, else style-src, else default-src; style= attributes use style-src-attr, else
     // style-src, else default-src. An injected style="position:fixed" is a phishing overlay. In

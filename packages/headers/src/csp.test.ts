@@ -491,6 +491,20 @@ describe('csp', () => {
     ).not.toThrow();
   });
 
+  it("refuses flags that are not booleans, such as the string 'false', instead of reading them as true", () => {
+    const problems = problemsOf(() =>
+      csp({ 'default-src': ["'self'"], 'style-src': ["'self'", "'unsafe-inline'"], 'object-src': ["'none'"] }, {
+        reportOnly: 'false',
+        dangerouslyAllowUnsafeInlineStyles: 'false',
+        dangerouslyAllowUnsafeEval: 1,
+      } as never),
+    );
+    expect(problems).toContain('reportOnly must be true or false');
+    expect(problems).toContain('dangerouslyAllowUnsafeInlineStyles must be true or false');
+    expect(problems).toContain('dangerouslyAllowUnsafeEval must be true or false');
+    expect(problems.join('\n')).toMatch(/style-src allows 'unsafe-inline'/);
+  });
+
   it('sends Report-Only under its own header name', () => {
     expect(csp({ 'default-src': ["'none'"] }, { reportOnly: true }).headerName).toBe(
       'Content-Security-Policy-Report-Only',

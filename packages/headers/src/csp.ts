@@ -143,7 +143,7 @@ export class ContentSecurityPolicy {
     throwIfProblems('ERR_HEADERS_INVALID_CSP', 'Content-Security-Policy is invalid', problems);
     this.directives = new Map(entries.map(([name, sources]) => [name, Object.freeze([...sources])]));
     this.usesNonce = entries.some(([, sources]) => sources.includes(NONCE));
-    this.headerName = options.reportOnly ? 'Content-Security-Policy-Report-Only' : 'Content-Security-Policy';
+    this.headerName = options.reportOnly === true ? 'Content-Security-Policy-Report-Only' : 'Content-Security-Policy';
     this.#options = options;
     this.#rendered = rendered;
     Object.freeze(this);

@@ -46,6 +46,8 @@ export interface PresetOptions {
   /**
    * Where browsers send CSP violation reports: `Reporting-Endpoints` + `report-to`, with
    * `report-uri` as the fallback for browsers without the Reporting API. An https URL or a path.
+   * `group` (default `csp-endpoint`) is a structured-field key: a lower-case letter, then up to 63
+   * lower-case letters, digits, `_` or `-`.
    */
   readonly reporting?: { readonly endpoint: string; readonly group?: string };
   /** `require-trusted-types-for 'script'`, optionally limiting policy names. Default false. */
@@ -98,7 +100,27 @@ function isOrigin(value: string): boolean {
  */
 export function presetOptionProblems(options: PresetOptions): string[] {
   const problems: string[] = [];
-  const hsts = options.hsts ?? {};
+  // Type first: the string 'false' is truthy, so it would silently turn on what it seems to turn off.
+  const flag = (value: unknown, name: string): void => {
+    if (value !== undefined && typeof value !== 'boolean') problems.push(`${name} must be true or false`);
+  };
+  let hsts: NonNullable<PresetOptions['hsts']> = {};
+  if (options.hsts !== undefined && !isPlainObject(options.hsts)) {
+    problems.push(
+      'hsts must be an object of HSTS settings; HSTS cannot be left out: to switch it off use { maxAge: 0, dangerouslyAllowShortMaxAge: true }, or { onlyOverTls: true } to send it only over TLS',
+    );
+  } else if (options.hsts !== undefined) {
+    hsts = options.hsts;
+    flag(hsts.dangerouslyAllowShortMaxAge, 'hsts.dangerouslyAllowShortMaxAge');
+    flag(hsts.includeSubDomains, 'hsts.includeSubDomains');
+    flag(hsts.preload, 'hsts.preload');
+    flag(hsts.onlyOverTls, 'hsts.onlyOverTls');
+  }
+  flag(options.oauthPopups, 'oauthPopups');
+  flag(options.reportOnly, 'reportOnly');
+  flag(options.upgradeInsecureRequests, 'upgradeInsecureRequests');
+  flag(options.dangerouslyAllowUnsafeInlineStyles, 'dangerouslyAllowUnsafeInlineStyles');
+  flag(options.dangerouslyAllowUnsafeEval, 'dangerouslyAllowUnsafeEval');
   // Past 2^53 numbers print in exponent form (`max-age=1e+21`), which browsers reject with the header.
   if (hsts.maxAge !== undefined && (!Number.isSafeInteger(hsts.maxAge) || hsts.maxAge < 0)) {
     problems.push('hsts.maxAge must be a non-negative integer of seconds, at most Number.MAX_SAFE_INTEGER');
@@ -138,7 +160,13 @@ export function presetOptionProblems(options: PresetOptions): string[] {
   if (options.cacheControl !== undefined && !/^[\x21-\x7e][\x20-\x7e]*$/.test(options.cacheControl)) {
     problems.push('cacheControl must be a printable ASCII header value');
   }
-  if (options.permissionsPolicy) {
+  if (
+    options.permissionsPolicy !== undefined &&
+    options.permissionsPolicy !== false &&
+    !isPlainObject(options.permissionsPolicy)
+  ) {
+    problems.push('permissionsPolicy must be an object of features to allowlists, or false');
+  } else if (options.permissionsPolicy) {
     for (const [feature, allow] of Object.entries(options.permissionsPolicy)) {
       if (!/^[a-z][a-z0-9-]*$/.test(feature)) problems.push('a permissionsPolicy feature name is not lower-case-kebab');
       if (Array.isArray(allow)) {
@@ -163,12 +191,19 @@ export function presetOptionProblems(options: PresetOptions): string[] {
         'reporting.endpoint must be an https URL or an absolute path in printable ASCII, without quotes, commas, backslashes or spaces',
       );
     }
-    if (group !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(group)) {
-      problems.push('reporting.group must be 1-64 letters, digits, _ or -');
+    // A key of the Reporting-Endpoints dictionary (RFC 8941 §3.1.2): upper case or a leading digit,
+    // _ or - would make browsers drop the whole header.
+    if (group !== undefined && (typeof group !== 'string' || !/^[a-z][a-z0-9_-]{0,63}$/.test(group))) {
+      problems.push(
+        'reporting.group must start with a lower-case letter, followed by up to 63 lower-case letters, digits, _ or -',
+      );
     }
   }
   const tt = options.trustedTypes;
-  if (tt && typeof tt === 'object') {
+  if (tt !== undefined && typeof tt !== 'boolean' && !isPlainObject(tt)) {
+    problems.push('trustedTypes must be true, false or { policies, allowDuplicates? }');
+  } else if (tt && typeof tt === 'object') {
+    flag(tt.allowDuplicates, 'trustedTypes.allowDuplicates');
     if (!Array.isArray(tt.policies)) problems.push('trustedTypes.policies must be an array of policy names');
     else if (tt.policies.some((p) => !/^[A-Za-z0-9\-#=_/@.%]+$/.test(p))) {
       problems.push('a trustedTypes policy name has characters outside A-Z a-z 0-9 - # = _ / @ . %');
@@ -225,5 +260,9 @@ export function presetOptionProblems(options: PresetOptions): string[] {
 
 /** A plain object (not null, not an array): what `directives` must be. */
 export function isDirectivesObject(value: unknown): value is CspDirectives {
+  return isPlainObject(value);
+}
+
+function isPlainObject(value: unknown): value is object {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

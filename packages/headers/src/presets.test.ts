@@ -268,6 +268,72 @@ describe('preset safety rules', () => {
     expect(() => webAppPreset({ directives: { 'report-uri': ['/csp'] } })).not.toThrow();
   });
 
+  it("refuses boolean options that are not booleans, such as the string 'false', which would weaken the policy", () => {
+    const options = {
+      reportOnly: 'false',
+      reporting: { endpoint: '/csp' },
+      dangerouslyAllowUnsafeInlineStyles: 'false',
+      dangerouslyAllowUnsafeEval: 0,
+      upgradeInsecureRequests: 'no',
+      oauthPopups: 'false',
+      hsts: { includeSubDomains: 'false', preload: 1, onlyOverTls: 'yes', dangerouslyAllowShortMaxAge: 'true' },
+      trustedTypes: 'false',
+      directives: { 'style-src': ["'self'", "'unsafe-inline'"] },
+    } as unknown as PresetOptions;
+    for (const preset of [apiPreset, webAppPreset]) {
+      const all = optionProblems(() => preset(options)).join('\n');
+      for (const name of [
+        'reportOnly',
+        'dangerouslyAllowUnsafeInlineStyles',
+        'dangerouslyAllowUnsafeEval',
+        'upgradeInsecureRequests',
+        'oauthPopups',
+        'hsts.includeSubDomains',
+        'hsts.preload',
+        'hsts.onlyOverTls',
+        'hsts.dangerouslyAllowShortMaxAge',
+      ]) {
+        expect(all).toContain(`${name} must be true or false`);
+      }
+      expect(all).toMatch(/trustedTypes must be true, false or/);
+      // The string did not name the inline-styles deviation.
+      expect(all).toMatch(/CSP: style-src allows 'unsafe-inline'/);
+    }
+    expect(optionProblems(() => apiPreset({ trustedTypes: { policies: [], allowDuplicates: 'no' } } as never))).toEqual(
+      ['trustedTypes.allowDuplicates must be true or false'],
+    );
+  });
+
+  it('refuses an hsts option that is not an object, pointing to the way to switch HSTS off', () => {
+    for (const hsts of [false, true, null, 'off', 0]) {
+      const problems = optionProblems(() => apiPreset({ hsts } as unknown as PresetOptions));
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/hsts must be an object.*maxAge: 0, dangerouslyAllowShortMaxAge: true/);
+    }
+  });
+
+  it('refuses a permissionsPolicy that is neither an object nor false, and sends no header for an empty one', () => {
+    expect(optionProblems(() => apiPreset({ permissionsPolicy: true } as never))).toEqual([
+      'permissionsPolicy must be an object of features to allowlists, or false',
+    ]);
+    expect(lower(apiPreset({ permissionsPolicy: {} }).headersFor({ secure: true }))).toEqual(API_HEADERS);
+    expect(lower(webAppPreset({ permissionsPolicy: {} }).headersFor({ secure: true, nonce: 'n' }))).toEqual(
+      webAppHeaders('n'),
+    );
+  });
+
+  it('refuses a reporting group that is not a structured-field key (RFC 8941), which voids Reporting-Endpoints', () => {
+    for (const group of ['CSP', 'Csp-Endpoint', '9csp', '_csp', '-csp', '', 'a'.repeat(65), 'csp endpoint']) {
+      expect(optionProblems(() => apiPreset({ reporting: { endpoint: '/csp', group } })).join('\n')).toMatch(
+        /reporting.group must start with a lower-case letter/,
+      );
+    }
+    for (const group of ['csp', 'csp-endpoint', 'csp_2', `a${'b'.repeat(63)}`]) {
+      const h = lower(apiPreset({ reporting: { endpoint: '/csp', group } }).headersFor({ secure: true }));
+      expect(h['reporting-endpoints']).toBe(`${group}="/csp"`);
+    }
+  });
+
   it('refuses an HSTS max-age under six months unless the short max-age is named', () => {
     for (const maxAge of [0, 60, 15_551_999]) {
       expect(optionProblems(() => apiPreset({ hsts: { maxAge } })).join('\n')).toMatch(

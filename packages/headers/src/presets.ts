@@ -107,7 +107,7 @@ function cspDirectives(kind: Kind, o: PresetOptions, frameAncestors: readonly st
     map.set('require-trusted-types-for', ["'script'"]);
     if (typeof tt === 'object') {
       const names = tt.policies.length > 0 ? [...tt.policies] : ["'none'"];
-      map.set('trusted-types', tt.allowDuplicates ? [...names, "'allow-duplicates'"] : names);
+      map.set('trusted-types', tt.allowDuplicates === true ? [...names, "'allow-duplicates'"] : names);
     }
   }
   if (o.reporting) {
@@ -128,10 +128,11 @@ function build(kind: Kind, options: PresetOptions, name: string): SecurityHeader
   let policy: ReturnType<typeof csp> | undefined;
   try {
     const entries = cspDirectives(kind, options, frameAncestors);
+    // `=== true`: a flag of the wrong type is already listed by presetOptionProblems, once.
     policy = csp(Object.fromEntries(entries), {
-      reportOnly: options.reportOnly ?? false,
-      dangerouslyAllowUnsafeInlineStyles: options.dangerouslyAllowUnsafeInlineStyles ?? false,
-      dangerouslyAllowUnsafeEval: options.dangerouslyAllowUnsafeEval ?? false,
+      reportOnly: options.reportOnly === true,
+      dangerouslyAllowUnsafeInlineStyles: options.dangerouslyAllowUnsafeInlineStyles === true,
+      dangerouslyAllowUnsafeEval: options.dangerouslyAllowUnsafeEval === true,
     });
   } catch (error) {
     if (!(error instanceof HeadersError)) throw error;
@@ -182,7 +183,9 @@ function build(kind: Kind, options: PresetOptions, name: string): SecurityHeader
   fixed.push(['Cache-Control', cacheControl]);
   const permissions = options.permissionsPolicy;
   if (permissions !== false && (web || permissions !== undefined)) {
-    fixed.push(['Permissions-Policy', permissionsValue({ ...(web ? DEFAULT_PERMISSIONS : {}), ...permissions })]);
+    const value = permissionsValue({ ...(web ? DEFAULT_PERMISSIONS : {}), ...permissions });
+    // An empty allow-list object (API preset) has nothing to say; an empty header would be invalid.
+    if (value !== '') fixed.push(['Permissions-Policy', value]);
   }
   if (options.reporting) {
     fixed.push(['Reporting-Endpoints', `${options.reporting.group ?? 'csp-endpoint'}="${options.reporting.endpoint}"`]);

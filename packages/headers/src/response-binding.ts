@@ -4,6 +4,8 @@ import { attachNonce, generateNonce } from './nonce.ts';
 import type { SecurityHeaders } from './security-headers.ts';
 
 const STATE: unique symbol = Symbol.for('@rampart/headers.state');
+/** Marks a response whose `writeHead` already applies a state's headers, and holds that state. */
+const WRITE_HEAD_STATE: unique symbol = Symbol.for('@rampart/headers.write-head-state');
 
 /** Per-request state: the policy in force (a route may replace it) and the nonce. */
 export interface BindingState {
@@ -67,10 +69,18 @@ export function bindNodeResponse(
  * call implicitly): after anything set with `setHeader`, before headers passed to `writeHead`.
  */
 export function applyOnWriteHead(res: ServerResponse, state: BindingState): void {
+  const carrier = res as ServerResponse & { [WRITE_HEAD_STATE]?: BindingState };
+  // Once per response: a second wrapper would apply the headers twice and, when the calls nest
+  // (two Fastify registrations hijacking one reply), grow the stack on every writeHead.
+  // The latest state wins, like a later bindState().
+  const wrapped = carrier[WRITE_HEAD_STATE] !== undefined;
+  carrier[WRITE_HEAD_STATE] = state;
+  if (wrapped) return;
   const writeHead = res.writeHead;
   // biome-ignore lint/suspicious/noExplicitAny: writeHead is overloaded; we forward the call as is
   res.writeHead = function writeHeadWithSecurityHeaders(this: ServerResponse, ...args: any[]): ServerResponse {
-    if (!this.headersSent) applyToNodeResponse(this, state);
+    const current = (this as typeof carrier)[WRITE_HEAD_STATE];
+    if (!this.headersSent && current !== undefined) applyToNodeResponse(this, current);
     return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
   } as ServerResponse['writeHead'];
 }

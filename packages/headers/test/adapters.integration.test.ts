@@ -1,7 +1,13 @@
+import { createServer } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
-import Fastify from 'fastify';
+import { serve } from '@hono/node-server';
+import express from 'express';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { securityHeaders as expressSecurityHeaders } from '../src/adapters/express.ts';
 import { type FrameworkErrorsHandler, frameworkErrors, securityHeaders } from '../src/adapters/fastify.ts';
+import { securityHeaders as honoSecurityHeaders } from '../src/adapters/hono.ts';
 import { apiPreset, webAppPreset } from '../src/index.ts';
 import { ADAPTERS, policyHeaders, type RunningApp, send } from './support/apps.ts';
 import {
@@ -285,6 +291,157 @@ describe('fastify adapter, hijacked replies', () => {
     expect(res.status).toBe(200);
     expect(policyHeaders(res.headers)).toEqual(downloadHeaders(webAppHeaders('unused')));
     expect(res.body).toBe('file');
+  });
+});
+
+/** Listens on a random port and returns the base URL. */
+async function listenFastify(app: FastifyInstance): Promise<string> {
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+}
+
+/** A hijacked route: the handler writes the raw response itself, with the page's nonce. */
+function hijackedPage(request: { cspNonce?: string }, reply: import('fastify').FastifyReply): void {
+  reply.hijack();
+  reply.raw.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+  reply.raw.end(`<script nonce="${request.cspNonce}"></script>`);
+}
+
+describe('fastify adapter, registered more than once', () => {
+  it('serves hijacked and normal replies when the same plugin is registered twice, and the process survives', async () => {
+    const headers = apiPreset();
+    const app = Fastify();
+    await app.register(securityHeaders(headers));
+    await app.register(securityHeaders(headers));
+    app.get('/json', () => ({ ok: true }));
+    app.get('/hijacked', hijackedPage);
+    const base = await listenFastify(app);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const hijacked = await send(`${base}/hijacked`);
+        expect(hijacked.status).toBe(200);
+        expect(policyHeaders(hijacked.headers)).toEqual(API_HEADERS);
+        const json = await send(`${base}/json`);
+        expect(json.status).toBe(200);
+        expect(policyHeaders(json.headers)).toEqual(API_HEADERS);
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("applies a prefixed child plugin's policy to the child's routes, hijacked or not, and the root's elsewhere", async () => {
+    const app = Fastify();
+    await app.register(securityHeaders(apiPreset()));
+    app.get('/json', () => ({ ok: true }));
+    app.get('/hijacked', hijackedPage);
+    await app.register(
+      async (child) => {
+        await child.register(securityHeaders(webAppPreset()));
+        child.get('/page', (request, reply) => {
+          reply.type('text/html; charset=utf-8').send(`<script nonce="${request.cspNonce}"></script>`);
+        });
+        child.get('/hijacked', hijackedPage);
+        child.get('/boom', async () => {
+          throw new Error('boom');
+        });
+      },
+      { prefix: '/app' },
+    );
+    const base = await listenFastify(app);
+    try {
+      for (const path of ['/app/page', '/app/hijacked']) {
+        const res = await send(`${base}${path}`);
+        expect(res.status).toBe(200);
+        const nonce = nonceOf(res.headers['content-security-policy']);
+        expect(policyHeaders(res.headers)).toEqual(webAppHeaders(nonce));
+        expect(res.body).toContain(`nonce="${nonce}"`);
+      }
+      const boom = await send(`${base}/app/boom`);
+      expect(boom.status).toBe(500);
+      expect(policyHeaders(boom.headers)).toEqual(webAppHeaders(nonceOf(boom.headers['content-security-policy'])));
+      for (const path of ['/json', '/hijacked']) {
+        const res = await send(`${base}${path}`);
+        expect(res.status).toBe(200);
+        expect(policyHeaders(res.headers)).toEqual(API_HEADERS);
+      }
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('an isSecure that throws', () => {
+  const isSecure = (): boolean => {
+    throw new Error('bad proxy header');
+  };
+
+  it('express: the error response carries the policy', async () => {
+    const app = express();
+    // finalhandler logs the error's stack unless env is test.
+    app.set('env', 'test');
+    app.use(expressSecurityHeaders(apiPreset(), { isSecure }));
+    app.get('/json', (_req, res) => {
+      res.json({ ok: true });
+    });
+    const server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const res = await send(`http://127.0.0.1:${(server.address() as AddressInfo).port}/json`);
+      expect(res.status).toBe(500);
+      expect(policyHeaders(res.headers)).toEqual(API_HEADERS);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('fastify: the error response carries the policy, also when an earlier hook failed first', async () => {
+    const app = Fastify();
+    app.addHook('onRequest', (request, _reply, done) => {
+      done(request.url === '/early' ? new Error('earlier hook') : undefined);
+    });
+    await app.register(securityHeaders(apiPreset(), { isSecure }));
+    app.get('/json', () => ({ ok: true }));
+    app.get('/early', () => ({ ok: true }));
+    const base = await listenFastify(app);
+    try {
+      for (const path of ['/json', '/early']) {
+        const res = await send(`${base}${path}`);
+        expect(res.status).toBe(500);
+        expect(policyHeaders(res.headers)).toEqual(API_HEADERS);
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("hono: the error response carries the policy, with the default and with the app's error handler", async () => {
+    for (const withOnError of [false, true]) {
+      const app = new Hono();
+      app.use(honoSecurityHeaders(apiPreset(), { isSecure }));
+      if (withOnError) app.onError((_error, c) => c.json({ error: 'internal server error' }, 500));
+      app.get('/json', (c) => c.json({ ok: true }));
+      const { base, close } = await new Promise<{ base: string; close: () => Promise<void> }>((resolve) => {
+        const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
+          resolve({
+            base: `http://127.0.0.1:${info.port}`,
+            close: () =>
+              new Promise<void>((done) => {
+                (server as import('node:http').Server).closeAllConnections?.();
+                server.close(() => done());
+              }),
+          });
+        });
+      });
+      try {
+        const res = await send(`${base}/json`);
+        expect(res.status).toBe(500);
+        expect(policyHeaders(res.headers)).toEqual(API_HEADERS);
+      } finally {
+        await close();
+      }
+    }
   });
 });
 

@@ -35,9 +35,18 @@ export interface ExpressSecurityHeadersOptions {
 export function securityHeaders(policy: SecurityHeaders, options: ExpressSecurityHeadersOptions = {}): RequestHandler {
   const isSecure = options.isSecure ?? ((req: Request) => req.secure);
   return function rampartSecurityHeaders(req: Request, res: Response, next: NextFunction): void {
-    const state = bindNodeResponse(req, res, policy, isSecure(req));
+    let failure: unknown;
+    let secure = false;
+    try {
+      secure = isSecure(req);
+    } catch (error) {
+      // Bound as plain HTTP, so the error response Express sends for it carries the policy.
+      failure = error;
+    }
+    const state = bindNodeResponse(req, res, policy, secure);
     if (state.nonce !== undefined) res.locals.cspNonce = state.nonce;
-    next();
+    if (failure === undefined) next();
+    else next(failure);
   };
 }
 

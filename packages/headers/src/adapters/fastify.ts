@@ -32,6 +32,15 @@ declare module 'fastify' {
 
 const isHttps = (request: FastifyRequest): boolean => request.protocol === 'https';
 
+/** `isSecure(request)`, or false when it throws: an error path must not lose the policy. */
+function secureOrPlain(isSecure: (request: FastifyRequest) => boolean, request: FastifyRequest): boolean {
+  try {
+    return isSecure(request);
+  } catch {
+    return false;
+  }
+}
+
 function bind(request: FastifyRequest, policy: SecurityHeaders, secure: boolean): void {
   const state = bindState(request, [request, request.raw], policy, secure);
   if (state.nonce !== undefined) request.cspNonce = state.nonce;
@@ -58,6 +67,8 @@ function hijackWithPolicy(this: FastifyReply): FastifyReply {
  * replies (headers are written in `onSend`) and hijacked replies (written when `reply.hijack()` is
  * called). Per route, override with
  * `{ onRequest: routeHeaders(policy.forDownload()) }`. The nonce is `request.cspNonce` and `getNonce(request)`.
+ * Registered more than once (a root policy and a child context's own), the innermost registration
+ * applies to its routes, since a child's hooks run after its parent's.
  *
  * @example
  * ```ts
@@ -76,14 +87,28 @@ export function securityHeaders(
   const isSecure = options.isSecure ?? isHttps;
   const plugin: FastifyPluginCallback = (fastify: FastifyInstance, _opts, done) => {
     fastify.addHook('onRequest', (request, reply, next) => {
-      bind(request, policy, isSecure(request));
-      (reply as unknown as Record<symbol, unknown>)[PREVIOUS_HIJACK] = reply.hijack;
-      reply.hijack = hijackWithPolicy;
-      next();
+      let failure: unknown;
+      let secure = false;
+      try {
+        secure = isSecure(request);
+      } catch (error) {
+        // Bound as plain HTTP, so the error reply Fastify sends for it carries the policy.
+        failure = error;
+      }
+      // A later registration (a child context's, or the same plugin twice) replaces the policy.
+      bind(request, policy, secure);
+      // Wrap once per reply: a second registration would store this wrapper as the hijack it
+      // replaced and call itself forever. Another plugin's wrapper around ours stays in place.
+      const carrier = reply as unknown as Record<symbol, unknown>;
+      if (!Object.hasOwn(carrier, PREVIOUS_HIJACK)) {
+        carrier[PREVIOUS_HIJACK] = reply.hijack;
+        reply.hijack = hijackWithPolicy;
+      }
+      next(failure as Error | undefined);
     });
     fastify.addHook('onSend', (request, reply, payload, next) => {
-      // A request that failed before onRequest ran (a body-parser error, say) still gets the policy.
-      const state = stateOf(request) ?? { policy, nonce: undefined, secure: isSecure(request) };
+      // A request that failed before onRequest ran (an earlier hook's error, say) still gets the policy.
+      const state = stateOf(request) ?? { policy, nonce: undefined, secure: secureOrPlain(isSecure, request) };
       const active = state.policy;
       for (const name of active.remove) reply.removeHeader(name);
       if (active.usesNonce && state.nonce === undefined) state.nonce = generateNonce();
@@ -128,13 +153,8 @@ export function frameworkErrors(
     // Fastify types this option generically over route schemas; none applies before routing.
     const plain = request as unknown as FastifyRequest;
     const plainReply = reply as unknown as FastifyReply;
-    let secure = false;
-    try {
-      secure = isSecure(plain);
-    } catch {
-      // On this error path a throwing isSecure must not drop the response: treat the request as plain HTTP.
-    }
-    const state = bindState(plain, [plain, plain.raw], policy, secure);
+    // On this error path a throwing isSecure must not drop the response: treat the request as plain HTTP.
+    const state = bindState(plain, [plain, plain.raw], policy, secureOrPlain(isSecure, plain));
     for (const name of state.policy.remove) plainReply.removeHeader(name);
     state.policy.applyTo((name, value) => plainReply.header(name, value), state);
     const status =

@@ -50,7 +50,18 @@ export function securityHeaders(
   const isSecure = options.isSecure ?? isHttps;
   return async function rampartSecurityHeaders(c, next) {
     const outermost = stateOf(c) === undefined;
-    bind(c, policy, isSecure(c));
+    let secure: boolean;
+    try {
+      secure = isSecure(c);
+    } catch (error) {
+      // Hono answers a thrown error with onError's response, which is built after this middleware
+      // has returned; headers set on the context now are copied into it (c.json, c.text, ...).
+      bind(c, policy, false);
+      const state = stateOf(c) as NonNullable<ReturnType<typeof stateOf>>;
+      state.policy.applyTo((name, value) => c.header(name, value), state);
+      throw error;
+    }
+    bind(c, policy, secure);
     await next();
     // Only the outermost middleware writes, once, with whichever policy a route chose last.
     if (!outermost) return;

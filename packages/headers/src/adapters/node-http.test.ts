@@ -89,6 +89,23 @@ describe('withSecurityHeaders', () => {
     expect(res.headers['cache-control']).toBe('no-store');
   });
 
+  it('leaves a response the handler already finished intact when the handler then throws or rejects', async () => {
+    const body = 'x'.repeat(8 * 1024 * 1024);
+    for (const fail of ['throws', 'rejects'] as const) {
+      const res = await exchangeOnce(
+        withSecurityHeaders(apiPreset(), (_req, res) => {
+          res.setHeader('content-type', 'text/plain');
+          res.end(body);
+          if (fail === 'throws') throw new Error('after the response');
+          return Promise.reject(new Error('after the response'));
+        }),
+      );
+      expect(res.status).toBe(200);
+      expect(res.body.length).toBe(body.length);
+      expect(res.headers['x-frame-options']).toBe('DENY');
+    }
+  });
+
   it('answers 500 with the policy when isSecure throws, instead of an uncaught exception', async () => {
     const res = await exchangeOnce(
       withSecurityHeaders(apiPreset(), (_req, res) => res.end('ok'), {

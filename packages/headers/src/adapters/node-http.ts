@@ -61,6 +61,9 @@ export function withSecurityHeaders(
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const isSecure = options.isSecure ?? socketIsTls;
   const fail = (req: IncomingMessage, res: ServerResponse): void => {
+    // The handler finished its response before failing: let it flush rather than cut it off.
+    if (res.writableEnded) return;
+    // Only a genuinely half-written response is destroyed: its status is already out.
     if (res.headersSent) {
       res.destroy();
       return;
