@@ -63,6 +63,11 @@ interface Service {
 function startService(name: string, entry: string, env: Record<string, string>): Promise<Service> {
   const child = fork(join(ROOT, entry), [], {
     execArgv: ['--conditions=@rampart/source', '--disable-warning=ExperimentalWarning'],
+    // A process group of its own: the terminal's Ctrl-C reaches the walkthrough only, which stops
+    // each service with one SIGTERM (a service that got the SIGINT too would take that SIGTERM as a
+    // second signal and cut its running requests). When the walkthrough dies outright, the IPC
+    // channel closes and the service stops on its own (example-service-runtime).
+    detached: true,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

@@ -50,6 +50,7 @@ export function createHub(options: HubOptions): {
 } {
   const byResource = new Map(options.resources.map((r) => [r.resource, r]));
   const tenants = new Map(options.clients.map((c) => [c.clientId, c.tenant]));
+  const clientScopes = new Map(options.clients.map((c) => [c.clientId, new Set(c.scopes)]));
   const allScopes = [...new Set(options.resources.flatMap((r) => r.scopes))];
 
   const provider = new Provider(options.issuer, {
@@ -89,11 +90,33 @@ export function createHub(options: HubOptions): {
           // The client-credentials grant names one resource; oidc-provider would silently drop the
           // requested scopes that resource does not serve. A scope asked for is granted or refused.
           // (The code flow may split its scopes across several resources: not checked here.)
-          const requested = ctx.oidc.params?.scope;
-          if (ctx.oidc.params?.grant_type === 'client_credentials' && typeof requested === 'string') {
+          const params = ctx.oidc.params;
+          const scopeParam = typeof params?.scope === 'string' ? params.scope : '';
+          const requested = scopeParam.split(' ').filter((s) => s !== '');
+          if (params?.grant_type === 'client_credentials') {
             const served = new Set(server.scopes);
-            if (requested.split(' ').some((scope) => scope !== '' && !served.has(scope)))
-              throw new errors.InvalidScope('a requested scope is not served by the requested resource', requested);
+            if (requested.some((scope) => !served.has(scope)))
+              throw new errors.InvalidScope('a requested scope is not served by the requested resource', scopeParam);
+            // oidc-provider would mint an audience-bound token carrying no scope at all (no scope
+            // parameter, or none the client holds): refused instead, whatever the client holds.
+            const held = clientScopes.get(ctx.oidc.client?.clientId ?? '') ?? new Set<string>();
+            if (!server.scopes.some((scope) => held.has(scope)))
+              throw new errors.InvalidScope('the client holds no scope the requested resource serves', scopeParam);
+            if (!requested.some((scope) => held.has(scope)))
+              throw new errors.InvalidScope(
+                'the scope parameter must name at least one scope the client holds at the requested resource',
+                scopeParam,
+              );
+          } else if (ctx.oidc.route === 'pushed_authorization_request') {
+            // A pushed request may name several resources: each requested scope (but the provider's
+            // own openid) must be served by one of them, as at the token endpoint.
+            const named = params?.resource;
+            const resources: unknown[] = Array.isArray(named) ? named : [named];
+            const served = new Set(
+              resources.flatMap((r) => (typeof r === 'string' ? (byResource.get(r)?.scopes ?? []) : [])),
+            );
+            if (requested.some((scope) => scope !== 'openid' && !served.has(scope)))
+              throw new errors.InvalidScope('a requested scope is not served by the requested resources', scopeParam);
           }
           return {
             scope: server.scopes.join(' '),

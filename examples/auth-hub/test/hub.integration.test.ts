@@ -56,6 +56,14 @@ async function startHub(keyPrefix = ''): Promise<RunningHub> {
         tenant: 'acme',
       },
       {
+        clientId: 'hooks',
+        grantTypes: ['client_credentials'],
+        // No scope the issues API serves.
+        scopes: ['webhooks:deliver'],
+        redirectUris: [],
+        tenant: 'acme',
+      },
+      {
         clientId: 'web',
         grantTypes: ['authorization_code'],
         scopes: ['issues:read'],
@@ -65,6 +73,7 @@ async function startHub(keyPrefix = ''): Promise<RunningHub> {
     ],
     clientSecrets: new Map([
       ['svc', await secretOf(clientSecret)],
+      ['hooks', await secretOf(clientSecret)],
       ['web', await secretOf(clientSecret)],
     ]),
     resources: [
@@ -106,11 +115,11 @@ afterAll(async () => {
   await redisServer?.stop();
 });
 
-const tokenRequest = (body: Record<string, string>, secretValue = clientSecret, at = base) =>
+const tokenRequest = (body: Record<string, string>, secretValue = clientSecret, at = base, clientId = 'svc') =>
   fetch(`${at}/token`, {
     method: 'POST',
     headers: {
-      authorization: `Basic ${Buffer.from(`svc:${secretValue}`).toString('base64')}`,
+      authorization: `Basic ${Buffer.from(`${clientId}:${secretValue}`).toString('base64')}`,
       'content-type': 'application/x-www-form-urlencoded',
     },
     body: new URLSearchParams(body),
@@ -131,7 +140,7 @@ describe('createHub', () => {
   });
 
   it('accepts pushed authorization requests (PAR), stores them in Redis and refuses an unregistered redirect URI', async () => {
-    const push = (redirect: string) =>
+    const push = (redirect: string, at = resource) =>
       fetch(`${base}/request`, {
         method: 'POST',
         headers: {
@@ -143,12 +152,16 @@ describe('createHub', () => {
           client_id: 'web',
           redirect_uri: redirect,
           scope: 'issues:read',
-          resource,
+          resource: at,
           code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
           code_challenge_method: 'S256',
         }),
       });
     const pushed = await push(redirectUri);
+    // A scope the named resource does not serve is refused, as at the token endpoint.
+    const elsewhere = await push(redirectUri, otherResource);
+    expect(elsewhere.status).toBe(400);
+    expect(((await elsewhere.json()) as { error: string }).error).toBe('invalid_scope');
     expect(pushed.status).toBe(201);
     expect(((await pushed.json()) as { request_uri: string }).request_uri).toMatch(
       /^urn:ietf:params:oauth:request_uri:/,
@@ -212,6 +225,37 @@ describe('createHub', () => {
     );
     expect(other.status).toBe(200);
     expect(((await other.json()) as { scope: string }).scope).toBe('webhooks:deliver');
+  });
+
+  it('refuses a client-credentials token that would carry no scope: none held at the resource, or none asked for', async () => {
+    const hub = await startHub(`no-scope-${randomUUID()}:`); // a token budget of its own
+    extraHubs.push(hub);
+    const stored = async (): Promise<number> =>
+      (await redis.keys(`${redisServer.keyPrefix}no-scope-*rampart:oidc:ClientCredentials:*`)).length;
+    const before = await stored();
+    for (const [clientId, body] of [
+      // hooks holds no scope the issues API serves.
+      ['hooks', { grant_type: 'client_credentials', resource }],
+      ['hooks', { grant_type: 'client_credentials', resource, scope: '' }],
+      // svc holds issues:read, but asks for no scope.
+      ['svc', { grant_type: 'client_credentials', resource }],
+    ] as const) {
+      const response = await tokenRequest(body, clientSecret, hub.base, clientId);
+      const answer = (await response.json()) as { error?: string; access_token?: string };
+      expect(response.status, `${clientId} ${JSON.stringify(body)}`).toBe(400);
+      expect(answer.error).toBe('invalid_scope');
+      expect(answer.access_token).toBeUndefined();
+    }
+    expect(await stored()).toBe(before);
+    // Its own resource and scope are still served.
+    const own = await tokenRequest(
+      { grant_type: 'client_credentials', resource: otherResource, scope: 'webhooks:deliver' },
+      clientSecret,
+      hub.base,
+      'hooks',
+    );
+    expect(own.status).toBe(200);
+    expect(((await own.json()) as { scope: string }).scope).toBe('webhooks:deliver');
   });
 
   it('rate-limits the token endpoint per client IP in Redis, with RateLimit headers', async () => {

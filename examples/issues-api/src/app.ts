@@ -42,15 +42,33 @@ function isJsonMediaType(header: string | undefined): boolean {
   return (header ?? '').split(';', 1)[0]?.trim().toLowerCase() === 'application/json';
 }
 
+/** The client went away (closed or reset its connection) before its whole body arrived: not a server failure. */
+class BodyNotReceived extends HttpProblem {
+  constructor() {
+    super(400, 'the request body was not received in full');
+  }
+}
+
+/** Whether the connection of `req` is gone: nothing can be answered, and nothing went wrong here. */
+function clientGone(req: IncomingMessage, res: ServerResponse): boolean {
+  return req.socket.destroyed || res.destroyed;
+}
+
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   if (!isJsonMediaType(req.headers['content-type']))
     throw new HttpProblem(415, 'content-type must be application/json');
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new HttpProblem(413, 'body too large');
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_BODY_BYTES) throw new HttpProblem(413, 'body too large');
+      chunks.push(chunk as Buffer);
+    }
+  } catch (error) {
+    if (error instanceof HttpProblem) throw error;
+    // 'aborted' / ECONNRESET from the request stream.
+    throw new BodyNotReceived();
   }
   try {
     const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -243,6 +261,10 @@ export function createApi(options: ApiOptions): { readonly server: Server; reado
     withSecurityHeaders(apiPreset(), (req, res) => {
       handle(req, res).catch((error: unknown) => {
         if (res.headersSent) return void res.end();
+        // A client that went away is not a server failure: no log line (any client could add
+        // some), and no answer when its connection is gone. The response is still ended, so a
+        // graceful stop knows this handler is done.
+        if (clientGone(req, res)) return void res.end();
         if (error instanceof HttpProblem) return send(res, error.status, { error: error.error });
         // Vault/Redis unavailable and other typed, retryable failures: 503, never a stack trace.
         const retryable = (error as { retryable?: unknown } | null)?.retryable === true;

@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import {
   type TestIssuer,
   type TestRedis,
   type TestVault,
+  waitFor,
 } from '@rampart/testkit';
 import { createTransit } from '@rampart/transit';
 import fc from 'fast-check';
@@ -324,6 +325,41 @@ describe('createApi', () => {
       limited.closeAllConnections();
       await new Promise((resolve) => limited.close(resolve));
     }
+  });
+
+  it.each([
+    ['closes', false],
+    ['resets', true],
+  ])('does not log a server failure when the client %s its connection mid-body', async (_how, reset) => {
+    const writer = await tokenFor(['issues:write']);
+    const { port } = new URL(base);
+    let response: ServerResponse | undefined;
+    const seen = (req: IncomingMessage, res: ServerResponse): void => {
+      if (req.method === 'POST') response = res;
+    };
+    server.on('request', seen);
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write(
+        `POST /issues HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nauthorization: Bearer ${writer}\r\n` +
+          'content-type: application/json\r\ncontent-length: 1000\r\n\r\n{"title":"t","desc',
+      );
+      await waitFor(() => response !== undefined, { timeoutMs: 5_000, what: 'the request to reach the API' });
+      if (reset) socket.resetAndDestroy();
+      else socket.destroy();
+      // The handler ends the response whatever happened (so a graceful stop knows it is done).
+      await waitFor(() => response?.writableEnded === true, { timeoutMs: 5_000, what: 'the handler to finish' });
+    } finally {
+      server.off('request', seen);
+      spy.mockRestore();
+    }
+    expect(lines.filter((line) => line.startsWith('issues-api: '))).toEqual([]);
   });
 
   it('refuses malformed bodies with 4xx, never 500', async () => {

@@ -1,24 +1,82 @@
 // Process lifecycle shared by the example's entry point: start, listen, report readiness, stop
 // gracefully on SIGTERM/SIGINT or when the parent that forked us goes away.
-import type { Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 export interface Started {
   readonly server: Server;
   readonly host: string;
   readonly port: number;
-  /** Releases what the handlers use (Redis, the database): runs once no request is running any more. */
+  /** Releases what the handlers use (Redis, the database): runs once no request handler is running any more. */
   readonly close: () => Promise<void>;
 }
 
 export interface RunServiceOptions {
   /**
-   * How long a stop waits for running requests to be answered before it cuts their connections
-   * (then `close` runs and the process exits with 1). Default 10 s: below Kubernetes' 30 s grace period.
+   * How long a stop waits for running handlers to finish before it cuts their connections (then
+   * `close` runs and the process exits with 1), and then how long it waits for `close` (then the
+   * process exits with 1). Default 10 s: below Kubernetes' 30 s grace period. At most 2^31 - 1.
    */
   readonly shutdownTimeoutMs?: number;
 }
 
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+/** The longest delay Node's timers hold: a longer one fires after 1 ms. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => unknown;
+
+/**
+ * Calls `done` once the handler is finished with this request: its returned promise (if any) has
+ * settled AND its response was ended or destroyed by this side. The response's 'close' alone is
+ * not enough: it also fires when the client aborts, or when a pipelined request's connection
+ * closes after the earlier answer, while the handler may still be writing to the database.
+ */
+function trackHandler(res: ServerResponse, run: () => unknown, done: () => void): void {
+  let pending = 2;
+  const settle = (): void => {
+    pending -= 1;
+    if (pending === 0) done();
+  };
+  let responseDone = false;
+  const responseFinished = (): void => {
+    if (responseDone) return;
+    responseDone = true;
+    settle();
+  };
+  // Node does not call destroy() on the response when the peer goes away: a call is this side's.
+  let clientLeft = false;
+  const destroy = res.destroy;
+  res.destroy = function (this: ServerResponse, error?: Error) {
+    if (clientLeft) responseFinished();
+    return destroy.call(this, error);
+  } as ServerResponse['destroy'];
+  res.once('close', () => {
+    if (res.writableEnded) {
+      responseFinished();
+      return;
+    }
+    // The connection went away before the handler answered: it is done once it answers (into a
+    // closed response) or gives up on the response; the shutdown deadline is the backstop.
+    clientLeft = true;
+    const end = res.end;
+    res.end = function (this: ServerResponse, ...args: unknown[]) {
+      // After the handler's own synchronous code that follows end() (a log line, a counter).
+      setImmediate(responseFinished);
+      return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
+    } as ServerResponse['end'];
+  });
+  let result: unknown;
+  try {
+    result = run();
+  } catch (error) {
+    settle();
+    throw error;
+  }
+  if (typeof (result as PromiseLike<unknown> | null)?.then === 'function')
+    (result as PromiseLike<unknown>).then(settle, settle);
+  else settle();
+}
 
 export async function runService(
   name: string,
@@ -26,25 +84,50 @@ export async function runService(
   options: RunServiceOptions = {},
 ): Promise<void> {
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
-  if (!Number.isInteger(shutdownTimeoutMs) || shutdownTimeoutMs < 0)
-    throw new RangeError('runService: shutdownTimeoutMs must be a non-negative integer of milliseconds');
+  if (!Number.isInteger(shutdownTimeoutMs) || shutdownTimeoutMs < 0 || shutdownTimeoutMs > MAX_TIMEOUT_MS)
+    throw new RangeError(
+      `runService: shutdownTimeoutMs must be an integer of milliseconds from 0 to ${MAX_TIMEOUT_MS} (Node's longest timer)`,
+    );
   let started: Started;
   let stopping = false;
-  // Responses not finished yet: a stop waits for them (a delivery already recorded as seen must
-  // still be handled, a row already inserted must still be completed or removed).
+  // Handlers not finished yet: a stop waits for them before `close` (a delivery already recorded
+  // as seen must still be handled, a row already inserted must still be completed or removed).
   const running = new Set<ServerResponse>();
+  let handlerFinished = (): void => {};
+  // Responses this runtime marked `connection: close` at the stop, by connection: the latest one.
+  const markedClose = new WeakMap<Socket, ServerResponse>();
   try {
     started = await start();
     const { server } = started;
-    server.on('request', (_req, res: ServerResponse) => {
+    // The service's own request listeners run inside a wrapper that knows when each one is done.
+    const listeners = server.listeners('request') as RequestListener[];
+    server.removeAllListeners('request');
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (stopping) {
+        // A request on a live connection (keep-alive, pipelined) after the stop began: refused
+        // without running a handler. If the answer before it on the same connection was marked to
+        // close, it stays open for this refusal instead, which closes it.
+        const previous = markedClose.get(req.socket);
+        if (previous !== undefined && !previous.headersSent) previous.removeHeader('connection');
+        res.writeHead(503, { connection: 'close', 'retry-after': '1', 'content-type': 'text/plain' });
+        res.end('shutting down\n');
+        return;
+      }
       running.add(res);
-      if (stopping && !res.headersSent) res.setHeader('connection', 'close');
-      res.once('close', () => {
-        running.delete(res);
-        // server.close() closes the connections idle at that moment only: a keep-alive connection
-        // whose response ends later would hold the stop open until its keep-alive timeout.
-        if (stopping) setImmediate(() => server.closeIdleConnections());
-      });
+      trackHandler(
+        res,
+        () => {
+          for (const listener of listeners) {
+            const result = listener.call(server, req, res);
+            if (listeners.length === 1) return result;
+          }
+          return undefined;
+        },
+        () => {
+          running.delete(res);
+          handlerFinished();
+        },
+      );
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -60,6 +143,26 @@ export async function runService(
   process.stdout.write(`${name}: listening on ${url}\n`);
   process.send?.({ ready: name, url });
 
+  const runClose = (cutOff: boolean): void => {
+    const closeDeadline = setTimeout(() => {
+      process.stderr.write(`${name}: close did not finish within ${shutdownTimeoutMs} ms; exiting\n`);
+      process.exit(1);
+    }, shutdownTimeoutMs);
+    started.close().then(
+      () => {
+        clearTimeout(closeDeadline);
+        process.exit(cutOff ? 1 : 0);
+      },
+      (error: unknown) => {
+        clearTimeout(closeDeadline);
+        // The class only: a driver's message may carry a path, a key or a value.
+        const errorClass = error instanceof Error ? error.name : typeof error;
+        process.stderr.write(`${name}: close failed: ${errorClass}\n`);
+        process.exit(1);
+      },
+    );
+  };
+
   const stop = (): void => {
     if (stopping) {
       // A second signal: the operator does not want to wait.
@@ -69,20 +172,39 @@ export async function runService(
     stopping = true;
     const { server } = started;
     let cutOff = false;
+    let serverClosed = false;
+    let closing = false;
+    const finishIfDone = (): void => {
+      if (closing || !serverClosed || (running.size > 0 && !cutOff)) return;
+      closing = true;
+      clearTimeout(deadline);
+      runClose(cutOff);
+    };
+    handlerFinished = () => {
+      // server.close() closes the connections idle at that moment only: a keep-alive connection
+      // whose response ends later would hold the stop open until its keep-alive timeout.
+      setImmediate(() => server.closeIdleConnections());
+      finishIfDone();
+    };
     // Responses still running close their connection when they end instead of keeping it alive.
-    for (const res of running) if (!res.headersSent) res.setHeader('connection', 'close');
+    for (const res of running)
+      if (!res.headersSent && !res.hasHeader('connection')) {
+        res.setHeader('connection', 'close');
+        if (res.socket !== null) markedClose.set(res.socket, res);
+      }
     const deadline = setTimeout(() => {
       cutOff = true;
       process.stderr.write(
         `${name}: ${running.size} request(s) still running after ${shutdownTimeoutMs} ms; closing their connections\n`,
       );
       server.closeAllConnections();
+      finishIfDone();
     }, shutdownTimeoutMs);
-    // Stops accepting connections; the callback runs once every connection is gone, that is once
-    // every running request was answered (or cut off at the deadline).
+    // Stops accepting connections; the callback runs once every connection is gone. `close` runs
+    // once that happened and every handler finished (or at the deadline).
     server.close(() => {
-      clearTimeout(deadline);
-      void started.close().finally(() => process.exit(cutOff ? 1 : 0));
+      serverClosed = true;
+      finishIfDone();
     });
     server.closeIdleConnections();
   };

@@ -56,6 +56,33 @@ function get(port: number, path: string, agent: Agent): Promise<{ status: number
   });
 }
 
+/**
+ * Sends `raw` (one or more HTTP/1.1 requests) on a fresh connection; `send` writes more later on
+ * the same connection, `abort` destroys it; `received` is everything read so far.
+ */
+function rawConnection(port: number): {
+  readonly send: (raw: string) => void;
+  readonly abort: () => void;
+  readonly received: () => string;
+  readonly ended: Promise<void>;
+} {
+  const socket = connect(port, '127.0.0.1');
+  let received = '';
+  socket.setEncoding('utf8').on('data', (chunk: string) => {
+    received += chunk;
+  });
+  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.on('error', () => {});
+  return {
+    send: (raw) => void socket.write(raw),
+    abort: () => void socket.destroy(),
+    received: () => received,
+    ended,
+  };
+}
+
+const getRequest = (path: string): string => `GET ${path} HTTP/1.1\r\nhost: localhost\r\n\r\n`;
+
 /** Whether a TCP connection to `port` is accepted (the socket is closed at once). */
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -140,5 +167,102 @@ describe('runService', () => {
     } finally {
       agent.destroy();
     }
+  });
+
+  it('waits for a handler whose client went away before it runs the close hook', async () => {
+    const service = await startService({ HANDLE_MS: '1200' });
+    const connection = rawConnection(service.port);
+    connection.send(getRequest('/abandoned'));
+    await waitFor(() => service.output().includes('handling /abandoned'), {
+      timeoutMs: 10_000,
+      what: 'the request to reach its handler',
+    });
+    service.child.kill('SIGTERM');
+    await waitFor(async () => !(await accepts(service.port)), {
+      timeoutMs: 5_000,
+      what: 'the service to stop accepting connections',
+    });
+    connection.abort();
+    expect(await service.exited).toBe(0);
+    const output = service.output();
+    expect(output).toContain('answered /abandoned');
+    expect(output.indexOf('answered /abandoned')).toBeLessThan(output.indexOf('closed'));
+  });
+
+  it('waits for the promise of an async handler that keeps working after it answered', async () => {
+    const service = await startService({ HANDLE_MS: '100', WORK_AFTER_MS: '800' });
+    const agent = new Agent({ keepAlive: true });
+    try {
+      const inFlight = get(service.port, '/row', agent);
+      await waitFor(() => service.output().includes('handling /row'), {
+        timeoutMs: 10_000,
+        what: 'the request to reach its handler',
+      });
+      service.child.kill('SIGTERM');
+      expect(await inFlight).toEqual({ status: 200, body: 'answered /row' });
+      expect(await service.exited).toBe(0);
+      const output = service.output();
+      expect(output).toContain('completed /row');
+      expect(output.indexOf('completed /row')).toBeLessThan(output.indexOf('closed'));
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('refuses with 503 a request pipelined after SIGTERM, without running its handler', async () => {
+    const service = await startService({ HANDLE_MS: '800' });
+    const connection = rawConnection(service.port);
+    connection.send(getRequest('/first'));
+    await waitFor(() => service.output().includes('handling /first'), {
+      timeoutMs: 10_000,
+      what: 'the request to reach its handler',
+    });
+    service.child.kill('SIGTERM');
+    await waitFor(async () => !(await accepts(service.port)), {
+      timeoutMs: 5_000,
+      what: 'the service to stop accepting connections',
+    });
+    connection.send(getRequest('/second'));
+    await connection.ended;
+    expect(await service.exited).toBe(0);
+    const received = connection.received();
+    expect(received).toMatch(/^HTTP\/1\.1 200 /);
+    expect(received).toContain('answered /first');
+    expect(received).toMatch(/HTTP\/1\.1 503 [\s\S]*retry-after: 1/i);
+    expect(received).toMatch(/HTTP\/1\.1 503 [\s\S]*connection: close/i);
+    expect(service.output()).not.toContain('handling /second');
+  });
+
+  it('logs the class of a failing close hook, never its message, and exits 1', async () => {
+    const service = await startService({ HANDLE_MS: '10', CLOSE: 'fail' });
+    service.child.kill('SIGTERM');
+    expect(await service.exited).toBe(1);
+    expect(service.output()).toContain('slow-service: close failed: DatabaseCloseError');
+    expect(service.output()).not.toContain('/secret/path');
+  });
+
+  it('exits 1 with a log line when the close hook does not finish within the shutdown timeout', async () => {
+    const service = await startService({ HANDLE_MS: '10', CLOSE: 'hang', SHUTDOWN_TIMEOUT_MS: '300' });
+    const stoppedAt = Date.now();
+    service.child.kill('SIGTERM');
+    expect(await service.exited).toBe(1);
+    expect(Date.now() - stoppedAt).toBeLessThan(5_000);
+    expect(service.output()).toContain('slow-service: close did not finish within 300 ms');
+  });
+
+  it('refuses a shutdownTimeoutMs that timers cannot hold (above 2^31 - 1 ms)', async () => {
+    const child = fork(fixture, [], {
+      env: { PATH: process.env.PATH ?? '', SHUTDOWN_TIMEOUT_MS: String(2 ** 31) },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    children.push(child);
+    let output = '';
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    expect(code).not.toBe(0);
+    expect(output).toContain('shutdownTimeoutMs must be');
+    expect(output).toContain('2147483647');
   });
 });
