@@ -95,6 +95,22 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
+/** Resolves once the fixture logged that its handler for `path` started. */
+function handling(service: Service, path: string): Promise<void> {
+  return waitFor(() => service.output().includes(`handling ${path}`), {
+    timeoutMs: 10_000,
+    what: 'the request to reach its handler',
+  });
+}
+
+/** Resolves once the service no longer accepts connections (its first stop signal was handled). */
+function stoppedListening(service: Service): Promise<void> {
+  return waitFor(async () => !(await accepts(service.port)), {
+    timeoutMs: 5_000,
+    what: 'the service to stop accepting connections',
+  });
+}
+
 describe('runService', () => {
   it('answers a request still running when SIGTERM arrives, then runs the close hook and exits 0', async () => {
     const service = await startService({ HANDLE_MS: '500' });
@@ -104,10 +120,7 @@ describe('runService', () => {
       // An idle keep-alive connection must not hold the stop open (Node's keep-alive timeout is 5 s).
       expect(await get(service.port, '/warm', idle)).toEqual({ status: 200, body: 'answered /warm' });
       const inFlight = get(service.port, '/running', busy);
-      await waitFor(() => service.output().includes('handling /running'), {
-        timeoutMs: 10_000,
-        what: 'the request to reach its handler',
-      });
+      await handling(service, '/running');
       const stoppedAt = Date.now();
       service.child.kill('SIGTERM');
       expect(await inFlight).toEqual({ status: 200, body: 'answered /running' });
@@ -127,10 +140,7 @@ describe('runService', () => {
     const agent = new Agent({ keepAlive: true });
     try {
       const inFlight = get(service.port, '/stuck', agent);
-      await waitFor(() => service.output().includes('handling /stuck'), {
-        timeoutMs: 10_000,
-        what: 'the request to reach its handler',
-      });
+      await handling(service, '/stuck');
       const stoppedAt = Date.now();
       service.child.kill('SIGTERM');
       expect(await inFlight).toBeInstanceOf(Error);
@@ -149,17 +159,11 @@ describe('runService', () => {
     const agent = new Agent({ keepAlive: true });
     try {
       const inFlight = get(service.port, '/stuck', agent);
-      await waitFor(() => service.output().includes('handling /stuck'), {
-        timeoutMs: 10_000,
-        what: 'the request to reach its handler',
-      });
+      await handling(service, '/stuck');
       const stoppedAt = Date.now();
       service.child.kill('SIGTERM');
       // The first signal is handled before the second: wait until the service stopped listening.
-      await waitFor(async () => !(await accepts(service.port)), {
-        timeoutMs: 5_000,
-        what: 'the service to stop accepting connections',
-      });
+      await stoppedListening(service);
       service.child.kill('SIGTERM');
       expect(await service.exited).toBe(1);
       expect(Date.now() - stoppedAt).toBeLessThan(5_000);
@@ -173,15 +177,9 @@ describe('runService', () => {
     const service = await startService({ HANDLE_MS: '1200' });
     const connection = rawConnection(service.port);
     connection.send(getRequest('/abandoned'));
-    await waitFor(() => service.output().includes('handling /abandoned'), {
-      timeoutMs: 10_000,
-      what: 'the request to reach its handler',
-    });
+    await handling(service, '/abandoned');
     service.child.kill('SIGTERM');
-    await waitFor(async () => !(await accepts(service.port)), {
-      timeoutMs: 5_000,
-      what: 'the service to stop accepting connections',
-    });
+    await stoppedListening(service);
     connection.abort();
     expect(await service.exited).toBe(0);
     const output = service.output();
@@ -194,10 +192,7 @@ describe('runService', () => {
     const agent = new Agent({ keepAlive: true });
     try {
       const inFlight = get(service.port, '/row', agent);
-      await waitFor(() => service.output().includes('handling /row'), {
-        timeoutMs: 10_000,
-        what: 'the request to reach its handler',
-      });
+      await handling(service, '/row');
       service.child.kill('SIGTERM');
       expect(await inFlight).toEqual({ status: 200, body: 'answered /row' });
       expect(await service.exited).toBe(0);
@@ -213,15 +208,9 @@ describe('runService', () => {
     const service = await startService({ HANDLE_MS: '800' });
     const connection = rawConnection(service.port);
     connection.send(getRequest('/first'));
-    await waitFor(() => service.output().includes('handling /first'), {
-      timeoutMs: 10_000,
-      what: 'the request to reach its handler',
-    });
+    await handling(service, '/first');
     service.child.kill('SIGTERM');
-    await waitFor(async () => !(await accepts(service.port)), {
-      timeoutMs: 5_000,
-      what: 'the service to stop accepting connections',
-    });
+    await stoppedListening(service);
     connection.send(getRequest('/second'));
     await connection.ended;
     expect(await service.exited).toBe(0);
