@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { JWT_FALLBACK } from '../test/fixtures/env-fallback-cases.ts';
 import { analyzeFile } from './engine.ts';
 import { SourceText } from './source-text.ts';
 
@@ -98,17 +99,9 @@ describe('snippets of findings next to multi-line strings', () => {
   // A finding on the last line of a string that began on an earlier line: the line starts inside
   // the string, so a per-line quote scan would take the value for code.
   const SHAPES: ReadonlyArray<readonly [string, (value: string, filler: string) => string]> = [
-    [
-      'a.ts',
-      (v, f) =>
-        `export const note = \`Welcome.\n${f}${v} ${f}\`; export const jwt = process.env.JWT_SECRET || 'changeme';\n`,
-    ],
-    [
-      'a.ts',
-      (v, f) =>
-        `export const note = \`Hi \${name}.\n${f}${v}\${x}\`; export const jwt = process.env.JWT_SECRET || 'changeme';\n`,
-    ],
-    ['a.js', (v, f) => `const s = 'a\\\n${f}${v}'; module.exports = { jwt: process.env.JWT_SECRET || 'changeme' };\n`],
+    ['a.ts', (v, f) => `export const note = \`Welcome.\n${f}${v} ${f}\`; export const jwt = ${JWT_FALLBACK};\n`],
+    ['a.ts', (v, f) => `export const note = \`Hi \${name}.\n${f}${v}\${x}\`; export const jwt = ${JWT_FALLBACK};\n`],
+    ['a.js', (v, f) => `const s = 'a\\\n${f}${v}'; module.exports = { jwt: ${JWT_FALLBACK} };\n`],
     [
       'seeds/001.sql',
       (v, f) =>
