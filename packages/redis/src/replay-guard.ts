@@ -165,6 +165,9 @@ export class ReplayGuard implements AuditedStore {
     this.#redis = o.redis as RedisClient;
     this.#prefix = `${prefix}${this.name}:`;
     this.#guard = new RedisCallGuard(this.#redis, { timeoutMs });
+    // Registered first: a refused name (ERR_REDIS_INVALID_OPTIONS) must throw before the guard opens
+    // a connection of its own, which nothing could close afterwards.
+    this.#unregister = (o.registry ?? cacheRegistry).register(this);
     if (o.wait !== undefined) {
       // WAIT blocks on the server for up to its own timeout, and Redis ends it only on its next
       // event-loop tick, so the WAIT phase's call limit covers both.
@@ -180,7 +183,6 @@ export class ReplayGuard implements AuditedStore {
     this.#failOpen = o.onRedisDown === 'fail-open';
     this.#onFailOpen = o.onFailOpen;
     this.#wait = o.wait;
-    this.#unregister = (o.registry ?? cacheRegistry).register(this);
     this.#coalescer =
       maxBatch > 0 && o.wait === undefined
         ? new CallCoalescer<SetNxItem, boolean>(

@@ -52,6 +52,40 @@ describe.each([
     return BigInt(seconds) * 1_000_000n + BigInt(micros);
   };
 
+  // A deploy that changes a limit's windowMs under the same name finds the old window's index in
+  // Redis, far ahead of (or behind) the new one: it is another window, and the count restarts. A
+  // stored index read as the current one locked the subject out for millennia (fixed window) or
+  // looped the retry search without end, every client of Redis answered BUSY (sliding window).
+  it.each([
+    ['fixed window, general script', 'fixed-window', true],
+    ['sliding window', 'sliding-window', false],
+  ] as const)(
+    'restarts the count when a deploy changes windowMs under the same name: %s',
+    async (_what, algorithm, withGcra) => {
+      const prefix = uniquePrefix();
+      const make = (windowMs: number) =>
+        createRateLimiter({
+          redis,
+          prefix,
+          blockCache: false,
+          timeoutMs: 2_000,
+          limits: [
+            { name: 'w', algorithm, limit: 3, windowMs },
+            // A second limit makes a fixed window use the general script (one small fixed window is packed).
+            ...(withGcra ? [{ name: 'g', algorithm: 'gcra' as const, limit: 1_000, windowMs: 1_000 }] : []),
+          ],
+        });
+      const before = make(1_000);
+      for (let i = 0; i < 2; i++) expect((await before.consume('alice')).allowed).toBe(true);
+      const after = make(60_000);
+      const decisions = [];
+      for (let i = 0; i < 5; i++) decisions.push(await after.consume('alice'));
+      expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, false, false]);
+      for (const d of decisions.slice(3)) expect(d.retryAfterMs).toBeLessThanOrEqual(120_000);
+      expect(await redis.ping()).toBe('PONG');
+    },
+  );
+
   it('admits a fixed window up to its limit, then rejects with the time left in the window', async () => {
     const rl = limiter([{ name: 'w', algorithm: 'fixed-window', limit: 3, windowMs: 60_000 }]);
     const decisions = [];

@@ -133,6 +133,23 @@ describe('ReplayGuard with wait, on a Redis without replicas', () => {
     await expect(g.check('once')).rejects.toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE' });
   });
 
+  it('opens no connection when its name is refused (nothing could close it afterwards)', async () => {
+    const count = async () =>
+      ((await redis.client('LIST')) as string).split('\n').filter((line) => line.includes('id=')).length;
+    const registry = new CacheRegistry();
+    const options = { redis, name: unique('taken'), ttlMs: 60_000, wait, registry };
+    const first = new ReplayGuard(options);
+    guards.push(first);
+    await expect(first.check('warm')).rejects.toMatchObject({ code: 'ERR_REDIS_NOT_REPLICATED' });
+    const before = await count();
+    for (let i = 0; i < 3; i++) {
+      expect(() => new ReplayGuard(options)).toThrow(expect.objectContaining({ code: 'ERR_REDIS_INVALID_OPTIONS' }));
+    }
+    // A connection opened by a refused construction would show up here (it connects at once).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await count()).toBe(before);
+  });
+
   it('reports a WAIT without an answer within its limit as ERR_REDIS_NOT_REPLICATED, never "first time", with either policy', async () => {
     // At hz 1 Redis ends a blocked WAIT only after up to ~1 s: past the WAIT phase's call limit.
     await redis.config('SET', 'hz', '1');

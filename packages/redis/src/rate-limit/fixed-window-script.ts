@@ -223,12 +223,14 @@ export function fixedWindowBlock(limit: ResolvedLimit, i: number, v: number, tab
   const W = limit.windowMs * 1000;
   const fa = q(`${limit.name}:a`);
   const fb = q(`${limit.name}:b`);
-  // A stored window later than the clock's (the clock stepped back) is the one counted, as a GCRA
-  // limit keeps its base: moving back would restart the count the newer window already holds.
+  // The stored window of the next index (the clock stepped back across a window start) is the one
+  // counted, as a GCRA limit keeps its base: moving back would restart the count it already holds.
+  // Only the next one: a stored index further ahead is no step back but a field written with
+  // another windowMs under the same limit name (a deploy that changed it), which restarts the count.
   return `  local idx = floor(now / ${W})
   local c = 0
   local sa = vals[${v}] and vals[${v}] + 0
-  if sa and sa >= idx then idx = sa; c = ${num(v + 1, '0')} end
+  if sa == idx or sa == idx + 1 then idx = sa; c = ${num(v + 1, '0')} end
   local same = sa == idx
   ok_${i} = c + cost <= ${L}
   t0_${i} = (idx + 1) * ${W} - now

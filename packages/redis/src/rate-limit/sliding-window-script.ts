@@ -53,9 +53,13 @@ ${declared ? 'swRetry = function' : 'local function swRetry'}(idx, cur, prev, W,
     elseif swAdmits(g - 1, idx, cur, prev, W, L, cost) then hi = g - 1
     else return g - now end
   end
-  while hi - lo > 1 do
+  -- At most 64 halvings: the range is at most two windows of µs, far fewer; the bound only keeps a
+  -- state no supported configuration writes from looping without end (and Redis from BUSY).
+  local n = 0
+  while hi - lo > 1 and n < 64 do
     local mid = floor((lo + hi) / 2)
     if swAdmits(mid, idx, cur, prev, W, L, cost) then hi = mid else lo = mid end
+    n = n + 1
   end
   return hi - now
 end
@@ -81,12 +85,14 @@ export function slidingWindowBlock(limit: ResolvedLimit, i: number, v: number, t
   const fa = q(`${limit.name}:a`);
   const fb = q(`${limit.name}:b`);
   const fc = q(`${limit.name}:c`);
-  // A stored window later than the clock's (the clock stepped back) is the one counted, from its
-  // start, as a GCRA limit keeps its base: moving back would drop the counts it holds.
+  // The stored window of the next index (the clock stepped back across a window start) is the one
+  // counted, from its start, as a GCRA limit keeps its base: moving back would drop its counts.
+  // Only the next one: an index further ahead was written with another windowMs under the same
+  // limit name (a deploy that changed it); it restarts the count, as any other window does.
   return `  local idx = floor(now / ${W})
   local sidx = vals[${v}] and vals[${v}] + 0
   local into = now - idx * ${W}
-  if sidx and sidx > idx then idx = sidx; into = 0 end
+  if sidx == idx + 1 then idx = sidx; into = 0 end
   local cur, prev = 0, 0
   if sidx == idx then cur = ${num(v + 1, '0')}; prev = ${num(v + 2, '0')}
   elseif sidx == idx - 1 then prev = ${num(v + 1, '0')} end
