@@ -46,6 +46,20 @@ describe('toBearerResponse', () => {
     expect(toBearerResponse(new BearerError('ERR_BEARER_TOKEN_ENDPOINT', 'x', { retryable: false })).status).toBe(500);
   });
 
+  it('sends Retry-After as whole seconds between 1 and 86400', () => {
+    const retryAfter = (seconds: number): string | undefined =>
+      toBearerResponse(
+        new BearerError('ERR_BEARER_TOKEN_ENDPOINT', 'x', { retryable: true, retryAfterSeconds: seconds }),
+      ).headers['retry-after'];
+    expect(retryAfter(999_999_999)).toBe('86400');
+    expect(retryAfter(1e21)).toBe('86400');
+    expect(retryAfter(2.5)).toBe('3');
+    expect(retryAfter(0)).toBe('1');
+    expect(retryAfter(-3)).toBe('1');
+    expect(retryAfter(Number.NaN)).toBe('5');
+    expect(retryAfter(Number.POSITIVE_INFINITY)).toBe('86400');
+  });
+
   it('answers 503 with Retry-After and no challenge when keys are unavailable', () => {
     const response = toBearerResponse(new BearerError('ERR_BEARER_KEYS_UNAVAILABLE', 'x', { retryAfterSeconds: 7 }));
     expect(response.status).toBe(503);

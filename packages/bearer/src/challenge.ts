@@ -138,6 +138,10 @@ export function buildChallenge(
   return dpop.required ? dpopChallenge : `${one('Bearer', scheme === 'Bearer', undefined)}, ${dpopChallenge}`;
 }
 
+/** `Retry-After` of a 503 when the error names no wait, and the longest one ever sent. */
+const DEFAULT_RETRY_AFTER_SECONDS = 5;
+const MAX_RETRY_AFTER_SECONDS = 86_400;
+
 const DPOP_ERRORS: ReadonlySet<BearerErrorCode> = new Set([
   'ERR_BEARER_DPOP_PROOF_INVALID',
   'ERR_BEARER_DPOP_NONCE_REQUIRED',
@@ -172,7 +176,13 @@ export function toBearerResponse(
     };
   }
   if (mapping.status === 503) {
-    const retryAfter = String(Math.max(1, Math.ceil(error.retryAfterSeconds ?? 5)));
+    // Whole seconds (RFC 9110 delta-seconds) within [1, 1 day], whatever the error carries.
+    const seconds = error.retryAfterSeconds;
+    const retryAfter = String(
+      seconds === undefined || Number.isNaN(seconds)
+        ? DEFAULT_RETRY_AFTER_SECONDS
+        : Math.min(Math.max(1, Math.ceil(seconds)), MAX_RETRY_AFTER_SECONDS),
+    );
     return {
       status: 503,
       headers: { ...base, 'retry-after': retryAfter, 'content-type': 'application/json' },

@@ -250,6 +250,25 @@ describe('introspection (RFC 7662)', () => {
     await expect(strict().authenticate(view(OPAQUE))).resolves.toBeDefined();
   });
 
+  it('refuses an introspected token whose iat is in the future, so it cannot outlive maxTokenAgeSeconds', async () => {
+    const seconds = Math.floor(now / 1000);
+    const strict = (extra: Partial<IntrospectionOptions> = {}) =>
+      createBearerVerifier({
+        maxTokenAgeSeconds: 60,
+        clockToleranceSeconds: 0,
+        introspection: base(extra),
+        now: () => now,
+      });
+    const answer = { active: true, token_type: 'Bearer', aud: AUD, iss: ISS, exp: seconds + 3600, scope: 'read' };
+    as.answer = () => ({ ...answer, iat: seconds + 86_400 });
+    const future = await failure(strict().authenticate(view(OPAQUE)));
+    expect(future.code).toBe('ERR_BEARER_TOKEN_INVALID');
+    expect(future.message).toContain('"iat" is in the future');
+    as.answer = () => ({ ...answer, iat: seconds + 20 });
+    expect((await failure(strict().authenticate(view(OPAQUE)))).code).toBe('ERR_BEARER_TOKEN_INVALID');
+    await expect(strict({ clockToleranceSeconds: 30 }).authenticate(view(OPAQUE))).resolves.toBeDefined();
+  });
+
   it('accepts Duende IdentityServer\'s token_type "access_token" as a bearer token, or as DPoP-bound with cnf.jkt', async () => {
     for (const tokenType of ['access_token', 'Access_Token']) {
       as.answer = () => ({ active: true, aud: AUD, token_type: tokenType, sub: 'duende' });

@@ -400,8 +400,12 @@ export function createIntrospector(
       if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + tolerance)) {
         throw invalidToken('The introspected token is not valid yet ("nbf").');
       }
+      const iat = claims.iat;
+      // As for JWTs: a future iat would make the token look young, so maxTokenAgeSeconds never ends it.
+      if (typeof iat === 'number' && iat > now + tolerance) {
+        throw invalidToken('The introspected token\'s "iat" is in the future.');
+      }
       if (maxTokenAge !== undefined) {
-        const iat = claims.iat;
         if (typeof iat !== 'number') {
           throw invalidToken('The introspected token has no "iat", which maxTokenAgeSeconds requires.');
         }

@@ -260,7 +260,12 @@ describe('remoteJwks', () => {
     expect(JSON.stringify(events)).not.toContain('c2VjcmV0');
   });
 
-  it('refuses a key set whose every entry is refused, without serving the previous set', async () => {
+  it.each([
+    ['only private keys', []],
+    ['private keys and an empty entry', [{}]],
+    ['private keys and an entry with no public members', [{ kty: 'RSA' }]],
+    ['private keys and an entry of an unknown kty', [{ kty: 'XYZ', kid: 'junk' }]],
+  ])('refuses a key set whose every entry is refused, without serving the previous set (%s)', async (_name, junk) => {
     const k1 = await generateKeyPair('ES256', { extractable: true });
     const jwk1 = { ...(await exportJWK(k1.publicKey)), kid: 'k1', alg: 'ES256' };
     let body = JSON.stringify({ keys: [jwk1] });
@@ -282,7 +287,7 @@ describe('remoteJwks', () => {
     await verifier.warm();
     expect(await codeOf(verifier.verify(t1))).toBeUndefined();
     // The issuer now publishes its private key only: a serious misconfiguration, fail closed.
-    body = JSON.stringify({ keys: [{ ...(await exportJWK(k1.privateKey)), kid: 'k1', alg: 'ES256' }] });
+    body = JSON.stringify({ keys: [{ ...(await exportJWK(k1.privateKey)), kid: 'k1', alg: 'ES256' }, ...junk] });
     await waitFor(async () => (await codeOf(verifier.verify(t1))) === 'ERR_BEARER_KEYS_UNAVAILABLE', {
       timeoutMs: 5_000,
       what: 'the private-only set to be refused',

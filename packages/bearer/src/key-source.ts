@@ -129,6 +129,12 @@ export function remoteJwksProblems(url: string | URL, options: RemoteJwksOptions
 
 /** JWK members that only a private or secret key has (RFC 7518 §6.2.2, §6.3.2, §6.4.1). */
 const PRIVATE_MEMBERS = ['d', 'k', 'p', 'q', 'dp', 'dq', 'qi', 'oth'];
+/** Key types a verifier can use, and the public members each needs (RFC 7518 §6.2.1, §6.3.1; RFC 8037 §2). */
+const PUBLIC_MEMBERS: Readonly<Record<string, readonly string[]>> = {
+  EC: ['crv', 'x', 'y'],
+  RSA: ['n', 'e'],
+  OKP: ['crv', 'x'],
+};
 const PRINTABLE_KID = /^[\x20-\x7e]{1,128}$/;
 
 /** Why one JWK entry cannot be used as a public verification key, or undefined when it can. */
@@ -137,6 +143,13 @@ function refusalOf(entry: unknown): string | undefined {
   const jwk = entry as Record<string, unknown>;
   if (jwk.kty === 'oct') return 'symmetric ("oct") key';
   if (PRIVATE_MEMBERS.some((member) => Object.hasOwn(jwk, member))) return 'private key material';
+  // An entry that cannot be a verification key must count as refused, or one junk entry next to
+  // refused ones would let the set through as "not every entry refused".
+  const kty = jwk.kty;
+  if (typeof kty !== 'string' || !Object.hasOwn(PUBLIC_MEMBERS, kty)) return 'missing or unsupported "kty"';
+  if (PUBLIC_MEMBERS[kty]?.some((member) => typeof jwk[member] !== 'string' || jwk[member] === '')) {
+    return `missing public key members for "${kty}"`;
+  }
   return undefined;
 }
 

@@ -243,6 +243,18 @@ describe('createTokenProvider', () => {
     expect(endpoint.seen.length).toBe(2);
   });
 
+  it('ends the backoff when the wall clock steps back', async () => {
+    let clock = 1_000_000_000;
+    const endpoint = await tokenEndpoint((_s, n) => (n === 1 ? { status: 429, body: {}, retryAfter: '60' } : ok(n)));
+    const provider = svcProvider(endpoint.url, { maxRetries: 0, now: () => clock, random: () => 0.5 });
+    await expect(provider.getToken()).rejects.toMatchObject({ code: 'ERR_BEARER_TOKEN_ENDPOINT', retryable: true });
+    clock += 10_000;
+    await expect(provider.getToken()).rejects.toMatchObject({ retryAfterSeconds: 50 });
+    clock -= 3_600_000; // NTP steps the clock back an hour
+    expect(await provider.getToken()).toBe('token-2');
+    expect(endpoint.seen.length).toBe(2);
+  });
+
   it('waits out Retry-After between calls, not only between retries of one call', async () => {
     let clock = 1_000_000;
     const endpoint = await tokenEndpoint((_s, n) => (n === 1 ? { status: 429, body: {}, retryAfter: '60' } : ok(n)));
@@ -258,6 +270,45 @@ describe('createTokenProvider', () => {
     clock += 50_000;
     expect(await provider.getToken()).toBe('token-2');
     expect(endpoint.seen.length).toBe(2);
+  });
+
+  it('reads Retry-After as delta-seconds or an HTTP-date, caps it at 5 min and ignores anything else', async () => {
+    const clock = Date.parse('Mon, 23 Nov 2026 08:00:00 GMT');
+    const cases: [string | undefined, number | undefined][] = [
+      ['60', 60],
+      ['999999999', 300],
+      ['1e+21', undefined],
+      ['0x3c', undefined],
+      ['-5', undefined],
+      [undefined, undefined],
+      [new Date(clock + 120_000).toUTCString(), 120],
+      [new Date(clock + 86_400_000).toUTCString(), 300],
+      [new Date(clock - 60_000).toUTCString(), 0],
+      ['not a date', undefined],
+    ];
+    for (const [header, expected] of cases) {
+      const endpoint = await tokenEndpoint(() => ({
+        status: 429,
+        body: {},
+        ...(header === undefined ? {} : { retryAfter: header }),
+      }));
+      const provider = svcProvider(endpoint.url, { maxRetries: 0, now: () => clock });
+      const error = (await provider.getToken().catch((e: unknown) => e)) as BearerError;
+      expect(error.retryAfterSeconds, `Retry-After: ${header}`).toBe(expected);
+    }
+  });
+
+  it('waits out a Retry-After given as an HTTP-date', async () => {
+    let clock = Date.parse('Mon, 23 Nov 2026 08:00:00 GMT');
+    const retryAt = new Date(clock + 120_000).toUTCString();
+    const endpoint = await tokenEndpoint((_s, n) => (n === 1 ? { status: 429, body: {}, retryAfter: retryAt } : ok(n)));
+    const provider = svcProvider(endpoint.url, { maxRetries: 0, now: () => clock, random: () => 0 });
+    await expect(provider.getToken()).rejects.toMatchObject({ code: 'ERR_BEARER_TOKEN_ENDPOINT', retryable: true });
+    clock += 60_000;
+    await expect(provider.getToken()).rejects.toMatchObject({ retryAfterSeconds: 60 });
+    expect(endpoint.seen.length).toBe(1);
+    clock += 60_000;
+    expect(await provider.getToken()).toBe('token-2');
   });
 
   it('serves the cached token and does not refresh again before the backoff after a failed refresh', async () => {

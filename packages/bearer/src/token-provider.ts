@@ -77,11 +77,13 @@ interface CacheEntry {
   readonly usableUntil: number;
 }
 
-/** The last failed refresh of one cache key, and when the endpoint may be asked again. */
+/** The last failed refresh of one cache key, and how long the endpoint is not asked again. */
 interface FailureEntry {
   readonly error: unknown;
   readonly failures: number;
-  readonly nextAttemptAt: number;
+  /** Clock time of the failure; relative, so a clock stepped back ends the wait instead of extending it. */
+  readonly recordedAt: number;
+  readonly waitMs: number;
 }
 
 const RFC6749_ERRORS = new Set([
@@ -109,6 +111,25 @@ const FAILURE_BACKOFF_MIN_MS = 1_000;
 const FAILURE_BACKOFF_MAX_MS = 60_000;
 /** A `Retry-After` longer than this is capped, so a bad header cannot park a pod for hours. */
 const MAX_RETRY_AFTER_MS = 300_000;
+
+/**
+ * `Retry-After` (RFC 9110 §10.2.3) in whole seconds, capped at MAX_RETRY_AFTER_MS: delta-seconds
+ * (digits only, so `1e3` or `0x3c` are not numbers here) or an HTTP-date. Undefined when absent or
+ * invalid, so the provider's own backoff applies.
+ */
+function retryAfterSecondsOf(header: string | null, now: number): number | undefined {
+  if (header === null) return undefined;
+  const value = header.trim();
+  let seconds: number;
+  if (/^\d+$/.test(value)) {
+    seconds = Number(value);
+  } else {
+    const at = /^[A-Za-z]/.test(value) ? Date.parse(value) : Number.NaN;
+    if (!Number.isFinite(at)) return undefined;
+    seconds = Math.max(0, Math.ceil((at - now) / 1000));
+  }
+  return Math.min(seconds, MAX_RETRY_AFTER_MS / 1000);
+}
 
 function endpointError(message: string, retryable: boolean, cause?: unknown, retryAfterSeconds?: number): BearerError {
   return new BearerError('ERR_BEARER_TOKEN_ENDPOINT', message, {
@@ -241,12 +262,11 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     if (response.status !== 200) {
       const code = typeof body.error === 'string' && RFC6749_ERRORS.has(body.error) ? ` (${body.error})` : '';
       const retryable = response.status === 429 || response.status >= 500;
-      const retryAfter = Number(response.headers.get('retry-after'));
       throw endpointError(
         `The token endpoint answered HTTP ${response.status}${code}; check clientId, credentials, scopes and audience.`,
         retryable,
         undefined,
-        Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined,
+        retryAfterSecondsOf(response.headers.get('retry-after'), clock()),
       );
     }
     const token = body.access_token;
@@ -295,7 +315,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
       error instanceof BearerError && error.retryAfterSeconds !== undefined
         ? Math.min(error.retryAfterSeconds * 1000, MAX_RETRY_AFTER_MS)
         : 0;
-    failures.set(key, { error, failures: count, nextAttemptAt: clock() + Math.max(backoff, retryAfterMs) });
+    failures.set(key, { error, failures: count, recordedAt: clock(), waitMs: Math.max(backoff, retryAfterMs) });
   };
 
   /** The last error again, with `retryAfterSeconds` counting down to the next allowed attempt. */
@@ -305,7 +325,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     return new BearerError(error.code, error.message, {
       cause: error.cause,
       retryable: error.retryable,
-      retryAfterSeconds: Math.max(1, Math.ceil((failure.nextAttemptAt - now) / 1000)),
+      retryAfterSeconds: Math.max(1, Math.ceil((failure.recordedAt + failure.waitMs - now) / 1000)),
     });
   };
 
@@ -334,9 +354,14 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     const cached = cache.get(key);
     const now = clock();
     const failure = failures.get(key);
-    // After a failed refresh the endpoint is not asked again before nextAttemptAt (backoff and
-    // Retry-After), however many requests arrive: a rejected client must not hammer its issuer.
-    const backingOff = failure !== undefined && now < failure.nextAttemptAt && !inFlight.has(key);
+    // After a failed refresh the endpoint is not asked again for waitMs (backoff and Retry-After),
+    // however many requests arrive: a rejected client must not hammer its issuer. A clock that
+    // stepped back to before the failure ends the wait rather than stretching it by the step.
+    const backingOff =
+      failure !== undefined &&
+      now >= failure.recordedAt &&
+      now - failure.recordedAt < failure.waitMs &&
+      !inFlight.has(key);
     if (cached && now < cached.usableUntil) {
       if (now >= cached.refreshAt && !backingOff) {
         refresh(key, request).catch(() => {
