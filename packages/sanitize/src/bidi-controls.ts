@@ -31,31 +31,53 @@ export interface OpenControl {
 }
 
 /**
+ * The controls open so far, outermost first. It counts its isolates so that a PDI with none open
+ * is rejected at once: searching the stack for one made many PDIs over many open embeddings
+ * quadratic. A PDI that finds an isolate pops everything it searched, so pairing stays linear.
+ */
+export class BidiStack {
+  readonly open: OpenControl[] = [];
+  isolates = 0;
+
+  push(control: OpenControl): void {
+    this.open.push(control);
+    if (control.isolate) this.isolates++;
+  }
+
+  /** Appends `inner` (one at a time: spreading a long array into `push` overflows the call stack). */
+  append(inner: BidiStack): void {
+    for (const control of inner.open) this.open.push(control);
+    this.isolates += inner.isolates;
+  }
+
+  clear(): void {
+    this.open.length = 0;
+    this.isolates = 0;
+  }
+}
+
+/**
  * Applies the control at `text[index]` to `stack` as the bidi algorithm pairs them (rules X5 to X7:
  * a PDF closes the last embedding only if no isolate was opened after it; a PDI closes the last
  * isolate and every embedding opened inside it). Returns `unmatched` for a closer that closes
  * nothing (the algorithm ignores it), `true` for any other control, `false` for other characters.
  */
-export function applyControl(
-  stack: OpenControl[],
-  text: string,
-  index: number,
-  node?: TextNode,
-): boolean | 'unmatched' {
+export function applyControl(stack: BidiStack, text: string, index: number, node?: TextNode): boolean | 'unmatched' {
   const code = text.charCodeAt(index);
+  const open = stack.open;
   if ((code >= 0x202a && code <= 0x202e && code !== 0x202c) || (code >= 0x2066 && code <= 0x2068)) {
     stack.push({ isolate: code >= 0x2066, node, index });
     return true;
   }
   if (code === 0x202c) {
-    if (stack.length === 0 || (stack[stack.length - 1] as OpenControl).isolate) return 'unmatched';
-    stack.pop();
+    if (open.length === 0 || (open[open.length - 1] as OpenControl).isolate) return 'unmatched';
+    open.pop();
     return true;
   }
   if (code === 0x2069) {
-    const last = stack.findLastIndex((c) => c.isolate);
-    if (last < 0) return 'unmatched';
-    stack.length = last;
+    if (stack.isolates === 0) return 'unmatched';
+    open.length = open.findLastIndex((c) => c.isolate);
+    stack.isolates--;
     return true;
   }
   return false;
@@ -71,10 +93,10 @@ export function closersOf(stack: readonly OpenControl[]): string {
 /** `text` without the openers that nothing closes (so it can be cut and never grows). */
 export function stripUnclosedBidi(text: string): string {
   if (!BIDI_CONTROL.test(text)) return text;
-  const stack: OpenControl[] = [];
+  const stack = new BidiStack();
   for (let i = 0; i < text.length; i++) applyControl(stack, text, i);
-  if (stack.length === 0) return text;
-  const drop = new Set(stack.map((c) => c.index));
+  if (stack.open.length === 0) return text;
+  const drop = new Set(stack.open.map((c) => c.index));
   let out = '';
   for (let i = 0; i < text.length; i++) if (!drop.has(i)) out += text[i];
   return out;
@@ -94,8 +116,8 @@ const PARAGRAPH_ELEMENTS: ReadonlySet<string> = new Set([
  * element (`bdi`, `dir`, an inline-block) it cannot, and an extra closer where nothing is open is
  * ignored. This errs towards closing too much, never too little.
  */
-function openAtEnd(parent: ParentNode, mode: 'close' | 'strip', unclosed: OpenControl[]): OpenControl[] {
-  const stack: OpenControl[] = [];
+function openAtEnd(parent: ParentNode, mode: 'close' | 'strip', unclosed: OpenControl[]): BidiStack {
+  const stack = new BidiStack();
   for (const node of parent.childNodes) {
     if (node.nodeName === '#text') {
       const text = node as TextNode;
@@ -103,9 +125,9 @@ function openAtEnd(parent: ParentNode, mode: 'close' | 'strip', unclosed: OpenCo
       for (let i = 0; i < text.value.length; i++) applyControl(stack, text.value, i, text);
     } else if ('tagName' in node) {
       const inner = openAtEnd(node, mode, unclosed);
-      if (inner.length === 0) continue;
-      if (PARAGRAPH_ELEMENTS.has(node.tagName)) finish(node, inner, mode, unclosed);
-      else stack.push(...inner);
+      if (inner.open.length === 0) continue;
+      if (PARAGRAPH_ELEMENTS.has(node.tagName)) finish(node, inner.open, mode, unclosed);
+      else stack.append(inner);
     }
   }
   return stack;
@@ -113,7 +135,7 @@ function openAtEnd(parent: ParentNode, mode: 'close' | 'strip', unclosed: OpenCo
 
 function finish(parent: ParentNode, open: OpenControl[], mode: 'close' | 'strip', unclosed: OpenControl[]): void {
   if (mode === 'strip') {
-    unclosed.push(...open);
+    for (const control of open) unclosed.push(control);
     return;
   }
   const closers = closersOf(open);
@@ -132,7 +154,7 @@ function finish(parent: ParentNode, open: OpenControl[], mode: 'close' | 'strip'
  */
 export function balanceBidiControls(root: ParentNode, mode: 'close' | 'strip'): void {
   const unclosed: OpenControl[] = [];
-  const open = openAtEnd(root, mode, unclosed);
+  const open = openAtEnd(root, mode, unclosed).open;
   if (open.length > 0) finish(root, open, mode, unclosed);
   if (unclosed.length === 0) return;
   const byNode = new Map<TextNode, Set<number>>();

@@ -115,6 +115,14 @@ describe('filterStyle', () => {
     'font-size: 200pt',
     'font-size: 999',
     'font: bold 200px arial',
+    'vertical-align: 9999px',
+    'vertical-align: 99999%',
+    'vertical-align: 17px',
+    'vertical-align: 2em',
+    'vertical-align: 101%',
+    'vertical-align: 1in',
+    'vertical-align: 100vh',
+    'vertical-align: top middle',
   ])('drops %j, which hides or moves text', (css) => {
     expect(run(css)).toBe('');
   });
@@ -187,6 +195,15 @@ describe('filterStyle', () => {
     'font-size: xx-large',
     'font: bold 36px / 1.2 arial',
     'font: 900 12px / 48px arial',
+    'vertical-align: top',
+    'vertical-align: middle',
+    'vertical-align: text-bottom',
+    'vertical-align: baseline',
+    'vertical-align: super',
+    'vertical-align: 0',
+    'vertical-align: 16px',
+    'vertical-align: 1em',
+    'vertical-align: 100%',
   ])('keeps %j', (css) => {
     expect(run(css)).toBe(css);
   });
@@ -309,6 +326,20 @@ describe('filterStyle', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it('reports a vertical-align that would move the line out of view', () => {
+    const removed: string[] = [];
+    const out = filterStyle(
+      'vertical-align: 9999px; color: #000',
+      'span',
+      policy.cssProperties,
+      policy.urls,
+      'sanitize',
+      (r) => removed.push(`${r.name}: ${r.reason}`),
+    );
+    expect(out).toBe('color: #000');
+    expect(removed).toEqual(['vertical-align: CSS value not allowed']);
   });
 
   it('never keeps a letter-spacing or word-spacing over MAX_POSITIVE_SPACING_PX, and reports it (property)', () => {

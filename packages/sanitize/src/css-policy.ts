@@ -11,7 +11,8 @@
  * {@link MAX_POSITIVE_SPACING_PX}), no indent, margin or padding over {@link MAX_OFFSET_PX}, no border
  * over {@link MAX_BORDER_PX}, no box size over {@link MAX_BOX_SIZE_PX}, no line height over
  * {@link MAX_LINE_HEIGHT_FACTOR} times the font size (or {@link MAX_OFFSET_PX}), no font size under
- * {@link MIN_FONT_SIZE_PX} or over {@link MAX_FONT_SIZE_PX}, no transparent or nearly transparent text colour, only `display` values that render their content, no text-decoration
+ * {@link MIN_FONT_SIZE_PX} or over {@link MAX_FONT_SIZE_PX}, no `vertical-align` but its keywords or
+ * up to 16 px (`1em`, `100%`), no transparent or nearly transparent text colour, only `display` values that render their content, no text-decoration
  * thickness. These are the cheap
  * ways to show a reader something other than what a filter or `toPlainText()` reads.
  */
@@ -27,6 +28,7 @@ type CssValueKind =
   | 'border-lengths'
   | 'size'
   | 'line-height'
+  | 'vertical-align'
   | 'offset'
   | 'spacing'
   | 'font-size'
@@ -197,7 +199,7 @@ export const CSS_PROPERTIES: Readonly<Record<string, CssValueKind>> = Object.fre
   'letter-spacing': 'spacing',
   'word-spacing': 'spacing',
   'white-space': 'keywords',
-  'vertical-align': 'keywords',
+  'vertical-align': 'vertical-align',
   'word-break': 'keywords',
   'overflow-wrap': 'keywords',
   margin: 'offset',
@@ -361,6 +363,23 @@ function fitsLineHeight(number: string): boolean {
   return estimatedPx(number, OFFSET_PX_PER_UNIT) <= MAX_OFFSET_PX;
 }
 
+// `vertical-align` lifts or lowers the line box's content by up to this much (16 px, `1em`, `100%`
+// of the line height): aligning an icon or a superscript needs less, while `vertical-align: 9999px`
+// on one character pushes the rest of the line some 10 000 px down, out of any pane.
+const MAX_VERTICAL_ALIGN_PX = 16;
+const VERTICAL_ALIGN_KEYWORDS: ReadonlySet<string> = new Set([
+  'baseline',
+  'top',
+  'middle',
+  'bottom',
+  'sub',
+  'super',
+  'text-top',
+  'text-bottom',
+]);
+// `%` is of the line height; counted against a 16 px line so that `100%` is the cap.
+const VERTICAL_ALIGN_PX_PER_UNIT: Readonly<Record<string, number>> = { ...OFFSET_PX_PER_UNIT, '%': 0.16 };
+
 /** Every number token is at most `max` px, estimated with `perUnit` (NaN, an unknown unit, fails). */
 function numbersAtMost(tokens: readonly Token[], max: number, perUnit: Readonly<Record<string, number>>): boolean {
   return tokens.every((t) => t.type !== 'number' || estimatedPx(t.text, perUnit) <= max);
@@ -443,6 +462,16 @@ function fits(kind: CssValueKind, tokens: readonly Token[]): boolean {
       );
     case 'line-height':
       return tokens.length === 1 && (only('ident') || (only('number') && fitsLineHeight((tokens[0] as Token).text)));
+    case 'vertical-align': {
+      if (tokens.length !== 1) return false;
+      const token = tokens[0] as Token;
+      if (token.type === 'ident') return VERTICAL_ALIGN_KEYWORDS.has(token.text);
+      return (
+        token.type === 'number' &&
+        noNegative() &&
+        estimatedPx(token.text, VERTICAL_ALIGN_PX_PER_UNIT) <= MAX_VERTICAL_ALIGN_PX
+      );
+    }
     case 'offset':
       return (
         tokens.length <= 4 &&

@@ -6,7 +6,7 @@
  * reach the URL of a link: they are closed before it, and it is isolated once the text has any.
  */
 import type { DefaultTreeAdapterTypes } from 'parse5';
-import { applyControl, BIDI_SENSITIVE, closersOf, type OpenControl } from './bidi-controls.ts';
+import { applyControl, BIDI_SENSITIVE, BidiStack, closersOf } from './bidi-controls.ts';
 import { DROP_CONTENT_ELEMENTS, DROP_CONTENT_SET } from './hard-rules.ts';
 import { replayParser } from './parser-replay.ts';
 
@@ -23,7 +23,7 @@ class Writer {
   private readonly parts: string[] = [];
   private pendingNewlines = 0;
   private atLineStart = true;
-  private readonly bidi: OpenControl[] = [];
+  private readonly bidi = new BidiStack();
   /** Whether the text so far has bidi controls or right-to-left letters. */
   bidiSeen = false;
 
@@ -50,9 +50,9 @@ class Writer {
 
   /** Closes every bidi control still open, so that what follows is not reordered by it. */
   closeBidi(): void {
-    if (this.bidi.length === 0) return;
-    this.parts.push(closersOf(this.bidi));
-    this.bidi.length = 0;
+    if (this.bidi.open.length === 0) return;
+    this.parts.push(closersOf(this.bidi.open));
+    this.bidi.clear();
   }
 
   newline(count: number): void {

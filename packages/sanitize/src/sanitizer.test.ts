@@ -392,6 +392,34 @@ describe('createSanitizer', () => {
     expect(failed.html).toBe('x');
   });
 
+  it('balances hundreds of thousands of bidi openers without overflowing the call stack', () => {
+    const n = 200_000;
+    const input = `<p><b>${'\u202E'.repeat(n)}</b></p>`;
+    const expected = `<p><b>${'\u202E'.repeat(n)}</b>${'\u202C'.repeat(n)}</p>`;
+    expect(bySet.ugc.sanitizeToString(input)).toBe(expected);
+    expect(sanitizeHtml(input)).toBe(expected);
+    const cut = createSanitizer({ limits: { maxOutputChars: 1000 } }).sanitize(input);
+    expect(cut.truncated).toBe(true);
+    expect(cut.html).not.toMatch(/[\u202A-\u202E\u2066-\u2068]/);
+    expect(toPlainText(input)).toBe(`${'\u202E'.repeat(n)}${'\u202C'.repeat(n)}`);
+  }, 20_000);
+
+  // Not timed (speed is measured in benchmarks): every PDI searched the whole stack of open
+  // embeddings for an isolate, which took seconds; the test timeout is the safety net.
+  it('pairs bidi closers in linear time when many embeddings are open and no isolate is', () => {
+    const n = 40_000;
+    const input = `<p>${'\u202A'.repeat(n)}${'\u2069'.repeat(n)}</p>`;
+    expect(bySet.ugc.sanitizeToString(input)).toBe(
+      `<p>${'\u202A'.repeat(n)}${'\u2069'.repeat(n)}${'\u202C'.repeat(n)}</p>`,
+    );
+    expect(toPlainText(input)).toBe(`${'\u202A'.repeat(n)}${'\u202C'.repeat(n)}`);
+    // The cut keeps 9 closers; the openers they do not close are dropped.
+    expect(toPlainText(input, { maxChars: n + 10 })).toBe(`${'\u202A'.repeat(9)}${'\u202C'.repeat(9)}…`);
+    const failed = createSanitizer().sanitize(`${'<b>'.repeat(2000)}${'\u202A'.repeat(n)}${'\u2069'.repeat(n)}x`);
+    expect(failed.failedClosed).toBe(true);
+    expect(failed.html).toBe(`${'\u2069'.repeat(n)}x`);
+  }, 10_000);
+
   it('strict verification passes for idempotent configurations', () => {
     const s = createSanitizer({ verify: 'strict' });
     const result = s.sanitize('<table><tr><td><a href="#a" id="a">x</a></td></tr></table><pre>\n\ny</pre>');

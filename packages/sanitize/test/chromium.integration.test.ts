@@ -167,6 +167,8 @@ const HIDING_VECTORS: readonly string[] = [
   '<p style="line-height: 99999px"><b id="m">Account 1234 5678</b></p>',
   '<p style="font: 16px/9999 arial"><b id="m">Account 1234 5678</b></p>',
   '<p><b id="m" style="font-size: 9999px">Account 1234 5678</b></p>',
+  '<p><span style="vertical-align: 9999px">.</span><b id="m">Account 1234 5678</b></p>',
+  '<p><span style="vertical-align: 99999%">.</span><b id="m">Account 1234 5678</b></p>',
 ];
 
 async function hidingFindings(outputs: readonly string[]): Promise<string[]> {
