@@ -205,20 +205,30 @@ function credentialProblem(parsed: URL): string | undefined {
   // A nested scheme (`jdbc:mysql://app:pw@db/shop`) has an opaque path, so the outer URL sees no
   // password: read the inner URL, and its `;name=value` parameters (`jdbc:sqlserver://db;password=…`).
   const inner = parsed.pathname;
+  // Oracle thin `jdbc:oracle:thin:user/password@host…` has no `//` before its credentials.
+  if (/(?:^|:)thin:[^/@]*\/[^@]+@/i.test(inner)) return PASSWORD_PROBLEM;
   // `(scheme:)+//`: also `jdbc:tc:mysql://…` (one scheme is peeled off per call).
   if (!/^(?:[A-Za-z][A-Za-z0-9+.-]*:)+\/\//.test(inner)) return undefined;
   const [address = '', ...parameters] = inner.split(';');
-  for (const parameter of parameters) {
-    const at = parameter.indexOf('=');
-    if (at > 0 && at < parameter.length - 1 && isCredentialName(parameter.slice(0, at).trim())) {
-      return `carries a credential in the parameter ${parameter.slice(0, at).trim()}: put it in a secret() key, or declare the key with secret()`;
+  // `;name=value` (SQL Server) and `(name=value)` (MySQL `address=(host=db)(password=…)`).
+  const named = [
+    ...parameters.map((parameter) => {
+      const at = parameter.indexOf('=');
+      return at > 0 ? ([parameter.slice(0, at), parameter.slice(at + 1)] as const) : undefined;
+    }),
+    ...[...address.matchAll(/\(([^()=]*)=([^()]*)\)/g)].map((match) => [match[1] ?? '', match[2] ?? ''] as const),
+  ];
+  for (const parameter of named) {
+    if (parameter && parameter[1].trim() !== '' && isCredentialName(parameter[0].trim())) {
+      return `carries a credential in the parameter ${parameter[0].trim()}: put it in a secret() key, or declare the key with secret()`;
     }
   }
   let nested: URL;
   try {
     nested = new URL(address);
   } catch {
-    return undefined;
+    // WHATWG cannot parse some driver URLs (host lists `//h1:3306,h2:3306/db`): read the userinfo.
+    return /\/\/[^/@:]*:[^/@]+@/.test(address) ? PASSWORD_PROBLEM : undefined;
   }
   return credentialProblem(nested);
 }

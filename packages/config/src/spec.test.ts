@@ -103,9 +103,6 @@ describe('string, number, port, boolean, url, oneOf, duration, list, json', () =
     expect(() => list({ default: ['', 'a,b'] })).toThrow(schemaError(/item 1 is empty.*item 2 contains the separator/));
     expect(() => list({ of: port(), default: [8080, 0] })).toThrow(schemaError(/item 2 must be at least 1/));
     expect(() => list({ default: 'a,b' as never })).toThrow(schemaError(/must be an array/));
-    expect(() => json({ schema: z.object({ n: z.number() }), default: { n: 'x' } as never })).toThrow(
-      schemaError(/json\(\): the default is invalid: does not satisfy its schema/),
-    );
     expect(() => json({ default: JSON.parse(`${'['.repeat(300)}${']'.repeat(300)}`) })).toThrow(
       schemaError(/256 levels/),
     );
@@ -137,6 +134,33 @@ describe('string, number, port, boolean, url, oneOf, duration, list, json', () =
       { env: TEST },
     );
     expect(config).toEqual({ L: ['https://a.test', 'https://b.test'], J: { n: 1 }, B: false, D: 1000 });
+  });
+
+  it('json() accepts a default of the schema output type (a transforming schema), checking only its depth', () => {
+    const hosts = json({
+      schema: z.object({ hosts: z.string().transform((s) => s.split(',')) }),
+      default: { hosts: ['a', 'b'] },
+    });
+    expect(loadConfigSync({ H: hosts }, { env: TEST }).H).toEqual({ hosts: ['a', 'b'] });
+    expect(loadConfigSync({ H: hosts }, { env: { ...TEST, H: '{"hosts":"x,y"}' } }).H).toEqual({ hosts: ['x', 'y'] });
+  });
+
+  it('json() checks the depth of a default with shared sub-objects quickly, and refuses a cyclic one', {
+    timeout: 5_000,
+  }, () => {
+    let node: Record<string, unknown> = {};
+    for (let level = 0; level < 40; level++) node = { left: node, right: node };
+    expect(() => json({ default: node })).not.toThrow();
+    let deep: Record<string, unknown> = {};
+    for (let level = 0; level < 300; level++) deep = { left: deep, right: deep };
+    expect(() => json({ default: deep })).toThrow(
+      expect.objectContaining({ code: 'ERR_CONFIG_SCHEMA', message: expect.stringMatching(/256 levels/) }),
+    );
+    const cyclic: Record<string, unknown> = { a: [1] };
+    (cyclic.a as unknown[]).push({ back: cyclic });
+    expect(() => json({ default: cyclic })).toThrow(
+      expect.objectContaining({ code: 'ERR_CONFIG_SCHEMA', message: expect.stringMatching(/cycl/) }),
+    );
   });
 
   it('list() refuses an item spec that is not a spec and an empty or non-string separator', () => {
@@ -250,6 +274,12 @@ describe('string, number, port, boolean, url, oneOf, duration, list, json', () =
       ['jdbc:postgresql://db/shop?user=app&password=S3cretPw', /query parameter password/],
       ['jdbc:sqlserver://db:1433;user=app;password=S3cretPw', /parameter password/],
       ['jdbc:sqlserver://db:1433;databaseName=shop;Password=S3cretPw;encrypt=true', /parameter Password/],
+      // Inner URLs WHATWG cannot parse (host lists), Oracle thin `user/password@`, MySQL `(name=value)`.
+      ['jdbc:mysql://app:S3cretPw@h1:3306,h2:3306/shop', /embeds a password/],
+      ['jdbc:mysql:loadbalance://app:S3cretPw@h1:3306,h2:3306/shop', /embeds a password/],
+      ['jdbc:oracle:thin:scott/S3cretPw@//db.example:1521/ORCL', /embeds a password/],
+      ['jdbc:oracle:thin:scott/S3cretPw@db.example:1521:ORCL', /embeds a password/],
+      ['jdbc:mysql://address=(host=db)(port=3306)(user=app)(password=S3cretPw)/shop', /parameter password/],
     ] as const;
     for (const [value, message] of cases) {
       const env = { ...TEST, U: value };
@@ -263,6 +293,11 @@ describe('string, number, port, boolean, url, oneOf, duration, list, json', () =
       'jdbc:mysql://app@db:3306/shop?useSSL=true',
       'jdbc:sqlserver://db:1433;databaseName=shop;encrypt=true',
       'jdbc:postgresql://db/shop?password=',
+      'jdbc:mysql://h1:3306,h2:3306/shop',
+      'jdbc:mysql://app@h1:3306,h2:3306/shop',
+      'jdbc:oracle:thin:@//db.example:1521/ORCL',
+      'jdbc:oracle:thin:scott@db.example:1521:ORCL',
+      'jdbc:mysql://address=(host=db)(port=3306)(user=app)/shop',
     ]) {
       expect(loadConfigSync({ U: url() }, { env: { ...TEST, U: value } }).U).toBe(value);
     }

@@ -99,16 +99,35 @@ const MAX_JSON_DEPTH = 256;
 
 const TOO_DEEP = `is nested deeper than ${MAX_JSON_DEPTH} levels; flatten the document`;
 
-/** True when arrays/objects in `value` nest deeper than `limit` levels (measured iteratively). */
-function nestedDeeperThan(value: unknown, limit: number): boolean {
-  const pending: [unknown, number][] = [[value, 0]];
+const CYCLIC = 'refers to itself (a cycle), which JSON cannot hold; pass a plain JSON value';
+
+/**
+ * Why `value` is no JSON document {@link json} accepts: arrays/objects nested deeper than `limit`
+ * levels, or a cycle (only a default can have one). Iterative; a sub-object shared by several
+ * parents is walked again only when reached with more levels left than before, so the cost stays
+ * linear in the levels, not exponential.
+ */
+function jsonShapeProblem(value: unknown, limit: number): string | undefined {
+  // Greatest number of levels left with which each object was (or is being) walked.
+  const walked = new WeakMap<object, number>();
+  const onPath = new WeakSet<object>();
+  const pending: [unknown, number, boolean][] = [[value, limit, false]];
   while (pending.length > 0) {
-    const [next, depth] = pending.pop()!;
+    const [next, left, leaving] = pending.pop()!;
     if (typeof next !== 'object' || next === null) continue;
-    if (depth + 1 > limit) return true;
-    for (const child of Object.values(next)) pending.push([child, depth + 1]);
+    if (leaving) {
+      onPath.delete(next);
+      continue;
+    }
+    if (onPath.has(next)) return CYCLIC;
+    if (left < 1) return TOO_DEEP;
+    if ((walked.get(next) ?? -1) >= left) continue;
+    walked.set(next, left);
+    onPath.add(next);
+    pending.push([next, left, true]);
+    for (const child of Object.values(next)) pending.push([child, left - 1, false]);
   }
-  return false;
+  return undefined;
 }
 
 /** Options of {@link json}. */
@@ -120,6 +139,8 @@ export interface JsonOptions<T> extends CommonOptions<T> {
 /**
  * A JSON document, parsed, optionally validated by a Standard Schema, and deeply frozen. Documents
  * nested deeper than 256 levels are refused (as `invalid`, by `check` and loading alike).
+ * A `default` is the schema's output, so it is not run through the schema: only its depth is
+ * checked, and a cyclic default is refused.
  *
  * @example
  * ```ts
@@ -149,7 +170,8 @@ export function json(options?: JsonOptions<unknown>): Spec<unknown, boolean> {
       } catch {
         return fail('must be valid JSON');
       }
-      if (nestedDeeperThan(value, MAX_JSON_DEPTH)) return fail(TOO_DEEP);
+      const shape = jsonShapeProblem(value, MAX_JSON_DEPTH);
+      if (shape !== undefined) return fail(shape);
       if (o.schema === undefined) return ok(value as R);
       const result = runValidator(o.schema, value, raw);
       if (result instanceof Promise)
@@ -161,23 +183,8 @@ export function json(options?: JsonOptions<unknown>): Spec<unknown, boolean> {
       if (result.issues) return fail(describeIssues(result.issues, raw, value));
       return ok(result.value);
     },
-    (value) => {
-      if (nestedDeeperThan(value, MAX_JSON_DEPTH)) return TOO_DEEP;
-      if (o.schema === undefined) return undefined;
-      let shown: string;
-      try {
-        shown = JSON.stringify(value) ?? '';
-      } catch {
-        shown = '';
-      }
-      const result = runValidator(o.schema, value, shown);
-      if (result instanceof Promise) {
-        // Settle it quietly: the answer is not awaited and the default is refused anyway.
-        result.catch(() => undefined);
-        return 'cannot be checked: the schema is asynchronous; json() needs a synchronous one';
-      }
-      if ('broken' in result) return `cannot be checked: its schema ${result.broken}`;
-      return result.issues ? describeIssues(result.issues, shown, value) : undefined;
-    },
+    // A default is the schema's output (a transforming schema's input may differ): only its shape
+    // is checked, not the schema.
+    (value) => jsonShapeProblem(value, MAX_JSON_DEPTH),
   );
 }

@@ -97,4 +97,35 @@ describe('EncryptDekCache', () => {
     expect(fetches).toBe(2);
     expect(cache.tryReserve('', 1)?.entry).toBe(fresh);
   });
+
+  it('hands the fetched DEK to its waiters even when it arrives older than maxAgeMs', async () => {
+    let now = 0;
+    const cache = new EncryptDekCache({ maxAgeMs: 100 }, () => now, undefined);
+    let fetches = 0;
+    const fetch = async (): Promise<EncryptEntry> => {
+      fetches += 1;
+      const e = entry(now);
+      now += 150;
+      return e;
+    };
+    const reservations = await Promise.all([cache.reserve('', 1, fetch), cache.reserve('', 1, fetch)]);
+    expect(fetches).toBe(1);
+    expect(reservations.map((r) => r.counter)).toEqual([0, 1]);
+    expect(cache.tryReserve('', 1)).toBeUndefined();
+  });
+
+  it('fails with a retryable ERR_TRANSIT_VAULT_UNAVAILABLE when clear() keeps dropping its fetches', async () => {
+    const cache = new EncryptDekCache({ maxAgeMs: 1000 }, () => 0, undefined);
+    let fetches = 0;
+    const fetch = async (): Promise<EncryptEntry> => {
+      fetches += 1;
+      cache.clear();
+      return entry(0);
+    };
+    await expect(cache.reserve('', 1, fetch)).rejects.toMatchObject({
+      code: 'ERR_TRANSIT_VAULT_UNAVAILABLE',
+      retryable: true,
+    });
+    expect(fetches).toBeLessThanOrEqual(5);
+  });
 });

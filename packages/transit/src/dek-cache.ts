@@ -1,4 +1,5 @@
 import type { DataKey } from './data-key.ts';
+import { TransitError } from './errors.ts';
 import type { MetricsHook } from './metrics.ts';
 
 /**
@@ -54,6 +55,12 @@ export const MAX_MESSAGES_CAP = 2 ** 30;
  * ```
  */
 export const DEFAULT_MAX_BYTES = 2 ** 36;
+
+/**
+ * Data keys `clearCaches()` may drop during one encrypt before it fails with a retryable
+ * `ERR_TRANSIT_VAULT_UNAVAILABLE` (each drop means a new Vault call).
+ */
+const MAX_CLEARED_FETCHES = 3;
 
 export interface EncryptEntry {
   readonly dataKey: DataKey;
@@ -120,26 +127,31 @@ export class EncryptDekCache {
   }
 
   /**
-   * Like {@link tryReserve}, fetching a new DEK on a miss; concurrent misses share one fetch. A DEK
-   * whose fetch started before the last {@link clear} is dropped when it arrives, unused by anyone
-   * (the caller that started the fetch included): its waiters fetch again, so nothing that returns
-   * after `clear()` uses a key version Vault chose before it.
+   * Like {@link tryReserve}, fetching a new DEK on a miss; concurrent misses share one fetch. The
+   * callers waiting on a fetch use the DEK it returns even if it is already older than `maxAgeMs`
+   * (a slow Vault answer); later reservations see its age from the request and take a new one. A
+   * DEK whose fetch started before the last {@link clear} is dropped when it arrives, unused by
+   * anyone (the caller that started the fetch included): its waiters fetch again, so nothing that
+   * returns after `clear()` uses a key version Vault chose before it. After
+   * {@link MAX_CLEARED_FETCHES} such drops the call fails with a retryable
+   * `ERR_TRANSIT_VAULT_UNAVAILABLE` rather than waiting forever.
    */
   async reserve(
     binding: string,
     bytes: number,
     fetch: () => Promise<EncryptEntry>,
   ): Promise<{ entry: EncryptEntry; counter: number }> {
+    let cleared = 0;
     for (;;) {
       const hit = this.tryReserve(binding, bytes);
       if (hit) {
         this.#metrics?.({ type: 'cache', cache: 'encrypt', result: 'hit' });
         return hit;
       }
+      const generation = this.#generation;
       let pending = this.#inflight.get(binding);
       if (!pending) {
         this.#metrics?.({ type: 'cache', cache: 'encrypt', result: 'miss' });
-        const generation = this.#generation;
         const fetching: Promise<EncryptEntry | undefined> = fetch()
           .then((entry) => {
             if (generation !== this.#generation) {
@@ -155,8 +167,45 @@ export class EncryptDekCache {
         pending = fetching;
         this.#inflight.set(binding, pending);
       }
-      await pending;
+      const fetched = await pending;
+      if (generation !== this.#generation) {
+        cleared += 1;
+        if (cleared >= MAX_CLEARED_FETCHES) {
+          throw new TransitError(
+            'ERR_TRANSIT_VAULT_UNAVAILABLE',
+            `clearCaches() dropped ${cleared} data keys before this encrypt could use one: retry the call once clearCaches() is no longer called in a loop.`,
+          );
+        }
+        continue;
+      }
+      // Still the cached DEK: use it whatever its age (it was requested for this call).
+      if (fetched && this.#entries.get(binding) === fetched) {
+        const reserved = this.#reserveOn(binding, fetched, bytes);
+        if (reserved) {
+          this.#metrics?.({ type: 'cache', cache: 'encrypt', result: 'hit' });
+          return reserved;
+        }
+      }
     }
+  }
+
+  /** Reserves one message on `entry` (the cached DEK of `binding`) without looking at its age. */
+  #reserveOn(
+    binding: string,
+    entry: EncryptEntry,
+    bytes: number,
+  ): { entry: EncryptEntry; counter: number } | undefined {
+    if (entry.messages >= this.#maxMessages || (entry.messages > 0 && entry.bytes + bytes > this.#maxBytes)) {
+      this.#retire(binding, entry, entry.messages >= this.#maxMessages ? 'max-messages' : 'max-bytes');
+      return undefined;
+    }
+    const counter = entry.messages;
+    entry.messages += 1;
+    entry.bytes += bytes;
+    if (entry.messages >= this.#maxMessages || entry.bytes >= this.#maxBytes) {
+      this.#retire(binding, entry, entry.messages >= this.#maxMessages ? 'max-messages' : 'max-bytes');
+    }
+    return { entry, counter };
   }
 
   #store(binding: string, entry: EncryptEntry): void {

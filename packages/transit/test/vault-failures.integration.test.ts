@@ -43,6 +43,23 @@ describe('Vault failure policy', () => {
     });
   });
 
+  it('uses a data key that arrives older than maxAgeMs once, instead of fetching again forever', async () => {
+    const transit = fx.transit(await fx.newKey(), {
+      cache: { maxAgeMs: 100 },
+      retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
+    });
+    fx.server.injectFault({ delayMs: 120 }, { times: 15, pathPrefix: 'transit/datakey/' });
+    const envelope = await Promise.race([
+      transit.encrypt(Buffer.from('x'), ctx),
+      new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), 1_500)),
+    ]);
+    expect(envelope).not.toBe('pending');
+    expect(fx.calls('transit/datakey/')).toBe(1);
+    // The next encrypt sees the key's age from its request: it takes a new one.
+    await transit.encrypt(Buffer.from('y'), ctx);
+    expect(fx.calls('transit/datakey/')).toBe(2);
+  });
+
   it('does not retry a refused token (403)', async () => {
     const key = await fx.newKey();
     const transit = createTransit({
