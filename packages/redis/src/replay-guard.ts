@@ -172,7 +172,14 @@ export class ReplayGuard implements AuditedStore {
       // WAIT blocks on the server for up to its own timeout, and Redis ends it only on its next
       // event-loop tick, so the WAIT phase's call limit covers both.
       const waitLimit = timeoutMs + o.wait.timeoutMs + WAIT_TICK_MARGIN_MS;
-      const conn = openOwnConnection(this.#redis);
+      let conn: ReturnType<typeof openOwnConnection>;
+      try {
+        conn = openOwnConnection(this.#redis);
+      } catch (error) {
+        // Nothing could close() a guard whose construction threw: free its name again.
+        this.#unregister();
+        throw error;
+      }
       this.#own = {
         conn,
         set: new RedisCallGuard(conn, { timeoutMs }),

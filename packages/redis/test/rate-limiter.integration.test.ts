@@ -12,6 +12,7 @@ import {
 } from '../src/index.ts';
 import { resolveLimits } from '../src/rate-limit/limits.ts';
 import { LocalLimiter } from '../src/rate-limit/local-limiter.ts';
+import { subjectKeys } from '../src/rate-limit/subject-keys.ts';
 import { gcraReference, inMs } from './fixtures/gcra-reference.ts';
 import { awayFromMinuteEdge, callsBetween, cluster, ready, singleNode, type Target } from './fixtures/targets.ts';
 
@@ -85,6 +86,32 @@ describe.each([
       expect(await redis.ping()).toBe('PONG');
     },
   );
+
+  // A Redis clock that steps back a few windows (a failover to a lagging replica) keeps counting in
+  // the window it had reached; only an index further ahead than five minutes (or a window) restarts.
+  it.each([
+    ['fixed window, general script', 'fixed-window'],
+    ['sliding window', 'sliding-window'],
+  ] as const)('keeps counting when the clock steps back two windows: %s', async (_what, algorithm) => {
+    const prefix = uniquePrefix();
+    const rl = createRateLimiter({
+      redis,
+      prefix,
+      blockCache: false,
+      timeoutMs: 2_000,
+      limits: [
+        { name: 'w', algorithm, limit: 3, windowMs: 10_000 },
+        { name: 'g', algorithm: 'gcra', limit: 1_000, windowMs: 1_000 },
+      ],
+    });
+    for (let i = 0; i < 3; i++) expect((await rl.consume('bob')).allowed).toBe(true);
+    const [key] = subjectKeys(prefix, 'bob', false) as [string];
+    // As if the counted window were two ahead of the clock's: the clock stepped back 2 windows.
+    const index = Number(await redis.hget(key, 'w:a'));
+    await redis.hset(key, 'w:a', String(index + 2));
+    expect((await rl.consume('bob')).allowed).toBe(false);
+    expect(await redis.hget(key, 'w:a')).toBe(String(index + 2));
+  });
 
   it('admits a fixed window up to its limit, then rejects with the time left in the window', async () => {
     const rl = limiter([{ name: 'w', algorithm: 'fixed-window', limit: 3, windowMs: 60_000 }]);

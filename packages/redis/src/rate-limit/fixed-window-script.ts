@@ -1,7 +1,7 @@
 import { defineScript } from '../scripts.ts';
 import type { DecideScriptOptions, DecideScripts } from './decide-script-options.ts';
 import type { ResolvedLimit } from './limits.ts';
-import { COUNT_CAP, num, q } from './lua-text.ts';
+import { COUNT_CAP, num, q, stepBackUs } from './lua-text.ts';
 
 /*
  * A fixed-window limit in the decision scripts: its block of the general script (fixedWindowBlock,
@@ -223,14 +223,15 @@ export function fixedWindowBlock(limit: ResolvedLimit, i: number, v: number, tab
   const W = limit.windowMs * 1000;
   const fa = q(`${limit.name}:a`);
   const fb = q(`${limit.name}:b`);
-  // The stored window of the next index (the clock stepped back across a window start) is the one
-  // counted, as a GCRA limit keeps its base: moving back would restart the count it already holds.
-  // Only the next one: a stored index further ahead is no step back but a field written with
-  // another windowMs under the same limit name (a deploy that changed it), which restarts the count.
+  // A stored window ahead of the clock's (the clock stepped back) is the one counted, as a GCRA
+  // limit keeps its base: moving back would restart the count it already holds. Only up to
+  // five minutes (or one window; stepBackUs, lua-text.ts) ahead: an index further ahead is no step back but a field written
+  // with another windowMs under the same limit name (a deploy that changed it), which restarts the
+  // count; read as current it would hold the subject for as long as that index is ahead.
   return `  local idx = floor(now / ${W})
   local c = 0
   local sa = vals[${v}] and vals[${v}] + 0
-  if sa == idx or sa == idx + 1 then idx = sa; c = ${num(v + 1, '0')} end
+  if sa and sa >= idx and (sa - idx) * ${W} <= ${stepBackUs(W)} then idx = sa; c = ${num(v + 1, '0')} end
   local same = sa == idx
   ok_${i} = c + cost <= ${L}
   t0_${i} = (idx + 1) * ${W} - now

@@ -12,6 +12,18 @@
  */
 export const COUNT_CAP = 2 ** 52;
 
+/**
+ * How far ahead of the clock's window a stored window may be and still be read as the current one
+ * (the Redis clock stepped back, e.g. on a failover): five minutes, or one window when windows are
+ * longer. Further ahead it is a field written with another windowMs under the same limit name (a
+ * deploy that changed it) and the count restarts; read as current, it would hold the subject for as
+ * long as that index is ahead, and at a huge index the sliding-window retry search leaves exact
+ * integers behind.
+ */
+export function stepBackUs(windowUs: number): number {
+  return Math.max(300_000_000, windowUs);
+}
+
 /** A hash field name as a Lua literal. */
 export function q(field: string): string {
   // Names are validated to [A-Za-z0-9_.-], so a single-quoted literal is safe.

@@ -1,5 +1,5 @@
 import type { ResolvedLimit } from './limits.ts';
-import { COUNT_CAP, num, q } from './lua-text.ts';
+import { COUNT_CAP, num, q, stepBackUs } from './lua-text.ts';
 
 /*
  * A sliding-window-counter limit in the general decision script (decide-script.ts).
@@ -85,14 +85,14 @@ export function slidingWindowBlock(limit: ResolvedLimit, i: number, v: number, t
   const fa = q(`${limit.name}:a`);
   const fb = q(`${limit.name}:b`);
   const fc = q(`${limit.name}:c`);
-  // The stored window of the next index (the clock stepped back across a window start) is the one
-  // counted, from its start, as a GCRA limit keeps its base: moving back would drop its counts.
-  // Only the next one: an index further ahead was written with another windowMs under the same
-  // limit name (a deploy that changed it); it restarts the count, as any other window does.
+  // A stored window ahead of the clock's (the clock stepped back) is the one counted, from its
+  // start, as a GCRA limit keeps its base: moving back would drop its counts. Only up to
+  // five minutes (or one window; stepBackUs, lua-text.ts) ahead: an index further ahead was written with another windowMs
+  // under the same limit name (a deploy that changed it); it restarts the count.
   return `  local idx = floor(now / ${W})
   local sidx = vals[${v}] and vals[${v}] + 0
   local into = now - idx * ${W}
-  if sidx == idx + 1 then idx = sidx; into = 0 end
+  if sidx and sidx > idx and (sidx - idx) * ${W} <= ${stepBackUs(W)} then idx = sidx; into = 0 end
   local cur, prev = 0, 0
   if sidx == idx then cur = ${num(v + 1, '0')}; prev = ${num(v + 2, '0')}
   elseif sidx == idx - 1 then prev = ${num(v + 1, '0')} end
