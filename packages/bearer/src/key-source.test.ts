@@ -265,6 +265,15 @@ describe('remoteJwks', () => {
     ['private keys and an empty entry', [{}]],
     ['private keys and an entry with no public members', [{ kty: 'RSA' }]],
     ['private keys and an entry of an unknown kty', [{ kty: 'XYZ', kid: 'junk' }]],
+    // Keycloak and others also publish an encryption key: it verifies nothing.
+    [
+      'private keys and an encryption key',
+      [{ kty: 'RSA', kid: 'enc1', use: 'enc', alg: 'RSA-OAEP', n: 'sXch', e: 'AQAB' }],
+    ],
+    [
+      'private keys and an X25519 key',
+      [{ kty: 'OKP', kid: 'x1', crv: 'X25519', x: 'hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo' }],
+    ],
   ])('refuses a key set whose every entry is refused, without serving the previous set (%s)', async (_name, junk) => {
     const k1 = await generateKeyPair('ES256', { extractable: true });
     const jwk1 = { ...(await exportJWK(k1.publicKey)), kid: 'k1', alg: 'ES256' };
@@ -466,6 +475,24 @@ describe('staticJwks', () => {
     expect(verifier.isReady()).toBe(true);
     await expect(verifier.verify(await iss.mint())).resolves.toBeDefined();
     expect(iss.jwksRequests).toBe(0);
+  });
+
+  it("keeps working with an IdP's whole key set: certificate-only and unknown-type entries are left unused", async () => {
+    const iss = await issuer();
+    const jwks = iss.jwks() as { keys: object[] };
+    const verifier = createBearerVerifier({
+      issuer: iss.issuer,
+      audience: iss.audience,
+      algorithms: ['ES256'],
+      keys: staticJwks({
+        keys: [
+          ...jwks.keys,
+          { kty: 'RSA', kid: 'cert-only', x5c: ['MIIC'] },
+          { kty: 'AKP', kid: 'pq', alg: 'ML-DSA-65', pub: 'AAAA' },
+        ],
+      }),
+    });
+    await expect(verifier.verify(await iss.mint())).resolves.toBeDefined();
   });
 
   it('refuses private or symmetric keys', () => {

@@ -137,12 +137,23 @@ const PUBLIC_MEMBERS: Readonly<Record<string, readonly string[]>> = {
 };
 const PRINTABLE_KID = /^[\x20-\x7e]{1,128}$/;
 
-/** Why one JWK entry cannot be used as a public verification key, or undefined when it can. */
-function refusalOf(entry: unknown): string | undefined {
+/**
+ * Why one JWK entry must never be trusted (secret or private key material, not an object), or
+ * undefined. A key set holding one is an issuer misconfiguration whatever else it holds.
+ */
+function securityRefusalOf(entry: unknown): string | undefined {
   if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return 'not a JSON object';
   const jwk = entry as Record<string, unknown>;
   if (jwk.kty === 'oct') return 'symmetric ("oct") key';
   if (PRIVATE_MEMBERS.some((member) => Object.hasOwn(jwk, member))) return 'private key material';
+  return undefined;
+}
+
+/** Why one JWK entry cannot be used as a public verification key, or undefined when it can. */
+function refusalOf(entry: unknown): string | undefined {
+  const security = securityRefusalOf(entry);
+  if (security !== undefined) return security;
+  const jwk = entry as Record<string, unknown>;
   // An entry that cannot be a verification key must count as refused, or one junk entry next to
   // refused ones would let the set through as "not every entry refused".
   const kty = jwk.kty;
@@ -153,12 +164,22 @@ function refusalOf(entry: unknown): string | undefined {
   return undefined;
 }
 
+/** Whether a public JWK may verify signatures: not marked for encryption only, not an ECDH curve. */
+function canVerify(key: JsonObject): boolean {
+  if (key.use !== undefined && key.use !== 'sig') return false;
+  if (Array.isArray(key.key_ops) && !key.key_ops.includes('verify')) return false;
+  if (key.kty === 'OKP' && (key.crv === 'X25519' || key.crv === 'X448')) return false;
+  return typeof key.alg !== 'string' || !/^(RSA-OAEP|RSA1_5|ECDH-ES|A\d+KW|dir)/.test(key.alg);
+}
+
 function assertUsableJwks(value: unknown): asserts value is JSONWebKeySet {
   if (typeof value !== 'object' || value === null || !Array.isArray((value as { keys?: unknown }).keys)) {
     throw new Error('JWKS response is not a JSON Web Key Set');
   }
+  // Only what must never be trusted refuses a configured set: an entry of another or future key
+  // type (an x5c-only certificate, a post-quantum key) is left to jose, which never selects it.
   for (const key of (value as { keys: unknown[] }).keys) {
-    const refusal = refusalOf(key);
+    const refusal = securityRefusalOf(key);
     if (refusal !== undefined) throw new Error(`JWKS member refused: ${refusal}`);
   }
   createLocalJWKSet(value as JSONWebKeySet);
@@ -272,7 +293,9 @@ export function remoteJwks(url: string | URL, options: RemoteJwksOptions = {}): 
       for (const { kid, reason } of screened.refused) {
         emit(options.onEvent, { type: 'jwks.key_refused', url: href, kid, reason });
       }
-      if (screened.keys.length === 0 && screened.refused.length > 0) {
+      // Only keys that can verify a signature count: an issuer that also publishes an encryption
+      // key (use "enc", an X25519 key) next to refused ones has nothing usable either.
+      if (screened.refused.length > 0 && !screened.keys.some(canVerify)) {
         // The issuer answered, but with nothing usable (e.g. only private keys): a misconfiguration,
         // not an outage. Fail closed: no stale keys, 503 until it publishes public keys again.
         refusedEverything = true;
