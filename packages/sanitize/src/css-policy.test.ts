@@ -196,6 +196,7 @@ describe('filterStyle', () => {
     'font: bold 36px / 1.2 arial',
     'font: 900 12px / 48px arial',
     'vertical-align: top',
+    'vertical-align: inherit',
     'vertical-align: middle',
     'vertical-align: text-bottom',
     'vertical-align: baseline',

@@ -376,6 +376,11 @@ const VERTICAL_ALIGN_KEYWORDS: ReadonlySet<string> = new Set([
   'super',
   'text-top',
   'text-bottom',
+  // CSS-wide keywords: the parent's (itself capped) or the initial value.
+  'inherit',
+  'initial',
+  'unset',
+  'revert',
 ]);
 // `%` is of the line height; counted against a 16 px line so that `100%` is the cap.
 const VERTICAL_ALIGN_PX_PER_UNIT: Readonly<Record<string, number>> = { ...OFFSET_PX_PER_UNIT, '%': 0.16 };
