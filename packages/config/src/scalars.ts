@@ -205,8 +205,8 @@ function credentialProblem(parsed: URL): string | undefined {
   // A nested scheme (`jdbc:mysql://app:pw@db/shop`) has an opaque path, so the outer URL sees no
   // password: read the inner URL, and its `;name=value` parameters (`jdbc:sqlserver://db;password=…`).
   const inner = parsed.pathname;
-  // Oracle thin `jdbc:oracle:thin:user/password@host…` has no `//` before its credentials.
-  if (/(?:^|:)thin:[^/@]*\/[^@]+@/i.test(inner)) return PASSWORD_PROBLEM;
+  // Oracle `jdbc:oracle:thin:user/password@host…` (also `oci`, `kprb`) has no `//` before them.
+  if (/(?:^|:)oracle:[a-z0-9]+:[^/@:]*\/[^@]+@/i.test(inner)) return PASSWORD_PROBLEM;
   // `(scheme:)+//`: also `jdbc:tc:mysql://…` (one scheme is peeled off per call).
   if (!/^(?:[A-Za-z][A-Za-z0-9+.-]*:)+\/\//.test(inner)) return undefined;
   const [address = '', ...parameters] = inner.split(';');
@@ -216,7 +216,13 @@ function credentialProblem(parsed: URL): string | undefined {
       const at = parameter.indexOf('=');
       return at > 0 ? ([parameter.slice(0, at), parameter.slice(at + 1)] as const) : undefined;
     }),
-    ...[...address.matchAll(/\(([^()=]*)=([^()]*)\)/g)].map((match) => [match[1] ?? '', match[2] ?? ''] as const),
+    // Each `(…)` group may hold several `name=value` pairs (MySQL `(host=db,user=app,password=…)`).
+    ...[...address.matchAll(/\(([^()]*)\)/g)].flatMap((match) =>
+      (match[1] ?? '').split(',').map((pair) => {
+        const at = pair.indexOf('=');
+        return at > 0 ? ([pair.slice(0, at), pair.slice(at + 1)] as const) : undefined;
+      }),
+    ),
   ];
   for (const parameter of named) {
     if (parameter && parameter[1].trim() !== '' && isCredentialName(parameter[0].trim())) {

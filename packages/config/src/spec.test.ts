@@ -280,6 +280,10 @@ describe('string, number, port, boolean, url, oneOf, duration, list, json', () =
       ['jdbc:oracle:thin:scott/S3cretPw@//db.example:1521/ORCL', /embeds a password/],
       ['jdbc:oracle:thin:scott/S3cretPw@db.example:1521:ORCL', /embeds a password/],
       ['jdbc:mysql://address=(host=db)(port=3306)(user=app)(password=S3cretPw)/shop', /parameter password/],
+      ['jdbc:mysql://(host=db,port=3306,user=app,password=S3cretPw)/shop', /parameter password/],
+      ['jdbc:mysql://address=(host=db1,password=S3cretPw)/shop', /parameter password/],
+      ['jdbc:oracle:oci:scott/S3cretPw@db', /embeds a password/],
+      ['jdbc:oracle:kprb:scott/S3cretPw@db', /embeds a password/],
     ] as const;
     for (const [value, message] of cases) {
       const env = { ...TEST, U: value };
