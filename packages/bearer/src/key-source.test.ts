@@ -496,6 +496,10 @@ describe('staticJwks', () => {
   });
 
   it('refuses private or symmetric keys', () => {
+    // ML-DSA ("AKP") keys keep their private part in `priv`.
+    expect(() => staticJwks({ keys: [{ kty: 'AKP', alg: 'ML-DSA-65', pub: 'AAAA', priv: 'BBBB' }] })).toThrow(
+      BearerError,
+    );
     expect(() => staticJwks({ keys: [{ kty: 'oct', k: 'c2VjcmV0' }] })).toThrow(BearerError);
     expect(() => staticJwks({ keys: [{ kty: 'EC', crv: 'P-256', x: 'a', y: 'b', d: 'c' }] })).toThrow(BearerError);
   });

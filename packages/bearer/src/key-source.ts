@@ -127,8 +127,8 @@ export function remoteJwksProblems(url: string | URL, options: RemoteJwksOptions
   return problems;
 }
 
-/** JWK members that only a private or secret key has (RFC 7518 §6.2.2, §6.3.2, §6.4.1). */
-const PRIVATE_MEMBERS = ['d', 'k', 'p', 'q', 'dp', 'dq', 'qi', 'oth'];
+/** JWK members that only a private or secret key has (RFC 7518 §6.2.2, §6.3.2, §6.4.1; `priv` of ML-DSA "AKP" keys). */
+const PRIVATE_MEMBERS = ['d', 'k', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'priv'];
 /** Key types a verifier can use, and the public members each needs (RFC 7518 §6.2.1, §6.3.1; RFC 8037 §2). */
 const PUBLIC_MEMBERS: Readonly<Record<string, readonly string[]>> = {
   EC: ['crv', 'x', 'y'],
