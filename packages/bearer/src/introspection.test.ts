@@ -226,7 +226,8 @@ describe('introspection (RFC 7662)', () => {
     expect(() => opaqueVerifier({ requireTokenType: 'yes' as never })).toThrow(/requireTokenType must be a boolean/);
   });
 
-  it('applies the verifier-wide maxTokenAgeSeconds and clockToleranceSeconds to introspected tokens', async () => {
+  /** A verifier refusing tokens older than 60 s with no clock tolerance, and an active answer without iat. */
+  const strictAgePolicy = () => {
     const seconds = Math.floor(now / 1000);
     const strict = (extra: Partial<IntrospectionOptions> = {}) =>
       createBearerVerifier({
@@ -236,6 +237,11 @@ describe('introspection (RFC 7662)', () => {
         now: () => now,
       });
     const answer = { active: true, token_type: 'Bearer', aud: AUD, iss: ISS, exp: seconds + 3600, scope: 'read' };
+    return { seconds, strict, answer };
+  };
+
+  it('applies the verifier-wide maxTokenAgeSeconds and clockToleranceSeconds to introspected tokens', async () => {
+    const { seconds, strict, answer } = strictAgePolicy();
     as.answer = () => ({ ...answer, iat: seconds - 172_800 });
     expect((await failure(strict().authenticate(view(OPAQUE)))).code).toBe('ERR_BEARER_TOKEN_EXPIRED');
     as.answer = () => answer;
@@ -251,15 +257,7 @@ describe('introspection (RFC 7662)', () => {
   });
 
   it('refuses an introspected token whose iat is in the future, so it cannot outlive maxTokenAgeSeconds', async () => {
-    const seconds = Math.floor(now / 1000);
-    const strict = (extra: Partial<IntrospectionOptions> = {}) =>
-      createBearerVerifier({
-        maxTokenAgeSeconds: 60,
-        clockToleranceSeconds: 0,
-        introspection: base(extra),
-        now: () => now,
-      });
-    const answer = { active: true, token_type: 'Bearer', aud: AUD, iss: ISS, exp: seconds + 3600, scope: 'read' };
+    const { seconds, strict, answer } = strictAgePolicy();
     as.answer = () => ({ ...answer, iat: seconds + 86_400 });
     const future = await failure(strict().authenticate(view(OPAQUE)));
     expect(future.code).toBe('ERR_BEARER_TOKEN_INVALID');

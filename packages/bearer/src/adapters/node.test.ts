@@ -194,10 +194,7 @@ describe('withBearer', () => {
   });
 
   it('logs a failing handler by its class and frames by default, never its message or properties', async () => {
-    const logged: unknown[] = [];
-    const spy = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
-      logged.push(...args);
-    });
+    const log = captureConsoleError();
     try {
       const token = await issuer.mint();
       const { url } = await serve((req) => {
@@ -207,21 +204,18 @@ describe('withBearer', () => {
         });
       }, {});
       await expect(get(url, token)).resolves.toMatchObject({ status: 500 });
-      const text = logged.map(String).join('\n');
+      const text = log.text();
       expect(text).toContain('withBearer: the handler threw Error');
       expect(text).toMatch(/\n\s+at /);
       expect(text).not.toContain(token);
       expect(text).not.toContain('upstream refused');
     } finally {
-      spy.mockRestore();
+      log.restore();
     }
   });
 
   it('never logs message lines that look like stack frames', async () => {
-    const logged: unknown[] = [];
-    const spy = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
-      logged.push(...args);
-    });
+    const log = captureConsoleError();
     try {
       const token = await issuer.mint();
       const { url } = await serve((req) => {
@@ -230,13 +224,22 @@ describe('withBearer', () => {
         );
       }, {});
       await expect(get(url, token)).resolves.toMatchObject({ status: 500 });
-      const text = logged.map(String).join('\n');
+      const text = log.text();
       expect(text).toContain('withBearer: the handler threw Error');
       expect(text).toMatch(/\n\s+at /);
       expect(text).not.toContain(token);
       expect(text).not.toContain('/billing');
     } finally {
-      spy.mockRestore();
+      log.restore();
     }
   });
 });
+
+/** What console.error prints until restore(), as one text. */
+function captureConsoleError(): { text(): string; restore(): void } {
+  const logged: unknown[] = [];
+  const spy = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+    logged.push(...args);
+  });
+  return { text: () => logged.map(String).join('\n'), restore: () => spy.mockRestore() };
+}
