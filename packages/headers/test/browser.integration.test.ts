@@ -170,23 +170,9 @@ describe('webAppPreset in headless Chromium', () => {
 });
 
 describe('ContentSecurityPolicy.parse against Chromium', () => {
-  let chromium: TestChromium;
-  let server: Server;
-  let origin: string;
-  const policies: string[] = [];
-  beforeAll(async () => {
-    chromium = await launchChromium();
-    ({ server, origin } = await listen((req, res) => {
-      const index = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('p'));
-      res.setHeader('content-security-policy', policies[index] ?? "default-src 'none'");
-      res.setHeader('content-type', 'text/html');
-      res.end('<!doctype html><script>window.ran = true</script><img src="/x.png" onerror="window.ran = true">');
-    }));
-  });
-  afterAll(async () => {
-    await chromium.stop();
-    await close(server);
-  });
+  const load = policyPages(
+    '<!doctype html><script>window.ran = true</script><img src="/x.png" onerror="window.ran = true">',
+  );
 
   const base = "default-src 'none'; base-uri 'none'; script-src 'unsafe-inline'";
   const malformed = ["'sha256-x'", "'sha256-=abc'", "'sha256-AAAAA'", "'nonce-=abc'", "'nonce-%%'"];
@@ -197,14 +183,8 @@ describe('ContentSecurityPolicy.parse against Chromium', () => {
     "'nonce-abc='",
   ];
 
-  async function runsInjectedScript(policy: string): Promise<boolean> {
-    policies.push(policy);
-    const page = await chromium.newPage();
-    await page.goto(`${origin}/?p=${policies.length - 1}`);
-    const ran = await page.evaluate(() => (window as unknown as { ran?: boolean }).ran === true);
-    await page.close();
-    return ran;
-  }
+  const runsInjectedScript = (policy: string): Promise<boolean> =>
+    load(policy, () => (window as unknown as { ran?: boolean }).ran === true);
 
   it("refuses 'unsafe-inline' next to a hash or nonce the browser ignores, which leaves inline script running", async () => {
     for (const source of malformed) {
@@ -236,38 +216,15 @@ describe('ContentSecurityPolicy.parse against Chromium', () => {
 });
 
 describe('inline styles and nonces against Chromium', () => {
-  let chromium: TestChromium;
-  let server: Server;
-  let origin: string;
-  const policies: string[] = [];
-  beforeAll(async () => {
-    chromium = await launchChromium();
-    ({ server, origin } = await listen((req, res) => {
-      const index = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('p'));
-      res.setHeader('content-security-policy', policies[index] ?? "default-src 'none'");
-      res.setHeader('content-type', 'text/html');
-      // What an attacker injects: a full-page overlay by style attribute, and an inline script.
-      res.end(
-        '<!doctype html><div id="overlay" style="position:fixed;background:rgb(255,0,0)">x</div><script>window.ran = true</script>',
-      );
-    }));
-  });
-  afterAll(async () => {
-    await chromium.stop();
-    await close(server);
-  });
-
-  async function load(policy: string): Promise<{ overlay: string; ran: boolean }> {
-    policies.push(policy);
-    const page = await chromium.newPage();
-    await page.goto(`${origin}/?p=${policies.length - 1}`);
-    const result = await page.evaluate(() => ({
+  // What an attacker injects: a full-page overlay by style attribute, and an inline script.
+  const page = policyPages(
+    '<!doctype html><div id="overlay" style="position:fixed;background:rgb(255,0,0)">x</div><script>window.ran = true</script>',
+  );
+  const load = (policy: string): Promise<{ overlay: string; ran: boolean }> =>
+    page(policy, () => ({
       overlay: getComputedStyle(document.getElementById('overlay') as Element).position,
       ran: (window as unknown as { ran?: boolean }).ran === true,
     }));
-    await page.close();
-    return result;
-  }
 
   const NONCE_VALUE = 'cmFtcGFydC10ZXN0LW5vbmNl';
 
@@ -323,3 +280,35 @@ describe('inline styles and nonces against Chromium', () => {
     expect((await load(policy.render(NONCE_VALUE))).ran).toBe(false);
   });
 });
+
+/**
+ * Serves `body` under a CSP of the caller's choosing and reads each page in Chromium; the browser
+ * and the server start and stop with the calling describe block.
+ */
+function policyPages(body: string): <T>(policy: string, read: () => T) => Promise<T> {
+  let chromium: TestChromium;
+  let server: Server;
+  let origin: string;
+  const policies: string[] = [];
+  beforeAll(async () => {
+    chromium = await launchChromium();
+    ({ server, origin } = await listen((req, res) => {
+      const index = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('p'));
+      res.setHeader('content-security-policy', policies[index] ?? "default-src 'none'");
+      res.setHeader('content-type', 'text/html');
+      res.end(body);
+    }));
+  });
+  afterAll(async () => {
+    await chromium.stop();
+    await close(server);
+  });
+  return async (policy, read) => {
+    policies.push(policy);
+    const page = await chromium.newPage();
+    await page.goto(`${origin}/?p=${policies.length - 1}`);
+    const result = await page.evaluate(read);
+    await page.close();
+    return result as Awaited<ReturnType<typeof read>>;
+  };
+}
