@@ -1,4 +1,5 @@
 const BRACE = /[{}]/;
+const LONE_SURROGATE = /\p{Cs}/u;
 const UNSAFE = /[%{}]/g;
 
 /**
@@ -15,4 +16,13 @@ export function percentEncodeBraces(text: string): string {
 /** Whether `text` holds a `{` or `}`, which would open or end a hash tag in a key. */
 export function hasBrace(text: string): boolean {
   return BRACE.test(text);
+}
+
+/**
+ * Whether `text` holds a lone UTF-16 surrogate (`\p{Cs}` matches only unpaired ones in a `u`
+ * regex), what `String.prototype.isWellFormed` refuses. ioredis, UTF-8 and `crypto.hash` encode each
+ * as U+FFFD, so `a\uD800`, `a\uDBFF` and `a\uFFFD` would share one key.
+ */
+export function hasLoneSurrogate(text: string): boolean {
+  return LONE_SURROGATE.test(text);
 }

@@ -1,6 +1,7 @@
 import { CacheRegistry, checkAuditFields } from './cache-registry.ts';
 import type { CallCoalescer } from './call-coalescer.ts';
 import { RedisStoreError } from './errors.ts';
+import { hasLoneSurrogate } from './hash-tag.ts';
 import type { RedisClient } from './scripts.ts';
 
 /** Key prefixes never contain braces: braces are the caller-visible hash tag. */
@@ -51,18 +52,11 @@ export function throwIfProblems(what: string, problems: readonly string[]): void
 export const MAX_ID_LENGTH = 1024;
 
 /**
- * A lone UTF-16 surrogate (`\p{Cs}` matches only unpaired ones in a `u` regex), what
- * `String.prototype.isWellFormed` refuses. ioredis and `crypto.hash` encode each as U+FFFD, so
- * `a\uD800`, `a\uDBFF` and `a\uFFFD` would share one key.
- */
-const LONE_SURROGATE = /\p{Cs}/u;
-
-/**
  * Validates a caller-supplied id without ever echoing it: a non-empty, well-formed string (no lone
  * surrogate) of at most {@link MAX_ID_LENGTH} UTF-16 code units, so distinct ids keep distinct keys.
  */
 export function checkId(id: unknown, operation: string, label = 'id'): asserts id is string {
-  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH || LONE_SURROGATE.test(id)) {
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH || hasLoneSurrogate(id)) {
     throw new RedisStoreError(
       'ERR_REDIS_INVALID_ARGUMENT',
       `${operation}: ${label} must be a non-empty, well-formed string (no lone UTF-16 surrogate) of at most ${MAX_ID_LENGTH} characters.`,

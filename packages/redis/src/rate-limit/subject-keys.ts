@@ -1,15 +1,8 @@
 import { RateLimitError } from '../errors.ts';
-import { percentEncodeBraces } from '../hash-tag.ts';
+import { hasLoneSurrogate, percentEncodeBraces } from '../hash-tag.ts';
 
 /** Longest subject accepted, in UTF-16 code units. */
 export const MAX_SUBJECT_LENGTH = 512;
-
-/**
- * A lone UTF-16 surrogate (`\p{Cs}` matches only unpaired ones in a `u` regex), what
- * `String.prototype.isWellFormed` refuses: UTF-8 encodes each as U+FFFD, so `a\uD800`, `a\uDBFF`
- * and `a\uFFFD` would share one bucket.
- */
-const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
  * Whether `subject` is a usable subject: a non-empty, well-formed string (no lone UTF-16
@@ -20,7 +13,7 @@ export function isSubject(subject: unknown): subject is string {
     typeof subject === 'string' &&
     subject.length > 0 &&
     subject.length <= MAX_SUBJECT_LENGTH &&
-    !LONE_SURROGATE.test(subject)
+    !hasLoneSurrogate(subject)
   );
 }
 
