@@ -329,19 +329,21 @@ describe.each([
     expect(body).toContain('invalid_request_uri');
   });
 
+  /** A client-credentials request of `jwt-app` authenticated by `assertion` (private_key_jwt). */
+  const tokenRequest = (p: RunningProvider, assertion: string): Promise<Response> =>
+    fetch(`${p.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        scope: 'api:read',
+        client_id: 'jwt-app',
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: assertion,
+      }),
+    });
+
   it('accepts a private_key_jwt client assertion once, even when both instances get it at once', async () => {
-    const tokenRequest = (p: RunningProvider, assertion: string): Promise<Response> =>
-      fetch(`${p.url}/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          grant_type: 'client_credentials',
-          scope: 'api:read',
-          client_id: 'jwt-app',
-          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-          client_assertion: assertion,
-        }),
-      });
     for (let round = 0; round < 3; round++) {
       const assertion = clientAssertion(clientKeys.privateKey, [a.url, b.url]);
       const results = await Promise.all([tokenRequest(a, assertion), tokenRequest(b, assertion)]);
@@ -353,18 +355,6 @@ describe.each([
   });
 
   it('refuses a replayed client assertion whose exp is beyond any number (1e400)', async () => {
-    const tokenRequest = (p: RunningProvider, assertion: string): Promise<Response> =>
-      fetch(`${p.url}/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          grant_type: 'client_credentials',
-          scope: 'api:read',
-          client_id: 'jwt-app',
-          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-          client_assertion: assertion,
-        }),
-      });
     for (const exp of ['1e400', '1e20']) {
       const assertion = clientAssertion(clientKeys.privateKey, [a.url, b.url], exp);
       const statuses = [];
