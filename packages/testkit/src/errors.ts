@@ -6,7 +6,8 @@ export type TestkitErrorCode =
   | 'ERR_TESTKIT_START_TIMEOUT'
   | 'ERR_TESTKIT_WAIT_TIMEOUT'
   | 'ERR_TESTKIT_NOT_LOOPBACK'
-  | 'ERR_TESTKIT_INVALID_OPTION';
+  | 'ERR_TESTKIT_INVALID_OPTION'
+  | 'ERR_TESTKIT_STOPPED';
 
 /**
  * The one error class of `@rampart/testkit`.

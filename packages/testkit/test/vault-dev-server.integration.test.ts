@@ -147,10 +147,10 @@ describe('startVaultDevServer', () => {
       { method: 'POST', path: 'transit/keys/late', namespace: '', batchSize: undefined, status: 0 },
     ]);
     for (const call of [() => server.resume(), () => server.suspend()]) {
-      await expect(call()).rejects.toMatchObject({ name: 'TestkitError', code: 'ERR_TESTKIT_INVALID_OPTION' });
+      await expect(call()).rejects.toMatchObject({ name: 'TestkitError', code: 'ERR_TESTKIT_STOPPED' });
     }
     expect(() => server.injectFault({ status: 503 })).toThrow(
-      expect.objectContaining({ code: 'ERR_TESTKIT_INVALID_OPTION' }),
+      expect.objectContaining({ code: 'ERR_TESTKIT_STOPPED' }),
     );
     await server.stop(); // a second stop() is harmless
   });

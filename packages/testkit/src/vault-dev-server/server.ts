@@ -60,8 +60,8 @@ export interface TestVault {
   /**
    * Makes the next `times` requests (default 1) whose path starts with `pathPrefix` meet `fault`.
    * Throws `ERR_TESTKIT_INVALID_OPTION` for a status that is not an integer from 100 to 599, a
-   * `times` that is not an integer of at least 1, a `delayMs` that is not a non-negative integer,
-   * or a server already stopped.
+   * `times` that is not an integer of at least 1 or a `delayMs` that is not a non-negative integer;
+   * `ERR_TESTKIT_STOPPED` on a server already stopped.
    */
   injectFault(fault: VaultDevFault, options?: { times?: number; pathPrefix?: string }): void;
   /** Seals the server: every call but `sys/health` and `sys/seal-status` answers 503 `Vault is sealed`. */
@@ -73,7 +73,7 @@ export interface TestVault {
   resume(): Promise<void>;
   /**
    * Stops the server for good: requests waiting out a `delayMs` fault are dropped (recorded with
-   * status 0), and `suspend()`, `resume()` and `injectFault()` then throw `ERR_TESTKIT_INVALID_OPTION`.
+   * status 0), and `suspend()`, `resume()` and `injectFault()` then throw `ERR_TESTKIT_STOPPED`.
    * Calling it again does nothing.
    */
   stop(): Promise<void>;
@@ -291,7 +291,7 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
   const refuseAfterStop = (what: string): void => {
     if (stopped) {
       throw new TestkitError(
-        'ERR_TESTKIT_INVALID_OPTION',
+        'ERR_TESTKIT_STOPPED',
         `${what}() was called after stop(): a stopped Vault dev server is gone for good. Use suspend() and resume() for an outage, or start a new server.`,
       );
     }
