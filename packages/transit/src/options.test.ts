@@ -45,6 +45,19 @@ describe('createTransit', () => {
     expect(() => createTransit({ vault, key: 'k', mount, cache: { maxAgeMs: 1000 } })).not.toThrow();
   });
 
+  it.each(['team\u00e9-a', 'team\u2028a', 'team-a\r\nX-Injected: 1', 'team a', 'a\u0000'])(
+    'refuses the namespace %j, which no HTTP header can carry, at construction',
+    (namespace) => {
+      expect(() => createTransit({ vault, key: 'k', namespace, cache: { maxAgeMs: 1000 } })).toThrowError(
+        expect.objectContaining({ code: 'ERR_TRANSIT_INVALID_OPTIONS', message: expect.stringContaining('namespace') }),
+      );
+    },
+  );
+
+  it.each(['team-a', 'admin/team_a', 'ns1/ns2.v2'])('accepts the namespace %j', (namespace) => {
+    expect(() => createTransit({ vault, key: 'k', namespace, cache: { maxAgeMs: 1000 } })).not.toThrow();
+  });
+
   it('requires cache.maxAgeMs', () => {
     expect(() => createTransit({ vault, key: 'k' } as never)).toThrowError(/cache: required/);
   });

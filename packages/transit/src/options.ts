@@ -89,8 +89,15 @@ export function validateOptions(options: TransitOptions): void {
     }
   };
   checkKey('options', options.key, options.mount);
-  if (options.namespace !== undefined && (typeof options.namespace !== 'string' || options.namespace.trim() === '')) {
-    problems.push('namespace: a non-empty Vault namespace, or leave it out.');
+  // Sent as the X-Vault-Namespace header: a character no header can carry (outside visible ASCII)
+  // would fail every request instead of construction. Vault namespace paths are `a/b-c_d.e`.
+  if (
+    options.namespace !== undefined &&
+    (typeof options.namespace !== 'string' || !/^[\x21-\x7e]+$/.test(options.namespace))
+  ) {
+    problems.push(
+      'namespace: a Vault namespace path of visible ASCII characters (e.g. "admin/team-a"), without spaces or control characters, or leave it out.',
+    );
   }
   const cache = options.cache as Partial<EncryptCacheLimits> | undefined;
   if (!cache || typeof cache !== 'object') {
