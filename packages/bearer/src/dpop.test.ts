@@ -287,6 +287,46 @@ describe('DPoP verification', () => {
     expect(dpopError.code).toBe('ERR_BEARER_TOKEN_INVALID');
   });
 
+  it('keeps the class and fields of a shared BearerError subclass on every request', async () => {
+    class PolicyRefusal extends BearerError {
+      readonly policy = 'tenant-blocked';
+    }
+    const shared = new PolicyRefusal('ERR_BEARER_TOKEN_INVALID', 'Blocked by policy.');
+    const verifier = makeVerifier(
+      {},
+      {
+        steps: [
+          {
+            name: 'policy',
+            run: () => {
+              throw shared;
+            },
+          },
+        ],
+      },
+    );
+    const bound = await boundToken();
+    const dpopError = await rejection(
+      verifier.authenticate(view({ token: bound, proof: await client.proof({ url: URL_, token: bound }) })),
+    );
+    const bearerError = await rejection(verifier.authenticate(view({ scheme: 'Bearer', token: await issuer.mint() })));
+    const againDpop = await rejection(
+      verifier.authenticate(view({ token: bound, proof: await client.proof({ url: URL_, token: bound }) })),
+    );
+    for (const error of [dpopError, bearerError, againDpop]) {
+      expect(error).toBeInstanceOf(PolicyRefusal);
+      expect((error as PolicyRefusal).policy).toBe('tenant-blocked');
+      expect(error.message).toBe('Blocked by policy.');
+    }
+    expect(dpopError).toBe(shared);
+    for (const error of [dpopError, againDpop]) {
+      expect(verifier.toResponse(error).headers['www-authenticate']).toMatch(/DPoP realm="api", error="invalid_token"/);
+    }
+    expect(verifier.toResponse(bearerError).headers['www-authenticate']).toMatch(
+      /^Bearer realm="api", error="invalid_token"/,
+    );
+  });
+
   it('still accepts plain Bearer tokens unless DPoP is required', async () => {
     const token = await issuer.mint();
     await expect(makeVerifier().authenticate(view({ scheme: 'Bearer', token }))).resolves.toBeDefined();
@@ -699,6 +739,57 @@ describe('memoryReplayStore', () => {
     now = 1001;
     expect(await store.check('c', 1000)).toBe(true);
     expect(await store.check('a', 1000)).toBe(true);
+  });
+
+  it('evicts expired ids when verifiers with different TTLs share the store', async () => {
+    let now = 0;
+    const store = memoryReplayStore({ maxEntries: 2, now: () => now });
+    expect(await store.check('long', 60_000)).toBe(true);
+    expect(await store.check('short', 100)).toBe(true);
+    now = 200; // "short" expired; "long" (inserted first) is still live
+    expect(await store.check('next', 100)).toBe(true);
+    expect(await store.check('long', 60_000)).toBe(false);
+    await expect(store.check('more', 100)).rejects.toMatchObject({ code: 'ERR_BEARER_REPLAY_STORE_UNAVAILABLE' });
+  });
+
+  it('answers like a reference model for any mix of TTLs, waits and ids', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 5 }),
+        fc.array(
+          fc.tuple(
+            fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g'),
+            fc.integer({ min: 0, max: 300 }),
+            fc.integer({ min: 0, max: 200 }),
+          ),
+          { maxLength: 60 },
+        ),
+        async (maxEntries, steps) => {
+          let now = 1_000;
+          const store = memoryReplayStore({ maxEntries, now: () => now });
+          const model = new Map<string, number>();
+          for (const [id, ttl, advance] of steps) {
+            now += advance;
+            const live = [...model].filter(([key, expires]) => key !== id && expires > now).length;
+            const known = model.get(id);
+            const outcome = await store.check(id, ttl).then(
+              (first) => first,
+              (error: unknown) => (error as BearerError).code,
+            );
+            if (known !== undefined && known > now) {
+              expect(outcome).toBe(false);
+            } else if (live >= maxEntries) {
+              expect(outcome).toBe('ERR_BEARER_REPLAY_STORE_UNAVAILABLE');
+              model.delete(id);
+            } else {
+              expect(outcome).toBe(true);
+              model.set(id, now + ttl);
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
 

@@ -482,6 +482,39 @@ describe('introspection (RFC 7662)', () => {
       /endpoint must be https.*issuer is required.*clientId is required.*clientSecret.*audience.*cacheMaxTtlSeconds/,
     );
   });
+
+  it('refuses none, HMAC and unknown algorithms for signed responses, and unknown scope claims', async () => {
+    const { publicKey } = await generateKeyPair('ES256');
+    const keys = staticJwks({ keys: [{ ...(await exportJWK(publicKey)), kid: 'as-1', alg: 'ES256' }] });
+    for (const algorithms of [['none'], ['HS256'], ['ES256', 'HS512'], ['ES257']]) {
+      expect(() =>
+        createBearerVerifier({
+          introspection: base({ jwtResponse: { keys, algorithms: algorithms as never } }),
+        }),
+      ).toThrow(/introspection\.jwtResponse\.algorithms may only contain asymmetric algorithms/);
+    }
+    let message = '';
+    try {
+      createBearerVerifier({
+        introspection: base({
+          jwtResponse: { keys, algorithms: ['none' as never] },
+          scopeClaims: ['scope', 'groups' as never],
+        }),
+      });
+    } catch (error) {
+      expect(error).toMatchObject({ code: 'ERR_BEARER_INVALID_OPTIONS' });
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/jwtResponse\.algorithms.*scopeClaims/);
+    expect(() => createBearerVerifier({ introspection: base({ scopeClaims: 'scope' as never }) })).toThrow(
+      /introspection\.scopeClaims/,
+    );
+    expect(() =>
+      createBearerVerifier({
+        introspection: base({ jwtResponse: { keys, algorithms: ['ES256'] }, scopeClaims: ['scp', 'roles'] }),
+      }),
+    ).not.toThrow();
+  });
 });
 
 const verifier401 = (error: BearerError): number => opaqueVerifier().toResponse(error).status;

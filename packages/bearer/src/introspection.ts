@@ -7,11 +7,11 @@ import {
   clientAuthenticationProblems,
   formEncode,
 } from './client-authentication.ts';
-import { type AsymmetricAlgorithm, deepFreeze, parseCompactJws } from './compact-jws.ts';
+import { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm, deepFreeze, parseCompactJws } from './compact-jws.ts';
 import { BearerError, invalidToken } from './errors.ts';
 import { isKeyForAlgorithm, verifyJwsSignature } from './jws-signature.ts';
 import type { KeySource } from './key-source.ts';
-import type { ScopeClaim } from './scopes.ts';
+import { isScopeClaimList, type ScopeClaim } from './scopes.ts';
 import { isJsonObject, type JsonObject, type JsonValue, parseStrictJson } from './strict-json.ts';
 
 /** RFC 9701 signed introspection responses. */
@@ -115,9 +115,17 @@ export function introspectionProblems(options: IntrospectionOptions): string[] {
     if (typeof options.jwtResponse.keys?.getKey !== 'function') {
       problems.push('introspection.jwtResponse.keys must be a key source (remoteJwks or staticJwks)');
     }
-    if (!Array.isArray(options.jwtResponse.algorithms) || options.jwtResponse.algorithms.length === 0) {
+    const algorithms: unknown = options.jwtResponse.algorithms;
+    if (!Array.isArray(algorithms) || algorithms.length === 0) {
       problems.push('introspection.jwtResponse.algorithms is required');
+    } else if (!algorithms.every((alg) => (ASYMMETRIC_ALGORITHMS as readonly unknown[]).includes(alg))) {
+      problems.push(
+        `introspection.jwtResponse.algorithms may only contain asymmetric algorithms (${ASYMMETRIC_ALGORITHMS.join(', ')}); "none" and HMAC are refused`,
+      );
     }
+  }
+  if (options.scopeClaims !== undefined && !isScopeClaimList(options.scopeClaims)) {
+    problems.push('introspection.scopeClaims may only contain scope, scp, permissions, roles');
   }
   return problems;
 }

@@ -306,6 +306,44 @@ describe('remoteJwks', () => {
     expect(events).not.toContain('jwks.stale_served');
   });
 
+  it.each([
+    ['an empty key set', []],
+    ['only an encryption key', [{ kty: 'RSA', kid: 'enc1', use: 'enc', alg: 'RSA-OAEP', n: 'sXch', e: 'AQAB' }]],
+    [
+      'only an X25519 key',
+      [{ kty: 'OKP', kid: 'x1', crv: 'X25519', x: 'hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo' }],
+    ],
+  ])('refuses a fetched set with no verification key, without serving the previous set (%s)', async (_name, keys) => {
+    const k1 = await generateKeyPair('ES256');
+    const jwk1 = { ...(await exportJWK(k1.publicKey)), kid: 'k1', alg: 'ES256' };
+    let body = JSON.stringify({ keys: [jwk1] });
+    const url = await serve((_req, res) => res.end(body));
+    const events: KeySourceEvent['type'][] = [];
+    const verifier = createBearerVerifier({
+      issuer: 'https://nosig.test',
+      audience: 'a',
+      algorithms: ['ES256'],
+      jwksUri: url,
+      jwks: { cacheMaxAgeMs: 1_000, failureBackoffMs: 0, onEvent: (event) => events.push(event.type) },
+    });
+    const t1 = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })
+      .setIssuer('https://nosig.test')
+      .setAudience('a')
+      .setExpirationTime('2m')
+      .sign(k1.privateKey);
+    await verifier.warm();
+    expect(await codeOf(verifier.verify(t1))).toBeUndefined();
+    body = JSON.stringify({ keys });
+    await waitFor(async () => (await codeOf(verifier.verify(t1))) === 'ERR_BEARER_KEYS_UNAVAILABLE', {
+      timeoutMs: 5_000,
+      what: 'the set without verification keys to be refused',
+    });
+    expect(verifier.isReady()).toBe(false);
+    expect(verifier.toResponse(await verifier.verify(t1).catch((e: unknown) => e)).status).toBe(503);
+    expect(events).not.toContain('jwks.stale_served');
+  });
+
   it('refuses plain http to a non-loopback host and URLs with credentials', () => {
     expect(() => remoteJwks('http://id.example.com/jwks')).toThrow(BearerError);
     expect(() => remoteJwks('https://user:pass@id.example.com/jwks')).toThrow(BearerError);

@@ -293,13 +293,13 @@ export function remoteJwks(url: string | URL, options: RemoteJwksOptions = {}): 
       for (const { kid, reason } of screened.refused) {
         emit(options.onEvent, { type: 'jwks.key_refused', url: href, kid, reason });
       }
-      // Only keys that can verify a signature count: an issuer that also publishes an encryption
-      // key (use "enc", an X25519 key) next to refused ones has nothing usable either.
-      if (screened.refused.length > 0 && !screened.keys.some(canVerify)) {
-        // The issuer answered, but with nothing usable (e.g. only private keys): a misconfiguration,
-        // not an outage. Fail closed: no stale keys, 503 until it publishes public keys again.
+      // Only keys that can verify a signature count: a set with none (every entry refused, only
+      // encryption keys such as use "enc" or X25519, or `{"keys":[]}`) has nothing usable.
+      if (!screened.keys.some(canVerify)) {
+        // The issuer answered, but with nothing usable: a misconfiguration, not an outage. Fail
+        // closed: no stale keys, 503 (not ready) until it publishes public signing keys again.
         refusedEverything = true;
-        throw new Error('every key in the JWKS was refused');
+        throw new Error('the JWKS has no public key that can verify signatures');
       }
       const body = JSON.stringify({ keys: screened.keys });
       lastGood = { body, at: Date.now() };

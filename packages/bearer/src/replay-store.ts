@@ -40,20 +40,77 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Repla
     );
   }
   const now = options.now ?? Date.now;
+  /** Live (and not yet evicted) ids and their expiry. */
   const seen = new Map<string, number>();
+  // Verifiers sharing this store may use different TTLs (and a clock may step back), so insertion
+  // order is not expiry order: a binary min-heap by expiry finds expired ids in O(log n). A node
+  // whose id was since re-inserted or evicted no longer matches `seen` and is skipped when popped.
+  const heap: { expires: number; id: string }[] = [];
+
+  const push = (node: { expires: number; id: string }): void => {
+    let i = heap.push(node) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const above = heap[parent] as { expires: number; id: string };
+      if (above.expires <= node.expires) break;
+      heap[i] = above;
+      i = parent;
+    }
+    heap[i] = node;
+  };
+
+  const pop = (): void => {
+    const last = heap.pop();
+    if (last === undefined || heap.length === 0) return;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= heap.length) break;
+      const right = left + 1;
+      const child =
+        right < heap.length &&
+        (heap[right] as { expires: number }).expires < (heap[left] as { expires: number }).expires
+          ? right
+          : left;
+      const below = heap[child] as { expires: number; id: string };
+      if (below.expires >= last.expires) break;
+      heap[i] = below;
+      i = child;
+    }
+    heap[i] = last;
+  };
+
+  /**
+   * Drops expired ids, earliest first: at most `budget` heap nodes, or when the store is full,
+   * until it has room or nothing left has expired. Each node is popped once, so this is O(log n)
+   * amortized per check, and the heap never holds more than the ids plus the expired leftovers.
+   */
+  const evictExpired = (at: number, budget: number): void => {
+    for (let popped = 0; heap.length > 0; popped++) {
+      const top = heap[0] as { expires: number; id: string };
+      if (top.expires > at) return;
+      if (popped >= budget && seen.size < maxEntries) return;
+      if (seen.get(top.id) === top.expires) seen.delete(top.id);
+      pop();
+    }
+  };
+
   return {
     async check(id, ttlMs) {
+      if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs < 0) {
+        // NaN would make the id never count as seen: refuse rather than answer "first time".
+        throw new BearerError(
+          'ERR_BEARER_REPLAY_STORE_UNAVAILABLE',
+          'The in-memory replay store was called with a TTL that is not a non-negative number of milliseconds.',
+          { retryAfterSeconds: 5 },
+        );
+      }
       const at = now();
       const known = seen.get(id);
       if (known !== undefined && known > at) return false;
       if (known !== undefined) seen.delete(id);
-      if (seen.size >= maxEntries) {
-        // Entries share one TTL, so insertion order is expiry order: drop the expired head.
-        for (const [key, expires] of seen) {
-          if (expires > at) break;
-          seen.delete(key);
-        }
-      }
+      // A few expired ids per call keep memory near the live set; a full store evicts all it must.
+      evictExpired(at, 4);
       if (seen.size >= maxEntries) {
         throw new BearerError(
           'ERR_BEARER_REPLAY_STORE_UNAVAILABLE',
@@ -61,7 +118,9 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Repla
           { retryAfterSeconds: 5 },
         );
       }
-      seen.set(id, at + ttlMs);
+      const expires = at + ttlMs;
+      seen.set(id, expires);
+      push({ expires, id });
       return true;
     },
   };

@@ -14,6 +14,13 @@ export type ScopeClaim = 'scope' | 'scp' | 'permissions' | 'roles';
  */
 export const DEFAULT_SCOPE_CLAIMS: readonly ScopeClaim[] = ['scope', 'scp'];
 
+const SCOPE_CLAIMS: ReadonlySet<string> = new Set<ScopeClaim>(['scope', 'scp', 'permissions', 'roles']);
+
+/** Whether `value` is an array of {@link ScopeClaim} names (an options check). */
+export function isScopeClaimList(value: unknown): value is readonly ScopeClaim[] {
+  return Array.isArray(value) && value.every((claim) => typeof claim === 'string' && SCOPE_CLAIMS.has(claim));
+}
+
 /** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 

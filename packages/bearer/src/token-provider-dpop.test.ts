@@ -80,6 +80,20 @@ describe('createTokenProvider with dpop', () => {
     expect(result.binding?.type).toBe('dpop');
   });
 
+  it('retries each concurrent request once with the server nonce', async () => {
+    const provider = createTokenProvider({
+      tokenEndpoint: url,
+      clientId: 'c',
+      authentication: { method: 'client_secret_basic', clientSecret: ['s', 'ecret'].join('') },
+      dpop: { ...(await generateKeyPair('ES256')), algorithm: 'ES256' },
+      maxRetries: 0,
+    });
+    const tokens = await Promise.all(
+      ['https://a.test', 'https://b.test', 'https://c.test'].map((audience) => provider.getToken({ audience })),
+    );
+    expect(tokens.every((token) => typeof token === 'string' && token.length > 0)).toBe(true);
+  });
+
   it('refuses a token the server did not bind (token_type Bearer)', async () => {
     answerPlainBearer = true;
     try {

@@ -366,6 +366,67 @@ describe('createTokenProvider', () => {
     expect(await provider.getToken()).toBe('token-2');
   });
 
+  it('refreshes a token claiming a huge lifetime at least daily', async () => {
+    let clock = 1_000_000;
+    const endpoint = await tokenEndpoint((_s, n) => ok(n, 1e308));
+    const provider = svcProvider(endpoint.url, { now: () => clock, random: () => 0 });
+    expect(await provider.getToken()).toBe('token-1');
+    clock += 86_400_000;
+    expect(await provider.getToken()).toBe('token-2');
+    expect(endpoint.seen.length).toBe(2);
+  });
+
+  it.each([1, 3, 10, 20, 25, 40])(
+    'refreshes a %i s token in the background before it stops being handed out',
+    async (seconds) => {
+      let clock = 1_000_000;
+      const endpoint = await tokenEndpoint((_s, n) => ok(n, seconds));
+      const provider = svcProvider(endpoint.url, { now: () => clock, random: () => 1 });
+      const start = clock;
+      expect(await provider.getToken()).toBe('token-1');
+      // The last moment the token is still handed out: expiry minus the safety margin.
+      clock = start + seconds * 1000 - Math.min(5_000, (seconds * 1000) / 2) - 1;
+      expect(await provider.getToken()).toBe('token-1');
+      await expect.poll(() => endpoint.seen.length).toBe(2);
+      await expect.poll(() => provider.getToken()).toBe('token-2');
+    },
+  );
+
+  it('refuses timeouts, delays, lifetimes and parameters out of range, all at once', () => {
+    let message = '';
+    try {
+      createTokenProvider({
+        tokenEndpoint: 'https://id.example.com/token',
+        clientId: 'svc',
+        authentication: { method: 'client_secret_basic', clientSecret: 'x' },
+        timeoutMs: -1,
+        retryBaseDelayMs: Number.NaN,
+        defaultExpiresInSeconds: 0,
+        audienceParameter: 'aud' as 'audience',
+      });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toMatchObject({ code: 'ERR_BEARER_INVALID_OPTIONS' });
+      message = (error as Error).message;
+    }
+    for (const word of ['timeoutMs', 'retryBaseDelayMs', 'defaultExpiresInSeconds', 'audienceParameter']) {
+      expect(message).toContain(word);
+    }
+    for (const bad of [{ timeoutMs: 0 }, { timeoutMs: '5000' }, { defaultExpiresInSeconds: 1e308 }]) {
+      expect(() =>
+        svcProvider('https://id.example.com/token', bad as unknown as Partial<TokenProviderOptions>),
+      ).toThrow(BearerError);
+    }
+    expect(() =>
+      svcProvider('https://id.example.com/token', {
+        timeoutMs: 1,
+        retryBaseDelayMs: 0,
+        defaultExpiresInSeconds: 86_400,
+        audienceParameter: 'audience',
+      }),
+    ).not.toThrow();
+  });
+
   it('lists every option problem at once', () => {
     try {
       createTokenProvider({

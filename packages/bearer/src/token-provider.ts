@@ -24,11 +24,14 @@ export interface TokenProviderOptions {
   readonly jitterRatio?: number;
   /** Retries after a network error, 429 or 5xx. Default 2, at most 5. */
   readonly maxRetries?: number;
-  /** First retry delay, doubled each time (with jitter). Default 200. */
+  /** First retry delay, doubled each time (with jitter). Default 200, 0 to 5000. */
   readonly retryBaseDelayMs?: number;
-  /** Abort one token request after this long. Default 5000. */
+  /** Abort one token request after this long. Default 5000, 1 to 60000. */
   readonly timeoutMs?: number;
-  /** Lifetime assumed when the response has no `expires_in`. Default 60 seconds. */
+  /**
+   * Lifetime assumed when the response has no `expires_in`. Default 60 seconds, 1 to 86400. A
+   * token is cached at most 24 hours, whatever `expires_in` it claims.
+   */
   readonly defaultExpiresInSeconds?: number;
   readonly fetch?: typeof fetch;
   /**
@@ -106,6 +109,13 @@ const MAX_RETRY_DELAY_MS = 5_000;
  * living under 10 s, half its lifetime instead, so it is still cached for its first half.
  */
 const EXPIRY_SAFETY_MS = 5_000;
+/**
+ * Longest lifetime a token is cached for, whatever `expires_in` it claims: a token claiming a
+ * longer life (or a server bug such as `1e308`) is still refreshed at least daily.
+ */
+const MAX_CACHED_LIFETIME_MS = 86_400_000;
+/** Longest `timeoutMs` accepted. */
+const MAX_TIMEOUT_MS = 60_000;
 /** Backoff between refreshes after a failed one: doubled per failure, with jitter, within these bounds. */
 const FAILURE_BACKOFF_MIN_MS = 1_000;
 const FAILURE_BACKOFF_MAX_MS = 60_000;
@@ -176,12 +186,34 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   if (typeof options.clientId !== 'string' || options.clientId === '') problems.push('clientId is required');
   const auth = options.authentication;
   problems.push(...clientAuthenticationProblems(auth, 'authentication.'));
+  const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
   const ratio = options.refreshAheadRatio ?? 0.8;
-  if (!(ratio > 0 && ratio < 1)) problems.push('refreshAheadRatio must be in (0, 1)');
+  if (!(isNumber(ratio) && ratio > 0 && ratio < 1)) problems.push('refreshAheadRatio must be in (0, 1)');
   const jitterRatio = options.jitterRatio ?? 0.05;
-  if (!(jitterRatio >= 0 && jitterRatio < ratio)) problems.push('jitterRatio must be in [0, refreshAheadRatio)');
+  if (!(isNumber(jitterRatio) && jitterRatio >= 0 && jitterRatio < ratio)) {
+    problems.push('jitterRatio must be in [0, refreshAheadRatio)');
+  }
   const maxRetries = options.maxRetries ?? 2;
   if (!(Number.isInteger(maxRetries) && maxRetries >= 0 && maxRetries <= 5)) problems.push('maxRetries must be 0..5');
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  if (!(isNumber(timeoutMs) && timeoutMs >= 1 && timeoutMs <= MAX_TIMEOUT_MS)) {
+    problems.push(`timeoutMs must be a number of milliseconds between 1 and ${MAX_TIMEOUT_MS}`);
+  }
+  const baseDelay = options.retryBaseDelayMs ?? 200;
+  if (!(isNumber(baseDelay) && baseDelay >= 0 && baseDelay <= MAX_RETRY_DELAY_MS)) {
+    problems.push(`retryBaseDelayMs must be a number of milliseconds between 0 and ${MAX_RETRY_DELAY_MS}`);
+  }
+  const defaultExpiresIn = options.defaultExpiresInSeconds ?? 60;
+  if (!(isNumber(defaultExpiresIn) && defaultExpiresIn >= 1 && defaultExpiresIn <= MAX_CACHED_LIFETIME_MS / 1000)) {
+    problems.push(`defaultExpiresInSeconds must be a number of seconds between 1 and ${MAX_CACHED_LIFETIME_MS / 1000}`);
+  }
+  const audienceParameter = options.audienceParameter ?? 'resource';
+  if (audienceParameter !== 'resource' && audienceParameter !== 'audience') {
+    problems.push('audienceParameter must be "resource" or "audience"');
+  }
+  for (const name of ['fetch', 'now', 'random', 'sleep'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') problems.push(`${name} must be a function`);
+  }
   if (problems.length > 0) {
     throw new BearerError('ERR_BEARER_INVALID_OPTIONS', `Invalid token provider options: ${problems.join('; ')}.`);
   }
@@ -190,9 +222,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   const clock = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const timeoutMs = options.timeoutMs ?? 5_000;
-  const baseDelay = options.retryBaseDelayMs ?? 200;
-  const defaultLifetime = (options.defaultExpiresInSeconds ?? 60) * 1000;
+  const defaultLifetime = defaultExpiresIn * 1000;
 
   const signer = options.dpop === undefined ? undefined : dpopProofSigner(options.dpop, clock);
   /** The authorization server's latest DPoP nonce (RFC 9449 §8). */
@@ -203,37 +233,43 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   const keyOf = (request: TokenRequest): string =>
     JSON.stringify([tokenEndpoint, request.audience ?? null, [...new Set(request.scopes ?? [])].sort()]);
 
-  const buildRequest = async (request: TokenRequest): Promise<RequestInit> => {
+  /** The request for `request`, and the DPoP nonce its proof carries (undefined: none). */
+  const buildRequest = async (request: TokenRequest): Promise<{ init: RequestInit; nonce: string | undefined }> => {
     const params: [string, string][] = [['grant_type', 'client_credentials']];
     if (request.scopes && request.scopes.length > 0) params.push(['scope', [...new Set(request.scopes)].join(' ')]);
-    if (request.audience !== undefined) params.push([options.audienceParameter ?? 'resource', request.audience]);
+    if (request.audience !== undefined) params.push([audienceParameter, request.audience]);
     const headers: Record<string, string> = {
       'content-type': 'application/x-www-form-urlencoded',
       accept: 'application/json',
     };
     await authenticateClient(auth, options.clientId, tokenEndpoint, params, headers, clock());
+    // Read once: concurrent requests may update serverNonce while this one is being built.
+    const nonce = signer === undefined ? undefined : serverNonce;
     if (signer !== undefined) {
       headers.dpop = await signer.proof({
         method: 'POST',
         url: tokenEndpoint,
-        ...(serverNonce === undefined ? {} : { nonce: serverNonce }),
+        ...(nonce === undefined ? {} : { nonce }),
       });
     }
     return {
-      method: 'POST',
-      headers,
-      body: params.map(([name, value]) => `${formEncode(name)}=${formEncode(value)}`).join('&'),
-      redirect: 'manual',
+      init: {
+        method: 'POST',
+        headers,
+        body: params.map(([name, value]) => `${formEncode(name)}=${formEncode(value)}`).join('&'),
+        redirect: 'manual',
+      },
+      nonce,
     };
   };
 
   const requestOnce = async (request: TokenRequest, nonceRetry = true): Promise<CacheEntry> => {
     let response: Response;
+    let sentNonce: string | undefined;
     try {
-      response = await fetchImpl(tokenEndpoint, {
-        ...(await buildRequest(request)),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      const built = await buildRequest(request);
+      sentNonce = built.nonce;
+      response = await fetchImpl(tokenEndpoint, { ...built.init, signal: AbortSignal.timeout(timeoutMs) });
     } catch (cause) {
       throw endpointError('The token endpoint could not be reached (network error or timeout).', true, cause);
     }
@@ -252,10 +288,10 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     }
     const nonce = response.headers.get('dpop-nonce');
     if (signer !== undefined && nonce !== null && /^[\x21-\x7e]{1,512}$/.test(nonce)) {
-      const fresh = nonce !== serverNonce;
       serverNonce = nonce;
-      // RFC 9449 §8: the server wants a nonce in the proof; one immediate retry with it.
-      if (response.status === 400 && body.error === 'use_dpop_nonce' && fresh && nonceRetry) {
+      // RFC 9449 §8: the server wants a nonce in the proof; one immediate retry with it. Decided per
+      // request (did this proof carry that nonce?), so concurrent requests each get their retry.
+      if (response.status === 400 && body.error === 'use_dpop_nonce' && nonce !== sentNonce && nonceRetry) {
         return requestOnce(request, false);
       }
     }
@@ -283,12 +319,21 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
       );
     }
     const expiresIn = body.expires_in;
-    const lifetime =
-      typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn * 1000 : defaultLifetime;
+    const lifetime = Math.min(
+      typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn * 1000 : defaultLifetime,
+      MAX_CACHED_LIFETIME_MS,
+    );
     const obtained = clock();
-    const jitter = random() * jitterRatio * lifetime;
     const safety = Math.min(EXPIRY_SAFETY_MS, lifetime / 2);
-    return { token, usableUntil: obtained + lifetime - safety, refreshAt: obtained + lifetime * ratio - jitter };
+    const usable = lifetime - safety;
+    // Refresh at `ratio` of the lifetime, but never later than halfway between `ratio` of the
+    // usable window and its end: for a short token (under ~45 s at the default ratio) `ratio` of
+    // the lifetime falls inside the safety margin, and callers would block on every expiry.
+    const refreshAfter = Math.min(lifetime * ratio, (usable * (1 + ratio)) / 2);
+    // Jitter scales with the refresh point (jitterRatio < ratio keeps it after `obtained`); for
+    // long tokens this is jitterRatio of the lifetime, as documented.
+    const jitter = random() * (jitterRatio / ratio) * refreshAfter;
+    return { token, usableUntil: obtained + usable, refreshAt: obtained + refreshAfter - jitter };
   };
 
   const fetchWithRetries = async (request: TokenRequest): Promise<CacheEntry> => {

@@ -64,6 +64,11 @@ export function createTokenSource(routing: TokenSourceRouting): (token: string) 
   };
 
   return (token) => {
+    // A JavaScript caller can pass anything to verify(): refuse it here, before routing reads it as
+    // a string or an introspection call hashes it (a TypeError would otherwise become a 500).
+    if (typeof token !== 'string') {
+      return Promise.reject(new BearerError('ERR_BEARER_TOKEN_MALFORMED', 'The token is not a string.'));
+    }
     if (introspector === undefined) return verifyLocally(token);
     if (hasIssuers && isCompactJws(token)) return verifyLocally(token);
     if (token.length > maxTokenBytes) {

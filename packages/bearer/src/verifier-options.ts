@@ -6,7 +6,7 @@ import { type IntrospectionOptions, introspectionProblems } from './introspectio
 import { type KeySource, type RemoteJwksOptions, remoteJwksProblems } from './key-source.ts';
 import { type MtlsOptions, mtlsProblems } from './mtls.ts';
 import type { BearerRequestLike, TokenScheme, TokenSourceOptions } from './request.ts';
-import type { ScopeClaim } from './scopes.ts';
+import { isScopeClaimList, type ScopeClaim } from './scopes.ts';
 import type { JsonObject } from './strict-json.ts';
 import { type VerifiedTokenCacheOptions, verifiedTokenCacheProblems } from './verified-token-cache.ts';
 
@@ -145,7 +145,6 @@ export type BearerVerifierOptions = CommonVerifierOptions &
   );
 
 const ALLOWED = new Set<string>(ASYMMETRIC_ALGORITHMS);
-const SCOPE_CLAIMS = new Set<string>(['scope', 'scp', 'permissions', 'roles']);
 
 function isNonNegativeNumber(value: unknown, max: number): boolean {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= max;
@@ -181,7 +180,7 @@ function issuerProblems(issuer: string, options: IssuerOptions, prefix: string):
   if (options.maxTokenAgeSeconds !== undefined && !isNonNegativeNumber(options.maxTokenAgeSeconds, 31_536_000)) {
     problems.push(`${prefix}maxTokenAgeSeconds must be a non-negative number of seconds`);
   }
-  if (options.scopeClaims !== undefined && !options.scopeClaims.every((claim) => SCOPE_CLAIMS.has(claim))) {
+  if (options.scopeClaims !== undefined && !isScopeClaimList(options.scopeClaims)) {
     problems.push(`${prefix}scopeClaims may only contain scope, scp, permissions, roles`);
   }
   if (options.requireAccessTokenType !== undefined && typeof options.requireAccessTokenType !== 'boolean') {
@@ -205,7 +204,7 @@ function commonProblems(options: CommonVerifierOptions): string[] {
   ) {
     problems.push('maxTokenBytes must be an integer between 256 and 65536');
   }
-  if (options.scopeClaims !== undefined && !options.scopeClaims.every((claim) => SCOPE_CLAIMS.has(claim))) {
+  if (options.scopeClaims !== undefined && !isScopeClaimList(options.scopeClaims)) {
     problems.push('scopeClaims may only contain scope, scp, permissions, roles');
   }
   if (options.realm !== undefined && (typeof options.realm !== 'string' || !isQuotable(options.realm))) {

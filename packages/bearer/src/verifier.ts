@@ -214,23 +214,22 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
   /**
    * Records the scheme of the request that failed with `error`. One error object can reach several
    * requests (a shared introspection result, a step that throws a constant): when it already
-   * carries a scheme, this request gets its own copy, so each answer uses its own scheme.
+   * carries another scheme, this request gets its own copy, so each answer uses its own scheme.
+   * The copy has the same prototype and own properties, so a subclass of `BearerError` (and its
+   * fields) thrown by a step reaches the caller intact.
    */
   const withScheme = (error: unknown, scheme: TokenScheme | undefined): unknown => {
     if (scheme === undefined || typeof error !== 'object' || error === null) return error;
-    if (!schemeOfError.has(error) || !(error instanceof BearerError)) {
+    const recorded = schemeOfError.get(error);
+    if (recorded === undefined || !(error instanceof BearerError)) {
       schemeOfError.set(error, scheme);
       return error;
     }
-    const copy = new BearerError(error.code, error.message, {
-      cause: error.cause,
-      retryable: error.retryable,
-      ...(error.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.retryAfterSeconds }),
-      ...(error.requiredScopes === undefined ? {} : { requiredScopes: error.requiredScopes }),
-      ...(error.dpopNonce === undefined ? {} : { dpopNonce: error.dpopNonce }),
-      ...(error.stepUp === undefined ? {} : { stepUp: error.stepUp }),
-    });
-    if (error.stack !== undefined) copy.stack = error.stack;
+    if (recorded === scheme) return error;
+    const copy = Object.create(
+      Object.getPrototypeOf(error) as object | null,
+      Object.getOwnPropertyDescriptors(error),
+    ) as BearerError;
     schemeOfError.set(copy, scheme);
     return copy;
   };

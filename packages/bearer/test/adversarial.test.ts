@@ -17,6 +17,7 @@ import {
   fromWebRequest,
   staticJwks,
 } from '../src/index.ts';
+import { startIntrospectionServer } from './introspection-server.ts';
 
 const b64 = (value: string | Buffer): string => Buffer.from(value).toString('base64url');
 const now = (): number => Math.floor(Date.now() / 1000);
@@ -530,10 +531,34 @@ describe('createBearerVerifier: malformed and oversized tokens', () => {
     });
   }
 
-  it('refuses a non-string token passed to verify()', async () => {
-    for (const value of [undefined, null, 42, {}, ['a.b.c']]) {
-      const error = await verifier.verify(value as unknown as string).catch((e: unknown) => e);
-      expect(error).toMatchObject({ code: 'ERR_BEARER_TOKEN_MALFORMED' });
+  it('refuses a non-string token passed to verify(), with or without introspection', async () => {
+    const as = await startIntrospectionServer();
+    try {
+      const introspection = {
+        endpoint: as.url,
+        issuer: 'https://as.test',
+        clientId: 'api',
+        authentication: { method: 'client_secret_basic', clientSecret: ['intro', 'spection'].join('-') },
+        audience: 'https://api.test',
+      } as const;
+      const hybrid = createBearerVerifier({
+        issuer: rs.issuer,
+        audience: rs.audience,
+        algorithms: ['RS256'],
+        keys: staticJwks(rs.jwks()),
+        introspection,
+      });
+      const introspectionOnly = createBearerVerifier({ introspection });
+      for (const using of [verifier, hybrid, introspectionOnly]) {
+        for (const value of [undefined, null, 42, {}, ['a.b.c'], { length: 3, indexOf: () => 1 }]) {
+          const error = await using.verify(value as unknown as string).catch((e: unknown) => e);
+          expect(error).toMatchObject({ code: 'ERR_BEARER_TOKEN_MALFORMED' });
+          expect(using.toResponse(error).status).toBe(401);
+        }
+      }
+      expect(as.calls.length).toBe(0);
+    } finally {
+      await as.close();
     }
   });
 
