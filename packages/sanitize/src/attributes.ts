@@ -31,6 +31,8 @@ const URL_KINDS: Readonly<Record<string, UrlKind>> = { 'url-link': 'link', 'url-
 export function ruleFor(policy: Policy, tag: string, name: string): AttributeRule | undefined {
   if (isForbiddenAttribute(name)) return undefined;
   if (tag === 'a' && (name === 'rel' || name === 'target')) return name;
+  // Every details is opened (see filterAttributes), whatever the preset's attribute table says.
+  if (tag === 'details' && name === 'open') return 'boolean';
   if (name === 'class') return policy.classes.has(tag) || policy.classes.has('*') ? 'class' : undefined;
   const rule = policy.attributes.get(tag)?.get(name) ?? policy.attributes.get('*')?.get(name);
   if (rule === undefined) return undefined;
@@ -150,10 +152,22 @@ export function filterAttributes(
       }
       continue;
     }
+    // Normalizing can lengthen a value (`color:red` → `color: red`, `url("…")`, a rewriteUrl hook);
+    // the verifier caps what is kept, so an overlong result goes alone rather than failing the document.
+    if (filtered.length > policy.maxAttributeLength && rule !== 'url-image') {
+      report?.({
+        kind: 'limit',
+        name: reportedAttribute(tag, name, policy),
+        reason: 'attribute value too long once normalized',
+      });
+      continue;
+    }
     out[name] = filtered;
     count++;
   }
   if (tag === 'a') applyLinkRules(policy, out);
+  // A closed details shows only its summary, while filters and toPlainText() read all of its text.
+  if (tag === 'details') out.open = '';
   return out;
 }
 

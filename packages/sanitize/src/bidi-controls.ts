@@ -6,7 +6,10 @@
  * U+202E reverses the ` (url)` appended to it. The sanitized tree gets the missing closers at the end
  * of every block and of the output, which changes nothing a browser shows inside the output (a
  * block ends the paragraph there anyway). Where closers cannot be added (truncated output, which must
- * not grow), the unclosed openers are removed instead.
+ * not grow), the unclosed openers are removed instead. A closer that closes nothing where it stands
+ * (a PDI with no isolate open, a PDF with no embedding on top) is removed in both cases: a browser
+ * reads it as closing the page's own isolation around the output (`<bdi>`, `dir`), and the page's
+ * text after the output is then reordered with the user's right-to-left text.
  */
 import type { DefaultTreeAdapterTypes } from 'parse5';
 
@@ -90,16 +93,34 @@ export function closersOf(stack: readonly OpenControl[]): string {
   return out;
 }
 
-/** `text` without the openers that nothing closes (so it can be cut and never grows). */
+/** `text` without the openers that nothing closes and the closers that close nothing (it never grows). */
 export function stripUnclosedBidi(text: string): string {
   if (!BIDI_CONTROL.test(text)) return text;
   const stack = new BidiStack();
-  for (let i = 0; i < text.length; i++) applyControl(stack, text, i);
-  if (stack.open.length === 0) return text;
-  const drop = new Set(stack.open.map((c) => c.index));
-  let out = '';
-  for (let i = 0; i < text.length; i++) if (!drop.has(i)) out += text[i];
-  return out;
+  const drop = new Set<number>();
+  for (let i = 0; i < text.length; i++) if (applyControl(stack, text, i) === 'unmatched') drop.add(i);
+  for (const c of stack.open) drop.add(c.index);
+  if (drop.size === 0) return text;
+  return withoutIndexes(text, drop);
+}
+
+/** `text` without the code units at `drop` (one pass: linear however many there are). */
+function withoutIndexes(text: string, drop: ReadonlySet<number>): string {
+  const parts: string[] = [];
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (!drop.has(i)) continue;
+    if (i > from) parts.push(text.slice(from, i));
+    from = i + 1;
+  }
+  parts.push(text.slice(from));
+  return parts.join('');
+}
+
+/** Where a bidi control to remove is: its text node and index. */
+interface StrayControl {
+  readonly node: TextNode;
+  readonly index: number;
 }
 
 // Elements that end a bidi paragraph and may hold text (a closer appended to a <table> or <tr> would
@@ -113,29 +134,32 @@ const PARAGRAPH_ELEMENTS: ReadonlySet<string> = new Set([
 /**
  * What is still open at the end of `parent`'s content. Each element starts with nothing open, so a
  * closer inside an element never counts as closing an opener outside it: inside an isolating
- * element (`bdi`, `dir`, an inline-block) it cannot, and an extra closer where nothing is open is
- * ignored. This errs towards closing too much, never too little.
+ * element (`bdi`, `dir`, an inline-block) it cannot. Such a closer, and any other that closes
+ * nothing at its level, goes to `removals`: left in, it would close an isolate of the page around
+ * the output. Openers this errs on get closed at the end of the block, never too few.
  */
-function openAtEnd(parent: ParentNode, mode: 'close' | 'strip', unclosed: OpenControl[]): BidiStack {
+function openAtEnd(parent: ParentNode, mode: 'close' | 'strip', removals: StrayControl[]): BidiStack {
   const stack = new BidiStack();
   for (const node of parent.childNodes) {
     if (node.nodeName === '#text') {
       const text = node as TextNode;
       if (!BIDI_CONTROL.test(text.value)) continue;
-      for (let i = 0; i < text.value.length; i++) applyControl(stack, text.value, i, text);
+      for (let i = 0; i < text.value.length; i++) {
+        if (applyControl(stack, text.value, i, text) === 'unmatched') removals.push({ node: text, index: i });
+      }
     } else if ('tagName' in node) {
-      const inner = openAtEnd(node, mode, unclosed);
+      const inner = openAtEnd(node, mode, removals);
       if (inner.open.length === 0) continue;
-      if (PARAGRAPH_ELEMENTS.has(node.tagName)) finish(node, inner.open, mode, unclosed);
+      if (PARAGRAPH_ELEMENTS.has(node.tagName)) finish(node, inner.open, mode, removals);
       else stack.append(inner);
     }
   }
   return stack;
 }
 
-function finish(parent: ParentNode, open: OpenControl[], mode: 'close' | 'strip', unclosed: OpenControl[]): void {
+function finish(parent: ParentNode, open: OpenControl[], mode: 'close' | 'strip', removals: StrayControl[]): void {
   if (mode === 'strip') {
-    for (const control of open) unclosed.push(control);
+    for (const control of open) removals.push({ node: control.node as TextNode, index: control.index });
     return;
   }
   const closers = closersOf(open);
@@ -150,23 +174,20 @@ function finish(parent: ParentNode, open: OpenControl[], mode: 'close' | 'strip'
 /**
  * Closes every embedding, override and isolate the content of `root` leaves open (`close`: appends
  * PDF/PDI at the end of each block and of `root`), or removes their openers (`strip`: the text only
- * gets shorter, for output already cut to a length). Idempotent: nothing is open afterwards.
+ * gets shorter, for output already cut to a length). Either way it removes every closer that closes
+ * nothing at its level. Idempotent: nothing is open or stray afterwards.
  */
 export function balanceBidiControls(root: ParentNode, mode: 'close' | 'strip'): void {
-  const unclosed: OpenControl[] = [];
-  const open = openAtEnd(root, mode, unclosed).open;
-  if (open.length > 0) finish(root, open, mode, unclosed);
-  if (unclosed.length === 0) return;
+  const removals: StrayControl[] = [];
+  const open = openAtEnd(root, mode, removals).open;
+  if (open.length > 0) finish(root, open, mode, removals);
+  if (removals.length === 0) return;
+  // Closers appended by `finish` go after every index recorded, so the indexes still hold.
   const byNode = new Map<TextNode, Set<number>>();
-  for (const c of unclosed) {
-    const node = c.node as TextNode;
-    const set = byNode.get(node) ?? new Set<number>();
-    set.add(c.index);
-    byNode.set(node, set);
+  for (const r of removals) {
+    const set = byNode.get(r.node) ?? new Set<number>();
+    set.add(r.index);
+    byNode.set(r.node, set);
   }
-  for (const [node, drop] of byNode) {
-    let out = '';
-    for (let i = 0; i < node.value.length; i++) if (!drop.has(i)) out += node.value[i];
-    node.value = out;
-  }
+  for (const [node, drop] of byNode) node.value = withoutIndexes(node.value, drop);
 }

@@ -20,6 +20,29 @@ const run = (css: string, mode: 'sanitize' | 'verify' = 'sanitize') =>
   filterStyle(css, 'td', policy.cssProperties, policy.urls, mode);
 
 describe('filterStyle', () => {
+  it('reads CSS units in any case, with every cap applied to the upper-case forms', () => {
+    expect(run('font-size: 16PX')).toBe('font-size: 16px');
+    expect(run('margin: 1Em 2REM 3Pt 4%')).toBe('margin: 1em 2rem 3pt 4%');
+    expect(run('width: 50Vw')).toBe('width: 50vw');
+    for (const css of [
+      'font-size: 0PX',
+      'font-size: 5PX',
+      'font-size: 9999PX',
+      'letter-spacing: -50PX',
+      'letter-spacing: 9999PX',
+      'text-indent: 9999PX',
+      'margin-left: 100VW',
+      'border-left: 9999PX solid #fff',
+      'width: 99999PX',
+      'line-height: 99999PX',
+      'vertical-align: 9999PX',
+      'font: 0PX/0 serif',
+      'font: 16PX/9999EM serif',
+    ]) {
+      expect(run(css)).toBe('');
+    }
+  });
+
   it.each([
     'width: expression(alert(1))',
     'behavior: url(x.htc)',

@@ -269,8 +269,10 @@ export const FORBIDDEN_CSS_PROPERTIES: ReadonlySet<string> = new Set([
 ]);
 
 const TOKEN =
-  /[\t\n\f\r ]*(?:(#[0-9a-fA-F]{3,8})(?![\w-])|((?:rgb|rgba|hsl|hsla)\([-+0-9.%\t\n\f\r ,/]{1,80}\))|(url\([\t\n\f\r ]*(?:"[^"\\\n]*"|'[^'\\\n]*'|[^)'"\\\s]*)[\t\n\f\r ]*\))|([-+]?(?:[0-9]{1,6}(?:\.[0-9]{1,4})?|\.[0-9]{1,4})(?:px|em|rem|%|pt|pc|cm|mm|in|ex|ch|vw|vh)?)(?![\w.%-])|([a-zA-Z][a-zA-Z0-9-]{0,40})(?![\w(-])|("[^"\\<>\n]{0,100}"|'[^'\\<>\n]{0,100}')|(,)|(\/))[\t\n\f\r ]*/y;
+  /[\t\n\f\r ]*(?:(#[0-9a-fA-F]{3,8})(?![\w-])|((?:rgb|rgba|hsl|hsla)\([-+0-9.%\t\n\f\r ,/]{1,80}\))|(url\([\t\n\f\r ]*(?:"[^"\\\n]*"|'[^'\\\n]*'|[^)'"\\\s]*)[\t\n\f\r ]*\))|([-+]?(?:[0-9]{1,6}(?:\.[0-9]{1,4})?|\.[0-9]{1,4})(?:[pP][xXtTcC]|[eE][mMxX]|[rR][eE][mM]|%|[cC][mMhH]|[mM][mM]|[iI][nN]|[vV][wWhH])?)(?![\w.%-])|([a-zA-Z][a-zA-Z0-9-]{0,40})(?![\w(-])|("[^"\\<>\n]{0,100}"|'[^'\\<>\n]{0,100}')|(,)|(\/))[\t\n\f\r ]*/y;
 
+// Units are ASCII case-insensitive (`6PX` is `6px`): the unit group spells both cases out rather than
+// flagging the whole pattern, and the number token is lower-cased before any cap reads its unit.
 type Token =
   | { readonly type: 'hash' | 'colorfn' | 'number' | 'ident' | 'string' | 'comma' | 'slash'; readonly text: string }
   | { readonly type: 'url'; readonly text: string; readonly url: string };

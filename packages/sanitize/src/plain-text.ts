@@ -96,8 +96,27 @@ function textOf(el: ParentNode): string {
   return out;
 }
 
+// A list number as a browser parses it (leading blanks, a sign, digits; what follows ignored), or
+// undefined when it is not one or not a safe integer.
+function listInteger(value: string | undefined): number | undefined {
+  const m = value === undefined ? null : /^[\t\n\f\r ]*([+-]?[0-9]{1,16})/.exec(value);
+  const n = m === null ? Number.NaN : Number(m[1]);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** The first number of an ordered list: `start`, else 1, or the item count when `reversed`. */
+function listStart(list: Element, reversed: boolean): number {
+  const start = listInteger(attr(list, 'start'));
+  if (start !== undefined) return start;
+  if (!reversed) return 1;
+  let items = 0;
+  for (const child of list.childNodes) if ('tagName' in child && child.tagName === 'li') items++;
+  return items;
+}
+
 function walk(parent: ParentNode, w: Writer, pre: boolean, listDepth: number): void {
-  let ordinal = 0;
+  // The number the next li of an ordered list gets (computed at the first one).
+  let next: number | undefined;
   for (const node of parent.childNodes) {
     if (node.nodeName === '#text') {
       w.text((node as DefaultTreeAdapterTypes.TextNode).value, pre);
@@ -122,11 +141,18 @@ function walk(parent: ParentNode, w: Writer, pre: boolean, listDepth: number): v
         continue;
       }
       case 'li': {
-        ordinal++;
-        const start = Number.parseInt(('tagName' in parent && attr(parent as Element, 'start')) || '1', 10);
-        const ordered = 'tagName' in parent && (parent as Element).tagName === 'ol';
+        let label = '-';
+        if ('tagName' in parent && (parent as Element).tagName === 'ol') {
+          // As a browser numbers it: `reversed` counts down, `li value` sets this number and the next.
+          const reversed = attr(parent as Element, 'reversed') !== undefined;
+          next ??= listStart(parent as Element, reversed);
+          const number = listInteger(attr(node, 'value')) ?? next;
+          // Bounded: safe integers stay safe (a list has far fewer items than 2^53 - 2^50).
+          next = Math.min(Math.max(number + (reversed ? -1 : 1), -(2 ** 52)), 2 ** 52);
+          label = `${number}.`;
+        }
         w.newline(1);
-        w.text(`${'  '.repeat(Math.max(0, listDepth - 1))}${ordered ? `${start + ordinal - 1}.` : '-'} `, true);
+        w.text(`${'  '.repeat(Math.max(0, listDepth - 1))}${label} `, true);
         walk(node, w, pre, listDepth);
         w.newline(1);
         continue;

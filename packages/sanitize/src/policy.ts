@@ -176,6 +176,14 @@ export const USER_REL_TOKENS: ReadonlySet<string> = new Set([
   'external',
 ]);
 
+/** Table parts → the elements the HTML parser inserts around them when the input leaves them out. */
+const IMPLIED_TABLE_PARENTS: ReadonlyMap<string, readonly string[]> = new Map([
+  ['td', ['tr', 'tbody']],
+  ['th', ['tr', 'tbody']],
+  ['tr', ['tbody']],
+  ['col', ['colgroup']],
+]);
+
 const NAME = /^[a-z][a-z0-9-]*$/;
 const CLASS_PATTERN = /^[A-Za-z0-9_-]+(?:-\*)?$|^\*$/;
 
@@ -205,6 +213,10 @@ export function resolvePolicy(options: SanitizeOptions = {}): Policy {
       problems.push('options.allowTags cannot be used with the text preset; pick ugc, email or minimal.');
     } else tags.add(tag);
   });
+
+  // The parser implies these around table parts (`<table><tr>` gets a tbody, `<col>` a colgroup, a
+  // bare `<td>` a tr): an allowlist with the part but not its implied parent would fail every table.
+  for (const [part, implied] of IMPLIED_TABLE_PARENTS) if (tags.has(part)) for (const t of implied) tags.add(t);
 
   const attributes = new Map<string, Map<string, AttributeRule>>();
   const addAttributes = (source: Readonly<Record<string, readonly string[]>>, path: string | undefined): void => {

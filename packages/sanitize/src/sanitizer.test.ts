@@ -72,6 +72,14 @@ describe('createSanitizer', () => {
     expect(catchError(() => s.sanitize(42 as unknown as string)).code).toBe('ERR_SANITIZE_INVALID_INPUT');
   });
 
+  it('never puts the configured input limit in the too-large message', () => {
+    const s = createSanitizer({ limits: { maxInputBytes: 12345 } });
+    const error = catchError(() => s.sanitize('x'.repeat(12346)));
+    expect(error.code).toBe('ERR_SANITIZE_INPUT_TOO_LARGE');
+    expect(error.message).toContain('limits.maxInputBytes');
+    expect(error.message).not.toContain('12345');
+  });
+
   it('reports what it removed and why, by name only', () => {
     const result = bySet.ugc.sanitize(
       '<script>SECRET</script><p onclick="SECRET()" style="color:red">x<a href="javascript:SECRET">y</a></p><!-- SECRET -->',
@@ -368,7 +376,8 @@ describe('createSanitizer', () => {
       '<p>a\u202Bb\u202C</p><p>c\u2067d<b>e\u202A</b>\u202C\u2069</p>x',
     );
     // A PDF inside an isolating element (bdi) cannot close an embedding outside it.
-    expect(ugc.sanitizeToString('\u202E<bdi>\u202C</bdi>')).toBe('\u202E<bdi>\u202C</bdi>\u202C');
+    // ... and, closing nothing at its level, it is removed.
+    expect(ugc.sanitizeToString('\u202E<bdi>\u202C</bdi>')).toBe('\u202E<bdi></bdi>\u202C');
     // Balanced controls are left alone; closing is idempotent.
     for (const input of [
       '<p>\u202Bעברית\u202C and \u2068x\u2069</p>',
@@ -409,16 +418,111 @@ describe('createSanitizer', () => {
   it('pairs bidi closers in linear time when many embeddings are open and no isolate is', () => {
     const n = 40_000;
     const input = `<p>${'\u202A'.repeat(n)}${'\u2069'.repeat(n)}</p>`;
-    expect(bySet.ugc.sanitizeToString(input)).toBe(
-      `<p>${'\u202A'.repeat(n)}${'\u2069'.repeat(n)}${'\u202C'.repeat(n)}</p>`,
-    );
+    expect(bySet.ugc.sanitizeToString(input)).toBe(`<p>${'\u202A'.repeat(n)}${'\u202C'.repeat(n)}</p>`);
     expect(toPlainText(input)).toBe(`${'\u202A'.repeat(n)}${'\u202C'.repeat(n)}`);
     // The cut keeps 9 closers; the openers they do not close are dropped.
     expect(toPlainText(input, { maxChars: n + 10 })).toBe(`${'\u202A'.repeat(9)}${'\u202C'.repeat(9)}…`);
     const failed = createSanitizer().sanitize(`${'<b>'.repeat(2000)}${'\u202A'.repeat(n)}${'\u2069'.repeat(n)}x`);
     expect(failed.failedClosed).toBe(true);
-    expect(failed.html).toBe(`${'\u2069'.repeat(n)}x`);
+    expect(failed.html).toBe('x');
   }, 10_000);
+
+  it('removes bidi closers that close nothing, so the output cannot close the page isolate around it', () => {
+    const ugc = bySet.ugc;
+    expect(ugc.sanitizeToString('\u2069\u05d0')).toBe('\u05d0');
+    expect(ugc.sanitizeToString('\u202c\u2069\u05d0')).toBe('\u05d0');
+    expect(ugc.sanitizeToString('<p><b>\u2069x</b>\u202c</p>')).toBe('<p><b>x</b></p>');
+    // An isolate opened and closed at one level keeps both; a PDI closes the embeddings inside it.
+    expect(ugc.sanitizeToString('\u2067\u202bx\u2069\u202c')).toBe('\u2067\u202bx\u2069');
+    expect(ugc.sanitizeToString('<b>\u2067</b>\u2069')).toBe('<b>\u2067</b>\u2069');
+    // Truncated output and fail-closed text too.
+    const cut = createSanitizer({ limits: { maxOutputChars: 20 } }).sanitize(`<p>\u2069${'x'.repeat(40)}</p>`);
+    expect(cut.truncated).toBe(true);
+    expect(cut.html).not.toContain('\u2069');
+    const failed = createSanitizer().sanitize(`${'<b>'.repeat(2000)}\u2069\u202cx`);
+    expect(failed.failedClosed).toBe(true);
+    expect(failed.html).toBe('x');
+    expect(ugc.toPlainText('\u2069\u05d0')).toBe('\u05d0');
+  });
+
+  it('removes hundreds of thousands of stray bidi closers in linear time', () => {
+    const n = 200_000;
+    for (const closer of ['\u2069', '\u202c']) {
+      expect(bySet.ugc.sanitizeToString(`<p><b>${closer.repeat(n)}x</b></p>`)).toBe('<p><b>x</b></p>');
+      expect(sanitizeHtml(`${closer.repeat(n)}x`)).toBe('x');
+      const failed = createSanitizer().sanitize(`${'<b>'.repeat(2000)}${closer.repeat(n)}x`);
+      expect(failed.failedClosed).toBe(true);
+      expect(failed.html).toBe('x');
+      expect(toPlainText(`${closer.repeat(n)}x`, { maxChars: 10 })).toBe('x');
+    }
+  }, 20_000);
+
+  it('drops an attribute that normalization grows past its cap instead of failing closed', () => {
+    const ugc = bySet.ugc;
+    // Percent-encoding makes each Cyrillic letter six characters: 700 of them exceed maxUrlLength.
+    const long = ugc.sanitize(`<a href="https://ru.wikipedia.org/wiki/${'Б'.repeat(700)}">this</a>`);
+    expect(long.failedClosed).toBe(false);
+    expect(long.html).toBe('<a>this</a>');
+    expect(long.removed).toContainEqual({ kind: 'url', name: 'a[href]', reason: 'URL too long' });
+    // Within the cap once encoded, the link is kept.
+    const short = ugc.sanitize(`<a href="https://ru.wikipedia.org/wiki/${'Б'.repeat(600)}">this</a>`);
+    expect(short.failedClosed).toBe(false);
+    expect(short.html).toContain('href="https://ru.wikipedia.org/wiki/%D0%91');
+    // `color:red;` becomes `color: red; `: 3800 characters grow past maxAttributeLength (4096).
+    const styled = bySet.email.sanitize(`<p style="${'color:red;'.repeat(380)}">x</p>`);
+    expect(styled.failedClosed).toBe(false);
+    expect(styled.html).toBe('<p>x</p>');
+    expect(styled.removed).toContainEqual({
+      kind: 'limit',
+      name: 'p[style]',
+      reason: 'attribute value too long once normalized',
+    });
+    const kept = bySet.email.sanitize(`<p style="${'color:red;'.repeat(300)}">x</p>`);
+    expect(kept.failedClosed).toBe(false);
+    expect(kept.html).toContain('style="color: red; color: red;');
+    // A rewriteUrl hook that lengthens URLs: srcset and style url() are capped after it too.
+    const growing = createSanitizer({
+      preset: 'email',
+      allowedImageHosts: ['proxy.test'],
+      rewriteUrl: (url) => (url.startsWith(PROXY) ? undefined : `${PROXY}${encodeURIComponent(url)}`),
+    });
+    const srcset = Array.from({ length: 40 }, (_, i) => `https://cdn.test/${'a'.repeat(60)}${i}.png ${i + 1}x`);
+    const img = growing.sanitize(`<img srcset="${srcset.join(', ')}">`);
+    expect(img.failedClosed).toBe(false);
+    expect(img.html).toBe('<img />');
+    const bg = growing.sanitize(`<td style="background-image: url(https://cdn.test/${'a/'.repeat(1900)})">x</td>`);
+    expect(bg.failedClosed).toBe(false);
+    expect(bg.html).not.toContain('style');
+  });
+
+  it('adds the table parts the parser implies when allowTags adds tables', () => {
+    const s = createSanitizer({ preset: 'minimal', allowTags: ['table', 'tr', 'td', 'th'] });
+    const result = s.sanitize('<table><tr><th>h</th><td>x</td></tr></table>');
+    expect(result.failedClosed).toBe(false);
+    expect(result.html).toBe('<table><tbody><tr><th>h</th><td>x</td></tr></tbody></table>');
+    const cols = createSanitizer({ preset: 'minimal', allowTags: ['table', 'col', 'td'] });
+    const withCols = cols.sanitize('<table><col><td>x</td></table>');
+    expect(withCols.failedClosed).toBe(false);
+    expect(withCols.html).toBe('<table><colgroup><col /></colgroup><tbody><tr><td>x</td></tr></tbody></table>');
+  });
+
+  it('opens every details element, so the reader sees the text filters and toPlainText read', () => {
+    const input = '<details><summary>Invoice</summary>HIDDENTEXT</details>';
+    for (const s of [
+      bySet.ugc,
+      bySet.email,
+      createSanitizer({ preset: 'minimal', allowTags: ['details', 'summary'] }),
+    ]) {
+      const result = s.sanitize(input);
+      expect(result.failedClosed).toBe(false);
+      expect(result.html).toBe('<details open><summary>Invoice</summary>HIDDENTEXT</details>');
+      expect(s.sanitizeToString(result.html)).toBe(result.html);
+    }
+    expect(bySet.ugc.sanitizeToString('<details open="OPEN" title="t">x</details>')).toBe(
+      '<details open title="t">x</details>',
+    );
+    expect(createSanitizer({ verify: 'strict' }).sanitize(input).failure).toBeUndefined();
+  });
 
   it('strict verification passes for idempotent configurations', () => {
     const s = createSanitizer({ verify: 'strict' });
@@ -434,6 +538,22 @@ describe('toPlainText', () => {
         '<h1>Hi</h1><p>Hello <a href="https://example.com">site</a> &amp; <b>you</b><br>next</p><ol><li>one</li><li>two</li></ol><script>x</script>',
       ),
     ).toBe('Hi\n\nHello site (https://example.com/) & you\nnext\n\n1. one\n2. two');
+  });
+
+  it('numbers ordered lists as a browser does: reversed, start and li value', () => {
+    expect(toPlainText('<ol reversed><li>a<li>b</ol>')).toBe('2. a\n1. b');
+    expect(toPlainText('<ol><li value="10">a</li><li>b</li></ol>')).toBe('10. a\n11. b');
+    expect(toPlainText('<ol start="5"><li>a</li><li value="-3">b</li><li>c</li></ol>')).toBe('5. a\n-3. b\n-2. c');
+    expect(toPlainText('<ol reversed start="3"><li>a</li><li value="10">b</li><li>c</li></ol>')).toBe(
+      '3. a\n10. b\n9. c',
+    );
+    // Only li elements count (not nested ol items), and values a browser ignores are ignored.
+    expect(toPlainText('<ol reversed><li>a<ol><li>x</li><li>y</li></ol></li><li>b</li></ol>')).toBe(
+      '2. a\n  1. x\n  2. y\n1. b',
+    );
+    const s = createSanitizer({ allowAttributes: { li: ['value'], ol: ['start'] } });
+    expect(s.toPlainText('<ol><li value="abc">a</li><li>b</li></ol>')).toBe('1. a\n2. b');
+    expect(s.toPlainText('<ol start="999999"><li>a</li><li>b</li></ol>')).toBe('999999. a\n1000000. b');
   });
 
   it('keeps pre whitespace, collapses the rest and cuts to maxChars', () => {

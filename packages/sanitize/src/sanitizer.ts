@@ -76,7 +76,7 @@ function checkInput(html: unknown, policy: Policy): asserts html is string {
   if (html.length * 3 > policy.maxInputBytes && Buffer.byteLength(html, 'utf8') > policy.maxInputBytes) {
     throw new SanitizeError(
       'ERR_SANITIZE_INPUT_TOO_LARGE',
-      `The input is larger than limits.maxInputBytes (${policy.maxInputBytes} bytes); reject it (413) or raise the limit.`,
+      'The input is larger than limits.maxInputBytes allows; reject it (413) or raise limits.maxInputBytes.',
     );
   }
 }

@@ -27,6 +27,20 @@ describe('checkUrl', () => {
     expect(check(url).ok).toBe(false);
   });
 
+  it('rejects a scheme still entity-encoded after the bounded decoding rounds', () => {
+    // The attribute values the parser leaves of `&amp;amp;amp;amp;#106;avascript:` and friends.
+    expect(check('&amp;amp;amp;#106;avascript:alert(1)')).toEqual({ ok: false, reason: 'obfuscated scheme' });
+    expect(check('&amp;amp;amp;#x6a;avascript:alert(1)').ok).toBe(false);
+    expect(check('javascript&amp;amp;amp;colon;alert(1)').ok).toBe(false);
+    expect(check('&amp;amp;amp;amp;amp;#106;avascript:alert(1)').ok).toBe(false);
+    // Entities after the scheme part (a query string) do not matter.
+    expect(check('https://e.com/?q=&amp;amp;amp;#106;')).toEqual({
+      ok: true,
+      value: 'https://e.com/?q=&amp;amp;amp;#106;',
+    });
+    expect(check('a&b=c')).toEqual({ ok: true, value: 'a&b=c' });
+  });
+
   it('accepts web, mail and relative URLs and normalizes absolute ones', () => {
     expect(check('HTTPS://E.com')).toEqual({ ok: true, value: 'https://e.com/' });
     expect(check('mailto:a@b.c')).toEqual({ ok: true, value: 'mailto:a@b.c' });

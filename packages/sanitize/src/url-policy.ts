@@ -118,7 +118,8 @@ const NAMED: Readonly<Record<string, string>> = {
 /** Decodes numeric character references (any zero padding, `;` optional) and a few named ones. */
 export function decodeEntitiesLoose(value: string): string {
   let current = value;
-  // Three rounds catch double and triple encoding; anything deeper is rejected by the caller.
+  // Three rounds catch double and triple encoding; anything deeper is rejected by the caller
+  // (see isStillEncodedScheme).
   for (let round = 0; round < 3 && current.includes('&'); round++) {
     const next = current
       .replace(
@@ -133,6 +134,22 @@ export function decodeEntitiesLoose(value: string): string {
     current = next;
   }
   return current;
+}
+
+// An entity of the kind decodeEntitiesLoose decodes: numeric, or one of NAMED.
+const ENTITY_TEXT = new RegExp(`&(?:#(?:[xX][0-9a-fA-F]|[0-9])|(?:${Object.keys(NAMED).join('|')})(?![a-zA-Z]))`, 'i');
+
+/**
+ * True when `decoded` (after decodeEntitiesLoose's rounds) still holds entity text before its first
+ * `/` or `?`, where a scheme would be: four or more levels of encoding, which only hide a scheme.
+ */
+function isStillEncodedScheme(decoded: string): boolean {
+  let end = decoded.length;
+  const slash = decoded.indexOf('/');
+  const query = decoded.indexOf('?');
+  if (slash >= 0) end = slash;
+  if (query >= 0 && query < end) end = query;
+  return ENTITY_TEXT.test(decoded.slice(0, end));
 }
 
 /** Matches hosts against `example.com` / `*.example.com` patterns. */
@@ -171,6 +188,16 @@ function schemeOf(value: string): string | undefined {
 }
 
 function checkShape(raw: string, ctx: UrlContext, rules: UrlRules, checkHosts: boolean): UrlVerdict {
+  const verdict = checkRawShape(raw, ctx, rules, checkHosts);
+  // Normalizing can lengthen the value (`new URL()` percent-encodes, fragments get ID_PREFIX); the
+  // verifier caps what is kept, so the cap applies to that too, or the whole document fails closed.
+  if (verdict.ok && !verdict.value.startsWith('data:') && verdict.value.length > rules.maxUrlLength) {
+    return { ok: false, reason: 'URL too long' };
+  }
+  return verdict;
+}
+
+function checkRawShape(raw: string, ctx: UrlContext, rules: UrlRules, checkHosts: boolean): UrlVerdict {
   // The URL parser strips C0 controls and spaces at both ends. Index loops, not a regex:
   // `[\u0000-\u0020]+$` is retried from every blank of a long inner run, which is quadratic.
   let start = 0;
@@ -187,7 +214,9 @@ function checkShape(raw: string, ctx: UrlContext, rules: UrlRules, checkHosts: b
   if (CONTROL.test(value)) return { ok: false, reason: 'control character in URL' };
   // The same value decoded again and with every invisible character removed: if *that* names a
   // forbidden scheme, some consumer down the line (a mail client, a Markdown renderer) may see it.
-  const hidden = schemeOf(decodeEntitiesLoose(value).replace(ALL_CONTROL_AND_SPACE, ''));
+  const decoded = decodeEntitiesLoose(value).replace(ALL_CONTROL_AND_SPACE, '');
+  if (isStillEncodedScheme(decoded)) return { ok: false, reason: 'obfuscated scheme' };
+  const hidden = schemeOf(decoded);
   const scheme = schemeOf(value);
   if (hidden !== undefined && hidden !== scheme && !schemesFor(ctx.kind, rules).has(hidden)) {
     return { ok: false, reason: 'obfuscated scheme' };

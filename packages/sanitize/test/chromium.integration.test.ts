@@ -270,6 +270,61 @@ describe('bidi controls in real Chromium', () => {
   });
 });
 
+// A closer that closes nothing in the output would close the page's own isolation around it
+// (`<bdi>`, `dir`): the page's text after it is then reordered with the user's right-to-left text.
+const BIDI_BREAKOUT_VECTORS: readonly string[] = [
+  '\u2069\u05d0\u05d1\u05d2',
+  '\u202c\u2069\u05d0\u05d1\u05d2',
+  '<b>\u2069</b>\u05d0\u05d1\u05d2',
+  '<bdi>\u2067</bdi>\u05d0\u05d1\u05d2',
+  '<b dir="ltr">\u2067</b>\u05d0\u05d1\u05d2',
+  '<b dir="ltr">\u2067</b>\u2069\u05d0\u05d1\u05d2',
+];
+
+async function pageTextMovedBefore(outputs: readonly string[]): Promise<string[]> {
+  return page.evaluate((list) => {
+    const found: string[] = [];
+    list.forEach((html, i) => {
+      const box = document.createElement('div');
+      box.style.cssText = 'width: 600px; font-size: 16px';
+      document.body.append(box);
+      box.innerHTML = 'Posted by <bdi id="u"></bdi> - 12 replies';
+      const user = box.querySelector('#u') as HTMLElement;
+      user.innerHTML = html;
+      const rectOf = (node: Text, offset: number): DOMRect => {
+        const range = document.createRange();
+        range.setStart(node, offset);
+        range.setEnd(node, offset + 1);
+        return range.getBoundingClientRect();
+      };
+      const after = box.lastChild as Text;
+      const walker = document.createTreeWalker(user, NodeFilter.SHOW_TEXT);
+      let hebrew: DOMRect | undefined;
+      for (let n = walker.nextNode(); n !== null && hebrew === undefined; n = walker.nextNode()) {
+        const at = (n as Text).data.indexOf('\u05d0');
+        if (at >= 0) hebrew = rectOf(n as Text, at);
+      }
+      if (hebrew === undefined) found.push(`case ${i}: user text missing`);
+      else if (rectOf(after, after.data.indexOf('1')).left < hebrew.left) found.push(`case ${i}: page text moved`);
+      box.remove();
+    });
+    return found;
+  }, outputs);
+}
+
+describe('stray bidi closers in real Chromium', () => {
+  it('the check notices a stray closer left in the output (so a clean run means something)', async () => {
+    expect(await pageTextMovedBefore(['\u2069\u05d0\u05d1\u05d2'])).toEqual(['case 0: page text moved']);
+  });
+
+  it("never lets the output break out of the page's own <bdi> around it", async () => {
+    for (const sanitizer of Object.values(sanitizers)) {
+      const outputs = BIDI_BREAKOUT_VECTORS.map((input) => sanitizer.sanitizeToString(input));
+      expect(await pageTextMovedBefore(outputs)).toEqual([]);
+    }
+  });
+});
+
 describe('ruby fallback text in real Chromium', () => {
   it('keeps in toPlainText only the ruby text a reader sees', async () => {
     const inputs = [
@@ -293,6 +348,30 @@ describe('ruby fallback text in real Chromium', () => {
       );
       expect(seen).toEqual(inputs.map((input) => sanitizer.toPlainText(input)));
     }
+  });
+});
+
+describe('details in real Chromium', () => {
+  it('shows the reader the details text that toPlainText reads', async () => {
+    const input = '<details><summary>Invoice</summary>HIDDENTEXT</details>';
+    const seen = await page.evaluate(
+      (list) =>
+        list.map((html) => {
+          const box = document.createElement('div');
+          document.body.append(box);
+          box.innerHTML = html;
+          // biome-ignore lint/performance/useDomNodeTextContent: the rendered text (closed details hide theirs) is the point.
+          const text = box.innerText;
+          box.remove();
+          return text;
+        }),
+      [input, ...[sanitizers.ugc, sanitizers.email].map((s) => (s as Sanitizer).sanitizeToString(input))],
+    );
+    // Unsanitized, a closed details hides its body (so the check means something).
+    expect(seen[0]).not.toContain('HIDDENTEXT');
+    for (const text of seen.slice(1)) expect(text).toContain('HIDDENTEXT');
+    for (const s of [sanitizers.ugc, sanitizers.email] as Sanitizer[])
+      expect(s.toPlainText(input)).toContain('HIDDENTEXT');
   });
 });
 
