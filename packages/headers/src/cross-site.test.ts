@@ -28,7 +28,7 @@ describe('crossSiteProtection', () => {
   const protection = crossSiteProtection({ allowedOrigins: ['https://app.example'], environment: 'production' });
 
   it('fails closed in production without allowed origins, even for same-origin requests', () => {
-    const closed = crossSiteProtection({ environment: undefined });
+    const closed = crossSiteProtection({ environment: 'production' });
     expect(closed.failsClosed).toBe(true);
     const decision = closed.check(request('POST', { 'sec-fetch-site': 'same-origin' }));
     expect(decision.allowed).toBe(false);
@@ -45,6 +45,21 @@ describe('crossSiteProtection', () => {
       expect(crossSiteProtection().failsClosed).toBe(false);
     } finally {
       process.env.NODE_ENV = previous;
+    }
+  });
+
+  it('reads NODE_ENV when environment is explicitly undefined, as documented', () => {
+    const previous = process.env.NODE_ENV;
+    try {
+      process.env.NODE_ENV = 'development';
+      expect(crossSiteProtection({ environment: undefined }).failsClosed).toBe(false);
+      process.env.NODE_ENV = 'production';
+      expect(crossSiteProtection({ environment: undefined }).failsClosed).toBe(true);
+      // An explicit environment still wins over NODE_ENV.
+      expect(crossSiteProtection({ environment: 'development' }).failsClosed).toBe(false);
+    } finally {
+      if (previous === undefined) delete process.env.NODE_ENV;
+      else process.env.NODE_ENV = previous;
     }
   });
 

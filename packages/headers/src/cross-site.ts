@@ -136,7 +136,8 @@ export function crossSiteProtection(options: CrossSiteOptions = {}): CrossSitePr
     problems.push('environment must be a string such as production or development, or undefined to read NODE_ENV');
   }
   throwIfProblems('ERR_HEADERS_INVALID_OPTION', 'crossSiteProtection options are invalid', problems);
-  const environment = 'environment' in options ? options.environment : process.env.NODE_ENV;
+  // `??`, not `'environment' in options`: an explicit undefined reads NODE_ENV, as documented.
+  const environment = options.environment ?? process.env.NODE_ENV;
   const failsClosed = allowed.size === 0 && isProductionEnvironment(environment);
   const requireSignals = options.requireBrowserSignals ?? false;
 

@@ -145,6 +145,14 @@ export function validate(
   const seen = new Set<string>();
   const byName = new Map<string, readonly string[]>();
   entries.forEach(([name, sources], index) => {
+    if (typeof name !== 'string' || /[^a-z0-9-]/.test(name)) {
+      // directive-name = 1*( ALPHA / DIGIT / "-" ): browsers ignore anything else, such as a name
+      // behind a non-breaking space, and the policy falls back to its other directives.
+      problems.push(
+        `directive #${index + 1} has a name with characters outside a-z, 0-9 and - (a non-breaking or other non-ASCII space, say); browsers ignore it: retype the name`,
+      );
+      return;
+    }
     if (!KNOWN.has(name)) {
       problems.push(`directive #${index + 1} is not a CSP directive this builder knows; check its spelling`);
       return;

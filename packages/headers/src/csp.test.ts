@@ -548,6 +548,28 @@ describe('ContentSecurityPolicy.parse', () => {
     );
   });
 
+  it('splits only on ASCII whitespace, as browsers do, so a non-breaking space before a name is reported', () => {
+    // Chromium reads "\u00a0script-src" as an unknown directive and falls back to default-src *.
+    for (const space of ['\u00a0', '\u2003', '\ufeff', '\v']) {
+      const policy = `default-src *;${space}script-src 'self';object-src 'none'`;
+      expect(() => ContentSecurityPolicy.parse(policy)).toThrow(HeadersError);
+      expect(() => ContentSecurityPolicy.parse(policy)).toThrow(
+        /directive #2 has a name with characters outside a-z, 0-9 and -/,
+      );
+    }
+    // Every ASCII whitespace character separates, around names and between sources.
+    const parsed = ContentSecurityPolicy.parse(
+      "\t default-src\n'none' ;\fbase-uri\r'none'\t;\n frame-ancestors 'none'",
+    );
+    expect(parsed.render()).toBe("default-src 'none';base-uri 'none';frame-ancestors 'none'");
+    expect(() => csp({ '\u00a0scriptSrc': ["'self'"] } as never)).toThrow(/characters outside a-z, 0-9 and -/);
+    // Names are lower-cased as ASCII only: the Kelvin sign is not a k to a browser.
+    expect(() => ContentSecurityPolicy.parse("default-src 'none';wor\u212Aer-src 'self'")).toThrow(
+      /directive #2 has a name with characters outside/,
+    );
+    expect(ContentSecurityPolicy.parse("DEFAULT-SRC 'none'").render()).toBe("default-src 'none'");
+  });
+
   it('validates a parsed string like a built one', () => {
     expect(() => ContentSecurityPolicy.parse("default-src self; script-src 'unsafe-inline'")).toThrow(HeadersError);
   });

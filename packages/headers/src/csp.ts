@@ -3,6 +3,9 @@ import { throwIfProblems } from './errors.ts';
 
 export { NONCE } from './csp-rules.ts';
 
+/** Tab, LF, FF, CR and space: the whitespace CSP parsing splits on (Infra "ASCII whitespace"). */
+const ASCII_WHITESPACE = /[\t\n\f\r ]+/;
+
 /**
  * CSP Level 3 directive names the builder accepts (kebab-case, as they appear in the header).
  *
@@ -172,13 +175,14 @@ export class ContentSecurityPolicy {
   static parse(policy: string, options: CspOptions = {}): ContentSecurityPolicy {
     const entries: [string, string[]][] = [];
     for (const part of policy.split(';')) {
-      const tokens = part
-        .trim()
-        .split(/[ \t]+/)
-        .filter(Boolean);
+      // ASCII whitespace only, as browsers split (CSP3 §2.2.1): trim() would also strip U+00A0 and
+      // the like, accepting a name that browsers read as an unknown directive and ignore.
+      const tokens = part.split(ASCII_WHITESPACE).filter(Boolean);
       const [name, ...sources] = tokens;
       if (name === undefined) continue;
-      entries.push([name.toLowerCase(), sources]);
+      // ASCII lower-casing, as browsers do: toLowerCase() maps the Kelvin sign to k, so
+      // "wor\u212Aer-src" would pass as worker-src while browsers ignore it.
+      entries.push([name.replace(/[A-Z]/g, (c) => c.toLowerCase()), sources]);
     }
     return new ContentSecurityPolicy(entries, options, true);
   }

@@ -37,6 +37,7 @@ export interface PresetOptions {
   /**
    * Who may frame the page: CSP `frame-ancestors` and a matching `X-Frame-Options`
    * (`'none'` → DENY, `'self'` → SAMEORIGIN, a list of origins → no XFO, which cannot express one). Default `'none'`.
+   * With `reportOnly`, a list is also sent as an enforced `Content-Security-Policy: frame-ancestors …`.
    */
   readonly frameAncestors?: 'none' | 'self' | readonly string[];
   /** Cache-Control. Default `no-store`. A policy with a nonce only accepts values with `no-store`. */
@@ -55,7 +56,8 @@ export interface PresetOptions {
   /**
    * Send the CSP as `Content-Security-Policy-Report-Only` (rollout mode). Requires `reporting`: a
    * Report-Only policy blocks nothing, so without an endpoint it would do nothing at all. Default false.
-   * The download variant always enforces its CSP.
+   * The download variant always enforces its CSP. Framing stays enforced: by X-Frame-Options for
+   * `'none'`/`'self'`, and for a list of origins by a separate enforced `frame-ancestors` policy.
    */
   readonly reportOnly?: boolean;
   /**
@@ -85,6 +87,95 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** A Cache-Control value that includes `no-store`. */
 export const NO_STORE = /(^|[\s,])no-store($|[\s,])/i;
 
+/** Every key of {@link PresetOptions} and of the option objects inside it, to catch misspellings. */
+const KNOWN_KEYS = {
+  '': [
+    'hsts',
+    'referrerPolicy',
+    'corp',
+    'coop',
+    'oauthPopups',
+    'frameAncestors',
+    'cacheControl',
+    'permissionsPolicy',
+    'reporting',
+    'trustedTypes',
+    'reportOnly',
+    'directives',
+    'upgradeInsecureRequests',
+    'removeHeaders',
+    'dangerouslyAllowUnsafeInlineStyles',
+    'dangerouslyAllowUnsafeEval',
+    'variant',
+  ],
+  'hsts.': ['maxAge', 'dangerouslyAllowShortMaxAge', 'includeSubDomains', 'preload', 'onlyOverTls'],
+  'reporting.': ['endpoint', 'group'],
+  'trustedTypes.': ['policies', 'allowDuplicates'],
+} as const;
+
+/** Longer keys are neither shown nor matched, so the edit distance below stays small. */
+const MAX_SUGGESTED_KEY = 64;
+/** Unknown keys listed one by one in an options object; the rest are summed up in one problem. */
+const MAX_REPORTED_KEYS = 20;
+
+/** Levenshtein distance, or `limit + 1` as soon as it must exceed `limit`. Both strings are short. */
+function distanceWithin(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    let best = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      const value = Math.min(
+        (previous[j] as number) + 1,
+        (current[j - 1] as number) + 1,
+        (previous[j - 1] as number) + cost,
+      );
+      current.push(value);
+      best = Math.min(best, value);
+    }
+    if (best > limit) return limit + 1;
+    previous = current;
+  }
+  return previous[b.length] as number;
+}
+
+/**
+ * One problem per key of `value` that is not in `known`: a misspelt option would otherwise be
+ * ignored, and its default would silently apply instead of what was meant.
+ * Suggests the known key that differs only in case, kebab-case, or by up to two characters.
+ */
+function unknownKeyProblems(value: object, prefix: keyof typeof KNOWN_KEYS, problems: string[]): void {
+  const known: readonly string[] = KNOWN_KEYS[prefix];
+  const where = prefix === '' ? 'options' : prefix.slice(0, -1);
+  let reported = 0;
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    // An object with thousands of stray keys is reported in one line, not one per key.
+    if (++reported > MAX_REPORTED_KEYS) {
+      problems.push(`${where}: more keys that are not options than listed here; check the README options table`);
+      return;
+    }
+    // Keys are named, not values, but only when they look like a name: never echo a URL or a secret.
+    if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(key) || key.length > MAX_SUGGESTED_KEY) {
+      problems.push(
+        `${where}: a key that is not an option (not shown, since it is not a plain name); check the README options table`,
+      );
+      continue;
+    }
+    const folded = key.toLowerCase().replace(/[-_]/g, '');
+    const match =
+      known.find((k) => k.toLowerCase() === folded) ??
+      known.find((k) => distanceWithin(k.toLowerCase(), folded, 2) <= 2);
+    problems.push(
+      match === undefined
+        ? `${prefix}${key} is not an option of the presets; see the README options table`
+        : `${prefix}${key} is not an option; did you mean ${prefix}${match}?`,
+    );
+  }
+}
+
 function isOrigin(value: string): boolean {
   try {
     const url = new URL(value);
@@ -100,6 +191,7 @@ function isOrigin(value: string): boolean {
  */
 export function presetOptionProblems(options: PresetOptions): string[] {
   const problems: string[] = [];
+  unknownKeyProblems(options, '', problems);
   // Type first: the string 'false' is truthy, so it would silently turn on what it seems to turn off.
   const flag = (value: unknown, name: string): void => {
     if (value !== undefined && typeof value !== 'boolean') problems.push(`${name} must be true or false`);
@@ -111,6 +203,7 @@ export function presetOptionProblems(options: PresetOptions): string[] {
     );
   } else if (options.hsts !== undefined) {
     hsts = options.hsts;
+    unknownKeyProblems(hsts, 'hsts.', problems);
     flag(hsts.dangerouslyAllowShortMaxAge, 'hsts.dangerouslyAllowShortMaxAge');
     flag(hsts.includeSubDomains, 'hsts.includeSubDomains');
     flag(hsts.preload, 'hsts.preload');
@@ -179,6 +272,7 @@ export function presetOptionProblems(options: PresetOptions): string[] {
     }
   }
   if (options.reporting) {
+    if (isPlainObject(options.reporting)) unknownKeyProblems(options.reporting, 'reporting.', problems);
     const { endpoint, group } = options.reporting;
     const path = typeof endpoint === 'string' && /^\/(?!\/)[\x21-\x7e]*$/.test(endpoint);
     let https = false;
@@ -203,6 +297,7 @@ export function presetOptionProblems(options: PresetOptions): string[] {
   if (tt !== undefined && typeof tt !== 'boolean' && !isPlainObject(tt)) {
     problems.push('trustedTypes must be true, false or { policies, allowDuplicates? }');
   } else if (tt && typeof tt === 'object') {
+    unknownKeyProblems(tt, 'trustedTypes.', problems);
     flag(tt.allowDuplicates, 'trustedTypes.allowDuplicates');
     if (!Array.isArray(tt.policies)) problems.push('trustedTypes.policies must be an array of policy names');
     else if (tt.policies.some((p) => !/^[A-Za-z0-9\-#=_/@.%]+$/.test(p))) {
@@ -217,6 +312,9 @@ export function presetOptionProblems(options: PresetOptions): string[] {
         problems.push(`removeHeaders entry #${i + 1} is not a header name`);
       }
     }
+  }
+  if (options.variant !== undefined && options.variant !== 'download') {
+    problems.push("variant must be 'download' or left out; use forDownload()");
   }
   if (options.variant === 'download') {
     // Browsers ignore `sandbox` in a Report-Only policy, and a cached file keeps whatever it was served with.

@@ -93,6 +93,33 @@ describe('webAppPreset', () => {
     expect(h['x-frame-options']).toBe('DENY');
   });
 
+  it('keeps a list of frame ancestors enforced in Report-Only mode, where X-Frame-Options cannot stand in', () => {
+    const reporting = { endpoint: '/csp' };
+    const partner = 'https://partner.example';
+    const policies = [
+      webAppPreset({ reportOnly: true, reporting, frameAncestors: [partner] }),
+      webAppPreset({ reportOnly: true, reporting }).forEmbedding([partner]),
+      apiPreset({ reportOnly: true, reporting, frameAncestors: ["'self'", partner] }),
+    ];
+    const expected = [`frame-ancestors ${partner}`, `frame-ancestors ${partner}`, `frame-ancestors 'self' ${partner}`];
+    policies.forEach((policy, i) => {
+      const nonce = policy.usesNonce ? policy.newNonce() : undefined;
+      const h = lower(policy.headersFor({ secure: true, nonce }));
+      expect(h['content-security-policy']).toBe(expected[i]);
+      expect(h['content-security-policy-report-only']).toContain(expected[i]);
+      expect(h['x-frame-options']).toBeUndefined();
+      expect(policy.cspHeaderName).toBe('Content-Security-Policy-Report-Only');
+    });
+    // 'none' and 'self' stay enforced through X-Frame-Options; nothing else is added.
+    for (const frameAncestors of ['none', 'self'] as const) {
+      const h = lower(
+        webAppPreset({ reportOnly: true, reporting, frameAncestors }).headersFor({ secure: true, nonce: 'n' }),
+      );
+      expect(h['content-security-policy']).toBeUndefined();
+      expect(h['x-frame-options']).toBeDefined();
+    }
+  });
+
   it('keeps frame-ancestors and X-Frame-Options consistent', () => {
     const self = lower(webAppPreset({ frameAncestors: 'self' }).headersFor({ secure: true, nonce: 'n' }));
     expect(self['content-security-policy']).toContain("frame-ancestors 'self'");
@@ -376,6 +403,55 @@ describe('preset safety rules', () => {
     expect(lower(allowed.headersFor({ secure: true, nonce: 'n' }))['content-security-policy']).toContain(
       "'unsafe-eval'",
     );
+  });
+
+  it('refuses misspelt option keys, which would otherwise be ignored, and suggests the right one', () => {
+    const problems = optionProblems(() =>
+      webAppPreset({
+        hsts: { maxage: 0, dangerouslyAllowShortMaxAge: true },
+        frameAncestor: 'self',
+        reporting: { endpoint: '/csp', Group: 'g' },
+        trustedTypes: { policies: [], allowDuplicate: true },
+        ReportOnly: false,
+      } as unknown as PresetOptions),
+    );
+    const text = problems.join('\n');
+    expect(text).toContain('hsts.maxage is not an option; did you mean hsts.maxAge?');
+    expect(text).toContain('frameAncestor is not an option; did you mean frameAncestors?');
+    expect(text).toContain('reporting.Group is not an option; did you mean reporting.group?');
+    expect(text).toContain('trustedTypes.allowDuplicate is not an option; did you mean trustedTypes.allowDuplicates?');
+    expect(text).toContain('ReportOnly is not an option; did you mean reportOnly?');
+    // A key that resembles nothing is named but gets no suggestion; one that is not a plain name is not echoed.
+    const odd = optionProblems(() =>
+      apiPreset({ colour: 'blue', 'https://secret.example/x': 1 } as unknown as PresetOptions),
+    );
+    expect(odd).toContain('colour is not an option of the presets; see the README options table');
+    expect(odd.join('\n')).not.toContain('secret.example');
+    expect(odd).toContain(
+      'options: a key that is not an option (not shown, since it is not a plain name); check the README options table',
+    );
+    expect(odd).toHaveLength(2);
+    // Thousands of stray keys: a bounded list, built quickly.
+    const many = Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`k${'x'.repeat(60)}${i}`, i]));
+    const flood = optionProblems(() => webAppPreset({ ...many, hsts: many } as unknown as PresetOptions));
+    expect(flood.length).toBeLessThanOrEqual(2 * 21 + 5);
+    // Variants and every documented option still build.
+    const base = webAppPreset({
+      hsts: {
+        maxAge: 0,
+        dangerouslyAllowShortMaxAge: true,
+        includeSubDomains: false,
+        preload: false,
+        onlyOverTls: true,
+      },
+      reporting: { endpoint: '/csp', group: 'g' },
+      trustedTypes: { policies: ['app'], allowDuplicates: true },
+      reportOnly: true,
+    });
+    expect(() => [base.forDownload(), base.forEmbedding(['https://a.example']), base.forOAuthPopup()]).not.toThrow();
+    expect(optionProblems(() => apiPreset({ variant: 'upload' } as unknown as PresetOptions))).toEqual([
+      "variant must be 'download' or left out; use forDownload()",
+    ]);
   });
 });
 

@@ -180,6 +180,11 @@ function build(kind: Kind, options: PresetOptions, name: string): SecurityHeader
     else if (header === 'Strict-Transport-Security') hstsEntry = [header, value];
     else fixed.push([header, value]);
   }
+  if (xfo === undefined && policy.headerName === 'Content-Security-Policy-Report-Only') {
+    // A list of origins has no X-Frame-Options behind it, and Report-Only blocks nothing: without
+    // this enforced frame-ancestors, any site could frame the page for the whole rollout.
+    fixed.push(['Content-Security-Policy', `frame-ancestors ${frameAncestors.join(' ')}`]);
+  }
   fixed.push(['Cache-Control', cacheControl]);
   const permissions = options.permissionsPolicy;
   if (permissions !== false && (web || permissions !== undefined)) {

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CrossSiteDecision } from './cross-site.ts';
+import { throwIfProblems } from './errors.ts';
 import { attachNonce, generateNonce } from './nonce.ts';
-import type { SecurityHeaders } from './security-headers.ts';
+import { SecurityHeaders } from './security-headers.ts';
 
 const STATE: unique symbol = Symbol.for('@rampart/headers.state');
 /** Marks a response whose `writeHead` already applies a state's headers, and holds that state. */
@@ -96,4 +97,32 @@ export function applyToNodeResponse(res: ServerResponse, state: BindingState): v
 /** The JSON body adapters send with a rejection: the code only, never request data. */
 export function rejectionBody(decision: Extract<CrossSiteDecision, { allowed: false }>): string {
   return JSON.stringify({ error: decision.error.code, message: decision.error.message });
+}
+
+/**
+ * Checks an adapter's arguments when the middleware is created, so a mistake fails at start-up
+ * with `ERR_HEADERS_INVALID_OPTION` instead of a TypeError on every response (which Express
+ * surfaces as an uncaught exception). `functions` are the option keys that must be functions when set.
+ */
+export function assertAdapterArguments(
+  where: string,
+  policy: unknown,
+  options: unknown,
+  functions: readonly string[] = ['isSecure'],
+): void {
+  const problems: string[] = [];
+  if (!(policy instanceof SecurityHeaders)) {
+    problems.push(
+      'policy must be a SecurityHeaders built by apiPreset() or webAppPreset() (or a variant of one): call the preset, as in securityHeaders(webAppPreset()), not securityHeaders(webAppPreset)',
+    );
+  }
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    problems.push('options must be an object');
+  } else {
+    for (const key of functions) {
+      const value = (options as Record<string, unknown>)[key];
+      if (value !== undefined && typeof value !== 'function') problems.push(`options.${key} must be a function`);
+    }
+  }
+  throwIfProblems('ERR_HEADERS_INVALID_OPTION', `${where}: invalid arguments`, problems);
 }

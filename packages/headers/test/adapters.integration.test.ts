@@ -1,14 +1,20 @@
-import { createServer } from 'node:http';
-import { type AddressInfo, connect } from 'node:net';
+import { createServer, IncomingMessage, ServerResponse } from 'node:http';
+import { type AddressInfo, connect, Socket } from 'node:net';
 import { serve } from '@hono/node-server';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { securityHeaders as expressSecurityHeaders } from '../src/adapters/express.ts';
-import { type FrameworkErrorsHandler, frameworkErrors, securityHeaders } from '../src/adapters/fastify.ts';
+import {
+  type FrameworkErrorsHandler,
+  routeHeaders as fastifyRouteHeaders,
+  frameworkErrors,
+  securityHeaders,
+} from '../src/adapters/fastify.ts';
 import { securityHeaders as honoSecurityHeaders } from '../src/adapters/hono.ts';
-import { apiPreset, webAppPreset } from '../src/index.ts';
+import { applySecurityHeaders, withSecurityHeaders } from '../src/adapters/node-http.ts';
+import { apiPreset, HeadersError, webAppPreset } from '../src/index.ts';
 import { ADAPTERS, policyHeaders, type RunningApp, send } from './support/apps.ts';
 import {
   API_HEADERS,
@@ -217,7 +223,12 @@ describe.each(ADAPTERS)('$name adapter', (adapter) => {
 
   describe('crossSiteGuard without allowed origins', () => {
     it('fails closed when the environment is unset (counts as production)', async () => {
-      const app = await adapter.start({ policy: apiPreset(), guard: { environment: undefined } });
+      // Unset everywhere: an undefined environment reads NODE_ENV, which the test runner sets.
+      const previous = process.env.NODE_ENV;
+      delete process.env.NODE_ENV;
+      const app = await adapter.start({ policy: apiPreset(), guard: { environment: undefined } }).finally(() => {
+        if (previous !== undefined) process.env.NODE_ENV = previous;
+      });
       try {
         const res = await send(`${app.base}/form`, { method: 'POST', headers: { 'sec-fetch-site': 'same-origin' } });
         expect(res.status).toBe(403);
@@ -416,6 +427,20 @@ describe('an isSecure that throws', () => {
     }
   });
 
+  it("fastify: a route's routeHeaders whose isSecure throws answers 500 with the route's variant", async () => {
+    const app = Fastify();
+    await app.register(securityHeaders(apiPreset()));
+    app.get('/download', { onRequest: fastifyRouteHeaders(apiPreset().forDownload(), { isSecure }) }, () => 'file');
+    const base = await listenFastify(app);
+    try {
+      const res = await send(`${base}/download`);
+      expect(res.status).toBe(500);
+      expect(policyHeaders(res.headers)).toEqual(downloadHeaders(API_HEADERS));
+    } finally {
+      await app.close();
+    }
+  });
+
   it("hono: the error response carries the policy, with the default and with the app's error handler", async () => {
     for (const withOnError of [false, true]) {
       const app = new Hono();
@@ -441,6 +466,45 @@ describe('an isSecure that throws', () => {
       } finally {
         await close();
       }
+    }
+  });
+});
+
+describe('adapter factories', () => {
+  // The preset function itself instead of the policy it builds: a typo that used to crash every response.
+  const notPolicies = [webAppPreset, undefined, null, {}, 'web-app', { applyTo: () => undefined }];
+
+  it('refuse, at start-up, a policy that is not a built preset', () => {
+    const factories: [string, (policy: never) => unknown][] = [
+      ['express securityHeaders', (p) => expressSecurityHeaders(p)],
+      ['fastify securityHeaders', (p) => securityHeaders(p)],
+      ['fastify routeHeaders', (p) => fastifyRouteHeaders(p)],
+      ['fastify frameworkErrors', (p) => frameworkErrors(p)],
+      ['hono securityHeaders', (p) => honoSecurityHeaders(p)],
+      ['node withSecurityHeaders', (p) => withSecurityHeaders(p, () => undefined)],
+      [
+        'node applySecurityHeaders',
+        (p) => {
+          const req = new IncomingMessage(new Socket());
+          return applySecurityHeaders(req, new ServerResponse(req), p);
+        },
+      ],
+    ];
+    for (const [name, factory] of factories) {
+      for (const policy of notPolicies) {
+        let thrown: unknown;
+        try {
+          factory(policy as never);
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown, name).toBeInstanceOf(HeadersError);
+        expect((thrown as HeadersError).code, name).toBe('ERR_HEADERS_INVALID_OPTION');
+        expect((thrown as HeadersError).message, name).toMatch(
+          /policy must be a SecurityHeaders built by apiPreset\(\) or webAppPreset\(\)/,
+        );
+      }
+      expect(() => factory(apiPreset() as never), name).not.toThrow();
     }
   });
 });

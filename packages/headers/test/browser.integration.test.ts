@@ -127,7 +127,15 @@ describe('webAppPreset in headless Chromium', () => {
       res.end(`<iframe id="f" src="${target}" onload="window.loaded = true"></iframe>`);
     });
     const policy = webAppPreset();
-    const app = await serve(appHandler(policy, { '/widget': policy.forEmbedding([framer]) }));
+    // A Report-Only rollout: frame-ancestors with a list of origins has no X-Frame-Options behind it.
+    const rollout = webAppPreset({ reportOnly: true, reporting: { endpoint: '/csp-reports' } });
+    const app = await serve(
+      appHandler(policy, {
+        '/widget': policy.forEmbedding([framer]),
+        '/rollout': rollout.forEmbedding(['https://partner.example']),
+        '/rollout-widget': rollout.forEmbedding([framer]),
+      }),
+    );
 
     const framedContent = async (path: string): Promise<string | null> => {
       const page = await chromium.newPage();
@@ -144,6 +152,9 @@ describe('webAppPreset in headless Chromium', () => {
     expect(await framedContent('/')).toBeNull();
     // The control: the same check sees content when framing is allowed.
     expect(await framedContent('/widget')).toBe('b');
+    // In a Report-Only rollout the list stays enforced: a non-partner cannot frame, the partner can.
+    expect(await framedContent('/rollout')).toBeNull();
+    expect(await framedContent('/rollout-widget')).toBe('b');
   });
 
   it('blocks innerHTML = string with Trusted Types on, and lets a named policy through', async () => {

@@ -5,7 +5,7 @@ import {
   type CrossSiteRequest,
   crossSiteProtection,
 } from '../cross-site.ts';
-import { bindNodeResponse, rejectionBody } from '../response-binding.ts';
+import { assertAdapterArguments, bindNodeResponse, rejectionBody } from '../response-binding.ts';
 import type { SecurityHeaders } from '../security-headers.ts';
 
 /** Options of the Express adapter. */
@@ -33,6 +33,7 @@ export interface ExpressSecurityHeadersOptions {
  * ```
  */
 export function securityHeaders(policy: SecurityHeaders, options: ExpressSecurityHeadersOptions = {}): RequestHandler {
+  assertAdapterArguments('securityHeaders (express)', policy, options);
   const isSecure = options.isSecure ?? ((req: Request) => req.secure);
   return function rampartSecurityHeaders(req: Request, res: Response, next: NextFunction): void {
     let failure: unknown;

@@ -14,7 +14,7 @@ import {
   crossSiteProtection,
 } from '../cross-site.ts';
 import { generateNonce } from '../nonce.ts';
-import { applyOnWriteHead, bindState, rejectionBody, stateOf } from '../response-binding.ts';
+import { applyOnWriteHead, assertAdapterArguments, bindState, rejectionBody, stateOf } from '../response-binding.ts';
 import type { SecurityHeaders } from '../security-headers.ts';
 
 /** Options of the Fastify adapter. */
@@ -84,6 +84,7 @@ export function securityHeaders(
   policy: SecurityHeaders,
   options: FastifySecurityHeadersOptions = {},
 ): FastifyPluginCallback {
+  assertAdapterArguments('securityHeaders (fastify)', policy, options);
   const isSecure = options.isSecure ?? isHttps;
   const plugin: FastifyPluginCallback = (fastify: FastifyInstance, _opts, done) => {
     fastify.addHook('onRequest', (request, reply, next) => {
@@ -148,6 +149,7 @@ export function frameworkErrors(
   policy: SecurityHeaders,
   options: FastifySecurityHeadersOptions = {},
 ): FrameworkErrorsHandler {
+  assertAdapterArguments('frameworkErrors (fastify)', policy, options);
   const isSecure = options.isSecure ?? isHttps;
   return (error, request, reply) => {
     // Fastify types this option generically over route schemas; none applies before routing.
@@ -168,7 +170,9 @@ export function frameworkErrors(
 }
 
 /**
- * A route-level `onRequest` hook that replaces the policy for that route.
+ * A route-level `onRequest` hook that replaces the policy for that route. An `isSecure` that
+ * throws binds the route's policy as for plain HTTP and hands the error to Fastify, whose 500
+ * carries that policy.
  *
  * @example
  * ```ts
@@ -179,10 +183,19 @@ export function routeHeaders(
   policy: SecurityHeaders,
   options: FastifySecurityHeadersOptions = {},
 ): onRequestHookHandler {
+  assertAdapterArguments('routeHeaders (fastify)', policy, options);
   const isSecure = options.isSecure ?? isHttps;
   return (request, _reply, done) => {
-    bind(request, policy, isSecure(request));
-    done();
+    let failure: unknown;
+    let secure = false;
+    try {
+      secure = isSecure(request);
+    } catch (error) {
+      // As in securityHeaders: bound as plain HTTP, so the 500 carries this route's variant.
+      failure = error;
+    }
+    bind(request, policy, secure);
+    done(failure as Error | undefined);
   };
 }
 

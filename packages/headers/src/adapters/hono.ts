@@ -6,7 +6,7 @@ import {
   crossSiteProtection,
 } from '../cross-site.ts';
 import { generateNonce } from '../nonce.ts';
-import { bindState, rejectionBody, stateOf } from '../response-binding.ts';
+import { assertAdapterArguments, bindState, rejectionBody, stateOf } from '../response-binding.ts';
 import type { SecurityHeaders } from '../security-headers.ts';
 
 /** Context variables the Hono adapter sets. */
@@ -47,6 +47,7 @@ export function securityHeaders(
   policy: SecurityHeaders,
   options: HonoSecurityHeadersOptions = {},
 ): MiddlewareHandler<{ Variables: SecurityHeadersVariables }> {
+  assertAdapterArguments('securityHeaders (hono)', policy, options);
   const isSecure = options.isSecure ?? isHttps;
   return async function rampartSecurityHeaders(c, next) {
     const outermost = stateOf(c) === undefined;

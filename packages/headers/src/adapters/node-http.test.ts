@@ -1,6 +1,7 @@
 import { createServer, IncomingMessage, request, type Server, ServerResponse } from 'node:http';
 import { type AddressInfo, Socket } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { HeadersError } from '../errors.ts';
 import { getNonce } from '../nonce.ts';
 import { apiPreset, webAppPreset } from '../presets.ts';
 import { applySecurityHeaders, withSecurityHeaders } from './node-http.ts';
@@ -117,5 +118,99 @@ describe('withSecurityHeaders', () => {
     expect(res.status).toBe(500);
     expect(res.body).toBe('{"error":"internal server error"}');
     expect(res.headers['x-frame-options']).toBe('DENY');
+  });
+});
+
+describe('withSecurityHeaders error reporting', () => {
+  const failing = {
+    throws: () => {
+      throw new TypeError('db password hunter2 rejected');
+    },
+    rejects: () => Promise.reject(new TypeError('db password hunter2 rejected')),
+    // A thenable that is not a native promise (an ORM query, a Bluebird promise).
+    'rejects as a thenable': () => ({
+      // biome-ignore lint/suspicious/noThenProperty: a thenable is the point of this case
+      then(_resolve: unknown, reject: (error: unknown) => void) {
+        reject(new TypeError('db password hunter2 rejected'));
+      },
+    }),
+  };
+
+  it('passes what the handler threw or rejected with to onError, with the request, and still answers 500', async () => {
+    for (const [how, handler] of Object.entries(failing)) {
+      const seen: { error: unknown; url: string | undefined }[] = [];
+      const res = await exchangeOnce(
+        withSecurityHeaders(apiPreset(), handler, { onError: (error, req) => seen.push({ error, url: req.url }) }),
+      );
+      expect(res.status, how).toBe(500);
+      expect(res.headers['x-frame-options'], how).toBe('DENY');
+      expect(seen, how).toHaveLength(1);
+      expect(seen[0]?.error, how).toBeInstanceOf(TypeError);
+      expect(seen[0]?.url, how).toBe('/');
+    }
+  });
+
+  it('logs one console.error line by default, with the error class and stack frames but no message or request data', async () => {
+    const log = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      for (const [how, handler] of Object.entries(failing)) {
+        log.mockClear();
+        const res = await exchangeOnce(withSecurityHeaders(apiPreset(), handler));
+        expect(res.status, how).toBe(500);
+        expect(log, how).toHaveBeenCalledTimes(1);
+        const text = log.mock.calls.flat().map(String).join(' ');
+        expect(text, how).toContain('withSecurityHeaders');
+        expect(text, how).toContain('TypeError');
+        expect(text, how).not.toContain('hunter2');
+        expect(text, how).not.toContain('127.0.0.1');
+      }
+    } finally {
+      log.mockRestore();
+    }
+  });
+
+  it('survives an onError that throws or rejects, and reports a throwing isSecure too', async () => {
+    const log = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      for (const onError of [
+        () => {
+          throw new Error('hook broke');
+        },
+        () => Promise.reject(new Error('hook broke')),
+      ]) {
+        const res = await exchangeOnce(withSecurityHeaders(apiPreset(), failing.rejects, { onError }));
+        expect(res.status).toBe(500);
+      }
+      const seen: unknown[] = [];
+      const res = await exchangeOnce(
+        withSecurityHeaders(apiPreset(), () => undefined, {
+          isSecure: () => {
+            throw new RangeError('bad proxy header');
+          },
+          onError: (error) => seen.push(error),
+        }),
+      );
+      expect(res.status).toBe(500);
+      expect(seen[0]).toBeInstanceOf(RangeError);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      log.mockRestore();
+    }
+  });
+
+  it('refuses an onError or isSecure that is not a function at start-up', () => {
+    for (const options of [{ onError: 'log' }, { isSecure: true }]) {
+      expect(() => withSecurityHeaders(apiPreset(), () => undefined, options as never)).toThrow(
+        expect.objectContaining({ code: 'ERR_HEADERS_INVALID_OPTION' }),
+      );
+    }
+    expect(() => withSecurityHeaders(apiPreset(), 'handler' as never)).toThrow(HeadersError);
   });
 });

@@ -6,13 +6,25 @@ import {
   type CrossSiteRequest,
   crossSiteProtection,
 } from '../cross-site.ts';
-import { bindNodeResponse, rejectionBody, stateOf } from '../response-binding.ts';
+import { HeadersError } from '../errors.ts';
+import { assertAdapterArguments, bindNodeResponse, rejectionBody, stateOf } from '../response-binding.ts';
 import type { SecurityHeaders } from '../security-headers.ts';
 
 /** Options of the node:http adapter. */
 export interface NodeSecurityHeadersOptions {
   /** Whether the request came over TLS. Default: the socket is a TLS socket. */
   readonly isSecure?: (req: IncomingMessage) => boolean;
+}
+
+/** Options of {@link withSecurityHeaders}. */
+export interface WithSecurityHeadersOptions extends NodeSecurityHeadersOptions {
+  /**
+   * Called with whatever the wrapped handler (or `isSecure`) threw or rejected with, after the 500
+   * is sent. Default: one `console.error` entry with the error's class and stack frames, but not its
+   * message or the request, which can hold what the handler was handling. What it throws or rejects
+   * with is ignored.
+   */
+  readonly onError?: (error: unknown, req: IncomingMessage) => unknown;
 }
 
 const socketIsTls = (req: IncomingMessage): boolean => (req.socket as TLSSocket).encrypted === true;
@@ -39,12 +51,57 @@ export function applySecurityHeaders(
   policy: SecurityHeaders,
   options: NodeSecurityHeadersOptions = {},
 ): string | undefined {
+  assertAdapterArguments('applySecurityHeaders (node)', policy, options);
   return bindNodeResponse(req, res, policy, (options.isSecure ?? socketIsTls)(req)).nonce;
 }
 
 /**
+ * The stack frames of an error, without its first line: V8's `stack` begins with
+ * `${name}: ${message}`, and a message can span lines. When the stack does not begin with exactly
+ * that header, where the message ends is unknown: no frames.
+ */
+function stackFrames(error: Error): string[] {
+  try {
+    const stack = error.stack;
+    if (typeof stack !== 'string') return [];
+    const header = `${Error.prototype.toString.call(error)}\n`;
+    if (!stack.startsWith(header)) return [];
+    return stack
+      .slice(header.length)
+      .split('\n')
+      .filter((line) => /^\s+at /.test(line));
+  } catch {
+    return [];
+  }
+}
+
+/** The default `onError`: where it failed, never what the error says or what was asked. */
+function logHandlerFailure(error: unknown): void {
+  let kind: string = typeof error;
+  try {
+    if (error instanceof Error) kind = error.constructor.name;
+  } catch {}
+  const frames = error instanceof Error ? stackFrames(error) : [];
+  console.error(
+    [`withSecurityHeaders: the handler threw ${kind} (message withheld: pass onError to log it).`, ...frames].join(
+      '\n',
+    ),
+  );
+}
+
+/** A promise or any other object with a callable `then` (an ORM query, a Bluebird promise). */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/**
  * Wraps a node:http handler: every response carries `policy`, and a handler that throws or
- * rejects gets a 500 with the same headers instead of a dropped connection.
+ * rejects (a promise or any thenable) gets a 500 with the same headers instead of a dropped
+ * connection; the error then goes to `options.onError`.
  *
  * @example
  * ```ts
@@ -57,10 +114,25 @@ export function applySecurityHeaders(
 export function withSecurityHeaders(
   policy: SecurityHeaders,
   handler: (req: IncomingMessage, res: ServerResponse) => unknown,
-  options: NodeSecurityHeadersOptions = {},
+  options: WithSecurityHeadersOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
+  assertAdapterArguments('withSecurityHeaders (node)', policy, options, ['isSecure', 'onError']);
+  if (typeof handler !== 'function') {
+    throw new HeadersError(
+      'ERR_HEADERS_INVALID_OPTION',
+      'withSecurityHeaders (node): handler must be a function (req, res) => ...',
+    );
+  }
   const isSecure = options.isSecure ?? socketIsTls;
-  const fail = (req: IncomingMessage, res: ServerResponse): void => {
+  const onError = options.onError ?? logHandlerFailure;
+  const report = (error: unknown, req: IncomingMessage): void => {
+    try {
+      const result = onError(error, req);
+      // A rejecting async onError must not become an unhandled rejection that ends the process.
+      if (isThenable(result)) Promise.resolve(result).catch(() => undefined);
+    } catch {}
+  };
+  const answer = (req: IncomingMessage, res: ServerResponse): void => {
     // The handler finished its response before failing: let it flush rather than cut it off.
     if (res.writableEnded) return;
     // Only a genuinely half-written response is destroyed: its status is already out.
@@ -81,13 +153,21 @@ export function withSecurityHeaders(
     res.setHeader('content-length', Buffer.byteLength(body));
     res.end(body);
   };
+  const fail = (error: unknown, req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      answer(req, res);
+    } finally {
+      report(error, req);
+    }
+  };
   return (req, res) => {
     try {
       bindNodeResponse(req, res, policy, isSecure(req));
       const result = handler(req, res);
-      if (result instanceof Promise) result.catch(() => fail(req, res));
-    } catch {
-      fail(req, res);
+      // Any thenable, not only a native promise: its rejection would otherwise go unhandled.
+      if (isThenable(result)) Promise.resolve(result).catch((error: unknown) => fail(error, req, res));
+    } catch (error) {
+      fail(error, req, res);
     }
   };
 }
