@@ -21,6 +21,36 @@ const PLACEHOLDER_TOKENS = new Set([
   'localhost',
 ]);
 
+const INTERPOLATION_START = /\$\{(?:[A-Z_][A-Z0-9_]{4,}|[a-z_][a-z0-9_.]{4,})[:}]/;
+
+/**
+ * `${JWT_SECRET}` or `${JWT_SECRET:default}`. The regular expression `\$\{NAME(?::[^}]*)?\}` scans
+ * the rest of the value from every `${NAME:`, quadratic in their number; `[^}]*\}` only asks
+ * that a `}` follows, and the first such start is the one most likely to have one.
+ */
+function isInterpolation(value: string): boolean {
+  const start = INTERPOLATION_START.exec(value);
+  if (!start) return false;
+  const end = start.index + start[0].length;
+  return start[0].endsWith('}') || value.indexOf('}', end) !== -1;
+}
+
+const PROMPTS = ['your', 'insert', 'enter', 'paste'] as const;
+
+/**
+ * `your…here`, `paste…here`: `/(your|insert|enter|paste).*here/` in linear time (the expression
+ * scans the rest of the value from every `your`). The earliest-ending prompt word leaves the most
+ * room for a `here` after it.
+ */
+function hasWordBeforeHere(flat: string): boolean {
+  let earliestEnd = Number.POSITIVE_INFINITY;
+  for (const word of PROMPTS) {
+    const at = flat.indexOf(word);
+    if (at !== -1) earliestEnd = Math.min(earliestEnd, at + word.length);
+  }
+  return earliestEnd !== Number.POSITIVE_INFINITY && flat.indexOf('here', earliestEnd) !== -1;
+}
+
 /**
  * True when a value is a placeholder rather than a secret: `<your-api-key>`, `${JWT_SECRET}`,
  * `changeme`, `xxxx`, `TODO`. Reads the folded value (lookalikes.ts).
@@ -37,12 +67,11 @@ export function isPlaceholderShape(value: string): boolean {
     const outside = value.slice(0, embedded.index) + value.slice(embedded.index + embedded[0].length);
     if (embedded[0].length * 3 >= value.length || /^[\w.:/@+-]*$/.test(outside)) return true;
   }
-  if (/\$\{(?:[A-Z_][A-Z0-9_]{4,}|[a-z_][a-z0-9_.]{4,})(?::[^}]*)?\}|\{\{\s*[A-Za-z_][\w.]{2,}\s*\}\}/.test(value))
-    return true;
+  if (isInterpolation(value) || /\{\{\s*[A-Za-z_][\w.]{2,}\s*\}\}/.test(value)) return true;
   if (/^\$(?:[A-Z_][A-Z0-9_]*|[a-z_][a-z0-9_]*)$|^%[A-Z_][A-Z0-9_]*%$|^__[A-Z][A-Z0-9_]*__$/.test(value)) return true;
   const flat = value.toLowerCase().replace(/[^a-z0-9]/g, '');
   if (/^(your|insert|enter|paste).*(key|secret|token|password|pass|value|here)/.test(flat)) return true;
-  if (/(your|insert|enter|paste).*here/.test(flat)) return true;
+  if (hasWordBeforeHere(flat)) return true;
   if (/change.?me|changethis|replace.?me|replacethis/.test(value.toLowerCase())) return true;
   const tokens = value.split(/[^A-Za-z0-9*#?.]+/).filter((token) => token.length > 0);
   if (tokens.some((token) => /^(x{4,}|X{4,}|\*{6,}|#{6,}|\?{6,}|\.{6,})$/.test(token))) return true;

@@ -81,9 +81,28 @@ function checkNumber(value: number, o: NumberOptions): string | undefined {
   return undefined;
 }
 
+/**
+ * True when a decimal (already checked against the number syntax) is an integer as written.
+ * `Number('4.9999999999999999')` is 5: checking the parsed number would round, not refuse.
+ */
+function isIntegerAsWritten(text: string): boolean {
+  const exponentAt = text.search(/[eE]/);
+  const mantissa = exponentAt === -1 ? text : text.slice(0, exponentAt);
+  const exponent = exponentAt === -1 ? 0 : Number(text.slice(exponentAt + 1));
+  const point = mantissa.indexOf('.');
+  const fractionDigits = point === -1 ? 0 : mantissa.length - point - 1;
+  const digits = mantissa.replace(/^[-+]/, '').replace('.', '');
+  // Trailing zeros of the digits (`5.0`, `100e-2`) do not make a fraction.
+  let zeros = 0;
+  while (zeros < digits.length && digits.charCodeAt(digits.length - 1 - zeros) === 48) zeros++;
+  if (zeros === digits.length) return true;
+  return exponent - fractionDigits + zeros >= 0;
+}
+
 function parseNumber(raw: string, o: NumberOptions): Parsed<number> {
   const text = raw.trim();
   if (!/^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/.test(text)) return fail('must be a decimal number');
+  if (o.integer && !isIntegerAsWritten(text)) return fail('must be an integer');
   const value = Number(text);
   const problem = checkNumber(value, o);
   return problem === undefined ? ok(value) : fail(problem);
@@ -176,9 +195,21 @@ export interface UrlOptions extends CommonOptions<string> {
 }
 
 // Query parameters that hold a credential (`?password=`, `?api_key=`, `?client_secret=`,
-// `?access_token=`, Azure SAS `?sig=`), compared lower-cased without `-`, `_` and `.`.
-const CREDENTIAL_PARAMETERS = new Set(['pass', 'pwd', 'passphrase', 'sig', 'secretkey', 'privatekey']);
-const CREDENTIAL_SUFFIXES = ['password', 'passwd', 'secret', 'token', 'apikey', 'signature'];
+// `?access_token=`, Azure SAS `?sig=`, Google `?key=`, Firebase `?auth=`), compared lower-cased
+// without `-`, `_` and `.`. `key` and `auth` are whole names only: `monkey`, `sort_key`,
+// `authSource` and `author` are not credentials. `secretkey` and `secretaccesskey` are suffixes
+// (`aws_secret_access_key`, `aws_secret_key`); `aws_access_key_id` is an identifier, not a secret.
+const CREDENTIAL_PARAMETERS = new Set(['pass', 'pwd', 'passphrase', 'sig', 'privatekey', 'key', 'auth']);
+const CREDENTIAL_SUFFIXES = [
+  'password',
+  'passwd',
+  'secret',
+  'token',
+  'apikey',
+  'signature',
+  'secretkey',
+  'secretaccesskey',
+];
 
 function isCredentialName(name: string): boolean {
   const flat = name.toLowerCase().replace(/[-_.]/g, '');
@@ -195,8 +226,55 @@ function credentialParameter(parsed: URL): string | undefined {
 
 const PASSWORD_PROBLEM = 'embeds a password: put the password in a secret() key, or declare the key with secret()';
 
+/** Longest URL `url()` reads; a configured URL is far shorter, and every check stays cheap. */
+const MAX_URL_LENGTH = 8192;
+/** Most schemes nested inside a URL (`jdbc:tc:mysql://…` nests 2); each is parsed once more. */
+const MAX_NESTED_SCHEMES = 8;
+
+// Oracle `jdbc:oracle:thin:user/password@host…` (also `oci`, `kprb`): up to the `/` after the
+// user, when a password follows. The `@` after it is found with indexOf: `[^@]+@` in the
+// expression would scan the rest of the value from every `oracle:`.
+const ORACLE_USER = /(?:^|:)oracle:[a-z0-9]+:[^/@:]*\/(?!@)/i;
+
 /** Why a URL carries a credential (userinfo password, credential parameter), or `undefined`. */
-function credentialProblem(parsed: URL): string | undefined {
+function credentialProblem(outer: URL): string | undefined {
+  let parsed = outer;
+  // One nested scheme is peeled off per round (`jdbc:tc:mysql://…`); bounded, not recursive.
+  for (let nesting = 0; ; nesting++) {
+    const problem = ownCredentialProblem(parsed);
+    if (problem !== undefined) return problem;
+    const nested = nestedUrl(parsed.pathname);
+    if (nested === undefined) return undefined;
+    if (nested === 'unparsable') {
+      // WHATWG cannot parse some driver URLs (host lists `//h1:3306,h2:3306/db`): read the userinfo.
+      return /\/\/[^/@:]*:[^/@]+@/.test(addressOf(parsed.pathname)) ? PASSWORD_PROBLEM : undefined;
+    }
+    if (nesting >= MAX_NESTED_SCHEMES) {
+      return `nests more than ${MAX_NESTED_SCHEMES} schemes, so it cannot be checked for a password: write the URL with fewer schemes`;
+    }
+    parsed = nested;
+  }
+}
+
+/** The address part of a nested URL: before its first `;name=value` parameter. */
+function addressOf(inner: string): string {
+  const at = inner.indexOf(';');
+  return at === -1 ? inner : inner.slice(0, at);
+}
+
+/** The URL nested in an opaque path (`mysql://…` in `jdbc:mysql://…`), if it has one. */
+function nestedUrl(inner: string): URL | 'unparsable' | undefined {
+  // `(scheme:)+//`: also `jdbc:tc:mysql://…`.
+  if (!/^(?:[A-Za-z][A-Za-z0-9+.-]*:)+\/\//.test(inner)) return undefined;
+  try {
+    return new URL(addressOf(inner));
+  } catch {
+    return 'unparsable';
+  }
+}
+
+/** A credential in this URL itself: its userinfo, its query, its path's `;` and `(…)` parameters. */
+function ownCredentialProblem(parsed: URL): string | undefined {
   if (parsed.password !== '') return PASSWORD_PROBLEM;
   const credential = credentialParameter(parsed);
   if (credential !== undefined) {
@@ -205,9 +283,11 @@ function credentialProblem(parsed: URL): string | undefined {
   // A nested scheme (`jdbc:mysql://app:pw@db/shop`) has an opaque path, so the outer URL sees no
   // password: read the inner URL, and its `;name=value` parameters (`jdbc:sqlserver://db;password=…`).
   const inner = parsed.pathname;
-  // Oracle `jdbc:oracle:thin:user/password@host…` (also `oci`, `kprb`) has no `//` before them.
-  if (/(?:^|:)oracle:[a-z0-9]+:[^/@:]*\/[^@]+@/i.test(inner)) return PASSWORD_PROBLEM;
-  // `(scheme:)+//`: also `jdbc:tc:mysql://…` (one scheme is peeled off per call).
+  const oracle = ORACLE_USER.exec(inner);
+  if (oracle) {
+    const afterSlash = oracle.index + oracle[0].length;
+    if (inner.indexOf('@', afterSlash + 1) !== -1) return PASSWORD_PROBLEM;
+  }
   if (!/^(?:[A-Za-z][A-Za-z0-9+.-]*:)+\/\//.test(inner)) return undefined;
   const [address = '', ...parameters] = inner.split(';');
   // `;name=value` (SQL Server) and `(name=value)` (MySQL `address=(host=db)(password=…)`).
@@ -229,14 +309,7 @@ function credentialProblem(parsed: URL): string | undefined {
       return `carries a credential in the parameter ${parameter[0].trim()}: put it in a secret() key, or declare the key with secret()`;
     }
   }
-  let nested: URL;
-  try {
-    nested = new URL(address);
-  } catch {
-    // WHATWG cannot parse some driver URLs (host lists `//h1:3306,h2:3306/db`): read the userinfo.
-    return /\/\/[^/@:]*:[^/@]+@/.test(address) ? PASSWORD_PROBLEM : undefined;
-  }
-  return credentialProblem(nested);
+  return undefined;
 }
 
 /**
@@ -253,6 +326,7 @@ export function url<const O extends UrlOptions>(options?: O): Spec<string, IsOpt
   checkOptions('url', o, ['protocols', 'allowCredentials']);
   const check = (value: string): string | undefined => {
     if (typeof value !== 'string') return 'must be a string';
+    if (value.length > MAX_URL_LENGTH) return `must be at most ${MAX_URL_LENGTH} characters long`;
     let parsed: URL;
     try {
       parsed = new URL(value);

@@ -307,6 +307,75 @@ describe('string, number, port, boolean, url, oneOf, duration, list, json', () =
     }
   });
 
+  it('url() refuses a URL nesting too many schemes, without overflowing the stack', async () => {
+    const deep = `${'jdbc:'.repeat(10_000)}mysql://db/x`;
+    expect(url().parse(deep)).toEqual({ ok: false, reason: expect.stringMatching(/at most 8192 characters/) });
+    const nested = `${'jdbc:'.repeat(9)}mysql://db/shop`;
+    expect(url().parse(nested)).toEqual({ ok: false, reason: expect.stringMatching(/nests more than 8 schemes/) });
+    expect(url().parse(`${'jdbc:'.repeat(1_500)}mysql://db/shop`)).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/nests more than 8 schemes/),
+    });
+    // Up to the limit, a password is still found in the innermost URL.
+    expect(url().parse(`${'jdbc:'.repeat(8)}mysql://app:S3cretPw@db/shop`)).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/embeds a password/),
+    });
+    expect(url().parse(`${'jdbc:'.repeat(8)}mysql://db/shop`).ok).toBe(true);
+    for (const value of [deep, nested]) {
+      const report = await checkConfig({ U: url(), L: list({ of: url() }) }, { env: { ...TEST, U: value, L: value } });
+      expect(report.issues.map((issue) => [issue.key, issue.code])).toEqual([
+        ['U', 'invalid'],
+        ['L', 'invalid'],
+      ]);
+      expect(JSON.stringify(report.issues)).not.toContain('jdbc:jdbc');
+    }
+  });
+
+  it('url() refuses a URL longer than 8192 characters', () => {
+    const path = 'a'.repeat(8192);
+    expect(url().parse(`https://a.example/${path}`)).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/at most 8192 characters/),
+    });
+    expect(url({ allowCredentials: true }).parse(`https://a.example/${path}`).ok).toBe(false);
+    expect(url().parse(`https://a.example/${path.slice(0, 8192 - 'https://a.example/'.length)}`).ok).toBe(true);
+  });
+
+  it('url() reads an Oracle URL with many oracle: segments in linear time', () => {
+    const value = `jdbc:${':oracle:a:/'.repeat(700)}`;
+    expect(url().parse(value).ok).toBe(true);
+    expect(url().parse(`${value}@db`)).toEqual({ ok: false, reason: expect.stringMatching(/embeds a password/) });
+  });
+
+  it('url() refuses the query parameters key and auth and the AWS secret access key, and only those names', () => {
+    for (const [value, name] of [
+      ['https://maps.example.com/api/js?key=hunter2hunter2', 'key'],
+      ['https://maps.example.com/api/js?v=3&KEY=hunter2hunter2', 'KEY'],
+      ['https://db.example.firebaseio.com/users.json?auth=hunter2hunter2', 'auth'],
+      ['s3://bucket/path?aws_secret_access_key=hunter2hunter2', 'aws_secret_access_key'],
+      ['s3://bucket/path?AWS_SECRET_ACCESS_KEY=hunter2hunter2', 'AWS_SECRET_ACCESS_KEY'],
+      ['s3://bucket/path?secretAccessKey=hunter2hunter2', 'secretAccessKey'],
+      ['s3://bucket/path?secret-access-key=hunter2hunter2', 'secret-access-key'],
+      ['s3://bucket/path?aws_secret_key=hunter2hunter2', 'aws_secret_key'],
+      ['jdbc:sqlserver://db:1433;key=hunter2hunter2', 'key'],
+    ] as const) {
+      const parsed = url().parse(value);
+      expect(parsed, value).toEqual({ ok: false, reason: expect.stringContaining(`parameter ${name}`) });
+      expect(JSON.stringify(parsed)).not.toContain('hunter2');
+      expect(url({ allowCredentials: true }).parse(value).ok, value).toBe(true);
+    }
+    for (const value of [
+      'https://zoo.example/animals?monkey=1&donkey=2&keys=3&hotkey=f5',
+      'https://api.example.com/v1?sort_key=name&cache_key=v2&key_id=k1&keyword=cat&keyspace=shop',
+      'mongodb://db.internal/prod?authSource=admin&authMechanism=SCRAM-SHA-256&author=me&oauth=1',
+      's3://bucket/path?aws_access_key_id=AKIAIOSFODNN7EXAMPLE&X-Amz-Credential=AKIA%2F20240101',
+      'https://maps.example.com/api/js?key=',
+    ]) {
+      expect(url().parse(value).ok, value).toBe(true);
+    }
+  });
+
   it('json() refuses documents nested deeper than 256 levels, the same way in checkConfig and loading', async () => {
     const nested = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(depth)}`;
     expect(loadConfigSync({ J: json() }, { env: { ...TEST, J: nested(256) } }).J).toBeDefined();
@@ -388,6 +457,39 @@ describe('spec parsers (properties)', () => {
     expect(spec.parse('9007199254740991')).toEqual({ ok: true, value: 9_007_199_254_740_991 });
     expect(() => number({ integer: true, default: 2 ** 60 })).toThrow(/default is invalid/);
     expect(number().parse('1e21')).toEqual({ ok: true, value: 1e21 });
+  });
+
+  it('number({ integer: true }) and port() refuse a fraction that would round to an integer', () => {
+    for (const text of ['4.9999999999999999', '1.0000000000000001', '8080.00000000000001', '1e-400', '1.5', '15e-1']) {
+      expect(number({ integer: true }).parse(text), text).toEqual({ ok: false, reason: 'must be an integer' });
+      expect(port().parse(text).ok, text).toBe(false);
+    }
+    for (const [text, value] of [
+      ['5.0', 5],
+      ['5.', 5],
+      ['1.5e1', 15],
+      ['100e-2', 1],
+      ['0.0', 0],
+      ['-0.000e-5', -0],
+      ['8.08e3', 8080],
+    ] as const) {
+      expect(number({ integer: true }).parse(text), text).toEqual({ ok: true, value });
+    }
+    expect(port().parse('8080.0')).toEqual({ ok: true, value: 8080 });
+    expect(number().parse('4.9999999999999999')).toEqual({ ok: true, value: 5 });
+  });
+
+  it('number({ integer: true }) and port() refuse every decimal with a nonzero fractional digit', () => {
+    const fraction = fc
+      .tuple(fc.stringMatching(/^[0-9]{0,20}$/), fc.integer({ min: 1, max: 9 }), fc.stringMatching(/^[0-9]{0,5}$/))
+      .map(([before, digit, after]) => `${before}${digit}${after}`);
+    fc.assert(
+      fc.property(fc.integer({ min: -100_000, max: 100_000 }), fraction, fc.boolean(), (n, digits, exponent) => {
+        const text = `${n}.${digits}${exponent ? 'e0' : ''}`;
+        expect(number({ integer: true }).parse(text).ok, text).toBe(false);
+        expect(port().parse(text).ok, text).toBe(false);
+      }),
+    );
   });
 
   it('port() accepts exactly the integers 1-65535', () => {

@@ -5,6 +5,7 @@ import { generateDevSecret } from './dev-profile.ts';
 import { ConfigError } from './errors.ts';
 import { KNOWN_DEMO_SECRETS } from './known-demo-secrets.ts';
 import { foldLookalikes } from './lookalikes.ts';
+import { isPlaceholderShape } from './placeholder-shape.ts';
 import {
   assessSecret,
   DEV_SECRET_PREFIX,
@@ -443,5 +444,53 @@ describe('assessSecret (options)', () => {
         expect.objectContaining({ code: 'ERR_CONFIG_SCHEMA' }),
       );
     }
+  });
+});
+
+describe('assessSecret (long values)', () => {
+  // Each of these took seconds to minutes when a rule scanned the rest of the value from every
+  // position; the default test timeout is the bound.
+  it('assesses a long run of digits with a letter at either end in linear time', () => {
+    const weak = ['low-entropy', 'few-distinct-characters', 'repeated-pattern'];
+    expect(assessSecret(`${'7'.repeat(200_000)}a`).sort()).toEqual([...weak].sort());
+    expect(assessSecret(`a${'7'.repeat(200_000)}`).sort()).toEqual([...weak].sort());
+    // Digits added to an exact entry are still found, however many.
+    expect(assessSecret(`${'7'.repeat(200_000)}admin`)).toContain('known-demo');
+    expect(assessSecret(`admin${'7'.repeat(200_000)}`)).toContain('known-demo');
+  });
+
+  it('reads placeholder shapes in linear time', () => {
+    expect(isPlaceholderShape('your'.repeat(50_000))).toBe(false);
+    expect(isPlaceholderShape(`${'your'.repeat(50_000)}here`)).toBe(true);
+    expect(isPlaceholderShape('${AAAAA:'.repeat(50_000))).toBe(false);
+    expect(isPlaceholderShape(`${'${AAAAA:'.repeat(50_000)}}`)).toBe(true);
+    expect(assessSecret('your'.repeat(50_000))).not.toContain('placeholder');
+  });
+
+  it('reads placeholder shapes as the former regular expressions did', () => {
+    const here = /(your|insert|enter|paste).*here/;
+    const interpolation = /\$\{(?:[A-Z_][A-Z0-9_]{4,}|[a-z_][a-z0-9_.]{4,})(?::[^}]*)?\}/;
+    const piece = fc.constantFrom(
+      'your',
+      'insert',
+      'here',
+      'enter',
+      'paste',
+      '${',
+      'NAME_',
+      'name.',
+      ':',
+      '}',
+      'x',
+      '-',
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), (pieces) => {
+        const value = pieces.join('');
+        const flat = value.toLowerCase().replace(/[^a-z0-9]/g, '');
+        if (here.test(flat) || interpolation.test(value)) expect(isPlaceholderShape(value)).toBe(true);
+      }),
+      { seed: 0x91ace, numRuns: 3000 },
+    );
   });
 });

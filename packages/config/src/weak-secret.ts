@@ -255,18 +255,31 @@ function matchesDemo(forms: Forms, matcher: DemoMatcher): boolean {
   );
 }
 
+/** The longest exact entry: a cut longer than this cannot be one, so no longer cut is tried. */
+const LONGEST_EXACT = Math.max(0, ...[...EXACT].map((entry) => entry.length));
+
+function isDigitCode(code: number): boolean {
+  return code >= 48 && code <= 57;
+}
+
 /** Exact entries also match with digits added at either end: admin123, 2024password, 1234567. */
 function matchesExactDemo(forms: Forms): boolean {
   for (const form of [forms.flat, forms.deleeted]) {
-    if (/^\d+$/.test(form)) {
+    let leading = 0;
+    while (leading < form.length && isDigitCode(form.charCodeAt(leading))) leading++;
+    if (form.length > 0 && leading === form.length) {
       if (EXACT_NUMBERS.some((n) => form.startsWith(n) || form.endsWith(n))) return true;
       continue;
     }
-    // Every way of cutting a run of digits off either end: abc1231 → abc123, abc12, ...
-    const trailing = form.length - (/\d*$/.exec(form)?.[0].length ?? 0);
-    for (let end = trailing; end <= form.length; end++) if (EXACT.has(form.slice(0, end))) return true;
-    const leading = /^\d*/.exec(form)?.[0].length ?? 0;
-    for (let start = 0; start <= leading; start++) if (EXACT.has(form.slice(start))) return true;
+    // Counted with a loop: `/\d*$/` tries every position and is quadratic on a long run of digits.
+    let trailing = form.length;
+    while (trailing > 0 && isDigitCode(form.charCodeAt(trailing - 1))) trailing--;
+    // Every way of cutting a run of digits off either end (abc1231 → abc123, abc12, ...), only
+    // as far as a cut can still be as short as an entry: the loops stay bounded on long values.
+    for (let end = trailing; end <= Math.min(form.length, LONGEST_EXACT); end++)
+      if (EXACT.has(form.slice(0, end))) return true;
+    for (let start = Math.max(0, form.length - LONGEST_EXACT); start <= leading; start++)
+      if (EXACT.has(form.slice(start))) return true;
   }
   return false;
 }

@@ -113,6 +113,31 @@ describe('runCli check', () => {
     expect(throwing.err()).not.toContain('Zq8vLm3nPx7Rt2Kw');
   });
 
+  it('exits 2 when the schema module or its loadOptions throws something that is not an Error', async () => {
+    const thrown = [
+      'null',
+      'undefined',
+      '{ code: 500 }',
+      '{ code: { startsWith: 1 } }',
+      "'sk_live_9fQ2mZ7xR4tW8vB1'",
+      "Object.assign(new Error('x'), { name: 'sk_live_9fQ2mZ7xR4tW8vB1' })",
+      '{ name: { toString() { throw new Error("boom"); } } }',
+    ];
+    for (const [index, value] of thrown.entries()) {
+      for (const [where, source] of [
+        ['module', `throw ${value};\nexport const schema = {};\n`],
+        ['loadOptions', `export const schema = {};\nexport const loadOptions = () => { throw ${value}; };\n`],
+      ] as const) {
+        const module = join(dir, `throws-${where}-${index}.mjs`);
+        writeFileSync(module, source);
+        const cli = io({});
+        expect(await runCli(['check', '--schema', module], cli), `${where}: ${value}`).toBe(2);
+        expect(cli.err(), `${where}: ${value}`).toMatch(/the schema module threw/);
+        expect(cli.err()).not.toMatch(/sk_live|9fQ2|boom/);
+      }
+    }
+  });
+
   it('never echoes a SyntaxError, whose message can quote a secret (JSON.parse of a credentials value)', async () => {
     const module = join(dir, 'json-schema.mjs');
     writeFileSync(

@@ -130,22 +130,39 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
       io.stderr(`rampart-config: ${error.message}\n`);
       return error.code === 'ERR_CONFIG_INVALID' || error.code === 'ERR_CONFIG_VAULT_UNAVAILABLE' ? 1 : 2;
     }
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    // A schema module can throw anything: null, a string, `{ code: 500 }`. Read only a string code.
+    const code = stringProperty(error, 'code');
+    if (error instanceof UsageError || code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr(`rampart-config: ${(error as Error).message}\n\n${USAGE}`);
       return 2;
     }
     // A schema module that cannot be found: Node's message names the file. Nothing else is
     // echoed, SyntaxError included: JSON.parse in the module (say, of a mounted credentials file)
     // quotes the first characters of its input in the message.
-    const code = (error as { code?: unknown } | null)?.code;
     const notFound =
-      typeof code === 'string' && /^ERR_(MODULE_NOT_FOUND|UNKNOWN_FILE_EXTENSION|UNSUPPORTED_DIR_IMPORT)$/.test(code);
+      code !== undefined && /^ERR_(MODULE_NOT_FOUND|UNKNOWN_FILE_EXTENSION|UNSUPPORTED_DIR_IMPORT)$/.test(code);
+    const message = notFound ? stringProperty(error, 'message') : undefined;
+    // The name is echoed only when it reads like a class name: a module can set any string there.
+    const name = stringProperty(error, 'name');
+    const shownName = name !== undefined && /^[A-Za-z][A-Za-z0-9]{0,63}$/.test(name) ? name : 'an error';
+    const shownCode = code !== undefined && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) ? ` (${code})` : '';
     io.stderr(
-      notFound
-        ? `rampart-config: cannot load the schema module: ${(error as Error).message}\n`
-        : `rampart-config: the schema module threw ${(error as Error)?.name ?? 'an error'}${typeof code === 'string' ? ` (${code})` : ''}; run it with node to see why.\n`,
+      message !== undefined
+        ? `rampart-config: cannot load the schema module: ${message}\n`
+        : `rampart-config: the schema module threw ${shownName}${shownCode}; run it with node to see why.\n`,
     );
     return 2;
+  }
+}
+
+/** A string property of something thrown, or `undefined`; never throws (a getter may). */
+function stringProperty(thrown: unknown, name: 'code' | 'message' | 'name'): string | undefined {
+  if ((typeof thrown !== 'object' && typeof thrown !== 'function') || thrown === null) return undefined;
+  try {
+    const value: unknown = (thrown as Record<string, unknown>)[name];
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
   }
 }
 
