@@ -100,15 +100,19 @@ export async function loadScripts(
       timeoutMs,
     );
   });
+  // Whatever ends the call (loaded, failed, timed out), the wait for 'ready' stops listening:
+  // otherwise every timed-out call would leave a pair of listeners on the caller's client.
+  const done = new AbortController();
   try {
-    await Promise.race([load(client, scripts), timedOut]);
+    await Promise.race([load(client, scripts, done.signal), timedOut]);
   } finally {
     clearTimeout(timer);
+    done.abort();
   }
 }
 
-async function load(client: RedisClient, scripts: readonly RedisScript[]): Promise<void> {
-  await ready(client);
+async function load(client: RedisClient, scripts: readonly RedisScript[], signal: AbortSignal): Promise<void> {
+  await ready(client, signal);
   const nodes: Redis[] = client.isCluster
     ? (client as unknown as { nodes(role: 'master'): Redis[] }).nodes('master')
     : [client as Redis];
@@ -136,23 +140,33 @@ async function load(client: RedisClient, scripts: readonly RedisScript[]): Promi
   );
 }
 
-/** Resolves once `client` is ready; starts a lazy client (status `wait`). */
-async function ready(client: RedisClient): Promise<void> {
+/**
+ * Resolves once `client` is ready; starts a lazy client (status `wait`). Stops listening when
+ * `signal` aborts (the caller gave up: its promise settles by then, so this one may stay pending).
+ */
+async function ready(client: RedisClient, signal: AbortSignal): Promise<void> {
   if (client.status === 'ready') return;
   if (client.status === 'end') {
     throw new RedisStoreError('ERR_REDIS_UNAVAILABLE', 'the Redis client was closed (status end); create a new one.');
   }
+  if (signal.aborted) return;
   await new Promise<void>((resolve, reject) => {
-    const onReady = (): void => {
+    const stop = (): void => {
+      client.off('ready', onReady);
       client.off('end', onEnd);
+      signal.removeEventListener('abort', stop);
+    };
+    const onReady = (): void => {
+      stop();
       resolve();
     };
     const onEnd = (): void => {
-      client.off('ready', onReady);
+      stop();
       reject(new RedisStoreError('ERR_REDIS_UNAVAILABLE', 'the Redis client was closed before it was ready.'));
     };
     client.once('ready', onReady);
     client.once('end', onEnd);
+    signal.addEventListener('abort', stop, { once: true });
     if (client.status === 'wait') client.connect().catch(() => {});
   });
 }

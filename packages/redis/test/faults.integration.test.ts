@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { startRedis, startRedisCluster, type TestRedis, type TestRedisCluster, waitFor } from '@rampart/testkit';
 import { Cluster, Redis } from 'ioredis';
@@ -398,4 +399,40 @@ describe('failover on a cluster with replicas', () => {
     expect(after.failed).toBe(0);
     expect(after.ok).toBeGreaterThan(0);
   }, 90_000);
+});
+
+describe('warm() on a Redis that cannot be reached', () => {
+  it('leaves no listener on the client when it times out, however often it is called', async () => {
+    // A port nobody listens on: taken from the OS, then closed.
+    const port = await new Promise<number>((resolve, reject) => {
+      const probe = createServer();
+      probe.once('error', reject);
+      probe.listen(0, '127.0.0.1', () => {
+        const address = probe.address() as AddressInfo;
+        probe.close(() => resolve(address.port));
+      });
+    });
+    const client = new Redis({
+      host: '127.0.0.1',
+      port,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      retryStrategy: () => 20,
+    });
+    client.on('error', () => {});
+    try {
+      const before = { ready: client.listenerCount('ready'), end: client.listenerCount('end') };
+      const limiter = createRateLimiter({
+        redis: client,
+        prefix: 'unreachable',
+        limits: [{ name: 'w', algorithm: 'fixed-window', limit: 3, windowMs: 60_000 }],
+      });
+      for (let i = 0; i < 3; i++) {
+        await expect(limiter.warm({ timeoutMs: 30 })).rejects.toMatchObject({ code: 'ERR_REDIS_TIMEOUT' });
+      }
+      expect({ ready: client.listenerCount('ready'), end: client.listenerCount('end') }).toEqual(before);
+    } finally {
+      client.disconnect();
+    }
+  });
 });

@@ -122,6 +122,62 @@ describe('the packed fixed-window script', () => {
     expect((await rl.get('k')).limits[0]!.remaining).toBe(1);
   });
 
+  // Windows of the packed layout are told apart by a 20-bit tag of their index; a field written
+  // with another windowMs (a deploy that changed it under the same name) could carry the tag of the
+  // current window and be read as its count, refusing subjects with an old count.
+  it('does not read a count written with another windowMs under the same limit name', async () => {
+    const prefix = unique();
+    const make = (windowMs: number) =>
+      createRateLimiter({
+        redis,
+        prefix,
+        blockCache: false,
+        timeoutMs: 2_000,
+        limits: [{ name: 'w', algorithm: 'fixed-window', limit: 2, windowMs }],
+      });
+    const TAGS = 2 ** 20 - 2;
+    const [seconds, micros] = (await redis.time()) as [string | number, string | number];
+    const nowMs = Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
+    // An old windowMs whose window index has the tag of the 1 s window after this one: read as
+    // that window's count in it, and as the next window's (a clock stepped back) in this one.
+    const wanted = (Math.floor(nowMs / 1_000) + 1) % TAGS;
+    let oldWindowMs = 0;
+    for (let w = 600_000; w <= 10_000_000 && oldWindowMs === 0; w++) {
+      const index = Math.floor(nowMs / w);
+      if (index % TAGS === wanted && Math.floor((nowMs + 10_000) / w) === index) oldWindowMs = w;
+    }
+    expect(oldWindowMs).toBeGreaterThan(0);
+    const before = make(oldWindowMs);
+    expect((await before.consume('k')).allowed).toBe(true);
+    expect((await before.consume('k')).allowed).toBe(true);
+    const after = make(1_000);
+    const first = await after.consume('k');
+    expect(first.allowed).toBe(true);
+    expect(first.limits[0]!.remaining).toBe(1);
+  });
+
+  it('reports the reset of the window it counted in after the clock stepped back across a window start', async () => {
+    const prefix = unique();
+    const rl = createRateLimiter({
+      redis,
+      prefix,
+      blockCache: false,
+      timeoutMs: 2_000,
+      limits: [{ name: 'w', algorithm: 'fixed-window', limit: 10, windowMs: 60_000 }],
+    });
+    const first = await rl.consume('k');
+    const key = `${prefix}:{k}`;
+    // As if the count were of the window after the clock's (a clock stepped back across its start).
+    const TAGS = 2 ** 20 - 2;
+    const index = Math.floor(first.serverTimeUs! / 60_000_000);
+    await redis.hset(key, 'w:p60000', String((1 + ((index + 1) % TAGS)) * 2 ** 33 + 1));
+    const d = await rl.consume('k');
+    expect(d.allowed).toBe(true);
+    expect(d.limits[0]!.remaining).toBe(8);
+    const nowMs = Math.floor(d.serverTimeUs! / 1_000);
+    expect(Math.abs(d.limits[0]!.resetMs - ((index + 2) * 60_000 - nowMs))).toBeLessThanOrEqual(1);
+  });
+
   it('honours a block set in the general layout (before an upgrade) and one that expires', async () => {
     const prefix = unique();
     const limits = resolveLimits([{ name: 'w', algorithm: 'fixed-window', limit: 5, windowMs: 600_000 }], []);
@@ -181,10 +237,10 @@ describe('the packed fixed-window script', () => {
     const key = `${unique()}:{k}`;
     await run(packed, key, ['x', 1]);
     // Bring the count next to the cap directly, then keep spending on reject.
-    const field = (await redis.hget(key, 'w:p')) as string;
-    await redis.hset(key, 'w:p', String(Number(field) - 1 + 2 ** 31 - 2));
+    const field = (await redis.hget(key, 'w:p600000')) as string;
+    await redis.hset(key, 'w:p600000', String(Number(field) - 1 + 2 ** 31 - 2));
     for (let i = 0; i < 5; i++) await run(packed, key, ['c', 3]);
-    const value = Number(await redis.hget(key, 'w:p'));
+    const value = Number(await redis.hget(key, 'w:p600000'));
     expect(value % 2 ** 33).toBe(2 ** 31);
     expect(await run(packed, key, ['p', 1])).toEqual([
       0,

@@ -7,6 +7,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { expressRateLimit } from '../src/adapters/express.ts';
 import { fastifyRateLimit } from '../src/adapters/fastify.ts';
 import { honoRateLimit } from '../src/adapters/hono.ts';
+import { nodeRateLimit } from '../src/adapters/node-http.ts';
 import { type HttpRateLimitOptions, ipSubject } from '../src/index.ts';
 import {
   type App,
@@ -390,6 +391,93 @@ describe('hono adapter with a streamed response', () => {
       await good.arrayBuffer();
     } finally {
       await server.close();
+    }
+  });
+});
+
+/**
+ * The client address a framework resolves may throw (a `trust proxy` function of the user's that
+ * cannot parse a hop): no identity, answered 400 by every adapter as by Hono's `ip` option, never 500.
+ * proxy-addr asks the trust function about every hop but the last, from the socket on: the
+ * loopback socket is trusted, then BAD_HOP throws.
+ */
+const BAD_HOP = '198.51.100.66';
+const THROWS = `203.0.113.9, ${BAD_HOP}`;
+const THROWING_IP: Record<string, (options: HttpRateLimitOptions) => Promise<App>> = {
+  express: (options) => {
+    const app = express();
+    app.set('trust proxy', (address: string) => {
+      if (address === BAD_HOP) throw new Error('unparseable hop');
+      return address === '127.0.0.1';
+    });
+    app.use(expressRateLimit(options));
+    app.get('/', (_req, res) => {
+      res.json({ ok: true });
+    });
+    return listen(createServer(app));
+  },
+  fastify: async (options) => {
+    const app = Fastify({
+      trustProxy: (address: string) => {
+        if (address === BAD_HOP) throw new Error('unparseable hop');
+        return address === '127.0.0.1';
+      },
+    });
+    app.addHook('onRequest', fastifyRateLimit(options));
+    app.get('/', async () => ({ ok: true }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
+  },
+  'node:http': (options) => {
+    const limit = nodeRateLimit(options);
+    return listen(
+      createServer(async (req, res) => {
+        // A socket whose address getter throws, for this request only.
+        const garbage = req.headers['x-forwarded-for'] === THROWS;
+        if (garbage) {
+          Object.defineProperty(req.socket, 'remoteAddress', {
+            configurable: true,
+            get: () => {
+              throw new Error('no address');
+            },
+          });
+        }
+        let admitted: boolean;
+        try {
+          admitted = await limit(req, res);
+        } finally {
+          if (garbage) Reflect.deleteProperty(req.socket, 'remoteAddress');
+        }
+        if (!admitted) return;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ ok: true }));
+      }),
+    );
+  },
+};
+
+describe.each(Object.keys(THROWING_IP))('%s with a client address that throws', (adapter) => {
+  const limiterOn = useRedisLimiters();
+
+  it('answers 400 ERR_RATE_LIMIT_NO_KEY, not 500, and keys other requests as usual', async () => {
+    const limiter = limiterOn(`ip-throws-${adapter}`, [
+      { name: 'w', algorithm: 'fixed-window', limit: 1, windowMs: 60_000 },
+    ]);
+    const app = await THROWING_IP[adapter]!({ limiter });
+    try {
+      const bad = await fetch(`${app.url}/`, { headers: { 'x-forwarded-for': THROWS } });
+      expect(bad.status).toBe(400);
+      expect(await jsonBody(bad)).toEqual({
+        error: 'ERR_RATE_LIMIT_NO_KEY',
+        message: 'The request carries no client identity the rate limit can use.',
+      });
+      // Nothing was spent: the one request of the quota is still there.
+      const good = await fetch(`${app.url}/`, { headers: { 'x-forwarded-for': '203.0.113.7' } });
+      expect(good.status).toBe(200);
+      await good.arrayBuffer();
+    } finally {
+      await app.close();
     }
   });
 });

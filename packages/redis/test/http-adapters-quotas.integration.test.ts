@@ -68,6 +68,21 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'reports in shadow mode what remained before a limited request: nothing was spent',
+    options: (ctx) => ({
+      limiter: ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 3, windowMs: 60_000 }], { shadow: true }),
+      cost: (req) => Number(req.header('x-cost') ?? 1),
+    }),
+    async run(get) {
+      expect((await get({ 'x-cost': '2' })).headers.get('ratelimit')).toMatch(/^"w";r=1;/);
+      // A cost of 2 exceeds the 1 left: limited, let through, and the 1 is still there.
+      const res = await get({ 'x-cost': '2' });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('ratelimit')).toMatch(/^"w";r=1;/);
+      expect((await get({ 'x-cost': '1' })).headers.get('ratelimit')).toMatch(/^"w";r=0;/);
+    },
+  },
+  {
     name: 'does not count skipped requests',
     options: (ctx) => ({
       limiter: ctx.limiter([{ name: 'w', algorithm: 'fixed-window', limit: 1, windowMs: 60_000 }]),

@@ -113,6 +113,38 @@ describe.each([
     expect(await redis.hget(key, 'w:a')).toBe(String(index + 2));
   });
 
+  // An admitted request counted in a window ahead of the clock's (the clock stepped back) resets
+  // when that window ends, not when the clock's does: the reply must not report the earlier one.
+  it.each([
+    ['fixed window, general script', 'fixed-window', 3],
+    ['sliding window', 'sliding-window', 4],
+  ] as const)(
+    'reports the reset of the window it counted in after the clock stepped back: %s',
+    async (_what, algorithm, windows) => {
+      const prefix = uniquePrefix();
+      const rl = createRateLimiter({
+        redis,
+        prefix,
+        blockCache: false,
+        timeoutMs: 2_000,
+        limits: [
+          { name: 'w', algorithm, limit: 10, windowMs: 10_000 },
+          { name: 'g', algorithm: 'gcra', limit: 1_000, windowMs: 1_000 },
+        ],
+      });
+      expect((await rl.consume('carol')).allowed).toBe(true);
+      const [key] = subjectKeys(prefix, 'carol', false) as [string];
+      const index = Number(await redis.hget(key, 'w:a'));
+      await redis.hset(key, 'w:a', String(index + 2));
+      const d = await rl.consume('carol');
+      expect(d.allowed).toBe(true);
+      // The counted window is index + 2; a fixed window resets at its end, a sliding one a window later.
+      const resetAtMs = (index + windows) * 10_000;
+      const nowMs = Math.floor(d.serverTimeUs! / 1_000);
+      expect(Math.abs(d.limits[0]!.resetMs - (resetAtMs - nowMs))).toBeLessThanOrEqual(1);
+    },
+  );
+
   it('admits a fixed window up to its limit, then rejects with the time left in the window', async () => {
     const rl = limiter([{ name: 'w', algorithm: 'fixed-window', limit: 3, windowMs: 60_000 }]);
     const decisions = [];
@@ -314,6 +346,79 @@ describe.each([
     await expect(rl.consume('k', { cost: 11 })).rejects.toMatchObject({ code: 'ERR_RATE_LIMIT_INVALID_ARGUMENT' });
   });
 
+  // A refund gives its cost back from a sliding window's counts wherever they are now: counted late
+  // in one window and refunded in the next, the request must not keep weighing on the estimate
+  // (it did for up to a window: 429s after a full refund).
+  it.each([
+    ['all of it counted in the window before', false],
+    ['counted partly in each window', true],
+  ] as const)('refunds a sliding window whose window rolled since the spend: %s', async (_what, split) => {
+    const rl = limiter([
+      { name: 'w', algorithm: 'sliding-window', limit: 2, windowMs: 1_000 },
+      { name: 'h', algorithm: 'fixed-window', limit: 100, windowMs: 3_600_000 },
+    ]);
+    const second = 1_000_000n;
+    let first: RateLimitDecision | undefined;
+    // Late in a window by the Redis clock (polled, not slept), so the next spend lands in the next one.
+    await waitFor(
+      async () => {
+        const into = (await redisNowUs()) % second;
+        if (into < 880_000n || into >= 950_000n) return false;
+        first = await rl.consume('k', { cost: split ? 1 : 2 });
+        return true;
+      },
+      { timeoutMs: 5_000, intervalMs: 1, what: 'the last 120 ms of a window' },
+    );
+    expect(first?.allowed).toBe(true);
+    const index = BigInt(first!.serverTimeUs!) / second;
+    await waitFor(async () => (await redisNowUs()) / second > index, {
+      timeoutMs: 3_000,
+      intervalMs: 5,
+      what: 'the next window',
+    });
+    if (split) expect((await rl.consume('k', { cost: 1 })).allowed).toBe(true);
+    await rl.refund('k', { cost: 2 });
+    const after = await rl.consume('k', { cost: 2 });
+    // Still within the window after the spend, where the old code rejected.
+    expect(BigInt(after.serverTimeUs!) / second).toBe(index + 1n);
+    expect(after.allowed).toBe(true);
+    expect(after.limits.map((l) => l.remaining)).toEqual([0, 98]);
+  });
+
+  it('answers a consume after consume(cost) and refund(cost) as it answers a fresh subject, for every algorithm', async () => {
+    const general = limiter([
+      { name: 's', algorithm: 'sliding-window', limit: 3, windowMs: 150 },
+      { name: 'f', algorithm: 'fixed-window', limit: 3, windowMs: 200 },
+      { name: 'g', algorithm: 'gcra', limit: 3, windowMs: 150 },
+      { name: 'c', algorithm: 'concurrency', limit: 2, leaseMs: 10_000 },
+    ]);
+    const packed = limiter([{ name: 'p', algorithm: 'fixed-window', limit: 3, windowMs: 150 }]);
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(general, packed),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 0, max: 200 }),
+        async (rl, cost, delayMs) => {
+          const subject = `refund${++n}`;
+          const spent = await rl.consume(subject, { cost });
+          expect(spent.allowed).toBe(true);
+          // A delay as an input (0-200 ms): windows roll between the spend and the refund.
+          if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+          await rl.refund(subject, spent.lease ? { cost, lease: spent.lease.id } : { cost });
+          const refunded = await rl.consume(subject, { cost });
+          const fresh = await rl.consume(`${subject}-fresh`, { cost });
+          const figures = (d: RateLimitDecision) => ({
+            allowed: d.allowed,
+            remaining: d.limits.map((l) => [l.name, l.remaining]),
+          });
+          expect(figures(refunded)).toEqual(figures(fresh));
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
   it('adds penalties regardless of the state and blocks a subject for a duration', async () => {
     const rl = limiter([{ name: 'w', algorithm: 'fixed-window', limit: 10, windowMs: 60_000 }]);
     await rl.penalize('k', { cost: 10 });
@@ -425,6 +530,31 @@ describe.each([
     expect((await rl.consume('k')).allowed).toBe(true);
     // Nobody releases now: the leases expire on the Redis clock.
     await waitFor(async () => (await rl.consume('k')).allowed, { timeoutMs: 5_000, what: 'leases to expire' });
+  });
+
+  // After the Redis clock steps back, leases taken before hold later scores than a new lease: the
+  // set's TTL then reaches past leaseMs, and shortening it would drop those leases early.
+  it('never shortens the TTL of the lease set when it admits a request', async () => {
+    const prefix = uniquePrefix();
+    const rl = createRateLimiter({
+      redis,
+      prefix,
+      blockCache: false,
+      timeoutMs: 2_000,
+      limits: [{ name: 'inflight', algorithm: 'concurrency', limit: 5, leaseMs: 1_000 }],
+    });
+    expect((await rl.consume('k')).allowed).toBe(true);
+    const [, leases] = subjectKeys(prefix, 'k', true) as [string, string];
+    expect(await redis.pttl(leases)).toBeLessThanOrEqual(1_001);
+    await redis.pexpire(leases, 60_000);
+    expect((await rl.consume('k')).allowed).toBe(true);
+    expect(await redis.pttl(leases)).toBeGreaterThan(50_000);
+    // A set without a TTL gets one.
+    await redis.persist(leases);
+    expect((await rl.consume('k')).allowed).toBe(true);
+    const ttl = await redis.pttl(leases);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(1_001);
   });
 
   it('decides a request in one Redis command, whatever the number of limits', async () => {

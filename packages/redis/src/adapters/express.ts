@@ -1,9 +1,20 @@
 import type { Request, RequestHandler } from 'express';
-import { createHttpRateLimit, type HttpRateLimitOptions, type HttpRequestView } from '../http/http-rate-limit.ts';
+import {
+  clientAddress,
+  createHttpRateLimit,
+  type HttpRateLimitOptions,
+  type HttpRequestView,
+} from '../http/http-rate-limit.ts';
 import { alreadyAnswered, dropLease, holdLeaseUntilEnded } from '../http/node-response.ts';
 
 function view(req: Request): HttpRequestView {
-  return { ip: req.ip, method: req.method, url: req.originalUrl, header: (name) => req.get(name) };
+  // req.ip runs the `trust proxy` setting, which may be a function of the user's that throws.
+  return {
+    ip: clientAddress(() => req.ip),
+    method: req.method,
+    url: req.originalUrl,
+    header: (name) => req.get(name),
+  };
 }
 
 /**

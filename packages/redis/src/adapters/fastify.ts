@@ -1,10 +1,16 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { createHttpRateLimit, type HttpRateLimitOptions, type HttpRequestView } from '../http/http-rate-limit.ts';
+import {
+  clientAddress,
+  createHttpRateLimit,
+  type HttpRateLimitOptions,
+  type HttpRequestView,
+} from '../http/http-rate-limit.ts';
 import { alreadyAnswered, dropLease, holdLeaseUntilEnded } from '../http/node-response.ts';
 
 function view(request: FastifyRequest): HttpRequestView {
   return {
-    ip: request.ip,
+    // request.ip runs `trustProxy`, which may be a function of the user's that throws.
+    ip: clientAddress(() => request.ip),
     method: request.method,
     url: request.url,
     header: (name) => {

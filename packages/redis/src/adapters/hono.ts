@@ -1,6 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
-import { createHttpRateLimit, type HttpOutcome, type HttpRateLimitOptions } from '../http/http-rate-limit.ts';
+import {
+  clientAddress,
+  createHttpRateLimit,
+  type HttpOutcome,
+  type HttpRateLimitOptions,
+} from '../http/http-rate-limit.ts';
 
 /** Options of {@link honoRateLimit}. */
 export interface HonoRateLimitOptions extends HttpRateLimitOptions {
@@ -97,12 +102,7 @@ export function honoRateLimit(options: HonoRateLimitOptions): MiddlewareHandler 
     }
     seen.add(c.req.raw);
     // A throwing `ip` (a proxy header it cannot parse) means no identity: 400, as for `key`.
-    let ip: string | undefined;
-    try {
-      ip = ipOf(c);
-    } catch {
-      ip = undefined;
-    }
+    const ip = clientAddress(() => ipOf(c));
     // An absolute URL: the core shows the functions its path and query.
     const outcome: HttpOutcome = await decide({
       ip,

@@ -1,5 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createHttpRateLimit, type HttpOutcome, type HttpRateLimitOptions } from '../http/http-rate-limit.ts';
+import {
+  clientAddress,
+  createHttpRateLimit,
+  type HttpOutcome,
+  type HttpRateLimitOptions,
+} from '../http/http-rate-limit.ts';
 import { alreadyAnswered, dropLease, holdLeaseUntilEnded } from '../http/node-response.ts';
 
 const INTERNAL_ERROR = { error: 'ERR_INTERNAL', message: 'The rate limit failed unexpectedly.' } as const;
@@ -39,7 +44,7 @@ export function nodeRateLimit(
     let outcome: HttpOutcome;
     try {
       outcome = await decide({
-        ip: req.socket.remoteAddress,
+        ip: clientAddress(() => req.socket.remoteAddress),
         method: req.method ?? 'GET',
         url: req.url ?? '/',
         header: (name) => {

@@ -19,6 +19,20 @@ export interface HttpRequestView {
   header(name: string): string | undefined;
 }
 
+/**
+ * The client address as `read` resolves it, or undefined when reading it throws (a `trust proxy`
+ * function of the user's that cannot parse a hop, Hono's `ip` option): no identity, which the
+ * default key refuses with 400 `ERR_RATE_LIMIT_NO_KEY`, the same under every adapter, never 500.
+ * A custom `key` sees `ip` undefined and decides itself.
+ */
+export function clientAddress(read: () => string | undefined): string | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
 /** Options shared by every HTTP adapter. */
 export interface HttpRateLimitOptions {
   readonly limiter: RateLimiter;

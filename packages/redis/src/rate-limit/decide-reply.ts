@@ -40,7 +40,8 @@ export function limitStatus(
  * one starts (a batch concatenates them). Admitted and spent: `1, now`, then per limit its
  * remaining (GCRA: remaining, reset); the reset of a window is recomputed here from `now` with the
  * script's own arithmetic (both are IEEE doubles on integers below 2^53, so the figures match).
- * Otherwise: `0, now, blockedFor, (ok, remaining, reset, retry)×n`. Ops without limit state
+ * Otherwise: `0, now, blockedFor, (ok, remaining, reset, retry)×n`, admitted when blockedFor is 0
+ * and every ok 1 (the script's form for a window counted ahead of the clock). Ops without limit state
  * (`count` 0) answer `1, now` or `0, now, blockedFor`.
  */
 function parseAt(

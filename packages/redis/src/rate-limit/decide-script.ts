@@ -36,7 +36,9 @@ export type { DecideScriptOptions, DecideScripts } from './decide-script-options
  * Reply, two shapes (Redis converts every reply element, so the common case is kept short):
  *   admitted by every limit and spent: 1, nowUs, then per limit: remaining (GCRA: remaining,
  *     resetUs; the reset of a window or lease follows from nowUs);
- *   otherwise: 0, nowUs, blockedForUs, then per limit: ok, remaining, resetUs, retryUs.
+ *   otherwise: 0, nowUs, blockedForUs, then per limit: ok, remaining, resetUs, retryUs; also an
+ *     admitted decision counted in a window ahead of the clock's (stepped back), with blockedForUs
+ *     0 and every ok 1, since the client would compute its resets from the clock's window.
  *   ops d, l, r: 1, nowUs. op b: 0, nowUs, blockedForUs.
  * A batch script (see DecideScripts.batch) runs the same decision body as a Lua function once per
  *   consume decision, after one TIME for the whole batch, and concatenates their replies.
@@ -110,6 +112,7 @@ local refund = nil
 if op == 'r' then refund = {} end
 local needed = blockedUntil
 local horizon = blockedUntil
+local ahead = false
 `;
 
 /**
@@ -329,10 +332,14 @@ out[${3 + index * 4 + 3}] = (${after}) and t1_${i} or ${before.t0}
 out[${3 + index * 4 + 4}] = rt_${i}`;
     })
     .join('\n');
+  // The lease set's TTL only grows: after a clock step back, leases taken before score later than
+  // this one, and a shorter TTL would drop them early. PTTL rather than PEXPIRE's GT option, which
+  // needs Redis 7; a set without a TTL (-1) gets one.
+  const leaseTtl = concurrency ? concurrency.windowMs + 1 : 0;
   const leaseLua = concurrency
     ? `if op == 'c' and allOk then
   redis.call('ZADD', key2, fmt('%d', now + ${concurrency.windowMs * 1000}), lease)
-  redis.call('PEXPIRE', key2, '${concurrency.windowMs + 1}')
+  if redis.call('PTTL', key2) < ${leaseTtl} then redis.call('PEXPIRE', key2, '${leaseTtl}') end
 end
 `
     : '';
@@ -367,7 +374,16 @@ if op == 'p' then
 ${outputs}
   return out
 end
-${leaseLua}${table ? tableWrite : staticWrite(limits, trackExpiry)}if allOk and spent then return {1, now, ${short}} end
+${leaseLua}${table ? tableWrite : staticWrite(limits, trackExpiry)}if allOk and spent then
+  if ahead then
+    -- Counted in a window ahead of the clock's (stepped back): the short reply's resets, which the
+    -- client computes from the clock's window, would be windows early. The long form carries them.
+    local out = {0, now, 0}
+${outputs}
+    return out
+  end
+  return {1, now, ${short}}
+end
 ${options.spendOnReject ? spentRetries(limits) : ''}local out = {0, now, blockedFor}
 ${outputs}
 ${

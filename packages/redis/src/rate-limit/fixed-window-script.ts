@@ -10,7 +10,7 @@ import { COUNT_CAP, num, q, stepBackUs } from './lua-text.ts';
  * general script in decide-script.ts, but a state layout that lets the common request cost Redis two commands
  * (TIME, HINCRBY) instead of three (TIME, HMGET, HINCRBY) and almost no Lua.
  *
- * State: one hash field '<name>:p' packs the window and its count:
+ * State: one hash field '<name>:p<windowMs>' (e.g. 'minute:p60000') packs the window and its count:
  *   value = tag * 2^33 + count (+ 2^32 while a block may be active)
  *   tag   = 1 + windowIndex % (2^20 - 2): never 0, so a field that HINCRBY has just created
  *           (value = cost, tag 0) never looks like the current window.
@@ -35,7 +35,9 @@ import { COUNT_CAP, num, q, stepBackUs } from './lua-text.ts';
  * from an old field by its tag and starts the clock's window.
  *
  * Upgrading from the general layout: counts of the window in progress restart (the general
- * layout keeps them in '<name>:a'/'<name>:b'); blocks are kept.
+ * layout keeps them in '<name>:a'/'<name>:b'); blocks are kept. The same holds for a new windowMs,
+ * and for an upgrade from versions that named the field '<name>:p' (a field under another name is
+ * never read; it goes when the key expires).
  * Counts saturate at 2^31 (see CAP): there, and only there, the answers differ from the general
  * script, which counts on to COUNT_CAP: a refund does not bring a saturated count back below the limit.
  */
@@ -65,7 +67,10 @@ export function buildFixedWindowScripts(limit: ResolvedLimit, opts: Required<Dec
   const W = limit.windowMs * 1000;
   const L = limit.limit;
   const B = opts.blockOnRejectUs;
-  const F = `'${limit.name}:p'`; // names are validated to [A-Za-z0-9_.-]
+  // Names are validated to [A-Za-z0-9_.-]. The window length is part of the field's name: tags
+  // tell windows of one length apart only, so a field written with another windowMs (a deploy that
+  // changed it under the same name) could carry the current window's tag and be read as its count.
+  const F = `'${limit.name}:p${limit.windowMs}'`;
   const clock = `
 local tm = redis.call('TIME')
 local now = tm[1] * 1000000 + tm[2]
@@ -81,6 +86,11 @@ local tag = 1 + idx % ${TAGS}
 local reset = (idx + 1) * ${W} - now
 local tag = tag
 if tv == tag % ${TAGS} + 1 then tag = tv; reset = reset + ${W} end`;
+  // An admitted decision off the fast path. The short reply leaves the reset to the client, which
+  // computes it from the clock's window; counted in the window after it (a clock stepped back,
+  // see rare), the reset is a window later, so the reply says so in the long form (ok 1, blocked 0).
+  const admitted = (count: string) =>
+    `(reset > ${W} and {0, now, 0, 1, ${L} - ${count}, reset, 0} or {1, now, ${L} - ${count}})`;
   // A consume: `v` is the field after HINCRBY of the cost. Everything but the first line is the
   // rare path (window rolled, over the limit, block mark).
   const consume = `
@@ -129,7 +139,7 @@ else
   if blockUs > ttl then ttl = blockUs end
   redis.call('PEXPIRE', key, fmt('%d', ceil(ttl / 1000) + 1))
 end
-if ok then return {1, now, ${L} - newc} end
+if ok then return ${admitted('newc')} end
 return {0, now, blockUs, 0, max(0, ${L} - newc), reset, reset}
 `;
   // The other ops read the field and the block, then write a whole value. Rare: no shortcuts.
@@ -181,7 +191,7 @@ end
 local newc = c + cost
 if newc > ${CAP} then newc = ${CAP} end
 write(newc, blockedUntil)
-if ok and blockedFor == 0 then return {1, now, ${L} - newc} end
+if ok and blockedFor == 0 then return ${admitted('newc')} end
 return {0, now, blockedFor, ok and 1 or 0, max(0, ${L} - newc), reset, ok and 0 or reset}
 `;
   const name = `rate-limit-fixed-window(${limit.name})`;
@@ -231,7 +241,10 @@ export function fixedWindowBlock(limit: ResolvedLimit, i: number, v: number, tab
   return `  local idx = floor(now / ${W})
   local c = 0
   local sa = vals[${v}] and vals[${v}] + 0
-  if sa and sa >= idx and (sa - idx) * ${W} <= ${stepBackUs(W)} then idx = sa; c = ${num(v + 1, '0')} end
+  if sa and sa >= idx and (sa - idx) * ${W} <= ${stepBackUs(W)} then
+    if sa > idx then ahead = true end
+    idx = sa; c = ${num(v + 1, '0')}
+  end
   local same = sa == idx
   ok_${i} = c + cost <= ${L}
   t0_${i} = (idx + 1) * ${W} - now

@@ -92,7 +92,7 @@ export function slidingWindowBlock(limit: ResolvedLimit, i: number, v: number, t
   return `  local idx = floor(now / ${W})
   local sidx = vals[${v}] and vals[${v}] + 0
   local into = now - idx * ${W}
-  if sidx and sidx > idx and (sidx - idx) * ${W} <= ${stepBackUs(W)} then idx = sidx; into = 0 end
+  if sidx and sidx > idx and (sidx - idx) * ${W} <= ${stepBackUs(W)} then idx = sidx; into = 0; ahead = true end
   local cur, prev = 0, 0
   if sidx == idx then cur = ${num(v + 1, '0')}; prev = ${num(v + 2, '0')}
   elseif sidx == idx - 1 then prev = ${num(v + 1, '0')} end
@@ -114,8 +114,33 @@ ${
     : ''
 }  if now + t1_${i} > needed then needed = now + t1_${i} end
   if now + t1_${i} > horizon then horizon = now + t1_${i} end
-  if refund and sidx == idx and cur > 0 and cur < ${COUNT_CAP} then refund[#refund + 1] = ${fb}; refund[#refund + 1] = fmt('%d', max(0, cur - cost)) end
-end
+${slidingRefund(fb, fc)}end
+`;
+}
+
+/**
+ * A refund gives `cost` back from the counts that weigh on the estimate now, the current window's
+ * first, then the one before it: a request counted late in a window and refunded in the next sits
+ * in the previous count. State of the window before (sidx = idx − 1): its count, '<name>:b', is
+ * lowered in place and read as the previous count by the next spend, which rolls the window as
+ * usual; the key's expiry already covers it, so nothing else is written. A saturated count
+ * (COUNT_CAP) stays saturated. No loop: at most three fields.
+ */
+function slidingRefund(fb: string, fc: string): string {
+  return `  if refund and cur < ${COUNT_CAP} then
+    if sidx == idx then
+      local back = cost
+      if cur > 0 then
+        local take = min(cur, back)
+        refund[#refund + 1] = ${fb}; refund[#refund + 1] = fmt('%d', cur - take); back = back - take
+      end
+      if back > 0 and prev > 0 and prev < ${COUNT_CAP} then
+        refund[#refund + 1] = ${fc}; refund[#refund + 1] = fmt('%d', max(0, prev - back))
+      end
+    elseif sidx == idx - 1 and prev > 0 and prev < ${COUNT_CAP} then
+      refund[#refund + 1] = ${fb}; refund[#refund + 1] = fmt('%d', max(0, prev - cost))
+    end
+  end
 `;
 }
 
