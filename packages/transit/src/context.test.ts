@@ -68,3 +68,33 @@ describe('encodeContext', () => {
     expect(encodeContext({ id: 'user-\u{1F600}' }).equals(encodeContext({ id: 'user-\uFFFD' }))).toBe(false);
   });
 });
+
+describe('tenantOf', () => {
+  it('reads the tenant from an own property, as a class instance holds it', () => {
+    class RecordContext {
+      readonly [name: string]: string | number;
+      readonly tenant = 't1';
+      readonly id = 42;
+    }
+    expect(tenantOf(new RecordContext(), 'tenant')).toBe('t1');
+  });
+
+  it('treats an inherited or non-enumerable tenant as missing: encodeContext would leave it out of the AAD', () => {
+    const inherited = Object.create({ tenant: 't1' }) as Record<string, string>;
+    inherited.id = '42';
+    const hidden = { id: '42' };
+    Object.defineProperty(hidden, 'tenant', { value: 't1', enumerable: false });
+    for (const context of [inherited, hidden]) {
+      expect(encodeContext(context).includes(Buffer.from('tenant'))).toBe(false);
+      try {
+        tenantOf(context, 'tenant');
+        expect.unreachable();
+      } catch (error) {
+        expect(error).toBeInstanceOf(TransitError);
+        expect((error as TransitError).code).toBe('ERR_TRANSIT_INVALID_CONTEXT');
+        expect((error as Error).message).toContain('"tenant"');
+        expect((error as Error).message).not.toContain('t1');
+      }
+    }
+  });
+});

@@ -123,13 +123,21 @@ export function encodeContext(context: EncryptionContext, prefix?: Buffer): Buff
   return out;
 }
 
-/** The transit `context` for a tenant-bound DEK: the UTF-8 bytes of `context[contextKey]`. */
+/**
+ * The transit `context` for a tenant-bound DEK: the UTF-8 bytes of `context[contextKey]`. Read
+ * only from an own enumerable property, the entries {@link encodeContext} puts in the AAD: a
+ * tenant inherited from a prototype (or non-enumerable) would bind the DEK to a tenant the AAD
+ * does not carry, so it counts as missing.
+ */
 export function tenantOf(context: EncryptionContext, contextKey: string): string {
-  const value: unknown = context !== null && typeof context === 'object' ? context[contextKey] : undefined;
+  const value: unknown =
+    context !== null && typeof context === 'object' && Object.prototype.propertyIsEnumerable.call(context, contextKey)
+      ? context[contextKey]
+      : undefined;
   if (value === undefined || value === null || value === '') {
     throw new TransitError(
       'ERR_TRANSIT_INVALID_CONTEXT',
-      `context "${contextKey}" is required: tenantBinding.contextKey names it as the tenant bound to the data key.`,
+      `context "${contextKey}" is required, as an own property of the context object (not inherited): tenantBinding.contextKey names it as the tenant bound to the data key.`,
     );
   }
   const text = valueText(contextKey, value);

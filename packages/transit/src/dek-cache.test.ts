@@ -128,4 +128,42 @@ describe('EncryptDekCache', () => {
     });
     expect(fetches).toBeLessThanOrEqual(5);
   });
+
+  it('fetches once per binding when more bindings miss at once than maxEntries', async () => {
+    const cache = new EncryptDekCache({ maxAgeMs: 1000, maxEntries: 1 }, () => 0, undefined);
+    let fetches = 0;
+    const fetch = async (): Promise<EncryptEntry> => {
+      fetches += 1;
+      return entry(0);
+    };
+    const bindings = Array.from({ length: 20 }, (_, i) => `tenant-${i}`);
+    const reservations = await Promise.all(bindings.map((binding) => cache.reserve(binding, 1, fetch)));
+    expect(fetches).toBe(20);
+    expect(new Set(reservations.map((r) => r.entry)).size).toBe(20);
+    expect(reservations.every((r) => r.counter === 0)).toBe(true);
+    expect(cache.size).toBe(1);
+  });
+
+  it('still fetches again for a waiter whose evicted DEK reached maxMessages', async () => {
+    const cache = new EncryptDekCache({ maxAgeMs: 1000, maxEntries: 1, maxMessages: 2 }, () => 0, undefined);
+    let fetches = 0;
+    const fetch = async (): Promise<EncryptEntry> => {
+      fetches += 1;
+      return entry(0);
+    };
+    const reservations = await Promise.all([
+      cache.reserve('a', 1, fetch),
+      cache.reserve('a', 1, fetch),
+      cache.reserve('a', 1, fetch),
+      cache.reserve('b', 1, fetch),
+    ]);
+    const onA = reservations.slice(0, 3);
+    expect(new Set(onA.map((r) => r.entry)).size).toBe(2);
+    for (const e of new Set(onA.map((r) => r.entry))) {
+      const counters = onA.filter((r) => r.entry === e).map((r) => r.counter);
+      expect(new Set(counters).size).toBe(counters.length);
+      expect(counters.length).toBeLessThanOrEqual(2);
+    }
+    expect(fetches).toBe(3);
+  });
 });

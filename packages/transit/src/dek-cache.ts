@@ -129,7 +129,9 @@ export class EncryptDekCache {
   /**
    * Like {@link tryReserve}, fetching a new DEK on a miss; concurrent misses share one fetch. The
    * callers waiting on a fetch use the DEK it returns even if it is already older than `maxAgeMs`
-   * (a slow Vault answer); later reservations see its age from the request and take a new one. A
+   * (a slow Vault answer) or already evicted by the LRU (more bindings missed at once than
+   * `maxEntries`), up to its message and byte limits; later reservations see its age from the
+   * request and take a new one. A
    * DEK whose fetch started before the last {@link clear} is dropped when it arrives, unused by
    * anyone (the caller that started the fetch included): its waiters fetch again, so nothing that
    * returns after `clear()` uses a key version Vault chose before it. After
@@ -178,8 +180,12 @@ export class EncryptDekCache {
         }
         continue;
       }
-      // Still the cached DEK: use it whatever its age (it was requested for this call).
-      if (fetched && this.#entries.get(binding) === fetched) {
+      // The DEK this call waited for: use it whatever its age (it was requested for this call),
+      // and even if the LRU already evicted it (more bindings missed at once than maxEntries):
+      // dropping it would fetch again for every waiter whose entry another binding pushed out.
+      // Its message counter still makes each nonce unique; only its message/byte limits (or a
+      // clear(), above) send this call round again.
+      if (fetched) {
         const reserved = this.#reserveOn(binding, fetched, bytes);
         if (reserved) {
           this.#metrics?.({ type: 'cache', cache: 'encrypt', result: 'hit' });
@@ -189,20 +195,24 @@ export class EncryptDekCache {
     }
   }
 
-  /** Reserves one message on `entry` (the cached DEK of `binding`) without looking at its age. */
+  /**
+   * Reserves one message on `entry` (fetched for `binding`, cached or already evicted) without
+   * looking at its age. Only a still-cached entry is retired here: an evicted one was reported then.
+   */
   #reserveOn(
     binding: string,
     entry: EncryptEntry,
     bytes: number,
   ): { entry: EncryptEntry; counter: number } | undefined {
+    const cached = this.#entries.get(binding) === entry;
     if (entry.messages >= this.#maxMessages || (entry.messages > 0 && entry.bytes + bytes > this.#maxBytes)) {
-      this.#retire(binding, entry, entry.messages >= this.#maxMessages ? 'max-messages' : 'max-bytes');
+      if (cached) this.#retire(binding, entry, entry.messages >= this.#maxMessages ? 'max-messages' : 'max-bytes');
       return undefined;
     }
     const counter = entry.messages;
     entry.messages += 1;
     entry.bytes += bytes;
-    if (entry.messages >= this.#maxMessages || entry.bytes >= this.#maxBytes) {
+    if (cached && (entry.messages >= this.#maxMessages || entry.bytes >= this.#maxBytes)) {
       this.#retire(binding, entry, entry.messages >= this.#maxMessages ? 'max-messages' : 'max-bytes');
     }
     return { entry, counter };

@@ -24,7 +24,7 @@ export type TransitErrorCode =
   | 'ERR_TRANSIT_VAULT_UNAVAILABLE'
   /** Vault rejected the request for another reason (4xx). */
   | 'ERR_TRANSIT_VAULT_REJECTED'
-  /** A decrypt stream went over `maxBodySize` or ended without its final frame (truncated), or `rewrap` got a format 1 stream (re-encrypt it). */
+  /** A decrypt stream went over `maxBodySize` or ended without its final frame (truncated), a stream went past 2^32 frames, or `rewrap` got a format 1 stream (re-encrypt it). */
   | 'ERR_TRANSIT_STREAM'
   /** The instance was closed. */
   | 'ERR_TRANSIT_CLOSED';

@@ -4,7 +4,7 @@ import { pipeThrough } from '../test/pipe-through.ts';
 import { DataKey } from './data-key.ts';
 import { ALG, anyKey, encodeFixedHeader, encodeWrapped, parseHead, replaceWrapped } from './envelope.ts';
 import { TransitError } from './errors.ts';
-import { createDecryptStream, createEncryptStream } from './streaming.ts';
+import { createDecryptStream, createEncryptStream, MAX_STREAM_FRAMES } from './streaming.ts';
 import type { TransitCore } from './transit-core.ts';
 
 /**
@@ -132,5 +132,82 @@ describe('stream format 1 (known-answer vector, read-only)', () => {
     ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransitError);
     expect((error as TransitError).code).toBe('ERR_TRANSIT_INTEGRITY');
+  });
+});
+
+/** `bytes` cut into `size`-byte chunks (views, no copies). */
+function chunksOf(bytes: Buffer, size: number): Buffer[] {
+  return Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
+}
+
+describe('stream chunking', () => {
+  // The old queue dropped consumed chunks with Array#shift: quadratic in the chunks of a frame,
+  // synchronous, and the frame size comes from the not yet authenticated header. These sizes took
+  // it well over the 30 s test timeout; each is a few seconds at most when every frame is linear.
+  it('refuses a forged 8 MiB frame written in 16-byte chunks with ERR_TRANSIT_INTEGRITY, without stalling', async () => {
+    const header = Buffer.from(V2, 'hex').subarray(0, 124);
+    const forged = Buffer.from(header);
+    forged.writeUInt32BE(8 * 1024 * 1024, 120);
+    const garbage = Buffer.alloc(8 * 1024 * 1024 + 16, 0x5a);
+    await expect(
+      pipeThrough([forged, ...chunksOf(garbage, 16)], createDecryptStream(fakeCore(), CONTEXT, {})),
+    ).rejects.toMatchObject({ code: 'ERR_TRANSIT_INTEGRITY' });
+  });
+
+  it('encrypts 512 KiB written in 1-byte chunks and decrypts it written in 1-byte chunks', async () => {
+    const core: TransitCore = { ...fakeCore(), frameSize: 1024 * 1024 };
+    const plaintext = Buffer.alloc(512 * 1024);
+    for (let i = 0; i < plaintext.length; i++) plaintext[i] = (i * 31) & 0xff;
+    const sealed = await pipeThrough(chunksOf(plaintext, 1), createEncryptStream(core, CONTEXT));
+    expect((await pipeThrough(sealed, createDecryptStream(core, CONTEXT, {}))).equals(plaintext)).toBe(true);
+    const opened = await pipeThrough(chunksOf(sealed, 1), createDecryptStream(core, CONTEXT, {}));
+    expect(opened.equals(plaintext)).toBe(true);
+  });
+
+  it('hands out the same bytes however the input is chunked', async () => {
+    const plaintext = Buffer.from(Array.from({ length: 200 }, (_, i) => i));
+    const sealed = await pipeThrough(plaintext, createEncryptStream(fakeCore(), CONTEXT));
+    for (const size of [1, 3, 15, 16, 17, 32, 33, 1000]) {
+      const again = await pipeThrough(
+        chunksOf(plaintext, size),
+        createEncryptStream(fakeCore(), CONTEXT, { salt: sealed.subarray(104, 120) }),
+      );
+      expect(again.equals(sealed)).toBe(true);
+      expect(
+        (await pipeThrough(chunksOf(sealed, size), createDecryptStream(fakeCore(), CONTEXT, {}))).equals(plaintext),
+      ).toBe(true);
+    }
+  });
+});
+
+describe('stream frame limit', () => {
+  it('is 2^32 frames, what the u32 frame index can number', () => {
+    expect(MAX_STREAM_FRAMES).toBe(2 ** 32);
+  });
+
+  it('encryptStream refuses a frame past the limit with ERR_TRANSIT_STREAM instead of a RangeError', async () => {
+    const atLimit = await pipeThrough(Buffer.alloc(32), createEncryptStream(fakeCore(), CONTEXT, { maxFrames: 2 }));
+    expect((await pipeThrough(atLimit, createDecryptStream(fakeCore(), CONTEXT, {}))).length).toBe(32);
+    const error = await pipeThrough(Buffer.alloc(33), createEncryptStream(fakeCore(), CONTEXT, { maxFrames: 2 })).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TransitError);
+    expect((error as TransitError).code).toBe('ERR_TRANSIT_STREAM');
+    expect((error as TransitError).message).toContain('frameSize');
+  });
+
+  it('decryptStream refuses a stream with more frames than the limit with ERR_TRANSIT_STREAM', async () => {
+    const bytes = Buffer.from(V2, 'hex'); // three frames
+    const core = fakeCore();
+    expect((await pipeThrough(bytes, createDecryptStream(core, CONTEXT, {}, { maxFrames: 3 }))).toString()).toBe(
+      PLAINTEXT,
+    );
+    const out: Buffer[] = [];
+    const error = await pipeThrough(bytes, createDecryptStream(core, CONTEXT, {}, { maxFrames: 2 }), out).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TransitError);
+    expect((error as TransitError).code).toBe('ERR_TRANSIT_STREAM');
+    expect(Buffer.concat(out).toString()).toBe(PLAINTEXT.slice(0, 32)); // the two frames within the limit
   });
 });

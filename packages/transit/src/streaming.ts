@@ -43,6 +43,16 @@ function maxBodySizeOf(options: DecryptStreamOptions): number {
 
 const MAX_HEADER_BYTES = 1024;
 const MAX_FRAME_SIZE = 16 * 1024 * 1024;
+/** Frames a stream can hold: the frame index in the nonce and the AAD is a u32. */
+export const MAX_STREAM_FRAMES = 2 ** 32;
+
+/** Only for tests: a lower frame limit checks the guard without writing 2^32 frames. */
+export interface FrameLimit {
+  readonly maxFrames?: number;
+}
+
+const frameLimitOf = (internals: FrameLimit): number =>
+  Math.min(internals.maxFrames ?? MAX_STREAM_FRAMES, MAX_STREAM_FRAMES);
 
 /**
  * Per-stream scratch buffers for the frame nonce (8 zero bytes ‖ index) and the frame AAD
@@ -54,21 +64,37 @@ class FrameParameters {
   readonly aad: Buffer;
   readonly #indexAt: number;
 
-  constructor(aadPrefix: Buffer, contextBytes: Buffer) {
+  readonly #maxFrames: number;
+  readonly #tooMany: () => TransitError;
+
+  constructor(aadPrefix: Buffer, contextBytes: Buffer, maxFrames: number, tooMany: () => TransitError) {
     this.aad = Buffer.concat([aadPrefix, Buffer.alloc(5), contextBytes]);
     this.#indexAt = aadPrefix.length;
+    this.#maxFrames = maxFrames;
+    this.#tooMany = tooMany;
   }
 
   set(index: number, last: boolean): void {
+    // Past the u32 index the nonce would repeat (or writeUInt32BE throw a RangeError): refuse.
+    if (!(index < this.#maxFrames)) throw this.#tooMany();
     this.nonce.writeUInt32BE(index, 8);
     this.aad.writeUInt32BE(index, this.#indexAt);
     this.aad[this.#indexAt + 4] = last ? 1 : 0;
   }
 }
 
-/** Collects chunks and hands out exactly-sized slices without copying more than needed. */
+/** Where a consumed chunk was: drops the reference at once, keeps the array one element kind. */
+const CONSUMED = Buffer.alloc(0);
+
+/**
+ * Collects chunks and hands out exactly-sized slices, copying only when a slice spans chunks.
+ * Linear in the bytes of each slice however finely they were written (one byte a chunk): consumed
+ * chunks are skipped by an index, never shifted off the array, which would be quadratic.
+ */
 class ByteQueue {
   #chunks: Buffer[] = [];
+  /** Index in `#chunks` of the first chunk not fully consumed. */
+  #head = 0;
   length = 0;
 
   push(chunk: Buffer): void {
@@ -77,41 +103,77 @@ class ByteQueue {
     this.length += chunk.length;
   }
 
+  /** The first `min(n, length)` bytes, left in the queue. */
   peek(n: number): Buffer {
-    return this.#take(n, false);
+    return this.#read(n, false);
   }
 
+  /** The first `min(n, length)` bytes, removed from the queue. */
   take(n: number): Buffer {
-    return this.#take(n, true);
+    return this.#read(n, true);
   }
 
-  #take(n: number, consume: boolean): Buffer {
-    const first = this.#chunks[0];
+  #read(n: number, consume: boolean): Buffer {
+    const size = Math.min(n, this.length);
+    const chunks = this.#chunks;
+    let index = this.#head;
     let out: Buffer;
-    if (first && first.length >= n) out = first.subarray(0, n);
-    else out = Buffer.concat(this.#chunks, Math.min(n, this.length)).subarray(0, n);
-    if (!consume) return out;
-    let remaining = n;
-    while (remaining > 0) {
-      const head = this.#chunks[0];
-      if (!head) break;
-      if (head.length <= remaining) {
-        remaining -= head.length;
-        this.#chunks.shift();
-      } else {
-        this.#chunks[0] = head.subarray(remaining);
-        remaining = 0;
+    const first = chunks[index];
+    if (!first || first.length >= size) {
+      out = first ? first.subarray(0, size) : Buffer.alloc(0);
+      if (consume && first) {
+        if (first.length === size) {
+          chunks[index] = CONSUMED;
+          index += 1;
+        } else chunks[index] = first.subarray(size);
+      }
+    } else {
+      out = Buffer.allocUnsafe(size);
+      let offset = 0;
+      // Each step copies a whole non-empty chunk or ends: at most one step per chunk held.
+      while (offset < size && index < chunks.length) {
+        const chunk = chunks[index] as Buffer;
+        const part = Math.min(chunk.length, size - offset);
+        chunk.copy(out, offset, 0, part);
+        offset += part;
+        if (part < chunk.length) {
+          if (consume) chunks[index] = chunk.subarray(part);
+          break;
+        }
+        if (consume) chunks[index] = CONSUMED;
+        index += 1;
       }
     }
-    this.length -= n;
+    if (!consume) return out;
+    this.length -= size;
+    if (index >= chunks.length) {
+      this.#chunks = [];
+      this.#head = 0;
+    } else if (index > 1024 && index * 2 > chunks.length) {
+      // Compact once most of the array is consumed: amortized O(1) a chunk.
+      this.#chunks = chunks.slice(index);
+      this.#head = 0;
+    } else this.#head = index;
     return out;
   }
 }
 
 /** Only for tests: a fixed salt makes the known-answer vector reproducible. */
-export interface EncryptStreamInternals {
+export interface EncryptStreamInternals extends FrameLimit {
   readonly salt?: Buffer;
 }
+
+const tooManyToEncrypt = (): TransitError =>
+  new TransitError(
+    'ERR_TRANSIT_STREAM',
+    'encryptStream: a stream holds at most 2^32 frames (frameSize bytes each): split the data into several streams or raise frameSize.',
+  );
+
+const tooManyToDecrypt = (): TransitError =>
+  new TransitError(
+    'ERR_TRANSIT_STREAM',
+    'decryptStream: the stream has more than 2^32 frames, which encryptStream never writes: it is not a stream of this format. Not retryable.',
+  );
 
 /**
  * Stream format 2: `fixedHeader | wrapped | commitment | salt | frameSize`, then `ct | tag` frames
@@ -124,6 +186,7 @@ export function createEncryptStream(
 ): Transform {
   const contextBytes = encodeContext(context);
   const frameSize = core.frameSize;
+  const maxFrames = frameLimitOf(internals);
   const queue = new ByteQueue();
   let key: KeyObject | undefined;
   let frame: FrameParameters | undefined;
@@ -141,7 +204,12 @@ export function createEncryptStream(
       const trailer = encodeStreamTrailer(entry.dataKey.commitment, salt, frameSize);
       const streamHeader = Buffer.concat([fixedHeader, entry.wrapped, trailer]);
       key = entry.dataKey.streamKey(salt);
-      frame = new FrameParameters(streamAadPrefix(2, streamHeader, fixedHeader, trailer), contextBytes);
+      frame = new FrameParameters(
+        streamAadPrefix(2, streamHeader, fixedHeader, trailer),
+        contextBytes,
+        maxFrames,
+        tooManyToEncrypt,
+      );
       stream.push(streamHeader);
     })();
     return starting;
@@ -191,8 +259,10 @@ export function createDecryptStream(
   core: TransitCore,
   context: EncryptionContext,
   options: DecryptStreamOptions,
+  internals: FrameLimit = {},
 ): Transform {
   const maxBodySize = maxBodySizeOf(options);
+  const maxFrames = frameLimitOf(internals);
   const contextBytes = encodeContext(context);
   const queue = new ByteQueue();
   let key: KeyObject | undefined;
@@ -236,7 +306,7 @@ export function createDecryptStream(
         'decryptStream: key commitment does not match the unwrapped data key. Not retryable.',
       );
     }
-    frame = new FrameParameters(header.aadPrefix, contextBytes);
+    frame = new FrameParameters(header.aadPrefix, contextBytes, maxFrames, tooManyToDecrypt);
     key = dataKey.streamKey(header.salt);
     return true;
   };
