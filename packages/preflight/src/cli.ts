@@ -25,7 +25,8 @@ const USAGE = `Usage:
   rampart-preflight eval-corpus [corpus-dir] [--format pretty|json]
   rampart-preflight rules
 
-Exit codes: 0 no findings, 1 findings (or no audit coverage), 2 usage or configuration error.
+Exit codes: 0 no findings, 1 findings (or no audit coverage), 2 usage or configuration error,
+3 unexpected failure (the scan did not complete).
 `;
 
 const DEFAULT_REGISTRY = 'https://registry.npmjs.org';
@@ -62,7 +63,14 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       io.stderr(`${error.message}\n${USAGE}`);
       return 2;
     }
-    throw error;
+    // A bug or an environment failure (a closed pipe), not findings: exit 1 would read as a failed
+    // gate with a report. Only the error's name and code are printed: its text may quote a file.
+    const name = error instanceof Error ? error.name : typeof error;
+    const code = (error as { code?: unknown } | null)?.code;
+    io.stderr(
+      `rampart-preflight failed unexpectedly (${name}${typeof code === 'string' ? ` ${code}` : ''}); the scan did not complete. Re-run it, and report the failure if it repeats.\n`,
+    );
+    return 3;
   }
 }
 

@@ -147,6 +147,39 @@ describe('applyBaseline', () => {
   });
 });
 
+describe('report file names', () => {
+  const named = (file: string): Finding[] =>
+    analyzeFile(file, jwtFallback('s', 'k8Vq2LmZ0rT5'), { now: NOW, rules: ['env-fallback-literal'] }).findings;
+
+  it('encodes # and ? in SARIF artifact URIs, one path segment at a time', () => {
+    const sarif = JSON.parse(formatSarif(result(named('src/a#b?c d.ts')))) as {
+      runs: Array<{
+        results: Array<{ locations: Array<{ physicalLocation: { artifactLocation: { uri: string } } }> }>;
+      }>;
+    };
+    expect(sarif.runs[0]?.results[0]?.locations[0]?.physicalLocation.artifactLocation.uri).toBe('src/a%23b%3Fc%20d.ts');
+  });
+
+  it('escapes control characters of file names in the pretty report', () => {
+    const findings = named('src/\x1b[2Jevil\r\nfake.ts');
+    const pretty = formatPretty({
+      ...result(findings),
+      skipped: ['lib/\x1b]0;x\x07.ts'],
+      skippedReasons: { 'lib/\x1b]0;x\x07.ts': 'unreadable' },
+    });
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: no control character may reach the terminal.
+    expect(pretty).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
+    expect(pretty).toContain('src/\\x1b[2Jevil\\r\\nfake.ts');
+    expect(pretty).toContain('lib/\\x1b]0;x\\x07.ts');
+  });
+
+  it('does not count a byte order mark as a column', () => {
+    const [withBom] = analyzeFile('a.ts', `\uFEFF${jwtFallback('s', 'k8Vq2LmZ0rT5')}`, { now: NOW }).findings;
+    const [without] = analyzeFile('a.ts', jwtFallback('s', 'k8Vq2LmZ0rT5'), { now: NOW }).findings;
+    expect(withBom?.start).toEqual(without?.start);
+  });
+});
+
 describe('analyzeFile', () => {
   it('makes a public demo value the most severe finding', () => {
     const { findings } = analyzeFile(

@@ -94,6 +94,9 @@ export function fingerprint(ruleId: string, file: string, key: string, occurrenc
   return createHash('sha256').update(`${ruleId}\0${file}\0${key}\0${occurrence}`).digest('hex').slice(0, 32);
 }
 
+// Findings about coverage, not code: as a baseline never accepts them, no comment hides them.
+const NEVER_SUPPRESSED: ReadonlySet<string> = new Set(['parse-error', 'not-scanned']);
+
 /** Turns raw findings into located, redacted, fingerprinted findings and applies inline suppressions. */
 export function finalize(
   file: string,
@@ -123,7 +126,11 @@ export function finalize(
     let problem = parsed!.valid ? undefined : parsed!.problem;
     if (parsed!.valid) {
       const unknown = parsed!.rules.filter((r) => !RULE_IDS.has(r as RuleId));
+      const coverage = parsed!.rules.filter((r) => NEVER_SUPPRESSED.has(r));
       if (unknown.length > 0) problem = `it names unknown rule(s) ${unknown.join(', ')}`;
+      else if (coverage.length > 0) {
+        problem = `${coverage.join(', ')} cannot be suppressed (a file no rule covered must not pass); fix or exclude the file`;
+      }
     }
     if (problem !== undefined) {
       all.push({
@@ -142,7 +149,7 @@ export function finalize(
     const end = source.position(Math.max(f.start, f.end));
     let expired: string | undefined;
     const applicable = suppressions.find(({ span, parsed }) => {
-      if (!parsed?.valid || !parsed.rules.includes(f.ruleId)) return false;
+      if (!parsed?.valid || NEVER_SUPPRESSED.has(f.ruleId) || !parsed.rules.includes(f.ruleId)) return false;
       const first = source.position(span.start).line;
       const last = source.position(span.end).line;
       return start.line === first || start.line === last || start.line === last + 1;

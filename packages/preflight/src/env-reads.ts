@@ -1,7 +1,16 @@
 // Which expressions are the environment object or read a variable from it.
-import { type AstNode, child, children, memberPath, memberPropertyName, stringValue, unwrap } from './js-ast.ts';
-import { importBindings } from './js-module-bindings.ts';
-import { isShadowed } from './js-scope.ts';
+import {
+  type AstNode,
+  child,
+  children,
+  memberPath,
+  memberPropertyName,
+  propertyKeyName,
+  stringValue,
+  unwrap,
+} from './js-ast.ts';
+import { importBindings, requiredModule } from './js-module-bindings.ts';
+import { isShadowed, nearestDeclaration } from './js-scope.ts';
 
 // `isEnvObject` sees one node, so which calls are Hono's `env(c)` is worked out once per module,
 // when it is indexed: calls of a name imported from `hono/adapter` that nothing nearer shadows.
@@ -36,15 +45,101 @@ export function markHonoEnvCalls(
   }
 }
 
+// Found once per module too: names bound to the environment object under another name
+// (`const { env: e } = process`, `import { env as E } from 'node:process'`, `(e = process.env) =>`),
+// patterns destructured from it (`const { env: { X = '…' } } = process`) and computed reads through
+// a const (`process.env[K]`, `const K = 'X'`).
+const ENV_ALIASES = new WeakSet<AstNode>();
+const ENV_PATTERNS = new WeakSet<AstNode>();
+const ENV_KEYS = new WeakMap<AstNode, string>();
+const PROCESS_MODULES = new Set(['process', 'node:process']);
+
+/** `process`, `globalThis.process`, `require('node:process')`. */
+function isProcess(node: AstNode | undefined): boolean {
+  const n = unwrap(node);
+  const path = memberPath(n)?.join('.');
+  if (path === 'process' || path === 'globalThis.process') return true;
+  const specifier = requiredModule(n);
+  return specifier !== undefined && PROCESS_MODULES.has(specifier);
+}
+
+/** Marks the other names of the environment object, the patterns taken from it and reads through a const key. */
+export function markEnvAliases(
+  program: AstNode,
+  nodes: readonly AstNode[],
+  parentOf: ReadonlyMap<AstNode, AstNode>,
+): void {
+  // Identifiers that declare an alias; imported names separately (js-scope does not resolve imports).
+  const declared = new Set<AstNode>();
+  const imported = new Set<string>();
+  for (const [local, binding] of importBindings(program)) {
+    if (PROCESS_MODULES.has(binding.specifier) && binding.name === 'env') imported.add(local);
+  }
+  for (const node of nodes) {
+    if (node.type === 'VariableDeclarator' || node.type === 'AssignmentExpression') {
+      const pattern = child(node, node.type === 'VariableDeclarator' ? 'id' : 'left');
+      if (
+        pattern?.type !== 'ObjectPattern' ||
+        !isProcess(child(node, node.type === 'VariableDeclarator' ? 'init' : 'right'))
+      ) {
+        continue;
+      }
+      for (const prop of children(pattern, 'properties')) {
+        if (prop.type !== 'Property' || propertyKeyName(prop) !== 'env') continue;
+        let value = child(prop, 'value');
+        if (value?.type === 'AssignmentPattern') value = child(value, 'left');
+        if (value?.type === 'Identifier' && node.type === 'VariableDeclarator') declared.add(value);
+        else if (value?.type === 'ObjectPattern') ENV_PATTERNS.add(value);
+      }
+    } else if (node.type === 'AssignmentPattern') {
+      // A parameter (or destructuring) default: `function cfg(e = process.env)`.
+      const left = child(node, 'left');
+      if (left?.type === 'Identifier' && isEnvObject(child(node, 'right'))) declared.add(left);
+    }
+  }
+  if (declared.size > 0 || imported.size > 0) {
+    const names = new Set([...declared].map((id) => id.name as string));
+    for (const node of nodes) {
+      if (node.type !== 'Identifier' || declared.has(node)) continue;
+      const name = node.name as string;
+      const parent = parentOf.get(node);
+      // Only a read of the variable: not `x.e`, `{ e: … }`'s key.
+      if (parent?.type === 'MemberExpression' && child(parent, 'property') === node && parent.computed !== true)
+        continue;
+      if (parent?.type === 'Property' && child(parent, 'key') === node && parent.shorthand !== true) continue;
+      if (imported.has(name) && !isShadowed(node, name, parentOf)) ENV_ALIASES.add(node);
+      else if (names.has(name)) {
+        const id = nearestDeclaration(node, name, parentOf)?.id;
+        if (id !== undefined && declared.has(id)) ENV_ALIASES.add(node);
+      }
+    }
+  }
+  for (const node of nodes) {
+    if (node.type !== 'MemberExpression' || node.computed !== true) continue;
+    const key = unwrap(child(node, 'property'));
+    if (key?.type !== 'Identifier' || !isEnvObject(child(node, 'object'))) continue;
+    const declaration = nearestDeclaration(key, key.name as string, parentOf);
+    const value = declaration?.kind === 'const' ? stringValue(declaration.init) : undefined;
+    if (value !== undefined) ENV_KEYS.set(node, value);
+  }
+}
+
+/** Whether an object pattern destructures the environment object: `const { env: { X = '…' } } = process`. */
+export function isEnvPattern(pattern: AstNode | undefined): boolean {
+  return pattern !== undefined && ENV_PATTERNS.has(pattern);
+}
+
 /**
  * Whether an expression is the environment object itself: `process.env`, `import.meta.env`,
  * `Bun.env`, `ENV`, a bare `env`, any `<object>.env` (Hono's `c.env`, a Worker's `this.env`,
- * SvelteKit's `platform.env`), or a call of `env` imported from `hono/adapter` (`env(c)`, also
+ * SvelteKit's `platform.env`), another name bound to one (`const { env: e } = process`,
+ * `import { env as E } from 'node:process'`, `(e = process.env) => …`), or a call of `env` imported from `hono/adapter` (`env(c)`, also
  * renamed or through a namespace import).
  */
 export function isEnvObject(node: AstNode | undefined): boolean {
   const n = unwrap(node);
   if (n?.type === 'CallExpression') return HONO_ENV_CALLS.has(n);
+  if (n?.type === 'Identifier' && ENV_ALIASES.has(n)) return true;
   const path = memberPath(n);
   return path !== undefined && (path.at(-1) === 'env' || path.join('.') === 'ENV');
 }
@@ -53,7 +148,7 @@ export function isEnvObject(node: AstNode | undefined): boolean {
 export function envReadName(node: AstNode | undefined): string | undefined {
   const n = unwrap(node);
   if (!n) return undefined;
-  if (n.type === 'MemberExpression' && isEnvObject(child(n, 'object'))) return memberPropertyName(n);
+  if (n.type === 'MemberExpression' && isEnvObject(child(n, 'object'))) return memberPropertyName(n) ?? ENV_KEYS.get(n);
   if (n.type === 'CallExpression') {
     const callee = memberPath(child(n, 'callee'));
     const arg = stringValue(children(n, 'arguments')[0]);

@@ -1,7 +1,7 @@
 // Parsing JS/TS into the view of js-ast.ts: oxc-parser for the CLI, or the ESTree program ESLint
 // already has; each node indexed once with its parent.
 import { parseSync, visitorKeys } from 'oxc-parser';
-import { markHonoEnvCalls } from './env-reads.ts';
+import { markEnvAliases, markHonoEnvCalls } from './env-reads.ts';
 import { type AstComment, type AstNode, isNode, type ParsedModule } from './js-ast.ts';
 import { MAX_NESTING, nestingDepth, TOO_DEEP } from './nesting-depth.ts';
 
@@ -116,5 +116,6 @@ function indexProgram(
   }
   nodes.sort((a, b) => a.start - b.start);
   markHonoEnvCalls(program, nodes, parentOf);
+  markEnvAliases(program, nodes, parentOf);
   return { program, comments, errors, nodes, parentOf };
 }

@@ -43,7 +43,7 @@ export function importTarget(files: ReadonlySet<string>, fromFile: string, speci
 export interface ProjectFiles {
   /** Every scanned file, relative to the root, with `/`. */
   readonly files: readonly string[];
-  /** A file's text, or `undefined` when it is too large to read. */
+  /** A file's text, or `undefined` when it is too large or cannot be read (never throws). */
   read(file: string): string | undefined;
   /** A package.json's text whatever its size, or `undefined` when it cannot be read. */
   readManifest(file: string): string | undefined;

@@ -15,7 +15,8 @@ export interface ProjectContext {
    * holds them. Paths only; they are not read.
    */
   readonly excludedDotenv?: readonly string[];
-  read(file: string): string;
+  /** The file's text; `undefined` when it cannot be read (the scan lists it as unreadable). */
+  read(file: string): string | undefined;
 }
 
 /** A rule over the whole tree (build contexts). Runs in the CLI, not in ESLint. */

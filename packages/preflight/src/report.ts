@@ -47,11 +47,11 @@ export function formatPretty(result: ScanResult, options: { color?: boolean } = 
   for (const f of byFile) {
     if (f.file !== current) {
       current = f.file;
-      lines.push('', f.file);
+      lines.push('', printable(f.file));
     }
     lines.push(`  ${f.start.line}:${f.start.column}  ${paint(f.severity, f.severity.padEnd(8))}  ${f.ruleId}`);
-    lines.push(`    ${f.message}`);
-    if (f.snippet) lines.push(`    > ${f.snippet}`);
+    lines.push(`    ${printable(f.message)}`);
+    if (f.snippet) lines.push(`    > ${printable(f.snippet)}`);
   }
   const counts = (['critical', 'error', 'warning'] as const)
     .map((s) => `${result.findings.filter((f) => f.severity === s).length} ${s}`)
@@ -66,9 +66,28 @@ export function formatPretty(result: ScanResult, options: { color?: boolean } = 
   return lines.join('\n');
 }
 
+/**
+ * Text for a terminal: control characters (ESC, CR, LF, BEL, C1) written as `\x1b`, `\r`, `\n`, so
+ * a file name cannot move the cursor, rewrite earlier lines or set the window title.
+ */
+function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: escaping control characters is the point.
+  return text.replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
+}
+
+/** A relative `/`-separated path as a URI reference: each segment percent-encoded (`#`, `?`, `%`, blanks). */
+function uriOf(file: string): string {
+  return file.split('/').map(encodeURIComponent).join('/');
+}
+
 /** The pretty report's lines for files not scanned: over the size limit, and symbolic links (not followed). */
 function skippedLines(result: ScanResult): string[] {
-  const list = (files: string[]): string => `${files.slice(0, 10).join(', ')}${files.length > 10 ? ', …' : ''}`;
+  const list = (files: string[]): string =>
+    `${files.slice(0, 10).map(printable).join(', ')}${files.length > 10 ? ', …' : ''}`;
   const large = result.skipped.filter((f) => result.skippedReasons[f] === 'too-large');
   const links = result.skipped.filter((f) => result.skippedReasons[f] === 'symlink');
   const unreadable = result.skipped.filter((f) => result.skippedReasons[f] === 'unreadable');
@@ -181,7 +200,7 @@ export function formatSarif(result: ScanResult): string {
           locations: [
             {
               physicalLocation: {
-                artifactLocation: { uri: encodeURI(f.file), uriBaseId: 'SRCROOT' },
+                artifactLocation: { uri: uriOf(f.file), uriBaseId: 'SRCROOT' },
                 region: {
                   startLine: f.start.line,
                   startColumn: f.start.column,
@@ -202,7 +221,7 @@ export function formatSarif(result: ScanResult): string {
             toolExecutionNotifications: notScannedFiles(result).map(([file, text, level]) => ({
               level,
               message: { text },
-              locations: [{ physicalLocation: { artifactLocation: { uri: encodeURI(file), uriBaseId: 'SRCROOT' } } }],
+              locations: [{ physicalLocation: { artifactLocation: { uri: uriOf(file), uriBaseId: 'SRCROOT' } } }],
               descriptor: { id: 'not-scanned' },
             })),
           },

@@ -118,9 +118,17 @@ function walk(
     try {
       entries = readdirSync(dir, { withFileTypes: true });
     } catch (error) {
-      // The root was checked up front; a directory below it that cannot be listed is not covered.
-      // Inside build output too: Docker still sends it, and a `.env` in it would go unseen.
-      if (dir === root) throw error;
+      // A root that cannot be listed is a configuration error; a directory below it that cannot be
+      // listed is not covered. Inside build output too: Docker still sends it, and a `.env` in it
+      // would go unseen. The error's text is not printed: only its code.
+      if (dir === root) {
+        const code = (error as { code?: unknown }).code;
+        throw new PreflightError(
+          'ERR_PREFLIGHT_INVALID_OPTION',
+          `Invalid scan options:\n- root: ${root} could not be listed${typeof code === 'string' ? ` (${code})` : ''}; fix its permissions or scan another directory`,
+          { cause: error },
+        );
+      }
       const rel = relative(root, dir).split(sep).join('/');
       unreadable.push(rel);
       unreadableDirs.add(rel);
@@ -230,24 +238,33 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     }
     return large;
   };
-  const read = (file: string): string => {
+  // Files whose read failed (permissions, removed since the walk), whichever pass read them: each is
+  // listed as unreadable, and one file's failure never ends or empties the scan of the others.
+  const failedReads = new Set<string>();
+  const read = (file: string): string | undefined => {
     let text = cache.get(file);
-    if (text === undefined) {
-      text = readFileSync(join(root, file), 'utf8');
-      cache.set(file, text);
+    if (text === undefined && !failedReads.has(file)) {
+      try {
+        text = readFileSync(join(root, file), 'utf8');
+        cache.set(file, text);
+      } catch {
+        failedReads.add(file);
+      }
     }
     return text;
   };
   const lookup = projectLookup({
     files,
-    read: (file) => (tooLarge(file) ? undefined : read(file)),
-    readManifest: (file) => {
+    read: (file) => {
       try {
-        return read(file);
+        if (tooLarge(file)) return undefined;
       } catch {
+        failedReads.add(file);
         return undefined;
       }
+      return read(file);
     },
+    readManifest: read,
   });
 
   const wanted = options.rules ? new Set(options.rules) : undefined;
@@ -255,7 +272,8 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
   let suppressed = 0;
   let scanned = 0;
   const skipped: string[] = [];
-  const skippedReasons: Record<string, SkipReason> = {};
+  // Null prototype: a file named `__proto__` is a key like any other.
+  const skippedReasons: Record<string, SkipReason> = Object.create(null) as Record<string, SkipReason>;
   for (const file of files) {
     if (!FILE_RULES.some((r) => (!wanted || wanted.has(r.id)) && r.appliesTo(file))) continue;
     let large: boolean;
@@ -282,10 +300,12 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
       );
       continue;
     }
+    const text = read(file);
+    if (text === undefined) continue;
     scanned++;
     try {
       const version = lookup.packageManifest(file)?.version;
-      const result = analyzeFile(file, read(file), {
+      const result = analyzeFile(file, text, {
         now,
         ...(options.rules ? { rules: options.rules } : {}),
         ...(typeof version === 'string' ? { packageVersion: version } : {}),
@@ -309,7 +329,30 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     }
   }
 
-  for (const entry of unreadable) {
+  const projectUnreadable = new Set<string>();
+  const project: ProjectContext = { files, excludedDotenv, read };
+  const projectRaw = new Map<string, RawFinding[]>();
+  for (const rule of PROJECT_RULES) {
+    if (wanted && !wanted.has(rule.id)) continue;
+    const before = failedReads.size;
+    const found = rule.check(project);
+    // A file a project rule needed and could not read: the rule did not cover it.
+    if (failedReads.size > before) for (const file of [...failedReads].slice(before)) projectUnreadable.add(file);
+    for (const f of found) projectRaw.set(f.file, [...(projectRaw.get(f.file) ?? []), f]);
+  }
+  for (const [file, raw] of projectRaw) {
+    const text = read(file);
+    if (text === undefined) continue;
+    const result = finalize(file, new SourceText(text), raw, commentsOf(file, text), now);
+    // Suppression problems in these files were already reported by the file pass.
+    const analysedAlready = FILE_RULES.some((r) => (!wanted || wanted.has(r.id)) && r.appliesTo(file));
+    findings.push(...result.findings.filter((f) => f.ruleId !== 'invalid-suppression' || !analysedAlready));
+    suppressed += result.suppressed;
+  }
+
+  const listed = new Set(unreadable);
+  for (const file of failedReads) if (!listed.has(file)) unreadable.push(file);
+  for (const entry of new Set(unreadable)) {
     skipped.push(entry);
     skippedReasons[entry] = 'unreadable';
     if (unreadableDirs.has(entry)) {
@@ -326,7 +369,12 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     // Its rules are judged by the name as read: a `.ts` with a broken name still fails the scan, and
     // so does a `.env*` (dotenv-in-build-context looks for those everywhere).
     const dotenv = /(^|\/)\.env[^/]*$/.test(entry);
-    if (!dotenv && !FILE_RULES.some((r) => (!wanted || wanted.has(r.id)) && r.appliesTo(entry))) continue;
+    if (
+      !dotenv &&
+      !projectUnreadable.has(entry) &&
+      !FILE_RULES.some((r) => (!wanted || wanted.has(r.id)) && r.appliesTo(entry))
+    )
+      continue;
     findings.push(
       fileFinding(
         'not-scanned',
@@ -339,21 +387,6 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
   for (const link of symlinks) {
     skipped.push(link);
     skippedReasons[link] = 'symlink';
-  }
-
-  const project: ProjectContext = { files, excludedDotenv, read };
-  const projectRaw = new Map<string, RawFinding[]>();
-  for (const rule of PROJECT_RULES) {
-    if (wanted && !wanted.has(rule.id)) continue;
-    for (const f of rule.check(project)) projectRaw.set(f.file, [...(projectRaw.get(f.file) ?? []), f]);
-  }
-  for (const [file, raw] of projectRaw) {
-    const text = read(file);
-    const result = finalize(file, new SourceText(text), raw, commentsOf(file, text), now);
-    // Suppression problems in these files were already reported by the file pass.
-    const analysedAlready = FILE_RULES.some((r) => (!wanted || wanted.has(r.id)) && r.appliesTo(file));
-    findings.push(...result.findings.filter((f) => f.ruleId !== 'invalid-suppression' || !analysedAlready));
-    suppressed += result.suppressed;
   }
 
   let audit: AuditResult = { status: 'not-requested' };

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { JWT_FALLBACK } from '../test/fixtures/env-fallback-cases.ts';
+import { jwtFallback } from '../test/fixtures/fallback-forms.ts';
 import { analyzeFile } from './engine.ts';
 import { SourceText } from './source-text.ts';
 
@@ -127,6 +128,39 @@ describe('snippets of findings next to multi-line strings', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('snippets on long lines', () => {
+  // The default test timeout is the bound: each snippet used to copy and rescan the whole line.
+  it('shows each of 2,000 findings on one 200 KB line with its own variable and no secret', () => {
+    const line = Array.from({ length: 2_000 }, (_, i) =>
+      jwtFallback(`v${i}`, `Qz7secret${i}x${'k'.repeat(40)}`).trimEnd(),
+    ).join(' ');
+    expect(line.length).toBeGreaterThan(200_000);
+    const { findings } = analyzeFile('a.ts', `${line}\n`, { rules: ['env-fallback-literal'] });
+    expect(findings).toHaveLength(2_000);
+    const sorted = [...findings].sort((a, b) => a.start.column - b.start.column);
+    sorted.forEach((f, i) => {
+      expect(f.snippet).toContain(`const v${i} =`);
+      expect(f.snippet).not.toMatch(/Qz7secret/);
+      expect(f.snippet.length).toBeLessThanOrEqual(260);
+    });
+  });
+
+  it('shows the part of a long line that holds the finding', () => {
+    const line = `${'x'.repeat(400)}; ${jwtFallback('late', 'Qz7secretLate').trimEnd()}`;
+    const [finding] = analyzeFile('a.ts', `${line}\n`, { rules: ['env-fallback-literal'] }).findings;
+    expect(finding?.start.column).toBeGreaterThan(400);
+    expect(finding?.snippet).toContain('const late =');
+    expect(finding?.snippet).not.toContain('Qz7secretLate');
+  });
+
+  it('hides a string the snippet window starts inside of', () => {
+    const source = new SourceText(`const a = '${'Qz7s'.repeat(100)}'; const b = 1;`);
+    const snippet = source.redactedLine(source.text.indexOf('const b'));
+    expect(snippet).toContain('const b = 1');
+    expect(snippet).not.toContain('Qz7s');
   });
 });
 

@@ -1,6 +1,26 @@
 import type { Position } from './finding.ts';
 
 const REDACTED = '«redacted»';
+/** Longest snippet, and how much of the line before a finding a snippet of a long line shows. */
+const SNIPPET_CHARS = 240;
+const SNIPPET_LEAD = 60;
+
+/** Hidden characters (`\0`) shown as one `«redacted»` per run. */
+const reveal = (masked: string): string => masked.replace(/\0+/g, REDACTED);
+
+/** How {@link SourceText.redactedLine} reads a line. */
+export interface RedactionOptions {
+  readonly unquotedValues?: boolean;
+  /** How comments look: `js` (`//`, `/* *\/`), `sql` (also `--`), `text` (shell/YAML/config: also `#`). */
+  readonly language?: CommentLanguage;
+  /** Comment offsets from the parse tree, sorted: used instead of scanning the line for comment markers. */
+  readonly comments?: ReadonlyArray<readonly [number, number]>;
+  /**
+   * Offsets of every string literal and template text from the parse tree, sorted and disjoint:
+   * hidden where they overlap the line, also when the string began on an earlier line.
+   */
+  readonly literals?: ReadonlyArray<readonly [number, number]>;
+}
 
 /** Line starts of a text, to turn offsets into positions and back. */
 export class SourceText {
@@ -8,6 +28,8 @@ export class SourceText {
   readonly #lineStarts: number[];
   /** Per comment language: the quote still open at the start of each line (SQL and text files). */
   readonly #openQuotes = new Map<CommentLanguage, Array<string | undefined>>();
+  /** The masked text of the line last redacted, and the options it was redacted with. */
+  #lastMask: { readonly options: RedactionOptions; readonly line: number; readonly text: string } | undefined;
 
   constructor(text: string) {
     this.text = text;
@@ -31,7 +53,9 @@ export class SourceText {
       if (this.#lineStarts[mid]! <= offset) lo = mid;
       else hi = mid - 1;
     }
-    return { line: lo + 1, column: offset - this.#lineStarts[lo]! + 1 };
+    // A byte order mark is no character an editor shows or counts.
+    const bom = lo === 0 && offset > 0 && this.text.charCodeAt(0) === 0xfeff ? 1 : 0;
+    return { line: lo + 1, column: offset - this.#lineStarts[lo]! + 1 - bom };
   }
 
   lineStart(line: number): number {
@@ -50,38 +74,62 @@ export class SourceText {
 
   /**
    * The line holding `offset`, with every quoted string and every given range replaced. Over-redaction
-   * is the point: a snippet must be safe to paste into a ticket or a SARIF viewer.
+   * is the point: a snippet must be safe to paste into a ticket or a SARIF viewer. A line longer than
+   * a snippet is cut to the part around `offset` (opened with `…`); it is redacted whole first, so
+   * a string the cut starts inside of is still hidden.
    */
   redactedLine(
     offset: number,
     ranges: ReadonlyArray<readonly [number, number]> = [],
-    options: {
-      readonly unquotedValues?: boolean;
-      /** How comments look: `js` (`//`, `/* *\/`), `sql` (also `--`), `text` (shell/YAML/config: also `#`). */
-      readonly language?: CommentLanguage;
-      /** Comment offsets from the parse tree: used instead of scanning the line for comment markers. */
-      readonly comments?: ReadonlyArray<readonly [number, number]>;
-      /**
-       * Offsets of every string literal and template text from the parse tree, sorted and disjoint:
-       * hidden where they overlap the line, also when the string began on an earlier line.
-       */
-      readonly literals?: ReadonlyArray<readonly [number, number]>;
-    } = {},
+    options: RedactionOptions = {},
   ): string {
     const line = this.position(offset).line;
     const start = this.lineStart(line);
     const end = this.lineEnd(line);
-    const chars = this.text.slice(start, end).split('');
+    // The line's own redaction is the same for every finding on it: computed once (findings come
+    // sorted by offset), so many findings on one long line cost one pass over it, not one each.
+    let masked = this.#lastMask?.options === options && this.#lastMask.line === line ? this.#lastMask.text : undefined;
+    if (masked === undefined) {
+      masked = this.#maskLine(line, start, end, options);
+      this.#lastMask = { options, line, text: masked };
+    }
+    // The part shown: the whole line when the finding is near its start, else from a little before it.
+    let from = start;
+    if (offset - start > SNIPPET_CHARS - SNIPPET_LEAD) {
+      from = offset - SNIPPET_LEAD;
+      // Short redactions grow (`'a'` → `'«redacted»'`): keep the finding inside the snippet.
+      for (
+        let lead = SNIPPET_LEAD;
+        lead > 1 && reveal(masked.slice(from - start, offset - start)).length > SNIPPET_LEAD;
+      ) {
+        lead >>= 1;
+        from = offset - lead;
+      }
+    }
+    const to = Math.min(end, from + 2 * SNIPPET_CHARS);
+    const chars = masked.slice(from - start, to - start).split('');
+    for (const [a, b] of ranges) for (let i = Math.max(a, from); i < Math.min(b, to); i++) chars[i - from] = '\0';
+    const shown = reveal(chars.join('')).trim().slice(0, SNIPPET_CHARS);
+    return from > start ? `…${shown}` : shown;
+  }
+
+  /** The text of `line` with every character to hide replaced by `\0`. */
+  #maskLine(line: number, start: number, end: number, options: RedactionOptions): string {
+    let raw = this.text.slice(start, end);
+    // Hidden spans as a difference array, summed once: overlapping spans cost nothing extra.
+    const depth = new Int32Array(raw.length + 1);
     const hide = (from: number, to: number): void => {
-      for (let i = Math.max(from, start); i < Math.min(to, end); i++) chars[i - start] = '\0';
+      const a = Math.max(from, start) - start;
+      const b = Math.min(to, end) - start;
+      if (b <= a) return;
+      depth[a] = depth[a]! + 1;
+      depth[b] = depth[b]! - 1;
     };
-    for (const [from, to] of ranges) hide(from, to);
     const literals = options.literals ?? [];
     for (let i = firstEndingAfter(literals, start); i < literals.length && literals[i]![0] < end; i++) {
       hide(literals[i]![0], literals[i]![1]);
     }
     const language = options.language ?? (options.unquotedValues ? 'text' : 'js');
-    let raw = this.text.slice(start, end);
     // A line that starts inside a SQL or shell/config string (`'first line\nsecond'`): its text up to
     // the closing quote is the value, and the quote scan below starts after it.
     const open = language === 'js' ? undefined : this.#openQuoteAt(line, language);
@@ -99,7 +147,10 @@ export class SourceText {
     }
     // Comments may hold anything ("// prod key: …"), so every comment on the line goes.
     if (options.comments) {
-      for (const [from, to] of options.comments) if (from < end && to > start) hide(from, to);
+      const comments = options.comments;
+      for (let i = firstEndingAfter(comments, start); i < comments.length && comments[i]![0] < end; i++) {
+        hide(comments[i]![0], comments[i]![1]);
+      }
     } else {
       for (const [from, to] of commentRanges(raw, language)) hide(start + from, start + to);
     }
@@ -107,11 +158,17 @@ export class SourceText {
     if (language === 'sql') {
       for (const [from, to] of dollarQuoteRanges(raw)) hide(start + from, start + to);
     }
+    const wordEnd = shellWordEnds(raw);
     // Unquoted assignments and shell defaults: `KEY=value`, `${KEY:-value}`. What follows the `}`
     // up to the next blank is the same shell word (`${KEY:-a b}-tail`): part of the value too.
+    // Expansions come in order, so the search for that blank or quote goes forward only.
+    let stop = -1;
     for (const expansion of braceExpansions(raw, /\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=?+:]/g)) {
-      const wordEnd = raw.slice(expansion.valueEnd).search(/[\s'"`]/);
-      hide(start + expansion.valueStart, start + (wordEnd === -1 ? raw.length : expansion.valueEnd + wordEnd));
+      if (stop < expansion.valueEnd) {
+        const found = raw.slice(expansion.valueEnd).search(/[\s'"`]/);
+        stop = found === -1 ? raw.length : expansion.valueEnd + found;
+      }
+      hide(start + expansion.valueStart, start + stop);
     }
     // Credentials in a URL (`postgres://app:pass@db`, `https://token@host`), in any language: to the
     // last `@` before the host, so an unencoded `@` in the password is hidden too.
@@ -125,7 +182,7 @@ export class SourceText {
       // `--token X`, `--secret-key X`, `-H Authorization:…`: the shell word that holds the value.
       for (const match of raw.matchAll(CREDENTIAL_FLAG)) {
         const from = match.index + match[0].length;
-        hide(start + from, start + shellWordEnd(raw, from));
+        hide(start + from, start + wordEnd(from));
       }
       // An assignment or YAML key opening the line: its value runs to the end of the line (dotenv
       // and YAML values may hold blanks; a ` #` comment is hidden anyway).
@@ -135,10 +192,21 @@ export class SourceText {
       // quotes and `${…}` may hold blanks.
       for (const match of raw.matchAll(/=[ \t]*|:[ \t]+/g)) {
         const from = match.index + match[0].length;
-        hide(start + from, start + shellWordEnd(raw, from));
+        hide(start + from, start + wordEnd(from));
       }
     }
-    return chars.join('').replace(/\0+/g, REDACTED).trim().slice(0, 240);
+    const text = this.text.slice(start, end);
+    let out = '';
+    let run = 0;
+    let kept = 0;
+    for (let i = 0; i < text.length; i++) {
+      run += depth[i]!;
+      if (run > 0) {
+        out += `${text.slice(kept, i)}\0`;
+        kept = i + 1;
+      }
+    }
+    return out + text.slice(kept);
   }
 
   /** The quote (`'`, `"`, `` ` ``) a string left open at the start of `line`, scanning from the file start once. */
@@ -212,21 +280,35 @@ const URL_USERINFO = /\/\/[^\s/?#'"`]*@/g;
 const CREDENTIAL_FLAG =
   /(?<=^|[\s'"])(?:(?:-[uH]|--(?:pass|password|passwd|token|secret|user|header|auth)[\w-]*)(?:[ \t]+|=)|-[pu](?=\S))/g;
 
-function shellWordEnd(line: string, from: number): number {
-  let i = from;
-  while (i < line.length) {
-    const c = line[i]!;
-    if (c === "'" || c === '"' || c === '`') {
-      const close = line.indexOf(c, i + 1);
-      i = close === -1 ? line.length : close + 1;
-    } else if (c === '$' && line[i + 1] === '{') {
-      const close = line.indexOf('}', i + 2);
-      i = close === -1 ? line.length : close + 1;
-    } else if (c === ' ' || c === '\t') {
-      return i;
-    } else i++;
-  }
-  return i;
+function shellWordEnds(line: string): (from: number) => number {
+  // The walk from a position depends on that position only, so walks from later starts stop where
+  // an earlier walk passed: every position is walked once, however many words start on the line.
+  const memo = new Int32Array(line.length + 1).fill(-1);
+  return (from) => {
+    const path: number[] = [];
+    let i = from;
+    let end = line.length;
+    while (i < line.length) {
+      if (memo[i] !== -1) {
+        end = memo[i]!;
+        break;
+      }
+      path.push(i);
+      const c = line[i]!;
+      if (c === "'" || c === '"' || c === '`') {
+        const close = line.indexOf(c, i + 1);
+        i = close === -1 ? line.length : close + 1;
+      } else if (c === '$' && line[i + 1] === '{') {
+        const close = line.indexOf('}', i + 2);
+        i = close === -1 ? line.length : close + 1;
+      } else if (c === ' ' || c === '\t') {
+        end = i;
+        break;
+      } else i++;
+    }
+    for (const p of path) memo[p] = end;
+    return end;
+  };
 }
 
 const isSpace = (c: string | undefined): boolean => c === undefined || c === ' ' || c === '\t';
@@ -240,9 +322,14 @@ const REGEX_KEYWORDS = /(^|[^\w$.])(return|typeof|case|do|else|in|of|new|delete|
 
 /** In a JS line, the end (exclusive) of the regular expression literal starting at `i`, or -1 if none starts there. */
 function regexEnd(line: string, i: number): number {
-  const before = line.slice(0, i).trimEnd();
-  const last = before.at(-1);
-  if (last !== undefined && !REGEX_AFTER.test(last) && !REGEX_KEYWORDS.test(before)) return -1;
+  // The last character before `i` that is not a blank, and the few before it (the longest keyword and
+  // one character more): not the whole line before `i`, which made a line of many `/` quadratic.
+  let j = i - 1;
+  while (j >= 0 && /\s/.test(line[j]!)) j--;
+  const last = line[j];
+  if (last !== undefined && !REGEX_AFTER.test(last) && !REGEX_KEYWORDS.test(line.slice(Math.max(0, j - 11), j + 1))) {
+    return -1;
+  }
   let inClass = false;
   for (let j = i + 1; j < line.length; j++) {
     const c = line[j];

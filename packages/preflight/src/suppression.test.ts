@@ -67,6 +67,16 @@ describe('suppressions in the engine', () => {
     expect(result.findings.map((f) => f.ruleId).sort()).toEqual(['env-fallback-literal', 'invalid-suppression']);
   });
 
+  it('never lets a suppression hide a parse error, and reports one that names a coverage rule', () => {
+    const result = analyzeFile(
+      'a.ts',
+      '// preflight-ignore parse-error,not-scanned until 2030-01-01: generated\nexport const = ;\n',
+      { now: NOW },
+    );
+    expect(result.findings.map((f) => f.ruleId).sort()).toEqual(['invalid-suppression', 'parse-error']);
+    expect(result.suppressed).toBe(0);
+  });
+
   it('ignores suppression-looking text inside strings of JS files', () => {
     const result = analyzeFile('a.ts', "const doc = '// preflight-ignore nothing';\n", { now: NOW });
     expect(result.findings).toEqual([]);

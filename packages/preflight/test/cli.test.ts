@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -235,6 +235,21 @@ describe('rampart-preflight scan', () => {
     });
   });
 
+  it('exits 3 on an unexpected failure, naming the error without its text', async () => {
+    let err = '';
+    const code = await main(['scan', root], {
+      stdout: () => {
+        throw new RangeError(`cannot write ${SECRET}`);
+      },
+      stderr: (t) => (err += t),
+      env: {},
+      color: false,
+    });
+    expect(code).toBe(3);
+    expect(err).toContain('RangeError');
+    expect(err).not.toContain(SECRET);
+  });
+
   it('reports an invalid .dockerignore by line without quoting it', async () => {
     write('.dockerignore', `${SECRET}[\n`);
     const { out } = await run('scan', root, '--format', 'json', '--rule', 'dotenv-in-build-context');
@@ -267,6 +282,13 @@ describe('scan with a baseline', () => {
 });
 
 describe('scan', () => {
+  it('keeps a root-level entry named __proto__ in skippedReasons', async () => {
+    symlinkSync(join(root, 'src'), join(root, '__proto__'));
+    const result = await scan({ root, rules: ['todo-auth'] });
+    expect(Object.keys(result.skippedReasons)).toEqual(['__proto__']);
+    expect(Object.entries(result.skippedReasons)).toEqual([['__proto__', 'symlink']]);
+  });
+
   it('lists a file whose name is not valid UTF-8 as unreadable instead of crashing, and still fails the scan', async () => {
     writeFileSync(Buffer.concat([Buffer.from(`${root}/src/`), Buffer.from([0xff]), Buffer.from('.ts')]), 'x\n');
     writeFileSync(Buffer.concat([Buffer.from(`${root}/`), Buffer.from([0xfe])]), 'x\n');

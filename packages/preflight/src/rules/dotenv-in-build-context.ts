@@ -76,7 +76,10 @@ function builds(project: ProjectContext): Build[] {
     .filter((f) => DOCKERFILE.test(f) && !/\.(dockerignore|md|txt)$/.test(f))
     .map((dockerfile) => ({ context: dirOf(dockerfile), dockerfile }));
   for (const file of project.files.filter((f) => COMPOSE.test(f))) {
-    for (const build of composeBuilds(file, project.read(file))) {
+    const text = project.read(file);
+    // Unreadable: the scan reports it as not scanned; its builds are unknown.
+    if (text === undefined) continue;
+    for (const build of composeBuilds(file, text)) {
       if (
         project.files.includes(build.dockerfile) &&
         !all.some((b) => b.context === build.context && b.dockerfile === build.dockerfile)
@@ -95,10 +98,14 @@ function check(project: ProjectContext): ProjectFinding[] {
     // BuildKit reads `<Dockerfile>.dockerignore` first, then the context's `.dockerignore`.
     const ignoreFile = [`${dockerfile}.dockerignore`, `${prefix}.dockerignore`].find((f) => project.files.includes(f));
     const dockerfileText = project.read(dockerfile);
+    const ignoreText = ignoreFile === undefined ? '' : project.read(ignoreFile);
+    // An unreadable Dockerfile or .dockerignore leaves this build unknown: the scan reports the file
+    // as not scanned, which fails it as a finding would.
+    if (dockerfileText === undefined || ignoreText === undefined) continue;
     let patterns: ReturnType<typeof parseDockerignore> = [];
     if (ignoreFile) {
       try {
-        patterns = parseDockerignore(project.read(ignoreFile));
+        patterns = parseDockerignore(ignoreText);
       } catch (error) {
         if (!(error instanceof PreflightError)) throw error;
         out.push({

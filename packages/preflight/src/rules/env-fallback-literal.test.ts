@@ -17,6 +17,8 @@ import {
   EMPTY_DEFAULT_READ_PRESENCE,
   EMPTY_DEFAULT_READ_USED,
   EMPTY_DEFAULT_USED,
+  ENV_ALIASES,
+  ENV_ALIASES_SAFE,
   ENV_UNSET_ASSIGNMENT,
   ENV_UNSET_ASSIGNMENT_SAFE,
   FIXED_GUARDED_GETTERS,
@@ -113,6 +115,14 @@ describe('env-fallback-literal: bindings and calls', () => {
 
   it('follows a const destructured from the env object, and reports a destructuring default', () => {
     expect(reported('a.ts', ...DESTRUCTURED_BINDINGS)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('follows the env object bound under another name, and a read through a const key', () => {
+    for (const line of ENV_ALIASES) expect(reported('a.ts', line), line).toEqual([1]);
+  });
+
+  it('does not follow a shadowed alias, a key that is not a const string, or env of another object', () => {
+    for (const line of ENV_ALIASES_SAFE) expect(reported('a.ts', line), line).toEqual([]);
   });
 
   it('does not follow a setting, a shadowing parameter, a let, or a const destructured from something else', () => {

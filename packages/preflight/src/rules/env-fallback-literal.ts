@@ -1,4 +1,4 @@
-import { isEnvObject } from '../env-reads.ts';
+import { isEnvObject, isEnvPattern } from '../env-reads.ts';
 import type { RawFinding } from '../finding.ts';
 import {
   type AstNode,
@@ -172,9 +172,16 @@ function checkJs(context: FileContext): RawFinding[] {
         );
       }
     } else if (node.type === 'VariableDeclarator' || node.type === 'AssignmentExpression') {
-      const pattern = child(node, node.type === 'VariableDeclarator' ? 'id' : 'left');
+      const declared = child(node, node.type === 'VariableDeclarator' ? 'id' : 'left');
       const init = child(node, node.type === 'VariableDeclarator' ? 'init' : 'right');
-      if (pattern?.type !== 'ObjectPattern' || !isEnvObject(init)) continue;
+      // `const { X = '…' } = process.env`, or `const { env: { X = '…' } } = process`.
+      const pattern =
+        declared?.type === 'ObjectPattern' && isEnvObject(init)
+          ? declared
+          : children(declared ?? node, 'properties')
+              .map((p) => child(p, 'value'))
+              .find(isEnvPattern);
+      if (!pattern) continue;
       for (const prop of children(pattern, 'properties')) {
         const name = propertyKeyName(prop);
         const value = child(prop, 'value');

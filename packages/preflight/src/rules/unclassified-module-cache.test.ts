@@ -317,4 +317,62 @@ export function handle(req) {
       40_000,
     );
   });
+  it('treats functions exported by an export list, export default, export = or CommonJS exports as handlers', () => {
+    const cache =
+      'const attempts = new Map();\nfunction recordFailure(ip) { attempts.set(ip, (attempts.get(ip) ?? 0) + 1); }\n';
+    for (const exporting of [
+      'export { recordFailure };',
+      'export { recordFailure as fail };',
+      'export default recordFailure;',
+      'export = recordFailure;',
+      'module.exports = { recordFailure };',
+      'module.exports = { fail: recordFailure };',
+      'exports.recordFailure = recordFailure;',
+      'module.exports.recordFailure = recordFailure;',
+      'module.exports = recordFailure;',
+    ]) {
+      expect(reported(`${cache}${exporting}\n`), exporting).toEqual(['1: attempts']);
+    }
+    const direct = 'const users = new Map();\n';
+    for (const exporting of [
+      'module.exports = function get(k) { users.set(k, 1); };',
+      'exports.get = function (k) { users.set(k, 1); };',
+      'module.exports.get = (k) => users.set(k, 1);',
+      'module.exports = { get: (k) => users.set(k, 1) };',
+      'const get = (k) => users.set(k, 1);\nexport = get;',
+      'const get = (k) => users.set(k, 1);\nexport default get;',
+    ]) {
+      expect(reported(`${direct}${exporting}\n`), exporting).toEqual(['1: users']);
+    }
+  });
+
+  it('treats static methods of a class exported by name or through module.exports as handlers', () => {
+    for (const exporting of [
+      'export { Store };',
+      'module.exports = Store;',
+      'export default Store;',
+      'module.exports = { Store };',
+    ]) {
+      expect(
+        reported(
+          `class Store {\n  static byIp = new Map();\n  static hit(ip) { Store.byIp.set(ip, 1); }\n}\n${exporting}\n`,
+        ),
+        exporting,
+      ).toEqual(['2: Store.byIp']);
+    }
+  });
+
+  it('does not treat an inner function named like an exported one as exported', () => {
+    expect(
+      reported(`const seen = new Set();
+function outer() {
+  function recordFailure(ip) { seen.add(ip); }
+  return recordFailure;
+}
+function recordFailure() {}
+export { recordFailure };
+outer();
+`),
+    ).toEqual([]);
+  });
 });

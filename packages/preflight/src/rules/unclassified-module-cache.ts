@@ -10,6 +10,7 @@ import {
   unwrap,
 } from '../js-ast.ts';
 import { moduleBindings } from '../js-module-bindings.ts';
+import { moduleExports } from '../js-module-exports.ts';
 import { enclosingFunction, isShadowed } from '../js-scope.ts';
 import type { FileContext, FileRule } from '../rule.ts';
 import { requiresSharedStore } from '../secret-names.ts';
@@ -200,13 +201,28 @@ const WEAK_PARAMS = /^(context|c|event|socket|ws|msg|message)$/;
 const WIRING_METHODS =
   /^(use|register|configure|init|initialize|setup|plugin|instance|getInstance|for|of|from|create)$/;
 
-/** Whether a class or function (declaration or expression) is exported from its module. */
-function isExported(cls: AstNode | undefined, parentOf: ReadonlyMap<AstNode, AstNode>): boolean {
+/**
+ * Whether a class or function (declaration or expression) is exported from its module: inline, or
+ * bound at module scope to a name the module exports (`export { f }`, `module.exports = { f }`), or
+ * written where it is exported (`exports.get = () => …`).
+ */
+function isExported(cls: AstNode | undefined, context: FileContext): boolean {
+  const { parentOf, program } = context.module;
   const holder = cls && parentOf.get(cls);
-  if (holder?.type === 'ExportNamedDeclaration' || holder?.type === 'ExportDefaultDeclaration') return true;
-  if (holder?.type !== 'VariableDeclarator') return false;
+  if (!cls || !holder) return false;
+  if (holder.type === 'ExportNamedDeclaration' || holder.type === 'ExportDefaultDeclaration') return true;
+  const exports = moduleExports(program);
+  if (exports.values.has(cls)) return true;
+  if (holder === program) {
+    const id = child(cls, 'id');
+    return id?.type === 'Identifier' && exports.names.has(id.name as string);
+  }
+  if (holder.type !== 'VariableDeclarator') return false;
   const declaration = parentOf.get(holder);
-  return declaration !== undefined && parentOf.get(declaration)?.type === 'ExportNamedDeclaration';
+  const scope = declaration && parentOf.get(declaration);
+  if (scope?.type === 'ExportNamedDeclaration') return true;
+  const id = child(holder, 'id');
+  return scope === program && id?.type === 'Identifier' && exports.names.has(id.name as string);
 }
 
 /**
@@ -228,7 +244,7 @@ function handlerKind(fn: AstNode, context: FileContext): 'registered' | 'maybe' 
   const parent = parentOf.get(fn);
   const weak = params.some((p) => WEAK_PARAMS.test(p)) ? 'maybe' : undefined;
   if (!parent) return weak;
-  if (isExported(fn, parentOf)) return 'registered';
+  if (isExported(fn, context)) return 'registered';
   if (parent.type === 'CallExpression' && children(parent, 'arguments').includes(fn)) {
     const method = memberPath(child(parent, 'callee'))?.at(-1) ?? '';
     if (ROUTE_METHODS.test(method)) return method === 'on' ? 'maybe' : 'registered';
@@ -239,7 +255,7 @@ function handlerKind(fn: AstNode, context: FileContext): 'registered' | 'maybe' 
     // A static method of an exported class is called from other files as an exported function is
     // (`LoginThrottle.hit(ip)` from a route), unless its name says it wires the app.
     const name = propertyKeyName(parent) ?? '';
-    return WIRING_METHODS.test(name) || !isExported(parentOf.get(parentOf.get(parent) as AstNode), parentOf)
+    return WIRING_METHODS.test(name) || !isExported(parentOf.get(parentOf.get(parent) as AstNode), context)
       ? weak
       : 'registered';
   }

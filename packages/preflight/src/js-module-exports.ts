@@ -1,0 +1,82 @@
+// What a module exports, however it says so: inline (`export function f`), by list, by default,
+// by `export =`, or through CommonJS (`module.exports`, `exports.x`).
+import { type AstNode, child, children, memberPath, unwrap } from './js-ast.ts';
+
+/** A module's exports: the module-scope names it exports and the values it exports in place. */
+export interface ModuleExports {
+  /** Local names exported: `export { a }`, `export default a`, `export = a`, `module.exports = { a }`, `exports.x = a`. */
+  readonly names: ReadonlySet<string>;
+  /** Functions and classes exported where they are written: `module.exports = function () {}`, `exports.get = () => …`. */
+  readonly values: ReadonlySet<AstNode>;
+}
+
+const EXPORTS = new WeakMap<AstNode, ModuleExports>();
+
+/** Listed once per parsed module (program node); callers share the sets. */
+export function moduleExports(program: AstNode): ModuleExports {
+  let exports = EXPORTS.get(program);
+  if (exports === undefined) {
+    exports = listModuleExports(program);
+    EXPORTS.set(program, exports);
+  }
+  return exports;
+}
+
+/** `module.exports`, `module.exports.x`, `exports.x`. */
+function isExportsTarget(node: AstNode | undefined): boolean {
+  const path = memberPath(unwrap(node));
+  if (!path) return false;
+  return (
+    (path[0] === 'module' && path[1] === 'exports' && path.length <= 3) || (path[0] === 'exports' && path.length === 2)
+  );
+}
+
+function addValue(node: AstNode | undefined, names: Set<string>, values: Set<AstNode>): void {
+  const n = unwrap(node);
+  if (!n) return;
+  if (n.type === 'Identifier') names.add(n.name as string);
+  else if (
+    n.type === 'FunctionExpression' ||
+    n.type === 'ArrowFunctionExpression' ||
+    n.type === 'ClassExpression' ||
+    n.type === 'FunctionDeclaration' ||
+    n.type === 'ClassDeclaration'
+  ) {
+    values.add(n);
+  } else if (n.type === 'ObjectExpression') {
+    // `{ a, b: c, d: () => … }`: one level, as a module's export object is written. Functions held
+    // as methods are Property values, which handlerKind already counts as handlers.
+    for (const property of children(n, 'properties')) {
+      const value = unwrap(child(property, 'value'));
+      if (property.type === 'Property' && value?.type === 'Identifier') names.add(value.name as string);
+    }
+  }
+}
+
+function listModuleExports(program: AstNode): ModuleExports {
+  const names = new Set<string>();
+  const values = new Set<AstNode>();
+  for (const statement of children(program, 'body')) {
+    if (statement.type === 'ExportNamedDeclaration') {
+      // `export { a as b } from 'x'` re-exports another module's binding, not a local one.
+      if (child(statement, 'source')) continue;
+      for (const specifier of children(statement, 'specifiers')) {
+        const local = child(specifier, 'local');
+        if (local?.type === 'Identifier') names.add(local.name as string);
+      }
+    } else if (statement.type === 'ExportDefaultDeclaration') {
+      addValue(child(statement, 'declaration'), names, values);
+    } else if (statement.type === 'TSExportAssignment') {
+      addValue(child(statement, 'expression'), names, values);
+    } else if (statement.type === 'ExpressionStatement') {
+      // `module.exports = exports = { … }`: a chain of assignments, as deep as the source wrote it.
+      let expression = unwrap(child(statement, 'expression'));
+      while (expression?.type === 'AssignmentExpression' && isExportsTarget(child(expression, 'left'))) {
+        const right = unwrap(child(expression, 'right'));
+        if (right?.type !== 'AssignmentExpression') addValue(right, names, values);
+        expression = right;
+      }
+    }
+  }
+  return { names, values };
+}
