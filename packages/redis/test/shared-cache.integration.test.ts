@@ -8,6 +8,7 @@ import {
   SharedCache,
   type SharedCacheOptions,
 } from '../src/index.ts';
+import { READ_OR_GENERATION, READ_OR_LEASE } from '../src/shared-cache/cache-scripts.ts';
 import { cluster, keysMatching, ready, singleNode, type Target } from './fixtures/targets.ts';
 
 let counter = 0;
@@ -867,6 +868,204 @@ describe.each([
       });
       expect(await keysMatching(admin, `rampart:cache:${name}:l:*`)).toEqual([]);
       expect(await b.getOrSet('k', () => 'v')).toBe('v');
+      await Promise.all([a.close(), b.close()]);
+    });
+  });
+
+  describe('set racing a load that found an unusable entry', () => {
+    /** What Redis holds for `name`'s `key`, read by a pod without an L1. */
+    const inRedis = async (name: string, key: string, now: () => number): Promise<unknown> => {
+      const [reader] = await pods({ name, l1: false, clock: { now, random: () => 0.5 } }, { subscribe: false });
+      const value = await reader.get(key);
+      await reader.close();
+      return value;
+    };
+
+    const paths = [
+      [
+        'tag-invalidated',
+        {},
+        async (a: SharedCache<unknown>): Promise<void> => {
+          await a.set('k', 'v0', { tags: ['tenant'] });
+          await a.invalidateTags(['tenant']);
+        },
+      ],
+      [
+        'expired, within staleIfErrorMs',
+        { ttlMs: 1_000, staleIfErrorMs: 3_600_000 },
+        async (a: SharedCache<unknown>, clock: { now: number }): Promise<void> => {
+          await a.set('k', 'v0');
+          clock.now += 2_000;
+        },
+      ],
+    ] as const;
+
+    for (const [how, leaseOverrides] of LEASE_MODES) {
+      it.each(paths)(
+        `leaves the explicit value in Redis and in every pod (%s entry, ${how})`,
+        async (_path, overrides, before) => {
+          const clock = { now: 5_000_000 };
+          // Pod A's client runs the set as soon as the load's read has its reply: the set's write
+          // reaches Redis between the load's read and its lease (or the start of its load).
+          let afterRead: (() => Promise<void>) | undefined;
+          const client = await connect();
+          // EVALSHA, or EVAL after a NOSCRIPT (the first run of a script on a new server).
+          const reads = new Set([
+            READ_OR_LEASE.sha1,
+            READ_OR_GENERATION.sha1,
+            READ_OR_LEASE.lua,
+            READ_OR_GENERATION.lua,
+          ]);
+          const hooked = new Proxy(client, {
+            get(t, prop) {
+              const value = Reflect.get(t, prop, t) as unknown;
+              if (typeof value !== 'function') return value;
+              if (prop !== 'evalsha' && prop !== 'eval') return value.bind(t);
+              return async (...args: unknown[]) => {
+                const reply = (await value.apply(t, args)) as unknown;
+                const hook = afterRead;
+                if (hook && reads.has(args[0] as string)) {
+                  afterRead = undefined;
+                  await hook();
+                }
+                return reply;
+              };
+            },
+          });
+          const options = {
+            earlyRefresh: false,
+            clock: { now: () => clock.now, random: () => 0.5 },
+            ...overrides,
+            ...leaseOverrides,
+          } as const;
+          const [a, b] = await pods({ ...options, redis: hooked });
+          await before(a, clock);
+          afterRead = () => a.set('k', 'explicit');
+          await a.getOrSet('k', () => 'loaded');
+          expect(afterRead).toBeUndefined(); // the set ran
+          expect(await inRedis(a.name, 'k', () => clock.now)).toBe('explicit');
+          expect(await a.get('k')).toBe('explicit');
+          expect(await b.get('k')).toBe('explicit');
+          await Promise.all([a.close(), b.close()]);
+        },
+      );
+    }
+  });
+
+  describe('an entry its serializer cannot decode', () => {
+    it.each(LEASE_MODES)(
+      'reads as a miss: the loader runs and overwrites it, reported without the value (%s)',
+      async (_how, overrides) => {
+        const errors: unknown[] = [];
+        const name = unique('undecodable');
+        const [a, b] = await pods({ name, onError: (e) => errors.push(e), ...overrides });
+        const admin = await connect();
+        const entryKey = `rampart:cache:${name}:{=k}`;
+        await admin.set(entryKey, JSON.stringify({ v: 'not json', e: Date.now() + 60_000, d: 0 }), 'PX', 60_000);
+        expect(await a.get('k')).toBeUndefined();
+        expect(await a.getOrSet('k', () => 'loaded')).toBe('loaded');
+        expect(await b.get('k')).toBe('loaded');
+        expect(JSON.parse((await admin.get(entryKey)) as string).v).toBe('"loaded"');
+        expect(errors.length).toBeGreaterThan(0);
+        for (const error of errors) {
+          expect(error).toBeInstanceOf(RedisStoreError);
+          expect(error).toMatchObject({ code: 'ERR_REDIS_UNEXPECTED_REPLY' });
+          expect((error as Error).cause).toBeUndefined();
+          expect((error as Error).message).not.toContain('not json');
+        }
+        await Promise.all([a.close(), b.close()]);
+      },
+    );
+
+    it('is not served stale: a failing loader’s own error reaches the caller', async () => {
+      const errors: unknown[] = [];
+      const name = unique('undecodable-stale');
+      const [a, b] = await pods({ name, staleIfErrorMs: 3_600_000, onError: (e) => errors.push(e) });
+      const admin = await connect();
+      const entryKey = `rampart:cache:${name}:{=k}`;
+      await admin.set(entryKey, JSON.stringify({ v: 'not json', e: Date.now() - 1_000, d: 0 }), 'PX', 60_000);
+      await expect(
+        a.getOrSet('k', () => {
+          throw new Error('source down');
+        }),
+      ).rejects.toThrow('source down');
+      for (const error of errors) expect(String((error as Error).message)).not.toContain('not json');
+      await Promise.all([a.close(), b.close()]);
+    });
+  });
+
+  describe('close while the subscriber reconnects', () => {
+    it('leaves the channel unsubscribed once the subscriber is back', async () => {
+      const subscriber = await subscriberOf({ retryStrategy: () => 200 });
+      const { host, port } = subscriber.options;
+      const admin = new Redis({ host: host as string, port: port as number });
+      admin.on('error', () => {});
+      clients.push(admin);
+      const name = unique('close-reconnecting');
+      const cache = new SharedCache<string>({
+        name,
+        class: 'cluster',
+        reason: 'close during a reconnect',
+        ttlMs: 60_000,
+        redis: await connect(),
+        subscriber,
+        timeoutMs: 2_000,
+        registry: new CacheRegistry(),
+      });
+      await cache.ready();
+      const channel = `rampart:cache:${name}:invalidate`;
+      const subscribers = async (): Promise<number> =>
+        Number(((await admin.pubsub('NUMSUB', channel)) as [string, number])[1]);
+      expect(await subscribers()).toBe(1);
+      subscriber.stream.destroy();
+      await waitFor(() => subscriber.status !== 'ready', { timeoutMs: 5_000, what: 'the subscriber to notice' });
+      await cache.close();
+      await waitFor(() => subscriber.status === 'ready', { timeoutMs: 5_000, what: 'the subscriber to reconnect' });
+      await waitFor(async () => (await subscribers()) === 0, { timeoutMs: 5_000, what: 'the channel to be left' });
+      await subscriber.ping(); // every command the reconnect sent has been answered
+      expect(await subscribers()).toBe(0);
+    });
+  });
+
+  describe('clear', () => {
+    it('leaves the keys of a cache whose prefix starts with this cache’s prefix and name', async () => {
+      const prefix = unique('app');
+      const make = async (options: { prefix: string; name: string }): Promise<SharedCache<string>> =>
+        new SharedCache<string>({
+          ...options,
+          class: 'cluster',
+          reason: 'nested key spaces',
+          ttlMs: 60_000,
+          redis: await connect(),
+          timeoutMs: 2_000,
+          registry: new CacheRegistry(),
+        });
+      const outer = await make({ prefix, name: 'x' });
+      const inner = await make({ prefix: `${prefix}:x`, name: 'y' });
+      const tagged = await make({ prefix: `${prefix}:x`, name: 't' });
+      await outer.set('k', 'outer', { tags: ['tenant'] });
+      await inner.set('k', 'inner');
+      await tagged.set('k', 'tagged');
+      await outer.clear();
+      expect(await outer.get('k')).toBeUndefined();
+      expect(await inner.get('k')).toBe('inner');
+      expect(await tagged.get('k')).toBe('tagged');
+      await Promise.all([outer.close(), inner.close(), tagged.close()]);
+    });
+  });
+
+  describe('values kept in the L1', () => {
+    it('are copies: mutating the object given to set() or returned by a loader changes nothing cached', async () => {
+      const [a, b] = await pods();
+      const given = { n: 1 };
+      await a.set('k', given);
+      given.n = 2;
+      expect(await a.get('k')).toEqual({ n: 1 });
+      expect(await b.get('k')).toEqual({ n: 1 });
+      const loaded = (await a.getOrSet('l', () => ({ n: 1 }))) as { n: number };
+      loaded.n = 2;
+      expect(await a.get('l')).toEqual({ n: 1 });
+      expect(await b.get('l')).toEqual({ n: 1 });
       await Promise.all([a.close(), b.close()]);
     });
   });

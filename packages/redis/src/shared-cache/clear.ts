@@ -19,7 +19,8 @@ export function escapeGlob(text: string): string {
 }
 
 /**
- * Deletes every key under `prefix` on a single node or on every master of a Cluster, in two full
+ * Deletes every key under `prefix` for which `own` accepts the rest of the key (what follows the
+ * prefix: a prefix may also begin other stores' key spaces) on a single node or on every master of a Cluster, in two full
  * SCAN passes per node. Each SCAN page and each UNLINK pipeline runs through `step` (the caller's
  * timeout); the first step that fails rejects the whole clear, and no node sends another page. Each key is unlinked on its own (in one pipeline per node): a multi-key
  * UNLINK would be CROSSSLOT on a Cluster, and a Cluster pipeline spanning slots is sent to one node.
@@ -35,11 +36,13 @@ export async function unlinkByPrefix(
   client: RedisClient,
   prefix: string,
   step: <R>(fn: () => Promise<R>) => Promise<R> = (fn) => fn(),
+  own: (rest: string) => boolean = () => true,
 ): Promise<number> {
   const nodes: Redis[] = client.isCluster
     ? (client as unknown as { nodes(role: 'master'): Redis[] }).nodes('master')
     : [client as Redis];
-  const pattern = `${escapeGlob(clientKeyPrefix(client))}${escapeGlob(prefix)}*`;
+  const matched = `${clientKeyPrefix(client)}${prefix}`;
+  const pattern = `${escapeGlob(matched)}*`;
   let removed = 0;
   // Once one step fails the clear has failed: no node sends another page after that.
   let failed = false;
@@ -58,9 +61,10 @@ export async function unlinkByPrefix(
         do {
           const [after, keys] = await next(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', 500));
           cursor = after;
-          if (keys.length > 0) {
+          const mine = keys.filter((key) => own(key.slice(matched.length)));
+          if (mine.length > 0) {
             const pipeline = node.pipeline();
-            for (const key of keys) pipeline.unlink(key.startsWith(added) ? key.slice(added.length) : key);
+            for (const key of mine) pipeline.unlink(key.startsWith(added) ? key.slice(added.length) : key);
             const replies = await next(() => pipeline.exec());
             for (const [, count] of replies ?? []) removed += Number(count) || 0;
           }

@@ -24,7 +24,10 @@ class FakeSubscriber extends EventEmitter {
     return new Promise((resolve) => setImmediate(resolve));
   }
 
-  unsubscribe(): Promise<number> {
+  readonly unsubscribed: string[] = [];
+
+  unsubscribe(channel: string): Promise<number> {
+    this.unsubscribed.push(channel);
     return Promise.resolve(0);
   }
 
@@ -115,6 +118,43 @@ describe('InvalidationBus', () => {
     expect(events).toEqual(['drop', 'error', 'drop']);
     expect(bus.healthy).toBe(true);
     await bus.close();
+  });
+
+  it('leaves the channel on the next ready when closed while the subscriber reconnects, unless a bus joined it again', async () => {
+    const subscriber = new FakeSubscriber();
+    const make = (): InvalidationBus =>
+      new InvalidationBus(
+        subscriber as unknown as RedisClient,
+        'ch',
+        'pod-a',
+        () => {},
+        () => {},
+        () => {},
+      );
+    const first = make();
+    first.start();
+    await subscriber.reply();
+    subscriber.status = 'reconnecting';
+    subscriber.emit('close');
+    await first.close();
+    expect(subscriber.unsubscribed).toEqual([]); // cannot be sent now
+    subscriber.status = 'ready';
+    subscriber.emit('ready'); // after ioredis's own re-SUBSCRIBE
+    expect(subscriber.unsubscribed).toEqual(['ch']);
+    expect(subscriber.listenerCount('ready')).toBe(0);
+    expect(subscriber.listenerCount('end')).toBe(0);
+    // Closed while reconnecting, then a new bus on the same channel: the channel stays.
+    const second = make();
+    second.start();
+    subscriber.status = 'reconnecting';
+    await second.close();
+    const third = make();
+    third.start();
+    subscriber.status = 'ready';
+    subscriber.emit('ready');
+    expect(subscriber.unsubscribed).toEqual(['ch']);
+    await third.close();
+    expect(subscriber.unsubscribed).toEqual(['ch', 'ch']);
   });
 
   it('skips this pod’s own messages', () => {

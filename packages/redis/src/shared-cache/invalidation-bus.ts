@@ -171,11 +171,34 @@ export class InvalidationBus {
     return this.#subscribed && this.#subscriber.status === 'ready';
   }
 
+  /**
+   * Leaves the channel when no other bus on this subscriber listens to it. While the subscriber is
+   * reconnecting an UNSUBSCRIBE cannot be sent (without an offline queue it is refused at once), and
+   * ioredis re-subscribes every channel of the lost connection on its next `ready`: the UNSUBSCRIBE is
+   * then sent on that `ready`, after ioredis's re-SUBSCRIBE, unless a bus joined the channel meanwhile.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     this.#subscribed = false;
     const last = detach(this.#subscriber, this.#channel, this);
-    if (last && this.#subscriber.status === 'ready') await this.#subscriber.unsubscribe(this.#channel).catch(() => {});
+    if (!last) return;
+    const subscriber = this.#subscriber;
+    const channel = this.#channel;
+    if (subscriber.status === 'ready') {
+      await subscriber.unsubscribe(channel).catch(() => {});
+      return;
+    }
+    if (subscriber.status === 'end') return; // closed for good: nothing to re-subscribe
+    const onReady = (): void => {
+      subscriber.off('end', onEnd);
+      if (dispatchers.get(subscriber)?.byChannel.has(channel)) return; // a new bus listens on it again
+      subscriber.unsubscribe(channel).catch(() => {});
+    };
+    const onEnd = (): void => {
+      subscriber.off('ready', onReady);
+    };
+    subscriber.once('ready', onReady);
+    subscriber.once('end', onEnd);
   }
 
   #subscribe(): void {

@@ -104,10 +104,11 @@ export class LocalTier<T> {
 
   /**
    * Keeps `value` (from `entry`) unless it was invalidated since `ticket` or invalidations cannot
-   * arrive. The L1 may expire it sooner (`l1.ttlMs`); XFetch still measures against the entry.
+   * arrive; returns whether it kept it. The L1 may expire it sooner (`l1.ttlMs`); XFetch still
+   * measures against the entry.
    */
-  set(key: string, value: T, entry: StoredEntry, now: number, tags: readonly string[], ticket: LoadTicket): void {
-    if (!this.#trusted() || this.invalidatedSince(ticket, key, tags, entry.w)) return;
+  set(key: string, value: T, entry: StoredEntry, now: number, tags: readonly string[], ticket: LoadTicket): boolean {
+    if (!this.#trusted() || this.invalidatedSince(ticket, key, tags, entry.w)) return false;
     const expiresAt = this.#ttlMs === undefined ? entry.e : Math.min(entry.e, now + this.#ttlMs);
     this.#lru.set(key, {
       value,
@@ -117,6 +118,7 @@ export class LocalTier<T> {
       deltaMs: entry.d,
       tags,
     });
+    return true;
   }
 
   /** Drops what `message` names and marks it, so loads in flight do not put it back. */

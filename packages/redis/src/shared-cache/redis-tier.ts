@@ -23,6 +23,10 @@ const POLL_INTERVAL_MS = 10;
 // A load running longer than this after it started is not cached (its generation is gone).
 const GENERATION_LIFE_MS = 3_600_000;
 
+// How long a generation created by a read that found an entry lives unless a load takes it: the
+// time between that read and the lease (or load) that follows it, with a wide margin.
+const READ_GENERATION_LIFE_MS = 60_000;
+
 /** What waiting for another pod's load ended with: its entry, the lease it gave back, or neither. */
 export interface FillOrLease {
   readonly entry?: StoredEntry;
@@ -37,13 +41,26 @@ export interface Lease {
 
 /**
  * What a read-or-lease found: a (tag-checked) entry, the lease, and whether the lease was tried;
- * or, from a read without leases, the generation read with a miss.
+ * and the key's generation read with it: with an entry found (usable or not), or from a read
+ * without leases. A load that follows a found entry may only start while that generation is
+ * unchanged (see {@link CacheRedisTier.acquireLease} and {@link CacheRedisTier.beforeLoad}).
  */
 export interface ReadOrLease {
   readonly entry?: StoredEntry;
   readonly lease?: Lease;
   readonly leaseTried: boolean;
   readonly generation?: string;
+  /** True when an entry was there (perhaps unusable): `generation` must be confirmed before a load. */
+  readonly found: boolean;
+}
+
+/**
+ * The generation a load compares its write against: `confirm` when it was read with an entry (the
+ * load may only start while it is unchanged), not when the read created or took it for a miss.
+ */
+export interface GenerationRead {
+  readonly generation: string;
+  readonly confirm: boolean;
 }
 
 /**
@@ -95,28 +112,37 @@ export class CacheRedisTier {
     const token = newToken();
     const keys = [this.#entryKey(key), this.#leaseKey(key), this.#generationKey(key)];
     const [text, acquired, generation] = (await this.call('get', () =>
-      runScript(redis, READ_OR_LEASE, keys, [token, leaseTtlMs, token, GENERATION_LIFE_MS]),
+      runScript(redis, READ_OR_LEASE, keys, [
+        token,
+        leaseTtlMs,
+        token,
+        GENERATION_LIFE_MS,
+        token,
+        READ_GENERATION_LIFE_MS,
+      ]),
     )) as [string | false | null, number, string?];
-    const entry = typeof text === 'string' ? await this.#checkTags(decodeEntry(text)) : undefined;
+    const found = typeof text === 'string';
+    const entry = found ? await this.#checkTags(decodeEntry(text)) : undefined;
     return {
       ...(entry ? { entry } : {}),
       ...(acquired === 1 ? { lease: { token, generation: String(generation ?? '') } } : {}),
-      leaseTried: typeof text !== 'string',
+      ...(found && typeof generation === 'string' ? { generation } : {}),
+      leaseTried: !found,
+      found,
     };
   }
 
-  /** Reads an entry; on a miss, reads (or creates) the key's generation in the same round trip. */
+  /** Reads an entry and the key's generation (created when absent) in one round trip. */
   async readOrGeneration(key: string): Promise<ReadOrLease> {
     const redis = this.#redis;
     const keys = [this.#entryKey(key), this.#generationKey(key)];
+    const token = newToken();
     const [text, generation] = (await this.call('get', () =>
-      runScript(redis, READ_OR_GENERATION, keys, [newToken(), GENERATION_LIFE_MS]),
+      runScript(redis, READ_OR_GENERATION, keys, [token, GENERATION_LIFE_MS, token, READ_GENERATION_LIFE_MS]),
     )) as [string | false | null, string?];
-    if (typeof text === 'string') {
-      const entry = await this.#checkTags(decodeEntry(text));
-      return { ...(entry ? { entry } : {}), leaseTried: false };
-    }
-    return { leaseTried: false, generation: String(generation ?? '') };
+    const found = typeof text === 'string';
+    const entry = found ? await this.#checkTags(decodeEntry(text)) : undefined;
+    return { ...(entry ? { entry } : {}), leaseTried: false, generation: String(generation ?? ''), found };
   }
 
   async read(key: string): Promise<StoredEntry | undefined> {
@@ -169,13 +195,17 @@ export class CacheRedisTier {
     return this.#writeAnnounced(reply);
   }
 
-  /** The key's generation (created when absent), for a load that took no lease. */
-  async generation(key: string): Promise<string> {
+  /**
+   * The key's generation (created when absent), for a load that took no lease; with `expected`
+   * (read with an entry), undefined unless that generation is still the key's.
+   */
+  async generation(key: string, expected = ''): Promise<string | undefined> {
     const redis = this.#redis;
     const keys = [this.#generationKey(key)];
-    return String(
-      await this.call('get', () => runScript(redis, GENERATION_READ, keys, [newToken(), GENERATION_LIFE_MS])),
+    const g = await this.call('get', () =>
+      runScript(redis, GENERATION_READ, keys, [newToken(), GENERATION_LIFE_MS, expected]),
     );
+    return typeof g === 'string' ? g : undefined;
   }
 
   /**
@@ -193,13 +223,17 @@ export class CacheRedisTier {
     if (typeof refused === 'string') throw this.#unannounced('delete', new Error(refused));
   }
 
-  /** Tries for the lease, with the key's generation (the token doubles as a new one, as in readOrLease). */
-  async acquireLease(key: string, leaseTtlMs: number): Promise<Lease | undefined> {
+  /**
+   * Tries for the lease, with the key's generation (the token doubles as a new one, as in
+   * readOrLease). With `expected` (the generation read with an entry), only while it is still the
+   * key's: a set(), delete or clear since that read refuses the lease, as a lease held elsewhere does.
+   */
+  async acquireLease(key: string, leaseTtlMs: number, expected = ''): Promise<Lease | undefined> {
     const redis = this.#redis;
     const token = newToken();
     const keys = [this.#leaseKey(key), this.#generationKey(key)];
     const [acquired, generation] = (await this.call('lease', () =>
-      runScript(redis, LEASE_ACQUIRE, keys, [token, leaseTtlMs, token, GENERATION_LIFE_MS]),
+      runScript(redis, LEASE_ACQUIRE, keys, [token, leaseTtlMs, token, GENERATION_LIFE_MS, expected]),
     )) as [number, string?];
     return acquired === 1 ? { token, generation: String(generation ?? '') } : undefined;
   }
@@ -265,18 +299,22 @@ export class CacheRedisTier {
   }
 
   /**
-   * What a load must compare its result against: the key's generation (unless a lease brought it)
-   * and its tags' versions. Undefined when Redis cannot say: the result is then not cached.
+   * What a load must compare its result against: the key's generation (unless a lease or a miss's
+   * read brought it; one read with an entry is confirmed) and its tags' versions. Undefined when
+   * Redis cannot say, or the confirmed generation changed: the result is then not cached.
    */
   async beforeLoad(
     key: string,
-    generation: string | undefined,
+    generation: GenerationRead | undefined,
     tags: readonly string[],
     ttlMs: number,
   ): Promise<{ generation: string; versions: Record<string, number> | undefined } | undefined> {
     try {
-      const [g, versions] = await Promise.all([generation ?? this.generation(key), this.tagVersions(tags, ttlMs)]);
-      return { generation: g, versions };
+      const [g, versions] = await Promise.all([
+        generation?.confirm === false ? generation.generation : this.generation(key, generation?.generation),
+        this.tagVersions(tags, ttlMs),
+      ]);
+      return g === undefined ? undefined : { generation: g, versions };
     } catch {
       return undefined;
     }
@@ -292,9 +330,13 @@ export class CacheRedisTier {
     while (performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
       const found = await this.readOrLease(key, leaseTtlMs).catch(() => undefined);
-      if (found?.entry && found.entry.e > now()) return { entry: found.entry };
-      // An entry that is there but unusable (expired, or its tags invalidated) kept the script from trying.
-      const lease = found?.leaseTried ? found.lease : await this.acquireLease(key, leaseTtlMs).catch(() => undefined);
+      if (!found) continue;
+      if (found.entry && found.entry.e > now()) return { entry: found.entry };
+      // An entry that is there but unusable (expired, or its tags invalidated) kept the script from
+      // trying; the lease is then taken only while the generation read with it is unchanged.
+      const lease = found.leaseTried
+        ? found.lease
+        : await this.acquireLease(key, leaseTtlMs, found.generation ?? '').catch(() => undefined);
       if (lease) return { lease };
     }
     return {};
@@ -310,14 +352,16 @@ export class CacheRedisTier {
    */
   async clear(): Promise<number> {
     const operation = `${this.#label}.clear`;
-    return unlinkByPrefix(this.#redis, this.#base, (fn) => this.#guard.call(operation, fn)).catch((error: unknown) => {
-      const timedOut = error instanceof RedisStoreError && error.code === 'ERR_REDIS_TIMEOUT';
-      throw new RedisStoreError(
-        timedOut ? 'ERR_REDIS_TIMEOUT' : 'ERR_REDIS_UNAVAILABLE',
-        `${operation}: ${timedOut ? `Redis did not answer within ${this.#guard.timeoutMs} ms` : 'the Redis call failed'}; the clear may be partial (some keys may be left): call clear again.`,
-        { cause: safeCause(error) },
-      );
-    });
+    return unlinkByPrefix(this.#redis, this.#base, (fn) => this.#guard.call(operation, fn), isCacheKey).catch(
+      (error: unknown) => {
+        const timedOut = error instanceof RedisStoreError && error.code === 'ERR_REDIS_TIMEOUT';
+        throw new RedisStoreError(
+          timedOut ? 'ERR_REDIS_TIMEOUT' : 'ERR_REDIS_UNAVAILABLE',
+          `${operation}: ${timedOut ? `Redis did not answer within ${this.#guard.timeoutMs} ms` : 'the Redis call failed'}; the clear may be partial (some keys may be left): call clear again.`,
+          { cause: safeCause(error) },
+        );
+      },
+    );
   }
 
   #unannounced(operation: string, cause: unknown): RedisStoreError {
@@ -374,6 +418,18 @@ export class CacheRedisTier {
   #tagKey(tag: string): string {
     return `${this.#base}t:${tag}`;
   }
+}
+
+/**
+ * Whether the rest of a key after a cache's base is one of its entries, leases or generations (see
+ * `#entryKey`). Other stores whose prefix begins with this cache's prefix and name (prefix `app:x`
+ * under a cache with prefix `app` and name `x`) have keys under the same base, never starting with
+ * `{=`: a prefix and a name hold no braces. Tag keys (`t:<tag>`) are left: a tag's name is free text,
+ * so `t:` may begin such a store's keys too, and an old tag version harms nothing once the entries
+ * that recorded it are gone (they expire by themselves).
+ */
+function isCacheKey(rest: string): boolean {
+  return rest.startsWith('{=') || rest.startsWith('l:{=') || rest.startsWith('g:{=');
 }
 
 /** A random lease token or generation. */

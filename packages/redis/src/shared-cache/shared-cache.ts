@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { type AuditedStore, type CacheAuditRow, type CacheClass, cacheRegistry } from '../cache-registry.ts';
+import { RedisStoreError } from '../errors.ts';
 import { RedisCallGuard } from '../redis-down-policy.ts';
 import { checkId } from '../store-options.ts';
 import type { StoredEntry } from './entry.ts';
 import { encodeInvalidation, InvalidationBus, type InvalidationMessage } from './invalidation-bus.ts';
 import type { L1Entry } from './l1.ts';
 import { type LoadTicket, type LocalInvalidation, LocalTier, withTicket } from './local-tier.ts';
-import { CacheRedisTier, type Lease, type ReadOrLease } from './redis-tier.ts';
+import { CacheRedisTier, type GenerationRead, type Lease, type ReadOrLease } from './redis-tier.ts';
 import {
   type CacheSerializer,
   type CacheWriteOptions,
@@ -142,7 +143,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
     const ticket = this.#l1?.ticket(key) ?? 0; // not withTicket: no promise layer on a Redis hit
     try {
       const entry = await this.#redis.read(key);
-      return entry && entry.e > now ? this.#keep(key, entry, now, ticket) : undefined;
+      return entry && entry.e > now ? this.#keep(key, entry, now, ticket)?.value : undefined;
     } catch (error) {
       return this.#onRedisError(error, this.#outageCopy(key, now));
     } finally {
@@ -209,7 +210,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
           this.#onError(error);
         }
       }
-      this.#l1?.set(key, value, entry, now, tags, ticket);
+      const kept = this.#l1 && this.#l1Value(value, entry);
+      if (kept) this.#l1?.set(key, kept.value, entry, now, tags, ticket);
     });
   }
 
@@ -291,38 +293,49 @@ export class SharedCache<T = unknown> implements AuditedStore {
       if (copy) stale = { value: copy.value, staleUntil: copy.staleUntil };
       return (await loadOrStale(loader, stale, this.#now, () => {})).value;
     }
-    const { entry, leaseTried } = read;
+    const { entry, leaseTried, found } = read;
     let { lease } = read;
+    // Read with the entry (usable or not): a load may start only while it is unchanged, so a set()
+    // whose write lands after this read is not overwritten by the load that follows.
+    const generation: GenerationRead | undefined =
+      read.generation === undefined ? undefined : { generation: read.generation, confirm: found };
     if (entry) {
       if (entry.e > now) {
-        // Not in #inflight's way: the refresh has its own single flight.
-        if (this.#refresh?.due(entry.e, entry.d, now)) this.#refreshInBackground(key, loader, write);
-        return this.#keep(key, entry, now, ticket);
-      }
-      if (entry.e + this.#staleIfErrorMs > now) {
-        stale = { value: this.#serializer.deserialize(entry.v), staleUntil: entry.e + this.#staleIfErrorMs };
+        const kept = this.#keep(key, entry, now, ticket);
+        if (kept) {
+          // Not in #inflight's way: the refresh has its own single flight.
+          if (this.#refresh?.due(entry.e, entry.d, now)) this.#refreshInBackground(key, loader, write, generation);
+          return kept.value;
+        }
+        // Undecodable (reported): a miss, which the load below replaces.
+      } else if (entry.e + this.#staleIfErrorMs > now) {
+        const old = this.#decode(entry);
+        if (old) stale = { value: old.value, staleUntil: entry.e + this.#staleIfErrorMs };
       }
     }
     if (this.#lease) {
       const { ttlMs, waitMs } = this.#lease;
-      // A stale or invalidated entry was found, so the read did not try for the lease.
-      if (!leaseTried) lease = await redis.acquireLease(key, ttlMs).catch(() => undefined);
+      // An entry was found (stale, invalidated or undecodable), so the read did not try for the lease.
+      if (!leaseTried && generation)
+        lease = await redis.acquireLease(key, ttlMs, generation.generation).catch(() => undefined);
       // Another pod is computing: serve what we have, or wait for its result (or its lease, given back unwritten).
       if (lease === undefined && stale) return stale.value;
       if (lease === undefined)
         return withTicket(this.#l1, key, async (fillTicket) => {
-          const found = await redis.waitForFill(key, ttlMs, waitMs, this.#now);
-          if (found.entry) return this.#keep(key, found.entry, this.#now(), fillTicket);
-          return this.#compute(key, loader, write, undefined, found.lease, fillTicket);
+          const filled = await redis.waitForFill(key, ttlMs, waitMs, this.#now);
+          const kept = filled.entry && this.#keep(key, filled.entry, this.#now(), fillTicket);
+          if (kept) return kept.value;
+          return this.#compute(key, loader, write, undefined, filled.lease, fillTicket);
         });
     }
-    return this.#compute(key, loader, write, stale, lease, ticket, read.generation);
+    return this.#compute(key, loader, write, stale, lease, ticket, generation);
   }
 
   /**
    * Runs the loader and caches its value unless the key was deleted, set or cleared since the read
-   * that led here (Redis generation: the lease's, or `generationRead` from a leaseless miss, else
-   * read now); the L1 also refuses it after an invalidation since `ticket`.
+   * that led here (Redis generation: the lease's, or `generationRead` from a leaseless read, else
+   * read now); the L1 also refuses it after an invalidation since `ticket`, and then drops this
+   * pod's copy of the key once Redis took the value, so no pod keeps serving an older one.
    */
   async #compute(
     key: string,
@@ -331,13 +344,14 @@ export class SharedCache<T = unknown> implements AuditedStore {
     stale: StaleValue<T> | undefined,
     lease: Lease | undefined,
     ticket: LoadTicket,
-    generationRead?: string,
+    generationRead?: GenerationRead,
   ): Promise<T> {
     let leaseToken = lease?.token;
     let generation: string | undefined; // to end if this load writes nothing
     try {
       // Read before computing: a delete or tag invalidation during the load marks the result stale.
-      const seen = await this.#redis?.beforeLoad(key, lease?.generation ?? generationRead, tags, ttl);
+      const known = lease ? { generation: lease.generation, confirm: false } : generationRead;
+      const seen = await this.#redis?.beforeLoad(key, known, tags, ttl);
       generation = seen?.generation;
       const started = this.#now();
       const { value, loaded } = await loadOrStale(loader, stale, this.#now, this.#onError);
@@ -354,7 +368,12 @@ export class SharedCache<T = unknown> implements AuditedStore {
         if (!written) return value;
         generation = undefined; // the write ended it
       }
-      this.#l1?.set(key, value, entry, finished, tags, ticket);
+      if (this.#l1) {
+        const copy = this.#l1Value(value, entry);
+        const kept = copy !== undefined && this.#l1.set(key, copy.value, entry, finished, tags, ticket);
+        // Redis now holds this value: an older copy kept here would differ from every other pod.
+        if (!kept && this.#redis) this.#forget({ keys: [key], ...(entry.w ? { w: entry.w } : {}) });
+      }
       return value;
     } finally {
       // Awaited, so this process's next refresh of the key never races its own release.
@@ -363,15 +382,16 @@ export class SharedCache<T = unknown> implements AuditedStore {
     }
   }
 
-  #refreshInBackground(key: string, loader: () => Promise<T> | T, write: Write): void {
+  /** `generation`: read with the entry that is due, when it came from Redis (see {@link SharedCache.#miss}). */
+  #refreshInBackground(key: string, loader: () => Promise<T> | T, write: Write, generation?: GenerationRead): void {
     this.#refresh?.start(key, () =>
       withTicket(this.#l1, key, async (ticket) => {
         let lease: Lease | undefined;
         if (this.#redis && this.#lease) {
-          lease = await this.#redis.acquireLease(key, this.#lease.ttlMs);
-          if (lease === undefined) return; // another pod (or this one's miss) is already computing
+          lease = await this.#redis.acquireLease(key, this.#lease.ttlMs, generation?.generation ?? '');
+          if (lease === undefined) return; // another pod (or this one's miss) is already computing, or a write came
         }
-        await this.#compute(key, loader, write, undefined, lease, ticket);
+        await this.#compute(key, loader, write, undefined, lease, ticket, generation);
       }),
     );
   }
@@ -400,11 +420,43 @@ export class SharedCache<T = unknown> implements AuditedStore {
     return { v: this.#serializer.serialize(value), e: expiresAt, d: deltaMs, ...(versions ? { t: versions } : {}), w };
   }
 
-  /** A fresh entry read from Redis: its value, kept in the L1 unless invalidated since `ticket`. */
-  #keep(key: string, entry: StoredEntry, now: number, ticket: LoadTicket): T {
-    const value = this.#serializer.deserialize(entry.v);
-    this.#l1?.set(key, value, entry, now, Object.keys(entry.t ?? {}), ticket);
-    return value;
+  /**
+   * A fresh entry read from Redis: its value, kept in the L1 unless invalidated since `ticket`;
+   * undefined when it cannot be decoded (see {@link SharedCache.#decode}).
+   */
+  #keep(key: string, entry: StoredEntry, now: number, ticket: LoadTicket): { value: T } | undefined {
+    const decoded = this.#decode(entry);
+    if (decoded) this.#l1?.set(key, decoded.value, entry, now, Object.keys(entry.t ?? {}), ticket);
+    return decoded;
+  }
+
+  /**
+   * What the L1 keeps for a value this pod wrote: with Redis, a copy decoded from `entry` (what
+   * other pods read), so the caller's object, mutated later, never makes this pod serve something
+   * the others do not; without Redis, the value itself (there is no other copy to differ from).
+   * Made on writes only: an L1 hit does not pay for it.
+   */
+  #l1Value(value: T, entry: StoredEntry): { value: T } | undefined {
+    return this.#redis ? this.#decode(entry) : { value };
+  }
+
+  /**
+   * The entry's value, or undefined when the serializer cannot decode it (written with another
+   * serializer, or not by this cache): reported to `onError` with no `cause` (a parser's message
+   * quotes the text, i.e. the cached value), and read as a miss, which the next load replaces.
+   */
+  #decode(entry: StoredEntry): { value: T } | undefined {
+    try {
+      return { value: this.#serializer.deserialize(entry.v) };
+    } catch {
+      this.#onError(
+        new RedisStoreError(
+          'ERR_REDIS_UNEXPECTED_REPLY',
+          `SharedCache "${this.name}": a cached entry cannot be decoded (written with another serializer, or not by this cache); it is read as a miss and replaced by the next load. Check that every pod uses the same serializer.`,
+        ),
+      );
+      return undefined;
+    }
   }
 
   /**
