@@ -1,4 +1,5 @@
 import { createSign, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { types } from 'node:util';
 import { createTestIssuer, type TestIssuer } from '@rampart/testkit';
 import fc from 'fast-check';
 import { calculateJwkThumbprint, type JWK, SignJWT } from 'jose';
@@ -317,6 +318,9 @@ describe('DPoP verification', () => {
       expect(error).toBeInstanceOf(PolicyRefusal);
       expect((error as PolicyRefusal).policy).toBe('tenant-blocked');
       expect(error.message).toBe('Blocked by policy.');
+      // A real error with the original's stack trace (loggers read it), also for a copy.
+      expect(error.stack).toBe(shared.stack);
+      expect(types.isNativeError(error)).toBe(true);
     }
     expect(dpopError).toBe(shared);
     for (const error of [dpopError, againDpop]) {

@@ -215,8 +215,8 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
    * Records the scheme of the request that failed with `error`. One error object can reach several
    * requests (a shared introspection result, a step that throws a constant): when it already
    * carries another scheme, this request gets its own copy, so each answer uses its own scheme.
-   * The copy has the same prototype and own properties, so a subclass of `BearerError` (and its
-   * fields) thrown by a step reaches the caller intact.
+   * The copy has the same prototype, own properties and stack, so a subclass of `BearerError` (and
+   * its public fields) thrown by a step reaches the caller intact.
    */
   const withScheme = (error: unknown, scheme: TokenScheme | undefined): unknown => {
     if (scheme === undefined || typeof error !== 'object' || error === null) return error;
@@ -226,10 +226,14 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       return error;
     }
     if (recorded === scheme) return error;
-    const copy = Object.create(
-      Object.getPrototypeOf(error) as object | null,
-      Object.getOwnPropertyDescriptors(error),
-    ) as BearerError;
+    // A real error (V8 keeps `stack` working only on those) given the original's prototype and own
+    // properties; the stack trace is the original's. Private `#fields` of a subclass cannot be copied.
+    const copy = new BearerError(error.code, error.message);
+    Object.setPrototypeOf(copy, Object.getPrototypeOf(error) as object | null);
+    for (const [name, descriptor] of Object.entries(Object.getOwnPropertyDescriptors(error))) {
+      if (name !== 'stack') Object.defineProperty(copy, name, descriptor);
+    }
+    Object.defineProperty(copy, 'stack', { value: error.stack, writable: true, configurable: true });
     schemeOfError.set(copy, scheme);
     return copy;
   };
