@@ -104,6 +104,14 @@ function stopService(service: Service): Promise<void> {
   });
 }
 
+/** Waits for every start; tracks each service that started, then rethrows the first failure. */
+async function startAll(services: Service[], starts: readonly Promise<Service>[]): Promise<void> {
+  const results = await Promise.allSettled(starts);
+  for (const result of results) if (result.status === 'fulfilled') services.push(result.value);
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 export async function startStack(progress: Progress): Promise<Stack> {
   const cleanups: (() => Promise<void> | void)[] = [];
   const stop = async (): Promise<void> => {
@@ -220,10 +228,12 @@ export async function startStack(progress: Progress): Promise<Stack> {
       ),
     );
     const oauth = { OAUTH_ISSUER: hubUrl, OAUTH_JWKS_URI: `${hubUrl}/jwks` };
-    const [api, webhook] = await progress(
+    await progress(
       `start the issues API on ${apiUrl} and the webhook receiver on ${webhookUrl}`,
+      // allSettled, not all: when one fails to start, the other may still come up, and it must be
+      // among `services` so that stop() (run by the catch below) stops it too.
       () =>
-        Promise.all([
+        startAll(services, [
           startService('issues-api', 'examples/issues-api/src/main.ts', {
             ...common,
             ...oauth,
@@ -240,7 +250,6 @@ export async function startStack(progress: Progress): Promise<Stack> {
           }),
         ]),
     );
-    services.push(api, webhook);
     return {
       redis,
       vault,

@@ -143,24 +143,28 @@ export async function launchChromium(options: LaunchChromiumOptions = {}): Promi
 
 /**
  * Refuses extra flags that would expose the browser beyond loopback or write outside its scratch
- * directory, every refused flag listed at once (`--name` and `--name=value`, any letter case).
+ * directory, every refused flag listed at once (`--name`, `-name`, with or without `=value`, any
+ * letter case: Chromium's command line on POSIX takes a single dash as a switch prefix too).
  */
 function refuseUnsafeFlags(args: readonly string[]): void {
   const notLoopback: string[] = [];
   const refused: string[] = [];
   for (const arg of args) {
     const [rawName = '', value] = arg.split(/=(.*)/s, 2);
-    const name = rawName.toLowerCase();
-    if (name === '--remote-debugging-address') {
-      if (!(value !== undefined && isIPv4(value) && value.split('.')[0] === '127')) notLoopback.push(name);
-    } else if (name === '--user-data-dir' || name === '--crash-dumps-dir' || name === '--enable-crash-reporter') {
-      refused.push(name);
+    const given = rawName.toLowerCase();
+    // Only the name as given goes into the message, never the value.
+    const name = given.replace(/^-{1,2}/, '');
+    if (name === given) continue; // no switch prefix: Chromium reads it as a URL to open, not a flag
+    if (name === 'remote-debugging-address') {
+      if (!(value !== undefined && isIPv4(value) && value.split('.')[0] === '127')) notLoopback.push(given);
+    } else if (name === 'user-data-dir' || name === 'crash-dumps-dir' || name === 'enable-crash-reporter') {
+      refused.push(given);
     }
   }
   if (notLoopback.length > 0) {
     throw new TestkitError(
       'ERR_TESTKIT_NOT_LOOPBACK',
-      `launchChromium() args: --remote-debugging-address must be an IPv4 address in 127.0.0.0/8 (a debugging port elsewhere hands the browser to other machines). Drop it or use 127.0.0.1.${refused.length > 0 ? ` Also refused: ${refused.join(', ')}.` : ''}`,
+      `launchChromium() args: ${notLoopback.join(', ')} must be an IPv4 address in 127.0.0.0/8 (a debugging port elsewhere hands the browser to other machines). Drop it or use 127.0.0.1.${refused.length > 0 ? ` Also refused: ${refused.join(', ')}.` : ''}`,
     );
   }
   if (refused.length > 0) {

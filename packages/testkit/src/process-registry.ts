@@ -8,9 +8,11 @@ import { tellReaper } from './orphan-reaper.ts';
 /**
  * Every process and temporary directory the test-kit creates is registered here, so that a test
  * run that forgets `stop()`, throws, or is interrupted still leaves nothing behind: the `exit`
- * hook kills what is left and removes the directories synchronously. A SIGKILL runs no hook: for
- * that case each registration is also told to a detached reaper process, which cleans up what is
- * still registered once this process is gone (see orphan-reaper.ts).
+ * hook kills what is left and removes the directories synchronously (a SIGINT, SIGTERM or SIGHUP
+ * the app handles itself leaves them to that `exit` hook, so its graceful stop can still use them;
+ * unhandled, it cleans up and exits). A SIGKILL runs no hook: for that case each registration is
+ * also told to a detached reaper process, which cleans up what is still registered once this
+ * process is gone (see orphan-reaper.ts).
  */
 // @cache-scope per-pod: the processes and directories this process created; they die with it.
 const children = new Set<ChildProcess>();
@@ -41,12 +43,18 @@ function installHooks(): void {
   process.once('exit', cleanupSync);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const onSignal = (): void => {
+      // Another listener is the app's own graceful stop (drain requests, then stop its Redis): the
+      // servers and directories must outlive it, so do nothing here; the `exit` hook cleans up
+      // once the app exits. Counted while this hook runs first (prepended), so a `once` listener
+      // of the app has not removed itself yet.
+      if (process.listenerCount(signal) > 1) return;
       cleanupSync();
-      // When nobody else handles the signal, end the process as the default action would, but
-      // through process.exit so that other `exit` hooks (Playwright's browser cleanup) still run.
-      if (process.listenerCount(signal) === 0) process.exit(128 + (constants.signals[signal] ?? 0));
+      // Nobody else handles the signal: end the process as the default action would, but through
+      // process.exit so that other `exit` hooks (Playwright's browser cleanup) still run.
+      process.exit(128 + (constants.signals[signal] ?? 0));
     };
-    process.once(signal, onSignal);
+    // `on`, not `once`: a second signal after the app's own handler removed itself still cleans up.
+    process.prependListener(signal, onSignal);
   }
 }
 

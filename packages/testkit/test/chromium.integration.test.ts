@@ -82,6 +82,23 @@ describe('launchChromium', () => {
     await expect(launchChromium({ args: [flag] })).rejects.toMatchObject({ name: 'TestkitError', code });
   });
 
+  it.each([
+    ['-remote-debugging-address=0.0.0.0', 'ERR_TESTKIT_NOT_LOOPBACK'],
+    ['-crash-dumps-dir=/tmp/x', 'ERR_TESTKIT_INVALID_OPTION'],
+    ['-User-Data-Dir=/home/someone/.config/chromium', 'ERR_TESTKIT_INVALID_OPTION'],
+    ['-enable-crash-reporter', 'ERR_TESTKIT_INVALID_OPTION'],
+  ])(
+    'refuses the single-dash switch %s (Chromium reads it as the flag) before looking for a binary',
+    async (flag, code) => {
+      // A binary that does not exist: the refusal must come first, not ERR_TESTKIT_BINARY_NOT_FOUND.
+      await expect(launchChromium({ args: [flag], executablePath: '/nonexistent/chromium' })).rejects.toMatchObject({
+        name: 'TestkitError',
+        code,
+        message: expect.not.stringContaining('/tmp/x'),
+      });
+    },
+  );
+
   it('explains how to install Chromium when the binary is missing', async () => {
     await expect(launchChromium({ executablePath: '/nonexistent/chromium' })).rejects.toMatchObject({
       code: 'ERR_TESTKIT_BINARY_NOT_FOUND',

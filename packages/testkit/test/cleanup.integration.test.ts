@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,7 @@ import { waitFor } from '../src/index.ts';
 import { isProcessListening, pidsMatching } from './process-probe.ts';
 
 const fixture = fileURLToPath(new URL('./fixtures/hold-servers.ts', import.meta.url));
+const gracefulFixture = fileURLToPath(new URL('./fixtures/graceful-stop.ts', import.meta.url));
 
 async function runFixture(mode: 'stop' | 'exit' | 'throw' | 'signal'): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'rampart-cleanup-'));
@@ -69,5 +70,49 @@ describe('the test-kit', () => {
       await runFixture(mode);
     },
     120_000,
+  );
+
+  it.each(['on', 'once'] as const)(
+    'leaves Redis and its temp dirs to an app that handles SIGINT itself (process.%s) until it exits',
+    async (how) => {
+      const tmp = mkdtempSync(join(tmpdir(), 'rampart-graceful-'));
+      const proc = spawn(process.execPath, [gracefulFixture, how], {
+        env: { ...process.env, TMPDIR: tmp, NODE_ENV: 'test' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      try {
+        let stdout = '';
+        let stderr = '';
+        proc.stdout.on('data', (c: Buffer) => {
+          stdout += c.toString();
+        });
+        proc.stderr.on('data', (c: Buffer) => {
+          stderr += c.toString();
+        });
+        const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+        await waitFor(() => proc.exitCode !== null || proc.signalCode !== null, {
+          timeoutMs: 60_000,
+          what: 'the fixture to stop',
+        });
+        await exited;
+        const [started, inHandler] = stdout.split('\n');
+        expect(inHandler, stderr.slice(-2000)).toBeTruthy();
+        const { port, dir } = JSON.parse(started ?? '') as { port: number; dir: string };
+        // Inside the app's own handler: its Redis still answers and its temp dir is still there.
+        expect(JSON.parse(inHandler ?? '')).toEqual({ pong: 'PONG', dirExists: true });
+        expect(proc.exitCode).toBe(0);
+        // Once the app has exited, the exit hook has cleaned up.
+        await waitFor(async () => !(await isProcessListening(port)), {
+          timeoutMs: 10_000,
+          what: `port ${port} to close`,
+        });
+        expect(existsSync(dir)).toBe(false);
+        await waitFor(() => readdirSync(tmp).length === 0, { timeoutMs: 10_000, what: `${tmp} to be empty` });
+      } finally {
+        if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    },
+    60_000,
   );
 });

@@ -440,6 +440,69 @@ describe.each(targets)('Vault API contract against $name', (target) => {
       }
     });
 
+    it('refuses a mixed-context encrypt batch to a new key as a whole, and creates no key', async () => {
+      const context = b64('tenant-1');
+      const batches = [
+        [{ plaintext: b64('a'), context }, { plaintext: b64('b') }],
+        [{ plaintext: b64('a') }, { plaintext: b64('b'), context }],
+      ];
+      for (const [index, batchInput] of batches.entries()) {
+        const name = `mixed-${index}-${suffix}`;
+        const { status, body } = await failure(client.write(`${transit}/encrypt/${name}`, { batch_input: batchInput }));
+        expect(status).toBe(400);
+        expect(body.errors).toEqual(['context should be set either in all the request blocks or in none']);
+        // No key was upserted: a non-derived key left behind would ignore every later context.
+        expect((await failure(client.read(`${transit}/keys/${name}`))).status).toBe(404);
+      }
+    });
+
+    it.each([
+      ['convergent_encryption without a context', { plaintext: b64('x'), convergent_encryption: true }],
+      ['no plaintext', {}],
+      ['an unknown key type', { plaintext: b64('x'), type: 'no-such-type' }],
+    ])('refuses an encrypt to a new key with %s before creating the key', async (_what, body) => {
+      keyCounter += 1;
+      const name = `refused-upsert-${keyCounter}-${suffix}`;
+      const refused = await failure(client.write(`${transit}/encrypt/${name}`, body));
+      expect(refused.status).toBe(400);
+      expect((await failure(client.read(`${transit}/keys/${name}`))).status).toBe(404);
+    });
+
+    it("says that convergent encryption on encrypt needs a context, in Vault's words", async () => {
+      const name = `convergent-${suffix}`;
+      const { body } = await failure(
+        client.write(`${transit}/encrypt/${name}`, { plaintext: b64('x'), convergent_encryption: true }),
+      );
+      expect(body.errors).toEqual(['convergent encryption requires derivation to be enabled, so context is required']);
+    });
+
+    it('takes partial_failure_response_code from 1 to 599, warns and keeps 400 outside it, and answers 204 with no body', async () => {
+      const name = await freshKey();
+      const good = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('ok') });
+      const decrypt = (code: number): Promise<Response> =>
+        fetch(`${server.addr}/v1/${transit}/decrypt/${name}`, {
+          method: 'POST',
+          headers: { 'x-vault-token': server.token, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            partial_failure_response_code: code,
+            batch_input: [{ ciphertext: good.data.ciphertext }, { ciphertext: `vault:v1:${'A'.repeat(40)}` }],
+          }),
+        });
+      const multi = await decrypt(207);
+      expect(multi.status).toBe(207);
+      expect((await multi.json()).data.batch_results[1].error).toBe('cipher: message authentication failed');
+      for (const code of [0, 600]) {
+        const reverted = await decrypt(code);
+        expect(reverted.status).toBe(400);
+        expect((await reverted.json()).warnings).toEqual([
+          'invalid HTTP response code override from partial_failure_response_code, reverting to 400',
+        ]);
+      }
+      const noContent = await decrypt(204);
+      expect(noContent.status).toBe(204);
+      expect(await noContent.text()).toBe('');
+    });
+
     it('answers a rewrap batch with a failed item 200, the error in its slot (unlike decrypt)', async () => {
       const name = await freshKey();
       const good = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('ok') });

@@ -149,11 +149,77 @@ describe('startVaultDevServer', () => {
     for (const call of [() => server.resume(), () => server.suspend()]) {
       await expect(call()).rejects.toMatchObject({ name: 'TestkitError', code: 'ERR_TESTKIT_STOPPED' });
     }
-    expect(() => server.injectFault({ status: 503 })).toThrow(
-      expect.objectContaining({ code: 'ERR_TESTKIT_STOPPED' }),
-    );
+    expect(() => server.injectFault({ status: 503 })).toThrow(expect.objectContaining({ code: 'ERR_TESTKIT_STOPPED' }));
     await server.stop(); // a second stop() is harmless
   });
+
+  it('drops a request waiting out a delayMs at suspend(): never applied, recorded with status 0', async () => {
+    const server = await start();
+    const { port } = new URL(server.addr);
+    // As above: once the 418 is answered, the delayed KV write is known to be waiting.
+    server.injectFault({ delayMs: 2_000 }, { pathPrefix: 'secret/data/late' });
+    server.injectFault({ status: 418 }, { pathPrefix: 'secret/data/late' });
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const s = connect({ host: '127.0.0.1', port: Number(port) }, () => resolve(s));
+      s.on('error', reject);
+    });
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    const body = JSON.stringify({ data: { written: 'late' } });
+    socket.write(
+      `POST /v1/secret/data/late HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Vault-Token: ${server.token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    await waitFor(
+      async () => {
+        const teapot = await fetch(`${server.addr}/v1/secret/data/late`, {
+          headers: { 'X-Vault-Token': server.token },
+        });
+        return teapot.status === 418;
+      },
+      { timeoutMs: 5_000, what: 'the second request to meet the 418 fault' },
+    );
+    await server.suspend();
+    await closed;
+    // Recorded once, either at suspend() (dropped) or after the delay (the defect: served anyway).
+    await waitFor(() => server.requests().some((r) => r.method === 'POST'), {
+      timeoutMs: 10_000,
+      what: 'the delayed write to be recorded',
+    });
+    expect(server.requests().filter((r) => r.method === 'POST')).toEqual([
+      { method: 'POST', path: 'secret/data/late', namespace: '', batchSize: undefined, status: 0 },
+    ]);
+    await server.resume();
+    const client = vault({ endpoint: server.addr, token: server.token });
+    expect(await status(client.read('secret/data/late'))).toBe(404);
+  });
+
+  it.each([204, 304])(
+    'answers a batch with partial_failure_response_code %i with no body and no Content-Length',
+    async (code) => {
+      const server = await start();
+      const client = vault({ endpoint: server.addr, token: server.token });
+      await client.write('transit/keys/k', {});
+      const good = await client.write('transit/encrypt/k', { plaintext: 'aGk=' });
+      const body = JSON.stringify({
+        partial_failure_response_code: code,
+        batch_input: [{ ciphertext: good.data.ciphertext }, { ciphertext: `vault:v1:${'A'.repeat(40)}` }],
+      });
+      const socket = connect({ host: '127.0.0.1', port: Number(new URL(server.addr).port) });
+      let raw = '';
+      socket.on('data', (chunk: Buffer) => {
+        raw += chunk.toString('latin1');
+      });
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      socket.write(
+        `POST /v1/transit/decrypt/k HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-Vault-Token: ${server.token}\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      );
+      await closed;
+      const [head = '', rest] = raw.split('\r\n\r\n', 2);
+      expect(head.split('\r\n')[0]).toMatch(new RegExp(`^HTTP/1\\.1 ${code} `));
+      expect(head.toLowerCase()).not.toContain('content-length');
+      expect(rest).toBe('');
+      expect(server.requests().at(-1)).toMatchObject({ path: 'transit/decrypt/k', status: code });
+    },
+  );
 
   it('suspends (connection refused) and resumes on the same port with its keys', async () => {
     const server = await start();

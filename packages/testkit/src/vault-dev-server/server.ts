@@ -137,11 +137,13 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
   const namespaces = new Map<string, MountTable>();
   const recorded: VaultDevRequest[] = [];
   const faults: { fault: VaultDevFault; remaining: number; pathPrefix: string }[] = [];
-  // Requests waiting out a `delayMs` fault: stop() clears their timers and drops them, so none is
-  // served after stop() and no timer keeps the process alive.
+  // Requests waiting out a `delayMs` fault: suspend() and stop() clear their timers and drop them,
+  // so none is served after its connection was cut and no timer keeps the process alive.
   const delayed = new Map<NodeJS.Timeout, () => void>();
   let sealed = false;
   let stopped = false;
+  // False while suspended or stopped (and until the first listen).
+  let listening = false;
 
   const mountsOf = (namespace: string): MountTable => {
     let table = namespaces.get(namespace);
@@ -162,13 +164,16 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
       // writeHead() throws for a status outside 100-999, which would leave the request unanswered.
       const status = Number.isInteger(requested) && requested >= 100 && requested <= 599 ? requested : 500;
       recorded.push({ method, path: path ?? url.pathname, namespace, batchSize, status });
-      const payload = body === undefined ? '' : JSON.stringify(body);
+      // 1xx, 204 and 304 carry no body (a 204 from partial_failure_response_code, say): Node drops
+      // the body but would still announce its Content-Length. Vault (Go) sends neither.
+      const bodiless = status < 200 || status === 204 || status === 304;
+      const payload = body === undefined || bodiless ? '' : JSON.stringify(body);
       res.writeHead(status, {
         'Cache-Control': 'no-store',
         ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
-        'Content-Length': Buffer.byteLength(payload),
+        ...(bodiless ? {} : { 'Content-Length': Buffer.byteLength(payload) }),
       });
-      res.end(method === 'HEAD' ? undefined : payload);
+      res.end(method === 'HEAD' || bodiless ? undefined : payload);
     };
     try {
       // The whole body is read before any answer, so a connection is always at a request boundary
@@ -188,6 +193,11 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
         return;
       }
       if (fault && 'delayMs' in fault) {
+        // Its body arrived just as suspend() cut the connections: nothing would clear this delay.
+        if (!listening) {
+          drop();
+          return;
+        }
         const served = await new Promise<boolean>((resolve) => {
           const timer = setTimeout(() => {
             delayed.delete(timer);
@@ -276,9 +286,16 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
   }
   const address = proxy.server.address();
   port = typeof address === 'object' && address !== null ? address.port : port;
-  let listening = true;
+  listening = true;
 
   const close = async (): Promise<void> => {
+    // A request still waiting out a `delayMs` fault belongs to a connection that is going away: drop
+    // it (recorded with status 0) instead of serving it later, after its client saw a reset.
+    for (const [timer, dropRequest] of delayed) {
+      clearTimeout(timer);
+      dropRequest();
+    }
+    delayed.clear();
     if (!listening) return;
     listening = false;
     const closed = new Promise<void>((resolve) => proxy.server.close(() => resolve()));
@@ -332,11 +349,6 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
     async stop() {
       if (stopped) return;
       stopped = true;
-      for (const [timer, dropRequest] of delayed) {
-        clearTimeout(timer);
-        dropRequest();
-      }
-      delayed.clear();
       await close();
       await closeHttp(http);
       namespaces.clear();

@@ -235,14 +235,25 @@ export class TransitEngine implements SecretsEngine {
 
   #encrypt(name: string, fields: Fields): EngineResponse {
     const items = batchItems(fields);
+    // Vault (path_encrypt.go) checks the request's shape before it looks the key up or upserts it:
+    // a refused request must not leave a key behind (a non-derived one would then ignore context).
+    if (!has(fields, 'batch_input') && readString(fields, 'plaintext') === undefined) {
+      throw userError('missing plaintext to encrypt');
+    }
+    refuseMixedContext(items);
     let key = this.#keys.get(name);
     if (!key) {
+      const contextSet = hasContext(items[0]);
+      if (readBool(fields, 'convergent_encryption') && !contextSet) {
+        throw userError('convergent encryption requires derivation to be enabled, so context is required');
+      }
+      // Vault validates the type for the upsert before it finds that upserting is disabled.
+      parseKeyType(readString(fields, 'type'));
       if (this.#disableUpsert) throw userError('encryption key not found');
-      const firstContext = items[0]?.fields.context;
       // Vault's upsert takes only the key type, convergent_encryption and whether a context was
       // given (derived) from the encrypt request; every other key setting keeps its default.
       const upsertFields: Fields = { type: fields.type, convergent_encryption: fields.convergent_encryption };
-      key = this.#newKey(name, upsertFields, typeof firstContext === 'string' && firstContext.length > 0);
+      key = this.#newKey(name, upsertFields, contextSet);
     }
     const target = key;
     return this.#runBatch(fields, items, (item, contextSetInFirst) => {
@@ -342,13 +353,9 @@ export class TransitEngine implements SecretsEngine {
     run: (item: BatchItem, contextSetInFirst: boolean) => Record<string, unknown>,
     { failedItemsStatus, failedItem }: { failedItemsStatus?: 200; failedItem?: Record<string, unknown> } = {},
   ): EngineResponse {
-    const contextSet = (item: BatchItem | undefined): boolean => {
-      const context = item?.fields.context;
-      return typeof context === 'string' && context.length > 0;
-    };
-    const contextSetInFirst = contextSet(items[0]);
+    const contextSetInFirst = hasContext(items[0]);
     const isBatch = has(fields, 'batch_input');
-    if (isBatch && items.some((item) => contextSet(item) !== contextSetInFirst)) throw userError(CONTEXT_MIXED);
+    if (isBatch) refuseMixedContext(items);
     if (!isBatch) {
       const only = items[0];
       if (!only) throw userError('missing batch input to process');
@@ -383,6 +390,17 @@ export class TransitEngine implements SecretsEngine {
     }
     return { status, data, warnings };
   }
+}
+
+function hasContext(item: BatchItem | undefined): boolean {
+  const context = item?.fields.context;
+  return typeof context === 'string' && context.length > 0;
+}
+
+/** Vault refuses a batch as a whole (400) when `context` is set in some items and not in others. */
+function refuseMixedContext(items: readonly BatchItem[]): void {
+  const contextSetInFirst = hasContext(items[0]);
+  if (items.some((item) => hasContext(item) !== contextSetInFirst)) throw userError(CONTEXT_MIXED);
 }
 
 function batchItems(fields: Fields): BatchItem[] {
