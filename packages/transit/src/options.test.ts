@@ -45,8 +45,8 @@ describe('createTransit', () => {
     expect(() => createTransit({ vault, key: 'k', mount, cache: { maxAgeMs: 1000 } })).not.toThrow();
   });
 
-  it.each(['team\u00e9-a', 'team\u2028a', 'team-a\r\nX-Injected: 1', 'team a', 'a\u0000'])(
-    'refuses the namespace %j, which no HTTP header can carry, at construction',
+  it.each(['team\u00e9-a', 'team\u2028a', 'team-a\r\nX-Injected: 1', 'team a', 'a\u0000', 'admin ', '\tadmin'])(
+    'refuses the namespace %j, which no Vault namespace path holds, at construction',
     (namespace) => {
       expect(() => createTransit({ vault, key: 'k', namespace, cache: { maxAgeMs: 1000 } })).toThrowError(
         expect.objectContaining({ code: 'ERR_TRANSIT_INVALID_OPTIONS', message: expect.stringContaining('namespace') }),

@@ -89,14 +89,15 @@ export function validateOptions(options: TransitOptions): void {
     }
   };
   checkKey('options', options.key, options.mount);
-  // Sent as the X-Vault-Namespace header: a character no header can carry (outside visible ASCII)
-  // would fail every request instead of construction. Vault namespace paths are `a/b-c_d.e`.
+  // Sent as the X-Vault-Namespace header. Vault namespace names hold no spaces; a control character
+  // would fail every request (Node refuses it in a header), a non-ASCII one would be sent as Latin-1
+  // bytes that match no namespace. Refused here, at construction.
   if (
     options.namespace !== undefined &&
     (typeof options.namespace !== 'string' || !/^[\x21-\x7e]+$/.test(options.namespace))
   ) {
     problems.push(
-      'namespace: a Vault namespace path of visible ASCII characters (e.g. "admin/team-a"), without spaces or control characters, or leave it out.',
+      'namespace: a Vault namespace path of visible ASCII characters (e.g. "admin/team-a"): no spaces (also none before or after it, as a padded environment value has), control characters or non-ASCII letters, or leave it out.',
     );
   }
   const cache = options.cache as Partial<EncryptCacheLimits> | undefined;
