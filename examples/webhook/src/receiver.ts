@@ -1,8 +1,8 @@
 // The webhook receiver. Deliveries authenticate with an OAuth bearer token carrying
 // `webhooks:deliver` (no shared HMAC secret to rotate by hand), and each delivery id is accepted
-// once across every pod: ReplayGuard records it in Redis with SET NX, and forgets it again when the
-// handler fails or the check itself timed out, so the sender's retry is not refused as a replay
-// (at-least-once delivery: a retry is delivered, never lost).
+// once across every pod: ReplayGuard records it in Redis with SET NX, and releases its own record
+// again (never another pod's) when the handler fails or the check itself timed out, so the sender's
+// retry is not refused as a replay (at-least-once delivery: a retry is delivered, never lost).
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { BearerVerifier } from '@rampart/bearer';
@@ -87,16 +87,21 @@ export function createReceiver(options: {
         : auth.subject !== undefined
           ? `sub:${encodeURIComponent(auth.subject)}`
           : 'anonymous';
-    const guardId = `${receiverScope}:${sender}:${id}`;
+    // An attempt: its record carries a token of its own, and its forget() deletes the record only
+    // while it still holds that token. A plain forget(id) would delete another pod's record (one
+    // that recorded the same delivery concurrently and is still handling it, or one that recorded
+    // it again after ours expired) and let a third copy through.
+    const attempt = options.replayGuard.attempt(`${receiverScope}:${sender}:${id}`);
     let first: boolean;
     try {
-      first = await options.replayGuard.check(guardId);
+      first = await attempt.check();
     } catch (error) {
       // A timeout may come after Redis ran the SET NX: the id would stay recorded and the sender's
-      // retry of this 503 would get 409, losing the delivery. Forget it (best effort: on the same
-      // connection, the DEL runs after the SET) before answering 503.
+      // retry of this 503 would get 409, losing the delivery. Release our record, if it is ours
+      // (best effort: on the same connection, the compare-and-delete runs after the SET) before
+      // answering 503.
       if (isRetryable(error)) {
-        await options.replayGuard.forget(guardId).catch(() => {
+        await attempt.forget().catch(() => {
           // Redis is unreachable: the SET most likely never ran either.
         });
       }
@@ -104,11 +109,11 @@ export function createReceiver(options: {
     }
     if (!first) return send(res, 409, { error: 'replayed delivery', id });
     // The id is held while the handler runs (a concurrent duplicate gets 409); if the handler
-    // fails, the id is released so the sender's retry with the same id is delivered, not lost.
+    // fails, our record is released so the sender's retry with the same id is delivered, not lost.
     try {
       await options.onDelivery({ id, clientId: auth.clientId, event });
     } catch (error) {
-      await options.replayGuard.forget(guardId).catch(() => {
+      await attempt.forget().catch(() => {
         // Redis is down too: the retry answers 409 until the TTL ends; the handler's error matters more.
       });
       throw error;

@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { createBearerVerifier } from '@rampart/bearer';
 import { CacheRegistry, ReplayGuard } from '@rampart/redis';
-import { createTestIssuer, startRedis, type TestIssuer, type TestRedis } from '@rampart/testkit';
+import { createTestIssuer, startRedis, type TestIssuer, type TestRedis, waitFor } from '@rampart/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSenderConfig } from '../src/config.ts';
@@ -287,5 +287,87 @@ describe('createReceiver for several audiences on one Redis', () => {
     expect(await post(1)).toBe(409);
     expect(handledBy.get(audiences[0] as string)).toEqual([id]);
     expect(handledBy.get(audiences[1] as string)).toEqual([id]);
+  });
+});
+
+describe('createReceiver on two pods sharing one Redis', () => {
+  let server: TestRedis;
+  const clients: Redis[] = [];
+  const pods: Server[] = [];
+  const podUrls: string[] = [];
+  let admin: Redis;
+  const handled: string[] = [];
+  // Deliveries whose handler on pod B holds until the test releases it.
+  const holds = new Map<string, () => void>();
+
+  beforeAll(async () => {
+    server = await startRedis({ owned: true });
+    admin = new Redis(server.url, { lazyConnect: true });
+    await admin.connect();
+    const name = `webhook-pods-${randomBytes(4).toString('hex')}`;
+    for (const pod of ['a', 'b']) {
+      const client = new Redis(server.url, { enableOfflineQueue: false, lazyConnect: true });
+      await client.connect();
+      clients.push(client);
+      const podServer = createReceiver({
+        audience: issuer.audience,
+        verifier: createBearerVerifier<'webhooks:deliver'>({
+          issuer: issuer.issuer,
+          audience: issuer.audience,
+          algorithms: ['ES256'],
+          jwksUri: issuer.jwksUri,
+        }),
+        replayGuard: new ReplayGuard({ redis: client, name, ttlMs: 60_000, registry: new CacheRegistry() }),
+        onDelivery: async (delivery) => {
+          handled.push(`${pod}:${delivery.id}`);
+          if (pod === 'b') await new Promise<void>((resolve) => holds.set(delivery.id, resolve));
+        },
+      });
+      pods.push(podServer);
+      podUrls.push(await listen(podServer));
+    }
+  });
+  afterAll(async () => {
+    for (const release of holds.values()) release();
+    for (const podServer of pods) {
+      podServer.closeAllConnections();
+      await new Promise((resolve) => podServer.close(resolve));
+    }
+    for (const client of [...clients, admin]) client?.disconnect();
+    await server?.stop();
+  });
+
+  const post = async (pod: number, id: string): Promise<number> => {
+    const token = await issuer.mint({ scopes: ['webhooks:deliver'], claims: { client_id: 'pods-sender' } });
+    const res = await fetch(`${podUrls[pod]}/deliveries`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'webhook-id': id },
+      body: '{"type":"ping"}',
+    });
+    await res.arrayBuffer();
+    return res.status;
+  };
+
+  it("does not release pod B's record when pod A's check of the same delivery times out", async () => {
+    const id = `evt_${randomBytes(8).toString('hex')}`;
+    // Pod B records the delivery and is still handling it.
+    const atB = post(1, id);
+    await Promise.race([
+      waitFor(() => holds.has(id), { timeoutMs: 10_000, what: "pod B's handler to start" }),
+      atB.then((status) => {
+        throw new Error(`pod B answered ${status} before its handler ran`);
+      }),
+    ]);
+    // The sender's retry reaches pod A while writes wait: A's SET NX times out (503), and A's
+    // release after the timeout runs, behind that SET, when the pause ends.
+    await admin.call('CLIENT', 'PAUSE', '300', 'WRITE');
+    expect(await post(0, id)).toBe(503);
+    // A command on pod A's connection is answered only after the ones A sent before it ran.
+    await clients[0]?.ping();
+    // Another retry while B is still handling the delivery: refused, B's record is still there.
+    expect(await post(0, id)).toBe(409);
+    holds.get(id)?.();
+    expect(await atB).toBe(202);
+    expect(handled.filter((h) => h.endsWith(`:${id}`))).toEqual([`b:${id}`]);
   });
 });

@@ -36,6 +36,7 @@ export {
   type RedisDownPolicy,
   type ResolvedRedisDownPolicy,
 } from './redis-down-policy.ts';
+export type { ReplayAttempt } from './replay-attempt.ts';
 export { ReplayGuard, type ReplayGuardOptions } from './replay-guard.ts';
 export { defineScript, loadScripts, type RedisClient, type RedisScript, runScript } from './scripts.ts';
 export { SharedCache } from './shared-cache/shared-cache.ts';

@@ -5,6 +5,7 @@ import { RedisStoreError } from './errors.ts';
 import { hasBrace, percentEncodeBraces } from './hash-tag.ts';
 import { type SetNxItem, setNx, setNxMany } from './many-keys.ts';
 import { RedisCallGuard } from './redis-down-policy.ts';
+import { Attempt, type AttemptOps, FORGET_OWN_LUA, type ReplayAttempt, replayDetected } from './replay-attempt.ts';
 import type { RedisClient } from './scripts.ts';
 import {
   type CoalesceOption,
@@ -102,10 +103,13 @@ export interface ReplayGuardOptions {
 
 /**
  * "Is this the first time this id is seen within the TTL?" for nonces, DPoP/JWT `jti` and webhook
- * delivery ids, answered by one atomic `SET key 1 NX PX ttl`: two pods checking the same id at
+ * delivery ids, answered by one atomic `SET key value NX PX ttl`: two pods checking the same id at
  * once get one `true` and one `false`. A guard that cannot reach Redis throws by default: a replay
  * check must never say "first time" when it does not know. Ids are keys as they are, except that an
  * id with `{` or `}` is escaped, so a client cannot choose the Cluster slot of its ids.
+ *
+ * To release an id again (a webhook handler failed, a check timed out), use {@link ReplayGuard.attempt}:
+ * its `forget()` deletes only the record it made, never another pod's.
  *
  * @example
  * ```ts
@@ -138,6 +142,7 @@ export class ReplayGuard implements AuditedStore {
   #firstReadySettled = false;
   readonly #unregister: () => void;
   readonly #coalescer: CallCoalescer<SetNxItem, boolean> | undefined;
+  readonly #attemptOps: AttemptOps;
 
   constructor(options: ReplayGuardOptions) {
     const problems: string[] = [];
@@ -199,6 +204,11 @@ export class ReplayGuard implements AuditedStore {
             () => this.#guard.inFlight > 0,
           )
         : undefined;
+    this.#attemptOps = {
+      name: this.name,
+      record: (key, value, ttl) => this.#record(key, value, ttl),
+      forget: (key, token) => this.#forgetOwn(key, token),
+    };
   }
 
   /**
@@ -211,16 +221,46 @@ export class ReplayGuard implements AuditedStore {
     const ttl = ttlMs ?? this.ttlMs;
     try {
       checkId(id, 'ReplayGuard.check');
-      if (!Number.isSafeInteger(ttl) || ttl < 1) {
-        throw new RedisStoreError('ERR_REDIS_INVALID_ARGUMENT', 'ReplayGuard.check: ttlMs must be a positive integer.');
-      }
+      checkTtl(ttl, 'ReplayGuard.check');
     } catch (error) {
       return Promise.reject(error);
     }
-    const key = this.#prefix + replayKeyId(id);
+    return this.#record(this.#prefix + replayKeyId(id), '1', ttl);
+  }
+
+  /**
+   * A claim on `id` whose record carries a token of its own (no I/O here): `check()` it like
+   * {@link ReplayGuard.check}, and `forget()` it to release the id, which deletes the record only
+   * if it is still this attempt's. Use it whenever the id may be released again: after a timed-out
+   * check the record may belong to another pod that is processing the same id, and after the TTL it
+   * may have been made again by another caller; {@link ReplayGuard.forget} would delete either.
+   * Throws `ERR_REDIS_INVALID_ARGUMENT` (synchronously) for a bad id or TTL.
+   *
+   * @param ttlMs overrides the guard's TTL for this id.
+   * @example
+   * ```ts
+   * const attempt = deliveries.attempt(deliveryId);
+   * if (!(await attempt.check())) return reply(409);
+   * try {
+   *   await handle(delivery);
+   * } catch (error) {
+   *   await attempt.forget(); // the sender's retry is delivered; another pod's record is left alone
+   *   throw error;
+   * }
+   * ```
+   */
+  attempt(id: string, ttlMs?: number): ReplayAttempt {
+    const ttl = ttlMs ?? this.ttlMs;
+    checkId(id, 'ReplayGuard.attempt');
+    checkTtl(ttl, 'ReplayGuard.attempt');
+    return new Attempt(this.#attemptOps, this.#prefix + replayKeyId(id), ttl);
+  }
+
+  /** `SET key value NX PX ttl` under the guard's policies: coalescing, `wait`, `onRedisDown`. */
+  #record(key: string, value: string, ttl: number): Promise<boolean> {
     let checked: Promise<boolean>;
     if (this.#wait === undefined) {
-      const item = { key, value: '1', ttl };
+      const item = { key, value, ttl };
       checked =
         this.#coalescer === undefined ? setNx(this.#guard, 'ReplayGuard.check', item) : this.#coalescer.run(item);
     } else {
@@ -233,7 +273,7 @@ export class ReplayGuard implements AuditedStore {
           ),
         );
       }
-      checked = this.#checkAndWait(key, ttl, this.#wait, this.#own as OwnConnection);
+      checked = this.#checkAndWait({ key, value, ttl }, this.#wait, this.#own as OwnConnection);
     }
     // Fail-closed (the default) hands out the guarded call itself: no promise layer of its own.
     return this.#failOpen ? checked.catch(this.#whenDown) : checked;
@@ -260,24 +300,18 @@ export class ReplayGuard implements AuditedStore {
    * ```
    */
   async checkOrThrow(id: string, ttlMs?: number): Promise<void> {
-    if (!(await this.check(id, ttlMs))) {
-      throw new RedisStoreError(
-        'ERR_REDIS_REPLAY_DETECTED',
-        `ReplayGuard "${this.name}": this id was already seen within its TTL; reject the request.`,
-      );
-    }
+    if (!(await this.check(id, ttlMs))) throw replayDetected(this.name);
   }
 
   async #checkAndWait(
-    key: string,
-    ttl: number,
+    item: SetNxItem,
     wait: { replicas: number; timeoutMs: number },
     own: OwnConnection,
   ): Promise<boolean> {
+    const key = item.key;
     // The SET first, on its own: a replay answers false without waiting for replicas (but behind
     // the WAITs of this guard already sent on its connection). A SET without an answer on a free
     // connection is the only "Redis cannot answer" case fail-open turns into "first time".
-    const item = { key, value: '1', ttl };
     // A guard made just before its first check: wait for the connection it opened, once, as long
     // as a WAIT may take; after that a connection that is not ready is refused at once.
     if (!this.#firstReadySettled && own.conn.status !== 'ready') await this.#connected(own);
@@ -359,11 +393,35 @@ export class ReplayGuard implements AuditedStore {
     );
   }
 
-  /** Forgets an id (e.g. when the request that carried it failed before doing anything). */
+  /**
+   * Forgets an id: deletes its record, whoever made it (a plain `DEL`). When the record may be
+   * another caller's (after a timed-out check, or once the TTL may have passed), use
+   * {@link ReplayGuard.attempt} and its `forget()`, which deletes only its own record.
+   */
   async forget(id: string): Promise<void> {
     checkId(id, 'ReplayGuard.forget');
     const key = this.#prefix + replayKeyId(id);
     await this.#guard.send('ReplayGuard.forget', 'del', [key], (reply) => reply);
+  }
+
+  /**
+   * An attempt's compare-and-delete. With `wait`, on the guard's own connection (behind the WAITs
+   * pending there, like a check's SET), so it runs after the attempt's SET, which went that way.
+   */
+  #forgetOwn(key: string, token: string): Promise<boolean> {
+    let guard = this.#guard;
+    if (this.#own !== undefined) {
+      if (this.#closed) {
+        return Promise.reject(
+          new RedisStoreError(
+            'ERR_REDIS_UNAVAILABLE',
+            `ReplayGuard "${this.name}".attempt.forget: the guard was closed, and with it the connection it opened for wait; create a new guard.`,
+          ),
+        );
+      }
+      guard = this.#waitsPending === 0 ? this.#own.set : this.#own.queuedSet;
+    }
+    return guard.send('ReplayGuard.forget', 'eval', [FORGET_OWN_LUA, 1, key, token], deletedReply);
   }
 
   /** A row of the cache audit table. */
@@ -404,4 +462,16 @@ function openOwnConnection(redis: RedisClient): RedisClient {
     : (redis as Redis).duplicate({ lazyConnect: false });
   conn.on('error', () => {});
   return conn;
+}
+
+function checkTtl(ttl: number, operation: string): void {
+  if (!Number.isSafeInteger(ttl) || ttl < 1) {
+    throw new RedisStoreError('ERR_REDIS_INVALID_ARGUMENT', `${operation}: ttlMs must be a positive integer.`);
+  }
+}
+
+function deletedReply(reply: unknown): boolean {
+  if (reply === 1) return true;
+  if (reply === 0) return false;
+  throw new RedisStoreError('ERR_REDIS_UNEXPECTED_REPLY', 'ReplayGuard.forget: unexpected reply from Redis.');
 }

@@ -105,6 +105,29 @@ describe('ReplayGuard with wait, on a Redis without replicas', () => {
     }
   });
 
+  it('lets an attempt release the record its unreplicated check left, and no other attempt', async () => {
+    const g = guard('fail-closed');
+    const mine = g.attempt('unreplicated');
+    await expect(mine.check()).rejects.toMatchObject({ code: 'ERR_REDIS_NOT_REPLICATED' });
+    // The id stays recorded: another attempt answers replay, and its forget leaves the record.
+    const other = g.attempt('unreplicated');
+    expect(await other.check()).toBe(false);
+    expect(await other.forget()).toBe(false);
+    // Sent on the guard's own connection, behind the WAITs pending there.
+    const busy = Array.from({ length: 3 }, (_, i) => g.check(`busy-attempt-${i}`).catch(() => undefined));
+    expect(await mine.forget()).toBe(true);
+    await Promise.all(busy);
+    await expect(g.attempt('unreplicated').check()).rejects.toMatchObject({ code: 'ERR_REDIS_NOT_REPLICATED' });
+  });
+
+  it("refuses an attempt's forget once the guard is closed", async () => {
+    const g = guard('fail-open');
+    const attempt = g.attempt('closing');
+    await expect(attempt.check()).rejects.toMatchObject({ code: 'ERR_REDIS_NOT_REPLICATED' });
+    g.close();
+    await expect(attempt.forget()).rejects.toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE' });
+  });
+
   it("does not delay an unrelated command on the caller's client behind the guard's WAITs", async () => {
     const g = guard('fail-closed');
     await expect(g.check('warm')).rejects.toMatchObject({ code: 'ERR_REDIS_NOT_REPLICATED' });
