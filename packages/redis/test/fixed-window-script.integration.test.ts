@@ -156,6 +156,202 @@ describe('the packed fixed-window script', () => {
     expect(first.limits[0]!.remaining).toBe(1);
   });
 
+  // Versions before the field carried the window length counted in '<name>:p'. A count of the
+  // window in progress there is carried over on upgrade, so an upgrade does not hand every subject a
+  // fresh window; a count of any other window is not (and a stale one is dropped).
+  describe('upgrading from the legacy field name', () => {
+    const TAGS = 2 ** 20 - 2;
+    const K = 2 ** 33;
+    const HOUR = 3_600_000;
+    const make = (prefix: string, limit = 5) =>
+      createRateLimiter({
+        redis,
+        prefix,
+        blockCache: false,
+        timeoutMs: 2_000,
+        limits: [{ name: 'login', algorithm: 'fixed-window', limit, windowMs: HOUR }],
+      });
+    /** The tag of the window `offset` windows from the server clock's, as the packed layout writes it. */
+    const tagAt = async (offset: number): Promise<number> => {
+      const [seconds, micros] = (await redis.time()) as [string | number, string | number];
+      const index = Math.floor((Number(seconds) * 1_000_000 + Number(micros)) / (HOUR * 1_000));
+      return 1 + ((index + offset) % TAGS);
+    };
+    /** Runs `body` with the legacy field written in one hour-long window (retried once across a window start). */
+    const inOneWindow = async (body: () => Promise<void>, offset: number, count: number, key: string, mark = 0) => {
+      for (let attempt = 0; ; attempt++) {
+        const tag = await tagAt(offset);
+        await redis.hset(key, 'login:p', String(tag * K + count + mark));
+        await redis.pexpire(key, HOUR);
+        try {
+          await body();
+          return;
+        } catch (err) {
+          if (attempt > 0 || (await tagAt(offset)) === tag) throw err;
+          await redis.del(key);
+        }
+      }
+    };
+
+    it('refuses a subject that used up its limit in the legacy field in the window in progress', async () => {
+      const prefix = unique();
+      const key = `${prefix}:{k}`;
+      const rl = make(prefix);
+      await inOneWindow(
+        async () => {
+          expect((await rl.get('k')).limits[0]!.remaining).toBe(0);
+          const d = await rl.consume('k');
+          expect(d.allowed).toBe(false);
+          expect(d.limits[0]!.remaining).toBe(0);
+          expect((await rl.consume('k')).allowed).toBe(false);
+          // The count now lives in the new field; the legacy one stays for pods not yet upgraded.
+          expect(Number(await redis.hget(key, 'login:p3600000')) % K).toBe(5);
+          expect(Number(await redis.hget(key, 'login:p')) % K).toBe(5);
+        },
+        0,
+        5,
+        key,
+      );
+    });
+
+    it('carries the legacy count in the batch script too', async () => {
+      const limits = resolveLimits([{ name: 'login', algorithm: 'fixed-window', limit: 5, windowMs: HOUR }], []);
+      const { batch } = buildDecideScript(limits);
+      const prefix = unique();
+      const full = `${prefix}:{a}`;
+      const fresh = `${prefix}:{b}`;
+      await inOneWindow(
+        async () => {
+          const reply = (await redis.eval(batch.lua, 2, full, fresh, 1, 1)) as number[];
+          expect(reply).toEqual([
+            0,
+            expect.any(Number),
+            0,
+            0,
+            0,
+            expect.any(Number),
+            expect.any(Number),
+            1,
+            expect.any(Number),
+            4,
+          ]);
+        },
+        0,
+        5,
+        full,
+      );
+    });
+
+    it('carries a partial legacy count (with a block mark) and counts on from it', async () => {
+      const prefix = unique();
+      const key = `${prefix}:{k}`;
+      const rl = make(prefix);
+      await inOneWindow(
+        async () => {
+          const first = await rl.consume('k');
+          expect(first.allowed).toBe(true);
+          expect(first.limits[0]!.remaining).toBe(1);
+          expect((await rl.consume('k')).allowed).toBe(true);
+          expect((await rl.consume('k')).allowed).toBe(false);
+        },
+        0,
+        3,
+        key,
+        2 ** 32,
+      );
+    });
+
+    it('carries a penalty and a refund from the legacy count', async () => {
+      const prefix = unique();
+      const key = `${prefix}:{k}`;
+      const rl = make(prefix);
+      await inOneWindow(
+        async () => {
+          await rl.refund('k', { cost: 2 });
+          expect((await rl.get('k')).limits[0]!.remaining).toBe(3);
+          await rl.penalize('k', { cost: 1 });
+          expect((await rl.get('k')).limits[0]!.remaining).toBe(2);
+        },
+        0,
+        4,
+        key,
+      );
+    });
+
+    it('saturates a huge legacy count like any other count', async () => {
+      const prefix = unique();
+      const key = `${prefix}:{k}`;
+      const rl = make(prefix, 2 ** 30);
+      await inOneWindow(
+        async () => {
+          expect((await rl.consume('k')).allowed).toBe(false);
+          expect(Number(await redis.hget(key, 'login:p3600000')) % K).toBe(2 ** 31);
+        },
+        0,
+        2 ** 31 + 100,
+        key,
+        0,
+      );
+    });
+
+    it('ignores a legacy count of another window, and drops it unless it is of the next window', async () => {
+      for (const offset of [-1, 2, -5]) {
+        const prefix = unique();
+        const key = `${prefix}:{k}`;
+        const rl = make(prefix);
+        await inOneWindow(
+          async () => {
+            const d = await rl.consume('k');
+            expect(d.allowed).toBe(true);
+            expect(d.limits[0]!.remaining).toBe(4);
+            expect(await redis.hget(key, 'login:p')).toBeNull();
+          },
+          offset,
+          5,
+          key,
+        );
+      }
+      // The window after the clock's (a clock stepped back) is not the current one either, but an
+      // old pod still counts in it: kept.
+      const prefix = unique();
+      const key = `${prefix}:{k}`;
+      const rl = make(prefix);
+      await inOneWindow(
+        async () => {
+          const d = await rl.consume('k');
+          expect(d.allowed).toBe(true);
+          expect(d.limits[0]!.remaining).toBe(4);
+          expect(await redis.hget(key, 'login:p')).not.toBeNull();
+        },
+        1,
+        5,
+        key,
+      );
+    });
+
+    it('keeps the fast path at two commands with a legacy field present', async () => {
+      const prefix = unique();
+      const key = `${prefix}:{k}`;
+      const rl = make(prefix, 1_000);
+      await inOneWindow(
+        async () => {
+          await rl.consume('k');
+          const before = await target.commandCalls();
+          for (let i = 0; i < 10; i++) await rl.consume('k');
+          const after = await target.commandCalls();
+          const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+          expect([delta('time'), delta('hincrby'), delta('hmget'), delta('hget'), delta('hset')]).toEqual([
+            10, 10, 0, 0, 0,
+          ]);
+          expect((await rl.get('k')).limits[0]!.remaining).toBe(1_000 - 11 - 7);
+        },
+        0,
+        7,
+        key,
+      );
+    });
+  });
+
   it('reports the reset of the window it counted in after the clock stepped back across a window start', async () => {
     const prefix = unique();
     const rl = createRateLimiter({

@@ -35,9 +35,17 @@ import { COUNT_CAP, num, q, stepBackUs } from './lua-text.ts';
  * from an old field by its tag and starts the clock's window.
  *
  * Upgrading from the general layout: counts of the window in progress restart (the general
- * layout keeps them in '<name>:a'/'<name>:b'); blocks are kept. The same holds for a new windowMs,
- * and for an upgrade from versions that named the field '<name>:p' (a field under another name is
- * never read; it goes when the key expires).
+ * layout keeps them in '<name>:a'/'<name>:b'); blocks are kept. The same holds for a new windowMs
+ * (a field under another window length is never read; it goes when the key expires).
+ * Upgrading from versions that named the field '<name>:p' (same packing): when the field is new or
+ * of another window, that legacy field is read too (in the same HMGET as the block, so the common
+ * request pays nothing), and a count of exactly the current window is carried over, saturated like
+ * any count. The legacy field is left in place while it holds the current window, so pods not yet
+ * upgraded keep their view of it (each side counts on its own after the carry, as before); one of
+ * any other window but the next (a clock stepped back, where an old pod may still count) is
+ * deleted, so nothing is left behind once every pod runs this version. The cost: a deploy that
+ * changes windowMs together with this upgrade may carry a count of another window length whose tag
+ * happens to match, for that one window at most (it is dropped at the next window).
  * Counts saturate at 2^31 (see CAP): there, and only there, the answers differ from the general
  * script, which counts on to COUNT_CAP: a refund does not bring a saturated count back below the limit.
  */
@@ -71,6 +79,22 @@ export function buildFixedWindowScripts(limit: ResolvedLimit, opts: Required<Dec
   // tell windows of one length apart only, so a field written with another windowMs (a deploy that
   // changed it under the same name) could carry the current window's tag and be read as its count.
   const F = `'${limit.name}:p${limit.windowMs}'`;
+  // The field of versions before the window length was in the name (see the upgrade note above).
+  const LEGACY = `'${limit.name}:p'`;
+  // Sets `out` to the count the legacy field value `lv` holds for the current window `tag` (left
+  // as it is otherwise), and deletes a legacy field of any window but this one and the next unless
+  // `keepIf` (a Lua condition) holds. Emitted at an indent of two spaces.
+  const legacy = (lv: string, out: string, keepIf?: string) => `if ${lv} then
+    local lv = ${lv} + 0
+    local lt = floor(lv / ${K})
+    if lt == tag then
+      ${out} = lv - lt * ${K}
+      if ${out} >= ${MARK} then ${out} = ${out} - ${MARK} end
+      if ${out} > ${CAP} then ${out} = ${CAP} end
+    elseif ${keepIf ? `not (${keepIf}) and ` : ''}lt ~= tag % ${TAGS} + 1 then
+      redis.call('HDEL', key, ${LEGACY})
+    end
+  end`;
   const clock = `
 local tm = redis.call('TIME')
 local now = tm[1] * 1000000 + tm[2]
@@ -103,21 +127,26 @@ local cost = costArg + 0
 local marked = c >= ${MARK}
 if marked then c = c - ${MARK} end
 local before = 0
-if tv == tag then before = c - cost end
+local b = false
+if tv == tag then
+  before = c - cost
+  if marked then b = redis.call('HGET', key, '!b') end
+else
+  -- A new field or a new window: look for a block (one written by the general layout, e.g. by a
+  -- pod not yet upgraded, carries no mark) and for this window's count in the legacy field.
+  local r = redis.call('HMGET', key, '!b', ${LEGACY})
+  b = r[1]
+  ${legacy('r[2]', 'before')}
+end
 local ok = before + cost <= ${L}
-if marked or tv ~= tag then
-  -- A marked field, a new field or a new window: look for a block (one written by the general
-  -- layout, e.g. by a pod not yet upgraded, carries no mark).
-  local b = redis.call('HGET', key, '!b')
-  if b and b + 0 > now then
-    -- Blocked: spend nothing (not even with spendOnReject) and keep the mark on the field.
-    if marked then
-      redis.call('HINCRBY', key, ${F}, '-' .. costArg)
-    else
-      redis.call('HINCRBY', key, ${F}, fmt('%d', ${MARK} - cost))
-    end
-    return {0, now, b - now, ok and 1 or 0, max(0, ${L} - before), reset, ok and 0 or reset}
+if b and b + 0 > now then
+  -- Blocked: spend nothing (not even with spendOnReject) and keep the mark on the field.
+  if marked then
+    redis.call('HINCRBY', key, ${F}, '-' .. costArg)
+  else
+    redis.call('HINCRBY', key, ${F}, fmt('%d', ${MARK} - cost))
   end
+  return {0, now, b - now, ok and 1 or 0, max(0, ${L} - before), reset, ok and 0 or reset}
 end
 local newc = before
 if ok or ${opts.spendOnReject} then
@@ -149,13 +178,16 @@ if op == 'd' then
   return {1, now}
 end
 if op == 'l' then return {1, now} end
-local vals = redis.call('HMGET', key, ${F}, '!b')
+local vals = redis.call('HMGET', key, ${F}, '!b', ${LEGACY})
 local v = vals[1] and vals[1] + 0 or 0
 local tv = floor(v / ${K})
 ${rare}
 local c = v - tv * ${K}
 if c >= ${MARK} then c = c - ${MARK} end
-if tv ~= tag then c = 0 end
+if tv ~= tag then
+  c = 0
+  ${legacy('vals[3]', 'c', "op == 'p'")}
+end
 local blockedUntil = vals[2] and vals[2] + 0 or 0
 local blockedFor = 0
 if blockedUntil > now then blockedFor = blockedUntil - now end
