@@ -41,6 +41,37 @@ describe('scoreHeaders', () => {
     }
   });
 
+  it('scores a Report-Only rollout as the Observatory does, with and without a list of frame ancestors', () => {
+    const reporting = { endpoint: '/csp' };
+    const nonce = 'bm9uY2Vub25jZW5vbmNlMQ==';
+    for (const preset of [apiPreset, webAppPreset]) {
+      const none = scoreHeaders(preset({ reportOnly: true, reporting }).headersFor({ secure: true, nonce }));
+      expect(none.tests['content-security-policy']).toMatchObject({
+        result: 'csp-not-implemented-but-reporting-enabled',
+        modifier: -25,
+      });
+      expect(none.tests['x-frame-options']?.modifier).toBe(0);
+      expect(none.score).toBe(75);
+      // The enforced `frame-ancestors <list>` is a CSP without script restrictions: −20, and +5 for
+      // framing set through CSP.
+      const list = scoreHeaders(
+        preset({ reportOnly: true, reporting, frameAncestors: ['https://partner.example'] }).headersFor({
+          secure: true,
+          nonce,
+        }),
+      );
+      expect(list.tests['content-security-policy']).toMatchObject({
+        result: 'csp-implemented-with-unsafe-inline',
+        modifier: -20,
+      });
+      expect(list.tests['x-frame-options']).toMatchObject({
+        result: 'x-frame-options-implemented-via-csp',
+        modifier: 5,
+      });
+      expect(list.score).toBe(80);
+    }
+  });
+
   it("gives helmet's default CSP no bonus because of style-src 'unsafe-inline'", () => {
     const result = scoreHeaders(helmetDefaults());
     expect(result.tests['content-security-policy']?.result).toBe(

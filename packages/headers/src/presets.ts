@@ -180,10 +180,13 @@ function build(kind: Kind, options: PresetOptions, name: string): SecurityHeader
     else if (header === 'Strict-Transport-Security') hstsEntry = [header, value];
     else fixed.push([header, value]);
   }
+  const added: HeaderEntry[] = [];
   if (xfo === undefined && policy.headerName === 'Content-Security-Policy-Report-Only') {
     // A list of origins has no X-Frame-Options behind it, and Report-Only blocks nothing: without
-    // this enforced frame-ancestors, any site could frame the page for the whole rollout.
-    fixed.push(['Content-Security-Policy', `frame-ancestors ${frameAncestors.join(' ')}`]);
+    // this enforced frame-ancestors, any site could frame the page for the whole rollout. Added next
+    // to the app's own enforced CSP (the usual rollout keeps it), never in its place: browsers
+    // enforce every policy they receive.
+    added.push(['Content-Security-Policy', `frame-ancestors ${frameAncestors.join(' ')}`]);
   }
   fixed.push(['Cache-Control', cacheControl]);
   const permissions = options.permissionsPolicy;
@@ -200,6 +203,7 @@ function build(kind: Kind, options: PresetOptions, name: string): SecurityHeader
     {
       name,
       fixed: Object.freeze(fixed),
+      added: Object.freeze(added),
       hsts: hstsEntry,
       hstsOnlyOverTls: hsts.onlyOverTls ?? false,
       csp: cspEntry && { name: cspEntry.name, parts: Object.freeze(cspEntry.parts) },

@@ -91,7 +91,39 @@ export function applyToNodeResponse(res: ServerResponse, state: BindingState): v
   const remove = state.policy.remove;
   for (let i = 0; i < remove.length; i++) res.removeHeader(remove[i] as string);
   if (state.policy.usesNonce && state.nonce === undefined) state.nonce = generateNonce();
-  state.policy.applyTo((name, value) => res.setHeader(name, value), state);
+  state.policy.applyTo(
+    (name, value) => res.setHeader(name, value),
+    state,
+    (name, value) => addNodeHeaderValue(res, name, value),
+  );
+}
+
+/**
+ * Adds `value` as one more value of header `name`, after any the response has (an app's own
+ * enforced CSP stays in force next to the rollout's frame-ancestors); nothing when it is there.
+ */
+export function addNodeHeaderValue(
+  res: Pick<ServerResponse, 'getHeader' | 'setHeader'>,
+  name: string,
+  value: string,
+): void {
+  const current = res.getHeader(name);
+  if (current === undefined) {
+    res.setHeader(name, value);
+    return;
+  }
+  const values = Array.isArray(current) ? current : [String(current)];
+  if (!values.includes(value)) res.setHeader(name, [...values, value]);
+}
+
+/**
+ * The same for a Fetch `Headers` (Hono), whose values of one name read back joined with `, `,
+ * which CSP reads as a list of policies.
+ */
+export function addFetchHeaderValue(headers: Headers, name: string, value: string): void {
+  const current = headers.get(name);
+  if (current === null) headers.set(name, value);
+  else if (!current.split(',').some((part) => part.trim() === value)) headers.append(name, value);
 }
 
 /** The JSON body adapters send with a rejection: the code only, never request data. */

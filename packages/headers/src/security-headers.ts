@@ -10,6 +10,11 @@ export interface CompiledHeaders {
   readonly name: string;
   /** Sent on every response. */
   readonly fixed: readonly HeaderEntry[];
+  /**
+   * Sent on every response as an additional value of the header, next to any value the application
+   * set: the enforced `frame-ancestors` of a Report-Only rollout must not replace the app's own CSP.
+   */
+  readonly added: readonly HeaderEntry[];
   /** Strict-Transport-Security, kept apart so it can be limited to TLS. */
   readonly hsts: HeaderEntry | undefined;
   readonly hstsOnlyOverTls: boolean;
@@ -73,9 +78,13 @@ export class SecurityHeaders {
     return generateNonce();
   }
 
-  /** Every header to send for one response, in a stable order. */
+  /**
+   * Every header to send for one response, in a stable order. During a Report-Only rollout with a
+   * list of `frameAncestors`, one entry is an enforced `Content-Security-Policy: frame-ancestors …`
+   * that must be added next to a CSP the application sends itself, not replace it (see {@link applyTo}).
+   */
   headersFor(context: ResponseContext): HeaderEntry[] {
-    const out: HeaderEntry[] = [...this.#compiled.fixed];
+    const out: HeaderEntry[] = [...this.#compiled.fixed, ...this.#compiled.added];
     const csp = this.#compiled.csp;
     if (csp) out.push([csp.name, this.cspValue(context.nonce)]);
     const hsts = this.#compiled.hsts;
@@ -85,13 +94,26 @@ export class SecurityHeaders {
 
   /**
    * Applies the headers through a `set(name, value)` callback without allocating an array: the
-   * adapters' hot path.
+   * adapters' hot path. `add(name, value)` receives the headers that go out as an additional value
+   * of their header, next to whatever the response already has (the enforced `frame-ancestors` of
+   * a Report-Only rollout, which must not replace the application's own enforced CSP: browsers
+   * enforce every CSP they get). It should add nothing when the response already has that exact
+   * value. Default: `set`, which replaces.
    */
-  applyTo(set: (name: string, value: string) => unknown, context: ResponseContext): void {
+  applyTo(
+    set: (name: string, value: string) => unknown,
+    context: ResponseContext,
+    add: (name: string, value: string) => unknown = set,
+  ): void {
     const fixed = this.#compiled.fixed;
     for (let i = 0; i < fixed.length; i++) {
       const entry = fixed[i] as HeaderEntry;
       set(entry[0], entry[1]);
+    }
+    const added = this.#compiled.added;
+    for (let i = 0; i < added.length; i++) {
+      const entry = added[i] as HeaderEntry;
+      add(entry[0], entry[1]);
     }
     const csp = this.#compiled.csp;
     if (csp) set(csp.name, this.cspValue(context.nonce));

@@ -4,8 +4,10 @@
  * paragraph, and the output has no paragraph end of its own: inserted inline, `thanks U+202E`
  * reverses the page's " - reply by admin" after it, and in `toPlainText()` a link text ending in
  * U+202E reverses the ` (url)` appended to it. The sanitized tree gets the missing closers at the end
- * of every block and of the output, which changes nothing a browser shows inside the output (a
- * block ends the paragraph there anyway). Where closers cannot be added (truncated output, which must
+ * of every block or isolating element and of the output, which changes nothing a browser shows
+ * inside the output (a block ends the paragraph there, an isolate its controls). Controls are paired
+ * as a browser pairs them: across inline elements that do not isolate (`<b>`, `<a>`, `<span>`), not
+ * into or out of those that do. Where closers cannot be added (truncated output, which must
  * not grow), the unclosed openers are removed instead. A closer that closes nothing where it stands
  * (a PDI with no isolate open, a PDF with no embedding on top) is removed in both cases: a browser
  * reads it as closing the page's own isolation around the output (`<bdi>`, `dir`), and the page's
@@ -123,23 +125,63 @@ interface StrayControl {
   readonly index: number;
 }
 
-// Elements that end a bidi paragraph and may hold text (a closer appended to a <table> or <tr> would
-// be moved before the table by the next parse). Others pass what is open inside them to their parent.
-const PARAGRAPH_ELEMENTS: ReadonlySet<string> = new Set([
-  ...['p', 'div', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'blockquote', 'pre', 'ul', 'ol', 'li', 'dl', 'dt', 'dd'],
-  ...['td', 'th', 'caption', 'figure', 'figcaption', 'details', 'summary', 'center', 'address', 'section'],
-  ...['article', 'header', 'footer', 'nav', 'aside', 'main'],
+// Elements whose direct text a parser moves elsewhere (a closer appended to a <table> or <tr> would
+// be moved before the table by the next parse).
+const TEXTLESS_ELEMENTS: ReadonlySet<string> = new Set(['table', 'thead', 'tbody', 'tfoot', 'tr', 'colgroup']);
+
+// Phrasing elements a browser lays out in the line of their parent with `unicode-bidi: normal`:
+// their text is read with the text around them, so a closer in `<b>` closes an opener before it.
+// Every other element (blocks, table parts, `bdi`, `bdo`, ruby, replaced elements, anything
+// unknown) is treated as isolating; that errs towards a closer too many at the end of an element,
+// which changes the output's own rendering at most, never the page's around it.
+const INLINE_ELEMENTS: ReadonlySet<string> = new Set([
+  ...['a', 'abbr', 'b', 'big', 'cite', 'code', 'data', 'del', 'dfn', 'em', 'font', 'i', 'ins', 'kbd'],
+  ...['label', 'mark', 'nobr', 'q', 's', 'samp', 'small', 'span', 'strike', 'strong', 'sub', 'sup'],
+  ...['time', 'tt', 'u', 'var'],
 ]);
 
+type Element = DefaultTreeAdapterTypes.Element;
+
+/** Whether a `style` value takes the element out of its parent's line (`display` other than `inline`, a float). */
+function styleMakesBox(style: string): boolean {
+  for (const declaration of style.split(';')) {
+    const colon = declaration.indexOf(':');
+    if (colon < 0) continue;
+    const name = declaration.slice(0, colon).trim().toLowerCase();
+    if (name !== 'display' && name !== 'float') continue;
+    let value = declaration.slice(colon + 1);
+    const bang = value.indexOf('!');
+    if (bang >= 0) value = value.slice(0, bang);
+    value = value.trim().toLowerCase();
+    if (value !== (name === 'display' ? 'inline' : 'none')) return true;
+  }
+  return false;
+}
+
 /**
- * What is still open at the end of `parent`'s content. Each element starts with nothing open, so a
- * closer inside an element never counts as closing an opener outside it: inside an isolating
- * element (`bdi`, `dir`, an inline-block) it cannot. Such a closer, and any other that closes
- * nothing at its level, goes to `removals`: left in, it would close an isolate of the page around
- * the output. Openers this errs on get closed at the end of the block, never too few.
+ * Whether a bidi control inside `el` is paired on its own, apart from the text around it: a block
+ * (a paragraph of its own), an isolate (`bdi`, `bdo`, any `dir`: the UA style sheet's
+ * `unicode-bidi: isolate`) or an inline-block. Only the inline elements above, without `dir` and
+ * without a `display`/`float` that makes a box, share their parent's controls.
  */
-function openAtEnd(parent: ParentNode, mode: 'close' | 'strip', removals: StrayControl[]): BidiStack {
-  const stack = new BidiStack();
+function isolates(el: Element): boolean {
+  if (!INLINE_ELEMENTS.has(el.tagName)) return true;
+  for (const attr of el.attrs) {
+    if (attr.name === 'dir') return true;
+    if (attr.name === 'style' && styleMakesBox(attr.value)) return true;
+  }
+  return false;
+}
+
+/**
+ * Pairs the controls in `parent`'s content on `stack`, which holds what is open where `parent`
+ * starts: an inline element that does not isolate is walked on its parent's stack (no copy), so a
+ * closer in it closes an opener before it, as in a browser. An isolating element starts with
+ * nothing open, and what it leaves open is closed at its own end (`finish`). A closer that closes
+ * nothing where it stands goes to `removals`: left in, it would close an isolate of the page around
+ * the output.
+ */
+function pairControls(parent: ParentNode, stack: BidiStack, mode: 'close' | 'strip', removals: StrayControl[]): void {
   for (const node of parent.childNodes) {
     if (node.nodeName === '#text') {
       const text = node as TextNode;
@@ -148,13 +190,19 @@ function openAtEnd(parent: ParentNode, mode: 'close' | 'strip', removals: StrayC
         if (applyControl(stack, text.value, i, text) === 'unmatched') removals.push({ node: text, index: i });
       }
     } else if ('tagName' in node) {
-      const inner = openAtEnd(node, mode, removals);
+      if (!isolates(node)) {
+        pairControls(node, stack, mode, removals);
+        continue;
+      }
+      const inner = new BidiStack();
+      pairControls(node, inner, mode, removals);
       if (inner.open.length === 0) continue;
-      if (PARAGRAPH_ELEMENTS.has(node.tagName)) finish(node, inner.open, mode, removals);
-      else stack.append(inner);
+      // Table parts cannot hold text (a closer there would be moved before the table); their
+      // text lives in cells, which are finished on their own, so this is a fallback only.
+      if (TEXTLESS_ELEMENTS.has(node.tagName)) stack.append(inner);
+      else finish(node, inner.open, mode, removals);
     }
   }
-  return stack;
 }
 
 function finish(parent: ParentNode, open: OpenControl[], mode: 'close' | 'strip', removals: StrayControl[]): void {
@@ -179,7 +227,9 @@ function finish(parent: ParentNode, open: OpenControl[], mode: 'close' | 'strip'
  */
 export function balanceBidiControls(root: ParentNode, mode: 'close' | 'strip'): void {
   const removals: StrayControl[] = [];
-  const open = openAtEnd(root, mode, removals).open;
+  const stack = new BidiStack();
+  pairControls(root, stack, mode, removals);
+  const open = stack.open;
   if (open.length > 0) finish(root, open, mode, removals);
   if (removals.length === 0) return;
   // Closers appended by `finish` go after every index recorded, so the indexes still hold.

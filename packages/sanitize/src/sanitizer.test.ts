@@ -445,6 +445,50 @@ describe('createSanitizer', () => {
     expect(ugc.toPlainText('\u2069\u05d0')).toBe('\u05d0');
   });
 
+  it('pairs a bidi closer inside a non-isolating element with the opener before it, as a browser does', () => {
+    const ugc = bySet.ugc;
+    // <b>, <i>, <a>, <span> without dir do not isolate: the PDI inside <b> closes the RLI before it.
+    for (const input of [
+      '<p>\u2067שלום <b>עולם\u2069</b> - 12 replies</p>',
+      '<p>\u202bשלום <b>עולם\u202c</b> - 12 replies</p>',
+      '\u2067שלום <i><a href="https://a.example/" rel="nofollow ugc">עולם <span>x\u2069</span></a></i> - 12 replies',
+      '<p>\u2067a <b>b</b> <i>c\u202bd</i> e\u202c f\u2069 g</p>',
+    ]) {
+      expect(ugc.sanitizeToString(input)).toBe(input);
+    }
+    expect(ugc.toPlainText('<p>\u2067שלום <b>עולם\u2069</b> - 12 replies</p>')).toBe(
+      '\u2067שלום עולם\u2069 - 12 replies',
+    );
+    // Isolating elements (bdi, any dir, an inline-block) still start with nothing open: a closer in
+    // them closes nothing outside, and is removed; what they leave open is closed at their end.
+    expect(ugc.sanitizeToString('<p>\u2067a <bdi>b\u2069</bdi> c</p>')).toBe('<p>\u2067a <bdi>b</bdi> c\u2069</p>');
+    expect(ugc.sanitizeToString('<p>\u2067a <b dir="rtl">b\u2069</b> c</p>')).toBe(
+      '<p>\u2067a <b dir="rtl">b</b> c\u2069</p>',
+    );
+    expect(
+      createSanitizer({ preset: 'email' }).sanitizeToString(
+        '<p>\u2067a <span style="display: inline-block">b\u2069</span> c</p>',
+      ),
+    ).toBe('<p>\u2067a <span style="display: inline-block">b</span> c\u2069</p>');
+    expect(ugc.sanitizeToString('a <bdi>\u2067b</bdi> c')).toBe('a <bdi>\u2067b\u2069</bdi> c');
+    expect(ugc.sanitizeToString('a <b dir="ltr">\u202eb</b> c')).toBe('a <b dir="ltr">\u202eb\u202c</b> c');
+    // Truncated output (cut inside the isolate) drops the opener instead.
+    const cut = createSanitizer({ limits: { maxOutputChars: 20 } }).sanitize(`a <bdi>\u2067${'b'.repeat(40)}</bdi>`);
+    expect(cut.truncated).toBe(true);
+    expect(cut.html).toMatch(/^a <bdi>b+/);
+    expect(cut.html).not.toMatch(/[\u2066-\u2069]/);
+  });
+
+  it('pairs tens of thousands of bidi controls across non-isolating elements in linear time', () => {
+    const n = 20_000;
+    const input = `<p>${'\u2067x<b>y\u2069</b>'.repeat(n)}</p>`;
+    expect(bySet.ugc.sanitizeToString(input)).toBe(input);
+    const nested = `<p>${'\u202b<b>'.repeat(50)}x${'\u202c</b>'.repeat(50)}</p>`.repeat(n / 50);
+    expect(bySet.ugc.sanitizeToString(nested)).toBe(nested);
+    const open = `<p>${'<b>\u2067</b>'.repeat(n)}</p>`;
+    expect(bySet.ugc.sanitizeToString(open)).toBe(`<p>${'<b>\u2067</b>'.repeat(n)}${'\u2069'.repeat(n)}</p>`);
+  }, 20_000);
+
   it('removes hundreds of thousands of stray bidi closers in linear time', () => {
     const n = 200_000;
     for (const closer of ['\u2069', '\u202c']) {

@@ -39,6 +39,15 @@ describe('checkUrl', () => {
       value: 'https://e.com/?q=&amp;amp;amp;#106;',
     });
     expect(check('a&b=c')).toEqual({ ok: true, value: 'a&b=c' });
+    // Nor in a fragment: a scheme cannot come after `#`.
+    const fragment = check('page.html#a&amp;amp;amp;amp;lt;');
+    expect(fragment.ok).toBe(true);
+    expect(fragment.ok && fragment.value).toContain('page.html#');
+    expect(check('#a&amp;amp;amp;amp;lt;').ok).toBe(true);
+    // Before the `#` they still do.
+    expect(check('&amp;amp;amp;#106;avascript:alert(1)#x')).toEqual({ ok: false, reason: 'obfuscated scheme' });
+    // The `#` of a numeric entity starts no fragment.
+    expect(check('&amp;amp;amp;#35;&amp;amp;amp;#106;avascript:alert(1)').ok).toBe(false);
   });
 
   it('accepts web, mail and relative URLs and normalizes absolute ones', () => {

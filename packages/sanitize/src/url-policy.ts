@@ -139,17 +139,19 @@ export function decodeEntitiesLoose(value: string): string {
 // An entity of the kind decodeEntitiesLoose decodes: numeric, or one of NAMED.
 const ENTITY_TEXT = new RegExp(`&(?:#(?:[xX][0-9a-fA-F]|[0-9])|(?:${Object.keys(NAMED).join('|')})(?![a-zA-Z]))`, 'i');
 
+// Where a scheme can no longer be: a path, query or fragment starts. A `#` right after `&` is a
+// numeric entity (`&#106;`), which is exactly what must still be looked at.
+const SCHEME_AREA_END = /[/?]|(?<!&)#/;
+
 /**
  * True when `decoded` (after decodeEntitiesLoose's rounds) still holds entity text before its first
- * `/` or `?`, where a scheme would be: four or more levels of encoding, which only hide a scheme.
+ * `/`, `?` or `#` (not the `#` of `&#`), where a scheme would be: four or more levels of encoding,
+ * which only hide a scheme. A scheme never comes after any of the three (`page.html#a&amp;lt;` is a
+ * fragment).
  */
 function isStillEncodedScheme(decoded: string): boolean {
-  let end = decoded.length;
-  const slash = decoded.indexOf('/');
-  const query = decoded.indexOf('?');
-  if (slash >= 0) end = slash;
-  if (query >= 0 && query < end) end = query;
-  return ENTITY_TEXT.test(decoded.slice(0, end));
+  const end = decoded.search(SCHEME_AREA_END);
+  return ENTITY_TEXT.test(end < 0 ? decoded : decoded.slice(0, end));
 }
 
 /** Matches hosts against `example.com` / `*.example.com` patterns. */

@@ -325,6 +325,61 @@ describe('stray bidi closers in real Chromium', () => {
   });
 });
 
+// Inline elements without dir (<b>, <i>, <a>, <span>) do not isolate: a closer in one closes an
+// opener before it, and sanitizing must keep that pairing, so the output renders as the input did.
+const INLINE_PAIRING_VECTORS: readonly string[] = [
+  '\u2067x \u05d0\u05d1 <b>y \u05d2\u05d3\u2069</b> z - 12 replies',
+  '<p>\u2067\u05e9\u05dc\u05d5\u05dd <b>\u05e2\u05d5\u05dc\u05dd\u2069</b> - 12 replies</p>',
+  '<p>\u202b\u05e9\u05dc\u05d5\u05dd <b>\u05e2\u05d5\u05dc\u05dd\u202c</b> - 12 replies</p>',
+  '\u2067\u05d0\u05d1 <i><a href="https://a.example/">\u05d2\u05d3 <span>x\u2069</span></a></i> - 12 replies',
+  '<p>\u202e<em>abc \u202c</em> - 12 replies</p>',
+];
+
+/** The left edge of every character that is not a bidi control, in document order, inside `html`. */
+async function characterPositions(outputs: readonly string[]): Promise<number[][]> {
+  return page.evaluate((list) => {
+    return list.map((html) => {
+      const box = document.createElement('div');
+      box.style.cssText = 'width: 600px; font-size: 16px';
+      document.body.append(box);
+      box.innerHTML = html;
+      const lefts: number[] = [];
+      const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+      for (let n = walker.nextNode(); n !== null; n = walker.nextNode()) {
+        const text = n as Text;
+        for (let i = 0; i < text.data.length; i++) {
+          if (/[\u202a-\u202e\u2066-\u2069]/.test(text.data[i] as string)) continue;
+          const range = document.createRange();
+          range.setStart(text, i);
+          range.setEnd(text, i + 1);
+          lefts.push(Math.round(range.getBoundingClientRect().left));
+        }
+      }
+      box.remove();
+      return lefts;
+    });
+  }, outputs);
+}
+
+describe('bidi controls across inline elements in real Chromium', () => {
+  it('the check notices a closer moved out of its <b> (so a clean run means something)', async () => {
+    const [input, moved] = await characterPositions([
+      '<p>\u2067\u05e9\u05dc\u05d5\u05dd <b>\u05e2\u05d5\u05dc\u05dd\u2069</b> - 12 replies</p>',
+      '<p>\u2067\u05e9\u05dc\u05d5\u05dd <b>\u05e2\u05d5\u05dc\u05dd</b> - 12 replies\u2069</p>',
+    ]);
+    expect(moved).not.toEqual(input);
+  });
+
+  it('renders every character where the input put it', async () => {
+    for (const [name, sanitizer] of Object.entries(sanitizers)) {
+      const outputs = INLINE_PAIRING_VECTORS.map((input) => sanitizer.sanitizeToString(input));
+      const before = await characterPositions(INLINE_PAIRING_VECTORS);
+      const after = await characterPositions(outputs);
+      expect(after, name).toEqual(before);
+    }
+  });
+});
+
 describe('ruby fallback text in real Chromium', () => {
   it('keeps in toPlainText only the ruby text a reader sees', async () => {
     const inputs = [

@@ -14,7 +14,14 @@ import {
   crossSiteProtection,
 } from '../cross-site.ts';
 import { generateNonce } from '../nonce.ts';
-import { applyOnWriteHead, assertAdapterArguments, bindState, rejectionBody, stateOf } from '../response-binding.ts';
+import {
+  addNodeHeaderValue,
+  applyOnWriteHead,
+  assertAdapterArguments,
+  bindState,
+  rejectionBody,
+  stateOf,
+} from '../response-binding.ts';
 import type { SecurityHeaders } from '../security-headers.ts';
 
 /** Options of the Fastify adapter. */
@@ -44,6 +51,24 @@ function secureOrPlain(isSecure: (request: FastifyRequest) => boolean, request: 
 function bind(request: FastifyRequest, policy: SecurityHeaders, secure: boolean): void {
   const state = bindState(request, [request, request.raw], policy, secure);
   if (state.nonce !== undefined) request.cspNonce = state.nonce;
+}
+
+/**
+ * One more value of a reply header, after the route's own (Fastify writes an array as one header
+ * line per value): `reply.header()` alone would replace the app's enforced CSP.
+ */
+function addReplyHeaderValue(reply: FastifyReply, name: string, value: string): void {
+  addNodeHeaderValue(
+    {
+      getHeader: (n) => reply.getHeader(n),
+      setHeader: (n, v) => {
+        reply.header(n, v);
+        return reply.raw;
+      },
+    },
+    name,
+    value,
+  );
 }
 
 /** Where a reply keeps the `hijack` that {@link hijackWithPolicy} replaced. */
@@ -113,7 +138,11 @@ export function securityHeaders(
       const active = state.policy;
       for (const name of active.remove) reply.removeHeader(name);
       if (active.usesNonce && state.nonce === undefined) state.nonce = generateNonce();
-      active.applyTo((name, value) => reply.header(name, value), state);
+      active.applyTo(
+        (name, value) => reply.header(name, value),
+        state,
+        (name, value) => addReplyHeaderValue(reply, name, value),
+      );
       next(null, payload);
     });
     done();
@@ -158,7 +187,11 @@ export function frameworkErrors(
     // On this error path a throwing isSecure must not drop the response: treat the request as plain HTTP.
     const state = bindState(plain, [plain, plain.raw], policy, secureOrPlain(isSecure, plain));
     for (const name of state.policy.remove) plainReply.removeHeader(name);
-    state.policy.applyTo((name, value) => plainReply.header(name, value), state);
+    state.policy.applyTo(
+      (name, value) => plainReply.header(name, value),
+      state,
+      (name, value) => addReplyHeaderValue(plainReply, name, value),
+    );
     const status =
       typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode <= 599
         ? error.statusCode

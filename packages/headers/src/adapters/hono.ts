@@ -6,7 +6,7 @@ import {
   crossSiteProtection,
 } from '../cross-site.ts';
 import { generateNonce } from '../nonce.ts';
-import { assertAdapterArguments, bindState, rejectionBody, stateOf } from '../response-binding.ts';
+import { addFetchHeaderValue, assertAdapterArguments, bindState, rejectionBody, stateOf } from '../response-binding.ts';
 import type { SecurityHeaders } from '../security-headers.ts';
 
 /** Context variables the Hono adapter sets. */
@@ -59,7 +59,12 @@ export function securityHeaders(
       // has returned; headers set on the context now are copied into it (c.json, c.text, ...).
       bind(c, policy, false);
       const state = stateOf(c) as NonNullable<ReturnType<typeof stateOf>>;
-      state.policy.applyTo((name, value) => c.header(name, value), state);
+      // Nothing has set a header yet; `append` keeps a CSP that onError's response sets next to ours.
+      state.policy.applyTo(
+        (name, value) => c.header(name, value),
+        state,
+        (name, value) => c.header(name, value, { append: true }),
+      );
       throw error;
     }
     bind(c, policy, secure);
@@ -78,7 +83,11 @@ export function securityHeaders(
       headers = c.res.headers;
       for (const name of state.policy.remove) headers.delete(name);
     }
-    state.policy.applyTo((name, value) => headers.set(name, value), state);
+    state.policy.applyTo(
+      (name, value) => headers.set(name, value),
+      state,
+      (name, value) => addFetchHeaderValue(headers, name, value),
+    );
   };
 }
 
