@@ -10,7 +10,7 @@ import {
   unwrap,
 } from './js-ast.ts';
 import { importBindings, requiredModule } from './js-module-bindings.ts';
-import { isShadowed, nearestDeclaration } from './js-scope.ts';
+import { isShadowed, nearestDeclaration, patternIdentifiers } from './js-scope.ts';
 
 // `isEnvObject` sees one node, so which calls are Hono's `env(c)` is worked out once per module,
 // when it is indexed: calls of a name imported from `hono/adapter` that nothing nearer shadows.
@@ -48,7 +48,7 @@ export function markHonoEnvCalls(
 // Found once per module too: names bound to the environment object under another name
 // (`const { env: e } = process`, `import { env as E } from 'node:process'`, `(e = process.env) =>`),
 // patterns destructured from it (`const { env: { X = '…' } } = process`) and computed reads through
-// a const (`process.env[K]`, `const K = 'X'`).
+// a const (`process.env[K]`, `const K = 'X'`). A name written after its declaration is no alias.
 const ENV_ALIASES = new WeakSet<AstNode>();
 const ENV_PATTERNS = new WeakSet<AstNode>();
 const ENV_KEYS = new WeakMap<AstNode, string>();
@@ -61,6 +61,35 @@ function isProcess(node: AstNode | undefined): boolean {
   if (path === 'process' || path === 'globalThis.process') return true;
   const specifier = requiredModule(n);
   return specifier !== undefined && PROCESS_MODULES.has(specifier);
+}
+
+/**
+ * Removes the aliases that are written anywhere they are in scope (`src = JSON.parse(…)`,
+ * `({ src } = o)`, `src++`, `for (src of …)`, also from a closure): such a name may no longer hold
+ * the env object, the rule a `let` bound to an env read follows. One pass, one scope lookup per
+ * write of a name an alias has.
+ */
+function dropReassigned(
+  declared: Set<AstNode>,
+  nodes: readonly AstNode[],
+  parentOf: ReadonlyMap<AstNode, AstNode>,
+): void {
+  const names = new Set([...declared].map((id) => id.name as string));
+  for (const node of nodes) {
+    let target: AstNode | undefined;
+    if (node.type === 'AssignmentExpression') target = child(node, 'left');
+    else if (node.type === 'UpdateExpression') target = child(node, 'argument');
+    else if (node.type === 'ForInStatement' || node.type === 'ForOfStatement') {
+      target = child(node, 'left');
+      if (target?.type === 'VariableDeclaration') continue;
+    } else continue;
+    for (const id of patternIdentifiers(target, [])) {
+      const name = id.name as string;
+      if (!names.has(name)) continue;
+      const declaration = nearestDeclaration(id, name, parentOf)?.id;
+      if (declaration !== undefined) declared.delete(declaration);
+    }
+  }
 }
 
 /** Marks the other names of the environment object, the patterns taken from it and reads through a const key. */
@@ -97,6 +126,7 @@ export function markEnvAliases(
       if (left?.type === 'Identifier' && isEnvObject(child(node, 'right'))) declared.add(left);
     }
   }
+  if (declared.size > 0) dropReassigned(declared, nodes, parentOf);
   if (declared.size > 0 || imported.size > 0) {
     const names = new Set([...declared].map((id) => id.name as string));
     for (const node of nodes) {

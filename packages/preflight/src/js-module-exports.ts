@@ -69,13 +69,17 @@ function listModuleExports(program: AstNode): ModuleExports {
     } else if (statement.type === 'TSExportAssignment') {
       addValue(child(statement, 'expression'), names, values);
     } else if (statement.type === 'ExpressionStatement') {
-      // `module.exports = exports = { … }`: a chain of assignments, as deep as the source wrote it.
+      // `exports = module.exports = { … }` (Express's form), `module.exports = exports = f`: every
+      // link of the chain takes the innermost value, so one export target anywhere exports it. Bare
+      // `exports` is not a target: rebinding it alone exports nothing. Each step goes one node down
+      // the tree, so the walk ends.
       let expression = unwrap(child(statement, 'expression'));
-      while (expression?.type === 'AssignmentExpression' && isExportsTarget(child(expression, 'left'))) {
-        const right = unwrap(child(expression, 'right'));
-        if (right?.type !== 'AssignmentExpression') addValue(right, names, values);
-        expression = right;
+      let exported = false;
+      while (expression?.type === 'AssignmentExpression') {
+        if (isExportsTarget(child(expression, 'left'))) exported = true;
+        expression = unwrap(child(expression, 'right'));
       }
+      if (exported) addValue(expression, names, values);
     }
   }
   return { names, values };

@@ -70,7 +70,10 @@ export interface ScanResult {
    * follow; {@link ScanResult.skippedReasons} says which.
    */
   readonly skipped: readonly string[];
-  /** Why each file of `skipped` was not scanned. */
+  /**
+   * Why each file of `skipped` was not scanned. An object without a prototype (a file may be named
+   * `__proto__`): test a path with `Object.hasOwn`, not `.hasOwnProperty`.
+   */
   readonly skippedReasons: Readonly<Record<string, SkipReason>>;
   readonly audit: AuditResult;
 }

@@ -336,6 +336,13 @@ describe('env-fallback-literal: inputs that used to crash or hang the scan', () 
     expect(reported('a.ts', getters)).toEqual([]);
   });
 
+  it('checks 40,000 writes to names of 40,000 parameters defaulting to the env object in linear time', () => {
+    const functions = 'export function f(e = process.env) { e = {}; e.PORT; }\n'.repeat(40_000);
+    expect(reported('a.ts', functions)).toEqual([]);
+    const writes = 'e = {};\n'.repeat(40_000);
+    expect(reported('a.ts', `export function f(e = process.env, o) {\n${writes}}`)).toEqual([]);
+  });
+
   it('marks 40,000 hono/adapter `env(c)` calls in one function in linear time', () => {
     const reads = 'env(c).V;\n'.repeat(40_000);
     expect(reported('a.ts', `import { env } from 'hono/adapter';\nexport function f(c) {\n${reads}}`)).toEqual([]);

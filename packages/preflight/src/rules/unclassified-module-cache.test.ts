@@ -330,8 +330,19 @@ export function handle(req) {
       'exports.recordFailure = recordFailure;',
       'module.exports.recordFailure = recordFailure;',
       'module.exports = recordFailure;',
+      'module.exports = exports = { recordFailure };',
+      'exports = module.exports = { recordFailure };',
+      'module.exports = exports = recordFailure;',
+      'exports = module.exports = recordFailure;',
+      'exports = module.exports = exports.recordFailure = recordFailure;',
+      'exports.fail = exports.recordFailure = recordFailure;',
+      'module.exports = app = { recordFailure };',
     ]) {
       expect(reported(`${cache}${exporting}\n`), exporting).toEqual(['1: attempts']);
+      expect(
+        analyzeFile('src/a.js', `${cache}${exporting}\n`, { rules: ['unclassified-module-cache'] }).findings,
+        exporting,
+      ).toHaveLength(1);
     }
     const direct = 'const users = new Map();\n';
     for (const exporting of [
@@ -344,6 +355,26 @@ export function handle(req) {
     ]) {
       expect(reported(`${direct}${exporting}\n`), exporting).toEqual(['1: users']);
     }
+  });
+
+  it('does not treat a value assigned to bare exports, without module.exports in the chain, as exported', () => {
+    const cache = 'const attempts = new Map();\nfunction recordFailure(ip) { attempts.set(ip, 1); }\n';
+    for (const exporting of [
+      'exports = { recordFailure };',
+      'exports = recordFailure;',
+      'exports = other = { recordFailure };',
+    ]) {
+      expect(
+        analyzeFile('src/a.js', `${cache}${exporting}\n`, { rules: ['unclassified-module-cache'] }).findings,
+        exporting,
+      ).toEqual([]);
+    }
+  });
+
+  it('follows a long assignment chain to the exported value', () => {
+    const cache = 'const attempts = new Map();\nfunction recordFailure(ip) { attempts.set(ip, 1); }\n';
+    const chain = `${Array.from({ length: 500 }, (_, i) => `a${i} = `).join('')}module.exports = recordFailure;`;
+    expect(reported(`${cache}${chain}\n`)).toEqual(['1: attempts']);
   });
 
   it('treats static methods of a class exported by name or through module.exports as handlers', () => {
