@@ -1069,4 +1069,132 @@ describe.each([
       await Promise.all([a.close(), b.close()]);
     });
   });
+
+  describe('hits read from Redis', () => {
+    it.each(LEASE_MODES)('write nothing: no generation key is created or extended (%s)', async (_how, overrides) => {
+      const name = unique('hits');
+      const [a] = await pods({ name, l1: false, ...overrides }, { subscribe: false });
+      const admin = await connect();
+      const keys = Array.from({ length: 50 }, (_, i) => `k${i}`);
+      for (const key of keys) await a.set(key, key);
+      // A generation that a load elsewhere holds, with little life left: a hit must not extend it.
+      const held = `rampart:cache:${name}:g:{=k0}`;
+      await admin.set(held, 'held', 'PX', 5_000);
+      for (let round = 0; round < 2; round++) {
+        for (const key of keys) expect(await a.getOrSet(key, () => 'loaded')).toBe(key);
+      }
+      expect(await keysMatching(admin, `rampart:cache:${name}:g:*`)).toEqual([held]);
+      expect(await admin.pttl(held)).toBeLessThanOrEqual(5_000);
+      for (const key of keys) expect(await admin.pttl(`rampart:cache:${name}:{=${key}}`)).toBeLessThanOrEqual(60_000);
+      await a.close();
+    });
+  });
+
+  describe('pods waiting on an entry their serializer cannot decode', () => {
+    it('wait for the lease holder’s load instead of each running the loader', async () => {
+      const name = unique('undecodable-stampede');
+      const errors: unknown[] = [];
+      const caches: SharedCache<unknown>[] = [];
+      for (let i = 0; i < 4; i++) {
+        caches.push(...(await pods({ name, l1: false, onError: (e) => errors.push(e) }, { subscribe: false })));
+      }
+      const admin = await connect();
+      await admin.set(
+        `rampart:cache:${name}:{=k}`,
+        JSON.stringify({ v: 'not json', e: Date.now() + 60_000, d: 0 }),
+        'PX',
+        60_000,
+      );
+      let calls = 0;
+      const loader = async (): Promise<string> => {
+        calls += 1;
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return 'loaded';
+      };
+      const values = await Promise.all(caches.map((cache) => cache.getOrSet('k', loader)));
+      expect(values).toEqual(caches.map(() => 'loaded'));
+      expect(calls).toBe(1);
+      for (const error of errors) expect(error).toMatchObject({ code: 'ERR_REDIS_UNEXPECTED_REPLY' });
+      await Promise.all(caches.map((cache) => cache.close()));
+    });
+  });
+
+  describe('many caches closed while their shared subscriber reconnects', () => {
+    it('add one listener pair to it, not one each, and leave every channel once it is back', async () => {
+      const subscriber = await subscriberOf({ retryStrategy: () => 200 });
+      const { host, port } = subscriber.options;
+      const admin = new Redis({ host: host as string, port: port as number });
+      admin.on('error', () => {});
+      clients.push(admin);
+      const warnings: Error[] = [];
+      const onWarning = (warning: Error): void => {
+        warnings.push(warning);
+      };
+      process.on('warning', onWarning);
+      try {
+        const redis = await connect();
+        const caches = Array.from(
+          { length: 12 },
+          () =>
+            new SharedCache<string>({
+              name: unique('close-many'),
+              class: 'cluster',
+              reason: 'close during a reconnect',
+              ttlMs: 60_000,
+              redis,
+              subscriber,
+              timeoutMs: 2_000,
+              registry: new CacheRegistry(),
+            }),
+        );
+        await Promise.all(caches.map((cache) => cache.ready()));
+        const channels = caches.map((cache) => `rampart:cache:${cache.name}:invalidate`);
+        const subscribers = async (): Promise<number[]> => {
+          const reply = (await admin.pubsub('NUMSUB', ...channels)) as (string | number)[];
+          return channels.map((_, i) => Number(reply[2 * i + 1]));
+        };
+        expect(await subscribers()).toEqual(channels.map(() => 1));
+        const readyBefore = subscriber.listenerCount('ready');
+        const endBefore = subscriber.listenerCount('end');
+        subscriber.stream.destroy();
+        await waitFor(() => subscriber.status !== 'ready', { timeoutMs: 5_000, what: 'the subscriber to notice' });
+        await Promise.all(caches.map((cache) => cache.close()));
+        // The dispatcher's own listener went with the last cache; at most one pending pair is left.
+        expect(subscriber.listenerCount('ready')).toBeLessThanOrEqual(readyBefore);
+        expect(subscriber.listenerCount('end')).toBeLessThanOrEqual(endBefore + 1);
+        await waitFor(() => subscriber.status === 'ready', { timeoutMs: 5_000, what: 'the subscriber to reconnect' });
+        await waitFor(async () => (await subscribers()).every((n) => n === 0), {
+          timeoutMs: 5_000,
+          what: 'every channel to be left',
+        });
+        await subscriber.ping();
+        expect(await subscribers()).toEqual(channels.map(() => 0));
+        expect(subscriber.listenerCount('ready')).toBe(readyBefore - 1);
+        expect(subscriber.listenerCount('end')).toBe(endBefore);
+        await new Promise((resolve) => setImmediate(resolve)); // process warnings are emitted on the next tick
+        expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+      } finally {
+        process.off('warning', onWarning);
+      }
+    });
+  });
+
+  describe('a loader that returns undefined', () => {
+    it('is cached in this pod’s L1 like any value, with nothing reported to onError', async () => {
+      const errors: unknown[] = [];
+      const [a, b] = await pods({ onError: (e) => errors.push(e) });
+      let calls = 0;
+      const loader = (): undefined => {
+        calls += 1;
+        return undefined;
+      };
+      for (let i = 0; i < 3; i++) expect(await a.getOrSet('k', loader)).toBeUndefined();
+      expect(calls).toBe(1);
+      expect(errors).toEqual([]);
+      // Redis holds an entry without a value (JSON has no undefined): other pods read it as a miss.
+      expect(await b.get('k')).toBeUndefined();
+      expect(errors).toEqual([]);
+      await Promise.all([a.close(), b.close()]);
+    });
+  });
 });

@@ -55,11 +55,11 @@ if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL'
 return 0`,
 );
 
-// A key's generation is a random token that exists while a load of the key may be running: a read
-// returns it (creating it when absent), and a load may start, and later write, only while it is
-// unchanged. A delete, a set() or a clear() removes it, so no load from before them can write; an
-// absent or re-created generation never equals the one a load holds. ARGV[GA]: the token of a new
-// one; ARGV[GA + 1]: the life it must have left (an existing one is extended, never shortened).
+// A key's generation is a random token that exists while a load of the key may be running: a load
+// reads it (creating it when absent) before it starts, and may write only while it is unchanged. A
+// delete, a set() or a clear() removes it, so no load from before them can write; an absent or
+// re-created generation never equals the one a load holds. ARGV[GA]: the token of a new one;
+// ARGV[GA + 1]: the life it must have left (an existing one is extended, never shortened).
 const GENERATION = `local g = redis.call('GET', KEYS[GK])
 if not g then
   g = ARGV[GA]
@@ -68,18 +68,23 @@ elseif redis.call('PTTL', KEYS[GK]) < tonumber(ARGV[GA + 1]) then
   redis.call('PEXPIRE', KEYS[GK], ARGV[GA + 1])
 end`;
 
-// On a miss, take the lease in the same round trip as the read, with the key's generation. An
-// entry is returned with the generation too (only the client can tell whether it is still usable:
-// its tags live on other slots): a load that follows may only start if that generation is unchanged
-// (LEASE_ACQUIRE, GENERATION_READ), so a set() landing between this read and the load wins. Kept for
-// ARGV[6] ms only: enough for that next step, which extends it.
+// A load that follows a read which found an entry it cannot use (expired, tag-invalidated,
+// undecodable: only the client can tell, tags live on other slots) may only start while that entry
+// is unchanged: ARGV[EA] is the SHA-1 of the entry as read ('' for a load that found none). A set(),
+// delete, clear or another pod's load since that read changed or removed it, and the load does not
+// start, so a set() landing between the read and the load wins. A hit writes nothing: the check
+// is only made by the rare load that follows such a read. One hash of one value: bounded.
+const ENTRY_UNCHANGED = `if ARGV[EA] ~= '' then
+  local seen = redis.call('GET', KEYS[EK])
+  if not seen or redis.sha1hex(seen) ~= ARGV[EA] then return FAIL end
+end`;
+
+// On a miss, take the lease in the same round trip as the read, with the key's generation. A hit
+// (usable or not) returns the entry only, and writes nothing.
 export const READ_OR_LEASE = defineScript(
   'cache-read-or-lease',
   `local v = redis.call('GET', KEYS[1])
-if v then
-  ${GENERATION.replaceAll('GK', '3').replaceAll('GA', '5')}
-  return {v, 0, g}
-end
+if v then return {v, 0} end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   ${GENERATION.replaceAll('GK', '3').replaceAll('GA', '3')}
   return {false, 1, g}
@@ -87,24 +92,20 @@ end
 return {false, 0}`,
 );
 
-// Without leases: the entry and the key's generation in one round trip (on a hit, kept for ARGV[4]
-// ms only, as in READ_OR_LEASE).
+// Without leases: on a miss, the key's generation in the same round trip as the read; a hit returns
+// the entry only, and writes nothing.
 export const READ_OR_GENERATION = defineScript(
   'cache-read-or-generation',
   `local v = redis.call('GET', KEYS[1])
-if v then
-  ${GENERATION.replaceAll('GK', '2').replaceAll('GA', '3')}
-  return {v, g}
-end
+if v then return {v} end
 ${GENERATION.replaceAll('GK', '2').replaceAll('GA', '1')}
 return {false, g}`,
 );
 
-// With ARGV[5] (a generation read with an entry): the lease only while that generation is still the
-// key's; never a new generation in its place (a set() since the read removed it).
+// With ARGV[5] (the digest of an entry read before): the lease only while that entry is unchanged.
 export const LEASE_ACQUIRE = defineScript(
   'cache-lease-acquire',
-  `if ARGV[5] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[5] then return {0} end
+  `${ENTRY_UNCHANGED.replaceAll('EK', '3').replaceAll('EA', '5').replace('FAIL', '{0}')}
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   ${GENERATION.replaceAll('GK', '2').replaceAll('GA', '3')}
   return {1, g}
@@ -112,10 +113,10 @@ end
 return {0}`,
 );
 
-// With ARGV[3] (a generation read with an entry): false unless it is still the key's.
+// With ARGV[3] (the digest of an entry read before): false unless that entry is unchanged.
 export const GENERATION_READ = defineScript(
   'cache-generation',
-  `if ARGV[3] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[3] then return false end
+  `${ENTRY_UNCHANGED.replaceAll('EK', '2').replaceAll('EA', '3').replace('FAIL', 'false')}
 ${GENERATION.replaceAll('GK', '1').replaceAll('GA', '1')}
 return g`,
 );

@@ -26,8 +26,8 @@ class FakeSubscriber extends EventEmitter {
 
   readonly unsubscribed: string[] = [];
 
-  unsubscribe(channel: string): Promise<number> {
-    this.unsubscribed.push(channel);
+  unsubscribe(...channels: string[]): Promise<number> {
+    this.unsubscribed.push(...channels);
     return Promise.resolve(0);
   }
 
@@ -155,6 +155,43 @@ describe('InvalidationBus', () => {
     expect(subscriber.unsubscribed).toEqual(['ch']);
     await third.close();
     expect(subscriber.unsubscribed).toEqual(['ch', 'ch']);
+  });
+
+  it('keeps one ready/end listener pair however many buses close while the subscriber reconnects, or how often', async () => {
+    const subscriber = new FakeSubscriber();
+    const make = (channel: string): InvalidationBus =>
+      new InvalidationBus(
+        subscriber as unknown as RedisClient,
+        channel,
+        'pod-a',
+        () => {},
+        () => {},
+        () => {},
+      );
+    for (let cycle = 0; cycle < 3; cycle++) {
+      const channels = Array.from({ length: 12 }, (_, i) => `ch-${cycle}-${i}`);
+      const buses = channels.map(make);
+      for (const bus of buses) bus.start();
+      subscriber.status = 'reconnecting';
+      subscriber.emit('close');
+      for (const bus of buses) await bus.close();
+      expect(subscriber.listenerCount('ready')).toBe(1);
+      expect(subscriber.listenerCount('end')).toBe(1);
+      subscriber.status = 'ready';
+      subscriber.emit('ready');
+      expect(subscriber.unsubscribed.slice(-12)).toEqual(channels);
+      expect(subscriber.listenerCount('ready')).toBe(0);
+      expect(subscriber.listenerCount('end')).toBe(0);
+    }
+    // Closed while reconnecting, then the connection ends for good: nothing is left listening.
+    const last = make('ch-end');
+    last.start();
+    subscriber.status = 'reconnecting';
+    await last.close();
+    subscriber.status = 'end';
+    subscriber.emit('end');
+    expect(subscriber.listenerCount('ready')).toBe(0);
+    expect(subscriber.listenerCount('end')).toBe(0);
   });
 
   it('skips this pod’s own messages', () => {

@@ -26,6 +26,46 @@ interface Dispatch {
 // service with dozens of caches never trips the EventEmitter leak warning.
 const dispatchers = new WeakMap<RedisClient, Dispatch>();
 
+/** Channels to leave on a subscriber's next `ready` (closed while it reconnected), with one listener pair. */
+interface PendingLeaves {
+  readonly channels: Set<string>;
+  readonly onReady: () => void;
+  readonly onEnd: () => void;
+}
+
+// One pending set per subscriber, whatever the number of caches closed while it reconnects (and of
+// reconnects they are closed during): never a listener pair per close.
+const leaving = new WeakMap<RedisClient, PendingLeaves>();
+
+/**
+ * Leaves `channel` on the subscriber's next `ready`, after ioredis's own re-SUBSCRIBE of the lost
+ * connection's channels (sent before `ready` is emitted), unless a bus listens on it again by then.
+ * The subscriber's `end` (closed for good: nothing to re-subscribe) drops the pending set.
+ */
+function leaveOnReady(subscriber: RedisClient, channel: string): void {
+  const pending = leaving.get(subscriber);
+  if (pending) {
+    pending.channels.add(channel);
+    return;
+  }
+  const channels = new Set([channel]);
+  const settle = (): void => {
+    subscriber.off('ready', onReady);
+    subscriber.off('end', onEnd);
+    if (leaving.get(subscriber)?.channels === channels) leaving.delete(subscriber);
+  };
+  const onReady = (): void => {
+    settle();
+    const listened = dispatchers.get(subscriber)?.byChannel;
+    const left = [...channels].filter((ch) => !listened?.has(ch)); // a new bus listens on the others
+    if (left.length > 0) subscriber.unsubscribe(...left).catch(() => {});
+  };
+  const onEnd = (): void => settle();
+  leaving.set(subscriber, { channels, onReady, onEnd });
+  subscriber.on('ready', onReady);
+  subscriber.on('end', onEnd);
+}
+
 function attach(subscriber: RedisClient, channel: string, bus: InvalidationBus): void {
   let dispatch = dispatchers.get(subscriber);
   if (!dispatch) {
@@ -53,6 +93,7 @@ function attach(subscriber: RedisClient, channel: string, bus: InvalidationBus):
   const set = dispatch.byChannel.get(channel) ?? new Set();
   set.add(bus);
   dispatch.byChannel.set(channel, set);
+  leaving.get(subscriber)?.channels.delete(channel); // listened to again: stays subscribed
 }
 
 /** Returns true when no bus listens on `channel` any more. */
@@ -175,7 +216,8 @@ export class InvalidationBus {
    * Leaves the channel when no other bus on this subscriber listens to it. While the subscriber is
    * reconnecting an UNSUBSCRIBE cannot be sent (without an offline queue it is refused at once), and
    * ioredis re-subscribes every channel of the lost connection on its next `ready`: the UNSUBSCRIBE is
-   * then sent on that `ready`, after ioredis's re-SUBSCRIBE, unless a bus joined the channel meanwhile.
+   * then sent on that `ready`, after ioredis's re-SUBSCRIBE, unless a bus joined the channel meanwhile
+   * (one pending set and one listener pair per subscriber, however many caches close meanwhile).
    */
   async close(): Promise<void> {
     this.#closed = true;
@@ -189,16 +231,7 @@ export class InvalidationBus {
       return;
     }
     if (subscriber.status === 'end') return; // closed for good: nothing to re-subscribe
-    const onReady = (): void => {
-      subscriber.off('end', onEnd);
-      if (dispatchers.get(subscriber)?.byChannel.has(channel)) return; // a new bus listens on it again
-      subscriber.unsubscribe(channel).catch(() => {});
-    };
-    const onEnd = (): void => {
-      subscriber.off('ready', onReady);
-    };
-    subscriber.once('ready', onReady);
-    subscriber.once('end', onEnd);
+    leaveOnReady(subscriber, channel);
   }
 
   #subscribe(): void {

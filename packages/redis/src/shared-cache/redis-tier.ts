@@ -1,4 +1,4 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { RedisStoreError, safeCause } from '../errors.ts';
 import type { RedisCallGuard } from '../redis-down-policy.ts';
@@ -23,13 +23,13 @@ const POLL_INTERVAL_MS = 10;
 // A load running longer than this after it started is not cached (its generation is gone).
 const GENERATION_LIFE_MS = 3_600_000;
 
-// How long a generation created by a read that found an entry lives unless a load takes it: the
-// time between that read and the lease (or load) that follows it, with a wide margin.
-const READ_GENERATION_LIFE_MS = 60_000;
-
-/** What waiting for another pod's load ended with: its entry, the lease it gave back, or neither. */
-export interface FillOrLease {
+/**
+ * What waiting for another pod's load ended with: its entry (with what the caller's `accept` made
+ * of it), the lease it gave back, or neither.
+ */
+export interface FillOrLease<V> {
   readonly entry?: StoredEntry;
+  readonly accepted?: V;
   readonly lease?: Lease;
 }
 
@@ -41,26 +41,37 @@ export interface Lease {
 
 /**
  * What a read-or-lease found: a (tag-checked) entry, the lease, and whether the lease was tried;
- * and the key's generation read with it: with an entry found (usable or not), or from a read
- * without leases. A load that follows a found entry may only start while that generation is
- * unchanged (see {@link CacheRedisTier.acquireLease} and {@link CacheRedisTier.beforeLoad}).
+ * on a miss without leases, the key's generation. `text`: the entry as Redis holds it, whenever one
+ * was there (usable or not): a load that follows may only start while it is unchanged (see
+ * {@link readBasis}).
  */
 export interface ReadOrLease {
   readonly entry?: StoredEntry;
   readonly lease?: Lease;
   readonly leaseTried: boolean;
   readonly generation?: string;
-  /** True when an entry was there (perhaps unusable): `generation` must be confirmed before a load. */
-  readonly found: boolean;
+  readonly text?: string;
 }
 
 /**
- * The generation a load compares its write against: `confirm` when it was read with an entry (the
- * load may only start while it is unchanged), not when the read created or took it for a miss.
+ * What a load without a lease of its own compares against: the generation its read brought (a
+ * miss), or the digest of the entry its read found (it may only start while that entry is
+ * unchanged: {@link CacheRedisTier.beforeLoad}; with leases, {@link CacheRedisTier.acquireLease}).
  */
-export interface GenerationRead {
-  readonly generation: string;
-  readonly confirm: boolean;
+export type ReadBasis = { readonly generation: string } | { readonly entryDigest: string };
+
+/** The basis a load that follows `read` starts from (see {@link ReadBasis}). */
+export function readBasis(read: ReadOrLease): ReadBasis | undefined {
+  if (read.text !== undefined) return { entryDigest: entryDigest(read.text) };
+  return read.generation === undefined ? undefined : { generation: read.generation };
+}
+
+/**
+ * The SHA-1 of an entry as read, compared in Redis (`redis.sha1hex`) with the entry there now. Made
+ * only for a load that follows a read, never on a hit.
+ */
+export function entryDigest(text: string): string {
+  return createHash('sha1').update(text, 'utf8').digest('hex');
 }
 
 /**
@@ -112,37 +123,31 @@ export class CacheRedisTier {
     const token = newToken();
     const keys = [this.#entryKey(key), this.#leaseKey(key), this.#generationKey(key)];
     const [text, acquired, generation] = (await this.call('get', () =>
-      runScript(redis, READ_OR_LEASE, keys, [
-        token,
-        leaseTtlMs,
-        token,
-        GENERATION_LIFE_MS,
-        token,
-        READ_GENERATION_LIFE_MS,
-      ]),
+      runScript(redis, READ_OR_LEASE, keys, [token, leaseTtlMs, token, GENERATION_LIFE_MS]),
     )) as [string | false | null, number, string?];
-    const found = typeof text === 'string';
-    const entry = found ? await this.#checkTags(decodeEntry(text)) : undefined;
+    if (typeof text === 'string') {
+      const entry = await this.#checkTags(decodeEntry(text));
+      return { ...(entry ? { entry } : {}), leaseTried: false, text };
+    }
     return {
-      ...(entry ? { entry } : {}),
       ...(acquired === 1 ? { lease: { token, generation: String(generation ?? '') } } : {}),
-      ...(found && typeof generation === 'string' ? { generation } : {}),
-      leaseTried: !found,
-      found,
+      leaseTried: true,
     };
   }
 
-  /** Reads an entry and the key's generation (created when absent) in one round trip. */
+  /** Reads an entry, or on a miss the key's generation (created when absent), in one round trip. */
   async readOrGeneration(key: string): Promise<ReadOrLease> {
     const redis = this.#redis;
     const keys = [this.#entryKey(key), this.#generationKey(key)];
     const token = newToken();
     const [text, generation] = (await this.call('get', () =>
-      runScript(redis, READ_OR_GENERATION, keys, [token, GENERATION_LIFE_MS, token, READ_GENERATION_LIFE_MS]),
+      runScript(redis, READ_OR_GENERATION, keys, [token, GENERATION_LIFE_MS]),
     )) as [string | false | null, string?];
-    const found = typeof text === 'string';
-    const entry = found ? await this.#checkTags(decodeEntry(text)) : undefined;
-    return { ...(entry ? { entry } : {}), leaseTried: false, generation: String(generation ?? ''), found };
+    if (typeof text === 'string') {
+      const entry = await this.#checkTags(decodeEntry(text));
+      return { ...(entry ? { entry } : {}), leaseTried: false, text };
+    }
+    return { leaseTried: false, generation: String(generation ?? '') };
   }
 
   async read(key: string): Promise<StoredEntry | undefined> {
@@ -196,14 +201,14 @@ export class CacheRedisTier {
   }
 
   /**
-   * The key's generation (created when absent), for a load that took no lease; with `expected`
-   * (read with an entry), undefined unless that generation is still the key's.
+   * The key's generation (created when absent), for a load that took no lease; with `entryDigest`
+   * (of an entry read before, see {@link entryDigest}), undefined unless that entry is unchanged.
    */
-  async generation(key: string, expected = ''): Promise<string | undefined> {
+  async generation(key: string, entryDigest = ''): Promise<string | undefined> {
     const redis = this.#redis;
-    const keys = [this.#generationKey(key)];
+    const keys = [this.#generationKey(key), this.#entryKey(key)]; // one slot: they share a hash tag
     const g = await this.call('get', () =>
-      runScript(redis, GENERATION_READ, keys, [newToken(), GENERATION_LIFE_MS, expected]),
+      runScript(redis, GENERATION_READ, keys, [newToken(), GENERATION_LIFE_MS, entryDigest]),
     );
     return typeof g === 'string' ? g : undefined;
   }
@@ -225,15 +230,16 @@ export class CacheRedisTier {
 
   /**
    * Tries for the lease, with the key's generation (the token doubles as a new one, as in
-   * readOrLease). With `expected` (the generation read with an entry), only while it is still the
-   * key's: a set(), delete or clear since that read refuses the lease, as a lease held elsewhere does.
+   * readOrLease). With `entryDigest` (of the entry a read found, see {@link entryDigest}), only while
+   * that entry is unchanged: a set(), delete, clear or another pod's write since that read refuses
+   * the lease, as a lease held elsewhere does.
    */
-  async acquireLease(key: string, leaseTtlMs: number, expected = ''): Promise<Lease | undefined> {
+  async acquireLease(key: string, leaseTtlMs: number, entryDigest = ''): Promise<Lease | undefined> {
     const redis = this.#redis;
     const token = newToken();
-    const keys = [this.#leaseKey(key), this.#generationKey(key)];
+    const keys = [this.#leaseKey(key), this.#generationKey(key), this.#entryKey(key)]; // one slot
     const [acquired, generation] = (await this.call('lease', () =>
-      runScript(redis, LEASE_ACQUIRE, keys, [token, leaseTtlMs, token, GENERATION_LIFE_MS, expected]),
+      runScript(redis, LEASE_ACQUIRE, keys, [token, leaseTtlMs, token, GENERATION_LIFE_MS, entryDigest]),
     )) as [number, string?];
     return acquired === 1 ? { token, generation: String(generation ?? '') } : undefined;
   }
@@ -300,18 +306,19 @@ export class CacheRedisTier {
 
   /**
    * What a load must compare its result against: the key's generation (unless a lease or a miss's
-   * read brought it; one read with an entry is confirmed) and its tags' versions. Undefined when
-   * Redis cannot say, or the confirmed generation changed: the result is then not cached.
+   * read brought it; after a read that found an entry, read only while that entry is unchanged) and
+   * its tags' versions. Undefined when Redis cannot say, or the entry changed since the read: the
+   * result is then not cached.
    */
   async beforeLoad(
     key: string,
-    generation: GenerationRead | undefined,
+    basis: ReadBasis | undefined,
     tags: readonly string[],
     ttlMs: number,
   ): Promise<{ generation: string; versions: Record<string, number> | undefined } | undefined> {
     try {
       const [g, versions] = await Promise.all([
-        generation?.confirm === false ? generation.generation : this.generation(key, generation?.generation),
+        basis && 'generation' in basis ? basis.generation : this.generation(key, basis?.entryDigest),
         this.tagVersions(tags, ttlMs),
       ]);
       return g === undefined ? undefined : { generation: g, versions };
@@ -323,20 +330,33 @@ export class CacheRedisTier {
   /**
    * Polls, for up to `waitMs` of real time, for the entry another pod is computing, or for its
    * lease: when the holder gives the lease back without writing (its write was refused, its loader
-   * failed), the first waiter to see it takes the lease and computes, the others keep waiting.
+   * failed), the first waiter to see it takes the lease and computes, the others keep waiting. A
+   * fresh entry counts only once `accept` makes something of it (the caller decodes it): one it
+   * cannot use is waited past like an expired one, so waiters on an undecodable entry do not all
+   * run the loader while the lease holder replaces it.
    */
-  async waitForFill(key: string, leaseTtlMs: number, waitMs: number, now: () => number): Promise<FillOrLease> {
+  async waitForFill<V>(
+    key: string,
+    leaseTtlMs: number,
+    waitMs: number,
+    now: () => number,
+    accept: (entry: StoredEntry) => V | undefined,
+  ): Promise<FillOrLease<V>> {
     const deadline = performance.now() + waitMs;
     while (performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
       const found = await this.readOrLease(key, leaseTtlMs).catch(() => undefined);
       if (!found) continue;
-      if (found.entry && found.entry.e > now()) return { entry: found.entry };
-      // An entry that is there but unusable (expired, or its tags invalidated) kept the script from
-      // trying; the lease is then taken only while the generation read with it is unchanged.
-      const lease = found.leaseTried
-        ? found.lease
-        : await this.acquireLease(key, leaseTtlMs, found.generation ?? '').catch(() => undefined);
+      if (found.entry && found.entry.e > now()) {
+        const accepted = accept(found.entry);
+        if (accepted !== undefined) return { entry: found.entry, accepted };
+      }
+      // An entry that is there but unusable (expired, tag-invalidated, undecodable) kept the script
+      // from trying; the lease is then taken only while that entry is unchanged.
+      const lease =
+        found.text === undefined
+          ? found.lease
+          : await this.acquireLease(key, leaseTtlMs, entryDigest(found.text)).catch(() => undefined);
       if (lease) return { lease };
     }
     return {};

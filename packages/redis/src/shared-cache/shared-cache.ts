@@ -7,7 +7,7 @@ import type { StoredEntry } from './entry.ts';
 import { encodeInvalidation, InvalidationBus, type InvalidationMessage } from './invalidation-bus.ts';
 import type { L1Entry } from './l1.ts';
 import { type LoadTicket, type LocalInvalidation, LocalTier, withTicket } from './local-tier.ts';
-import { CacheRedisTier, type GenerationRead, type Lease, type ReadOrLease } from './redis-tier.ts';
+import { CacheRedisTier, type Lease, type ReadBasis, type ReadOrLease, readBasis } from './redis-tier.ts';
 import {
   type CacheSerializer,
   type CacheWriteOptions,
@@ -210,8 +210,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
           this.#onError(error);
         }
       }
-      const kept = this.#l1 && this.#l1Value(value, entry);
-      if (kept) this.#l1?.set(key, kept.value, entry, now, tags, ticket);
+      this.#l1?.set(key, this.#l1Value(value, entry), entry, now, tags, ticket);
     });
   }
 
@@ -293,18 +292,14 @@ export class SharedCache<T = unknown> implements AuditedStore {
       if (copy) stale = { value: copy.value, staleUntil: copy.staleUntil };
       return (await loadOrStale(loader, stale, this.#now, () => {})).value;
     }
-    const { entry, leaseTried, found } = read;
+    const { entry, leaseTried } = read;
     let { lease } = read;
-    // Read with the entry (usable or not): a load may start only while it is unchanged, so a set()
-    // whose write lands after this read is not overwritten by the load that follows.
-    const generation: GenerationRead | undefined =
-      read.generation === undefined ? undefined : { generation: read.generation, confirm: found };
     if (entry) {
       if (entry.e > now) {
         const kept = this.#keep(key, entry, now, ticket);
         if (kept) {
           // Not in #inflight's way: the refresh has its own single flight.
-          if (this.#refresh?.due(entry.e, entry.d, now)) this.#refreshInBackground(key, loader, write, generation);
+          if (this.#refresh?.due(entry.e, entry.d, now)) this.#refreshInBackground(key, loader, write, readBasis(read));
           return kept.value;
         }
         // Undecodable (reported): a miss, which the load below replaces.
@@ -313,29 +308,37 @@ export class SharedCache<T = unknown> implements AuditedStore {
         if (old) stale = { value: old.value, staleUntil: entry.e + this.#staleIfErrorMs };
       }
     }
+    // Past here the entry read, if any, cannot be used. A load may only start while it is
+    // unchanged (its digest, checked in Redis), so a set() landing after this read wins.
+    const basis = readBasis(read);
     if (this.#lease) {
       const { ttlMs, waitMs } = this.#lease;
       // An entry was found (stale, invalidated or undecodable), so the read did not try for the lease.
-      if (!leaseTried && generation)
-        lease = await redis.acquireLease(key, ttlMs, generation.generation).catch(() => undefined);
+      if (!leaseTried && basis && 'entryDigest' in basis)
+        lease = await redis.acquireLease(key, ttlMs, basis.entryDigest).catch(() => undefined);
       // Another pod is computing: serve what we have, or wait for its result (or its lease, given back unwritten).
       if (lease === undefined && stale) return stale.value;
       if (lease === undefined)
         return withTicket(this.#l1, key, async (fillTicket) => {
-          const filled = await redis.waitForFill(key, ttlMs, waitMs, this.#now);
-          const kept = filled.entry && this.#keep(key, filled.entry, this.#now(), fillTicket);
-          if (kept) return kept.value;
+          // Decoded without a report: the read above reported this entry once already.
+          const filled = await redis.waitForFill(key, ttlMs, waitMs, this.#now, (found) => this.#tryDecode(found));
+          if (filled.entry && filled.accepted) {
+            const { value } = filled.accepted;
+            this.#l1?.set(key, value, filled.entry, this.#now(), Object.keys(filled.entry.t ?? {}), fillTicket);
+            return value;
+          }
           return this.#compute(key, loader, write, undefined, filled.lease, fillTicket);
         });
     }
-    return this.#compute(key, loader, write, stale, lease, ticket, generation);
+    return this.#compute(key, loader, write, stale, lease, ticket, basis);
   }
 
   /**
    * Runs the loader and caches its value unless the key was deleted, set or cleared since the read
-   * that led here (Redis generation: the lease's, or `generationRead` from a leaseless read, else
-   * read now); the L1 also refuses it after an invalidation since `ticket`, and then drops this
-   * pod's copy of the key once Redis took the value, so no pod keeps serving an older one.
+   * that led here (Redis generation: the lease's, or the one a leaseless miss brought, else read
+   * now, after a read that found an entry only while that entry is unchanged: `basis`); the L1
+   * also refuses it after an invalidation since `ticket`, and then drops this pod's copy of the key
+   * once Redis took the value, so no pod keeps serving an older one.
    */
   async #compute(
     key: string,
@@ -344,14 +347,13 @@ export class SharedCache<T = unknown> implements AuditedStore {
     stale: StaleValue<T> | undefined,
     lease: Lease | undefined,
     ticket: LoadTicket,
-    generationRead?: GenerationRead,
+    basis?: ReadBasis,
   ): Promise<T> {
     let leaseToken = lease?.token;
     let generation: string | undefined; // to end if this load writes nothing
     try {
       // Read before computing: a delete or tag invalidation during the load marks the result stale.
-      const known = lease ? { generation: lease.generation, confirm: false } : generationRead;
-      const seen = await this.#redis?.beforeLoad(key, known, tags, ttl);
+      const seen = await this.#redis?.beforeLoad(key, lease ? { generation: lease.generation } : basis, tags, ttl);
       generation = seen?.generation;
       const started = this.#now();
       const { value, loaded } = await loadOrStale(loader, stale, this.#now, this.#onError);
@@ -369,8 +371,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
         generation = undefined; // the write ended it
       }
       if (this.#l1) {
-        const copy = this.#l1Value(value, entry);
-        const kept = copy !== undefined && this.#l1.set(key, copy.value, entry, finished, tags, ticket);
+        const kept = this.#l1.set(key, this.#l1Value(value, entry), entry, finished, tags, ticket);
         // Redis now holds this value: an older copy kept here would differ from every other pod.
         if (!kept && this.#redis) this.#forget({ keys: [key], ...(entry.w ? { w: entry.w } : {}) });
       }
@@ -382,16 +383,20 @@ export class SharedCache<T = unknown> implements AuditedStore {
     }
   }
 
-  /** `generation`: read with the entry that is due, when it came from Redis (see {@link SharedCache.#miss}). */
-  #refreshInBackground(key: string, loader: () => Promise<T> | T, write: Write, generation?: GenerationRead): void {
+  /**
+   * `basis`: the entry that is due, when it was read from Redis (see {@link SharedCache.#miss}): the
+   * refresh only starts while it is unchanged, so a set() since that read is not overwritten.
+   */
+  #refreshInBackground(key: string, loader: () => Promise<T> | T, write: Write, basis?: ReadBasis): void {
     this.#refresh?.start(key, () =>
       withTicket(this.#l1, key, async (ticket) => {
         let lease: Lease | undefined;
         if (this.#redis && this.#lease) {
-          lease = await this.#redis.acquireLease(key, this.#lease.ttlMs, generation?.generation ?? '');
+          const digest = basis && 'entryDigest' in basis ? basis.entryDigest : '';
+          lease = await this.#redis.acquireLease(key, this.#lease.ttlMs, digest);
           if (lease === undefined) return; // another pod (or this one's miss) is already computing, or a write came
         }
-        await this.#compute(key, loader, write, undefined, lease, ticket, generation);
+        await this.#compute(key, loader, write, undefined, lease, ticket, basis);
       }),
     );
   }
@@ -434,29 +439,41 @@ export class SharedCache<T = unknown> implements AuditedStore {
    * What the L1 keeps for a value this pod wrote: with Redis, a copy decoded from `entry` (what
    * other pods read), so the caller's object, mutated later, never makes this pod serve something
    * the others do not; without Redis, the value itself (there is no other copy to differ from).
-   * Made on writes only: an L1 hit does not pay for it.
+   * Made on writes only: an L1 hit does not pay for it. A value the serializer does not round-trip
+   * (with JSON, `undefined`: the entry then has no value, and other pods read it as a miss) is kept
+   * as it is, and nothing is reported: this pod made the entry, no other writer did.
    */
-  #l1Value(value: T, entry: StoredEntry): { value: T } | undefined {
-    return this.#redis ? this.#decode(entry) : { value };
+  #l1Value(value: T, entry: StoredEntry): T {
+    if (!this.#redis || typeof entry.v !== 'string') return value;
+    return (this.#tryDecode(entry) ?? { value }).value;
   }
 
-  /**
-   * The entry's value, or undefined when the serializer cannot decode it (written with another
-   * serializer, or not by this cache): reported to `onError` with no `cause` (a parser's message
-   * quotes the text, i.e. the cached value), and read as a miss, which the next load replaces.
-   */
-  #decode(entry: StoredEntry): { value: T } | undefined {
+  /** The entry's value, or undefined when the serializer cannot decode it; reports nothing. */
+  #tryDecode(entry: StoredEntry): { value: T } | undefined {
     try {
       return { value: this.#serializer.deserialize(entry.v) };
     } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The value of an entry read from Redis, or undefined when the serializer cannot decode it
+   * (written with another serializer, or not by this cache): reported to `onError` with no `cause`
+   * (a parser's message quotes the text, i.e. the cached value), and read as a miss, which the next
+   * load replaces.
+   */
+  #decode(entry: StoredEntry): { value: T } | undefined {
+    const decoded = this.#tryDecode(entry);
+    if (!decoded) {
       this.#onError(
         new RedisStoreError(
           'ERR_REDIS_UNEXPECTED_REPLY',
           `SharedCache "${this.name}": a cached entry cannot be decoded (written with another serializer, or not by this cache); it is read as a miss and replaced by the next load. Check that every pod uses the same serializer.`,
         ),
       );
-      return undefined;
     }
+    return decoded;
   }
 
   /**
