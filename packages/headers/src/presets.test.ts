@@ -120,6 +120,28 @@ describe('webAppPreset', () => {
     }
   });
 
+  it("names in appended the headersFor() entry to append next to the app's CSP, and nothing outside that rollout", () => {
+    const reporting = { endpoint: '/csp' };
+    const partner = 'https://partner.example';
+    const rollout = webAppPreset({ reportOnly: true, reporting, frameAncestors: [partner] });
+    expect(rollout.appended).toEqual([['Content-Security-Policy', `frame-ancestors ${partner}`]]);
+    const entries = rollout.headersFor({ secure: true, nonce: rollout.newNonce() });
+    const toAppend = entries.filter(([name, value]) =>
+      rollout.appended.some((entry) => entry[0] === name && entry[1] === value),
+    );
+    expect(toAppend).toEqual(rollout.appended);
+    expect(Object.isFrozen(rollout.appended) && Object.isFrozen(rollout.appended[0])).toBe(true);
+    // Two entries per header are still exactly [name, value], as new Headers(entries) requires.
+    expect(() => new Headers(entries as [string, string][])).not.toThrow();
+    for (const policy of [
+      webAppPreset({ frameAncestors: [partner] }),
+      webAppPreset({ reportOnly: true, reporting, frameAncestors: 'self' }),
+      apiPreset(),
+    ]) {
+      expect(policy.appended).toEqual([]);
+    }
+  });
+
   it('keeps frame-ancestors and X-Frame-Options consistent', () => {
     const self = lower(webAppPreset({ frameAncestors: 'self' }).headersFor({ secure: true, nonce: 'n' }));
     expect(self['content-security-policy']).toContain("frame-ancestors 'self'");

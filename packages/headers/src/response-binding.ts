@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CrossSiteDecision } from './cross-site.ts';
 import { throwIfProblems } from './errors.ts';
 import { attachNonce, generateNonce } from './nonce.ts';
-import { SecurityHeaders } from './security-headers.ts';
+import { type HeaderEntry, SecurityHeaders } from './security-headers.ts';
 
 const STATE: unique symbol = Symbol.for('@rampart/headers.state');
 /** Marks a response whose `writeHead` already applies a state's headers, and holds that state. */
@@ -67,7 +67,8 @@ export function bindNodeResponse(
 
 /**
  * Writes `state`'s headers onto `res` when its head goes out (`writeHead`, which `end()`/`write()`
- * call implicitly): after anything set with `setHeader`, before headers passed to `writeHead`.
+ * call implicitly): after anything set with `setHeader`, before headers passed to `writeHead`,
+ * which win, except that the policy's {@link SecurityHeaders.appended} entries are merged into them.
  */
 export function applyOnWriteHead(res: ServerResponse, state: BindingState): void {
   const carrier = res as ServerResponse & { [WRITE_HEAD_STATE]?: BindingState };
@@ -81,9 +82,76 @@ export function applyOnWriteHead(res: ServerResponse, state: BindingState): void
   // biome-ignore lint/suspicious/noExplicitAny: writeHead is overloaded; we forward the call as is
   res.writeHead = function writeHeadWithSecurityHeaders(this: ServerResponse, ...args: any[]): ServerResponse {
     const current = (this as typeof carrier)[WRITE_HEAD_STATE];
-    if (!this.headersSent && current !== undefined) applyToNodeResponse(this, current);
+    if (!this.headersSent && current !== undefined) {
+      applyToNodeResponse(this, current);
+      const appended = current.policy.appended;
+      if (appended.length > 0) appendToWriteHeadArguments(args, appended);
+    }
     return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
   } as ServerResponse['writeHead'];
+}
+
+/**
+ * Node applies `writeHead`'s headers argument after the wrapper's headers, with `setHeader` (object
+ * form) or `removeHeader` then `appendHeader` (raw `[name, value, ...]` form), so a CSP there would
+ * replace the rollout's frame-ancestors. Puts each entry into that argument too, after the app's
+ * values, in a copy (the caller may reuse its object). Anything Node refuses is left for Node to refuse.
+ */
+function appendToWriteHeadArguments(args: unknown[], entries: readonly HeaderEntry[]): void {
+  // writeHead(status, reason, headers), or writeHead(status, headers): Node reads the headers from
+  // the third argument, or from the second when the third is absent and the second is no reason.
+  const index = typeof args[1] === 'string' || args[2] != null ? 2 : 1;
+  let headers = args[index];
+  if (typeof headers !== 'object' || headers === null) return;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i] as HeaderEntry;
+    headers = Array.isArray(headers)
+      ? appendToRawHeaders(headers, entry[0], entry[1])
+      : appendToHeaderObject(headers as Record<string, unknown>, entry[0], entry[1]);
+  }
+  args[index] = headers;
+}
+
+/** Whether a header value as given to Node (a string, a number or an array of them) holds `value`. */
+function holdsValue(given: unknown, value: string): boolean {
+  return Array.isArray(given) ? given.some((v) => String(v) === value) : String(given) === value;
+}
+
+/** The raw form, `[name, value, name, value, ...]`: one more pair unless a pair of that name has the value. */
+function appendToRawHeaders(headers: readonly unknown[], name: string, value: string): readonly unknown[] {
+  if (headers.length % 2 !== 0) return headers;
+  const lower = name.toLowerCase();
+  let named = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    const key = headers[i];
+    if (typeof key !== 'string' || key.toLowerCase() !== lower) continue;
+    if (holdsValue(headers[i + 1], value)) return headers;
+    named = true;
+  }
+  if (!named) return headers;
+  const copy = headers.slice();
+  copy.push(name, value);
+  return copy;
+}
+
+/**
+ * The object form: the last key of that name in any letter case wins in Node (one `setHeader` per
+ * key, in order), so the value goes there, after the app's.
+ */
+function appendToHeaderObject(headers: Record<string, unknown>, name: string, value: string): Record<string, unknown> {
+  const lower = name.toLowerCase();
+  let last: string | undefined;
+  const keys = Object.keys(headers);
+  for (let i = 0; i < keys.length; i++) {
+    if ((keys[i] as string).toLowerCase() === lower) last = keys[i];
+  }
+  if (last === undefined) return headers;
+  const given = headers[last];
+  // undefined, null or an object: Node refuses it, as it would without us.
+  if (typeof given !== 'string' && typeof given !== 'number' && !Array.isArray(given)) return headers;
+  if (holdsValue(given, value)) return headers;
+  const merged = Array.isArray(given) ? [...given, value] : [String(given), value];
+  return { ...headers, [last]: merged };
 }
 
 /** Writes the state's headers onto `res` now. */

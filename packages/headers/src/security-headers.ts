@@ -53,6 +53,13 @@ export class SecurityHeaders {
   readonly usesNonce: boolean;
   /** Headers removed from every response (`X-Powered-By`, `Server`, ...). */
   readonly remove: readonly string[];
+  /**
+   * The entries of {@link headersFor} that go out as one more value of their header
+   * (`appendHeader`, `headers.append`), after any value the response already has, instead of
+   * replacing it. Empty except during a Report-Only rollout with a list of `frameAncestors`, where it
+   * holds the enforced `Content-Security-Policy: frame-ancestors <list>`.
+   */
+  readonly appended: readonly HeaderEntry[];
   /** The resolved options this policy was built from. */
   readonly options: Readonly<PresetOptions>;
   readonly #compiled: CompiledHeaders;
@@ -68,6 +75,7 @@ export class SecurityHeaders {
     this.name = compiled.name;
     this.usesNonce = compiled.csp !== undefined && compiled.csp.parts.length > 1;
     this.remove = compiled.remove;
+    this.appended = Object.freeze(compiled.added.map((entry): HeaderEntry => Object.freeze([entry[0], entry[1]])));
     this.options = Object.freeze({ ...options });
     this.#rebuild = rebuild;
     Object.freeze(this);
@@ -81,7 +89,8 @@ export class SecurityHeaders {
   /**
    * Every header to send for one response, in a stable order. During a Report-Only rollout with a
    * list of `frameAncestors`, one entry is an enforced `Content-Security-Policy: frame-ancestors …`
-   * that must be added next to a CSP the application sends itself, not replace it (see {@link applyTo}).
+   * that must be added next to a CSP the application sends itself, not replace it: it is the one
+   * whose name and value equal an entry of {@link appended} (see also {@link applyTo}).
    */
   headersFor(context: ResponseContext): HeaderEntry[] {
     const out: HeaderEntry[] = [...this.#compiled.fixed, ...this.#compiled.added];

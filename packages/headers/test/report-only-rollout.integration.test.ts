@@ -74,7 +74,11 @@ function listen(server: Server): Promise<Running> {
   });
 }
 
-/** `/own`: the app sets its CSP; `/plain`: it sets none; `/boom`: the handler fails after setting it. */
+/**
+ * `/own`: the app sets its CSP; `/plain`: it sets none; `/boom`: the handler fails after setting it;
+ * `/write-head`: the app passes its CSP in `writeHead`'s headers argument (node:http, Express, and
+ * Fastify's `/hijacked-write-head`), which Node applies with `setHeader`, after ours.
+ */
 const APPS: readonly { name: string; start(policy: SecurityHeaders): Promise<Running> }[] = [
   {
     name: 'express',
@@ -92,6 +96,10 @@ const APPS: readonly { name: string; start(policy: SecurityHeaders): Promise<Run
       app.get('/boom', (_req, res) => {
         res.setHeader('Content-Security-Policy', APP_CSP);
         throw new Error('boom');
+      });
+      app.get('/write-head', (_req, res) => {
+        res.writeHead(200, { 'Content-Security-Policy': APP_CSP });
+        res.end('ok');
       });
       return listen(createServer(app));
     },
@@ -113,6 +121,11 @@ const APPS: readonly { name: string; start(policy: SecurityHeaders): Promise<Run
       app.get('/hijacked', (_request, reply) => {
         reply.hijack();
         reply.raw.setHeader('Content-Security-Policy', APP_CSP);
+        reply.raw.end('ok');
+      });
+      app.get('/hijacked-write-head', (_request, reply) => {
+        reply.hijack();
+        reply.raw.writeHead(200, { 'content-security-policy': APP_CSP });
         reply.raw.end('ok');
       });
       await app.listen({ port: 0, host: '127.0.0.1' });
@@ -162,6 +175,11 @@ const APPS: readonly { name: string; start(policy: SecurityHeaders): Promise<Run
         if (req.url === '/boom') {
           res.setHeader('Content-Security-Policy', APP_CSP);
           throw new Error('boom');
+        }
+        if (req.url === '/write-head') {
+          res.writeHead(200, { 'Content-Security-Policy': APP_CSP });
+          res.end('ok');
+          return;
         }
         res.end('ok');
       };
@@ -216,6 +234,24 @@ describe.each(APPS)('$name during a Report-Only rollout with a list of frame anc
         expect(seen.status).toBe(500);
         expect(seen.enforced).toContain(FRAMING);
         expect(seen.enforced.filter((p) => p === FRAMING)).toHaveLength(1);
+      } finally {
+        await app.close();
+      }
+    });
+  }
+
+  const writeHeadPath = {
+    express: '/write-head',
+    'node:http withSecurityHeaders': '/write-head',
+    fastify: '/hijacked-write-head',
+  }[adapter.name];
+  if (writeHeadPath !== undefined) {
+    it("keeps frame-ancestors next to a CSP the application passes to writeHead's headers argument", async () => {
+      const app = await adapter.start(rollout());
+      try {
+        const seen = await fetchPolicies(app.port, writeHeadPath);
+        expect(seen.status).toBe(200);
+        expect(seen.enforced.sort()).toEqual([APP_CSP, FRAMING].sort());
       } finally {
         await app.close();
       }

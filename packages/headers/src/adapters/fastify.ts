@@ -77,7 +77,8 @@ const PREVIOUS_HIJACK = Symbol('@rampart/headers previous hijack');
 /**
  * `reply.hijack()` with the policy: a hijacked reply skips `onSend`, so the headers go onto the raw
  * response when the handler writes its head, as on node:http (they replace what the handler set
- * with `setHeader`; headers it passes to `reply.raw.writeHead` win).
+ * with `setHeader`; headers it passes to `reply.raw.writeHead` win, but a rollout's frame-ancestors
+ * goes out next to a CSP there).
  */
 function hijackWithPolicy(this: FastifyReply): FastifyReply {
   const state = stateOf(this.request);

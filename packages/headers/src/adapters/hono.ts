@@ -59,7 +59,9 @@ export function securityHeaders(
       // has returned; headers set on the context now are copied into it (c.json, c.text, ...).
       bind(c, policy, false);
       const state = stateOf(c) as NonNullable<ReturnType<typeof stateOf>>;
-      // Nothing has set a header yet; `append` keeps a CSP that onError's response sets next to ours.
+      // onError runs after this and nothing of ours runs after it: a CSP it sets with
+      // c.header(name, value) replaces these values, the rollout's frame-ancestors included; one
+      // set with { append: true } goes out next to them. `append` here only keeps a value set earlier.
       state.policy.applyTo(
         (name, value) => c.header(name, value),
         state,

@@ -38,6 +38,81 @@ describe('applySecurityHeaders', () => {
   });
 });
 
+const PARTNER = 'https://partner.example';
+const FRAMING = `frame-ancestors ${PARTNER}`;
+const APP_CSP = "default-src 'self'";
+const rollout = () => webAppPreset({ reportOnly: true, reporting: { endpoint: '/csp' }, frameAncestors: [PARTNER] });
+
+/** Every value of the enforced CSP a response will send, in order. */
+function enforcedCsp(res: ServerResponse): string[] {
+  const value = res.getHeader('content-security-policy');
+  return value === undefined ? [] : Array.isArray(value) ? value : [String(value)];
+}
+
+describe("applySecurityHeaders with CSP in writeHead's headers argument, during a Report-Only rollout", () => {
+  it('sends frame-ancestors after a CSP passed in the object form, in any letter case', () => {
+    for (const name of ['Content-Security-Policy', 'content-security-policy', 'CONTENT-security-POLICY']) {
+      const { req, res } = exchange(false);
+      applySecurityHeaders(req, res, rollout());
+      res.writeHead(200, { [name]: APP_CSP, 'content-type': 'text/plain' });
+      expect(enforcedCsp(res)).toEqual([APP_CSP, FRAMING]);
+      expect(res.getHeader('content-type')).toBe('text/plain');
+    }
+  });
+
+  it('keeps every value of a CSP passed as an array, and the status message given before the headers', () => {
+    const { req, res } = exchange(false);
+    applySecurityHeaders(req, res, rollout());
+    res.writeHead(200, 'Fine', { 'Content-Security-Policy': [APP_CSP, "object-src 'none'"] });
+    expect(enforcedCsp(res)).toEqual([APP_CSP, "object-src 'none'", FRAMING]);
+    expect(res.statusMessage).toBe('Fine');
+  });
+
+  it('sends frame-ancestors after a CSP passed in the raw array form', () => {
+    const { req, res } = exchange(false);
+    applySecurityHeaders(req, res, rollout());
+    res.writeHead(200, ['content-type', 'text/plain', 'Content-Security-Policy', APP_CSP]);
+    expect(enforcedCsp(res)).toEqual([APP_CSP, FRAMING]);
+    expect(res.getHeader('content-type')).toBe('text/plain');
+  });
+
+  it('adds frame-ancestors once when the headers argument already has it', () => {
+    const objectForm = exchange(false);
+    applySecurityHeaders(objectForm.req, objectForm.res, rollout());
+    objectForm.res.writeHead(200, { 'Content-Security-Policy': [APP_CSP, FRAMING] });
+    expect(enforcedCsp(objectForm.res)).toEqual([APP_CSP, FRAMING]);
+    const rawForm = exchange(false);
+    applySecurityHeaders(rawForm.req, rawForm.res, rollout());
+    rawForm.res.writeHead(200, ['Content-Security-Policy', FRAMING, 'content-security-policy', APP_CSP]);
+    expect(enforcedCsp(rawForm.res)).toEqual([FRAMING, APP_CSP]);
+  });
+
+  it("leaves the caller's headers argument untouched, so it can be reused for the next response", () => {
+    const headers = { 'Content-Security-Policy': APP_CSP };
+    const raw = ['Content-Security-Policy', APP_CSP];
+    for (const argument of [headers, raw]) {
+      const { req, res } = exchange(false);
+      applySecurityHeaders(req, res, rollout());
+      res.writeHead(200, argument);
+      expect(enforcedCsp(res)).toEqual([APP_CSP, FRAMING]);
+    }
+    expect(headers).toEqual({ 'Content-Security-Policy': APP_CSP });
+    expect(raw).toEqual(['Content-Security-Policy', APP_CSP]);
+  });
+
+  it("still lets Node refuse a malformed headers argument, and changes nothing outside a rollout's frame-ancestors", () => {
+    const odd = exchange(false);
+    applySecurityHeaders(odd.req, odd.res, rollout());
+    expect(() => odd.res.writeHead(200, ['Content-Security-Policy'] as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
+    );
+    const enforced = exchange(false);
+    applySecurityHeaders(enforced.req, enforced.res, webAppPreset({ frameAncestors: [PARTNER] }));
+    enforced.res.writeHead(200, { 'Content-Security-Policy': APP_CSP });
+    expect(enforcedCsp(enforced.res)).toEqual([APP_CSP]);
+  });
+});
+
 /** Serves `listener` once and returns status, headers and body, or fails if the body does not arrive in time. */
 async function exchangeOnce(
   listener: (req: IncomingMessage, res: ServerResponse) => void,
