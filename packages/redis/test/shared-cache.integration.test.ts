@@ -8,7 +8,12 @@ import {
   SharedCache,
   type SharedCacheOptions,
 } from '../src/index.ts';
-import { READ_OR_GENERATION, READ_OR_LEASE } from '../src/shared-cache/cache-scripts.ts';
+import {
+  GENERATION_READ,
+  LEASE_ACQUIRE,
+  READ_OR_GENERATION,
+  READ_OR_LEASE,
+} from '../src/shared-cache/cache-scripts.ts';
 import { cluster, keysMatching, ready, singleNode, type Target } from './fixtures/targets.ts';
 
 let counter = 0;
@@ -402,7 +407,7 @@ describe.each([
         get(t, prop) {
           const value = Reflect.get(t, prop, t) as unknown;
           if (typeof value !== 'function') return value;
-          if (prop !== 'get' && prop !== 'evalsha' && prop !== 'eval') return value.bind(t);
+          if (prop !== 'get' && prop !== 'evalsha' && prop !== 'eval' && prop !== 'callBuffer') return value.bind(t);
           return (...args: unknown[]) => {
             if (++reads === 2) polling.resolve();
             return value.apply(t, args);
@@ -710,9 +715,11 @@ describe.each([
             const value = Reflect.get(t, prop, t) as unknown;
             if (typeof value !== 'function') return value;
             // EVAL only follows a NOSCRIPT reply to its EVALSHA: not a round trip of its own design.
-            if (!['get', 'evalsha', 'set', 'publish', 'unlink'].includes(String(prop))) return value.bind(t);
+            // callBuffer: the reads that return an entry's bytes send their EVALSHA through it.
+            if (!['get', 'evalsha', 'set', 'publish', 'unlink', 'callBuffer'].includes(String(prop)))
+              return value.bind(t);
             return (...args: unknown[]) => {
-              sent.push(String(prop));
+              sent.push(prop === 'callBuffer' ? String(args[0]) : String(prop));
               return value.apply(t, args);
             };
           },
@@ -770,9 +777,10 @@ describe.each([
         get(t, prop) {
           const value = Reflect.get(t, prop, t) as unknown;
           if (typeof value !== 'function') return value;
-          if (!['evalsha', 'publish', 'unlink'].includes(String(prop))) return value.bind(t);
+          // callBuffer: the reads that return an entry's bytes send their EVALSHA through it.
+          if (!['evalsha', 'publish', 'unlink', 'callBuffer'].includes(String(prop))) return value.bind(t);
           return (...args: unknown[]) => {
-            sent.push(String(prop));
+            sent.push(prop === 'callBuffer' ? String(args[0]) : String(prop));
             return value.apply(t, args);
           };
         },
@@ -909,7 +917,8 @@ describe.each([
           // reaches Redis between the load's read and its lease (or the start of its load).
           let afterRead: (() => Promise<void>) | undefined;
           const client = await connect();
-          // EVALSHA, or EVAL after a NOSCRIPT (the first run of a script on a new server).
+          // EVALSHA, or EVAL after a NOSCRIPT (the first run of a script on a new server), sent as
+          // the command itself or through callBuffer (the reads that return an entry's bytes).
           const reads = new Set([
             READ_OR_LEASE.sha1,
             READ_OR_GENERATION.sha1,
@@ -920,11 +929,11 @@ describe.each([
             get(t, prop) {
               const value = Reflect.get(t, prop, t) as unknown;
               if (typeof value !== 'function') return value;
-              if (prop !== 'evalsha' && prop !== 'eval') return value.bind(t);
+              if (prop !== 'evalsha' && prop !== 'eval' && prop !== 'callBuffer') return value.bind(t);
               return async (...args: unknown[]) => {
                 const reply = (await value.apply(t, args)) as unknown;
                 const hook = afterRead;
-                if (hook && reads.has(args[0] as string)) {
+                if (hook && args.slice(0, 2).some((a) => reads.has(a as string))) {
                   afterRead = undefined;
                   await hook();
                 }
@@ -1196,5 +1205,214 @@ describe.each([
       expect(errors).toEqual([]);
       await Promise.all([a.close(), b.close()]);
     });
+  });
+  /**
+   * `client` with `hook` run before the first script call `matches` (EVALSHA, or EVAL after a
+   * NOSCRIPT, sent as the command itself or through call/callBuffer), and `counted` incremented for
+   * every such call.
+   */
+  const scriptHook = (
+    client: RedisClient,
+    scripts: readonly { sha1: string; lua: string }[],
+  ): {
+    client: RedisClient;
+    arm: (hook: () => Promise<unknown>) => void;
+    armed: () => boolean;
+    counted: () => number;
+  } => {
+    const names = new Set(scripts.flatMap((s) => [s.sha1, s.lua]));
+    let hook: (() => Promise<unknown>) | undefined;
+    let counted = 0;
+    const hooked = new Proxy(client, {
+      get(t, prop) {
+        const value = Reflect.get(t, prop, t) as unknown;
+        if (typeof value !== 'function') return value;
+        if (prop !== 'evalsha' && prop !== 'eval' && prop !== 'call' && prop !== 'callBuffer') return value.bind(t);
+        return async (...args: unknown[]) => {
+          if (args.slice(0, 2).some((a) => typeof a === 'string' && names.has(a))) {
+            counted += 1;
+            const run = hook;
+            hook = undefined;
+            if (run) await run();
+          }
+          return (await value.apply(t, args)) as unknown;
+        };
+      },
+    });
+    return {
+      client: hooked,
+      arm: (h) => {
+        hook = h;
+      },
+      armed: () => hook !== undefined,
+      counted: () => counted,
+    };
+  };
+
+  describe('a foreign entry that is not valid UTF-8 (another app’s msgpack or gzip under the prefix)', () => {
+    // msgpack {"v": <bytes>} with bytes that are no UTF-8 (0xc4, 0xff, 0xfe), then a gzip header.
+    const foreign = Buffer.from([0x81, 0xa1, 0x76, 0xc4, 0x03, 0xff, 0xfe, 0x80, 0x1f, 0x8b, 0x08, 0x00, 0xc3, 0x28]);
+
+    it.each(LEASE_MODES)('is replaced by one load across three pods (%s)', async (how, overrides) => {
+      const name = unique('foreign-bytes');
+      const caches: SharedCache<unknown>[] = [];
+      for (let i = 0; i < 2; i++) caches.push(...(await pods({ name, l1: false, ...overrides }, { subscribe: false })));
+      const three = caches.slice(0, 3);
+      const admin = await connect();
+      const entryKey = `rampart:cache:${name}:{=k}`;
+      await admin.set(entryKey, foreign); // no TTL: it would stay for good
+      let calls = 0;
+      const loader = async (): Promise<string> => {
+        calls += 1;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return 'loaded';
+      };
+      const started = performance.now();
+      const values =
+        how === 'with the lease'
+          ? await Promise.all(three.map((cache) => cache.getOrSet('k', loader)))
+          : [
+              await three[0]!.getOrSet('k', loader),
+              await three[1]!.getOrSet('k', loader),
+              await three[2]!.getOrSet('k', loader),
+            ];
+      expect(values).toEqual(['loaded', 'loaded', 'loaded']);
+      expect(calls).toBe(1);
+      expect(performance.now() - started).toBeLessThan(1_500); // nobody sat out waitMs (2 s)
+      expect(JSON.parse((await admin.get(entryKey)) as string).v).toBe('"loaded"');
+      await Promise.all(caches.map((cache) => cache.close()));
+    });
+  });
+
+  describe('reads that return an entry’s bytes', () => {
+    it.each(LEASE_MODES)(
+      'still work once the server lost its scripts (NOSCRIPT, then EVAL) (%s)',
+      async (_how, overrides) => {
+        const [a, b] = await pods({ l1: false, ...overrides }, { subscribe: false });
+        await a.set('k', 'v');
+        const spec = target.spec;
+        const nodes =
+          spec.kind === 'single'
+            ? [new Redis(spec.url)]
+            : spec.nodes.map((n) => new Redis({ host: n.host, port: n.port }));
+        for (const node of nodes) {
+          await node.script('FLUSH'); // this suite's own server, never the machine's
+          node.disconnect();
+        }
+        expect(await b.getOrSet('k', () => 'loaded')).toBe('v');
+        expect(await b.getOrSet('other', () => 'loaded')).toBe('loaded');
+        await Promise.all([a.close(), b.close()]);
+      },
+    );
+  });
+
+  describe('pods waiting while the lease holder replaces a tag-invalidated entry', () => {
+    it('do not ask for the lease on every poll', async () => {
+      const options = {
+        name: unique('invalidated-wait'),
+        class: 'cluster',
+        reason: 'lease poll test',
+        ttlMs: 60_000,
+        l1: false,
+        lease: { ttlMs: 60_000, waitMs: 30_000 },
+        timeoutMs: 2_000,
+      } as const;
+      const a = new SharedCache<string>({ ...options, redis: await connect(), registry: new CacheRegistry() });
+      const reads = scriptHook(await connect(), [READ_OR_LEASE]);
+      const leases = scriptHook(reads.client, [LEASE_ACQUIRE]);
+      const b = new SharedCache<string>({ ...options, redis: leases.client, registry: new CacheRegistry() });
+      // A large entry: each lease attempt on it hashed the whole of it in Redis.
+      await a.set('k', 'x'.repeat(200_000), { tags: ['tenant'] });
+      await a.invalidateTags(['tenant']);
+      const holder = gatedLoader('new');
+      const first = a.getOrSet('k', holder.loader, { tags: ['tenant'] });
+      await holder.started;
+      let calls = 0;
+      const waiting = b.getOrSet(
+        'k',
+        () => {
+          calls += 1;
+          return 'other';
+        },
+        { tags: ['tenant'] },
+      );
+      await waitFor(() => reads.counted() >= 25, { timeoutMs: 10_000, what: 'pod B to poll 25 times' });
+      holder.release();
+      expect(await first).toBe('new');
+      expect(await waiting).toBe('new');
+      expect(calls).toBe(0);
+      expect(leases.counted()).toBeLessThanOrEqual(3);
+      await Promise.all([a.close(), b.close()]);
+    }, 30_000);
+  });
+
+  describe('a waiter whose wait ends before the holder’s load does', () => {
+    it('does not overwrite a set() that lands before its own load starts', async () => {
+      const options = {
+        name: unique('wait-timeout'),
+        class: 'cluster',
+        reason: 'lease wait timeout test',
+        ttlMs: 60_000,
+        l1: false,
+        lease: { ttlMs: 60_000, waitMs: 200 },
+        timeoutMs: 2_000,
+      } as const;
+      const a = new SharedCache<string>({ ...options, redis: await connect(), registry: new CacheRegistry() });
+      const hooked = scriptHook(await connect(), [GENERATION_READ]);
+      const b = new SharedCache<string>({ ...options, redis: hooked.client, registry: new CacheRegistry() });
+      const holder = gatedLoader('held');
+      const first = a.getOrSet('k', holder.loader);
+      await holder.started;
+      hooked.arm(() => a.set('k', 'explicit'));
+      expect(await b.getOrSet('k', () => 'waited')).toBe('waited');
+      expect(hooked.armed()).toBe(false); // the set ran, before B's load read the generation
+      holder.release();
+      expect(await first).toBe('held');
+      expect(await a.get('k')).toBe('explicit');
+      expect(await b.get('k')).toBe('explicit');
+      await Promise.all([a.close(), b.close()]);
+    }, 30_000);
+  });
+
+  describe('an early refresh started by an L1 hit', () => {
+    it.each(LEASE_MODES)(
+      'does not overwrite a set() that lands before it starts loading (%s)',
+      async (_how, overrides) => {
+        let now = 3_000_000;
+        const clock = { now: () => now, random: () => 0.5 };
+        const name = unique('l1-refresh');
+        const underlying = await connect();
+        const hooked = scriptHook(underlying, [LEASE_ACQUIRE, GENERATION_READ]);
+        const [a, b] = await pods({
+          name,
+          clock,
+          ttlMs: 10_000,
+          earlyRefresh: { beta: 100 },
+          redis: hooked.client,
+          ...overrides,
+        });
+        const admin = await connect();
+        let calls = 0;
+        const loader = (): string => {
+          calls += 1;
+          now += 500; // δ = 500 ms on the injected clock
+          return `v${calls}`;
+        };
+        expect(await a.getOrSet('k', loader)).toBe('v1');
+        now += 9_000; // 1 s before expiry: due
+        hooked.arm(() => b.set('k', 'explicit'));
+        expect(await a.getOrSet('k', loader)).toBe('v1'); // an L1 hit, which starts the refresh
+        await waitFor(() => !hooked.armed(), { timeoutMs: 5_000, what: 'the refresh to reach Redis' });
+        // Whatever the refresh does next is a few round trips on A's connection, sent before these.
+        for (let i = 0; i < 5; i++) {
+          await new Promise((resolve) => setImmediate(resolve));
+          await underlying.ping();
+        }
+        expect(JSON.parse((await admin.get(`rampart:cache:${name}:{=k}`)) as string).v).toBe('"explicit"');
+        await waitFor(async () => (await a.get('k')) === 'explicit', { timeoutMs: 5_000, what: 'A to drop v1' });
+        expect(await b.get('k')).toBe('explicit');
+        await Promise.all([a.close(), b.close()]);
+      },
+    );
   });
 });

@@ -70,21 +70,29 @@ end`;
 
 // A load that follows a read which found an entry it cannot use (expired, tag-invalidated,
 // undecodable: only the client can tell, tags live on other slots) may only start while that entry
-// is unchanged: ARGV[EA] is the SHA-1 of the entry as read ('' for a load that found none). A set(),
-// delete, clear or another pod's load since that read changed or removed it, and the load does not
-// start, so a set() landing between the read and the load wins. A hit writes nothing: the check
-// is only made by the rare load that follows such a read. One hash of one value: bounded.
-const ENTRY_UNCHANGED = `if ARGV[EA] ~= '' then
+// is unchanged: ARGV[EA] is the SHA-1 of the entry's bytes as read. A set(), delete, clear or another
+// pod's load since that read changed or removed it, and the load does not start, so a set() landing
+// between the read and the load wins. '-': the read found no entry, and the load may only start
+// while there is still none; '': no check. A hit writes nothing: the check is only made by the
+// rare load that follows such a read. One hash of one value: bounded.
+const ENTRY_UNCHANGED = `if ARGV[EA] == '-' then
+  if redis.call('EXISTS', KEYS[EK]) == 1 then return FAIL end
+elseif ARGV[EA] ~= '' then
   local seen = redis.call('GET', KEYS[EK])
   if not seen or redis.sha1hex(seen) ~= ARGV[EA] then return FAIL end
 end`;
 
 // On a miss, take the lease in the same round trip as the read, with the key's generation. A hit
-// (usable or not) returns the entry only, and writes nothing.
+// (usable or not) returns the entry only, and writes nothing; with ARGV[5] = '1' (a pod waiting for
+// another's load), also whether the lease is held, so a waiter that finds an entry it cannot use
+// does not ask for the lease (and hash the entry) on every poll while the holder loads.
 export const READ_OR_LEASE = defineScript(
   'cache-read-or-lease',
   `local v = redis.call('GET', KEYS[1])
-if v then return {v, 0} end
+if v then
+  if ARGV[5] == '1' then return {v, 0, redis.call('EXISTS', KEYS[2])} end
+  return {v, 0}
+end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   ${GENERATION.replaceAll('GK', '3').replaceAll('GA', '3')}
   return {false, 1, g}
@@ -103,9 +111,11 @@ return {false, g}`,
 );
 
 // With ARGV[5] (the digest of an entry read before): the lease only while that entry is unchanged.
+// A held lease refuses first: the entry is not hashed for a lease that cannot be had anyway.
 export const LEASE_ACQUIRE = defineScript(
   'cache-lease-acquire',
-  `${ENTRY_UNCHANGED.replaceAll('EK', '3').replaceAll('EA', '5').replace('FAIL', '{0}')}
+  `if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
+${ENTRY_UNCHANGED.replaceAll('EK', '3').replaceAll('EA', '5').replace('FAIL', '{0}')}
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   ${GENERATION.replaceAll('GK', '2').replaceAll('GA', '3')}
   return {1, g}

@@ -10,6 +10,8 @@ export interface L1Entry<T> {
   /** How long computing it took (ms), for early refresh. */
   readonly deltaMs: number;
   readonly tags: readonly string[];
+  /** The write id of the shared entry it came from, if it had one (see `StoredEntry.w`). */
+  readonly writeId?: string;
 }
 
 /**

@@ -117,6 +117,7 @@ export class LocalTier<T> {
       staleUntil: expiresAt + this.#staleIfErrorMs,
       deltaMs: entry.d,
       tags,
+      ...(entry.w === undefined ? {} : { writeId: entry.w }),
     });
     return true;
   }

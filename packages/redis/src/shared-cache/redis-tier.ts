@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { RedisStoreError, safeCause } from '../errors.ts';
 import type { RedisCallGuard } from '../redis-down-policy.ts';
-import { type RedisClient, runScript } from '../scripts.ts';
+import { isNoScript, type RedisClient, type RedisScript, runScript } from '../scripts.ts';
 import {
   DELETE_AND_END_LOADS,
   GENERATION_READ,
@@ -25,12 +25,14 @@ const GENERATION_LIFE_MS = 3_600_000;
 
 /**
  * What waiting for another pod's load ended with: its entry (with what the caller's `accept` made
- * of it), the lease it gave back, or neither.
+ * of it), the lease it gave back, or neither: then `basis`, what the last read found, for the load
+ * the caller runs without a lease (so a set() landing after that read is not overwritten).
  */
 export interface FillOrLease<V> {
   readonly entry?: StoredEntry;
   readonly accepted?: V;
   readonly lease?: Lease;
+  readonly basis?: ReadBasis;
 }
 
 /** A lease taken before computing, and the key's generation read with it. */
@@ -41,37 +43,44 @@ export interface Lease {
 
 /**
  * What a read-or-lease found: a (tag-checked) entry, the lease, and whether the lease was tried;
- * on a miss without leases, the key's generation. `text`: the entry as Redis holds it, whenever one
+ * on a miss without leases, the key's generation. `bytes`: the entry as Redis holds it, whenever one
  * was there (usable or not): a load that follows may only start while it is unchanged (see
- * {@link readBasis}).
+ * {@link readBasis}). Bytes, not text: an entry that is not UTF-8 (another app's msgpack or gzip
+ * under the same prefix) would not survive a decode and re-encode, and its digest would never
+ * match the one Redis computes. `leaseHeld`: asked by a waiter, whether another pod holds the lease.
  */
 export interface ReadOrLease {
   readonly entry?: StoredEntry;
   readonly lease?: Lease;
   readonly leaseTried: boolean;
   readonly generation?: string;
-  readonly text?: string;
+  readonly bytes?: Buffer;
+  readonly leaseHeld?: boolean;
 }
 
 /**
  * What a load without a lease of its own compares against: the generation its read brought (a
- * miss), or the digest of the entry its read found (it may only start while that entry is
- * unchanged: {@link CacheRedisTier.beforeLoad}; with leases, {@link CacheRedisTier.acquireLease}).
+ * miss without leases), or the digest of the entry its read found, {@link ENTRY_ABSENT} when it
+ * found none (it may only start while that entry is unchanged, or still absent:
+ * {@link CacheRedisTier.beforeLoad}; with leases, {@link CacheRedisTier.acquireLease}).
  */
 export type ReadBasis = { readonly generation: string } | { readonly entryDigest: string };
 
+/** The `entryDigest` of a read that found no entry (see `ENTRY_UNCHANGED` in cache-scripts.ts). */
+export const ENTRY_ABSENT = '-';
+
 /** The basis a load that follows `read` starts from (see {@link ReadBasis}). */
-export function readBasis(read: ReadOrLease): ReadBasis | undefined {
-  if (read.text !== undefined) return { entryDigest: entryDigest(read.text) };
-  return read.generation === undefined ? undefined : { generation: read.generation };
+export function readBasis(read: ReadOrLease): ReadBasis {
+  if (read.bytes !== undefined) return { entryDigest: entryDigest(read.bytes) };
+  return read.generation === undefined ? { entryDigest: ENTRY_ABSENT } : { generation: read.generation };
 }
 
 /**
- * The SHA-1 of an entry as read, compared in Redis (`redis.sha1hex`) with the entry there now. Made
- * only for a load that follows a read, never on a hit.
+ * The SHA-1 of an entry's bytes as read, compared in Redis (`redis.sha1hex`, over the same bytes)
+ * with the entry there now. Made only for a load that follows a read, never on a hit.
  */
-export function entryDigest(text: string): string {
-  return createHash('sha1').update(text, 'utf8').digest('hex');
+export function entryDigest(bytes: Buffer): string {
+  return createHash('sha1').update(bytes).digest('hex');
 }
 
 /**
@@ -116,21 +125,23 @@ export class CacheRedisTier {
 
   /**
    * Reads an entry; on a miss, tries for the lease in the same round trip. The lease token doubles
-   * as the new generation when the key has none: both are random, and in their own keys.
+   * as the new generation when the key has none: both are random, and in their own keys. `waiting`:
+   * with an entry, also whether the lease is held (see {@link CacheRedisTier.waitForFill}).
    */
-  async readOrLease(key: string, leaseTtlMs: number): Promise<ReadOrLease> {
+  async readOrLease(key: string, leaseTtlMs: number, waiting = false): Promise<ReadOrLease> {
     const redis = this.#redis;
     const token = newToken();
     const keys = [this.#entryKey(key), this.#leaseKey(key), this.#generationKey(key)];
-    const [text, acquired, generation] = (await this.call('get', () =>
-      runScript(redis, READ_OR_LEASE, keys, [token, leaseTtlMs, token, GENERATION_LIFE_MS]),
-    )) as [string | false | null, number, string?];
-    if (typeof text === 'string') {
-      const entry = await this.#checkTags(decodeEntry(text));
-      return { ...(entry ? { entry } : {}), leaseTried: false, text };
+    const args = [token, leaseTtlMs, token, GENERATION_LIFE_MS, ...(waiting ? ['1'] : [])];
+    const [bytes, acquired, third] = (await this.call('get', () =>
+      runScriptForBytes(redis, READ_OR_LEASE, keys, args),
+    )) as [Buffer | null, number, (Buffer | number)?];
+    if (Buffer.isBuffer(bytes)) {
+      const entry = await this.#checkTags(decodeEntry(bytes.toString('utf8')));
+      return { ...(entry ? { entry } : {}), leaseTried: false, bytes, ...(waiting ? { leaseHeld: third === 1 } : {}) };
     }
     return {
-      ...(acquired === 1 ? { lease: { token, generation: String(generation ?? '') } } : {}),
+      ...(acquired === 1 ? { lease: { token, generation: String(third ?? '') } } : {}),
       leaseTried: true,
     };
   }
@@ -140,14 +151,25 @@ export class CacheRedisTier {
     const redis = this.#redis;
     const keys = [this.#entryKey(key), this.#generationKey(key)];
     const token = newToken();
-    const [text, generation] = (await this.call('get', () =>
-      runScript(redis, READ_OR_GENERATION, keys, [token, GENERATION_LIFE_MS]),
-    )) as [string | false | null, string?];
-    if (typeof text === 'string') {
-      const entry = await this.#checkTags(decodeEntry(text));
-      return { ...(entry ? { entry } : {}), leaseTried: false, text };
+    const [bytes, generation] = (await this.call('get', () =>
+      runScriptForBytes(redis, READ_OR_GENERATION, keys, [token, GENERATION_LIFE_MS]),
+    )) as [Buffer | null, Buffer?];
+    if (Buffer.isBuffer(bytes)) {
+      const entry = await this.#checkTags(decodeEntry(bytes.toString('utf8')));
+      return { ...(entry ? { entry } : {}), leaseTried: false, bytes };
     }
     return { leaseTried: false, generation: String(generation ?? '') };
+  }
+
+  /**
+   * The entry as Redis holds it, decoded (tags not checked) and as bytes, or undefined: for an
+   * early refresh that starts from an L1 copy, to tell whether Redis still holds that copy's entry.
+   */
+  async readBytes(key: string): Promise<{ entry: StoredEntry | undefined; bytes: Buffer } | undefined> {
+    const redis = this.#redis;
+    const full = this.#entryKey(key);
+    const bytes = await this.call('get', () => redis.getBuffer(full));
+    return bytes === null ? undefined : { entry: decodeEntry(bytes.toString('utf8')), bytes };
   }
 
   async read(key: string): Promise<StoredEntry | undefined> {
@@ -333,7 +355,10 @@ export class CacheRedisTier {
    * failed), the first waiter to see it takes the lease and computes, the others keep waiting. A
    * fresh entry counts only once `accept` makes something of it (the caller decodes it): one it
    * cannot use is waited past like an expired one, so waiters on an undecodable entry do not all
-   * run the loader while the lease holder replaces it.
+   * run the loader while the lease holder replaces it. While the lease is held, a poll that finds
+   * such an entry asks for nothing more (no lease attempt, no hash of the entry, here or in Redis):
+   * one round trip per poll. At the deadline, `basis` is what the last poll found (`basis` as given
+   * when no poll was answered): the caller's load without a lease starts only while it is unchanged.
    */
   async waitForFill<V>(
     key: string,
@@ -341,25 +366,31 @@ export class CacheRedisTier {
     waitMs: number,
     now: () => number,
     accept: (entry: StoredEntry) => V | undefined,
+    basis: ReadBasis,
   ): Promise<FillOrLease<V>> {
     const deadline = performance.now() + waitMs;
+    let last: ReadOrLease | undefined;
     while (performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
-      const found = await this.readOrLease(key, leaseTtlMs).catch(() => undefined);
+      const found = await this.readOrLease(key, leaseTtlMs, true).catch(() => undefined);
       if (!found) continue;
+      last = found;
       if (found.entry && found.entry.e > now()) {
         const accepted = accept(found.entry);
         if (accepted !== undefined) return { entry: found.entry, accepted };
       }
+      // A miss: the script tried for the lease.
+      if (found.bytes === undefined) {
+        if (found.lease) return { lease: found.lease };
+        continue;
+      }
       // An entry that is there but unusable (expired, tag-invalidated, undecodable) kept the script
-      // from trying; the lease is then taken only while that entry is unchanged.
-      const lease =
-        found.text === undefined
-          ? found.lease
-          : await this.acquireLease(key, leaseTtlMs, entryDigest(found.text)).catch(() => undefined);
+      // from trying; once the holder is gone the lease is taken only while that entry is unchanged.
+      if (found.leaseHeld) continue;
+      const lease = await this.acquireLease(key, leaseTtlMs, entryDigest(found.bytes)).catch(() => undefined);
       if (lease) return { lease };
     }
-    return {};
+    return { basis: last ? readBasis(last) : basis };
   }
 
   /**
@@ -450,6 +481,29 @@ export class CacheRedisTier {
  */
 function isCacheKey(rest: string): boolean {
   return rest.startsWith('{=') || rest.startsWith('l:{=') || rest.startsWith('g:{=');
+}
+
+/**
+ * {@link runScript} with replies as bytes (Buffers; integers stay numbers), for the scripts that
+ * return an entry: its digest must be made over the bytes Redis holds (see {@link entryDigest}).
+ * EVALSHA, then EVAL once on NOSCRIPT, as runScript does.
+ */
+function runScriptForBytes(
+  client: RedisClient,
+  script: RedisScript,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<unknown> {
+  let sent: Promise<unknown>;
+  try {
+    sent = client.callBuffer('evalsha', script.sha1, keys.length, ...keys, ...args);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return sent.then(undefined, (error: unknown) => {
+    if (!isNoScript(error)) throw error;
+    return client.callBuffer('eval', script.lua, keys.length, ...keys, ...args);
+  });
 }
 
 /** A random lease token or generation. */

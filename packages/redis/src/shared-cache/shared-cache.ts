@@ -7,7 +7,7 @@ import type { StoredEntry } from './entry.ts';
 import { encodeInvalidation, InvalidationBus, type InvalidationMessage } from './invalidation-bus.ts';
 import type { L1Entry } from './l1.ts';
 import { type LoadTicket, type LocalInvalidation, LocalTier, withTicket } from './local-tier.ts';
-import { CacheRedisTier, type Lease, type ReadBasis, type ReadOrLease, readBasis } from './redis-tier.ts';
+import { CacheRedisTier, entryDigest, type Lease, type ReadBasis, type ReadOrLease, readBasis } from './redis-tier.ts';
 import {
   type CacheSerializer,
   type CacheWriteOptions,
@@ -164,7 +164,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
     const now = this.#now();
     const local = this.#l1?.get(key, now);
     if (local && local.expiresAt > now) {
-      if (this.#refresh?.due(local.entryExpiresAt, local.deltaMs, now)) this.#refreshInBackground(key, loader, write);
+      if (this.#refresh?.due(local.entryExpiresAt, local.deltaMs, now))
+        this.#refreshInBackground(key, loader, write, undefined, local);
       return local.value;
     }
     const pending = this.#inflight.get(key);
@@ -314,20 +315,29 @@ export class SharedCache<T = unknown> implements AuditedStore {
     if (this.#lease) {
       const { ttlMs, waitMs } = this.#lease;
       // An entry was found (stale, invalidated or undecodable), so the read did not try for the lease.
-      if (!leaseTried && basis && 'entryDigest' in basis)
+      if (!leaseTried && 'entryDigest' in basis)
         lease = await redis.acquireLease(key, ttlMs, basis.entryDigest).catch(() => undefined);
       // Another pod is computing: serve what we have, or wait for its result (or its lease, given back unwritten).
       if (lease === undefined && stale) return stale.value;
       if (lease === undefined)
         return withTicket(this.#l1, key, async (fillTicket) => {
           // Decoded without a report: the read above reported this entry once already.
-          const filled = await redis.waitForFill(key, ttlMs, waitMs, this.#now, (found) => this.#tryDecode(found));
+          const filled = await redis.waitForFill(
+            key,
+            ttlMs,
+            waitMs,
+            this.#now,
+            (found) => this.#tryDecode(found),
+            basis,
+          );
           if (filled.entry && filled.accepted) {
             const { value } = filled.accepted;
             this.#l1?.set(key, value, filled.entry, this.#now(), Object.keys(filled.entry.t ?? {}), fillTicket);
             return value;
           }
-          return this.#compute(key, loader, write, undefined, filled.lease, fillTicket);
+          // The holder's lease given back, or the wait over: without a lease, the load starts only
+          // while the key holds what the last poll found, so a set() since then is not overwritten.
+          return this.#compute(key, loader, write, undefined, filled.lease, fillTicket, filled.basis);
         });
     }
     return this.#compute(key, loader, write, stale, lease, ticket, basis);
@@ -385,18 +395,34 @@ export class SharedCache<T = unknown> implements AuditedStore {
 
   /**
    * `basis`: the entry that is due, when it was read from Redis (see {@link SharedCache.#miss}): the
-   * refresh only starts while it is unchanged, so a set() since that read is not overwritten.
+   * refresh only starts while it is unchanged, so a set() since that read is not overwritten. From
+   * an L1 copy (`copy`), the refresh first reads the entry in Redis (one round trip, in the
+   * background): if it is no longer the one the copy came from (a set() or another pod's refresh
+   * replaced it; its announcement drops the copy), there is nothing to refresh; otherwise that read
+   * is the basis.
    */
-  #refreshInBackground(key: string, loader: () => Promise<T> | T, write: Write, basis?: ReadBasis): void {
+  #refreshInBackground(
+    key: string,
+    loader: () => Promise<T> | T,
+    write: Write,
+    basis?: ReadBasis,
+    copy?: L1Entry<T>,
+  ): void {
     this.#refresh?.start(key, () =>
       withTicket(this.#l1, key, async (ticket) => {
+        let start = basis;
+        if (this.#redis && start === undefined && copy) {
+          const held = await this.#redis.readBytes(key);
+          if (!held?.entry || !sameEntry(held.entry, copy)) return;
+          start = { entryDigest: entryDigest(held.bytes) };
+        }
         let lease: Lease | undefined;
         if (this.#redis && this.#lease) {
-          const digest = basis && 'entryDigest' in basis ? basis.entryDigest : '';
+          const digest = start && 'entryDigest' in start ? start.entryDigest : '';
           lease = await this.#redis.acquireLease(key, this.#lease.ttlMs, digest);
           if (lease === undefined) return; // another pod (or this one's miss) is already computing, or a write came
         }
-        await this.#compute(key, loader, write, undefined, lease, ticket, basis);
+        await this.#compute(key, loader, write, undefined, lease, ticket, start);
       }),
     );
   }
@@ -513,4 +539,13 @@ export class SharedCache<T = unknown> implements AuditedStore {
   #writeAnnouncement(key: string, entry: StoredEntry): string {
     return encodeInvalidation({ origin: this.#origin, keys: [key], ...(entry.w ? { w: entry.w } : {}) });
   }
+}
+
+/**
+ * Whether `entry` (read from Redis) is the one an L1 copy was made from: the same write (its id,
+ * unique to a pod and a write), expiry and compute time. An entry without a write id (another
+ * writer's) is matched on the last two only.
+ */
+function sameEntry<T>(entry: StoredEntry, copy: L1Entry<T>): boolean {
+  return entry.w === copy.writeId && entry.e === copy.entryExpiresAt && entry.d === copy.deltaMs;
 }
