@@ -3,8 +3,11 @@
  * its forget releases that record and never another caller's. Made by {@link ReplayGuard.attempt}.
  */
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Redis } from 'ioredis';
 import { RedisStoreError } from './errors.ts';
 import type { ReplayGuard } from './replay-guard.ts';
+import type { RedisClient } from './scripts.ts';
 
 /**
  * Deletes the record of an attempt only while it still holds that attempt's token (ARGV[1]): the
@@ -16,6 +19,107 @@ import type { ReplayGuard } from './replay-guard.ts';
  */
 export const FORGET_OWN_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
+
+/**
+ * How long forgets refused while their client reconnects stay pending, in ms from the latest of
+ * them: they are sent on the client's next `ready` within this window, else dropped. Not the
+ * attempt's TTL: a resent SET starts its TTL when it lands, however late.
+ */
+export const LATE_FORGET_WINDOW_MS = 60_000;
+
+/** Most forgets pending on one client; a forget beyond them is refused as before (the record stays). */
+export const LATE_FORGET_MAX = 10_000;
+
+interface LateForget {
+  readonly key: string;
+  readonly token: string;
+}
+
+/** The forgets waiting for one client's next `ready`, with one listener pair and one timer. */
+interface PendingForgets {
+  readonly forgets: LateForget[];
+  /** When the window of its latest forget ends; the timer drops the set then (at most a second later). */
+  until: number;
+  timer: NodeJS.Timeout | undefined;
+  /** Removes the listeners and the timer, and forgets the set. */
+  readonly drop: () => void;
+}
+
+// One pending set per client, however many forgets (of however many guards) are refused while it
+// reconnects: never a listener pair per forget.
+const pendingForgets = new WeakMap<RedisClient, PendingForgets>();
+
+/**
+ * Sends the compare-and-delete of `key` on `client`'s next `ready`, if it comes within `windowMs`
+ * of the latest forget pending there. ioredis resends the commands that lost their connection
+ * without an answer (`autoResendUnfulfilledCommands`, the attempt's SET among them) as it turns
+ * ready, before it emits `ready`, so the forget runs after that SET on the same connection. The
+ * token makes a late forget safe: it deletes nothing but this attempt's record. False when nothing
+ * was scheduled: the client is closed for good (ioredis failed its pending commands, the SET with
+ * them) or {@link LATE_FORGET_MAX} forgets already wait.
+ *
+ * @internal exported for the guard and its tests (`windowMs`)
+ */
+export function forgetWhenReady(
+  client: RedisClient,
+  key: string,
+  token: string,
+  windowMs: number = LATE_FORGET_WINDOW_MS,
+): boolean {
+  if (client.status === 'end') return false;
+  const until = performance.now() + windowMs;
+  const pending = pendingForgets.get(client);
+  if (pending !== undefined) {
+    if (pending.forgets.length >= LATE_FORGET_MAX) return false;
+    pending.forgets.push({ key, token });
+    pending.until = until;
+    return true;
+  }
+  const settle = (): void => {
+    clearTimeout(state.timer);
+    client.off('ready', onReady);
+    client.off('end', settle);
+    if (pendingForgets.get(client) === state) pendingForgets.delete(client);
+  };
+  const onReady = (): void => {
+    // `ready` is emitted a tick after the status changed: a connection lost again in between
+    // resends its commands on the next `ready`, and the forgets wait for that one.
+    if (client.status !== 'ready') return;
+    settle();
+    for (const f of state.forgets) (client as Redis).eval(FORGET_OWN_LUA, 1, f.key, f.token).catch(ignore);
+  };
+  // Every call is O(1), and they are at least a second apart (or the window, if shorter): it runs
+  // again only when a forget added since it was set moved the set's `until`.
+  const expire = (): void => {
+    const left = state.until - performance.now();
+    if (left <= 0) {
+      settle();
+      return;
+    }
+    state.timer = setTimeout(expire, Math.max(left, Math.min(windowMs, 1_000)));
+    state.timer.unref();
+  };
+  const state: PendingForgets = { forgets: [{ key, token }], until, timer: undefined, drop: settle };
+  pendingForgets.set(client, state);
+  client.on('ready', onReady);
+  client.on('end', settle);
+  expire();
+  return true;
+}
+
+/**
+ * Drops the forgets waiting for `client`'s next `ready`, and their listeners: for a connection being
+ * closed on purpose. ioredis emits no `end` for a client disconnected while it reconnects.
+ */
+export function dropLateForgets(client: RedisClient): void {
+  const pending = pendingForgets.get(client);
+  if (pending === undefined) return;
+  pending.forgets.length = 0;
+  pending.until = 0;
+  pending.drop();
+}
+
+const ignore = (): void => {};
 
 /** This process's random part of attempt tokens, made on first use (nothing runs on import). */
 let tokenPrefix: string | undefined;
@@ -56,6 +160,14 @@ export interface ReplayAttempt {
    * the record expired and another caller recorded the id again. Sent once this attempt's check has
    * settled, on the connection that sent its SET, so it runs after that SET. Resolves `true` if it
    * deleted the record, `false` if the record was someone else's, gone, or never checked.
+   *
+   * While the client (with `wait`, the guard's own connection) is reconnecting it rejects at once
+   * with `ERR_REDIS_UNAVAILABLE`, and still sends the compare-and-delete on the client's next
+   * `ready` (if that comes within 60 s; up to 10 000 such forgets wait per client):
+   * ioredis resends a SET that lost its connection without an answer when it reconnects, and the
+   * forget then runs after it. Answer the request as failed (e.g. 503) without waiting; a retry
+   * that arrives before the reconnect is still answered as a replay. A forget that gets no answer
+   * in time rejects `ERR_REDIS_TIMEOUT`; Redis still runs it after the SET.
    */
   forget(): Promise<boolean>;
 }
@@ -73,8 +185,6 @@ export function replayDetected(name: string): RedisStoreError {
     `ReplayGuard "${name}": this id was already seen within its TTL; reject the request.`,
   );
 }
-
-const ignore = (): void => {};
 
 export class Attempt implements ReplayAttempt {
   readonly #ops: AttemptOps;

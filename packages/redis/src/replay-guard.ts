@@ -5,7 +5,16 @@ import { RedisStoreError } from './errors.ts';
 import { hasBrace, percentEncodeBraces } from './hash-tag.ts';
 import { type SetNxItem, setNx, setNxMany } from './many-keys.ts';
 import { RedisCallGuard } from './redis-down-policy.ts';
-import { Attempt, type AttemptOps, FORGET_OWN_LUA, type ReplayAttempt, replayDetected } from './replay-attempt.ts';
+import {
+  Attempt,
+  type AttemptOps,
+  dropLateForgets,
+  FORGET_OWN_LUA,
+  forgetWhenReady,
+  LATE_FORGET_WINDOW_MS,
+  type ReplayAttempt,
+  replayDetected,
+} from './replay-attempt.ts';
 import type { RedisClient } from './scripts.ts';
 import {
   type CoalesceOption,
@@ -407,9 +416,12 @@ export class ReplayGuard implements AuditedStore {
   /**
    * An attempt's compare-and-delete. With `wait`, on the guard's own connection (behind the WAITs
    * pending there, like a check's SET), so it runs after the attempt's SET, which went that way.
+   * On a connection that is not ready it is refused at once and sent on its next `ready`, after
+   * ioredis's resend of the SET (see {@link forgetWhenReady}).
    */
   #forgetOwn(key: string, token: string): Promise<boolean> {
     let guard = this.#guard;
+    let client = this.#redis;
     if (this.#own !== undefined) {
       if (this.#closed) {
         return Promise.reject(
@@ -420,6 +432,18 @@ export class ReplayGuard implements AuditedStore {
         );
       }
       guard = this.#waitsPending === 0 ? this.#own.set : this.#own.queuedSet;
+      client = this.#own.conn;
+    }
+    const status = client.status;
+    if (status !== 'ready' && forgetWhenReady(client, key, token)) {
+      // A lazyConnect client that never connected: start connecting, as a refused call does.
+      if (status === 'wait') client.connect().catch(() => {});
+      return Promise.reject(
+        new RedisStoreError(
+          'ERR_REDIS_UNAVAILABLE',
+          `ReplayGuard "${this.name}".attempt.forget: the Redis client is not connected (status ${status}); the release is sent when it is ready again (within ${LATE_FORGET_WINDOW_MS} ms), after the commands ioredis resends. Answer the request as failed without waiting; a retry before the reconnect is still answered as a replay.`,
+        ),
+      );
     }
     return guard.send('ReplayGuard.forget', 'eval', [FORGET_OWN_LUA, 1, key, token], deletedReply);
   }
@@ -447,6 +471,8 @@ export class ReplayGuard implements AuditedStore {
     if (this.#own === undefined || this.#closed) return;
     this.#closed = true;
     const conn = this.#own.conn;
+    // Forgets waiting for it to reconnect could only run on a connection that is going away.
+    dropLateForgets(conn);
     conn.quit().catch(() => conn.disconnect());
   }
 }

@@ -25,7 +25,11 @@ describe('ReplayGuard with wait, on a Redis without replicas', () => {
     await server?.stop();
   });
 
-  const guard = (onRedisDown: 'fail-closed' | 'fail-open', onFailOpen?: (error: RedisStoreError) => void) => {
+  const guard = (
+    onRedisDown: 'fail-closed' | 'fail-open',
+    onFailOpen?: (error: RedisStoreError) => void,
+    timeoutMs?: number,
+  ) => {
     const g = new ReplayGuard({
       redis,
       name: unique('wait'),
@@ -33,6 +37,7 @@ describe('ReplayGuard with wait, on a Redis without replicas', () => {
       wait,
       onRedisDown,
       ...(onFailOpen === undefined ? {} : { onFailOpen }),
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
       registry: new CacheRegistry(),
     });
     guards.push(g);
@@ -106,7 +111,8 @@ describe('ReplayGuard with wait, on a Redis without replicas', () => {
   });
 
   it('lets an attempt release the record its unreplicated check left, and no other attempt', async () => {
-    const g = guard('fail-closed');
+    // The forget queues behind the busy checks' SETs: the default 50 ms was exceeded under load.
+    const g = guard('fail-closed', undefined, 2_000);
     const mine = g.attempt('unreplicated');
     await expect(mine.check()).rejects.toMatchObject({ code: 'ERR_REDIS_NOT_REPLICATED' });
     // The id stays recorded: another attempt answers replay, and its forget leaves the record.
