@@ -407,7 +407,7 @@ describe.each([
         get(t, prop) {
           const value = Reflect.get(t, prop, t) as unknown;
           if (typeof value !== 'function') return value;
-          if (prop !== 'get' && prop !== 'evalsha' && prop !== 'eval' && prop !== 'callBuffer') return value.bind(t);
+          if (!['get', 'evalsha', 'eval', 'evalshaBuffer', 'evalBuffer'].includes(String(prop))) return value.bind(t);
           return (...args: unknown[]) => {
             if (++reads === 2) polling.resolve();
             return value.apply(t, args);
@@ -715,11 +715,11 @@ describe.each([
             const value = Reflect.get(t, prop, t) as unknown;
             if (typeof value !== 'function') return value;
             // EVAL only follows a NOSCRIPT reply to its EVALSHA: not a round trip of its own design.
-            // callBuffer: the reads that return an entry's bytes send their EVALSHA through it.
-            if (!['get', 'evalsha', 'set', 'publish', 'unlink', 'callBuffer'].includes(String(prop)))
+            // evalshaBuffer: the reads that return an entry's bytes send their EVALSHA through it.
+            if (!['get', 'evalsha', 'set', 'publish', 'unlink', 'evalshaBuffer'].includes(String(prop)))
               return value.bind(t);
             return (...args: unknown[]) => {
-              sent.push(prop === 'callBuffer' ? String(args[0]) : String(prop));
+              sent.push(String(prop).replace(/Buffer$/, ''));
               return value.apply(t, args);
             };
           },
@@ -777,10 +777,10 @@ describe.each([
         get(t, prop) {
           const value = Reflect.get(t, prop, t) as unknown;
           if (typeof value !== 'function') return value;
-          // callBuffer: the reads that return an entry's bytes send their EVALSHA through it.
-          if (!['evalsha', 'publish', 'unlink', 'callBuffer'].includes(String(prop))) return value.bind(t);
+          // evalshaBuffer: the reads that return an entry's bytes send their EVALSHA through it.
+          if (!['evalsha', 'publish', 'unlink', 'evalshaBuffer'].includes(String(prop))) return value.bind(t);
           return (...args: unknown[]) => {
-            sent.push(prop === 'callBuffer' ? String(args[0]) : String(prop));
+            sent.push(String(prop).replace(/Buffer$/, ''));
             return value.apply(t, args);
           };
         },
@@ -918,7 +918,7 @@ describe.each([
           let afterRead: (() => Promise<void>) | undefined;
           const client = await connect();
           // EVALSHA, or EVAL after a NOSCRIPT (the first run of a script on a new server), sent as
-          // the command itself or through callBuffer (the reads that return an entry's bytes).
+          // the command itself or as its Buffer variant (the reads that return an entry's bytes).
           const reads = new Set([
             READ_OR_LEASE.sha1,
             READ_OR_GENERATION.sha1,
@@ -929,7 +929,7 @@ describe.each([
             get(t, prop) {
               const value = Reflect.get(t, prop, t) as unknown;
               if (typeof value !== 'function') return value;
-              if (prop !== 'evalsha' && prop !== 'eval' && prop !== 'callBuffer') return value.bind(t);
+              if (!['evalsha', 'eval', 'evalshaBuffer', 'evalBuffer'].includes(String(prop))) return value.bind(t);
               return async (...args: unknown[]) => {
                 const reply = (await value.apply(t, args)) as unknown;
                 const hook = afterRead;
@@ -1208,7 +1208,7 @@ describe.each([
   });
   /**
    * `client` with `hook` run before the first script call `matches` (EVALSHA, or EVAL after a
-   * NOSCRIPT, sent as the command itself or through call/callBuffer), and `counted` incremented for
+   * NOSCRIPT, sent as the command itself or through call or as its Buffer variant), and `counted` incremented for
    * every such call.
    */
   const scriptHook = (
@@ -1227,7 +1227,7 @@ describe.each([
       get(t, prop) {
         const value = Reflect.get(t, prop, t) as unknown;
         if (typeof value !== 'function') return value;
-        if (prop !== 'evalsha' && prop !== 'eval' && prop !== 'call' && prop !== 'callBuffer') return value.bind(t);
+        if (!['evalsha', 'eval', 'call', 'evalshaBuffer', 'evalBuffer'].includes(String(prop))) return value.bind(t);
         return async (...args: unknown[]) => {
           if (args.slice(0, 2).some((a) => typeof a === 'string' && names.has(a))) {
             counted += 1;

@@ -716,6 +716,36 @@ describe('stores on a client with autopipelining and a key prefix', () => {
     expect(first.filter(Boolean)).toHaveLength(25);
   });
 
+  it.each([true, false])(
+    'runs SharedCache loads and reads through the auto-pipeline (lease: %s), keeping the key prefix',
+    async (lease) => {
+      const name = unique(`piped-cache-${lease}`);
+      const errors: unknown[] = [];
+      const cache = new SharedCache<string>({
+        name,
+        class: 'cluster',
+        reason: 'autopipelining test',
+        ttlMs: 60_000,
+        redis: piped,
+        l1: false,
+        timeoutMs: 2_000,
+        registry,
+        onError: (error) => errors.push(error),
+        ...(lease ? {} : { lease: false }),
+      });
+      let calls = 0;
+      const loader = async (): Promise<string> => {
+        calls += 1;
+        return 'loaded';
+      };
+      for (let i = 0; i < 3; i++) expect(await cache.getOrSet('k', loader)).toBe('loaded');
+      expect(calls).toBe(1);
+      expect(errors).toEqual([]);
+      expect((await admin.keys(`app:*${name}*`)).length).toBeGreaterThan(0);
+      await cache.close();
+    },
+  );
+
   it('sends every command at once, also with coalescing off (so none overtakes another)', async () => {
     const guard = new ReplayGuard({
       redis: piped,

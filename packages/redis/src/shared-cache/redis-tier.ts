@@ -483,10 +483,19 @@ function isCacheKey(rest: string): boolean {
   return rest.startsWith('{=') || rest.startsWith('l:{=') || rest.startsWith('g:{=');
 }
 
+/** ioredis makes a `<command>Buffer` method for every command; its typings leave out EVAL's and EVALSHA's. */
+interface BufferScripting {
+  evalshaBuffer(...args: (string | number)[]): Promise<unknown>;
+  evalBuffer(...args: (string | number)[]): Promise<unknown>;
+}
+
 /**
  * {@link runScript} with replies as bytes (Buffers; integers stay numbers), for the scripts that
  * return an entry: its digest must be made over the bytes Redis holds (see {@link entryDigest}).
- * EVALSHA, then EVAL once on NOSCRIPT, as runScript does.
+ * EVALSHA, then EVAL once on NOSCRIPT, as runScript does. Sent with ioredis's own
+ * `evalshaBuffer`/`evalBuffer`, not `callBuffer('evalsha', …)`: on a client with
+ * `enableAutoPipelining`, ioredis 6 drops the command name of an auto-pipelined `callBuffer`, and
+ * Redis got the script's SHA as the command.
  */
 function runScriptForBytes(
   client: RedisClient,
@@ -496,13 +505,13 @@ function runScriptForBytes(
 ): Promise<unknown> {
   let sent: Promise<unknown>;
   try {
-    sent = client.callBuffer('evalsha', script.sha1, keys.length, ...keys, ...args);
+    sent = (client as unknown as BufferScripting).evalshaBuffer(script.sha1, keys.length, ...keys, ...args);
   } catch (error) {
     return Promise.reject(error);
   }
   return sent.then(undefined, (error: unknown) => {
     if (!isNoScript(error)) throw error;
-    return client.callBuffer('eval', script.lua, keys.length, ...keys, ...args);
+    return (client as unknown as BufferScripting).evalBuffer(script.lua, keys.length, ...keys, ...args);
   });
 }
 
