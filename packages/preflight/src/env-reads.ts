@@ -11,6 +11,7 @@ import {
 } from './js-ast.ts';
 import { importBindings, requiredModule } from './js-module-bindings.ts';
 import { isShadowed, nearestDeclaration, patternIdentifiers } from './js-scope.ts';
+import { isSecretName, secretNameCount } from './secret-names.ts';
 
 // `isEnvObject` sees one node, so which calls are Hono's `env(c)` is worked out once per module,
 // when it is indexed: calls of a name imported from `hono/adapter` that nothing nearer shadows.
@@ -63,11 +64,78 @@ function isProcess(node: AstNode | undefined): boolean {
   return specifier !== undefined && PROCESS_MODULES.has(specifier);
 }
 
+/** How deep `keepsEnv` follows nested `||`, ternaries and spreads before it gives up (drops the alias). */
+const KEEPS_ENV_DEPTH = 16;
+
+/**
+ * Whether a value written to the alias declared by `declaration` is still the env object: the env
+ * object (`process.env`), the alias itself, a `||` / `??` / ternary of those, or an object literal
+ * spreading one of those (`{ ...e, ...overrides }`) whose other keys (also those of object
+ * literals it spreads) are static names of no secret. Bounded by {@link KEEPS_ENV_DEPTH}.
+ */
+function keepsEnv(
+  value: AstNode | undefined,
+  declaration: AstNode,
+  parentOf: ReadonlyMap<AstNode, AstNode>,
+  depth = 0,
+): boolean {
+  const n = unwrap(value);
+  if (n === undefined || depth > KEEPS_ENV_DEPTH) return false;
+  if (n.type === 'Identifier') return nearestDeclaration(n, n.name as string, parentOf)?.id === declaration;
+  if (n.type === 'LogicalExpression' && (n.operator === '||' || n.operator === '??')) {
+    return (
+      keepsEnv(child(n, 'left'), declaration, parentOf, depth + 1) &&
+      keepsEnv(child(n, 'right'), declaration, parentOf, depth + 1)
+    );
+  }
+  if (n.type === 'ConditionalExpression') {
+    return (
+      keepsEnv(child(n, 'consequent'), declaration, parentOf, depth + 1) &&
+      keepsEnv(child(n, 'alternate'), declaration, parentOf, depth + 1)
+    );
+  }
+  if (n.type === 'ObjectExpression') return spreadsEnv(n, declaration, parentOf, depth) === true;
+  return isEnvObject(n);
+}
+
+/**
+ * For an object literal: `true` when it spreads the env object (see {@link keepsEnv}) and sets no
+ * key that is computed or names a secret, `false` when it sets such a key (here or in an object
+ * literal it spreads), `undefined` when it sets none but spreads no env object either.
+ */
+function spreadsEnv(
+  object: AstNode,
+  declaration: AstNode,
+  parentOf: ReadonlyMap<AstNode, AstNode>,
+  depth: number,
+): boolean | undefined {
+  if (depth > KEEPS_ENV_DEPTH) return false;
+  let env: boolean | undefined;
+  for (const prop of children(object, 'properties')) {
+    if (prop.type === 'SpreadElement') {
+      const argument = unwrap(child(prop, 'argument'));
+      if (argument?.type === 'ObjectExpression') {
+        const nested = spreadsEnv(argument, declaration, parentOf, depth + 1);
+        if (nested === false) return false;
+        env ||= nested;
+      } else if (keepsEnv(argument, declaration, parentOf, depth + 1)) {
+        env = true;
+      }
+      continue;
+    }
+    const name = propertyKeyName(prop);
+    if (name === undefined || secretNameCount(name, 'env') !== undefined || isSecretName(name, 'code')) return false;
+  }
+  return env;
+}
+
 /**
  * Removes the aliases that are written anywhere they are in scope (`src = JSON.parse(…)`,
  * `({ src } = o)`, `src++`, `for (src of …)`, also from a closure): such a name may no longer hold
- * the env object, the rule a `let` bound to an env read follows. One pass, one scope lookup per
- * write of a name an alias has.
+ * the env object, the rule a `let` bound to an env read follows. A write of a value that is still
+ * the env object (`e = e || process.env`, `e = { ...e, ...overrides }`, `e ??= process.env`: see
+ * {@link keepsEnv}) keeps the alias. One pass, one scope lookup per write of a name an alias has
+ * (and one per identifier of a written value that may keep the env object).
  */
 function dropReassigned(
   declared: Set<AstNode>,
@@ -87,7 +155,15 @@ function dropReassigned(
       const name = id.name as string;
       if (!names.has(name)) continue;
       const declaration = nearestDeclaration(id, name, parentOf)?.id;
-      if (declaration !== undefined) declared.delete(declaration);
+      if (declaration === undefined || !declared.has(declaration)) continue;
+      // `e = …`, `e ||= …`, `e ??= …` of the name itself (not a pattern): the result is the value
+      // written or, for the logical forms, the alias itself.
+      const keeps =
+        node.type === 'AssignmentExpression' &&
+        id === unwrap(target) &&
+        (node.operator === '=' || node.operator === '||=' || node.operator === '??=') &&
+        keepsEnv(child(node, 'right'), declaration, parentOf);
+      if (!keeps) declared.delete(declaration);
     }
   }
 }

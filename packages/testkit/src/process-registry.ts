@@ -8,21 +8,66 @@ import { tellReaper } from './orphan-reaper.ts';
 /**
  * Every process and temporary directory the test-kit creates is registered here, so that a test
  * run that forgets `stop()`, throws, or is interrupted still leaves nothing behind: the `exit`
- * hook kills what is left and removes the directories synchronously (a SIGINT, SIGTERM or SIGHUP
- * the app handles itself leaves them to that `exit` hook, so its graceful stop can still use them;
- * unhandled, it cleans up and exits). A SIGKILL runs no hook: for that case each registration is
- * also told to a detached reaper process, which cleans up what is still registered once this
- * process is gone (see orphan-reaper.ts).
+ * hook kills what is left and removes the directories synchronously. A SIGINT, SIGTERM or SIGHUP
+ * that nobody else listens to cleans up and exits at once. One that another listener also gets is
+ * left to it (the app's graceful stop can still use the servers; the `exit` hook cleans up when it
+ * exits), until a second signal: that cleans up and exits ("press Ctrl-C twice"), so that a
+ * listener that never exits (signal-exit acts only when it is the sole listener) cannot keep the
+ * process and its servers running. A SIGKILL runs no hook: for that case each registration is also
+ * told to a detached reaper process, which cleans up what is still registered once this process is
+ * gone (see orphan-reaper.ts).
  */
-// @cache-scope per-pod: the processes and directories this process created; they die with it.
-const children = new Set<ChildProcess>();
-// @cache-scope per-pod: see above.
-const directories = new Set<string>();
-let hooksInstalled = false;
+interface Registry {
+  readonly children: Set<ChildProcess>;
+  readonly directories: Set<string>;
+  /** One per copy of this module: each tells its own reaper that everything is cleaned up. */
+  readonly clearReapers: Set<() => void>;
+  hooksInstalled: boolean;
+  /** `performance.now()` when a signal was left to another listener; undefined until then. */
+  deferredAt: number | undefined;
+}
 
-function cleanupSync(): void {
+/**
+ * Two copies of this module in one process (two installed versions of the package, a test runner
+ * that re-imports modules per file) share one registry and one set of hooks: each copy's own hook
+ * would otherwise see the other's as "another listener" and leave the signal to it, and neither
+ * would act. The shape is a contract between copies: fields are only ever added.
+ */
+const REGISTRY_KEY = Symbol.for('rampart.testkit.process-registry');
+
+/**
+ * A signal within this long of the one left to another listener is the same press: a launcher that
+ * forwards the terminal's Ctrl-C to a child that got it from the terminal too (scripts/demo.ts)
+ * delivers it twice, and that must not cut the app's graceful stop short.
+ */
+const SAME_PRESS_MS = 1_000;
+
+function clearThisReaper(): void {
   // Cleaned up here and now: the reaper must not signal these pids later (they could be reused).
   tellReaper({ op: 'clear' });
+}
+
+// @cache-scope per-pod: the processes and directories this process created; they die with it.
+let local: Registry | undefined;
+
+function registry(): Registry {
+  if (local) return local;
+  const holder = globalThis as { [REGISTRY_KEY]?: Registry };
+  holder[REGISTRY_KEY] ??= {
+    children: new Set(),
+    directories: new Set(),
+    clearReapers: new Set(),
+    hooksInstalled: false,
+    deferredAt: undefined,
+  };
+  local = holder[REGISTRY_KEY];
+  local.clearReapers.add(clearThisReaper);
+  return local;
+}
+
+function cleanupSync(): void {
+  const { children, directories, clearReapers } = registry();
+  for (const clear of clearReapers) clear();
   for (const child of children) {
     if (child.exitCode === null && child.signalCode === null) {
       try {
@@ -38,19 +83,35 @@ function cleanupSync(): void {
 }
 
 function installHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
+  const state = registry();
+  if (state.hooksInstalled) return;
+  state.hooksInstalled = true;
   process.once('exit', cleanupSync);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const onSignal = (): void => {
-      // Another listener is the app's own graceful stop (drain requests, then stop its Redis): the
-      // servers and directories must outlive it, so do nothing here; the `exit` hook cleans up
-      // once the app exits. Counted while this hook runs first (prepended), so a `once` listener
-      // of the app has not removed itself yet.
-      if (process.listenerCount(signal) > 1) return;
-      cleanupSync();
-      // Nobody else handles the signal: end the process as the default action would, but through
+      const now = performance.now();
+      if (state.deferredAt === undefined) {
+        // Another listener is the app's own graceful stop (drain requests, then stop its Redis):
+        // the servers and directories must outlive it, so do nothing here; the `exit` hook cleans
+        // up once the app exits. Counted while this hook runs first (prepended), so a `once`
+        // listener of the app has not removed itself yet.
+        if (process.listenerCount(signal) > 1) {
+          state.deferredAt = now;
+          // The window starts again once the app's listeners have run: a long synchronous handler
+          // must not turn the second copy of the same press, dispatched right after it, into a
+          // second press.
+          setImmediate(() => {
+            state.deferredAt = performance.now();
+          });
+          return;
+        }
+      } else if (now - state.deferredAt < SAME_PRESS_MS) {
+        return;
+      }
+      // Nobody else handles the signal, or it is the second one after leaving the first to a
+      // listener that has not ended the process: end it as the default action would, but through
       // process.exit so that other `exit` hooks (Playwright's browser cleanup) still run.
+      cleanupSync();
       process.exit(128 + (constants.signals[signal] ?? 0));
     };
     // `on`, not `once`: a second signal after the app's own handler removed itself still cleans up.
@@ -61,6 +122,7 @@ function installHooks(): void {
 /** Spawns a child that is killed when this process exits, whatever the reason. */
 export function spawnManaged(command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
   installHooks();
+  const { children } = registry();
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   children.add(child);
   const { pid } = child;
@@ -81,20 +143,21 @@ export function spawnManaged(command: string, args: readonly string[], options: 
 export async function makeManagedTempDir(prefix: string): Promise<string> {
   installHooks();
   const dir = await mkdtemp(join(tmpdir(), `rampart-${prefix}-`));
-  directories.add(dir);
+  registry().directories.add(dir);
   tellReaper({ op: 'dir', dir });
   return dir;
 }
 
 /** Removes a directory made by {@link makeManagedTempDir} now. */
 export async function removeManagedTempDir(dir: string): Promise<void> {
-  directories.delete(dir);
+  registry().directories.delete(dir);
   await rm(dir, { recursive: true, force: true });
   tellReaper({ op: 'undir', dir });
 }
 
 /** Sends SIGTERM, waits up to `graceMs`, then SIGKILL; resolves when the child has exited. */
 export async function terminate(child: ChildProcess, graceMs = 5_000): Promise<void> {
+  const { children } = registry();
   if (child.exitCode !== null || child.signalCode !== null) {
     children.delete(child);
     return;

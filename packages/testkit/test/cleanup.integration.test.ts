@@ -6,10 +6,48 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../src/index.ts';
-import { isProcessListening, pidsMatching } from './process-probe.ts';
+import { isAlive, isProcessListening, pidsMatching } from './process-probe.ts';
 
 const fixture = fileURLToPath(new URL('./fixtures/hold-servers.ts', import.meta.url));
 const gracefulFixture = fileURLToPath(new URL('./fixtures/graceful-stop.ts', import.meta.url));
+const listenersFixture = fileURLToPath(new URL('./fixtures/signal-listeners.ts', import.meta.url));
+const twoCopiesFixture = fileURLToPath(new URL('./fixtures/two-copies.ts', import.meta.url));
+
+/** Starts a fixture in a child process with its own TMPDIR; `lines()` is what it wrote so far. */
+function startFixture(file: string, args: readonly string[], tmp: string) {
+  const proc = spawn(process.execPath, [file, ...args], {
+    env: { ...process.env, TMPDIR: tmp, NODE_ENV: 'test' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (c: Buffer) => {
+    stdout += c.toString();
+  });
+  proc.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const running = (): boolean => proc.exitCode === null && proc.signalCode === null;
+  return {
+    proc,
+    exited,
+    running,
+    lines: (): string[] => stdout.split('\n').slice(0, -1),
+    stderr: (): string => stderr.slice(-4000),
+    /** Waits for the fixture's first line (what it started); says why if it ended without one. */
+    async report<T>(): Promise<T> {
+      await waitFor(() => stdout.includes('\n') || !running(), { timeoutMs: 60_000, what: 'the fixture to report' });
+      const first = stdout.split('\n')[0] ?? '';
+      if (!stdout.includes('\n')) {
+        throw new Error(
+          `the fixture ended (code ${proc.exitCode}, signal ${proc.signalCode}) without reporting; its stderr:\n${stderr.slice(-4000)}`,
+        );
+      }
+      return JSON.parse(first) as T;
+    },
+  };
+}
 
 async function runFixture(mode: 'stop' | 'exit' | 'throw' | 'signal'): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'rampart-cleanup-'));
@@ -72,11 +110,16 @@ describe('the test-kit', () => {
     120_000,
   );
 
-  it.each(['on', 'once'] as const)(
-    'leaves Redis and its temp dirs to an app that handles SIGINT itself (process.%s) until it exits',
-    async (how) => {
+  it.each([
+    ['on', 'once'],
+    ['once', 'once'],
+    ['on', 'twice'],
+    ['once', 'twice'],
+  ] as const)(
+    'leaves Redis and its temp dirs to an app that handles SIGINT itself (process.%s, signal sent %s) until it exits',
+    async (how, times) => {
       const tmp = mkdtempSync(join(tmpdir(), 'rampart-graceful-'));
-      const proc = spawn(process.execPath, [gracefulFixture, how], {
+      const proc = spawn(process.execPath, [gracefulFixture, how, times], {
         env: { ...process.env, TMPDIR: tmp, NODE_ENV: 'test' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -115,4 +158,66 @@ describe('the test-kit', () => {
     },
     60_000,
   );
+
+  it.each(['signal-exit', 'noop'] as const)(
+    'defers the first SIGINT to another listener (%s) that never exits, and cleans up and exits 130 on a second one',
+    async (mode) => {
+      const tmp = mkdtempSync(join(tmpdir(), 'rampart-listeners-'));
+      const fixture = startFixture(listenersFixture, [mode], tmp);
+      try {
+        const { port, dir, listener } = await fixture.report<{ port: number; dir: string; listener: string }>();
+        if (mode === 'signal-exit') expect(['signal-exit', 'signal-exit-like']).toContain(listener);
+        fixture.proc.kill('SIGINT');
+        await waitFor(() => fixture.lines().length >= 2 || !fixture.running(), {
+          timeoutMs: 10_000,
+          what: 'the first SIGINT to be dispatched',
+        });
+        // The first signal went through every listener: the test-kit left everything to the app.
+        expect(fixture.running(), fixture.stderr()).toBe(true);
+        expect(await isProcessListening(port)).toBe(true);
+        expect(existsSync(dir)).toBe(true);
+        // "Press Ctrl-C twice": a second signal (one close on the first's heels counts as the same
+        // press, so keep pressing until it is taken) cleans up and ends the process.
+        await waitFor(
+          () => {
+            if (!fixture.running()) return true;
+            fixture.proc.kill('SIGINT');
+            return false;
+          },
+          { timeoutMs: 15_000, intervalMs: 200, what: 'a second SIGINT to end the fixture' },
+        );
+        await fixture.exited;
+        expect(fixture.proc.exitCode, fixture.stderr()).toBe(130);
+        expect(await isProcessListening(port)).toBe(false);
+        expect(pidsMatching(`127.0.0.1:${port} `)).toEqual([]);
+        expect(existsSync(dir)).toBe(false);
+        await waitFor(() => readdirSync(tmp).length === 0, { timeoutMs: 10_000, what: `${tmp} to be empty` });
+      } finally {
+        if (fixture.running()) fixture.proc.kill('SIGKILL');
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
+
+  it('installs one signal hook for two copies of the module, which cleans up both and exits on one SIGINT', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'rampart-two-copies-'));
+    const fixture = startFixture(twoCopiesFixture, [], tmp);
+    try {
+      const { port, dir, pid } = await fixture.report<{ port: number; dir: string; pid: number }>();
+      expect(isAlive(pid)).toBe(true);
+      fixture.proc.kill('SIGINT');
+      await waitFor(() => !fixture.running(), { timeoutMs: 10_000, what: 'one SIGINT to end the fixture' });
+      await fixture.exited;
+      expect(fixture.proc.exitCode, fixture.stderr()).toBe(130);
+      expect(await isProcessListening(port)).toBe(false);
+      // Registered with the second copy: killed and removed by the one hook all the same.
+      await waitFor(() => !isAlive(pid), { timeoutMs: 10_000, what: `the second copy's child ${pid} to exit` });
+      expect(existsSync(dir)).toBe(false);
+      await waitFor(() => readdirSync(tmp).length === 0, { timeoutMs: 10_000, what: `${tmp} to be empty` });
+    } finally {
+      if (fixture.running()) fixture.proc.kill('SIGKILL');
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

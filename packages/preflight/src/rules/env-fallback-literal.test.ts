@@ -17,6 +17,8 @@ import {
   EMPTY_DEFAULT_READ_PRESENCE,
   EMPTY_DEFAULT_READ_USED,
   EMPTY_DEFAULT_USED,
+  ENV_ALIAS_REWRITES,
+  ENV_ALIAS_REWRITES_SAFE,
   ENV_ALIASES,
   ENV_ALIASES_SAFE,
   ENV_UNSET_ASSIGNMENT,
@@ -123,6 +125,14 @@ describe('env-fallback-literal: bindings and calls', () => {
 
   it('does not follow a shadowed alias, a key that is not a const string, or env of another object', () => {
     for (const line of ENV_ALIASES_SAFE) expect(reported('a.ts', line), line).toEqual([]);
+  });
+
+  it('follows an alias written with the env object again, itself, or an object spreading it with overrides', () => {
+    for (const line of ENV_ALIAS_REWRITES) expect(reported('a.ts', line), line).toEqual([1]);
+  });
+
+  it('does not follow an alias written with another value or with an object that sets a secret of its own', () => {
+    for (const line of ENV_ALIAS_REWRITES_SAFE) expect(reported('a.ts', line), line).toEqual([]);
   });
 
   it('does not follow a setting, a shadowing parameter, a let, or a const destructured from something else', () => {
@@ -341,6 +351,18 @@ describe('env-fallback-literal: inputs that used to crash or hang the scan', () 
     expect(reported('a.ts', functions)).toEqual([]);
     const writes = 'e = {};\n'.repeat(40_000);
     expect(reported('a.ts', `export function f(e = process.env, o) {\n${writes}}`)).toEqual([]);
+  });
+
+  it('checks 40,000 writes of the env object back to its alias, and a || chain as deep as the parser takes, in bounded time', () => {
+    const keeps = 'e = { ...e, ...o };\n'.repeat(40_000);
+    expect(reported('a.ts', `export function f(e = process.env, o) {\n${keeps}return e.JWT_SECRET || 'x';\n}`)).toEqual(
+      [40_002],
+    );
+    // Deeper than the parser's nesting guard is a parse-error; followed to a bounded depth, then dropped.
+    const chain = Array.from({ length: 900 }, () => 'e').join(' || ');
+    expect(
+      reported('a.ts', `export function f(e = process.env) {\ne = ${chain};\nreturn e.JWT_SECRET || 'x';\n}`),
+    ).toEqual([]);
   });
 
   it('marks 40,000 hono/adapter `env(c)` calls in one function in linear time', () => {
