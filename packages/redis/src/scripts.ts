@@ -50,16 +50,51 @@ export function runScript(
   keys: readonly string[],
   args: readonly (string | number)[],
 ): Promise<unknown> {
+  return evalWithReload(client, TEXT_REPLIES, script, keys, args);
+}
+
+/**
+ * {@link runScript} with replies as bytes (Buffers; integers stay numbers), for a caller that must
+ * see the bytes Redis holds (a digest of a stored value). Sent with ioredis's own
+ * `evalshaBuffer`/`evalBuffer`, not `callBuffer('evalsha', …)`: on a client with
+ * `enableAutoPipelining`, ioredis 6 drops the command name of an auto-pipelined `callBuffer`, and
+ * Redis got the script's SHA as the command.
+ *
+ * @internal
+ */
+export function runScriptForBytes(
+  client: RedisClient,
+  script: RedisScript,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<unknown> {
+  return evalWithReload(client, BYTE_REPLIES, script, keys, args);
+}
+
+type EvalMethod = (...args: (string | number)[]) => Promise<unknown>;
+/** The EVALSHA and EVAL methods of a client (ioredis makes a `<command>Buffer` one for every command; its typings leave out EVAL's). */
+type EvalMethods = readonly [sha: 'evalsha' | 'evalshaBuffer', lua: 'eval' | 'evalBuffer'];
+const TEXT_REPLIES: EvalMethods = ['evalsha', 'eval'];
+const BYTE_REPLIES: EvalMethods = ['evalshaBuffer', 'evalBuffer'];
+
+function evalWithReload(
+  client: RedisClient,
+  [sha, lua]: EvalMethods,
+  script: RedisScript,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<unknown> {
   // Not async: on the hot path every promise layer is measurable (see the rate-limit bench).
+  const methods = client as unknown as Record<EvalMethods[number], EvalMethod>;
   let sent: Promise<unknown>;
   try {
-    sent = client.evalsha(script.sha1, keys.length, ...keys, ...args);
+    sent = methods[sha].call(client, script.sha1, keys.length, ...keys, ...args);
   } catch (error) {
     return Promise.reject(error);
   }
   return sent.then(undefined, (error: unknown) => {
     if (!isNoScript(error)) throw error;
-    return client.eval(script.lua, keys.length, ...keys, ...args);
+    return methods[lua].call(client, script.lua, keys.length, ...keys, ...args);
   });
 }
 

@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { RedisStoreError, safeCause } from '../errors.ts';
 import type { RedisCallGuard } from '../redis-down-policy.ts';
-import { isNoScript, type RedisClient, type RedisScript, runScript } from '../scripts.ts';
+import { type RedisClient, runScript, runScriptForBytes } from '../scripts.ts';
 import {
   DELETE_AND_END_LOADS,
   GENERATION_READ,
@@ -481,38 +481,6 @@ export class CacheRedisTier {
  */
 function isCacheKey(rest: string): boolean {
   return rest.startsWith('{=') || rest.startsWith('l:{=') || rest.startsWith('g:{=');
-}
-
-/** ioredis makes a `<command>Buffer` method for every command; its typings leave out EVAL's and EVALSHA's. */
-interface BufferScripting {
-  evalshaBuffer(...args: (string | number)[]): Promise<unknown>;
-  evalBuffer(...args: (string | number)[]): Promise<unknown>;
-}
-
-/**
- * {@link runScript} with replies as bytes (Buffers; integers stay numbers), for the scripts that
- * return an entry: its digest must be made over the bytes Redis holds (see {@link entryDigest}).
- * EVALSHA, then EVAL once on NOSCRIPT, as runScript does. Sent with ioredis's own
- * `evalshaBuffer`/`evalBuffer`, not `callBuffer('evalsha', …)`: on a client with
- * `enableAutoPipelining`, ioredis 6 drops the command name of an auto-pipelined `callBuffer`, and
- * Redis got the script's SHA as the command.
- */
-function runScriptForBytes(
-  client: RedisClient,
-  script: RedisScript,
-  keys: readonly string[],
-  args: readonly (string | number)[],
-): Promise<unknown> {
-  let sent: Promise<unknown>;
-  try {
-    sent = (client as unknown as BufferScripting).evalshaBuffer(script.sha1, keys.length, ...keys, ...args);
-  } catch (error) {
-    return Promise.reject(error);
-  }
-  return sent.then(undefined, (error: unknown) => {
-    if (!isNoScript(error)) throw error;
-    return (client as unknown as BufferScripting).evalBuffer(script.lua, keys.length, ...keys, ...args);
-  });
 }
 
 /** A random lease token or generation. */
