@@ -35,7 +35,10 @@ export type ConfigIssueCode =
   | 'vault-no-client'
   | 'vault-not-found'
   | 'vault-denied'
+  /** Vault refused the read as a bad request (400, 405, any 4xx but 401/403/404 and the transient 408/412/429/472/473): fix the reference; not retryable. */
+  | 'vault-rejected'
   | 'vault-field-missing'
+  /** Vault could not answer (down, sealed, 5xx, 412/429/472/473, timeout); the only retryable issue. */
   | 'vault-unavailable';
 
 /** One problem with one key. `message` names the key and the fix; it never contains the value. */

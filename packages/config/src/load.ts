@@ -6,7 +6,7 @@ import { ConfigError, type ConfigIssue } from './errors.ts';
 import { provenanceFor, sourceKind } from './key-provenance.ts';
 import { type Outcome, validateKey } from './key-validation.ts';
 import { type Collected, collectRawValues } from './raw-values.ts';
-import { type InferConfig, isSpec, type Schema, type SourceKind } from './spec.ts';
+import { type InferConfig, isSourceList, isSpec, type Schema, SOURCE_KINDS, type SourceKind } from './spec.ts';
 import { isStandardSchema } from './standard-schema.ts';
 import { resolveVaultRefs, type VaultReader } from './vault.ts';
 
@@ -14,7 +14,7 @@ import { resolveVaultRefs, type VaultReader } from './vault.ts';
 export interface LoadOptions {
   /** The variables to read. Default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
-  /** Variables that decide the profile. Default `['APP_ENV', 'NODE_ENV']`. */
+  /** Variables that decide the profile: a non-empty array of names. Default `['APP_ENV', 'NODE_ENV']`. */
   readonly environmentVariables?: readonly string[];
   /** Path of the dev profile file, read only under the development or test profile. */
   readonly devProfile?: string;
@@ -31,7 +31,7 @@ export interface LoadOptions {
   readonly vaultTimeoutMs?: number;
   /**
    * Where secrets may come from under the production profile. Default `['file', 'tree', 'vault']`:
-   * a plain environment variable is refused. Per-key `secret({ sources })` wins.
+   * a plain environment variable is refused. A non-empty array; per-key `secret({ sources })` wins.
    */
   readonly secretSources?: readonly SourceKind[];
 }
@@ -65,19 +65,32 @@ function isDirectory(path: unknown): boolean {
   }
 }
 
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function isPlainObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 function validateOptions(schema: Schema, options: LoadOptions): void {
+  if (!isPlainObject(options)) {
+    throw new ConfigError('ERR_CONFIG_OPTIONS', 'Invalid config options: options must be an object (or omitted).');
+  }
   const problems: string[] = [];
   const unknown = Object.keys(options).filter((key) => !OPTION_KEYS.includes(key));
   if (unknown.length > 0) problems.push(`unknown option(s) ${unknown.join(', ')}`);
   if (typeof schema !== 'object' || schema === null) problems.push('the schema must be an object of key → spec');
   else {
     for (const [key, spec] of Object.entries(schema)) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) problems.push(`key "${key}" is not a valid environment variable name`);
+      if (!VARIABLE_NAME.test(key)) problems.push(`key "${key}" is not a valid environment variable name`);
       if (!isSpec(spec) && !isStandardSchema(spec)) problems.push(`${key} is neither a spec nor a Standard Schema`);
     }
   }
-  for (const dir of options.fileAllowlist ?? []) {
-    if (!isAbsolute(dir)) problems.push('fileAllowlist entries must be absolute directories');
+  const allowlist: unknown = options.fileAllowlist;
+  if (
+    allowlist !== undefined &&
+    !(Array.isArray(allowlist) && allowlist.every((dir) => typeof dir === 'string' && isAbsolute(dir)))
+  ) {
+    problems.push("fileAllowlist must be a list of absolute directories, e.g. ['/run/secrets']");
   }
   // Node clamps a timer past 2^31-1 ms (Infinity included) to 1 ms: every read would time out at once.
   const timeout = options.vaultTimeoutMs;
@@ -91,6 +104,27 @@ function validateOptions(schema: Schema, options: LoadOptions): void {
   }
   if (options.devProfile !== undefined && typeof options.devProfile !== 'string')
     problems.push('devProfile must be a path');
+  // Each of these was read as given: a null env fell back to process.env, a string
+  // environmentVariables threw a TypeError, and `secretSources: 'environment'` allowed env.
+  if (options.env !== undefined && !isPlainObject(options.env)) {
+    problems.push('env must be an object of variables (name → value), such as process.env');
+  }
+  const variables: unknown = options.environmentVariables;
+  if (
+    variables !== undefined &&
+    !(
+      Array.isArray(variables) &&
+      variables.length > 0 &&
+      variables.every((name) => typeof name === 'string' && VARIABLE_NAME.test(name))
+    )
+  ) {
+    problems.push("environmentVariables must be a non-empty list of variable names, e.g. ['APP_ENV', 'NODE_ENV']");
+  }
+  if (options.secretSources !== undefined && !isSourceList(options.secretSources)) {
+    problems.push(
+      `secretSources must be a non-empty list of ${SOURCE_KINDS.join(', ')}, e.g. ['file', 'tree', 'vault']`,
+    );
+  }
   if (problems.length > 0) {
     throw new ConfigError('ERR_CONFIG_OPTIONS', `Invalid config options:\n  - ${problems.join('\n  - ')}`);
   }

@@ -4,8 +4,10 @@ import {
   type CommonOptions,
   fail,
   type IsOptional,
+  isSourceList,
   ok,
   type SecretSpecOptions,
+  SOURCE_KINDS,
   type SourceKind,
   type Spec,
   schemaError,
@@ -37,8 +39,6 @@ export interface SecretOptions {
   /** Not supported: use a dev profile file (`rampart-config gen-dev`). */
   readonly devDefault?: never;
 }
-
-const SOURCES: readonly SourceKind[] = ['env', 'file', 'tree', 'vault'];
 
 /**
  * A secret, loaded as a {@link Secret} that redacts itself everywhere. It has no default, at the
@@ -77,8 +77,8 @@ export function secret<const O extends SecretOptions>(options?: O): Spec<Secret,
   if (o.minBytes !== undefined && !isPositiveSafeInteger(o.minBytes)) {
     throw schemaError('secret(): minBytes must be a positive safe integer (bytes), e.g. `minBytes: 64`.');
   }
-  if (o.sources && (o.sources.length === 0 || o.sources.some((s) => !SOURCES.includes(s)))) {
-    throw schemaError(`secret(): sources must be a non-empty list of ${SOURCES.join(', ')}.`);
+  if (o.sources !== undefined && !isSourceList(o.sources)) {
+    throw schemaError(`secret(): sources must be a non-empty list of ${SOURCE_KINDS.join(', ')}.`);
   }
   const secretOptions: SecretSpecOptions = Object.freeze({
     kind,

@@ -231,6 +231,14 @@ describe('string, number, port, boolean, url, oneOf, duration, list, json', () =
     const env = { ...TEST, DB: 'postgres://app:hunter2hunter2@db.internal/app' };
     expect(errorOf(() => loadConfigSync({ DB: url() }, { env })).issues[0]?.message).toMatch(/embeds a password/);
     expect(loadConfigSync({ DB: url({ allowCredentials: true }) }, { env }).DB).toBe(env.DB);
+    // A password without a user name is still a password; a user name alone is an identifier (README).
+    const noUser = { ...TEST, DB: 'postgres://:hunter2hunter2@db.internal/app' };
+    expect(errorOf(() => loadConfigSync({ DB: url() }, { env: noUser })).issues[0]?.message).toMatch(
+      /embeds a password/,
+    );
+    for (const value of ['postgres://app@db.internal/app', 'postgres://app:@db.internal/app']) {
+      expect(loadConfigSync({ DB: url() }, { env: { ...TEST, DB: value } }).DB).toBe(value);
+    }
   });
 
   it('refuse URLs that carry a credential in a query parameter unless allowed, naming the parameter only', () => {

@@ -6,6 +6,17 @@ import type { SecretEncoding, SecretKind } from './weak-secret.ts';
 /** Where a value can come from; `secretSources` policies are written in these terms. */
 export type SourceKind = 'env' | 'file' | 'tree' | 'vault';
 
+/** Every {@link SourceKind}, in the order messages list them. */
+export const SOURCE_KINDS: readonly SourceKind[] = Object.freeze(['env', 'file', 'tree', 'vault']);
+
+/**
+ * True for a non-empty array of source kinds: what `secret({ sources })` and the load option
+ * `secretSources` take. A string is refused, not read: `'environment'.includes('env')` is true.
+ */
+export function isSourceList(value: unknown): value is readonly SourceKind[] {
+  return Array.isArray(value) && value.length > 0 && value.every((s) => SOURCE_KINDS.includes(s as SourceKind));
+}
+
 /** The outcome of parsing one raw value. `reason` is written by us and never quotes the value. */
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 

@@ -1,4 +1,4 @@
-import type { ConfigIssue } from './errors.ts';
+import type { ConfigIssue, ConfigIssueCode } from './errors.ts';
 import { foldLookalikes } from './lookalikes.ts';
 import { withRequestDeadline } from './request-deadline.ts';
 
@@ -76,14 +76,25 @@ function apiPath(ref: VaultRef): string {
   return `${ref.mount}/data/${ref.path}${ref.version === undefined ? '' : `?version=${ref.version}`}`;
 }
 
+type FailureKind = 'not-found' | 'denied' | 'rejected' | 'unavailable';
+
 type Outcome =
   | { readonly ok: true; readonly data: unknown }
-  | { readonly ok: false; readonly kind: 'not-found' | 'denied' | 'unavailable'; readonly detail: string };
+  | { readonly ok: false; readonly kind: FailureKind; readonly detail: string };
+
+// The 4xx answers a retry can cure: Vault documents 412 (a performance standby has not caught up
+// yet), 429 (rate limit, or a standby answering), 472 (DR secondary) and 473 (performance standby);
+// 408 is a proxy timing out. Every other 4xx (400 bad path or KV version, 405, ...) answers the
+// same again, so a restart loop would never end.
+const TRANSIENT_4XX = new Set([408, 412, 429, 472, 473]);
 
 function classify(error: unknown): Outcome {
   const status = (error as { response?: { statusCode?: unknown } } | null)?.response?.statusCode;
   if (status === 404) return { ok: false, kind: 'not-found', detail: 'HTTP 404' };
   if (status === 403 || status === 401) return { ok: false, kind: 'denied', detail: `HTTP ${status}` };
+  if (typeof status === 'number' && status >= 400 && status < 500 && !TRANSIENT_4XX.has(status)) {
+    return { ok: false, kind: 'rejected', detail: `HTTP ${status}` };
+  }
   if (typeof status === 'number') return { ok: false, kind: 'unavailable', detail: `HTTP ${status}` };
   const code = (error as { code?: unknown } | null)?.code;
   return {
@@ -92,6 +103,19 @@ function classify(error: unknown): Outcome {
     detail: typeof code === 'string' && /^[A-Z_]+$/.test(code) ? code : 'no response',
   };
 }
+
+const FAILURES: Readonly<Record<FailureKind, { readonly code: ConfigIssueCode; readonly fix: string }>> = {
+  'not-found': {
+    code: 'vault-not-found',
+    fix: 'check the mount, the path and the version, and that the mount is KV version 2',
+  },
+  denied: { code: 'vault-denied', fix: "grant the client's token read on the path" },
+  rejected: {
+    code: 'vault-rejected',
+    fix: 'Vault refused the request itself, so retrying will not help: check the mount, the path and the version, and that the mount is KV version 2 (a KV version 1 mount or a path that is not a secret is refused)',
+  },
+  unavailable: { code: 'vault-unavailable', fix: 'check that Vault is reachable and unsealed, then restart' },
+};
 
 /** One reference to resolve, with the key and source it came from. */
 export interface PendingRef {
@@ -126,18 +150,7 @@ export async function resolveVaultRefs(
     const outcome = await reads.get(apiPath(ref))!;
     const from = `the Vault reference in ${via}`;
     if (!outcome.ok) {
-      const code =
-        outcome.kind === 'not-found'
-          ? 'vault-not-found'
-          : outcome.kind === 'denied'
-            ? 'vault-denied'
-            : 'vault-unavailable';
-      const fix =
-        outcome.kind === 'not-found'
-          ? 'check the mount, the path and the version, and that the mount is KV version 2'
-          : outcome.kind === 'denied'
-            ? "grant the client's token read on the path"
-            : 'check that Vault is reachable and unsealed, then restart';
+      const { code, fix } = FAILURES[outcome.kind];
       issues.push({ key, code, message: `${key}: ${from} could not be read (${outcome.detail}); ${fix}.` });
       continue;
     }

@@ -127,6 +127,47 @@ describe('loadConfig with the Vault dev server (KV v2)', () => {
     expect(config.K).toBeInstanceOf(Secret);
   });
 
+  it('fails as non-retryable vault-rejected when Vault refuses the request itself (400, 405, other 4xx)', async () => {
+    await client.write('secret/data/rejected', { data: { k: key() } });
+    const env = { K: 'vault:secret/rejected#k' };
+    for (const status of [400, 405, 409, 422]) {
+      server.injectFault({ status, errors: ['no handler for route "secret/data/rejected"'] }, { times: 1 });
+      const rejected = await rejection(loadConfig({ K: secret() }, { env, vault: client }));
+      expect(rejected, `HTTP ${status}`).toMatchObject({ code: 'ERR_CONFIG_INVALID', retryable: false });
+      expect(rejected.issues.map((i) => [i.key, i.code])).toEqual([['K', 'vault-rejected']]);
+      expect(rejected.message).toContain(`HTTP ${status}`);
+      expect(rejected.message).toMatch(/check the mount, the path and the version[\s\S]*KV version 2/);
+      expect(rejected.message).not.toContain(server.token);
+    }
+  });
+
+  it("keeps Vault's documented transient statuses (412, 429, 472, 473, 5xx) retryable", async () => {
+    await client.write('secret/data/transient', { data: { k: key() } });
+    const env = { K: 'vault:secret/transient#k' };
+    for (const status of [412, 429, 472, 473, 500, 502, 503]) {
+      server.injectFault({ status }, { times: 1 });
+      const transient = await rejection(loadConfig({ K: secret() }, { env, vault: client }));
+      expect(transient, `HTTP ${status}`).toMatchObject({ code: 'ERR_CONFIG_VAULT_UNAVAILABLE', retryable: true });
+      expect(transient.issues.map((i) => i.code)).toEqual(['vault-unavailable']);
+    }
+  });
+
+  it('is not retryable when a rejected read comes with an unavailable one', async () => {
+    server.injectFault({ status: 400 }, { pathPrefix: 'secret/data/mixed-bad' });
+    server.injectFault({ status: 503 }, { pathPrefix: 'secret/data/mixed-down' });
+    const error = await rejection(
+      loadConfig(
+        { A: secret(), B: secret() },
+        { env: { A: 'vault:secret/mixed-bad#k', B: 'vault:secret/mixed-down#k' }, vault: client },
+      ),
+    );
+    expect(error).toMatchObject({ code: 'ERR_CONFIG_INVALID', retryable: false });
+    expect(error.issues.map((i) => [i.key, i.code])).toEqual([
+      ['A', 'vault-rejected'],
+      ['B', 'vault-unavailable'],
+    ]);
+  });
+
   it('reads each secret path once however many keys refer to it', async () => {
     await client.write('secret/data/shared', { data: { a: key(), b: key(), c: key() } });
     server.clearRequests();
