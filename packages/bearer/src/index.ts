@@ -6,7 +6,7 @@ export { type DpopNonceSource, type HmacDpopNonceOptions, hmacDpopNonces } from 
 export type { DpopOptions } from './dpop-options.ts';
 export { type DpopKeyPair, type DpopProofRequest, type DpopProofSigner, dpopProofSigner } from './dpop-proof.ts';
 export { BearerError, type BearerErrorCode } from './errors.ts';
-export type { IntrospectionOptions, JwtIntrospectionResponseOptions } from './introspection.ts';
+export type { IntrospectionOptions, JwtIntrospectionResponseOptions } from './introspection-options.ts';
 export {
   type KeyResolver,
   type KeySource,

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDpopClient } from '../test/dpop-client.ts';
 import { type IntrospectionServer, startIntrospectionServer } from '../test/introspection-server.ts';
 import { BearerError } from './errors.ts';
-import { createIntrospector, type IntrospectionOptions } from './introspection.ts';
+import { createIntrospector } from './introspection.ts';
+import type { IntrospectionOptions } from './introspection-options.ts';
 import { remoteJwks, staticJwks } from './key-source.ts';
 import { memoryReplayStore } from './replay-store.ts';
 import type { BearerRequestLike } from './request.ts';
@@ -265,6 +266,15 @@ describe('introspection (RFC 7662)', () => {
     as.answer = () => ({ ...answer, iat: seconds + 20 });
     expect((await failure(strict().authenticate(view(OPAQUE)))).code).toBe('ERR_BEARER_TOKEN_INVALID');
     await expect(strict({ clockToleranceSeconds: 30 }).authenticate(view(OPAQUE))).resolves.toBeDefined();
+  });
+
+  it('ignores iat without maxTokenAgeSeconds, so a server whose clock runs ahead does not lock out fresh tokens', async () => {
+    const seconds = Math.floor(now / 1000);
+    const answer = { active: true, token_type: 'Bearer', aud: AUD, iss: ISS, exp: seconds + 3600, scope: 'read' };
+    for (const iat of [seconds + 120, seconds + 86_400, 'not a number']) {
+      as.answer = () => ({ ...answer, iat });
+      await expect(opaqueVerifier().authenticate(view(OPAQUE))).resolves.toMatchObject({ issuer: ISS });
+    }
   });
 
   it('accepts Duende IdentityServer\'s token_type "access_token" as a bearer token, or as DPoP-bound with cnf.jkt', async () => {

@@ -1,134 +1,21 @@
 import { createHash } from 'node:crypto';
 import { errors as joseErrors } from 'jose';
 import { readBoundedText } from './bounded-body.ts';
-import {
-  authenticateClient,
-  type ClientAuthentication,
-  clientAuthenticationProblems,
-  formEncode,
-} from './client-authentication.ts';
-import { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm, deepFreeze, parseCompactJws } from './compact-jws.ts';
+import { authenticateClient, formEncode } from './client-authentication.ts';
+import { deepFreeze, parseCompactJws } from './compact-jws.ts';
 import { BearerError, invalidToken } from './errors.ts';
+import { type CallOutcome, createIntrospectionBreaker } from './introspection-breaker.ts';
+import type {
+  IntrospectionOptions,
+  IntrospectionTimePolicy,
+  JwtIntrospectionResponseOptions,
+} from './introspection-options.ts';
 import { isKeyForAlgorithm, verifyJwsSignature } from './jws-signature.ts';
-import type { KeySource } from './key-source.ts';
-import { isScopeClaimList, type ScopeClaim } from './scopes.ts';
+import type { ScopeClaim } from './scopes.ts';
 import { isJsonObject, type JsonObject, type JsonValue, parseStrictJson } from './strict-json.ts';
 
-/** RFC 9701 signed introspection responses. */
-export interface JwtIntrospectionResponseOptions {
-  /** The authorization server's signing keys (`remoteJwks(...)` / `staticJwks(...)`). */
-  readonly keys: KeySource;
-  /** Allowed `alg` values, asymmetric only. */
-  readonly algorithms: readonly AsymmetricAlgorithm[];
-}
-
-/** Options of the verifier's `introspection` (RFC 7662) for opaque tokens. */
-export interface IntrospectionOptions {
-  /** The introspection endpoint (https; loopback http allowed for tests). */
-  readonly endpoint: string;
-  /** The issuer whose tokens are introspected: reported on results, and `iss` must match when present. */
-  readonly issuer: string;
-  /** This resource server's client id at the authorization server. */
-  readonly clientId: string;
-  readonly authentication: ClientAuthentication;
-  /** Expected `aud`: an active response must name one of these. */
-  readonly audience: string | readonly string[];
-  /** Refuse responses without `aud`. Default true (some servers omit it: set false only then). */
-  readonly requireAudience?: boolean;
-  /**
-   * Refuse responses without `token_type`. Default true: servers such as oidc-provider name access
-   * tokens `Bearer`/`DPoP` and answer refresh tokens without it, so this is what keeps a refresh
-   * token from passing as an access token. Set false only for a server that never sends it. A
-   * `token_type` other than Bearer, DPoP or `access_token` (Duende IdentityServer), a `token_use`
-   * other than `access_token` (Ory Hydra) and a `typ` naming a refresh, offline, ID or logout token
-   * (Keycloak) are refused either way.
-   */
-  readonly requireTokenType?: boolean;
-  /** Ask for and require signed responses (RFC 9701, `application/token-introspection+jwt`). */
-  readonly jwtResponse?: JwtIntrospectionResponseOptions;
-  /** Active results are cached until `exp`, and at most this long. Default 60, at most 3600. 0 disables. */
-  readonly cacheMaxTtlSeconds?: number;
-  /** Inactive results are cached this long (a flood of bad tokens costs one call each per window). Default 5, at most 60. */
-  readonly negativeCacheTtlSeconds?: number;
-  /** Cached results at most. Default 10000. */
-  readonly cacheMaxEntries?: number;
-  /** Abort one call after this long. Default 2000, at most 30000. */
-  readonly timeoutMs?: number;
-  /** Tenant id reported on results. */
-  readonly tenant?: string;
-  /** Claims scopes are read from. Default the verifier's `scopeClaims`. */
-  readonly scopeClaims?: readonly ScopeClaim[];
-  /** Seconds of allowed clock skew for `exp`/`nbf`/`iat`. Default the verifier's `clockToleranceSeconds`, else 30. */
-  readonly clockToleranceSeconds?: number;
-  readonly fetch?: typeof fetch;
-}
-
-/** The verifier-wide time policy introspected tokens are held to, as JWTs are. */
-export interface IntrospectionTimePolicy {
-  /** Used when `introspection.clockToleranceSeconds` is not set. */
-  readonly clockToleranceSeconds?: number | undefined;
-  /** Refuse tokens whose `iat` is older than this (requires `iat`). */
-  readonly maxTokenAgeSeconds?: number | undefined;
-}
-
-const LOOPBACK = /^(127(?:\.\d{1,3}){3}|\[::1\]|localhost)$/i;
 const MAX_RESPONSE_BYTES = 65_536;
 const JWT_MEDIA_TYPE = 'application/token-introspection+jwt';
-
-/** Problems with `introspection` options (empty when fine). */
-export function introspectionProblems(options: IntrospectionOptions): string[] {
-  if (typeof options !== 'object' || options === null) return ['introspection must be an object'];
-  const problems: string[] = [];
-  try {
-    const url = new URL(options.endpoint);
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.test(url.hostname))) {
-      problems.push('introspection.endpoint must be https');
-    }
-  } catch {
-    problems.push('introspection.endpoint must be an absolute URL');
-  }
-  if (typeof options.issuer !== 'string' || options.issuer === '') problems.push('introspection.issuer is required');
-  if (typeof options.clientId !== 'string' || options.clientId === '') {
-    problems.push('introspection.clientId is required');
-  }
-  problems.push(...clientAuthenticationProblems(options.authentication, 'introspection.authentication.'));
-  const audiences = typeof options.audience === 'string' ? [options.audience] : options.audience;
-  if (!Array.isArray(audiences) || audiences.length === 0 || audiences.some((a) => typeof a !== 'string' || a === '')) {
-    problems.push('introspection.audience is required (a non-empty string or array of strings)');
-  }
-  const range = (value: number | undefined, name: string, min: number, max: number): void => {
-    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max)) {
-      problems.push(`introspection.${name} must be between ${min} and ${max}`);
-    }
-  };
-  range(options.cacheMaxTtlSeconds, 'cacheMaxTtlSeconds', 0, 3600);
-  range(options.negativeCacheTtlSeconds, 'negativeCacheTtlSeconds', 0, 60);
-  range(options.cacheMaxEntries, 'cacheMaxEntries', 1, 1_000_000);
-  range(options.timeoutMs, 'timeoutMs', 1, 30_000);
-  range(options.clockToleranceSeconds, 'clockToleranceSeconds', 0, 300);
-  for (const name of ['requireAudience', 'requireTokenType'] as const) {
-    if (options[name] !== undefined && typeof options[name] !== 'boolean') {
-      problems.push(`introspection.${name} must be a boolean`);
-    }
-  }
-  if (options.jwtResponse !== undefined) {
-    if (typeof options.jwtResponse.keys?.getKey !== 'function') {
-      problems.push('introspection.jwtResponse.keys must be a key source (remoteJwks or staticJwks)');
-    }
-    const algorithms: unknown = options.jwtResponse.algorithms;
-    if (!Array.isArray(algorithms) || algorithms.length === 0) {
-      problems.push('introspection.jwtResponse.algorithms is required');
-    } else if (!algorithms.every((alg) => (ASYMMETRIC_ALGORITHMS as readonly unknown[]).includes(alg))) {
-      problems.push(
-        `introspection.jwtResponse.algorithms may only contain asymmetric algorithms (${ASYMMETRIC_ALGORITHMS.join(', ')}); "none" and HMAC are refused`,
-      );
-    }
-  }
-  if (options.scopeClaims !== undefined && !isScopeClaimList(options.scopeClaims)) {
-    problems.push('introspection.scopeClaims may only contain scope, scp, permissions, roles');
-  }
-  return problems;
-}
 
 /**
  * `token_type` values of access tokens, lower-cased: RFC 6750 and RFC 9449, and Duende
@@ -224,6 +111,12 @@ export function createIntrospector(
   const negativeTtlMs = (options.negativeCacheTtlSeconds ?? 5) * 1000;
   const maxEntries = options.cacheMaxEntries ?? 10_000;
   const timeoutMs = options.timeoutMs ?? 2_000;
+  const breaker = createIntrospectionBreaker({
+    failureThreshold: options.failureThreshold ?? 5,
+    failureBackoffMs: options.failureBackoffMs ?? 5_000,
+    maxConcurrentCalls: options.maxConcurrentCalls ?? 256,
+    clock,
+  });
   const tolerance = options.clockToleranceSeconds ?? policy.clockToleranceSeconds ?? 30;
   const maxTokenAge = policy.maxTokenAgeSeconds;
   const audiences = typeof options.audience === 'string' ? [options.audience] : [...options.audience];
@@ -296,43 +189,57 @@ export function createIntrospector(
     return body;
   };
 
+  /** Sends one call through the breaker: the response and its body, or a 503. */
+  const send = async (token: string): Promise<{ response: Response; text: string }> => {
+    const admitted = breaker.admit();
+    let outcome: CallOutcome = 'not-sent';
+    try {
+      calls++;
+      const params: [string, string][] = [
+        ['token', token],
+        ['token_type_hint', 'access_token'],
+      ];
+      const headers: Record<string, string> = {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: jwt === undefined ? 'application/json' : JWT_MEDIA_TYPE,
+      };
+      try {
+        await authenticateClient(options.authentication, options.clientId, endpoint, params, headers, clock());
+      } catch (cause) {
+        throw unavailable(
+          'The client assertion for the introspection endpoint could not be signed; check ' +
+            'introspection.authentication.privateKey and algorithm.',
+          cause,
+        );
+      }
+      outcome = 'transport-failure';
+      let response: Response;
+      try {
+        response = await fetchImpl(endpoint, {
+          method: 'POST',
+          headers,
+          body: params.map(([name, value]) => `${formEncode(name)}=${formEncode(value)}`).join('&'),
+          redirect: 'manual',
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (cause) {
+        throw unavailable('The introspection endpoint could not be reached (network error or timeout).', cause);
+      }
+      let text: string;
+      try {
+        text = await readBoundedText(response, MAX_RESPONSE_BYTES);
+      } catch (cause) {
+        throw unavailable('The introspection response is too large or not UTF-8.', cause);
+      }
+      if (response.status < 500 && response.status !== 429) outcome = 'answered';
+      return { response, text };
+    } finally {
+      admitted.settle(outcome);
+    }
+  };
+
   const call = async (token: string): Promise<JsonObject | null> => {
-    calls++;
-    const params: [string, string][] = [
-      ['token', token],
-      ['token_type_hint', 'access_token'],
-    ];
-    const headers: Record<string, string> = {
-      'content-type': 'application/x-www-form-urlencoded',
-      accept: jwt === undefined ? 'application/json' : JWT_MEDIA_TYPE,
-    };
-    try {
-      await authenticateClient(options.authentication, options.clientId, endpoint, params, headers, clock());
-    } catch (cause) {
-      throw unavailable(
-        'The client assertion for the introspection endpoint could not be signed; check ' +
-          'introspection.authentication.privateKey and algorithm.',
-        cause,
-      );
-    }
-    let response: Response;
-    try {
-      response = await fetchImpl(endpoint, {
-        method: 'POST',
-        headers,
-        body: params.map(([name, value]) => `${formEncode(name)}=${formEncode(value)}`).join('&'),
-        redirect: 'manual',
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (cause) {
-      throw unavailable('The introspection endpoint could not be reached (network error or timeout).', cause);
-    }
-    let text: string;
-    try {
-      text = await readBoundedText(response, MAX_RESPONSE_BYTES);
-    } catch (cause) {
-      throw unavailable('The introspection response is too large or not UTF-8.', cause);
-    }
+    const { response, text } = await send(token);
     if (response.status !== 200) {
       throw unavailable(
         `The introspection endpoint answered HTTP ${response.status}; check introspection.clientId and its credentials.`,
@@ -408,15 +315,15 @@ export function createIntrospector(
       if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + tolerance)) {
         throw invalidToken('The introspected token is not valid yet ("nbf").');
       }
-      const iat = claims.iat;
-      // As for JWTs: a future iat would make the token look young, so maxTokenAgeSeconds never ends it.
-      if (typeof iat === 'number' && iat > now + tolerance) {
-        throw invalidToken('The introspected token\'s "iat" is in the future.');
-      }
+      // iat matters only to maxTokenAgeSeconds: the server vouches for the token being active, and
+      // its clock running ahead must not refuse fresh tokens when no age limit needs iat.
       if (maxTokenAge !== undefined) {
+        const iat = claims.iat;
         if (typeof iat !== 'number') {
           throw invalidToken('The introspected token has no "iat", which maxTokenAgeSeconds requires.');
         }
+        // As for JWTs: a future iat would make the token look young, so maxTokenAgeSeconds never ends it.
+        if (iat > now + tolerance) throw invalidToken('The introspected token\'s "iat" is in the future.');
         if (now - iat - tolerance > maxTokenAge) {
           throw new BearerError('ERR_BEARER_TOKEN_EXPIRED', 'The introspected token is older than maxTokenAgeSeconds.');
         }

@@ -24,6 +24,45 @@ describe('protectedResourceMetadata', () => {
     ).toThrow(/resource.*authorizationServers.*scopesSupported/);
   });
 
+  it('refuses a resource that is not an absolute https URL without a fragment (RFC 9728 §1.2)', () => {
+    for (const resource of [
+      'https://orders.example.com#',
+      'https://orders.example.com/#',
+      'https://orders.example.com/v1#section',
+      ' https://orders.example.com',
+      'https://orders.example.com\n',
+      'https://orders.example.com/a b',
+      'https:orders.example.com',
+      'https:\\\\orders.example.com',
+      'https:///orders.example.com',
+      'https://user:pass@orders.example.com',
+      'https://@orders.example.com',
+      '//orders.example.com',
+      'http://orders.example.com',
+      new URL('https://orders.example.com') as unknown as string,
+      ['https://orders.example.com'] as unknown as string,
+    ]) {
+      let error: unknown;
+      try {
+        protectedResourceMetadata({ resource, authorizationServers: ['https://id.example.com'] });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error, JSON.stringify(resource)).toMatchObject({ code: 'ERR_BEARER_INVALID_OPTIONS' });
+      expect((error as Error).message).toContain('resource must be an absolute https URL without a fragment');
+      expect((error as Error).message).not.toContain('user:pass');
+    }
+    for (const resource of [
+      'https://orders.example.com',
+      'HTTPS://orders.example.com/v1',
+      'https://orders.example.com:8443/v1?tenant=a',
+    ]) {
+      expect(protectedResourceMetadata({ resource, authorizationServers: ['https://id.example.com'] }).resource).toBe(
+        resource,
+      );
+    }
+  });
+
   it('advertises DPoP and mTLS support and serves as cacheable JSON', () => {
     const metadata = protectedResourceMetadata({
       resource: 'https://orders.example.com/v1',

@@ -42,6 +42,26 @@ export interface ProtectedResourceMetadata {
   readonly resource_documentation?: string;
 }
 
+/** `https://` + authority + optional path and query, in URI characters only (RFC 3986), no `#`. */
+const HTTPS_URL = /^https:\/\/[A-Za-z0-9\-._~%!$&'()*+,;=:@/?[\]]+$/i;
+
+/**
+ * Whether `value` is an absolute https URL with a host and without a fragment (even an empty one)
+ * or userinfo, as RFC 9728 §1.2 requires of a resource identifier. It is checked as written, not
+ * as parsed: the document publishes the string verbatim, and WHATWG parsing would quietly accept
+ * surrounding whitespace, backslashes, `https:host` and an empty `#`.
+ */
+function isHttpsUrl(value: unknown): boolean {
+  if (typeof value !== 'string' || !HTTPS_URL.test(value)) return false;
+  const authority = value.slice('https://'.length).split(/[/?]/, 1)[0] ?? '';
+  if (authority === '' || authority.includes('@')) return false;
+  try {
+    return new URL(value).hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Builds the RFC 9728 document to serve at `/.well-known/oauth-protected-resource`, and to point
  * at with the verifier's `resourceMetadata` option, so clients discover which authorization
@@ -61,15 +81,12 @@ export interface ProtectedResourceMetadata {
  */
 export function protectedResourceMetadata(options: ProtectedResourceMetadataOptions): ProtectedResourceMetadata {
   const problems: string[] = [];
-  const isHttpsUrl = (value: unknown): boolean => {
-    try {
-      const url = new URL(String(value));
-      return url.protocol === 'https:' && url.hash === '';
-    } catch {
-      return false;
-    }
-  };
-  if (!isHttpsUrl(options.resource)) problems.push('resource must be an https URL without a fragment');
+  if (!isHttpsUrl(options.resource)) {
+    problems.push(
+      'resource must be an absolute https URL without a fragment or credentials, written as clients use it ' +
+        '(e.g. "https://api.example.com/orders")',
+    );
+  }
   if (!Array.isArray(options.authorizationServers) || options.authorizationServers.length === 0) {
     problems.push('authorizationServers must list at least one issuer');
   } else if (!options.authorizationServers.every(isHttpsUrl)) {

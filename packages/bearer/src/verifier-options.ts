@@ -2,7 +2,7 @@ import { isQuotable } from './challenge.ts';
 import { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm } from './compact-jws.ts';
 import { type DpopOptions, dpopProblems } from './dpop-options.ts';
 import { BearerError, type BearerErrorCode } from './errors.ts';
-import { type IntrospectionOptions, introspectionProblems } from './introspection.ts';
+import { type IntrospectionOptions, introspectionProblems } from './introspection-options.ts';
 import { type KeySource, type RemoteJwksOptions, remoteJwksProblems } from './key-source.ts';
 import { type MtlsOptions, mtlsProblems } from './mtls.ts';
 import type { BearerRequestLike, TokenScheme, TokenSourceOptions } from './request.ts';

@@ -1,0 +1,228 @@
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { closeServer, listen } from '../test/harness.ts';
+import { type IntrospectionServer, startIntrospectionServer } from '../test/introspection-server.ts';
+import { BearerError } from './errors.ts';
+import type { IntrospectionOptions } from './introspection-options.ts';
+import { createBearerVerifier } from './verifier.ts';
+
+const SECRET = ['breaker', '-client', '-secret'].join('');
+const AUD = 'https://api.test';
+const ISS = 'https://as.test';
+const ACTIVE = 'opaque-active-0123456789';
+
+let as: IntrospectionServer;
+let now = Date.now();
+/** When true the endpoint answers 500 to everything: an authorization server that is down. */
+let down = false;
+
+beforeAll(async () => {
+  as = await startIntrospectionServer();
+});
+afterAll(async () => {
+  await as?.close();
+});
+beforeEach(() => {
+  as.calls.length = 0;
+  now = Date.now();
+  down = false;
+  as.answer = (token) => {
+    if (down) return { status: 500, body: 'unavailable' };
+    return token === ACTIVE
+      ? { active: true, token_type: 'Bearer', aud: AUD, iss: ISS, exp: Math.floor(now / 1000) + 600 }
+      : { active: false };
+  };
+});
+
+const options = (extra: Partial<IntrospectionOptions> = {}): IntrospectionOptions => ({
+  endpoint: as.url,
+  issuer: ISS,
+  clientId: 'orders-api',
+  authentication: { method: 'client_secret_basic', clientSecret: SECRET },
+  audience: AUD,
+  ...extra,
+});
+
+const verifierWith = (extra: Partial<IntrospectionOptions> = {}) =>
+  createBearerVerifier({ introspection: options(extra), now: () => now });
+
+async function failure(promise: Promise<unknown>, token: string): Promise<BearerError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(BearerError);
+    expect((error as Error).message).not.toContain(token);
+    expect((error as Error).message).not.toContain(SECRET);
+    return error as BearerError;
+  }
+  throw new Error('expected a rejection');
+}
+
+type Verifier = ReturnType<typeof verifierWith>;
+const retryAfterOf = (verifier: Verifier, error: BearerError): string | undefined =>
+  verifier.toResponse(error).headers['retry-after'];
+
+/** Sends `count` distinct garbage tokens one after another; returns the error codes. */
+async function flood(verifier: Verifier, count: number, prefix = 'garbage'): Promise<string[]> {
+  const codes: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const token = `${prefix}-${i}-${Math.random()}`;
+    codes.push((await failure(verifier.verify(token), token)).code);
+  }
+  return codes;
+}
+
+describe('introspection failure policy', () => {
+  it('fails fast with 503 and the remaining window as Retry-After after consecutive 5xx answers', async () => {
+    const verifier = verifierWith({ failureThreshold: 3, failureBackoffMs: 10_000 });
+    down = true;
+    expect(await flood(verifier, 3)).toEqual(Array(3).fill('ERR_BEARER_INTROSPECTION_UNAVAILABLE'));
+    expect(as.calls).toHaveLength(3);
+    // Open: a flood of distinct tokens no longer reaches the authorization server.
+    expect(await flood(verifier, 50)).toEqual(Array(50).fill('ERR_BEARER_INTROSPECTION_UNAVAILABLE'));
+    expect(as.calls).toHaveLength(3);
+    const error = await failure(verifier.verify('another-token'), 'another-token');
+    expect(error).toMatchObject({ code: 'ERR_BEARER_INTROSPECTION_UNAVAILABLE', retryable: true });
+    expect(error.message).toContain('introspection.failureBackoffMs');
+    expect(verifier.toResponse(error).status).toBe(503);
+    expect(retryAfterOf(verifier, error)).toBe('10');
+    now += 4_000;
+    expect(retryAfterOf(verifier, await failure(verifier.verify('later-token'), 'later-token'))).toBe('6');
+    expect(as.calls).toHaveLength(3);
+  });
+
+  it('still answers cached active and inactive results while open', async () => {
+    const verifier = verifierWith({ failureThreshold: 2 });
+    await expect(verifier.verify(ACTIVE)).resolves.toMatchObject({ issuer: ISS });
+    expect((await failure(verifier.verify('inactive-token'), 'inactive-token')).code).toBe('ERR_BEARER_TOKEN_INVALID');
+    down = true;
+    await flood(verifier, 2);
+    expect(as.calls).toHaveLength(4);
+    await expect(verifier.verify(ACTIVE)).resolves.toMatchObject({ issuer: ISS });
+    expect((await failure(verifier.verify('inactive-token'), 'inactive-token')).code).toBe('ERR_BEARER_TOKEN_INVALID');
+    expect(await flood(verifier, 3)).toEqual(Array(3).fill('ERR_BEARER_INTROSPECTION_UNAVAILABLE'));
+    expect(as.calls).toHaveLength(4);
+  });
+
+  it('lets one probe through after the window (half-open), and its success closes the breaker', async () => {
+    const verifier = verifierWith({ failureThreshold: 2, failureBackoffMs: 5_000 });
+    down = true;
+    await flood(verifier, 2);
+    now += 5_000;
+    down = false;
+    const tokens = [ACTIVE, ...Array.from({ length: 9 }, (_, i) => `probe-${i}`)];
+    const results = await Promise.allSettled(tokens.map((token) => verifier.verify(token)));
+    // Only the first request of the window reached the server; the others failed fast meanwhile.
+    expect(as.calls).toHaveLength(3);
+    expect(results[0]?.status).toBe('fulfilled');
+    for (const result of results.slice(1)) {
+      expect(result).toMatchObject({ status: 'rejected', reason: { code: 'ERR_BEARER_INTROSPECTION_UNAVAILABLE' } });
+    }
+    // Closed again: every distinct token is introspected.
+    expect(await flood(verifier, 4)).toEqual(Array(4).fill('ERR_BEARER_TOKEN_INVALID'));
+    expect(as.calls).toHaveLength(7);
+  });
+
+  it('reopens for another window when the probe fails', async () => {
+    const verifier = verifierWith({ failureThreshold: 2, failureBackoffMs: 5_000 });
+    down = true;
+    await flood(verifier, 2);
+    now += 5_000;
+    await flood(verifier, 1);
+    expect(as.calls).toHaveLength(3);
+    const error = await failure(verifier.verify('next-token'), 'next-token');
+    expect(retryAfterOf(verifier, error)).toBe('5');
+    expect(as.calls).toHaveLength(3);
+  });
+
+  it('counts only consecutive transport failures: a success resets the count', async () => {
+    const verifier = verifierWith({ failureThreshold: 3 });
+    for (let round = 0; round < 3; round++) {
+      down = true;
+      await flood(verifier, 2);
+      down = false;
+      await expect(verifier.verify(ACTIVE)).resolves.toBeDefined();
+      now += 61_000; // past the active-result cache, so the next round calls again
+    }
+    expect(as.calls).toHaveLength(9);
+  });
+
+  it('does not open on answers from a reachable server (401, non-JSON, inactive)', async () => {
+    const verifier = verifierWith({ failureThreshold: 2 });
+    as.answer = () => ({ status: 401, body: '{"error":"invalid_client"}' });
+    await flood(verifier, 4);
+    as.answer = () => ({ body: 'not json' });
+    await flood(verifier, 4);
+    as.answer = () => ({ active: false });
+    expect(await flood(verifier, 4)).toEqual(Array(4).fill('ERR_BEARER_TOKEN_INVALID'));
+    expect(as.calls).toHaveLength(12);
+  });
+
+  it('counts network errors and timeouts as failures', async () => {
+    let requests = 0;
+    const hanging = createServer(() => {
+      requests++;
+    });
+    await listen(hanging);
+    try {
+      const endpoint = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/introspect`;
+      const verifier = verifierWith({ endpoint, timeoutMs: 50, failureThreshold: 2 });
+      expect(await flood(verifier, 6)).toEqual(Array(6).fill('ERR_BEARER_INTROSPECTION_UNAVAILABLE'));
+      expect(requests).toBe(2);
+    } finally {
+      hanging.closeAllConnections();
+      await closeServer(hanging);
+    }
+  });
+
+  it('refuses calls beyond maxConcurrentCalls with 503 instead of queueing them', async () => {
+    const held: ServerResponse[] = [];
+    const slow = createServer((req, res) => {
+      req.resume();
+      held.push(res);
+    });
+    await listen(slow);
+    try {
+      const endpoint = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/introspect`;
+      const verifier = verifierWith({ endpoint, maxConcurrentCalls: 2 });
+      const first = [verifier.verify('slow-1'), verifier.verify('slow-2')];
+      const excess = await Promise.allSettled(['slow-3', 'slow-4', 'slow-5'].map((t) => verifier.verify(t)));
+      for (const result of excess) {
+        expect(result).toMatchObject({ status: 'rejected', reason: { code: 'ERR_BEARER_INTROSPECTION_UNAVAILABLE' } });
+        const reason = (result as PromiseRejectedResult).reason as BearerError;
+        expect(reason.message).toContain('introspection.maxConcurrentCalls');
+        expect(retryAfterOf(verifier, reason)).toBe('1');
+      }
+      // The excess was refused while the first two were still waiting on the server.
+      await expect.poll(() => held.length).toBe(2);
+      for (const res of held) {
+        res.setHeader('content-type', 'application/json');
+        res.end('{"active":false}');
+      }
+      for (const result of await Promise.allSettled(first)) {
+        expect(result).toMatchObject({ status: 'rejected', reason: { code: 'ERR_BEARER_TOKEN_INVALID' } });
+      }
+      // The slots are free again.
+      const again = verifier.verify('slow-6');
+      await expect.poll(() => held.length).toBe(3);
+      held[2]?.setHeader('content-type', 'application/json');
+      held[2]?.end('{"active":false}');
+      expect((await failure(again, 'slow-6')).code).toBe('ERR_BEARER_TOKEN_INVALID');
+    } finally {
+      slow.closeAllConnections();
+      await closeServer(slow);
+    }
+  });
+
+  it('validates the policy options, listing every problem', () => {
+    expect(() => verifierWith({ failureThreshold: 0, failureBackoffMs: 600_000, maxConcurrentCalls: 1.5 })).toThrow(
+      /failureThreshold must be an integer between 1 and 100.*failureBackoffMs must be between 100 and 60000.*maxConcurrentCalls must be an integer between 1 and 10000/,
+    );
+    expect(() => verifierWith({ failureThreshold: 2.5 })).toThrow(/failureThreshold/);
+    expect(() => verifierWith({ failureBackoffMs: Number.NaN })).toThrow(/failureBackoffMs/);
+    expect(() =>
+      verifierWith({ failureThreshold: 1, failureBackoffMs: 100, maxConcurrentCalls: 10_000 }),
+    ).not.toThrow();
+  });
+});
