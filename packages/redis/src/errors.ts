@@ -59,18 +59,35 @@ export class RedisStoreError extends Error {
 }
 
 /**
+ * Where Redis starts quoting the arguments of a command it does not know (renamed or disabled on
+ * the server, e.g. `rename-command EVAL ""`): `ERR unknown command 'eval', with args beginning
+ * with: '<script>' '1' '<key>' '<token>…'`, the first 128 characters of them.
+ */
+const QUOTED_ARGS = ', with args beginning with:';
+
+/**
  * What a {@link RedisStoreError} may carry as `cause` for an error raised by the Redis client: a
  * fresh `Error` with the original's name, message, stack and string `code` only. ioredis attaches
  * the failed command (`command: { name, args }`) to its reply errors, and those arguments are keys,
- * stored values and tokens; Redis's reply texts do not quote them. Our own errors pass unchanged.
+ * stored values and tokens. Redis's reply texts do not quote them, except the reply to an unknown
+ * command, whose quoted arguments are cut off here (from the message and the stack). Our own errors
+ * pass unchanged.
  * Internal: for this package's code that turns a client error into a cause.
  */
 export function safeCause(error: unknown): unknown {
   if (error instanceof RedisStoreError) return error;
   if (!(error instanceof Error)) return new Error(`a non-Error value (${typeof error}) was thrown`);
-  const safe = new Error(error.message);
+  const quoted = error.message.indexOf(QUOTED_ARGS);
+  const message = quoted < 0 ? error.message : `${error.message.slice(0, quoted)} (its arguments left out)`;
+  const safe = new Error(message);
   safe.name = error.name;
-  if (typeof error.stack === 'string') safe.stack = error.stack;
+  if (typeof error.stack === 'string') {
+    // A stack starts with the message: without the quoted arguments, only its frames are kept.
+    safe.stack =
+      quoted < 0
+        ? error.stack
+        : [`${error.name}: ${message}`, ...error.stack.split('\n').filter((line) => /^\s+at /.test(line))].join('\n');
+  }
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') Object.defineProperty(safe, 'code', { value: code, enumerable: true });
   return safe;

@@ -3,9 +3,9 @@
  * its forget releases that record and never another caller's. Made by {@link ReplayGuard.attempt}.
  */
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { RedisStoreError } from './errors.ts';
+import { NextReadyQueue } from './next-ready-queue.ts';
 import type { ReplayGuard } from './replay-guard.ts';
 import type { RedisClient } from './scripts.ts';
 
@@ -35,19 +35,14 @@ interface LateForget {
   readonly token: string;
 }
 
-/** The forgets waiting for one client's next `ready`, with one listener pair and one timer. */
-interface PendingForgets {
-  readonly forgets: LateForget[];
-  /** When the window of its latest forget ends; the timer drops the set then (at most a second later). */
-  until: number;
-  timer: NodeJS.Timeout | undefined;
-  /** Removes the listeners and the timer, and forgets the set. */
-  readonly drop: () => void;
-}
-
 // One pending set per client, however many forgets (of however many guards) are refused while it
 // reconnects: never a listener pair per forget.
-const pendingForgets = new WeakMap<RedisClient, PendingForgets>();
+const lateForgets = new NextReadyQueue<LateForget>({
+  maxItems: LATE_FORGET_MAX,
+  run: (client, forgets) => {
+    for (const f of forgets) (client as Redis).eval(FORGET_OWN_LUA, 1, f.key, f.token).catch(ignore);
+  },
+});
 
 /**
  * Sends the compare-and-delete of `key` on `client`'s next `ready`, if it comes within `windowMs`
@@ -66,45 +61,7 @@ export function forgetWhenReady(
   token: string,
   windowMs: number = LATE_FORGET_WINDOW_MS,
 ): boolean {
-  if (client.status === 'end') return false;
-  const until = performance.now() + windowMs;
-  const pending = pendingForgets.get(client);
-  if (pending !== undefined) {
-    if (pending.forgets.length >= LATE_FORGET_MAX) return false;
-    pending.forgets.push({ key, token });
-    pending.until = until;
-    return true;
-  }
-  const settle = (): void => {
-    clearTimeout(state.timer);
-    client.off('ready', onReady);
-    client.off('end', settle);
-    if (pendingForgets.get(client) === state) pendingForgets.delete(client);
-  };
-  const onReady = (): void => {
-    // `ready` is emitted a tick after the status changed: a connection lost again in between
-    // resends its commands on the next `ready`, and the forgets wait for that one.
-    if (client.status !== 'ready') return;
-    settle();
-    for (const f of state.forgets) (client as Redis).eval(FORGET_OWN_LUA, 1, f.key, f.token).catch(ignore);
-  };
-  // Every call is O(1), and they are at least a second apart (or the window, if shorter): it runs
-  // again only when a forget added since it was set moved the set's `until`.
-  const expire = (): void => {
-    const left = state.until - performance.now();
-    if (left <= 0) {
-      settle();
-      return;
-    }
-    state.timer = setTimeout(expire, Math.max(left, Math.min(windowMs, 1_000)));
-    state.timer.unref();
-  };
-  const state: PendingForgets = { forgets: [{ key, token }], until, timer: undefined, drop: settle };
-  pendingForgets.set(client, state);
-  client.on('ready', onReady);
-  client.on('end', settle);
-  expire();
-  return true;
+  return lateForgets.add(client, { key, token }, windowMs);
 }
 
 /**
@@ -112,11 +69,7 @@ export function forgetWhenReady(
  * closed on purpose. ioredis emits no `end` for a client disconnected while it reconnects.
  */
 export function dropLateForgets(client: RedisClient): void {
-  const pending = pendingForgets.get(client);
-  if (pending === undefined) return;
-  pending.forgets.length = 0;
-  pending.until = 0;
-  pending.drop();
+  lateForgets.drop(client);
 }
 
 const ignore = (): void => {};

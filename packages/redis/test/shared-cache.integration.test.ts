@@ -1376,6 +1376,54 @@ describe.each([
 
   describe('an early refresh started by an L1 hit', () => {
     it.each(LEASE_MODES)(
+      'reloads an entry Redis lost (evicted, or a restart) instead of serving the L1 copy till it expires (%s)',
+      async (_how, overrides) => {
+        let now = 4_000_000;
+        const clock = { now: () => now, random: () => 0.5 };
+        const name = unique('l1-refresh-lost');
+        const [a, b] = await pods({ name, clock, ttlMs: 10_000, earlyRefresh: { beta: 100 }, ...overrides });
+        const admin = await connect();
+        const entryKey = `rampart:cache:${name}:{=k}`;
+        const held = async (): Promise<unknown> =>
+          JSON.parse(JSON.parse((await admin.get(entryKey)) ?? '{"v":"null"}').v);
+        const first = (): string => {
+          now += 500; // δ = 500 ms on the injected clock
+          return 'v1';
+        };
+        expect(await a.getOrSet('k', first)).toBe('v1');
+        expect(await b.get('k')).toBe('v1'); // B's L1 holds it too
+        await admin.del(entryKey); // evicted, or lost with a restart
+        now += 9_000; // 1 s before expiry: due
+        const reload = gatedLoader('v2');
+        let reloading = false;
+        void reload.started.then(() => {
+          reloading = true;
+        });
+        expect(await a.getOrSet('k', reload.loader)).toBe('v1'); // an L1 hit, which starts the refresh
+        await waitFor(() => reloading, { timeoutMs: 5_000, what: 'the refresh to run the loader' });
+        let otherLoads = 0;
+        const withLease = !('lease' in overrides);
+        // B's own refresh of its copy, while A's holds the lease: B does not load it a second time.
+        if (withLease) {
+          const other = (): string => {
+            otherLoads += 1;
+            return 'b';
+          };
+          expect(await b.getOrSet('k', other)).toBe('v1');
+        }
+        reload.release();
+        await waitFor(async () => (await held()) === 'v2', {
+          timeoutMs: 5_000,
+          what: 'the refresh to reload the lost entry',
+        });
+        await waitFor(async () => (await b.get('k')) === 'v2', { timeoutMs: 5_000, what: 'B to drop v1' });
+        expect(await a.get('k')).toBe('v2');
+        expect(otherLoads).toBe(0);
+        await Promise.all([a.close(), b.close()]);
+      },
+    );
+
+    it.each(LEASE_MODES)(
       'does not overwrite a set() that lands before it starts loading (%s)',
       async (_how, overrides) => {
         let now = 3_000_000;

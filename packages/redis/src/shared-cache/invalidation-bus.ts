@@ -1,4 +1,5 @@
 import { RedisStoreError } from '../errors.ts';
+import { NextReadyQueue } from '../next-ready-queue.ts';
 import type { RedisClient } from '../scripts.ts';
 
 /** One invalidation: keys, tags, or everything (`all`). `origin` lets a pod skip its own echo. */
@@ -26,45 +27,20 @@ interface Dispatch {
 // service with dozens of caches never trips the EventEmitter leak warning.
 const dispatchers = new WeakMap<RedisClient, Dispatch>();
 
-/** Channels to leave on a subscriber's next `ready` (closed while it reconnected), with one listener pair. */
-interface PendingLeaves {
-  readonly channels: Set<string>;
-  readonly onReady: () => void;
-  readonly onEnd: () => void;
-}
-
-// One pending set per subscriber, whatever the number of caches closed while it reconnects (and of
-// reconnects they are closed during): never a listener pair per close.
-const leaving = new WeakMap<RedisClient, PendingLeaves>();
-
 /**
- * Leaves `channel` on the subscriber's next `ready`, after ioredis's own re-SUBSCRIBE of the lost
- * connection's channels (sent before `ready` is emitted), unless a bus listens on it again by then.
- * The subscriber's `end` (closed for good: nothing to re-subscribe) drops the pending set.
+ * Channels to leave on a subscriber's next `ready`, after ioredis's own re-SUBSCRIBE of the lost
+ * connection's channels (sent before `ready` is emitted), unless a bus listens on them again by then
+ * (it removes its channel from the pending set). One pending set and one listener pair per
+ * subscriber, whatever the number of caches closed while it reconnects (and of reconnects they are
+ * closed during). The subscriber's `end` (closed for good: nothing to re-subscribe) drops the set.
  */
-function leaveOnReady(subscriber: RedisClient, channel: string): void {
-  const pending = leaving.get(subscriber);
-  if (pending) {
-    pending.channels.add(channel);
-    return;
-  }
-  const channels = new Set([channel]);
-  const settle = (): void => {
-    subscriber.off('ready', onReady);
-    subscriber.off('end', onEnd);
-    if (leaving.get(subscriber)?.channels === channels) leaving.delete(subscriber);
-  };
-  const onReady = (): void => {
-    settle();
+const leaves = new NextReadyQueue<string>({
+  run: (subscriber, channels) => {
     const listened = dispatchers.get(subscriber)?.byChannel;
     const left = [...channels].filter((ch) => !listened?.has(ch)); // a new bus listens on the others
     if (left.length > 0) subscriber.unsubscribe(...left).catch(() => {});
-  };
-  const onEnd = (): void => settle();
-  leaving.set(subscriber, { channels, onReady, onEnd });
-  subscriber.on('ready', onReady);
-  subscriber.on('end', onEnd);
-}
+  },
+});
 
 function attach(subscriber: RedisClient, channel: string, bus: InvalidationBus): void {
   let dispatch = dispatchers.get(subscriber);
@@ -93,7 +69,7 @@ function attach(subscriber: RedisClient, channel: string, bus: InvalidationBus):
   const set = dispatch.byChannel.get(channel) ?? new Set();
   set.add(bus);
   dispatch.byChannel.set(channel, set);
-  leaving.get(subscriber)?.channels.delete(channel); // listened to again: stays subscribed
+  leaves.pending(subscriber)?.delete(channel); // listened to again: stays subscribed
 }
 
 /** Returns true when no bus listens on `channel` any more. */
@@ -231,7 +207,7 @@ export class InvalidationBus {
       return;
     }
     if (subscriber.status === 'end') return; // closed for good: nothing to re-subscribe
-    leaveOnReady(subscriber, channel);
+    leaves.add(subscriber, channel);
   }
 
   #subscribe(): void {

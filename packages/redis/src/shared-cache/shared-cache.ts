@@ -7,7 +7,15 @@ import type { StoredEntry } from './entry.ts';
 import { encodeInvalidation, InvalidationBus, type InvalidationMessage } from './invalidation-bus.ts';
 import type { L1Entry } from './l1.ts';
 import { type LoadTicket, type LocalInvalidation, LocalTier, withTicket } from './local-tier.ts';
-import { CacheRedisTier, entryDigest, type Lease, type ReadBasis, type ReadOrLease, readBasis } from './redis-tier.ts';
+import {
+  CacheRedisTier,
+  ENTRY_ABSENT,
+  entryDigest,
+  type Lease,
+  type ReadBasis,
+  type ReadOrLease,
+  readBasis,
+} from './redis-tier.ts';
 import {
   type CacheSerializer,
   type CacheWriteOptions,
@@ -399,7 +407,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
    * an L1 copy (`copy`), the refresh first reads the entry in Redis (one round trip, in the
    * background): if it is no longer the one the copy came from (a set() or another pod's refresh
    * replaced it; its announcement drops the copy), there is nothing to refresh; otherwise that read
-   * is the basis.
+   * is the basis. When Redis no longer holds any entry for the key (evicted, lost in a restart),
+   * the refresh reloads it like a miss, only while the key is still empty.
    */
   #refreshInBackground(
     key: string,
@@ -413,8 +422,14 @@ export class SharedCache<T = unknown> implements AuditedStore {
         let start = basis;
         if (this.#redis && start === undefined && copy) {
           const held = await this.#redis.readBytes(key);
-          if (!held?.entry || !sameEntry(held.entry, copy)) return;
-          start = { entryDigest: entryDigest(held.bytes) };
+          if (held === undefined) {
+            // Redis lost the entry (evicted, restarted): reloaded as a miss would be, and only while
+            // it is still absent, so one pod loads (the lease) and a set() landing first wins.
+            start = { entryDigest: ENTRY_ABSENT };
+          } else {
+            if (!held.entry || !sameEntry(held.entry, copy)) return;
+            start = { entryDigest: entryDigest(held.bytes) };
+          }
         }
         let lease: Lease | undefined;
         if (this.#redis && this.#lease) {
