@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DataKey } from './data-key.ts';
-import { EncryptDekCache, type EncryptEntry } from './dek-cache.ts';
+import { DecryptDekCache, EncryptDekCache, type EncryptEntry } from './dek-cache.ts';
 import type { TransitMetric } from './metrics.ts';
 
 function entry(now: number): EncryptEntry {
@@ -165,5 +165,75 @@ describe('EncryptDekCache', () => {
       expect(counters.length).toBeLessThanOrEqual(2);
     }
     expect(fetches).toBe(3);
+  });
+});
+
+describe('DecryptDekCache', () => {
+  const retired = (metrics: TransitMetric[]): string[] =>
+    metrics.flatMap((m) => (m.type === 'dek-retired' ? [`${m.cache}:${m.reason}`] : []));
+
+  it('reports every data key clear() drops, once', () => {
+    const metrics: TransitMetric[] = [];
+    const cache = new DecryptDekCache(
+      { maxAgeMs: 1000, maxEntries: 10 },
+      () => 0,
+      (m) => metrics.push(m),
+    );
+    for (const id of ['a', 'b', 'c']) cache.set(id, new DataKey(Buffer.alloc(32, 2)), cache.generation, 0);
+    cache.clear();
+    cache.clear();
+    expect(retired(metrics)).toEqual(['decrypt:cleared', 'decrypt:cleared', 'decrypt:cleared']);
+  });
+
+  it('reports a data key that aged out as max-age, whichever path drops it', () => {
+    let now = 0;
+    const metrics: TransitMetric[] = [];
+    const cache = new DecryptDekCache(
+      { maxAgeMs: 100, maxEntries: 1 },
+      () => now,
+      (m) => metrics.push(m),
+    );
+    cache.set('a', new DataKey(Buffer.alloc(32, 2)), cache.generation, 0);
+    now = 100;
+    cache.set('b', new DataKey(Buffer.alloc(32, 2)), cache.generation, now); // evicts the expired 'a'
+    now = 200;
+    cache.clear(); // drops the expired 'b'
+    expect(retired(metrics)).toEqual(['decrypt:max-age', 'decrypt:max-age']);
+  });
+
+  it('reports the data key a second set() of the same wrapped DEK replaces', () => {
+    const metrics: TransitMetric[] = [];
+    const cache = new DecryptDekCache(
+      { maxAgeMs: 1000, maxEntries: 10 },
+      () => 0,
+      (m) => metrics.push(m),
+    );
+    cache.set('a', new DataKey(Buffer.alloc(32, 2)), cache.generation, 0);
+    cache.set('a', new DataKey(Buffer.alloc(32, 2)), cache.generation, 0);
+    expect(cache.size).toBe(1);
+    cache.clear();
+    expect(retired(metrics)).toEqual(['decrypt:evicted', 'decrypt:cleared']);
+  });
+});
+
+describe('EncryptDekCache retirement metrics', () => {
+  const retired = (metrics: TransitMetric[]): string[] =>
+    metrics.flatMap((m) => (m.type === 'dek-retired' ? [m.reason] : []));
+
+  it('reports a DEK that aged out as max-age when eviction or clear() drops it', async () => {
+    let now = 0;
+    const metrics: TransitMetric[] = [];
+    const cache = new EncryptDekCache(
+      { maxAgeMs: 100, maxEntries: 1 },
+      () => now,
+      (m) => metrics.push(m),
+    );
+    const fetch = async (): Promise<EncryptEntry> => entry(now);
+    await cache.reserve('a', 1, fetch);
+    now = 150;
+    await cache.reserve('b', 1, fetch); // evicts the expired 'a'
+    now = 300;
+    cache.clear(); // drops the expired 'b'
+    expect(retired(metrics)).toEqual(['max-age', 'max-age']);
   });
 });

@@ -62,6 +62,16 @@ export const DEFAULT_MAX_BYTES = 2 ** 36;
  */
 const MAX_CLEARED_FETCHES = 3;
 
+type RetireReason = 'max-age' | 'max-messages' | 'max-bytes' | 'evicted' | 'cleared';
+
+/**
+ * Why a DEK dropped by eviction or `clear()` stopped serving: a DEK already past `maxAgeMs` had
+ * stopped at its age, whichever path notices it first.
+ */
+function dropReason(ageMs: number, maxAgeMs: number, reason: 'evicted' | 'cleared'): RetireReason {
+  return ageMs >= maxAgeMs ? 'max-age' : reason;
+}
+
 export interface EncryptEntry {
   readonly dataKey: DataKey;
   /** `keyVersion | wrappedDek` as the envelope carries it. */
@@ -228,17 +238,15 @@ export class EncryptDekCache {
     }
   }
 
-  #retire(
-    binding: string,
-    entry: EncryptEntry,
-    reason: 'max-age' | 'max-messages' | 'max-bytes' | 'evicted' | 'cleared',
-  ): void {
+  /** Removes `entry` and reports it; every DEK a fetch returned passes here exactly once. */
+  #retire(binding: string, entry: EncryptEntry, reason: RetireReason): void {
     if (this.#entries.get(binding) === entry) this.#entries.delete(binding);
+    const ageMs = this.#now() - entry.createdAt;
     this.#metrics?.({
       type: 'dek-retired',
       cache: 'encrypt',
-      reason,
-      ageMs: this.#now() - entry.createdAt,
+      reason: reason === 'evicted' || reason === 'cleared' ? dropReason(ageMs, this.#maxAgeMs, reason) : reason,
+      ageMs,
       messages: entry.messages,
     });
   }
@@ -275,14 +283,7 @@ export class DecryptDekCache {
     const entry = this.#entries.get(id);
     if (!entry) return undefined;
     if (this.#now() - entry.createdAt >= this.#maxAgeMs) {
-      this.#entries.delete(id);
-      this.#metrics?.({
-        type: 'dek-retired',
-        cache: 'decrypt',
-        reason: 'max-age',
-        ageMs: this.#now() - entry.createdAt,
-        messages: 0,
-      });
+      this.#retire(id, entry, 'max-age');
       return undefined;
     }
     this.#entries.delete(id);
@@ -301,28 +302,35 @@ export class DecryptDekCache {
    */
   set(id: string, dataKey: DataKey, generation: number, requestedAt: number): void {
     if (this.#maxEntries === 0 || generation !== this.#generation) return;
-    this.#entries.delete(id);
+    const previous = this.#entries.get(id);
+    if (previous) this.#retire(id, previous, 'evicted');
     this.#entries.set(id, { dataKey, createdAt: requestedAt });
     while (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#entries.keys().next().value as string;
-      const entry = this.#entries.get(oldest);
-      this.#entries.delete(oldest);
-      this.#metrics?.({
-        type: 'dek-retired',
-        cache: 'decrypt',
-        reason: 'evicted',
-        ageMs: this.#now() - (entry?.createdAt ?? 0),
-        messages: 0,
-      });
+      const [oldest, entry] = this.#entries.entries().next().value as [string, { createdAt: number }];
+      this.#retire(oldest, entry, 'evicted');
     }
+  }
+
+  /** Removes the entry cached under `id` and reports it; every cached DEK passes here exactly once. */
+  #retire(id: string, entry: { createdAt: number }, reason: RetireReason): void {
+    this.#entries.delete(id);
+    const ageMs = this.#now() - entry.createdAt;
+    this.#metrics?.({
+      type: 'dek-retired',
+      cache: 'decrypt',
+      reason: reason === 'evicted' || reason === 'cleared' ? dropReason(ageMs, this.#maxAgeMs, reason) : reason,
+      ageMs,
+      messages: 0,
+    });
   }
 
   get size(): number {
     return this.#entries.size;
   }
 
+  /** Retires every DEK; DEKs requested before this are not cached when they arrive. */
   clear(): void {
     this.#generation += 1;
-    this.#entries.clear();
+    for (const [id, entry] of [...this.#entries]) this.#retire(id, entry, 'cleared');
   }
 }

@@ -12,6 +12,7 @@ describe('createTransit', () => {
         mount: '/x/',
         cache: { maxAgeMs: 0, maxMessages: 2 ** 31 },
         batchSize: 0,
+        batchConcurrency: 0,
       } as never);
       expect.unreachable();
     } catch (error) {
@@ -24,6 +25,7 @@ describe('createTransit', () => {
         'cache.maxAgeMs',
         'cache.maxMessages',
         'batchSize',
+        'batchConcurrency',
       ]) {
         expect(message).toContain(name);
       }
@@ -56,6 +58,16 @@ describe('createTransit', () => {
 
   it.each(['team-a', 'admin/team_a', 'ns1/ns2.v2'])('accepts the namespace %j', (namespace) => {
     expect(() => createTransit({ vault, key: 'k', namespace, cache: { maxAgeMs: 1000 } })).not.toThrow();
+  });
+
+  it.each([0, -1, 1.5, 65, Number.NaN, '4'])('refuses batchConcurrency %j', (batchConcurrency) => {
+    expect(() => createTransit({ vault, key: 'k', cache: { maxAgeMs: 1000 }, batchConcurrency } as never)).toThrowError(
+      expect.objectContaining({
+        code: 'ERR_TRANSIT_INVALID_OPTIONS',
+        message: expect.stringContaining('batchConcurrency: 1 to 64'),
+      }),
+    );
+    expect(() => createTransit({ vault, key: 'k', cache: { maxAgeMs: 1000 }, batchConcurrency: 64 })).not.toThrow();
   });
 
   it('requires cache.maxAgeMs', () => {

@@ -49,6 +49,12 @@ export interface TransitOptions {
   readonly retry?: RetryOptions;
   /** Largest `batch_input` sent to `transit/decrypt` and `transit/rewrap`. Default 256. */
   readonly batchSize?: number;
+  /**
+   * Batched Vault calls (`transit/decrypt`, `transit/rewrap`) this instance has open at once, across
+   * all its `decrypt`, `decryptMany`, `decryptStream` and `rewrap` calls; the others queue. Default
+   * 4, at most 64. A `decryptMany` or `rewrap` of N items makes ⌈N/batchSize⌉ calls, this many at a time.
+   */
+  readonly batchConcurrency?: number;
   /** Plaintext bytes per stream frame. Default 64 KiB. */
   readonly frameSize?: number;
   /** Metrics/tracing hook; receives no secret material. */
@@ -156,6 +162,8 @@ export function validateOptions(options: TransitOptions): void {
   }
   if (options.batchSize !== undefined && !positiveInt(options.batchSize, 10_000))
     problems.push('batchSize: 1 to 10,000.');
+  if (options.batchConcurrency !== undefined && !positiveInt(options.batchConcurrency, 64))
+    problems.push('batchConcurrency: 1 to 64 batched Vault calls open at once.');
   if (options.frameSize !== undefined && !positiveInt(options.frameSize, 16 * 1024 * 1024)) {
     problems.push('frameSize: 1 byte to 16 MiB.');
   }

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import { ByteQueue } from './byte-queue.ts';
 import { type EncryptionContext, encodeContext } from './context.ts';
 import {
   encodeStreamTrailer,
@@ -80,81 +81,6 @@ class FrameParameters {
     this.nonce.writeUInt32BE(index, 8);
     this.aad.writeUInt32BE(index, this.#indexAt);
     this.aad[this.#indexAt + 4] = last ? 1 : 0;
-  }
-}
-
-/** Where a consumed chunk was: drops the reference at once, keeps the array one element kind. */
-const CONSUMED = Buffer.alloc(0);
-
-/**
- * Collects chunks and hands out exactly-sized slices, copying only when a slice spans chunks.
- * Linear in the bytes of each slice however finely they were written (one byte a chunk): consumed
- * chunks are skipped by an index, never shifted off the array, which would be quadratic.
- */
-class ByteQueue {
-  #chunks: Buffer[] = [];
-  /** Index in `#chunks` of the first chunk not fully consumed. */
-  #head = 0;
-  length = 0;
-
-  push(chunk: Buffer): void {
-    if (chunk.length === 0) return;
-    this.#chunks.push(chunk);
-    this.length += chunk.length;
-  }
-
-  /** The first `min(n, length)` bytes, left in the queue. */
-  peek(n: number): Buffer {
-    return this.#read(n, false);
-  }
-
-  /** The first `min(n, length)` bytes, removed from the queue. */
-  take(n: number): Buffer {
-    return this.#read(n, true);
-  }
-
-  #read(n: number, consume: boolean): Buffer {
-    const size = Math.min(n, this.length);
-    const chunks = this.#chunks;
-    let index = this.#head;
-    let out: Buffer;
-    const first = chunks[index];
-    if (!first || first.length >= size) {
-      out = first ? first.subarray(0, size) : Buffer.alloc(0);
-      if (consume && first) {
-        if (first.length === size) {
-          chunks[index] = CONSUMED;
-          index += 1;
-        } else chunks[index] = first.subarray(size);
-      }
-    } else {
-      out = Buffer.allocUnsafe(size);
-      let offset = 0;
-      // Each step copies a whole non-empty chunk or ends: at most one step per chunk held.
-      while (offset < size && index < chunks.length) {
-        const chunk = chunks[index] as Buffer;
-        const part = Math.min(chunk.length, size - offset);
-        chunk.copy(out, offset, 0, part);
-        offset += part;
-        if (part < chunk.length) {
-          if (consume) chunks[index] = chunk.subarray(part);
-          break;
-        }
-        if (consume) chunks[index] = CONSUMED;
-        index += 1;
-      }
-    }
-    if (!consume) return out;
-    this.length -= size;
-    if (index >= chunks.length) {
-      this.#chunks = [];
-      this.#head = 0;
-    } else if (index > 1024 && index * 2 > chunks.length) {
-      // Compact once most of the array is consumed: amortized O(1) a chunk.
-      this.#chunks = chunks.slice(index);
-      this.#head = 0;
-    } else this.#head = index;
-    return out;
   }
 }
 

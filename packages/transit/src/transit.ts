@@ -63,7 +63,12 @@ export class Transit {
     this.#now = options.now ?? Date.now;
     const metrics = guardMetricsHook(options.onMetric);
     this.#metrics = metrics;
-    this.#vault = new VaultTransit(options.vault, { namespace: options.namespace, retry: options.retry, metrics });
+    this.#vault = new VaultTransit(options.vault, {
+      namespace: options.namespace,
+      retry: options.retry,
+      metrics,
+      batchConcurrency: options.batchConcurrency ?? 4,
+    });
     this.#encryptCache = new EncryptDekCache(options.cache, this.#now, metrics);
     this.#decryptCache = new DecryptDekCache(decryptCacheLimits(options), this.#now, metrics);
     const batchSize = options.batchSize ?? 256;

@@ -1,3 +1,4 @@
+import { ConcurrencyLimit } from './concurrency-limit.ts';
 import { fromVaultCiphertext, vaultCiphertext } from './envelope.ts';
 import { TransitError, type TransitErrorCode } from './errors.ts';
 import type { MetricsHook } from './metrics.ts';
@@ -145,12 +146,20 @@ export class VaultTransit {
   readonly #baseDelayMs: number;
   readonly #maxDelayMs: number;
   readonly #metrics: MetricsHook | undefined;
+  readonly #batches: ConcurrencyLimit;
 
   constructor(
     client: VaultClient,
-    options: { namespace?: string | undefined; retry?: RetryOptions | undefined; metrics?: MetricsHook | undefined },
+    options: {
+      namespace?: string | undefined;
+      retry?: RetryOptions | undefined;
+      metrics?: MetricsHook | undefined;
+      /** Batched calls (decrypt, rewrap) open at once, retries and their backoff included. */
+      batchConcurrency: number;
+    },
   ) {
     this.#client = client;
+    this.#batches = new ConcurrencyLimit(options.batchConcurrency);
     this.#timeoutMs = options.retry?.requestTimeoutMs ?? 10_000;
     this.#requestOptions = {
       timeout: this.#timeoutMs,
@@ -245,36 +254,41 @@ export class VaultTransit {
     key: string,
     items: readonly (WrappedDek & { transitContext: string | undefined })[],
   ): Promise<{ status: number; results: { plaintext?: unknown; ciphertext?: unknown; error?: unknown }[] }> {
-    const answer = await this.#call(
-      operation,
-      key,
-      items.length,
-      async (o) => {
-        const body = await this.#client.write(
-          `${mount}/${operation}/${key}`,
-          {
-            batch_input: items.map((item) =>
-              item.transitContext === undefined
-                ? { ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek) }
-                : { ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek), context: b64(item.transitContext) },
-            ),
-          },
-          o,
-        );
-        return { status: 200, results: (body as { data?: { batch_results?: unknown } } | null)?.data?.batch_results };
-      },
-      // Vault answers 400 with every item's result when any item fails with a user error, and 500
-      // when items failed otherwise (old versions, vault#10842: also for a tampered item): read
-      // them per item, so one bad item does not fail the others coalesced with it. A 500 in which
-      // every item failed for a reason Vault does not name is retried as a whole.
-      (error) => {
-        const status = (error as { response?: { statusCode?: number } }).response?.statusCode;
-        if (status !== 400 && status !== 500) return undefined;
-        const results = batchResults(error);
-        if (results === undefined) return undefined;
-        if (status === 500 && (results.length !== items.length || results.every(isUnnamedFailure))) return undefined;
-        return { status, results };
-      },
+    const answer = await this.#batches.run(() =>
+      this.#call(
+        operation,
+        key,
+        items.length,
+        async (o) => {
+          const body = await this.#client.write(
+            `${mount}/${operation}/${key}`,
+            {
+              batch_input: items.map((item) =>
+                item.transitContext === undefined
+                  ? { ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek) }
+                  : {
+                      ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek),
+                      context: b64(item.transitContext),
+                    },
+              ),
+            },
+            o,
+          );
+          return { status: 200, results: (body as { data?: { batch_results?: unknown } } | null)?.data?.batch_results };
+        },
+        // Vault answers 400 with every item's result when any item fails with a user error, and 500
+        // when items failed otherwise (old versions, vault#10842: also for a tampered item): read
+        // them per item, so one bad item does not fail the others coalesced with it. A 500 in which
+        // every item failed for a reason Vault does not name is retried as a whole.
+        (error) => {
+          const status = (error as { response?: { statusCode?: number } }).response?.statusCode;
+          if (status !== 400 && status !== 500) return undefined;
+          const results = batchResults(error);
+          if (results === undefined) return undefined;
+          if (status === 500 && (results.length !== items.length || results.every(isUnnamedFailure))) return undefined;
+          return { status, results };
+        },
+      ),
     );
     const results = answer.results;
     if (!Array.isArray(results) || results.length !== items.length) {

@@ -1,0 +1,124 @@
+/** Where a consumed chunk was: drops the reference at once, keeps the array one element kind. */
+const CONSUMED = Buffer.alloc(0);
+/** Chunks shorter than this are copied into the tail rather than held one object each. */
+const SMALL_CHUNK = 1024;
+/** Size of each tail buffer small chunks are copied into. */
+const TAIL_BYTES = 16 * 1024;
+
+/**
+ * Collects chunks and hands out exactly-sized slices, copying only when a slice spans chunks.
+ * Linear in the bytes of each slice however finely they were written (one byte a chunk): consumed
+ * chunks are skipped by an index, never shifted off the array, which would be quadratic.
+ *
+ * Memory stays proportional to the bytes held however finely they were written: a held `Buffer`
+ * costs about a hundred bytes of its own, so 1-byte writes held one object each made a 64 KiB
+ * frame cost ~8 MiB. Small chunks are copied into a 16 KiB tail buffer instead, which joins
+ * `#chunks` once full or when a large chunk follows it.
+ */
+export class ByteQueue {
+  #chunks: Buffer[] = [];
+  /** Index in `#chunks` of the first chunk not fully consumed. */
+  #head = 0;
+  /** Small chunks copied together: bytes `#tailStart` to `#tailEnd` of `#tail` come after `#chunks`. */
+  #tail: Buffer | undefined;
+  #tailStart = 0;
+  #tailEnd = 0;
+  length = 0;
+
+  /** Buffers held (a test reads it: memory per held byte must not grow with how finely it was written). */
+  get heldChunks(): number {
+    return this.#chunks.length - this.#head + (this.#tailEnd > this.#tailStart ? 1 : 0);
+  }
+
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.length += chunk.length;
+    if (chunk.length >= SMALL_CHUNK) {
+      this.#sealTail();
+      this.#chunks.push(chunk);
+      return;
+    }
+    if (!this.#tail || this.#tailEnd + chunk.length > this.#tail.length) {
+      this.#sealTail();
+      // A new buffer, never a reused one: slices handed out by take() may still point into the old.
+      this.#tail = Buffer.allocUnsafe(TAIL_BYTES);
+      this.#tailStart = 0;
+      this.#tailEnd = 0;
+    }
+    chunk.copy(this.#tail, this.#tailEnd);
+    this.#tailEnd += chunk.length;
+  }
+
+  /** Moves the tail's queued bytes to the end of `#chunks`; later small chunks fill the rest of it. */
+  #sealTail(): void {
+    if (this.#tail && this.#tailEnd > this.#tailStart) {
+      this.#chunks.push(this.#tail.subarray(this.#tailStart, this.#tailEnd));
+    }
+    this.#tailStart = this.#tailEnd;
+  }
+
+  /** The first `min(n, length)` bytes, left in the queue. */
+  peek(n: number): Buffer {
+    return this.#read(n, false);
+  }
+
+  /** The first `min(n, length)` bytes, removed from the queue. */
+  take(n: number): Buffer {
+    return this.#read(n, true);
+  }
+
+  #read(n: number, consume: boolean): Buffer {
+    const size = Math.min(n, this.length);
+    if (size <= 0) return Buffer.alloc(0);
+    const chunks = this.#chunks;
+    let index = this.#head;
+    let out: Buffer;
+    const first = chunks[index];
+    if (!first) {
+      // Everything queued is in the tail.
+      out = (this.#tail as Buffer).subarray(this.#tailStart, this.#tailStart + size);
+      if (consume) this.#tailStart += size;
+    } else if (first.length >= size) {
+      out = first.subarray(0, size);
+      if (consume) {
+        if (first.length === size) {
+          chunks[index] = CONSUMED;
+          index += 1;
+        } else chunks[index] = first.subarray(size);
+      }
+    } else {
+      out = Buffer.allocUnsafe(size);
+      let offset = 0;
+      // Each step copies a whole non-empty chunk or ends: at most one step per chunk held.
+      while (offset < size && index < chunks.length) {
+        const chunk = chunks[index] as Buffer;
+        const part = Math.min(chunk.length, size - offset);
+        chunk.copy(out, offset, 0, part);
+        offset += part;
+        if (part < chunk.length) {
+          if (consume) chunks[index] = chunk.subarray(part);
+          break;
+        }
+        if (consume) chunks[index] = CONSUMED;
+        index += 1;
+      }
+      if (offset < size) {
+        // The rest is in the tail (size ≤ length, so it holds enough).
+        const start = this.#tailStart;
+        (this.#tail as Buffer).copy(out, offset, start, start + size - offset);
+        if (consume) this.#tailStart += size - offset;
+      }
+    }
+    if (!consume) return out;
+    this.length -= size;
+    if (index >= chunks.length) {
+      this.#chunks = [];
+      this.#head = 0;
+    } else if (index > 1024 && index * 2 > chunks.length) {
+      // Compact once most of the array is consumed: amortized O(1) a chunk.
+      this.#chunks = chunks.slice(index);
+      this.#head = 0;
+    } else this.#head = index;
+    return out;
+  }
+}
