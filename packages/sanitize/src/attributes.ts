@@ -137,6 +137,12 @@ export function filterAttributes(
       });
       continue;
     }
+    // The open every details gets (below) is the sanitizer's, not the input's: it takes no slot
+    // under maxAttributesPerElement, whether the input wrote it or not, and it is never dropped.
+    if (tag === 'details' && name === 'open') {
+      out.open = '';
+      continue;
+    }
     if (count >= policy.maxAttributesPerElement) {
       report?.({ kind: 'limit', name: reportedAttribute(tag, name, policy), reason: 'too many attributes' });
       continue;
