@@ -59,6 +59,10 @@ export function securityHeaders(
       // has returned; headers set on the context now are copied into it (c.json, c.text, ...).
       bind(c, policy, false);
       const state = stateOf(c) as NonNullable<ReturnType<typeof stateOf>>;
+      // Reading c.res creates the context's response, so c.header writes to it: when Hono then
+      // assigns onError's result to c.res, its setter copies these headers into that response
+      // too, also into a `new Response(...)` onError built itself.
+      void c.res;
       // onError runs after this and nothing of ours runs after it: a CSP it sets with
       // c.header(name, value) replaces these values, the rollout's frame-ancestors included; one
       // set with { append: true } goes out next to them. `append` here only keeps a value set earlier.

@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import {
   type CrossSiteOptions,
@@ -6,7 +7,7 @@ import {
   type CrossSiteRequest,
   crossSiteProtection,
 } from '../cross-site.ts';
-import { HeadersError } from '../errors.ts';
+import { HeadersError, throwIfProblems } from '../errors.ts';
 import { assertAdapterArguments, bindNodeResponse, rejectionBody, stateOf } from '../response-binding.ts';
 import type { SecurityHeaders } from '../security-headers.ts';
 
@@ -89,7 +90,11 @@ function logHandlerFailure(error: unknown): void {
   );
 }
 
-/** A promise or any other object with a callable `then` (an ORM query, a Bluebird promise). */
+/**
+ * A promise or any other object with a callable `then` (an ORM query, a Bluebird promise), as
+ * Express 5's router and Fastify decide. Awaiting it calls `then`, which runs a Knex query again:
+ * the README tells handlers not to return one they already started.
+ */
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     (typeof value === 'object' || typeof value === 'function') &&
@@ -204,6 +209,53 @@ export function crossSiteGuard(
     res.statusCode = 403;
     res.setHeader('content-type', 'application/json; charset=utf-8');
     res.end(rejectionBody(decision));
+    return false;
+  };
+}
+
+/**
+ * Cross-site protection for WebSocket handshakes, on node:http's `'upgrade'` event (which no request
+ * handler sees). A handshake is a `GET`, which {@link crossSiteGuard} lets through as a safe method:
+ * this one checks every handshake, with the same options except `safeMethods`. The returned function
+ * answers a rejected handshake with a 403 (a JSON body naming the error code), closes the socket and
+ * returns false; on true, hand the socket to your WebSocket server.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { crossSiteUpgradeGuard } from '@rampart/headers/node';
+ * const server = createServer();
+ * const guard = crossSiteUpgradeGuard({ allowedOrigins: ['https://app.example'] });
+ * server.on('upgrade', (req, socket, head) => {
+ *   if (!guard(req, socket)) return;
+ *   // wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+ * });
+ * ```
+ */
+export function crossSiteUpgradeGuard(
+  options: Omit<CrossSiteOptions, 'safeMethods'> = {},
+): (req: IncomingMessage, socket: Duplex) => boolean {
+  const problems: string[] = [];
+  if (options === null || typeof options !== 'object') problems.push('options must be an object');
+  else if ('check' in options) {
+    problems.push(
+      'crossSiteUpgradeGuard takes options, not a crossSiteProtection: one built for requests lets every GET through',
+    );
+  } else if ('safeMethods' in options) {
+    problems.push('safeMethods does not apply: every handshake is a GET, and crossSiteUpgradeGuard checks each one');
+  }
+  throwIfProblems('ERR_HEADERS_INVALID_OPTION', 'crossSiteUpgradeGuard (node) options are invalid', problems);
+  const protection = crossSiteProtection({ ...options, safeMethods: [] });
+  return (req, socket) => {
+    const decision = protection.check(toCrossSiteRequest(req));
+    if (decision.allowed) return true;
+    // node:http removes its own socket error listener before 'upgrade': a reset must not crash.
+    socket.on('error', () => undefined);
+    const body = rejectionBody(decision);
+    socket.end(
+      `HTTP/1.1 403 ${STATUS_CODES[403]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      () => socket.destroy(),
+    );
     return false;
   };
 }
