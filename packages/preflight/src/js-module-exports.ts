@@ -22,6 +22,49 @@ export function moduleExports(program: AstNode): ModuleExports {
   return exports;
 }
 
+/** One assignment of a chain: what it writes to and with which operator (`=`, `||=`, …). */
+export interface AssignmentLink {
+  readonly target: AstNode | undefined;
+  readonly operator: string;
+}
+
+/** An assignment chain: its links, outermost first, and the value the innermost one assigns. */
+export interface AssignmentChain {
+  readonly links: readonly AssignmentLink[];
+  readonly value: AstNode | undefined;
+}
+
+/**
+ * `a = b = v` as its links (`a`, `b`) and the value `v` every link takes; any other expression is
+ * a chain without links whose value is the expression itself. Each step goes one node down the
+ * tree, so the walk ends on chains of any length.
+ */
+export function assignmentChain(expression: AstNode | undefined): AssignmentChain {
+  const links: AssignmentLink[] = [];
+  let n = unwrap(expression);
+  while (n?.type === 'AssignmentExpression') {
+    links.push({ target: child(n, 'left'), operator: n.operator as string });
+    n = unwrap(child(n, 'right'));
+  }
+  return { links, value: n };
+}
+
+/**
+ * The assignment chains a module-scope statement runs: an assignment statement's (`exports =
+ * module.exports = { … }`), and those that initialize a declaration's names (`var app =
+ * module.exports = f`, `const x = exports.a = exports.b = f`: the declared name is no link).
+ * A statement without any has none.
+ */
+export function statementAssignments(statement: AstNode): AssignmentChain[] {
+  const inits =
+    statement.type === 'ExpressionStatement'
+      ? [child(statement, 'expression')]
+      : statement.type === 'VariableDeclaration'
+        ? children(statement, 'declarations').map((d) => child(d, 'init'))
+        : [];
+  return inits.map(assignmentChain).filter((chain) => chain.links.length > 0);
+}
+
 /** `module.exports`, `module.exports.x`, `exports.x`. */
 function isExportsTarget(node: AstNode | undefined): boolean {
   const path = memberPath(unwrap(node));
@@ -68,18 +111,13 @@ function listModuleExports(program: AstNode): ModuleExports {
       addValue(child(statement, 'declaration'), names, values);
     } else if (statement.type === 'TSExportAssignment') {
       addValue(child(statement, 'expression'), names, values);
-    } else if (statement.type === 'ExpressionStatement') {
-      // `exports = module.exports = { … }` (Express's form), `module.exports = exports = f`: every
-      // link of the chain takes the innermost value, so one export target anywhere exports it. Bare
-      // `exports` is not a target: rebinding it alone exports nothing. Each step goes one node down
-      // the tree, so the walk ends.
-      let expression = unwrap(child(statement, 'expression'));
-      let exported = false;
-      while (expression?.type === 'AssignmentExpression') {
-        if (isExportsTarget(child(expression, 'left'))) exported = true;
-        expression = unwrap(child(expression, 'right'));
+    } else {
+      // `exports = module.exports = { … }` (Express's form), `module.exports = exports = f`, `var app
+      // = module.exports = f`: every link of the chain takes the innermost value, so one export
+      // target anywhere exports it. Bare `exports` is not a target: rebinding it alone exports nothing.
+      for (const chain of statementAssignments(statement)) {
+        if (chain.links.some((link) => isExportsTarget(link.target))) addValue(chain.value, names, values);
       }
-      if (exported) addValue(expression, names, values);
     }
   }
   return { names, values };

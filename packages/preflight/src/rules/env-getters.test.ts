@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { COMMONJS_EXPORT_CHAINS } from '../../test/fixtures/commonjs-chain-cases.ts';
 import { IMPORTED_BLOCK_GETTER } from '../../test/fixtures/env-fallback-cases.ts';
 import {
   AMBIGUOUS_STAR_EXPORTS,
@@ -43,6 +44,18 @@ describe('env getters imported from other files', () => {
   it('reads CommonJS exports and requires', async () => {
     write(COMMONJS_EXPORTS);
     expect(await reported()).toEqual(['lib/app.js:3', 'lib/app.js:3']);
+  });
+
+  it('reads CommonJS export chains, also inside a declaration (var x = module.exports = …)', async () => {
+    write(COMMONJS_EXPORT_CHAINS);
+    expect(await reported()).toEqual([
+      'lib/app.js:8',
+      'lib/app.js:8',
+      'lib/app.js:8',
+      'lib/app.js:9',
+      'lib/app.js:9',
+      'lib/app.js:9',
+    ]);
   });
 
   it('does not follow package imports, type-only imports, shadowed names or files outside the root', async () => {

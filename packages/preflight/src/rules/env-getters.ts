@@ -9,6 +9,7 @@ import {
   moduleBindings,
   requiredModule,
 } from '../js-module-bindings.ts';
+import { statementAssignments } from '../js-module-exports.ts';
 import { isShadowed } from '../js-scope.ts';
 import type { ProjectLookup } from '../rule.ts';
 import { type ImportKind, importSyntaxKind } from '../workspace-packages.ts';
@@ -151,6 +152,28 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
     const from = target(specifier, kind);
     if (from !== undefined) table.all.push({ file: from, withDefault });
   };
+  /** One `module.exports = value` or `exports.x = value` (other targets export nothing). */
+  const exportAssignment = (path: string | undefined, value: AstNode | undefined): void => {
+    if (path === 'module.exports') {
+      const required = requiredSpecifier(value);
+      if (required !== undefined) exportAll(required, true, 'require');
+      else if (value?.type === 'ObjectExpression') {
+        for (const prop of children(value, 'properties')) {
+          if (prop.type === 'Property') exportValue(propertyKeyName(prop), child(prop, 'value'));
+          else if (prop.type === 'SpreadElement') {
+            const spread = requiredSpecifier(child(prop, 'argument'));
+            if (spread !== undefined) exportAll(spread, false, 'require');
+          }
+        }
+      } else if (value?.type === 'Identifier' && imports.get(value.name as string)?.name === '*') {
+        // `const env = require('./env'); module.exports = env;`: as `module.exports = require('./env')`.
+        const whole = imports.get(value.name as string)!;
+        exportAll(whole.specifier, true, whole.kind);
+      } else exportValue('default', value);
+    } else if (path?.startsWith('exports.') || path?.startsWith('module.exports.')) {
+      exportValue(path.split('.').at(-1), value);
+    }
+  };
   for (const statement of children(module.program, 'body')) {
     if (statement.type === 'ExportNamedDeclaration') {
       const declaration = child(statement, 'declaration');
@@ -186,29 +209,13 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
       }
     } else if (statement.type === 'ExportDefaultDeclaration') {
       exportValue('default', child(statement, 'declaration'));
-    } else if (statement.type === 'ExpressionStatement') {
-      const expression = unwrap(child(statement, 'expression'));
-      if (expression?.type !== 'AssignmentExpression' || expression.operator !== '=') continue;
-      const path = memberPath(child(expression, 'left'))?.join('.');
-      const value = unwrap(child(expression, 'right'));
-      if (path === 'module.exports') {
-        const required = requiredSpecifier(value);
-        if (required !== undefined) exportAll(required, true, 'require');
-        else if (value?.type === 'ObjectExpression') {
-          for (const prop of children(value, 'properties')) {
-            if (prop.type === 'Property') exportValue(propertyKeyName(prop), child(prop, 'value'));
-            else if (prop.type === 'SpreadElement') {
-              const spread = requiredSpecifier(child(prop, 'argument'));
-              if (spread !== undefined) exportAll(spread, false, 'require');
-            }
-          }
-        } else if (value?.type === 'Identifier' && imports.get(value.name as string)?.name === '*') {
-          // `const env = require('./env'); module.exports = env;`: as `module.exports = require('./env')`.
-          const whole = imports.get(value.name as string)!;
-          exportAll(whole.specifier, true, whole.kind);
-        } else exportValue('default', value);
-      } else if (path?.startsWith('exports.') || path?.startsWith('module.exports.')) {
-        exportValue(path.split('.').at(-1), value);
+    } else {
+      // `module.exports = …`, `exports.x = …`, also in chains (`exports = module.exports = { … }`,
+      // `exports.a = exports.b = f`) and declarations (`var x = module.exports = { … }`): every
+      // link takes the innermost value. A chain with a compound link (`||=`) may not assign it.
+      for (const { links, value } of statementAssignments(statement)) {
+        if (links.some((link) => link.operator !== '=')) continue;
+        for (const link of links) exportAssignment(memberPath(link.target)?.join('.'), value);
       }
     }
   }

@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import { analyzeFile } from '../engine.ts';
+
+/** The messages unclassified-module-cache reports in a module, as `line: cache name`. */
+const reported = (code: string, file = 'src/store.ts'): string[] =>
+  analyzeFile(file, code, { rules: ['unclassified-module-cache'] }).findings.map(
+    (f) => `${f.start.line}: ${/"([^"]+)"/.exec(f.message)?.[1]}`,
+  );
+
+// Which functions run on a request decides which mutations unclassified-module-cache reports: these
+// cases vary how a function or class is exported.
+describe('requestCode', () => {
+  it('treats functions exported by an export list, export default, export = or CommonJS exports as handlers', () => {
+    const cache =
+      'const attempts = new Map();\nfunction recordFailure(ip) { attempts.set(ip, (attempts.get(ip) ?? 0) + 1); }\n';
+    for (const exporting of [
+      'export { recordFailure };',
+      'export { recordFailure as fail };',
+      'export default recordFailure;',
+      'export = recordFailure;',
+      'module.exports = { recordFailure };',
+      'module.exports = { fail: recordFailure };',
+      'exports.recordFailure = recordFailure;',
+      'module.exports.recordFailure = recordFailure;',
+      'module.exports = recordFailure;',
+      'module.exports = exports = { recordFailure };',
+      'exports = module.exports = { recordFailure };',
+      'module.exports = exports = recordFailure;',
+      'exports = module.exports = recordFailure;',
+      'exports = module.exports = exports.recordFailure = recordFailure;',
+      'exports.fail = exports.recordFailure = recordFailure;',
+      'module.exports = app = { recordFailure };',
+    ]) {
+      expect(reported(`${cache}${exporting}\n`), exporting).toEqual(['1: attempts']);
+      expect(
+        analyzeFile('src/a.js', `${cache}${exporting}\n`, { rules: ['unclassified-module-cache'] }).findings,
+        exporting,
+      ).toHaveLength(1);
+    }
+    const direct = 'const users = new Map();\n';
+    for (const exporting of [
+      'module.exports = function get(k) { users.set(k, 1); };',
+      'exports.get = function (k) { users.set(k, 1); };',
+      'module.exports.get = (k) => users.set(k, 1);',
+      'module.exports = { get: (k) => users.set(k, 1) };',
+      'const get = (k) => users.set(k, 1);\nexport = get;',
+      'const get = (k) => users.set(k, 1);\nexport default get;',
+    ]) {
+      expect(reported(`${direct}${exporting}\n`), exporting).toEqual(['1: users']);
+    }
+  });
+
+  it('does not treat a value assigned to bare exports, without module.exports in the chain, as exported', () => {
+    const cache = 'const attempts = new Map();\nfunction recordFailure(ip) { attempts.set(ip, 1); }\n';
+    for (const exporting of [
+      'exports = { recordFailure };',
+      'exports = recordFailure;',
+      'exports = other = { recordFailure };',
+    ]) {
+      expect(
+        analyzeFile('src/a.js', `${cache}${exporting}\n`, { rules: ['unclassified-module-cache'] }).findings,
+        exporting,
+      ).toEqual([]);
+    }
+  });
+
+  it('follows a long assignment chain to the exported value', () => {
+    const cache = 'const attempts = new Map();\nfunction recordFailure(ip) { attempts.set(ip, 1); }\n';
+    const chain = `${Array.from({ length: 500 }, (_, i) => `a${i} = `).join('')}module.exports = recordFailure;`;
+    expect(reported(`${cache}${chain}\n`)).toEqual(['1: attempts']);
+  });
+
+  it('treats static methods of a class exported by name or through module.exports as handlers', () => {
+    for (const exporting of [
+      'export { Store };',
+      'module.exports = Store;',
+      'export default Store;',
+      'module.exports = { Store };',
+    ]) {
+      expect(
+        reported(
+          `class Store {\n  static byIp = new Map();\n  static hit(ip) { Store.byIp.set(ip, 1); }\n}\n${exporting}\n`,
+        ),
+        exporting,
+      ).toEqual(['2: Store.byIp']);
+    }
+  });
+
+  it('does not treat an inner function named like an exported one as exported', () => {
+    expect(
+      reported(`const seen = new Set();
+function outer() {
+  function recordFailure(ip) { seen.add(ip); }
+  return recordFailure;
+}
+function recordFailure() {}
+export { recordFailure };
+outer();
+`),
+    ).toEqual([]);
+  });
+
+  it('treats a function exported by a CommonJS chain inside a declaration as a handler', () => {
+    const cache = 'const attempts = new Map();\nfunction recordFailure(ip) { attempts.set(ip, 1); }\n';
+    for (const exporting of [
+      'var app = module.exports = recordFailure;',
+      'const fail = module.exports.fail = recordFailure;',
+      'const fail = exports.a = exports.b = recordFailure;',
+      'var app = module.exports = { recordFailure };',
+      'let a = 1, b = module.exports = exports = { fail: recordFailure };',
+    ]) {
+      expect(reported(`${cache}${exporting}\n`, 'src/a.js'), exporting).toEqual(['1: attempts']);
+    }
+    const direct = 'const users = new Map();\n';
+    for (const exporting of [
+      'var app = module.exports = function (k) { users.set(k, 1); };',
+      'const get = module.exports.get = (k) => users.set(k, 1);',
+      'const get = exports.get = function (k) { users.set(k, 1); };',
+    ]) {
+      expect(reported(`${direct}${exporting}\n`, 'src/a.js'), exporting).toEqual(['1: users']);
+    }
+  });
+
+  it('does not treat a declaration chain without module.exports or exports.x as exporting', () => {
+    const cache = 'const attempts = new Map();\nfunction recordFailure(ip) { attempts.set(ip, 1); }\n';
+    for (const exporting of [
+      'const app = exports = recordFailure;',
+      'let other;\nconst app = other = recordFailure;',
+      'const app = other.exports = { recordFailure };',
+    ]) {
+      expect(reported(`${cache}${exporting}\n`, 'src/a.js'), exporting).toEqual([]);
+    }
+  });
+
+  it('reads a cache or a class declared through a CommonJS export chain', () => {
+    expect(
+      reported(
+        'const cache = module.exports.cache = new Map();\nexports.remember = (k) => cache.set(k, 1);\n',
+        'src/a.js',
+      ),
+    ).toEqual(['1: cache']);
+    expect(
+      reported(
+        'const Store = module.exports = class {\n  static byIp = new Map();\n  static hit(ip) { Store.byIp.set(ip, 1); }\n};\n',
+        'src/a.js',
+      ),
+    ).toEqual(['2: Store.byIp']);
+    expect(
+      reported(
+        '// @cache-scope per-pod: compiled templates, rebuilt from disk on start\nconst cache = module.exports.cache = new Map();\nexports.remember = (k) => cache.set(k, 1);\n',
+        'src/a.js',
+      ),
+    ).toEqual([]);
+  });
+});
