@@ -424,6 +424,55 @@ describe.each(targets)('Vault API contract against $name', (target) => {
       },
     );
 
+    it('answers 500 "failed to parse batch input" to an encrypt item without plaintext, and creates no key', async () => {
+      const existing = await freshKey();
+      keyCounter += 1;
+      const missing = `no-plaintext-${keyCounter}-${suffix}`;
+      for (const name of [existing, missing]) {
+        const { status, body } = await failure(
+          client.write(`${transit}/encrypt/${name}`, {
+            batch_input: [{ plaintext: b64('ok'), reference: 'a' }, { reference: 'b' }],
+          }),
+        );
+        expect(status, name).toBe(500);
+        expect(body.errors[0]).toContain('failed to parse batch input');
+        expect(body.errors[0]).toContain("'[1].plaintext' missing plaintext to encrypt");
+        expect(body.data).toBeUndefined();
+      }
+      // Refused while decoding the batch, before the key would have been upserted.
+      expect((await failure(client.read(`${transit}/keys/${missing}`))).status).toBe(404);
+      // A null plaintext is refused too (Vault does not read it as a missing or empty one).
+      const nulled = await failure(
+        client.write(`${transit}/encrypt/${existing}`, { batch_input: [{ plaintext: null }] }),
+      );
+      expect(nulled.status).toBe(500);
+      expect(nulled.body.errors[0]).toContain("'[0].plaintext' expected type 'string', got unconvertible type '<nil>'");
+    });
+
+    it('answers 500 to a decrypt item without ciphertext, but an empty one fails in its slot (400), and rewrap in its slot (200)', async () => {
+      const name = await freshKey();
+      const good = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('ok') });
+      const absent = await failure(
+        client.write(`${transit}/decrypt/${name}`, { batch_input: [{ ciphertext: good.data.ciphertext }, {}] }),
+      );
+      expect(absent.status).toBe(500);
+      expect(absent.body.errors[0]).toContain('failed to parse batch input');
+      expect(absent.body.errors[0]).toContain("'[1].ciphertext' missing ciphertext to decrypt");
+      const empty = await failure(
+        client.write(`${transit}/decrypt/${name}`, {
+          batch_input: [{ ciphertext: good.data.ciphertext }, { ciphertext: '' }],
+        }),
+      );
+      expect(empty.status).toBe(400);
+      expect(Buffer.from(empty.body.data.batch_results[0].plaintext, 'base64').toString()).toBe('ok');
+      expect(empty.body.data.batch_results[1].error).toBe('missing ciphertext to decrypt');
+      const rewrapped = await client.write(`${transit}/rewrap/${name}`, {
+        batch_input: [{ ciphertext: good.data.ciphertext }, { reference: 'r' }],
+      });
+      expect(rewrapped.data.batch_results[0].ciphertext).toMatch(/^vault:v1:/);
+      expect(rewrapped.data.batch_results[1]).toMatchObject({ error: 'missing ciphertext to decrypt', reference: 'r' });
+    });
+
     it('refuses a batch that sets context in some items only, as a whole, before any item runs', async () => {
       const name = await freshKey({ derived: true });
       const context = b64('tenant-1');

@@ -1,3 +1,4 @@
+import { type BatchItem, batchItems } from './batch-input.ts';
 import type { EngineRequest, EngineResponse, SecretsEngine } from './engine.ts';
 import {
   decodeBase64Std,
@@ -43,11 +44,6 @@ const UNIMPLEMENTED_KEY_PATHS: ReadonlySet<string> = new Set([
 
 const NAME = /^\w(?:[\w.-]*\w)?$/;
 const CONTEXT_MIXED = 'context should be set either in all the request blocks or in none';
-
-interface BatchItem {
-  readonly fields: Fields;
-  readonly reference: string;
-}
 
 type ItemResult = Record<string, unknown> & { error?: string };
 
@@ -234,7 +230,7 @@ export class TransitEngine implements SecretsEngine {
   }
 
   #encrypt(name: string, fields: Fields): EngineResponse {
-    const items = batchItems(fields);
+    const items = batchItems(fields, { require: 'plaintext' });
     // Vault (path_encrypt.go) checks the request's shape before it looks the key up or upserts it:
     // a refused request must not leave a key behind (a non-derived one would then ignore context).
     if (!has(fields, 'batch_input') && readString(fields, 'plaintext') === undefined) {
@@ -271,7 +267,7 @@ export class TransitEngine implements SecretsEngine {
   }
 
   #decrypt(name: string, fields: Fields): EngineResponse {
-    const items = batchItems(fields);
+    const items = batchItems(fields, { require: 'ciphertext' });
     const key = this.#keys.get(name);
     if (!key) throw userError('encryption key not found');
     return this.#runBatch(
@@ -290,7 +286,7 @@ export class TransitEngine implements SecretsEngine {
   }
 
   #rewrap(name: string, fields: Fields): EngineResponse {
-    const items = batchItems(fields);
+    const items = batchItems(fields, 'lenient');
     const key = this.#keys.get(name);
     if (!key) throw userError('encryption key not found');
     return this.#runBatch(
@@ -401,44 +397,6 @@ function hasContext(item: BatchItem | undefined): boolean {
 function refuseMixedContext(items: readonly BatchItem[]): void {
   const contextSetInFirst = hasContext(items[0]);
   if (items.some((item) => hasContext(item) !== contextSetInFirst)) throw userError(CONTEXT_MIXED);
-}
-
-function batchItems(fields: Fields): BatchItem[] {
-  if (!has(fields, 'batch_input')) return [{ fields, reference: '' }];
-  const raw = fields.batch_input;
-  if (!Array.isArray(raw)) throw batchParseError(`source data must be an array or slice, got ${goType(raw)}`);
-  if (raw.length === 0) throw userError('missing batch input to process');
-  return raw.map((entry, index) => {
-    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
-      throw batchParseError(`[${index}] expected a map, got '${goType(entry)}'`);
-    }
-    const item = entry as Fields;
-    return { fields: item, reference: readString(item, 'reference') ?? '' };
-  });
-}
-
-/**
- * Vault returns a malformed `batch_input` as a plain Go error (`fmt.Errorf("failed to parse batch
- * input: %w", err)`), not a user error: a 500, its message wrapped by the request handler's multierror.
- */
-function batchParseError(detail: string): VaultHttpError {
-  return new VaultHttpError(500, [`1 error occurred:\n\t* failed to parse batch input: ${detail}\n\n`]);
-}
-
-/** Go's `%T` of a value decoded from a JSON request body (Vault decodes numbers as json.Number). */
-function goType(value: unknown): string {
-  if (value === null) return '<nil>';
-  if (Array.isArray(value)) return '[]interface {}';
-  switch (typeof value) {
-    case 'string':
-      return 'string';
-    case 'number':
-      return 'json.Number';
-    case 'boolean':
-      return 'bool';
-    default:
-      return 'map[string]interface {}';
-  }
 }
 
 function decodeField(fields: Fields, name: string, error: string): Buffer | undefined {
