@@ -99,10 +99,13 @@ export async function runService(
   try {
     started = await start();
     const { server } = started;
-    // The service's own request listeners run inside a wrapper that knows when each one is done.
-    const listeners = server.listeners('request') as RequestListener[];
-    server.removeAllListeners('request');
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    // Every 'request' goes through here, whoever added its listeners and whenever (before or after
+    // `start` returned): the listeners present at that moment run inside a tracker that knows when
+    // each is done. Node's http server hands requests over with `server.emit('request', req, res)`.
+    const emit = server.emit;
+    server.emit = function (this: Server, event: string | symbol, ...args: unknown[]): boolean {
+      if (event !== 'request') return Reflect.apply(emit, this, [event, ...args]) as boolean;
+      const [req, res] = args as [IncomingMessage, ServerResponse];
       if (stopping) {
         // A request on a live connection (keep-alive, pipelined) after the stop began: refused
         // without running a handler. If the answer before it on the same connection was marked to
@@ -111,24 +114,29 @@ export async function runService(
         if (previous !== undefined && !previous.headersSent) previous.removeHeader('connection');
         res.writeHead(503, { connection: 'close', 'retry-after': '1', 'content-type': 'text/plain' });
         res.end('shutting down\n');
-        return;
+        return true;
       }
+      // rawListeners: a `once` listener removes itself when called, as emit() would have it.
+      const listeners = this.rawListeners('request') as RequestListener[];
       running.add(res);
       trackHandler(
         res,
         () => {
+          const pending: PromiseLike<unknown>[] = [];
           for (const listener of listeners) {
-            const result = listener.call(server, req, res);
-            if (listeners.length === 1) return result;
+            const result = listener.call(this, req, res);
+            if (typeof (result as PromiseLike<unknown> | null)?.then === 'function')
+              pending.push(result as PromiseLike<unknown>);
           }
-          return undefined;
+          return pending.length === 0 ? undefined : Promise.allSettled(pending);
         },
         () => {
           running.delete(res);
           handlerFinished();
         },
       );
-    });
+      return listeners.length > 0;
+    } as Server['emit'];
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(started.port, started.host, () => resolve());

@@ -204,6 +204,23 @@ describe('runService', () => {
     }
   });
 
+  it('waits for a request listener added after start returned, and for the promise it returned', async () => {
+    const service = await startService({ LATE_LISTENER: '1', HANDLE_MS: '100', WORK_AFTER_MS: '800' });
+    const agent = new Agent({ keepAlive: true });
+    try {
+      const inFlight = get(service.port, '/late', agent);
+      await handling(service, '/late');
+      service.child.kill('SIGTERM');
+      expect(await inFlight).toEqual({ status: 200, body: 'answered /late' });
+      expect(await service.exited).toBe(0);
+      const output = service.output();
+      expect(output).toContain('completed /late');
+      expect(output.indexOf('completed /late')).toBeLessThan(output.indexOf('closed'));
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it('refuses with 503 a request pipelined after SIGTERM, without running its handler', async () => {
     const service = await startService({ HANDLE_MS: '800' });
     const connection = rawConnection(service.port);
