@@ -1,15 +1,20 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { closeServer, listen } from '../test/harness.ts';
-import { type IntrospectionServer, startIntrospectionServer } from '../test/introspection-server.ts';
+import {
+  TEST_AUDIENCE as AUD,
+  type IntrospectionServer,
+  TEST_ISSUER as ISS,
+  introspectionOptions,
+  startIntrospectionServer,
+} from '../test/introspection-server.ts';
 import { BearerError } from './errors.ts';
 import type { IntrospectionOptions } from './introspection-options.ts';
 import { createBearerVerifier } from './verifier.ts';
 
 const SECRET = ['breaker', '-client', '-secret'].join('');
-const AUD = 'https://api.test';
-const ISS = 'https://as.test';
 const ACTIVE = 'opaque-active-0123456789';
 
 let as: IntrospectionServer;
@@ -24,6 +29,9 @@ afterAll(async () => {
   await as?.close();
 });
 beforeEach(() => {
+  // The breaker times its window with performance.now(), not the verifier's wall clock: only that
+  // is faked, so real timers (timeoutMs, the loopback server) keep running.
+  vi.useFakeTimers({ toFake: ['performance'] });
   as.calls.length = 0;
   now = Date.now();
   down = false;
@@ -35,17 +43,18 @@ beforeEach(() => {
   };
 });
 
-const options = (extra: Partial<IntrospectionOptions> = {}): IntrospectionOptions => ({
-  endpoint: as.url,
-  issuer: ISS,
-  clientId: 'orders-api',
-  authentication: { method: 'client_secret_basic', clientSecret: SECRET },
-  audience: AUD,
-  ...extra,
+afterEach(() => {
+  vi.useRealTimers();
 });
 
 const verifierWith = (extra: Partial<IntrospectionOptions> = {}) =>
-  createBearerVerifier({ introspection: options(extra), now: () => now });
+  createBearerVerifier({ introspection: introspectionOptions(as, SECRET, extra), now: () => now });
+
+/** Lets `ms` pass on both clocks: the verifier's (token times) and the monotonic one (the breaker). */
+function elapse(ms: number): void {
+  now += ms;
+  vi.advanceTimersByTime(ms);
+}
 
 async function failure(promise: Promise<unknown>, token: string): Promise<BearerError> {
   try {
@@ -87,7 +96,7 @@ describe('introspection failure policy', () => {
     expect(error.message).toContain('introspection.failureBackoffMs');
     expect(verifier.toResponse(error).status).toBe(503);
     expect(retryAfterOf(verifier, error)).toBe('10');
-    now += 4_000;
+    elapse(4_000);
     expect(retryAfterOf(verifier, await failure(verifier.verify('later-token'), 'later-token'))).toBe('6');
     expect(as.calls).toHaveLength(3);
   });
@@ -109,7 +118,7 @@ describe('introspection failure policy', () => {
     const verifier = verifierWith({ failureThreshold: 2, failureBackoffMs: 5_000 });
     down = true;
     await flood(verifier, 2);
-    now += 5_000;
+    elapse(5_000);
     down = false;
     const tokens = [ACTIVE, ...Array.from({ length: 9 }, (_, i) => `probe-${i}`)];
     const results = await Promise.allSettled(tokens.map((token) => verifier.verify(token)));
@@ -128,7 +137,7 @@ describe('introspection failure policy', () => {
     const verifier = verifierWith({ failureThreshold: 2, failureBackoffMs: 5_000 });
     down = true;
     await flood(verifier, 2);
-    now += 5_000;
+    elapse(5_000);
     await flood(verifier, 1);
     expect(as.calls).toHaveLength(3);
     const error = await failure(verifier.verify('next-token'), 'next-token');
@@ -143,7 +152,7 @@ describe('introspection failure policy', () => {
       await flood(verifier, 2);
       down = false;
       await expect(verifier.verify(ACTIVE)).resolves.toBeDefined();
-      now += 61_000; // past the active-result cache, so the next round calls again
+      elapse(61_000); // past the active-result cache, so the next round calls again
     }
     expect(as.calls).toHaveLength(9);
   });
@@ -213,6 +222,130 @@ describe('introspection failure policy', () => {
       slow.closeAllConnections();
       await closeServer(slow);
     }
+  });
+
+  it('refuses a token that is not an RFC 6750 b64token before any call, so garbage never opens the breaker', async () => {
+    const verifier = verifierWith({ failureThreshold: 5 });
+    // A lone surrogate cannot even be form-encoded: it used to fail as "could not be reached".
+    for (let i = 0; i < 5; i++) {
+      const error = await failure(verifier.verify('junk\ud800'), 'junk');
+      expect(error.code).toBe('ERR_BEARER_TOKEN_MALFORMED');
+      expect(verifier.toResponse(error).status).toBe(401);
+      expect(verifier.toResponse(error).headers['www-authenticate']).toContain('error="invalid_token"');
+    }
+    for (const token of ['has space', 'tab\tinside', 'quote"d', 'a,b', 'ünïcode', '==lead', 'pad=in', 'new\nline']) {
+      expect((await failure(verifier.verify(token), token)).code).toBe('ERR_BEARER_TOKEN_MALFORMED');
+    }
+    expect((await failure(verifier.verify(''), 'never-in-a-message')).code).toBe('ERR_BEARER_TOKEN_MALFORMED');
+    expect(as.calls).toHaveLength(0);
+    // The breaker is still closed: a valid opaque token is introspected.
+    await expect(verifier.verify(ACTIVE)).resolves.toMatchObject({ issuer: ISS });
+    expect(as.calls).toHaveLength(1);
+    expect(as.calls[0]?.params.get('token')).toBe(ACTIVE);
+  });
+
+  it('sends any b64token unchanged, and refuses everything else without a call (property)', async () => {
+    const verifier = verifierWith({ failureThreshold: 1, negativeCacheTtlSeconds: 0 });
+    const b64token = fc
+      .tuple(
+        fc.string({ unit: fc.constantFrom(...'AZaz09-._~+/'.split('')), minLength: 1, maxLength: 40 }),
+        fc.nat({ max: 3 }),
+      )
+      .map(([body, pad]) => body + '='.repeat(pad));
+    // Any UTF-16 code units, lone surrogates included.
+    const anyUtf16 = fc.string({
+      unit: fc.nat({ max: 0xffff }).map((unit) => String.fromCharCode(unit)),
+      maxLength: 40,
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(b64token, anyUtf16), async (token) => {
+        const before = as.calls.length;
+        try {
+          await verifier.verify(token);
+          throw new Error('an unknown token was accepted');
+        } catch (error) {
+          expect(error).toBeInstanceOf(BearerError);
+          const { code } = error as BearerError;
+          if (/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) {
+            expect(code).toBe('ERR_BEARER_TOKEN_INVALID');
+            expect(as.calls.at(-1)?.params.get('token')).toBe(token);
+          } else {
+            expect(code).toBe('ERR_BEARER_TOKEN_MALFORMED');
+            expect(as.calls).toHaveLength(before);
+          }
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('settles a call whose custom fetch ignores the abort signal, so a hung call neither holds its slot nor the probe', async () => {
+    let hang: 'headers' | 'body' | false = 'headers';
+    let sent = 0;
+    // Like a hand-written https.request wrapper that never reads init.signal.
+    const ignoresSignal: typeof fetch = (input, init) => {
+      sent++;
+      if (hang === 'headers') return new Promise<Response>(() => {});
+      if (hang === 'body') return Promise.resolve(new Response(new ReadableStream({ start() {} })));
+      return fetch(input, { ...init, signal: null });
+    };
+    const verifier = verifierWith({
+      fetch: ignoresSignal,
+      timeoutMs: 50,
+      failureThreshold: 2,
+      failureBackoffMs: 5_000,
+      maxConcurrentCalls: 1,
+    });
+    // maxConcurrentCalls: 1, so the second call is only admitted because the first was settled.
+    const codes = await flood(verifier, 1);
+    hang = 'body';
+    codes.push(...(await flood(verifier, 1)));
+    expect(codes).toEqual(Array(2).fill('ERR_BEARER_INTROSPECTION_UNAVAILABLE'));
+    expect(sent).toBe(2);
+    const open = await failure(verifier.verify('while-open'), 'while-open');
+    expect(open.message).toContain('introspection.failureBackoffMs');
+    expect(sent).toBe(2);
+    // The probe hangs too: settled as a failure, it opens another window instead of staying half-open.
+    elapse(5_000);
+    hang = 'headers';
+    expect(await flood(verifier, 1)).toEqual(['ERR_BEARER_INTROSPECTION_UNAVAILABLE']);
+    expect(sent).toBe(3);
+    elapse(5_000);
+    hang = false;
+    await expect(verifier.verify(ACTIVE)).resolves.toMatchObject({ issuer: ISS });
+    expect(sent).toBe(4);
+  }, 10_000);
+
+  it('times its window with a monotonic clock: a wall clock stepped back or frozen neither stretches nor freezes it', async () => {
+    const verifier = verifierWith({ failureThreshold: 2, failureBackoffMs: 5_000 });
+    down = true;
+    await flood(verifier, 2);
+    now -= 3_600_000; // the wall clock is stepped back an hour, then stands still
+    expect(retryAfterOf(verifier, await failure(verifier.verify('stepped-back'), 'stepped-back'))).toBe('5');
+    vi.advanceTimersByTime(4_000);
+    expect(retryAfterOf(verifier, await failure(verifier.verify('later'), 'later'))).toBe('1');
+    expect(as.calls).toHaveLength(2);
+    vi.advanceTimersByTime(1_000);
+    down = false;
+    await expect(verifier.verify(ACTIVE)).resolves.toMatchObject({ issuer: ISS });
+    expect(as.calls).toHaveLength(3);
+  });
+
+  it('answers the failure that opens the breaker with the whole window as Retry-After', async () => {
+    const verifier = verifierWith({ failureThreshold: 2, failureBackoffMs: 12_000 });
+    down = true;
+    const first = await failure(verifier.verify('first'), 'first');
+    expect(retryAfterOf(verifier, first)).toBe('5');
+    const opening = await failure(verifier.verify('opening'), 'opening');
+    expect(retryAfterOf(verifier, opening)).toBe('12');
+    elapse(12_000);
+    const probe = await failure(verifier.verify('probe'), 'probe');
+    expect(retryAfterOf(verifier, probe)).toBe('12');
+    expect(as.calls).toHaveLength(3);
+    // The same for a failure that is not an HTTP answer (timeout).
+    const hanging: typeof fetch = () => new Promise<Response>(() => {});
+    const timedOut = verifierWith({ fetch: hanging, timeoutMs: 20, failureThreshold: 1, failureBackoffMs: 30_000 });
+    expect(retryAfterOf(timedOut, await failure(timedOut.verify('timed-out'), 'timed-out'))).toBe('30');
   });
 
   it('validates the policy options, listing every problem', () => {

@@ -5,7 +5,10 @@ export interface IntrospectionBreakerSettings {
   readonly failureThreshold: number;
   readonly failureBackoffMs: number;
   readonly maxConcurrentCalls: number;
-  /** Milliseconds since the epoch (the verifier's clock). */
+  /**
+   * Monotonic milliseconds (`performance.now()`), not the verifier's wall clock: a clock stepped
+   * back must not stretch the window, nor a frozen test clock keep it open.
+   */
   readonly clock: () => number;
 }
 
@@ -18,7 +21,11 @@ export type CallOutcome = 'answered' | 'transport-failure' | 'not-sent';
 
 /** One admitted call; settle it once, when it has an answer or failed. */
 export interface AdmittedCall {
-  settle(outcome: CallOutcome): void;
+  /**
+   * Records the outcome. Returns the seconds until calls resume when the breaker is open after
+   * this call's failure (the `Retry-After` for its 503), else `undefined`.
+   */
+  settle(outcome: CallOutcome): number | undefined;
 }
 
 /**
@@ -31,6 +38,9 @@ export interface IntrospectionBreaker {
   /** Admits one call, or throws `ERR_BEARER_INTROSPECTION_UNAVAILABLE` (503) at once. */
   admit(): AdmittedCall;
 }
+
+/** Whole seconds from `now` to `until`, at least 1 (a `Retry-After` value). */
+const secondsUntil = (until: number, now: number): number => Math.max(1, Math.ceil((until - now) / 1000));
 
 const refused = (message: string, retryAfterSeconds: number): BearerError =>
   new BearerError('ERR_BEARER_INTROSPECTION_UNAVAILABLE', message, { retryAfterSeconds });
@@ -67,7 +77,7 @@ export function createIntrospectionBreaker(settings: IntrospectionBreakerSetting
             'The introspection endpoint failed repeatedly (network error, timeout or HTTP 5xx), so calls ' +
               'are paused for introspection.failureBackoffMs before one is tried again; check that the ' +
               'authorization server is up.',
-            now < openUntil ? Math.max(1, Math.ceil((openUntil - now) / 1000)) : backoffSeconds,
+            now < openUntil ? secondsUntil(openUntil, now) : backoffSeconds,
           );
         }
         probe = true;
@@ -77,22 +87,25 @@ export function createIntrospectionBreaker(settings: IntrospectionBreakerSetting
       let settled = false;
       return {
         settle(outcome) {
-          if (settled) return;
+          if (settled) return undefined;
           settled = true;
           inFlight--;
           if (probe) probing = false;
-          if (outcome === 'not-sent') return;
+          if (outcome === 'not-sent') return undefined;
           if (outcome === 'answered') {
             consecutiveFailures = 0;
             openUntil = undefined;
-            return;
+            return undefined;
           }
           consecutiveFailures++;
           // A call admitted before the breaker opened may fail after it: that extends the window,
           // by at most one backoff past its own failure.
           if (probe || openUntil !== undefined || consecutiveFailures >= failureThreshold) {
-            openUntil = Math.max(openUntil ?? 0, clock() + failureBackoffMs);
+            const now = clock();
+            openUntil = Math.max(openUntil ?? 0, now + failureBackoffMs);
+            return secondsUntil(openUntil, now);
           }
+          return undefined;
         },
       };
     },

@@ -66,7 +66,11 @@ export interface IntrospectionOptions {
   readonly fetch?: typeof fetch;
 }
 
-/** The verifier-wide time policy introspected tokens are held to, as JWTs are. */
+/**
+ * The verifier-wide time settings that reach introspected tokens. Unlike a JWT's, an introspected
+ * token's `iat` is checked only under `maxTokenAgeSeconds` (the server vouches that the token is
+ * active); without it a future `iat` passes, and reaches `isRevoked` as it is.
+ */
 export interface IntrospectionTimePolicy {
   /** Used when `introspection.clockToleranceSeconds` is not set. */
   readonly clockToleranceSeconds?: number | undefined;

@@ -5,7 +5,13 @@ import { createTestIssuer, type TestIssuer } from '@rampart/testkit';
 import { exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDpopClient } from '../test/dpop-client.ts';
-import { type IntrospectionServer, startIntrospectionServer } from '../test/introspection-server.ts';
+import {
+  TEST_AUDIENCE as AUD,
+  type IntrospectionServer,
+  TEST_ISSUER as ISS,
+  introspectionOptions,
+  startIntrospectionServer,
+} from '../test/introspection-server.ts';
 import { BearerError } from './errors.ts';
 import { createIntrospector } from './introspection.ts';
 import type { IntrospectionOptions } from './introspection-options.ts';
@@ -16,8 +22,6 @@ import { createBearerVerifier } from './verifier.ts';
 
 const SECRET = ['intro', 'spection', '-secret'].join('');
 const OPAQUE = 'opaque-handle_0123456789';
-const AUD = 'https://api.test';
-const ISS = 'https://as.test';
 
 let as: IntrospectionServer;
 let issuer: TestIssuer;
@@ -49,14 +53,8 @@ beforeEach(() => {
       : { active: false };
 });
 
-const base = (extra: Partial<IntrospectionOptions> = {}): IntrospectionOptions => ({
-  endpoint: as.url,
-  issuer: ISS,
-  clientId: 'orders-api',
-  authentication: { method: 'client_secret_basic', clientSecret: SECRET },
-  audience: AUD,
-  ...extra,
-});
+const base = (extra: Partial<IntrospectionOptions> = {}): IntrospectionOptions =>
+  introspectionOptions(as, SECRET, extra);
 
 const opaqueVerifier = (extra: Partial<IntrospectionOptions> = {}) =>
   createBearerVerifier({ introspection: base(extra), now: () => now, realm: 'api' });
@@ -372,6 +370,49 @@ describe('introspection (RFC 7662)', () => {
       expect((await failure(opaqueVerifier().authenticate(view(OPAQUE)))).code).toBe(
         'ERR_BEARER_INTROSPECTION_UNAVAILABLE',
       );
+    }
+  });
+
+  it('answers 401 for a token the server refuses as malformed (HTTP 400 invalid_request), not counted as a failure', async () => {
+    const verifier = opaqueVerifier({ failureThreshold: 1 });
+    const refuse = { status: 400, body: '{"error":"invalid_request","error_description":"invalid token"}' };
+    as.answer = (token) => (token === OPAQUE ? { active: true, token_type: 'Bearer', aud: AUD } : refuse);
+    for (const token of ['malformed-1', 'malformed-2', 'malformed-3']) {
+      const error = await failure(verifier.verify(token));
+      expect(error.code).toBe('ERR_BEARER_TOKEN_INVALID');
+      expect(error.message).not.toContain(token);
+      expect(error.message).toContain('invalid_request');
+      const response = verifier.toResponse(error);
+      expect(response.status).toBe(401);
+      expect(response.headers['www-authenticate']).toContain('error="invalid_token"');
+    }
+    // An answer, not an outage: with failureThreshold 1 the breaker is still closed.
+    await expect(verifier.verify(OPAQUE)).resolves.toMatchObject({ issuer: ISS });
+    expect(as.calls).toHaveLength(4);
+    // Cached like an inactive answer: the same token is not sent again within negativeCacheTtlSeconds.
+    expect((await failure(verifier.verify('malformed-1'))).code).toBe('ERR_BEARER_TOKEN_INVALID');
+    expect(as.calls).toHaveLength(4);
+  });
+
+  it('points 401, 403 and other 400 answers at the client credentials, and 5xx at the server', async () => {
+    for (const answer of [
+      { status: 401, body: '{"error":"invalid_client"}' },
+      { status: 403, body: '' },
+      { status: 400, body: '{"error":"invalid_client"}' },
+      { status: 400, body: 'Bad Request' },
+    ]) {
+      as.answer = () => answer;
+      const error = await failure(opaqueVerifier().verify(OPAQUE));
+      expect(error.code).toBe('ERR_BEARER_INTROSPECTION_UNAVAILABLE');
+      expect(error.message).toContain('introspection.clientId');
+    }
+    for (const status of [500, 502, 503]) {
+      as.answer = () => ({ status, body: 'unavailable' });
+      const error = await failure(opaqueVerifier().verify(OPAQUE));
+      expect(error.code).toBe('ERR_BEARER_INTROSPECTION_UNAVAILABLE');
+      expect(error.message).toContain(`HTTP ${status}`);
+      expect(error.message).toContain('the authorization server failed');
+      expect(error.message).not.toContain('clientId');
     }
   });
 

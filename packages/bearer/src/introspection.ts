@@ -11,6 +11,7 @@ import type {
   JwtIntrospectionResponseOptions,
 } from './introspection-options.ts';
 import { isKeyForAlgorithm, verifyJwsSignature } from './jws-signature.ts';
+import { TOKEN68 } from './request.ts';
 import type { ScopeClaim } from './scopes.ts';
 import { isJsonObject, type JsonObject, type JsonValue, parseStrictJson } from './strict-json.ts';
 
@@ -80,13 +81,39 @@ export interface IntrospectedToken {
   readonly claims: JsonObject;
 }
 
+/**
+ * What the server said about a token: its claims when active, `inactive`, or `malformed` (HTTP 400
+ * `invalid_request`: the server refused the token itself, e.g. oidc-provider for an oversized one).
+ */
+type Answer = JsonObject | 'inactive' | 'malformed';
+
 interface CacheEntry {
-  readonly claims: JsonObject | null;
+  readonly answer: Answer;
   readonly until: number;
 }
 
+/** `Retry-After` of a failed call that did not open the breaker. */
+const RETRY_AFTER_SECONDS = 5;
+
 const unavailable = (message: string, cause?: unknown): BearerError =>
-  new BearerError('ERR_BEARER_INTROSPECTION_UNAVAILABLE', message, { cause, retryAfterSeconds: 5 });
+  new BearerError('ERR_BEARER_INTROSPECTION_UNAVAILABLE', message, { cause, retryAfterSeconds: RETRY_AFTER_SECONDS });
+
+/** Whether a 400 body is the RFC 6749 §5.2 error `invalid_request`: the request, i.e. the token, is malformed. */
+function isInvalidRequest(text: string): boolean {
+  try {
+    const body = parseStrictJson(text);
+    return isJsonObject(body) && body.error === 'invalid_request';
+  } catch {
+    return false;
+  }
+}
+
+/** The 503 message for a status other than 200, 400 `invalid_request`, 5xx and 429. */
+function statusProblem(status: number): string {
+  return status === 400 || status === 401 || status === 403
+    ? `The introspection endpoint answered HTTP ${status}; check introspection.clientId and its credentials.`
+    : `The introspection endpoint answered HTTP ${status}; check introspection.endpoint (redirects are not followed).`;
+}
 
 /** The introspection client: cached, single-flight per token. */
 export interface Introspector {
@@ -115,7 +142,9 @@ export function createIntrospector(
     failureThreshold: options.failureThreshold ?? 5,
     failureBackoffMs: options.failureBackoffMs ?? 5_000,
     maxConcurrentCalls: options.maxConcurrentCalls ?? 256,
-    clock,
+    // Monotonic, read through the global at each call (so tests can fake it): the verifier's
+    // clock may be stepped back or frozen, and then the window would never end.
+    clock: () => performance.now(),
   });
   const tolerance = options.clockToleranceSeconds ?? policy.clockToleranceSeconds ?? 30;
   const maxTokenAge = policy.maxTokenAgeSeconds;
@@ -125,7 +154,7 @@ export function createIntrospector(
   const jwt = options.jwtResponse;
   const jwtAlgorithms = new Set<string>(jwt?.algorithms ?? []);
   const cache = new Map<string, CacheEntry>();
-  const inFlight = new Map<string, Promise<JsonObject | null>>();
+  const inFlight = new Map<string, Promise<Answer>>();
   let calls = 0;
 
   const remember = (key: string, entry: CacheEntry): void => {
@@ -189,7 +218,55 @@ export function createIntrospector(
     return body;
   };
 
-  /** Sends one call through the breaker: the response and its body, or a 503. */
+  /**
+   * One POST and its body, settled within `timeoutMs` whatever `fetch` does: a custom fetch may
+   * ignore the abort signal, and a call that never settles would hold its `maxConcurrentCalls` slot,
+   * or the breaker's half-open probe, for good.
+   */
+  const exchange = async (
+    body: string,
+    headers: Record<string, string>,
+  ): Promise<{ response: Response; text: string }> => {
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const cause = new DOMException('The introspection call timed out.', 'TimeoutError');
+        reject(unavailable('The introspection endpoint did not answer within introspection.timeoutMs.', cause));
+        controller.abort(cause);
+      }, timeoutMs);
+    });
+    const attempt = (async () => {
+      let response: Response;
+      try {
+        response = await fetchImpl(endpoint, {
+          method: 'POST',
+          headers,
+          body,
+          redirect: 'manual',
+          signal: controller.signal,
+        });
+      } catch (cause) {
+        throw unavailable('The introspection endpoint could not be reached (network error or timeout).', cause);
+      }
+      let text: string;
+      try {
+        text = await readBoundedText(response, MAX_RESPONSE_BYTES);
+      } catch (cause) {
+        throw unavailable('The introspection response is too large or not UTF-8.', cause);
+      }
+      return { response, text };
+    })();
+    // The loser of the race settles unobserved: its rejection is expected, not unhandled.
+    attempt.catch(() => undefined);
+    try {
+      return await Promise.race([attempt, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  /** Sends one call through the breaker: an answer of a reachable server, or a 503. */
   const send = async (token: string): Promise<{ response: Response; text: string }> => {
     const admitted = breaker.admit();
     let outcome: CallOutcome = 'not-sent';
@@ -212,39 +289,42 @@ export function createIntrospector(
           cause,
         );
       }
+      // Built before the call counts as sent: a value that cannot be encoded is no failure of the
+      // server, and must not open the breaker for every other token.
+      let body: string;
+      try {
+        body = params.map(([name, value]) => `${formEncode(name)}=${formEncode(value)}`).join('&');
+      } catch (cause) {
+        throw unavailable('The introspection request could not be form-encoded; check introspection.clientId.', cause);
+      }
       outcome = 'transport-failure';
-      let response: Response;
-      try {
-        response = await fetchImpl(endpoint, {
-          method: 'POST',
-          headers,
-          body: params.map(([name, value]) => `${formEncode(name)}=${formEncode(value)}`).join('&'),
-          redirect: 'manual',
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-      } catch (cause) {
-        throw unavailable('The introspection endpoint could not be reached (network error or timeout).', cause);
+      const { response, text } = await exchange(body, headers);
+      if (response.status >= 500 || response.status === 429) {
+        throw unavailable(
+          `The introspection endpoint answered HTTP ${response.status}: the authorization server failed or ` +
+            'is overloaded; check that it is up.',
+        );
       }
-      let text: string;
-      try {
-        text = await readBoundedText(response, MAX_RESPONSE_BYTES);
-      } catch (cause) {
-        throw unavailable('The introspection response is too large or not UTF-8.', cause);
-      }
-      if (response.status < 500 && response.status !== 429) outcome = 'answered';
+      outcome = 'answered';
       return { response, text };
+    } catch (error) {
+      // The failure that opens the breaker answers with the breaker's window, not the default.
+      const retryAfterSeconds = admitted.settle(outcome);
+      if (retryAfterSeconds !== undefined && error instanceof BearerError) {
+        throw new BearerError(error.code, error.message, { cause: error.cause, retryAfterSeconds });
+      }
+      throw error;
     } finally {
       admitted.settle(outcome);
     }
   };
 
-  const call = async (token: string): Promise<JsonObject | null> => {
+  const call = async (token: string): Promise<Answer> => {
     const { response, text } = await send(token);
-    if (response.status !== 200) {
-      throw unavailable(
-        `The introspection endpoint answered HTTP ${response.status}; check introspection.clientId and its credentials.`,
-      );
-    }
+    // RFC 6749 §5.2: our request is well-formed, so invalid_request is about the token (oidc-provider
+    // answers so for an oversized or JWT-shaped garbage token). An answer about the token: 401.
+    if (response.status === 400 && isInvalidRequest(text)) return 'malformed';
+    if (response.status !== 200) throw unavailable(statusProblem(response.status));
     let body: JsonObject;
     if (jwt !== undefined) {
       const type = response.headers.get('content-type') ?? '';
@@ -262,35 +342,35 @@ export function createIntrospector(
       if (!isJsonObject(value)) throw unavailable('The introspection response is not a JSON object.');
       body = value;
     }
-    if (body.active !== true) return null;
+    if (body.active !== true) return 'inactive';
     // Cached and shared by every request with this token (and by concurrent ones awaiting the
     // same call): frozen, like the claims of a locally verified token, so no handler can change
     // what the next request is authorized by.
     return deepFreeze(body);
   };
 
-  const lookup = (token: string): Promise<JsonObject | null> => {
+  const lookup = (token: string): Promise<Answer> => {
     const key = createHash('sha256').update(token).digest('base64url');
     const now = clock();
     const cached = cache.get(key);
     if (cached !== undefined && cached.until > now) {
       // Re-insert on a hit: a Map iterates in insertion order, so eviction is least recently used.
       remember(key, cached);
-      return Promise.resolve(cached.claims);
+      return Promise.resolve(cached.answer);
     }
     const pending = inFlight.get(key);
     if (pending !== undefined) return pending;
     const next = call(token)
-      .then((claims) => {
+      .then((answer) => {
         const at = clock();
-        if (claims === null) {
-          if (negativeTtlMs > 0) remember(key, { claims: null, until: at + negativeTtlMs });
+        if (typeof answer === 'string') {
+          if (negativeTtlMs > 0) remember(key, { answer, until: at + negativeTtlMs });
         } else {
-          const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : Number.POSITIVE_INFINITY;
+          const exp = typeof answer.exp === 'number' ? answer.exp * 1000 : Number.POSITIVE_INFINITY;
           const until = Math.min(at + maxTtlMs, exp);
-          if (until > at) remember(key, { claims, until });
+          if (until > at) remember(key, { answer, until });
         }
-        return claims;
+        return answer;
       })
       .finally(() => inFlight.delete(key));
     inFlight.set(key, next);
@@ -305,8 +385,19 @@ export function createIntrospector(
       return calls;
     },
     async introspect(token) {
+      // RFC 6750 §2.1 b64token: anything else is refused before a call. A lone surrogate cannot even
+      // be form-encoded, and other garbage is no question for the server.
+      if (!TOKEN68.test(token)) {
+        throw new BearerError(
+          'ERR_BEARER_TOKEN_MALFORMED',
+          'The token is not an RFC 6750 b64token (letters, digits, "-._~+/", then optional "=" padding).',
+        );
+      }
       const claims = await lookup(token);
-      if (claims === null) throw invalidToken('The authorization server reports the token as not active.');
+      if (claims === 'inactive') throw invalidToken('The authorization server reports the token as not active.');
+      if (claims === 'malformed') {
+        throw invalidToken('The authorization server refused the token as malformed (HTTP 400 invalid_request).');
+      }
       const now = clock() / 1000;
       const { exp, nbf, iss, aud } = claims;
       if (exp !== undefined && (typeof exp !== 'number' || exp <= now - tolerance)) {

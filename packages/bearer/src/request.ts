@@ -49,7 +49,8 @@ export interface TokenSourceOptions {
 
 /** RFC 9110 token: the auth-scheme. */
 const AUTH_SCHEME_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
+/** RFC 7235 token68, which is RFC 6750's b64token: also what verify() may send to introspection. */
+export const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 const invalidRequest = (message: string): BearerError => new BearerError('ERR_BEARER_INVALID_REQUEST', message);
 

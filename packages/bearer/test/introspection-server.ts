@@ -2,6 +2,11 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { IntrospectionOptions } from '../src/introspection-options.ts';
+
+/** The `issuer` and `audience` that {@link introspectionOptions} names. */
+export const TEST_ISSUER = 'https://as.test';
+export const TEST_AUDIENCE = 'https://api.test';
 
 export interface IntrospectionCall {
   readonly authorization: string | undefined;
@@ -65,3 +70,20 @@ export async function startIntrospectionServer(): Promise<IntrospectionServer> {
       }),
   };
 }
+
+/**
+ * `introspection` options for a verifier that calls `server` as client `orders-api` with
+ * `client_secret_basic`; `extra` overrides any of them.
+ */
+export const introspectionOptions = (
+  server: Pick<IntrospectionServer, 'url'>,
+  clientSecret: string,
+  extra: Partial<IntrospectionOptions> = {},
+): IntrospectionOptions => ({
+  endpoint: server.url,
+  issuer: TEST_ISSUER,
+  clientId: 'orders-api',
+  authentication: { method: 'client_secret_basic', clientSecret },
+  audience: TEST_AUDIENCE,
+  ...extra,
+});

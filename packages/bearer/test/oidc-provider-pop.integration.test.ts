@@ -356,6 +356,40 @@ describe('opaque tokens introspected at oidc-provider (hybrid mode)', () => {
     await expect(blind.authenticate(view)).resolves.toMatchObject({ subject: 'user-1' });
   });
 
+  it('answers 401 invalid_token, not 503, for tokens oidc-provider refuses as malformed (HTTP 400 invalid_request)', async () => {
+    const verifier = createBearerVerifier({
+      ...verifierOptions(),
+      maxTokenBytes: 65_536,
+      introspection: { ...introspection(false), failureThreshold: 1 },
+    });
+    const view = (token: string) => ({ method: 'GET', authorization: [`Bearer ${token}`], header: () => undefined });
+    // Larger than HTTP servers take in a header (431), so it is handed to the verifier directly.
+    const oversized = 'a'.repeat(60_000);
+    const error = await verifier.authenticate(view(oversized)).then(
+      () => expect.unreachable('an oversized token was accepted'),
+      (reason: Error) => reason,
+    );
+    expect(error).toMatchObject({ code: 'ERR_BEARER_TOKEN_INVALID' });
+    expect(error.message).not.toContain(oversized.slice(0, 32));
+    expect(verifier.toResponse(error).status).toBe(401);
+    // Dotted like a JWT, but its first segment is no JSON object: it is introspected, not verified locally.
+    const jwtShaped = `${'x'.repeat(40)}.${'y'.repeat(40)}.${'z'.repeat(40)}`;
+    for (const harness of HARNESSES) {
+      const running = await harness.start(verifier, { '/orders': undefined });
+      try {
+        const refused = await running.request('/orders', { headers: [['Authorization', `Bearer ${jwtShaped}`]] });
+        expect(refused.status).toBe(401);
+        expect(refused.headers['www-authenticate']).toContain('error="invalid_token"');
+        expect(refused.body).not.toContain(jwtShaped);
+      } finally {
+        await running.close();
+      }
+    }
+    // Answers, not outages: with failureThreshold 1 a real token is still introspected.
+    const opaque = await provider('opaque-client').getToken({ audience: OPAQUE_RESOURCE, scopes: ['orders:read'] });
+    await expect(verifier.authenticate(view(opaque))).resolves.toMatchObject({ issuer });
+  });
+
   it('answers 503, not 401, through every adapter when the introspection endpoint is down', async () => {
     const opaque = await provider('opaque-client').getToken({ audience: OPAQUE_RESOURCE, scopes: ['orders:read'] });
     const verifier = createBearerVerifier({ ...verifierOptions(), introspection: introspection(false) });
