@@ -35,10 +35,16 @@ export type ConfigIssueCode =
   | 'vault-no-client'
   | 'vault-not-found'
   | 'vault-denied'
-  /** Vault refused the read as a bad request (400, 405, any 4xx but 401/403/404 and the transient 408/412/429/472/473): fix the reference; not retryable. */
+  /**
+   * Vault, or a proxy in front of it, refused the read as malformed (400, 405, any 4xx but
+   * 401/403/404 and the retryable 408/412/425/429/472/473): check the version and the proxy; not retryable.
+   */
   | 'vault-rejected'
   | 'vault-field-missing'
-  /** Vault could not answer (down, sealed, 5xx, 412/429/472/473, timeout); the only retryable issue. */
+  /**
+   * Vault could not answer (down, sealed, 5xx, 408/412/425/429/472/473, a KV mount being upgraded
+   * to version 2, timeout); the only retryable issue.
+   */
   | 'vault-unavailable';
 
 /** One problem with one key. `message` names the key and the fix; it never contains the value. */

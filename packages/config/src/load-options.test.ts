@@ -70,6 +70,27 @@ describe('loadConfig options', () => {
     expect(error.message).not.toContain(marker);
   });
 
+  it('refuses a list option with holes, which every() and some() skip', () => {
+    // biome-ignore lint/suspicious/noSparseArray: the holes are what is tested
+    const holey = [[,], ['APP_ENV', , 'NODE_ENV'], new Array(2)];
+    for (const environmentVariables of holey) {
+      // Read as given, `[ , ]` decided the profile from a variable named "undefined".
+      const error = errorOf(() =>
+        loadConfigSync(schema, { env: { K: strongKey(), undefined: 'test' }, environmentVariables } as never),
+      );
+      expect(error.code).toBe('ERR_CONFIG_OPTIONS');
+      expect(error.message).toMatch(/environmentVariables must be a non-empty list of variable names/);
+    }
+    // biome-ignore lint/suspicious/noSparseArray: the holes are what is tested
+    for (const secretSources of [new Array(2), ['file', , 'vault'], [, 'env']]) {
+      expect(optionsError({ secretSources }).message).toMatch(/secretSources must be a non-empty list/);
+    }
+    // biome-ignore lint/suspicious/noSparseArray: the holes are what is tested
+    for (const fileAllowlist of [new Array(1), ['/run/secrets', , '/etc/app']]) {
+      expect(optionsError({ fileAllowlist }).message).toMatch(/fileAllowlist must be a list of absolute directories/);
+    }
+  });
+
   it('still accepts valid lists', () => {
     const config = loadConfigSync(schema, {
       env: { K: strongKey(), DEPLOY_ENV: 'test' },
@@ -83,7 +104,8 @@ describe('loadConfig options', () => {
 
 describe('secret({ sources })', () => {
   it('refuses a sources that is not a list with ERR_CONFIG_SCHEMA instead of a TypeError', () => {
-    for (const sources of ['env', 'file', {}, [1]]) {
+    // biome-ignore lint/suspicious/noSparseArray: holes are skipped by every(), so they are tested
+    for (const sources of ['env', 'file', {}, [1], new Array(2), ['env', , 'file'], [, 'vault']]) {
       expect(errorOf(() => secret({ sources } as never))).toMatchObject({
         code: 'ERR_CONFIG_SCHEMA',
         message: expect.stringMatching(/sources must be a non-empty list of env, file, tree, vault/),

@@ -6,7 +6,15 @@ import { ConfigError, type ConfigIssue } from './errors.ts';
 import { provenanceFor, sourceKind } from './key-provenance.ts';
 import { type Outcome, validateKey } from './key-validation.ts';
 import { type Collected, collectRawValues } from './raw-values.ts';
-import { type InferConfig, isSourceList, isSpec, type Schema, SOURCE_KINDS, type SourceKind } from './spec.ts';
+import {
+  type InferConfig,
+  isListOf,
+  isSourceList,
+  isSpec,
+  type Schema,
+  SOURCE_KINDS,
+  type SourceKind,
+} from './spec.ts';
 import { isStandardSchema } from './standard-schema.ts';
 import { resolveVaultRefs, type VaultReader } from './vault.ts';
 
@@ -86,10 +94,7 @@ function validateOptions(schema: Schema, options: LoadOptions): void {
     }
   }
   const allowlist: unknown = options.fileAllowlist;
-  if (
-    allowlist !== undefined &&
-    !(Array.isArray(allowlist) && allowlist.every((dir) => typeof dir === 'string' && isAbsolute(dir)))
-  ) {
+  if (allowlist !== undefined && !isListOf(allowlist, (dir) => typeof dir === 'string' && isAbsolute(dir))) {
     problems.push("fileAllowlist must be a list of absolute directories, e.g. ['/run/secrets']");
   }
   // Node clamps a timer past 2^31-1 ms (Infinity included) to 1 ms: every read would time out at once.
@@ -106,17 +111,14 @@ function validateOptions(schema: Schema, options: LoadOptions): void {
     problems.push('devProfile must be a path');
   // Each of these was read as given: a null env fell back to process.env, a string
   // environmentVariables threw a TypeError, and `secretSources: 'environment'` allowed env.
+  // isListOf refuses holes, which every() skips: `environmentVariables: [ , ]` read "undefined".
   if (options.env !== undefined && !isPlainObject(options.env)) {
     problems.push('env must be an object of variables (name → value), such as process.env');
   }
   const variables: unknown = options.environmentVariables;
   if (
     variables !== undefined &&
-    !(
-      Array.isArray(variables) &&
-      variables.length > 0 &&
-      variables.every((name) => typeof name === 'string' && VARIABLE_NAME.test(name))
-    )
+    !(isListOf(variables, (name) => typeof name === 'string' && VARIABLE_NAME.test(name)) && variables.length > 0)
   ) {
     problems.push("environmentVariables must be a non-empty list of variable names, e.g. ['APP_ENV', 'NODE_ENV']");
   }

@@ -5,6 +5,7 @@ import {
   checkOptions,
   fail,
   type IsOptional,
+  isListOf,
   ok,
   type Parsed,
   type Spec,
@@ -324,6 +325,12 @@ function ownCredentialProblem(parsed: URL): string | undefined {
 export function url<const O extends UrlOptions>(options?: O): Spec<string, IsOptional<O>> {
   const o: UrlOptions = options ?? {};
   checkOptions('url', o, ['protocols', 'allowCredentials']);
+  // A string was searched as a substring (`'https:'` allowed `s:`) and then threw a TypeError.
+  if (o.protocols !== undefined && !(isListOf(o.protocols, (p) => typeof p === 'string') && o.protocols.length > 0)) {
+    throw schemaError(
+      "url(): protocols must be a non-empty list of protocols with the colon, e.g. `protocols: ['https:']`.",
+    );
+  }
   const check = (value: string): string | undefined => {
     if (typeof value !== 'string') return 'must be a string';
     // The credential check reads nested schemes and parameters: bounded to MAX_URL_LENGTH. A URL
@@ -371,7 +378,7 @@ export function oneOf<const C extends readonly [string, ...string[]], const O ex
 ): Spec<C[number], IsOptional<O>> {
   const o = options ?? {};
   checkOptions('oneOf', o, []);
-  if (!Array.isArray(choices) || choices.length === 0 || choices.some((c) => typeof c !== 'string')) {
+  if (!isListOf(choices, (c) => typeof c === 'string') || choices.length === 0) {
     throw schemaError('oneOf() needs a non-empty array of strings.');
   }
   const allowed = new Set<string>(choices);

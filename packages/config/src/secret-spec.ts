@@ -4,6 +4,7 @@ import {
   type CommonOptions,
   fail,
   type IsOptional,
+  isListOf,
   isSourceList,
   ok,
   type SecretSpecOptions,
@@ -76,6 +77,11 @@ export function secret<const O extends SecretOptions>(options?: O): Spec<Secret,
   // Checked here, not trusted: `Math.max(32, NaN)` is NaN, which would switch the length floor off.
   if (o.minBytes !== undefined && !isPositiveSafeInteger(o.minBytes)) {
     throw schemaError('secret(): minBytes must be a positive safe integer (bytes), e.g. `minBytes: 64`.');
+  }
+  // Read as given, a string denylist became one entry per character (every secret holding an `a`
+  // was weak) and a hole or a number threw a TypeError at the first production start-up.
+  if (o.denylist !== undefined && !isListOf(o.denylist, (entry) => typeof entry === 'string')) {
+    throw schemaError("secret(): denylist must be a list of strings, e.g. `denylist: ['our-old-staging-key']`.");
   }
   if (o.sources !== undefined && !isSourceList(o.sources)) {
     throw schemaError(`secret(): sources must be a non-empty list of ${SOURCE_KINDS.join(', ')}.`);

@@ -79,6 +79,20 @@ describe('secret', () => {
     }
     expect(secret({ minBytes: 64 }).secret?.minBytes).toBe(64);
   });
+
+  it('refuses a denylist that is not a list of strings, holes included', () => {
+    // A string was one entry per character; a hole or a number threw a TypeError in production only.
+    // biome-ignore lint/suspicious/noSparseArray: the holes are what is tested
+    for (const denylist of ['abc', [1], [, 'old-key'], new Array(1), null]) {
+      expect(() => secret({ denylist: denylist as never })).toThrow(
+        expect.objectContaining({
+          code: 'ERR_CONFIG_SCHEMA',
+          message: expect.stringMatching(/denylist must be a list of strings/),
+        }),
+      );
+    }
+    expect(secret({ denylist: ['old-key'] }).secret?.denylist).toEqual(['old-key']);
+  });
 });
 
 describe('string, number, port, boolean, url, oneOf, duration, list, json', () => {
@@ -171,6 +185,23 @@ describe('string, number, port, boolean, url, oneOf, duration, list, json', () =
     expect(() => list({ separator: '' })).toThrow(schemaError(/separator must be a non-empty string/));
     expect(() => list({ separator: 1 as never })).toThrow(schemaError(/separator must be a non-empty string/));
     expect(list({ separator: ' ' }).parse('a b')).toEqual({ ok: true, value: ['a', 'b'] });
+  });
+
+  it('oneOf() and url({ protocols }) refuse lists with holes, a string or anything else', () => {
+    const schemaError = (message: RegExp) =>
+      expect.objectContaining({ code: 'ERR_CONFIG_SCHEMA', message: expect.stringMatching(message) });
+    // biome-ignore lint/suspicious/noSparseArray: the holes are what is tested
+    for (const choices of [['a', , 'b'], new Array(2), [], 'ab', [1]]) {
+      expect(() => oneOf(choices as never)).toThrow(schemaError(/oneOf\(\) needs a non-empty array of strings/));
+    }
+    // A string was searched as a substring: `'https:'` let `s://…` through.
+    // biome-ignore lint/suspicious/noSparseArray: the holes are what is tested
+    for (const protocols of ['https:', [, 'https:'], new Array(1), [], [1]]) {
+      expect(() => url({ protocols: protocols as never })).toThrow(
+        schemaError(/url\(\): protocols must be a non-empty list of protocols/),
+      );
+    }
+    expect(url({ protocols: ['https:'] }).parse('https://x.test')).toEqual({ ok: true, value: 'https://x.test' });
   });
 
   it('parse what they promise and refuse the rest', () => {

@@ -10,11 +10,21 @@ export type SourceKind = 'env' | 'file' | 'tree' | 'vault';
 export const SOURCE_KINDS: readonly SourceKind[] = Object.freeze(['env', 'file', 'tree', 'vault']);
 
 /**
- * True for a non-empty array of source kinds: what `secret({ sources })` and the load option
- * `secretSources` take. A string is refused, not read: `'environment'.includes('env')` is true.
+ * True for an array whose every slot holds an item passing `test`. Unlike `every()`, which skips
+ * them, a hole fails: `[, 'env']` and `new Array(2)` are not lists of anything.
+ */
+export function isListOf(value: unknown, test: (item: unknown) => boolean): value is readonly unknown[] {
+  if (!Array.isArray(value)) return false;
+  for (let i = 0; i < value.length; i++) if (!(Object.hasOwn(value, i) && test(value[i]))) return false;
+  return true;
+}
+
+/**
+ * True for a non-empty array of source kinds, without holes: what `secret({ sources })` and the
+ * load option `secretSources` take. A string is refused, not read: `'environment'.includes('env')` is true.
  */
 export function isSourceList(value: unknown): value is readonly SourceKind[] {
-  return Array.isArray(value) && value.length > 0 && value.every((s) => SOURCE_KINDS.includes(s as SourceKind));
+  return isListOf(value, (s) => SOURCE_KINDS.includes(s as SourceKind)) && value.length > 0;
 }
 
 /** The outcome of parsing one raw value. `reason` is written by us and never quotes the value. */

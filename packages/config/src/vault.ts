@@ -76,23 +76,49 @@ function apiPath(ref: VaultRef): string {
   return `${ref.mount}/data/${ref.path}${ref.version === undefined ? '' : `?version=${ref.version}`}`;
 }
 
-type FailureKind = 'not-found' | 'denied' | 'rejected' | 'unavailable';
+type FailureKind = 'not-found' | 'denied' | 'rejected' | 'upgrading' | 'unavailable';
 
 type Outcome =
   | { readonly ok: true; readonly data: unknown }
   | { readonly ok: false; readonly kind: FailureKind; readonly detail: string };
 
-// The 4xx answers a retry can cure: Vault documents 412 (a performance standby has not caught up
-// yet), 429 (rate limit, or a standby answering), 472 (DR secondary) and 473 (performance standby);
-// 408 is a proxy timing out. Every other 4xx (400 bad path or KV version, 405, ...) answers the
-// same again, so a restart loop would never end.
-const TRANSIENT_4XX = new Set([408, 412, 429, 472, 473]);
+// The 4xx answers a retry can cure. Vault's API docs call only 412 retryable (Enterprise: the node
+// has not caught up with replicated state yet). 429 is Vault's answer past a rate-limit quota (and
+// the health code of a standby), 472 and 473 the health codes of a DR secondary and a performance
+// standby, which a load balancer can route a read to while the cluster changes. 408 (a proxy or
+// load balancer timed out) and 425 Too Early (RFC 8470: replay the request later) are transient by
+// definition. Every other 4xx (400, 405, ...) answers the same again, so a restart loop would never end.
+const TRANSIENT_4XX = new Set([408, 412, 425, 429, 472, 473]);
+
+// Vault answers 400 while a KV mount is upgraded to version 2 ("Upgrading from non-versioned to
+// versioned data. ..."; "Waiting for the primary to upgrade from non-versioned to versioned data.
+// ..." on a secondary). The stable phrase is matched, across any line wrapping, and never quoted.
+const KV_UPGRADE = /non-versioned\s+to\s+versioned\s+data/i;
+// Vault's error texts are short; a longer body (a proxy's page) is not searched past this.
+const MAX_ERROR_TEXT = 4096;
+
+/** The texts of a node-vault error: `response.body.errors` (or a text body) and `message`. */
+function errorTexts(error: unknown): string[] {
+  const texts: string[] = [];
+  const body = (error as { response?: { body?: unknown } } | null)?.response?.body;
+  if (typeof body === 'string') texts.push(body);
+  const errors = (body as { errors?: unknown } | null | undefined)?.errors;
+  if (Array.isArray(errors)) for (const text of errors) if (typeof text === 'string') texts.push(text);
+  const message = (error as { message?: unknown } | null)?.message;
+  if (typeof message === 'string') texts.push(message);
+  return texts.map((text) => text.slice(0, MAX_ERROR_TEXT));
+}
+
+function isKvUpgrade(error: unknown): boolean {
+  return errorTexts(error).some((text) => KV_UPGRADE.test(text));
+}
 
 function classify(error: unknown): Outcome {
   const status = (error as { response?: { statusCode?: unknown } } | null)?.response?.statusCode;
   if (status === 404) return { ok: false, kind: 'not-found', detail: 'HTTP 404' };
   if (status === 403 || status === 401) return { ok: false, kind: 'denied', detail: `HTTP ${status}` };
   if (typeof status === 'number' && status >= 400 && status < 500 && !TRANSIENT_4XX.has(status)) {
+    if (isKvUpgrade(error)) return { ok: false, kind: 'upgrading', detail: `HTTP ${status}` };
     return { ok: false, kind: 'rejected', detail: `HTTP ${status}` };
   }
   if (typeof status === 'number') return { ok: false, kind: 'unavailable', detail: `HTTP ${status}` };
@@ -109,10 +135,17 @@ const FAILURES: Readonly<Record<FailureKind, { readonly code: ConfigIssueCode; r
     code: 'vault-not-found',
     fix: 'check the mount, the path and the version, and that the mount is KV version 2',
   },
-  denied: { code: 'vault-denied', fix: "grant the client's token read on the path" },
+  denied: {
+    code: 'vault-denied',
+    fix: "grant the client's token read on the path, and check the mount and the path: Vault answers 403 for a path the token may not read, whether or not it exists",
+  },
   rejected: {
     code: 'vault-rejected',
-    fix: 'Vault refused the request itself, so retrying will not help: check the mount, the path and the version, and that the mount is KV version 2 (a KV version 1 mount or a path that is not a secret is refused)',
+    fix: "Vault, or a proxy in front of it, refused the request itself, so retrying will not help: check the reference's version, and that the client reaches Vault directly or through a proxy that passes its requests on unchanged",
+  },
+  upgrading: {
+    code: 'vault-unavailable',
+    fix: 'the KV mount is being upgraded to KV version 2 and is unavailable until that ends: restart once the upgrade is done',
   },
   unavailable: { code: 'vault-unavailable', fix: 'check that Vault is reachable and unsealed, then restart' },
 };

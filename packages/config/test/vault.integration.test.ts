@@ -93,6 +93,8 @@ describe('loadConfig with the Vault dev server (KV v2)', () => {
       ),
     );
     expect(denied.issues[0]?.code).toBe('vault-denied');
+    // Vault answers 403 for a mount that does not exist too: the fix says to check the mount.
+    expect(denied.message).toMatch(/check the mount and the path: Vault answers 403 .* whether or not it exists/);
     for (const output of [denied.message, JSON.stringify(denied), inspect(denied, { depth: 10, showHidden: true })]) {
       expect(output).not.toContain(badToken);
     }
@@ -130,21 +132,56 @@ describe('loadConfig with the Vault dev server (KV v2)', () => {
   it('fails as non-retryable vault-rejected when Vault refuses the request itself (400, 405, other 4xx)', async () => {
     await client.write('secret/data/rejected', { data: { k: key() } });
     const env = { K: 'vault:secret/rejected#k' };
-    for (const status of [400, 405, 409, 422]) {
-      server.injectFault({ status, errors: ['no handler for route "secret/data/rejected"'] }, { times: 1 });
+    // What Vault (400 invalid request, 405 unsupported operation) or a proxy in front of it (a bare
+    // status) answers for a request it refuses as such; a missing path or mount is 404, never these.
+    const answers: [number, string[]][] = [
+      [400, ['invalid request']],
+      [405, ['1 error occurred:\n\t* unsupported operation\n\n']],
+      [409, []],
+      [422, []],
+    ];
+    for (const [status, errors] of answers) {
+      server.injectFault({ status, errors }, { times: 1 });
       const rejected = await rejection(loadConfig({ K: secret() }, { env, vault: client }));
       expect(rejected, `HTTP ${status}`).toMatchObject({ code: 'ERR_CONFIG_INVALID', retryable: false });
       expect(rejected.issues.map((i) => [i.key, i.code])).toEqual([['K', 'vault-rejected']]);
       expect(rejected.message).toContain(`HTTP ${status}`);
-      expect(rejected.message).toMatch(/check the mount, the path and the version[\s\S]*KV version 2/);
+      expect(rejected.message).toMatch(/refused the request itself, so retrying will not help/);
+      // The fix names what a persistent refusal means, not a KV v1 mount or an unrouted path (404).
+      expect(rejected.message).not.toMatch(/KV version 1|not a secret/);
+      expect(rejected.message).not.toMatch(/invalid request|unsupported operation/);
       expect(rejected.message).not.toContain(server.token);
     }
   });
 
-  it("keeps Vault's documented transient statuses (412, 429, 472, 473, 5xx) retryable", async () => {
+  it('keeps the 400 Vault answers while a KV mount is upgraded to version 2 retryable', async () => {
+    await client.write('secret/data/upgrading', { data: { k: key() } });
+    const env = { K: 'vault:secret/upgrading#k' };
+    const upgrading = [
+      'Upgrading from non-versioned to versioned data. This backend will be unavailable for a brief period and will resume service shortly.',
+      // A performance secondary or standby while the primary upgrades.
+      'Waiting for the primary to upgrade from non-versioned to versioned data. This backend will be unavailable for a brief period and will resume service shortly.',
+      // Wrapped the way Vault formats a multi-error, with a line break inside the phrase.
+      '1 error occurred:\n\t* Upgrading from non-versioned to\nversioned data. This backend will be unavailable for a brief period\n\n',
+    ];
+    for (const text of upgrading) {
+      server.injectFault({ status: 400, errors: [text] }, { times: 1 });
+      const transient = await rejection(loadConfig({ K: secret() }, { env, vault: client }));
+      expect(transient, text).toMatchObject({ code: 'ERR_CONFIG_VAULT_UNAVAILABLE', retryable: true });
+      expect(transient.issues.map((i) => [i.key, i.code])).toEqual([['K', 'vault-unavailable']]);
+      expect(transient.message).toContain('HTTP 400');
+      expect(transient.message).toMatch(/being upgraded to KV version 2/);
+      // Our words only: none of Vault's text is echoed.
+      expect(transient.message).not.toMatch(/non-versioned|brief period|resume service/);
+    }
+    // Once the upgrade is over, the same start-up succeeds.
+    expect((await loadConfig({ K: secret() }, { env, vault: client })).K).toBeInstanceOf(Secret);
+  });
+
+  it('keeps the transient statuses (408, 412, 425, 429, 472, 473, 5xx) retryable', async () => {
     await client.write('secret/data/transient', { data: { k: key() } });
     const env = { K: 'vault:secret/transient#k' };
-    for (const status of [412, 429, 472, 473, 500, 502, 503]) {
+    for (const status of [408, 412, 425, 429, 472, 473, 500, 502, 503]) {
       server.injectFault({ status }, { times: 1 });
       const transient = await rejection(loadConfig({ K: secret() }, { env, vault: client }));
       expect(transient, `HTTP ${status}`).toMatchObject({ code: 'ERR_CONFIG_VAULT_UNAVAILABLE', retryable: true });
