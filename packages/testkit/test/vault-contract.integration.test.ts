@@ -473,6 +473,153 @@ describe.each(targets)('Vault API contract against $name', (target) => {
       expect(rewrapped.data.batch_results[1]).toMatchObject({ error: 'missing ciphertext to decrypt', reference: 'r' });
     });
 
+    /** A POST with a body sent as written: some JSON numbers (1.0, 1e0) have no JavaScript spelling. */
+    const rawWrite = async (path: string, json: string): Promise<{ status: number; body: Body }> => {
+      const response = await fetch(`${server.addr}/v1/${path}`, {
+        method: 'POST',
+        headers: { 'X-Vault-Token': server.token, 'Content-Type': 'application/json' },
+        body: json,
+      });
+      const text = await response.text();
+      return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
+    };
+    const parsed = (problems: string): string => `failed to parse batch input: ${problems}`;
+
+    it("reads a batch item's key_version from the number as written, as json.Number.Int64 does", async () => {
+      const name = await freshKey();
+      await client.write(`${transit}/keys/${name}/rotate`, {});
+      const plaintext = JSON.stringify(b64('ok'));
+      const { data } = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('ok') });
+      for (const literal of ['1.0', '1e0', '2.50', '1e400', '9223372036854775808', '-9223372036854775809']) {
+        const problem = `error decoding json.Number into [0].key_version: strconv.ParseInt: parsing "${literal}": invalid syntax`;
+        for (const [op, item] of [
+          ['encrypt', `{"plaintext":${plaintext},"key_version":${literal}}`],
+          ['decrypt', `{"ciphertext":${JSON.stringify(data.ciphertext)},"key_version":${literal}}`],
+        ] as const) {
+          const { status, body } = await rawWrite(`${transit}/${op}/${name}`, `{"batch_input":[${item}]}`);
+          expect(status, `${op} ${literal}`).toBe(500);
+          expect(body.errors[0], `${op} ${literal}`).toContain(parsed(`1 error(s) decoding:\n\n* ${problem}`));
+        }
+      }
+      // Within Int64 the decoder takes it, and the key refuses the version in the item's slot.
+      for (const [literal, error] of [
+        ['9007199254740993', 'requested version for encryption is higher than the latest key version'],
+        ['9223372036854775807', 'requested version for encryption is higher than the latest key version'],
+        ['-9223372036854775808', 'requested version for encryption is negative'],
+      ]) {
+        const { status, body } = await rawWrite(
+          `${transit}/encrypt/${name}`,
+          `{"batch_input":[{"plaintext":${plaintext},"key_version":${literal}}]}`,
+        );
+        expect(status, literal).toBe(400);
+        expect(body.data.batch_results[0].error, literal).toBe(error);
+      }
+      const one = await rawWrite(
+        `${transit}/encrypt/${name}`,
+        `{"batch_input":[{"plaintext":${plaintext},"key_version":1}]}`,
+      );
+      expect(one.status).toBe(200);
+      expect(one.body.data.batch_results[0]).toMatchObject({ key_version: 1 });
+      expect(one.body.data.batch_results[0].ciphertext).toMatch(/^vault:v1:/);
+    });
+
+    it('type-checks rewrap items as plain mapstructure does: a 500 naming each field, value and type', async () => {
+      const name = await freshKey();
+      const { data } = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('ok') });
+      const ciphertext = JSON.stringify(data.ciphertext);
+      const refusals: [string, string][] = [
+        [
+          '{"ciphertext":true}',
+          "'[0].ciphertext' expected type 'string', got unconvertible type 'bool', value: 'true'",
+        ],
+        [
+          `{"ciphertext":${ciphertext},"key_version":"1"}`,
+          "'[0].key_version' expected type 'int', got unconvertible type 'string', value: '1'",
+        ],
+        [
+          `{"ciphertext":${ciphertext},"context":true}`,
+          "'[0].context' expected type 'string', got unconvertible type 'bool', value: 'true'",
+        ],
+        [
+          `{"ciphertext":${ciphertext},"key_version":1.0}`,
+          'error decoding json.Number into [0].key_version: strconv.ParseInt: parsing "1.0": invalid syntax',
+        ],
+        [
+          `{"ciphertext":${ciphertext},"key_version":9223372036854775808}`,
+          'error decoding json.Number into [0].key_version: strconv.ParseInt: parsing "9223372036854775808": value out of range',
+        ],
+      ];
+      for (const [item, problem] of refusals) {
+        const { status, body } = await rawWrite(`${transit}/rewrap/${name}`, `{"batch_input":[${item}]}`);
+        expect(status, item).toBe(500);
+        expect(body.errors[0], item).toContain(parsed(`1 error(s) decoding:\n\n* ${problem}`));
+      }
+      // Every problem of every item at once, sorted.
+      const both = await rawWrite(
+        `${transit}/rewrap/${name}`,
+        '{"batch_input":[{"ciphertext":true},{"ciphertext":"x","nonce":false}]}',
+      );
+      expect(both.status).toBe(500);
+      expect(both.body.errors[0]).toContain(
+        parsed(
+          "2 error(s) decoding:\n\n* '[0].ciphertext' expected type 'string', got unconvertible type 'bool', value: 'true'\n* '[1].nonce' expected type 'string', got unconvertible type 'bool', value: 'false'",
+        ),
+      );
+      // A JSON number is a json.Number, whose kind is string: taken as the text, so it fails in its slot.
+      // null reads as absent, and so does an item that is null.
+      const lenient = await rawWrite(
+        `${transit}/rewrap/${name}`,
+        `{"batch_input":[{"ciphertext":5},{"ciphertext":${ciphertext},"context":null,"key_version":null,"plaintext":null},null]}`,
+      );
+      expect(lenient.status).toBe(200);
+      expect(lenient.body.data.batch_results[0].error).toBe('invalid ciphertext: no prefix');
+      expect(lenient.body.data.batch_results[1].ciphertext).toMatch(/^vault:v1:/);
+      expect(lenient.body.data.batch_results[2].error).toBe('missing ciphertext to decrypt');
+    });
+
+    it('refuses a rewrap batch_input that is not a list, or an item that is not a map, in mapstructure words', async () => {
+      const name = await freshKey();
+      const notList = await rawWrite(`${transit}/rewrap/${name}`, '{"batch_input":"x"}');
+      expect(notList.status).toBe(500);
+      expect(notList.body.errors[0]).toContain(parsed("'': source data must be an array or slice, got string"));
+      const notMap = await rawWrite(`${transit}/rewrap/${name}`, '{"batch_input":["x",5]}');
+      expect(notMap.status).toBe(500);
+      expect(notMap.body.errors[0]).toContain(
+        parsed("2 error(s) decoding:\n\n* '[0]' expected a map, got 'string'\n* '[1]' expected a map, got 'string'"),
+      );
+    });
+
+    it('type-checks padding_scheme in encrypt and decrypt items, null included (Vault 1.21)', async (context) => {
+      const { version } = await vault({ endpoint: server.addr }).health();
+      // The dev server models Vault 1.21; older Vaults and OpenBao (2.x) may not know padding_scheme.
+      const [major, minor] = String(version).split('.').map(Number);
+      if (!String(version).includes('rampart-dev') && !(major === 1 && (minor ?? 0) >= 21)) context.skip();
+      const name = await freshKey();
+      const { data } = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('ok') });
+      const items = {
+        encrypt: `"plaintext":${JSON.stringify(b64('ok'))}`,
+        decrypt: `"ciphertext":${JSON.stringify(data.ciphertext)}`,
+      };
+      for (const [op, item] of Object.entries(items)) {
+        for (const [value, type] of [
+          ['null', '<nil>'],
+          ['5', 'json.Number'],
+          ['true', 'bool'],
+        ]) {
+          const { status, body } = await rawWrite(
+            `${transit}/${op}/${name}`,
+            `{"batch_input":[{${item},"padding_scheme":${value}}]}`,
+          );
+          expect(status, `${op} ${value}`).toBe(500);
+          expect(body.errors[0], `${op} ${value}`).toContain(
+            parsed(
+              `1 error(s) decoding:\n\n* '[0].padding_scheme' expected type 'string', got unconvertible type '${type}'`,
+            ),
+          );
+        }
+      }
+    });
+
     it('refuses a batch that sets context in some items only, as a whole, before any item runs', async () => {
       const name = await freshKey({ derived: true });
       const context = b64('tenant-1');

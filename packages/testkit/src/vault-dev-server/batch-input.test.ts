@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Fields } from './fields.ts';
+import { numberLiteral, parseRequestJson } from './request-json.ts';
 import { TransitEngine } from './transit-engine.ts';
 import { VaultHttpError } from './vault-http-error.ts';
 
@@ -98,6 +99,97 @@ describe('batch_input decoding (encrypt and decrypt)', () => {
         }
         expect(missing).toEqual([]);
         expect(response).toMatchObject({ status: 200 });
+      }),
+    );
+  });
+});
+
+describe('batch_input decoding (rewrap, plain mapstructure)', () => {
+  it('refuses fields of the wrong type with their value, and takes a number as a string', () => {
+    const engine = engineWithKey();
+    const error = refusal(engine, 'rewrap/k', {
+      batch_input: [{ ciphertext: true }, { ciphertext: 'x', key_version: '1', context: { b: [1, null], a: 'z' } }, 7],
+    });
+    expect(error.status).toBe(500);
+    expect(error.errors).toEqual([
+      parseFailure(
+        "'[0].ciphertext' expected type 'string', got unconvertible type 'bool', value: 'true'",
+        "'[1].context' expected type 'string', got unconvertible type 'map[string]interface {}', value: 'map[a:z b:[1 <nil>]]'",
+        "'[1].key_version' expected type 'int', got unconvertible type 'string', value: '1'",
+        "'[2]' expected a map, got 'string'",
+      ),
+    ]);
+    const taken = engine.handle({
+      operation: 'update',
+      path: 'rewrap/k',
+      data: { batch_input: [{ ciphertext: 5, plaintext: null, padding_scheme: null }, null] },
+    });
+    expect(taken.status).toBe(200);
+    expect(taken.data).toMatchObject({
+      batch_results: [{ error: 'invalid ciphertext: no prefix' }, { error: 'missing ciphertext to decrypt' }],
+    });
+  });
+});
+
+describe('parseRequestJson', () => {
+  it('parses every JSON text as JSON.parse does', () => {
+    fc.assert(
+      fc.property(fc.json(), (text) => {
+        expect(parseRequestJson(text)).toEqual(JSON.parse(text));
+      }),
+    );
+  });
+
+  it('keeps the literal of a key_version number, wherever it is', () => {
+    const parsed = parseRequestJson(
+      '{"key_version":1.0,"batch_input":[{"key_version":9007199254740993},{"bits":2.50}]}',
+    );
+    const body = parsed as { batch_input: object[] };
+    expect(numberLiteral(body, 'key_version')).toBe('1.0');
+    expect(numberLiteral(body.batch_input[0] as object, 'key_version')).toBe('9007199254740993');
+    expect(numberLiteral(body.batch_input[1] as object, 'bits')).toBeUndefined();
+    // A name spelt with an escape is the same name to JSON, and to Vault.
+    expect(numberLiteral(parseRequestJson('{"key\\u005fversion":1e0}') as object, 'key_version')).toBe('1e0');
+  });
+});
+
+describe('key_version of a batch item', () => {
+  const int64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
+
+  it('accepts every Int64 literal, as json.Number.Int64 does', () => {
+    fc.assert(
+      fc.property(int64, (version) => {
+        const engine = engineWithKey();
+        const body = `{"batch_input":[{"plaintext":"${b64('x')}","key_version":${version}}]}`;
+        const answer = engine.handle({
+          operation: 'update',
+          path: 'encrypt/k',
+          data: parseRequestJson(body) as Fields,
+        });
+        const result = (answer.data as { batch_results: { error?: string; key_version?: number }[] }).batch_results[0];
+        if (version === 0n || version === 1n) expect(result?.key_version).toBe(1);
+        else if (version < 0n) expect(result?.error).toBe('requested version for encryption is negative');
+        else expect(result?.error).toBe('requested version for encryption is higher than the latest key version');
+      }),
+    );
+  });
+
+  it('refuses every literal outside Int64 or with a fraction or exponent, quoting it as written', () => {
+    const outside = fc.oneof(
+      fc.bigInt({ min: 2n ** 63n, max: 2n ** 80n }).map(String),
+      fc.bigInt({ min: -(2n ** 80n), max: -(2n ** 63n) - 1n }).map(String),
+      fc.tuple(fc.integer({ min: -99, max: 99 }), fc.nat(999)).map(([i, f]) => `${i}.${f}`),
+      fc.tuple(fc.integer({ min: -9, max: 9 }), fc.integer({ min: -400, max: 400 })).map(([m, e]) => `${m}e${e}`),
+    );
+    fc.assert(
+      fc.property(outside, (literal) => {
+        const body = `{"batch_input":[{"plaintext":"${b64('x')}","key_version":${literal}}]}`;
+        const error = refusal(engineWithKey(), 'encrypt/k', parseRequestJson(body) as Fields);
+        expect(error.errors).toEqual([
+          parseFailure(
+            `error decoding json.Number into [0].key_version: strconv.ParseInt: parsing "${literal}": invalid syntax`,
+          ),
+        ]);
       }),
     );
   });

@@ -1,52 +1,79 @@
-import { type Fields, has, readString } from './fields.ts';
+import { type Fields, has, readInt, readString } from './fields.ts';
+import { numberLiteral } from './request-json.ts';
 import { userError, VaultHttpError } from './vault-http-error.ts';
 
 /** One request item: the single request's own fields, or one entry of `batch_input`. */
 export interface BatchItem {
   readonly fields: Fields;
   readonly reference: string;
+  /**
+   * `key_version` as Vault reads it for this item. A batch entry's was decoded with the batch; the
+   * single request's is read when the item runs (an unconvertible one fails the request with 400).
+   */
+  keyVersion(): number | undefined;
 }
 
 /**
- * How strictly `batch_input` entries are read. Encrypt and decrypt decode them the way Vault's
- * `decodeBatchRequestItems` does (path_encrypt.go): a field of the wrong type, and an entry without
- * the field the operation needs (`plaintext`, `ciphertext`), fail the whole request. Rewrap decodes
- * with plain mapstructure, which requires nothing: an entry without `ciphertext` fails in its slot.
+ * How `batch_input` entries are read (Vault 1.21, the version the dev server reports). Encrypt and
+ * decrypt decode them with `decodeBatchRequestItems` (path_encrypt.go): a field of the wrong type,
+ * and an entry without the field the operation needs (`plaintext`, `ciphertext`), fail the whole
+ * request. Rewrap decodes with plain `mapstructure.Decode` (v1.5): it requires no field, so an
+ * entry without `ciphertext` fails in its slot, but it does check every field's type, without weak
+ * typing, in its own words (`..., value: 'true'`).
  */
-export type BatchDecoding = { readonly require: 'plaintext' | 'ciphertext' } | 'lenient';
+export type BatchDecoding = { readonly require: 'plaintext' | 'ciphertext' } | 'mapstructure';
 
-const STRING_FIELDS = ['context', 'ciphertext', 'plaintext', 'nonce', 'associated_data', 'reference'] as const;
+/** `BatchRequestItem`'s string fields, in the order `decodeBatchRequestItems` checks them. */
+const STRING_FIELDS = [
+  'context',
+  'ciphertext',
+  'plaintext',
+  'padding_scheme',
+  'nonce',
+  'associated_data',
+  'reference',
+] as const;
+/** The fields `decodeBatchRequestItems` refuses `null` for (it skips `null` for the others). */
+const NULL_REFUSED: ReadonlySet<string> = new Set(['plaintext', 'padding_scheme']);
 const MISSING: Record<'plaintext' | 'ciphertext', string> = {
   plaintext: 'missing plaintext to encrypt',
   ciphertext: 'missing ciphertext to decrypt',
 };
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
 
 /**
  * The items of a request: `batch_input` when it is there, else the request itself as one item.
  * A malformed `batch_input` fails as Vault's plain Go error does (500, see {@link batchParseError}).
  */
 export function batchItems(fields: Fields, decoding: BatchDecoding): BatchItem[] {
-  if (!has(fields, 'batch_input')) return [{ fields, reference: '' }];
+  if (!has(fields, 'batch_input')) {
+    return [{ fields, reference: '', keyVersion: () => readInt(fields, 'key_version') }];
+  }
   const raw = fields.batch_input;
+  if (decoding === 'mapstructure') return mapstructureItems(raw);
   if (!Array.isArray(raw)) throw batchParseError(`source data must be an array or slice, got ${goType(raw)}`);
   if (raw.length === 0) throw userError('missing batch input to process');
   const problems: string[] = [];
+  const items: BatchItem[] = [];
   for (const [index, entry] of raw.entries()) {
     if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
       throw batchParseError(`[${index}] expected a map, got '${goType(entry)}'`);
     }
-    if (decoding !== 'lenient') problems.push(...itemProblems(entry as Fields, index, decoding.require));
+    const decoded = decodeItem(entry as Fields, index, decoding.require);
+    problems.push(...decoded.problems);
+    items.push(decoded.item);
   }
-  if (problems.length > 0) {
-    // mapstructure.Error sorts its lines.
-    const lines = problems.map((p) => `* ${p}`).sort();
-    throw batchParseError(`${problems.length} error(s) decoding:\n\n${lines.join('\n')}`);
-  }
-  return raw.map((entry: Fields) => ({ fields: entry, reference: readString(entry, 'reference') ?? '' }));
+  if (problems.length > 0) throw decodingError(problems);
+  return items;
 }
 
-/** What `decodeBatchRequestItems` says about one entry: types and names, never a string's content. */
-function itemProblems(item: Fields, index: number, required: 'plaintext' | 'ciphertext'): string[] {
+/** What `decodeBatchRequestItems` makes of one entry: types and names, never a string's content. */
+function decodeItem(
+  item: Fields,
+  index: number,
+  required: 'plaintext' | 'ciphertext',
+): { item: BatchItem; problems: string[] } {
   const problems: string[] = [];
   for (const name of STRING_FIELDS) {
     if (!Object.hasOwn(item, name)) {
@@ -54,22 +81,107 @@ function itemProblems(item: Fields, index: number, required: 'plaintext' | 'ciph
       continue;
     }
     const value = item[name];
-    // A JSON null reads as absent, except for plaintext ("don't allow null" in Vault's decoder).
-    if (typeof value === 'string' || (value === null && name !== 'plaintext')) continue;
+    if (typeof value === 'string' || (value === null && !NULL_REFUSED.has(name))) continue;
     problems.push(`'[${index}].${name}' expected type 'string', got unconvertible type '${goType(value)}'`);
   }
+  let keyVersion: number | undefined;
   const version = item.key_version;
   if (Object.hasOwn(item, 'key_version') && version !== null) {
     if (typeof version !== 'number') {
       problems.push(`'[${index}].key_version' expected type 'int', got unconvertible type '${goType(version)}'`);
-    } else if (!Number.isSafeInteger(version)) {
-      // json.Number.Int64() fails: Vault's message quotes the number, which is no secret.
-      problems.push(
-        `error decoding json.Number into [${index}].key_version: strconv.ParseInt: parsing "${version}": invalid syntax`,
-      );
+    } else {
+      const literal = numberLiteral(item, 'key_version') ?? String(version);
+      const parsed = parseInt64(literal);
+      // Vault's own message says "invalid syntax" whatever Int64() said (out of range included).
+      if (typeof parsed === 'string') {
+        problems.push(
+          `error decoding json.Number into [${index}].key_version: strconv.ParseInt: parsing "${literal}": invalid syntax`,
+        );
+      } else {
+        keyVersion = parsed;
+      }
     }
   }
-  return problems;
+  return { item: batchItem(item, keyVersion), problems };
+}
+
+/**
+ * `mapstructure.Decode(batchInput, &[]BatchRequestItem{})` as Vault's rewrap calls it: every
+ * problem of every entry listed at once, `null` entries and fields read as absent, a JSON number
+ * taken for a string field (a json.Number's kind is string), field names matched as written.
+ */
+function mapstructureItems(raw: unknown): BatchItem[] {
+  if (!Array.isArray(raw)) throw batchParseError(`'': source data must be an array or slice, got ${goKind(raw)}`);
+  if (raw.length === 0) throw userError('missing batch input to process');
+  const problems: string[] = [];
+  const items: BatchItem[] = [];
+  for (const [index, entry] of raw.entries()) {
+    if (entry === null) {
+      items.push(batchItem({}, undefined));
+      continue;
+    }
+    if (typeof entry !== 'object' || Array.isArray(entry)) {
+      problems.push(`'[${index}]' expected a map, got '${goKind(entry)}'`);
+      continue;
+    }
+    const item = entry as Fields;
+    for (const name of STRING_FIELDS) {
+      const value = item[name];
+      if (!Object.hasOwn(item, name) || value === null || typeof value === 'string' || typeof value === 'number') {
+        continue;
+      }
+      problems.push(unconvertible(`[${index}].${name}`, 'string', value));
+    }
+    let keyVersion: number | undefined;
+    const version = item.key_version;
+    if (Object.hasOwn(item, 'key_version') && version !== null) {
+      if (typeof version !== 'number') {
+        problems.push(unconvertible(`[${index}].key_version`, 'int', version));
+      } else {
+        const literal = numberLiteral(item, 'key_version') ?? String(version);
+        const parsed = parseInt64(literal);
+        if (typeof parsed === 'string') {
+          problems.push(
+            `error decoding json.Number into [${index}].key_version: strconv.ParseInt: parsing "${literal}": ${parsed}`,
+          );
+        } else {
+          keyVersion = parsed;
+        }
+      }
+    }
+    items.push(batchItem(item, keyVersion));
+  }
+  if (problems.length > 0) throw decodingError(problems);
+  return items;
+}
+
+function batchItem(fields: Fields, keyVersion: number | undefined): BatchItem {
+  return { fields, reference: readString(fields, 'reference') ?? '', keyVersion: () => keyVersion };
+}
+
+/**
+ * `strconv.ParseInt(literal, 10, 64)`, as `json.Number.Int64()` calls it: the value, or Go's reason
+ * for refusing it. A value beyond JavaScript's safe integers is clamped: it is above any key's
+ * latest version (or negative) whatever its exact value, which is all the key checks.
+ */
+function parseInt64(literal: string): number | 'invalid syntax' | 'value out of range' {
+  if (!/^[+-]?\d+$/.test(literal)) return 'invalid syntax';
+  const value = BigInt(literal);
+  if (value < INT64_MIN || value > INT64_MAX) return 'value out of range';
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) return Number.MAX_SAFE_INTEGER;
+  if (value < BigInt(Number.MIN_SAFE_INTEGER)) return Number.MIN_SAFE_INTEGER;
+  return Number(value);
+}
+
+/** mapstructure's type error. Its `%v` quotes the value, as Vault's answer does. */
+function unconvertible(name: string, expected: 'string' | 'int', value: unknown): string {
+  return `'${name}' expected type '${expected}', got unconvertible type '${goType(value)}', value: '${goValue(value)}'`;
+}
+
+/** A `mapstructure.Error`: its lines sorted. */
+function decodingError(problems: readonly string[]): VaultHttpError {
+  const lines = problems.map((p) => `* ${p}`).sort();
+  return batchParseError(`${problems.length} error(s) decoding:\n\n${lines.join('\n')}`);
 }
 
 /**
@@ -94,4 +206,30 @@ function goType(value: unknown): string {
     default:
       return 'map[string]interface {}';
   }
+}
+
+/** Go's `reflect.Kind` of a decoded JSON value (a json.Number's is string). */
+function goKind(value: unknown): string {
+  if (value === null) return 'invalid';
+  if (Array.isArray(value)) return 'slice';
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+      return 'string';
+    case 'boolean':
+      return 'bool';
+    default:
+      return 'map';
+  }
+}
+
+/** Go's `%v` of a decoded JSON value: maps print their keys sorted. */
+function goValue(value: unknown): string {
+  if (value === null) return '<nil>';
+  if (Array.isArray(value)) return `[${value.map(goValue).join(' ')}]`;
+  if (typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `map[${entries.map(([k, v]) => `${k}:${goValue(v)}`).join(' ')}]`;
+  }
+  return String(value);
 }

@@ -7,6 +7,7 @@ import type { EngineRequest } from './engine.ts';
 import type { Fields } from './fields.ts';
 import { createListMethodProxy, ORIGINAL_METHOD_HEADER } from './list-method-proxy.ts';
 import { MountTable } from './mount-table.ts';
+import { parseRequestJson } from './request-json.ts';
 import { health, type ServerIdentity, sealStatus, sysRoute } from './sys-routes.ts';
 import { noHandler, userError, VaultHttpError } from './vault-http-error.ts';
 
@@ -447,7 +448,7 @@ function parseJson(body: Buffer): Fields {
   if (body.length === 0) return {};
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = parseRequestJson(body.toString('utf8'));
   } catch {
     // Vault's own wording, and fixed: the parser's message quotes the body, which holds
     // plaintexts, keys and tokens.

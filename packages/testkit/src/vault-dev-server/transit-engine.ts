@@ -260,7 +260,7 @@ export class TransitEngine implements SecretsEngine {
       const { ciphertext, keyVersion } = target.encrypt(plaintext, {
         context,
         associatedData,
-        keyVersion: readInt(item.fields, 'key_version'),
+        keyVersion: item.keyVersion(),
       });
       return { ciphertext, key_version: keyVersion };
     });
@@ -286,7 +286,7 @@ export class TransitEngine implements SecretsEngine {
   }
 
   #rewrap(name: string, fields: Fields): EngineResponse {
-    const items = batchItems(fields, 'lenient');
+    const items = batchItems(fields, 'mapstructure');
     const key = this.#keys.get(name);
     if (!key) throw userError('encryption key not found');
     return this.#runBatch(
@@ -300,7 +300,7 @@ export class TransitEngine implements SecretsEngine {
         // Vault's rewrap takes no associated_data: ciphertexts made with AAD fail here (vault#29532).
         const { plaintext } = key.decrypt(ciphertext, { context });
         try {
-          const out = key.encrypt(plaintext, { context, keyVersion: readInt(item.fields, 'key_version') });
+          const out = key.encrypt(plaintext, { context, keyVersion: item.keyVersion() });
           return { ciphertext: out.ciphertext, key_version: out.keyVersion };
         } finally {
           plaintext.fill(0);
