@@ -1,9 +1,13 @@
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { readBaseline } from '../src/baseline.ts';
 import { formatPretty } from '../src/report.ts';
 import { scan } from '../src/scan.ts';
+import { gitIgnoredExcludes } from './fixtures/git-ignored.ts';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const BASELINE = fileURLToPath(new URL('./self-scan.baseline.json', import.meta.url));
@@ -17,7 +21,10 @@ describe('scan (this repository)', () => {
   // comment); it may only shrink.
   for (const dir of DIRS) {
     it(`finds nothing new in ${dir}/`, async () => {
-      const result = await scan({ root: `${REPO}/${dir}`, exclude: EXCLUDE, baseline: BASELINE });
+      // What git ignores is no part of the project: other engineers' scratch directories
+      // (`.probe*/`), builds and caches. Without git, everything is scanned.
+      const exclude = [...EXCLUDE, ...gitIgnoredExcludes(REPO, dir)];
+      const result = await scan({ root: `${REPO}/${dir}`, exclude, baseline: BASELINE });
       expect(result.filesScanned).toBeGreaterThan(0);
       expect(result.findings, formatPretty(result)).toEqual([]);
     });
@@ -27,5 +34,50 @@ describe('scan (this repository)', () => {
     const files = [...new Set(readBaseline(BASELINE).findings.map((f) => f.file))];
     expect(files.every((f) => !f.startsWith('preflight/'))).toBe(true);
     expect(readBaseline(BASELINE).findings.length).toBeLessThanOrEqual(3);
+  });
+});
+
+const hasGit = ((): boolean => {
+  try {
+    execFileSync('git', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe('gitIgnoredExcludes', () => {
+  it.skipIf(!hasGit)('excludes what git ignores, and scans tracked and new files', async () => {
+    const repo = mkdtempSync(join(tmpdir(), 'preflight-self-scan-'));
+    try {
+      execFileSync('git', ['init', '-q'], { cwd: repo, stdio: 'ignore' });
+      const leak = "module.exports = { secret: process.env.JWT_SECRET || 'dev-secret' };\n";
+      const files: Record<string, string> = {
+        '.gitignore': 'packages/*/.probe*/\npackages/a/src/ignored*.js\n',
+        'packages/a/src/index.js': 'module.exports = {};\n',
+        'packages/a/src/new.js': leak,
+        'packages/a/.probe-x/leak.js': leak,
+        'packages/a/src/ignored[1].js': leak,
+      };
+      for (const [path, text] of Object.entries(files)) {
+        mkdirSync(join(repo, path, '..'), { recursive: true });
+        writeFileSync(join(repo, path), text);
+      }
+      const exclude = gitIgnoredExcludes(repo, 'packages');
+      expect(exclude.sort()).toEqual(['a/.probe-x', 'a/src/ignored\\[1\\].js']);
+      const result = await scan({ root: join(repo, 'packages'), exclude });
+      expect(result.findings.map((f) => f.file)).toEqual(['a/src/new.js']);
+    } finally {
+      rmSync(repo, { recursive: true, force: true });
+    }
+  });
+
+  it('excludes nothing outside a git work tree', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'preflight-no-git-'));
+    try {
+      expect(gitIgnoredExcludes(dir, 'packages')).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COMMONJS_EXPORT_CHAINS } from '../../test/fixtures/commonjs-chain-cases.ts';
+import { COMMONJS_EXPORT_CHAINS, COMMONJS_EXPORT_SEMANTICS } from '../../test/fixtures/commonjs-chain-cases.ts';
 import { IMPORTED_BLOCK_GETTER } from '../../test/fixtures/env-fallback-cases.ts';
 import {
   AMBIGUOUS_STAR_EXPORTS,
@@ -55,6 +55,17 @@ describe('env getters imported from other files', () => {
       'lib/app.js:9',
       'lib/app.js:9',
       'lib/app.js:9',
+    ]);
+  });
+
+  it('reads what CommonJS writes export: &&= and a declared alias do, ||= on module.exports, a detached exports, a shadowed module and an ES module do not', async () => {
+    write(COMMONJS_EXPORT_SEMANTICS);
+    expect(await reported()).toEqual([
+      'lib/app.js:12',
+      'lib/app.js:13',
+      'lib/app.js:14',
+      'lib/app.js:15',
+      'lib/app.js:16',
     ]);
   });
 

@@ -1,7 +1,7 @@
 // Helpers that wrap an env read, in the file itself or imported from another file of the project:
 // a call of such a helper with a literal fallback, written after it or passed as its second
 // argument, is the same shortcut as a direct env read with one.
-import { type AstNode, child, children, memberPath, type ParsedModule, propertyKeyName, unwrap } from '../js-ast.ts';
+import { type AstNode, child, children, type ParsedModule, propertyKeyName, unwrap } from '../js-ast.ts';
 import {
   exportedName,
   type ImportBinding,
@@ -9,7 +9,7 @@ import {
   moduleBindings,
   requiredModule,
 } from '../js-module-bindings.ts';
-import { statementAssignments } from '../js-module-exports.ts';
+import { commonJsExports } from '../js-module-exports.ts';
 import { isShadowed } from '../js-scope.ts';
 import type { ProjectLookup } from '../rule.ts';
 import { type ImportKind, importSyntaxKind } from '../workspace-packages.ts';
@@ -152,12 +152,13 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
     const from = target(specifier, kind);
     if (from !== undefined) table.all.push({ file: from, withDefault });
   };
-  /** One `module.exports = value` or `exports.x = value` (other targets export nothing). */
-  const exportAssignment = (path: string | undefined, value: AstNode | undefined): void => {
-    if (path === 'module.exports') {
+  /** One `module.exports = value` (`name` undefined) or `exports.x = value`. */
+  const exportAssignment = (name: string | undefined, value: AstNode): void => {
+    if (name !== undefined) exportValue(name, value);
+    else {
       const required = requiredSpecifier(value);
       if (required !== undefined) exportAll(required, true, 'require');
-      else if (value?.type === 'ObjectExpression') {
+      else if (value.type === 'ObjectExpression') {
         for (const prop of children(value, 'properties')) {
           if (prop.type === 'Property') exportValue(propertyKeyName(prop), child(prop, 'value'));
           else if (prop.type === 'SpreadElement') {
@@ -165,13 +166,11 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
             if (spread !== undefined) exportAll(spread, false, 'require');
           }
         }
-      } else if (value?.type === 'Identifier' && imports.get(value.name as string)?.name === '*') {
+      } else if (value.type === 'Identifier' && imports.get(value.name as string)?.name === '*') {
         // `const env = require('./env'); module.exports = env;`: as `module.exports = require('./env')`.
         const whole = imports.get(value.name as string)!;
         exportAll(whole.specifier, true, whole.kind);
       } else exportValue('default', value);
-    } else if (path?.startsWith('exports.') || path?.startsWith('module.exports.')) {
-      exportValue(path.split('.').at(-1), value);
     }
   };
   for (const statement of children(module.program, 'body')) {
@@ -209,16 +208,11 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
       }
     } else if (statement.type === 'ExportDefaultDeclaration') {
       exportValue('default', child(statement, 'declaration'));
-    } else {
-      // `module.exports = …`, `exports.x = …`, also in chains (`exports = module.exports = { … }`,
-      // `exports.a = exports.b = f`) and declarations (`var x = module.exports = { … }`): every
-      // link takes the innermost value. A chain with a compound link (`||=`) may not assign it.
-      for (const { links, value } of statementAssignments(statement)) {
-        if (links.some((link) => link.operator !== '=')) continue;
-        for (const link of links) exportAssignment(memberPath(link.target)?.join('.'), value);
-      }
     }
   }
+  // `module.exports = …`, `exports.x = …`, in chains, declarations and through an alias of the
+  // export object, as commonJsExports reads them (nothing in an ES module).
+  for (const { name, value } of commonJsExports(module.program, file)) exportAssignment(name, value);
   return table;
 }
 

@@ -132,6 +132,92 @@ outer();
     }
   });
 
+  it('treats ||= and ??= on module.exports as exporting nothing (it starts as an object), &&= and ||= on a property as exporting', () => {
+    const cache = 'const attempts = new Map();\nfunction recordFailure(ip) { attempts.set(ip, 1); }\n';
+    for (const exporting of [
+      'module.exports ||= { recordFailure };',
+      'module.exports ??= recordFailure;',
+      'var api = module.exports ||= { recordFailure };',
+      'const api = module.exports ??= recordFailure;',
+      'exports.fail = module.exports ||= recordFailure;',
+      'exports.fail &&= recordFailure;',
+    ]) {
+      expect(reported(`${cache}${exporting}\n`, 'src/a.js'), exporting).toEqual([]);
+    }
+    for (const exporting of [
+      'module.exports &&= { recordFailure };',
+      'var api = module.exports &&= recordFailure;',
+      'exports.fail ||= recordFailure;',
+      'const fail = module.exports.fail ??= recordFailure;',
+    ]) {
+      expect(reported(`${cache}${exporting}\n`, 'src/a.js'), exporting).toEqual(['1: attempts']);
+    }
+  });
+
+  it('does not treat a property set on a detached exports object as exported', () => {
+    const cache = 'const attempts = new Map();\nfunction recordFailure(ip) { attempts.set(ip, 1); }\n';
+    for (const exporting of [
+      'module.exports = function main() {};\nexports.fail = recordFailure;',
+      'var api = module.exports = {};\nmodule.exports = function main() {};\napi.fail = recordFailure;',
+      'exports.fail = module.exports = function main() {};\nexports.fail = recordFailure;',
+    ]) {
+      expect(reported(`${cache}${exporting}\n`, 'src/a.js'), exporting).toEqual([]);
+    }
+    for (const exporting of [
+      'exports.fail = exports = recordFailure;',
+      'exports = module.exports = function main() {};\nexports.fail = recordFailure;',
+    ]) {
+      expect(reported(`${cache}${exporting}\n`, 'src/a.js'), exporting).toEqual(['1: attempts']);
+    }
+  });
+
+  it('follows a module-scope alias of the export object to the properties set on it', () => {
+    const cache = 'const attempts = new Map();\nfunction recordFailure(ip) { attempts.set(ip, 1); }\n';
+    for (const exporting of [
+      'var api = module.exports = {};\napi.fail = recordFailure;',
+      'const api = module.exports;\napi.fail = recordFailure;',
+      'const api = exports;\napi.fail = recordFailure;',
+      'let api;\napi = module.exports = {};\napi.fail = recordFailure;',
+    ]) {
+      expect(reported(`${cache}${exporting}\n`, 'src/a.js'), exporting).toEqual(['1: attempts']);
+    }
+    for (const exporting of [
+      'let api = module.exports = {};\napi = {};\napi.fail = recordFailure;',
+      'const api = other;\napi.fail = recordFailure;',
+    ]) {
+      expect(reported(`${cache}${exporting}\n`, 'src/a.js'), exporting).toEqual([]);
+    }
+  });
+
+  it('reads no CommonJS exports where module or exports is shadowed at module scope, or in an ES module', () => {
+    const cache = 'const attempts = new Map();\nfunction recordFailure(ip) { attempts.set(ip, 1); }\n';
+    for (const exports of [
+      'var api = module.exports = { recordFailure };',
+      'module.exports = { recordFailure };',
+      'exports.fail = recordFailure;',
+    ]) {
+      for (const [file, before] of [
+        ['src/a.js', 'var module = { exports: {} };\n'],
+        ['src/a.js', 'const exports = {};\nconst module = { exports };\n'],
+        ['src/a.js', 'if (typeof window !== "undefined") { var module = { exports: {} }; }\n'],
+        ['src/a.js', 'function module() {}\nfunction exports() {}\n'],
+        ['src/a.js', "import { readFileSync } from 'node:fs';\n"],
+        ['src/a.js', 'export const version = 1;\n'],
+        ['src/a.mjs', ''],
+        ['src/a.mts', ''],
+      ] as const) {
+        expect(reported(`${before}${cache}${exports}\n`, file), `${file}: ${before}${exports}`).toEqual([]);
+      }
+    }
+    // Type-only imports are erased: the file stays CommonJS. A .cts file is CommonJS whatever it imports.
+    expect(
+      reported(`import type { Foo } from './foo';\n${cache}module.exports = { recordFailure };\n`, 'src/a.ts'),
+    ).toEqual(['2: attempts']);
+    expect(reported(`import { x } from './foo';\n${cache}module.exports = { recordFailure };\n`, 'src/a.cts')).toEqual([
+      '2: attempts',
+    ]);
+  });
+
   it('reads a cache or a class declared through a CommonJS export chain', () => {
     expect(
       reported(

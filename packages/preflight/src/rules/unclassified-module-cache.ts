@@ -10,7 +10,7 @@ import {
   unwrap,
 } from '../js-ast.ts';
 import { moduleBindings } from '../js-module-bindings.ts';
-import { assignmentChain } from '../js-module-exports.ts';
+import { chainResult } from '../js-module-exports.ts';
 import { enclosingFunction, isShadowed } from '../js-scope.ts';
 import type { FileContext, FileRule } from '../rule.ts';
 import { requiresSharedStore } from '../secret-names.ts';
@@ -144,7 +144,7 @@ function moduleClasses(program: AstNode): Map<AstNode, string> {
   }
   for (const binding of moduleBindings(program)) {
     // `const Store = module.exports = class {}`: the name is bound to the chain's value.
-    const init = assignmentChain(binding.init).value;
+    const init = chainResult(binding.init);
     if (init?.type === 'ClassExpression') classes.set(init, binding.name);
   }
   return classes;
@@ -154,8 +154,9 @@ function moduleScopeCandidates(program: AstNode, classes: ReadonlyMap<AstNode, s
   const out: Candidate[] = [];
   for (const b of moduleBindings(program)) {
     if (b.kind === 'function') continue;
-    // `const cache = module.exports.cache = new Map()`: the name holds the chain's value.
-    const init = assignmentChain(b.init).value;
+    // `const cache = module.exports.cache = new Map()`: the name holds the chain's value
+    // (`const api = module.exports ||= {}` holds the original export object, no node of the source).
+    const init = chainResult(b.init);
     if (isCacheInit(init)) out.push({ name: b.name, label: b.name, declaration: b.declaration, init });
     else if (init?.type === 'ObjectExpression') objectMembers(b.name, init, b.declaration, out);
   }
