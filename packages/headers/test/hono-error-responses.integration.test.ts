@@ -3,29 +3,12 @@
  * itself instead of going through the context (`c.json`, `c.text`, ...). These run a real server
  * (`@hono/node-server`) and check that such a response still carries the whole policy.
  */
-import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { securityHeaders } from '../src/adapters/hono.ts';
 import { apiPreset, webAppPreset } from '../src/index.ts';
-import { policyHeaders, send } from './support/apps.ts';
+import { policyHeaders, send, serveHono } from './support/apps.ts';
 import { API_HEADERS, nonceOf, webAppHeaders } from './support/expected.ts';
-
-async function listen(app: Hono): Promise<{ base: string; close: () => Promise<void> }> {
-  return new Promise((resolve) => {
-    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
-      resolve({
-        base: `http://127.0.0.1:${info.port}`,
-        close: () =>
-          new Promise<void>((done) => {
-            (server as Server).closeAllConnections();
-            server.close(() => done());
-          }),
-      });
-    });
-  });
-}
 
 const rawErrorResponse = (): Response =>
   new Response('x', { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' } });
@@ -42,7 +25,7 @@ describe('securityHeaders (hono) with an onError that returns new Response(...)'
       await Promise.resolve();
       throw new Error('boom');
     });
-    const { base, close } = await listen(app);
+    const { base, close } = await serveHono(app);
     try {
       for (const path of ['/boom', '/async-boom']) {
         const res = await send(`${base}${path}`);
@@ -67,11 +50,158 @@ describe('securityHeaders (hono) with an onError that returns new Response(...)'
     );
     app.onError(rawErrorResponse);
     app.get('/json', (c) => c.json({ ok: true }));
-    const { base, close } = await listen(app);
+    const { base, close } = await serveHono(app);
     try {
       const res = await send(`${base}/json`);
       expect(res.status).toBe(500);
       expect(res.body).toBe('x');
+      expect(policyHeaders(res.headers)).toEqual(API_HEADERS);
+    } finally {
+      await close();
+    }
+  });
+});
+
+const PARTNER = 'https://partner.example';
+const FRAMING = `frame-ancestors ${PARTNER}`;
+/** The application's enforced policy, kept while the new one is tried as Report-Only. */
+const APP_CSP = "default-src 'self'; script-src 'self'; object-src 'none'";
+
+/** Every enforced CSP of a response, one entry per policy, as browsers read them. */
+const enforcedPolicies = (headers: Record<string, string>): string[] =>
+  (headers['content-security-policy'] ?? '')
+    .split(',')
+    .map((policy) => policy.trim())
+    .filter((policy) => policy !== '')
+    .sort();
+
+const failingIsSecure = {
+  isSecure: (): boolean => {
+    throw new Error('bad proxy header');
+  },
+};
+
+describe('securityHeaders (hono) when isSecure throws during a Report-Only rollout', () => {
+  const rollout = () => webAppPreset({ reportOnly: true, reporting: { endpoint: '/csp' }, frameAncestors: [PARTNER] });
+
+  /** An app whose onError answers `/raw` with its own Response and `/context` through the context. */
+  function rolloutApp(readResponseFirst: boolean): Hono {
+    const app = new Hono();
+    // A logging middleware reading c.res before the adapter runs makes Hono's c.res setter copy the
+    // context's headers into onError's Response, with Headers.set.
+    if (readResponseFirst) {
+      app.use(async (c, next) => {
+        void c.res.status;
+        await next();
+      });
+    }
+    app.use(securityHeaders(rollout(), failingIsSecure));
+    app.onError((_error, c) => {
+      if (c.req.path === '/context') {
+        c.header('content-security-policy', APP_CSP);
+        return c.text('error', 500);
+      }
+      return new Response('error', { status: 500, headers: { 'content-security-policy': APP_CSP } });
+    });
+    app.get('/raw', (c) => c.text('ok'));
+    app.get('/context', (c) => c.text('ok'));
+    return app;
+  }
+
+  for (const readResponseFirst of [false, true]) {
+    const where = readResponseFirst ? ' after a middleware read c.res' : '';
+    it(`keeps the app's enforced CSP of a new Response and adds frame-ancestors as a second policy${where}`, async () => {
+      const { base, close } = await serveHono(rolloutApp(readResponseFirst));
+      try {
+        const res = await send(`${base}/raw`);
+        expect(res.status).toBe(500);
+        expect(enforcedPolicies(res.headers)).toEqual([APP_CSP, FRAMING].sort());
+        expect(res.headers['content-security-policy-report-only']).toContain(FRAMING);
+      } finally {
+        await close();
+      }
+    });
+
+    it(`keeps a CSP onError sets with c.header and adds frame-ancestors as a second policy${where}`, async () => {
+      const { base, close } = await serveHono(rolloutApp(readResponseFirst));
+      try {
+        const res = await send(`${base}/context`);
+        expect(res.status).toBe(500);
+        expect(enforcedPolicies(res.headers)).toEqual([APP_CSP, FRAMING].sort());
+      } finally {
+        await close();
+      }
+    });
+  }
+
+  it('sends frame-ancestors once when onError sets no CSP', async () => {
+    const app = new Hono();
+    app.use(securityHeaders(rollout(), failingIsSecure));
+    app.onError(rawErrorResponse);
+    app.get('/raw', (c) => c.text('ok'));
+    const { base, close } = await serveHono(app);
+    try {
+      const res = await send(`${base}/raw`);
+      expect(res.status).toBe(500);
+      expect(enforcedPolicies(res.headers)).toEqual([FRAMING]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('merges the same way as when a route throws', async () => {
+    const app = new Hono();
+    app.use(securityHeaders(rollout()));
+    app.onError(() => new Response('error', { status: 500, headers: { 'content-security-policy': APP_CSP } }));
+    app.get('/boom', () => {
+      throw new Error('boom');
+    });
+    const { base, close } = await serveHono(app);
+    try {
+      const res = await send(`${base}/boom`);
+      expect(res.status).toBe(500);
+      expect(enforcedPolicies(res.headers)).toEqual([APP_CSP, FRAMING].sort());
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('securityHeaders (hono) when isSecure throws and onError sets headers the policy sets', () => {
+  it("sends the policy's values: its CSP and Cache-Control replace the ones on onError's Response", async () => {
+    const app = new Hono();
+    app.use(securityHeaders(apiPreset(), failingIsSecure));
+    app.onError(
+      () =>
+        new Response('x', {
+          status: 500,
+          headers: { 'content-security-policy': "default-src 'self'", 'cache-control': 'no-cache' },
+        }),
+    );
+    app.get('/json', (c) => c.json({ ok: true }));
+    const { base, close } = await serveHono(app);
+    try {
+      const res = await send(`${base}/json`);
+      expect(res.status).toBe(500);
+      expect(policyHeaders(res.headers)).toEqual(API_HEADERS);
+    } finally {
+      await close();
+    }
+  });
+
+  it("sends the policy's values over ones onError sets with c.header, as after a route", async () => {
+    const app = new Hono();
+    app.use(securityHeaders(apiPreset(), failingIsSecure));
+    app.onError((_error, c) => {
+      c.header('content-security-policy', "default-src 'self'");
+      c.header('cache-control', 'no-cache');
+      return c.text('x', 500);
+    });
+    app.get('/json', (c) => c.json({ ok: true }));
+    const { base, close } = await serveHono(app);
+    try {
+      const res = await send(`${base}/json`);
+      expect(res.status).toBe(500);
       expect(policyHeaders(res.headers)).toEqual(API_HEADERS);
     } finally {
       await close();

@@ -40,6 +40,25 @@ function close(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+/** Sends a WebSocket handshake over raw TCP and reads the whole answer, byte for byte. */
+async function handshake(host: string, extraHeaders: string): Promise<string> {
+  const socket = connect(Number(host.split(':')[1]), '127.0.0.1');
+  socket.write(
+    `GET /ws HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${extraHeaders}Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  const chunks: Buffer[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('end', resolve);
+      socket.on('error', reject);
+    });
+  } finally {
+    socket.destroy();
+  }
+  return Buffer.concat(chunks).toString('latin1');
+}
+
 describe('crossSiteUpgradeGuard (node)', () => {
   let chromium: TestChromium;
   const servers: Server[] = [];
@@ -118,18 +137,7 @@ describe('crossSiteUpgradeGuard (node)', () => {
   it('answers a rejected handshake with a 403 naming the error code and closes the socket', async () => {
     const guard = crossSiteUpgradeGuard({ allowedOrigins: ['https://app.example'], environment: 'production' });
     const app = await start(() => '', guard);
-    const socket = connect(Number(app.host.split(':')[1]), '127.0.0.1');
-    socket.write(
-      'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: https://evil.example\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-    );
-    const chunks: Buffer[] = [];
-    await new Promise<void>((resolve, reject) => {
-      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-      socket.on('end', resolve);
-      socket.on('error', reject);
-    });
-    socket.destroy();
-    const response = Buffer.concat(chunks).toString('latin1');
+    const response = await handshake(app.host, 'Origin: https://evil.example\r\n');
     const [head, body] = response.split('\r\n\r\n');
     expect(head?.split('\r\n')[0]).toBe('HTTP/1.1 403 Forbidden');
     expect(head).toMatch(/\r\nconnection: close\r\n/i);
@@ -137,6 +145,18 @@ describe('crossSiteUpgradeGuard (node)', () => {
     expect(head).toContain(`\r\nContent-Length: ${Buffer.byteLength(body ?? '')}`);
     expect(JSON.parse(body ?? '')).toMatchObject({ error: 'ERR_HEADERS_CROSS_SITE_REQUEST' });
     expect(response).not.toContain('evil.example');
+    expect(app.seen).toEqual(['rejected']);
+  });
+
+  it('fails closed in production without allowedOrigins: every handshake gets a 403 without security headers', async () => {
+    const guard = crossSiteUpgradeGuard({ environment: 'production' });
+    const app = await start(() => '', guard);
+    const response = await handshake(app.host, `Origin: http://${app.host}\r\nSec-Fetch-Site: same-origin\r\n`);
+    const [head, body] = response.split('\r\n\r\n');
+    expect(head?.split('\r\n')[0]).toBe('HTTP/1.1 403 Forbidden');
+    expect(JSON.parse(body ?? '')).toMatchObject({ error: 'ERR_HEADERS_NO_ALLOWED_ORIGINS' });
+    // The raw-socket answer carries only what a 403 needs; the README says so.
+    expect(head).not.toMatch(/content-security-policy|strict-transport-security|x-frame-options/i);
     expect(app.seen).toEqual(['rejected']);
   });
 

@@ -6,7 +6,14 @@ import {
   crossSiteProtection,
 } from '../cross-site.ts';
 import { generateNonce } from '../nonce.ts';
-import { addFetchHeaderValue, assertAdapterArguments, bindState, rejectionBody, stateOf } from '../response-binding.ts';
+import {
+  addFetchHeaderValue,
+  assertAdapterArguments,
+  type BindingState,
+  bindState,
+  rejectionBody,
+  stateOf,
+} from '../response-binding.ts';
 import type { SecurityHeaders } from '../security-headers.ts';
 
 /** Context variables the Hono adapter sets. */
@@ -55,22 +62,19 @@ export function securityHeaders(
     try {
       secure = isSecure(c);
     } catch (error) {
-      // Hono answers a thrown error with onError's response, which is built after this middleware
-      // has returned; headers set on the context now are copied into it (c.json, c.text, ...).
       bind(c, policy, false);
       const state = stateOf(c) as NonNullable<ReturnType<typeof stateOf>>;
-      // Reading c.res creates the context's response, so c.header writes to it: when Hono then
-      // assigns onError's result to c.res, its setter copies these headers into that response
-      // too, also into a `new Response(...)` onError built itself.
-      void c.res;
-      // onError runs after this and nothing of ours runs after it: a CSP it sets with
-      // c.header(name, value) replaces these values, the rollout's frame-ancestors included; one
-      // set with { append: true } goes out next to them. `append` here only keeps a value set earlier.
+      // Hono answers the error with onError's response, built after this middleware returned.
+      // Headers set on the context now reach one built with c.json, c.text, ...: on a request only
+      // this middleware matched, Hono sends onError's result as it is, so they are all it gets.
       state.policy.applyTo(
         (name, value) => c.header(name, value),
         state,
         (name, value) => c.header(name, value, { append: true }),
       );
+      // Everywhere else Hono assigns that response to c.res: the policy goes onto it then, as on
+      // the `await next()` path below.
+      applyWhenResponseIsSet(c);
       throw error;
     }
     bind(c, policy, secure);
@@ -79,22 +83,78 @@ export function securityHeaders(
     if (!outermost) return;
     const state = stateOf(c);
     if (state === undefined) return;
-    if (state.policy.usesNonce && state.nonce === undefined) state.nonce = generateNonce();
-    let headers = c.res.headers;
-    try {
-      for (const name of state.policy.remove) headers.delete(name);
-    } catch {
-      // A Response from fetch() has immutable headers; copy it once.
-      c.res = new Response(c.res.body, c.res);
-      headers = c.res.headers;
-      for (const name of state.policy.remove) headers.delete(name);
-    }
-    state.policy.applyTo(
-      (name, value) => headers.set(name, value),
-      state,
-      (name, value) => addFetchHeaderValue(headers, name, value),
-    );
+    applyToResponse(c, state, (response) => {
+      c.res = response;
+    });
   };
+}
+
+/**
+ * Writes the state's headers onto `c.res`, as the policy says: its headers replace the response's,
+ * and its appended ones (the rollout's enforced frame-ancestors) go next to the response's own.
+ * `replace` assigns a mutable copy when the response's headers are immutable (a fetch() Response).
+ */
+function applyToResponse(c: Context, state: BindingState, replace: (response: Response) => void): void {
+  if (state.policy.usesNonce && state.nonce === undefined) state.nonce = generateNonce();
+  let headers = c.res.headers;
+  try {
+    for (const name of state.policy.remove) headers.delete(name);
+  } catch {
+    // A Response from fetch() has immutable headers; copy it once.
+    replace(new Response(c.res.body, c.res));
+    headers = c.res.headers;
+    for (const name of state.policy.remove) headers.delete(name);
+  }
+  state.policy.applyTo(
+    (name, value) => headers.set(name, value),
+    state,
+    (name, value) => addFetchHeaderValue(headers, name, value),
+  );
+}
+
+/** Hono 4's `res` accessor pair, found on the context's prototype chain. */
+function resAccessor(c: Context): { get: () => Response; set: (response: Response | undefined) => void } | undefined {
+  for (let proto = Object.getPrototypeOf(c); proto !== null; proto = Object.getPrototypeOf(proto)) {
+    const descriptor = Object.getOwnPropertyDescriptor(proto, 'res');
+    if (descriptor === undefined) continue;
+    if (typeof descriptor.get !== 'function' || typeof descriptor.set !== 'function') return undefined;
+    return { get: descriptor.get, set: descriptor.set };
+  }
+  return undefined;
+}
+
+/**
+ * After `isSecure` threw, nothing of this middleware runs after onError: every response later
+ * assigned to `c.res` (onError's, which Hono assigns) gets the policy the way the `await next()`
+ * path applies it. Hono's setter first copies the context's headers into it with `set`, so the
+ * context's enforced CSP (during a rollout only our frame-ancestors) would replace the one the app
+ * put on its own Response: that value is put back before ours is added next to it.
+ */
+function applyWhenResponseIsSet(c: Context): void {
+  const accessor = resAccessor(c);
+  if (accessor === undefined) return;
+  Object.defineProperty(c, 'res', {
+    configurable: true,
+    enumerable: false,
+    get(this: Context): Response {
+      return accessor.get.call(this);
+    },
+    set(this: Context, response: Response | undefined): void {
+      const state = stateOf(this);
+      if (response === undefined || response === null || state === undefined) {
+        accessor.set.call(this, response);
+        return;
+      }
+      const own = state.policy.appended.map(([name]) => [name, response.headers.get(name)] as const);
+      accessor.set.call(this, response);
+      // The setter copied the context's values into a new Response: put the app's own back first.
+      const headers = accessor.get.call(this).headers;
+      for (const [name, value] of own) {
+        if (value !== null && headers.get(name) !== value) headers.set(name, value);
+      }
+      applyToResponse(this, state, (copy) => accessor.set.call(this, copy));
+    },
+  });
 }
 
 function toCrossSiteRequest(c: Context): CrossSiteRequest {

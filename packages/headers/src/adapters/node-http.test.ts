@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { HeadersError } from '../errors.ts';
 import { getNonce } from '../nonce.ts';
 import { apiPreset, webAppPreset } from '../presets.ts';
-import { applySecurityHeaders, withSecurityHeaders } from './node-http.ts';
+import { applySecurityHeaders, crossSiteUpgradeGuard, withSecurityHeaders } from './node-http.ts';
 
 function exchange(encrypted: boolean): { req: IncomingMessage; res: ServerResponse } {
   const socket = new Socket();
@@ -287,5 +287,56 @@ describe('withSecurityHeaders error reporting', () => {
       );
     }
     expect(() => withSecurityHeaders(apiPreset(), 'handler' as never)).toThrow(HeadersError);
+  });
+});
+
+describe('crossSiteUpgradeGuard option validation', () => {
+  const thrownBy = (options: unknown): HeadersError => {
+    try {
+      crossSiteUpgradeGuard(options as never);
+    } catch (error) {
+      expect(error).toBeInstanceOf(HeadersError);
+      return error as HeadersError;
+    }
+    throw new Error('crossSiteUpgradeGuard accepted the options');
+  };
+
+  it('lists every problem in one ERR_HEADERS_INVALID_OPTION', () => {
+    const error = thrownBy({ safeMethods: ['HEAD'], allowedOrigins: 'x', environment: 1 });
+    expect(error.code).toBe('ERR_HEADERS_INVALID_OPTION');
+    expect(error.problems).toHaveLength(3);
+    expect(error.problems.join('\n')).toMatch(/safeMethods/);
+    expect(error.problems.join('\n')).toMatch(/allowedOrigins/);
+    expect(error.problems.join('\n')).toMatch(/environment/);
+    expect(error.message).toMatch(/^crossSiteUpgradeGuard/);
+  });
+
+  it('names crossSiteUpgradeGuard when only the shared options are wrong', () => {
+    const error = thrownBy({ allowedOrigins: ['https://chat.internal.test/'], requireBrowserSignals: 'yes' });
+    expect(error.code).toBe('ERR_HEADERS_INVALID_OPTION');
+    expect(error.problems).toHaveLength(2);
+    expect(error.message).toMatch(/^crossSiteUpgradeGuard/);
+    expect(error.message).not.toMatch(/crossSiteProtection options/);
+    // Never the configured value.
+    expect(error.message).not.toContain('chat.internal.test');
+  });
+
+  it('refuses options that are not a plain object', () => {
+    for (const options of [[], null, 'x', 1]) {
+      const error = thrownBy(options);
+      expect(error.code).toBe('ERR_HEADERS_INVALID_OPTION');
+      expect(error.problems).toEqual(['options must be an object']);
+    }
+  });
+
+  it('refuses a prebuilt crossSiteProtection', () => {
+    const error = thrownBy({ check: () => ({ allowed: true }) });
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(/not a crossSiteProtection/);
+  });
+
+  it('accepts safeMethods: undefined, like any other option left unset', () => {
+    expect(typeof crossSiteUpgradeGuard({ safeMethods: undefined, environment: 'test' } as never)).toBe('function');
+    expect(typeof crossSiteUpgradeGuard()).toBe('function');
   });
 });

@@ -218,7 +218,9 @@ export function crossSiteGuard(
  * handler sees). A handshake is a `GET`, which {@link crossSiteGuard} lets through as a safe method:
  * this one checks every handshake, with the same options except `safeMethods`. The returned function
  * answers a rejected handshake with a 403 (a JSON body naming the error code), closes the socket and
- * returns false; on true, hand the socket to your WebSocket server.
+ * returns false; on true, hand the socket to your WebSocket server. In production without
+ * `allowedOrigins` it rejects every handshake (`ERR_HEADERS_NO_ALLOWED_ORIGINS`). The 403 goes
+ * straight onto the socket: it carries no security headers.
  *
  * @example
  * ```ts
@@ -235,19 +237,32 @@ export function crossSiteGuard(
 export function crossSiteUpgradeGuard(
   options: Omit<CrossSiteOptions, 'safeMethods'> = {},
 ): (req: IncomingMessage, socket: Duplex) => boolean {
-  const problems: string[] = [];
-  if (options === null || typeof options !== 'object') problems.push('options must be an object');
-  else if ('check' in options) {
-    problems.push(
+  const subject = 'crossSiteUpgradeGuard (node) options are invalid';
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throwIfProblems('ERR_HEADERS_INVALID_OPTION', subject, ['options must be an object']);
+  }
+  if ('check' in options) {
+    throwIfProblems('ERR_HEADERS_INVALID_OPTION', subject, [
       'crossSiteUpgradeGuard takes options, not a crossSiteProtection: one built for requests lets every GET through',
-    );
-  } else if ('safeMethods' in options) {
+    ]);
+  }
+  const problems: string[] = [];
+  // Unset means unset, as for every other option: only a value is refused.
+  if ((options as CrossSiteOptions).safeMethods !== undefined) {
     problems.push('safeMethods does not apply: every handshake is a GET, and crossSiteUpgradeGuard checks each one');
   }
-  throwIfProblems('ERR_HEADERS_INVALID_OPTION', 'crossSiteUpgradeGuard (node) options are invalid', problems);
-  const protection = crossSiteProtection({ ...options, safeMethods: [] });
+  let protection: CrossSiteProtection | undefined;
+  try {
+    protection = crossSiteProtection({ ...options, safeMethods: [] });
+  } catch (error) {
+    if (!(error instanceof HeadersError) || error.code !== 'ERR_HEADERS_INVALID_OPTION') throw error;
+    // The shared options' problems, listed with ours under this function's name.
+    problems.push(...error.problems);
+  }
+  throwIfProblems('ERR_HEADERS_INVALID_OPTION', subject, problems);
+  const check = (protection as CrossSiteProtection).check;
   return (req, socket) => {
-    const decision = protection.check(toCrossSiteRequest(req));
+    const decision = check(toCrossSiteRequest(req));
     if (decision.allowed) return true;
     // node:http removes its own socket error listener before 'upgrade': a reset must not crash.
     socket.on('error', () => undefined);

@@ -54,6 +54,22 @@ function listenNode(server: Server): Promise<RunningApp> {
   });
 }
 
+/** Serves a Hono app with `@hono/node-server` on a free port of 127.0.0.1. */
+export function serveHono(app: { fetch: (request: Request) => Response | Promise<Response> }): Promise<RunningApp> {
+  return new Promise((resolve) => {
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
+      resolve({
+        base: `http://127.0.0.1:${info.port}`,
+        close: () =>
+          new Promise<void>((done) => {
+            (server as Server).closeAllConnections();
+            server.close(() => done());
+          }),
+      });
+    });
+  });
+}
+
 export const expressApp: AdapterUnderTest = {
   name: 'express',
   async start({ policy, guard, forwardedProtoIsSecure }) {
@@ -192,18 +208,7 @@ export const honoApp: AdapterUnderTest = {
       throw new Error('boom');
     });
     app.post('/form', honoAdapter.crossSiteGuard(guard), (c) => c.json({ saved: true }));
-    return new Promise((resolve) => {
-      const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
-        resolve({
-          base: `http://127.0.0.1:${info.port}`,
-          close: () =>
-            new Promise<void>((done) => {
-              (server as Server).closeAllConnections?.();
-              server.close(() => done());
-            }),
-        });
-      });
-    });
+    return serveHono(app);
   },
 };
 
