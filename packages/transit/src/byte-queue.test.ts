@@ -42,3 +42,46 @@ describe('ByteQueue', () => {
     }
   });
 });
+
+describe('ByteQueue({ wipe: true })', () => {
+  it('zeroes the bytes it copied once they are consumed, at the next operation or wipe()', () => {
+    const queue = new ByteQueue({ wipe: true });
+    const data = Buffer.alloc(40 * 1024, 0x41);
+    for (let i = 0; i < data.length; i += 100) queue.push(data.subarray(i, i + 100));
+    // Frames of 10,000 bytes out of 16 KiB tail buffers: views into a tail and copies spanning two.
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 3; i++) {
+      const frame = queue.take(10_000);
+      expect(frame.equals(Buffer.alloc(10_000, 0x41))).toBe(true);
+      frames.push(frame);
+    }
+    const last = queue.take(queue.length);
+    expect(last.length).toBe(40 * 1024 - 30_000);
+    expect(frames.every((f) => f.every((b) => b === 0))).toBe(true);
+    queue.wipe();
+    expect(last.every((b) => b === 0)).toBe(true);
+    expect(data.every((b) => b === 0x41)).toBe(true);
+  });
+
+  it('never writes to a chunk the caller pushed', () => {
+    const queue = new ByteQueue({ wipe: true });
+    const big = Buffer.alloc(4096, 0x42);
+    queue.push(Buffer.alloc(10, 0x43));
+    queue.push(big);
+    queue.push(Buffer.alloc(10, 0x44));
+    const first = queue.take(2000);
+    const second = queue.take(queue.length);
+    queue.wipe();
+    expect(big.every((b) => b === 0x42)).toBe(true);
+    expect(first.length + second.length).toBe(4116);
+  });
+
+  it('leaves consumed bytes as they were without wipe (a decrypt stream header may still point into them)', () => {
+    const queue = new ByteQueue();
+    for (let i = 0; i < 100; i++) queue.push(Buffer.from([i]));
+    const taken = queue.take(50);
+    queue.push(Buffer.from([1]));
+    queue.take(10);
+    expect([...taken]).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+});

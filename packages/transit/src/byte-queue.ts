@@ -14,8 +14,18 @@ const TAIL_BYTES = 16 * 1024;
  * costs about a hundred bytes of its own, so 1-byte writes held one object each made a 64 KiB
  * frame cost ~8 MiB. Small chunks are copied into a 16 KiB tail buffer instead, which joins
  * `#chunks` once full or when a large chunk follows it.
+ *
+ * With `wipe` (plaintext going through `encryptStream`), the bytes the queue copied (tail
+ * buffers, slices copied together) are zeroed once consumed, at the next `push`/`take` or
+ * {@link wipe}: a slice `take` returned must be used before then. Chunks the caller pushed and
+ * still owns are never written to.
  */
 export class ByteQueue {
+  readonly #wipe: boolean;
+  /** Views of buffers this queue allocated, held in `#chunks` (`wipe` only). */
+  readonly #owned = new WeakSet<Buffer>();
+  /** Consumed bytes of buffers this queue allocated, zeroed at the next operation (`wipe` only). */
+  #consumed: Buffer[] = [];
   #chunks: Buffer[] = [];
   /** Index in `#chunks` of the first chunk not fully consumed. */
   #head = 0;
@@ -25,12 +35,40 @@ export class ByteQueue {
   #tailEnd = 0;
   length = 0;
 
+  constructor(options: { readonly wipe?: boolean } = {}) {
+    this.#wipe = options.wipe === true;
+  }
+
+  /** Zeroes the consumed bytes this queue copied; slices `take` returned before are then dead. */
+  wipe(): void {
+    for (const view of this.#consumed) view.fill(0);
+    this.#consumed = [];
+  }
+
+  /** Consumes all of chunk `chunks[index]` (`part` = its length) or its first `part` bytes. */
+  #consumeChunk(chunks: Buffer[], index: number, part: number): void {
+    const chunk = chunks[index] as Buffer;
+    const owned = this.#wipe && this.#owned.has(chunk);
+    if (part < chunk.length) {
+      const rest = chunk.subarray(part);
+      if (owned) {
+        this.#owned.add(rest);
+        this.#consumed.push(chunk.subarray(0, part));
+      }
+      chunks[index] = rest;
+    } else {
+      if (owned) this.#consumed.push(chunk);
+      chunks[index] = CONSUMED;
+    }
+  }
+
   /** Buffers held (a test reads it: memory per held byte must not grow with how finely it was written). */
   get heldChunks(): number {
     return this.#chunks.length - this.#head + (this.#tailEnd > this.#tailStart ? 1 : 0);
   }
 
   push(chunk: Buffer): void {
+    if (this.#wipe) this.wipe();
     if (chunk.length === 0) return;
     this.length += chunk.length;
     if (chunk.length >= SMALL_CHUNK) {
@@ -52,7 +90,9 @@ export class ByteQueue {
   /** Moves the tail's queued bytes to the end of `#chunks`; later small chunks fill the rest of it. */
   #sealTail(): void {
     if (this.#tail && this.#tailEnd > this.#tailStart) {
-      this.#chunks.push(this.#tail.subarray(this.#tailStart, this.#tailEnd));
+      const view = this.#tail.subarray(this.#tailStart, this.#tailEnd);
+      if (this.#wipe) this.#owned.add(view);
+      this.#chunks.push(view);
     }
     this.#tailStart = this.#tailEnd;
   }
@@ -64,6 +104,7 @@ export class ByteQueue {
 
   /** The first `min(n, length)` bytes, removed from the queue. */
   take(n: number): Buffer {
+    if (this.#wipe) this.wipe();
     return this.#read(n, true);
   }
 
@@ -77,17 +118,19 @@ export class ByteQueue {
     if (!first) {
       // Everything queued is in the tail.
       out = (this.#tail as Buffer).subarray(this.#tailStart, this.#tailStart + size);
-      if (consume) this.#tailStart += size;
+      if (consume) {
+        this.#tailStart += size;
+        if (this.#wipe) this.#consumed.push(out);
+      }
     } else if (first.length >= size) {
       out = first.subarray(0, size);
       if (consume) {
-        if (first.length === size) {
-          chunks[index] = CONSUMED;
-          index += 1;
-        } else chunks[index] = first.subarray(size);
+        this.#consumeChunk(chunks, index, size);
+        if (first.length === size) index += 1;
       }
     } else {
       out = Buffer.allocUnsafe(size);
+      if (consume && this.#wipe) this.#consumed.push(out);
       let offset = 0;
       // Each step copies a whole non-empty chunk or ends: at most one step per chunk held.
       while (offset < size && index < chunks.length) {
@@ -95,18 +138,18 @@ export class ByteQueue {
         const part = Math.min(chunk.length, size - offset);
         chunk.copy(out, offset, 0, part);
         offset += part;
-        if (part < chunk.length) {
-          if (consume) chunks[index] = chunk.subarray(part);
-          break;
-        }
-        if (consume) chunks[index] = CONSUMED;
+        if (consume) this.#consumeChunk(chunks, index, part);
+        if (part < chunk.length) break;
         index += 1;
       }
       if (offset < size) {
         // The rest is in the tail (size ≤ length, so it holds enough).
         const start = this.#tailStart;
         (this.#tail as Buffer).copy(out, offset, start, start + size - offset);
-        if (consume) this.#tailStart += size - offset;
+        if (consume) {
+          this.#tailStart += size - offset;
+          if (this.#wipe) this.#consumed.push((this.#tail as Buffer).subarray(start, start + size - offset));
+        }
       }
     }
     if (!consume) return out;

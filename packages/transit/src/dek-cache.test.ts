@@ -237,3 +237,66 @@ describe('EncryptDekCache retirement metrics', () => {
     expect(retired(metrics)).toEqual(['max-age', 'max-age']);
   });
 });
+
+describe('re-entrant metrics hooks', () => {
+  const reasons = (metrics: TransitMetric[]): string[] =>
+    metrics.flatMap((m) => (m.type === 'dek-retired' ? [`${m.cache}:${m.reason}`] : []));
+
+  it('reports each encrypt DEK once when the hook calls clear() during a dek-retired event', async () => {
+    const metrics: TransitMetric[] = [];
+    let cache: EncryptDekCache | undefined;
+    let clearing = false;
+    cache = new EncryptDekCache(
+      { maxAgeMs: 1000 },
+      () => 0,
+      (m) => {
+        metrics.push(m);
+        if (m.type === 'dek-retired' && !clearing) {
+          clearing = true;
+          cache?.clear();
+        }
+      },
+    );
+    for (const binding of ['a', 'b', 'c']) await cache.reserve(binding, 1, async () => entry(0));
+    cache.clear();
+    expect(reasons(metrics)).toEqual(['encrypt:cleared', 'encrypt:cleared', 'encrypt:cleared']);
+  });
+
+  it('reports each decrypt DEK once when the hook calls clear() during a dek-retired event', () => {
+    const metrics: TransitMetric[] = [];
+    let clearing = false;
+    const cache: DecryptDekCache = new DecryptDekCache(
+      { maxAgeMs: 1000, maxEntries: 10 },
+      () => 0,
+      (m) => {
+        metrics.push(m);
+        if (m.type === 'dek-retired' && !clearing) {
+          clearing = true;
+          cache.clear();
+        }
+      },
+    );
+    for (const id of ['a', 'b', 'c']) cache.set(id, new DataKey(Buffer.alloc(32, 1)), 0, 0);
+    cache.clear();
+    expect(reasons(metrics)).toEqual(['decrypt:cleared', 'decrypt:cleared', 'decrypt:cleared']);
+  });
+});
+
+describe('EncryptDekCache max-age reporting', () => {
+  it('reports a DEK that arrived past maxAgeMs as max-age when its waiters use up its messages', async () => {
+    let now = 0;
+    const metrics: TransitMetric[] = [];
+    const cache = new EncryptDekCache(
+      { maxAgeMs: 100, maxMessages: 1 },
+      () => now,
+      (m) => metrics.push(m),
+    );
+    // Vault answered after 150 ms: the DEK is already past maxAgeMs when its waiter uses it.
+    await cache.reserve('a', 1, async () => {
+      const fetched = entry(now);
+      now += 150;
+      return fetched;
+    });
+    expect(metrics.flatMap((m) => (m.type === 'dek-retired' ? [m.reason] : []))).toEqual(['max-age']);
+  });
+});

@@ -208,6 +208,7 @@ export class EncryptDekCache {
   /**
    * Reserves one message on `entry` (fetched for `binding`, cached or already evicted) without
    * looking at its age. Only a still-cached entry is retired here: an evicted one was reported then.
+   * One that a slow Vault answer left past `maxAgeMs` is reported as `max-age`, as on every path.
    */
   #reserveOn(
     binding: string,
@@ -216,16 +217,22 @@ export class EncryptDekCache {
   ): { entry: EncryptEntry; counter: number } | undefined {
     const cached = this.#entries.get(binding) === entry;
     if (entry.messages >= this.#maxMessages || (entry.messages > 0 && entry.bytes + bytes > this.#maxBytes)) {
-      if (cached) this.#retire(binding, entry, entry.messages >= this.#maxMessages ? 'max-messages' : 'max-bytes');
+      if (cached) this.#retire(binding, entry, this.#limitReason(entry));
       return undefined;
     }
     const counter = entry.messages;
     entry.messages += 1;
     entry.bytes += bytes;
     if (cached && (entry.messages >= this.#maxMessages || entry.bytes >= this.#maxBytes)) {
-      this.#retire(binding, entry, entry.messages >= this.#maxMessages ? 'max-messages' : 'max-bytes');
+      this.#retire(binding, entry, this.#limitReason(entry));
     }
     return { entry, counter };
+  }
+
+  /** Why `entry`, at its message or byte limit, stops: its age first, if that had already stopped it. */
+  #limitReason(entry: EncryptEntry): RetireReason {
+    if (this.#now() - entry.createdAt >= this.#maxAgeMs) return 'max-age';
+    return entry.messages >= this.#maxMessages ? 'max-messages' : 'max-bytes';
   }
 
   #store(binding: string, entry: EncryptEntry): void {
@@ -259,7 +266,10 @@ export class EncryptDekCache {
   clear(): void {
     this.#generation += 1;
     this.#inflight.clear();
-    for (const [binding, entry] of [...this.#entries]) this.#retire(binding, entry, 'cleared');
+    for (const [binding, entry] of [...this.#entries]) {
+      // A metrics hook that called clear() (or clearCaches()) from here already retired the rest.
+      if (this.#entries.get(binding) === entry) this.#retire(binding, entry, 'cleared');
+    }
   }
 }
 
@@ -331,6 +341,9 @@ export class DecryptDekCache {
   /** Retires every DEK; DEKs requested before this are not cached when they arrive. */
   clear(): void {
     this.#generation += 1;
-    for (const [id, entry] of [...this.#entries]) this.#retire(id, entry, 'cleared');
+    for (const [id, entry] of [...this.#entries]) {
+      // A metrics hook that called clear() (or clearCaches()) from here already retired the rest.
+      if (this.#entries.get(id) === entry) this.#retire(id, entry, 'cleared');
+    }
   }
 }

@@ -113,7 +113,8 @@ export function createEncryptStream(
   const contextBytes = encodeContext(context);
   const frameSize = core.frameSize;
   const maxFrames = frameLimitOf(internals);
-  const queue = new ByteQueue();
+  // Plaintext: the copies the queue makes of small writes are zeroed once sealed.
+  const queue = new ByteQueue({ wipe: true });
   let key: KeyObject | undefined;
   let frame: FrameParameters | undefined;
   let index = 0;
@@ -170,10 +171,15 @@ export function createEncryptStream(
       try {
         await start(this);
         seal(this, queue.take(queue.length), true);
+        queue.wipe();
         callback();
       } catch (error) {
         callback(error as Error);
       }
+    },
+    destroy(error, callback) {
+      queue.wipe();
+      callback(error);
     },
   });
 }

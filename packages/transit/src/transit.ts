@@ -164,16 +164,19 @@ export class Transit {
     return tenantOf(context, this.#tenantKey);
   }
 
-  #unwrap(head: EnvelopeHead, context: EncryptionContext | undefined): DataKey | Promise<DataKey> {
+  #unwrap(head: EnvelopeHead, context: EncryptionContext | undefined, bulk = false): DataKey | Promise<DataKey> {
     // `head` came from parseHead with this instance's `accepts`: its mount and key are accepted.
     this.#open();
-    return this.#batcher.unwrap({
-      mount: head.mount,
-      key: head.key,
-      keyVersion: head.keyVersion,
-      wrappedDek: head.wrappedDek,
-      transitContext: this.#transitContext(head, context),
-    });
+    return this.#batcher.unwrap(
+      {
+        mount: head.mount,
+        key: head.key,
+        keyVersion: head.keyVersion,
+        wrappedDek: head.wrappedDek,
+        transitContext: this.#transitContext(head, context),
+      },
+      bulk,
+    );
   }
 
   /**
@@ -225,10 +228,14 @@ export class Transit {
    * ```
    */
   decrypt(envelope: Uint8Array, context: EncryptionContext): Promise<Buffer> {
+    return this.#decrypt(envelope, context, false);
+  }
+
+  #decrypt(envelope: Uint8Array, context: EncryptionContext, bulk: boolean): Promise<Buffer> {
     try {
       const record = parseRecord(envelope, this.#accepts);
       const aad = encodeContext(context, record.fixedHeader);
-      const dataKey = this.#unwrap(record, context);
+      const dataKey = this.#unwrap(record, context, bulk);
       if (dataKey instanceof DataKey) return Promise.resolve(openRecord(record, dataKey, aad));
       return dataKey.then((key) => openRecord(record, key, aad));
     } catch (error) {
@@ -290,6 +297,8 @@ export class Transit {
   /**
    * Decrypts many records at once: the data keys missing from the cache are unwrapped with
    * `transit/decrypt` `batch_input` (at most `batchSize` per call). Each item fails on its own.
+   * These calls queue as bulk work (`batchConcurrency`), with no wait limit: a single `decrypt`
+   * made meanwhile takes the next free Vault slot before them.
    *
    * @example
    * ```ts
@@ -299,7 +308,7 @@ export class Transit {
   decryptMany(
     items: readonly { readonly envelope: Uint8Array; readonly context: EncryptionContext }[],
   ): Promise<DecryptResult[]> {
-    return decryptEach(items, (envelope, context) => this.decrypt(envelope, context));
+    return decryptEach(items, (envelope, context) => this.#decrypt(envelope, context, true));
   }
 
   /**
@@ -412,9 +421,14 @@ export class Transit {
     this.#batcher.clear();
   }
 
-  /** Drops every cached data key and refuses further use. */
+  /**
+   * Drops every cached data key and refuses further use. No Vault call starts after it: unwraps
+   * and rewraps still queued fail with `ERR_TRANSIT_CLOSED` at once, and calls in flight make no
+   * further attempt (what they answer is dropped).
+   */
   close(): void {
     this.#closed = true;
+    this.#vault.close();
     this.#batcher.close();
     this.clearCaches();
   }

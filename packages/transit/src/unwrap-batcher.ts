@@ -12,13 +12,23 @@ export interface UnwrapRequest {
   readonly transitContext: string | undefined;
 }
 
+/** A wrapped DEK being unwrapped: later requests for it join `promise`. */
+interface Waiting {
+  readonly promise: Promise<DataKey>;
+  /** Sent with bulk work (`decryptMany`): a single decrypt does not join it, but goes first. */
+  readonly bulk: boolean;
+}
+
 interface Pending extends UnwrapRequest {
   readonly id: string;
+  readonly bulk: boolean;
+  /** This request's entry in the waiting map (removed only while it is still this one). */
+  waiting: Waiting | undefined;
   /** The decrypt cache's generation and the time when this unwrap was asked for. */
   readonly generation: number;
   readonly requestedAt: number;
-  readonly resolve: (dataKey: DataKey) => void;
-  readonly reject: (error: TransitError) => void;
+  resolve: (dataKey: DataKey) => void;
+  reject: (error: TransitError) => void;
 }
 
 /**
@@ -33,7 +43,10 @@ export function unwrapId(request: UnwrapRequest): string {
 /**
  * Coalesces decrypt-cache misses: requests made in the same turn of the event loop are sent as
  * `transit/decrypt` `batch_input` calls of at most `batchSize` items per (mount, key), and the same
- * wrapped DEK is unwrapped once however many records ask for it.
+ * wrapped DEK is unwrapped once however many records ask for it. Bulk requests (`decryptMany`) are
+ * batched apart from single ones, whose batches take the next free Vault slot before any bulk batch
+ * (`VaultTransit.decryptBatch`). A bulk request joins any unwrap of its DEK; a single one joins only
+ * another single one, so it never waits in the bulk queue.
  */
 export class UnwrapBatcher {
   readonly #vault: VaultTransit;
@@ -41,7 +54,7 @@ export class UnwrapBatcher {
   readonly #batchSize: number;
   readonly #metrics: MetricsHook | undefined;
   readonly #now: () => number;
-  readonly #waiting = new Map<string, Promise<DataKey>>();
+  readonly #waiting = new Map<string, Waiting>();
   #queue: Pending[] = [];
   #scheduled = false;
   #closed = false;
@@ -69,15 +82,22 @@ export class UnwrapBatcher {
   }
 
   /**
-   * Unwraps still in flight keep nothing once this is called: their callers get
-   * `ERR_TRANSIT_CLOSED` and no data key enters the cache.
+   * Unwraps keep nothing once this is called: requests not yet sent fail with
+   * `ERR_TRANSIT_CLOSED` and are never sent (the `VaultTransit` is closed too, so batches waiting
+   * for a slot fail likewise), and callers of unwraps in flight get `ERR_TRANSIT_CLOSED` with no
+   * data key entering the cache.
    */
   close(): void {
     this.#closed = true;
+    const queue = this.#queue;
+    this.#queue = [];
+    for (const item of queue) item.reject(closedError());
+    this.#waiting.clear();
   }
 
-  /** The data key for `request`, from the cache or the next batch. */
-  unwrap(request: UnwrapRequest): DataKey | Promise<DataKey> {
+  /** The data key for `request`, from the cache or the next batch; `bulk` for `decryptMany`. */
+  unwrap(request: UnwrapRequest, bulk = false): DataKey | Promise<DataKey> {
+    if (this.#closed) return Promise.reject(closedError());
     const id = unwrapId(request);
     const cached = this.#cache.get(id);
     if (cached) {
@@ -85,19 +105,25 @@ export class UnwrapBatcher {
       return cached;
     }
     const waiting = this.#waiting.get(id);
-    if (waiting) return waiting;
+    if (waiting && (bulk || !waiting.bulk)) return waiting.promise;
     this.#metrics?.({ type: 'cache', cache: 'decrypt', result: 'miss' });
+    const pending: Pending = {
+      ...request,
+      id,
+      bulk,
+      waiting: undefined,
+      generation: this.#cache.generation,
+      requestedAt: this.#now(),
+      resolve: () => {},
+      reject: () => {},
+    };
     const promise = new Promise<DataKey>((resolve, reject) => {
-      this.#queue.push({
-        ...request,
-        id,
-        generation: this.#cache.generation,
-        requestedAt: this.#now(),
-        resolve,
-        reject,
-      });
+      pending.resolve = resolve;
+      pending.reject = reject;
     });
-    this.#waiting.set(id, promise);
+    pending.waiting = { promise, bulk };
+    this.#queue.push(pending);
+    this.#waiting.set(id, pending.waiting);
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => this.#flush());
@@ -112,7 +138,7 @@ export class UnwrapBatcher {
     const groups = new Map<string, Pending[]>();
     for (const item of queue) {
       // Vault wants context in all items of a batch or in none.
-      const group = `${item.mount}\u0000${item.key}\u0000${item.transitContext === undefined ? 0 : 1}`;
+      const group = `${item.bulk ? 1 : 0}\u0000${item.mount}\u0000${item.key}\u0000${item.transitContext === undefined ? 0 : 1}`;
       const list = groups.get(group);
       if (list) list.push(item);
       else groups.set(group, [item]);
@@ -128,7 +154,7 @@ export class UnwrapBatcher {
     const first = items[0];
     if (!first) return;
     try {
-      const results = await this.#vault.decryptBatch(first.mount, first.key, items);
+      const results = await this.#vault.decryptBatch(first.mount, first.key, items, !first.bulk);
       results.forEach((result, index) => {
         const item = items[index];
         if (!item) return;
@@ -152,8 +178,11 @@ export class UnwrapBatcher {
     }
   }
 
-  /** Stops later requests joining `item`, unless a request made after a `clear()` took its place. */
+  /**
+   * Stops later requests joining `item`, unless another request took its place (one made after a
+   * `clear()`, or a single decrypt that would not join a bulk unwrap).
+   */
   #forget(item: Pending): void {
-    if (item.generation === this.#cache.generation) this.#waiting.delete(item.id);
+    if (this.#waiting.get(item.id) === item.waiting) this.#waiting.delete(item.id);
   }
 }

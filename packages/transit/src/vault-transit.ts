@@ -1,6 +1,6 @@
 import { ConcurrencyLimit } from './concurrency-limit.ts';
 import { fromVaultCiphertext, vaultCiphertext } from './envelope.ts';
-import { TransitError, type TransitErrorCode } from './errors.ts';
+import { closedError, TransitError, type TransitErrorCode } from './errors.ts';
 import type { MetricsHook } from './metrics.ts';
 import { RequestDeadlineError, withDeadline } from './request-deadline.ts';
 
@@ -147,6 +147,7 @@ export class VaultTransit {
   readonly #maxDelayMs: number;
   readonly #metrics: MetricsHook | undefined;
   readonly #batches: ConcurrencyLimit;
+  #closed = false;
 
   constructor(
     client: VaultClient,
@@ -171,6 +172,29 @@ export class VaultTransit {
     this.#metrics = options.metrics;
   }
 
+  /**
+   * The longest one call may take with its retries: every attempt at `requestTimeoutMs` plus the
+   * largest backoff before each retry. An urgent batch waits at most this long for a slot.
+   */
+  get budgetMs(): number {
+    let budget = this.#attempts * this.#timeoutMs;
+    for (let attempt = 1; attempt < this.#attempts; attempt++) budget += this.#backoffCapMs(attempt);
+    return budget;
+  }
+
+  #backoffCapMs(attempt: number): number {
+    return Math.min(this.#maxDelayMs, this.#baseDelayMs * 2 ** (attempt - 1));
+  }
+
+  /**
+   * No Vault call starts after this: batches waiting for a slot fail with `ERR_TRANSIT_CLOSED` at
+   * once, and calls in flight make no further attempt. An attempt already sent is not recalled.
+   */
+  close(): void {
+    this.#closed = true;
+    this.#batches.close(closedError);
+  }
+
   async #call<T>(
     op: string,
     key: string,
@@ -179,6 +203,7 @@ export class VaultTransit {
     recover?: (error: unknown) => T | undefined,
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
+      if (this.#closed) throw closedError();
       const started = performance.now();
       try {
         // A fresh options object per call: node-vault writes headers into it. Without a namespace
@@ -216,8 +241,7 @@ export class VaultTransit {
           durationMs: performance.now() - started,
         });
         if (!mapped.retryable || attempt >= this.#attempts) throw mapped;
-        const cap = Math.min(this.#maxDelayMs, this.#baseDelayMs * 2 ** (attempt - 1));
-        await sleep(Math.random() * cap);
+        await sleep(Math.random() * this.#backoffCapMs(attempt));
       }
     }
   }
@@ -253,42 +277,52 @@ export class VaultTransit {
     mount: string,
     key: string,
     items: readonly (WrappedDek & { transitContext: string | undefined })[],
+    urgent: boolean,
   ): Promise<{ status: number; results: { plaintext?: unknown; ciphertext?: unknown; error?: unknown }[] }> {
-    const answer = await this.#batches.run(() =>
-      this.#call(
-        operation,
-        key,
-        items.length,
-        async (o) => {
-          const body = await this.#client.write(
-            `${mount}/${operation}/${key}`,
-            {
-              batch_input: items.map((item) =>
-                item.transitContext === undefined
-                  ? { ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek) }
-                  : {
-                      ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek),
-                      context: b64(item.transitContext),
-                    },
-              ),
-            },
-            o,
-          );
-          return { status: 200, results: (body as { data?: { batch_results?: unknown } } | null)?.data?.batch_results };
-        },
-        // Vault answers 400 with every item's result when any item fails with a user error, and 500
-        // when items failed otherwise (old versions, vault#10842: also for a tampered item): read
-        // them per item, so one bad item does not fail the others coalesced with it. A 500 in which
-        // every item failed for a reason Vault does not name is retried as a whole.
-        (error) => {
-          const status = (error as { response?: { statusCode?: number } }).response?.statusCode;
-          if (status !== 400 && status !== 500) return undefined;
-          const results = batchResults(error);
-          if (results === undefined) return undefined;
-          if (status === 500 && (results.length !== items.length || results.every(isUnnamedFailure))) return undefined;
-          return { status, results };
-        },
-      ),
+    const queue = urgent
+      ? { urgent, maxWaitMs: this.budgetMs, timeoutError: () => this.#queueTimeout(operation, key) }
+      : {};
+    const answer = await this.#batches.run(
+      () =>
+        this.#call(
+          operation,
+          key,
+          items.length,
+          async (o) => {
+            const body = await this.#client.write(
+              `${mount}/${operation}/${key}`,
+              {
+                batch_input: items.map((item) =>
+                  item.transitContext === undefined
+                    ? { ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek) }
+                    : {
+                        ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek),
+                        context: b64(item.transitContext),
+                      },
+                ),
+              },
+              o,
+            );
+            return {
+              status: 200,
+              results: (body as { data?: { batch_results?: unknown } } | null)?.data?.batch_results,
+            };
+          },
+          // Vault answers 400 with every item's result when any item fails with a user error, and 500
+          // when items failed otherwise (old versions, vault#10842: also for a tampered item): read
+          // them per item, so one bad item does not fail the others coalesced with it. A 500 in which
+          // every item failed for a reason Vault does not name is retried as a whole.
+          (error) => {
+            const status = (error as { response?: { statusCode?: number } }).response?.statusCode;
+            if (status !== 400 && status !== 500) return undefined;
+            const results = batchResults(error);
+            if (results === undefined) return undefined;
+            if (status === 500 && (results.length !== items.length || results.every(isUnnamedFailure)))
+              return undefined;
+            return { status, results };
+          },
+        ),
+      queue,
     );
     const results = answer.results;
     if (!Array.isArray(results) || results.length !== items.length) {
@@ -300,13 +334,26 @@ export class VaultTransit {
     return { status: answer.status, results };
   }
 
-  /** `POST <mount>/decrypt/<key>` with `batch_input`: one DEK or one error per item, in order. */
+  /** Why an urgent batch gave up waiting for a slot: Vault is slow or down for longer than its budget. */
+  #queueTimeout(operation: string, key: string): TransitError {
+    return new TransitError(
+      'ERR_TRANSIT_VAULT_UNAVAILABLE',
+      `Vault ${operation} for transit key "${key}": every one of the batchConcurrency Vault calls stayed busy for longer than this call's retry budget (retry.attempts × retry.requestTimeoutMs + backoff), so it was not sent. Retryable: Vault is slow or down; raise batchConcurrency if it is only busy.`,
+    );
+  }
+
+  /**
+   * `POST <mount>/decrypt/<key>` with `batch_input`: one DEK or one error per item, in order.
+   * `urgent` (the unwraps of single decrypts): served before bulk batches, and given up with a
+   * retryable error after waiting {@link budgetMs} for a slot.
+   */
   async decryptBatch(
     mount: string,
     key: string,
     items: readonly (WrappedDek & { transitContext: string | undefined })[],
+    urgent: boolean,
   ): Promise<(Buffer | TransitError)[]> {
-    const { status, results } = await this.#batch('decrypt', mount, key, items);
+    const { status, results } = await this.#batch('decrypt', mount, key, items, urgent);
     return results.map((result: { plaintext?: unknown; error?: unknown }) => {
       if (typeof result?.error === 'string' && result.error !== '') {
         return vaultError(codeForVaultMessage(result.error, status), 'decrypt', key, { errors: [result.error] });
@@ -329,7 +376,7 @@ export class VaultTransit {
     key: string,
     items: readonly (WrappedDek & { transitContext: string | undefined })[],
   ): Promise<(WrappedDek | TransitError)[]> {
-    const { status, results } = await this.#batch('rewrap', mount, key, items);
+    const { status, results } = await this.#batch('rewrap', mount, key, items, false);
     return results.map((result: { ciphertext?: unknown; error?: unknown }) => {
       if (typeof result?.error === 'string' && result.error !== '') {
         return vaultError(codeForVaultMessage(result.error, status), 'rewrap', key, { errors: [result.error] });
