@@ -2,6 +2,7 @@
 // gracefully on SIGTERM/SIGINT or when the parent that forked us goes away.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 export interface Started {
   readonly server: Server;
@@ -25,6 +26,32 @@ const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => unknown;
+
+/**
+ * The events by which Node's http server hands over a request with a response to write: 'request',
+ * and for a request with an `Expect` header, 'checkContinue' (`100-continue`) or 'checkExpectation'
+ * (anything else) when the app listens for them (without a listener, Node writes 100 Continue and
+ * emits 'request', or answers 417 itself).
+ */
+const REQUEST_EVENTS: ReadonlySet<string | symbol> = new Set(['request', 'checkContinue', 'checkExpectation']);
+/** Events that hand the app a raw socket (WebSocket upgrades, CONNECT tunnels) instead of a response. */
+const SOCKET_EVENTS: ReadonlySet<string | symbol> = new Set(['upgrade', 'connect']);
+
+/**
+ * The class and code of an error, for a log line: never its message (it may quote a request, a
+ * token or a value), and only names that look like names.
+ */
+function describeError(error: unknown): string {
+  const name = (error as { name?: unknown } | null)?.name;
+  const code = (error as { code?: unknown } | null)?.code;
+  const errorClass =
+    typeof name === 'string' && /^[A-Za-z0-9_$]{1,64}$/.test(name)
+      ? name
+      : error instanceof Error
+        ? 'Error'
+        : typeof error;
+  return [errorClass, ...(typeof code === 'string' && /^[A-Z0-9_]{1,64}$/.test(code) ? [code] : [])].join(' ');
+}
 
 /**
  * Calls `done` once the handler is finished with this request: its returned promise (if any) has
@@ -90,26 +117,43 @@ export async function runService(
     );
   let started: Started;
   let stopping = false;
-  // Handlers not finished yet: a stop waits for them before `close` (a delivery already recorded
-  // as seen must still be handled, a row already inserted must still be completed or removed).
-  const running = new Set<ServerResponse>();
+  // Handlers not finished yet, by response, with how many run for it (a 'checkContinue' listener
+  // may re-emit 'request' for the same response): a stop waits for them before `close` (a delivery
+  // already recorded as seen must still be handled, a row already inserted must still be completed
+  // or removed).
+  const running = new Map<ServerResponse, number>();
+  // Sockets handed to 'upgrade'/'connect' listeners and still open: the server's close waits for
+  // them, and neither closeIdleConnections nor closeAllConnections ends them.
+  const tunnels = new Set<Duplex>();
   let handlerFinished = (): void => {};
   // Responses this runtime marked `connection: close` at the stop, by connection: the latest one.
   const markedClose = new WeakMap<Socket, ServerResponse>();
   try {
     started = await start();
     const { server } = started;
-    // Every 'request' goes through here, whoever added its listeners and whenever (before or after
+    // Every request goes through here, whoever added its listeners and whenever (before or after
     // `start` returned): the listeners present at that moment run inside a tracker that knows when
-    // each is done. Node's http server hands requests over with `server.emit('request', req, res)`.
+    // each is done. Node's http server hands requests over with `server.emit(event, req, res)`.
     const emit = server.emit;
     server.emit = function (this: Server, event: string | symbol, ...args: unknown[]): boolean {
-      if (event !== 'request') return Reflect.apply(emit, this, [event, ...args]) as boolean;
+      if (SOCKET_EVENTS.has(event)) {
+        // Not refused during a stop: an earlier answer may still be due on this socket. The app
+        // ends it (or the deadline destroys it).
+        const socket = args[1] as Duplex;
+        if (!socket.destroyed && !tunnels.has(socket)) {
+          tunnels.add(socket);
+          socket.once('close', () => tunnels.delete(socket));
+        }
+        return Reflect.apply(emit, this, [event, ...args]) as boolean;
+      }
+      if (!REQUEST_EVENTS.has(event)) return Reflect.apply(emit, this, [event, ...args]) as boolean;
       const [req, res] = args as [IncomingMessage, ServerResponse];
-      if (stopping) {
+      // A response already tracked (a 'checkContinue' listener re-emitting 'request') was accepted
+      // before the stop: it runs.
+      if (stopping && !running.has(res)) {
         // A request on a live connection (keep-alive, pipelined) after the stop began: refused
-        // without running a handler. If the answer before it on the same connection was marked to
-        // close, it stays open for this refusal instead, which closes it.
+        // without running a handler (nor a 100 Continue). If the answer before it on the same
+        // connection was marked to close, it stays open for this refusal instead, which closes it.
         const previous = markedClose.get(req.socket);
         if (previous !== undefined && !previous.headersSent) previous.removeHeader('connection');
         res.writeHead(503, { connection: 'close', 'retry-after': '1', 'content-type': 'text/plain' });
@@ -117,21 +161,29 @@ export async function runService(
         return true;
       }
       // rawListeners: a `once` listener removes itself when called, as emit() would have it.
-      const listeners = this.rawListeners('request') as RequestListener[];
-      running.add(res);
+      const listeners = this.rawListeners(event) as RequestListener[];
+      running.set(res, (running.get(res) ?? 0) + 1);
       trackHandler(
         res,
         () => {
           const pending: PromiseLike<unknown>[] = [];
           for (const listener of listeners) {
             const result = listener.call(this, req, res);
+            // Each rejection is logged (emit() would have left it unhandled, and Node reports
+            // those) and the others are still waited for.
             if (typeof (result as PromiseLike<unknown> | null)?.then === 'function')
-              pending.push(result as PromiseLike<unknown>);
+              pending.push(
+                (result as PromiseLike<unknown>).then(undefined, (error: unknown) => {
+                  process.stderr.write(`${name}: a request listener failed: ${describeError(error)}\n`);
+                }),
+              );
           }
-          return pending.length === 0 ? undefined : Promise.allSettled(pending);
+          return pending.length === 0 ? undefined : Promise.all(pending);
         },
         () => {
-          running.delete(res);
+          const left = (running.get(res) ?? 1) - 1;
+          if (left > 0) running.set(res, left);
+          else running.delete(res);
           handlerFinished();
         },
       );
@@ -146,11 +198,6 @@ export async function runService(
     process.stderr.write(`${name}: refused to start: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   }
-  const address = started.server.address();
-  const url = `http://${started.host}:${typeof address === 'object' && address ? address.port : started.port}`;
-  process.stdout.write(`${name}: listening on ${url}\n`);
-  process.send?.({ ready: name, url });
-
   const runClose = (cutOff: boolean): void => {
     const closeDeadline = setTimeout(() => {
       process.stderr.write(`${name}: close did not finish within ${shutdownTimeoutMs} ms; exiting\n`);
@@ -195,17 +242,23 @@ export async function runService(
       finishIfDone();
     };
     // Responses still running close their connection when they end instead of keeping it alive.
-    for (const res of running)
+    for (const res of running.keys())
       if (!res.headersSent && !res.hasHeader('connection')) {
         res.setHeader('connection', 'close');
         if (res.socket !== null) markedClose.set(res.socket, res);
       }
     const deadline = setTimeout(() => {
       cutOff = true;
-      process.stderr.write(
-        `${name}: ${running.size} request(s) still running after ${shutdownTimeoutMs} ms; closing their connections\n`,
-      );
+      if (running.size > 0 || tunnels.size === 0)
+        process.stderr.write(
+          `${name}: ${running.size} request(s) still running after ${shutdownTimeoutMs} ms; closing their connections\n`,
+        );
+      if (tunnels.size > 0)
+        process.stderr.write(
+          `${name}: ${tunnels.size} upgraded or CONNECT connection(s) still open after ${shutdownTimeoutMs} ms; destroying them\n`,
+        );
       server.closeAllConnections();
+      for (const socket of tunnels) socket.destroy();
       finishIfDone();
     }, shutdownTimeoutMs);
     // Stops accepting connections; the callback runs once every connection is gone. `close` runs
@@ -221,4 +274,10 @@ export async function runService(
   process.once('disconnect', () => {
     if (!stopping) stop();
   });
+  // Readiness only once a signal stops the service gracefully: without a listener, a SIGTERM sent
+  // as soon as the parent reads this line would kill the process outright.
+  const address = started.server.address();
+  const url = `http://${started.host}:${typeof address === 'object' && address ? address.port : started.port}`;
+  process.stdout.write(`${name}: listening on ${url}\n`);
+  process.send?.({ ready: name, url });
 }

@@ -3,6 +3,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../packages/testkit/src/index.ts';
@@ -36,7 +37,12 @@ async function startService(env: Record<string, string>): Promise<Service> {
     output += chunk;
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await waitFor(() => /^port \d+$/m.test(output), { timeoutMs: 20_000, what: 'the service to listen' });
+  // The runtime's readiness line, not the fixture's earlier `port` line: only then is a SIGTERM
+  // handled by runService (before, it kills the process outright).
+  await waitFor(() => /^port \d+$/m.test(output) && /^slow-service: listening on /m.test(output), {
+    timeoutMs: 20_000,
+    what: 'the service to be ready',
+  });
   return { child, port: Number(/^port (\d+)$/m.exec(output)?.[1]), output: () => output, exited };
 }
 
@@ -219,6 +225,108 @@ describe('runService', () => {
     } finally {
       agent.destroy();
     }
+  });
+
+  it.each([
+    ['no listener (Node writes 100 Continue and emits request)', undefined, '100-continue'],
+    ['a checkContinue listener that answers the request itself', 'checkContinue', '100-continue'],
+    ['a checkContinue listener that re-emits request', 'checkContinue-reemit', '100-continue'],
+    ['a checkExpectation listener', 'checkExpectation', 'x-custom'],
+  ])(
+    'waits for a request with an Expect header handled by %s, and closes its keep-alive connection',
+    async (_how, listener, expectation) => {
+      const service = await startService({
+        HANDLE_MS: '300',
+        WORK_AFTER_MS: '600',
+        // Below Node's 5 s keep-alive timeout: a connection left open after the answer cuts the stop.
+        SHUTDOWN_TIMEOUT_MS: '3000',
+        ...(listener === undefined ? {} : { EXPECT_LISTENER: listener }),
+      });
+      const connection = rawConnection(service.port);
+      connection.send(
+        `POST /expect HTTP/1.1\r\nhost: localhost\r\nexpect: ${expectation}\r\ncontent-length: 2\r\n\r\nhi`,
+      );
+      await handling(service, '/expect');
+      service.child.kill('SIGTERM');
+      await stoppedListening(service);
+      await connection.ended;
+      expect(await service.exited).toBe(0);
+      expect(connection.received()).toMatch(/HTTP\/1\.1 200 [\s\S]*connection: close[\s\S]*answered \/expect$/i);
+      const output = service.output();
+      expect(output).toContain('completed /expect');
+      expect(output.indexOf('completed /expect')).toBeLessThan(output.indexOf('closed'));
+    },
+  );
+
+  it('refuses with 503 a request with Expect: 100-continue pipelined after SIGTERM, without 100 Continue', async () => {
+    const service = await startService({ HANDLE_MS: '800', EXPECT_LISTENER: 'checkContinue' });
+    const connection = rawConnection(service.port);
+    connection.send(getRequest('/first'));
+    await handling(service, '/first');
+    service.child.kill('SIGTERM');
+    await stoppedListening(service);
+    connection.send('POST /second HTTP/1.1\r\nhost: localhost\r\nexpect: 100-continue\r\ncontent-length: 2\r\n\r\n');
+    await connection.ended;
+    expect(await service.exited).toBe(0);
+    const received = connection.received();
+    expect(received).toContain('answered /first');
+    expect(received).toMatch(/HTTP\/1\.1 503 [\s\S]*connection: close/i);
+    expect(received).not.toContain('100 Continue');
+    expect(service.output()).not.toContain('handling /second');
+  });
+
+  it('logs the class and code of each request listener that rejects, never its message, and keeps serving', async () => {
+    const service = await startService({ HANDLE_MS: '10', REJECTING_LISTENER: '1' });
+    const agent = new Agent({ keepAlive: true });
+    try {
+      expect(await get(service.port, '/one', agent)).toEqual({ status: 200, body: 'answered /one' });
+      expect(await get(service.port, '/two', agent)).toEqual({ status: 200, body: 'answered /two' });
+      await waitFor(() => service.output().split('request listener failed').length === 3, {
+        timeoutMs: 5_000,
+        what: 'one log line per rejection',
+      });
+      service.child.kill('SIGTERM');
+      expect(await service.exited).toBe(0);
+      const output = service.output();
+      expect(output).toContain('slow-service: a request listener failed: AuditWriteError ERR_AUDIT_WRITE\n');
+      expect(output).not.toContain('secret-token-value');
+      expect(output).not.toContain('audit row');
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it.each([
+    ['an upgrade', 'GET /socket HTTP/1.1\r\nhost: localhost\r\nconnection: upgrade\r\nupgrade: x\r\n\r\n'],
+    ['a CONNECT', 'CONNECT upstream.example:443 HTTP/1.1\r\nhost: upstream.example:443\r\n\r\n'],
+  ])(
+    'destroys %s connection still open at the shutdown deadline, then runs the close hook and exits 1',
+    async (_kind, raw) => {
+      const service = await startService({ HANDLE_MS: '10', TUNNELS: 'open', SHUTDOWN_TIMEOUT_MS: '300' });
+      const connection = rawConnection(service.port);
+      connection.send(raw);
+      await waitFor(() => service.output().includes('tunnel '), { timeoutMs: 5_000, what: 'the tunnel to open' });
+      const stoppedAt = Date.now();
+      service.child.kill('SIGTERM');
+      const exited = await Promise.race([service.exited, sleep(5_000).then(() => 'still running' as const)]);
+      expect(exited).toBe(1);
+      expect(Date.now() - stoppedAt).toBeLessThan(5_000);
+      await connection.ended;
+      expect(service.output()).toContain('slow-service: 1 upgraded or CONNECT connection(s) still open after 300 ms');
+      expect(service.output()).toContain('closed');
+    },
+  );
+
+  it('waits for upgrade connections the app ends itself on SIGTERM, then exits 0', async () => {
+    const service = await startService({ HANDLE_MS: '10', TUNNELS: 'end-on-stop', SHUTDOWN_TIMEOUT_MS: '3000' });
+    const connection = rawConnection(service.port);
+    connection.send('GET /socket HTTP/1.1\r\nhost: localhost\r\nconnection: upgrade\r\nupgrade: x\r\n\r\n');
+    await waitFor(() => service.output().includes('tunnel /socket'), { timeoutMs: 5_000, what: 'the tunnel to open' });
+    service.child.kill('SIGTERM');
+    // The app ended its side; the client ends its own in turn (as a WebSocket peer answers a close frame).
+    await connection.ended;
+    expect(await service.exited).toBe(0);
+    expect(service.output()).toContain('closed');
   });
 
   it('refuses with 503 a request pipelined after SIGTERM, without running its handler', async () => {
