@@ -316,6 +316,48 @@ describe('introspection failure policy', () => {
     expect(sent).toBe(4);
   }, 10_000);
 
+  it('cancels the response body on timeout when a custom fetch ignores the signal, also when the response arrives late', async () => {
+    const cancelled: string[] = [];
+    /** A response whose body never ends, recording its cancellation. */
+    const endless = (name: string): Response =>
+      new Response(
+        new ReadableStream({
+          cancel() {
+            cancelled.push(name);
+          },
+        }),
+      );
+    let late: ((response: Response) => void) | undefined;
+    let mode: 'stalled-body' | 'late-headers' = 'stalled-body';
+    const ignoresSignal: typeof fetch = () =>
+      mode === 'stalled-body'
+        ? Promise.resolve(endless('stalled-body'))
+        : new Promise<Response>((resolve) => {
+            late = resolve;
+          });
+    const verifier = verifierWith({ fetch: ignoresSignal, timeoutMs: 30, failureThreshold: 10 });
+    expect((await failure(verifier.verify('stalled'), 'stalled')).code).toBe('ERR_BEARER_INTROSPECTION_UNAVAILABLE');
+    await expect.poll(() => cancelled).toEqual(['stalled-body']);
+    mode = 'late-headers';
+    expect((await failure(verifier.verify('late'), 'late')).code).toBe('ERR_BEARER_INTROSPECTION_UNAVAILABLE');
+    // The response arrives after the call was given up: its body is cancelled at once, not left open.
+    late?.(endless('late-headers'));
+    await expect.poll(() => cancelled).toEqual(['stalled-body', 'late-headers']);
+  });
+
+  it('keeps the original stack of the failure that opens the breaker', async () => {
+    const hanging: typeof fetch = () => new Promise<Response>(() => {});
+    const verifier = verifierWith({ fetch: hanging, timeoutMs: 20, failureThreshold: 2, failureBackoffMs: 30_000 });
+    const first = await failure(verifier.verify('first'), 'first');
+    const opening = await failure(verifier.verify('opening'), 'opening');
+    expect(retryAfterOf(verifier, first)).toBe('5');
+    expect(retryAfterOf(verifier, opening)).toBe('30');
+    // Both were made where the timeout fired: the opening one was not rebuilt elsewhere.
+    const origin = (error: BearerError) => error.stack?.split('\n').find((line) => line.trim().startsWith('at '));
+    expect(origin(opening)).toBeDefined();
+    expect(origin(opening)).toBe(origin(first));
+  });
+
   it('times its window with a monotonic clock: a wall clock stepped back or frozen neither stretches nor freezes it', async () => {
     const verifier = verifierWith({ failureThreshold: 2, failureBackoffMs: 5_000 });
     down = true;

@@ -373,25 +373,97 @@ describe('introspection (RFC 7662)', () => {
     }
   });
 
-  it('answers 401 for a token the server refuses as malformed (HTTP 400 invalid_request), not counted as a failure', async () => {
+  it('answers 503 naming introspection.endpoint, uncached, while every call is refused as invalid_request (e.g. the token endpoint)', async () => {
+    const verifier = opaqueVerifier({ failureThreshold: 1 });
+    // What oidc-provider's token endpoint answers an introspection call: about the request, not the token.
+    const description = "missing required parameter 'grant_type'";
+    as.answer = () => ({
+      status: 400,
+      body: JSON.stringify({ error: 'invalid_request', error_description: description }),
+    });
+    for (let i = 0; i < 3; i++) {
+      for (const token of [OPAQUE, 'garbage-token']) {
+        const error = await failure(verifier.verify(token));
+        expect(error).toMatchObject({ code: 'ERR_BEARER_INTROSPECTION_UNAVAILABLE', retryable: true });
+        expect(error.message).toContain('check introspection.endpoint');
+        expect(error.message).toContain("client's registration");
+        // Server text is never echoed.
+        expect(error.message).not.toContain('grant_type');
+        expect(error.message).not.toContain(token);
+        const response = verifier.toResponse(error);
+        expect(response.status).toBe(503);
+        expect(response.headers['retry-after']).toBe('5');
+      }
+    }
+    // Not cached (each request asked again), and an answer, not an outage: the breaker stays closed.
+    expect(as.calls).toHaveLength(6);
+    as.answer = (token) => (token === OPAQUE ? { active: true, token_type: 'Bearer', aud: AUD } : { active: false });
+    await expect(verifier.verify(OPAQUE)).resolves.toMatchObject({ issuer: ISS });
+  });
+
+  it('answers 401 for a token the server refuses as malformed (HTTP 400 invalid_request) once it has answered a real introspection', async () => {
     const verifier = opaqueVerifier({ failureThreshold: 1 });
     const refuse = { status: 400, body: '{"error":"invalid_request","error_description":"invalid token"}' };
     as.answer = (token) => (token === OPAQUE ? { active: true, token_type: 'Bearer', aud: AUD } : refuse);
+    await expect(verifier.verify(OPAQUE)).resolves.toMatchObject({ issuer: ISS });
     for (const token of ['malformed-1', 'malformed-2', 'malformed-3']) {
       const error = await failure(verifier.verify(token));
       expect(error.code).toBe('ERR_BEARER_TOKEN_INVALID');
       expect(error.message).not.toContain(token);
       expect(error.message).toContain('invalid_request');
+      expect(error.message).not.toContain('invalid token');
       const response = verifier.toResponse(error);
       expect(response.status).toBe(401);
       expect(response.headers['www-authenticate']).toContain('error="invalid_token"');
     }
-    // An answer, not an outage: with failureThreshold 1 the breaker is still closed.
-    await expect(verifier.verify(OPAQUE)).resolves.toMatchObject({ issuer: ISS });
     expect(as.calls).toHaveLength(4);
     // Cached like an inactive answer: the same token is not sent again within negativeCacheTtlSeconds.
     expect((await failure(verifier.verify('malformed-1'))).code).toBe('ERR_BEARER_TOKEN_INVALID');
     expect(as.calls).toHaveLength(4);
+  });
+
+  it('answers 503 again after 10 invalid_request answers without a 200 between them, until a real introspection', async () => {
+    const verifier = opaqueVerifier({ cacheMaxTtlSeconds: 0 });
+    const refuse = { status: 400, body: '{"error":"invalid_request"}' };
+    as.answer = (token) =>
+      token === OPAQUE
+        ? { active: true, token_type: 'Bearer', aud: AUD }
+        : token === 'gone'
+          ? { active: false }
+          : refuse;
+    await verifier.verify(OPAQUE);
+    const codes = async (count: number, prefix: string) => {
+      const seen: string[] = [];
+      for (let i = 0; i < count; i++) seen.push((await failure(verifier.verify(`${prefix}-${i}`))).code);
+      return seen;
+    };
+    expect(await codes(9, 'first')).toEqual(Array(9).fill('ERR_BEARER_TOKEN_INVALID'));
+    // The tenth in a row: the endpoint may have been reconfigured to one that refuses everything.
+    expect(await codes(3, 'second')).toEqual(Array(3).fill('ERR_BEARER_INTROSPECTION_UNAVAILABLE'));
+    // An inactive answer is a real introspection too.
+    expect((await failure(verifier.verify('gone'))).code).toBe('ERR_BEARER_TOKEN_INVALID');
+    expect(await codes(9, 'third')).toEqual(Array(9).fill('ERR_BEARER_TOKEN_INVALID'));
+  });
+
+  it('keeps valid tokens valid through a flood of garbage the server refuses as invalid_request', async () => {
+    const verifier = opaqueVerifier({ cacheMaxTtlSeconds: 0, failureThreshold: 1 });
+    const refuse = { status: 400, body: '{"error":"invalid_request"}' };
+    as.answer = (token) => (token === OPAQUE ? { active: true, token_type: 'Bearer', aud: AUD } : refuse);
+    await verifier.verify(OPAQUE);
+    for (let round = 0; round < 3; round++) {
+      const garbage = await Promise.allSettled(
+        Array.from({ length: 40 }, (_, i) => verifier.verify(`flood-${round}-${i}`)),
+      );
+      for (const result of garbage) {
+        expect(result).toMatchObject({ status: 'rejected' });
+        const { code } = (result as PromiseRejectedResult).reason as BearerError;
+        expect(['ERR_BEARER_TOKEN_INVALID', 'ERR_BEARER_INTROSPECTION_UNAVAILABLE']).toContain(code);
+      }
+      // Every call of the valid token is answered 200: it is never a 401 or 503.
+      await expect(verifier.verify(OPAQUE)).resolves.toMatchObject({ issuer: ISS });
+      // ... and that re-arms the 401 for the garbage that follows.
+      expect((await failure(verifier.verify(`after-${round}`))).code).toBe('ERR_BEARER_TOKEN_INVALID');
+    }
   });
 
   it('points 401, 403 and other 400 answers at the client credentials, and 5xx at the server', async () => {

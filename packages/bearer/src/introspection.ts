@@ -83,7 +83,8 @@ export interface IntrospectedToken {
 
 /**
  * What the server said about a token: its claims when active, `inactive`, or `malformed` (HTTP 400
- * `invalid_request`: the server refused the token itself, e.g. oidc-provider for an oversized one).
+ * `invalid_request` from an endpoint known to answer introspections: the server refused the token
+ * itself, e.g. oidc-provider for an oversized one).
  */
 type Answer = JsonObject | 'inactive' | 'malformed';
 
@@ -98,7 +99,21 @@ const RETRY_AFTER_SECONDS = 5;
 const unavailable = (message: string, cause?: unknown): BearerError =>
   new BearerError('ERR_BEARER_INTROSPECTION_UNAVAILABLE', message, { cause, retryAfterSeconds: RETRY_AFTER_SECONDS });
 
-/** Whether a 400 body is the RFC 6749 §5.2 error `invalid_request`: the request, i.e. the token, is malformed. */
+/**
+ * `invalid_request` answers with no real introspection answer (HTTP 200) between them after which
+ * the endpoint is no longer trusted to answer introspections: it may have been pointed elsewhere.
+ */
+const INVALID_REQUEST_LIMIT = 10;
+
+/**
+ * The 503 message while `invalid_request` cannot be read as "this token is malformed". The server's
+ * `error_description` is never echoed: it is server text.
+ */
+const REFUSES_EVERY_CALL =
+  'The introspection endpoint refuses every call as invalid_request: check introspection.endpoint ' +
+  "(the token endpoint answers so) and the client's registration.";
+
+/** Whether a 400 body is the RFC 6749 §5.2 error `invalid_request` (about the request: the token, or the endpoint). */
 function isInvalidRequest(text: string): boolean {
   try {
     const body = parseStrictJson(text);
@@ -156,6 +171,13 @@ export function createIntrospector(
   const cache = new Map<string, CacheEntry>();
   const inFlight = new Map<string, Promise<Answer>>();
   let calls = 0;
+  // RFC 6749 invalid_request is about the request. From an endpoint that answers introspections it
+  // can only be about the token (oidc-provider: an oversized or JWT-shaped garbage one); from the
+  // token endpoint, or for a client whose registration wants another response format, it is the
+  // answer to every call, valid tokens included. So it is a 401 only while the endpoint has given a
+  // real answer (HTTP 200) since the last INVALID_REQUEST_LIMIT invalid_request answers.
+  let answersIntrospections = false;
+  let invalidRequestsInARow = 0;
 
   const remember = (key: string, entry: CacheEntry): void => {
     cache.delete(key);
@@ -251,7 +273,9 @@ export function createIntrospector(
       }
       let text: string;
       try {
-        text = await readBoundedText(response, MAX_RESPONSE_BYTES);
+        // Aborted on timeout: the body is cancelled even when fetch ignored the signal, also when
+        // the response only arrives after the timeout.
+        text = await readBoundedText(response, MAX_RESPONSE_BYTES, controller.signal);
       } catch (cause) {
         throw unavailable('The introspection response is too large or not UTF-8.', cause);
       }
@@ -311,7 +335,10 @@ export function createIntrospector(
       // The failure that opens the breaker answers with the breaker's window, not the default.
       const retryAfterSeconds = admitted.settle(outcome);
       if (retryAfterSeconds !== undefined && error instanceof BearerError) {
-        throw new BearerError(error.code, error.message, { cause: error.cause, retryAfterSeconds });
+        const opening = new BearerError(error.code, error.message, { cause: error.cause, retryAfterSeconds });
+        // Where the failure happened, not this rethrow.
+        if (error.stack !== undefined) opening.stack = error.stack;
+        throw opening;
       }
       throw error;
     } finally {
@@ -321,9 +348,14 @@ export function createIntrospector(
 
   const call = async (token: string): Promise<Answer> => {
     const { response, text } = await send(token);
-    // RFC 6749 §5.2: our request is well-formed, so invalid_request is about the token (oidc-provider
-    // answers so for an oversized or JWT-shaped garbage token). An answer about the token: 401.
-    if (response.status === 400 && isInvalidRequest(text)) return 'malformed';
+    if (response.status === 400 && isInvalidRequest(text)) {
+      invalidRequestsInARow++;
+      if (invalidRequestsInARow >= INVALID_REQUEST_LIMIT) answersIntrospections = false;
+      // Not an answer about this token: thrown, so not cached, and every valid token gets a 503
+      // telling the operator what to fix instead of a 401 that sends clients into refresh loops.
+      if (!answersIntrospections) throw unavailable(REFUSES_EVERY_CALL);
+      return 'malformed';
+    }
     if (response.status !== 200) throw unavailable(statusProblem(response.status));
     let body: JsonObject;
     if (jwt !== undefined) {
@@ -342,6 +374,9 @@ export function createIntrospector(
       if (!isJsonObject(value)) throw unavailable('The introspection response is not a JSON object.');
       body = value;
     }
+    // A real introspection answer, active or not: invalid_request from now on is about the token.
+    answersIntrospections = true;
+    invalidRequestsInARow = 0;
     if (body.active !== true) return 'inactive';
     // Cached and shared by every request with this token (and by concurrent ones awaiting the
     // same call): frozen, like the claims of a locally verified token, so no handler can change

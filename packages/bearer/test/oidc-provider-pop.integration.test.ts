@@ -356,13 +356,56 @@ describe('opaque tokens introspected at oidc-provider (hybrid mode)', () => {
     await expect(blind.authenticate(view)).resolves.toMatchObject({ subject: 'user-1' });
   });
 
-  it('answers 401 invalid_token, not 503, for tokens oidc-provider refuses as malformed (HTTP 400 invalid_request)', async () => {
+  it('answers 503 naming introspection.endpoint, not 401, for every token when the endpoint is the token endpoint', async () => {
+    // The likeliest setup mistake: oidc-provider's token endpoint answers every introspection call
+    // 400 invalid_request ("missing required parameter 'grant_type'"), valid tokens included.
+    let sent = 0;
+    const counting: typeof fetch = (input, init) => {
+      sent++;
+      return fetch(input, init);
+    };
+    const verifier = createBearerVerifier({
+      ...verifierOptions(),
+      introspection: { ...introspection(false), endpoint: `${issuer}/token`, fetch: counting },
+    });
+    const opaque = await provider('opaque-client').getToken({ audience: OPAQUE_RESOURCE, scopes: ['orders:read'] });
+    const jwtShaped = `${'x'.repeat(40)}.${'y'.repeat(40)}.${'z'.repeat(40)}`;
+    for (const token of [opaque, jwtShaped, opaque]) {
+      const view = { method: 'GET', authorization: [`Bearer ${token}`], header: () => undefined };
+      const error = await verifier.authenticate(view).then(
+        () => expect.unreachable('a token was accepted through the token endpoint'),
+        (reason: Error) => reason,
+      );
+      expect(error).toMatchObject({ code: 'ERR_BEARER_INTROSPECTION_UNAVAILABLE', retryable: true });
+      expect(error.message).toContain('check introspection.endpoint');
+      expect(error.message).not.toContain('grant_type');
+      expect(error.message).not.toContain(token.slice(0, 16));
+    }
+    // Not cached: each request asked again.
+    expect(sent).toBe(3);
+    for (const harness of HARNESSES) {
+      const running = await harness.start(verifier, { '/orders': undefined });
+      try {
+        const response = await running.request('/orders', { headers: [['Authorization', `Bearer ${opaque}`]] });
+        expect(response.status).toBe(503);
+        expect(Number(response.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+        expect(response.headers['www-authenticate'] ?? '').not.toContain('invalid_token');
+      } finally {
+        await running.close();
+      }
+    }
+  });
+
+  it('answers 401 invalid_token, not 503, for tokens oidc-provider refuses as malformed (HTTP 400 invalid_request) once it has introspected a real one', async () => {
     const verifier = createBearerVerifier({
       ...verifierOptions(),
       maxTokenBytes: 65_536,
       introspection: { ...introspection(false), failureThreshold: 1 },
     });
     const view = (token: string) => ({ method: 'GET', authorization: [`Bearer ${token}`], header: () => undefined });
+    // A real introspection shows the endpoint answers introspections, so invalid_request is about the token.
+    const opaque = await provider('opaque-client').getToken({ audience: OPAQUE_RESOURCE, scopes: ['orders:read'] });
+    await expect(verifier.authenticate(view(opaque))).resolves.toMatchObject({ issuer });
     // Larger than HTTP servers take in a header (431), so it is handed to the verifier directly.
     const oversized = 'a'.repeat(60_000);
     const error = await verifier.authenticate(view(oversized)).then(
@@ -386,7 +429,6 @@ describe('opaque tokens introspected at oidc-provider (hybrid mode)', () => {
       }
     }
     // Answers, not outages: with failureThreshold 1 a real token is still introspected.
-    const opaque = await provider('opaque-client').getToken({ audience: OPAQUE_RESOURCE, scopes: ['orders:read'] });
     await expect(verifier.authenticate(view(opaque))).resolves.toMatchObject({ issuer });
   });
 
