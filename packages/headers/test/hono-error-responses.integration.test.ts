@@ -208,3 +208,32 @@ describe('securityHeaders (hono) when isSecure throws and onError sets headers t
     }
   });
 });
+
+describe('securityHeaders (hono) when isSecure throws and an outer middleware replaces c.res afterwards', () => {
+  it('leaves the outer middleware’s response alone, as when a route throws', async () => {
+    const outcomes: Record<string, string | undefined>[] = [];
+    for (const isSecureThrows of [false, true]) {
+      const app = new Hono();
+      // Registered before the adapter: it runs after onError's response was assigned.
+      app.use(async (c, next) => {
+        await next();
+        c.res = undefined;
+        c.res = new Response('replaced', { headers: { 'cache-control': 'public, max-age=60', 'x-outer': '1' } });
+      });
+      app.use(securityHeaders(apiPreset(), isSecureThrows ? failingIsSecure : {}));
+      app.onError((_error, c) => c.text('x', 500));
+      app.get('/json', () => {
+        throw new Error('boom');
+      });
+      const { base, close } = await serveHono(app);
+      try {
+        const res = await send(`${base}/json`);
+        expect(res.body).toBe('replaced');
+        outcomes.push(policyHeaders(res.headers));
+      } finally {
+        await close();
+      }
+    }
+    expect(outcomes[1]).toEqual(outcomes[0]);
+  });
+});

@@ -124,9 +124,9 @@ function resAccessor(c: Context): { get: () => Response; set: (response: Respons
 }
 
 /**
- * After `isSecure` threw, nothing of this middleware runs after onError: every response later
+ * After `isSecure` threw, nothing of this middleware runs after onError: the next response
  * assigned to `c.res` (onError's, which Hono assigns) gets the policy the way the `await next()`
- * path applies it. Hono's setter first copies the context's headers into it with `set`, so the
+ * path applies it, and the accessor is Hono's own again after that one. Hono's setter first copies the context's headers into it with `set`, so the
  * context's enforced CSP (during a rollout only our frame-ancestors) would replace the one the app
  * put on its own Response: that value is put back before ours is added next to it.
  */
@@ -145,6 +145,9 @@ function applyWhenResponseIsSet(c: Context): void {
         accessor.set.call(this, response);
         return;
       }
+      // Only onError's response, the first one assigned: an outer middleware that replaces it
+      // later gets what it gets after a route threw (Hono's own accessor, nothing of ours).
+      delete (this as { res?: unknown }).res;
       const own = state.policy.appended.map(([name]) => [name, response.headers.get(name)] as const);
       accessor.set.call(this, response);
       // The setter copied the context's values into a new Response: put the app's own back first.
