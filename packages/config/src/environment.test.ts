@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { errorOf } from '../test/config-error.ts';
 import { resolveEnvironment } from './environment.ts';
 
 describe('resolveEnvironment', () => {
@@ -45,5 +46,27 @@ describe('resolveEnvironment', () => {
     const info = resolveEnvironment({ NODE_ENV: 'prod uction with spaces and secrets?' });
     expect(info.declared.NODE_ENV).toBe('(other)');
     expect(resolveEnvironment({ NODE_ENV: 'customer-name-42' }).declared.NODE_ENV).toBe('(other)');
+  });
+
+  it('refuses variables that are not a non-empty list of variable names, as loadConfig does', () => {
+    // Read as given, `[ , ]` decided the profile from a variable named "undefined" (the relaxed
+    // "test" here) and a string threw a TypeError.
+    const env = { undefined: 'test', N: 'test' };
+    // biome-ignore lint/suspicious/noSparseArray: the holes are what is tested
+    for (const variables of [[,], ['APP_ENV', , 'NODE_ENV'], new Array(2), [], 'N', ['N', 5], ['NODE ENV'], null, {}]) {
+      const error = errorOf(() => resolveEnvironment(env, variables as never));
+      expect(error.code).toBe('ERR_CONFIG_OPTIONS');
+      expect(error.message).toMatch(/^resolveEnvironment\(\): variables must be a non-empty list of variable names/);
+      expect(error.message).not.toContain('test');
+    }
+    expect(resolveEnvironment(env, ['N']).profile).toBe('test');
+  });
+
+  it('refuses an env that is not an object of variables', () => {
+    for (const bad of [null, 'NODE_ENV=test', ['test'], 42]) {
+      const error = errorOf(() => resolveEnvironment(bad as never));
+      expect(error.code).toBe('ERR_CONFIG_OPTIONS');
+      expect(error.message).toMatch(/^resolveEnvironment\(\): env must be an object of variables/);
+    }
   });
 });

@@ -1,3 +1,6 @@
+import { ConfigError } from './errors.ts';
+import { isListOf, isPlainObject } from './spec.ts';
+
 /** Which rules apply: only an explicit `development` or `test` relaxes anything. */
 export type Profile = 'production' | 'development' | 'test';
 
@@ -20,6 +23,34 @@ export interface EnvironmentInfo {
  * ```
  */
 export const DEFAULT_ENVIRONMENT_VARIABLES: readonly string[] = Object.freeze(['APP_ENV', 'NODE_ENV']);
+
+/** A portable environment variable name, as the schema's keys and `environmentVariables` must be. */
+export const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * What is wrong with the variables object and the names that decide the profile, one problem a
+ * line, naming the option or argument (`variablesName`). Shared by `loadConfig` and
+ * {@link resolveEnvironment}: read as given, `[ , ]` read a variable named "undefined" and a
+ * string threw a TypeError. Never quotes a value.
+ */
+export function environmentProblems(
+  env: unknown,
+  variables: unknown,
+  variablesName = 'environmentVariables',
+): string[] {
+  const problems: string[] = [];
+  if (env !== undefined && !isPlainObject(env)) {
+    problems.push('env must be an object of variables (name → value), such as process.env');
+  }
+  // isListOf refuses holes, which every() skips.
+  if (
+    variables !== undefined &&
+    !(isListOf(variables, (name) => typeof name === 'string' && VARIABLE_NAME.test(name)) && variables.length > 0)
+  ) {
+    problems.push(`${variablesName} must be a non-empty list of variable names, e.g. ['APP_ENV', 'NODE_ENV']`);
+  }
+  return problems;
+}
 
 const RELAXED = new Set<Profile>(['development', 'test']);
 const WELL_KNOWN = new Set([
@@ -44,6 +75,9 @@ const WELL_KNOWN = new Set([
  * `development` or `test` (and they agree): unset, `staging`, `prod`, `dev`, `Development` and
  * typos are all production. Only well-known environment names are echoed in `declared`.
  *
+ * @throws ConfigError `ERR_CONFIG_OPTIONS` when `env` is not an object or `variables` is not a
+ * non-empty list of variable names (holes included), as `loadConfig` checks them.
+ *
  * @example
  * ```ts
  * import { resolveEnvironment } from '@rampart/config';
@@ -55,6 +89,11 @@ export function resolveEnvironment(
   env: Readonly<Record<string, string | undefined>>,
   variables: readonly string[] = DEFAULT_ENVIRONMENT_VARIABLES,
 ): EnvironmentInfo {
+  // `env` is required here: undefined is refused too, not read as process.env.
+  const problems = environmentProblems(env ?? null, variables, 'variables');
+  if (problems.length > 0) {
+    throw new ConfigError('ERR_CONFIG_OPTIONS', `resolveEnvironment(): ${problems.join('; ')}.`);
+  }
   const declared: Record<string, string | undefined> = {};
   const said = new Set<string>();
   for (const name of variables) {

@@ -37,7 +37,8 @@ export type ConfigIssueCode =
   | 'vault-denied'
   /**
    * Vault, or a proxy in front of it, refused the read as malformed (400, 405, any 4xx but
-   * 401/403/404 and the retryable 408/412/425/429/472/473): check the version and the proxy; not retryable.
+   * 401/403/404 and the retryable 408/412/425/429/472/473): check the proxy, and that the mount
+   * is KV version 2; not retryable. The reference's version cannot cause it (Vault answers 404).
    */
   | 'vault-rejected'
   | 'vault-field-missing'

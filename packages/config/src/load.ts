@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { createConfigObject, type Provenance } from './config-object.ts';
-import type { EnvironmentInfo } from './environment.ts';
+import { type EnvironmentInfo, environmentProblems, VARIABLE_NAME } from './environment.ts';
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import { provenanceFor, sourceKind } from './key-provenance.ts';
 import { type Outcome, validateKey } from './key-validation.ts';
@@ -9,6 +9,7 @@ import { type Collected, collectRawValues } from './raw-values.ts';
 import {
   type InferConfig,
   isListOf,
+  isPlainObject,
   isSourceList,
   isSpec,
   type Schema,
@@ -73,12 +74,6 @@ function isDirectory(path: unknown): boolean {
   }
 }
 
-const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-function isPlainObject(value: unknown): value is object {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function validateOptions(schema: Schema, options: LoadOptions): void {
   if (!isPlainObject(options)) {
     throw new ConfigError('ERR_CONFIG_OPTIONS', 'Invalid config options: options must be an object (or omitted).');
@@ -111,17 +106,7 @@ function validateOptions(schema: Schema, options: LoadOptions): void {
     problems.push('devProfile must be a path');
   // Each of these was read as given: a null env fell back to process.env, a string
   // environmentVariables threw a TypeError, and `secretSources: 'environment'` allowed env.
-  // isListOf refuses holes, which every() skips: `environmentVariables: [ , ]` read "undefined".
-  if (options.env !== undefined && !isPlainObject(options.env)) {
-    problems.push('env must be an object of variables (name → value), such as process.env');
-  }
-  const variables: unknown = options.environmentVariables;
-  if (
-    variables !== undefined &&
-    !(isListOf(variables, (name) => typeof name === 'string' && VARIABLE_NAME.test(name)) && variables.length > 0)
-  ) {
-    problems.push("environmentVariables must be a non-empty list of variable names, e.g. ['APP_ENV', 'NODE_ENV']");
-  }
+  problems.push(...environmentProblems(options.env, options.environmentVariables));
   if (options.secretSources !== undefined && !isSourceList(options.secretSources)) {
     problems.push(
       `secretSources must be a non-empty list of ${SOURCE_KINDS.join(', ')}, e.g. ['file', 'tree', 'vault']`,

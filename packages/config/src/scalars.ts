@@ -185,7 +185,7 @@ export function boolean<const O extends CommonOptions<boolean>>(options?: O): Sp
 
 /** Options of {@link url}. */
 export interface UrlOptions extends CommonOptions<string> {
-  /** Allowed protocols with the colon, e.g. `['https:']`. Default: any. */
+  /** Allowed protocols, lowercase and with the colon, e.g. `['https:']`. Default: any. */
   readonly protocols?: readonly string[];
   /**
    * A URL with a password in it (`user:password@`, or a query parameter such as `?password=`,
@@ -313,6 +313,9 @@ function ownCredentialProblem(parsed: URL): string | undefined {
   return undefined;
 }
 
+/** A scheme as `URL.protocol` gives it (RFC 3986: a letter, then letters, digits, `+`, `.`, `-`), lowercased, with the colon. */
+const URL_PROTOCOL = /^[a-z][a-z0-9+.-]*:$/;
+
 /**
  * An absolute URL, returned as the string given (strings cannot be mutated; `URL` objects can).
  *
@@ -325,10 +328,14 @@ function ownCredentialProblem(parsed: URL): string | undefined {
 export function url<const O extends UrlOptions>(options?: O): Spec<string, IsOptional<O>> {
   const o: UrlOptions = options ?? {};
   checkOptions('url', o, ['protocols', 'allowCredentials']);
-  // A string was searched as a substring (`'https:'` allowed `s:`) and then threw a TypeError.
-  if (o.protocols !== undefined && !(isListOf(o.protocols, (p) => typeof p === 'string') && o.protocols.length > 0)) {
+  // A string was searched as a substring (`'https:'` allowed `s:`) and then threw a TypeError. An
+  // entry `URL.protocol` never gives (`'https'`, `'HTTPS:'`) refused every URL at load instead.
+  if (
+    o.protocols !== undefined &&
+    !(isListOf(o.protocols, (p) => typeof p === 'string' && URL_PROTOCOL.test(p)) && o.protocols.length > 0)
+  ) {
     throw schemaError(
-      "url(): protocols must be a non-empty list of protocols with the colon, e.g. `protocols: ['https:']`.",
+      "url(): protocols must be a non-empty list of protocols as URL.protocol gives them, lowercase and with the colon, e.g. `protocols: ['https:']`.",
     );
   }
   const check = (value: string): string | undefined => {

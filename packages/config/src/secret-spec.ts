@@ -4,7 +4,6 @@ import {
   type CommonOptions,
   fail,
   type IsOptional,
-  isListOf,
   isSourceList,
   ok,
   type SecretSpecOptions,
@@ -14,6 +13,8 @@ import {
   schemaError,
 } from './spec.ts';
 import {
+  DENYLIST_FIX,
+  isDenylist,
   isPositiveSafeInteger,
   SECRET_ENCODINGS,
   SECRET_KINDS,
@@ -80,9 +81,7 @@ export function secret<const O extends SecretOptions>(options?: O): Spec<Secret,
   }
   // Read as given, a string denylist became one entry per character (every secret holding an `a`
   // was weak) and a hole or a number threw a TypeError at the first production start-up.
-  if (o.denylist !== undefined && !isListOf(o.denylist, (entry) => typeof entry === 'string')) {
-    throw schemaError("secret(): denylist must be a list of strings, e.g. `denylist: ['our-old-staging-key']`.");
-  }
+  if (o.denylist !== undefined && !isDenylist(o.denylist)) throw schemaError(`secret(): ${DENYLIST_FIX}`);
   if (o.sources !== undefined && !isSourceList(o.sources)) {
     throw schemaError(`secret(): sources must be a non-empty list of ${SOURCE_KINDS.join(', ')}.`);
   }

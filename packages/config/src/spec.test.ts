@@ -204,6 +204,42 @@ describe('string, number, port, boolean, url, oneOf, duration, list, json', () =
     expect(url({ protocols: ['https:'] }).parse('https://x.test')).toEqual({ ok: true, value: 'https://x.test' });
   });
 
+  it('url({ protocols }) refuses at build an entry URL.protocol never gives, which refused every URL at load', () => {
+    for (const protocols of [['https'], ['HTTPS:'], ['https://'], [' https:'], [':'], ['1http:'], ['https:', 'http']]) {
+      expect(() => url({ protocols: protocols as never }), JSON.stringify(protocols)).toThrow(
+        expect.objectContaining({
+          code: 'ERR_CONFIG_SCHEMA',
+          message: expect.stringMatching(
+            /protocols must be a non-empty list of protocols .*e\.g\. `protocols: \['https:'\]`/,
+          ),
+        }),
+      );
+    }
+    const spec = url({ protocols: ['https:', 'postgres:', 'svn+ssh:', 'coap.tcp:'] });
+    expect(spec.parse('postgres://db.test/app')).toEqual({ ok: true, value: 'postgres://db.test/app' });
+    expect(spec.parse('svn+ssh://x.test/repo')).toEqual({ ok: true, value: 'svn+ssh://x.test/repo' });
+  });
+
+  it('url({ protocols }) accepts exactly the protocols some URL has (property)', () => {
+    const char = fc.constantFrom(...'abzAZ09+.-:/_ '.split(''));
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: char, maxLength: 8 }), fc.string({ maxLength: 8 })), (protocol) => {
+        let reachable = false;
+        try {
+          reachable = new URL(`${protocol}//x.test/`).protocol === protocol;
+        } catch {}
+        let built = true;
+        try {
+          url({ protocols: [protocol] });
+        } catch (error) {
+          expect(error).toMatchObject({ code: 'ERR_CONFIG_SCHEMA' });
+          built = false;
+        }
+        expect(built, protocol).toBe(reachable);
+      }),
+    );
+  });
+
   it('parse what they promise and refuse the rest', () => {
     const schema = {
       A: number({ integer: true, min: 0 }),

@@ -19,6 +19,11 @@ export function isListOf(value: unknown, test: (item: unknown) => boolean): valu
   return true;
 }
 
+/** True for an object that is neither null nor an array: what an options or variables object must be. */
+export function isPlainObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /**
  * True for a non-empty array of source kinds, without holes: what `secret({ sources })` and the
  * load option `secretSources` take. A string is refused, not read: `'environment'.includes('env')` is true.

@@ -94,16 +94,19 @@ const TRANSIENT_4XX = new Set([408, 412, 425, 429, 472, 473]);
 // versioned data. ..."; "Waiting for the primary to upgrade from non-versioned to versioned data.
 // ..." on a secondary). The stable phrase is matched, across any line wrapping, and never quoted.
 const KV_UPGRADE = /non-versioned\s+to\s+versioned\s+data/i;
-// Vault's error texts are short; a longer body (a proxy's page) is not searched past this.
+// Vault's error texts are short and few; a longer body (a proxy's page) is not searched past this,
+// and no more than this many entries of `errors[]` are read.
 const MAX_ERROR_TEXT = 4096;
+const MAX_ERROR_ENTRIES = 16;
 
-/** The texts of a node-vault error: `response.body.errors` (or a text body) and `message`. */
+/** The texts of a node-vault error: the first entries of `response.body.errors` (or a text body) and `message`. */
 function errorTexts(error: unknown): string[] {
   const texts: string[] = [];
   const body = (error as { response?: { body?: unknown } } | null)?.response?.body;
   if (typeof body === 'string') texts.push(body);
   const errors = (body as { errors?: unknown } | null | undefined)?.errors;
-  if (Array.isArray(errors)) for (const text of errors) if (typeof text === 'string') texts.push(text);
+  if (Array.isArray(errors))
+    for (const text of errors.slice(0, MAX_ERROR_ENTRIES)) if (typeof text === 'string') texts.push(text);
   const message = (error as { message?: unknown } | null)?.message;
   if (typeof message === 'string') texts.push(message);
   return texts.map((text) => text.slice(0, MAX_ERROR_TEXT));
@@ -141,7 +144,7 @@ const FAILURES: Readonly<Record<FailureKind, { readonly code: ConfigIssueCode; r
   },
   rejected: {
     code: 'vault-rejected',
-    fix: "Vault, or a proxy in front of it, refused the request itself, so retrying will not help: check the reference's version, and that the client reaches Vault directly or through a proxy that passes its requests on unchanged",
+    fix: "Vault, or a proxy in front of it, refused the request itself, so retrying will not help: read the same path with the same token from the service's network (vault kv get, or curl to /v1/<mount>/data/<path>); if Vault answers there, fix the proxy or gateway in front of it, otherwise check that the mount is KV version 2 and not another engine or plugin",
   },
   upgrading: {
     code: 'vault-unavailable',

@@ -445,6 +445,22 @@ describe('assessSecret (options)', () => {
       );
     }
   });
+
+  it('throws ERR_CONFIG_SCHEMA for a denylist that is not a list of strings, as secret() does', () => {
+    // Read as given, a string or a number in the list threw a TypeError.
+    const value = `Zq${randomBytes(32).toString('base64url')}`;
+    // biome-ignore lint/suspicious/noSparseArray: the holes are what is tested
+    for (const denylist of ['a', [5], [, 'old-key'], new Array(1), new Set(['old-key']), null, {}]) {
+      expect(() => assessSecret(value, { denylist: denylist as never })).toThrow(
+        expect.objectContaining({
+          code: 'ERR_CONFIG_SCHEMA',
+          message: expect.stringMatching(/^assessSecret\(\): denylist must be a list of strings/),
+        }),
+      );
+    }
+    expect(assessSecret(`our-old-staging-key-${value}`, { denylist: ['our-old-staging-key'] })).toContain('known-demo');
+    expect(assessSecret(value, { denylist: [] })).toEqual([]);
+  });
 });
 
 describe('assessSecret (long values)', () => {

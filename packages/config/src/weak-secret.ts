@@ -3,6 +3,7 @@ import { KNOWN_DEMO_SECRETS, type KnownDemoSecret } from './known-demo-secrets.t
 import { foldLookalikes } from './lookalikes.ts';
 import { isPlaceholderShape } from './placeholder-shape.ts';
 import { decodeSecret } from './secret-encoding.ts';
+import { isListOf } from './spec.ts';
 
 /**
  * What a secret is for; decides its minimum length and entropy floors. HMAC and JWT HS* keys must
@@ -284,6 +285,18 @@ function matchesExactDemo(forms: Forms): boolean {
   return false;
 }
 
+/**
+ * True for a list of strings without holes: what `denylist` must be, for `secret()` and
+ * {@link assessSecret} alike. Read as given, a string was one entry per character and a hole or
+ * a number threw a TypeError.
+ */
+export function isDenylist(value: unknown): value is readonly string[] {
+  return isListOf(value, (entry) => typeof entry === 'string');
+}
+
+/** How to fix a denylist {@link isDenylist} refuses, after the function's name. */
+export const DENYLIST_FIX = "denylist must be a list of strings, e.g. `denylist: ['our-old-staging-key']`.";
+
 /** What {@link assessSecret} checks against. */
 export interface AssessSecretOptions {
   readonly kind?: SecretKind;
@@ -300,8 +313,8 @@ export interface AssessSecretOptions {
  * documentation and generated-for-development values do. A `hex`/`base64`/`base64url` value is
  * also checked as the text it decodes to, when that is UTF-8.
  *
- * @throws ConfigError `ERR_CONFIG_SCHEMA` for an unknown `kind` or `encoding`, or a `minBytes` that
- * is not a positive safe integer.
+ * @throws ConfigError `ERR_CONFIG_SCHEMA` for an unknown `kind` or `encoding`, a `minBytes` that
+ * is not a positive safe integer, or a `denylist` that is not a list of strings.
  *
  * @example
  * ```ts
@@ -346,6 +359,8 @@ function checkedPolicy(options: AssessSecretOptions, encoding: unknown): KindPol
   // length floor off instead of raising it.
   if (options.minBytes !== undefined && !isPositiveSafeInteger(options.minBytes))
     throw new ConfigError('ERR_CONFIG_SCHEMA', 'assessSecret(): minBytes must be a positive safe integer (bytes).');
+  if (options.denylist !== undefined && !isDenylist(options.denylist))
+    throw new ConfigError('ERR_CONFIG_SCHEMA', `assessSecret(): ${DENYLIST_FIX}`);
   return KIND_POLICIES[kind];
 }
 

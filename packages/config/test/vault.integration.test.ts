@@ -149,8 +149,23 @@ describe('loadConfig with the Vault dev server (KV v2)', () => {
       expect(rejected.message).toMatch(/refused the request itself, so retrying will not help/);
       // The fix names what a persistent refusal means, not a KV v1 mount or an unrouted path (404).
       expect(rejected.message).not.toMatch(/KV version 1|not a secret/);
+      // Vault answers 404, never 400, for any version a reference can hold: the fix points at what persists.
+      expect(rejected.message).not.toMatch(/reference's version/);
+      expect(rejected.message).toMatch(/fix the proxy or gateway in front of it/);
+      expect(rejected.message).toMatch(/check that the mount is KV version 2/);
       expect(rejected.message).not.toMatch(/invalid request|unsupported operation/);
       expect(rejected.message).not.toContain(server.token);
+    }
+    // What the fix text relies on: a version Vault does not hold, up to the 9 digits a reference
+    // takes, is 404 from real Vault, never 400.
+    for (const version of ['2', '999999999']) {
+      const missing = await rejection(
+        loadConfig({ K: secret() }, { env: { K: `vault:secret/rejected?version=${version}#k` }, vault: client }),
+      );
+      expect(
+        missing.issues.map((i) => i.code),
+        `version ${version}`,
+      ).toEqual(['vault-not-found']);
     }
   });
 
@@ -161,7 +176,8 @@ describe('loadConfig with the Vault dev server (KV v2)', () => {
       'Upgrading from non-versioned to versioned data. This backend will be unavailable for a brief period and will resume service shortly.',
       // A performance secondary or standby while the primary upgrades.
       'Waiting for the primary to upgrade from non-versioned to versioned data. This backend will be unavailable for a brief period and will resume service shortly.',
-      // Wrapped the way Vault formats a multi-error, with a line break inside the phrase.
+      // Defensive: Vault writes the phrase on one line; a line break inside it (a proxy re-wrapping
+      // the text, or a future multi-error format) still matches.
       '1 error occurred:\n\t* Upgrading from non-versioned to\nversioned data. This backend will be unavailable for a brief period\n\n',
     ];
     for (const text of upgrading) {
@@ -176,6 +192,21 @@ describe('loadConfig with the Vault dev server (KV v2)', () => {
     }
     // Once the upgrade is over, the same start-up succeeds.
     expect((await loadConfig({ K: secret() }, { env, vault: client })).K).toBeInstanceOf(Secret);
+  });
+
+  it('reads only the first 16 entries of errors[] when looking for the KV upgrade text', async () => {
+    await client.write('secret/data/many-errors', { data: { k: key() } });
+    const env = { K: 'vault:secret/many-errors#k' };
+    const upgrade = 'Upgrading from non-versioned to versioned data.';
+    const filler = Array.from({ length: 16 }, (_, i) => `error ${i}`);
+    // Past the cap, even the upgrade text is not read: the answer is what a 400 otherwise is.
+    server.injectFault({ status: 400, errors: [...filler, upgrade] }, { times: 1 });
+    const rejected = await rejection(loadConfig({ K: secret() }, { env, vault: client }));
+    expect(rejected.issues.map((i) => [i.key, i.code])).toEqual([['K', 'vault-rejected']]);
+    // Within it, it is.
+    server.injectFault({ status: 400, errors: [...filler.slice(1), upgrade] }, { times: 1 });
+    const transient = await rejection(loadConfig({ K: secret() }, { env, vault: client }));
+    expect(transient.issues.map((i) => [i.key, i.code])).toEqual([['K', 'vault-unavailable']]);
   });
 
   it('keeps the transient statuses (408, 412, 425, 429, 472, 473, 5xx) retryable', async () => {
