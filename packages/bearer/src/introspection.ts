@@ -1,21 +1,18 @@
 import { createHash } from 'node:crypto';
 import { errors as joseErrors } from 'jose';
-import { readBoundedText } from './bounded-body.ts';
-import { authenticateClient, formEncode } from './client-authentication.ts';
 import { deepFreeze, parseCompactJws } from './compact-jws.ts';
 import { BearerError, invalidToken } from './errors.ts';
-import { type CallOutcome, createIntrospectionBreaker } from './introspection-breaker.ts';
 import type {
   IntrospectionOptions,
   IntrospectionTimePolicy,
   JwtIntrospectionResponseOptions,
 } from './introspection-options.ts';
+import { createIntrospectionTransport, MAX_RESPONSE_BYTES, unavailable } from './introspection-transport.ts';
 import { isKeyForAlgorithm, verifyJwsSignature } from './jws-signature.ts';
 import { TOKEN68 } from './request.ts';
 import type { ScopeClaim } from './scopes.ts';
 import { isJsonObject, type JsonObject, type JsonValue, parseStrictJson } from './strict-json.ts';
 
-const MAX_RESPONSE_BYTES = 65_536;
 const JWT_MEDIA_TYPE = 'application/token-introspection+jwt';
 
 /**
@@ -93,43 +90,6 @@ interface CacheEntry {
   readonly until: number;
 }
 
-/** `Retry-After` of a failed call that did not open the breaker. */
-const RETRY_AFTER_SECONDS = 5;
-
-const unavailable = (message: string, cause?: unknown): BearerError =>
-  new BearerError('ERR_BEARER_INTROSPECTION_UNAVAILABLE', message, { cause, retryAfterSeconds: RETRY_AFTER_SECONDS });
-
-/**
- * `invalid_request` answers with no real introspection answer (HTTP 200) between them after which
- * the endpoint is no longer trusted to answer introspections: it may have been pointed elsewhere.
- */
-const INVALID_REQUEST_LIMIT = 10;
-
-/**
- * The 503 message while `invalid_request` cannot be read as "this token is malformed". The server's
- * `error_description` is never echoed: it is server text.
- */
-const REFUSES_EVERY_CALL =
-  'The introspection endpoint refuses every call as invalid_request: check introspection.endpoint ' +
-  "(the token endpoint answers so) and the client's registration.";
-
-/** Whether a 400 body is the RFC 6749 §5.2 error `invalid_request` (about the request: the token, or the endpoint). */
-function isInvalidRequest(text: string): boolean {
-  try {
-    const body = parseStrictJson(text);
-    return isJsonObject(body) && body.error === 'invalid_request';
-  } catch {
-    return false;
-  }
-}
-
-/** The 503 message for a status other than 200, 400 `invalid_request`, 5xx and 429. */
-function statusProblem(status: number): string {
-  return status === 400 || status === 401 || status === 403
-    ? `The introspection endpoint answered HTTP ${status}; check introspection.clientId and its credentials.`
-    : `The introspection endpoint answered HTTP ${status}; check introspection.endpoint (redirects are not followed).`;
-}
-
 /** The introspection client: cached, single-flight per token. */
 export interface Introspector {
   readonly issuer: string;
@@ -147,37 +107,23 @@ export function createIntrospector(
   clock: () => number,
   policy: IntrospectionTimePolicy = {},
 ): Introspector {
-  const endpoint = new URL(options.endpoint).href;
-  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const jwt = options.jwtResponse;
+  const transport = createIntrospectionTransport(
+    options,
+    clock,
+    jwt === undefined ? 'application/json' : JWT_MEDIA_TYPE,
+  );
   const maxTtlMs = (options.cacheMaxTtlSeconds ?? 60) * 1000;
   const negativeTtlMs = (options.negativeCacheTtlSeconds ?? 5) * 1000;
   const maxEntries = options.cacheMaxEntries ?? 10_000;
-  const timeoutMs = options.timeoutMs ?? 2_000;
-  const breaker = createIntrospectionBreaker({
-    failureThreshold: options.failureThreshold ?? 5,
-    failureBackoffMs: options.failureBackoffMs ?? 5_000,
-    maxConcurrentCalls: options.maxConcurrentCalls ?? 256,
-    // Monotonic, read through the global at each call (so tests can fake it): the verifier's
-    // clock may be stepped back or frozen, and then the window would never end.
-    clock: () => performance.now(),
-  });
   const tolerance = options.clockToleranceSeconds ?? policy.clockToleranceSeconds ?? 30;
   const maxTokenAge = policy.maxTokenAgeSeconds;
   const audiences = typeof options.audience === 'string' ? [options.audience] : [...options.audience];
   const requireAudience = options.requireAudience ?? true;
   const requireTokenType = options.requireTokenType ?? true;
-  const jwt = options.jwtResponse;
   const jwtAlgorithms = new Set<string>(jwt?.algorithms ?? []);
   const cache = new Map<string, CacheEntry>();
   const inFlight = new Map<string, Promise<Answer>>();
-  let calls = 0;
-  // RFC 6749 invalid_request is about the request. From an endpoint that answers introspections it
-  // can only be about the token (oidc-provider: an oversized or JWT-shaped garbage one); from the
-  // token endpoint, or for a client whose registration wants another response format, it is the
-  // answer to every call, valid tokens included. So it is a 401 only while the endpoint has given a
-  // real answer (HTTP 200) since the last INVALID_REQUEST_LIMIT invalid_request answers.
-  let answersIntrospections = false;
-  let invalidRequestsInARow = 0;
 
   const remember = (key: string, entry: CacheEntry): void => {
     cache.delete(key);
@@ -240,123 +186,10 @@ export function createIntrospector(
     return body;
   };
 
-  /**
-   * One POST and its body, settled within `timeoutMs` whatever `fetch` does: a custom fetch may
-   * ignore the abort signal, and a call that never settles would hold its `maxConcurrentCalls` slot,
-   * or the breaker's half-open probe, for good.
-   */
-  const exchange = async (
-    body: string,
-    headers: Record<string, string>,
-  ): Promise<{ response: Response; text: string }> => {
-    const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const cause = new DOMException('The introspection call timed out.', 'TimeoutError');
-        reject(unavailable('The introspection endpoint did not answer within introspection.timeoutMs.', cause));
-        controller.abort(cause);
-      }, timeoutMs);
-    });
-    const attempt = (async () => {
-      let response: Response;
-      try {
-        response = await fetchImpl(endpoint, {
-          method: 'POST',
-          headers,
-          body,
-          redirect: 'manual',
-          signal: controller.signal,
-        });
-      } catch (cause) {
-        throw unavailable('The introspection endpoint could not be reached (network error or timeout).', cause);
-      }
-      let text: string;
-      try {
-        // Aborted on timeout: the body is cancelled even when fetch ignored the signal, also when
-        // the response only arrives after the timeout.
-        text = await readBoundedText(response, MAX_RESPONSE_BYTES, controller.signal);
-      } catch (cause) {
-        throw unavailable('The introspection response is too large or not UTF-8.', cause);
-      }
-      return { response, text };
-    })();
-    // The loser of the race settles unobserved: its rejection is expected, not unhandled.
-    attempt.catch(() => undefined);
-    try {
-      return await Promise.race([attempt, timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-
-  /** Sends one call through the breaker: an answer of a reachable server, or a 503. */
-  const send = async (token: string): Promise<{ response: Response; text: string }> => {
-    const admitted = breaker.admit();
-    let outcome: CallOutcome = 'not-sent';
-    try {
-      calls++;
-      const params: [string, string][] = [
-        ['token', token],
-        ['token_type_hint', 'access_token'],
-      ];
-      const headers: Record<string, string> = {
-        'content-type': 'application/x-www-form-urlencoded',
-        accept: jwt === undefined ? 'application/json' : JWT_MEDIA_TYPE,
-      };
-      try {
-        await authenticateClient(options.authentication, options.clientId, endpoint, params, headers, clock());
-      } catch (cause) {
-        throw unavailable(
-          'The client assertion for the introspection endpoint could not be signed; check ' +
-            'introspection.authentication.privateKey and algorithm.',
-          cause,
-        );
-      }
-      // Built before the call counts as sent: a value that cannot be encoded is no failure of the
-      // server, and must not open the breaker for every other token.
-      let body: string;
-      try {
-        body = params.map(([name, value]) => `${formEncode(name)}=${formEncode(value)}`).join('&');
-      } catch (cause) {
-        throw unavailable('The introspection request could not be form-encoded; check introspection.clientId.', cause);
-      }
-      outcome = 'transport-failure';
-      const { response, text } = await exchange(body, headers);
-      if (response.status >= 500 || response.status === 429) {
-        throw unavailable(
-          `The introspection endpoint answered HTTP ${response.status}: the authorization server failed or ` +
-            'is overloaded; check that it is up.',
-        );
-      }
-      outcome = 'answered';
-      return { response, text };
-    } catch (error) {
-      // The failure that opens the breaker answers with the breaker's window, not the default.
-      const retryAfterSeconds = admitted.settle(outcome);
-      if (retryAfterSeconds !== undefined && error instanceof BearerError) {
-        const opening = new BearerError(error.code, error.message, { cause: error.cause, retryAfterSeconds });
-        // Where the failure happened, not this rethrow.
-        if (error.stack !== undefined) opening.stack = error.stack;
-        throw opening;
-      }
-      throw error;
-    } finally {
-      admitted.settle(outcome);
-    }
-  };
-
   const call = async (token: string): Promise<Answer> => {
-    const { response, text } = await send(token);
-    if (response.status === 400 && isInvalidRequest(text)) {
-      invalidRequestsInARow++;
-      if (invalidRequestsInARow >= INVALID_REQUEST_LIMIT) answersIntrospections = false;
-      // Not an answer about this token: thrown, so not cached, and every valid token gets a 503
-      // telling the operator what to fix instead of a 401 that sends clients into refresh loops.
-      if (!answersIntrospections) throw unavailable(REFUSES_EVERY_CALL);
-      return 'malformed';
-    }
-    if (response.status !== 200) throw unavailable(statusProblem(response.status));
+    const reply = await transport.post(token);
+    if (reply === 'malformed') return reply;
+    const { response, text } = reply;
     let body: JsonObject;
     if (jwt !== undefined) {
       const type = response.headers.get('content-type') ?? '';
@@ -375,8 +208,7 @@ export function createIntrospector(
       body = value;
     }
     // A real introspection answer, active or not: invalid_request from now on is about the token.
-    answersIntrospections = true;
-    invalidRequestsInARow = 0;
+    transport.answered();
     if (body.active !== true) return 'inactive';
     // Cached and shared by every request with this token (and by concurrent ones awaiting the
     // same call): frozen, like the claims of a locally verified token, so no handler can change
@@ -417,7 +249,7 @@ export function createIntrospector(
     tenant: options.tenant,
     scopeClaims: options.scopeClaims,
     get calls() {
-      return calls;
+      return transport.calls;
     },
     async introspect(token) {
       // RFC 6750 §2.1 b64token: anything else is refused before a call. A lone surrogate cannot even
