@@ -39,29 +39,25 @@ interface LateForget {
 // reconnects: never a listener pair per forget.
 const lateForgets = new NextReadyQueue<LateForget>({
   maxItems: LATE_FORGET_MAX,
+  windowMs: LATE_FORGET_WINDOW_MS,
   run: (client, forgets) => {
     for (const f of forgets) (client as Redis).eval(FORGET_OWN_LUA, 1, f.key, f.token).catch(ignore);
   },
 });
 
 /**
- * Sends the compare-and-delete of `key` on `client`'s next `ready`, if it comes within `windowMs`
- * of the latest forget pending there. ioredis resends the commands that lost their connection
- * without an answer (`autoResendUnfulfilledCommands`, the attempt's SET among them) as it turns
- * ready, before it emits `ready`, so the forget runs after that SET on the same connection. The
- * token makes a late forget safe: it deletes nothing but this attempt's record. False when nothing
- * was scheduled: the client is closed for good (ioredis failed its pending commands, the SET with
- * them) or {@link LATE_FORGET_MAX} forgets already wait.
+ * Sends the compare-and-delete of `key` on `client`'s next `ready`, if it comes within
+ * {@link LATE_FORGET_WINDOW_MS} of the latest forget pending there. ioredis resends the commands
+ * that lost their connection without an answer (`autoResendUnfulfilledCommands`, the attempt's SET
+ * among them) as it turns ready, before it emits `ready`, so the forget runs after that SET on the
+ * same connection. The token makes a late forget safe: it deletes nothing but this attempt's
+ * record. False when nothing was scheduled: the client is closed for good (ioredis failed its
+ * pending commands, the SET with them) or {@link LATE_FORGET_MAX} forgets already wait.
  *
- * @internal exported for the guard and its tests (`windowMs`)
+ * @internal exported for the guard and its tests
  */
-export function forgetWhenReady(
-  client: RedisClient,
-  key: string,
-  token: string,
-  windowMs: number = LATE_FORGET_WINDOW_MS,
-): boolean {
-  return lateForgets.add(client, { key, token }, windowMs);
+export function forgetWhenReady(client: RedisClient, key: string, token: string): boolean {
+  return lateForgets.add(client, { key, token });
 }
 
 /**

@@ -346,6 +346,125 @@ describe('a Redis that refuses writes (out of memory)', () => {
   });
 });
 
+describe('SharedCache early refresh while Redis refuses writes (maxmemory with noeviction)', () => {
+  let server: TestRedis;
+  let redis: Redis;
+  let admin: Redis;
+
+  beforeAll(async () => {
+    server = await startRedis({ owned: true });
+    redis = connect(server);
+    admin = connect(server);
+    await Promise.all([readyOf(redis), readyOf(admin)]);
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    admin?.disconnect();
+    await server?.stop();
+  });
+
+  /** Calls per command so far, from INFO commandstats (the admin's own INFO and PING included). */
+  const calls = async (): Promise<number> => {
+    let total = 0;
+    for (const line of (await admin.info('commandstats')).split('\n')) {
+      const m = /^cmdstat_(?!info|ping|config)[^:]+:calls=(\d+)/.exec(line.trim());
+      if (m) total += Number(m[1]);
+    }
+    return total;
+  };
+
+  /** Lets anything the cache started in the background reach Redis: a few round trips on its own client. */
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 4; i++) {
+      await redis.ping();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+
+  it.each([
+    ['with the lease', {}],
+    ['without the lease', { lease: false as const }],
+  ] as const)(
+    'skips the loader, reports once and pauses, then reloads once Redis takes writes again (%s)',
+    async (_how, overrides) => {
+      let now = 5_000_000;
+      const errors: unknown[] = [];
+      const name = unique('oom-refresh');
+      const cache = new SharedCache<string>({
+        name,
+        class: 'pod',
+        reason: 'per-pod copies are fine here',
+        ttlMs: 60_000,
+        l1: { maxEntries: 100 },
+        earlyRefresh: { beta: 100 },
+        clock: { now: () => now, random: () => 0.5 },
+        redis,
+        timeoutMs: 1_000,
+        registry: new CacheRegistry(),
+        onError: (e) => errors.push(e),
+        ...overrides,
+      });
+      expect(
+        await cache.getOrSet('k', () => {
+          now += 500; // δ = 500 ms: with β = 100, due from about 35 s before expiry
+          return 'v1';
+        }),
+      ).toBe('v1');
+      await admin.del(`rampart:cache:${name}:{=k}`); // evicted, or lost in a restart
+      await admin.config('SET', 'maxmemory', '1');
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      try {
+        let loads = 0;
+        const loader = (): string => {
+          loads += 1;
+          return 'v2';
+        };
+        now += 30_000; // due
+        expect(await cache.getOrSet('k', loader)).toBe('v1'); // the L1 copy, and a refresh in the background
+        await waitFor(() => errors.length > 0, { timeoutMs: 5_000, what: 'the refused refresh to be reported' });
+        await settle();
+        expect(loads).toBe(0); // nothing it loaded could be stored
+        expect(errors).toHaveLength(1);
+        expect(errors[0]).toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE', retryable: true });
+        expect(String((errors[0] as Error).message)).toContain('maxmemory');
+        expect(inspect(errors[0], { depth: 10 })).toContain('OOM'); // Redis's reason, in the cause
+        // Further due hits during the pause: the L1 copy, with no refresh, no round trip, no report.
+        const before = await calls();
+        for (let i = 0; i < 5; i++) {
+          now += 1_000;
+          expect(await cache.getOrSet('k', loader)).toBe('v1');
+        }
+        await settle();
+        expect(await calls()).toBe(before);
+        expect(loads).toBe(0);
+        expect(errors).toHaveLength(1);
+        // After the pause, one attempt again: refused again, reported again (once).
+        now += 10_000;
+        expect(await cache.getOrSet('k', loader)).toBe('v1');
+        expect(await cache.getOrSet('k', loader)).toBe('v1');
+        await waitFor(() => errors.length > 1, { timeoutMs: 5_000, what: 'the second refused refresh to be reported' });
+        await settle();
+        expect(errors).toHaveLength(2);
+        expect(loads).toBe(0);
+        // Redis takes writes again: the refresh after the pause reloads the lost entry.
+        await admin.config('SET', 'maxmemory', '0');
+        now += 10_000;
+        expect(await cache.getOrSet('k', loader)).toBe('v1');
+        await waitFor(async () => (await admin.get(`rampart:cache:${name}:{=k}`)) !== null, {
+          timeoutMs: 5_000,
+          what: 'the refresh to store the reloaded entry',
+        });
+        expect(loads).toBe(1);
+        expect(await cache.get('k')).toBe('v2');
+        expect(errors).toHaveLength(2);
+      } finally {
+        await admin.config('SET', 'maxmemory', '0');
+        await cache.close();
+      }
+    },
+  );
+});
+
 describe('ReplayGuard with WAIT', () => {
   let primary: TestRedis;
   let replica: TestRedis;

@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { RedisStoreError } from '../errors.ts';
 import type { RedisClient } from '../scripts.ts';
 import { InvalidationBus } from './invalidation-bus.ts';
 
@@ -10,10 +12,13 @@ class FakeSubscriber extends EventEmitter {
 
   readonly failing: (() => void)[] = [];
 
+  /** What a failed SUBSCRIBE rejects with. */
+  failure: () => Error = () => new Error('connection lost');
+
   subscribe(): Promise<number> {
     return new Promise((resolve, reject) => {
       this.pending.push(() => resolve(1));
-      this.failing.push(() => reject(new Error('connection lost')));
+      this.failing.push(() => reject(this.failure()));
     });
   }
 
@@ -208,5 +213,38 @@ describe('InvalidationBus', () => {
     bus.deliver({ origin: 'pod-a', keys: ['k'] });
     bus.deliver({ origin: 'pod-b', keys: ['k'] });
     expect(seen).toEqual(['pod-b']);
+  });
+
+  it('reports a failed SUBSCRIBE as a RedisStoreError whose cause carries no command or arguments', async () => {
+    const subscriber = new FakeSubscriber();
+    // ioredis rejects with a ReplyError that carries the command and its arguments.
+    subscriber.failure = () =>
+      Object.assign(new Error("NOPERM User app has no permissions to access the 'secret-ch-7f3a' channel"), {
+        name: 'ReplyError',
+        command: { name: 'subscribe', args: ['secret-ch-7f3a', 'arg-9c1d'] },
+      });
+    const errors: unknown[] = [];
+    const bus = new InvalidationBus(
+      subscriber as unknown as RedisClient,
+      'secret-ch-7f3a',
+      'pod-a',
+      () => {},
+      () => {},
+      (error) => errors.push(error),
+      'SharedCache "jwks"',
+    );
+    bus.start();
+    await subscriber.fail();
+    expect(errors).toHaveLength(1);
+    const [error] = errors as [RedisStoreError & { cause?: Error }];
+    expect(error).toBeInstanceOf(RedisStoreError);
+    expect(error).toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE', retryable: true });
+    expect(error.message).toContain('SharedCache "jwks"');
+    expect(Object.hasOwn(error, 'command')).toBe(false);
+    expect(error.cause).toBeInstanceOf(Error);
+    expect(Object.hasOwn(error.cause as object, 'command')).toBe(false);
+    expect(error.cause?.message).toContain('NOPERM'); // Redis's reason stays readable
+    expect(inspect(error, { depth: 10 })).not.toContain('arg-9c1d');
+    await bus.close();
   });
 });

@@ -1,4 +1,4 @@
-import { RedisStoreError } from '../errors.ts';
+import { RedisStoreError, safeCause } from '../errors.ts';
 import { NextReadyQueue } from '../next-ready-queue.ts';
 import type { RedisClient } from '../scripts.ts';
 
@@ -103,6 +103,7 @@ export class InvalidationBus {
   readonly #onMessage: (message: InvalidationMessage) => void;
   readonly #onResync: () => void;
   readonly #onError: (error: unknown) => void;
+  readonly #label: string;
   #subscribed = false;
   #subscribing = false;
   #closed = false;
@@ -115,6 +116,7 @@ export class InvalidationBus {
     onMessage: (message: InvalidationMessage) => void,
     onResync: () => void,
     onError: (error: unknown) => void,
+    label = 'SharedCache',
   ) {
     this.#subscriber = subscriber;
     this.#channel = channel;
@@ -122,6 +124,7 @@ export class InvalidationBus {
     this.#onMessage = onMessage;
     this.#onResync = onResync;
     this.#onError = onError;
+    this.#label = label;
   }
 
   /** Listens for the subscriber's `ready`, and subscribes now if it already is. */
@@ -225,7 +228,15 @@ export class InvalidationBus {
       },
       (error: unknown) => {
         this.#subscribing = false;
-        this.#onError(error);
+        // ioredis's error carries the command with its arguments: only its name, message, stack
+        // and code are passed on, as everywhere else.
+        this.#onError(
+          new RedisStoreError(
+            'ERR_REDIS_UNAVAILABLE',
+            `${this.#label}: the subscriber could not subscribe to the invalidation channel; the L1 stays off until it does (retried on every reconnect). If it keeps failing, check that the subscriber's ACL user may use the channel (see the cause).`,
+            { cause: safeCause(error) },
+          ),
+        );
       },
     );
   }

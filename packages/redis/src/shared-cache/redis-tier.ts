@@ -66,6 +66,12 @@ export interface ReadOrLease {
  */
 export type ReadBasis = { readonly generation: string } | { readonly entryDigest: string };
 
+/** What a load writes against (see {@link CacheRedisTier.beforeLoad}): the key's generation and its tags' versions. */
+export interface LoadBasis {
+  readonly generation: string;
+  readonly versions: Record<string, number> | undefined;
+}
+
 /** The `entryDigest` of a read that found no entry (see `ENTRY_UNCHANGED` in cache-scripts.ts). */
 export const ENTRY_ABSENT = '-';
 
@@ -329,24 +335,22 @@ export class CacheRedisTier {
   /**
    * What a load must compare its result against: the key's generation (unless a lease or a miss's
    * read brought it; after a read that found an entry, read only while that entry is unchanged) and
-   * its tags' versions. Undefined when Redis cannot say, or the entry changed since the read: the
-   * result is then not cached.
+   * its tags' versions. Undefined when the entry changed since the read: the result would not be
+   * cached. Rejects when Redis cannot say (down, or refusing the write that creates a generation
+   * or a tag version: `maxmemory` with `noeviction`, a read-only replica); nothing it loads could be
+   * stored then either.
    */
   async beforeLoad(
     key: string,
     basis: ReadBasis | undefined,
     tags: readonly string[],
     ttlMs: number,
-  ): Promise<{ generation: string; versions: Record<string, number> | undefined } | undefined> {
-    try {
-      const [g, versions] = await Promise.all([
-        basis && 'generation' in basis ? basis.generation : this.generation(key, basis?.entryDigest),
-        this.tagVersions(tags, ttlMs),
-      ]);
-      return g === undefined ? undefined : { generation: g, versions };
-    } catch {
-      return undefined;
-    }
+  ): Promise<LoadBasis | undefined> {
+    const [g, versions] = await Promise.all([
+      basis && 'generation' in basis ? basis.generation : this.generation(key, basis?.entryDigest),
+      this.tagVersions(tags, ttlMs),
+    ]);
+    return g === undefined ? undefined : { generation: g, versions };
   }
 
   /**

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type AuditedStore, type CacheAuditRow, type CacheClass, cacheRegistry } from '../cache-registry.ts';
-import { RedisStoreError } from '../errors.ts';
+import { RedisStoreError, safeCause } from '../errors.ts';
 import { RedisCallGuard } from '../redis-down-policy.ts';
 import { checkId } from '../store-options.ts';
 import type { StoredEntry } from './entry.ts';
@@ -12,6 +12,7 @@ import {
   ENTRY_ABSENT,
   entryDigest,
   type Lease,
+  type LoadBasis,
   type ReadBasis,
   type ReadOrLease,
   readBasis,
@@ -30,6 +31,13 @@ import { EarlyRefresh } from './xfetch.ts';
 
 // ready() waits at least this long for the subscriber to connect, whatever the per-call timeout.
 const MIN_READY_WAIT_MS = 10_000;
+
+/**
+ * How long a cache starts no early refresh after Redis failed one before its loader ran (down, or
+ * refusing the writes a refresh needs): due hits serve the L1 copy meanwhile, with no round trip
+ * and no report, and the next one after the pause tries again.
+ */
+const REFRESH_PAUSE_MS = 10_000;
 
 /**
  * A two-tier cache, classified for the audit: a bounded in-process L1 in front of Redis (L2), with
@@ -76,6 +84,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
   readonly #origin = randomBytes(8).toString('hex');
   readonly #inflight = new Map<string, Promise<T>>();
   #writes = 0;
+  /** Until when (this cache's clock) no early refresh starts: see {@link REFRESH_PAUSE_MS}. */
+  #refreshPausedUntil = 0;
   readonly #unregister: () => void;
 
   constructor(options: SharedCacheOptions<T>) {
@@ -122,6 +132,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
         (m) => this.#forget(m),
         () => this.#forget({ all: true }),
         this.#onError,
+        `SharedCache "${this.name}"`,
       );
       this.#bus.start();
     }
@@ -361,18 +372,37 @@ export class SharedCache<T = unknown> implements AuditedStore {
   async #compute(
     key: string,
     loader: () => Promise<T> | T,
-    { ttl, tags }: Write,
+    write: Write,
     stale: StaleValue<T> | undefined,
     lease: Lease | undefined,
     ticket: LoadTicket,
     basis?: ReadBasis,
   ): Promise<T> {
+    // Read before computing: a delete or tag invalidation during the load marks the result stale.
+    // When Redis cannot say, the caller still gets the loaded value; it is not cached.
+    const seen = await this.#redis
+      ?.beforeLoad(key, lease ? { generation: lease.generation } : basis, write.tags, write.ttl)
+      .catch(() => undefined);
+    return this.#loadAndStore(key, loader, write, stale, lease, ticket, seen);
+  }
+
+  /**
+   * Runs the loader and writes its value against `seen` (see {@link SharedCache.#compute}); with
+   * Redis and no `seen`, the value is returned and cached nowhere. Gives `lease` back, and ends
+   * the generation, when nothing was written.
+   */
+  async #loadAndStore(
+    key: string,
+    loader: () => Promise<T> | T,
+    { ttl, tags }: Write,
+    stale: StaleValue<T> | undefined,
+    lease: Lease | undefined,
+    ticket: LoadTicket,
+    seen: LoadBasis | undefined,
+  ): Promise<T> {
     let leaseToken = lease?.token;
-    let generation: string | undefined; // to end if this load writes nothing
+    let generation = seen?.generation; // to end if this load writes nothing
     try {
-      // Read before computing: a delete or tag invalidation during the load marks the result stale.
-      const seen = await this.#redis?.beforeLoad(key, lease ? { generation: lease.generation } : basis, tags, ttl);
-      generation = seen?.generation;
       const started = this.#now();
       const { value, loaded } = await loadOrStale(loader, stale, this.#now, this.#onError);
       if (!loaded) return value; // the stale value is not cached again
@@ -408,7 +438,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
    * background): if it is no longer the one the copy came from (a set() or another pod's refresh
    * replaced it; its announcement drops the copy), there is nothing to refresh; otherwise that read
    * is the basis. When Redis no longer holds any entry for the key (evicted, lost in a restart),
-   * the refresh reloads it like a miss, only while the key is still empty.
+   * the refresh reloads it like a miss, only while the key is still empty. The loader runs only
+   * once the write it needs is possible: see {@link SharedCache.#refreshFailed}.
    */
   #refreshInBackground(
     key: string,
@@ -417,28 +448,68 @@ export class SharedCache<T = unknown> implements AuditedStore {
     basis?: ReadBasis,
     copy?: L1Entry<T>,
   ): void {
+    if (this.#now() < this.#refreshPausedUntil) return;
     this.#refresh?.start(key, () =>
       withTicket(this.#l1, key, async (ticket) => {
+        const redis = this.#redis;
+        if (!redis) {
+          await this.#loadAndStore(key, loader, write, undefined, undefined, ticket, undefined);
+          return;
+        }
+        // Every Redis step comes before the loader: when one fails, nothing loaded could be stored,
+        // so the loader does not run (see #refreshFailed).
         let start = basis;
-        if (this.#redis && start === undefined && copy) {
-          const held = await this.#redis.readBytes(key);
-          if (held === undefined) {
-            // Redis lost the entry (evicted, restarted): reloaded as a miss would be, and only while
-            // it is still absent, so one pod loads (the lease) and a set() landing first wins.
-            start = { entryDigest: ENTRY_ABSENT };
-          } else {
-            if (!held.entry || !sameEntry(held.entry, copy)) return;
-            start = { entryDigest: entryDigest(held.bytes) };
-          }
-        }
         let lease: Lease | undefined;
-        if (this.#redis && this.#lease) {
-          const digest = start && 'entryDigest' in start ? start.entryDigest : '';
-          lease = await this.#redis.acquireLease(key, this.#lease.ttlMs, digest);
-          if (lease === undefined) return; // another pod (or this one's miss) is already computing, or a write came
+        let seen: LoadBasis | undefined;
+        try {
+          if (start === undefined && copy) {
+            const held = await redis.readBytes(key);
+            if (held === undefined) {
+              // Redis lost the entry (evicted, restarted): reloaded as a miss would be, and only while
+              // it is still absent, so one pod loads (the lease) and a set() landing first wins.
+              start = { entryDigest: ENTRY_ABSENT };
+            } else {
+              if (!held.entry || !sameEntry(held.entry, copy)) return;
+              start = { entryDigest: entryDigest(held.bytes) };
+            }
+          }
+          if (this.#lease) {
+            const digest = start && 'entryDigest' in start ? start.entryDigest : '';
+            lease = await redis.acquireLease(key, this.#lease.ttlMs, digest);
+            if (lease === undefined) return; // another pod (or this one's miss) is already computing, or a write came
+          }
+          seen = await redis.beforeLoad(key, lease ? { generation: lease.generation } : start, write.tags, write.ttl);
+        } catch (error) {
+          if (lease) await redis.endLoad(key, lease.token, '');
+          this.#refreshFailed(error);
+          return;
         }
-        await this.#compute(key, loader, write, undefined, lease, ticket, start);
+        if (seen === undefined) {
+          // The entry changed since it was read (a set() or another pod's write): nothing to refresh.
+          if (lease) await redis.endLoad(key, lease.token, '');
+          return;
+        }
+        await this.#loadAndStore(key, loader, write, undefined, lease, ticket, seen);
       }),
+    );
+  }
+
+  /**
+   * An early refresh that Redis failed before its loader ran: the loader is skipped (its value could
+   * not be stored), the L1 copy is served on, and no refresh of this cache starts for
+   * {@link REFRESH_PAUSE_MS}. Reported once per pause, not once per due hit.
+   */
+  #refreshFailed(error: unknown): void {
+    const now = this.#now();
+    if (now < this.#refreshPausedUntil) return; // another key's refresh already reported it
+    this.#refreshPausedUntil = now + REFRESH_PAUSE_MS;
+    const timedOut = error instanceof RedisStoreError && error.code === 'ERR_REDIS_TIMEOUT';
+    this.#onError(
+      new RedisStoreError(
+        timedOut ? 'ERR_REDIS_TIMEOUT' : 'ERR_REDIS_UNAVAILABLE',
+        `SharedCache "${this.name}".refresh: Redis failed the step an early refresh takes before it loads (the lease, or the generation or tag version it writes), so the loader was not run and the current value is served until it expires; no early refresh of this cache starts for ${REFRESH_PAUSE_MS} ms. If Redis refuses writes (see the cause: OOM under maxmemory with maxmemory-policy noeviction, or READONLY), raise maxmemory or choose an evicting policy such as allkeys-lru, or point \`redis\` at the primary.`,
+        { cause: safeCause(error) },
+      ),
     );
   }
 
