@@ -23,7 +23,8 @@ interface Waiter {
  * Runs at most `limit` tasks at once; the others wait their turn, urgent ones first, then first
  * come first served. Shared by every batched Vault call of one instance, so neither one huge
  * `decryptMany`/`rewrap` nor many concurrent ones open more than `limit` Vault requests. Once
- * {@link close}d, no waiting or later task ever starts.
+ * {@link close}d, no waiting or later task ever starts: not even one handed its slot just before
+ * `close()` but not yet resumed (it finds the limit closed when it resumes, and frees the slot).
  */
 export class ConcurrencyLimit {
   readonly #limit: number;
@@ -38,18 +39,34 @@ export class ConcurrencyLimit {
 
   async run<T>(task: () => Promise<T>, options: QueueOptions = {}): Promise<T> {
     if (this.#closed) throw this.#closed();
-    if (this.#running >= this.#limit) await this.#enqueue(options);
-    else this.#running += 1;
+    if (this.#running >= this.#limit) {
+      await this.#enqueue(options);
+      // Handed a slot, but close() came before this resumed: give the slot back unused.
+      const closed = this.#closedError();
+      if (closed) {
+        this.#release();
+        throw closed;
+      }
+    } else this.#running += 1;
     try {
       return await task();
     } finally {
-      // Hand the slot straight to the next waiter (the count stays), or free it.
-      const next = this.#urgent.shift() ?? this.#waiting.shift();
-      if (next) {
-        clearTimeout(next.timer);
-        next.start();
-      } else this.#running -= 1;
+      this.#release();
     }
+  }
+
+  /** The error of close(), if it was called (a method: a field read here would stay narrowed after `await`). */
+  #closedError(): Error | undefined {
+    return this.#closed?.();
+  }
+
+  /** Hands the slot straight to the next waiter (the count stays), or frees it. */
+  #release(): void {
+    const next = this.#urgent.shift() ?? this.#waiting.shift();
+    if (next) {
+      clearTimeout(next.timer);
+      next.start();
+    } else this.#running -= 1;
   }
 
   /** Rejects every waiting task with `error()` now, and every later one at once; running tasks go on. */

@@ -201,18 +201,25 @@ describe('DecryptDekCache', () => {
     expect(retired(metrics)).toEqual(['decrypt:max-age', 'decrypt:max-age']);
   });
 
-  it('reports the data key a second set() of the same wrapped DEK replaces', () => {
+  it('keeps the cached data key when a second set() brings the same wrapped DEK, reporting nothing', () => {
+    let now = 0;
     const metrics: TransitMetric[] = [];
     const cache = new DecryptDekCache(
       { maxAgeMs: 1000, maxEntries: 10 },
-      () => 0,
+      () => now,
       (m) => metrics.push(m),
     );
-    cache.set('a', new DataKey(Buffer.alloc(32, 2)), cache.generation, 0);
-    cache.set('a', new DataKey(Buffer.alloc(32, 2)), cache.generation, 0);
+    const first = new DataKey(Buffer.alloc(32, 2));
+    cache.set('a', first, cache.generation, 0);
+    now = 10;
+    cache.set('a', new DataKey(Buffer.alloc(32, 2)), cache.generation, 10);
+    // The same DEK: nothing left the cache, so no dek-retired (it used to say `evicted`).
+    expect(retired(metrics)).toEqual([]);
     expect(cache.size).toBe(1);
-    cache.clear();
-    expect(retired(metrics)).toEqual(['decrypt:evicted', 'decrypt:cleared']);
+    expect(cache.get('a')).toBe(first);
+    now = 1000; // aged from the first set(): the kept entry's age is not reset
+    expect(cache.get('a')).toBeUndefined();
+    expect(retired(metrics)).toEqual(['decrypt:max-age']);
   });
 });
 
@@ -279,6 +286,48 @@ describe('re-entrant metrics hooks', () => {
     for (const id of ['a', 'b', 'c']) cache.set(id, new DataKey(Buffer.alloc(32, 1)), 0, 0);
     cache.clear();
     expect(reasons(metrics)).toEqual(['decrypt:cleared', 'decrypt:cleared', 'decrypt:cleared']);
+  });
+});
+
+describe('DecryptDekCache with a hook that clears it', () => {
+  const reasons = (metrics: TransitMetric[]): string[] =>
+    metrics.flatMap((m) => (m.type === 'dek-retired' ? [`${m.cache}:${m.reason}`] : []));
+
+  /** A cache of `maxEntries` whose hook calls clear() at the first dek-retired event. */
+  function clearingCache(maxEntries: number, metrics: TransitMetric[]): DecryptDekCache {
+    let clearing = false;
+    const cache: DecryptDekCache = new DecryptDekCache(
+      { maxAgeMs: 1000, maxEntries },
+      () => 0,
+      (m) => {
+        metrics.push(m);
+        if (m.type === 'dek-retired' && !clearing) {
+          clearing = true;
+          cache.clear();
+        }
+      },
+    );
+    return cache;
+  }
+
+  it('keeps no data key when the hook calls clear() while set() evicts for room', () => {
+    const metrics: TransitMetric[] = [];
+    const cache = clearingCache(1, metrics);
+    cache.set('a', new DataKey(Buffer.alloc(32, 1)), cache.generation, 0);
+    cache.set('b', new DataKey(Buffer.alloc(32, 1)), cache.generation, 0);
+    expect(cache.size).toBe(0);
+    expect(reasons(metrics)).toEqual(['decrypt:evicted', 'decrypt:cleared']);
+  });
+
+  it('keeps no data key when the hook calls clear() while set() replaces a wrapped DEK cached before', () => {
+    const metrics: TransitMetric[] = [];
+    const cache = clearingCache(10, metrics);
+    cache.set('a', new DataKey(Buffer.alloc(32, 1)), cache.generation, 0);
+    cache.set('b', new DataKey(Buffer.alloc(32, 1)), cache.generation, 0);
+    cache.set('a', new DataKey(Buffer.alloc(32, 1)), cache.generation, 0);
+    // No report, so no clear(): both DEKs stay; had one been reported, the clear() must have emptied it.
+    const cleared = metrics.some((m) => m.type === 'dek-retired');
+    expect({ cleared, size: cache.size }).toEqual({ cleared: false, size: 2 });
   });
 });
 

@@ -308,14 +308,26 @@ export class DecryptDekCache {
 
   /**
    * Caches `dataKey`, aged from `requestedAt`, unless the cache was cleared since `generation`
-   * (a DEK requested before `clear()` is not kept).
+   * (a DEK requested before `clear()` is not kept). When the same wrapped DEK is already cached
+   * (it holds the same DEK), that entry is kept, with its age, and nothing is reported: no DEK left
+   * the cache (one past `maxAgeMs` is retired as `max-age` and replaced). The new entry goes in before any eviction is reported, so a metrics hook that calls
+   * `clear()` from that report retires it too.
    */
   set(id: string, dataKey: DataKey, generation: number, requestedAt: number): void {
     if (this.#maxEntries === 0 || generation !== this.#generation) return;
     const previous = this.#entries.get(id);
-    if (previous) this.#retire(id, previous, 'evicted');
+    if (previous) {
+      if (this.#now() - previous.createdAt < this.#maxAgeMs) {
+        this.#entries.delete(id);
+        this.#entries.set(id, previous);
+        return;
+      }
+      this.#retire(id, previous, 'max-age');
+      if (generation !== this.#generation) return;
+    }
     this.#entries.set(id, { dataKey, createdAt: requestedAt });
-    while (this.#entries.size > this.#maxEntries) {
+    // Re-read after every report: a hook's clear() empties the map (and bumps the generation).
+    while (this.#entries.size > this.#maxEntries && generation === this.#generation) {
       const [oldest, entry] = this.#entries.entries().next().value as [string, { createdAt: number }];
       this.#retire(oldest, entry, 'evicted');
     }

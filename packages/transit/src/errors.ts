@@ -20,9 +20,9 @@ export type TransitErrorCode =
   | 'ERR_TRANSIT_KEY_MISCONFIGURED'
   /** Vault refused the token (403). */
   | 'ERR_TRANSIT_VAULT_FORBIDDEN'
-  /** Vault is unreachable, sealed, rate-limiting or failing (network error, 412, 429, 5xx) after bounded retries. */
+  /** Vault is unreachable, sealed, rate-limiting or failing (network error, 412, 429, 5xx but a batch it cannot parse) after bounded retries. */
   | 'ERR_TRANSIT_VAULT_UNAVAILABLE'
-  /** Vault rejected the request for another reason (4xx). */
+  /** Vault rejected the request for another reason (4xx), or could not parse a batch (500 `failed to parse batch input`). Never retried. */
   | 'ERR_TRANSIT_VAULT_REJECTED'
   /** A decrypt stream went over `maxBodySize` or ended without its final frame (truncated), a stream went past 2^32 frames, or `rewrap` got a format 1 stream (re-encrypt it). */
   | 'ERR_TRANSIT_STREAM'

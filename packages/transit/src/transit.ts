@@ -424,7 +424,9 @@ export class Transit {
   /**
    * Drops every cached data key and refuses further use. No Vault call starts after it: unwraps
    * and rewraps still queued fail with `ERR_TRANSIT_CLOSED` at once, and calls in flight make no
-   * further attempt (what they answer is dropped).
+   * further attempt. An unwrap in flight answers its callers `ERR_TRANSIT_CLOSED` (the data key
+   * Vault sends back is wiped, never cached); a rewrap in flight still returns what Vault answers
+   * (new wrapped data keys, no plaintext), or `ERR_TRANSIT_CLOSED` where it would have retried.
    */
   close(): void {
     this.#closed = true;

@@ -12,18 +12,22 @@ export interface UnwrapRequest {
   readonly transitContext: string | undefined;
 }
 
-/** A wrapped DEK being unwrapped: later requests for it join `promise`. */
-interface Waiting {
-  readonly promise: Promise<DataKey>;
-  /** Sent with bulk work (`decryptMany`): a single decrypt does not join it, but goes first. */
+/** One `transit/decrypt` call's items, open to change until it gets its `batchConcurrency` slot. */
+interface Batch {
   readonly bulk: boolean;
+  readonly items: Pending[];
+  /** Set when the batch got its slot: its items are then fixed and (about to be) sent. */
+  sent: boolean;
 }
 
+/** A wrapped DEK being unwrapped: later requests for it join `promise`. */
 interface Pending extends UnwrapRequest {
   readonly id: string;
-  readonly bulk: boolean;
-  /** This request's entry in the waiting map (removed only while it is still this one). */
-  waiting: Waiting | undefined;
+  /** Asked for by bulk work (`decryptMany`) only; a single decrypt joining it makes it urgent. */
+  bulk: boolean;
+  /** The batch it is in, once the queue was flushed; undefined while in the queue. */
+  batch: Batch | undefined;
+  readonly promise: Promise<DataKey>;
   /** The decrypt cache's generation and the time when this unwrap was asked for. */
   readonly generation: number;
   readonly requestedAt: number;
@@ -42,11 +46,14 @@ export function unwrapId(request: UnwrapRequest): string {
 
 /**
  * Coalesces decrypt-cache misses: requests made in the same turn of the event loop are sent as
- * `transit/decrypt` `batch_input` calls of at most `batchSize` items per (mount, key), and the same
- * wrapped DEK is unwrapped once however many records ask for it. Bulk requests (`decryptMany`) are
- * batched apart from single ones, whose batches take the next free Vault slot before any bulk batch
- * (`VaultTransit.decryptBatch`). A bulk request joins any unwrap of its DEK; a single one joins only
- * another single one, so it never waits in the bulk queue.
+ * `transit/decrypt` `batch_input` calls of at most `batchSize` items per (mount, key), and each
+ * wrapped DEK is unwrapped once however many records, bulk or single, ask for it while it is
+ * pending. Bulk requests (`decryptMany`) are batched apart from single ones, whose batches take the
+ * next free Vault slot before any bulk batch (`VaultTransit.decryptBatch`). A request joins the
+ * pending unwrap of its DEK; when a single decrypt joins one that bulk work queued and that has not
+ * been sent yet (still in the queue, or in a bulk batch waiting for a slot), the unwrap moves to the
+ * single decrypt's urgent batch, taking its bulk waiters along, so the single decrypt never waits in
+ * the bulk queue. One already sent is joined as it is: its answer is the quickest there is.
  */
 export class UnwrapBatcher {
   readonly #vault: VaultTransit;
@@ -54,7 +61,7 @@ export class UnwrapBatcher {
   readonly #batchSize: number;
   readonly #metrics: MetricsHook | undefined;
   readonly #now: () => number;
-  readonly #waiting = new Map<string, Waiting>();
+  readonly #waiting = new Map<string, Pending>();
   #queue: Pending[] = [];
   #scheduled = false;
   #closed = false;
@@ -105,30 +112,55 @@ export class UnwrapBatcher {
       return cached;
     }
     const waiting = this.#waiting.get(id);
-    if (waiting && (bulk || !waiting.bulk)) return waiting.promise;
+    if (waiting) {
+      if (!bulk && waiting.bulk) this.#promote(waiting);
+      return waiting.promise;
+    }
     this.#metrics?.({ type: 'cache', cache: 'decrypt', result: 'miss' });
+    let resolve: (dataKey: DataKey) => void = () => {};
+    let reject: (error: TransitError) => void = () => {};
+    const promise = new Promise<DataKey>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
     const pending: Pending = {
       ...request,
       id,
       bulk,
-      waiting: undefined,
+      batch: undefined,
+      promise,
       generation: this.#cache.generation,
       requestedAt: this.#now(),
-      resolve: () => {},
-      reject: () => {},
+      resolve,
+      reject,
     };
-    const promise = new Promise<DataKey>((resolve, reject) => {
-      pending.resolve = resolve;
-      pending.reject = reject;
-    });
-    pending.waiting = { promise, bulk };
+    this.#enqueue(pending);
+    this.#waiting.set(id, pending);
+    return promise;
+  }
+
+  #enqueue(pending: Pending): void {
     this.#queue.push(pending);
-    this.#waiting.set(id, pending.waiting);
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => this.#flush());
     }
-    return promise;
+  }
+
+  /**
+   * A single decrypt needs the DEK of a bulk unwrap: make it urgent unless it was already sent. One
+   * still in the queue is simply batched with the single ones; one in a bulk batch waiting for a
+   * slot leaves that batch for the next urgent one.
+   */
+  #promote(pending: Pending): void {
+    const batch = pending.batch;
+    if (batch?.sent) return;
+    pending.bulk = false;
+    if (!batch) return;
+    const at = batch.items.indexOf(pending);
+    if (at !== -1) batch.items.splice(at, 1);
+    pending.batch = undefined;
+    this.#enqueue(pending);
   }
 
   #flush(): void {
@@ -145,18 +177,32 @@ export class UnwrapBatcher {
     }
     for (const items of groups.values()) {
       for (let start = 0; start < items.length; start += this.#batchSize) {
-        void this.#send(items.slice(start, start + this.#batchSize));
+        const batch: Batch = {
+          bulk: items[0]?.bulk ?? false,
+          items: items.slice(start, start + this.#batchSize),
+          sent: false,
+        };
+        for (const item of batch.items) item.batch = batch;
+        void this.#send(batch);
       }
     }
   }
 
-  async #send(items: Pending[]): Promise<void> {
-    const first = items[0];
+  async #send(batch: Batch): Promise<void> {
+    const first = batch.items[0];
     if (!first) return;
     try {
-      const results = await this.#vault.decryptBatch(first.mount, first.key, items, !first.bulk);
+      const results = await this.#vault.decryptBatch(
+        first.mount,
+        first.key,
+        () => {
+          batch.sent = true;
+          return batch.items;
+        },
+        !batch.bulk,
+      );
       results.forEach((result, index) => {
-        const item = items[index];
+        const item = batch.items[index];
         if (!item) return;
         this.#forget(item);
         if (this.#closed) {
@@ -171,18 +217,16 @@ export class UnwrapBatcher {
         }
       });
     } catch (error) {
-      for (const item of items) {
+      // Not sent (closed, or an urgent batch past its wait) or failed as a whole: what it holds now.
+      for (const item of batch.items) {
         this.#forget(item);
         item.reject(error as TransitError);
       }
     }
   }
 
-  /**
-   * Stops later requests joining `item`, unless another request took its place (one made after a
-   * `clear()`, or a single decrypt that would not join a bulk unwrap).
-   */
+  /** Stops later requests joining `item`, unless another request took its place (one made after a `clear()`). */
   #forget(item: Pending): void {
-    if (this.#waiting.get(item.id) === item.waiting) this.#waiting.delete(item.id);
+    if (this.#waiting.get(item.id) === item) this.#waiting.delete(item.id);
   }
 }

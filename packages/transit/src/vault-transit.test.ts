@@ -16,6 +16,12 @@ describe('codeForVaultMessage', () => {
     ['', 429, 'ERR_TRANSIT_VAULT_UNAVAILABLE'],
     ['Vault is sealed', 503, 'ERR_TRANSIT_VAULT_UNAVAILABLE'],
     ['internal error', 500, 'ERR_TRANSIT_VAULT_UNAVAILABLE'],
+    // A malformed batch_input: a plain Go error (500) that no retry can fix.
+    [
+      "1 error occurred:\n\t* failed to parse batch input: '[0].ciphertext' expected type 'string'\n\n",
+      500,
+      'ERR_TRANSIT_VAULT_REJECTED',
+    ],
     ['something else', 400, 'ERR_TRANSIT_VAULT_REJECTED'],
   ])('maps %j with status %i to %s', (message, status, code) => {
     expect(codeForVaultMessage(message, status)).toBe(code);

@@ -53,6 +53,9 @@ export function codeForVaultMessage(message: string, status = 400): TransitError
   if (message.includes('encryption key not found') || message.includes('key not found'))
     return 'ERR_TRANSIT_KEY_NOT_FOUND';
   if (message.includes("missing 'context'")) return 'ERR_TRANSIT_KEY_MISCONFIGURED';
+  // A malformed batch_input: Vault answers it with 500 (a plain Go error, not a user error), but it
+  // can never accept that request, so it is refused, not retried.
+  if (message.includes('failed to parse batch input')) return 'ERR_TRANSIT_VAULT_REJECTED';
   if (status === 403) return 'ERR_TRANSIT_VAULT_FORBIDDEN';
   if (status === 404) return 'ERR_TRANSIT_KEY_NOT_FOUND';
   if (UNAVAILABLE_STATUSES.has(status) || status >= 500) return 'ERR_TRANSIT_VAULT_UNAVAILABLE';
@@ -270,60 +273,61 @@ export class VaultTransit {
 
   /**
    * `POST <mount>/<operation>/<key>` with one `batch_input` item per wrapped DEK; returns Vault's
-   * `batch_results`, exactly one per item, in order.
+   * `batch_results`, exactly one per item, in order. `take` is called once, when the batch gets
+   * its `batchConcurrency` slot, and fixes what is sent; an empty list sends nothing.
    */
   async #batch(
     operation: 'decrypt' | 'rewrap',
     mount: string,
     key: string,
-    items: readonly (WrappedDek & { transitContext: string | undefined })[],
+    take: () => readonly (WrappedDek & { transitContext: string | undefined })[],
     urgent: boolean,
   ): Promise<{ status: number; results: { plaintext?: unknown; ciphertext?: unknown; error?: unknown }[] }> {
     const queue = urgent
       ? { urgent, maxWaitMs: this.budgetMs, timeoutError: () => this.#queueTimeout(operation, key) }
       : {};
-    const answer = await this.#batches.run(
-      () =>
-        this.#call(
-          operation,
-          key,
-          items.length,
-          async (o) => {
-            const body = await this.#client.write(
-              `${mount}/${operation}/${key}`,
-              {
-                batch_input: items.map((item) =>
-                  item.transitContext === undefined
-                    ? { ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek) }
-                    : {
-                        ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek),
-                        context: b64(item.transitContext),
-                      },
-                ),
-              },
-              o,
-            );
-            return {
-              status: 200,
-              results: (body as { data?: { batch_results?: unknown } } | null)?.data?.batch_results,
-            };
-          },
-          // Vault answers 400 with every item's result when any item fails with a user error, and 500
-          // when items failed otherwise (old versions, vault#10842: also for a tampered item): read
-          // them per item, so one bad item does not fail the others coalesced with it. A 500 in which
-          // every item failed for a reason Vault does not name is retried as a whole.
-          (error) => {
-            const status = (error as { response?: { statusCode?: number } }).response?.statusCode;
-            if (status !== 400 && status !== 500) return undefined;
-            const results = batchResults(error);
-            if (results === undefined) return undefined;
-            if (status === 500 && (results.length !== items.length || results.every(isUnnamedFailure)))
-              return undefined;
-            return { status, results };
-          },
-        ),
-      queue,
-    );
+    let items: readonly (WrappedDek & { transitContext: string | undefined })[] = [];
+    const answer = await this.#batches.run(async () => {
+      items = take();
+      if (items.length === 0) return { status: 200, results: [] as unknown };
+      return this.#call(
+        operation,
+        key,
+        items.length,
+        async (o) => {
+          const body = await this.#client.write(
+            `${mount}/${operation}/${key}`,
+            {
+              batch_input: items.map((item) =>
+                item.transitContext === undefined
+                  ? { ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek) }
+                  : {
+                      ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek),
+                      context: b64(item.transitContext),
+                    },
+              ),
+            },
+            o,
+          );
+          return {
+            status: 200,
+            results: (body as { data?: { batch_results?: unknown } } | null)?.data?.batch_results,
+          };
+        },
+        // Vault answers 400 with every item's result when any item fails with a user error, and 500
+        // when items failed otherwise (old versions, vault#10842: also for a tampered item): read
+        // them per item, so one bad item does not fail the others coalesced with it. A 500 in which
+        // every item failed for a reason Vault does not name is retried as a whole.
+        (error) => {
+          const status = (error as { response?: { statusCode?: number } }).response?.statusCode;
+          if (status !== 400 && status !== 500) return undefined;
+          const results = batchResults(error);
+          if (results === undefined) return undefined;
+          if (status === 500 && (results.length !== items.length || results.every(isUnnamedFailure))) return undefined;
+          return { status, results };
+        },
+      );
+    }, queue);
     const results = answer.results;
     if (!Array.isArray(results) || results.length !== items.length) {
       throw new TransitError(
@@ -345,15 +349,17 @@ export class VaultTransit {
   /**
    * `POST <mount>/decrypt/<key>` with `batch_input`: one DEK or one error per item, in order.
    * `urgent` (the unwraps of single decrypts): served before bulk batches, and given up with a
-   * retryable error after waiting {@link budgetMs} for a slot.
+   * retryable error after waiting {@link budgetMs} for a slot. `take` is called when the batch gets
+   * its slot and returns the items to send (until then the caller may still move items out of it);
+   * the answer has one entry per item it returned.
    */
   async decryptBatch(
     mount: string,
     key: string,
-    items: readonly (WrappedDek & { transitContext: string | undefined })[],
+    take: () => readonly (WrappedDek & { transitContext: string | undefined })[],
     urgent: boolean,
   ): Promise<(Buffer | TransitError)[]> {
-    const { status, results } = await this.#batch('decrypt', mount, key, items, urgent);
+    const { status, results } = await this.#batch('decrypt', mount, key, take, urgent);
     return results.map((result: { plaintext?: unknown; error?: unknown }) => {
       if (typeof result?.error === 'string' && result.error !== '') {
         return vaultError(codeForVaultMessage(result.error, status), 'decrypt', key, { errors: [result.error] });
@@ -376,7 +382,7 @@ export class VaultTransit {
     key: string,
     items: readonly (WrappedDek & { transitContext: string | undefined })[],
   ): Promise<(WrappedDek | TransitError)[]> {
-    const { status, results } = await this.#batch('rewrap', mount, key, items, false);
+    const { status, results } = await this.#batch('rewrap', mount, key, () => items, false);
     return results.map((result: { ciphertext?: unknown; error?: unknown }) => {
       if (typeof result?.error === 'string' && result.error !== '') {
         return vaultError(codeForVaultMessage(result.error, status), 'rewrap', key, { errors: [result.error] });
