@@ -71,28 +71,32 @@ function trackHandler(res: ServerResponse, run: () => unknown, done: () => void)
     responseDone = true;
     settle();
   };
-  // Node does not call destroy() on the response when the peer goes away: a call is this side's.
-  let clientLeft = false;
+  // Node does not call destroy() on the response when the peer goes away: a call is this side's,
+  // and a destroyed response is finished whether or not the client is still there. After the
+  // handler's own synchronous code that follows the call (a log line, a counter).
   const destroy = res.destroy;
   res.destroy = function (this: ServerResponse, error?: Error) {
-    if (clientLeft) responseFinished();
+    setImmediate(responseFinished);
     return destroy.call(this, error);
   } as ServerResponse['destroy'];
-  res.once('close', () => {
+  const onClose = (): void => {
     if (res.writableEnded) {
       responseFinished();
       return;
     }
     // The connection went away before the handler answered: it is done once it answers (into a
     // closed response) or gives up on the response; the shutdown deadline is the backstop.
-    clientLeft = true;
     const end = res.end;
     res.end = function (this: ServerResponse, ...args: unknown[]) {
-      // After the handler's own synchronous code that follows end() (a log line, a counter).
+      // After the handler's own synchronous code that follows end(), as for destroy().
       setImmediate(responseFinished);
       return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
     } as ServerResponse['end'];
-  });
+  };
+  // A response whose 'close' already fired (a 'checkContinue' listener that re-emits 'request'
+  // after the client went away) would never see it again: its client has left now.
+  if (res.closed) onClose();
+  else res.once('close', onClose);
   let result: unknown;
   try {
     result = run();
@@ -221,7 +225,9 @@ export async function runService(
   const stop = (): void => {
     if (stopping) {
       // A second signal: the operator does not want to wait.
-      process.stderr.write(`${name}: stopped at once (second signal), ${running.size} request(s) cut off\n`);
+      process.stderr.write(
+        `${name}: stopped at once (second signal), ${running.size} request(s) and ${tunnels.size} upgraded or CONNECT connection(s) cut off\n`,
+      );
       process.exit(1);
     }
     stopping = true;

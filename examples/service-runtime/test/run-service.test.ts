@@ -258,6 +258,50 @@ describe('runService', () => {
     },
   );
 
+  it('counts a request re-emitted by a checkContinue listener after its client left as finished once it answers', async () => {
+    const service = await startService({
+      HANDLE_MS: '300',
+      EXPECT_LISTENER: 'checkContinue-reemit-after-abort',
+      SHUTDOWN_TIMEOUT_MS: '3000',
+    });
+    const connection = rawConnection(service.port);
+    connection.send('POST /gone HTTP/1.1\r\nhost: localhost\r\nexpect: 100-continue\r\ncontent-length: 2\r\n\r\n');
+    await waitFor(() => service.output().includes('expecting /gone'), {
+      timeoutMs: 5_000,
+      what: 'the checkContinue listener to run',
+    });
+    connection.abort();
+    await handling(service, '/gone');
+    const stoppedAt = Date.now();
+    service.child.kill('SIGTERM');
+    expect(await service.exited).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(2_500);
+    const output = service.output();
+    expect(output).not.toContain('still running');
+    expect(output).toContain('answered /gone');
+    expect(output.indexOf('answered /gone')).toBeLessThan(output.indexOf('closed'));
+  });
+
+  it('counts a response the handler destroys while its client is connected as finished', async () => {
+    const service = await startService({ HANDLE_MS: '300', DESTROY_RESPONSE: '1', SHUTDOWN_TIMEOUT_MS: '3000' });
+    const agent = new Agent({ keepAlive: true });
+    try {
+      const inFlight = get(service.port, '/destroyed', agent);
+      await handling(service, '/destroyed');
+      const stoppedAt = Date.now();
+      service.child.kill('SIGTERM');
+      expect(await inFlight).toBeInstanceOf(Error);
+      expect(await service.exited).toBe(0);
+      expect(Date.now() - stoppedAt).toBeLessThan(2_500);
+      const output = service.output();
+      expect(output).not.toContain('still running');
+      expect(output.indexOf('destroyed /destroyed')).toBeGreaterThan(-1);
+      expect(output.indexOf('destroyed /destroyed')).toBeLessThan(output.indexOf('closed'));
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it('refuses with 503 a request with Expect: 100-continue pipelined after SIGTERM, without 100 Continue', async () => {
     const service = await startService({ HANDLE_MS: '800', EXPECT_LISTENER: 'checkContinue' });
     const connection = rawConnection(service.port);
@@ -316,6 +360,21 @@ describe('runService', () => {
       expect(service.output()).toContain('closed');
     },
   );
+
+  it('counts upgrade and CONNECT connections still open in the second-signal line', async () => {
+    const service = await startService({ HANDLE_MS: '10', TUNNELS: 'open' });
+    const upgrade = rawConnection(service.port);
+    upgrade.send('GET /socket HTTP/1.1\r\nhost: localhost\r\nconnection: upgrade\r\nupgrade: x\r\n\r\n');
+    await waitFor(() => service.output().includes('tunnel /socket'), { timeoutMs: 5_000, what: 'the tunnel to open' });
+    service.child.kill('SIGTERM');
+    await stoppedListening(service);
+    service.child.kill('SIGTERM');
+    expect(await service.exited).toBe(1);
+    expect(service.output()).toContain(
+      'slow-service: stopped at once (second signal), 0 request(s) and 1 upgraded or CONNECT connection(s) cut off\n',
+    );
+    upgrade.abort();
+  });
 
   it('waits for upgrade connections the app ends itself on SIGTERM, then exits 0', async () => {
     const service = await startService({ HANDLE_MS: '10', TUNNELS: 'end-on-stop', SHUTDOWN_TIMEOUT_MS: '3000' });
