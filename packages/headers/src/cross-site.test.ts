@@ -81,14 +81,15 @@ describe('crossSiteProtection', () => {
     expect(() => protection.assert(request('DELETE', { 'sec-fetch-site': 'cross-site' }))).toThrow(HeadersError);
   });
 
-  it('validates allowed origins at construction, listing every bad entry without echoing it', () => {
+  it('validates allowed origins at construction, listing every bad entry without echoing its path', () => {
     try {
       crossSiteProtection({ allowedOrigins: ['https://app.example/', 'https://secret.example/path', '*'] });
       expect.unreachable();
     } catch (error) {
       expect((error as HeadersError).code).toBe('ERR_HEADERS_INVALID_OPTION');
       expect((error as HeadersError).problems).toHaveLength(3);
-      expect((error as HeadersError).message).not.toContain('secret.example');
+      // The origin may be named (it is not secret); the path never is.
+      expect((error as HeadersError).message).not.toContain('/path');
     }
   });
 
@@ -160,6 +161,85 @@ describe('crossSiteProtection', () => {
     expect(lenient.check(request('TRACE', { 'sec-fetch-site': 'cross-site' })).allowed).toBe(true);
     // Not listed, so checked like any state-changing method.
     expect(lenient.check(request('HEAD', { 'sec-fetch-site': 'cross-site' })).allowed).toBe(false);
+  });
+
+  const problemsOf = (options: unknown): readonly string[] => {
+    try {
+      crossSiteProtection(options as never);
+    } catch (error) {
+      expect(error).toBeInstanceOf(HeadersError);
+      expect((error as HeadersError).code).toBe('ERR_HEADERS_INVALID_OPTION');
+      return (error as HeadersError).problems;
+    }
+    throw new Error('crossSiteProtection accepted the options');
+  };
+
+  it('refuses options that are not an object with ERR_HEADERS_INVALID_OPTION, not a TypeError', () => {
+    for (const options of [null, [], ['https://app.example'], 'https://app.example', 1, true, () => undefined]) {
+      expect(problemsOf(options)).toEqual(['options must be an object']);
+    }
+  });
+
+  it('names a misspelt option, which would otherwise be ignored, and suggests the right one', () => {
+    const problems = problemsOf({
+      allowedOrigin: ['https://app.example'],
+      requirebrowsersignals: true,
+      'https://secret.example/token': 1,
+      environment: 'production',
+    });
+    expect(problems).toEqual([
+      'allowedOrigin is not an option; did you mean allowedOrigins?',
+      'requirebrowsersignals is not an option; did you mean requireBrowserSignals?',
+      'options: a key that is not an option (not shown, since it is not a plain name); check the README options table',
+    ]);
+    expect(problems.join('\n')).not.toContain('secret.example');
+  });
+
+  it('says which allowedOrigins entry is not a bare origin and suggests the origin a browser would send', () => {
+    const problems = problemsOf({
+      allowedOrigins: [
+        'https://App.Example',
+        'https://app.example:443',
+        'https://user:hunter2@app.example/',
+        'https://app.example/login?token=abc123',
+        'https://bücher.example',
+        5,
+        'chrome-extension://abcdef',
+        'null',
+        'https://app.example',
+      ],
+    });
+    expect(problems).toHaveLength(8);
+    const suggestion = (n: number, origin: string): RegExp =>
+      new RegExp(
+        `^allowedOrigins entry #${n} must be a bare origin.*; did you mean ${origin.replace(/[.]/g, '\\.')}\\?$`,
+      );
+    expect(problems[0]).toMatch(suggestion(1, 'https://app.example'));
+    expect(problems[1]).toMatch(suggestion(2, 'https://app.example'));
+    expect(problems[2]).toMatch(suggestion(3, 'https://app.example'));
+    expect(problems[3]).toMatch(suggestion(4, 'https://app.example'));
+    expect(problems[4]).toMatch(suggestion(5, 'https://xn--bcher-kva.example'));
+    expect(problems[5]).toBe('allowedOrigins entry #6 must be a string such as https://app.example');
+    expect(problems[6]).toMatch(/^allowedOrigins entry #7 must be a bare origin/);
+    expect(problems[7]).toMatch(/^allowedOrigins entry #8 must be a bare origin/);
+    expect(problems[6]).not.toMatch(/did you mean/);
+    // Only the origin is named: credentials, paths and queries can hold secrets.
+    const all = problems.join('\n');
+    for (const secret of ['hunter2', 'user', 'login', 'token', 'abc123', 'abcdef']) expect(all).not.toContain(secret);
+  });
+
+  it('lists problems of every option at once', () => {
+    const problems = problemsOf({
+      allowedOrigins: ['https://app.example/'],
+      safeMethods: ['POST'],
+      requireBrowserSignals: 1,
+      environment: false,
+      safemethod: ['GET'],
+    });
+    expect(problems).toHaveLength(5);
+    for (const name of ['allowedOrigins', 'safeMethods', 'requireBrowserSignals', 'environment', 'safemethod']) {
+      expect(problems.some((p) => p.startsWith(name))).toBe(true);
+    }
   });
 
   it('never allows a state-changing cross-site request from an origin that is not allowed', () => {

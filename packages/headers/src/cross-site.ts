@@ -1,4 +1,5 @@
 import { HeadersError, throwIfProblems } from './errors.ts';
+import { unknownKeyProblems } from './preset-options.ts';
 
 /** The request facts cross-site protection reads; adapters fill it from their framework's request. */
 export interface CrossSiteRequest {
@@ -82,6 +83,53 @@ function originOf(value: string): string | undefined {
   }
 }
 
+/** Every key of {@link CrossSiteOptions}: any other is a misspelling that would be ignored. */
+const OPTION_KEYS: readonly string[] = ['allowedOrigins', 'environment', 'requireBrowserSignals', 'safeMethods'];
+/** A suggested origin longer than this is not shown: no real host name is. */
+const MAX_SUGGESTED_ORIGIN = 200;
+
+/** What a value that cannot hold options is told; crossSiteUpgradeGuard passes non-objects through to get it. */
+const NOT_AN_OPTIONS_OBJECT = 'options must be an object';
+
+/**
+ * Whether `value` can hold options: an object, not `null`, an array or a function (an array has no
+ * option keys, so every setting would silently take its default). Internal, shared with the adapters.
+ */
+export function isOptionsObject(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Whether `value` is a prebuilt protection (it has a `check` function) rather than options. Internal. */
+export function isCrossSiteProtection(value: unknown): value is CrossSiteProtection {
+  return isOptionsObject(value) && typeof value.check === 'function';
+}
+
+/**
+ * What every adapter's `crossSiteGuard` does with its argument: a prebuilt protection is used as
+ * it is; anything else is validated as options, so `null` or a misspelt option fails at start-up
+ * with `ERR_HEADERS_INVALID_OPTION` rather than a TypeError per request. Internal.
+ */
+export function resolveCrossSiteProtection(options: unknown): CrossSiteProtection {
+  return isCrossSiteProtection(options) ? options : crossSiteProtection(options as CrossSiteOptions);
+}
+
+/** The problem with one `allowedOrigins` entry, or undefined when it is a bare origin. */
+function allowedOriginProblem(origin: unknown, position: number): string | undefined {
+  const entry = `allowedOrigins entry #${position}`;
+  if (typeof origin !== 'string') return `${entry} must be a string such as https://app.example`;
+  if (origin.includes('*')) {
+    // `https://*.example` even parses as an origin, but no browser ever sends it.
+    return `${entry} contains a wildcard (*), which never matches: browsers send one exact origin; list each origin`;
+  }
+  const parsed = originOf(origin);
+  if (parsed === origin) return undefined;
+  const problem = `${entry} must be a bare origin such as https://app.example (http or https, host and optional port, no path or trailing slash), exactly as browsers send it in the Origin header`;
+  // Only the parsed origin is named: origins are not secret, but credentials, paths and queries can be.
+  return parsed !== undefined && parsed.length <= MAX_SUGGESTED_ORIGIN
+    ? `${problem}; did you mean ${parsed}?`
+    : problem;
+}
+
 /**
  * Rejects cross-site state-changing requests to cookie-authenticated routes, the way browsers
  * let a server tell them apart today: `Sec-Fetch-Site` first (`same-origin` and user-initiated
@@ -96,24 +144,26 @@ function originOf(value: string): string | undefined {
  * ```
  */
 export function crossSiteProtection(options: CrossSiteOptions = {}): CrossSiteProtection {
+  if (!isOptionsObject(options)) {
+    throwIfProblems('ERR_HEADERS_INVALID_OPTION', 'crossSiteProtection options are invalid', [NOT_AN_OPTIONS_OBJECT]);
+  }
   const problems: string[] = [];
+  unknownKeyProblems(
+    options,
+    OPTION_KEYS,
+    '',
+    problems,
+    'is not an option; the options are allowedOrigins, environment, requireBrowserSignals and safeMethods',
+  );
   const allowed = new Set<string>();
   // Types first: a string or object here must become a listed problem, not a TypeError from forEach.
   if (options.allowedOrigins !== undefined && !Array.isArray(options.allowedOrigins)) {
     problems.push('allowedOrigins must be an array of origins');
   } else {
-    (options.allowedOrigins ?? []).forEach((origin, i) => {
-      const parsed = typeof origin === 'string' ? originOf(origin) : undefined;
-      if (typeof origin === 'string' && origin.includes('*')) {
-        // `https://*.example` even parses as an origin, but no browser ever sends it.
-        problems.push(
-          `allowedOrigins entry #${i + 1} contains a wildcard (*), which never matches: browsers send one exact origin; list each origin`,
-        );
-      } else if (parsed === undefined || parsed !== origin) {
-        problems.push(
-          `allowedOrigins entry #${i + 1} must be a bare origin such as https://app.example (scheme and host, no path or trailing slash)`,
-        );
-      } else allowed.add(parsed);
+    (options.allowedOrigins ?? []).forEach((origin: unknown, i) => {
+      const problem = allowedOriginProblem(origin, i + 1);
+      if (problem === undefined) allowed.add(origin as string);
+      else problems.push(problem);
     });
   }
   const safe = new Set<string>();

@@ -145,9 +145,16 @@ function distanceWithin(a: string, b: string, limit: number): number {
  * One problem per key of `value` that is not in `known`: a misspelt option would otherwise be
  * ignored, and its default would silently apply instead of what was meant.
  * Suggests the known key that differs only in case, kebab-case, or by up to two characters.
+ * `prefix` names the object (`hsts.`, or `''` for the top level); `unknownSuffix` ends the problem
+ * when nothing close is known. Shared with crossSiteProtection.
  */
-function unknownKeyProblems(value: object, prefix: keyof typeof KNOWN_KEYS, problems: string[]): void {
-  const known: readonly string[] = KNOWN_KEYS[prefix];
+export function unknownKeyProblems(
+  value: object,
+  known: readonly string[],
+  prefix: string,
+  problems: string[],
+  unknownSuffix = 'is not an option of the presets; see the README options table',
+): void {
   const where = prefix === '' ? 'options' : prefix.slice(0, -1);
   let reported = 0;
   for (const key of Object.keys(value)) {
@@ -170,7 +177,7 @@ function unknownKeyProblems(value: object, prefix: keyof typeof KNOWN_KEYS, prob
       known.find((k) => distanceWithin(k.toLowerCase(), folded, 2) <= 2);
     problems.push(
       match === undefined
-        ? `${prefix}${key} is not an option of the presets; see the README options table`
+        ? `${prefix}${key} ${unknownSuffix}`
         : `${prefix}${key} is not an option; did you mean ${prefix}${match}?`,
     );
   }
@@ -191,7 +198,7 @@ function isOrigin(value: string): boolean {
  */
 export function presetOptionProblems(options: PresetOptions): string[] {
   const problems: string[] = [];
-  unknownKeyProblems(options, '', problems);
+  unknownKeyProblems(options, KNOWN_KEYS[''], '', problems);
   // Type first: the string 'false' is truthy, so it would silently turn on what it seems to turn off.
   const flag = (value: unknown, name: string): void => {
     if (value !== undefined && typeof value !== 'boolean') problems.push(`${name} must be true or false`);
@@ -203,7 +210,7 @@ export function presetOptionProblems(options: PresetOptions): string[] {
     );
   } else if (options.hsts !== undefined) {
     hsts = options.hsts;
-    unknownKeyProblems(hsts, 'hsts.', problems);
+    unknownKeyProblems(hsts, KNOWN_KEYS['hsts.'], 'hsts.', problems);
     flag(hsts.dangerouslyAllowShortMaxAge, 'hsts.dangerouslyAllowShortMaxAge');
     flag(hsts.includeSubDomains, 'hsts.includeSubDomains');
     flag(hsts.preload, 'hsts.preload');
@@ -272,7 +279,8 @@ export function presetOptionProblems(options: PresetOptions): string[] {
     }
   }
   if (options.reporting) {
-    if (isPlainObject(options.reporting)) unknownKeyProblems(options.reporting, 'reporting.', problems);
+    if (isPlainObject(options.reporting))
+      unknownKeyProblems(options.reporting, KNOWN_KEYS['reporting.'], 'reporting.', problems);
     const { endpoint, group } = options.reporting;
     const path = typeof endpoint === 'string' && /^\/(?!\/)[\x21-\x7e]*$/.test(endpoint);
     let https = false;
@@ -297,7 +305,7 @@ export function presetOptionProblems(options: PresetOptions): string[] {
   if (tt !== undefined && typeof tt !== 'boolean' && !isPlainObject(tt)) {
     problems.push('trustedTypes must be true, false or { policies, allowDuplicates? }');
   } else if (tt && typeof tt === 'object') {
-    unknownKeyProblems(tt, 'trustedTypes.', problems);
+    unknownKeyProblems(tt, KNOWN_KEYS['trustedTypes.'], 'trustedTypes.', problems);
     flag(tt.allowDuplicates, 'trustedTypes.allowDuplicates');
     if (!Array.isArray(tt.policies)) problems.push('trustedTypes.policies must be an array of policy names');
     else if (tt.policies.some((p) => !/^[A-Za-z0-9\-#=_/@.%]+$/.test(p))) {

@@ -3,7 +3,7 @@ import {
   type CrossSiteOptions,
   type CrossSiteProtection,
   type CrossSiteRequest,
-  crossSiteProtection,
+  resolveCrossSiteProtection,
 } from '../cross-site.ts';
 import { assertAdapterArguments, bindNodeResponse, rejectionBody } from '../response-binding.ts';
 import type { SecurityHeaders } from '../security-headers.ts';
@@ -71,7 +71,7 @@ function toCrossSiteRequest(req: Request): CrossSiteRequest {
  * ```
  */
 export function crossSiteGuard(options: CrossSiteOptions | CrossSiteProtection = {}): RequestHandler {
-  const protection = 'check' in options ? options : crossSiteProtection(options);
+  const protection = resolveCrossSiteProtection(options);
   return function rampartCrossSiteGuard(req: Request, res: Response, next: NextFunction): void {
     const decision = protection.check(toCrossSiteRequest(req));
     if (decision.allowed) {

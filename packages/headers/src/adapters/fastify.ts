@@ -11,7 +11,7 @@ import {
   type CrossSiteOptions,
   type CrossSiteProtection,
   type CrossSiteRequest,
-  crossSiteProtection,
+  resolveCrossSiteProtection,
 } from '../cross-site.ts';
 import { generateNonce } from '../nonce.ts';
 import {
@@ -254,7 +254,7 @@ function toCrossSiteRequest(request: FastifyRequest): CrossSiteRequest {
  * ```
  */
 export function crossSiteGuard(options: CrossSiteOptions | CrossSiteProtection = {}): onRequestHookHandler {
-  const protection = 'check' in options ? options : crossSiteProtection(options);
+  const protection = resolveCrossSiteProtection(options);
   return (request: FastifyRequest, reply: FastifyReply, done) => {
     const decision = protection.check(toCrossSiteRequest(request));
     if (decision.allowed) {

@@ -3,7 +3,7 @@ import {
   type CrossSiteOptions,
   type CrossSiteProtection,
   type CrossSiteRequest,
-  crossSiteProtection,
+  resolveCrossSiteProtection,
 } from '../cross-site.ts';
 import { generateNonce } from '../nonce.ts';
 import {
@@ -178,7 +178,7 @@ function toCrossSiteRequest(c: Context): CrossSiteRequest {
  * ```
  */
 export function crossSiteGuard(options: CrossSiteOptions | CrossSiteProtection = {}): MiddlewareHandler {
-  const protection = 'check' in options ? options : crossSiteProtection(options);
+  const protection = resolveCrossSiteProtection(options);
   return async function rampartCrossSiteGuard(c, next) {
     const decision = protection.check(toCrossSiteRequest(c));
     if (!decision.allowed) {

@@ -312,13 +312,17 @@ describe('crossSiteUpgradeGuard option validation', () => {
   });
 
   it('names crossSiteUpgradeGuard when only the shared options are wrong', () => {
-    const error = thrownBy({ allowedOrigins: ['https://chat.internal.test/'], requireBrowserSignals: 'yes' });
+    const error = thrownBy({
+      allowedOrigins: ['https://chat.internal.test/rooms?key=s3cret'],
+      requireBrowserSignals: 'yes',
+    });
     expect(error.code).toBe('ERR_HEADERS_INVALID_OPTION');
     expect(error.problems).toHaveLength(2);
     expect(error.message).toMatch(/^crossSiteUpgradeGuard/);
     expect(error.message).not.toMatch(/crossSiteProtection options/);
-    // Never the configured value.
-    expect(error.message).not.toContain('chat.internal.test');
+    // The origin is suggested (it is not secret); the rest of the configured value never appears.
+    expect(error.message).toContain('did you mean https://chat.internal.test?');
+    expect(error.message).not.toMatch(/rooms|s3cret/);
   });
 
   it('refuses options that are not a plain object', () => {
@@ -327,6 +331,12 @@ describe('crossSiteUpgradeGuard option validation', () => {
       expect(error.code).toBe('ERR_HEADERS_INVALID_OPTION');
       expect(error.problems).toEqual(['options must be an object']);
     }
+  });
+
+  it('names a misspelt option under its own name', () => {
+    const error = thrownBy({ allowedOrigin: ['https://app.example'] });
+    expect(error.problems).toEqual(['allowedOrigin is not an option; did you mean allowedOrigins?']);
+    expect(error.message).toMatch(/^crossSiteUpgradeGuard/);
   });
 
   it('refuses a prebuilt crossSiteProtection', () => {

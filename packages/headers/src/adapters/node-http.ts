@@ -6,6 +6,9 @@ import {
   type CrossSiteProtection,
   type CrossSiteRequest,
   crossSiteProtection,
+  isCrossSiteProtection,
+  isOptionsObject,
+  resolveCrossSiteProtection,
 } from '../cross-site.ts';
 import { HeadersError, throwIfProblems } from '../errors.ts';
 import { assertAdapterArguments, bindNodeResponse, rejectionBody, stateOf } from '../response-binding.ts';
@@ -202,7 +205,7 @@ function toCrossSiteRequest(req: IncomingMessage): CrossSiteRequest {
 export function crossSiteGuard(
   options: CrossSiteOptions | CrossSiteProtection = {},
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const protection = 'check' in options ? options : crossSiteProtection(options);
+  const protection = resolveCrossSiteProtection(options);
   return (req, res) => {
     const decision = protection.check(toCrossSiteRequest(req));
     if (decision.allowed) return true;
@@ -238,22 +241,20 @@ export function crossSiteUpgradeGuard(
   options: Omit<CrossSiteOptions, 'safeMethods'> = {},
 ): (req: IncomingMessage, socket: Duplex) => boolean {
   const subject = 'crossSiteUpgradeGuard (node) options are invalid';
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throwIfProblems('ERR_HEADERS_INVALID_OPTION', subject, ['options must be an object']);
-  }
-  if ('check' in options) {
+  if (isCrossSiteProtection(options)) {
     throwIfProblems('ERR_HEADERS_INVALID_OPTION', subject, [
       'crossSiteUpgradeGuard takes options, not a crossSiteProtection: one built for requests lets every GET through',
     ]);
   }
   const problems: string[] = [];
   // Unset means unset, as for every other option: only a value is refused.
-  if ((options as CrossSiteOptions).safeMethods !== undefined) {
+  if (isOptionsObject(options) && (options as CrossSiteOptions).safeMethods !== undefined) {
     problems.push('safeMethods does not apply: every handshake is a GET, and crossSiteUpgradeGuard checks each one');
   }
   let protection: CrossSiteProtection | undefined;
   try {
-    protection = crossSiteProtection({ ...options, safeMethods: [] });
+    // A non-object goes through as it is: crossSiteProtection refuses it like crossSiteGuard does.
+    protection = crossSiteProtection(isOptionsObject(options) ? { ...options, safeMethods: [] } : (options as never));
   } catch (error) {
     if (!(error instanceof HeadersError) || error.code !== 'ERR_HEADERS_INVALID_OPTION') throw error;
     // The shared options' problems, listed with ours under this function's name.
