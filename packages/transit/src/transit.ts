@@ -298,7 +298,9 @@ export class Transit {
    * Decrypts many records at once: the data keys missing from the cache are unwrapped with
    * `transit/decrypt` `batch_input` (at most `batchSize` per call). Each item fails on its own.
    * These calls queue as bulk work (`batchConcurrency`), with no wait limit: a single `decrypt`
-   * made meanwhile takes the next free Vault slot before them.
+   * made meanwhile takes the next free Vault slot before them. An item whose data key a single
+   * `decrypt` needs while it still waits is unwrapped in that decrypt's batch instead, and shares
+   * its outcome, the retryable wait-limit failure included.
    *
    * @example
    * ```ts
