@@ -589,6 +589,108 @@ describe.each(targets)('Vault API contract against $name', (target) => {
       );
     });
 
+    /** Vault ≥ 1.19 decodes rewrap items into RewrapBatchRequestItem (vault#25486); the dev server models 1.21. */
+    const rewrapItemStruct = async (): Promise<boolean> => {
+      const { version } = await vault({ endpoint: server.addr }).health();
+      const [major, minor] = String(version).split('.').map(Number);
+      return String(version).includes('rampart-dev') || (major === 1 && (minor ?? 0) >= 19);
+    };
+
+    it('ignores rewrap item fields RewrapBatchRequestItem lacks, and type-checks its padding schemes (Vault ≥ 1.19)', async (context) => {
+      if (!(await rewrapItemStruct())) context.skip();
+      const name = await freshKey();
+      const { data } = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('ok') });
+      const ciphertext = JSON.stringify(data.ciphertext);
+      const ignored = await rawWrite(
+        `${transit}/rewrap/${name}`,
+        `{"batch_input":[{"ciphertext":${ciphertext},"plaintext":true,"padding_scheme":{"a":1},"unknown":[false]}]}`,
+      );
+      expect(ignored.status).toBe(200);
+      expect(ignored.body.data.batch_results[0].ciphertext).toMatch(/^vault:v1:/);
+      const refused = await rawWrite(
+        `${transit}/rewrap/${name}`,
+        `{"batch_input":[{"ciphertext":${ciphertext},"encrypt_padding_scheme":true,"decrypt_padding_scheme":[1]}]}`,
+      );
+      expect(refused.status).toBe(500);
+      expect(refused.body.errors[0]).toContain(
+        parsed(
+          "2 error(s) decoding:\n\n* '[0].decrypt_padding_scheme' expected type 'string', got unconvertible type '[]interface {}', value: '[1]'\n* '[0].encrypt_padding_scheme' expected type 'string', got unconvertible type 'bool', value: 'true'",
+        ),
+      );
+    });
+
+    it('takes a number in a rewrap item string field as its text as written, and quotes nested numbers so', async (context) => {
+      if (!(await rewrapItemStruct())) context.skip();
+      const name = await freshKey();
+      const { data } = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('ok') });
+      const ciphertext = JSON.stringify(data.ciphertext);
+      const echoed = await rawWrite(
+        `${transit}/rewrap/${name}`,
+        `{"batch_input":[{"ciphertext":${ciphertext},"reference":1.50},{"ciphertext":${ciphertext},"reference":12345678901234567890},{"ciphertext":${ciphertext},"reference":-0.0e+00}]}`,
+      );
+      expect(echoed.status).toBe(200);
+      expect(echoed.body.data.batch_results.map((r: Body) => r.reference)).toEqual([
+        '1.50',
+        '12345678901234567890',
+        '-0.0e+00',
+      ]);
+      // "1234" is valid base64 (a context a non-derived key ignores); "1234.0" is not.
+      const asWritten = await rawWrite(
+        `${transit}/rewrap/${name}`,
+        `{"batch_input":[{"ciphertext":${ciphertext},"context":1234.0}]}`,
+      );
+      expect(asWritten.status).toBe(200);
+      expect(asWritten.body.data.batch_results[0].ciphertext).toBeUndefined();
+      expect(typeof asWritten.body.data.batch_results[0].error).toBe('string');
+      const valid = await rawWrite(
+        `${transit}/rewrap/${name}`,
+        `{"batch_input":[{"ciphertext":${ciphertext},"context":1234}]}`,
+      );
+      expect(valid.body.data.batch_results[0].ciphertext).toMatch(/^vault:v1:/);
+      const nested = await rawWrite(
+        `${transit}/rewrap/${name}`,
+        `{"batch_input":[{"ciphertext":${ciphertext},"context":{"b":1e5,"a":1.0},"nonce":[2.50,[-0]]}]}`,
+      );
+      expect(nested.status).toBe(500);
+      expect(nested.body.errors[0]).toContain(
+        parsed(
+          "2 error(s) decoding:\n\n* '[0].context' expected type 'string', got unconvertible type 'map[string]interface {}', value: 'map[a:1.0 b:1e5]'\n* '[0].nonce' expected type 'string', got unconvertible type '[]interface {}', value: '[2.50 [-0]]'",
+        ),
+      );
+    });
+
+    it('matches rewrap item field names case-insensitively, as mapstructure does, an exact name first', async (context) => {
+      if (!(await rewrapItemStruct())) context.skip();
+      const name = await freshKey();
+      const { data } = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('ok') });
+      const ciphertext = JSON.stringify(data.ciphertext);
+      const folded = await rawWrite(
+        `${transit}/rewrap/${name}`,
+        `{"batch_input":[{"Ciphertext":${ciphertext},"REFERENCE":"r","Key_Version":1}]}`,
+      );
+      expect(folded.status).toBe(200);
+      expect(folded.body.data.batch_results[0]).toMatchObject({ reference: 'r', key_version: 1 });
+      expect(folded.body.data.batch_results[0].ciphertext).toMatch(/^vault:v1:/);
+      // The exact name wins, even when its value is null (read as absent).
+      const exact = await rawWrite(
+        `${transit}/rewrap/${name}`,
+        `{"batch_input":[{"Reference":"other","reference":"r","ciphertext":null,"CIPHERTEXT":${ciphertext}}]}`,
+      );
+      expect(exact.status).toBe(200);
+      expect(exact.body.data.batch_results[0]).toMatchObject({
+        error: 'missing ciphertext to decrypt',
+        reference: 'r',
+      });
+      // A type error names the struct's field, whatever the spelling.
+      const typed = await rawWrite(`${transit}/rewrap/${name}`, '{"batch_input":[{"CipherText":false}]}');
+      expect(typed.status).toBe(500);
+      expect(typed.body.errors[0]).toContain(
+        parsed(
+          "1 error(s) decoding:\n\n* '[0].ciphertext' expected type 'string', got unconvertible type 'bool', value: 'false'",
+        ),
+      );
+    });
+
     it('type-checks padding_scheme in encrypt and decrypt items, null included (Vault 1.21)', async (context) => {
       const { version } = await vault({ endpoint: server.addr }).health();
       // The dev server models Vault 1.21; older Vaults and OpenBao (2.x) may not know padding_scheme.

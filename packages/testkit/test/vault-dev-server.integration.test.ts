@@ -244,6 +244,28 @@ describe('startVaultDevServer', () => {
     expect(await bad.json()).toEqual({ errors: ['error parsing JSON'] });
   });
 
+  it('parses a deeply nested body as JSON.parse does, on KV and transit paths alike', async () => {
+    const server = await start();
+    const headers = { 'X-Vault-Token': server.token };
+    // Deeper than JSON.parse's reviver goes (about 2,300), within what the KV engine's structuredClone takes.
+    const deep = `${'['.repeat(3_000)}1.0${']'.repeat(3_000)}`;
+    const kv = await fetch(`${server.addr}/v1/secret/data/deep`, {
+      method: 'POST',
+      headers,
+      body: `{"data":{"n\\u0041me":${deep}}}`,
+    });
+    expect(kv.status).toBe(200);
+    await fetch(`${server.addr}/v1/transit/keys/k`, { method: 'POST', headers, body: '{}' });
+    const plaintext = Buffer.from('ok').toString('base64');
+    const encrypt = await fetch(`${server.addr}/v1/transit/encrypt/k`, {
+      method: 'POST',
+      headers,
+      body: `{"batch_input":[{"plaintext":"${plaintext}","key_version":1}],"unused\\u0041":${deep}}`,
+    });
+    expect(encrypt.status).toBe(200);
+    expect((await encrypt.json()).data.batch_results[0].ciphertext).toMatch(/^vault:v1:/);
+  });
+
   it('never echoes any part of a body it cannot parse', async () => {
     const server = await start();
     const headers = { 'X-Vault-Token': server.token };

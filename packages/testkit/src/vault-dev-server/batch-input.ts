@@ -1,5 +1,5 @@
 import { type Fields, has, readInt, readString } from './fields.ts';
-import { numberLiteral } from './request-json.ts';
+import { numberText } from './request-json.ts';
 import { userError, VaultHttpError } from './vault-http-error.ts';
 
 /** One request item: the single request's own fields, or one entry of `batch_input`. */
@@ -17,9 +17,10 @@ export interface BatchItem {
  * How `batch_input` entries are read (Vault 1.21, the version the dev server reports). Encrypt and
  * decrypt decode them with `decodeBatchRequestItems` (path_encrypt.go): a field of the wrong type,
  * and an entry without the field the operation needs (`plaintext`, `ciphertext`), fail the whole
- * request. Rewrap decodes with plain `mapstructure.Decode` (v1.5): it requires no field, so an
- * entry without `ciphertext` fails in its slot, but it does check every field's type, without weak
- * typing, in its own words (`..., value: 'true'`).
+ * request. Rewrap (since Vault 1.19) decodes with plain `mapstructure.Decode` (v1.5) into its own
+ * `RewrapBatchRequestItem`: it requires no field, so an entry without `ciphertext` fails in its
+ * slot, but it does check the type of every field the struct has, without weak typing, in its own
+ * words (`..., value: 'true'`), and ignores every other field.
  */
 export type BatchDecoding = { readonly require: 'plaintext' | 'ciphertext' } | 'mapstructure';
 
@@ -39,6 +40,16 @@ const MISSING: Record<'plaintext' | 'ciphertext', string> = {
   plaintext: 'missing plaintext to encrypt',
   ciphertext: 'missing ciphertext to decrypt',
 };
+/** `RewrapBatchRequestItem`'s string fields (path_rewrap.go, Vault 1.19+): no plaintext, no padding_scheme. */
+const REWRAP_STRING_FIELDS = [
+  'context',
+  'ciphertext',
+  'nonce',
+  'associated_data',
+  'reference',
+  'encrypt_padding_scheme',
+  'decrypt_padding_scheme',
+] as const;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
@@ -90,7 +101,7 @@ function decodeItem(
     if (typeof version !== 'number') {
       problems.push(`'[${index}].key_version' expected type 'int', got unconvertible type '${goType(version)}'`);
     } else {
-      const literal = numberLiteral(item, 'key_version') ?? String(version);
+      const literal = numberText(item, 'key_version');
       const parsed = parseInt64(literal);
       // Vault's own message says "invalid syntax" whatever Int64() said (out of range included).
       if (typeof parsed === 'string') {
@@ -106,9 +117,10 @@ function decodeItem(
 }
 
 /**
- * `mapstructure.Decode(batchInput, &[]BatchRequestItem{})` as Vault's rewrap calls it: every
- * problem of every entry listed at once, `null` entries and fields read as absent, a JSON number
- * taken for a string field (a json.Number's kind is string), field names matched as written.
+ * `mapstructure.Decode(batchInput, &[]RewrapBatchRequestItem{})` as Vault's rewrap calls it: every
+ * problem of every entry listed at once, `null` entries and fields read as absent, fields the struct
+ * lacks ignored, a JSON number taken for a string field as its literal text (a json.Number is a
+ * string), and each field found by {@link mapKeyOf}. The item's fields are the decoded struct's.
  */
 function mapstructureItems(raw: unknown): BatchItem[] {
   if (!Array.isArray(raw)) throw batchParseError(`'': source data must be an array or slice, got ${goKind(raw)}`);
@@ -125,20 +137,23 @@ function mapstructureItems(raw: unknown): BatchItem[] {
       continue;
     }
     const item = entry as Fields;
-    for (const name of STRING_FIELDS) {
-      const value = item[name];
-      if (!Object.hasOwn(item, name) || value === null || typeof value === 'string' || typeof value === 'number') {
-        continue;
-      }
-      problems.push(unconvertible(`[${index}].${name}`, 'string', value));
+    const decoded: Record<string, string> = {};
+    for (const name of REWRAP_STRING_FIELDS) {
+      const key = mapKeyOf(item, name);
+      const value = key === undefined ? null : item[key];
+      if (key === undefined || value === null || value === undefined) continue;
+      if (typeof value === 'string') decoded[name] = value;
+      else if (typeof value === 'number') decoded[name] = numberText(item, key);
+      else problems.push(unconvertible(`[${index}].${name}`, 'string', item, key));
     }
     let keyVersion: number | undefined;
-    const version = item.key_version;
-    if (Object.hasOwn(item, 'key_version') && version !== null) {
+    const versionKey = mapKeyOf(item, 'key_version');
+    const version = versionKey === undefined ? null : item[versionKey];
+    if (versionKey !== undefined && version !== null && version !== undefined) {
       if (typeof version !== 'number') {
-        problems.push(unconvertible(`[${index}].key_version`, 'int', version));
+        problems.push(unconvertible(`[${index}].key_version`, 'int', item, versionKey));
       } else {
-        const literal = numberLiteral(item, 'key_version') ?? String(version);
+        const literal = numberText(item, versionKey);
         const parsed = parseInt64(literal);
         if (typeof parsed === 'string') {
           problems.push(
@@ -149,10 +164,27 @@ function mapstructureItems(raw: unknown): BatchItem[] {
         }
       }
     }
-    items.push(batchItem(item, keyVersion));
+    items.push(batchItem(decoded, keyVersion));
   }
   if (problems.length > 0) throw decodingError(problems);
   return items;
+}
+
+/**
+ * The key mapstructure (v1.5) reads a struct field from: the exact name when the map has it, even
+ * with a `null` value; else a key equal under `strings.EqualFold` (Unicode simple case folding,
+ * which also folds the Kelvin sign to k and the long s to s). With several such keys Go takes
+ * whichever its map iteration meets first, which varies: this takes the first in the body.
+ */
+function mapKeyOf(item: Fields, name: string): string | undefined {
+  if (Object.hasOwn(item, name)) return name;
+  return Object.keys(item).find((key) => key.length === name.length && foldAscii(key) === name);
+}
+
+/** A name folded the way EqualFold matches it against an ASCII lower-case name. */
+function foldAscii(key: string): string {
+  // toLowerCase maps K, and the Kelvin sign, to k; S to s, but not the long s, whose fold orbit holds s.
+  return key.toLowerCase().replaceAll('\u017f', 's');
 }
 
 function batchItem(fields: Fields, keyVersion: number | undefined): BatchItem {
@@ -173,9 +205,10 @@ function parseInt64(literal: string): number | 'invalid syntax' | 'value out of 
   return Number(value);
 }
 
-/** mapstructure's type error. Its `%v` quotes the value, as Vault's answer does. */
-function unconvertible(name: string, expected: 'string' | 'int', value: unknown): string {
-  return `'${name}' expected type '${expected}', got unconvertible type '${goType(value)}', value: '${goValue(value)}'`;
+/** mapstructure's type error for `holder[key]`. Its `%v` quotes the value, as Vault's answer does. */
+function unconvertible(name: string, expected: 'string' | 'int', holder: object, key: string): string {
+  const value = (holder as Record<string, unknown>)[key];
+  return `'${name}' expected type '${expected}', got unconvertible type '${goType(value)}', value: '${goValue(holder, key)}'`;
 }
 
 /** A `mapstructure.Error`: its lines sorted. */
@@ -223,13 +256,18 @@ function goKind(value: unknown): string {
   }
 }
 
-/** Go's `%v` of a decoded JSON value: maps print their keys sorted. */
-function goValue(value: unknown): string {
+/**
+ * Go's `%v` of the decoded JSON value at `holder[key]`: maps print their keys sorted, and a number
+ * (a json.Number, a string) prints its literal text as the request wrote it.
+ */
+function goValue(holder: object, key: string): string {
+  const value = (holder as Record<string, unknown>)[key];
   if (value === null) return '<nil>';
-  if (Array.isArray(value)) return `[${value.map(goValue).join(' ')}]`;
+  if (typeof value === 'number') return numberText(holder, key);
+  if (Array.isArray(value)) return `[${value.map((_, i) => goValue(value, String(i))).join(' ')}]`;
   if (typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `map[${entries.map(([k, v]) => `${k}:${goValue(v)}`).join(' ')}]`;
+    const keys = Object.keys(value).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return `map[${keys.map((k) => `${k}:${goValue(value, k)}`).join(' ')}]`;
   }
   return String(value);
 }

@@ -227,9 +227,12 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
       const presented = headerValue(req, 'x-vault-token') || bearer(headerValue(req, 'authorization'));
       if (!timingSafeEqual(sha256(presented), tokenDigest)) throw new VaultHttpError(403, ['permission denied']);
       const operation = operationOf(method, query);
-      const data: Fields = operation === 'read' || operation === 'list' ? query : parseJson(body);
-      if (Array.isArray(data.batch_input)) batchSize = data.batch_input.length;
       const mounts = mountsOf(namespace);
+      const data: Fields =
+        operation === 'read' || operation === 'list'
+          ? query
+          : parseJson(body, operation === 'update' && readsNumberLiterals(mounts.route(path)));
+      if (Array.isArray(data.batch_input)) batchSize = data.batch_input.length;
       const sys = sysRoute(operation, path, data, mounts, token, startedAt);
       const routed = sys ? undefined : mounts.route(path);
       if (!sys && !routed) throw noHandler(path);
@@ -444,11 +447,19 @@ function sha256(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }
 
-function parseJson(body: Buffer): Fields {
+/**
+ * Whether the handler of a write reads numbers as written (transit encrypt, decrypt and rewrap; see
+ * request-json.ts). Every other body, KV secrets included, parses with plain JSON.parse.
+ */
+function readsNumberLiterals(routed: { engine: { type: string }; rest: string } | undefined): boolean {
+  return routed?.engine.type === 'transit' && /^(?:encrypt|decrypt|rewrap)\//.test(routed.rest);
+}
+
+function parseJson(body: Buffer, keepNumberLiterals: boolean): Fields {
   if (body.length === 0) return {};
   let parsed: unknown;
   try {
-    parsed = parseRequestJson(body.toString('utf8'));
+    parsed = parseRequestJson(body.toString('utf8'), { keepNumberLiterals });
   } catch {
     // Vault's own wording, and fixed: the parser's message quotes the body, which holds
     // plaintexts, keys and tokens.
