@@ -6,7 +6,7 @@ import { createSanitizer, PRE_PARSE_DEPTH_LIMIT, PRE_PARSE_WORK_LIMIT, type Sani
 import { resolvePolicy } from './policy.ts';
 import { SAFE_REMOVAL_NAME } from './removal-names.ts';
 import { serializeChildren } from './serialize.ts';
-import { findViolation } from './verify.ts';
+import { findViolation, parseInFlowContainer } from './verify.ts';
 
 const TAGS = [
   'p',
@@ -142,6 +142,31 @@ describe('sanitizer properties (fast-check)', () => {
         expect(findViolation(tree, policies[i] as (typeof policies)[number])).toBeUndefined();
       }),
       { numRuns: 400 },
+    );
+  });
+
+  // Headings, list items, links and paragraphs around tables whose content stands outside cells:
+  // the parser moves that content before the table, into whatever holds it (foster parenting).
+  const nestingToken = fc.oneof(
+    fc.constantFrom('h1', 'h2', 'h6', 'li', 'dd', 'dt', 'p', 'b', 'i', 'a', 'div', 'blockquote').map((t) => `<${t}>`),
+    fc.constantFrom('h1', 'h2', 'li', 'dd', 'p', 'b', 'a', 'div').map((t) => `</${t}>`),
+    fc.constantFrom('<table>', '<table>', '</table>', '<tr>', '<td>', '</td>', '<th>', '<caption>', '<tbody>'),
+    fc.constantFrom('<ul>', '<ol>', '</ul>', '<dl>', '<a href="#x">', '<b title="t">', 'x', 'y ', '\u2067'),
+  );
+  const nesting = fc.array(nestingToken, { minLength: 1, maxLength: 30 }).map((parts) => parts.join(''));
+
+  it('keeps generated heading, list and table nestings (no failedClosed), idempotent and re-parse stable', () => {
+    const nestingProfiles = [sanitizers[0], sanitizers[1], createSanitizer({ verify: 'strict' })];
+    fc.assert(
+      fc.property(nesting, fc.integer({ min: 0, max: nestingProfiles.length - 1 }), (input, i) => {
+        const s = nestingProfiles[i] as (typeof sanitizers)[number];
+        const result = s.sanitize(input);
+        expect(result.failure).toBeUndefined();
+        expect(result.failedClosed).toBe(false);
+        expect(s.sanitizeToString(result.html)).toBe(result.html);
+        expect(serializeChildren(parseInFlowContainer(result.html)).html).toBe(result.html);
+      }),
+      { numRuns: 1000 },
     );
   });
 

@@ -568,6 +568,38 @@ describe('createSanitizer', () => {
     expect(createSanitizer({ verify: 'strict' }).sanitize(input).failure).toBeUndefined();
   });
 
+  it('keeps content that table foster parenting nested where its own start tag cannot, in the form a browser re-parses to', () => {
+    // A browser moves what stands in a table outside its cells to before the table, inside the
+    // table's parent; a heading, li, dd/dt or a moved there ends up inside its own kind, which
+    // written out and parsed again closes the outer one instead.
+    const strict = createSanitizer({ verify: 'strict' });
+    for (const [input, expected] of [
+      ['<h1><table><h1>x</table>', '<h1></h1><h1>x</h1><table></table>'],
+      ['<h2><table><h1>x</h1></table>after</h2>', '<h2></h2><h1>x</h1><table></table>after'],
+      ['<ul><li><table><li>x</table></ul>', '<ul><li></li><li>x</li><table></table></ul>'],
+      ['<dl><dd><table><dt>x</table></dl>', '<dl><dd></dd><dt>x</dt><table></table></dl>'],
+      [
+        '<a href="#a"><table><a href="#b">x</table>',
+        '<a href="#user-content-a" rel="nofollow ugc"></a><a href="#user-content-b" rel="nofollow ugc">x</a><table></table>',
+      ],
+    ] as const) {
+      for (const s of [bySet.ugc, strict]) {
+        const result = s.sanitize(input);
+        expect(result, input).toMatchObject({ html: expected, failedClosed: false });
+        expect(serializeChildren(parseFragment(result.html)).html).toBe(result.html);
+        expect(s.sanitizeToString(result.html)).toBe(result.html);
+      }
+    }
+  });
+
+  it('truncates content that foster parenting nested in the same re-parse-stable form', () => {
+    const s = createSanitizer({ limits: { maxOutputChars: 40 } });
+    const result = s.sanitize(`<h1><table><h1>${'x'.repeat(60)}</table>`);
+    expect(result).toMatchObject({ failedClosed: false, truncated: true });
+    expect(result.html).toBe(`<h1></h1><h1>${'x'.repeat(21)}…</h1>`);
+    expect(s.sanitizeToString(result.html)).toBe(result.html);
+  });
+
   it('strict verification passes for idempotent configurations', () => {
     const s = createSanitizer({ verify: 'strict' });
     const result = s.sanitize('<table><tr><td><a href="#a" id="a">x</a></td></tr></table><pre>\n\ny</pre>');

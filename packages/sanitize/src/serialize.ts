@@ -98,14 +98,23 @@ export function escapeTextWithin(
  */
 export function serializeChildren(root: ParentNode, maxChars = Number.POSITIVE_INFINITY, marker = ''): Serialized {
   const whole: string[] = [];
+  let length = 0;
+  const write = (part: string): void => {
+    whole.push(part);
+    length += part.length;
+  };
+  // The whole serialization is the result only when it fits: past the limit it stops, and the
+  // budgeted walk below writes the cut, so over-long output is never written out in full.
   const walkWhole = (parent: ParentNode): void => {
-    for (const node of parent.childNodes) writeNode(node, whole, walkWhole);
+    for (const node of parent.childNodes) {
+      if (length > maxChars) return;
+      writeNode(node, write, walkWhole);
+    }
   };
   walkWhole(root);
-  const html = whole.join('');
   // Room for the marker is needed only when something is cut: output that fits stays whole, so a
   // truncated result sanitizes to itself under the same limit.
-  if (html.length <= maxChars) return { html, truncated: false };
+  if (length <= maxChars) return { html: whole.join(''), truncated: false };
   const parts: string[] = [];
   const escapedMarker = escapeText(marker);
   const budget = maxChars - escapedMarker.length;
@@ -159,13 +168,13 @@ export function serializeChildren(root: ParentNode, maxChars = Number.POSITIVE_I
   return { html: parts.join(''), truncated };
 }
 
-function writeNode(node: ChildNode, parts: string[], walk: (parent: ParentNode) => void): void {
+function writeNode(node: ChildNode, write: (part: string) => void, walk: (parent: ParentNode) => void): void {
   if (node.nodeName === '#text') {
-    parts.push(escapeText((node as DefaultTreeAdapterTypes.TextNode).value));
+    write(escapeText((node as DefaultTreeAdapterTypes.TextNode).value));
     return;
   }
   if (!('tagName' in node)) return;
-  parts.push(startTag(node));
+  write(startTag(node));
   if (VOID_ELEMENTS.has(node.tagName)) return;
   const first = node.childNodes[0];
   if (
@@ -173,8 +182,8 @@ function writeNode(node: ChildNode, parts: string[], walk: (parent: ParentNode) 
     first?.nodeName === '#text' &&
     (first as DefaultTreeAdapterTypes.TextNode).value.startsWith('\n')
   ) {
-    parts.push('\n');
+    write('\n');
   }
   walk(node);
-  parts.push(`</${node.tagName}>`);
+  write(`</${node.tagName}>`);
 }

@@ -4,8 +4,9 @@
  * conformant parser, the tree a browser builds), rt and rp outside ruby are unwrapped (the two
  * parsers nest them differently), rp holding more than brackets is dropped (a browser hides rp),
  * bidi controls left open are closed, every node is checked against the policy, the
- * tree is written back canonically and that string must parse to the same tree again. Anything
- * else fails closed.
+ * tree is written back canonically and that string must parse to the same tree again; where the
+ * parser built a tree its serialization cannot give back (foster parenting), the re-parsed tree is
+ * checked the same way and kept, for a few rounds at most. Anything else fails closed.
  */
 import { type DefaultTreeAdapterTypes, defaultTreeAdapter, html as htmlSpec, parseFragment } from 'parse5';
 import { filterAttributes, type Reporter } from './attributes.ts';
@@ -152,11 +153,50 @@ export function findViolation(root: ParentNode, policy: Policy): string | undefi
   return undefined;
 }
 
-function reparseStable(html: string, policy: Policy): string | undefined {
-  const again = parseInFlowContainer(html);
-  const violation = findViolation(again, policy);
-  if (violation !== undefined) return `re-parse: ${violation}`;
-  return serializeChildren(again).html === html ? undefined : 're-parse changed the tree (mutation)';
+/**
+ * How many times output is re-parsed to reach a form that parses to itself. The parser can build
+ * trees its own serialization does not give back: table content outside cells is moved before the
+ * table (foster parenting), into whatever holds the table, so `<h1><table><h1>x` puts an h1 inside
+ * an h1, and written out, the inner `<h1>` start tag closes the outer one. Re-parsing that output
+ * is what the browser will do with it; its tree serializes to itself after one more parse (two at
+ * most were seen for any generated input), and each round is checked against the policy again.
+ */
+const MAX_REPARSE_ROUNDS = 4;
+
+/** The policy normalizations and checks every tree of the output goes through; the first violation, if any. */
+function normalize(tree: Fragment, policy: Policy, report: Reporter, bidi: 'close' | 'strip'): string | undefined {
+  unwrapStrayRubyText(tree);
+  dropHiddenRubyText(tree, report);
+  const violation = findViolation(tree, policy);
+  // After the depth check: the walk recurses once per level.
+  if (violation === undefined) balanceBidiControls(tree, bidi);
+  return violation;
+}
+
+/**
+ * Parses `html` and normalizes it again until the canonical form is the string that was parsed
+ * (then a browser parsing the output builds exactly the returned, verified tree). `html` is
+ * the serialization of an already normalized tree, so a string that parses to itself ends the loop.
+ */
+function stabilize(
+  html: string,
+  policy: Policy,
+  report: Reporter,
+  bidi: 'close' | 'strip',
+  prefix: string,
+):
+  | { readonly ok: true; readonly html: string; readonly tree: Fragment }
+  | { readonly ok: false; readonly reason: string } {
+  let source = html;
+  for (let round = 0; round < MAX_REPARSE_ROUNDS; round++) {
+    const tree = parseInFlowContainer(source);
+    const violation = normalize(tree, policy, report, bidi);
+    if (violation !== undefined) return { ok: false, reason: `${prefix}${violation}` };
+    const again = serializeChildren(tree).html;
+    if (again === source) return { ok: true, html: source, tree };
+    source = again;
+  }
+  return { ok: false, reason: 're-parse changed the tree (mutation)' };
 }
 
 /**
@@ -165,32 +205,29 @@ function reparseStable(html: string, policy: Policy): string | undefined {
  */
 export function verifyOutput(candidate: string, policy: Policy, report?: Reporter): Verified {
   const tree = parseInFlowContainer(candidate);
-  unwrapStrayRubyText(tree);
-  dropHiddenRubyText(tree, report);
-  const violation = findViolation(tree, policy);
+  const violation = normalize(tree, policy, report, 'close');
   if (violation !== undefined) return { ok: false, reason: violation };
-  // After the depth check: the walk recurses once per level.
-  balanceBidiControls(tree, 'close');
   const out: Serialized = serializeChildren(tree, policy.maxOutputChars, policy.truncationMarker);
   if (!out.truncated) {
     // When the canonical form equals the string just parsed, parsing it again yields this very tree.
-    if (out.html !== candidate) {
-      const unstable = reparseStable(out.html, policy);
-      if (unstable !== undefined) return { ok: false, reason: unstable };
+    if (out.html === candidate) return { ok: true, html: out.html, truncated: false, tree };
+    const stable = stabilize(out.html, policy, report, 'close', 're-parse: ');
+    if (!stable.ok) return stable;
+    if (stable.html.length <= policy.maxOutputChars) {
+      return { ok: true, html: stable.html, truncated: false, tree: stable.tree };
     }
-    return { ok: true, html: out.html, truncated: false, tree };
+    // Re-parsing grew the output past the limit (formatting elements it reopens): cut that tree.
+    return cutStable(serializeChildren(stable.tree, policy.maxOutputChars, policy.truncationMarker), policy, report);
   }
-  // A cut can leave, say, a <pre> whose leading newline the parser swallows: canonicalize the cut
-  // output once more (it can only get shorter) and require that form to be stable.
-  const cut = parseInFlowContainer(out.html);
-  const cutViolation = findViolation(cut, policy);
-  if (cutViolation !== undefined) return { ok: false, reason: `truncated output: ${cutViolation}` };
-  // The cut may have dropped the closers added above; the output must not grow, so the openers go.
-  balanceBidiControls(cut, 'strip');
-  const html = serializeChildren(cut).html;
-  if (html !== out.html) {
-    const unstable = reparseStable(html, policy);
-    if (unstable !== undefined) return { ok: false, reason: unstable };
-  }
-  return { ok: true, html, truncated: true, tree: cut };
+  return cutStable(out, policy, report);
+}
+
+/** The stable form of `out`, the output cut to `maxOutputChars`. */
+function cutStable(out: Serialized, policy: Policy, report: Reporter): Verified {
+  // A cut can leave, say, a <pre> whose leading newline the parser swallows, and the closers the
+  // bidi pass added may be gone while the output must not grow: the openers go instead.
+  const stable = stabilize(out.html, policy, report, 'strip', 'truncated output: ');
+  if (!stable.ok) return stable;
+  if (stable.html.length > policy.maxOutputChars) return { ok: false, reason: 'truncated output grew on re-parse' };
+  return { ok: true, html: stable.html, truncated: out.truncated, tree: stable.tree };
 }

@@ -430,6 +430,71 @@ describe('details in real Chromium', () => {
   });
 });
 
+// Table content outside cells is moved before the table, into whatever holds it; a heading, li,
+// dd/dt or link lands inside its own kind, which its start tag closes when the output is parsed
+// again. The sanitizer outputs the form that parsing gives, checked here against Chromium's parser.
+const FOSTER_VECTORS: readonly string[] = [
+  '<h1><table><h1>Title</table>',
+  '<h2><table><h1>Title</h1></table>after</h2>',
+  '<ul><li><table><li>item</table></ul>',
+  '<dl><dd><table><dt>term</table></dl>',
+  '<a href="#a"><table><a href="#b">link</table>',
+  '<h1><table><h1><table><h1><table><h1>deep',
+  '<p><b><table><h1>bold heading</table>',
+  '<img><h1><table><h1></p>x',
+  '<h3><i><table><h3><i><table><h3>nested',
+];
+
+describe('foster-parented nestings in real Chromium', () => {
+  it('keeps them (no fail-closed) in a form Chromium parses to the verified tree, and to itself again', async () => {
+    for (const sanitizer of [sanitizers.ugc, sanitizers.email] as Sanitizer[]) {
+      const results = FOSTER_VECTORS.map((input) => sanitizer.sanitize(input));
+      expect(results.filter((r) => r.failedClosed)).toEqual([]);
+      const outputs = results.map((r) => r.html);
+      const inBrowser = await page.evaluate((list) => {
+        const sig = (node: Node): string =>
+          [...node.childNodes]
+            .map((n) =>
+              n.nodeType === 3
+                ? `"${n.textContent}"`
+                : n instanceof Element
+                  ? `<${n.namespaceURI === 'http://www.w3.org/1999/xhtml' ? '' : 'NS:'}${n.localName}${[...n.attributes].map((a) => ` ${a.name}=${a.value}`).join('')}>${sig(n)}</>`
+                  : `#${n.nodeType}`,
+            )
+            .join('');
+        return list.map((html) => {
+          const first = document.createElement('div');
+          first.innerHTML = html;
+          const second = document.createElement('div');
+          second.innerHTML = first.innerHTML;
+          return { first: sig(first), second: sig(second) };
+        });
+      }, outputs);
+      const verified = outputs.map((html) => parse5Signature(html));
+      expect(inBrowser.map((b) => b.first)).toEqual(verified);
+      expect(inBrowser.map((b) => b.second)).toEqual(verified);
+    }
+  });
+
+  it('shows the reader the text of the input', async () => {
+    const s = sanitizers.ugc as Sanitizer;
+    const seen = await page.evaluate(
+      (list) =>
+        list.map((html) => {
+          const box = document.createElement('div');
+          document.body.append(box);
+          box.innerHTML = html;
+          // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is the point.
+          const text = box.innerText.replace(/\s+/g, ' ').trim();
+          box.remove();
+          return text;
+        }),
+      FOSTER_VECTORS.flatMap((input) => [input, s.sanitizeToString(input)]),
+    );
+    for (let i = 0; i < seen.length; i += 2) expect(seen[i + 1], FOSTER_VECTORS[i / 2]).toBe(seen[i]);
+  });
+});
+
 function parse5Signature(html: string): string {
   const sig = (node: DefaultTreeAdapterTypes.ParentNode): string =>
     node.childNodes
