@@ -1,7 +1,7 @@
 // What a module exports, however it says so: inline (`export function f`), by list, by default,
 // by `export =`, or through CommonJS (`module.exports`, `exports.x`).
 import { type AstNode, child, children, memberPath, unwrap } from './js-ast.ts';
-import { declaredAtModuleScope } from './js-scope.ts';
+import { patternIdentifiers } from './js-scope.ts';
 
 /** A module's exports: the module-scope names it exports and the values it exports in place. */
 export interface ModuleExports {
@@ -104,23 +104,95 @@ const ESM_STATEMENTS = new Set([
 ]);
 
 /**
- * Whether `module` and `exports` at the top level of a file are CommonJS's: not in an ES module
- * (`.mjs`/`.mts`, or a `.js`/`.ts` file with an `import` or `export` declaration other than a
- * type-only one, which is erased; a `.cjs`/`.cts` file is CommonJS whatever it imports), and not
- * declared at module scope (`var module = { exports: {} }`, `const exports = {}`, also a `var` in
- * a block, a function or a class of that name).
+ * An import or export declaration TypeScript erases: `import type`, `export type`, or a list whose
+ * every name is marked `type` (`import { type A, type B } from 'x'`).
+ */
+function isTypeOnly(statement: AstNode): boolean {
+  if (statement.importKind === 'type' || statement.exportKind === 'type') return true;
+  if (statement.type !== 'ImportDeclaration' && statement.type !== 'ExportNamedDeclaration') return false;
+  if (child(statement, 'declaration')) return false;
+  const specifiers = children(statement, 'specifiers');
+  return specifiers.length > 0 && specifiers.every((s) => s.importKind === 'type' || s.exportKind === 'type');
+}
+
+/** `module.exports`, `module.exports.x` or `exports.x`: a write only CommonJS gives a meaning. */
+const isCommonJsTarget = (path: readonly string[] | undefined): boolean =>
+  path !== undefined &&
+  ((path.length >= 2 && path[0] === 'module' && path[1] === 'exports') || (path.length >= 2 && path[0] === 'exports'));
+
+/** Whether a top-level statement assigns `module.exports`, `module.exports.x` or `exports.x`. */
+function writesCommonJsExports(program: AstNode): boolean {
+  for (const statement of children(program, 'body')) {
+    const expressions =
+      statement.type === 'ExpressionStatement'
+        ? [child(statement, 'expression')]
+        : statement.type === 'VariableDeclaration'
+          ? children(statement, 'declarations').map((d) => child(d, 'init'))
+          : [];
+    for (const expression of expressions) {
+      if (assignmentChain(expression).links.some((l) => isCommonJsTarget(memberPath(unwrap(l.target))))) return true;
+    }
+  }
+  return false;
+}
+
+const COMMONJS_NAMES = new Set(['module', 'exports']);
+
+/** The names a top-level statement declares that emit code; `declare` (ambient) declarations emit none. */
+function runtimeNames(statement: AstNode): string[] {
+  let s = statement;
+  if (s.type === 'ExportNamedDeclaration') s = child(s, 'declaration') ?? s;
+  if (s.declare === true) return [];
+  if (s.type === 'VariableDeclaration') {
+    const ids: AstNode[] = [];
+    for (const declarator of children(s, 'declarations')) patternIdentifiers(child(declarator, 'id'), ids);
+    return ids.map((id) => id.name as string);
+  }
+  if (s.type === 'ImportDeclaration') {
+    if (isTypeOnly(s)) return [];
+    return children(s, 'specifiers')
+      .filter((specifier) => specifier.importKind !== 'type')
+      .map((specifier) => child(specifier, 'local')?.name as string);
+  }
+  const id = child(s, 'id');
+  return id?.type === 'Identifier' ? [id.name as string] : [];
+}
+
+/**
+ * Whether a file declares `module` or `exports` at its top level by anything but `var` or a
+ * function (which reuse the binding Node passes in): `let`, `const`, a class, an enum, a namespace,
+ * an import. In a CommonJS module that is a SyntaxError (the names are the module wrapper's
+ * parameters), so such a file is no Node module (a browser bundle's shim).
+ */
+function redeclaresCommonJsNames(program: AstNode): boolean {
+  for (const statement of children(program, 'body')) {
+    const s = statement.type === 'ExportNamedDeclaration' ? (child(statement, 'declaration') ?? statement) : statement;
+    if ((s.type === 'VariableDeclaration' && s.kind === 'var') || s.type === 'FunctionDeclaration') continue;
+    if (runtimeNames(statement).some((name) => COMMONJS_NAMES.has(name))) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether `module` and `exports` at the top level of a file may be CommonJS's: not in an ES module
+ * (`.mjs`/`.mts`; a `.js`/`.jsx` file with an `import` or `export` declaration other than a
+ * type-only one, which is erased; a `.ts`/`.tsx` file with such a declaration unless it assigns
+ * `module.exports`, `module.exports.x` or `exports.x` at its top level, which works only when it is
+ * compiled to CommonJS; a `.cjs`/`.cts` file is CommonJS whatever it imports), and not declared at
+ * module scope by `let`, `const`, a class, an enum, a namespace or an import (a SyntaxError in a
+ * CommonJS module). Ambient (`declare`) declarations emit no code and do not count. A module-scope
+ * `var` or function of either name reuses Node's binding: {@link commonJsExports} follows it.
  */
 export function isCommonJsScope(program: AstNode, file: string): boolean {
   if (/\.m[jt]s$/.test(file)) return false;
   if (
     !/\.c[jt]s$/.test(file) &&
-    children(program, 'body').some(
-      (s) => ESM_STATEMENTS.has(s.type) && s.importKind !== 'type' && s.exportKind !== 'type',
-    )
+    children(program, 'body').some((s) => ESM_STATEMENTS.has(s.type) && !isTypeOnly(s)) &&
+    !(/\.tsx?$/.test(file) && writesCommonJsExports(program))
   ) {
     return false;
   }
-  return !declaredAtModuleScope(program, 'module') && !declaredAtModuleScope(program, 'exports');
+  return !redeclaresCommonJsNames(program);
 }
 
 const COMMONJS = new WeakMap<AstNode, readonly CommonJsExport[]>();
@@ -134,8 +206,13 @@ const COMMONJS = new WeakMap<AstNode, readonly CommonJsExport[]>();
  * object once `module.exports` is given another value, so a property set on them afterwards
  * (`module.exports = f; exports.x = g`), or set by an outer link of the chain that replaced it
  * (`exports.read = module.exports = f`: `exports` is read before the right side runs), exports
- * nothing; a later `module.exports = …` does not take back what was exported before it. Nothing
- * where {@link isCommonJsScope} says `module`/`exports` are not CommonJS's. Listed once per program.
+ * nothing; a later `module.exports = …` does not take back what was exported before it. A
+ * top-level `var exports = v` / `var module = v` (or a function of that name, from the start) is an
+ * assignment to Node's binding: `var exports = module.exports = {}` makes `exports` an alias of
+ * the new export object; once `module` holds anything but Node's module (`var module = { exports:
+ * {} }`), `module.exports` is no export. A `var` in a nested block may not run (a shim behind
+ * `typeof module === 'undefined'`) and changes nothing. Nothing where {@link isCommonJsScope} says
+ * `module`/`exports` are not CommonJS's. Listed once per program, in one pass over its statements.
  */
 export function commonJsExports(program: AstNode, file: string): readonly CommonJsExport[] {
   let out = COMMONJS.get(program);
@@ -146,36 +223,80 @@ export function commonJsExports(program: AstNode, file: string): readonly Common
   return out;
 }
 
-/** What a chain hands to its next outer link: a node of the source, and whether it is the export object. */
+/** What a chain hands to its next outer link: a node of the source, whether it is the export object or Node's module. */
 interface Handed {
   readonly node: AstNode | undefined;
   readonly isExports: boolean;
+  readonly isModule: boolean;
 }
+
+/** A top-level function named `name` (hoisted: it holds the binding from the start). */
+const declaresFunction = (program: AstNode, name: string): boolean =>
+  children(program, 'body').some(
+    (s) => s.type === 'FunctionDeclaration' && s.declare !== true && child(s, 'id')?.name === name,
+  );
 
 function listCommonJsExports(program: AstNode): CommonJsExport[] {
   const out: CommonJsExport[] = [];
-  // Names that hold the export object (`module.exports` itself is always read as it is now).
-  let aliases = new Set(['exports']);
-  const holdsExports = (path: readonly string[] | undefined, names: ReadonlySet<string>): boolean =>
-    isModuleExports(path) || (path?.length === 1 && names.has(path[0]!));
+  // Names that hold the export object (`module.exports` itself is read as it is now).
+  let aliases = new Set(declaresFunction(program, 'exports') ? [] : ['exports']);
+  // Whether `module` is Node's module: a top-level `var module = {…}` or `module = …` rebinds it.
+  let nodeModule = !declaresFunction(program, 'module');
+  /** Whether a value may be Node's module: `module`, `module || shim`, `typeof module … ? module : shim`. */
+  const mayBeModule = (node: AstNode | undefined): boolean => {
+    const n = unwrap(node);
+    if (n?.type === 'Identifier') return n.name === 'module' && nodeModule;
+    if (n?.type === 'LogicalExpression') return n.operator !== '&&' && mayBeModule(child(n, 'left'));
+    if (n?.type === 'ConditionalExpression')
+      return mayBeModule(child(n, 'consequent')) || mayBeModule(child(n, 'alternate'));
+    return false;
+  };
+  /** Whether a value is the export object: `module.exports`, an alias, or `exports || {}`. */
+  const isExportObject = (node: AstNode | undefined, wasAlias: (name: string) => boolean): boolean => {
+    const n = unwrap(node);
+    if (n?.type === 'LogicalExpression' && n.operator !== '&&') return isExportObject(child(n, 'left'), wasAlias);
+    const path = memberPath(n);
+    return (nodeModule && isModuleExports(path)) || (path?.length === 1 && wasAlias(path[0]!));
+  };
   /** Runs one chain; returns what it evaluates to. */
   const run = (expression: AstNode | undefined): Handed => {
     const { links, value } = assignmentChain(expression);
-    // Every target's object, and the value, are read before any link writes.
-    const before = new Set(aliases);
-    let handed: Handed = { node: value, isExports: holdsExports(memberPath(value), before) };
+    // Every target's object, and the value, are read before any link writes: what a name this
+    // chain rebinds held before is kept aside (a copy of every alias per statement would make a
+    // module of n aliases cost n² steps).
+    const start = aliases;
+    const startModule = nodeModule;
+    const held = new Map<string, boolean>();
+    const wasAlias = (name: string): boolean => held.get(name) ?? start.has(name);
+    const setAlias = (name: string, on: boolean): void => {
+      if (aliases === start && !held.has(name)) held.set(name, start.has(name));
+      if (on) aliases.add(name);
+      else aliases.delete(name);
+    };
+    let handed: Handed = { node: value, isExports: isExportObject(value, wasAlias), isModule: mayBeModule(value) };
     let replaced = false;
     for (let i = links.length - 1; i >= 0; i--) {
       const link = links[i]!;
       const path = memberPath(unwrap(link.target));
-      const whole = isModuleExports(path);
+      const whole = startModule && isModuleExports(path);
       const name = unwrap(link.target)?.type === 'Identifier' ? path?.[0] : undefined;
+      const object = path?.slice(0, -1);
       const property =
-        path !== undefined && path.length >= 2 && holdsExports(path.slice(0, -1), before) ? path.at(-1) : undefined;
-      const startsTruthy = whole || (name !== undefined && aliases.has(name)) ? true : property ? false : undefined;
+        object !== undefined &&
+        object.length >= 1 &&
+        ((startModule && isModuleExports(object)) || (object.length === 1 && wasAlias(object[0]!)))
+          ? path?.at(-1)
+          : undefined;
+      const startsTruthy =
+        whole || (name !== undefined && (name === 'module' ? nodeModule : aliases.has(name)))
+          ? true
+          : property
+            ? false
+            : undefined;
       if (!linkWrites(link.operator, startsTruthy)) {
-        // The link's expression is the target's old value.
-        handed = { node: undefined, isExports: startsTruthy === true };
+        // The link's expression is the target's old value (`module ||= shim` keeps Node's module).
+        const isModule = name === 'module' && nodeModule;
+        handed = { node: undefined, isExports: startsTruthy === true && !isModule, isModule };
         continue;
       }
       if (whole) {
@@ -183,11 +304,12 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
           if (handed.node) out.push({ name: undefined, value: handed.node });
           aliases = new Set();
           replaced = true;
-          handed = { node: handed.node, isExports: true };
+          handed = { node: handed.node, isExports: true, isModule: false };
         }
+      } else if (name === 'module') {
+        nodeModule = handed.isModule;
       } else if (name !== undefined) {
-        if (handed.isExports) aliases.add(name);
-        else aliases.delete(name);
+        setAlias(name, handed.isExports);
       } else if (property !== undefined && !replaced && handed.node) {
         out.push({ name: property, value: handed.node });
       }
@@ -196,12 +318,16 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
   };
   for (const statement of children(program, 'body')) {
     if (statement.type === 'ExpressionStatement') run(child(statement, 'expression'));
-    else if (statement.type === 'VariableDeclaration') {
+    else if (statement.type === 'VariableDeclaration' && statement.declare !== true) {
       for (const declarator of children(statement, 'declarations')) {
-        const handed = run(child(declarator, 'init'));
+        const init = child(declarator, 'init');
+        const handed = run(init);
         const id = child(declarator, 'id');
         if (id?.type !== 'Identifier') continue;
-        if (handed.isExports) aliases.add(id.name as string);
+        // `var exports;` keeps the value the binding has.
+        if (init === undefined && statement.kind === 'var') continue;
+        if (id.name === 'module') nodeModule = handed.isModule;
+        else if (handed.isExports) aliases.add(id.name as string);
         else aliases.delete(id.name as string);
       }
     }

@@ -51,15 +51,6 @@ export function isShadowed(node: AstNode, name: string, parentOf: ReadonlyMap<As
   return resolveBinding(node, name, parentOf, { moduleScope: false }) !== undefined;
 }
 
-/**
- * Whether a module declares `name` at its top level: a `const|let|var` (also a `var` in a nested
- * block, which belongs to the module), a function, a class, an enum, a namespace or `import x =
- * require()`. (`import` declarations are not counted.)
- */
-export function declaredAtModuleScope(program: AstNode, name: string): boolean {
-  return scopeDeclarations(program)?.has(name) === true;
-}
-
 /** The nearest declaration of a name seen from a node: how it was declared and its initializer. */
 export interface NearestDeclaration {
   /** `param` for parameters, catch and loop bindings; `other` for functions, classes and destructuring. */

@@ -72,6 +72,39 @@ describe('gitIgnoredExcludes', () => {
     }
   });
 
+  it.skipIf(!hasGit)(
+    'writes names with a leading #, leading or trailing spaces as patterns that match only them',
+    async () => {
+      const repo = mkdtempSync(join(tmpdir(), 'preflight-self-scan-'));
+      try {
+        execFileSync('git', ['init', '-q'], { cwd: repo, stdio: 'ignore' });
+        const leak = "module.exports = { secret: process.env.JWT_SECRET || 'dev-secret' };\n";
+        const files: Record<string, string> = {
+          // `ignored-space.js` (no trailing space) is tracked-to-be: the pattern of its neighbour with a
+          // trailing space must not exclude it.
+          '.gitignore':
+            'packages/#scratch/\npackages/ lead/\npackages/a/src/ignored?*\n!packages/a/src/ignored-space.js\n',
+          'packages/#scratch/leak.js': leak,
+          'packages/ lead/leak.js': leak,
+          'packages/a/src/ignored-space.js ': leak,
+          // A name with a newline cannot be one line of a pattern list: it is left to the scan.
+          'packages/a/src/ignored\nline.js': leak,
+          'packages/a/src/ignored-space.js': leak,
+        };
+        for (const [path, text] of Object.entries(files)) {
+          mkdirSync(join(repo, path, '..'), { recursive: true });
+          writeFileSync(join(repo, path), text);
+        }
+        const exclude = gitIgnoredExcludes(repo, 'packages');
+        expect(exclude.sort()).toEqual(['[ ]lead', '\\#scratch', 'a/src/ignored-space.js[ ]']);
+        const result = await scan({ root: join(repo, 'packages'), exclude });
+        expect(result.findings.map((f) => f.file).sort()).toEqual(['a/src/ignored\nline.js', 'a/src/ignored-space.js']);
+      } finally {
+        rmSync(repo, { recursive: true, force: true });
+      }
+    },
+  );
+
   it('excludes nothing outside a git work tree', () => {
     const dir = mkdtempSync(join(tmpdir(), 'preflight-no-git-'));
     try {
