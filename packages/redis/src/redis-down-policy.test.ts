@@ -1,12 +1,34 @@
+import { performance } from 'node:perf_hooks';
 import { inspect } from 'node:util';
 import type { Redis } from 'ioredis';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RedisStoreError } from './errors.ts';
 import { RedisCallGuard } from './redis-down-policy.ts';
 
 const client = (status: string) => ({ status, connect: () => Promise.resolve() }) as unknown as Redis;
 
+/**
+ * Puts the guard's clock (`performance.now` from node:perf_hooks) and its ticker (`setInterval`)
+ * on one fake timeline that only the test advances, so what times out, and when, never depends on
+ * how busy the machine is. Restored after each test (`restoreMocks`, `vi.useRealTimers`).
+ */
+function useFakeClock(): void {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  // Fake timers replace the global `performance`; the guard reads the node:perf_hooks one.
+  vi.spyOn(performance, 'now').mockImplementation(() => Date.now());
+}
+
+/**
+ * For tests about something other than the timeout: far beyond any pause a loaded machine makes,
+ * so a slow run cannot turn an answer into ERR_REDIS_TIMEOUT (the default, 50 ms, is not).
+ */
+const NO_TIMEOUT = { timeoutMs: 60_000 } as const;
+
 describe('RedisCallGuard', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('refuses at once when the client is not connected, without calling Redis', async () => {
     let called = false;
     const guard = new RedisCallGuard(client('reconnecting'));
@@ -62,30 +84,49 @@ describe('RedisCallGuard', () => {
   });
 
   it('times out exactly the calls that never answer, whatever the order answers come in, and ignores late answers', async () => {
-    const guard = new RedisCallGuard(client('ready'), { timeoutMs: 20, failureThreshold: 1_000 });
+    useFakeClock();
+    const timeoutMs = 20;
+    const guard = new RedisCallGuard(client('ready'), { timeoutMs, failureThreshold: 1_000 });
     const late: (() => void)[] = [];
+    type Outcome = { i: number; value: number } | { i: number; code: string };
+    const settled: Outcome[] = [];
     const calls = Array.from({ length: 200 }, (_, i) =>
       guard
         .call(`op${i}`, () =>
           i % 3 === 0
             ? new Promise<number>((resolve) => late.push(() => resolve(i))) // answers only after the timeout
-            : new Promise<number>((resolve) => setTimeout(() => resolve(i), (200 - i) % 7)),
+            : // answers out of call order, up to the last millisecond before the deadline
+              new Promise<number>((resolve) => setTimeout(() => resolve(i), timeoutMs - 1 - ((200 - i) % 7))),
         )
         .then(
-          (value) => ({ i, value }),
-          (error: RedisStoreError) => ({ i, code: error.code }),
-        ),
+          (value): Outcome => ({ i, value }),
+          (error: RedisStoreError): Outcome => ({ i, code: error.code }),
+        )
+        .then((outcome) => {
+          settled.push(outcome);
+          return outcome;
+        }),
     );
+    // Until the deadline every call has its full timeoutMs: nothing has timed out, every answer counted.
+    await vi.advanceTimersByTimeAsync(timeoutMs - 1);
+    expect(settled.filter((r) => 'code' in r)).toEqual([]);
+    expect(settled).toHaveLength(200 - late.length);
+    // The ticker times a call out within one tick (at most 10 ms) after its deadline.
+    await vi.advanceTimersByTimeAsync(1 + 10);
+    expect(settled).toHaveLength(200);
     const results = await Promise.all(calls);
     for (const answer of late) answer();
+    await vi.advanceTimersByTimeAsync(0);
     for (const r of results) {
       expect(r).toEqual(r.i % 3 === 0 ? { i: r.i, code: 'ERR_REDIS_TIMEOUT' } : { i: r.i, value: r.i });
     }
-    // After everything settled, later calls run normally (nothing left over from the timed-out ones).
+    // The late answers changed nothing: no call counted twice, and later calls run normally.
+    expect(guard.inFlight).toBe(0);
     await expect(guard.call('after', () => Promise.resolve('ok'))).resolves.toBe('ok');
   });
 
   it('counts the calls in flight until each is answered or timed out', async () => {
+    useFakeClock();
     const guard = new RedisCallGuard(client('ready'), { timeoutMs: 10 });
     let answer!: (value: string) => void;
     const answered = guard.call('a', () => new Promise<string>((resolve) => (answer = resolve)));
@@ -94,6 +135,7 @@ describe('RedisCallGuard', () => {
     answer('ok');
     await expect(answered).resolves.toBe('ok');
     expect(guard.inFlight).toBe(1);
+    await vi.advanceTimersByTimeAsync(10 + 10);
     await expect(hung).resolves.toBe('ERR_REDIS_TIMEOUT');
     expect(guard.inFlight).toBe(0);
   });
@@ -115,7 +157,7 @@ describe('RedisCallGuard', () => {
 
     it('sends the command at once and maps the reply', async () => {
       const { c, sent } = holding();
-      const guard = new RedisCallGuard(c);
+      const guard = new RedisCallGuard(c, NO_TIMEOUT);
       const answer = guard.send('op', 'set', ['k', 'v'], (r) => r === 'OK');
       expect(sent.map((s) => [s.name, s.args])).toEqual([['set', ['k', 'v']]]);
       sent[0]!.resolve('OK');
@@ -134,7 +176,7 @@ describe('RedisCallGuard', () => {
 
     it('sends EVAL once after NOSCRIPT, within the same call', async () => {
       const { c, sent } = holding();
-      const guard = new RedisCallGuard(c);
+      const guard = new RedisCallGuard(c, NO_TIMEOUT);
       const script = { name: 's', lua: 'return 1', sha1: 'a'.repeat(40) };
       const answer = guard.sendScript('op', script, ['k'], ['x'], (r) => r);
       sent[0]!.reject(new Error('NOSCRIPT No matching script.'));
@@ -146,7 +188,7 @@ describe('RedisCallGuard', () => {
 
     it('rejects with the store error when the reply cannot be mapped, without counting it against Redis', async () => {
       const { c, sent } = holding();
-      const guard = new RedisCallGuard(c, { failureThreshold: 2 });
+      const guard = new RedisCallGuard(c, { ...NO_TIMEOUT, failureThreshold: 2 });
       for (let i = 0; i < 3; i++) {
         const answer = guard.send('op', 'get', ['k'], () => {
           throw new Error('unexpected reply secret-value');
@@ -163,7 +205,7 @@ describe('RedisCallGuard', () => {
 
     it('fails the call when the EVAL after NOSCRIPT fails too, and sends no third command', async () => {
       const { c, sent } = holding();
-      const guard = new RedisCallGuard(c);
+      const guard = new RedisCallGuard(c, NO_TIMEOUT);
       const script = { name: 's', lua: 'return 1', sha1: 'a'.repeat(40) };
       const answer = guard.sendScript('op', script, ['k'], [], (r) => r).catch((e: RedisStoreError) => e);
       sent[0]!.reject(new Error('NOSCRIPT No matching script.'));
@@ -187,7 +229,9 @@ describe('RedisCallGuard', () => {
         code: 'ERR_REDIS_UNAVAILABLE',
       });
       const { c, sent } = holding();
-      const answer = new RedisCallGuard(c).send('op', 'get', ['k'], (r) => r).catch((e: RedisStoreError) => e);
+      const answer = new RedisCallGuard(c, NO_TIMEOUT)
+        .send('op', 'get', ['k'], (r) => r)
+        .catch((e: RedisStoreError) => e);
       sent[0]!.reject(new Error('WRONGTYPE secret-value'));
       const error = (await answer) as RedisStoreError;
       expect(error.code).toBe('ERR_REDIS_UNAVAILABLE');

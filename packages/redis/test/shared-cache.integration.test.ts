@@ -117,21 +117,45 @@ describe.each([
   ): Promise<[SharedCache<unknown>, SharedCache<unknown>]> => {
     const name = unique('cache');
     const make = async (): Promise<SharedCache<unknown>> => {
+      const subscriber = subscribe ? await subscriberOf() : undefined;
       const cache = new SharedCache<unknown>({
         name,
         class: 'cluster',
         reason: 'shared cache race test',
         ttlMs: 60_000,
         redis: await connect(),
-        ...(subscribe ? { subscriber: await subscriberOf() } : {}),
+        ...(subscriber ? { subscriber } : {}),
         timeoutMs: 2_000,
         registry: new CacheRegistry(),
         ...overrides,
       });
+      if (subscriber && !('subscriber' in overrides)) subscribers.set(cache, subscriber);
       await cache.ready();
       return cache;
     };
     return [await make(), await make()];
+  };
+  const subscribers = new WeakMap<SharedCache<unknown>, Redis>();
+
+  /**
+   * Resolves once `cache` has handled the next announcement naming `key`. On a Cluster a PUBLISH
+   * reaches the subscriber's node over the cluster bus, so a write's announcement can come after a
+   * read of the entry it announces (and drops the copy that read put in the L1): a test that needs
+   * the copy kept waits for it first.
+   */
+  const nextAnnouncement = (cache: SharedCache<unknown>, key: string): Promise<void> => {
+    const subscriber = subscribers.get(cache);
+    if (!subscriber) throw new Error('nextAnnouncement: the cache was not made by pods() with its own subscriber');
+    return new Promise((resolve) => {
+      // Registered after the cache's own listener, so this runs once the cache has handled it.
+      const onMessage = (_channel: string, message: string): void => {
+        const keys = (JSON.parse(message) as { keys?: unknown[] }).keys;
+        if (!keys?.includes(key)) return;
+        subscriber.off('message', onMessage);
+        resolve();
+      };
+      subscriber.on('message', onMessage);
+    });
   };
 
   describe('tag invalidation during a load', () => {
@@ -1390,7 +1414,9 @@ describe.each([
           now += 500; // δ = 500 ms on the injected clock
           return 'v1';
         };
+        const announced = nextAnnouncement(b, 'k');
         expect(await a.getOrSet('k', first)).toBe('v1');
+        await announced; // else its late arrival could drop the copy B is about to keep
         expect(await b.get('k')).toBe('v1'); // B's L1 holds it too
         await admin.del(entryKey); // evicted, or lost with a restart
         now += 9_000; // 1 s before expiry: due
