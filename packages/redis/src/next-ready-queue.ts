@@ -65,6 +65,16 @@ export class NextReadyQueue<T> {
     this.#windowMs = windowMs;
   }
 
+  /** The queue's window in ms (see {@link NextReadyQueueOptions.windowMs}); undefined: none. */
+  get windowMs(): number | undefined {
+    return this.#windowMs;
+  }
+
+  /** Most items waiting on one client (see {@link NextReadyQueueOptions.maxItems}). */
+  get maxItems(): number {
+    return this.#maxItems;
+  }
+
   /**
    * Queues `item` for `client`'s next `ready` (within the queue's window, from the latest item, if
    * it has one). False when nothing was queued: the client is closed for good, or `maxItems` already

@@ -35,9 +35,13 @@ interface LateForget {
   readonly token: string;
 }
 
-// One pending set per client, however many forgets (of however many guards) are refused while it
-// reconnects: never a listener pair per forget.
-const lateForgets = new NextReadyQueue<LateForget>({
+/**
+ * The late forgets' queue: one pending set per client, however many forgets (of however many
+ * guards) are refused while it reconnects, never a listener pair per forget.
+ *
+ * @internal exported for its tests (its window and limit)
+ */
+export const lateForgets = new NextReadyQueue<LateForget>({
   maxItems: LATE_FORGET_MAX,
   windowMs: LATE_FORGET_WINDOW_MS,
   run: (client, forgets) => {

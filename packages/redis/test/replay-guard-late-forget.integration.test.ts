@@ -240,7 +240,8 @@ describe('ReplayGuard.attempt forget while the client reconnects', () => {
 
   it('drops the pending releases after their window when the client never gets ready', async () => {
     const client = await throughProxy();
-    // The late forgets' queue with a short window (theirs is LATE_FORGET_WINDOW_MS, 60 s).
+    // The late forgets' queue with a short window (theirs is LATE_FORGET_WINDOW_MS, 60 s: pinned by
+    // src/replay-attempt.test.ts).
     const forgets = new NextReadyQueue<string>({
       windowMs: 200,
       run: (c, tokens) => {

@@ -3,7 +3,14 @@ import { inspect } from 'node:util';
 import { startRedis, startRedisCluster, type TestRedis, waitFor } from '@rampart/testkit';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CacheRegistry, RedisStoreError, ReplayGuard, SharedCache, SingleUseStore } from '../src/index.ts';
+import {
+  CacheRegistry,
+  RedisStoreError,
+  ReplayGuard,
+  SharedCache,
+  type SharedCacheOptions,
+  SingleUseStore,
+} from '../src/index.ts';
 
 let counter = 0;
 const unique = (what: string): string => `${what}-${++counter}`;
@@ -427,6 +434,7 @@ describe('SharedCache early refresh while Redis refuses writes (maxmemory with n
         expect(errors).toHaveLength(1);
         expect(errors[0]).toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE', retryable: true });
         expect(String((errors[0] as Error).message)).toContain('maxmemory');
+        expect(String((errors[0] as Error).message)).not.toContain('primary'); // advice for OOM, not READONLY
         expect(inspect(errors[0], { depth: 10 })).toContain('OOM'); // Redis's reason, in the cause
         // Further due hits during the pause: the L1 copy, with no refresh, no round trip, no report.
         const before = await calls();
@@ -463,6 +471,180 @@ describe('SharedCache early refresh while Redis refuses writes (maxmemory with n
       }
     },
   );
+});
+
+describe('SharedCache early refresh racing a write, and Redis errors that do not pause refreshes', () => {
+  let server: TestRedis;
+  const clients: Redis[] = [];
+
+  beforeAll(async () => {
+    server = await startRedis({ owned: true });
+  });
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await server?.stop();
+  });
+
+  const client = async (): Promise<Redis> => {
+    const c = connect(server);
+    clients.push(c);
+    await readyOf(c);
+    return c;
+  };
+
+  /** Lets anything the cache started in the background reach Redis: a few round trips on `via`. */
+  const settle = async (via: Redis): Promise<void> => {
+    for (let i = 0; i < 8; i++) {
+      await via.ping();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+
+  /** A cache whose entries (loaded while `now` moves 500 ms) are due for an early refresh 30 s later. */
+  const cacheOn = (
+    name: string,
+    redis: Redis,
+    clock: { now: number },
+    errors: unknown[],
+    overrides: Partial<SharedCacheOptions<string>> = {},
+  ): SharedCache<string> =>
+    new SharedCache<string>({
+      name,
+      class: 'pod',
+      reason: 'per-pod copies are fine here',
+      ttlMs: 60_000,
+      l1: { maxEntries: 100 },
+      earlyRefresh: { beta: 100 },
+      clock: { now: () => clock.now, random: () => 0.5 },
+      redis,
+      timeoutMs: 1_000,
+      registry: new CacheRegistry(),
+      onError: (e) => errors.push(e),
+      ...overrides,
+    });
+
+  const slowLoad =
+    (clock: { now: number }, value: string): (() => string) =>
+    () => {
+      clock.now += 500; // δ = 500 ms: with β = 100, due from about 35 s before expiry
+      return value;
+    };
+
+  it.each([
+    ['with the lease', {}],
+    ['without the lease', { lease: false as const }],
+  ] as const)(
+    'skips the loader when another pod set() the key between the refresh’s read and its next step (%s)',
+    async (_how, overrides) => {
+      const clock = { now: 5_000_000 };
+      const name = unique('refresh-race');
+      const errors: unknown[] = [];
+      const own = await client();
+      // Pod A's client runs pod B's set() as soon as the refresh's read of the entry has its reply:
+      // the set reaches Redis between that read and the refresh's lease (or generation) script.
+      let afterRead: (() => Promise<void>) | undefined;
+      const hooked = new Proxy(own, {
+        get(t, prop) {
+          const value = Reflect.get(t, prop, t) as unknown;
+          if (typeof value !== 'function') return value;
+          if (prop !== 'getBuffer') return value.bind(t);
+          return async (...args: unknown[]) => {
+            const reply = (await value.apply(t, args)) as unknown;
+            const hook = afterRead;
+            if (hook) {
+              afterRead = undefined;
+              await hook();
+            }
+            return reply;
+          };
+        },
+      });
+      const [subA, subB] = [await client(), await client()];
+      const a = cacheOn(name, hooked, clock, errors, { class: 'cluster', subscriber: subA, ...overrides });
+      const b = cacheOn(name, await client(), clock, errors, { class: 'cluster', subscriber: subB, ...overrides });
+      try {
+        await Promise.all([a.ready(), b.ready()]);
+        expect(await a.getOrSet('k', slowLoad(clock, 'v1'))).toBe('v1');
+        expect(await a.getOrSet('other', slowLoad(clock, 'o1'))).toBe('o1');
+        let loads = 0;
+        const loader = (): string => {
+          loads += 1;
+          return 'loaded';
+        };
+        afterRead = () => b.set('k', 'from-b');
+        clock.now += 30_000; // due
+        expect(await a.getOrSet('k', loader)).toBe('v1'); // the L1 copy, and a refresh in the background
+        await waitFor(() => afterRead === undefined, { timeoutMs: 5_000, what: 'the set() to run after the read' });
+        await settle(own);
+        expect(errors).toEqual([]); // before the fix: a Lua error on the global FAIL, reported as Redis refusing writes
+        expect(loads).toBe(0); // the entry changed since the read: nothing to refresh
+        expect(await b.get('k')).toBe('from-b');
+        await waitFor(async () => (await a.get('k')) === 'from-b', { timeoutMs: 5_000, what: 'A to drop its copy' });
+        const entry = await own.get(`rampart:cache:${name}:{=k}`);
+        expect(JSON.parse(entry as string).v).toBe('"from-b"');
+        // No pause: the next due key refreshes at once.
+        let otherLoads = 0;
+        expect(
+          await a.getOrSet('other', () => {
+            otherLoads += 1;
+            return 'o2';
+          }),
+        ).toBe('o1');
+        await waitFor(() => otherLoads === 1, { timeoutMs: 5_000, what: 'the other key to be refreshed' });
+        expect(errors).toEqual([]);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    },
+  );
+
+  it('reports a WRONGTYPE of one key once per refresh, without pausing the refresh of the others', async () => {
+    const clock = { now: 5_000_000 };
+    const name = unique('refresh-wrongtype');
+    const errors: unknown[] = [];
+    const redis = await client();
+    const cache = cacheOn(name, redis, clock, errors, { lease: false });
+    try {
+      expect(await cache.getOrSet('k', slowLoad(clock, 'v1'))).toBe('v1');
+      expect(await cache.getOrSet('other', slowLoad(clock, 'o1'))).toBe('o1');
+      // Something else wrote a list where the key's generation lives: its refresh fails in Redis.
+      await redis.rpush(`rampart:cache:${name}:g:{=k}`, 'not-a-generation');
+      let loads = 0;
+      const loader = (): string => {
+        loads += 1;
+        return 'loaded';
+      };
+      clock.now += 30_000; // due
+      expect(await cache.getOrSet('k', loader)).toBe('v1');
+      await waitFor(() => errors.length > 0, { timeoutMs: 5_000, what: 'the failed refresh to be reported' });
+      await settle(redis);
+      expect(loads).toBe(0);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toBeInstanceOf(RedisStoreError);
+      const message = String((errors[0] as Error).message);
+      expect(message).toContain(`SharedCache "${name}".refresh`);
+      expect(message).not.toContain('maxmemory'); // not advice for a Redis that refuses writes
+      expect(message).not.toContain('primary');
+      expect(inspect(errors[0], { depth: 10 })).toContain('WRONGTYPE');
+      // Not paused: another due key refreshes at once, and the same key's next refresh is tried
+      // (and reported) again.
+      let otherLoads = 0;
+      expect(
+        await cache.getOrSet('other', () => {
+          otherLoads += 1;
+          return 'o2';
+        }),
+      ).toBe('o1');
+      await waitFor(() => otherLoads === 1, { timeoutMs: 5_000, what: 'the other key to be refreshed' });
+      expect(await cache.getOrSet('k', loader)).toBe('v1');
+      await waitFor(() => errors.length > 1, { timeoutMs: 5_000, what: 'the second failed refresh to be reported' });
+      await settle(redis);
+      expect(errors).toHaveLength(2);
+      expect(loads).toBe(0);
+    } finally {
+      await cache.close();
+    }
+  });
 });
 
 describe('ReplayGuard with WAIT', () => {

@@ -2,6 +2,34 @@
 // generation share a hash tag, so every multi-key script runs on one Cluster slot.
 import { defineScript } from '../scripts.ts';
 
+/**
+ * A Lua fragment with `$NAME` placeholders (key and argument indexes, values to return), filled by
+ * {@link fill}. `$` is no Lua token, so a placeholder left in a script fails its load at once,
+ * instead of reading an undefined global on the rare path that reaches it.
+ */
+type Fragment = string & { readonly fragment: true };
+
+const fragment = (lua: string): Fragment => lua as Fragment;
+
+/**
+ * `template` with every `$NAME` replaced by `values[NAME]`, all occurrences. Throws (at import, so
+ * at the first test run) when a placeholder has no value or a value fills no placeholder.
+ *
+ * @internal exported for its tests
+ */
+export function fill(template: Fragment, values: Readonly<Record<string, string>>): string {
+  const used = new Set<string>();
+  const filled = template.replace(/\$([A-Z]+)/g, (_, name: string) => {
+    const value = values[name];
+    if (value === undefined) throw new Error(`cache-scripts: no value for the placeholder $${name}`);
+    used.add(name);
+    return value;
+  });
+  const unused = Object.keys(values).filter((name) => !used.has(name));
+  if (unused.length > 0) throw new Error(`cache-scripts: no placeholder for ${unused.map((n) => `$${n}`).join(', ')}`);
+  return filled;
+}
+
 // A tag key must outlive every entry that recorded its version: otherwise it could expire, come
 // back with the old version, and resurrect invalidated entries. New tags start at a random version.
 export const TAG_READ = defineScript(
@@ -21,8 +49,8 @@ return v`,
 // client's does. pcall: a refused PUBLISH (an ACL without the channel) must not hide that the data
 // changed; its error is returned for the caller to report as it reported a failed PUBLISH. The
 // channel is an ARGV, so ioredis does not prefix it, as it does not prefix a PUBLISH's.
-const ANNOUNCE = `local announced = redis.pcall('PUBLISH', ARGV[CA], ARGV[CA + 1])
-if type(announced) == 'table' and announced.err then refused = announced.err end`;
+const ANNOUNCE = fragment(`local announced = redis.pcall('PUBLISH', ARGV[$CA], ARGV[$CA + 1])
+if type(announced) == 'table' and announced.err then refused = announced.err end`);
 
 // With a channel (ARGV[1]) and a message (ARGV[2]), announces the bump, existing tag or not.
 export const TAG_BUMP = defineScript(
@@ -31,7 +59,7 @@ export const TAG_BUMP = defineScript(
 local version = 0
 if redis.call('EXISTS', KEYS[1]) == 1 then version = redis.call('INCR', KEYS[1]) end
 if ARGV[1] then
-  ${ANNOUNCE.replaceAll('CA', '1')}
+  ${fill(ANNOUNCE, { CA: '1' })}
 end
 return {version, refused}`,
 );
@@ -42,7 +70,7 @@ export const DELETE_AND_END_LOADS = defineScript(
   'cache-delete-and-end-loads',
   `local refused = false
 local removed = redis.call('UNLINK', KEYS[1], KEYS[2])
-${ANNOUNCE.replaceAll('CA', '1')}
+${fill(ANNOUNCE, { CA: '1' })}
 return {removed, refused}`,
 );
 
@@ -58,29 +86,31 @@ return 0`,
 // A key's generation is a random token that exists while a load of the key may be running: a load
 // reads it (creating it when absent) before it starts, and may write only while it is unchanged. A
 // delete, a set() or a clear() removes it, so no load from before them can write; an absent or
-// re-created generation never equals the one a load holds. ARGV[GA]: the token of a new one;
-// ARGV[GA + 1]: the life it must have left (an existing one is extended, never shortened).
-const GENERATION = `local g = redis.call('GET', KEYS[GK])
+// re-created generation never equals the one a load holds. KEYS[$GK]: the generation; ARGV[$GA]: the
+// token of a new one; ARGV[$GA + 1]: the life it must have left (an existing one is extended, never
+// shortened).
+const GENERATION = fragment(`local g = redis.call('GET', KEYS[$GK])
 if not g then
-  g = ARGV[GA]
-  redis.call('SET', KEYS[GK], g, 'PX', ARGV[GA + 1])
-elseif redis.call('PTTL', KEYS[GK]) < tonumber(ARGV[GA + 1]) then
-  redis.call('PEXPIRE', KEYS[GK], ARGV[GA + 1])
-end`;
+  g = ARGV[$GA]
+  redis.call('SET', KEYS[$GK], g, 'PX', ARGV[$GA + 1])
+elseif redis.call('PTTL', KEYS[$GK]) < tonumber(ARGV[$GA + 1]) then
+  redis.call('PEXPIRE', KEYS[$GK], ARGV[$GA + 1])
+end`);
 
 // A load that follows a read which found an entry it cannot use (expired, tag-invalidated,
 // undecodable: only the client can tell, tags live on other slots) may only start while that entry
-// is unchanged: ARGV[EA] is the SHA-1 of the entry's bytes as read. A set(), delete, clear or another
+// is unchanged: KEYS[$EK] is the entry, ARGV[$EA] the SHA-1 of the entry's bytes as read. A set(), delete, clear or another
 // pod's load since that read changed or removed it, and the load does not start, so a set() landing
 // between the read and the load wins. '-': the read found no entry, and the load may only start
 // while there is still none; '': no check. A hit writes nothing: the check is only made by the
-// rare load that follows such a read. One hash of one value: bounded.
-const ENTRY_UNCHANGED = `if ARGV[EA] == '-' then
-  if redis.call('EXISTS', KEYS[EK]) == 1 then return FAIL end
-elseif ARGV[EA] ~= '' then
-  local seen = redis.call('GET', KEYS[EK])
-  if not seen or redis.sha1hex(seen) ~= ARGV[EA] then return FAIL end
-end`;
+// rare load that follows such a read. One hash of one value: bounded. $FAIL: what the script returns
+// when the entry changed (both paths).
+const ENTRY_UNCHANGED = fragment(`if ARGV[$EA] == '-' then
+  if redis.call('EXISTS', KEYS[$EK]) == 1 then return $FAIL end
+elseif ARGV[$EA] ~= '' then
+  local seen = redis.call('GET', KEYS[$EK])
+  if not seen or redis.sha1hex(seen) ~= ARGV[$EA] then return $FAIL end
+end`);
 
 // On a miss, take the lease in the same round trip as the read, with the key's generation. A hit
 // (usable or not) returns the entry only, and writes nothing; with ARGV[5] = '1' (a pod waiting for
@@ -94,7 +124,7 @@ if v then
   return {v, 0}
 end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  ${GENERATION.replaceAll('GK', '3').replaceAll('GA', '3')}
+  ${fill(GENERATION, { GK: '3', GA: '3' })}
   return {false, 1, g}
 end
 return {false, 0}`,
@@ -106,7 +136,7 @@ export const READ_OR_GENERATION = defineScript(
   'cache-read-or-generation',
   `local v = redis.call('GET', KEYS[1])
 if v then return {v} end
-${GENERATION.replaceAll('GK', '2').replaceAll('GA', '1')}
+${fill(GENERATION, { GK: '2', GA: '1' })}
 return {false, g}`,
 );
 
@@ -115,9 +145,9 @@ return {false, g}`,
 export const LEASE_ACQUIRE = defineScript(
   'cache-lease-acquire',
   `if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
-${ENTRY_UNCHANGED.replaceAll('EK', '3').replaceAll('EA', '5').replace('FAIL', '{0}')}
+${fill(ENTRY_UNCHANGED, { EK: '3', EA: '5', FAIL: '{0}' })}
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  ${GENERATION.replaceAll('GK', '2').replaceAll('GA', '3')}
+  ${fill(GENERATION, { GK: '2', GA: '3' })}
   return {1, g}
 end
 return {0}`,
@@ -126,8 +156,8 @@ return {0}`,
 // With ARGV[3] (the digest of an entry read before): false unless that entry is unchanged.
 export const GENERATION_READ = defineScript(
   'cache-generation',
-  `${ENTRY_UNCHANGED.replaceAll('EK', '2').replaceAll('EA', '3').replace('FAIL', 'false')}
-${GENERATION.replaceAll('GK', '1').replaceAll('GA', '1')}
+  `${fill(ENTRY_UNCHANGED, { EK: '2', EA: '3', FAIL: 'false' })}
+${fill(GENERATION, { GK: '1', GA: '1' })}
 return g`,
 );
 
@@ -142,7 +172,7 @@ if redis.call('GET', KEYS[3]) == ARGV[4] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   redis.call('DEL', KEYS[3])
   written = 1
-  ${ANNOUNCE.replaceAll('CA', '5')}
+  ${fill(ANNOUNCE, { CA: '5' })}
 end
 if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
 return {written, refused}`,
@@ -154,6 +184,6 @@ export const WRITE_AND_END_LOADS = defineScript(
   `local refused = false
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('DEL', KEYS[2])
-${ANNOUNCE.replaceAll('CA', '3')}
+${fill(ANNOUNCE, { CA: '3' })}
 return {1, refused}`,
 );

@@ -17,6 +17,7 @@ import {
   type ReadOrLease,
   readBasis,
 } from './redis-tier.ts';
+import { classifyRefreshFailure } from './refresh-failure.ts';
 import {
   type CacheSerializer,
   type CacheWriteOptions,
@@ -33,9 +34,10 @@ import { EarlyRefresh } from './xfetch.ts';
 const MIN_READY_WAIT_MS = 10_000;
 
 /**
- * How long a cache starts no early refresh after Redis failed one before its loader ran (down, or
- * refusing the writes a refresh needs): due hits serve the L1 copy meanwhile, with no round trip
- * and no report, and the next one after the pause tries again.
+ * How long a cache starts no early refresh after Redis failed one before its loader ran in a way
+ * that hits every key (down, not answering, or refusing the writes a refresh needs: see
+ * classifyRefreshFailure): due hits serve the L1 copy meanwhile, with no round trip and no report,
+ * and the next one after the pause tries again.
  */
 const REFRESH_PAUSE_MS = 10_000;
 
@@ -496,18 +498,26 @@ export class SharedCache<T = unknown> implements AuditedStore {
 
   /**
    * An early refresh that Redis failed before its loader ran: the loader is skipped (its value could
-   * not be stored), the L1 copy is served on, and no refresh of this cache starts for
-   * {@link REFRESH_PAUSE_MS}. Reported once per pause, not once per due hit.
+   * not be stored) and the L1 copy is served on. When the failure hits every key alike (Redis out of
+   * memory, read-only, unreachable, or not answering in time: see {@link classifyRefreshFailure}),
+   * no refresh of this cache starts for {@link REFRESH_PAUSE_MS}, and it is reported once per pause;
+   * any other error (WRONGTYPE, NOPERM, a script error: one key's, one call's) is reported once per
+   * refresh and pauses nothing.
    */
   #refreshFailed(error: unknown): void {
+    const failure = classifyRefreshFailure(error);
     const now = this.#now();
-    if (now < this.#refreshPausedUntil) return; // another key's refresh already reported it
-    this.#refreshPausedUntil = now + REFRESH_PAUSE_MS;
-    const timedOut = error instanceof RedisStoreError && error.code === 'ERR_REDIS_TIMEOUT';
+    if (failure.pause) {
+      if (now < this.#refreshPausedUntil) return; // another key's refresh already reported it
+      this.#refreshPausedUntil = now + REFRESH_PAUSE_MS;
+    }
+    const then = failure.pause
+      ? `no early refresh of this cache starts for ${REFRESH_PAUSE_MS} ms`
+      : "other keys' refreshes go on, and this key's next due hit tries again";
     this.#onError(
       new RedisStoreError(
-        timedOut ? 'ERR_REDIS_TIMEOUT' : 'ERR_REDIS_UNAVAILABLE',
-        `SharedCache "${this.name}".refresh: Redis failed the step an early refresh takes before it loads (the lease, or the generation or tag version it writes), so the loader was not run and the current value is served until it expires; no early refresh of this cache starts for ${REFRESH_PAUSE_MS} ms. If Redis refuses writes (see the cause: OOM under maxmemory with maxmemory-policy noeviction, or READONLY), raise maxmemory or choose an evicting policy such as allkeys-lru, or point \`redis\` at the primary.`,
+        failure.code,
+        `SharedCache "${this.name}".refresh: Redis failed a step an early refresh takes before it loads (reading the entry, the lease, or the generation or tag version it writes), so the loader was not run and the current value is served until it expires; ${then}. ${failure.advice}`,
         { cause: safeCause(error) },
       ),
     );
