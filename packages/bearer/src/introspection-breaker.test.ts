@@ -1,38 +1,24 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { closeServer, listen } from '../test/harness.ts';
-import {
-  TEST_AUDIENCE as AUD,
-  type IntrospectionServer,
-  TEST_ISSUER as ISS,
-  introspectionOptions,
-  startIntrospectionServer,
-} from '../test/introspection-server.ts';
+import { TEST_AUDIENCE as AUD, TEST_ISSUER as ISS, useIntrospectionServer } from '../test/introspection-server.ts';
 import { BearerError } from './errors.ts';
 import type { IntrospectionOptions } from './introspection-options.ts';
 import { createBearerVerifier } from './verifier.ts';
 
-const SECRET = ['breaker', '-client', '-secret'].join('');
 const ACTIVE = 'opaque-active-0123456789';
 
-let as: IntrospectionServer;
+const as = useIntrospectionServer();
 let now = Date.now();
 /** When true the endpoint answers 500 to everything: an authorization server that is down. */
 let down = false;
 
-beforeAll(async () => {
-  as = await startIntrospectionServer();
-});
-afterAll(async () => {
-  await as?.close();
-});
 beforeEach(() => {
   // The breaker times its window with performance.now(), not the verifier's wall clock: only that
   // is faked, so real timers (timeoutMs, the loopback server) keep running.
   vi.useFakeTimers({ toFake: ['performance'] });
-  as.calls.length = 0;
   now = Date.now();
   down = false;
   as.answer = (token) => {
@@ -48,7 +34,7 @@ afterEach(() => {
 });
 
 const verifierWith = (extra: Partial<IntrospectionOptions> = {}) =>
-  createBearerVerifier({ introspection: introspectionOptions(as, SECRET, extra), now: () => now });
+  createBearerVerifier({ introspection: as.options(extra), now: () => now });
 
 /** Lets `ms` pass on both clocks: the verifier's (token times) and the monotonic one (the breaker). */
 function elapse(ms: number): void {
@@ -62,7 +48,7 @@ async function failure(promise: Promise<unknown>, token: string): Promise<Bearer
   } catch (error) {
     expect(error).toBeInstanceOf(BearerError);
     expect((error as Error).message).not.toContain(token);
-    expect((error as Error).message).not.toContain(SECRET);
+    expect((error as Error).message).not.toContain(as.clientSecret);
     return error as BearerError;
   }
   throw new Error('expected a rejection');

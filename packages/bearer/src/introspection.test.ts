@@ -5,13 +5,7 @@ import { createTestIssuer, type TestIssuer } from '@rampart/testkit';
 import { exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDpopClient } from '../test/dpop-client.ts';
-import {
-  TEST_AUDIENCE as AUD,
-  type IntrospectionServer,
-  TEST_ISSUER as ISS,
-  introspectionOptions,
-  startIntrospectionServer,
-} from '../test/introspection-server.ts';
+import { TEST_AUDIENCE as AUD, TEST_ISSUER as ISS, useIntrospectionServer } from '../test/introspection-server.ts';
 import { BearerError } from './errors.ts';
 import { createIntrospector } from './introspection.ts';
 import type { IntrospectionOptions } from './introspection-options.ts';
@@ -20,23 +14,19 @@ import { memoryReplayStore } from './replay-store.ts';
 import type { BearerRequestLike } from './request.ts';
 import { createBearerVerifier } from './verifier.ts';
 
-const SECRET = ['intro', 'spection', '-secret'].join('');
 const OPAQUE = 'opaque-handle_0123456789';
 
-let as: IntrospectionServer;
+const as = useIntrospectionServer();
 let issuer: TestIssuer;
 let now = Date.now();
 
 beforeAll(async () => {
-  as = await startIntrospectionServer();
   issuer = await createTestIssuer({ algorithm: 'ES256' });
 });
 afterAll(async () => {
-  await as?.close();
   await issuer?.close();
 });
 beforeEach(() => {
-  as.calls.length = 0;
   now = Date.now();
   as.answer = (token) =>
     token === OPAQUE
@@ -53,8 +43,7 @@ beforeEach(() => {
       : { active: false };
 });
 
-const base = (extra: Partial<IntrospectionOptions> = {}): IntrospectionOptions =>
-  introspectionOptions(as, SECRET, extra);
+const base = (extra: Partial<IntrospectionOptions> = {}): IntrospectionOptions => as.options(extra);
 
 const opaqueVerifier = (extra: Partial<IntrospectionOptions> = {}) =>
   createBearerVerifier({ introspection: base(extra), now: () => now, realm: 'api' });
@@ -73,7 +62,7 @@ async function failure(promise: Promise<unknown>): Promise<BearerError> {
     expect(error).toBeInstanceOf(BearerError);
     const message = (error as Error).message;
     expect(message).not.toContain(OPAQUE);
-    expect(message).not.toContain(SECRET);
+    expect(message).not.toContain(as.clientSecret);
     return error as BearerError;
   }
   throw new Error('expected a rejection');
@@ -85,7 +74,7 @@ describe('introspection (RFC 7662)', () => {
     expect(result).toMatchObject({ issuer: ISS, subject: 'u1', clientId: 'c1' });
     expect([...result.scopes]).toEqual(['orders:read']);
     const call = as.calls[0];
-    expect(call?.authorization).toBe(`Basic ${Buffer.from(`orders-api:${SECRET}`).toString('base64')}`);
+    expect(call?.authorization).toBe(`Basic ${Buffer.from(`orders-api:${as.clientSecret}`).toString('base64')}`);
     expect(call?.params.get('token')).toBe(OPAQUE);
     expect(call?.params.get('token_type_hint')).toBe('access_token');
   });

@@ -295,3 +295,25 @@ export const HARNESSES: readonly Harness[] = [
     },
   },
 ];
+
+/**
+ * Starts each of {@link HARNESSES} in turn with `verifier` and one route, `/orders` with no
+ * requirement, sends `Authorization: Bearer <token>` to it, and closes that adapter's server before
+ * the next starts. Returns each adapter's name with its response, in {@link HARNESSES} order.
+ */
+export async function bearerOnEveryHarness(
+  verifier: BearerVerifier,
+  token: string,
+): Promise<{ readonly harness: string; readonly response: HarnessResponse }[]> {
+  const responses: { harness: string; response: HarnessResponse }[] = [];
+  for (const harness of HARNESSES) {
+    const running = await harness.start(verifier, { '/orders': undefined });
+    try {
+      const response = await running.request('/orders', { headers: [['Authorization', `Bearer ${token}`]] });
+      responses.push({ harness: harness.name, response });
+    } finally {
+      await running.close();
+    }
+  }
+  return responses;
+}

@@ -2,6 +2,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { IntrospectionOptions } from '../src/introspection-options.ts';
 
 /** The `issuer` and `audience` that {@link introspectionOptions} names. */
@@ -68,6 +69,54 @@ export async function startIntrospectionServer(): Promise<IntrospectionServer> {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** A running {@link IntrospectionServer} with the client secret a test verifier authenticates with. */
+export interface IntrospectionFixture extends IntrospectionServer {
+  /** The `client_secret_basic` secret {@link IntrospectionFixture.options} sends: no message may show it. */
+  readonly clientSecret: string;
+  /** {@link introspectionOptions} for this server and {@link IntrospectionFixture.clientSecret}. */
+  options(extra?: Partial<IntrospectionOptions>): IntrospectionOptions;
+}
+
+/**
+ * One {@link startIntrospectionServer} for the calling test file: started before its tests, closed
+ * after them, its recorded calls cleared before each test. The returned object reads and sets the
+ * running server (only inside tests and hooks, once it has started).
+ */
+export function useIntrospectionServer(): IntrospectionFixture {
+  const clientSecret = ['fixture', '-client', '-secret'].join('');
+  let server: IntrospectionServer | undefined;
+  const current = (): IntrospectionServer => {
+    if (server === undefined) throw new Error('the introspection server is not running (use it inside tests)');
+    return server;
+  };
+  beforeAll(async () => {
+    server = await startIntrospectionServer();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  beforeEach(() => {
+    current().calls.length = 0;
+  });
+  return {
+    clientSecret,
+    options: (extra = {}) => introspectionOptions(current(), clientSecret, extra),
+    get url() {
+      return current().url;
+    },
+    get calls() {
+      return current().calls;
+    },
+    get answer() {
+      return current().answer;
+    },
+    set answer(value) {
+      current().answer = value;
+    },
+    close: () => current().close(),
   };
 }
 

@@ -20,7 +20,7 @@ import {
   remoteJwks,
   type TokenProvider,
 } from '../src/index.ts';
-import { HARNESSES } from './harness.ts';
+import { bearerOnEveryHarness, HARNESSES } from './harness.ts';
 import { generateCertificate, type TestCertificate } from './tls-fixtures.ts';
 import { TLS_ADAPTERS, tlsGet } from './tls-harness.ts';
 
@@ -334,18 +334,10 @@ describe('opaque tokens introspected at oidc-provider (hybrid mode)', () => {
       gty: 'authorization_code',
     } as never).save();
     const lenient = { ...introspection(false), requireAudience: false };
-    const bearer = { headers: [['Authorization', `Bearer ${refreshToken}`]] as [string, string][] };
-    for (const harness of HARNESSES) {
-      const running = await harness.start(createBearerVerifier({ ...verifierOptions(), introspection: lenient }), {
-        '/orders': undefined,
-      });
-      try {
-        const refused = await running.request('/orders', bearer);
-        expect(refused.status).toBe(401);
-        expect(refused.headers['www-authenticate']).toContain('error="invalid_token"');
-      } finally {
-        await running.close();
-      }
+    const strict = createBearerVerifier({ ...verifierOptions(), introspection: lenient });
+    for (const { harness, response: refused } of await bearerOnEveryHarness(strict, refreshToken)) {
+      expect(refused.status, harness).toBe(401);
+      expect(refused.headers['www-authenticate'], harness).toContain('error="invalid_token"');
     }
     // The opt-out exists for servers that never send token_type; with it, nothing tells them apart.
     const blind = createBearerVerifier({
@@ -383,16 +375,10 @@ describe('opaque tokens introspected at oidc-provider (hybrid mode)', () => {
     }
     // Not cached: each request asked again.
     expect(sent).toBe(3);
-    for (const harness of HARNESSES) {
-      const running = await harness.start(verifier, { '/orders': undefined });
-      try {
-        const response = await running.request('/orders', { headers: [['Authorization', `Bearer ${opaque}`]] });
-        expect(response.status).toBe(503);
-        expect(Number(response.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-        expect(response.headers['www-authenticate'] ?? '').not.toContain('invalid_token');
-      } finally {
-        await running.close();
-      }
+    for (const { harness, response } of await bearerOnEveryHarness(verifier, opaque)) {
+      expect(response.status, harness).toBe(503);
+      expect(Number(response.headers['retry-after']), harness).toBeGreaterThanOrEqual(1);
+      expect(response.headers['www-authenticate'] ?? '', harness).not.toContain('invalid_token');
     }
   });
 
@@ -417,16 +403,10 @@ describe('opaque tokens introspected at oidc-provider (hybrid mode)', () => {
     expect(verifier.toResponse(error).status).toBe(401);
     // Dotted like a JWT, but its first segment is no JSON object: it is introspected, not verified locally.
     const jwtShaped = `${'x'.repeat(40)}.${'y'.repeat(40)}.${'z'.repeat(40)}`;
-    for (const harness of HARNESSES) {
-      const running = await harness.start(verifier, { '/orders': undefined });
-      try {
-        const refused = await running.request('/orders', { headers: [['Authorization', `Bearer ${jwtShaped}`]] });
-        expect(refused.status).toBe(401);
-        expect(refused.headers['www-authenticate']).toContain('error="invalid_token"');
-        expect(refused.body).not.toContain(jwtShaped);
-      } finally {
-        await running.close();
-      }
+    for (const { harness, response: refused } of await bearerOnEveryHarness(verifier, jwtShaped)) {
+      expect(refused.status, harness).toBe(401);
+      expect(refused.headers['www-authenticate'], harness).toContain('error="invalid_token"');
+      expect(refused.body, harness).not.toContain(jwtShaped);
     }
     // Answers, not outages: with failureThreshold 1 a real token is still introspected.
     await expect(verifier.authenticate(view(opaque))).resolves.toMatchObject({ issuer });
@@ -436,15 +416,9 @@ describe('opaque tokens introspected at oidc-provider (hybrid mode)', () => {
     const opaque = await provider('opaque-client').getToken({ audience: OPAQUE_RESOURCE, scopes: ['orders:read'] });
     const verifier = createBearerVerifier({ ...verifierOptions(), introspection: introspection(false) });
     await stop(httpServer);
-    for (const harness of HARNESSES) {
-      const running = await harness.start(verifier, { '/orders': undefined });
-      try {
-        const response = await running.request('/orders', { headers: [['Authorization', `Bearer ${opaque}`]] });
-        expect(response.status).toBe(503);
-        expect(Number(response.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-      } finally {
-        await running.close();
-      }
+    for (const { harness, response } of await bearerOnEveryHarness(verifier, opaque)) {
+      expect(response.status, harness).toBe(503);
+      expect(Number(response.headers['retry-after']), harness).toBeGreaterThanOrEqual(1);
     }
   });
 });

@@ -1,6 +1,5 @@
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import { type AddressInfo, connect, Socket } from 'node:net';
-import { serve } from '@hono/node-server';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Hono } from 'hono';
@@ -15,7 +14,7 @@ import {
 import { securityHeaders as honoSecurityHeaders } from '../src/adapters/hono.ts';
 import { applySecurityHeaders, withSecurityHeaders } from '../src/adapters/node-http.ts';
 import { apiPreset, HeadersError, webAppPreset } from '../src/index.ts';
-import { ADAPTERS, policyHeaders, type RunningApp, send } from './support/apps.ts';
+import { ADAPTERS, policyHeaders, type RunningApp, send, sendToHono } from './support/apps.ts';
 import {
   API_HEADERS,
   downloadHeaders,
@@ -447,25 +446,9 @@ describe('an isSecure that throws', () => {
       app.use(honoSecurityHeaders(apiPreset(), { isSecure }));
       if (withOnError) app.onError((_error, c) => c.json({ error: 'internal server error' }, 500));
       app.get('/json', (c) => c.json({ ok: true }));
-      const { base, close } = await new Promise<{ base: string; close: () => Promise<void> }>((resolve) => {
-        const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
-          resolve({
-            base: `http://127.0.0.1:${info.port}`,
-            close: () =>
-              new Promise<void>((done) => {
-                (server as import('node:http').Server).closeAllConnections?.();
-                server.close(() => done());
-              }),
-          });
-        });
-      });
-      try {
-        const res = await send(`${base}/json`);
-        expect(res.status).toBe(500);
-        expect(policyHeaders(res.headers)).toEqual(API_HEADERS);
-      } finally {
-        await close();
-      }
+      const res = await sendToHono(app, '/json');
+      expect(res.status).toBe(500);
+      expect(policyHeaders(res.headers)).toEqual(API_HEADERS);
     }
   });
 });

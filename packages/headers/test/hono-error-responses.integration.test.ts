@@ -3,11 +3,11 @@
  * itself instead of going through the context (`c.json`, `c.text`, ...). These run a real server
  * (`@hono/node-server`) and check that such a response still carries the whole policy.
  */
-import { Hono } from 'hono';
+import { type ErrorHandler, Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { securityHeaders } from '../src/adapters/hono.ts';
 import { apiPreset, webAppPreset } from '../src/index.ts';
-import { policyHeaders, send, serveHono } from './support/apps.ts';
+import { policyHeaders, sendToHono } from './support/apps.ts';
 import { API_HEADERS, nonceOf, webAppHeaders } from './support/expected.ts';
 
 const rawErrorResponse = (): Response =>
@@ -25,17 +25,12 @@ describe('securityHeaders (hono) with an onError that returns new Response(...)'
       await Promise.resolve();
       throw new Error('boom');
     });
-    const { base, close } = await serveHono(app);
-    try {
-      for (const path of ['/boom', '/async-boom']) {
-        const res = await send(`${base}${path}`);
-        expect(res.status).toBe(500);
-        expect(res.body).toBe('x');
-        const nonce = nonceOf(res.headers['content-security-policy']);
-        expect(policyHeaders(res.headers)).toEqual(webAppHeaders(nonce));
-      }
-    } finally {
-      await close();
+    for (const path of ['/boom', '/async-boom']) {
+      const res = await sendToHono(app, path);
+      expect(res.status).toBe(500);
+      expect(res.body).toBe('x');
+      const nonce = nonceOf(res.headers['content-security-policy']);
+      expect(policyHeaders(res.headers)).toEqual(webAppHeaders(nonce));
     }
   });
 
@@ -50,15 +45,10 @@ describe('securityHeaders (hono) with an onError that returns new Response(...)'
     );
     app.onError(rawErrorResponse);
     app.get('/json', (c) => c.json({ ok: true }));
-    const { base, close } = await serveHono(app);
-    try {
-      const res = await send(`${base}/json`);
-      expect(res.status).toBe(500);
-      expect(res.body).toBe('x');
-      expect(policyHeaders(res.headers)).toEqual(API_HEADERS);
-    } finally {
-      await close();
-    }
+    const res = await sendToHono(app, '/json');
+    expect(res.status).toBe(500);
+    expect(res.body).toBe('x');
+    expect(policyHeaders(res.headers)).toEqual(API_HEADERS);
   });
 });
 
@@ -111,26 +101,16 @@ describe('securityHeaders (hono) when isSecure throws during a Report-Only rollo
   for (const readResponseFirst of [false, true]) {
     const where = readResponseFirst ? ' after a middleware read c.res' : '';
     it(`keeps the app's enforced CSP of a new Response and adds frame-ancestors as a second policy${where}`, async () => {
-      const { base, close } = await serveHono(rolloutApp(readResponseFirst));
-      try {
-        const res = await send(`${base}/raw`);
-        expect(res.status).toBe(500);
-        expect(enforcedPolicies(res.headers)).toEqual([APP_CSP, FRAMING].sort());
-        expect(res.headers['content-security-policy-report-only']).toContain(FRAMING);
-      } finally {
-        await close();
-      }
+      const res = await sendToHono(rolloutApp(readResponseFirst), '/raw');
+      expect(res.status).toBe(500);
+      expect(enforcedPolicies(res.headers)).toEqual([APP_CSP, FRAMING].sort());
+      expect(res.headers['content-security-policy-report-only']).toContain(FRAMING);
     });
 
     it(`keeps a CSP onError sets with c.header and adds frame-ancestors as a second policy${where}`, async () => {
-      const { base, close } = await serveHono(rolloutApp(readResponseFirst));
-      try {
-        const res = await send(`${base}/context`);
-        expect(res.status).toBe(500);
-        expect(enforcedPolicies(res.headers)).toEqual([APP_CSP, FRAMING].sort());
-      } finally {
-        await close();
-      }
+      const res = await sendToHono(rolloutApp(readResponseFirst), '/context');
+      expect(res.status).toBe(500);
+      expect(enforcedPolicies(res.headers)).toEqual([APP_CSP, FRAMING].sort());
     });
   }
 
@@ -139,14 +119,9 @@ describe('securityHeaders (hono) when isSecure throws during a Report-Only rollo
     app.use(securityHeaders(rollout(), failingIsSecure));
     app.onError(rawErrorResponse);
     app.get('/raw', (c) => c.text('ok'));
-    const { base, close } = await serveHono(app);
-    try {
-      const res = await send(`${base}/raw`);
-      expect(res.status).toBe(500);
-      expect(enforcedPolicies(res.headers)).toEqual([FRAMING]);
-    } finally {
-      await close();
-    }
+    const res = await sendToHono(app, '/raw');
+    expect(res.status).toBe(500);
+    expect(enforcedPolicies(res.headers)).toEqual([FRAMING]);
   });
 
   it('merges the same way as when a route throws', async () => {
@@ -156,56 +131,40 @@ describe('securityHeaders (hono) when isSecure throws during a Report-Only rollo
     app.get('/boom', () => {
       throw new Error('boom');
     });
-    const { base, close } = await serveHono(app);
-    try {
-      const res = await send(`${base}/boom`);
-      expect(res.status).toBe(500);
-      expect(enforcedPolicies(res.headers)).toEqual([APP_CSP, FRAMING].sort());
-    } finally {
-      await close();
-    }
+    const res = await sendToHono(app, '/boom');
+    expect(res.status).toBe(500);
+    expect(enforcedPolicies(res.headers)).toEqual([APP_CSP, FRAMING].sort());
   });
 });
 
 describe('securityHeaders (hono) when isSecure throws and onError sets headers the policy sets', () => {
-  it("sends the policy's values: its CSP and Cache-Control replace the ones on onError's Response", async () => {
-    const app = new Hono();
-    app.use(securityHeaders(apiPreset(), failingIsSecure));
-    app.onError(
+  const onErrors: [string, ErrorHandler][] = [
+    [
+      "its CSP and Cache-Control replace the ones on onError's Response",
       () =>
         new Response('x', {
           status: 500,
           headers: { 'content-security-policy': "default-src 'self'", 'cache-control': 'no-cache' },
         }),
-    );
-    app.get('/json', (c) => c.json({ ok: true }));
-    const { base, close } = await serveHono(app);
-    try {
-      const res = await send(`${base}/json`);
-      expect(res.status).toBe(500);
-      expect(policyHeaders(res.headers)).toEqual(API_HEADERS);
-    } finally {
-      await close();
-    }
-  });
+    ],
+    [
+      'over ones onError sets with c.header, as after a route',
+      (_error, c) => {
+        c.header('content-security-policy', "default-src 'self'");
+        c.header('cache-control', 'no-cache');
+        return c.text('x', 500);
+      },
+    ],
+  ];
 
-  it("sends the policy's values over ones onError sets with c.header, as after a route", async () => {
+  it.each(onErrors)("sends the policy's values: %s", async (_case, onError) => {
     const app = new Hono();
     app.use(securityHeaders(apiPreset(), failingIsSecure));
-    app.onError((_error, c) => {
-      c.header('content-security-policy', "default-src 'self'");
-      c.header('cache-control', 'no-cache');
-      return c.text('x', 500);
-    });
+    app.onError(onError);
     app.get('/json', (c) => c.json({ ok: true }));
-    const { base, close } = await serveHono(app);
-    try {
-      const res = await send(`${base}/json`);
-      expect(res.status).toBe(500);
-      expect(policyHeaders(res.headers)).toEqual(API_HEADERS);
-    } finally {
-      await close();
-    }
+    const res = await sendToHono(app, '/json');
+    expect(res.status).toBe(500);
+    expect(policyHeaders(res.headers)).toEqual(API_HEADERS);
   });
 });
 
@@ -225,14 +184,9 @@ describe('securityHeaders (hono) when isSecure throws and an outer middleware re
       app.get('/json', () => {
         throw new Error('boom');
       });
-      const { base, close } = await serveHono(app);
-      try {
-        const res = await send(`${base}/json`);
-        expect(res.body).toBe('replaced');
-        outcomes.push(policyHeaders(res.headers));
-      } finally {
-        await close();
-      }
+      const res = await sendToHono(app, '/json');
+      expect(res.body).toBe('replaced');
+      outcomes.push(policyHeaders(res.headers));
     }
     expect(outcomes[1]).toEqual(outcomes[0]);
   });

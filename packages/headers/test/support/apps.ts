@@ -70,6 +70,22 @@ export function serveHono(app: { fetch: (request: Request) => Response | Promise
   });
 }
 
+/**
+ * Serves a Hono app with {@link serveHono}, sends one request to `path` with {@link send}, and closes
+ * the server again (also when the request fails).
+ */
+export async function sendToHono(
+  app: { fetch: (request: Request) => Response | Promise<Response> },
+  path: string,
+): Promise<HttpResult> {
+  const { base, close } = await serveHono(app);
+  try {
+    return await send(`${base}${path}`);
+  } finally {
+    await close();
+  }
+}
+
 export const expressApp: AdapterUnderTest = {
   name: 'express',
   async start({ policy, guard, forwardedProtoIsSecure }) {
