@@ -170,6 +170,58 @@ describe('sanitizer properties (fast-check)', () => {
     );
   });
 
+  it('cuts limited output to its re-parse-stable form: within the limit, parsing to itself, never failing closed for growth', () => {
+    const limits = [30, 50, 70];
+    const limited = limits.flatMap((maxOutputChars) =>
+      (['ugc', 'email'] as const).map((preset) => ({
+        maxOutputChars,
+        s: createSanitizer({ preset, limits: { maxOutputChars } }),
+        unlimited: createSanitizer({ preset }),
+      })),
+    );
+    // Formatting elements the adoption agency clones, left open around table content outside cells.
+    const token = fc.constantFrom(
+      '<a>',
+      '</a>',
+      '<b>',
+      '</b>',
+      '<s>',
+      '</nobr>',
+      '<ol>',
+      '<ul>',
+      '</ul>',
+      '<dl>',
+      '<dd>',
+      '<li>',
+      '<blockquote>',
+      '<table>',
+      '<tbody>',
+      '<tr>',
+      '</tr>',
+      '<col>',
+      '<caption>',
+      '</h1>',
+      '<ruby>',
+      '</rt>',
+      '\n',
+      '\u2067',
+      'x',
+    );
+    const input = fc.array(token, { minLength: 1, maxLength: 16 }).map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(input, fc.integer({ min: 0, max: limited.length - 1 }), (html, i) => {
+        const { maxOutputChars, s, unlimited } = limited[i] as (typeof limited)[number];
+        const whole = unlimited.sanitize(html);
+        fc.pre(!whole.failedClosed && serializeChildren(parseInFlowContainer(whole.html)).html === whole.html);
+        const result = s.sanitize(html);
+        expect(result.failure ?? '').not.toMatch(/grew on re-parse/);
+        expect(result.html.length).toBeLessThanOrEqual(maxOutputChars);
+        expect(serializeChildren(parseInFlowContainer(result.html)).html).toBe(result.html);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('leaves no bidi embedding, override or isolate open at the end of the output', () => {
     fc.assert(
       fc.property(html, profile, (input, i) => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BENIGN_CORPUS } from '../test/fixtures/benign-corpus.ts';
 import { createSanitizer, SanitizeError, sanitizeHtml, toPlainText } from './index.ts';
 import { serializeChildren } from './serialize.ts';
+import { parseInFlowContainer } from './verify.ts';
 
 const PROXY = 'https://proxy.test/img?u=';
 const email = createSanitizer({
@@ -598,6 +599,37 @@ describe('createSanitizer', () => {
     expect(result).toMatchObject({ failedClosed: false, truncated: true });
     expect(result.html).toBe(`<h1></h1><h1>${'x'.repeat(21)}…</h1>`);
     expect(s.sanitizeToString(result.html)).toBe(result.html);
+  });
+
+  it('cuts the re-parse-stable form, so a cut that adoption agency clones would grow never fails closed', () => {
+    // The first parse leaves a, b or s open around foster-parented content; cut before re-parsing,
+    // the browser clones them into the cut and it grows past the limit.
+    const s = createSanitizer({ limits: { maxOutputChars: 50 } });
+    for (const [input, expected] of [
+      ['<a><ol><dl><col><dd><caption></b><table></h1><tr><a>', '<a></a><ol><a></a><dl><a></a><dd>…</dd></dl></ol>'],
+      [
+        '<dl></tr><ruby><caption></ul></rt><li><s></ul><table>\n<li>',
+        '<dl><ruby><li><s></s></li><li></li>…</ruby></dl>',
+      ],
+      ['<tr><tbody><blockquote><a>\u2067<table><b></nobr><a>', '<blockquote><a><b></b></a><b>…</b></blockquote>'],
+    ] as const) {
+      const result = s.sanitize(input);
+      expect(result, input).toMatchObject({ html: expected, failedClosed: false, truncated: true });
+      expect(result.html.length).toBeLessThanOrEqual(50);
+      expect(serializeChildren(parseInFlowContainer(result.html)).html).toBe(result.html);
+      expect(s.sanitizeToString(result.html)).toBe(result.html);
+    }
+  });
+
+  it('reports an rp that a cut makes hide text once', () => {
+    const s = createSanitizer({
+      allowTags: ['ruby', 'rt', 'rp'],
+      limits: { maxOutputChars: 40 },
+      truncationMarker: 'more',
+    });
+    const result = s.sanitize('<ruby><dd><rp><a><rt></table><li></table>');
+    expect(result).toMatchObject({ html: '<ruby><dd></dd></ruby>', failedClosed: false });
+    expect(result.removed.filter((removal) => removal.name === 'rp')).toHaveLength(1);
   });
 
   it('strict verification passes for idempotent configurations', () => {

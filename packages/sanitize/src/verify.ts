@@ -154,7 +154,8 @@ export function findViolation(root: ParentNode, policy: Policy): string | undefi
 }
 
 /**
- * How many times output is re-parsed to reach a form that parses to itself. The parser can build
+ * How many times one stabilization re-parses output to reach a form that parses to itself (the
+ * first parse of sanitize-html's output not counted; a cut output is stabilized again). The parser can build
  * trees its own serialization does not give back: table content outside cells is moved before the
  * table (foster parenting), into whatever holds the table, so `<h1><table><h1>x` puts an h1 inside
  * an h1, and written out, the inner `<h1>` start tag closes the outer one. Re-parsing that output
@@ -207,19 +208,31 @@ export function verifyOutput(candidate: string, policy: Policy, report?: Reporte
   const tree = parseInFlowContainer(candidate);
   const violation = normalize(tree, policy, report, 'close');
   if (violation !== undefined) return { ok: false, reason: violation };
-  const out: Serialized = serializeChildren(tree, policy.maxOutputChars, policy.truncationMarker);
-  if (!out.truncated) {
-    // When the canonical form equals the string just parsed, parsing it again yields this very tree.
-    if (out.html === candidate) return { ok: true, html: out.html, truncated: false, tree };
-    const stable = stabilize(out.html, policy, report, 'close', 're-parse: ');
-    if (!stable.ok) return stable;
-    if (stable.html.length <= policy.maxOutputChars) {
-      return { ok: true, html: stable.html, truncated: false, tree: stable.tree };
-    }
-    // Re-parsing grew the output past the limit (formatting elements it reopens): cut that tree.
-    return cutStable(serializeChildren(stable.tree, policy.maxOutputChars, policy.truncationMarker), policy, report);
+  // Every rp with hidden text from the input is gone from this tree, each reported once. Re-parsing
+  // or cutting can form another (a cut marker inside an rp); every round would drop it again, so the
+  // later rounds share one report.
+  let reportedReparse = false;
+  const reportOnce: Reporter = (removal) => {
+    if (reportedReparse) return;
+    reportedReparse = true;
+    report?.(removal);
+  };
+  // Stable first, cut second: a cut of a tree that does not parse back to itself is re-parsed into
+  // something else (the adoption agency clones the a, b or s elements foster parenting left open), which
+  // can grow past the limit. So the whole output is serialized and brought to the form it parses to,
+  // and that tree is cut; the truncated path costs what the untruncated one does.
+  const whole = serializeChildren(tree).html;
+  let stable: { readonly html: string; readonly tree: Fragment } = { html: whole, tree };
+  // When the canonical form equals the string just parsed, parsing it again yields this very tree.
+  if (whole !== candidate) {
+    const reparsed = stabilize(whole, policy, reportOnce, 'close', 're-parse: ');
+    if (!reparsed.ok) return reparsed;
+    stable = reparsed;
   }
-  return cutStable(out, policy, report);
+  if (stable.html.length <= policy.maxOutputChars) {
+    return { ok: true, html: stable.html, truncated: false, tree: stable.tree };
+  }
+  return cutStable(serializeChildren(stable.tree, policy.maxOutputChars, policy.truncationMarker), policy, reportOnce);
 }
 
 /** The stable form of `out`, the output cut to `maxOutputChars`. */
