@@ -346,12 +346,7 @@ export const koa = (ctx) => ctx.get('x-api-key') !== ctx.query.api_key?.trim();
     expect(new Set([record?.fingerprint, env?.fingerprint, other?.fingerprint]).size).toBe(1);
   });
 
-  // One walk per list and per callback parameter, memoised: the test timeout is the assertion.
-  it('checks 40,000 lookups and callbacks over one key list in linear time', () => {
-    const uses = "keys.includes(req.headers['x-request-id']); keys.some((k) => timingSafeEqual(k, req.body.x));\n";
-    const head = "const keys = process.env.API_KEYS.split(',');\nif (req.headers['x-api-key'] === undefined) deny();\n";
-    expect(lines(`${head}${uses.repeat(40_000)}`)).toEqual([]);
-  });
+  // Lookups over one key list in linear time: static-admin-key.linear.test.ts counts the work.
 
   // Shared nodes (`sha256(a, a, …)` nested three deep) made the walks exponential: this input took
   // minutes. The test timeout is the assertion. `a4` is derived further than the rule follows.
@@ -417,8 +412,11 @@ ${key}
     ]);
   });
 
-  // Each assignment copied the list of earlier ones (minutes at this size); the test timeout is the assertion.
-  it('collects 100,000 assignments to one setting in linear time', () => {
+  // Each assignment copied the list of earlier ones (minutes at this size); the test timeout is the
+  // assertion. A copy costs no helper call, so static-admin-key.linear.test.ts cannot count it. Linear
+  // takes 3-5 s here and up to a minute on a loaded 2-core CI machine: the test's own timeout leaves
+  // that room and still fails the quadratic walk.
+  it('collects 100,000 assignments to one setting in linear time', { timeout: 120_000 }, () => {
     expect(
       lines(`${'settings.x = load();\n'.repeat(100_000)}if (req.headers['x-api-key'] === settings.x) ok();\n`),
     ).toEqual([100_001]);
