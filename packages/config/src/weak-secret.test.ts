@@ -463,6 +463,37 @@ describe('assessSecret (options)', () => {
   });
 });
 
+describe('assessSecret (arguments)', () => {
+  it('throws ERR_CONFIG_SCHEMA for a value that is not a string, never quoting it', () => {
+    // Node's own TypeError quoted the value ("Received type number (4242…)").
+    for (const value of [424242424242, undefined, null, Buffer.from('abc'), { secret: 'x' }, ['s3cr3t']]) {
+      let thrown: unknown;
+      try {
+        assessSecret(value as never);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown, String(value)).toBeInstanceOf(ConfigError);
+      expect((thrown as ConfigError).code).toBe('ERR_CONFIG_SCHEMA');
+      expect((thrown as ConfigError).message).toMatch(/^assessSecret\(\): the value must be a string/);
+      expect((thrown as ConfigError).message).not.toMatch(/4242|abc|s3cr3t/);
+    }
+  });
+
+  it('throws ERR_CONFIG_SCHEMA for options that are not an object (null threw a TypeError)', () => {
+    const value = `Zq${randomBytes(32).toString('base64url')}`;
+    for (const options of [null, 'key', 32, true, ['key']]) {
+      expect(() => assessSecret(value, options as never), JSON.stringify(options)).toThrow(
+        expect.objectContaining({
+          code: 'ERR_CONFIG_SCHEMA',
+          message: expect.stringMatching(/^assessSecret\(\): options must be an object/),
+        }),
+      );
+    }
+    expect(assessSecret(value, undefined)).toEqual([]);
+  });
+});
+
 describe('assessSecret (long values)', () => {
   // Each of these took seconds to minutes when a rule scanned the rest of the value from every
   // position; the default test timeout is the bound.

@@ -313,8 +313,9 @@ export interface AssessSecretOptions {
  * documentation and generated-for-development values do. A `hex`/`base64`/`base64url` value is
  * also checked as the text it decodes to, when that is UTF-8.
  *
- * @throws ConfigError `ERR_CONFIG_SCHEMA` for an unknown `kind` or `encoding`, a `minBytes` that
- * is not a positive safe integer, or a `denylist` that is not a list of strings.
+ * @throws ConfigError `ERR_CONFIG_SCHEMA` for a value that is not a string, options that are not an
+ * object, an unknown `kind` or `encoding`, a `minBytes` that is not a positive safe integer, or a
+ * `denylist` that is not a list of strings.
  *
  * @example
  * ```ts
@@ -323,6 +324,19 @@ export interface AssessSecretOptions {
  * ```
  */
 export function assessSecret(value: string, options: AssessSecretOptions = {}): WeakSecretRule[] {
+  // Checked here, not left to Node: its TypeError quotes the value it was given.
+  if (typeof value !== 'string') {
+    throw new ConfigError(
+      'ERR_CONFIG_SCHEMA',
+      `assessSecret(): the value must be a string (got ${describeType(value)}); pass the secret as text, e.g. buffer.toString('base64') with encoding 'base64'.`,
+    );
+  }
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new ConfigError(
+      'ERR_CONFIG_SCHEMA',
+      `assessSecret(): options must be an object such as { kind: 'key' } (got ${describeType(options)}).`,
+    );
+  }
   const encoding = options.encoding ?? 'utf8';
   const policy = checkedPolicy(options, encoding);
   const rules = new Set<WeakSecretRule>();
@@ -405,3 +419,11 @@ export const WEAK_RULE_HINTS: Readonly<Record<WeakSecretRule, string>> = {
   'known-demo': 'a well-known demo/default secret',
   'dev-marker': 'a generated development secret',
 };
+
+/** A value's type for an error message, never the value itself. */
+function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (Buffer.isBuffer(value)) return 'a Buffer';
+  return typeof value;
+}
