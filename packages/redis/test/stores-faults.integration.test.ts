@@ -471,6 +471,61 @@ describe('SharedCache early refresh while Redis refuses writes (maxmemory with n
       }
     },
   );
+
+  // Every write refused without any memory limit: these were read as an error of one key, so each
+  // due hit of each key cost a read and a lease call and a report, with advice about WRONGTYPE.
+  it('pauses on NOREPLICAS (min-replicas-to-write with no replica) as on OOM, with advice for it', async () => {
+    let now = 5_000_000;
+    const errors: unknown[] = [];
+    const name = unique('noreplicas-refresh');
+    const cache = new SharedCache<string>({
+      name,
+      class: 'pod',
+      reason: 'per-pod copies are fine here',
+      ttlMs: 60_000,
+      l1: { maxEntries: 100 },
+      earlyRefresh: { beta: 100 },
+      clock: { now: () => now, random: () => 0.5 },
+      redis,
+      timeoutMs: 1_000,
+      registry: new CacheRegistry(),
+      onError: (e) => errors.push(e),
+    });
+    expect(
+      await cache.getOrSet('k', () => {
+        now += 500;
+        return 'v1';
+      }),
+    ).toBe('v1');
+    await admin.del(`rampart:cache:${name}:{=k}`);
+    await admin.config('SET', 'min-replicas-to-write', '1');
+    try {
+      let loads = 0;
+      const loader = (): string => {
+        loads += 1;
+        return 'v2';
+      };
+      now += 30_000; // due
+      expect(await cache.getOrSet('k', loader)).toBe('v1');
+      await waitFor(() => errors.length > 0, { timeoutMs: 5_000, what: 'the refused refresh to be reported' });
+      await settle();
+      expect(errors[0]).toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE' });
+      expect(String((errors[0] as Error).message)).toContain('min-replicas-to-write');
+      expect(String((errors[0] as Error).message)).not.toMatch(/WRONGTYPE|NOPERM/);
+      const before = await calls();
+      for (let i = 0; i < 5; i++) {
+        now += 1_000;
+        expect(await cache.getOrSet('k', loader)).toBe('v1');
+      }
+      await settle();
+      expect(await calls()).toBe(before); // paused: no round trip
+      expect(errors).toHaveLength(1);
+      expect(loads).toBe(0);
+    } finally {
+      await admin.config('SET', 'min-replicas-to-write', '0');
+      await cache.close();
+    }
+  });
 });
 
 describe('SharedCache early refresh racing a write, and Redis errors that do not pause refreshes', () => {

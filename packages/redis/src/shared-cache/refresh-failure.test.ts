@@ -37,6 +37,26 @@ describe('classifyRefreshFailure', () => {
       'reachable',
     ],
     ['a timeout', new RedisStoreError('ERR_REDIS_TIMEOUT', 'x: Redis did not answer in time.'), 'timeout', 'timeoutMs'],
+    // Redis refuses every write, whatever the key: these were read as an error of one key.
+    [
+      'MISCONF',
+      replied(
+        'MISCONF Redis is configured to save RDB snapshots, but it is currently not able to persist on disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.',
+      ),
+      'write-refused',
+      'stop-writes-on-bgsave-error',
+    ],
+    [
+      'MISCONF inside a script',
+      replied(
+        'ERR Error running script (call to f_0): @user_script:3: @user_script: 3: -MISCONF Redis is configured to save RDB snapshots, but it is currently not able to persist on disk.',
+      ),
+      'write-refused',
+      'disk',
+    ],
+    ['NOREPLICAS', replied('NOREPLICAS Not enough good replicas to write.'), 'write-refused', 'min-replicas-to-write'],
+    ['NOAUTH', replied('NOAUTH Authentication required.'), 'auth', 'password'],
+    ['WRONGPASS', replied('WRONGPASS invalid username-password pair or user is disabled.'), 'auth', 'password'],
   ] as const)('pauses refreshes on %s, with advice for it', (_what, error, kind, advice) => {
     const failure = classifyRefreshFailure(error);
     expect(failure).toMatchObject({ kind, pause: true, code: error.code });
@@ -46,6 +66,12 @@ describe('classifyRefreshFailure', () => {
   it('gives no maxmemory advice for READONLY, and no primary advice for OOM', () => {
     expect(classifyRefreshFailure(replied('READONLY no')).advice).not.toContain('maxmemory');
     expect(classifyRefreshFailure(replied('OOM no')).advice).not.toContain('primary');
+  });
+
+  it('gives no per-key advice (WRONGTYPE, NOPERM) for a Redis that refuses every write or every command', () => {
+    for (const text of ['MISCONF no', 'NOREPLICAS no', 'NOAUTH no', 'WRONGPASS no']) {
+      expect(classifyRefreshFailure(replied(text)).advice, text).not.toMatch(/WRONGTYPE|NOPERM/);
+    }
   });
 
   it.each([
