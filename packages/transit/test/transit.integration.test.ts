@@ -1,8 +1,8 @@
 import { inspect } from 'node:util';
 import vault from 'node-vault';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DataKey } from '../src/data-key.ts';
-import { createTransit, TransitError, type TransitMetric } from '../src/index.ts';
+import { createTransit, type Transit, TransitError, type TransitMetric, type TransitOptions } from '../src/index.ts';
 import { type Fixture, startFixture } from './fixture.ts';
 
 let fx: Fixture;
@@ -12,11 +12,39 @@ beforeAll(async () => {
 afterAll(() => fx.stop());
 beforeEach(() => fx.server.clearRequests());
 
+// Every test works on transit keys of its own and counts only the requests for them, and every
+// Transit it opens is closed after it: a test that failed or timed out with calls still pending
+// makes no Vault call after it, and none of its calls counts in a later test.
+const opened: Transit[] = [];
+afterEach(() => {
+  for (const transit of opened.splice(0)) transit.close();
+});
+
+/** `fx.transit`, closed after the test. */
+function open(key: string, options?: Partial<TransitOptions>): Transit {
+  return tracked(fx.transit(key, options));
+}
+
+function tracked(transit: Transit): Transit {
+  opened.push(transit);
+  return transit;
+}
+
+/** The requests (since the last `clearRequests()`) for transit key `key`, whatever the operation. */
+function requestsFor(key: string): ReturnType<Fixture['server']['requests']> {
+  return fx.server.requests().filter((r) => r.path.split('/').at(-1) === key);
+}
+
+/** How many requests (since the last `clearRequests()`) went to exactly `path`. */
+function callsTo(path: string): number {
+  return fx.server.requests().filter((r) => r.path === path).length;
+}
+
 const ctx = { tenant: 't1', table: 'users', column: 'ssn', id: 42 };
 
 describe('Transit.encrypt / decrypt', () => {
   it('round-trips buffers and strings', async () => {
-    const transit = fx.transit(await fx.newKey());
+    const transit = open(await fx.newKey());
     const envelope = await transit.encrypt(Buffer.from('123-45-6789'), ctx);
     expect((await transit.decrypt(envelope, ctx)).toString()).toBe('123-45-6789');
     const text = await transit.encryptString('ünïcödé ✓', ctx);
@@ -27,13 +55,14 @@ describe('Transit.encrypt / decrypt', () => {
   });
 
   it('refuses a plaintext that is not bytes', async () => {
-    const transit = fx.transit(await fx.newKey());
+    const transit = open(await fx.newKey());
     await expect(transit.encrypt('text' as never, ctx)).rejects.toMatchObject({ code: 'ERR_TRANSIT_INVALID_INPUT' });
     await expect(transit.encryptString(42 as never, ctx)).rejects.toMatchObject({ code: 'ERR_TRANSIT_INVALID_INPUT' });
   });
 
   it('refuses text with a lone surrogate, which UTF-8 cannot carry (it would come back as U+FFFD)', async () => {
-    const transit = fx.transit(await fx.newKey());
+    const key = await fx.newKey();
+    const transit = open(key);
     fx.server.clearRequests();
     for (const text of ['id-\ud800', '\udc00secret', 'a\udfffb\ud800']) {
       const failure = await transit.encryptString(text, ctx).catch((e: unknown) => e);
@@ -43,24 +72,25 @@ describe('Transit.encrypt / decrypt', () => {
       });
       expect((failure as Error).message).not.toMatch(/id-|secret/);
     }
-    expect(fx.server.requests()).toEqual([]);
+    expect(requestsFor(key)).toEqual([]);
     expect(await transit.decryptString(await transit.encryptString('id-\ud83d\ude00', ctx), ctx)).toBe(
       'id-\ud83d\ude00',
     );
   });
 
   it('refuses an invalid context before calling Vault', async () => {
-    const transit = fx.transit(await fx.newKey());
+    const key = await fx.newKey();
+    const transit = open(key);
     fx.server.clearRequests();
     await expect(transit.encrypt(Buffer.from('x'), {})).rejects.toMatchObject({ code: 'ERR_TRANSIT_INVALID_CONTEXT' });
     await expect(transit.encrypt(Buffer.from('x'), null as never)).rejects.toMatchObject({
       code: 'ERR_TRANSIT_INVALID_CONTEXT',
     });
-    expect(fx.server.requests()).toEqual([]);
+    expect(requestsFor(key)).toEqual([]);
   });
 
   it('adds at most 128 bytes to a record (default mount, key name up to 10 characters)', async () => {
-    const transit = fx.transit(await fx.newKey()); // names like "k12"
+    const transit = open(await fx.newKey()); // names like "k12"
     const plaintext = Buffer.alloc(1024, 1);
     const envelope = await transit.encrypt(plaintext, ctx);
     const name = transit.inspect(envelope).key;
@@ -70,8 +100,8 @@ describe('Transit.encrypt / decrypt', () => {
 
   it('describes itself: mount, key and key version are readable without decrypting', async () => {
     const key = await fx.newKey();
-    const envelope = await fx.transit(key).encrypt(Buffer.from('x'), ctx);
-    expect(fx.transit(key).inspect(envelope)).toEqual({
+    const envelope = await open(key).encrypt(Buffer.from('x'), ctx);
+    expect(open(key).inspect(envelope)).toEqual({
       mount: 'transit',
       key,
       keyVersion: 1,
@@ -82,7 +112,7 @@ describe('Transit.encrypt / decrypt', () => {
   });
 
   it('fails closed when the context differs in any entry, or has one more or one less', async () => {
-    const transit = fx.transit(await fx.newKey());
+    const transit = open(await fx.newKey());
     const envelope = await transit.encrypt(Buffer.from('secret'), ctx);
     const variants = [
       { ...ctx, id: 43 },
@@ -100,13 +130,13 @@ describe('Transit.encrypt / decrypt', () => {
   });
 
   it('refuses a ciphertext swapped into another row', async () => {
-    const transit = fx.transit(await fx.newKey());
+    const transit = open(await fx.newKey());
     const alice = await transit.encrypt(Buffer.from('alice-ssn'), { ...ctx, id: 1 });
     await expect(transit.decrypt(alice, { ...ctx, id: 2 })).rejects.toMatchObject({ code: 'ERR_TRANSIT_INTEGRITY' });
   });
 
   it('checks the key commitment before decrypting', async () => {
-    const transit = fx.transit(await fx.newKey());
+    const transit = open(await fx.newKey());
     const envelope = await transit.encrypt(Buffer.from('secret'), ctx);
     const head = transit.inspect(envelope);
     const commitmentAt = envelope.length - 'secret'.length - 16 - 32;
@@ -118,7 +148,7 @@ describe('Transit.encrypt / decrypt', () => {
 
   it('refuses an envelope whose wrapped DEK was swapped for another valid one (commitment)', async () => {
     const key = await fx.newKey();
-    const a = fx.transit(key, { cache: { maxAgeMs: 60_000, maxMessages: 1 } });
+    const a = open(key, { cache: { maxAgeMs: 60_000, maxMessages: 1 } });
     const first = await a.encrypt(Buffer.from('one'), ctx);
     const second = await a.encrypt(Buffer.from('two'), ctx);
     // Same layout: header, version, wrapped DEK (60 bytes) at the same offsets.
@@ -128,20 +158,20 @@ describe('Transit.encrypt / decrypt', () => {
       second.subarray(wrappedAt, wrappedAt + 60),
       first.subarray(wrappedAt + 60),
     ]);
-    await expect(fx.transit(key).decrypt(spliced, ctx)).rejects.toThrow(/key commitment/);
+    await expect(open(key).decrypt(spliced, ctx)).rejects.toThrow(/key commitment/);
   });
 
   it('refuses envelopes of transit keys it was not told to accept', async () => {
     const [k1, k2] = [await fx.newKey(), await fx.newKey()];
-    const envelope = await fx.transit(k1).encrypt(Buffer.from('x'), ctx);
-    await expect(fx.transit(k2).decrypt(envelope, ctx)).rejects.toMatchObject({ code: 'ERR_TRANSIT_KEY_NOT_ACCEPTED' });
-    expect((await fx.transit(k2, { acceptKeys: [{ key: k1 }] }).decrypt(envelope, ctx)).toString()).toBe('x');
+    const envelope = await open(k1).encrypt(Buffer.from('x'), ctx);
+    await expect(open(k2).decrypt(envelope, ctx)).rejects.toMatchObject({ code: 'ERR_TRANSIT_KEY_NOT_ACCEPTED' });
+    expect((await open(k2, { acceptKeys: [{ key: k1 }] }).decrypt(envelope, ctx)).toString()).toBe('x');
   });
 
   it('works on another mount and in a namespace', async () => {
     await fx.client.write('sys/mounts/pii', { type: 'transit' });
     await fx.client.write('pii/keys/orders', {});
-    const transit = fx.transit('orders', { mount: 'pii' });
+    const transit = open('orders', { mount: 'pii' });
     const envelope = await transit.encrypt(Buffer.from('x'), ctx);
     expect(transit.inspect(envelope).mount).toBe('pii');
     expect((await transit.decrypt(envelope, ctx)).toString()).toBe('x');
@@ -152,7 +182,7 @@ describe('Transit.encrypt / decrypt', () => {
       namespace: 'team-a',
     });
     await team.write('transit/keys/ns-key', {});
-    const namespaced = fx.transit('ns-key', { namespace: 'team-a' });
+    const namespaced = open('ns-key', { namespace: 'team-a' });
     expect((await namespaced.decrypt(await namespaced.encrypt(Buffer.from('y'), ctx), ctx)).toString()).toBe('y');
     expect(
       fx.server.requests().some((r) => r.namespace === 'team-a' && r.path === 'transit/datakey/plaintext/ns-key'),
@@ -162,66 +192,84 @@ describe('Transit.encrypt / decrypt', () => {
 
 describe('DEK cache', () => {
   it('makes exactly one Vault call for 1,000 concurrent cold encrypts', async () => {
-    const transit = fx.transit(await fx.newKey());
+    const key = await fx.newKey();
+    const transit = open(key);
     await Promise.all(Array.from({ length: 1000 }, (_, i) => transit.encrypt(Buffer.from(`r${i}`), { ...ctx, id: i })));
-    expect(fx.calls('transit/datakey/')).toBe(1);
+    expect(callsTo(`transit/datakey/plaintext/${key}`)).toBe(1);
   });
 
   it('takes a new DEK after maxMessages records', async () => {
-    const transit = fx.transit(await fx.newKey(), { cache: { maxAgeMs: 60_000, maxMessages: 10 } });
+    const key = await fx.newKey();
+    const transit = open(key, { cache: { maxAgeMs: 60_000, maxMessages: 10 } });
     for (let i = 0; i < 25; i++) await transit.encrypt(Buffer.from('x'), ctx);
-    expect(fx.calls('transit/datakey/')).toBe(3);
+    expect(callsTo(`transit/datakey/plaintext/${key}`)).toBe(3);
   });
 
   it('takes a new DEK after maxAgeMs (injected clock)', async () => {
     let now = 1_000_000;
-    const transit = fx.transit(await fx.newKey(), { cache: { maxAgeMs: 1000 }, now: () => now });
+    const key = await fx.newKey();
+    const transit = open(key, { cache: { maxAgeMs: 1000 }, now: () => now });
     await transit.encrypt(Buffer.from('x'), ctx);
     now += 999;
     await transit.encrypt(Buffer.from('x'), ctx);
-    expect(fx.calls('transit/datakey/')).toBe(1);
+    expect(callsTo(`transit/datakey/plaintext/${key}`)).toBe(1);
     now += 1;
     await transit.encrypt(Buffer.from('x'), ctx);
-    expect(fx.calls('transit/datakey/')).toBe(2);
+    expect(callsTo(`transit/datakey/plaintext/${key}`)).toBe(2);
   });
 
   it('takes a new DEK when maxBytes would be exceeded', async () => {
-    const transit = fx.transit(await fx.newKey(), { cache: { maxAgeMs: 60_000, maxBytes: 100 } });
+    const key = await fx.newKey();
+    const transit = open(key, { cache: { maxAgeMs: 60_000, maxBytes: 100 } });
     for (let i = 0; i < 4; i++) await transit.encrypt(Buffer.alloc(40), ctx);
-    expect(fx.calls('transit/datakey/')).toBe(2);
+    expect(callsTo(`transit/datakey/plaintext/${key}`)).toBe(2);
   });
 
   it('unwraps N cold records in ⌈N/256⌉ batched Vault calls, and then serves them from the cache', async () => {
     const key = await fx.newKey();
-    const writer = fx.transit(key, { cache: { maxAgeMs: 60_000, maxMessages: 1 } });
-    const records = await Promise.all(
-      Array.from({ length: 600 }, (_, i) => writer.encrypt(Buffer.from(`v${i}`), { ...ctx, id: i })),
-    );
+    const writer = open(key);
+    const n = 600;
+    const contexts = Array.from({ length: n }, (_, i) => ({ ...ctx, id: i }));
+    // N records with N distinct wrapped DEKs, made in a few Vault calls: all encrypted under one DEK
+    // (one datakey call), then rewrapped (⌈N/256⌉ rewrap calls), which gives each record a wrapping
+    // of its own. A reader cannot tell these from N DEKs: it unwraps each wrapped DEK once. (One
+    // DEK per record, with maxMessages: 1, took N datakey calls one after the other: 2-4 s on an
+    // idle machine, over the test timeout on a loaded one.)
+    const encrypted = await Promise.all(contexts.map((context, i) => writer.encrypt(Buffer.from(`v${i}`), context)));
+    const rewrapped = await writer.rewrap(encrypted.map((envelope) => ({ envelope })));
+    const records = rewrapped.map((r) => (r.ok ? r.envelope : Buffer.alloc(0)));
+    expect(rewrapped.every((r) => r.ok)).toBe(true);
+    expect(callsTo(`transit/datakey/plaintext/${key}`)).toBe(1);
     fx.server.clearRequests();
-    const reader = fx.transit(key);
-    const results = await reader.decryptMany(records.map((envelope, i) => ({ envelope, context: { ...ctx, id: i } })));
-    expect(results.every((r) => r.ok)).toBe(true);
-    expect(results.map((r) => (r.ok ? r.plaintext.toString() : ''))).toEqual(records.map((_, i) => `v${i}`));
-    const decryptCalls = fx.server.requests().filter((r) => r.path.startsWith('transit/decrypt/'));
-    expect(decryptCalls.map((r) => r.batchSize)).toEqual([256, 256, 88]);
-    await reader.decryptMany(records.map((envelope, i) => ({ envelope, context: { ...ctx, id: i } })));
-    expect(fx.calls('transit/decrypt/')).toBe(3);
+
+    const reader = open(key);
+    const items = records.map((envelope, i) => ({ envelope, context: contexts[i] ?? ctx }));
+    const results = await reader.decryptMany(items);
+    expect(results.map((r) => (r.ok ? r.plaintext.toString() : r.error.code))).toEqual(contexts.map((_, i) => `v${i}`));
+    expect(requestsFor(key).map((r) => [r.path, r.batchSize])).toEqual([
+      [`transit/decrypt/${key}`, 256],
+      [`transit/decrypt/${key}`, 256],
+      [`transit/decrypt/${key}`, 88],
+    ]);
+    const again = await reader.decryptMany(items);
+    expect(again.every((r) => r.ok)).toBe(true);
+    expect(requestsFor(key)).toHaveLength(3);
   });
 
   it('unwraps a DEK shared by 500 concurrent cold decrypts once', async () => {
     const key = await fx.newKey();
-    const writer = fx.transit(key);
+    const writer = open(key);
     const records = await Promise.all(
       Array.from({ length: 500 }, (_, i) => writer.encrypt(Buffer.from(`v${i}`), { ...ctx, id: i })),
     );
     fx.server.clearRequests();
-    const reader = fx.transit(key);
+    const reader = open(key);
     await Promise.all(records.map((envelope, i) => reader.decrypt(envelope, { ...ctx, id: i })));
-    expect(fx.server.requests().map((r) => [r.path, r.batchSize])).toEqual([[`transit/decrypt/${key}`, 1]]);
+    expect(requestsFor(key).map((r) => [r.path, r.batchSize])).toEqual([[`transit/decrypt/${key}`, 1]]);
   });
 
   it('refuses use after close() and forgets its data keys', async () => {
-    const transit = fx.transit(await fx.newKey());
+    const transit = open(await fx.newKey());
     const envelope = await transit.encrypt(Buffer.from('x'), ctx);
     transit.close();
     expect(transit.stats()).toEqual({ encryptCacheEntries: 0, decryptCacheEntries: 0 });
@@ -231,12 +279,12 @@ describe('DEK cache', () => {
 
   it('keeps nothing an in-flight Vault call brings back after close()', async () => {
     const key = await fx.newKey();
-    const transit = fx.transit(key);
+    const transit = open(key);
     const encrypting = transit.encrypt(Buffer.from('x'), ctx);
     transit.close();
     await expect(encrypting).rejects.toMatchObject({ code: 'ERR_TRANSIT_CLOSED' });
-    const envelope = await fx.transit(key).encrypt(Buffer.from('y'), ctx);
-    const reader = fx.transit(key);
+    const envelope = await open(key).encrypt(Buffer.from('y'), ctx);
+    const reader = open(key);
     const decrypting = reader.decrypt(envelope, ctx);
     await new Promise((resolve) => setImmediate(resolve)); // the unwrap batch is on its way
     reader.close();
@@ -251,18 +299,20 @@ describe('DEK cache', () => {
       endpoint: fx.server.addr,
       requestOptions: { headers: { 'X-Vault-Token': fx.server.token } },
     });
-    const transit = createTransit({
-      vault: client,
-      key: await fx.newKey(),
-      cache: { maxAgeMs: 60_000 },
-      retry: { attempts: 1 },
-    });
+    const transit = tracked(
+      createTransit({
+        vault: client,
+        key: await fx.newKey(),
+        cache: { maxAgeMs: 60_000 },
+        retry: { attempts: 1 },
+      }),
+    );
     const envelope = await transit.encrypt(Buffer.from('z'), ctx);
     expect((await transit.decrypt(envelope, ctx)).toString()).toBe('z');
   });
 
   it('reports each failed item of decryptMany on its own', async () => {
-    const transit = fx.transit(await fx.newKey());
+    const transit = open(await fx.newKey());
     const good = await transit.encrypt(Buffer.from('ok'), ctx);
     const results = await transit.decryptMany([
       { envelope: good, context: ctx },
@@ -278,7 +328,7 @@ describe('DEK cache', () => {
 
   it('emits metrics without secret material', async () => {
     const metrics: TransitMetric[] = [];
-    const transit = fx.transit(await fx.newKey(), { onMetric: (m) => metrics.push(m) });
+    const transit = open(await fx.newKey(), { onMetric: (m) => metrics.push(m) });
     const envelope = await transit.encrypt(Buffer.from('top-secret'), ctx);
     await transit.decrypt(envelope, ctx);
     expect(metrics.map((m) => m.type)).toEqual(expect.arrayContaining(['cache', 'vault-call']));
@@ -302,15 +352,14 @@ describe('hygiene', () => {
   });
 
   it('puts no value, context, ciphertext or token in error messages', async () => {
-    const transit = fx.transit(await fx.newKey());
+    const transit = open(await fx.newKey());
     const envelope = await transit.encrypt(Buffer.from('PLAINTEXT-MARKER'), { tenant: 'TENANT-MARKER', id: 1 });
     const errors: unknown[] = [];
     await transit.decrypt(envelope, { tenant: 'OTHER-MARKER', id: 1 }).catch((e) => errors.push(e));
     await transit
       .decrypt(Buffer.concat([envelope, Buffer.from('x')]), { tenant: 'TENANT-MARKER', id: 1 })
       .catch((e) => errors.push(e));
-    await fx
-      .transit('missing-key')
+    await open('missing-key')
       .encrypt(Buffer.from('PLAINTEXT-MARKER'), { tenant: 'TENANT-MARKER' })
       .catch((e) => errors.push(e));
     expect(errors).toHaveLength(3);
@@ -333,7 +382,7 @@ describe('hygiene', () => {
 
 describe('Transit.verifyKey', () => {
   it('accepts an aes256-gcm96 key and reports its versions', async () => {
-    const info = await fx.transit(await fx.newKey()).verifyKey();
+    const info = await open(await fx.newKey()).verifyKey();
     expect(info).toMatchObject({ type: 'aes256-gcm96', derived: false, latestVersion: 1, minDecryptionVersion: 1 });
   });
 
@@ -349,12 +398,14 @@ describe('Transit.verifyKey', () => {
       },
     };
     const client = { read: async () => keyInfo, write: async () => ({}) } as unknown as ReturnType<typeof vault>;
-    const transit = createTransit({ vault: client, key: 'x', cache: { maxAgeMs: 60_000 }, retry: { attempts: 1 } });
+    const transit = tracked(
+      createTransit({ vault: client, key: 'x', cache: { maxAgeMs: 60_000 }, retry: { attempts: 1 } }),
+    );
     await expect(transit.verifyKey()).rejects.toMatchObject({ code: 'ERR_TRANSIT_KEY_MISCONFIGURED' });
   });
 
   it('refuses tenantBinding on a key that is not derived (Vault would ignore the context)', async () => {
-    const transit = fx.transit(await fx.newKey(), { tenantBinding: { contextKey: 'tenant' } });
+    const transit = open(await fx.newKey(), { tenantBinding: { contextKey: 'tenant' } });
     await expect(transit.verifyKey()).rejects.toMatchObject({ code: 'ERR_TRANSIT_KEY_MISCONFIGURED' });
   });
 });
@@ -362,18 +413,18 @@ describe('Transit.verifyKey', () => {
 describe('tenant binding', () => {
   it('binds each DEK to its tenant through the derived key context', async () => {
     const key = await fx.newKey({ derived: true });
-    const transit = fx.transit(key, { tenantBinding: { contextKey: 'tenant' } });
+    const transit = open(key, { tenantBinding: { contextKey: 'tenant' } });
     await transit.verifyKey();
     const a = await transit.encrypt(Buffer.from('a'), { ...ctx, tenant: 'A' });
     const b = await transit.encrypt(Buffer.from('b'), { ...ctx, tenant: 'B' });
-    expect(fx.calls('transit/datakey/')).toBe(2);
+    expect(callsTo(`transit/datakey/plaintext/${key}`)).toBe(2);
     expect(transit.inspect(a).tenantBound).toBe(true);
-    const reader = fx.transit(key, { tenantBinding: { contextKey: 'tenant' } });
+    const reader = open(key, { tenantBinding: { contextKey: 'tenant' } });
     expect((await reader.decrypt(a, { ...ctx, tenant: 'A' })).toString()).toBe('a');
     expect((await reader.decrypt(b, { ...ctx, tenant: 'B' })).toString()).toBe('b');
     // Tenant A's wrapped DEK does not unwrap under tenant B's context (Vault derives another key).
     await expect(
-      fx.transit(key, { tenantBinding: { contextKey: 'tenant' } }).decrypt(a, { ...ctx, tenant: 'B' }),
+      open(key, { tenantBinding: { contextKey: 'tenant' } }).decrypt(a, { ...ctx, tenant: 'B' }),
     ).rejects.toMatchObject({
       code: 'ERR_TRANSIT_INTEGRITY',
     });
