@@ -190,9 +190,44 @@ describe('crossSiteProtection', () => {
     expect(problems).toEqual([
       'allowedOrigin is not an option; did you mean allowedOrigins?',
       'requirebrowsersignals is not an option; did you mean requireBrowserSignals?',
-      'options: a key that is not an option (not shown, since it is not a plain name); check the README options table',
+      'options: a key that is not an option; the options are allowedOrigins, environment, requireBrowserSignals and safeMethods',
     ]);
     expect(problems.join('\n')).not.toContain('secret.example');
+  });
+
+  it('never echoes an unknown key that resembles no option, even when it looks like a plain name', () => {
+    // A token pasted as a key is a plain name too: only a near-miss of an option is named.
+    const problems = problemsOf({
+      ghp_16C7e42F292c6912E7710c838347Ae178B4a: 1,
+      sk_live_51HxSECRETabc: 2,
+      environment: 'production',
+    });
+    expect(problems).toEqual([
+      'options: 2 keys that are not options; the options are allowedOrigins, environment, requireBrowserSignals and safeMethods',
+    ]);
+    const all = problems.join('\n').toLowerCase();
+    for (const secret of ['ghp_', '16c7e42f', 'b4a', 'sk_live', 'secret']) expect(all).not.toContain(secret);
+  });
+
+  it('suggests no origin for an allowedOrigins entry not written as scheme://host, so a pasted secret is never repeated', () => {
+    // `https:sk_live_…` parses as the origin https://sk_live_…: suggesting it would echo the value.
+    const entries = [
+      'https:sk_live_51HxSECRETabc',
+      'https:/sk_live_51HxSECRETabc',
+      'HTTPS:\\\\sk_live_51HxSECRETabc',
+      'https://user@sk_live_51HxSECRETabc@app.example',
+    ];
+    const problems = problemsOf({ allowedOrigins: entries });
+    expect(problems).toHaveLength(entries.length);
+    problems.forEach((problem, i) => {
+      expect(problem).toBe(
+        `allowedOrigins entry #${i + 1} must be a bare origin such as https://app.example (http or https, host and optional port, no path or trailing slash), exactly as browsers send it in the Origin header`,
+      );
+    });
+    // Written as scheme://host (any case, surrounding spaces): the suggestion only normalizes it.
+    const [spaced, upper] = problemsOf({ allowedOrigins: [' https://App.Example/ ', 'HTTPS://APP.EXAMPLE:443/x'] });
+    expect(spaced).toMatch(/; did you mean https:\/\/app\.example\?$/);
+    expect(upper).toMatch(/; did you mean https:\/\/app\.example\?$/);
   });
 
   it('says which allowedOrigins entry is not a bare origin and suggests the origin a browser would send', () => {

@@ -83,8 +83,8 @@ function originOf(value: string): string | undefined {
   }
 }
 
-/** Every key of {@link CrossSiteOptions}: any other is a misspelling that would be ignored. */
-const OPTION_KEYS: readonly string[] = ['allowedOrigins', 'environment', 'requireBrowserSignals', 'safeMethods'];
+/** Every key of {@link CrossSiteOptions}: any other is a misspelling that would be ignored. Internal. */
+export const OPTION_KEYS: readonly string[] = ['allowedOrigins', 'environment', 'requireBrowserSignals', 'safeMethods'];
 /** A suggested origin longer than this is not shown: no real host name is. */
 const MAX_SUGGESTED_ORIGIN = 200;
 
@@ -113,6 +113,27 @@ export function resolveCrossSiteProtection(options: unknown): CrossSiteProtectio
   return isCrossSiteProtection(options) ? options : crossSiteProtection(options as CrossSiteOptions);
 }
 
+/**
+ * Whether `entry` is written as `scheme://host…` (any case, surrounding spaces, credentials before
+ * the host allowed) with the scheme and host that `url`, its parse, has: then the origin only
+ * normalizes what the entry says (case, punycode, default port, path dropped). The URL parser also
+ * finds an origin in `https:sk_live_…` or `https:/…`, but a suggestion there would repeat a value
+ * that was never written as a host, such as a pasted secret.
+ */
+function writtenAsOrigin(entry: string, url: URL): boolean {
+  const written = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(?:[^@/?#\\]*@)?(\[[^\]/?#\\]*\]|[^:@/?#\\[\]]*)(?=[:/?#]|$)/.exec(
+    entry.trim(),
+  );
+  if (written === null) return false;
+  const [, scheme = '', host = ''] = written;
+  if (`${scheme.toLowerCase()}:` !== url.protocol || host === '') return false;
+  try {
+    return new URL(`${url.protocol}//${host}`).hostname === url.hostname;
+  } catch {
+    return false;
+  }
+}
+
 /** The problem with one `allowedOrigins` entry, or undefined when it is a bare origin. */
 function allowedOriginProblem(origin: unknown, position: number): string | undefined {
   const entry = `allowedOrigins entry #${position}`;
@@ -124,8 +145,9 @@ function allowedOriginProblem(origin: unknown, position: number): string | undef
   const parsed = originOf(origin);
   if (parsed === origin) return undefined;
   const problem = `${entry} must be a bare origin such as https://app.example (http or https, host and optional port, no path or trailing slash), exactly as browsers send it in the Origin header`;
-  // Only the parsed origin is named: origins are not secret, but credentials, paths and queries can be.
-  return parsed !== undefined && parsed.length <= MAX_SUGGESTED_ORIGIN
+  // Only the parsed origin is named, and only when the entry was written as one: origins are not
+  // secret, but credentials, paths and queries can be, and so can whatever the parser took for a host.
+  return parsed !== undefined && parsed.length <= MAX_SUGGESTED_ORIGIN && writtenAsOrigin(origin, new URL(origin))
     ? `${problem}; did you mean ${parsed}?`
     : problem;
 }
@@ -144,17 +166,25 @@ function allowedOriginProblem(origin: unknown, position: number): string | undef
  * ```
  */
 export function crossSiteProtection(options: CrossSiteOptions = {}): CrossSiteProtection {
+  return buildCrossSiteProtection(options, OPTION_KEYS);
+}
+
+/**
+ * {@link crossSiteProtection} taking only the option keys in `optionKeys`: an unknown key is refused,
+ * and named only as a near-miss of one of these, so no option that is not taken gets suggested.
+ * Without `safeMethods` among them, no method is safe: crossSiteUpgradeGuard checks every handshake.
+ * Internal, shared with the adapters.
+ */
+export function buildCrossSiteProtection(
+  options: CrossSiteOptions,
+  optionKeys: readonly string[],
+): CrossSiteProtection {
   if (!isOptionsObject(options)) {
     throwIfProblems('ERR_HEADERS_INVALID_OPTION', 'crossSiteProtection options are invalid', [NOT_AN_OPTIONS_OBJECT]);
   }
   const problems: string[] = [];
-  unknownKeyProblems(
-    options,
-    OPTION_KEYS,
-    '',
-    problems,
-    'is not an option; the options are allowedOrigins, environment, requireBrowserSignals and safeMethods',
-  );
+  unknownKeyProblems(options, optionKeys, '', problems);
+  const takesSafeMethods = optionKeys.includes('safeMethods');
   const allowed = new Set<string>();
   // Types first: a string or object here must become a listed problem, not a TypeError from forEach.
   if (options.allowedOrigins !== undefined && !Array.isArray(options.allowedOrigins)) {
@@ -167,7 +197,9 @@ export function crossSiteProtection(options: CrossSiteOptions = {}): CrossSitePr
     });
   }
   const safe = new Set<string>();
-  if (options.safeMethods !== undefined && !Array.isArray(options.safeMethods)) {
+  if (!takesSafeMethods) {
+    // Not an option here: refused above as an unknown key when present; nothing is safe.
+  } else if (options.safeMethods !== undefined && !Array.isArray(options.safeMethods)) {
     problems.push('safeMethods must be an array of method names');
   } else {
     (options.safeMethods ?? DEFAULT_SAFE_METHODS).forEach((method, i) => {

@@ -113,9 +113,9 @@ const KNOWN_KEYS = {
   'trustedTypes.': ['policies', 'allowDuplicates'],
 } as const;
 
-/** Longer keys are neither shown nor matched, so the edit distance below stays small. */
+/** Longer keys are never matched, so the edit distance below stays small. */
 const MAX_SUGGESTED_KEY = 64;
-/** Unknown keys listed one by one in an options object; the rest are summed up in one problem. */
+/** Misspelt keys named one by one in an options object; the rest are counted with the other unknown keys. */
 const MAX_REPORTED_KEYS = 20;
 
 /** Levenshtein distance, or `limit + 1` as soon as it must exceed `limit`. Both strings are short. */
@@ -141,46 +141,46 @@ function distanceWithin(a: string, b: string, limit: number): number {
   return previous[b.length] as number;
 }
 
+/** The known key `key` is a misspelling of: the same but for case, `-`/`_`, or up to two characters. */
+function closestKey(key: string, known: readonly string[]): string | undefined {
+  if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(key) || key.length > MAX_SUGGESTED_KEY) return undefined;
+  const folded = key.toLowerCase().replace(/[-_]/g, '');
+  return (
+    known.find((k) => k.toLowerCase() === folded) ?? known.find((k) => distanceWithin(k.toLowerCase(), folded, 2) <= 2)
+  );
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+function listed(names: readonly string[]): string {
+  return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+}
+
 /**
- * One problem per key of `value` that is not in `known`: a misspelt option would otherwise be
+ * The problems with keys of `value` that are not in `known`: a misspelt option would otherwise be
  * ignored, and its default would silently apply instead of what was meant.
- * Suggests the known key that differs only in case, kebab-case, or by up to two characters.
- * `prefix` names the object (`hsts.`, or `''` for the top level); `unknownSuffix` ends the problem
- * when nothing close is known. Shared with crossSiteProtection.
+ * A key is named only as a near-miss of a known one (differing in case, kebab-case, or by up to two
+ * characters), with that key suggested. Any other is not shown, plain name or not, since it can be a
+ * pasted token (`ghp_…`, `sk_live_…`): one problem counts those keys and lists the options.
+ * `prefix` names the object (`hsts.`, or `''` for the top level). Shared with crossSiteProtection.
  */
-export function unknownKeyProblems(
-  value: object,
-  known: readonly string[],
-  prefix: string,
-  problems: string[],
-  unknownSuffix = 'is not an option of the presets; see the README options table',
-): void {
-  const where = prefix === '' ? 'options' : prefix.slice(0, -1);
-  let reported = 0;
+export function unknownKeyProblems(value: object, known: readonly string[], prefix: string, problems: string[]): void {
+  let named = 0;
+  let unnamed = 0;
   for (const key of Object.keys(value)) {
     if (known.includes(key)) continue;
-    // An object with thousands of stray keys is reported in one line, not one per key.
-    if (++reported > MAX_REPORTED_KEYS) {
-      problems.push(`${where}: more keys that are not options than listed here; check the README options table`);
-      return;
-    }
-    // Keys are named, not values, but only when they look like a name: never echo a URL or a secret.
-    if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(key) || key.length > MAX_SUGGESTED_KEY) {
-      problems.push(
-        `${where}: a key that is not an option (not shown, since it is not a plain name); check the README options table`,
-      );
+    // Only so many are matched and named: thousands of stray keys are counted, not listed.
+    const match = named < MAX_REPORTED_KEYS ? closestKey(key, known) : undefined;
+    if (match === undefined) {
+      unnamed++;
       continue;
     }
-    const folded = key.toLowerCase().replace(/[-_]/g, '');
-    const match =
-      known.find((k) => k.toLowerCase() === folded) ??
-      known.find((k) => distanceWithin(k.toLowerCase(), folded, 2) <= 2);
-    problems.push(
-      match === undefined
-        ? `${prefix}${key} ${unknownSuffix}`
-        : `${prefix}${key} is not an option; did you mean ${prefix}${match}?`,
-    );
+    named++;
+    problems.push(`${prefix}${key} is not an option; did you mean ${prefix}${match}?`);
   }
+  if (unnamed === 0) return;
+  const where = prefix === '' ? 'options' : prefix.slice(0, -1);
+  const keys = unnamed === 1 ? 'a key that is not an option' : `${unnamed} keys that are not options`;
+  problems.push(`${where}: ${keys}; the options are ${listed(known.map((k) => `${prefix}${k}`))}`);
 }
 
 function isOrigin(value: string): boolean {

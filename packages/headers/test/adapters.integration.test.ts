@@ -218,6 +218,39 @@ describe.each(ADAPTERS)('$name adapter', (adapter) => {
       const res = await send(`${app.base}/json`, { headers: { 'sec-fetch-site': 'cross-site' } });
       expect(res.status).toBe(200);
     });
+
+    it('lets an old browser sending only its own Origin through', async () => {
+      const res = await post({ origin: app.base });
+      expect(res.status).toBe(200);
+    });
+
+    // The server's own origin is the Host header's, whatever the request line names: an
+    // absolute-form target (`POST http://evil.example/form`) must not make evil.example "same-origin".
+    it.each([
+      [
+        'an absolute-form request line naming the foreign Origin',
+        403,
+        'http://evil.example/form',
+        'http://evil.example',
+      ],
+      ['an absolute-form request line naming this server, with its own Origin', 200, 'SELF/form', 'SELF'],
+    ])('answers %s (no Fetch Metadata) with %i', async (_label, status, target, origin) => {
+      const { port, host } = new URL(app.base);
+      const self = (value: string) => value.replace('SELF', app.base);
+      const res = await rawRequest(
+        port,
+        `POST ${self(target)}`,
+        {
+          host,
+          origin: self(origin),
+          'content-type': 'application/json',
+          'content-length': '2',
+        },
+        '{}',
+      );
+      expect(res.status).toBe(status);
+      if (status === 403) expect(JSON.parse(res.body)).toMatchObject({ error: 'ERR_HEADERS_CROSS_SITE_REQUEST' });
+    });
   });
 
   describe('crossSiteGuard without allowed origins', () => {
@@ -497,9 +530,25 @@ function rawGet(
   port: number,
   path: string,
 ): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  return rawRequest(Number(port), `GET ${path}`, { host: '127.0.0.1' });
+}
+
+/**
+ * One raw HTTP/1.1 request over a socket: `line` is the method and request target as written
+ * (an absolute-form target too, which no fetch client sends), then `headers` and `body`.
+ */
+function rawRequest(
+  port: number | string,
+  line: string,
+  headers: Record<string, string>,
+  body = '',
+): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  const head = Object.entries({ ...headers, connection: 'close' })
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => {
-      socket.end(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    const socket = connect(Number(port), '127.0.0.1', () => {
+      socket.end(`${line} HTTP/1.1\r\n${head}\r\n${body}`);
     });
     let raw = '';
     socket.setEncoding('utf8');

@@ -33,7 +33,7 @@ describe.each(adapters)('crossSiteGuard (%s)', (_name, crossSiteGuard) => {
 
   it('refuses an object whose check is not a function instead of failing on every request', () => {
     expect(problemsOf({ check: undefined })).toEqual([
-      'check is not an option; the options are allowedOrigins, environment, requireBrowserSignals and safeMethods',
+      'options: a key that is not an option; the options are allowedOrigins, environment, requireBrowserSignals and safeMethods',
     ]);
   });
 

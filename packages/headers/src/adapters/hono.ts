@@ -160,11 +160,23 @@ function applyWhenResponseIsSet(c: Context): void {
   });
 }
 
+/**
+ * The server's own origin as the other adapters take it: the URL's scheme plus the `Host` header.
+ * Not the URL's host: @hono/node-server builds the URL of an absolute-form request line
+ * (`POST http://evil.example/form`) from that line, whatever `Host` says. Only without a `Host`
+ * header (HTTP/2, whose `:authority` Hono's headers leave out) is the URL's host used.
+ */
+function selfOriginOf(c: Context): string {
+  const url = new URL(c.req.url);
+  const host = c.req.header('host');
+  return host ? `${url.protocol}//${host}` : url.origin;
+}
+
 function toCrossSiteRequest(c: Context): CrossSiteRequest {
   return {
     method: c.req.method,
     header: (name) => c.req.header(name),
-    selfOrigin: new URL(c.req.url).origin,
+    selfOrigin: selfOriginOf(c),
   };
 }
 

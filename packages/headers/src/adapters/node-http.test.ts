@@ -339,6 +339,19 @@ describe('crossSiteUpgradeGuard option validation', () => {
     expect(error.message).toMatch(/^crossSiteUpgradeGuard/);
   });
 
+  it('suggests no option it refuses: safeMethods is not among its options', () => {
+    for (const key of ['safeMethod', 'safemethods', 'safe_methods']) {
+      const error = thrownBy({ [key]: ['GET'], allowedOrigins: ['https://app.example'] });
+      expect(error.problems).toEqual([
+        'options: a key that is not an option; the options are allowedOrigins, environment and requireBrowserSignals',
+      ]);
+    }
+    // A near-miss of an option it takes is still named, with the right one.
+    expect(thrownBy({ requireBrowserSignal: true }).problems).toEqual([
+      'requireBrowserSignal is not an option; did you mean requireBrowserSignals?',
+    ]);
+  });
+
   it('refuses a prebuilt crossSiteProtection', () => {
     const error = thrownBy({ check: () => ({ allowed: true }) });
     expect(error.problems).toHaveLength(1);

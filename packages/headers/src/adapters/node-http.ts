@@ -2,12 +2,13 @@ import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:ht
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import {
+  buildCrossSiteProtection,
   type CrossSiteOptions,
   type CrossSiteProtection,
   type CrossSiteRequest,
-  crossSiteProtection,
   isCrossSiteProtection,
   isOptionsObject,
+  OPTION_KEYS,
   resolveCrossSiteProtection,
 } from '../cross-site.ts';
 import { HeadersError, throwIfProblems } from '../errors.ts';
@@ -253,8 +254,13 @@ export function crossSiteUpgradeGuard(
   }
   let protection: CrossSiteProtection | undefined;
   try {
-    // A non-object goes through as it is: crossSiteProtection refuses it like crossSiteGuard does.
-    protection = crossSiteProtection(isOptionsObject(options) ? { ...options, safeMethods: [] } : (options as never));
+    // safeMethods, refused above when set, is not among the keys: a misspelling of it is not told to
+    // use it, and no method is safe. A non-object goes through as it is, refused like crossSiteGuard's.
+    const { safeMethods: _refusedAbove, ...shared } = isOptionsObject(options) ? (options as CrossSiteOptions) : {};
+    protection = buildCrossSiteProtection(
+      isOptionsObject(options) ? shared : (options as never),
+      OPTION_KEYS.filter((key) => key !== 'safeMethods'),
+    );
   } catch (error) {
     if (!(error instanceof HeadersError) || error.code !== 'ERR_HEADERS_INVALID_OPTION') throw error;
     // The shared options' problems, listed with ours under this function's name.
