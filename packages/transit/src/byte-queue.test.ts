@@ -85,3 +85,50 @@ describe('ByteQueue({ wipe: true })', () => {
     expect([...taken]).toEqual(Array.from({ length: 50 }, (_, i) => i));
   });
 });
+
+describe('ByteQueue.discard', () => {
+  it('zeroes the queued bytes of tail buffers it sealed, not yet consumed, and empties the queue', () => {
+    const queue = new ByteQueue({ wipe: true });
+    for (let i = 0; i < 50; i++) queue.push(Buffer.from('SECRET'));
+    // peek hands out views of the queue's own buffers when one buffer holds the bytes.
+    const inTail = queue.peek(queue.length);
+    expect(inTail.toString()).toBe('SECRET'.repeat(50));
+    queue.push(Buffer.alloc(2048, 0x58)); // seals the tail into the chunk list
+    queue.push(Buffer.from('MORE'));
+    queue.discard();
+    expect(inTail.every((b) => b === 0)).toBe(true);
+    expect(queue.length).toBe(0);
+    expect(queue.heldChunks).toBe(0);
+    expect(queue.take(10).length).toBe(0);
+  });
+
+  it('zeroes the rest of a partly consumed tail buffer, and the consumed part', () => {
+    const queue = new ByteQueue({ wipe: true });
+    for (let i = 0; i < 10; i++) queue.push(Buffer.from('SECRET'));
+    const taken = queue.take(12);
+    const rest = queue.peek(queue.length);
+    expect(rest.toString()).toBe('SECRET'.repeat(8));
+    queue.discard();
+    expect(taken.every((b) => b === 0)).toBe(true);
+    expect(rest.every((b) => b === 0)).toBe(true);
+  });
+
+  it('never writes to a chunk the caller pushed and still owns', () => {
+    const queue = new ByteQueue({ wipe: true });
+    const big = Buffer.alloc(4096, 0x42);
+    queue.push(Buffer.alloc(10, 0x43));
+    queue.push(big);
+    queue.take(100);
+    queue.discard();
+    expect(big.every((b) => b === 0x42)).toBe(true);
+  });
+
+  it('empties a queue without wipe but leaves the bytes it held as they were', () => {
+    const queue = new ByteQueue();
+    for (let i = 0; i < 10; i++) queue.push(Buffer.from('CIPHER'));
+    const view = queue.peek(queue.length);
+    queue.discard();
+    expect(queue.length).toBe(0);
+    expect(view.toString()).toBe('CIPHER'.repeat(10));
+  });
+});

@@ -45,6 +45,29 @@ export class ByteQueue {
     this.#consumed = [];
   }
 
+  /**
+   * Empties the queue; with `wipe`, first zeroes every byte it copied, queued or consumed (tail
+   * buffers, slices copied together). Chunks the caller pushed and still owns are dropped, never
+   * written to. For a stream that ends early (destroyed, failed): `wipe()` covers consumed bytes only.
+   */
+  discard(): void {
+    if (this.#wipe) {
+      this.wipe();
+      for (let i = this.#head; i < this.#chunks.length; i++) {
+        const chunk = this.#chunks[i] as Buffer;
+        if (this.#owned.has(chunk)) chunk.fill(0);
+      }
+      // Bytes before #tailStart were consumed (zeroed above) or sealed into #chunks (likewise).
+      this.#tail?.fill(0, 0, this.#tailEnd);
+    }
+    this.#chunks = [];
+    this.#head = 0;
+    this.#tail = undefined;
+    this.#tailStart = 0;
+    this.#tailEnd = 0;
+    this.length = 0;
+  }
+
   /** Consumes all of chunk `chunks[index]` (`part` = its length) or its first `part` bytes. */
   #consumeChunk(chunks: Buffer[], index: number, part: number): void {
     const chunk = chunks[index] as Buffer;

@@ -293,6 +293,23 @@ export function parseRecord(bytes: Uint8Array, accepts: AcceptsKey): RecordEnvel
   };
 }
 
+/**
+ * The record with every buffer copied (into one allocation): what a decrypt that must wait for its
+ * data key keeps, so the caller may reuse its envelope buffer as soon as the call returns.
+ */
+export function copyRecord(record: RecordEnvelope): RecordEnvelope {
+  const parts = [record.fixedHeader, record.wrappedDek, record.commitment, record.ciphertext, record.tag];
+  const copy = Buffer.concat(parts);
+  const views: Buffer[] = [];
+  let offset = 0;
+  for (const part of parts) {
+    views.push(copy.subarray(offset, offset + part.length));
+    offset += part.length;
+  }
+  const [fixedHeader, wrappedDek, commitment, ciphertext, tag] = views as [Buffer, Buffer, Buffer, Buffer, Buffer];
+  return { ...record, fixedHeader, wrappedDek, commitment, ciphertext, tag };
+}
+
 /** The same envelope with a new key version and wrapped DEK: what rewrap produces. */
 export function replaceWrapped(bytes: Uint8Array, head: EnvelopeHead, keyVersion: number, wrappedDek: Buffer): Buffer {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -167,9 +167,15 @@ export async function rewrapEnvelopes(core: TransitCore, items: readonly RewrapI
   }
   const results: RewrapResult[] = new Array(items.length);
   const groups = new Map<string, { index: number; head: EnvelopeHead; transitContext: string | undefined }[]>();
+  // Read at call time: the caller may reuse its buffers while Vault answers, and the result is
+  // built from the bytes whose wrapped DEK was sent.
+  const sources: (Buffer | undefined)[] = new Array(items.length);
   items.forEach((item, index) => {
     try {
-      const head = parseHead(item?.envelope, core.accepts);
+      const envelope = item?.envelope;
+      const source = envelope instanceof Uint8Array ? Buffer.from(envelope) : undefined;
+      const head = parseHead(source ?? envelope, core.accepts);
+      sources[index] = source;
       if (isOldStream(head)) {
         // Format 1 frames authenticate the wrapped DEK: replacing it would break every frame.
         throw new TransitError(
@@ -210,7 +216,7 @@ export async function rewrapEnvelopes(core: TransitCore, items: readonly RewrapI
         rewrapped.forEach((result, i) => {
           const item = batch[i];
           if (!item) return;
-          const source = items[item.index]?.envelope;
+          const source = sources[item.index];
           if (result instanceof TransitError || !source) {
             results[item.index] = { ok: false, error: asTransitError(result) };
             return;

@@ -1,6 +1,8 @@
 import { createDecipheriv, createHmac } from 'node:crypto';
+import type { Transform } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { pipeThrough } from '../test/pipe-through.ts';
+import { ByteQueue } from './byte-queue.ts';
 import { DataKey } from './data-key.ts';
 import { ALG, anyKey, encodeFixedHeader, encodeWrapped, parseHead, replaceWrapped } from './envelope.ts';
 import { TransitError } from './errors.ts';
@@ -209,5 +211,45 @@ describe('stream frame limit', () => {
     expect(error).toBeInstanceOf(TransitError);
     expect((error as TransitError).code).toBe('ERR_TRANSIT_STREAM');
     expect(Buffer.concat(out).toString()).toBe(PLAINTEXT.slice(0, 32)); // the two frames within the limit
+  });
+});
+
+describe('createEncryptStream', () => {
+  const written = (stream: Transform, chunk: Buffer): Promise<void> =>
+    new Promise((resolve, reject) => stream.write(chunk, (error) => (error ? reject(error) : resolve())));
+
+  it('zeroes the plaintext still queued when destroyed mid-frame', async () => {
+    const queue = new ByteQueue({ wipe: true });
+    const stream = createEncryptStream({ ...fakeCore(), frameSize: 64 * 1024 }, CONTEXT, { queue });
+    stream.resume();
+    for (let i = 0; i < 50; i++) await written(stream, Buffer.from('SECRET'));
+    const queued = queue.peek(queue.length);
+    expect(queued.toString()).toBe('SECRET'.repeat(50));
+    const closed = new Promise((resolve) => stream.once('close', resolve));
+    stream.destroy();
+    await closed;
+    expect(queued.every((b) => b === 0)).toBe(true);
+    expect(queue.length).toBe(0);
+  });
+
+  it('zeroes the queued plaintext when the final frame fails to seal', async () => {
+    const queue = new ByteQueue({ wipe: true });
+    let open = true;
+    const core = {
+      ...fakeCore(),
+      frameSize: 64 * 1024,
+      assertOpen: () => {
+        if (!open) throw new TransitError('ERR_TRANSIT_CLOSED', 'closed');
+      },
+    };
+    const stream = createEncryptStream(core, CONTEXT, { queue });
+    stream.resume();
+    for (let i = 0; i < 50; i++) await written(stream, Buffer.from('SECRET'));
+    const queued = queue.peek(queue.length);
+    open = false;
+    const failed = new Promise((resolve) => stream.once('error', resolve));
+    stream.end();
+    expect(await failed).toMatchObject({ code: 'ERR_TRANSIT_CLOSED' });
+    expect(queued.every((b) => b === 0)).toBe(true);
   });
 });

@@ -87,6 +87,8 @@ class FrameParameters {
 /** Only for tests: a fixed salt makes the known-answer vector reproducible. */
 export interface EncryptStreamInternals extends FrameLimit {
   readonly salt?: Buffer;
+  /** The plaintext queue (a `ByteQueue({ wipe: true })`), so a test can see what is left in it. */
+  readonly queue?: ByteQueue;
 }
 
 const tooManyToEncrypt = (): TransitError =>
@@ -114,7 +116,7 @@ export function createEncryptStream(
   const frameSize = core.frameSize;
   const maxFrames = frameLimitOf(internals);
   // Plaintext: the copies the queue makes of small writes are zeroed once sealed.
-  const queue = new ByteQueue({ wipe: true });
+  const queue = internals.queue ?? new ByteQueue({ wipe: true });
   let key: KeyObject | undefined;
   let frame: FrameParameters | undefined;
   let index = 0;
@@ -174,11 +176,13 @@ export function createEncryptStream(
         queue.wipe();
         callback();
       } catch (error) {
+        queue.discard();
         callback(error as Error);
       }
     },
     destroy(error, callback) {
-      queue.wipe();
+      // Destroyed mid-frame: the plaintext still queued (copies of small writes) is zeroed too.
+      queue.discard();
       callback(error);
     },
   });

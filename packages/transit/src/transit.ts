@@ -7,6 +7,7 @@ import {
   ALG,
   type AlgId,
   algOf,
+  copyRecord,
   type EnvelopeHead,
   encodeFixedHeader,
   encodeWrapped,
@@ -210,8 +211,20 @@ export class Transit {
           sealRecord(fixedHeader, hit.entry.wrapped, hit.counter, hit.entry.dataKey, aad, plaintext),
         );
       }
-      return this.#reserve(context, plaintext.length, false).then(({ entry, counter }) =>
-        sealRecord(fixedHeader, entry.wrapped, counter, entry.dataKey, aad, plaintext),
+      // The plaintext is read at call time: the caller may reuse its buffer while Vault answers.
+      const held = Buffer.from(plaintext);
+      return this.#reserve(context, held.length, false).then(
+        ({ entry, counter }) => {
+          try {
+            return sealRecord(fixedHeader, entry.wrapped, counter, entry.dataKey, aad, held);
+          } finally {
+            held.fill(0);
+          }
+        },
+        (error: unknown) => {
+          held.fill(0);
+          throw error;
+        },
       );
     } catch (error) {
       return Promise.reject(error);
@@ -237,7 +250,9 @@ export class Transit {
       const aad = encodeContext(context, record.fixedHeader);
       const dataKey = this.#unwrap(record, context, bulk);
       if (dataKey instanceof DataKey) return Promise.resolve(openRecord(record, dataKey, aad));
-      return dataKey.then((key) => openRecord(record, key, aad));
+      // The envelope is read at call time: the caller may reuse its buffer while Vault answers.
+      const held = copyRecord(record);
+      return dataKey.then((key) => openRecord(held, key, aad));
     } catch (error) {
       return Promise.reject(error);
     }

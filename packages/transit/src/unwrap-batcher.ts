@@ -125,6 +125,10 @@ export class UnwrapBatcher {
     });
     const pending: Pending = {
       ...request,
+      // A copy: the caller may reuse its envelope buffer once its call returns, while this is sent
+      // later (a bulk batch can wait long for a slot). Sending other bytes than `id` names would
+      // cache another record's DEK under this record's id.
+      wrappedDek: Buffer.from(request.wrappedDek),
       id,
       bulk,
       batch: undefined,
