@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { type AstNode, children } from './js-ast.ts';
 import { commonJsExports, isCommonJsScope, moduleExports } from './js-module-exports.ts';
 import { parseModule } from './js-parse.ts';
 
@@ -27,6 +28,11 @@ describe('commonJsExports', () => {
       'var module = module || { exports: {} };\nmodule.exports = { touch };',
       'module ||= { exports: {} };\nmodule.exports = { touch };',
       "var module = typeof module === 'object' ? module : { exports: {} };\nmodule.exports = { touch };",
+      // `&&` is its right side where `module` is defined; `||`/`??` may be either side.
+      "var module = (typeof module !== 'undefined' && module) || { exports: {} };\nmodule.exports = { touch };",
+      "var module = typeof module === 'object' && module;\nmodule.exports = { touch };",
+      'var module = globalThis.shim || module;\nmodule.exports = { touch };',
+      'var module = globalThis.shim ?? module;\nmodule.exports = { touch };',
       // What was exported before `module` is rebound stays exported.
       'module.exports = { touch };\nvar module = { exports: {} };',
     ]) {
@@ -40,6 +46,7 @@ describe('commonJsExports', () => {
       'var module = { exports: {} };\nvar api = module.exports = { touch };',
       'var module = { exports: {} };\nmodule.exports.touch = touch;',
       'module = { exports: {} };\nmodule.exports = { touch };',
+      'var module = module && { exports: {} };\nmodule.exports = { touch };',
       'function module() {}\nmodule.exports = { touch };',
       'module.exports = { touch: 1 };\nvar module = { exports: {} };\nmodule.exports.touch = touch;',
       'var exports = {};\nexports.touch = touch;',
@@ -74,8 +81,12 @@ describe('commonJsExports', () => {
     }
   });
 
-  it('reads a TypeScript file that assigns module.exports or exports.x as CommonJS, whatever it imports', () => {
+  it('reads a TypeScript or JavaScript file that assigns module.exports or exports.x as CommonJS, whatever it imports', () => {
     for (const [file, code] of [
+      // Babel (babel-node, @babel/register, babel-jest) compiles such a .js/.jsx file to CommonJS.
+      ['src/a.js', "import { readFileSync } from 'node:fs';\nmodule.exports = { touch };"],
+      ['src/a.js', 'export const version = 1;\nexports.touch = touch;'],
+      ['src/a.jsx', "import React from 'react';\nvar api = module.exports = {};\napi.touch = touch;"],
       ['src/a.ts', "import { Request } from 'express';\nmodule.exports = { touch };"],
       ['src/a.tsx', "import React from 'react';\nexports.touch = touch;"],
       ['src/a.ts', "import * as fs from 'node:fs';\nvar api = module.exports = {};\napi.touch = touch;"],
@@ -84,15 +95,84 @@ describe('commonJsExports', () => {
     ] as const) {
       expect(exported(`${TOUCH}${code}\n`, file), `${file}: ${code}`).toEqual(['touch']);
     }
-    // ES modules stay ES modules: .mjs/.mts, and .js files with import/export declarations.
+    // ES modules stay ES modules: .mjs/.mts (no tool runs them as CommonJS), and a file with
+    // import/export declarations that writes no module.exports or exports.x at its top level.
     for (const [file, code] of [
-      ['src/a.js', "import { readFileSync } from 'node:fs';\nmodule.exports = { touch };"],
-      ['src/a.js', 'export const version = 1;\nexports.touch = touch;'],
+      ['src/a.js', "import { readFileSync } from 'node:fs';\nconst api = exports;\napi.touch = touch;"],
+      ['src/a.ts', "import { readFileSync } from 'node:fs';\nconst api = exports;\napi.touch = touch;"],
       ['src/a.mts', "import { Request } from 'express';\nmodule.exports = { touch };"],
+      ['src/a.mjs', "import { readFileSync } from 'node:fs';\nmodule.exports = { touch };"],
       ['src/a.mjs', 'module.exports = { touch };'],
     ] as const) {
       expect(exported(`${TOUCH}${code}\n`, file), `${file}: ${code}`).toEqual([]);
     }
+  });
+
+  it('keeps the names a chain binds to the new export object when its module.exports link replaces it', () => {
+    for (const code of [
+      'module.exports = exports = {};\nexports.touch = touch;',
+      'module.exports = exports = function () {};\nexports.touch = touch;',
+      'var api;\nmodule.exports = api = {};\napi.touch = touch;',
+      'module.exports = exports = self = {};\nself.touch = touch;',
+      'module.exports = exports = self = {};\nexports.touch = touch;',
+      // `exports` starts as the export object, so `&&=` writes: it holds the new object too.
+      'module.exports = exports &&= {};\nexports.touch = touch;',
+      // A property link between them passes the value on unchanged.
+      'var other = {};\nmodule.exports = other.x = exports = {};\nexports.touch = touch;',
+      'var api = module.exports = exports = {};\napi.touch = touch;',
+      // `||=` does not write to `api`, an alias (truthy): `module.exports` gets the export object
+      // back, so nothing is replaced and `exports` is still it.
+      'var api = exports;\nmodule.exports = api ||= {};\nexports.touch = touch;',
+    ]) {
+      expect(exported(`${TOUCH}${code}\n`), code).toEqual(['touch']);
+      expect(exported(`${TOUCH}${code}\n`, 'src/a.ts'), code).toEqual(['touch']);
+    }
+    for (const code of [
+      // Aliases from before the chain, and names the chain did not bind, are detached.
+      'var api = module.exports;\nmodule.exports = exports = {};\napi.touch = touch;',
+      'var api = exports;\nmodule.exports = self = {};\napi.touch = touch;\nexports.touch = touch;',
+      // `exports.x` is read before module.exports is replaced: it lands on the detached object.
+      'exports.touch = module.exports = exports = {};',
+    ]) {
+      expect(
+        exported(`${TOUCH}${code}\n`).filter((n) => n === 'touch'),
+        code,
+      ).toEqual([]);
+    }
+  });
+
+  it('reads a long top-level || or ?? chain without recursing once per operator', () => {
+    // Left-nested as the parser builds `a || a || …`: 20,000 operators (the parser alone refuses a
+    // file past 15,000, so the chain is lengthened in the tree); one frame per operator overflowed.
+    const node = (type: string, fields: Record<string, unknown>): AstNode => ({ type, start: 0, end: 0, ...fields });
+    const identifier = (name: string): AstNode => node('Identifier', { name });
+    /** Gives the `index`th top-level declaration of `program` the value `init`. */
+    const setInit = (program: AstNode, index: number, init: AstNode): void => {
+      Object.assign(children(children(program, 'body')[index]!, 'declarations')[0]!, { init });
+    };
+    const chain = (operator: string, last: AstNode): AstNode => {
+      let n = last;
+      for (let i = 0; i < 20_000; i++) n = node('LogicalExpression', { operator, left: n, right: identifier('a') });
+      return n;
+    };
+    const exportsOf = (program: AstNode): string[] =>
+      commonJsExports(program, 'src/a.js').map((e) => e.name ?? '(module)');
+    for (const operator of ['||', '??']) {
+      const code = `${TOUCH}var flags = a;\nvar module = a;\nmodule.exports = { touch };\n`;
+      const program = parseModule('src/a.js', code).program;
+      setInit(program, 1, chain(operator, identifier('a')));
+      // `var module = module || a || …`: Node's module, the export below still counts.
+      setInit(program, 2, chain(operator, identifier('module')));
+      expect(exportsOf(program), operator).toEqual(['(module)']);
+    }
+    // A ternary nested as deep in its alternates.
+    const program = parseModule('src/a.js', `${TOUCH}var module = a;\nmodule.exports = { touch };\n`).program;
+    let shim = identifier('module');
+    for (let i = 0; i < 20_000; i++) {
+      shim = node('ConditionalExpression', { test: identifier('a'), consequent: identifier('a'), alternate: shim });
+    }
+    setInit(program, 1, shim);
+    expect(exportsOf(program)).toEqual(['(module)']);
   });
 
   it('walks a module with tens of thousands of aliases of the export object in one pass', () => {

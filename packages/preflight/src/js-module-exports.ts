@@ -175,10 +175,12 @@ function redeclaresCommonJsNames(program: AstNode): boolean {
 
 /**
  * Whether `module` and `exports` at the top level of a file may be CommonJS's: not in an ES module
- * (`.mjs`/`.mts`; a `.js`/`.jsx` file with an `import` or `export` declaration other than a
- * type-only one, which is erased; a `.ts`/`.tsx` file with such a declaration unless it assigns
- * `module.exports`, `module.exports.x` or `exports.x` at its top level, which works only when it is
- * compiled to CommonJS; a `.cjs`/`.cts` file is CommonJS whatever it imports), and not declared at
+ * (`.mjs`/`.mts`, where `module` is never defined: Node, bundlers and TypeScript's output all load
+ * them as ES modules; a `.js`/`.jsx`/`.ts`/`.tsx` file with an `import` or `export` declaration
+ * other than a type-only one, which is erased, unless it assigns `module.exports`,
+ * `module.exports.x` or `exports.x` at its top level, which works only when it is compiled to
+ * CommonJS: by TypeScript, or by Babel for a `.js` file (babel-node, `@babel/register`,
+ * babel-jest); a `.cjs`/`.cts` file is CommonJS whatever it imports), and not declared at
  * module scope by `let`, `const`, a class, an enum, a namespace or an import (a SyntaxError in a
  * CommonJS module). Ambient (`declare`) declarations emit no code and do not count. A module-scope
  * `var` or function of either name reuses Node's binding: {@link commonJsExports} follows it.
@@ -188,7 +190,7 @@ export function isCommonJsScope(program: AstNode, file: string): boolean {
   if (
     !/\.c[jt]s$/.test(file) &&
     children(program, 'body').some((s) => ESM_STATEMENTS.has(s.type) && !isTypeOnly(s)) &&
-    !(/\.tsx?$/.test(file) && writesCommonJsExports(program))
+    !(/\.[jt]sx?$/.test(file) && writesCommonJsExports(program))
   ) {
     return false;
   }
@@ -242,19 +244,31 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
   let aliases = new Set(declaresFunction(program, 'exports') ? [] : ['exports']);
   // Whether `module` is Node's module: a top-level `var module = {…}` or `module = …` rebinds it.
   let nodeModule = !declaresFunction(program, 'module');
-  /** Whether a value may be Node's module: `module`, `module || shim`, `typeof module … ? module : shim`. */
+  /**
+   * Whether a value may be Node's module: `module`, `module || shim`, `shim ?? module`, `typeof
+   * module … && module` (`&&` gives its right side whenever `module` is defined), `typeof module … ?
+   * module : shim`. An explicit stack, not one call per operator: a long `a || b || …` is a tree as
+   * deep as it has operators.
+   */
   const mayBeModule = (node: AstNode | undefined): boolean => {
-    const n = unwrap(node);
-    if (n?.type === 'Identifier') return n.name === 'module' && nodeModule;
-    if (n?.type === 'LogicalExpression') return n.operator !== '&&' && mayBeModule(child(n, 'left'));
-    if (n?.type === 'ConditionalExpression')
-      return mayBeModule(child(n, 'consequent')) || mayBeModule(child(n, 'alternate'));
+    const pending = [node];
+    while (pending.length > 0) {
+      const n = unwrap(pending.pop());
+      if (n?.type === 'Identifier') {
+        if (n.name === 'module' && nodeModule) return true;
+      } else if (n?.type === 'LogicalExpression') {
+        if (n.operator !== '&&') pending.push(child(n, 'left'));
+        pending.push(child(n, 'right'));
+      } else if (n?.type === 'ConditionalExpression') {
+        pending.push(child(n, 'consequent'), child(n, 'alternate'));
+      }
+    }
     return false;
   };
-  /** Whether a value is the export object: `module.exports`, an alias, or `exports || {}`. */
+  /** Whether a value is the export object: `module.exports`, an alias, or `exports || {}` (down `left` in a loop). */
   const isExportObject = (node: AstNode | undefined, wasAlias: (name: string) => boolean): boolean => {
-    const n = unwrap(node);
-    if (n?.type === 'LogicalExpression' && n.operator !== '&&') return isExportObject(child(n, 'left'), wasAlias);
+    let n = unwrap(node);
+    while (n?.type === 'LogicalExpression' && n.operator !== '&&') n = unwrap(child(n, 'left'));
     const path = memberPath(n);
     return (nodeModule && isModuleExports(path)) || (path?.length === 1 && wasAlias(path[0]!));
   };
@@ -275,6 +289,10 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
     };
     let handed: Handed = { node: value, isExports: isExportObject(value, wasAlias), isModule: mayBeModule(value) };
     let replaced = false;
+    // The names the links so far bound to the value handed on (`exports` and `self` in
+    // `module.exports = exports = self = {}`): when `module.exports` takes that value, they are
+    // the aliases of the new export object.
+    let bound: string[] = [];
     for (let i = links.length - 1; i >= 0; i--) {
       const link = links[i]!;
       const path = memberPath(unwrap(link.target));
@@ -297,12 +315,13 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
         // The link's expression is the target's old value (`module ||= shim` keeps Node's module).
         const isModule = name === 'module' && nodeModule;
         handed = { node: undefined, isExports: startsTruthy === true && !isModule, isModule };
+        bound = [];
         continue;
       }
       if (whole) {
         if (!handed.isExports) {
           if (handed.node) out.push({ name: undefined, value: handed.node });
-          aliases = new Set();
+          aliases = new Set(bound);
           replaced = true;
           handed = { node: handed.node, isExports: true, isModule: false };
         }
@@ -310,6 +329,7 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
         nodeModule = handed.isModule;
       } else if (name !== undefined) {
         setAlias(name, handed.isExports);
+        bound.push(name);
       } else if (property !== undefined && !replaced && handed.node) {
         out.push({ name: property, value: handed.node });
       }

@@ -69,6 +69,19 @@ describe('env getters imported from other files', () => {
     ]);
   });
 
+  it('follows a getter set on exports after module.exports = exports = {}, and one of a .js file that imports', async () => {
+    const app = "const env = require('./env');\nmodule.exports.secret = env.read('JWT_SECRET') || 'dev-secret';\n";
+    for (const env of [
+      'module.exports = exports = {};\nexports.read = (name) => process.env[name];\n',
+      'var api;\nmodule.exports = api = {};\napi.read = (name) => process.env[name];\n',
+      // Runs only compiled to CommonJS (Babel), as a .ts file that imports and assigns module.exports.
+      "import x from './x';\nmodule.exports = { read: (name) => process.env[name] };\n",
+    ]) {
+      write({ 'src/env.js': env, 'src/x.js': 'export default 1;\n', 'src/app.js': app });
+      expect(await reported(), env).toEqual(['src/app.js:2']);
+    }
+  });
+
   it('does not follow package imports, type-only imports, shadowed names or files outside the root', async () => {
     write(NOT_FOLLOWED_IMPORTS);
     expect(await reported()).toEqual([]);

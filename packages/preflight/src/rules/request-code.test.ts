@@ -200,10 +200,9 @@ outer();
         ['src/a.js', 'var module = { exports: {} };\n'],
         ['src/a.js', 'const exports = {};\nconst module = { exports };\n'],
         ['src/a.js', 'function module() {}\nfunction exports() {}\n'],
-        ['src/a.js', "import { readFileSync } from 'node:fs';\n"],
-        ['src/a.js', 'export const version = 1;\n'],
         ['src/a.mjs', ''],
         ['src/a.mts', ''],
+        ['src/a.mjs', "import { readFileSync } from 'node:fs';\n"],
       ] as const) {
         // Rebinding `module` leaves `exports` Node's: `exports.fail` still exports (as in Node).
         const expected = before.startsWith('var module') && exports.startsWith('exports.') ? ['2: attempts'] : [];
@@ -229,6 +228,35 @@ outer();
     expect(reported(`import { x } from './foo';\n${cache}module.exports = { recordFailure };\n`, 'src/a.cts')).toEqual([
       '2: attempts',
     ]);
+    // A .js/.jsx file that imports and assigns module.exports or exports.x runs only compiled to
+    // CommonJS (Babel), as a .ts file does: its CommonJS exports count.
+    for (const file of ['src/a.js', 'src/a.jsx', 'src/a.ts']) {
+      for (const before of ["import { readFileSync } from 'node:fs';\n", 'export const version = 1;\n']) {
+        for (const exports of ['module.exports = { recordFailure };', 'exports.fail = recordFailure;']) {
+          expect(reported(`${before}${cache}${exports}\n`, file), `${file}: ${before}${exports}`).toEqual([
+            '2: attempts',
+          ]);
+        }
+      }
+    }
+  });
+
+  it('reads what a chain binds to the new export object (module.exports = exports = {}) and a && shim of module', () => {
+    const cache = 'const attempts = new Map();\nfunction recordFailure(ip) { attempts.set(ip, 1); }\n';
+    for (const file of ['src/a.js', 'src/a.ts']) {
+      for (const exporting of [
+        'module.exports = exports = {};\nexports.recordFailure = recordFailure;',
+        'module.exports = exports = function () {};\nexports.recordFailure = recordFailure;',
+        'var api;\nmodule.exports = api = {};\napi.recordFailure = recordFailure;',
+        "var module = (typeof module !== 'undefined' && module) || { exports: {} };\nmodule.exports = { recordFailure };",
+      ]) {
+        expect(reported(`${cache}${exporting}\n`, file), `${file}: ${exporting}`).toEqual(['1: attempts']);
+      }
+    }
+    // `module && shim` is the shim wherever Node's module is there.
+    expect(
+      reported(`${cache}var module = module && { exports: {} };\nmodule.exports = { recordFailure };\n`, 'src/a.js'),
+    ).toEqual([]);
   });
 
   it('reads a cache or a class declared through a CommonJS export chain', () => {
