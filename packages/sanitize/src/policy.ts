@@ -7,6 +7,7 @@ import { CSS_PROPERTIES, FORBIDDEN_CSS_PROPERTIES } from './css-policy.ts';
 import { SanitizeError } from './errors.ts';
 import { FORBIDDEN_ELEMENTS, isForbiddenAttribute } from './hard-rules.ts';
 import { PRESETS, type PresetName } from './presets.ts';
+import { escapeText } from './serialize.ts';
 import { FORBIDDEN_SCHEMES, hostMatcher, isValidHostPattern, type RewriteUrl, type UrlRules } from './url-policy.ts';
 
 /** Size and depth limits; see the README's options table for defaults. */
@@ -333,13 +334,14 @@ export function resolvePolicy(options: SanitizeOptions = {}): Policy {
     problems.push('options.truncationMarker must be a string of at most 64 characters.');
   }
 
+  // The marker is written escaped (`<` as `&lt;`, 4 characters), and it is the escaped form that must fit.
   if (
     limits.maxOutputChars !== undefined &&
     typeof truncationMarker === 'string' &&
-    limits.maxOutputChars < truncationMarker.length + 8
+    limits.maxOutputChars < escapeText(truncationMarker).length + 8
   ) {
     problems.push(
-      'options.limits.maxOutputChars must leave room for the truncation marker and some text (marker length + 8).',
+      'options.limits.maxOutputChars must leave room for the truncation marker as written out (escaped: & is 5 characters, < and > 4) and some text: escaped marker length + 8; raise limits.maxOutputChars or shorten truncationMarker.',
     );
   }
   const policy: Policy = {

@@ -93,18 +93,18 @@ export function escapeTextWithin(
 }
 
 /**
- * Serializes the children of `root`. `maxChars` bounds the output length including the marker
- * and the end tags needed to close what is open.
+ * The whole serialization of the children of `root` when it is at most `maxChars` long, else
+ * `undefined`. The walk stops once the output passes `maxChars`, so over-long output (the parser
+ * clones open formatting elements into every new paragraph: a small input can build a huge tree)
+ * is never written out in full.
  */
-export function serializeChildren(root: ParentNode, maxChars = Number.POSITIVE_INFINITY, marker = ''): Serialized {
+export function serializeWithin(root: ParentNode, maxChars: number): string | undefined {
   const whole: string[] = [];
   let length = 0;
   const write = (part: string): void => {
     whole.push(part);
     length += part.length;
   };
-  // The whole serialization is the result only when it fits: past the limit it stops, and the
-  // budgeted walk below writes the cut, so over-long output is never written out in full.
   const walkWhole = (parent: ParentNode): void => {
     for (const node of parent.childNodes) {
       if (length > maxChars) return;
@@ -112,9 +112,18 @@ export function serializeChildren(root: ParentNode, maxChars = Number.POSITIVE_I
     }
   };
   walkWhole(root);
+  return length <= maxChars ? whole.join('') : undefined;
+}
+
+/**
+ * Serializes the children of `root`. `maxChars` bounds the output length including the marker
+ * and the end tags needed to close what is open.
+ */
+export function serializeChildren(root: ParentNode, maxChars = Number.POSITIVE_INFINITY, marker = ''): Serialized {
+  const whole = serializeWithin(root, maxChars);
   // Room for the marker is needed only when something is cut: output that fits stays whole, so a
   // truncated result sanitizes to itself under the same limit.
-  if (length <= maxChars) return { html: whole.join(''), truncated: false };
+  if (whole !== undefined) return { html: whole, truncated: false };
   const parts: string[] = [];
   const escapedMarker = escapeText(marker);
   const budget = maxChars - escapedMarker.length;
@@ -148,7 +157,11 @@ export function serializeChildren(root: ParentNode, maxChars = Number.POSITIVE_I
           : '';
       const open = startTag(node) + lead;
       const close = VOID_ELEMENTS.has(node.tagName) ? '' : `</${node.tagName}>`;
-      if (used + open.length + close.length + reserved > budget) {
+      // A browser hides rp, and the verifier drops an rp holding more than brackets: a cut inside
+      // one would take the marker with it. An rp goes whole or not at all.
+      const rp =
+        node.tagName === 'rp' ? serializeWithin(node, budget - used - reserved - open.length - close.length) : '';
+      if (used + open.length + close.length + reserved > budget || rp === undefined) {
         parts.push(escapedMarker);
         used += escapedMarker.length;
         truncated = true;
@@ -157,6 +170,11 @@ export function serializeChildren(root: ParentNode, maxChars = Number.POSITIVE_I
       parts.push(open);
       used += open.length;
       if (close === '') continue;
+      if (node.tagName === 'rp') {
+        parts.push(rp, close);
+        used += rp.length + close.length;
+        continue;
+      }
       reserved += close.length;
       walk(node);
       reserved -= close.length;
