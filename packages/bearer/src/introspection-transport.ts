@@ -16,30 +16,40 @@ export const unavailable = (message: string, cause?: unknown): BearerError =>
   new BearerError('ERR_BEARER_INTROSPECTION_UNAVAILABLE', message, { cause, retryAfterSeconds: RETRY_AFTER_SECONDS });
 
 /**
- * `invalid_request` answers with no real introspection answer (HTTP 200) between them after which
- * the endpoint is no longer trusted to answer introspections: it may have been pointed elsewhere.
+ * The HTTP 400 errors that refuse the token itself when the endpoint is known to answer
+ * introspections: RFC 6749 §5.2 `invalid_request` (oidc-provider: a request body too large to parse)
+ * and RFC 7009 §2.2.1 `unsupported_token_type` (oidc-provider: any token whose first segment decodes
+ * as a JOSE header, a JWS or JWE shape). Not `invalid_token`: at the introspection endpoint it is
+ * about the caller's own credentials (RFC 7662 §2.3), so it stays a 503 naming them.
  */
-const INVALID_REQUEST_LIMIT = 10;
+export type Refusal = 'invalid_request' | 'unsupported_token_type';
 
 /**
- * The 503 message while `invalid_request` cannot be read as "this token is malformed". The server's
+ * Refusals with no real introspection answer (HTTP 200) between them after which the endpoint is no
+ * longer trusted to answer introspections: it may have been pointed elsewhere.
+ */
+const REFUSAL_LIMIT = 10;
+
+/**
+ * The 503 message while a refusal cannot be read as "this token is refused". The server's
  * `error_description` is never echoed: it is server text.
  */
-const REFUSES_EVERY_CALL =
-  'The introspection endpoint refuses every call as invalid_request: check introspection.endpoint ' +
-  "(the token endpoint answers so) and the client's registration.";
+const refusesEveryCall = (refusal: Refusal): string =>
+  `The introspection endpoint refuses every call (HTTP 400 ${refusal}): check introspection.endpoint ` +
+  "(the token endpoint answers invalid_request so) and the client's registration.";
 
-/** Whether a 400 body is the RFC 6749 §5.2 error `invalid_request` (about the request: the token, or the endpoint). */
-function isInvalidRequest(text: string): boolean {
+/** The {@link Refusal} a 400 body names, if it names one. */
+function refusalOf(text: string): Refusal | undefined {
   try {
     const body = parseStrictJson(text);
-    return isJsonObject(body) && body.error === 'invalid_request';
+    if (!isJsonObject(body)) return undefined;
+    return body.error === 'invalid_request' || body.error === 'unsupported_token_type' ? body.error : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-/** The 503 message for a status other than 200, 400 `invalid_request`, 5xx and 429. */
+/** The 503 message for a status other than 200, a 400 {@link Refusal}, 5xx and 429. */
 function statusProblem(status: number): string {
   return status === 400 || status === 401 || status === 403
     ? `The introspection endpoint answered HTTP ${status}; check introspection.clientId and its credentials.`
@@ -59,14 +69,13 @@ export interface IntrospectionReply {
 export interface IntrospectionTransport {
   /**
    * Posts one introspection request for `token`. Resolves with the endpoint's HTTP 200 answer, or
-   * `'malformed'` for an HTTP 400 `invalid_request` while the endpoint is known to answer
-   * introspections (the server refused the token itself). Anything else throws
-   * `ERR_BEARER_INTROSPECTION_UNAVAILABLE`.
+   * the {@link Refusal} of an HTTP 400 while the endpoint is known to answer introspections (the
+   * server refused the token itself). Anything else throws `ERR_BEARER_INTROSPECTION_UNAVAILABLE`.
    */
-  post(token: string): Promise<IntrospectionReply | 'malformed'>;
+  post(token: string): Promise<IntrospectionReply | Refusal>;
   /**
    * Records that an HTTP 200 answer was a real introspection answer (it parsed, and verified when
-   * signed): from now on an `invalid_request` is about the token.
+   * signed): from now on a {@link Refusal} is about the token.
    */
   answered(): void;
   /** Calls made to the endpoint (for tests and metrics). */
@@ -95,12 +104,14 @@ export function createIntrospectionTransport(
   });
   let calls = 0;
   // RFC 6749 invalid_request is about the request. From an endpoint that answers introspections it
-  // can only be about the token (oidc-provider: an oversized or JWT-shaped garbage one); from the
-  // token endpoint, or for a client whose registration wants another response format, it is the
-  // answer to every call, valid tokens included. So it is a 401 only while the endpoint has given a
-  // real answer (HTTP 200) since the last INVALID_REQUEST_LIMIT invalid_request answers.
+  // can only be about the token (oidc-provider: one too large for its body parser); from the token
+  // endpoint, or for a client whose registration wants another response format, it is the answer to
+  // every call, valid tokens included. unsupported_token_type is about the token (oidc-provider:
+  // any JWS- or JWE-shaped one), unless the server supports no token this client presents. So either
+  // is a 401 only while the endpoint has given a real answer (HTTP 200) since the last REFUSAL_LIMIT
+  // refusals.
   let answersIntrospections = false;
-  let invalidRequestsInARow = 0;
+  let refusalsInARow = 0;
 
   /**
    * One POST and its body, settled within `timeoutMs` whatever `fetch` does: a custom fetch may
@@ -212,20 +223,21 @@ export function createIntrospectionTransport(
     async post(token) {
       const reply = await send(token);
       const status = reply.response.status;
-      if (status === 400 && isInvalidRequest(reply.text)) {
-        invalidRequestsInARow++;
-        if (invalidRequestsInARow >= INVALID_REQUEST_LIMIT) answersIntrospections = false;
+      const refusal = status === 400 ? refusalOf(reply.text) : undefined;
+      if (refusal !== undefined) {
+        refusalsInARow++;
+        if (refusalsInARow >= REFUSAL_LIMIT) answersIntrospections = false;
         // Not an answer about this token: thrown, so not cached, and every valid token gets a 503
         // telling the operator what to fix instead of a 401 that sends clients into refresh loops.
-        if (!answersIntrospections) throw unavailable(REFUSES_EVERY_CALL);
-        return 'malformed';
+        if (!answersIntrospections) throw unavailable(refusesEveryCall(refusal));
+        return refusal;
       }
       if (status !== 200) throw unavailable(statusProblem(status));
       return reply;
     },
     answered() {
       answersIntrospections = true;
-      invalidRequestsInARow = 0;
+      refusalsInARow = 0;
     },
   };
 }

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTestIssuer, type TestIssuer } from '@rampart/testkit';
 import { exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createDpopClient } from '../test/dpop-client.ts';
 import { TEST_AUDIENCE as AUD, TEST_ISSUER as ISS, useIntrospectionServer } from '../test/introspection-server.ts';
 import { BearerError } from './errors.ts';
@@ -27,6 +27,9 @@ afterAll(async () => {
   await issuer?.close();
 });
 beforeEach(() => {
+  // The cache and the breaker time their deadlines with performance.now(), not the verifier's wall
+  // clock: only that is faked, so real timers (timeoutMs, the loopback server) keep running.
+  vi.useFakeTimers({ toFake: ['performance'] });
   now = Date.now();
   as.answer = (token) =>
     token === OPAQUE
@@ -42,6 +45,16 @@ beforeEach(() => {
         }
       : { active: false };
 });
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Lets `ms` pass on both clocks: the verifier's (token times) and the monotonic one (cache deadlines). */
+function elapse(ms: number): void {
+  now += ms;
+  vi.advanceTimersByTime(ms);
+}
 
 const base = (extra: Partial<IntrospectionOptions> = {}): IntrospectionOptions => as.options(extra);
 
@@ -101,7 +114,7 @@ describe('introspection (RFC 7662)', () => {
     expect(verifier.toResponse(error).status).toBe(401);
     await failure(verifier.authenticate(view('unknown-token')));
     expect(as.calls).toHaveLength(1);
-    now += 6_000;
+    elapse(6_000);
     await failure(verifier.authenticate(view('unknown-token')));
     expect(as.calls).toHaveLength(2);
   });
@@ -109,19 +122,55 @@ describe('introspection (RFC 7662)', () => {
   it('caches active results until the max TTL, and never past exp', async () => {
     const verifier = opaqueVerifier({ cacheMaxTtlSeconds: 60 });
     await verifier.authenticate(view(OPAQUE));
-    now += 30_000;
+    elapse(30_000);
     await verifier.authenticate(view(OPAQUE));
     expect(as.calls).toHaveLength(1);
-    now += 31_000;
+    elapse(31_000);
     await verifier.authenticate(view(OPAQUE));
     expect(as.calls).toHaveLength(2);
 
     const shortLived = opaqueVerifier({ cacheMaxTtlSeconds: 3600 });
     as.answer = () => ({ active: true, token_type: 'Bearer', aud: AUD, exp: Math.floor(now / 1000) + 10 });
     await shortLived.authenticate(view('short-lived'));
-    now += 11_000;
+    elapse(11_000);
     as.answer = () => ({ active: false });
     expect((await failure(shortLived.authenticate(view('short-lived')))).code).toBe('ERR_BEARER_TOKEN_INVALID');
+  });
+
+  it('times its cache deadlines with a monotonic clock: a wall clock stepped back does not stretch them past revocation', async () => {
+    const verifier = opaqueVerifier({ cacheMaxTtlSeconds: 60, negativeCacheTtlSeconds: 5 });
+    as.answer = () => ({ active: true, token_type: 'Bearer', aud: AUD, exp: Math.floor(now / 1000) + 7_200 });
+    await expect(verifier.verify(OPAQUE)).resolves.toMatchObject({ issuer: ISS });
+    // Revoked at the server; then the wall clock is stepped back an hour (NTP, a VM restored).
+    as.answer = () => ({ active: false });
+    now -= 3_600_000;
+    elapse(59_000);
+    await expect(verifier.verify(OPAQUE)).resolves.toMatchObject({ issuer: ISS });
+    expect(as.calls).toHaveLength(1);
+    elapse(2_000);
+    expect((await failure(verifier.verify(OPAQUE))).code).toBe('ERR_BEARER_TOKEN_INVALID');
+    expect(as.calls).toHaveLength(2);
+    // The negative answer's deadline too: cached for 5 s of monotonic time, whatever the wall clock does.
+    now -= 3_600_000;
+    elapse(4_000);
+    await failure(verifier.verify(OPAQUE));
+    expect(as.calls).toHaveLength(2);
+    now += 7_200_000; // stepped forward: no earlier call either
+    await failure(verifier.verify(OPAQUE));
+    expect(as.calls).toHaveLength(2);
+    elapse(2_000);
+    await failure(verifier.verify(OPAQUE));
+    expect(as.calls).toHaveLength(3);
+  });
+
+  it('still refuses a cached token past its exp by the wall clock, also when the wall clock steps forward', async () => {
+    const verifier = opaqueVerifier({ cacheMaxTtlSeconds: 60, clockToleranceSeconds: 0 });
+    const exp = Math.floor(now / 1000) + 600;
+    as.answer = () => ({ active: true, token_type: 'Bearer', aud: AUD, exp });
+    await expect(verifier.verify(OPAQUE)).resolves.toMatchObject({ issuer: ISS });
+    now += 601_000; // the wall clock only: the cached answer is still within its 60 s of monotonic time
+    expect((await failure(verifier.verify(OPAQUE))).code).toBe('ERR_BEARER_TOKEN_EXPIRED');
+    expect(as.calls).toHaveLength(1);
   });
 
   it('keeps a frequently used result through churn (least recently used, not first in)', async () => {
@@ -411,6 +460,69 @@ describe('introspection (RFC 7662)', () => {
     expect(as.calls).toHaveLength(4);
   });
 
+  it('answers a cached 401 for a token the server refuses as unsupported_token_type (oidc-provider: any JWT- or JWE-shaped token) once it has answered a real introspection', async () => {
+    const verifier = opaqueVerifier({ failureThreshold: 1 });
+    // oidc-provider refuses every token whose first segment decodes as a JOSE header like this.
+    const refuse = {
+      status: 400,
+      body: '{"error":"unsupported_token_type","error_description":"Structured JWT Tokens cannot be introspected"}',
+    };
+    as.answer = (token) => (token === OPAQUE ? { active: true, token_type: 'Bearer', aud: AUD } : refuse);
+    await expect(verifier.verify(OPAQUE)).resolves.toMatchObject({ issuer: ISS });
+    const structured = [
+      'eyJhbGciOiJFUzI1NiJ9.e30.AAAA',
+      'eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..AAAA.AAAA.AAAA',
+      'eyJhbGciOiJub25lIn0.e30.',
+    ];
+    for (const token of structured) {
+      for (let i = 0; i < 20; i++) {
+        const error = await failure(verifier.verify(token));
+        expect(error.code).toBe('ERR_BEARER_TOKEN_INVALID');
+        expect(error.message).toContain('unsupported_token_type');
+        expect(error.message).not.toContain(token);
+        expect(error.message).not.toContain('Structured');
+        const response = verifier.toResponse(error);
+        expect(response.status).toBe(401);
+        expect(response.headers['www-authenticate']).toContain('error="invalid_token"');
+        expect(response.headers['retry-after']).toBeUndefined();
+      }
+    }
+    // One call per token (cached like an inactive answer), and the breaker never counted them.
+    expect(as.calls).toHaveLength(1 + structured.length);
+    await expect(verifier.verify(OPAQUE)).resolves.toMatchObject({ issuer: ISS });
+  });
+
+  it('answers 503, uncached, while unsupported_token_type is all the endpoint has answered, and again after 10 in a row', async () => {
+    const verifier = opaqueVerifier({ cacheMaxTtlSeconds: 0 });
+    const refuse = { status: 400, body: '{"error":"unsupported_token_type"}' };
+    as.answer = (token) => (token === OPAQUE ? { active: true, token_type: 'Bearer', aud: AUD } : refuse);
+    // No real introspection yet: the endpoint may refuse every call (a server that introspects only
+    // another kind of token), so this is no answer about the token.
+    for (let i = 0; i < 2; i++) {
+      const error = await failure(verifier.verify('structured'));
+      expect(error.code).toBe('ERR_BEARER_INTROSPECTION_UNAVAILABLE');
+      expect(error.message).toContain('check introspection.endpoint');
+      expect(verifier.toResponse(error).headers['retry-after']).toBe('5');
+    }
+    expect(as.calls).toHaveLength(2);
+    await verifier.verify(OPAQUE);
+    const codes: string[] = [];
+    // invalid_request and unsupported_token_type answers count together.
+    for (let i = 0; i < 12; i++) {
+      as.answer = (token) =>
+        token === OPAQUE
+          ? { active: true, token_type: 'Bearer', aud: AUD }
+          : i % 2 === 0
+            ? refuse
+            : { status: 400, body: '{"error":"invalid_request"}' };
+      codes.push((await failure(verifier.verify(`refused-${i}`))).code);
+    }
+    expect(codes).toEqual([
+      ...Array(9).fill('ERR_BEARER_TOKEN_INVALID'),
+      ...Array(3).fill('ERR_BEARER_INTROSPECTION_UNAVAILABLE'),
+    ]);
+  });
+
   it('answers 503 again after 10 invalid_request answers without a 200 between them, until a real introspection', async () => {
     const verifier = opaqueVerifier({ cacheMaxTtlSeconds: 0 });
     const refuse = { status: 400, body: '{"error":"invalid_request"}' };
@@ -460,6 +572,9 @@ describe('introspection (RFC 7662)', () => {
       { status: 401, body: '{"error":"invalid_client"}' },
       { status: 403, body: '' },
       { status: 400, body: '{"error":"invalid_client"}' },
+      // RFC 7662 §2.3: invalid_token at the introspection endpoint is about the caller's own credentials.
+      { status: 400, body: '{"error":"invalid_token"}' },
+      { status: 401, body: '{"error":"invalid_token"}' },
       { status: 400, body: 'Bad Request' },
     ]) {
       as.answer = () => answer;

@@ -7,7 +7,12 @@ import type {
   IntrospectionTimePolicy,
   JwtIntrospectionResponseOptions,
 } from './introspection-options.ts';
-import { createIntrospectionTransport, MAX_RESPONSE_BYTES, unavailable } from './introspection-transport.ts';
+import {
+  createIntrospectionTransport,
+  MAX_RESPONSE_BYTES,
+  type Refusal,
+  unavailable,
+} from './introspection-transport.ts';
 import { isKeyForAlgorithm, verifyJwsSignature } from './jws-signature.ts';
 import { TOKEN68 } from './request.ts';
 import type { ScopeClaim } from './scopes.ts';
@@ -79,16 +84,25 @@ export interface IntrospectedToken {
 }
 
 /**
- * What the server said about a token: its claims when active, `inactive`, or `malformed` (HTTP 400
- * `invalid_request` from an endpoint known to answer introspections: the server refused the token
- * itself, e.g. oidc-provider for an oversized one).
+ * What the server said about a token: its claims when active, `inactive`, or a {@link Refusal}
+ * (HTTP 400 `invalid_request` or `unsupported_token_type` from an endpoint known to answer
+ * introspections: the server refused the token itself, e.g. oidc-provider for an oversized or a
+ * JWS- or JWE-shaped one).
  */
-type Answer = JsonObject | 'inactive' | 'malformed';
+type Answer = JsonObject | 'inactive' | Refusal;
 
 interface CacheEntry {
   readonly answer: Answer;
+  /** Monotonic milliseconds (`performance.now()`) until which the answer is used. */
   readonly until: number;
 }
+
+/**
+ * The clock of cache deadlines: monotonic, read through the global at each call (so tests can fake
+ * it), like the breaker's. The verifier's wall clock may be stepped back, and a deadline on it would
+ * keep an active answer past revocation; token times (exp, nbf, iat) are still read on the wall clock.
+ */
+const monotonic = (): number => performance.now();
 
 /** The introspection client: cached, single-flight per token. */
 export interface Introspector {
@@ -188,7 +202,7 @@ export function createIntrospector(
 
   const call = async (token: string): Promise<Answer> => {
     const reply = await transport.post(token);
-    if (reply === 'malformed') return reply;
+    if (typeof reply === 'string') return reply;
     const { response, text } = reply;
     let body: JsonObject;
     if (jwt !== undefined) {
@@ -207,7 +221,7 @@ export function createIntrospector(
       if (!isJsonObject(value)) throw unavailable('The introspection response is not a JSON object.');
       body = value;
     }
-    // A real introspection answer, active or not: invalid_request from now on is about the token.
+    // A real introspection answer, active or not: a refusal from now on is about the token.
     transport.answered();
     if (body.active !== true) return 'inactive';
     // Cached and shared by every request with this token (and by concurrent ones awaiting the
@@ -218,9 +232,8 @@ export function createIntrospector(
 
   const lookup = (token: string): Promise<Answer> => {
     const key = createHash('sha256').update(token).digest('base64url');
-    const now = clock();
     const cached = cache.get(key);
-    if (cached !== undefined && cached.until > now) {
+    if (cached !== undefined && cached.until > monotonic()) {
       // Re-insert on a hit: a Map iterates in insertion order, so eviction is least recently used.
       remember(key, cached);
       return Promise.resolve(cached.answer);
@@ -229,13 +242,15 @@ export function createIntrospector(
     if (pending !== undefined) return pending;
     const next = call(token)
       .then((answer) => {
-        const at = clock();
+        const at = monotonic();
         if (typeof answer === 'string') {
           if (negativeTtlMs > 0) remember(key, { answer, until: at + negativeTtlMs });
         } else {
-          const exp = typeof answer.exp === 'number' ? answer.exp * 1000 : Number.POSITIVE_INFINITY;
-          const until = Math.min(at + maxTtlMs, exp);
-          if (until > at) remember(key, { answer, until });
+          // Never past exp: how long until then is read on the wall clock, once, and counted down on
+          // the monotonic one. The wall-clock exp check of each request still applies.
+          const untilExp = typeof answer.exp === 'number' ? answer.exp * 1000 - clock() : Number.POSITIVE_INFINITY;
+          const ttl = Math.min(maxTtlMs, untilExp);
+          if (ttl > 0) remember(key, { answer, until: at + ttl });
         }
         return answer;
       })
@@ -262,8 +277,14 @@ export function createIntrospector(
       }
       const claims = await lookup(token);
       if (claims === 'inactive') throw invalidToken('The authorization server reports the token as not active.');
-      if (claims === 'malformed') {
+      if (claims === 'invalid_request') {
         throw invalidToken('The authorization server refused the token as malformed (HTTP 400 invalid_request).');
+      }
+      if (claims === 'unsupported_token_type') {
+        throw invalidToken(
+          'The authorization server refused the token as of a type it does not introspect (HTTP 400 ' +
+            'unsupported_token_type), as oidc-provider does for any JWS- or JWE-shaped token.',
+        );
       }
       const now = clock() / 1000;
       const { exp, nbf, iss, aud } = claims;

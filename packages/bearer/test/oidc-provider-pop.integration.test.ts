@@ -13,6 +13,7 @@ import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  type BearerError,
   type BearerVerifier,
   createBearerVerifier,
   createTokenProvider,
@@ -410,6 +411,49 @@ describe('opaque tokens introspected at oidc-provider (hybrid mode)', () => {
     }
     // Answers, not outages: with failureThreshold 1 a real token is still introspected.
     await expect(verifier.authenticate(view(opaque))).resolves.toMatchObject({ issuer });
+  });
+
+  it('answers a cached 401 invalid_token, not 503, for JWT- and JWE-shaped tokens oidc-provider refuses as unsupported_token_type', async () => {
+    let sent = 0;
+    const counting: typeof fetch = (input, init) => {
+      sent++;
+      return fetch(input, init);
+    };
+    // cacheMaxTtlSeconds 0 caches no active answer; negative answers are still cached (5 s).
+    const options = { ...introspection(false), fetch: counting };
+    const hybrid = createBearerVerifier({ ...verifierOptions(), introspection: options });
+    const introspectionOnly = createBearerVerifier({ realm: 'api', introspection: options });
+    const view = (token: string) => ({ method: 'GET', authorization: [`Bearer ${token}`], header: () => undefined });
+    const opaque = await provider('opaque-client').getToken({ audience: OPAQUE_RESOURCE, scopes: ['orders:read'] });
+    const cases = [
+      // Every token is introspected here, a compact JWS too; oidc-provider refuses any whose header decodes.
+      { verifier: introspectionOnly, token: 'eyJhbGciOiJFUzI1NiJ9.e30.AAAA' },
+      // Not compact JWSs (five segments; an empty signature), so hybrid mode introspects them too.
+      { verifier: hybrid, token: 'eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..AAAA.AAAA.AAAA' },
+      { verifier: hybrid, token: 'eyJhbGciOiJub25lIn0.e30.' },
+    ];
+    for (const { verifier, token } of cases) {
+      // A real introspection first: the endpoint is known to answer, so a 400 is about the token.
+      await expect(verifier.authenticate(view(opaque))).resolves.toMatchObject({ issuer });
+      const before = sent;
+      for (let i = 0; i < 20; i++) {
+        const error = await verifier.authenticate(view(token)).then(
+          () => expect.unreachable('a structured token was accepted'),
+          (reason: Error) => reason,
+        );
+        expect(error).toMatchObject({ code: 'ERR_BEARER_TOKEN_INVALID' });
+        expect(error.message).toContain('unsupported_token_type');
+        const response = verifier.toResponse(error as BearerError);
+        expect(response.status).toBe(401);
+        expect(response.headers['www-authenticate']).toContain('error="invalid_token"');
+      }
+      // One call for 20 requests: the refusal is cached like an inactive answer.
+      expect(sent - before).toBe(1);
+    }
+    for (const { harness, response } of await bearerOnEveryHarness(hybrid, cases[1]?.token as string)) {
+      expect(response.status, harness).toBe(401);
+      expect(response.headers['www-authenticate'], harness).toContain('error="invalid_token"');
+    }
   });
 
   it('answers 503, not 401, through every adapter when the introspection endpoint is down', async () => {
