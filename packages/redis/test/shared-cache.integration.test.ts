@@ -559,6 +559,10 @@ describe.each([
         redis,
         subscriber,
         staleIfErrorMs: 3_600_000,
+        // Not the README's (the 50 ms default): the subscription is what this checks, and a process
+        // stalled under load reads Redis's answer to a call after its timeout has already fired.
+        // 10 s: ready() still gives up after max(timeoutMs, 10 s), well within the test's timeout.
+        timeoutMs: 10_000,
         registry: new CacheRegistry(),
       });
       await jwks.ready();
@@ -569,7 +573,7 @@ describe.each([
         reason: 'the other pod',
         ttlMs: 300_000,
         redis: await connect(),
-        timeoutMs: 2_000,
+        timeoutMs: 10_000,
         registry: new CacheRegistry(),
       });
       await other.set('issuer-a', 'keys-1');
@@ -1405,7 +1409,17 @@ describe.each([
         let now = 4_000_000;
         const clock = { now: () => now, random: () => 0.5 };
         const name = unique('l1-refresh-lost');
-        const [a, b] = await pods({ name, clock, ttlMs: 10_000, earlyRefresh: { beta: 100 }, ...overrides });
+        // timeoutMs: the refresh runs in the background, and a step of it whose answer this process
+        // reads after timeoutMs (the pods' 2 s; stalled under load) fails it before the loader runs,
+        // and pauses refreshes on the injected clock, which stands still: the reload never comes.
+        const [a, b] = await pods({
+          name,
+          clock,
+          ttlMs: 10_000,
+          earlyRefresh: { beta: 100 },
+          timeoutMs: 10_000,
+          ...overrides,
+        });
         const admin = await connect();
         const entryKey = `rampart:cache:${name}:{=k}`;
         const held = async (): Promise<unknown> =>
