@@ -388,36 +388,46 @@ describe('SharedCache early refresh while Redis refuses writes (maxmemory with n
     }
   };
 
+  /**
+   * A pod cache on an injected clock (`clock.now`) holding 'k' = 'v1' in its L1 only: the Redis
+   * entry is deleted, as if evicted or lost in a restart. δ = 500 ms and β = 100 make it due for an
+   * early refresh from about 35 s before expiry. `errors` collects what onError hears.
+   */
+  const cachedInL1Only = async (label: string, overrides: Partial<SharedCacheOptions<string>> = {}) => {
+    const clock = { now: 5_000_000 };
+    const errors: unknown[] = [];
+    const name = unique(label);
+    const cache = new SharedCache<string>({
+      name,
+      class: 'pod',
+      reason: 'per-pod copies are fine here',
+      ttlMs: 60_000,
+      l1: { maxEntries: 100 },
+      earlyRefresh: { beta: 100 },
+      clock: { now: () => clock.now, random: () => 0.5 },
+      redis,
+      timeoutMs: 1_000,
+      registry: new CacheRegistry(),
+      onError: (e) => errors.push(e),
+      ...overrides,
+    });
+    expect(
+      await cache.getOrSet('k', () => {
+        clock.now += 500;
+        return 'v1';
+      }),
+    ).toBe('v1');
+    await admin.del(`rampart:cache:${name}:{=k}`);
+    return { cache, errors, name, clock };
+  };
+
   it.each([
     ['with the lease', {}],
     ['without the lease', { lease: false as const }],
   ] as const)(
     'skips the loader, reports once and pauses, then reloads once Redis takes writes again (%s)',
     async (_how, overrides) => {
-      let now = 5_000_000;
-      const errors: unknown[] = [];
-      const name = unique('oom-refresh');
-      const cache = new SharedCache<string>({
-        name,
-        class: 'pod',
-        reason: 'per-pod copies are fine here',
-        ttlMs: 60_000,
-        l1: { maxEntries: 100 },
-        earlyRefresh: { beta: 100 },
-        clock: { now: () => now, random: () => 0.5 },
-        redis,
-        timeoutMs: 1_000,
-        registry: new CacheRegistry(),
-        onError: (e) => errors.push(e),
-        ...overrides,
-      });
-      expect(
-        await cache.getOrSet('k', () => {
-          now += 500; // δ = 500 ms: with β = 100, due from about 35 s before expiry
-          return 'v1';
-        }),
-      ).toBe('v1');
-      await admin.del(`rampart:cache:${name}:{=k}`); // evicted, or lost in a restart
+      const { cache, errors, name, clock } = await cachedInL1Only('oom-refresh', overrides);
       await admin.config('SET', 'maxmemory', '1');
       await admin.config('SET', 'maxmemory-policy', 'noeviction');
       try {
@@ -426,7 +436,7 @@ describe('SharedCache early refresh while Redis refuses writes (maxmemory with n
           loads += 1;
           return 'v2';
         };
-        now += 30_000; // due
+        clock.now += 30_000; // due
         expect(await cache.getOrSet('k', loader)).toBe('v1'); // the L1 copy, and a refresh in the background
         await waitFor(() => errors.length > 0, { timeoutMs: 5_000, what: 'the refused refresh to be reported' });
         await settle();
@@ -439,7 +449,7 @@ describe('SharedCache early refresh while Redis refuses writes (maxmemory with n
         // Further due hits during the pause: the L1 copy, with no refresh, no round trip, no report.
         const before = await calls();
         for (let i = 0; i < 5; i++) {
-          now += 1_000;
+          clock.now += 1_000;
           expect(await cache.getOrSet('k', loader)).toBe('v1');
         }
         await settle();
@@ -447,7 +457,7 @@ describe('SharedCache early refresh while Redis refuses writes (maxmemory with n
         expect(loads).toBe(0);
         expect(errors).toHaveLength(1);
         // After the pause, one attempt again: refused again, reported again (once).
-        now += 10_000;
+        clock.now += 10_000;
         expect(await cache.getOrSet('k', loader)).toBe('v1');
         expect(await cache.getOrSet('k', loader)).toBe('v1');
         await waitFor(() => errors.length > 1, { timeoutMs: 5_000, what: 'the second refused refresh to be reported' });
@@ -456,7 +466,7 @@ describe('SharedCache early refresh while Redis refuses writes (maxmemory with n
         expect(loads).toBe(0);
         // Redis takes writes again: the refresh after the pause reloads the lost entry.
         await admin.config('SET', 'maxmemory', '0');
-        now += 10_000;
+        clock.now += 10_000;
         expect(await cache.getOrSet('k', loader)).toBe('v1');
         await waitFor(async () => (await admin.get(`rampart:cache:${name}:{=k}`)) !== null, {
           timeoutMs: 5_000,
@@ -475,29 +485,7 @@ describe('SharedCache early refresh while Redis refuses writes (maxmemory with n
   // Every write refused without any memory limit: these were read as an error of one key, so each
   // due hit of each key cost a read and a lease call and a report, with advice about WRONGTYPE.
   it('pauses on NOREPLICAS (min-replicas-to-write with no replica) as on OOM, with advice for it', async () => {
-    let now = 5_000_000;
-    const errors: unknown[] = [];
-    const name = unique('noreplicas-refresh');
-    const cache = new SharedCache<string>({
-      name,
-      class: 'pod',
-      reason: 'per-pod copies are fine here',
-      ttlMs: 60_000,
-      l1: { maxEntries: 100 },
-      earlyRefresh: { beta: 100 },
-      clock: { now: () => now, random: () => 0.5 },
-      redis,
-      timeoutMs: 1_000,
-      registry: new CacheRegistry(),
-      onError: (e) => errors.push(e),
-    });
-    expect(
-      await cache.getOrSet('k', () => {
-        now += 500;
-        return 'v1';
-      }),
-    ).toBe('v1');
-    await admin.del(`rampart:cache:${name}:{=k}`);
+    const { cache, errors, clock } = await cachedInL1Only('noreplicas-refresh');
     await admin.config('SET', 'min-replicas-to-write', '1');
     try {
       let loads = 0;
@@ -505,7 +493,7 @@ describe('SharedCache early refresh while Redis refuses writes (maxmemory with n
         loads += 1;
         return 'v2';
       };
-      now += 30_000; // due
+      clock.now += 30_000; // due
       expect(await cache.getOrSet('k', loader)).toBe('v1');
       await waitFor(() => errors.length > 0, { timeoutMs: 5_000, what: 'the refused refresh to be reported' });
       await settle();
@@ -514,7 +502,7 @@ describe('SharedCache early refresh while Redis refuses writes (maxmemory with n
       expect(String((errors[0] as Error).message)).not.toMatch(/WRONGTYPE|NOPERM/);
       const before = await calls();
       for (let i = 0; i < 5; i++) {
-        now += 1_000;
+        clock.now += 1_000;
         expect(await cache.getOrSet('k', loader)).toBe('v1');
       }
       await settle();
