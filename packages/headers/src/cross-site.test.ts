@@ -230,6 +230,39 @@ describe('crossSiteProtection', () => {
     expect(upper).toMatch(/; did you mean https:\/\/app\.example\?$/);
   });
 
+  it('suggests an origin only for a DNS-like host, so a token written after https:// is never repeated', () => {
+    const hex = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b';
+    const entries = [
+      'https://sk_live_51HxYzAbCdEf',
+      `http://${hex}.example:80`,
+      `https://app.${hex.slice(0, 32)}.example/`,
+      `https://${'a'.repeat(64)}.example/`,
+      'https://-app.example/',
+    ];
+    const problems = problemsOf({ allowedOrigins: entries });
+    expect(problems).toHaveLength(entries.length);
+    for (const problem of problems) expect(problem).not.toMatch(/did you mean/);
+    const text = problems.join('\n').toLowerCase();
+    for (const secret of ['sk_live', '51hx', '9f86d081', 'a3bf4f1b', 'aaaa']) expect(text).not.toContain(secret);
+    // DNS-like hosts, IP literals and short hex labels still get one.
+    const ok = problemsOf({
+      allowedOrigins: [
+        'https://App.Example:443/',
+        'http://127.0.0.1:8080/',
+        'http://[::1]:3000/',
+        'https://d1a2b3c4.cloudfront.net/',
+        'https://my-app-3.eu-west-1.example/',
+      ],
+    });
+    expect(ok.map((p) => /did you mean (\S+)\?$/.exec(p)?.[1])).toEqual([
+      'https://app.example',
+      'http://127.0.0.1:8080',
+      'http://[::1]:3000',
+      'https://d1a2b3c4.cloudfront.net',
+      'https://my-app-3.eu-west-1.example',
+    ]);
+  });
+
   it('says which allowedOrigins entry is not a bare origin and suggests the origin a browser would send', () => {
     const problems = problemsOf({
       allowedOrigins: [

@@ -134,6 +134,24 @@ function writtenAsOrigin(entry: string, url: URL): boolean {
   }
 }
 
+/** A DNS label as RFC 1123 writes one: letters, digits and inner hyphens, 1 to 63 characters. */
+const LDH_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+/** A label of 16 or more hex digits with a digit among them: what a hash or an API key looks like. */
+const HEX_TOKEN_LABEL = /^(?=[a-f]*[0-9])[0-9a-f]{16,}$/;
+
+/**
+ * Whether `hostname` (as the URL parser leaves it: lower case, punycode) is one a suggestion may
+ * repeat: an IPv4 or IPv6 literal, or a DNS name of LDH labels none of which looks like a token. The
+ * WHATWG parser accepts far more (`sk_live_…` is a valid host), but such a host is not a site, and
+ * repeating it could show a pasted secret.
+ */
+function isDnsLikeHost(hostname: string): boolean {
+  if (hostname.startsWith('[') && hostname.endsWith(']')) return true;
+  if (/^\d{1,3}(?:\.\d{1,3}){3}$/.test(hostname)) return true;
+  const labels = hostname.split('.');
+  return labels.every((label) => LDH_LABEL.test(label) && !HEX_TOKEN_LABEL.test(label));
+}
+
 /** The problem with one `allowedOrigins` entry, or undefined when it is a bare origin. */
 function allowedOriginProblem(origin: unknown, position: number): string | undefined {
   const entry = `allowedOrigins entry #${position}`;
@@ -147,9 +165,10 @@ function allowedOriginProblem(origin: unknown, position: number): string | undef
   const problem = `${entry} must be a bare origin such as https://app.example (http or https, host and optional port, no path or trailing slash), exactly as browsers send it in the Origin header`;
   // Only the parsed origin is named, and only when the entry was written as one: origins are not
   // secret, but credentials, paths and queries can be, and so can whatever the parser took for a host.
-  return parsed !== undefined && parsed.length <= MAX_SUGGESTED_ORIGIN && writtenAsOrigin(origin, new URL(origin))
-    ? `${problem}; did you mean ${parsed}?`
-    : problem;
+  // And only for a DNS-like host: `https://sk_live_…` is written as an origin, but its host is a token.
+  if (parsed === undefined || parsed.length > MAX_SUGGESTED_ORIGIN) return problem;
+  const url = new URL(origin);
+  return writtenAsOrigin(origin, url) && isDnsLikeHost(url.hostname) ? `${problem}; did you mean ${parsed}?` : problem;
 }
 
 /**

@@ -18,7 +18,8 @@ import { HeadersError } from './errors.ts';
  */
 export const NONCE = "'nonce'" as const;
 
-const KNOWN = new Set<string>([
+/** Every directive the builder accepts. Internal, shared with the preset option checks. */
+export const KNOWN_DIRECTIVES: ReadonlySet<string> = new Set<string>([
   'default-src',
   'script-src',
   'script-src-elem',
@@ -153,7 +154,7 @@ export function validate(
       );
       return;
     }
-    if (!KNOWN.has(name)) {
+    if (!KNOWN_DIRECTIVES.has(name)) {
       problems.push(`directive #${index + 1} is not a CSP directive this builder knows; check its spelling`);
       return;
     }

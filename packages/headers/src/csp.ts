@@ -1,4 +1,4 @@
-import { invalidNonce, isNonceValue, NONCE, validate } from './csp-rules.ts';
+import { invalidNonce, isNonceValue, KNOWN_DIRECTIVES, NONCE, validate } from './csp-rules.ts';
 import { throwIfProblems } from './errors.ts';
 
 export { NONCE } from './csp-rules.ts';
@@ -101,7 +101,9 @@ export function kebab(name: string): string {
 export function sameDirectiveTwice(directives: object): string[] {
   const byName = new Map<string, string[]>();
   for (const raw of Object.keys(directives)) {
-    if ((directives as Record<string, unknown>)[raw] === undefined) continue;
+    // Only a directive is named: two spellings of an unknown key (which could be a pasted token) are
+    // left to the rules, which report an unknown directive by its position.
+    if ((directives as Record<string, unknown>)[raw] === undefined || !KNOWN_DIRECTIVES.has(kebab(raw))) continue;
     const keys = byName.get(kebab(raw)) ?? [];
     byName.set(kebab(raw), [...keys, raw]);
   }

@@ -1,4 +1,5 @@
 import { type CspDirectives, kebab, sameDirectiveTwice } from './csp.ts';
+import { KNOWN_DIRECTIVES } from './csp-rules.ts';
 import { HSTS_MIN_MAX_AGE } from './observatory-header-tests.ts';
 
 /** Referrer policies that leak no path or query cross-origin (the Observatory's "private" set). */
@@ -87,6 +88,94 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** A Cache-Control value that includes `no-store`. */
 export const NO_STORE = /(^|[\s,])no-store($|[\s,])/i;
 
+/**
+ * Permissions-Policy features browsers know (Chromium's list and the W3C registry), to name them in
+ * messages. Any other lower-case-kebab feature is accepted, but a message names it only by position:
+ * a key that is no feature could be a pasted token.
+ */
+const PERMISSIONS_FEATURES: readonly string[] = [
+  'accelerometer',
+  'ambient-light-sensor',
+  'attribution-reporting',
+  'autoplay',
+  'battery',
+  'bluetooth',
+  'browsing-topics',
+  'camera',
+  'captured-surface-control',
+  'clipboard-read',
+  'clipboard-write',
+  'compute-pressure',
+  'cross-origin-isolated',
+  'deferred-fetch',
+  'digital-credentials-get',
+  'direct-sockets',
+  'display-capture',
+  'document-domain',
+  'encrypted-media',
+  'execution-while-not-rendered',
+  'execution-while-out-of-viewport',
+  'fullscreen',
+  'gamepad',
+  'geolocation',
+  'gyroscope',
+  'hid',
+  'identity-credentials-get',
+  'idle-detection',
+  'interest-cohort',
+  'join-ad-interest-group',
+  'keyboard-map',
+  'local-fonts',
+  'magnetometer',
+  'microphone',
+  'midi',
+  'otp-credentials',
+  'payment',
+  'picture-in-picture',
+  'private-state-token-issuance',
+  'private-state-token-redemption',
+  'publickey-credentials-create',
+  'publickey-credentials-get',
+  'run-ad-auction',
+  'screen-wake-lock',
+  'serial',
+  'shared-storage',
+  'shared-storage-select-url',
+  'smart-card',
+  'speaker-selection',
+  'storage-access',
+  'sync-xhr',
+  'unload',
+  'usb',
+  'vertical-scroll',
+  'web-share',
+  'window-management',
+  'xr-spatial-tracking',
+];
+
+/**
+ * How a message names the entry `key` (#`position`) of the object `where` whose keys should be
+ * among `known`: by its key when it is one of them; as written, with the one it is a near-miss of
+ * suggested, when it is close to one; else only by position, since it could be a pasted token.
+ */
+function entryName(
+  where: string,
+  key: string,
+  position: number,
+  known: { has(name: string): boolean },
+  list: readonly string[],
+  separator: string,
+): { name: string; suggestion: string } {
+  if (known.has(key)) return { name: `${where}${separator}${key}`, suggestion: '' };
+  const match = closestKey(key, list);
+  return match === undefined
+    ? { name: `${where} entry #${position}`, suggestion: '' }
+    : {
+        name: `${where}${separator}${key}`,
+        suggestion: `; did you mean ${separator === '.' ? `${where}.` : ''}${match}?`,
+      };
+}
+
 /** Every key of {@link PresetOptions} and of the option objects inside it, to catch misspellings. */
 const KNOWN_KEYS = {
   '': [
@@ -141,12 +230,19 @@ function distanceWithin(a: string, b: string, limit: number): number {
   return previous[b.length] as number;
 }
 
-/** The known key `key` is a misspelling of: the same but for case, `-`/`_`, or up to two characters. */
-function closestKey(key: string, known: readonly string[]): string | undefined {
+/** Edits a misspelling of `known` may be away from it: three for a long name (`policy` → `policies`). */
+const allowedEdits = (known: string): number => (known.length >= 8 ? 3 : 2);
+
+/**
+ * The known key `key` is a misspelling of: the same but for case, `-`/`_`, or up to two characters
+ * (three for a key of eight or more). Internal, shared with the Permissions-Policy and CSP checks.
+ */
+export function closestKey(key: string, known: readonly string[]): string | undefined {
   if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(key) || key.length > MAX_SUGGESTED_KEY) return undefined;
   const folded = key.toLowerCase().replace(/[-_]/g, '');
   return (
-    known.find((k) => k.toLowerCase() === folded) ?? known.find((k) => distanceWithin(k.toLowerCase(), folded, 2) <= 2)
+    known.find((k) => k.toLowerCase().replace(/[-_]/g, '') === folded) ??
+    known.find((k) => distanceWithin(k.toLowerCase().replace(/[-_]/g, ''), folded, allowedEdits(k)) <= allowedEdits(k))
   );
 }
 
@@ -257,7 +353,11 @@ export function presetOptionProblems(options: PresetOptions): string[] {
       });
     }
   }
-  if (options.cacheControl !== undefined && !/^[\x21-\x7e][\x20-\x7e]*$/.test(options.cacheControl)) {
+  const cacheControl = options.cacheControl;
+  if (
+    cacheControl !== undefined &&
+    (typeof cacheControl !== 'string' || !/^[\x21-\x7e][\x20-\x7e]*$/.test(cacheControl))
+  ) {
     problems.push('cacheControl must be a printable ASCII header value');
   }
   if (
@@ -267,16 +367,20 @@ export function presetOptionProblems(options: PresetOptions): string[] {
   ) {
     problems.push('permissionsPolicy must be an object of features to allowlists, or false');
   } else if (options.permissionsPolicy) {
-    for (const [feature, allow] of Object.entries(options.permissionsPolicy)) {
-      if (!/^[a-z][a-z0-9-]*$/.test(feature)) problems.push('a permissionsPolicy feature name is not lower-case-kebab');
+    const features = new Set(PERMISSIONS_FEATURES);
+    Object.entries(options.permissionsPolicy).forEach(([feature, allow], i) => {
+      if (!/^[a-z][a-z0-9-]*$/.test(feature)) {
+        problems.push(`permissionsPolicy entry #${i + 1} has a feature name that is not lower-case-kebab`);
+      }
+      const { name, suggestion } = entryName('permissionsPolicy', feature, i + 1, features, PERMISSIONS_FEATURES, '.');
       if (Array.isArray(allow)) {
-        if (allow.some((o) => o !== 'self' && !isOrigin(o))) {
-          problems.push(`permissionsPolicy.${feature} lists something that is neither 'self' nor an origin`);
+        if (allow.some((o) => o !== 'self' && (typeof o !== 'string' || !isOrigin(o)))) {
+          problems.push(`${name} lists something that is neither 'self' nor an origin${suggestion}`);
         }
       } else if (allow !== 'none' && allow !== 'self' && allow !== '*') {
-        problems.push(`permissionsPolicy.${feature} must be 'none', 'self', '*' or a list of origins`);
+        problems.push(`${name} must be 'none', 'self', '*' or a list of origins${suggestion}`);
       }
-    }
+    });
   }
   if (options.reporting) {
     if (isPlainObject(options.reporting))
@@ -288,7 +392,7 @@ export function presetOptionProblems(options: PresetOptions): string[] {
       https = typeof endpoint === 'string' && new URL(endpoint).protocol === 'https:';
     } catch {}
     // Reporting-Endpoints carries it as a structured-field string, where a stray backslash voids the header.
-    if ((!path && !https) || /["',;\s\\]|[^\x21-\x7e]/.test(String(endpoint))) {
+    if ((!path && !https) || /["',;\s\\]|[^\x21-\x7e]/.test(endpoint as string)) {
       problems.push(
         'reporting.endpoint must be an https URL or an absolute path in printable ASCII, without quotes, commas, backslashes or spaces',
       );
@@ -331,7 +435,7 @@ export function presetOptionProblems(options: PresetOptions): string[] {
         'reportOnly cannot be set on the download variant: browsers ignore sandbox in a Report-Only policy, so its CSP is always enforced',
       );
     }
-    if (options.cacheControl !== undefined && !NO_STORE.test(options.cacheControl)) {
+    if (typeof cacheControl === 'string' && !NO_STORE.test(cacheControl)) {
       problems.push('cacheControl on the download variant must be no-store; leave it unset');
     }
   } else if (options.reportOnly && !options.reporting) {
@@ -344,12 +448,15 @@ export function presetOptionProblems(options: PresetOptions): string[] {
     problems.push('directives must be an object of directive names to arrays of sources');
     return problems;
   }
-  for (const [raw, sources] of Object.entries(directives ?? {})) {
-    if (sources === undefined) continue;
+  const directiveNames = [...KNOWN_DIRECTIVES];
+  Object.entries(directives ?? {}).forEach(([raw, sources], i) => {
+    if (sources === undefined) return;
     const name = kebab(raw);
     // Checked here, before anything spreads it: a string would become one source per character.
     if (!Array.isArray(sources)) {
-      problems.push(`directives: ${name} must be an array of sources`);
+      // Named only as a directive or a near-miss of one: any other key could be a pasted token.
+      const entry = entryName('directives', name, i + 1, KNOWN_DIRECTIVES, directiveNames, ': ');
+      problems.push(`${entry.name} must be an array of sources${entry.suggestion}`);
     } else if (name === 'frame-ancestors') {
       problems.push(
         'directives: frame-ancestors is not accepted here; use the frameAncestors option, which checks the origins and keeps X-Frame-Options consistent',
@@ -359,7 +466,7 @@ export function presetOptionProblems(options: PresetOptions): string[] {
         `directives: ${name} conflicts with the reporting option, which sets report-uri and report-to itself; remove it from directives`,
       );
     }
-  }
+  });
   for (const problem of sameDirectiveTwice(directives ?? {})) problems.push(`directives: ${problem}`);
   return problems;
 }
@@ -369,6 +476,7 @@ export function isDirectivesObject(value: unknown): value is CspDirectives {
   return isPlainObject(value);
 }
 
-function isPlainObject(value: unknown): value is object {
+/** Not null, not an array: what every options object must be. Internal. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

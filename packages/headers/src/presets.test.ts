@@ -546,3 +546,139 @@ describe('renderWithHelmet', () => {
     }
   });
 });
+
+describe('preset option validation against any input', () => {
+  /** A value of any shape, with near-miss and junk keys in the nested option objects. */
+  const junk = fc.oneof(
+    fc.anything({ maxDepth: 2 }),
+    fc.constantFrom(null, undefined, true, false, 0, 1, -1, Number.NaN, 'x', '', [], [1], ['x'], {}, () => 1),
+  );
+  const nested = (keys: readonly string[]) =>
+    fc.oneof(
+      junk,
+      fc.dictionary(fc.oneof(fc.constantFrom(...keys), fc.string({ maxLength: 12 })), junk, { maxKeys: 4 }),
+    );
+  const anyOptions = fc.oneof(
+    junk,
+    fc.record(
+      {
+        hsts: nested([
+          'maxAge',
+          'maxage',
+          'dangerouslyAllowShortMaxAge',
+          'includeSubDomains',
+          'preload',
+          'onlyOverTls',
+        ]),
+        referrerPolicy: junk,
+        corp: junk,
+        coop: junk,
+        oauthPopups: junk,
+        frameAncestors: junk,
+        cacheControl: junk,
+        permissionsPolicy: nested(['camera', 'geolocation', 'sk_live_51HxYzAbCdEf']),
+        reporting: nested(['endpoint', 'group', 'Endpoint']),
+        trustedTypes: nested(['policies', 'policy', 'Policies', 'allowDuplicates']),
+        reportOnly: junk,
+        directives: nested(['scriptSrc', 'script-src', 'frame-ancestors', 'report-uri', 'defaultSrc', 'sandbox']),
+        upgradeInsecureRequests: junk,
+        removeHeaders: junk,
+        dangerouslyAllowUnsafeInlineStyles: junk,
+        dangerouslyAllowUnsafeEval: junk,
+        variant: junk,
+      },
+      { requiredKeys: [] },
+    ),
+  );
+
+  it('either builds a policy or throws ERR_HEADERS_INVALID_OPTION, never another error (property)', () => {
+    fc.assert(
+      fc.property(anyOptions, fc.boolean(), (options, web) => {
+        try {
+          (web ? webAppPreset : apiPreset)(options as PresetOptions);
+        } catch (error) {
+          if (!(error instanceof HeadersError) || error.code !== 'ERR_HEADERS_INVALID_OPTION') throw error;
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('suggests trustedTypes.policies for a misspelt key instead of failing on the missing list', () => {
+    expect(optionProblems(() => apiPreset({ trustedTypes: { policy: [] } } as unknown as PresetOptions))).toEqual([
+      'trustedTypes.policy is not an option; did you mean trustedTypes.policies?',
+      'trustedTypes.policies must be an array of policy names',
+    ]);
+    expect(
+      optionProblems(() => webAppPreset({ trustedTypes: { Policies: ['app'] } } as unknown as PresetOptions)),
+    ).toEqual([
+      'trustedTypes.Policies is not an option; did you mean trustedTypes.policies?',
+      'trustedTypes.policies must be an array of policy names',
+    ]);
+    expect(optionProblems(() => apiPreset({ trustedTypes: {} } as unknown as PresetOptions))).toEqual([
+      'trustedTypes.policies must be an array of policy names',
+    ]);
+  });
+
+  it('refuses options that are not an object with a listed problem', () => {
+    for (const bad of [null, [], 'x', 5]) {
+      expect(optionProblems(() => apiPreset(bad as unknown as PresetOptions))).toEqual([
+        'options must be an object of preset options',
+      ]);
+    }
+  });
+});
+
+describe('preset option messages for permissionsPolicy and directives entries', () => {
+  const hex = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b';
+  const secrets = ['sk_live', 'sk-live', '51hx', '51-hx', 'yzabcdef', '9f86d081', 'a3bf4f1b'];
+  const echoesNothing = (problems: readonly string[]): void => {
+    const text = problems.join('\n').toLowerCase();
+    for (const secret of secrets) expect(text).not.toContain(secret);
+  };
+
+  it('names a permissionsPolicy entry by position unless it is a known feature or a near-miss of one', () => {
+    const problems = optionProblems(() =>
+      apiPreset({
+        permissionsPolicy: {
+          sk_live_51HxYzAbCdEf: 'yes',
+          [hex]: 'yes',
+          camera: 'yes',
+          geolocaton: ['https://a.example/path'],
+          'x-token-abc': ['nope'],
+        },
+      } as unknown as PresetOptions),
+    );
+    expect(problems).toEqual([
+      'permissionsPolicy entry #1 has a feature name that is not lower-case-kebab',
+      "permissionsPolicy entry #1 must be 'none', 'self', '*' or a list of origins",
+      'permissionsPolicy entry #2 has a feature name that is not lower-case-kebab',
+      "permissionsPolicy entry #2 must be 'none', 'self', '*' or a list of origins",
+      "permissionsPolicy.camera must be 'none', 'self', '*' or a list of origins",
+      "permissionsPolicy.geolocaton lists something that is neither 'self' nor an origin; did you mean permissionsPolicy.geolocation?",
+      "permissionsPolicy entry #5 lists something that is neither 'self' nor an origin",
+    ]);
+    echoesNothing(problems);
+  });
+
+  it('names a directives entry by position unless it is a CSP directive or a near-miss of one', () => {
+    const problems = optionProblems(() =>
+      apiPreset({
+        directives: { sk_live_51HxYzAbCdEf: 'x', [hex]: 'x', scriptSrc: 'x', imgsrc: 'x' },
+      } as unknown as PresetOptions),
+    );
+    expect(problems.filter((p) => p.startsWith('directives'))).toEqual([
+      'directives entry #1 must be an array of sources',
+      'directives entry #2 must be an array of sources',
+      'directives: script-src must be an array of sources',
+      'directives: imgsrc must be an array of sources; did you mean img-src?',
+    ]);
+    echoesNothing(problems);
+    // Two spellings of one unknown name are not echoed either (the CSP check reports it as unknown).
+    echoesNothing(
+      optionProblems(() =>
+        apiPreset({ directives: { skLive51Hx: ["'self'"], 'sk-live51-hx': ["'self'"] } } as unknown as PresetOptions),
+      ),
+    );
+  });
+});

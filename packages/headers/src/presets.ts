@@ -4,6 +4,7 @@ import { HeadersError, throwIfProblems } from './errors.ts';
 import { renderWithHelmet } from './helmet-render.ts';
 import {
   isDirectivesObject,
+  isPlainObject,
   NO_STORE,
   type PermissionAllowlist,
   type PresetOptions,
@@ -102,28 +103,37 @@ function cspDirectives(kind: Kind, o: PresetOptions, frameAncestors: readonly st
   if (kind === 'web-app' && o.upgradeInsecureRequests !== false && !map.has('upgrade-insecure-requests')) {
     map.set('upgrade-insecure-requests', []);
   }
+  // Each option below is read only in the shape presetOptionProblems() accepts: anything else is
+  // already listed there, and must end up in that list, never as a TypeError from reading it here.
   const tt = o.trustedTypes;
   if (tt) {
     map.set('require-trusted-types-for', ["'script'"]);
-    if (typeof tt === 'object') {
+    if (typeof tt === 'object' && Array.isArray(tt.policies)) {
       const names = tt.policies.length > 0 ? [...tt.policies] : ["'none'"];
       map.set('trusted-types', tt.allowDuplicates === true ? [...names, "'allow-duplicates'"] : names);
     }
   }
-  if (o.reporting) {
-    map.set('report-uri', [o.reporting.endpoint]);
-    map.set('report-to', [o.reporting.group ?? 'csp-endpoint']);
+  const reporting = o.reporting;
+  if (isPlainObject(reporting) && typeof reporting.endpoint === 'string') {
+    map.set('report-uri', [reporting.endpoint]);
+    map.set('report-to', [typeof reporting.group === 'string' ? reporting.group : 'csp-endpoint']);
   }
   return [...map];
 }
 
 function build(kind: Kind, options: PresetOptions, name: string): SecurityHeaders {
+  if (!isPlainObject(options)) {
+    throwIfProblems('ERR_HEADERS_INVALID_OPTION', `${name} preset options are invalid`, [
+      'options must be an object of preset options',
+    ]);
+  }
   const problems = presetOptionProblems(options);
   const coop = options.oauthPopups
     ? 'same-origin-allow-popups'
     : (options.coop ?? (kind === 'web-app' ? 'same-origin' : false));
   const fa = options.frameAncestors ?? 'none';
-  const frameAncestors = fa === 'none' ? ["'none'"] : fa === 'self' ? ["'self'"] : [...fa];
+  // A frameAncestors that is not a list is listed by presetOptionProblems(); never spread it here.
+  const frameAncestors = fa === 'self' ? ["'self'"] : Array.isArray(fa) ? [...fa] : ["'none'"];
   const xfo = fa === 'none' ? 'deny' : fa === 'self' ? 'sameorigin' : undefined;
   let policy: ReturnType<typeof csp> | undefined;
   try {
@@ -139,7 +149,7 @@ function build(kind: Kind, options: PresetOptions, name: string): SecurityHeader
     problems.push(...error.problems.map((p) => `CSP: ${p}`));
   }
   const cacheControl = options.cacheControl ?? 'no-store';
-  if (policy?.usesNonce && !NO_STORE.test(cacheControl)) {
+  if (policy?.usesNonce && typeof cacheControl === 'string' && !NO_STORE.test(cacheControl)) {
     problems.push('cacheControl must include no-store on a policy with a nonce: a cached nonce is a reusable nonce');
   }
   throwIfProblems('ERR_HEADERS_INVALID_OPTION', `${name} preset options are invalid`, problems);

@@ -11,7 +11,7 @@ import {
   frameworkErrors,
   securityHeaders,
 } from '../src/adapters/fastify.ts';
-import { securityHeaders as honoSecurityHeaders } from '../src/adapters/hono.ts';
+import { crossSiteGuard as honoCrossSiteGuard, securityHeaders as honoSecurityHeaders } from '../src/adapters/hono.ts';
 import { applySecurityHeaders, withSecurityHeaders } from '../src/adapters/node-http.ts';
 import { apiPreset, HeadersError, webAppPreset } from '../src/index.ts';
 import { ADAPTERS, policyHeaders, type RunningApp, send, sendToHono } from './support/apps.ts';
@@ -234,9 +234,22 @@ describe.each(ADAPTERS)('$name adapter', (adapter) => {
         'http://evil.example',
       ],
       ['an absolute-form request line naming this server, with its own Origin', 200, 'SELF/form', 'SELF'],
+      // Nor the scheme: this is plain HTTP, whatever scheme the request line names.
+      [
+        'an absolute-form https:// request line over plain HTTP, with the https Origin it names',
+        403,
+        'https://HOST/form',
+        'https://HOST',
+      ],
+      [
+        'an absolute-form https:// request line over plain HTTP, with the http Origin of the connection',
+        200,
+        'https://HOST/form',
+        'http://HOST',
+      ],
     ])('answers %s (no Fetch Metadata) with %i', async (_label, status, target, origin) => {
       const { port, host } = new URL(app.base);
-      const self = (value: string) => value.replace('SELF', app.base);
+      const self = (value: string) => value.replace('SELF', app.base).replace('HOST', host);
       const res = await rawRequest(
         port,
         `POST ${self(target)}`,
@@ -616,5 +629,21 @@ describe('fastify frameworkErrors', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('hono crossSiteGuard outside @hono/node-server (no socket in c.env)', () => {
+  const app = new Hono().post('/form', honoCrossSiteGuard(guard), (c) => c.text('ok'));
+  const post = async (url: string, host: string, origin: string): Promise<number> =>
+    (await app.request(url, { method: 'POST', headers: { host, origin } })).status;
+
+  it("takes the URL's scheme when the runtime built the URL from the Host header", async () => {
+    expect(await post('https://example.test/form', 'example.test', 'https://example.test')).toBe(200);
+    expect(await post('https://example.test/form', 'example.test', 'http://example.test')).toBe(403);
+  });
+
+  it("trusts no scheme when the URL's host is not the Host header (the URL came from the request line)", async () => {
+    expect(await post('https://example.test/form', 'other.test', 'https://other.test')).toBe(403);
+    expect(await post('https://example.test/form', 'other.test', 'http://other.test')).toBe(403);
   });
 });

@@ -160,16 +160,37 @@ function applyWhenResponseIsSet(c: Context): void {
   });
 }
 
+/** What @hono/node-server puts in `c.env`: the Node request, whose socket says whether TLS was used. */
+interface NodeServerBindings {
+  readonly incoming?: { readonly socket?: { readonly encrypted?: unknown } | null } | null;
+}
+
 /**
- * The server's own origin as the other adapters take it: the URL's scheme plus the `Host` header.
+ * The scheme the request arrived with. On @hono/node-server, from the socket, like the node:http
+ * adapter: that server builds the request URL of an absolute-form request line
+ * (`POST https://app.example/form` sent over plain HTTP) from that line. Elsewhere the runtime builds
+ * the URL from `Host` and the connection, so its scheme is taken when its host is the `Host` header
+ * (or there is none, HTTP/2); otherwise the URL came from the request line and nothing is known.
+ */
+function schemeOf(c: Context, url: URL, host: string | undefined): string | undefined {
+  const socket = (c.env as NodeServerBindings | undefined)?.incoming?.socket;
+  if (socket) return socket.encrypted === true ? 'https:' : 'http:';
+  return host === undefined || url.host === host.toLowerCase() ? url.protocol : undefined;
+}
+
+/**
+ * The server's own origin as the other adapters take it: its scheme plus the `Host` header.
  * Not the URL's host: @hono/node-server builds the URL of an absolute-form request line
  * (`POST http://evil.example/form`) from that line, whatever `Host` says. Only without a `Host`
- * header (HTTP/2, whose `:authority` Hono's headers leave out) is the URL's host used.
+ * header (HTTP/2, whose `:authority` Hono's headers leave out) is the URL's host used. Undefined
+ * when the scheme is unknown: then no `Origin` counts as this server's.
  */
-function selfOriginOf(c: Context): string {
+function selfOriginOf(c: Context): string | undefined {
   const url = new URL(c.req.url);
-  const host = c.req.header('host');
-  return host ? `${url.protocol}//${host}` : url.origin;
+  const host = c.req.header('host') || undefined;
+  const scheme = schemeOf(c, url, host);
+  if (scheme === undefined) return undefined;
+  return `${scheme}//${host ?? url.host}`;
 }
 
 function toCrossSiteRequest(c: Context): CrossSiteRequest {

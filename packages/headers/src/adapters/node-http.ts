@@ -188,8 +188,19 @@ function toCrossSiteRequest(req: IncomingMessage): CrossSiteRequest {
       const value = req.headers[name];
       return Array.isArray(value) ? value[0] : value;
     },
-    selfOrigin: req.headers.host ? `${socketIsTls(req) ? 'https' : 'http'}://${req.headers.host}` : undefined,
+    selfOrigin: selfOriginOf(req),
   };
+}
+
+/**
+ * The server's own origin: the `Host` header, or on an HTTP/2 server (node:http2's compatibility
+ * API, whose requests have no `Host`) `:authority`, with the socket's scheme. Not `:scheme`, which
+ * the client writes, like the scheme of an absolute-form HTTP/1.1 request line.
+ */
+function selfOriginOf(req: IncomingMessage): string | undefined {
+  const authority = req.headers.host || (req.headers as Record<string, string | string[] | undefined>)[':authority'];
+  if (typeof authority !== 'string' || authority === '') return undefined;
+  return `${socketIsTls(req) ? 'https' : 'http'}://${authority}`;
 }
 
 /**
