@@ -28,6 +28,11 @@ describe('commonJsExports', () => {
       'var module = module || { exports: {} };\nmodule.exports = { touch };',
       'module ||= { exports: {} };\nmodule.exports = { touch };',
       "var module = typeof module === 'object' ? module : { exports: {} };\nmodule.exports = { touch };",
+      // A left side that may be falsy (or nullish) may give the right side.
+      'var module = globalThis.shim || module || { exports: {} };\nmodule.exports = { touch };',
+      // Destructuring that binds other names leaves `module` and `exports` Node's.
+      'var { shim } = globalThis.ctx;\nmodule.exports = { touch };',
+      'var { exports: other } = globalThis.ctx;\nexports.touch = touch;',
       // `&&` is its right side where `module` is defined; `||`/`??` may be either side.
       "var module = (typeof module !== 'undefined' && module) || { exports: {} };\nmodule.exports = { touch };",
       "var module = typeof module === 'object' && module;\nmodule.exports = { touch };",
@@ -52,6 +57,16 @@ describe('commonJsExports', () => {
       'var exports = {};\nexports.touch = touch;',
       'function exports() {}\nexports.touch = touch;',
       'exports = {};\nexports.touch = touch;',
+      // A literal object, array or function is truthy and never nullish: `||`/`??` never gives the right side.
+      'var module = { exports: {} } || module;\nmodule.exports = { touch };',
+      'var module = { exports: {} } ?? module;\nmodule.exports = { touch };',
+      'var module = function () {} || module;\nmodule.exports = { touch };',
+      'var module = [] ?? module;\nmodule.exports = { touch };',
+      // Destructuring rebinds the names it declares.
+      'var { module } = globalThis.ctx;\nmodule.exports = { touch };',
+      'var [module] = globalThis.shims;\nmodule.exports = { touch };',
+      'var { shim: { module = {} } } = globalThis.ctx;\nmodule.exports = { touch };',
+      'var { exports } = globalThis.ctx;\nexports.touch = touch;',
     ]) {
       expect(exported(`${TOUCH}${code}\n`), code).toEqual([]);
     }
@@ -90,6 +105,11 @@ describe('commonJsExports', () => {
       ['src/a.ts', "import { Request } from 'express';\nmodule.exports = { touch };"],
       ['src/a.tsx', "import React from 'react';\nexports.touch = touch;"],
       ['src/a.ts', "import * as fs from 'node:fs';\nvar api = module.exports = {};\napi.touch = touch;"],
+      // Reading module.exports or exports at the top level fails in an ES module (neither is defined there).
+      ['src/a.js', "import x from './x.js';\nvar api = module.exports;\napi.touch = touch;"],
+      ['src/a.js', "import { readFileSync } from 'node:fs';\nconst api = exports;\napi.touch = touch;"],
+      ['src/a.ts', "import { readFileSync } from 'node:fs';\nconst api = exports;\napi.touch = touch;"],
+      ['src/a.ts', "import x from './x';\nconst api = (module.exports);\napi.touch = touch;"],
       ['src/a.ts', "import { type A, type B } from './types';\nmodule.exports = { touch };"],
       ['src/a.ts', 'export const version = 1;\nmodule.exports.touch = touch;'],
     ] as const) {
@@ -98,8 +118,8 @@ describe('commonJsExports', () => {
     // ES modules stay ES modules: .mjs/.mts (no tool runs them as CommonJS), and a file with
     // import/export declarations that writes no module.exports or exports.x at its top level.
     for (const [file, code] of [
-      ['src/a.js', "import { readFileSync } from 'node:fs';\nconst api = exports;\napi.touch = touch;"],
-      ['src/a.ts', "import { readFileSync } from 'node:fs';\nconst api = exports;\napi.touch = touch;"],
+      ['src/a.js', "import { readFileSync } from 'node:fs';\nfunction f() { const api = exports; api.touch = touch; }"],
+      ['src/a.mjs', "import x from './x.js';\nvar api = module.exports;\napi.touch = touch;"],
       ['src/a.mts', "import { Request } from 'express';\nmodule.exports = { touch };"],
       ['src/a.mjs', "import { readFileSync } from 'node:fs';\nmodule.exports = { touch };"],
       ['src/a.mjs', 'module.exports = { touch };'],

@@ -120,7 +120,11 @@ const isCommonJsTarget = (path: readonly string[] | undefined): boolean =>
   path !== undefined &&
   ((path.length >= 2 && path[0] === 'module' && path[1] === 'exports') || (path.length >= 2 && path[0] === 'exports'));
 
-/** Whether a top-level statement assigns `module.exports`, `module.exports.x` or `exports.x`. */
+/**
+ * Whether a top-level statement assigns `module.exports`, `module.exports.x` or `exports.x`, or
+ * declares an alias of the export object (`var api = module.exports`, `const api = exports`): a
+ * read of either name at the top level fails in an ES module, where neither is defined.
+ */
 function writesCommonJsExports(program: AstNode): boolean {
   for (const statement of children(program, 'body')) {
     const expressions =
@@ -131,6 +135,8 @@ function writesCommonJsExports(program: AstNode): boolean {
           : [];
     for (const expression of expressions) {
       if (assignmentChain(expression).links.some((l) => isCommonJsTarget(memberPath(unwrap(l.target))))) return true;
+      const path = statement.type === 'VariableDeclaration' ? memberPath(expression) : undefined;
+      if (isModuleExports(path) || (path?.length === 1 && path[0] === 'exports')) return true;
     }
   }
   return false;
@@ -178,7 +184,8 @@ function redeclaresCommonJsNames(program: AstNode): boolean {
  * (`.mjs`/`.mts`, where `module` is never defined: Node, bundlers and TypeScript's output all load
  * them as ES modules; a `.js`/`.jsx`/`.ts`/`.tsx` file with an `import` or `export` declaration
  * other than a type-only one, which is erased, unless it assigns `module.exports`,
- * `module.exports.x` or `exports.x` at its top level, which works only when it is compiled to
+ * `module.exports.x` or `exports.x` at its top level or declares an alias of either there
+ * (`var api = module.exports`), which works only when it is compiled to
  * CommonJS: by TypeScript, or by Babel for a `.js` file (babel-node, `@babel/register`,
  * babel-jest); a `.cjs`/`.cts` file is CommonJS whatever it imports), and not declared at
  * module scope by `let`, `const`, a class, an enum, a namespace or an import (a SyntaxError in a
@@ -198,6 +205,13 @@ export function isCommonJsScope(program: AstNode, file: string): boolean {
 }
 
 const COMMONJS = new WeakMap<AstNode, readonly CommonJsExport[]>();
+const ALWAYS_TRUTHY: ReadonlySet<string> = new Set([
+  'ObjectExpression',
+  'ArrayExpression',
+  'FunctionExpression',
+  'ArrowFunctionExpression',
+  'ClassExpression',
+]);
 
 /**
  * What a CommonJS module exports by its top-level statements, in order: `module.exports = v`,
@@ -245,10 +259,10 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
   // Whether `module` is Node's module: a top-level `var module = {…}` or `module = …` rebinds it.
   let nodeModule = !declaresFunction(program, 'module');
   /**
-   * Whether a value may be Node's module: `module`, `module || shim`, `shim ?? module`, `typeof
-   * module … && module` (`&&` gives its right side whenever `module` is defined), `typeof module … ?
-   * module : shim`. An explicit stack, not one call per operator: a long `a || b || …` is a tree as
-   * deep as it has operators.
+   * Whether a value may be Node's module: `module`, `module || shim`, `shim ?? module` (not `{…} ||
+   * module`, which is always the literal), `typeof module … && module` (`&&` gives its right side
+   * whenever `module` is defined), `typeof module … ? module : shim`. An explicit stack, not one
+   * call per operator: a long `a || b || …` is a tree as deep as it has operators.
    */
   const mayBeModule = (node: AstNode | undefined): boolean => {
     const pending = [node];
@@ -257,8 +271,12 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
       if (n?.type === 'Identifier') {
         if (n.name === 'module' && nodeModule) return true;
       } else if (n?.type === 'LogicalExpression') {
-        if (n.operator !== '&&') pending.push(child(n, 'left'));
-        pending.push(child(n, 'right'));
+        if (n.operator === '&&') pending.push(child(n, 'right'));
+        else {
+          // A literal object, array, function or class is truthy and not nullish: `||`/`??` is it.
+          pending.push(child(n, 'left'));
+          if (!ALWAYS_TRUTHY.has(unwrap(child(n, 'left'))?.type ?? '')) pending.push(child(n, 'right'));
+        }
       } else if (n?.type === 'ConditionalExpression') {
         pending.push(child(n, 'consequent'), child(n, 'alternate'));
       }
@@ -343,7 +361,14 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
         const init = child(declarator, 'init');
         const handed = run(init);
         const id = child(declarator, 'id');
-        if (id?.type !== 'Identifier') continue;
+        if (id?.type !== 'Identifier') {
+          // `var { module } = ctx`, `var [exports] = shims`: a pattern rebinds every name it declares.
+          for (const name of patternIdentifiers(id, [])) {
+            if (name.name === 'module') nodeModule = false;
+            else aliases.delete(name.name as string);
+          }
+          continue;
+        }
         // `var exports;` keeps the value the binding has.
         if (init === undefined && statement.kind === 'var') continue;
         if (id.name === 'module') nodeModule = handed.isModule;

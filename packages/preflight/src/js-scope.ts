@@ -229,11 +229,60 @@ function resolveBinding(
   parentOf: ReadonlyMap<AstNode, AstNode>,
   options: { readonly moduleScope: boolean },
 ): NearestDeclaration | undefined {
-  let current = parentOf.get(node);
+  let current = scopeFrom(parentOf.get(node), parentOf);
   while (current && (options.moduleScope || current.type !== 'Program')) {
     const found = scopeDeclarations(current)?.get(name);
     if (found) return found;
-    current = parentOf.get(current);
+    current = scopeFrom(parentOf.get(current), parentOf);
   }
   return undefined;
+}
+
+// The nodes that may declare names (those {@link scopeDeclarations} indexes).
+const SCOPE_TYPES: ReadonlySet<string> = new Set([
+  'Program',
+  'BlockStatement',
+  'StaticBlock',
+  'TSModuleBlock',
+  'SwitchStatement',
+  'FunctionDeclaration',
+  'FunctionExpression',
+  'ArrowFunctionExpression',
+  'ClassExpression',
+  'CatchClause',
+  'ForStatement',
+  'ForInStatement',
+  'ForOfStatement',
+]);
+
+// Per parent map, the nearest scope node at or above each node walked through (`null`: none), so
+// that lookups from the operands of a chain as deep as it is long (`a || b || …`) skip the run of
+// non-scope nodes above them instead of each stepping through all of it again.
+const NEAREST_SCOPES = new WeakMap<ReadonlyMap<AstNode, AstNode>, WeakMap<AstNode, AstNode | null>>();
+
+/** The nearest node at or above `node` that may declare names, or `undefined` above the program. */
+function scopeFrom(node: AstNode | undefined, parentOf: ReadonlyMap<AstNode, AstNode>): AstNode | undefined {
+  let known = NEAREST_SCOPES.get(parentOf);
+  if (!known) {
+    known = new WeakMap();
+    NEAREST_SCOPES.set(parentOf, known);
+  }
+  const walked: AstNode[] = [];
+  let current = node;
+  let found: AstNode | null = null;
+  while (current) {
+    if (SCOPE_TYPES.has(current.type)) {
+      found = current;
+      break;
+    }
+    const cached = known.get(current);
+    if (cached !== undefined) {
+      found = cached;
+      break;
+    }
+    walked.push(current);
+    current = parentOf.get(current);
+  }
+  for (const n of walked) known.set(n, found);
+  return found ?? undefined;
 }

@@ -82,6 +82,30 @@ describe('env getters imported from other files', () => {
     }
   });
 
+  it('follows a getter called on a require() or import() of its module without binding it to a name', async () => {
+    const env = {
+      'src/env.js': 'module.exports = { read: (name) => process.env[name] };\n',
+      'src/whole.js': 'module.exports = (name) => process.env[name];\n',
+    };
+    for (const app of [
+      "const secret = require('./env').read('JWT_SECRET') || 'dev-secret';\n",
+      "const secret = require('./whole')('JWT_SECRET') || 'dev-secret';\n",
+      "const secret = (await import('./env.js')).read('JWT_SECRET') || 'dev-secret';\n",
+    ]) {
+      write({ ...env, 'src/app.js': app });
+      expect(await reported(), app).toEqual(['src/app.js:1']);
+    }
+    // Not a getter: another member, a module outside the project, a shadowed `require`.
+    for (const app of [
+      "const secret = require('./env').other('JWT_SECRET') || 'dev-secret';\n",
+      "const secret = require('./missing').read('JWT_SECRET') || 'dev-secret';\n",
+      "function f(require) { return require('./env').read('JWT_SECRET') || 'dev-secret'; }\n",
+    ]) {
+      write({ ...env, 'src/app.js': app });
+      expect(await reported(), app).toEqual([]);
+    }
+  });
+
   it('does not follow package imports, type-only imports, shadowed names or files outside the root', async () => {
     write(NOT_FOLLOWED_IMPORTS);
     expect(await reported()).toEqual([]);

@@ -265,6 +265,8 @@ export class EnvGetters {
   readonly #file: string;
   readonly #project: ProjectLookup | undefined;
   readonly #parentOf: ReadonlyMap<AstNode, AstNode>;
+  /** Whether the file loads a module of the project where it uses it (`require('./env').read(…)`). */
+  readonly #loadsInline: boolean;
 
   constructor(file: string, module: ParsedModule, project: ProjectLookup | undefined) {
     this.#file = file;
@@ -272,26 +274,76 @@ export class EnvGetters {
     this.#parentOf = module.parentOf;
     this.#local = localGetters(module.program);
     this.#imported = project === undefined ? new Map() : moduleImports(module.program, esmKind(file, project));
+    this.#loadsInline =
+      project !== undefined &&
+      module.nodes.some(
+        (n) =>
+          (n.type === 'CallExpression' && requiredSpecifier(n) !== undefined) ||
+          (n.type === 'ImportExpression' && isModuleSpecifier(child(n, 'source')?.value)),
+      );
   }
 
   /** Whether any call could be a getter (a fast path for files without any). */
   get any(): boolean {
-    return this.#local.size > 0 || this.#imported.size > 0;
+    return this.#local.size > 0 || this.#imported.size > 0 || this.#loadsInline;
+  }
+
+  /**
+   * The module a callee's object loads where it is used: `require('./env')` (not a `require` a
+   * function declares), `await import('./env')`.
+   */
+  #loaded(node: AstNode | undefined): { specifier: string; kind: ImportKind } | undefined {
+    const n = unwrap(node);
+    if (n?.type === 'CallExpression') {
+      const specifier = requiredSpecifier(n);
+      const callee = child(n, 'callee') as AstNode;
+      return specifier !== undefined && !isShadowed(callee, 'require', this.#parentOf)
+        ? { specifier, kind: 'require' }
+        : undefined;
+    }
+    const imported = n?.type === 'AwaitExpression' ? unwrap(child(n, 'argument')) : undefined;
+    const specifier = imported?.type === 'ImportExpression' ? child(imported, 'source')?.value : undefined;
+    return isModuleSpecifier(specifier) ? { specifier, kind: 'import' } : undefined;
+  }
+
+  /**
+   * `require('./env')('X')`, `require('./env').read('X')`, `(await import('./env')).read('X')`:
+   * the getter an export of a module loaded in place is (a namespace from `import()` is no function).
+   */
+  #inlineKind(callee: AstNode): GetterKind | undefined {
+    const project = this.#project;
+    if (project === undefined || !this.#loadsInline) return undefined;
+    const n = unwrap(callee);
+    let member: string | undefined;
+    let object = n;
+    if (n?.type === 'MemberExpression' && n.computed !== true) {
+      const property = child(n, 'property');
+      if (property?.type !== 'Identifier') return undefined;
+      member = property.name as string;
+      object = child(n, 'object');
+    }
+    const loaded = this.#loaded(object);
+    if (loaded === undefined || (loaded.kind === 'import' && member === undefined)) return undefined;
+    const target = project.resolveImport(this.#file, loaded.specifier, loaded.kind);
+    return target === undefined ? undefined : exportedGetter(target, member ?? 'default', project);
   }
 
   /**
    * The kind of getter a call's callee is, if any: `read(…)`, `config.read(…)` on a namespace
-   * import or required module, `env(…)` for a required module that is itself the getter.
+   * import or required module, `env(…)` for a required module that is itself the getter, and the
+   * same on a module loaded in place (`require('./env').read(…)`).
    */
   kindOf(callee: AstNode | undefined): GetterKind | undefined {
     const n = unwrap(callee);
     let localName: string | undefined;
     let member: string | undefined;
     if (n?.type === 'Identifier') localName = n.name as string;
+    else if (n?.type === 'CallExpression') return this.#inlineKind(n);
     else if (n?.type === 'MemberExpression' && n.computed !== true) {
       const object = unwrap(child(n, 'object'));
       const property = child(n, 'property');
-      if (object?.type !== 'Identifier' || property?.type !== 'Identifier') return undefined;
+      if (object?.type !== 'Identifier') return property?.type === 'Identifier' ? this.#inlineKind(n) : undefined;
+      if (property?.type !== 'Identifier') return undefined;
       localName = object.name as string;
       member = property.name as string;
     }

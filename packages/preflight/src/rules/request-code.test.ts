@@ -187,6 +187,26 @@ outer();
     ]) {
       expect(reported(`${cache}${exporting}\n`, 'src/a.js'), exporting).toEqual([]);
     }
+    // A file that imports and exports only through such an alias runs only compiled to CommonJS.
+    for (const file of ['src/a.js', 'src/a.ts']) {
+      for (const exporting of [
+        'var api = module.exports;\napi.fail = recordFailure;',
+        'const api = exports;\napi.fail = recordFailure;',
+      ]) {
+        const code = `import x from './x.js';\n${cache}${exporting}\n`;
+        expect(reported(code, file), `${file}: ${code}`).toEqual(['2: attempts']);
+      }
+    }
+  });
+
+  it('reads no CommonJS exports through a module that a literal || shim or a destructuring rebinds', () => {
+    const cache = 'const attempts = new Map();\nfunction recordFailure(ip) { attempts.set(ip, 1); }\n';
+    for (const before of ['', "import x from './x.js';\n"]) {
+      for (const shim of ['var module = { exports: {} } || module;', 'var { module } = globalThis.ctx;']) {
+        const code = `${before}${shim}\n${cache}module.exports = { recordFailure };\n`;
+        expect(reported(code, 'src/a.js'), code).toEqual([]);
+      }
+    }
   });
 
   it('reads no CommonJS exports where module is rebound or exports declared by let/const at module scope, or in an ES module', () => {
