@@ -16,13 +16,16 @@ const TAIL_BYTES = 16 * 1024;
  * `#chunks` once full or when a large chunk follows it.
  *
  * With `wipe` (plaintext going through `encryptStream`), the bytes the queue copied (tail
- * buffers, slices copied together) are zeroed once consumed, at the next `push`/`take` or
- * {@link wipe}: a slice `take` returned must be used before then. Chunks the caller pushed and
- * still owns are never written to.
+ * buffers, slices copied together, {@link own}) are zeroed once consumed, at the next
+ * `push`/`take` or {@link wipe}: a slice `take` returned must be used before then. Chunks the
+ * caller pushed and still owns are never written to.
+ *
+ * Large chunks are held by reference until {@link own} copies what is left of them: a stream calls
+ * it before its write callback, after which the writer may reuse its buffer.
  */
 export class ByteQueue {
   readonly #wipe: boolean;
-  /** Views of buffers this queue allocated, held in `#chunks` (`wipe` only). */
+  /** Views of buffers this queue allocated, held in `#chunks`. */
   readonly #owned = new WeakSet<Buffer>();
   /** Consumed bytes of buffers this queue allocated, zeroed at the next operation (`wipe` only). */
   #consumed: Buffer[] = [];
@@ -33,6 +36,8 @@ export class ByteQueue {
   #tail: Buffer | undefined;
   #tailStart = 0;
   #tailEnd = 0;
+  /** The buffer {@link own} copied into last, reused once nothing queued points into it. */
+  #spare: Buffer | undefined;
   length = 0;
 
   constructor(options: { readonly wipe?: boolean } = {}) {
@@ -62,6 +67,7 @@ export class ByteQueue {
     }
     this.#chunks = [];
     this.#head = 0;
+    this.#spare = undefined;
     this.#tail = undefined;
     this.#tailStart = 0;
     this.#tailEnd = 0;
@@ -71,16 +77,16 @@ export class ByteQueue {
   /** Consumes all of chunk `chunks[index]` (`part` = its length) or its first `part` bytes. */
   #consumeChunk(chunks: Buffer[], index: number, part: number): void {
     const chunk = chunks[index] as Buffer;
-    const owned = this.#wipe && this.#owned.has(chunk);
+    const owned = this.#owned.has(chunk);
     if (part < chunk.length) {
       const rest = chunk.subarray(part);
       if (owned) {
         this.#owned.add(rest);
-        this.#consumed.push(chunk.subarray(0, part));
+        if (this.#wipe) this.#consumed.push(chunk.subarray(0, part));
       }
       chunks[index] = rest;
     } else {
-      if (owned) this.#consumed.push(chunk);
+      if (owned && this.#wipe) this.#consumed.push(chunk);
       chunks[index] = CONSUMED;
     }
   }
@@ -114,10 +120,53 @@ export class ByteQueue {
   #sealTail(): void {
     if (this.#tail && this.#tailEnd > this.#tailStart) {
       const view = this.#tail.subarray(this.#tailStart, this.#tailEnd);
-      if (this.#wipe) this.#owned.add(view);
+      this.#owned.add(view);
       this.#chunks.push(view);
     }
     this.#tailStart = this.#tailEnd;
+  }
+
+  /**
+   * Copies the queued bytes of chunks the caller pushed (large ones, held by reference) into memory
+   * of the queue's own, so the caller may reuse its buffers once this returns. Chunks already the
+   * queue's are not copied again. Like {@link wipe}, it ends the life of the slices `take` returned.
+   * A stream calls it after every write, so its buffer is reused once nothing queued points into
+   * it (as soon as the frame it held was taken): no allocation per write.
+   */
+  own(): void {
+    if (this.#wipe) this.wipe();
+    const chunks = this.#chunks;
+    let size = 0;
+    for (let i = this.#head; i < chunks.length; i++) {
+      const chunk = chunks[i] as Buffer;
+      if (!this.#owned.has(chunk)) size += chunk.length;
+    }
+    if (size === 0) return;
+    let copy: Buffer;
+    const spare = this.#spare;
+    if (spare && spare.length >= size && !this.#holds(spare)) copy = spare;
+    else {
+      // Its own ArrayBuffer (never the shared pool), so #holds can tell whether it is still in use.
+      copy = Buffer.allocUnsafeSlow(size);
+      this.#spare = copy;
+    }
+    let offset = 0;
+    for (let i = this.#head; i < chunks.length; i++) {
+      const chunk = chunks[i] as Buffer;
+      if (this.#owned.has(chunk)) continue;
+      const view = copy.subarray(offset, offset + chunk.copy(copy, offset));
+      offset += view.length;
+      this.#owned.add(view);
+      chunks[i] = view;
+    }
+  }
+
+  /** Whether a queued chunk points into `buffer`. */
+  #holds(buffer: Buffer): boolean {
+    for (let i = this.#head; i < this.#chunks.length; i++) {
+      if ((this.#chunks[i] as Buffer).buffer === buffer.buffer) return true;
+    }
+    return false;
   }
 
   /** The first `min(n, length)` bytes, left in the queue. */

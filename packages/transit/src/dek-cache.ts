@@ -146,12 +146,15 @@ export class EncryptDekCache {
    * anyone (the caller that started the fetch included): its waiters fetch again, so nothing that
    * returns after `clear()` uses a key version Vault chose before it. After
    * {@link MAX_CLEARED_FETCHES} such drops the call fails with a retryable
-   * `ERR_TRANSIT_VAULT_UNAVAILABLE` rather than waiting forever.
+   * `ERR_TRANSIT_VAULT_UNAVAILABLE` rather than waiting forever. Once a fetch it waited for
+   * settles, a `cancelled()` caller (a stream destroyed meanwhile) reserves nothing and fails with
+   * `ERR_TRANSIT_STREAM`: the DEK stays cached for others, its message count untouched.
    */
   async reserve(
     binding: string,
     bytes: number,
     fetch: () => Promise<EncryptEntry>,
+    cancelled?: () => boolean,
   ): Promise<{ entry: EncryptEntry; counter: number }> {
     let cleared = 0;
     for (;;) {
@@ -180,6 +183,9 @@ export class EncryptDekCache {
         this.#inflight.set(binding, pending);
       }
       const fetched = await pending;
+      if (cancelled?.()) {
+        throw new TransitError('ERR_TRANSIT_STREAM', 'encryptStream: destroyed before its data key arrived.');
+      }
       if (generation !== this.#generation) {
         cleared += 1;
         if (cleared >= MAX_CLEARED_FETCHES) {

@@ -8,6 +8,7 @@ import {
   parseHead,
   parseRecord,
   parseStreamHeader,
+  RewrapCopy,
   replaceWrapped,
   WRAPPED_DEK_BYTES,
 } from './envelope.ts';
@@ -163,5 +164,32 @@ describe('parseHead key check', () => {
         expect.objectContaining({ code: 'ERR_TRANSIT_KEY_NOT_ACCEPTED' }),
       );
     }
+  });
+});
+
+describe('RewrapCopy', () => {
+  const versions = [1, 127, 128, 16_383, 16_384, 2_097_152, 0x7fffffff];
+
+  it('builds what replaceWrapped builds, from its own copy, whatever the old and new key version lengths', () => {
+    fc.assert(
+      fc.property(
+        nameArb,
+        fc.constantFrom(...versions),
+        fc.constantFrom(...versions),
+        fc.uint8Array({ minLength: 0, maxLength: 300 }),
+        (key, from, to, body) => {
+          const bytes = record('transit', key, from, body);
+          const head = parseHead(bytes, anyKey);
+          const expected = replaceWrapped(Buffer.from(bytes), head, to, Buffer.alloc(WRAPPED_DEK_BYTES, 0xcc));
+          const copy = new RewrapCopy(bytes, head);
+          expect(copy.head.wrappedDek.equals(head.wrappedDek)).toBe(true);
+          expect(copy.head.fixedHeader.equals(head.fixedHeader)).toBe(true);
+          bytes.fill(0); // the caller reuses its buffer
+          const out = copy.replace(to, Buffer.alloc(WRAPPED_DEK_BYTES, 0xcc));
+          expect(out.equals(expected)).toBe(true);
+          expect(parseHead(out, anyKey).keyVersion).toBe(to);
+        },
+      ),
+    );
   });
 });

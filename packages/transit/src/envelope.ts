@@ -316,6 +316,50 @@ export function replaceWrapped(bytes: Uint8Array, head: EnvelopeHead, keyVersion
   return Buffer.concat([head.fixedHeader, encodeWrapped(keyVersion, wrappedDek), buf.subarray(head.end)]);
 }
 
+/** Bytes of the longest key version varint (versions up to 2^31 - 1). */
+const MAX_VARINT_BYTES = 5;
+
+/**
+ * What rewrap keeps of an envelope while Vault answers: a copy made at call time (the caller may
+ * reuse its buffer), which is also the result, so a whole stream costs one buffer of its size. The
+ * copy starts up to 4 bytes into its buffer, so a new key version whose varint is longer or shorter
+ * than the old one is written in place: {@link replace} moves the fixed header, never the payload.
+ */
+export class RewrapCopy {
+  /** `head` with its fixed header and wrapped DEK read from the copy. */
+  readonly head: EnvelopeHead;
+  readonly #buffer: Buffer;
+  /** Offset in `#buffer` where the wrapped DEK ends, whatever the key version's length. */
+  readonly #wrappedEnd: number;
+
+  constructor(bytes: Uint8Array, head: EnvelopeHead) {
+    const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const at = MAX_VARINT_BYTES - (head.end - WRAPPED_DEK_BYTES - head.fixedHeader.length);
+    this.#buffer = Buffer.allocUnsafe(at + buf.length);
+    this.#buffer.fill(0, 0, at);
+    buf.copy(this.#buffer, at);
+    this.#wrappedEnd = at + head.end;
+    this.head = {
+      ...head,
+      fixedHeader: this.#buffer.subarray(at, at + head.fixedHeader.length),
+      wrappedDek: this.#buffer.subarray(this.#wrappedEnd - WRAPPED_DEK_BYTES, this.#wrappedEnd),
+    };
+  }
+
+  /** The envelope with a new key version and wrapped DEK (what rewrap returns), patched in place. */
+  replace(keyVersion: number, wrappedDek: Buffer): Buffer {
+    const version = encodeVarint(keyVersion);
+    const wrappedAt = this.#wrappedEnd - WRAPPED_DEK_BYTES;
+    const start = wrappedAt - version.length - this.head.fixedHeader.length;
+    const from = this.head.fixedHeader.byteOffset - this.#buffer.byteOffset;
+    if (start !== from) this.#buffer.copyWithin(start, from, from + this.head.fixedHeader.length);
+    version.copy(this.#buffer, wrappedAt - version.length);
+    wrappedDek.copy(this.#buffer, wrappedAt, 0, WRAPPED_DEK_BYTES);
+    if (start > 0) this.#buffer.fill(0, 0, start);
+    return this.#buffer.subarray(start);
+  }
+}
+
 /** `vault:v<N>:<base64>`, the ciphertext form Vault's decrypt and rewrap take. */
 export function vaultCiphertext(keyVersion: number, wrappedDek: Buffer): string {
   return `vault:v${keyVersion}:${wrappedDek.toString('base64')}`;

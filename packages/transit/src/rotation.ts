@@ -1,5 +1,5 @@
 import type { EncryptionContext } from './context.ts';
-import { type EnvelopeHead, FORMAT_VERSION, isStream, parseHead, replaceWrapped } from './envelope.ts';
+import { type EnvelopeHead, FORMAT_VERSION, isStream, parseHead, RewrapCopy } from './envelope.ts';
 import { TransitError } from './errors.ts';
 import type { TransitCore } from './transit-core.ts';
 import type { TransitKeyInfo } from './vault-transit.ts';
@@ -168,22 +168,24 @@ export async function rewrapEnvelopes(core: TransitCore, items: readonly RewrapI
   const results: RewrapResult[] = new Array(items.length);
   const groups = new Map<string, { index: number; head: EnvelopeHead; transitContext: string | undefined }[]>();
   // Read at call time: the caller may reuse its buffers while Vault answers, and the result is
-  // built from the bytes whose wrapped DEK was sent.
-  const sources: (Buffer | undefined)[] = new Array(items.length);
+  // built from the bytes whose wrapped DEK was sent. The copy is the result (patched when Vault
+  // answers): one envelope-sized buffer each, as when the result was built from the caller's bytes.
+  const copies: (RewrapCopy | undefined)[] = new Array(items.length);
   items.forEach((item, index) => {
     try {
       const envelope = item?.envelope;
-      const source = envelope instanceof Uint8Array ? Buffer.from(envelope) : undefined;
-      const head = parseHead(source ?? envelope, core.accepts);
-      sources[index] = source;
-      if (isOldStream(head)) {
+      const parsed = parseHead(envelope, core.accepts);
+      if (isOldStream(parsed)) {
         // Format 1 frames authenticate the wrapped DEK: replacing it would break every frame.
         throw new TransitError(
           'ERR_TRANSIT_STREAM',
           'rewrap cannot update a stream envelope of format 1 in place: re-encrypt it with decryptStream() and encryptStream() (which writes format 2) instead.',
         );
       }
-      const transitContext = core.transitContext(head, item?.context);
+      const transitContext = core.transitContext(parsed, item?.context);
+      const copy = new RewrapCopy(envelope, parsed);
+      copies[index] = copy;
+      const head = copy.head;
       // Vault rewraps under the key that wrapped the DEK (an `acceptKeys` envelope stays under its
       // key), and wants context in all items of a batch or in none.
       const group = `${head.mount}\u0000${head.key}\u0000${transitContext === undefined ? 0 : 1}`;
@@ -216,14 +218,15 @@ export async function rewrapEnvelopes(core: TransitCore, items: readonly RewrapI
         rewrapped.forEach((result, i) => {
           const item = batch[i];
           if (!item) return;
-          const source = sources[item.index];
-          if (result instanceof TransitError || !source) {
+          const copy = copies[item.index];
+          copies[item.index] = undefined;
+          if (result instanceof TransitError || !copy) {
             results[item.index] = { ok: false, error: asTransitError(result) };
             return;
           }
           results[item.index] = {
             ok: true,
-            envelope: replaceWrapped(source, item.head, result.keyVersion, result.wrappedDek),
+            envelope: copy.replace(result.keyVersion, result.wrappedDek),
             fromVersion: item.head.keyVersion,
             toVersion: result.keyVersion,
           };

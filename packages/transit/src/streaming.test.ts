@@ -253,3 +253,131 @@ describe('createEncryptStream', () => {
     expect(queued.every((b) => b === 0)).toBe(true);
   });
 });
+
+describe('createEncryptStream destroyed while its first write waits for a data key', () => {
+  it('neither queues that plaintext nor writes anything, and tells the core the reservation is no longer wanted', async () => {
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const wanted: boolean[] = [];
+    const base = fakeCore();
+    const core: TransitCore = {
+      ...base,
+      frameSize: 64 * 1024,
+      reserve: async (context, bytes, stream, cancelled?: () => boolean) => {
+        await gate;
+        wanted.push(cancelled === undefined || !cancelled());
+        return base.reserve(context, bytes, stream);
+      },
+    };
+    const queue = new ByteQueue({ wipe: true });
+    const stream = createEncryptStream(core, CONTEXT, { queue });
+    const out: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => out.push(chunk));
+    const errors: unknown[] = [];
+    stream.on('error', (error) => errors.push(error));
+    const closed = new Promise((resolve) => stream.once('close', resolve));
+    stream.write(Buffer.from('SECRET-PLAINTEXT'));
+    stream.destroy();
+    await closed;
+    open();
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(queue.length).toBe(0);
+    expect(queue.peek(64).toString()).toBe('');
+    expect(out).toEqual([]);
+    expect(errors).toEqual([]);
+    expect(wanted).toEqual([false]);
+  });
+});
+
+describe('streams and a writer that reuses its buffer once the write callback ran', () => {
+  const written = (stream: Transform, chunk: Buffer): Promise<void> =>
+    new Promise((resolve, reject) => stream.write(chunk, (error) => (error ? reject(error) : resolve())));
+  const collect = (stream: Transform): Promise<Buffer> =>
+    new Promise((resolve, reject) => {
+      const out: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => out.push(chunk));
+      stream.once('end', () => resolve(Buffer.concat(out)));
+      stream.once('error', reject);
+    });
+  const core: TransitCore = { ...fakeCore(), frameSize: 64 * 1024 };
+
+  for (const size of [4096, 64 * 1024, 64 * 1024 + 100, 200 * 1024]) {
+    it(`encryptStream seals the bytes written (${size} bytes), not what the buffer holds later`, async () => {
+      const stream = createEncryptStream(core, CONTEXT);
+      const sealed = collect(stream);
+      const pooled = Buffer.alloc(size, 0x41);
+      await written(stream, pooled);
+      pooled.fill(0x42);
+      await written(stream, pooled);
+      pooled.fill(0x43);
+      stream.end();
+      const opened = await pipeThrough(await sealed, createDecryptStream(core, CONTEXT, {}));
+      expect(opened.equals(Buffer.concat([Buffer.alloc(size, 0x41), Buffer.alloc(size, 0x42)]))).toBe(true);
+    });
+  }
+
+  for (const size of [4096, 64 * 1024, 200 * 1024]) {
+    it(`decryptStream opens the bytes written (${size}-byte chunks), not what the buffer holds later`, async () => {
+      const plaintext = Buffer.alloc(150 * 1024);
+      for (let i = 0; i < plaintext.length; i++) plaintext[i] = (i * 7) & 0xff;
+      const sealed = await pipeThrough(plaintext, createEncryptStream(core, CONTEXT));
+      const stream = createDecryptStream(core, CONTEXT, {});
+      const opened = collect(stream);
+      const pooled = Buffer.alloc(size);
+      for (let offset = 0; offset < sealed.length; offset += size) {
+        const part = sealed.subarray(offset, offset + size);
+        part.copy(pooled);
+        await written(stream, pooled.subarray(0, part.length));
+        pooled.fill(0);
+      }
+      stream.end();
+      expect((await opened).equals(plaintext)).toBe(true);
+    });
+  }
+
+  it("encryptStream zeroes its copy of a large write when destroyed, never the writer's buffer", async () => {
+    const queue = new ByteQueue({ wipe: true });
+    const stream = createEncryptStream(core, CONTEXT, { queue });
+    stream.resume();
+    const pooled = Buffer.alloc(4096, 0x41);
+    await written(stream, pooled);
+    const held = queue.peek(queue.length);
+    expect(held.equals(pooled)).toBe(true);
+    const closed = new Promise((resolve) => stream.once('close', resolve));
+    stream.destroy();
+    await closed;
+    expect(held.every((b) => b === 0)).toBe(true);
+    expect(pooled.every((b) => b === 0x41)).toBe(true);
+  });
+});
+
+describe('stream context', () => {
+  it('is read when the stream is created: a context object changed later changes nothing', async () => {
+    const seen: unknown[] = [];
+    const base = fakeCore();
+    const core: TransitCore = {
+      ...base,
+      reserve: (context, bytes, stream) => {
+        seen.push({ ...context });
+        return base.reserve(context, bytes, stream);
+      },
+      unwrap: (head, context) => {
+        seen.push({ ...context });
+        return base.unwrap(head, context);
+      },
+    };
+    const context: Record<string, string> = { tenant: 't1', object: 'backup.tar' };
+    const encrypting = createEncryptStream(core, context);
+    context.tenant = 't2';
+    context.extra = 'x';
+    const sealed = await pipeThrough(Buffer.from(PLAINTEXT), encrypting);
+    context.tenant = 't1';
+    delete context.extra;
+    const decrypting = createDecryptStream(core, context, {});
+    context.tenant = 't2';
+    expect((await pipeThrough(sealed, decrypting)).toString()).toBe(PLAINTEXT);
+    expect(seen).toEqual([CONTEXT, CONTEXT]);
+  });
+});

@@ -91,6 +91,20 @@ export interface EncryptStreamInternals extends FrameLimit {
   readonly queue?: ByteQueue;
 }
 
+/**
+ * The context as it is when the stream is created: its own enumerable entries (what
+ * `encodeContext` encodes and the tenant is read from), each read once, so a caller changing its
+ * object later (a pooled context, a loop variable) changes neither the frames' AAD nor the tenant
+ * the data key is bound to. Anything not a plain object is returned as is for `encodeContext` to
+ * refuse.
+ */
+function snapshotContext(context: EncryptionContext): EncryptionContext {
+  if (context === null || typeof context !== 'object' || Array.isArray(context)) return context;
+  // fromEntries defines own data properties: an own "__proto__" entry stays an entry.
+  const entries = Object.keys(context).map((name) => [name, context[name]] as const);
+  return Object.freeze(Object.fromEntries(entries) as EncryptionContext);
+}
+
 const tooManyToEncrypt = (): TransitError =>
   new TransitError(
     'ERR_TRANSIT_STREAM',
@@ -109,9 +123,10 @@ const tooManyToDecrypt = (): TransitError =>
  */
 export function createEncryptStream(
   core: TransitCore,
-  context: EncryptionContext,
+  callerContext: EncryptionContext,
   internals: EncryptStreamInternals = {},
 ): Transform {
+  const context = snapshotContext(callerContext);
   const contextBytes = encodeContext(context);
   const frameSize = core.frameSize;
   const maxFrames = frameLimitOf(internals);
@@ -127,7 +142,8 @@ export function createEncryptStream(
       // One message, no bytes: `cache.maxBytes` bounds what a DEK encrypts directly (records).
       // A stream encrypts under its own key (HMAC of the DEK and a random salt) with frame
       // counters from zero, so GCM's per-key limits hold per stream, whatever its length.
-      const { entry, alg } = await core.reserve(context, 0, true);
+      // Destroyed while Vault answers: the data key is not reserved (no message counted).
+      const { entry, alg } = await core.reserve(context, 0, true, () => stream.destroyed);
       const salt = internals.salt ?? randomBytes(STREAM_SALT_BYTES);
       const fixedHeader = core.fixedHeader(alg);
       const trailer = encodeStreamTrailer(entry.dataKey.commitment, salt, frameSize);
@@ -161,23 +177,36 @@ export function createEncryptStream(
     async transform(chunk: Buffer, _encoding, callback: TransformCallback) {
       try {
         await start(this);
+        // Destroyed while the data key was on its way: destroy() already emptied the queue, and
+        // this plaintext is never queued.
+        if (this.destroyed) {
+          callback();
+          return;
+        }
         queue.push(chunk);
         // A full frame is sealed only once more data follows it: the last frame is flagged.
         while (queue.length > frameSize) seal(this, queue.take(frameSize), false);
+        // The writer may reuse its buffer once called back: what a frame still needs of a large
+        // chunk (held by reference until now) is copied; whole frames were sealed from it above.
+        queue.own();
         callback();
       } catch (error) {
-        callback(error as Error);
+        callback(this.destroyed ? undefined : (error as Error));
       }
     },
     async flush(callback: TransformCallback) {
       try {
         await start(this);
+        if (this.destroyed) {
+          callback();
+          return;
+        }
         seal(this, queue.take(queue.length), true);
         queue.wipe();
         callback();
       } catch (error) {
         queue.discard();
-        callback(error as Error);
+        callback(this.destroyed ? undefined : (error as Error));
       }
     },
     destroy(error, callback) {
@@ -193,10 +222,11 @@ const tooLarge = (): TransitError =>
 
 export function createDecryptStream(
   core: TransitCore,
-  context: EncryptionContext,
+  callerContext: EncryptionContext,
   options: DecryptStreamOptions,
   internals: FrameLimit = {},
 ): Transform {
+  const context = snapshotContext(callerContext);
   const maxBodySize = maxBodySizeOf(options);
   const maxFrames = frameLimitOf(internals);
   const contextBytes = encodeContext(context);
@@ -297,6 +327,7 @@ export function createDecryptStream(
       try {
         queue.push(chunk);
         if (!(await readHeader())) {
+          queue.own();
           callback();
           return;
         }
@@ -306,6 +337,8 @@ export function createDecryptStream(
         // its length minus the tag: once that cannot fit in maxBodySize, stop here rather than
         // buffer the rest of a frame that could be up to 16 MiB.
         if (queue.length - TAG_BYTES > maxBodySize - released) throw tooLarge();
+        // The writer may reuse its buffer once called back: the part of a frame still held is copied.
+        queue.own();
         callback();
       } catch (error) {
         callback(error as Error);

@@ -11,10 +11,15 @@ export interface TransitCore {
   readonly vault: VaultTransit;
   readonly batchSize: number;
   readonly frameSize: number;
+  /**
+   * `cancelled`: checked when a data key Vault was asked for arrives; if it returns true, no
+   * message is reserved on it and the call fails (a stream destroyed meanwhile).
+   */
   reserve(
     context: EncryptionContext,
     bytes: number,
     stream: boolean,
+    cancelled?: () => boolean,
   ): Promise<{ entry: EncryptEntry; counter: number; alg: AlgId }>;
   fixedHeader(alg: AlgId): Buffer;
   /** `head` must come from `parseHead(bytes, accepts)`: its mount and key are not checked again. */

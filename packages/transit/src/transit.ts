@@ -83,7 +83,7 @@ export class Transit {
       vault: this.#vault,
       batchSize,
       frameSize: options.frameSize ?? 64 * 1024,
-      reserve: (context, bytes, stream) => this.#reserve(context, bytes, stream),
+      reserve: (context, bytes, stream, cancelled) => this.#reserve(context, bytes, stream, cancelled),
       fixedHeader: (alg) => this.#fixedHeader(alg),
       unwrap: (head, context) => this.#unwrap(head, context),
       transitContext: (head, context) => this.#transitContext(head, context),
@@ -104,6 +104,7 @@ export class Transit {
     context: EncryptionContext,
     bytes: number,
     stream: boolean,
+    cancelled?: () => boolean,
   ): Promise<{ entry: EncryptEntry; counter: number; alg: AlgId }> {
     this.#open();
     const tenant = this.#tenantKey === undefined ? undefined : tenantOf(context, this.#tenantKey);
@@ -111,40 +112,45 @@ export class Transit {
     const binding = tenant ?? '';
     const reserved =
       this.#encryptCache.tryReserve(binding, bytes) ??
-      (await this.#encryptCache.reserve(binding, bytes, async () => {
-        this.#open();
-        // A DEK's age counts from the request: Vault may have chosen its key version then.
-        const requestedAt = this.#now();
-        const generation = this.#decryptCache.generation;
-        const issued = await this.#vault.datakey(this.#mount, this.#key, tenant);
-        // Closed while Vault answered: the data key is neither used nor cached.
-        if (this.#closed) {
-          issued.dek.fill(0);
-          throw closedError();
-        }
-        const dataKey = new DataKey(issued.dek);
-        // Records this process writes can be read back without a Vault call.
-        this.#decryptCache.set(
-          unwrapId({
-            mount: this.#mount,
-            key: this.#key,
+      (await this.#encryptCache.reserve(
+        binding,
+        bytes,
+        async () => {
+          this.#open();
+          // A DEK's age counts from the request: Vault may have chosen its key version then.
+          const requestedAt = this.#now();
+          const generation = this.#decryptCache.generation;
+          const issued = await this.#vault.datakey(this.#mount, this.#key, tenant);
+          // Closed while Vault answered: the data key is neither used nor cached.
+          if (this.#closed) {
+            issued.dek.fill(0);
+            throw closedError();
+          }
+          const dataKey = new DataKey(issued.dek);
+          // Records this process writes can be read back without a Vault call.
+          this.#decryptCache.set(
+            unwrapId({
+              mount: this.#mount,
+              key: this.#key,
+              keyVersion: issued.keyVersion,
+              wrappedDek: issued.wrappedDek,
+              transitContext: tenant,
+            }),
+            dataKey,
+            generation,
+            requestedAt,
+          );
+          return {
+            dataKey,
+            wrapped: encodeWrapped(issued.keyVersion, issued.wrappedDek),
             keyVersion: issued.keyVersion,
-            wrappedDek: issued.wrappedDek,
-            transitContext: tenant,
-          }),
-          dataKey,
-          generation,
-          requestedAt,
-        );
-        return {
-          dataKey,
-          wrapped: encodeWrapped(issued.keyVersion, issued.wrappedDek),
-          keyVersion: issued.keyVersion,
-          createdAt: requestedAt,
-          messages: 0,
-          bytes: 0,
-        };
-      }));
+            createdAt: requestedAt,
+            messages: 0,
+            bytes: 0,
+          };
+        },
+        cancelled,
+      ));
     return { ...reserved, alg };
   }
 
