@@ -1,7 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createSanitizer, SanitizeError } from './index.ts';
 import { serializeChildren } from './serialize.ts';
-import { parseInFlowContainer } from './verify.ts';
+import {
+  AMPLIFICATION_FAILURE,
+  ATTRIBUTE_AMPLIFICATION_FAILURE,
+  ELEMENT_AMPLIFICATION_FAILURE,
+  meterParseWork,
+  type ParseWork,
+  parseInFlowContainer,
+} from './verify.ts';
 
 /**
  * `<p>`, `bold` b elements with distinct titles of `titleLength` characters left open, then `paragraphs`
@@ -19,51 +26,143 @@ function amplifying(paragraphs: number, titleLength = 4000, bold = 50): string {
   return `<p>${open}${'<p>x'.repeat(paragraphs)}`;
 }
 
-const AMPLIFICATION_FAILURE = 'output larger than 64 × its input + 64 KiB (parser amplification limit)';
+/** The sanitized form of `<p>x` is `<p>x</p>`: sanitize-html writes twice the input for the paragraphs. */
+const SANITIZED_PER_INPUT_CHAR = 2;
+
+/** Every parse's work while `run` runs. */
+function parsesOf(run: () => void): ParseWork[] {
+  const parses: ParseWork[] = [];
+  meterParseWork((work) => parses.push({ ...work }));
+  try {
+    run();
+  } finally {
+    meterParseWork(undefined);
+  }
+  return parses;
+}
+
+afterEach(() => meterParseWork(undefined));
 
 describe('createSanitizer', () => {
-  it('cuts output the parser amplifies at maxOutputChars instead of writing it all out first', () => {
-    // 212 KB of input whose whole output is about 560 MB: serializing it all threw a RangeError.
-    const s = createSanitizer({ limits: { maxOutputChars: 10_000 } });
-    const result = s.sanitize(amplifying(2800));
+  it('cuts output the parser amplifies at maxOutputChars', () => {
+    // 1.2 KB of input whose whole output is 21 KB (within the amplification limits).
+    const s = createSanitizer({ limits: { maxOutputChars: 5_000 } });
+    const result = s.sanitize(amplifying(20, 40, 20));
     expect(result).toMatchObject({ failedClosed: false, truncated: true });
-    expect(result.html.length).toBeLessThanOrEqual(10_000);
+    expect(result.html.length).toBeLessThanOrEqual(5_000);
     expect(result.html).toContain('…');
     expect(serializeChildren(parseInFlowContainer(result.html)).html).toBe(result.html);
   });
 
-  it('fails closed, naming the amplification limit, when output would grow past 64 × the input + 64 KiB', () => {
-    const s = createSanitizer();
-    for (const [paragraphs, titleLength] of [
-      [2800, 4000],
-      [300, 1000],
-    ] as const) {
-      const result = s.sanitize(amplifying(paragraphs, titleLength));
-      expect(result).toMatchObject({
-        html: 'x'.repeat(paragraphs),
-        failedClosed: true,
-        truncated: false,
-        failure: AMPLIFICATION_FAILURE,
-      });
-      expect(result.removed).toContainEqual({ kind: 'verification', name: 'output', reason: AMPLIFICATION_FAILURE });
+  it('fails closed, naming the attribute limit, when clones would copy more attribute characters than the sanitized input allows', () => {
+    for (const limits of [{}, { maxOutputChars: 10_000 }]) {
+      const s = createSanitizer({ limits });
+      for (const [paragraphs, titleLength] of [
+        [2800, 4000],
+        [300, 1000],
+      ] as const) {
+        const result = s.sanitize(amplifying(paragraphs, titleLength));
+        expect(result).toMatchObject({
+          html: 'x'.repeat(paragraphs),
+          failedClosed: true,
+          truncated: false,
+          failure: ATTRIBUTE_AMPLIFICATION_FAILURE,
+        });
+        expect(result.removed).toContainEqual({
+          kind: 'verification',
+          name: 'output',
+          reason: ATTRIBUTE_AMPLIFICATION_FAILURE,
+        });
+      }
     }
   });
 
-  it('fails closed, naming the element limit, when the parser would build more elements than the input has characters', () => {
+  it('fails closed, naming the element limit, when the parser would build more elements than the sanitized input allows', () => {
     // 60 short-titled b elements cloned into each of 2000 paragraphs: 120,000 elements from 9 KB.
     const result = createSanitizer().sanitize(amplifying(2000, 4, 60));
     expect(result).toMatchObject({
       html: 'x'.repeat(2000),
       failedClosed: true,
-      failure: 'more elements than input characters (parser amplification limit)',
+      failure: ELEMENT_AMPLIFICATION_FAILURE,
     });
   });
 
-  it('keeps output the parser amplifies within the limit', () => {
-    // 50 × 100 × 20 = 100 KB of output from 5 KB of input: under 64 × 5 KB + 64 KiB.
-    const result = createSanitizer().sanitize(amplifying(20, 100));
+  it('fails closed on input tuned to the old limits (1 element per character, 64 × the output)', () => {
+    // 7 b with 50-character titles: each `<p>x` is `<p>x</p>` (8 characters) after sanitize-html and
+    // 8 elements with 400 attribute characters after the parse, 59 × the sanitized input. At 1 MB
+    // this took 75 s and 3 GB (and died at --max-old-space-size=2048); 3 b with 145-character
+    // titles, 33 s and 1.7 GB.
+    for (const [bold, titleLength] of [
+      [7, 50],
+      [3, 145],
+    ] as const) {
+      const input = amplifying(5000, titleLength, bold);
+      for (const verify of ['standard', 'strict'] as const) {
+        const result = createSanitizer({ verify }).sanitize(input);
+        expect(result).toMatchObject({
+          html: 'x'.repeat(5000),
+          failedClosed: true,
+          failure: ATTRIBUTE_AMPLIFICATION_FAILURE,
+        });
+      }
+    }
+  });
+
+  it('bases every parse on the sanitized input, so no parse creates more than it allows', () => {
+    // Tuned to the allowances: 2 elements and 31 attribute characters per 8 sanitized characters.
+    const within = amplifying(4000, 24, 1);
+    const over = amplifying(4000, 50, 7);
+    for (const input of [within, over]) {
+      for (const verify of ['standard', 'strict'] as const) {
+        const s = createSanitizer({ verify });
+        const parses = parsesOf(() => s.sanitize(input));
+        // The first parse, up to four re-parses, and the same again for strict.
+        expect(parses.length).toBeGreaterThan(0);
+        expect(parses.length).toBeLessThanOrEqual(10);
+        const sanitized = SANITIZED_PER_INPUT_CHAR * input.length;
+        for (const work of parses) {
+          // +1 and one element's attributes: the parse stops at the first element past either limit.
+          expect(work.elements).toBeLessThanOrEqual(sanitized / 4 + 4096 + 1);
+          expect(work.attributeChars).toBeLessThanOrEqual(4 * sanitized + 64 * 1024 + 100);
+        }
+      }
+    }
+    expect(createSanitizer().sanitize(within)).toMatchObject({ failedClosed: false });
+  });
+
+  it('fails closed past 8 × the sanitized input + 64 KiB of output, whatever maxOutputChars allows', () => {
+    // Each quote is 1 attribute character in the tree and 6 written out (`&quot;`): the clones
+    // stay within the attribute limit and the output is about 20 × the sanitized input.
+    const input = `<p><b title="${'&quot;'.repeat(24)}">${'<p>x'.repeat(5000)}`;
+    for (const limits of [{}, { maxOutputChars: 100_000_000 }]) {
+      const result = createSanitizer({ limits }).sanitize(input);
+      expect(result).toMatchObject({ html: 'x'.repeat(5000), failedClosed: true, failure: AMPLIFICATION_FAILURE });
+    }
+  });
+
+  it('fails closed on an email whose unclosed link with a long URL every browser clones into each paragraph', () => {
+    // 26.8 KB a browser renders as 1.7 MB of paragraphs that are all links.
+    const url = `https://click.example.com/track?u=${'a1B2c3D4'.repeat(90)}`;
+    const result = createSanitizer({ preset: 'email' }).sanitize(
+      `<p><a href="${url}">Click here${'<p>&nbsp;</p>'.repeat(2000)}`,
+    );
+    expect(result).toMatchObject({ failedClosed: true, failure: ATTRIBUTE_AMPLIFICATION_FAILURE });
+  });
+
+  it('names the limits relative to the sanitized input', () => {
+    for (const reason of [AMPLIFICATION_FAILURE, ATTRIBUTE_AMPLIFICATION_FAILURE, ELEMENT_AMPLIFICATION_FAILURE]) {
+      expect(reason).toContain('the sanitized input');
+      expect(reason).toContain('(parser amplification limit)');
+    }
+  });
+
+  it('keeps output the parser amplifies within the limits', () => {
+    // 20 × 46 × 20 = 21 KB of output from 1.2 KB of input: under 8 × 1.2 KB + 64 KiB.
+    const input = amplifying(20, 40, 20);
+    const result = createSanitizer().sanitize(input);
     expect(result).toMatchObject({ failedClosed: false, truncated: false });
-    expect(result.html.length).toBeGreaterThan(100_000);
+    expect(result.html.length).toBeGreaterThan(15 * input.length);
+    expect(createSanitizer({ verify: 'strict' }).sanitize(input)).toMatchObject({ failedClosed: false });
   });
 
   it('refuses a maxOutputChars that the escaped truncation marker does not fit, saying how to fix it', () => {

@@ -28,36 +28,108 @@ export function parseInFlowContainer(html: string): Fragment {
 }
 
 /**
- * A parse may create one element per character parsed, plus {@link ELEMENT_SLACK}. Ordinary markup
- * stays far below (a start tag and its end tag take at least 7 characters, and a `<td>` that implies
- * tbody and tr takes 9 with its end tag). What grows the tree past it is the parser cloning open
- * formatting elements into every paragraph (see MAX_OUTPUT_GROWTH): 200 KB of input built 3 million
- * elements and 1.5 GB before any serialization could stop it.
+ * Every allowance of the verification pass is relative to the sanitized input: the string
+ * sanitize-html wrote (`candidate`), the same for every parse, re-parse and cut of one call, so a
+ * re-parse of an amplified serialization gets no larger allowance than the first parse. What grows
+ * the tree past it is the parser cloning open formatting elements, with their attributes, into every
+ * new paragraph, list item or cell ("reconstruct the active formatting elements"): `<p>`, seven
+ * `<b title="…50 characters…">` left open and `<p>x` repeated build eight elements and 400
+ * characters of attributes for every eight characters of input.
+ *
+ * Each parse may create one element per {@link CHARS_PER_ELEMENT} characters of the sanitized input,
+ * plus {@link ELEMENT_SLACK}: sanitized markup needs at most one per 6 (`<br />`, `<b></b>`), plus the
+ * table parts the parser implies (one tbody per table, one colgroup per run of col).
  */
-const MAX_ELEMENTS_PER_CHAR = 1;
+const CHARS_PER_ELEMENT = 4;
 const ELEMENT_SLACK = 4096;
+/**
+ * Each parse may create elements whose tag names, attribute names and attribute values total
+ * {@link ATTRIBUTE_GROWTH} times the sanitized input, plus {@link ATTRIBUTE_SLACK}. Without clones the
+ * total is below the input's length (values are in it, escaped; the rel, target and open the policy
+ * adds are written by sanitize-html, so they are in it too); clones copy attributes, so this bounds
+ * the size of the tree, and of its serialization, where the element count alone does not.
+ */
+const ATTRIBUTE_GROWTH = 4;
+const ATTRIBUTE_SLACK = 64 * 1024;
+/**
+ * No serialization is written past {@link MAX_OUTPUT_GROWTH} times the sanitized input plus
+ * {@link OUTPUT_GROWTH_SLACK}, whatever `maxOutputChars` says (that limit only decides where the
+ * output is cut). Ordinary documents stay near 1× (the policy's own additions, `<a>` to
+ * `<a rel="nofollow ugc">`, are in the sanitized input already).
+ */
+const MAX_OUTPUT_GROWTH = 8;
+const OUTPUT_GROWTH_SLACK = 64 * 1024;
+/** Below V8's longest string (2²⁹ − 24 UTF-16 units), whatever the limits. */
+const MAX_SERIALIZED_CHARS = 2 ** 28;
 
-/** The failure reason when a parse would create more elements than its input allows. */
-export const ELEMENT_AMPLIFICATION_FAILURE = 'more elements than input characters (parser amplification limit)';
+/** The failure reason when a parse would create more elements than the sanitized input allows. */
+export const ELEMENT_AMPLIFICATION_FAILURE = `more elements than 1 per ${CHARS_PER_ELEMENT} characters of the sanitized input + ${ELEMENT_SLACK} (parser amplification limit)`;
+/** The failure reason when a parse would create more tag and attribute characters than the sanitized input allows. */
+export const ATTRIBUTE_AMPLIFICATION_FAILURE = `more tag and attribute characters than ${ATTRIBUTE_GROWTH} × the sanitized input + 64 KiB (parser amplification limit)`;
+/** The failure reason when output would grow past the amplification ceiling. */
+export const AMPLIFICATION_FAILURE = `output larger than ${MAX_OUTPUT_GROWTH} × the sanitized input + 64 KiB (parser amplification limit)`;
 
-const TOO_MANY_ELEMENTS: unique symbol = Symbol('too many elements');
+/** What one verification may do, from the length of the sanitized input. */
+interface Budget {
+  /** Elements each parse may create. */
+  readonly elements: number;
+  /** Characters of tag names, attribute names and values each parse may create. */
+  readonly attributeChars: number;
+  /** Characters any serialization may write. */
+  readonly outputChars: number;
+}
 
-/** {@link parseInFlowContainer}, abandoned (`undefined`) once the parse creates more elements than `html` allows. */
-function parseBounded(html: string): Fragment | undefined {
-  let left = MAX_ELEMENTS_PER_CHAR * html.length + ELEMENT_SLACK;
+function budgetFor(sanitizedLength: number): Budget {
+  return {
+    elements: Math.floor(sanitizedLength / CHARS_PER_ELEMENT) + ELEMENT_SLACK,
+    attributeChars: ATTRIBUTE_GROWTH * sanitizedLength + ATTRIBUTE_SLACK,
+    outputChars: Math.min(MAX_OUTPUT_GROWTH * sanitizedLength + OUTPUT_GROWTH_SLACK, MAX_SERIALIZED_CHARS),
+  };
+}
+
+/** What the parses of one verification created; for tests that the work stays bounded. */
+export interface ParseWork {
+  elements: number;
+  attributeChars: number;
+}
+
+let parseWorkMeter: ((work: Readonly<ParseWork>) => void) | undefined;
+
+/** Test hook: `meter` hears what each parse created, abandoned ones included. Internal, not exported by the package. */
+export function meterParseWork(meter: ((work: Readonly<ParseWork>) => void) | undefined): void {
+  parseWorkMeter = meter;
+}
+
+const OVER_BUDGET: unique symbol = Symbol('parse over budget');
+
+/** {@link parseInFlowContainer}, abandoned (with the reason) once the parse creates more than `budget` allows. */
+function parseBounded(html: string, budget: Budget): Fragment | { readonly reason: string } {
+  const work: ParseWork = { elements: 0, attributeChars: 0 };
+  let reason = '';
   const treeAdapter: typeof defaultTreeAdapter = {
     ...defaultTreeAdapter,
     createElement(tagName, namespaceURI, attrs) {
-      if (--left < 0) throw TOO_MANY_ELEMENTS;
+      work.elements++;
+      work.attributeChars += tagName.length;
+      for (const a of attrs) work.attributeChars += a.name.length + a.value.length;
+      if (work.elements > budget.elements) reason = ELEMENT_AMPLIFICATION_FAILURE;
+      else if (work.attributeChars > budget.attributeChars) reason = ATTRIBUTE_AMPLIFICATION_FAILURE;
+      if (reason !== '') throw OVER_BUDGET;
       return defaultTreeAdapter.createElement(tagName, namespaceURI, attrs);
     },
   };
   try {
     return parseFragment(FLOW_CONTAINER, html, { treeAdapter });
   } catch (error) {
-    if (error === TOO_MANY_ELEMENTS) return undefined;
+    if (error === OVER_BUDGET) return { reason };
     throw error;
+  } finally {
+    parseWorkMeter?.(work);
   }
+}
+
+function isFragment(parsed: Fragment | { readonly reason: string }): parsed is Fragment {
+  return 'childNodes' in parsed;
 }
 
 /** The verified, canonical output. */
@@ -208,32 +280,6 @@ function normalize(tree: Fragment, policy: Policy, report: Reporter, bidi: 'clos
 }
 
 /**
- * The parser clones every open formatting element (b, a, s, font, …) into each new paragraph, list
- * item or cell ("reconstruct the active formatting elements"), so a few kilobytes of `<b title=…>`
- * left open followed by many `<p>x` build a tree whose serialization is thousands of times the
- * input: 200 KB became 290 MB, and a little more passed the longest string V8 makes. Output is
- * never written past `MAX_OUTPUT_GROWTH` times what sanitize-html wrote plus `OUTPUT_GROWTH_SLACK`
- * (or `maxOutputChars`, if larger); past it the input fails closed with
- * {@link AMPLIFICATION_FAILURE}. Ordinary documents stay near 1×, the attributes the policy adds
- * included (`<a>` to `<a rel="nofollow ugc">` is 8×).
- */
-const MAX_OUTPUT_GROWTH = 64;
-const OUTPUT_GROWTH_SLACK = 64 * 1024;
-/** Below V8's longest string (2²⁹ − 24 UTF-16 units), whatever the limits. */
-const MAX_SERIALIZED_CHARS = 2 ** 28;
-
-/** The failure reason when output would grow past the amplification ceiling. */
-export const AMPLIFICATION_FAILURE = 'output larger than 64 × its input + 64 KiB (parser amplification limit)';
-
-/** How long any serialization of the output of `candidate` may get. */
-function outputCeiling(candidate: string, policy: Policy): number {
-  const relative = MAX_OUTPUT_GROWTH * candidate.length + OUTPUT_GROWTH_SLACK;
-  // An unset maxOutputChars is Number.MAX_SAFE_INTEGER; a limit that was set is honoured up to V8's.
-  const limit = policy.maxOutputChars < MAX_SERIALIZED_CHARS ? policy.maxOutputChars : 0;
-  return Math.min(Math.max(relative, limit), MAX_SERIALIZED_CHARS);
-}
-
-/**
  * How many times a cut is cut again: the stable form of a cut can grow past `maxOutputChars` (the
  * parser clones formatting elements the first parse left open around foster-parented content), and
  * that stable tree is cut and stabilized again. The second round is what the adoption-agency cases of
@@ -249,7 +295,7 @@ type Stable =
  * Parses `html` and normalizes it again until the canonical form is the string that was parsed
  * (then a browser parsing the output builds exactly the returned, verified tree). `html` is
  * the serialization of an already normalized tree, so a string that parses to itself ends the loop.
- * No serialization is written past `ceiling` characters.
+ * No parse creates more, and no serialization writes more, than `budget` allows.
  */
 function stabilize(
   html: string,
@@ -257,15 +303,15 @@ function stabilize(
   report: Reporter,
   bidi: 'close' | 'strip',
   prefix: string,
-  ceiling: number,
+  budget: Budget,
 ): Stable {
   let source = html;
   for (let round = 0; round < MAX_REPARSE_ROUNDS; round++) {
-    const tree = parseBounded(source);
-    if (tree === undefined) return { ok: false, reason: ELEMENT_AMPLIFICATION_FAILURE };
+    const tree = parseBounded(source, budget);
+    if (!isFragment(tree)) return { ok: false, reason: tree.reason };
     const violation = normalize(tree, policy, report, bidi);
     if (violation !== undefined) return { ok: false, reason: `${prefix}${violation}` };
-    const again = serializeWithin(tree, ceiling);
+    const again = serializeWithin(tree, budget.outputChars);
     if (again === undefined) return { ok: false, reason: AMPLIFICATION_FAILURE };
     if (again === source) return { ok: true, html: source, tree };
     source = again;
@@ -275,11 +321,19 @@ function stabilize(
 
 /**
  * Verifies sanitize-html's output and returns the canonical, possibly truncated, HTML. `report`
- * hears what this pass removes itself (rp with hidden text).
+ * hears what this pass removes itself (rp with hidden text). The amplification allowances are
+ * relative to `sanitizedLength`, the candidate's length unless told (the strict pass, which must
+ * give back the verified output, bases them on that output's length).
  */
-export function verifyOutput(candidate: string, policy: Policy, report?: Reporter): Verified {
-  const tree = parseBounded(candidate);
-  if (tree === undefined) return { ok: false, reason: ELEMENT_AMPLIFICATION_FAILURE };
+export function verifyOutput(
+  candidate: string,
+  policy: Policy,
+  report?: Reporter,
+  sanitizedLength = candidate.length,
+): Verified {
+  const budget = budgetFor(sanitizedLength);
+  const tree = parseBounded(candidate, budget);
+  if (!isFragment(tree)) return { ok: false, reason: tree.reason };
   const violation = normalize(tree, policy, report, 'close');
   if (violation !== undefined) return { ok: false, reason: violation };
   // Every rp with hidden text from the input is gone from this tree, each reported once. Re-parsing
@@ -291,20 +345,20 @@ export function verifyOutput(candidate: string, policy: Policy, report?: Reporte
     reportedReparse = true;
     report?.(removal);
   };
-  const ceiling = outputCeiling(candidate, policy);
-  // Cut first, within the budget: the parser can build a tree thousands of times the input
-  // (see MAX_OUTPUT_GROWTH), and only the cut is ever written out.
+  // Cut first: only the cut is ever written out. maxOutputChars decides the cut only; output
+  // past the amplification ceiling fails closed whatever it says.
   let out: Serialized;
-  if (policy.maxOutputChars < ceiling) out = serializeChildren(tree, policy.maxOutputChars, policy.truncationMarker);
-  else {
-    const whole = serializeWithin(tree, ceiling);
+  if (policy.maxOutputChars < budget.outputChars) {
+    out = serializeChildren(tree, policy.maxOutputChars, policy.truncationMarker);
+  } else {
+    const whole = serializeWithin(tree, budget.outputChars);
     if (whole === undefined) return { ok: false, reason: AMPLIFICATION_FAILURE };
     out = { html: whole, truncated: false };
   }
-  if (out.truncated) return cutStable(out, policy, reportOnce, ceiling);
+  if (out.truncated) return cutStable(out, policy, reportOnce, budget);
   // When the canonical form equals the string just parsed, parsing it again yields this very tree.
   if (out.html === candidate) return { ok: true, html: out.html, truncated: false, tree };
-  const stable = stabilize(out.html, policy, reportOnce, 'close', 're-parse: ', ceiling);
+  const stable = stabilize(out.html, policy, reportOnce, 'close', 're-parse: ', budget);
   if (!stable.ok) return stable;
   if (stable.html.length <= policy.maxOutputChars) {
     return { ok: true, html: stable.html, truncated: false, tree: stable.tree };
@@ -314,7 +368,7 @@ export function verifyOutput(candidate: string, policy: Policy, report?: Reporte
     serializeChildren(stable.tree, policy.maxOutputChars, policy.truncationMarker),
     policy,
     reportOnce,
-    ceiling,
+    budget,
   );
 }
 
@@ -323,13 +377,13 @@ export function verifyOutput(candidate: string, policy: Policy, report?: Reporte
  * back to itself can be re-parsed into something larger (the adoption agency clones the a, b or s
  * elements foster parenting left open): then that stable tree, which does parse to itself, is cut again.
  */
-function cutStable(out: Serialized, policy: Policy, report: Reporter, ceiling: number): Verified {
+function cutStable(out: Serialized, policy: Policy, report: Reporter, budget: Budget): Verified {
   let cut = out;
   let truncated = out.truncated;
   for (let round = 0; round < MAX_CUT_ROUNDS; round++) {
     // A cut can leave, say, a <pre> whose leading newline the parser swallows, and the closers the
     // bidi pass added may be gone while the output must not grow: the openers go instead.
-    const stable = stabilize(cut.html, policy, report, 'strip', 'truncated output: ', ceiling);
+    const stable = stabilize(cut.html, policy, report, 'strip', 'truncated output: ', budget);
     if (!stable.ok) return stable;
     if (stable.html.length <= policy.maxOutputChars) {
       return { ok: true, html: stable.html, truncated, tree: stable.tree };
