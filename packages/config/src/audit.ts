@@ -22,8 +22,14 @@ export interface AuditEntry extends Provenance {
 export const MIN_FINGERPRINT_KEY_BYTES = 32;
 
 function keyBytes(key: Secret | Uint8Array | string): Uint8Array {
-  const bytes =
-    key instanceof Uint8Array ? key : Buffer.from(Secret.isSecret(key) ? key.reveal() : (key as string), 'utf8');
+  // Checked here, not left to node: its TypeError quotes a number or bigint key.
+  if (typeof key !== 'string' && !(key instanceof Uint8Array) && !Secret.isSecret(key)) {
+    throw new ConfigError(
+      'ERR_CONFIG_OPTIONS',
+      `The fingerprint key must be a string, a Uint8Array or a Secret (got ${key === null ? 'null' : typeof key}); read it from your secret store, e.g. Secret.of('AUDIT_KEY', …).`,
+    );
+  }
+  const bytes = key instanceof Uint8Array ? key : Buffer.from(Secret.isSecret(key) ? key.reveal() : key, 'utf8');
   if (bytes.length < MIN_FINGERPRINT_KEY_BYTES) {
     throw new ConfigError(
       'ERR_CONFIG_OPTIONS',

@@ -105,6 +105,7 @@ export const KNOWN_DEMO_SECRETS: readonly KnownDemoSecret[] = Object.freeze([
   demo('ghp_16C7e42F292c6912E7710c838347Ae178B4a', 'contains', 'GitHub documentation personal access token'),
   demo('sk_test_', 'prefix', 'Stripe test-mode secret key used in production'),
   demo('rk_test_', 'prefix', 'Stripe test-mode restricted key used in production'),
+  demo('correcthorsebatterystaple', 'contains', 'xkcd 936 example passphrase'),
   // Default credentials and the most common passwords
   ...[
     'password',
@@ -156,5 +157,12 @@ export const KNOWN_DEMO_SECRETS: readonly KnownDemoSecret[] = Object.freeze([
     'toor',
     'pass',
     'foobar',
+    // Season or company name and a year or digit: Summer2025!, Companyname1!
+    'spring',
+    'summer',
+    'autumn',
+    'winter',
+    'company',
+    'companyname',
   ].map((value) => demo(value, 'exact', 'default credentials / most common passwords')),
 ]);

@@ -60,7 +60,9 @@ export function withRequestDeadline<T>(
       read.requests.clear();
       resolve(timedOut());
     }, timeoutMs);
-    timer.unref();
+    // Not unref'd: a read that never settles and holds no handle of its own (a client awaiting a
+    // promise nothing will resolve) would otherwise let node exit with code 13 and no ConfigError.
+    // The timer is cleared as soon as the read settles.
   });
   let answer: Promise<T>;
   try {

@@ -217,10 +217,58 @@ function isCredentialName(name: string): boolean {
   return CREDENTIAL_PARAMETERS.has(flat) || CREDENTIAL_SUFFIXES.some((suffix) => flat.endsWith(suffix));
 }
 
-/** The name of the first query parameter that holds a non-empty credential, as written. */
-function credentialParameter(parsed: URL): string | undefined {
-  for (const [name, value] of parsed.searchParams) {
-    if (value !== '' && isCredentialName(name)) return name;
+// Whitespace and control characters around a name (`?password%20=`, `?password%00=`): servers
+// and form parsers trim or cut them, so they cannot hide the name.
+const NAME_PADDING = /^[\s\p{Cc}]+|[\s\p{Cc}]+$/gu;
+
+/**
+ * True when a parameter name names a credential, also written as a form field (`password[]`,
+ * `user[password]`, `auth[token]`): each bracketed part is read as a name.
+ */
+function isCredentialParameter(name: string): boolean {
+  return name.split(/[[\]]/).some((part) => {
+    const trimmed = part.replace(NAME_PADDING, '');
+    return trimmed !== '' && isCredentialName(trimmed);
+  });
+}
+
+/** A parameter name for a message: as written, without the control characters around or in it. */
+function shownName(name: string): string {
+  return name.replace(/\p{Cc}/gu, '').trim();
+}
+
+/**
+ * The `name=value` pairs of a query or fragment, decoded as a form is, split on `;` as well as
+ * `&` (`?x=1;password=…`: many servers read `;` as a separator).
+ */
+function formPairs(text: string): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (const piece of text.split(/[&;]/)) if (piece !== '') pairs.push(...new URLSearchParams(piece));
+  return pairs;
+}
+
+/** The name of the first parameter in `text` (a query or fragment) that holds a non-empty credential. */
+function credentialIn(text: string): string | undefined {
+  for (const [name, value] of formPairs(text)) {
+    if (value.trim() !== '' && isCredentialParameter(name)) return shownName(name);
+  }
+  return undefined;
+}
+
+/** `;name=value` parameters of a hierarchical path's segments (`/p;password=…`), names decoded. */
+function pathParameterCredential(path: string): string | undefined {
+  for (const segment of path.split('/')) {
+    for (const parameter of segment.split(';').slice(1)) {
+      const at = parameter.indexOf('=');
+      if (at <= 0 || parameter.slice(at + 1).trim() === '') continue;
+      let name = parameter.slice(0, at);
+      try {
+        name = decodeURIComponent(name);
+      } catch {
+        // Not percent-encoded text: read as written.
+      }
+      if (isCredentialParameter(name)) return shownName(name);
+    }
   }
   return undefined;
 }
@@ -274,12 +322,17 @@ function nestedUrl(inner: string): URL | 'unparsable' | undefined {
   }
 }
 
-/** A credential in this URL itself: its userinfo, its query, its path's `;` and `(…)` parameters. */
+/** A credential in this URL itself: its userinfo, its query and fragment, its path's `;` and `(…)` parameters. */
 function ownCredentialProblem(parsed: URL): string | undefined {
   if (parsed.password !== '') return PASSWORD_PROBLEM;
-  const credential = credentialParameter(parsed);
+  const credential = credentialIn(parsed.search.slice(1));
   if (credential !== undefined) {
     return `carries a credential in the query parameter ${credential}: put it in a secret() key, or declare the key with secret()`;
+  }
+  // An OAuth implicit-flow callback (`#access_token=…`) keeps the token in the fragment.
+  const inFragment = credentialIn(parsed.hash.slice(1));
+  if (inFragment !== undefined) {
+    return `carries a credential in the fragment parameter ${inFragment}: put it in a secret() key, or declare the key with secret()`;
   }
   // A nested scheme (`jdbc:mysql://app:pw@db/shop`) has an opaque path, so the outer URL sees no
   // password: read the inner URL, and its `;name=value` parameters (`jdbc:sqlserver://db;password=…`).
@@ -289,7 +342,12 @@ function ownCredentialProblem(parsed: URL): string | undefined {
     const afterSlash = oracle.index + oracle[0].length;
     if (inner.indexOf('@', afterSlash + 1) !== -1) return PASSWORD_PROBLEM;
   }
-  if (!/^(?:[A-Za-z][A-Za-z0-9+.-]*:)+\/\//.test(inner)) return undefined;
+  if (!/^(?:[A-Za-z][A-Za-z0-9+.-]*:)+\/\//.test(inner)) {
+    const inPath = pathParameterCredential(inner);
+    return inPath === undefined
+      ? undefined
+      : `carries a credential in the parameter ${inPath}: put it in a secret() key, or declare the key with secret()`;
+  }
   const [address = '', ...parameters] = inner.split(';');
   // `;name=value` (SQL Server) and `(name=value)` (MySQL `address=(host=db)(password=…)`).
   const named = [
@@ -306,8 +364,8 @@ function ownCredentialProblem(parsed: URL): string | undefined {
     ),
   ];
   for (const parameter of named) {
-    if (parameter && parameter[1].trim() !== '' && isCredentialName(parameter[0].trim())) {
-      return `carries a credential in the parameter ${parameter[0].trim()}: put it in a secret() key, or declare the key with secret()`;
+    if (parameter && parameter[1].trim() !== '' && isCredentialParameter(parameter[0])) {
+      return `carries a credential in the parameter ${shownName(parameter[0])}: put it in a secret() key, or declare the key with secret()`;
     }
   }
   return undefined;

@@ -45,3 +45,60 @@ export function decodeSecret(value: string, encoding: SecretEncoding): DecodedSe
   }
   return { bytes: bytes.length, text: decodeUtf8(bytes) };
 }
+
+// Below this many decoded bytes a value is too short to be a copy of a secret worth reading again.
+const MIN_SNIFFED_BYTES = 8;
+
+// Text a person or a tool encoded: no control characters but the line breaks and tabs
+// `echo … | base64` brings along, no surrogates, private-use or unassigned code points.
+const PRINTABLE = /^[^\p{Cc}\p{Cs}\p{Co}\p{Cn}]*$/u;
+const LINE_CONTROLS = /[\t\n\r]/g;
+
+function printableText(bytes: Uint8Array): string | undefined {
+  if (bytes.length < MIN_SNIFFED_BYTES) return undefined;
+  const text = decodeUtf8(bytes);
+  if (text === undefined || !PRINTABLE.test(text.replace(LINE_CONTROLS, ''))) return undefined;
+  return text;
+}
+
+/**
+ * The printable UTF-8 texts a value strictly parses to as a whole in hex, base64 (canonical
+ * padding) or base64url: what a value given as utf8 also means when it is a copied encoded form
+ * (a Kubernetes Secret's base64 `data:` pasted into an env var). Random keys almost never decode
+ * to valid UTF-8, let alone printable text.
+ */
+function sniffedTexts(value: string): string[] {
+  const texts: string[] = [];
+  const add = (bytes: Buffer): void => {
+    const text = printableText(bytes);
+    if (text !== undefined && text !== value && !texts.includes(text)) texts.push(text);
+  };
+  if (/^(?:[0-9a-fA-F]{2})+$/.test(value)) add(Buffer.from(value, 'hex'));
+  // Canonical only (Node decodes leniently): the value must be exactly what encoding its bytes gives.
+  if (/^[A-Za-z0-9+/]+={0,2}$/.test(value) && value.length % 4 === 0) {
+    const bytes = Buffer.from(value, 'base64');
+    if (bytes.toString('base64') === value) add(bytes);
+  }
+  if (/^[A-Za-z0-9_-]+$/.test(value) && value.length % 4 !== 1) {
+    const bytes = Buffer.from(value, 'base64url');
+    if (bytes.toString('base64url') === value) add(bytes);
+  }
+  return texts;
+}
+
+/**
+ * The texts a value encodes, at most two encodings deep: for a declared `hex`/`base64`/`base64url`
+ * value its decoded UTF-8 text, for `utf8` the texts it strictly parses to in any of those (see
+ * {@link sniffedTexts}); then once more the texts those parse to (a base64 of a base64).
+ */
+export function encodedTexts(value: string, encoding: SecretEncoding): string[] {
+  let first: string[];
+  if (encoding === 'utf8') first = sniffedTexts(value);
+  else {
+    const text = decodeSecret(value, encoding)?.text;
+    first = text === undefined || text.length === 0 ? [] : [text];
+  }
+  const all = [...first];
+  for (const text of first) for (const inner of sniffedTexts(text)) if (!all.includes(inner)) all.push(inner);
+  return all;
+}

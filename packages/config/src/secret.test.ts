@@ -126,6 +126,35 @@ describe('Secret', () => {
     }
   });
 
+  it('Secret.of() refuses a value that is not a string with ERR_CONFIG_SCHEMA, never quoting it', () => {
+    // A number reached node's crypto in equals(), whose TypeError quoted it ("Received type number (9876543210)").
+    for (const value of [9876543210, 9007199254740993n, undefined, null, Buffer.from('s3cr3t-bytes'), ['s3cr3t']]) {
+      let thrown: unknown;
+      try {
+        Secret.of('PIN', value as never).equals('x');
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown, typeof value).toBeInstanceOf(ConfigError);
+      expect((thrown as ConfigError).code).toBe('ERR_CONFIG_SCHEMA');
+      expect((thrown as ConfigError).message).toMatch(/PIN/);
+      expect(inspect(thrown, { showHidden: true })).not.toMatch(/9876543210|9007199254740993|s3cr3t/);
+    }
+  });
+
+  it('equals() names only the type of a number or bigint argument', () => {
+    for (const other of [9876543210, 9007199254740993n]) {
+      let thrown: unknown;
+      try {
+        secret.equals(other as never);
+      } catch (error) {
+        thrown = error;
+      }
+      expect((thrown as ConfigError).code).toBe('ERR_CONFIG_NOT_A_SECRET');
+      expect(inspect(thrown, { showHidden: true })).not.toMatch(/9876543210|9007199254740993/);
+    }
+  });
+
   it('is frozen', () => {
     expect(Object.isFrozen(secret)).toBe(true);
     expect(() => {

@@ -31,12 +31,23 @@ export class Secret {
   /**
    * Wraps a value. Configuration loading does this for you; use it in tests and adapters.
    *
+   * @throws {ConfigError} `ERR_CONFIG_SCHEMA` when `value` is not a string (the message names its
+   * type, never the value).
+   *
    * @example
    * ```ts
    * const apiKey = Secret.of('API_KEY', 'value-from-your-secret-store');
    * ```
    */
   static of(name: string, value: string): Secret {
+    // Checked here, not left to node's crypto in equals(): its TypeError quotes the value.
+    if (typeof value !== 'string') {
+      const key = typeof name === 'string' ? name : 'the key';
+      throw new ConfigError(
+        'ERR_CONFIG_SCHEMA',
+        `Secret.of(): the value of ${key} must be a string, not ${describeArgument(value)}; pass the secret as text (String(pin), buffer.toString('base64')).`,
+      );
+    }
     return new Secret(name, value);
   }
 

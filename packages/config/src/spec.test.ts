@@ -341,6 +341,37 @@ describe('string, number, port, boolean, url, oneOf, duration, list, json', () =
     }
   });
 
+  it('refuse credential names written with brackets, padding or NUL, in fragments and as ;name=value, naming the parameter only', () => {
+    const cases = [
+      ['https://h.example/?password[]=hunter2hunter2', /parameter password/],
+      ['https://h.example/?user[password]=hunter2hunter2', /parameter user\[password\]/],
+      ['https://h.example/?auth[token]=hunter2hunter2', /parameter auth\[token\]/],
+      ['https://h.example/?password%20=hunter2hunter2', /parameter password/],
+      ['https://h.example/?password%00=hunter2hunter2', /parameter password/],
+      ['https://h.example/p;password=hunter2hunter2', /parameter password/],
+      ['https://h.example/a;v=1/b;Password=hunter2hunter2?x=1', /parameter Password/],
+      ['https://h.example/cb#access_token=hunter2hunter2&token_type=bearer', /parameter access_token/],
+      ['https://h.example/cb#state=1&id_token=hunter2hunter2', /parameter id_token/],
+      ['https://h.example/?x=1;password=hunter2hunter2', /parameter password/],
+    ] as const;
+    for (const [value, message] of cases) {
+      const parsed = url().parse(value);
+      expect(parsed, value).toEqual({ ok: false, reason: expect.stringMatching(message) });
+      expect(JSON.stringify(parsed), value).not.toContain('hunter2');
+      expect(url({ allowCredentials: true }).parse(value), value).toEqual({ ok: true, value });
+    }
+    for (const value of [
+      'https://h.example/?tags[]=a&filter[name]=b&page%20=2',
+      'https://h.example/p;v=1/q;jsessionid=?x=1;y=2',
+      'https://h.example/docs#section-2',
+      'https://h.example/cb#state=abc&code_challenge_method=S256',
+      'https://h.example/?password[]=',
+      'data:text/plain;charset=utf-8,hello',
+    ]) {
+      expect(url().parse(value), value).toEqual({ ok: true, value });
+    }
+  });
+
   it('refuse credentials inside nested-scheme URLs (jdbc:) unless allowed, naming the parameter only', () => {
     const cases = [
       ['jdbc:mysql://app:S3cretPw@db:3306/shop', /embeds a password/],

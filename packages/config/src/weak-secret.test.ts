@@ -4,8 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { generateDevSecret } from './dev-profile.ts';
 import { ConfigError } from './errors.ts';
 import { KNOWN_DEMO_SECRETS } from './known-demo-secrets.ts';
+import { loadConfigSync } from './load.ts';
 import { foldLookalikes } from './lookalikes.ts';
 import { isPlaceholderShape } from './placeholder-shape.ts';
+import { encodedTexts } from './secret-encoding.ts';
+import { secret } from './secret-spec.ts';
 import {
   assessSecret,
   DEV_SECRET_PREFIX,
@@ -171,6 +174,26 @@ describe('assessSecret', () => {
     expect(assessSecret('Zx81kfP0qL2mVb7TnR4wQ9aaZx81kfP0qL2m', { kind: 'key' })).toEqual(['repeated-pattern']);
     expect(assessSecret('abcdefghijklmnopqrstuvwxyz0123456789', { kind: 'key' })).toContain('sequential');
     expect(assessSecret('Zx81kfP0qL2mVb7T', { kind: 'hmac-sha256' })).toEqual(['too-short']);
+  });
+
+  it('rejects sentence-like keys and season, company and xkcd passwords people make up', () => {
+    for (const value of [
+      'this-is-a-very-long-jwt-signing-key-for-production',
+      'thisismyjwtsigningkeyfortheapplication',
+      'ThisIsMyVeryLongAndSecureKeyForHs256!!',
+      'our_app_signing-key_2025_do_not_share_x',
+      'The-JWT-Key-For-The-Billing-Service-2025',
+    ]) {
+      expect(assessSecret(value, { kind: 'jwt-hs256' }), value).not.toEqual([]);
+    }
+    for (const value of [
+      'correcthorsebatterystaple',
+      'Correct-Horse-Battery-Staple-9',
+      'Summer2025!!',
+      'Companyname1!',
+    ]) {
+      expect(assessSecret(value, { kind: 'password' }), value).not.toEqual([]);
+    }
   });
 
   it('measures the length floor in decoded bytes (RFC 7518 §3.2 for HS256/384/512)', () => {
@@ -401,6 +424,79 @@ describe('assessSecret (encoded values)', () => {
         },
       ),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('assessSecret (encoded copies under the default utf8 encoding)', () => {
+  const encodings = ['hex', 'base64', 'base64url'] as const;
+  const encode = (text: string, encoding: (typeof encodings)[number]): string =>
+    Buffer.from(text, 'utf8').toString(encoding);
+
+  it('reads a hex, base64 or base64url copy of a demo or dev secret when no encoding is declared', () => {
+    // A Kubernetes Secret's base64 `data:` copied into an env var: the service uses the encoded text.
+    const supabase = 'super-secret-jwt-token-with-at-least-32-characters-long';
+    const dev = generateDevSecret(32);
+    for (const encoding of encodings) {
+      expect(assessSecret(encode(supabase, encoding), { kind: 'jwt-hs256' }), encoding).toContain('known-demo');
+      expect(assessSecret(encode(dev, encoding), { kind: 'key' }), encoding).toContain('dev-marker');
+    }
+    expect(assessSecret(encode(encode(supabase, 'base64'), 'base64'), { kind: 'jwt-hs256' })).toContain('known-demo');
+    expect(assessSecret(encode(encode(dev, 'hex'), 'base64url'), { kind: 'key' })).toContain('dev-marker');
+    const django = `django-insecure-${randomBytes(30).toString('base64url')}`;
+    expect(assessSecret(encode(django, 'base64'), { kind: 'key' })).toContain('known-demo');
+    // Declared encodings see through a second layer too.
+    expect(assessSecret(encode(encode(supabase, 'base64'), 'hex'), { kind: 'jwt-hs256', encoding: 'hex' })).toContain(
+      'known-demo',
+    );
+  });
+
+  it('goes no deeper than two encodings', () => {
+    const supabase = 'super-secret-jwt-token-with-at-least-32-characters-long';
+    const triple = encode(encode(encode(supabase, 'base64'), 'base64'), 'base64');
+    expect(assessSecret(triple, { kind: 'jwt-hs256' })).not.toContain('known-demo');
+  });
+
+  it('refuses a base64 copy of a demo secret in production through loadConfigSync()', () => {
+    let thrown: unknown;
+    try {
+      loadConfigSync(
+        { JWT: secret({ kind: 'jwt-hs256', sources: ['env'] }) },
+        {
+          env: {
+            JWT: encode('super-secret-jwt-token-with-at-least-32-characters-long', 'base64'),
+            NODE_ENV: 'production',
+          },
+        },
+      );
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as ConfigError).issues?.[0]?.rules).toContain('known-demo');
+  });
+
+  it("finds no text in random keys of each kind's length in any encoding (property)", () => {
+    fc.assert(
+      fc.property(
+        fc
+          .constantFrom(...KINDS)
+          .chain((kind) =>
+            fc.tuple(
+              fc.constant(kind),
+              fc.uint8Array({ minLength: minimumSecretBytes(kind), maxLength: minimumSecretBytes(kind) + 16 }),
+            ),
+          ),
+        fc.constantFrom(...encodings),
+        ([kind, bytes], encoding) => {
+          const value = Buffer.from(bytes).toString(encoding);
+          expect(encodedTexts(value, 'utf8'), value).toEqual([]);
+          expect(assessSecret(value, { kind }), value).toEqual([]);
+        },
+      ),
+      // Seeded like the samples above: a random base64 key spells a weak word by chance about once
+      // in 300 000, which the rules flag by design.
+      { numRuns: 3000, seed: 0x16 },
     );
   });
 });

@@ -2,7 +2,7 @@ import { ConfigError } from './errors.ts';
 import { KNOWN_DEMO_SECRETS, type KnownDemoSecret } from './known-demo-secrets.ts';
 import { foldLookalikes } from './lookalikes.ts';
 import { isPlaceholderShape } from './placeholder-shape.ts';
-import { decodeSecret } from './secret-encoding.ts';
+import { decodeSecret, encodedTexts } from './secret-encoding.ts';
 import { isListOf } from './spec.ts';
 
 /**
@@ -112,6 +112,13 @@ const WEAK_WORDS = [
   'localonly',
   'qwerty',
   'letmein',
+  // Sentence-like keys people write by hand: `this-is-my-jwt-signing-key`, `ThisIsMySecureKey…`.
+  'thisis',
+  'mykey',
+  'secure',
+  'signingkey',
+  'jwtkey',
+  'encryptionkey',
 ] as const;
 
 const LEET: Readonly<Record<string, string>> = {
@@ -311,7 +318,8 @@ export interface AssessSecretOptions {
  * Checks a would-be production secret and returns the rules it breaks (empty when it is
  * acceptable). Random keys of the kind's length never break a rule; human-made, placeholder,
  * documentation and generated-for-development values do. A `hex`/`base64`/`base64url` value is
- * also checked as the text it decodes to, when that is UTF-8.
+ * also checked as the text it decodes to, when that is UTF-8; so is a `utf8` value that strictly
+ * parses as hex, base64 or base64url to printable text (an encoded copy), up to two layers deep.
  *
  * @throws ConfigError `ERR_CONFIG_SCHEMA` for a value that is not a string, options that are not an
  * object, an unknown `kind` or `encoding`, a `minBytes` that is not a positive safe integer, or a
@@ -355,9 +363,11 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   addWordRules(value, denylist, rules);
   // base64 of `super-secret-jwt-token-…` is that documented secret: the bytes a service uses are
   // the decoded ones. When they are text, the word rules read it too (the encoded text as well:
-  // the Azurite key is documented in its base64 form). Random bytes are valid UTF-8 too rarely
-  // to matter, and the entropy and pattern rules keep measuring the value as written.
-  if (decoded?.text !== undefined && decoded.text.length > 0) addWordRules(decoded.text, denylist, rules);
+  // the Azurite key is documented in its base64 form). A utf8 value that strictly parses as hex or
+  // base64 to printable text is read the same way (a Kubernetes Secret's base64 `data:` pasted into
+  // an env var), and so is a second layer. Random bytes are valid UTF-8 too rarely to matter, and
+  // the entropy and pattern rules keep measuring the value as written.
+  for (const text of encodedTexts(value, encoding)) addWordRules(text, denylist, rules);
   return [...rules];
 }
 

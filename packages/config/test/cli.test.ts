@@ -113,6 +113,50 @@ describe('runCli check', () => {
     expect(throwing.err()).not.toContain('Zq8vLm3nPx7Rt2Kw');
   });
 
+  it('echoes a not-found error only in the form node writes it, naming the missing file only', async () => {
+    const module = join(dir, 'fake-not-found.mjs');
+    writeFileSync(
+      module,
+      `throw Object.assign(new Error('bad token sk_live_9fQ2mZ7xR4tW8vB1'), { code: 'ERR_MODULE_NOT_FOUND' });\nexport const schema = {};\n`,
+    );
+    const cli = io({});
+    expect(await runCli(['check', '--schema', module], cli)).toBe(2);
+    expect(cli.err()).toMatch(/the schema module threw Error \(ERR_MODULE_NOT_FOUND\)/);
+    expect(cli.err()).not.toMatch(/sk_live|9fQ2|bad token/);
+    const missing = io({});
+    expect(await runCli(['check', '--schema', 'nope/missing-schema.ts'], missing)).toBe(2);
+    expect(missing.err()).toMatch(/cannot load the schema module: cannot find '[^']*nope\/missing-schema\.ts'\n/);
+    expect(missing.err()).not.toMatch(/imported from/);
+  });
+
+  it('refuses an empty --file-allowlist entry (an unset variable) instead of allowing the current directory', async () => {
+    for (const entry of ['', '  ']) {
+      const cli = io(validEnv());
+      expect(await runCli(['check', '--schema', fixture, '--file-allowlist', entry], cli), JSON.stringify(entry)).toBe(
+        2,
+      );
+      expect(cli.err()).toMatch(/--file-allowlist/);
+    }
+  });
+
+  it('refuses extra arguments and never echoes an unknown command; usage goes to stderr', async () => {
+    const extra = io({});
+    expect(await runCli(['check', 'JUNK', '--schema', fixture], extra)).toBe(2);
+    expect(extra.err()).toMatch(/unexpected argument/);
+    expect(extra.err()).not.toContain('JUNK');
+    const unknown = io({});
+    expect(await runCli(['sk_live_9fQ2mZ7xR4tW8vB1', '--schema', fixture], unknown)).toBe(2);
+    expect(unknown.err()).toMatch(/unknown command; the commands are check, audit, gen-dev/);
+    expect(unknown.err() + unknown.out()).not.toContain('sk_live');
+    const bare = io({});
+    expect(await runCli([], bare)).toBe(2);
+    expect(bare.out()).toBe('');
+    expect(bare.err()).toContain('Usage: rampart-config');
+    const help = io({});
+    expect(await runCli(['--help'], help)).toBe(0);
+    expect(help.out()).toContain('Usage: rampart-config');
+  });
+
   it('exits 2 when the schema module or its loadOptions throws something that is not an Error', async () => {
     const thrown = [
       'null',

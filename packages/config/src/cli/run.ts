@@ -41,6 +41,8 @@ Options:
   --force                         gen-dev: overwrite an existing file
 `;
 
+const COMMANDS = ['check', 'audit', 'gen-dev'];
+
 class UsageError extends Error {}
 
 function defaultIo(): CliIo {
@@ -75,6 +77,11 @@ async function loadSchemaModule(path: string, exportName: string | undefined, io
 
 function loadOptionsFrom(values: Record<string, unknown>, base: LoadOptions, io: CliIo): LoadOptions {
   const allowlist = values['file-allowlist'] as string[] | undefined;
+  // `--file-allowlist "$SECRETS_DIR"` with the variable unset resolved to the working directory and
+  // silently widened the allowlist.
+  if (allowlist?.some((dir) => dir.trim() === '')) {
+    throw new UsageError('--file-allowlist needs a directory; it was given an empty value (an unset variable?)');
+  }
   return {
     ...base,
     env: base.env ?? io.env,
@@ -113,11 +120,17 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
       },
     });
     const command = positionals[0];
-    if (values.help || command === undefined || command === 'help') {
+    if (values.help || command === 'help') {
       io.stdout(USAGE);
-      return command === undefined && !values.help ? 2 : 0;
+      return 0;
     }
-    if (!['check', 'audit', 'gen-dev'].includes(command)) throw new UsageError(`unknown command ${command}`);
+    // A bare invocation is a usage error: the usage goes to stderr, as for every other one.
+    if (command === undefined) throw new UsageError('a command is required');
+    // Not echoed: a mistyped invocation can put a value where the command goes.
+    if (!COMMANDS.includes(command)) throw new UsageError(`unknown command; the commands are ${COMMANDS.join(', ')}`);
+    if (positionals.length > 1) {
+      throw new UsageError(`unexpected argument after ${command}; options start with -- (e.g. --schema <module>)`);
+    }
     if (!values.schema) throw new UsageError('--schema <module> is required');
     const loaded = await loadSchemaModule(values.schema, values.export, io);
     if (command === 'gen-dev') return genDev(loaded.schema, values.out ?? '.env.development', values.force, io);
@@ -136,12 +149,11 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
       io.stderr(`rampart-config: ${(error as Error).message}\n\n${USAGE}`);
       return 2;
     }
-    // A schema module that cannot be found: Node's message names the file. Nothing else is
-    // echoed, SyntaxError included: JSON.parse in the module (say, of a mounted credentials file)
-    // quotes the first characters of its input in the message.
-    const notFound =
-      code !== undefined && /^ERR_(MODULE_NOT_FOUND|UNKNOWN_FILE_EXTENSION|UNSUPPORTED_DIR_IMPORT)$/.test(code);
-    const message = notFound ? stringProperty(error, 'message') : undefined;
+    // A schema module that cannot be found: Node's message names the file, and only that file is
+    // echoed, only when the message has the form Node writes (a module can throw any message with
+    // that code). Nothing else is echoed, SyntaxError included: JSON.parse in the module (say, of a
+    // mounted credentials file) quotes the first characters of its input in the message.
+    const message = code === undefined ? undefined : unresolvedModule(code, stringProperty(error, 'message'));
     // The name is echoed only when it reads like a class name: a module can set any string there.
     const name = stringProperty(error, 'name');
     const shownName = name !== undefined && /^[A-Za-z][A-Za-z0-9]{0,63}$/.test(name) ? name : 'an error';
@@ -153,6 +165,31 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
     );
     return 2;
   }
+}
+
+// Node's own messages for a module it cannot import; the captured part is the file, the only
+// part echoed, and the function says why in its own words.
+const UNRESOLVED_FORMS: Readonly<Record<string, readonly [RegExp, (file: string) => string]>> = {
+  ERR_MODULE_NOT_FOUND: [
+    /^Cannot find (?:module|package) '([^'\n]{1,4096})' imported from [^\n]*$/,
+    (file) => `cannot find '${file}'`,
+  ],
+  ERR_UNKNOWN_FILE_EXTENSION: [
+    /^Unknown file extension "[^"\n]{0,64}" for ([^\n]{1,4096})$/,
+    (file) => `'${file}' has a file extension node cannot import`,
+  ],
+  ERR_UNSUPPORTED_DIR_IMPORT: [
+    /^Directory import '([^'\n]{1,4096})' is not supported[^\n]*$/,
+    (file) => `'${file}' is a directory; pass the module file`,
+  ],
+};
+
+/** Why a module could not be imported, when its message is in Node's form; otherwise `undefined`. */
+function unresolvedModule(code: string, message: string | undefined): string | undefined {
+  if (message === undefined || !Object.hasOwn(UNRESOLVED_FORMS, code)) return undefined;
+  const [form, describe] = UNRESOLVED_FORMS[code]!;
+  const file = form.exec(message)?.[1];
+  return file === undefined ? undefined : describe(file);
 }
 
 /** A string property of something thrown, or `undefined`; never throws (a getter may). */
