@@ -833,6 +833,181 @@ describe.each(targets)('Vault API contract against $name', (target) => {
     });
   });
 
+  describe('item decoding, nonce, padding_scheme and associated_data', () => {
+    const post = async (path: string, json: unknown): Promise<{ status: number; body: Body }> => {
+      const response = await fetch(`${server.addr}/v1/${path}`, {
+        method: 'POST',
+        headers: { 'X-Vault-Token': server.token, 'Content-Type': 'application/json' },
+        body: typeof json === 'string' ? json : JSON.stringify(json),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
+    };
+    /** Vault ≥ 1.21 (the dev server's model) reads padding_scheme on encrypt and decrypt items. */
+    const knowsPaddingScheme = async (): Promise<boolean> => {
+      const { version } = await vault({ endpoint: server.addr }).health();
+      const [major, minor] = String(version).split('.').map(Number);
+      return String(version).includes('rampart-dev') || (major === 1 && (minor ?? 0) >= 21);
+    };
+    const nonce = b64(Buffer.alloc(12, 7));
+
+    it("fails bad base64 in plaintext, context and nonce with Go's own error and offset", async () => {
+      const name = await freshKey();
+      const cases: [Record<string, string>, number][] = [
+        [{ plaintext: 'aGVsbG8*' }, 7], // an invalid character: its index
+        [{ plaintext: 'abc' }, 0], // a quantum cut short: where it starts
+        [{ plaintext: 'abcd=' }, 4], // padding where a quantum starts
+        [{ plaintext: b64('x'), context: 'YQ=!' }, 2], // "=" then no second "=": the first one's index
+        [{ plaintext: b64('x'), nonce: 'AAAA$' }, 4],
+      ];
+      for (const [fields, offset] of cases) {
+        const { status, body } = await post(`${transit}/encrypt/${name}`, fields);
+        expect(status, JSON.stringify(fields)).toBe(400);
+        expect(body.errors, JSON.stringify(fields)).toEqual([`illegal base64 data at input byte ${offset}`]);
+      }
+      const { data } = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('x') });
+      const batch = await post(`${transit}/decrypt/${name}`, {
+        batch_input: [{ ciphertext: data.ciphertext, nonce: '**' }],
+      });
+      expect(batch.status).toBe(400);
+      expect(batch.body.data.batch_results[0].error).toBe('illegal base64 data at input byte 0');
+    });
+
+    it('reads true in a string field as "1", as WeakDecode does (not valid base64)', async () => {
+      const name = await freshKey();
+      const { status, body } = await post(`${transit}/encrypt/${name}`, { plaintext: true });
+      expect(status).toBe(400);
+      expect(body.errors).toEqual(['illegal base64 data at input byte 0']);
+    });
+
+    it('fails bad associated_data base64 as an internal error: 500, and 500 for a batch', async () => {
+      const name = await freshKey();
+      const message =
+        'unable to get associated_data/additional_data from factory[0]: illegal base64 data at input byte 2';
+      const single = await post(`${transit}/encrypt/${name}`, { plaintext: b64('x'), associated_data: 'YW!=' });
+      expect(single.status).toBe(500);
+      expect(single.body.errors[0]).toContain(message);
+      const { data } = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('x') });
+      const decrypt = await post(`${transit}/decrypt/${name}`, {
+        ciphertext: data.ciphertext,
+        associated_data: 'YW!=',
+      });
+      expect(decrypt.status).toBe(500);
+      expect(decrypt.body.errors[0]).toContain(message);
+      const batch = await post(`${transit}/encrypt/${name}`, {
+        batch_input: [{ plaintext: b64('x'), associated_data: 'YW!=' }, { plaintext: b64('y') }],
+      });
+      expect(batch.status).toBe(500);
+      expect(batch.body.data.batch_results[0].error).toBe(message);
+      expect(batch.body.data.batch_results[1].ciphertext).toMatch(/^vault:v1:/);
+    });
+
+    it('refuses a nonce on a key that is not convergent, in each path’s own way', async () => {
+      const name = await freshKey();
+      const refused = 'provided nonce not allowed for this key';
+      const single = await post(`${transit}/encrypt/${name}`, { plaintext: b64('x'), nonce });
+      expect(single.status).toBe(400);
+      expect(single.body.errors).toEqual([refused]);
+      const batch = await post(`${transit}/encrypt/${name}`, {
+        batch_input: [{ plaintext: b64('x'), nonce }, { plaintext: b64('y') }],
+      });
+      expect(batch.status).toBe(400);
+      expect(batch.body.data.batch_results[0].error).toBe(refused);
+      const { data } = await client.write(`${transit}/encrypt/${name}`, { plaintext: b64('x') });
+      // Decrypt decodes a nonce but never refuses one.
+      const decrypt = await post(`${transit}/decrypt/${name}`, { ciphertext: data.ciphertext, nonce });
+      expect(decrypt.status).toBe(200);
+      const rewrapped = await post(`${transit}/rewrap/${name}`, {
+        batch_input: [{ ciphertext: data.ciphertext, nonce }],
+      });
+      expect(rewrapped.status).toBe(200);
+      expect(rewrapped.body.data.batch_results[0].error).toBe(refused);
+      const rewrapOne = await post(`${transit}/rewrap/${name}`, { ciphertext: data.ciphertext, nonce });
+      expect(rewrapOne.status).toBe(400);
+      expect(rewrapOne.body.errors).toEqual([refused]);
+      const datakey = await post(`${transit}/datakey/wrapped/${name}`, { nonce });
+      expect(datakey.status).toBe(500);
+      expect(datakey.body.errors[0]).toContain(refused);
+      const badNonce = await post(`${transit}/datakey/wrapped/${name}`, { nonce: '%%' });
+      expect(badNonce.status).toBe(400);
+      expect(badNonce.body.errors).toEqual(['failed to base64-decode nonce']);
+    });
+
+    it('refuses padding_scheme for an AEAD key: in its slot (batch still 200), 400 alone, 400 on datakey', async (context) => {
+      if (!(await knowsPaddingScheme())) context.skip();
+      const name = await freshKey();
+      const unsupported = 'unsupported key type aes256-gcm96 for padding scheme';
+      const batch = await post(`${transit}/encrypt/${name}`, {
+        batch_input: [{ plaintext: b64('x'), padding_scheme: 'oaep' }, { plaintext: b64('y') }],
+      });
+      expect(batch.status).toBe(200);
+      expect(batch.body.data.batch_results[0].error).toBe(`'[0].padding_scheme' invalid: ${unsupported}`);
+      expect(batch.body.data.batch_results[1].ciphertext).toMatch(/^vault:v1:/);
+      const single = await post(`${transit}/encrypt/${name}`, { plaintext: b64('x'), padding_scheme: 'oaep' });
+      expect(single.status).toBe(400);
+      expect(single.body.errors).toEqual([`'[0].padding_scheme' invalid: ${unsupported}`]);
+      const ciphertext = batch.body.data.batch_results[1].ciphertext;
+      const decrypt = await post(`${transit}/decrypt/${name}`, {
+        batch_input: [{ ciphertext: 'x' }, { ciphertext, padding_scheme: 'nope' }],
+      });
+      expect(decrypt.status).toBe(400);
+      expect(decrypt.body.data.batch_results[1].error).toBe(
+        "'[1].padding_scheme' invalid: unknown padding scheme: nope",
+      );
+      const datakey = await post(`${transit}/datakey/wrapped/${name}`, { padding_scheme: 'pkcs1v15' });
+      expect(datakey.status).toBe(400);
+      expect(datakey.body.errors).toEqual([`padding_scheme argument invalid: ${unsupported}`]);
+    });
+
+    it('refuses only a ciphertext shorter than the nonce by length; a longer short one fails authentication', async () => {
+      const name = await freshKey();
+      for (const [bytes, error] of [
+        [8, 'invalid ciphertext length'],
+        [12, 'cipher: message authentication failed'],
+        [27, 'cipher: message authentication failed'],
+      ] as const) {
+        const { status, body } = await post(`${transit}/decrypt/${name}`, {
+          ciphertext: `vault:v1:${b64(Buffer.alloc(bytes, 1))}`,
+        });
+        expect(status, String(bytes)).toBe(400);
+        expect(body.errors, String(bytes)).toEqual([error]);
+      }
+    });
+
+    it('answers a datakey bits value it does not offer with "invalid bit length"', async () => {
+      const name = await freshKey();
+      const { status, body } = await post(`${transit}/datakey/plaintext/${name}`, { bits: 100 });
+      expect(status).toBe(400);
+      expect(body.errors).toEqual(['invalid bit length']);
+    });
+
+    it('refuses a body nested more than 10,000 levels with 400 "error parsing JSON", and takes 5,000 in KV', async () => {
+      const nested = (depth: number): string => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
+      // The body's own object, "data" and the 9,999 arrays: 10,001 levels.
+      const deep = await post(`${kv}/data/too-deep`, `{"data":{"x":${nested(9_999)}}}`);
+      expect(deep.status).toBe(400);
+      expect(deep.body.errors).toEqual(['error parsing JSON']);
+      const accepted = await post(`${kv}/data/deep`, `{"data":{"x":${nested(5_000)}}}`);
+      expect(accepted.status).toBe(200);
+    });
+
+    it('type-checks a rewrap item nested 3,000 deep like any other: a 500 quoting its value (Vault ≥ 1.19)', async (context) => {
+      const { version } = await vault({ endpoint: server.addr }).health();
+      const [major, minor] = String(version).split('.').map(Number);
+      if (!String(version).includes('rampart-dev') && !(major === 1 && (minor ?? 0) >= 19)) context.skip();
+      const name = await freshKey();
+      const depth = 3_000;
+      const { status, body } = await post(
+        `${transit}/rewrap/${name}`,
+        `{"batch_input":[{"ciphertext":"vault:v1:x","context":${'['.repeat(depth)}1${']'.repeat(depth)}}]}`,
+      );
+      expect(status).toBe(500);
+      expect(body.errors[0]).toContain(
+        `'[0].context' expected type 'string', got unconvertible type '[]interface {}', value: '${'['.repeat(depth)}1${']'.repeat(depth)}'`,
+      );
+    });
+  });
+
   describe('KV version 2', () => {
     it('writes versions and reads them back with data and metadata', async () => {
       const path = `${kv}/data/app/db`;

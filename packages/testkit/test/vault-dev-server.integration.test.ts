@@ -247,7 +247,7 @@ describe('startVaultDevServer', () => {
   it('parses a deeply nested body as JSON.parse does, on KV and transit paths alike', async () => {
     const server = await start();
     const headers = { 'X-Vault-Token': server.token };
-    // Deeper than JSON.parse's reviver goes (about 2,300), within what the KV engine's structuredClone takes.
+    // Deeper than JSON.parse's reviver goes (about 2,300).
     const deep = `${'['.repeat(3_000)}1.0${']'.repeat(3_000)}`;
     const kv = await fetch(`${server.addr}/v1/secret/data/deep`, {
       method: 'POST',
@@ -264,6 +264,50 @@ describe('startVaultDevServer', () => {
     });
     expect(encrypt.status).toBe(200);
     expect((await encrypt.json()).data.batch_results[0].ciphertext).toMatch(/^vault:v1:/);
+  });
+
+  it('answers a malformed 1 MiB body of escaped quotes with 400 at once (no rescan from every quote)', async () => {
+    const server = await start();
+    const headers = { 'X-Vault-Token': server.token };
+    // An unterminated string of escaped quotes and no number: a scan that restarts at every quote
+    // is quadratic here (64 KiB took 10 s; 1 MiB would take hours and outlive the test's timeout).
+    const body = `{"x":"${'\\"'.repeat(512 * 1024)}`;
+    const bad = await fetch(`${server.addr}/v1/transit/decrypt/k`, { method: 'POST', headers, body });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ errors: ['error parsing JSON'] });
+  });
+
+  it('answers a body over maxRequestBytes with 413 "error parsing JSON", as Vault does', async () => {
+    const server = await start({ maxRequestBytes: 1024 });
+    const headers = { 'X-Vault-Token': server.token };
+    const body = JSON.stringify({ plaintext: 'A'.repeat(2048) });
+    const big = await fetch(`${server.addr}/v1/transit/encrypt/k`, { method: 'POST', headers, body });
+    expect(big.status).toBe(413);
+    expect(await big.json()).toEqual({ errors: ['error parsing JSON'] });
+  });
+
+  it('takes a KV secret nested 10,000 levels (Go’s limit) and gives it back; one level more is 400', async () => {
+    const server = await start();
+    const headers = { 'X-Vault-Token': server.token };
+    const nested = (depth: number): string => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
+    // The body, "data", then the arrays: 9,998 of them make 10,000 levels.
+    const written = await fetch(`${server.addr}/v1/secret/data/deep`, {
+      method: 'POST',
+      headers,
+      body: `{"data":{"x":${nested(9_998)}}}`,
+    });
+    expect(written.status).toBe(200);
+    const read = await fetch(`${server.addr}/v1/secret/data/deep`, { headers });
+    expect(read.status).toBe(200);
+    const text = await read.text();
+    expect(text).toContain(`"data":{"x":${nested(9_998)}}`);
+    const tooDeep = await fetch(`${server.addr}/v1/secret/data/deeper`, {
+      method: 'POST',
+      headers,
+      body: `{"data":{"x":${nested(9_999)}}}`,
+    });
+    expect(tooDeep.status).toBe(400);
+    expect(await tooDeep.json()).toEqual({ errors: ['error parsing JSON'] });
   });
 
   it('never echoes any part of a body it cannot parse', async () => {

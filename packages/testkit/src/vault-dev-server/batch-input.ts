@@ -258,16 +258,40 @@ function goKind(value: unknown): string {
 
 /**
  * Go's `%v` of the decoded JSON value at `holder[key]`: maps print their keys sorted, and a number
- * (a json.Number, a string) prints its literal text as the request wrote it.
+ * (a json.Number, a string) prints its literal text as the request wrote it. A loop, not
+ * recursion: a body may nest 10,000 levels deep.
  */
 function goValue(holder: object, key: string): string {
-  const value = (holder as Record<string, unknown>)[key];
-  if (value === null) return '<nil>';
-  if (typeof value === 'number') return numberText(holder, key);
-  if (Array.isArray(value)) return `[${value.map((_, i) => goValue(value, String(i))).join(' ')}]`;
-  if (typeof value === 'object') {
-    const keys = Object.keys(value).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    return `map[${keys.map((k) => `${k}:${goValue(value, k)}`).join(' ')}]`;
+  type Task = string | readonly [object, string];
+  const out: string[] = [];
+  const tasks: Task[] = [[holder, key]];
+  for (let task = tasks.pop(); task !== undefined; task = tasks.pop()) {
+    if (typeof task === 'string') {
+      out.push(task);
+      continue;
+    }
+    const [owner, name] = task;
+    const value = (owner as Record<string, unknown>)[name];
+    if (value === null) out.push('<nil>');
+    else if (typeof value === 'number') out.push(numberText(owner, name));
+    else if (Array.isArray(value)) {
+      const parts: Task[] = ['['];
+      value.forEach((_, i) => {
+        if (i > 0) parts.push(' ');
+        parts.push([value, String(i)]);
+      });
+      parts.push(']');
+      for (let i = parts.length - 1; i >= 0; i--) tasks.push(parts[i] as Task);
+    } else if (typeof value === 'object') {
+      const keys = Object.keys(value).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const parts: Task[] = ['map['];
+      keys.forEach((k, i) => {
+        parts.push(`${i > 0 ? ' ' : ''}${k}:`);
+        parts.push([value, k]);
+      });
+      parts.push(']');
+      for (let i = parts.length - 1; i >= 0; i--) tasks.push(parts[i] as Task);
+    } else out.push(String(value));
   }
-  return String(value);
+  return out.join('');
 }

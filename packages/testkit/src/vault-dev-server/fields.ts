@@ -15,7 +15,9 @@ export function readString(fields: Fields, name: string): string | undefined {
   if (!has(fields, name)) return undefined;
   const value = fields[name];
   if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'number') return String(value);
+  // mapstructure's WeakDecode, which Vault's TypeString uses, turns a bool into "1" or "0".
+  if (typeof value === 'boolean') return value ? '1' : '0';
   throw userError(`error converting input for field "${name}": expected a string`);
 }
 
@@ -62,6 +64,45 @@ export function decodeBase64Std(input: string): Buffer | undefined {
   if (value.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) return undefined;
   // Like Go's non-strict StdEncoding, non-zero trailing padding bits are accepted.
   return Buffer.from(value, 'base64');
+}
+
+/**
+ * Where Go's `base64.StdEncoding.DecodeString` stops on `input`: the byte offset its
+ * `CorruptInputError` reports (`illegal base64 data at input byte N`), or `undefined` when it decodes.
+ * Offsets count the `\r` and `\n` it skips, as Go's do. The input is read as UTF-8 bytes.
+ */
+export function goBase64ErrorOffset(input: string): number | undefined {
+  const src = Buffer.from(input, 'utf8');
+  const isAlphabet = (c: number): boolean =>
+    (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f;
+  const isNewline = (c: number | undefined): boolean => c === 0x0a || c === 0x0d;
+  let si = 0;
+  // decodeQuantum, one 4-character quantum at a time (Decode's fast paths give the same result).
+  while (si < src.length) {
+    for (let j = 0; j < 4; j++) {
+      if (si === src.length) {
+        if (j === 0) return undefined;
+        return si - j;
+      }
+      const c = src[si] as number;
+      si++;
+      if (isAlphabet(c)) continue;
+      if (isNewline(c)) {
+        j--;
+        continue;
+      }
+      if (c !== 0x3d || j < 2) return si - 1;
+      if (j === 2) {
+        while (si < src.length && isNewline(src[si])) si++;
+        if (si === src.length) return src.length;
+        if (src[si] !== 0x3d) return si - 1;
+        si++;
+      }
+      while (si < src.length && isNewline(src[si])) si++;
+      return si < src.length ? si : undefined;
+    }
+  }
+  return undefined;
 }
 
 /** The names of `fields` that no handler parameter claims, in Vault's warning wording. */

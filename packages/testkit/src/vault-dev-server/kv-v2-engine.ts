@@ -1,5 +1,6 @@
 import type { EngineRequest, EngineResponse, SecretsEngine } from './engine.ts';
 import { type Fields, has, readInt } from './fields.ts';
+import { cloneJson } from './json-value.ts';
 import { notFound, unsupportedOperation, userError, VaultHttpError } from './vault-http-error.ts';
 
 interface Version {
@@ -81,7 +82,7 @@ export class KvV2Engine implements SecretsEngine {
       // Vault answers a deleted or destroyed version with 404 and the metadata in the body.
       throw new VaultHttpError(404, [], { data: { data: null, metadata } });
     }
-    return { status: 200, data: { data: structuredClone(version.data), metadata } };
+    return { status: 200, data: { data: cloneJson(version.data), metadata } };
   }
 
   #write(path: string, fields: Fields): EngineResponse {
@@ -100,7 +101,7 @@ export class KvV2Engine implements SecretsEngine {
     const target = secret ?? { versions: new Map(), currentVersion: 0, createdTime: now, updatedTime: now };
     const number = target.currentVersion + 1;
     const version: Version = {
-      data: structuredClone(data as Record<string, unknown>),
+      data: cloneJson(data as Record<string, unknown>),
       createdTime: now,
       deletionTime: '',
       destroyed: false,

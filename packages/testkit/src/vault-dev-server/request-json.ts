@@ -50,12 +50,45 @@ function keepLiteral(this: unknown, key: string, value: unknown, context?: { sou
 
 /**
  * Whether a number token stands outside every string: only then can a literal differ from the
- * value's spelling. One pass of a regular expression that steps over strings whole.
+ * value's spelling. One linear pass over the characters (a regular expression that steps over
+ * strings whole rescans from every unterminated quote: quadratic on a malformed body).
  */
 function hasNumber(text: string): boolean {
-  const token = /"(?:[^"\\]|\\.)*"|[-\d]/g;
-  for (let match = token.exec(text); match !== null; match = token.exec(text)) {
-    if (match[0].charCodeAt(0) !== 0x22) return true;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** Go's `encoding/json` refuses a value nested deeper than this (`maxNestingDepth`). */
+export const MAX_JSON_NESTING = 10_000;
+
+/** Whether `text` opens more than {@link MAX_JSON_NESTING} arrays or objects at once. One linear pass. */
+export function nestsTooDeep(text: string): boolean {
+  let inString = false;
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      depth++;
+      if (depth > MAX_JSON_NESTING) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
   }
   return false;
 }

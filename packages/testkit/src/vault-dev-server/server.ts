@@ -5,9 +5,10 @@ import { TestkitError } from '../errors.ts';
 import { refuseInProduction } from '../production-guard.ts';
 import type { EngineRequest } from './engine.ts';
 import type { Fields } from './fields.ts';
+import { stringifyJson } from './json-value.ts';
 import { createListMethodProxy, ORIGINAL_METHOD_HEADER } from './list-method-proxy.ts';
 import { MountTable } from './mount-table.ts';
-import { parseRequestJson } from './request-json.ts';
+import { nestsTooDeep, parseRequestJson } from './request-json.ts';
 import { health, type ServerIdentity, sealStatus, sysRoute } from './sys-routes.ts';
 import { noHandler, userError, VaultHttpError } from './vault-http-error.ts';
 
@@ -168,7 +169,7 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
       // 1xx, 204 and 304 carry no body (a 204 from partial_failure_response_code, say): Node drops
       // the body but would still announce its Content-Length. Vault (Go) sends neither.
       const bodiless = status < 200 || status === 204 || status === 304;
-      const payload = body === undefined || bodiless ? '' : JSON.stringify(body);
+      const payload = body === undefined || bodiless ? '' : stringifyJson(body);
       res.writeHead(status, {
         'Cache-Control': 'no-store',
         ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
@@ -278,6 +279,9 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
     inFlight.set(req.socket, next);
   });
   http.keepAliveTimeout = 1_000;
+  // Slow clients: closer to Vault's listener defaults than Node's (60 s headers, 300 s request).
+  http.headersTimeout = 10_000;
+  http.requestTimeout = 30_000;
   await listen(http, '127.0.0.1', 0);
   const httpAddress = http.address();
   const proxy = createListMethodProxy(typeof httpAddress === 'object' && httpAddress ? httpAddress.port : 0);
@@ -434,7 +438,8 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new VaultHttpError(413, ['http: request body too large']);
+    // Vault's JSON decoder meets the limit reader's error and answers it as a parse error, with 413.
+    if (size > limit) throw new VaultHttpError(413, [JSON_PARSE_ERROR]);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
@@ -458,8 +463,12 @@ function readsNumberLiterals(routed: { engine: { type: string }; rest: string } 
 function parseJson(body: Buffer, keepNumberLiterals: boolean): Fields {
   if (body.length === 0) return {};
   let parsed: unknown;
+  const text = body.toString('utf8');
+  // Go's decoder refuses more than 10,000 levels; refusing them here also keeps every recursive
+  // reader of the body (goValue, the KV copy) within what it handles.
+  if (nestsTooDeep(text)) throw userError(JSON_PARSE_ERROR);
   try {
-    parsed = parseRequestJson(body.toString('utf8'), { keepNumberLiterals });
+    parsed = parseRequestJson(text, { keepNumberLiterals });
   } catch {
     // Vault's own wording, and fixed: the parser's message quotes the body, which holds
     // plaintexts, keys and tokens.

@@ -3,6 +3,7 @@ import type { EngineRequest, EngineResponse, SecretsEngine } from './engine.ts';
 import {
   decodeBase64Std,
   type Fields,
+  goBase64ErrorOffset,
   has,
   readBool,
   readDurationSeconds,
@@ -12,9 +13,11 @@ import {
 } from './fields.ts';
 import { parseKeyType, TransitKey } from './transit-key.ts';
 import {
+  internalError,
   noHandler,
   notFound,
   notImplemented,
+  UnflaggedItemError,
   unsupportedOperation,
   userError,
   VaultHttpError,
@@ -44,6 +47,8 @@ const UNIMPLEMENTED_KEY_PATHS: ReadonlySet<string> = new Set([
 
 const NAME = /^\w(?:[\w.-]*\w)?$/;
 const CONTEXT_MIXED = 'context should be set either in all the request blocks or in none';
+/** `ErrNonceNotAllowed` (path_rewrap.go): a nonce is only for convergent v1 keys, which this server lacks. */
+const NONCE_NOT_ALLOWED = 'provided nonce not allowed for this key';
 
 type ItemResult = Record<string, unknown> & { error?: string };
 
@@ -252,14 +257,19 @@ export class TransitEngine implements SecretsEngine {
       key = this.#newKey(name, upsertFields, contextSet);
     }
     const target = key;
-    return this.#runBatch(fields, items, (item, contextSetInFirst) => {
-      const plaintext = decodeField(item.fields, 'plaintext', 'failed to base64-decode plaintext');
-      if (!plaintext) throw userError('missing plaintext to encrypt');
+    // The order of path_encrypt.go: plaintext, context and nonce decoded (Go's own base64 errors),
+    // then the nonce refused, padding_scheme checked, and associated_data decoded by keysutil.
+    return this.#runBatch(fields, items, (item, contextSetInFirst, index) => {
+      const text = readString(item.fields, 'plaintext');
+      if (text === undefined) throw userError('missing plaintext to encrypt');
+      const plaintext = decodeGo(text);
       const context = itemContext(item.fields, contextSetInFirst);
-      const associatedData = decodeField(item.fields, 'associated_data', 'failed to base64-decode associated_data');
+      decodeNonce(item.fields);
+      refuseNonce(item.fields, (message) => userError(message));
+      checkPaddingScheme(target, item.fields, 'padding_scheme', index);
       const { ciphertext, keyVersion } = target.encrypt(plaintext, {
         context,
-        associatedData,
+        associatedData: associatedDataOf(item.fields),
         keyVersion: item.keyVersion(),
       });
       return { ciphertext, key_version: keyVersion };
@@ -273,12 +283,14 @@ export class TransitEngine implements SecretsEngine {
     return this.#runBatch(
       fields,
       items,
-      (item, contextSetInFirst) => {
+      (item, contextSetInFirst, index) => {
         const ciphertext = readString(item.fields, 'ciphertext');
         if (ciphertext === undefined || ciphertext === '') throw userError('missing ciphertext to decrypt');
         const context = itemContext(item.fields, contextSetInFirst);
-        const associatedData = decodeField(item.fields, 'associated_data', 'failed to base64-decode associated_data');
-        const { plaintext } = key.decrypt(ciphertext, { context, associatedData });
+        // path_decrypt.go decodes a nonce (a bad one fails the item) but never refuses one.
+        decodeNonce(item.fields);
+        checkPaddingScheme(key, item.fields, 'padding_scheme', index);
+        const { plaintext } = key.decrypt(ciphertext, { context, associatedData: associatedDataOf(item.fields) });
         return { plaintext: plaintext.toString('base64') };
       },
       { failedItem: { plaintext: '' } },
@@ -292,14 +304,18 @@ export class TransitEngine implements SecretsEngine {
     return this.#runBatch(
       fields,
       items,
-      (item, contextSetInFirst) => {
+      (item, contextSetInFirst, index) => {
         const ciphertext = readString(item.fields, 'ciphertext');
         // Vault's own wording (path_rewrap.go).
         if (ciphertext === undefined || ciphertext === '') throw userError('missing ciphertext to decrypt');
         const context = itemContext(item.fields, contextSetInFirst);
+        decodeNonce(item.fields);
+        checkPaddingScheme(key, item.fields, 'decrypt_padding_scheme', index);
+        refuseNonce(item.fields, (message) => userError(message));
         // Vault's rewrap takes no associated_data: ciphertexts made with AAD fail here (vault#29532).
         const { plaintext } = key.decrypt(ciphertext, { context });
         try {
+          checkPaddingScheme(key, item.fields, 'encrypt_padding_scheme', index);
           const out = key.encrypt(plaintext, { context, keyVersion: item.keyVersion() });
           return { ciphertext: out.ciphertext, key_version: out.keyVersion };
         } finally {
@@ -311,15 +327,23 @@ export class TransitEngine implements SecretsEngine {
   }
 
   #datakey(kind: string, name: string, fields: Fields): EngineResponse {
+    // getDataKeyParams (path_datakey.go) runs first: context, nonce, then bits.
+    const context = decodeField(fields, 'context', 'failed to base64-decode context');
+    decodeField(fields, 'nonce', 'failed to base64-decode nonce');
+    const bits = readInt(fields, 'bits') ?? 256;
+    if (bits !== 128 && bits !== 256 && bits !== 512) throw userError('invalid bit length');
     if (kind !== 'plaintext' && kind !== 'wrapped') {
       throw userError("Invalid path, must be 'plaintext' or 'wrapped'");
     }
-    const warnings = unknownFieldWarning(fields, ['context', 'nonce', 'bits', 'key_version']);
+    const warnings = unknownFieldWarning(fields, ['context', 'nonce', 'bits', 'key_version', 'padding_scheme']);
     const key = this.#keys.get(name);
     if (!key) throw userError('encryption key not found');
-    const bits = readInt(fields, 'bits') ?? 256;
-    if (bits !== 128 && bits !== 256 && bits !== 512) throw userError('invalid bits value');
-    const context = decodeField(fields, 'context', 'failed to base64-decode context');
+    if (has(fields, 'padding_scheme')) {
+      const problem = paddingSchemeProblem(key, readString(fields, 'padding_scheme') ?? '');
+      throw userError(`padding_scheme argument invalid: ${problem}`);
+    }
+    // A plain Go error there: 500.
+    refuseNonce(fields, internalError);
     const dataKey = Buffer.alloc(bits / 8);
     // A fresh CSPRNG key, like Vault's datakey (which then simply encrypts it with the transit key).
     globalThis.crypto.getRandomValues(dataKey);
@@ -346,7 +370,7 @@ export class TransitEngine implements SecretsEngine {
   #runBatch(
     fields: Fields,
     items: readonly BatchItem[],
-    run: (item: BatchItem, contextSetInFirst: boolean) => Record<string, unknown>,
+    run: (item: BatchItem, contextSetInFirst: boolean, index: number) => Record<string, unknown>,
     { failedItemsStatus, failedItem }: { failedItemsStatus?: 200; failedItem?: Record<string, unknown> } = {},
   ): EngineResponse {
     const contextSetInFirst = hasContext(items[0]);
@@ -355,18 +379,20 @@ export class TransitEngine implements SecretsEngine {
     if (!isBatch) {
       const only = items[0];
       if (!only) throw userError('missing batch input to process');
-      return { status: 200, data: run(only, contextSetInFirst) };
+      return { status: 200, data: run(only, contextSetInFirst, 0) };
     }
     let userFailure = false;
     let internalFailure = false;
     let success = false;
-    const results: ItemResult[] = items.map((item) => {
+    const results: ItemResult[] = items.map((item, index) => {
       try {
-        const result = run(item, contextSetInFirst);
+        const result = run(item, contextSetInFirst, index);
         success = true;
         return { ...result, reference: item.reference };
       } catch (error) {
-        if (error instanceof VaultHttpError && error.status < 500) userFailure = true;
+        if (error instanceof UnflaggedItemError) {
+          // Recorded in its slot only (see UnflaggedItemError).
+        } else if (error instanceof VaultHttpError && error.status < 500) userFailure = true;
         else internalFailure = true;
         const message = error instanceof Error ? error.message : 'internal error';
         return { ...failedItem, error: message, reference: item.reference };
@@ -407,8 +433,59 @@ function decodeField(fields: Fields, name: string, error: string): Buffer | unde
   return decoded;
 }
 
+/** `base64.StdEncoding.DecodeString` as the transit item loops call it: a failure in Go's words. */
+function decodeGo(value: string): Buffer {
+  const offset = goBase64ErrorOffset(value);
+  if (offset !== undefined) throw userError(`illegal base64 data at input byte ${offset}`);
+  return decodeBase64Std(value) ?? Buffer.alloc(0);
+}
+
+/** The item loops decode a non-empty nonce before anything else refuses it (Go's base64 error). */
+function decodeNonce(fields: Fields): void {
+  const nonce = readString(fields, 'nonce');
+  if (nonce) decodeGo(nonce);
+}
+
+/** A non-empty nonce: refused, as Vault refuses one for every key but a convergent v1 one. */
+function refuseNonce(fields: Fields, fail: (message: string) => VaultHttpError): void {
+  const nonce = readString(fields, 'nonce');
+  if (nonce) throw fail(NONCE_NOT_ALLOWED);
+}
+
+/** `parsePaddingSchemeArg`'s error for an AEAD key: every padding scheme is refused for them. */
+function paddingSchemeProblem(key: TransitKey, scheme: string): string {
+  if (scheme !== 'oaep' && scheme !== 'pkcs1v15') return `unknown padding scheme: ${scheme}`;
+  return `unsupported key type ${key.type} for padding scheme`;
+}
+
+/** A non-empty padding scheme fails the item, without flagging the batch (path_encrypt.go, path_decrypt.go). */
+function checkPaddingScheme(key: TransitKey, fields: Fields, name: string, index: number): void {
+  const scheme = readString(fields, name);
+  if (scheme) throw new UnflaggedItemError(`'[${index}].${name}' invalid: ${paddingSchemeProblem(key, scheme)}`);
+}
+
+/**
+ * `associated_data`, decoded when keysutil asks its factory for it: a bad one is an
+ * `errutil.InternalError` (500), not a user error. A padding scheme would be factory 0, but it
+ * always fails first for these key types, so the associated data's factory is always 0.
+ */
+function associatedDataOf(fields: Fields): (() => Buffer | undefined) | undefined {
+  const encoded = readString(fields, 'associated_data');
+  if (!encoded) return undefined;
+  return () => {
+    const offset = goBase64ErrorOffset(encoded);
+    if (offset !== undefined) {
+      throw internalError(
+        `unable to get associated_data/additional_data from factory[0]: illegal base64 data at input byte ${offset}`,
+      );
+    }
+    return decodeBase64Std(encoded);
+  };
+}
+
 function itemContext(fields: Fields, contextSetInFirst: boolean): Buffer | undefined {
-  const context = decodeField(fields, 'context', 'failed to base64-decode context');
+  const text = readString(fields, 'context');
+  const context = text ? decodeGo(text) : undefined;
   if ((context !== undefined && context.length > 0) !== contextSetInFirst) throw userError(CONTEXT_MIXED);
   return context;
 }

@@ -59,6 +59,16 @@ export function parseKeyType(value: string | undefined): AeadKeyType {
   throw userError(`unknown key type "${type}"`);
 }
 
+/**
+ * Associated data, or how to get it: keysutil decodes `associated_data` (its factory) only after
+ * the version checks and the key derivation, so a decoding error comes after theirs.
+ */
+export type AssociatedData = Buffer | (() => Buffer | undefined) | undefined;
+
+function resolve(associatedData: AssociatedData): Buffer | undefined {
+  return typeof associatedData === 'function' ? associatedData() : associatedData;
+}
+
 export interface TransitKeyCreateOptions {
   readonly type: AeadKeyType;
   readonly derived: boolean;
@@ -138,19 +148,21 @@ export class TransitKey {
 
   encrypt(
     plaintext: Buffer,
-    input: { context?: Buffer | undefined; associatedData?: Buffer | undefined; keyVersion?: number | undefined },
+    input: { context?: Buffer | undefined; associatedData?: AssociatedData; keyVersion?: number | undefined },
   ): { ciphertext: string; keyVersion: number } {
     const version = this.encryptionVersion(input.keyVersion);
-    const raw = sealRaw(this.type, this.#material(version, input.context), plaintext, input.associatedData);
+    const material = this.#material(version, input.context);
+    const raw = sealRaw(this.type, material, plaintext, resolve(input.associatedData));
     return { ciphertext: formatCiphertext(version, raw), keyVersion: version };
   }
 
   decrypt(
     ciphertext: string,
-    input: { context?: Buffer | undefined; associatedData?: Buffer | undefined },
+    input: { context?: Buffer | undefined; associatedData?: AssociatedData },
   ): { plaintext: Buffer; keyVersion: number } {
     const { version, raw } = parseCiphertext(ciphertext, this);
-    const plaintext = openRaw(this.type, this.#material(version, input.context), raw, input.associatedData);
+    const material = this.#material(version, input.context);
+    const plaintext = openRaw(this.type, material, raw, resolve(input.associatedData));
     return { plaintext, keyVersion: version };
   }
 

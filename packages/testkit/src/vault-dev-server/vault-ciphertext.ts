@@ -40,7 +40,10 @@ export function sealRaw(type: AeadKeyType, key: Buffer, plaintext: Buffer, aad: 
 }
 
 export function openRaw(type: AeadKeyType, key: Buffer, sealed: Buffer, aad: Buffer | undefined): Buffer {
-  if (sealed.length < NONCE_BYTES + TAG_BYTES) throw userError(CIPHERTEXT_ERRORS.length);
+  // keysutil refuses only what is shorter than the nonce; anything longer reaches aead.Open, which
+  // fails a body shorter than the tag as it fails a bad tag.
+  if (sealed.length < NONCE_BYTES) throw userError(CIPHERTEXT_ERRORS.length);
+  if (sealed.length < NONCE_BYTES + TAG_BYTES) throw userError(CIPHERTEXT_ERRORS.authentication);
   const nonce = sealed.subarray(0, NONCE_BYTES);
   const tag = sealed.subarray(sealed.length - TAG_BYTES);
   const body = sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES);

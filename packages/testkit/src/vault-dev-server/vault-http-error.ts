@@ -24,6 +24,27 @@ export function userError(message: string): VaultHttpError {
   return new VaultHttpError(400, [message]);
 }
 
+/**
+ * 500 for a plain Go error a transit handler returns (`errutil.InternalError`, `errors.New`): the
+ * body wraps it in the request handler's multierror; `message` is the bare text a batch item carries.
+ */
+export function internalError(message: string): VaultHttpError {
+  const error = new VaultHttpError(500, [`1 error occurred:\n\t* ${message}\n\n`]);
+  error.message = message;
+  return error;
+}
+
+/**
+ * An item error Vault records without flagging the batch (`'[0].padding_scheme' invalid: ...` on
+ * encrypt and decrypt): the batch keeps its status; a single request still answers 400.
+ */
+export class UnflaggedItemError extends VaultHttpError {
+  constructor(message: string) {
+    super(400, [message]);
+    this.name = 'UnflaggedItemError';
+  }
+}
+
 /** 404 with an empty error list: what Vault answers for a missing key, secret or path. */
 export function notFound(): VaultHttpError {
   return new VaultHttpError(404, []);
