@@ -240,10 +240,23 @@ const allowedEdits = (known: string): number => (known.length >= 8 ? 3 : 2);
 export function closestKey(key: string, known: readonly string[]): string | undefined {
   if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(key) || key.length > MAX_SUGGESTED_KEY) return undefined;
   const folded = key.toLowerCase().replace(/[-_]/g, '');
-  return (
-    known.find((k) => k.toLowerCase().replace(/[-_]/g, '') === folded) ??
-    known.find((k) => distanceWithin(k.toLowerCase().replace(/[-_]/g, ''), folded, allowedEdits(k)) <= allowedEdits(k))
-  );
+  const exact = known.find((k) => k.toLowerCase().replace(/[-_]/g, '') === folded);
+  if (exact !== undefined) return exact;
+  // The nearest, not the first within reach (`conectSrc` is connect-src, not font-src); none on a tie.
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  let tied = false;
+  for (const k of known) {
+    const limit = allowedEdits(k);
+    const distance = distanceWithin(k.toLowerCase().replace(/[-_]/g, ''), folded, limit);
+    if (distance > limit) continue;
+    if (distance < bestDistance) {
+      best = k;
+      bestDistance = distance;
+      tied = false;
+    } else if (distance === bestDistance) tied = true;
+  }
+  return tied ? undefined : best;
 }
 
 /** `a`, `a and b`, `a, b and c`. */

@@ -674,6 +674,18 @@ describe('preset option messages for permissionsPolicy and directives entries', 
       'directives: imgsrc must be an array of sources; did you mean img-src?',
     ]);
     echoesNothing(problems);
+    // The nearest known name is suggested, not the first within reach.
+    const nearest = optionProblems(() =>
+      apiPreset({
+        directives: { conectSrc: 'x', 'script-src-elm': 'x' },
+        permissionsPolicy: { 'clipboard-rite': 'yes', gamepa: 'on' },
+      } as unknown as PresetOptions),
+    ).join('\n');
+    expect(nearest).toContain('did you mean connect-src?');
+    expect(nearest).toContain('did you mean script-src-elem?');
+    expect(nearest).toContain('did you mean permissionsPolicy.clipboard-write?');
+    expect(nearest).toContain('did you mean permissionsPolicy.gamepad?');
+    expect(nearest).not.toMatch(/font-src|clipboard-read|camera/);
     // Two spellings of one unknown name are not echoed either (the CSP check reports it as unknown).
     echoesNothing(
       optionProblems(() =>

@@ -642,6 +642,12 @@ describe('hono crossSiteGuard outside @hono/node-server (no socket in c.env)', (
     expect(await post('https://example.test/form', 'example.test', 'http://example.test')).toBe(403);
   });
 
+  it('takes a Host with the default port as the same host (a proxy that writes $host:$server_port)', async () => {
+    expect(await post('https://app.example/form', 'app.example:443', 'https://app.example')).toBe(200);
+    expect(await post('http://app.example/form', 'app.example:80', 'http://app.example')).toBe(200);
+    expect(await post('https://app.example/form', 'app.example:443', 'https://evil.example')).toBe(403);
+  });
+
   it("trusts no scheme when the URL's host is not the Host header (the URL came from the request line)", async () => {
     expect(await post('https://example.test/form', 'other.test', 'https://other.test')).toBe(403);
     expect(await post('https://example.test/form', 'other.test', 'http://other.test')).toBe(403);

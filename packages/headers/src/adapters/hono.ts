@@ -175,7 +175,16 @@ interface NodeServerBindings {
 function schemeOf(c: Context, url: URL, host: string | undefined): string | undefined {
   const socket = (c.env as NodeServerBindings | undefined)?.incoming?.socket;
   if (socket) return socket.encrypted === true ? 'https:' : 'http:';
-  return host === undefined || url.host === host.toLowerCase() ? url.protocol : undefined;
+  return host === undefined || url.host === hostAsParsed(url.protocol, host) ? url.protocol : undefined;
+}
+
+/** `host` as the URL parser writes it under `scheme` (lower case, default port dropped), or undefined. */
+function hostAsParsed(scheme: string, host: string): string | undefined {
+  try {
+    return new URL(`${scheme}//${host}`).host;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

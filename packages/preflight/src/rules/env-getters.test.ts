@@ -100,10 +100,18 @@ describe('env getters imported from other files', () => {
       "const secret = require('./env').other('JWT_SECRET') || 'dev-secret';\n",
       "const secret = require('./missing').read('JWT_SECRET') || 'dev-secret';\n",
       "function f(require) { return require('./env').read('JWT_SECRET') || 'dev-secret'; }\n",
+      "const require = (p) => ({ read: () => 'x' });\nconst secret = require('./env').read('JWT_SECRET') || 'dev-secret';\n",
     ]) {
       write({ ...env, 'src/app.js': app });
       expect(await reported(), app).toEqual([]);
     }
+    // A module-level require made by createRequire loads modules as Node's does.
+    write({
+      ...env,
+      'src/app.js':
+        "import { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\nconst secret = require('./env').read('JWT_SECRET') || 'dev-secret';\n",
+    });
+    expect(await reported()).toEqual(['src/app.js:3']);
   });
 
   it('does not follow package imports, type-only imports, shadowed names or files outside the root', async () => {

@@ -10,7 +10,7 @@ import {
   requiredModule,
 } from '../js-module-bindings.ts';
 import { commonJsExports } from '../js-module-exports.ts';
-import { isShadowed } from '../js-scope.ts';
+import { isShadowed, nearestDeclaration } from '../js-scope.ts';
 import type { ProjectLookup } from '../rule.ts';
 import { type ImportKind, importSyntaxKind } from '../workspace-packages.ts';
 import { envGetterKind, type GetterKind } from './env-getter-kind.ts';
@@ -289,15 +289,15 @@ export class EnvGetters {
   }
 
   /**
-   * The module a callee's object loads where it is used: `require('./env')` (not a `require` a
-   * function declares), `await import('./env')`.
+   * The module a callee's object loads where it is used: `require('./env')` (Node's `require`, or
+   * one made by `createRequire`; not another `require` the file declares), `await import('./env')`.
    */
   #loaded(node: AstNode | undefined): { specifier: string; kind: ImportKind } | undefined {
     const n = unwrap(node);
     if (n?.type === 'CallExpression') {
       const specifier = requiredSpecifier(n);
       const callee = child(n, 'callee') as AstNode;
-      return specifier !== undefined && !isShadowed(callee, 'require', this.#parentOf)
+      return specifier !== undefined && isNodeRequire(callee, this.#parentOf)
         ? { specifier, kind: 'require' }
         : undefined;
     }
@@ -367,4 +367,20 @@ export class EnvGetters {
     if (member !== undefined) return exportedGetter(found.namespace, member, project);
     return found.required ? exportedGetter(found.namespace, 'default', project) : undefined;
   }
+}
+
+/**
+ * Whether `require` at `callee` loads modules as Node's does: no declaration of it is in scope (the
+ * module wrapper's), or it is declared as `createRequire(…)` / `module.createRequire(…)`.
+ */
+function isNodeRequire(callee: AstNode, parentOf: ReadonlyMap<AstNode, AstNode>): boolean {
+  const declared = nearestDeclaration(callee, 'require', parentOf);
+  if (declared === undefined) return true;
+  const init = unwrap(declared.init);
+  if (init?.type !== 'CallExpression') return false;
+  const fn = unwrap(child(init, 'callee'));
+  if (fn?.type === 'Identifier') return fn.name === 'createRequire';
+  if (fn?.type !== 'MemberExpression' || fn.computed === true) return false;
+  const property = child(fn, 'property');
+  return property?.type === 'Identifier' && property.name === 'createRequire';
 }
