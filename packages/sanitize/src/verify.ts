@@ -37,20 +37,24 @@ export function parseInFlowContainer(html: string): Fragment {
  * characters of attributes for every eight characters of input.
  *
  * Each parse may create one element per {@link CHARS_PER_ELEMENT} characters of the sanitized input,
- * plus {@link ELEMENT_SLACK}: sanitized markup needs at most one per 6 (`<br />`, `<b></b>`), plus the
- * table parts the parser implies (one tbody per table, one colgroup per run of col).
+ * plus {@link ELEMENT_SLACK}. Written elements take 6 characters at least (`<br />`, `<b></b>`), but
+ * the parser adds elements no tag wrote: a colgroup, tbody and tr around each `<col /><td></td>`
+ * (5 elements in 16 characters), an empty p for a stray `</p>` (`<p><hr /></p>`: 3 in 13).
  */
-const CHARS_PER_ELEMENT = 4;
+const CHARS_PER_ELEMENT = 3;
 const ELEMENT_SLACK = 4096;
 /**
  * Each parse may create elements whose tag names, attribute names and attribute values total
  * {@link ATTRIBUTE_GROWTH} times the sanitized input, plus {@link ATTRIBUTE_SLACK}. Without clones the
  * total is below the input's length (values are in it, escaped; the rel, target and open the policy
  * adds are written by sanitize-html, so they are in it too); clones copy attributes, so this bounds
- * the size of the tree, and of its serialization, where the element count alone does not.
+ * the size of the tree, and of its serialization, where the element count alone does not. The
+ * slack lets a small document grow as browsers grow it (an email's `<p><a href="…250 characters…">`
+ * left open before a few hundred `<p>&nbsp;</p>` copies the link, with the rel and target the policy
+ * adds, into each: 3.5 KB that renders as 75 KB) while the cost stays bounded.
  */
 const ATTRIBUTE_GROWTH = 4;
-const ATTRIBUTE_SLACK = 64 * 1024;
+const ATTRIBUTE_SLACK = 1024 * 1024;
 /**
  * No serialization is written past {@link MAX_OUTPUT_GROWTH} times the sanitized input plus
  * {@link OUTPUT_GROWTH_SLACK}, whatever `maxOutputChars` says (that limit only decides where the
@@ -58,16 +62,16 @@ const ATTRIBUTE_SLACK = 64 * 1024;
  * `<a rel="nofollow ugc">`, are in the sanitized input already).
  */
 const MAX_OUTPUT_GROWTH = 8;
-const OUTPUT_GROWTH_SLACK = 64 * 1024;
+const OUTPUT_GROWTH_SLACK = 1024 * 1024;
 /** Below V8's longest string (2²⁹ − 24 UTF-16 units), whatever the limits. */
 const MAX_SERIALIZED_CHARS = 2 ** 28;
 
 /** The failure reason when a parse would create more elements than the sanitized input allows. */
 export const ELEMENT_AMPLIFICATION_FAILURE = `more elements than 1 per ${CHARS_PER_ELEMENT} characters of the sanitized input + ${ELEMENT_SLACK} (parser amplification limit)`;
 /** The failure reason when a parse would create more tag and attribute characters than the sanitized input allows. */
-export const ATTRIBUTE_AMPLIFICATION_FAILURE = `more tag and attribute characters than ${ATTRIBUTE_GROWTH} × the sanitized input + 64 KiB (parser amplification limit)`;
+export const ATTRIBUTE_AMPLIFICATION_FAILURE = `more tag and attribute characters than ${ATTRIBUTE_GROWTH} × the sanitized input + 1 MiB (parser amplification limit)`;
 /** The failure reason when output would grow past the amplification ceiling. */
-export const AMPLIFICATION_FAILURE = `output larger than ${MAX_OUTPUT_GROWTH} × the sanitized input + 64 KiB (parser amplification limit)`;
+export const AMPLIFICATION_FAILURE = `output larger than ${MAX_OUTPUT_GROWTH} × the sanitized input + 1 MiB (parser amplification limit)`;
 
 /** What one verification may do, from the length of the sanitized input. */
 interface Budget {
