@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ByteQueue } from './byte-queue.ts';
 
 describe('ByteQueue', () => {
@@ -130,5 +130,110 @@ describe('ByteQueue.discard', () => {
     queue.discard();
     expect(queue.length).toBe(0);
     expect(view.toString()).toBe('CIPHER'.repeat(10));
+  });
+});
+
+describe('ByteQueue.own (a stream: frames taken, then what is left owned, after every write)', () => {
+  /** Writes `total` bytes in `write`-byte chunks through a queue used as a stream uses it; returns its work. */
+  const run = (total: number, write: number, frame: number, wipe: boolean) => {
+    const queue = new ByteQueue({ wipe });
+    const data = randomBytes(write);
+    let frames = 0;
+    const allocUnsafeSlow = vi.spyOn(Buffer, 'allocUnsafeSlow');
+    try {
+      for (let written = 0; written < total; written += write) {
+        queue.push(data);
+        while (queue.length > frame) {
+          const taken = queue.take(frame);
+          // Each frame is what was written, in order: `data` repeated.
+          expect(taken[0]).toBe(data[(frames * frame) % write]);
+          frames += 1;
+        }
+        queue.own(frame);
+      }
+      expect(queue.take(queue.length).length).toBe(total - frames * frame);
+      return { ...queue.work, slow: allocUnsafeSlow.mock.calls.length };
+    } finally {
+      allocUnsafeSlow.mockRestore();
+    }
+  };
+
+  for (const wipe of [false, true]) {
+    it(`does work linear in the bytes, not in the chunks held per frame (wipe: ${wipe})`, () => {
+      const total = 4 * 1024 * 1024;
+      // Twice, four times as many 1 KiB writes per frame: the work must not grow with it.
+      const small = run(total, 1024, 256 * 1024, wipe);
+      const large = run(total, 1024, 1024 * 1024, wipe);
+      expect(large.visited).toBeLessThanOrEqual(small.visited * 1.1 + 16);
+      expect(large.copied).toBeLessThanOrEqual(small.copied * 1.1 + 1024 * 1024);
+      // Each byte is copied once at most, bar the first frame's buffer doubling up to a frame.
+      for (const work of [small, large]) {
+        expect(work.copied).toBeLessThanOrEqual(total + 2 * 1024 * 1024);
+        expect(work.visited).toBeLessThanOrEqual(2 * (total / 1024) + 16);
+        // No allocation per write: one buffer reused, once it has grown to a frame.
+        expect(work.allocations).toBeLessThanOrEqual(8);
+        expect(work.slow).toBe(0);
+      }
+    });
+
+    it(`copies a write between 1 KiB and a frame once, never again when its frame is taken (wipe: ${wipe})`, () => {
+      const total = 8 * 1024 * 1024;
+      for (const write of [1024, 4096, 16 * 1024]) {
+        const work = run(total, write, 64 * 1024, wipe);
+        expect(work.copied).toBeLessThanOrEqual(total + 2 * 64 * 1024);
+        expect(work.allocations).toBeLessThanOrEqual(4);
+        expect(work.slow).toBe(0);
+      }
+    });
+  }
+
+  it('takes whole frames straight from a large write, copying only the rest', () => {
+    const frame = 64 * 1024;
+    const work = run(16 * 1024 * 1024, 1024 * 1024, frame, true);
+    // Per 1 MiB write the last frame it starts is held (the next write may end the stream): ≤ 1 frame copied.
+    expect(work.copied).toBeLessThanOrEqual(16 * frame + frame);
+  });
+
+  it('hands out the bytes in order however writes, reads and own() interleave, the writer reusing its buffer', () => {
+    for (let round = 0; round < 300; round++) {
+      const queue = new ByteQueue({ wipe: round % 2 === 0 });
+      const data = randomBytes(1 + Math.floor(Math.random() * 200_000));
+      const frame = [1, 100, 4096, 20_000, 70_000][round % 5] ?? 1;
+      const pooled = Buffer.alloc(40_000);
+      const out: Buffer[] = [];
+      let written = 0;
+      while (written < data.length) {
+        const size = Math.min(data.length - written, 1 + Math.floor(Math.random() * [10, 1500, 40_000][round % 3]!));
+        data.copy(pooled, 0, written, written + size);
+        queue.push(pooled.subarray(0, size));
+        written += size;
+        while (queue.length > frame && Math.random() < 0.9) out.push(Buffer.from(queue.take(frame)));
+        if (Math.random() < 0.2) out.push(Buffer.from(queue.take(Math.floor(Math.random() * 3000))));
+        if (Math.random() < 0.1) queue.peek(100);
+        queue.own(frame);
+        pooled.fill(0xee);
+      }
+      out.push(Buffer.from(queue.take(queue.length)));
+      expect(Buffer.concat(out).equals(data)).toBe(true);
+      expect(queue.length).toBe(0);
+    }
+  });
+
+  it('hands out views the caller cannot change once owned, and zeroes them once consumed (wipe)', () => {
+    const queue = new ByteQueue({ wipe: true });
+    const pooled = Buffer.alloc(3000, 0x41);
+    queue.push(pooled);
+    queue.own(4096);
+    pooled.fill(0x42);
+    queue.push(pooled);
+    queue.own(4096);
+    pooled.fill(0x43);
+    const frame = queue.take(4096);
+    expect(frame.equals(Buffer.concat([Buffer.alloc(3000, 0x41), Buffer.alloc(1096, 0x42)]))).toBe(true);
+    const rest = queue.take(queue.length);
+    expect(rest.equals(Buffer.alloc(1904, 0x42))).toBe(true);
+    queue.wipe();
+    expect(frame.every((b) => b === 0) && rest.every((b) => b === 0)).toBe(true);
+    expect(pooled.every((b) => b === 0x43)).toBe(true);
   });
 });

@@ -1,44 +1,61 @@
 /** Where a consumed chunk was: drops the reference at once, keeps the array one element kind. */
-const CONSUMED = Buffer.alloc(0);
-/** Chunks shorter than this are copied into the tail rather than held one object each. */
+const EMPTY = Buffer.alloc(0);
+/** Chunks shorter than this are copied into the queue's buffer rather than held one object each. */
 const SMALL_CHUNK = 1024;
-/** Size of each tail buffer small chunks are copied into. */
-const TAIL_BYTES = 16 * 1024;
+/** Smallest buffer the queue allocates to copy into. */
+const MIN_BUFFER_BYTES = 16 * 1024;
+
+/** Work a queue did, counted so a test can check it stays linear in the bytes (no clock). */
+export interface ByteQueueWork {
+  /** Bytes copied (into the queue's buffer, or into a slice `peek` had to assemble). */
+  copied: number;
+  /** Chunks the queue looked at: each caller chunk once when consumed or copied, each buffer relocation once. */
+  visited: number;
+  /** Buffers the queue allocated. */
+  allocations: number;
+}
 
 /**
- * Collects chunks and hands out exactly-sized slices, copying only when a slice spans chunks.
- * Linear in the bytes of each slice however finely they were written (one byte a chunk): consumed
- * chunks are skipped by an index, never shifted off the array, which would be quadratic.
+ * Collects chunks and hands out exactly-sized slices. Linear in the bytes however finely they were
+ * written (one byte a chunk), and each byte is copied at most once into memory of the queue's own:
  *
- * Memory stays proportional to the bytes held however finely they were written: a held `Buffer`
- * costs about a hundred bytes of its own, so 1-byte writes held one object each made a 64 KiB
- * frame cost ~8 MiB. Small chunks are copied into a 16 KiB tail buffer instead, which joins
- * `#chunks` once full or when a large chunk follows it.
+ * - The front of the queue is the live part of one buffer of the queue's own (`#buf`, bytes
+ *   `#start` to `#end`), appended to; after it come chunks the caller pushed, held by reference
+ *   (`#refs`, from `#refHead`, the first one from `#refOffset`), never written to.
+ * - Small chunks are copied into `#buf` as they are pushed (a held `Buffer` costs about a hundred
+ *   bytes of its own, so 1-byte writes held one object each made a 64 KiB frame cost ~8 MiB). The
+ *   chunks held by reference are copied there first, so the order holds.
+ * - `take` hands out a view of `#buf`, or of one chunk when the bytes lie within it (no copy): a
+ *   frame sealed straight from a large write is never copied. A slice that spans a chunk boundary
+ *   is assembled in `#buf` by appending the chunks' bytes, which are then the queue's.
+ * - {@link own} appends what is left of the chunks held by reference, so the caller may reuse them.
+ *   Given the size of the next `take` (a stream's frame), `#buf` is at least that large, so the
+ *   frame is one view of it later, not a second copy; once the front of the queue is empty, the
+ *   next bytes are written from the start of the same buffer: no allocation per write.
  *
- * With `wipe` (plaintext going through `encryptStream`), the bytes the queue copied (tail
- * buffers, slices copied together, {@link own}) are zeroed once consumed, at the next
- * `push`/`take` or {@link wipe}: a slice `take` returned must be used before then. Chunks the
- * caller pushed and still owns are never written to.
+ * A slice `take` or `peek` returned is valid until the next `push`, `take`, {@link own} or
+ * {@link wipe}: the queue may then overwrite (and, with `wipe`, zeroes) the bytes it points into.
  *
- * Large chunks are held by reference until {@link own} copies what is left of them: a stream calls
- * it before its write callback, after which the writer may reuse its buffer.
+ * With `wipe` (plaintext going through `encryptStream`), the bytes the queue copied are zeroed once
+ * consumed, at the next operation or {@link wipe}, and when they are moved to a larger buffer.
+ * Chunks the caller pushed and still owns are never written to.
  */
 export class ByteQueue {
   readonly #wipe: boolean;
-  /** Views of buffers this queue allocated, held in `#chunks`. */
-  readonly #owned = new WeakSet<Buffer>();
-  /** Consumed bytes of buffers this queue allocated, zeroed at the next operation (`wipe` only). */
+  /** Consumed bytes of `#buf`, zeroed at the next operation (`wipe` only). */
   #consumed: Buffer[] = [];
-  #chunks: Buffer[] = [];
-  /** Index in `#chunks` of the first chunk not fully consumed. */
-  #head = 0;
-  /** Small chunks copied together: bytes `#tailStart` to `#tailEnd` of `#tail` come after `#chunks`. */
-  #tail: Buffer | undefined;
-  #tailStart = 0;
-  #tailEnd = 0;
-  /** The buffer {@link own} copied into last, reused once nothing queued points into it. */
-  #spare: Buffer | undefined;
+  #buf: Buffer | undefined;
+  #start = 0;
+  #end = 0;
+  #refs: Buffer[] = [];
+  #refHead = 0;
+  /** Bytes of `#refs[#refHead]` already consumed. */
+  #refOffset = 0;
+  /** Size of the next `take` as {@link own} was last told (a frame): `#buf` is made at least this large. */
+  #next = 0;
   length = 0;
+  /** Counted work (read by tests). */
+  readonly work: ByteQueueWork = { copied: 0, visited: 0, allocations: 0 };
 
   constructor(options: { readonly wipe?: boolean } = {}) {
     this.#wipe = options.wipe === true;
@@ -51,189 +68,172 @@ export class ByteQueue {
   }
 
   /**
-   * Empties the queue; with `wipe`, first zeroes every byte it copied, queued or consumed (tail
-   * buffers, slices copied together). Chunks the caller pushed and still owns are dropped, never
-   * written to. For a stream that ends early (destroyed, failed): `wipe()` covers consumed bytes only.
+   * Empties the queue; with `wipe`, first zeroes every byte it copied, queued or consumed. Chunks
+   * the caller pushed and still owns are dropped, never written to. For a stream that ends early
+   * (destroyed, failed): `wipe()` covers consumed bytes only.
    */
   discard(): void {
     if (this.#wipe) {
       this.wipe();
-      for (let i = this.#head; i < this.#chunks.length; i++) {
-        const chunk = this.#chunks[i] as Buffer;
-        if (this.#owned.has(chunk)) chunk.fill(0);
-      }
-      // Bytes before #tailStart were consumed (zeroed above) or sealed into #chunks (likewise).
-      this.#tail?.fill(0, 0, this.#tailEnd);
+      this.#buf?.fill(0, this.#start, this.#end);
     }
-    this.#chunks = [];
-    this.#head = 0;
-    this.#spare = undefined;
-    this.#tail = undefined;
-    this.#tailStart = 0;
-    this.#tailEnd = 0;
+    this.#buf = undefined;
+    this.#start = 0;
+    this.#end = 0;
+    this.#refs = [];
+    this.#refHead = 0;
+    this.#refOffset = 0;
     this.length = 0;
-  }
-
-  /** Consumes all of chunk `chunks[index]` (`part` = its length) or its first `part` bytes. */
-  #consumeChunk(chunks: Buffer[], index: number, part: number): void {
-    const chunk = chunks[index] as Buffer;
-    const owned = this.#owned.has(chunk);
-    if (part < chunk.length) {
-      const rest = chunk.subarray(part);
-      if (owned) {
-        this.#owned.add(rest);
-        if (this.#wipe) this.#consumed.push(chunk.subarray(0, part));
-      }
-      chunks[index] = rest;
-    } else {
-      if (owned && this.#wipe) this.#consumed.push(chunk);
-      chunks[index] = CONSUMED;
-    }
   }
 
   /** Buffers held (a test reads it: memory per held byte must not grow with how finely it was written). */
   get heldChunks(): number {
-    return this.#chunks.length - this.#head + (this.#tailEnd > this.#tailStart ? 1 : 0);
+    return (this.#end > this.#start ? 1 : 0) + this.#refs.length - this.#refHead;
   }
 
   push(chunk: Buffer): void {
     if (this.#wipe) this.wipe();
     if (chunk.length === 0) return;
-    this.length += chunk.length;
     if (chunk.length >= SMALL_CHUNK) {
-      this.#sealTail();
-      this.#chunks.push(chunk);
+      this.#refs.push(chunk);
+      this.length += chunk.length;
       return;
     }
-    if (!this.#tail || this.#tailEnd + chunk.length > this.#tail.length) {
-      this.#sealTail();
-      // A new buffer, never a reused one: slices handed out by take() may still point into the old.
-      this.#tail = Buffer.allocUnsafe(TAIL_BYTES);
-      this.#tailStart = 0;
-      this.#tailEnd = 0;
-    }
-    chunk.copy(this.#tail, this.#tailEnd);
-    this.#tailEnd += chunk.length;
-  }
-
-  /** Moves the tail's queued bytes to the end of `#chunks`; later small chunks fill the rest of it. */
-  #sealTail(): void {
-    if (this.#tail && this.#tailEnd > this.#tailStart) {
-      const view = this.#tail.subarray(this.#tailStart, this.#tailEnd);
-      this.#owned.add(view);
-      this.#chunks.push(view);
-    }
-    this.#tailStart = this.#tailEnd;
+    // Behind chunks held by reference: those are copied first (at most once, like every byte).
+    this.#ownRefs();
+    this.#append(chunk, 0, chunk.length);
+    this.length += chunk.length;
   }
 
   /**
-   * Copies the queued bytes of chunks the caller pushed (large ones, held by reference) into memory
-   * of the queue's own, so the caller may reuse its buffers once this returns. Chunks already the
-   * queue's are not copied again. Like {@link wipe}, it ends the life of the slices `take` returned.
-   * A stream calls it after every write, so its buffer is reused once nothing queued points into
-   * it (as soon as the frame it held was taken): no allocation per write.
+   * Copies what is left of the chunks the caller pushed (held by reference) into the queue's
+   * buffer, so the caller may reuse them once this returns; bytes already the queue's are not
+   * copied again, and only chunks pushed since the last call are looked at. `next`, the size of the
+   * next `take` (a stream's frame), sizes a new buffer so that frame is one view of it. Like
+   * {@link wipe}, it ends the life of the slices `take` returned.
    */
-  own(): void {
+  own(next = 0): void {
     if (this.#wipe) this.wipe();
-    const chunks = this.#chunks;
-    let size = 0;
-    for (let i = this.#head; i < chunks.length; i++) {
-      const chunk = chunks[i] as Buffer;
-      if (!this.#owned.has(chunk)) size += chunk.length;
-    }
-    if (size === 0) return;
-    let copy: Buffer;
-    const spare = this.#spare;
-    if (spare && spare.length >= size && !this.#holds(spare)) copy = spare;
-    else {
-      // Its own ArrayBuffer (never the shared pool), so #holds can tell whether it is still in use.
-      copy = Buffer.allocUnsafeSlow(size);
-      this.#spare = copy;
-    }
-    let offset = 0;
-    for (let i = this.#head; i < chunks.length; i++) {
-      const chunk = chunks[i] as Buffer;
-      if (this.#owned.has(chunk)) continue;
-      const view = copy.subarray(offset, offset + chunk.copy(copy, offset));
-      offset += view.length;
-      this.#owned.add(view);
-      chunks[i] = view;
-    }
-  }
-
-  /** Whether a queued chunk points into `buffer`. */
-  #holds(buffer: Buffer): boolean {
-    for (let i = this.#head; i < this.#chunks.length; i++) {
-      if ((this.#chunks[i] as Buffer).buffer === buffer.buffer) return true;
-    }
-    return false;
+    if (next > this.#next) this.#next = next;
+    this.#ownRefs();
   }
 
   /** The first `min(n, length)` bytes, left in the queue. */
   peek(n: number): Buffer {
-    return this.#read(n, false);
+    const size = Math.min(n, this.length);
+    if (size <= 0) return Buffer.alloc(0);
+    return this.#front(size);
   }
 
   /** The first `min(n, length)` bytes, removed from the queue. */
   take(n: number): Buffer {
     if (this.#wipe) this.wipe();
-    return this.#read(n, true);
-  }
-
-  #read(n: number, consume: boolean): Buffer {
     const size = Math.min(n, this.length);
     if (size <= 0) return Buffer.alloc(0);
-    const chunks = this.#chunks;
-    let index = this.#head;
-    let out: Buffer;
-    const first = chunks[index];
-    if (!first) {
-      // Everything queued is in the tail.
-      out = (this.#tail as Buffer).subarray(this.#tailStart, this.#tailStart + size);
-      if (consume) {
-        this.#tailStart += size;
-        if (this.#wipe) this.#consumed.push(out);
-      }
-    } else if (first.length >= size) {
-      out = first.subarray(0, size);
-      if (consume) {
-        this.#consumeChunk(chunks, index, size);
-        if (first.length === size) index += 1;
-      }
-    } else {
-      out = Buffer.allocUnsafe(size);
-      if (consume && this.#wipe) this.#consumed.push(out);
-      let offset = 0;
-      // Each step copies a whole non-empty chunk or ends: at most one step per chunk held.
-      while (offset < size && index < chunks.length) {
-        const chunk = chunks[index] as Buffer;
-        const part = Math.min(chunk.length, size - offset);
-        chunk.copy(out, offset, 0, part);
-        offset += part;
-        if (consume) this.#consumeChunk(chunks, index, part);
-        if (part < chunk.length) break;
-        index += 1;
-      }
-      if (offset < size) {
-        // The rest is in the tail (size ≤ length, so it holds enough).
-        const start = this.#tailStart;
-        (this.#tail as Buffer).copy(out, offset, start, start + size - offset);
-        if (consume) {
-          this.#tailStart += size - offset;
-          if (this.#wipe) this.#consumed.push((this.#tail as Buffer).subarray(start, start + size - offset));
-        }
-      }
-    }
-    if (!consume) return out;
+    const out = this.#front(size);
     this.length -= size;
-    if (index >= chunks.length) {
-      this.#chunks = [];
-      this.#head = 0;
-    } else if (index > 1024 && index * 2 > chunks.length) {
-      // Compact once most of the array is consumed: amortized O(1) a chunk.
-      this.#chunks = chunks.slice(index);
-      this.#head = 0;
-    } else this.#head = index;
+    if (this.#end > this.#start) {
+      // #front left the bytes in #buf.
+      this.#start += size;
+      if (this.#wipe) this.#consumed.push(out);
+    } else this.#skipRefs(size);
     return out;
+  }
+
+  /** The first `size` bytes (1 ≤ size ≤ length) as one view, made so by appending to `#buf` if need be. */
+  #front(size: number): Buffer {
+    const live = this.#end - this.#start;
+    if (live === 0) {
+      const first = this.#refs[this.#refHead] as Buffer;
+      if (first.length - this.#refOffset >= size) return first.subarray(this.#refOffset, this.#refOffset + size);
+    }
+    if (live < size) this.#moveRefs(size - live);
+    return (this.#buf as Buffer).subarray(this.#start, this.#start + size);
+  }
+
+  /** Consumes `size` bytes of the chunks held by reference (`#buf` holds none). */
+  #skipRefs(size: number): void {
+    let left = size;
+    while (left > 0) {
+      const chunk = this.#refs[this.#refHead] as Buffer;
+      this.work.visited += 1;
+      const part = Math.min(chunk.length - this.#refOffset, left);
+      left -= part;
+      this.#refOffset += part;
+      if (this.#refOffset === chunk.length) this.#dropRef();
+    }
+  }
+
+  #dropRef(): void {
+    this.#refs[this.#refHead] = EMPTY;
+    this.#refHead += 1;
+    this.#refOffset = 0;
+    if (this.#refHead === this.#refs.length) {
+      this.#refs = [];
+      this.#refHead = 0;
+    } else if (this.#refHead > 1024 && this.#refHead * 2 > this.#refs.length) {
+      // Compact once most of the array is consumed: amortized O(1) a chunk.
+      this.#refs = this.#refs.slice(this.#refHead);
+      this.#refHead = 0;
+    }
+  }
+
+  /** Moves the chunks held by reference into `#buf`. */
+  #ownRefs(): void {
+    if (this.#refHead === this.#refs.length) return;
+    this.#moveRefs(this.length - (this.#end - this.#start));
+  }
+
+  /** Moves the first `bytes` bytes of the chunks held by reference to the end of `#buf`. */
+  #moveRefs(bytes: number): void {
+    this.#reserve(bytes);
+    let left = bytes;
+    while (left > 0) {
+      const chunk = this.#refs[this.#refHead] as Buffer;
+      const part = Math.min(chunk.length - this.#refOffset, left);
+      this.#append(chunk, this.#refOffset, this.#refOffset + part);
+      left -= part;
+      this.#refOffset += part;
+      if (this.#refOffset === chunk.length) this.#dropRef();
+    }
+  }
+
+  /** Copies `chunk[from, to)` to the end of `#buf`. */
+  #append(chunk: Buffer, from: number, to: number): void {
+    this.#reserve(to - from);
+    this.work.visited += 1;
+    this.work.copied += to - from;
+    this.#end += chunk.copy(this.#buf as Buffer, this.#end, from, to);
+  }
+
+  /** Makes room for `bytes` more at the end of `#buf`. */
+  #reserve(bytes: number): void {
+    const live = this.#end - this.#start;
+    if (live === 0 && this.#end > 0) {
+      // Nothing queued points into #buf: the slices it handed out are dead, and zeroed first (`wipe`).
+      if (this.#wipe) this.wipe();
+      this.#start = 0;
+      this.#end = 0;
+    }
+    if (this.#buf && this.#end + bytes <= this.#buf.length) return;
+    const needed = live + bytes;
+    // Doubling (moving the live bytes stays amortized O(1) a byte) up to the expected next take, so
+    // a small stream with a large frame size does not allocate a whole frame; then it is reused.
+    const size =
+      needed <= this.#next
+        ? Math.min(this.#next, Math.max(MIN_BUFFER_BYTES, 2 * needed))
+        : Math.max(MIN_BUFFER_BYTES, needed, 2 * live);
+    const next = Buffer.allocUnsafe(size);
+    this.work.allocations += 1;
+    const old = this.#buf;
+    if (old && live > 0) {
+      this.work.visited += 1;
+      this.work.copied += old.copy(next, 0, this.#start, this.#end);
+      // The old buffer may still be pointed into by slices handed out: its queued bytes are zeroed.
+      if (this.#wipe) old.fill(0, this.#start, this.#end);
+    }
+    this.#buf = next;
+    this.#start = 0;
+    this.#end = live;
   }
 }

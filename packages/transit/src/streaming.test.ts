@@ -353,6 +353,42 @@ describe('streams and a writer that reuses its buffer once the write callback ra
   });
 });
 
+describe('streams written in many small writes per frame', () => {
+  const written = (stream: Transform, chunk: Buffer): Promise<void> =>
+    new Promise((resolve, reject) => stream.write(chunk, (error) => (error ? reject(error) : resolve())));
+
+  /** Encrypts `total` bytes in 1 KiB writes with this frame size; the queue's work and the round trip. */
+  const encryptInWrites = async (total: number, frameSize: number) => {
+    const core: TransitCore = { ...fakeCore(), frameSize };
+    const queue = new ByteQueue({ wipe: true });
+    const stream = createEncryptStream(core, CONTEXT, { queue });
+    const out: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => out.push(chunk));
+    const ended = new Promise((resolve) => stream.once('end', resolve));
+    const pooled = Buffer.alloc(1024);
+    for (let i = 0; i < total / 1024; i++) {
+      pooled.fill(i & 0xff);
+      await written(stream, pooled);
+    }
+    stream.end();
+    await ended;
+    const opened = await pipeThrough(Buffer.concat(out), createDecryptStream(core, CONTEXT, {}));
+    expect(opened.length).toBe(total);
+    for (let i = 0; i < total / 1024; i++) expect(opened[i * 1024 + 1023]).toBe(i & 0xff);
+    return queue.work;
+  };
+
+  it('encryptStream does the same work per byte with four times as many writes per frame (linear, not quadratic)', async () => {
+    const total = 4 * 1024 * 1024;
+    const few = await encryptInWrites(total, 256 * 1024);
+    const many = await encryptInWrites(total, 1024 * 1024);
+    expect(many.visited).toBeLessThanOrEqual(few.visited * 1.1 + 16);
+    expect(many.copied).toBeLessThanOrEqual(few.copied * 1.1 + 1024 * 1024);
+    expect(many.copied).toBeLessThanOrEqual(total + 2 * 1024 * 1024);
+    expect(many.allocations).toBeLessThanOrEqual(8);
+  });
+});
+
 describe('stream context', () => {
   it('is read when the stream is created: a context object changed later changes nothing', async () => {
     const seen: unknown[] = [];

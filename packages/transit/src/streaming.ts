@@ -186,9 +186,10 @@ export function createEncryptStream(
         queue.push(chunk);
         // A full frame is sealed only once more data follows it: the last frame is flagged.
         while (queue.length > frameSize) seal(this, queue.take(frameSize), false);
-        // The writer may reuse its buffer once called back: what a frame still needs of a large
-        // chunk (held by reference until now) is copied; whole frames were sealed from it above.
-        queue.own();
+        // The writer may reuse its buffer once called back: what the next frame still needs of a
+        // large chunk (held by reference until now) is copied, into a buffer that frame is then
+        // sealed from without another copy; whole frames were sealed straight from it above.
+        queue.own(frameSize);
         callback();
       } catch (error) {
         callback(this.destroyed ? undefined : (error as Error));
@@ -337,8 +338,9 @@ export function createDecryptStream(
         // its length minus the tag: once that cannot fit in maxBodySize, stop here rather than
         // buffer the rest of a frame that could be up to 16 MiB.
         if (queue.length - TAG_BYTES > maxBodySize - released) throw tooLarge();
-        // The writer may reuse its buffer once called back: the part of a frame still held is copied.
-        queue.own();
+        // The writer may reuse its buffer once called back: the part of a frame still held is copied,
+        // into a buffer the frame is then opened from without another copy.
+        queue.own(record);
         callback();
       } catch (error) {
         callback(error as Error);
