@@ -245,7 +245,8 @@ describe('startVaultDevServer', () => {
   });
 
   it('parses a deeply nested body as JSON.parse does, on KV and transit paths alike', async () => {
-    const server = await start();
+    // Above Vault's default max_json_depth (500), as a listener configured higher takes.
+    const server = await start({ maxJsonDepth: 10_000 });
     const headers = { 'X-Vault-Token': server.token };
     // Deeper than JSON.parse's reviver goes (about 2,300).
     const deep = `${'['.repeat(3_000)}1.0${']'.repeat(3_000)}`;
@@ -286,26 +287,61 @@ describe('startVaultDevServer', () => {
     expect(await big.json()).toEqual({ errors: ['error parsing JSON'] });
   });
 
-  it('takes a KV secret nested 10,000 levels (Go’s limit) and gives it back; one level more is 400', async () => {
+  it('refuses a body nested over max_json_depth (500, the outermost counting) with 500, before the token check', async () => {
     const server = await start();
     const headers = { 'X-Vault-Token': server.token };
     const nested = (depth: number): string => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
-    // The body, "data", then the arrays: 9,998 of them make 10,000 levels.
+    // The body, "data", then the arrays: 498 of them make 500 levels.
     const written = await fetch(`${server.addr}/v1/secret/data/deep`, {
       method: 'POST',
       headers,
-      body: `{"data":{"x":${nested(9_998)}}}`,
+      body: `{"data":{"x":${nested(498)}}}`,
     });
     expect(written.status).toBe(200);
     const read = await fetch(`${server.addr}/v1/secret/data/deep`, { headers });
-    expect(read.status).toBe(200);
-    const text = await read.text();
-    expect(text).toContain(`"data":{"x":${nested(9_998)}}`);
-    const tooDeep = await fetch(`${server.addr}/v1/secret/data/deeper`, {
+    expect(await read.text()).toContain(`"data":{"x":${nested(498)}}`);
+    const depthError = { errors: ['JSON input exceeds allowed nesting depth'] };
+    for (const [body, init] of [
+      [`{"data":{"x":${nested(499)}}}`, { headers }],
+      [` \n${nested(501)}`, { headers }],
+      [`{"data":{"x":${nested(499)}}}`, {}], // no token: the limits come first
+    ] as const) {
+      const tooDeep = await fetch(`${server.addr}/v1/secret/data/deeper`, { method: 'POST', body, ...init });
+      expect(tooDeep.status).toBe(500);
+      expect(await tooDeep.json()).toEqual(depthError);
+    }
+    // Brackets inside strings do not count, and a body that does not start with { or [ is not scanned.
+    const inString = await fetch(`${server.addr}/v1/secret/data/s`, {
       method: 'POST',
       headers,
-      body: `{"data":{"x":${nested(9_999)}}}`,
+      body: JSON.stringify({ data: { x: '['.repeat(600) } }),
     });
+    expect(inString.status).toBe(200);
+    const notScanned = await fetch(`${server.addr}/v1/secret/data/s`, {
+      method: 'POST',
+      headers,
+      body: `1${nested(600)}`,
+    });
+    expect(notScanned.status).toBe(400);
+    expect(await notScanned.json()).toEqual({ errors: ['error parsing JSON'] });
+  });
+
+  it('takes maxJsonDepth like max_json_depth; above 10,000 Go’s decoder limit answers 400', async () => {
+    await expect(startVaultDevServer({ maxJsonDepth: 0 })).rejects.toMatchObject({
+      code: 'ERR_TESTKIT_INVALID_OPTION',
+    });
+    const shallow = await start({ maxJsonDepth: 3 });
+    const post = (server: { addr: string; token: string }, body: string) =>
+      fetch(`${server.addr}/v1/secret/data/d`, { method: 'POST', headers: { 'X-Vault-Token': server.token }, body });
+    expect((await post(shallow, '{"data":{"x":[1]}}')).status).toBe(200);
+    expect((await post(shallow, '{"data":{"x":[[1]]}}')).status).toBe(500);
+    const server = await start({ maxJsonDepth: 20_000 });
+    const nested = (depth: number): string => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
+    const written = await post(server, `{"data":{"x":${nested(9_998)}}}`);
+    expect(written.status).toBe(200);
+    const read = await fetch(`${server.addr}/v1/secret/data/d`, { headers: { 'X-Vault-Token': server.token } });
+    expect(await read.text()).toContain(`"data":{"x":${nested(9_998)}}`);
+    const tooDeep = await post(server, `{"data":{"x":${nested(9_999)}}}`);
     expect(tooDeep.status).toBe(400);
     expect(await tooDeep.json()).toEqual({ errors: ['error parsing JSON'] });
   });

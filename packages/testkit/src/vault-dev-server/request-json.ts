@@ -72,11 +72,25 @@ function hasNumber(text: string): boolean {
 /** Go's `encoding/json` refuses a value nested deeper than this (`maxNestingDepth`). */
 export const MAX_JSON_NESTING = 10_000;
 
-/** Whether `text` opens more than {@link MAX_JSON_NESTING} arrays or objects at once. One linear pass. */
-export function nestsTooDeep(text: string): boolean {
+/**
+ * Vault's listener default for `max_json_depth` (`CustomMaxJSONDepth` in sdk/helper/jsonutil): Vault
+ * 1.21.0, 1.20.3, 1.19.9, 1.18.14, 1.16.25 and later refuse a deeper body before routing it.
+ */
+export const VAULT_MAX_JSON_DEPTH = 500;
+
+/**
+ * Whether `text` opens more than `limit` arrays or objects at once, the outermost counting as 1, as
+ * `jsonutil.VerifyMaxDepthStreaming` counts. A body whose first significant byte (after Go's JSON
+ * whitespace) is not `{` or `[` is not scanned, as Vault does not scan it. One linear pass.
+ */
+export function nestsTooDeep(text: string, limit: number): boolean {
+  let start = 0;
+  while (start < text.length && /[ \t\r\n]/.test(text.charAt(start))) start++;
+  const first = text.charCodeAt(start);
+  if (first !== 0x5b && first !== 0x7b) return false;
   let inString = false;
   let depth = 0;
-  for (let i = 0; i < text.length; i++) {
+  for (let i = start; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
       if (c === 0x5c) i++;
@@ -85,7 +99,7 @@ export function nestsTooDeep(text: string): boolean {
       inString = true;
     } else if (c === 0x5b || c === 0x7b) {
       depth++;
-      if (depth > MAX_JSON_NESTING) return true;
+      if (depth > limit) return true;
     } else if (c === 0x5d || c === 0x7d) {
       depth--;
     }

@@ -8,7 +8,7 @@ import type { Fields } from './fields.ts';
 import { stringifyJson } from './json-value.ts';
 import { createListMethodProxy, ORIGINAL_METHOD_HEADER } from './list-method-proxy.ts';
 import { MountTable } from './mount-table.ts';
-import { nestsTooDeep, parseRequestJson } from './request-json.ts';
+import { MAX_JSON_NESTING, nestsTooDeep, parseRequestJson, VAULT_MAX_JSON_DEPTH } from './request-json.ts';
 import { health, type ServerIdentity, sealStatus, sysRoute } from './sys-routes.ts';
 import { noHandler, userError, VaultHttpError } from './vault-http-error.ts';
 
@@ -24,6 +24,12 @@ export interface StartVaultDevServerOptions {
   readonly kvMounts?: readonly string[];
   /** Largest request body accepted, like Vault's `max_request_size`. Default 32 MiB. */
   readonly maxRequestBytes?: number;
+  /**
+   * Deepest JSON body accepted, like the listener's `max_json_depth`: a body whose arrays and objects
+   * nest deeper (the outermost counting as 1) answers 500 `JSON input exceeds allowed nesting depth`.
+   * Default 500, Vault's default. An integer ≥ 1, else `ERR_TESTKIT_INVALID_OPTION`.
+   */
+  readonly maxJsonDepth?: number;
   /** Clock for key and secret timestamps (ms since epoch). Default `Date.now`. */
   readonly now?: () => number;
 }
@@ -124,6 +130,13 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
     );
   }
   const maxRequestBytes = options.maxRequestBytes ?? 32 * 1024 * 1024;
+  const maxJsonDepth = options.maxJsonDepth ?? VAULT_MAX_JSON_DEPTH;
+  if (!Number.isSafeInteger(maxJsonDepth) || maxJsonDepth < 1) {
+    throw new TestkitError(
+      'ERR_TESTKIT_INVALID_OPTION',
+      `startVaultDevServer(): maxJsonDepth must be an integer ≥ 1 (got ${String(maxJsonDepth)}).`,
+    );
+  }
   const now = options.now ?? Date.now;
   const defaults = { transitMounts: options.transitMounts ?? ['transit'], kvMounts: options.kvMounts ?? ['secret'] };
   const token = rootToken();
@@ -213,6 +226,10 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
         }
       }
       if (fault && 'status' in fault) throw new VaultHttpError(fault.status, fault.errors ?? []);
+      // Vault's wrapJSONLimitsHandler scans every body before routing, the token check and sys/health.
+      if (body.length > 0 && nestsTooDeep(body.toString('utf8'), maxJsonDepth)) {
+        throw new VaultHttpError(500, [JSON_DEPTH_ERROR]);
+      }
       if (path === undefined) throw new VaultHttpError(404, []);
       const query: Record<string, string> = Object.fromEntries(url.searchParams);
       if (path === 'sys/health' && (method === 'GET' || method === 'HEAD')) {
@@ -448,6 +465,9 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 /** What Vault answers (400) for a body it cannot decode into a JSON object. */
 const JSON_PARSE_ERROR = 'error parsing JSON';
 
+/** What Vault's JSON limits answer (500) for a body nested deeper than `max_json_depth`. */
+const JSON_DEPTH_ERROR = 'JSON input exceeds allowed nesting depth';
+
 function sha256(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }
@@ -464,9 +484,9 @@ function parseJson(body: Buffer, keepNumberLiterals: boolean): Fields {
   if (body.length === 0) return {};
   let parsed: unknown;
   const text = body.toString('utf8');
-  // Go's decoder refuses more than 10,000 levels; refusing them here also keeps every recursive
-  // reader of the body (goValue, the KV copy) within what it handles.
-  if (nestsTooDeep(text)) throw userError(JSON_PARSE_ERROR);
+  // Go's decoder refuses more than 10,000 levels (reachable with a maxJsonDepth above it); refusing
+  // them here also keeps every reader of the body within what it handles.
+  if (nestsTooDeep(text, MAX_JSON_NESTING)) throw userError(JSON_PARSE_ERROR);
   try {
     parsed = parseRequestJson(text, { keepNumberLiterals });
   } catch {

@@ -17,8 +17,16 @@ export const CIPHERTEXT_ERRORS = {
   tooOld: 'ciphertext or signature version is disallowed by policy (too old)',
   base64: 'invalid ciphertext: could not decode base64',
   length: 'invalid ciphertext length',
+  /** Go's crypto/cipher GCM says this; a chacha20-poly1305 key says {@link CIPHERTEXT_ERRORS.chachaAuthentication}. */
   authentication: 'cipher: message authentication failed',
+  /** golang.org/x/crypto/chacha20poly1305's errOpen (a bad tag, or a body shorter than the tag). */
+  chachaAuthentication: 'chacha20poly1305: message authentication failed',
 } as const;
+
+/** What aead.Open says when it refuses a ciphertext for `type`. */
+function authenticationError(type: AeadKeyType): string {
+  return type === 'chacha20-poly1305' ? CIPHERTEXT_ERRORS.chachaAuthentication : CIPHERTEXT_ERRORS.authentication;
+}
 
 // Typed as one GCM name so the AEAD overloads apply; chacha20-poly1305 takes the same options.
 function cipherName(type: AeadKeyType): 'aes-256-gcm' {
@@ -43,7 +51,7 @@ export function openRaw(type: AeadKeyType, key: Buffer, sealed: Buffer, aad: Buf
   // keysutil refuses only what is shorter than the nonce; anything longer reaches aead.Open, which
   // fails a body shorter than the tag as it fails a bad tag.
   if (sealed.length < NONCE_BYTES) throw userError(CIPHERTEXT_ERRORS.length);
-  if (sealed.length < NONCE_BYTES + TAG_BYTES) throw userError(CIPHERTEXT_ERRORS.authentication);
+  if (sealed.length < NONCE_BYTES + TAG_BYTES) throw userError(authenticationError(type));
   const nonce = sealed.subarray(0, NONCE_BYTES);
   const tag = sealed.subarray(sealed.length - TAG_BYTES);
   const body = sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES);
@@ -53,7 +61,7 @@ export function openRaw(type: AeadKeyType, key: Buffer, sealed: Buffer, aad: Buf
   try {
     return Buffer.concat([decipher.update(body), decipher.final()]);
   } catch {
-    throw userError(CIPHERTEXT_ERRORS.authentication);
+    throw userError(authenticationError(type));
   }
 }
 
