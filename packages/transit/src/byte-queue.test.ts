@@ -185,6 +185,21 @@ describe('ByteQueue.own (a stream: frames taken, then what is left owned, after 
         expect(work.slow).toBe(0);
       }
     });
+
+    it(`copies writes under 1 KiB about once and reuses one buffer of about a frame (wipe: ${wipe})`, () => {
+      // A stream takes a frame only once more than a frame is queued: the buffer must hold a frame
+      // and one small write, and the consumed front is reused, not a new buffer per frame.
+      for (const [write, frame] of [
+        [1000, 64 * 1024],
+        [1023, 64 * 1024],
+        [1023, 1024 * 1024],
+      ] as const) {
+        const total = 8192 * write; // whole writes: run() expects total to be a multiple of write
+        const work = run(total, write, frame, wipe);
+        expect(work.copied, `${write} B writes, ${frame} B frames`).toBeLessThanOrEqual(1.1 * total + 2 * frame);
+        expect(work.allocations, `${write} B writes, ${frame} B frames`).toBeLessThanOrEqual(8);
+      }
+    });
   }
 
   it('takes whole frames straight from a large write, copying only the rest', () => {

@@ -33,7 +33,7 @@ export interface ByteQueueWork {
  *   frame is one view of it later, not a second copy; once the front of the queue is empty, the
  *   next bytes are written from the start of the same buffer: no allocation per write.
  *
- * A slice `take` or `peek` returned is valid until the next `push`, `take`, {@link own} or
+ * A slice `take` or `peek` returned is valid until the next `push`, `take`, `peek`, {@link own} or
  * {@link wipe}: the queue may then overwrite (and, with `wipe`, zeroes) the bytes it points into.
  *
  * With `wipe` (plaintext going through `encryptStream`), the bytes the queue copied are zeroed once
@@ -217,11 +217,28 @@ export class ByteQueue {
     }
     if (this.#buf && this.#end + bytes <= this.#buf.length) return;
     const needed = live + bytes;
-    // Doubling (moving the live bytes stays amortized O(1) a byte) up to the expected next take, so
-    // a small stream with a large frame size does not allocate a whole frame; then it is reused.
+    // The consumed front is dead (see the class comment): when it is at least as long as what is
+    // still queued, the queued bytes move to the start of the same buffer. Each byte moved is paid
+    // for by a consumed one, so this stays amortized O(1) a byte, with no allocation.
+    if (this.#buf && needed <= this.#buf.length && this.#start >= live) {
+      // Consumed views are zeroed before the live bytes move over them, and the stale copies after.
+      if (this.#wipe) this.wipe();
+      const end = this.#end;
+      this.work.visited += 1;
+      this.work.copied += live;
+      this.#buf.copyWithin(0, this.#start, end);
+      if (this.#wipe) this.#buf.fill(0, live, end);
+      this.#start = 0;
+      this.#end = live;
+      return;
+    }
+    // Doubling (moving the live bytes stays amortized O(1) a byte) up to the expected next take plus
+    // one small write (a stream takes a frame only once more than a frame is queued), so a small
+    // stream with a large frame size does not allocate a whole frame; then it is reused.
+    const cap = this.#next > 0 ? this.#next + SMALL_CHUNK : 0;
     const size =
-      needed <= this.#next
-        ? Math.min(this.#next, Math.max(MIN_BUFFER_BYTES, 2 * needed))
+      needed <= cap
+        ? Math.min(cap, Math.max(MIN_BUFFER_BYTES, 2 * needed))
         : Math.max(MIN_BUFFER_BYTES, needed, 2 * live);
     const next = Buffer.allocUnsafe(size);
     this.work.allocations += 1;
