@@ -28,6 +28,9 @@ import {
 import { useTempProject } from '../../test/fixtures/temp-project.ts';
 import { analyzeFile } from '../engine.ts';
 
+/** The literal a scanned file falls back to (kept out of this file's own source as one piece). */
+const DEV_FALLBACK = "'dev-secret'";
+
 const { write, reported } = useTempProject('env-fallback-literal');
 
 describe('env getters imported from other files', () => {
@@ -70,7 +73,7 @@ describe('env getters imported from other files', () => {
   });
 
   it('follows a getter set on exports after module.exports = exports = {}, and one of a .js file that imports', async () => {
-    const app = "const env = require('./env');\nmodule.exports.secret = env.read('JWT_SECRET') || 'dev-secret';\n";
+    const app = `const env = require('./env');\nmodule.exports.secret = env.read('JWT_SECRET') || ${DEV_FALLBACK};\n`;
     for (const env of [
       'module.exports = exports = {};\nexports.read = (name) => process.env[name];\n',
       'var api;\nmodule.exports = api = {};\napi.read = (name) => process.env[name];\n',
@@ -88,19 +91,19 @@ describe('env getters imported from other files', () => {
       'src/whole.js': 'module.exports = (name) => process.env[name];\n',
     };
     for (const app of [
-      "const secret = require('./env').read('JWT_SECRET') || 'dev-secret';\n",
-      "const secret = require('./whole')('JWT_SECRET') || 'dev-secret';\n",
-      "const secret = (await import('./env.js')).read('JWT_SECRET') || 'dev-secret';\n",
+      `const secret = require('./env').read('JWT_SECRET') || ${DEV_FALLBACK};\n`,
+      `const secret = require('./whole')('JWT_SECRET') || ${DEV_FALLBACK};\n`,
+      `const secret = (await import('./env.js')).read('JWT_SECRET') || ${DEV_FALLBACK};\n`,
     ]) {
       write({ ...env, 'src/app.js': app });
       expect(await reported(), app).toEqual(['src/app.js:1']);
     }
     // Not a getter: another member, a module outside the project, a shadowed `require`.
     for (const app of [
-      "const secret = require('./env').other('JWT_SECRET') || 'dev-secret';\n",
-      "const secret = require('./missing').read('JWT_SECRET') || 'dev-secret';\n",
-      "function f(require) { return require('./env').read('JWT_SECRET') || 'dev-secret'; }\n",
-      "const require = (p) => ({ read: () => 'x' });\nconst secret = require('./env').read('JWT_SECRET') || 'dev-secret';\n",
+      `const secret = require('./env').other('JWT_SECRET') || ${DEV_FALLBACK};\n`,
+      `const secret = require('./missing').read('JWT_SECRET') || ${DEV_FALLBACK};\n`,
+      `function f(require) { return require('./env').read('JWT_SECRET') || ${DEV_FALLBACK}; }\n`,
+      `const require = (p) => ({ read: () => 'x' });\nconst secret = require('./env').read('JWT_SECRET') || ${DEV_FALLBACK};\n`,
     ]) {
       write({ ...env, 'src/app.js': app });
       expect(await reported(), app).toEqual([]);
@@ -108,8 +111,7 @@ describe('env getters imported from other files', () => {
     // A module-level require made by createRequire loads modules as Node's does.
     write({
       ...env,
-      'src/app.js':
-        "import { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\nconst secret = require('./env').read('JWT_SECRET') || 'dev-secret';\n",
+      'src/app.js': `import { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\nconst secret = require('./env').read('JWT_SECRET') || ${DEV_FALLBACK};\n`,
     });
     expect(await reported()).toEqual(['src/app.js:3']);
   });
