@@ -51,11 +51,20 @@ function hasWordBeforeHere(flat: string): boolean {
   return earliestEnd !== Number.POSITIVE_INFINITY && flat.indexOf('here', earliestEnd) !== -1;
 }
 
+/** What {@link isPlaceholderShape} reads. */
+export interface PlaceholderShapeOptions {
+  /**
+   * Read the loose `your…here` / `insert…here` prompt anywhere in the value (default true). Long
+   * text decoded from an undeclared encoding spells it by chance, so it is not read there.
+   */
+  readonly prompts?: boolean;
+}
+
 /**
  * True when a value is a placeholder rather than a secret: `<your-api-key>`, `${JWT_SECRET}`,
  * `changeme`, `xxxx`, `TODO`. Reads the folded value (lookalikes.ts).
  */
-export function isPlaceholderShape(value: string): boolean {
+export function isPlaceholderShape(value: string, options: PlaceholderShapeOptions = {}): boolean {
   // Shapes are anchored or need word-like content: generated passwords contain <, >, $ and {
   // by chance, but not `<your-api-key>` or `${JWT_SECRET}`.
   if (/^\s*<[A-Za-z][\w .-]*>\s*$/.test(value)) return true;
@@ -71,7 +80,7 @@ export function isPlaceholderShape(value: string): boolean {
   if (/^\$(?:[A-Z_][A-Z0-9_]*|[a-z_][a-z0-9_]*)$|^%[A-Z_][A-Z0-9_]*%$|^__[A-Z][A-Z0-9_]*__$/.test(value)) return true;
   const flat = value.toLowerCase().replace(/[^a-z0-9]/g, '');
   if (/^(your|insert|enter|paste).*(key|secret|token|password|pass|value|here)/.test(flat)) return true;
-  if (hasWordBeforeHere(flat)) return true;
+  if (options.prompts !== false && hasWordBeforeHere(flat)) return true;
   if (/change.?me|changethis|replace.?me|replacethis/.test(value.toLowerCase())) return true;
   const tokens = value.split(/[^A-Za-z0-9*#?.]+/).filter((token) => token.length > 0);
   if (tokens.some((token) => /^(x{4,}|X{4,}|\*{6,}|#{6,}|\?{6,}|\.{6,})$/.test(token))) return true;

@@ -200,7 +200,10 @@ export interface UrlOptions extends CommonOptions<string> {
 // without `-`, `_` and `.`. `key` and `auth` are whole names only: `monkey`, `sort_key`,
 // `authSource` and `author` are not credentials. `secretkey` and `secretaccesskey` are suffixes
 // (`aws_secret_access_key`, `aws_secret_key`); `aws_access_key_id` is an identifier, not a secret.
-const CREDENTIAL_PARAMETERS = new Set(['pass', 'pwd', 'passphrase', 'sig', 'privatekey', 'key', 'auth']);
+const CREDENTIAL_PARAMETERS = new Set(['pwd', 'passphrase', 'privatekey']);
+// Short whole names that are also everyday words elsewhere (`?sort[key]=`, `#key=value`,
+// `/report;key=2024`, `sip:…;auth=digest`): read only as a query parameter's own name.
+const SHORT_CREDENTIAL_PARAMETERS = new Set(['pass', 'sig', 'key', 'auth']);
 const CREDENTIAL_SUFFIXES = [
   'password',
   'passwd',
@@ -212,8 +215,13 @@ const CREDENTIAL_SUFFIXES = [
   'secretaccesskey',
 ];
 
+function flatName(name: string): string {
+  return name.toLowerCase().replace(/[-_.]/g, '');
+}
+
+/** A name that holds a credential wherever it is written: `password`, `client_secret`, `pwd`. */
 function isCredentialName(name: string): boolean {
-  const flat = name.toLowerCase().replace(/[-_.]/g, '');
+  const flat = flatName(name);
   return CREDENTIAL_PARAMETERS.has(flat) || CREDENTIAL_SUFFIXES.some((suffix) => flat.endsWith(suffix));
 }
 
@@ -223,12 +231,15 @@ const NAME_PADDING = /^[\s\p{Cc}]+|[\s\p{Cc}]+$/gu;
 
 /**
  * True when a parameter name names a credential, also written as a form field (`password[]`,
- * `user[password]`, `auth[token]`): each bracketed part is read as a name.
+ * `user[password]`, `auth[token]`, `filter[reset_token]`): each bracketed part is read as a name.
+ * `short` (a query parameter's own name) also reads the short names `key`, `auth`, `sig` and `pass`,
+ * and only in the part before the first `[`: `?key=` is Google's API key, `?sort[key]=` a column.
  */
-function isCredentialParameter(name: string): boolean {
-  return name.split(/[[\]]/).some((part) => {
+function isCredentialParameter(name: string, short: boolean): boolean {
+  return name.split(/[[\]]/).some((part, index) => {
     const trimmed = part.replace(NAME_PADDING, '');
-    return trimmed !== '' && isCredentialName(trimmed);
+    if (trimmed === '') return false;
+    return isCredentialName(trimmed) || (short && index === 0 && SHORT_CREDENTIAL_PARAMETERS.has(flatName(trimmed)));
   });
 }
 
@@ -239,18 +250,27 @@ function shownName(name: string): string {
 
 /**
  * The `name=value` pairs of a query or fragment, decoded as a form is, split on `;` as well as
- * `&` (`?x=1;password=…`: many servers read `;` as a separator).
+ * `&` (`?x=1;password=…`: many servers read `;` as a separator). `afterSemicolon` marks a pair that
+ * only `;` separated: it may be part of a value (`?style=feature:all;key=1`).
  */
-function formPairs(text: string): [string, string][] {
-  const pairs: [string, string][] = [];
-  for (const piece of text.split(/[&;]/)) if (piece !== '') pairs.push(...new URLSearchParams(piece));
+function formPairs(text: string): { name: string; value: string; afterSemicolon: boolean }[] {
+  const pairs: { name: string; value: string; afterSemicolon: boolean }[] = [];
+  for (const piece of text.split('&'))
+    piece.split(';').forEach((part, index) => {
+      if (part === '') return;
+      for (const [name, value] of new URLSearchParams(part)) pairs.push({ name, value, afterSemicolon: index > 0 });
+    });
   return pairs;
 }
 
-/** The name of the first parameter in `text` (a query or fragment) that holds a non-empty credential. */
-function credentialIn(text: string): string | undefined {
-  for (const [name, value] of formPairs(text)) {
-    if (value.trim() !== '' && isCredentialParameter(name)) return shownName(name);
+/**
+ * The name of the first parameter in `text` that holds a non-empty credential. In a query
+ * (`short`) the short names count for `&`-separated pairs; in a fragment (`#key=value` is an
+ * anchor as often as not) and after a `;`, only names that say credential do.
+ */
+function credentialIn(text: string, short: boolean): string | undefined {
+  for (const { name, value, afterSemicolon } of formPairs(text)) {
+    if (value.trim() !== '' && isCredentialParameter(name, short && !afterSemicolon)) return shownName(name);
   }
   return undefined;
 }
@@ -267,7 +287,7 @@ function pathParameterCredential(path: string): string | undefined {
       } catch {
         // Not percent-encoded text: read as written.
       }
-      if (isCredentialParameter(name)) return shownName(name);
+      if (isCredentialParameter(name, false)) return shownName(name);
     }
   }
   return undefined;
@@ -325,12 +345,12 @@ function nestedUrl(inner: string): URL | 'unparsable' | undefined {
 /** A credential in this URL itself: its userinfo, its query and fragment, its path's `;` and `(…)` parameters. */
 function ownCredentialProblem(parsed: URL): string | undefined {
   if (parsed.password !== '') return PASSWORD_PROBLEM;
-  const credential = credentialIn(parsed.search.slice(1));
+  const credential = credentialIn(parsed.search.slice(1), true);
   if (credential !== undefined) {
     return `carries a credential in the query parameter ${credential}: put it in a secret() key, or declare the key with secret()`;
   }
   // An OAuth implicit-flow callback (`#access_token=…`) keeps the token in the fragment.
-  const inFragment = credentialIn(parsed.hash.slice(1));
+  const inFragment = credentialIn(parsed.hash.slice(1), false);
   if (inFragment !== undefined) {
     return `carries a credential in the fragment parameter ${inFragment}: put it in a secret() key, or declare the key with secret()`;
   }
@@ -364,7 +384,7 @@ function ownCredentialProblem(parsed: URL): string | undefined {
     ),
   ];
   for (const parameter of named) {
-    if (parameter && parameter[1].trim() !== '' && isCredentialParameter(parameter[0])) {
+    if (parameter && parameter[1].trim() !== '' && isCredentialParameter(parameter[0], true)) {
       return `carries a credential in the parameter ${shownName(parameter[0])}: put it in a secret() key, or declare the key with secret()`;
     }
   }

@@ -86,19 +86,32 @@ function sniffedTexts(value: string): string[] {
   return texts;
 }
 
+/** A text a value encodes, and whether it was found by sniffing rather than by a declared encoding. */
+export interface EncodedText {
+  readonly text: string;
+  /**
+   * True when the text was found by trying encodings nobody declared (a `utf8` value, or the second
+   * layer of any value): it may be structured text that merely contains words (a base64 Docker
+   * `config.json`, a JAAS line, a PEM key), so only the rules that match a whole known value read it.
+   */
+  readonly sniffed: boolean;
+}
+
 /**
  * The texts a value encodes, at most two encodings deep: for a declared `hex`/`base64`/`base64url`
  * value its decoded UTF-8 text, for `utf8` the texts it strictly parses to in any of those (see
  * {@link sniffedTexts}); then once more the texts those parse to (a base64 of a base64).
  */
-export function encodedTexts(value: string, encoding: SecretEncoding): string[] {
-  let first: string[];
-  if (encoding === 'utf8') first = sniffedTexts(value);
+export function encodedTexts(value: string, encoding: SecretEncoding): EncodedText[] {
+  let first: EncodedText[];
+  if (encoding === 'utf8') first = sniffedTexts(value).map((text) => ({ text, sniffed: true }));
   else {
     const text = decodeSecret(value, encoding)?.text;
-    first = text === undefined || text.length === 0 ? [] : [text];
+    first = text === undefined || text.length === 0 ? [] : [{ text, sniffed: false }];
   }
   const all = [...first];
-  for (const text of first) for (const inner of sniffedTexts(text)) if (!all.includes(inner)) all.push(inner);
+  for (const { text } of first)
+    for (const inner of sniffedTexts(text))
+      if (!all.some((seen) => seen.text === inner)) all.push({ text: inner, sniffed: true });
   return all;
 }

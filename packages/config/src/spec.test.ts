@@ -372,6 +372,64 @@ describe('string, number, port, boolean, url, oneOf, duration, list, json', () =
     }
   });
 
+  it('read short credential names (key, auth, sig, pass) only as a whole query name before any bracket', () => {
+    for (const value of [
+      'https://api.example.com/items?sort[key]=created_at',
+      'https://api.example.com/items?filter[key]=status',
+      'https://api.example.com/items?fields[key]=name',
+      'https://api.example.com/items?order[auth]=asc',
+      'https://api.example.com/items?meta[sig]=1',
+      'https://api.example.com/items?q[pass]=1',
+    ]) {
+      expect(url().parse(value), value).toEqual({ ok: true, value });
+    }
+    // Credential-suffixed names stay refused in any bracketed part: `user[reset_token]=` is a form
+    // field holding a token as often as `filter[reset_token]=` is a filter.
+    for (const [value, name] of [
+      ['https://h.example/?password[]=hunter2hunter2', 'password[]'],
+      ['https://h.example/?user[password]=hunter2hunter2', 'user[password]'],
+      ['https://h.example/?auth[token]=hunter2hunter2', 'auth[token]'],
+      ['https://h.example/?key[]=hunter2hunter2', 'key[]'],
+      ['https://h.example/?page[token]=next', 'page[token]'],
+      ['https://h.example/?filter[reset_token]=expired', 'filter[reset_token]'],
+      ['https://h.example/?facet[secret]=false', 'facet[secret]'],
+    ] as const) {
+      const parsed = url().parse(value);
+      expect(parsed, value).toEqual({ ok: false, reason: expect.stringContaining(`parameter ${name}:`) });
+    }
+  });
+
+  it('read fragments, path ;parameters and ;parameters inside query values with the credential suffixes only', () => {
+    for (const value of [
+      'https://docs.example.com/page#key=value',
+      'https://docs.example.com/page#auth=sso',
+      'https://app.example.com/#sig=abc',
+      'https://www.example.com/#main-content;key=x',
+      'https://cdn.example.com/a.js#sha256=abc;sig=xyz',
+      'https://app.example.com/files/report;key=2024',
+      'https://app.example.com/login;auth=saml',
+      'https://maps.example.com/tiles/{z}/{x}/{y}.png;key=public',
+      'sip:alice@example.com;transport=tcp;auth=digest',
+      'https://maps.example.com/staticmap?style=feature:all;key=1',
+      'https://db.example.com/run?query=select+1;key=v',
+    ]) {
+      expect(url().parse(value), value).toEqual({ ok: true, value });
+    }
+    for (const [value, name] of [
+      ['https://h.example/cb#access_token=hunter2hunter2&token_type=bearer', 'access_token'],
+      ['https://h.example/cb#state=1&id_token=hunter2hunter2', 'id_token'],
+      // A hash-router password-reset link carries a real one-time credential.
+      ['https://app.example.com/#/reset;token=abc', 'token'],
+      ['https://h.example/p;password=hunter2hunter2', 'password'],
+      ['https://h.example/p;pwd=hunter2hunter2', 'pwd'],
+      ['https://h.example/?x=1;password=hunter2hunter2', 'password'],
+      ['https://h.example/?key=hunter2hunter2', 'key'],
+      ['https://h.example/?x=1&sig=hunter2hunter2', 'sig'],
+    ] as const) {
+      expect(url().parse(value), value).toEqual({ ok: false, reason: expect.stringContaining(`parameter ${name}:`) });
+    }
+  });
+
   it('refuse credentials inside nested-scheme URLs (jdbc:) unless allowed, naming the parameter only', () => {
     const cases = [
       ['jdbc:mysql://app:S3cretPw@db:3306/shop', /embeds a password/],

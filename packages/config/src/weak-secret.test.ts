@@ -24,7 +24,7 @@ const ENCODINGS = ['hex', 'base64', 'base64url'] as const;
 /**
  * A seeded generator (mulberry32) for the sampled properties below. A random value spells a weak
  * word or a placeholder by chance (`DUmMy` in base64, `Du&MMy` or `${fy23l}` in a printable
- * password): about 1 in 300 000 base64 keys and 1 in 150 000 such passwords, which the rules flag
+ * password): about 1 in 375 000 base64 keys and 1 in 150 000 such passwords, which the rules flag
  * by design. Unseeded, the 10 000-password sample below failed about one run in 15; seeded, each
  * run checks the same values and a change to the rules that rejects one of them is caught.
  */
@@ -495,7 +495,7 @@ describe('assessSecret (encoded copies under the default utf8 encoding)', () => 
         },
       ),
       // Seeded like the samples above: a random base64 key spells a weak word by chance about once
-      // in 300 000, which the rules flag by design.
+      // in 375 000, which the rules flag by design.
       { numRuns: 3000, seed: 0x16 },
     );
   });
@@ -635,5 +635,85 @@ describe('assessSecret (long values)', () => {
       }),
       { seed: 0x91ace, numRuns: 3000 },
     );
+  });
+});
+
+describe('assessSecret (structured text found in an undeclared encoding)', () => {
+  const encode = (text: string, encoding: 'hex' | 'base64' | 'base64url'): string =>
+    Buffer.from(text, 'utf8').toString(encoding);
+  const random = 'k7Qm2VxR9tLp4ZwNc8HbJ3yFs6GdA1eUo5TiPrKnM0q';
+  const WORD_RULES = /^(?:weak-word|known-demo|placeholder|dev-marker)$/;
+
+  it('does not read words in the text a utf8 value decodes to: real services store JSON and JAAS secrets encoded', () => {
+    const probes = [
+      `{"auths":{"registry.acme.io":{"username":"deploy-bot","password":"${random}","auth":"${encode(`deploy-bot:${random}`, 'base64')}"}}}`,
+      `{"clientId":"0oa9f3kq2vXbN7rT1d","clientSecret":"${random}","issuer":"https://login.acme.io/oauth2/default"}`,
+      `org.apache.kafka.common.security.plain.PlainLoginModule required username="svc" password="${random}";`,
+    ];
+    for (const probe of probes) {
+      for (const encoding of ['base64', 'base64url'] as const) {
+        expect(assessSecret(encode(probe, encoding), { kind: 'key' }), `${encoding} ${probe}`).toEqual([]);
+      }
+      // Hex repeats every 4-byte stretch of the text (`auth` in `auths` and `"auth"`), which the
+      // repeated-pattern rule reads on the value as written; no word rule reads the text.
+      expect(assessSecret(encode(probe, 'hex'), { kind: 'key' }), `hex ${probe}`).not.toEqual(
+        expect.arrayContaining([expect.stringMatching(WORD_RULES)]),
+      );
+      // Declared, the decoded text is the secret itself and every word rule reads it.
+      expect(assessSecret(encode(probe, 'base64'), { kind: 'key', encoding: 'base64' })).toContain('weak-word');
+    }
+  });
+
+  it('still refuses an undeclared encoded copy of a demo, denylisted, dev or placeholder value', () => {
+    const dev = generateDevSecret(32);
+    for (const encoding of ['hex', 'base64'] as const) {
+      expect(assessSecret(encode('super-secret-jwt-token-with-at-least-32-characters-long', encoding))).toContain(
+        'known-demo',
+      );
+      expect(assessSecret(encode(`django-insecure-${random}`, encoding))).toContain('known-demo');
+      expect(assessSecret(encode(dev, encoding))).toContain('dev-marker');
+      expect(
+        assessSecret(encode(`our-old-staging-key-${random}`, encoding), { denylist: ['our-old-staging-key'] }),
+      ).toContain('known-demo');
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the placeholder shape under test
+      expect(assessSecret(encode('${JWT_SIGNING_SECRET}', encoding))).toContain('placeholder');
+    }
+  });
+
+  const pem = (body: string): string =>
+    `-----BEGIN PRIVATE KEY-----\n${body.replace(/.{64}/g, '$&\n').trimEnd()}\n-----END PRIVATE KEY-----\n`;
+
+  it('does not find short demo entries or placeholder words by chance in a long decoded PEM key', () => {
+    // Each of these once refused a base64-encoded PEM key: `MYkeY` spelled mykey, `Shhhhh` a demo
+    // entry, `YOUR…HeRe` a placeholder prompt.
+    const body = `${randomBytes(600).toString('base64')}D4xBSxMYkeY0Shhhhh1YOUR2${randomBytes(300).toString('base64')}HeRe3${randomBytes(300).toString('base64')}`;
+    expect(assessSecret(encode(pem(body), 'base64'), { kind: 'key' })).toEqual([]);
+  });
+
+  it('refuses no base64-encoded random PEM key (seeded property)', () => {
+    // Uniform bytes from the seeded generator: fast-check's own arrays favour zeros, and a key of
+    // zeros is rightly refused for its low entropy.
+    fc.assert(
+      fc.property(fc.integer(), fc.integer({ min: 900, max: 1300 }), (seed, length) => {
+        const next = seeded(seed);
+        const bytes = Buffer.from(Array.from({ length }, () => next(256)));
+        const value = encode(pem(bytes.toString('base64')), 'base64');
+        // Only the word rules: base64 of the `-----BEGIN/END PRIVATE KEY-----` lines repeats an
+        // 8-character stretch whenever both fall on the same 3-byte alignment (repeated-pattern).
+        expect(assessSecret(value, { kind: 'key' }), value).not.toEqual(
+          expect.arrayContaining([expect.stringMatching(WORD_RULES)]),
+        );
+      }),
+      { seed: 0x9e3, numRuns: 1000 },
+    );
+  });
+
+  it('refuses none of the random keys that once spelled `mykey`', () => {
+    expect(assessSecret('o7dpsX3UGAV2Z6phR/dCMBcsL3r7N1OQLL/5MYkeYKA=', { kind: 'key' })).toEqual([]);
+    expect(
+      assessSecret('qpgWD7U74VPw4akaTw33l7DdLHdfPSD5QyDPXQyNknIymYK3Y/PVUjU/QOnSCcPUCO1EHeKh7/ve3WjOWkm7pw==', {
+        kind: 'jwt-hs512',
+      }),
+    ).toEqual([]);
   });
 });

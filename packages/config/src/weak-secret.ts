@@ -113,8 +113,9 @@ const WEAK_WORDS = [
   'qwerty',
   'letmein',
   // Sentence-like keys people write by hand: `this-is-my-jwt-signing-key`, `ThisIsMySecureKey…`.
+  // Not `mykey`: five letters, which random base64 keys spell by chance (`…/5MYkeYKA=`), as often
+  // as the longer words together; `thisismykey` still hits `thisis`.
   'thisis',
-  'mykey',
   'secure',
   'signingkey',
   'jwtkey',
@@ -367,7 +368,9 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   // base64 to printable text is read the same way (a Kubernetes Secret's base64 `data:` pasted into
   // an env var), and so is a second layer. Random bytes are valid UTF-8 too rarely to matter, and
   // the entropy and pattern rules keep measuring the value as written.
-  for (const text of encodedTexts(value, encoding)) addWordRules(text, denylist, rules);
+  // Sniffed text is often structured (a base64 Docker `config.json` with `"password":`, a JAAS line,
+  // a PEM key): only the rules that recognise a known value read it, not the weak words.
+  for (const { text, sniffed } of encodedTexts(value, encoding)) addWordRules(text, denylist, rules, sniffed);
   return [...rules];
 }
 
@@ -393,8 +396,28 @@ export function isPositiveSafeInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
 }
 
-/** The placeholder, weak-word, demo, denylist and dev-marker rules, which read text as words. */
-function addWordRules(value: string, denylist: readonly DemoMatcher[], rules: Set<WeakSecretRule>): void {
+// Sniffed text can be long (a PEM key is ~1,700 random base64 characters): a demo entry of six
+// letters (`shhhhh`, matched in any case and de-leeted) occurs in it by chance, so sniffed text is
+// searched only for longer entries. Exact and prefix entries match the whole text or its start.
+const MIN_SNIFFED_DEMO = 8;
+const SEARCHED_IN_SNIFFED = SEARCHED.filter(
+  (matcher) => matcher.match === 'prefix' || matcher.targets.every((target) => target.length >= MIN_SNIFFED_DEMO),
+);
+// Above this length sniffed text is not read for the loose `your…here` prompt, which random text
+// spells by chance once it is long; short encoded placeholders (`your-key-here`) are still found.
+const MAX_SNIFFED_PROMPT = 64;
+
+/**
+ * The placeholder, weak-word, demo, denylist and dev-marker rules, which read text as words.
+ * `sniffed` text (decoded from an encoding nobody declared) gets only the rules that recognise a
+ * known value: dev marker, known demo (entries of 8+ characters), denylist and placeholder shapes.
+ */
+function addWordRules(
+  value: string,
+  denylist: readonly DemoMatcher[],
+  rules: Set<WeakSecretRule>,
+  sniffed = false,
+): void {
   // The word and shape rules read the folded value: lookalike letters, fullwidth forms, accents and
   // zero-width characters cannot hide a word. Length, entropy and patterns are measured on the
   // value as it is. ASCII folds to itself.
@@ -402,15 +425,17 @@ function addWordRules(value: string, denylist: readonly DemoMatcher[], rules: Se
   // Anywhere in the value: a gen-dev secret pasted with its quotes or its `.env` line
   // (`"rampart-dev-…"`, `JWT_KEY=rampart-dev-…`) is still one.
   if (folded.toLowerCase().includes(DEV_SECRET_PREFIX)) rules.add('dev-marker');
-  else if (isPlaceholderShape(folded)) rules.add('placeholder');
+  else if (isPlaceholderShape(folded, { prompts: !sniffed || folded.length <= MAX_SNIFFED_PROMPT }))
+    rules.add('placeholder');
   const isHex = /^[0-9a-f]+$/.test(folded) || /^[0-9A-F]+$/.test(folded);
   const forms = formsOf(folded);
   const words = isHex ? forms.flat : `${forms.flat} ${forms.deleeted}`;
-  if (WEAK_WORDS.some((word) => words.includes(word))) rules.add('weak-word');
+  if (!sniffed && WEAK_WORDS.some((word) => words.includes(word))) rules.add('weak-word');
   // A random hex value cannot spell a documented secret once de-leeted, but its digits can be
   // de-leeted into short words; compare hex values literally.
   const demoForms = isHex ? { ...forms, deleeted: forms.flat } : forms;
-  if (matchesExactDemo(demoForms) || SEARCHED.some((matcher) => matchesDemo(demoForms, matcher)))
+  const searched = sniffed ? SEARCHED_IN_SNIFFED : SEARCHED;
+  if (matchesExactDemo(demoForms) || searched.some((matcher) => matchesDemo(demoForms, matcher)))
     rules.add('known-demo');
   if (denylist.some((matcher) => matchesDemo(demoForms, matcher))) rules.add('known-demo');
 }
