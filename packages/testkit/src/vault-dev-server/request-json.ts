@@ -54,15 +54,23 @@ function keepLiteral(this: unknown, key: string, value: unknown, context?: { sou
  * strings whole rescans from every unterminated quote: quadratic on a malformed body).
  */
 function hasNumber(text: string): boolean {
+  return someOutsideStrings(text, 0, (c) => c === 0x2d || (c >= 0x30 && c <= 0x39));
+}
+
+/**
+ * Whether `visit` returns true for a character (code) of `text` from `start` on that stands outside
+ * every JSON string; stops at the first. One linear pass: an escape skips the next character.
+ */
+function someOutsideStrings(text: string, start: number, visit: (c: number) => boolean): boolean {
   let inString = false;
-  for (let i = 0; i < text.length; i++) {
+  for (let i = start; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
       if (c === 0x5c) i++;
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) {
       inString = true;
-    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+    } else if (visit(c)) {
       return true;
     }
   }
@@ -88,23 +96,12 @@ export function nestsTooDeep(text: string, limit: number): boolean {
   while (start < text.length && /[ \t\r\n]/.test(text.charAt(start))) start++;
   const first = text.charCodeAt(start);
   if (first !== 0x5b && first !== 0x7b) return false;
-  let inString = false;
   let depth = 0;
-  for (let i = start; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
-    } else if (c === 0x5b || c === 0x7b) {
-      depth++;
-      if (depth > limit) return true;
-    } else if (c === 0x5d || c === 0x7d) {
-      depth--;
-    }
-  }
-  return false;
+  return someOutsideStrings(text, start, (c) => {
+    if (c === 0x5b || c === 0x7b) return ++depth > limit;
+    if (c === 0x5d || c === 0x7d) depth--;
+    return false;
+  });
 }
 
 /**
