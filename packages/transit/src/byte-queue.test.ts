@@ -43,6 +43,59 @@ describe('ByteQueue', () => {
   });
 });
 
+describe('ByteQueue({ wipe: true }) compacting its buffer in place', () => {
+  /** Bytes 1..255 (never 0), so a queued byte zero-filled by mistake shows. */
+  const bytes = (n: number, seed: number): Buffer =>
+    Buffer.from(Array.from({ length: n }, (_, i) => 1 + ((seed + i) % 255)));
+  /** Every buffer the queue allocates, zero-filled (so what is left in them is the queue's), to check they hold nothing once drained. */
+  const allocated = (): { buffers: Buffer[]; restore: () => void } => {
+    const buffers: Buffer[] = [];
+    const spy = vi.spyOn(Buffer, 'allocUnsafe').mockImplementation((size: number) => {
+      const b = Buffer.alloc(size);
+      buffers.push(b);
+      return b;
+    });
+    return { buffers, restore: () => spy.mockRestore() };
+  };
+
+  it('keeps the queued bytes when a peek compacts over a consumed slice not yet zeroed', () => {
+    const chunks = [bytes(1039, 1), bytes(100, 2), bytes(2048, 3)];
+    const all = Buffer.concat(chunks);
+    const { buffers, restore } = allocated(); // from here on, only the queue allocates
+    try {
+      const q = new ByteQueue({ wipe: true });
+      q.own(2048);
+      for (const c of chunks) q.push(c);
+      expect(q.take(570)).toEqual(all.subarray(0, 570));
+      expect(q.peek(3120)).toEqual(all.subarray(570, 3690)); // compacts: the taken 570 bytes are dead
+      expect(q.take(q.length)).toEqual(all.subarray(570));
+      q.wipe();
+      for (const b of buffers) expect(b.every((x) => x === 0)).toBe(true);
+    } finally {
+      restore();
+    }
+  });
+
+  it('zeroes the stale copies a compaction leaves behind the moved bytes', () => {
+    const first = bytes(1000, 7);
+    const second = bytes(26, 9);
+    const rest = Buffer.concat([first.subarray(500), second]);
+    const { buffers, restore } = allocated(); // from here on, only the queue allocates
+    try {
+      const q = new ByteQueue({ wipe: true });
+      q.own(1);
+      q.push(first);
+      q.take(500);
+      q.push(second); // compacts: 500 queued bytes move to the front
+      expect(q.take(q.length)).toEqual(rest);
+      q.wipe();
+      for (const b of buffers) expect(b.every((x) => x === 0)).toBe(true);
+    } finally {
+      restore();
+    }
+  });
+});
+
 describe('ByteQueue({ wipe: true })', () => {
   it('zeroes the bytes it copied once they are consumed, at the next operation or wipe()', () => {
     const queue = new ByteQueue({ wipe: true });
