@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { generateDevSecret } from './dev-profile.ts';
@@ -556,6 +556,33 @@ describe('assessSecret (options)', () => {
     }
     expect(assessSecret(`our-old-staging-key-${value}`, { denylist: ['our-old-staging-key'] })).toContain('known-demo');
     expect(assessSecret(value, { denylist: [] })).toEqual([]);
+  });
+});
+
+describe('assessSecret (PEM keys)', () => {
+  // The armor lines repeat each other (` PRIVATE KEY-----` in BEGIN and END), and so does their
+  // base64: every PEM key was refused as `repeated-pattern`, raw or base64-encoded.
+  const pems = [
+    generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }),
+    generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
+  ].map(String);
+
+  it('measures a PEM key by its body, raw, base64-encoded or declared base64', () => {
+    for (const pem of pems) {
+      const raw = pem.trim();
+      expect(assessSecret(raw, { kind: 'key' }), raw.split('\n')[0]).toEqual([]);
+      expect(assessSecret(raw.replaceAll('\n', '\r\n'), { kind: 'key' })).toEqual([]);
+      const encoded = Buffer.from(pem).toString('base64');
+      expect(assessSecret(encoded, { kind: 'key' })).toEqual([]);
+      expect(assessSecret(encoded, { kind: 'key', encoding: 'base64' })).toEqual([]);
+    }
+  });
+
+  it('still refuses a PEM block whose body is weak, and keeps the whitespace rule on the value', () => {
+    const weak = `-----BEGIN PRIVATE KEY-----\n${'QUFBQUFBQUFB'.repeat(6)}\n-----END PRIVATE KEY-----`;
+    expect(assessSecret(weak, { kind: 'key' })).toContain('repeated-pattern');
+    expect(assessSecret(`${(pems[0] as string).trim()}\n`, { kind: 'key' })).toEqual(['surrounding-whitespace']);
   });
 });
 

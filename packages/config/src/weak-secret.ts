@@ -354,10 +354,15 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   if (/^\s|\s$/.test(value)) rules.add('surrounding-whitespace');
   if (decoded === undefined) rules.add('bad-encoding');
   else if (decoded.bytes < Math.max(policy.minBytes, options.minBytes ?? 0)) rules.add('too-short');
-  if (value.length > 0 && shannonBitsPerChar(value) < policy.minBitsPerChar) rules.add('low-entropy');
-  if (new Set(value).size < policy.minDistinct) rules.add('few-distinct-characters');
-  if (value.length > 1 && (isRepeatedPattern(value) || hasRepeatedStretch(value))) rules.add('repeated-pattern');
-  if (longestSequentialRun(value) >= 8) rules.add('sequential');
+  const texts = encodedTexts(value, encoding);
+  // A PEM key is measured by its body: its armor lines (and their base64) repeat each other.
+  const measured = pemBody(value) ?? texts.map(({ text }) => pemBody(text)).find((body) => body !== undefined) ?? value;
+  if (measured.length > 0 && shannonBitsPerChar(measured) < policy.minBitsPerChar) rules.add('low-entropy');
+  if (new Set(measured).size < policy.minDistinct) rules.add('few-distinct-characters');
+  if (measured.length > 1 && (isRepeatedPattern(measured) || hasRepeatedStretch(measured))) {
+    rules.add('repeated-pattern');
+  }
+  if (longestSequentialRun(measured) >= 8) rules.add('sequential');
   const denylist = (options.denylist ?? []).map((extra) =>
     compileDemo({ value: extra, match: 'contains', origin: 'denylist option' }),
   );
@@ -370,8 +375,20 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   // the entropy and pattern rules keep measuring the value as written.
   // Sniffed text is often structured (a base64 Docker `config.json` with `"password":`, a JAAS line,
   // a PEM key): only the rules that recognise a known value read it, not the weak words.
-  for (const { text, sniffed } of encodedTexts(value, encoding)) addWordRules(text, denylist, rules, sniffed);
+  for (const { text, sniffed } of texts) addWordRules(text, denylist, rules, sniffed);
   return [...rules];
+}
+
+/**
+ * The base64 body of a PEM block (`-----BEGIN <label>-----`, base64 lines, `-----END <label>-----`),
+ * line breaks removed; undefined for anything else (a block with headers such as `Proc-Type:`
+ * included). The armor is the format, not the secret: ` PRIVATE KEY-----` occurs in both lines.
+ */
+function pemBody(text: string): string | undefined {
+  const block = /^-----BEGIN ([A-Z0-9 ]{1,64})-----\r?\n((?:[A-Za-z0-9+/=]{1,128}\r?\n)+)-----END \1-----$/.exec(
+    text.trim(),
+  );
+  return block === null ? undefined : (block[2] as string).replace(/\r?\n/g, '');
 }
 
 /** The kind's policy, once the options are known to be sound (direct callers skip `secret()`'s checks). */
