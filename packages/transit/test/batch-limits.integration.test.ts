@@ -1,6 +1,5 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Transit, TransitOptions, VaultClient } from '../src/index.ts';
-import { type Fixture, startFixture } from './fixture.ts';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { closedAfterEachTest, type Fixture, startFixture } from './fixture.ts';
 
 let fx: Fixture;
 beforeAll(async () => {
@@ -12,17 +11,7 @@ beforeEach(() => fx.server.clearRequests());
 // Every test works on a transit key of its own and counts only the requests for it, and every
 // Transit it opens is closed after it: a test that failed or timed out with calls still pending
 // makes no Vault call after it, and none of its calls counts in a later test.
-const opened: Transit[] = [];
-afterEach(() => {
-  for (const transit of opened.splice(0)) transit.close();
-});
-
-/** `fx.transit`, closed after the test. */
-function open(key: string, options?: Partial<TransitOptions>): Transit {
-  const transit = fx.transit(key, options);
-  opened.push(transit);
-  return transit;
-}
+const { open } = closedAfterEachTest(() => fx);
 
 /** Where the server's request log ends now: `requestsFor(key, since)` looks only past it. */
 function mark(): number {
@@ -43,25 +32,6 @@ function requestsFor(key: string, since: number): [path: string, batchSize: numb
 }
 
 const ctx = (id: number) => ({ tenant: 't1', table: 'notes', column: 'body', id });
-
-/** The fixture's real node-vault client, counting the Vault requests it has open at once. */
-function countingClient(): VaultClient & { readonly maxOpen: () => number } {
-  let open = 0;
-  let maxOpen = 0;
-  return {
-    read: (path, options) => fx.client.read(path, options),
-    async write(path, data, options) {
-      open += 1;
-      maxOpen = Math.max(maxOpen, open);
-      try {
-        return await fx.client.write(path, data, options);
-      } finally {
-        open -= 1;
-      }
-    },
-    maxOpen: () => maxOpen,
-  };
-}
 
 /**
  * `count` records (`v0`, `v1`, … under `ctx(i)`), each with a wrapped DEK of its own, so each needs
@@ -90,7 +60,7 @@ describe('batch storms', () => {
     const key = await fx.newKey();
     const records = await coldRecords(key, 300);
     const since = mark();
-    const client = countingClient();
+    const client = fx.watchedClient();
     const reader = open(key, { vault: client, batchSize: 10, batchConcurrency: 3 });
     const items = records.map((envelope, i) => ({ envelope, context: ctx(i) }));
     items[137] = { envelope: records[137] as Buffer, context: ctx(0) }; // wrong context: fails alone
@@ -99,14 +69,14 @@ describe('batch storms', () => {
       records.map((_, i) => (i === 137 ? 'ERR_TRANSIT_INTEGRITY' : true)),
     );
     expect(requestsFor(key, since)).toEqual(Array(30).fill([`transit/decrypt/${key}`, 10]));
-    expect(client.maxOpen()).toBeLessThanOrEqual(3);
+    expect(client.maxOpen).toBeLessThanOrEqual(3);
   });
 
   it('bounds the Vault calls open at once by default, also across concurrent decryptMany and rewrap calls', async () => {
     const key = await fx.newKey();
     const records = await coldRecords(key, 400);
     const since = mark();
-    const client = countingClient();
+    const client = fx.watchedClient();
     const transit = open(key, { vault: client, batchSize: 10 });
     const halves = [records.slice(0, 200), records.slice(200)];
     const [a, b, rewrapped] = await Promise.all([
@@ -126,14 +96,14 @@ describe('batch storms', () => {
       Array(40).fill([`transit/rewrap/${key}`, 10]),
     );
     expect(calls).toHaveLength(80);
-    expect(client.maxOpen()).toBeLessThanOrEqual(4);
+    expect(client.maxOpen).toBeLessThanOrEqual(4);
   });
 
   it('rewrap sends batchSize items per call with at most batchConcurrency calls open, results in order', async () => {
     const key = await fx.newKey();
     const records = await coldRecords(key, 250);
     await fx.client.write(`transit/keys/${key}/rotate`, {});
-    const client = countingClient();
+    const client = fx.watchedClient();
     const transit = open(key, { vault: client, batchSize: 25, batchConcurrency: 2 });
     const items = records.map((envelope) => ({ envelope: envelope as Uint8Array }));
     items[40] = { envelope: Buffer.from('junk') };
@@ -146,7 +116,7 @@ describe('batch storms', () => {
       ...Array(9).fill([`transit/rewrap/${key}`, 25]),
       [`transit/rewrap/${key}`, 24],
     ]);
-    expect(client.maxOpen()).toBeLessThanOrEqual(2);
+    expect(client.maxOpen).toBeLessThanOrEqual(2);
     const reader = open(key);
     const decrypted = await reader.decryptMany(
       results.map((r, i) => ({ envelope: r.ok ? r.envelope : Buffer.alloc(0), context: ctx(i) })),

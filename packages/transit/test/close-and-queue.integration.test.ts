@@ -1,5 +1,6 @@
+import { waitFor } from '@rampart/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TransitError, VaultClient } from '../src/index.ts';
+import type { TransitError } from '../src/index.ts';
 import { type Fixture, startFixture } from './fixture.ts';
 
 let fx: Fixture;
@@ -9,36 +10,6 @@ beforeAll(async () => {
 afterAll(() => fx.stop());
 
 const ctx = (id: number) => ({ tenant: 't1', table: 'notes', column: 'body', id });
-
-/** The fixture's real node-vault client, recording the path of every write it starts, in order. */
-function recordingClient(): VaultClient & { readonly writes: string[]; open: number; closedAt: number } {
-  const client = {
-    writes: [] as string[],
-    open: 0,
-    /** Index in `writes` at which the test closed the instance. */
-    closedAt: Number.POSITIVE_INFINITY,
-    read: (path: string, options?: Record<string, unknown>) => fx.client.read(path, options),
-    async write(path: string, data: unknown, options?: Record<string, unknown>) {
-      client.writes.push(path);
-      client.open += 1;
-      try {
-        return await fx.client.write(path, data, options);
-      } finally {
-        client.open -= 1;
-      }
-    },
-  };
-  return client;
-}
-
-/** Polls `condition` every 5 ms until it holds; fails after `withinMs`. */
-async function until(condition: () => boolean, withinMs = 10_000): Promise<void> {
-  const end = performance.now() + withinMs;
-  while (!condition()) {
-    if (performance.now() > end) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /** `count` records, each under a DEK of its own (so each needs its own unwrap). */
 async function coldRecords(key: string, count: number): Promise<Buffer[]> {
@@ -57,7 +28,7 @@ describe('close()', () => {
       const records = await coldRecords(key, 200);
       // Every batch Vault answers only after 200 ms: most of them are still queued at close().
       fx.server.injectFault({ delayMs: 200 }, { times: 20, pathPrefix: `transit/decrypt/${key}` });
-      const client = recordingClient();
+      const client = fx.watchedClient();
       const reader = fx.transit(key, { vault: client, batchSize: 10, batchConcurrency: 2 });
       const pending =
         method === 'decrypt'
@@ -71,7 +42,11 @@ describe('close()', () => {
                     : { status: 'rejected' as const, reason: r.error },
                 ),
               );
-      await until(() => client.writes.length >= 2);
+      await waitFor(() => client.writes.length >= 2, {
+        timeoutMs: 10_000,
+        intervalMs: 5,
+        what: 'the Vault calls to start',
+      });
       const sentBeforeClose = client.writes.length;
       reader.close();
       const outcomes = await pending;
@@ -86,10 +61,14 @@ describe('close()', () => {
     const records = await coldRecords(key, 200);
     await fx.client.write(`transit/keys/${key}/rotate`, {});
     fx.server.injectFault({ delayMs: 200 }, { times: 20, pathPrefix: `transit/rewrap/${key}` });
-    const client = recordingClient();
+    const client = fx.watchedClient();
     const transit = fx.transit(key, { vault: client, batchSize: 10, batchConcurrency: 2 });
     const pending = transit.rewrap(records.map((envelope) => ({ envelope })));
-    await until(() => client.writes.length >= 2);
+    await waitFor(() => client.writes.length >= 2, {
+      timeoutMs: 10_000,
+      intervalMs: 5,
+      what: 'the Vault calls to start',
+    });
     const sentBeforeClose = client.writes.length;
     transit.close();
     const results = await pending;
@@ -108,10 +87,14 @@ describe('close()', () => {
     const [record] = await coldRecords(key, 1);
     // The first attempt runs into requestTimeoutMs: without close(), it would be retried.
     fx.server.injectFault({ delayMs: 1_000 }, { times: 1, pathPrefix: `transit/decrypt/${key}` });
-    const client = recordingClient();
+    const client = fx.watchedClient();
     const reader = fx.transit(key, { vault: client, retry: { attempts: 3, baseDelayMs: 1, requestTimeoutMs: 200 } });
     const pending = reader.decrypt(record as Buffer, ctx(0)).catch((error: unknown) => error);
-    await until(() => client.writes.length >= 1);
+    await waitFor(() => client.writes.length >= 1, {
+      timeoutMs: 10_000,
+      intervalMs: 5,
+      what: 'the Vault calls to start',
+    });
     reader.close();
     expect(await pending).toMatchObject({ code: 'ERR_TRANSIT_CLOSED' });
     expect(client.writes.length).toBe(1);
@@ -124,13 +107,13 @@ describe('batchConcurrency queueing', () => {
     const records = await coldRecords(key, 201);
     await fx.client.write(`transit/keys/${key}/rotate`, {});
     fx.server.injectFault({ delayMs: 300 }, { times: 2, pathPrefix: `transit/rewrap/${key}` });
-    const client = recordingClient();
+    const client = fx.watchedClient();
     const transit = fx.transit(key, { vault: client, batchSize: 10, batchConcurrency: 2 });
     const bulk = Promise.all([
       transit.rewrap(records.slice(0, 100).map((envelope) => ({ envelope }))),
       transit.decryptMany(records.slice(100, 200).map((envelope, i) => ({ envelope, context: ctx(100 + i) }))),
     ]);
-    await until(() => client.open === 2);
+    await waitFor(() => client.open === 2, { timeoutMs: 10_000, intervalMs: 5, what: 'the Vault calls to start' });
     const single = await transit.decrypt(records[200] as Buffer, ctx(200));
     expect(single.toString()).toBe('v200');
     // The two slow rewrap batches were open; the single decrypt took the first slot to free up.
@@ -145,7 +128,7 @@ describe('batchConcurrency queueing', () => {
     const records = await coldRecords(key, 12);
     // Vault hangs: every call runs into requestTimeoutMs (budget 1 × 300 ms).
     fx.server.injectFault({ delayMs: 2_000 }, { times: 12, pathPrefix: `transit/decrypt/${key}` });
-    const client = recordingClient();
+    const client = fx.watchedClient();
     const reader = fx.transit(key, {
       vault: client,
       batchConcurrency: 1,

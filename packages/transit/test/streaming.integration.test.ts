@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable, type Transform, Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
+import { waitFor } from '@rampart/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Transit } from '../src/index.ts';
@@ -223,21 +224,12 @@ describe('Transit.encryptStream / decryptStream', () => {
     expect(await pipeThrough([small], big.decryptStream(ctx, { maxBodySize: 1000 }))).toEqual(Buffer.alloc(1000, 7));
   });
 
-  /** Polls until `condition` holds (at most 5 s). */
-  async function until(condition: () => boolean): Promise<void> {
-    const end = performance.now() + 5000;
-    while (!condition()) {
-      if (performance.now() > end) throw new Error('condition not reached within 5 s');
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  }
-
   /** Starts `stream` with `first`, calls `close()` once output came out, then ends it with `rest`. */
   async function closeMidway(stream: Transform, first: Buffer, rest: Buffer, close: () => void) {
     const out: Buffer[] = [];
     stream.on('data', (chunk: Buffer) => out.push(chunk));
     stream.write(first);
-    await until(() => out.length > 0);
+    await waitFor(() => out.length > 0, { timeoutMs: 5_000, intervalMs: 5, what: 'output to come out' });
     await new Promise((resolve) => setImmediate(resolve));
     const before = out.length;
     close();

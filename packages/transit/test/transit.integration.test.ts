@@ -1,9 +1,9 @@
 import { inspect } from 'node:util';
 import vault from 'node-vault';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DataKey } from '../src/data-key.ts';
-import { createTransit, type Transit, TransitError, type TransitMetric, type TransitOptions } from '../src/index.ts';
-import { type Fixture, startFixture } from './fixture.ts';
+import { createTransit, TransitError, type TransitMetric } from '../src/index.ts';
+import { closedAfterEachTest, type Fixture, startFixture } from './fixture.ts';
 
 let fx: Fixture;
 beforeAll(async () => {
@@ -15,20 +15,7 @@ beforeEach(() => fx.server.clearRequests());
 // Every test works on transit keys of its own and counts only the requests for them, and every
 // Transit it opens is closed after it: a test that failed or timed out with calls still pending
 // makes no Vault call after it, and none of its calls counts in a later test.
-const opened: Transit[] = [];
-afterEach(() => {
-  for (const transit of opened.splice(0)) transit.close();
-});
-
-/** `fx.transit`, closed after the test. */
-function open(key: string, options?: Partial<TransitOptions>): Transit {
-  return tracked(fx.transit(key, options));
-}
-
-function tracked(transit: Transit): Transit {
-  opened.push(transit);
-  return transit;
-}
+const { open, tracked } = closedAfterEachTest(() => fx);
 
 /** The requests (since the last `clearRequests()`) for transit key `key`, whatever the operation. */
 function requestsFor(key: string): ReturnType<Fixture['server']['requests']> {

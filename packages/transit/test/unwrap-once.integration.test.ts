@@ -1,3 +1,4 @@
+import { waitFor } from '@rampart/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { TransitMetric, VaultClient } from '../src/index.ts';
 import { type Fixture, startFixture } from './fixture.ts';
@@ -15,31 +16,6 @@ const ctx = (id: number) => ({ tenant: 't1', table: 'notes', column: 'body', id 
 async function coldRecords(key: string, count: number): Promise<Buffer[]> {
   const writer = fx.transit(key, { cache: { maxAgeMs: 60_000, maxMessages: 1 } });
   return Promise.all(Array.from({ length: count }, (_, i) => writer.encrypt(Buffer.from(`v${i}`), ctx(i))));
-}
-
-/** The fixture's real client, counting the writes it has open. */
-function countingClient(): VaultClient & { open: number } {
-  const client = {
-    open: 0,
-    read: (path: string, options?: Record<string, unknown>) => fx.client.read(path, options),
-    async write(path: string, data: unknown, options?: Record<string, unknown>) {
-      client.open += 1;
-      try {
-        return await fx.client.write(path, data, options);
-      } finally {
-        client.open -= 1;
-      }
-    },
-  };
-  return client;
-}
-
-async function until(condition: () => boolean, withinMs = 10_000): Promise<void> {
-  const end = performance.now() + withinMs;
-  while (!condition()) {
-    if (performance.now() > end) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 const misses = (metrics: TransitMetric[]): number =>
@@ -75,7 +51,7 @@ describe('unwrapping a wrapped DEK once', () => {
     fx.server.clearRequests();
     fx.server.injectFault({ delayMs: 200 }, { pathPrefix: `transit/decrypt/${key}` });
     const metrics: TransitMetric[] = [];
-    const client = countingClient();
+    const client = fx.watchedClient();
     const reader = fx.transit(key, {
       vault: client,
       batchSize: 10,
@@ -83,7 +59,7 @@ describe('unwrapping a wrapped DEK once', () => {
       onMetric: (m) => metrics.push(m),
     });
     const bulk = reader.decryptMany(records.map((envelope, i) => ({ envelope, context: ctx(i) })));
-    await until(() => client.open === 1);
+    await waitFor(() => client.open === 1, { timeoutMs: 10_000, intervalMs: 5, what: 'the unwrap call to start' });
     // Record 25 is in the third bulk batch, still queued behind the slow first one.
     const single = await reader.decrypt(records[25] as Buffer, ctx(25));
     expect(single.toString()).toBe('v25');
@@ -102,10 +78,10 @@ describe('unwrapping a wrapped DEK once', () => {
     fx.server.clearRequests();
     fx.server.injectFault({ delayMs: 150 }, { pathPrefix: `transit/decrypt/${key}` });
     const metrics: TransitMetric[] = [];
-    const client = countingClient();
+    const client = fx.watchedClient();
     const reader = fx.transit(key, { vault: client, onMetric: (m) => metrics.push(m) });
     const bulk = reader.decryptMany(records.map((envelope, i) => ({ envelope, context: ctx(i) })));
-    await until(() => client.open === 1);
+    await waitFor(() => client.open === 1, { timeoutMs: 10_000, intervalMs: 5, what: 'the unwrap call to start' });
     expect((await reader.decrypt(records[1] as Buffer, ctx(1))).toString()).toBe('v1');
     expect((await bulk).every((r) => r.ok)).toBe(true);
     expect(fx.calls(`transit/decrypt/${key}`)).toBe(1);
