@@ -25,6 +25,36 @@ const connect = (server: TestRedis): Redis => {
 const readyOf = async (client: Redis): Promise<void> =>
   waitFor(() => client.status === 'ready', { timeoutMs: 10_000, what: 'the client to be ready' });
 
+/** A cache whose entries (loaded while `now` moves 500 ms) are due for an early refresh 30 s later. */
+const cacheOn = (
+  name: string,
+  redis: Redis,
+  clock: { now: number },
+  errors: unknown[],
+  overrides: Partial<SharedCacheOptions<string>> = {},
+): SharedCache<string> =>
+  new SharedCache<string>({
+    name,
+    class: 'pod',
+    reason: 'per-pod copies are fine here',
+    ttlMs: 60_000,
+    l1: { maxEntries: 100 },
+    earlyRefresh: { beta: 100 },
+    clock: { now: () => clock.now, random: () => 0.5 },
+    redis,
+    timeoutMs: 1_000,
+    registry: new CacheRegistry(),
+    onError: (e) => errors.push(e),
+    ...overrides,
+  });
+
+const slowLoad =
+  (clock: { now: number }, value: string): (() => string) =>
+  () => {
+    clock.now += 500; // δ = 500 ms: with β = 100, due from about 35 s before expiry
+    return value;
+  };
+
 describe('Redis stopped and restarted', () => {
   let server: TestRedis;
   let redis: Redis;
@@ -397,26 +427,8 @@ describe('SharedCache early refresh while Redis refuses writes (maxmemory with n
     const clock = { now: 5_000_000 };
     const errors: unknown[] = [];
     const name = unique(label);
-    const cache = new SharedCache<string>({
-      name,
-      class: 'pod',
-      reason: 'per-pod copies are fine here',
-      ttlMs: 60_000,
-      l1: { maxEntries: 100 },
-      earlyRefresh: { beta: 100 },
-      clock: { now: () => clock.now, random: () => 0.5 },
-      redis,
-      timeoutMs: 1_000,
-      registry: new CacheRegistry(),
-      onError: (e) => errors.push(e),
-      ...overrides,
-    });
-    expect(
-      await cache.getOrSet('k', () => {
-        clock.now += 500;
-        return 'v1';
-      }),
-    ).toBe('v1');
+    const cache = cacheOn(name, redis, clock, errors, overrides);
+    expect(await cache.getOrSet('k', slowLoad(clock, 'v1'))).toBe('v1');
     await admin.del(`rampart:cache:${name}:{=k}`);
     return { cache, errors, name, clock };
   };
@@ -542,36 +554,6 @@ describe('SharedCache early refresh racing a write, and Redis errors that do not
       await new Promise((resolve) => setImmediate(resolve));
     }
   };
-
-  /** A cache whose entries (loaded while `now` moves 500 ms) are due for an early refresh 30 s later. */
-  const cacheOn = (
-    name: string,
-    redis: Redis,
-    clock: { now: number },
-    errors: unknown[],
-    overrides: Partial<SharedCacheOptions<string>> = {},
-  ): SharedCache<string> =>
-    new SharedCache<string>({
-      name,
-      class: 'pod',
-      reason: 'per-pod copies are fine here',
-      ttlMs: 60_000,
-      l1: { maxEntries: 100 },
-      earlyRefresh: { beta: 100 },
-      clock: { now: () => clock.now, random: () => 0.5 },
-      redis,
-      timeoutMs: 1_000,
-      registry: new CacheRegistry(),
-      onError: (e) => errors.push(e),
-      ...overrides,
-    });
-
-  const slowLoad =
-    (clock: { now: number }, value: string): (() => string) =>
-    () => {
-      clock.now += 500; // δ = 500 ms: with β = 100, due from about 35 s before expiry
-      return value;
-    };
 
   it.each([
     ['with the lease', {}],
