@@ -93,11 +93,13 @@ describe('introspection failure policy', () => {
     expect((await failure(verifier.verify('inactive-token'), 'inactive-token')).code).toBe('ERR_BEARER_TOKEN_INVALID');
     down = true;
     await flood(verifier, 2);
-    expect(as.calls).toHaveLength(4);
+    // Two failures, then one confirmation with the remembered active token: it failed too, so it opened.
+    expect(as.calls).toHaveLength(5);
+    expect(as.calls[4]?.params.get('token')).toBe(ACTIVE);
     await expect(verifier.verify(ACTIVE)).resolves.toMatchObject({ issuer: ISS });
     expect((await failure(verifier.verify('inactive-token'), 'inactive-token')).code).toBe('ERR_BEARER_TOKEN_INVALID');
     expect(await flood(verifier, 3)).toEqual(Array(3).fill('ERR_BEARER_INTROSPECTION_UNAVAILABLE'));
-    expect(as.calls).toHaveLength(4);
+    expect(as.calls).toHaveLength(5);
   });
 
   it('lets one probe through after the window (half-open), and its success closes the breaker', async () => {
@@ -379,6 +381,65 @@ describe('introspection failure policy', () => {
     const hanging: typeof fetch = () => new Promise<Response>(() => {});
     const timedOut = verifierWith({ fetch: hanging, timeoutMs: 20, failureThreshold: 1, failureBackoffMs: 30_000 });
     expect(retryAfterOf(timedOut, await failure(timedOut.verify('timed-out'), 'timed-out'))).toBe('30');
+  });
+
+  it('opens when the confirmation call gets HTTP 200 that is no introspection answer', async () => {
+    const verifier = verifierWith({ failureThreshold: 2, failureBackoffMs: 10_000 });
+    await expect(verifier.verify(ACTIVE)).resolves.toMatchObject({ issuer: ISS });
+    as.answer = (token) => (token === ACTIVE ? { body: 'not json' } : { status: 500, body: 'unavailable' });
+    const [, opening] = [
+      await failure(verifier.verify('poison-1'), 'poison-1'),
+      await failure(verifier.verify('poison-2'), 'poison-2'),
+    ];
+    expect(as.calls.map((call) => call.params.get('token'))).toEqual([ACTIVE, 'poison-1', 'poison-2', ACTIVE]);
+    expect(retryAfterOf(verifier, opening as BearerError)).toBe('10');
+    expect((await failure(verifier.verify('next-token'), 'next-token')).message).toContain('failureBackoffMs');
+    expect(as.calls).toHaveLength(4);
+  });
+
+  it('runs the confirmation in the slot of the failed call that started it (maxConcurrentCalls)', async () => {
+    const held: ServerResponse[] = [];
+    let holdActive = false;
+    const server = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const token = new URLSearchParams(Buffer.concat(chunks).toString()).get('token');
+      res.setHeader('content-type', 'application/json');
+      if (token === ACTIVE && holdActive) {
+        held.push(res);
+        return;
+      }
+      if (token === ACTIVE) {
+        res.end(
+          JSON.stringify({ active: true, token_type: 'Bearer', aud: AUD, iss: ISS, exp: Math.floor(now / 1000) + 600 }),
+        );
+        return;
+      }
+      res.statusCode = token?.startsWith('poison') ? 500 : 200;
+      res.end(token?.startsWith('poison') ? 'unavailable' : '{"active":false}');
+    });
+    await listen(server);
+    try {
+      const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/introspect`;
+      const verifier = verifierWith({ endpoint, failureThreshold: 1, maxConcurrentCalls: 1 });
+      await expect(verifier.verify(ACTIVE)).resolves.toMatchObject({ issuer: ISS });
+      holdActive = true;
+      const poisoned = verifier.verify('poison-1');
+      // The confirmation is waiting at the server, in the only slot: another call is refused meanwhile.
+      await expect.poll(() => held.length).toBe(1);
+      const busy = await failure(verifier.verify('other-1'), 'other-1');
+      expect(busy.message).toContain('introspection.maxConcurrentCalls');
+      held[0]?.end(JSON.stringify({ active: true, token_type: 'Bearer', aud: AUD, iss: ISS }));
+      // The server is up: the poisoned request still gets its 503, with the default Retry-After, and
+      // the breaker stays closed.
+      const error = await failure(poisoned, 'poison-1');
+      expect(error.code).toBe('ERR_BEARER_INTROSPECTION_UNAVAILABLE');
+      expect(retryAfterOf(verifier, error)).toBe('5');
+      expect((await failure(verifier.verify('other-2'), 'other-2')).code).toBe('ERR_BEARER_TOKEN_INVALID');
+    } finally {
+      server.closeAllConnections();
+      await closeServer(server);
+    }
   });
 
   it('validates the policy options, listing every problem', () => {

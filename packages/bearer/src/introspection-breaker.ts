@@ -10,6 +10,13 @@ export interface IntrospectionBreakerSettings {
    * back must not stretch the window, nor a frozen test clock keep it open.
    */
   readonly clock: () => number;
+  /**
+   * Asks whether the server is up before the breaker opens: called when a failure would open it
+   * (the one that reaches `failureThreshold`, or a failed half-open probe). Resolves `true` when
+   * the server answered a call it can answer (the failures were about their tokens), `false` when
+   * that failed too; returns `undefined` when it has nothing to ask with, and the breaker opens.
+   */
+  readonly confirm?: () => Promise<boolean> | undefined;
 }
 
 /**
@@ -22,10 +29,11 @@ export type CallOutcome = 'answered' | 'transport-failure' | 'not-sent';
 /** One admitted call; settle it once, when it has an answer or failed. */
 export interface AdmittedCall {
   /**
-   * Records the outcome. Returns the seconds until calls resume when the breaker is open after
-   * this call's failure (the `Retry-After` for its 503), else `undefined`.
+   * Records the outcome. Resolves with the seconds until calls resume when the breaker is open
+   * after this call's failure (the `Retry-After` for its 503), else `undefined`. A failure that
+   * would open the breaker resolves only after the confirmation call it started.
    */
-  settle(outcome: CallOutcome): number | undefined;
+  settle(outcome: CallOutcome): Promise<number | undefined>;
 }
 
 /**
@@ -46,18 +54,68 @@ const refused = (message: string, retryAfterSeconds: number): BearerError =>
   new BearerError('ERR_BEARER_INTROSPECTION_UNAVAILABLE', message, { retryAfterSeconds });
 
 /**
- * Closed: every call goes through, and `failureThreshold` consecutive transport failures open it.
- * Open: calls are refused until `failureBackoffMs` has passed. Half-open: one probe call goes
- * through while the others are refused; its success closes the breaker, its failure opens it for
- * another window.
+ * Closed: every call goes through, and `failureThreshold` consecutive transport failures open it,
+ * unless a confirmation call (`settings.confirm`) shows the server up: then the failures were about
+ * their tokens, and the count starts again. Open: calls are refused until `failureBackoffMs` has
+ * passed. Half-open: one probe call goes through while the others are refused; its success closes
+ * the breaker; its failure is confirmed the same way, and opens it for another window unless the
+ * server is up.
+ *
+ * One confirmation at a time, in the slot of the call whose failure started it (so it counts in
+ * `maxConcurrentCalls`). Failures meanwhile neither open the breaker nor start another: they are
+ * forgotten when it succeeds. So there is at most one confirmation per `failureThreshold` failures,
+ * plus one per failed probe (one a window).
  */
 export function createIntrospectionBreaker(settings: IntrospectionBreakerSettings): IntrospectionBreaker {
-  const { failureThreshold, failureBackoffMs, maxConcurrentCalls, clock } = settings;
+  const { failureThreshold, failureBackoffMs, maxConcurrentCalls, clock, confirm } = settings;
   const backoffSeconds = Math.max(1, Math.ceil(failureBackoffMs / 1000));
   let consecutiveFailures = 0;
   let openUntil: number | undefined;
   let probing = false;
+  let confirming = false;
   let inFlight = 0;
+  /** Answered calls so far: one that lands while a confirmation is in flight shows the server up too. */
+  let answers = 0;
+
+  /** Opens the breaker (or extends it) from now; the `Retry-After` of the failure that did. */
+  const open = (): number => {
+    const now = clock();
+    openUntil = Math.max(openUntil ?? 0, now + failureBackoffMs);
+    return secondsUntil(openUntil, now);
+  };
+
+  /** Settles a failure that would open the breaker: confirms first, when there is something to confirm with. */
+  const confirmThenOpen = async (probe: boolean): Promise<number | undefined> => {
+    const answersBefore = answers;
+    let pending: Promise<boolean> | undefined;
+    try {
+      pending = confirm?.();
+    } catch {
+      pending = undefined;
+    }
+    if (pending === undefined) {
+      inFlight--;
+      if (probe) probing = false;
+      return open();
+    }
+    confirming = true;
+    let up: boolean;
+    try {
+      up = await pending;
+    } catch {
+      up = false;
+    } finally {
+      confirming = false;
+      inFlight--;
+      if (probe) probing = false;
+    }
+    if (up || answers !== answersBefore) {
+      consecutiveFailures = 0;
+      openUntil = undefined;
+      return undefined;
+    }
+    return open();
+  };
 
   return {
     admit() {
@@ -87,25 +145,27 @@ export function createIntrospectionBreaker(settings: IntrospectionBreakerSetting
       let settled = false;
       return {
         settle(outcome) {
-          if (settled) return undefined;
+          if (settled) return Promise.resolve(undefined);
           settled = true;
+          if (outcome === 'transport-failure') {
+            consecutiveFailures++;
+            // The failure that would open the breaker keeps its slot (and the probe) for the confirmation.
+            if (probe || (openUntil === undefined && !confirming && consecutiveFailures >= failureThreshold)) {
+              return confirmThenOpen(probe);
+            }
+          }
           inFlight--;
           if (probe) probing = false;
-          if (outcome === 'not-sent') return undefined;
+          if (outcome === 'not-sent') return Promise.resolve(undefined);
           if (outcome === 'answered') {
+            answers++;
             consecutiveFailures = 0;
             openUntil = undefined;
-            return undefined;
+            return Promise.resolve(undefined);
           }
-          consecutiveFailures++;
           // A call admitted before the breaker opened may fail after it: that extends the window,
           // by at most one backoff past its own failure.
-          if (probe || openUntil !== undefined || consecutiveFailures >= failureThreshold) {
-            const now = clock();
-            openUntil = Math.max(openUntil ?? 0, now + failureBackoffMs);
-            return secondsUntil(openUntil, now);
-          }
-          return undefined;
+          return Promise.resolve(openUntil === undefined ? undefined : open());
         },
       };
     },

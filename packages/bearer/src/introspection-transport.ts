@@ -11,6 +11,12 @@ export const MAX_RESPONSE_BYTES = 65_536;
 /** `Retry-After` of a failed call that did not open the breaker. */
 const RETRY_AFTER_SECONDS = 5;
 
+/**
+ * The longest a token answered with HTTP 200 is remembered to confirm an outage with, whatever the
+ * answer cache's lifetime: it is a raw token held in memory.
+ */
+const WITNESS_MAX_AGE_MS = 60_000;
+
 /** An `ERR_BEARER_INTROSPECTION_UNAVAILABLE` error (503) with the default `Retry-After`. */
 export const unavailable = (message: string, cause?: unknown): BearerError =>
   new BearerError('ERR_BEARER_INTROSPECTION_UNAVAILABLE', message, { cause, retryAfterSeconds: RETRY_AFTER_SECONDS });
@@ -78,29 +84,47 @@ export interface IntrospectionTransport {
    * signed): from now on a {@link Refusal} is about the token.
    */
   answered(): void;
-  /** Calls made to the endpoint (for tests and metrics). */
+  /**
+   * Offers a token the endpoint has just answered with HTTP 200 (a real introspection answer), to
+   * confirm an outage with before the breaker opens: failures for attacker-chosen tokens then do
+   * not open it while the server still answers this one. One token is kept, the newest active one
+   * (else the newest inactive one), in memory only, never logged, until `until` (a
+   * `performance.now()` deadline: when its cached result expires) and at most
+   * {@link WITNESS_MAX_AGE_MS}.
+   */
+  remember(token: string, active: boolean, until: number): void;
+  /** Calls made to the endpoint, confirmations included (for tests and metrics). */
   readonly calls: number;
 }
 
+/** Whether an HTTP 200 answer is a readable introspection answer (parsed, and verified when signed). */
+export type ReadsAsAnswer = (reply: IntrospectionReply) => Promise<boolean>;
+
 /**
  * Builds the transport of an introspection client. `clock` is the verifier's (for client
- * assertions); `accept` is the media type asked for (JSON, or RFC 9701 JWT).
+ * assertions); `accept` is the media type asked for (JSON, or RFC 9701 JWT); `readsAsAnswer` tells
+ * whether the answer to a confirmation call is a real introspection answer.
  */
 export function createIntrospectionTransport(
   options: IntrospectionOptions,
   clock: () => number,
   accept: string,
+  readsAsAnswer: ReadsAsAnswer,
 ): IntrospectionTransport {
   const endpoint = new URL(options.endpoint).href;
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const timeoutMs = options.timeoutMs ?? 2_000;
+  // Monotonic, read through the global at each call (so tests can fake it): the verifier's
+  // clock may be stepped back or frozen, and then the window would never end.
+  const monotonic = (): number => performance.now();
+  /** The one token remembered to confirm an outage with (see {@link IntrospectionTransport.remember}). */
+  let witness: { readonly token: string; readonly active: boolean; readonly until: number } | undefined;
   const breaker = createIntrospectionBreaker({
     failureThreshold: options.failureThreshold ?? 5,
     failureBackoffMs: options.failureBackoffMs ?? 5_000,
     maxConcurrentCalls: options.maxConcurrentCalls ?? 256,
-    // Monotonic, read through the global at each call (so tests can fake it): the verifier's
-    // clock may be stepped back or frozen, and then the window would never end.
-    clock: () => performance.now(),
+    clock: monotonic,
+    confirm: () => confirm(),
   });
   let calls = 0;
   // RFC 6749 invalid_request is about the request. From an endpoint that answers introspections it
@@ -160,37 +184,71 @@ export function createIntrospectionTransport(
     }
   };
 
+  /**
+   * The authenticated, form-encoded request for `token`. Throws a 503 when it cannot be built: that
+   * is no failure of the server, and must not open the breaker for every other token.
+   */
+  const prepare = async (token: string): Promise<{ body: string; headers: Record<string, string> }> => {
+    const params: [string, string][] = [
+      ['token', token],
+      ['token_type_hint', 'access_token'],
+    ];
+    const headers: Record<string, string> = {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept,
+    };
+    try {
+      await authenticateClient(options.authentication, options.clientId, endpoint, params, headers, clock());
+    } catch (cause) {
+      throw unavailable(
+        'The client assertion for the introspection endpoint could not be signed; check ' +
+          'introspection.authentication.privateKey and algorithm.',
+        cause,
+      );
+    }
+    let body: string;
+    try {
+      body = params.map(([name, value]) => `${formEncode(name)}=${formEncode(value)}`).join('&');
+    } catch (cause) {
+      throw unavailable('The introspection request could not be form-encoded; check introspection.clientId.', cause);
+    }
+    return { body, headers };
+  };
+
+  /**
+   * The confirmation call before the breaker opens: the remembered token, through the same
+   * endpoint, client authentication and timeout, in the slot of the failed call that started it.
+   * `true` when the server gave a real introspection answer; `undefined` when no token is remembered.
+   */
+  const confirm = (): Promise<boolean> | undefined => {
+    const held = witness;
+    if (held === undefined || held.until <= monotonic()) {
+      witness = undefined;
+      return undefined;
+    }
+    return (async () => {
+      calls++;
+      try {
+        const { body, headers } = await prepare(held.token);
+        const reply = await exchange(body, headers);
+        if (reply.response.status !== 200 || !(await readsAsAnswer(reply))) return false;
+        answersIntrospections = true;
+        refusalsInARow = 0;
+        return true;
+      } catch {
+        // Why it failed is not reported: the failures that started it already were.
+        return false;
+      }
+    })();
+  };
+
   /** Sends one call through the breaker: an answer of a reachable server, or a 503. */
   const send = async (token: string): Promise<IntrospectionReply> => {
     const admitted = breaker.admit();
     let outcome: CallOutcome = 'not-sent';
     try {
       calls++;
-      const params: [string, string][] = [
-        ['token', token],
-        ['token_type_hint', 'access_token'],
-      ];
-      const headers: Record<string, string> = {
-        'content-type': 'application/x-www-form-urlencoded',
-        accept,
-      };
-      try {
-        await authenticateClient(options.authentication, options.clientId, endpoint, params, headers, clock());
-      } catch (cause) {
-        throw unavailable(
-          'The client assertion for the introspection endpoint could not be signed; check ' +
-            'introspection.authentication.privateKey and algorithm.',
-          cause,
-        );
-      }
-      // Built before the call counts as sent: a value that cannot be encoded is no failure of the
-      // server, and must not open the breaker for every other token.
-      let body: string;
-      try {
-        body = params.map(([name, value]) => `${formEncode(name)}=${formEncode(value)}`).join('&');
-      } catch (cause) {
-        throw unavailable('The introspection request could not be form-encoded; check introspection.clientId.', cause);
-      }
+      const { body, headers } = await prepare(token);
       outcome = 'transport-failure';
       const { response, text } = await exchange(body, headers);
       if (response.status >= 500 || response.status === 429) {
@@ -203,7 +261,8 @@ export function createIntrospectionTransport(
       return { response, text };
     } catch (error) {
       // The failure that opens the breaker answers with the breaker's window, not the default.
-      const retryAfterSeconds = admitted.settle(outcome);
+      // Awaits the confirmation call when this failure would open the breaker.
+      const retryAfterSeconds = await admitted.settle(outcome);
       if (retryAfterSeconds !== undefined && error instanceof BearerError) {
         const opening = new BearerError(error.code, error.message, { cause: error.cause, retryAfterSeconds });
         // Where the failure happened, not this rethrow.
@@ -212,7 +271,7 @@ export function createIntrospectionTransport(
       }
       throw error;
     } finally {
-      admitted.settle(outcome);
+      void admitted.settle(outcome);
     }
   };
 
@@ -238,6 +297,14 @@ export function createIntrospectionTransport(
     answered() {
       answersIntrospections = true;
       refusalsInARow = 0;
+    },
+    remember(token, active, until) {
+      const now = monotonic();
+      const deadline = Math.min(until, now + WITNESS_MAX_AGE_MS);
+      if (deadline <= now) return;
+      // An active token is kept over a newer inactive one: inactive answers are what garbage gets.
+      if (!active && witness?.active === true && witness.until > now) return;
+      witness = { token, active, until: deadline };
     },
   };
 }

@@ -9,6 +9,7 @@ import type {
 } from './introspection-options.ts';
 import {
   createIntrospectionTransport,
+  type IntrospectionReply,
   MAX_RESPONSE_BYTES,
   type Refusal,
   unavailable,
@@ -126,6 +127,15 @@ export function createIntrospector(
     options,
     clock,
     jwt === undefined ? 'application/json' : JWT_MEDIA_TYPE,
+    // A confirmation call before the breaker opens counts only when its answer reads like any other.
+    async (reply) => {
+      try {
+        await read(reply);
+        return true;
+      } catch {
+        return false;
+      }
+    },
   );
   const maxTtlMs = (options.cacheMaxTtlSeconds ?? 60) * 1000;
   const negativeTtlMs = (options.negativeCacheTtlSeconds ?? 5) * 1000;
@@ -200,10 +210,8 @@ export function createIntrospector(
     return body;
   };
 
-  const call = async (token: string): Promise<Answer> => {
-    const reply = await transport.post(token);
-    if (typeof reply === 'string') return reply;
-    const { response, text } = reply;
+  /** The response object of an HTTP 200 answer: strict JSON, or a verified RFC 9701 JWT. */
+  const read = async ({ response, text }: IntrospectionReply): Promise<JsonObject> => {
     let body: JsonObject;
     if (jwt !== undefined) {
       const type = response.headers.get('content-type') ?? '';
@@ -221,6 +229,13 @@ export function createIntrospector(
       if (!isJsonObject(value)) throw unavailable('The introspection response is not a JSON object.');
       body = value;
     }
+    return body;
+  };
+
+  const call = async (token: string): Promise<Answer> => {
+    const reply = await transport.post(token);
+    if (typeof reply === 'string') return reply;
+    const body = await read(reply);
     // A real introspection answer, active or not: a refusal from now on is about the token.
     transport.answered();
     if (body.active !== true) return 'inactive';
@@ -245,12 +260,15 @@ export function createIntrospector(
         const at = monotonic();
         if (typeof answer === 'string') {
           if (negativeTtlMs > 0) remember(key, { answer, until: at + negativeTtlMs });
+          // An HTTP 200 inactive answer (not a 400 refusal) shows the server answers this token.
+          if (answer === 'inactive') transport.remember(token, false, at + negativeTtlMs);
         } else {
           // Never past exp: how long until then is read on the wall clock, once, and counted down on
           // the monotonic one. The wall-clock exp check of each request still applies.
           const untilExp = typeof answer.exp === 'number' ? answer.exp * 1000 - clock() : Number.POSITIVE_INFINITY;
           const ttl = Math.min(maxTtlMs, untilExp);
           if (ttl > 0) remember(key, { answer, until: at + ttl });
+          transport.remember(token, true, at + ttl);
         }
         return answer;
       })
