@@ -812,6 +812,38 @@ describe.each(targets)('Vault API contract against $name', (target) => {
       expect(second.error).toBe('cipher: message authentication failed');
     });
 
+    it('keeps a tampered ciphertext of a rewrap batch in its slot: 200, its neighbours rewrapped (path_rewrap.go)', async () => {
+      // pathRewrapWrite fails the whole request only on an error that is not an errutil.UserError;
+      // keysutil's SymmetricDecryptRaw makes a failed authentication one (vault#10914).
+      const name = await freshKey();
+      const enc = await client.write(`${transit}/encrypt/${name}`, {
+        batch_input: ['a', 'b', 'c'].map((p) => ({ plaintext: b64(p) })),
+      });
+      const [a, b, c] = enc.data.batch_results.map((r: { ciphertext: string }) => r.ciphertext);
+      const raw = Buffer.from(String(b).slice('vault:v1:'.length), 'base64');
+      raw[raw.length - 1] = (raw[raw.length - 1] ?? 0) ^ 1; // the tag's last byte
+      const tampered = `vault:v1:${raw.toString('base64')}`;
+      await client.write(`${transit}/keys/${name}/rotate`, {});
+      const batch = [a, tampered, c].map((ciphertext, i) => ({ ciphertext, reference: `row-${i}` }));
+      const rewrapped = await client.write(`${transit}/rewrap/${name}`, { batch_input: batch });
+      const results = rewrapped.data.batch_results;
+      expect(results.map((r: { reference: string }) => r.reference)).toEqual(['row-0', 'row-1', 'row-2']);
+      expect(results[1].error).toBe('cipher: message authentication failed');
+      expect(results[1].ciphertext).toBeUndefined();
+      for (const i of [0, 2]) {
+        expect(results[i].error ?? '').toBe('');
+        expect(results[i].ciphertext).toMatch(/^vault:v2:/);
+        expect(results[i].key_version).toBe(2);
+      }
+      const back = await client.write(`${transit}/decrypt/${name}`, { ciphertext: results[2].ciphertext });
+      expect(Buffer.from(back.data.plaintext, 'base64').toString()).toBe('c');
+      // The same batch to decrypt (pathDecryptWrite): each item in its slot too, but the batch is a 400.
+      const { status, body } = await failure(client.write(`${transit}/decrypt/${name}`, { batch_input: batch }));
+      expect(status).toBe(400);
+      expect(body.data.batch_results[1].error).toBe('cipher: message authentication failed');
+      expect(Buffer.from(body.data.batch_results[2].plaintext, 'base64').toString()).toBe('c');
+    });
+
     it('derives a key for a context longer than 1024 bytes', async () => {
       const name = await freshKey({ derived: true });
       const context = b64(randomBytes(1_100));
@@ -1016,6 +1048,26 @@ describe.each(targets)('Vault API contract against $name', (target) => {
         const accepted = await post(`${kv}/data/deep`, `{"data":{"x":${nested(5_000)}}}`);
         expect(accepted.status).toBe(200);
       }
+    });
+
+    it('refuses a body holding a string over 1 MiB with 500 "JSON string value exceeds allowed length" (max_json_string_value_length)', async (context) => {
+      const limits = await knowsJsonLimits();
+      if (!limits) context.skip();
+      const name = await freshKey();
+      // An ignored field: nothing is stored, whatever the server's storage entry limit.
+      const body = (length: number): string => `{"plaintext":"${b64('x')}","unused":"${'a'.repeat(length)}"}`;
+      const accepted = await post(`${transit}/encrypt/${name}`, body(1024 * 1024));
+      expect(accepted.status).toBe(200);
+      const tooLong = await post(`${transit}/encrypt/${name}`, body(1024 * 1024 + 1));
+      expect(tooLong.status).toBe(500);
+      expect(tooLong.body.errors).toEqual(['JSON string value exceeds allowed length']);
+      // Keys are strings too.
+      const longKey = await post(
+        `${transit}/encrypt/${name}`,
+        `{"plaintext":"${b64('x')}","${'k'.repeat(1024 * 1024 + 1)}":1}`,
+      );
+      expect(longKey.status).toBe(500);
+      expect(longKey.body.errors).toEqual(['JSON string value exceeds allowed length']);
     });
 
     it('fails a chacha20-poly1305 ciphertext with its own authentication error', async () => {

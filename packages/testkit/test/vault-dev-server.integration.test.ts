@@ -346,6 +346,59 @@ describe('startVaultDevServer', () => {
     expect(await tooDeep.json()).toEqual({ errors: ['error parsing JSON'] });
   });
 
+  it('refuses a string over maxJsonStringValueLength (UTF-8 bytes, keys too) with 500, before the token check', async () => {
+    await expect(startVaultDevServer({ maxJsonDepth: 0, maxJsonStringValueLength: 1.5 })).rejects.toMatchObject({
+      code: 'ERR_TESTKIT_INVALID_OPTION',
+      message: expect.stringMatching(/maxJsonDepth must be .*; maxJsonStringValueLength must be/),
+    });
+    const server = await start({ maxJsonStringValueLength: 8 });
+    const post = (body: string, headers: Record<string, string> = { 'X-Vault-Token': server.token }) =>
+      fetch(`${server.addr}/v1/secret/data/s`, { method: 'POST', headers, body });
+    const lengthError = { errors: ['JSON string value exceeds allowed length'] };
+    for (const ok of [
+      '{"data":{"x":"aaaaaaaa"}}',
+      '{"data":{"x":"éééé"}}',
+      '{"data":{"x":"\\n\\n\\n\\n\\n\\n\\n\\n"}}',
+    ]) {
+      // The last decodes to 8 bytes (16 as written: a Vault revision counting raw bytes would refuse it).
+      expect((await post(ok)).status, ok).toBe(200);
+    }
+    for (const [body, headers] of [
+      ['{"data":{"x":"aaaaaaaaa"}}', undefined],
+      ['{"data":{"x":"ééééé"}}', undefined], // 5 characters, 10 bytes
+      ['{"data":{"x":"\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9"}}', undefined],
+      ['{"data":{"kkkkkkkkk":1}}', undefined],
+      ['[1,"aaaaaaaaa"]', undefined],
+      ['{"data":{"x":"aaaaaaaaa"}}', {}], // no token: the limits come first
+    ] as const) {
+      const refused = await post(body, headers);
+      expect(refused.status, body).toBe(500);
+      expect(await refused.json()).toEqual(lengthError);
+    }
+    // A body that does not start with { or [ is not scanned; the first problem in the body is named.
+    expect((await post('"aaaaaaaaa"')).status).toBe(400);
+    const shallow = await start({ maxJsonDepth: 2, maxJsonStringValueLength: 8 });
+    const both = await fetch(`${shallow.addr}/v1/secret/data/s`, {
+      method: 'POST',
+      body: '{"x":[[1]],"y":"aaaaaaaaa"}',
+    });
+    expect(await both.json()).toEqual({ errors: ['JSON input exceeds allowed nesting depth'] });
+  });
+
+  it('takes strings up to 1 MiB by default, as Vault’s max_json_string_value_length', async () => {
+    const server = await start();
+    const post = (length: number) =>
+      fetch(`${server.addr}/v1/secret/data/s`, {
+        method: 'POST',
+        headers: { 'X-Vault-Token': server.token },
+        body: `{"data":{"x":"${'a'.repeat(length)}"}}`,
+      });
+    expect((await post(1024 * 1024)).status).toBe(200);
+    const refused = await post(1024 * 1024 + 1);
+    expect(refused.status).toBe(500);
+    expect(await refused.json()).toEqual({ errors: ['JSON string value exceeds allowed length'] });
+  });
+
   it('never echoes any part of a body it cannot parse', async () => {
     const server = await start();
     const headers = { 'X-Vault-Token': server.token };

@@ -87,21 +87,96 @@ export const MAX_JSON_NESTING = 10_000;
 export const VAULT_MAX_JSON_DEPTH = 500;
 
 /**
- * Whether `text` opens more than `limit` arrays or objects at once, the outermost counting as 1, as
- * `jsonutil.VerifyMaxDepthStreaming` counts. A body whose first significant byte (after Go's JSON
- * whitespace) is not `{` or `[` is not scanned, as Vault does not scan it. One linear pass.
+ * Vault's listener default for `max_json_string_value_length` (1,048,576, its listener docs and
+ * `CustomMaxJSONStringValueLength`), from the same releases on.
  */
-export function nestsTooDeep(text: string, limit: number): boolean {
+export const VAULT_MAX_JSON_STRING_VALUE_LENGTH = 1024 * 1024;
+
+/** `jsonutil.VerifyMaxDepthStreaming`'s error for a body nested deeper than `max_json_depth`. */
+export const JSON_DEPTH_ERROR = 'JSON input exceeds allowed nesting depth';
+
+/** `jsonutil.VerifyMaxDepthStreaming`'s error for a string longer than `max_json_string_value_length`. */
+export const JSON_STRING_LENGTH_ERROR = 'JSON string value exceeds allowed length';
+
+export interface JsonLimits {
+  /** Arrays and objects open at once, the outermost counting as 1 (`max_json_depth`). */
+  readonly maxDepth: number;
+  /** UTF-8 bytes of one string, key or value (`max_json_string_value_length`). */
+  readonly maxStringValueLength: number;
+}
+
+/**
+ * The error Vault's listener answers (with 500, before routing) for the first of `text`'s strings
+ * and containers, in document order, that breaks `limits`; `undefined` if none does. As
+ * `jsonutil.VerifyMaxDepthStreaming` (called by `jsonLimitsValidation` in Vault's http package), a
+ * body whose first significant byte (after Go's JSON whitespace) is not `{` or `[` is not scanned.
+ *
+ * Vault's source holds two revisions of that scanner: one reads `encoding/json` tokens and compares
+ * a string's decoded length, a later one counts its raw bytes, escapes included. A string is
+ * refused here only when both would refuse it (its decoded UTF-8 length is over the limit: the raw
+ * text is never shorter). An unterminated string is left to the parser. One linear pass.
+ */
+export function jsonLimitsProblem(text: string, limits: JsonLimits): string | undefined {
   let start = 0;
   while (start < text.length && /[ \t\r\n]/.test(text.charAt(start))) start++;
   const first = text.charCodeAt(start);
-  if (first !== 0x5b && first !== 0x7b) return false;
+  if (first !== 0x5b && first !== 0x7b) return undefined;
   let depth = 0;
-  return someOutsideStrings(text, start, (c) => {
-    if (c === 0x5b || c === 0x7b) return ++depth > limit;
-    if (c === 0x5d || c === 0x7d) depth--;
-    return false;
-  });
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      const open = i;
+      let escaped = false;
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) {
+          escaped = true;
+          i++;
+        } else if (d === 0x22) {
+          break;
+        }
+      }
+      if (i >= text.length) return undefined;
+      // A UTF-16 code unit is at most 3 UTF-8 bytes: most strings need no measuring.
+      if (
+        (i - open - 1) * 3 > limits.maxStringValueLength &&
+        decodedLength(text, open, i, escaped) > limits.maxStringValueLength
+      ) {
+        return JSON_STRING_LENGTH_ERROR;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limits.maxDepth) return JSON_DEPTH_ERROR;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * UTF-8 length of the string literal `text[open..close]` (quotes included) once decoded; 0 when it
+ * does not decode (the parser then refuses the body).
+ */
+function decodedLength(text: string, open: number, close: number, escaped: boolean): number {
+  const content = text.slice(open + 1, close);
+  // A raw control character: the token-reading revision refuses the body for it, not for its length.
+  for (let i = 0; i < content.length; i++) if (content.charCodeAt(i) < 0x20) return 0;
+  if (!escaped) return Buffer.byteLength(content, 'utf8');
+  try {
+    return Buffer.byteLength(JSON.parse(text.slice(open, close + 1)) as string, 'utf8');
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Whether `text` opens more than `limit` arrays or objects at once, the outermost counting as 1, as
+ * `jsonutil.VerifyMaxDepthStreaming` counts (see {@link jsonLimitsProblem}).
+ */
+export function nestsTooDeep(text: string, limit: number): boolean {
+  return (
+    jsonLimitsProblem(text, { maxDepth: limit, maxStringValueLength: Number.POSITIVE_INFINITY }) === JSON_DEPTH_ERROR
+  );
 }
 
 /**

@@ -8,7 +8,14 @@ import type { Fields } from './fields.ts';
 import { stringifyJson } from './json-value.ts';
 import { createListMethodProxy, ORIGINAL_METHOD_HEADER } from './list-method-proxy.ts';
 import { MountTable } from './mount-table.ts';
-import { MAX_JSON_NESTING, nestsTooDeep, parseRequestJson, VAULT_MAX_JSON_DEPTH } from './request-json.ts';
+import {
+  jsonLimitsProblem,
+  MAX_JSON_NESTING,
+  nestsTooDeep,
+  parseRequestJson,
+  VAULT_MAX_JSON_DEPTH,
+  VAULT_MAX_JSON_STRING_VALUE_LENGTH,
+} from './request-json.ts';
 import { health, type ServerIdentity, sealStatus, sysRoute } from './sys-routes.ts';
 import { noHandler, userError, VaultHttpError } from './vault-http-error.ts';
 
@@ -30,6 +37,12 @@ export interface StartVaultDevServerOptions {
    * Default 500, Vault's default. An integer ≥ 1, else `ERR_TESTKIT_INVALID_OPTION`.
    */
   readonly maxJsonDepth?: number;
+  /**
+   * Longest JSON string (key or value, in UTF-8 bytes once decoded) accepted, like the listener's
+   * `max_json_string_value_length`: a body with a longer one answers 500 `JSON string value exceeds
+   * allowed length`. Default 1,048,576, Vault's default. An integer ≥ 1, else `ERR_TESTKIT_INVALID_OPTION`.
+   */
+  readonly maxJsonStringValueLength?: number;
   /** Clock for key and secret timestamps (ms since epoch). Default `Date.now`. */
   readonly now?: () => number;
 }
@@ -130,11 +143,18 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
     );
   }
   const maxRequestBytes = options.maxRequestBytes ?? 32 * 1024 * 1024;
-  const maxJsonDepth = options.maxJsonDepth ?? VAULT_MAX_JSON_DEPTH;
-  if (!Number.isSafeInteger(maxJsonDepth) || maxJsonDepth < 1) {
+  const jsonLimits = {
+    maxDepth: options.maxJsonDepth ?? VAULT_MAX_JSON_DEPTH,
+    maxStringValueLength: options.maxJsonStringValueLength ?? VAULT_MAX_JSON_STRING_VALUE_LENGTH,
+  };
+  const badLimits = [
+    ['maxJsonDepth', jsonLimits.maxDepth],
+    ['maxJsonStringValueLength', jsonLimits.maxStringValueLength],
+  ].filter(([, value]) => !Number.isSafeInteger(value) || (value as number) < 1);
+  if (badLimits.length > 0) {
     throw new TestkitError(
       'ERR_TESTKIT_INVALID_OPTION',
-      `startVaultDevServer(): maxJsonDepth must be an integer ≥ 1 (got ${String(maxJsonDepth)}).`,
+      `startVaultDevServer(): ${badLimits.map(([name, value]) => `${name} must be an integer ≥ 1 (got ${String(value)})`).join('; ')}.`,
     );
   }
   const now = options.now ?? Date.now;
@@ -226,10 +246,10 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
         }
       }
       if (fault && 'status' in fault) throw new VaultHttpError(fault.status, fault.errors ?? []);
-      // Vault's wrapJSONLimitsHandler scans every body before routing, the token check and sys/health.
-      if (body.length > 0 && nestsTooDeep(body.toString('utf8'), maxJsonDepth)) {
-        throw new VaultHttpError(500, [JSON_DEPTH_ERROR]);
-      }
+      // Vault's wrapJSONLimitsHandler scans every body before routing, the token check and sys/health,
+      // and answers what jsonutil.VerifyMaxDepthStreaming returns with 500 (respondError).
+      const overLimit = body.length > 0 ? jsonLimitsProblem(body.toString('utf8'), jsonLimits) : undefined;
+      if (overLimit !== undefined) throw new VaultHttpError(500, [overLimit]);
       if (path === undefined) throw new VaultHttpError(404, []);
       const query: Record<string, string> = Object.fromEntries(url.searchParams);
       if (path === 'sys/health' && (method === 'GET' || method === 'HEAD')) {
@@ -464,9 +484,6 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 /** What Vault answers (400) for a body it cannot decode into a JSON object. */
 const JSON_PARSE_ERROR = 'error parsing JSON';
-
-/** What Vault's JSON limits answer (500) for a body nested deeper than `max_json_depth`. */
-const JSON_DEPTH_ERROR = 'JSON input exceeds allowed nesting depth';
 
 function sha256(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();

@@ -313,6 +313,7 @@ export class TransitEngine implements SecretsEngine {
         checkPaddingScheme(key, item.fields, 'decrypt_padding_scheme', index);
         refuseNonce(item.fields, (message) => userError(message));
         // Vault's rewrap takes no associated_data: ciphertexts made with AAD fail here (vault#29532).
+        // A failed authentication is a UserError in keysutil (SymmetricDecryptRaw): in its slot, 200.
         const { plaintext } = key.decrypt(ciphertext, { context });
         try {
           checkPaddingScheme(key, item.fields, 'encrypt_padding_scheme', index);
@@ -362,8 +363,13 @@ export class TransitEngine implements SecretsEngine {
    * batch whose items set `context` in some items and not in others fails as a whole (400) before
    * any item runs; otherwise a batch answers every item, and any failed item turns the status into
    * 400 (a user error in any item), else 500 (internal errors only), unless
-   * `partial_failure_response_code` overrides it when some items succeeded. Rewrap is the
-   * exception (`failedItemsStatus: 200`): Vault answers its batch with 200 and per-item errors.
+   * `partial_failure_response_code` overrides it when some items succeeded (path_decrypt.go
+   * `pathDecryptWrite`: every item error is kept in its slot, an `errutil.InternalError` flagging the
+   * batch 500, any other 400). Rewrap is the exception (`failedItemsStatus: 200`): path_rewrap.go
+   * `pathRewrapWrite` keeps an `errutil.UserError` in the item's slot and answers 200, and would fail
+   * the whole request on any other error (`return nil, err`); every error an AEAD key raises there
+   * is a UserError, a failed authentication included (keysutil policy.go `SymmetricDecryptRaw`
+   * wraps `aead.Open`'s error so since vault#10914, Vault 1.7), so a tampered item fails in its slot.
    * `failedItem` holds the fields a failed item still carries (decrypt's `plaintext: ""`: Vault's
    * DecryptBatchResponseItem has no `omitempty` on it).
    */
