@@ -155,6 +155,43 @@ describe('Transit.rewrap', () => {
       'ERR_TRANSIT_MALFORMED_ENVELOPE',
     ]);
   });
+
+  it('fails only the envelope whose wrapped DEK Vault cannot authenticate (ERR_TRANSIT_INTEGRITY) and rewraps the rest of its batch', async () => {
+    const key = await fx.newKey();
+    const transit = fx.transit(key);
+    const [first, second, third] = await Promise.all(
+      [0, 1, 2].map((i) => transit.encrypt(Buffer.from(`r${i}`), ctx(i))),
+    );
+    if (!first || !second || !third) throw new Error('expected three envelopes');
+    const tampered = Buffer.from(second);
+    const head = parseHead(tampered, anyKey);
+    tampered[head.end - 1] = (tampered[head.end - 1] ?? 0) ^ 1; // the wrapped DEK's tag
+    const sent = head.wrappedDek.toString('base64');
+    const asGiven = Buffer.from(tampered);
+    await fx.client.write(`transit/keys/${key}/rotate`, {});
+    fx.server.clearRequests();
+    const results = await transit.rewrap([{ envelope: first }, { envelope: tampered }, { envelope: third }]);
+    // Vault answers the batch 200 with the error in that item's slot (path_rewrap.go): one call, no retry.
+    expect(
+      fx.server
+        .requests()
+        .filter((r) => r.path.startsWith('transit/rewrap/'))
+        .map((r) => [r.batchSize, r.status]),
+    ).toEqual([[3, 200]]);
+    expect(results.map((r) => (r.ok ? 'ok' : r.error.code))).toEqual(['ok', 'ERR_TRANSIT_INTEGRITY', 'ok']);
+    const failed = results[1];
+    if (failed === undefined || failed.ok) throw new Error('expected the tampered envelope to fail');
+    expect(failed.error.retryable).toBe(false);
+    expect(`${failed.error.message} ${String((failed.error.cause as Error | undefined)?.message)}`).not.toContain(sent);
+    expect(tampered).toEqual(asGiven);
+    const reader = fx.transit(key, { decryptCache: false });
+    for (const i of [0, 2]) {
+      const result = results[i];
+      if (!result?.ok) throw result?.error;
+      expect([result.fromVersion, result.toVersion]).toEqual([1, 2]);
+      expect((await reader.decrypt(result.envelope, ctx(i))).toString()).toBe(`r${i}`);
+    }
+  });
 });
 
 const streamCtx = { tenant: 't1', object: 'backup.tar' };
