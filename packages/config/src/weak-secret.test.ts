@@ -10,6 +10,7 @@ import { isPlaceholderShape } from './placeholder-shape.ts';
 import { encodedTexts } from './secret-encoding.ts';
 import { secret } from './secret-spec.ts';
 import {
+  type AssessSecretOptions,
   assessSecret,
   DEV_SECRET_PREFIX,
   minimumSecretBytes,
@@ -20,6 +21,7 @@ import {
 
 const KINDS = SECRET_KINDS;
 const ENCODINGS = ['hex', 'base64', 'base64url'] as const;
+const PATTERN_RULES = /^(?:too-short|low-entropy|few-distinct-characters|repeated-pattern|sequential)$/;
 
 /**
  * A seeded generator (mulberry32) for the sampled properties below. A random value spells a weak
@@ -586,6 +588,229 @@ describe('assessSecret (PEM keys)', () => {
   });
 });
 
+describe('assessSecret (encrypted PEM keys)', () => {
+  // A legacy encrypted key (`openssl genrsa -aes256`, node:crypto's pkcs1/sec1 with a cipher) has
+  // RFC 1421 headers between BEGIN and the body; such a block was measured as written and refused
+  // as `repeated-pattern` (the armor repeats), raw or encoded.
+  const passphrase = randomBytes(16).toString('hex');
+  const encrypted = (cipher: string): string[] => [
+    generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs1', format: 'pem', cipher, passphrase },
+    }).privateKey,
+    generateKeyPairSync('ec', {
+      namedCurve: 'P-256',
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'sec1', format: 'pem', cipher, passphrase },
+    }).privateKey,
+  ];
+  const pems = [...encrypted('aes-256-cbc'), ...encrypted('des-ede3-cbc')];
+  const forms = (pem: string): [string, AssessSecretOptions][] => [
+    [pem.trim(), { kind: 'key' }],
+    [pem.trim().replaceAll('\n', '\r\n'), { kind: 'key' }],
+    ...ENCODINGS.flatMap((encoding): [string, AssessSecretOptions][] => [
+      [Buffer.from(pem).toString(encoding), { kind: 'key' }],
+      [Buffer.from(pem).toString(encoding), { kind: 'key', encoding }],
+    ]),
+  ];
+  const header = (iv: string): string => `Proc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,${iv}\n\n`;
+  const block = (label: string, headers: string, body: string): string =>
+    `-----BEGIN ${label}-----\n${headers}${body.replace(/.{64}/g, '$&\n').trimEnd()}\n-----END ${label}-----\n`;
+
+  it('measures an encrypted PEM key by its body, raw or in any encoding', () => {
+    for (const pem of pems) {
+      expect(pem).toContain('Proc-Type: 4,ENCRYPTED');
+      for (const [value, options] of forms(pem)) expect(assessSecret(value, options), pem.split('\n')[2]).toEqual([]);
+    }
+  });
+
+  it('still refuses a weak body behind the headers: repeated, short, or a known value', () => {
+    const iv = randomBytes(16).toString('hex').toUpperCase();
+    const weak: [string, string][] = [
+      [block('RSA PRIVATE KEY', header(iv), 'QUFBQUFBQUFB'.repeat(20)), 'repeated-pattern'],
+      // 9 random bytes: the armor and headers are not key bytes.
+      [block('EC PRIVATE KEY', header(iv), randomBytes(9).toString('base64')), 'too-short'],
+      [
+        block(
+          'RSA PRIVATE KEY',
+          header(iv),
+          'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==',
+        ),
+        'known-demo',
+      ],
+    ];
+    for (const [pem, rule] of weak)
+      for (const [value, options] of forms(pem))
+        expect(assessSecret(value, options), `${rule} ${options.encoding}`).toContain(rule);
+    // The same holds without headers.
+    expect(assessSecret(block('PRIVATE KEY', '', randomBytes(9).toString('base64')), { kind: 'key' })).toContain(
+      'too-short',
+    );
+  });
+
+  it('measures a block with headers it does not recognise as written, so they cannot hide a weak body', () => {
+    const iv = randomBytes(16).toString('hex').toUpperCase();
+    const body = 'QUFBQUFBQUFB'.repeat(20);
+    const odd = [
+      'Proc-Type: 4,ENCRYPTED\n\n', // no DEK-Info
+      `DEK-Info: AES-256-CBC,${iv}\n\n`, // no Proc-Type
+      `Proc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,${iv}\n`, // no blank line
+      `Proc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,${iv}\nComment: ${randomBytes(48).toString('base64')}\n\n`,
+      `Proc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,not-an-iv-${randomBytes(48).toString('base64')}\n\n`,
+      `Proc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,${iv}${iv}\n\n`,
+      `Proc-Type: 4,MIC-ONLY\nDEK-Info: AES-256-CBC,${iv}\n\n`,
+    ];
+    for (const headers of odd)
+      for (const [value, options] of forms(block('RSA PRIVATE KEY', headers, body)))
+        expect(assessSecret(value, options), `${headers} ${options.encoding}`).toContain('repeated-pattern');
+    // Headers only where OpenSSL writes them, and BEGIN and END must agree.
+    for (const [value, options] of [
+      ...forms(block('PRIVATE KEY', header(iv), body)),
+      ...forms(block('RSA PRIVATE KEY', header(iv), body).replace('END RSA', 'END EC')),
+    ])
+      expect(assessSecret(value, options), options.encoding).toContain('repeated-pattern');
+  });
+
+  it('accepts random encrypted PEM keys and refuses repeated bodies in every encoding (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer(),
+        fc.integer({ min: 90, max: 1300 }),
+        fc.constantFrom(...ENCODINGS),
+        (seed, length, encoding) => {
+          const next = seeded(seed);
+          const bytes = Buffer.from(Array.from({ length }, () => next(256)));
+          const iv = Buffer.from(Array.from({ length: 16 }, () => next(256)))
+            .toString('hex')
+            .toUpperCase();
+          const strong = block('RSA PRIVATE KEY', header(iv), bytes.toString('base64'));
+          const weak = block('RSA PRIVATE KEY', header(iv), bytes.subarray(0, 30).toString('base64').repeat(8));
+          for (const [value, options] of [
+            [strong, { kind: 'key' }],
+            [Buffer.from(strong).toString(encoding), { kind: 'key' }],
+            [Buffer.from(strong).toString(encoding), { kind: 'key', encoding }],
+          ] as const) {
+            expect(assessSecret(value, options), value).not.toEqual(
+              expect.arrayContaining([expect.stringMatching(PATTERN_RULES)]),
+            );
+          }
+          expect(assessSecret(weak, { kind: 'key' })).toContain('repeated-pattern');
+          expect(assessSecret(Buffer.from(weak).toString(encoding), { kind: 'key' })).toContain('repeated-pattern');
+          expect(assessSecret(Buffer.from(weak).toString(encoding), { kind: 'key', encoding })).toContain(
+            'repeated-pattern',
+          );
+        },
+      ),
+      { seed: 0x1421, numRuns: 300 },
+    );
+  });
+});
+
+describe('assessSecret (JSON credential bundles)', () => {
+  // A bundle's keys and quotes repeat (`"client_` in `client_id` and `client_secret`), and hex
+  // doubles every repeat of its text: the hex of a bundle was refused as `repeated-pattern` while
+  // its base64 was accepted, and a service-account JSON was refused in every form.
+  const random = (bytes: number): string => randomBytes(bytes).toString('base64url');
+  const pkcs8 = String(
+    generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
+  );
+  const serviceAccount = (privateKey: string): string =>
+    JSON.stringify(
+      {
+        type: 'service_account',
+        project_id: 'acme-prod-4821',
+        private_key_id: randomBytes(20).toString('hex'),
+        private_key: privateKey,
+        client_email: 'deployer@acme-prod-4821.iam.gserviceaccount.com',
+        client_id: '104857203948571029384',
+        auth_uri: 'https://accounts.google.com/o/oauth2/auth',
+        token_uri: 'https://oauth2.googleapis.com/token',
+        auth_provider_x509_cert_url: 'https://www.googleapis.com/oauth2/v1/certs',
+        client_x509_cert_url:
+          'https://www.googleapis.com/robot/v1/metadata/x509/deployer%40acme-prod-4821.iam.gserviceaccount.com',
+        universe_domain: 'googleapis.com',
+      },
+      null,
+      2,
+    );
+  const everyForm = (text: string): [string, AssessSecretOptions][] => [
+    [text, { kind: 'key' }],
+    ...ENCODINGS.flatMap((encoding): [string, AssessSecretOptions][] => [
+      // Undeclared: the text is found by sniffing the utf8 value.
+      [Buffer.from(text).toString(encoding), { kind: 'key' }],
+      [Buffer.from(text).toString(encoding), { kind: 'key', encoding }],
+    ]),
+  ];
+
+  it('measures a bundle by its values, not its keys and quotes, in every encoding', () => {
+    const client = JSON.stringify({ client_id: random(24), client_secret: random(32) });
+    // The words rules read a bundle given as text (or declared as encoded text): `client_secret`
+    // is a weak word there, by design. Undeclared encodings are read only for known values.
+    for (const [value, options] of everyForm(client)) {
+      const declaredText = options.encoding !== undefined || value === client;
+      expect(assessSecret(value, options), `${options.encoding} ${value}`).toEqual(declaredText ? ['weak-word'] : []);
+    }
+    for (const [value, options] of everyForm(serviceAccount(pkcs8)))
+      expect(assessSecret(value, options), `${options.encoding}`).toEqual([]);
+  });
+
+  it('still refuses a bundle with a weak value, or a known one, in every encoding', () => {
+    const id = random(24);
+    const weak: [string, string][] = [
+      [JSON.stringify({ id, key: `${id.slice(0, 6)}`.repeat(8) }), 'repeated-pattern'],
+      [JSON.stringify({ id, key: `${random(12)}abcdefghijkl` }), 'sequential'],
+      [JSON.stringify({ key: 'aAaAaAbBbBbBaAaAbBbB' }), 'few-distinct-characters'],
+      [JSON.stringify({ id, jwt: 'super-secret-jwt-token-with-at-least-32-characters-long' }), 'known-demo'],
+      [
+        serviceAccount(`-----BEGIN PRIVATE KEY-----\n${'QUFBQUFBQUFB'.repeat(6)}\n-----END PRIVATE KEY-----\n`),
+        'repeated-pattern',
+      ],
+    ];
+    for (const [bundle, rule] of weak)
+      for (const [value, options] of everyForm(bundle))
+        expect(assessSecret(value, options), `${rule} ${options.encoding} ${value.slice(0, 2)}`).toContain(rule);
+  });
+
+  it('accepts random-keyed bundles and refuses bundles with a repeated value, in every encoding (property)', () => {
+    const names = fc.uniqueArray(
+      fc.constantFrom(
+        'client_id',
+        'client_key',
+        'api_key',
+        'access_key_id',
+        'private_key_id',
+        'tenant_id',
+        'key',
+        'token',
+        'app_id',
+      ),
+      { minLength: 1, maxLength: 5 },
+    );
+    fc.assert(
+      fc.property(fc.integer(), names, fc.boolean(), fc.constantFrom(...ENCODINGS), (seed, keys, withPem, encoding) => {
+        const next = seeded(seed);
+        const bytes = (length: number): Buffer => Buffer.from(Array.from({ length }, () => next(256)));
+        const values = keys.map((_, i) => bytes(24 + 8 * i).toString(i % 2 === 0 ? 'base64url' : 'hex'));
+        const bundle: Record<string, string> = Object.fromEntries(keys.map((key, i) => [key, values[i] as string]));
+        if (withPem)
+          bundle.private_key = `-----BEGIN PRIVATE KEY-----\n${bytes(138).toString('base64').replace(/.{64}/g, '$&\n')}\n-----END PRIVATE KEY-----\n`;
+        const strong = JSON.stringify(bundle);
+        for (const [value, options] of everyForm(strong).filter(
+          ([, o]) => o.encoding === undefined || o.encoding === encoding,
+        ))
+          expect(assessSecret(value, options), `${options.encoding} ${strong}`).toEqual([]);
+        const weak = JSON.stringify({ ...bundle, [keys[0] as string]: bytes(5).toString('hex').repeat(4) });
+        for (const [value, options] of everyForm(weak).filter(
+          ([, o]) => o.encoding === undefined || o.encoding === encoding,
+        ))
+          expect(assessSecret(value, options), `${options.encoding} ${weak}`).toContain('repeated-pattern');
+      }),
+      { seed: 0x6c5, numRuns: 300 },
+    );
+  });
+});
+
 describe('assessSecret (arguments)', () => {
   it('throws ERR_CONFIG_SCHEMA for a value that is not a string, never quoting it', () => {
     // Node's own TypeError quoted the value ("Received type number (4242…)").
@@ -681,8 +906,11 @@ describe('assessSecret (structured text found in an undeclared encoding)', () =>
       for (const encoding of ['base64', 'base64url'] as const) {
         expect(assessSecret(encode(probe, encoding), { kind: 'key' }), `${encoding} ${probe}`).toEqual([]);
       }
-      // Hex repeats every 4-byte stretch of the text (`auth` in `auths` and `"auth"`), which the
-      // repeated-pattern rule reads on the value as written; no word rule reads the text.
+      // Hex repeats every 4-byte stretch of the text (`auth` in `auths` and `"auth"`): a JSON
+      // bundle is measured by its values, so only the JAAS line, measured as written, can still
+      // break the repeated-pattern rule; no word rule reads the text.
+      if (probe.startsWith('{'))
+        expect(assessSecret(encode(probe, 'hex'), { kind: 'key' }), `hex ${probe}`).toEqual([]);
       expect(assessSecret(encode(probe, 'hex'), { kind: 'key' }), `hex ${probe}`).not.toEqual(
         expect.arrayContaining([expect.stringMatching(WORD_RULES)]),
       );

@@ -1,6 +1,7 @@
 import { ConfigError } from './errors.ts';
 import { KNOWN_DEMO_SECRETS, type KnownDemoSecret } from './known-demo-secrets.ts';
 import { foldLookalikes } from './lookalikes.ts';
+import { measuredText } from './measured-text.ts';
 import { isPlaceholderShape } from './placeholder-shape.ts';
 import { decodeSecret, encodedTexts } from './secret-encoding.ts';
 import { isListOf } from './spec.ts';
@@ -352,17 +353,21 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   const decoded = decodeSecret(value, encoding);
   // A copy-paste artefact: the service would use a key with a newline the issuer does not have.
   if (/^\s|\s$/.test(value)) rules.add('surrounding-whitespace');
+  const floor = Math.max(policy.minBytes, options.minBytes ?? 0);
   if (decoded === undefined) rules.add('bad-encoding');
-  else if (decoded.bytes < Math.max(policy.minBytes, options.minBytes ?? 0)) rules.add('too-short');
+  else if (decoded.bytes < floor) rules.add('too-short');
   const texts = encodedTexts(value, encoding);
-  // A PEM key is measured by its body: its armor lines (and their base64) repeat each other.
-  const measured = pemBody(value) ?? texts.map(({ text }) => pemBody(text)).find((body) => body !== undefined) ?? value;
-  if (measured.length > 0 && shannonBitsPerChar(measured) < policy.minBitsPerChar) rules.add('low-entropy');
-  if (new Set(measured).size < policy.minDistinct) rules.add('few-distinct-characters');
-  if (measured.length > 1 && (isRepeatedPattern(measured) || hasRepeatedStretch(measured))) {
+  // A PEM key is measured by its body, a JSON bundle by its values: their armor lines, keys and
+  // quotes (and the hex or base64 of them) repeat each other by format.
+  const { whole, parts, keyBytes } = measuredText(value, texts);
+  // The armor and headers of a PEM key are not key bytes.
+  if (keyBytes !== undefined && keyBytes < floor) rules.add('too-short');
+  if (whole.length > 0 && shannonBitsPerChar(whole) < policy.minBitsPerChar) rules.add('low-entropy');
+  if (new Set(whole).size < policy.minDistinct) rules.add('few-distinct-characters');
+  if (parts.some((part) => part.length > 1 && (isRepeatedPattern(part) || hasRepeatedStretch(part)))) {
     rules.add('repeated-pattern');
   }
-  if (longestSequentialRun(measured) >= 8) rules.add('sequential');
+  if (parts.some((part) => longestSequentialRun(part) >= 8)) rules.add('sequential');
   const denylist = (options.denylist ?? []).map((extra) =>
     compileDemo({ value: extra, match: 'contains', origin: 'denylist option' }),
   );
@@ -377,18 +382,6 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   // a PEM key): only the rules that recognise a known value read it, not the weak words.
   for (const { text, sniffed } of texts) addWordRules(text, denylist, rules, sniffed);
   return [...rules];
-}
-
-/**
- * The base64 body of a PEM block (`-----BEGIN <label>-----`, base64 lines, `-----END <label>-----`),
- * line breaks removed; undefined for anything else (a block with headers such as `Proc-Type:`
- * included). The armor is the format, not the secret: ` PRIVATE KEY-----` occurs in both lines.
- */
-function pemBody(text: string): string | undefined {
-  const block = /^-----BEGIN ([A-Z0-9 ]{1,64})-----\r?\n((?:[A-Za-z0-9+/=]{1,128}\r?\n)+)-----END \1-----$/.exec(
-    text.trim(),
-  );
-  return block === null ? undefined : (block[2] as string).replace(/\r?\n/g, '');
 }
 
 /** The kind's policy, once the options are known to be sound (direct callers skip `secret()`'s checks). */

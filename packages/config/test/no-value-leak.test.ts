@@ -35,6 +35,11 @@ const shapes = [
   (m: string) => ` Vault : secret/${m}#k`,
   (m: string) => Buffer.from(`super-secret-jwt-token-with-at-least-32-characters-long ${m}`).toString('base64'),
   (m: string) => Buffer.from(`rampart-dev-${m}`).toString('hex'),
+  // Measured by their contents: a legacy encrypted PEM key's body, a JSON bundle's values.
+  (m: string) =>
+    `-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00112233445566778899AABBCCDDEEFF\n\n${m}\n-----END RSA PRIVATE KEY-----`,
+  (m: string) => JSON.stringify({ client_id: m, client_secret: m }),
+  (m: string) => Buffer.from(JSON.stringify({ client_id: m, api_key: `${m}${m}` })).toString('hex'),
 ] as const;
 
 function assertNoMarker(output: string, marker: string): void {
