@@ -13,6 +13,8 @@ import {
   LEASE_ACQUIRE,
   READ_OR_GENERATION,
   READ_OR_LEASE,
+  TAG_BUMP,
+  TAG_READ,
 } from '../src/shared-cache/cache-scripts.ts';
 import { cluster, keysMatching, ready, singleNode, type Target } from './fixtures/targets.ts';
 
@@ -47,6 +49,42 @@ function gatedLoader<V>(value: V): { loader: () => Promise<V>; started: Promise<
     started: started.promise,
     release: gate.resolve,
   };
+}
+
+/**
+ * `client` counting the tag commands a cache sends (TAG_READ and TAG_BUMP scripts, GETs of tag
+ * keys): `most()` is the most of them that were in flight at once. A call's commands all go out
+ * before any is answered, so that is the most one Redis call carried.
+ */
+function tagCommandCounter(client: RedisClient): { client: RedisClient; most: () => number; sent: () => number } {
+  const scripts = new Set([TAG_READ, TAG_BUMP].flatMap((s) => [s.sha1, s.lua]));
+  let inFlight = 0;
+  let most = 0;
+  let sent = 0;
+  const isTagCommand = (prop: string, args: unknown[]): boolean =>
+    prop === 'get'
+      ? typeof args[0] === 'string' && /:t:/.test(args[0])
+      : args.slice(0, 2).some((a) => typeof a === 'string' && scripts.has(a));
+  const counted = new Proxy(client, {
+    get(t, prop) {
+      const value = Reflect.get(t, prop, t) as unknown;
+      if (typeof value !== 'function') return value;
+      if (!['get', 'evalsha', 'eval', 'call', 'evalshaBuffer', 'evalBuffer'].includes(String(prop)))
+        return value.bind(t);
+      return async (...args: unknown[]) => {
+        if (!isTagCommand(String(prop), args)) return (await value.apply(t, args)) as unknown;
+        sent += 1;
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        try {
+          return (await value.apply(t, args)) as unknown;
+        } finally {
+          inFlight -= 1;
+        }
+      };
+    },
+  });
+  return { client: counted, most: () => most, sent: () => sent };
 }
 
 // Races between loads, invalidations and the subscriber, on a single node and on the 3-master cluster.
@@ -111,12 +149,13 @@ describe.each([
     return client;
   };
 
+  /** Two pods of one cache, both with `overrides`; the second with `second` on top. */
   const pods = async (
     overrides: Partial<SharedCacheOptions<unknown>> = {},
-    { subscribe = true } = {},
+    { subscribe = true, second = {} }: { subscribe?: boolean; second?: Partial<SharedCacheOptions<unknown>> } = {},
   ): Promise<[SharedCache<unknown>, SharedCache<unknown>]> => {
     const name = unique('cache');
-    const make = async (): Promise<SharedCache<unknown>> => {
+    const make = async (extra: Partial<SharedCacheOptions<unknown>> = {}): Promise<SharedCache<unknown>> => {
       const subscriber = subscribe ? await subscriberOf() : undefined;
       const cache = new SharedCache<unknown>({
         name,
@@ -128,12 +167,13 @@ describe.each([
         timeoutMs: 2_000,
         registry: new CacheRegistry(),
         ...overrides,
+        ...extra,
       });
       if (subscriber && !('subscriber' in overrides)) subscribers.set(cache, subscriber);
       await cache.ready();
       return cache;
     };
-    return [await make(), await make()];
+    return [await make(), await make(second)];
   };
   const subscribers = new WeakMap<SharedCache<unknown>, Redis>();
 
@@ -1236,8 +1276,8 @@ describe.each([
   });
   /**
    * `client` with `hook` run before the first script call `matches` (EVALSHA, or EVAL after a
-   * NOSCRIPT, sent as the command itself or through call or as its Buffer variant), and `counted` incremented for
-   * every such call.
+   * NOSCRIPT, sent as the command itself or through call or as its Buffer variant), `counted`
+   * incremented for every such call, and `answered` once its reply (or error) came back.
    */
   const scriptHook = (
     client: RedisClient,
@@ -1247,23 +1287,29 @@ describe.each([
     arm: (hook: () => Promise<unknown>) => void;
     armed: () => boolean;
     counted: () => number;
+    answered: () => number;
   } => {
     const names = new Set(scripts.flatMap((s) => [s.sha1, s.lua]));
     let hook: (() => Promise<unknown>) | undefined;
     let counted = 0;
+    let answered = 0;
     const hooked = new Proxy(client, {
       get(t, prop) {
         const value = Reflect.get(t, prop, t) as unknown;
         if (typeof value !== 'function') return value;
         if (!['evalsha', 'eval', 'call', 'evalshaBuffer', 'evalBuffer'].includes(String(prop))) return value.bind(t);
         return async (...args: unknown[]) => {
-          if (args.slice(0, 2).some((a) => typeof a === 'string' && names.has(a))) {
-            counted += 1;
-            const run = hook;
-            hook = undefined;
-            if (run) await run();
+          if (!args.slice(0, 2).some((a) => typeof a === 'string' && names.has(a)))
+            return (await value.apply(t, args)) as unknown;
+          counted += 1;
+          const run = hook;
+          hook = undefined;
+          if (run) await run();
+          try {
+            return (await value.apply(t, args)) as unknown;
+          } finally {
+            answered += 1;
           }
-          return (await value.apply(t, args)) as unknown;
         };
       },
     });
@@ -1274,8 +1320,79 @@ describe.each([
       },
       armed: () => hook !== undefined,
       counted: () => counted,
+      answered: () => answered,
     };
   };
+
+  describe('a key with many tags', () => {
+    // One Redis call used to carry every tag's command: with enough tags it outlasted timeoutMs on a
+    // healthy Redis (measured: 1,000 tags against the default 50 ms), and a refresh's timeout
+    // paused every key's early refresh for 10 s, and each read of the key failed.
+    it('sends at most 32 tag commands per Redis call, and its refresh neither fails nor pauses other keys', async () => {
+      let now = 6_000_000;
+      const errors: unknown[] = [];
+      // One per pod: each pod's calls are its own, and their commands may be in flight together.
+      const counted = tagCommandCounter(await connect());
+      const readerCounted = tagCommandCounter(await connect());
+      const options = {
+        name: unique('many-tags'),
+        class: 'pod',
+        reason: 'many tags test',
+        ttlMs: 10_000,
+        timeoutMs: 2_000,
+        clock: { now: () => now, random: () => 0.5 },
+        onError: (error: unknown) => errors.push(error),
+      } as const;
+      const cache = new SharedCache<string>({
+        ...options,
+        redis: counted.client,
+        l1: { maxEntries: 100 },
+        earlyRefresh: { beta: 100 },
+        registry: new CacheRegistry(),
+      });
+      const reader = new SharedCache<string>({
+        ...options,
+        redis: readerCounted.client,
+        l1: false,
+        registry: new CacheRegistry(),
+      });
+      const tags = Array.from({ length: 1_000 }, (_, i) => `tenant-${i}`);
+      const timed = (value: string) => (): string => {
+        now += 500; // δ = 500 ms: with β = 100, due at once
+        return value;
+      };
+      expect(await cache.getOrSet('k', timed('v1'), { tags })).toBe('v1'); // every tag's version read
+      expect(await cache.getOrSet('other', timed('o1'))).toBe('o1');
+      expect(await reader.get('k')).toBe('v1'); // every tag checked
+      let loads = 0;
+      const reload = (): string => {
+        loads += 1;
+        return 'v2';
+      };
+      expect(await cache.getOrSet('k', reload, { tags })).toBe('v1'); // an L1 hit: the refresh reads every tag again
+      await waitFor(async () => (await reader.get('k')) === 'v2', {
+        timeoutMs: 10_000,
+        what: 'the refresh to store v2',
+      });
+      let otherLoads = 0;
+      const other = (): string => {
+        otherLoads += 1;
+        return 'o2';
+      };
+      expect(await cache.getOrSet('other', other)).toBe('o1'); // not paused: refreshed too
+      await waitFor(() => otherLoads === 1, { timeoutMs: 10_000, what: 'the other key to be refreshed' });
+      await cache.invalidateTags(tags); // every tag bumped
+      expect(await reader.get('k')).toBeUndefined();
+      expect(await cache.get('k')).toBeUndefined();
+      expect(loads).toBe(1);
+      expect(errors).toEqual([]);
+      expect(counted.sent()).toBeGreaterThanOrEqual(3_000); // read twice, bumped once
+      expect(counted.most()).toBeLessThanOrEqual(32);
+      expect(readerCounted.sent()).toBeGreaterThanOrEqual(1_000); // checked at least once in full
+      expect(readerCounted.most()).toBeLessThanOrEqual(32);
+      await Promise.all([cache.close(), reader.close()]);
+    }, 30_000);
+  });
 
   describe('a foreign entry that is not valid UTF-8 (another app’s msgpack or gzip under the prefix)', () => {
     // msgpack {"v": <bytes>} with bytes that are no UTF-8 (0xc4, 0xff, 0xfe), then a gzip header.
@@ -1409,17 +1526,15 @@ describe.each([
         let now = 4_000_000;
         const clock = { now: () => now, random: () => 0.5 };
         const name = unique('l1-refresh-lost');
+        // B's steps after its read of the entry: its lease, or (had it none) the generation it loads against.
+        const bSteps = scriptHook(await connect(), [LEASE_ACQUIRE, GENERATION_READ]);
         // timeoutMs: the refresh runs in the background, and a step of it whose answer this process
         // reads after timeoutMs (the pods' 2 s; stalled under load) fails it before the loader runs,
         // and pauses refreshes on the injected clock, which stands still: the reload never comes.
-        const [a, b] = await pods({
-          name,
-          clock,
-          ttlMs: 10_000,
-          earlyRefresh: { beta: 100 },
-          timeoutMs: 10_000,
-          ...overrides,
-        });
+        const [a, b] = await pods(
+          { name, clock, ttlMs: 10_000, earlyRefresh: { beta: 100 }, timeoutMs: 10_000, ...overrides },
+          { second: { redis: bSteps.client } },
+        );
         const admin = await connect();
         const entryKey = `rampart:cache:${name}:{=k}`;
         const held = async (): Promise<unknown> =>
@@ -1444,12 +1559,20 @@ describe.each([
         let otherLoads = 0;
         const withLease = !('lease' in overrides);
         // B's own refresh of its copy, while A's holds the lease: B does not load it a second time.
+        // A's loader is held until B's step after its read was answered: were A's write to land
+        // first, the entry it writes alone would stop B, and a B that skipped the lease would pass.
         if (withLease) {
           const other = (): string => {
             otherLoads += 1;
             return 'b';
           };
+          const before = bSteps.answered();
           expect(await b.getOrSet('k', other)).toBe('v1');
+          await waitFor(() => bSteps.answered() > before, {
+            timeoutMs: 5_000,
+            what: "B's refresh to try for the lease",
+          });
+          expect(otherLoads).toBe(0);
         }
         reload.release();
         await waitFor(async () => (await held()) === 'v2', {

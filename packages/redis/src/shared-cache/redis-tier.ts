@@ -24,6 +24,15 @@ const POLL_INTERVAL_MS = 10;
 const GENERATION_LIFE_MS = 3_600_000;
 
 /**
+ * The most tag commands (version reads, tag checks, bumps) one Redis call carries; more tags take
+ * more calls, one after the other. Every call is bounded by `timeoutMs`, and a timeout is read as
+ * Redis being slow (it pauses every key's early refresh: see classifyRefreshFailure), but a tag
+ * list is the caller's and has no bound: all of it in one call outlasted the default 50 ms on an
+ * idle Redis (1,000 tags). In calls of this size, a timeout says Redis is slow, not that a list is long.
+ */
+const TAG_COMMANDS_PER_CALL = 32;
+
+/**
  * What waiting for another pod's load ended with: its entry (with what the caller's `accept` made
  * of it), the lease it gave back, or neither: then `basis`, what the last read found, for the load
  * the caller runs without a lease (so a set() landing after that read is not overwritten).
@@ -288,8 +297,8 @@ export class CacheRedisTier {
     if (tags.length === 0) return undefined;
     const redis = this.#redis;
     const life = ttlMs + this.#extraLifeMs + 60_000;
-    const replies = await this.call('tags', () =>
-      Promise.all(tags.map((tag) => runScript(redis, TAG_READ, [this.#tagKey(tag)], [randomInt(1, 2 ** 40), life]))),
+    const replies = await this.#tagCalls('tags', tags, (tag) =>
+      runScript(redis, TAG_READ, [this.#tagKey(tag)], [randomInt(1, 2 ** 40), life]),
     );
     // No prototype: a tag is a caller's name, and `versions.__proto__ = n` on a plain object
     // would set its prototype instead of recording the tag.
@@ -303,15 +312,16 @@ export class CacheRedisTier {
   /**
    * Bumps every tag, then publishes `announcement`: the last tag's script publishes it, once the
    * others are bumped (they may live on other nodes), so a pod that drops its L1 on the message
-   * never reads a version from before the bump. One round trip for one tag, two for more.
-   * Rejects like {@link CacheRedisTier.announce} when Redis refuses the publish.
+   * never reads a version from before the bump. One round trip for one tag, one more per
+   * {@link TAG_COMMANDS_PER_CALL} others. Rejects like {@link CacheRedisTier.announce} when Redis
+   * refuses the publish.
    */
   async bumpTags(tags: readonly string[], announcement: string): Promise<void> {
     const redis = this.#redis;
     const last = tags.length - 1;
     const bump = (tag: string, args: readonly string[]): Promise<unknown> =>
       runScript(redis, TAG_BUMP, [this.#tagKey(tag)], args);
-    if (last > 0) await this.call('invalidateTags', () => Promise.all(tags.slice(0, last).map((tag) => bump(tag, []))));
+    if (last > 0) await this.#tagCalls('invalidateTags', tags.slice(0, last), (tag) => bump(tag, []));
     const reply = await this.call('invalidateTags', () => bump(tags[last] as string, [this.#channel, announcement]));
     const refused = (reply as [number, string | null])[1];
     if (typeof refused === 'string') throw this.#unannounced('invalidateTags', new Error(refused));
@@ -445,14 +455,42 @@ export class CacheRedisTier {
 
   /** An entry whose tags were invalidated since it was computed reads as a miss. */
   async #checkTags(entry: StoredEntry | undefined): Promise<StoredEntry | undefined> {
-    if (!entry?.t) return entry;
+    const recorded = entry?.t;
+    if (!recorded) return entry;
     const redis = this.#redis;
-    const tags = Object.keys(entry.t);
-    const current = await this.call('get', () => Promise.all(tags.map((tag) => redis.get(this.#tagKey(tag)))));
-    for (let i = 0; i < tags.length; i++) {
-      if (current[i] === null || Number(current[i]) !== entry.t[tags[i] as string]) return undefined;
+    let current = true;
+    await this.#tagCalls(
+      'get',
+      Object.keys(recorded),
+      (tag) => redis.get(this.#tagKey(tag)),
+      (tags, versions) => {
+        current = tags.every((tag, i) => versions[i] !== null && Number(versions[i]) === recorded[tag]);
+        return current; // no more calls once one tag was invalidated
+      },
+    );
+    return current ? entry : undefined;
+  }
+
+  /**
+   * `send` for every tag, in guarded calls of at most {@link TAG_COMMANDS_PER_CALL} tags, each sent
+   * once the one before was answered (sent together, the last call would wait behind all the
+   * others' commands and time out as one call would). `more`, given a call's tags and replies,
+   * ends it early by returning false.
+   */
+  async #tagCalls<R>(
+    operation: string,
+    tags: readonly string[],
+    send: (tag: string) => Promise<R>,
+    more: (tags: readonly string[], replies: readonly R[]) => boolean = () => true,
+  ): Promise<R[]> {
+    const all: R[] = [];
+    for (let from = 0; from < tags.length; from += TAG_COMMANDS_PER_CALL) {
+      const some = tags.slice(from, from + TAG_COMMANDS_PER_CALL);
+      const replies = await this.call(operation, () => Promise.all(some.map(send)));
+      all.push(...replies);
+      if (!more(some, replies)) break;
     }
-    return entry;
+    return all;
   }
 
   // Entries, tags and leases have their own sub-namespaces, so no cache key collides with a tag

@@ -36,7 +36,8 @@ const AUTH = /(?:^|[\s-])(?:NOAUTH|WRONGPASS)\b/;
  * Classifies the error a refresh's Redis step rejected with (a {@link RedisStoreError} from the call
  * guard, whose `cause` is the client's error). Pauses on what hits every key alike: OOM, READONLY,
  * MISCONF, NOREPLICAS, NOAUTH/WRONGPASS, Redis unreachable or not serving, and a timeout (a Redis that does not answer one call in
- * `timeoutMs` is most likely overloaded or cut off, and more refreshes would only add load). Errors
+ * `timeoutMs` is most likely overloaded or cut off, and more refreshes would only add load; no call
+ * is made long by its caller: tags go at most `TAG_COMMANDS_PER_CALL` to a call). Errors
  * about one call (WRONGTYPE on a key another program wrote, NOPERM from an ACL, a script error) do
  * not pause the others.
  */
