@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSanitizer, SanitizeError } from './index.ts';
 import { serializeChildren } from './serialize.ts';
@@ -42,6 +43,13 @@ function parsesOf(run: () => void): ParseWork[] {
 }
 
 afterEach(() => meterParseWork(undefined));
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+/** The README's bound on the output for a sanitized input of `s` characters. */
+const outputBound = (s: number): number => Math.min(8 * s + MiB, 32 * s + 64 * KiB, 2 ** 28);
+/** The README's bound on the tag and attribute characters of one parse, for a sanitized input of `s` characters. */
+const attributeBound = (s: number): number => Math.min(4 * s + MiB, 28 * s + 64 * KiB);
 
 describe('createSanitizer', () => {
   it('cuts output the parser amplifies at maxOutputChars', () => {
@@ -121,16 +129,16 @@ describe('createSanitizer', () => {
         for (const work of parses) {
           // +1 and one element's attributes: the parse stops at the first element past either limit.
           expect(work.elements).toBeLessThanOrEqual(sanitized / 3 + 4096 + 1);
-          expect(work.attributeChars).toBeLessThanOrEqual(4 * sanitized + 1024 * 1024 + 100);
+          expect(work.attributeChars).toBeLessThanOrEqual(attributeBound(sanitized) + 100);
         }
       }
     }
     expect(createSanitizer().sanitize(within)).toMatchObject({ failedClosed: false });
   });
 
-  it('fails closed past 8 × the sanitized input + 1 MiB of output, whatever maxOutputChars allows', () => {
+  it('fails closed past 8 × the sanitized input + 1 MiB of output (past 40 KiB sanitized), whatever maxOutputChars allows', () => {
     // Each quote is 1 attribute character in the tree and 6 written out (`&quot;`): the clones
-    // stay within the attribute limit and the output is about 20 × the sanitized input.
+    // stay within the attribute limit and the output is about 20 × the sanitized input (160 KB).
     const input = `<p><b title="${'&quot;'.repeat(24)}">${'<p>x'.repeat(20_000)}`;
     for (const limits of [{}, { maxOutputChars: 100_000_000 }]) {
       const result = createSanitizer({ limits }).sanitize(input);
@@ -147,13 +155,94 @@ describe('createSanitizer', () => {
     expect(result).toMatchObject({ failedClosed: true, failure: ATTRIBUTE_AMPLIFICATION_FAILURE });
   });
 
+  it('fails closed on a 4 KB comment the parser would build into 1 MB of output (the slack scales with the input)', () => {
+    // 8 b with distinct 240-character titles left open, then 512 `<p>x`: 4 KB of input, 6 KB
+    // sanitized, and every paragraph gets 8 clones with 2 KB of attributes (1 MB in all).
+    const input = amplifying(512, 240, 8);
+    expect(input.length).toBeLessThan(4100);
+    for (const verify of ['standard', 'strict'] as const) {
+      const parses = parsesOf(() => {
+        const result = createSanitizer({ verify }).sanitize(input);
+        expect(result).toMatchObject({
+          html: 'x'.repeat(512),
+          failedClosed: true,
+          failure: ATTRIBUTE_AMPLIFICATION_FAILURE,
+        });
+      });
+      for (const work of parses) {
+        // One element's attributes past the bound at most: the parse stops at the first element past it.
+        expect(work.attributeChars).toBeLessThanOrEqual(attributeBound(work.sanitizedLength) + 300);
+        expect(work.attributeChars).toBeLessThan(300_000);
+      }
+    }
+  });
+
+  it('fails closed when a small input would be written out past 32 × the sanitized input + 64 KiB', () => {
+    // Each quote is 1 attribute character in the tree and 6 written out (`&quot;`): 3 b with
+    // 60-quote titles stay within the attribute limit, while the output is about 100 × the
+    // sanitized input (560 KB from 5 KB of sanitized input).
+    let open = '';
+    for (let i = 0; i < 3; i++) open += `<b title="${i}${'&quot;'.repeat(60)}">`;
+    const input = `<p>${open}${'<p>x'.repeat(500)}`;
+    const parses = parsesOf(() => {
+      const result = createSanitizer().sanitize(input);
+      expect(result).toMatchObject({ html: 'x'.repeat(500), failedClosed: true, failure: AMPLIFICATION_FAILURE });
+    });
+    for (const work of parses) expect(work.attributeChars).toBeLessThanOrEqual(attributeBound(work.sanitizedLength));
+  });
+
+  it('never writes more than the documented bound for formatting elements left open before many blocks', () => {
+    // Formatting elements (distinct attributes, so the parser's three-clone limit does not apply),
+    // some block containers, then many short blocks: the shapes the parser clones into.
+    const formatting = fc.record({
+      tag: fc.constantFrom('b', 'i', 'em', 'strong', 's', 'u', 'small', 'code', 'a'),
+      attribute: fc.constantFrom('title', 'lang', 'href'),
+      length: fc.integer({ min: 0, max: 300 }),
+      quotes: fc.boolean(),
+    });
+    const shape = fc.record({
+      before: fc.constantFrom('<p>', '<div><p>', '<ul><li>', '<blockquote><p>', '<h2>', '<p><span>'),
+      open: fc.array(formatting, { minLength: 1, maxLength: 8 }),
+      block: fc.constantFrom('<p>x', '<p>&nbsp;</p>', '<li>x', '<h3>x', '<dd>y', '<p>ok<br>', '<div>z</div>'),
+      blocks: fc.integer({ min: 1, max: 1500 }),
+      preset: fc.constantFrom('ugc', 'email') as fc.Arbitrary<'ugc' | 'email'>,
+    });
+    const sanitizers = { ugc: createSanitizer(), email: createSanitizer({ preset: 'email' }) };
+    fc.assert(
+      fc.property(shape, ({ before, open, block, blocks, preset }) => {
+        let opened = '';
+        for (const [i, { tag, attribute, length, quotes }] of open.entries()) {
+          const value = `${i}${(quotes ? '&quot;' : 'v').repeat(length)}`;
+          const name = attribute === 'href' && tag !== 'a' ? 'title' : attribute;
+          opened += `<${tag} ${name}="${name === 'href' ? `https://e.example/${value}` : value}">`;
+        }
+        const input = `${before}${opened}${block.repeat(blocks)}`;
+        let html = '';
+        const parses = parsesOf(() => {
+          html = sanitizers[preset].sanitize(input).html;
+        });
+        // The first parse's allowances are relative to what sanitize-html wrote (strict is not used here).
+        const sanitized = parses[0]?.sanitizedLength ?? input.length;
+        expect(html.length).toBeLessThanOrEqual(outputBound(sanitized));
+        for (const work of parses) {
+          // One element's attributes past the bound at most: the parse stops at the first element past it.
+          expect(work.attributeChars).toBeLessThanOrEqual(attributeBound(work.sanitizedLength) + 400);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it('keeps a small email whose unclosed link a browser copies into a few hundred paragraphs', () => {
-    // 3.5 KB that every browser renders as about 75 KB: within the slack, not failed closed.
+    // 3.5 KB that every browser renders as about 80 KB: within the slack, not failed closed; and
+    // the same shape with 900 spacers (12 KB, rendered as 290 KB), the margin the slack keeps.
     const url = `https://click.example.com/ls/click?upn=${'a1B2c3D4e5'.repeat(22)}`;
-    const input = `<p><a href="${url}">Click here${'<p>&nbsp;</p>'.repeat(250)}`;
-    const result = createSanitizer({ preset: 'email' }).sanitize(input);
-    expect(result).toMatchObject({ failedClosed: false });
-    expect(result.html.length).toBeGreaterThan(15 * input.length);
+    for (const spacers of [250, 900]) {
+      const input = `<p><a href="${url}">Click here${'<p>&nbsp;</p>'.repeat(spacers)}`;
+      const result = createSanitizer({ preset: 'email' }).sanitize(input);
+      expect(result).toMatchObject({ failedClosed: false });
+      expect(result.html.length).toBeGreaterThan(15 * input.length);
+    }
   });
 
   it('keeps markup whose implied table parts make more elements than its tags (no cloning)', () => {
@@ -170,7 +259,7 @@ describe('createSanitizer', () => {
   });
 
   it('keeps output the parser amplifies within the limits', () => {
-    // 20 × 46 × 20 = 21 KB of output from 1.2 KB of input: under 8 × 1.2 KB + 1 MiB.
+    // 20 × 46 × 20 = 21 KB of output from 1.2 KB of input: under 32 × 1.3 KB + 64 KiB.
     const input = amplifying(20, 40, 20);
     const result = createSanitizer().sanitize(input);
     expect(result).toMatchObject({ failedClosed: false, truncated: false });

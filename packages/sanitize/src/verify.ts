@@ -45,36 +45,55 @@ const CHARS_PER_ELEMENT = 3;
 const ELEMENT_SLACK = 4096;
 /**
  * Each parse may create elements whose tag names, attribute names and attribute values total
- * {@link ATTRIBUTE_GROWTH} times the sanitized input, plus {@link ATTRIBUTE_SLACK}. Without clones the
- * total is below the input's length (values are in it, escaped; the rel, target and open the policy
- * adds are written by sanitize-html, so they are in it too); clones copy attributes, so this bounds
- * the size of the tree, and of its serialization, where the element count alone does not. The
- * slack lets a small document grow as browsers grow it (an email's `<p><a href="…250 characters…">`
- * left open before a few hundred `<p>&nbsp;</p>` copies the link, with the rel and target the policy
- * adds, into each: 3.5 KB that renders as 75 KB) while the cost stays bounded.
+ * {@link ATTRIBUTE_GROWTH} times the sanitized input, plus the slack. Without clones the total is
+ * below the input's length (values are in it, escaped; the rel, target and open the policy adds are
+ * written by sanitize-html, so they are in it too); clones copy attributes, so this bounds the size of
+ * the tree, and of its serialization, where the element count alone does not.
+ *
+ * The slack ({@link slackFor}) is {@link SLACK_GROWTH} times the sanitized input plus
+ * {@link SLACK_FLOOR}, {@link SLACK_CEILING} at most, so the output is at most
+ * min(8 × it + 1 MiB, 32 × it + 64 KiB). It lets a small document grow as browsers grow it: an
+ * email's `<p><a href="…250 characters…">` left open before 250 `<p>&nbsp;</p>` copies the link,
+ * with the rel and target the policy adds, into each paragraph: 2.3 KB sanitized that is 75 KB of
+ * attributes and 81 KB written out (a slack of 64 KiB alone failed it closed, by 200 characters).
+ * A flat 1 MiB let 4 KB of comment be written out as 1 MB. Each spacer of that email is 8 sanitized
+ * characters that clone about 300 attribute characters; with 24 the shape is kept up to 993 spacers
+ * (13 KB, 320 KB written out), four times the email seen, while the package's ordinary documents
+ * (the benign corpus, the real-looking email included) stay at 1.13 × their sanitized input at most.
+ * From 40 KiB of sanitized input on, the slack is the ceiling: 4 × it + 1 MiB, 8 × it + 1 MiB.
  */
 const ATTRIBUTE_GROWTH = 4;
-const ATTRIBUTE_SLACK = 1024 * 1024;
+const SLACK_GROWTH = 24;
+const SLACK_FLOOR = 64 * 1024;
+const SLACK_CEILING = 1024 * 1024;
 /**
- * No serialization is written past {@link MAX_OUTPUT_GROWTH} times the sanitized input plus
- * {@link OUTPUT_GROWTH_SLACK}, whatever `maxOutputChars` says (that limit only decides where the
- * output is cut). Ordinary documents stay near 1× (the policy's own additions, `<a>` to
- * `<a rel="nofollow ugc">`, are in the sanitized input already).
+ * No serialization is written past {@link MAX_OUTPUT_GROWTH} times the sanitized input plus the same
+ * slack, whatever `maxOutputChars` says (that limit only decides where the output is cut). Ordinary
+ * documents stay near 1× (the policy's own additions, `<a>` to `<a rel="nofollow ugc">`, are in the
+ * sanitized input already); escaping makes an attribute character up to 6 written ones (`&quot;`),
+ * which is what this limit catches where the attribute limit does not.
  */
 const MAX_OUTPUT_GROWTH = 8;
-const OUTPUT_GROWTH_SLACK = 1024 * 1024;
 /** Below V8's longest string (2²⁹ − 24 UTF-16 units), whatever the limits. */
 const MAX_SERIALIZED_CHARS = 2 ** 28;
 
+/** The slack added to the attribute and output limits: scales with the sanitized input, up to a ceiling. */
+function slackFor(sanitizedLength: number): number {
+  return Math.min(SLACK_CEILING, SLACK_GROWTH * sanitizedLength + SLACK_FLOOR);
+}
+
+const SLACK_TEXT = `min(1 MiB, ${SLACK_GROWTH} × it + 64 KiB)`;
 /** The failure reason when a parse would create more elements than the sanitized input allows. */
 export const ELEMENT_AMPLIFICATION_FAILURE = `more elements than 1 per ${CHARS_PER_ELEMENT} characters of the sanitized input + ${ELEMENT_SLACK} (parser amplification limit)`;
 /** The failure reason when a parse would create more tag and attribute characters than the sanitized input allows. */
-export const ATTRIBUTE_AMPLIFICATION_FAILURE = `more tag and attribute characters than ${ATTRIBUTE_GROWTH} × the sanitized input + 1 MiB (parser amplification limit)`;
+export const ATTRIBUTE_AMPLIFICATION_FAILURE = `more tag and attribute characters than ${ATTRIBUTE_GROWTH} × the sanitized input + ${SLACK_TEXT} (parser amplification limit)`;
 /** The failure reason when output would grow past the amplification ceiling. */
-export const AMPLIFICATION_FAILURE = `output larger than ${MAX_OUTPUT_GROWTH} × the sanitized input + 1 MiB (parser amplification limit)`;
+export const AMPLIFICATION_FAILURE = `output larger than ${MAX_OUTPUT_GROWTH} × the sanitized input + ${SLACK_TEXT} (parser amplification limit)`;
 
 /** What one verification may do, from the length of the sanitized input. */
 interface Budget {
+  /** The length the allowances are relative to. */
+  readonly sanitizedLength: number;
   /** Elements each parse may create. */
   readonly elements: number;
   /** Characters of tag names, attribute names and values each parse may create. */
@@ -85,14 +104,17 @@ interface Budget {
 
 function budgetFor(sanitizedLength: number): Budget {
   return {
+    sanitizedLength,
     elements: Math.floor(sanitizedLength / CHARS_PER_ELEMENT) + ELEMENT_SLACK,
-    attributeChars: ATTRIBUTE_GROWTH * sanitizedLength + ATTRIBUTE_SLACK,
-    outputChars: Math.min(MAX_OUTPUT_GROWTH * sanitizedLength + OUTPUT_GROWTH_SLACK, MAX_SERIALIZED_CHARS),
+    attributeChars: ATTRIBUTE_GROWTH * sanitizedLength + slackFor(sanitizedLength),
+    outputChars: Math.min(MAX_OUTPUT_GROWTH * sanitizedLength + slackFor(sanitizedLength), MAX_SERIALIZED_CHARS),
   };
 }
 
 /** What the parses of one verification created; for tests that the work stays bounded. */
 export interface ParseWork {
+  /** The length every allowance of this verification is relative to (the sanitized input's). */
+  readonly sanitizedLength: number;
   elements: number;
   attributeChars: number;
 }
@@ -108,7 +130,7 @@ const OVER_BUDGET: unique symbol = Symbol('parse over budget');
 
 /** {@link parseInFlowContainer}, abandoned (with the reason) once the parse creates more than `budget` allows. */
 function parseBounded(html: string, budget: Budget): Fragment | { readonly reason: string } {
-  const work: ParseWork = { elements: 0, attributeChars: 0 };
+  const work: ParseWork = { sanitizedLength: budget.sanitizedLength, elements: 0, attributeChars: 0 };
   let reason = '';
   const treeAdapter: typeof defaultTreeAdapter = {
     ...defaultTreeAdapter,
