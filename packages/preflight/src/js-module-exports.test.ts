@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type AstNode, children } from './js-ast.ts';
-import { commonJsExports, isCommonJsScope, moduleExports } from './js-module-exports.ts';
+import { isCommonJsScope } from './js-commonjs-scope.ts';
+import { commonJsExports, moduleExports } from './js-module-exports.ts';
 import { parseModule } from './js-parse.ts';
 
 /** The local names a module exports, sorted. */
@@ -158,6 +159,120 @@ describe('commonJsExports', () => {
         exported(`${TOUCH}${code}\n`).filter((n) => n === 'touch'),
         code,
       ).toEqual([]);
+    }
+  });
+
+  it('reads a destructuring assignment as rebinding the names it writes, as a destructuring declaration', () => {
+    for (const code of [
+      '({ module } = globalThis.ctx);\nmodule.exports = { touch };',
+      '[module] = globalThis.shims;\nmodule.exports = { touch };',
+      '({ shim: { module = {} } } = globalThis.ctx);\nmodule.exports = { touch };',
+      '[, ...module] = globalThis.shims;\nmodule.exports = { touch };',
+      'var shim = { module } = globalThis.ctx;\nmodule.exports = { touch };',
+      '({ exports } = globalThis.ctx);\nexports.touch = touch;',
+      '[exports = {}] = globalThis.shims;\nexports.touch = touch;',
+      'var api = module.exports;\n({ api } = globalThis.ctx);\napi.touch = touch;',
+    ]) {
+      expect(exported(`${TOUCH}${code}\n`), code).toEqual([]);
+    }
+    for (const code of [
+      // Other names, or a property renamed to another name, leave `module` and `exports` Node's.
+      '({ shim } = globalThis.ctx);\nmodule.exports = { touch };',
+      '({ exports: other } = globalThis.ctx);\nexports.touch = touch;',
+      '[shim] = globalThis.shims;\nexports.touch = touch;',
+      // What was exported before the rebinding stays exported.
+      'module.exports = { touch };\n({ module } = globalThis.ctx);',
+    ]) {
+      expect(exported(`${TOUCH}${code}\n`), code).toEqual(['touch']);
+    }
+  });
+
+  it('reads a sequence expression as its last element when it decides what module holds', () => {
+    for (const code of [
+      'var module = (0, { exports: {} }) || module;\nmodule.exports = { touch };',
+      'var module = (init(), []) ?? module;\nmodule.exports = { touch };',
+      'var module = (0, { exports: {} });\nmodule.exports = { touch };',
+    ]) {
+      expect(exported(`${TOUCH}${code}\n`), code).toEqual([]);
+    }
+    for (const code of [
+      'var module = (0, module);\nmodule.exports = { touch };',
+      'var module = (init(), module || { exports: {} });\nmodule.exports = { touch };',
+      'var module = ({ exports: {} }, module);\nmodule.exports = { touch };',
+      'var api = (0, module.exports);\napi.touch = touch;',
+    ]) {
+      expect(exported(`${TOUCH}${code}\n`), code).toEqual(['touch']);
+    }
+  });
+
+  it('reads Object.assign onto the export object as exporting each property', () => {
+    for (const code of [
+      'Object.assign(module.exports, { touch });',
+      'Object.assign(exports, { touch: touch });',
+      'var api = module.exports;\nObject.assign(api, { touch });',
+      'var api = Object.assign(module.exports, {});\napi.touch = touch;',
+      'Object.assign(module.exports, { other: 1 }, { touch });',
+    ]) {
+      expect(exported(`${TOUCH}${code}\n`), code).toEqual(['touch']);
+    }
+    for (const code of [
+      // Onto another object, or onto `exports` once module.exports was replaced: no export.
+      'Object.assign(globalThis.api, { touch });',
+      'module.exports = function main() {};\nObject.assign(exports, { touch });',
+      'var module = { exports: {} };\nObject.assign(module.exports, { touch });',
+    ]) {
+      expect(
+        exported(`${TOUCH}${code}\n`).filter((n) => n === 'touch'),
+        code,
+      ).toEqual([]);
+    }
+    expect(exported(`${TOUCH}Object.assign(module.exports, { touch() {} });\n`)).toEqual([]);
+    const program = parseModule('src/a.js', 'Object.assign(module.exports, { touch() {}, [key]: 1 });\n').program;
+    expect(commonJsExports(program, 'src/a.js').map((e) => e.name)).toEqual(['touch']);
+  });
+
+  it("follows a name bound to Node's module itself, as module", () => {
+    for (const code of [
+      'var m = module;\nm.exports = { touch };',
+      'const m = module;\nm.exports.touch = touch;',
+      'var m = module;\nvar api = m.exports;\napi.touch = touch;',
+      'var m;\nm = module;\nm.exports = { touch };',
+    ]) {
+      expect(exported(`${TOUCH}${code}\n`), code).toEqual(['touch']);
+    }
+    for (const code of [
+      'var m = module;\nm = { exports: {} };\nm.exports = { touch };',
+      'var module = { exports: {} };\nvar m = module;\nm.exports = { touch };',
+      'var m = { exports: {} };\nm.exports = { touch };',
+    ]) {
+      expect(exported(`${TOUCH}${code}\n`), code).toEqual([]);
+    }
+  });
+
+  it('reads an export written in a top-level if, else or try as an export, which it may be', () => {
+    for (const code of [
+      'if (require.main !== module) module.exports = { touch };',
+      'if (require.main === module) main();\nelse { module.exports = { touch }; }',
+      "if (typeof module !== 'undefined' && module.exports) { module.exports = { touch }; }",
+      'try { module.exports = { touch }; } catch (e) {}',
+      "try { require('./native'); } catch { exports.touch = touch; }",
+      'if (a) {} else if (b) { var api = module.exports = {}; api.touch = touch; }',
+      // A write that may not run takes nothing away: `exports` may still be the export object.
+      'if (a) module.exports = function main() {};\nexports.touch = touch;',
+      'if (a) { var exports = {}; }\nexports.touch = touch;',
+      'if (a) { ({ module } = globalThis.ctx); }\nmodule.exports = { touch };',
+    ]) {
+      expect(exported(`${TOUCH}${code}\n`), code).toEqual(['touch']);
+    }
+    for (const code of [
+      // A block that declares its own `module` or `exports` writes to that one.
+      '{ const module = { exports: {} };\nmodule.exports = { touch }; }',
+      'if (a) { let exports = {};\nexports.touch = touch; }',
+      // Loops and functions are not read (a function may never be called).
+      'function f() { module.exports = { touch }; }',
+      'while (a) { module.exports = { touch }; }',
+    ]) {
+      expect(exported(`${TOUCH}${code}\n`), code).toEqual([]);
     }
   });
 

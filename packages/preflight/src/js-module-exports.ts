@@ -1,6 +1,8 @@
 // What a module exports, however it says so: inline (`export function f`), by list, by default,
 // by `export =`, or through CommonJS (`module.exports`, `exports.x`).
-import { type AstNode, child, children, memberPath, unwrap } from './js-ast.ts';
+import { assignmentChain, linkWrites } from './js-assignment-chain.ts';
+import { type AstNode, child, children, memberPath, propertyKeyName, unwrap } from './js-ast.ts';
+import { COMMONJS_NAMES, isCommonJsScope, runtimeNames } from './js-commonjs-scope.ts';
 import { patternIdentifiers } from './js-scope.ts';
 
 /** A module's exports: the module-scope names it exports and the values it exports in place. */
@@ -23,185 +25,10 @@ export function moduleExports(program: AstNode, file: string): ModuleExports {
   return exports;
 }
 
-/** One assignment of a chain: what it writes to and with which operator (`=`, `||=`, …). */
-export interface AssignmentLink {
-  readonly target: AstNode | undefined;
-  readonly operator: string;
-}
-
-/** An assignment chain: its links, outermost first, and the value the innermost one assigns. */
-export interface AssignmentChain {
-  readonly links: readonly AssignmentLink[];
-  readonly value: AstNode | undefined;
-}
-
-/**
- * `a = b = v` as its links (`a`, `b`) and the value `v` every link takes; any other expression is
- * a chain without links whose value is the expression itself. Each step goes one node down the
- * tree, so the walk ends on chains of any length.
- */
-export function assignmentChain(expression: AstNode | undefined): AssignmentChain {
-  const links: AssignmentLink[] = [];
-  let n = unwrap(expression);
-  while (n?.type === 'AssignmentExpression') {
-    links.push({ target: child(n, 'left'), operator: n.operator as string });
-    n = unwrap(child(n, 'right'));
-  }
-  return { links, value: n };
-}
-
-/**
- * Whether one link of a chain writes the value on its right, given whether its target holds a
- * truthy value before (`undefined`: not known). The one rule every reader of chains applies: `=`
- * always writes; `||=` and `??=` do not write to a target known to be truthy (`module.exports`
- * starts as an object, so `module.exports ||= f` never assigns); `&&=` does not write to a target
- * known to be falsy (`exports.x &&= f`, the property starts unset); other compound operators
- * (`+=`) write something else. Where the target is not known, the link is taken to write.
- */
-export function linkWrites(operator: string, startsTruthy: boolean | undefined): boolean {
-  if (operator === '=') return true;
-  if (operator === '||=' || operator === '??=') return startsTruthy !== true;
-  if (operator === '&&=') return startsTruthy !== false;
-  return false;
-}
-
-/** `module.exports` itself. */
-const isModuleExports = (path: readonly string[] | undefined): boolean =>
-  path?.length === 2 && path[0] === 'module' && path[1] === 'exports';
-
-/** What a target starts as, when known: the export object (truthy) or one of its properties (unset). */
-function exportTargetTruthy(path: readonly string[] | undefined): boolean | undefined {
-  if (isModuleExports(path) || (path?.length === 1 && path[0] === 'exports')) return true;
-  if (path?.length === 3 && isModuleExports(path.slice(0, 2))) return false;
-  if (path?.length === 2 && path[0] === 'exports') return false;
-  return undefined;
-}
-
-/**
- * The value a declared name or an outer assignment receives from a chain, if it is the chain's own
- * value: `const cache = module.exports.cache = new Map()` holds the `Map`; `const api =
- * module.exports ||= {}` holds the module's original export object, no node of the source.
- */
-export function chainResult(expression: AstNode | undefined): AstNode | undefined {
-  const { links, value } = assignmentChain(expression);
-  for (const link of links) {
-    if (!linkWrites(link.operator, exportTargetTruthy(memberPath(unwrap(link.target))))) return undefined;
-  }
-  return value;
-}
-
 /** One value a CommonJS module exports: as the module itself (`name` undefined) or as a property. */
 export interface CommonJsExport {
   readonly name: string | undefined;
   readonly value: AstNode;
-}
-
-const ESM_STATEMENTS = new Set([
-  'ImportDeclaration',
-  'ExportNamedDeclaration',
-  'ExportDefaultDeclaration',
-  'ExportAllDeclaration',
-]);
-
-/**
- * An import or export declaration TypeScript erases: `import type`, `export type`, or a list whose
- * every name is marked `type` (`import { type A, type B } from 'x'`).
- */
-function isTypeOnly(statement: AstNode): boolean {
-  if (statement.importKind === 'type' || statement.exportKind === 'type') return true;
-  if (statement.type !== 'ImportDeclaration' && statement.type !== 'ExportNamedDeclaration') return false;
-  if (child(statement, 'declaration')) return false;
-  const specifiers = children(statement, 'specifiers');
-  return specifiers.length > 0 && specifiers.every((s) => s.importKind === 'type' || s.exportKind === 'type');
-}
-
-/** `module.exports`, `module.exports.x` or `exports.x`: a write only CommonJS gives a meaning. */
-const isCommonJsTarget = (path: readonly string[] | undefined): boolean =>
-  path !== undefined &&
-  ((path.length >= 2 && path[0] === 'module' && path[1] === 'exports') || (path.length >= 2 && path[0] === 'exports'));
-
-/**
- * Whether a top-level statement assigns `module.exports`, `module.exports.x` or `exports.x`, or
- * declares an alias of the export object (`var api = module.exports`, `const api = exports`): a
- * read of either name at the top level fails in an ES module, where neither is defined.
- */
-function writesCommonJsExports(program: AstNode): boolean {
-  for (const statement of children(program, 'body')) {
-    const expressions =
-      statement.type === 'ExpressionStatement'
-        ? [child(statement, 'expression')]
-        : statement.type === 'VariableDeclaration'
-          ? children(statement, 'declarations').map((d) => child(d, 'init'))
-          : [];
-    for (const expression of expressions) {
-      if (assignmentChain(expression).links.some((l) => isCommonJsTarget(memberPath(unwrap(l.target))))) return true;
-      const path = statement.type === 'VariableDeclaration' ? memberPath(expression) : undefined;
-      if (isModuleExports(path) || (path?.length === 1 && path[0] === 'exports')) return true;
-    }
-  }
-  return false;
-}
-
-const COMMONJS_NAMES = new Set(['module', 'exports']);
-
-/** The names a top-level statement declares that emit code; `declare` (ambient) declarations emit none. */
-function runtimeNames(statement: AstNode): string[] {
-  let s = statement;
-  if (s.type === 'ExportNamedDeclaration') s = child(s, 'declaration') ?? s;
-  if (s.declare === true) return [];
-  if (s.type === 'VariableDeclaration') {
-    const ids: AstNode[] = [];
-    for (const declarator of children(s, 'declarations')) patternIdentifiers(child(declarator, 'id'), ids);
-    return ids.map((id) => id.name as string);
-  }
-  if (s.type === 'ImportDeclaration') {
-    if (isTypeOnly(s)) return [];
-    return children(s, 'specifiers')
-      .filter((specifier) => specifier.importKind !== 'type')
-      .map((specifier) => child(specifier, 'local')?.name as string);
-  }
-  const id = child(s, 'id');
-  return id?.type === 'Identifier' ? [id.name as string] : [];
-}
-
-/**
- * Whether a file declares `module` or `exports` at its top level by anything but `var` or a
- * function (which reuse the binding Node passes in): `let`, `const`, a class, an enum, a namespace,
- * an import. In a CommonJS module that is a SyntaxError (the names are the module wrapper's
- * parameters), so such a file is no Node module (a browser bundle's shim).
- */
-function redeclaresCommonJsNames(program: AstNode): boolean {
-  for (const statement of children(program, 'body')) {
-    const s = statement.type === 'ExportNamedDeclaration' ? (child(statement, 'declaration') ?? statement) : statement;
-    if ((s.type === 'VariableDeclaration' && s.kind === 'var') || s.type === 'FunctionDeclaration') continue;
-    if (runtimeNames(statement).some((name) => COMMONJS_NAMES.has(name))) return true;
-  }
-  return false;
-}
-
-/**
- * Whether `module` and `exports` at the top level of a file may be CommonJS's: not in an ES module
- * (`.mjs`/`.mts`, where `module` is never defined: Node, bundlers and TypeScript's output all load
- * them as ES modules; a `.js`/`.jsx`/`.ts`/`.tsx` file with an `import` or `export` declaration
- * other than a type-only one, which is erased, unless it assigns `module.exports`,
- * `module.exports.x` or `exports.x` at its top level or declares an alias of either there
- * (`var api = module.exports`), which works only when it is compiled to
- * CommonJS: by TypeScript, or by Babel for a `.js` file (babel-node, `@babel/register`,
- * babel-jest); a `.cjs`/`.cts` file is CommonJS whatever it imports), and not declared at
- * module scope by `let`, `const`, a class, an enum, a namespace or an import (a SyntaxError in a
- * CommonJS module). Ambient (`declare`) declarations emit no code and do not count. A module-scope
- * `var` or function of either name reuses Node's binding: {@link commonJsExports} follows it.
- */
-export function isCommonJsScope(program: AstNode, file: string): boolean {
-  if (/\.m[jt]s$/.test(file)) return false;
-  if (
-    !/\.c[jt]s$/.test(file) &&
-    children(program, 'body').some((s) => ESM_STATEMENTS.has(s.type) && !isTypeOnly(s)) &&
-    !(/\.[jt]sx?$/.test(file) && writesCommonJsExports(program))
-  ) {
-    return false;
-  }
-  return !redeclaresCommonJsNames(program);
 }
 
 const COMMONJS = new WeakMap<AstNode, readonly CommonJsExport[]>();
@@ -226,8 +53,11 @@ const ALWAYS_TRUTHY: ReadonlySet<string> = new Set([
  * top-level `var exports = v` / `var module = v` (or a function of that name, from the start) is an
  * assignment to Node's binding: `var exports = module.exports = {}` makes `exports` an alias of
  * the new export object; once `module` holds anything but Node's module (`var module = { exports:
- * {} }`), `module.exports` is no export. A `var` in a nested block may not run (a shim behind
- * `typeof module === 'undefined'`) and changes nothing. Nothing where {@link isCommonJsScope} says
+ * {} }`, `({ module } = ctx)`), `module.exports` is no export, while a name bound to Node's module
+ * (`var m = module`) exports through `m.exports`. `Object.assign(module.exports, { read })` exports
+ * each property of its literal objects. Statements in a top-level `if`, `else`, `try` or block may
+ * run: what they export counts, and they take nothing away (a `var module = …` shim behind `typeof
+ * module === 'undefined'` changes nothing). Nothing where {@link isCommonJsScope} says
  * `module`/`exports` are not CommonJS's. Listed once per program, in one pass over its statements.
  */
 export function commonJsExports(program: AstNode, file: string): readonly CommonJsExport[] {
@@ -252,30 +82,107 @@ const declaresFunction = (program: AstNode, name: string): boolean =>
     (s) => s.type === 'FunctionDeclaration' && s.declare !== true && child(s, 'id')?.name === name,
   );
 
+/**
+ * The value an expression evaluates to, through wrappers and sequences: `(0, x)` is `x`. Down the
+ * last element in a loop, so nesting of any depth ends.
+ */
+function resultOf(node: AstNode | undefined): AstNode | undefined {
+  let n = unwrap(node);
+  while (n?.type === 'SequenceExpression') n = unwrap(children(n, 'expressions').at(-1));
+  return n;
+}
+
+/** `Object.assign(target, …)`: its arguments (the target first), which it copies onto the target it returns. */
+function objectAssignArguments(node: AstNode | undefined): AstNode[] | undefined {
+  if (node?.type !== 'CallExpression') return undefined;
+  const path = memberPath(child(node, 'callee'));
+  return path?.length === 2 && path[0] === 'Object' && path[1] === 'assign' ? children(node, 'arguments') : undefined;
+}
+
+/**
+ * Names that hold the export object (or Node's module), as a statement's links change them: the
+ * statement reads what each name held when it started ({@link had}) while its links write. A
+ * statement that may not run (in an `if` or `try`) only adds: a name that may hold the object still
+ * may. What a name held is kept aside per statement, not copied per statement (a copy of the set
+ * per statement would make a module of n aliases cost n² steps).
+ */
+class NameSet {
+  #now: Set<string>;
+  #start: Set<string>;
+  readonly #held = new Map<string, boolean>();
+  constructor(names: Iterable<string>) {
+    this.#now = new Set(names);
+    this.#start = this.#now;
+  }
+  /** A statement starts: it reads what the names hold now. */
+  begin(): void {
+    this.#start = this.#now;
+    this.#held.clear();
+  }
+  /** Whether `name` held the object when the statement started. */
+  had(name: string): boolean {
+    return this.#held.get(name) ?? this.#start.has(name);
+  }
+  /** Whether `name` holds the object now. */
+  has(name: string): boolean {
+    return this.#now.has(name);
+  }
+  set(name: string, on: boolean, mayNotRun: boolean): void {
+    if ((!on && mayNotRun) || this.#now.has(name) === on) return;
+    if (this.#now === this.#start && !this.#held.has(name)) this.#held.set(name, this.#start.has(name));
+    if (on) this.#now.add(name);
+    else this.#now.delete(name);
+  }
+  /** Only `names` hold the object now (or, where the statement may not run, these as well). */
+  replace(names: readonly string[], mayNotRun: boolean): void {
+    if (mayNotRun) for (const name of names) this.set(name, true, true);
+    else this.#now = new Set(names);
+  }
+}
+
+/** Whether a block declares `module` or `exports` for itself (`let`, `const`, a class or function in it). */
+function declaresLocally(statements: readonly AstNode[]): boolean {
+  return statements.some(
+    (s) =>
+      !(s.type === 'VariableDeclaration' && s.kind === 'var') && runtimeNames(s).some((n) => COMMONJS_NAMES.has(n)),
+  );
+}
+
+/** A top-level statement to read, and whether it may not run (inside an `if`, `else` or `try`). */
+interface Pending {
+  readonly statement: AstNode;
+  readonly mayNotRun: boolean;
+}
+
 function listCommonJsExports(program: AstNode): CommonJsExport[] {
   const out: CommonJsExport[] = [];
-  // Names that hold the export object (`module.exports` itself is read as it is now).
-  let aliases = new Set(declaresFunction(program, 'exports') ? [] : ['exports']);
-  // Whether `module` is Node's module: a top-level `var module = {…}` or `module = …` rebinds it.
-  let nodeModule = !declaresFunction(program, 'module');
+  // Names that hold the export object (`module.exports` itself is read through `modules`).
+  const aliases = new NameSet(declaresFunction(program, 'exports') ? [] : ['exports']);
+  // Names that hold Node's module: `module`, until a top-level `var module = {…}` or `module = …`
+  // rebinds it, and names bound to it (`var m = module`).
+  const modules = new NameSet(declaresFunction(program, 'module') ? [] : ['module']);
+  /** `x.exports` where `x` held Node's module when the statement started. */
+  const isModuleExportsPath = (path: readonly string[] | undefined): boolean =>
+    path?.length === 2 && path[1] === 'exports' && modules.had(path[0]!);
   /**
-   * Whether a value may be Node's module: `module`, `module || shim`, `shim ?? module` (not `{…} ||
-   * module`, which is always the literal), `typeof module … && module` (`&&` gives its right side
-   * whenever `module` is defined), `typeof module … ? module : shim`. An explicit stack, not one
-   * call per operator: a long `a || b || …` is a tree as deep as it has operators.
+   * Whether a value may be Node's module: `module` (or a name bound to it), `module || shim`,
+   * `shim ?? module` (not `{…} || module`, which is always the literal), `typeof module … &&
+   * module` (`&&` gives its right side whenever `module` is defined), `typeof module … ? module :
+   * shim`, `(0, module)`. An explicit stack, not one call per operator: a long `a || b || …` is a
+   * tree as deep as it has operators.
    */
   const mayBeModule = (node: AstNode | undefined): boolean => {
     const pending = [node];
     while (pending.length > 0) {
-      const n = unwrap(pending.pop());
+      const n = resultOf(pending.pop());
       if (n?.type === 'Identifier') {
-        if (n.name === 'module' && nodeModule) return true;
+        if (modules.had(n.name as string)) return true;
       } else if (n?.type === 'LogicalExpression') {
         if (n.operator === '&&') pending.push(child(n, 'right'));
         else {
           // A literal object, array, function or class is truthy and not nullish: `||`/`??` is it.
           pending.push(child(n, 'left'));
-          if (!ALWAYS_TRUTHY.has(unwrap(child(n, 'left'))?.type ?? '')) pending.push(child(n, 'right'));
+          if (!ALWAYS_TRUTHY.has(resultOf(child(n, 'left'))?.type ?? '')) pending.push(child(n, 'right'));
         }
       } else if (n?.type === 'ConditionalExpression') {
         pending.push(child(n, 'consequent'), child(n, 'alternate'));
@@ -283,29 +190,51 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
     }
     return false;
   };
-  /** Whether a value is the export object: `module.exports`, an alias, or `exports || {}` (down `left` in a loop). */
-  const isExportObject = (node: AstNode | undefined, wasAlias: (name: string) => boolean): boolean => {
-    let n = unwrap(node);
-    while (n?.type === 'LogicalExpression' && n.operator !== '&&') n = unwrap(child(n, 'left'));
+  /**
+   * Whether a value is the export object: `module.exports`, an alias, `exports || {}`, or
+   * `Object.assign(exports, …)` (which returns its target). Down the tree in a loop.
+   */
+  const isExportObject = (node: AstNode | undefined): boolean => {
+    let n = resultOf(node);
+    for (;;) {
+      if (n?.type === 'LogicalExpression' && n.operator !== '&&') n = resultOf(child(n, 'left'));
+      else if (objectAssignArguments(n) !== undefined) n = resultOf(objectAssignArguments(n)![0]);
+      else break;
+    }
     const path = memberPath(n);
-    return (nodeModule && isModuleExports(path)) || (path?.length === 1 && wasAlias(path[0]!));
+    return isModuleExportsPath(path) || (path?.length === 1 && aliases.had(path[0]!));
+  };
+  /** `Object.assign(exports, { read }, …)`: each property of a literal object copied onto the export object. */
+  const assignedProperties = (node: AstNode | undefined): void => {
+    const args = objectAssignArguments(node);
+    if (args === undefined || !isExportObject(args[0])) return;
+    for (const source of args.slice(1).map(unwrap)) {
+      if (source?.type !== 'ObjectExpression') continue;
+      for (const property of children(source, 'properties')) {
+        const name = propertyKeyName(property);
+        const value = child(property, 'value');
+        if (name !== undefined && value !== undefined) out.push({ name, value });
+      }
+    }
+  };
+  /** A name given a new value: it holds the export object or Node's module only if the value does. */
+  const rebind = (name: string, handed: Handed, mayNotRun: boolean): void => {
+    aliases.set(name, handed.isExports, mayNotRun);
+    modules.set(name, handed.isModule, mayNotRun);
+  };
+  /** Every name a destructuring pattern writes is given a value that is neither (`({ module } = ctx)`). */
+  const rebindPattern = (pattern: AstNode | undefined, mayNotRun: boolean): void => {
+    const none: Handed = { node: undefined, isExports: false, isModule: false };
+    for (const id of patternIdentifiers(pattern, [])) rebind(id.name as string, none, mayNotRun);
   };
   /** Runs one chain; returns what it evaluates to. */
-  const run = (expression: AstNode | undefined): Handed => {
+  const run = (expression: AstNode | undefined, mayNotRun: boolean): Handed => {
+    // Every target's object, and the value, are read before any link writes.
+    aliases.begin();
+    modules.begin();
     const { links, value } = assignmentChain(expression);
-    // Every target's object, and the value, are read before any link writes: what a name this
-    // chain rebinds held before is kept aside (a copy of every alias per statement would make a
-    // module of n aliases cost n² steps).
-    const start = aliases;
-    const startModule = nodeModule;
-    const held = new Map<string, boolean>();
-    const wasAlias = (name: string): boolean => held.get(name) ?? start.has(name);
-    const setAlias = (name: string, on: boolean): void => {
-      if (aliases === start && !held.has(name)) held.set(name, start.has(name));
-      if (on) aliases.add(name);
-      else aliases.delete(name);
-    };
-    let handed: Handed = { node: value, isExports: isExportObject(value, wasAlias), isModule: mayBeModule(value) };
+    assignedProperties(resultOf(value));
+    let handed: Handed = { node: resultOf(value), isExports: isExportObject(value), isModule: mayBeModule(value) };
     let replaced = false;
     // The names the links so far bound to the value handed on (`exports` and `self` in
     // `module.exports = exports = self = {}`): when `module.exports` takes that value, they are
@@ -313,25 +242,27 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
     let bound: string[] = [];
     for (let i = links.length - 1; i >= 0; i--) {
       const link = links[i]!;
-      const path = memberPath(unwrap(link.target));
-      const whole = startModule && isModuleExports(path);
-      const name = unwrap(link.target)?.type === 'Identifier' ? path?.[0] : undefined;
+      const target = unwrap(link.target);
+      if (target?.type === 'ObjectPattern' || target?.type === 'ArrayPattern') {
+        // `x = { module } = ctx`: the pattern rebinds its names; the chain hands on the value.
+        rebindPattern(target, mayNotRun);
+        continue;
+      }
+      const path = memberPath(target);
+      const whole = isModuleExportsPath(path);
+      const name = target?.type === 'Identifier' ? path?.[0] : undefined;
       const object = path?.slice(0, -1);
       const property =
         object !== undefined &&
         object.length >= 1 &&
-        ((startModule && isModuleExports(object)) || (object.length === 1 && wasAlias(object[0]!)))
+        (isModuleExportsPath(object) || (object.length === 1 && aliases.had(object[0]!)))
           ? path?.at(-1)
           : undefined;
       const startsTruthy =
-        whole || (name !== undefined && (name === 'module' ? nodeModule : aliases.has(name)))
-          ? true
-          : property
-            ? false
-            : undefined;
+        whole || (name !== undefined && (modules.has(name) || aliases.has(name))) ? true : property ? false : undefined;
       if (!linkWrites(link.operator, startsTruthy)) {
         // The link's expression is the target's old value (`module ||= shim` keeps Node's module).
-        const isModule = name === 'module' && nodeModule;
+        const isModule = name !== undefined && modules.has(name);
         handed = { node: undefined, isExports: startsTruthy === true && !isModule, isModule };
         bound = [];
         continue;
@@ -339,14 +270,12 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
       if (whole) {
         if (!handed.isExports) {
           if (handed.node) out.push({ name: undefined, value: handed.node });
-          aliases = new Set(bound);
+          aliases.replace(bound, mayNotRun);
           replaced = true;
           handed = { node: handed.node, isExports: true, isModule: false };
         }
-      } else if (name === 'module') {
-        nodeModule = handed.isModule;
       } else if (name !== undefined) {
-        setAlias(name, handed.isExports);
+        rebind(name, handed, mayNotRun);
         bound.push(name);
       } else if (property !== undefined && !replaced && handed.node) {
         out.push({ name: property, value: handed.node });
@@ -354,27 +283,49 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
     }
     return handed;
   };
-  for (const statement of children(program, 'body')) {
-    if (statement.type === 'ExpressionStatement') run(child(statement, 'expression'));
-    else if (statement.type === 'VariableDeclaration' && statement.declare !== true) {
+  // Top-level statements in order, and those of a top-level block, `if`, `else` or `try` (an
+  // export there may run: `if (require.main !== module) module.exports = …`), on a stack so that
+  // an `else if` chain of any length ends. Loops and functions are not read.
+  const pending: Pending[] = children(program, 'body')
+    .reverse()
+    .map((statement) => ({ statement, mayNotRun: false }));
+  const push = (statements: readonly (AstNode | undefined)[]): void => {
+    for (let i = statements.length - 1; i >= 0; i--) {
+      const statement = statements[i];
+      if (statement !== undefined) pending.push({ statement, mayNotRun: true });
+    }
+  };
+  while (pending.length > 0) {
+    const { statement, mayNotRun } = pending.pop()!;
+    if (statement.type === 'ExpressionStatement') {
+      const expression = unwrap(child(statement, 'expression'));
+      // `a(), module.exports = f`: each element runs in order.
+      const parts = expression?.type === 'SequenceExpression' ? children(expression, 'expressions') : [expression];
+      for (const part of parts) run(part, mayNotRun);
+    } else if (statement.type === 'VariableDeclaration' && statement.declare !== true) {
       for (const declarator of children(statement, 'declarations')) {
         const init = child(declarator, 'init');
-        const handed = run(init);
+        const handed = run(init, mayNotRun);
         const id = child(declarator, 'id');
-        if (id?.type !== 'Identifier') {
-          // `var { module } = ctx`, `var [exports] = shims`: a pattern rebinds every name it declares.
-          for (const name of patternIdentifiers(id, [])) {
-            if (name.name === 'module') nodeModule = false;
-            else aliases.delete(name.name as string);
-          }
-          continue;
-        }
+        // `var { module } = ctx`, `var [exports] = shims`: a pattern rebinds every name it declares.
+        if (id?.type !== 'Identifier') rebindPattern(id, mayNotRun);
         // `var exports;` keeps the value the binding has.
-        if (init === undefined && statement.kind === 'var') continue;
-        if (id.name === 'module') nodeModule = handed.isModule;
-        else if (handed.isExports) aliases.add(id.name as string);
-        else aliases.delete(id.name as string);
+        else if (init !== undefined || statement.kind !== 'var') rebind(id.name as string, handed, mayNotRun);
       }
+    } else if (statement.type === 'IfStatement') {
+      push([child(statement, 'consequent'), child(statement, 'alternate')]);
+    } else if (statement.type === 'TryStatement') {
+      const handler = child(statement, 'handler');
+      const param: AstNode[] = patternIdentifiers(handler && child(handler, 'param'), []);
+      push([
+        child(statement, 'block'),
+        param.some((id) => COMMONJS_NAMES.has(id.name as string)) ? undefined : handler && child(handler, 'body'),
+        child(statement, 'finalizer'),
+      ]);
+    } else if (statement.type === 'BlockStatement') {
+      // A block that declares its own `module` or `exports` writes to those, not Node's.
+      const body = children(statement, 'body');
+      if (!declaresLocally(body)) push(body);
     }
   }
   return out;

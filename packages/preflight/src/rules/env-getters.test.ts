@@ -85,6 +85,31 @@ describe('env getters imported from other files', () => {
     }
   });
 
+  it('follows a getter exported by Object.assign, through a name bound to module, or behind an if or try', async () => {
+    const app = `const env = require('./env');\nmodule.exports.secret = env.read('JWT_SECRET') || ${DEV_FALLBACK};\n`;
+    const read = 'const read = (name) => process.env[name];\n';
+    for (const env of [
+      'Object.assign(module.exports, { read });\n',
+      'Object.assign(exports, { read: (name) => process.env[name] });\n',
+      'var m = module;\nm.exports = { read };\n',
+      'if (require.main !== module) module.exports = { read };\n',
+      "if (typeof module !== 'undefined' && module.exports) { module.exports.read = read; }\n",
+      "try { module.exports = require('./native'); } catch { module.exports = { read }; }\n",
+    ]) {
+      write({ 'src/env.js': `${read}${env}`, 'src/app.js': app });
+      expect(await reported(), env).toEqual(['src/app.js:2']);
+    }
+    // `module` (or `exports`) rebound by a destructuring assignment: the write exports nothing.
+    for (const env of [
+      '({ module } = globalThis.ctx);\nmodule.exports = { read };\n',
+      '[exports] = globalThis.shims;\nexports.read = read;\n',
+      'var module = (0, { exports: {} }) || module;\nmodule.exports = { read };\n',
+    ]) {
+      write({ 'src/env.js': `${read}${env}`, 'src/app.js': app });
+      expect(await reported(), env).toEqual([]);
+    }
+  });
+
   it('follows a getter called on a require() or import() of its module without binding it to a name', async () => {
     const env = {
       'src/env.js': 'module.exports = { read: (name) => process.env[name] };\n',

@@ -206,6 +206,25 @@ export class Registry {
     ).toEqual(['2: pending']);
   });
 
+  it('takes functions exported by Object.assign or behind a top-level if or try for handlers', () => {
+    const head = 'const hits = new Map();\nfunction hit(ip) {\n  hits.set(ip, 1);\n}\n';
+    for (const exported of [
+      'Object.assign(module.exports, { hit });',
+      'Object.assign(exports, { hit: (ip) => hits.set(ip, 2) });',
+      'var m = module;\nm.exports = { hit };',
+      'if (require.main !== module) module.exports = { hit };',
+      'try {\n  exports.hit = hit;\n} catch {}',
+    ]) {
+      expect(reported(`${head}${exported}\n`), exported).toEqual(['1: hits']);
+    }
+    for (const exported of [
+      '({ module } = globalThis.ctx);\nmodule.exports = { hit };',
+      'function f() {\n  exports.hit = hit;\n}',
+    ]) {
+      expect(reported(`${head}${exported}\n`), exported).toEqual([]);
+    }
+  });
+
   it('does not take a local of the same name for the module-scope cache', () => {
     expect(
       reported(`const caches = { users: new Map() };

@@ -1,4 +1,5 @@
 import type { RawFinding } from '../finding.ts';
+import { chainResult } from '../js-assignment-chain.ts';
 import {
   type AstNode,
   child,
@@ -10,7 +11,6 @@ import {
   unwrap,
 } from '../js-ast.ts';
 import { moduleBindings } from '../js-module-bindings.ts';
-import { chainResult } from '../js-module-exports.ts';
 import { enclosingFunction, isShadowed } from '../js-scope.ts';
 import type { FileContext, FileRule } from '../rule.ts';
 import { requiresSharedStore } from '../secret-names.ts';

@@ -1,0 +1,47 @@
+// Linear time proven by counting work, not by the test timeout (see rules/static-admin-key.linear.test.ts):
+// every step of the walk over a module's statements goes through the AST and scope helpers counted here.
+import { describe, expect, it, vi } from 'vitest';
+import { workCounter } from '../test/fixtures/work-counter.ts';
+import { commonJsExports } from './js-module-exports.ts';
+import { parseModule } from './js-parse.ts';
+
+vi.mock('./js-ast.ts', async (importOriginal) =>
+  (await import('../test/fixtures/work-counter.ts')).counted(await importOriginal()),
+);
+vi.mock('./js-scope.ts', async (importOriginal) =>
+  (await import('../test/fixtures/work-counter.ts')).counted(await importOriginal()),
+);
+
+/** The names `code` exports through CommonJS, and the helper calls reading them took (the parse not counted). */
+function counted(code: string): { names: number; work: number } {
+  const { program } = parseModule('src/a.js', code);
+  workCounter.calls = 0;
+  const names = commonJsExports(program, 'src/a.js').length;
+  return { names, work: workCounter.calls };
+}
+
+describe('commonJsExports work', () => {
+  // Each statement read once: an alias set copied per statement, a block's statements re-read for
+  // each `if` around it, or an `else if` chain walked again per branch is quadratic.
+  it('reads guarded exports, Object.assign, destructuring and else-if chains in time linear in their number', () => {
+    const input = (n: number): string => {
+      const lines = ['var api = module.exports;'];
+      for (let i = 0; i < n; i++) {
+        lines.push(
+          `if (require.main !== module) { var a${i} = api; Object.assign(a${i}, { f${i} }); }`,
+          `try { exports.g${i} = g; } catch { ({ x${i} } = globalThis.ctx); }`,
+          `var m${i} = (0, module);\nm${i}.exports.h${i} = h;`,
+        );
+      }
+      // An `else if` chain growing with the input: a tree as deep as it has branches (the parser
+      // refuses nesting past 1,000 levels, so it is n / 2.5 long).
+      lines.push(Array.from({ length: (n * 2) / 5 }, (_, i) => `if (c${i}) exports.e${i} = e;`).join(' else '));
+      return `${lines.join('\n')}\n`;
+    };
+    const once = counted(input(1_000));
+    const twice = counted(input(2_000));
+    expect([once.names, twice.names]).toEqual([3_400, 6_800]);
+    expect(once.work).toBeGreaterThan(1_000);
+    expect(twice.work / once.work).toBeLessThan(2.2);
+  });
+});
