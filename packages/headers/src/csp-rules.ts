@@ -3,6 +3,7 @@
  * `ContentSecurityPolicy.parse()` builds it: what browsers would ignore, and what lets injected
  * markup run script, after CSP3 fallback between directives.
  */
+import { closestKey } from './closest-key.ts';
 import type { CspOptions } from './csp.ts';
 import { HeadersError } from './errors.ts';
 
@@ -48,6 +49,8 @@ export const KNOWN_DIRECTIVES: ReadonlySet<string> = new Set<string>([
   'webrtc',
   'fenced-frame-src',
 ]);
+/** {@link KNOWN_DIRECTIVES} as a list, for the nearest-name suggestion. */
+const DIRECTIVE_NAMES: readonly string[] = [...KNOWN_DIRECTIVES];
 const VALUELESS = new Set(['upgrade-insecure-requests']);
 const NOT_SOURCE_LISTS = new Set([
   'sandbox',
@@ -155,7 +158,12 @@ export function validate(
       return;
     }
     if (!KNOWN_DIRECTIVES.has(name)) {
-      problems.push(`directive #${index + 1} is not a CSP directive this builder knows; check its spelling`);
+      // Only a near-miss gets a suggestion, which names the known directive and never this entry:
+      // anything else could be a pasted token, so it is named by position alone.
+      const match = closestKey(name, DIRECTIVE_NAMES);
+      problems.push(
+        `directive #${index + 1} is not a CSP directive this builder knows; ${match === undefined ? 'check its spelling' : `did you mean ${match}?`}`,
+      );
       return;
     }
     if (seen.has(name)) {

@@ -56,6 +56,25 @@ describe('csp', () => {
     expect(problems.join('\n')).toMatch(/not a CSP directive/);
   });
 
+  it('suggests the nearest directive for a near-miss name, and only then', () => {
+    const unknown = (problems: readonly string[]): string[] => problems.filter((p) => /not a CSP directive/.test(p));
+    expect(unknown(problemsOf(() => csp({ 'default-src': ["'self'"], 'scirpt-src': ["'self'"] })))).toEqual([
+      'directive #2 is not a CSP directive this builder knows; did you mean script-src?',
+    ]);
+    // The same for a parsed header.
+    expect(unknown(problemsOf(() => ContentSecurityPolicy.parse("default-src 'self'; img-scr 'self'")))).toEqual([
+      'directive #2 is not a CSP directive this builder knows; did you mean img-src?',
+    ]);
+    // A name that is no near-miss (a pasted token, say) gets no suggestion, and is never echoed.
+    const token = 'ghp-16c7e42f292c6912e7710c838347ae178b4a';
+    const problems = problemsOf(() => csp({ 'default-src': ["'self'"], [token]: ["'self'"], 'sk-live-51hx': [] }));
+    expect(unknown(problems)).toEqual([
+      'directive #2 is not a CSP directive this builder knows; check its spelling',
+      'directive #3 is not a CSP directive this builder knows; check its spelling',
+    ]);
+    for (const part of ['ghp', '16c7e42f', 'sk-live', '51hx']) expect(problems.join('\n')).not.toContain(part);
+  });
+
   it.each([
     ['an unquoted keyword', { 'default-src': ['none'] }, /without single quotes/],
     ['an unquoted nonce', { 'default-src': ["'self'"], 'script-src': ['nonce-abc'] }, /without single quotes/],

@@ -1,3 +1,4 @@
+import { closestKey } from './closest-key.ts';
 import { type CspDirectives, kebab, sameDirectiveTwice } from './csp.ts';
 import { KNOWN_DIRECTIVES } from './csp-rules.ts';
 import { HSTS_MIN_MAX_AGE } from './observatory-header-tests.ts';
@@ -202,62 +203,8 @@ const KNOWN_KEYS = {
   'trustedTypes.': ['policies', 'allowDuplicates'],
 } as const;
 
-/** Longer keys are never matched, so the edit distance below stays small. */
-const MAX_SUGGESTED_KEY = 64;
 /** Misspelt keys named one by one in an options object; the rest are counted with the other unknown keys. */
 const MAX_REPORTED_KEYS = 20;
-
-/** Levenshtein distance, or `limit + 1` as soon as it must exceed `limit`. Both strings are short. */
-function distanceWithin(a: string, b: string, limit: number): number {
-  if (Math.abs(a.length - b.length) > limit) return limit + 1;
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    let best = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      const value = Math.min(
-        (previous[j] as number) + 1,
-        (current[j - 1] as number) + 1,
-        (previous[j - 1] as number) + cost,
-      );
-      current.push(value);
-      best = Math.min(best, value);
-    }
-    if (best > limit) return limit + 1;
-    previous = current;
-  }
-  return previous[b.length] as number;
-}
-
-/** Edits a misspelling of `known` may be away from it: three for a long name (`policy` → `policies`). */
-const allowedEdits = (known: string): number => (known.length >= 8 ? 3 : 2);
-
-/**
- * The known key `key` is a misspelling of: the same but for case, `-`/`_`, or up to two characters
- * (three for a key of eight or more). Internal, shared with the Permissions-Policy and CSP checks.
- */
-export function closestKey(key: string, known: readonly string[]): string | undefined {
-  if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(key) || key.length > MAX_SUGGESTED_KEY) return undefined;
-  const folded = key.toLowerCase().replace(/[-_]/g, '');
-  const exact = known.find((k) => k.toLowerCase().replace(/[-_]/g, '') === folded);
-  if (exact !== undefined) return exact;
-  // The nearest, not the first within reach (`conectSrc` is connect-src, not font-src); none on a tie.
-  let best: string | undefined;
-  let bestDistance = Number.POSITIVE_INFINITY;
-  let tied = false;
-  for (const k of known) {
-    const limit = allowedEdits(k);
-    const distance = distanceWithin(k.toLowerCase().replace(/[-_]/g, ''), folded, limit);
-    if (distance > limit) continue;
-    if (distance < bestDistance) {
-      best = k;
-      bestDistance = distance;
-      tied = false;
-    } else if (distance === bestDistance) tied = true;
-  }
-  return tied ? undefined : best;
-}
 
 /** `a`, `a and b`, `a, b and c`. */
 function listed(names: readonly string[]): string {

@@ -692,5 +692,15 @@ describe('preset option messages for permissionsPolicy and directives entries', 
         apiPreset({ directives: { skLive51Hx: ["'self'"], 'sk-live51-hx': ["'self'"] } } as unknown as PresetOptions),
       ),
     );
+    // A near-miss with sources gets the CSP check's suggestion (of the known name only).
+    expect(
+      optionProblems(() => apiPreset({ directives: { scirptSrc: ["'self'"] } } as unknown as PresetOptions)).filter(
+        (p) => /not a CSP directive/.test(p),
+      ),
+    ).toEqual([
+      expect.stringMatching(
+        /^CSP: directive #\d+ is not a CSP directive this builder knows; did you mean script-src\?$/,
+      ),
+    ]);
   });
 });

@@ -1,5 +1,5 @@
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
-import { type AddressInfo, connect, Socket } from 'node:net';
+import { type AddressInfo, Socket } from 'node:net';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Hono } from 'hono';
@@ -23,6 +23,7 @@ import {
   webAppHeaders,
   widgetHeaders,
 } from './support/expected.ts';
+import { rawRequest } from './support/raw-request.ts';
 
 const ALLOWED = 'https://app.example';
 const guard = { allowedOrigins: [ALLOWED], environment: 'production' };
@@ -544,43 +545,6 @@ function rawGet(
   path: string,
 ): Promise<{ status: number; headers: Record<string, string>; body: string }> {
   return rawRequest(Number(port), `GET ${path}`, { host: '127.0.0.1' });
-}
-
-/**
- * One raw HTTP/1.1 request over a socket: `line` is the method and request target as written
- * (an absolute-form target too, which no fetch client sends), then `headers` and `body`.
- */
-function rawRequest(
-  port: number | string,
-  line: string,
-  headers: Record<string, string>,
-  body = '',
-): Promise<{ status: number; headers: Record<string, string>; body: string }> {
-  const head = Object.entries({ ...headers, connection: 'close' })
-    .map(([name, value]) => `${name}: ${value}\r\n`)
-    .join('');
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), '127.0.0.1', () => {
-      socket.end(`${line} HTTP/1.1\r\n${head}\r\n${body}`);
-    });
-    let raw = '';
-    socket.setEncoding('utf8');
-    socket.setTimeout(5_000, () => socket.destroy(new Error('no complete response')));
-    socket.on('data', (chunk: string) => {
-      raw += chunk;
-    });
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const [head = '', ...rest] = raw.split('\r\n\r\n');
-      const [statusLine = '', ...lines] = head.split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const line of lines) {
-        const at = line.indexOf(':');
-        headers[line.slice(0, at).trim().toLowerCase()] = line.slice(at + 1).trim();
-      }
-      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') });
-    });
-  });
 }
 
 describe('fastify frameworkErrors', () => {

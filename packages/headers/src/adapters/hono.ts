@@ -24,11 +24,22 @@ export interface SecurityHeadersVariables {
 
 /** Options of the Hono adapter. */
 export interface HonoSecurityHeadersOptions {
-  /** Whether the request came over TLS. Default: the request URL is https. */
+  /**
+   * Whether the request came over TLS. Default: on @hono/node-server, whether the connection is TLS
+   * (the socket, as in the node:http adapter); on runtimes without a Node socket, whether the request
+   * URL is https, counted only when the URL's host is the `Host` header. Behind a TLS-terminating
+   * proxy, pass your own.
+   */
   readonly isSecure?: (c: Context) => boolean;
 }
 
-const isHttps = (c: Context): boolean => c.req.url.startsWith('https:');
+/**
+ * The default `isSecure`: the scheme the cross-site guard takes for the server's own origin. Not the
+ * URL's alone: @hono/node-server writes an absolute-form request line's scheme into it
+ * (`GET https://app.example/` over plain HTTP), and HTTP/2's `:scheme`, which the client sends.
+ */
+const isHttps = (c: Context): boolean =>
+  schemeOf(c, new URL(c.req.url), c.req.header('host') || undefined) === 'https:';
 
 function bind(c: Context, policy: SecurityHeaders, secure: boolean): void {
   const state = bindState(c, [c, c.req.raw], policy, secure);
@@ -166,11 +177,12 @@ interface NodeServerBindings {
 }
 
 /**
- * The scheme the request arrived with. On @hono/node-server, from the socket, like the node:http
- * adapter: that server builds the request URL of an absolute-form request line
- * (`POST https://app.example/form` sent over plain HTTP) from that line. Elsewhere the runtime builds
- * the URL from `Host` and the connection, so its scheme is taken when its host is the `Host` header
- * (or there is none, HTTP/2); otherwise the URL came from the request line and nothing is known.
+ * The scheme the request arrived with, for `isSecure` and the guard's own origin alike. On
+ * @hono/node-server, from the socket, like the node:http adapter: that server builds the request URL
+ * of an absolute-form request line (`POST https://app.example/form` sent over plain HTTP) from that
+ * line, and over HTTP/2 from the client's `:scheme`. Elsewhere the runtime builds the URL from `Host`
+ * and the connection, so its scheme is taken when its host is the `Host` header (or there is none,
+ * HTTP/2); otherwise the URL came from the request line and nothing is known.
  */
 function schemeOf(c: Context, url: URL, host: string | undefined): string | undefined {
   const socket = (c.env as NodeServerBindings | undefined)?.incoming?.socket;
