@@ -160,7 +160,8 @@ export function validate(
     if (!KNOWN_DIRECTIVES.has(name)) {
       // Only a near-miss gets a suggestion, which names the known directive and never this entry:
       // anything else could be a pasted token, so it is named by position alone.
-      const match = closestKey(name, DIRECTIVE_NAMES);
+      // The builder writes `ScriptSrc` as `-script-src` (a capital starts a word): the leading `-` is its.
+      const match = closestKey(name.replace(/^-+/, ''), DIRECTIVE_NAMES);
       problems.push(
         `directive #${index + 1} is not a CSP directive this builder knows; ${match === undefined ? 'check its spelling' : `did you mean ${match}?`}`,
       );

@@ -65,6 +65,13 @@ describe('csp', () => {
     expect(unknown(problemsOf(() => ContentSecurityPolicy.parse("default-src 'self'; img-scr 'self'")))).toEqual([
       'directive #2 is not a CSP directive this builder knows; did you mean img-src?',
     ]);
+    // A capitalised key (`ScriptSrc`, `IMG-SRC`) is written with a leading `-`: still a near miss.
+    expect(
+      unknown(problemsOf(() => csp({ 'default-src': ["'self'"], ScirptSrc: ["'self'"], 'IMG-SRC': ["'self'"] }))),
+    ).toEqual([
+      'directive #2 is not a CSP directive this builder knows; did you mean script-src?',
+      'directive #3 is not a CSP directive this builder knows; did you mean img-src?',
+    ]);
     // A name that is no near-miss (a pasted token, say) gets no suggestion, and is never echoed.
     const token = 'ghp-16c7e42f292c6912e7710c838347ae178b4a';
     const problems = problemsOf(() => csp({ 'default-src': ["'self'"], [token]: ["'self'"], 'sk-live-51hx': [] }));

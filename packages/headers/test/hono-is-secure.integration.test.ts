@@ -161,4 +161,24 @@ describe('hono securityHeaders: default isSecure outside @hono/node-server (no s
   it("sends none when the URL's host is not the Host header (the URL came from the request line)", async () => {
     expect(await hsts('https://example.test/json', 'other.test')).toBeNull();
   });
+
+  it('takes the URL scheme of a fetch-style Request without a Host header', async () => {
+    const response = await app().fetch(new Request('https://example.test/json'));
+    expect(response.headers.get('strict-transport-security')).toBe(HSTS);
+  });
+
+  it('reads no socket from a binding that merely is named incoming, nor from one that throws', async () => {
+    // A Workers RPC stub answers every property with another stub: no boolean `encrypted`, no address.
+    const stub: object = new Proxy(() => {}, { get: () => stub });
+    const throwing = {
+      get incoming(): never {
+        throw new Error('binding unavailable');
+      },
+    };
+    for (const env of [{ incoming: stub }, throwing]) {
+      const response = await app().fetch(new Request('https://example.test/json'), env);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('strict-transport-security')).toBe(HSTS);
+    }
+  });
 });

@@ -27,8 +27,9 @@ export interface HonoSecurityHeadersOptions {
   /**
    * Whether the request came over TLS. Default: on @hono/node-server, whether the connection is TLS
    * (the socket, as in the node:http adapter); on runtimes without a Node socket, whether the request
-   * URL is https, counted only when the URL's host is the `Host` header. Behind a TLS-terminating
-   * proxy, pass your own.
+   * URL is https, counted only when the URL's host is the `Host` header (or there is no `Host`
+   * header, as in a fetch-style `Request`). Behind a TLS-terminating proxy (h2c behind Envoy or
+   * Istio included: their `:scheme` is not read), pass your own.
    */
   readonly isSecure?: (c: Context) => boolean;
 }
@@ -173,7 +174,9 @@ function applyWhenResponseIsSet(c: Context): void {
 
 /** What @hono/node-server puts in `c.env`: the Node request, whose socket says whether TLS was used. */
 interface NodeServerBindings {
-  readonly incoming?: { readonly socket?: { readonly encrypted?: unknown } | null } | null;
+  readonly incoming?: {
+    readonly socket?: { readonly encrypted?: unknown; readonly remoteAddress?: unknown } | null;
+  } | null;
 }
 
 /**
@@ -185,9 +188,26 @@ interface NodeServerBindings {
  * HTTP/2); otherwise the URL came from the request line and nothing is known.
  */
 function schemeOf(c: Context, url: URL, host: string | undefined): string | undefined {
-  const socket = (c.env as NodeServerBindings | undefined)?.incoming?.socket;
-  if (socket) return socket.encrypted === true ? 'https:' : 'http:';
+  const encrypted = socketEncryption(c);
+  if (encrypted !== undefined) return encrypted ? 'https:' : 'http:';
   return host === undefined || url.host === hostAsParsed(url.protocol, host) ? url.protocol : undefined;
+}
+
+/**
+ * Whether @hono/node-server's socket is TLS; undefined when `c.env` holds no Node socket (another
+ * runtime, or a binding that merely is named `incoming`: only a boolean `encrypted` counts) or
+ * reading it throws.
+ */
+function socketEncryption(c: Context): boolean | undefined {
+  try {
+    const socket = (c.env as NodeServerBindings | undefined)?.incoming?.socket;
+    if (!socket) return undefined;
+    // A TLSSocket's `encrypted` is true; a plain net.Socket has none, but has its peer's address.
+    if (socket.encrypted === true) return true;
+    return socket.encrypted === undefined && typeof socket.remoteAddress === 'string' ? false : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** `host` as the URL parser writes it under `scheme` (lower case, default port dropped), or undefined. */
