@@ -1,4 +1,5 @@
-import type { EncodedText } from './secret-encoding.ts';
+import { type BundleField, bundleFields } from './credential-bundle.ts';
+import { type EncodedText, pemBodyTexts, sniffedTexts } from './secret-encoding.ts';
 
 /**
  * What the entropy and pattern rules of `assessSecret` measure. A secret in a format — a PEM key,
@@ -9,27 +10,102 @@ import type { EncodedText } from './secret-encoding.ts';
  * alignment: measured as written, one bundle was refused in hex and accepted in base64.
  */
 export interface MeasuredText {
-  /** Read by the entropy and distinct-character rules. */
-  readonly whole: string;
+  /** Each read by the entropy and distinct-character rules. */
+  readonly wholes: readonly string[];
   /** Each read by the repeated-pattern and sequential rules. */
   readonly parts: readonly string[];
-  /** A PEM key's length in bytes (its body decoded), for the length floor; undefined for anything else. */
-  readonly keyBytes?: number;
+  /**
+   * Byte lengths that must each reach the length floor: a PEM key's body (not its armor), each
+   * secret of a bundle on its own (a random `client_id` does not lengthen a short `client_secret`).
+   */
+  readonly lengths: readonly number[];
+  /** Further texts the word rules read, and how (see `WordReading` in weak-secret.ts). */
+  readonly readings: readonly Reading[];
+  /** The text that parsed as a bundle: its keys are the format, read only for weak words and the dev marker. */
+  readonly bundle?: string;
+}
+
+/**
+ * How the word rules read a text. `as-written`: every rule. `sniffed`: decoded from an encoding
+ * nobody declared, only the rules that recognise a known value. `field`: a bundle value under a
+ * key that does not name a secret (`username`, `host`, `type`): only the dev marker and demo keys
+ * long or distinctive enough (`sk_test_…`), not `postgres`, `localhost` or `dev`, which are
+ * ordinary values there.
+ */
+export type WordReading = 'as-written' | 'sniffed' | 'field';
+
+/** A text for the word rules. */
+export interface Reading {
+  readonly text: string;
+  readonly reading: WordReading;
 }
 
 /** The contents of `value` (or of the first text it encodes that is a PEM key or a JSON bundle). */
 export function measuredText(value: string, texts: readonly EncodedText[]): MeasuredText {
-  for (const text of [value, ...texts.map((encoded) => encoded.text)]) {
-    const body = pemBody(text);
-    if (body !== undefined) return { whole: body, parts: [body], keyBytes: Buffer.byteLength(body, 'base64') };
+  const candidates = [value, ...texts.map((encoded) => encoded.text)];
+  for (const text of candidates) {
+    const block = pemBlock(text);
+    if (block === undefined) continue;
+    // A public key or a certificate is not a secret, however random its body: measured as the
+    // text it is, where BEGIN and END repeat (` PUBLIC KEY-----`), so it is refused in every encoding.
+    if (!PRIVATE_KEY_LABEL.test(block.label)) return { wholes: [text], parts: [text], lengths: [], readings: [] };
+    return {
+      wholes: [block.body],
+      parts: [block.body],
+      lengths: [Buffer.byteLength(block.body, 'base64')],
+      readings: pemBodyTexts(block.body).map((inner) => ({ text: inner, reading: 'sniffed' })),
+    };
   }
-  for (const text of [value, ...texts.map((encoded) => encoded.text)]) {
-    const values = bundleValues(text);
+  for (const text of candidates) {
+    const fields = bundleFields(text);
+    if (fields !== undefined) return measuredBundle(text, fields);
+  }
+  return { wholes: [value], parts: [value], lengths: [], readings: [] };
+}
+
+/**
+ * A bundle with secret-like keys is measured by those values, each on its own: the others (ids,
+ * emails, URLs) may be long and random without making a short `client_secret` strong. Without
+ * one, every value is measured together, as nothing says which is the secret.
+ */
+function measuredBundle(bundle: string, fields: readonly BundleField[]): MeasuredText {
+  const all: string[] = [];
+  const secrets: string[] = [];
+  const lengths: number[] = [];
+  const readings: Reading[] = [];
+  for (const { value, secret } of fields) {
+    // A PEM key in a bundle (`private_key`) is measured, and its length floor judged, by its body;
+    // so is a certificate beside it, which is the bundle's format, not its secret.
+    const body = pemBlock(value)?.body;
+    const content = body ?? value;
+    all.push(content);
+    if (secret) {
+      secrets.push(content);
+      lengths.push(body === undefined ? Buffer.byteLength(value, 'utf8') : Buffer.byteLength(body, 'base64'));
+    }
+    if (value.length === 0) continue;
+    readings.push({ text: value, reading: secret ? secretReading(value, body) : 'field' });
+    for (const text of body === undefined ? sniffedTexts(value) : pemBodyTexts(body))
+      readings.push({ text, reading: secret ? 'sniffed' : 'field' });
+  }
+  return {
+    // An empty secret is refused as too short; it has no characters to measure.
+    wholes: secrets.length > 0 ? secrets.filter((secret) => secret.length > 0) : [all.join('')],
     // A short value (`"version":"11"`) is too short to be a pattern by itself.
-    if (values !== undefined)
-      return { whole: values.join(''), parts: values.filter((part) => part.length >= MIN_PATTERN_VALUE) };
-  }
-  return { whole: value, parts: [value] };
+    parts: all.filter((part) => part.length >= MIN_PATTERN_VALUE),
+    lengths,
+    readings,
+    bundle,
+  };
+}
+
+// A secret value longer than this (a JWT, a PEM key) is read like sniffed text, for known values
+// only: a long random value spells a weak word by chance (`DUmMy`), and a person does not type one.
+const MAX_WORDS_VALUE = 128;
+
+/** How the word rules read a bundle value under a secret-like key: as a secret given alone, when a person could have typed it. */
+function secretReading(value: string, body: string | undefined): WordReading {
+  return body === undefined && value.length <= MAX_WORDS_VALUE ? 'as-written' : 'sniffed';
 }
 
 // RFC 1421 headers as OpenSSL writes them on a legacy encrypted key (`openssl genrsa -aes256`,
@@ -45,52 +121,27 @@ const ENCRYPTED_PEM_BLOCK = new RegExp(
   `^-----BEGIN ((?:RSA|EC|DSA) PRIVATE KEY)-----\\r?\\n${ENCRYPTION_HEADERS}${BODY}-----END \\1-----$`,
 );
 
-/**
- * The base64 body of a PEM block (`-----BEGIN <label>-----`, base64 lines, `-----END <label>-----`),
- * line breaks removed, also behind the encryption headers of a legacy encrypted private key;
- * undefined for anything else. The armor is the format, not the secret: ` PRIVATE KEY-----` occurs
- * in both lines.
- */
-export function pemBody(text: string): string | undefined {
+// The labels of private keys: `PRIVATE KEY`, `ENCRYPTED PRIVATE KEY`, `RSA`/`EC`/`DSA`/`OPENSSH PRIVATE KEY`.
+const PRIVATE_KEY_LABEL = /^(?:[A-Z0-9]+ ){0,2}PRIVATE KEY$/;
+
+/** A single PEM block, any label, without headers or behind a legacy encrypted key's. */
+function pemBlock(text: string): { readonly label: string; readonly body: string } | undefined {
   const trimmed = text.trim();
   const block = PEM_BLOCK.exec(trimmed) ?? ENCRYPTED_PEM_BLOCK.exec(trimmed);
-  return block === null ? undefined : (block[2] as string).replace(/\r?\n/g, '');
+  return block === null ? undefined : { label: block[1] as string, body: (block[2] as string).replace(/\r?\n/g, '') };
+}
+
+/**
+ * The base64 body of a PEM private key (`-----BEGIN <…>PRIVATE KEY-----`, base64 lines,
+ * `-----END <…>PRIVATE KEY-----`), line breaks removed, also behind the encryption headers of a
+ * legacy encrypted private key; undefined for anything else. The armor is the format, not the
+ * secret: ` PRIVATE KEY-----` occurs in both lines.
+ */
+export function pemBody(text: string): string | undefined {
+  const block = pemBlock(text);
+  return block !== undefined && PRIVATE_KEY_LABEL.test(block.label) ? block.body : undefined;
 }
 
 // The shortest bundle value the repeated-pattern and sequential rules read on its own (the run
 // `sequential` looks for is 8 characters long); shorter ones count towards the entropy only.
 const MIN_PATTERN_VALUE = 8;
-
-// Bounds on the walk: a credential bundle is small and shallow.
-const MAX_BUNDLE_DEPTH = 8;
-const MAX_BUNDLE_VALUES = 1000;
-
-/**
- * The string values of a JSON object (a GCP service-account key, an OAuth client, a Docker
- * `config.json`), nested ones included and a PEM key replaced by its body; undefined for any other
- * text or one without a string value. The keys, quotes and punctuation are the format: they repeat
- * (`"client_` in `client_id` and `client_secret`) in every bundle.
- */
-function bundleValues(text: string): string[] | undefined {
-  const trimmed = text.trim();
-  if (!trimmed.startsWith('{') || !trimmed.endsWith('}')) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(trimmed);
-  } catch {
-    return undefined;
-  }
-  const values: string[] = [];
-  const walk = (node: unknown, depth: number): boolean => {
-    if (typeof node === 'string') {
-      if (values.length >= MAX_BUNDLE_VALUES) return false;
-      // An empty value would make `few-distinct-characters` read nothing; it carries nothing.
-      if (node.length > 0) values.push(pemBody(node) ?? node);
-      return true;
-    }
-    if (typeof node !== 'object' || node === null) return true;
-    if (depth >= MAX_BUNDLE_DEPTH) return false;
-    return Object.values(node).every((child) => walk(child, depth + 1));
-  };
-  return walk(parsed, 0) && values.length > 0 ? values : undefined;
-}

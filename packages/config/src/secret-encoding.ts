@@ -67,7 +67,7 @@ function printableText(bytes: Uint8Array): string | undefined {
  * (a Kubernetes Secret's base64 `data:` pasted into an env var). Random keys almost never decode
  * to valid UTF-8, let alone printable text.
  */
-function sniffedTexts(value: string): string[] {
+export function sniffedTexts(value: string): string[] {
   const texts: string[] = [];
   const add = (bytes: Buffer): void => {
     const text = printableText(bytes);
@@ -84,6 +84,17 @@ function sniffedTexts(value: string): string[] {
     if (bytes.toString('base64url') === value) add(bytes);
   }
   return texts;
+}
+
+/**
+ * The printable texts the base64 body of a PEM block decodes to, and once more the texts those
+ * parse to: `base64(“rampart-dev-…”)` wrapped in PEM armor is the same dev secret as it is bare.
+ * A real key's body is DER, which is not printable text.
+ */
+export function pemBodyTexts(body: string): string[] {
+  const text = printableText(Buffer.from(body, 'base64'));
+  if (text === undefined) return [];
+  return [text, ...sniffedTexts(text).filter((inner) => inner !== text)];
 }
 
 /** A text a value encodes, and whether it was found by sniffing rather than by a declared encoding. */

@@ -1,7 +1,7 @@
 import { ConfigError } from './errors.ts';
 import { KNOWN_DEMO_SECRETS, type KnownDemoSecret } from './known-demo-secrets.ts';
 import { foldLookalikes } from './lookalikes.ts';
-import { measuredText } from './measured-text.ts';
+import { measuredText, type WordReading } from './measured-text.ts';
 import { isPlaceholderShape } from './placeholder-shape.ts';
 import { decodeSecret, encodedTexts } from './secret-encoding.ts';
 import { isListOf } from './spec.ts';
@@ -359,11 +359,14 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   const texts = encodedTexts(value, encoding);
   // A PEM key is measured by its body, a JSON bundle by its values: their armor lines, keys and
   // quotes (and the hex or base64 of them) repeat each other by format.
-  const { whole, parts, keyBytes } = measuredText(value, texts);
-  // The armor and headers of a PEM key are not key bytes.
-  if (keyBytes !== undefined && keyBytes < floor) rules.add('too-short');
-  if (whole.length > 0 && shannonBitsPerChar(whole) < policy.minBitsPerChar) rules.add('low-entropy');
-  if (new Set(whole).size < policy.minDistinct) rules.add('few-distinct-characters');
+  const { wholes, parts, lengths, readings, bundle } = measuredText(value, texts);
+  // The armor and headers of a PEM key are not key bytes, nor is a bundle's `client_id` part of
+  // its `client_secret`.
+  if (lengths.some((bytes) => bytes < floor)) rules.add('too-short');
+  for (const whole of wholes) {
+    if (whole.length > 0 && shannonBitsPerChar(whole) < policy.minBitsPerChar) rules.add('low-entropy');
+    if (new Set(whole).size < policy.minDistinct) rules.add('few-distinct-characters');
+  }
   if (parts.some((part) => part.length > 1 && (isRepeatedPattern(part) || hasRepeatedStretch(part)))) {
     rules.add('repeated-pattern');
   }
@@ -371,7 +374,12 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   const denylist = (options.denylist ?? []).map((extra) =>
     compileDemo({ value: extra, match: 'contains', origin: 'denylist option' }),
   );
-  addWordRules(value, denylist, rules);
+  // A bundle's keys are its format (`"secret_key":` spells the demo entry `secretkey`): the text
+  // of a bundle is read only for the dev marker and, as written, for weak words; its values are
+  // read one by one below, by what their key says they are.
+  const readingOf = (text: string, sniffed: boolean): WordReading | 'bundle' | 'sniffed-bundle' =>
+    text === bundle ? (sniffed ? 'sniffed-bundle' : 'bundle') : sniffed ? 'sniffed' : 'as-written';
+  addWordRules(value, denylist, rules, readingOf(value, false));
   // base64 of `super-secret-jwt-token-…` is that documented secret: the bytes a service uses are
   // the decoded ones. When they are text, the word rules read it too (the encoded text as well:
   // the Azurite key is documented in its base64 form). A utf8 value that strictly parses as hex or
@@ -380,7 +388,11 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   // the entropy and pattern rules keep measuring the value as written.
   // Sniffed text is often structured (a base64 Docker `config.json` with `"password":`, a JAAS line,
   // a PEM key): only the rules that recognise a known value read it, not the weak words.
-  for (const { text, sniffed } of texts) addWordRules(text, denylist, rules, sniffed);
+  for (const { text, sniffed } of texts) addWordRules(text, denylist, rules, readingOf(text, sniffed));
+  // The text a PEM body decodes to (a dev secret base64-encoded and armored is still one), and a
+  // bundle's values: a secret by its key, on its own, with every rule; any other value for known
+  // values only.
+  for (const { text, reading } of readings) addWordRules(text, denylist, rules, reading);
   return [...rules];
 }
 
@@ -419,33 +431,45 @@ const MAX_SNIFFED_PROMPT = 64;
 
 /**
  * The placeholder, weak-word, demo, denylist and dev-marker rules, which read text as words.
- * `sniffed` text (decoded from an encoding nobody declared) gets only the rules that recognise a
- * known value: dev marker, known demo (entries of 8+ characters), denylist and placeholder shapes.
+ * `as-written` text gets them all. `sniffed` text (decoded from an encoding nobody declared) gets
+ * only the rules that recognise a known value: dev marker, known demo (entries of 8+ characters),
+ * denylist and placeholder shapes. A `field` (a bundle value under a key that names no secret) gets
+ * the dev marker, long and prefix demo entries and the denylist: `postgres` or `localhost` is an
+ * ordinary `username` or `host`. A `bundle` text is read for the dev marker, and for weak words
+ * when it was written or declared as such (`sniffed-bundle`: the dev marker only).
  */
 function addWordRules(
   value: string,
   denylist: readonly DemoMatcher[],
   rules: Set<WeakSecretRule>,
-  sniffed = false,
+  reading: WordReading | 'bundle' | 'sniffed-bundle',
 ): void {
   // The word and shape rules read the folded value: lookalike letters, fullwidth forms, accents and
   // zero-width characters cannot hide a word. Length, entropy and patterns are measured on the
   // value as it is. ASCII folds to itself.
   const folded = foldLookalikes(value);
+  const sniffed = reading !== 'as-written' && reading !== 'bundle';
   // Anywhere in the value: a gen-dev secret pasted with its quotes or its `.env` line
   // (`"rampart-dev-…"`, `JWT_KEY=rampart-dev-…`) is still one.
   if (folded.toLowerCase().includes(DEV_SECRET_PREFIX)) rules.add('dev-marker');
-  else if (isPlaceholderShape(folded, { prompts: !sniffed || folded.length <= MAX_SNIFFED_PROMPT }))
+  else if (
+    (reading === 'as-written' || reading === 'sniffed') &&
+    isPlaceholderShape(folded, { prompts: !sniffed || folded.length <= MAX_SNIFFED_PROMPT })
+  )
     rules.add('placeholder');
   const isHex = /^[0-9a-f]+$/.test(folded) || /^[0-9A-F]+$/.test(folded);
   const forms = formsOf(folded);
   const words = isHex ? forms.flat : `${forms.flat} ${forms.deleeted}`;
   if (!sniffed && WEAK_WORDS.some((word) => words.includes(word))) rules.add('weak-word');
+  if (reading === 'bundle' || reading === 'sniffed-bundle') return;
   // A random hex value cannot spell a documented secret once de-leeted, but its digits can be
   // de-leeted into short words; compare hex values literally.
   const demoForms = isHex ? { ...forms, deleeted: forms.flat } : forms;
   const searched = sniffed ? SEARCHED_IN_SNIFFED : SEARCHED;
-  if (matchesExactDemo(demoForms) || searched.some((matcher) => matchesDemo(demoForms, matcher)))
+  if (
+    (reading !== 'field' && matchesExactDemo(demoForms)) ||
+    searched.some((matcher) => matchesDemo(demoForms, matcher))
+  )
     rules.add('known-demo');
   if (denylist.some((matcher) => matchesDemo(demoForms, matcher))) rules.add('known-demo');
 }

@@ -40,6 +40,16 @@ const shapes = [
     `-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00112233445566778899AABBCCDDEEFF\n\n${m}\n-----END RSA PRIVATE KEY-----`,
   (m: string) => JSON.stringify({ client_id: m, client_secret: m }),
   (m: string) => Buffer.from(JSON.stringify({ client_id: m, api_key: `${m}${m}` })).toString('hex'),
+  // The text a PEM body decodes to, and a bundle's secret-like values read on their own.
+  (m: string) =>
+    `-----BEGIN PRIVATE KEY-----\n${Buffer.from(`rampart-dev-${m}`).toString('base64')}\n-----END PRIVATE KEY-----`,
+  (m: string) => Buffer.from(JSON.stringify({ client_id: m, client_secret: m.slice(0, 7) })).toString('base64'),
+  (m: string) =>
+    JSON.stringify({
+      app_id: m,
+      api_key: Buffer.from(`super-secret-jwt-token-with-at-least-32-characters-long${m}`).toString('base64'),
+    }),
+  (m: string) => `-----BEGIN PUBLIC KEY-----\n${m}\n-----END PUBLIC KEY-----`,
 ] as const;
 
 function assertNoMarker(output: string, marker: string): void {
