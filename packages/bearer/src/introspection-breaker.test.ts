@@ -1,11 +1,14 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { closeServer, listen } from '../test/harness.ts';
 import { TEST_AUDIENCE as AUD, TEST_ISSUER as ISS, useIntrospectionServer } from '../test/introspection-server.ts';
 import { BearerError } from './errors.ts';
+import { createIntrospector } from './introspection.ts';
 import type { IntrospectionOptions } from './introspection-options.ts';
+import { type KeySource, staticJwks } from './key-source.ts';
 import { createBearerVerifier } from './verifier.ts';
 
 const ACTIVE = 'opaque-active-0123456789';
@@ -451,5 +454,73 @@ describe('introspection failure policy', () => {
     expect(() =>
       verifierWith({ failureThreshold: 1, failureBackoffMs: 100, maxConcurrentCalls: 10_000 }),
     ).not.toThrow();
+  });
+});
+
+describe('the token remembered to confirm an outage with', () => {
+  it('is dropped from memory 60 s after its answer by a timer, without waiting for a confirmation call', async () => {
+    vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
+    const introspector = createIntrospector(as.options({ failureThreshold: 2 }), () => now);
+    await introspector.introspect(ACTIVE);
+    expect(introspector.holdsWitness).toBe(true);
+    vi.advanceTimersByTime(59_999);
+    expect(introspector.holdsWitness).toBe(true);
+    vi.advanceTimersByTime(1);
+    expect(introspector.holdsWitness).toBe(false);
+    expect(as.calls).toHaveLength(1);
+  });
+
+  it('is kept while the breaker is open, and dropped 10 minutes after its last answer even then', async () => {
+    vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
+    const introspector = createIntrospector(as.options({ failureThreshold: 2, failureBackoffMs: 10_000 }), () => now);
+    await introspector.introspect(ACTIVE);
+    down = true;
+    for (const token of ['garbage-1', 'garbage-2']) {
+      await expect(introspector.introspect(token)).rejects.toMatchObject({
+        code: 'ERR_BEARER_INTROSPECTION_UNAVAILABLE',
+      });
+    }
+    // One call each, then the confirmation with the remembered token: it failed too, so the breaker opened.
+    expect(as.calls.map((call) => call.params.get('token'))).toEqual([ACTIVE, 'garbage-1', 'garbage-2', ACTIVE]);
+    vi.advanceTimersByTime(120_000);
+    expect(introspector.holdsWitness).toBe(true);
+    vi.advanceTimersByTime(479_999);
+    expect(introspector.holdsWitness).toBe(true);
+    vi.advanceTimersByTime(1);
+    expect(introspector.holdsWitness).toBe(false);
+  });
+
+  it('bounds the confirmation by timeoutMs, the key lookup of a signed (RFC 9701) answer included', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const keys = staticJwks({ keys: [{ ...(await exportJWK(publicKey)), kid: 'as-1', alg: 'ES256' }] });
+    let hang = false;
+    const hanging: KeySource = {
+      ...keys,
+      getKey: (header, token) => (hang ? new Promise<never>(() => undefined) : keys.getKey(header, token)),
+    };
+    const type = 'application/token-introspection+jwt';
+    const signed = await new SignJWT({
+      iss: ISS,
+      aud: 'orders-api',
+      token_introspection: { active: true, token_type: 'Bearer', aud: AUD, iss: ISS },
+    })
+      .setProtectedHeader({ alg: 'ES256', kid: 'as-1', typ: 'token-introspection+jwt' })
+      .sign(privateKey);
+    as.answer = (token) => (token === ACTIVE ? { type, body: signed } : { status: 500, body: 'unavailable' });
+    const verifier = verifierWith({
+      jwtResponse: { keys: hanging, algorithms: ['ES256'] },
+      failureThreshold: 1,
+      failureBackoffMs: 10_000,
+      timeoutMs: 200,
+    });
+    await expect(verifier.verify(ACTIVE)).resolves.toMatchObject({ issuer: ISS });
+    // The server answers the confirmation, but the keys to verify its answer never come: the
+    // confirmation fails within timeoutMs instead of holding the request (and the breaker) for good.
+    hang = true;
+    const opening = await failure(verifier.verify('poison-1'), 'poison-1');
+    expect(as.calls.map((call) => call.params.get('token'))).toEqual([ACTIVE, 'poison-1', ACTIVE]);
+    expect(retryAfterOf(verifier, opening)).toBe('10');
+    expect((await failure(verifier.verify('next-token'), 'next-token')).message).toContain('failureBackoffMs');
+    expect(as.calls).toHaveLength(3);
   });
 });

@@ -17,6 +17,8 @@ export interface IntrospectionBreakerSettings {
    * that failed too; returns `undefined` when it has nothing to ask with, and the breaker opens.
    */
   readonly confirm?: () => Promise<boolean> | undefined;
+  /** Called when the breaker goes from open or half-open back to closed. */
+  readonly onClose?: () => void;
 }
 
 /**
@@ -45,6 +47,8 @@ export interface AdmittedCall {
 export interface IntrospectionBreaker {
   /** Admits one call, or throws `ERR_BEARER_INTROSPECTION_UNAVAILABLE` (503) at once. */
   admit(): AdmittedCall;
+  /** Whether the breaker is open or half-open (not closed). */
+  readonly isOpen: boolean;
 }
 
 /** Whole seconds from `now` to `until`, at least 1 (a `Retry-After` value). */
@@ -67,7 +71,7 @@ const refused = (message: string, retryAfterSeconds: number): BearerError =>
  * plus one per failed probe (one a window).
  */
 export function createIntrospectionBreaker(settings: IntrospectionBreakerSettings): IntrospectionBreaker {
-  const { failureThreshold, failureBackoffMs, maxConcurrentCalls, clock, confirm } = settings;
+  const { failureThreshold, failureBackoffMs, maxConcurrentCalls, clock, confirm, onClose } = settings;
   const backoffSeconds = Math.max(1, Math.ceil(failureBackoffMs / 1000));
   let consecutiveFailures = 0;
   let openUntil: number | undefined;
@@ -76,6 +80,14 @@ export function createIntrospectionBreaker(settings: IntrospectionBreakerSetting
   let inFlight = 0;
   /** Answered calls so far: one that lands while a confirmation is in flight shows the server up too. */
   let answers = 0;
+
+  /** Closes the breaker: the server answered. */
+  const close = (): void => {
+    consecutiveFailures = 0;
+    if (openUntil === undefined) return;
+    openUntil = undefined;
+    onClose?.();
+  };
 
   /** Opens the breaker (or extends it) from now; the `Retry-After` of the failure that did. */
   const open = (): number => {
@@ -110,14 +122,16 @@ export function createIntrospectionBreaker(settings: IntrospectionBreakerSetting
       if (probe) probing = false;
     }
     if (up || answers !== answersBefore) {
-      consecutiveFailures = 0;
-      openUntil = undefined;
+      close();
       return undefined;
     }
     return open();
   };
 
   return {
+    get isOpen() {
+      return openUntil !== undefined;
+    },
     admit() {
       if (inFlight >= maxConcurrentCalls) {
         throw refused(
@@ -159,8 +173,7 @@ export function createIntrospectionBreaker(settings: IntrospectionBreakerSetting
           if (outcome === 'not-sent') return Promise.resolve(undefined);
           if (outcome === 'answered') {
             answers++;
-            consecutiveFailures = 0;
-            openUntil = undefined;
+            close();
             return Promise.resolve(undefined);
           }
           // A call admitted before the breaker opened may fail after it: that extends the window,

@@ -12,10 +12,20 @@ export const MAX_RESPONSE_BYTES = 65_536;
 const RETRY_AFTER_SECONDS = 5;
 
 /**
- * The longest a token answered with HTTP 200 is remembered to confirm an outage with, whatever the
- * answer cache's lifetime: it is a raw token held in memory.
+ * How long a token answered with HTTP 200 is remembered to confirm an outage with, after its last
+ * answer. Any HTTP 200 answer shows the server up (an expired or revoked token is answered
+ * `active: false`), so this follows neither the token's `exp` nor the answer cache: a token sent
+ * just before its `exp`, or `cacheMaxTtlSeconds: 0`, must not leave nothing to confirm with.
  */
 const WITNESS_MAX_AGE_MS = 60_000;
+
+/**
+ * How long it is kept while the breaker is open or half-open, after its last answer: a failed
+ * probe must still be confirmed after an outage longer than {@link WITNESS_MAX_AGE_MS}, or whoever
+ * takes every probe with a token the server fails on keeps the breaker open. Bounded: it is a raw
+ * token held in memory.
+ */
+const WITNESS_OUTAGE_MAX_AGE_MS = 600_000;
 
 /** An `ERR_BEARER_INTROSPECTION_UNAVAILABLE` error (503) with the default `Retry-After`. */
 export const unavailable = (message: string, cause?: unknown): BearerError =>
@@ -88,13 +98,15 @@ export interface IntrospectionTransport {
    * Offers a token the endpoint has just answered with HTTP 200 (a real introspection answer), to
    * confirm an outage with before the breaker opens: failures for attacker-chosen tokens then do
    * not open it while the server still answers this one. One token is kept, the newest active one
-   * (else the newest inactive one), in memory only, never logged, until `until` (a
-   * `performance.now()` deadline: when its cached result expires) and at most
-   * {@link WITNESS_MAX_AGE_MS}.
+   * (else the newest inactive one), in memory only, never logged, for {@link WITNESS_MAX_AGE_MS}
+   * after its last answer (a successful confirmation is one), {@link WITNESS_OUTAGE_MAX_AGE_MS}
+   * while the breaker is open; a timer drops it then.
    */
-  remember(token: string, active: boolean, until: number): void;
+  remember(token: string, active: boolean): void;
   /** Calls made to the endpoint, confirmations included (for tests and metrics). */
   readonly calls: number;
+  /** Whether a token is remembered to confirm an outage with (for tests: it is a raw token in memory). */
+  readonly holdsWitness: boolean;
 }
 
 /** Whether an HTTP 200 answer is a readable introspection answer (parsed, and verified when signed). */
@@ -117,15 +129,56 @@ export function createIntrospectionTransport(
   // Monotonic, read through the global at each call (so tests can fake it): the verifier's
   // clock may be stepped back or frozen, and then the window would never end.
   const monotonic = (): number => performance.now();
-  /** The one token remembered to confirm an outage with (see {@link IntrospectionTransport.remember}). */
-  let witness: { readonly token: string; readonly active: boolean; readonly until: number } | undefined;
+  /**
+   * The one token remembered to confirm an outage with (see {@link IntrospectionTransport.remember}),
+   * and when (monotonic) the server last answered it.
+   */
+  let witness: { readonly token: string; readonly active: boolean; readonly answeredAt: number } | undefined;
+  /** Drops the witness at its deadline, so the raw token does not outlive it in memory. */
+  let witnessTimer: ReturnType<typeof setTimeout> | undefined;
+  let witnessTimerAt = Number.POSITIVE_INFINITY;
   const breaker = createIntrospectionBreaker({
     failureThreshold: options.failureThreshold ?? 5,
     failureBackoffMs: options.failureBackoffMs ?? 5_000,
     maxConcurrentCalls: options.maxConcurrentCalls ?? 256,
     clock: monotonic,
     confirm: () => confirm(),
+    // Back to closed: a witness kept for the outage only is dropped now.
+    onClose: () => sweepWitness(),
   });
+
+  const witnessDeadline = (held: { readonly answeredAt: number }): number =>
+    held.answeredAt + (breaker.isOpen ? WITNESS_OUTAGE_MAX_AGE_MS : WITNESS_MAX_AGE_MS);
+
+  const dropWitness = (): void => {
+    witness = undefined;
+    clearTimeout(witnessTimer);
+    witnessTimer = undefined;
+    witnessTimerAt = Number.POSITIVE_INFINITY;
+  };
+
+  /** Drops the witness if its deadline has passed, else (re)arms the timer that will. */
+  function sweepWitness(): void {
+    if (witness === undefined) return;
+    const now = monotonic();
+    const deadline = witnessDeadline(witness);
+    if (deadline <= now) {
+      dropWitness();
+      return;
+    }
+    // A timer due no later is kept (not re-armed on every answer): when it runs, it sweeps again and
+    // re-arms for the rest; the breaker may have opened meanwhile, and then the witness is kept longer.
+    if (witnessTimer !== undefined && witnessTimerAt <= deadline) return;
+    clearTimeout(witnessTimer);
+    witnessTimerAt = deadline;
+    witnessTimer = setTimeout(() => {
+      witnessTimer = undefined;
+      witnessTimerAt = Number.POSITIVE_INFINITY;
+      sweepWitness();
+    }, deadline - now);
+    // A remembered token must not keep the process alive.
+    witnessTimer.unref?.();
+  }
   let calls = 0;
   // RFC 6749 invalid_request is about the request. From an endpoint that answers introspections it
   // can only be about the token (oidc-provider: one too large for its body parser); from the token
@@ -142,8 +195,13 @@ export function createIntrospectionTransport(
    * ignore the abort signal, and a call that never settles would hold its `maxConcurrentCalls` slot,
    * or the breaker's half-open probe, for good.
    */
-  const exchange = async (body: string, headers: Record<string, string>): Promise<IntrospectionReply> => {
+  const exchange = async (
+    body: string,
+    headers: Record<string, string>,
+    cancel?: AbortSignal,
+  ): Promise<IntrospectionReply> => {
     const controller = new AbortController();
+    cancel?.addEventListener('abort', () => controller.abort(cancel.reason), { once: true });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -219,26 +277,47 @@ export function createIntrospectionTransport(
    * The confirmation call before the breaker opens: the remembered token, through the same
    * endpoint, client authentication and timeout, in the slot of the failed call that started it.
    * `true` when the server gave a real introspection answer; `undefined` when no token is remembered.
+   * All of it, the client assertion and reading the answer (the key lookup of a signed one) included,
+   * is settled within one `timeoutMs`.
    */
   const confirm = (): Promise<boolean> | undefined => {
     const held = witness;
-    if (held === undefined || held.until <= monotonic()) {
-      witness = undefined;
+    if (held === undefined || witnessDeadline(held) <= monotonic()) {
+      dropWitness();
       return undefined;
     }
     return (async () => {
       calls++;
-      try {
+      const cancel = new AbortController();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = new Promise<false>((resolve) => {
+        timer = setTimeout(() => {
+          cancel.abort(new DOMException('The confirmation call timed out.', 'TimeoutError'));
+          resolve(false);
+        }, timeoutMs);
+      });
+      const attempt = (async () => {
         const { body, headers } = await prepare(held.token);
-        const reply = await exchange(body, headers);
-        if (reply.response.status !== 200 || !(await readsAsAnswer(reply))) return false;
-        answersIntrospections = true;
-        refusalsInARow = 0;
-        return true;
-      } catch {
+        const reply = await exchange(body, headers, cancel.signal);
+        return reply.response.status === 200 && (await readsAsAnswer(reply));
+      })()
         // Why it failed is not reported: the failures that started it already were.
-        return false;
+        .catch((): boolean => false);
+      let up: boolean;
+      try {
+        up = await Promise.race([attempt, timedOut]);
+      } finally {
+        clearTimeout(timer);
       }
+      if (!up) return false;
+      answersIntrospections = true;
+      refusalsInARow = 0;
+      // Answered again: it is kept for another WITNESS_MAX_AGE_MS, unless replaced meanwhile.
+      if (witness === held) {
+        witness = { ...held, answeredAt: monotonic() };
+        sweepWitness();
+      }
+      return true;
     })();
   };
 
@@ -279,6 +358,9 @@ export function createIntrospectionTransport(
     get calls() {
       return calls;
     },
+    get holdsWitness() {
+      return witness !== undefined;
+    },
     async post(token) {
       const reply = await send(token);
       const status = reply.response.status;
@@ -298,13 +380,13 @@ export function createIntrospectionTransport(
       answersIntrospections = true;
       refusalsInARow = 0;
     },
-    remember(token, active, until) {
+    remember(token, active) {
       const now = monotonic();
-      const deadline = Math.min(until, now + WITNESS_MAX_AGE_MS);
-      if (deadline <= now) return;
       // An active token is kept over a newer inactive one: inactive answers are what garbage gets.
-      if (!active && witness?.active === true && witness.until > now) return;
-      witness = { token, active, until: deadline };
+      if (!active && witness?.active === true && witnessDeadline(witness) > now) return;
+      // Answered now, so its deadline is never earlier than the one it replaces.
+      witness = { token, active, answeredAt: now };
+      sweepWitness();
     },
   };
 }

@@ -114,6 +114,8 @@ export interface Introspector {
   introspect(token: string): Promise<JsonObject>;
   /** Calls made to the endpoint (for tests and metrics). */
   readonly calls: number;
+  /** Whether a token is remembered to confirm an outage with (for tests: it is a raw token in memory). */
+  readonly holdsWitness: boolean;
 }
 
 /** Builds the introspection client of a verifier. */
@@ -261,14 +263,14 @@ export function createIntrospector(
         if (typeof answer === 'string') {
           if (negativeTtlMs > 0) remember(key, { answer, until: at + negativeTtlMs });
           // An HTTP 200 inactive answer (not a 400 refusal) shows the server answers this token.
-          if (answer === 'inactive') transport.remember(token, false, at + negativeTtlMs);
+          if (answer === 'inactive') transport.remember(token, false);
         } else {
           // Never past exp: how long until then is read on the wall clock, once, and counted down on
           // the monotonic one. The wall-clock exp check of each request still applies.
           const untilExp = typeof answer.exp === 'number' ? answer.exp * 1000 - clock() : Number.POSITIVE_INFINITY;
           const ttl = Math.min(maxTtlMs, untilExp);
           if (ttl > 0) remember(key, { answer, until: at + ttl });
-          transport.remember(token, true, at + ttl);
+          transport.remember(token, true);
         }
         return answer;
       })
@@ -283,6 +285,9 @@ export function createIntrospector(
     scopeClaims: options.scopeClaims,
     get calls() {
       return transport.calls;
+    },
+    get holdsWitness() {
+      return transport.holdsWitness;
     },
     async introspect(token) {
       // RFC 6750 §2.1 b64token: anything else is refused before a call. A lone surrogate cannot even

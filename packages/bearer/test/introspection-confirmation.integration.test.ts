@@ -148,9 +148,10 @@ async function issueToken(): Promise<string> {
   return token;
 }
 
-const verifierWith = (extra: Partial<IntrospectionOptions> = {}): BearerVerifier =>
+const verifierWith = (extra: Partial<IntrospectionOptions> = {}, now?: () => number): BearerVerifier =>
   createBearerVerifier({
     realm: 'api',
+    ...(now === undefined ? {} : { now }),
     introspection: {
       endpoint: proxyUrl,
       issuer,
@@ -278,16 +279,99 @@ describe('introspection breaker confirmation (oidc-provider behind a failing pro
     expect(seen).toHaveLength(3);
   });
 
-  it('forgets the remembered token when its cached result expires', async () => {
+  it('forgets the remembered token 60 s after its answer, whatever the cache lifetime', async () => {
     vi.useFakeTimers({ toFake: ['performance'] });
     const verifier = verifierWith({ failureThreshold: 2, failureBackoffMs: 30_000, cacheMaxTtlSeconds: 2 });
     const witness = await issueToken();
     await expect(verifier.verify(witness)).resolves.toMatchObject({ issuer });
-    vi.advanceTimersByTime(2_000);
+    // Past the cache lifetime, within 60 s: still confirmed with.
+    vi.advanceTimersByTime(59_000);
     expect(await codes(verifier, [unique('poison'), unique('poison')])).toEqual([UNAVAILABLE, UNAVAILABLE]);
-    expect(seen.filter((token) => token === witness)).toHaveLength(1);
+    expect(seen.filter((token) => token === witness)).toHaveLength(2);
+    // The confirmation was an answer too: 60 s after it, nothing is remembered, and the breaker opens.
+    vi.advanceTimersByTime(60_000);
+    expect(await codes(verifier, [unique('poison'), unique('poison')])).toEqual([UNAVAILABLE, UNAVAILABLE]);
+    expect(seen.filter((token) => token === witness)).toHaveLength(2);
     expect((await failure(verifier, await issueToken())).code).toBe(UNAVAILABLE);
-    expect(seen).toHaveLength(3);
+    expect(seen).toHaveLength(6);
+  });
+
+  it('keeps a valid token answered seconds before its exp for 60 s: the attacker cannot make it expire to open the breaker', async () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    let skewMs = 0;
+    const verifier = verifierWith({ failureThreshold: 2, failureBackoffMs: 30_000 }, () => Date.now() + skewMs);
+    const witness = await issueToken();
+    await expect(verifier.verify(witness)).resolves.toMatchObject({ issuer });
+    // The attacker's own valid token, sent 2 s before its exp (oidc-provider: 300 s after issue): the
+    // newest active answer, cached for 2 s only.
+    const own = await issueToken();
+    skewMs = 298_000;
+    await expect(verifier.verify(own)).resolves.toMatchObject({ issuer });
+    skewMs = 0;
+    vi.advanceTimersByTime(3_000);
+    expect(await codes(verifier, [unique('poison'), unique('poison')], own)).toEqual([UNAVAILABLE, UNAVAILABLE]);
+    // Still confirmed with (the server answers it, active or not): the breaker stays closed.
+    expect(seen.slice(4)).toEqual([own]);
+    const fresh = await issueToken();
+    await expect(verifier.verify(fresh)).resolves.toMatchObject({ issuer });
+    expect(seen.at(-1)).toBe(fresh);
+  });
+
+  it('remembers a token with cacheMaxTtlSeconds 0: the confirmation does not depend on the answer cache', async () => {
+    const verifier = verifierWith({
+      failureThreshold: 2,
+      failureBackoffMs: 30_000,
+      cacheMaxTtlSeconds: 0,
+      negativeCacheTtlSeconds: 0,
+    });
+    const witness = await issueToken();
+    await expect(verifier.verify(witness)).resolves.toMatchObject({ issuer });
+    expect(await codes(verifier, [unique('poison'), unique('poison')], witness)).toEqual([UNAVAILABLE, UNAVAILABLE]);
+    expect(seen.filter((token) => token === witness)).toHaveLength(2);
+    const fresh = await issueToken();
+    await expect(verifier.verify(fresh)).resolves.toMatchObject({ issuer });
+    expect(seen.at(-1)).toBe(fresh);
+  });
+
+  it('keeps the remembered token through an outage longer than 60 s, so an attacker cannot hold the breaker open by taking every probe', async () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const verifier = verifierWith({ failureThreshold: 2, failureBackoffMs: 10_000 });
+    const witness = await issueToken();
+    await expect(verifier.verify(witness)).resolves.toMatchObject({ issuer });
+    down = true;
+    await codes(verifier, [unique('garbage'), unique('garbage')]);
+    expect(seen).toHaveLength(4);
+    // Two minutes into the outage a probe fails, and is still confirmed with the token (it fails too).
+    vi.advanceTimersByTime(120_000);
+    const during = unique('garbage');
+    expect(retryAfter(verifier, await failure(verifier, during, witness))).toBe('10');
+    expect(seen.slice(4)).toEqual([during, witness]);
+    // The server is back; the attacker takes the next probe with a token it fails on. The
+    // confirmation shows the server up, so the breaker closes and valid tokens get through.
+    vi.advanceTimersByTime(10_000);
+    down = false;
+    const probe = unique('poison');
+    expect(retryAfter(verifier, await failure(verifier, probe, witness))).toBe('5');
+    expect(seen.slice(6)).toEqual([probe, witness]);
+    const valid = await Promise.all([issueToken(), issueToken(), issueToken()]);
+    for (const token of valid) await expect(verifier.verify(token)).resolves.toMatchObject({ issuer });
+    expect(seen.slice(8)).toEqual(valid);
+  });
+
+  it('forgets the remembered token 10 minutes after its last answer even while the breaker is open', async () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const verifier = verifierWith({ failureThreshold: 2, failureBackoffMs: 10_000 });
+    const witness = await issueToken();
+    await expect(verifier.verify(witness)).resolves.toMatchObject({ issuer });
+    down = true;
+    await codes(verifier, [unique('garbage'), unique('garbage')]);
+    expect(seen).toHaveLength(4);
+    vi.advanceTimersByTime(600_000);
+    down = false;
+    // Past the cap a probe the server fails on reopens the breaker with no confirmation (README).
+    const probe = unique('poison');
+    expect(retryAfter(verifier, await failure(verifier, probe))).toBe('10');
+    expect(seen.slice(4)).toEqual([probe]);
   });
 
   it('sends at most one confirmation per failureThreshold failures, preferring the newest active token', async () => {
