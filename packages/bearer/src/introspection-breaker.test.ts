@@ -490,6 +490,75 @@ describe('the token remembered to confirm an outage with', () => {
     expect(introspector.holdsWitness).toBe(false);
   });
 
+  it('is kept at most 10 minutes after a request brought it, however many confirmations answer it', async () => {
+    vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
+    const introspector = createIntrospector(as.options({ failureThreshold: 2 }), () => now);
+    await introspector.introspect(ACTIVE);
+    const answer = as.answer;
+    as.answer = (token, call) =>
+      token.startsWith('poison') ? { status: 500, body: 'unavailable' } : answer(token, call);
+    // Someone makes the server fail two tokens every 55 s: each time the remembered token confirms.
+    for (let round = 1; round <= 10; round++) {
+      vi.advanceTimersByTime(55_000);
+      for (const token of [`poison-${round}-a`, `poison-${round}-b`]) {
+        await expect(introspector.introspect(token)).rejects.toMatchObject({
+          code: 'ERR_BEARER_INTROSPECTION_UNAVAILABLE',
+        });
+      }
+      expect(introspector.holdsWitness).toBe(true);
+    }
+    expect(as.calls.filter((call) => call.params.get('token') === ACTIVE)).toHaveLength(11);
+    // 550 s after the request that brought it: dropped at 600 s, confirmations or not.
+    vi.advanceTimersByTime(49_999);
+    expect(introspector.holdsWitness).toBe(true);
+    vi.advanceTimersByTime(1);
+    expect(introspector.holdsWitness).toBe(false);
+  });
+
+  it('sends nothing once the confirmation ran out of time while its client assertion was being signed', async () => {
+    const { privateKey } = await generateKeyPair('ES256');
+    as.answer = (token) =>
+      token === ACTIVE
+        ? { active: true, token_type: 'Bearer', aud: AUD, iss: ISS, exp: Math.floor(now / 1000) + 600 }
+        : { status: 500, body: 'unavailable' };
+    const sent: string[] = [];
+    const verifier = verifierWith({
+      authentication: { method: 'private_key_jwt', privateKey, algorithm: 'ES256', keyId: 'k1' },
+      failureThreshold: 1,
+      failureBackoffMs: 10_000,
+      timeoutMs: 200,
+      fetch: (input, init) => {
+        sent.push(new URLSearchParams(String(init?.body)).get('token') ?? '');
+        return fetch(input, init);
+      },
+    });
+    await verifier.verify(ACTIVE);
+    // The second signature (the confirmation's assertion) waits until the breaker has opened.
+    const sign = crypto.subtle.sign.bind(crypto.subtle);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let signed: Promise<unknown> = Promise.resolve();
+    let signatures = 0;
+    const spy = vi.spyOn(crypto.subtle, 'sign').mockImplementation((...args: Parameters<SubtleCrypto['sign']>) => {
+      signatures++;
+      const result = signatures === 2 ? gate.then(() => sign(...args)) : sign(...args);
+      signed = result;
+      return result;
+    });
+    try {
+      const opening = await failure(verifier.verify('poison-1'), 'poison-1');
+      expect(retryAfterOf(verifier, opening)).toBe('10');
+      release();
+      await signed;
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      expect(sent).toEqual([ACTIVE, 'poison-1']);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('bounds the confirmation by timeoutMs, the key lookup of a signed (RFC 9701) answer included', async () => {
     const { privateKey, publicKey } = await generateKeyPair('ES256');
     const keys = staticJwks({ keys: [{ ...(await exportJWK(publicKey)), kid: 'as-1', alg: 'ES256' }] });

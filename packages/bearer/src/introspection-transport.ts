@@ -27,6 +27,13 @@ const WITNESS_MAX_AGE_MS = 60_000;
  */
 const WITNESS_OUTAGE_MAX_AGE_MS = 600_000;
 
+/**
+ * The longest a token is kept after a request last brought it (confirmations do not count): an
+ * attacker who makes the server fail `failureThreshold` tokens a minute would otherwise have the
+ * same raw token confirmed, and kept in memory, for as long as they went on.
+ */
+const WITNESS_RETENTION_MS = 600_000;
+
 /** An `ERR_BEARER_INTROSPECTION_UNAVAILABLE` error (503) with the default `Retry-After`. */
 export const unavailable = (message: string, cause?: unknown): BearerError =>
   new BearerError('ERR_BEARER_INTROSPECTION_UNAVAILABLE', message, { cause, retryAfterSeconds: RETRY_AFTER_SECONDS });
@@ -100,7 +107,8 @@ export interface IntrospectionTransport {
    * not open it while the server still answers this one. One token is kept, the newest active one
    * (else the newest inactive one), in memory only, never logged, for {@link WITNESS_MAX_AGE_MS}
    * after its last answer (a successful confirmation is one), {@link WITNESS_OUTAGE_MAX_AGE_MS}
-   * while the breaker is open; a timer drops it then.
+   * while the breaker is open, and never more than {@link WITNESS_RETENTION_MS} after a request
+   * brought it; a timer drops it then.
    */
   remember(token: string, active: boolean): void;
   /** Calls made to the endpoint, confirmations included (for tests and metrics). */
@@ -131,9 +139,11 @@ export function createIntrospectionTransport(
   const monotonic = (): number => performance.now();
   /**
    * The one token remembered to confirm an outage with (see {@link IntrospectionTransport.remember}),
-   * and when (monotonic) the server last answered it.
+   * when (monotonic) the server last answered it, and when a request last brought it.
    */
-  let witness: { readonly token: string; readonly active: boolean; readonly answeredAt: number } | undefined;
+  let witness:
+    | { readonly token: string; readonly active: boolean; readonly answeredAt: number; readonly rememberedAt: number }
+    | undefined;
   /** Drops the witness at its deadline, so the raw token does not outlive it in memory. */
   let witnessTimer: ReturnType<typeof setTimeout> | undefined;
   let witnessTimerAt = Number.POSITIVE_INFINITY;
@@ -147,8 +157,11 @@ export function createIntrospectionTransport(
     onClose: () => sweepWitness(),
   });
 
-  const witnessDeadline = (held: { readonly answeredAt: number }): number =>
-    held.answeredAt + (breaker.isOpen ? WITNESS_OUTAGE_MAX_AGE_MS : WITNESS_MAX_AGE_MS);
+  const witnessDeadline = (held: { readonly answeredAt: number; readonly rememberedAt: number }): number =>
+    Math.min(
+      held.answeredAt + (breaker.isOpen ? WITNESS_OUTAGE_MAX_AGE_MS : WITNESS_MAX_AGE_MS),
+      held.rememberedAt + WITNESS_RETENTION_MS,
+    );
 
   const dropWitness = (): void => {
     witness = undefined;
@@ -200,6 +213,9 @@ export function createIntrospectionTransport(
     headers: Record<string, string>,
     cancel?: AbortSignal,
   ): Promise<IntrospectionReply> => {
+    // A signal aborted already (a confirmation whose deadline passed while its assertion was being
+    // signed) sends nothing: its listeners would never run.
+    cancel?.throwIfAborted();
     const controller = new AbortController();
     cancel?.addEventListener('abort', () => controller.abort(cancel.reason), { once: true });
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -385,7 +401,7 @@ export function createIntrospectionTransport(
       // An active token is kept over a newer inactive one: inactive answers are what garbage gets.
       if (!active && witness?.active === true && witnessDeadline(witness) > now) return;
       // Answered now, so its deadline is never earlier than the one it replaces.
-      witness = { token, active, answeredAt: now };
+      witness = { token, active, answeredAt: now, rememberedAt: now };
       sweepWitness();
     },
   };
