@@ -231,6 +231,33 @@ describe('commonJsExports', () => {
     expect(commonJsExports(program, 'src/a.js').map((e) => e.name)).toEqual(['touch']);
   });
 
+  it("reads Object.defineProperty onto the export object, a getter's returned value, and esbuild's export-names note", () => {
+    for (const code of [
+      'Object.defineProperty(exports, "touch", { enumerable: true, get: function () { return touch; } });',
+      "Object.defineProperty(module.exports, 'touch', { value: touch });",
+      "var api = module.exports;\nObject.defineProperty(api, 'touch', { get() { return touch; } });",
+      // Object.assign copies what a getter returns.
+      'Object.assign(module.exports, { get touch() { return touch; } });',
+      // esbuild's note for Node's named-export detection: it never runs, but names the exports.
+      'module.exports = __toCommonJS(api_exports);\n0 && (module.exports = { touch });',
+    ]) {
+      expect(exported(`${TOUCH}${code}\n`), code).toEqual(['touch']);
+    }
+    for (const code of [
+      "Object.defineProperty(globalThis.api, 'touch', { value: touch });",
+      "module.exports = function main() {};\nObject.defineProperty(exports, 'touch', { value: touch });",
+      "Object.defineProperty(exports, 'touch', { set(v) { touch = v; } });",
+      'Object.assign(module.exports, { set touch(v) { other(touch); } });',
+      'var module = { exports: {} };\n0 && (module.exports = { touch });',
+      '1 && (globalThis.api = { touch });',
+    ]) {
+      expect(
+        exported(`${TOUCH}${code}\n`).filter((n) => n === 'touch'),
+        code,
+      ).toEqual([]);
+    }
+  });
+
   it("follows a name bound to Node's module itself, as module", () => {
     for (const code of [
       'var m = module;\nm.exports = { touch };',
@@ -273,6 +300,39 @@ describe('commonJsExports', () => {
       'while (a) { module.exports = { touch }; }',
     ]) {
       expect(exported(`${TOUCH}${code}\n`), code).toEqual([]);
+    }
+  });
+
+  it('reads the statements of a block in order: a rebinding holds for the rest of it, and after a block that may not run only may', () => {
+    for (const code of [
+      // A plain block always runs: what it rebinds holds after it as well.
+      '{ var exports = {}; exports.touch = touch; }',
+      '{ var exports = {}; }\nexports.touch = touch;',
+      '{ module.exports = function main() {}; }\nexports.touch = touch;',
+      // Where the block runs, the write after the rebinding goes to the new object.
+      'if (a) { module.exports = function main() {}; exports.touch = touch; }',
+      "if (typeof window !== 'undefined') { var module = { exports: {} }; module.exports.touch = touch; }",
+      'if (a) { ({ exports } = globalThis.ctx); exports.touch = touch; }',
+      'var m = module;\nif (c) { m = { exports: {} }; m.exports.touch = touch; }',
+      'var api = module.exports;\ntry { api = {}; api.touch = touch; } catch {}',
+      'try { x(); } catch { var exports = {}; exports.touch = touch; }',
+      'if (a) { var api = module.exports; api = {}; }\napi.touch = touch;',
+    ]) {
+      expect(exported(`${TOUCH}${code}\n`), code).toEqual([]);
+    }
+    for (const code of [
+      // After a block that may not run (or stop part-way), a name may still hold what it held.
+      'try { module.exports = function main() {}; } catch {}\nexports.touch = touch;',
+      'if (a) { if (b) { var exports = {}; } exports.touch = touch; }',
+      'if (a) { var exports = {}; } else { exports.touch = touch; }',
+      'if (a) { var exports = {}; } else if (b) { module.exports = function main() {}; } else { exports.touch = touch; }',
+      'try { var exports = {}; } finally { exports.touch = touch; }',
+      // What such a block binds may hold after it.
+      'if (a) { var api = module.exports; }\napi.touch = touch;',
+      'if (a) { exports = module.exports = {}; }\nexports.touch = touch;',
+      'if (a) { module.exports = function main() {}; if (b) { var api = module.exports = {}; } }\napi.touch = touch;',
+    ]) {
+      expect(exported(`${TOUCH}${code}\n`), code).toEqual(['touch']);
     }
   });
 

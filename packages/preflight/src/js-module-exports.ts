@@ -1,8 +1,9 @@
 // What a module exports, however it says so: inline (`export function f`), by list, by default,
 // by `export =`, or through CommonJS (`module.exports`, `exports.x`).
 import { assignmentChain, linkWrites } from './js-assignment-chain.ts';
-import { type AstNode, child, children, memberPath, propertyKeyName, unwrap } from './js-ast.ts';
+import { type AstNode, child, children, memberPath, propertyKeyName, stringValue, unwrap } from './js-ast.ts';
 import { COMMONJS_NAMES, isCommonJsScope, runtimeNames } from './js-commonjs-scope.ts';
+import { NameSet } from './js-name-set.ts';
 import { patternIdentifiers } from './js-scope.ts';
 
 /** A module's exports: the module-scope names it exports and the values it exports in place. */
@@ -55,9 +56,11 @@ const ALWAYS_TRUTHY: ReadonlySet<string> = new Set([
  * the new export object; once `module` holds anything but Node's module (`var module = { exports:
  * {} }`, `({ module } = ctx)`), `module.exports` is no export, while a name bound to Node's module
  * (`var m = module`) exports through `m.exports`. `Object.assign(module.exports, { read })` exports
- * each property of its literal objects. Statements in a top-level `if`, `else`, `try` or block may
- * run: what they export counts, and they take nothing away (a `var module = …` shim behind `typeof
- * module === 'undefined'` changes nothing). Nothing where {@link isCommonJsScope} says
+ * each property of its literal objects, `Object.defineProperty(exports, 'x', { value | get })` its
+ * value, esbuild's `0 && (module.exports = { x })` note its names. Statements in a top-level `if`,
+ * `else`, `try` or block may run: what they export counts; inside the block they run in order, and
+ * after a branch or `try`/`catch` block they take nothing away (a `var module = …` shim behind
+ * `typeof module === 'undefined'` changes nothing after it). Nothing where {@link isCommonJsScope} says
  * `module`/`exports` are not CommonJS's. Listed once per program, in one pass over its statements.
  */
 export function commonJsExports(program: AstNode, file: string): readonly CommonJsExport[] {
@@ -92,52 +95,53 @@ function resultOf(node: AstNode | undefined): AstNode | undefined {
   return n;
 }
 
-/** `Object.assign(target, …)`: its arguments (the target first), which it copies onto the target it returns. */
-function objectAssignArguments(node: AstNode | undefined): AstNode[] | undefined {
+/** `Object.<method>(target, …)`: its arguments, the target first. */
+function objectCallArguments(node: AstNode | undefined, method: 'assign' | 'defineProperty'): AstNode[] | undefined {
   if (node?.type !== 'CallExpression') return undefined;
   const path = memberPath(child(node, 'callee'));
-  return path?.length === 2 && path[0] === 'Object' && path[1] === 'assign' ? children(node, 'arguments') : undefined;
+  return path?.length === 2 && path[0] === 'Object' && path[1] === method ? children(node, 'arguments') : undefined;
+}
+
+/** `Object.assign(target, …)`: its arguments (the target first), which it copies onto the target it returns. */
+const objectAssignArguments = (node: AstNode | undefined): AstNode[] | undefined => objectCallArguments(node, 'assign');
+
+/**
+ * What a getter returns when its body is one `return v` or an arrow's expression: `() => read`,
+ * `function () { return read_1.read; }` (TypeScript's re-export), `get() { return read; }`.
+ */
+function returnedBy(getter: AstNode | undefined): AstNode | undefined {
+  const fn = unwrap(getter);
+  if (fn?.type === 'ArrowFunctionExpression' && fn.expression === true) return child(fn, 'body');
+  if (fn?.type !== 'ArrowFunctionExpression' && fn?.type !== 'FunctionExpression') return undefined;
+  const statements = children(child(fn, 'body') ?? fn, 'body');
+  const only = statements.length === 1 ? statements[0] : undefined;
+  return only?.type === 'ReturnStatement' ? child(only, 'argument') : undefined;
 }
 
 /**
- * Names that hold the export object (or Node's module), as a statement's links change them: the
- * statement reads what each name held when it started ({@link had}) while its links write. A
- * statement that may not run (in an `if` or `try`) only adds: a name that may hold the object still
- * may. What a name held is kept aside per statement, not copied per statement (a copy of the set
- * per statement would make a module of n aliases cost n² steps).
+ * The value an object literal's property gives when copied (`Object.assign`) or read: its value,
+ * or what its getter returns; a setter gives nothing.
  */
-class NameSet {
-  #now: Set<string>;
-  #start: Set<string>;
-  readonly #held = new Map<string, boolean>();
-  constructor(names: Iterable<string>) {
-    this.#now = new Set(names);
-    this.#start = this.#now;
-  }
-  /** A statement starts: it reads what the names hold now. */
-  begin(): void {
-    this.#start = this.#now;
-    this.#held.clear();
-  }
-  /** Whether `name` held the object when the statement started. */
-  had(name: string): boolean {
-    return this.#held.get(name) ?? this.#start.has(name);
-  }
-  /** Whether `name` holds the object now. */
-  has(name: string): boolean {
-    return this.#now.has(name);
-  }
-  set(name: string, on: boolean, mayNotRun: boolean): void {
-    if ((!on && mayNotRun) || this.#now.has(name) === on) return;
-    if (this.#now === this.#start && !this.#held.has(name)) this.#held.set(name, this.#start.has(name));
-    if (on) this.#now.add(name);
-    else this.#now.delete(name);
-  }
-  /** Only `names` hold the object now (or, where the statement may not run, these as well). */
-  replace(names: readonly string[], mayNotRun: boolean): void {
-    if (mayNotRun) for (const name of names) this.set(name, true, true);
-    else this.#now = new Set(names);
-  }
+function propertyValue(property: AstNode): AstNode | undefined {
+  if (property.kind === 'set') return undefined;
+  const value = child(property, 'value');
+  return property.kind === 'get' ? returnedBy(value) : value;
+}
+
+/**
+ * esbuild's note of a module's export names for Node's CommonJS named-export detection
+ * (cjs-module-lexer), which never runs: `0 && (module.exports = { read, write })`. Its object.
+ */
+function exportNamesHint(expression: AstNode | undefined): AstNode | undefined {
+  const n = unwrap(expression);
+  if (n?.type !== 'LogicalExpression' || n.operator !== '&&') return undefined;
+  const left = unwrap(child(n, 'left'));
+  const right = unwrap(child(n, 'right'));
+  if (left?.type !== 'Literal' || left.value !== 0 || right?.type !== 'AssignmentExpression') return undefined;
+  if (right.operator !== '=' || memberPath(unwrap(child(right, 'left')))?.join('.') !== 'module.exports')
+    return undefined;
+  const object = unwrap(child(right, 'right'));
+  return object?.type === 'ObjectExpression' ? object : undefined;
 }
 
 /** Whether a block declares `module` or `exports` for itself (`let`, `const`, a class or function in it). */
@@ -148,11 +152,8 @@ function declaresLocally(statements: readonly AstNode[]): boolean {
   );
 }
 
-/** A top-level statement to read, and whether it may not run (inside an `if`, `else` or `try`). */
-interface Pending {
-  readonly statement: AstNode;
-  readonly mayNotRun: boolean;
-}
+/** A top-level statement to read, or where a block that may not run (a branch of an `if`, a `try` or `catch` block) begins or ends. */
+type Pending = AstNode | 'enter' | 'exit';
 
 function listCommonJsExports(program: AstNode): CommonJsExport[] {
   const out: CommonJsExport[] = [];
@@ -210,30 +211,57 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
     if (args === undefined || !isExportObject(args[0])) return;
     for (const source of args.slice(1).map(unwrap)) {
       if (source?.type !== 'ObjectExpression') continue;
-      for (const property of children(source, 'properties')) {
-        const name = propertyKeyName(property);
-        const value = child(property, 'value');
-        if (name !== undefined && value !== undefined) out.push({ name, value });
-      }
+      properties(source);
+    }
+  };
+  /** Each property of an object literal, exported under its name (`{ read }`, `{ get read() { return r; } }`). */
+  const properties = (object: AstNode): void => {
+    for (const property of children(object, 'properties')) {
+      const name = propertyKeyName(property);
+      const value = property.type === 'Property' ? propertyValue(property) : undefined;
+      if (name !== undefined && value !== undefined) out.push({ name, value });
+    }
+  };
+  /**
+   * `Object.defineProperty(exports, 'read', { value: read })`, or with a getter returning the value
+   * (`get: function () { return read_1.read; }`, TypeScript's re-export): exports that value.
+   */
+  const definedProperty = (node: AstNode | undefined): void => {
+    const [target, key, descriptor] = objectCallArguments(node, 'defineProperty') ?? [];
+    const name = stringValue(key);
+    const fields = unwrap(descriptor);
+    if (name === undefined || fields?.type !== 'ObjectExpression' || !isExportObject(target)) return;
+    for (const field of children(fields, 'properties')) {
+      const which = propertyKeyName(field);
+      const value =
+        field.type !== 'Property'
+          ? undefined
+          : which === 'value'
+            ? child(field, 'value')
+            : which === 'get'
+              ? returnedBy(child(field, 'value'))
+              : undefined;
+      if (value !== undefined) out.push({ name, value });
     }
   };
   /** A name given a new value: it holds the export object or Node's module only if the value does. */
-  const rebind = (name: string, handed: Handed, mayNotRun: boolean): void => {
-    aliases.set(name, handed.isExports, mayNotRun);
-    modules.set(name, handed.isModule, mayNotRun);
+  const rebind = (name: string, handed: Handed): void => {
+    aliases.set(name, handed.isExports);
+    modules.set(name, handed.isModule);
   };
   /** Every name a destructuring pattern writes is given a value that is neither (`({ module } = ctx)`). */
-  const rebindPattern = (pattern: AstNode | undefined, mayNotRun: boolean): void => {
+  const rebindPattern = (pattern: AstNode | undefined): void => {
     const none: Handed = { node: undefined, isExports: false, isModule: false };
-    for (const id of patternIdentifiers(pattern, [])) rebind(id.name as string, none, mayNotRun);
+    for (const id of patternIdentifiers(pattern, [])) rebind(id.name as string, none);
   };
   /** Runs one chain; returns what it evaluates to. */
-  const run = (expression: AstNode | undefined, mayNotRun: boolean): Handed => {
+  const run = (expression: AstNode | undefined): Handed => {
     // Every target's object, and the value, are read before any link writes.
     aliases.begin();
     modules.begin();
     const { links, value } = assignmentChain(expression);
     assignedProperties(resultOf(value));
+    definedProperty(resultOf(value));
     let handed: Handed = { node: resultOf(value), isExports: isExportObject(value), isModule: mayBeModule(value) };
     let replaced = false;
     // The names the links so far bound to the value handed on (`exports` and `self` in
@@ -245,7 +273,7 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
       const target = unwrap(link.target);
       if (target?.type === 'ObjectPattern' || target?.type === 'ArrayPattern') {
         // `x = { module } = ctx`: the pattern rebinds its names; the chain hands on the value.
-        rebindPattern(target, mayNotRun);
+        rebindPattern(target);
         continue;
       }
       const path = memberPath(target);
@@ -270,12 +298,12 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
       if (whole) {
         if (!handed.isExports) {
           if (handed.node) out.push({ name: undefined, value: handed.node });
-          aliases.replace(bound, mayNotRun);
+          aliases.replace(bound);
           replaced = true;
           handed = { node: handed.node, isExports: true, isModule: false };
         }
       } else if (name !== undefined) {
-        rebind(name, handed, mayNotRun);
+        rebind(name, handed);
         bound.push(name);
       } else if (property !== undefined && !replaced && handed.node) {
         out.push({ name: property, value: handed.node });
@@ -285,47 +313,60 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
   };
   // Top-level statements in order, and those of a top-level block, `if`, `else` or `try` (an
   // export there may run: `if (require.main !== module) module.exports = …`), on a stack so that
-  // an `else if` chain of any length ends. Loops and functions are not read.
-  const pending: Pending[] = children(program, 'body')
-    .reverse()
-    .map((statement) => ({ statement, mayNotRun: false }));
-  const push = (statements: readonly (AstNode | undefined)[]): void => {
+  // an `else if` chain of any length ends. Loops and functions are not read. A branch of an `if`
+  // and a `try` or `catch` block may not run, or stop part-way: between 'enter' and 'exit' its
+  // statements change the names in order, and after it what they held before still may hold.
+  const pending: Pending[] = children(program, 'body').reverse();
+  /** Statements to read next, in order; `mayNotRun`: as a block that may not run. */
+  const push = (statements: readonly (AstNode | undefined)[], mayNotRun: boolean): void => {
     for (let i = statements.length - 1; i >= 0; i--) {
       const statement = statements[i];
-      if (statement !== undefined) pending.push({ statement, mayNotRun: true });
+      if (statement === undefined) continue;
+      if (mayNotRun) pending.push('exit', statement, 'enter');
+      else pending.push(statement);
     }
   };
   while (pending.length > 0) {
-    const { statement, mayNotRun } = pending.pop()!;
-    if (statement.type === 'ExpressionStatement') {
+    const statement = pending.pop()!;
+    if (statement === 'enter' || statement === 'exit') {
+      for (const names of [aliases, modules]) names[statement]();
+    } else if (statement.type === 'ExpressionStatement') {
       const expression = unwrap(child(statement, 'expression'));
       // `a(), module.exports = f`: each element runs in order.
       const parts = expression?.type === 'SequenceExpression' ? children(expression, 'expressions') : [expression];
-      for (const part of parts) run(part, mayNotRun);
+      for (const part of parts) run(part);
+      const hint = exportNamesHint(expression);
+      // The names Node itself reads from the hint, where `module` is Node's there.
+      if (hint !== undefined && modules.has('module')) properties(hint);
     } else if (statement.type === 'VariableDeclaration' && statement.declare !== true) {
       for (const declarator of children(statement, 'declarations')) {
         const init = child(declarator, 'init');
-        const handed = run(init, mayNotRun);
+        const handed = run(init);
         const id = child(declarator, 'id');
         // `var { module } = ctx`, `var [exports] = shims`: a pattern rebinds every name it declares.
-        if (id?.type !== 'Identifier') rebindPattern(id, mayNotRun);
+        if (id?.type !== 'Identifier') rebindPattern(id);
         // `var exports;` keeps the value the binding has.
-        else if (init !== undefined || statement.kind !== 'var') rebind(id.name as string, handed, mayNotRun);
+        else if (init !== undefined || statement.kind !== 'var') rebind(id.name as string, handed);
       }
     } else if (statement.type === 'IfStatement') {
-      push([child(statement, 'consequent'), child(statement, 'alternate')]);
+      push([child(statement, 'consequent'), child(statement, 'alternate')], true);
     } else if (statement.type === 'TryStatement') {
       const handler = child(statement, 'handler');
       const param: AstNode[] = patternIdentifiers(handler && child(handler, 'param'), []);
-      push([
-        child(statement, 'block'),
-        param.some((id) => COMMONJS_NAMES.has(id.name as string)) ? undefined : handler && child(handler, 'body'),
-        child(statement, 'finalizer'),
-      ]);
+      // `finally` runs whenever the `try` statement does (pushed first: the stack reads it last).
+      push([child(statement, 'finalizer')], false);
+      push(
+        [
+          child(statement, 'block'),
+          param.some((id) => COMMONJS_NAMES.has(id.name as string)) ? undefined : handler && child(handler, 'body'),
+        ],
+        true,
+      );
     } else if (statement.type === 'BlockStatement') {
       // A block that declares its own `module` or `exports` writes to those, not Node's.
       const body = children(statement, 'body');
-      if (!declaresLocally(body)) push(body);
+      // A plain block runs whenever the statement around it does.
+      if (!declaresLocally(body)) push(body, false);
     }
   }
   return out;

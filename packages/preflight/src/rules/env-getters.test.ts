@@ -110,6 +110,43 @@ describe('env getters imported from other files', () => {
     }
   });
 
+  it('follows a getter exported as TypeScript and esbuild compile modules to CommonJS', async () => {
+    const app = `const env = require('./env');\nmodule.exports.secret = env.read('JWT_SECRET') || ${DEV_FALLBACK};\n`;
+    // TypeScript's output for `export function read` in read.ts and `export { read } from './read'`.
+    const read =
+      '"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\nexports.read = read;\nfunction read(name) { return process.env[name]; }\n';
+    const esbuild = [
+      'var __defProp = Object.defineProperty;',
+      'var __export = (target, all) => { for (var name in all) __defProp(target, name, { get: all[name], enumerable: true }); };',
+      'var __toCommonJS = (mod) => mod;',
+      'var env_exports = {};',
+      '__export(env_exports, { read: () => read });',
+      'module.exports = __toCommonJS(env_exports);',
+      'const read = (name) => process.env[name];',
+      // esbuild writes the names for Node's CommonJS named-export detection (cjs-module-lexer).
+      '0 && (module.exports = {\n  read\n});',
+    ].join('\n');
+    for (const env of [
+      '"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\nexports.read = void 0;\nvar read_1 = require("./read");\nObject.defineProperty(exports, "read", { enumerable: true, get: function () { return read_1.read; } });\n',
+      "var read_1 = require('./read');\nexports.read = read_1.read;\n",
+      "const read = (name) => process.env[name];\nObject.defineProperty(module.exports, 'read', { value: read });\n",
+      "const read = (name) => process.env[name];\nObject.defineProperty(exports, 'read', { get: () => read });\n",
+      `${esbuild}\n`,
+    ]) {
+      write({ 'src/read.js': read, 'src/env.js': env, 'src/app.js': app });
+      expect(await reported(), env).toEqual(['src/app.js:2']);
+    }
+    // Onto another object, another member of the required module, a hint behind a true condition.
+    for (const env of [
+      "const read = (name) => process.env[name];\nObject.defineProperty(globalThis.api, 'read', { value: read });\n",
+      "var read_1 = require('./read');\nexports.read = read_1.other;\n",
+      'const read = (name) => process.env[name];\n1 && (globalThis.api = { read });\n',
+    ]) {
+      write({ 'src/read.js': read, 'src/env.js': env, 'src/app.js': app });
+      expect(await reported(), env).toEqual([]);
+    }
+  });
+
   it('follows a getter called on a require() or import() of its module without binding it to a name', async () => {
     const env = {
       'src/env.js': 'module.exports = { read: (name) => process.env[name] };\n',
@@ -139,6 +176,48 @@ describe('env getters imported from other files', () => {
       'src/app.js': `import { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\nconst secret = require('./env').read('JWT_SECRET') || ${DEV_FALLBACK};\n`,
     });
     expect(await reported()).toEqual(['src/app.js:3']);
+  });
+
+  it("follows a require that is Node's: createRequire imported from node:module under any name, module.require bound to module", async () => {
+    const env = { 'src/env.js': 'module.exports = { read: (name) => process.env[name] };\n' };
+    const use = `const secret = require('./env').read('JWT_SECRET') || ${DEV_FALLBACK};\n`;
+    for (const made of [
+      "import { createRequire as mk } from 'node:module';\nconst require = mk(import.meta.url);\n",
+      "import module from 'node:module';\nconst require = module['createRequire'](import.meta.url);\n",
+      "import * as m from 'module';\nconst require = m.createRequire(import.meta.url);\n",
+      "import { createRequire } from 'node:module';\nlet require;\nrequire = createRequire(import.meta.url);\n",
+      'var require = module.require.bind(module);\n',
+    ]) {
+      write({ ...env, 'src/app.js': `${made}${use}` });
+      const line = made.split('\n').length;
+      expect(await reported(), made).toEqual([`src/app.js:${line}`]);
+    }
+    // Not Node's: a createRequire of the file's own or of another module, one shadowed by a
+    // parameter, module.require unbound (it resolves from nowhere), bound to another object or of
+    // a `module` the file declares, a require also assigned something else (the wrapper's too).
+    for (const made of [
+      "function createRequire() { return () => ({ read: () => 'x' }); }\nconst require = createRequire(import.meta.url);\n",
+      "import { createRequire } from './my-module.js';\nconst require = createRequire(import.meta.url);\n",
+      "import * as m from './my-module.js';\nconst require = m.createRequire(import.meta.url);\n",
+      'var require = module.require;\n',
+      'var require = module.require.bind(globalThis.other);\n',
+      "const module = { require: () => ({ read: () => 'x' }) };\nvar require = module.require.bind(module);\n",
+      "require = () => ({ read: () => 'x' });\n",
+      "import { createRequire } from 'node:module';\nlet require = createRequire(import.meta.url);\nrequire = () => ({ read: () => 'x' });\n",
+      "import { createRequire } from 'node:module';\nlet require;\nrequire = createRequire(import.meta.url);\n({ require } = globalThis.shims);\n",
+    ]) {
+      write({
+        ...env,
+        'src/my-module.js': 'export const createRequire = () => () => ({});\n',
+        'src/app.js': `${made}${use}`,
+      });
+      expect(await reported(), made).toEqual([]);
+    }
+    write({
+      ...env,
+      'src/app.js': `import { createRequire } from 'node:module';\nfunction f(createRequire) {\n  const require = createRequire(import.meta.url);\n  return require('./env').read('JWT_SECRET') || ${DEV_FALLBACK};\n}\n`,
+    });
+    expect(await reported()).toEqual([]);
   });
 
   it('does not follow package imports, type-only imports, shadowed names or files outside the root', async () => {

@@ -1,7 +1,15 @@
 // Helpers that wrap an env read, in the file itself or imported from another file of the project:
 // a call of such a helper with a literal fallback, written after it or passed as its second
 // argument, is the same shortcut as a direct env read with one.
-import { type AstNode, child, children, type ParsedModule, propertyKeyName, unwrap } from '../js-ast.ts';
+import {
+  type AstNode,
+  child,
+  children,
+  memberPropertyName,
+  type ParsedModule,
+  propertyKeyName,
+  unwrap,
+} from '../js-ast.ts';
 import {
   exportedName,
   type ImportBinding,
@@ -10,7 +18,8 @@ import {
   requiredModule,
 } from '../js-module-bindings.ts';
 import { commonJsExports } from '../js-module-exports.ts';
-import { isShadowed, nearestDeclaration } from '../js-scope.ts';
+import { NodeRequire } from '../js-node-require.ts';
+import { isShadowed } from '../js-scope.ts';
 import type { ProjectLookup } from '../rule.ts';
 import { type ImportKind, importSyntaxKind } from '../workspace-packages.ts';
 import { envGetterKind, type GetterKind } from './env-getter-kind.ts';
@@ -100,7 +109,7 @@ const NO_EXPORTS: ExportTable = { names: new Map(), all: [] };
  */
 function mayExportGetter(text: string): boolean {
   if (/\benv\b|\bexport\s*(?:\*|\{|default\b)|\bmodule\.exports\b/.test(text)) return true;
-  const exports = /\bexport\b|\bexports\.[\w$]+\s*=/.test(text);
+  const exports = /\bexport\b|\bexports\.[\w$]+\s*=|\bdefineProperty\s*\(\s*exports\b/.test(text);
   return exports && /\bfrom\s*['"\x60]|\brequire\s*\(/.test(text);
 }
 
@@ -144,6 +153,16 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
       return;
     }
     const n = unwrap(value);
+    if (n?.type === 'MemberExpression') {
+      // `exports.read = read_1.read` (TypeScript's re-export) where `read_1` is a required or
+      // namespace-imported module: that module's export.
+      const object = unwrap(child(n, 'object'));
+      const whole = object?.type === 'Identifier' ? sourceOfName(object.name as string) : undefined;
+      const member = memberPropertyName(n);
+      const from = whole !== undefined && 'namespace' in whole ? whole.namespace : undefined;
+      table.names.set(exported, from !== undefined && member !== undefined ? { file: from, name: member } : null);
+      return;
+    }
     const kind = n === undefined || n.type === 'Identifier' ? undefined : envGetterKind(n);
     const source = n?.type === 'Identifier' ? sourceOfName(n.name as string) : kind && { kind };
     table.names.set(exported, source ?? null);
@@ -267,11 +286,13 @@ export class EnvGetters {
   readonly #parentOf: ReadonlyMap<AstNode, AstNode>;
   /** Whether the file loads a module of the project where it uses it (`require('./env').read(…)`). */
   readonly #loadsInline: boolean;
+  readonly #nodeRequire: NodeRequire;
 
   constructor(file: string, module: ParsedModule, project: ProjectLookup | undefined) {
     this.#file = file;
     this.#project = project;
     this.#parentOf = module.parentOf;
+    this.#nodeRequire = new NodeRequire(module);
     this.#local = localGetters(module.program);
     this.#imported = project === undefined ? new Map() : moduleImports(module.program, esmKind(file, project));
     this.#loadsInline =
@@ -289,17 +310,15 @@ export class EnvGetters {
   }
 
   /**
-   * The module a callee's object loads where it is used: `require('./env')` (Node's `require`, or
-   * one made by `createRequire`; not another `require` the file declares), `await import('./env')`.
+   * The module a callee's object loads where it is used: `require('./env')` through Node's `require`
+   * (see {@link NodeRequire}; not another function of that name), `await import('./env')`.
    */
   #loaded(node: AstNode | undefined): { specifier: string; kind: ImportKind } | undefined {
     const n = unwrap(node);
     if (n?.type === 'CallExpression') {
       const specifier = requiredSpecifier(n);
       const callee = child(n, 'callee') as AstNode;
-      return specifier !== undefined && isNodeRequire(callee, this.#parentOf)
-        ? { specifier, kind: 'require' }
-        : undefined;
+      return specifier !== undefined && this.#nodeRequire.is(callee) ? { specifier, kind: 'require' } : undefined;
     }
     const imported = n?.type === 'AwaitExpression' ? unwrap(child(n, 'argument')) : undefined;
     const specifier = imported?.type === 'ImportExpression' ? child(imported, 'source')?.value : undefined;
@@ -367,20 +386,4 @@ export class EnvGetters {
     if (member !== undefined) return exportedGetter(found.namespace, member, project);
     return found.required ? exportedGetter(found.namespace, 'default', project) : undefined;
   }
-}
-
-/**
- * Whether `require` at `callee` loads modules as Node's does: no declaration of it is in scope (the
- * module wrapper's), or it is declared as `createRequire(…)` / `module.createRequire(…)`.
- */
-function isNodeRequire(callee: AstNode, parentOf: ReadonlyMap<AstNode, AstNode>): boolean {
-  const declared = nearestDeclaration(callee, 'require', parentOf);
-  if (declared === undefined) return true;
-  const init = unwrap(declared.init);
-  if (init?.type !== 'CallExpression') return false;
-  const fn = unwrap(child(init, 'callee'));
-  if (fn?.type === 'Identifier') return fn.name === 'createRequire';
-  if (fn?.type !== 'MemberExpression' || fn.computed === true) return false;
-  const property = child(fn, 'property');
-  return property?.type === 'Identifier' && property.name === 'createRequire';
 }
