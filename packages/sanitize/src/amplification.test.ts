@@ -46,10 +46,12 @@ afterEach(() => meterParseWork(undefined));
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-/** The README's bound on the output for a sanitized input of `s` characters. */
-const outputBound = (s: number): number => Math.min(8 * s + MiB, 32 * s + 64 * KiB, 2 ** 28);
-/** The README's bound on the tag and attribute characters of one parse, for a sanitized input of `s` characters. */
-const attributeBound = (s: number): number => Math.min(4 * s + MiB, 28 * s + 64 * KiB);
+/** The README's bound on the output for a basis of `b` characters (the input, or its sanitized form if shorter). */
+const outputBound = (b: number): number => Math.min(8 * b + MiB, 32 * b + 64 * KiB, 2 ** 28);
+/** The README's bound on the tag and attribute characters of one parse, for a basis of `b` characters. */
+const attributeBound = (b: number): number => Math.min(4 * b + MiB, 28 * b + 64 * KiB);
+/** The basis every allowance of a parse was relative to: the input, or its sanitized form if shorter. */
+const basisOf = (work: ParseWork): number => Math.min(work.inputLength, work.sanitizedLength);
 
 describe('createSanitizer', () => {
   it('cuts output the parser amplifies at maxOutputChars', () => {
@@ -62,7 +64,7 @@ describe('createSanitizer', () => {
     expect(serializeChildren(parseInFlowContainer(result.html)).html).toBe(result.html);
   });
 
-  it('fails closed, naming the attribute limit, when clones would copy more attribute characters than the sanitized input allows', () => {
+  it('fails closed, naming the attribute limit, when clones would copy more attribute characters than the input allows', () => {
     for (const limits of [{}, { maxOutputChars: 10_000 }]) {
       const s = createSanitizer({ limits });
       for (const [paragraphs, titleLength] of [
@@ -85,7 +87,7 @@ describe('createSanitizer', () => {
     }
   });
 
-  it('fails closed, naming the element limit, when the parser would build more elements than the sanitized input allows', () => {
+  it('fails closed, naming the element limit, when the parser would build more elements than the input allows', () => {
     // 60 short-titled b elements cloned into each of 2000 paragraphs: 120,000 elements from 9 KB.
     const result = createSanitizer().sanitize(amplifying(2000, 4, 60));
     expect(result).toMatchObject({
@@ -114,8 +116,9 @@ describe('createSanitizer', () => {
     }
   });
 
-  it('bases every parse on the sanitized input, so no parse creates more than it allows', () => {
-    // Tuned to the allowances: 2 elements and 31 attribute characters per 8 sanitized characters.
+  it('bases every parse on the input or its sanitized form, whichever is shorter, so no parse creates more than it allows', () => {
+    // Tuned to the allowances: 2 elements per 8 sanitized characters (4 of input) and 31 attribute
+    // characters per 4 characters of input (within the slack at this size).
     const within = amplifying(4000, 24, 1);
     const over = amplifying(4000, 50, 7);
     for (const input of [within, over]) {
@@ -127,18 +130,20 @@ describe('createSanitizer', () => {
         expect(parses.length).toBeLessThanOrEqual(10);
         const sanitized = SANITIZED_PER_INPUT_CHAR * input.length;
         for (const work of parses) {
+          expect(work).toMatchObject({ inputLength: input.length });
+          expect(work.sanitizedLength).toBeGreaterThan(input.length);
           // +1 and one element's attributes: the parse stops at the first element past either limit.
-          expect(work.elements).toBeLessThanOrEqual(sanitized / 3 + 4096 + 1);
-          expect(work.attributeChars).toBeLessThanOrEqual(attributeBound(sanitized) + 100);
+          expect(work.elements).toBeLessThanOrEqual(Math.min(sanitized, 2 * input.length) / 3 + 4096 + 1);
+          expect(work.attributeChars).toBeLessThanOrEqual(attributeBound(input.length) + 100);
         }
       }
     }
     expect(createSanitizer().sanitize(within)).toMatchObject({ failedClosed: false });
   });
 
-  it('fails closed past 8 × the sanitized input + 1 MiB of output (past 40 KiB sanitized), whatever maxOutputChars allows', () => {
+  it('fails closed past 8 × the input + 1 MiB of output (from 40 KiB of input on), whatever maxOutputChars allows', () => {
     // Each quote is 1 attribute character in the tree and 6 written out (`&quot;`): the clones
-    // stay within the attribute limit and the output is about 20 × the sanitized input (160 KB).
+    // stay within the attribute limit and the output is about 40 × the input (80 KB, 160 KB sanitized).
     const input = `<p><b title="${'&quot;'.repeat(24)}">${'<p>x'.repeat(20_000)}`;
     for (const limits of [{}, { maxOutputChars: 100_000_000 }]) {
       const result = createSanitizer({ limits }).sanitize(input);
@@ -171,16 +176,16 @@ describe('createSanitizer', () => {
       });
       for (const work of parses) {
         // One element's attributes past the bound at most: the parse stops at the first element past it.
-        expect(work.attributeChars).toBeLessThanOrEqual(attributeBound(work.sanitizedLength) + 300);
+        expect(work.attributeChars).toBeLessThanOrEqual(attributeBound(basisOf(work)) + 300);
         expect(work.attributeChars).toBeLessThan(300_000);
       }
     }
   });
 
-  it('fails closed when a small input would be written out past 32 × the sanitized input + 64 KiB', () => {
+  it('fails closed when a small input would be written out past 32 × the input + 64 KiB', () => {
     // Each quote is 1 attribute character in the tree and 6 written out (`&quot;`): 3 b with
-    // 60-quote titles stay within the attribute limit, while the output is about 100 × the
-    // sanitized input (560 KB from 5 KB of sanitized input).
+    // 60-quote titles stay within the attribute limit, while the output is about 180 × the
+    // input (560 KB from 3 KB of input, 5 KB sanitized).
     let open = '';
     for (let i = 0; i < 3; i++) open += `<b title="${i}${'&quot;'.repeat(60)}">`;
     const input = `<p>${open}${'<p>x'.repeat(500)}`;
@@ -188,7 +193,7 @@ describe('createSanitizer', () => {
       const result = createSanitizer().sanitize(input);
       expect(result).toMatchObject({ html: 'x'.repeat(500), failedClosed: true, failure: AMPLIFICATION_FAILURE });
     });
-    for (const work of parses) expect(work.attributeChars).toBeLessThanOrEqual(attributeBound(work.sanitizedLength));
+    for (const work of parses) expect(work.attributeChars).toBeLessThanOrEqual(attributeBound(basisOf(work)));
   });
 
   it('never writes more than the documented bound for formatting elements left open before many blocks', () => {
@@ -221,16 +226,145 @@ describe('createSanitizer', () => {
         const parses = parsesOf(() => {
           html = sanitizers[preset].sanitize(input).html;
         });
-        // The first parse's allowances are relative to what sanitize-html wrote (strict is not used here).
-        const sanitized = parses[0]?.sanitizedLength ?? input.length;
-        expect(html.length).toBeLessThanOrEqual(outputBound(sanitized));
+        const first = parses[0];
+        expect(html.length).toBeLessThanOrEqual(outputBound(first === undefined ? input.length : basisOf(first)));
         for (const work of parses) {
-          // One element's attributes past the bound at most: the parse stops at the first element past it.
-          expect(work.attributeChars).toBeLessThanOrEqual(attributeBound(work.sanitizedLength) + 400);
+          // One element's attributes past the bound at most: the parse stops at the first element past it
+          // (an href of 300 quotes is 900 characters percent-encoded).
+          expect(work.attributeChars).toBeLessThanOrEqual(attributeBound(basisOf(work)) + 1024);
         }
       }),
       { numRuns: 60 },
     );
+  });
+
+  describe('bounds relative to the input, whatever escaping makes of it', () => {
+    /** `count` formatting elements `<tag title='0"…"'>` (raw quotes: 1 input character each, `&quot;` once sanitized) left open. */
+    const quoted = (tag: string, count: number, quotes: number): string => {
+      let open = '';
+      for (let i = 0; i < count; i++) open += `<${tag} title='${i}${'"'.repeat(quotes)}'>`;
+      return open;
+    };
+    /** The README's bounds, from the input's length alone. */
+    const expectWithinInputBounds = (input: string, html: string, parses: readonly ParseWork[]): void => {
+      expect(html.length).toBeLessThanOrEqual(outputBound(input.length));
+      for (const work of parses) {
+        // +1 and one element's attributes (a title of 600 at most): the parse stops at the first
+        // element past either limit.
+        expect(work.elements).toBeLessThanOrEqual((2 * input.length) / 3 + 4096 + 1);
+        expect(work.attributeChars).toBeLessThanOrEqual(attributeBound(input.length) + 1024);
+      }
+    };
+
+    it('fails closed on raw quotes in single-quoted titles that sanitize-html writes 6 times longer', () => {
+      // 4.2 KB of input, 24 KB sanitized (`&quot;`), which the parser builds into 800 KB of output:
+      // 188 × the input, and past 8 × it + min(1 MiB, 24 × it + 64 KiB) = 200 KB.
+      const paragraphs = '<p>x'.repeat(32);
+      const cases = [
+        { options: {}, input: `<p>${quoted('b', 8, 500)}${paragraphs}` },
+        { options: { verify: 'strict' as const }, input: `<p>${quoted('b', 8, 500)}${paragraphs}` },
+        { options: { preset: 'email' as const }, input: `<p>${quoted('b', 8, 500)}${paragraphs}` },
+        { options: { preset: 'email' as const }, input: `<p>${quoted('font', 8, 500)}${paragraphs}` },
+        // Foster parenting: the paragraphs move before the table, into the open b elements.
+        { options: {}, input: `<p>${quoted('b', 8, 500)}<table>${paragraphs}` },
+        { options: {}, input: `<ul><li>${quoted('i', 8, 500)}${'<li>x'.repeat(32)}` },
+      ];
+      for (const { options, input } of cases) {
+        expect(input.length).toBeLessThan(4300);
+        let html = '';
+        const parses = parsesOf(() => {
+          const result = createSanitizer(options).sanitize(input);
+          expect(result).toMatchObject({ failedClosed: true });
+          html = result.html;
+        });
+        expectWithinInputBounds(input, html, parses);
+      }
+    });
+
+    it('fails closed on raw ampersands in text that sanitize-html writes 5 times longer', () => {
+      // The 4 KB comment of eight 240-character titles before 512 `<p>x` (1 MB built) with 6,000 `&`
+      // (`&amp;` once sanitized) after it: 10 KB of input, 36 KB sanitized.
+      const input = `${amplifying(512, 240, 8)}${'&'.repeat(6000)}`;
+      let html = '';
+      const parses = parsesOf(() => {
+        const result = createSanitizer().sanitize(input);
+        expect(result).toMatchObject({ failedClosed: true });
+        html = result.html;
+      });
+      expectWithinInputBounds(input, html, parses);
+    });
+
+    it('fails closed on a 200 KB input of raw quotes that the parser would write out as 6 MB', () => {
+      const input = `<p>${quoted('b', 50, 4000)}${'<p>x'.repeat(4)}`;
+      let html = '';
+      const parses = parsesOf(() => {
+        const result = createSanitizer().sanitize(input);
+        expect(result).toMatchObject({ failedClosed: true, failure: AMPLIFICATION_FAILURE });
+        html = result.html;
+      });
+      expectWithinInputBounds(input, html, parses);
+    });
+
+    it('never writes more than the documented bound of the input for raw quotes, ampersands and less-than signs', () => {
+      const raw = fc.constantFrom('"', "'", '&', '<', 'v', '&amp;', ' ');
+      const formatting = fc.record({
+        tag: fc.constantFrom('b', 'i', 'em', 'strong', 's', 'u', 'small', 'code', 'a', 'font'),
+        quote: fc.constantFrom('"', "'"),
+        character: raw,
+        length: fc.integer({ min: 0, max: 600 }),
+      });
+      const shape = fc.record({
+        before: fc.constantFrom('<p>', '<div><p>', '<ul><li>', '<p><span>', '<table><tr><td><p>'),
+        open: fc.array(formatting, { minLength: 1, maxLength: 8 }),
+        block: fc.constantFrom('<p>', '<li>', '<h3>', '<dd>', '<p><table>'),
+        text: fc.array(raw, { minLength: 1, maxLength: 12 }).map((parts) => parts.join('')),
+        blocks: fc.integer({ min: 1, max: 300 }),
+        tail: fc.array(raw, { maxLength: 3000 }).map((parts) => parts.join('')),
+        preset: fc.constantFrom('ugc', 'email') as fc.Arbitrary<'ugc' | 'email'>,
+        verify: fc.constantFrom('standard', 'strict') as fc.Arbitrary<'standard' | 'strict'>,
+      });
+      const sanitizers = {
+        ugc: { standard: createSanitizer(), strict: createSanitizer({ verify: 'strict' }) },
+        email: {
+          standard: createSanitizer({ preset: 'email' }),
+          strict: createSanitizer({ preset: 'email', verify: 'strict' }),
+        },
+      };
+      fc.assert(
+        fc.property(shape, ({ before, open, block, text, blocks, tail, preset, verify }) => {
+          let opened = '';
+          for (const [i, { tag, quote, character, length }] of open.entries()) {
+            // The value may not hold its own quote: raw `"` go in single quotes and the reverse.
+            const value = `${i}${character.repeat(length)}`.replaceAll(quote, '');
+            opened += `<${tag} title=${quote}${value}${quote}>`;
+          }
+          const input = `${before}${opened}${`${block}${text}`.repeat(blocks)}${tail}`;
+          let html = '';
+          const parses = parsesOf(() => {
+            html = sanitizers[preset][verify].sanitize(input).html;
+          });
+          expectWithinInputBounds(input, html, parses);
+        }),
+        { numRuns: 80 },
+      );
+    });
+  });
+
+  it('gives the strict pass the allowances of the first pass, not of the output it must give back', () => {
+    // 3.5 KB that every browser renders as about 80 KB: the strict pass sanitizes those 80 KB again.
+    const url = `https://click.example.com/ls/click?upn=${'a1B2c3D4e5'.repeat(22)}`;
+    const input = `<p><a href="${url}">Click here${'<p>&nbsp;</p>'.repeat(250)}`;
+    const parses = parsesOf(() => {
+      const result = createSanitizer({ preset: 'email', verify: 'strict' }).sanitize(input);
+      expect(result).toMatchObject({ failedClosed: false });
+      expect(result.html.length).toBeGreaterThan(15 * input.length);
+    });
+    // The first pass parses once at least; the strict pass once more.
+    expect(parses.length).toBeGreaterThanOrEqual(2);
+    const first = parses[0] as ParseWork;
+    expect(first.sanitizedLength).toBeLessThan(input.length);
+    const basis = ({ elements: _e, attributeChars: _a, ...rest }: ParseWork) => rest;
+    for (const work of parses) expect(basis(work)).toEqual(basis(first));
   });
 
   it('keeps a small email whose unclosed link a browser copies into a few hundred paragraphs', () => {
@@ -251,15 +385,17 @@ describe('createSanitizer', () => {
     expect(createSanitizer().sanitize(input)).toMatchObject({ failedClosed: false });
   });
 
-  it('names the limits relative to the sanitized input', () => {
-    for (const reason of [AMPLIFICATION_FAILURE, ATTRIBUTE_AMPLIFICATION_FAILURE, ELEMENT_AMPLIFICATION_FAILURE]) {
-      expect(reason).toContain('the sanitized input');
+  it('names the limits relative to the input', () => {
+    for (const reason of [AMPLIFICATION_FAILURE, ATTRIBUTE_AMPLIFICATION_FAILURE]) {
+      expect(reason).toContain('the input (or its sanitized form, if shorter)');
       expect(reason).toContain('(parser amplification limit)');
     }
+    expect(ELEMENT_AMPLIFICATION_FAILURE).toContain('the sanitized input (of 2 × the input, if shorter)');
+    expect(ELEMENT_AMPLIFICATION_FAILURE).toContain('(parser amplification limit)');
   });
 
   it('keeps output the parser amplifies within the limits', () => {
-    // 20 × 46 × 20 = 21 KB of output from 1.2 KB of input: under 32 × 1.3 KB + 64 KiB.
+    // 20 × 46 × 20 = 21 KB of output from 1.2 KB of input: under 32 × 1.2 KB + 64 KiB.
     const input = amplifying(20, 40, 20);
     const result = createSanitizer().sanitize(input);
     expect(result).toMatchObject({ failedClosed: false, truncated: false });

@@ -16,7 +16,7 @@ import { type Policy, resolvePolicy, type SanitizeOptions } from './policy.ts';
 import type { PresetName } from './presets.ts';
 import { reportedElement } from './removal-names.ts';
 import { escapeTextWithin } from './serialize.ts';
-import { verifyOutput } from './verify.ts';
+import { type AmplificationBasis, type Verified, verifyOutput } from './verify.ts';
 
 /** Thrown from inside the parse to abandon it; never leaves {@link createSanitizer}. */
 const TOO_DEEP: unique symbol = Symbol('nesting deeper than PRE_PARSE_DEPTH_LIMIT');
@@ -158,13 +158,22 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
     },
   };
 
-  const parseAndVerify = (html: string, sanitizedLength?: number): ReturnType<typeof verifyOutput> => {
+  /**
+   * sanitize-html, then the verification pass, whose amplification allowances are relative to
+   * `basis`: unless told (the strict pass keeps the first pass's), `html` and what sanitize-html
+   * wrote for it. The basis is returned for the strict pass.
+   */
+  const parseAndVerify = (
+    html: string,
+    given?: AmplificationBasis,
+  ): { verified: Verified; basis: AmplificationBasis | undefined } => {
     try {
       const candidate = sanitizeHtmlLib(html, libOptions);
-      return verifyOutput(candidate, policy, report, sanitizedLength ?? candidate.length);
+      const basis = given ?? { inputLength: html.length, sanitizedLength: candidate.length };
+      return { verified: verifyOutput(candidate, policy, report, basis), basis };
     } catch (error) {
       if (error !== TOO_DEEP) throw error;
-      return { ok: false, reason: DEPTH_FAILURE };
+      return { verified: { ok: false, reason: DEPTH_FAILURE }, basis: given };
     }
   };
 
@@ -186,13 +195,16 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
       if (html.includes('<!'))
         report({ kind: 'comment', name: '#comment', reason: 'comments, CDATA and doctypes are always removed' });
       const refusal = preParseRefusal(html);
-      let verified: ReturnType<typeof verifyOutput> =
-        refusal === undefined ? parseAndVerify(html) : { ok: false, reason: refusal };
-      if (verified.ok && policy.verify === 'strict' && !verified.truncated) {
+      const first =
+        refusal === undefined
+          ? parseAndVerify(html)
+          : { verified: { ok: false as const, reason: refusal }, basis: undefined };
+      let verified: Verified = first.verified;
+      if (verified.ok && first.basis !== undefined && policy.verify === 'strict' && !verified.truncated) {
         depth = 0;
-        // Its allowances come from the output it must give back, not from what sanitize-html
-        // writes for it: an idempotent output parses to itself, with no growth at all.
-        const again = parseAndVerify(verified.html, verified.html.length);
+        // The first pass's allowances, not ones from the output it must give back (which can be 8 ×
+        // the input and more): an idempotent output parses to the tree the first pass built within them.
+        const { verified: again } = parseAndVerify(verified.html, first.basis);
         if (!again.ok || again.html !== verified.html) {
           verified = {
             ok: false,

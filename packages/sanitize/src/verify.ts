@@ -28,72 +28,94 @@ export function parseInFlowContainer(html: string): Fragment {
 }
 
 /**
- * Every allowance of the verification pass is relative to the sanitized input: the string
- * sanitize-html wrote (`candidate`), the same for every parse, re-parse and cut of one call, so a
- * re-parse of an amplified serialization gets no larger allowance than the first parse. What grows
- * the tree past it is the parser cloning open formatting elements, with their attributes, into every
- * new paragraph, list item or cell ("reconstruct the active formatting elements"): `<p>`, seven
- * `<b title="…50 characters…">` left open and `<p>x` repeated build eight elements and 400
- * characters of attributes for every eight characters of input.
+ * Every allowance of the verification pass is relative to one basis, fixed for the whole call: the
+ * same for the first parse, every re-parse, every cut and the strict pass, so a re-parse of an
+ * amplified serialization (or the strict pass over it) gets no larger allowance than the first parse.
+ * The basis is the length of the caller's input or of what sanitize-html wrote for it (`candidate`),
+ * whichever is shorter ({@link AmplificationBasis}). sanitize-html's output alone is not a measure the
+ * input's author cannot inflate: a raw `"` in a single-quoted attribute is 1 character of input and
+ * 6 once written (`&quot;`), a raw `&` in text 5 (`&amp;`), yet each is 1 character in the tree, and
+ * every clone of it is written 6 times over again; 4 KB of `<b title='…raw quotes…'>` left open before
+ * 32 `<p>x` were 24 KB sanitized and were kept as 800 KB. Taking the shorter of the two keeps what
+ * sanitize-html removes out of the basis and keeps what it adds (escapes, end tags, the policy's
+ * `rel`) from growing it.
  *
- * Each parse may create one element per {@link CHARS_PER_ELEMENT} characters of the sanitized input,
- * plus {@link ELEMENT_SLACK}. Written elements take 6 characters at least (`<br />`, `<b></b>`), but
- * the parser adds elements no tag wrote: a colgroup, tbody and tr around each `<col /><td></td>`
- * (5 elements in 16 characters), an empty p for a stray `</p>` (`<p><hr /></p>`: 3 in 13).
+ * What grows the tree past the basis is the parser cloning open formatting elements, with their
+ * attributes, into every new paragraph, list item or cell ("reconstruct the active formatting
+ * elements"): `<p>`, seven `<b title="…50 characters…">` left open and `<p>x` repeated build eight
+ * elements and 400 characters of attributes for every four characters of input.
+ *
+ * Each parse may create one element per {@link CHARS_PER_ELEMENT} characters of the sanitized input
+ * or of {@link ELEMENT_INPUT_GROWTH} times the input, whichever is shorter, plus {@link ELEMENT_SLACK}.
+ * Written elements take 6 sanitized characters at least (`<br />`, `<b></b>`), but the parser adds
+ * elements no tag wrote: a colgroup, tbody and tr around each `<col /><td></td>` (5 elements in 16
+ * sanitized characters, from `<col><td></td>`, 14 of input, or `<col><td>`, 9), an empty p for a
+ * stray `</p>` (`<p><hr /></p>`: 3 in 13). Unclosed elements double the input (`<p>x` is
+ * `<p>x</p>`), so twice the input keeps these; escaping, which can make the sanitized input 6 times
+ * the input, is cut off.
  */
 const CHARS_PER_ELEMENT = 3;
+const ELEMENT_INPUT_GROWTH = 2;
 const ELEMENT_SLACK = 4096;
 /**
  * Each parse may create elements whose tag names, attribute names and attribute values total
- * {@link ATTRIBUTE_GROWTH} times the sanitized input, plus the slack. Without clones the total is
- * below the input's length (values are in it, escaped; the rel, target and open the policy adds are
- * written by sanitize-html, so they are in it too); clones copy attributes, so this bounds the size of
- * the tree, and of its serialization, where the element count alone does not.
+ * {@link ATTRIBUTE_GROWTH} times the basis, plus the slack. Without clones the total is below the
+ * basis's (values are in the input and in the sanitized input, the latter escaped; the rel, target and
+ * open the policy adds are a few characters per element); clones copy attributes, so this bounds the
+ * size of the tree, and of its serialization, where the element count alone does not.
  *
- * The slack ({@link slackFor}) is {@link SLACK_GROWTH} times the sanitized input plus
- * {@link SLACK_FLOOR}, {@link SLACK_CEILING} at most, so the output is at most
- * min(8 × it + 1 MiB, 32 × it + 64 KiB). It lets a small document grow as browsers grow it: an
- * email's `<p><a href="…250 characters…">` left open before 250 `<p>&nbsp;</p>` copies the link,
- * with the rel and target the policy adds, into each paragraph: 2.3 KB sanitized that is 75 KB of
- * attributes and 81 KB written out (a slack of 64 KiB alone failed it closed, by 200 characters).
- * A flat 1 MiB let 4 KB of comment be written out as 1 MB. Each spacer of that email is 8 sanitized
- * characters that clone about 300 attribute characters; with 24 the shape is kept up to 993 spacers
- * (13 KB, 320 KB written out), four times the email seen, while the package's ordinary documents
- * (the benign corpus, the real-looking email included) stay at 1.13 × their sanitized input at most.
- * From 40 KiB of sanitized input on, the slack is the ceiling: 4 × it + 1 MiB, 8 × it + 1 MiB.
+ * The slack ({@link slackFor}) is {@link SLACK_GROWTH} times the basis plus {@link SLACK_FLOOR},
+ * {@link SLACK_CEILING} at most, so the output is at most min(8 × it + 1 MiB, 32 × it + 64 KiB). It
+ * lets a small document grow as browsers grow it: an email's `<p><a href="…250 characters…">` left
+ * open before 250 `<p>&nbsp;</p>` copies the link, with the rel and target the policy adds, into each
+ * paragraph: 2.3 KB sanitized (3.5 KB of input) that is 75 KB of attributes and 81 KB written out (a
+ * slack of 64 KiB alone failed it closed, by 200 characters). A flat 1 MiB let 4 KB of comment be
+ * written out as 1 MB. Each spacer of that email is 8 sanitized characters that clone about 300
+ * attribute characters; with 24 the shape is kept up to 993 spacers (13 KB, 320 KB written out), four
+ * times the email seen, while the package's ordinary documents (the benign corpus, the real-looking
+ * email included) stay at 1.13 × their sanitized input at most (1.65 × the basis: links and headings
+ * get `rel` and `user-content-` prefixes). From 40 KiB of basis on, the slack is the ceiling:
+ * 4 × it + 1 MiB, 8 × it + 1 MiB.
  */
 const ATTRIBUTE_GROWTH = 4;
 const SLACK_GROWTH = 24;
 const SLACK_FLOOR = 64 * 1024;
 const SLACK_CEILING = 1024 * 1024;
 /**
- * No serialization is written past {@link MAX_OUTPUT_GROWTH} times the sanitized input plus the same
- * slack, whatever `maxOutputChars` says (that limit only decides where the output is cut). Ordinary
- * documents stay near 1× (the policy's own additions, `<a>` to `<a rel="nofollow ugc">`, are in the
- * sanitized input already); escaping makes an attribute character up to 6 written ones (`&quot;`),
+ * No serialization is written past {@link MAX_OUTPUT_GROWTH} times the basis plus the same slack,
+ * whatever `maxOutputChars` says (that limit only decides where the output is cut). Ordinary
+ * documents stay near 1× (the policy's own additions, `<a>` to `<a rel="nofollow ugc">`, are a few
+ * characters per element); escaping makes an attribute character up to 6 written ones (`&quot;`),
  * which is what this limit catches where the attribute limit does not.
  */
 const MAX_OUTPUT_GROWTH = 8;
 /** Below V8's longest string (2²⁹ − 24 UTF-16 units), whatever the limits. */
 const MAX_SERIALIZED_CHARS = 2 ** 28;
 
-/** The slack added to the attribute and output limits: scales with the sanitized input, up to a ceiling. */
-function slackFor(sanitizedLength: number): number {
-  return Math.min(SLACK_CEILING, SLACK_GROWTH * sanitizedLength + SLACK_FLOOR);
+/** The slack added to the attribute and output limits: scales with the basis, up to a ceiling. */
+function slackFor(basis: number): number {
+  return Math.min(SLACK_CEILING, SLACK_GROWTH * basis + SLACK_FLOOR);
 }
 
+const BASIS_TEXT = 'the input (or its sanitized form, if shorter)';
 const SLACK_TEXT = `min(1 MiB, ${SLACK_GROWTH} × it + 64 KiB)`;
-/** The failure reason when a parse would create more elements than the sanitized input allows. */
-export const ELEMENT_AMPLIFICATION_FAILURE = `more elements than 1 per ${CHARS_PER_ELEMENT} characters of the sanitized input + ${ELEMENT_SLACK} (parser amplification limit)`;
-/** The failure reason when a parse would create more tag and attribute characters than the sanitized input allows. */
-export const ATTRIBUTE_AMPLIFICATION_FAILURE = `more tag and attribute characters than ${ATTRIBUTE_GROWTH} × the sanitized input + ${SLACK_TEXT} (parser amplification limit)`;
+/** The failure reason when a parse would create more elements than the input allows. */
+export const ELEMENT_AMPLIFICATION_FAILURE = `more elements than 1 per ${CHARS_PER_ELEMENT} characters of the sanitized input (of ${ELEMENT_INPUT_GROWTH} × the input, if shorter) + ${ELEMENT_SLACK} (parser amplification limit)`;
+/** The failure reason when a parse would create more tag and attribute characters than the input allows. */
+export const ATTRIBUTE_AMPLIFICATION_FAILURE = `more tag and attribute characters than ${ATTRIBUTE_GROWTH} × ${BASIS_TEXT} + ${SLACK_TEXT} (parser amplification limit)`;
 /** The failure reason when output would grow past the amplification ceiling. */
-export const AMPLIFICATION_FAILURE = `output larger than ${MAX_OUTPUT_GROWTH} × the sanitized input + ${SLACK_TEXT} (parser amplification limit)`;
+export const AMPLIFICATION_FAILURE = `output larger than ${MAX_OUTPUT_GROWTH} × ${BASIS_TEXT} + ${SLACK_TEXT} (parser amplification limit)`;
 
-/** What one verification may do, from the length of the sanitized input. */
-interface Budget {
-  /** The length the allowances are relative to. */
+/** What the amplification allowances of one sanitize call are relative to, in UTF-16 units. */
+export interface AmplificationBasis {
+  /** The length of the caller's input. */
+  readonly inputLength: number;
+  /** The length of what sanitize-html wrote for it (in the first pass: the strict pass keeps this basis). */
   readonly sanitizedLength: number;
+}
+
+/** What one verification may do, from its {@link AmplificationBasis}. */
+interface Budget extends AmplificationBasis {
   /** Elements each parse may create. */
   readonly elements: number;
   /** Characters of tag names, attribute names and values each parse may create. */
@@ -102,19 +124,20 @@ interface Budget {
   readonly outputChars: number;
 }
 
-function budgetFor(sanitizedLength: number): Budget {
+function budgetFor({ inputLength, sanitizedLength }: AmplificationBasis): Budget {
+  const basis = Math.min(inputLength, sanitizedLength);
+  const elementBasis = Math.min(sanitizedLength, ELEMENT_INPUT_GROWTH * inputLength);
   return {
+    inputLength,
     sanitizedLength,
-    elements: Math.floor(sanitizedLength / CHARS_PER_ELEMENT) + ELEMENT_SLACK,
-    attributeChars: ATTRIBUTE_GROWTH * sanitizedLength + slackFor(sanitizedLength),
-    outputChars: Math.min(MAX_OUTPUT_GROWTH * sanitizedLength + slackFor(sanitizedLength), MAX_SERIALIZED_CHARS),
+    elements: Math.floor(elementBasis / CHARS_PER_ELEMENT) + ELEMENT_SLACK,
+    attributeChars: ATTRIBUTE_GROWTH * basis + slackFor(basis),
+    outputChars: Math.min(MAX_OUTPUT_GROWTH * basis + slackFor(basis), MAX_SERIALIZED_CHARS),
   };
 }
 
 /** What the parses of one verification created; for tests that the work stays bounded. */
-export interface ParseWork {
-  /** The length every allowance of this verification is relative to (the sanitized input's). */
-  readonly sanitizedLength: number;
+export interface ParseWork extends AmplificationBasis {
   elements: number;
   attributeChars: number;
 }
@@ -130,7 +153,12 @@ const OVER_BUDGET: unique symbol = Symbol('parse over budget');
 
 /** {@link parseInFlowContainer}, abandoned (with the reason) once the parse creates more than `budget` allows. */
 function parseBounded(html: string, budget: Budget): Fragment | { readonly reason: string } {
-  const work: ParseWork = { sanitizedLength: budget.sanitizedLength, elements: 0, attributeChars: 0 };
+  const work: ParseWork = {
+    inputLength: budget.inputLength,
+    sanitizedLength: budget.sanitizedLength,
+    elements: 0,
+    attributeChars: 0,
+  };
   let reason = '';
   const treeAdapter: typeof defaultTreeAdapter = {
     ...defaultTreeAdapter,
@@ -348,16 +376,11 @@ function stabilize(
 /**
  * Verifies sanitize-html's output and returns the canonical, possibly truncated, HTML. `report`
  * hears what this pass removes itself (rp with hidden text). The amplification allowances are
- * relative to `sanitizedLength`, the candidate's length unless told (the strict pass, which must
- * give back the verified output, bases them on that output's length).
+ * relative to `basis`: the caller's input and the candidate sanitize-html wrote for it (the strict
+ * pass, which must give back the verified output, passes the first pass's basis).
  */
-export function verifyOutput(
-  candidate: string,
-  policy: Policy,
-  report?: Reporter,
-  sanitizedLength = candidate.length,
-): Verified {
-  const budget = budgetFor(sanitizedLength);
+export function verifyOutput(candidate: string, policy: Policy, report: Reporter, basis: AmplificationBasis): Verified {
+  const budget = budgetFor(basis);
   const tree = parseBounded(candidate, budget);
   if (!isFragment(tree)) return { ok: false, reason: tree.reason };
   const violation = normalize(tree, policy, report, 'close');
