@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeEntry, encodeEntry } from './entry.ts';
+import { decodeEntry, encodeEntry, MAX_TAGS } from './entry.ts';
 
 describe('decodeEntry', () => {
   it('reads anything malformed as a miss instead of throwing', () => {
@@ -22,6 +22,14 @@ describe('decodeEntry', () => {
     expect(Object.keys(entry?.t ?? {})).toEqual(['__proto__', 'constructor', 'toString', 'hasOwnProperty']);
     expect(Object.getOwnPropertyDescriptor(entry?.t ?? {}, '__proto__')?.value).toBe(1);
     expect(Object.getPrototypeOf(entry?.t)).toBeNull();
+  });
+
+  it('reads an entry recording more than MAX_TAGS tags as a miss, and one with MAX_TAGS as an entry', () => {
+    const tagged = (n: number): string =>
+      encodeEntry({ v: 'x', e: 1, d: 0, t: Object.fromEntries(Array.from({ length: n }, (_, i) => [`t${i}`, i])) });
+    expect(MAX_TAGS).toBe(64);
+    expect(Object.keys(decodeEntry(tagged(MAX_TAGS))?.t ?? {})).toHaveLength(MAX_TAGS);
+    expect(decodeEntry(tagged(MAX_TAGS + 1))).toBeUndefined();
   });
 
   it('round-trips what encodeEntry wrote', () => {

@@ -1,3 +1,12 @@
+/**
+ * The most tags one key may carry, and one `invalidateTags` call may name. Every tag costs a Redis
+ * command on each read of the key (its version is checked) and each load (read) or invalidation
+ * (bumped), sent at most 32 to a call, each call bounded by `timeoutMs`: with this bound no tag
+ * step takes more than two calls, so every operation has a fixed worst case (see the README's
+ * **Tags**). A stored entry recording more was not written under this rule: it reads as a miss.
+ */
+export const MAX_TAGS = 64;
+
 /** What a cache entry looks like in Redis (JSON). */
 export interface StoredEntry {
   /** The serialized value. */
@@ -36,7 +45,9 @@ export function decodeEntry(text: string | null | undefined): StoredEntry | unde
     // Own keys only, copied into an object without a prototype: tags are callers' names, and one
     // may be "__proto__" (JSON.parse makes that an own key; a plain object would not keep it).
     const t: Record<string, number> = Object.create(null);
-    for (const [tag, version] of Object.entries(parsed.t)) {
+    const recorded = Object.entries(parsed.t);
+    if (recorded.length > MAX_TAGS) return undefined; // each read would check them all
+    for (const [tag, version] of recorded) {
       if (typeof version !== 'number') return undefined;
       t[tag] = version;
     }

@@ -27,8 +27,9 @@ const GENERATION_LIFE_MS = 3_600_000;
  * The most tag commands (version reads, tag checks, bumps) one Redis call carries; more tags take
  * more calls, one after the other. Every call is bounded by `timeoutMs`, and a timeout is read as
  * Redis being slow (it pauses every key's early refresh: see classifyRefreshFailure), but a tag
- * list is the caller's and has no bound: all of it in one call outlasted the default 50 ms on an
- * idle Redis (1,000 tags). In calls of this size, a timeout says Redis is slow, not that a list is long.
+ * list is the caller's: all of it in one call outlasted the default 50 ms on an idle Redis (1,000
+ * tags). In calls of this size, a timeout says Redis is slow, not that a list is long; with
+ * `MAX_TAGS` (entry.ts) tags at most, a tag step takes at most two calls.
  */
 const TAG_COMMANDS_PER_CALL = 32;
 
@@ -140,10 +141,15 @@ export class CacheRedisTier {
 
   /**
    * Reads an entry; on a miss, tries for the lease in the same round trip. The lease token doubles
-   * as the new generation when the key has none: both are random, and in their own keys. `waiting`:
-   * with an entry, also whether the lease is held (see {@link CacheRedisTier.waitForFill}).
+   * as the new generation when the key has none: both are random, and in their own keys. `waiting`
+   * (see {@link CacheRedisTier.waitForFill}): with an entry, also whether the lease is held; an
+   * entry its `unusable` names is returned as bytes only, its tags not checked.
    */
-  async readOrLease(key: string, leaseTtlMs: number, waiting = false): Promise<ReadOrLease> {
+  async readOrLease(
+    key: string,
+    leaseTtlMs: number,
+    waiting?: { readonly unusable: (bytes: Buffer, entry: StoredEntry) => boolean },
+  ): Promise<ReadOrLease> {
     const redis = this.#redis;
     const token = newToken();
     const keys = [this.#entryKey(key), this.#leaseKey(key), this.#generationKey(key)];
@@ -152,7 +158,8 @@ export class CacheRedisTier {
       runScriptForBytes(redis, READ_OR_LEASE, keys, args),
     )) as [Buffer | null, number, (Buffer | number)?];
     if (Buffer.isBuffer(bytes)) {
-      const entry = await this.#checkTags(decodeEntry(bytes.toString('utf8')));
+      const decoded = decodeEntry(bytes.toString('utf8'));
+      const entry = decoded && !waiting?.unusable(bytes, decoded) ? await this.#checkTags(decoded) : undefined;
       return { ...(entry ? { entry } : {}), leaseTried: false, bytes, ...(waiting ? { leaseHeld: third === 1 } : {}) };
     }
     return {
@@ -371,8 +378,12 @@ export class CacheRedisTier {
    * cannot use is waited past like an expired one, so waiters on an undecodable entry do not all
    * run the loader while the lease holder replaces it. While the lease is held, a poll that finds
    * such an entry asks for nothing more (no lease attempt, no hash of the entry, here or in Redis):
-   * one round trip per poll. At the deadline, `basis` is what the last poll found (`basis` as given
-   * when no poll was answered): the caller's load without a lease starts only while it is unchanged.
+   * one round trip per poll, and its tags are checked once: a poll that finds the same bytes as the
+   * poll before, which could not use them, checks no tag (tag versions only move forward, so an
+   * invalidated entry stays invalidated), nor does one that finds an expired entry (a waiter has no
+   * use for it); a key's tags cost up to two calls of their own per check. At the deadline, `basis`
+   * is what the last poll found (`basis` as given when no poll was answered): the caller's load
+   * without a lease starts only while it is unchanged.
    */
   async waitForFill<V>(
     key: string,
@@ -384,15 +395,21 @@ export class CacheRedisTier {
   ): Promise<FillOrLease<V>> {
     const deadline = performance.now() + waitMs;
     let last: ReadOrLease | undefined;
+    // The bytes of the last answered poll's entry, when it could not be used (expired, tag-invalidated,
+    // undecodable, refused by `accept`): the same bytes again would fail the same way.
+    let refused: Buffer | undefined;
+    const unusable = (bytes: Buffer, entry: StoredEntry): boolean =>
+      entry.e <= now() || (refused !== undefined && bytes.equals(refused));
     while (performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
-      const found = await this.readOrLease(key, leaseTtlMs, true).catch(() => undefined);
+      const found = await this.readOrLease(key, leaseTtlMs, { unusable }).catch(() => undefined);
       if (!found) continue;
       last = found;
       if (found.entry && found.entry.e > now()) {
         const accepted = accept(found.entry);
         if (accepted !== undefined) return { entry: found.entry, accepted };
       }
+      refused = found.bytes;
       // A miss: the script tried for the lease.
       if (found.bytes === undefined) {
         if (found.lease) return { lease: found.lease };

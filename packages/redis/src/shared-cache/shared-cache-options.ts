@@ -3,6 +3,7 @@ import { type CacheClass, CacheRegistry, type cacheRegistry, checkAuditFields } 
 import { RedisStoreError } from '../errors.ts';
 import type { RedisClient } from '../scripts.ts';
 import { checkClient, checkId, checkInt, checkPrefix, throwIfProblems } from '../store-options.ts';
+import { MAX_TAGS } from './entry.ts';
 import type { SharedCache } from './shared-cache.ts';
 
 /** Turns cached values into strings and back. Default: JSON. */
@@ -74,7 +75,10 @@ export interface SharedCacheOptions<T> {
 export interface CacheWriteOptions {
   /** Overrides the cache's `ttlMs`. */
   readonly ttlMs?: number;
-  /** Tags for {@link SharedCache.invalidateTags}. */
+  /**
+   * Tags for {@link SharedCache.invalidateTags}: at most 64 (each is checked in Redis on every read
+   * of the key); more are refused with `ERR_REDIS_INVALID_ARGUMENT`.
+   */
   readonly tags?: readonly string[];
 }
 
@@ -213,7 +217,10 @@ export function checkWrite(
   };
 }
 
-/** The tags of one write or invalidation: an array of valid ids (none when undefined). */
+/**
+ * The tags of one write or invalidation: an array of at most {@link MAX_TAGS} valid ids (none when
+ * undefined).
+ */
 export function checkTags(
   tags: readonly string[] | undefined,
   cacheName: string,
@@ -224,6 +231,17 @@ export function checkTags(
     throw new RedisStoreError(
       'ERR_REDIS_INVALID_ARGUMENT',
       `SharedCache "${cacheName}".${operation}: tags must be an array.`,
+    );
+  }
+  if (tags.length > MAX_TAGS) {
+    // The count is not named: a list may come from a request.
+    const fix =
+      operation === 'invalidateTags'
+        ? `name at most ${MAX_TAGS} tags per call: split the list over several invalidateTags calls, or use fewer, broader tags`
+        : `give a key at most ${MAX_TAGS} tags: use fewer, broader tags (a tenant's tag rather than one per user or item), since every read of the key checks each of them in Redis`;
+    throw new RedisStoreError(
+      'ERR_REDIS_INVALID_ARGUMENT',
+      `SharedCache "${cacheName}".${operation}: too many tags; ${fix}.`,
     );
   }
   for (const tag of tags) checkId(tag, `SharedCache "${cacheName}".${operation}`, 'each tag');

@@ -253,6 +253,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
   /**
    * Invalidates every entry carrying one of `tags`, in Redis and in every pod's L1, including
    * values being computed now. Rejects like {@link SharedCache.delete} when the publish fails.
+   * At most 64 tags per call (`ERR_REDIS_INVALID_ARGUMENT` before anything is sent): split a
+   * longer list over several calls.
    */
   async invalidateTags(tags: readonly string[]): Promise<void> {
     const list = checkTags(tags, this.name, 'invalidateTags');
