@@ -21,16 +21,22 @@ export interface MeasuredText {
   readonly lengths: readonly number[];
   /** Further texts the word rules read, and how (see `WordReading` in weak-secret.ts). */
   readonly readings: readonly Reading[];
-  /** The text that parsed as a bundle: its keys are the format, read only for weak words and the dev marker. */
+  /**
+   * True when `value` is, or encodes, a PEM block or a JSON bundle: text a tool wrote, whose words
+   * (in random base64, in key names) are chance or format, so it is read only for known values.
+   */
+  readonly structured: boolean;
+  /** The text that parsed as a bundle: its keys are the format, read only for the dev marker. */
   readonly bundle?: string;
 }
 
 /**
  * How the word rules read a text. `as-written`: every rule. `sniffed`: decoded from an encoding
  * nobody declared, only the rules that recognise a known value. `field`: a bundle value under a
- * key that does not name a secret (`username`, `host`, `type`): only the dev marker and demo keys
- * long or distinctive enough (`sk_test_…`), not `postgres`, `localhost` or `dev`, which are
- * ordinary values there.
+ * key that does not name a secret (`username`, `host`, `type`): only the dev marker, demo keys
+ * long or distinctive enough (`sk_test_…`) and unmistakable placeholder shapes (`${NAME}`,
+ * `<your-…>`, `xxxx`, `change-me`), not `postgres`, `localhost` or `dev`, which are ordinary
+ * values there.
  */
 export type WordReading = 'as-written' | 'sniffed' | 'field';
 
@@ -48,19 +54,64 @@ export function measuredText(value: string, texts: readonly EncodedText[]): Meas
     if (block === undefined) continue;
     // A public key or a certificate is not a secret, however random its body: measured as the
     // text it is, where BEGIN and END repeat (` PUBLIC KEY-----`), so it is refused in every encoding.
-    if (!PRIVATE_KEY_LABEL.test(block.label)) return { wholes: [text], parts: [text], lengths: [], readings: [] };
+    if (!PRIVATE_KEY_LABEL.test(block.label))
+      return { wholes: [text], parts: [text], lengths: [], readings: [], structured: true };
+    const key = privateKeyBody(block.body);
     return {
       wholes: [block.body],
-      parts: [block.body],
+      parts: key.structured ? [] : [block.body],
       lengths: [Buffer.byteLength(block.body, 'base64')],
-      readings: pemBodyTexts(block.body).map((inner) => ({ text: inner, reading: 'sniffed' })),
+      readings: key.readings,
+      structured: true,
     };
   }
   for (const text of candidates) {
     const fields = bundleFields(text);
     if (fields !== undefined) return measuredBundle(text, fields);
   }
-  return { wholes: [value], parts: [value], lengths: [], readings: [] };
+  return { wholes: [value], parts: [value], lengths: [], readings: [], structured: false };
+}
+
+/**
+ * What the body of a private key is. A key structure — a DER SEQUENCE as long as the body (PKCS#1,
+ * SEC 1, PKCS#8, encrypted PKCS#8) or OpenSSH's `openssh-key-v1` — repeats by format (PBES2's OIDs
+ * share `GCSqGSIb`, an OpenSSH key has zero-length fields and holds its public key twice), so the
+ * pattern rules do not read it; entropy and length still do. A body that decodes to printable text
+ * is not a key but text in armor, read with every word rule.
+ */
+function privateKeyBody(body: string): { readonly structured: boolean; readonly readings: readonly Reading[] } {
+  const content = keyContent(Buffer.from(body, 'base64'));
+  // Text behind a well-formed DER or OpenSSH header is text too: the header must not hide it.
+  const texts = pemBodyTexts(body);
+  const [text, ...inner] = texts.length > 0 || content === undefined ? texts : pemBodyTexts(content.toString('base64'));
+  if (text !== undefined)
+    return {
+      structured: false,
+      readings: [
+        { text, reading: 'as-written' },
+        ...inner.map((encoded): Reading => ({ text: encoded, reading: 'sniffed' })),
+      ],
+    };
+  return { structured: content !== undefined, readings: [] };
+}
+
+const OPENSSH_MAGIC = Buffer.from('openssh-key-v1\0');
+
+/**
+ * What follows the header of a key structure — a DER SEQUENCE whose encoded length is exactly the
+ * rest of `bytes`, or OpenSSH's `openssh-key-v1` magic — or undefined when `bytes` is neither.
+ */
+export function keyContent(bytes: Buffer): Buffer | undefined {
+  if (bytes.length > OPENSSH_MAGIC.length && bytes.subarray(0, OPENSSH_MAGIC.length).equals(OPENSSH_MAGIC))
+    return bytes.subarray(OPENSSH_MAGIC.length);
+  if (bytes.length < 2 || bytes[0] !== 0x30) return undefined;
+  const first = bytes[1] as number;
+  if (first < 0x80) return bytes.length === 2 + first ? bytes.subarray(2) : undefined;
+  // Long form, DER: 1 to 4 length bytes, no leading zero, and only for lengths over 127.
+  const count = first & 0x7f;
+  if (count < 1 || count > 4 || bytes.length < 2 + count || bytes[2] === 0) return undefined;
+  const length = bytes.readUIntBE(2, count);
+  return length > 127 && bytes.length === 2 + count + length ? bytes.subarray(2 + count) : undefined;
 }
 
 /**
@@ -73,18 +124,30 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
   const secrets: string[] = [];
   const lengths: number[] = [];
   const readings: Reading[] = [];
-  for (const { value, secret } of fields) {
-    // A PEM key in a bundle (`private_key`) is measured, and its length floor judged, by its body;
-    // so is a certificate beside it, which is the bundle's format, not its secret.
-    const body = pemBlock(value)?.body;
+  const patterned: string[] = [];
+  for (const { value, secret, bytes } of fields) {
+    // A PEM key in a bundle (`private_key`), or the base64 of one (kubeconfig's `client-key-data`),
+    // is measured, and its length floor judged, by its body; so is a certificate beside it, which
+    // is the bundle's format, not its secret.
+    const block =
+      pemBlock(value) ??
+      sniffedTexts(value)
+        .map(pemBlock)
+        .find((found) => found !== undefined);
+    const body = block?.body;
+    const key = body !== undefined && PRIVATE_KEY_LABEL.test(block?.label ?? '') ? privateKeyBody(body) : undefined;
     const content = body ?? value;
     all.push(content);
+    if (key?.structured !== true) patterned.push(content);
     if (secret) {
       secrets.push(content);
-      lengths.push(body === undefined ? Buffer.byteLength(value, 'utf8') : Buffer.byteLength(body, 'base64'));
+      lengths.push(
+        bytes ?? (body === undefined ? Buffer.byteLength(value, 'utf8') : Buffer.byteLength(body, 'base64')),
+      );
     }
     if (value.length === 0) continue;
     readings.push({ text: value, reading: secret ? secretReading(value, body) : 'field' });
+    if (key !== undefined && secret) readings.push(...key.readings);
     for (const text of body === undefined ? sniffedTexts(value) : pemBodyTexts(body))
       readings.push({ text, reading: secret ? 'sniffed' : 'field' });
   }
@@ -92,9 +155,10 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
     // An empty secret is refused as too short; it has no characters to measure.
     wholes: secrets.length > 0 ? secrets.filter((secret) => secret.length > 0) : [all.join('')],
     // A short value (`"version":"11"`) is too short to be a pattern by itself.
-    parts: all.filter((part) => part.length >= MIN_PATTERN_VALUE),
+    parts: patterned.filter((part) => part.length >= MIN_PATTERN_VALUE),
     lengths,
     readings,
+    structured: true,
     bundle,
   };
 }

@@ -58,6 +58,14 @@ export interface PlaceholderShapeOptions {
    * text decoded from an undeclared encoding spells it by chance, so it is not read there.
    */
   readonly prompts?: boolean;
+  /**
+   * Read placeholder words (default true): prompts (`your-key`, `enter…value`), `change me` inside
+   * a word, and tokens such as `dev`, `test`, `localhost`. A bundle field that names no secret
+   * holds such words as ordinary values (`"env": "dev"`, a host `exchangemedia.io`), so only the
+   * unmistakable shapes are read there: `${NAME}`, `{{ name }}`, `<your-…>`, `$NAME`, `xxxx`,
+   * `******`, and `change-me` / `replace-me` as whole words.
+   */
+  readonly words?: boolean;
 }
 
 /**
@@ -78,12 +86,14 @@ export function isPlaceholderShape(value: string, options: PlaceholderShapeOptio
   }
   if (isInterpolation(value) || /\{\{\s*[A-Za-z_][\w.]{2,}\s*\}\}/.test(value)) return true;
   if (/^\$(?:[A-Z_][A-Z0-9_]*|[a-z_][a-z0-9_]*)$|^%[A-Z_][A-Z0-9_]*%$|^__[A-Z][A-Z0-9_]*__$/.test(value)) return true;
+  const tokens = value.split(/[^A-Za-z0-9*#?.]+/).filter((token) => token.length > 0);
+  if (tokens.some((token) => /^(x{4,}|X{4,}|\*{6,}|#{6,}|\?{6,}|\.{6,})$/.test(token))) return true;
+  if (options.words === false)
+    return /(?:^|[^a-z])(?:change|replace)[-_ ]?(?:me|this)(?:$|[^a-z])/.test(value.toLowerCase());
   const flat = value.toLowerCase().replace(/[^a-z0-9]/g, '');
   if (/^(your|insert|enter|paste).*(key|secret|token|password|pass|value|here)/.test(flat)) return true;
   if (options.prompts !== false && hasWordBeforeHere(flat)) return true;
   if (/change.?me|changethis|replace.?me|replacethis/.test(value.toLowerCase())) return true;
-  const tokens = value.split(/[^A-Za-z0-9*#?.]+/).filter((token) => token.length > 0);
-  if (tokens.some((token) => /^(x{4,}|X{4,}|\*{6,}|#{6,}|\?{6,}|\.{6,})$/.test(token))) return true;
   // Only written-by-a-person values (words and numbers between separators) are checked for
   // placeholder words: short tokens occur by chance between the separators of random base64.
   const wordLike =

@@ -1,3 +1,9 @@
+import {
+  hasRepeatedStretch,
+  isRepeatedPattern,
+  longestSequentialRun,
+  shannonBitsPerChar,
+} from './character-patterns.ts';
 import { ConfigError } from './errors.ts';
 import { KNOWN_DEMO_SECRETS, type KnownDemoSecret } from './known-demo-secrets.ts';
 import { foldLookalikes } from './lookalikes.ts';
@@ -146,64 +152,6 @@ function deleet(value: string): string {
     if ((code >= 97 && code <= 122) || (code >= 48 && code <= 57)) out += mapped;
   }
   return out;
-}
-
-function shannonBitsPerChar(value: string): number {
-  const counts = new Map<number, number>();
-  let total = 0;
-  for (let i = 0; i < value.length; i++) {
-    const code = value.codePointAt(i)!;
-    if (code > 0xffff) i++;
-    counts.set(code, (counts.get(code) ?? 0) + 1);
-    total++;
-  }
-  let bits = 0;
-  for (const count of counts.values()) {
-    const p = count / total;
-    bits -= p * Math.log2(p);
-  }
-  return bits;
-}
-
-function isRepeatedPattern(value: string): boolean {
-  const n = value.length;
-  for (let period = 1; period <= n / 2; period++) {
-    if (n % period !== 0) continue;
-    if (value.slice(0, period).repeat(n / period) === value) return true;
-  }
-  return false;
-}
-
-/** True when some 8-character stretch occurs twice: `Ab3kx9Qz…Ab3kx9Qz`, a key pasted twice. */
-function hasRepeatedStretch(value: string): boolean {
-  const seen = new Set<string>();
-  for (let i = 0; i + 8 <= value.length; i++) {
-    const stretch = value.slice(i, i + 8);
-    if (seen.has(stretch)) return true;
-    seen.add(stretch);
-  }
-  return false;
-}
-
-function longestSequentialRun(value: string): number {
-  let longest = 1;
-  let run = 1;
-  let direction = 0;
-  for (let i = 1; i < value.length; i++) {
-    const step = value.charCodeAt(i) - value.charCodeAt(i - 1);
-    if ((step === 1 || step === -1) && (run === 1 || step === direction)) {
-      run++;
-      direction = step;
-    } else if (step === 1 || step === -1) {
-      run = 2;
-      direction = step;
-    } else {
-      run = 1;
-      direction = 0;
-    }
-    longest = Math.max(longest, run);
-  }
-  return longest;
 }
 
 interface Forms {
@@ -359,7 +307,7 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   const texts = encodedTexts(value, encoding);
   // A PEM key is measured by its body, a JSON bundle by its values: their armor lines, keys and
   // quotes (and the hex or base64 of them) repeat each other by format.
-  const { wholes, parts, lengths, readings, bundle } = measuredText(value, texts);
+  const { wholes, parts, lengths, readings, structured, bundle } = measuredText(value, texts);
   // The armor and headers of a PEM key are not key bytes, nor is a bundle's `client_id` part of
   // its `client_secret`.
   if (lengths.some((bytes) => bytes < floor)) rules.add('too-short');
@@ -374,11 +322,12 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   const denylist = (options.denylist ?? []).map((extra) =>
     compileDemo({ value: extra, match: 'contains', origin: 'denylist option' }),
   );
-  // A bundle's keys are its format (`"secret_key":` spells the demo entry `secretkey`): the text
-  // of a bundle is read only for the dev marker and, as written, for weak words; its values are
-  // read one by one below, by what their key says they are.
-  const readingOf = (text: string, sniffed: boolean): WordReading | 'bundle' | 'sniffed-bundle' =>
-    text === bundle ? (sniffed ? 'sniffed-bundle' : 'bundle') : sniffed ? 'sniffed' : 'as-written';
+  // A PEM block or a bundle is text a tool wrote: over its random base64 (1,700 characters in an
+  // RSA key) and its key names (`SecretAccessKey`) a weak word is chance or format. Such a text,
+  // and every encoding of it, is read only for known values; a bundle's text for the dev marker
+  // only, its values one by one below, by what their key says they are.
+  const readingOf = (text: string, sniffed: boolean): WordReading | 'bundle' =>
+    text === bundle ? 'bundle' : sniffed || structured ? 'sniffed' : 'as-written';
   addWordRules(value, denylist, rules, readingOf(value, false));
   // base64 of `super-secret-jwt-token-…` is that documented secret: the bytes a service uses are
   // the decoded ones. When they are text, the word rules read it too (the encoded text as well:
@@ -389,9 +338,9 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   // Sniffed text is often structured (a base64 Docker `config.json` with `"password":`, a JAAS line,
   // a PEM key): only the rules that recognise a known value read it, not the weak words.
   for (const { text, sniffed } of texts) addWordRules(text, denylist, rules, readingOf(text, sniffed));
-  // The text a PEM body decodes to (a dev secret base64-encoded and armored is still one), and a
-  // bundle's values: a secret by its key, on its own, with every rule; any other value for known
-  // values only.
+  // The text a PEM body decodes to (text in armor is not a key: every rule), and a bundle's values:
+  // a secret by its key, on its own, with every rule; any other value for known values and
+  // unmistakable placeholders only.
   for (const { text, reading } of readings) addWordRules(text, denylist, rules, reading);
   return [...rules];
 }
@@ -434,34 +383,37 @@ const MAX_SNIFFED_PROMPT = 64;
  * `as-written` text gets them all. `sniffed` text (decoded from an encoding nobody declared) gets
  * only the rules that recognise a known value: dev marker, known demo (entries of 8+ characters),
  * denylist and placeholder shapes. A `field` (a bundle value under a key that names no secret) gets
- * the dev marker, long and prefix demo entries and the denylist: `postgres` or `localhost` is an
- * ordinary `username` or `host`. A `bundle` text is read for the dev marker, and for weak words
- * when it was written or declared as such (`sniffed-bundle`: the dev marker only).
+ * the dev marker, long and prefix demo entries, the denylist and the unmistakable placeholder
+ * shapes: `postgres`, `localhost` or `dev` is an ordinary `username`, `host` or `env`. A `bundle`
+ * text is read for the dev marker only: its keys are its format.
  */
 function addWordRules(
   value: string,
   denylist: readonly DemoMatcher[],
   rules: Set<WeakSecretRule>,
-  reading: WordReading | 'bundle' | 'sniffed-bundle',
+  reading: WordReading | 'bundle',
 ): void {
   // The word and shape rules read the folded value: lookalike letters, fullwidth forms, accents and
   // zero-width characters cannot hide a word. Length, entropy and patterns are measured on the
   // value as it is. ASCII folds to itself.
   const folded = foldLookalikes(value);
-  const sniffed = reading !== 'as-written' && reading !== 'bundle';
+  const sniffed = reading !== 'as-written';
   // Anywhere in the value: a gen-dev secret pasted with its quotes or its `.env` line
   // (`"rampart-dev-…"`, `JWT_KEY=rampart-dev-…`) is still one.
   if (folded.toLowerCase().includes(DEV_SECRET_PREFIX)) rules.add('dev-marker');
   else if (
-    (reading === 'as-written' || reading === 'sniffed') &&
-    isPlaceholderShape(folded, { prompts: !sniffed || folded.length <= MAX_SNIFFED_PROMPT })
+    reading !== 'bundle' &&
+    isPlaceholderShape(folded, {
+      prompts: !sniffed || folded.length <= MAX_SNIFFED_PROMPT,
+      words: reading !== 'field',
+    })
   )
     rules.add('placeholder');
   const isHex = /^[0-9a-f]+$/.test(folded) || /^[0-9A-F]+$/.test(folded);
   const forms = formsOf(folded);
   const words = isHex ? forms.flat : `${forms.flat} ${forms.deleeted}`;
   if (!sniffed && WEAK_WORDS.some((word) => words.includes(word))) rules.add('weak-word');
-  if (reading === 'bundle' || reading === 'sniffed-bundle') return;
+  if (reading === 'bundle') return;
   // A random hex value cannot spell a documented secret once de-leeted, but its digits can be
   // de-leeted into short words; compare hex values literally.
   const demoForms = isHex ? { ...forms, deleeted: forms.flat } : forms;

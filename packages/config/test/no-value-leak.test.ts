@@ -50,6 +50,17 @@ const shapes = [
       api_key: Buffer.from(`super-secret-jwt-token-with-at-least-32-characters-long${m}`).toString('base64'),
     }),
   (m: string) => `-----BEGIN PUBLIC KEY-----\n${m}\n-----END PUBLIC KEY-----`,
+  // Key structures (pattern rules skipped), text behind their header, and the bundle shapes whose
+  // key names, nested values, JWK members and Docker auths are read since s17.
+  (m: string) =>
+    `-----BEGIN OPENSSH PRIVATE KEY-----\n${Buffer.from(`openssh-key-v1\0${m}`).toString('base64')}\n-----END OPENSSH PRIVATE KEY-----`,
+  (m: string) =>
+    `-----BEGIN ENCRYPTED PRIVATE KEY-----\n${Buffer.concat([Buffer.from([0x30, m.length + 7]), Buffer.from(`secret-${m}`)]).toString('base64')}\n-----END ENCRYPTED PRIVATE KEY-----`,
+  (m: string) => JSON.stringify({ client_id: m, SecretAccessKey: m, client_hmac: `\${HMAC_${m}}` }),
+  (m: string) => JSON.stringify({ api_key: { value: m }, 'api_k\u0435y_hex': m, client_pw: m.slice(0, 5) }),
+  (m: string) => JSON.stringify({ kty: 'oct', kid: m, k: Buffer.from(m).toString('base64url') }),
+  (m: string) =>
+    JSON.stringify({ auths: { 'registry.acme.io': { auth: Buffer.from(`${m}:${m}`).toString('base64') } } }),
 ] as const;
 
 function assertNoMarker(output: string, marker: string): void {
