@@ -1479,6 +1479,13 @@ describe.each([
       await cache.set('k', 'v', { tags: tags.slice(0, 64) });
       await cache.invalidateTags(tags.slice(0, 64));
       expect(await cache.get('k')).toBeUndefined();
+      // A tag named twice is one tag: 65 copies of one are allowed and cost one tag command each time.
+      const before = counted.sent();
+      const copies = Array.from({ length: 65 }, () => 'tenant');
+      await cache.set('k', 'v', { tags: copies });
+      await cache.invalidateTags(copies);
+      expect(counted.sent() - before).toBe(2);
+      expect(await cache.get('k')).toBeUndefined();
       await cache.close();
     });
 

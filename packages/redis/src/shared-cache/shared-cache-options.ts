@@ -218,8 +218,8 @@ export function checkWrite(
 }
 
 /**
- * The tags of one write or invalidation: an array of at most {@link MAX_TAGS} valid ids (none when
- * undefined).
+ * The tags of one write or invalidation: an array of at most {@link MAX_TAGS} distinct valid ids,
+ * each once (none when undefined).
  */
 export function checkTags(
   tags: readonly string[] | undefined,
@@ -233,7 +233,9 @@ export function checkTags(
       `SharedCache "${cacheName}".${operation}: tags must be an array.`,
     );
   }
-  if (tags.length > MAX_TAGS) {
+  // A tag named twice is one tag: counted, read and bumped once.
+  const distinct = tags.length > 1 ? [...new Set(tags)] : tags;
+  if (distinct.length > MAX_TAGS) {
     // The count is not named: a list may come from a request.
     const fix =
       operation === 'invalidateTags'
@@ -244,6 +246,6 @@ export function checkTags(
       `SharedCache "${cacheName}".${operation}: too many tags; ${fix}.`,
     );
   }
-  for (const tag of tags) checkId(tag, `SharedCache "${cacheName}".${operation}`, 'each tag');
-  return tags;
+  for (const tag of distinct) checkId(tag, `SharedCache "${cacheName}".${operation}`, 'each tag');
+  return distinct;
 }
