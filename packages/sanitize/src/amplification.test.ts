@@ -350,6 +350,129 @@ describe('createSanitizer', () => {
     });
   });
 
+  describe("bounds relative to the input and what the caller's rewriteUrl adds", () => {
+    /** A caller's rewriteUrl adding `extra` characters to every URL of `kind`, counting what it added. */
+    const lengthening = (kind: 'link' | 'image', extra: number) => {
+      const hook = {
+        added: 0,
+        rewriteUrl: (url: string, context: { readonly kind: string }): string | undefined => {
+          if (context.kind !== kind || url.startsWith('https://proxy.example/')) return undefined;
+          const rewritten = `https://proxy.example/${'s'.repeat(Math.max(0, extra - 22))}?u=${encodeURIComponent(url)}`;
+          hook.added += rewritten.length - url.length;
+          return rewritten;
+        },
+      };
+      return hook;
+    };
+
+    it('keeps a link-dense email whose links the caller rewrites to longer tracking URLs', () => {
+      // 626 KB of input with 3.7 M attribute characters once the 12,000 links are rewritten:
+      // past 4 × the input + 1 MiB, within 4 × (the input + what the rewrite added) + 1 MiB.
+      let items = '';
+      for (let i = 0; i < 12_000; i++) items += `<li><a href="https://ex.com/${i}">item ${i}</a></li>`;
+      const input = `<ul>${items}</ul>`;
+      expect(input.length).toBeGreaterThan(600_000);
+      for (const verify of ['standard', 'strict'] as const) {
+        const hook = lengthening('link', 250);
+        const result = createSanitizer({ preset: 'email', verify, rewriteUrl: hook.rewriteUrl }).sanitize(input);
+        expect(result).toMatchObject({ failedClosed: false, truncated: false });
+        expect(result.html.length).toBeGreaterThan(4 * input.length + MiB);
+      }
+    });
+
+    it('keeps images the caller rewrites to long signed proxy URLs', () => {
+      // 44 KB of input whose 1,300 images get 1,000-character proxy URLs: 1.3 MB of attributes.
+      let images = '';
+      for (let i = 0; i < 1300; i++) images += `<img src="https://i.ex.com/${i}.png">`;
+      const input = `<p>${images}</p>`;
+      expect(input.length).toBeLessThan(50_000);
+      for (const preset of ['ugc', 'email'] as const) {
+        const hook = lengthening('image', 1000);
+        const result = createSanitizer({ preset, rewriteUrl: hook.rewriteUrl }).sanitize(input);
+        expect(result).toMatchObject({ failedClosed: false, truncated: false });
+        expect(result.html.length).toBeGreaterThan(1_300_000);
+      }
+    });
+
+    it('counts what the rewrite added once per URL that is kept, not per clone, re-parse or strict pass', () => {
+      // One rewritten link left open before 250 spacers: the browser clones it 250 times, the basis grows by it once.
+      const input = `<p><a href="https://click.example.com/c?u=1">Click here${'<p>&nbsp;</p>'.repeat(250)}`;
+      const hook = lengthening('link', 250);
+      const parses = parsesOf(() => {
+        const result = createSanitizer({ preset: 'email', verify: 'strict', rewriteUrl: hook.rewriteUrl }).sanitize(
+          input,
+        );
+        expect(result).toMatchObject({ failedClosed: false });
+      });
+      expect(parses.length).toBeGreaterThanOrEqual(2);
+      for (const work of parses) expect(work.rewriteGrowth).toBe(hook.added);
+      expect(hook.added).toBeGreaterThan(200);
+      expect(hook.added).toBeLessThan(300);
+    });
+
+    it('does not count what the rewrite added to URLs that are dropped afterwards', () => {
+      // Links rewritten past maxAttributeLength are dropped after the rewrite; images in elements
+      // nested past limits.nestingLimit are unwrapped with their attributes.
+      const links = `<p>${'<a href="/x">y</a>'.repeat(100)}</p>`;
+      const hook = lengthening('link', 5000);
+      const parses = parsesOf(() => createSanitizer({ rewriteUrl: hook.rewriteUrl }).sanitize(links));
+      expect(hook.added).toBeGreaterThan(400_000);
+      for (const work of parses) expect(work.rewriteGrowth).toBe(0);
+      const nested = `${'<div>'.repeat(10)}${'<img src="https://i.ex.com/a.png">'.repeat(100)}`;
+      const images = lengthening('image', 1000);
+      const deep = parsesOf(() =>
+        createSanitizer({ rewriteUrl: images.rewriteUrl, limits: { nestingLimit: 5 } }).sanitize(nested),
+      );
+      expect(images.added).toBeGreaterThan(90_000);
+      for (const work of deep) expect(work.rewriteGrowth).toBe(0);
+    });
+
+    it('never writes more than the documented bound of the input plus what the rewrite added, however many URLs', () => {
+      // Many tiny URLs, each lengthened by the caller's rewrite, buy basis; the amplification they
+      // can pay for with it stays within the bounds of the input plus that growth.
+      const shape = fc.record({
+        urls: fc.integer({ min: 0, max: 400 }),
+        kind: fc.constantFrom('link', 'image') as fc.Arbitrary<'link' | 'image'>,
+        extra: fc.integer({ min: 0, max: 1500 }),
+        open: fc.integer({ min: 1, max: 8 }),
+        titleLength: fc.integer({ min: 1, max: 400 }),
+        quotes: fc.boolean(),
+        openLink: fc.boolean(),
+        block: fc.constantFrom('<p>x', '<p>&nbsp;</p>', '<li>x', '<p><br>'),
+        blocks: fc.integer({ min: 1, max: 2000 }),
+        preset: fc.constantFrom('ugc', 'email') as fc.Arbitrary<'ugc' | 'email'>,
+        verify: fc.constantFrom('standard', 'strict') as fc.Arbitrary<'standard' | 'strict'>,
+      });
+      fc.assert(
+        fc.property(
+          shape,
+          ({ urls, kind, extra, open, titleLength, quotes, openLink, block, blocks, preset, verify }) => {
+            const hook = lengthening(kind, extra);
+            const tiny = kind === 'link' ? '<a href="/a">b</a>' : '<img src="https://i.ex.com/a">';
+            let opened = openLink ? '<a href="https://e.example/t">' : '';
+            for (let i = 0; i < open; i++) opened += `<b title='${i}${(quotes ? '"' : 'v').repeat(titleLength)}'>`;
+            const input = `<p>${tiny.repeat(urls)}</p><p>${opened}${block.repeat(blocks)}`;
+            let html = '';
+            const parses = parsesOf(() => {
+              html = createSanitizer({ preset, verify, rewriteUrl: hook.rewriteUrl }).sanitize(input).html;
+            });
+            // What the rewrite added to the kept URLs: never more than the hook added in all.
+            const first = parses[0];
+            const growth = first?.rewriteGrowth ?? 0;
+            expect(growth).toBeLessThanOrEqual(hook.added);
+            expect(html.length).toBeLessThanOrEqual(outputBound(input.length + growth));
+            for (const work of parses) {
+              expect(work.rewriteGrowth).toBe(growth);
+              expect(work.elements).toBeLessThanOrEqual((2 * input.length) / 3 + 4096 + 1);
+              expect(work.attributeChars).toBeLessThanOrEqual(attributeBound(input.length + growth) + 3000);
+            }
+          },
+        ),
+        { numRuns: 60 },
+      );
+    });
+  });
+
   it('gives the strict pass the allowances of the first pass, not of the output it must give back', () => {
     // 3.5 KB that every browser renders as about 80 KB: the strict pass sanitizes those 80 KB again.
     const url = `https://click.example.com/ls/click?upn=${'a1B2c3D4e5'.repeat(22)}`;
@@ -371,8 +494,13 @@ describe('createSanitizer', () => {
     // 3.5 KB that every browser renders as about 80 KB: within the slack, not failed closed; and
     // the same shape with 900 spacers (12 KB, rendered as 290 KB), the margin the slack keeps.
     const url = `https://click.example.com/ls/click?upn=${'a1B2c3D4e5'.repeat(22)}`;
-    for (const spacers of [250, 900]) {
-      const input = `<p><a href="${url}">Click here${'<p>&nbsp;</p>'.repeat(spacers)}`;
+    for (const [spacer, spacers] of [
+      ['<p>&nbsp;</p>', 250],
+      ['<p>&nbsp;</p>', 900],
+      // Shorter spacers, less input for the same clones: kept up to about 700.
+      ['<p><br>', 500],
+    ] as const) {
+      const input = `<p><a href="${url}">Click here${spacer.repeat(spacers)}`;
       const result = createSanitizer({ preset: 'email' }).sanitize(input);
       expect(result).toMatchObject({ failedClosed: false });
       expect(result.html.length).toBeGreaterThan(15 * input.length);
@@ -387,7 +515,7 @@ describe('createSanitizer', () => {
 
   it('names the limits relative to the input', () => {
     for (const reason of [AMPLIFICATION_FAILURE, ATTRIBUTE_AMPLIFICATION_FAILURE]) {
-      expect(reason).toContain('the input (or its sanitized form, if shorter)');
+      expect(reason).toContain('the input + what rewriteUrl added (or its sanitized form, if shorter)');
       expect(reason).toContain('(parser amplification limit)');
     }
     expect(ELEMENT_AMPLIFICATION_FAILURE).toContain('the sanitized input (of 2 × the input, if shorter)');

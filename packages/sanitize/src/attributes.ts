@@ -7,7 +7,15 @@ import { filterStyle } from './css-policy.ts';
 import { isForbiddenAttribute } from './hard-rules.ts';
 import { type AttributeRule, type Policy, USER_REL_TOKENS } from './policy.ts';
 import { reportedAttribute, reportedCssProperty } from './removal-names.ts';
-import { checkUrl, ID_PREFIX, parseSrcset, type SrcsetCandidate, serializeSrcset, type UrlKind } from './url-policy.ts';
+import {
+  checkUrl,
+  ID_PREFIX,
+  parseSrcset,
+  type RewriteGrowth,
+  type SrcsetCandidate,
+  serializeSrcset,
+  type UrlKind,
+} from './url-policy.ts';
 
 /** One thing the sanitizer removed, for logs. Never holds a value from the input, only names. */
 export interface Removal {
@@ -50,6 +58,7 @@ function filterValue(
   value: string,
   mode: 'sanitize' | 'verify',
   report: Reporter,
+  growth: RewriteGrowth,
 ): string | undefined {
   if (rule instanceof RegExp) return rule.test(value) ? value : undefined;
   switch (rule) {
@@ -60,7 +69,13 @@ function filterValue(
     case 'url-link':
     case 'url-image':
     case 'url-cite': {
-      const verdict = checkUrl(value, { tag, attribute: name, kind: URL_KINDS[rule] as UrlKind }, policy.urls, mode);
+      const verdict = checkUrl(
+        value,
+        { tag, attribute: name, kind: URL_KINDS[rule] as UrlKind },
+        policy.urls,
+        mode,
+        growth,
+      );
       if (verdict.ok) return verdict.value;
       report?.({ kind: 'url', name: reportedAttribute(tag, name, policy), reason: verdict.reason });
       return undefined;
@@ -73,9 +88,11 @@ function filterValue(
           if (mode === 'verify') return undefined;
           continue;
         }
-        const verdict = checkUrl(candidate.url, { tag, attribute: name, kind: 'image' }, policy.urls, mode);
+        const grown: RewriteGrowth = { chars: 0 };
+        const verdict = checkUrl(candidate.url, { tag, attribute: name, kind: 'image' }, policy.urls, mode, grown);
         if (verdict.ok && !/[\s,]/.test(verdict.value.slice(-1)) && !/\s/.test(verdict.value)) {
           kept.push({ url: verdict.value, descriptor: candidate.descriptor });
+          growth.chars += grown.chars;
         } else {
           report?.({
             kind: 'url',
@@ -87,8 +104,14 @@ function filterValue(
       return kept.length > 0 ? serializeSrcset(kept) : undefined;
     }
     case 'style': {
-      const css = filterStyle(value, tag, policy.cssProperties, policy.urls, mode, (r) =>
-        report?.({ kind: 'css', name: reportedCssProperty(r.name), reason: r.reason }),
+      const css = filterStyle(
+        value,
+        tag,
+        policy.cssProperties,
+        policy.urls,
+        mode,
+        (r) => report?.({ kind: 'css', name: reportedCssProperty(r.name), reason: r.reason }),
+        growth,
       );
       return css === '' ? undefined : css;
     }
@@ -115,7 +138,8 @@ function isAbsoluteWebUrl(href: string | undefined): boolean {
 
 /**
  * Returns the attributes to keep on `tag`, in input order, with `rel` and `target` computed for
- * links. Everything dropped is reported (sanitize mode).
+ * links. Everything dropped is reported (sanitize mode). What the rewriteUrl hook added to the URLs
+ * of kept attributes is added to `growth` (URLs rewritten and then dropped do not count).
  */
 export function filterAttributes(
   policy: Policy,
@@ -123,6 +147,7 @@ export function filterAttributes(
   attribs: Readonly<Record<string, string>>,
   mode: 'sanitize' | 'verify',
   report: Reporter,
+  growth?: RewriteGrowth,
 ): Record<string, string> {
   const out: Record<string, string> = {};
   let count = 0;
@@ -151,7 +176,8 @@ export function filterAttributes(
       report?.({ kind: 'limit', name: reportedAttribute(tag, name, policy), reason: 'attribute value too long' });
       continue;
     }
-    const filtered = filterValue(policy, tag, name, rule, value, mode, report);
+    const grown: RewriteGrowth = { chars: 0 };
+    const filtered = filterValue(policy, tag, name, rule, value, mode, report, grown);
     if (filtered === undefined) {
       if (typeof rule !== 'string' || !rule.startsWith('url') || rule === 'srcset') {
         report?.({ kind: 'attribute', name: reportedAttribute(tag, name, policy), reason: 'value not allowed' });
@@ -170,6 +196,7 @@ export function filterAttributes(
     }
     out[name] = filtered;
     count++;
+    if (growth !== undefined) growth.chars += grown.chars;
   }
   if (tag === 'a') applyLinkRules(policy, out);
   // A closed details shows only its summary, while filters and toPlainText() read all of its text.

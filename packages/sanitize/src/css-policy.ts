@@ -17,7 +17,7 @@
  * ways to show a reader something other than what a filter or `toPlainText()` reads.
  */
 import postcss from 'postcss';
-import { checkUrl, type UrlRules } from './url-policy.ts';
+import { checkUrl, type RewriteGrowth, type UrlRules } from './url-policy.ts';
 
 /** Value grammars a CSS property can have. */
 type CssValueKind =
@@ -541,6 +541,7 @@ export interface CssRemoval {
 /**
  * Filters a `style` attribute value. Returns the kept declarations as `prop: value; prop: value`
  * (empty when nothing is kept). The output is a fixpoint: filtering it again changes nothing.
+ * What the rewriteUrl hook added to the `url()`s of kept declarations is added to `growth`.
  */
 export function filterStyle(
   style: string,
@@ -549,6 +550,7 @@ export function filterStyle(
   urls: UrlRules,
   mode: 'sanitize' | 'verify',
   removed?: (removal: CssRemoval) => void,
+  growth?: RewriteGrowth,
 ): string {
   if (/[\\<>]|\/\*|@/.test(style)) {
     removed?.({ name: 'style', reason: 'escapes, comments, at-rules or angle brackets in CSS' });
@@ -579,9 +581,10 @@ export function filterStyle(
       continue;
     }
     let ok = true;
+    const grown: RewriteGrowth = { chars: 0 };
     const final = tokens.map((t): Token => {
       if (t.type !== 'url') return t;
-      const verdict = checkUrl(t.url, { tag, attribute: 'style', kind: 'css-image' }, urls, mode);
+      const verdict = checkUrl(t.url, { tag, attribute: 'style', kind: 'css-image' }, urls, mode, grown);
       if (!verdict.ok || /["'()\s]/.test(verdict.value)) {
         ok = false;
         removed?.({ name: prop, reason: verdict.ok ? 'CSS url() has unsafe characters' : verdict.reason });
@@ -589,7 +592,9 @@ export function filterStyle(
       }
       return { type: 'url', text: `url("${verdict.value}")`, url: verdict.value };
     });
-    if (ok) kept.push(`${prop}: ${join(final)}`);
+    if (!ok) continue;
+    kept.push(`${prop}: ${join(final)}`);
+    if (growth !== undefined) growth.chars += grown.chars;
   }
   return kept.join('; ');
 }

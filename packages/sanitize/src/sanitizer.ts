@@ -16,6 +16,7 @@ import { type Policy, resolvePolicy, type SanitizeOptions } from './policy.ts';
 import type { PresetName } from './presets.ts';
 import { reportedElement } from './removal-names.ts';
 import { escapeTextWithin } from './serialize.ts';
+import type { RewriteGrowth } from './url-policy.ts';
 import { type AmplificationBasis, type Verified, verifyOutput } from './verify.ts';
 
 /** Thrown from inside the parse to abandon it; never leaves {@link createSanitizer}. */
@@ -117,6 +118,8 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
   // implied and void ones included. It reports what nestingLimit unwrapped and is the exact second
   // line of the nesting guard: past PRE_PARSE_DEPTH_LIMIT the parse is abandoned.
   let depth = 0;
+  // What the rewriteUrl hook added to the URLs of the current sanitize-html pass (see AmplificationBasis).
+  let rewriteGrowth: RewriteGrowth = { chars: 0 };
   const libOptions: sanitizeHtmlLib.IOptions = {
     onOpenTag: (name: string) => {
       depth++;
@@ -153,7 +156,10 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
           });
           return { tagName, attribs: {} };
         }
-        return { tagName, attribs: filterAttributes(policy, tagName, attribs, 'sanitize', report) };
+        // An element nested past the limit is unwrapped with its attributes: what the rewrite added
+        // to its URLs is not written.
+        const growth = depth > policy.nestingLimit ? undefined : rewriteGrowth;
+        return { tagName, attribs: filterAttributes(policy, tagName, attribs, 'sanitize', report, growth) };
       },
     },
   };
@@ -167,9 +173,14 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
     html: string,
     given?: AmplificationBasis,
   ): { verified: Verified; basis: AmplificationBasis | undefined } => {
+    rewriteGrowth = { chars: 0 };
     try {
       const candidate = sanitizeHtmlLib(html, libOptions);
-      const basis = given ?? { inputLength: html.length, sanitizedLength: candidate.length };
+      const basis = given ?? {
+        inputLength: html.length,
+        sanitizedLength: candidate.length,
+        rewriteGrowth: rewriteGrowth.chars,
+      };
       return { verified: verifyOutput(candidate, policy, report, basis), basis };
     } catch (error) {
       if (error !== TOO_DEEP) throw error;
@@ -186,6 +197,7 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
     // A rewriteUrl hook may sanitize re-entrantly; restore the outer call's reporter afterwards.
     const outer = report;
     const outerDepth = depth;
+    const outerGrowth = rewriteGrowth;
     depth = 0;
     report = (removal) => {
       removedCount++;
@@ -239,6 +251,7 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
     } finally {
       report = outer;
       depth = outerDepth;
+      rewriteGrowth = outerGrowth;
     }
   };
 

@@ -40,6 +40,15 @@ export interface UrlRules {
   readonly maxDataUrlLength: number;
 }
 
+/**
+ * What the `rewriteUrl` hook added to the URLs of one sanitize call, in UTF-16 units: the
+ * amplification limits count it as input (the caller's additions are real output, not the
+ * attacker's).
+ */
+export interface RewriteGrowth {
+  chars: number;
+}
+
 /** The outcome of checking one URL. */
 export type UrlVerdict =
   | { readonly ok: true; readonly value: string }
@@ -279,9 +288,16 @@ function checkRawShape(raw: string, ctx: UrlContext, rules: UrlRules, checkHosts
 /**
  * Checks one URL. In `sanitize` mode the `rewriteUrl` hook runs on an allowed URL and its result
  * is checked again; CSS `url()` needs the hook. In `verify` mode the hook does not run: the value
- * must already be a fixpoint of the policy.
+ * must already be a fixpoint of the policy. What the hook added to a URL it kept (never less than
+ * 0) is added to `growth`; the caller counts it only for values it keeps.
  */
-export function checkUrl(raw: string, ctx: UrlContext, rules: UrlRules, mode: 'sanitize' | 'verify'): UrlVerdict {
+export function checkUrl(
+  raw: string,
+  ctx: UrlContext,
+  rules: UrlRules,
+  mode: 'sanitize' | 'verify',
+  growth?: RewriteGrowth,
+): UrlVerdict {
   const hooked = mode === 'sanitize' && rules.rewriteUrl !== undefined;
   // Host allowlists apply to the URL the browser will fetch: after the hook when there is one.
   const first = checkShape(raw, ctx, rules, !hooked);
@@ -301,6 +317,7 @@ export function checkUrl(raw: string, ctx: UrlContext, rules: UrlRules, mode: 's
     return { ok: false, reason: 'rewriteUrl returned a non-string' };
   }
   const second = checkShape(rewritten ?? first.value, ctx, rules, true);
+  if (second.ok && growth !== undefined) growth.chars += Math.max(0, second.value.length - first.value.length);
   return second.ok ? second : { ok: false, reason: `rewritten URL rejected: ${second.reason}` };
 }
 

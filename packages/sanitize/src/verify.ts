@@ -38,7 +38,12 @@ export function parseInFlowContainer(html: string): Fragment {
  * every clone of it is written 6 times over again; 4 KB of `<b title='…raw quotes…'>` left open before
  * 32 `<p>x` were 24 KB sanitized and were kept as 800 KB. Taking the shorter of the two keeps what
  * sanitize-html removes out of the basis and keeps what it adds (escapes, end tags, the policy's
- * `rel`) from growing it.
+ * `rel`) from growing it. What the caller's `rewriteUrl` adds to kept URLs is counted as input
+ * (`rewriteGrowth`): it is real output the input's author does not choose, and without it a
+ * link-dense email whose 12,000 links a click-tracking rewrite lengthens by 250 characters each
+ * (3.7 M attribute characters from 626 KB) failed closed. It counts once per URL sanitize-html
+ * writes, so clones of a rewritten link copy what it adds without the basis growing with them; it
+ * is not in the element basis (a rewrite adds characters, not elements).
  *
  * What grows the tree past the basis is the parser cloning open formatting elements, with their
  * attributes, into every new paragraph, list item or cell ("reconstruct the active formatting
@@ -97,7 +102,7 @@ function slackFor(basis: number): number {
   return Math.min(SLACK_CEILING, SLACK_GROWTH * basis + SLACK_FLOOR);
 }
 
-const BASIS_TEXT = 'the input (or its sanitized form, if shorter)';
+const BASIS_TEXT = 'the input + what rewriteUrl added (or its sanitized form, if shorter)';
 const SLACK_TEXT = `min(1 MiB, ${SLACK_GROWTH} × it + 64 KiB)`;
 /** The failure reason when a parse would create more elements than the input allows. */
 export const ELEMENT_AMPLIFICATION_FAILURE = `more elements than 1 per ${CHARS_PER_ELEMENT} characters of the sanitized input (of ${ELEMENT_INPUT_GROWTH} × the input, if shorter) + ${ELEMENT_SLACK} (parser amplification limit)`;
@@ -112,6 +117,11 @@ export interface AmplificationBasis {
   readonly inputLength: number;
   /** The length of what sanitize-html wrote for it (in the first pass: the strict pass keeps this basis). */
   readonly sanitizedLength: number;
+  /**
+   * What the caller's `rewriteUrl` added to the URLs sanitize-html kept (once per URL written, not
+   * per clone): real output the input's author does not choose, counted as input.
+   */
+  readonly rewriteGrowth: number;
 }
 
 /** What one verification may do, from its {@link AmplificationBasis}. */
@@ -124,12 +134,13 @@ interface Budget extends AmplificationBasis {
   readonly outputChars: number;
 }
 
-function budgetFor({ inputLength, sanitizedLength }: AmplificationBasis): Budget {
-  const basis = Math.min(inputLength, sanitizedLength);
+function budgetFor({ inputLength, sanitizedLength, rewriteGrowth }: AmplificationBasis): Budget {
+  const basis = Math.min(inputLength + rewriteGrowth, sanitizedLength);
   const elementBasis = Math.min(sanitizedLength, ELEMENT_INPUT_GROWTH * inputLength);
   return {
     inputLength,
     sanitizedLength,
+    rewriteGrowth,
     elements: Math.floor(elementBasis / CHARS_PER_ELEMENT) + ELEMENT_SLACK,
     attributeChars: ATTRIBUTE_GROWTH * basis + slackFor(basis),
     outputChars: Math.min(MAX_OUTPUT_GROWTH * basis + slackFor(basis), MAX_SERIALIZED_CHARS),
@@ -156,6 +167,7 @@ function parseBounded(html: string, budget: Budget): Fragment | { readonly reaso
   const work: ParseWork = {
     inputLength: budget.inputLength,
     sanitizedLength: budget.sanitizedLength,
+    rewriteGrowth: budget.rewriteGrowth,
     elements: 0,
     attributeChars: 0,
   };
