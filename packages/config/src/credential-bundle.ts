@@ -1,5 +1,5 @@
 import { foldLookalikes } from './lookalikes.ts';
-import { decodeUtf8 } from './secret-encoding.ts';
+import { decodeUtf8, printableText } from './secret-encoding.ts';
 
 /** One value of a JSON credential bundle, and whether its key names it as a secret. */
 export interface BundleField {
@@ -10,13 +10,21 @@ export interface BundleField {
    * `data`) is `secret`, `password`, `passwd`, `pwd`, `pw`, `pass`, `passphrase`, `token`, `key`,
    * `credential`, `auth` (or their plurals, `apikey`, `privatekey`), not `public`/`publishable`:
    * `client_secret`, `SecretAccessKey`, `api_key_hex`, `token_value`, `client_pw`; not `client_id`,
-   * `private_key_id`, `token_uri`, `token_type`, `public_key`. A nested value under such a key is
-   * one too (`api_key: { value }`), unless its own key names an id, a type, a user, an address or
-   * a time. The private members of a JWK (`k`, `d`, `p`, `q`, `dp`, `dq`, `qi`) are secrets.
+   * `private_key_id`, `token_uri`, `token_type`, `public_key`. Digits on the last word do not
+   * change it (`key1`, `secret_1`, `dbPassword1`), nor does `base` (`secret_key_base`); `jwt` and
+   * Docker's `identitytoken` are secret words too. A nested value is judged by its own key, and
+   * inherits its parent's only under format words or as an array item (`api_key: { value }`,
+   * `keys: [...]`). The private members of a JWK (`k`, `d`, `p`, `q`, `dp`, `dq`, `qi`) are
+   * secrets; its other RFC members are not, and any other member is read by its name.
    */
   readonly secret: boolean;
   /** The key length in bytes when it is not the value's UTF-8 length: a JWK member's base64url bytes. */
   readonly bytes?: number;
+  /**
+   * The printable text a JWK private member's base64url decodes to: its encoding is declared by the
+   * RFC, so the text is read with every word rule, as a value given with `encoding: 'base64url'`.
+   */
+  readonly text?: string;
 }
 
 const SECRET_WORDS = new Set([
@@ -38,41 +46,20 @@ const SECRET_WORDS = new Set([
   'credential',
   'credentials',
   'auth',
+  'jwt',
+  // Docker `config.json`'s token for registries that log in with one (Azure ACR), beside an `auth`
+  // whose password is empty.
+  'identitytoken',
 ]);
 const PUBLIC_WORDS = new Set(['public', 'publishable']);
-// Trailing words that say how a value is written, not what it is: `api_key_hex`, `token_value`.
-const FORMAT_WORDS = new Set(['value', 'hex', 'b64', 'base64', 'pem', 'data']);
-// A nested value under a secret-named key is a secret too, unless its own key names one of these:
-// `Credentials: { AccessKeyId, SecretAccessKey, SessionToken, Expiration }`.
-const NOT_SECRET_WORDS = new Set([
-  'id',
-  'ids',
-  'type',
-  'kind',
-  'name',
-  'user',
-  'username',
-  'login',
-  'email',
-  'url',
-  'uri',
-  'host',
-  'hostname',
-  'region',
-  'expiration',
-  'expires',
-  'expiry',
-  'created',
-  'updated',
-  'version',
-  'alg',
-  'algorithm',
-  'use',
-  'issuer',
-  'scheme',
-]);
+// Trailing words that say how a value is written, not what it is: `api_key_hex`, `token_value`,
+// Rails' `secret_key_base`.
+const FORMAT_WORDS = new Set(['value', 'hex', 'b64', 'base64', 'pem', 'data', 'base']);
 
-/** A key's words, lookalikes folded and camelCase split, without trailing format words. */
+/**
+ * A key's words, lookalikes folded and camelCase split, without trailing format words, numbers
+ * (`secret_1`) or digits on the last word (`key1`, `dbPassword1`).
+ */
 function nameWords(name: string): string[] {
   // Keys are attacker-sized: only the last 64 characters can hold the words that decide.
   const words = foldLookalikes(name.slice(-64))
@@ -80,25 +67,62 @@ function nameWords(name: string): string[] {
     .toLowerCase()
     .split(/[^a-z0-9]+/)
     .filter((word) => word.length > 0);
-  while (words.length > 0 && FORMAT_WORDS.has(words.at(-1) as string)) words.pop();
+  while (words.length > 0) {
+    const last = words.at(-1) as string;
+    // `base64` is a format word as it is; `value2` once its digits are off.
+    const bare = last.replace(/[0-9]+$/, '');
+    if (FORMAT_WORDS.has(last) || bare.length === 0 || FORMAT_WORDS.has(bare)) words.pop();
+    else {
+      words[words.length - 1] = bare;
+      break;
+    }
+  }
   return words;
 }
 
 /** True for a key that names a secret (see {@link BundleField.secret}); read as words, camelCase split. */
 export function isSecretName(name: string): boolean {
-  return secretUnder(name, false);
+  return secretUnder(name, false) === 'named';
 }
 
-/** Whether the value under `name` is a secret, when its parent's is (`parent`) or not. */
-function secretUnder(name: string, parent: boolean): boolean {
+type Secret = 'named' | 'inherited' | false;
+
+/**
+ * Whether the value under `name` is a secret, when its parent's is (`parent`) or not: `named` by
+ * its own key, `inherited` from its parent's when its key is only format words (`api_key: { value }`),
+ * or not (`false`). Any other child of a secret is judged by its own name: a Vault `auth` holds
+ * `client_token` but also `accessor`, `policies` and `num_uses`; an OAuth `token` holds
+ * `access_token` but also `token_type`, `expires_in` and `scope`.
+ */
+function secretUnder(name: string, parent: boolean): Secret {
   const words = nameWords(name);
   const last = words.at(-1);
-  // Only format words (`value`, `data`): the value is what its parent names.
-  if (last === undefined) return parent;
+  if (last === undefined) return parent ? 'inherited' : false;
   if (words.some((word) => PUBLIC_WORDS.has(word))) return false;
-  return SECRET_WORDS.has(last) || (parent && !NOT_SECRET_WORDS.has(last));
+  return SECRET_WORDS.has(last) ? 'named' : false;
 }
 
+// The key types of RFC 7518 §6.1 and RFC 8037: an object with another `kty` is read by its names.
+const JWK_TYPES = new Set(['oct', 'RSA', 'EC', 'OKP']);
+// The members the JWK RFCs define (RFC 7517 §4, RFC 7518 §6, RFC 8037 §2); any other member of a
+// JWK (`password`, `client_secret`) is read by its name like any bundle value.
+const JWK_MEMBERS = new Set([
+  'kty',
+  'use',
+  'key_ops',
+  'alg',
+  'kid',
+  'x5u',
+  'x5c',
+  'x5t',
+  'x5t#S256',
+  'crv',
+  'x',
+  'y',
+  'n',
+  'e',
+  'oth',
+]);
 // The private members of a JWK (RFC 7518 §6.2.2, §6.3.2, §6.4.1; RFC 8037 for OKP).
 const JWK_PRIVATE_MEMBERS = new Set(['k', 'd', 'p', 'q', 'dp', 'dq', 'qi']);
 
@@ -129,8 +153,10 @@ const MAX_BUNDLE_VALUES = 1000;
  *
  * Under a secret-like key a number counts as its digits, `null` and `""` as an empty secret (which
  * is too short), and each string or number of an array as a secret too; a boolean is a flag, not a
- * secret (`use_token: true`). Elsewhere only non-empty strings count. A Docker `auth` that is
- * base64 of `user:password` counts as its password (a secret) and its user (not one).
+ * secret (`use_token: true`). Under format words only (`api_key: { value: 3 }`) numbers are skipped.
+ * Elsewhere only non-empty strings count. A Docker `auth` that is base64 of `user:password` counts
+ * as its password (a secret) and its user (not one); one with an empty password beside an
+ * `identitytoken` (Azure ACR's `00000000-…:`) is format, and the identity token is the secret.
  */
 export function bundleFields(text: string): BundleField[] | undefined {
   const trimmed = text.trim();
@@ -147,29 +173,46 @@ export function bundleFields(text: string): BundleField[] | undefined {
     fields.push(field);
     return true;
   };
-  const walk = (node: unknown, secret: boolean, depth: number, name: string): boolean => {
+  const walk = (node: unknown, standing: Secret, depth: number, name: string): boolean => {
     if (typeof node === 'string') {
-      const basic = secret && nameWords(name).at(-1) === 'auth' ? basicCredentials(node) : undefined;
+      const basic = standing !== false && nameWords(name).at(-1) === 'auth' ? basicCredentials(node) : undefined;
       if (basic !== undefined)
         return add({ value: basic.user, secret: false }) && add({ value: basic.password, secret: true });
-      return secret || node.length > 0 ? add({ value: node, secret }) : true;
+      return standing !== false || node.length > 0 ? add({ value: node, secret: standing !== false }) : true;
     }
-    if (secret && typeof node === 'number') return add({ value: String(node), secret: true });
-    if (secret && node === null) return add({ value: '', secret: true });
+    if (standing === 'named' && typeof node === 'number') return add({ value: String(node), secret: true });
+    if (standing !== false && node === null) return add({ value: '', secret: true });
     if (typeof node !== 'object' || node === null) return true;
     if (depth >= MAX_BUNDLE_DEPTH) return false;
     // An array's items are named by the array's key; an object's children by their own.
-    if (Array.isArray(node)) return node.every((child) => walk(child, secret, depth + 1, name));
+    if (Array.isArray(node)) return node.every((child) => walk(child, standing, depth + 1, name));
     // A JWK names its members by the RFCs, not by words: `k` is the key, `n` and `e` are public.
-    if (typeof (node as { kty?: unknown }).kty === 'string') return walkJwk(node, depth);
-    return Object.entries(node).every(([key, child]) => walk(child, secretUnder(key, secret), depth + 1, key));
+    const kty = (node as { kty?: unknown }).kty;
+    if (typeof kty === 'string' && JWK_TYPES.has(kty)) return walkJwk(node, depth);
+    // Azure ACR: `auth` is base64 of `00000000-0000-0000-0000-000000000000:`, the token is beside it.
+    const identityToken = (node as { identitytoken?: unknown }).identitytoken;
+    const tokenInstead = typeof identityToken === 'string' && identityToken.length > 0;
+    return Object.entries(node).every(([key, child]) => {
+      if (tokenInstead && typeof child === 'string' && nameWords(key).at(-1) === 'auth') {
+        const basic = basicCredentials(child);
+        if (basic !== undefined && basic.password.length === 0) return true;
+      }
+      return walk(child, secretUnder(key, standing !== false), depth + 1, key);
+    });
   };
   const walkJwk = (jwk: object, depth: number): boolean =>
     Object.entries(jwk).every(([member, child]) => {
-      if (!JWK_PRIVATE_MEMBERS.has(member)) return walk(child, false, depth + 1, member);
-      if (typeof child !== 'string') return walk(child, true, depth + 1, member);
+      if (JWK_MEMBERS.has(member)) return walk(child, false, depth + 1, member);
+      if (!JWK_PRIVATE_MEMBERS.has(member)) return walk(child, secretUnder(member, false), depth + 1, member);
+      if (typeof child !== 'string') return walk(child, 'named', depth + 1, member);
       const bytes = base64urlBytes(child);
-      return add(bytes === undefined ? { value: child, secret: true } : { value: child, secret: true, bytes });
+      const text = bytes === undefined ? undefined : printableText(Buffer.from(child, 'base64url'));
+      return add({
+        value: child,
+        secret: true,
+        ...(bytes === undefined ? {} : { bytes }),
+        ...(text === undefined ? {} : { text }),
+      });
     });
   return walk(parsed, false, 0, '') && fields.length > 0 ? fields : undefined;
 }

@@ -1,3 +1,4 @@
+import { createPrivateKey, type JsonWebKey } from 'node:crypto';
 import { type BundleField, bundleFields } from './credential-bundle.ts';
 import { type EncodedText, pemBodyTexts, sniffedTexts } from './secret-encoding.ts';
 
@@ -56,10 +57,10 @@ export function measuredText(value: string, texts: readonly EncodedText[]): Meas
     // text it is, where BEGIN and END repeat (` PUBLIC KEY-----`), so it is refused in every encoding.
     if (!PRIVATE_KEY_LABEL.test(block.label))
       return { wholes: [text], parts: [text], lengths: [], readings: [], structured: true };
-    const key = privateKeyBody(block.body);
+    const key = privateKeyBody(block.label, block.body);
     return {
-      wholes: [block.body],
-      parts: key.structured ? [] : [block.body],
+      wholes: [block.body, ...key.members],
+      parts: key.structured ? key.members : [block.body],
       lengths: [Buffer.byteLength(block.body, 'base64')],
       readings: key.readings,
       structured: true,
@@ -72,14 +73,49 @@ export function measuredText(value: string, texts: readonly EncodedText[]): Meas
   return { wholes: [value], parts: [value], lengths: [], readings: [], structured: false };
 }
 
+/** What {@link privateKeyBody} found in a private key's body. */
+interface PrivateKeyBody {
+  /** True for a key structure, whose body the pattern rules do not read. */
+  readonly structured: boolean;
+  readonly readings: readonly Reading[];
+  /**
+   * The private members (`d`, `p`, `q`, `dp`, `dq`, `qi`) in base64url of a key node:crypto reads
+   * without a passphrase, measured like a JWK's, pattern rules included: a repeated Ed25519 seed
+   * is as weak in PKCS#8 as in a JWK.
+   */
+  readonly members: readonly string[];
+}
+
+const PRIVATE_KEY_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi'] as const;
+
+/**
+ * The private members of a PEM private key node:crypto parses without a passphrase; undefined for
+ * an encrypted, OpenSSH or malformed key, or a type without a JWK form (DSA). Node's error, which
+ * may quote the key, is dropped.
+ */
+function privateKeyMembers(label: string, body: string): string[] | undefined {
+  let jwk: JsonWebKey;
+  try {
+    const pem = `-----BEGIN ${label}-----\n${body.replace(/.{1,64}/g, '$&\n')}-----END ${label}-----\n`;
+    jwk = createPrivateKey({ key: pem, format: 'pem' }).export({ format: 'jwk' });
+  } catch {
+    return undefined;
+  }
+  const members = PRIVATE_KEY_MEMBERS.map((member) => jwk[member]).filter(
+    (member): member is string => typeof member === 'string',
+  );
+  return members.length > 0 ? members : undefined;
+}
+
 /**
  * What the body of a private key is. A key structure — a DER SEQUENCE as long as the body (PKCS#1,
  * SEC 1, PKCS#8, encrypted PKCS#8) or OpenSSH's `openssh-key-v1` — repeats by format (PBES2's OIDs
  * share `GCSqGSIb`, an OpenSSH key has zero-length fields and holds its public key twice), so the
- * pattern rules do not read it; entropy and length still do. A body that decodes to printable text
- * is not a key but text in armor, read with every word rule.
+ * pattern rules do not read it; entropy and length still do. A key node:crypto can read is
+ * measured by its private members too, with every pattern rule. A body that decodes to printable
+ * text is not a key but text in armor, read with every word rule.
  */
-function privateKeyBody(body: string): { readonly structured: boolean; readonly readings: readonly Reading[] } {
+function privateKeyBody(label: string, body: string): PrivateKeyBody {
   const content = keyContent(Buffer.from(body, 'base64'));
   // Text behind a well-formed DER or OpenSSH header is text too: the header must not hide it.
   const texts = pemBodyTexts(body);
@@ -91,8 +127,10 @@ function privateKeyBody(body: string): { readonly structured: boolean; readonly 
         { text, reading: 'as-written' },
         ...inner.map((encoded): Reading => ({ text: encoded, reading: 'sniffed' })),
       ],
+      members: [],
     };
-  return { structured: content !== undefined, readings: [] };
+  if (content === undefined) return { structured: false, readings: [], members: [] };
+  return { structured: true, readings: [], members: privateKeyMembers(label, body) ?? [] };
 }
 
 const OPENSSH_MAGIC = Buffer.from('openssh-key-v1\0');
@@ -125,7 +163,7 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
   const lengths: number[] = [];
   const readings: Reading[] = [];
   const patterned: string[] = [];
-  for (const { value, secret, bytes } of fields) {
+  for (const { value, secret, bytes, text } of fields) {
     // A PEM key in a bundle (`private_key`), or the base64 of one (kubeconfig's `client-key-data`),
     // is measured, and its length floor judged, by its body; so is a certificate beside it, which
     // is the bundle's format, not its secret.
@@ -135,18 +173,22 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
         .map(pemBlock)
         .find((found) => found !== undefined);
     const body = block?.body;
-    const key = body !== undefined && PRIVATE_KEY_LABEL.test(block?.label ?? '') ? privateKeyBody(body) : undefined;
+    const key =
+      block !== undefined && PRIVATE_KEY_LABEL.test(block.label) ? privateKeyBody(block.label, block.body) : undefined;
     const content = body ?? value;
     all.push(content);
     if (key?.structured !== true) patterned.push(content);
+    patterned.push(...(key?.members ?? []));
     if (secret) {
-      secrets.push(content);
+      secrets.push(content, ...(key?.members ?? []));
       lengths.push(
         bytes ?? (body === undefined ? Buffer.byteLength(value, 'utf8') : Buffer.byteLength(body, 'base64')),
       );
     }
     if (value.length === 0) continue;
     readings.push({ text: value, reading: secret ? secretReading(value, body) : 'field' });
+    // A JWK member's text: base64url is its declared encoding.
+    if (text !== undefined) readings.push({ text, reading: 'as-written' });
     if (key !== undefined && secret) readings.push(...key.readings);
     for (const text of body === undefined ? sniffedTexts(value) : pemBodyTexts(body))
       readings.push({ text, reading: secret ? 'sniffed' : 'field' });

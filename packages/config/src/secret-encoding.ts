@@ -54,7 +54,8 @@ const MIN_SNIFFED_BYTES = 8;
 const PRINTABLE = /^[^\p{Cc}\p{Cs}\p{Co}\p{Cn}]*$/u;
 const LINE_CONTROLS = /[\t\n\r]/g;
 
-function printableText(bytes: Uint8Array): string | undefined {
+/** The bytes as UTF-8 text when they are at least 8 and printable (line breaks and tabs allowed). */
+export function printableText(bytes: Uint8Array): string | undefined {
   if (bytes.length < MIN_SNIFFED_BYTES) return undefined;
   const text = decodeUtf8(bytes);
   if (text === undefined || !PRINTABLE.test(text.replace(LINE_CONTROLS, ''))) return undefined;

@@ -284,3 +284,174 @@ describe('assessSecret (text in private-key armor)', () => {
       expect(assessSecret(value, options), options.encoding).toContain('weak-word');
   });
 });
+
+describe('assessSecret (nested values judged by their own names)', () => {
+  const random = (bytes: number): string => randomBytes(bytes).toString('base64url');
+  const alnum = (length: number): string =>
+    Array.from(
+      randomBytes(length),
+      (byte) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[byte % 62],
+    ).join('');
+  const oauth = (): Record<string, unknown> => ({
+    access_token: random(32),
+    token_type: 'Bearer',
+    expires_in: 3600,
+    refresh_token: random(32),
+    scope: 'openid profile email',
+  });
+  const serviceAccount = (): Record<string, unknown> => ({
+    type: 'service_account',
+    project_id: 'acme-prod-4821',
+    private_key_id: randomBytes(20).toString('hex'),
+    private_key: generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    }).privateKey,
+    client_email: 'deployer@acme-prod-4821.iam.gserviceaccount.com',
+    client_id: `1${Array.from(randomBytes(20), (byte) => byte % 10).join('')}`,
+    auth_uri: 'https://accounts.google.com/o/oauth2/auth',
+    token_uri: 'https://oauth2.googleapis.com/token',
+    auth_provider_x509_cert_url: 'https://www.googleapis.com/oauth2/v1/certs',
+    client_x509_cert_url:
+      'https://www.googleapis.com/robot/v1/metadata/x509/deployer%40acme-prod-4821.iam.gserviceaccount.com',
+    universe_domain: 'googleapis.com',
+  });
+
+  it('accepts a Vault login, OAuth, GitHub installation and nested GCP response with random secrets, in every encoding', () => {
+    const bundles: Record<string, unknown>[] = [
+      // `vault login -format=json`, `vault token create -format=json`
+      {
+        request_id: crypto.randomUUID(),
+        lease_id: '',
+        lease_duration: 0,
+        renewable: false,
+        data: null,
+        wrap_info: null,
+        warnings: null,
+        auth: {
+          // A service token is `hvs.` and ~90 characters; its accessor is 24.
+          client_token: `hvs.CAESI${alnum(86)}`,
+          accessor: alnum(24),
+          policies: ['default'],
+          token_policies: ['default'],
+          identity_policies: null,
+          metadata: { username: 'deploy' },
+          lease_duration: 2764800,
+          renewable: true,
+          entity_id: crypto.randomUUID(),
+          token_type: 'service',
+          orphan: true,
+          mfa_requirement: null,
+          num_uses: 0,
+        },
+      },
+      { token: oauth() },
+      { auth: oauth() },
+      { credentials: oauth() },
+      {
+        token: {
+          token: `ghs_${alnum(36)}`,
+          expires_at: '2026-11-24T10:00:00Z',
+          permissions: { contents: 'read', metadata: 'read' },
+          repository_selection: 'selected',
+        },
+      },
+      { credentials: serviceAccount() },
+    ];
+    for (const bundle of bundles)
+      for (const [value, options] of everyForm(JSON.stringify(bundle)))
+        expect(assessSecret(value, options), `${Object.keys(bundle).at(-1)} ${options.encoding}`).toEqual([]);
+  });
+
+  it('still refuses a weak value under a format word of a secret-named key, and a weak named secret inside', () => {
+    for (const bundle of [
+      { api_key: { value: 'hunter2' } },
+      { api_key: { data: ['hunter2'] } },
+      { token: { access_token: 'hunter2', expires_in: 3600 } },
+      { auth: { client_token: 'hunter2', num_uses: 0 } },
+    ])
+      for (const [value, options] of everyForm(JSON.stringify(bundle)))
+        expect(assessSecret(value, options), `${JSON.stringify(bundle)} ${options.encoding}`).toContain('too-short');
+  });
+});
+
+describe('assessSecret (JWK members and names)', () => {
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
+
+  it('reads a non-RFC member of a JWK, and every member of an object whose kty is no JWK type, by its name', () => {
+    for (const bundle of [
+      { ...rsa, password: 'hunter2' },
+      { kty: 'oct', k: randomBytes(32).toString('base64url'), client_secret: 'hunter2' },
+      { kty: 'password', password: 'hunter2' },
+    ])
+      for (const [value, options] of everyForm(JSON.stringify(bundle)))
+        expect(assessSecret(value, options), `${bundle.kty} ${options.encoding}`).toContain('too-short');
+  });
+
+  it('reads the text a JWK private member decodes to with every rule', () => {
+    const k = Buffer.from('this-is-my-jwt-signing-key-for-prod').toString('base64url');
+    for (const [value, options] of everyForm(JSON.stringify({ kty: 'oct', alg: 'HS256', k })))
+      expect(assessSecret(value, options), options.encoding).toContain('weak-word');
+  });
+});
+
+describe('assessSecret (unencrypted private keys measured by their private members)', () => {
+  /** A PKCS#8 Ed25519 key (RFC 8410) holding `seed`. */
+  const ed25519 = (seed: Buffer): string =>
+    armor(
+      'PRIVATE KEY',
+      Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]).toString('base64'),
+    );
+
+  it('refuses an Ed25519 PKCS#8 key with a repeated seed, as its JWK is refused', () => {
+    const four = randomBytes(4);
+    for (const seed of [Buffer.alloc(32, 'abcd'), Buffer.concat(Array.from({ length: 8 }, () => four))])
+      for (const [value, options] of everyForm(ed25519(seed).trim()))
+        expect(assessSecret(value, options), options.encoding).toContain('repeated-pattern');
+    // Inside a bundle too.
+    const account = JSON.stringify({ client_email: 'a@b.example', private_key: ed25519(Buffer.alloc(32, 'abcd')) });
+    expect(assessSecret(account, { kind: 'key' })).toContain('repeated-pattern');
+  });
+
+  it('accepts 10 generated unencrypted RSA (PKCS#8, PKCS#1), EC (SEC 1) and Ed25519 keys in every encoding', () => {
+    for (let i = 0; i < 10; i++) {
+      const pems = [
+        generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
+        generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }),
+        generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'sec1', format: 'pem' }),
+        generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
+        ed25519(randomBytes(32)),
+      ].map((pem) => String(pem).trim());
+      for (const pem of pems)
+        for (const [value, options] of everyForm(pem))
+          expect(assessSecret(value, options), `${i} ${pem.slice(11, 25)} ${options.encoding}`).toEqual([]);
+    }
+  });
+});
+
+describe('assessSecret (secret names with digits, base, jwt; Docker identity tokens)', () => {
+  const id = randomBytes(18).toString('base64url');
+  const acr = (identitytoken: string): string =>
+    JSON.stringify({
+      auths: {
+        'acme.azurecr.io': {
+          auth: Buffer.from('00000000-0000-0000-0000-000000000000:').toString('base64'),
+          identitytoken,
+        },
+      },
+    });
+
+  it('reads key1, secret_1, dbPassword1, secret_key_base and jwt as secrets', () => {
+    for (const name of ['key1', 'secret_1', 'dbPassword1', 'secret_key_base', 'jwt'])
+      for (const [value, options] of everyForm(JSON.stringify({ app_id: id, [name]: 'hunter2' })))
+        expect(assessSecret(value, options), `${name} ${options.encoding}`).toContain('too-short');
+  });
+
+  it('measures a Docker identity token instead of the empty password beside it', () => {
+    for (const [value, options] of everyForm(acr(randomBytes(300).toString('base64url'))))
+      expect(assessSecret(value, options), options.encoding).toEqual([]);
+    for (const [value, options] of everyForm(acr('hunter2')))
+      expect(assessSecret(value, options), options.encoding).toContain('too-short');
+  });
+});

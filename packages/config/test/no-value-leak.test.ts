@@ -61,6 +61,25 @@ const shapes = [
   (m: string) => JSON.stringify({ kty: 'oct', kid: m, k: Buffer.from(m).toString('base64url') }),
   (m: string) =>
     JSON.stringify({ auths: { 'registry.acme.io': { auth: Buffer.from(`${m}:${m}`).toString('base64') } } }),
+  // Nested values judged by their own names, non-RFC JWK members, JWK text, ACR identity tokens and
+  // the private members of a key node:crypto parses (s17 review); a DER body it cannot parse.
+  (m: string) =>
+    JSON.stringify({ token: { access_token: m, token_type: 'Bearer', expires_in: 3600 }, auth: { client_token: m } }),
+  (m: string) =>
+    JSON.stringify({ kty: 'RSA', n: m, e: 'AQAB', password: m, k: Buffer.from(`this-is-${m}`).toString('base64url') }),
+  (m: string) =>
+    JSON.stringify({
+      auths: {
+        'a.azurecr.io': {
+          auth: Buffer.from(`${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}:`).toString('base64'),
+          identitytoken: m,
+        },
+      },
+    }),
+  (m: string) =>
+    `-----BEGIN PRIVATE KEY-----\n${Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(m.padEnd(32, m).slice(0, 32))]).toString('base64')}\n-----END PRIVATE KEY-----`,
+  (m: string) =>
+    `-----BEGIN PRIVATE KEY-----\n${Buffer.concat([Buffer.from([0x30, m.length + 5, 0x02, 0x01, 0x00, 0x04, m.length]), Buffer.from(m)]).toString('base64')}\n-----END PRIVATE KEY-----`,
 ] as const;
 
 function assertNoMarker(output: string, marker: string): void {
