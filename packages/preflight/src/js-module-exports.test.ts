@@ -336,6 +336,62 @@ describe('commonJsExports', () => {
     }
   });
 
+  it("skips a branch that never runs, reads two branches that both replace module.exports as a replacement, and a for head's var", () => {
+    for (const code of [
+      // A literal always-false test: the branch never runs (and the else branch always does).
+      'if (false) { module.exports = { touch }; }',
+      'if (0) exports.touch = touch;',
+      "if ('') { exports.touch = touch; }",
+      'if (null) { exports.touch = touch; }',
+      'if (undefined) { exports.touch = touch; }',
+      'if (void 0) { exports.touch = touch; }',
+      'if (false) {} else { var module = { exports: {} }; }\nmodule.exports = { touch };',
+      // One of the branches runs, and either detaches `exports` and every alias of the old object.
+      'if (c) { module.exports = {}; } else { module.exports = {}; }\nexports.touch = touch;',
+      'if (c) module.exports = function main() {};\nelse module.exports = function other() {};\nexports.touch = touch;',
+      'var api = module.exports;\nif (c) { module.exports = {}; } else { module.exports = {}; }\napi.touch = touch;',
+      // A for statement's `var` initializer runs once, as a declaration.
+      'for (var module = { exports: {} };;) break;\nmodule.exports.touch = touch;',
+      'for (var exports = {};;) break;\nexports.touch = touch;',
+    ]) {
+      expect(
+        exported(`${TOUCH}${code}\n`).filter((n) => n === 'touch'),
+        code,
+      ).toEqual([]);
+    }
+    for (const code of [
+      'if (false) {} else { module.exports = { touch }; }',
+      'if (c) { module.exports = {}; } else { exports.touch = touch; module.exports = {}; }',
+      'if (c) { exports = module.exports = {}; } else { exports = module.exports = {}; }\nexports.touch = touch;',
+      'if (c) { var api = module.exports = {}; } else { module.exports = {}; }\napi.touch = touch;',
+      'if (c) { module.exports = {}; } else { x(); }\nexports.touch = touch;',
+      'if (c) { module.exports = {}; } else if (d) { module.exports = {}; }\nexports.touch = touch;',
+      'if (c) { try { module.exports = {}; } catch {} } else { module.exports = {}; }\nexports.touch = touch;',
+      'for (let module = { exports: {} };;) break;\nmodule.exports.touch = touch;',
+    ]) {
+      expect(exported(`${TOUCH}${code}\n`), code).toEqual(['touch']);
+    }
+  });
+
+  it("takes no generator or async getter's value, and esbuild's names note only after module.exports = __toCommonJS(…)", () => {
+    for (const code of [
+      "Object.defineProperty(exports, 'touch', { get: function* () { return touch; } });",
+      "Object.defineProperty(exports, 'touch', { get: async function () { return touch; } });",
+      "Object.defineProperty(exports, 'touch', { get: async () => touch });",
+      'module.exports = function main() {};\n0 && (module.exports = { touch });',
+      '0 && (module.exports = { touch });',
+      'module.exports = __toCommonJS(api_exports);\nmodule.exports = function main() {};\n0 && (module.exports = { touch });',
+    ]) {
+      expect(
+        exported(`${TOUCH}${code}\n`).filter((n) => n === 'touch'),
+        code,
+      ).toEqual([]);
+    }
+    expect(
+      exported(`${TOUCH}module.exports = __toCommonJS(api_exports);\n0 && (module.exports = { touch });\n`),
+    ).toEqual(['touch']);
+  });
+
   it('reads a long top-level || or ?? chain without recursing once per operator', () => {
     // Left-nested as the parser builds `a || a || …`: 20,000 operators (the parser alone refuses a
     // file past 15,000, so the chain is lengthened in the tree); one frame per operator overflowed.

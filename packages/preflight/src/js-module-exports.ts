@@ -1,7 +1,16 @@
 // What a module exports, however it says so: inline (`export function f`), by list, by default,
 // by `export =`, or through CommonJS (`module.exports`, `exports.x`).
 import { assignmentChain, linkWrites } from './js-assignment-chain.ts';
-import { type AstNode, child, children, memberPath, propertyKeyName, stringValue, unwrap } from './js-ast.ts';
+import {
+  type AstNode,
+  child,
+  children,
+  memberPath,
+  memberPropertyName,
+  propertyKeyName,
+  stringValue,
+  unwrap,
+} from './js-ast.ts';
 import { COMMONJS_NAMES, isCommonJsScope, runtimeNames } from './js-commonjs-scope.ts';
 import { NameSet } from './js-name-set.ts';
 import { patternIdentifiers } from './js-scope.ts';
@@ -26,10 +35,14 @@ export function moduleExports(program: AstNode, file: string): ModuleExports {
   return exports;
 }
 
-/** One value a CommonJS module exports: as the module itself (`name` undefined) or as a property. */
+/**
+ * One value a CommonJS module exports: as the module itself (`name` undefined) or as a property;
+ * or, with `reexportsAll`, every export but `default` of the module `value` loads (`__exportStar(require('./x'), exports)`).
+ */
 export interface CommonJsExport {
   readonly name: string | undefined;
   readonly value: AstNode;
+  readonly reexportsAll?: true;
 }
 
 const COMMONJS = new WeakMap<AstNode, readonly CommonJsExport[]>();
@@ -111,6 +124,8 @@ const objectAssignArguments = (node: AstNode | undefined): AstNode[] | undefined
  */
 function returnedBy(getter: AstNode | undefined): AstNode | undefined {
   const fn = unwrap(getter);
+  // A generator or async getter returns an iterator or a promise, not the value.
+  if (fn?.generator === true || fn?.async === true) return undefined;
   if (fn?.type === 'ArrowFunctionExpression' && fn.expression === true) return child(fn, 'body');
   if (fn?.type !== 'ArrowFunctionExpression' && fn?.type !== 'FunctionExpression') return undefined;
   const statements = children(child(fn, 'body') ?? fn, 'body');
@@ -144,6 +159,40 @@ function exportNamesHint(expression: AstNode | undefined): AstNode | undefined {
   return object?.type === 'ObjectExpression' ? object : undefined;
 }
 
+/** `__toCommonJS(…)`: esbuild's export object, after which its `0 && (module.exports = { … })` note names the exports. */
+function isToCommonJs(node: AstNode | undefined): boolean {
+  const callee = node?.type === 'CallExpression' ? unwrap(child(node, 'callee')) : undefined;
+  return callee?.type === 'Identifier' && callee.name === '__toCommonJS';
+}
+
+/**
+ * The compiled `export * from './x'`: TypeScript's `__exportStar(require('./x'), exports)` (also
+ * `tslib_1.__exportStar`) and esbuild's `__reExport(x_exports, require('./x'), module.exports)`.
+ * The module loaded and the object its exports are copied onto.
+ */
+function exportStarArguments(node: AstNode | undefined): [AstNode | undefined, AstNode | undefined] | undefined {
+  if (node?.type !== 'CallExpression') return undefined;
+  const callee = unwrap(child(node, 'callee'));
+  const name =
+    callee?.type === 'Identifier'
+      ? callee.name
+      : callee?.type === 'MemberExpression'
+        ? memberPropertyName(callee)
+        : undefined;
+  const args = children(node, 'arguments');
+  if (name === '__exportStar' && args.length === 2) return [args[0], args[1]];
+  if (name === '__reExport' && args.length === 3) return [args[1], args[2]];
+  return undefined;
+}
+
+/** A literal test that is always false: `false`, `0`, `''`, `null`, `undefined`, `void 0`. */
+function alwaysFalse(test: AstNode | undefined): boolean {
+  const n = unwrap(test);
+  if (n?.type === 'Literal') return n.value === false || n.value === 0 || n.value === '' || n.raw === 'null';
+  if (n?.type === 'Identifier') return n.name === 'undefined';
+  return n?.type === 'UnaryExpression' && n.operator === 'void' && unwrap(child(n, 'argument'))?.type === 'Literal';
+}
+
 /** Whether a block declares `module` or `exports` for itself (`let`, `const`, a class or function in it). */
 function declaresLocally(statements: readonly AstNode[]): boolean {
   return statements.some(
@@ -152,8 +201,12 @@ function declaresLocally(statements: readonly AstNode[]): boolean {
   );
 }
 
-/** A top-level statement to read, or where a block that may not run (a branch of an `if`, a `try` or `catch` block) begins or ends. */
-type Pending = AstNode | 'enter' | 'exit';
+/**
+ * A top-level statement to read, or where a block that may not run (a branch of an `if`, a `try` or
+ * `catch` block) begins or ends; `exit-branch` ends a branch of an `if` with an `else`, and `join`
+ * ends that `if`.
+ */
+type Pending = AstNode | 'enter' | 'exit' | 'exit-branch' | 'join';
 
 function listCommonJsExports(program: AstNode): CommonJsExport[] {
   const out: CommonJsExport[] = [];
@@ -162,6 +215,8 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
   // Names that hold Node's module: `module`, until a top-level `var module = {…}` or `module = …`
   // rebinds it, and names bound to it (`var m = module`).
   const modules = new NameSet(declaresFunction(program, 'module') ? [] : ['module']);
+  // Whether `module.exports` was last given esbuild's `__toCommonJS(…)`.
+  let toCommonJs = false;
   /** `x.exports` where `x` held Node's module when the statement started. */
   const isModuleExportsPath = (path: readonly string[] | undefined): boolean =>
     path?.length === 2 && path[1] === 'exports' && modules.had(path[0]!);
@@ -244,6 +299,12 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
       if (value !== undefined) out.push({ name, value });
     }
   };
+  /** `__exportStar(require('./x'), exports)`: every export of `./x` but `default`, copied onto the export object. */
+  const reexportedAll = (node: AstNode | undefined): void => {
+    const [module, target] = exportStarArguments(node) ?? [];
+    if (module !== undefined && isExportObject(target))
+      out.push({ name: undefined, value: module, reexportsAll: true });
+  };
   /** A name given a new value: it holds the export object or Node's module only if the value does. */
   const rebind = (name: string, handed: Handed): void => {
     aliases.set(name, handed.isExports);
@@ -262,6 +323,7 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
     const { links, value } = assignmentChain(expression);
     assignedProperties(resultOf(value));
     definedProperty(resultOf(value));
+    reexportedAll(resultOf(value));
     let handed: Handed = { node: resultOf(value), isExports: isExportObject(value), isModule: mayBeModule(value) };
     let replaced = false;
     // The names the links so far bound to the value handed on (`exports` and `self` in
@@ -299,6 +361,7 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
         if (!handed.isExports) {
           if (handed.node) out.push({ name: undefined, value: handed.node });
           aliases.replace(bound);
+          toCommonJs = isToCommonJs(handed.node);
           replaced = true;
           handed = { node: handed.node, isExports: true, isModule: false };
         }
@@ -317,6 +380,9 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
   // and a `try` or `catch` block may not run, or stop part-way: between 'enter' and 'exit' its
   // statements change the names in order, and after it what they held before still may hold.
   const pending: Pending[] = children(program, 'body').reverse();
+  // Per `if` with an `else` being read, what each ended branch bound to a new export object it
+  // gave `module.exports` (`undefined`: the branch replaced none).
+  const branches: (readonly string[] | undefined)[] = [];
   /** Statements to read next, in order; `mayNotRun`: as a block that may not run. */
   const push = (statements: readonly (AstNode | undefined)[], mayNotRun: boolean): void => {
     for (let i = statements.length - 1; i >= 0; i--) {
@@ -330,6 +396,15 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
     const statement = pending.pop()!;
     if (statement === 'enter' || statement === 'exit') {
       for (const names of [aliases, modules]) names[statement]();
+    } else if (statement === 'exit-branch') {
+      branches.push(aliases.exit(true));
+      modules.exit();
+    } else if (statement === 'join') {
+      // One branch runs: when each replaced `module.exports`, only what a branch bound to its new
+      // export object holds it afterwards (`exports` and older aliases are detached).
+      const second = branches.pop();
+      const first = branches.pop();
+      if (first !== undefined && second !== undefined) aliases.replace([...first, ...second]);
     } else if (statement.type === 'ExpressionStatement') {
       const expression = unwrap(child(statement, 'expression'));
       // `a(), module.exports = f`: each element runs in order.
@@ -337,7 +412,7 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
       for (const part of parts) run(part);
       const hint = exportNamesHint(expression);
       // The names Node itself reads from the hint, where `module` is Node's there.
-      if (hint !== undefined && modules.has('module')) properties(hint);
+      if (hint !== undefined && modules.has('module') && toCommonJs) properties(hint);
     } else if (statement.type === 'VariableDeclaration' && statement.declare !== true) {
       for (const declarator of children(statement, 'declarations')) {
         const init = child(declarator, 'init');
@@ -349,7 +424,16 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
         else if (init !== undefined || statement.kind !== 'var') rebind(id.name as string, handed);
       }
     } else if (statement.type === 'IfStatement') {
-      push([child(statement, 'consequent'), child(statement, 'alternate')], true);
+      const consequent = child(statement, 'consequent') as AstNode;
+      const alternate = child(statement, 'alternate');
+      // A branch behind a literal false test never runs; its `else` always does.
+      if (alwaysFalse(child(statement, 'test'))) push([alternate], false);
+      else if (alternate === undefined) push([consequent], true);
+      else pending.push('join', 'exit-branch', alternate, 'enter', 'exit-branch', consequent, 'enter');
+    } else if (statement.type === 'ForStatement') {
+      // The head's `var` declaration runs once, as a statement of its own (the loop is not read).
+      const init = child(statement, 'init');
+      if (init?.type === 'VariableDeclaration' && init.kind === 'var') push([init], false);
     } else if (statement.type === 'TryStatement') {
       const handler = child(statement, 'handler');
       const param: AstNode[] = patternIdentifiers(handler && child(handler, 'param'), []);

@@ -78,14 +78,19 @@ export class NameSet {
    * The block ends: what held the object before it may still (it may not have run, or stopped
    * part-way), as may what it bound. The smaller of the replaced set and the current one is added
    * to the larger ({@link union}), so that nested and repeated blocks cost n log n steps at most.
+   * With `bound`, and when the block replaced the object ({@link replace}), returns the names it
+   * bound that hold the new one at its end.
    */
-  exit(): void {
+  exit(bound = false): readonly string[] | undefined {
     const frame = this.#frames.pop();
-    if (frame === undefined) return;
+    if (frame === undefined) return undefined;
+    const kept =
+      bound && frame.replacedFrom !== undefined ? [...frame.added].filter((name) => this.#now.has(name)) : undefined;
     if (frame.replacedFrom !== undefined) this.#now = union(frame.replacedFrom, this.#now);
     for (const name of frame.removed) this.#now.add(name);
     // What the block bound, the enclosing block bound too.
     const outer = this.#frames.at(-1);
     if (outer !== undefined) outer.added = union(outer.added, frame.added);
+    return kept;
   }
 }

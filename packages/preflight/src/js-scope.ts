@@ -182,7 +182,12 @@ function scopeDeclarations(scope: AstNode): ReadonlyMap<string, NearestDeclarati
     scope.type === 'StaticBlock' ||
     scope.type === 'TSModuleBlock'
   ) {
-    for (const statement of children(scope, 'body')) declareStatement(out, statement);
+    for (const statement of children(scope, 'body')) {
+      // A `var` in a nested block belongs to the function or module around it (declareHoistedVars).
+      if (scope.type !== 'BlockStatement' || statement.type !== 'VariableDeclaration' || statement.kind !== 'var') {
+        declareStatement(out, statement);
+      }
+    }
     if (scope.type === 'Program') for (const statement of children(scope, 'body')) declareHoistedVars(out, statement);
   } else if (scope.type === 'SwitchStatement') {
     for (const clause of children(scope, 'cases')) {
@@ -210,7 +215,8 @@ function scopeDeclarations(scope: AstNode): ReadonlyMap<string, NearestDeclarati
     }));
   } else if (scope.type === 'ForStatement' || scope.type === 'ForInStatement' || scope.type === 'ForOfStatement') {
     const init = child(scope, scope.type === 'ForStatement' ? 'init' : 'left');
-    if (init?.type === 'VariableDeclaration') declareDeclarators(out, init, 'loop');
+    // A `var` in a loop head belongs to the function or module around it (declareHoistedVars).
+    if (init?.type === 'VariableDeclaration' && init.kind !== 'var') declareDeclarators(out, init, 'loop');
   } else {
     return undefined;
   }

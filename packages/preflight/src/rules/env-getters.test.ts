@@ -220,6 +220,66 @@ describe('env getters imported from other files', () => {
     expect(await reported()).toEqual([]);
   });
 
+  it("takes createRequire's require for Node's only with the file's own path as the base, and no require or module written again", async () => {
+    const env = { 'src/env.js': 'module.exports = { read: (name) => process.env[name] };\n' };
+    const use = `const secret = require('./env').read('JWT_SECRET') || ${DEV_FALLBACK};\n`;
+    const mk = "import { createRequire } from 'node:module';\n";
+    for (const made of [
+      `${mk}const require = createRequire(import.meta.filename);\n`,
+      `${mk}const require = createRequire(__filename);\n`,
+      `${mk}import { pathToFileURL } from 'node:url';\nconst require = createRequire(pathToFileURL(__filename));\n`,
+      `${mk}import * as url from 'url';\nconst require = createRequire(url.pathToFileURL(__filename).href);\n`,
+      `${mk}import { fileURLToPath } from 'node:url';\nconst __filename = fileURLToPath(import.meta.url);\nconst require = createRequire(__filename);\n`,
+    ]) {
+      write({ ...env, 'src/app.js': `${made}${use}` });
+      expect(await reported(), made).toEqual([`src/app.js:${made.split('\n').length}`]);
+    }
+    // Another base resolves './env' elsewhere; a second `var require` or a rewritten `module` is not Node's.
+    for (const made of [
+      `${mk}const require = createRequire(new URL('../vendor/', import.meta.url));\n`,
+      `${mk}const require = createRequire(globalThis.base);\n`,
+      `${mk}const require = createRequire();\n`,
+      `${mk}function pathToFileURL() { return globalThis.base; }\nconst require = createRequire(pathToFileURL(__filename));\n`,
+      `${mk}const __filename = globalThis.base;\nconst require = createRequire(__filename);\n`,
+      `${mk}var require = createRequire(import.meta.url);\nvar require = () => ({ read: () => 'x' });\n`,
+      `${mk}var require = createRequire(import.meta.url);\nif (c) { var require = globalThis.fake; }\n`,
+      `${mk}var require = createRequire(import.meta.url);\nfor (var require = globalThis.fake; ; ) break;\n`,
+      `${mk}var require = createRequire(import.meta.url);\nfor (var require of globalThis.fakes) break;\n`,
+      `${mk}const require = createRequire(__filename.href);\n`,
+      `${mk}const require = createRequire(import.meta.dirname);\n`,
+      "module = { require: () => ({ read: () => 'x' }) };\nvar require = module.require.bind(module);\n",
+      '({ module } = globalThis.ctx);\nvar require = module.require.bind(module);\n',
+    ]) {
+      write({ ...env, 'src/app.js': `${made}${use}` });
+      expect(await reported(), made).toEqual([]);
+    }
+  });
+
+  it("follows TypeScript's and esbuild's compiled `export * from` (__exportStar, __reExport)", async () => {
+    const app = `const env = require('./env');\nmodule.exports.secret = env.read('JWT_SECRET') || ${DEV_FALLBACK};\n`;
+    const read = '"use strict";\nexports.read = read;\nfunction read(name) { return process.env[name]; }\n';
+    const tsHelper =
+      'var __exportStar = (this && this.__exportStar) || function(m, exports) { for (var p in m) if (p !== "default" && !Object.prototype.hasOwnProperty.call(exports, p)) exports[p] = m[p]; };\n';
+    const esbuildHelpers =
+      'var __reExport = (target, mod, secondTarget) => { for (const k in mod) if (k !== "default") { target[k] = mod[k]; if (secondTarget) secondTarget[k] = mod[k]; } };\nvar __toCommonJS = (mod) => mod;\nvar env_exports = {};\nmodule.exports = __toCommonJS(env_exports);\n';
+    for (const env of [
+      `"use strict";\n${tsHelper}Object.defineProperty(exports, "__esModule", { value: true });\n__exportStar(require("./read"), exports);\n`,
+      '"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\nconst tslib_1 = require("tslib");\ntslib_1.__exportStar(require("./read"), exports);\n',
+      `${esbuildHelpers}__reExport(env_exports, require("./read"), module.exports);\n`,
+    ]) {
+      write({ 'src/read.js': read, 'src/env.js': env, 'src/app.js': app });
+      expect(await reported(), env).toEqual(['src/app.js:2']);
+    }
+    for (const env of [
+      `${tsHelper}__exportStar(require("./read"), globalThis.other);\n`,
+      `${esbuildHelpers}__reExport(env_exports, require("./read"));\n`,
+      `${tsHelper}module.exports = function main() {};\n__exportStar(require("./read"), exports);\n`,
+    ]) {
+      write({ 'src/read.js': read, 'src/env.js': env, 'src/app.js': app });
+      expect(await reported(), env).toEqual([]);
+    }
+  });
+
   it('does not follow package imports, type-only imports, shadowed names or files outside the root', async () => {
     write(NOT_FOLLOWED_IMPORTS);
     expect(await reported()).toEqual([]);

@@ -109,7 +109,7 @@ const NO_EXPORTS: ExportTable = { names: new Map(), all: [] };
  */
 function mayExportGetter(text: string): boolean {
   if (/\benv\b|\bexport\s*(?:\*|\{|default\b)|\bmodule\.exports\b/.test(text)) return true;
-  const exports = /\bexport\b|\bexports\.[\w$]+\s*=|\bdefineProperty\s*\(\s*exports\b/.test(text);
+  const exports = /\bexport\b|\bexports\.[\w$]+\s*=|\bdefineProperty\s*\(\s*exports\b|\b__exportStar\b/.test(text);
   return exports && /\bfrom\s*['"\x60]|\brequire\s*\(/.test(text);
 }
 
@@ -231,7 +231,11 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
   }
   // `module.exports = …`, `exports.x = …`, in chains, declarations and through an alias of the
   // export object, as commonJsExports reads them (nothing in an ES module).
-  for (const { name, value } of commonJsExports(module.program, file)) exportAssignment(name, value);
+  for (const { name, value, reexportsAll } of commonJsExports(module.program, file)) {
+    // `__exportStar(require('./read'), exports)`: as `export * from './read'`.
+    if (reexportsAll) exportAll(requiredSpecifier(value), false, 'require');
+    else exportAssignment(name, value);
+  }
   return table;
 }
 
