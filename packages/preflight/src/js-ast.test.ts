@@ -92,6 +92,23 @@ describe('nearestDeclaration and isShadowed', () => {
     expect(nearestDeclaration(use('g'), 'g', module.parentOf)).toBeUndefined();
   });
 
+  it('finds a `var` of a nested block or loop head in a class static block, a namespace and a with body', () => {
+    for (const [file, code] of [
+      ['a.ts', "const k = 'mod';\nclass A { static { if (c) { var k = 'local'; USE(k); } } }\n"],
+      ['a.ts', "const k = 'mod';\nnamespace N { if (c) { var k = 'local'; USE(k); } }\n"],
+      ['a.ts', "const k = 'mod';\nclass A { static { for (var k of xs) { USE(k); } } }\n"],
+      ['a.cjs', "const k = 'mod';\nfunction f() { with (o) { var k = 'local'; USE(k); } }\n"],
+    ] as const) {
+      const module = parseModule(file, code);
+      const use = module.nodes.find(
+        (n) => n.type === 'Identifier' && n.name === 'k' && n.start > code.indexOf('USE'),
+      ) as AstNode;
+      const found = nearestDeclaration(use, 'k', module.parentOf);
+      expect(found?.kind === 'var' || found?.site === 'loop', code).toBe(true);
+      expect(isShadowed(use, 'k', module.parentOf), code).toBe(true);
+    }
+  });
+
   it('returns the identifier that declares the name, with its type annotation, and what declares it', () => {
     const code = [
       'const a: Map<string, string> = load();',

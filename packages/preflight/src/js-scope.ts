@@ -147,6 +147,15 @@ const NESTED_STATEMENTS: Readonly<Record<string, readonly string[]>> = {
   CatchClause: ['body'],
   SwitchStatement: ['cases'],
   SwitchCase: ['consequent'],
+  WithStatement: ['body'],
+};
+
+// The loop heads whose `var` is still the loop's element (site `loop`), though it belongs to the
+// function or module around the loop.
+const LOOP_HEADS: Readonly<Record<string, string>> = {
+  ForStatement: 'init',
+  ForInStatement: 'left',
+  ForOfStatement: 'left',
 };
 
 /** The `var`s declared in nested blocks of a function or module body, which belong to all of it. */
@@ -160,6 +169,10 @@ function declareHoistedVars(scope: Map<string, NearestDeclaration>, body: AstNod
     }
     for (const key of NESTED_STATEMENTS[node.type] ?? []) {
       const value = (node as Record<string, unknown>)[key];
+      if (LOOP_HEADS[node.type] === key && isNode(value) && (value as AstNode).type === 'VariableDeclaration') {
+        if ((value as AstNode).kind === 'var') declareDeclarators(scope, value as AstNode, 'loop');
+        continue;
+      }
       if (Array.isArray(value)) {
         for (let i = value.length - 1; i >= 0; i--) if (isNode(value[i])) pending.push(value[i] as AstNode);
       } else if (isNode(value)) pending.push(value);
@@ -188,7 +201,10 @@ function scopeDeclarations(scope: AstNode): ReadonlyMap<string, NearestDeclarati
         declareStatement(out, statement);
       }
     }
-    if (scope.type === 'Program') for (const statement of children(scope, 'body')) declareHoistedVars(out, statement);
+    // A module, a class static block and a namespace body are `var` scopes, like a function body.
+    if (scope.type !== 'BlockStatement') {
+      for (const statement of children(scope, 'body')) declareHoistedVars(out, statement);
+    }
   } else if (scope.type === 'SwitchStatement') {
     for (const clause of children(scope, 'cases')) {
       for (const statement of children(clause, 'consequent')) declareStatement(out, statement);

@@ -217,6 +217,16 @@ export function ok(req) {
     for (const code of PLURAL_METADATA_SAFE) expect(lines(code), code).toEqual([]);
   });
 
+  it('reads a `var` loop variable like a `const` one, in a function, a class static block and a namespace', () => {
+    // A `var` in a loop head belongs to the function around it, and is still the list's element.
+    const asVar = (code: string): string => code.replace('for (const ', 'for (var ');
+    for (const code of [KEY_LISTS[5], PLURAL_METADATA_SAFE.find((c) => c.includes('for (const f of'))]) {
+      expect(code).toBeDefined();
+      const original = lines(code as string);
+      expect(lines(asVar(code as string)), asVar(code as string)).toEqual(original);
+    }
+  });
+
   it('does not report denylists by name, by a placeholder element, or by a true branch that refuses the key', () => {
     for (const code of DENYLISTS_SAFE) expect(lines(code), code).toEqual([]);
   });
