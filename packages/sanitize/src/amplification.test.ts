@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSanitizer, SanitizeError } from './index.ts';
+import { createSanitizer, SanitizeError, type SanitizeResult } from './index.ts';
 import { serializeChildren } from './serialize.ts';
 import {
   AMPLIFICATION_FAILURE,
@@ -50,6 +50,24 @@ const MiB = 1024 * KiB;
 const outputBound = (b: number): number => Math.min(8 * b + MiB, 32 * b + 64 * KiB, 2 ** 28);
 /** The README's bound on the tag and attribute characters of one parse, for a basis of `b` characters. */
 const attributeBound = (b: number): number => Math.min(4 * b + MiB, 28 * b + 64 * KiB);
+/** The README's slack for a basis of `b` characters. */
+const slackOf = (b: number): number => Math.min(MiB, 24 * b + 64 * KiB);
+/**
+ * The README's basis with a rewriteUrl hook: B₀ = min(I, S − R), never negative, where R (what the
+ * hook added to the kept URLs, as written) is added once to the limits, not multiplied.
+ */
+const rewriteBasisOf = (work: ParseWork): number =>
+  Math.max(0, Math.min(work.inputLength, work.sanitizedLength - work.rewriteGrowth));
+/** The README's output bound with a rewriteUrl hook: min(8 × B₀ + slack(B₀) + R, 2²⁸). */
+const rewriteOutputBound = (work: ParseWork): number => {
+  const b = rewriteBasisOf(work);
+  return Math.min(8 * b + slackOf(b) + work.rewriteGrowth, 2 ** 28);
+};
+/** The README's bound on the tag and attribute characters of one parse with a rewriteUrl hook: 4 × B₀ + slack(B₀) + R. */
+const rewriteAttributeBound = (work: ParseWork): number => {
+  const b = rewriteBasisOf(work);
+  return 4 * b + slackOf(b) + work.rewriteGrowth;
+};
 /** The basis every allowance of a parse was relative to: the input, or its sanitized form if shorter. */
 const basisOf = (work: ParseWork): number => Math.min(work.inputLength, work.sanitizedLength);
 
@@ -351,13 +369,17 @@ describe('createSanitizer', () => {
   });
 
   describe("bounds relative to the input and what the caller's rewriteUrl adds", () => {
-    /** A caller's rewriteUrl adding `extra` characters to every URL of `kind`, counting what it added. */
-    const lengthening = (kind: 'link' | 'image', extra: number) => {
+    /**
+     * A caller's rewriteUrl adding `extra` characters to every URL of `kind` (of `filler`, repeated),
+     * counting what it added.
+     */
+    const lengthening = (kind: 'link' | 'image', extra: number, filler = 's') => {
       const hook = {
         added: 0,
         rewriteUrl: (url: string, context: { readonly kind: string }): string | undefined => {
           if (context.kind !== kind || url.startsWith('https://proxy.example/')) return undefined;
-          const rewritten = `https://proxy.example/${'s'.repeat(Math.max(0, extra - 22))}?u=${encodeURIComponent(url)}`;
+          const path = filler.repeat(Math.ceil(extra / filler.length)).slice(0, Math.max(0, extra - 22));
+          const rewritten = `https://proxy.example/${path}?u=${encodeURIComponent(url)}`;
           hook.added += rewritten.length - url.length;
           return rewritten;
         },
@@ -378,6 +400,11 @@ describe('createSanitizer', () => {
         expect(result).toMatchObject({ failedClosed: false, truncated: false });
         expect(result.html.length).toBeGreaterThan(4 * input.length + MiB);
       }
+      // Query parameters the rewrite adds are written escaped (`&` as `&amp;`): counted as written.
+      const ampersands = lengthening('link', 250, '&utm=1');
+      const result = createSanitizer({ preset: 'email', rewriteUrl: ampersands.rewriteUrl }).sanitize(input);
+      expect(result).toMatchObject({ failedClosed: false, truncated: false });
+      expect(result.html.length).toBeGreaterThan(5 * input.length + MiB);
     });
 
     it('keeps images the caller rewrites to long signed proxy URLs', () => {
@@ -387,10 +414,13 @@ describe('createSanitizer', () => {
       const input = `<p>${images}</p>`;
       expect(input.length).toBeLessThan(50_000);
       for (const preset of ['ugc', 'email'] as const) {
-        const hook = lengthening('image', 1000);
-        const result = createSanitizer({ preset, rewriteUrl: hook.rewriteUrl }).sanitize(input);
-        expect(result).toMatchObject({ failedClosed: false, truncated: false });
-        expect(result.html.length).toBeGreaterThan(1_300_000);
+        // The second hook's query parameters are written escaped (`&` as `&amp;`): 3.9 MB written.
+        for (const filler of ['s', '&s']) {
+          const hook = lengthening('image', 1000, filler);
+          const result = createSanitizer({ preset, rewriteUrl: hook.rewriteUrl }).sanitize(input);
+          expect(result).toMatchObject({ failedClosed: false, truncated: false });
+          expect(result.html.length).toBeGreaterThan(1_300_000);
+        }
       }
     });
 
@@ -427,6 +457,31 @@ describe('createSanitizer', () => {
       for (const work of deep) expect(work.rewriteGrowth).toBe(0);
     });
 
+    it('fails closed when many tiny links a rewrite lengthens pay for clones of escaped attributes', () => {
+      // 256 `<a href=x></a>` (3.5 KB) that a click-tracking rewrite makes 250 characters longer each:
+      // 64 K characters the caller added, once each. Counted as input and multiplied by the growth
+      // factors, they paid for 8 `<b title='…raw quotes…'>` left open before 130 `<p>x` (each quote
+      // 1 character of input and of the tree, 6 written in every clone): 5.8 KB kept as 1.35 MB.
+      let opened = '';
+      for (let i = 0; i < 8; i++) opened += `<b title='${i}${'"'.repeat(200)}'>`;
+      const input = `<p>${'<a href=x></a>'.repeat(256)}</p><p>${opened}${'<p>x'.repeat(130)}`;
+      for (const verify of ['standard', 'strict'] as const) {
+        const hook = lengthening('link', 250);
+        let result: SanitizeResult | undefined;
+        const parses = parsesOf(() => {
+          result = createSanitizer({ preset: 'ugc', verify, rewriteUrl: hook.rewriteUrl }).sanitize(input);
+        });
+        expect(hook.added).toBeGreaterThan(60_000);
+        expect(result?.failedClosed).toBe(true);
+        expect([AMPLIFICATION_FAILURE, ATTRIBUTE_AMPLIFICATION_FAILURE]).toContain(result?.failure);
+        expect(result?.html.length ?? 0).toBeLessThan(20 * input.length);
+        for (const work of parses) {
+          expect(work.rewriteGrowth).toBe(hook.added);
+          expect(work.attributeChars).toBeLessThanOrEqual(rewriteAttributeBound(work) + 3000);
+        }
+      }
+    });
+
     it('never writes more than the documented bound of the input plus what the rewrite added, however many URLs', () => {
       // Many tiny URLs, each lengthened by the caller's rewrite, buy basis; the amplification they
       // can pay for with it stays within the bounds of the input plus that growth.
@@ -434,6 +489,7 @@ describe('createSanitizer', () => {
         urls: fc.integer({ min: 0, max: 400 }),
         kind: fc.constantFrom('link', 'image') as fc.Arbitrary<'link' | 'image'>,
         extra: fc.integer({ min: 0, max: 1500 }),
+        filler: fc.constantFrom('s', '&', '&utm=1'),
         open: fc.integer({ min: 1, max: 8 }),
         titleLength: fc.integer({ min: 1, max: 400 }),
         quotes: fc.boolean(),
@@ -446,9 +502,9 @@ describe('createSanitizer', () => {
       fc.assert(
         fc.property(
           shape,
-          ({ urls, kind, extra, open, titleLength, quotes, openLink, block, blocks, preset, verify }) => {
-            const hook = lengthening(kind, extra);
-            const tiny = kind === 'link' ? '<a href="/a">b</a>' : '<img src="https://i.ex.com/a">';
+          ({ urls, kind, extra, filler, open, titleLength, quotes, openLink, block, blocks, preset, verify }) => {
+            const hook = lengthening(kind, extra, filler);
+            const tiny = kind === 'link' ? '<a href=x></a>' : '<img src="https://i.ex.com/a">';
             let opened = openLink ? '<a href="https://e.example/t">' : '';
             for (let i = 0; i < open; i++) opened += `<b title='${i}${(quotes ? '"' : 'v').repeat(titleLength)}'>`;
             const input = `<p>${tiny.repeat(urls)}</p><p>${opened}${block.repeat(blocks)}`;
@@ -456,15 +512,14 @@ describe('createSanitizer', () => {
             const parses = parsesOf(() => {
               html = createSanitizer({ preset, verify, rewriteUrl: hook.rewriteUrl }).sanitize(input).html;
             });
-            // What the rewrite added to the kept URLs: never more than the hook added in all.
+            // What the rewrite added to the kept URLs (as written): counted once, not multiplied.
             const first = parses[0];
-            const growth = first?.rewriteGrowth ?? 0;
-            expect(growth).toBeLessThanOrEqual(hook.added);
-            expect(html.length).toBeLessThanOrEqual(outputBound(input.length + growth));
+            if (first === undefined) return;
+            expect(html.length).toBeLessThanOrEqual(rewriteOutputBound(first));
             for (const work of parses) {
-              expect(work.rewriteGrowth).toBe(growth);
+              expect(work.rewriteGrowth).toBe(first.rewriteGrowth);
               expect(work.elements).toBeLessThanOrEqual((2 * input.length) / 3 + 4096 + 1);
-              expect(work.attributeChars).toBeLessThanOrEqual(attributeBound(input.length + growth) + 3000);
+              expect(work.attributeChars).toBeLessThanOrEqual(rewriteAttributeBound(work) + 3000);
             }
           },
         ),
@@ -515,7 +570,8 @@ describe('createSanitizer', () => {
 
   it('names the limits relative to the input', () => {
     for (const reason of [AMPLIFICATION_FAILURE, ATTRIBUTE_AMPLIFICATION_FAILURE]) {
-      expect(reason).toContain('the input + what rewriteUrl added (or its sanitized form, if shorter)');
+      expect(reason).toContain("the input (or its sanitized form less rewriteUrl's additions, if shorter)");
+      expect(reason).toContain('+ what rewriteUrl added (parser amplification limit)');
       expect(reason).toContain('(parser amplification limit)');
     }
     expect(ELEMENT_AMPLIFICATION_FAILURE).toContain('the sanitized input (of 2 × the input, if shorter)');

@@ -5,6 +5,8 @@
  * `jav&#x09;ascript:` or zero-padded `&#0000106;` cannot hide a scheme.
  */
 
+import { escapeAttribute } from './serialize.ts';
+
 /** Which part of a document a URL ends up in; decides the allowed schemes. */
 export type UrlKind = 'link' | 'image' | 'cite' | 'css-image';
 
@@ -41,9 +43,10 @@ export interface UrlRules {
 }
 
 /**
- * What the `rewriteUrl` hook added to the URLs of one sanitize call, in UTF-16 units: the
- * amplification limits count it as input (the caller's additions are real output, not the
- * attacker's).
+ * What the `rewriteUrl` hook added to the URLs of one sanitize call, in UTF-16 units (per URL, how
+ * much longer it made it as parsed or as written, whichever is more): the amplification limits add
+ * it once, not multiplied (the caller's additions are real output, but every URL in the input,
+ * however short, would buy that much basis if it were multiplied like the input).
  */
 export interface RewriteGrowth {
   chars: number;
@@ -289,7 +292,8 @@ function checkRawShape(raw: string, ctx: UrlContext, rules: UrlRules, checkHosts
  * Checks one URL. In `sanitize` mode the `rewriteUrl` hook runs on an allowed URL and its result
  * is checked again; CSS `url()` needs the hook. In `verify` mode the hook does not run: the value
  * must already be a fixpoint of the policy. What the hook added to a URL it kept (never less than
- * 0) is added to `growth`; the caller counts it only for values it keeps.
+ * 0; as parsed or as written, escaped, whichever is more) is added to `growth`; the caller counts it
+ * only for values it keeps.
  */
 export function checkUrl(
   raw: string,
@@ -317,7 +321,13 @@ export function checkUrl(
     return { ok: false, reason: 'rewriteUrl returned a non-string' };
   }
   const second = checkShape(rewritten ?? first.value, ctx, rules, true);
-  if (second.ok && growth !== undefined) growth.chars += Math.max(0, second.value.length - first.value.length);
+  if (second.ok && growth !== undefined) {
+    // As parsed (attribute characters) and as written (escaped: a `&` the hook adds is 5 written),
+    // whichever grew more.
+    const parsed = second.value.length - first.value.length;
+    const written = escapeAttribute(second.value).length - escapeAttribute(first.value).length;
+    growth.chars += Math.max(0, parsed, written);
+  }
   return second.ok ? second : { ok: false, reason: `rewritten URL rejected: ${second.reason}` };
 }
 

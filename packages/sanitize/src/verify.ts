@@ -38,12 +38,15 @@ export function parseInFlowContainer(html: string): Fragment {
  * every clone of it is written 6 times over again; 4 KB of `<b title='…raw quotes…'>` left open before
  * 32 `<p>x` were 24 KB sanitized and were kept as 800 KB. Taking the shorter of the two keeps what
  * sanitize-html removes out of the basis and keeps what it adds (escapes, end tags, the policy's
- * `rel`) from growing it. What the caller's `rewriteUrl` adds to kept URLs is counted as input
- * (`rewriteGrowth`): it is real output the input's author does not choose, and without it a
+ * `rel`) from growing it. What the caller's `rewriteUrl` adds to the URLs sanitize-html keeps
+ * (`rewriteGrowth`, R, as written) is real output the input's author does not choose: without it a
  * link-dense email whose 12,000 links a click-tracking rewrite lengthens by 250 characters each
- * (3.7 M attribute characters from 626 KB) failed closed. It counts once per URL sanitize-html
- * writes, so clones of a rewritten link copy what it adds without the basis growing with them; it
- * is not in the element basis (a rewrite adds characters, not elements).
+ * (3.7 M attribute characters from 626 KB) failed closed. It is added once to the attribute and
+ * output limits, not multiplied: the basis is min(I, S − R) (S holds R once), so clones of a
+ * rewritten link copy what it adds from the basis's allowance. Counted as input and multiplied, it
+ * let any URL, however short, buy 8 to 32 times what the hook adds: 256 `<a href=x></a>` given
+ * 250 characters each paid for 5.8 KB of quote-laden clones kept as 1.35 MB. It is not in the
+ * element basis (a rewrite adds characters, not elements).
  *
  * What grows the tree past the basis is the parser cloning open formatting elements, with their
  * attributes, into every new paragraph, list item or cell ("reconstruct the active formatting
@@ -70,7 +73,8 @@ const ELEMENT_SLACK = 4096;
  * size of the tree, and of its serialization, where the element count alone does not.
  *
  * The slack ({@link slackFor}) is {@link SLACK_GROWTH} times the basis plus {@link SLACK_FLOOR},
- * {@link SLACK_CEILING} at most, so the output is at most min(8 × it + 1 MiB, 32 × it + 64 KiB). It
+ * {@link SLACK_CEILING} at most, so the output is at most min(8 × it + 1 MiB, 32 × it + 64 KiB), plus
+ * what the caller's rewriteUrl added. It
  * lets a small document grow as browsers grow it: an email's `<p><a href="…250 characters…">` left
  * open before 250 `<p>&nbsp;</p>` copies the link, with the rel and target the policy adds, into each
  * paragraph: 2.3 KB sanitized (3.5 KB of input) that is 75 KB of attributes and 81 KB written out (a
@@ -102,8 +106,8 @@ function slackFor(basis: number): number {
   return Math.min(SLACK_CEILING, SLACK_GROWTH * basis + SLACK_FLOOR);
 }
 
-const BASIS_TEXT = 'the input + what rewriteUrl added (or its sanitized form, if shorter)';
-const SLACK_TEXT = `min(1 MiB, ${SLACK_GROWTH} × it + 64 KiB)`;
+const BASIS_TEXT = "the input (or its sanitized form less rewriteUrl's additions, if shorter)";
+const SLACK_TEXT = `min(1 MiB, ${SLACK_GROWTH} × it + 64 KiB) + what rewriteUrl added`;
 /** The failure reason when a parse would create more elements than the input allows. */
 export const ELEMENT_AMPLIFICATION_FAILURE = `more elements than 1 per ${CHARS_PER_ELEMENT} characters of the sanitized input (of ${ELEMENT_INPUT_GROWTH} × the input, if shorter) + ${ELEMENT_SLACK} (parser amplification limit)`;
 /** The failure reason when a parse would create more tag and attribute characters than the input allows. */
@@ -119,7 +123,8 @@ export interface AmplificationBasis {
   readonly sanitizedLength: number;
   /**
    * What the caller's `rewriteUrl` added to the URLs sanitize-html kept (once per URL written, not
-   * per clone): real output the input's author does not choose, counted as input.
+   * per clone; as parsed or as written, whichever is more): real output the input's author does not
+   * choose, added once to the attribute and output limits.
    */
   readonly rewriteGrowth: number;
 }
@@ -135,15 +140,16 @@ interface Budget extends AmplificationBasis {
 }
 
 function budgetFor({ inputLength, sanitizedLength, rewriteGrowth }: AmplificationBasis): Budget {
-  const basis = Math.min(inputLength + rewriteGrowth, sanitizedLength);
+  // What the rewrite added is in the sanitized form once: out of the basis, added once to the limits.
+  const basis = Math.max(0, Math.min(inputLength, sanitizedLength - rewriteGrowth));
   const elementBasis = Math.min(sanitizedLength, ELEMENT_INPUT_GROWTH * inputLength);
   return {
     inputLength,
     sanitizedLength,
     rewriteGrowth,
     elements: Math.floor(elementBasis / CHARS_PER_ELEMENT) + ELEMENT_SLACK,
-    attributeChars: ATTRIBUTE_GROWTH * basis + slackFor(basis),
-    outputChars: Math.min(MAX_OUTPUT_GROWTH * basis + slackFor(basis), MAX_SERIALIZED_CHARS),
+    attributeChars: ATTRIBUTE_GROWTH * basis + slackFor(basis) + rewriteGrowth,
+    outputChars: Math.min(MAX_OUTPUT_GROWTH * basis + slackFor(basis) + rewriteGrowth, MAX_SERIALIZED_CHARS),
   };
 }
 
