@@ -1,40 +1,16 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { armor, ENCODINGS, everyForm, PATTERN_RULES, seeded } from '../test/secret-forms.ts';
 import { type AssessSecretOptions, assessSecret } from './weak-secret.ts';
-
-const ENCODINGS = ['hex', 'base64', 'base64url'] as const;
-const PATTERN_RULES = /^(?:too-short|low-entropy|few-distinct-characters|repeated-pattern|sequential)$/;
-
-/** mulberry32, as in weak-secret.test.ts: uniform bytes, the same ones every run. */
-function seeded(seed: number): (below: number) => number {
-  let a = seed >>> 0;
-  return (below) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * below);
-  };
-}
 
 const random = (bytes: number): string => randomBytes(bytes).toString('base64url');
 const base64 = (text: string): string => Buffer.from(text).toString('base64');
 
-/** The text, then its hex/base64/base64url undeclared (sniffed) and declared. */
-const everyForm = (text: string): [string, AssessSecretOptions][] => [
-  [text, { kind: 'key' }],
-  ...ENCODINGS.flatMap((encoding): [string, AssessSecretOptions][] => [
-    [Buffer.from(text).toString(encoding), { kind: 'key' }],
-    [Buffer.from(text).toString(encoding), { kind: 'key', encoding }],
-  ]),
-];
 /** Only the encoded forms a real bundle is stored in (the raw text is read for weak words). */
 const encodedForms = (text: string): [string, AssessSecretOptions][] =>
   everyForm(text).filter(([value]) => value !== text);
 
-const armor = (label: string, body: string, headers = ''): string =>
-  `-----BEGIN ${label}-----\n${headers}${body.replace(/.{64}/g, '$&\n').trimEnd()}\n-----END ${label}-----\n`;
 const encryptionHeaders = `Proc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,${randomBytes(16).toString('hex').toUpperCase()}\n\n`;
 
 describe('assessSecret (the text inside a PEM body)', () => {
@@ -53,7 +29,7 @@ describe('assessSecret (the text inside a PEM body)', () => {
       expect(assessSecret(base64(text), { kind: 'key' }), `${rule} bare`).toContain(rule);
       for (const pem of [
         armor('PRIVATE KEY', base64(text)),
-        armor('RSA PRIVATE KEY', base64(text), encryptionHeaders),
+        armor('RSA PRIVATE KEY', base64(text), { headers: encryptionHeaders }),
         JSON.stringify({ type: 'service_account', private_key: armor('PRIVATE KEY', base64(text)) }),
       ])
         for (const [value, options] of everyForm(pem))

@@ -1,34 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { type AssessSecretOptions, assessSecret } from './weak-secret.ts';
-
-const ENCODINGS = ['hex', 'base64', 'base64url'] as const;
-
-/** A seeded generator (mulberry32): the sampled properties check the same values every run. */
-function seeded(seed: number): (below: number) => number {
-  let a = seed >>> 0;
-  return (below) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * below);
-  };
-}
-
-/** The value as written, and encoded in each encoding, undeclared and declared. */
-function everyForm(text: string, options: AssessSecretOptions = { kind: 'key' }): [string, AssessSecretOptions][] {
-  return [
-    [text, options],
-    ...ENCODINGS.flatMap((encoding): [string, AssessSecretOptions][] => [
-      [Buffer.from(text).toString(encoding), options],
-      [Buffer.from(text).toString(encoding), { ...options, encoding }],
-    ]),
-  ];
-}
-
-const armor = (label: string, body: string, width = 64): string =>
-  `-----BEGIN ${label}-----\n${body.replace(new RegExp(`.{${width}}`, 'g'), '$&\n').trimEnd()}\n-----END ${label}-----\n`;
+import { armor, everyForm, seeded } from '../test/secret-forms.ts';
+import { assessSecret } from './weak-secret.ts';
 
 /** An SSH wire-format string: a uint32 length, then the bytes. */
 function sshString(bytes: Buffer | string): Buffer {
@@ -70,7 +43,7 @@ function opensshEd25519(comment = 'deploy@ci'): string {
     sshString(publicBlob),
     sshString(secret),
   ]);
-  return armor('OPENSSH PRIVATE KEY', body.toString('base64'), 70);
+  return armor('OPENSSH PRIVATE KEY', body.toString('base64'), { width: 70 });
 }
 
 describe('assessSecret (private keys whose format repeats itself)', () => {

@@ -1,6 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ENCODINGS, PATTERN_RULES, seeded } from '../test/secret-forms.ts';
 import { generateDevSecret } from './dev-profile.ts';
 import { ConfigError } from './errors.ts';
 import { KNOWN_DEMO_SECRETS } from './known-demo-secrets.ts';
@@ -20,26 +21,6 @@ import {
 } from './weak-secret.ts';
 
 const KINDS = SECRET_KINDS;
-const ENCODINGS = ['hex', 'base64', 'base64url'] as const;
-const PATTERN_RULES = /^(?:too-short|low-entropy|few-distinct-characters|repeated-pattern|sequential)$/;
-
-/**
- * A seeded generator (mulberry32) for the sampled properties below. A random value spells a weak
- * word or a placeholder by chance (`DUmMy` in base64, `Du&MMy` or `${fy23l}` in a printable
- * password): about 1 in 375 000 base64 keys and 1 in 150 000 such passwords, which the rules flag
- * by design. Unseeded, the 10 000-password sample below failed about one run in 15; seeded, each
- * run checks the same values and a change to the rules that rejects one of them is caught.
- */
-function seeded(seed: number): (below: number) => number {
-  let a = seed >>> 0;
-  return (below) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * below);
-  };
-}
 
 describe('assessSecret', () => {
   it('rejects none of 1,000 random 32-byte keys in each of hex, base64 and base64url (seeded)', () => {
