@@ -87,6 +87,11 @@ export function isSecretName(name: string): boolean {
 
 type Secret = 'named' | 'inherited' | false;
 
+/** True for a key that says its value is public (`public_key`, `publishable_key`). */
+function isPublicName(name: string): boolean {
+  return nameWords(name).some((word) => PUBLIC_WORDS.has(word));
+}
+
 /**
  * Whether the value under `name` is a secret, when its parent's is (`parent`) or not: `named` by
  * its own key, `inherited` from its parent's when its key is only format words (`api_key: { value }`),
@@ -180,7 +185,7 @@ export function bundleFields(text: string): BundleField[] | undefined {
         return add({ value: basic.user, secret: false }) && add({ value: basic.password, secret: true });
       return standing !== false || node.length > 0 ? add({ value: node, secret: standing !== false }) : true;
     }
-    if (standing === 'named' && typeof node === 'number') return add({ value: String(node), secret: true });
+    if (standing !== false && typeof node === 'number') return add({ value: String(node), secret: true });
     if (standing !== false && node === null) return add({ value: '', secret: true });
     if (typeof node !== 'object' || node === null) return true;
     if (depth >= MAX_BUNDLE_DEPTH) return false;
@@ -192,12 +197,19 @@ export function bundleFields(text: string): BundleField[] | undefined {
     // Azure ACR: `auth` is base64 of `00000000-0000-0000-0000-000000000000:`, the token is beside it.
     const identityToken = (node as { identitytoken?: unknown }).identitytoken;
     const tokenInstead = typeof identityToken === 'string' && identityToken.length > 0;
-    return Object.entries(node).every(([key, child]) => {
+    // The children of a secret are secrets too (`password: { current, previous }`, `secrets: { prod }`),
+    // unless one of them names the secret itself: then the others are its metadata (a Vault `auth`
+    // holds `client_token` beside `accessor` and `num_uses`; an OAuth `token` holds `access_token`
+    // beside `token_type`, `expires_in` and `scope`) and each is judged by its own name.
+    const entries = Object.entries(node);
+    const inherits = standing !== false && !entries.some(([key]) => secretUnder(key, false) === 'named');
+    return entries.every(([key, child]) => {
       if (tokenInstead && typeof child === 'string' && nameWords(key).at(-1) === 'auth') {
         const basic = basicCredentials(child);
         if (basic !== undefined && basic.password.length === 0) return true;
       }
-      return walk(child, secretUnder(key, standing !== false), depth + 1, key);
+      const own = secretUnder(key, standing !== false);
+      return walk(child, own === false && inherits && !isPublicName(key) ? 'inherited' : own, depth + 1, key);
     });
   };
   const walkJwk = (jwk: object, depth: number): boolean =>

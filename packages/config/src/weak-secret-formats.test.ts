@@ -347,6 +347,18 @@ describe('assessSecret (nested values judged by their own names)', () => {
       for (const [value, options] of everyForm(JSON.stringify(bundle)))
         expect(assessSecret(value, options), `${JSON.stringify(bundle)} ${options.encoding}`).toContain('too-short');
   });
+
+  it('judges every child of a secret-named object as a secret when none of them names the secret itself', () => {
+    for (const bundle of [
+      { password: { current: 'P@ssw0rd', previous: 'Passw0rd!' } },
+      { secrets: { prod: 'hunter2', staging: 'hunter3' } },
+      { credentials: { admin: 'password' } },
+      { auth: { user: 'admin', pin: '1234' } },
+      { user: 'deploy', password: { value: 73519 } },
+    ])
+      for (const [value, options] of everyForm(JSON.stringify(bundle), { kind: 'password' }))
+        expect(assessSecret(value, options), `${JSON.stringify(bundle)} ${options.encoding}`).toContain('too-short');
+  });
 });
 
 describe('assessSecret (JWK members and names)', () => {
