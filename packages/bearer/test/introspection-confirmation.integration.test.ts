@@ -183,6 +183,21 @@ const codes = async (verifier: BearerVerifier, tokens: string[], secret?: string
 const retryAfter = (verifier: BearerVerifier, error: BearerError): string | undefined =>
   verifier.toResponse(error).headers['retry-after'];
 
+/**
+ * A verifier (threshold 2, window 10 s, monotonic clock faked) that remembered a valid token, then
+ * opened its breaker in an outage: two garbage tokens failed, and so did the confirmation with it.
+ */
+async function openedInOutage(): Promise<{ verifier: BearerVerifier; witness: string }> {
+  vi.useFakeTimers({ toFake: ['performance'] });
+  const verifier = verifierWith({ failureThreshold: 2, failureBackoffMs: 10_000 });
+  const witness = await issueToken();
+  await expect(verifier.verify(witness)).resolves.toMatchObject({ issuer });
+  down = true;
+  await codes(verifier, [unique('garbage'), unique('garbage')]);
+  expect(seen).toHaveLength(4);
+  return { verifier, witness };
+}
+
 describe('introspection breaker confirmation (oidc-provider behind a failing proxy)', () => {
   it('does not open for tokens the server answers 500 to while a valid token was seen: a fresh valid token is still accepted', async () => {
     const verifier = verifierWith({ failureThreshold: 3, failureBackoffMs: 30_000 });
@@ -251,13 +266,7 @@ describe('introspection breaker confirmation (oidc-provider behind a failing pro
   });
 
   it('closes again when a failed half-open probe was token-specific and the confirmation succeeds', async () => {
-    vi.useFakeTimers({ toFake: ['performance'] });
-    const verifier = verifierWith({ failureThreshold: 2, failureBackoffMs: 10_000 });
-    const witness = await issueToken();
-    await expect(verifier.verify(witness)).resolves.toMatchObject({ issuer });
-    down = true;
-    await codes(verifier, [unique('garbage'), unique('garbage')]);
-    expect(seen).toHaveLength(4);
+    const { verifier, witness } = await openedInOutage();
     vi.advanceTimersByTime(10_000);
     down = false;
     // The attacker takes the probe with a token the server fails on: the confirmation shows the
@@ -334,13 +343,7 @@ describe('introspection breaker confirmation (oidc-provider behind a failing pro
   });
 
   it('keeps the remembered token through an outage longer than 60 s, so an attacker cannot hold the breaker open by taking every probe', async () => {
-    vi.useFakeTimers({ toFake: ['performance'] });
-    const verifier = verifierWith({ failureThreshold: 2, failureBackoffMs: 10_000 });
-    const witness = await issueToken();
-    await expect(verifier.verify(witness)).resolves.toMatchObject({ issuer });
-    down = true;
-    await codes(verifier, [unique('garbage'), unique('garbage')]);
-    expect(seen).toHaveLength(4);
+    const { verifier, witness } = await openedInOutage();
     // Two minutes into the outage a probe fails, and is still confirmed with the token (it fails too).
     vi.advanceTimersByTime(120_000);
     const during = unique('garbage');
@@ -359,13 +362,7 @@ describe('introspection breaker confirmation (oidc-provider behind a failing pro
   });
 
   it('forgets the remembered token 10 minutes after its last answer even while the breaker is open', async () => {
-    vi.useFakeTimers({ toFake: ['performance'] });
-    const verifier = verifierWith({ failureThreshold: 2, failureBackoffMs: 10_000 });
-    const witness = await issueToken();
-    await expect(verifier.verify(witness)).resolves.toMatchObject({ issuer });
-    down = true;
-    await codes(verifier, [unique('garbage'), unique('garbage')]);
-    expect(seen).toHaveLength(4);
+    const { verifier } = await openedInOutage();
     vi.advanceTimersByTime(600_000);
     down = false;
     // Past the cap a probe the server fails on reopens the breaker with no confirmation (README).
