@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { armor, ENCODINGS, everyForm, PATTERN_RULES, seeded } from '../test/secret-forms.ts';
+import { armor, ENCODINGS, everyForm, gcpServiceAccount, PATTERN_RULES, seeded } from '../test/secret-forms.ts';
 import { type AssessSecretOptions, assessSecret } from './weak-secret.ts';
 
 const random = (bytes: number): string => randomBytes(bytes).toString('base64url');
@@ -67,16 +67,7 @@ describe('assessSecret (secrets inside a JSON bundle)', () => {
   const pkcs8 = String(
     generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
   );
-  const serviceAccount = JSON.stringify({
-    type: 'service_account',
-    project_id: 'acme-prod-4821',
-    private_key_id: randomBytes(20).toString('hex'),
-    private_key: pkcs8,
-    client_email: 'deployer@acme-prod-4821.iam.gserviceaccount.com',
-    client_id: '104857203948571029384',
-    token_uri: 'https://oauth2.googleapis.com/token',
-    universe_domain: 'googleapis.com',
-  });
+  const serviceAccount = JSON.stringify(gcpServiceAccount(pkcs8));
 
   it('judges a value under a secret-like key on its own: a random id next to it does not make it strong', () => {
     const id = random(32);

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { armor, everyForm, seeded } from '../test/secret-forms.ts';
+import { armor, everyForm, gcpServiceAccount, seeded } from '../test/secret-forms.ts';
 import { assessSecret } from './weak-secret.ts';
 
 /** An SSH wire-format string: a uint32 length, then the bytes. */
@@ -126,13 +126,7 @@ describe('assessSecret (random text in a PEM key or a bundle)', () => {
     let refused = 0;
     for (let i = 0; i < 150; i++) {
       const pem = armor('PRIVATE KEY', body(next));
-      const account = JSON.stringify({
-        type: 'service_account',
-        project_id: 'acme-prod-4821',
-        private_key_id: randomBytes(20).toString('hex'),
-        private_key: pem,
-        client_email: 'deployer@acme-prod-4821.iam.gserviceaccount.com',
-      });
+      const account = JSON.stringify(gcpServiceAccount(pem));
       for (const [value, options] of [...everyForm(pem.trim()), ...everyForm(account)])
         if (assessSecret(value, options).includes('weak-word')) refused++;
     }
@@ -272,24 +266,14 @@ describe('assessSecret (nested values judged by their own names)', () => {
     refresh_token: random(32),
     scope: 'openid profile email',
   });
-  const serviceAccount = (): Record<string, unknown> => ({
-    type: 'service_account',
-    project_id: 'acme-prod-4821',
-    private_key_id: randomBytes(20).toString('hex'),
-    private_key: generateKeyPairSync('rsa', {
-      modulusLength: 2048,
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    }).privateKey,
-    client_email: 'deployer@acme-prod-4821.iam.gserviceaccount.com',
-    client_id: `1${Array.from(randomBytes(20), (byte) => byte % 10).join('')}`,
-    auth_uri: 'https://accounts.google.com/o/oauth2/auth',
-    token_uri: 'https://oauth2.googleapis.com/token',
-    auth_provider_x509_cert_url: 'https://www.googleapis.com/oauth2/v1/certs',
-    client_x509_cert_url:
-      'https://www.googleapis.com/robot/v1/metadata/x509/deployer%40acme-prod-4821.iam.gserviceaccount.com',
-    universe_domain: 'googleapis.com',
-  });
+  const serviceAccount = (): Record<string, unknown> =>
+    gcpServiceAccount(
+      generateKeyPairSync('rsa', {
+        modulusLength: 2048,
+        publicKeyEncoding: { type: 'spki', format: 'pem' },
+        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      }).privateKey,
+    );
 
   it('accepts a Vault login, OAuth, GitHub installation and nested GCP response with random secrets, in every encoding', () => {
     const bundles: Record<string, unknown>[] = [

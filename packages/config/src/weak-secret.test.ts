@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ENCODINGS, PATTERN_RULES, seeded } from '../test/secret-forms.ts';
+import { ENCODINGS, everyForm, gcpServiceAccount, PATTERN_RULES, seeded } from '../test/secret-forms.ts';
 import { generateDevSecret } from './dev-profile.ts';
 import { ConfigError } from './errors.ts';
 import { KNOWN_DEMO_SECRETS } from './known-demo-secrets.ts';
@@ -696,33 +696,7 @@ describe('assessSecret (JSON credential bundles)', () => {
   const pkcs8 = String(
     generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
   );
-  const serviceAccount = (privateKey: string): string =>
-    JSON.stringify(
-      {
-        type: 'service_account',
-        project_id: 'acme-prod-4821',
-        private_key_id: randomBytes(20).toString('hex'),
-        private_key: privateKey,
-        client_email: 'deployer@acme-prod-4821.iam.gserviceaccount.com',
-        client_id: '104857203948571029384',
-        auth_uri: 'https://accounts.google.com/o/oauth2/auth',
-        token_uri: 'https://oauth2.googleapis.com/token',
-        auth_provider_x509_cert_url: 'https://www.googleapis.com/oauth2/v1/certs',
-        client_x509_cert_url:
-          'https://www.googleapis.com/robot/v1/metadata/x509/deployer%40acme-prod-4821.iam.gserviceaccount.com',
-        universe_domain: 'googleapis.com',
-      },
-      null,
-      2,
-    );
-  const everyForm = (text: string): [string, AssessSecretOptions][] => [
-    [text, { kind: 'key' }],
-    ...ENCODINGS.flatMap((encoding): [string, AssessSecretOptions][] => [
-      // Undeclared: the text is found by sniffing the utf8 value.
-      [Buffer.from(text).toString(encoding), { kind: 'key' }],
-      [Buffer.from(text).toString(encoding), { kind: 'key', encoding }],
-    ]),
-  ];
+  const serviceAccount = (privateKey: string): string => JSON.stringify(gcpServiceAccount(privateKey), null, 2);
 
   it('measures a bundle by its values, not its keys and quotes, in every encoding', () => {
     const client = JSON.stringify({ client_id: random(24), client_secret: random(32) });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { AssessSecretOptions } from '../src/weak-secret.ts';
 
 /** The encodings a secret can be declared in (and is sniffed in when undeclared). */
@@ -42,4 +43,22 @@ export function everyForm(
 export function armor(label: string, body: string, { headers = '', width = 64 } = {}): string {
   const lines = body.replace(new RegExp(`.{${width}}`, 'g'), '$&\n').trimEnd();
   return `-----BEGIN ${label}-----\n${headers}${lines}\n-----END ${label}-----\n`;
+}
+
+/** A GCP service-account key file around `privateKey` (a PEM), as the console downloads it. */
+export function gcpServiceAccount(privateKey: string): Record<string, unknown> {
+  return {
+    type: 'service_account',
+    project_id: 'acme-prod-4821',
+    private_key_id: randomBytes(20).toString('hex'),
+    private_key: privateKey,
+    client_email: 'deployer@acme-prod-4821.iam.gserviceaccount.com',
+    client_id: '104857203948571029384',
+    auth_uri: 'https://accounts.google.com/o/oauth2/auth',
+    token_uri: 'https://oauth2.googleapis.com/token',
+    auth_provider_x509_cert_url: 'https://www.googleapis.com/oauth2/v1/certs',
+    client_x509_cert_url:
+      'https://www.googleapis.com/robot/v1/metadata/x509/deployer%40acme-prod-4821.iam.gserviceaccount.com',
+    universe_domain: 'googleapis.com',
+  };
 }
