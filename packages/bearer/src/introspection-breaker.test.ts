@@ -458,61 +458,64 @@ describe('introspection failure policy', () => {
 });
 
 describe('the token remembered to confirm an outage with', () => {
-  it('is dropped from memory 60 s after its answer by a timer, without waiting for a confirmation call', async () => {
-    vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
-    const introspector = createIntrospector(as.options({ failureThreshold: 2 }), () => now);
-    await introspector.introspect(ACTIVE);
-    expect(introspector.holdsWitness).toBe(true);
-    vi.advanceTimersByTime(59_999);
-    expect(introspector.holdsWitness).toBe(true);
-    vi.advanceTimersByTime(1);
-    expect(introspector.holdsWitness).toBe(false);
-    expect(as.calls).toHaveLength(1);
-  });
+  describe('with its timer faked', () => {
+    beforeEach(() => {
+      vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
+    });
 
-  it('is kept while the breaker is open, and dropped 10 minutes after its last answer even then', async () => {
-    vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
-    const introspector = createIntrospector(as.options({ failureThreshold: 2, failureBackoffMs: 10_000 }), () => now);
-    await introspector.introspect(ACTIVE);
-    down = true;
-    for (const token of ['garbage-1', 'garbage-2']) {
-      await expect(introspector.introspect(token)).rejects.toMatchObject({
-        code: 'ERR_BEARER_INTROSPECTION_UNAVAILABLE',
-      });
-    }
-    // One call each, then the confirmation with the remembered token: it failed too, so the breaker opened.
-    expect(as.calls.map((call) => call.params.get('token'))).toEqual([ACTIVE, 'garbage-1', 'garbage-2', ACTIVE]);
-    vi.advanceTimersByTime(120_000);
-    expect(introspector.holdsWitness).toBe(true);
-    vi.advanceTimersByTime(479_999);
-    expect(introspector.holdsWitness).toBe(true);
-    vi.advanceTimersByTime(1);
-    expect(introspector.holdsWitness).toBe(false);
-  });
+    it('is dropped from memory 60 s after its answer by a timer, without waiting for a confirmation call', async () => {
+      const introspector = createIntrospector(as.options({ failureThreshold: 2 }), () => now);
+      await introspector.introspect(ACTIVE);
+      expect(introspector.holdsWitness).toBe(true);
+      vi.advanceTimersByTime(59_999);
+      expect(introspector.holdsWitness).toBe(true);
+      vi.advanceTimersByTime(1);
+      expect(introspector.holdsWitness).toBe(false);
+      expect(as.calls).toHaveLength(1);
+    });
 
-  it('is kept at most 10 minutes after a request brought it, however many confirmations answer it', async () => {
-    vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
-    const introspector = createIntrospector(as.options({ failureThreshold: 2 }), () => now);
-    await introspector.introspect(ACTIVE);
-    const answer = as.answer;
-    as.answer = (token, call) =>
-      token.startsWith('poison') ? { status: 500, body: 'unavailable' } : answer(token, call);
-    // Someone makes the server fail two tokens every 55 s: each time the remembered token confirms.
-    for (let round = 1; round <= 10; round++) {
-      vi.advanceTimersByTime(55_000);
-      for (const token of [`poison-${round}-a`, `poison-${round}-b`]) {
+    it('is kept while the breaker is open, and dropped 10 minutes after its last answer even then', async () => {
+      const introspector = createIntrospector(as.options({ failureThreshold: 2, failureBackoffMs: 10_000 }), () => now);
+      await introspector.introspect(ACTIVE);
+      down = true;
+      for (const token of ['garbage-1', 'garbage-2']) {
         await expect(introspector.introspect(token)).rejects.toMatchObject({
           code: 'ERR_BEARER_INTROSPECTION_UNAVAILABLE',
         });
       }
+      // One call each, then the confirmation with the remembered token: it failed too, so the breaker opened.
+      expect(as.calls.map((call) => call.params.get('token'))).toEqual([ACTIVE, 'garbage-1', 'garbage-2', ACTIVE]);
+      vi.advanceTimersByTime(120_000);
       expect(introspector.holdsWitness).toBe(true);
-    }
-    expect(as.calls.filter((call) => call.params.get('token') === ACTIVE)).toHaveLength(11);
-    // 550 s after the request that brought it: dropped at 600 s, confirmations or not.
-    vi.advanceTimersByTime(49_999);
-    expect(introspector.holdsWitness).toBe(true);
-    vi.advanceTimersByTime(1);
-    expect(introspector.holdsWitness).toBe(false);
+      vi.advanceTimersByTime(479_999);
+      expect(introspector.holdsWitness).toBe(true);
+      vi.advanceTimersByTime(1);
+      expect(introspector.holdsWitness).toBe(false);
+    });
+
+    it('is kept at most 10 minutes after a request brought it, however many confirmations answer it', async () => {
+      const introspector = createIntrospector(as.options({ failureThreshold: 2 }), () => now);
+      await introspector.introspect(ACTIVE);
+      const answer = as.answer;
+      as.answer = (token, call) =>
+        token.startsWith('poison') ? { status: 500, body: 'unavailable' } : answer(token, call);
+      // Someone makes the server fail two tokens every 55 s: each time the remembered token confirms.
+      for (let round = 1; round <= 10; round++) {
+        vi.advanceTimersByTime(55_000);
+        for (const token of [`poison-${round}-a`, `poison-${round}-b`]) {
+          await expect(introspector.introspect(token)).rejects.toMatchObject({
+            code: 'ERR_BEARER_INTROSPECTION_UNAVAILABLE',
+          });
+        }
+        expect(introspector.holdsWitness).toBe(true);
+      }
+      expect(as.calls.filter((call) => call.params.get('token') === ACTIVE)).toHaveLength(11);
+      // 550 s after the request that brought it: dropped at 600 s, confirmations or not.
+      vi.advanceTimersByTime(49_999);
+      expect(introspector.holdsWitness).toBe(true);
+      vi.advanceTimersByTime(1);
+      expect(introspector.holdsWitness).toBe(false);
+    });
   });
 
   it('sends nothing once the confirmation ran out of time while its client assertion was being signed', async () => {

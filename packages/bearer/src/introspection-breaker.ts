@@ -97,7 +97,7 @@ export function createIntrospectionBreaker(settings: IntrospectionBreakerSetting
   };
 
   /** Settles a failure that would open the breaker: confirms first, when there is something to confirm with. */
-  const confirmThenOpen = async (probe: boolean): Promise<number | undefined> => {
+  const confirmThenOpen = async (release: () => void): Promise<number | undefined> => {
     const answersBefore = answers;
     let pending: Promise<boolean> | undefined;
     try {
@@ -106,8 +106,7 @@ export function createIntrospectionBreaker(settings: IntrospectionBreakerSetting
       pending = undefined;
     }
     if (pending === undefined) {
-      inFlight--;
-      if (probe) probing = false;
+      release();
       return open();
     }
     confirming = true;
@@ -118,8 +117,7 @@ export function createIntrospectionBreaker(settings: IntrospectionBreakerSetting
       up = false;
     } finally {
       confirming = false;
-      inFlight--;
-      if (probe) probing = false;
+      release();
     }
     if (up || answers !== answersBefore) {
       close();
@@ -157,6 +155,11 @@ export function createIntrospectionBreaker(settings: IntrospectionBreakerSetting
       }
       inFlight++;
       let settled = false;
+      /** Gives back the call's slot, and the probe if it was one. */
+      const release = (): void => {
+        inFlight--;
+        if (probe) probing = false;
+      };
       return {
         settle(outcome) {
           if (settled) return Promise.resolve(undefined);
@@ -165,11 +168,10 @@ export function createIntrospectionBreaker(settings: IntrospectionBreakerSetting
             consecutiveFailures++;
             // The failure that would open the breaker keeps its slot (and the probe) for the confirmation.
             if (probe || (openUntil === undefined && !confirming && consecutiveFailures >= failureThreshold)) {
-              return confirmThenOpen(probe);
+              return confirmThenOpen(release);
             }
           }
-          inFlight--;
-          if (probe) probing = false;
+          release();
           if (outcome === 'not-sent') return Promise.resolve(undefined);
           if (outcome === 'answered') {
             answers++;

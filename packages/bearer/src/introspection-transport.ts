@@ -97,46 +97,46 @@ export interface IntrospectionTransport {
    */
   post(token: string): Promise<IntrospectionReply | Refusal>;
   /**
-   * Records that an HTTP 200 answer was a real introspection answer (it parsed, and verified when
-   * signed): from now on a {@link Refusal} is about the token.
-   */
-  answered(): void;
-  /**
-   * Offers a token the endpoint has just answered with HTTP 200 (a real introspection answer), to
-   * confirm an outage with before the breaker opens: failures for attacker-chosen tokens then do
+   * Records that the HTTP 200 answer for `token` was a real introspection answer (it parsed, and
+   * verified when signed): from now on a {@link Refusal} is about the token. The token is offered
+   * to confirm an outage with before the breaker opens: failures for attacker-chosen tokens then do
    * not open it while the server still answers this one. One token is kept, the newest active one
    * (else the newest inactive one), in memory only, never logged, for {@link WITNESS_MAX_AGE_MS}
    * after its last answer (a successful confirmation is one), {@link WITNESS_OUTAGE_MAX_AGE_MS}
    * while the breaker is open, and never more than {@link WITNESS_RETENTION_MS} after a request
    * brought it; a timer drops it then.
    */
-  remember(token: string, active: boolean): void;
+  answered(token: string, active: boolean): void;
   /** Calls made to the endpoint, confirmations included (for tests and metrics). */
   readonly calls: number;
   /** Whether a token is remembered to confirm an outage with (for tests: it is a raw token in memory). */
   readonly holdsWitness: boolean;
 }
 
-/** Whether an HTTP 200 answer is a readable introspection answer (parsed, and verified when signed). */
-export type ReadsAsAnswer = (reply: IntrospectionReply) => Promise<boolean>;
+/** Reads an HTTP 200 answer as an introspection answer (parses it, verifies it when signed), or throws. */
+export type ReadAnswer = (reply: IntrospectionReply) => Promise<unknown>;
+
+/**
+ * The clock of breaker windows and cache deadlines: monotonic, read through the global at each
+ * call (so tests can fake it). The verifier's wall clock may be stepped back or frozen: a window
+ * would never end, and a cache deadline would keep an active answer past revocation.
+ */
+export const monotonic = (): number => performance.now();
 
 /**
  * Builds the transport of an introspection client. `clock` is the verifier's (for client
- * assertions); `accept` is the media type asked for (JSON, or RFC 9701 JWT); `readsAsAnswer` tells
- * whether the answer to a confirmation call is a real introspection answer.
+ * assertions); `accept` is the media type asked for (JSON, or RFC 9701 JWT); `readAnswer` reads the
+ * answer to a confirmation call as a real introspection answer, or throws.
  */
 export function createIntrospectionTransport(
   options: IntrospectionOptions,
   clock: () => number,
   accept: string,
-  readsAsAnswer: ReadsAsAnswer,
+  readAnswer: ReadAnswer,
 ): IntrospectionTransport {
   const endpoint = new URL(options.endpoint).href;
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const timeoutMs = options.timeoutMs ?? 2_000;
-  // Monotonic, read through the global at each call (so tests can fake it): the verifier's
-  // clock may be stepped back or frozen, and then the window would never end.
-  const monotonic = (): number => performance.now();
   /**
    * The one token remembered to confirm an outage with (see {@link IntrospectionTransport.remember}),
    * when (monotonic) the server last answered it, and when a request last brought it.
@@ -202,6 +202,11 @@ export function createIntrospectionTransport(
   // refusals.
   let answersIntrospections = false;
   let refusalsInARow = 0;
+  /** A real introspection answer came: a refusal from now on is about the token. */
+  const trustAnswers = (): void => {
+    answersIntrospections = true;
+    refusalsInARow = 0;
+  };
 
   /**
    * One POST and its body, settled within `timeoutMs` whatever `fetch` does: a custom fetch may
@@ -315,7 +320,9 @@ export function createIntrospectionTransport(
       const attempt = (async () => {
         const { body, headers } = await prepare(held.token);
         const reply = await exchange(body, headers, cancel.signal);
-        return reply.response.status === 200 && (await readsAsAnswer(reply));
+        if (reply.response.status !== 200) return false;
+        await readAnswer(reply);
+        return true;
       })()
         // Why it failed is not reported: the failures that started it already were.
         .catch((): boolean => false);
@@ -326,8 +333,7 @@ export function createIntrospectionTransport(
         clearTimeout(timer);
       }
       if (!up) return false;
-      answersIntrospections = true;
-      refusalsInARow = 0;
+      trustAnswers();
       // Answered again: it is kept for another WITNESS_MAX_AGE_MS, unless replaced meanwhile.
       if (witness === held) {
         witness = { ...held, answeredAt: monotonic() };
@@ -392,11 +398,8 @@ export function createIntrospectionTransport(
       if (status !== 200) throw unavailable(statusProblem(status));
       return reply;
     },
-    answered() {
-      answersIntrospections = true;
-      refusalsInARow = 0;
-    },
-    remember(token, active) {
+    answered(token, active) {
+      trustAnswers();
       const now = monotonic();
       // An active token is kept over a newer inactive one: inactive answers are what garbage gets.
       if (!active && witness?.active === true && witnessDeadline(witness) > now) return;

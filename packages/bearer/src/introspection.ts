@@ -11,6 +11,7 @@ import {
   createIntrospectionTransport,
   type IntrospectionReply,
   MAX_RESPONSE_BYTES,
+  monotonic,
   type Refusal,
   unavailable,
 } from './introspection-transport.ts';
@@ -98,13 +99,6 @@ interface CacheEntry {
   readonly until: number;
 }
 
-/**
- * The clock of cache deadlines: monotonic, read through the global at each call (so tests can fake
- * it), like the breaker's. The verifier's wall clock may be stepped back, and a deadline on it would
- * keep an active answer past revocation; token times (exp, nbf, iat) are still read on the wall clock.
- */
-const monotonic = (): number => performance.now();
-
 /** The introspection client: cached, single-flight per token. */
 export interface Introspector {
   readonly issuer: string;
@@ -130,14 +124,7 @@ export function createIntrospector(
     clock,
     jwt === undefined ? 'application/json' : JWT_MEDIA_TYPE,
     // A confirmation call before the breaker opens counts only when its answer reads like any other.
-    async (reply) => {
-      try {
-        await read(reply);
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    (reply) => read(reply),
   );
   const maxTtlMs = (options.cacheMaxTtlSeconds ?? 60) * 1000;
   const negativeTtlMs = (options.negativeCacheTtlSeconds ?? 5) * 1000;
@@ -214,32 +201,30 @@ export function createIntrospector(
 
   /** The response object of an HTTP 200 answer: strict JSON, or a verified RFC 9701 JWT. */
   const read = async ({ response, text }: IntrospectionReply): Promise<JsonObject> => {
-    let body: JsonObject;
     if (jwt !== undefined) {
       const type = response.headers.get('content-type') ?? '';
       if (!type.toLowerCase().startsWith(JWT_MEDIA_TYPE)) {
         throw unavailable('The introspection endpoint did not answer with a signed (RFC 9701) response.');
       }
-      body = await verifySignedResponse(text);
-    } else {
-      let value: ReturnType<typeof parseStrictJson>;
-      try {
-        value = parseStrictJson(text);
-      } catch (cause) {
-        throw unavailable('The introspection response is not strict JSON.', cause);
-      }
-      if (!isJsonObject(value)) throw unavailable('The introspection response is not a JSON object.');
-      body = value;
+      return verifySignedResponse(text);
     }
-    return body;
+    let value: ReturnType<typeof parseStrictJson>;
+    try {
+      value = parseStrictJson(text);
+    } catch (cause) {
+      throw unavailable('The introspection response is not strict JSON.', cause);
+    }
+    if (!isJsonObject(value)) throw unavailable('The introspection response is not a JSON object.');
+    return value;
   };
 
   const call = async (token: string): Promise<Answer> => {
     const reply = await transport.post(token);
     if (typeof reply === 'string') return reply;
     const body = await read(reply);
-    // A real introspection answer, active or not: a refusal from now on is about the token.
-    transport.answered();
+    // A real introspection answer, active or not: a refusal from now on is about the token, and the
+    // token can confirm an outage with (an inactive answer shows the server answers it too).
+    transport.answered(token, body.active === true);
     if (body.active !== true) return 'inactive';
     // Cached and shared by every request with this token (and by concurrent ones awaiting the
     // same call): frozen, like the claims of a locally verified token, so no handler can change
@@ -262,15 +247,12 @@ export function createIntrospector(
         const at = monotonic();
         if (typeof answer === 'string') {
           if (negativeTtlMs > 0) remember(key, { answer, until: at + negativeTtlMs });
-          // An HTTP 200 inactive answer (not a 400 refusal) shows the server answers this token.
-          if (answer === 'inactive') transport.remember(token, false);
         } else {
           // Never past exp: how long until then is read on the wall clock, once, and counted down on
           // the monotonic one. The wall-clock exp check of each request still applies.
           const untilExp = typeof answer.exp === 'number' ? answer.exp * 1000 - clock() : Number.POSITIVE_INFINITY;
           const ttl = Math.min(maxTtlMs, untilExp);
           if (ttl > 0) remember(key, { answer, until: at + ttl });
-          transport.remember(token, true);
         }
         return answer;
       })

@@ -9,10 +9,12 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { getFreePort } from '@rampart/testkit';
 import Provider from 'oidc-provider';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type BearerError, type BearerVerifier, createBearerVerifier } from '../src/index.ts';
 import type { IntrospectionOptions } from '../src/introspection-options.ts';
+import { closeServer, listen } from './harness.ts';
 
 const RESOURCE = 'https://opaque.api.test';
 const secrets = { client: randomBytes(24).toString('base64url'), rs: randomBytes(24).toString('base64url') };
@@ -27,25 +29,13 @@ let seen: string[] = [];
 let down = false;
 const stalled: ServerResponse[] = [];
 
-async function listen(server: Server): Promise<string> {
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
+/** Closes `server` if it was started (a failed `beforeAll` may not have got that far). */
 async function stop(server: Server | undefined): Promise<void> {
-  if (!server?.listening) return;
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  if (server?.listening) await closeServer(server);
 }
 
 beforeAll(async () => {
-  const port = await new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port: free } = probe.address() as AddressInfo;
-      probe.close(() => resolve(free));
-    });
-  });
+  const port = await getFreePort();
   issuer = `http://127.0.0.1:${port}`;
   const service = { redirect_uris: [], response_types: [] };
   const provider = new Provider(issuer, {
@@ -114,7 +104,8 @@ beforeAll(async () => {
       res.end();
     }
   });
-  proxyUrl = `${await listen(proxy)}/token/introspection`;
+  await listen(proxy);
+  proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/token/introspection`;
 });
 
 afterAll(async () => {
