@@ -1,5 +1,5 @@
 import { foldLookalikes } from './lookalikes.ts';
-import { decodeUtf8, printableText } from './secret-encoding.ts';
+import { decodeSecret, decodeUtf8, printableText } from './secret-encoding.ts';
 
 /** One value of a JSON credential bundle, and whether its key names it as a secret. */
 export interface BundleField {
@@ -12,9 +12,9 @@ export interface BundleField {
    * `client_secret`, `SecretAccessKey`, `api_key_hex`, `token_value`, `client_pw`; not `client_id`,
    * `private_key_id`, `token_uri`, `token_type`, `public_key`. Digits on the last word do not
    * change it (`key1`, `secret_1`, `dbPassword1`), nor does `base` (`secret_key_base`); `jwt` and
-   * Docker's `identitytoken` are secret words too. A nested value is judged by its own key, and
-   * inherits its parent's only under format words or as an array item (`api_key: { value }`,
-   * `keys: [...]`). The private members of a JWK (`k`, `d`, `p`, `q`, `dp`, `dq`, `qi`) are
+   * Docker's `identitytoken` are secret words too. The children of a secret-named object are
+   * secrets too (`password: { current, previous }`, `api_key: { value }`, `keys: [...]`), unless one
+   * of them names the secret itself: then each is judged by its own key. The private members of a JWK (`k`, `d`, `p`, `q`, `dp`, `dq`, `qi`) are
    * secrets; its other RFC members are not, and any other member is read by its name.
    */
   readonly secret: boolean;
@@ -80,31 +80,18 @@ function nameWords(name: string): string[] {
   return words;
 }
 
-/** True for a key that names a secret (see {@link BundleField.secret}); read as words, camelCase split. */
-export function isSecretName(name: string): boolean {
-  return secretUnder(name, false) === 'named';
-}
-
-type Secret = 'named' | 'inherited' | false;
-
-/** True for a key that says its value is public (`public_key`, `publishable_key`). */
-function isPublicName(name: string): boolean {
-  return nameWords(name).some((word) => PUBLIC_WORDS.has(word));
-}
-
 /**
- * Whether the value under `name` is a secret, when its parent's is (`parent`) or not: `named` by
- * its own key, `inherited` from its parent's when its key is only format words (`api_key: { value }`),
- * or not (`false`). Any other child of a secret is judged by its own name: a Vault `auth` holds
- * `client_token` but also `accessor`, `policies` and `num_uses`; an OAuth `token` holds
- * `access_token` but also `token_type`, `expires_in` and `scope`.
+ * What a key's words (see {@link nameWords}) say of its value: `secret` when the last word is a
+ * secret word, `public` when a word says so (`public_key`), `format` when only format words are left
+ * (`value`: the value is whatever its parent is), `other` for anything else.
  */
-function secretUnder(name: string, parent: boolean): Secret {
-  const words = nameWords(name);
+type KeyKind = 'secret' | 'public' | 'format' | 'other';
+
+function keyKind(words: readonly string[]): KeyKind {
   const last = words.at(-1);
-  if (last === undefined) return parent ? 'inherited' : false;
-  if (words.some((word) => PUBLIC_WORDS.has(word))) return false;
-  return SECRET_WORDS.has(last) ? 'named' : false;
+  if (last === undefined) return 'format';
+  if (words.some((word) => PUBLIC_WORDS.has(word))) return 'public';
+  return SECRET_WORDS.has(last) ? 'secret' : 'other';
 }
 
 // The key types of RFC 7518 §6.1 and RFC 8037: an object with another `kty` is read by its names.
@@ -131,11 +118,6 @@ const JWK_MEMBERS = new Set([
 // The private members of a JWK (RFC 7518 §6.2.2, §6.3.2, §6.4.1; RFC 8037 for OKP).
 const JWK_PRIVATE_MEMBERS = new Set(['k', 'd', 'p', 'q', 'dp', 'dq', 'qi']);
 
-/** A JWK member's key bytes: its base64url decoded, or undefined when it is not base64url. */
-function base64urlBytes(value: string): number | undefined {
-  return /^[A-Za-z0-9_-]*$/.test(value) && value.length % 4 !== 1 ? Buffer.from(value, 'base64url').length : undefined;
-}
-
 /** A Docker `auth` (base64 of `user:password`) split in its two parts; undefined for any other value. */
 function basicCredentials(value: string): { readonly user: string; readonly password: string } | undefined {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value) || value.length % 4 !== 0) return undefined;
@@ -158,8 +140,7 @@ const MAX_BUNDLE_VALUES = 1000;
  *
  * Under a secret-like key a number counts as its digits, `null` and `""` as an empty secret (which
  * is too short), and each string or number of an array as a secret too; a boolean is a flag, not a
- * secret (`use_token: true`). Under format words only (`api_key: { value: 3 }`) numbers are skipped.
- * Elsewhere only non-empty strings count. A Docker `auth` that is base64 of `user:password` counts
+ * secret (`use_token: true`). Elsewhere only non-empty strings count. A Docker `auth` that is base64 of `user:password` counts
  * as its password (a secret) and its user (not one); one with an empty password beside an
  * `identitytoken` (Azure ACR's `00000000-…:`) is format, and the identity token is the secret.
  */
@@ -178,19 +159,20 @@ export function bundleFields(text: string): BundleField[] | undefined {
     fields.push(field);
     return true;
   };
-  const walk = (node: unknown, standing: Secret, depth: number, name: string): boolean => {
+  /** `secret`: whether `node` is a secret; `lastWord`: the last word of the key it is under. */
+  const walk = (node: unknown, secret: boolean, depth: number, lastWord: string | undefined): boolean => {
     if (typeof node === 'string') {
-      const basic = standing !== false && nameWords(name).at(-1) === 'auth' ? basicCredentials(node) : undefined;
+      const basic = secret && lastWord === 'auth' ? basicCredentials(node) : undefined;
       if (basic !== undefined)
         return add({ value: basic.user, secret: false }) && add({ value: basic.password, secret: true });
-      return standing !== false || node.length > 0 ? add({ value: node, secret: standing !== false }) : true;
+      return secret || node.length > 0 ? add({ value: node, secret }) : true;
     }
-    if (standing !== false && typeof node === 'number') return add({ value: String(node), secret: true });
-    if (standing !== false && node === null) return add({ value: '', secret: true });
+    if (secret && typeof node === 'number') return add({ value: String(node), secret: true });
+    if (secret && node === null) return add({ value: '', secret: true });
     if (typeof node !== 'object' || node === null) return true;
     if (depth >= MAX_BUNDLE_DEPTH) return false;
     // An array's items are named by the array's key; an object's children by their own.
-    if (Array.isArray(node)) return node.every((child) => walk(child, standing, depth + 1, name));
+    if (Array.isArray(node)) return node.every((child) => walk(child, secret, depth + 1, lastWord));
     // A JWK names its members by the RFCs, not by words: `k` is the key, `n` and `e` are public.
     const kty = (node as { kty?: unknown }).kty;
     if (typeof kty === 'string' && JWK_TYPES.has(kty)) return walkJwk(node, depth);
@@ -201,23 +183,30 @@ export function bundleFields(text: string): BundleField[] | undefined {
     // unless one of them names the secret itself: then the others are its metadata (a Vault `auth`
     // holds `client_token` beside `accessor` and `num_uses`; an OAuth `token` holds `access_token`
     // beside `token_type`, `expires_in` and `scope`) and each is judged by its own name.
-    const entries = Object.entries(node);
-    const inherits = standing !== false && !entries.some(([key]) => secretUnder(key, false) === 'named');
-    return entries.every(([key, child]) => {
-      if (tokenInstead && typeof child === 'string' && nameWords(key).at(-1) === 'auth') {
+    const entries = Object.entries(node).map(([key, child]) => {
+      const words = nameWords(key);
+      return { child, kind: keyKind(words), last: words.at(-1) };
+    });
+    const inherits = secret && !entries.some(({ kind }) => kind === 'secret');
+    return entries.every(({ child, kind, last }) => {
+      if (tokenInstead && typeof child === 'string' && last === 'auth') {
         const basic = basicCredentials(child);
         if (basic !== undefined && basic.password.length === 0) return true;
       }
-      const own = secretUnder(key, standing !== false);
-      return walk(child, own === false && inherits && !isPublicName(key) ? 'inherited' : own, depth + 1, key);
+      const childSecret = kind === 'secret' || (secret && (kind === 'format' || (kind === 'other' && inherits)));
+      return walk(child, childSecret, depth + 1, last);
     });
   };
   const walkJwk = (jwk: object, depth: number): boolean =>
     Object.entries(jwk).every(([member, child]) => {
-      if (JWK_MEMBERS.has(member)) return walk(child, false, depth + 1, member);
-      if (!JWK_PRIVATE_MEMBERS.has(member)) return walk(child, secretUnder(member, false), depth + 1, member);
-      if (typeof child !== 'string') return walk(child, 'named', depth + 1, member);
-      const bytes = base64urlBytes(child);
+      if (JWK_MEMBERS.has(member)) return walk(child, false, depth + 1, undefined);
+      if (!JWK_PRIVATE_MEMBERS.has(member)) {
+        const words = nameWords(member);
+        return walk(child, keyKind(words) === 'secret', depth + 1, words.at(-1));
+      }
+      if (typeof child !== 'string') return walk(child, true, depth + 1, undefined);
+      // A JWK member's key bytes: its base64url decoded (undefined when it is not base64url).
+      const bytes = decodeSecret(child, 'base64url')?.bytes;
       const text = bytes === undefined ? undefined : printableText(Buffer.from(child, 'base64url'));
       return add({
         value: child,
@@ -226,5 +215,5 @@ export function bundleFields(text: string): BundleField[] | undefined {
         ...(text === undefined ? {} : { text }),
       });
     });
-  return walk(parsed, false, 0, '') && fields.length > 0 ? fields : undefined;
+  return walk(parsed, false, 0, undefined) && fields.length > 0 ? fields : undefined;
 }

@@ -1,10 +1,9 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { armor, ENCODINGS, everyForm, gcpServiceAccount, PATTERN_RULES, seeded } from '../test/secret-forms.ts';
+import { armor, ENCODINGS, everyForm, gcpServiceAccount, PATTERN_RULES, random, seeded } from '../test/secret-forms.ts';
 import { type AssessSecretOptions, assessSecret } from './weak-secret.ts';
 
-const random = (bytes: number): string => randomBytes(bytes).toString('base64url');
 const base64 = (text: string): string => Buffer.from(text).toString('base64');
 
 /** Only the encoded forms a real bundle is stored in (the raw text is read for weak words). */

@@ -20,7 +20,7 @@ export interface MeasuredText {
    * secret of a bundle on its own (a random `client_id` does not lengthen a short `client_secret`).
    */
   readonly lengths: readonly number[];
-  /** Further texts the word rules read, and how (see `WordReading` in weak-secret.ts). */
+  /** Further texts the word rules read, and how (see {@link WordReading}). */
   readonly readings: readonly Reading[];
   /**
    * True when `value` is, or encodes, a PEM block or a JSON bundle: text a tool wrote, whose words
@@ -139,7 +139,7 @@ const OPENSSH_MAGIC = Buffer.from('openssh-key-v1\0');
  * What follows the header of a key structure — a DER SEQUENCE whose encoded length is exactly the
  * rest of `bytes`, or OpenSSH's `openssh-key-v1` magic — or undefined when `bytes` is neither.
  */
-export function keyContent(bytes: Buffer): Buffer | undefined {
+function keyContent(bytes: Buffer): Buffer | undefined {
   if (bytes.length > OPENSSH_MAGIC.length && bytes.subarray(0, OPENSSH_MAGIC.length).equals(OPENSSH_MAGIC))
     return bytes.subarray(OPENSSH_MAGIC.length);
   if (bytes.length < 2 || bytes[0] !== 0x30) return undefined;
@@ -167,11 +167,10 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
     // A PEM key in a bundle (`private_key`), or the base64 of one (kubeconfig's `client-key-data`),
     // is measured, and its length floor judged, by its body; so is a certificate beside it, which
     // is the bundle's format, not its secret.
-    const block =
-      pemBlock(value) ??
-      sniffedTexts(value)
-        .map(pemBlock)
-        .find((found) => found !== undefined);
+    const direct = pemBlock(value);
+    // The texts the value decodes to, when it is no PEM itself: read once, for a PEM in them and for the word rules.
+    const sniffed = direct === undefined ? sniffedTexts(value) : [];
+    const block = direct ?? sniffed.map(pemBlock).find((found) => found !== undefined);
     const body = block?.body;
     const key =
       block !== undefined && PRIVATE_KEY_LABEL.test(block.label) ? privateKeyBody(block.label, block.body) : undefined;
@@ -189,9 +188,11 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
     readings.push({ text: value, reading: secret ? secretReading(value, body) : 'field' });
     // A JWK member's text: base64url is its declared encoding.
     if (text !== undefined) readings.push({ text, reading: 'as-written' });
+    // A secret private key's body texts are read as the key reads them (the first with every rule).
     if (key !== undefined && secret) readings.push(...key.readings);
-    for (const text of body === undefined ? sniffedTexts(value) : pemBodyTexts(body))
-      readings.push({ text, reading: secret ? 'sniffed' : 'field' });
+    else
+      for (const text of body === undefined ? sniffed : pemBodyTexts(body))
+        readings.push({ text, reading: secret ? 'sniffed' : 'field' });
   }
   return {
     // An empty secret is refused as too short; it has no characters to measure.
@@ -235,17 +236,6 @@ function pemBlock(text: string): { readonly label: string; readonly body: string
   const trimmed = text.trim();
   const block = PEM_BLOCK.exec(trimmed) ?? ENCRYPTED_PEM_BLOCK.exec(trimmed);
   return block === null ? undefined : { label: block[1] as string, body: (block[2] as string).replace(/\r?\n/g, '') };
-}
-
-/**
- * The base64 body of a PEM private key (`-----BEGIN <…>PRIVATE KEY-----`, base64 lines,
- * `-----END <…>PRIVATE KEY-----`), line breaks removed, also behind the encryption headers of a
- * legacy encrypted private key; undefined for anything else. The armor is the format, not the
- * secret: ` PRIVATE KEY-----` occurs in both lines.
- */
-export function pemBody(text: string): string | undefined {
-  const block = pemBlock(text);
-  return block !== undefined && PRIVATE_KEY_LABEL.test(block.label) ? block.body : undefined;
 }
 
 // The shortest bundle value the repeated-pattern and sequential rules read on its own (the run

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { armor, everyForm, gcpServiceAccount, seeded } from '../test/secret-forms.ts';
+import { armor, everyForm, gcpServiceAccount, random, seeded } from '../test/secret-forms.ts';
 import { assessSecret } from './weak-secret.ts';
 
 /** An SSH wire-format string: a uint32 length, then the bytes. */
@@ -135,8 +135,6 @@ describe('assessSecret (random text in a PEM key or a bundle)', () => {
 });
 
 describe('assessSecret (bundle keys are format, not content)', () => {
-  const random = (bytes: number): string => randomBytes(bytes).toString('base64url');
-
   it('accepts random credentials under keys that name a secret, raw and in every encoding', () => {
     const bundles = [
       // `aws configure export-credentials`, `aws sts assume-role`
@@ -253,7 +251,6 @@ describe('assessSecret (text in private-key armor)', () => {
 });
 
 describe('assessSecret (nested values judged by their own names)', () => {
-  const random = (bytes: number): string => randomBytes(bytes).toString('base64url');
   const alnum = (length: number): string =>
     Array.from(
       randomBytes(length),

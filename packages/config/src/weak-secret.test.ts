@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ENCODINGS, everyForm, gcpServiceAccount, PATTERN_RULES, seeded } from '../test/secret-forms.ts';
+import { ENCODINGS, everyForm, gcpServiceAccount, PATTERN_RULES, random, seeded } from '../test/secret-forms.ts';
 import { generateDevSecret } from './dev-profile.ts';
 import { ConfigError } from './errors.ts';
 import { KNOWN_DEMO_SECRETS } from './known-demo-secrets.ts';
@@ -692,7 +692,6 @@ describe('assessSecret (JSON credential bundles)', () => {
   // A bundle's keys and quotes repeat (`"client_` in `client_id` and `client_secret`), and hex
   // doubles every repeat of its text: the hex of a bundle was refused as `repeated-pattern` while
   // its base64 was accepted, and a service-account JSON was refused in every form.
-  const random = (bytes: number): string => randomBytes(bytes).toString('base64url');
   const pkcs8 = String(
     generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
   );

@@ -62,3 +62,6 @@ export function gcpServiceAccount(privateKey: string): Record<string, unknown> {
     universe_domain: 'googleapis.com',
   };
 }
+
+/** `bytes` random bytes in base64url: a strong value. */
+export const random = (bytes: number): string => randomBytes(bytes).toString('base64url');
