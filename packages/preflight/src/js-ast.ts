@@ -66,6 +66,12 @@ export function unwrap(node: AstNode | undefined): AstNode | undefined {
   return current;
 }
 
+/** The `return` statement a block (or a lone statement) consists of, if it is only that. */
+export function singleReturn(body: AstNode | undefined): AstNode | undefined {
+  const list = body?.type === 'BlockStatement' ? children(body, 'body') : body ? [body] : [];
+  return list.length === 1 && list[0]?.type === 'ReturnStatement' ? list[0] : undefined;
+}
+
 /** The value of a string literal or of a template literal without `${}`; otherwise `undefined`. */
 export function stringValue(node: AstNode | undefined): string | undefined {
   const n = unwrap(node);

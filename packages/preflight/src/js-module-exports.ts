@@ -1,6 +1,6 @@
 // What a module exports, however it says so: inline (`export function f`), by list, by default,
 // by `export =`, or through CommonJS (`module.exports`, `exports.x`).
-import { assignmentChain, linkWrites } from './js-assignment-chain.ts';
+import { assignmentChain, isModuleExports, linkWrites } from './js-assignment-chain.ts';
 import {
   type AstNode,
   child,
@@ -8,6 +8,7 @@ import {
   memberPath,
   memberPropertyName,
   propertyKeyName,
+  singleReturn,
   stringValue,
   unwrap,
 } from './js-ast.ts';
@@ -128,9 +129,8 @@ function returnedBy(getter: AstNode | undefined): AstNode | undefined {
   if (fn?.generator === true || fn?.async === true) return undefined;
   if (fn?.type === 'ArrowFunctionExpression' && fn.expression === true) return child(fn, 'body');
   if (fn?.type !== 'ArrowFunctionExpression' && fn?.type !== 'FunctionExpression') return undefined;
-  const statements = children(child(fn, 'body') ?? fn, 'body');
-  const only = statements.length === 1 ? statements[0] : undefined;
-  return only?.type === 'ReturnStatement' ? child(only, 'argument') : undefined;
+  const only = singleReturn(child(fn, 'body'));
+  return only && child(only, 'argument');
 }
 
 /**
@@ -153,8 +153,7 @@ function exportNamesHint(expression: AstNode | undefined): AstNode | undefined {
   const left = unwrap(child(n, 'left'));
   const right = unwrap(child(n, 'right'));
   if (left?.type !== 'Literal' || left.value !== 0 || right?.type !== 'AssignmentExpression') return undefined;
-  if (right.operator !== '=' || memberPath(unwrap(child(right, 'left')))?.join('.') !== 'module.exports')
-    return undefined;
+  if (right.operator !== '=' || !isModuleExports(memberPath(unwrap(child(right, 'left'))))) return undefined;
   const object = unwrap(child(right, 'right'));
   return object?.type === 'ObjectExpression' ? object : undefined;
 }
@@ -253,8 +252,9 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
   const isExportObject = (node: AstNode | undefined): boolean => {
     let n = resultOf(node);
     for (;;) {
+      const assigned = objectAssignArguments(n);
       if (n?.type === 'LogicalExpression' && n.operator !== '&&') n = resultOf(child(n, 'left'));
-      else if (objectAssignArguments(n) !== undefined) n = resultOf(objectAssignArguments(n)![0]);
+      else if (assigned !== undefined) n = resultOf(assigned[0]);
       else break;
     }
     const path = memberPath(n);
@@ -287,15 +287,10 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
     const fields = unwrap(descriptor);
     if (name === undefined || fields?.type !== 'ObjectExpression' || !isExportObject(target)) return;
     for (const field of children(fields, 'properties')) {
+      if (field.type !== 'Property') continue;
       const which = propertyKeyName(field);
       const value =
-        field.type !== 'Property'
-          ? undefined
-          : which === 'value'
-            ? child(field, 'value')
-            : which === 'get'
-              ? returnedBy(child(field, 'value'))
-              : undefined;
+        which === 'value' ? child(field, 'value') : which === 'get' ? returnedBy(child(field, 'value')) : undefined;
       if (value !== undefined) out.push({ name, value });
     }
   };
@@ -321,10 +316,11 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
     aliases.begin();
     modules.begin();
     const { links, value } = assignmentChain(expression);
-    assignedProperties(resultOf(value));
-    definedProperty(resultOf(value));
-    reexportedAll(resultOf(value));
-    let handed: Handed = { node: resultOf(value), isExports: isExportObject(value), isModule: mayBeModule(value) };
+    const result = resultOf(value);
+    assignedProperties(result);
+    definedProperty(result);
+    reexportedAll(result);
+    let handed: Handed = { node: result, isExports: isExportObject(result), isModule: mayBeModule(result) };
     let replaced = false;
     // The names the links so far bound to the value handed on (`exports` and `self` in
     // `module.exports = exports = self = {}`): when `module.exports` takes that value, they are

@@ -229,8 +229,8 @@ function scopeDeclarations(scope: AstNode): ReadonlyMap<string, NearestDeclarati
       site: 'catch',
       id,
     }));
-  } else if (scope.type === 'ForStatement' || scope.type === 'ForInStatement' || scope.type === 'ForOfStatement') {
-    const init = child(scope, scope.type === 'ForStatement' ? 'init' : 'left');
+  } else if (LOOP_HEADS[scope.type] !== undefined) {
+    const init = child(scope, LOOP_HEADS[scope.type] as string);
     // A `var` in a loop head belongs to the function or module around it (declareHoistedVars).
     if (init?.type === 'VariableDeclaration' && init.kind !== 'var') declareDeclarators(out, init, 'loop');
   } else {

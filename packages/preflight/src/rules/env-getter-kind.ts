@@ -1,7 +1,7 @@
 // What a function is, read from its own body: an env getter (it hands back the variable its first
 // parameter names) and how it falls back. Only common getter shapes are read, not data flow.
 import { envReadName, isEnvObject } from '../env-reads.ts';
-import { type AstNode, child, children, memberPropertyName, stringValue, unwrap } from '../js-ast.ts';
+import { type AstNode, child, children, memberPropertyName, singleReturn, stringValue, unwrap } from '../js-ast.ts';
 
 /**
  * `read`: `(name) => process.env[name]`; its fallback is written at the call site (`read('X') || '…'`).
@@ -193,10 +193,6 @@ function withFallback(node: AstNode | undefined): Returned {
 }
 
 /** A `return` alone, or a block of only a `return`. */
-function singleReturn(body: AstNode | undefined): AstNode | undefined {
-  const list = body?.type === 'BlockStatement' ? children(body, 'body') : body ? [body] : [];
-  return list.length === 1 && list[0]?.type === 'ReturnStatement' ? list[0] : undefined;
-}
 
 /**
  * `if (v) return v;` (also `if (v !== undefined) { return v; }`): the returned value. With

@@ -30,6 +30,8 @@ import { analyzeFile } from '../engine.ts';
 
 /** The literal a scanned file falls back to (kept out of this file's own source as one piece). */
 const DEV_FALLBACK = "'dev-secret'";
+/** A CommonJS module reading JWT_SECRET through `./env`'s getter, with a literal fallback. */
+const CJS_APP = `const env = require('./env');\nmodule.exports.secret = env.read('JWT_SECRET') || ${DEV_FALLBACK};\n`;
 
 const { write, reported } = useTempProject('env-fallback-literal');
 
@@ -73,7 +75,7 @@ describe('env getters imported from other files', () => {
   });
 
   it('follows a getter set on exports after module.exports = exports = {}, and one of a .js file that imports', async () => {
-    const app = `const env = require('./env');\nmodule.exports.secret = env.read('JWT_SECRET') || ${DEV_FALLBACK};\n`;
+    const app = CJS_APP;
     for (const env of [
       'module.exports = exports = {};\nexports.read = (name) => process.env[name];\n',
       'var api;\nmodule.exports = api = {};\napi.read = (name) => process.env[name];\n',
@@ -86,7 +88,7 @@ describe('env getters imported from other files', () => {
   });
 
   it('follows a getter exported by Object.assign, through a name bound to module, or behind an if or try', async () => {
-    const app = `const env = require('./env');\nmodule.exports.secret = env.read('JWT_SECRET') || ${DEV_FALLBACK};\n`;
+    const app = CJS_APP;
     const read = 'const read = (name) => process.env[name];\n';
     for (const env of [
       'Object.assign(module.exports, { read });\n',
@@ -111,7 +113,7 @@ describe('env getters imported from other files', () => {
   });
 
   it('follows a getter exported as TypeScript and esbuild compile modules to CommonJS', async () => {
-    const app = `const env = require('./env');\nmodule.exports.secret = env.read('JWT_SECRET') || ${DEV_FALLBACK};\n`;
+    const app = CJS_APP;
     // TypeScript's output for `export function read` in read.ts and `export { read } from './read'`.
     const read =
       '"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\nexports.read = read;\nfunction read(name) { return process.env[name]; }\n';
@@ -256,7 +258,7 @@ describe('env getters imported from other files', () => {
   });
 
   it("follows TypeScript's and esbuild's compiled `export * from` (__exportStar, __reExport)", async () => {
-    const app = `const env = require('./env');\nmodule.exports.secret = env.read('JWT_SECRET') || ${DEV_FALLBACK};\n`;
+    const app = CJS_APP;
     const read = '"use strict";\nexports.read = read;\nfunction read(name) { return process.env[name]; }\n';
     const tsHelper =
       'var __exportStar = (this && this.__exportStar) || function(m, exports) { for (var p in m) if (p !== "default" && !Object.prototype.hasOwnProperty.call(exports, p)) exports[p] = m[p]; };\n';
