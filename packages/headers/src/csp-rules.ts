@@ -50,7 +50,7 @@ export const KNOWN_DIRECTIVES: ReadonlySet<string> = new Set<string>([
   'fenced-frame-src',
 ]);
 /** {@link KNOWN_DIRECTIVES} as a list, for the nearest-name suggestion. */
-const DIRECTIVE_NAMES: readonly string[] = [...KNOWN_DIRECTIVES];
+export const DIRECTIVE_NAMES: readonly string[] = [...KNOWN_DIRECTIVES];
 const VALUELESS = new Set(['upgrade-insecure-requests']);
 const NOT_SOURCE_LISTS = new Set([
   'sandbox',

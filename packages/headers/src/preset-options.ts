@@ -1,6 +1,6 @@
 import { closestKey } from './closest-key.ts';
 import { type CspDirectives, kebab, sameDirectiveTwice } from './csp.ts';
-import { KNOWN_DIRECTIVES } from './csp-rules.ts';
+import { DIRECTIVE_NAMES, KNOWN_DIRECTIVES } from './csp-rules.ts';
 import { HSTS_MIN_MAX_AGE } from './observatory-header-tests.ts';
 
 /** Referrer policies that leak no path or query cross-origin (the Observatory's "private" set). */
@@ -408,14 +408,13 @@ export function presetOptionProblems(options: PresetOptions): string[] {
     problems.push('directives must be an object of directive names to arrays of sources');
     return problems;
   }
-  const directiveNames = [...KNOWN_DIRECTIVES];
   Object.entries(directives ?? {}).forEach(([raw, sources], i) => {
     if (sources === undefined) return;
     const name = kebab(raw);
     // Checked here, before anything spreads it: a string would become one source per character.
     if (!Array.isArray(sources)) {
       // Named only as a directive or a near-miss of one: any other key could be a pasted token.
-      const entry = entryName('directives', name, i + 1, KNOWN_DIRECTIVES, directiveNames, ': ');
+      const entry = entryName('directives', name, i + 1, KNOWN_DIRECTIVES, DIRECTIVE_NAMES, ': ');
       problems.push(`${entry.name} must be an array of sources${entry.suggestion}`);
     } else if (name === 'frame-ancestors') {
       problems.push(

@@ -39,8 +39,7 @@ export interface HonoSecurityHeadersOptions {
  * URL's alone: @hono/node-server writes an absolute-form request line's scheme into it
  * (`GET https://app.example/` over plain HTTP), and HTTP/2's `:scheme`, which the client sends.
  */
-const isHttps = (c: Context): boolean =>
-  schemeOf(c, new URL(c.req.url), c.req.header('host') || undefined) === 'https:';
+const isHttps = (c: Context): boolean => schemeOf(c, c.req.header('host') || undefined) === 'https:';
 
 function bind(c: Context, policy: SecurityHeaders, secure: boolean): void {
   const state = bindState(c, [c, c.req.raw], policy, secure);
@@ -187,9 +186,11 @@ interface NodeServerBindings {
  * and the connection, so its scheme is taken when its host is the `Host` header (or there is none,
  * HTTP/2); otherwise the URL came from the request line and nothing is known.
  */
-function schemeOf(c: Context, url: URL, host: string | undefined): string | undefined {
+function schemeOf(c: Context, host: string | undefined): string | undefined {
   const encrypted = socketEncryption(c);
   if (encrypted !== undefined) return encrypted ? 'https:' : 'http:';
+  // The URL is parsed only here: on @hono/node-server the socket answered above.
+  const url = new URL(c.req.url);
   return host === undefined || url.host === hostAsParsed(url.protocol, host) ? url.protocol : undefined;
 }
 
@@ -227,11 +228,10 @@ function hostAsParsed(scheme: string, host: string): string | undefined {
  * when the scheme is unknown: then no `Origin` counts as this server's.
  */
 function selfOriginOf(c: Context): string | undefined {
-  const url = new URL(c.req.url);
   const host = c.req.header('host') || undefined;
-  const scheme = schemeOf(c, url, host);
+  const scheme = schemeOf(c, host);
   if (scheme === undefined) return undefined;
-  return `${scheme}//${host ?? url.host}`;
+  return `${scheme}//${host ?? new URL(c.req.url).host}`;
 }
 
 function toCrossSiteRequest(c: Context): CrossSiteRequest {
