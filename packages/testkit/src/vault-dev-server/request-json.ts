@@ -54,23 +54,16 @@ function keepLiteral(this: unknown, key: string, value: unknown, context?: { sou
  * strings whole rescans from every unterminated quote: quadratic on a malformed body).
  */
 function hasNumber(text: string): boolean {
-  return someOutsideStrings(text, 0, (c) => c === 0x2d || (c >= 0x30 && c <= 0x39));
-}
-
-/**
- * Whether `visit` returns true for a character (code) of `text` from `start` on that stands outside
- * every JSON string; stops at the first. One linear pass: an escape skips the next character.
- */
-function someOutsideStrings(text: string, start: number, visit: (c: number) => boolean): boolean {
   let inString = false;
-  for (let i = start; i < text.length; i++) {
+  for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
+      // An escape skips the next character.
       if (c === 0x5c) i++;
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) {
       inString = true;
-    } else if (visit(c)) {
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       return true;
     }
   }

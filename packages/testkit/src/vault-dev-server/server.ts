@@ -154,7 +154,7 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
   if (badLimits.length > 0) {
     throw new TestkitError(
       'ERR_TESTKIT_INVALID_OPTION',
-      `startVaultDevServer(): ${badLimits.map(([name, value]) => `${name} must be an integer ≥ 1 (got ${String(value)})`).join('; ')}.`,
+      `startVaultDevServer(): ${badLimits.map(([name]) => `${name} must be an integer ≥ 1`).join('; ')}.`,
     );
   }
   const now = options.now ?? Date.now;
@@ -248,7 +248,8 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
       if (fault && 'status' in fault) throw new VaultHttpError(fault.status, fault.errors ?? []);
       // Vault's wrapJSONLimitsHandler scans every body before routing, the token check and sys/health,
       // and answers what jsonutil.VerifyMaxDepthStreaming returns with 500 (respondError).
-      const overLimit = body.length > 0 ? jsonLimitsProblem(body.toString('utf8'), jsonLimits) : undefined;
+      const text = body.length > 0 ? body.toString('utf8') : undefined;
+      const overLimit = text === undefined ? undefined : jsonLimitsProblem(text, jsonLimits);
       if (overLimit !== undefined) throw new VaultHttpError(500, [overLimit]);
       if (path === undefined) throw new VaultHttpError(404, []);
       const query: Record<string, string> = Object.fromEntries(url.searchParams);
@@ -269,7 +270,7 @@ export async function startVaultDevServer(options: StartVaultDevServerOptions = 
       const data: Fields =
         operation === 'read' || operation === 'list'
           ? query
-          : parseJson(body, operation === 'update' && readsNumberLiterals(mounts.route(path)));
+          : parseJson(text, operation === 'update' && readsNumberLiterals(mounts.route(path)), jsonLimits.maxDepth);
       if (Array.isArray(data.batch_input)) batchSize = data.batch_input.length;
       const sys = sysRoute(operation, path, data, mounts, token, startedAt);
       const routed = sys ? undefined : mounts.route(path);
@@ -497,13 +498,17 @@ function readsNumberLiterals(routed: { engine: { type: string }; rest: string } 
   return routed?.engine.type === 'transit' && /^(?:encrypt|decrypt|rewrap)\//.test(routed.rest);
 }
 
-function parseJson(body: Buffer, keepNumberLiterals: boolean): Fields {
-  if (body.length === 0) return {};
+/**
+ * The fields of a request body (`text`, already through the JSON limits scan with `maxDepth`), or
+ * Vault's 400 `error parsing JSON`.
+ */
+function parseJson(text: string | undefined, keepNumberLiterals: boolean, maxDepth: number): Fields {
+  if (text === undefined) return {};
   let parsed: unknown;
-  const text = body.toString('utf8');
-  // Go's decoder refuses more than 10,000 levels (reachable with a maxJsonDepth above it); refusing
-  // them here also keeps every reader of the body within what it handles.
-  if (nestsTooDeep(text, MAX_JSON_NESTING)) throw userError(JSON_PARSE_ERROR);
+  // Go's decoder refuses more than 10,000 levels, reachable only with a maxJsonDepth above it (the
+  // limits scan refused deeper bodies otherwise); refusing them here also keeps every reader of the
+  // body within what it handles.
+  if (maxDepth > MAX_JSON_NESTING && nestsTooDeep(text, MAX_JSON_NESTING)) throw userError(JSON_PARSE_ERROR);
   try {
     parsed = parseRequestJson(text, { keepNumberLiterals });
   } catch {
