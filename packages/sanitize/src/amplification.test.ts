@@ -46,28 +46,23 @@ afterEach(() => meterParseWork(undefined));
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-/** The README's bound on the output for a basis of `b` characters (the input, or its sanitized form if shorter). */
-const outputBound = (b: number): number => Math.min(8 * b + MiB, 32 * b + 64 * KiB, 2 ** 28);
-/** The README's bound on the tag and attribute characters of one parse, for a basis of `b` characters. */
-const attributeBound = (b: number): number => Math.min(4 * b + MiB, 28 * b + 64 * KiB);
 /** The README's slack for a basis of `b` characters. */
 const slackOf = (b: number): number => Math.min(MiB, 24 * b + 64 * KiB);
+/**
+ * The README's bound on the output for a basis of `b` characters (the input, or its sanitized form
+ * if shorter) and what a rewriteUrl hook added, `r`: min(8 × b + slack(b) + r, 2²⁸).
+ */
+const outputBound = (b: number, r = 0): number => Math.min(8 * b + slackOf(b) + r, 2 ** 28);
+/** The README's bound on the tag and attribute characters of one parse: 4 × b + slack(b) + r. */
+const attributeBound = (b: number, r = 0): number => 4 * b + slackOf(b) + r;
 /**
  * The README's basis with a rewriteUrl hook: B₀ = min(I, S − R), never negative, where R (what the
  * hook added to the kept URLs, as written) is added once to the limits, not multiplied.
  */
 const rewriteBasisOf = (work: ParseWork): number =>
   Math.max(0, Math.min(work.inputLength, work.sanitizedLength - work.rewriteGrowth));
-/** The README's output bound with a rewriteUrl hook: min(8 × B₀ + slack(B₀) + R, 2²⁸). */
-const rewriteOutputBound = (work: ParseWork): number => {
-  const b = rewriteBasisOf(work);
-  return Math.min(8 * b + slackOf(b) + work.rewriteGrowth, 2 ** 28);
-};
-/** The README's bound on the tag and attribute characters of one parse with a rewriteUrl hook: 4 × B₀ + slack(B₀) + R. */
-const rewriteAttributeBound = (work: ParseWork): number => {
-  const b = rewriteBasisOf(work);
-  return 4 * b + slackOf(b) + work.rewriteGrowth;
-};
+const rewriteOutputBound = (work: ParseWork): number => outputBound(rewriteBasisOf(work), work.rewriteGrowth);
+const rewriteAttributeBound = (work: ParseWork): number => attributeBound(rewriteBasisOf(work), work.rewriteGrowth);
 /** The basis every allowance of a parse was relative to: the input, or its sanitized form if shorter. */
 const basisOf = (work: ParseWork): number => Math.min(work.inputLength, work.sanitizedLength);
 

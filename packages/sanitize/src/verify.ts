@@ -130,7 +130,8 @@ export interface AmplificationBasis {
 }
 
 /** What one verification may do, from its {@link AmplificationBasis}. */
-interface Budget extends AmplificationBasis {
+interface Budget {
+  readonly basis: AmplificationBasis;
   /** Elements each parse may create. */
   readonly elements: number;
   /** Characters of tag names, attribute names and values each parse may create. */
@@ -139,14 +140,13 @@ interface Budget extends AmplificationBasis {
   readonly outputChars: number;
 }
 
-function budgetFor({ inputLength, sanitizedLength, rewriteGrowth }: AmplificationBasis): Budget {
+function budgetFor(amplification: AmplificationBasis): Budget {
+  const { inputLength, sanitizedLength, rewriteGrowth } = amplification;
   // What the rewrite added is in the sanitized form once: out of the basis, added once to the limits.
   const basis = Math.max(0, Math.min(inputLength, sanitizedLength - rewriteGrowth));
   const elementBasis = Math.min(sanitizedLength, ELEMENT_INPUT_GROWTH * inputLength);
   return {
-    inputLength,
-    sanitizedLength,
-    rewriteGrowth,
+    basis: amplification,
     elements: Math.floor(elementBasis / CHARS_PER_ELEMENT) + ELEMENT_SLACK,
     attributeChars: ATTRIBUTE_GROWTH * basis + slackFor(basis) + rewriteGrowth,
     outputChars: Math.min(MAX_OUTPUT_GROWTH * basis + slackFor(basis) + rewriteGrowth, MAX_SERIALIZED_CHARS),
@@ -170,13 +170,7 @@ const OVER_BUDGET: unique symbol = Symbol('parse over budget');
 
 /** {@link parseInFlowContainer}, abandoned (with the reason) once the parse creates more than `budget` allows. */
 function parseBounded(html: string, budget: Budget): Fragment | { readonly reason: string } {
-  const work: ParseWork = {
-    inputLength: budget.inputLength,
-    sanitizedLength: budget.sanitizedLength,
-    rewriteGrowth: budget.rewriteGrowth,
-    elements: 0,
-    attributeChars: 0,
-  };
+  const work: ParseWork = { ...budget.basis, elements: 0, attributeChars: 0 };
   let reason = '';
   const treeAdapter: typeof defaultTreeAdapter = {
     ...defaultTreeAdapter,
