@@ -26,6 +26,8 @@ async function status(promise: Promise<unknown>): Promise<number> {
   }
 }
 
+/** A JSON array `depth` levels deep around a number. */
+const nested = (depth: number): string => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
 describe('startVaultDevServer', () => {
   it('listens on loopback with a random root token for every start', async () => {
     const [a, b] = await Promise.all([start(), start()]);
@@ -290,7 +292,6 @@ describe('startVaultDevServer', () => {
   it('refuses a body nested over max_json_depth (500, the outermost counting) with 500, before the token check', async () => {
     const server = await start();
     const headers = { 'X-Vault-Token': server.token };
-    const nested = (depth: number): string => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
     // The body, "data", then the arrays: 498 of them make 500 levels.
     const written = await fetch(`${server.addr}/v1/secret/data/deep`, {
       method: 'POST',
@@ -336,7 +337,6 @@ describe('startVaultDevServer', () => {
     expect((await post(shallow, '{"data":{"x":[1]}}')).status).toBe(200);
     expect((await post(shallow, '{"data":{"x":[[1]]}}')).status).toBe(500);
     const server = await start({ maxJsonDepth: 20_000 });
-    const nested = (depth: number): string => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
     const written = await post(server, `{"data":{"x":${nested(9_998)}}}`);
     expect(written.status).toBe(200);
     const read = await fetch(`${server.addr}/v1/secret/data/d`, { headers: { 'X-Vault-Token': server.token } });
