@@ -416,6 +416,17 @@ export function presetOptionProblems(options: PresetOptions): string[] {
       // Named only as a directive or a near-miss of one: any other key could be a pasted token.
       const entry = entryName('directives', name, i + 1, KNOWN_DIRECTIVES, DIRECTIVE_NAMES, ': ');
       problems.push(`${entry.name} must be an array of sources${entry.suggestion}`);
+    } else if (!KNOWN_DIRECTIVES.has(name)) {
+      // Named by its place in `directives` (the built policy has the preset's own directives
+      // first, so its position there would point nowhere the user wrote), or as a near-miss.
+      // The builder writes `ScriptSrc` as `-script-src` (a capital starts a word): the leading `-` is its.
+      const entry = entryName('directives', name.replace(/^-+/, ''), i + 1, KNOWN_DIRECTIVES, DIRECTIVE_NAMES, ': ');
+      const fix = /[^a-z0-9-]/.test(name)
+        ? 'its name has characters outside a-z, 0-9 and - (a non-breaking or other non-ASCII space, say): retype it'
+        : entry.suggestion === ''
+          ? 'check its spelling'
+          : entry.suggestion.slice(2);
+      problems.push(`${entry.name} is not a CSP directive this builder knows; ${fix}`);
     } else if (name === 'frame-ancestors') {
       problems.push(
         'directives: frame-ancestors is not accepted here; use the frameAncestors option, which checks the origins and keeps X-Frame-Options consistent',

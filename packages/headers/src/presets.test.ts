@@ -686,21 +686,33 @@ describe('preset option messages for permissionsPolicy and directives entries', 
     expect(nearest).toContain('did you mean permissionsPolicy.clipboard-write?');
     expect(nearest).toContain('did you mean permissionsPolicy.gamepad?');
     expect(nearest).not.toMatch(/font-src|clipboard-read|camera/);
-    // Two spellings of one unknown name are not echoed either (the CSP check reports it as unknown).
+    // Two spellings of one unknown name are not echoed either.
     echoesNothing(
       optionProblems(() =>
         apiPreset({ directives: { skLive51Hx: ["'self'"], 'sk-live51-hx': ["'self'"] } } as unknown as PresetOptions),
       ),
     );
-    // A near-miss with sources gets the CSP check's suggestion (of the known name only).
-    expect(
-      optionProblems(() => apiPreset({ directives: { scirptSrc: ["'self'"] } } as unknown as PresetOptions)).filter(
-        (p) => /not a CSP directive/.test(p),
-      ),
-    ).toEqual([
+    // An unknown name with sources is named by its place in `directives` (not in the built policy,
+    // which starts with the preset's own directives), or as the near-miss it is.
+    const unknown = optionProblems(() =>
+      webAppPreset({
+        directives: {
+          'img-src': ["'self'"],
+          scirptSrc: ["'self'"],
+          ghp16c7e42f292c6912e7710c838347ae178b4a: ["'self'"],
+          'script-src\u00a0': ["'self'"],
+          ImgScr: ["'self'"],
+        },
+      } as unknown as PresetOptions),
+    ).filter((p) => /not a CSP directive/.test(p));
+    expect(unknown).toEqual([
+      'directives: scirpt-src is not a CSP directive this builder knows; did you mean script-src?',
+      'directives entry #3 is not a CSP directive this builder knows; check its spelling',
       expect.stringMatching(
-        /^CSP: directive #\d+ is not a CSP directive this builder knows; did you mean script-src\?$/,
+        / is not a CSP directive this builder knows; its name has characters outside a-z, 0-9 and -/,
       ),
+      'directives: img-scr is not a CSP directive this builder knows; did you mean img-src?',
     ]);
+    expect(unknown.join('\n')).not.toMatch(/CSP: |ghp|16c7e42f/);
   });
 });

@@ -1,5 +1,6 @@
 import type { HelmetOptions } from 'helmet';
 import { type CspSource, csp, kebab, NONCE } from './csp.ts';
+import { KNOWN_DIRECTIVES } from './csp-rules.ts';
 import { HeadersError, throwIfProblems } from './errors.ts';
 import { renderWithHelmet } from './helmet-render.ts';
 import {
@@ -98,7 +99,11 @@ function cspDirectives(kind: Kind, o: PresetOptions, frameAncestors: readonly st
     // frame-ancestors is refused in presetOptionProblems(); the frameAncestors option alone decides
     // it, together with X-Frame-Options. A value that is not an array is reported there too, so it
     // is left out here rather than reported twice (and never spread into single characters).
-    if (Array.isArray(sources) && kebab(raw) !== 'frame-ancestors') map.set(kebab(raw), sources as CspSource[]);
+    // An unknown name is listed there too, by its place in `directives`, so it is left out here.
+    const name = kebab(raw);
+    if (Array.isArray(sources) && name !== 'frame-ancestors' && KNOWN_DIRECTIVES.has(name)) {
+      map.set(name, sources as CspSource[]);
+    }
   }
   if (kind === 'web-app' && o.upgradeInsecureRequests !== false && !map.has('upgrade-insecure-requests')) {
     map.set('upgrade-insecure-requests', []);
