@@ -138,6 +138,24 @@ function isUnnamedFailure(result: unknown): boolean {
   );
 }
 
+/** A wrapped DEK to send in a `batch_input`, with its transit context (tenant binding). */
+type BatchItem = WrappedDek & { transitContext: string | undefined };
+
+/** One entry of Vault's `batch_results`. */
+interface BatchResult {
+  readonly plaintext?: unknown;
+  readonly ciphertext?: unknown;
+  readonly error?: unknown;
+}
+
+/** A failure that belongs to one item (its envelope or key version), not to the call or the key. */
+function isItemFailure(error: unknown): error is TransitError {
+  return (
+    error instanceof TransitError &&
+    (error.code === 'ERR_TRANSIT_INTEGRITY' || error.code === 'ERR_TRANSIT_KEY_VERSION_TOO_OLD')
+  );
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Transit calls over the caller's node-vault client, with retry policy, error mapping and metrics. */
@@ -272,62 +290,80 @@ export class VaultTransit {
   }
 
   /**
-   * `POST <mount>/<operation>/<key>` with one `batch_input` item per wrapped DEK; returns Vault's
-   * `batch_results`, exactly one per item, in order. `take` is called once, when the batch gets
-   * its `batchConcurrency` slot, and fixes what is sent; an empty list sends nothing.
+   * `POST <mount>/<operation>/<key>` with one `batch_input` item per wrapped DEK; returns, for
+   * each item in order, Vault's result or the error of its item. `take` is called once, when the
+   * batch gets its `batchConcurrency` slot, and fixes what is sent; an empty list sends nothing.
    */
   async #batch(
     operation: 'decrypt' | 'rewrap',
     mount: string,
     key: string,
-    take: () => readonly (WrappedDek & { transitContext: string | undefined })[],
+    take: () => readonly BatchItem[],
     urgent: boolean,
-  ): Promise<{ status: number; results: { plaintext?: unknown; ciphertext?: unknown; error?: unknown }[] }> {
+  ): Promise<(BatchResult | TransitError)[]> {
     const queue = urgent
       ? { urgent, maxWaitMs: this.budgetMs, timeoutError: () => this.#queueTimeout(operation, key) }
       : {};
-    let items: readonly (WrappedDek & { transitContext: string | undefined })[] = [];
-    const answer = await this.#batches.run(async () => {
-      items = take();
-      if (items.length === 0) return { status: 200, results: [] as unknown };
-      return this.#call(
-        operation,
-        key,
-        items.length,
-        async (o) => {
-          const body = await this.#client.write(
-            `${mount}/${operation}/${key}`,
-            {
-              batch_input: items.map((item) =>
-                item.transitContext === undefined
-                  ? { ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek) }
-                  : {
-                      ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek),
-                      context: b64(item.transitContext),
-                    },
-              ),
-            },
-            o,
-          );
-          return {
-            status: 200,
-            results: (body as { data?: { batch_results?: unknown } } | null)?.data?.batch_results,
-          };
-        },
-        // Vault answers 400 with every item's result when any item fails with a user error, and 500
-        // when items failed otherwise (old versions, vault#10842: also for a tampered item): read
-        // them per item, so one bad item does not fail the others coalesced with it. A 500 in which
-        // every item failed for a reason Vault does not name is retried as a whole.
-        (error) => {
-          const status = (error as { response?: { statusCode?: number } }).response?.statusCode;
-          if (status !== 400 && status !== 500) return undefined;
-          const results = batchResults(error);
-          if (results === undefined) return undefined;
-          if (status === 500 && (results.length !== items.length || results.every(isUnnamedFailure))) return undefined;
-          return { status, results };
-        },
-      );
+    return this.#batches.run(async () => {
+      const items = take();
+      if (items.length === 0) return [];
+      try {
+        return await this.#send(operation, mount, key, items);
+      } catch (error) {
+        // Vault before 1.7 failed the whole request, with no batch_results, when one item did not
+        // authenticate (vault#10842): such an error names no item, so it is not every item's. Each
+        // item is resent alone, in this slot and one at a time (at most one more call per item), and
+        // answers for itself. A batch of one was already that call.
+        if (items.length === 1 || !isItemFailure(error)) throw error;
+        return this.#sendEach(operation, mount, key, items);
+      }
     }, queue);
+  }
+
+  /** One batch call: per item, Vault's result or its error; throws when Vault failed the whole call. */
+  async #send(
+    operation: 'decrypt' | 'rewrap',
+    mount: string,
+    key: string,
+    items: readonly BatchItem[],
+  ): Promise<(BatchResult | TransitError)[]> {
+    const answer = await this.#call(
+      operation,
+      key,
+      items.length,
+      async (o) => {
+        const body = await this.#client.write(
+          `${mount}/${operation}/${key}`,
+          {
+            batch_input: items.map((item) =>
+              item.transitContext === undefined
+                ? { ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek) }
+                : {
+                    ciphertext: vaultCiphertext(item.keyVersion, item.wrappedDek),
+                    context: b64(item.transitContext),
+                  },
+            ),
+          },
+          o,
+        );
+        return {
+          status: 200,
+          results: (body as { data?: { batch_results?: unknown } } | null)?.data?.batch_results,
+        };
+      },
+      // Vault answers 400 with every item's result when any item fails with a user error, and 500
+      // when items failed otherwise (old versions, vault#10842: also for a tampered item): read
+      // them per item, so one bad item does not fail the others coalesced with it. A 500 in which
+      // every item failed for a reason Vault does not name is retried as a whole.
+      (error) => {
+        const status = (error as { response?: { statusCode?: number } }).response?.statusCode;
+        if (status !== 400 && status !== 500) return undefined;
+        const results = batchResults(error);
+        if (results === undefined) return undefined;
+        if (status === 500 && (results.length !== items.length || results.every(isUnnamedFailure))) return undefined;
+        return { status, results };
+      },
+    );
     const results = answer.results;
     if (!Array.isArray(results) || results.length !== items.length) {
       throw new TransitError(
@@ -335,7 +371,39 @@ export class VaultTransit {
         `Vault ${operation} for transit key "${key}" answered without one batch result per item.`,
       );
     }
-    return { status: answer.status, results };
+    return results.map((result: BatchResult | null) =>
+      typeof result?.error === 'string' && result.error !== ''
+        ? vaultError(codeForVaultMessage(result.error, answer.status), operation, key, { errors: [result.error] })
+        : (result ?? {}),
+    );
+  }
+
+  /**
+   * Each item in its own call, in order. An item's own failure is its answer; any other failure
+   * (Vault unavailable after retries, closed, forbidden, ...) is also the answer of every item not
+   * sent yet, which are then not sent.
+   */
+  async #sendEach(
+    operation: 'decrypt' | 'rewrap',
+    mount: string,
+    key: string,
+    items: readonly BatchItem[],
+  ): Promise<(BatchResult | TransitError)[]> {
+    const results: (BatchResult | TransitError)[] = [];
+    for (const item of items) {
+      try {
+        results.push(...(await this.#send(operation, mount, key, [item])));
+      } catch (error) {
+        const mapped = classify(error, operation, key);
+        if (isItemFailure(mapped)) {
+          results.push(mapped);
+          continue;
+        }
+        while (results.length < items.length) results.push(mapped);
+        break;
+      }
+    }
+    return results;
   }
 
   /** Why an urgent batch gave up waiting for a slot: Vault is slow or down for longer than its budget. */
@@ -356,15 +424,13 @@ export class VaultTransit {
   async decryptBatch(
     mount: string,
     key: string,
-    take: () => readonly (WrappedDek & { transitContext: string | undefined })[],
+    take: () => readonly BatchItem[],
     urgent: boolean,
   ): Promise<(Buffer | TransitError)[]> {
-    const { status, results } = await this.#batch('decrypt', mount, key, take, urgent);
-    return results.map((result: { plaintext?: unknown; error?: unknown }) => {
-      if (typeof result?.error === 'string' && result.error !== '') {
-        return vaultError(codeForVaultMessage(result.error, status), 'decrypt', key, { errors: [result.error] });
-      }
-      const dek = typeof result?.plaintext === 'string' ? Buffer.from(result.plaintext, 'base64') : Buffer.alloc(0);
+    const results = await this.#batch('decrypt', mount, key, take, urgent);
+    return results.map((result) => {
+      if (result instanceof TransitError) return result;
+      const dek = typeof result.plaintext === 'string' ? Buffer.from(result.plaintext, 'base64') : Buffer.alloc(0);
       if (dek.length !== 32) {
         dek.fill(0);
         return new TransitError(
@@ -377,18 +443,12 @@ export class VaultTransit {
   }
 
   /** `POST <mount>/rewrap/<key>` with `batch_input`: new wrappings, never plaintext. */
-  async rewrapBatch(
-    mount: string,
-    key: string,
-    items: readonly (WrappedDek & { transitContext: string | undefined })[],
-  ): Promise<(WrappedDek | TransitError)[]> {
-    const { status, results } = await this.#batch('rewrap', mount, key, () => items, false);
-    return results.map((result: { ciphertext?: unknown; error?: unknown }) => {
-      if (typeof result?.error === 'string' && result.error !== '') {
-        return vaultError(codeForVaultMessage(result.error, status), 'rewrap', key, { errors: [result.error] });
-      }
+  async rewrapBatch(mount: string, key: string, items: readonly BatchItem[]): Promise<(WrappedDek | TransitError)[]> {
+    const results = await this.#batch('rewrap', mount, key, () => items, false);
+    return results.map((result) => {
+      if (result instanceof TransitError) return result;
       try {
-        return fromVaultCiphertext(result?.ciphertext);
+        return fromVaultCiphertext(result.ciphertext);
       } catch (error) {
         return error as TransitError;
       }
