@@ -12,8 +12,10 @@ export interface BundleField {
    * `client_secret`, `SecretAccessKey`, `api_key_hex`, `token_value`, `client_pw`; not `client_id`,
    * `private_key_id`, `token_uri`, `token_type`, `public_key`. Digits on the last word do not
    * change it (`key1`, `secret_1`, `dbPassword1`), nor does `base` (`secret_key_base`); `jwt` and
-   * Docker's `identitytoken` are secret words too. The children of a secret-named object are
-   * secrets too (`password: { current, previous }`, `api_key: { value }`, `keys: [...]`), unless one
+   * Docker's `identitytoken` are secret words too, and Vault AppRole's `secret_id` a secret; an
+   * `auth` whose value is a scheme name (`basic`, `bearer`) is not. The children of a secret-named
+   * object are secrets too (`password: { current, previous }`, `api_key: { value }`, `keys: [...]`),
+   * but not those named as identifiers (`id`, `name`, `project`, `email`, `url`), and unless one
    * of them names the secret itself: then each is judged by its own key. The private members of a JWK (`k`, `d`, `p`, `q`, `dp`, `dq`, `qi`) are
    * secrets; its other RFC members are not, and any other member is read by its name.
    */
@@ -52,6 +54,54 @@ const SECRET_WORDS = new Set([
   'identitytoken',
 ]);
 const PUBLIC_WORDS = new Set(['public', 'publishable']);
+// Last words that name what identifies a credential, not the credential: a `project` or an `id` under
+// `credentials` or `tokens` is not one of its secrets.
+const IDENTIFIER_WORDS = new Set([
+  'id',
+  'ids',
+  'uuid',
+  'name',
+  'username',
+  'user',
+  'email',
+  'project',
+  'account',
+  'tenant',
+  'region',
+  'env',
+  'environment',
+  'url',
+  'uri',
+  'endpoint',
+  'host',
+  'type',
+  'kind',
+  'version',
+]);
+// Values of an `auth` key that name how to authenticate, not a credential: `"auth": "basic"` beside a
+// `password`. HTTP schemes (the IANA registry's common ones) and mechanism names configs use.
+const AUTH_SCHEMES = new Set([
+  'basic',
+  'bearer',
+  'digest',
+  'negotiate',
+  'ntlm',
+  'kerberos',
+  'oauth',
+  'oauth2',
+  'oidc',
+  'jwt',
+  'hmac',
+  'apikey',
+  'token',
+  'mtls',
+  'tls',
+  'iam',
+  'ldap',
+  'saml',
+  'none',
+  'anonymous',
+]);
 // Trailing words that say how a value is written, not what it is: `api_key_hex`, `token_value`,
 // Rails' `secret_key_base`.
 const FORMAT_WORDS = new Set(['value', 'hex', 'b64', 'base64', 'pem', 'data', 'base']);
@@ -82,8 +132,10 @@ function nameWords(name: string): string[] {
 
 /**
  * What a key's words (see {@link nameWords}) say of its value: `secret` when the last word is a
- * secret word, `public` when a word says so (`public_key`), `format` when only format words are left
- * (`value`: the value is whatever its parent is), `other` for anything else.
+ * secret word (or the key is Vault AppRole's `secret_id`), `public` when a word says so
+ * (`public_key`) or the last word names an identifier (`client_id`, `project`, `name`, `email`,
+ * `url`), `format` when only format words are left (`value`: the value is whatever its parent is),
+ * `other` for anything else.
  */
 type KeyKind = 'secret' | 'public' | 'format' | 'other';
 
@@ -91,7 +143,8 @@ function keyKind(words: readonly string[]): KeyKind {
   const last = words.at(-1);
   if (last === undefined) return 'format';
   if (words.some((word) => PUBLIC_WORDS.has(word))) return 'public';
-  return SECRET_WORDS.has(last) ? 'secret' : 'other';
+  if (SECRET_WORDS.has(last) || (last === 'id' && words.at(-2) === 'secret')) return 'secret';
+  return IDENTIFIER_WORDS.has(last) ? 'public' : 'other';
 }
 
 // The key types of RFC 7518 §6.1 and RFC 8037: an object with another `kty` is read by its names.
@@ -165,6 +218,8 @@ export function bundleFields(text: string): BundleField[] | undefined {
       const basic = secret && lastWord === 'auth' ? basicCredentials(node) : undefined;
       if (basic !== undefined)
         return add({ value: basic.user, secret: false }) && add({ value: basic.password, secret: true });
+      if (secret && lastWord === 'auth' && AUTH_SCHEMES.has(node.toLowerCase()))
+        return add({ value: node, secret: false });
       return secret || node.length > 0 ? add({ value: node, secret }) : true;
     }
     if (secret && typeof node === 'number') return add({ value: String(node), secret: true });

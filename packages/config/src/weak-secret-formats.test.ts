@@ -421,3 +421,66 @@ describe('assessSecret (secret names with digits, base, jwt; Docker identity tok
       expect(assessSecret(value, options), options.encoding).toContain('too-short');
   });
 });
+
+describe('assessSecret (bundle values that are not secrets)', () => {
+  const pkcs8 = (): string =>
+    generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    }).privateKey;
+
+  it('reads an auth scheme name (basic, bearer) as a scheme, not a secret', () => {
+    for (const bundle of [
+      { auth: 'basic', username: 'deploy', password: random(24) },
+      { auth: 'Bearer', token: random(32) },
+      { http: { auth: 'digest', username: 'deploy', password: random(24) } },
+    ])
+      for (const [value, options] of everyForm(JSON.stringify(bundle)))
+        expect(assessSecret(value, options), `${JSON.stringify(bundle)} ${options.encoding}`).toEqual([]);
+    for (const bundle of [{ auth: 'basic', password: 'hunter2' }, { auth: 'hunter2' }, { auth: 'basic' }])
+      for (const [value, options] of everyForm(JSON.stringify(bundle)))
+        expect(assessSecret(value, options), `${JSON.stringify(bundle)} ${options.encoding}`).not.toEqual([]);
+  });
+
+  it('reads ids, names and projects under a secret-named object as identifiers, and a Vault secret_id as a secret', () => {
+    for (const bundle of [
+      { credentials: { project: 'acme', service_account: gcpServiceAccount(pkcs8()) } },
+      { credentials: { project: 'acme', jwk: { kty: 'oct', k: random(32) } } },
+      { tokens: { github: { id: 12345678, name: 'ci', value: random(32) } } },
+      { auth: { role_id: crypto.randomUUID(), secret_id: crypto.randomUUID() } },
+    ])
+      for (const [value, options] of everyForm(JSON.stringify(bundle)))
+        expect(assessSecret(value, options), `${JSON.stringify(bundle)} ${options.encoding}`).toEqual([]);
+    for (const bundle of [
+      { credentials: { project: 'acme', jwk: { kty: 'oct', k: random(8) } } },
+      { tokens: { github: { id: 'ci', value: 'hunter2' } } },
+      { password: { id: 'v2', current: 'hunter2' } },
+      { role_id: crypto.randomUUID(), secret_id: 'hunter2' },
+      { auth: { role_id: crypto.randomUUID(), secret_id: 'hunter2' } },
+    ])
+      for (const [value, options] of everyForm(JSON.stringify(bundle)))
+        expect(assessSecret(value, options), `${JSON.stringify(bundle)} ${options.encoding}`).toContain('too-short');
+  });
+
+  it('does not read ids, emails and URLs beside a secret with the pattern rules', () => {
+    for (const bundle of [
+      { client_id: '1234567890', client_secret: random(32) },
+      { client_id: 1234567890, client_secret: random(32) },
+      { client_email: 'aaaaaaaaaaaa@acme.io', url: 'https://abcdefghij.acme.io', token: random(32) },
+      {
+        Credentials: {
+          AccessKeyId: `ASIA${randomBytes(8).toString('hex').toUpperCase()}`,
+          SecretAccessKey: random(30),
+        },
+        AssumedRoleUser: { Arn: 'arn:aws:sts::123456789012:assumed-role/deploy/ci' },
+      },
+    ])
+      for (const [value, options] of everyForm(JSON.stringify(bundle)))
+        expect(assessSecret(value, options), `${JSON.stringify(bundle)} ${options.encoding}`).toEqual([]);
+    for (const [value, options] of everyForm(
+      JSON.stringify({ client_id: '1234567890', client_secret: `abcdefghijklmnop${random(24)}` }),
+    ))
+      expect(assessSecret(value, options), options.encoding).toContain('sequential');
+  });
+});
