@@ -445,6 +445,94 @@ describe('introspection failure policy', () => {
     }
   });
 
+  it('lets a half-open probe that fails after the breaker closed start no second confirmation beside the one running', async () => {
+    const seen: string[] = [];
+    const held: { token: string; res: ServerResponse }[] = [];
+    const hold = new Set<string>();
+    let outage = false;
+    let holdWitness = false;
+    const server = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const token = new URLSearchParams(Buffer.concat(chunks).toString()).get('token') ?? '';
+      seen.push(token);
+      if (hold.has(token) || (token === ACTIVE && holdWitness)) {
+        held.push({ token, res });
+        return;
+      }
+      res.setHeader('content-type', 'application/json');
+      if (outage) {
+        res.statusCode = 500;
+        res.end('unavailable');
+        return;
+      }
+      res.end(
+        JSON.stringify(
+          token === ACTIVE
+            ? { active: true, token_type: 'Bearer', aud: AUD, iss: ISS, exp: Math.floor(now / 1000) + 600 }
+            : { active: false },
+        ),
+      );
+    });
+    const answerHeld = (token: string, status: number, body: string): void => {
+      for (const entry of held.filter((candidate) => candidate.token === token)) {
+        entry.res.statusCode = status;
+        entry.res.setHeader('content-type', 'application/json');
+        entry.res.end(body);
+      }
+    };
+    await listen(server);
+    try {
+      const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/introspect`;
+      const verifier = verifierWith({ endpoint, failureThreshold: 1, failureBackoffMs: 10_000, timeoutMs: 30_000 });
+      await expect(verifier.verify(ACTIVE)).resolves.toMatchObject({ issuer: ISS });
+      // A call admitted while the breaker is closed, still in flight when it opens.
+      hold.add('old-1');
+      const old = verifier.verify('old-1');
+      await expect.poll(() => seen).toContain('old-1');
+      outage = true;
+      const opening = await failure(verifier.verify('garbage-1'), 'garbage-1');
+      expect(retryAfterOf(verifier, opening)).toBe('10');
+      // Half-open: the probe waits at the server.
+      elapse(10_000);
+      hold.add('probe-1');
+      let probeSettled = false;
+      const probe = failure(verifier.verify('probe-1'), 'probe-1').finally(() => {
+        probeSettled = true;
+      });
+      await expect.poll(() => seen).toContain('probe-1');
+      // The old call is answered: the server is up, the breaker closes under the probe.
+      answerHeld('old-1', 200, '{"active":false}');
+      expect((await failure(old, 'old-1')).code).toBe('ERR_BEARER_TOKEN_INVALID');
+      // Closed again, a failure reaches failureThreshold: its confirmation waits at the server.
+      holdWitness = true;
+      const poisoned = failure(verifier.verify('garbage-2'), 'garbage-2');
+      await expect.poll(() => held.filter((entry) => entry.token === ACTIVE).length).toBe(1);
+      // Now the stale probe fails. It is no probe any more: one failure among others, no confirmation.
+      answerHeld('probe-1', 500, 'unavailable');
+      await expect.poll(() => probeSettled || held.filter((entry) => entry.token === ACTIVE).length > 1).toBe(true);
+      expect(held.filter((entry) => entry.token === ACTIVE)).toHaveLength(1);
+      const probeError = await probe;
+      expect(probeError.code).toBe('ERR_BEARER_INTROSPECTION_UNAVAILABLE');
+      expect(retryAfterOf(verifier, probeError)).toBe('5');
+      // The one confirmation shows the server up: the breaker stays closed.
+      holdWitness = false;
+      outage = false;
+      answerHeld(
+        ACTIVE,
+        200,
+        JSON.stringify({ active: true, token_type: 'Bearer', aud: AUD, iss: ISS, exp: Math.floor(now / 1000) + 600 }),
+      );
+      expect(retryAfterOf(verifier, await poisoned)).toBe('5');
+      expect((await failure(verifier.verify('other-1'), 'other-1')).code).toBe('ERR_BEARER_TOKEN_INVALID');
+      expect(seen.filter((token) => token === ACTIVE)).toHaveLength(3);
+    } finally {
+      for (const { res } of held) res.destroy();
+      server.closeAllConnections();
+      await closeServer(server);
+    }
+  });
+
   it('validates the policy options, listing every problem', () => {
     expect(() => verifierWith({ failureThreshold: 0, failureBackoffMs: 600_000, maxConcurrentCalls: 1.5 })).toThrow(
       /failureThreshold must be an integer between 1 and 100.*failureBackoffMs must be between 100 and 60000.*maxConcurrentCalls must be an integer between 1 and 10000/,

@@ -77,6 +77,11 @@ export function createIntrospectionBreaker(settings: IntrospectionBreakerSetting
   let openUntil: number | undefined;
   let probing = false;
   let confirming = false;
+  /**
+   * Counts changes between closed and open: a probe admitted in one open spell that settles after
+   * the breaker closed (or closed and opened again) is no probe any more, only a call that failed.
+   */
+  let spell = 0;
   let inFlight = 0;
   /** Answered calls so far: one that lands while a confirmation is in flight shows the server up too. */
   let answers = 0;
@@ -86,12 +91,14 @@ export function createIntrospectionBreaker(settings: IntrospectionBreakerSetting
     consecutiveFailures = 0;
     if (openUntil === undefined) return;
     openUntil = undefined;
+    spell++;
     onClose?.();
   };
 
   /** Opens the breaker (or extends it) from now; the `Retry-After` of the failure that did. */
   const open = (): number => {
     const now = clock();
+    if (openUntil === undefined) spell++;
     openUntil = Math.max(openUntil ?? 0, now + failureBackoffMs);
     return secondsUntil(openUntil, now);
   };
@@ -154,6 +161,7 @@ export function createIntrospectionBreaker(settings: IntrospectionBreakerSetting
         probing = true;
       }
       inFlight++;
+      const admittedIn = spell;
       let settled = false;
       /** Gives back the call's slot, and the probe if it was one. */
       const release = (): void => {
@@ -166,8 +174,11 @@ export function createIntrospectionBreaker(settings: IntrospectionBreakerSetting
           settled = true;
           if (outcome === 'transport-failure') {
             consecutiveFailures++;
+            // A probe whose breaker closed (or closed and reopened) while it was in flight is stale: it
+            // counts as any other failure, so it cannot start a second confirmation beside one running.
+            const currentProbe = probe && spell === admittedIn;
             // The failure that would open the breaker keeps its slot (and the probe) for the confirmation.
-            if (probe || (openUntil === undefined && !confirming && consecutiveFailures >= failureThreshold)) {
+            if (!confirming && (currentProbe || (openUntil === undefined && consecutiveFailures >= failureThreshold))) {
               return confirmThenOpen(release);
             }
           }

@@ -89,13 +89,15 @@ export interface IntrospectionReply {
  * The HTTP side of introspection: one POST per call, through the breaker, with client
  * authentication, a bounded body and a timeout. It knows nothing of caching or claims.
  */
-export interface IntrospectionTransport {
+export interface IntrospectionTransport<Answer> {
   /**
-   * Posts one introspection request for `token`. Resolves with the endpoint's HTTP 200 answer, or
-   * the {@link Refusal} of an HTTP 400 while the endpoint is known to answer introspections (the
-   * server refused the token itself). Anything else throws `ERR_BEARER_INTROSPECTION_UNAVAILABLE`.
+   * Posts one introspection request for `token`. Resolves with the endpoint's HTTP 200 answer as
+   * `readAnswer` read it (within the same `timeoutMs` as the call: the key lookup of a signed answer
+   * included), or the {@link Refusal} of an HTTP 400 while the endpoint is known to answer
+   * introspections (the server refused the token itself). Anything else throws
+   * `ERR_BEARER_INTROSPECTION_UNAVAILABLE`.
    */
-  post(token: string): Promise<IntrospectionReply | Refusal>;
+  post(token: string): Promise<Answer | Refusal>;
   /**
    * Records that the HTTP 200 answer for `token` was a real introspection answer (it parsed, and
    * verified when signed): from now on a {@link Refusal} is about the token. The token is offered
@@ -114,7 +116,7 @@ export interface IntrospectionTransport {
 }
 
 /** Reads an HTTP 200 answer as an introspection answer (parses it, verifies it when signed), or throws. */
-export type ReadAnswer = (reply: IntrospectionReply) => Promise<unknown>;
+export type ReadAnswer<Answer> = (reply: IntrospectionReply) => Promise<Answer>;
 
 /**
  * The clock of breaker windows and cache deadlines: monotonic, read through the global at each
@@ -123,17 +125,37 @@ export type ReadAnswer = (reply: IntrospectionReply) => Promise<unknown>;
  */
 export const monotonic = (): number => performance.now();
 
+/** What {@link byDeadline} resolves with when the deadline came first. */
+const LATE: unique symbol = Symbol('late');
+
+/**
+ * `work`, or {@link LATE} once the monotonic `deadline` has passed, whichever comes first. `work`
+ * goes on unobserved when late: its rejection is expected, not unhandled.
+ */
+async function byDeadline<T>(work: Promise<T>, deadline: number): Promise<T | typeof LATE> {
+  work.catch(() => undefined);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<typeof LATE>((resolve) => {
+    timer = setTimeout(() => resolve(LATE), Math.max(0, deadline - monotonic()));
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Builds the transport of an introspection client. `clock` is the verifier's (for client
- * assertions); `accept` is the media type asked for (JSON, or RFC 9701 JWT); `readAnswer` reads the
- * answer to a confirmation call as a real introspection answer, or throws.
+ * assertions); `accept` is the media type asked for (JSON, or RFC 9701 JWT); `readAnswer` reads an
+ * HTTP 200 answer (a confirmation's too) as a real introspection answer, or throws.
  */
-export function createIntrospectionTransport(
+export function createIntrospectionTransport<Answer>(
   options: IntrospectionOptions,
   clock: () => number,
   accept: string,
-  readAnswer: ReadAnswer,
-): IntrospectionTransport {
+  readAnswer: ReadAnswer<Answer>,
+): IntrospectionTransport<Answer> {
   const endpoint = new URL(options.endpoint).href;
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const timeoutMs = options.timeoutMs ?? 2_000;
@@ -343,14 +365,19 @@ export function createIntrospectionTransport(
     })();
   };
 
-  /** Sends one call through the breaker: an answer of a reachable server, or a 503. */
-  const send = async (token: string): Promise<IntrospectionReply> => {
+  /**
+   * Sends one call through the breaker: an answer of a reachable server, and the call's deadline
+   * (monotonic: `timeoutMs` after it was sent), or a 503.
+   */
+  const send = async (token: string): Promise<{ reply: IntrospectionReply; deadline: number }> => {
     const admitted = breaker.admit();
     let outcome: CallOutcome = 'not-sent';
+    let deadline: number | undefined;
     try {
       calls++;
       const { body, headers } = await prepare(token);
       outcome = 'transport-failure';
+      deadline = monotonic() + timeoutMs;
       const { response, text } = await exchange(body, headers);
       if (response.status >= 500 || response.status === 429) {
         throw unavailable(
@@ -359,11 +386,15 @@ export function createIntrospectionTransport(
         );
       }
       outcome = 'answered';
-      return { response, text };
+      return { reply: { response, text }, deadline };
     } catch (error) {
       // The failure that opens the breaker answers with the breaker's window, not the default.
-      // Awaits the confirmation call when this failure would open the breaker.
-      const retryAfterSeconds = await admitted.settle(outcome);
+      // When this failure starts a confirmation call, the request waits for it only until its own
+      // deadline: the confirmation goes on in its slot with its own timeoutMs, and opens the
+      // breaker (or not) when it ends. A request late for it gets the default Retry-After.
+      const settling = admitted.settle(outcome);
+      const settled = deadline === undefined ? await settling : await byDeadline(settling, deadline);
+      const retryAfterSeconds = settled === LATE ? undefined : settled;
       if (retryAfterSeconds !== undefined && error instanceof BearerError) {
         const opening = new BearerError(error.code, error.message, { cause: error.cause, retryAfterSeconds });
         // Where the failure happened, not this rethrow.
@@ -384,7 +415,7 @@ export function createIntrospectionTransport(
       return witness !== undefined;
     },
     async post(token) {
-      const reply = await send(token);
+      const { reply, deadline } = await send(token);
       const status = reply.response.status;
       const refusal = status === 400 ? refusalOf(reply.text) : undefined;
       if (refusal !== undefined) {
@@ -396,7 +427,15 @@ export function createIntrospectionTransport(
         return refusal;
       }
       if (status !== 200) throw unavailable(statusProblem(status));
-      return reply;
+      // Read within the call's own deadline: verifying a signed answer may have to fetch its keys.
+      const answer = await byDeadline(readAnswer(reply), deadline);
+      if (answer === LATE) {
+        throw unavailable(
+          'The introspection answer could not be read within introspection.timeoutMs (the keys of a signed ' +
+            'answer did not come in time); check introspection.jwtResponse.keys.',
+        );
+      }
+      return answer;
     },
     answered(token, active) {
       trustAnswers();

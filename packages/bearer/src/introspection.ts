@@ -123,7 +123,7 @@ export function createIntrospector(
     options,
     clock,
     jwt === undefined ? 'application/json' : JWT_MEDIA_TYPE,
-    // A confirmation call before the breaker opens counts only when its answer reads like any other.
+    // Every answer, a confirmation's included, is read alike (and within the call's timeoutMs).
     (reply) => read(reply),
   );
   const maxTtlMs = (options.cacheMaxTtlSeconds ?? 60) * 1000;
@@ -219,9 +219,8 @@ export function createIntrospector(
   };
 
   const call = async (token: string): Promise<Answer> => {
-    const reply = await transport.post(token);
-    if (typeof reply === 'string') return reply;
-    const body = await read(reply);
+    const body = await transport.post(token);
+    if (typeof body === 'string') return body;
     // A real introspection answer, active or not: a refusal from now on is about the token, and the
     // token can confirm an outage with (an inactive answer shows the server answers it too).
     transport.answered(token, body.active === true);
