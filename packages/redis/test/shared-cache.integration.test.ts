@@ -55,13 +55,20 @@ function gatedLoader<V>(value: V): { loader: () => Promise<V>; started: Promise<
 /**
  * `client` counting the tag commands a cache sends (TAG_READ and TAG_BUMP scripts, GETs of tag
  * keys): `most()` is the most of them that were in flight at once. A call's commands all go out
- * before any is answered, so that is the most one Redis call carried.
+ * before any is answered, so that is the most one Redis call carried. `evals()`: how many of them
+ * were EVALs (the whole script, after a NOSCRIPT reply to its EVALSHA).
  */
-function tagCommandCounter(client: RedisClient): { client: RedisClient; most: () => number; sent: () => number } {
+function tagCommandCounter(client: RedisClient): {
+  client: RedisClient;
+  most: () => number;
+  sent: () => number;
+  evals: () => number;
+} {
   const scripts = new Set([TAG_READ, TAG_BUMP].flatMap((s) => [s.sha1, s.lua]));
   let inFlight = 0;
   let most = 0;
   let sent = 0;
+  let evals = 0;
   const isTagCommand = (prop: string, args: unknown[]): boolean =>
     prop === 'get'
       ? typeof args[0] === 'string' && /:t:/.test(args[0])
@@ -75,6 +82,7 @@ function tagCommandCounter(client: RedisClient): { client: RedisClient; most: ()
       return async (...args: unknown[]) => {
         if (!isTagCommand(String(prop), args)) return (await value.apply(t, args)) as unknown;
         sent += 1;
+        if (prop === 'eval' || prop === 'evalBuffer') evals += 1;
         inFlight += 1;
         most = Math.max(most, inFlight);
         try {
@@ -85,7 +93,7 @@ function tagCommandCounter(client: RedisClient): { client: RedisClient; most: ()
       };
     },
   });
-  return { client: counted, most: () => most, sent: () => sent };
+  return { client: counted, most: () => most, sent: () => sent, evals: () => evals };
 }
 
 /**
@@ -150,17 +158,14 @@ describe.each([
     return c;
   };
 
-  /**
-   * A client logged in as a new ACL user that may use every key and command but no pub/sub
-   * channel (set on every node): Redis refuses its PUBLISH, whether sent alone or from a script.
-   */
-  const withoutChannels = async (): Promise<RedisClient> => {
+  /** A client logged in as a new ACL user with `rules` (set on every node). */
+  const aclUser = async (what: string, rules: readonly string[]): Promise<RedisClient> => {
     const spec = target.spec;
-    const username = unique('no-channels');
+    const username = unique(what);
     const nodes =
       spec.kind === 'single' ? [new Redis(spec.url)] : spec.nodes.map((n) => new Redis({ host: n.host, port: n.port }));
     for (const node of nodes) {
-      await node.call('ACL', 'SETUSER', username, 'on', 'nopass', '~*', 'resetchannels', '+@all');
+      await node.call('ACL', 'SETUSER', username, 'on', 'nopass', ...rules);
       node.disconnect();
     }
     const client: RedisClient =
@@ -170,6 +175,12 @@ describe.each([
     clients.push(client);
     return ready(client);
   };
+
+  /**
+   * A client of a user that may use every key and command but no pub/sub channel: Redis refuses
+   * its PUBLISH, whether sent alone or from a script.
+   */
+  const withoutChannels = (): Promise<RedisClient> => aclUser('no-channels', ['~*', 'resetchannels', '+@all']);
 
   /** A client built like a user would, with extra ioredis options. */
   const build = (options: Record<string, unknown>): RedisClient => {
@@ -1793,5 +1804,135 @@ describe.each([
         await Promise.all([a.close(), b.close()]);
       },
     );
+  });
+
+  describe('scripts loaded by ready()', () => {
+    /** SCRIPT FLUSH on every master: Redis as a new server (or one just restarted) has it. */
+    const flushScripts = async (): Promise<void> => {
+      const admin = await connect();
+      const nodes: Redis[] = admin.isCluster ? (admin as Cluster).nodes('master') : [admin as Redis];
+      for (const node of nodes) await node.script('FLUSH');
+    };
+
+    // Without them, the first tagged call sent an EVALSHA per tag, got as many NOSCRIPT replies and
+    // sent the whole script again per tag (up to 32 EVALs in one call bounded by timeoutMs).
+    it('makes the first tagged calls after a SCRIPT FLUSH send EVALSHA, never EVAL', async () => {
+      await flushScripts();
+      const counted = tagCommandCounter(await connect());
+      const cache = new SharedCache<string>({
+        name: unique('preloaded'),
+        class: 'pod',
+        reason: 'script preload test',
+        ttlMs: 60_000,
+        redis: counted.client,
+        l1: false,
+        timeoutMs: 2_000,
+        registry: new CacheRegistry(),
+      });
+      await cache.ready();
+      const tags = Array.from({ length: 32 }, (_, i) => `tenant-${i}`);
+      expect(await cache.getOrSet('k', () => 'v', { tags })).toBe('v'); // every tag's version read
+      expect(await cache.get('k')).toBe('v'); // every tag checked (GET)
+      await cache.invalidateTags(tags); // every tag bumped
+      expect(counted.sent()).toBe(3 * 32);
+      expect(counted.evals()).toBe(0);
+      // Scripts lost later (a SCRIPT FLUSH, a restart, a failover): reloaded by the NOSCRIPT fallback.
+      // The first call's 31 bumps all meet NOSCRIPT and go again as EVAL; the last tag's bump, sent
+      // once they are answered, finds the script loaded on its node.
+      await flushScripts();
+      await cache.invalidateTags(tags);
+      expect(counted.evals()).toBe(31);
+      await cache.close();
+    });
+  });
+
+  describe('a miss whose tag versions Redis refuses', () => {
+    // The read before a load (generation and tag versions) used to fail silently: the loader ran,
+    // its value was not cached, and nothing reached onError, whatever the Redis-down policy.
+    it('reports it to onError and follows the Redis-down policy (fail-closed throws, bypass loads)', async () => {
+      const closedName = unique('tags-refused');
+      const bypassName = unique('tags-refused-bypass');
+      // May use every key of both caches but their tag keys (`<prefix>:<name>:t:<tag>`).
+      const client = await aclUser('no-tags', [
+        ...[closedName, bypassName].map((name) => `~rampart:cache:${name}:[^t]*`),
+        'allchannels',
+        '+@all',
+      ]);
+      const admin = await connect();
+      const errors: unknown[] = [];
+      const common = {
+        reason: 'refused tag test',
+        ttlMs: 60_000,
+        redis: client,
+        timeoutMs: 2_000,
+        onError: (error: unknown) => errors.push(error),
+      } as const;
+      const closed = new SharedCache<string>({
+        ...common,
+        name: closedName,
+        class: 'cluster',
+        registry: new CacheRegistry(),
+      });
+      const bypass = new SharedCache<string>({
+        ...common,
+        name: bypassName,
+        class: 'pod',
+        registry: new CacheRegistry(),
+      });
+      let loads = 0;
+      const loader = (): string => {
+        loads += 1;
+        return 'loaded';
+      };
+      const tags = ['secret-tenant-7f3a'];
+      const refused = await closed.getOrSet('k', loader, { tags }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(RedisStoreError);
+      expect(refused).toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE', retryable: true });
+      expect(loads).toBe(0);
+      expect(await bypass.getOrSet('k', loader, { tags })).toBe('loaded');
+      expect(loads).toBe(1);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toBeInstanceOf(RedisStoreError);
+      expect(errors[0]).toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE', retryable: true });
+      for (const error of [refused, errors[0]]) {
+        const message = (error as Error).message;
+        expect(message).not.toContain('secret-tenant');
+        expect(message).not.toContain('rampart:');
+      }
+      // Nothing cached, and both leases given back.
+      for (const name of [closedName, bypassName]) {
+        expect(await keysMatching(admin, `rampart:cache:${name}:l:*`)).toEqual([]);
+        expect(await admin.get(`rampart:cache:${name}:{=k}`)).toBeNull();
+      }
+      await Promise.all([closed.close(), bypass.close()]);
+    });
+  });
+
+  describe('get() of an expired entry', () => {
+    it('checks none of its tags', async () => {
+      let now = 8_000_000;
+      const counted = tagCommandCounter(await connect());
+      const cache = new SharedCache<string>({
+        name: unique('expired-tags'),
+        class: 'pod',
+        reason: 'expired entry test',
+        ttlMs: 60_000,
+        redis: counted.client,
+        l1: false,
+        timeoutMs: 2_000,
+        clock: { now: () => now, random: () => 0.5 },
+        registry: new CacheRegistry(),
+      });
+      const tags = ['a', 'b', 'c'];
+      await cache.set('k', 'v', { tags });
+      const afterSet = counted.sent();
+      expect(await cache.get('k')).toBe('v');
+      expect(counted.sent() - afterSet).toBe(3); // a fresh entry: every tag checked
+      now += 61_000; // past its expiry; Redis keeps it (its PX runs on real time)
+      const beforeExpired = counted.sent();
+      expect(await cache.get('k')).toBeUndefined();
+      expect(counted.sent()).toBe(beforeExpired);
+      await cache.close();
+    });
   });
 });

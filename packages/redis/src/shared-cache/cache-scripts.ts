@@ -187,3 +187,21 @@ redis.call('DEL', KEYS[2])
 ${fill(ANNOUNCE, { CA: '3' })}
 return {1, refused}`,
 );
+
+/**
+ * Every script of a SharedCache, loaded by its `ready()` (`loadScripts`): otherwise the first tagged
+ * call of a new process would send up to 32 EVALSHAs, get as many NOSCRIPT replies and send the
+ * whole script 32 times with EVAL, all in one call bounded by `timeoutMs`.
+ */
+export const CACHE_SCRIPTS = [
+  TAG_READ,
+  TAG_BUMP,
+  DELETE_AND_END_LOADS,
+  LOAD_END,
+  READ_OR_LEASE,
+  READ_OR_GENERATION,
+  LEASE_ACQUIRE,
+  GENERATION_READ,
+  WRITE_IF_CURRENT,
+  WRITE_AND_END_LOADS,
+] as const;

@@ -2,8 +2,9 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { RedisStoreError, safeCause } from '../errors.ts';
 import type { RedisCallGuard } from '../redis-down-policy.ts';
-import { type RedisClient, runScript, runScriptForBytes } from '../scripts.ts';
+import { loadScripts, type RedisClient, runScript, runScriptForBytes } from '../scripts.ts';
 import {
+  CACHE_SCRIPTS,
   DELETE_AND_END_LOADS,
   GENERATION_READ,
   LEASE_ACQUIRE,
@@ -194,10 +195,24 @@ export class CacheRedisTier {
     return bytes === null ? undefined : { entry: decodeEntry(bytes.toString('utf8')), bytes };
   }
 
-  async read(key: string): Promise<StoredEntry | undefined> {
+  /**
+   * The entry, tag-checked, when it is fresh at `now`; an expired one reads as undefined with its
+   * tags unchecked (up to two calls its reader has no use for).
+   */
+  async read(key: string, now: number): Promise<StoredEntry | undefined> {
     const redis = this.#redis;
     const full = this.#entryKey(key);
-    return this.#checkTags(decodeEntry(await this.call('get', () => redis.get(full))));
+    const entry = decodeEntry(await this.call('get', () => redis.get(full)));
+    return entry && entry.e > now ? this.#checkTags(entry) : undefined;
+  }
+
+  /**
+   * Loads every script of the cache into Redis's script cache (every master of a Cluster), so the
+   * first calls send EVALSHA only; see {@link loadScripts} (its errors, and the NOSCRIPT fallback
+   * that reloads them after a SCRIPT FLUSH, a restart or a failover).
+   */
+  loadScripts(timeoutMs: number): Promise<void> {
+    return loadScripts(this.#redis, CACHE_SCRIPTS, timeoutMs);
   }
 
   /**

@@ -141,12 +141,17 @@ export class SharedCache<T = unknown> implements AuditedStore {
   }
 
   /**
-   * Resolves once cross-pod invalidation is subscribed; until then the L1 is bypassed, and it turns
-   * on by itself when the subscription is made later. Rejects with a retryable `ERR_REDIS_TIMEOUT`
-   * when the subscriber is not subscribed within `timeoutMs` (at least 10 s).
+   * Resolves once cross-pod invalidation is subscribed and the cache's Lua scripts are loaded into
+   * Redis (so its first calls, tags included, send EVALSHA only); until subscribed the L1 is
+   * bypassed, and it turns on by itself when the subscription is made later. Rejects with a
+   * retryable `ERR_REDIS_TIMEOUT` when either takes longer than `timeoutMs` (at least 10 s), or
+   * `ERR_REDIS_UNAVAILABLE` when Redis cannot load the scripts.
    */
   async ready(): Promise<void> {
-    await this.#bus?.whenSubscribed(this.#readyWaitMs, `SharedCache "${this.name}"`);
+    await Promise.all([
+      this.#bus?.whenSubscribed(this.#readyWaitMs, `SharedCache "${this.name}"`),
+      this.#redis?.loadScripts(this.#readyWaitMs),
+    ]);
   }
 
   /** Entries held in this process. */
@@ -163,8 +168,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
     if (!this.#redis) return undefined;
     const ticket = this.#l1?.ticket(key) ?? 0; // not withTicket: no promise layer on a Redis hit
     try {
-      const entry = await this.#redis.read(key);
-      return entry && entry.e > now ? this.#keep(key, entry, now, ticket)?.value : undefined;
+      const entry = await this.#redis.read(key, now);
+      return entry ? this.#keep(key, entry, now, ticket)?.value : undefined;
     } catch (error) {
       return this.#onRedisError(error, this.#outageCopy(key, now));
     } finally {
@@ -309,12 +314,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
       // One round trip: the entry, or (on a miss) the lease, or without leases the generation, to compute it.
       read = this.#lease ? await redis.readOrLease(key, this.#lease.ttlMs) : await redis.readOrGeneration(key);
     } catch (error) {
-      const copy = this.#outageCopy(key, now);
-      if (this.#failClosed || (copy && copy.expiresAt > now)) return this.#onRedisError(error, copy) as T;
-      this.#onError(error);
-      // bypass: the loader, and the L1 copy (within staleIfErrorMs) if it fails
-      if (copy) stale = { value: copy.value, staleUntil: copy.staleUntil };
-      return (await loadOrStale(loader, stale, this.#now, () => {})).value;
+      return this.#missWhileRedisDown(error, key, loader, stale, now);
     }
     const { entry, leaseTried } = read;
     let { lease } = read;
@@ -371,7 +371,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
    * that led here (Redis generation: the lease's, or the one a leaseless miss brought, else read
    * now, after a read that found an entry only while that entry is unchanged: `basis`); the L1
    * also refuses it after an invalidation since `ticket`, and then drops this pod's copy of the key
-   * once Redis took the value, so no pod keeps serving an older one.
+   * once Redis took the value, so no pod keeps serving an older one. When Redis cannot give the
+   * generation or the tag versions, the Redis-down policy decides (see {@link SharedCache.#missWhileRedisDown}).
    */
   async #compute(
     key: string,
@@ -383,11 +384,41 @@ export class SharedCache<T = unknown> implements AuditedStore {
     basis?: ReadBasis,
   ): Promise<T> {
     // Read before computing: a delete or tag invalidation during the load marks the result stale.
-    // When Redis cannot say, the caller still gets the loaded value; it is not cached.
-    const seen = await this.#redis
-      ?.beforeLoad(key, lease ? { generation: lease.generation } : basis, write.tags, write.ttl)
-      .catch(() => undefined);
+    let seen: LoadBasis | undefined;
+    try {
+      seen = await this.#redis?.beforeLoad(
+        key,
+        lease ? { generation: lease.generation } : basis,
+        write.tags,
+        write.ttl,
+      );
+    } catch (error) {
+      // Redis cannot say what the load would write against (down, or refusing the generation or a
+      // tag version): nothing loaded could be stored, and the Redis-down policy decides, as for a
+      // failed read. The lease goes back first: this pod writes nothing.
+      if (lease) await this.#redis?.endLoad(key, lease.token, '');
+      return this.#missWhileRedisDown(error, key, loader, stale, this.#now());
+    }
     return this.#loadAndStore(key, loader, write, stale, lease, ticket, seen);
+  }
+
+  /**
+   * A miss whose Redis step failed (see "While Redis is down"): the L1 copy when the policy allows
+   * it, else fail-closed throws and bypass reports `error` to `onError` and runs the loader, caching
+   * nothing, with the copy or `stale` (within staleIfErrorMs) if it fails.
+   */
+  async #missWhileRedisDown(
+    error: unknown,
+    key: string,
+    loader: () => Promise<T> | T,
+    stale: StaleValue<T> | undefined,
+    now: number,
+  ): Promise<T> {
+    const copy = this.#outageCopy(key, now);
+    if (this.#failClosed || (copy && copy.expiresAt > now)) return this.#onRedisError(error, copy) as T;
+    this.#onError(error);
+    const fallback = copy ? { value: copy.value, staleUntil: copy.staleUntil } : stale;
+    return (await loadOrStale(loader, fallback, this.#now, () => {})).value;
   }
 
   /**
