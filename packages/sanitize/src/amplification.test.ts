@@ -57,12 +57,20 @@ const outputBound = (b: number, r = 0): number => Math.min(8 * b + slackOf(b) + 
 const attributeBound = (b: number, r = 0): number => 4 * b + slackOf(b) + r;
 /**
  * The README's basis with a rewriteUrl hook: B₀ = min(I, S − R), never negative, where R (what the
- * hook added to the kept URLs, as written) is added once to the limits, not multiplied.
+ * hook added to the URLs in S, as written) comes out of S; what it added to the URLs that survive
+ * the first parse is added once to the output limit (as written) and the attribute limit (as
+ * parsed), not multiplied.
  */
 const rewriteBasisOf = (work: ParseWork): number =>
-  Math.max(0, Math.min(work.inputLength, work.sanitizedLength - work.rewriteGrowth));
-const rewriteOutputBound = (work: ParseWork): number => outputBound(rewriteBasisOf(work), work.rewriteGrowth);
-const rewriteAttributeBound = (work: ParseWork): number => attributeBound(rewriteBasisOf(work), work.rewriteGrowth);
+  Math.max(0, Math.min(work.inputLength, work.sanitizedLength - work.sanitizedRewriteGrowth));
+const rewriteOutputBound = (work: ParseWork): number => outputBound(rewriteBasisOf(work), work.writtenRewriteGrowth);
+const rewriteAttributeBound = (work: ParseWork): number =>
+  attributeBound(rewriteBasisOf(work), work.parsedRewriteGrowth);
+/** What the rewrite added as a parse's basis counts it: as parsed and as written. */
+const rewriteGrowthOf = (work: ParseWork): readonly [number, number] => [
+  work.parsedRewriteGrowth,
+  work.writtenRewriteGrowth,
+];
 /** The basis every allowance of a parse was relative to: the input, or its sanitized form if shorter. */
 const basisOf = (work: ParseWork): number => Math.min(work.inputLength, work.sanitizedLength);
 
@@ -368,7 +376,7 @@ describe('createSanitizer', () => {
      * A caller's rewriteUrl adding `extra` characters to every URL of `kind` (of `filler`, repeated),
      * counting what it added.
      */
-    const lengthening = (kind: 'link' | 'image', extra: number, filler = 's') => {
+    const lengthening = (kind: 'link' | 'image' | 'css-image', extra: number, filler = 's') => {
       const hook = {
         added: 0,
         rewriteUrl: (url: string, context: { readonly kind: string }): string | undefined => {
@@ -430,7 +438,7 @@ describe('createSanitizer', () => {
         expect(result).toMatchObject({ failedClosed: false });
       });
       expect(parses.length).toBeGreaterThanOrEqual(2);
-      for (const work of parses) expect(work.rewriteGrowth).toBe(hook.added);
+      for (const work of parses) expect(rewriteGrowthOf(work)).toEqual([hook.added, hook.added]);
       expect(hook.added).toBeGreaterThan(200);
       expect(hook.added).toBeLessThan(300);
     });
@@ -442,14 +450,14 @@ describe('createSanitizer', () => {
       const hook = lengthening('link', 5000);
       const parses = parsesOf(() => createSanitizer({ rewriteUrl: hook.rewriteUrl }).sanitize(links));
       expect(hook.added).toBeGreaterThan(400_000);
-      for (const work of parses) expect(work.rewriteGrowth).toBe(0);
+      for (const work of parses) expect(rewriteGrowthOf(work)).toEqual([0, 0]);
       const nested = `${'<div>'.repeat(10)}${'<img src="https://i.ex.com/a.png">'.repeat(100)}`;
       const images = lengthening('image', 1000);
       const deep = parsesOf(() =>
         createSanitizer({ rewriteUrl: images.rewriteUrl, limits: { nestingLimit: 5 } }).sanitize(nested),
       );
       expect(images.added).toBeGreaterThan(90_000);
-      for (const work of deep) expect(work.rewriteGrowth).toBe(0);
+      for (const work of deep) expect(rewriteGrowthOf(work)).toEqual([0, 0]);
     });
 
     it('fails closed when many tiny links a rewrite lengthens pay for clones of escaped attributes', () => {
@@ -471,9 +479,104 @@ describe('createSanitizer', () => {
         expect([AMPLIFICATION_FAILURE, ATTRIBUTE_AMPLIFICATION_FAILURE]).toContain(result?.failure);
         expect(result?.html.length ?? 0).toBeLessThan(20 * input.length);
         for (const work of parses) {
-          expect(work.rewriteGrowth).toBe(hook.added);
+          expect(rewriteGrowthOf(work)).toEqual([hook.added, hook.added]);
           expect(work.attributeChars).toBeLessThanOrEqual(rewriteAttributeBound(work) + 3000);
         }
+      }
+    });
+
+    it('does not count what the rewrite added to URLs the verification pass drops, so they cannot pay for clones', () => {
+      // Eight `<b title='…200 raw quotes…'>` left open before 250 `<p>x` fail closed on their own. After
+      // 4,096 links in an rp with text, which the verification pass drops (a browser hides it), each made
+      // 250 characters longer (1 M characters sanitize-html kept), the 60 KB were kept as 2.4 MB, all
+      // clones, past 8 × the input + 1 MiB; and so were they, 52 KB, after 1,024 `<col>` outside a table
+      // (which the parser drops) whose background the rewrite made 1,000 characters longer.
+      let opened = '';
+      for (let i = 0; i < 8; i++) opened += `<b title='${i}${'"'.repeat(200)}'>`;
+      const bomb = `<p>${opened}${'<p>x'.repeat(250)}`;
+      const cases = [
+        { preset: 'ugc', kind: 'link', extra: 250, hidden: `<ruby>a<rp>t${'<a href=x></a>'.repeat(4096)}</rp></ruby>` },
+        {
+          preset: 'email',
+          kind: 'css-image',
+          extra: 1000,
+          hidden: '<col style="background:url(https://i.ex.com/a)">'.repeat(1024),
+        },
+      ] as const;
+      for (const { preset, kind, extra, hidden } of cases) {
+        for (const verify of ['standard', 'strict'] as const) {
+          const hook = lengthening(kind, extra);
+          const s = createSanitizer({ preset, verify, rewriteUrl: hook.rewriteUrl });
+          expect(s.sanitize(bomb)).toMatchObject({ failedClosed: true });
+          const input = `${hidden}${bomb}`;
+          let html = '';
+          const parses = parsesOf(() => {
+            const result = s.sanitize(input);
+            expect(result).toMatchObject({ failedClosed: true });
+            html = result.html;
+          });
+          expect(html).toMatch(/^(?:at)?x{250}$/);
+          expect(hook.added).toBeGreaterThan(1_000_000);
+          // The first parse is bounded by what sanitize-html kept; everything after it by what survived.
+          expect(parses.length).toBeGreaterThan(0);
+          for (const work of parses.slice(1)) expect(rewriteGrowthOf(work)).toEqual([0, 0]);
+        }
+      }
+    });
+
+    it('counts what the rewrite added to URLs in every place the parser keeps them, once each', () => {
+      // Links in paragraphs, in a ruby's bracket-only rp and in a table cell, and the background of a
+      // col inside a table, each lengthened by 250 characters: every one is written, so every one counts.
+      const links = '<a href="https://ex.com/a">a</a><a href="https://ex.com/b">b</a>';
+      const input = [
+        `<p>${links}</p>`,
+        `<ruby>漢<rp>(<a href="https://ex.com/r">(</a></rp><rt>kan</rt><rp>)</rp></ruby>`,
+        `<table><colgroup><col style="background:url(https://i.ex.com/c.png)"></colgroup>`,
+        `<tr><td>${links}</td></tr></table>`,
+      ].join('');
+      for (const verify of ['standard', 'strict'] as const) {
+        const link = lengthening('link', 250);
+        const css = lengthening('css-image', 250);
+        const s = createSanitizer({
+          preset: 'email',
+          verify,
+          rewriteUrl: (url, context) => link.rewriteUrl(url, context) ?? css.rewriteUrl(url, context),
+        });
+        const parses = parsesOf(() => expect(s.sanitize(input)).toMatchObject({ failedClosed: false }));
+        expect(link.added).toBeGreaterThan(5 * 200);
+        expect(css.added).toBeGreaterThan(200);
+        // The col's url() is written in double quotes (`&quot;` once escaped): more written than parsed.
+        for (const work of parses) {
+          expect(work.parsedRewriteGrowth).toBe(link.added + css.added);
+          expect(work.writtenRewriteGrowth).toBeGreaterThanOrEqual(link.added + css.added);
+        }
+      }
+    });
+
+    it('adds what a rewrite that percent-encodes `&` made of URLs as written to the output limit, not as parsed', () => {
+      // Each raw `&` (1 character of input, `&amp;` written) becomes `%26`: 2 characters longer in the
+      // tree, 2 shorter written. Counted as the larger, the 12,000 of 20 links added 24,000 characters
+      // to the output limit that no URL wrote, and 14 KB of input with eight titles of raw quotes left
+      // open before 100 `<p>x` was kept as 536 KB, past 8 × the input + min(1 MiB, 24 × it + 64 KiB).
+      const rewriteUrl = (url: string): string | undefined =>
+        url.includes('&') ? url.replaceAll('&', '%26') : undefined;
+      const links = `<p>${`<a href="https://e.example/?${'&'.repeat(600)}">l</a>`.repeat(20)}</p>`;
+      let opened = '';
+      for (let i = 0; i < 8; i++) opened += `<b title='${i}${'"'.repeat(100)}'>`;
+      const input = `${links}<p>${opened}${'<p>x'.repeat(100)}`;
+      for (const verify of ['standard', 'strict'] as const) {
+        const s = createSanitizer({ verify, rewriteUrl });
+        // The links alone: 36,000 attribute characters from 12,000 `&`, within the attribute limit
+        // the growth as parsed adds to.
+        expect(s.sanitize(links)).toMatchObject({ failedClosed: false });
+        let html = '';
+        const parses = parsesOf(() => {
+          const result = s.sanitize(input);
+          expect(result).toMatchObject({ failedClosed: true, failure: AMPLIFICATION_FAILURE });
+          html = result.html;
+        });
+        expect(html.length).toBeLessThanOrEqual(outputBound(input.length));
+        for (const work of parses) expect(rewriteGrowthOf(work)).toEqual([24_000, 0]);
       }
     });
 
@@ -512,7 +615,7 @@ describe('createSanitizer', () => {
             if (first === undefined) return;
             expect(html.length).toBeLessThanOrEqual(rewriteOutputBound(first));
             for (const work of parses) {
-              expect(work.rewriteGrowth).toBe(first.rewriteGrowth);
+              expect(rewriteGrowthOf(work)).toEqual(rewriteGrowthOf(first));
               expect(work.elements).toBeLessThanOrEqual((2 * input.length) / 3 + 4096 + 1);
               expect(work.attributeChars).toBeLessThanOrEqual(rewriteAttributeBound(work) + 3000);
             }

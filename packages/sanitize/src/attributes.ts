@@ -8,6 +8,7 @@ import { isForbiddenAttribute } from './hard-rules.ts';
 import { type AttributeRule, type Policy, USER_REL_TOKENS } from './policy.ts';
 import { reportedAttribute, reportedCssProperty } from './removal-names.ts';
 import {
+  addRewriteGrowth,
   checkUrl,
   ID_PREFIX,
   parseSrcset,
@@ -88,11 +89,11 @@ function filterValue(
           if (mode === 'verify') return undefined;
           continue;
         }
-        const grown: RewriteGrowth = { chars: 0 };
+        const grown: RewriteGrowth = { parsed: 0, written: 0 };
         const verdict = checkUrl(candidate.url, { tag, attribute: name, kind: 'image' }, policy.urls, mode, grown);
         if (verdict.ok && !/[\s,]/.test(verdict.value.slice(-1)) && !/\s/.test(verdict.value)) {
           kept.push({ url: verdict.value, descriptor: candidate.descriptor });
-          growth.chars += grown.chars;
+          addRewriteGrowth(growth, grown);
         } else {
           report?.({
             kind: 'url',
@@ -132,6 +133,11 @@ function filterValue(
   }
 }
 
+/** True for the rules whose values go through checkUrl (and so the rewriteUrl hook). */
+function holdsUrls(rule: AttributeRule): boolean {
+  return rule === 'url-link' || rule === 'url-image' || rule === 'url-cite' || rule === 'srcset' || rule === 'style';
+}
+
 function isAbsoluteWebUrl(href: string | undefined): boolean {
   return href !== undefined && /^https?:/i.test(href);
 }
@@ -139,7 +145,8 @@ function isAbsoluteWebUrl(href: string | undefined): boolean {
 /**
  * Returns the attributes to keep on `tag`, in input order, with `rel` and `target` computed for
  * links. Everything dropped is reported (sanitize mode). What the rewriteUrl hook added to the URLs
- * of kept attributes is added to `growth` (URLs rewritten and then dropped do not count).
+ * of kept attributes is added to `growth` (URLs rewritten and then dropped do not count), and
+ * recorded per attribute in `growth.attributes` when it is given.
  */
 export function filterAttributes(
   policy: Policy,
@@ -176,7 +183,7 @@ export function filterAttributes(
       report?.({ kind: 'limit', name: reportedAttribute(tag, name, policy), reason: 'attribute value too long' });
       continue;
     }
-    const grown: RewriteGrowth = { chars: 0 };
+    const grown: RewriteGrowth = { parsed: 0, written: 0 };
     const filtered = filterValue(policy, tag, name, rule, value, mode, report, grown);
     if (filtered === undefined) {
       if (typeof rule !== 'string' || !rule.startsWith('url') || rule === 'srcset') {
@@ -196,7 +203,8 @@ export function filterAttributes(
     }
     out[name] = filtered;
     count++;
-    if (growth !== undefined) growth.chars += grown.chars;
+    // Per attribute that can hold a URL, so the verification pass can count only what survives its parse.
+    if (growth !== undefined) addRewriteGrowth(growth, grown, holdsUrls(rule) ? name : undefined, filtered);
   }
   if (tag === 'a') applyLinkRules(policy, out);
   // A closed details shows only its summary, while filters and toPlainText() read all of its text.

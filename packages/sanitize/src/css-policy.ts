@@ -17,7 +17,7 @@
  * ways to show a reader something other than what a filter or `toPlainText()` reads.
  */
 import postcss from 'postcss';
-import { checkUrl, type RewriteGrowth, type UrlRules } from './url-policy.ts';
+import { addRewriteGrowth, checkUrl, type RewriteGrowth, type UrlRules } from './url-policy.ts';
 
 /** Value grammars a CSS property can have. */
 type CssValueKind =
@@ -581,7 +581,7 @@ export function filterStyle(
       continue;
     }
     let ok = true;
-    const grown: RewriteGrowth = { chars: 0 };
+    const grown: RewriteGrowth = { parsed: 0, written: 0 };
     const final = tokens.map((t): Token => {
       if (t.type !== 'url') return t;
       const verdict = checkUrl(t.url, { tag, attribute: 'style', kind: 'css-image' }, urls, mode, grown);
@@ -594,7 +594,7 @@ export function filterStyle(
     });
     if (!ok) continue;
     kept.push(`${prop}: ${join(final)}`);
-    if (growth !== undefined) growth.chars += grown.chars;
+    if (growth !== undefined) addRewriteGrowth(growth, grown);
   }
   return kept.join('; ');
 }

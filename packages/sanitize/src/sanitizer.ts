@@ -119,7 +119,7 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
   // line of the nesting guard: past PRE_PARSE_DEPTH_LIMIT the parse is abandoned.
   let depth = 0;
   // What the rewriteUrl hook added to the URLs of the current sanitize-html pass (see AmplificationBasis).
-  let rewriteGrowth: RewriteGrowth = { chars: 0 };
+  let rewriteGrowth: RewriteGrowth = { parsed: 0, written: 0 };
   const libOptions: sanitizeHtmlLib.IOptions = {
     onOpenTag: (name: string) => {
       depth++;
@@ -173,15 +173,22 @@ export function createSanitizer(options: SanitizeOptions = {}): Sanitizer {
     html: string,
     given?: AmplificationBasis,
   ): { verified: Verified; basis: AmplificationBasis | undefined } => {
-    rewriteGrowth = { chars: 0 };
+    // Per attribute only with a hook (without one nothing grows), and only when the verification pass
+    // is to count what survives its parse: the strict pass keeps the first pass's basis.
+    rewriteGrowth =
+      policy.urls.rewriteUrl === undefined || given !== undefined
+        ? { parsed: 0, written: 0 }
+        : { parsed: 0, written: 0, attributes: new Map() };
     try {
       const candidate = sanitizeHtmlLib(html, libOptions);
       const basis = given ?? {
         inputLength: html.length,
         sanitizedLength: candidate.length,
-        rewriteGrowth: rewriteGrowth.chars,
+        parsedRewriteGrowth: rewriteGrowth.parsed,
+        writtenRewriteGrowth: rewriteGrowth.written,
+        sanitizedRewriteGrowth: rewriteGrowth.written,
       };
-      return { verified: verifyOutput(candidate, policy, report, basis), basis };
+      return verifyOutput(candidate, policy, report, basis, rewriteGrowth.attributes);
     } catch (error) {
       if (error !== TOO_DEEP) throw error;
       return { verified: { ok: false, reason: DEPTH_FAILURE }, basis: given };

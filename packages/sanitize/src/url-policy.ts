@@ -44,12 +44,51 @@ export interface UrlRules {
 
 /**
  * What the `rewriteUrl` hook added to the URLs of one sanitize call, in UTF-16 units (per URL, how
- * much longer it made it as parsed or as written, whichever is more): the amplification limits add
- * it once, not multiplied (the caller's additions are real output, but every URL in the input,
- * however short, would buy that much basis if it were multiplied like the input).
+ * much longer it made it, never less than 0): as parsed (attribute characters in the tree, what the
+ * attribute limit adds) and as written (escaped, `&` as `&amp;`: what the output limit adds). The
+ * amplification limits add it once, not multiplied (the caller's additions are real output, but every
+ * URL in the input, however short, would buy that much basis if it were multiplied like the input).
  */
 export interface RewriteGrowth {
-  chars: number;
+  parsed: number;
+  written: number;
+  /**
+   * Per kept attribute that holds URLs (see {@link RewrittenAttribute}), when the verification pass
+   * is to count only the URLs that survive into its tree.
+   */
+  readonly attributes?: Map<string, RewrittenAttribute>;
+}
+
+/**
+ * The kept attributes of one name and value (the value as kept, which is what a parser reads back
+ * from the written attribute; keyed by {@link rewrittenAttributeKey}): how many elements
+ * sanitize-html wrote with it and the least the hook added to any one of them.
+ */
+export interface RewrittenAttribute {
+  count: number;
+  parsed: number;
+  written: number;
+}
+
+/** The key of an attribute in {@link RewriteGrowth.attributes}. */
+export function rewrittenAttributeKey(name: string, value: string): string {
+  return `${name}\u0000${value}`;
+}
+
+/** Adds `grown`, what the hook added to one kept attribute, to `growth`, and records it per attribute if asked. */
+export function addRewriteGrowth(growth: RewriteGrowth, grown: RewriteGrowth, name?: string, value?: string): void {
+  growth.parsed += grown.parsed;
+  growth.written += grown.written;
+  if (growth.attributes === undefined || name === undefined || value === undefined) return;
+  const key = rewrittenAttributeKey(name, value);
+  const seen = growth.attributes.get(key);
+  if (seen === undefined) {
+    growth.attributes.set(key, { count: 1, parsed: grown.parsed, written: grown.written });
+    return;
+  }
+  seen.count++;
+  seen.parsed = Math.min(seen.parsed, grown.parsed);
+  seen.written = Math.min(seen.written, grown.written);
 }
 
 /** The outcome of checking one URL. */
@@ -292,8 +331,8 @@ function checkRawShape(raw: string, ctx: UrlContext, rules: UrlRules, checkHosts
  * Checks one URL. In `sanitize` mode the `rewriteUrl` hook runs on an allowed URL and its result
  * is checked again; CSS `url()` needs the hook. In `verify` mode the hook does not run: the value
  * must already be a fixpoint of the policy. What the hook added to a URL it kept (never less than
- * 0; as parsed or as written, escaped, whichever is more) is added to `growth`; the caller counts it
- * only for values it keeps.
+ * 0; as parsed and as written, escaped) is added to `growth`; the caller counts it only for values
+ * it keeps.
  */
 export function checkUrl(
   raw: string,
@@ -322,11 +361,10 @@ export function checkUrl(
   }
   const second = checkShape(rewritten ?? first.value, ctx, rules, true);
   if (second.ok && growth !== undefined) {
-    // As parsed (attribute characters) and as written (escaped: a `&` the hook adds is 5 written),
-    // whichever grew more.
-    const parsed = second.value.length - first.value.length;
-    const written = escapeAttribute(second.value).length - escapeAttribute(first.value).length;
-    growth.chars += Math.max(0, parsed, written);
+    // As parsed (attribute characters) and as written (escaped: a `&` the hook adds is 5 written, one
+    // it percent-encodes 3 parsed and 5 fewer written), each for the limit it is added to.
+    growth.parsed += Math.max(0, second.value.length - first.value.length);
+    growth.written += Math.max(0, escapeAttribute(second.value).length - escapeAttribute(first.value).length);
   }
   return second.ok ? second : { ok: false, reason: `rewritten URL rejected: ${second.reason}` };
 }

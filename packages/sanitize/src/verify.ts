@@ -14,6 +14,7 @@ import { balanceBidiControls } from './bidi-controls.ts';
 import { FORBIDDEN_ELEMENTS } from './hard-rules.ts';
 import type { Policy } from './policy.ts';
 import { type Serialized, serializeChildren, serializeWithin } from './serialize.ts';
+import { type RewrittenAttribute, rewrittenAttributeKey } from './url-policy.ts';
 
 type ParentNode = DefaultTreeAdapterTypes.ParentNode;
 type Fragment = DefaultTreeAdapterTypes.DocumentFragment;
@@ -38,15 +39,19 @@ export function parseInFlowContainer(html: string): Fragment {
  * every clone of it is written 6 times over again; 4 KB of `<b title='…raw quotes…'>` left open before
  * 32 `<p>x` were 24 KB sanitized and were kept as 800 KB. Taking the shorter of the two keeps what
  * sanitize-html removes out of the basis and keeps what it adds (escapes, end tags, the policy's
- * `rel`) from growing it. What the caller's `rewriteUrl` adds to the URLs sanitize-html keeps
- * (`rewriteGrowth`, R, as written) is real output the input's author does not choose: without it a
- * link-dense email whose 12,000 links a click-tracking rewrite lengthens by 250 characters each
- * (3.7 M attribute characters from 626 KB) failed closed. It is added once to the attribute and
- * output limits, not multiplied: the basis is min(I, S − R) (S holds R once), so clones of a
- * rewritten link copy what it adds from the basis's allowance. Counted as input and multiplied, it
- * let any URL, however short, buy 8 to 32 times what the hook adds: 256 `<a href=x></a>` given
- * 250 characters each paid for 5.8 KB of quote-laden clones kept as 1.35 MB. It is not in the
- * element basis (a rewrite adds characters, not elements).
+ * `rel`) from growing it. What the caller's `rewriteUrl` adds to the URLs that are written is real
+ * output the input's author does not choose: without it a link-dense email whose 12,000 links a
+ * click-tracking rewrite lengthens by 250 characters each (3.7 M attribute characters from 626 KB)
+ * failed closed. It is added once, not multiplied: as parsed to the attribute limit, as written to
+ * the output limit (a `&` the hook percent-encodes is 2 characters more parsed and 2 fewer written;
+ * the larger of the two for both limits gave the output limit 4 characters per `&` no URL wrote). The
+ * basis is min(I, S − R), R what the hook added to the URLs in S, as written (S holds it once), so
+ * clones of a rewritten link copy what it adds from the basis's allowance. Counted as input and
+ * multiplied, it let any URL, however short, buy 8 to 32 times what the hook adds: 256
+ * `<a href=x></a>` given 250 characters each paid for 5.8 KB of quote-laden clones kept as 1.35 MB.
+ * Only URLs that survive the first parse are added after it ({@link verifyOutput}): 4,096 such links
+ * in an rp with text, which normalizing drops, paid for 60 KB of clones kept as 2.4 MB. It is not in
+ * the element basis (a rewrite adds characters, not elements).
  *
  * What grows the tree past the basis is the parser cloning open formatting elements, with their
  * attributes, into every new paragraph, list item or cell ("reconstruct the active formatting
@@ -122,11 +127,19 @@ export interface AmplificationBasis {
   /** The length of what sanitize-html wrote for it (in the first pass: the strict pass keeps this basis). */
   readonly sanitizedLength: number;
   /**
-   * What the caller's `rewriteUrl` added to the URLs sanitize-html kept (once per URL written, not
-   * per clone; as parsed or as written, whichever is more): real output the input's author does not
-   * choose, added once to the attribute and output limits.
+   * What the caller's `rewriteUrl` added to the URLs kept (once per URL written, not per clone), as
+   * parsed: real output the input's author does not choose, added once to the attribute limit. In
+   * the first parse, the URLs sanitize-html kept; from then on, those that survive that parse
+   * ({@link verifyOutput}).
    */
-  readonly rewriteGrowth: number;
+  readonly parsedRewriteGrowth: number;
+  /** The same as written (escaped, `&` as `&amp;`): added once to the output limit. */
+  readonly writtenRewriteGrowth: number;
+  /**
+   * What the rewrite added, as written, to every URL in sanitize-html's output (in
+   * `sanitizedLength` once, whether or not it survives the parse): out of the basis.
+   */
+  readonly sanitizedRewriteGrowth: number;
 }
 
 /** What one verification may do, from its {@link AmplificationBasis}. */
@@ -141,15 +154,17 @@ interface Budget {
 }
 
 function budgetFor(amplification: AmplificationBasis): Budget {
-  const { inputLength, sanitizedLength, rewriteGrowth } = amplification;
-  // What the rewrite added is in the sanitized form once: out of the basis, added once to the limits.
-  const basis = Math.max(0, Math.min(inputLength, sanitizedLength - rewriteGrowth));
+  const { inputLength, sanitizedLength, parsedRewriteGrowth, writtenRewriteGrowth, sanitizedRewriteGrowth } =
+    amplification;
+  // What the rewrite added is in the sanitized form once, as written: out of the basis, added once to
+  // the limits (as parsed to the attribute limit, as written to the output limit).
+  const basis = Math.max(0, Math.min(inputLength, sanitizedLength - sanitizedRewriteGrowth));
   const elementBasis = Math.min(sanitizedLength, ELEMENT_INPUT_GROWTH * inputLength);
   return {
     basis: amplification,
     elements: Math.floor(elementBasis / CHARS_PER_ELEMENT) + ELEMENT_SLACK,
-    attributeChars: ATTRIBUTE_GROWTH * basis + slackFor(basis) + rewriteGrowth,
-    outputChars: Math.min(MAX_OUTPUT_GROWTH * basis + slackFor(basis) + rewriteGrowth, MAX_SERIALIZED_CHARS),
+    attributeChars: ATTRIBUTE_GROWTH * basis + slackFor(basis) + parsedRewriteGrowth,
+    outputChars: Math.min(MAX_OUTPUT_GROWTH * basis + slackFor(basis) + writtenRewriteGrowth, MAX_SERIALIZED_CHARS),
   };
 }
 
@@ -168,8 +183,14 @@ export function meterParseWork(meter: ((work: Readonly<ParseWork>) => void) | un
 
 const OVER_BUDGET: unique symbol = Symbol('parse over budget');
 
+/** What {@link parseBounded} built, and the tag and attribute characters it created doing so. */
+interface Bounded {
+  readonly tree: Fragment;
+  readonly attributeChars: number;
+}
+
 /** {@link parseInFlowContainer}, abandoned (with the reason) once the parse creates more than `budget` allows. */
-function parseBounded(html: string, budget: Budget): Fragment | { readonly reason: string } {
+function parseBounded(html: string, budget: Budget): Bounded | { readonly reason: string } {
   const work: ParseWork = { ...budget.basis, elements: 0, attributeChars: 0 };
   let reason = '';
   const treeAdapter: typeof defaultTreeAdapter = {
@@ -185,7 +206,7 @@ function parseBounded(html: string, budget: Budget): Fragment | { readonly reaso
     },
   };
   try {
-    return parseFragment(FLOW_CONTAINER, html, { treeAdapter });
+    return { tree: parseFragment(FLOW_CONTAINER, html, { treeAdapter }), attributeChars: work.attributeChars };
   } catch (error) {
     if (error === OVER_BUDGET) return { reason };
     throw error;
@@ -194,8 +215,8 @@ function parseBounded(html: string, budget: Budget): Fragment | { readonly reaso
   }
 }
 
-function isFragment(parsed: Fragment | { readonly reason: string }): parsed is Fragment {
-  return 'childNodes' in parsed;
+function isBuilt(parsed: Bounded | { readonly reason: string }): parsed is Bounded {
+  return 'tree' in parsed;
 }
 
 /** The verified, canonical output. */
@@ -373,8 +394,9 @@ function stabilize(
 ): Stable {
   let source = html;
   for (let round = 0; round < MAX_REPARSE_ROUNDS; round++) {
-    const tree = parseBounded(source, budget);
-    if (!isFragment(tree)) return { ok: false, reason: tree.reason };
+    const parsed = parseBounded(source, budget);
+    if (!isBuilt(parsed)) return { ok: false, reason: parsed.reason };
+    const { tree } = parsed;
     const violation = normalize(tree, policy, report, bidi);
     if (violation !== undefined) return { ok: false, reason: `${prefix}${violation}` };
     const again = serializeWithin(tree, budget.outputChars);
@@ -386,17 +408,85 @@ function stabilize(
 }
 
 /**
+ * What `rewriteUrl` added to the URLs of `tree`, the normalized first parse of sanitize-html's
+ * output, given what it added to each attribute sanitize-html kept (`rewritten`). The parser drops
+ * some of what sanitize-html keeps (a `<col>` or `<td>` outside a table, with its style), and
+ * normalizing drops more (an rp with text, with its links): what the hook added to those is not
+ * written, and counted it would pay for clones. Every element of this parse was created for one
+ * start tag of that output, and its clones share that tag's attribute list, so each list in the tree
+ * counts once, not per clone; and an attribute counts at most as many times as sanitize-html wrote it.
+ */
+function survivingRewriteGrowth(
+  tree: Fragment,
+  rewritten: ReadonlyMap<string, RewrittenAttribute>,
+): { parsed: number; written: number } {
+  const lists = new Set<DefaultTreeAdapterTypes.Element['attrs']>();
+  const stack: ParentNode[] = [tree];
+  while (stack.length > 0) {
+    const parent = stack.pop() as ParentNode;
+    for (const node of parent.childNodes) {
+      if (!('tagName' in node)) continue;
+      lists.add(node.attrs);
+      stack.push(node);
+    }
+  }
+  const found = new Map<RewrittenAttribute, number>();
+  for (const attrs of lists) {
+    for (const a of attrs) {
+      const record = rewritten.get(rewrittenAttributeKey(a.name, a.value));
+      if (record !== undefined) found.set(record, (found.get(record) ?? 0) + 1);
+    }
+  }
+  let parsed = 0;
+  let written = 0;
+  for (const [record, starts] of found) {
+    const count = Math.min(starts, record.count);
+    parsed += count * record.parsed;
+    written += count * record.written;
+  }
+  return { parsed, written };
+}
+
+/**
  * Verifies sanitize-html's output and returns the canonical, possibly truncated, HTML. `report`
  * hears what this pass removes itself (rp with hidden text). The amplification allowances are
  * relative to `basis`: the caller's input and the candidate sanitize-html wrote for it (the strict
- * pass, which must give back the verified output, passes the first pass's basis).
+ * pass, which must give back the verified output, passes the first pass's basis). Given what
+ * `rewriteUrl` added to each kept attribute (`rewritten`), the first parse is bounded by the basis
+ * as given, and everything after it, that parse's tag and attribute characters included, by the
+ * basis counting only the URLs that survive into its tree; that basis is returned for the strict pass.
  */
-export function verifyOutput(candidate: string, policy: Policy, report: Reporter, basis: AmplificationBasis): Verified {
-  const budget = budgetFor(basis);
-  const tree = parseBounded(candidate, budget);
-  if (!isFragment(tree)) return { ok: false, reason: tree.reason };
+export function verifyOutput(
+  candidate: string,
+  policy: Policy,
+  report: Reporter,
+  given: AmplificationBasis,
+  rewritten?: ReadonlyMap<string, RewrittenAttribute>,
+): { verified: Verified; basis: AmplificationBasis } {
+  let basis = given;
+  let budget = budgetFor(basis);
+  const parsed = parseBounded(candidate, budget);
+  if (!isBuilt(parsed)) return { verified: { ok: false, reason: parsed.reason }, basis };
+  const { tree } = parsed;
   const violation = normalize(tree, policy, report, 'close');
-  if (violation !== undefined) return { ok: false, reason: violation };
+  if (violation !== undefined) return { verified: { ok: false, reason: violation }, basis };
+  if (rewritten !== undefined && rewritten.size > 0) {
+    const surviving = survivingRewriteGrowth(tree, rewritten);
+    basis = {
+      ...basis,
+      parsedRewriteGrowth: Math.min(basis.parsedRewriteGrowth, surviving.parsed),
+      writtenRewriteGrowth: Math.min(basis.writtenRewriteGrowth, surviving.written),
+    };
+    budget = budgetFor(basis);
+    if (parsed.attributeChars > budget.attributeChars) {
+      return { verified: { ok: false, reason: ATTRIBUTE_AMPLIFICATION_FAILURE }, basis };
+    }
+  }
+  return { verified: verifyTree(candidate, tree, policy, report, budget), basis };
+}
+
+/** {@link verifyOutput} from the normalized first parse of `candidate` on. */
+function verifyTree(candidate: string, tree: Fragment, policy: Policy, report: Reporter, budget: Budget): Verified {
   // Every rp with hidden text from the input is gone from this tree, each reported once. Re-parsing
   // can form another (foster parenting moving text into an rp); every round would drop it again, so the
   // later rounds share one report.
