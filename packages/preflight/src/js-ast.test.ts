@@ -109,6 +109,26 @@ describe('nearestDeclaration and isShadowed', () => {
     }
   });
 
+  it('hoists a `var` of a switch case out of the switch, and takes the first of several `var`s in source order', () => {
+    const at = (code: string) => {
+      const module = parseModule('a.cjs', code);
+      const use = module.nodes.find(
+        (n) => n.type === 'Identifier' && n.name === 'k' && n.start > code.indexOf('USE'),
+      ) as AstNode;
+      return { found: nearestDeclaration(use, 'k', module.parentOf), shadowed: isShadowed(use, 'k', module.parentOf) };
+    };
+    // A module-scope `var` in a switch is no local: it shadows nothing.
+    const inSwitch = at("switch (x) { case 1: var k = 'mod'; USE(k); }\n");
+    expect([inSwitch.found?.kind, inSwitch.shadowed]).toEqual(['var', false]);
+    for (const code of [
+      "function f() { if (c) { var k = 'first'; } else { var k = 'second'; } USE(k); }\n",
+      "function f() { try { var k = 'first'; } finally { var k = 'second'; } USE(k); }\n",
+    ]) {
+      const { found } = at(code);
+      expect(found && code.slice(found.id.start, found.id.end + 10), code).toBe("k = 'first'");
+    }
+  });
+
   it('returns the identifier that declares the name, with its type annotation, and what declares it', () => {
     const code = [
       'const a: Map<string, string> = load();',

@@ -13,6 +13,7 @@ import {
   unwrap,
 } from './js-ast.ts';
 import { COMMONJS_NAMES, isCommonJsScope, runtimeNames } from './js-commonjs-scope.ts';
+import { requiredModule } from './js-module-bindings.ts';
 import { NameSet } from './js-name-set.ts';
 import { patternIdentifiers } from './js-scope.ts';
 
@@ -69,8 +70,11 @@ const ALWAYS_TRUTHY: ReadonlySet<string> = new Set([
  * assignment to Node's binding: `var exports = module.exports = {}` makes `exports` an alias of
  * the new export object; once `module` holds anything but Node's module (`var module = { exports:
  * {} }`, `({ module } = ctx)`), `module.exports` is no export, while a name bound to Node's module
- * (`var m = module`) exports through `m.exports`. `Object.assign(module.exports, { read })` exports
- * each property of its literal objects, `Object.defineProperty(exports, 'x', { value | get })` its
+ * (`var m = module`) exports through `m.exports`, and `exports` destructured from it (`var { exports }
+ * = module`, `const { exports: e } = module`) is an alias. Top-level `this` is the first export
+ * object, like `exports` (and detached like it). `Object.assign(module.exports, { read })` exports
+ * each property of its literal objects, and every export but `default` of a required module
+ * (`Object.assign(exports, require('./x'))`, as `export *`), `Object.defineProperty(exports, 'x', { value | get })` its
  * value, esbuild's `0 && (module.exports = { x })` note its names. Statements in a top-level `if`,
  * `else`, `try` or block may run: what they export counts; inside the block they run in order, and
  * after a branch or `try`/`catch` block they take nothing away (a `var module = …` shim behind
@@ -209,8 +213,9 @@ type Pending = AstNode | 'enter' | 'exit' | 'exit-branch' | 'join';
 
 function listCommonJsExports(program: AstNode): CommonJsExport[] {
   const out: CommonJsExport[] = [];
-  // Names that hold the export object (`module.exports` itself is read through `modules`).
-  const aliases = new NameSet(declaresFunction(program, 'exports') ? [] : ['exports']);
+  // Names that hold the export object (`module.exports` itself is read through `modules`), and
+  // `this`, which is the export object at the top level of a CommonJS module (and is never rebound).
+  const aliases = new NameSet(declaresFunction(program, 'exports') ? ['this'] : ['exports', 'this']);
   // Names that hold Node's module: `module`, until a top-level `var module = {…}` or `module = …`
   // rebinds it, and names bound to it (`var m = module`).
   const modules = new NameSet(declaresFunction(program, 'module') ? [] : ['module']);
@@ -260,13 +265,18 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
     const path = memberPath(n);
     return isModuleExportsPath(path) || (path?.length === 1 && aliases.had(path[0]!));
   };
-  /** `Object.assign(exports, { read }, …)`: each property of a literal object copied onto the export object. */
+  /**
+   * `Object.assign(exports, { read }, …)`: each property of a literal object copied onto the export
+   * object; `Object.assign(exports, require('./x'))` copies every export of `./x`, read as `{ ...require('./x') }`.
+   */
   const assignedProperties = (node: AstNode | undefined): void => {
     const args = objectAssignArguments(node);
     if (args === undefined || !isExportObject(args[0])) return;
     for (const source of args.slice(1).map(unwrap)) {
-      if (source?.type !== 'ObjectExpression') continue;
-      properties(source);
+      if (source?.type === 'ObjectExpression') properties(source);
+      else if (source && requiredModule(source) !== undefined) {
+        out.push({ name: undefined, value: source, reexportsAll: true });
+      }
     }
   };
   /** Each property of an object literal, exported under its name (`{ read }`, `{ get read() { return r; } }`). */
@@ -305,10 +315,23 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
     aliases.set(name, handed.isExports);
     modules.set(name, handed.isModule);
   };
-  /** Every name a destructuring pattern writes is given a value that is neither (`({ module } = ctx)`). */
-  const rebindPattern = (pattern: AstNode | undefined): void => {
+  /**
+   * Every name a destructuring pattern writes is given a value that is neither (`({ module } =
+   * ctx)`), but the `exports` of Node's module (`var { exports } = module`, `const { exports: e } =
+   * module`) holds the export object.
+   */
+  const rebindPattern = (pattern: AstNode | undefined, from: Handed): void => {
     const none: Handed = { node: undefined, isExports: false, isModule: false };
-    for (const id of patternIdentifiers(pattern, [])) rebind(id.name as string, none);
+    const exportObject: Handed = { node: undefined, isExports: true, isModule: false };
+    const p = unwrap(pattern);
+    const fromModule =
+      from.isModule && p?.type === 'ObjectPattern'
+        ? children(p, 'properties').find(
+            (property) => property.type === 'Property' && propertyKeyName(property) === 'exports',
+          )
+        : undefined;
+    const alias = fromModule && unwrap(child(fromModule, 'value'));
+    for (const id of patternIdentifiers(pattern, [])) rebind(id.name as string, id === alias ? exportObject : none);
   };
   /** Runs one chain; returns what it evaluates to. */
   const run = (expression: AstNode | undefined): Handed => {
@@ -331,7 +354,7 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
       const target = unwrap(link.target);
       if (target?.type === 'ObjectPattern' || target?.type === 'ArrayPattern') {
         // `x = { module } = ctx`: the pattern rebinds its names; the chain hands on the value.
-        rebindPattern(target);
+        rebindPattern(target, handed);
         continue;
       }
       const path = memberPath(target);
@@ -415,7 +438,7 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
         const handed = run(init);
         const id = child(declarator, 'id');
         // `var { module } = ctx`, `var [exports] = shims`: a pattern rebinds every name it declares.
-        if (id?.type !== 'Identifier') rebindPattern(id);
+        if (id?.type !== 'Identifier') rebindPattern(id, handed);
         // `var exports;` keeps the value the binding has.
         else if (init !== undefined || statement.kind !== 'var') rebind(id.name as string, handed);
       }

@@ -167,7 +167,10 @@ function declareHoistedVars(scope: Map<string, NearestDeclaration>, body: AstNod
       if (node.kind === 'var') declareDeclarators(scope, node, 'variable');
       continue;
     }
-    for (const key of NESTED_STATEMENTS[node.type] ?? []) {
+    // Keys last to first, so that the stack reads the statements in source order (the first wins).
+    const keys = NESTED_STATEMENTS[node.type] ?? [];
+    for (let k = keys.length - 1; k >= 0; k--) {
+      const key = keys[k] as string;
       const value = (node as Record<string, unknown>)[key];
       if (LOOP_HEADS[node.type] === key && isNode(value) && (value as AstNode).type === 'VariableDeclaration') {
         if ((value as AstNode).kind === 'var') declareDeclarators(scope, value as AstNode, 'loop');
@@ -207,7 +210,10 @@ function scopeDeclarations(scope: AstNode): ReadonlyMap<string, NearestDeclarati
     }
   } else if (scope.type === 'SwitchStatement') {
     for (const clause of children(scope, 'cases')) {
-      for (const statement of children(clause, 'consequent')) declareStatement(out, statement);
+      for (const statement of children(clause, 'consequent')) {
+        // A `var` in a case belongs to the function or module around it (declareHoistedVars).
+        if (statement.type !== 'VariableDeclaration' || statement.kind !== 'var') declareStatement(out, statement);
+      }
     }
   } else if (
     scope.type === 'FunctionDeclaration' ||

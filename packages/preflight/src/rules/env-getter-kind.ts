@@ -192,8 +192,6 @@ function withFallback(node: AstNode | undefined): Returned {
   return { value: n, fallback: undefined, guarded: false };
 }
 
-/** A `return` alone, or a block of only a `return`. */
-
 /**
  * `if (v) return v;` (also `if (v !== undefined) { return v; }`): the returned value. With
  * `withElse`, the `if` has an `else` (`if (v) { return v; } else { … }`), without it none.

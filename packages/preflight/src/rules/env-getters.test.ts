@@ -282,6 +282,42 @@ describe('env getters imported from other files', () => {
     }
   });
 
+  it("follows a getter exported through top-level this, Object.assign of a required module and module's destructured exports", async () => {
+    const app = CJS_APP;
+    const getter = 'const read = (name) => process.env[name];\n';
+    for (const [env, extra] of [
+      // `this` at the top level of a CommonJS module is the export object.
+      [`${getter}this.read = read;\n`, {}],
+      [`${getter}var api = this;\napi.read = read;\n`, {}],
+      [`${getter}Object.assign(this, { read });\n`, {}],
+      ["var r = require('./read');\nthis.read = r.read;\n", { 'src/read.js': `${getter}exports.read = read;\n` }],
+      ["Object.assign(this, require('./read'));\n", { 'src/read.js': `${getter}exports.read = read;\n` }],
+      // Every property of the required module is copied onto the export object.
+      ["Object.assign(module.exports, require('./read'));\n", { 'src/read.js': `${getter}exports.read = read;\n` }],
+      [
+        "Object.assign(exports, { other: 1 }, require('./read'));\n",
+        { 'src/read.js': `${getter}exports.read = read;\n` },
+      ],
+      ["Object.assign(exports, require('./read'));\n", { 'src/read.js': `${getter}exports.read = read;\n` }],
+      // `exports` destructured from Node's module is the export object.
+      [`${getter}var { exports } = module;\nexports.read = read;\n`, {}],
+      [`${getter}const { exports: e } = module;\ne.read = read;\n`, {}],
+      [`${getter}module.exports = {};\nconst { exports: e } = module;\ne.read = read;\n`, {}],
+    ] as const) {
+      write({ ...extra, 'src/env.js': env, 'src/app.js': app });
+      expect(await reported(), env).toEqual(['src/app.js:2']);
+    }
+    // `this` and a destructured `exports` stay the first export object once module.exports is replaced.
+    for (const env of [
+      'module.exports = function main() {};\nthis.read = read;\n',
+      'const { exports: e } = globalThis.ctx;\ne.read = read;\n',
+      'var { exports } = module;\nmodule.exports = function main() {};\nexports.read = read;\n',
+    ]) {
+      write({ 'src/env.js': `${getter}${env}`, 'src/app.js': app });
+      expect(await reported(), env).toEqual([]);
+    }
+  });
+
   it('does not follow package imports, type-only imports, shadowed names or files outside the root', async () => {
     write(NOT_FOLLOWED_IMPORTS);
     expect(await reported()).toEqual([]);

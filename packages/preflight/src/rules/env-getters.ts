@@ -104,12 +104,13 @@ interface ExportTable {
 const NO_EXPORTS: ExportTable = { names: new Map(), all: [] };
 
 /**
- * Only a file that mentions `env`, re-exports, or exports and imports something can export a
- * getter; other files are not parsed for it. (Plain searches: linear on any text.)
+ * Only a file that mentions `env`, re-exports, or exports (`export`, `exports`, a top-level `this`)
+ * and imports something can export a getter; other files are not parsed for it. (Plain searches:
+ * linear on any text.)
  */
 function mayExportGetter(text: string): boolean {
   if (/\benv\b|\bexport\s*(?:\*|\{|default\b)|\bmodule\.exports\b/.test(text)) return true;
-  const exports = /\bexport\b|\bexports\.[\w$]+\s*=|\bdefineProperty\s*\(\s*exports\b|\b__exportStar\b/.test(text);
+  const exports = /\bexport\b|\bexports\b|\bthis\b|\b__exportStar\b/.test(text);
   return exports && /\bfrom\s*['"\x60]|\brequire\s*\(/.test(text);
 }
 
