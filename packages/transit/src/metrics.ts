@@ -12,6 +12,13 @@ export type TransitMetric =
       readonly ok: boolean;
       readonly code?: string;
       readonly durationMs: number;
+      /**
+       * `true` on a failed batch call that Vault failed as a whole for one item's error (older Vault):
+       * not the failure of its items, which are resent in halves (calls with `resend`). Absent otherwise.
+       */
+      readonly split?: true;
+      /** `true` on a call that resends half of a split batch (see `split`). Absent otherwise. */
+      readonly resend?: true;
     }
   | { readonly type: 'cache'; readonly cache: 'encrypt' | 'decrypt'; readonly result: 'hit' | 'miss' }
   | {

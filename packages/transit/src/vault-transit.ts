@@ -1,4 +1,4 @@
-import { ConcurrencyLimit } from './concurrency-limit.ts';
+import { ConcurrencyLimit, type QueueOptions } from './concurrency-limit.ts';
 import { fromVaultCiphertext, vaultCiphertext } from './envelope.ts';
 import { closedError, TransitError, type TransitErrorCode } from './errors.ts';
 import type { MetricsHook } from './metrics.ts';
@@ -156,6 +156,33 @@ function isItemFailure(error: unknown): error is TransitError {
   );
 }
 
+/**
+ * The calls one batch may make in all when Vault fails it as a whole for one item's error and it is
+ * resent in halves: 1 + 4⌈log₂ n⌉, enough to isolate any two bad items of `n` (one takes
+ * 1 + 2⌈log₂ n⌉).
+ */
+function splitCallCap(n: number): number {
+  return 1 + 4 * (32 - Math.clz32(n - 1));
+}
+
+/**
+ * One batch that Vault failed as a whole for one item's error, being resent in halves. Shared by
+ * all its halves.
+ */
+interface Split {
+  readonly operation: 'decrypt' | 'rewrap';
+  readonly mount: string;
+  readonly key: string;
+  /** The batch's own queue options: an urgent batch's halves are urgent too. */
+  readonly queue: QueueOptions;
+  /** Calls the batch may still make (see {@link splitCallCap}); a failed half is split only while two are left. */
+  callsLeft: number;
+  /** Urgent batches: `performance.now()` by which a half must have its slot (see `#sendHalf`). */
+  readonly sendBy: number | undefined;
+  /** A failure of a call, not of an item: the answer of every half not sent yet. */
+  failure: TransitError | undefined;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Transit calls over the caller's node-vault client, with retry policy, error mapping and metrics. */
@@ -216,13 +243,20 @@ export class VaultTransit {
     this.#batches.close(closedError);
   }
 
+  /**
+   * `run` with retries. Batch calls pass `batch`: `resend` marks the calls of a split batch's
+   * halves in metrics, and `split(error)`, asked once when a call fails for good, says whether its
+   * items are resent in halves instead of failing with `error` (its metric then has `split: true`).
+   */
   async #call<T>(
     op: string,
     key: string,
     items: number,
     run: (requestOptions: Record<string, unknown>) => Promise<T>,
     recover?: (error: unknown) => T | undefined,
+    batch?: { readonly resend: boolean; readonly split: (error: TransitError) => boolean },
   ): Promise<T> {
+    const resend = batch?.resend ? ({ resend: true } as const) : {};
     for (let attempt = 1; ; attempt++) {
       if (this.#closed) throw closedError();
       const started = performance.now();
@@ -243,15 +277,33 @@ export class VaultTransit {
             ),
           this.#timeoutMs,
         );
-        this.#metrics?.({ type: 'vault-call', op, key, items, ok: true, durationMs: performance.now() - started });
+        this.#metrics?.({
+          type: 'vault-call',
+          op,
+          key,
+          items,
+          ok: true,
+          durationMs: performance.now() - started,
+          ...resend,
+        });
         return result;
       } catch (error) {
         const recovered = recover?.(error);
         if (recovered !== undefined) {
-          this.#metrics?.({ type: 'vault-call', op, key, items, ok: true, durationMs: performance.now() - started });
+          this.#metrics?.({
+            type: 'vault-call',
+            op,
+            key,
+            items,
+            ok: true,
+            durationMs: performance.now() - started,
+            ...resend,
+          });
           return recovered;
         }
         const mapped = classify(error, op, key);
+        const final = !mapped.retryable || attempt >= this.#attempts;
+        const split = final && batch?.split(mapped) === true;
         this.#metrics?.({
           type: 'vault-call',
           op,
@@ -260,8 +312,10 @@ export class VaultTransit {
           ok: false,
           code: mapped.code,
           durationMs: performance.now() - started,
+          ...resend,
+          ...(split ? ({ split: true } as const) : {}),
         });
-        if (!mapped.retryable || attempt >= this.#attempts) throw mapped;
+        if (final) throw mapped;
         await sleep(Math.random() * this.#backoffCapMs(attempt));
       }
     }
@@ -304,29 +358,86 @@ export class VaultTransit {
     const queue = urgent
       ? { urgent, maxWaitMs: this.budgetMs, timeoutError: () => this.#queueTimeout(operation, key) }
       : {};
-    return this.#batches.run(async () => {
-      const items = take();
+    // Older Vault (before vault#13111, about 1.10) failed the whole request, with no batch_results,
+    // when one item did not authenticate: such an error names no item, so it is not every item's.
+    // The batch is resent in halves, down to single items (see `#send`), each half queued for a slot
+    // of its own. An urgent batch settles within two budgets of now: one waiting for its slot, one
+    // for its calls, so a half must have its slot within one budget of now.
+    const split: Split = {
+      operation,
+      mount,
+      key,
+      queue,
+      callsLeft: 0,
+      sendBy: urgent ? performance.now() + this.budgetMs : undefined,
+      failure: undefined,
+    };
+    let items: readonly BatchItem[] = [];
+    const answer = await this.#batches.run(async () => {
+      items = take();
       if (items.length === 0) return [];
-      try {
-        return await this.#send(operation, mount, key, items);
-      } catch (error) {
-        // Vault before 1.7 failed the whole request, with no batch_results, when one item did not
-        // authenticate (vault#10842): such an error names no item, so it is not every item's. Each
-        // item is resent alone, in this slot and one at a time (at most one more call per item), and
-        // answers for itself. A batch of one was already that call.
-        if (items.length === 1 || !isItemFailure(error)) throw error;
-        return this.#sendEach(operation, mount, key, items);
-      }
+      split.callsLeft = splitCallCap(items.length) - 1;
+      return this.#send(items, split, false);
     }, queue);
+    return answer === 'split' ? this.#sendHalves(items, split) : answer;
   }
 
-  /** One batch call: per item, Vault's result or its error; throws when Vault failed the whole call. */
+  /** Both halves of `items` (the first one the larger), each in its own slot; their answers in order. */
+  async #sendHalves(items: readonly BatchItem[], split: Split): Promise<(BatchResult | TransitError)[]> {
+    const middle = Math.ceil(items.length / 2);
+    const halves = await Promise.all(
+      [items.slice(0, middle), items.slice(middle)].map((h) => this.#sendHalf(h, split)),
+    );
+    return halves.flat();
+  }
+
+  /**
+   * One half of a split batch, in a slot of its own (queued like the batch), split again if Vault
+   * fails it as a whole too. An item's own failure is its answer. Any other failure (Vault
+   * unavailable after retries, closed, forbidden, ...) is also the answer of every half not sent
+   * yet, which is then not sent. A half of an urgent batch that gets no slot by `sendBy` is not sent
+   * either: its items fail with the retryable unavailable error.
+   */
+  async #sendHalf(items: readonly BatchItem[], split: Split): Promise<(BatchResult | TransitError)[]> {
+    const { operation, key, sendBy } = split;
+    // Recorded before the slot is freed: the next half, handed that slot, must see it.
+    const fail = (error: unknown): TransitError[] => {
+      const mapped = classify(error, operation, key);
+      if (!isItemFailure(mapped)) split.failure ??= mapped;
+      return items.map(() => mapped);
+    };
+    let answer: (BatchResult | TransitError)[] | 'split';
+    try {
+      const timeoutError = () => this.#splitTimeout(operation, key);
+      const waitMs = sendBy === undefined ? undefined : sendBy - performance.now();
+      if (waitMs !== undefined && waitMs <= 0) throw timeoutError();
+      answer = await this.#batches.run(
+        () => (split.failure ? Promise.reject(split.failure) : this.#send(items, split, true)).catch(fail),
+        waitMs === undefined ? split.queue : { ...split.queue, maxWaitMs: waitMs, timeoutError },
+      );
+    } catch (error) {
+      return fail(error);
+    }
+    return answer === 'split' ? this.#sendHalves(items, split) : answer;
+  }
+
+  /**
+   * One batch call: per item, Vault's result or its error. When Vault fails the whole call for an
+   * item's error (integrity, key version) and the batch has more than one item and two calls left,
+   * `'split'`: its halves are to be resent. Throws when Vault failed the whole call otherwise.
+   */
   async #send(
-    operation: 'decrypt' | 'rewrap',
-    mount: string,
-    key: string,
     items: readonly BatchItem[],
-  ): Promise<(BatchResult | TransitError)[]> {
+    split: Split,
+    resend: boolean,
+  ): Promise<(BatchResult | TransitError)[] | 'split'> {
+    const { operation, mount, key } = split;
+    let halve = false;
+    const decide = (error: TransitError): boolean => {
+      halve = items.length > 1 && isItemFailure(error) && split.callsLeft >= 2;
+      if (halve) split.callsLeft -= 2;
+      return halve;
+    };
     const answer = await this.#call(
       operation,
       key,
@@ -363,7 +474,12 @@ export class VaultTransit {
         if (status === 500 && (results.length !== items.length || results.every(isUnnamedFailure))) return undefined;
         return { status, results };
       },
-    );
+      { resend, split: decide },
+    ).catch((error: unknown) => {
+      if (halve) return 'split' as const;
+      throw error;
+    });
+    if (answer === 'split') return answer;
     const results = answer.results;
     if (!Array.isArray(results) || results.length !== items.length) {
       throw new TransitError(
@@ -378,39 +494,19 @@ export class VaultTransit {
     );
   }
 
-  /**
-   * Each item in its own call, in order. An item's own failure is its answer; any other failure
-   * (Vault unavailable after retries, closed, forbidden, ...) is also the answer of every item not
-   * sent yet, which are then not sent.
-   */
-  async #sendEach(
-    operation: 'decrypt' | 'rewrap',
-    mount: string,
-    key: string,
-    items: readonly BatchItem[],
-  ): Promise<(BatchResult | TransitError)[]> {
-    const results: (BatchResult | TransitError)[] = [];
-    for (const item of items) {
-      try {
-        results.push(...(await this.#send(operation, mount, key, [item])));
-      } catch (error) {
-        const mapped = classify(error, operation, key);
-        if (isItemFailure(mapped)) {
-          results.push(mapped);
-          continue;
-        }
-        while (results.length < items.length) results.push(mapped);
-        break;
-      }
-    }
-    return results;
-  }
-
   /** Why an urgent batch gave up waiting for a slot: Vault is slow or down for longer than its budget. */
   #queueTimeout(operation: string, key: string): TransitError {
     return new TransitError(
       'ERR_TRANSIT_VAULT_UNAVAILABLE',
       `Vault ${operation} for transit key "${key}": every one of the batchConcurrency Vault calls stayed busy for longer than this call's retry budget (retry.attempts × retry.requestTimeoutMs + backoff), so it was not sent. Retryable: Vault is slow or down; raise batchConcurrency if it is only busy.`,
+    );
+  }
+
+  /** Why a half of a split urgent batch was not sent: it could not have settled within two budgets. */
+  #splitTimeout(operation: string, key: string): TransitError {
+    return new TransitError(
+      'ERR_TRANSIT_VAULT_UNAVAILABLE',
+      `Vault ${operation} for transit key "${key}": Vault failed a batch as a whole for one item's error (older Vault, before vault#13111), and this item's part of it got no batchConcurrency slot to be sent again within its retry budget (retry.attempts × retry.requestTimeoutMs + backoff), so it was not sent. Retryable.`,
     );
   }
 
