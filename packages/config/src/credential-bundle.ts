@@ -1,25 +1,39 @@
 import { foldLookalikes } from './lookalikes.ts';
 import { decodeSecret, decodeUtf8, printableText } from './secret-encoding.ts';
 
-/** One value of a JSON credential bundle, and whether its key names it as a secret. */
+/**
+ * What a bundle value is: `secret` (see {@link BundleField.role}); `public` when its key names it
+ * as not secret — an identifier (`client_id`, `project`, `client_email`, an `Arn`, a `token_uri`),
+ * a `public_key`, a JWK's public members, a Docker `auth`'s user — or it is a URL or connection
+ * string whose password is a secret field of its own; `other` for anything else (a
+ * `connection_string` with no password, a `seed`, a `scope`), which the pattern rules still read
+ * beside a secret.
+ */
+export type BundleRole = 'secret' | 'public' | 'other';
+
+/** One value of a JSON credential bundle, and what its key names it. */
 export interface BundleField {
   /** The string value (a number written as a number as its digits; `null` as an empty value). */
   readonly value: string;
   /**
-   * True under a key whose last word (after format words such as `value`, `hex`, `base64`, `pem`,
+   * `secret` under a key whose last word (after format words such as `value`, `hex`, `base64`, `pem`,
    * `data`) is `secret`, `password`, `passwd`, `pwd`, `pw`, `pass`, `passphrase`, `token`, `key`,
    * `credential`, `auth` (or their plurals, `apikey`, `privatekey`), not `public`/`publishable`:
    * `client_secret`, `SecretAccessKey`, `api_key_hex`, `token_value`, `client_pw`; not `client_id`,
    * `private_key_id`, `token_uri`, `token_type`, `public_key`. Digits on the last word do not
    * change it (`key1`, `secret_1`, `dbPassword1`), nor does `base` (`secret_key_base`); `jwt` and
-   * Docker's `identitytoken` are secret words too, and Vault AppRole's `secret_id` a secret; an
-   * `auth` whose value is a scheme name (`basic`, `bearer`) is not. The children of a secret-named
-   * object are secrets too (`password: { current, previous }`, `api_key: { value }`, `keys: [...]`),
-   * but not those named as identifiers (`id`, `name`, `project`, `email`, `url`), and unless one
-   * of them names the secret itself: then each is judged by its own key. The private members of a JWK (`k`, `d`, `p`, `q`, `dp`, `dq`, `qi`) are
-   * secrets; its other RFC members are not, and any other member is read by its name.
+   * Docker's `identitytoken` are secret words too, and Vault AppRole's `secret_id` (beside a
+   * `role_id`) a secret; an `auth` whose value is a scheme name (`basic`, `bearer`) is not. The
+   * children of a secret-named object are secrets too (`password: { current, previous }`,
+   * `api_key: { value }`, `keys: [...]`), but not a scalar named as an identifier (`id`, `name`,
+   * `project`, `email`, `url`) beside a sibling that holds the secret (`value`, or an object or
+   * array: `service_account: {…}`), and unless one of them names the secret itself: then each is
+   * judged by its own key. The private members of a JWK (`k`, `d`, `p`, `q`, `dp`, `dq`, `qi`) are
+   * secrets; its other RFC members are not, and any other member is read by its name. The password
+   * of a URL's userinfo or of a connection string's `Password=` part is a secret, whatever the key.
+   * A bundle with a secret-named key but no secret value in it has one empty secret (too short).
    */
-  readonly secret: boolean;
+  readonly role: BundleRole;
   /** The key length in bytes when it is not the value's UTF-8 length: a JWK member's base64url bytes. */
   readonly bytes?: number;
   /**
@@ -54,10 +68,11 @@ const SECRET_WORDS = new Set([
   'identitytoken',
 ]);
 const PUBLIC_WORDS = new Set(['public', 'publishable']);
-// Last words that name what identifies a credential, not the credential: a `project` or an `id` under
-// `credentials` or `tokens` is not one of its secrets.
+// Last words that name what identifies a credential, not the credential: a `project` or an `id` beside
+// the `value` of a token is not one of its secrets.
 const IDENTIFIER_WORDS = new Set([
   'id',
+  'arn',
   'ids',
   'uuid',
   'name',
@@ -132,19 +147,50 @@ function nameWords(name: string): string[] {
 
 /**
  * What a key's words (see {@link nameWords}) say of its value: `secret` when the last word is a
- * secret word (or the key is Vault AppRole's `secret_id`), `public` when a word says so
- * (`public_key`) or the last word names an identifier (`client_id`, `project`, `name`, `email`,
- * `url`), `format` when only format words are left (`value`: the value is whatever its parent is),
- * `other` for anything else.
+ * secret word (or the key is Vault AppRole's `secret_id`: `approle`, a `role_id` beside it),
+ * `public` when a word says so (`public_key`), `identifier` when the last word names one
+ * (`client_id`, `project`, `name`, `email`, `url`; AWS's `SecretId`, Azure's `keyVaultSecretId`),
+ * `format` when only format words are left (`value`: the value is whatever its parent is), `other`
+ * for anything else.
  */
-type KeyKind = 'secret' | 'public' | 'format' | 'other';
+type KeyKind = 'secret' | 'public' | 'identifier' | 'format' | 'other';
 
-function keyKind(words: readonly string[]): KeyKind {
+function keyKind(words: readonly string[], approle = false): KeyKind {
   const last = words.at(-1);
   if (last === undefined) return 'format';
   if (words.some((word) => PUBLIC_WORDS.has(word))) return 'public';
-  if (SECRET_WORDS.has(last) || (last === 'id' && words.at(-2) === 'secret')) return 'secret';
-  return IDENTIFIER_WORDS.has(last) ? 'public' : 'other';
+  if (SECRET_WORDS.has(last) || (approle && isWords(words, 'secret', 'id'))) return 'secret';
+  return IDENTIFIER_WORDS.has(last) ? 'identifier' : 'other';
+}
+
+/** True when a key's words are exactly `expected` (`secret_id`, `secretId`, `SECRET_ID`). */
+function isWords(words: readonly string[], ...expected: string[]): boolean {
+  return words.length === expected.length && words.every((word, i) => word === expected[i]);
+}
+
+// A password a value carries whatever its key: in a URL's userinfo (`postgres://app:…@db`,
+// `redis://:…@redis`), or a connection string's `Password=`, `Pwd=`, `AccountKey=` or
+// `SharedAccessKey=` part (ADO.NET quotes one with `;` in it, doubling the quote inside).
+const URL_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/[^/?#@:]*:([^/?#]*)@/i;
+const CONNECTION_PASSWORD =
+  /(?:^|;)\s*(?:password|pwd|accountkey|sharedaccesskey)\s*=\s*("(?:[^"]|"")*"|'(?:[^']|'')*'|[^;]*)/i;
+
+/** The password `value` carries (see above), percent-decoded or unquoted; undefined when none. */
+function carriedPassword(value: string): string | undefined {
+  const inUrl = URL_PASSWORD.exec(value)?.[1];
+  if (inUrl !== undefined) {
+    try {
+      return decodeURIComponent(inUrl);
+    } catch {
+      return inUrl;
+    }
+  }
+  const part = CONNECTION_PASSWORD.exec(value)?.[1]?.trim();
+  if (part === undefined) return undefined;
+  const quote = part[0];
+  return (quote === '"' || quote === "'") && part.length > 1 && part.endsWith(quote)
+    ? part.slice(1, -1).replaceAll(quote + quote, quote)
+    : part;
 }
 
 // The key types of RFC 7518 §6.1 and RFC 8037: an object with another `kty` is read by its names.
@@ -212,22 +258,39 @@ export function bundleFields(text: string): BundleField[] | undefined {
     fields.push(field);
     return true;
   };
-  /** `secret`: whether `node` is a secret; `lastWord`: the last word of the key it is under. */
-  const walk = (node: unknown, secret: boolean, depth: number, lastWord: string | undefined): boolean => {
+  // Whether a key names a secret: a bundle that has one but no secret value in it is refused.
+  let namesSecret = false;
+  /**
+   * `secret`: whether `node` is a secret; `lastWord`: the last word of the key it is under;
+   * `named`: whether that key names it as not secret (an identifier, a public key).
+   */
+  const walk = (
+    node: unknown,
+    secret: boolean,
+    depth: number,
+    lastWord: string | undefined,
+    named: boolean,
+  ): boolean => {
     if (typeof node === 'string') {
       const basic = secret && lastWord === 'auth' ? basicCredentials(node) : undefined;
       if (basic !== undefined)
-        return add({ value: basic.user, secret: false }) && add({ value: basic.password, secret: true });
+        return add({ value: basic.user, role: 'public' }) && add({ value: basic.password, role: 'secret' });
       if (secret && lastWord === 'auth' && AUTH_SCHEMES.has(node.toLowerCase()))
-        return add({ value: node, secret: false });
-      return secret || node.length > 0 ? add({ value: node, secret }) : true;
+        return add({ value: node, role: 'other' });
+      // A password in a URL or a connection string is a secret of its own, whatever the key (a
+      // `database_url` beside an `api_key`, a `url` of a `secret`); the rest of the value is its
+      // format, whose names repeat (`BlobEndpoint=…;QueueEndpoint=…`).
+      const password = carriedPassword(node);
+      if (password !== undefined && !add({ value: password, role: 'secret' })) return false;
+      if (secret) return add({ value: node, role: 'secret' });
+      return node.length > 0 ? add({ value: node, role: named || password !== undefined ? 'public' : 'other' }) : true;
     }
-    if (secret && typeof node === 'number') return add({ value: String(node), secret: true });
-    if (secret && node === null) return add({ value: '', secret: true });
+    if (secret && typeof node === 'number') return add({ value: String(node), role: 'secret' });
+    if (secret && node === null) return add({ value: '', role: 'secret' });
     if (typeof node !== 'object' || node === null) return true;
     if (depth >= MAX_BUNDLE_DEPTH) return false;
     // An array's items are named by the array's key; an object's children by their own.
-    if (Array.isArray(node)) return node.every((child) => walk(child, secret, depth + 1, lastWord));
+    if (Array.isArray(node)) return node.every((child) => walk(child, secret, depth + 1, lastWord, named));
     // A JWK names its members by the RFCs, not by words: `k` is the key, `n` and `e` are public.
     const kty = (node as { kty?: unknown }).kty;
     if (typeof kty === 'string' && JWK_TYPES.has(kty)) return walkJwk(node, depth);
@@ -238,37 +301,54 @@ export function bundleFields(text: string): BundleField[] | undefined {
     // unless one of them names the secret itself: then the others are its metadata (a Vault `auth`
     // holds `client_token` beside `accessor` and `num_uses`; an OAuth `token` holds `access_token`
     // beside `token_type`, `expires_in` and `scope`) and each is judged by its own name.
-    const entries = Object.entries(node).map(([key, child]) => {
-      const words = nameWords(key);
-      return { child, kind: keyKind(words), last: words.at(-1) };
-    });
+    const keys = Object.entries(node).map(([key, child]) => ({ child, words: nameWords(key) }));
+    // Vault AppRole: a `secret_id` is the secret beside a `role_id` (elsewhere it names one: AWS's `SecretId`).
+    const approle = keys.some(({ words }) => isWords(words, 'role', 'id'));
+    const entries = keys.map(({ child, words }) => ({ child, kind: keyKind(words, approle), last: words.at(-1) }));
+    if (entries.some(({ kind }) => kind === 'secret')) namesSecret = true;
     const inherits = secret && !entries.some(({ kind }) => kind === 'secret');
+    // A scalar named as an identifier is metadata, not a secret, when a sibling holds the secret: a
+    // `value` (`github: { id, name, value }`) or a credential inside (`project` beside
+    // `service_account: {…}` or `jwk: {…}`). In a map of secrets (`passwords: { admin, user }`), or
+    // alone (`password: { name }`), it is one of the secrets, and so is an identifier-named object.
+    const held = entries.some(
+      ({ child, kind }) => kind === 'format' || (kind !== 'public' && typeof child === 'object' && child !== null),
+    );
     return entries.every(({ child, kind, last }) => {
       if (tokenInstead && typeof child === 'string' && last === 'auth') {
         const basic = basicCredentials(child);
         if (basic !== undefined && basic.password.length === 0) return true;
       }
-      const childSecret = kind === 'secret' || (secret && (kind === 'format' || (kind === 'other' && inherits)));
-      return walk(child, childSecret, depth + 1, last);
+      const metadata = kind === 'identifier' && held && (typeof child !== 'object' || child === null);
+      const inherited = kind === 'other' || (kind === 'identifier' && !metadata);
+      const childSecret = kind === 'secret' || (secret && (kind === 'format' || (inherited && inherits)));
+      return walk(child, childSecret, depth + 1, last, kind === 'public' || kind === 'identifier');
     });
   };
   const walkJwk = (jwk: object, depth: number): boolean =>
     Object.entries(jwk).every(([member, child]) => {
-      if (JWK_MEMBERS.has(member)) return walk(child, false, depth + 1, undefined);
+      if (JWK_MEMBERS.has(member)) return walk(child, false, depth + 1, undefined, true);
       if (!JWK_PRIVATE_MEMBERS.has(member)) {
         const words = nameWords(member);
-        return walk(child, keyKind(words) === 'secret', depth + 1, words.at(-1));
+        const kind = keyKind(words);
+        if (kind === 'secret') namesSecret = true;
+        return walk(child, kind === 'secret', depth + 1, words.at(-1), kind === 'public' || kind === 'identifier');
       }
-      if (typeof child !== 'string') return walk(child, true, depth + 1, undefined);
+      if (typeof child !== 'string') return walk(child, true, depth + 1, undefined, false);
       // A JWK member's key bytes: its base64url decoded (undefined when it is not base64url).
       const bytes = decodeSecret(child, 'base64url')?.bytes;
       const text = bytes === undefined ? undefined : printableText(Buffer.from(child, 'base64url'));
       return add({
         value: child,
-        secret: true,
+        role: 'secret',
         ...(bytes === undefined ? {} : { bytes }),
         ...(text === undefined ? {} : { text }),
       });
     });
-  return walk(parsed, false, 0, undefined) && fields.length > 0 ? fields : undefined;
+  if (!walk(parsed, false, 0, undefined, false)) return undefined;
+  // A key names a secret but holds none (`"auth": "none"` beside a long `host`, `password: { name,
+  // url }` of a vault path): the bundle is no credential, and its other values are not measured as
+  // one. It has an empty secret, which is too short.
+  if (namesSecret && !fields.some(({ role }) => role === 'secret')) fields.push({ value: '', role: 'secret' });
+  return fields.length > 0 ? fields : undefined;
 }

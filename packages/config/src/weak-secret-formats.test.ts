@@ -484,3 +484,95 @@ describe('assessSecret (bundle values that are not secrets)', () => {
       expect(assessSecret(value, options), options.encoding).toContain('sequential');
   });
 });
+
+describe('assessSecret (bundle values that are not secrets: what they must not hide)', () => {
+  const S = random(30);
+  const judged = (bundle: unknown): [string, ReturnType<typeof assessSecret>][] =>
+    everyForm(JSON.stringify(bundle)).map(([value, options]) => [
+      `${JSON.stringify(bundle)} ${options.encoding}`,
+      assessSecret(value, options),
+    ]);
+
+  it('judges an identifier-named value of a map of secrets as a secret, unless a sibling holds the secret', () => {
+    for (const bundle of [
+      { tokens: { group: S, project: 'hunter2' } },
+      { api_tokens: { zone: S, account: 'hunter2' } },
+      { passwords: { admin: S, user: 'hunter2' } },
+      { credentials: { account: { current: 'hunter2', previous: S } } },
+      { keys: { user: ['hunter2'], admin: [S] } },
+      { secrets: { REDIS_URI: 'redis://:hunter2@redis:6379/0' } },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
+    for (const bundle of [
+      { passwords: { user1: 'Password-For-Acme-Prod-2024!', user2: 'hunter2' } },
+      { credentials: { service_account: 'Acme-Prod-Password-2024!' } },
+      { secrets: { DATABASE_URL: 'postgres://app:password@db.internal.acme.io:5432/app' } },
+      { password: { name: 'Winter-Password-2024!acme-prod' } },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('weak-word');
+  });
+
+  it('refuses a bundle whose secret-named keys hold no secret, however long its other values', () => {
+    for (const bundle of [
+      { auth: 'basic', username: 'deploy-bot@acme-prod.iam', url: 'https://registry.acme-prod.io/v2' },
+      { http: { auth: 'bearer', endpoint: 'https://api.acme-prod.io/v2/hooks', user: 'svc-deploy-7' } },
+      { host: 'redis-prod-7.internal.acme.io', auth: 'none' },
+      { password: { name: 'deploy-bot', url: 'https://vault.acme-prod.io/v1/kv/db' } },
+      { auth: { user: 'hunter2', role_id: crypto.randomUUID() } },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
+  });
+
+  it('reads values that are not named as identifiers with the pattern rules beside a secret', () => {
+    for (const [label, rules] of judged({
+      api_key: S,
+      connection_string: 'Server=db;User Id=sa;Password=abcdefgh1234;',
+    }))
+      expect(rules, label).toContain('sequential');
+    for (const bundle of [
+      { api_key: S, database_url: 'postgres://app:xyzxyzxyzxyzxyz@db/app' },
+      { api_key: S, seed: 'abcabcabcabcabcabc' },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('repeated-pattern');
+  });
+
+  it('judges the password of a URL or a connection string as a secret, whatever its key', () => {
+    for (const bundle of [
+      { secret: { url: 'postgres://app:hunter2@db' } },
+      { secret: { url: 'postgres://app:hunter2@db.internal.acme-prod.io:5432/app' } },
+      { api_key: S, database_url: 'postgres://app:hunter2@db/app' },
+      { database_url: 'postgres://app:hunter2@db.internal.acme-prod.io:5432/app', host: 'db.internal.acme-prod.io' },
+      { client_secret: S, connection_string: 'Server=db;User Id=sa;Password=hunter2;' },
+      { client_secret: S, connection_string: "Server=db;User Id=sa;Password='hun;ter2';" },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
+    for (const bundle of [
+      { api_key: S, database_url: `postgres://app:${random(30)}@db/app` },
+      { database_url: `postgres://app:${encodeURIComponent(randomBytes(30).toString('base64'))}@db.internal/app` },
+      {
+        api_key: S,
+        connection_string: `DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=${randomBytes(64).toString('base64')};EndpointSuffix=core.windows.net`,
+      },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
+  });
+
+  it('reads a secret_id as Vault AppRole secret only beside a role_id', () => {
+    for (const bundle of [
+      { SecretId: 'arn:aws:secretsmanager:us-east-1:538402917465:secret:prod/db-AbCdEf', api_key: S },
+      {
+        tenant_id: crypto.randomUUID(),
+        client_id: crypto.randomUUID(),
+        client_secret: S,
+        keyVaultSecretId: `https://kv-acme.vault.azure.net/secrets/gw-cert/${randomBytes(16).toString('hex')}`,
+      },
+      { secret_id: 'db-password', client_secret: S },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
+    for (const bundle of [
+      { role_id: crypto.randomUUID(), secretId: 'hunter2' },
+      { approle: { RoleId: crypto.randomUUID(), SECRET_ID: 'hunter2' } },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
+  });
+});
