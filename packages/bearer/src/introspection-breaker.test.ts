@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { closeServer, listen } from '../test/harness.ts';
+import { closeServer, flush, listen, until } from '../test/harness.ts';
 import { TEST_AUDIENCE as AUD, TEST_ISSUER as ISS, useIntrospectionServer } from '../test/introspection-server.ts';
 import { BearerError } from './errors.ts';
 import { createIntrospector } from './introspection.ts';
@@ -60,6 +60,27 @@ async function failure(promise: Promise<unknown>, token: string): Promise<Bearer
 type Verifier = ReturnType<typeof verifierWith>;
 const retryAfterOf = (verifier: Verifier, error: BearerError): string | undefined =>
   verifier.toResponse(error).headers['retry-after'];
+
+/**
+ * A `fetch` that records the token of every call, and sends the call for `token` only once
+ * `answer()` is called: a test can move a faked clock while that call is in flight.
+ */
+function holdingFetch(token: string): { fetch: typeof fetch; sent: string[]; answer: () => void } {
+  const sent: string[] = [];
+  let answer: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => {
+    answer = resolve;
+  });
+  return {
+    sent,
+    answer: () => answer(),
+    fetch: (input, init) => {
+      const what = new URLSearchParams(String(init?.body)).get('token') ?? '';
+      sent.push(what);
+      return what === token ? held.then(() => fetch(input, init)) : fetch(input, init);
+    },
+  };
+}
 
 /** Sends `count` distinct garbage tokens one after another; returns the error codes. */
 async function flood(verifier: Verifier, count: number, prefix = 'garbage'): Promise<string[]> {
@@ -424,7 +445,8 @@ describe('introspection failure policy', () => {
     await listen(server);
     try {
       const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/introspect`;
-      const verifier = verifierWith({ endpoint, failureThreshold: 1, maxConcurrentCalls: 1 });
+      // The request waits for the confirmation only until its own deadline: far off, as the test holds it.
+      const verifier = verifierWith({ endpoint, failureThreshold: 1, maxConcurrentCalls: 1, timeoutMs: 30_000 });
       await expect(verifier.verify(ACTIVE)).resolves.toMatchObject({ issuer: ISS });
       holdActive = true;
       const poisoned = verifier.verify('poison-1');
@@ -606,81 +628,134 @@ describe('the token remembered to confirm an outage with', () => {
     });
   });
 
-  it('sends nothing once the confirmation ran out of time while its client assertion was being signed', async () => {
-    const { privateKey } = await generateKeyPair('ES256');
-    as.answer = (token) =>
-      token === ACTIVE
-        ? { active: true, token_type: 'Bearer', aud: AUD, iss: ISS, exp: Math.floor(now / 1000) + 600 }
-        : { status: 500, body: 'unavailable' };
-    const sent: string[] = [];
-    const verifier = verifierWith({
-      authentication: { method: 'private_key_jwt', privateKey, algorithm: 'ES256', keyId: 'k1' },
-      failureThreshold: 1,
-      failureBackoffMs: 10_000,
-      timeoutMs: 200,
-      fetch: (input, init) => {
-        sent.push(new URLSearchParams(String(init?.body)).get('token') ?? '');
-        return fetch(input, init);
-      },
+  describe('with real deadlines (timers and the monotonic clock faked alike)', () => {
+    // Both clocks move together, so a request's own deadline (timeoutMs after its call was sent)
+    // comes before that of the confirmation its failure started, as in production.
+    beforeEach(() => {
+      vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
     });
-    await verifier.verify(ACTIVE);
-    // The second signature (the confirmation's assertion) waits until the breaker has opened.
-    const sign = crypto.subtle.sign.bind(crypto.subtle);
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let signed: Promise<unknown> = Promise.resolve();
-    let signatures = 0;
-    const spy = vi.spyOn(crypto.subtle, 'sign').mockImplementation((...args: Parameters<SubtleCrypto['sign']>) => {
-      signatures++;
-      const result = signatures === 2 ? gate.then(() => sign(...args)) : sign(...args);
-      signed = result;
-      return result;
-    });
-    try {
-      const opening = await failure(verifier.verify('poison-1'), 'poison-1');
-      expect(retryAfterOf(verifier, opening)).toBe('10');
-      release();
-      await signed;
-      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-      expect(sent).toEqual([ACTIVE, 'poison-1']);
-    } finally {
-      spy.mockRestore();
-    }
-  });
 
-  it('bounds the confirmation by timeoutMs, the key lookup of a signed (RFC 9701) answer included', async () => {
-    const { privateKey, publicKey } = await generateKeyPair('ES256');
-    const keys = staticJwks({ keys: [{ ...(await exportJWK(publicKey)), kid: 'as-1', alg: 'ES256' }] });
-    let hang = false;
-    const hanging: KeySource = {
-      ...keys,
-      getKey: (header, token) => (hang ? new Promise<never>(() => undefined) : keys.getKey(header, token)),
-    };
-    const type = 'application/token-introspection+jwt';
-    const signed = await new SignJWT({
-      iss: ISS,
-      aud: 'orders-api',
-      token_introspection: { active: true, token_type: 'Bearer', aud: AUD, iss: ISS },
-    })
-      .setProtectedHeader({ alg: 'ES256', kid: 'as-1', typ: 'token-introspection+jwt' })
-      .sign(privateKey);
-    as.answer = (token) => (token === ACTIVE ? { type, body: signed } : { status: 500, body: 'unavailable' });
-    const verifier = verifierWith({
-      jwtResponse: { keys: hanging, algorithms: ['ES256'] },
-      failureThreshold: 1,
-      failureBackoffMs: 10_000,
-      timeoutMs: 200,
+    it('sends nothing once the confirmation ran out of time while its client assertion was being signed', async () => {
+      const { privateKey } = await generateKeyPair('ES256');
+      as.answer = (token) =>
+        token === ACTIVE
+          ? { active: true, token_type: 'Bearer', aud: AUD, iss: ISS, exp: Math.floor(now / 1000) + 600 }
+          : { status: 500, body: 'unavailable' };
+      const calls = holdingFetch('poison-1');
+      const verifier = verifierWith({
+        authentication: { method: 'private_key_jwt', privateKey, algorithm: 'ES256', keyId: 'k1' },
+        failureThreshold: 1,
+        failureBackoffMs: 10_000,
+        timeoutMs: 200,
+        fetch: calls.fetch,
+      });
+      await verifier.verify(ACTIVE);
+      // The second signature (the confirmation's assertion) waits until the test lets it go.
+      const sign = crypto.subtle.sign.bind(crypto.subtle);
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let signed: Promise<unknown> = Promise.resolve();
+      let signatures = 0;
+      const spy = vi.spyOn(crypto.subtle, 'sign').mockImplementation((...args: Parameters<SubtleCrypto['sign']>) => {
+        signatures++;
+        const result = signatures === 2 ? gate.then(() => sign(...args)) : sign(...args);
+        signed = result;
+        return result;
+      });
+      try {
+        let settled = false;
+        const opening = failure(verifier.verify('poison-1'), 'poison-1').finally(() => {
+          settled = true;
+        });
+        await until(() => calls.sent.includes('poison-1'), 'the call for poison-1');
+        // The server fails it 100 ms after it was sent: the confirmation starts then, with its own
+        // 200 ms, and its assertion is being signed.
+        await vi.advanceTimersByTimeAsync(100);
+        calls.answer();
+        await until(() => signatures === 2, 'the confirmation to be signing');
+        // The request's own deadline: its 503 comes now, with the default Retry-After (the
+        // confirmation has not ended, so whether the breaker opens is not known yet).
+        await vi.advanceTimersByTimeAsync(100);
+        await flush();
+        expect(settled).toBe(true);
+        expect(retryAfterOf(verifier, await opening)).toBe('5');
+        // The confirmation's own timeoutMs runs out while it is still being signed; the signature only
+        // comes after that, and the confirmation sends nothing.
+        await vi.advanceTimersByTimeAsync(100);
+        release();
+        await signed;
+        await flush();
+        expect(calls.sent).toEqual([ACTIVE, 'poison-1']);
+        expect(as.calls.map((call) => call.params.get('token'))).toEqual([ACTIVE, 'poison-1']);
+        // It failed, so the breaker opened when it ended: the next request is refused without a call,
+        // with the whole window.
+        const next = await failure(verifier.verify('next-token'), 'next-token');
+        expect(next.message).toContain('failureBackoffMs');
+        expect(retryAfterOf(verifier, next)).toBe('10');
+        expect(calls.sent).toHaveLength(2);
+      } finally {
+        spy.mockRestore();
+      }
     });
-    await expect(verifier.verify(ACTIVE)).resolves.toMatchObject({ issuer: ISS });
-    // The server answers the confirmation, but the keys to verify its answer never come: the
-    // confirmation fails within timeoutMs instead of holding the request (and the breaker) for good.
-    hang = true;
-    const opening = await failure(verifier.verify('poison-1'), 'poison-1');
-    expect(as.calls.map((call) => call.params.get('token'))).toEqual([ACTIVE, 'poison-1', ACTIVE]);
-    expect(retryAfterOf(verifier, opening)).toBe('10');
-    expect((await failure(verifier.verify('next-token'), 'next-token')).message).toContain('failureBackoffMs');
-    expect(as.calls).toHaveLength(3);
+
+    it('bounds the confirmation by timeoutMs, the key lookup of a signed (RFC 9701) answer included', async () => {
+      const { privateKey, publicKey } = await generateKeyPair('ES256');
+      const keys = staticJwks({ keys: [{ ...(await exportJWK(publicKey)), kid: 'as-1', alg: 'ES256' }] });
+      let hang = false;
+      let hungLookups = 0;
+      const hanging: KeySource = {
+        ...keys,
+        getKey: (header, token) => {
+          if (!hang) return keys.getKey(header, token);
+          hungLookups++;
+          return new Promise<never>(() => undefined);
+        },
+      };
+      const type = 'application/token-introspection+jwt';
+      const signed = await new SignJWT({
+        iss: ISS,
+        aud: 'orders-api',
+        token_introspection: { active: true, token_type: 'Bearer', aud: AUD, iss: ISS },
+      })
+        .setProtectedHeader({ alg: 'ES256', kid: 'as-1', typ: 'token-introspection+jwt' })
+        .sign(privateKey);
+      as.answer = (token) => (token === ACTIVE ? { type, body: signed } : { status: 500, body: 'unavailable' });
+      const calls = holdingFetch('poison-1');
+      const verifier = verifierWith({
+        jwtResponse: { keys: hanging, algorithms: ['ES256'] },
+        failureThreshold: 1,
+        failureBackoffMs: 10_000,
+        timeoutMs: 200,
+        fetch: calls.fetch,
+      });
+      await expect(verifier.verify(ACTIVE)).resolves.toMatchObject({ issuer: ISS });
+      hang = true;
+      let settled = false;
+      const opening = failure(verifier.verify('poison-1'), 'poison-1').finally(() => {
+        settled = true;
+      });
+      await until(() => calls.sent.includes('poison-1'), 'the call for poison-1');
+      // The server fails it 100 ms after it was sent. It answers the confirmation at once, but the keys
+      // to verify that answer never come.
+      await vi.advanceTimersByTimeAsync(100);
+      calls.answer();
+      await until(() => hungLookups === 1, 'the key lookup of the confirmation');
+      expect(as.calls.map((call) => call.params.get('token'))).toEqual([ACTIVE, 'poison-1', ACTIVE]);
+      // The request's own deadline: its 503 comes now, without waiting for the confirmation.
+      await vi.advanceTimersByTimeAsync(100);
+      await flush();
+      expect(settled).toBe(true);
+      expect(retryAfterOf(verifier, await opening)).toBe('5');
+      // The confirmation's own timeoutMs: it fails instead of holding its slot (and the breaker) for
+      // good, and the breaker opens; the next request is refused without a call, with the whole window.
+      await vi.advanceTimersByTimeAsync(100);
+      await flush();
+      const next = await failure(verifier.verify('next-token'), 'next-token');
+      expect(next.message).toContain('failureBackoffMs');
+      expect(retryAfterOf(verifier, next)).toBe('10');
+      expect(as.calls).toHaveLength(3);
+    });
   });
 });

@@ -431,8 +431,8 @@ export function createIntrospectionTransport<Answer>(
       const answer = await byDeadline(readAnswer(reply), deadline);
       if (answer === LATE) {
         throw unavailable(
-          'The introspection answer could not be read within introspection.timeoutMs (the keys of a signed ' +
-            'answer did not come in time); check introspection.jwtResponse.keys.',
+          'The introspection answer could not be verified within introspection.timeoutMs (the answer came ' +
+            "late, or its keys did); check the endpoint's latency and introspection.jwtResponse.keys.",
         );
       }
       return answer;

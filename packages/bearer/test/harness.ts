@@ -147,6 +147,34 @@ export function closeServer(server: Server): Promise<void> {
   });
 }
 
+/** The real timers, taken before any test fakes them. */
+const realTimers = { setTimeout, clearTimeout };
+
+/** Lets pending I/O callbacks and promise jobs run, without moving any clock. */
+export async function flush(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Waits for real I/O until `condition` holds, without moving any clock. With timers faked,
+ * `expect.poll` and `vi.waitFor` advance them on every retry: that would move the very deadlines a
+ * test checks. Gives up after `limitMs` of real time.
+ */
+export async function until(condition: () => boolean, what: string, limitMs = 5_000): Promise<void> {
+  let expired = false;
+  const limit = realTimers.setTimeout(() => {
+    expired = true;
+  }, limitMs);
+  try {
+    while (!condition()) {
+      if (expired) throw new Error(`gave up waiting for ${what}`);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    realTimers.clearTimeout(limit);
+  }
+}
+
 export const HARNESSES: readonly Harness[] = [
   {
     name: 'express',
