@@ -524,6 +524,43 @@ describe('createSanitizer', () => {
       }
     });
 
+    it('does not count what the rewrite added to URLs that maxOutputChars cuts off', () => {
+      // Eight `<b title='…200 raw quotes…'>` left open before 250 `<p>x`, then 4,096 links the rewrite
+      // makes 253 characters longer (1 M characters): whole, the output fails closed. Cut at 2.4 M
+      // characters before the links, it was kept (2.4 MB from 60 KB, no link written), the links still
+      // counted: past 8 × the input + 1 MiB plus what the rewrite added to the URLs written (none).
+      let opened = '';
+      for (let i = 0; i < 8; i++) opened += `<b title='${i}${'"'.repeat(200)}'>`;
+      const input = `<p>${opened}${'<p>x'.repeat(250)}${'<a href=x></a>'.repeat(4096)}`;
+      expect(input.length).toBe(60_051);
+      for (const verify of ['standard', 'strict'] as const) {
+        const hook = lengthening('link', 250);
+        const s = createSanitizer({ verify, rewriteUrl: hook.rewriteUrl, limits: { maxOutputChars: 2_400_000 } });
+        const result = s.sanitize(input);
+        expect(hook.added).toBe(4096 * 253);
+        expect(result).toMatchObject({ failedClosed: true, failure: AMPLIFICATION_FAILURE });
+        expect(result.html.length).toBeLessThanOrEqual(outputBound(input.length));
+      }
+    });
+
+    it('keeps a cut document whose written URLs the rewrite lengthened past the bound of the input alone', () => {
+      // 1,300 images given 1,000-character proxy URLs with `&`-separated parameters are 3.9 MB written.
+      // Cut at 2 M characters, the images written keep what the rewrite added to them: the cut is longer
+      // than 8 × the input + 1 MiB.
+      let images = '';
+      for (let i = 0; i < 1300; i++) images += `<img src="https://i.ex.com/${i}.png">`;
+      const input = `<p>${images}</p>`;
+      for (const preset of ['ugc', 'email'] as const) {
+        const hook = lengthening('image', 1000, '&s');
+        const s = createSanitizer({ preset, rewriteUrl: hook.rewriteUrl, limits: { maxOutputChars: 2_000_000 } });
+        const result = s.sanitize(input);
+        expect(result).toMatchObject({ failedClosed: false, truncated: true });
+        expect(result.html.length).toBeGreaterThan(outputBound(input.length));
+        expect(result.html.length).toBeLessThanOrEqual(2_000_000);
+        expect(result.html.match(/<img /g)?.length ?? 0).toBeGreaterThan(600);
+      }
+    });
+
     it('counts what the rewrite added to URLs in every place the parser keeps them, once each', () => {
       // Links in paragraphs, in a ruby's bracket-only rp and in a table cell, and the background of a
       // col inside a table, each lengthened by 250 characters: every one is written, so every one counts.

@@ -50,8 +50,10 @@ export function parseInFlowContainer(html: string): Fragment {
  * multiplied, it let any URL, however short, buy 8 to 32 times what the hook adds: 256
  * `<a href=x></a>` given 250 characters each paid for 5.8 KB of quote-laden clones kept as 1.35 MB.
  * Only URLs that survive the first parse are added after it ({@link verifyOutput}): 4,096 such links
- * in an rp with text, which normalizing drops, paid for 60 KB of clones kept as 2.4 MB. It is not in
- * the element basis (a rewrite adds characters, not elements).
+ * in an rp with text, which normalizing drops, paid for 60 KB of clones kept as 2.4 MB. The output
+ * kept adds only the URLs it writes: the same links after those clones, cut off by maxOutputChars,
+ * paid for the 2.4 MB of clones before them. It is not in the element basis (a rewrite adds
+ * characters, not elements).
  *
  * What grows the tree past the basis is the parser cloning open formatting elements, with their
  * attributes, into every new paragraph, list item or cell ("reconstruct the active formatting
@@ -408,18 +410,20 @@ function stabilize(
 }
 
 /**
- * What `rewriteUrl` added to the URLs of `tree`, the normalized first parse of sanitize-html's
- * output, given what it added to each attribute sanitize-html kept (`rewritten`). The parser drops
- * some of what sanitize-html keeps (a `<col>` or `<td>` outside a table, with its style), and
- * normalizing drops more (an rp with text, with its links): what the hook added to those is not
- * written, and counted it would pay for clones. Every element of this parse was created for one
- * start tag of that output, and its clones share that tag's attribute list, so each list in the tree
- * counts once, not per clone; and an attribute counts at most as many times as sanitize-html wrote it.
+ * What `rewriteUrl` added to the URLs of `tree`, given what it added to each attribute sanitize-html
+ * kept (`rewritten`), and those of its attributes that count, each with how many times (`surviving`:
+ * passed back as `rewritten`, the same for a later tree of the output, so no URL counts there more
+ * often than here). The parser drops some of what sanitize-html keeps (a `<col>` or `<td>` outside a
+ * table, with its style), normalizing drops more (an rp with text, with its links) and a cut drops the
+ * rest of the output: what the hook added to those is not written, and counted it would pay for clones.
+ * Every element of the first parse was created for one start tag of sanitize-html's output, and its
+ * clones share that tag's attribute list, so each list counts once, not per clone; and an attribute
+ * counts at most as many times as `rewritten` says (sanitize-html wrote it).
  */
 function survivingRewriteGrowth(
   tree: Fragment,
   rewritten: ReadonlyMap<string, RewrittenAttribute>,
-): { parsed: number; written: number } {
+): { parsed: number; written: number; surviving: Map<string, RewrittenAttribute> } {
   const lists = new Set<DefaultTreeAdapterTypes.Element['attrs']>();
   const stack: ParentNode[] = [tree];
   while (stack.length > 0) {
@@ -430,21 +434,24 @@ function survivingRewriteGrowth(
       stack.push(node);
     }
   }
-  const found = new Map<RewrittenAttribute, number>();
+  const found = new Map<string, number>();
   for (const attrs of lists) {
     for (const a of attrs) {
-      const record = rewritten.get(rewrittenAttributeKey(a.name, a.value));
-      if (record !== undefined) found.set(record, (found.get(record) ?? 0) + 1);
+      const key = rewrittenAttributeKey(a.name, a.value);
+      if (rewritten.has(key)) found.set(key, (found.get(key) ?? 0) + 1);
     }
   }
   let parsed = 0;
   let written = 0;
-  for (const [record, starts] of found) {
+  const surviving = new Map<string, RewrittenAttribute>();
+  for (const [key, starts] of found) {
+    const record = rewritten.get(key) as RewrittenAttribute;
     const count = Math.min(starts, record.count);
     parsed += count * record.parsed;
     written += count * record.written;
+    surviving.set(key, { ...record, count });
   }
-  return { parsed, written };
+  return { parsed, written, surviving };
 }
 
 /**
@@ -455,6 +462,7 @@ function survivingRewriteGrowth(
  * `rewriteUrl` added to each kept attribute (`rewritten`), the first parse is bounded by the basis
  * as given, and everything after it, that parse's tag and attribute characters included, by the
  * basis counting only the URLs that survive into its tree; that basis is returned for the strict pass.
+ * The output kept, once cut or re-parsed into another tree, counts only the URLs that tree writes.
  */
 export function verifyOutput(
   candidate: string,
@@ -470,19 +478,30 @@ export function verifyOutput(
   const { tree } = parsed;
   const violation = normalize(tree, policy, report, 'close');
   if (violation !== undefined) return { verified: { ok: false, reason: violation }, basis };
+  let surviving: ReadonlyMap<string, RewrittenAttribute> | undefined;
   if (rewritten !== undefined && rewritten.size > 0) {
-    const surviving = survivingRewriteGrowth(tree, rewritten);
+    const growth = survivingRewriteGrowth(tree, rewritten);
+    surviving = growth.surviving;
     basis = {
       ...basis,
-      parsedRewriteGrowth: Math.min(basis.parsedRewriteGrowth, surviving.parsed),
-      writtenRewriteGrowth: Math.min(basis.writtenRewriteGrowth, surviving.written),
+      parsedRewriteGrowth: Math.min(basis.parsedRewriteGrowth, growth.parsed),
+      writtenRewriteGrowth: Math.min(basis.writtenRewriteGrowth, growth.written),
     };
     budget = budgetFor(basis);
     if (parsed.attributeChars > budget.attributeChars) {
       return { verified: { ok: false, reason: ATTRIBUTE_AMPLIFICATION_FAILURE }, basis };
     }
   }
-  return { verified: verifyTree(candidate, tree, policy, report, budget), basis };
+  const verified = verifyTree(candidate, tree, policy, report, budget);
+  if (!verified.ok || surviving === undefined || verified.tree === tree) return { verified, basis };
+  // A cut, or a re-parse, can drop URLs of the first parse's tree (the cut: all of them past
+  // maxOutputChars), which then paid for the output limit all the same: the output kept is bounded by
+  // what the hook added to the URLs it writes.
+  const written = survivingRewriteGrowth(verified.tree, surviving).written;
+  const limit = budgetFor({ ...basis, writtenRewriteGrowth: Math.min(basis.writtenRewriteGrowth, written) });
+  if (verified.html.length > limit.outputChars)
+    return { verified: { ok: false, reason: AMPLIFICATION_FAILURE }, basis };
+  return { verified, basis };
 }
 
 /** {@link verifyOutput} from the normalized first parse of `candidate` on. */
