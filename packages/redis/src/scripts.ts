@@ -104,8 +104,11 @@ function evalWithReload(
  * {@link runScript} of a new process is one EVALSHA instead of EVALSHA, NOSCRIPT and EVAL with the
  * whole script, which under load can exceed a store's per-call timeout. Throws
  * `ERR_REDIS_UNAVAILABLE` (retryable) when a node cannot be reached, `ERR_REDIS_TIMEOUT` after
- * `timeoutMs`. Redis may still lose the scripts later (`SCRIPT FLUSH`, a restart, a failover):
- * {@link runScript} reloads them then, so loading is an optimisation, never required.
+ * `timeoutMs`, and `ERR_REDIS_UNEXPECTED_REPLY` (not retryable: calling again cannot help) when
+ * Redis refuses `SCRIPT LOAD` itself (`NOPERM`: an ACL denies `script|load`; unknown command:
+ * renamed, disabled, or a proxy without it). Redis may still lose the scripts later (`SCRIPT
+ * FLUSH`, a restart, a failover): {@link runScript} reloads them then, so loading is an
+ * optimisation, never required.
  *
  * @example
  * ```ts
@@ -158,11 +161,7 @@ async function load(client: RedisClient, scripts: readonly RedisScript[], signal
         try {
           sha1 = await node.script('LOAD', script.lua);
         } catch (error) {
-          throw new RedisStoreError(
-            'ERR_REDIS_UNAVAILABLE',
-            `loading script ${script.name} failed (see cause); check that Redis is reachable.`,
-            { cause: safeCause(error) },
-          );
+          throw loadFailed(script, error);
         }
         if (sha1 !== script.sha1) {
           throw new RedisStoreError(
@@ -172,6 +171,28 @@ async function load(client: RedisClient, scripts: readonly RedisScript[], signal
         }
       }),
     ),
+  );
+}
+
+// Replies refusing SCRIPT LOAD itself, whatever the script or the moment: an ACL without
+// `script|load`, or a server (or proxy) that does not know the command.
+const LOAD_REFUSED = /^(?:NOPERM|ERR unknown (?:sub)?command)\b/;
+
+/** The error for a SCRIPT LOAD that failed: refused for good (see {@link LOAD_REFUSED}), or Redis unreachable. */
+function loadFailed(script: RedisScript, error: unknown): RedisStoreError {
+  const cause = safeCause(error);
+  const reply = error instanceof Error && error.name === 'ReplyError' ? error.message : '';
+  if (LOAD_REFUSED.test(reply)) {
+    return new RedisStoreError(
+      'ERR_REDIS_UNEXPECTED_REPLY',
+      `Redis refused SCRIPT LOAD of ${script.name} (see cause: NOPERM when the user's ACL lacks script|load, unknown command when SCRIPT is renamed or disabled, or a proxy does not pass it); calling again will not help: grant the command (ACL SETUSER <user> +script|load), or go without loading: a script Redis lacks is sent whole with EVAL.`,
+      { cause },
+    );
+  }
+  return new RedisStoreError(
+    'ERR_REDIS_UNAVAILABLE',
+    `loading script ${script.name} failed (see cause); check that Redis is reachable.`,
+    { cause },
   );
 }
 

@@ -1,4 +1,4 @@
-import { waitFor } from '@rampart/testkit';
+import { getFreePort, waitFor } from '@rampart/testkit';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -181,6 +181,10 @@ describe.each([
    * its PUBLISH, whether sent alone or from a script.
    */
   const withoutChannels = (): Promise<RedisClient> => aclUser('no-channels', ['~*', 'resetchannels', '+@all']);
+
+  /** A client that may use every key of cache `name` but its tag keys (`<prefix>:<name>:t:<tag>`). */
+  const refusingTags = (name: string): Promise<RedisClient> =>
+    aclUser('no-tags', [`~rampart:cache:${name}:[^t]*`, 'allchannels', '+@all']);
 
   /** A client built like a user would, with extra ioredis options. */
   const build = (options: Record<string, unknown>): RedisClient => {
@@ -1932,6 +1936,242 @@ describe.each([
       const beforeExpired = counted.sent();
       expect(await cache.get('k')).toBeUndefined();
       expect(counted.sent()).toBe(beforeExpired);
+      await cache.close();
+    });
+  });
+
+  describe('an expired entry within staleIfErrorMs whose reload Redis refuses the tag versions of', () => {
+    const loaderOf = (failing: boolean): { loader: () => string; loads: () => number } => {
+      let loads = 0;
+      return {
+        loader: () => {
+          loads += 1;
+          if (failing) throw new Error('origin down');
+          return 'fresh';
+        },
+        loads: () => loads,
+      };
+    };
+
+    // The lease holder found the entry, expired within staleIfErrorMs, then failed to read the tag
+    // versions its load needs: fail-closed threw, though the pods that lost the lease served it.
+    it.each([
+      ['fail-closed', false, 'old'],
+      ['fail-closed', true, 'old'],
+      ['bypass', false, 'fresh'],
+      ['bypass', true, 'old'],
+    ] as const)(
+      'is served as the Redis-down policy says (the README JWKS setup without L1, %s, loader failing: %s)',
+      async (policy, failing, expected) => {
+        let now = 9_000_000;
+        const name = unique('stale-refused');
+        const errors: unknown[] = [];
+        const cache = new SharedCache<string>({
+          name,
+          class: 'cluster',
+          reason: 'stale entry with refused tags test',
+          ttlMs: 60_000,
+          redis: await refusingTags(name),
+          l1: false,
+          staleIfErrorMs: 3_600_000,
+          onRedisDown: policy,
+          timeoutMs: 2_000,
+          clock: { now: () => now, random: () => 0.5 },
+          onError: (error) => errors.push(error),
+          registry: new CacheRegistry(),
+        });
+        await cache.set('k', 'old'); // untagged: no tag key is needed
+        now += 61_000; // past its expiry, within staleIfErrorMs; Redis keeps it (its PX runs on real time)
+        const { loader, loads } = loaderOf(failing);
+        expect(await cache.getOrSet('k', loader, { tags: ['tenant-secret'] })).toBe(expected);
+        // fail-closed serves the stale entry, as for a failed read, and runs no loader Redis could not cache for.
+        expect(loads()).toBe(policy === 'fail-closed' ? 0 : 1);
+        expect(errors).toHaveLength(1);
+        expect(errors[0]).toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE' });
+        expect((errors[0] as Error).message).not.toContain('tenant-secret');
+        await cache.close();
+      },
+    );
+
+    it.each([
+      ['fail-closed', false, 'v2'],
+      ['fail-closed', true, 'v2'],
+      ['bypass', false, 'fresh'],
+      ['bypass', true, 'v2'],
+    ] as const)(
+      'is preferred to this pod’s older L1 copy (%s, loader failing: %s)',
+      async (policy, failing, expected) => {
+        let now = 9_500_000;
+        const clock = { now: () => now, random: () => 0.5 };
+        const name = unique('stale-refused-l1');
+        const common = {
+          name,
+          class: 'pod',
+          reason: 'stale entry with refused tags test',
+          ttlMs: 60_000,
+          staleIfErrorMs: 3_600_000,
+          timeoutMs: 2_000,
+          clock,
+        } as const;
+        const errors: unknown[] = [];
+        const a = new SharedCache<string>({
+          ...common,
+          redis: await refusingTags(name),
+          onRedisDown: policy,
+          onError: (error) => errors.push(error),
+          registry: new CacheRegistry(),
+        });
+        const b = new SharedCache<string>({
+          ...common,
+          redis: await connect(),
+          l1: false,
+          registry: new CacheRegistry(),
+        });
+        expect(await a.getOrSet('k', () => 'v1')).toBe('v1'); // A's L1 keeps v1
+        await b.set('k', 'v2'); // A listens to no announcement: its copy stays v1
+        now += 61_000; // both expired, within staleIfErrorMs
+        const { loader } = loaderOf(failing);
+        expect(await a.getOrSet('k', loader, { tags: ['tenant-secret'] })).toBe(expected);
+        expect(errors).toHaveLength(1);
+        await Promise.all([a.close(), b.close()]);
+      },
+    );
+  });
+
+  describe('a load whose tag versions Redis refuses', () => {
+    it.each(
+      LEASE_MODES.flatMap(
+        ([how, overrides]) =>
+          [
+            [how, 'a missing key', overrides, false],
+            [how, 'an expired entry', overrides, true],
+          ] as const,
+      ),
+    )('leaves no generation or lease key behind (%s, %s)', async (_how, _what, overrides, expired) => {
+      let now = 10_000_000;
+      const name = unique('refused-keys');
+      const errors: unknown[] = [];
+      const cache = new SharedCache<string>({
+        name,
+        class: 'pod',
+        reason: 'refused tag keys test',
+        ttlMs: 60_000,
+        redis: await refusingTags(name),
+        l1: false,
+        timeoutMs: 2_000,
+        clock: { now: () => now, random: () => 0.5 },
+        onError: (error) => errors.push(error),
+        registry: new CacheRegistry(),
+        ...overrides,
+      });
+      const admin = await connect();
+      if (expired) {
+        await cache.set('k', 'old');
+        now += 61_000;
+      }
+      expect(await cache.getOrSet('k', () => 'fresh', { tags: ['t1'] })).toBe('fresh'); // bypass
+      expect(errors).toHaveLength(1);
+      expect(await keysMatching(admin, `rampart:cache:${name}:g:*`)).toEqual([]);
+      expect(await keysMatching(admin, `rampart:cache:${name}:l:*`)).toEqual([]);
+      await cache.close();
+    });
+
+    it.each(LEASE_MODES)(
+      'in an early refresh leaves no generation or lease key behind (%s)',
+      async (_how, overrides) => {
+        let now = 11_000_000;
+        const name = unique('refused-refresh');
+        const errors: unknown[] = [];
+        const cache = new SharedCache<string>({
+          name,
+          class: 'pod',
+          reason: 'refused tag keys test',
+          ttlMs: 10_000,
+          redis: await refusingTags(name),
+          l1: false,
+          earlyRefresh: { beta: 100 },
+          timeoutMs: 10_000,
+          clock: { now: () => now, random: () => 0.5 },
+          onError: (error) => errors.push(error),
+          registry: new CacheRegistry(),
+          ...overrides,
+        });
+        const admin = await connect();
+        const first = (): string => {
+          now += 500; // δ = 500 ms on the injected clock
+          return 'v1';
+        };
+        expect(await cache.getOrSet('k', first)).toBe('v1'); // untagged
+        now += 9_000; // 1 s before expiry: due
+        expect(await cache.getOrSet('k', () => 'v2', { tags: ['t1'] })).toBe('v1'); // starts the refresh
+        await waitFor(() => errors.length > 0, { timeoutMs: 5_000, what: 'the refresh to report the refused tags' });
+        expect(errors).toHaveLength(1);
+        expect(await keysMatching(admin, `rampart:cache:${name}:g:*`)).toEqual([]);
+        expect(await keysMatching(admin, `rampart:cache:${name}:l:*`)).toEqual([]);
+        await cache.close();
+      },
+    );
+  });
+
+  describe('ready() and the scripts it loads', () => {
+    // Loading is an optimisation: ready() rejected (retryable, "check that Redis is reachable") for
+    // a user without SCRIPT, whose calls all work, so a caller retrying it looped for ever.
+    it('resolves when Redis refuses SCRIPT LOAD (NOPERM), reporting it once to onError as not retryable', async () => {
+      const errors: unknown[] = [];
+      const cache = new SharedCache<string>({
+        name: unique('no-script'),
+        class: 'pod',
+        reason: 'script refused test',
+        ttlMs: 60_000,
+        redis: await aclUser('no-script', ['~*', '&*', '+@all', '-script']),
+        l1: false,
+        timeoutMs: 2_000,
+        onError: (error) => errors.push(error),
+        registry: new CacheRegistry(),
+      });
+      await cache.ready();
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toBeInstanceOf(RedisStoreError);
+      expect(errors[0]).toMatchObject({ code: 'ERR_REDIS_UNEXPECTED_REPLY', retryable: false });
+      const message = (errors[0] as Error).message;
+      expect(message).toContain('SharedCache');
+      expect(message).not.toContain('reachable');
+      // Every call works without them: a script Redis lacks is sent whole.
+      expect(await cache.getOrSet('k', () => 'v', { tags: ['a', 'b'] })).toBe('v');
+      expect(await cache.get('k')).toBe('v');
+      await cache.close();
+    });
+
+    it('loadScripts rejects SCRIPT LOAD refused by an ACL as not retryable, saying what to grant', async () => {
+      const client = await aclUser('no-script', ['~*', '&*', '+@all', '-script']);
+      const error = await loadScripts(client, [TAG_READ], 2_000).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RedisStoreError);
+      expect(error).toMatchObject({ code: 'ERR_REDIS_UNEXPECTED_REPLY', retryable: false });
+      expect((error as Error).message).toContain('script|load');
+    });
+
+    // It resolved at once before ready() loaded scripts, then waited 10 s and rejected.
+    it('does not wait for a Redis that is down at start-up (no subscriber), and reports the unloaded scripts', async () => {
+      const port = await getFreePort(); // nothing listens there
+      const redis = new Redis({ port, host: '127.0.0.1', enableOfflineQueue: false, retryStrategy: () => 50 });
+      redis.on('error', () => {});
+      const errors: unknown[] = [];
+      const cache = new SharedCache<string>({
+        name: unique('down-at-start'),
+        class: 'pod',
+        reason: 'redis down at start-up test',
+        ttlMs: 60_000,
+        redis,
+        timeoutMs: 2_000,
+        onError: (error) => errors.push(error),
+        registry: new CacheRegistry(),
+      });
+      await cache.ready();
+      expect(redis.status).not.toBe('ready');
+      redis.disconnect(); // the background load gives up on the closed client and reports it
+      await waitFor(() => errors.length > 0, { timeoutMs: 5_000, what: 'the unloaded scripts to be reported' });
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE', retryable: true });
       await cache.close();
     });
   });

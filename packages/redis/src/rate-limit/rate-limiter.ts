@@ -50,7 +50,9 @@ export interface RateLimiter {
    * waiting up to `timeoutMs` (default 5,000) for the client to connect. Without it the first
    * decision of a new process sends the whole script after a NOSCRIPT reply, which on a busy
    * machine can exceed the per-call timeout and answer that request by the Redis-down policy.
-   * Throws `ERR_REDIS_UNAVAILABLE` / `ERR_REDIS_TIMEOUT` (retryable); decisions work without it.
+   * Throws `ERR_REDIS_UNAVAILABLE` / `ERR_REDIS_TIMEOUT` (retryable), or `ERR_REDIS_UNEXPECTED_REPLY`
+   * (not retryable) when Redis refuses SCRIPT LOAD itself (NOPERM, unknown command); decisions work
+   * without it.
    */
   warm(options?: { readonly timeoutMs?: number }): Promise<void>;
 }

@@ -215,6 +215,11 @@ export class CacheRedisTier {
     return loadScripts(this.#redis, CACHE_SCRIPTS, timeoutMs);
   }
 
+  /** Whether the client is connected now (status `ready`). */
+  get connected(): boolean {
+    return this.#redis.status === 'ready';
+  }
+
   /**
    * Writes an entry (PX = ttl + stale-if-error window) and ends the generation in the same step, so
    * a load of the key still running cannot overwrite it, and publishes `announcement` in that step
@@ -370,7 +375,8 @@ export class CacheRedisTier {
    * its tags' versions. Undefined when the entry changed since the read: the result would not be
    * cached. Rejects when Redis cannot say (down, or refusing the write that creates a generation
    * or a tag version: `maxmemory` with `noeviction`, a read-only replica); nothing it loads could be
-   * stored then either.
+   * stored then either. A generation it read itself is ended then (when the tag versions failed), so
+   * the failed step leaves no key behind; one given in `basis` is the caller's to end.
    */
   async beforeLoad(
     key: string,
@@ -378,11 +384,18 @@ export class CacheRedisTier {
     tags: readonly string[],
     ttlMs: number,
   ): Promise<LoadBasis | undefined> {
-    const [g, versions] = await Promise.all([
+    const given = basis && 'generation' in basis ? basis.generation : undefined;
+    const [g, versions] = await Promise.allSettled([
       basis && 'generation' in basis ? basis.generation : this.generation(key, basis?.entryDigest),
       this.tagVersions(tags, ttlMs),
     ]);
-    return g === undefined ? undefined : { generation: g, versions };
+    if (versions.status === 'rejected') {
+      if (given === undefined && g.status === 'fulfilled' && g.value !== undefined)
+        await this.endLoad(key, '', g.value);
+      throw versions.reason;
+    }
+    if (g.status === 'rejected') throw g.reason;
+    return g.value === undefined ? undefined : { generation: g.value, versions: versions.value };
   }
 
   /**

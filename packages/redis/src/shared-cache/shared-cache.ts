@@ -141,17 +141,34 @@ export class SharedCache<T = unknown> implements AuditedStore {
   }
 
   /**
-   * Resolves once cross-pod invalidation is subscribed and the cache's Lua scripts are loaded into
-   * Redis (so its first calls, tags included, send EVALSHA only); until subscribed the L1 is
-   * bypassed, and it turns on by itself when the subscription is made later. Rejects with a
-   * retryable `ERR_REDIS_TIMEOUT` when either takes longer than `timeoutMs` (at least 10 s), or
-   * `ERR_REDIS_UNAVAILABLE` when Redis cannot load the scripts.
+   * Resolves once cross-pod invalidation is subscribed; until then the L1 is bypassed, and it turns
+   * on by itself when the subscription is made later. Rejects with a retryable `ERR_REDIS_TIMEOUT`
+   * when the subscriber is not subscribed within `timeoutMs` (at least 10 s). Also loads the cache's
+   * Lua scripts into Redis (so its first calls, tags included, send EVALSHA only), an optimisation
+   * that never rejects: a failure goes to `onError`, and ready() waits for the load only when the
+   * `redis` client is connected once the subscription is made (else it loads in the background as
+   * soon as the client connects, within the same bound).
    */
   async ready(): Promise<void> {
-    await Promise.all([
-      this.#bus?.whenSubscribed(this.#readyWaitMs, `SharedCache "${this.name}"`),
-      this.#redis?.loadScripts(this.#readyWaitMs),
-    ]);
+    const loaded = this.#loadScripts();
+    await this.#bus?.whenSubscribed(this.#readyWaitMs, `SharedCache "${this.name}"`);
+    if (this.#redis?.connected) await loaded;
+  }
+
+  /** Loads the scripts (see {@link SharedCache.ready}); resolves whatever happens, a failure reported to `onError`. */
+  async #loadScripts(): Promise<void> {
+    try {
+      await this.#redis?.loadScripts(this.#readyWaitMs);
+    } catch (error) {
+      const code = error instanceof RedisStoreError ? error.code : 'ERR_REDIS_UNAVAILABLE';
+      this.#onError(
+        new RedisStoreError(
+          code,
+          `SharedCache "${this.name}".ready: its Lua scripts were not loaded into Redis (see cause); every call works without them (a script Redis lacks is sent whole with EVAL), only the first calls that meet one are slower.`,
+          { cause: safeCause(error) },
+        ),
+      );
+    }
   }
 
   /** Entries held in this process. */
@@ -395,17 +412,22 @@ export class SharedCache<T = unknown> implements AuditedStore {
     } catch (error) {
       // Redis cannot say what the load would write against (down, or refusing the generation or a
       // tag version): nothing loaded could be stored, and the Redis-down policy decides, as for a
-      // failed read. The lease goes back first: this pod writes nothing.
-      if (lease) await this.#redis?.endLoad(key, lease.token, '');
+      // failed read. The lease goes back first, with the generation it or the read made: this pod
+      // writes nothing.
+      const generation = lease?.generation ?? (basis && 'generation' in basis ? basis.generation : '');
+      if (lease || generation) await this.#redis?.endLoad(key, lease?.token ?? '', generation);
       return this.#missWhileRedisDown(error, key, loader, stale, this.#now());
     }
     return this.#loadAndStore(key, loader, write, stale, lease, ticket, seen);
   }
 
   /**
-   * A miss whose Redis step failed (see "While Redis is down"): the L1 copy when the policy allows
-   * it, else fail-closed throws and bypass reports `error` to `onError` and runs the loader, caching
-   * nothing, with the copy or `stale` (within staleIfErrorMs) if it fails.
+   * A miss whose Redis step failed (see "While Redis is down"): a fresh L1 copy when the policy
+   * allows it; else a stale value within staleIfErrorMs, `stale` (an expired entry the read just
+   * found in Redis, newer than this pod's copy) before the L1 copy: fail-closed reports `error` to
+   * `onError` and serves it without running the loader (as the pods that lost the lease do), or
+   * throws without one; bypass reports `error` and runs the loader, caching nothing, with that
+   * value if the loader fails.
    */
   async #missWhileRedisDown(
     error: unknown,
@@ -415,9 +437,14 @@ export class SharedCache<T = unknown> implements AuditedStore {
     now: number,
   ): Promise<T> {
     const copy = this.#outageCopy(key, now);
-    if (this.#failClosed || (copy && copy.expiresAt > now)) return this.#onRedisError(error, copy) as T;
+    if (copy && copy.expiresAt > now) return this.#onRedisError(error, copy) as T;
+    const fallback = stale ?? (copy ? { value: copy.value, staleUntil: copy.staleUntil } : undefined);
+    if (this.#failClosed) {
+      if (!fallback || fallback.staleUntil <= now) throw error;
+      this.#onError(error);
+      return fallback.value;
+    }
     this.#onError(error);
-    const fallback = copy ? { value: copy.value, staleUntil: copy.staleUntil } : stale;
     return (await loadOrStale(loader, fallback, this.#now, () => {})).value;
   }
 
@@ -515,13 +542,13 @@ export class SharedCache<T = unknown> implements AuditedStore {
           }
           seen = await redis.beforeLoad(key, lease ? { generation: lease.generation } : start, write.tags, write.ttl);
         } catch (error) {
-          if (lease) await redis.endLoad(key, lease.token, '');
+          if (lease) await redis.endLoad(key, lease.token, lease.generation);
           this.#refreshFailed(error);
           return;
         }
         if (seen === undefined) {
           // The entry changed since it was read (a set() or another pod's write): nothing to refresh.
-          if (lease) await redis.endLoad(key, lease.token, '');
+          if (lease) await redis.endLoad(key, lease.token, lease.generation);
           return;
         }
         await this.#loadAndStore(key, loader, write, undefined, lease, ticket, seen);
