@@ -5,9 +5,9 @@ import { decodeSecret, decodeUtf8, printableText } from './secret-encoding.ts';
  * What a bundle value is: `secret` (see {@link BundleField.role}); `public` when its key names it
  * as not secret — an identifier (`client_id`, `project`, `client_email`, an `Arn`, a `token_uri`),
  * a `public_key`, a JWK's public members, a Docker `auth`'s user — or it is a URL or connection
- * string whose password is a secret field of its own; `other` for anything else (a
- * `connection_string` with no password, a `seed`, a `scope`), which the pattern rules still read
- * beside a secret.
+ * string whose password is a secret field of its own (under a secret-named key too); `other` for
+ * anything else (a `connection_string` with no password, a `scope`). Beside a secret, neither is
+ * read by the pattern rules.
  */
 export type BundleRole = 'secret' | 'public' | 'other';
 
@@ -18,19 +18,21 @@ export interface BundleField {
   /**
    * `secret` under a key whose last word (after format words such as `value`, `hex`, `base64`, `pem`,
    * `data`) is `secret`, `password`, `passwd`, `pwd`, `pw`, `pass`, `passphrase`, `token`, `key`,
-   * `credential`, `auth` (or their plurals, `apikey`, `privatekey`), not `public`/`publishable`:
-   * `client_secret`, `SecretAccessKey`, `api_key_hex`, `token_value`, `client_pw`; not `client_id`,
+   * `credential`, `auth`, `seed` (or their plurals, `apikey`, `privatekey`), not `public` or
+   * `publishable`: `client_secret`, `SecretAccessKey`, `api_key_hex`, `token_value`, `client_pw`; not `client_id`,
    * `private_key_id`, `token_uri`, `token_type`, `public_key`. Digits on the last word do not
    * change it (`key1`, `secret_1`, `dbPassword1`), nor does `base` (`secret_key_base`); `jwt` and
    * Docker's `identitytoken` are secret words too, and Vault AppRole's `secret_id` (beside a
-   * `role_id`) a secret; an `auth` whose value is a scheme name (`basic`, `bearer`) is not. The
-   * children of a secret-named object are secrets too (`password: { current, previous }`,
-   * `api_key: { value }`, `keys: [...]`), but not a scalar named as an identifier (`id`, `name`,
-   * `project`, `email`, `url`) beside a sibling that holds the secret (`value`, or an object or
-   * array: `service_account: {…}`), and unless one of them names the secret itself: then each is
-   * judged by its own key. The private members of a JWK (`k`, `d`, `p`, `q`, `dp`, `dq`, `qi`) are
-   * secrets; its other RFC members are not, and any other member is read by its name. The password
-   * of a URL's userinfo or of a connection string's `Password=` part is a secret, whatever the key.
+   * `role_id`, `secret_id_accessor`, `secret_id_ttl` or `secret_id_num_uses`) a secret; an `auth`
+   * whose value is a scheme name (`basic`, `bearer`) is not. The children of a secret-named object
+   * are secrets too (`password: { current, previous }`, `api_key: { value }`, `keys: [...]`), but not
+   * a scalar named as an identifier (`id`, `name`, `project`, `email`, `url`) beside a sibling that
+   * holds a non-empty secret (`value`, or an object or array: `service_account: {…}`), and unless
+   * one of them names the secret itself: then each is judged by its own key. The private members
+   * of a JWK (`k`, `d`, `p`, `q`, `dp`, `dq`, `qi`) are secrets; its other RFC members are not, and
+   * any other member is read by its name. The password
+   * of a URL's userinfo or query (`password`, `pwd`, `pass`, `passwd`, `sig`) or of a connection
+   * string's `Password=` parts (every one) is a secret, whatever the key, and the rest of the value not.
    * A bundle with a secret-named key but no secret value in it has one empty secret (too short).
    */
   readonly role: BundleRole;
@@ -63,6 +65,8 @@ const SECRET_WORDS = new Set([
   'credentials',
   'auth',
   'jwt',
+  // A TOTP seed, an Ed25519 or wallet seed: the secret the keys are derived from.
+  'seed',
   // Docker `config.json`'s token for registries that log in with one (Azure ACR), beside an `auth`
   // whose password is empty.
   'identitytoken',
@@ -163,34 +167,77 @@ function keyKind(words: readonly string[], approle = false): KeyKind {
   return IDENTIFIER_WORDS.has(last) ? 'identifier' : 'other';
 }
 
+// The keys beside which a `secret_id` is Vault AppRole's secret: a login's `role_id`, the
+// metadata of `vault write auth/approle/role/<name>/secret-id`.
+const APPROLE_SIBLINGS = [
+  ['role', 'id'],
+  ['secret', 'id', 'accessor'],
+  ['secret', 'id', 'ttl'],
+  ['secret', 'id', 'num', 'uses'],
+];
+
 /** True when a key's words are exactly `expected` (`secret_id`, `secretId`, `SECRET_ID`). */
 function isWords(words: readonly string[], ...expected: string[]): boolean {
   return words.length === expected.length && words.every((word, i) => word === expected[i]);
 }
 
 // A password a value carries whatever its key: in a URL's userinfo (`postgres://app:…@db`,
-// `redis://:…@redis`), or a connection string's `Password=`, `Pwd=`, `AccountKey=` or
-// `SharedAccessKey=` part (ADO.NET quotes one with `;` in it, doubling the quote inside).
-const URL_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/[^/?#@:]*:([^/?#]*)@/i;
+// `redis://:…@redis`, `jdbc:mysql://app:…@db`) or query (`?password=…`, an Azure SAS `&sig=…`), or a
+// connection string's `Password=`, `Pwd=`, `Pass=`, `Passwd=`, `AccountKey=` or `SharedAccessKey=`
+// part (ADO.NET quotes one with `;` in it, doubling the quote inside; ODBC braces it, doubling `}`).
+// Every part is scanned for; a braced value is read up to 256 characters (a longer one to its `;`):
+// an unclosed `{` would otherwise be rescanned to the end from each later `Pwd={`, in square time.
+const URL_PASSWORD = /^(?:jdbc:)?[a-z][a-z0-9+.-]*:\/\/[^/?#@:]*:([^/?#]*)@/i;
+const URL_SCHEME = /^(?:jdbc:)?[a-z][a-z0-9+.-]*:\/\//i;
+// A quoted or braced connection-string value's closing character, by its opening one.
+const CLOSING_QUOTES = new Map([
+  ['"', '"'],
+  ["'", "'"],
+  ['{', '}'],
+]);
+const QUERY_PASSWORDS = new Set(['password', 'pwd', 'pass', 'passwd', 'sig']);
 const CONNECTION_PASSWORD =
-  /(?:^|;)\s*(?:password|pwd|accountkey|sharedaccesskey)\s*=\s*("(?:[^"]|"")*"|'(?:[^']|'')*'|[^;]*)/i;
+  /(?:^|;)\s*(?:password|pwd|pass|passwd|accountkey|sharedaccesskey)\s*=\s*("(?:[^"]|"")*"|'(?:[^']|'')*'|\{(?:[^}]|\}\}){0,256}\}|[^;]*)/gi;
 
-/** The password `value` carries (see above), percent-decoded or unquoted; undefined when none. */
-function carriedPassword(value: string): string | undefined {
-  const inUrl = URL_PASSWORD.exec(value)?.[1];
-  if (inUrl !== undefined) {
-    try {
-      return decodeURIComponent(inUrl);
-    } catch {
-      return inUrl;
-    }
+/** `text` percent-decoded, or as it is when it is no valid percent-encoding. */
+function percentDecoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
   }
-  const part = CONNECTION_PASSWORD.exec(value)?.[1]?.trim();
-  if (part === undefined) return undefined;
-  const quote = part[0];
-  return (quote === '"' || quote === "'") && part.length > 1 && part.endsWith(quote)
-    ? part.slice(1, -1).replaceAll(quote + quote, quote)
-    : part;
+}
+
+/**
+ * The passwords `value` carries (see above), percent-decoded or unquoted: every one, as the reader
+ * may take any (ADO.NET uses the last `Password=`, others the first).
+ */
+function carriedPasswords(value: string): string[] {
+  const passwords: string[] = [];
+  if (URL_SCHEME.test(value)) {
+    const inUserinfo = URL_PASSWORD.exec(value)?.[1];
+    if (inUserinfo !== undefined) passwords.push(percentDecoded(inUserinfo));
+    const query = value.indexOf('?');
+    if (query >= 0)
+      for (const parameter of value
+        .slice(query + 1)
+        .split('#', 1)[0]
+        ?.split('&') ?? []) {
+        const equals = parameter.indexOf('=');
+        if (equals > 0 && QUERY_PASSWORDS.has(percentDecoded(parameter.slice(0, equals)).toLowerCase()))
+          passwords.push(percentDecoded(parameter.slice(equals + 1)));
+      }
+  }
+  for (const match of value.matchAll(CONNECTION_PASSWORD)) {
+    const part = (match[1] as string).trim();
+    const close = CLOSING_QUOTES.get(part.charAt(0));
+    passwords.push(
+      close !== undefined && part.length > 1 && part.endsWith(close)
+        ? part.slice(1, -1).replaceAll(close + close, close)
+        : part,
+    );
+  }
+  return passwords;
 }
 
 // The key types of RFC 7518 §6.1 and RFC 8037: an object with another `kty` is read by its names.
@@ -253,9 +300,12 @@ export function bundleFields(text: string): BundleField[] | undefined {
     return undefined;
   }
   const fields: BundleField[] = [];
+  // How many non-empty secrets the walk has found so far: whether a sibling holds a secret.
+  let secretCount = 0;
   const add = (field: BundleField): boolean => {
     if (fields.length >= MAX_BUNDLE_VALUES) return false;
     fields.push(field);
+    if (field.role === 'secret' && field.value.length > 0) secretCount += 1;
     return true;
   };
   // Whether a key names a secret: a bundle that has one but no secret value in it is refused.
@@ -279,11 +329,12 @@ export function bundleFields(text: string): BundleField[] | undefined {
         return add({ value: node, role: 'other' });
       // A password in a URL or a connection string is a secret of its own, whatever the key (a
       // `database_url` beside an `api_key`, a `url` of a `secret`); the rest of the value is its
-      // format, whose names repeat (`BlobEndpoint=…;QueueEndpoint=…`).
-      const password = carriedPassword(node);
-      if (password !== undefined && !add({ value: password, role: 'secret' })) return false;
+      // format, whose names repeat (`BlobEndpoint=…;QueueEndpoint=…`), even under a secret-named key.
+      const passwords = carriedPasswords(node);
+      if (!passwords.every((password) => add({ value: password, role: 'secret' }))) return false;
+      if (passwords.length > 0) return add({ value: node, role: 'public' });
       if (secret) return add({ value: node, role: 'secret' });
-      return node.length > 0 ? add({ value: node, role: named || password !== undefined ? 'public' : 'other' }) : true;
+      return node.length > 0 ? add({ value: node, role: named ? 'public' : 'other' }) : true;
     }
     if (secret && typeof node === 'number') return add({ value: String(node), role: 'secret' });
     if (secret && node === null) return add({ value: '', role: 'secret' });
@@ -302,28 +353,34 @@ export function bundleFields(text: string): BundleField[] | undefined {
     // holds `client_token` beside `accessor` and `num_uses`; an OAuth `token` holds `access_token`
     // beside `token_type`, `expires_in` and `scope`) and each is judged by its own name.
     const keys = Object.entries(node).map(([key, child]) => ({ child, words: nameWords(key) }));
-    // Vault AppRole: a `secret_id` is the secret beside a `role_id` (elsewhere it names one: AWS's `SecretId`).
-    const approle = keys.some(({ words }) => isWords(words, 'role', 'id'));
+    // Vault AppRole: a `secret_id` is the secret beside a `role_id`, or beside the `secret_id_accessor`,
+    // `secret_id_ttl` or `secret_id_num_uses` Vault returns with it (elsewhere it names one: AWS's `SecretId`).
+    const approle = keys.some(({ words }) => APPROLE_SIBLINGS.some((sibling) => isWords(words, ...sibling)));
     const entries = keys.map(({ child, words }) => ({ child, kind: keyKind(words, approle), last: words.at(-1) }));
     if (entries.some(({ kind }) => kind === 'secret')) namesSecret = true;
     const inherits = secret && !entries.some(({ kind }) => kind === 'secret');
     // A scalar named as an identifier is metadata, not a secret, when a sibling holds the secret: a
     // `value` (`github: { id, name, value }`) or a credential inside (`project` beside
-    // `service_account: {…}` or `jwk: {…}`). In a map of secrets (`passwords: { admin, user }`), or
-    // alone (`password: { name }`), it is one of the secrets, and so is an identifier-named object.
-    const held = entries.some(
-      ({ child, kind }) => kind === 'format' || (kind !== 'public' && typeof child === 'object' && child !== null),
-    );
-    return entries.every(({ child, kind, last }) => {
-      if (tokenInstead && typeof child === 'string' && last === 'auth') {
-        const basic = basicCredentials(child);
-        if (basic !== undefined && basic.password.length === 0) return true;
-      }
-      const metadata = kind === 'identifier' && held && (typeof child !== 'object' || child === null);
-      const inherited = kind === 'other' || (kind === 'identifier' && !metadata);
-      const childSecret = kind === 'secret' || (secret && (kind === 'format' || (inherited && inherits)));
-      return walk(child, childSecret, depth + 1, last, kind === 'public' || kind === 'identifier');
-    });
+    // `service_account: {…}` or `jwk: {…}`), with a non-empty secret in it (not `meta: {}`, `tags: []`).
+    // In a map of secrets (`passwords: { admin, user }`), or alone (`password: { name }`), it is one of
+    // the secrets, and so is an identifier-named object. The holders are walked first, to know.
+    const holds = ({ child, kind }: { child: unknown; kind: KeyKind }): boolean =>
+      kind === 'format' || (kind !== 'public' && typeof child === 'object' && child !== null);
+    const visit =
+      (held: boolean) =>
+      ({ child, kind, last }: { child: unknown; kind: KeyKind; last: string | undefined }): boolean => {
+        if (tokenInstead && typeof child === 'string' && last === 'auth') {
+          const basic = basicCredentials(child);
+          if (basic !== undefined && basic.password.length === 0) return true;
+        }
+        const metadata = kind === 'identifier' && held && (typeof child !== 'object' || child === null);
+        const inherited = kind === 'other' || (kind === 'identifier' && !metadata);
+        const childSecret = kind === 'secret' || (secret && (kind === 'format' || (inherited && inherits)));
+        return walk(child, childSecret, depth + 1, last, kind === 'public' || kind === 'identifier');
+      };
+    const found = secretCount;
+    if (!entries.filter(holds).every(visit(false))) return false;
+    return entries.filter((entry) => !holds(entry)).every(visit(secretCount > found));
   };
   const walkJwk = (jwk: object, depth: number): boolean =>
     Object.entries(jwk).every(([member, child]) => {

@@ -155,10 +155,11 @@ function keyContent(bytes: Buffer): Buffer | undefined {
 /**
  * A bundle with secret-like keys is measured by those values, each on its own: the others (ids,
  * emails, URLs) may be long and random without making a short `client_secret` strong. The pattern
- * rules read every value but those named as not secret, which may be sequential or repeated
- * (`client_id: "1234567890"`) without making a strong secret weak; a `connection_string` or a
- * `seed` is still read. Without one, every value is measured together, as nothing says which is
- * the secret.
+ * rules read the secret values only: the others may be sequential or repeated (`client_id:
+ * "1234567890"`, a `scope` of URLs, a kubectl annotation repeating the manifest) without making a
+ * strong secret weak; a certificate or public key is not read by them even as a secret, as its DER
+ * holds its issuer's name and key identifier twice. Without a secret, every value is measured
+ * together, as nothing says which is the secret.
  */
 function measuredBundle(bundle: string, fields: readonly BundleField[]): MeasuredText {
   const all: string[] = [];
@@ -166,7 +167,7 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
   const lengths: number[] = [];
   const readings: Reading[] = [];
   const patterned: string[] = [];
-  const unnamedPatterned: string[] = [];
+  const secretPatterned: string[] = [];
   for (const { value, role, bytes, text } of fields) {
     const secret = role === 'secret';
     // A PEM key in a bundle (`private_key`), or the base64 of one (kubeconfig's `client-key-data`),
@@ -184,8 +185,8 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
     const members = key?.members ?? [];
     const measured = key?.structured === true ? members : [content, ...members];
     patterned.push(...measured);
-    if (role !== 'public') unnamedPatterned.push(...measured);
     if (secret) {
+      if (block === undefined || key !== undefined) secretPatterned.push(...measured);
       secrets.push(content, ...members);
       lengths.push(
         bytes ?? (body === undefined ? Buffer.byteLength(value, 'utf8') : Buffer.byteLength(body, 'base64')),
@@ -205,7 +206,7 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
     // An empty secret is refused as too short; it has no characters to measure.
     wholes: secrets.length > 0 ? secrets.filter((secret) => secret.length > 0) : [all.join('')],
     // A short value (`"version":"11"`) is too short to be a pattern by itself.
-    parts: (secrets.length > 0 ? unnamedPatterned : patterned).filter((part) => part.length >= MIN_PATTERN_VALUE),
+    parts: (secrets.length > 0 ? secretPatterned : patterned).filter((part) => part.length >= MIN_PATTERN_VALUE),
     lengths,
     readings,
     structured: true,

@@ -523,7 +523,7 @@ describe('assessSecret (bundle values that are not secrets: what they must not h
       for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
   });
 
-  it('reads values that are not named as identifiers with the pattern rules beside a secret', () => {
+  it('reads the password of a connection string or URL, and a seed, with the pattern rules beside a secret', () => {
     for (const [label, rules] of judged({
       api_key: S,
       connection_string: 'Server=db;User Id=sa;Password=abcdefgh1234;',
