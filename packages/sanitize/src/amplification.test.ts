@@ -543,6 +543,44 @@ describe('createSanitizer', () => {
       }
     });
 
+    it('counts a cut link and its clones once, and links past the cut not at all', () => {
+      // `<p><a href=x>` left open before 4,000 `<p>x`, then 4,000 `<a href=x></a>`, each link made 250
+      // characters longer of `&`-dense parameters (written `&amp;`): whole, the output fails closed. Cut
+      // just past the last clone, it was kept (72 KB as 3 MB and 4.8 MB, no link after the clones written):
+      // every clone, its own start tag once the cut is parsed again, counted once per link cut off.
+      const input = `<p><a href=x>${'<p>x'.repeat(4000)}${'<a href=x></a>'.repeat(4000)}`;
+      for (const filler of ['&s', '&']) {
+        const options = {
+          rewriteUrl: lengthening('link', 250, filler).rewriteUrl,
+          limits: { maxInputBytes: 10 * MiB },
+        };
+        // Written whole: `<p><a …></a></p>`, 3,999 `<p><a …>x</a></p>`, `<p><a …>x</a>` and the other links.
+        const clone = createSanitizer(options).sanitize('<p><a href=x>x</a></p>').html;
+        expect(createSanitizer(options).sanitize(input)).toMatchObject({ failedClosed: true });
+        const maxOutputChars = 4001 * clone.length;
+        const result = createSanitizer({ ...options, limits: { ...options.limits, maxOutputChars } }).sanitize(input);
+        expect(result).toMatchObject({ failedClosed: true, failure: AMPLIFICATION_FAILURE });
+        expect(result.html.length).toBeLessThanOrEqual(outputBound(input.length));
+      }
+    });
+
+    it('keeps a cut email whose one tracking link the browser copies into every paragraph', () => {
+      // One rewritten link left open across 3,000 paragraphs: every paragraph holds a clone of it.
+      let paragraphs = '';
+      for (let i = 0; i < 3000; i++) paragraphs += `<p>Paragraph ${i} of this week's letter.</p>`;
+      const input = `<p><a href="https://click.example.com/c?u=1">Read online${paragraphs}`;
+      for (const filler of ['s', '&utm=1']) {
+        for (const maxOutputChars of [20_000, 200_000, 1_000_000]) {
+          const hook = lengthening('link', 250, filler);
+          const s = createSanitizer({ preset: 'email', rewriteUrl: hook.rewriteUrl, limits: { maxOutputChars } });
+          const result = s.sanitize(input);
+          expect(result).toMatchObject({ failedClosed: false, truncated: true });
+          expect(result.html.length).toBeLessThanOrEqual(maxOutputChars);
+          expect(result.html.match(/<a /g)?.length ?? 0).toBeGreaterThan(maxOutputChars / 800);
+        }
+      }
+    });
+
     it('keeps a cut document whose written URLs the rewrite lengthened past the bound of the input alone', () => {
       // 1,300 images given 1,000-character proxy URLs with `&`-separated parameters are 3.9 MB written.
       // Cut at 2 M characters, the images written keep what the rewrite added to them: the cut is longer

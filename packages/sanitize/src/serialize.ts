@@ -115,15 +115,35 @@ export function serializeWithin(root: ParentNode, maxChars: number): string | un
   return length <= maxChars ? whole.join('') : undefined;
 }
 
+/** Calls `visit` for every element below `root`, in document order. */
+function forEachElement(root: ParentNode, visit: (element: Element) => void): void {
+  const stack: ChildNode[] = [...root.childNodes].reverse();
+  while (stack.length > 0) {
+    const node = stack.pop() as ChildNode;
+    if (!('tagName' in node)) continue;
+    visit(node);
+    for (let i = node.childNodes.length - 1; i >= 0; i--) stack.push(node.childNodes[i] as ChildNode);
+  }
+}
+
 /**
  * Serializes the children of `root`. `maxChars` bounds the output length including the marker
- * and the end tags needed to close what is open.
+ * and the end tags needed to close what is open. `onWrite` hears every element whose start tag
+ * the output writes (all of them unless it is cut).
  */
-export function serializeChildren(root: ParentNode, maxChars = Number.POSITIVE_INFINITY, marker = ''): Serialized {
+export function serializeChildren(
+  root: ParentNode,
+  maxChars = Number.POSITIVE_INFINITY,
+  marker = '',
+  onWrite?: (element: Element) => void,
+): Serialized {
   const whole = serializeWithin(root, maxChars);
   // Room for the marker is needed only when something is cut: output that fits stays whole, so a
   // truncated result sanitizes to itself under the same limit.
-  if (whole !== undefined) return { html: whole, truncated: false };
+  if (whole !== undefined) {
+    if (onWrite !== undefined) forEachElement(root, onWrite);
+    return { html: whole, truncated: false };
+  }
   const parts: string[] = [];
   const escapedMarker = escapeText(marker);
   const budget = maxChars - escapedMarker.length;
@@ -169,8 +189,10 @@ export function serializeChildren(root: ParentNode, maxChars = Number.POSITIVE_I
       }
       parts.push(open);
       used += open.length;
+      onWrite?.(node);
       if (close === '') continue;
       if (node.tagName === 'rp') {
+        if (onWrite !== undefined) forEachElement(node, onWrite);
         parts.push(rp, close);
         used += rp.length + close.length;
         continue;

@@ -18,6 +18,7 @@ import { type RewrittenAttribute, rewrittenAttributeKey } from './url-policy.ts'
 
 type ParentNode = DefaultTreeAdapterTypes.ParentNode;
 type Fragment = DefaultTreeAdapterTypes.DocumentFragment;
+type AttributeList = DefaultTreeAdapterTypes.Element['attrs'];
 
 // parse5 parses a context-less fragment as the content of a <template>, where stray table parts
 // (<td>, <tr>) survive; under a <div>, as in a browser's innerHTML, they do not.
@@ -409,22 +410,9 @@ function stabilize(
   return { ok: false, reason: 're-parse changed the tree (mutation)' };
 }
 
-/**
- * What `rewriteUrl` added to the URLs of `tree`, given what it added to each attribute sanitize-html
- * kept (`rewritten`), and those of its attributes that count, each with how many times (`surviving`:
- * passed back as `rewritten`, the same for a later tree of the output, so no URL counts there more
- * often than here). The parser drops some of what sanitize-html keeps (a `<col>` or `<td>` outside a
- * table, with its style), normalizing drops more (an rp with text, with its links) and a cut drops the
- * rest of the output: what the hook added to those is not written, and counted it would pay for clones.
- * Every element of the first parse was created for one start tag of sanitize-html's output, and its
- * clones share that tag's attribute list, so each list counts once, not per clone; and an attribute
- * counts at most as many times as `rewritten` says (sanitize-html wrote it).
- */
-function survivingRewriteGrowth(
-  tree: Fragment,
-  rewritten: ReadonlyMap<string, RewrittenAttribute>,
-): { parsed: number; written: number; surviving: Map<string, RewrittenAttribute> } {
-  const lists = new Set<DefaultTreeAdapterTypes.Element['attrs']>();
+/** The attribute lists of the elements of `tree`, each once (clones share their start tag's). */
+function attributeLists(tree: Fragment): Set<AttributeList> {
+  const lists = new Set<AttributeList>();
   const stack: ParentNode[] = [tree];
   while (stack.length > 0) {
     const parent = stack.pop() as ParentNode;
@@ -434,6 +422,25 @@ function survivingRewriteGrowth(
       stack.push(node);
     }
   }
+  return lists;
+}
+
+/**
+ * What `rewriteUrl` added to the URLs of the attribute `lists` of a tree, given what it added to each
+ * attribute sanitize-html kept (`rewritten`), and those of its attributes that count, each with how
+ * many times (`surviving`: passed back as `rewritten`, the same for a later tree of the output, so no
+ * URL counts there more often than here). The parser drops some of what sanitize-html keeps (a `<col>`
+ * or `<td>` outside a table, with its style), normalizing drops more (an rp with text, with its links)
+ * and a cut drops the rest of the output: what the hook added to those is not written, and counted it
+ * would pay for clones. Every element of the first parse was created for one start tag of
+ * sanitize-html's output, and its clones share that tag's attribute list, so each list counts once,
+ * not per clone; and an attribute counts at most as many times as `rewritten` says (sanitize-html
+ * wrote it).
+ */
+function survivingRewriteGrowth(
+  lists: ReadonlySet<AttributeList>,
+  rewritten: ReadonlyMap<string, RewrittenAttribute>,
+): { parsed: number; written: number; surviving: Map<string, RewrittenAttribute> } {
   const found = new Map<string, number>();
   for (const attrs of lists) {
     for (const a of attrs) {
@@ -462,7 +469,8 @@ function survivingRewriteGrowth(
  * `rewriteUrl` added to each kept attribute (`rewritten`), the first parse is bounded by the basis
  * as given, and everything after it, that parse's tag and attribute characters included, by the
  * basis counting only the URLs that survive into its tree; that basis is returned for the strict pass.
- * The output kept, once cut or re-parsed into another tree, counts only the URLs that tree writes.
+ * The output kept, once cut or re-parsed into another tree, counts only the URLs that tree writes,
+ * each at most as often as the first parse's tree has start tags with it that the output wrote.
  */
 export function verifyOutput(
   candidate: string,
@@ -480,7 +488,7 @@ export function verifyOutput(
   if (violation !== undefined) return { verified: { ok: false, reason: violation }, basis };
   let surviving: ReadonlyMap<string, RewrittenAttribute> | undefined;
   if (rewritten !== undefined && rewritten.size > 0) {
-    const growth = survivingRewriteGrowth(tree, rewritten);
+    const growth = survivingRewriteGrowth(attributeLists(tree), rewritten);
     surviving = growth.surviving;
     basis = {
       ...basis,
@@ -492,20 +500,38 @@ export function verifyOutput(
       return { verified: { ok: false, reason: ATTRIBUTE_AMPLIFICATION_FAILURE }, basis };
     }
   }
-  const verified = verifyTree(candidate, tree, policy, report, budget);
-  if (!verified.ok || surviving === undefined || verified.tree === tree) return { verified, basis };
+  // A cut of the first parse's tree writes only some of its start tags: the URLs of the others (all
+  // past maxOutputChars) count for nothing. Parsed again, the cut writes each clone of a start tag as
+  // a start tag of its own, yet it counts once: a link left open before 4,000 paragraphs, cut off
+  // before 4,000 more links, had its 4,001 copies counted, paid for by the links cut off.
+  let written = surviving;
+  const onCut = (lists: ReadonlySet<AttributeList>): void => {
+    if (surviving !== undefined) written = survivingRewriteGrowth(lists, surviving).surviving;
+  };
+  const verified = verifyTree(candidate, tree, policy, report, budget, onCut);
+  if (!verified.ok || written === undefined || verified.tree === tree) return { verified, basis };
   // A cut, or a re-parse, can drop URLs of the first parse's tree (the cut: all of them past
   // maxOutputChars), which then paid for the output limit all the same: the output kept is bounded by
-  // what the hook added to the URLs it writes.
-  const written = survivingRewriteGrowth(verified.tree, surviving).written;
-  const limit = budgetFor({ ...basis, writtenRewriteGrowth: Math.min(basis.writtenRewriteGrowth, written) });
+  // what the hook added to the URLs it writes. Later rounds of a cut only shrink it.
+  const kept = survivingRewriteGrowth(attributeLists(verified.tree), written).written;
+  const limit = budgetFor({ ...basis, writtenRewriteGrowth: Math.min(basis.writtenRewriteGrowth, kept) });
   if (verified.html.length > limit.outputChars)
     return { verified: { ok: false, reason: AMPLIFICATION_FAILURE }, basis };
   return { verified, basis };
 }
 
-/** {@link verifyOutput} from the normalized first parse of `candidate` on. */
-function verifyTree(candidate: string, tree: Fragment, policy: Policy, report: Reporter, budget: Budget): Verified {
+/**
+ * {@link verifyOutput} from the normalized first parse of `candidate` on. When the output is cut from
+ * `tree` itself, `onCut` hears the attribute lists of the elements of `tree` that the cut writes.
+ */
+function verifyTree(
+  candidate: string,
+  tree: Fragment,
+  policy: Policy,
+  report: Reporter,
+  budget: Budget,
+  onCut: (lists: ReadonlySet<AttributeList>) => void,
+): Verified {
   // Every rp with hidden text from the input is gone from this tree, each reported once. Re-parsing
   // can form another (foster parenting moving text into an rp); every round would drop it again, so the
   // later rounds share one report.
@@ -519,7 +545,11 @@ function verifyTree(candidate: string, tree: Fragment, policy: Policy, report: R
   // past the amplification ceiling fails closed whatever it says.
   let out: Serialized;
   if (policy.maxOutputChars < budget.outputChars) {
-    out = serializeChildren(tree, policy.maxOutputChars, policy.truncationMarker);
+    const lists = new Set<AttributeList>();
+    out = serializeChildren(tree, policy.maxOutputChars, policy.truncationMarker, (element) =>
+      lists.add(element.attrs),
+    );
+    if (out.truncated) onCut(lists);
   } else {
     const whole = serializeWithin(tree, budget.outputChars);
     if (whole === undefined) return { ok: false, reason: AMPLIFICATION_FAILURE };
