@@ -2174,5 +2174,251 @@ describe.each([
       expect(errors[0]).toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE', retryable: true });
       await cache.close();
     });
+
+    /** A client of a Redis that is down at start-up (nothing listens on its port). */
+    const unreachable = async (): Promise<Redis> => {
+      const port = await getFreePort();
+      const redis = new Redis({ port, host: '127.0.0.1', enableOfflineQueue: false, retryStrategy: () => 50 });
+      redis.on('error', () => {});
+      return redis;
+    };
+
+    // The background load reports outside any caller: a throwing onError rejected a promise nobody
+    // awaited, an unhandled rejection, which ends a Node process.
+    it('swallows what onError throws, so a background load that fails never rejects unhandled', async () => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown): void => {
+        unhandled.push(reason);
+      };
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        const redis = await unreachable();
+        let reports = 0;
+        const cache = new SharedCache<string>({
+          name: unique('throwing-on-error'),
+          class: 'pod',
+          reason: 'throwing onError test',
+          ttlMs: 60_000,
+          redis,
+          timeoutMs: 2_000,
+          onError: () => {
+            reports += 1;
+            throw new Error('the onError of the caller failed');
+          },
+          registry: new CacheRegistry(),
+        });
+        await cache.ready();
+        redis.disconnect(); // the background load gives up on the closed client and reports it
+        await waitFor(() => reports > 0, { timeoutMs: 5_000, what: 'the unloaded scripts to be reported' });
+        // An unhandled rejection is reported once the microtasks of its turn ran: one more turn.
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(reports).toBe(1);
+        expect(unhandled).toEqual([]);
+        await cache.close();
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    });
+
+    it('reports nothing to onError once closed: a background load that fails after close() is not reported', async () => {
+      const redis = await unreachable();
+      const closedErrors: unknown[] = [];
+      const openErrors: unknown[] = [];
+      const common = { class: 'pod', reason: 'closed cache test', ttlMs: 60_000, redis, timeoutMs: 2_000 } as const;
+      const closed = new SharedCache<string>({
+        ...common,
+        name: unique('closed-before-load'),
+        onError: (error) => closedErrors.push(error),
+        registry: new CacheRegistry(),
+      });
+      // A witness on the same client: its load fails on the same event as the closed cache's.
+      const open = new SharedCache<string>({
+        ...common,
+        name: unique('open-witness'),
+        onError: (error) => openErrors.push(error),
+        registry: new CacheRegistry(),
+      });
+      await Promise.all([closed.ready(), open.ready()]);
+      await closed.close();
+      redis.disconnect();
+      await waitFor(() => openErrors.length > 0, { timeoutMs: 5_000, what: 'the witness to report its load' });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(closedErrors).toEqual([]);
+      await open.close();
+    });
+  });
+
+  describe('a fail-closed miss whose read succeeded but whose tag step Redis refuses', () => {
+    // The L1 copy was served as if Redis were down (nobody could publish an invalidation then),
+    // though Redis's read had just said the value was deleted or tag-invalidated.
+    it.each(
+      LEASE_MODES.flatMap(
+        ([how, overrides]) =>
+          [
+            [how, 'deleted', overrides],
+            [how, 'tag-invalidated', overrides],
+          ] as const,
+      ),
+    )('never serves this pod’s L1 copy of a value the read found %s (%s)', async (_how, what, overrides) => {
+      const name = unique('read-says-dead');
+      const subscriber = await subscriberOf();
+      const errors: unknown[] = [];
+      const a = new SharedCache<string>({
+        name,
+        class: 'cluster',
+        reason: 'the reviewer’s probe',
+        ttlMs: 60_000,
+        // Reads the tag keys but cannot write them: the tag step (TAG_READ extends the tag) is refused.
+        redis: await aclUser('tags-read-only', [
+          `~rampart:cache:${name}:[^t]*`,
+          `%R~rampart:cache:${name}:t:*`,
+          'allchannels',
+          '+@all',
+        ]),
+        subscriber,
+        staleIfErrorMs: 3_600_000,
+        onRedisDown: 'fail-closed',
+        timeoutMs: 2_000,
+        onError: (error) => errors.push(error),
+        registry: new CacheRegistry(),
+        ...overrides,
+      });
+      subscribers.set(a as SharedCache<unknown>, subscriber);
+      await a.ready();
+      // A shorter tag life than A's: A's tag step must extend the tag, a write its ACL refuses.
+      const b = new SharedCache<string>({
+        name,
+        class: 'cluster',
+        reason: 'the other pod',
+        ttlMs: 60_000,
+        redis: await connect(),
+        l1: false,
+        timeoutMs: 2_000,
+        registry: new CacheRegistry(),
+        ...overrides,
+      });
+      const announced = nextAnnouncement(a as SharedCache<unknown>, 'k');
+      await b.set('k', 'old', { tags: ['x'] });
+      await announced; // handled before A reads: it cannot drop the copy A's read keeps
+      expect(await a.get('k')).toBe('old');
+      expect(a.size).toBe(1); // held in A's L1
+      subscriber.disconnect(); // A hears no invalidation from here on
+      await waitFor(() => subscriber.status === 'end', { timeoutMs: 5_000, what: 'the subscriber to close' });
+      if (what === 'deleted') await b.delete('k');
+      else await b.invalidateTags(['x']);
+      expect(await b.get('k')).toBeUndefined();
+      expect(await a.get('k')).toBeUndefined();
+      let loads = 0;
+      const got = await a
+        .getOrSet(
+          'k',
+          () => {
+            loads += 1;
+            return 'new';
+          },
+          { tags: ['x'] },
+        )
+        .catch((e: unknown) => e);
+      expect(got).toBeInstanceOf(RedisStoreError);
+      expect(got).toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE' });
+      expect(loads).toBe(0);
+      await Promise.all([a.close(), b.close()]);
+    });
+  });
+
+  describe('this pod’s expired L1 copy of an entry its read finds tag-invalidated', () => {
+    // The bump's announcement has not reached this pod (late or lost): its L1 still holds the copy,
+    // expired, and a failing loader served it, though the read had just said the value was dead.
+    it.each(LEASE_MODES)('is not served when the loader fails (%s)', async (_how, overrides) => {
+      let now = 12_000_000;
+      const name = unique('l1-stale-dead');
+      const subscriber = await subscriberOf();
+      const cache = new SharedCache<string>({
+        name,
+        class: 'pod',
+        reason: 'stale L1 copy test',
+        ttlMs: 60_000,
+        redis: await connect(),
+        subscriber,
+        staleIfErrorMs: 3_600_000,
+        timeoutMs: 2_000,
+        clock: { now: () => now, random: () => 0.5 },
+        registry: new CacheRegistry(),
+        ...overrides,
+      });
+      await cache.ready();
+      expect(await cache.getOrSet('k', () => 'old', { tags: ['x'] })).toBe('old');
+      expect(cache.size).toBe(1);
+      const admin = await connect();
+      await admin.incr(`rampart:cache:${name}:t:x`); // invalidated in Redis; no announcement
+      now += 61_000; // the copy and the entry expired, within staleIfErrorMs
+      const got = await cache
+        .getOrSet(
+          'k',
+          () => {
+            throw new Error('origin down');
+          },
+          { tags: ['x'] },
+        )
+        .catch((e: unknown) => e);
+      expect(got).toMatchObject({ message: 'origin down' });
+      await cache.close();
+    });
+  });
+
+  describe('a pod whose load ends without writing while another pod loads the key', () => {
+    // Generations are shared: a pod whose tag step or loader failed ended the generation another
+    // pod's load in flight had made, so that pod's value was never cached.
+    it.each(
+      LEASE_MODES.flatMap(
+        ([how, overrides]) =>
+          [
+            [how, 'its tag step is refused', overrides],
+            [how, 'its loader fails', overrides],
+          ] as const,
+      ),
+    )('leaves the other pod’s generation, so its value is cached (%s, %s)', async (_how, what, overrides) => {
+      const name = unique('shared-generation');
+      const admin = await connect();
+      const common = {
+        name,
+        class: 'pod',
+        reason: 'shared generation test',
+        ttlMs: 60_000,
+        l1: false,
+        timeoutMs: 2_000,
+        ...('lease' in overrides ? overrides : { lease: { waitMs: 50 } }),
+      } as const;
+      const a = new SharedCache<string>({ ...common, redis: await connect(), registry: new CacheRegistry() });
+      const refused = what === 'its tag step is refused';
+      const c = new SharedCache<string>({
+        ...common,
+        redis: refused ? await refusingTags(name) : await connect(),
+        registry: new CacheRegistry(),
+      });
+      const generations = `rampart:cache:${name}:g:*`;
+      const { loader, started, release } = gatedLoader('good');
+      const loadA = a.getOrSet('h', loader, { tags: ['y'] });
+      await started;
+      expect(await keysMatching(admin, generations)).toHaveLength(1);
+      if (refused)
+        expect(await c.getOrSet('h', () => 'c', { tags: ['y'] })).toBe('c'); // bypass: cached nowhere
+      else
+        await expect(
+          c.getOrSet(
+            'h',
+            () => {
+              throw new Error('not found');
+            },
+            { tags: ['y'] },
+          ),
+        ).rejects.toThrow('not found');
+      expect(await keysMatching(admin, generations)).toHaveLength(1); // A's, still there
+      release();
+      expect(await loadA).toBe('good');
+      expect(await a.get('h')).toBe('good'); // cached
+      expect(await keysMatching(admin, generations)).toEqual([]);
+      await Promise.all([a.close(), c.close()]);
+    });
   });
 });

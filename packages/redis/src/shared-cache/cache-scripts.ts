@@ -88,10 +88,14 @@ return 0`,
 // delete, a set() or a clear() removes it, so no load from before them can write; an absent or
 // re-created generation never equals the one a load holds. KEYS[$GK]: the generation; ARGV[$GA]: the
 // token of a new one; ARGV[$GA + 1]: the life it must have left (an existing one is extended, never
-// shortened).
+// shortened). `created`: 1 when this call made it. Pods share a generation (a load in flight in
+// another pod made it): a load that writes nothing may only end one it made, or it would keep that
+// pod's value out of Redis.
 const GENERATION = fragment(`local g = redis.call('GET', KEYS[$GK])
+local created = 0
 if not g then
   g = ARGV[$GA]
+  created = 1
   redis.call('SET', KEYS[$GK], g, 'PX', ARGV[$GA + 1])
 elseif redis.call('PTTL', KEYS[$GK]) < tonumber(ARGV[$GA + 1]) then
   redis.call('PEXPIRE', KEYS[$GK], ARGV[$GA + 1])
@@ -125,7 +129,7 @@ if v then
 end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   ${fill(GENERATION, { GK: '3', GA: '3' })}
-  return {false, 1, g}
+  return {false, 1, g, created}
 end
 return {false, 0}`,
 );
@@ -137,7 +141,7 @@ export const READ_OR_GENERATION = defineScript(
   `local v = redis.call('GET', KEYS[1])
 if v then return {v} end
 ${fill(GENERATION, { GK: '2', GA: '1' })}
-return {false, g}`,
+return {false, g, created}`,
 );
 
 // With ARGV[5] (the digest of an entry read before): the lease only while that entry is unchanged.
@@ -148,7 +152,7 @@ export const LEASE_ACQUIRE = defineScript(
 ${fill(ENTRY_UNCHANGED, { EK: '3', EA: '5', FAIL: '{0}' })}
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   ${fill(GENERATION, { GK: '2', GA: '3' })}
-  return {1, g}
+  return {1, g, created}
 end
 return {0}`,
 );
@@ -158,7 +162,7 @@ export const GENERATION_READ = defineScript(
   'cache-generation',
   `${fill(ENTRY_UNCHANGED, { EK: '2', EA: '3', FAIL: 'false' })}
 ${fill(GENERATION, { GK: '1', GA: '1' })}
-return g`,
+return {g, created}`,
 );
 
 // Write a computed value unless the key was deleted, set or cleared since its generation was read

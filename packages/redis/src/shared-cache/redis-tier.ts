@@ -46,10 +46,22 @@ export interface FillOrLease<V> {
   readonly basis?: ReadBasis;
 }
 
-/** A lease taken before computing, and the key's generation read with it. */
-export interface Lease {
+/**
+ * A lease taken before computing, and the key's generation read with it. `created`: whether this
+ * lease's call made the generation (see {@link Generation}).
+ */
+export interface Lease extends Generation {
   readonly token: string;
+}
+
+/**
+ * A key's generation as a load holds it. Pods share it (a load in flight elsewhere made it);
+ * `created`: whether this load made it: a load that writes nothing ends only a generation it made,
+ * so it never keeps another pod's value out of Redis.
+ */
+export interface Generation {
   readonly generation: string;
+  readonly created: boolean;
 }
 
 /**
@@ -64,7 +76,7 @@ export interface ReadOrLease {
   readonly entry?: StoredEntry;
   readonly lease?: Lease;
   readonly leaseTried: boolean;
-  readonly generation?: string;
+  readonly generation?: Generation;
   readonly bytes?: Buffer;
   readonly leaseHeld?: boolean;
 }
@@ -75,11 +87,10 @@ export interface ReadOrLease {
  * found none (it may only start while that entry is unchanged, or still absent:
  * {@link CacheRedisTier.beforeLoad}; with leases, {@link CacheRedisTier.acquireLease}).
  */
-export type ReadBasis = { readonly generation: string } | { readonly entryDigest: string };
+export type ReadBasis = Generation | { readonly entryDigest: string };
 
 /** What a load writes against (see {@link CacheRedisTier.beforeLoad}): the key's generation and its tags' versions. */
-export interface LoadBasis {
-  readonly generation: string;
+export interface LoadBasis extends Generation {
   readonly versions: Record<string, number> | undefined;
 }
 
@@ -89,7 +100,7 @@ export const ENTRY_ABSENT = '-';
 /** The basis a load that follows `read` starts from (see {@link ReadBasis}). */
 export function readBasis(read: ReadOrLease): ReadBasis {
   if (read.bytes !== undefined) return { entryDigest: entryDigest(read.bytes) };
-  return read.generation === undefined ? { entryDigest: ENTRY_ABSENT } : { generation: read.generation };
+  return read.generation ?? { entryDigest: ENTRY_ABSENT };
 }
 
 /**
@@ -155,16 +166,16 @@ export class CacheRedisTier {
     const token = newToken();
     const keys = [this.#entryKey(key), this.#leaseKey(key), this.#generationKey(key)];
     const args = [token, leaseTtlMs, token, GENERATION_LIFE_MS, ...(waiting ? ['1'] : [])];
-    const [bytes, acquired, third] = (await this.call('get', () =>
+    const [bytes, acquired, third, created] = (await this.call('get', () =>
       runScriptForBytes(redis, READ_OR_LEASE, keys, args),
-    )) as [Buffer | null, number, (Buffer | number)?];
+    )) as [Buffer | null, number, (Buffer | number)?, number?];
     if (Buffer.isBuffer(bytes)) {
       const decoded = decodeEntry(bytes.toString('utf8'));
       const entry = decoded && !waiting?.unusable(bytes, decoded) ? await this.#checkTags(decoded) : undefined;
       return { ...(entry ? { entry } : {}), leaseTried: false, bytes, ...(waiting ? { leaseHeld: third === 1 } : {}) };
     }
     return {
-      ...(acquired === 1 ? { lease: { token, generation: String(third ?? '') } } : {}),
+      ...(acquired === 1 ? { lease: { token, generation: String(third ?? ''), created: created === 1 } } : {}),
       leaseTried: true,
     };
   }
@@ -174,14 +185,14 @@ export class CacheRedisTier {
     const redis = this.#redis;
     const keys = [this.#entryKey(key), this.#generationKey(key)];
     const token = newToken();
-    const [bytes, generation] = (await this.call('get', () =>
+    const [bytes, generation, created] = (await this.call('get', () =>
       runScriptForBytes(redis, READ_OR_GENERATION, keys, [token, GENERATION_LIFE_MS]),
-    )) as [Buffer | null, Buffer?];
+    )) as [Buffer | null, Buffer?, number?];
     if (Buffer.isBuffer(bytes)) {
       const entry = await this.#checkTags(decodeEntry(bytes.toString('utf8')));
       return { ...(entry ? { entry } : {}), leaseTried: false, bytes };
     }
-    return { leaseTried: false, generation: String(generation ?? '') };
+    return { leaseTried: false, generation: { generation: String(generation ?? ''), created: created === 1 } };
   }
 
   /**
@@ -268,13 +279,15 @@ export class CacheRedisTier {
    * The key's generation (created when absent), for a load that took no lease; with `entryDigest`
    * (of an entry read before, see {@link entryDigest}), undefined unless that entry is unchanged.
    */
-  async generation(key: string, entryDigest = ''): Promise<string | undefined> {
+  async generation(key: string, entryDigest = ''): Promise<Generation | undefined> {
     const redis = this.#redis;
     const keys = [this.#generationKey(key), this.#entryKey(key)]; // one slot: they share a hash tag
-    const g = await this.call('get', () =>
+    const reply = await this.call('get', () =>
       runScript(redis, GENERATION_READ, keys, [newToken(), GENERATION_LIFE_MS, entryDigest]),
     );
-    return typeof g === 'string' ? g : undefined;
+    if (!Array.isArray(reply)) return undefined;
+    const [generation, created] = reply as [string, number];
+    return { generation, created: created === 1 };
   }
 
   /**
@@ -302,10 +315,10 @@ export class CacheRedisTier {
     const redis = this.#redis;
     const token = newToken();
     const keys = [this.#leaseKey(key), this.#generationKey(key), this.#entryKey(key)]; // one slot
-    const [acquired, generation] = (await this.call('lease', () =>
+    const [acquired, generation, created] = (await this.call('lease', () =>
       runScript(redis, LEASE_ACQUIRE, keys, [token, leaseTtlMs, token, GENERATION_LIFE_MS, entryDigest]),
-    )) as [number, string?];
-    return acquired === 1 ? { token, generation: String(generation ?? '') } : undefined;
+    )) as [number, string?, number?];
+    return acquired === 1 ? { token, generation: String(generation ?? ''), created: created === 1 } : undefined;
   }
 
   /**
@@ -375,8 +388,9 @@ export class CacheRedisTier {
    * its tags' versions. Undefined when the entry changed since the read: the result would not be
    * cached. Rejects when Redis cannot say (down, or refusing the write that creates a generation
    * or a tag version: `maxmemory` with `noeviction`, a read-only replica); nothing it loads could be
-   * stored then either. A generation it read itself is ended then (when the tag versions failed), so
-   * the failed step leaves no key behind; one given in `basis` is the caller's to end.
+   * stored then either. A generation it made itself is ended then (when the tag versions failed), so
+   * the failed step leaves no key behind (one it found is another load's, left to it); one given in
+   * `basis` is the caller's to end.
    */
   async beforeLoad(
     key: string,
@@ -384,18 +398,18 @@ export class CacheRedisTier {
     tags: readonly string[],
     ttlMs: number,
   ): Promise<LoadBasis | undefined> {
-    const given = basis && 'generation' in basis ? basis.generation : undefined;
+    const given = basis && 'generation' in basis ? basis : undefined;
     const [g, versions] = await Promise.allSettled([
-      basis && 'generation' in basis ? basis.generation : this.generation(key, basis?.entryDigest),
+      basis && 'generation' in basis ? basis : this.generation(key, basis?.entryDigest),
       this.tagVersions(tags, ttlMs),
     ]);
     if (versions.status === 'rejected') {
-      if (given === undefined && g.status === 'fulfilled' && g.value !== undefined)
-        await this.endLoad(key, '', g.value);
+      if (given === undefined && g.status === 'fulfilled' && g.value?.created)
+        await this.endLoad(key, '', g.value.generation);
       throw versions.reason;
     }
     if (g.status === 'rejected') throw g.reason;
-    return g.value === undefined ? undefined : { generation: g.value, versions: versions.value };
+    return g.value === undefined ? undefined : { ...g.value, versions: versions.value };
   }
 
   /**

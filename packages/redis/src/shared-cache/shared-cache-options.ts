@@ -63,7 +63,11 @@ export interface SharedCacheOptions<T> {
   readonly timeoutMs?: number;
   /** Default: JSON. */
   readonly serializer?: CacheSerializer<T>;
-  /** Called for failures that do not fail the call: background refreshes, cache writes. */
+  /**
+   * Called for failures that do not fail the call: background refreshes, cache writes. What it
+   * throws is dropped: many reports are made in the background, where a throw would be an
+   * unhandled rejection.
+   */
   readonly onError?: (error: unknown) => void;
   /** Where the cache registers for the audit table. Default: the package-wide {@link cacheRegistry}. */
   readonly registry?: CacheRegistry;

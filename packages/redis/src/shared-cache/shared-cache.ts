@@ -88,6 +88,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
   #writes = 0;
   /** Until when (this cache's clock) no early refresh starts: see {@link REFRESH_PAUSE_MS}. */
   #refreshPausedUntil = 0;
+  /** Set by close(): a script load still running in the background reports nothing then. */
+  #closed = false;
   readonly #unregister: () => void;
 
   constructor(options: SharedCacheOptions<T>) {
@@ -119,7 +121,17 @@ export class SharedCache<T = unknown> implements AuditedStore {
     this.#lease = lease;
     this.#failClosed = (options.onRedisDown ?? (this.class === 'cluster' ? 'fail-closed' : 'bypass')) === 'fail-closed';
     this.#serializer = serializer;
-    this.#onError = options.onError ?? (() => {});
+    // Reports are made in the background too (script loads, early refreshes, the subscriber), where
+    // nothing awaits them: an onError that throws must not become an unhandled rejection, which ends
+    // a Node process. What it throws is dropped, here and in the calls it would otherwise fail.
+    const onError = options.onError;
+    this.#onError = onError
+      ? (error) => {
+          try {
+            onError(error);
+          } catch {}
+        }
+      : () => {};
     this.#now = options.clock?.now ?? Date.now;
     this.#refresh =
       beta === undefined ? undefined : new EarlyRefresh(beta, options.clock?.random ?? Math.random, this.#onError);
@@ -160,6 +172,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
     try {
       await this.#redis?.loadScripts(this.#readyWaitMs);
     } catch (error) {
+      if (this.#closed) return; // the caller is done with this cache
       const code = error instanceof RedisStoreError ? error.code : 'ERR_REDIS_UNAVAILABLE';
       this.#onError(
         new RedisStoreError(
@@ -308,8 +321,13 @@ export class SharedCache<T = unknown> implements AuditedStore {
     };
   }
 
-  /** Unsubscribes and leaves the audit registry. The Redis clients stay open: they are the caller's. */
+  /**
+   * Unsubscribes and leaves the audit registry; a script load still running in the background (see
+   * {@link SharedCache.ready}) reports nothing from then on. The Redis clients stay open: they are
+   * the caller's.
+   */
   async close(): Promise<void> {
+    this.#closed = true;
     this.#unregister();
     await this.#bus?.close();
   }
@@ -331,8 +349,12 @@ export class SharedCache<T = unknown> implements AuditedStore {
       // One round trip: the entry, or (on a miss) the lease, or without leases the generation, to compute it.
       read = this.#lease ? await redis.readOrLease(key, this.#lease.ttlMs) : await redis.readOrGeneration(key);
     } catch (error) {
-      return this.#missWhileRedisDown(error, key, loader, stale, now);
+      return this.#missWhileRedisDown(error, key, loader, stale, now, true);
     }
+    // Redis answered: only what it holds may be served stale. This pod's copy may be of a value
+    // deleted or tag-invalidated since (its announcement late or lost); one Redis still holds is
+    // the expired entry the read found, which replaces it below.
+    stale = undefined;
     const { entry, leaseTried } = read;
     let { lease } = read;
     if (entry) {
@@ -405,18 +427,20 @@ export class SharedCache<T = unknown> implements AuditedStore {
     try {
       seen = await this.#redis?.beforeLoad(
         key,
-        lease ? { generation: lease.generation } : basis,
+        lease ? { generation: lease.generation, created: lease.created } : basis,
         write.tags,
         write.ttl,
       );
     } catch (error) {
       // Redis cannot say what the load would write against (down, or refusing the generation or a
       // tag version): nothing loaded could be stored, and the Redis-down policy decides, as for a
-      // failed read. The lease goes back first, with the generation it or the read made: this pod
+      // failed read, though the read before succeeded. The lease goes back first, with the
+      // generation it or the read made (one another pod's load made is left to it): this pod
       // writes nothing.
-      const generation = lease?.generation ?? (basis && 'generation' in basis ? basis.generation : '');
+      const held = lease ?? (basis && 'generation' in basis ? basis : undefined);
+      const generation = held?.created ? held.generation : '';
       if (lease || generation) await this.#redis?.endLoad(key, lease?.token ?? '', generation);
-      return this.#missWhileRedisDown(error, key, loader, stale, this.#now());
+      return this.#missWhileRedisDown(error, key, loader, stale, this.#now(), false);
     }
     return this.#loadAndStore(key, loader, write, stale, lease, ticket, seen);
   }
@@ -427,7 +451,9 @@ export class SharedCache<T = unknown> implements AuditedStore {
    * found in Redis, newer than this pod's copy) before the L1 copy: fail-closed reports `error` to
    * `onError` and serves it without running the loader (as the pods that lost the lease do), or
    * throws without one; bypass reports `error` and runs the loader, caching nothing, with that
-   * value if the loader fails.
+   * value if the loader fails. The L1 copy counts only when `readFailed` (the read of the entry
+   * itself failed): when it succeeded and a later step failed, Redis has just said what it holds
+   * (nothing usable, or `stale`), and the copy may be of a value deleted or tag-invalidated since.
    */
   async #missWhileRedisDown(
     error: unknown,
@@ -435,8 +461,9 @@ export class SharedCache<T = unknown> implements AuditedStore {
     loader: () => Promise<T> | T,
     stale: StaleValue<T> | undefined,
     now: number,
+    readFailed: boolean,
   ): Promise<T> {
-    const copy = this.#outageCopy(key, now);
+    const copy = readFailed ? this.#outageCopy(key, now) : undefined;
     if (copy && copy.expiresAt > now) return this.#onRedisError(error, copy) as T;
     const fallback = stale ?? (copy ? { value: copy.value, staleUntil: copy.staleUntil } : undefined);
     if (this.#failClosed) {
@@ -463,7 +490,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
     seen: LoadBasis | undefined,
   ): Promise<T> {
     let leaseToken = lease?.token;
-    let generation = seen?.generation; // to end if this load writes nothing
+    // To end if this load writes nothing, when it made it: one another pod's load made is its own.
+    let generation = seen?.created ? seen.generation : undefined;
     try {
       const started = this.#now();
       const { value, loaded } = await loadOrStale(loader, stale, this.#now, this.#onError);
@@ -540,15 +568,20 @@ export class SharedCache<T = unknown> implements AuditedStore {
             lease = await redis.acquireLease(key, this.#lease.ttlMs, digest);
             if (lease === undefined) return; // another pod (or this one's miss) is already computing, or a write came
           }
-          seen = await redis.beforeLoad(key, lease ? { generation: lease.generation } : start, write.tags, write.ttl);
+          seen = await redis.beforeLoad(
+            key,
+            lease ? { generation: lease.generation, created: lease.created } : start,
+            write.tags,
+            write.ttl,
+          );
         } catch (error) {
-          if (lease) await redis.endLoad(key, lease.token, lease.generation);
+          if (lease) await redis.endLoad(key, lease.token, lease.created ? lease.generation : '');
           this.#refreshFailed(error);
           return;
         }
         if (seen === undefined) {
           // The entry changed since it was read (a set() or another pod's write): nothing to refresh.
-          if (lease) await redis.endLoad(key, lease.token, lease.generation);
+          if (lease) await redis.endLoad(key, lease.token, lease.created ? lease.generation : '');
           return;
         }
         await this.#loadAndStore(key, loader, write, undefined, lease, ticket, seen);
