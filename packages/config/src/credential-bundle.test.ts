@@ -1,6 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { everyForm, random } from '../test/secret-forms.ts';
+import { armor, everyForm, random } from '../test/secret-forms.ts';
+import { bundleFields } from './credential-bundle.ts';
 import { assessSecret } from './weak-secret.ts';
 
 // A kubeadm-style CA and the admin's client certificate it signed (`openssl req -x509 -subj
@@ -228,8 +229,146 @@ describe('assessSecret (credential bundles: values beside the secret)', () => {
       `Driver={ODBC Driver 18 for SQL Server};Server=tcp:db.acme.io,1433;Database=app;Uid=app;PWD=${pwd};Encrypt=yes;`;
     for (const [label, rules] of judged({ api_key: S, odbc: odbc(`{ab;${random(30)}}`) }))
       expect(rules, label).toEqual([]);
-    // 31 characters in braces (33 with them, over the 32-byte floor); 30 and a `}}`, which is one `}`.
-    for (const pwd of [`{${random(31).slice(0, 31)}}`, `{${random(30).slice(0, 30)}}}}`, '{hunter2}'])
+    // 11 characters in braces (13 with them, over a password's 12-byte floor); 10 and a `}}`, which is one `}`.
+    for (const pwd of [`{${random(11).slice(0, 11)}}`, `{${random(10).slice(0, 10)}}}}`, '{hunter2}'])
       for (const [label, rules] of judged({ api_key: S, odbc: odbc(pwd) })) expect(rules, label).toContain('too-short');
+  });
+});
+
+describe('assessSecret (credential bundles: review of the bundle-field rework)', () => {
+  const S = random(30);
+  /** `length` random letters and digits: a password as a generator writes one. */
+  const alnum = (length: number): string =>
+    Array.from(
+      randomBytes(length),
+      (byte) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[byte % 62],
+    ).join('');
+
+  it('judges an identifier-named value of a map of secrets as a secret, even beside an object holding one', () => {
+    for (const bundle of [
+      { tokens: { project: 'hunter2hunter2', deploy: { username: 'gitlab+deploy-token-1', token: S } } },
+      { passwords: { admin_user: 'Password1', db: { value: S } } },
+      { secrets: { account: 'hunter2', prod: { value: S } } },
+      { api_keys: { user: 'hunter2', admin: [S] } },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
+    // One token object of an array, and the credentials of one account, still have metadata.
+    for (const bundle of [
+      { tokens: [{ id: 'ci', name: 'deploy', value: S }] },
+      { credentials: { project: 'acme', account: 'ci', service_account: { private_key_id: 'k1', client_secret: S } } },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
+  });
+
+  it('reads a PEM block that is no certificate or public key with the pattern rules, under any label', () => {
+    const chunk = randomBytes(48).toString('base64');
+    for (const bundle of [
+      { hmac_key: armor('HMAC KEY', chunk.repeat(6)) },
+      { api_key: b64(armor('HMAC KEY', chunk.repeat(6))) },
+      { private_key: armor('CERTIFICATE', chunk.repeat(6)) },
+      { api_key: S, secrets: { signer: armor('PUBLIC KEY', chunk.repeat(6)) } },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('repeated-pattern');
+    const { publicKey } = generateKeyPairSync('ec', {
+      namedCurve: 'P-256',
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    for (const bundle of [
+      { secrets: { ca: CA_CERTIFICATE, api: S } },
+      { secrets: { client: CLIENT_CERTIFICATE, signer: publicKey, api: S } },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
+  });
+
+  it('reads the token a URL carries as its username (an empty or x-oauth-basic password)', () => {
+    for (const bundle of [
+      { token: `https://ghp_${alnum(36)}:x-oauth-basic@github.com/acme/app.git` },
+      { api_key: `https://sk_live_${alnum(99)}:@api.stripe.com/v1` },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
+    for (const bundle of [
+      { token: 'https://hunter2:x-oauth-basic@github.com/acme/app.git' },
+      { api_key: 'https://hunter2:@api.stripe.com/v1' },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
+  });
+
+  it("judges a password a URL or connection string carries by a password's length floor, not the bundle kind's", () => {
+    for (const bundle of [
+      { database_url: `postgres://app:${alnum(24)}@db/app` },
+      { api_key: S, database_url: `postgres://app:${alnum(24)}@db/app` },
+      { token: `https://oauth2:glpat-${alnum(20)}@gitlab.com/acme/app.git` },
+      { api_key: S, connection_string: `Server=db;User Id=app;Password=${alnum(16)};` },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
+    // 11 bytes: under the 12-byte floor of a password.
+    for (const bundle of [
+      { database_url: `postgres://app:${alnum(11)}@db/app` },
+      { api_key: S, connection_string: `Server=db;User Id=app;Password=${alnum(11)};` },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
+  });
+
+  it('scans a long quoted connection-string value without running out of stack', () => {
+    // 8 MiB: a backtrack slot per character overflowed the stack (a RangeError out of assessSecret).
+    for (const quote of ['"', "'"])
+      expect(bundleFields(JSON.stringify({ a: `;pwd=${quote}${'a'.repeat(8 * 2 ** 20 + 10)}` }))).toHaveLength(1);
+    // Up to 256 characters in quotes, a `;` inside.
+    const quoted = `${random(24)};${random(24)}`;
+    for (const quote of ['"', "'"])
+      for (const [label, rules] of judged({
+        api_key: S,
+        connection_string: `Server=db;Password=${quote}${quoted}${quote};`,
+      }))
+        expect(rules, label).toEqual([]);
+  });
+
+  it('reads a numeric seed as a setting, a string seed as a secret', () => {
+    for (const [label, rules] of judged({ api_key: S, seed: 42 })) expect(rules, label).toEqual([]);
+    for (const [label, rules] of judged({ api_key: S, seed: 'hunter2' })) expect(rules, label).toContain('too-short');
+  });
+
+  it('reads null under a secret-named key as no value, as Vault answers auth and wrap_info', () => {
+    const vault = (data: unknown): Record<string, unknown> => ({
+      request_id: crypto.randomUUID(),
+      lease_id: '',
+      renewable: false,
+      lease_duration: 0,
+      data,
+      wrap_info: null,
+      warnings: null,
+      auth: null,
+      mount_type: 'approle',
+    });
+    const secretId = (id: string) => ({
+      secret_id: id,
+      secret_id_accessor: crypto.randomUUID(),
+      secret_id_num_uses: 0,
+      secret_id_ttl: 0,
+    });
+    const kv = (apiKey: string) => ({
+      data: { api_key: apiKey },
+      metadata: {
+        created_time: '2026-11-24T00:19:12Z',
+        custom_metadata: null,
+        deletion_time: '',
+        destroyed: false,
+        version: 1,
+      },
+    });
+    for (const bundle of [
+      vault(secretId(crypto.randomUUID())),
+      vault(kv(S)),
+      { access_token: S, refresh_token: null, token_type: 'bearer' },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
+    for (const bundle of [
+      vault(secretId('hunter2')),
+      vault(kv('hunter2')),
+      { password: null },
+      { access_token: null, refresh_token: null },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
   });
 });

@@ -13,7 +13,7 @@ export type BundleRole = 'secret' | 'public' | 'other';
 
 /** One value of a JSON credential bundle, and what its key names it. */
 export interface BundleField {
-  /** The string value (a number written as a number as its digits; `null` as an empty value). */
+  /** The string value (a number written as a number as its digits). */
   readonly value: string;
   /**
    * `secret` under a key whose last word (after format words such as `value`, `hex`, `base64`, `pem`,
@@ -27,15 +27,22 @@ export interface BundleField {
    * whose value is a scheme name (`basic`, `bearer`) is not. The children of a secret-named object
    * are secrets too (`password: { current, previous }`, `api_key: { value }`, `keys: [...]`), but not
    * a scalar named as an identifier (`id`, `name`, `project`, `email`, `url`) beside a sibling that
-   * holds a non-empty secret (`value`, or an object or array: `service_account: {…}`), and unless
+   * holds a non-empty secret (`value`, or an object or array: `service_account: {…}`) outside a map
+   * of secrets (`passwords`, `tokens`, `keys`, `secrets`: every child is a secret), and unless
    * one of them names the secret itself: then each is judged by its own key. The private members
    * of a JWK (`k`, `d`, `p`, `q`, `dp`, `dq`, `qi`) are secrets; its other RFC members are not, and
    * any other member is read by its name. The password
-   * of a URL's userinfo or query (`password`, `pwd`, `pass`, `passwd`, `sig`) or of a connection
-   * string's `Password=` parts (every one) is a secret, whatever the key, and the rest of the value not.
-   * A bundle with a secret-named key but no secret value in it has one empty secret (too short).
+   * of a URL's userinfo (its username when the password is empty or GitHub's `x-oauth-basic`) or
+   * query (`password`, `pwd`, `pass`, `passwd`, `sig`) or of a connection string's `Password=` parts
+   * (every one) is a secret, whatever the key, and the rest of the value not. A bundle with a
+   * secret-named key but no secret value in it has one empty secret (too short).
    */
   readonly role: BundleRole;
+  /**
+   * True for a password a URL or connection string carries: its length floor is a password's (or
+   * the kind's when lower), as the kind describes the bundle's main secret, not a database password.
+   */
+  readonly carried?: boolean;
   /** The key length in bytes when it is not the value's UTF-8 length: a JWK member's base64url bytes. */
   readonly bytes?: number;
   /**
@@ -72,6 +79,10 @@ const SECRET_WORDS = new Set([
   'identitytoken',
 ]);
 const PUBLIC_WORDS = new Set(['public', 'publishable']);
+// Last words of a map of secrets, one per name (`passwords: { admin, user }`, `tokens: { project,
+// deploy: {…} }`): no child of one is metadata. Not `credentials`, which holds one account's
+// (`credentials: { project, service_account: {…} }`).
+const SECRET_MAPS = new Set(['secrets', 'passwords', 'tokens', 'keys']);
 // Last words that name what identifies a credential, not the credential: a `project` or an `id` beside
 // the `value` of a token is not one of its secrets.
 const IDENTIFIER_WORDS = new Set([
@@ -182,12 +193,16 @@ function isWords(words: readonly string[], ...expected: string[]): boolean {
 }
 
 // A password a value carries whatever its key: in a URL's userinfo (`postgres://app:…@db`,
-// `redis://:…@redis`, `jdbc:mysql://app:…@db`) or query (`?password=…`, an Azure SAS `&sig=…`), or a
+// `redis://:…@redis`, `jdbc:mysql://app:…@db`; the username when the password is empty or GitHub's
+// fixed `x-oauth-basic`: `https://ghp_…:x-oauth-basic@github.com`, `https://sk_live_…:@api.stripe.com`)
+// or query (`?password=…`, an Azure SAS `&sig=…`), or a
 // connection string's `Password=`, `Pwd=`, `Pass=`, `Passwd=`, `AccountKey=` or `SharedAccessKey=`
 // part (ADO.NET quotes one with `;` in it, doubling the quote inside; ODBC braces it, doubling `}`).
-// Every part is scanned for; a braced value is read up to 256 characters (a longer one to its `;`):
-// an unclosed `{` would otherwise be rescanned to the end from each later `Pwd={`, in square time.
-const URL_PASSWORD = /^(?:jdbc:)?[a-z][a-z0-9+.-]*:\/\/[^/?#@:]*:([^/?#]*)@/i;
+// Every part is scanned for; a quoted or braced value is read up to 256 characters (a longer one to
+// its `;`): an unclosed `{` would otherwise be rescanned to the end from each later `Pwd={`, in square
+// time, and a long quoted one takes a backtrack slot per character (8 MiB overflowed the stack). A
+// value over 4 KiB is no URL or connection string and is not scanned.
+const URL_USERINFO = /^(?:jdbc:)?[a-z][a-z0-9+.-]*:\/\/([^/?#@:]*):([^/?#]*)@/i;
 const URL_SCHEME = /^(?:jdbc:)?[a-z][a-z0-9+.-]*:\/\//i;
 // A quoted or braced connection-string value's closing character, by its opening one.
 const CLOSING_QUOTES = new Map([
@@ -197,7 +212,8 @@ const CLOSING_QUOTES = new Map([
 ]);
 const QUERY_PASSWORDS = new Set(['password', 'pwd', 'pass', 'passwd', 'sig']);
 const CONNECTION_PASSWORD =
-  /(?:^|;)\s*(?:password|pwd|pass|passwd|accountkey|sharedaccesskey)\s*=\s*("(?:[^"]|"")*"|'(?:[^']|'')*'|\{(?:[^}]|\}\}){0,256}\}|[^;]*)/gi;
+  /(?:^|;)\s*(?:password|pwd|pass|passwd|accountkey|sharedaccesskey)\s*=\s*("(?:[^"]|""){0,256}"|'(?:[^']|''){0,256}'|\{(?:[^}]|\}\}){0,256}\}|[^;]*)/gi;
+const MAX_CARRIER = 4096;
 
 /** `text` percent-decoded, or as it is when it is no valid percent-encoding. */
 function percentDecoded(text: string): string {
@@ -214,9 +230,14 @@ function percentDecoded(text: string): string {
  */
 function carriedPasswords(value: string): string[] {
   const passwords: string[] = [];
+  if (value.length > MAX_CARRIER) return passwords;
   if (URL_SCHEME.test(value)) {
-    const inUserinfo = URL_PASSWORD.exec(value)?.[1];
-    if (inUserinfo !== undefined) passwords.push(percentDecoded(inUserinfo));
+    const userinfo = URL_USERINFO.exec(value);
+    if (userinfo !== null) {
+      const user = percentDecoded(userinfo[1] as string);
+      const password = percentDecoded(userinfo[2] as string);
+      passwords.push(password === '' || password === 'x-oauth-basic' ? user : password);
+    }
     const query = value.indexOf('?');
     if (query >= 0)
       for (const parameter of value
@@ -284,9 +305,9 @@ const MAX_BUNDLE_VALUES = 1000;
  * other text, one nested deeper than 8 levels or with more than 1,000 values, or one with no value
  * at all. Read as `JSON.parse` reads it, as the service will: of duplicate keys the last one counts.
  *
- * Under a secret-like key a number counts as its digits, `null` and `""` as an empty secret (which
- * is too short), and each string or number of an array as a secret too; a boolean is a flag, not a
- * secret (`use_token: true`). Elsewhere only non-empty strings count. A Docker `auth` that is base64 of `user:password` counts
+ * Under a secret-like key a number counts as its digits (not a `seed`'s: a setting), `""` as an empty
+ * secret (which is too short), and each string or number of an array as a secret too; a boolean is
+ * a flag, not a secret (`use_token: true`), and `null` is no value (Vault answers `"auth": null`). Elsewhere only non-empty strings count. A Docker `auth` that is base64 of `user:password` counts
  * as its password (a secret) and its user (not one); one with an empty password beside an
  * `identitytoken` (Azure ACR's `00000000-…:`) is format, and the identity token is the secret.
  */
@@ -312,7 +333,8 @@ export function bundleFields(text: string): BundleField[] | undefined {
   let namesSecret = false;
   /**
    * `secret`: whether `node` is a secret; `lastWord`: the last word of the key it is under;
-   * `named`: whether that key names it as not secret (an identifier, a public key).
+   * `named`: whether that key names it as not secret (an identifier, a public key); `map`: whether
+   * it is an object under a key naming a map of secrets (see {@link SECRET_MAPS}).
    */
   const walk = (
     node: unknown,
@@ -320,6 +342,7 @@ export function bundleFields(text: string): BundleField[] | undefined {
     depth: number,
     lastWord: string | undefined,
     named: boolean,
+    map = false,
   ): boolean => {
     if (typeof node === 'string') {
       const basic = secret && lastWord === 'auth' ? basicCredentials(node) : undefined;
@@ -331,13 +354,12 @@ export function bundleFields(text: string): BundleField[] | undefined {
       // `database_url` beside an `api_key`, a `url` of a `secret`); the rest of the value is its
       // format, whose names repeat (`BlobEndpoint=…;QueueEndpoint=…`), even under a secret-named key.
       const passwords = carriedPasswords(node);
-      if (!passwords.every((password) => add({ value: password, role: 'secret' }))) return false;
+      if (!passwords.every((password) => add({ value: password, role: 'secret', carried: true }))) return false;
       if (passwords.length > 0) return add({ value: node, role: 'public' });
       if (secret) return add({ value: node, role: 'secret' });
       return node.length > 0 ? add({ value: node, role: named ? 'public' : 'other' }) : true;
     }
-    if (secret && typeof node === 'number') return add({ value: String(node), role: 'secret' });
-    if (secret && node === null) return add({ value: '', role: 'secret' });
+    if (secret && typeof node === 'number' && lastWord !== 'seed') return add({ value: String(node), role: 'secret' });
     if (typeof node !== 'object' || node === null) return true;
     if (depth >= MAX_BUNDLE_DEPTH) return false;
     // An array's items are named by the array's key; an object's children by their own.
@@ -362,8 +384,9 @@ export function bundleFields(text: string): BundleField[] | undefined {
     // A scalar named as an identifier is metadata, not a secret, when a sibling holds the secret: a
     // `value` (`github: { id, name, value }`) or a credential inside (`project` beside
     // `service_account: {…}` or `jwk: {…}`), with a non-empty secret in it (not `meta: {}`, `tags: []`).
-    // In a map of secrets (`passwords: { admin, user }`), or alone (`password: { name }`), it is one of
-    // the secrets, and so is an identifier-named object. The holders are walked first, to know.
+    // In a map of secrets (`passwords: { admin, user }`, `tokens: { project, deploy: {…} }`), or alone
+    // (`password: { name }`), it is one of the secrets, and so is an identifier-named object. The
+    // holders are walked first, to know.
     const holds = ({ child, kind }: { child: unknown; kind: KeyKind }): boolean =>
       kind === 'format' || (kind !== 'public' && typeof child === 'object' && child !== null);
     const visit =
@@ -373,10 +396,11 @@ export function bundleFields(text: string): BundleField[] | undefined {
           const basic = basicCredentials(child);
           if (basic !== undefined && basic.password.length === 0) return true;
         }
-        const metadata = kind === 'identifier' && held && (typeof child !== 'object' || child === null);
+        const metadata = !map && kind === 'identifier' && held && (typeof child !== 'object' || child === null);
         const inherited = kind === 'other' || (kind === 'identifier' && !metadata);
         const childSecret = kind === 'secret' || (secret && (kind === 'format' || (inherited && inherits)));
-        return walk(child, childSecret, depth + 1, last, kind === 'public' || kind === 'identifier');
+        const named = kind === 'public' || kind === 'identifier';
+        return walk(child, childSecret, depth + 1, last, named, kind === 'secret' && SECRET_MAPS.has(last as string));
       };
     const found = secretCount;
     if (!entries.filter(holds).every(visit(false))) return false;

@@ -1,4 +1,4 @@
-import { createPrivateKey, type JsonWebKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type JsonWebKey, X509Certificate } from 'node:crypto';
 import { type BundleField, bundleFields } from './credential-bundle.ts';
 import { type EncodedText, pemBodyTexts, sniffedTexts } from './secret-encoding.ts';
 
@@ -20,6 +20,11 @@ export interface MeasuredText {
    * secret of a bundle on its own (a random `client_id` does not lengthen a short `client_secret`).
    */
   readonly lengths: readonly number[];
+  /**
+   * Byte lengths of the passwords a bundle's URLs and connection strings carry: each must reach a
+   * password's floor, or the kind's when lower (see {@link BundleField.carried}).
+   */
+  readonly carriedLengths?: readonly number[];
   /** Further texts the word rules read, and how (see {@link WordReading}). */
   readonly readings: readonly Reading[];
   /**
@@ -165,10 +170,11 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
   const all: string[] = [];
   const secrets: string[] = [];
   const lengths: number[] = [];
+  const carriedLengths: number[] = [];
   const readings: Reading[] = [];
   const patterned: string[] = [];
   const secretPatterned: string[] = [];
-  for (const { value, role, bytes, text } of fields) {
+  for (const { value, role, bytes, text, carried } of fields) {
     const secret = role === 'secret';
     // A PEM key in a bundle (`private_key`), or the base64 of one (kubeconfig's `client-key-data`),
     // is measured, and its length floor judged, by its body; so is a certificate beside it, which
@@ -186,9 +192,9 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
     const measured = key?.structured === true ? members : [content, ...members];
     patterned.push(...measured);
     if (secret) {
-      if (block === undefined || key !== undefined) secretPatterned.push(...measured);
+      if (block === undefined || key !== undefined || !isPublicMaterial(block.body)) secretPatterned.push(...measured);
       secrets.push(content, ...members);
-      lengths.push(
+      (carried === true ? carriedLengths : lengths).push(
         bytes ?? (body === undefined ? Buffer.byteLength(value, 'utf8') : Buffer.byteLength(body, 'base64')),
       );
     }
@@ -208,6 +214,7 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
     // A short value (`"version":"11"`) is too short to be a pattern by itself.
     parts: (secrets.length > 0 ? secretPatterned : patterned).filter((part) => part.length >= MIN_PATTERN_VALUE),
     lengths,
+    carriedLengths,
     readings,
     structured: true,
     bundle,
@@ -235,6 +242,24 @@ const PEM_BLOCK = new RegExp(`^-----BEGIN ([A-Z0-9 ]{1,64})-----\\r?\\n${BODY}--
 const ENCRYPTED_PEM_BLOCK = new RegExp(
   `^-----BEGIN ((?:RSA|EC|DSA) PRIVATE KEY)-----\\r?\\n${ENCRYPTION_HEADERS}${BODY}-----END \\1-----$`,
 );
+
+/**
+ * True when the body of a PEM block not labelled a private key is a certificate or a public key
+ * node:crypto parses: its DER repeats by format. Any other body, whatever its label (`HMAC KEY`, a
+ * `CERTIFICATE` that is not one), is read by the pattern rules. Node's error, which may quote the
+ * body, is dropped.
+ */
+function isPublicMaterial(body: string): boolean {
+  const der = Buffer.from(body, 'base64');
+  try {
+    return new X509Certificate(der).raw.length > 0;
+  } catch {}
+  for (const type of ['spki', 'pkcs1'] as const)
+    try {
+      return createPublicKey({ key: der, format: 'der', type }).type === 'public';
+    } catch {}
+  return false;
+}
 
 // The labels of private keys: `PRIVATE KEY`, `ENCRYPTED PRIVATE KEY`, `RSA`/`EC`/`DSA`/`OPENSSH PRIVATE KEY`.
 const PRIVATE_KEY_LABEL = /^(?:[A-Z0-9]+ ){0,2}PRIVATE KEY$/;

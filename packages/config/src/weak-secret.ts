@@ -307,10 +307,12 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   const texts = encodedTexts(value, encoding);
   // A PEM key is measured by its body, a JSON bundle by its values: their armor lines, keys and
   // quotes (and the hex or base64 of them) repeat each other by format.
-  const { wholes, parts, lengths, readings, structured, bundle } = measuredText(value, texts);
+  const { wholes, parts, lengths, carriedLengths, readings, structured, bundle } = measuredText(value, texts);
   // The armor and headers of a PEM key are not key bytes, nor is a bundle's `client_id` part of
-  // its `client_secret`.
-  if (lengths.some((bytes) => bytes < floor)) rules.add('too-short');
+  // its `client_secret`. A database URL's password beside it is a password, not the kind's key.
+  const carriedFloor = Math.min(floor, KIND_POLICIES.password.minBytes);
+  if (lengths.some((bytes) => bytes < floor) || carriedLengths?.some((bytes) => bytes < carriedFloor))
+    rules.add('too-short');
   for (const whole of wholes) {
     if (whole.length > 0 && shannonBitsPerChar(whole) < policy.minBitsPerChar) rules.add('low-entropy');
     if (new Set(whole).size < policy.minDistinct) rules.add('few-distinct-characters');
