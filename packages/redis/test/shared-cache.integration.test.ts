@@ -2193,6 +2193,7 @@ describe.each([
       process.on('unhandledRejection', onUnhandled);
       try {
         const redis = await unreachable();
+        clients.push(redis);
         let reports = 0;
         const cache = new SharedCache<string>({
           name: unique('throwing-on-error'),
@@ -2217,6 +2218,46 @@ describe.each([
         await cache.close();
       } finally {
         process.off('unhandledRejection', onUnhandled);
+      }
+    });
+
+    // A throwing onError is dropped, in background reports and in calls alike: once per cache, a
+    // process warning shows that the reporter is broken, naming no key, tag or value.
+    it('emits one process warning the first time onError throws, naming no key, tag or value', async () => {
+      const warnings: Error[] = [];
+      const onWarning = (warning: Error): void => {
+        if ((warning as { code?: string }).code === 'RAMPART_ONERROR_THREW') warnings.push(warning);
+      };
+      process.on('warning', onWarning);
+      try {
+        const name = unique('warned-on-error');
+        let reports = 0;
+        const cache = new SharedCache<string>({
+          name,
+          class: 'pod',
+          reason: 'throwing onError warning test',
+          ttlMs: 60_000,
+          redis: await refusingTags(name), // every tagged miss reports a refused tag step
+          l1: false,
+          timeoutMs: 2_000,
+          onError: () => {
+            reports += 1;
+            throw new Error('the onError of the caller failed');
+          },
+          registry: new CacheRegistry(),
+        });
+        await cache.ready();
+        for (const key of ['secret-key-1', 'secret-key-2'])
+          expect(await cache.getOrSet(key, () => 'secret-value', { tags: ['secret-tag'] })).toBe('secret-value');
+        expect(reports).toBe(2);
+        // process.emitWarning emits on the next tick.
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(warnings).toHaveLength(1);
+        expect(warnings[0]?.message).toContain(name);
+        expect(warnings[0]?.message).not.toMatch(/secret|caller failed/);
+        await cache.close();
+      } finally {
+        process.off('warning', onWarning);
       }
     });
 
@@ -2419,6 +2460,100 @@ describe.each([
       expect(await a.get('h')).toBe('good'); // cached
       expect(await keysMatching(admin, generations)).toEqual([]);
       await Promise.all([a.close(), c.close()]);
+    });
+
+    // The reverse is not prevented: the pod that made the generation ends it when its own load
+    // fails, and a pod that joined it writes nothing then. Only caching is lost, never a value
+    // served stale, and nothing is left in Redis.
+    it.each(LEASE_MODES)(
+      'a joined pod’s value is not cached when the pod that made the generation fails (%s)',
+      async (_how, overrides) => {
+        const name = unique('creator-fails');
+        const admin = await connect();
+        const common = {
+          name,
+          class: 'pod',
+          reason: 'shared generation test',
+          ttlMs: 60_000,
+          l1: false,
+          timeoutMs: 2_000,
+          ...('lease' in overrides ? overrides : { lease: { waitMs: 50 } }),
+        } as const;
+        const p = new SharedCache<string>({ ...common, redis: await connect(), registry: new CacheRegistry() });
+        const a = new SharedCache<string>({ ...common, redis: await connect(), registry: new CacheRegistry() });
+        const generations = `rampart:cache:${name}:g:*`;
+        const failing = deferred();
+        const pStarted = deferred();
+        const loadP = p
+          .getOrSet('h', async () => {
+            pStarted.resolve();
+            await failing.promise;
+            throw new Error('origin timed out');
+          })
+          .catch((e: unknown) => e);
+        await pStarted.promise;
+        const made = await keysMatching(admin, generations);
+        expect(made).toHaveLength(1);
+        const generation = await admin.get(made[0] ?? '');
+        const { loader, started, release } = gatedLoader('good');
+        const loadA = a.getOrSet('h', loader); // joins P's generation (with the lease: once its wait ran out)
+        await started;
+        expect(await admin.get(made[0] ?? '')).toBe(generation); // the same one, joined
+        failing.resolve();
+        expect(await loadP).toMatchObject({ message: 'origin timed out' });
+        release();
+        expect(await loadA).toBe('good'); // its caller gets it
+        expect(await a.get('h')).toBeUndefined(); // not cached, nothing stale
+        expect(await keysMatching(admin, `rampart:cache:${name}:*`)).toEqual([]);
+        await Promise.all([p.close(), a.close()]);
+      },
+    );
+  });
+
+  describe('this pod’s expired L1 copy of an entry no longer in Redis (evicted, lost in a restart)', () => {
+    // Absence cannot tell a delete from an eviction: a `pod` cache, whose outage copy is already a
+    // per-pod one, serves its copy within staleIfErrorMs when the loader fails; a `cluster` cache
+    // serves only what Redis holds.
+    it.each(
+      LEASE_MODES.flatMap(
+        ([how, overrides]) =>
+          [
+            ['pod', how, overrides],
+            ['cluster', how, overrides],
+          ] as const,
+      ),
+    )('a %s cache whose loader fails (%s)', async (cls, _how, overrides) => {
+      let now = 13_000_000;
+      const name = unique('l1-stale-evicted');
+      const subscriber = await subscriberOf();
+      const cache = new SharedCache<string>({
+        name,
+        class: cls,
+        reason: 'evicted entry test',
+        ttlMs: 60_000,
+        redis: await connect(),
+        subscriber,
+        staleIfErrorMs: 3_600_000,
+        onRedisDown: 'bypass',
+        timeoutMs: 2_000,
+        clock: { now: () => now, random: () => 0.5 },
+        registry: new CacheRegistry(),
+        ...overrides,
+      });
+      await cache.ready();
+      expect(await cache.getOrSet('k', () => 'old')).toBe('old');
+      expect(cache.size).toBe(1);
+      const admin = await connect();
+      expect(await admin.del(`rampart:cache:${name}:{=k}`)).toBe(1); // evicted: no announcement
+      now += 61_000; // the copy expired, within staleIfErrorMs
+      const got = await cache
+        .getOrSet('k', () => {
+          throw new Error('origin down');
+        })
+        .catch((e: unknown) => e);
+      if (cls === 'pod') expect(got).toBe('old');
+      else expect(got).toMatchObject({ message: 'origin down' });
+      await cache.close();
     });
   });
 });

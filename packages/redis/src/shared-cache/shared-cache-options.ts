@@ -66,7 +66,8 @@ export interface SharedCacheOptions<T> {
   /**
    * Called for failures that do not fail the call: background refreshes, cache writes. What it
    * throws is dropped: many reports are made in the background, where a throw would be an
-   * unhandled rejection.
+   * unhandled rejection. Its first throw emits one process warning per cache (code
+   * `RAMPART_ONERROR_THREW`, naming the cache only).
    */
   readonly onError?: (error: unknown) => void;
   /** Where the cache registers for the audit table. Default: the package-wide {@link cacheRegistry}. */

@@ -123,13 +123,23 @@ export class SharedCache<T = unknown> implements AuditedStore {
     this.#serializer = serializer;
     // Reports are made in the background too (script loads, early refreshes, the subscriber), where
     // nothing awaits them: an onError that throws must not become an unhandled rejection, which ends
-    // a Node process. What it throws is dropped, here and in the calls it would otherwise fail.
+    // a Node process. What it throws is dropped, here and in the calls it would otherwise fail; the
+    // first throw of this cache's onError is made visible once as a process warning, naming neither
+    // the error nor a key (a broken reporter would otherwise hide every report without a trace).
     const onError = options.onError;
+    let warned = false;
     this.#onError = onError
       ? (error) => {
           try {
             onError(error);
-          } catch {}
+          } catch {
+            if (warned) return;
+            warned = true;
+            process.emitWarning(
+              `SharedCache "${this.name}": its onError threw; what onError throws is dropped, so the reports it failed on are lost. Make onError never throw.`,
+              { code: 'RAMPART_ONERROR_THREW' },
+            );
+          }
         }
       : () => {};
     this.#now = options.clock?.now ?? Date.now;
@@ -353,8 +363,10 @@ export class SharedCache<T = unknown> implements AuditedStore {
     }
     // Redis answered: only what it holds may be served stale. This pod's copy may be of a value
     // deleted or tag-invalidated since (its announcement late or lost); one Redis still holds is
-    // the expired entry the read found, which replaces it below.
-    stale = undefined;
+    // the expired entry the read found, which replaces it below. A `pod` cache, whose outage copy
+    // is already a per-pod one, keeps it when the read found no entry: absence cannot tell a
+    // delete from an eviction (`maxmemory`) or a restart that lost it.
+    if (!(this.class === 'pod' && read.bytes === undefined)) stale = undefined;
     const { entry, leaseTried } = read;
     let { lease } = read;
     if (entry) {
