@@ -224,6 +224,9 @@ function percentDecoded(text: string): string {
   }
 }
 
+// Userinfo passwords that mean the token is the user name: none, or GitHub's fixed `x-oauth-basic`.
+const TOKEN_IN_USER_PASSWORDS: ReadonlySet<string> = new Set(['', 'x-oauth-basic']);
+
 /**
  * The passwords `value` carries (see above), percent-decoded or unquoted: every one, as the reader
  * may take any (ADO.NET uses the last `Password=`, others the first).
@@ -236,7 +239,7 @@ function carriedPasswords(value: string): string[] {
     if (userinfo !== null) {
       const user = percentDecoded(userinfo[1] as string);
       const password = percentDecoded(userinfo[2] as string);
-      passwords.push(password === '' || password === 'x-oauth-basic' ? user : password);
+      passwords.push(TOKEN_IN_USER_PASSWORDS.has(password) ? user : password);
     }
     const query = value.indexOf('?');
     if (query >= 0)
