@@ -123,6 +123,10 @@ describe('nearestDeclaration and isShadowed', () => {
     for (const code of [
       "function f() { if (c) { var k = 'first'; } else { var k = 'second'; } USE(k); }\n",
       "function f() { try { var k = 'first'; } finally { var k = 'second'; } USE(k); }\n",
+      // The module and a class static block are `var` scopes too.
+      "if (c) { var k = 'first'; } var k = 'second'; USE(k);\n",
+      "switch (x) { case 1: var k = 'first'; } var k = 'second'; USE(k);\n",
+      "class C { static { if (c) { var k = 'first'; } var k = 'second'; USE(k); } }\n",
     ]) {
       const { found } = at(code);
       expect(found && code.slice(found.id.start, found.id.end + 10), code).toBe("k = 'first'");

@@ -2,7 +2,7 @@
 // module and does not declare either name itself.
 
 import { assignmentChain, isModuleExports } from './js-assignment-chain.ts';
-import { type AstNode, child, children, memberPath, unwrap } from './js-ast.ts';
+import { type AstNode, child, children, isNode, memberPath, unwrap } from './js-ast.ts';
 import { patternIdentifiers } from './js-scope.ts';
 
 const ESM_STATEMENTS = new Set([
@@ -88,6 +88,63 @@ function redeclaresCommonJsNames(program: AstNode): boolean {
   return false;
 }
 
+// Nodes whose inside is not the file's top level (functions, classes), or no code (types).
+const NOT_TOP_LEVEL: ReadonlySet<string> = new Set([
+  'FunctionDeclaration',
+  'FunctionExpression',
+  'ArrowFunctionExpression',
+  'ClassBody',
+  'TSTypeAnnotation',
+  'TSTypeParameterInstantiation',
+  'TSTypeParameterDeclaration',
+  'TSInterfaceDeclaration',
+  'TSTypeAliasDeclaration',
+  'TSModuleDeclaration',
+  'TSDeclareFunction',
+]);
+
+/**
+ * Whether the top level of a file (outside functions and classes) reads `require`, `module` or
+ * `exports` without declaring that name there: code that runs only as a Node module (a browser
+ * script has none of them). One walk over the top-level code.
+ */
+export function readsNodeWrapperNames(program: AstNode): boolean {
+  const read = new Set<string>();
+  const declared = new Set<string>();
+  const pending: AstNode[] = [program];
+  while (pending.length > 0) {
+    const node = pending.pop() as AstNode;
+    if (NOT_TOP_LEVEL.has(node.type)) {
+      const id = node.type === 'FunctionDeclaration' ? child(node, 'id') : undefined;
+      if (id?.type === 'Identifier') declared.add(id.name as string);
+      continue;
+    }
+    if (node.type === 'Identifier') {
+      if (node.name === 'require' || COMMONJS_NAMES.has(node.name as string)) read.add(node.name as string);
+      continue;
+    }
+    if (node.type === 'VariableDeclarator' || node.type === 'CatchClause' || node.type === 'ClassDeclaration') {
+      const id = child(node, node.type === 'CatchClause' ? 'param' : 'id');
+      for (const name of patternIdentifiers(id, [])) declared.add(name.name as string);
+    } else if (node.type === 'ImportDeclaration') {
+      for (const name of runtimeNames(node)) declared.add(name);
+      continue;
+    }
+    for (const [key, value] of Object.entries(node)) {
+      // Names that are no reads: a declared pattern (above), a property or member name, a label.
+      if (key === 'id' || key === 'param' || key === 'label') continue;
+      // Not the tree: ESLint's nodes point to their `parent`, its Program holds `tokens` and `comments`.
+      if (key === 'parent' || key === 'tokens' || key === 'comments') continue;
+      if ((key === 'property' || key === 'key') && node.computed !== true) continue;
+      if (Array.isArray(value)) {
+        for (let i = value.length - 1; i >= 0; i--) if (isNode(value[i])) pending.push(value[i] as AstNode);
+      } else if (isNode(value)) pending.push(value);
+    }
+  }
+  for (const name of read) if (!declared.has(name)) return true;
+  return false;
+}
+
 /**
  * Whether `module` and `exports` at the top level of a file may be CommonJS's: not in an ES module
  * (`.mjs`/`.mts`, where `module` is never defined: Node, bundlers and TypeScript's output all load
@@ -96,13 +153,15 @@ function redeclaresCommonJsNames(program: AstNode): boolean {
  * `module.exports.x` or `exports.x` at its top level or declares an alias of either there
  * (`var api = module.exports`), which works only when it is compiled to
  * CommonJS: by TypeScript, or by Babel for a `.js` file (babel-node, `@babel/register`,
- * babel-jest); a `.cjs`/`.cts` file is CommonJS whatever it imports), and not declared at
+ * babel-jest); a `.cjs`/`.cts` file is CommonJS whatever it imports; with `packageType` (the
+ * `type` of the file's package.json, when known) `"module"`, a `.js`/`.jsx`/`.ts`/`.tsx` file is an
+ * ES module, as Node loads it), and not declared at
  * module scope by `let`, `const`, a class, an enum, a namespace or an import (a SyntaxError in a
  * CommonJS module). Ambient (`declare`) declarations emit no code and do not count. A module-scope
  * `var` or function of either name reuses Node's binding: `commonJsExports` (js-module-exports.ts) follows it.
  */
-export function isCommonJsScope(program: AstNode, file: string): boolean {
-  if (/\.m[jt]s$/.test(file)) return false;
+export function isCommonJsScope(program: AstNode, file: string, packageType?: unknown): boolean {
+  if (/\.m[jt]s$/.test(file) || (packageType === 'module' && /\.[jt]sx?$/.test(file))) return false;
   if (
     !/\.c[jt]s$/.test(file) &&
     children(program, 'body').some((s) => ESM_STATEMENTS.has(s.type) && !isTypeOnly(s)) &&

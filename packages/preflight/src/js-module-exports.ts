@@ -12,7 +12,7 @@ import {
   stringValue,
   unwrap,
 } from './js-ast.ts';
-import { COMMONJS_NAMES, isCommonJsScope, runtimeNames } from './js-commonjs-scope.ts';
+import { COMMONJS_NAMES, isCommonJsScope, readsNodeWrapperNames, runtimeNames } from './js-commonjs-scope.ts';
 import { requiredModule } from './js-module-bindings.ts';
 import { NameSet } from './js-name-set.ts';
 import { patternIdentifiers } from './js-scope.ts';
@@ -27,11 +27,14 @@ export interface ModuleExports {
 
 const EXPORTS = new WeakMap<AstNode, ModuleExports>();
 
-/** Listed once per parsed module (program node, of `file`); callers share the sets. */
-export function moduleExports(program: AstNode, file: string): ModuleExports {
+/**
+ * Listed once per parsed module (program node, of `file`, in a package of `packageType`, its
+ * package.json's `type` when known); callers share the sets.
+ */
+export function moduleExports(program: AstNode, file: string, packageType?: unknown): ModuleExports {
   let exports = EXPORTS.get(program);
   if (exports === undefined) {
-    exports = listModuleExports(program, file);
+    exports = listModuleExports(program, file, packageType);
     EXPORTS.set(program, exports);
   }
   return exports;
@@ -39,12 +42,15 @@ export function moduleExports(program: AstNode, file: string): ModuleExports {
 
 /**
  * One value a CommonJS module exports: as the module itself (`name` undefined) or as a property;
- * or, with `reexportsAll`, every export but `default` of the module `value` loads (`__exportStar(require('./x'), exports)`).
+ * or, with `reexportsAll`, every export but `default` of the module `value` loads
+ * (`__exportStar(require('./x'), exports)`), `default` too with `withDefault`
+ * (`Object.assign(exports, require('./x'))`, which copies every property).
  */
 export interface CommonJsExport {
   readonly name: string | undefined;
   readonly value: AstNode;
   readonly reexportsAll?: true;
+  readonly withDefault?: true;
 }
 
 const COMMONJS = new WeakMap<AstNode, readonly CommonJsExport[]>();
@@ -72,19 +78,26 @@ const ALWAYS_TRUTHY: ReadonlySet<string> = new Set([
  * {} }`, `({ module } = ctx)`), `module.exports` is no export, while a name bound to Node's module
  * (`var m = module`) exports through `m.exports`, and `exports` destructured from it (`var { exports }
  * = module`, `const { exports: e } = module`) is an alias. Top-level `this` is the first export
- * object, like `exports` (and detached like it). `Object.assign(module.exports, { read })` exports
- * each property of its literal objects, and every export but `default` of a required module
- * (`Object.assign(exports, require('./x'))`, as `export *`), `Object.defineProperty(exports, 'x', { value | get })` its
- * value, esbuild's `0 && (module.exports = { x })` note its names. Statements in a top-level `if`,
+ * object, like `exports` (and detached like it), in a file that shows it is a Node module: a
+ * `.cjs`/`.cts` file, or one whose top level reads `require`, `module` or `exports` without
+ * declaring it (in a browser script `this` is the window). `Object.assign(module.exports, { read })` exports
+ * each property of its literal objects, and every export of a required module, `default` included
+ * (`Object.assign(exports, require('./x'))`); `module.exports = Object.assign({}, require('./x'),
+ * { read })` exports what the new object holds. `Object.defineProperty(exports, 'x', { value | get })`
+ * exports its value, esbuild's `0 && (module.exports = { x })` notes its names. Statements in a top-level `if`,
  * `else`, `try` or block may run: what they export counts; inside the block they run in order, and
  * after a branch or `try`/`catch` block they take nothing away (a `var module = …` shim behind
  * `typeof module === 'undefined'` changes nothing after it). Nothing where {@link isCommonJsScope} says
- * `module`/`exports` are not CommonJS's. Listed once per program, in one pass over its statements.
+ * `module`/`exports` are not CommonJS's (with `packageType`, the `type` of the file's package.json:
+ * nor in a `.js`/`.ts` file of a `"type": "module"` package). Listed once per program, in one pass
+ * over its statements.
  */
-export function commonJsExports(program: AstNode, file: string): readonly CommonJsExport[] {
+export function commonJsExports(program: AstNode, file: string, packageType?: unknown): readonly CommonJsExport[] {
   let out = COMMONJS.get(program);
   if (out === undefined) {
-    out = isCommonJsScope(program, file) ? listCommonJsExports(program) : [];
+    out = isCommonJsScope(program, file, packageType)
+      ? listCommonJsExports(program, /\.c[jt]s$/.test(file) || readsNodeWrapperNames(program))
+      : [];
     COMMONJS.set(program, out);
   }
   return out;
@@ -211,11 +224,15 @@ function declaresLocally(statements: readonly AstNode[]): boolean {
  */
 type Pending = AstNode | 'enter' | 'exit' | 'exit-branch' | 'join';
 
-function listCommonJsExports(program: AstNode): CommonJsExport[] {
+/** `thisIsExports`: the file is a Node module, whose top-level `this` is the export object. */
+function listCommonJsExports(program: AstNode, thisIsExports: boolean): CommonJsExport[] {
   const out: CommonJsExport[] = [];
   // Names that hold the export object (`module.exports` itself is read through `modules`), and
   // `this`, which is the export object at the top level of a CommonJS module (and is never rebound).
-  const aliases = new NameSet(declaresFunction(program, 'exports') ? ['this'] : ['exports', 'this']);
+  const aliases = new NameSet([
+    ...(declaresFunction(program, 'exports') ? [] : ['exports']),
+    ...(thisIsExports ? ['this'] : []),
+  ]);
   // Names that hold Node's module: `module`, until a top-level `var module = {…}` or `module = …`
   // rebinds it, and names bound to it (`var m = module`).
   const modules = new NameSet(declaresFunction(program, 'module') ? [] : ['module']);
@@ -266,18 +283,21 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
     return isModuleExportsPath(path) || (path?.length === 1 && aliases.had(path[0]!));
   };
   /**
-   * `Object.assign(exports, { read }, …)`: each property of a literal object copied onto the export
-   * object; `Object.assign(exports, require('./x'))` copies every export of `./x`, read as `{ ...require('./x') }`.
+   * What `Object.assign` copies onto the export object: each property of a literal object, and
+   * every export of a required module (`default` too).
    */
-  const assignedProperties = (node: AstNode | undefined): void => {
-    const args = objectAssignArguments(node);
-    if (args === undefined || !isExportObject(args[0])) return;
-    for (const source of args.slice(1).map(unwrap)) {
+  const copied = (sources: readonly AstNode[]): void => {
+    for (const source of sources.map(unwrap)) {
       if (source?.type === 'ObjectExpression') properties(source);
       else if (source && requiredModule(source) !== undefined) {
-        out.push({ name: undefined, value: source, reexportsAll: true });
+        out.push({ name: undefined, value: source, reexportsAll: true, withDefault: true });
       }
     }
+  };
+  /** `Object.assign(exports, { read }, require('./x'), …)`: what it copies onto the export object. */
+  const assignedProperties = (node: AstNode | undefined): void => {
+    const args = objectAssignArguments(node);
+    if (args !== undefined && isExportObject(args[0])) copied(args.slice(1));
   };
   /** Each property of an object literal, exported under its name (`{ read }`, `{ get read() { return r; } }`). */
   const properties = (object: AstNode): void => {
@@ -324,14 +344,19 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
     const none: Handed = { node: undefined, isExports: false, isModule: false };
     const exportObject: Handed = { node: undefined, isExports: true, isModule: false };
     const p = unwrap(pattern);
-    const fromModule =
-      from.isModule && p?.type === 'ObjectPattern'
-        ? children(p, 'properties').find(
-            (property) => property.type === 'Property' && propertyKeyName(property) === 'exports',
-          )
-        : undefined;
-    const alias = fromModule && unwrap(child(fromModule, 'value'));
-    for (const id of patternIdentifiers(pattern, [])) rebind(id.name as string, id === alias ? exportObject : none);
+    // Every name the pattern gives Node's module's `exports` (`{ exports: e, exports: f }`), with a
+    // default or not (`{ exports = {} }`: module.exports is always an object, the default never applies).
+    const fromModule = new Set<AstNode | undefined>();
+    if (from.isModule && p?.type === 'ObjectPattern') {
+      for (const property of children(p, 'properties')) {
+        if (property.type !== 'Property' || propertyKeyName(property) !== 'exports') continue;
+        const value = unwrap(child(property, 'value'));
+        fromModule.add(value?.type === 'AssignmentPattern' ? unwrap(child(value, 'left')) : value);
+      }
+    }
+    for (const id of patternIdentifiers(pattern, [])) {
+      rebind(id.name as string, fromModule.has(id) ? exportObject : none);
+    }
   };
   /** Runs one chain; returns what it evaluates to. */
   const run = (expression: AstNode | undefined): Handed => {
@@ -378,7 +403,11 @@ function listCommonJsExports(program: AstNode): CommonJsExport[] {
       }
       if (whole) {
         if (!handed.isExports) {
-          if (handed.node) out.push({ name: undefined, value: handed.node });
+          const assigned = objectAssignArguments(handed.node);
+          // `module.exports = Object.assign({ read }, require('./x'))`: a new object holding the
+          // literal's properties and what is copied onto it, as `{ read, ...require('./x') }`.
+          if (assigned !== undefined && unwrap(assigned[0])?.type === 'ObjectExpression') copied(assigned);
+          else if (handed.node) out.push({ name: undefined, value: handed.node });
           aliases.replace(bound);
           toCommonJs = isToCommonJs(handed.node);
           replaced = true;
@@ -497,7 +526,7 @@ function addValue(node: AstNode | undefined, names: Set<string>, values: Set<Ast
   }
 }
 
-function listModuleExports(program: AstNode, file: string): ModuleExports {
+function listModuleExports(program: AstNode, file: string, packageType: unknown): ModuleExports {
   const names = new Set<string>();
   const values = new Set<AstNode>();
   for (const statement of children(program, 'body')) {
@@ -516,6 +545,6 @@ function listModuleExports(program: AstNode, file: string): ModuleExports {
   }
   // `exports = module.exports = { … }` (Express's form), `var app = module.exports = f`,
   // `exports.f = f`: see commonJsExports. Rebinding bare `exports` alone exports nothing.
-  for (const { value } of commonJsExports(program, file)) addValue(value, names, values);
+  for (const { value } of commonJsExports(program, file, packageType)) addValue(value, names, values);
   return { names, values };
 }

@@ -198,15 +198,13 @@ function scopeDeclarations(scope: AstNode): ReadonlyMap<string, NearestDeclarati
     scope.type === 'StaticBlock' ||
     scope.type === 'TSModuleBlock'
   ) {
+    // A module, a class static block and a namespace body are `var` scopes, like a function body:
+    // their own `var`s and those of nested blocks, in source order (the first wins).
+    const varScope = scope.type !== 'BlockStatement';
     for (const statement of children(scope, 'body')) {
-      // A `var` in a nested block belongs to the function or module around it (declareHoistedVars).
-      if (scope.type !== 'BlockStatement' || statement.type !== 'VariableDeclaration' || statement.kind !== 'var') {
-        declareStatement(out, statement);
-      }
-    }
-    // A module, a class static block and a namespace body are `var` scopes, like a function body.
-    if (scope.type !== 'BlockStatement') {
-      for (const statement of children(scope, 'body')) declareHoistedVars(out, statement);
+      // A `var` belongs to the function or module around it (declareHoistedVars).
+      if (statement.type !== 'VariableDeclaration' || statement.kind !== 'var') declareStatement(out, statement);
+      if (varScope) declareHoistedVars(out, statement);
     }
   } else if (scope.type === 'SwitchStatement') {
     for (const clause of children(scope, 'cases')) {

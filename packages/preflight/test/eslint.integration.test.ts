@@ -25,6 +25,11 @@ const CASES: ReadonlyArray<readonly [string, string]> = [
   ['src/clean.js', "export const port = process.env.PORT || '3000';\n"],
   ['src/suppressed.js', '// preflight-ignore todo-auth until 2099-01-01: tracked in #1\n// TODO: check auth\n'],
   ['src/bad-suppression.js', '// preflight-ignore todo-auth: no date\nexport const x = 1;\n'],
+  // Top-level `this` of a Node module is its export object (ESLint's nodes point to their parent).
+  [
+    'src/lookup.js',
+    "const { join } = require('node:path');\nvar cache = new Map();\nthis.lookup = function (key) { if (!cache.has(key)) cache.set(key, join(key)); return cache.get(key); };\n",
+  ],
 ];
 
 describe('@rampart/preflight/eslint', () => {

@@ -285,11 +285,13 @@ describe('env getters imported from other files', () => {
   it("follows a getter exported through top-level this, Object.assign of a required module and module's destructured exports", async () => {
     const app = CJS_APP;
     const getter = 'const read = (name) => process.env[name];\n';
+    // Node's require read at the top level: the file is a Node module.
+    const node = "const { join } = require('node:path');\n";
     for (const [env, extra] of [
       // `this` at the top level of a CommonJS module is the export object.
-      [`${getter}this.read = read;\n`, {}],
-      [`${getter}var api = this;\napi.read = read;\n`, {}],
-      [`${getter}Object.assign(this, { read });\n`, {}],
+      [`${node}${getter}this.read = read;\n`, {}],
+      [`${node}${getter}var api = this;\napi.read = read;\n`, {}],
+      [`${node}${getter}Object.assign(this, { read });\n`, {}],
       ["var r = require('./read');\nthis.read = r.read;\n", { 'src/read.js': `${getter}exports.read = read;\n` }],
       ["Object.assign(this, require('./read'));\n", { 'src/read.js': `${getter}exports.read = read;\n` }],
       // Every property of the required module is copied onto the export object.
@@ -303,12 +305,26 @@ describe('env getters imported from other files', () => {
       [`${getter}var { exports } = module;\nexports.read = read;\n`, {}],
       [`${getter}const { exports: e } = module;\ne.read = read;\n`, {}],
       [`${getter}module.exports = {};\nconst { exports: e } = module;\ne.read = read;\n`, {}],
+      // With a default that never applies (module.exports is always an object), or named twice.
+      [`${getter}var { exports = {} } = module;\nexports.read = read;\n`, {}],
+      [`${getter}var { exports: e = {} } = module;\ne.read = read;\n`, {}],
+      [`${getter}var { exports: e, exports: f } = module;\nf.read = read;\n`, {}],
+      // `Object.assign({}, …)` given to module.exports: a new object with every property it copies.
+      [
+        "module.exports = Object.assign({}, require('./read'));\n",
+        { 'src/read.js': `${getter}exports.read = read;\n` },
+      ],
+      [`${getter}module.exports = Object.assign({}, { read });\n`, {}],
+      [`${getter}module.exports = Object.assign({ read }, { other: 1 });\n`, {}],
     ] as const) {
       write({ ...extra, 'src/env.js': env, 'src/app.js': app });
       expect(await reported(), env).toEqual(['src/app.js:2']);
     }
-    // `this` and a destructured `exports` stay the first export object once module.exports is replaced.
+    // `this` and a destructured `exports` stay the first export object once module.exports is replaced;
+    // `this` of a file that reads none of Node's require, module or exports is no export object.
     for (const env of [
+      'this.read = read;\n',
+      'var require = globalThis.loader;\nthis.read = read;\n',
       'module.exports = function main() {};\nthis.read = read;\n',
       'const { exports: e } = globalThis.ctx;\ne.read = read;\n',
       'var { exports } = module;\nmodule.exports = function main() {};\nexports.read = read;\n',
@@ -316,6 +332,13 @@ describe('env getters imported from other files', () => {
       write({ 'src/env.js': `${getter}${env}`, 'src/app.js': app });
       expect(await reported(), env).toEqual([]);
     }
+    // Object.assign copies a required module's `default` too (`__exportStar` and a spread of it do not).
+    write({
+      'src/read.js': `${getter}exports.default = read;\n`,
+      'src/env.js': "Object.assign(exports, require('./read'));\n",
+      'src/app.js': app.replace('env.read(', 'env.default('),
+    });
+    expect(await reported()).toEqual(['src/app.js:2']);
   });
 
   it('does not follow package imports, type-only imports, shadowed names or files outside the root', async () => {

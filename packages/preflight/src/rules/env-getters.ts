@@ -104,9 +104,10 @@ interface ExportTable {
 const NO_EXPORTS: ExportTable = { names: new Map(), all: [] };
 
 /**
- * Only a file that mentions `env`, re-exports, or exports (`export`, `exports`, a top-level `this`)
- * and imports something can export a getter; other files are not parsed for it. (Plain searches:
- * linear on any text.)
+ * Only a file that mentions `env`, re-exports, or may export (the word `export`, `exports` or
+ * `this` anywhere: a plain search cannot tell a top-level `this`, the export object, from one in a
+ * function) and imports something can export a getter; other files are not parsed for it. (Plain
+ * searches: linear on any text.)
  */
 function mayExportGetter(text: string): boolean {
   if (/\benv\b|\bexport\s*(?:\*|\{|default\b)|\bmodule\.exports\b/.test(text)) return true;
@@ -232,9 +233,10 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
   }
   // `module.exports = …`, `exports.x = …`, in chains, declarations and through an alias of the
   // export object, as commonJsExports reads them (nothing in an ES module).
-  for (const { name, value, reexportsAll } of commonJsExports(module.program, file)) {
-    // `__exportStar(require('./read'), exports)`: as `export * from './read'`.
-    if (reexportsAll) exportAll(requiredSpecifier(value), false, 'require');
+  const exported = commonJsExports(module.program, file, project.packageManifest(file)?.type);
+  for (const { name, value, reexportsAll, withDefault } of exported) {
+    // `__exportStar(require('./read'), exports)`: as `export * from './read'`; Object.assign also copies `default`.
+    if (reexportsAll) exportAll(requiredSpecifier(value), withDefault === true, 'require');
     else exportAssignment(name, value);
   }
   return table;

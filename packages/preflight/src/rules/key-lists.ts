@@ -12,7 +12,7 @@ import {
   stringValue,
   unwrap,
 } from '../js-ast.ts';
-import type { NearestDeclaration } from '../js-scope.ts';
+import { enclosingFunction, type NearestDeclaration } from '../js-scope.ts';
 import { isConstantName, nameWords, secretNameCount } from '../secret-names.ts';
 import { type DerivationWalk, derivationWalk } from './derived-value.ts';
 
@@ -317,12 +317,43 @@ export function keyLists({ declarationOf, keyInput, nodes, parentOf }: KeyListIn
     const source = keySource(node, depth);
     return source !== undefined && source.kind !== 'string';
   };
+  // Per `var` or parameter binding, the function that holds it (undefined: the module).
+  const owners = new Map<NearestDeclaration, AstNode | undefined>();
+  /**
+   * The innermost `for (var k of list)` around a use of `k` whose head writes the binding the use
+   * reads. All `var k` of a function are one binding, and a parameter `k` takes in a loop's `var
+   * k`, so the declaration that comes first (another loop's head, a `var` in another branch, the
+   * parameter) says nothing of the loop the use is in. The walk goes from the use up to the
+   * function holding the binding, no further.
+   */
+  const varLoopAround = (n: AstNode, declaration: NearestDeclaration): AstNode | undefined => {
+    if (!owners.has(declaration)) owners.set(declaration, enclosingFunction(declaration.id, parentOf));
+    const owner = owners.get(declaration);
+    let from = n;
+    for (let p = parentOf.get(n); p !== undefined && p !== owner; from = p, p = parentOf.get(p)) {
+      const head = p.type === 'ForOfStatement' && child(p, 'body') === from ? child(p, 'left') : undefined;
+      if (head?.type !== 'VariableDeclaration' || head.kind !== 'var') continue;
+      const [declarator] = children(head, 'declarations');
+      const id = declarator && child(declarator, 'id');
+      // The innermost such loop writes the binding, unless something nearer declares the name.
+      if (id?.type === 'Identifier' && id.name === n.name) return declarationOf(id) === declaration ? p : undefined;
+    }
+    return undefined;
+  };
+  /** Whether a binding may be shared with a loop's `var` head: a `var`, a `var` loop head, a parameter. */
+  const sharedWithVar = (declaration: NearestDeclaration): boolean =>
+    declaration.kind === 'var' ||
+    declaration.site === 'parameter' ||
+    (declaration.site === 'loop' && parentOf.get(parentOf.get(declaration.id) ?? declaration.id)?.kind === 'var');
   /**
    * The list an identifier is one element of: the list whose callback gets it as its first
-   * parameter (`keys.some((k) => …)`), or the one a `for (const k of keys)` loop binds it from.
+   * parameter (`keys.some((k) => …)`), or the one a `for (const k of keys)` loop binds it from
+   * (a `for (var k of keys)` around the use, whatever declares `k` first).
    */
   const elementList = (n: AstNode): AstNode | undefined => {
     const declaration = declarationOf(n);
+    const loop = declaration && sharedWithVar(declaration) ? varLoopAround(n, declaration) : undefined;
+    if (loop !== undefined) return child(loop, 'right');
     if (declaration?.site === 'parameter') {
       const fn = parentOf.get(declaration.id);
       const call = fn && parentOf.get(fn);

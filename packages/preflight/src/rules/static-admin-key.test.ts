@@ -227,6 +227,29 @@ export function ok(req) {
     }
   });
 
+  it('reads a `var` loop variable as the element of the loop it is used in, when other `var`s or a parameter share its name', () => {
+    // All `var k` of a function are one binding, declared first by another loop, a branch or a parameter.
+    const check = "if (timingSafeEqual(Buffer.from(k), Buffer.from(req.get('x-api-key')))) return true;";
+    const head = `${HMAC}const keys = JSON.parse(process.env.SERVICE_KEYS);\n`;
+    for (const body of [
+      `export function f(req) { for (var k of SECRET_FIELDS) log(k); for (var k of keys) ${check} }`,
+      `export function f(req) { if (req.admin) { for (var k of SECRET_FIELDS) log(k); } else { for (var k of keys) ${check} } }`,
+      `export function f(req, k) { for (var k of keys) ${check} }`,
+      `export function f(req) { var k = SECRET_FIELDS[0]; for (var k of keys) ${check} }`,
+    ]) {
+      const code = `${head}${body}\n`;
+      expect(lines(code.replaceAll('var k', 'const k').replace('const k = ', 'let j = ')), code).toEqual([3]);
+      expect(lines(code), code).toEqual([3]);
+    }
+    // A nearer declaration of the name is another binding: no element of the loop around it.
+    for (const body of [
+      `export function f(req) { for (var k of keys) [SECRET_FIELDS[0]].forEach(function (k) { ${check} }); }`,
+      `export function f(req) { for (var k of keys) { let k = SECRET_FIELDS[0]; ${check} } }`,
+    ]) {
+      expect(lines(`${head}${body}\n`), body).toEqual([]);
+    }
+  });
+
   it('does not report denylists by name, by a placeholder element, or by a true branch that refuses the key', () => {
     for (const code of DENYLISTS_SAFE) expect(lines(code), code).toEqual([]);
   });

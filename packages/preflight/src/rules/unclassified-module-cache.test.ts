@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { useTempProject } from '../../test/fixtures/temp-project.ts';
 import { analyzeFile } from '../engine.ts';
 
 /** The messages the rule reports in a module, as `line: cache name`. */
@@ -335,5 +336,40 @@ export function handle(req) {
     expect(reported(`const caches = {\n${members}\n};\nexport function handle(req) {\n${sets}\n}\n`)).toHaveLength(
       40_000,
     );
+  });
+});
+
+describe('unclassifiedModuleCache: what a script exports through top-level this', () => {
+  const { write, reported: scanned } = useTempProject('unclassified-module-cache');
+  const lookup = (holder: string): string =>
+    `var cache = new Map();\n${holder}.lookup = function (key) { if (!cache.has(key)) cache.set(key, key.length); return cache.get(key); };\n`;
+
+  it('takes top-level this as the export object only in a file that shows it is a Node module', async () => {
+    write({
+      // A browser script: `this` is the window, `lookup` is no handler of a request.
+      'public/app.js': lookup('this'),
+      'public/window.js': lookup('window'),
+      // A .cjs file, or one that reads Node's require, module or exports at its top level.
+      'lib/cache.cjs': lookup('this'),
+      'lib/required.js': `const { join } = require('node:path');\n${lookup('this')}`,
+      'lib/module.js': `${lookup('this')}if (require.main === module) join();\n`,
+      // Declared by the file itself, `require` is no sign of Node's module.
+      'public/shim.js': `var require = window.loader;\n${lookup('this')}`,
+    });
+    expect(await scanned()).toEqual(['lib/cache.cjs:1', 'lib/module.js:1', 'lib/required.js:2']);
+  });
+
+  it('reads no CommonJS exports from a .js or .ts file of a "type": "module" package', async () => {
+    write({
+      'package.json': '{ "type": "module" }',
+      'src/this.js': `const { join } = require('node:path');\n${lookup('this')}`,
+      'src/exports.js': lookup('exports'),
+      'src/exports.ts': lookup('module.exports'),
+      // A .cjs file is CommonJS in any package.
+      'src/cache.cjs': lookup('exports'),
+      'legacy/package.json': '{ "type": "commonjs" }',
+      'legacy/cache.js': lookup('exports'),
+    });
+    expect(await scanned()).toEqual(['legacy/cache.js:1', 'src/cache.cjs:1']);
   });
 });
