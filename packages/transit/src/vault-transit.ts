@@ -257,6 +257,16 @@ export class VaultTransit {
     batch?: { readonly resend: boolean; readonly split: (error: TransitError) => boolean },
   ): Promise<T> {
     const resend = batch?.resend ? ({ resend: true } as const) : {};
+    const succeeded = (started: number): void =>
+      this.#metrics?.({
+        type: 'vault-call',
+        op,
+        key,
+        items,
+        ok: true,
+        durationMs: performance.now() - started,
+        ...resend,
+      });
     for (let attempt = 1; ; attempt++) {
       if (this.#closed) throw closedError();
       const started = performance.now();
@@ -277,28 +287,12 @@ export class VaultTransit {
             ),
           this.#timeoutMs,
         );
-        this.#metrics?.({
-          type: 'vault-call',
-          op,
-          key,
-          items,
-          ok: true,
-          durationMs: performance.now() - started,
-          ...resend,
-        });
+        succeeded(started);
         return result;
       } catch (error) {
         const recovered = recover?.(error);
         if (recovered !== undefined) {
-          this.#metrics?.({
-            type: 'vault-call',
-            op,
-            key,
-            items,
-            ok: true,
-            durationMs: performance.now() - started,
-            ...resend,
-          });
+          succeeded(started);
           return recovered;
         }
         const mapped = classify(error, op, key);
