@@ -133,6 +133,19 @@ function hasKeyword(sources: readonly string[], keyword: string): boolean {
   return sources.some((source) => typeof source === 'string' && source.toLowerCase() === keyword);
 }
 
+/**
+ * How to fix a directive name the builder does not know: the known directive it is a near-miss of
+ * (never the name itself: anything else could be a pasted token), else what is wrong with it. The
+ * builder writes `ScriptSrc` as `-script-src` (a capital starts a word): the leading `-` is its.
+ */
+export function unknownDirectiveFix(name: string): string {
+  const match = closestKey(name.replace(/^-+/, ''), DIRECTIVE_NAMES);
+  if (match !== undefined) return `did you mean ${match}?`;
+  return /[^a-z0-9-]/.test(name)
+    ? 'its name has characters outside a-z, 0-9 and - (a non-breaking or other non-ASCII space, say): retype it'
+    : 'check its spelling';
+}
+
 /** Every problem of a policy, as messages that name directives and positions, never sources. */
 export function validate(
   entries: readonly (readonly [string, readonly string[]])[],
@@ -161,10 +174,7 @@ export function validate(
       // Only a near-miss gets a suggestion, which names the known directive and never this entry:
       // anything else could be a pasted token, so it is named by position alone.
       // The builder writes `ScriptSrc` as `-script-src` (a capital starts a word): the leading `-` is its.
-      const match = closestKey(name.replace(/^-+/, ''), DIRECTIVE_NAMES);
-      problems.push(
-        `directive #${index + 1} is not a CSP directive this builder knows; ${match === undefined ? 'check its spelling' : `did you mean ${match}?`}`,
-      );
+      problems.push(`directive #${index + 1} is not a CSP directive this builder knows; ${unknownDirectiveFix(name)}`);
       return;
     }
     if (seen.has(name)) {

@@ -1,6 +1,6 @@
 import { closestKey } from './closest-key.ts';
 import { type CspDirectives, kebab, sameDirectiveTwice } from './csp.ts';
-import { DIRECTIVE_NAMES, KNOWN_DIRECTIVES } from './csp-rules.ts';
+import { DIRECTIVE_NAMES, KNOWN_DIRECTIVES, unknownDirectiveFix } from './csp-rules.ts';
 import { HSTS_MIN_MAX_AGE } from './observatory-header-tests.ts';
 
 /** Referrer policies that leak no path or query cross-origin (the Observatory's "private" set). */
@@ -418,15 +418,12 @@ export function presetOptionProblems(options: PresetOptions): string[] {
       problems.push(`${entry.name} must be an array of sources${entry.suggestion}`);
     } else if (!KNOWN_DIRECTIVES.has(name)) {
       // Named by its place in `directives` (the built policy has the preset's own directives
-      // first, so its position there would point nowhere the user wrote), or as a near-miss.
-      // The builder writes `ScriptSrc` as `-script-src` (a capital starts a word): the leading `-` is its.
-      const entry = entryName('directives', name.replace(/^-+/, ''), i + 1, KNOWN_DIRECTIVES, DIRECTIVE_NAMES, ': ');
-      const fix = /[^a-z0-9-]/.test(name)
-        ? 'its name has characters outside a-z, 0-9 and - (a non-breaking or other non-ASCII space, say): retype it'
-        : entry.suggestion === ''
-          ? 'check its spelling'
-          : entry.suggestion.slice(2);
-      problems.push(`${entry.name} is not a CSP directive this builder knows; ${fix}`);
+      // first, so its position there would point nowhere the user wrote), or as the near-miss it is.
+      const label =
+        closestKey(name.replace(/^-+/, ''), DIRECTIVE_NAMES) === undefined
+          ? `directives entry #${i + 1}`
+          : `directives: ${raw}`;
+      problems.push(`${label} is not a CSP directive this builder knows; ${unknownDirectiveFix(name)}`);
     } else if (name === 'frame-ancestors') {
       problems.push(
         'directives: frame-ancestors is not accepted here; use the frameAncestors option, which checks the origins and keeps X-Frame-Options consistent',
