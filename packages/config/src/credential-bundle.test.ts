@@ -1,63 +1,13 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { armor, everyForm, random } from '../test/secret-forms.ts';
+import { CA_CERTIFICATE, CLIENT_CERTIFICATE } from '../test/fixtures/certificates.ts';
+import { armor, gcpServiceAccount, judged, random } from '../test/secret-forms.ts';
 import { bundleFields } from './credential-bundle.ts';
-import { assessSecret } from './weak-secret.ts';
-
-// A kubeadm-style CA and the admin's client certificate it signed (`openssl req -x509 -subj
-// /CN=kubernetes`, then `openssl x509 -req`): public test certificates. node:crypto cannot write
-// one. A self-signed certificate holds its name twice (issuer, subject) and its key identifier
-// twice (subject and authority key identifiers): its base64 repeats 8-character stretches.
-const CA_CERTIFICATE = `-----BEGIN CERTIFICATE-----
-MIIDGzCCAgOgAwIBAgIUGWZSszF9JoSmGo0dP7H5H3WdTZUwDQYJKoZIhvcNAQEL
-BQAwFTETMBEGA1UEAwwKa3ViZXJuZXRlczAeFw0yNjExMjQwMDE5MTJaFw0zNjEx
-MjEwMDE5MTJaMBUxEzARBgNVBAMMCmt1YmVybmV0ZXMwggEiMA0GCSqGSIb3DQEB
-AQUAA4IBDwAwggEKAoIBAQDDzGnowd2OXsEc3a9fhmiv3Dyw2VHO+Aq6jniQ4MuA
-9mrpRgvi5dUxhamaEcKK5mp5UONZpLdO//XsIiwplcVlBvAL2aE8mViH0etIII+F
-PrZ2tk+kLV7WNImnjuuhe5g2JEYmUMQOB6zwfqV0yM3WYgZ5+NZiCb62gIwcinFn
-TWA350nFeAc+Nu0pzL68QPCTtzy1dsfTE/Is6nlAQGzNY1BmLYFTFOdhQ/bZkN+i
-ubqUGVkTqqWvlayCHnNe4DhMsgTXUFBd39UwR+hM2zSqY9sSE2tcZJ85Vdg2eHdV
-lGzNfwt2dx945G3X9byKeOt0E2I7gGRKUmyVMaPWj/uVAgMBAAGjYzBhMB0GA1Ud
-DgQWBBQ6XpXV4IdvlDwR0IY/YjwB/1p9BjAfBgNVHSMEGDAWgBQ6XpXV4IdvlDwR
-0IY/YjwB/1p9BjAPBgNVHRMBAf8EBTADAQH/MA4GA1UdDwEB/wQEAwICpDANBgkq
-hkiG9w0BAQsFAAOCAQEASXSMZ8QpSSXl6VIHadflT9TFSTnh8QKTDCy2qARDGAyt
-mTrDQyhrctztITs4bN+ZHCd7FS5AYxn8VYYbtxBz6jNl2piIHfinG1/zf8M5MEx4
-99P+iQc+l5rJzUoWapXLTBPP2/f5yRqyXNGMiXOyisSIrLw0BCj/FKaLpIqyVhp5
-/y9wJQUkfdK19yyFE+f/gQ5I04SABeePV8nFFNp47immw/OOPPsHMTK/0go3jwSI
-NThr0rjMe2l36h1RhccDhHRuz/Jlug1lcVEnBNyQUGg+k7vALzA/efQiDG1LbkWI
-6aJXBd2Myt1VS1bPGWj6Oxqzez6y7Jbg1iUG8mSPDw==
------END CERTIFICATE-----
-`;
-const CLIENT_CERTIFICATE = `-----BEGIN CERTIFICATE-----
-MIIDPjCCAiagAwIBAgIUEMybZUDZbJ8ZvVQX3S9juhhQhcwwDQYJKoZIhvcNAQEL
-BQAwFTETMBEGA1UEAwwKa3ViZXJuZXRlczAeFw0yNjExMjQwMDE5MTJaFw0zNjEx
-MjEwMDE5MTJaMDQxFzAVBgNVBAoMDnN5c3RlbTptYXN0ZXJzMRkwFwYDVQQDDBBr
-dWJlcm5ldGVzLWFkbWluMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA
-5xjDPbCJ9Nd9RDXIBgM+9mDSZ/ofHxm78tVY7wBlZ+lcK2rG3OGp+4NSkOtweT9L
-XwVRX8/Q72FrEIFw2Ad8ndgEnd0+8kqFCwjavGVz1zJV/ONkhPJav6ltX1jApbVN
-+YXTik/MTS+trFpt4C7q7Z+ns9Td5BMHVZkKGe5I29fce+6XPk4cvBTgNANESNIC
-7QVcZ3BKdmu/19Vd3Eafw0dUaWOiTt+aXxcDmjXzwJTm+bmLeeArGbMtdQApR49a
-g02sF2cgTdatEdjYQNBEU6/9bybL5N6n3/cPv1YePv/04gmHh1+HmaLhEKMTO9C9
-l9JiHyu5JFyHrlveSUo24QIDAQABo2cwZTAOBgNVHQ8BAf8EBAMCBaAwEwYDVR0l
-BAwwCgYIKwYBBQUHAwIwHQYDVR0OBBYEFN14icYkLFlvcZ+n7jupvu0crc54MB8G
-A1UdIwQYMBaAFDpeldXgh2+UPBHQhj9iPAH/Wn0GMA0GCSqGSIb3DQEBCwUAA4IB
-AQA+Hr40W+rVdmBS44li58u41dk/Q5fNBbhgWGps16o6te1uQOfon5rJUOwFvZzh
-1ilZvDZeLGhBqodlDN4lTecxB/gyQfITMKUSaTPqLniwp5uGGAur4DuDe/Abk2/U
-FWIt6KoknNEWb7co27rkSS+5XHrDRO0L/ztCsH7NNv9qqpWnnsAbFbrdYlizV/Yj
-mcH6aKTa1MWWXgM8/AbT91PbJJxlPLer/KemQmwSdn+6MouMLz8PCofLJFNa1UMS
-6S4YKq2x1vcFp7wWkS3SBpAzSA7jYoRoHVS/+V/qDrbwiQgabAvT+xoqmEwZlckv
-wC6XYmkWXOBO0PJlDImZ3f/O
------END CERTIFICATE-----
-`;
 
 const b64 = (text: string): string => Buffer.from(text).toString('base64');
 
-/** Each form of `bundle` (as written, then hex/base64/base64url sniffed and declared) and what it is judged. */
-const judged = (bundle: unknown): [string, ReturnType<typeof assessSecret>][] =>
-  everyForm(JSON.stringify(bundle)).map(([value, options]) => [
-    `${JSON.stringify(bundle).slice(0, 160)} ${options.encoding}`,
-    assessSecret(value, options),
-  ]);
+/** A strong secret beside the values under test. */
+const S = random(30);
 
 /** `kubectl config view --raw -o json` of a kubeadm cluster, with `user` as the credential. */
 const kubeconfig = (user: Record<string, unknown>): Record<string, unknown> => ({
@@ -102,8 +52,6 @@ const kubectlSecret = (password: string): Record<string, unknown> => {
 };
 
 describe('assessSecret (credential bundles: values beside the secret)', () => {
-  const S = random(30);
-
   it('accepts a kubeconfig, OAuth token responses and a kubectl Secret with strong secrets, in every form', () => {
     const clientKey = generateKeyPairSync('rsa', {
       modulusLength: 2048,
@@ -236,7 +184,6 @@ describe('assessSecret (credential bundles: values beside the secret)', () => {
 });
 
 describe('assessSecret (credential bundles: review of the bundle-field rework)', () => {
-  const S = random(30);
   /** `length` random letters and digits: a password as a generator writes one. */
   const alnum = (length: number): string =>
     Array.from(
@@ -310,10 +257,28 @@ describe('assessSecret (credential bundles: review of the bundle-field rework)',
       for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
   });
 
-  it('scans a long quoted connection-string value without running out of stack', () => {
-    // 8 MiB: a backtrack slot per character overflowed the stack (a RangeError out of assessSecret).
-    for (const quote of ['"', "'"])
-      expect(bundleFields(JSON.stringify({ a: `;pwd=${quote}${'a'.repeat(8 * 2 ** 20 + 10)}` }))).toHaveLength(1);
+  it('does not scan a value over 4 KiB for a password', () => {
+    const value = (length: number): string => {
+      const start = 'Server=db;Password=hunter2;Application Name=';
+      return start + 'x'.repeat(length - start.length);
+    };
+    expect(bundleFields(JSON.stringify({ a: value(4096) }))?.map(({ secret }) => secret)).toEqual([true, false]);
+    expect(bundleFields(JSON.stringify({ a: value(4097) }))?.map(({ secret }) => secret)).toEqual([false]);
+  });
+
+  it('reads unclosed quotes and braces in a value up to 4 KiB, quoted values up to 256 characters', () => {
+    // The worst cases under the 4 KiB guard: each unclosed `{` or quote is read at most 256
+    // characters on (else from every later `Pwd={` to the end), then to its `;`.
+    const braces = bundleFields(JSON.stringify({ a: ';pwd={'.repeat(682) }));
+    expect(braces).toHaveLength(683);
+    expect(braces?.slice(0, -1).every(({ value, secret }) => secret && value === '{')).toBe(true);
+    for (const quote of ['"', "'"]) {
+      const unclosed = `;pwd=${quote}${'a'.repeat(4090)}`;
+      expect(bundleFields(JSON.stringify({ a: unclosed }))?.map(({ value, secret }) => [value, secret])).toEqual([
+        [unclosed.slice(5), true],
+        [unclosed, false],
+      ]);
+    }
     // Up to 256 characters in quotes, a `;` inside.
     const quoted = `${random(24)};${random(24)}`;
     for (const quote of ['"', "'"])
@@ -368,6 +333,148 @@ describe('assessSecret (credential bundles: review of the bundle-field rework)',
       vault(kv('hunter2')),
       { password: null },
       { access_token: null, refresh_token: null },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
+  });
+});
+
+describe('assessSecret (bundle values that are not secrets)', () => {
+  const pkcs8 = (): string =>
+    generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    }).privateKey;
+
+  it('reads an auth scheme name (basic, bearer) as a scheme, not a secret', () => {
+    for (const bundle of [
+      { auth: 'basic', username: 'deploy', password: random(24) },
+      { auth: 'Bearer', token: random(32) },
+      { http: { auth: 'digest', username: 'deploy', password: random(24) } },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
+    for (const bundle of [{ auth: 'basic', password: 'hunter2' }, { auth: 'hunter2' }, { auth: 'basic' }])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).not.toEqual([]);
+  });
+
+  it('reads ids, names and projects under a secret-named object as identifiers, and a Vault secret_id as a secret', () => {
+    for (const bundle of [
+      { credentials: { project: 'acme', service_account: gcpServiceAccount(pkcs8()) } },
+      { credentials: { project: 'acme', jwk: { kty: 'oct', k: random(32) } } },
+      { tokens: { github: { id: 12345678, name: 'ci', value: random(32) } } },
+      { auth: { role_id: crypto.randomUUID(), secret_id: crypto.randomUUID() } },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
+    for (const bundle of [
+      { credentials: { project: 'acme', jwk: { kty: 'oct', k: random(8) } } },
+      { tokens: { github: { id: 'ci', value: 'hunter2' } } },
+      { password: { id: 'v2', current: 'hunter2' } },
+      { role_id: crypto.randomUUID(), secret_id: 'hunter2' },
+      { auth: { role_id: crypto.randomUUID(), secret_id: 'hunter2' } },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
+  });
+
+  it('does not read ids, emails and URLs beside a secret with the pattern rules', () => {
+    for (const bundle of [
+      { client_id: '1234567890', client_secret: random(32) },
+      { client_id: 1234567890, client_secret: random(32) },
+      { client_email: 'aaaaaaaaaaaa@acme.io', url: 'https://abcdefghij.acme.io', token: random(32) },
+      {
+        Credentials: {
+          AccessKeyId: `ASIA${randomBytes(8).toString('hex').toUpperCase()}`,
+          SecretAccessKey: random(30),
+        },
+        AssumedRoleUser: { Arn: 'arn:aws:sts::123456789012:assumed-role/deploy/ci' },
+      },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
+    for (const [label, rules] of judged({ client_id: '1234567890', client_secret: `abcdefghijklmnop${random(24)}` }))
+      expect(rules, label).toContain('sequential');
+  });
+});
+
+describe('assessSecret (bundle values that are not secrets: what they must not hide)', () => {
+  it('judges an identifier-named value of a map of secrets as a secret, unless a sibling holds the secret', () => {
+    for (const bundle of [
+      { tokens: { group: S, project: 'hunter2' } },
+      { api_tokens: { zone: S, account: 'hunter2' } },
+      { passwords: { admin: S, user: 'hunter2' } },
+      { credentials: { account: { current: 'hunter2', previous: S } } },
+      { keys: { user: ['hunter2'], admin: [S] } },
+      { secrets: { REDIS_URI: 'redis://:hunter2@redis:6379/0' } },
+      // Alone in a secret-named object, a name and a URL are its secrets (the name too short).
+      { password: { name: 'deploy-bot', url: 'https://vault.acme-prod.io/v1/kv/db' } },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
+    for (const bundle of [
+      { passwords: { user1: 'Password-For-Acme-Prod-2024!', user2: 'hunter2' } },
+      { credentials: { service_account: 'Acme-Prod-Password-2024!' } },
+      { secrets: { DATABASE_URL: 'postgres://app:password@db.internal.acme.io:5432/app' } },
+      { password: { name: 'Winter-Password-2024!acme-prod' } },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('weak-word');
+  });
+
+  it('refuses a bundle whose secret-named keys hold no secret, however long its other values', () => {
+    for (const bundle of [
+      { auth: 'basic', username: 'deploy-bot@acme-prod.iam', url: 'https://registry.acme-prod.io/v2' },
+      { http: { auth: 'bearer', endpoint: 'https://api.acme-prod.io/v2/hooks', user: 'svc-deploy-7' } },
+      { host: 'redis-prod-7.internal.acme.io', auth: 'none' },
+      { auth: { user: 'hunter2', role_id: crypto.randomUUID() } },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
+  });
+
+  it('reads the password of a connection string or URL, and a seed, with the pattern rules beside a secret', () => {
+    for (const [label, rules] of judged({
+      api_key: S,
+      connection_string: 'Server=db;User Id=sa;Password=abcdefgh1234;',
+    }))
+      expect(rules, label).toContain('sequential');
+    for (const bundle of [
+      { api_key: S, database_url: 'postgres://app:xyzxyzxyzxyzxyz@db/app' },
+      { api_key: S, seed: 'abcabcabcabcabcabc' },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('repeated-pattern');
+  });
+
+  it('judges the password of a URL or a connection string as a secret, whatever its key', () => {
+    for (const bundle of [
+      { secret: { url: 'postgres://app:hunter2@db' } },
+      { secret: { url: 'postgres://app:hunter2@db.internal.acme-prod.io:5432/app' } },
+      { api_key: S, database_url: 'postgres://app:hunter2@db/app' },
+      { database_url: 'postgres://app:hunter2@db.internal.acme-prod.io:5432/app', host: 'db.internal.acme-prod.io' },
+      { client_secret: S, connection_string: 'Server=db;User Id=sa;Password=hunter2;' },
+      { client_secret: S, connection_string: "Server=db;User Id=sa;Password='hun;ter2';" },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
+    for (const bundle of [
+      { api_key: S, database_url: `postgres://app:${random(30)}@db/app` },
+      { database_url: `postgres://app:${encodeURIComponent(randomBytes(30).toString('base64'))}@db.internal/app` },
+      {
+        api_key: S,
+        connection_string: `DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=${randomBytes(64).toString('base64')};EndpointSuffix=core.windows.net`,
+      },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
+  });
+
+  it('reads a secret_id as Vault AppRole secret only beside a role_id', () => {
+    for (const bundle of [
+      { SecretId: 'arn:aws:secretsmanager:us-east-1:538402917465:secret:prod/db-AbCdEf', api_key: S },
+      {
+        tenant_id: crypto.randomUUID(),
+        client_id: crypto.randomUUID(),
+        client_secret: S,
+        keyVaultSecretId: `https://kv-acme.vault.azure.net/secrets/gw-cert/${randomBytes(16).toString('hex')}`,
+      },
+      { secret_id: 'db-password', client_secret: S },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
+    for (const bundle of [
+      { role_id: crypto.randomUUID(), secretId: 'hunter2' },
+      { approle: { RoleId: crypto.randomUUID(), SECRET_ID: 'hunter2' } },
     ])
       for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
   });

@@ -1,27 +1,17 @@
 import { foldLookalikes } from './lookalikes.ts';
 import { decodeSecret, decodeUtf8, printableText } from './secret-encoding.ts';
 
-/**
- * What a bundle value is: `secret` (see {@link BundleField.role}); `public` when its key names it
- * as not secret — an identifier (`client_id`, `project`, `client_email`, an `Arn`, a `token_uri`),
- * a `public_key`, a JWK's public members, a Docker `auth`'s user — or it is a URL or connection
- * string whose password is a secret field of its own (under a secret-named key too); `other` for
- * anything else (a `connection_string` with no password, a `scope`). Beside a secret, neither is
- * read by the pattern rules.
- */
-export type BundleRole = 'secret' | 'public' | 'other';
-
 /** One value of a JSON credential bundle, and what its key names it. */
 export interface BundleField {
   /** The string value (a number written as a number as its digits). */
   readonly value: string;
   /**
-   * `secret` under a key whose last word (after format words such as `value`, `hex`, `base64`, `pem`,
+   * True under a key whose last word (after format words such as `value`, `hex`, `base64`, `pem`,
    * `data`) is `secret`, `password`, `passwd`, `pwd`, `pw`, `pass`, `passphrase`, `token`, `key`,
    * `credential`, `auth`, `seed` (or their plurals, `apikey`, `privatekey`), not `public` or
-   * `publishable`: `client_secret`, `SecretAccessKey`, `api_key_hex`, `token_value`, `client_pw`; not `client_id`,
-   * `private_key_id`, `token_uri`, `token_type`, `public_key`. Digits on the last word do not
-   * change it (`key1`, `secret_1`, `dbPassword1`), nor does `base` (`secret_key_base`); `jwt` and
+   * `publishable`: `client_secret`, `SecretAccessKey`, `api_key_hex`, `token_value`, `client_pw`;
+   * not `client_id`, `private_key_id`, `token_uri`, `token_type`, `public_key`. Digits on the last
+   * word do not change it (`key1`, `secret_1`, `dbPassword1`), nor does `base` (`secret_key_base`); `jwt` and
    * Docker's `identitytoken` are secret words too, and Vault AppRole's `secret_id` (beside a
    * `role_id`, `secret_id_accessor`, `secret_id_ttl` or `secret_id_num_uses`) a secret; an `auth`
    * whose value is a scheme name (`basic`, `bearer`) is not. The children of a secret-named object
@@ -35,9 +25,10 @@ export interface BundleField {
    * of a URL's userinfo (its username when the password is empty or GitHub's `x-oauth-basic`) or
    * query (`password`, `pwd`, `pass`, `passwd`, `sig`) or of a connection string's `Password=` parts
    * (every one) is a secret, whatever the key, and the rest of the value not. A bundle with a
-   * secret-named key but no secret value in it has one empty secret (too short).
+   * secret-named key but no secret value in it has one empty secret (too short). Any other value
+   * (an identifier, a public key, the rest of a URL) is not read by the pattern rules beside a secret.
    */
-  readonly role: BundleRole;
+  readonly secret: boolean;
   /**
    * True for a password a URL or connection string carries: its length floor is a password's (or
    * the kind's when lower), as the kind describes the bundle's main secret, not a database password.
@@ -194,8 +185,8 @@ function isWords(words: readonly string[], ...expected: string[]): boolean {
 
 // A password a value carries whatever its key: in a URL's userinfo (`postgres://app:…@db`,
 // `redis://:…@redis`, `jdbc:mysql://app:…@db`; the username when the password is empty or GitHub's
-// fixed `x-oauth-basic`: `https://ghp_…:x-oauth-basic@github.com`, `https://sk_live_…:@api.stripe.com`)
-// or query (`?password=…`, an Azure SAS `&sig=…`), or a
+// fixed `x-oauth-basic`: `https://ghp_…:x-oauth-basic@github.com`,
+// `https://sk_live_…:@api.stripe.com`) or query (`?password=…`, an Azure SAS `&sig=…`), or a
 // connection string's `Password=`, `Pwd=`, `Pass=`, `Passwd=`, `AccountKey=` or `SharedAccessKey=`
 // part (ADO.NET quotes one with `;` in it, doubling the quote inside; ODBC braces it, doubling `}`).
 // Every part is scanned for; a quoted or braced value is read up to 256 characters (a longer one to
@@ -304,13 +295,14 @@ const MAX_BUNDLE_VALUES = 1000;
 
 /**
  * The values of a JSON object (a GCP service-account key, an OAuth client, a Docker `config.json`,
- * a JWK), nested ones included, each marked by whether its key names a secret; undefined for any
- * other text, one nested deeper than 8 levels or with more than 1,000 values, or one with no value
- * at all. Read as `JSON.parse` reads it, as the service will: of duplicate keys the last one counts.
+ * a JWK), nested ones included, each marked by whether it is a secret; undefined for any other
+ * text, one nested deeper than 8 levels or with more than 1,000 values, or one with no value at
+ * all. Read as `JSON.parse` reads it, as the service will: of duplicate keys the last one counts.
  *
  * Under a secret-like key a number counts as its digits (not a `seed`'s: a setting), `""` as an empty
  * secret (which is too short), and each string or number of an array as a secret too; a boolean is
- * a flag, not a secret (`use_token: true`), and `null` is no value (Vault answers `"auth": null`). Elsewhere only non-empty strings count. A Docker `auth` that is base64 of `user:password` counts
+ * a flag, not a secret (`use_token: true`), and `null` is no value (Vault answers `"auth": null`).
+ * Elsewhere only non-empty strings count. A Docker `auth` that is base64 of `user:password` counts
  * as its password (a secret) and its user (not one); one with an empty password beside an
  * `identitytoken` (Azure ACR's `00000000-…:`) is format, and the identity token is the secret.
  */
@@ -329,67 +321,59 @@ export function bundleFields(text: string): BundleField[] | undefined {
   const add = (field: BundleField): boolean => {
     if (fields.length >= MAX_BUNDLE_VALUES) return false;
     fields.push(field);
-    if (field.role === 'secret' && field.value.length > 0) secretCount += 1;
+    if (field.secret && field.value.length > 0) secretCount += 1;
     return true;
   };
   // Whether a key names a secret: a bundle that has one but no secret value in it is refused.
   let namesSecret = false;
   /**
-   * `secret`: whether `node` is a secret; `lastWord`: the last word of the key it is under;
-   * `named`: whether that key names it as not secret (an identifier, a public key); `map`: whether
-   * it is an object under a key naming a map of secrets (see {@link SECRET_MAPS}).
+   * `secret`: whether `node` is a secret; `lastWord`: the last word of the key it is under; `map`:
+   * whether it is an object under a key naming a map of secrets (see {@link SECRET_MAPS}).
    */
-  const walk = (
-    node: unknown,
-    secret: boolean,
-    depth: number,
-    lastWord: string | undefined,
-    named: boolean,
-    map = false,
-  ): boolean => {
+  const walk = (node: unknown, secret: boolean, depth: number, lastWord: string | undefined, map = false): boolean => {
     if (typeof node === 'string') {
       const basic = secret && lastWord === 'auth' ? basicCredentials(node) : undefined;
       if (basic !== undefined)
-        return add({ value: basic.user, role: 'public' }) && add({ value: basic.password, role: 'secret' });
+        return add({ value: basic.user, secret: false }) && add({ value: basic.password, secret: true });
       if (secret && lastWord === 'auth' && AUTH_SCHEMES.has(node.toLowerCase()))
-        return add({ value: node, role: 'other' });
+        return add({ value: node, secret: false });
       // A password in a URL or a connection string is a secret of its own, whatever the key (a
       // `database_url` beside an `api_key`, a `url` of a `secret`); the rest of the value is its
       // format, whose names repeat (`BlobEndpoint=…;QueueEndpoint=…`), even under a secret-named key.
       const passwords = carriedPasswords(node);
-      if (!passwords.every((password) => add({ value: password, role: 'secret', carried: true }))) return false;
-      if (passwords.length > 0) return add({ value: node, role: 'public' });
-      if (secret) return add({ value: node, role: 'secret' });
-      return node.length > 0 ? add({ value: node, role: named ? 'public' : 'other' }) : true;
+      if (!passwords.every((password) => add({ value: password, secret: true, carried: true }))) return false;
+      if (passwords.length > 0) return add({ value: node, secret: false });
+      if (secret) return add({ value: node, secret: true });
+      return node.length > 0 ? add({ value: node, secret: false }) : true;
     }
-    if (secret && typeof node === 'number' && lastWord !== 'seed') return add({ value: String(node), role: 'secret' });
+    if (secret && typeof node === 'number' && lastWord !== 'seed') return add({ value: String(node), secret: true });
     if (typeof node !== 'object' || node === null) return true;
     if (depth >= MAX_BUNDLE_DEPTH) return false;
     // An array's items are named by the array's key; an object's children by their own.
-    if (Array.isArray(node)) return node.every((child) => walk(child, secret, depth + 1, lastWord, named));
+    if (Array.isArray(node)) return node.every((child) => walk(child, secret, depth + 1, lastWord));
     // A JWK names its members by the RFCs, not by words: `k` is the key, `n` and `e` are public.
     const kty = (node as { kty?: unknown }).kty;
     if (typeof kty === 'string' && JWK_TYPES.has(kty)) return walkJwk(node, depth);
     // Azure ACR: `auth` is base64 of `00000000-0000-0000-0000-000000000000:`, the token is beside it.
     const identityToken = (node as { identitytoken?: unknown }).identitytoken;
     const tokenInstead = typeof identityToken === 'string' && identityToken.length > 0;
-    // The children of a secret are secrets too (`password: { current, previous }`, `secrets: { prod }`),
-    // unless one of them names the secret itself: then the others are its metadata (a Vault `auth`
-    // holds `client_token` beside `accessor` and `num_uses`; an OAuth `token` holds `access_token`
-    // beside `token_type`, `expires_in` and `scope`) and each is judged by its own name.
     const keys = Object.entries(node).map(([key, child]) => ({ child, words: nameWords(key) }));
     // Vault AppRole: a `secret_id` is the secret beside a `role_id`, or beside the `secret_id_accessor`,
     // `secret_id_ttl` or `secret_id_num_uses` Vault returns with it (elsewhere it names one: AWS's `SecretId`).
     const approle = keys.some(({ words }) => APPROLE_SIBLINGS.some((sibling) => isWords(words, ...sibling)));
     const entries = keys.map(({ child, words }) => ({ child, kind: keyKind(words, approle), last: words.at(-1) }));
     if (entries.some(({ kind }) => kind === 'secret')) namesSecret = true;
+    // Who inherits: the children of a secret are secrets too (`password: { current, previous }`,
+    // `secrets: { prod }`), unless one of them names the secret itself: then the others are its
+    // metadata (a Vault `auth` holds `client_token` beside `accessor` and `num_uses`; an OAuth `token`
+    // holds `access_token` beside `token_type`, `expires_in` and `scope`) and each is judged by its
+    // own name. Nor is a scalar named as an identifier a secret when a sibling holds one: a `value`
+    // (`github: { id, name, value }`) or a credential inside (`project` beside `service_account: {…}`
+    // or `jwk: {…}`), with a non-empty secret in it (not `meta: {}`, `tags: []`). In a map of secrets
+    // (`passwords: { admin, user }`, `tokens: { project, deploy: {…} }`), or alone (`password:
+    // { name }`), it is one of the secrets, and so is an identifier-named object. The holders are
+    // walked first, to know.
     const inherits = secret && !entries.some(({ kind }) => kind === 'secret');
-    // A scalar named as an identifier is metadata, not a secret, when a sibling holds the secret: a
-    // `value` (`github: { id, name, value }`) or a credential inside (`project` beside
-    // `service_account: {…}` or `jwk: {…}`), with a non-empty secret in it (not `meta: {}`, `tags: []`).
-    // In a map of secrets (`passwords: { admin, user }`, `tokens: { project, deploy: {…} }`), or alone
-    // (`password: { name }`), it is one of the secrets, and so is an identifier-named object. The
-    // holders are walked first, to know.
     const holds = ({ child, kind }: { child: unknown; kind: KeyKind }): boolean =>
       kind === 'format' || (kind !== 'public' && typeof child === 'object' && child !== null);
     const visit =
@@ -402,8 +386,7 @@ export function bundleFields(text: string): BundleField[] | undefined {
         const metadata = !map && kind === 'identifier' && held && (typeof child !== 'object' || child === null);
         const inherited = kind === 'other' || (kind === 'identifier' && !metadata);
         const childSecret = kind === 'secret' || (secret && (kind === 'format' || (inherited && inherits)));
-        const named = kind === 'public' || kind === 'identifier';
-        return walk(child, childSecret, depth + 1, last, named, kind === 'secret' && SECRET_MAPS.has(last as string));
+        return walk(child, childSecret, depth + 1, last, kind === 'secret' && SECRET_MAPS.has(last as string));
       };
     const found = secretCount;
     if (!entries.filter(holds).every(visit(false))) return false;
@@ -411,28 +394,27 @@ export function bundleFields(text: string): BundleField[] | undefined {
   };
   const walkJwk = (jwk: object, depth: number): boolean =>
     Object.entries(jwk).every(([member, child]) => {
-      if (JWK_MEMBERS.has(member)) return walk(child, false, depth + 1, undefined, true);
+      if (JWK_MEMBERS.has(member)) return walk(child, false, depth + 1, undefined);
       if (!JWK_PRIVATE_MEMBERS.has(member)) {
         const words = nameWords(member);
         const kind = keyKind(words);
         if (kind === 'secret') namesSecret = true;
-        return walk(child, kind === 'secret', depth + 1, words.at(-1), kind === 'public' || kind === 'identifier');
+        return walk(child, kind === 'secret', depth + 1, words.at(-1));
       }
-      if (typeof child !== 'string') return walk(child, true, depth + 1, undefined, false);
+      if (typeof child !== 'string') return walk(child, true, depth + 1, undefined);
       // A JWK member's key bytes: its base64url decoded (undefined when it is not base64url).
       const bytes = decodeSecret(child, 'base64url')?.bytes;
       const text = bytes === undefined ? undefined : printableText(Buffer.from(child, 'base64url'));
       return add({
         value: child,
-        role: 'secret',
+        secret: true,
         ...(bytes === undefined ? {} : { bytes }),
         ...(text === undefined ? {} : { text }),
       });
     });
-  if (!walk(parsed, false, 0, undefined, false)) return undefined;
-  // A key names a secret but holds none (`"auth": "none"` beside a long `host`, `password: { name,
-  // url }` of a vault path): the bundle is no credential, and its other values are not measured as
-  // one. It has an empty secret, which is too short.
-  if (namesSecret && !fields.some(({ role }) => role === 'secret')) fields.push({ value: '', role: 'secret' });
+  if (!walk(parsed, false, 0, undefined)) return undefined;
+  // A key names a secret but holds none (`"auth": "none"` beside a long `host`): the bundle is no
+  // credential, and its other values are not measured as one. It has an empty secret, too short.
+  if (namesSecret && !fields.some(({ secret }) => secret)) fields.push({ value: '', secret: true });
   return fields.length > 0 ? fields : undefined;
 }

@@ -174,8 +174,7 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
   const readings: Reading[] = [];
   const patterned: string[] = [];
   const secretPatterned: string[] = [];
-  for (const { value, role, bytes, text, carried } of fields) {
-    const secret = role === 'secret';
+  for (const { value, secret, bytes, text, carried } of fields) {
     // A PEM key in a bundle (`private_key`), or the base64 of one (kubeconfig's `client-key-data`),
     // is measured, and its length floor judged, by its body; so is a certificate beside it, which
     // is the bundle's format, not its secret.

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { AssessSecretOptions } from '../src/weak-secret.ts';
+import { type AssessSecretOptions, assessSecret } from '../src/weak-secret.ts';
 
 /** The encodings a secret can be declared in (and is sniffed in when undeclared). */
 export const ENCODINGS = ['hex', 'base64', 'base64url'] as const;
@@ -37,6 +37,15 @@ export function everyForm(
       [Buffer.from(text).toString(encoding), { ...options, encoding }],
     ]),
   ];
+}
+
+/** Each form of `bundle` (as written, then hex/base64/base64url sniffed and declared) and what it is judged. */
+export function judged(bundle: unknown): [string, ReturnType<typeof assessSecret>][] {
+  const json = JSON.stringify(bundle);
+  return everyForm(json).map(([value, options]) => [
+    `${json.slice(0, 160)} ${options.encoding}`,
+    assessSecret(value, options),
+  ]);
 }
 
 /** A PEM block: `label` armor around `body` in lines of `width`, with RFC 1421 `headers` first. */
