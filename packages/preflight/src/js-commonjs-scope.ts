@@ -4,6 +4,7 @@
 import { assignmentChain, isModuleExports } from './js-assignment-chain.ts';
 import { type AstNode, child, children, isNode, memberPath, unwrap } from './js-ast.ts';
 import { patternIdentifiers } from './js-scope.ts';
+import { importSyntaxKind } from './workspace-packages.ts';
 
 const ESM_STATEMENTS = new Set([
   'ImportDeclaration',
@@ -161,11 +162,14 @@ export function readsNodeWrapperNames(program: AstNode): boolean {
  * `var` or function of either name reuses Node's binding: `commonJsExports` (js-module-exports.ts) follows it.
  */
 export function isCommonJsScope(program: AstNode, file: string, packageType?: unknown): boolean {
-  if (/\.m[jt]s$/.test(file) || (packageType === 'module' && /\.[jt]sx?$/.test(file))) return false;
+  // As its import declarations load (importSyntaxKind): 'either' is a .js/.jsx/.ts/.tsx file
+  // outside a `"type": "module"` package (`file` is one of JS_EXTENSIONS).
+  const kind = importSyntaxKind(file, packageType);
+  if (kind === 'import') return false;
   if (
-    !/\.c[jt]s$/.test(file) &&
+    kind === 'either' &&
     children(program, 'body').some((s) => ESM_STATEMENTS.has(s.type) && !isTypeOnly(s)) &&
-    !(/\.[jt]sx?$/.test(file) && writesCommonJsExports(program))
+    !writesCommonJsExports(program)
   ) {
     return false;
   }

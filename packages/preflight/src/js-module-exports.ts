@@ -16,6 +16,7 @@ import { COMMONJS_NAMES, isCommonJsScope, readsNodeWrapperNames, runtimeNames } 
 import { requiredModule } from './js-module-bindings.ts';
 import { NameSet } from './js-name-set.ts';
 import { patternIdentifiers } from './js-scope.ts';
+import { isCommonJsFile } from './workspace-packages.ts';
 
 /** A module's exports: the module-scope names it exports and the values it exports in place. */
 export interface ModuleExports {
@@ -29,7 +30,10 @@ const EXPORTS = new WeakMap<AstNode, ModuleExports>();
 
 /**
  * Listed once per parsed module (program node, of `file`, in a package of `packageType`, its
- * package.json's `type` when known); callers share the sets.
+ * package.json's `type` when known); callers share the sets. The cache is keyed by the program
+ * alone: the first call's `file` and `packageType` decide, so every caller must pass the ones of
+ * the program's file (request-code and env-getters both look the type up as
+ * `project.packageManifest(file)?.type`).
  */
 export function moduleExports(program: AstNode, file: string, packageType?: unknown): ModuleExports {
   let exports = EXPORTS.get(program);
@@ -90,13 +94,14 @@ const ALWAYS_TRUTHY: ReadonlySet<string> = new Set([
  * `typeof module === 'undefined'` changes nothing after it). Nothing where {@link isCommonJsScope} says
  * `module`/`exports` are not CommonJS's (with `packageType`, the `type` of the file's package.json:
  * nor in a `.js`/`.ts` file of a `"type": "module"` package). Listed once per program, in one pass
- * over its statements.
+ * over its statements; cached by the program alone, like {@link moduleExports}: callers pass the
+ * `file` and `packageType` of the program's file.
  */
 export function commonJsExports(program: AstNode, file: string, packageType?: unknown): readonly CommonJsExport[] {
   let out = COMMONJS.get(program);
   if (out === undefined) {
     out = isCommonJsScope(program, file, packageType)
-      ? listCommonJsExports(program, /\.c[jt]s$/.test(file) || readsNodeWrapperNames(program))
+      ? listCommonJsExports(program, isCommonJsFile(file) || readsNodeWrapperNames(program))
       : [];
     COMMONJS.set(program, out);
   }

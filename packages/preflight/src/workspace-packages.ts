@@ -15,13 +15,18 @@ export type ImportKind = 'import' | 'require';
 
 /**
  * How a file's `import` declarations load: `import` in .mjs/.mts files and in packages of
- * `"type": "module"`, `require` in .cts files (compiled to require), `either` otherwise (a .ts or .js
- * file that a compiler or bundler may turn into either).
+ * `"type": "module"`, `require` in .cjs/.cts files (.cts compiles to require), `either` otherwise (a
+ * .js/.jsx/.ts/.tsx file that a compiler or bundler may turn into either).
  */
 export function importSyntaxKind(file: string, packageType: unknown): ImportKind | 'either' {
   if (/\.m[jt]s$/.test(file)) return 'import';
-  if (/\.c[jt]s$/.test(file)) return 'require';
+  if (isCommonJsFile(file)) return 'require';
   return packageType === 'module' ? 'import' : 'either';
+}
+
+/** A `.cjs`/`.cts` file: CommonJS whatever its package's `type` and whatever it imports. */
+export function isCommonJsFile(file: string): boolean {
+  return /\.c[jt]s$/.test(file);
 }
 
 /** The JSON object of a package.json text, or undefined. */

@@ -332,13 +332,19 @@ describe('env getters imported from other files', () => {
       write({ 'src/env.js': `${getter}${env}`, 'src/app.js': app });
       expect(await reported(), env).toEqual([]);
     }
-    // Object.assign copies a required module's `default` too (`__exportStar` and a spread of it do not).
-    write({
-      'src/read.js': `${getter}exports.default = read;\n`,
-      'src/env.js': "Object.assign(exports, require('./read'));\n",
-      'src/app.js': app.replace('env.read(', 'env.default('),
-    });
-    expect(await reported()).toEqual(['src/app.js:2']);
+    // Object.assign and a spread copy a required module's `default` too (`__exportStar` does not).
+    for (const env of [
+      "Object.assign(exports, require('./read'));\n",
+      "module.exports = Object.assign({ other: 1 }, require('./read'));\n",
+      "module.exports = { other: 1, ...require('./read') };\n",
+    ]) {
+      write({
+        'src/read.js': `${getter}exports.default = read;\n`,
+        'src/env.js': env,
+        'src/app.js': app.replace('env.read(', 'env.default('),
+      });
+      expect(await reported(), env).toEqual(['src/app.js:2']);
+    }
   });
 
   it('does not follow package imports, type-only imports, shadowed names or files outside the root', async () => {

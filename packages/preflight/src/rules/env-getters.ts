@@ -183,8 +183,9 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
         for (const prop of children(value, 'properties')) {
           if (prop.type === 'Property') exportValue(propertyKeyName(prop), child(prop, 'value'));
           else if (prop.type === 'SpreadElement') {
+            // A spread copies every own enumerable property, `default` included, as Object.assign does.
             const spread = requiredSpecifier(child(prop, 'argument'));
-            if (spread !== undefined) exportAll(spread, false, 'require');
+            if (spread !== undefined) exportAll(spread, true, 'require');
           }
         }
       } else if (value.type === 'Identifier' && imports.get(value.name as string)?.name === '*') {
