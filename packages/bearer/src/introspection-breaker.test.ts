@@ -3,10 +3,11 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { closeServer, flush, listen, until } from '../test/harness.ts';
+import { closeServer, flush, listen, serve, track, until } from '../test/harness.ts';
 import { TEST_AUDIENCE as AUD, TEST_ISSUER as ISS, useIntrospectionServer } from '../test/introspection-server.ts';
 import { BearerError } from './errors.ts';
 import { createIntrospector } from './introspection.ts';
+import { createIntrospectionBreaker } from './introspection-breaker.ts';
 import type { IntrospectionOptions } from './introspection-options.ts';
 import { type KeySource, staticJwks } from './key-source.ts';
 import { createBearerVerifier } from './verifier.ts';
@@ -45,17 +46,8 @@ function elapse(ms: number): void {
   vi.advanceTimersByTime(ms);
 }
 
-async function failure(promise: Promise<unknown>, token: string): Promise<BearerError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(BearerError);
-    expect((error as Error).message).not.toContain(token);
-    expect((error as Error).message).not.toContain(as.clientSecret);
-    return error as BearerError;
-  }
-  throw new Error('expected a rejection');
-}
+const failure = (promise: Promise<unknown>, token: string): Promise<BearerError> =>
+  track(promise, token, as.clientSecret).error;
 
 type Verifier = ReturnType<typeof verifierWith>;
 const retryAfterOf = (verifier: Verifier, error: BearerError): string | undefined =>
@@ -424,10 +416,7 @@ describe('introspection failure policy', () => {
   it('runs the confirmation in the slot of the failed call that started it (maxConcurrentCalls)', async () => {
     const held: ServerResponse[] = [];
     let holdActive = false;
-    const server = createServer(async (req, res) => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
-      const token = new URLSearchParams(Buffer.concat(chunks).toString()).get('token');
+    const { url } = await serve((token, res) => {
       res.setHeader('content-type', 'application/json');
       if (token === ACTIVE && holdActive) {
         held.push(res);
@@ -439,45 +428,34 @@ describe('introspection failure policy', () => {
         );
         return;
       }
-      res.statusCode = token?.startsWith('poison') ? 500 : 200;
-      res.end(token?.startsWith('poison') ? 'unavailable' : '{"active":false}');
+      res.statusCode = token.startsWith('poison') ? 500 : 200;
+      res.end(token.startsWith('poison') ? 'unavailable' : '{"active":false}');
     });
-    await listen(server);
-    try {
-      const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/introspect`;
-      // The request waits for the confirmation only until its own deadline: far off, as the test holds it.
-      const verifier = verifierWith({ endpoint, failureThreshold: 1, maxConcurrentCalls: 1, timeoutMs: 30_000 });
-      await expect(verifier.verify(ACTIVE)).resolves.toMatchObject({ issuer: ISS });
-      holdActive = true;
-      const poisoned = verifier.verify('poison-1');
-      // The confirmation is waiting at the server, in the only slot: another call is refused meanwhile.
-      await expect.poll(() => held.length).toBe(1);
-      const busy = await failure(verifier.verify('other-1'), 'other-1');
-      expect(busy.message).toContain('introspection.maxConcurrentCalls');
-      held[0]?.end(JSON.stringify({ active: true, token_type: 'Bearer', aud: AUD, iss: ISS }));
-      // The server is up: the poisoned request still gets its 503, with the default Retry-After, and
-      // the breaker stays closed.
-      const error = await failure(poisoned, 'poison-1');
-      expect(error.code).toBe('ERR_BEARER_INTROSPECTION_UNAVAILABLE');
-      expect(retryAfterOf(verifier, error)).toBe('5');
-      expect((await failure(verifier.verify('other-2'), 'other-2')).code).toBe('ERR_BEARER_TOKEN_INVALID');
-    } finally {
-      server.closeAllConnections();
-      await closeServer(server);
-    }
+    const endpoint = `${url}/introspect`;
+    // The request waits for the confirmation only until its own deadline: far off, as the test holds it.
+    const verifier = verifierWith({ endpoint, failureThreshold: 1, maxConcurrentCalls: 1, timeoutMs: 30_000 });
+    await expect(verifier.verify(ACTIVE)).resolves.toMatchObject({ issuer: ISS });
+    holdActive = true;
+    const poisoned = verifier.verify('poison-1');
+    // The confirmation is waiting at the server, in the only slot: another call is refused meanwhile.
+    await expect.poll(() => held.length).toBe(1);
+    const busy = await failure(verifier.verify('other-1'), 'other-1');
+    expect(busy.message).toContain('introspection.maxConcurrentCalls');
+    held[0]?.end(JSON.stringify({ active: true, token_type: 'Bearer', aud: AUD, iss: ISS }));
+    // The server is up: the poisoned request still gets its 503, with the default Retry-After, and
+    // the breaker stays closed.
+    const error = await failure(poisoned, 'poison-1');
+    expect(error.code).toBe('ERR_BEARER_INTROSPECTION_UNAVAILABLE');
+    expect(retryAfterOf(verifier, error)).toBe('5');
+    expect((await failure(verifier.verify('other-2'), 'other-2')).code).toBe('ERR_BEARER_TOKEN_INVALID');
   });
 
   it('lets a half-open probe that fails after the breaker closed start no second confirmation beside the one running', async () => {
-    const seen: string[] = [];
     const held: { token: string; res: ServerResponse }[] = [];
     const hold = new Set<string>();
     let outage = false;
     let holdWitness = false;
-    const server = createServer(async (req, res) => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
-      const token = new URLSearchParams(Buffer.concat(chunks).toString()).get('token') ?? '';
-      seen.push(token);
+    const { url, seen } = await serve((token, res) => {
       if (hold.has(token) || (token === ACTIVE && holdWitness)) {
         held.push({ token, res });
         return;
@@ -503,56 +481,49 @@ describe('introspection failure policy', () => {
         entry.res.end(body);
       }
     };
-    await listen(server);
-    try {
-      const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/introspect`;
-      const verifier = verifierWith({ endpoint, failureThreshold: 1, failureBackoffMs: 10_000, timeoutMs: 30_000 });
-      await expect(verifier.verify(ACTIVE)).resolves.toMatchObject({ issuer: ISS });
-      // A call admitted while the breaker is closed, still in flight when it opens.
-      hold.add('old-1');
-      const old = verifier.verify('old-1');
-      await expect.poll(() => seen).toContain('old-1');
-      outage = true;
-      const opening = await failure(verifier.verify('garbage-1'), 'garbage-1');
-      expect(retryAfterOf(verifier, opening)).toBe('10');
-      // Half-open: the probe waits at the server.
-      elapse(10_000);
-      hold.add('probe-1');
-      let probeSettled = false;
-      const probe = failure(verifier.verify('probe-1'), 'probe-1').finally(() => {
-        probeSettled = true;
-      });
-      await expect.poll(() => seen).toContain('probe-1');
-      // The old call is answered: the server is up, the breaker closes under the probe.
-      answerHeld('old-1', 200, '{"active":false}');
-      expect((await failure(old, 'old-1')).code).toBe('ERR_BEARER_TOKEN_INVALID');
-      // Closed again, a failure reaches failureThreshold: its confirmation waits at the server.
-      holdWitness = true;
-      const poisoned = failure(verifier.verify('garbage-2'), 'garbage-2');
-      await expect.poll(() => held.filter((entry) => entry.token === ACTIVE).length).toBe(1);
-      // Now the stale probe fails. It is no probe any more: one failure among others, no confirmation.
-      answerHeld('probe-1', 500, 'unavailable');
-      await expect.poll(() => probeSettled || held.filter((entry) => entry.token === ACTIVE).length > 1).toBe(true);
-      expect(held.filter((entry) => entry.token === ACTIVE)).toHaveLength(1);
-      const probeError = await probe;
-      expect(probeError.code).toBe('ERR_BEARER_INTROSPECTION_UNAVAILABLE');
-      expect(retryAfterOf(verifier, probeError)).toBe('5');
-      // The one confirmation shows the server up: the breaker stays closed.
-      holdWitness = false;
-      outage = false;
-      answerHeld(
-        ACTIVE,
-        200,
-        JSON.stringify({ active: true, token_type: 'Bearer', aud: AUD, iss: ISS, exp: Math.floor(now / 1000) + 600 }),
-      );
-      expect(retryAfterOf(verifier, await poisoned)).toBe('5');
-      expect((await failure(verifier.verify('other-1'), 'other-1')).code).toBe('ERR_BEARER_TOKEN_INVALID');
-      expect(seen.filter((token) => token === ACTIVE)).toHaveLength(3);
-    } finally {
-      for (const { res } of held) res.destroy();
-      server.closeAllConnections();
-      await closeServer(server);
-    }
+    const endpoint = `${url}/introspect`;
+    const verifier = verifierWith({ endpoint, failureThreshold: 1, failureBackoffMs: 10_000, timeoutMs: 30_000 });
+    await expect(verifier.verify(ACTIVE)).resolves.toMatchObject({ issuer: ISS });
+    // A call admitted while the breaker is closed, still in flight when it opens.
+    hold.add('old-1');
+    const old = verifier.verify('old-1');
+    await until(() => seen.includes('old-1'), 'the call for old-1');
+    outage = true;
+    const opening = await failure(verifier.verify('garbage-1'), 'garbage-1');
+    expect(retryAfterOf(verifier, opening)).toBe('10');
+    // Half-open: the probe waits at the server.
+    elapse(10_000);
+    hold.add('probe-1');
+    const probe = track(verifier.verify('probe-1'), 'probe-1', as.clientSecret);
+    await until(() => seen.includes('probe-1'), 'the probe');
+    // The old call is answered: the server is up, the breaker closes under the probe.
+    answerHeld('old-1', 200, '{"active":false}');
+    expect((await failure(old, 'old-1')).code).toBe('ERR_BEARER_TOKEN_INVALID');
+    // Closed again, a failure reaches failureThreshold: its confirmation waits at the server.
+    holdWitness = true;
+    const poisoned = failure(verifier.verify('garbage-2'), 'garbage-2');
+    await until(() => held.filter((entry) => entry.token === ACTIVE).length === 1, 'the confirmation');
+    // Now the stale probe fails. It is no probe any more: one failure among others, no confirmation.
+    answerHeld('probe-1', 500, 'unavailable');
+    await until(
+      () => probe.settled() || held.filter((entry) => entry.token === ACTIVE).length > 1,
+      'the probe to fail, or a second confirmation',
+    );
+    expect(held.filter((entry) => entry.token === ACTIVE)).toHaveLength(1);
+    const probeError = await probe.error;
+    expect(probeError.code).toBe('ERR_BEARER_INTROSPECTION_UNAVAILABLE');
+    expect(retryAfterOf(verifier, probeError)).toBe('5');
+    // The one confirmation shows the server up: the breaker stays closed.
+    holdWitness = false;
+    outage = false;
+    answerHeld(
+      ACTIVE,
+      200,
+      JSON.stringify({ active: true, token_type: 'Bearer', aud: AUD, iss: ISS, exp: Math.floor(now / 1000) + 600 }),
+    );
+    expect(retryAfterOf(verifier, await poisoned)).toBe('5');
+    expect((await failure(verifier.verify('other-1'), 'other-1')).code).toBe('ERR_BEARER_TOKEN_INVALID');
+    expect(seen.filter((token) => token === ACTIVE)).toHaveLength(3);
   });
 
   it('validates the policy options, listing every problem', () => {
@@ -564,6 +535,41 @@ describe('introspection failure policy', () => {
     expect(() =>
       verifierWith({ failureThreshold: 1, failureBackoffMs: 100, maxConcurrentCalls: 10_000 }),
     ).not.toThrow();
+  });
+});
+
+describe('createIntrospectionBreaker', () => {
+  it('counts a half-open probe that fails after the breaker closed as one more failure, starting no confirmation', async () => {
+    let clock = 0;
+    let confirmations = 0;
+    const breaker = createIntrospectionBreaker({
+      failureThreshold: 3,
+      failureBackoffMs: 10_000,
+      maxConcurrentCalls: 10,
+      clock: () => clock,
+      // The server stays down: each confirmation fails, so a confirmed failure opens the breaker.
+      confirm: () => {
+        confirmations++;
+        return Promise.resolve(false);
+      },
+    });
+    // Admitted while closed; it settles only after the breaker has opened and gone half-open.
+    const old = breaker.admit();
+    const failures = [breaker.admit(), breaker.admit(), breaker.admit()];
+    const retryAfter = [];
+    for (const call of failures) retryAfter.push(await call.settle('transport-failure'));
+    expect(retryAfter).toEqual([undefined, undefined, 10]);
+    expect(confirmations).toBe(1);
+    expect(breaker.isOpen).toBe(true);
+    clock += 10_000;
+    const probe = breaker.admit();
+    // The old call is answered: the server is up, and the breaker closes under the probe.
+    expect(await old.settle('answered')).toBeUndefined();
+    expect(breaker.isOpen).toBe(false);
+    // The probe belongs to a spell that has ended: its failure is the first of a new count.
+    expect(await probe.settle('transport-failure')).toBeUndefined();
+    expect(confirmations).toBe(1);
+    expect(breaker.isOpen).toBe(false);
   });
 });
 
@@ -665,10 +671,7 @@ describe('the token remembered to confirm an outage with', () => {
         return result;
       });
       try {
-        let settled = false;
-        const opening = failure(verifier.verify('poison-1'), 'poison-1').finally(() => {
-          settled = true;
-        });
+        const opening = track(verifier.verify('poison-1'), 'poison-1', as.clientSecret);
         await until(() => calls.sent.includes('poison-1'), 'the call for poison-1');
         // The server fails it 100 ms after it was sent: the confirmation starts then, with its own
         // 200 ms, and its assertion is being signed.
@@ -679,8 +682,8 @@ describe('the token remembered to confirm an outage with', () => {
         // confirmation has not ended, so whether the breaker opens is not known yet).
         await vi.advanceTimersByTimeAsync(100);
         await flush();
-        expect(settled).toBe(true);
-        expect(retryAfterOf(verifier, await opening)).toBe('5');
+        expect(opening.settled()).toBe(true);
+        expect(retryAfterOf(verifier, await opening.error)).toBe('5');
         // The confirmation's own timeoutMs runs out while it is still being signed; the signature only
         // comes after that, and the confirmation sends nothing.
         await vi.advanceTimersByTimeAsync(100);
@@ -732,10 +735,7 @@ describe('the token remembered to confirm an outage with', () => {
       });
       await expect(verifier.verify(ACTIVE)).resolves.toMatchObject({ issuer: ISS });
       hang = true;
-      let settled = false;
-      const opening = failure(verifier.verify('poison-1'), 'poison-1').finally(() => {
-        settled = true;
-      });
+      const opening = track(verifier.verify('poison-1'), 'poison-1', as.clientSecret);
       await until(() => calls.sent.includes('poison-1'), 'the call for poison-1');
       // The server fails it 100 ms after it was sent. It answers the confirmation at once, but the keys
       // to verify that answer never come.
@@ -746,8 +746,8 @@ describe('the token remembered to confirm an outage with', () => {
       // The request's own deadline: its 503 comes now, without waiting for the confirmation.
       await vi.advanceTimersByTimeAsync(100);
       await flush();
-      expect(settled).toBe(true);
-      expect(retryAfterOf(verifier, await opening)).toBe('5');
+      expect(opening.settled()).toBe(true);
+      expect(retryAfterOf(verifier, await opening.error)).toBe('5');
       // The confirmation's own timeoutMs: it fails instead of holding its slot (and the breaker) for
       // good, and the breaker opens; the next request is refused without a call, with the whole window.
       await vi.advanceTimersByTimeAsync(100);

@@ -4,13 +4,11 @@
  * servers that hang; the timers (and the monotonic clock) are faked, so what is checked is which
  * deadline settles the request, not how long anything took.
  */
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { closeServer, flush, listen, until } from '../test/harness.ts';
+import { flush, serve, track, until } from '../test/harness.ts';
 import { TEST_AUDIENCE as AUD, TEST_ISSUER as ISS, useIntrospectionServer } from '../test/introspection-server.ts';
-import { BearerError } from './errors.ts';
 import { remoteJwks } from './key-source.ts';
 import { createBearerVerifier } from './verifier.ts';
 
@@ -18,57 +16,16 @@ const ACTIVE = 'opaque-active-0123456789';
 const TIMEOUT_MS = 1_000;
 
 const as = useIntrospectionServer();
-const servers: Server[] = [];
 const hanging: ServerResponse[] = [];
 
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
 });
 
-afterEach(async () => {
+afterEach(() => {
   vi.useRealTimers();
   for (const res of hanging.splice(0)) res.destroy();
-  for (const server of servers.splice(0)) {
-    server.closeAllConnections();
-    await closeServer(server);
-  }
 });
-
-/** A loopback server that records the path or token of each request and answers with `handle` (or never). */
-async function serve(handle: (seen: string, res: ServerResponse) => void): Promise<{ url: string; seen: string[] }> {
-  const seen: string[] = [];
-  const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const what = new URLSearchParams(Buffer.concat(chunks).toString()).get('token') ?? req.url ?? '';
-    seen.push(what);
-    handle(what, res);
-  });
-  await listen(server);
-  servers.push(server);
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
-}
-
-/** Tracks whether a request has settled; its error, once it has. */
-function track(promise: Promise<unknown>, token: string): { settled: () => boolean; error: Promise<BearerError> } {
-  let settled = false;
-  const error = promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => {
-      expect(error).toBeInstanceOf(BearerError);
-      expect((error as Error).message).not.toContain(token);
-      expect((error as Error).message).not.toContain(as.clientSecret);
-      return error as BearerError;
-    },
-  );
-  void error.finally(() => {
-    settled = true;
-  });
-  error.catch(() => undefined);
-  return { settled: () => settled, error };
-}
 
 describe('introspection deadlines', () => {
   it('answers the request whose timeout reaches failureThreshold by its own deadline, not after the confirmation too', async () => {
@@ -92,7 +49,7 @@ describe('introspection deadlines', () => {
     await expect(verifier.verify(ACTIVE)).resolves.toMatchObject({ issuer: ISS });
     // The server hangs for everyone now.
     hang = true;
-    const stalled = track(verifier.verify('stall-1'), 'stall-1');
+    const stalled = track(verifier.verify('stall-1'), 'stall-1', as.clientSecret);
     await until(() => endpoint.seen.includes('stall-1'), 'the call for stall-1');
     // Its own deadline: the call is cut off, and the confirmation with the remembered token starts.
     await vi.advanceTimersByTimeAsync(TIMEOUT_MS);
@@ -110,7 +67,7 @@ describe('introspection deadlines', () => {
     // breaker opens, and the next token is refused without a call.
     await vi.advanceTimersByTimeAsync(TIMEOUT_MS);
     await flush();
-    const next = track(verifier.verify('next-token'), 'next-token');
+    const next = track(verifier.verify('next-token'), 'next-token', as.clientSecret);
     expect((await next.error).message).toContain('failureBackoffMs');
     expect(endpoint.seen).toEqual([ACTIVE, 'stall-1', ACTIVE]);
   });
@@ -132,7 +89,7 @@ describe('introspection deadlines', () => {
         timeoutMs: TIMEOUT_MS,
       }),
     });
-    const request = track(verifier.verify(ACTIVE), ACTIVE);
+    const request = track(verifier.verify(ACTIVE), ACTIVE, as.clientSecret);
     // The server answered; the keys to verify its answer are being fetched, and never come.
     await until(() => jwks.seen.length === 1, 'the key lookup');
     expect(as.calls).toHaveLength(1);

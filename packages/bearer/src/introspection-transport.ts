@@ -231,13 +231,14 @@ export function createIntrospectionTransport<Answer>(
   };
 
   /**
-   * One POST and its body, settled within `timeoutMs` whatever `fetch` does: a custom fetch may
-   * ignore the abort signal, and a call that never settles would hold its `maxConcurrentCalls` slot,
-   * or the breaker's half-open probe, for good.
+   * One POST and its body, settled by the monotonic `deadline` of its call whatever `fetch` does: a
+   * custom fetch may ignore the abort signal, and a call that never settles would hold its
+   * `maxConcurrentCalls` slot, or the breaker's half-open probe, for good.
    */
   const exchange = async (
     body: string,
     headers: Record<string, string>,
+    deadline: number,
     cancel?: AbortSignal,
   ): Promise<IntrospectionReply> => {
     // A signal aborted already (a confirmation whose deadline passed while its assertion was being
@@ -247,11 +248,14 @@ export function createIntrospectionTransport<Answer>(
     cancel?.addEventListener('abort', () => controller.abort(cancel.reason), { once: true });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const cause = new DOMException('The introspection call timed out.', 'TimeoutError');
-        reject(unavailable('The introspection endpoint did not answer within introspection.timeoutMs.', cause));
-        controller.abort(cause);
-      }, timeoutMs);
+      timer = setTimeout(
+        () => {
+          const cause = new DOMException('The introspection call timed out.', 'TimeoutError');
+          reject(unavailable('The introspection endpoint did not answer within introspection.timeoutMs.', cause));
+          controller.abort(cause);
+        },
+        Math.max(0, deadline - monotonic()),
+      );
     });
     const attempt = (async () => {
       let response: Response;
@@ -331,28 +335,21 @@ export function createIntrospectionTransport<Answer>(
     }
     return (async () => {
       calls++;
+      const deadline = monotonic() + timeoutMs;
       const cancel = new AbortController();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timedOut = new Promise<false>((resolve) => {
-        timer = setTimeout(() => {
-          cancel.abort(new DOMException('The confirmation call timed out.', 'TimeoutError'));
-          resolve(false);
-        }, timeoutMs);
-      });
       const attempt = (async () => {
         const { body, headers } = await prepare(held.token);
-        const reply = await exchange(body, headers, cancel.signal);
+        const reply = await exchange(body, headers, deadline, cancel.signal);
         if (reply.response.status !== 200) return false;
         await readAnswer(reply);
         return true;
       })()
         // Why it failed is not reported: the failures that started it already were.
         .catch((): boolean => false);
-      let up: boolean;
-      try {
-        up = await Promise.race([attempt, timedOut]);
-      } finally {
-        clearTimeout(timer);
+      const up = await byDeadline(attempt, deadline);
+      if (up === LATE) {
+        cancel.abort(new DOMException('The confirmation call timed out.', 'TimeoutError'));
+        return false;
       }
       if (!up) return false;
       trustAnswers();
@@ -378,7 +375,7 @@ export function createIntrospectionTransport<Answer>(
       const { body, headers } = await prepare(token);
       outcome = 'transport-failure';
       deadline = monotonic() + timeoutMs;
-      const { response, text } = await exchange(body, headers);
+      const { response, text } = await exchange(body, headers, deadline);
       if (response.status >= 500 || response.status === 429) {
         throw unavailable(
           `The introspection endpoint answered HTTP ${response.status}: the authorization server failed or ` +

@@ -11,6 +11,7 @@ import Fastify from 'fastify';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { timeout } from 'hono/timeout';
+import { expect, onTestFinished } from 'vitest';
 import {
   serveResourceMetadata as expressMetadata,
   getBearer as getExpressBearer,
@@ -23,7 +24,9 @@ import {
 } from '../src/adapters/fastify.ts';
 import { bearerAuth, serveResourceMetadata as honoMetadata } from '../src/adapters/hono.ts';
 import { authenticateNode, serveResourceMetadata as nodeMetadata } from '../src/adapters/node.ts';
+import { BearerError } from '../src/errors.ts';
 import type { BearerVerifier, ProtectedResourceMetadata, RouteRequirement, VerifiedToken } from '../src/index.ts';
+import { readBody } from './introspection-server.ts';
 
 /** Where harnesses serve the RFC 9728 document when given one. */
 export const METADATA_PATH = '/.well-known/oauth-protected-resource';
@@ -145,6 +148,51 @@ export function closeServer(server: Server): Promise<void> {
     server.closeAllConnections();
     server.close(() => resolve());
   });
+}
+
+/**
+ * A loopback server for the calling test that records the `token` form parameter of each request
+ * (its path when it has none) and answers with `handle`, or never. Closed, its connections
+ * included, when the test finishes.
+ */
+export async function serve(
+  handle: (seen: string, res: ServerResponse) => void,
+): Promise<{ readonly url: string; readonly seen: string[] }> {
+  const seen: string[] = [];
+  const server = createServer(async (req, res) => {
+    const what = new URLSearchParams(await readBody(req)).get('token') ?? req.url ?? '';
+    seen.push(what);
+    handle(what, res);
+  });
+  await listen(server);
+  onTestFinished(() => closeServer(server));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+}
+
+/**
+ * Tracks a request expected to fail: whether it has settled, and its error, a {@link BearerError}
+ * whose message shows none of `unsaid` (the token, the client secret).
+ */
+export function track(
+  promise: Promise<unknown>,
+  ...unsaid: string[]
+): { readonly settled: () => boolean; readonly error: Promise<BearerError> } {
+  let settled = false;
+  const error = promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: unknown) => {
+      expect(error).toBeInstanceOf(BearerError);
+      for (const text of unsaid) expect((error as Error).message).not.toContain(text);
+      return error as BearerError;
+    },
+  );
+  const done = (): void => {
+    settled = true;
+  };
+  void error.then(done, done);
+  return { settled: () => settled, error };
 }
 
 /** The real timers, taken before any test fakes them. */
