@@ -53,6 +53,12 @@ const slackOf = (b: number): number => Math.min(MiB, 24 * b + 64 * KiB);
  * if shorter) and what a rewriteUrl hook added, `r`: min(8 × b + slack(b) + r, 2²⁸).
  */
 const outputBound = (b: number, r = 0): number => Math.min(8 * b + slackOf(b) + r, 2 ** 28);
+/** `count` formatting elements `<tag title='0"…"'>` (raw quotes: 1 input character each, `&quot;` once sanitized) left open. */
+const quoted = (tag: string, count: number, quotes: number): string => {
+  let open = '';
+  for (let i = 0; i < count; i++) open += `<${tag} title='${i}${'"'.repeat(quotes)}'>`;
+  return open;
+};
 /** The README's bound on the tag and attribute characters of one parse: 4 × b + slack(b) + r. */
 const attributeBound = (b: number, r = 0): number => 4 * b + slackOf(b) + r;
 /**
@@ -260,12 +266,6 @@ describe('createSanitizer', () => {
   });
 
   describe('bounds relative to the input, whatever escaping makes of it', () => {
-    /** `count` formatting elements `<tag title='0"…"'>` (raw quotes: 1 input character each, `&quot;` once sanitized) left open. */
-    const quoted = (tag: string, count: number, quotes: number): string => {
-      let open = '';
-      for (let i = 0; i < count; i++) open += `<${tag} title='${i}${'"'.repeat(quotes)}'>`;
-      return open;
-    };
     /** The README's bounds, from the input's length alone. */
     const expectWithinInputBounds = (input: string, html: string, parses: readonly ParseWork[]): void => {
       expect(html.length).toBeLessThanOrEqual(outputBound(input.length));
@@ -372,6 +372,8 @@ describe('createSanitizer', () => {
   });
 
   describe("bounds relative to the input and what the caller's rewriteUrl adds", () => {
+    /** Eight `<b title='…200 raw quotes…'>` left open before 250 `<p>x`: fails closed on its own. */
+    const quotedBomb = `<p>${quoted('b', 8, 200)}${'<p>x'.repeat(250)}`;
     /**
      * A caller's rewriteUrl adding `extra` characters to every URL of `kind` (of `filler`, repeated),
      * counting what it added.
@@ -465,9 +467,7 @@ describe('createSanitizer', () => {
       // 64 K characters the caller added, once each. Counted as input and multiplied by the growth
       // factors, they paid for 8 `<b title='…raw quotes…'>` left open before 130 `<p>x` (each quote
       // 1 character of input and of the tree, 6 written in every clone): 5.8 KB kept as 1.35 MB.
-      let opened = '';
-      for (let i = 0; i < 8; i++) opened += `<b title='${i}${'"'.repeat(200)}'>`;
-      const input = `<p>${'<a href=x></a>'.repeat(256)}</p><p>${opened}${'<p>x'.repeat(130)}`;
+      const input = `<p>${'<a href=x></a>'.repeat(256)}</p><p>${quoted('b', 8, 200)}${'<p>x'.repeat(130)}`;
       for (const verify of ['standard', 'strict'] as const) {
         const hook = lengthening('link', 250);
         let result: SanitizeResult | undefined;
@@ -491,9 +491,6 @@ describe('createSanitizer', () => {
       // 250 characters longer (1 M characters sanitize-html kept), the 60 KB were kept as 2.4 MB, all
       // clones, past 8 × the input + 1 MiB; and so were they, 52 KB, after 1,024 `<col>` outside a table
       // (which the parser drops) whose background the rewrite made 1,000 characters longer.
-      let opened = '';
-      for (let i = 0; i < 8; i++) opened += `<b title='${i}${'"'.repeat(200)}'>`;
-      const bomb = `<p>${opened}${'<p>x'.repeat(250)}`;
       const cases = [
         { preset: 'ugc', kind: 'link', extra: 250, hidden: `<ruby>a<rp>t${'<a href=x></a>'.repeat(4096)}</rp></ruby>` },
         {
@@ -507,8 +504,8 @@ describe('createSanitizer', () => {
         for (const verify of ['standard', 'strict'] as const) {
           const hook = lengthening(kind, extra);
           const s = createSanitizer({ preset, verify, rewriteUrl: hook.rewriteUrl });
-          expect(s.sanitize(bomb)).toMatchObject({ failedClosed: true });
-          const input = `${hidden}${bomb}`;
+          expect(s.sanitize(quotedBomb)).toMatchObject({ failedClosed: true });
+          const input = `${hidden}${quotedBomb}`;
           let html = '';
           const parses = parsesOf(() => {
             const result = s.sanitize(input);
@@ -529,9 +526,7 @@ describe('createSanitizer', () => {
       // makes 253 characters longer (1 M characters): whole, the output fails closed. Cut at 2.4 M
       // characters before the links, it was kept (2.4 MB from 60 KB, no link written), the links still
       // counted: past 8 × the input + 1 MiB plus what the rewrite added to the URLs written (none).
-      let opened = '';
-      for (let i = 0; i < 8; i++) opened += `<b title='${i}${'"'.repeat(200)}'>`;
-      const input = `<p>${opened}${'<p>x'.repeat(250)}${'<a href=x></a>'.repeat(4096)}`;
+      const input = `${quotedBomb}${'<a href=x></a>'.repeat(4096)}`;
       expect(input.length).toBe(60_051);
       for (const verify of ['standard', 'strict'] as const) {
         const hook = lengthening('link', 250);
@@ -636,9 +631,7 @@ describe('createSanitizer', () => {
       const rewriteUrl = (url: string): string | undefined =>
         url.includes('&') ? url.replaceAll('&', '%26') : undefined;
       const links = `<p>${`<a href="https://e.example/?${'&'.repeat(600)}">l</a>`.repeat(20)}</p>`;
-      let opened = '';
-      for (let i = 0; i < 8; i++) opened += `<b title='${i}${'"'.repeat(100)}'>`;
-      const input = `${links}<p>${opened}${'<p>x'.repeat(100)}`;
+      const input = `${links}<p>${quoted('b', 8, 100)}${'<p>x'.repeat(100)}`;
       for (const verify of ['standard', 'strict'] as const) {
         const s = createSanitizer({ verify, rewriteUrl });
         // The links alone: 36,000 attribute characters from 12,000 `&`, within the attribute limit

@@ -116,7 +116,7 @@ export function serializeWithin(root: ParentNode, maxChars: number): string | un
 }
 
 /** Calls `visit` for every element below `root`, in document order. */
-function forEachElement(root: ParentNode, visit: (element: Element) => void): void {
+export function forEachElement(root: ParentNode, visit: (element: Element) => void): void {
   const stack: ChildNode[] = [...root.childNodes].reverse();
   while (stack.length > 0) {
     const node = stack.pop() as ChildNode;
@@ -128,8 +128,9 @@ function forEachElement(root: ParentNode, visit: (element: Element) => void): vo
 
 /**
  * Serializes the children of `root`. `maxChars` bounds the output length including the marker
- * and the end tags needed to close what is open. `onWrite` hears every element whose start tag
- * the output writes (all of them unless it is cut).
+ * and the end tags needed to close what is open. `onWrite` is heard only when the output is cut
+ * (`truncated`): then it hears every element whose start tag the cut writes; output that fits
+ * calls it for none.
  */
 export function serializeChildren(
   root: ParentNode,
@@ -140,10 +141,7 @@ export function serializeChildren(
   const whole = serializeWithin(root, maxChars);
   // Room for the marker is needed only when something is cut: output that fits stays whole, so a
   // truncated result sanitizes to itself under the same limit.
-  if (whole !== undefined) {
-    if (onWrite !== undefined) forEachElement(root, onWrite);
-    return { html: whole, truncated: false };
-  }
+  if (whole !== undefined) return { html: whole, truncated: false };
   const parts: string[] = [];
   const escapedMarker = escapeText(marker);
   const budget = maxChars - escapedMarker.length;

@@ -13,7 +13,7 @@ import { filterAttributes, type Reporter } from './attributes.ts';
 import { balanceBidiControls } from './bidi-controls.ts';
 import { FORBIDDEN_ELEMENTS } from './hard-rules.ts';
 import type { Policy } from './policy.ts';
-import { type Serialized, serializeChildren, serializeWithin } from './serialize.ts';
+import { forEachElement, type Serialized, serializeChildren, serializeWithin } from './serialize.ts';
 import { type RewrittenAttribute, rewrittenAttributeKey } from './url-policy.ts';
 
 type ParentNode = DefaultTreeAdapterTypes.ParentNode;
@@ -413,15 +413,7 @@ function stabilize(
 /** The attribute lists of the elements of `tree`, each once (clones share their start tag's). */
 function attributeLists(tree: Fragment): Set<AttributeList> {
   const lists = new Set<AttributeList>();
-  const stack: ParentNode[] = [tree];
-  while (stack.length > 0) {
-    const parent = stack.pop() as ParentNode;
-    for (const node of parent.childNodes) {
-      if (!('tagName' in node)) continue;
-      lists.add(node.attrs);
-      stack.push(node);
-    }
-  }
+  forEachElement(tree, (element) => lists.add(element.attrs));
   return lists;
 }
 
