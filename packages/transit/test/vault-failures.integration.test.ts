@@ -50,7 +50,10 @@ describe('Vault failure policy', () => {
   });
 
   it('uses a data key that arrives older than maxAgeMs once, instead of fetching again forever', async () => {
-    const transit = fx.transit(await fx.newKey(), {
+    const key = await fx.newKey();
+    // This key's requests only: a late request of an earlier test's key can land after clearRequests().
+    const calls = () => fx.calls(`transit/datakey/plaintext/${key}`);
+    const transit = fx.transit(key, {
       cache: { maxAgeMs: 100 },
       retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
     });
@@ -60,10 +63,10 @@ describe('Vault failure policy', () => {
       new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), 1_500)),
     ]);
     expect(envelope).not.toBe('pending');
-    expect(fx.calls('transit/datakey/')).toBe(1);
+    expect(calls()).toBe(1);
     // The next encrypt sees the key's age from its request: it takes a new one.
     await transit.encrypt(Buffer.from('y'), ctx);
-    expect(fx.calls('transit/datakey/')).toBe(2);
+    expect(calls()).toBe(2);
   });
 
   it('does not retry a refused token (403)', async () => {
@@ -84,11 +87,8 @@ describe('Vault failure policy', () => {
   it('does not retry an integrity failure', async () => {
     const key = await fx.newKey();
     const envelope = await fx.transit(key).encrypt(Buffer.from('x'), ctx);
-    const flipped = Buffer.from(envelope);
-    const at = 3 + 1 + 1 + key.length + 1 + 20;
-    flipped[at] = (flipped[at] ?? 0) ^ 1;
     fx.server.clearRequests();
-    await expect(fx.transit(key).decrypt(flipped, ctx)).rejects.toMatchObject({
+    await expect(fx.transit(key).decrypt(tamper(envelope, key), ctx)).rejects.toMatchObject({
       code: 'ERR_TRANSIT_INTEGRITY',
       retryable: false,
     });
@@ -103,14 +103,10 @@ describe('Vault failure policy', () => {
     );
     try {
       const key = await fx.newKey();
-      const envelopes = [];
-      for (let i = 0; i < 3; i++) envelopes.push(await fx.transit(key).encrypt(Buffer.from(`record ${i}`), ctx));
-      const tampered = tamper(envelopes[1] as Buffer, key);
+      const envelopes = await manyRecords(key, 3, [1]);
       const transit = proxy.transit(key);
       fx.server.clearRequests();
-      const outcomes = await Promise.allSettled(
-        [envelopes[0], tampered, envelopes[2]].map((e) => transit.decrypt(e as Buffer, ctx)),
-      );
+      const outcomes = await Promise.allSettled(envelopes.map((e) => transit.decrypt(e, ctx)));
       expect(fx.calls('transit/decrypt/')).toBe(1);
       expect(outcomes[0]).toMatchObject({ status: 'fulfilled', value: Buffer.from('record 0') });
       expect(outcomes[1]).toMatchObject({
@@ -136,34 +132,16 @@ describe('Vault failure policy', () => {
       return { status: 500, body: { errors: ['1 error occurred:\n\t* cipher: message authentication failed\n\n'] } };
     };
 
-    async function threeRecords(key: string): Promise<[Buffer, Buffer, Buffer]> {
-      // One instance each: three data keys, so the unwraps are not shared.
-      const records: Buffer[] = [];
-      for (let i = 0; i < 3; i++) records.push(await fx.transit(key).encrypt(Buffer.from(`record ${i}`), ctx));
-      return [records[0] as Buffer, tamper(records[1] as Buffer, key), records[2] as Buffer];
-    }
-
-    /** `n` records under `key` ("record <i>"), each with its own data key; those at `bad` tampered. */
-    async function manyRecords(key: string, n: number, bad: readonly number[]): Promise<Buffer[]> {
-      const transit = fx.transit(key, { cache: { maxAgeMs: 60_000, maxMessages: 1 } });
-      const records: Buffer[] = [];
-      for (let i = 0; i < n; i++) {
-        const record = await transit.encrypt(Buffer.from(`record ${i}`), ctx);
-        records.push(bad.includes(i) ? tamper(record, key) : record);
-      }
-      return records;
-    }
-
     const outcome = (result: DecryptResult): string => (result.ok ? String(result.plaintext) : result.error.code);
 
     it('decrypt: resends the batch in halves down to single items, so only the tampered record fails with ERR_TRANSIT_INTEGRITY', async () => {
       const proxy = await startRewritingProxy(fx.server.addr, wholeBatchFailure);
       try {
         const key = await fx.newKey();
-        const [first, tampered, third] = await threeRecords(key);
+        const records = await manyRecords(key, 3, [1]);
         const transit = proxy.transit(key);
         fx.server.clearRequests();
-        const outcomes = await Promise.allSettled([first, tampered, third].map((e) => transit.decrypt(e, ctx)));
+        const outcomes = await Promise.allSettled(records.map((e) => transit.decrypt(e, ctx)));
         expect(outcomes[0]).toMatchObject({ status: 'fulfilled', value: Buffer.from('record 0') });
         expect(outcomes[1]).toMatchObject({
           status: 'rejected',
@@ -181,11 +159,11 @@ describe('Vault failure policy', () => {
       const proxy = await startRewritingProxy(fx.server.addr, wholeBatchFailure);
       try {
         const key = await fx.newKey();
-        const [first, tampered, third] = await threeRecords(key);
+        const records = await manyRecords(key, 3, [1]);
         await fx.client.write(`transit/keys/${key}/rotate`, {});
         const transit = proxy.transit(key);
         fx.server.clearRequests();
-        const results = await transit.rewrap([{ envelope: first }, { envelope: tampered }, { envelope: third }]);
+        const results = await transit.rewrap(records.map((envelope) => ({ envelope })));
         expect(results.map((r) => (r.ok ? r.toVersion : r.error.code))).toEqual([2, 'ERR_TRANSIT_INTEGRITY', 2]);
         expect(sorted(batchSizes('transit/rewrap/'))).toEqual([3, 2, 1, 1, 1]);
         const decrypted = await Promise.all(
@@ -207,13 +185,13 @@ describe('Vault failure policy', () => {
       );
       try {
         const key = await fx.newKey();
-        const [first, tampered, third] = await threeRecords(key);
+        const records = await manyRecords(key, 3, [1]);
         const transit = proxy.transit(key, {
           batchConcurrency: 1,
           retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
         });
         fx.server.clearRequests();
-        const outcomes = await Promise.allSettled([first, tampered, third].map((e) => transit.decrypt(e, ctx)));
+        const outcomes = await Promise.allSettled(records.map((e) => transit.decrypt(e, ctx)));
         for (const outcome of outcomes) {
           expect(outcome).toMatchObject({
             status: 'rejected',
@@ -316,13 +294,13 @@ describe('Vault failure policy', () => {
       const proxy = await startRewritingProxy(fx.server.addr, wholeBatchFailure);
       try {
         const key = await fx.newKey();
-        const [first, tampered, third] = await threeRecords(key);
+        const records = await manyRecords(key, 3, [1]);
         const [bulk] = await manyRecords(key, 1, []);
         const transit = proxy.transit(key, { batchConcurrency: 1, retry: { attempts: 1, requestTimeoutMs: 3_000 } });
         fx.server.clearRequests();
         fx.server.injectFault({ delayMs: 1_800 }, { times: 2, pathPrefix: 'transit/decrypt/' });
         const many = transit.decryptMany([{ envelope: bulk as Buffer, context: ctx }]);
-        const outcomes = await Promise.allSettled([first, tampered, third].map((e) => transit.decrypt(e, ctx)));
+        const outcomes = await Promise.allSettled(records.map((e) => transit.decrypt(e, ctx)));
         for (const settled of outcomes) {
           expect(settled).toMatchObject({
             status: 'rejected',
@@ -394,6 +372,20 @@ describe('Vault failure policy', () => {
   });
 });
 
+/**
+ * `n` records under `key` ("record <i>"), each with its own data key (so the unwraps are not
+ * shared); those at `bad` tampered.
+ */
+async function manyRecords(key: string, n: number, bad: readonly number[]): Promise<Buffer[]> {
+  const transit = fx.transit(key, { cache: { maxAgeMs: 60_000, maxMessages: 1 } });
+  const records: Buffer[] = [];
+  for (let i = 0; i < n; i++) {
+    const record = await transit.encrypt(Buffer.from(`record ${i}`), ctx);
+    records.push(bad.includes(i) ? tamper(record, key) : record);
+  }
+  return records;
+}
+
 /** `envelope` with one bit of its wrapped DEK flipped: Vault no longer authenticates it. */
 function tamper(envelope: Buffer, key: string): Buffer {
   const tampered = Buffer.from(envelope);
@@ -459,14 +451,7 @@ async function startRewritingProxy(
     token: fx.server.token,
   });
   return {
-    transit: (key, options = {}) =>
-      createTransit({
-        vault: client,
-        key,
-        cache: { maxAgeMs: 60_000 },
-        retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
-        ...options,
-      }),
+    transit: (key, options = {}) => fx.transit(key, { vault: client, ...options }),
     async close() {
       proxy.closeAllConnections();
       await new Promise((resolve) => proxy.close(resolve));
