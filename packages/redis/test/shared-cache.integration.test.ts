@@ -182,9 +182,9 @@ describe.each([
    */
   const withoutChannels = (): Promise<RedisClient> => aclUser('no-channels', ['~*', 'resetchannels', '+@all']);
 
-  /** A client that may use every key of cache `name` but its tag keys (`<prefix>:<name>:t:<tag>`). */
-  const refusingTags = (name: string): Promise<RedisClient> =>
-    aclUser('no-tags', [`~rampart:cache:${name}:[^t]*`, 'allchannels', '+@all']);
+  /** A client that may use every key of the caches `names` but their tag keys (`<prefix>:<name>:t:<tag>`). */
+  const refusingTags = (...names: readonly string[]): Promise<RedisClient> =>
+    aclUser('no-tags', [...names.map((name) => `~rampart:cache:${name}:[^t]*`), 'allchannels', '+@all']);
 
   /** A client built like a user would, with extra ioredis options. */
   const build = (options: Record<string, unknown>): RedisClient => {
@@ -1856,12 +1856,7 @@ describe.each([
     it('reports it to onError and follows the Redis-down policy (fail-closed throws, bypass loads)', async () => {
       const closedName = unique('tags-refused');
       const bypassName = unique('tags-refused-bypass');
-      // May use every key of both caches but their tag keys (`<prefix>:<name>:t:<tag>`).
-      const client = await aclUser('no-tags', [
-        ...[closedName, bypassName].map((name) => `~rampart:cache:${name}:[^t]*`),
-        'allchannels',
-        '+@all',
-      ]);
+      const client = await refusingTags(closedName, bypassName);
       const admin = await connect();
       const errors: unknown[] = [];
       const common = {
@@ -2114,6 +2109,15 @@ describe.each([
   });
 
   describe('ready() and the scripts it loads', () => {
+    /** A client of a Redis that is down at start-up (nothing listens on its port). */
+    const unreachable = async (): Promise<Redis> => {
+      const port = await getFreePort();
+      const redis = new Redis({ port, host: '127.0.0.1', enableOfflineQueue: false, retryStrategy: () => 50 });
+      redis.on('error', () => {});
+      clients.push(redis);
+      return redis;
+    };
+
     // Loading is an optimisation: ready() rejected (retryable, "check that Redis is reachable") for
     // a user without SCRIPT, whose calls all work, so a caller retrying it looped for ever.
     it('resolves when Redis refuses SCRIPT LOAD (NOPERM), reporting it once to onError as not retryable', async () => {
@@ -2152,9 +2156,7 @@ describe.each([
 
     // It resolved at once before ready() loaded scripts, then waited 10 s and rejected.
     it('does not wait for a Redis that is down at start-up (no subscriber), and reports the unloaded scripts', async () => {
-      const port = await getFreePort(); // nothing listens there
-      const redis = new Redis({ port, host: '127.0.0.1', enableOfflineQueue: false, retryStrategy: () => 50 });
-      redis.on('error', () => {});
+      const redis = await unreachable();
       const errors: unknown[] = [];
       const cache = new SharedCache<string>({
         name: unique('down-at-start'),
@@ -2175,14 +2177,6 @@ describe.each([
       await cache.close();
     });
 
-    /** A client of a Redis that is down at start-up (nothing listens on its port). */
-    const unreachable = async (): Promise<Redis> => {
-      const port = await getFreePort();
-      const redis = new Redis({ port, host: '127.0.0.1', enableOfflineQueue: false, retryStrategy: () => 50 });
-      redis.on('error', () => {});
-      return redis;
-    };
-
     // The background load reports outside any caller: a throwing onError rejected a promise nobody
     // awaited, an unhandled rejection, which ends a Node process.
     it('swallows what onError throws, so a background load that fails never rejects unhandled', async () => {
@@ -2193,7 +2187,6 @@ describe.each([
       process.on('unhandledRejection', onUnhandled);
       try {
         const redis = await unreachable();
-        clients.push(redis);
         let reports = 0;
         const cache = new SharedCache<string>({
           name: unique('throwing-on-error'),
@@ -2408,6 +2401,18 @@ describe.each([
   });
 
   describe('a pod whose load ends without writing while another pod loads the key', () => {
+    /** The options (but `redis` and `registry`) of every pod of cache `name`, in a {@link LEASE_MODES} mode. */
+    const options = (name: string, overrides: (typeof LEASE_MODES)[number][1]) =>
+      ({
+        name,
+        class: 'pod',
+        reason: 'shared generation test',
+        ttlMs: 60_000,
+        l1: false,
+        timeoutMs: 2_000,
+        ...('lease' in overrides ? overrides : { lease: { waitMs: 50 } }),
+      }) as const;
+
     // Generations are shared: a pod whose tag step or loader failed ended the generation another
     // pod's load in flight had made, so that pod's value was never cached.
     it.each(
@@ -2421,15 +2426,7 @@ describe.each([
     )('leaves the other pod’s generation, so its value is cached (%s, %s)', async (_how, what, overrides) => {
       const name = unique('shared-generation');
       const admin = await connect();
-      const common = {
-        name,
-        class: 'pod',
-        reason: 'shared generation test',
-        ttlMs: 60_000,
-        l1: false,
-        timeoutMs: 2_000,
-        ...('lease' in overrides ? overrides : { lease: { waitMs: 50 } }),
-      } as const;
+      const common = options(name, overrides);
       const a = new SharedCache<string>({ ...common, redis: await connect(), registry: new CacheRegistry() });
       const refused = what === 'its tag step is refused';
       const c = new SharedCache<string>({
@@ -2470,15 +2467,7 @@ describe.each([
       async (_how, overrides) => {
         const name = unique('creator-fails');
         const admin = await connect();
-        const common = {
-          name,
-          class: 'pod',
-          reason: 'shared generation test',
-          ttlMs: 60_000,
-          l1: false,
-          timeoutMs: 2_000,
-          ...('lease' in overrides ? overrides : { lease: { waitMs: 50 } }),
-        } as const;
+        const common = options(name, overrides);
         const p = new SharedCache<string>({ ...common, redis: await connect(), registry: new CacheRegistry() });
         const a = new SharedCache<string>({ ...common, redis: await connect(), registry: new CacheRegistry() });
         const generations = `rampart:cache:${name}:g:*`;

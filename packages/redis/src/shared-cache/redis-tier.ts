@@ -323,13 +323,17 @@ export class CacheRedisTier {
 
   /**
    * Ends a load that wrote nothing: gives its lease back (`token`, or '') and removes `generation`
-   * (or '') if it is still the key's. A failure is ignored: the lease expires by itself, and the
+   * if this load made it (`created`) and it is still the key's: one another pod's load made is left
+   * to that load, so a load that writes nothing never keeps another pod's value out of Redis. Sends
+   * nothing when there is neither. A failure is ignored: the lease expires by itself, and the
    * generation after its life.
    */
-  async endLoad(key: string, token: string, generation: string): Promise<void> {
+  async endLoad(key: string, token: string, generation?: Generation): Promise<void> {
+    const made = generation?.created ? generation.generation : '';
+    if (token === '' && made === '') return;
     const redis = this.#redis;
     const keys = [this.#leaseKey(key), this.#generationKey(key)]; // one slot: they share a hash tag
-    await this.call('lease', () => runScript(redis, LOAD_END, keys, [token, generation])).catch(() => {});
+    await this.call('lease', () => runScript(redis, LOAD_END, keys, [token, made])).catch(() => {});
   }
 
   /** The current version of each tag, creating missing ones; read before computing a value. */
@@ -398,18 +402,21 @@ export class CacheRedisTier {
     tags: readonly string[],
     ttlMs: number,
   ): Promise<LoadBasis | undefined> {
-    const given = basis && 'generation' in basis ? basis : undefined;
+    const [given, digest] =
+      basis && 'generation' in basis ? ([basis, undefined] as const) : ([undefined, basis?.entryDigest] as const);
     const [g, versions] = await Promise.allSettled([
-      basis && 'generation' in basis ? basis : this.generation(key, basis?.entryDigest),
+      given ?? this.generation(key, digest),
       this.tagVersions(tags, ttlMs),
     ]);
     if (versions.status === 'rejected') {
-      if (given === undefined && g.status === 'fulfilled' && g.value?.created)
-        await this.endLoad(key, '', g.value.generation);
+      if (given === undefined && g.status === 'fulfilled') await this.endLoad(key, '', g.value);
       throw versions.reason;
     }
     if (g.status === 'rejected') throw g.reason;
-    return g.value === undefined ? undefined : { ...g.value, versions: versions.value };
+    // Built field by field: a lease given as `basis` must not carry its token into the result.
+    return g.value === undefined
+      ? undefined
+      : { generation: g.value.generation, created: g.value.created, versions: versions.value };
   }
 
   /**

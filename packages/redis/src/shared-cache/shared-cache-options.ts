@@ -64,8 +64,11 @@ export interface SharedCacheOptions<T> {
   /** Default: JSON. */
   readonly serializer?: CacheSerializer<T>;
   /**
-   * Called for failures that do not fail the call: background refreshes, cache writes. What it
-   * throws is dropped: many reports are made in the background, where a throw would be an
+   * Called for failures that do not fail the call: background refreshes, cache writes, an
+   * undecodable entry, the Lua scripts `ready()` could not load into Redis, and a Redis failure a
+   * call rides out under the Redis-down policy (`bypass`, or a stale or L1 value served instead; a
+   * `getOrSet()` miss whose read succeeded but whose generation or tag step failed included). What
+   * it throws is dropped: many reports are made in the background, where a throw would be an
    * unhandled rejection. Its first throw emits one process warning per cache (code
    * `RAMPART_ONERROR_THREW`, naming the cache only).
    */

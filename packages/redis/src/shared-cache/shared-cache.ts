@@ -11,6 +11,7 @@ import {
   CacheRedisTier,
   ENTRY_ABSENT,
   entryDigest,
+  type Generation,
   type Lease,
   type LoadBasis,
   type ReadBasis,
@@ -121,27 +122,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
     this.#lease = lease;
     this.#failClosed = (options.onRedisDown ?? (this.class === 'cluster' ? 'fail-closed' : 'bypass')) === 'fail-closed';
     this.#serializer = serializer;
-    // Reports are made in the background too (script loads, early refreshes, the subscriber), where
-    // nothing awaits them: an onError that throws must not become an unhandled rejection, which ends
-    // a Node process. What it throws is dropped, here and in the calls it would otherwise fail; the
-    // first throw of this cache's onError is made visible once as a process warning, naming neither
-    // the error nor a key (a broken reporter would otherwise hide every report without a trace).
-    const onError = options.onError;
-    let warned = false;
-    this.#onError = onError
-      ? (error) => {
-          try {
-            onError(error);
-          } catch {
-            if (warned) return;
-            warned = true;
-            process.emitWarning(
-              `SharedCache "${this.name}": its onError threw; what onError throws is dropped, so the reports it failed on are lost. Make onError never throw.`,
-              { code: 'RAMPART_ONERROR_THREW' },
-            );
-          }
-        }
-      : () => {};
+    this.#onError = droppingThrows(options.onError, this.name);
     this.#now = options.clock?.now ?? Date.now;
     this.#refresh =
       beta === undefined ? undefined : new EarlyRefresh(beta, options.clock?.random ?? Math.random, this.#onError);
@@ -183,6 +164,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
       await this.#redis?.loadScripts(this.#readyWaitMs);
     } catch (error) {
       if (this.#closed) return; // the caller is done with this cache
+      // Defensive: loadScripts fails with a RedisStoreError only; anything else reads as Redis unavailable.
       const code = error instanceof RedisStoreError ? error.code : 'ERR_REDIS_UNAVAILABLE';
       this.#onError(
         new RedisStoreError(
@@ -437,12 +419,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
     // Read before computing: a delete or tag invalidation during the load marks the result stale.
     let seen: LoadBasis | undefined;
     try {
-      seen = await this.#redis?.beforeLoad(
-        key,
-        lease ? { generation: lease.generation, created: lease.created } : basis,
-        write.tags,
-        write.ttl,
-      );
+      seen = await this.#redis?.beforeLoad(key, lease ?? basis, write.tags, write.ttl);
     } catch (error) {
       // Redis cannot say what the load would write against (down, or refusing the generation or a
       // tag version): nothing loaded could be stored, and the Redis-down policy decides, as for a
@@ -450,8 +427,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
       // generation it or the read made (one another pod's load made is left to it): this pod
       // writes nothing.
       const held = lease ?? (basis && 'generation' in basis ? basis : undefined);
-      const generation = held?.created ? held.generation : '';
-      if (lease || generation) await this.#redis?.endLoad(key, lease?.token ?? '', generation);
+      await this.#redis?.endLoad(key, lease?.token ?? '', held);
       return this.#missWhileRedisDown(error, key, loader, stale, this.#now(), false);
     }
     return this.#loadAndStore(key, loader, write, stale, lease, ticket, seen);
@@ -502,8 +478,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
     seen: LoadBasis | undefined,
   ): Promise<T> {
     let leaseToken = lease?.token;
-    // To end if this load writes nothing, when it made it: one another pod's load made is its own.
-    let generation = seen?.created ? seen.generation : undefined;
+    // Ended if this load writes nothing (only when it made it: see CacheRedisTier.endLoad).
+    let generation: Generation | undefined = seen;
     try {
       const started = this.#now();
       const { value, loaded } = await loadOrStale(loader, stale, this.#now, this.#onError);
@@ -528,8 +504,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
       return value;
     } finally {
       // Awaited, so this process's next refresh of the key never races its own release.
-      if (leaseToken !== undefined || generation !== undefined)
-        await this.#redis?.endLoad(key, leaseToken ?? '', generation ?? '');
+      await this.#redis?.endLoad(key, leaseToken ?? '', generation);
     }
   }
 
@@ -580,20 +555,15 @@ export class SharedCache<T = unknown> implements AuditedStore {
             lease = await redis.acquireLease(key, this.#lease.ttlMs, digest);
             if (lease === undefined) return; // another pod (or this one's miss) is already computing, or a write came
           }
-          seen = await redis.beforeLoad(
-            key,
-            lease ? { generation: lease.generation, created: lease.created } : start,
-            write.tags,
-            write.ttl,
-          );
+          seen = await redis.beforeLoad(key, lease ?? start, write.tags, write.ttl);
         } catch (error) {
-          if (lease) await redis.endLoad(key, lease.token, lease.created ? lease.generation : '');
+          if (lease) await redis.endLoad(key, lease.token, lease);
           this.#refreshFailed(error);
           return;
         }
         if (seen === undefined) {
           // The entry changed since it was read (a set() or another pod's write): nothing to refresh.
-          if (lease) await redis.endLoad(key, lease.token, lease.created ? lease.generation : '');
+          if (lease) await redis.endLoad(key, lease.token, lease);
           return;
         }
         await this.#loadAndStore(key, loader, write, undefined, lease, ticket, seen);
@@ -740,6 +710,31 @@ export class SharedCache<T = unknown> implements AuditedStore {
   #writeAnnouncement(key: string, entry: StoredEntry): string {
     return encodeInvalidation({ origin: this.#origin, keys: [key], ...(entry.w ? { w: entry.w } : {}) });
   }
+}
+
+/**
+ * The cache's `onError` (none: reports are dropped), made safe to call anywhere. Reports are made in
+ * the background too (script loads, early refreshes, the subscriber), where nothing awaits them: an
+ * onError that throws must not become an unhandled rejection, which ends a Node process. What it
+ * throws is dropped, there and in the calls it would otherwise fail; its first throw is made visible
+ * once as a process warning naming cache `name`, neither the error nor a key (a broken reporter would
+ * otherwise hide every report without a trace).
+ */
+function droppingThrows(onError: ((error: unknown) => void) | undefined, name: string): (error: unknown) => void {
+  if (!onError) return () => {};
+  let warned = false;
+  return (error) => {
+    try {
+      onError(error);
+    } catch {
+      if (warned) return;
+      warned = true;
+      process.emitWarning(
+        `SharedCache "${name}": its onError threw; what onError throws is dropped, so the reports it failed on are lost. Make onError never throw.`,
+        { code: 'RAMPART_ONERROR_THREW' },
+      );
+    }
+  };
 }
 
 /**
