@@ -1,9 +1,9 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { exportJWK, generateKeyPair } from 'jose';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { closeServer, flush, listen, serve, track, until } from '../test/harness.ts';
+import { closeServer, flush, listen, serve, signedActiveAnswer, track, until } from '../test/harness.ts';
 import { TEST_AUDIENCE as AUD, TEST_ISSUER as ISS, useIntrospectionServer } from '../test/introspection-server.ts';
 import { BearerError } from './errors.ts';
 import { createIntrospector } from './introspection.ts';
@@ -212,7 +212,7 @@ describe('introspection failure policy', () => {
         expect(retryAfterOf(verifier, reason)).toBe('1');
       }
       // The excess was refused while the first two were still waiting on the server.
-      await expect.poll(() => held.length).toBe(2);
+      await until(() => held.length === 2, 'the first two calls at the server');
       for (const res of held) {
         res.setHeader('content-type', 'application/json');
         res.end('{"active":false}');
@@ -222,7 +222,7 @@ describe('introspection failure policy', () => {
       }
       // The slots are free again.
       const again = verifier.verify('slow-6');
-      await expect.poll(() => held.length).toBe(3);
+      await until(() => held.length === 3, 'the call for slow-6');
       held[2]?.setHeader('content-type', 'application/json');
       held[2]?.end('{"active":false}');
       expect((await failure(again, 'slow-6')).code).toBe('ERR_BEARER_TOKEN_INVALID');
@@ -346,12 +346,14 @@ describe('introspection failure policy', () => {
           });
     const verifier = verifierWith({ fetch: ignoresSignal, timeoutMs: 30, failureThreshold: 10 });
     expect((await failure(verifier.verify('stalled'), 'stalled')).code).toBe('ERR_BEARER_INTROSPECTION_UNAVAILABLE');
-    await expect.poll(() => cancelled).toEqual(['stalled-body']);
+    await until(() => cancelled.length === 1, 'the stalled body to be cancelled');
+    expect(cancelled).toEqual(['stalled-body']);
     mode = 'late-headers';
     expect((await failure(verifier.verify('late'), 'late')).code).toBe('ERR_BEARER_INTROSPECTION_UNAVAILABLE');
     // The response arrives after the call was given up: its body is cancelled at once, not left open.
     late?.(endless('late-headers'));
-    await expect.poll(() => cancelled).toEqual(['stalled-body', 'late-headers']);
+    await until(() => cancelled.length === 2, 'the late body to be cancelled');
+    expect(cancelled).toEqual(['stalled-body', 'late-headers']);
   });
 
   it('keeps the original stack of the failure that opens the breaker', async () => {
@@ -438,7 +440,7 @@ describe('introspection failure policy', () => {
     holdActive = true;
     const poisoned = verifier.verify('poison-1');
     // The confirmation is waiting at the server, in the only slot: another call is refused meanwhile.
-    await expect.poll(() => held.length).toBe(1);
+    await until(() => held.length === 1, 'the confirmation at the server');
     const busy = await failure(verifier.verify('other-1'), 'other-1');
     expect(busy.message).toContain('introspection.maxConcurrentCalls');
     held[0]?.end(JSON.stringify({ active: true, token_type: 'Bearer', aud: AUD, iss: ISS }));
@@ -717,13 +719,7 @@ describe('the token remembered to confirm an outage with', () => {
         },
       };
       const type = 'application/token-introspection+jwt';
-      const signed = await new SignJWT({
-        iss: ISS,
-        aud: 'orders-api',
-        token_introspection: { active: true, token_type: 'Bearer', aud: AUD, iss: ISS },
-      })
-        .setProtectedHeader({ alg: 'ES256', kid: 'as-1', typ: 'token-introspection+jwt' })
-        .sign(privateKey);
+      const signed = await signedActiveAnswer(privateKey);
       as.answer = (token) => (token === ACTIVE ? { type, body: signed } : { status: 500, body: 'unavailable' });
       const calls = holdingFetch('poison-1');
       const verifier = verifierWith({

@@ -5,9 +5,9 @@
  * deadline settles the request, not how long anything took.
  */
 import type { ServerResponse } from 'node:http';
-import { generateKeyPair, SignJWT } from 'jose';
+import { generateKeyPair } from 'jose';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { flush, serve, track, until } from '../test/harness.ts';
+import { flush, serve, signedActiveAnswer, track, until } from '../test/harness.ts';
 import { TEST_AUDIENCE as AUD, TEST_ISSUER as ISS, useIntrospectionServer } from '../test/introspection-server.ts';
 import { remoteJwks } from './key-source.ts';
 import { createBearerVerifier } from './verifier.ts';
@@ -74,13 +74,7 @@ describe('introspection deadlines', () => {
 
   it('reads a signed (RFC 9701) answer within the call timeoutMs, the key lookup included, when the JWKS endpoint hangs', async () => {
     const { privateKey } = await generateKeyPair('ES256');
-    const signed = await new SignJWT({
-      iss: ISS,
-      aud: 'orders-api',
-      token_introspection: { active: true, token_type: 'Bearer', aud: AUD, iss: ISS },
-    })
-      .setProtectedHeader({ alg: 'ES256', kid: 'as-1', typ: 'token-introspection+jwt' })
-      .sign(privateKey);
+    const signed = await signedActiveAnswer(privateKey);
     as.answer = () => ({ type: 'application/token-introspection+jwt', body: signed });
     const jwks = await serve((_, res) => hanging.push(res));
     const verifier = createBearerVerifier({

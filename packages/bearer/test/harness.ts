@@ -11,6 +11,7 @@ import Fastify from 'fastify';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { timeout } from 'hono/timeout';
+import { SignJWT } from 'jose';
 import { expect, onTestFinished } from 'vitest';
 import {
   serveResourceMetadata as expressMetadata,
@@ -26,7 +27,7 @@ import { bearerAuth, serveResourceMetadata as honoMetadata } from '../src/adapte
 import { authenticateNode, serveResourceMetadata as nodeMetadata } from '../src/adapters/node.ts';
 import { BearerError } from '../src/errors.ts';
 import type { BearerVerifier, ProtectedResourceMetadata, RouteRequirement, VerifiedToken } from '../src/index.ts';
-import { readBody } from './introspection-server.ts';
+import { readBody, TEST_AUDIENCE, TEST_ISSUER } from './introspection-server.ts';
 
 /** Where harnesses serve the RFC 9728 document when given one. */
 export const METADATA_PATH = '/.well-known/oauth-protected-resource';
@@ -221,6 +222,20 @@ export async function until(condition: () => boolean, what: string, limitMs = 5_
   } finally {
     realTimers.clearTimeout(limit);
   }
+}
+
+/**
+ * A signed (RFC 9701) introspection answer from {@link TEST_ISSUER} to client `orders-api`, saying
+ * the token is active: ES256 with `privateKey` under key id `as-1`, typed `token-introspection+jwt`.
+ */
+export function signedActiveAnswer(privateKey: CryptoKey): Promise<string> {
+  return new SignJWT({
+    iss: TEST_ISSUER,
+    aud: 'orders-api',
+    token_introspection: { active: true, token_type: 'Bearer', aud: TEST_AUDIENCE, iss: TEST_ISSUER },
+  })
+    .setProtectedHeader({ alg: 'ES256', kid: 'as-1', typ: 'token-introspection+jwt' })
+    .sign(privateKey);
 }
 
 export const HARNESSES: readonly Harness[] = [
