@@ -2,7 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { startRedis, startRedisCluster, type TestRedis, type TestRedisCluster, waitFor } from '@rampart/testkit';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CacheRegistry, type RedisStoreError, ReplayGuard } from '../src/index.ts';
+import { CacheRegistry, type RedisClient, type RedisStoreError, ReplayGuard } from '../src/index.ts';
+import { startHeldWaitProxy } from './fixtures/held-wait-proxy.ts';
 
 // ReplayGuard with `wait` against a Redis without any replica: every WAIT runs to its timeout,
 // and Redis ends a blocked WAIT only on its ~100 ms event-loop tick (WAIT 1 100 takes ~200 ms).
@@ -29,9 +30,10 @@ describe('ReplayGuard with wait, on a Redis without replicas', () => {
     onRedisDown: 'fail-closed' | 'fail-open',
     onFailOpen?: (error: RedisStoreError) => void,
     timeoutMs?: number,
+    client: RedisClient = redis,
   ) => {
     const g = new ReplayGuard({
-      redis,
+      redis: client,
       name: unique('wait'),
       ttlMs: 60_000,
       wait,
@@ -180,24 +182,29 @@ describe('ReplayGuard with wait, on a Redis without replicas', () => {
   });
 
   it('reports a WAIT without an answer within its limit as ERR_REDIS_NOT_REPLICATED, never "first time", with either policy', async () => {
-    // At hz 1 Redis ends a blocked WAIT only after up to ~1 s: past the WAIT phase's call limit.
-    await redis.config('SET', 'hz', '1');
+    // The proxy holds the WAIT until after the assertions: Redis cannot answer it within the WAIT
+    // phase's call limit however slow the machine is (at hz 1 a busy server still answered in time).
+    const proxy = await startHeldWaitProxy(server);
     try {
       for (const policy of ['fail-closed', 'fail-open'] as const) {
         const failOpens: RedisStoreError[] = [];
-        const g = guard(policy, (error) => failOpens.push(error));
+        // 2 s for the SET and for the guard's new connection to get ready: under load the default
+        // 50 ms ran out, and fail-open rightly answered "first time" for a Redis that did not answer.
+        const g = guard(policy, (error) => failOpens.push(error), 2_000, await proxy.connect());
         const error = (await g.check('slow').catch((e: unknown) => e)) as RedisStoreError;
         expect(error).toMatchObject({ code: 'ERR_REDIS_NOT_REPLICATED' });
         expect(error.cause).toMatchObject({ code: 'ERR_REDIS_TIMEOUT' });
         expect(failOpens).toEqual([]);
+        proxy.release();
         // The id stays recorded.
         await waitFor(async () => (await g.check('slow').catch(() => 'busy')) === false, {
           timeoutMs: 5_000,
           what: 'the replay to be refused',
         });
+        g.close();
       }
     } finally {
-      await redis.config('SET', 'hz', '10');
+      await proxy.stop();
     }
   });
 });
