@@ -1,5 +1,3 @@
-import { once } from 'node:events';
-import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { startRedis, type TestRedis, waitFor } from '@rampart/testkit';
 import { Redis } from 'ioredis';
@@ -7,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CacheRegistry, type RedisClient, ReplayGuard } from '../src/index.ts';
 import { NextReadyQueue } from '../src/next-ready-queue.ts';
 import { FORGET_OWN_LUA } from '../src/replay-attempt.ts';
+import { startRedisProxy } from './fixtures/redis-proxy.ts';
 
 /**
  * A TCP proxy in front of a real Redis that passes everything through, except that once armed it
@@ -27,25 +26,11 @@ interface HoldingProxy {
 const SET_CALL = /^\*\d+\r\n\$3\r\nset\r\n/i;
 
 async function startHoldingProxy(target: { host: string; port: number }): Promise<HoldingProxy> {
-  const sockets = new Set<Socket>();
   let armed: (() => void) | undefined;
   const state = { refuse: false };
-  const server: Server = createServer((client) => {
-    if (state.refuse) {
-      client.destroy();
-      return;
-    }
-    const upstream = netConnect(target.port, target.host);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => {});
-      socket.on('close', () => {
-        sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.on('data', (chunk: Buffer) => {
+  const proxy = await startRedisProxy(
+    target,
+    (chunk, client, upstream) => {
       const reset = armed;
       if (reset !== undefined && SET_CALL.test(chunk.toString('latin1', 0, 32))) {
         armed = undefined;
@@ -58,15 +43,11 @@ async function startHoldingProxy(target: { host: string; port: number }): Promis
         return;
       }
       upstream.write(chunk);
-    });
-    upstream.pipe(client);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('the proxy has no TCP port');
+    },
+    () => !state.refuse,
+  );
   return {
-    port: address.port,
+    port: proxy.port,
     get refuse() {
       return state.refuse;
     },
@@ -79,8 +60,7 @@ async function startHoldingProxy(target: { host: string; port: number }): Promis
       }),
     stop: async () => {
       armed = undefined;
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await proxy.stop();
     },
   };
 }
