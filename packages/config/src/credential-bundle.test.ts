@@ -479,3 +479,136 @@ describe('assessSecret (bundle values that are not secrets: what they must not h
       for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
   });
 });
+
+describe('assessSecret (credential bundles: passwords in libpq, JAAS and OLE DB strings)', () => {
+  const alnum = (length: number): string =>
+    Array.from(
+      randomBytes(length),
+      (byte) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[byte % 62],
+    ).join('');
+  /** Each way of writing `password` as the value of one bundle key, beside a strong api_key. */
+  const carriers = (password: string, quotable: string = password): Record<string, string>[] => [
+    { dsn: `host=db.internal port=5432 user=app password=${password} dbname=app sslmode=require` },
+    { dsn: `password = ${password} host=db user=app` },
+    { dsn: `host=db user=app password='${quotable.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}' dbname=app` },
+    {
+      jaas: `org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="${quotable.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}";`,
+    },
+    {
+      jaas: `org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="${quotable.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}";`,
+    },
+    {
+      oledb: `Provider=Microsoft.Jet.OLEDB.4.0;Data Source=C:\\data\\app.mdb;Jet OLEDB:Database Password=${password};`,
+    },
+  ];
+
+  it('judges the password of a libpq keyword string, a Kafka JAAS line and an OLE DB Jet password', () => {
+    for (const carrier of [...carriers('hunter2'), ...carriers('hunter2', 'hun\'ter"2')])
+      for (const [label, rules] of judged({ api_key: S, ...carrier })) expect(rules, label).toContain('too-short');
+    for (const carrier of carriers('Password1234', 'Password 1234'))
+      for (const [label, rules] of judged({ api_key: S, ...carrier })) expect(rules, label).toContain('weak-word');
+    const strong = alnum(24);
+    for (const carrier of carriers(strong, `${alnum(12)} '"\\ ${alnum(12)}`))
+      for (const [label, rules] of judged({ api_key: S, ...carrier })) expect(rules, label).toEqual([]);
+  });
+
+  it("gives those passwords a password's length floor, and does not scan them over 4 KiB", () => {
+    for (const carrier of carriers(alnum(11)))
+      for (const [label, rules] of judged({ api_key: S, ...carrier })) expect(rules, label).toContain('too-short');
+    for (const carrier of carriers(alnum(12)))
+      for (const [label, rules] of judged({ api_key: S, ...carrier })) expect(rules, label).toEqual([]);
+    const limits: [string, string][] = [
+      ['host=db password=hunter2 application_name=', ''],
+      ['x.PlainLoginModule required password="hunter2" a="', '";'],
+    ];
+    for (const [prefix, suffix] of limits) {
+      const value = (length: number): string => prefix + 'x'.repeat(length - prefix.length - suffix.length) + suffix;
+      expect(bundleFields(JSON.stringify({ a: value(4096) }))?.map(({ secret }) => secret)).toEqual([true, false]);
+      expect(bundleFields(JSON.stringify({ a: value(4097) }))?.map(({ secret }) => secret)).toEqual([false]);
+    }
+  });
+
+  it("reads a token URL's username for weak words when a password is beside it", () => {
+    for (const [label, rules] of judged({ token: `https://Password1:${S}@git.acme.io/acme/app.git` }))
+      expect(rules, label).toContain('weak-word');
+    for (const bundle of [
+      { token: `https://x-access-token:ghs_${alnum(36)}@github.com/acme/app.git` },
+      { token: `https://gitlab-ci-token:glcbt-${alnum(24)}@gitlab.com/acme/app.git` },
+      { url: `https://admin:${alnum(24)}@grafana.acme.io` },
+      // A database URL's username is a role name: not read for weak words.
+      { database_url: `postgres://secret_rotator:${alnum(24)}@db/app` },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
+  });
+});
+
+describe('assessSecret (credential bundles: JWTs and field selectors)', () => {
+  const part = (json: unknown): string => Buffer.from(JSON.stringify(json)).toString('base64url');
+  const clientId = `${randomBytes(6).readUIntBE(0, 6)}-${randomBytes(16).toString('hex')}.apps.googleusercontent.com`;
+  /** A Google id_token: RS256, its payload repeating the client id as `azp` and `aud`. */
+  const idToken = (signature: string): string =>
+    `${part({ alg: 'RS256', kid: randomBytes(20).toString('hex'), typ: 'JWT' })}.${part({
+      iss: 'https://accounts.google.com',
+      azp: clientId,
+      aud: clientId,
+      sub: '104857203948571029384',
+      email: 'deployer@acme.io',
+      email_verified: true,
+      at_hash: random(16),
+      iat: 1764000000,
+      exp: 1764003600,
+    })}.${signature}`;
+  const tokenResponse = (id_token: string): Record<string, unknown> => ({
+    access_token: `ya29.${random(120)}`,
+    expires_in: 3599,
+    refresh_token: `1//${random(70)}`,
+    scope: 'openid https://www.googleapis.com/auth/userinfo.email',
+    token_type: 'Bearer',
+    id_token,
+  });
+
+  it('measures an id_token by its signature: its claims repeat by format', () => {
+    for (const [label, rules] of judged(tokenResponse(idToken(random(256))))) expect(rules, label).toEqual([]);
+    // The oidc auth-provider of an old kubeconfig stores one too.
+    for (const [label, rules] of judged(
+      kubeconfig({
+        'auth-provider': {
+          name: 'oidc',
+          config: {
+            'client-id': clientId,
+            'id-token': idToken(random(256)),
+            'idp-issuer-url': 'https://accounts.google.com',
+          },
+        },
+      }),
+    ))
+      expect(rules, label).toEqual([]);
+  });
+
+  it('refuses an unsigned or weakly signed JWT as a secret', () => {
+    for (const [label, rules] of judged(tokenResponse(idToken('')))) expect(rules, label).toContain('too-short');
+    for (const [label, rules] of judged(tokenResponse(idToken(random(16).repeat(8)))))
+      expect(rules, label).toContain('repeated-pattern');
+  });
+
+  it("reads a GKE auth-provider's token-key and expiry-key as field selectors, not secrets", () => {
+    const gcp = (config: Record<string, unknown>): Record<string, unknown> =>
+      kubeconfig({
+        'auth-provider': {
+          name: 'gcp',
+          config: {
+            'cmd-args': 'config config-helper --format=json',
+            'cmd-path': '/usr/lib/google-cloud-sdk/bin/gcloud',
+            expiry: '2026-11-24T01:19:12Z',
+            'expiry-key': '{.credential.token_expiry}',
+            'token-key': '{.credential.access_token}',
+            ...config,
+          },
+        },
+      });
+    for (const [label, rules] of judged(gcp({ 'access-token': `ya29.${random(120)}` })))
+      expect(rules, label).toEqual([]);
+    for (const bundle of [gcp({ 'access-token': 'hunter2' }), gcp({}), { 'token-key': 'hunter2' }])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
+  });
+});

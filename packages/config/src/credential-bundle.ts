@@ -1,3 +1,4 @@
+import { carriedCredentials } from './carried-passwords.ts';
 import { foldLookalikes } from './lookalikes.ts';
 import { decodeSecret, decodeUtf8, printableText } from './secret-encoding.ts';
 
@@ -23,8 +24,10 @@ export interface BundleField {
    * of a JWK (`k`, `d`, `p`, `q`, `dp`, `dq`, `qi`) are secrets; its other RFC members are not, and
    * any other member is read by its name. The password
    * of a URL's userinfo (its username when the password is empty or GitHub's `x-oauth-basic`) or
-   * query (`password`, `pwd`, `pass`, `passwd`, `sig`) or of a connection string's `Password=` parts
-   * (every one) is a secret, whatever the key, and the rest of the value not. A bundle with a
+   * query (`password`, `pwd`, `pass`, `passwd`, `sig`), of a connection string's `Password=` parts
+   * (every one), of a libpq string's `password=` or a JAAS line's `password="…"` (see
+   * {@link carriedCredentials}) is a secret, whatever the key, and the rest of the value not. A
+   * kubectl JSONPath selector under a `…key` (GKE's `token-key: '{.credential.access_token}'`) is not. A bundle with a
    * secret-named key but no secret value in it has one empty secret (too short). Any other value
    * (an identifier, a public key, the rest of a URL) is not read by the pattern rules beside a secret.
    */
@@ -34,6 +37,11 @@ export interface BundleField {
    * the kind's when lower), as the kind describes the bundle's main secret, not a database password.
    */
   readonly carried?: boolean;
+  /**
+   * True for the username beside the password of an `http(s)` URL: a service may read the token
+   * from it (GitHub), so the weak-word rule reads it too (`https://Password1:…@host`).
+   */
+  readonly userinfo?: boolean;
   /** The key length in bytes when it is not the value's UTF-8 length: a JWK member's base64url bytes. */
   readonly bytes?: number;
   /**
@@ -183,77 +191,8 @@ function isWords(words: readonly string[], ...expected: string[]): boolean {
   return words.length === expected.length && words.every((word, i) => word === expected[i]);
 }
 
-// A password a value carries whatever its key: in a URL's userinfo (`postgres://app:…@db`,
-// `redis://:…@redis`, `jdbc:mysql://app:…@db`; the username when the password is empty or GitHub's
-// fixed `x-oauth-basic`: `https://ghp_…:x-oauth-basic@github.com`,
-// `https://sk_live_…:@api.stripe.com`) or query (`?password=…`, an Azure SAS `&sig=…`), or a
-// connection string's `Password=`, `Pwd=`, `Pass=`, `Passwd=`, `AccountKey=` or `SharedAccessKey=`
-// part (ADO.NET quotes one with `;` in it, doubling the quote inside; ODBC braces it, doubling `}`).
-// Every part is scanned for; a quoted or braced value is read up to 256 characters (a longer one to
-// its `;`): an unclosed `{` would otherwise be rescanned to the end from each later `Pwd={`, in square
-// time, and a long quoted one takes a backtrack slot per character (8 MiB overflowed the stack). A
-// value over 4 KiB is no URL or connection string and is not scanned.
-const URL_USERINFO = /^(?:jdbc:)?[a-z][a-z0-9+.-]*:\/\/([^/?#@:]*):([^/?#]*)@/i;
-const URL_SCHEME = /^(?:jdbc:)?[a-z][a-z0-9+.-]*:\/\//i;
-// A quoted or braced connection-string value's closing character, by its opening one.
-const CLOSING_QUOTES = new Map([
-  ['"', '"'],
-  ["'", "'"],
-  ['{', '}'],
-]);
-const QUERY_PASSWORDS = new Set(['password', 'pwd', 'pass', 'passwd', 'sig']);
-const CONNECTION_PASSWORD =
-  /(?:^|;)\s*(?:password|pwd|pass|passwd|accountkey|sharedaccesskey)\s*=\s*("(?:[^"]|""){0,256}"|'(?:[^']|''){0,256}'|\{(?:[^}]|\}\}){0,256}\}|[^;]*)/gi;
-const MAX_CARRIER = 4096;
-
-/** `text` percent-decoded, or as it is when it is no valid percent-encoding. */
-function percentDecoded(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
-
-// Userinfo passwords that mean the token is the user name: none, or GitHub's fixed `x-oauth-basic`.
-const TOKEN_IN_USER_PASSWORDS: ReadonlySet<string> = new Set(['', 'x-oauth-basic']);
-
-/**
- * The passwords `value` carries (see above), percent-decoded or unquoted: every one, as the reader
- * may take any (ADO.NET uses the last `Password=`, others the first).
- */
-function carriedPasswords(value: string): string[] {
-  const passwords: string[] = [];
-  if (value.length > MAX_CARRIER) return passwords;
-  if (URL_SCHEME.test(value)) {
-    const userinfo = URL_USERINFO.exec(value);
-    if (userinfo !== null) {
-      const user = percentDecoded(userinfo[1] as string);
-      const password = percentDecoded(userinfo[2] as string);
-      passwords.push(TOKEN_IN_USER_PASSWORDS.has(password) ? user : password);
-    }
-    const query = value.indexOf('?');
-    if (query >= 0)
-      for (const parameter of value
-        .slice(query + 1)
-        .split('#', 1)[0]
-        ?.split('&') ?? []) {
-        const equals = parameter.indexOf('=');
-        if (equals > 0 && QUERY_PASSWORDS.has(percentDecoded(parameter.slice(0, equals)).toLowerCase()))
-          passwords.push(percentDecoded(parameter.slice(equals + 1)));
-      }
-  }
-  for (const match of value.matchAll(CONNECTION_PASSWORD)) {
-    const part = (match[1] as string).trim();
-    const close = CLOSING_QUOTES.get(part.charAt(0));
-    passwords.push(
-      close !== undefined && part.length > 1 && part.endsWith(close)
-        ? part.slice(1, -1).replaceAll(close + close, close)
-        : part,
-    );
-  }
-  return passwords;
-}
+// A kubectl JSONPath template selecting a field (`{.credential.token_expiry}`).
+const FIELD_SELECTOR = /^\{\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+){0,15}\}$/;
 
 // The key types of RFC 7518 §6.1 and RFC 8037: an object with another `kty` is read by its names.
 const JWK_TYPES = new Set(['oct', 'RSA', 'EC', 'OKP']);
@@ -340,9 +279,13 @@ export function bundleFields(text: string): BundleField[] | undefined {
       // A password in a URL or a connection string is a secret of its own, whatever the key (a
       // `database_url` beside an `api_key`, a `url` of a `secret`); the rest of the value is its
       // format, whose names repeat (`BlobEndpoint=…;QueueEndpoint=…`), even under a secret-named key.
-      const passwords = carriedPasswords(node);
+      const { passwords, users } = carriedCredentials(node);
       if (!passwords.every((password) => add({ value: password, secret: true, carried: true }))) return false;
+      if (!users.every((user) => add({ value: user, secret: false, userinfo: true }))) return false;
       if (passwords.length > 0) return add({ value: node, secret: false });
+      // kubectl's JSONPath selectors of a GKE `auth-provider` (`token-key: '{.credential.access_token}'`)
+      // name where the token is in gcloud's output: a field path, not a key.
+      if (secret && lastWord === 'key' && FIELD_SELECTOR.test(node)) return add({ value: node, secret: false });
       if (secret) return add({ value: node, secret: true });
       return node.length > 0 ? add({ value: node, secret: false }) : true;
     }

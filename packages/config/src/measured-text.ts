@@ -42,9 +42,10 @@ export interface MeasuredText {
  * key that does not name a secret (`username`, `host`, `type`): only the dev marker, demo keys
  * long or distinctive enough (`sk_test_…`) and unmistakable placeholder shapes (`${NAME}`,
  * `<your-…>`, `xxxx`, `change-me`), not `postgres`, `localhost` or `dev`, which are ordinary
- * values there.
+ * values there. `username`: the username beside the password of an `http(s)` URL, which a service
+ * may read as the token: a `field`, also read for weak words (`https://Password1:…@host`).
  */
-export type WordReading = 'as-written' | 'sniffed' | 'field';
+export type WordReading = 'as-written' | 'sniffed' | 'field' | 'username';
 
 /** A text for the word rules. */
 export interface Reading {
@@ -174,7 +175,7 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
   const readings: Reading[] = [];
   const patterned: string[] = [];
   const secretPatterned: string[] = [];
-  for (const { value, secret, bytes, text, carried } of fields) {
+  for (const { value, secret, bytes, text, carried, userinfo } of fields) {
     // A PEM key in a bundle (`private_key`), or the base64 of one (kubeconfig's `client-key-data`),
     // is measured, and its length floor judged, by its body; so is a certificate beside it, which
     // is the bundle's format, not its secret.
@@ -185,7 +186,9 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
     const body = block?.body;
     const key =
       block !== undefined && PRIVATE_KEY_LABEL.test(block.label) ? privateKeyBody(block.label, block.body) : undefined;
-    const content = body ?? value;
+    // A JWT is as strong as its signature: its header and payload repeat by format (`azp` and `aud`).
+    const signature = secret && block === undefined ? jwsSignature(value) : undefined;
+    const content = signature ?? body ?? value;
     all.push(content);
     const members = key?.members ?? [];
     const measured = key?.structured === true ? members : [content, ...members];
@@ -194,11 +197,16 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
       if (block === undefined || key !== undefined || !isPublicMaterial(block.body)) secretPatterned.push(...measured);
       secrets.push(content, ...members);
       (carried === true ? carriedLengths : lengths).push(
-        bytes ?? (body === undefined ? Buffer.byteLength(value, 'utf8') : Buffer.byteLength(body, 'base64')),
+        bytes ??
+          (signature !== undefined
+            ? Buffer.byteLength(signature, 'base64url')
+            : body === undefined
+              ? Buffer.byteLength(value, 'utf8')
+              : Buffer.byteLength(body, 'base64')),
       );
     }
     if (value.length === 0) continue;
-    readings.push({ text: value, reading: secret ? secretReading(value, body) : 'field' });
+    readings.push({ text: value, reading: secret ? secretReading(value, body) : userinfo ? 'username' : 'field' });
     // A JWK member's text: base64url is its declared encoding.
     if (text !== undefined) readings.push({ text, reading: 'as-written' });
     // A secret private key's body texts are read as the key reads them (the first with every rule).
@@ -218,6 +226,27 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
     structured: true,
     bundle,
   };
+}
+
+// A compact JWS (RFC 7515 §7.1): three base64url parts, the last the signature (empty for `alg: none`).
+const COMPACT_JWS = /^([A-Za-z0-9_-]{1,4096})\.[A-Za-z0-9_-]{1,65536}\.([A-Za-z0-9_-]{0,4096})$/;
+
+/**
+ * The signature of a compact JWS whose header is a JSON object with an `alg` (a JWT: an OIDC
+ * `id_token`, a Kubernetes service-account token), or undefined for any other value. Its header
+ * and payload are structure and claims, which repeat by format (Google's `azp` and `aud`, a
+ * service account's `kubernetes.io/serviceaccount/…` claims); only the signature cannot be guessed.
+ */
+function jwsSignature(value: string): string | undefined {
+  const parts = COMPACT_JWS.exec(value);
+  if (parts === null) return undefined;
+  try {
+    const header: unknown = JSON.parse(Buffer.from(parts[1] as string, 'base64url').toString('utf8'));
+    const alg = typeof header === 'object' && header !== null ? (header as { alg?: unknown }).alg : undefined;
+    return typeof alg === 'string' ? (parts[2] as string) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 // A secret value longer than this (a JWT, a PEM key) is read like sniffed text, for known values

@@ -386,7 +386,8 @@ const MAX_SNIFFED_PROMPT = 64;
  * only the rules that recognise a known value: dev marker, known demo (entries of 8+ characters),
  * denylist and placeholder shapes. A `field` (a bundle value under a key that names no secret) gets
  * the dev marker, long and prefix demo entries, the denylist and the unmistakable placeholder
- * shapes: `postgres`, `localhost` or `dev` is an ordinary `username`, `host` or `env`. A `bundle`
+ * shapes: `postgres`, `localhost` or `dev` is an ordinary `username`, `host` or `env`; a `username`
+ * (an `http(s)` URL's, beside its password) gets the weak words as well. A `bundle`
  * text is read for the dev marker only: its keys are its format.
  */
 function addWordRules(
@@ -407,21 +408,21 @@ function addWordRules(
     reading !== 'bundle' &&
     isPlaceholderShape(folded, {
       prompts: !sniffed || folded.length <= MAX_SNIFFED_PROMPT,
-      words: reading !== 'field',
+      words: reading !== 'field' && reading !== 'username',
     })
   )
     rules.add('placeholder');
   const isHex = /^[0-9a-f]+$/.test(folded) || /^[0-9A-F]+$/.test(folded);
   const forms = formsOf(folded);
   const words = isHex ? forms.flat : `${forms.flat} ${forms.deleeted}`;
-  if (!sniffed && WEAK_WORDS.some((word) => words.includes(word))) rules.add('weak-word');
+  if ((!sniffed || reading === 'username') && WEAK_WORDS.some((word) => words.includes(word))) rules.add('weak-word');
   if (reading === 'bundle') return;
   // A random hex value cannot spell a documented secret once de-leeted, but its digits can be
   // de-leeted into short words; compare hex values literally.
   const demoForms = isHex ? { ...forms, deleeted: forms.flat } : forms;
   const searched = sniffed ? SEARCHED_IN_SNIFFED : SEARCHED;
   if (
-    (reading !== 'field' && matchesExactDemo(demoForms)) ||
+    (reading !== 'field' && reading !== 'username' && matchesExactDemo(demoForms)) ||
     searched.some((matcher) => matchesDemo(demoForms, matcher))
   )
     rules.add('known-demo');

@@ -80,6 +80,15 @@ const shapes = [
     `-----BEGIN PRIVATE KEY-----\n${Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(m.padEnd(32, m).slice(0, 32))]).toString('base64')}\n-----END PRIVATE KEY-----`,
   (m: string) =>
     `-----BEGIN PRIVATE KEY-----\n${Buffer.concat([Buffer.from([0x30, m.length + 5, 0x02, 0x01, 0x00, 0x04, m.length]), Buffer.from(m)]).toString('base64')}\n-----END PRIVATE KEY-----`,
+  // Passwords in libpq, JAAS and OLE DB strings, a token URL's username, a JWT (s19).
+  (m: string) =>
+    JSON.stringify({
+      token: `https://${m}:${m}@git.acme.io`,
+      dsn: `host=db user=${m} password='${m}\\'x'`,
+      jaas: `a.PlainLoginModule required username="${m}" password="${m}" user_${m}="${m.slice(0, 5)}";`,
+      ole: `Jet OLEDB:Database Password=${m};`,
+      id_token: `eyJhbGciOiJub25lIn0.${Buffer.from(m).toString('base64url')}.`,
+    }),
 ] as const;
 
 function assertNoMarker(output: string, marker: string): void {
