@@ -1,4 +1,5 @@
-import { ConcurrencyLimit, type QueueOptions } from './concurrency-limit.ts';
+import { type BatchAnswer, BatchSplit, type SplitBudget } from './batch-split.ts';
+import { ConcurrencyLimit } from './concurrency-limit.ts';
 import { fromVaultCiphertext, vaultCiphertext } from './envelope.ts';
 import { closedError, TransitError, type TransitErrorCode } from './errors.ts';
 import type { MetricsHook } from './metrics.ts';
@@ -146,41 +147,6 @@ interface BatchResult {
   readonly plaintext?: unknown;
   readonly ciphertext?: unknown;
   readonly error?: unknown;
-}
-
-/** A failure that belongs to one item (its envelope or key version), not to the call or the key. */
-function isItemFailure(error: unknown): error is TransitError {
-  return (
-    error instanceof TransitError &&
-    (error.code === 'ERR_TRANSIT_INTEGRITY' || error.code === 'ERR_TRANSIT_KEY_VERSION_TOO_OLD')
-  );
-}
-
-/**
- * The calls one batch may make in all when Vault fails it as a whole for one item's error and it is
- * resent in halves: 1 + 4⌈log₂ n⌉, enough to isolate any two bad items of `n` (one takes
- * 1 + 2⌈log₂ n⌉).
- */
-function splitCallCap(n: number): number {
-  return 1 + 4 * (32 - Math.clz32(n - 1));
-}
-
-/**
- * One batch that Vault failed as a whole for one item's error, being resent in halves. Shared by
- * all its halves.
- */
-interface Split {
-  readonly operation: 'decrypt' | 'rewrap';
-  readonly mount: string;
-  readonly key: string;
-  /** The batch's own queue options: an urgent batch's halves are urgent too. */
-  readonly queue: QueueOptions;
-  /** Calls the batch may still make (see {@link splitCallCap}); a failed half is split only while two are left. */
-  callsLeft: number;
-  /** Urgent batches: `performance.now()` by which a half must have its slot (see `#sendHalf`). */
-  readonly sendBy: number | undefined;
-  /** A failure of a call, not of an item: the answer of every half not sent yet. */
-  failure: TransitError | undefined;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -341,6 +307,7 @@ export class VaultTransit {
    * `POST <mount>/<operation>/<key>` with one `batch_input` item per wrapped DEK; returns, for
    * each item in order, Vault's result or the error of its item. `take` is called once, when the
    * batch gets its `batchConcurrency` slot, and fixes what is sent; an empty list sends nothing.
+   * `budget`: the split budget of the bulk operation the batch is part of (see {@link SplitBudget}).
    */
   async #batch(
     operation: 'decrypt' | 'rewrap',
@@ -348,88 +315,53 @@ export class VaultTransit {
     key: string,
     take: () => readonly BatchItem[],
     urgent: boolean,
-  ): Promise<(BatchResult | TransitError)[]> {
+    budget: SplitBudget | undefined,
+  ): Promise<BatchAnswer<BatchResult>> {
     const queue = urgent
       ? { urgent, maxWaitMs: this.budgetMs, timeoutError: () => this.#queueTimeout(operation, key) }
       : {};
     // Older Vault (before vault#13111, about 1.10) failed the whole request, with no batch_results,
     // when one item did not authenticate: such an error names no item, so it is not every item's.
-    // The batch is resent in halves, down to single items (see `#send`), each half queued for a slot
-    // of its own. An urgent batch settles within two budgets of now: one waiting for its slot, one
-    // for its calls, so a half must have its slot within one budget of now.
-    const split: Split = {
-      operation,
-      mount,
-      key,
-      queue,
-      callsLeft: 0,
-      sendBy: urgent ? performance.now() + this.budgetMs : undefined,
-      failure: undefined,
-    };
-    let items: readonly BatchItem[] = [];
-    const answer = await this.#batches.run(async () => {
-      items = take();
-      if (items.length === 0) return [];
-      split.callsLeft = splitCallCap(items.length) - 1;
-      return this.#send(items, split, false);
+    // The batch is resent in halves, down to single items (see BatchSplit), each half queued for a
+    // slot of its own. An urgent batch settles within two budgets of now: one waiting for its slot,
+    // one for its calls, so a half must have its slot within one budget of now.
+    const sendBy = urgent ? performance.now() + this.budgetMs : undefined;
+    const sent = await this.#batches.run(async () => {
+      const items = take();
+      if (items.length === 0) return undefined;
+      const split: BatchSplit<BatchItem, BatchResult> = new BatchSplit({
+        operation,
+        key,
+        slots: this.#batches,
+        queue,
+        sendBy,
+        items: items.length,
+        operationBudget: budget,
+        send: (half) => this.#send(operation, mount, key, half, split, true),
+        classify: (error) => classify(error, operation, key),
+      });
+      return { items, split, answer: await this.#send(operation, mount, key, items, split, false) };
     }, queue);
-    return answer === 'split' ? this.#sendHalves(items, split) : answer;
-  }
-
-  /** Both halves of `items` (the first one the larger), each in its own slot; their answers in order. */
-  async #sendHalves(items: readonly BatchItem[], split: Split): Promise<(BatchResult | TransitError)[]> {
-    const middle = Math.ceil(items.length / 2);
-    const halves = await Promise.all(
-      [items.slice(0, middle), items.slice(middle)].map((h) => this.#sendHalf(h, split)),
-    );
-    return halves.flat();
-  }
-
-  /**
-   * One half of a split batch, in a slot of its own (queued like the batch), split again if Vault
-   * fails it as a whole too. An item's own failure is its answer. Any other failure (Vault
-   * unavailable after retries, closed, forbidden, ...) is also the answer of every half not sent
-   * yet, which is then not sent. A half of an urgent batch that gets no slot by `sendBy` is not sent
-   * either: its items fail with the retryable unavailable error.
-   */
-  async #sendHalf(items: readonly BatchItem[], split: Split): Promise<(BatchResult | TransitError)[]> {
-    const { operation, key, sendBy } = split;
-    // Recorded before the slot is freed: the next half, handed that slot, must see it.
-    const fail = (error: unknown): TransitError[] => {
-      const mapped = classify(error, operation, key);
-      if (!isItemFailure(mapped)) split.failure ??= mapped;
-      return items.map(() => mapped);
-    };
-    let answer: (BatchResult | TransitError)[] | 'split';
-    try {
-      const timeoutError = () => this.#splitTimeout(operation, key);
-      const waitMs = sendBy === undefined ? undefined : sendBy - performance.now();
-      if (waitMs !== undefined && waitMs <= 0) throw timeoutError();
-      answer = await this.#batches.run(
-        () => (split.failure ? Promise.reject(split.failure) : this.#send(items, split, true)).catch(fail),
-        waitMs === undefined ? split.queue : { ...split.queue, maxWaitMs: waitMs, timeoutError },
-      );
-    } catch (error) {
-      return fail(error);
-    }
-    return answer === 'split' ? this.#sendHalves(items, split) : answer;
+    if (sent === undefined) return [];
+    return sent.answer === 'split' ? sent.split.halves(sent.items) : sent.answer;
   }
 
   /**
    * One batch call: per item, Vault's result or its error. When Vault fails the whole call for an
-   * item's error (integrity, key version) and the batch has more than one item and two calls left,
-   * `'split'`: its halves are to be resent. Throws when Vault failed the whole call otherwise.
+   * item's error (integrity, key version) and `split` decides to halve it (more than one item, and
+   * its budgets have two calls left), `'split'`: its halves are to be resent. Throws when Vault failed the whole call otherwise.
    */
   async #send(
+    operation: 'decrypt' | 'rewrap',
+    mount: string,
+    key: string,
     items: readonly BatchItem[],
-    split: Split,
+    split: BatchSplit<BatchItem, BatchResult>,
     resend: boolean,
-  ): Promise<(BatchResult | TransitError)[] | 'split'> {
-    const { operation, mount, key } = split;
+  ): Promise<BatchAnswer<BatchResult> | 'split'> {
     let halve = false;
     const decide = (error: TransitError): boolean => {
-      halve = items.length > 1 && isItemFailure(error) && split.callsLeft >= 2;
-      if (halve) split.callsLeft -= 2;
+      halve = split.decide(items.length, error);
       return halve;
     };
     const answer = await this.#call(
@@ -496,14 +428,6 @@ export class VaultTransit {
     );
   }
 
-  /** Why a half of a split urgent batch was not sent: it could not have settled within two budgets. */
-  #splitTimeout(operation: string, key: string): TransitError {
-    return new TransitError(
-      'ERR_TRANSIT_VAULT_UNAVAILABLE',
-      `Vault ${operation} for transit key "${key}": Vault failed a batch as a whole for one item's error (older Vault, before vault#13111), and this item's part of it got no batchConcurrency slot to be sent again within its retry budget (retry.attempts × retry.requestTimeoutMs + backoff), so it was not sent. Retryable.`,
-    );
-  }
-
   /**
    * `POST <mount>/decrypt/<key>` with `batch_input`: one DEK or one error per item, in order.
    * `urgent` (the unwraps of single decrypts): served before bulk batches, and given up with a
@@ -516,8 +440,10 @@ export class VaultTransit {
     key: string,
     take: () => readonly BatchItem[],
     urgent: boolean,
+    budget?: SplitBudget,
   ): Promise<(Buffer | TransitError)[]> {
-    const results = await this.#batch('decrypt', mount, key, take, urgent);
+    // A batch of single decrypts is its own operation: it keeps the budget of one batch.
+    const results = await this.#batch('decrypt', mount, key, take, urgent, urgent ? undefined : budget);
     return results.map((result) => {
       if (result instanceof TransitError) return result;
       const dek = typeof result.plaintext === 'string' ? Buffer.from(result.plaintext, 'base64') : Buffer.alloc(0);
@@ -533,8 +459,13 @@ export class VaultTransit {
   }
 
   /** `POST <mount>/rewrap/<key>` with `batch_input`: new wrappings, never plaintext. */
-  async rewrapBatch(mount: string, key: string, items: readonly BatchItem[]): Promise<(WrappedDek | TransitError)[]> {
-    const results = await this.#batch('rewrap', mount, key, () => items, false);
+  async rewrapBatch(
+    mount: string,
+    key: string,
+    items: readonly BatchItem[],
+    budget?: SplitBudget,
+  ): Promise<(WrappedDek | TransitError)[]> {
+    const results = await this.#batch('rewrap', mount, key, () => items, false, budget);
     return results.map((result) => {
       if (result instanceof TransitError) return result;
       try {

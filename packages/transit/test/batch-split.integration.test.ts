@@ -1,0 +1,316 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { DecryptResult, Transit, TransitMetric } from '../src/index.ts';
+import { type Fixture, startFixture } from './fixture.ts';
+import { olderVault, sorted, wholeBatchFailure } from './older-vault.ts';
+
+let fx: Fixture;
+beforeAll(async () => {
+  fx = await startFixture();
+});
+afterAll(() => fx.stop());
+beforeEach(() => fx.server.clearRequests());
+
+const ctx = { tenant: 't1', id: 1 };
+const { manyRecords, batchSizes, startRewritingProxy } = olderVault(() => fx, ctx);
+
+// Older Vault (before vault#13111, about 1.10) failed the whole request when one item did not
+// authenticate: `wholeBatchFailure` makes the dev server answer so.
+describe('a batch Vault fails as a whole (no batch_results) for one tampered item', () => {
+  const outcome = (result: DecryptResult): string => (result.ok ? String(result.plaintext) : result.error.code);
+
+  it('decrypt: resends the batch in halves down to single items, so only the tampered record fails with ERR_TRANSIT_INTEGRITY', async () => {
+    const proxy = await startRewritingProxy(wholeBatchFailure);
+    try {
+      const key = await fx.newKey();
+      const records = await manyRecords(key, 3, [1]);
+      const transit = proxy.transit(key);
+      fx.server.clearRequests();
+      const outcomes = await Promise.allSettled(records.map((e) => transit.decrypt(e, ctx)));
+      expect(outcomes[0]).toMatchObject({ status: 'fulfilled', value: Buffer.from('record 0') });
+      expect(outcomes[1]).toMatchObject({
+        status: 'rejected',
+        reason: { code: 'ERR_TRANSIT_INTEGRITY', retryable: false },
+      });
+      expect(outcomes[2]).toMatchObject({ status: 'fulfilled', value: Buffer.from('record 2') });
+      // The batch, its halves (2 and 1 items), the halves of the failed one; no retry.
+      expect(sorted(batchSizes('transit/decrypt/'))).toEqual([3, 2, 1, 1, 1]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('rewrap: resends the batch in halves, so only the tampered envelope fails and its neighbours are rewrapped', async () => {
+    const proxy = await startRewritingProxy(wholeBatchFailure);
+    try {
+      const key = await fx.newKey();
+      const records = await manyRecords(key, 3, [1]);
+      await fx.client.write(`transit/keys/${key}/rotate`, {});
+      const transit = proxy.transit(key);
+      fx.server.clearRequests();
+      const results = await transit.rewrap(records.map((envelope) => ({ envelope })));
+      expect(results.map((r) => (r.ok ? r.toVersion : r.error.code))).toEqual([2, 'ERR_TRANSIT_INTEGRITY', 2]);
+      expect(sorted(batchSizes('transit/rewrap/'))).toEqual([3, 2, 1, 1, 1]);
+      const decrypted = await Promise.all(
+        results.filter((r) => r.ok).map((r) => fx.transit(key).decrypt(r.envelope, ctx)),
+      );
+      expect(decrypted.map(String)).toEqual(['record 0', 'record 2']);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('stops resending when Vault fails otherwise: the items not yet answered share that error', async () => {
+    // The whole batch fails for an item, then Vault is sealed: the first half is retried
+    // (attempts: 2), and the other half, queued behind it (batchConcurrency 1), is not sent.
+    const proxy = await startRewritingProxy((path, status, body) =>
+      path.includes('/decrypt/') && batchSizes('transit/decrypt/').length > 1
+        ? { status: 503, body: { errors: ['Vault is sealed'] } }
+        : wholeBatchFailure(path, status, body),
+    );
+    try {
+      const key = await fx.newKey();
+      const records = await manyRecords(key, 3, [1]);
+      const transit = proxy.transit(key, {
+        batchConcurrency: 1,
+        retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
+      });
+      fx.server.clearRequests();
+      const outcomes = await Promise.allSettled(records.map((e) => transit.decrypt(e, ctx)));
+      for (const outcome of outcomes) {
+        expect(outcome).toMatchObject({
+          status: 'rejected',
+          reason: { code: 'ERR_TRANSIT_VAULT_UNAVAILABLE', retryable: true },
+        });
+      }
+      expect(batchSizes('transit/decrypt/')).toEqual([3, 2, 2]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('finds one tampered record among 64 in 2·log2(64) more calls, not one per record', async () => {
+    const proxy = await startRewritingProxy(wholeBatchFailure);
+    try {
+      const key = await fx.newKey();
+      const envelopes = await manyRecords(key, 64, [37]);
+      const transit = proxy.transit(key);
+      fx.server.clearRequests();
+      const results = await transit.decryptMany(envelopes.map((envelope) => ({ envelope, context: ctx })));
+      expect(results.map(outcome)).toEqual(
+        envelopes.map((_, i) => (i === 37 ? 'ERR_TRANSIT_INTEGRITY' : `record ${i}`)),
+      );
+      // The batch, then two halves a level (64 → 32 → ... → 1) along the tampered record's path.
+      expect(sorted(batchSizes('transit/decrypt/'))).toEqual([64, 32, 32, 16, 16, 8, 8, 4, 4, 2, 2, 1, 1]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('caps the calls of one batch at 1 + 4·⌈log2 N⌉: past it, a half Vault fails as a whole keeps that error', async () => {
+    // 4 tampered records among 32, one slot (halves are served in order): isolating all four
+    // would take 31 calls; 21 are allowed. The last halves still failing whole are not split
+    // again, so the records they hold get their integrity error, 6 good ones among them.
+    const proxy = await startRewritingProxy(wholeBatchFailure);
+    try {
+      const key = await fx.newKey();
+      const envelopes = await manyRecords(key, 32, [0, 8, 16, 24]);
+      const transit = proxy.transit(key, { batchConcurrency: 1 });
+      fx.server.clearRequests();
+      const results = await transit.decryptMany(envelopes.map((envelope) => ({ envelope, context: ctx })));
+      const failed = results.flatMap((result, i) => (result.ok ? [] : [i]));
+      expect(failed).toEqual([0, 1, 8, 9, 16, 17, 24, 25, 26, 27]);
+      for (const i of failed) expect(results[i]).toMatchObject({ ok: false, error: { code: 'ERR_TRANSIT_INTEGRITY' } });
+      for (const [i, result] of results.entries()) if (result.ok) expect(String(result.plaintext)).toBe(`record ${i}`);
+      expect(batchSizes('transit/decrypt/')).toHaveLength(21);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('gives the slot back between the halves: a single decrypt made meanwhile is sent before the next half', async () => {
+    // One slot. While Vault answers the first half of a bulk batch being split, a single decrypt
+    // (of a record under another key, to tell its call apart) queues: it is sent next, before the
+    // other half, not after the whole split.
+    const key = await fx.newKey();
+    const otherKey = await fx.newKey();
+    const envelopes = await manyRecords(key, 40, [5]);
+    const single = await fx.transit(otherKey).encrypt(Buffer.from('urgent'), ctx);
+    let transit: Transit | undefined;
+    let urgent: Promise<Buffer> | undefined;
+    const proxy = await startRewritingProxy(async (path, status, body) => {
+      if (transit && urgent === undefined && batchSizes('transit/decrypt/').length === 2) {
+        urgent = transit.decrypt(single, ctx);
+        // Its batch queues for the slot in the next check phase.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      return wholeBatchFailure(path, status, body);
+    });
+    try {
+      transit = proxy.transit(key, {
+        batchConcurrency: 1,
+        acceptKeys: [{ key: otherKey }],
+        retry: { attempts: 1, requestTimeoutMs: 2_000 },
+      });
+      fx.server.clearRequests();
+      const results = await transit.decryptMany(envelopes.map((envelope) => ({ envelope, context: ctx })));
+      expect(results.map(outcome)).toEqual(
+        envelopes.map((_, i) => (i === 5 ? 'ERR_TRANSIT_INTEGRITY' : `record ${i}`)),
+      );
+      expect(String(await urgent)).toBe('urgent');
+      const paths = fx.server
+        .requests()
+        .filter((r) => r.path.startsWith('transit/decrypt/'))
+        .map((r) => r.path);
+      expect(paths.indexOf(`transit/decrypt/${otherKey}`)).toBe(2);
+    } finally {
+      transit?.close();
+      await proxy.close();
+    }
+  });
+
+  it('sends no half of an urgent batch that could not settle within two retry budgets: retryable ERR_TRANSIT_VAULT_UNAVAILABLE', async () => {
+    // Budget 3 s (one attempt). A bulk call holds the only slot for 1.8 s, so the single
+    // decrypts' batch starts 1.8 s in; Vault fails it whole after another 1.8 s. A half sent
+    // now could take one more budget and end past two: none is sent. (1.2 s of margin either way
+    // for a loaded machine.)
+    const proxy = await startRewritingProxy(wholeBatchFailure);
+    try {
+      const key = await fx.newKey();
+      const records = await manyRecords(key, 3, [1]);
+      const [bulk] = await manyRecords(key, 1, []);
+      const transit = proxy.transit(key, { batchConcurrency: 1, retry: { attempts: 1, requestTimeoutMs: 3_000 } });
+      fx.server.clearRequests();
+      fx.server.injectFault({ delayMs: 1_800 }, { times: 2, pathPrefix: 'transit/decrypt/' });
+      const many = transit.decryptMany([{ envelope: bulk as Buffer, context: ctx }]);
+      const outcomes = await Promise.allSettled(records.map((e) => transit.decrypt(e, ctx)));
+      for (const settled of outcomes) {
+        expect(settled).toMatchObject({
+          status: 'rejected',
+          reason: { code: 'ERR_TRANSIT_VAULT_UNAVAILABLE', retryable: true },
+        });
+      }
+      expect((await many).map(outcome)).toEqual(['record 0']);
+      expect(batchSizes('transit/decrypt/')).toEqual([1, 3]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("marks the calls of a split batch in its metrics: `split` on each failure that is not the items' own, `resend` on each half", async () => {
+    const proxy = await startRewritingProxy(wholeBatchFailure);
+    try {
+      const key = await fx.newKey();
+      const envelopes = await manyRecords(key, 4, [1]);
+      const metrics: TransitMetric[] = [];
+      const transit = proxy.transit(key, { batchConcurrency: 1, onMetric: (metric) => metrics.push(metric) });
+      const results = await transit.decryptMany(envelopes.map((envelope) => ({ envelope, context: ctx })));
+      expect(results.map(outcome)).toEqual(['record 0', 'ERR_TRANSIT_INTEGRITY', 'record 2', 'record 3']);
+      const calls = metrics.flatMap((metric) =>
+        metric.type === 'vault-call' ? [{ ...metric, durationMs: undefined, key: undefined, type: undefined }] : [],
+      );
+      const integrity = { ok: false, code: 'ERR_TRANSIT_INTEGRITY' };
+      expect(calls).toEqual([
+        { op: 'decrypt', items: 4, ...integrity, split: true },
+        { op: 'decrypt', items: 2, ...integrity, split: true, resend: true },
+        { op: 'decrypt', items: 2, ok: true, resend: true },
+        { op: 'decrypt', items: 1, ok: true, resend: true },
+        { op: 'decrypt', items: 1, ...integrity, resend: true },
+      ]);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('one split budget per decryptMany / rewrap', () => {
+  // Records bound to tenant t1 read as t2: Vault fails every one of them (a wrong context), and
+  // with `wholeBatchFailure` fails every batch holding one as a whole. 32 records, 8 a batch:
+  // B = 4 batches, N = 32 items, so at most B + 4·⌈log2 N⌉ = 4 + 20 = 24 calls. With a budget per
+  // batch only (1 + 4·⌈log2 8⌉ = 13 calls each), an all-bad call took 52.
+  const bound = { tenantBinding: { contextKey: 'tenant' } };
+  const wrong = { ...ctx, tenant: 't2' };
+  const outcome = (result: DecryptResult): string => (result.ok ? String(result.plaintext) : result.error.code);
+  const vaultCalls = (metrics: TransitMetric[], op: string) =>
+    metrics.flatMap((metric) => (metric.type === 'vault-call' && metric.op === op ? [metric] : []));
+  const requestsTo = (path: string) => fx.server.requests().filter((r) => r.path === path).length;
+
+  it('an all-bad decryptMany over several batches makes at most B + 4·⌈log2 N⌉ calls in all, each item failing with ERR_TRANSIT_INTEGRITY', async () => {
+    const proxy = await startRewritingProxy(wholeBatchFailure);
+    try {
+      const key = await fx.newKey({ derived: true });
+      const envelopes = await manyRecords(key, 32, [], bound);
+      const metrics: TransitMetric[] = [];
+      const transit = proxy.transit(key, { ...bound, batchSize: 8, onMetric: (metric) => metrics.push(metric) });
+      const results = await transit.decryptMany(envelopes.map((envelope) => ({ envelope, context: wrong })));
+      expect(results.map(outcome)).toEqual(envelopes.map(() => 'ERR_TRANSIT_INTEGRITY'));
+      const calls = vaultCalls(metrics, 'decrypt');
+      expect(calls).toHaveLength(4 + 20);
+      expect(calls.filter((call) => call.resend)).toHaveLength(20);
+      expect(calls.filter((call) => call.split)).toHaveLength(10);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('an all-bad rewrap over several batches makes at most B + 4·⌈log2 N⌉ calls in all, each item failing with ERR_TRANSIT_INTEGRITY', async () => {
+    const proxy = await startRewritingProxy(wholeBatchFailure);
+    try {
+      const key = await fx.newKey({ derived: true });
+      const envelopes = await manyRecords(key, 32, [], bound);
+      await fx.client.write(`transit/keys/${key}/rotate`, {});
+      const metrics: TransitMetric[] = [];
+      const transit = proxy.transit(key, { ...bound, batchSize: 8, onMetric: (metric) => metrics.push(metric) });
+      const results = await transit.rewrap(envelopes.map((envelope) => ({ envelope, context: wrong })));
+      expect(results.map((r) => (r.ok ? r.toVersion : r.error.code))).toEqual(
+        envelopes.map(() => 'ERR_TRANSIT_INTEGRITY'),
+      );
+      expect(vaultCalls(metrics, 'rewrap')).toHaveLength(4 + 20);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('still decrypts the good items of a decryptMany whose other batch is all bad, in other batches and beside a lone bad item', async () => {
+    // Batch 1 (items 0-7) all bad: its own budget stops it at 13 calls. Batch 2 has one bad item
+    // (13): isolated in 2·⌈log2 8⌉ = 6 more calls. Batches 3 and 4: one call each. 22 ≤ 24.
+    const proxy = await startRewritingProxy(wholeBatchFailure);
+    try {
+      const key = await fx.newKey({ derived: true });
+      const envelopes = await manyRecords(key, 32, [], bound);
+      const bad = (i: number) => i < 8 || i === 13;
+      const metrics: TransitMetric[] = [];
+      const transit = proxy.transit(key, { ...bound, batchSize: 8, onMetric: (metric) => metrics.push(metric) });
+      const results = await transit.decryptMany(
+        envelopes.map((envelope, i) => ({ envelope, context: bad(i) ? wrong : ctx })),
+      );
+      expect(results.map(outcome)).toEqual(envelopes.map((_, i) => (bad(i) ? 'ERR_TRANSIT_INTEGRITY' : `record ${i}`)));
+      expect(vaultCalls(metrics, 'decrypt')).toHaveLength(4 + 12 + 6);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("leaves single decrypts their own batch's budget: an all-bad decryptMany made in the same turn does not use it up", async () => {
+    // The single decrypts are of records under another key (to tell their calls apart); one of
+    // the three is bad, and is isolated in its urgent batch's own calls (3, 2, 1, 1, 1).
+    const proxy = await startRewritingProxy(wholeBatchFailure);
+    try {
+      const key = await fx.newKey({ derived: true });
+      const otherKey = await fx.newKey({ derived: true });
+      const envelopes = await manyRecords(key, 32, [], bound);
+      const singles = await manyRecords(otherKey, 3, [], bound);
+      const transit = proxy.transit(key, { ...bound, batchSize: 8, acceptKeys: [{ key: otherKey }] });
+      fx.server.clearRequests();
+      const many = transit.decryptMany(envelopes.map((envelope) => ({ envelope, context: wrong })));
+      const outcomes = await Promise.allSettled(singles.map((e, i) => transit.decrypt(e, i === 1 ? wrong : ctx)));
+      expect(outcomes[0]).toMatchObject({ status: 'fulfilled', value: Buffer.from('record 0') });
+      expect(outcomes[1]).toMatchObject({ status: 'rejected', reason: { code: 'ERR_TRANSIT_INTEGRITY' } });
+      expect(outcomes[2]).toMatchObject({ status: 'fulfilled', value: Buffer.from('record 2') });
+      expect((await many).map(outcome)).toEqual(envelopes.map(() => 'ERR_TRANSIT_INTEGRITY'));
+      expect(requestsTo(`transit/decrypt/${otherKey}`)).toBe(5);
+      expect(requestsTo(`transit/decrypt/${key}`)).toBe(4 + 20);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
