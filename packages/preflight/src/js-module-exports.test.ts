@@ -231,6 +231,86 @@ describe('commonJsExports', () => {
     expect(commonJsExports(program, 'src/a.js').map((e) => e.name)).toEqual(['touch']);
   });
 
+  it("follows a UMD wrapper's CommonJS branch to what its factory returns or writes on exports", () => {
+    /** Each export as `name:type of its value` (`(module)` for module.exports itself). */
+    const umd = (code: string): string[] =>
+      commonJsExports(parseModule('src/a.js', code).program, 'src/a.js').map(
+        (e) => `${e.name ?? '(module)'}:${e.value.type}`,
+      );
+    const root = "typeof self !== 'undefined' ? self : this";
+    const amd = "typeof define === 'function' && define.amd";
+    // umdjs/umd returnExports: module.exports = factory(require('b')); its locals are resolved.
+    const returnExports = `(function (root, factory) {
+  if (${amd}) { define(['b'], factory); }
+  else if (typeof module === 'object' && module.exports) { module.exports = factory(require('b')); }
+  else { root.returnExports = factory(root.b); }
+}(${root}, function (b) {
+  function touch(id) { return id; }
+  return { touch: touch, b: b, hit(req) {} };
+}));`;
+    expect(umd(returnExports)).toEqual(['touch:FunctionDeclaration', 'b:CallExpression', 'hit:FunctionExpression']);
+    // umdjs/umd commonjsStrict: factory(exports, require('b')) writes on the export object.
+    const commonjsStrict = `(function (root, factory) {
+  if (${amd}) { define(['exports', 'b'], factory); }
+  else if (typeof exports === 'object' && typeof exports.nodeName !== 'string') { factory(exports, require('b')); }
+  else { factory((root.commonJsStrict = {}), root.b); }
+}(${root}, function (exports, b) {
+  function touch(id) { return id; }
+  exports.touch = touch;
+  exports.action = function () {};
+}));`;
+    expect(umd(commonjsStrict)).toEqual(['touch:FunctionDeclaration', 'action:FunctionExpression']);
+    // Rollup's output (a ternary), minified (`!function`), and a factory passed by name.
+    expect(
+      umd(`(function (global, factory) {
+  typeof exports === 'object' && typeof module !== 'undefined' ? factory(exports) :
+  ${amd} ? define(['exports'], factory) :
+  (global = typeof globalThis !== 'undefined' ? globalThis : global || self, factory(global.X = {}));
+})(this, (function (exports) { 'use strict';
+  function touch(id) { return id; }
+  exports.touch = touch;
+}));`),
+    ).toEqual(['touch:FunctionDeclaration']);
+    expect(
+      umd(
+        '!function(e,t){"object"==typeof exports&&"undefined"!=typeof module?module.exports=t():"function"==typeof define&&define.amd?define(t):(e=e||self).X=t()}(this,function(){"use strict";var touch=function(id){return id};return touch});',
+      ),
+    ).toEqual(['(module):FunctionExpression']);
+    expect(
+      umd(`${TOUCH}function factory(exports) { exports.touch = touch; }
+(function (root, f) { if (typeof exports === 'object') f(exports); else f(root.X = {}); })(this, factory);`),
+    ).toEqual(['touch:Identifier']);
+    // A factory's own value that is no function, class or required module is exported as unknown.
+    // (`b.x` of the factory's parameter `b`: the factory's call stands for it, no module-scope `b`.)
+    const member = commonJsExports(
+      parseModule('src/a.js', returnExports.replace('b: b,', 'b: b.x,')).program,
+      'src/a.js',
+    );
+    expect(member.find((e) => e.name === 'b')?.value.type).toBe('CallExpression');
+    expect(member.find((e) => e.name === 'b')?.value.callee).toMatchObject({ name: 'factory' });
+  });
+
+  it('exports nothing from a UMD wrapper with only a browser (or AMD) branch, nor from a wrapper not called at the top level', () => {
+    const names = (code: string): (string | undefined)[] =>
+      commonJsExports(parseModule('src/a.js', code).program, 'src/a.js').map((e) => e.name);
+    for (const code of [
+      // umdjs/umd amdWeb: `root` is the browser's global, not the export object.
+      `(function (root, factory) {
+  if (typeof define === 'function' && define.amd) { define(['b'], factory); }
+  else { root.amdWeb = factory(root.b); }
+}(typeof self !== 'undefined' ? self : this, function (b) { return { touch: function () {} }; }));`,
+      '(function (root, factory) { root.X = factory(); })(this, function () { return { touch: function () {} }; });',
+      'function f() { (function (root, factory) { module.exports = factory(); })(this, function () { return { touch: function () {} }; }); }',
+      // A factory that is no plain function literal is not followed.
+      '(function (root, factory) { module.exports = factory(); })(this, async function () { return { touch: function () {} }; });',
+    ]) {
+      expect(
+        names(code).filter((n) => n === 'touch'),
+        code,
+      ).toEqual([]);
+    }
+  });
+
   it("reads Object.defineProperty onto the export object, a getter's returned value, and esbuild's export-names note", () => {
     for (const code of [
       'Object.defineProperty(exports, "touch", { enumerable: true, get: function () { return touch; } });',

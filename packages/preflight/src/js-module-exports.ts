@@ -16,6 +16,7 @@ import { COMMONJS_NAMES, isCommonJsScope, readsNodeWrapperNames, runtimeNames } 
 import { requiredModule } from './js-module-bindings.ts';
 import { NameSet } from './js-name-set.ts';
 import { patternIdentifiers } from './js-scope.ts';
+import { FunctionScope, isPlainFunction, type UmdWrapper, umdWrapper } from './js-umd-wrapper.ts';
 import { isCommonJsFile } from './workspace-packages.ts';
 
 /** A module's exports: the module-scope names it exports and the values it exports in place. */
@@ -93,7 +94,9 @@ const ALWAYS_TRUTHY: ReadonlySet<string> = new Set([
  * after a branch or `try`/`catch` block they take nothing away (a `var module = …` shim behind
  * `typeof module === 'undefined'` changes nothing after it). Nothing where {@link isCommonJsScope} says
  * `module`/`exports` are not CommonJS's (with `packageType`, the `type` of the file's package.json:
- * nor in a `.js`/`.ts` file of a `"type": "module"` package). Listed once per program, in one pass
+ * nor in a `.js`/`.ts` file of a `"type": "module"` package). A UMD wrapper called at the top level
+ * exports what its factory returns or writes on the export object there (see js-umd-wrapper.ts and
+ * the README). Listed once per program, in one pass
  * over its statements; cached by the program alone, like {@link moduleExports}: callers pass the
  * `file` and `packageType` of the program's file.
  */
@@ -231,16 +234,82 @@ type Pending = AstNode | 'enter' | 'exit' | 'exit-branch' | 'join';
 
 /** `thisIsExports`: the file is a Node module, whose top-level `this` is the export object. */
 function listCommonJsExports(program: AstNode, thisIsExports: boolean): CommonJsExport[] {
+  // `exports` and `this`, which is the export object at the top level of a CommonJS module (and
+  // is never rebound); `module`, unless a top-level function of that name takes the binding.
+  return readCommonJs(
+    program,
+    [...(declaresFunction(program, 'exports') ? [] : ['exports']), ...(thisIsExports ? ['this'] : [])],
+    declaresFunction(program, 'module') ? [] : ['module'],
+    { program },
+  );
+}
+
+/** A UMD wrapper's factory: its scope, and which of its calls have been read. */
+interface Factory {
+  readonly scope: FunctionScope;
+  /** Whether its body was read for a call handing it the export object or Node's module (`true`), or one handing neither. */
+  readonly read: Set<boolean>;
+  /** Whether what it returns was exported as `module.exports`. */
+  returned: boolean;
+}
+
+/**
+ * Where a reader reads: the file's top level (`program`), whose expression statements may call a
+ * UMD wrapper, or a wrapper's body (`factories`, by the wrapper's parameter names), whose `a ? b :
+ * c` and `a && b` statements run as `if` statements do; a factory's body is neither.
+ */
+interface Reading {
+  readonly program?: AstNode;
+  readonly factories?: ReadonlyMap<string, Factory>;
+}
+
+// Exports already made of nodes the module's readers follow (read in a UMD factory's scope).
+const RESOLVED = new WeakSet<CommonJsExport>();
+
+/** A top-level function bound to `name` once, for a UMD wrapper's factory passed by name. */
+function topLevelFunctions(program: AstNode): (name: string) => AstNode | undefined {
+  let bound: Map<string, AstNode | null> | undefined;
+  return (name) => {
+    if (bound === undefined) {
+      bound = new Map();
+      for (const statement of children(program, 'body')) {
+        const bind = (id: AstNode | undefined, value: AstNode | undefined): void => {
+          if (id?.type !== 'Identifier') return;
+          const known = bound!.has(id.name as string);
+          bound!.set(id.name as string, !known && isPlainFunction(value) ? value : null);
+        };
+        if (statement.type === 'FunctionDeclaration') bind(child(statement, 'id'), statement);
+        for (const declarator of statement.type === 'VariableDeclaration' ? children(statement, 'declarations') : []) {
+          bind(child(declarator, 'id'), unwrap(child(declarator, 'init')));
+        }
+      }
+    }
+    return bound.get(name) ?? undefined;
+  };
+}
+
+/** An expression as a statement of its own, for a wrapper's `a ? b : c` read as `if (a) b; else c;`. */
+const asStatement = (expression: AstNode | undefined): AstNode | undefined =>
+  expression && { type: 'ExpressionStatement', start: expression.start, end: expression.end, expression };
+
+/**
+ * Reads the statements of `body` (see {@link commonJsExports}), where `aliasSeeds` hold the export
+ * object and `moduleSeeds` Node's module when they start.
+ */
+function readCommonJs(
+  body: AstNode,
+  aliasSeeds: readonly string[],
+  moduleSeeds: readonly string[],
+  reading: Reading,
+): CommonJsExport[] {
   const out: CommonJsExport[] = [];
-  // Names that hold the export object (`module.exports` itself is read through `modules`), and
-  // `this`, which is the export object at the top level of a CommonJS module (and is never rebound).
-  const aliases = new NameSet([
-    ...(declaresFunction(program, 'exports') ? [] : ['exports']),
-    ...(thisIsExports ? ['this'] : []),
-  ]);
+  const program = body;
+  // Names that hold the export object (`module.exports` itself is read through `modules`).
+  const aliases = new NameSet(aliasSeeds);
   // Names that hold Node's module: `module`, until a top-level `var module = {…}` or `module = …`
   // rebinds it, and names bound to it (`var m = module`).
-  const modules = new NameSet(declaresFunction(program, 'module') ? [] : ['module']);
+  const modules = new NameSet(moduleSeeds);
+  const topLevelFunction = reading.program && topLevelFunctions(reading.program);
   // Whether `module.exports` was last given esbuild's `__toCommonJS(…)`.
   let toCommonJs = false;
   /** `x.exports` where `x` held Node's module when the statement started. */
@@ -363,6 +432,85 @@ function listCommonJsExports(program: AstNode, thisIsExports: boolean): CommonJs
       rebind(id.name as string, fromModule.has(id) ? exportObject : none);
     }
   };
+  /** The wrapper's factory a call calls (`factory(exports)`), in a UMD wrapper's body. */
+  const calledFactory = (node: AstNode | undefined): Factory | undefined => {
+    const callee = node?.type === 'CallExpression' ? unwrap(child(node, 'callee')) : undefined;
+    return callee?.type === 'Identifier' ? reading.factories?.get(callee.name as string) : undefined;
+  };
+  /** Exports read in a factory's scope, in order with the others. */
+  const pushResolved = (entries: readonly CommonJsExport[]): void => {
+    for (const entry of entries) {
+      RESOLVED.add(entry);
+      out.push(entry);
+    }
+  };
+  /**
+   * A call of a factory runs its body: its parameters given the export object (`factory(exports)`)
+   * or Node's module hold them there, as do `exports` and `module` where it declares neither. The
+   * body is read once for the first call that hands it either, and once for the first that hands
+   * neither (a wrapper calls it once per branch; a second call writes the same names again).
+   */
+  const callFactory = (call: AstNode, factory: Factory): void => {
+    const args = children(call, 'arguments');
+    const aliasSeeds: string[] = [];
+    const moduleSeeds: string[] = [];
+    children(factory.scope.fn, 'params').forEach((param, i) => {
+      const arg = args[i];
+      if (param.type !== 'Identifier' || arg === undefined || arg.type === 'SpreadElement') return;
+      if (isExportObject(arg)) aliasSeeds.push(param.name as string);
+      if (mayBeModule(arg)) moduleSeeds.push(param.name as string);
+    });
+    const handed = aliasSeeds.length + moduleSeeds.length > 0;
+    const body = child(factory.scope.fn, 'body');
+    if (factory.read.has(handed) || body?.type !== 'BlockStatement') return;
+    factory.read.add(handed);
+    if (!factory.scope.declares('exports') && aliases.has('exports')) aliasSeeds.push('exports');
+    if (!factory.scope.declares('module') && modules.has('module')) moduleSeeds.push('module');
+    for (const entry of readCommonJs(body, aliasSeeds, moduleSeeds, {})) {
+      pushResolved(factory.scope.entries(entry, args, call));
+    }
+  };
+  /**
+   * What `module.exports = v` exports: `v`, or what a factory `v` calls returns (`module.exports =
+   * factory(require('b'))`), once per factory.
+   */
+  const exportWhole = (node: AstNode): void => {
+    const factory = calledFactory(node);
+    if (factory === undefined) out.push({ name: undefined, value: node });
+    else if (!factory.returned) {
+      factory.returned = true;
+      const value = factory.scope.returned() ?? node;
+      pushResolved(factory.scope.entries({ name: undefined, value }, children(node, 'arguments'), node));
+    }
+  };
+  /** What `exports.x = v` exports: `v`, or what a factory `v` calls returns, when that is no object. */
+  const exportProperty = (name: string, node: AstNode): void => {
+    const factory = calledFactory(node);
+    if (factory === undefined) out.push({ name, value: node });
+    else {
+      const value = factory.scope.returned();
+      pushResolved(factory.scope.entries({ name, value: value ?? node }, children(node, 'arguments'), node));
+    }
+  };
+  /** A UMD wrapper's body, read with the wrapper's factories; its parameters (`root`) hold neither object. */
+  const readWrapper = ({ wrapper, call, factories }: UmdWrapper): void => {
+    const scope = new FunctionScope(wrapper);
+    const records = new Map<string, Factory>();
+    for (const [name, fn] of factories) {
+      records.set(name, { scope: new FunctionScope(fn), read: new Set(), returned: false });
+    }
+    const entries = readCommonJs(
+      child(wrapper, 'body') as AstNode,
+      !scope.declares('exports') && aliases.has('exports') ? ['exports'] : [],
+      !scope.declares('module') && modules.has('module') ? ['module'] : [],
+      { factories: records },
+    );
+    const args = children(call, 'arguments');
+    for (const entry of entries) {
+      if (RESOLVED.has(entry)) out.push(entry);
+      else pushResolved(scope.entries(entry, args, call));
+    }
+  };
   /** Runs one chain; returns what it evaluates to. */
   const run = (expression: AstNode | undefined): Handed => {
     // Every target's object, and the value, are read before any link writes.
@@ -370,6 +518,8 @@ function listCommonJsExports(program: AstNode, thisIsExports: boolean): CommonJs
     modules.begin();
     const { links, value } = assignmentChain(expression);
     const result = resultOf(value);
+    const factory = calledFactory(result);
+    if (factory !== undefined) callFactory(result as AstNode, factory);
     assignedProperties(result);
     definedProperty(result);
     reexportedAll(result);
@@ -412,7 +562,7 @@ function listCommonJsExports(program: AstNode, thisIsExports: boolean): CommonJs
           // `module.exports = Object.assign({ read }, require('./x'))`: a new object holding the
           // literal's properties and what is copied onto it, as `{ read, ...require('./x') }`.
           if (assigned !== undefined && unwrap(assigned[0])?.type === 'ObjectExpression') copied(assigned);
-          else if (handed.node) out.push({ name: undefined, value: handed.node });
+          else if (handed.node) exportWhole(handed.node);
           aliases.replace(bound);
           toCommonJs = isToCommonJs(handed.node);
           replaced = true;
@@ -422,7 +572,7 @@ function listCommonJsExports(program: AstNode, thisIsExports: boolean): CommonJs
         rebind(name, handed);
         bound.push(name);
       } else if (property !== undefined && !replaced && handed.node) {
-        out.push({ name: property, value: handed.node });
+        exportProperty(property, handed.node);
       }
     }
     return handed;
@@ -458,11 +608,33 @@ function listCommonJsExports(program: AstNode, thisIsExports: boolean): CommonJs
       const second = branches.pop();
       const first = branches.pop();
       if (first !== undefined && second !== undefined) aliases.replace([...first, ...second]);
+    } else if (
+      reading.factories !== undefined &&
+      statement.type === 'ExpressionStatement' &&
+      ['ConditionalExpression', 'LogicalExpression'].includes(unwrap(child(statement, 'expression'))?.type ?? '')
+    ) {
+      // A wrapper's `typeof module === 'object' ? module.exports = factory() : root.X = factory()`
+      // (Rollup, minifiers): the test runs, then one branch, as in an `if`; `a && b` runs `b` maybe.
+      const n = unwrap(child(statement, 'expression')) as AstNode;
+      const test = child(n, n.type === 'LogicalExpression' ? 'left' : 'test');
+      if (n.type === 'LogicalExpression') {
+        if (!(n.operator === '&&' && alwaysFalse(test))) push([asStatement(child(n, 'right'))], true);
+      } else if (alwaysFalse(test)) push([asStatement(child(n, 'alternate'))], false);
+      else {
+        const [consequent, alternate] = [asStatement(child(n, 'consequent')), asStatement(child(n, 'alternate'))];
+        pending.push('join', 'exit-branch', alternate!, 'enter', 'exit-branch', consequent!, 'enter');
+      }
+      push([asStatement(test)], false);
     } else if (statement.type === 'ExpressionStatement') {
       const expression = unwrap(child(statement, 'expression'));
       // `a(), module.exports = f`: each element runs in order.
       const parts = expression?.type === 'SequenceExpression' ? children(expression, 'expressions') : [expression];
-      for (const part of parts) run(part);
+      for (const part of parts) {
+        // A UMD wrapper called at the top level: its CommonJS branch and factory are read.
+        const umd = topLevelFunction && umdWrapper(part, topLevelFunction);
+        if (umd) readWrapper(umd);
+        else run(part);
+      }
       const hint = exportNamesHint(expression);
       // The names Node itself reads from the hint, where `module` is Node's there.
       if (hint !== undefined && modules.has('module') && toCommonJs) properties(hint);

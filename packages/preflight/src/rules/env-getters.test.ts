@@ -112,6 +112,23 @@ describe('env getters imported from other files', () => {
     }
   });
 
+  it("follows a getter exported by a UMD wrapper's CommonJS branch, not by its browser branch", async () => {
+    const app = CJS_APP;
+    const amd = "if (typeof define === 'function' && define.amd) { define(['exports'], factory); }";
+    for (const env of [
+      // umdjs/umd returnExports and commonjsStrict, with the getter declared in the factory.
+      `(function (root, factory) {\n${amd}\nelse if (typeof module === 'object' && module.exports) { module.exports = factory(); }\nelse { root.env = factory(); }\n}(this, function () {\nfunction read(name) { return process.env[name]; }\nreturn { read: read };\n}));\n`,
+      `(function (root, factory) {\n${amd}\nelse if (typeof exports === 'object') { factory(exports); }\nelse { factory((root.env = {})); }\n}(this, function (exports) {\nexports.read = function (name) { return process.env[name]; };\n}));\n`,
+    ]) {
+      write({ 'src/env.js': env, 'src/app.js': app });
+      expect(await reported(), env).toEqual(['src/app.js:2']);
+    }
+    // umdjs/umd amdWeb: only the browser's global gets the getter.
+    const amdWeb = `(function (root, factory) {\n${amd}\nelse { root.env = factory(); }\n}(typeof self !== 'undefined' ? self : this, function () {\nreturn { read: function (name) { return process.env[name]; } };\n}));\n`;
+    write({ 'src/env.js': amdWeb, 'src/app.js': app });
+    expect(await reported()).toEqual([]);
+  });
+
   it('follows a getter exported as TypeScript and esbuild compile modules to CommonJS', async () => {
     const app = CJS_APP;
     // TypeScript's output for `export function read` in read.ts and `export { read } from './read'`.

@@ -319,26 +319,48 @@ export function keyLists({ declarationOf, keyInput, nodes, parentOf }: KeyListIn
   };
   // Per `var` or parameter binding, the function that holds it (undefined: the module).
   const owners = new Map<NearestDeclaration, AstNode | undefined>();
+  // Per binding, what the walk up from a node finds above it (`null`: no loop): the uses of one
+  // binding share the steps above them, so many uses deep in a function cost the depth once.
+  const loopsAbove = new Map<NearestDeclaration, Map<AstNode, AstNode | null>>();
   /**
    * The innermost `for (var k of list)` around a use of `k` whose head writes the binding the use
    * reads. All `var k` of a function are one binding, and a parameter `k` takes in a loop's `var
    * k`, so the declaration that comes first (another loop's head, a `var` in another branch, the
    * parameter) says nothing of the loop the use is in. The walk goes from the use up to the
-   * function holding the binding, no further.
+   * function holding the binding, no further, and stops at a node an earlier use of the binding
+   * walked through.
    */
   const varLoopAround = (n: AstNode, declaration: NearestDeclaration): AstNode | undefined => {
     if (!owners.has(declaration)) owners.set(declaration, enclosingFunction(declaration.id, parentOf));
     const owner = owners.get(declaration);
+    let above = loopsAbove.get(declaration);
+    if (above === undefined) {
+      above = new Map();
+      loopsAbove.set(declaration, above);
+    }
+    // Each node walked from, keyed by the node below the one looked at (a loop's body, not its head).
+    const walked: AstNode[] = [];
+    let found: AstNode | null = null;
     let from = n;
     for (let p = parentOf.get(n); p !== undefined && p !== owner; from = p, p = parentOf.get(p)) {
+      const known = above.get(from);
+      if (known !== undefined) {
+        found = known;
+        break;
+      }
+      walked.push(from);
       const head = p.type === 'ForOfStatement' && child(p, 'body') === from ? child(p, 'left') : undefined;
       if (head?.type !== 'VariableDeclaration' || head.kind !== 'var') continue;
       const [declarator] = children(head, 'declarations');
       const id = declarator && child(declarator, 'id');
       // The innermost such loop writes the binding, unless something nearer declares the name.
-      if (id?.type === 'Identifier' && id.name === n.name) return declarationOf(id) === declaration ? p : undefined;
+      if (id?.type === 'Identifier' && id.name === n.name) {
+        found = declarationOf(id) === declaration ? p : null;
+        break;
+      }
     }
-    return undefined;
+    for (const node of walked) above.set(node, found);
+    return found ?? undefined;
   };
   /** Whether a binding may be shared with a loop's `var` head: a `var`, a `var` loop head, a parameter. */
   const sharedWithVar = (declaration: NearestDeclaration): boolean =>

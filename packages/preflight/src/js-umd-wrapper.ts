@@ -1,0 +1,210 @@
+// UMD wrappers (github.com/umdjs/umd, Rollup's and webpack's `umd` output): a function called at
+// the top level with a factory, whose CommonJS branch exports what the factory returns
+// (`module.exports = factory(require('b'))`) or what it writes on the export object it is handed
+// (`factory(exports)`). Recognised by shape, never evaluated.
+import { type AstNode, child, children, isNode, propertyKeyName, singleReturn, unwrap } from './js-ast.ts';
+import { requiredModule } from './js-module-bindings.ts';
+import type { CommonJsExport } from './js-module-exports.ts';
+import { patternIdentifiers } from './js-scope.ts';
+
+const FUNCTION_LITERALS: ReadonlySet<string> = new Set(['FunctionExpression', 'ArrowFunctionExpression']);
+
+/** A plain function (not async, not a generator: those return a promise or an iterator). */
+export function isPlainFunction(node: AstNode | undefined): node is AstNode {
+  return (
+    node !== undefined &&
+    (FUNCTION_LITERALS.has(node.type) || node.type === 'FunctionDeclaration') &&
+    node.async !== true &&
+    node.generator !== true
+  );
+}
+
+/** A UMD wrapper called at the top level: the wrapper, its arguments, and its factories by parameter name. */
+export interface UmdWrapper {
+  readonly wrapper: AstNode;
+  readonly call: AstNode;
+  readonly factories: ReadonlyMap<string, AstNode>;
+}
+
+/**
+ * `(function (root, factory) { … })(this, function () { … })`, also `!function (…) { … }(…)` (as
+ * minifiers write it) and with an arrow: a function literal with a block body called in place, with
+ * a function literal (or a name `topLevelFunction` binds to one) for at least one parameter, its
+ * factory. Not `.call(this, …)`, not a wrapper bound to a name.
+ */
+export function umdWrapper(
+  expression: AstNode | undefined,
+  topLevelFunction: (name: string) => AstNode | undefined,
+): UmdWrapper | undefined {
+  let call = unwrap(expression);
+  // `!function () {}()`, `void function () {}()`: the operator only makes the function an expression.
+  while (call?.type === 'UnaryExpression' && call.operator !== 'delete' && call.operator !== 'typeof') {
+    call = unwrap(child(call, 'argument'));
+  }
+  if (call?.type !== 'CallExpression') return undefined;
+  const wrapper = unwrap(child(call, 'callee'));
+  if (!isPlainFunction(wrapper) || child(wrapper, 'body')?.type !== 'BlockStatement') return undefined;
+  const args = children(call, 'arguments');
+  const factories = new Map<string, AstNode>();
+  children(wrapper, 'params').forEach((param, i) => {
+    const arg = unwrap(args[i]);
+    const factory = arg?.type === 'Identifier' ? topLevelFunction(arg.name as string) : arg;
+    if (param.type === 'Identifier' && isPlainFunction(factory)) factories.set(param.name as string, factory);
+  });
+  return factories.size > 0 ? { wrapper, call, factories } : undefined;
+}
+
+const NAMED: ReadonlySet<string> = new Set([
+  'FunctionDeclaration',
+  'FunctionExpression',
+  'ClassDeclaration',
+  'ClassExpression',
+]);
+
+/** How many times each name is declared anywhere in a function (parameters, `var`, functions, classes, catch). */
+function declarationCounts(fn: AstNode): Map<string, number> {
+  const counts = new Map<string, number>();
+  const count = (ids: readonly AstNode[]): void => {
+    for (const id of ids) counts.set(id.name as string, (counts.get(id.name as string) ?? 0) + 1);
+  };
+  const pending: AstNode[] = [fn];
+  while (pending.length > 0) {
+    const node = pending.pop() as AstNode;
+    if (FUNCTION_LITERALS.has(node.type) || node.type === 'FunctionDeclaration') {
+      for (const param of children(node, 'params')) count(patternIdentifiers(param, []));
+    }
+    if (node.type === 'VariableDeclarator') count(patternIdentifiers(child(node, 'id'), []));
+    else if (node.type === 'CatchClause') count(patternIdentifiers(child(node, 'param'), []));
+    else if (NAMED.has(node.type)) {
+      // A function's or class's own name (`function read() {}`, `class Api {}`).
+      const id = child(node, 'id');
+      if (id?.type === 'Identifier') count([id]);
+    }
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'parent') continue;
+      if (Array.isArray(value)) {
+        for (const item of value) if (isNode(item)) pending.push(item);
+      } else if (isNode(value)) pending.push(value);
+    }
+  }
+  return counts;
+}
+
+/**
+ * The scope of a wrapper or factory: which names it declares anywhere in it (a name it declares is
+ * never the module's), and what a name declared once at its top holds, so that what it exports can
+ * be handed on as nodes the module's readers understand: a function or class, `require('x')`, or a
+ * module-scope name; anything else of the function's own is no value they can follow.
+ */
+export class FunctionScope {
+  readonly fn: AstNode;
+  readonly #counts: Map<string, number>;
+  readonly #params = new Map<string, number>();
+  readonly #locals = new Map<string, AstNode>();
+
+  constructor(fn: AstNode) {
+    this.fn = fn;
+    this.#counts = declarationCounts(fn);
+    children(fn, 'params').forEach((param, i) => {
+      if (param.type === 'Identifier') this.#params.set(param.name as string, i);
+    });
+    const body = child(fn, 'body');
+    for (const statement of body?.type === 'BlockStatement' ? children(body, 'body') : []) {
+      const id = child(statement, 'id');
+      if (statement.type === 'FunctionDeclaration' || statement.type === 'ClassDeclaration') {
+        if (id?.type === 'Identifier') this.#locals.set(id.name as string, statement);
+      } else if (statement.type === 'VariableDeclaration') {
+        for (const declarator of children(statement, 'declarations')) {
+          const name = child(declarator, 'id');
+          const init = child(declarator, 'init');
+          if (name?.type === 'Identifier' && init !== undefined) this.#locals.set(name.name as string, init);
+        }
+      }
+    }
+  }
+
+  /** Whether the function declares `name` anywhere in it. */
+  declares(name: string): boolean {
+    return this.#counts.has(name);
+  }
+
+  /**
+   * The value `returned` (the body's first top-level `return`, or an arrow's expression) and what
+   * a name stands for when the function is called with `args`: a parameter given `require('x')` or
+   * a function literal, a local function, class or initialised variable declared once; `undefined`
+   * where it is the function's own and none of those.
+   */
+  resolve(node: AstNode | undefined, args: readonly AstNode[]): AstNode | undefined {
+    const seen = new Set<string>();
+    let n = unwrap(node);
+    while (n?.type === 'Identifier' && this.declares(n.name as string)) {
+      const name = n.name as string;
+      if (seen.has(name) || this.#counts.get(name) !== 1) return undefined;
+      seen.add(name);
+      const index = this.#params.get(name);
+      if (index !== undefined) {
+        const arg = unwrap(args[index]);
+        return arg !== undefined && (requiredModule(arg) !== undefined || isPlainFunction(arg)) ? arg : undefined;
+      }
+      const local = this.#locals.get(name);
+      if (local?.type === 'FunctionDeclaration' || local?.type === 'ClassDeclaration') return local;
+      n = unwrap(local);
+    }
+    if (n === undefined) return undefined;
+    // `b.read` where `b` is the function's own: no module-scope name the readers could look up.
+    let root = n;
+    while (root.type === 'MemberExpression') root = unwrap(child(root, 'object')) ?? root;
+    if (root !== n && root.type === 'Identifier' && this.declares(root.name as string)) return undefined;
+    if (requiredModule(n) !== undefined && this.declares('require')) return undefined;
+    return n;
+  }
+
+  /** What the function returns: its body's first top-level `return` value, or an arrow's expression. */
+  returned(): AstNode | undefined {
+    const body = child(this.fn, 'body');
+    if (body?.type !== 'BlockStatement') return body;
+    const statement = children(body, 'body').find((s) => s.type === 'ReturnStatement');
+    return statement && child(statement, 'argument');
+  }
+
+  /**
+   * An export the function's body writes (or returns, `name` undefined), as exports the module's
+   * readers follow: an object is read as its properties (a spread of `require('x')` as every name
+   * of `x`), each value resolved ({@link resolve}); what cannot be resolved is `opaque` (the call
+   * of the factory: a value no reader takes for a function or a module).
+   */
+  entries(entry: CommonJsExport, args: readonly AstNode[], opaque: AstNode): CommonJsExport[] {
+    if (entry.reexportsAll) {
+      return requiredModule(entry.value) !== undefined && !this.declares('require') ? [entry] : [];
+    }
+    const value = this.resolve(entry.value, args);
+    if (value?.type !== 'ObjectExpression') return [{ name: entry.name, value: value ?? opaque }];
+    if (entry.name !== undefined) return [{ name: entry.name, value: opaque }];
+    const out: CommonJsExport[] = [];
+    for (const property of children(value, 'properties')) {
+      if (property.type === 'SpreadElement') {
+        const spread = unwrap(child(property, 'argument'));
+        if (spread !== undefined && requiredModule(spread) !== undefined && !this.declares('require')) {
+          out.push({ name: undefined, value: spread, reexportsAll: true, withDefault: true });
+        }
+        continue;
+      }
+      const name = property.type === 'Property' ? propertyKeyName(property) : undefined;
+      if (name === undefined || property.kind === 'set') continue;
+      const raw = child(property, 'value');
+      const given = property.kind === 'get' ? getterResult(raw) : raw;
+      const resolved = given && this.resolve(given, args);
+      out.push({ name, value: resolved === undefined || resolved.type === 'ObjectExpression' ? opaque : resolved });
+    }
+    return out;
+  }
+}
+
+/** What a getter returns when its body is one `return v` or an arrow's expression. */
+function getterResult(getter: AstNode | undefined): AstNode | undefined {
+  const fn = unwrap(getter);
+  if (!isPlainFunction(fn)) return undefined;
+  if (fn.type === 'ArrowFunctionExpression' && fn.expression === true) return child(fn, 'body');
+  const only = singleReturn(child(fn, 'body'));
+  return only && child(only, 'argument');
+}
