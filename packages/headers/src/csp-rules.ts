@@ -134,12 +134,21 @@ function hasKeyword(sources: readonly string[], keyword: string): boolean {
 }
 
 /**
+ * The known directive an unknown name is a near-miss of (`script_src`, `scirpt-src`, `SCRIPT-SRC`),
+ * if any. Only names of ASCII letters, digits, `-` and `_` can be one, so a name that differs by an
+ * invisible or non-ASCII character never is. The builder writes `ScriptSrc` as `-script-src` (a
+ * capital starts a word): the leading `-` is its.
+ */
+export function nearestDirective(name: string): string | undefined {
+  return closestKey(name.replace(/^-+/, ''), DIRECTIVE_NAMES);
+}
+
+/**
  * How to fix a directive name the builder does not know: the known directive it is a near-miss of
- * (never the name itself: anything else could be a pasted token), else what is wrong with it. The
- * builder writes `ScriptSrc` as `-script-src` (a capital starts a word): the leading `-` is its.
+ * (never the name itself: anything else could be a pasted token), else what is wrong with it.
  */
 export function unknownDirectiveFix(name: string): string {
-  const match = closestKey(name.replace(/^-+/, ''), DIRECTIVE_NAMES);
+  const match = nearestDirective(name);
   if (match !== undefined) return `did you mean ${match}?`;
   return /[^a-z0-9-]/.test(name)
     ? 'its name has characters outside a-z, 0-9 and - (a non-breaking or other non-ASCII space, say): retype it'
@@ -162,9 +171,10 @@ export function validate(
   const seen = new Set<string>();
   const byName = new Map<string, readonly string[]>();
   entries.forEach(([name, sources], index) => {
-    if (typeof name !== 'string' || /[^a-z0-9-]/.test(name)) {
-      // directive-name = 1*( ALPHA / DIGIT / "-" ): browsers ignore anything else, such as a name
-      // behind a non-breaking space, and the policy falls back to its other directives.
+    // directive-name = 1*( ALPHA / DIGIT / "-" ): browsers ignore anything else, such as a name
+    // behind a non-breaking space, and the policy falls back to its other directives. A near-miss
+    // (`script_src`, `SCRIPT_SRC`) is answered below with the directive it was meant to be.
+    if (typeof name !== 'string' || (/[^a-z0-9-]/.test(name) && nearestDirective(name) === undefined)) {
       problems.push(
         `directive #${index + 1} has a name with characters outside a-z, 0-9 and - (a non-breaking or other non-ASCII space, say); browsers ignore it: retype the name`,
       );
@@ -173,7 +183,6 @@ export function validate(
     if (!KNOWN_DIRECTIVES.has(name)) {
       // Only a near-miss gets a suggestion, which names the known directive and never this entry:
       // anything else could be a pasted token, so it is named by position alone.
-      // The builder writes `ScriptSrc` as `-script-src` (a capital starts a word): the leading `-` is its.
       problems.push(`directive #${index + 1} is not a CSP directive this builder knows; ${unknownDirectiveFix(name)}`);
       return;
     }

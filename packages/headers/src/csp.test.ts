@@ -82,6 +82,40 @@ describe('csp', () => {
     for (const part of ['ghp', '16c7e42f', 'sk-live', '51hx']) expect(problems.join('\n')).not.toContain(part);
   });
 
+  it('suggests the directive for an underscore, upper-case or mixed-case spelling, as presets do', () => {
+    const secret = 'https://cdn.example/t0k3n-9f2b';
+    const problems = problemsOf(() =>
+      csp({
+        'default-src': ["'none'"],
+        script_src: [secret],
+        SCRIPT_SRC: ["'self'"],
+        img_Src: ["'self'"],
+        frame_ancestors: ["'none'"],
+      }),
+    );
+    expect(problems).toEqual([
+      'directive #2 is not a CSP directive this builder knows; did you mean script-src?',
+      'directive #3 is not a CSP directive this builder knows; did you mean script-src?',
+      'directive #4 is not a CSP directive this builder knows; did you mean img-src?',
+      'directive #5 is not a CSP directive this builder knows; did you mean frame-ancestors?',
+    ]);
+    expect(problems.join('\n')).not.toMatch(/t0k3n|cdn\.example/);
+    // The same for a parsed header.
+    expect(problemsOf(() => ContentSecurityPolicy.parse(`default-src 'none'; script_src ${secret}`))).toEqual([
+      'directive #2 is not a CSP directive this builder knows; did you mean script-src?',
+    ]);
+  });
+
+  it('keeps the non-ASCII message for a name that differs by an invisible or non-ASCII character', () => {
+    const outside = /^directive #2 has a name with characters outside a-z, 0-9 and - .*: retype the name$/;
+    for (const name of ['script\u00a0src', '\u00a0script_src', 'script_src\u200b', 'scr\u0131pt_src', 'sk_live_51hx']) {
+      const problems = problemsOf(() => csp({ 'default-src': ["'none'"], [name]: ["'self'"] }));
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(outside);
+      expect(problems[0]).not.toMatch(/did you mean|sk_live|51hx/);
+    }
+  });
+
   it.each([
     ['an unquoted keyword', { 'default-src': ['none'] }, /without single quotes/],
     ['an unquoted nonce', { 'default-src': ["'self'"], 'script-src': ['nonce-abc'] }, /without single quotes/],

@@ -1,6 +1,6 @@
 import { closestKey } from './closest-key.ts';
 import { type CspDirectives, kebab, sameDirectiveTwice } from './csp.ts';
-import { DIRECTIVE_NAMES, KNOWN_DIRECTIVES, unknownDirectiveFix } from './csp-rules.ts';
+import { DIRECTIVE_NAMES, KNOWN_DIRECTIVES, nearestDirective, unknownDirectiveFix } from './csp-rules.ts';
 import { HSTS_MIN_MAX_AGE } from './observatory-header-tests.ts';
 
 /** Referrer policies that leak no path or query cross-origin (the Observatory's "private" set). */
@@ -419,10 +419,7 @@ export function presetOptionProblems(options: PresetOptions): string[] {
     } else if (!KNOWN_DIRECTIVES.has(name)) {
       // Named by its place in `directives` (the built policy has the preset's own directives
       // first, so its position there would point nowhere the user wrote), or as the near-miss it is.
-      const label =
-        closestKey(name.replace(/^-+/, ''), DIRECTIVE_NAMES) === undefined
-          ? `directives entry #${i + 1}`
-          : `directives: ${raw}`;
+      const label = nearestDirective(name) === undefined ? `directives entry #${i + 1}` : `directives: ${raw}`;
       problems.push(`${label} is not a CSP directive this builder knows; ${unknownDirectiveFix(name)}`);
     } else if (name === 'frame-ancestors') {
       problems.push(
