@@ -13,12 +13,12 @@ import { filterAttributes, type Reporter } from './attributes.ts';
 import { balanceBidiControls } from './bidi-controls.ts';
 import { FORBIDDEN_ELEMENTS } from './hard-rules.ts';
 import type { Policy } from './policy.ts';
-import { forEachElement, type Serialized, serializeChildren, serializeWithin } from './serialize.ts';
-import { type RewrittenAttribute, rewrittenAttributeKey } from './url-policy.ts';
+import { type AttributeList, RewriteTally } from './rewrite-growth.ts';
+import { type Serialized, serializeChildren, serializeWithin } from './serialize.ts';
+import type { RewrittenAttribute } from './url-policy.ts';
 
 type ParentNode = DefaultTreeAdapterTypes.ParentNode;
 type Fragment = DefaultTreeAdapterTypes.DocumentFragment;
-type AttributeList = DefaultTreeAdapterTypes.Element['attrs'];
 
 // parse5 parses a context-less fragment as the content of a <template>, where stray table parts
 // (<td>, <tr>) survive; under a <div>, as in a browser's innerHTML, they do not.
@@ -410,80 +410,6 @@ function stabilize(
   return { ok: false, reason: 're-parse changed the tree (mutation)' };
 }
 
-/** The attribute lists of the elements of `tree`, each once (clones share their start tag's). */
-function attributeLists(tree: Fragment): Set<AttributeList> {
-  const lists = new Set<AttributeList>();
-  forEachElement(tree, (element) => lists.add(element.attrs));
-  return lists;
-}
-
-/**
- * What `rewriteUrl` added to the URLs of the attribute `lists` of a tree, given what it added to each
- * attribute sanitize-html kept (`rewritten`), and those of its attributes that count, each with how
- * many times (`surviving`: passed back as `rewritten`, the same for a later tree of the output, so no
- * URL counts there more often than here). The parser drops some of what sanitize-html keeps (a `<col>`
- * or `<td>` outside a table, with its style), normalizing drops more (an rp with text, with its links)
- * and a cut drops the rest of the output: what the hook added to those is not written, and counted it
- * would pay for clones. Every element of the first parse was created for one start tag of
- * sanitize-html's output, and its clones share that tag's attribute list, so each list counts once,
- * not per clone; and an attribute counts at most as many times as `rewritten` says (sanitize-html
- * wrote it).
- */
-function survivingRewriteGrowth(
-  lists: ReadonlySet<AttributeList>,
-  rewritten: ReadonlyMap<string, RewrittenAttribute>,
-): { parsed: number; written: number; surviving: Map<string, RewrittenAttribute> } {
-  const found = new Map<string, number>();
-  for (const attrs of lists) {
-    for (const a of attrs) {
-      const key = rewrittenAttributeKey(a.name, a.value);
-      if (rewritten.has(key)) found.set(key, (found.get(key) ?? 0) + 1);
-    }
-  }
-  let parsed = 0;
-  let written = 0;
-  const surviving = new Map<string, RewrittenAttribute>();
-  for (const [key, starts] of found) {
-    const record = rewritten.get(key) as RewrittenAttribute;
-    const count = Math.min(starts, record.count);
-    parsed += count * record.parsed;
-    written += count * record.written;
-    surviving.set(key, { ...record, count });
-  }
-  return { parsed, written, surviving };
-}
-
-/**
- * Whether re-parsing dropped a URL counted in `written`: `stable`, the stable form of the output
- * (or of a cut of the first parse's tree) before any later cut, has fewer start tags with it than
- * `written` counts. Written out, every element of the tree `written` was counted in is a start tag of
- * its own, and a parse builds an element for each, so a round that drops none builds no fewer: fewer
- * means a round dropped one (a start tag the parser ignores there). An rp a round forms with text and
- * drops is reported instead, as clones of another start tag with the URL can hide it from this count.
- */
-export function dropsRewritten(stable: Fragment, written: ReadonlyMap<string, RewrittenAttribute>): boolean {
-  const found = survivingRewriteGrowth(attributeLists(stable), written).surviving;
-  for (const [key, record] of written) if ((found.get(key)?.count ?? 0) < record.count) return true;
-  return false;
-}
-
-/**
- * W: what `rewriteUrl` added, as written, to the URLs the output `tree` writes, each at most as often
- * as `written` counts it. Once re-parsing dropped one of them (`dropped`), the start tags with a URL
- * that the output writes can no longer be told from clones of one: each URL the output writes counts
- * once, the least it can have been written (every element with it comes from a start tag with it).
- */
-export function keptRewriteGrowth(
-  tree: Fragment,
-  written: ReadonlyMap<string, RewrittenAttribute>,
-  dropped: boolean,
-): number {
-  const counted = dropped
-    ? new Map([...written].map(([key, record]) => [key, { ...record, count: 1 }] as const))
-    : written;
-  return survivingRewriteGrowth(attributeLists(tree), counted).written;
-}
-
 /**
  * Verifies sanitize-html's output and returns the canonical, possibly truncated, HTML. `report`
  * hears what this pass removes itself (rp with hidden text). The amplification allowances are
@@ -509,45 +435,36 @@ export function verifyOutput(
   const { tree } = parsed;
   const violation = normalize(tree, policy, report, 'close');
   if (violation !== undefined) return { verified: { ok: false, reason: violation }, basis };
-  let surviving: ReadonlyMap<string, RewrittenAttribute> | undefined;
+  let tally: RewriteTally | undefined;
   if (rewritten !== undefined && rewritten.size > 0) {
-    const growth = survivingRewriteGrowth(attributeLists(tree), rewritten);
-    surviving = growth.surviving;
+    tally = new RewriteTally(tree, rewritten);
     basis = {
       ...basis,
-      parsedRewriteGrowth: Math.min(basis.parsedRewriteGrowth, growth.parsed),
-      writtenRewriteGrowth: Math.min(basis.writtenRewriteGrowth, growth.written),
+      parsedRewriteGrowth: Math.min(basis.parsedRewriteGrowth, tally.parsed),
+      writtenRewriteGrowth: Math.min(basis.writtenRewriteGrowth, tally.written),
     };
     budget = budgetFor(basis);
     if (parsed.attributeChars > budget.attributeChars) {
       return { verified: { ok: false, reason: ATTRIBUTE_AMPLIFICATION_FAILURE }, basis };
     }
   }
-  // A cut of the first parse's tree writes only some of its start tags: the URLs of the others (all
-  // past maxOutputChars) count for nothing. Parsed again, the cut writes each clone of a start tag as
-  // a start tag of its own, yet it counts once: a link left open before 4,000 paragraphs, cut off
-  // before 4,000 more links, had its 4,001 copies counted, paid for by the links cut off.
-  let written = surviving;
-  const onCut = (lists: ReadonlySet<AttributeList>): void => {
-    if (surviving !== undefined) written = survivingRewriteGrowth(lists, surviving).surviving;
-  };
-  // That cap holds while no re-parse drops a start tag with a URL: one dropped would pay for clones
-  // of another with it. No input was found that does (7.3 M fuzzed), so it is checked, not assumed:
-  // an rp a re-parse drops (every report from here on) or a URL fewer times in the stable form.
-  let dropped = false;
-  const onStable = (stable: Fragment): void => {
-    if (written !== undefined && dropsRewritten(stable, written)) dropped = true;
-  };
   const reportReparse: Reporter = (removal) => {
-    dropped = true;
+    tally?.reparseDropped();
     report?.(removal);
   };
-  const verified = verifyTree(candidate, tree, policy, reportReparse, budget, onCut, onStable);
-  if (!verified.ok || written === undefined || verified.tree === tree) return { verified, basis };
-  // A cut, or a re-parse, can drop URLs of the first parse's tree (the cut: all of them past
-  // maxOutputChars), which then paid for the output limit all the same: the output kept is bounded by
-  // what the hook added to the URLs it writes. Later rounds of a cut only shrink it.
-  const kept = keptRewriteGrowth(verified.tree, written, dropped);
+  const verified = verifyTree(
+    candidate,
+    tree,
+    policy,
+    reportReparse,
+    budget,
+    (lists) => tally?.cutTo(lists),
+    (stable) => tally?.checkStable(stable),
+  );
+  if (!verified.ok || tally === undefined || verified.tree === tree) return { verified, basis };
+  // The output kept, cut or re-parsed into another tree, is bounded by what the hook added to the URLs
+  // it writes (W), not by all those of the first parse's tree. Later rounds of a cut only shrink it.
+  const kept = tally.keptBy(verified.tree);
   const limit = budgetFor({ ...basis, writtenRewriteGrowth: Math.min(basis.writtenRewriteGrowth, kept) });
   if (verified.html.length > limit.outputChars)
     return { verified: { ok: false, reason: AMPLIFICATION_FAILURE }, basis };
