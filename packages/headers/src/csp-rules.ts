@@ -137,10 +137,21 @@ function hasKeyword(sources: readonly string[], keyword: string): boolean {
  * The known directive an unknown name is a near-miss of (`script_src`, `scirpt-src`, `SCRIPT-SRC`),
  * if any. Only names of ASCII letters, digits, `-` and `_` can be one, so a name that differs by an
  * invisible or non-ASCII character never is. The builder writes `ScriptSrc` as `-script-src` (a
- * capital starts a word): the leading `-` is its.
+ * capital starts a word): a leading `-` (or `_`, `_script_src`) is no part of the name meant.
  */
 export function nearestDirective(name: string): string | undefined {
-  return closestKey(name.replace(/^-+/, ''), DIRECTIVE_NAMES);
+  return closestKey(name.replace(/^[-_]+/, ''), DIRECTIVE_NAMES);
+}
+
+/**
+ * What is wrong with the characters of a directive name outside a-z, 0-9 and `-` that is no
+ * near-miss of a known one: `_` or capitals only (ASCII), or characters a browser does not take
+ * for what they look like (a non-breaking space, a dotless `ı`).
+ */
+function nameCharacters(name: unknown): string {
+  return typeof name === 'string' && /^[A-Za-z0-9_-]+$/.test(name)
+    ? '_ or capital letters, which no directive name has (lower case, words joined by -, as in script-src)'
+    : 'characters outside a-z, 0-9 and - (a non-breaking or other non-ASCII space, say)';
 }
 
 /**
@@ -150,9 +161,7 @@ export function nearestDirective(name: string): string | undefined {
 export function unknownDirectiveFix(name: string): string {
   const match = nearestDirective(name);
   if (match !== undefined) return `did you mean ${match}?`;
-  return /[^a-z0-9-]/.test(name)
-    ? 'its name has characters outside a-z, 0-9 and - (a non-breaking or other non-ASCII space, say): retype it'
-    : 'check its spelling';
+  return /[^a-z0-9-]/.test(name) ? `its name has ${nameCharacters(name)}: retype it` : 'check its spelling';
 }
 
 /** Every problem of a policy, as messages that name directives and positions, never sources. */
@@ -176,7 +185,7 @@ export function validate(
     // (`script_src`, `SCRIPT_SRC`) is answered below with the directive it was meant to be.
     if (typeof name !== 'string' || (/[^a-z0-9-]/.test(name) && nearestDirective(name) === undefined)) {
       problems.push(
-        `directive #${index + 1} has a name with characters outside a-z, 0-9 and - (a non-breaking or other non-ASCII space, say); browsers ignore it: retype the name`,
+        `directive #${index + 1} has a name with ${nameCharacters(name)}; browsers ignore it: retype the name`,
       );
       return;
     }

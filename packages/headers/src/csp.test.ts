@@ -108,12 +108,27 @@ describe('csp', () => {
 
   it('keeps the non-ASCII message for a name that differs by an invisible or non-ASCII character', () => {
     const outside = /^directive #2 has a name with characters outside a-z, 0-9 and - .*: retype the name$/;
-    for (const name of ['script\u00a0src', '\u00a0script_src', 'script_src\u200b', 'scr\u0131pt_src', 'sk_live_51hx']) {
+    for (const name of ['script\u00a0src', '\u00a0script_src', 'script_src\u200b', 'scr\u0131pt_src']) {
       const problems = problemsOf(() => csp({ 'default-src': ["'none'"], [name]: ["'self'"] }));
       expect(problems).toHaveLength(1);
       expect(problems[0]).toMatch(outside);
       expect(problems[0]).not.toMatch(/did you mean|sk_live|51hx/);
     }
+  });
+
+  it('says a name of ASCII letters, digits, _ and - that is no near-miss has _ or capitals, without echoing it', () => {
+    const ascii =
+      /^directive #2 has a name with _ or capital letters, which no directive name has .*: retype the name$/;
+    for (const name of ['sk_live_51hx', 'script_src_el', 'SRC_IMG']) {
+      const problems = problemsOf(() => csp({ 'default-src': ["'none'"], [name]: ["'self'"] }));
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(ascii);
+      expect(problems[0]).not.toMatch(/did you mean|sk_live|51hx|script_src|SRC_IMG/);
+    }
+    // A leading _ is no part of the name meant, as the leading - the builder writes for a capital.
+    expect(problemsOf(() => csp({ 'default-src': ["'none'"], _script_src: ["'self'"] }))).toEqual([
+      'directive #2 is not a CSP directive this builder knows; did you mean script-src?',
+    ]);
   });
 
   it.each([

@@ -1,6 +1,6 @@
 import { closestKey } from './closest-key.ts';
 import { type CspDirectives, kebab, sameDirectiveTwice } from './csp.ts';
-import { DIRECTIVE_NAMES, KNOWN_DIRECTIVES, nearestDirective, unknownDirectiveFix } from './csp-rules.ts';
+import { KNOWN_DIRECTIVES, nearestDirective, unknownDirectiveFix } from './csp-rules.ts';
 import { HSTS_MIN_MAX_AGE } from './observatory-header-tests.ts';
 
 /** Referrer policies that leak no path or query cross-origin (the Observatory's "private" set). */
@@ -413,9 +413,15 @@ export function presetOptionProblems(options: PresetOptions): string[] {
     const name = kebab(raw);
     // Checked here, before anything spreads it: a string would become one source per character.
     if (!Array.isArray(sources)) {
-      // Named only as a directive or a near-miss of one: any other key could be a pasted token.
-      const entry = entryName('directives', name, i + 1, KNOWN_DIRECTIVES, DIRECTIVE_NAMES, ': ');
-      problems.push(`${entry.name} must be an array of sources${entry.suggestion}`);
+      // Named only as a directive or a near-miss of one (as you wrote it): any other key could be
+      // a pasted token.
+      const match = KNOWN_DIRECTIVES.has(name) ? undefined : nearestDirective(name);
+      const label = KNOWN_DIRECTIVES.has(name)
+        ? `directives: ${name}`
+        : match === undefined
+          ? `directives entry #${i + 1}`
+          : `directives: ${raw}`;
+      problems.push(`${label} must be an array of sources${match === undefined ? '' : `; did you mean ${match}?`}`);
     } else if (!KNOWN_DIRECTIVES.has(name)) {
       // Named by its place in `directives` (the built policy has the preset's own directives
       // first, so its position there would point nowhere the user wrote), or as the near-miss it is.

@@ -664,7 +664,7 @@ describe('preset option messages for permissionsPolicy and directives entries', 
   it('names a directives entry by position unless it is a CSP directive or a near-miss of one', () => {
     const problems = optionProblems(() =>
       apiPreset({
-        directives: { sk_live_51HxYzAbCdEf: 'x', [hex]: 'x', scriptSrc: 'x', imgsrc: 'x' },
+        directives: { sk_live_51HxYzAbCdEf: 'x', [hex]: 'x', scriptSrc: 'x', imgsrc: 'x', ImgSrc: 'x', Img_Src: 'x' },
       } as unknown as PresetOptions),
     );
     expect(problems.filter((p) => p.startsWith('directives'))).toEqual([
@@ -672,6 +672,8 @@ describe('preset option messages for permissionsPolicy and directives entries', 
       'directives entry #2 must be an array of sources',
       'directives: script-src must be an array of sources',
       'directives: imgsrc must be an array of sources; did you mean img-src?',
+      'directives: ImgSrc must be an array of sources; did you mean img-src?',
+      'directives: Img_Src must be an array of sources; did you mean img-src?',
     ]);
     echoesNothing(problems);
     // The nearest known name is suggested, not the first within reach.
