@@ -18,27 +18,73 @@ function ceilLog2(n: number): number {
 }
 
 /**
- * The resend calls that batches Vault failed as a whole for one item's error (older Vault, before
- * vault#13111) may make in all: 4⌈log₂ n⌉ for `n` items, enough to isolate any two bad items among
- * them (one takes 2⌈log₂ n⌉). Each batch has one of its own (so it makes at most 1 + 4⌈log₂ n⌉
- * calls), and the batches of one bulk operation share one more, for all the operation's items: a
- * `rewrap`, or the bulk unwraps of one event-loop turn (a `decryptMany`), of B batches and N items,
- * makes at most B + 4⌈log₂ N⌉ calls however many of its items are bad, not B·(1 + 4⌈log₂ n⌉).
+ * What `send` answers for a call Vault failed as a whole for an item's error when whether its
+ * halves are resent waits on the operation's budget (see {@link SplitBudget.request}): the call's
+ * error, which its items get if they are not.
+ */
+export interface DeferredSplit {
+  readonly granted: Promise<boolean>;
+  readonly error: TransitError;
+}
+
+/** One batch call's answer: per item, or `'split'` (its halves are resent), or a {@link DeferredSplit}. */
+export type SendAnswer<Result> = BatchAnswer<Result> | 'split' | DeferredSplit;
+
+/**
+ * The resend budget of one bulk operation (a `rewrap`, or the bulk unwraps of one event-loop turn:
+ * a `decryptMany`) whose batches an older Vault (before vault#13111) fails as a whole for one
+ * item's error. It starts at 4⌈log₂ N⌉ calls for the operation's N items; each split takes the two
+ * calls of its halves, and each resend Vault answers per item (progress: its items are told apart)
+ * earns two back: its own call and one more. So an all-bad operation, none of whose resends Vault
+ * ever answers per item, makes at most B + 4⌈log₂ N⌉ calls over its B batches, and in general at
+ * most B + 4⌈log₂ N⌉ + 2·(resends answered per item); while one bad item per batch costs it nothing
+ * net (of the two halves of each of its splits, one is answered per item).
+ *
+ * A split the balance cannot pay for now waits while a resend of the operation is in flight (its
+ * answer may earn the two calls), and is refused only when none is: so whether a split is refused
+ * does not depend on the order in which the batches' calls settle. With nothing in flight, the
+ * balance is 4⌈log₂ N⌉ less two for each split both of whose halves Vault failed whole (a split
+ * between two bad items): no split is refused unless the bad items beyond the first of their
+ * batch number at least 2⌈log₂ N⌉.
  */
 export class SplitBudget {
-  #callsLeft: number;
+  #balance: number;
+  /** Resends granted and not settled yet: each may still earn. */
+  #inFlight = 0;
+  readonly #waiters: ((granted: boolean) => void)[] = [];
 
   constructor(items: number) {
-    this.#callsLeft = 4 * ceilLog2(items);
+    this.#balance = 4 * ceilLog2(items);
   }
 
-  /** Whether the two calls of one more split are left. */
-  get canSplit(): boolean {
-    return this.#callsLeft >= 2;
+  /**
+   * The two calls of one more split: `true` (taken), `false` (refused: the balance is short and no
+   * resend is in flight), or the answer once a resend in flight settles. `resend`: the call asking
+   * is a resend of this operation, still in flight until its {@link settle} (which follows).
+   */
+  request(resend: boolean): boolean | Promise<boolean> {
+    if (this.#take()) return true;
+    if (this.#inFlight - (resend ? 1 : 0) <= 0) return false;
+    return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
-  take(): void {
-    this.#callsLeft -= 2;
+  /** A granted resend settled: answered per item (it earns its two calls) or not. */
+  settle(answeredPerItem: boolean): void {
+    this.#inFlight -= 1;
+    if (answeredPerItem) this.#balance += 2;
+    // First come first served; once nothing is in flight, nothing more can be earned.
+    while (this.#waiters.length > 0) {
+      const granted = this.#take();
+      if (!granted && this.#inFlight > 0) break;
+      this.#waiters.shift()?.(granted);
+    }
+  }
+
+  #take(): boolean {
+    if (this.#balance < 2) return false;
+    this.#balance -= 2;
+    this.#inFlight += 2;
+    return true;
   }
 }
 
@@ -54,8 +100,10 @@ export class BatchSplit<Item, Result> {
   readonly #queue: QueueOptions;
   /** Urgent batches: `performance.now()` by which a half must have its slot (see {@link halves}). */
   readonly #sendBy: number | undefined;
-  readonly #budgets: readonly SplitBudget[];
-  readonly #send: (items: readonly Item[]) => Promise<BatchAnswer<Result> | 'split'>;
+  /** The batch's own resend calls left: 4⌈log₂ n⌉ for its n items (1 + 4⌈log₂ n⌉ calls in all). */
+  #ownCallsLeft: number;
+  readonly #operationBudget: SplitBudget | undefined;
+  readonly #send: (items: readonly Item[]) => Promise<SendAnswer<Result>>;
   readonly #classify: (error: unknown) => TransitError;
   /** A failure of a call, not of an item: the answer of every half not sent yet. */
   #failure: TransitError | undefined;
@@ -70,8 +118,8 @@ export class BatchSplit<Item, Result> {
     readonly items: number;
     /** The budget of the bulk operation the batch belongs to, shared by its batches. */
     readonly operationBudget: SplitBudget | undefined;
-    /** One resend of `items` (a half) as a batch call; `'split'` when it is to be halved again. */
-    readonly send: (items: readonly Item[]) => Promise<BatchAnswer<Result> | 'split'>;
+    /** One resend of `items` (a half) as a batch call; `'split'` (or deferred) when it is to be halved again. */
+    readonly send: (items: readonly Item[]) => Promise<SendAnswer<Result>>;
     readonly classify: (error: unknown) => TransitError;
   }) {
     this.#operation = options.operation;
@@ -79,22 +127,37 @@ export class BatchSplit<Item, Result> {
     this.#slots = options.slots;
     this.#queue = options.queue;
     this.#sendBy = options.sendBy;
-    const own = new SplitBudget(options.items);
-    this.#budgets = options.operationBudget ? [own, options.operationBudget] : [own];
+    this.#ownCallsLeft = 4 * ceilLog2(options.items);
+    this.#operationBudget = options.operationBudget;
     this.#send = options.send;
     this.#classify = options.classify;
   }
 
   /**
    * Asked once when a call of `items` fails for good with `error`: whether its items are resent in
-   * halves (Vault failed the call for an item's error, it has more than one item, and every budget
-   * has the two calls left, which this takes). Past the budgets, the call keeps its error, which
-   * its items get.
+   * halves (Vault failed the call for an item's error, it has more than one item, the batch has
+   * the two calls left and the operation's budget grants them, at once or, when it waits on a
+   * resend in flight, later). `resend`: the call is one of a half. Refused, the call keeps its
+   * error, which its items get.
    */
-  decide(items: number, error: TransitError): boolean {
-    if (items <= 1 || !isItemFailure(error) || !this.#budgets.every((budget) => budget.canSplit)) return false;
-    for (const budget of this.#budgets) budget.take();
-    return true;
+  decide(items: number, error: TransitError, resend: boolean): boolean | Promise<boolean> {
+    if (items <= 1 || !isItemFailure(error) || this.#ownCallsLeft < 2) return false;
+    this.#ownCallsLeft -= 2;
+    const granted = this.#operationBudget?.request(resend) ?? true;
+    if (granted === true) return true;
+    const refused = (): false => {
+      this.#ownCallsLeft += 2;
+      return false;
+    };
+    return granted === false ? refused() : granted.then((yes) => yes || refused());
+  }
+
+  /** The answer of the batch's first call: its halves' if it is split; its error thrown if a deferred split is refused. */
+  async answer(items: readonly Item[], answer: SendAnswer<Result>): Promise<BatchAnswer<Result>> {
+    if (answer === 'split') return this.halves(items);
+    if (Array.isArray(answer)) return answer;
+    if (await answer.granted) return this.halves(items);
+    throw answer.error;
   }
 
   /** Both halves of `items` (the first one the larger), each in its own slot; their answers in order. */
@@ -109,7 +172,8 @@ export class BatchSplit<Item, Result> {
    * whole too. An item's own failure is its answer. Any other failure (Vault unavailable after
    * retries, closed, forbidden, ...) is also the answer of every half not sent yet, which is then
    * not sent. A half of an urgent batch that gets no slot by `sendBy` is not sent either: its items
-   * fail with the retryable unavailable error.
+   * fail with the retryable unavailable error. Settled, the half tells the operation's budget
+   * whether Vault answered it per item.
    */
   async #half(items: readonly Item[]): Promise<BatchAnswer<Result>> {
     // Recorded before the slot is freed: the next half, handed that slot, must see it.
@@ -118,19 +182,30 @@ export class BatchSplit<Item, Result> {
       if (!isItemFailure(mapped)) this.#failure ??= mapped;
       return items.map(() => mapped);
     };
-    let answer: BatchAnswer<Result> | 'split';
+    let answer: SendAnswer<Result>;
+    let answeredPerItem = false;
     try {
       const timeoutError = () => this.#timeout();
       const waitMs = this.#sendBy === undefined ? undefined : this.#sendBy - performance.now();
       if (waitMs !== undefined && waitMs <= 0) throw timeoutError();
       answer = await this.#slots.run(
-        () => (this.#failure ? Promise.reject(this.#failure) : this.#send(items)).catch(fail),
+        () =>
+          (this.#failure
+            ? Promise.reject(this.#failure)
+            : this.#send(items).then((sent) => {
+                answeredPerItem = Array.isArray(sent);
+                return sent;
+              })
+          ).catch(fail),
         waitMs === undefined ? this.#queue : { ...this.#queue, maxWaitMs: waitMs, timeoutError },
       );
     } catch (error) {
+      this.#operationBudget?.settle(false);
       return fail(error);
     }
-    return answer === 'split' ? this.halves(items) : answer;
+    this.#operationBudget?.settle(answeredPerItem);
+    if (answer === 'split' || Array.isArray(answer)) return this.answer(items, answer);
+    return (await answer.granted) ? this.halves(items) : items.map(() => answer.error);
   }
 
   /** Why a half of a split urgent batch was not sent: it could not have settled within two budgets. */

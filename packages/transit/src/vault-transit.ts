@@ -1,4 +1,4 @@
-import { type BatchAnswer, BatchSplit, type SplitBudget } from './batch-split.ts';
+import { type BatchAnswer, BatchSplit, type DeferredSplit, type SendAnswer, type SplitBudget } from './batch-split.ts';
 import { ConcurrencyLimit } from './concurrency-limit.ts';
 import { fromVaultCiphertext, vaultCiphertext } from './envelope.ts';
 import { closedError, TransitError, type TransitErrorCode } from './errors.ts';
@@ -211,8 +211,9 @@ export class VaultTransit {
 
   /**
    * `run` with retries. Batch calls pass `batch`: `resend` marks the calls of a split batch's
-   * halves in metrics, and `split(error)`, asked once when a call fails for good, says whether its
-   * items are resent in halves instead of failing with `error` (its metric then has `split: true`).
+   * halves in metrics, and `split(error)`, asked once when a call fails for good, says (at once or,
+   * waiting on the operation's split budget, later) whether its items are resent in halves instead
+   * of failing with `error` (its metric, sent once that is known, then has `split: true`).
    */
   async #call<T>(
     op: string,
@@ -220,7 +221,7 @@ export class VaultTransit {
     items: number,
     run: (requestOptions: Record<string, unknown>) => Promise<T>,
     recover?: (error: unknown) => T | undefined,
-    batch?: { readonly resend: boolean; readonly split: (error: TransitError) => boolean },
+    batch?: { readonly resend: boolean; readonly split: (error: TransitError) => boolean | Promise<boolean> },
   ): Promise<T> {
     const resend = batch?.resend ? ({ resend: true } as const) : {};
     const succeeded = (started: number): void =>
@@ -263,18 +264,22 @@ export class VaultTransit {
         }
         const mapped = classify(error, op, key);
         const final = !mapped.retryable || attempt >= this.#attempts;
-        const split = final && batch?.split(mapped) === true;
-        this.#metrics?.({
-          type: 'vault-call',
-          op,
-          key,
-          items,
-          ok: false,
-          code: mapped.code,
-          durationMs: performance.now() - started,
-          ...resend,
-          ...(split ? ({ split: true } as const) : {}),
-        });
+        const durationMs = performance.now() - started;
+        const failed = (split: boolean): void =>
+          this.#metrics?.({
+            type: 'vault-call',
+            op,
+            key,
+            items,
+            ok: false,
+            code: mapped.code,
+            durationMs,
+            ...resend,
+            ...(split ? ({ split: true } as const) : {}),
+          });
+        const split = final ? batch?.split(mapped) : false;
+        if (split instanceof Promise) void split.then(failed);
+        else failed(split === true);
         if (final) throw mapped;
         await sleep(Math.random() * this.#backoffCapMs(attempt));
       }
@@ -343,13 +348,15 @@ export class VaultTransit {
       return { items, split, answer: await this.#send(operation, mount, key, items, split, false) };
     }, queue);
     if (sent === undefined) return [];
-    return sent.answer === 'split' ? sent.split.halves(sent.items) : sent.answer;
+    return sent.split.answer(sent.items, sent.answer);
   }
 
   /**
    * One batch call: per item, Vault's result or its error. When Vault fails the whole call for an
    * item's error (integrity, key version) and `split` decides to halve it (more than one item, and
-   * its budgets have two calls left), `'split'`: its halves are to be resent. Throws when Vault failed the whole call otherwise.
+   * its budgets grant two calls), `'split'`: its halves are to be resent; when that decision waits
+   * on the operation's budget, a {@link DeferredSplit}. Throws when Vault failed the whole call
+   * otherwise (or `split` refused at once).
    */
   async #send(
     operation: 'decrypt' | 'rewrap',
@@ -358,10 +365,10 @@ export class VaultTransit {
     items: readonly BatchItem[],
     split: BatchSplit<BatchItem, BatchResult>,
     resend: boolean,
-  ): Promise<BatchAnswer<BatchResult> | 'split'> {
-    let halve = false;
-    const decide = (error: TransitError): boolean => {
-      halve = split.decide(items.length, error);
+  ): Promise<SendAnswer<BatchResult>> {
+    let halve: boolean | Promise<boolean> = false;
+    const decide = (error: TransitError): boolean | Promise<boolean> => {
+      halve = split.decide(items.length, error, resend);
       return halve;
     };
     const answer = await this.#call(
@@ -401,11 +408,12 @@ export class VaultTransit {
         return { status, results };
       },
       { resend, split: decide },
-    ).catch((error: unknown) => {
-      if (halve) return 'split' as const;
+    ).catch((error: unknown): 'split' | DeferredSplit => {
+      if (halve === true) return 'split';
+      if (halve instanceof Promise) return { granted: halve, error: error as TransitError };
       throw error;
     });
-    if (answer === 'split') return answer;
+    if (answer === 'split' || !('results' in answer)) return answer;
     const results = answer.results;
     if (!Array.isArray(results) || results.length !== items.length) {
       throw new TransitError(

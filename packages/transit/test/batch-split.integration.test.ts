@@ -290,6 +290,77 @@ describe('one split budget per decryptMany / rewrap', () => {
     }
   });
 
+  it('decrypts every good item of a decryptMany with one bad item in each of its batches: each split of a lone bad item earns its calls back', async () => {
+    // 40 records, 8 a batch, one bad item in each of the 5 batches: each is isolated in
+    // 2·⌈log2 8⌉ = 6 resends, 30 in all, more than the 4·⌈log2 40⌉ = 24 the operation starts
+    // with. Of the two halves of each split, one is answered per item and earns its two calls back.
+    const proxy = await startRewritingProxy(wholeBatchFailure);
+    try {
+      const key = await fx.newKey({ derived: true });
+      const envelopes = await manyRecords(key, 40, [], bound);
+      const bad = new Set([3, 8, 21, 30, 39]);
+      const metrics: TransitMetric[] = [];
+      const transit = proxy.transit(key, { ...bound, batchSize: 8, onMetric: (metric) => metrics.push(metric) });
+      const results = await transit.decryptMany(
+        envelopes.map((envelope, i) => ({ envelope, context: bad.has(i) ? wrong : ctx })),
+      );
+      expect(results.map(outcome)).toEqual(
+        envelopes.map((_, i) => (bad.has(i) ? 'ERR_TRANSIT_INTEGRITY' : `record ${i}`)),
+      );
+      expect(vaultCalls(metrics, 'decrypt')).toHaveLength(5 + 5 * 6);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('rewraps every good item of a rewrap with one bad item in each of its batches', async () => {
+    const proxy = await startRewritingProxy(wholeBatchFailure);
+    try {
+      const key = await fx.newKey({ derived: true });
+      const envelopes = await manyRecords(key, 40, [], bound);
+      await fx.client.write(`transit/keys/${key}/rotate`, {});
+      const bad = new Set([0, 15, 20, 27, 36]);
+      const metrics: TransitMetric[] = [];
+      const transit = proxy.transit(key, { ...bound, batchSize: 8, onMetric: (metric) => metrics.push(metric) });
+      const results = await transit.rewrap(
+        envelopes.map((envelope, i) => ({ envelope, context: bad.has(i) ? wrong : ctx })),
+      );
+      expect(results.map((r) => (r.ok ? r.toVersion : r.error.code))).toEqual(
+        envelopes.map((_, i) => (bad.has(i) ? 'ERR_TRANSIT_INTEGRITY' : 2)),
+      );
+      expect(vaultCalls(metrics, 'rewrap')).toHaveLength(5 + 5 * 6);
+      const decrypted = await Promise.all(
+        results.flatMap((r) => (r.ok ? [fx.transit(key, bound).decrypt(r.envelope, ctx)] : [])),
+      );
+      expect(decrypted.map(String)).toEqual(envelopes.flatMap((_, i) => (bad.has(i) ? [] : [`record ${i}`])));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('isolates one bad item in each of many batches although their first splits alone overdraw the budget: a split waits for the resends in flight to earn', async () => {
+    // 20 batches of 2, each with one bad item: all 20 first calls fail before any half is sent
+    // (the halves queue behind them), and their splits need 40 calls against a budget of
+    // 4·⌈log2 40⌉ = 24. The splits past it wait for the halves in flight, half of which earn.
+    const proxy = await startRewritingProxy(wholeBatchFailure);
+    try {
+      const key = await fx.newKey({ derived: true });
+      const envelopes = await manyRecords(key, 40, [], bound);
+      const bad = (i: number) => i % 4 === 0 || i % 4 === 3;
+      const metrics: TransitMetric[] = [];
+      const transit = proxy.transit(key, { ...bound, batchSize: 2, onMetric: (metric) => metrics.push(metric) });
+      const results = await transit.decryptMany(
+        envelopes.map((envelope, i) => ({ envelope, context: bad(i) ? wrong : ctx })),
+      );
+      expect(results.map(outcome)).toEqual(envelopes.map((_, i) => (bad(i) ? 'ERR_TRANSIT_INTEGRITY' : `record ${i}`)));
+      const calls = vaultCalls(metrics, 'decrypt');
+      expect(calls).toHaveLength(20 + 20 * 2);
+      expect(calls.filter((call) => call.split)).toHaveLength(20);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it("leaves single decrypts their own batch's budget: an all-bad decryptMany made in the same turn does not use it up", async () => {
     // The single decrypts are of records under another key (to tell their calls apart); one of
     // the three is bad, and is isolated in its urgent batch's own calls (3, 2, 1, 1, 1).
