@@ -1,5 +1,6 @@
-// The Lua scripts of a SharedCache's Redis tier (see CacheRedisTier). An entry, its lease and its
-// generation share a hash tag, so every multi-key script runs on one Cluster slot.
+// The Lua scripts of a SharedCache's Redis tier (see CacheRedisTier). An entry, its lease, its
+// generation and the generation's load count share a hash tag, so every multi-key script runs on one
+// Cluster slot.
 import { defineScript } from '../scripts.ts';
 
 /**
@@ -64,22 +65,31 @@ end
 return {version, refused}`,
 );
 
-// A delete ends the key's generation with its entry (a load still running cannot write back), and
-// announces it whether or not the entry existed, as a delete's PUBLISH of its own did.
+// A delete ends the key's generation (and its load count) with its entry (a load still running
+// cannot write back), and announces it whether or not the entry existed, as a delete's PUBLISH of
+// its own did.
 export const DELETE_AND_END_LOADS = defineScript(
   'cache-delete-and-end-loads',
   `local refused = false
-local removed = redis.call('UNLINK', KEYS[1], KEYS[2])
+local removed = redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3])
 ${fill(ANNOUNCE, { CA: '1' })}
 return {removed, refused}`,
 );
 
-// A load that ends without writing gives its lease back and ends the generation it created or read
-// (when still the same), so a failing loader leaves no key behind for the generation's life.
+// A load that ends without writing gives its lease back (ARGV[1]) and leaves the generation it
+// created or joined (ARGV[2], when still the key's: one ended since, by a write, a delete or a
+// clear, took its count with it, and a new one's count is not this load's): the count goes down,
+// and the last load out ends the generation, so a failing loader leaves no key behind for the
+// generation's life, and never ends one another load still writes against. A count that is gone
+// (or was never made, by an older version of this script) reads as this load's alone. DECR only on
+// a count that exists: on a missing key it would make one without a TTL.
 export const LOAD_END = defineScript(
   'cache-load-end',
   `if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
+if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) == ARGV[2] then
+  local loads = tonumber(redis.call('GET', KEYS[3]))
+  if loads and loads > 1 then redis.call('DECR', KEYS[3]) else redis.call('DEL', KEYS[2], KEYS[3]) end
+end
 return 0`,
 );
 
@@ -88,17 +98,23 @@ return 0`,
 // delete, a set() or a clear() removes it, so no load from before them can write; an absent or
 // re-created generation never equals the one a load holds. KEYS[$GK]: the generation; ARGV[$GA]: the
 // token of a new one; ARGV[$GA + 1]: the life it must have left (an existing one is extended, never
-// shortened). `created`: 1 when this call made it. Pods share a generation (a load in flight in
-// another pod made it): a load that writes nothing may only end one it made, or it would keep that
-// pod's value out of Redis.
+// shortened). Pods share a generation (loads in flight in several pods read the same one), so
+// KEYS[$CK] counts the loads that hold it: set to 1 with a new generation, one more for each load
+// that joins it, one less for each that ends without writing (LOAD_END), which ends it only as the
+// last. Both keys get the same life, extended by each join: a count a crashed pod never took back
+// keeps the generation no longer than that life (it keeps no value out of Redis: the loads that
+// hold it write against it). A count missing beside an existing generation (made by an older
+// version of this script, or evicted) starts again at this load.
 const GENERATION = fragment(`local g = redis.call('GET', KEYS[$GK])
-local created = 0
 if not g then
   g = ARGV[$GA]
-  created = 1
   redis.call('SET', KEYS[$GK], g, 'PX', ARGV[$GA + 1])
-elseif redis.call('PTTL', KEYS[$GK]) < tonumber(ARGV[$GA + 1]) then
-  redis.call('PEXPIRE', KEYS[$GK], ARGV[$GA + 1])
+  redis.call('SET', KEYS[$CK], 1, 'PX', ARGV[$GA + 1])
+else
+  redis.call('INCR', KEYS[$CK])
+  for _, k in ipairs({KEYS[$GK], KEYS[$CK]}) do
+    if redis.call('PTTL', k) < tonumber(ARGV[$GA + 1]) then redis.call('PEXPIRE', k, ARGV[$GA + 1]) end
+  end
 end`);
 
 // A load that follows a read which found an entry it cannot use (expired, tag-invalidated,
@@ -128,8 +144,8 @@ if v then
   return {v, 0}
 end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  ${fill(GENERATION, { GK: '3', GA: '3' })}
-  return {false, 1, g, created}
+  ${fill(GENERATION, { GK: '3', CK: '4', GA: '3' })}
+  return {false, 1, g}
 end
 return {false, 0}`,
 );
@@ -140,8 +156,8 @@ export const READ_OR_GENERATION = defineScript(
   'cache-read-or-generation',
   `local v = redis.call('GET', KEYS[1])
 if v then return {v} end
-${fill(GENERATION, { GK: '2', GA: '1' })}
-return {false, g, created}`,
+${fill(GENERATION, { GK: '2', CK: '3', GA: '1' })}
+return {false, g}`,
 );
 
 // With ARGV[5] (the digest of an entry read before): the lease only while that entry is unchanged.
@@ -151,8 +167,8 @@ export const LEASE_ACQUIRE = defineScript(
   `if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
 ${fill(ENTRY_UNCHANGED, { EK: '3', EA: '5', FAIL: '{0}' })}
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  ${fill(GENERATION, { GK: '2', GA: '3' })}
-  return {1, g, created}
+  ${fill(GENERATION, { GK: '2', CK: '4', GA: '3' })}
+  return {1, g}
 end
 return {0}`,
 );
@@ -161,20 +177,21 @@ return {0}`,
 export const GENERATION_READ = defineScript(
   'cache-generation',
   `${fill(ENTRY_UNCHANGED, { EK: '2', EA: '3', FAIL: 'false' })}
-${fill(GENERATION, { GK: '1', GA: '1' })}
-return {g, created}`,
+${fill(GENERATION, { GK: '1', CK: '3', GA: '1' })}
+return g`,
 );
 
 // Write a computed value unless the key was deleted, set or cleared since its generation was read
 // (the load may have seen the data from before), announce it only then, and give the lease back,
-// in one round trip.
+// in one round trip. The write ends the generation, with its count, for every load holding it: their
+// values are older than or as old as this one.
 export const WRITE_IF_CURRENT = defineScript(
   'cache-write-if-current',
   `local written = 0
 local refused = false
 if redis.call('GET', KEYS[3]) == ARGV[4] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  redis.call('DEL', KEYS[3])
+  redis.call('DEL', KEYS[3], KEYS[4])
   written = 1
   ${fill(ANNOUNCE, { CA: '5' })}
 end
@@ -182,12 +199,13 @@ if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL'
 return {written, refused}`,
 );
 
-// An explicit write is the last writer: it ends the generation of every load still running.
+// An explicit write is the last writer: it ends the generation (with its count) of every load still
+// running.
 export const WRITE_AND_END_LOADS = defineScript(
   'cache-write-and-end-loads',
   `local refused = false
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('DEL', KEYS[2])
+redis.call('DEL', KEYS[2], KEYS[3])
 ${fill(ANNOUNCE, { CA: '3' })}
 return {1, refused}`,
 );

@@ -46,22 +46,19 @@ export interface FillOrLease<V> {
   readonly basis?: ReadBasis;
 }
 
-/**
- * A lease taken before computing, and the key's generation read with it. `created`: whether this
- * lease's call made the generation (see {@link Generation}).
- */
+/** A lease taken before computing, and the key's generation read (and joined) with it. */
 export interface Lease extends Generation {
   readonly token: string;
 }
 
 /**
- * A key's generation as a load holds it. Pods share it (a load in flight elsewhere made it);
- * `created`: whether this load made it: a load that writes nothing ends only a generation it made,
- * so it never keeps another pod's value out of Redis.
+ * A key's generation as a load holds it. Pods share it (loads in flight in several pods read the
+ * same one): Redis counts the loads holding it, and a load that writes nothing leaves it
+ * ({@link CacheRedisTier.endLoad}), ending it only as the last, so it never keeps another pod's
+ * value out of Redis.
  */
 export interface Generation {
   readonly generation: string;
-  readonly created: boolean;
 }
 
 /**
@@ -164,35 +161,38 @@ export class CacheRedisTier {
   ): Promise<ReadOrLease> {
     const redis = this.#redis;
     const token = newToken();
-    const keys = [this.#entryKey(key), this.#leaseKey(key), this.#generationKey(key)];
+    const keys = [this.#entryKey(key), this.#leaseKey(key), this.#generationKey(key), this.#loadsKey(key)];
     const args = [token, leaseTtlMs, token, GENERATION_LIFE_MS, ...(waiting ? ['1'] : [])];
-    const [bytes, acquired, third, created] = (await this.call('get', () =>
+    const [bytes, acquired, third] = (await this.call('get', () =>
       runScriptForBytes(redis, READ_OR_LEASE, keys, args),
-    )) as [Buffer | null, number, (Buffer | number)?, number?];
+    )) as [Buffer | null, number, (Buffer | number)?];
     if (Buffer.isBuffer(bytes)) {
       const decoded = decodeEntry(bytes.toString('utf8'));
       const entry = decoded && !waiting?.unusable(bytes, decoded) ? await this.#checkTags(decoded) : undefined;
       return { ...(entry ? { entry } : {}), leaseTried: false, bytes, ...(waiting ? { leaseHeld: third === 1 } : {}) };
     }
     return {
-      ...(acquired === 1 ? { lease: { token, generation: String(third ?? ''), created: created === 1 } } : {}),
+      ...(acquired === 1 ? { lease: { token, generation: String(third ?? '') } } : {}),
       leaseTried: true,
     };
   }
 
-  /** Reads an entry, or on a miss the key's generation (created when absent), in one round trip. */
+  /**
+   * Reads an entry, or on a miss joins the key's generation (created when absent), in one round
+   * trip.
+   */
   async readOrGeneration(key: string): Promise<ReadOrLease> {
     const redis = this.#redis;
-    const keys = [this.#entryKey(key), this.#generationKey(key)];
+    const keys = [this.#entryKey(key), this.#generationKey(key), this.#loadsKey(key)];
     const token = newToken();
-    const [bytes, generation, created] = (await this.call('get', () =>
+    const [bytes, generation] = (await this.call('get', () =>
       runScriptForBytes(redis, READ_OR_GENERATION, keys, [token, GENERATION_LIFE_MS]),
-    )) as [Buffer | null, Buffer?, number?];
+    )) as [Buffer | null, Buffer?];
     if (Buffer.isBuffer(bytes)) {
       const entry = await this.#checkTags(decodeEntry(bytes.toString('utf8')));
       return { ...(entry ? { entry } : {}), leaseTried: false, bytes };
     }
-    return { leaseTried: false, generation: { generation: String(generation ?? ''), created: created === 1 } };
+    return { leaseTried: false, generation: { generation: String(generation ?? '') } };
   }
 
   /**
@@ -238,7 +238,7 @@ export class CacheRedisTier {
    */
   async write(key: string, entry: StoredEntry, ttlMs: number, announcement: string): Promise<void> {
     const redis = this.#redis;
-    const keys = [this.#entryKey(key), this.#generationKey(key)];
+    const keys = [this.#entryKey(key), this.#generationKey(key), this.#loadsKey(key)];
     const px = ttlMs + this.#extraLifeMs;
     const reply = await this.call('set', () =>
       runScript(redis, WRITE_AND_END_LOADS, keys, [encodeEntry(entry), px, this.#channel, announcement]),
@@ -249,7 +249,8 @@ export class CacheRedisTier {
   /**
    * Writes a computed entry unless the key was deleted, set or cleared since `generation` was read,
    * publishing `announcement` only if it wrote, and gives back `leaseToken`, all in one step.
-   * Resolves to whether it wrote; a refused publish goes to `onError`.
+   * Resolves to whether it wrote; a refused publish goes to `onError`. Either way the load holds
+   * `generation` no more: a write ends it for every load, and one refused found it ended already.
    */
   async writeIfCurrent(
     key: string,
@@ -260,7 +261,7 @@ export class CacheRedisTier {
     announcement: string,
   ): Promise<boolean> {
     const redis = this.#redis;
-    const keys = [this.#entryKey(key), this.#leaseKey(key), this.#generationKey(key)];
+    const keys = [this.#entryKey(key), this.#leaseKey(key), this.#generationKey(key), this.#loadsKey(key)];
     const px = ttlMs + this.#extraLifeMs;
     const reply = await this.call('set', () =>
       runScript(redis, WRITE_IF_CURRENT, keys, [
@@ -276,18 +277,18 @@ export class CacheRedisTier {
   }
 
   /**
-   * The key's generation (created when absent), for a load that took no lease; with `entryDigest`
-   * (of an entry read before, see {@link entryDigest}), undefined unless that entry is unchanged.
+   * Joins the key's generation (created when absent), for a load that took no lease; with
+   * `entryDigest` (of an entry read before, see {@link entryDigest}), undefined unless that entry is
+   * unchanged (and nothing joined).
    */
   async generation(key: string, entryDigest = ''): Promise<Generation | undefined> {
     const redis = this.#redis;
-    const keys = [this.#generationKey(key), this.#entryKey(key)]; // one slot: they share a hash tag
+    // One slot: they share a hash tag.
+    const keys = [this.#generationKey(key), this.#entryKey(key), this.#loadsKey(key)];
     const reply = await this.call('get', () =>
       runScript(redis, GENERATION_READ, keys, [newToken(), GENERATION_LIFE_MS, entryDigest]),
     );
-    if (!Array.isArray(reply)) return undefined;
-    const [generation, created] = reply as [string, number];
-    return { generation, created: created === 1 };
+    return typeof reply === 'string' ? { generation: reply } : undefined;
   }
 
   /**
@@ -297,7 +298,7 @@ export class CacheRedisTier {
    */
   async delete(key: string, announcement: string): Promise<void> {
     const redis = this.#redis;
-    const keys = [this.#entryKey(key), this.#generationKey(key)]; // one slot: they share a hash tag
+    const keys = [this.#entryKey(key), this.#generationKey(key), this.#loadsKey(key)]; // one slot: one hash tag
     const reply = await this.call('delete', () =>
       runScript(redis, DELETE_AND_END_LOADS, keys, [this.#channel, announcement]),
     );
@@ -306,34 +307,35 @@ export class CacheRedisTier {
   }
 
   /**
-   * Tries for the lease, with the key's generation (the token doubles as a new one, as in
-   * readOrLease). With `entryDigest` (of the entry a read found, see {@link entryDigest}), only while
+   * Tries for the lease, joining the key's generation with it (the token doubles as a new one, as
+   * in readOrLease). With `entryDigest` (of the entry a read found, see {@link entryDigest}), only while
    * that entry is unchanged: a set(), delete, clear or another pod's write since that read refuses
    * the lease, as a lease held elsewhere does.
    */
   async acquireLease(key: string, leaseTtlMs: number, entryDigest = ''): Promise<Lease | undefined> {
     const redis = this.#redis;
     const token = newToken();
-    const keys = [this.#leaseKey(key), this.#generationKey(key), this.#entryKey(key)]; // one slot
-    const [acquired, generation, created] = (await this.call('lease', () =>
+    const keys = [this.#leaseKey(key), this.#generationKey(key), this.#entryKey(key), this.#loadsKey(key)]; // one slot
+    const [acquired, generation] = (await this.call('lease', () =>
       runScript(redis, LEASE_ACQUIRE, keys, [token, leaseTtlMs, token, GENERATION_LIFE_MS, entryDigest]),
-    )) as [number, string?, number?];
-    return acquired === 1 ? { token, generation: String(generation ?? ''), created: created === 1 } : undefined;
+    )) as [number, string?];
+    return acquired === 1 ? { token, generation: String(generation ?? '') } : undefined;
   }
 
   /**
-   * Ends a load that wrote nothing: gives its lease back (`token`, or '') and removes `generation`
-   * if this load made it (`created`) and it is still the key's: one another pod's load made is left
-   * to that load, so a load that writes nothing never keeps another pod's value out of Redis. Sends
-   * nothing when there is neither. A failure is ignored: the lease expires by itself, and the
-   * generation after its life.
+   * Ends a load that wrote nothing: gives its lease back (`token`, or '') and leaves `generation`
+   * (the one it created or joined) if it is still the key's: the generation's load count goes down,
+   * and only the last load to leave ends it (with the count), so a load that writes nothing never
+   * keeps a value that another load (in any pod) holding the same generation computes out of Redis,
+   * and failing loads leave no key behind. Sends nothing when there is neither. A failure is
+   * ignored: the lease expires by itself, and the generation and its count after their life.
    */
   async endLoad(key: string, token: string, generation?: Generation): Promise<void> {
-    const made = generation?.created ? generation.generation : '';
-    if (token === '' && made === '') return;
+    const held = generation?.generation ?? '';
+    if (token === '' && held === '') return;
     const redis = this.#redis;
-    const keys = [this.#leaseKey(key), this.#generationKey(key)]; // one slot: they share a hash tag
-    await this.call('lease', () => runScript(redis, LOAD_END, keys, [token, made])).catch(() => {});
+    const keys = [this.#leaseKey(key), this.#generationKey(key), this.#loadsKey(key)]; // one slot: one hash tag
+    await this.call('lease', () => runScript(redis, LOAD_END, keys, [token, held])).catch(() => {});
   }
 
   /** The current version of each tag, creating missing ones; read before computing a value. */
@@ -392,9 +394,9 @@ export class CacheRedisTier {
    * its tags' versions. Undefined when the entry changed since the read: the result would not be
    * cached. Rejects when Redis cannot say (down, or refusing the write that creates a generation
    * or a tag version: `maxmemory` with `noeviction`, a read-only replica); nothing it loads could be
-   * stored then either. A generation it made itself is ended then (when the tag versions failed), so
-   * the failed step leaves no key behind (one it found is another load's, left to it); one given in
-   * `basis` is the caller's to end.
+   * stored then either. A generation this step joined is left then (when the tag versions failed:
+   * see {@link CacheRedisTier.endLoad}), so the failed step leaves no key behind; one given in
+   * `basis` is the caller's to leave.
    */
   async beforeLoad(
     key: string,
@@ -414,9 +416,7 @@ export class CacheRedisTier {
     }
     if (g.status === 'rejected') throw g.reason;
     // Built field by field: a lease given as `basis` must not carry its token into the result.
-    return g.value === undefined
-      ? undefined
-      : { generation: g.value.generation, created: g.value.created, versions: versions.value };
+    return g.value === undefined ? undefined : { generation: g.value.generation, versions: versions.value };
   }
 
   /**
@@ -474,10 +474,11 @@ export class CacheRedisTier {
   }
 
   /**
-   * Every key of this cache, on every Cluster master; generations too, so no load running now can
-   * write its value back, and two SCAN passes, so a value such a load wrote during the first one
-   * goes too (see {@link unlinkByPrefix}). Each SCAN page and each UNLINK pipeline is one guarded
-   * call, bounded by the call timeout: the whole clear takes as many of them as the cache has pages.
+   * Every key of this cache, on every Cluster master; generations (and their load counts) too, so
+   * no load running now can write its value back, and two SCAN passes, so a value such a load wrote
+   * during the first one goes too (see {@link unlinkByPrefix}). Each SCAN page and each UNLINK
+   * pipeline is one guarded call, bounded by the call timeout: the whole clear takes as many of
+   * them as the cache has pages.
    * The first that fails or times out rejects the clear, with nothing more sent; some keys may be
    * left, so the message asks to call clear again.
    */
@@ -560,8 +561,9 @@ export class CacheRedisTier {
   }
 
   // Entries, tags and leases have their own sub-namespaces, so no cache key collides with a tag
-  // key. An entry, its lease and its generation share the hash tag `{=<key…>}`: the base has no braces and the
-  // "=" keeps the tag non-empty whatever the key holds, so both land on one slot.
+  // key. An entry, its lease, its generation and the generation's load count share the hash tag
+  // `{=<key…>}`: the base has no braces and the "=" keeps the tag non-empty whatever the key holds,
+  // so all land on one slot.
   #entryKey(key: string): string {
     return `${this.#base}{=${key}}`;
   }
@@ -574,21 +576,25 @@ export class CacheRedisTier {
     return `${this.#base}g:{=${key}}`;
   }
 
+  #loadsKey(key: string): string {
+    return `${this.#base}n:{=${key}}`;
+  }
+
   #tagKey(tag: string): string {
     return `${this.#base}t:${tag}`;
   }
 }
 
 /**
- * Whether the rest of a key after a cache's base is one of its entries, leases or generations (see
- * `#entryKey`). Other stores whose prefix begins with this cache's prefix and name (prefix `app:x`
- * under a cache with prefix `app` and name `x`) have keys under the same base, never starting with
- * `{=`: a prefix and a name hold no braces. Tag keys (`t:<tag>`) are left: a tag's name is free text,
- * so `t:` may begin such a store's keys too, and an old tag version harms nothing once the entries
- * that recorded it are gone (they expire by themselves).
+ * Whether the rest of a key after a cache's base is one of its entries, leases, generations or load
+ * counts (see `#entryKey`). Other stores whose prefix begins with this cache's prefix and name
+ * (prefix `app:x` under a cache with prefix `app` and name `x`) have keys under the same base, never
+ * starting with `{=`: a prefix and a name hold no braces. Tag keys (`t:<tag>`) are left: a tag's
+ * name is free text, so `t:` may begin such a store's keys too, and an old tag version harms nothing
+ * once the entries that recorded it are gone (they expire by themselves).
  */
 function isCacheKey(rest: string): boolean {
-  return rest.startsWith('{=') || rest.startsWith('l:{=') || rest.startsWith('g:{=');
+  return rest.startsWith('{=') || rest.startsWith('l:{=') || rest.startsWith('g:{=') || rest.startsWith('n:{=');
 }
 
 /** A random lease token or generation. */

@@ -423,8 +423,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
     } catch (error) {
       // Redis cannot say what the load would write against (down, or refusing the generation or a
       // tag version): nothing loaded could be stored, and the Redis-down policy decides, as for a
-      // failed read, though the read before succeeded. The lease goes back first, with the
-      // generation it or the read made (one another pod's load made is left to it): this pod
+      // failed read, though the read before succeeded. The lease goes back first, and the
+      // generation it or the read joined is left (ended only if no other load holds it): this pod
       // writes nothing.
       const held = lease ?? (basis && 'generation' in basis ? basis : undefined);
       await this.#redis?.endLoad(key, lease?.token ?? '', held);
@@ -478,7 +478,7 @@ export class SharedCache<T = unknown> implements AuditedStore {
     seen: LoadBasis | undefined,
   ): Promise<T> {
     let leaseToken = lease?.token;
-    // Ended if this load writes nothing (only when it made it: see CacheRedisTier.endLoad).
+    // Left if this load writes nothing (ended only by the last load holding it: see CacheRedisTier.endLoad).
     let generation: Generation | undefined = seen;
     try {
       const started = this.#now();
@@ -493,8 +493,9 @@ export class SharedCache<T = unknown> implements AuditedStore {
         const written = await this.#redis
           .writeIfCurrent(key, entry, ttl, seen.generation, lease?.token ?? '', this.#writeAnnouncement(key, entry))
           .catch((error: unknown) => this.#onError(error));
+        // An answered write ended the generation, or found it ended: nothing to leave.
+        if (written !== undefined) generation = undefined;
         if (!written) return value;
-        generation = undefined; // the write ended it
       }
       if (this.#l1) {
         const kept = this.#l1.set(key, this.#l1Value(value, entry), entry, finished, tags, ticket);
