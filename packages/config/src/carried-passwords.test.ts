@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { carriedCredentials, jaasPasswords, libpqPasswords } from './carried-passwords.ts';
+import { carriedPasswords, jaasPasswords, libpqPasswords } from './carried-passwords.ts';
 
 /** Text made of the characters these parsers treat specially, and a few others. */
 const syntax = fc
@@ -58,6 +58,11 @@ describe('libpqPasswords', () => {
     );
   });
 
+  it('reads sslpassword (the client key passphrase) as a password too', () => {
+    expect(libpqPasswords("host=db sslkey=/k sslpassword='a b' password=c")).toEqual(['a b', 'c']);
+    expect(libpqPasswords('host=db sslmode=verify-full')).toEqual([]);
+  });
+
   it('is not a libpq string when ADO.NET or a single pair', () => {
     for (const text of [
       'Server=db; Password=hunter2;',
@@ -103,14 +108,15 @@ describe('jaasPasswords', () => {
   });
 });
 
-describe('carriedCredentials', () => {
+describe('carriedPasswords', () => {
   it('never throws', () => {
-    fc.assert(fc.property(fc.oneof(syntax, fc.string()), (text) => void carriedCredentials(text)));
+    fc.assert(fc.property(fc.oneof(syntax, fc.string()), (text) => void carriedPasswords(text)));
   });
 
-  it('returns the username of an http(s) URL beside its password, not of a database URL', () => {
-    expect(carriedCredentials('https://Password1:abc@host')).toEqual({ passwords: ['abc'], users: ['Password1'] });
-    expect(carriedCredentials('https://ghp_x:x-oauth-basic@host')).toEqual({ passwords: ['ghp_x'], users: [] });
-    expect(carriedCredentials('postgres://secret_rotator:abc@db')).toEqual({ passwords: ['abc'], users: [] });
+  it("returns a URL's password, not the username beside it; the username when it is the token", () => {
+    expect(carriedPasswords('https://secure-deploy:abc@host')).toEqual(['abc']);
+    expect(carriedPasswords('https://ops%40secureworks.com:abc@host')).toEqual(['abc']);
+    expect(carriedPasswords('https://ghp_x:x-oauth-basic@host')).toEqual(['ghp_x']);
+    expect(carriedPasswords('https://sk_live_x:@host')).toEqual(['sk_live_x']);
   });
 });

@@ -1,19 +1,9 @@
 /**
  * The passwords a value carries whatever its key: in a URL's userinfo or query, in a connection
- * string's `Password=` parts, in a libpq keyword string's `password=` and in a Kafka JAAS line's
- * `password="…"`. A bundle judges each as a secret of its own and the rest of the value as format.
+ * string's `Password=` parts, in a libpq keyword string's `password=` / `sslpassword=` and in a
+ * Kafka JAAS line's `password="…"`. A bundle judges each as a secret of its own and the rest of the
+ * value (a username beside a password included) as format.
  */
-
-/** What {@link carriedCredentials} found in a value. */
-export interface CarriedCredentials {
-  /** Every password, unquoted or percent-decoded, as the reader may take any of them. */
-  readonly passwords: readonly string[];
-  /**
-   * The username of an `http(s)` URL beside its password: some services read the token from the
-   * username whatever the password (GitHub), so a weak password in that slot is not only a name.
-   */
-  readonly users: readonly string[];
-}
 
 // A password in a URL's userinfo (`postgres://app:…@db`, `redis://:…@redis`, `jdbc:mysql://app:…@db`;
 // the username when the password is empty or GitHub's fixed `x-oauth-basic`:
@@ -25,10 +15,8 @@ export interface CarriedCredentials {
 // its `;`): an unclosed `{` would otherwise be rescanned to the end from each later `Pwd={`, in square
 // time, and a long quoted one takes a backtrack slot per character (8 MiB overflowed the stack). A
 // value over 4 KiB is no URL or connection string and is not scanned.
-const URL_USERINFO = /^(?:jdbc:)?([a-z][a-z0-9+.-]*):\/\/([^/?#@:]*):([^/?#]*)@/i;
+const URL_USERINFO = /^(?:jdbc:)?[a-z][a-z0-9+.-]*:\/\/([^/?#@:]*):([^/?#]*)@/i;
 const URL_SCHEME = /^(?:jdbc:)?[a-z][a-z0-9+.-]*:\/\//i;
-// The schemes of token-in-URL forms (git and API endpoints over HTTP), whose username may be the token.
-const TOKEN_URL_SCHEMES = /^(?:git\+)?https?$/i;
 // A quoted or braced connection-string value's closing character, by its opening one.
 const CLOSING_QUOTES = new Map([
   ['"', '"'],
@@ -53,24 +41,22 @@ function percentDecoded(text: string): string {
 }
 
 /**
- * The passwords `value` carries (see above), and the username beside the password of an `http(s)`
- * URL. A value that reads as a libpq keyword string or a JAAS line with a password is not also
- * scanned for connection-string parts: its `password=…` runs to the next space, not to a `;`.
+ * The passwords `value` carries (see above), unquoted or percent-decoded: every one, as the reader
+ * may take any (ADO.NET uses the last `Password=`, others the first). A username beside a password
+ * is not one: it names an account (`secure-deploy`, `ops%40acme.io`); only when the password is
+ * empty or GitHub's `x-oauth-basic` is the username the token. A value that reads as a libpq
+ * keyword string or a JAAS line with a password is not also scanned for connection-string parts:
+ * its `password=…` runs to the next space, not to a `;`.
  */
-export function carriedCredentials(value: string): CarriedCredentials {
+export function carriedPasswords(value: string): string[] {
   const passwords: string[] = [];
-  const users: string[] = [];
-  if (value.length > MAX_CARRIER) return { passwords, users };
+  if (value.length > MAX_CARRIER) return passwords;
   if (URL_SCHEME.test(value)) {
     const userinfo = URL_USERINFO.exec(value);
     if (userinfo !== null) {
-      const user = percentDecoded(userinfo[2] as string);
-      const password = percentDecoded(userinfo[3] as string);
-      if (TOKEN_IN_USER_PASSWORDS.has(password)) passwords.push(user);
-      else {
-        passwords.push(password);
-        if (TOKEN_URL_SCHEMES.test(userinfo[1] as string) && user.length > 0) users.push(user);
-      }
+      const user = percentDecoded(userinfo[1] as string);
+      const password = percentDecoded(userinfo[2] as string);
+      passwords.push(TOKEN_IN_USER_PASSWORDS.has(password) ? user : password);
     }
     const query = value.indexOf('?');
     if (query >= 0)
@@ -82,10 +68,10 @@ export function carriedCredentials(value: string): CarriedCredentials {
         if (equals > 0 && QUERY_PASSWORDS.has(percentDecoded(parameter.slice(0, equals)).toLowerCase()))
           passwords.push(percentDecoded(parameter.slice(equals + 1)));
       }
-    return { passwords, users };
+    return passwords;
   }
   const keywords = libpqPasswords(value) ?? jaasPasswords(value);
-  if (keywords !== undefined && keywords.length > 0) return { passwords: keywords, users };
+  if (keywords !== undefined && keywords.length > 0) return keywords;
   for (const match of value.matchAll(CONNECTION_PASSWORD)) {
     const part = (match[1] as string).trim();
     const close = CLOSING_QUOTES.get(part.charAt(0));
@@ -95,7 +81,7 @@ export function carriedCredentials(value: string): CarriedCredentials {
         : part,
     );
   }
-  return { passwords, users };
+  return passwords;
 }
 
 // libpq's isspace(): ASCII whitespace only (a no-break space is part of an unquoted value).
@@ -105,12 +91,16 @@ const isSpace = (char: string | undefined): boolean => char !== undefined && ' \
 // `Server=db; User Id=app` is no libpq string.
 const LIBPQ_KEYWORD = /^[a-z][a-z0-9_]*$/;
 
+// The libpq keywords that hold a secret: the server password and the client key's passphrase.
+const LIBPQ_PASSWORDS: ReadonlySet<string> = new Set(['password', 'sslpassword']);
+
 /**
- * The `password` values of a libpq keyword/value string (`host=db user=app password='a b'`, as
- * libpq and psycopg read it: values unquoted to the next space or in single quotes, `\` escaping
- * the next character either way), or undefined when `text` is none: fewer than two pairs, a
- * keyword that is not lowercase, an unclosed quote, or an unquoted value ending in `;` (an ADO.NET
- * string written with spaces). Every `password` is returned (libpq takes the last one).
+ * The `password` and `sslpassword` values of a libpq keyword/value string (`host=db user=app
+ * password='a b'`, as libpq and psycopg read it: values unquoted to the next space or in single
+ * quotes, `\` escaping the next character either way), or undefined when `text` is none: fewer
+ * than two pairs, a keyword that is not lowercase, an unclosed quote, or an unquoted value ending
+ * in `;` (an ADO.NET string written with spaces; such a libpq string is not read at all). Every
+ * one is returned (libpq takes the last of each).
  */
 export function libpqPasswords(text: string): string[] | undefined {
   const passwords: string[] = [];
@@ -148,7 +138,7 @@ export function libpqPasswords(text: string): string[] | undefined {
       if (value.endsWith(';')) return undefined;
     }
     pairs += 1;
-    if (keyword === 'password') passwords.push(value);
+    if (LIBPQ_PASSWORDS.has(keyword)) passwords.push(value);
   }
   return pairs >= 2 ? passwords : undefined;
 }

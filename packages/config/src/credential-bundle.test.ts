@@ -1,8 +1,13 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { errorOf } from '../test/config-error.ts';
 import { CA_CERTIFICATE, CLIENT_CERTIFICATE } from '../test/fixtures/certificates.ts';
-import { armor, gcpServiceAccount, judged, random } from '../test/secret-forms.ts';
+import { armor, gcpServiceAccount, judged, random, seeded } from '../test/secret-forms.ts';
 import { bundleFields } from './credential-bundle.ts';
+import { loadConfigSync } from './load.ts';
+import { secret } from './secret-spec.ts';
+import { assessSecret } from './weak-secret.ts';
 
 const b64 = (text: string): string => Buffer.from(text).toString('base64');
 
@@ -515,8 +520,6 @@ describe('assessSecret (credential bundles: passwords in libpq, JAAS and OLE DB 
   it("gives those passwords a password's length floor, and does not scan them over 4 KiB", () => {
     for (const carrier of carriers(alnum(11)))
       for (const [label, rules] of judged({ api_key: S, ...carrier })) expect(rules, label).toContain('too-short');
-    for (const carrier of carriers(alnum(12)))
-      for (const [label, rules] of judged({ api_key: S, ...carrier })) expect(rules, label).toEqual([]);
     const limits: [string, string][] = [
       ['host=db password=hunter2 application_name=', ''],
       ['x.PlainLoginModule required password="hunter2" a="', '";'],
@@ -528,17 +531,77 @@ describe('assessSecret (credential bundles: passwords in libpq, JAAS and OLE DB 
     }
   });
 
-  it("reads a token URL's username for weak words when a password is beside it", () => {
-    for (const [label, rules] of judged({ token: `https://Password1:${S}@git.acme.io/acme/app.git` }))
-      expect(rules, label).toContain('weak-word');
+  it("judges those passwords by a password's distinct-character and entropy minimums too, not the kind's", () => {
+    // Random 12-character passwords that have fewer than the `key` kind's 10 distinct characters or
+    // 3 bits of entropy a character (about 1 in 20 do), and are still strong passwords.
+    for (const password of ['0GTUpGJYTz77', 'HMZUcqkUHMc5', 'GVviCdhhv4Ov'])
+      for (const carrier of carriers(password))
+        for (const [label, rules] of judged({ api_key: S, ...carrier })) expect(rules, label).toEqual([]);
+    // Below a password's minimums (5 distinct characters) it is still refused.
+    for (const carrier of carriers('Qk7Qk7Pm7QkP'))
+      for (const [label, rules] of judged({ api_key: S, ...carrier }))
+        expect(rules, label).toContain('few-distinct-characters');
+  });
+
+  it('accepts every random alphanumeric password of 12 characters or more in each carrier (seeded)', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+    fc.assert(
+      fc.property(fc.integer(), fc.integer({ min: 12, max: 20 }), (seed, length) => {
+        const next = seeded(seed);
+        const password = Array.from({ length }, () => alphabet[next(alphabet.length)]).join('');
+        for (const carrier of carriers(password))
+          expect(assessSecret(JSON.stringify({ api_key: S, ...carrier }), { kind: 'key' }), password).toEqual([]);
+      }),
+      { seed: 0x5190, numRuns: 400 },
+    );
+  });
+
+  it("does not read a URL's username beside a password for weak words: it names an account", () => {
     for (const bundle of [
+      { token: `https://secure-deploy:${alnum(24)}@git.acme.io/acme/app.git` },
+      { token: `https://sample-bot:${alnum(24)}@git.acme.io/acme/app.git` },
+      { url: `https://ops%40secureworks.com:${alnum(24)}@grafana.acme.io` },
       { token: `https://x-access-token:ghs_${alnum(36)}@github.com/acme/app.git` },
       { token: `https://gitlab-ci-token:glcbt-${alnum(24)}@gitlab.com/acme/app.git` },
-      { url: `https://admin:${alnum(24)}@grafana.acme.io` },
-      // A database URL's username is a role name: not read for weak words.
       { database_url: `postgres://secret_rotator:${alnum(24)}@db/app` },
     ])
       for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
+    // The username is the token when the password is empty or `x-oauth-basic`: judged as a secret.
+    for (const bundle of [{ token: 'https://Password1:@git.acme.io' }, { token: 'https://Password1:x-oauth-basic@h' }])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('weak-word');
+  });
+
+  it("judges a libpq string's sslpassword (the client key's passphrase) as a password", () => {
+    for (const [label, rules] of judged({
+      api_key: S,
+      dsn: 'host=db user=app sslcert=/etc/pg/client.crt sslkey=/etc/pg/client.key sslpassword=hunter2',
+    }))
+      expect(rules, label).toContain('too-short');
+    for (const [label, rules] of judged({
+      api_key: S,
+      dsn: `host=db sslpassword='${alnum(24)}' password=${alnum(24)}`,
+    }))
+      expect(rules, label).toEqual([]);
+  });
+
+  it('does not read a libpq string whose unquoted value ends in `;` (documented limit)', () => {
+    expect(bundleFields(JSON.stringify({ dsn: 'host=db user=app password=hunter2;' }))).toEqual([
+      { value: 'host=db user=app password=hunter2;', secret: false },
+    ]);
+  });
+
+  it('refuses a Kafka config-provider reference in a JAAS password as a placeholder, like an interpolated name in a URL', () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the reference shapes under test
+    const references = ['${file:/etc/kafka/secrets.properties:pw}', '${env:KAFKA_PASSWORD}', '${vault:kafka:pw}'];
+    for (const reference of references)
+      for (const [label, rules] of judged({
+        api_key: S,
+        jaas: `org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="${reference}";`,
+      }))
+        expect(rules, label).toContain('placeholder');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the reference shape under test
+    const url = 'postgres://app:${env:DB_PASSWORD}@db/app';
+    for (const [label, rules] of judged({ api_key: S, url })) expect(rules, label).toContain('placeholder');
   });
 });
 
@@ -585,10 +648,48 @@ describe('assessSecret (credential bundles: JWTs and field selectors)', () => {
       expect(rules, label).toEqual([]);
   });
 
-  it('refuses an unsigned or weakly signed JWT as a secret', () => {
-    for (const [label, rules] of judged(tokenResponse(idToken('')))) expect(rules, label).toContain('too-short');
+  it('refuses an unsigned JWT as unsigned-jwt, in a bundle or alone, and says so without the value', () => {
+    for (const [label, rules] of judged(tokenResponse(idToken('')))) {
+      expect(rules, label).toContain('unsigned-jwt');
+      expect(rules, label).not.toContain('too-short');
+    }
+    const unsigned = `${part({ alg: 'none' })}.${part({ sub: 'deployer', iat: 1764000000 })}.`;
+    expect(assessSecret(unsigned, { kind: 'token' })).toEqual(['unsigned-jwt']);
+    const error = errorOf(() =>
+      loadConfigSync({ T: secret({ kind: 'token' }) }, { env: { T: unsigned }, secretSources: ['env'] }),
+    );
+    expect(error.message).toContain('T: refused as a weak token secret (unsigned-jwt: an unsigned JWT');
+    expect(error.message).not.toContain(unsigned.slice(0, 12));
+  });
+
+  it("refuses a weakly signed JWT: a repeated signature, or one whose bytes are a key's text or a pattern", () => {
     for (const [label, rules] of judged(tokenResponse(idToken(random(16).repeat(8)))))
       expect(rules, label).toContain('repeated-pattern');
+    const hs256 = (signature: Buffer): string =>
+      `eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.${part({ sub: '1234567890', iat: 1764000000 })}.${signature.toString('base64url')}`;
+    const text = Buffer.from('ThisIsMySuperSecureSigningKeyForProduction');
+    for (const [label, rules] of judged({ id_token: hs256(text) })) expect(rules, label).toContain('weak-word');
+    for (const [label, rules] of judged({ id_token: hs256(Buffer.from(Array.from({ length: 32 }, (_, i) => i))) }))
+      expect(rules, label).toContain('sequential');
+    const half = randomBytes(16);
+    for (const [label, rules] of judged({ id_token: hs256(Buffer.concat([half, half])) }))
+      expect(rules, label).toContain('repeated-pattern');
+  });
+
+  it('never refuses a JWT for its random HS256 or ES256 signature (seeded)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer(),
+        fc.constantFrom(['HS256', 32] as const, ['ES256', 64] as const),
+        (seed, [alg, size]) => {
+          const next = seeded(seed);
+          const signature = Buffer.from(Array.from({ length: size }, () => next(256)));
+          const jwt = `${part({ alg, typ: 'JWT' })}.${part({ sub: 'deployer', iat: 1764000000 })}.${signature.toString('base64url')}`;
+          expect(assessSecret(JSON.stringify({ access_token: jwt }), { kind: 'token' }), jwt).toEqual([]);
+        },
+      ),
+      { seed: 0x5191, numRuns: 1000 },
+    );
   });
 
   it("reads a GKE auth-provider's token-key and expiry-key as field selectors, not secrets", () => {

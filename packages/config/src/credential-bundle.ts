@@ -1,4 +1,4 @@
-import { carriedCredentials } from './carried-passwords.ts';
+import { carriedPasswords } from './carried-passwords.ts';
 import { foldLookalikes } from './lookalikes.ts';
 import { decodeSecret, decodeUtf8, printableText } from './secret-encoding.ts';
 
@@ -25,23 +25,20 @@ export interface BundleField {
    * any other member is read by its name. The password
    * of a URL's userinfo (its username when the password is empty or GitHub's `x-oauth-basic`) or
    * query (`password`, `pwd`, `pass`, `passwd`, `sig`), of a connection string's `Password=` parts
-   * (every one), of a libpq string's `password=` or a JAAS line's `password="…"` (see
-   * {@link carriedCredentials}) is a secret, whatever the key, and the rest of the value not. A
+   * (every one), of a libpq string's `password=` / `sslpassword=` or a JAAS line's `password="…"`
+   * (see {@link carriedPasswords}) is a secret, whatever the key, and the rest of the value (a
+   * username beside a password included) not. A
    * kubectl JSONPath selector under a `…key` (GKE's `token-key: '{.credential.access_token}'`) is not. A bundle with a
    * secret-named key but no secret value in it has one empty secret (too short). Any other value
    * (an identifier, a public key, the rest of a URL) is not read by the pattern rules beside a secret.
    */
   readonly secret: boolean;
   /**
-   * True for a password a URL or connection string carries: its length floor is a password's (or
-   * the kind's when lower), as the kind describes the bundle's main secret, not a database password.
+   * True for a password a URL or connection string carries: its length, distinct-character and
+   * entropy minimums are a password's (or the kind's when lower), as the kind describes the
+   * bundle's main secret, not a database password.
    */
   readonly carried?: boolean;
-  /**
-   * True for the username beside the password of an `http(s)` URL: a service may read the token
-   * from it (GitHub), so the weak-word rule reads it too (`https://Password1:…@host`).
-   */
-  readonly userinfo?: boolean;
   /** The key length in bytes when it is not the value's UTF-8 length: a JWK member's base64url bytes. */
   readonly bytes?: number;
   /**
@@ -279,9 +276,8 @@ export function bundleFields(text: string): BundleField[] | undefined {
       // A password in a URL or a connection string is a secret of its own, whatever the key (a
       // `database_url` beside an `api_key`, a `url` of a `secret`); the rest of the value is its
       // format, whose names repeat (`BlobEndpoint=…;QueueEndpoint=…`), even under a secret-named key.
-      const { passwords, users } = carriedCredentials(node);
+      const passwords = carriedPasswords(node);
       if (!passwords.every((password) => add({ value: password, secret: true, carried: true }))) return false;
-      if (!users.every((user) => add({ value: user, secret: false, userinfo: true }))) return false;
       if (passwords.length > 0) return add({ value: node, secret: false });
       // kubectl's JSONPath selectors of a GKE `auth-provider` (`token-key: '{.credential.access_token}'`)
       // name where the token is in gcloud's output: a field path, not a key.

@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, type JsonWebKey, X509Certificate } from 'node:crypto';
 import { type BundleField, bundleFields } from './credential-bundle.ts';
-import { type EncodedText, pemBodyTexts, sniffedTexts } from './secret-encoding.ts';
+import { type EncodedText, pemBodyTexts, printableText, sniffedTexts } from './secret-encoding.ts';
 
 /**
  * What the entropy and pattern rules of `assessSecret` measure. A secret in a format — a PEM key,
@@ -25,6 +25,13 @@ export interface MeasuredText {
    * password's floor, or the kind's when lower (see {@link BundleField.carried}).
    */
   readonly carriedLengths?: readonly number[];
+  /**
+   * Those passwords, each read by the entropy and distinct-character rules with a password's
+   * minimums, or the kind's when lower (not in `wholes`).
+   */
+  readonly carriedWholes?: readonly string[];
+  /** True when a bundle's secret is a JWT with an empty signature (`alg: none`): nothing to measure. */
+  readonly unsignedJwt?: boolean;
   /** Further texts the word rules read, and how (see {@link WordReading}). */
   readonly readings: readonly Reading[];
   /**
@@ -42,10 +49,9 @@ export interface MeasuredText {
  * key that does not name a secret (`username`, `host`, `type`): only the dev marker, demo keys
  * long or distinctive enough (`sk_test_…`) and unmistakable placeholder shapes (`${NAME}`,
  * `<your-…>`, `xxxx`, `change-me`), not `postgres`, `localhost` or `dev`, which are ordinary
- * values there. `username`: the username beside the password of an `http(s)` URL, which a service
- * may read as the token: a `field`, also read for weak words (`https://Password1:…@host`).
+ * values there (a username beside a URL's password is one: `secure-deploy`, `ops@acme.io`).
  */
-export type WordReading = 'as-written' | 'sniffed' | 'field' | 'username';
+export type WordReading = 'as-written' | 'sniffed' | 'field';
 
 /** A text for the word rules. */
 export interface Reading {
@@ -172,10 +178,12 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
   const secrets: string[] = [];
   const lengths: number[] = [];
   const carriedLengths: number[] = [];
+  const carriedWholes: string[] = [];
+  let unsignedJwt = false;
   const readings: Reading[] = [];
   const patterned: string[] = [];
   const secretPatterned: string[] = [];
-  for (const { value, secret, bytes, text, carried, userinfo } of fields) {
+  for (const { value, secret, bytes, text, carried } of fields) {
     // A PEM key in a bundle (`private_key`), or the base64 of one (kubeconfig's `client-key-data`),
     // is measured, and its length floor judged, by its body; so is a certificate beside it, which
     // is the bundle's format, not its secret.
@@ -187,26 +195,37 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
     const key =
       block !== undefined && PRIVATE_KEY_LABEL.test(block.label) ? privateKeyBody(block.label, block.body) : undefined;
     // A JWT is as strong as its signature: its header and payload repeat by format (`azp` and `aud`).
+    // The signature's bytes are read too: a person can write a signing key's text there
+    // (base64url of `ThisIsMySigningKey…`, `abcdefgh…`), which its base64url form hides.
     const signature = secret && block === undefined ? jwsSignature(value) : undefined;
+    const signed = signature === undefined ? undefined : Buffer.from(signature, 'base64url');
     const content = signature ?? body ?? value;
     all.push(content);
     const members = key?.members ?? [];
-    const measured = key?.structured === true ? members : [content, ...members];
+    const measured = [
+      ...(key?.structured === true ? members : [content, ...members]),
+      // One character a byte, for the repeated-pattern and sequential rules.
+      ...(signed !== undefined && signed.length > 0 ? [signed.toString('latin1')] : []),
+    ];
     patterned.push(...measured);
-    if (secret) {
+    if (signature === '') unsignedJwt = true;
+    else if (secret) {
       if (block === undefined || key !== undefined || !isPublicMaterial(block.body)) secretPatterned.push(...measured);
-      secrets.push(content, ...members);
+      (carried === true ? carriedWholes : secrets).push(content, ...members);
       (carried === true ? carriedLengths : lengths).push(
         bytes ??
-          (signature !== undefined
-            ? Buffer.byteLength(signature, 'base64url')
+          (signed !== undefined
+            ? signed.length
             : body === undefined
               ? Buffer.byteLength(value, 'utf8')
               : Buffer.byteLength(body, 'base64')),
       );
     }
     if (value.length === 0) continue;
-    readings.push({ text: value, reading: secret ? secretReading(value, body) : userinfo ? 'username' : 'field' });
+    readings.push({ text: value, reading: secret ? secretReading(value, body) : 'field' });
+    // The text a JWT's signature decodes to is no signature but a key written there: every word rule.
+    const signedText = signed === undefined ? undefined : printableText(signed);
+    if (signedText !== undefined) readings.push({ text: signedText, reading: 'as-written' });
     // A JWK member's text: base64url is its declared encoding.
     if (text !== undefined) readings.push({ text, reading: 'as-written' });
     // A secret private key's body texts are read as the key reads them (the first with every rule).
@@ -215,13 +234,17 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
       for (const text of body === undefined ? sniffed : pemBodyTexts(body))
         readings.push({ text, reading: secret ? 'sniffed' : 'field' });
   }
+  // Whether the bundle holds a secret: then only secrets are measured; else, every value together.
+  const hasSecret = secrets.length > 0 || carriedWholes.length > 0 || unsignedJwt;
   return {
     // An empty secret is refused as too short; it has no characters to measure.
-    wholes: secrets.length > 0 ? secrets.filter((secret) => secret.length > 0) : [all.join('')],
+    wholes: hasSecret ? secrets.filter((secret) => secret.length > 0) : [all.join('')],
     // A short value (`"version":"11"`) is too short to be a pattern by itself.
-    parts: (secrets.length > 0 ? secretPatterned : patterned).filter((part) => part.length >= MIN_PATTERN_VALUE),
+    parts: (hasSecret ? secretPatterned : patterned).filter((part) => part.length >= MIN_PATTERN_VALUE),
     lengths,
     carriedLengths,
+    carriedWholes: carriedWholes.filter((secret) => secret.length > 0),
+    unsignedJwt,
     readings,
     structured: true,
     bundle,
@@ -237,7 +260,7 @@ const COMPACT_JWS = /^([A-Za-z0-9_-]{1,4096})\.[A-Za-z0-9_-]{1,65536}\.([A-Za-z0
  * and payload are structure and claims, which repeat by format (Google's `azp` and `aud`, a
  * service account's `kubernetes.io/serviceaccount/…` claims); only the signature cannot be guessed.
  */
-function jwsSignature(value: string): string | undefined {
+export function jwsSignature(value: string): string | undefined {
   const parts = COMPACT_JWS.exec(value);
   if (parts === null) return undefined;
   try {

@@ -35,6 +35,11 @@ function isInterpolation(value: string): boolean {
   return start[0].endsWith('}') || value.indexOf('}', end) !== -1;
 }
 
+// A whole value that is a config-provider reference, resolved by the program that reads it:
+// Kafka's `${file:/etc/kafka/secrets.properties:password}`, `${env:KAFKA_PASSWORD}`,
+// `${directory:/mnt/secrets:pw}`. Anchored: a random password does not begin with `${` and end with `}`.
+const PROVIDER_REFERENCE = /^\$\{[A-Za-z][\w.-]{0,31}:[^{}]{1,512}\}$/;
+
 const PROMPTS = ['your', 'insert', 'enter', 'paste'] as const;
 
 /**
@@ -70,7 +75,7 @@ export interface PlaceholderShapeOptions {
 
 /**
  * True when a value is a placeholder rather than a secret: `<your-api-key>`, `${JWT_SECRET}`,
- * `changeme`, `xxxx`, `TODO`. Reads the folded value (lookalikes.ts).
+ * `${env:KAFKA_PASSWORD}`, `changeme`, `xxxx`, `TODO`. Reads the folded value (lookalikes.ts).
  */
 export function isPlaceholderShape(value: string, options: PlaceholderShapeOptions = {}): boolean {
   // Shapes are anchored or need word-like content: generated passwords contain <, >, $ and {
@@ -84,7 +89,8 @@ export function isPlaceholderShape(value: string, options: PlaceholderShapeOptio
     const outside = value.slice(0, embedded.index) + value.slice(embedded.index + embedded[0].length);
     if (embedded[0].length * 3 >= value.length || /^[\w.:/@+-]*$/.test(outside)) return true;
   }
-  if (isInterpolation(value) || /\{\{\s*[A-Za-z_][\w.]{2,}\s*\}\}/.test(value)) return true;
+  if (isInterpolation(value) || PROVIDER_REFERENCE.test(value) || /\{\{\s*[A-Za-z_][\w.]{2,}\s*\}\}/.test(value))
+    return true;
   if (/^\$(?:[A-Z_][A-Z0-9_]*|[a-z_][a-z0-9_]*)$|^%[A-Z_][A-Z0-9_]*%$|^__[A-Z][A-Z0-9_]*__$/.test(value)) return true;
   const tokens = value.split(/[^A-Za-z0-9*#?.]+/).filter((token) => token.length > 0);
   if (tokens.some((token) => /^(x{4,}|X{4,}|\*{6,}|#{6,}|\?{6,}|\.{6,})$/.test(token))) return true;

@@ -7,7 +7,7 @@ import {
 import { ConfigError } from './errors.ts';
 import { KNOWN_DEMO_SECRETS, type KnownDemoSecret } from './known-demo-secrets.ts';
 import { foldLookalikes } from './lookalikes.ts';
-import { measuredText, type WordReading } from './measured-text.ts';
+import { jwsSignature, measuredText, type WordReading } from './measured-text.ts';
 import { isPlaceholderShape } from './placeholder-shape.ts';
 import { decodeSecret, encodedTexts } from './secret-encoding.ts';
 import { isListOf } from './spec.ts';
@@ -45,7 +45,8 @@ export type WeakSecretRule =
   | 'placeholder'
   | 'weak-word'
   | 'known-demo'
-  | 'dev-marker';
+  | 'dev-marker'
+  | 'unsigned-jwt';
 
 interface KindPolicy {
   /** Minimum key bytes (after decoding). */
@@ -307,16 +308,27 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   const texts = encodedTexts(value, encoding);
   // A PEM key is measured by its body, a JSON bundle by its values: their armor lines, keys and
   // quotes (and the hex or base64 of them) repeat each other by format.
-  const { wholes, parts, lengths, carriedLengths, readings, structured, bundle } = measuredText(value, texts);
+  const { wholes, parts, lengths, carriedLengths, carriedWholes, unsignedJwt, readings, structured, bundle } =
+    measuredText(value, texts);
+  // An unsigned JWT (`alg: none`, empty signature) is a token anyone can forge, not a secret; so is
+  // one given as the value itself.
+  if (unsignedJwt === true || jwsSignature(value) === '') rules.add('unsigned-jwt');
   // The armor and headers of a PEM key are not key bytes, nor is a bundle's `client_id` part of
-  // its `client_secret`. A database URL's password beside it is a password, not the kind's key.
-  const carriedFloor = Math.min(floor, KIND_POLICIES.password.minBytes);
-  if (lengths.some((bytes) => bytes < floor) || carriedLengths?.some((bytes) => bytes < carriedFloor))
+  // its `client_secret`. A database URL's password beside it is a password, not the kind's key:
+  // judged by a password's minimums, or the kind's when lower.
+  const carriedPolicy: KindPolicy = {
+    minBytes: Math.min(floor, KIND_POLICIES.password.minBytes),
+    minBitsPerChar: Math.min(policy.minBitsPerChar, KIND_POLICIES.password.minBitsPerChar),
+    minDistinct: Math.min(policy.minDistinct, KIND_POLICIES.password.minDistinct),
+  };
+  if (lengths.some((bytes) => bytes < floor) || carriedLengths?.some((bytes) => bytes < carriedPolicy.minBytes))
     rules.add('too-short');
-  for (const whole of wholes) {
-    if (whole.length > 0 && shannonBitsPerChar(whole) < policy.minBitsPerChar) rules.add('low-entropy');
-    if (new Set(whole).size < policy.minDistinct) rules.add('few-distinct-characters');
-  }
+  const measure = (whole: string, { minBitsPerChar, minDistinct }: KindPolicy): void => {
+    if (whole.length > 0 && shannonBitsPerChar(whole) < minBitsPerChar) rules.add('low-entropy');
+    if (new Set(whole).size < minDistinct) rules.add('few-distinct-characters');
+  };
+  for (const whole of wholes) measure(whole, policy);
+  for (const whole of carriedWholes ?? []) measure(whole, carriedPolicy);
   if (parts.some((part) => part.length > 1 && (isRepeatedPattern(part) || hasRepeatedStretch(part)))) {
     rules.add('repeated-pattern');
   }
@@ -386,8 +398,7 @@ const MAX_SNIFFED_PROMPT = 64;
  * only the rules that recognise a known value: dev marker, known demo (entries of 8+ characters),
  * denylist and placeholder shapes. A `field` (a bundle value under a key that names no secret) gets
  * the dev marker, long and prefix demo entries, the denylist and the unmistakable placeholder
- * shapes: `postgres`, `localhost` or `dev` is an ordinary `username`, `host` or `env`; a `username`
- * (an `http(s)` URL's, beside its password) gets the weak words as well. A `bundle`
+ * shapes: `postgres`, `localhost` or `dev` is an ordinary `username`, `host` or `env`. A `bundle`
  * text is read for the dev marker only: its keys are its format.
  */
 function addWordRules(
@@ -408,21 +419,21 @@ function addWordRules(
     reading !== 'bundle' &&
     isPlaceholderShape(folded, {
       prompts: !sniffed || folded.length <= MAX_SNIFFED_PROMPT,
-      words: reading !== 'field' && reading !== 'username',
+      words: reading !== 'field',
     })
   )
     rules.add('placeholder');
   const isHex = /^[0-9a-f]+$/.test(folded) || /^[0-9A-F]+$/.test(folded);
   const forms = formsOf(folded);
   const words = isHex ? forms.flat : `${forms.flat} ${forms.deleeted}`;
-  if ((!sniffed || reading === 'username') && WEAK_WORDS.some((word) => words.includes(word))) rules.add('weak-word');
+  if (!sniffed && WEAK_WORDS.some((word) => words.includes(word))) rules.add('weak-word');
   if (reading === 'bundle') return;
   // A random hex value cannot spell a documented secret once de-leeted, but its digits can be
   // de-leeted into short words; compare hex values literally.
   const demoForms = isHex ? { ...forms, deleeted: forms.flat } : forms;
   const searched = sniffed ? SEARCHED_IN_SNIFFED : SEARCHED;
   if (
-    (reading !== 'field' && reading !== 'username' && matchesExactDemo(demoForms)) ||
+    (reading !== 'field' && matchesExactDemo(demoForms)) ||
     searched.some((matcher) => matchesDemo(demoForms, matcher))
   )
     rules.add('known-demo');
@@ -442,6 +453,7 @@ export const WEAK_RULE_HINTS: Readonly<Record<WeakSecretRule, string>> = {
   'weak-word': 'contains a word generated secrets never contain',
   'known-demo': 'a well-known demo/default secret',
   'dev-marker': 'a generated development secret',
+  'unsigned-jwt': 'an unsigned JWT (`alg: none`, empty signature), which anyone can forge: use a signed token',
 };
 
 /** A value's type for an error message, never the value itself. */

@@ -89,6 +89,14 @@ const shapes = [
       ole: `Jet OLEDB:Database Password=${m};`,
       id_token: `eyJhbGciOiJub25lIn0.${Buffer.from(m).toString('base64url')}.`,
     }),
+  // A JWT signed with a key's text, a libpq sslpassword, a Kafka config-provider reference (s19 review).
+  (m: string) =>
+    JSON.stringify({
+      id_token: `eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.${Buffer.from(`ThisIsMySigningKey${m}`).toString('base64url')}`,
+      dsn: `host=db sslpassword=${m} password=x`,
+      jaas: `a.PlainLoginModule required password="\${file:/etc/${m}:pw}";`,
+    }),
+  (m: string) => `eyJhbGciOiJub25lIn0.${Buffer.from(m).toString('base64url')}.`,
 ] as const;
 
 function assertNoMarker(output: string, marker: string): void {
