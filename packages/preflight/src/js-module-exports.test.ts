@@ -280,6 +280,17 @@ describe('commonJsExports', () => {
       umd(`${TOUCH}function factory(exports) { exports.touch = touch; }
 (function (root, f) { if (typeof exports === 'object') f(exports); else f(root.X = {}); })(this, factory);`),
     ).toEqual(['touch:Identifier']);
+    // A factory's parameter with a default, handed the export object; an arrow wrapper's expression body.
+    expect(
+      umd(`(function (root, factory) {
+  if (typeof exports === 'object') factory(exports); else factory(root.X = {});
+})(this, function (exports = {}) { exports.touch = function () {}; });`),
+    ).toEqual(['touch:FunctionExpression']);
+    expect(
+      umd(
+        "((root, factory) => typeof module === 'object' ? module.exports = factory() : root.X = factory())(this, () => ({ touch: function () {} }));",
+      ),
+    ).toEqual(['touch:FunctionExpression']);
     // A factory's own value that is no function, class or required module is exported as unknown.
     // (`b.x` of the factory's parameter `b`: the factory's call stands for it, no module-scope `b`.)
     const member = commonJsExports(
@@ -290,11 +301,12 @@ describe('commonJsExports', () => {
     expect(member.find((e) => e.name === 'b')?.value.callee).toMatchObject({ name: 'factory' });
   });
 
-  it('exports nothing from a UMD wrapper with only a browser (or AMD) branch, nor from a wrapper not called at the top level', () => {
+  it('exports nothing from a UMD wrapper with only a browser (or AMD) branch in a browser script, nor from a wrapper not called at the top level', () => {
     const names = (code: string): (string | undefined)[] =>
       commonJsExports(parseModule('src/a.js', code).program, 'src/a.js').map((e) => e.name);
     for (const code of [
-      // umdjs/umd amdWeb: `root` is the browser's global, not the export object.
+      // umdjs/umd amdWeb in a browser script (its top level reads no `require`, `module` or
+      // `exports`): `this` is the window, so `root` is the browser's global, not the export object.
       `(function (root, factory) {
   if (typeof define === 'function' && define.amd) { define(['b'], factory); }
   else { root.amdWeb = factory(root.b); }
@@ -303,12 +315,39 @@ describe('commonJsExports', () => {
       'function f() { (function (root, factory) { module.exports = factory(); })(this, function () { return { touch: function () {} }; }); }',
       // A factory that is no plain function literal is not followed.
       '(function (root, factory) { module.exports = factory(); })(this, async function () { return { touch: function () {} }; });',
+      // A wrapper that assigns (or declares again) its factory parameter calls another function.
+      '(function (root, factory) { factory = function () { return {}; }; module.exports = factory(); })(this, function () { return { touch: function () {} }; });',
+      '(function (root, factory) { var factory = function () { return {}; }; module.exports = factory(); })(this, function () { return { touch: function () {} }; });',
     ]) {
-      expect(
-        names(code).filter((n) => n === 'touch'),
-        code,
-      ).toEqual([]);
+      expect(names(code), code).toEqual([]);
     }
+  });
+
+  it("exports what a UMD wrapper writes on top-level `this` in a Node module (umdjs/umd's amdWeb)", () => {
+    const umd = (file: string, code: string): string[] =>
+      commonJsExports(parseModule(file, code).program, file).map((e) => `${e.name ?? '(module)'}:${e.value.type}`);
+    // In Node, top-level `this` is module.exports and `self` is undefined: `root` is the export object.
+    const amdWeb = (assign: string): string => `(function (root, factory) {
+  if (typeof define === 'function' && define.amd) { define(['b'], factory); }
+  else { ${assign}; }
+}(typeof self !== 'undefined' ? self : this, function (b) { return function read(name) { return name; }; }));`;
+    expect(umd('src/a.cjs', amdWeb('root.amdWeb = factory(root.b)'))).toEqual(['amdWeb:FunctionExpression']);
+    expect(umd('src/a.js', `var b = require('b');\n${amdWeb('root.read = factory(b)')}`)).toEqual([
+      'read:FunctionExpression',
+    ]);
+    expect(
+      umd(
+        'src/a.js',
+        `require('b');\n(function (root, factory) { root.read = factory(); })(this, function () { return function () {}; });`,
+      ),
+    ).toEqual(['read:FunctionExpression']);
+    // Once module.exports is another object, `this` is not the export object; nor is a `root` given `self`.
+    expect(umd('src/a.cjs', `module.exports = {};\n${amdWeb('root.read = factory()')}`)).toEqual([
+      '(module):ObjectExpression',
+    ]);
+    expect(
+      umd('src/a.cjs', amdWeb('root.read = factory()').replace("typeof self !== 'undefined' ? self : this", 'self')),
+    ).toEqual([]);
   });
 
   it("reads Object.defineProperty onto the export object, a getter's returned value, and esbuild's export-names note", () => {

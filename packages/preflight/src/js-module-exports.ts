@@ -1,22 +1,34 @@
 // What a module exports, however it says so: inline (`export function f`), by list, by default,
 // by `export =`, or through CommonJS (`module.exports`, `exports.x`).
-import { assignmentChain, isModuleExports, linkWrites } from './js-assignment-chain.ts';
+import { assignmentChain, linkWrites } from './js-assignment-chain.ts';
+import { type AstNode, child, children, memberPath, propertyKeyName, stringValue, unwrap } from './js-ast.ts';
 import {
-  type AstNode,
-  child,
-  children,
-  memberPath,
-  memberPropertyName,
-  propertyKeyName,
-  singleReturn,
-  stringValue,
-  unwrap,
-} from './js-ast.ts';
-import { COMMONJS_NAMES, isCommonJsScope, readsNodeWrapperNames, runtimeNames } from './js-commonjs-scope.ts';
+  alwaysFalse,
+  declaresLocally,
+  exportNamesHint,
+  exportStarArguments,
+  isToCommonJs,
+  objectAssignArguments,
+  objectCallArguments,
+  propertyValue,
+  resultOf,
+  returnedBy,
+} from './js-commonjs-forms.ts';
+import { COMMONJS_NAMES, isCommonJsScope, readsNodeWrapperNames } from './js-commonjs-scope.ts';
 import { requiredModule } from './js-module-bindings.ts';
 import { NameSet } from './js-name-set.ts';
 import { patternIdentifiers } from './js-scope.ts';
-import { FunctionScope, isPlainFunction, type UmdWrapper, umdWrapper } from './js-umd-wrapper.ts';
+import {
+  asStatement,
+  type Factory,
+  FunctionScope,
+  parameterName,
+  RESOLVED,
+  type Reading,
+  topLevelFunctions,
+  type UmdWrapper,
+  umdWrapper,
+} from './js-umd-wrapper.ts';
 import { isCommonJsFile } from './workspace-packages.ts';
 
 /** A module's exports: the module-scope names it exports and the values it exports in place. */
@@ -125,107 +137,6 @@ const declaresFunction = (program: AstNode, name: string): boolean =>
   );
 
 /**
- * The value an expression evaluates to, through wrappers and sequences: `(0, x)` is `x`. Down the
- * last element in a loop, so nesting of any depth ends.
- */
-function resultOf(node: AstNode | undefined): AstNode | undefined {
-  let n = unwrap(node);
-  while (n?.type === 'SequenceExpression') n = unwrap(children(n, 'expressions').at(-1));
-  return n;
-}
-
-/** `Object.<method>(target, …)`: its arguments, the target first. */
-function objectCallArguments(node: AstNode | undefined, method: 'assign' | 'defineProperty'): AstNode[] | undefined {
-  if (node?.type !== 'CallExpression') return undefined;
-  const path = memberPath(child(node, 'callee'));
-  return path?.length === 2 && path[0] === 'Object' && path[1] === method ? children(node, 'arguments') : undefined;
-}
-
-/** `Object.assign(target, …)`: its arguments (the target first), which it copies onto the target it returns. */
-const objectAssignArguments = (node: AstNode | undefined): AstNode[] | undefined => objectCallArguments(node, 'assign');
-
-/**
- * What a getter returns when its body is one `return v` or an arrow's expression: `() => read`,
- * `function () { return read_1.read; }` (TypeScript's re-export), `get() { return read; }`.
- */
-function returnedBy(getter: AstNode | undefined): AstNode | undefined {
-  const fn = unwrap(getter);
-  // A generator or async getter returns an iterator or a promise, not the value.
-  if (fn?.generator === true || fn?.async === true) return undefined;
-  if (fn?.type === 'ArrowFunctionExpression' && fn.expression === true) return child(fn, 'body');
-  if (fn?.type !== 'ArrowFunctionExpression' && fn?.type !== 'FunctionExpression') return undefined;
-  const only = singleReturn(child(fn, 'body'));
-  return only && child(only, 'argument');
-}
-
-/**
- * The value an object literal's property gives when copied (`Object.assign`) or read: its value,
- * or what its getter returns; a setter gives nothing.
- */
-function propertyValue(property: AstNode): AstNode | undefined {
-  if (property.kind === 'set') return undefined;
-  const value = child(property, 'value');
-  return property.kind === 'get' ? returnedBy(value) : value;
-}
-
-/**
- * esbuild's note of a module's export names for Node's CommonJS named-export detection
- * (cjs-module-lexer), which never runs: `0 && (module.exports = { read, write })`. Its object.
- */
-function exportNamesHint(expression: AstNode | undefined): AstNode | undefined {
-  const n = unwrap(expression);
-  if (n?.type !== 'LogicalExpression' || n.operator !== '&&') return undefined;
-  const left = unwrap(child(n, 'left'));
-  const right = unwrap(child(n, 'right'));
-  if (left?.type !== 'Literal' || left.value !== 0 || right?.type !== 'AssignmentExpression') return undefined;
-  if (right.operator !== '=' || !isModuleExports(memberPath(unwrap(child(right, 'left'))))) return undefined;
-  const object = unwrap(child(right, 'right'));
-  return object?.type === 'ObjectExpression' ? object : undefined;
-}
-
-/** `__toCommonJS(…)`: esbuild's export object, after which its `0 && (module.exports = { … })` note names the exports. */
-function isToCommonJs(node: AstNode | undefined): boolean {
-  const callee = node?.type === 'CallExpression' ? unwrap(child(node, 'callee')) : undefined;
-  return callee?.type === 'Identifier' && callee.name === '__toCommonJS';
-}
-
-/**
- * The compiled `export * from './x'`: TypeScript's `__exportStar(require('./x'), exports)` (also
- * `tslib_1.__exportStar`) and esbuild's `__reExport(x_exports, require('./x'), module.exports)`.
- * The module loaded and the object its exports are copied onto.
- */
-function exportStarArguments(node: AstNode | undefined): [AstNode | undefined, AstNode | undefined] | undefined {
-  if (node?.type !== 'CallExpression') return undefined;
-  const callee = unwrap(child(node, 'callee'));
-  const name =
-    callee?.type === 'Identifier'
-      ? callee.name
-      : callee?.type === 'MemberExpression'
-        ? memberPropertyName(callee)
-        : undefined;
-  const args = children(node, 'arguments');
-  if (name === '__exportStar' && args.length === 2) return [args[0], args[1]];
-  if (name === '__reExport' && args.length === 3) return [args[1], args[2]];
-  return undefined;
-}
-
-/** A literal test that is always false: `false`, `0`, `''`, `null`, `undefined`, `void 0`. */
-function alwaysFalse(test: AstNode | undefined): boolean {
-  const n = unwrap(test);
-  if (n?.type === 'Literal') return n.value === false || n.value === 0 || n.value === '' || n.raw === 'null';
-  if (n?.type === 'Identifier') return n.name === 'undefined';
-  return n?.type === 'UnaryExpression' && n.operator === 'void' && unwrap(child(n, 'argument'))?.type === 'Literal';
-}
-
-/** Whether a block declares `module` or `exports` for itself (`let`, `const`, a class or function in it). */
-function declaresLocally(statements: readonly AstNode[]): boolean {
-  return statements.some(
-    (s) =>
-      !(s.type === 'VariableDeclaration' && s.kind === 'var') && runtimeNames(s).some((n) => COMMONJS_NAMES.has(n)),
-  );
-}
-
-/**
  * A top-level statement to read, or where a block that may not run (a branch of an `if`, a `try` or
  * `catch` block) begins or ends; `exit-branch` ends a branch of an `if` with an `else`, and `join`
  * ends that `if`.
@@ -243,54 +154,6 @@ function listCommonJsExports(program: AstNode, thisIsExports: boolean): CommonJs
     { program },
   );
 }
-
-/** A UMD wrapper's factory: its scope, and which of its calls have been read. */
-interface Factory {
-  readonly scope: FunctionScope;
-  /** Whether its body was read for a call handing it the export object or Node's module (`true`), or one handing neither. */
-  readonly read: Set<boolean>;
-  /** Whether what it returns was exported as `module.exports`. */
-  returned: boolean;
-}
-
-/**
- * Where a reader reads: the file's top level (`program`), whose expression statements may call a
- * UMD wrapper, or a wrapper's body (`factories`, by the wrapper's parameter names), whose `a ? b :
- * c` and `a && b` statements run as `if` statements do; a factory's body is neither.
- */
-interface Reading {
-  readonly program?: AstNode;
-  readonly factories?: ReadonlyMap<string, Factory>;
-}
-
-// Exports already made of nodes the module's readers follow (read in a UMD factory's scope).
-const RESOLVED = new WeakSet<CommonJsExport>();
-
-/** A top-level function bound to `name` once, for a UMD wrapper's factory passed by name. */
-function topLevelFunctions(program: AstNode): (name: string) => AstNode | undefined {
-  let bound: Map<string, AstNode | null> | undefined;
-  return (name) => {
-    if (bound === undefined) {
-      bound = new Map();
-      for (const statement of children(program, 'body')) {
-        const bind = (id: AstNode | undefined, value: AstNode | undefined): void => {
-          if (id?.type !== 'Identifier') return;
-          const known = bound!.has(id.name as string);
-          bound!.set(id.name as string, !known && isPlainFunction(value) ? value : null);
-        };
-        if (statement.type === 'FunctionDeclaration') bind(child(statement, 'id'), statement);
-        for (const declarator of statement.type === 'VariableDeclaration' ? children(statement, 'declarations') : []) {
-          bind(child(declarator, 'id'), unwrap(child(declarator, 'init')));
-        }
-      }
-    }
-    return bound.get(name) ?? undefined;
-  };
-}
-
-/** An expression as a statement of its own, for a wrapper's `a ? b : c` read as `if (a) b; else c;`. */
-const asStatement = (expression: AstNode | undefined): AstNode | undefined =>
-  expression && { type: 'ExpressionStatement', start: expression.start, end: expression.end, expression };
 
 /**
  * Reads the statements of `body` (see {@link commonJsExports}), where `aliasSeeds` hold the export
@@ -310,24 +173,26 @@ function readCommonJs(
   // rebinds it, and names bound to it (`var m = module`).
   const modules = new NameSet(moduleSeeds);
   const topLevelFunction = reading.program && topLevelFunctions(reading.program);
+  // One record per factory for the whole module: a factory passed by name to many wrappers is
+  // scoped, and its body read, once, not once per wrapper.
+  const factoryRecords = new WeakMap<AstNode, Factory>();
   // Whether `module.exports` was last given esbuild's `__toCommonJS(…)`.
   let toCommonJs = false;
   /** `x.exports` where `x` held Node's module when the statement started. */
   const isModuleExportsPath = (path: readonly string[] | undefined): boolean =>
     path?.length === 2 && path[1] === 'exports' && modules.had(path[0]!);
   /**
-   * Whether a value may be Node's module: `module` (or a name bound to it), `module || shim`,
-   * `shim ?? module` (not `{…} || module`, which is always the literal), `typeof module … &&
-   * module` (`&&` gives its right side whenever `module` is defined), `typeof module … ? module :
-   * shim`, `(0, module)`. An explicit stack, not one call per operator: a long `a || b || …` is a
-   * tree as deep as it has operators.
+   * Whether a value may be what `holds` says of a name or `this`: the node itself, `a || b`, `a ??
+   * b` (not `{…} || a`, which is always the literal), `typeof a … && a` (`&&` gives its right side
+   * whenever `a` is defined), `test ? a : b`, `(0, a)`. An explicit stack, not one call per
+   * operator: a long `a || b || …` is a tree as deep as it has operators.
    */
-  const mayBeModule = (node: AstNode | undefined): boolean => {
+  const mayBe = (node: AstNode | undefined, holds: (n: AstNode) => boolean): boolean => {
     const pending = [node];
     while (pending.length > 0) {
       const n = resultOf(pending.pop());
-      if (n?.type === 'Identifier') {
-        if (modules.had(n.name as string)) return true;
+      if (n?.type === 'Identifier' || n?.type === 'ThisExpression') {
+        if (holds(n)) return true;
       } else if (n?.type === 'LogicalExpression') {
         if (n.operator === '&&') pending.push(child(n, 'right'));
         else {
@@ -341,6 +206,9 @@ function readCommonJs(
     }
     return false;
   };
+  /** Whether a value may be Node's module: `module` (or a name bound to it), `module || shim`, `typeof module … ? module : shim` ({@link mayBe}). */
+  const mayBeModule = (node: AstNode | undefined): boolean =>
+    mayBe(node, (n) => n.type === 'Identifier' && modules.had(n.name as string));
   /**
    * Whether a value is the export object: `module.exports`, an alias, `exports || {}`, or
    * `Object.assign(exports, …)` (which returns its target). Down the tree in a loop.
@@ -456,9 +324,11 @@ function readCommonJs(
     const moduleSeeds: string[] = [];
     children(factory.scope.fn, 'params').forEach((param, i) => {
       const arg = args[i];
-      if (param.type !== 'Identifier' || arg === undefined || arg.type === 'SpreadElement') return;
-      if (isExportObject(arg)) aliasSeeds.push(param.name as string);
-      if (mayBeModule(arg)) moduleSeeds.push(param.name as string);
+      // `function (exports = {})` given the export object: the default never applies.
+      const name = parameterName(param);
+      if (name === undefined || arg === undefined || arg.type === 'SpreadElement') return;
+      if (isExportObject(arg)) aliasSeeds.push(name);
+      if (mayBeModule(arg)) moduleSeeds.push(name);
     });
     const handed = aliasSeeds.length + moduleSeeds.length > 0;
     const body = child(factory.scope.fn, 'body');
@@ -492,20 +362,45 @@ function readCommonJs(
       pushResolved(factory.scope.entries({ name, value: value ?? node }, children(node, 'arguments'), node));
     }
   };
-  /** A UMD wrapper's body, read with the wrapper's factories; its parameters (`root`) hold neither object. */
+  /**
+   * A UMD wrapper's body, read with the wrapper's factories. A parameter given top-level `this`
+   * (`typeof self !== 'undefined' ? self : this`) holds the export object where `this` does (a
+   * Node module: umdjs/umd's amdWeb `root.X = factory()` exports `X`); its other parameters
+   * (`root` given `self` or `window`) hold neither object.
+   */
   const readWrapper = ({ wrapper, call, factories }: UmdWrapper): void => {
     const scope = new FunctionScope(wrapper);
     const records = new Map<string, Factory>();
     for (const [name, fn] of factories) {
-      records.set(name, { scope: new FunctionScope(fn), read: new Set(), returned: false });
+      let record = factoryRecords.get(fn);
+      if (record === undefined) {
+        record = { scope: new FunctionScope(fn), read: new Set(), returned: false };
+        factoryRecords.set(fn, record);
+      }
+      records.set(name, record);
     }
+    const args = children(call, 'arguments');
+    const aliasSeeds = !scope.declares('exports') && aliases.has('exports') ? ['exports'] : [];
+    if (aliases.has('this')) {
+      children(wrapper, 'params').forEach((param, i) => {
+        const isThis = (n: AstNode): boolean => n.type === 'ThisExpression';
+        if (param.type === 'Identifier' && !factories.has(param.name as string) && mayBe(args[i], isThis)) {
+          aliasSeeds.push(param.name as string);
+        }
+      });
+    }
+    // An arrow's expression body runs as a statement of its own.
+    const body = child(wrapper, 'body') as AstNode;
+    const block =
+      body.type === 'BlockStatement'
+        ? body
+        : { type: 'BlockStatement', start: body.start, end: body.end, body: [asStatement(body)] };
     const entries = readCommonJs(
-      child(wrapper, 'body') as AstNode,
-      !scope.declares('exports') && aliases.has('exports') ? ['exports'] : [],
+      block,
+      aliasSeeds,
       !scope.declares('module') && modules.has('module') ? ['module'] : [],
       { factories: records },
     );
-    const args = children(call, 'arguments');
     for (const entry of entries) {
       if (RESOLVED.has(entry)) out.push(entry);
       else pushResolved(scope.entries(entry, args, call));

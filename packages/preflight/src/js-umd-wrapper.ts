@@ -2,7 +2,8 @@
 // the top level with a factory, whose CommonJS branch exports what the factory returns
 // (`module.exports = factory(require('b'))`) or what it writes on the export object it is handed
 // (`factory(exports)`). Recognised by shape, never evaluated.
-import { type AstNode, child, children, isNode, propertyKeyName, singleReturn, unwrap } from './js-ast.ts';
+import { type AstNode, child, children, isNode, propertyKeyName, unwrap } from './js-ast.ts';
+import { propertyValue } from './js-commonjs-forms.ts';
 import { requiredModule } from './js-module-bindings.ts';
 import type { CommonJsExport } from './js-module-exports.ts';
 import { patternIdentifiers } from './js-scope.ts';
@@ -26,11 +27,18 @@ export interface UmdWrapper {
   readonly factories: ReadonlyMap<string, AstNode>;
 }
 
+/** A parameter's name: `x`, also `x = v` (a default applies only when the argument is `undefined`). */
+export function parameterName(param: AstNode | undefined): string | undefined {
+  const id = param?.type === 'AssignmentPattern' ? unwrap(child(param, 'left')) : param;
+  return id?.type === 'Identifier' ? (id.name as string) : undefined;
+}
+
 /**
  * `(function (root, factory) { … })(this, function () { … })`, also `!function (…) { … }(…)` (as
- * minifiers write it) and with an arrow: a function literal with a block body called in place, with
- * a function literal (or a name `topLevelFunction` binds to one) for at least one parameter, its
- * factory. Not `.call(this, …)`, not a wrapper bound to a name.
+ * minifiers write it) and with an arrow (block or expression body): a function literal called in
+ * place, with a function literal (or a name `topLevelFunction` binds to one) for at least one
+ * parameter, its factory, which the wrapper neither assigns nor declares again (`factory = function
+ * () { return {}; }` makes it another function). Not `.call(this, …)`, not a wrapper bound to a name.
  */
 export function umdWrapper(
   expression: AstNode | undefined,
@@ -43,16 +51,51 @@ export function umdWrapper(
   }
   if (call?.type !== 'CallExpression') return undefined;
   const wrapper = unwrap(child(call, 'callee'));
-  if (!isPlainFunction(wrapper) || child(wrapper, 'body')?.type !== 'BlockStatement') return undefined;
+  if (!isPlainFunction(wrapper) || child(wrapper, 'body') === undefined) return undefined;
   const args = children(call, 'arguments');
-  const factories = new Map<string, AstNode>();
+  const candidates = new Map<string, AstNode>();
   children(wrapper, 'params').forEach((param, i) => {
     const arg = unwrap(args[i]);
     const factory = arg?.type === 'Identifier' ? topLevelFunction(arg.name as string) : arg;
-    if (param.type === 'Identifier' && isPlainFunction(factory)) factories.set(param.name as string, factory);
+    if (param.type === 'Identifier' && isPlainFunction(factory)) candidates.set(param.name as string, factory);
   });
+  if (candidates.size === 0) return undefined;
+  const counts = declarationCounts(wrapper);
+  const assigned = assignedNames(wrapper);
+  const factories = new Map<string, AstNode>();
+  for (const [name, factory] of candidates) {
+    if (counts.get(name) === 1 && !assigned.has(name)) factories.set(name, factory);
+  }
   return factories.size > 0 ? { wrapper, call, factories } : undefined;
 }
+
+/** The names assigned anywhere in a function (`x = …`, `x += …`, `x++`, `[x] = …`, `for (x in …)`). */
+function assignedNames(fn: AstNode): Set<string> {
+  const names = new Set<string>();
+  const target = (node: AstNode | undefined): void => {
+    for (const id of patternIdentifiers(unwrap(node), [])) names.add(id.name as string);
+  };
+  const pending: AstNode[] = [fn];
+  while (pending.length > 0) {
+    const node = pending.pop() as AstNode;
+    if (node.type === 'AssignmentExpression') target(child(node, 'left'));
+    else if (node.type === 'UpdateExpression') target(child(node, 'argument'));
+    else if (node.type === 'ForInStatement' || node.type === 'ForOfStatement') {
+      const left = child(node, 'left');
+      if (left?.type !== 'VariableDeclaration') target(left);
+    }
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'parent') continue;
+      if (Array.isArray(value)) {
+        for (const item of value) if (isNode(item)) pending.push(item);
+      } else if (isNode(value)) pending.push(value);
+    }
+  }
+  return names;
+}
+
+/** What a name resolves to in a function: a node, or its parameter at an index (given by the call). */
+type Target = { readonly param: number; readonly node?: undefined } | { readonly node: AstNode } | undefined;
 
 const NAMED: ReadonlySet<string> = new Set([
   'FunctionDeclaration',
@@ -101,12 +144,17 @@ export class FunctionScope {
   readonly #counts: Map<string, number>;
   readonly #params = new Map<string, number>();
   readonly #locals = new Map<string, AstNode>();
+  // What `returned()` found, and what each node resolves to short of the call's arguments: both
+  // asked once per export a wrapper makes of a call (`exports.x = factory()`, many times).
+  #returned: { readonly value: AstNode | undefined } | undefined;
+  readonly #targets = new Map<AstNode, Target>();
 
   constructor(fn: AstNode) {
     this.fn = fn;
     this.#counts = declarationCounts(fn);
     children(fn, 'params').forEach((param, i) => {
-      if (param.type === 'Identifier') this.#params.set(param.name as string, i);
+      const name = parameterName(param);
+      if (name !== undefined) this.#params.set(name, i);
     });
     const body = child(fn, 'body');
     for (const statement of body?.type === 'BlockStatement' ? children(body, 'body') : []) {
@@ -135,6 +183,19 @@ export class FunctionScope {
    * where it is the function's own and none of those.
    */
   resolve(node: AstNode | undefined, args: readonly AstNode[]): AstNode | undefined {
+    if (node === undefined) return undefined;
+    let target = this.#targets.get(node);
+    if (target === undefined && !this.#targets.has(node)) {
+      target = this.#target(node);
+      this.#targets.set(node, target);
+    }
+    if (target === undefined || !('param' in target)) return target?.node;
+    const arg = unwrap(args[target.param]);
+    return arg !== undefined && (requiredModule(arg) !== undefined || isPlainFunction(arg)) ? arg : undefined;
+  }
+
+  /** What {@link resolve} finds for `node` whatever the arguments: a node, or which parameter it is. */
+  #target(node: AstNode): Target {
     const seen = new Set<string>();
     let n = unwrap(node);
     while (n?.type === 'Identifier' && this.declares(n.name as string)) {
@@ -142,12 +203,9 @@ export class FunctionScope {
       if (seen.has(name) || this.#counts.get(name) !== 1) return undefined;
       seen.add(name);
       const index = this.#params.get(name);
-      if (index !== undefined) {
-        const arg = unwrap(args[index]);
-        return arg !== undefined && (requiredModule(arg) !== undefined || isPlainFunction(arg)) ? arg : undefined;
-      }
+      if (index !== undefined) return { param: index };
       const local = this.#locals.get(name);
-      if (local?.type === 'FunctionDeclaration' || local?.type === 'ClassDeclaration') return local;
+      if (local?.type === 'FunctionDeclaration' || local?.type === 'ClassDeclaration') return { node: local };
       n = unwrap(local);
     }
     if (n === undefined) return undefined;
@@ -156,15 +214,18 @@ export class FunctionScope {
     while (root.type === 'MemberExpression') root = unwrap(child(root, 'object')) ?? root;
     if (root !== n && root.type === 'Identifier' && this.declares(root.name as string)) return undefined;
     if (requiredModule(n) !== undefined && this.declares('require')) return undefined;
-    return n;
+    return { node: n };
   }
 
   /** What the function returns: its body's first top-level `return` value, or an arrow's expression. */
   returned(): AstNode | undefined {
-    const body = child(this.fn, 'body');
-    if (body?.type !== 'BlockStatement') return body;
-    const statement = children(body, 'body').find((s) => s.type === 'ReturnStatement');
-    return statement && child(statement, 'argument');
+    if (this.#returned === undefined) {
+      const body = child(this.fn, 'body');
+      const statement =
+        body?.type === 'BlockStatement' ? children(body, 'body').find((s) => s.type === 'ReturnStatement') : undefined;
+      this.#returned = { value: body?.type !== 'BlockStatement' ? body : statement && child(statement, 'argument') };
+    }
+    return this.#returned.value;
   }
 
   /**
@@ -191,8 +252,7 @@ export class FunctionScope {
       }
       const name = property.type === 'Property' ? propertyKeyName(property) : undefined;
       if (name === undefined || property.kind === 'set') continue;
-      const raw = child(property, 'value');
-      const given = property.kind === 'get' ? getterResult(raw) : raw;
+      const given = propertyValue(property);
       const resolved = given && this.resolve(given, args);
       out.push({ name, value: resolved === undefined || resolved.type === 'ObjectExpression' ? opaque : resolved });
     }
@@ -200,11 +260,50 @@ export class FunctionScope {
   }
 }
 
-/** What a getter returns when its body is one `return v` or an arrow's expression. */
-function getterResult(getter: AstNode | undefined): AstNode | undefined {
-  const fn = unwrap(getter);
-  if (!isPlainFunction(fn)) return undefined;
-  if (fn.type === 'ArrowFunctionExpression' && fn.expression === true) return child(fn, 'body');
-  const only = singleReturn(child(fn, 'body'));
-  return only && child(only, 'argument');
+/** A UMD wrapper's factory: its scope, and which of its calls have been read (by any wrapper of the module). */
+export interface Factory {
+  readonly scope: FunctionScope;
+  /** Whether its body was read for a call handing it the export object or Node's module (`true`), or one handing neither. */
+  readonly read: Set<boolean>;
+  /** Whether what it returns was exported as `module.exports`. */
+  returned: boolean;
 }
+
+/**
+ * Where a reader reads: the file's top level (`program`), whose expression statements may call a
+ * UMD wrapper, or a wrapper's body (`factories`, by the wrapper's parameter names), whose `a ? b :
+ * c` and `a && b` statements run as `if` statements do; a factory's body is neither.
+ */
+export interface Reading {
+  readonly program?: AstNode;
+  readonly factories?: ReadonlyMap<string, Factory>;
+}
+
+// Exports already made of nodes the module's readers follow (read in a UMD factory's scope).
+export const RESOLVED = new WeakSet<CommonJsExport>();
+
+/** A top-level function bound to `name` once, for a UMD wrapper's factory passed by name. */
+export function topLevelFunctions(program: AstNode): (name: string) => AstNode | undefined {
+  let bound: Map<string, AstNode | null> | undefined;
+  return (name) => {
+    if (bound === undefined) {
+      bound = new Map();
+      for (const statement of children(program, 'body')) {
+        const bind = (id: AstNode | undefined, value: AstNode | undefined): void => {
+          if (id?.type !== 'Identifier') return;
+          const known = bound!.has(id.name as string);
+          bound!.set(id.name as string, !known && isPlainFunction(value) ? value : null);
+        };
+        if (statement.type === 'FunctionDeclaration') bind(child(statement, 'id'), statement);
+        for (const declarator of statement.type === 'VariableDeclaration' ? children(statement, 'declarations') : []) {
+          bind(child(declarator, 'id'), unwrap(child(declarator, 'init')));
+        }
+      }
+    }
+    return bound.get(name) ?? undefined;
+  };
+}
+
+/** An expression as a statement of its own: a wrapper's `a ? b : c` read as `if (a) b; else c;`, an arrow wrapper's body. */
+export const asStatement = (expression: AstNode | undefined): AstNode | undefined =>
+  expression && { type: 'ExpressionStatement', start: expression.start, end: expression.end, expression };

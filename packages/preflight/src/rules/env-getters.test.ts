@@ -112,7 +112,7 @@ describe('env getters imported from other files', () => {
     }
   });
 
-  it("follows a getter exported by a UMD wrapper's CommonJS branch, not by its browser branch", async () => {
+  it("follows a getter exported by a UMD wrapper's CommonJS branch, and by its browser branch only in a Node module", async () => {
     const app = CJS_APP;
     const amd = "if (typeof define === 'function' && define.amd) { define(['exports'], factory); }";
     for (const env of [
@@ -123,8 +123,11 @@ describe('env getters imported from other files', () => {
       write({ 'src/env.js': env, 'src/app.js': app });
       expect(await reported(), env).toEqual(['src/app.js:2']);
     }
-    // umdjs/umd amdWeb: only the browser's global gets the getter.
-    const amdWeb = `(function (root, factory) {\n${amd}\nelse { root.env = factory(); }\n}(typeof self !== 'undefined' ? self : this, function () {\nreturn { read: function (name) { return process.env[name]; } };\n}));\n`;
+    // umdjs/umd amdWeb: `root` is top-level `this`, which Node makes module.exports in a file that
+    // shows it is a Node module (here by a top-level `require`); in a browser script it is the window.
+    const amdWeb = `(function (root, factory) {\n${amd}\nelse { root.read = factory(); }\n}(typeof self !== 'undefined' ? self : this, function () {\nreturn function (name) { return process.env[name]; };\n}));\n`;
+    write({ 'src/env.js': `const path = require('node:path');\n${amdWeb}`, 'src/app.js': app });
+    expect(await reported()).toEqual(['src/app.js:2']);
     write({ 'src/env.js': amdWeb, 'src/app.js': app });
     expect(await reported()).toEqual([]);
   });
