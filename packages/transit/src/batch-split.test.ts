@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SplitBudget } from './batch-split.ts';
+import { closedError, TransitError } from './errors.ts';
 
 // 4 items: a budget of 4·⌈log2 4⌉ = 8 calls, four splits.
 describe('SplitBudget', () => {
@@ -49,5 +50,31 @@ describe('SplitBudget', () => {
     for (let resend = 0; resend < 9; resend++) budget.settle(false);
     await Promise.all([first, second]);
     expect(order).toEqual(['first true', 'second false']);
+  });
+});
+
+describe('SplitBudget.failure', () => {
+  const integrity = new TransitError('ERR_TRANSIT_INTEGRITY', 'an item is bad');
+  const unavailable = new TransitError('ERR_TRANSIT_VAULT_UNAVAILABLE', 'Vault is down');
+
+  it("keeps the first failure of a resend that was not its items' own, ignoring an item's own failure", () => {
+    const budget = new SplitBudget(4);
+    for (let split = 0; split < 2; split++) expect(budget.request(false)).toBe(true);
+    budget.settle(false, integrity);
+    expect(budget.failure).toBeUndefined();
+    budget.settle(false, unavailable);
+    budget.settle(false, closedError());
+    expect(budget.failure).toBe(unavailable);
+  });
+
+  it('has it when a waiting split is refused: the resends that could have paid for it failed otherwise', async () => {
+    const budget = new SplitBudget(4);
+    for (let split = 0; split < 4; split++) expect(budget.request(false)).toBe(true);
+    const waiting = (budget.request(false) as Promise<boolean>).then((granted) => ({
+      granted,
+      failure: budget.failure,
+    }));
+    for (let resend = 0; resend < 8; resend++) budget.settle(false, unavailable);
+    await expect(waiting).resolves.toEqual({ granted: false, failure: unavailable });
   });
 });

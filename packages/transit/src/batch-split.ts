@@ -1,5 +1,5 @@
 import type { ConcurrencyLimit, QueueOptions } from './concurrency-limit.ts';
-import { TransitError } from './errors.ts';
+import { closedError, TransitError } from './errors.ts';
 
 /** What one batch call answers: per item, Vault's result or its error. */
 export type BatchAnswer<Result> = (Result | TransitError)[];
@@ -19,12 +19,12 @@ function ceilLog2(n: number): number {
 
 /**
  * What `send` answers for a call Vault failed as a whole for an item's error when whether its
- * halves are resent waits on the operation's budget (see {@link SplitBudget.request}): the call's
- * error, which its items get if they are not.
+ * halves are resent is up to the operation's budget and not granted at once (see
+ * {@link SplitBudget.request}): `true` once granted, or, refused, the error its items get (see
+ * {@link BatchSplit.decide}).
  */
 export interface DeferredSplit {
-  readonly granted: Promise<boolean>;
-  readonly error: TransitError;
+  readonly decided: Promise<true | TransitError>;
 }
 
 /** One batch call's answer: per item, or `'split'` (its halves are resent), or a {@link DeferredSplit}. */
@@ -41,17 +41,23 @@ export type SendAnswer<Result> = BatchAnswer<Result> | 'split' | DeferredSplit;
  * net (of the two halves of each of its splits, one is answered per item).
  *
  * A split the balance cannot pay for now waits while a resend of the operation is in flight (its
- * answer may earn the two calls), and is refused only when none is: so whether a split is refused
- * does not depend on the order in which the batches' calls settle. With nothing in flight, the
+ * answer may earn the two calls), and is refused only when none is. With nothing in flight, the
  * balance is 4⌈log₂ N⌉ less two for each split both of whose halves Vault failed whole (a split
  * between two bad items): no split is refused unless the bad items beyond the first of their
- * batch number at least 2⌈log₂ N⌉.
+ * batch number at least 2⌈log₂ N⌉, whatever the order in which Vault answers. Past that bound,
+ * which splits are refused may depend on that order (a batch's first call is not counted in flight).
+ *
+ * A resend Vault fails otherwise (unavailable after its retries, closed, forbidden) earns nothing
+ * although its items might have been told apart: the first such failure is kept ({@link failure}),
+ * and a split refused after it answers with that failure, not with the call's item error (see
+ * {@link BatchSplit.decide}).
  */
 export class SplitBudget {
   #balance: number;
   /** Resends granted and not settled yet: each may still earn. */
   #inFlight = 0;
   readonly #waiters: ((granted: boolean) => void)[] = [];
+  #failure: TransitError | undefined;
 
   constructor(items: number) {
     this.#balance = 4 * ceilLog2(items);
@@ -68,10 +74,22 @@ export class SplitBudget {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
-  /** A granted resend settled: answered per item (it earns its two calls) or not. */
-  settle(answeredPerItem: boolean): void {
+  /**
+   * The first failure of a resend of the operation that was not its items' own (Vault unavailable
+   * after its retries, closed, forbidden, ...): why the resends may have earned less than they would have.
+   */
+  get failure(): TransitError | undefined {
+    return this.#failure;
+  }
+
+  /**
+   * A granted resend settled: answered per item (it earns its two calls) or not; `failure`: the
+   * error its call failed with, if it did (an item's own is not kept, see {@link failure}).
+   */
+  settle(answeredPerItem: boolean, failure?: TransitError): void {
     this.#inFlight -= 1;
     if (answeredPerItem) this.#balance += 2;
+    else if (failure !== undefined && !isItemFailure(failure)) this.#failure ??= failure;
     // First come first served; once nothing is in flight, nothing more can be earned.
     while (this.#waiters.length > 0) {
       const granted = this.#take();
@@ -105,6 +123,7 @@ export class BatchSplit<Item, Result> {
   readonly #operationBudget: SplitBudget | undefined;
   readonly #send: (items: readonly Item[]) => Promise<SendAnswer<Result>>;
   readonly #classify: (error: unknown) => TransitError;
+  readonly #isClosed: () => boolean;
   /** A failure of a call, not of an item: the answer of every half not sent yet. */
   #failure: TransitError | undefined;
 
@@ -121,6 +140,8 @@ export class BatchSplit<Item, Result> {
     /** One resend of `items` (a half) as a batch call; `'split'` (or deferred) when it is to be halved again. */
     readonly send: (items: readonly Item[]) => Promise<SendAnswer<Result>>;
     readonly classify: (error: unknown) => TransitError;
+    /** Whether the instance was closed: a split refused then answers `ERR_TRANSIT_CLOSED`. */
+    readonly isClosed: () => boolean;
   }) {
     this.#operation = options.operation;
     this.#key = options.key;
@@ -131,33 +152,42 @@ export class BatchSplit<Item, Result> {
     this.#operationBudget = options.operationBudget;
     this.#send = options.send;
     this.#classify = options.classify;
+    this.#isClosed = options.isClosed;
   }
 
   /**
    * Asked once when a call of `items` fails for good with `error`: whether its items are resent in
-   * halves (Vault failed the call for an item's error, it has more than one item, the batch has
-   * the two calls left and the operation's budget grants them, at once or, when it waits on a
-   * resend in flight, later). `resend`: the call is one of a half. Refused, the call keeps its
-   * error, which its items get.
+   * halves. `false` at once (the call keeps its error, which its items get) unless Vault failed the
+   * call for an item's error, it has more than one item and the batch has the two calls left;
+   * then `true` if the operation's budget grants them at once, or else a promise of `true` (granted
+   * once a resend in flight earned them) or of the error the call's items get, refused:
+   * `ERR_TRANSIT_CLOSED` once the instance is closed, else the failure of a call of this batch or
+   * of a resend of the operation that was not its items' own (whose answer might have paid for the
+   * split: Vault unavailable, say, is the cause, not a bad item), else `error`. `resend`: the
+   * call is one of a half.
    */
-  decide(items: number, error: TransitError, resend: boolean): boolean | Promise<boolean> {
+  decide(items: number, error: TransitError, resend: boolean): boolean | Promise<true | TransitError> {
     if (items <= 1 || !isItemFailure(error) || this.#ownCallsLeft < 2) return false;
     this.#ownCallsLeft -= 2;
     const granted = this.#operationBudget?.request(resend) ?? true;
     if (granted === true) return true;
-    const refused = (): false => {
+    const refused = (): TransitError => {
       this.#ownCallsLeft += 2;
-      return false;
+      if (this.#isClosed()) return closedError();
+      return this.#failure ?? this.#operationBudget?.failure ?? error;
     };
-    return granted === false ? refused() : granted.then((yes) => yes || refused());
+    return granted === false
+      ? Promise.resolve(refused())
+      : granted.then((yes): true | TransitError => yes || refused());
   }
 
-  /** The answer of the batch's first call: its halves' if it is split; its error thrown if a deferred split is refused. */
+  /** The answer of the batch's first call: its halves' if it is split; the error of a refused split thrown. */
   async answer(items: readonly Item[], answer: SendAnswer<Result>): Promise<BatchAnswer<Result>> {
     if (answer === 'split') return this.halves(items);
     if (Array.isArray(answer)) return answer;
-    if (await answer.granted) return this.halves(items);
-    throw answer.error;
+    const decided = await answer.decided;
+    if (decided === true) return this.halves(items);
+    throw decided;
   }
 
   /** Both halves of `items` (the first one the larger), each in its own slot; their answers in order. */
@@ -173,12 +203,14 @@ export class BatchSplit<Item, Result> {
    * retries, closed, forbidden, ...) is also the answer of every half not sent yet, which is then
    * not sent. A half of an urgent batch that gets no slot by `sendBy` is not sent either: its items
    * fail with the retryable unavailable error. Settled, the half tells the operation's budget
-   * whether Vault answered it per item.
+   * whether Vault answered it per item, and the failure of its call if it failed.
    */
   async #half(items: readonly Item[]): Promise<BatchAnswer<Result>> {
     // Recorded before the slot is freed: the next half, handed that slot, must see it.
+    let failure: TransitError | undefined;
     const fail = (error: unknown): TransitError[] => {
       const mapped = this.#classify(error);
+      failure = mapped;
       if (!isItemFailure(mapped)) this.#failure ??= mapped;
       return items.map(() => mapped);
     };
@@ -200,12 +232,14 @@ export class BatchSplit<Item, Result> {
         waitMs === undefined ? this.#queue : { ...this.#queue, maxWaitMs: waitMs, timeoutError },
       );
     } catch (error) {
-      this.#operationBudget?.settle(false);
-      return fail(error);
+      const failed = fail(error);
+      this.#operationBudget?.settle(false, failure);
+      return failed;
     }
-    this.#operationBudget?.settle(answeredPerItem);
+    this.#operationBudget?.settle(answeredPerItem, failure);
     if (answer === 'split' || Array.isArray(answer)) return this.answer(items, answer);
-    return (await answer.granted) ? this.halves(items) : items.map(() => answer.error);
+    const decided = await answer.decided;
+    return decided === true ? this.halves(items) : items.map(() => decided);
   }
 
   /** Why a half of a split urgent batch was not sent: it could not have settled within two budgets. */

@@ -221,7 +221,10 @@ export class VaultTransit {
     items: number,
     run: (requestOptions: Record<string, unknown>) => Promise<T>,
     recover?: (error: unknown) => T | undefined,
-    batch?: { readonly resend: boolean; readonly split: (error: TransitError) => boolean | Promise<boolean> },
+    batch?: {
+      readonly resend: boolean;
+      readonly split: (error: TransitError) => boolean | Promise<true | TransitError>;
+    },
   ): Promise<T> {
     const resend = batch?.resend ? ({ resend: true } as const) : {};
     const succeeded = (started: number): void =>
@@ -278,7 +281,7 @@ export class VaultTransit {
             ...(split ? ({ split: true } as const) : {}),
           });
         const split = final ? batch?.split(mapped) : false;
-        if (split instanceof Promise) void split.then(failed);
+        if (split instanceof Promise) void split.then((decided) => failed(decided === true));
         else failed(split === true);
         if (final) throw mapped;
         await sleep(Math.random() * this.#backoffCapMs(attempt));
@@ -344,6 +347,7 @@ export class VaultTransit {
         operationBudget: budget,
         send: (half) => this.#send(operation, mount, key, half, split, true),
         classify: (error) => classify(error, operation, key),
+        isClosed: () => this.#closed,
       });
       return { items, split, answer: await this.#send(operation, mount, key, items, split, false) };
     }, queue);
@@ -354,9 +358,10 @@ export class VaultTransit {
   /**
    * One batch call: per item, Vault's result or its error. When Vault fails the whole call for an
    * item's error (integrity, key version) and `split` decides to halve it (more than one item, and
-   * its budgets grant two calls), `'split'`: its halves are to be resent; when that decision waits
-   * on the operation's budget, a {@link DeferredSplit}. Throws when Vault failed the whole call
-   * otherwise (or `split` refused at once).
+   * its budgets grant two calls), `'split'`: its halves are to be resent; when the operation's
+   * budget does not grant them at once, a {@link DeferredSplit} (its answer, granted or refused).
+   * Throws when Vault failed the whole call otherwise (or the call cannot be split: one item, or
+   * the batch's own budget spent).
    */
   async #send(
     operation: 'decrypt' | 'rewrap',
@@ -366,8 +371,8 @@ export class VaultTransit {
     split: BatchSplit<BatchItem, BatchResult>,
     resend: boolean,
   ): Promise<SendAnswer<BatchResult>> {
-    let halve: boolean | Promise<boolean> = false;
-    const decide = (error: TransitError): boolean | Promise<boolean> => {
+    let halve: boolean | Promise<true | TransitError> = false;
+    const decide = (error: TransitError): boolean | Promise<true | TransitError> => {
       halve = split.decide(items.length, error, resend);
       return halve;
     };
@@ -410,7 +415,7 @@ export class VaultTransit {
       { resend, split: decide },
     ).catch((error: unknown): 'split' | DeferredSplit => {
       if (halve === true) return 'split';
-      if (halve instanceof Promise) return { granted: halve, error: error as TransitError };
+      if (halve instanceof Promise) return { decided: halve };
       throw error;
     });
     if (answer === 'split' || !('results' in answer)) return answer;

@@ -88,6 +88,75 @@ describe('a batch Vault fails as a whole (no batch_results) for one tampered ite
     }
   });
 
+  // 20 batches of 2, one tampered record in each: the 20 first calls fail whole, and their splits
+  // need 40 calls against the operation's 4·⌈log2 40⌉ = 24, so 8 of them wait for the resends in
+  // flight to earn (see "isolates one bad item in each of many batches" below).
+  const oneBadInEach = (i: number): boolean => i % 4 === 0 || i % 4 === 3;
+  const tamperedOneInEach = Array.from({ length: 40 }, (_, i) => i).filter(oneBadInEach);
+  const answeredItems = (body: Buffer): number | undefined =>
+    (JSON.parse(body.toString('utf8')) as { data?: { batch_results?: unknown[] } }).data?.batch_results?.length;
+
+  it('answers the items of a split left waiting on the budget with the retryable error of the resends Vault failed otherwise, not ERR_TRANSIT_INTEGRITY', async () => {
+    // Vault is sealed for every single-item resend: no resend earns, so the waiting splits are
+    // refused; the reason is Vault, not a bad item, and every item is told to retry.
+    const proxy = await startRewritingProxy((path, status, body) =>
+      path.includes('/decrypt/') && answeredItems(body) === 1
+        ? { status: 503, body: { errors: ['Vault is sealed'] } }
+        : wholeBatchFailure(path, status, body),
+    );
+    try {
+      const key = await fx.newKey();
+      const records = await manyRecords(key, 40, tamperedOneInEach);
+      const transit = proxy.transit(key, { batchSize: 2, retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 } });
+      fx.server.clearRequests();
+      const results = await transit.decryptMany(records.map((envelope) => ({ envelope, context: ctx })));
+      for (const result of results) {
+        expect(result).toMatchObject({ ok: false, error: { code: 'ERR_TRANSIT_VAULT_UNAVAILABLE', retryable: true } });
+      }
+      // The 20 first calls, and 12 splits (24 single-item resends, each tried twice): the other 8 waited and were refused.
+      expect(sorted(batchSizes('transit/decrypt/'))).toEqual([...Array(20).fill(2), ...Array(48).fill(1)]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('answers ERR_TRANSIT_CLOSED, never ERR_TRANSIT_INTEGRITY, for the good items of a rewrap whose splits wait on the budget when close() is called', async () => {
+    // Two slots. Once the 20 first calls are answered, the two resends holding the slots (the
+    // halves of the first batch) are held in the proxy: 11 more granted splits' halves queue
+    // behind them, 8 splits wait on the budget. close(): the queued halves fail with
+    // ERR_TRANSIT_CLOSED, the two in flight get Vault's answer, and the waiting splits are refused
+    // because the instance is closed, not because an item is bad.
+    let transit: Transit | undefined;
+    const held: (() => void)[] = [];
+    const proxy = await startRewritingProxy(async (path, status, body) => {
+      if (path.includes('/rewrap/') && answeredItems(body) === 1 && held.length < 2) {
+        await new Promise<void>((release) => {
+          held.push(release);
+          if (held.length === 2) {
+            transit?.close();
+            for (const go of held) go();
+          }
+        });
+      }
+      return wholeBatchFailure(path, status, body);
+    });
+    try {
+      const key = await fx.newKey();
+      const records = await manyRecords(key, 40, tamperedOneInEach);
+      await fx.client.write(`transit/keys/${key}/rotate`, {});
+      transit = proxy.transit(key, { batchSize: 2, batchConcurrency: 2 });
+      const results = await transit.rewrap(records.map((envelope) => ({ envelope })));
+      const outcomes = results.map((r) => (r.ok ? r.toVersion : r.error.code));
+      expect(
+        outcomes.flatMap((outcome, i) => (oneBadInEach(i) || outcome !== 'ERR_TRANSIT_INTEGRITY' ? [] : [i])),
+      ).toEqual([]);
+      expect(outcomes).toEqual(['ERR_TRANSIT_INTEGRITY', 2, ...Array(38).fill('ERR_TRANSIT_CLOSED')]);
+    } finally {
+      transit?.close();
+      await proxy.close();
+    }
+  });
+
   it('finds one tampered record among 64 in 2·log2(64) more calls, not one per record', async () => {
     const proxy = await startRewritingProxy(wholeBatchFailure);
     try {
@@ -339,7 +408,7 @@ describe('one split budget per decryptMany / rewrap', () => {
   });
 
   it('isolates one bad item in each of many batches although their first splits alone overdraw the budget: a split waits for the resends in flight to earn', async () => {
-    // 20 batches of 2, each with one bad item: all 20 first calls fail before any half is sent
+    // 20 batches of 2, each with one bad item: all 20 first calls are sent before any half
     // (the halves queue behind them), and their splits need 40 calls against a budget of
     // 4·⌈log2 40⌉ = 24. The splits past it wait for the halves in flight, half of which earn.
     const proxy = await startRewritingProxy(wholeBatchFailure);
