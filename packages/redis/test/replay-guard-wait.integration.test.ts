@@ -95,28 +95,48 @@ describe('ReplayGuard with wait, on a Redis without replicas', () => {
 
   it('never answers "first time" for a replay made while a first check of the guard waits for replicas, with either policy', async () => {
     for (const policy of ['fail-closed', 'fail-open'] as const) {
-      const failOpens: RedisStoreError[] = [];
-      const g = guard(policy, (error) => failOpens.push(error));
-      await expect(g.check('seen')).rejects.toMatchObject({ code: 'ERR_REDIS_NOT_REPLICATED' });
-      // Each first check's WAIT holds the guard's connection for ~200 ms; replays sent meanwhile
-      // queue behind it. More than 5 of them also tried to open the SET's circuit.
-      const answers = await Promise.all(
-        Array.from({ length: 8 }, (_, i) => [
-          g.check(`fresh-${i}`).catch((e: RedisStoreError) => e.code),
-          new Promise((resolve) => setTimeout(resolve, 2)).then(() =>
-            g.check('seen').catch((e: RedisStoreError) => e.code),
-          ),
-        ]).flat(),
-      );
-      const replays = answers.filter((_, i) => i % 2 === 1);
-      for (const answer of replays) expect([false, 'ERR_REDIS_NOT_REPLICATED']).toContain(answer);
-      expect(failOpens).toEqual([]);
-      // Nothing opened a circuit: once the queued WAITs are over, a replay answers false again.
-      await waitFor(async () => (await g.check('seen').catch((e: RedisStoreError) => e.code)) === false, {
-        timeoutMs: 10_000,
-        what: 'the replay to be answered false',
-      });
-      expect(failOpens).toEqual([]);
+      // The proxy lets the first WAIT through, then holds the first checks' WAITs, and the replays
+      // queued behind them, until the assertions: every replay's SET times out behind a pending
+      // WAIT of the guard, however slow the machine is. (Left to Redis's ~200 ms WAITs with the
+      // default 50 ms limit, a SET sent before any WAIT was pending timed out under load, and
+      // fail-open rightly answered "first time"; a longer limit let the queued SETs be answered.)
+      const proxy = await startHeldWaitProxy(server, { hold: false });
+      try {
+        const failOpens: RedisStoreError[] = [];
+        const g = guard(policy, (error) => failOpens.push(error), unhurried, await proxy.connect());
+        await expect(g.check('seen')).rejects.toMatchObject({ code: 'ERR_REDIS_NOT_REPLICATED' });
+        proxy.hold();
+        const outcome = (check: Promise<boolean>) =>
+          check.then(
+            (answer) => answer,
+            (e: RedisStoreError) => [e.code, (e.cause as RedisStoreError | undefined)?.code],
+          );
+        const firsts = Array.from({ length: 8 }, (_, i) => outcome(g.check(`fresh-${i}`)));
+        await waitFor(() => proxy.holding(), { timeoutMs: 10_000, what: 'a first check to wait for replicas' });
+        // More replays than the 5 timeouts that open a circuit: each one's SET queues behind the
+        // held WAITs and runs out of time, which says nothing about Redis's health.
+        const replays = await Promise.all(Array.from({ length: 8 }, () => outcome(g.check('seen'))));
+        const unanswered = ['ERR_REDIS_NOT_REPLICATED', 'ERR_REDIS_TIMEOUT'];
+        expect(replays).toEqual(Array.from({ length: 8 }, () => unanswered));
+        expect(await Promise.all(firsts)).toEqual(Array.from({ length: 8 }, () => unanswered));
+        expect(failOpens).toEqual([]);
+        proxy.release();
+        // Nothing opened a circuit: until the released WAITs are over a replay may still queue
+        // behind them, then it answers false again, never "Redis is unavailable".
+        const later: unknown[] = [];
+        await waitFor(
+          async () => {
+            later.push(await g.check('seen').catch((e: RedisStoreError) => e.code));
+            return later.at(-1) === false;
+          },
+          { timeoutMs: 10_000, what: 'the replay to be answered false' },
+        );
+        for (const answer of later) expect([false, 'ERR_REDIS_NOT_REPLICATED']).toContain(answer);
+        expect(failOpens).toEqual([]);
+        g.close();
+      } finally {
+        await proxy.stop();
+      }
     }
   });
 
