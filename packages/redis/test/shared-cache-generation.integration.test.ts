@@ -1,8 +1,12 @@
+import type { Socket } from 'node:net';
+import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { CacheRegistry, type RedisClient, SharedCache } from '../src/index.ts';
+import { LOAD_END, MAX_SHARES, UNKNOWN_HOLDER } from '../src/shared-cache/cache-scripts.ts';
 import { gatedLoader } from './fixtures/gated-loader.ts';
+import { startRedisProxy } from './fixtures/redis-proxy.ts';
 import { SHARED_CACHE_TARGETS, unique, useSharedCacheTarget } from './fixtures/shared-cache-target.ts';
-import { keysMatching } from './fixtures/targets.ts';
+import { keysMatching, singleNode } from './fixtures/targets.ts';
 
 /** The two ways a pod computes a miss: under the cross-pod lease, or without one. */
 const LEASE_MODES = [
@@ -13,52 +17,55 @@ const LEASE_MODES = [
 
 type LeaseMode = (typeof LEASE_MODES)[number][1];
 
-/** The most life a key's generation and its load count may have (`GENERATION_LIFE_MS` in redis-tier.ts). */
+/** The most life a key's generation and its holder set may have (`GENERATION_LIFE_MS` in redis-tier.ts). */
 const GENERATION_LIFE_MS = 3_600_000;
 
-// Pods share a key's generation: a load that ends without writing leaves it, and only the last load
-// holding it ends it. On a single node and on the 3-master cluster.
+/** One pod of cache `name` on `redis`: no L1 (every read goes to Redis). */
+const podOn = (redis: RedisClient, name: string, mode: LeaseMode): SharedCache<string> =>
+  new SharedCache<string>({
+    name,
+    class: 'pod',
+    reason: 'shared generation test',
+    ttlMs: 60_000,
+    l1: false,
+    timeoutMs: 2_000,
+    redis,
+    registry: new CacheRegistry(),
+    ...mode,
+  });
+
+/** Every key of cache `name` in Redis, of the kind `kind` (`g:` generations, `n:` holder sets, `` all). */
+const keysOf = async (admin: RedisClient, name: string, kind = ''): Promise<string[]> =>
+  keysMatching(admin, `rampart:cache:${name}:${kind}*`);
+
+/**
+ * Pod `maker` starts loading `key` (its loader held, making the generation), then pod `joiner`
+ * (joining it: at once without the lease, once its wait runs out with it); resolves once both
+ * loaders run. Each pod's load settles to its value or its error.
+ */
+const twoLoads = async (
+  maker: SharedCache<string>,
+  joiner: SharedCache<string>,
+  key: string,
+  [makerValue, makerFailure]: readonly [string, string?],
+  [joinerValue, joinerFailure]: readonly [string, string?],
+) => {
+  const m = gatedLoader(makerValue, makerFailure);
+  const makerLoad = maker.getOrSet(key, m.loader).catch((e: unknown) => e);
+  await m.started;
+  const j = gatedLoader(joinerValue, joinerFailure);
+  const joinerLoad = joiner.getOrSet(key, j.loader).catch((e: unknown) => e);
+  await j.started;
+  return { makerLoad, joinerLoad, releaseMaker: m.release, releaseJoiner: j.release };
+};
+
+// Pods share a key's generation: a load that ends without writing takes its share out of it, and
+// only the load whose share was the last one ends it. On a single node and on the 3-master cluster.
 describe.each(SHARED_CACHE_TARGETS)('SharedCache generations on a %s', (_name, start) => {
   const { connect } = useSharedCacheTarget(start);
 
   /** One pod of cache `name`: its own client, no L1 (every read goes to Redis). */
-  const pod = async (name: string, mode: LeaseMode): Promise<SharedCache<string>> =>
-    new SharedCache<string>({
-      name,
-      class: 'pod',
-      reason: 'shared generation test',
-      ttlMs: 60_000,
-      l1: false,
-      timeoutMs: 2_000,
-      redis: await connect(),
-      registry: new CacheRegistry(),
-      ...mode,
-    });
-
-  /** Every key of cache `name` in Redis, of the kind `kind` (`g:` generations, `n:` load counts, `` all). */
-  const keysOf = async (admin: RedisClient, name: string, kind = ''): Promise<string[]> =>
-    keysMatching(admin, `rampart:cache:${name}:${kind}*`);
-
-  /**
-   * Pod `maker` starts loading `key` (its loader held, making the generation), then pod `joiner`
-   * (joining it: at once without the lease, once its wait runs out with it); resolves once both
-   * loaders run. Each pod's load settles to its value or its error.
-   */
-  const twoLoads = async (
-    maker: SharedCache<string>,
-    joiner: SharedCache<string>,
-    key: string,
-    [makerValue, makerFailure]: readonly [string, string?],
-    [joinerValue, joinerFailure]: readonly [string, string?],
-  ) => {
-    const m = gatedLoader(makerValue, makerFailure);
-    const makerLoad = maker.getOrSet(key, m.loader).catch((e: unknown) => e);
-    await m.started;
-    const j = gatedLoader(joinerValue, joinerFailure);
-    const joinerLoad = joiner.getOrSet(key, j.loader).catch((e: unknown) => e);
-    await j.started;
-    return { makerLoad, joinerLoad, releaseMaker: m.release, releaseJoiner: j.release };
-  };
+  const pod = async (name: string, mode: LeaseMode): Promise<SharedCache<string>> => podOn(await connect(), name, mode);
 
   describe('a load that fails while another pod’s load holds the same generation', () => {
     it.each(LEASE_MODES)(
@@ -75,7 +82,7 @@ describe.each(SHARED_CACHE_TARGETS)('SharedCache generations on a %s', (_name, s
         loads.releaseJoiner();
         expect(await loads.joinerLoad).toBe('good');
         expect(await p.get('h')).toBe('good'); // cached in Redis: the other pod reads it
-        // The write ended the generation and its load count.
+        // The write ended the generation and its holder set.
         expect(await keysOf(admin, name)).toEqual([`rampart:cache:${name}:{=h}`]);
         await Promise.all([p.close(), a.close()]);
       },
@@ -109,19 +116,19 @@ describe.each(SHARED_CACHE_TARGETS)('SharedCache generations on a %s', (_name, s
             [how, 'the pod that joined it first', mode, false],
           ] as const,
       ),
-    )('leave no key behind, generation and load count included (%s, %s)', async (_how, _order, mode, makerFirst) => {
+    )('leave no key behind, generation and holder set included (%s, %s)', async (_how, _order, mode, makerFirst) => {
       const name = unique('all-fail');
       const admin = await connect();
       const [p, a] = [await pod(name, mode), await pod(name, mode)];
       for (let i = 0; i < 10; i++) {
         const key = `missing:${i}`;
         const loads = await twoLoads(p, a, key, ['p', 'not found'], ['a', 'not found']);
-        // While both load: one generation and its count of two loads, each with a bounded life.
+        // While both load: one generation and its two loads' shares, each with a bounded life.
         const [generation, ...moreGenerations] = await keysOf(admin, name, 'g:');
-        const [count, ...moreCounts] = await keysOf(admin, name, 'n:');
-        expect([moreGenerations, moreCounts]).toEqual([[], []]);
-        expect(await admin.get(count ?? '')).toBe('2');
-        for (const held of [generation, count]) {
+        const [holders, ...moreHolders] = await keysOf(admin, name, 'n:');
+        expect([moreGenerations, moreHolders]).toEqual([[], []]);
+        expect(await admin.scard(holders ?? '')).toBe(2);
+        for (const held of [generation, holders]) {
           const life = await admin.pttl(held ?? '');
           expect(life).toBeGreaterThan(0);
           expect(life).toBeLessThanOrEqual(GENERATION_LIFE_MS);
@@ -131,7 +138,7 @@ describe.each(SHARED_CACHE_TARGETS)('SharedCache generations on a %s', (_name, s
           : [loads.releaseJoiner, loads.releaseMaker];
         first();
         await (makerFirst ? loads.makerLoad : loads.joinerLoad);
-        expect(await admin.get(count ?? '')).toBe('1'); // the other load still holds the generation
+        expect(await admin.scard(holders ?? '')).toBe(1); // the other load still holds the generation
         second();
         expect(await loads.makerLoad).toMatchObject({ message: 'not found' });
         expect(await loads.joinerLoad).toMatchObject({ message: 'not found' });
@@ -144,6 +151,80 @@ describe.each(SHARED_CACHE_TARGETS)('SharedCache generations on a %s', (_name, s
     });
   });
 
+  describe('a generation whose holders this version cannot all see', () => {
+    it.each(LEASE_MODES)(
+      'one an older version made (no holder set) outlives a load that joins it and fails, for the older pod to write against (%s)',
+      async (_how, mode) => {
+        const name = unique('older-maker');
+        const admin = await connect();
+        const a = await pod(name, mode);
+        const [generationKey, holdersKey] = [`rampart:cache:${name}:g:{=h}`, `rampart:cache:${name}:n:{=h}`];
+        // An older pod's load in flight: its generation, with no holder set beside it.
+        await admin.set(generationKey, 'older-pods-generation', 'PX', 60_000);
+        const j = gatedLoader('a', 'not found');
+        const load = a.getOrSet('h', j.loader).catch((e: unknown) => e);
+        await j.started;
+        // The holders it cannot see are one share no load holds, beside this load's own.
+        expect(await admin.scard(holdersKey)).toBe(2);
+        expect(await admin.sismember(holdersKey, UNKNOWN_HOLDER)).toBe(1);
+        j.release();
+        expect(await load).toMatchObject({ message: 'not found' });
+        // Still the older pod's generation, so its write is cached; both keys keep a bounded life.
+        expect(await admin.get(generationKey)).toBe('older-pods-generation');
+        expect(await admin.smembers(holdersKey)).toEqual([UNKNOWN_HOLDER]);
+        for (const held of [generationKey, holdersKey]) {
+          const life = await admin.pttl(held);
+          expect(life).toBeGreaterThan(0);
+          expect(life).toBeLessThanOrEqual(GENERATION_LIFE_MS);
+        }
+        // A write ends it as usual, holders included.
+        await a.set('h', 'set');
+        expect(await keysOf(admin, name)).toEqual([`rampart:cache:${name}:{=h}`]);
+        await a.close();
+      },
+    );
+
+    it.each(LEASE_MODES)(
+      'a holder set lost while two pods load (evicted) lets no failing load end the generation: the other pod’s value is cached (%s)',
+      async (_how, mode) => {
+        const name = unique('holders-lost');
+        const admin = await connect();
+        const [p, a] = [await pod(name, mode), await pod(name, mode)];
+        const loads = await twoLoads(p, a, 'h', ['p', 'origin timed out'], ['good']);
+        expect(await admin.del(`rampart:cache:${name}:n:{=h}`)).toBe(1);
+        loads.releaseMaker();
+        expect(await loads.makerLoad).toMatchObject({ message: 'origin timed out' });
+        expect(await keysOf(admin, name, 'g:')).toHaveLength(1);
+        loads.releaseJoiner();
+        expect(await loads.joinerLoad).toBe('good');
+        expect(await p.get('h')).toBe('good');
+        expect(await keysOf(admin, name)).toEqual([`rampart:cache:${name}:{=h}`]);
+        await Promise.all([p.close(), a.close()]);
+      },
+    );
+
+    it('a holder set full of shares never taken out (crashed pods) starts again as the unknown holder and the joining load', async () => {
+      const name = unique('holders-full');
+      const admin = await connect();
+      const a = await pod(name, { lease: false });
+      const [generationKey, holdersKey] = [`rampart:cache:${name}:g:{=h}`, `rampart:cache:${name}:n:{=h}`];
+      await admin.set(generationKey, 'crowded', 'PX', 60_000);
+      const crashed = Array.from({ length: MAX_SHARES }, (_, i) => `crashed-${i}`);
+      await admin.sadd(holdersKey, ...crashed);
+      await admin.pexpire(holdersKey, 60_000);
+      const j = gatedLoader('a', 'not found');
+      const load = a.getOrSet('h', j.loader).catch((e: unknown) => e);
+      await j.started;
+      expect(await admin.scard(holdersKey)).toBe(2);
+      expect(await admin.sismember(holdersKey, UNKNOWN_HOLDER)).toBe(1);
+      j.release();
+      expect(await load).toMatchObject({ message: 'not found' });
+      expect(await admin.get(generationKey)).toBe('crowded');
+      expect(await admin.smembers(holdersKey)).toEqual([UNKNOWN_HOLDER]);
+      await a.close();
+    });
+  });
+
   describe('an invalidation during two pods’ loads of the key', () => {
     it.each(LEASE_MODES)('delete(): neither load writes, and no key is left (%s)', async (_how, mode) => {
       const name = unique('delete-two-loads');
@@ -151,7 +232,7 @@ describe.each(SHARED_CACHE_TARGETS)('SharedCache generations on a %s', (_name, s
       const [p, a] = [await pod(name, mode), await pod(name, mode)];
       const loads = await twoLoads(p, a, 'h', ['from p'], ['from a']);
       await a.delete('h');
-      // The generation and its count went (the lease, with it, stays its holder's to give back).
+      // The generation and its holders went (the lease, with it, stays its holder's to give back).
       expect([...(await keysOf(admin, name, 'g:')), ...(await keysOf(admin, name, 'n:'))]).toEqual([]);
       loads.releaseMaker();
       loads.releaseJoiner();
@@ -181,7 +262,7 @@ describe.each(SHARED_CACHE_TARGETS)('SharedCache generations on a %s', (_name, s
     );
 
     it.each(LEASE_MODES)(
-      'clear(): neither load writes, and its passes remove the load counts too (%s)',
+      'clear(): neither load writes, and its passes remove the holder sets too (%s)',
       async (_how, mode) => {
         const name = unique('clear-two-loads');
         const admin = await connect();
@@ -200,4 +281,101 @@ describe.each(SHARED_CACHE_TARGETS)('SharedCache generations on a %s', (_name, s
       },
     );
   });
+});
+
+/**
+ * A proxy in front of the single node that passes everything through, except that once armed it
+ * forwards the next call of script `sha1` and drops Redis's reply to it, resetting the client's
+ * connection: Redis ran the script, the client never heard, and ioredis resends it after
+ * reconnecting (`autoResendUnfulfilledCommands`), so it runs twice.
+ */
+async function startReplyDroppingProxy(url: string) {
+  const { hostname, port } = new URL(url);
+  let armed: { sha1: string; dropped: () => void } | undefined;
+  const proxy = await startRedisProxy({ host: hostname, port: Number(port) }, (chunk, client: Socket, upstream) => {
+    upstream.write(chunk);
+    const drop = armed;
+    if (drop === undefined || !chunk.includes(drop.sha1)) return;
+    armed = undefined;
+    upstream.unpipe(client);
+    upstream.once('data', () => {
+      client.resetAndDestroy();
+      upstream.destroy();
+      drop.dropped();
+    });
+    upstream.resume();
+  });
+  return {
+    connect: proxy.connect,
+    stop: proxy.stop,
+    /** Drops the reply to the next call of `sha1`; resolves once it was dropped. */
+    dropNextReply: (sha1: string) =>
+      new Promise<void>((resolve) => {
+        armed = { sha1, dropped: resolve };
+      }),
+  };
+}
+
+// What a load's leave does when Redis runs it twice, or runs it out of memory: on a single node, for
+// the proxy and CONFIG SET.
+describe('SharedCache generations when a leave is resent or Redis is out of memory', () => {
+  const shared = useSharedCacheTarget(singleNode);
+  const { connect } = shared;
+
+  it.each(LEASE_MODES)(
+    'a failing load whose leave ran twice (reply lost, resent) leaves the other pod’s share: its value is cached (%s)',
+    async (_how, mode) => {
+      const { spec } = shared.target;
+      if (spec.kind !== 'single') throw new Error('a single node was expected');
+      const proxy = await startReplyDroppingProxy(spec.url);
+      try {
+        const name = unique('leave-resent');
+        const admin = await connect();
+        // Loaded, so the dropped reply is the script's own (not a NOSCRIPT before its EVAL).
+        await (admin as Redis).script('LOAD', LOAD_END.lua);
+        const p = podOn(await proxy.connect(), name, mode);
+        const a = podOn(await connect(), name, mode);
+        const loads = await twoLoads(p, a, 'h', ['p', 'origin timed out'], ['good']);
+        const dropped = proxy.dropNextReply(LOAD_END.sha1);
+        loads.releaseMaker();
+        expect(await loads.makerLoad).toMatchObject({ message: 'origin timed out' });
+        await dropped; // the leave ran, its reply was lost, and the resend was answered
+        expect(await keysOf(admin, name, 'g:')).toHaveLength(1);
+        loads.releaseJoiner();
+        expect(await loads.joinerLoad).toBe('good');
+        expect(await a.get('h')).toBe('good');
+        expect(await keysOf(admin, name)).toEqual([`rampart:cache:${name}:{=h}`]);
+        await Promise.all([p.close(), a.close()]);
+      } finally {
+        await proxy.stop();
+      }
+    },
+  );
+
+  it.each(LEASE_MODES)(
+    'loads that fail leave under maxmemory with noeviction, so they leave no key behind (%s)',
+    async (_how, mode) => {
+      const name = unique('leave-oom');
+      const admin = (await connect()) as Redis;
+      const [p, a] = [podOn(await connect(), name, mode), podOn(await connect(), name, mode)];
+      const loads = await twoLoads(p, a, 'h', ['p', 'not found'], ['a', 'not found']);
+      const [, maxmemory] = (await admin.config('GET', 'maxmemory')) as [string, string];
+      const [, policy] = (await admin.config('GET', 'maxmemory-policy')) as [string, string];
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      await admin.config('SET', 'maxmemory', '1');
+      try {
+        // Out of memory: a join (SADD, SET) is refused now.
+        await expect(admin.sadd(`rampart:cache:${name}:probe`, 'x')).rejects.toThrow(/^OOM/);
+        loads.releaseMaker();
+        expect(await loads.makerLoad).toMatchObject({ message: 'not found' });
+        loads.releaseJoiner();
+        expect(await loads.joinerLoad).toMatchObject({ message: 'not found' });
+        expect(await keysOf(admin, name)).toEqual([]);
+      } finally {
+        await admin.config('SET', 'maxmemory', maxmemory);
+        await admin.config('SET', 'maxmemory-policy', policy);
+      }
+      await Promise.all([p.close(), a.close()]);
+    },
+  );
 });

@@ -1,5 +1,5 @@
 // The Lua scripts of a SharedCache's Redis tier (see CacheRedisTier). An entry, its lease, its
-// generation and the generation's load count share a hash tag, so every multi-key script runs on one
+// generation and the generation's holder set share a hash tag, so every multi-key script runs on one
 // Cluster slot.
 import { defineScript } from '../scripts.ts';
 
@@ -65,7 +65,7 @@ end
 return {version, refused}`,
 );
 
-// A delete ends the key's generation (and its load count) with its entry (a load still running
+// A delete ends the key's generation (and its holder set) with its entry (a load still running
 // cannot write back), and announces it whether or not the entry existed, as a delete's PUBLISH of
 // its own did.
 export const DELETE_AND_END_LOADS = defineScript(
@@ -78,40 +78,71 @@ return {removed, refused}`,
 
 // A load that ends without writing gives its lease back (ARGV[1]) and leaves the generation it
 // created or joined (ARGV[2], when still the key's: one ended since, by a write, a delete or a
-// clear, took its count with it, and a new one's count is not this load's): the count goes down,
-// and the last load out ends the generation, so a failing loader leaves no key behind for the
-// generation's life, and never ends one another load still writes against. A count that is gone
-// (or was never made, by an older version of this script) reads as this load's alone. DECR only on
-// a count that exists: on a missing key it would make one without a TTL.
+// clear, took its holders with it, and a new one's are not this load's): it takes its own share
+// (ARGV[3]) out of the generation's holders, and only the load whose share was the last one ends
+// the generation, so a failing loader leaves no key behind for the generation's life, and never
+// ends one another load still writes against. Idempotent: ioredis resends a command whose reply a
+// reconnect lost, and a second run finds the share gone (SREM 0) and ends nothing. A holder set
+// that is gone (evicted), or holds this share no more, is not this load's to end either: the
+// generation lingers to its life or the next write. SREM, SCARD, GET and DEL are not `denyoom`: a
+// load leaves under `maxmemory` with `noeviction` too.
 export const LOAD_END = defineScript(
   'cache-load-end',
   `if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) == ARGV[2] then
-  local loads = tonumber(redis.call('GET', KEYS[3]))
-  if loads and loads > 1 then redis.call('DECR', KEYS[3]) else redis.call('DEL', KEYS[2], KEYS[3]) end
+if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) == ARGV[2]
+  and redis.call('SREM', KEYS[3], ARGV[3]) == 1 and redis.call('SCARD', KEYS[3]) == 0 then
+  redis.call('DEL', KEYS[2], KEYS[3])
 end
 return 0`,
 );
+
+/**
+ * The share that stands for loads a generation's holder set cannot name (see `GENERATION`): no load
+ * holds it (a load's share is a 16-character base64url token), so no load's leave removes it.
+ */
+export const UNKNOWN_HOLDER = 'unseen';
+
+/** The most shares a generation's holder set keeps before it starts again as {@link UNKNOWN_HOLDER}. */
+export const MAX_SHARES = 128;
 
 // A key's generation is a random token that exists while a load of the key may be running: a load
 // reads it (creating it when absent) before it starts, and may write only while it is unchanged. A
 // delete, a set() or a clear() removes it, so no load from before them can write; an absent or
 // re-created generation never equals the one a load holds. KEYS[$GK]: the generation; ARGV[$GA]: the
-// token of a new one; ARGV[$GA + 1]: the life it must have left (an existing one is extended, never
-// shortened). Pods share a generation (loads in flight in several pods read the same one), so
-// KEYS[$CK] counts the loads that hold it: set to 1 with a new generation, one more for each load
-// that joins it, one less for each that ends without writing (LOAD_END), which ends it only as the
-// last. Both keys get the same life, extended by each join: a count a crashed pod never took back
-// keeps the generation no longer than that life (it keeps no value out of Redis: the loads that
-// hold it write against it). A count missing beside an existing generation (made by an older
-// version of this script, or evicted) starts again at this load.
+// token of a new one, which is also this load's share; ARGV[$GA + 1]: the life it must have left (an
+// existing one is extended, never shortened). Pods share a generation (loads in flight in several
+// pods read the same one), so KEYS[$CK] holds the shares of the loads that hold it, a set of their
+// random tokens: a load joins by adding its own and leaves (LOAD_END) by taking its own out, and
+// only the last one out ends the generation. A share, not a count, so a join or a leave that
+// ioredis resends after a reconnect (the reply was lost) changes nothing the second time.
+// - A new generation starts a new set (one left by a generation an older version ended, which
+//   removed only the generation, or whose generation was evicted, holds nobody's share now).
+// - A generation found without a set (made by an older version of this script, which knew no
+//   shares; or the set was evicted), or beside a key of another type, gets UNKNOWN_HOLDER, a share no
+//   load holds, standing for the loads it cannot see: no load's leave empties that set, and the
+//   generation lingers until a write, a delete or a clear ends it, or its life runs out.
+// - A set that reached MAX_SHARES shares (loads that crashed, or whose leave Redis never answered,
+//   never take theirs out) starts again as UNKNOWN_HOLDER and this share: bounded memory, and the same
+//   lingering as above.
+// Both keys get the same life, extended by each join: a share a crashed pod never took out keeps the
+// generation no longer than that life (it keeps no value out of Redis: the loads that hold it write
+// against it). SADD is the first write when the generation exists, and SET when it does not: both
+// are `denyoom`, so under `maxmemory` with `noeviction` a join fails before it writes anything.
 const GENERATION = fragment(`local g = redis.call('GET', KEYS[$GK])
 if not g then
   g = ARGV[$GA]
   redis.call('SET', KEYS[$GK], g, 'PX', ARGV[$GA + 1])
-  redis.call('SET', KEYS[$CK], 1, 'PX', ARGV[$GA + 1])
+  redis.call('DEL', KEYS[$CK])
+  redis.call('SADD', KEYS[$CK], ARGV[$GA])
+  redis.call('PEXPIRE', KEYS[$CK], ARGV[$GA + 1])
 else
-  redis.call('INCR', KEYS[$CK])
+  local kind = redis.call('TYPE', KEYS[$CK]).ok
+  if kind == 'set' and redis.call('SCARD', KEYS[$CK]) < ${MAX_SHARES} then
+    redis.call('SADD', KEYS[$CK], ARGV[$GA])
+  else
+    if kind ~= 'none' then redis.call('DEL', KEYS[$CK]) end
+    redis.call('SADD', KEYS[$CK], '${UNKNOWN_HOLDER}', ARGV[$GA])
+  end
   for _, k in ipairs({KEYS[$GK], KEYS[$CK]}) do
     if redis.call('PTTL', k) < tonumber(ARGV[$GA + 1]) then redis.call('PEXPIRE', k, ARGV[$GA + 1]) end
   end
@@ -183,7 +214,7 @@ return g`,
 
 // Write a computed value unless the key was deleted, set or cleared since its generation was read
 // (the load may have seen the data from before), announce it only then, and give the lease back,
-// in one round trip. The write ends the generation, with its count, for every load holding it: their
+// in one round trip. The write ends the generation, with its holder set, for every load holding it: their
 // values are older than or as old as this one.
 export const WRITE_IF_CURRENT = defineScript(
   'cache-write-if-current',
@@ -199,7 +230,7 @@ if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL'
 return {written, refused}`,
 );
 
-// An explicit write is the last writer: it ends the generation (with its count) of every load still
+// An explicit write is the last writer: it ends the generation (with its holder set) of every load still
 // running.
 export const WRITE_AND_END_LOADS = defineScript(
   'cache-write-and-end-loads',

@@ -46,19 +46,21 @@ export interface FillOrLease<V> {
   readonly basis?: ReadBasis;
 }
 
-/** A lease taken before computing, and the key's generation read (and joined) with it. */
+/** A lease taken before computing, and the key's generation read (and joined) with it (its share is the token). */
 export interface Lease extends Generation {
   readonly token: string;
 }
 
 /**
  * A key's generation as a load holds it. Pods share it (loads in flight in several pods read the
- * same one): Redis counts the loads holding it, and a load that writes nothing leaves it
- * ({@link CacheRedisTier.endLoad}), ending it only as the last, so it never keeps another pod's
- * value out of Redis.
+ * same one): Redis keeps the shares of the loads holding it (a set beside it), and a load that
+ * writes nothing takes its `share` out ({@link CacheRedisTier.endLoad}), ending the generation
+ * only when its share was the last, so it never keeps another load's value out of Redis.
  */
 export interface Generation {
   readonly generation: string;
+  /** This load's share of it: the random token of the call that joined (or made) it. */
+  readonly share: string;
 }
 
 /**
@@ -161,7 +163,7 @@ export class CacheRedisTier {
   ): Promise<ReadOrLease> {
     const redis = this.#redis;
     const token = newToken();
-    const keys = [this.#entryKey(key), this.#leaseKey(key), this.#generationKey(key), this.#loadsKey(key)];
+    const keys = [this.#entryKey(key), this.#leaseKey(key), this.#generationKey(key), this.#holdersKey(key)];
     const args = [token, leaseTtlMs, token, GENERATION_LIFE_MS, ...(waiting ? ['1'] : [])];
     const [bytes, acquired, third] = (await this.call('get', () =>
       runScriptForBytes(redis, READ_OR_LEASE, keys, args),
@@ -172,7 +174,7 @@ export class CacheRedisTier {
       return { ...(entry ? { entry } : {}), leaseTried: false, bytes, ...(waiting ? { leaseHeld: third === 1 } : {}) };
     }
     return {
-      ...(acquired === 1 ? { lease: { token, generation: String(third ?? '') } } : {}),
+      ...(acquired === 1 ? { lease: { token, generation: String(third ?? ''), share: token } } : {}),
       leaseTried: true,
     };
   }
@@ -183,7 +185,7 @@ export class CacheRedisTier {
    */
   async readOrGeneration(key: string): Promise<ReadOrLease> {
     const redis = this.#redis;
-    const keys = [this.#entryKey(key), this.#generationKey(key), this.#loadsKey(key)];
+    const keys = [this.#entryKey(key), this.#generationKey(key), this.#holdersKey(key)];
     const token = newToken();
     const [bytes, generation] = (await this.call('get', () =>
       runScriptForBytes(redis, READ_OR_GENERATION, keys, [token, GENERATION_LIFE_MS]),
@@ -192,7 +194,7 @@ export class CacheRedisTier {
       const entry = await this.#checkTags(decodeEntry(bytes.toString('utf8')));
       return { ...(entry ? { entry } : {}), leaseTried: false, bytes };
     }
-    return { leaseTried: false, generation: { generation: String(generation ?? '') } };
+    return { leaseTried: false, generation: { generation: String(generation ?? ''), share: token } };
   }
 
   /**
@@ -238,7 +240,7 @@ export class CacheRedisTier {
    */
   async write(key: string, entry: StoredEntry, ttlMs: number, announcement: string): Promise<void> {
     const redis = this.#redis;
-    const keys = [this.#entryKey(key), this.#generationKey(key), this.#loadsKey(key)];
+    const keys = [this.#entryKey(key), this.#generationKey(key), this.#holdersKey(key)];
     const px = ttlMs + this.#extraLifeMs;
     const reply = await this.call('set', () =>
       runScript(redis, WRITE_AND_END_LOADS, keys, [encodeEntry(entry), px, this.#channel, announcement]),
@@ -261,7 +263,7 @@ export class CacheRedisTier {
     announcement: string,
   ): Promise<boolean> {
     const redis = this.#redis;
-    const keys = [this.#entryKey(key), this.#leaseKey(key), this.#generationKey(key), this.#loadsKey(key)];
+    const keys = [this.#entryKey(key), this.#leaseKey(key), this.#generationKey(key), this.#holdersKey(key)];
     const px = ttlMs + this.#extraLifeMs;
     const reply = await this.call('set', () =>
       runScript(redis, WRITE_IF_CURRENT, keys, [
@@ -284,11 +286,12 @@ export class CacheRedisTier {
   async generation(key: string, entryDigest = ''): Promise<Generation | undefined> {
     const redis = this.#redis;
     // One slot: they share a hash tag.
-    const keys = [this.#generationKey(key), this.#entryKey(key), this.#loadsKey(key)];
+    const keys = [this.#generationKey(key), this.#entryKey(key), this.#holdersKey(key)];
+    const share = newToken();
     const reply = await this.call('get', () =>
-      runScript(redis, GENERATION_READ, keys, [newToken(), GENERATION_LIFE_MS, entryDigest]),
+      runScript(redis, GENERATION_READ, keys, [share, GENERATION_LIFE_MS, entryDigest]),
     );
-    return typeof reply === 'string' ? { generation: reply } : undefined;
+    return typeof reply === 'string' ? { generation: reply, share } : undefined;
   }
 
   /**
@@ -298,7 +301,7 @@ export class CacheRedisTier {
    */
   async delete(key: string, announcement: string): Promise<void> {
     const redis = this.#redis;
-    const keys = [this.#entryKey(key), this.#generationKey(key), this.#loadsKey(key)]; // one slot: one hash tag
+    const keys = [this.#entryKey(key), this.#generationKey(key), this.#holdersKey(key)]; // one slot: one hash tag
     const reply = await this.call('delete', () =>
       runScript(redis, DELETE_AND_END_LOADS, keys, [this.#channel, announcement]),
     );
@@ -315,27 +318,29 @@ export class CacheRedisTier {
   async acquireLease(key: string, leaseTtlMs: number, entryDigest = ''): Promise<Lease | undefined> {
     const redis = this.#redis;
     const token = newToken();
-    const keys = [this.#leaseKey(key), this.#generationKey(key), this.#entryKey(key), this.#loadsKey(key)]; // one slot
+    const keys = [this.#leaseKey(key), this.#generationKey(key), this.#entryKey(key), this.#holdersKey(key)]; // one slot
     const [acquired, generation] = (await this.call('lease', () =>
       runScript(redis, LEASE_ACQUIRE, keys, [token, leaseTtlMs, token, GENERATION_LIFE_MS, entryDigest]),
     )) as [number, string?];
-    return acquired === 1 ? { token, generation: String(generation ?? '') } : undefined;
+    return acquired === 1 ? { token, generation: String(generation ?? ''), share: token } : undefined;
   }
 
   /**
    * Ends a load that wrote nothing: gives its lease back (`token`, or '') and leaves `generation`
-   * (the one it created or joined) if it is still the key's: the generation's load count goes down,
-   * and only the last load to leave ends it (with the count), so a load that writes nothing never
-   * keeps a value that another load (in any pod) holding the same generation computes out of Redis,
-   * and failing loads leave no key behind. Sends nothing when there is neither. A failure is
-   * ignored: the lease expires by itself, and the generation and its count after their life.
+   * (the one it created or joined) if it is still the key's: its share goes out of the generation's
+   * holders, and only the load whose share was the last one ends it (with the holder set), so a
+   * load that writes nothing never keeps a value that another load (in any pod) holding the same
+   * generation computes out of Redis, and failing loads leave no key behind. Idempotent: a resend
+   * after a lost reply ends nothing more. Sends nothing when there is neither. A failure is
+   * ignored: the lease expires by itself, and the generation and its holders after their life.
    */
   async endLoad(key: string, token: string, generation?: Generation): Promise<void> {
     const held = generation?.generation ?? '';
     if (token === '' && held === '') return;
     const redis = this.#redis;
-    const keys = [this.#leaseKey(key), this.#generationKey(key), this.#loadsKey(key)]; // one slot: one hash tag
-    await this.call('lease', () => runScript(redis, LOAD_END, keys, [token, held])).catch(() => {});
+    const keys = [this.#leaseKey(key), this.#generationKey(key), this.#holdersKey(key)]; // one slot: one hash tag
+    const share = generation?.share ?? '';
+    await this.call('lease', () => runScript(redis, LOAD_END, keys, [token, held, share])).catch(() => {});
   }
 
   /** The current version of each tag, creating missing ones; read before computing a value. */
@@ -416,7 +421,9 @@ export class CacheRedisTier {
     }
     if (g.status === 'rejected') throw g.reason;
     // Built field by field: a lease given as `basis` must not carry its token into the result.
-    return g.value === undefined ? undefined : { generation: g.value.generation, versions: versions.value };
+    return g.value === undefined
+      ? undefined
+      : { generation: g.value.generation, share: g.value.share, versions: versions.value };
   }
 
   /**
@@ -474,7 +481,7 @@ export class CacheRedisTier {
   }
 
   /**
-   * Every key of this cache, on every Cluster master; generations (and their load counts) too, so
+   * Every key of this cache, on every Cluster master; generations (and their holder sets) too, so
    * no load running now can write its value back, and two SCAN passes, so a value such a load wrote
    * during the first one goes too (see {@link unlinkByPrefix}). Each SCAN page and each UNLINK
    * pipeline is one guarded call, bounded by the call timeout: the whole clear takes as many of
@@ -561,7 +568,7 @@ export class CacheRedisTier {
   }
 
   // Entries, tags and leases have their own sub-namespaces, so no cache key collides with a tag
-  // key. An entry, its lease, its generation and the generation's load count share the hash tag
+  // key. An entry, its lease, its generation and the generation's holder set share the hash tag
   // `{=<key…>}`: the base has no braces and the "=" keeps the tag non-empty whatever the key holds,
   // so all land on one slot.
   #entryKey(key: string): string {
@@ -576,7 +583,7 @@ export class CacheRedisTier {
     return `${this.#base}g:{=${key}}`;
   }
 
-  #loadsKey(key: string): string {
+  #holdersKey(key: string): string {
     return `${this.#base}n:{=${key}}`;
   }
 
@@ -586,8 +593,8 @@ export class CacheRedisTier {
 }
 
 /**
- * Whether the rest of a key after a cache's base is one of its entries, leases, generations or load
- * counts (see `#entryKey`). Other stores whose prefix begins with this cache's prefix and name
+ * Whether the rest of a key after a cache's base is one of its entries, leases, generations or
+ * holder sets (see `#entryKey`). Other stores whose prefix begins with this cache's prefix and name
  * (prefix `app:x` under a cache with prefix `app` and name `x`) have keys under the same base, never
  * starting with `{=`: a prefix and a name hold no braces. Tag keys (`t:<tag>`) are left: a tag's
  * name is free text, so `t:` may begin such a store's keys too, and an old tag version harms nothing
