@@ -36,7 +36,10 @@ const password = fc.string({ unit: 'grapheme-composite', maxLength: 40 }).filter
 
 describe('libpqPasswords', () => {
   it('never throws', () => {
-    fc.assert(fc.property(fc.oneof(syntax, fc.string()), (text) => void libpqPasswords(text)));
+    fc.assert(
+      fc.property(fc.oneof(syntax, fc.string()), (text) => void libpqPasswords(text)),
+      { seed: 0x5221 },
+    );
   });
 
   it('reads a quoted password exactly, never past its closing quote', () => {
@@ -45,6 +48,7 @@ describe('libpqPasswords', () => {
         const quoted = secret.replaceAll('\\', '\\\\').replaceAll("'", "\\'");
         expect(libpqPasswords(`host=${host} password='${quoted}'user=${user} dbname='${quoted}'`)).toEqual([secret]);
       }),
+      { seed: 0x5224 },
     );
   });
 
@@ -55,6 +59,7 @@ describe('libpqPasswords', () => {
         const escaped = secret.replaceAll('\\', '\\\\').replace(/^'/, "\\'");
         expect(libpqPasswords(`host=${host}\tpassword = ${escaped}  sslmode=require`)).toEqual([secret]);
       }),
+      { seed: 0x5225 },
     );
   });
 
@@ -76,7 +81,10 @@ describe('libpqPasswords', () => {
 
 describe('jaasPasswords', () => {
   it('never throws', () => {
-    fc.assert(fc.property(fc.oneof(syntax, fc.string()), (text) => void jaasPasswords(text)));
+    fc.assert(
+      fc.property(fc.oneof(syntax, fc.string()), (text) => void jaasPasswords(text)),
+      { seed: 0x5222 },
+    );
   });
 
   it('reads a quoted password exactly, never past its closing quote', () => {
@@ -90,6 +98,7 @@ describe('jaasPasswords', () => {
           ),
         ).toEqual([secret]);
       }),
+      { seed: 0x5226 },
     );
   });
 
@@ -110,7 +119,10 @@ describe('jaasPasswords', () => {
 
 describe('carriedPasswords', () => {
   it('never throws', () => {
-    fc.assert(fc.property(fc.oneof(syntax, fc.string()), (text) => void carriedPasswords(text)));
+    fc.assert(
+      fc.property(fc.oneof(syntax, fc.string()), (text) => void carriedPasswords(text)),
+      { seed: 0x5223 },
+    );
   });
 
   it("returns a URL's password, not the username beside it; the username when it is the token", () => {

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { errorOf } from '../test/config-error.ts';
 import { CA_CERTIFICATE, CLIENT_CERTIFICATE } from '../test/fixtures/certificates.ts';
-import { armor, gcpServiceAccount, judged, random, seeded } from '../test/secret-forms.ts';
+import { armor, everyForm, gcpServiceAccount, judged, random, seeded, seededBytes } from '../test/secret-forms.ts';
 import { bundleFields } from './credential-bundle.ts';
 import { loadConfigSync } from './load.ts';
 import { secret } from './secret-spec.ts';
@@ -486,11 +486,14 @@ describe('assessSecret (bundle values that are not secrets: what they must not h
 });
 
 describe('assessSecret (credential bundles: passwords in libpq, JAAS and OLE DB strings)', () => {
-  const alnum = (length: number): string =>
-    Array.from(
-      randomBytes(length),
-      (byte) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[byte % 62],
+  /** A random-looking alphanumeric password, the same every run for its `seed`. */
+  const alnum = (length: number, seed: number): string => {
+    const next = seeded(seed);
+    return Array.from(
+      { length },
+      () => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[next(62)],
     ).join('');
+  };
   /** Each way of writing `password` as the value of one bundle key, beside a strong api_key. */
   const carriers = (password: string, quotable: string = password): Record<string, string>[] => [
     { dsn: `host=db.internal port=5432 user=app password=${password} dbname=app sslmode=require` },
@@ -512,13 +515,13 @@ describe('assessSecret (credential bundles: passwords in libpq, JAAS and OLE DB 
       for (const [label, rules] of judged({ api_key: S, ...carrier })) expect(rules, label).toContain('too-short');
     for (const carrier of carriers('Password1234', 'Password 1234'))
       for (const [label, rules] of judged({ api_key: S, ...carrier })) expect(rules, label).toContain('weak-word');
-    const strong = alnum(24);
-    for (const carrier of carriers(strong, `${alnum(12)} '"\\ ${alnum(12)}`))
+    const strong = alnum(24, 0x5200);
+    for (const carrier of carriers(strong, `${alnum(12, 0x5201)} '"\\ ${alnum(12, 0x5202)}`))
       for (const [label, rules] of judged({ api_key: S, ...carrier })) expect(rules, label).toEqual([]);
   });
 
   it("gives those passwords a password's length floor, and does not scan them over 4 KiB", () => {
-    for (const carrier of carriers(alnum(11)))
+    for (const carrier of carriers(alnum(11, 0x5203)))
       for (const [label, rules] of judged({ api_key: S, ...carrier })) expect(rules, label).toContain('too-short');
     const limits: [string, string][] = [
       ['host=db password=hunter2 application_name=', ''],
@@ -558,12 +561,12 @@ describe('assessSecret (credential bundles: passwords in libpq, JAAS and OLE DB 
 
   it("does not read a URL's username beside a password for weak words: it names an account", () => {
     for (const bundle of [
-      { token: `https://secure-deploy:${alnum(24)}@git.acme.io/acme/app.git` },
-      { token: `https://sample-bot:${alnum(24)}@git.acme.io/acme/app.git` },
-      { url: `https://ops%40secureworks.com:${alnum(24)}@grafana.acme.io` },
-      { token: `https://x-access-token:ghs_${alnum(36)}@github.com/acme/app.git` },
-      { token: `https://gitlab-ci-token:glcbt-${alnum(24)}@gitlab.com/acme/app.git` },
-      { database_url: `postgres://secret_rotator:${alnum(24)}@db/app` },
+      { token: `https://secure-deploy:${alnum(24, 0x5204)}@git.acme.io/acme/app.git` },
+      { token: `https://sample-bot:${alnum(24, 0x5205)}@git.acme.io/acme/app.git` },
+      { url: `https://ops%40secureworks.com:${alnum(24, 0x5206)}@grafana.acme.io` },
+      { token: `https://x-access-token:ghs_${alnum(36, 0x5207)}@github.com/acme/app.git` },
+      { token: `https://gitlab-ci-token:glcbt-${alnum(24, 0x5208)}@gitlab.com/acme/app.git` },
+      { database_url: `postgres://secret_rotator:${alnum(24, 0x5209)}@db/app` },
     ])
       for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
     // The username is the token when the password is empty or `x-oauth-basic`: judged as a secret.
@@ -579,7 +582,7 @@ describe('assessSecret (credential bundles: passwords in libpq, JAAS and OLE DB 
       expect(rules, label).toContain('too-short');
     for (const [label, rules] of judged({
       api_key: S,
-      dsn: `host=db sslpassword='${alnum(24)}' password=${alnum(24)}`,
+      dsn: `host=db sslpassword='${alnum(24, 0x520a)}' password=${alnum(24, 0x520b)}`,
     }))
       expect(rules, label).toEqual([]);
   });
@@ -607,31 +610,34 @@ describe('assessSecret (credential bundles: passwords in libpq, JAAS and OLE DB 
 
 describe('assessSecret (credential bundles: JWTs and field selectors)', () => {
   const part = (json: unknown): string => Buffer.from(JSON.stringify(json)).toString('base64url');
-  const clientId = `${randomBytes(6).readUIntBE(0, 6)}-${randomBytes(16).toString('hex')}.apps.googleusercontent.com`;
+  /** `length` random-looking bytes in base64url, the same every run for its `seed`. */
+  const sig = (length: number, seed: number): string => seededBytes(seeded(seed), length).toString('base64url');
+  const clientId = `${seededBytes(seeded(0x5210), 6).readUIntBE(0, 6)}-${seededBytes(seeded(0x5211), 16).toString('hex')}.apps.googleusercontent.com`;
+  const kid = seededBytes(seeded(0x5212), 20).toString('hex');
   /** A Google id_token: RS256, its payload repeating the client id as `azp` and `aud`. */
   const idToken = (signature: string): string =>
-    `${part({ alg: 'RS256', kid: randomBytes(20).toString('hex'), typ: 'JWT' })}.${part({
+    `${part({ alg: 'RS256', kid, typ: 'JWT' })}.${part({
       iss: 'https://accounts.google.com',
       azp: clientId,
       aud: clientId,
       sub: '104857203948571029384',
       email: 'deployer@acme.io',
       email_verified: true,
-      at_hash: random(16),
+      at_hash: sig(16, 0x5213),
       iat: 1764000000,
       exp: 1764003600,
     })}.${signature}`;
   const tokenResponse = (id_token: string): Record<string, unknown> => ({
-    access_token: `ya29.${random(120)}`,
+    access_token: `ya29.${sig(120, 0x5214)}`,
     expires_in: 3599,
-    refresh_token: `1//${random(70)}`,
+    refresh_token: `1//${sig(70, 0x5215)}`,
     scope: 'openid https://www.googleapis.com/auth/userinfo.email',
     token_type: 'Bearer',
     id_token,
   });
 
   it('measures an id_token by its signature: its claims repeat by format', () => {
-    for (const [label, rules] of judged(tokenResponse(idToken(random(256))))) expect(rules, label).toEqual([]);
+    for (const [label, rules] of judged(tokenResponse(idToken(sig(256, 0x5216))))) expect(rules, label).toEqual([]);
     // The oidc auth-provider of an old kubeconfig stores one too.
     for (const [label, rules] of judged(
       kubeconfig({
@@ -639,7 +645,7 @@ describe('assessSecret (credential bundles: JWTs and field selectors)', () => {
           name: 'oidc',
           config: {
             'client-id': clientId,
-            'id-token': idToken(random(256)),
+            'id-token': idToken(sig(256, 0x5217)),
             'idp-issuer-url': 'https://accounts.google.com',
           },
         },
@@ -663,7 +669,7 @@ describe('assessSecret (credential bundles: JWTs and field selectors)', () => {
   });
 
   it("refuses a weakly signed JWT: a repeated signature, or one whose bytes are a key's text or a pattern", () => {
-    for (const [label, rules] of judged(tokenResponse(idToken(random(16).repeat(8)))))
+    for (const [label, rules] of judged(tokenResponse(idToken(sig(16, 0x5218).repeat(8)))))
       expect(rules, label).toContain('repeated-pattern');
     const hs256 = (signature: Buffer): string =>
       `eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.${part({ sub: '1234567890', iat: 1764000000 })}.${signature.toString('base64url')}`;
@@ -671,7 +677,7 @@ describe('assessSecret (credential bundles: JWTs and field selectors)', () => {
     for (const [label, rules] of judged({ id_token: hs256(text) })) expect(rules, label).toContain('weak-word');
     for (const [label, rules] of judged({ id_token: hs256(Buffer.from(Array.from({ length: 32 }, (_, i) => i))) }))
       expect(rules, label).toContain('sequential');
-    const half = randomBytes(16);
+    const half = seededBytes(seeded(0x5219), 16);
     for (const [label, rules] of judged({ id_token: hs256(Buffer.concat([half, half])) }))
       expect(rules, label).toContain('repeated-pattern');
   });
@@ -692,6 +698,118 @@ describe('assessSecret (credential bundles: JWTs and field selectors)', () => {
     );
   });
 
+  /** A random-looking UUID from `next`. */
+  const uuid = (next: (below: number) => number): string =>
+    seededBytes(next, 16)
+      .toString('hex')
+      .replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
+  /** A projected Kubernetes service-account token's claims: `iss` and `aud` repeat the API server's URL. */
+  const serviceAccountClaims = (next: (below: number) => number): Record<string, unknown> => ({
+    aud: ['https://kubernetes.default.svc.cluster.local'],
+    exp: 1795536000,
+    iat: 1764000000,
+    iss: 'https://kubernetes.default.svc.cluster.local',
+    jti: uuid(next),
+    'kubernetes.io': {
+      namespace: 'payments',
+      node: { name: 'ip-10-0-12-34.eu-west-1.compute.internal', uid: uuid(next) },
+      pod: { name: 'api-7d9f8b6c5d-x2k4q', uid: uuid(next) },
+      serviceaccount: { name: 'api', uid: uuid(next) },
+      warnafter: 1764003607,
+    },
+    nbf: 1764000000,
+    sub: 'system:serviceaccount:payments:api',
+  });
+  /** A Google id_token's claims: `azp` and `aud` repeat the client id. */
+  const googleClaims = (next: (below: number) => number): Record<string, unknown> => {
+    const client = `${seededBytes(next, 6).readUIntBE(0, 6)}-${seededBytes(next, 16).toString('hex')}.apps.googleusercontent.com`;
+    return {
+      iss: 'https://accounts.google.com',
+      azp: client,
+      aud: client,
+      sub: String(seededBytes(next, 6).readUIntBE(0, 6)),
+      email: 'deployer@acme.io',
+      email_verified: true,
+      at_hash: seededBytes(next, 16).toString('base64url'),
+      iat: 1764000000,
+      exp: 1764003600,
+    };
+  };
+
+  it('measures a JWT given alone by its signature too: a service-account token or an id_token is accepted (seeded)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer(),
+        fc.constantFrom(serviceAccountClaims, googleClaims),
+        fc.constantFrom(['RS256', 256] as const, ['ES256', 64] as const, ['HS256', 32] as const),
+        fc.constantFrom('token', 'key', 'password') as fc.Arbitrary<'token' | 'key' | 'password'>,
+        (seed, claims, [alg, size], kind) => {
+          const next = seeded(seed);
+          const header = part({ alg, kid: seededBytes(next, 20).toString('base64url'), typ: 'JWT' });
+          const jwt = `${header}.${part(claims(next))}.${seededBytes(next, size).toString('base64url')}`;
+          expect(assessSecret(jwt, { kind }), jwt).toEqual([]);
+        },
+      ),
+      { seed: 0x5230, numRuns: 600 },
+    );
+    // As a secret: what `secret({ kind: 'token' })` loads from K8S_TOKEN.
+    const next = seeded(0x5231);
+    const token = `${part({ alg: 'RS256', kid: sig(20, 0x5232) })}.${part(serviceAccountClaims(next))}.${sig(256, 0x5233)}`;
+    expect(
+      loadConfigSync(
+        { K8S_TOKEN: secret({ kind: 'token' }) },
+        { env: { K8S_TOKEN: token }, secretSources: ['env'] },
+      ).K8S_TOKEN.reveal(),
+    ).toBe(token);
+  });
+
+  it('still refuses a JWT given alone that is weakly signed, or a known demo token', () => {
+    const claims = part(serviceAccountClaims(seeded(0x5234)));
+    const jwt = (signature: Buffer): string =>
+      `${part({ alg: 'HS256', typ: 'JWT' })}.${claims}.${signature.toString('base64url')}`;
+    const half = seededBytes(seeded(0x5235), 16);
+    expect(assessSecret(jwt(Buffer.concat([half, half])), { kind: 'token' })).toContain('repeated-pattern');
+    expect(assessSecret(jwt(Buffer.from(Array.from({ length: 32 }, (_, i) => i))), { kind: 'token' })).toContain(
+      'sequential',
+    );
+    expect(assessSecret(jwt(Buffer.from('ThisIsMySuperSecureSigningKeyForProduction')), { kind: 'token' })).toContain(
+      'weak-word',
+    );
+    expect(assessSecret(jwt(seededBytes(seeded(0x5236), 12)), { kind: 'token' })).toContain('too-short');
+    // Supabase's demo anon key is read whole: a known value, whatever its signature measures.
+    const anon =
+      'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0';
+    expect(assessSecret(anon, { kind: 'token' })).toEqual(['known-demo']);
+    for (const [label, rules] of judged({ anon_key: anon })) expect(rules, label).toContain('known-demo');
+  });
+
+  it('refuses `alg: none` in any case as unsigned-jwt, even with a signature after it', () => {
+    const claims = part({ sub: 'deployer', iat: 1764000000 });
+    for (const alg of ['none', 'None', 'NONE', 'nOnE'])
+      for (const signature of ['', sig(32, 0x5237), sig(256, 0x5238)]) {
+        const token = `${part({ alg, typ: 'JWT' })}.${claims}.${signature}`;
+        expect(assessSecret(token, { kind: 'token' }), token).toContain('unsigned-jwt');
+        for (const [label, rules] of judged(tokenResponse(token))) expect(rules, label).toContain('unsigned-jwt');
+      }
+  });
+
+  it("judges a JWT signature's length against a token's minimum when the kind or minBytes asks more", () => {
+    // An HS256 signature is 32 bytes whatever key signed it: not too short for hmac-sha512 or minBytes 48.
+    const hs256 = (signature: string): string =>
+      `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub: 'deployer', iat: 1764000000 })}.${signature}`;
+    const token = hs256(sig(32, 0x5239));
+    for (const options of [{ kind: 'hmac-sha512' }, { kind: 'key', minBytes: 48 }] as const) {
+      expect(assessSecret(token, options), JSON.stringify(options)).toEqual([]);
+      for (const [value, form] of everyForm(JSON.stringify({ id_token: token }), options))
+        expect(assessSecret(value, form), `${JSON.stringify(form)} ${value.slice(0, 40)}`).toEqual([]);
+    }
+    // Below a token's 16 bytes, a signature is too short whatever the kind.
+    for (const kind of ['hmac-sha512', 'token'] as const) {
+      expect(assessSecret(hs256(sig(12, 0x523a)), { kind }), kind).toContain('too-short');
+      expect(assessSecret(JSON.stringify({ id_token: hs256(sig(12, 0x523a)) }), { kind }), kind).toContain('too-short');
+    }
+  });
+
   it("reads a GKE auth-provider's token-key and expiry-key as field selectors, not secrets", () => {
     const gcp = (config: Record<string, unknown>): Record<string, unknown> =>
       kubeconfig({
@@ -707,7 +825,7 @@ describe('assessSecret (credential bundles: JWTs and field selectors)', () => {
           },
         },
       });
-    for (const [label, rules] of judged(gcp({ 'access-token': `ya29.${random(120)}` })))
+    for (const [label, rules] of judged(gcp({ 'access-token': `ya29.${sig(120, 0x521a)}` })))
       expect(rules, label).toEqual([]);
     for (const bundle of [gcp({ 'access-token': 'hunter2' }), gcp({}), { 'token-key': 'hunter2' }])
       for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');

@@ -30,7 +30,16 @@ export interface MeasuredText {
    * minimums, or the kind's when lower (not in `wholes`).
    */
   readonly carriedWholes?: readonly string[];
-  /** True when a bundle's secret is a JWT with an empty signature (`alg: none`): nothing to measure. */
+  /**
+   * Byte lengths of JWT signatures (the value itself, or a bundle's secret): each must reach the
+   * length floor or a `token`'s minimum, whichever is lower, as a signature's size is its
+   * algorithm's (32 bytes for HS256), not a measure of the token's strength.
+   */
+  readonly signatureLengths?: readonly number[];
+  /**
+   * True when the value, or a bundle's secret, is an unsigned JWT (`alg: none` in any case, or an
+   * empty signature): a token anyone can forge, with nothing to measure.
+   */
   readonly unsignedJwt?: boolean;
   /** Further texts the word rules read, and how (see {@link WordReading}). */
   readonly readings: readonly Reading[];
@@ -82,7 +91,33 @@ export function measuredText(value: string, texts: readonly EncodedText[]): Meas
     const fields = bundleFields(text);
     if (fields !== undefined) return measuredBundle(text, fields);
   }
+  const jws = jwsSignature(value);
+  if (jws !== undefined) return measuredJwt(jws);
   return { wholes: [value], parts: [value], lengths: [], readings: [], structured: false };
+}
+
+/**
+ * A JWT given alone (a Kubernetes service-account token, a Vault Kubernetes-auth JWT, an
+ * `id_token`) is measured by its signature, as a bundle's is: its header and claims repeat by
+ * format (a projected token's `iss` and `aud`, Google's `azp` and `aud`). The signature is read as
+ * base64url by the entropy and distinct-character rules, as bytes by the pattern rules, and the
+ * printable text those bytes are (a key written there) by every word rule. The whole value is
+ * structured text, still read for known values (Supabase's demo JWTs) and placeholder shapes.
+ */
+function measuredJwt(jws: CompactJws): MeasuredText {
+  if (isUnsignedJws(jws))
+    return { wholes: [], parts: [], lengths: [], readings: [], structured: true, unsignedJwt: true };
+  const signed = Buffer.from(jws.signature, 'base64url');
+  const text = printableText(signed);
+  return {
+    wholes: [jws.signature],
+    // One character a byte, for the repeated-pattern and sequential rules.
+    parts: [jws.signature, signed.toString('latin1')].filter((part) => part.length >= MIN_PATTERN_VALUE),
+    lengths: [],
+    signatureLengths: [signed.length],
+    readings: text === undefined ? [] : [{ text, reading: 'as-written' }],
+    structured: true,
+  };
 }
 
 /** What {@link privateKeyBody} found in a private key's body. */
@@ -179,6 +214,7 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
   const lengths: number[] = [];
   const carriedLengths: number[] = [];
   const carriedWholes: string[] = [];
+  const signatureLengths: number[] = [];
   let unsignedJwt = false;
   const readings: Reading[] = [];
   const patterned: string[] = [];
@@ -197,7 +233,9 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
     // A JWT is as strong as its signature: its header and payload repeat by format (`azp` and `aud`).
     // The signature's bytes are read too: a person can write a signing key's text there
     // (base64url of `ThisIsMySigningKey…`, `abcdefgh…`), which its base64url form hides.
-    const signature = secret && block === undefined ? jwsSignature(value) : undefined;
+    const jws = secret && block === undefined ? jwsSignature(value) : undefined;
+    const unsigned = jws !== undefined && isUnsignedJws(jws);
+    const signature = jws === undefined || unsigned ? undefined : jws.signature;
     const signed = signature === undefined ? undefined : Buffer.from(signature, 'base64url');
     const content = signature ?? body ?? value;
     all.push(content);
@@ -208,11 +246,11 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
       ...(signed !== undefined && signed.length > 0 ? [signed.toString('latin1')] : []),
     ];
     patterned.push(...measured);
-    if (signature === '') unsignedJwt = true;
+    if (unsigned) unsignedJwt = true;
     else if (secret) {
       if (block === undefined || key !== undefined || !isPublicMaterial(block.body)) secretPatterned.push(...measured);
       (carried === true ? carriedWholes : secrets).push(content, ...members);
-      (carried === true ? carriedLengths : lengths).push(
+      (carried === true ? carriedLengths : signed !== undefined ? signatureLengths : lengths).push(
         bytes ??
           (signed !== undefined
             ? signed.length
@@ -244,6 +282,7 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
     lengths,
     carriedLengths,
     carriedWholes: carriedWholes.filter((secret) => secret.length > 0),
+    signatureLengths,
     unsignedJwt,
     readings,
     structured: true,
@@ -254,22 +293,37 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
 // A compact JWS (RFC 7515 §7.1): three base64url parts, the last the signature (empty for `alg: none`).
 const COMPACT_JWS = /^([A-Za-z0-9_-]{1,4096})\.[A-Za-z0-9_-]{1,65536}\.([A-Za-z0-9_-]{0,4096})$/;
 
+/** A JWT's header `alg` and its signature in base64url (see {@link jwsSignature}). */
+export interface CompactJws {
+  readonly alg: string;
+  readonly signature: string;
+}
+
 /**
- * The signature of a compact JWS whose header is a JSON object with an `alg` (a JWT: an OIDC
- * `id_token`, a Kubernetes service-account token), or undefined for any other value. Its header
- * and payload are structure and claims, which repeat by format (Google's `azp` and `aud`, a
+ * The `alg` and signature of a compact JWS whose header is a JSON object with an `alg` (a JWT: an
+ * OIDC `id_token`, a Kubernetes service-account token), or undefined for any other value. Its
+ * header and payload are structure and claims, which repeat by format (Google's `azp` and `aud`, a
  * service account's `kubernetes.io/serviceaccount/…` claims); only the signature cannot be guessed.
  */
-export function jwsSignature(value: string): string | undefined {
+export function jwsSignature(value: string): CompactJws | undefined {
   const parts = COMPACT_JWS.exec(value);
   if (parts === null) return undefined;
   try {
     const header: unknown = JSON.parse(Buffer.from(parts[1] as string, 'base64url').toString('utf8'));
     const alg = typeof header === 'object' && header !== null ? (header as { alg?: unknown }).alg : undefined;
-    return typeof alg === 'string' ? (parts[2] as string) : undefined;
+    return typeof alg === 'string' ? { alg, signature: parts[2] as string } : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * True for an unsigned JWT: `alg: none` in any case (RFC 7518 §3.6; a verifier that refuses only
+ * the lowercase name lets `None` or `NONE` through), whatever bytes follow it as a signature, or an
+ * empty signature under any `alg`.
+ */
+function isUnsignedJws({ alg, signature }: CompactJws): boolean {
+  return signature === '' || alg.toLowerCase() === 'none';
 }
 
 // A secret value longer than this (a JWT, a PEM key) is read like sniffed text, for known values

@@ -7,7 +7,7 @@ import {
 import { ConfigError } from './errors.ts';
 import { KNOWN_DEMO_SECRETS, type KnownDemoSecret } from './known-demo-secrets.ts';
 import { foldLookalikes } from './lookalikes.ts';
-import { jwsSignature, measuredText, type WordReading } from './measured-text.ts';
+import { measuredText, type WordReading } from './measured-text.ts';
 import { isPlaceholderShape } from './placeholder-shape.ts';
 import { decodeSecret, encodedTexts } from './secret-encoding.ts';
 import { isListOf } from './spec.ts';
@@ -308,11 +308,21 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   const texts = encodedTexts(value, encoding);
   // A PEM key is measured by its body, a JSON bundle by its values: their armor lines, keys and
   // quotes (and the hex or base64 of them) repeat each other by format.
-  const { wholes, parts, lengths, carriedLengths, carriedWholes, unsignedJwt, readings, structured, bundle } =
-    measuredText(value, texts);
-  // An unsigned JWT (`alg: none`, empty signature) is a token anyone can forge, not a secret; so is
-  // one given as the value itself.
-  if (unsignedJwt === true || jwsSignature(value) === '') rules.add('unsigned-jwt');
+  const {
+    wholes,
+    parts,
+    lengths,
+    carriedLengths,
+    carriedWholes,
+    signatureLengths,
+    unsignedJwt,
+    readings,
+    structured,
+    bundle,
+  } = measuredText(value, texts);
+  // An unsigned JWT (`alg: none` in any case, or an empty signature), given alone or as a bundle's
+  // secret, is a token anyone can forge, not a secret.
+  if (unsignedJwt === true) rules.add('unsigned-jwt');
   // The armor and headers of a PEM key are not key bytes, nor is a bundle's `client_id` part of
   // its `client_secret`. A database URL's password beside it is a password, not the kind's key:
   // judged by a password's minimums, or the kind's when lower.
@@ -321,7 +331,14 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
     minBitsPerChar: Math.min(policy.minBitsPerChar, KIND_POLICIES.password.minBitsPerChar),
     minDistinct: Math.min(policy.minDistinct, KIND_POLICIES.password.minDistinct),
   };
-  if (lengths.some((bytes) => bytes < floor) || carriedLengths?.some((bytes) => bytes < carriedPolicy.minBytes))
+  // A JWT's signature is as long as its algorithm makes it (32 bytes for HS256, whatever key signed
+  // it): judged against a token's minimum when the floor is higher (`hmac-sha512`, `minBytes: 48`).
+  const signatureFloor = Math.min(floor, KIND_POLICIES.token.minBytes);
+  if (
+    lengths.some((bytes) => bytes < floor) ||
+    carriedLengths?.some((bytes) => bytes < carriedPolicy.minBytes) ||
+    signatureLengths?.some((bytes) => bytes < signatureFloor)
+  )
     rules.add('too-short');
   const measure = (whole: string, { minBitsPerChar, minDistinct }: KindPolicy): void => {
     if (whole.length > 0 && shannonBitsPerChar(whole) < minBitsPerChar) rules.add('low-entropy');
@@ -453,7 +470,7 @@ export const WEAK_RULE_HINTS: Readonly<Record<WeakSecretRule, string>> = {
   'weak-word': 'contains a word generated secrets never contain',
   'known-demo': 'a well-known demo/default secret',
   'dev-marker': 'a generated development secret',
-  'unsigned-jwt': 'an unsigned JWT (`alg: none`, empty signature), which anyone can forge: use a signed token',
+  'unsigned-jwt': 'an unsigned JWT (`alg: none` or an empty signature), which anyone can forge: use a signed token',
 };
 
 /** A value's type for an error message, never the value itself. */

@@ -74,3 +74,8 @@ export function gcpServiceAccount(privateKey: string): Record<string, unknown> {
 
 /** `bytes` random bytes in base64url: a strong value. */
 export const random = (bytes: number): string => randomBytes(bytes).toString('base64url');
+
+/** `length` bytes drawn from `next` (a {@link seeded} generator): random-looking, the same every run. */
+export function seededBytes(next: (below: number) => number, length: number): Buffer {
+  return Buffer.from(Array.from({ length }, () => next(256)));
+}
