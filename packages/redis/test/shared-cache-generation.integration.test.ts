@@ -2,7 +2,13 @@ import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { CacheRegistry, type RedisClient, SharedCache } from '../src/index.ts';
-import { LOAD_END, MAX_SHARES, UNKNOWN_HOLDER } from '../src/shared-cache/cache-scripts.ts';
+import {
+  LEASE_ACQUIRE,
+  LOAD_END,
+  MAX_SHARES,
+  READ_OR_LEASE,
+  UNKNOWN_HOLDER,
+} from '../src/shared-cache/cache-scripts.ts';
 import { gatedLoader } from './fixtures/gated-loader.ts';
 import { startRedisProxy } from './fixtures/redis-proxy.ts';
 import { SHARED_CACHE_TARGETS, unique, useSharedCacheTarget } from './fixtures/shared-cache-target.ts';
@@ -15,7 +21,7 @@ const LEASE_MODES = [
   ['without the lease', { lease: false as const }],
 ] as const;
 
-type LeaseMode = (typeof LEASE_MODES)[number][1];
+type LeaseMode = { readonly lease: false | { readonly ttlMs: number; readonly waitMs: number } };
 
 /** The most life a key's generation and its holder set may have (`GENERATION_LIFE_MS` in redis-tier.ts). */
 const GENERATION_LIFE_MS = 3_600_000;
@@ -316,9 +322,25 @@ async function startReplyDroppingProxy(url: string) {
   };
 }
 
-// What a load's leave does when Redis runs it twice, or runs it out of memory: on a single node, for
-// the proxy and CONFIG SET.
-describe('SharedCache generations when a leave is resent or Redis is out of memory', () => {
+/**
+ * The two scripts that take a pod's lease: the read of a miss, and the lease a pod asks for after a
+ * read that found an entry it cannot use (here tag-invalidated: `prepare` makes that entry).
+ */
+const LEASE_TAKERS = [
+  ['the read of a miss (READ_OR_LEASE)', READ_OR_LEASE, async (_cache: SharedCache<string>) => {}],
+  [
+    'the lease after an entry it cannot use (LEASE_ACQUIRE)',
+    LEASE_ACQUIRE,
+    async (cache: SharedCache<string>) => {
+      await cache.set('h', 'invalidated', { tags: ['t'] });
+      await cache.invalidateTags(['t']);
+    },
+  ],
+] as const;
+
+// What a load's join and leave do when Redis runs them twice, or runs them out of memory: on a
+// single node, for the proxy and CONFIG SET.
+describe('SharedCache generations when a join or a leave is resent or Redis is out of memory', () => {
   const shared = useSharedCacheTarget(singleNode);
   const { connect } = shared;
 
@@ -352,6 +374,65 @@ describe('SharedCache generations when a leave is resent or Redis is out of memo
     },
   );
 
+  // A wait longer than the test's own timeout: a pod that waited out lease.waitMs behind its own
+  // lease (the resent script refused it) would never get to its loader in time.
+  const waitLong = { lease: { ttlMs: 60_000, waitMs: 60_000 } };
+
+  it.each(
+    LEASE_TAKERS.flatMap(([how, script, prepare]) => [
+      [how, 'its load writes', script, prepare, undefined],
+      [how, 'its load fails', script, prepare, 'not found'],
+    ]),
+  )(
+    'a pod whose lease was taken twice (reply lost, resent) loads under it at once, the other pod gets its value, and no lease or share is left (%s, %s)',
+    async (_how, _outcome, script, prepare, failure) => {
+      const { spec } = shared.target;
+      if (spec.kind !== 'single') throw new Error('a single node was expected');
+      const proxy = await startReplyDroppingProxy(spec.url);
+      try {
+        const name = unique('lease-resent');
+        const admin = await connect();
+        // Loaded, so the dropped reply is the script's own (not a NOSCRIPT before its EVAL).
+        await (admin as Redis).script('LOAD', script.lua);
+        const p = podOn(await proxy.connect(), name, waitLong);
+        const a = podOn(await connect(), name, waitLong);
+        await prepare(a);
+        const dropped = proxy.dropNextReply(script.sha1);
+        const m = gatedLoader('from p', failure);
+        const pLoad = p.getOrSet('h', m.loader, { tags: ['t'] }).catch((e: unknown) => e);
+        await dropped; // the script ran, took the lease, its reply was lost, and the resend was answered
+        await m.started; // under the lease the first run took: no wait
+        expect(await keysOf(admin, name, 'l:')).toHaveLength(1);
+        expect(await admin.scard(`rampart:cache:${name}:n:{=h}`)).toBe(1); // the resend added no second share
+        if (failure === undefined) {
+          // The other pod misses meanwhile: it waits for P's load, and never computes.
+          let aComputed = false;
+          const aLoad = a.getOrSet(
+            'h',
+            () => {
+              aComputed = true;
+              return 'from a';
+            },
+            { tags: ['t'] },
+          );
+          m.release();
+          expect(await pLoad).toBe('from p');
+          expect(await aLoad).toBe('from p');
+          expect(aComputed).toBe(false);
+        } else {
+          m.release();
+          expect(await pLoad).toMatchObject({ message: failure });
+        }
+        // P's lease, generation and share went with its write or its leave.
+        for (const kind of ['l:', 'g:', 'n:']) expect(await keysOf(admin, name, kind)).toEqual([]);
+        await Promise.all([p.close(), a.close()]);
+      } finally {
+        await proxy.stop();
+      }
+    },
+    20_000,
+  );
+
   it.each(LEASE_MODES)(
     'loads that fail leave under maxmemory with noeviction, so they leave no key behind (%s)',
     async (_how, mode) => {
@@ -366,10 +447,12 @@ describe('SharedCache generations when a leave is resent or Redis is out of memo
       try {
         // Out of memory: a join (SADD, SET) is refused now.
         await expect(admin.sadd(`rampart:cache:${name}:probe`, 'x')).rejects.toThrow(/^OOM/);
-        loads.releaseMaker();
-        expect(await loads.makerLoad).toMatchObject({ message: 'not found' });
+        // The joiner first: its leave's first write is the one that takes its share out (the lease
+        // holder's leave gives the lease back first, and a script that has written is not refused).
         loads.releaseJoiner();
         expect(await loads.joinerLoad).toMatchObject({ message: 'not found' });
+        loads.releaseMaker();
+        expect(await loads.makerLoad).toMatchObject({ message: 'not found' });
         expect(await keysOf(admin, name)).toEqual([]);
       } finally {
         await admin.config('SET', 'maxmemory', maxmemory);

@@ -126,8 +126,14 @@ export const MAX_SHARES = 128;
 //   lingering as above.
 // Both keys get the same life, extended by each join: a share a crashed pod never took out keeps the
 // generation no longer than that life (it keeps no value out of Redis: the loads that hold it write
-// against it). SADD is the first write when the generation exists, and SET when it does not: both
-// are `denyoom`, so under `maxmemory` with `noeviction` a join fails before it writes anything.
+// against it). Under `maxmemory` with `noeviction` Redis refuses a script (`OOM`) only at a
+// `denyoom` command that comes before any write of it. A join's first write is SET when there is no
+// generation, and SADD when it joins a set or finds none: both `denyoom`, so that join is refused
+// before it writes anything. A join that finds a holder set of another type, or a full one, first
+// DELs it (not `denyoom`), and the script then runs through: that join succeeds under OOM. (In the
+// lease scripts the lease's SET, `denyoom`, comes first, so a miss is refused there.)
+// Run twice (ioredis resends a script whose reply a reconnect lost), it changes nothing more: the
+// second run finds the generation the first made or joined and adds the same share again.
 const GENERATION = fragment(`local g = redis.call('GET', KEYS[$GK])
 if not g then
   g = ARGV[$GA]
@@ -167,6 +173,9 @@ end`);
 // (usable or not) returns the entry only, and writes nothing; with ARGV[5] = '1' (a pod waiting for
 // another's load), also whether the lease is held, so a waiter that finds an entry it cannot use
 // does not ask for the lease (and hash the entry) on every poll while the holder loads.
+// A lease that holds this call's own token (ARGV[1], random per call) counts as taken: it is this
+// script's first run, when ioredis resends it after a reconnect lost the reply. Refused, the load
+// would wait out `lease.waitMs` behind its own lease, and so would every other pod.
 export const READ_OR_LEASE = defineScript(
   'cache-read-or-lease',
   `local v = redis.call('GET', KEYS[1])
@@ -174,7 +183,7 @@ if v then
   if ARGV[5] == '1' then return {v, 0, redis.call('EXISTS', KEYS[2])} end
   return {v, 0}
 end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+if redis.call('GET', KEYS[2]) == ARGV[1] or redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   ${fill(GENERATION, { GK: '3', CK: '4', GA: '3' })}
   return {false, 1, g}
 end
@@ -192,12 +201,28 @@ return {false, g}`,
 );
 
 // With ARGV[5] (the digest of an entry read before): the lease only while that entry is unchanged.
-// A held lease refuses first: the entry is not hashed for a lease that cannot be had anyway.
+// A lease held by another load refuses first: the entry is not hashed for a lease that cannot be
+// had anyway. One that holds this call's own token (ARGV[1]) is this script's first run, which
+// ioredis resent after a reconnect lost its reply (see READ_OR_LEASE): it counts as taken, and the
+// second run answers as a new call would, entry check and generation included. When the entry
+// changed between the two runs, that lease goes back and the share the first run added goes out
+// (ending the generation if it was the last, as LOAD_END does; pcall: a holder set replaced by an
+// older version's count is not a set), so the refusal leaves nothing behind.
 export const LEASE_ACQUIRE = defineScript(
   'cache-lease-acquire',
-  `if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
-${fill(ENTRY_UNCHANGED, { EK: '3', EA: '5', FAIL: '{0}' })}
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  `local own = redis.call('GET', KEYS[1])
+if own and own ~= ARGV[1] then return {0} end
+local function refuse()
+  if own then
+    redis.call('DEL', KEYS[1])
+    if redis.pcall('SREM', KEYS[4], ARGV[3]) == 1 and redis.call('SCARD', KEYS[4]) == 0 then
+      redis.call('DEL', KEYS[2], KEYS[4])
+    end
+  end
+  return {0}
+end
+${fill(ENTRY_UNCHANGED, { EK: '3', EA: '5', FAIL: 'refuse()' })}
+if own or redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   ${fill(GENERATION, { GK: '2', CK: '4', GA: '3' })}
   return {1, g}
 end
