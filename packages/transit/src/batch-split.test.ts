@@ -53,28 +53,35 @@ describe('SplitBudget', () => {
   });
 });
 
-describe('SplitBudget.failure', () => {
+describe('SplitBudget credits', () => {
   const integrity = new TransitError('ERR_TRANSIT_INTEGRITY', 'an item is bad');
   const unavailable = new TransitError('ERR_TRANSIT_VAULT_UNAVAILABLE', 'Vault is down');
+  const keyA = 'transit\u0000a';
+  const keyB = 'transit\u0000b';
 
-  it("keeps the first failure of a resend that was not its items' own, ignoring an item's own failure", () => {
+  it("leaves one credit per resend Vault failed otherwise, for its key only; an item's own failure leaves none", () => {
     const budget = new SplitBudget(4);
     for (let split = 0; split < 2; split++) expect(budget.request(false)).toBe(true);
-    budget.settle(false, integrity);
-    expect(budget.failure).toBeUndefined();
-    budget.settle(false, unavailable);
-    budget.settle(false, closedError());
-    expect(budget.failure).toBe(unavailable);
+    budget.settle(false, { error: integrity, scope: keyA });
+    expect(budget.takeCredit(keyA)).toBeUndefined();
+    budget.settle(false, { error: unavailable, scope: keyA });
+    budget.settle(false, { error: closedError(), scope: keyA });
+    expect(budget.takeCredit(keyB)).toBeUndefined();
+    expect(budget.takeCredit(keyA)).toBe(unavailable);
+    expect(budget.takeCredit(keyA)).toMatchObject({ code: 'ERR_TRANSIT_CLOSED' });
+    expect(budget.takeCredit(keyA)).toBeUndefined();
   });
 
-  it('has it when a waiting split is refused: the resends that could have paid for it failed otherwise', async () => {
+  it('has one credit for a waiting split refused after a resend that could have paid for it failed otherwise', async () => {
     const budget = new SplitBudget(4);
     for (let split = 0; split < 4; split++) expect(budget.request(false)).toBe(true);
     const waiting = (budget.request(false) as Promise<boolean>).then((granted) => ({
       granted,
-      failure: budget.failure,
+      credit: budget.takeCredit(keyA),
+      another: budget.takeCredit(keyA),
     }));
-    for (let resend = 0; resend < 8; resend++) budget.settle(false, unavailable);
-    await expect(waiting).resolves.toEqual({ granted: false, failure: unavailable });
+    for (let resend = 0; resend < 7; resend++) budget.settle(false, { error: integrity, scope: keyA });
+    budget.settle(false, { error: unavailable, scope: keyA });
+    await expect(waiting).resolves.toEqual({ granted: false, credit: unavailable, another: undefined });
   });
 });

@@ -48,16 +48,19 @@ export type SendAnswer<Result> = BatchAnswer<Result> | 'split' | DeferredSplit;
  * which splits are refused may depend on that order (a batch's first call is not counted in flight).
  *
  * A resend Vault fails otherwise (unavailable after its retries, closed, forbidden) earns nothing
- * although its items might have been told apart: the first such failure is kept ({@link failure}),
- * and a split refused after it answers with that failure, not with the call's item error (see
- * {@link BatchSplit.decide}).
+ * although its answer might have paid for one split (the two calls it would have earned): it
+ * leaves a credit of its failure for its (mount, key), and a split of that key refused later
+ * takes one credit and answers with its failure instead of the call's item error (see
+ * {@link takeCredit}, {@link BatchSplit.decide}). So a failure answers at most as many refused
+ * splits as the resends it failed, and never another key's (whose name its message carries).
  */
 export class SplitBudget {
   #balance: number;
   /** Resends granted and not settled yet: each may still earn. */
   #inFlight = 0;
   readonly #waiters: ((granted: boolean) => void)[] = [];
-  #failure: TransitError | undefined;
+  /** Per (mount, key) scope: the failures of its resends Vault failed otherwise, not taken yet. */
+  readonly #credits = new Map<string, TransitError[]>();
 
   constructor(items: number) {
     this.#balance = 4 * ceilLog2(items);
@@ -75,21 +78,30 @@ export class SplitBudget {
   }
 
   /**
-   * The first failure of a resend of the operation that was not its items' own (Vault unavailable
-   * after its retries, closed, forbidden, ...): why the resends may have earned less than they would have.
+   * A refused split of `scope` (its mount and key) takes one credit left by a resend of that scope
+   * Vault failed otherwise, and answers with its failure: why the balance may be short (the
+   * resend's answer might have paid for the split), not a bad item. `undefined` when none is left.
    */
-  get failure(): TransitError | undefined {
-    return this.#failure;
+  takeCredit(scope: string): TransitError | undefined {
+    const credits = this.#credits.get(scope);
+    const failure = credits?.shift();
+    if (credits?.length === 0) this.#credits.delete(scope);
+    return failure;
   }
 
   /**
-   * A granted resend settled: answered per item (it earns its two calls) or not; `failure`: the
-   * error its call failed with, if it did (an item's own is not kept, see {@link failure}).
+   * A granted resend settled: answered per item (it earns its two calls) or not; `failed`: the
+   * error its call failed with, if it did, and its scope (mount and key). A failure that is not
+   * its items' own leaves a credit (see {@link takeCredit}).
    */
-  settle(answeredPerItem: boolean, failure?: TransitError): void {
+  settle(answeredPerItem: boolean, failed?: { readonly error: TransitError; readonly scope: string }): void {
     this.#inFlight -= 1;
     if (answeredPerItem) this.#balance += 2;
-    else if (failure !== undefined && !isItemFailure(failure)) this.#failure ??= failure;
+    else if (failed !== undefined && !isItemFailure(failed.error)) {
+      const credits = this.#credits.get(failed.scope);
+      if (credits) credits.push(failed.error);
+      else this.#credits.set(failed.scope, [failed.error]);
+    }
     // First come first served; once nothing is in flight, nothing more can be earned.
     while (this.#waiters.length > 0) {
       const granted = this.#take();
@@ -113,6 +125,8 @@ export class SplitBudget {
 export class BatchSplit<Item, Result> {
   readonly #operation: string;
   readonly #key: string;
+  /** The batch's mount and key: the scope of its credits in the operation's budget. */
+  readonly #scope: string;
   readonly #slots: ConcurrencyLimit;
   /** The batch's own queue options: an urgent batch's halves are urgent too. */
   readonly #queue: QueueOptions;
@@ -129,6 +143,7 @@ export class BatchSplit<Item, Result> {
 
   constructor(options: {
     readonly operation: string;
+    readonly mount: string;
     readonly key: string;
     readonly slots: ConcurrencyLimit;
     readonly queue: QueueOptions;
@@ -145,6 +160,7 @@ export class BatchSplit<Item, Result> {
   }) {
     this.#operation = options.operation;
     this.#key = options.key;
+    this.#scope = `${options.mount}\u0000${options.key}`;
     this.#slots = options.slots;
     this.#queue = options.queue;
     this.#sendBy = options.sendBy;
@@ -161,10 +177,12 @@ export class BatchSplit<Item, Result> {
    * call for an item's error, it has more than one item and the batch has the two calls left;
    * then `true` if the operation's budget grants them at once, or else a promise of `true` (granted
    * once a resend in flight earned them) or of the error the call's items get, refused:
-   * `ERR_TRANSIT_CLOSED` once the instance is closed, else the failure of a call of this batch or
-   * of a resend of the operation that was not its items' own (whose answer might have paid for the
-   * split: Vault unavailable, say, is the cause, not a bad item), else `error`. `resend`: the
-   * call is one of a half.
+   * `ERR_TRANSIT_CLOSED` once the instance is closed, else the failure of a call of this batch that
+   * was not its items' own (the halves would not have been sent), else the failure of a credit
+   * taken from the operation's budget for this batch's key (a resend of that key Vault failed
+   * otherwise, whose answer might have paid for the split: Vault unavailable, say, is the cause,
+   * not a bad item; see {@link SplitBudget.takeCredit}), else `error`. `resend`: the call is one
+   * of a half.
    */
   decide(items: number, error: TransitError, resend: boolean): boolean | Promise<true | TransitError> {
     if (items <= 1 || !isItemFailure(error) || this.#ownCallsLeft < 2) return false;
@@ -174,7 +192,7 @@ export class BatchSplit<Item, Result> {
     const refused = (): TransitError => {
       this.#ownCallsLeft += 2;
       if (this.#isClosed()) return closedError();
-      return this.#failure ?? this.#operationBudget?.failure ?? error;
+      return this.#failure ?? this.#operationBudget?.takeCredit(this.#scope) ?? error;
     };
     return granted === false
       ? Promise.resolve(refused())
@@ -203,14 +221,15 @@ export class BatchSplit<Item, Result> {
    * retries, closed, forbidden, ...) is also the answer of every half not sent yet, which is then
    * not sent. A half of an urgent batch that gets no slot by `sendBy` is not sent either: its items
    * fail with the retryable unavailable error. Settled, the half tells the operation's budget
-   * whether Vault answered it per item, and the failure of its call if it failed.
+   * whether Vault answered it per item, and the failure of its call if Vault failed it (a half not
+   * sent leaves no credit: its items have the failure that stopped it, and it cost Vault nothing).
    */
   async #half(items: readonly Item[]): Promise<BatchAnswer<Result>> {
     // Recorded before the slot is freed: the next half, handed that slot, must see it.
-    let failure: TransitError | undefined;
-    const fail = (error: unknown): TransitError[] => {
+    let failedCall: { readonly error: TransitError; readonly scope: string } | undefined;
+    const fail = (error: unknown, sent: boolean): TransitError[] => {
       const mapped = this.#classify(error);
-      failure = mapped;
+      if (sent) failedCall = { error: mapped, scope: this.#scope };
       if (!isItemFailure(mapped)) this.#failure ??= mapped;
       return items.map(() => mapped);
     };
@@ -221,22 +240,24 @@ export class BatchSplit<Item, Result> {
       const waitMs = this.#sendBy === undefined ? undefined : this.#sendBy - performance.now();
       if (waitMs !== undefined && waitMs <= 0) throw timeoutError();
       answer = await this.#slots.run(
-        () =>
-          (this.#failure
-            ? Promise.reject(this.#failure)
-            : this.#send(items).then((sent) => {
-                answeredPerItem = Array.isArray(sent);
-                return sent;
-              })
-          ).catch(fail),
+        async () =>
+          this.#failure
+            ? fail(this.#failure, false)
+            : this.#send(items).then(
+                (sent) => {
+                  answeredPerItem = Array.isArray(sent);
+                  return sent;
+                },
+                (error: unknown) => fail(error, true),
+              ),
         waitMs === undefined ? this.#queue : { ...this.#queue, maxWaitMs: waitMs, timeoutError },
       );
     } catch (error) {
-      const failed = fail(error);
-      this.#operationBudget?.settle(false, failure);
+      const failed = fail(error, false);
+      this.#operationBudget?.settle(false);
       return failed;
     }
-    this.#operationBudget?.settle(answeredPerItem, failure);
+    this.#operationBudget?.settle(answeredPerItem, failedCall);
     if (answer === 'split' || Array.isArray(answer)) return this.answer(items, answer);
     const decided = await answer.decided;
     return decided === true ? this.halves(items) : items.map(() => decided);

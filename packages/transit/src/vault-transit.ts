@@ -339,6 +339,7 @@ export class VaultTransit {
       if (items.length === 0) return undefined;
       const split: BatchSplit<BatchItem, BatchResult> = new BatchSplit({
         operation,
+        mount,
         key,
         slots: this.#batches,
         queue,

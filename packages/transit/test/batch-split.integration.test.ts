@@ -120,6 +120,73 @@ describe('a batch Vault fails as a whole (no batch_results) for one tampered ite
     }
   });
 
+  it("answers only as many refused splits with a resend's failure as that resend could have paid for: the others keep ERR_TRANSIT_INTEGRITY", async () => {
+    // 32 tampered records in 8 batches of 4: 4·⌈log2 32⌉ = 20 calls pay for the 8 first splits
+    // and 2 more; the other 2-item halves, failed whole, are refused. Vault answers the first of
+    // them 503 (one attempt): its batch's other half is not sent or not split (4 items retryable
+    // in all), and its one failed call could have paid for one refused split, whose 2 items get
+    // its error too. Every other refused split is refused for its bad items.
+    let sealed = false;
+    const proxy = await startRewritingProxy((path, status, body) => {
+      if (path.includes('/decrypt/') && answeredItems(body) === 2 && !sealed) {
+        sealed = true;
+        return { status: 503, body: { errors: ['Vault is sealed'] } };
+      }
+      return wholeBatchFailure(path, status, body);
+    });
+    try {
+      const key = await fx.newKey();
+      const records = await manyRecords(
+        key,
+        32,
+        Array.from({ length: 32 }, (_, i) => i),
+      );
+      const transit = proxy.transit(key, { batchSize: 4, retry: { attempts: 1 } });
+      const results = await transit.decryptMany(records.map((envelope) => ({ envelope, context: ctx })));
+      const codes = results.map((r) => (r.ok ? 'ok' : r.error.code));
+      const unavailable = codes.flatMap((code, i) => (code === 'ERR_TRANSIT_VAULT_UNAVAILABLE' ? [i] : []));
+      expect(unavailable).toHaveLength(6);
+      expect(codes.filter((code) => code === 'ERR_TRANSIT_INTEGRITY')).toHaveLength(26);
+      // A whole batch (aligned on 4) and one 2-item half of another (aligned on 2).
+      const batches = [...new Set(unavailable.map((i) => i >> 2))];
+      expect(batches).toHaveLength(2);
+      for (const i of unavailable) expect(unavailable).toContain(i ^ 1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("never answers a refused split of one key with a failure of another key's resend (whose message names that key)", async () => {
+    // One batch of 4 records under key A, 7 under key B, all tampered, in one decryptMany turn
+    // (one budget: 20 calls, 10 splits). Vault answers A's 2-item halves 503: they leave credits
+    // for key A only, and the 12 refused splits of B's halves answer their own integrity error.
+    const keyA = await fx.newKey();
+    const keyB = await fx.newKey();
+    const proxy = await startRewritingProxy((path, status, body) =>
+      path.includes(`/decrypt/${keyA}`) && answeredItems(body) === 2
+        ? { status: 503, body: { errors: ['Vault is sealed'] } }
+        : wholeBatchFailure(path, status, body),
+    );
+    try {
+      const all = (n: number) => Array.from({ length: n }, (_, i) => i);
+      const recordsA = await manyRecords(keyA, 4, all(4));
+      const recordsB = await manyRecords(keyB, 28, all(28));
+      const transit = proxy.transit(keyB, { batchSize: 4, acceptKeys: [{ key: keyA }], retry: { attempts: 1 } });
+      const results = await transit.decryptMany(
+        [...recordsA, ...recordsB].map((envelope) => ({ envelope, context: ctx })),
+      );
+      for (const result of results.slice(0, 4)) {
+        expect(result).toMatchObject({ ok: false, error: { code: 'ERR_TRANSIT_VAULT_UNAVAILABLE' } });
+      }
+      for (const result of results.slice(4)) {
+        expect(result).toMatchObject({ ok: false, error: { code: 'ERR_TRANSIT_INTEGRITY' } });
+        expect(result.ok ? '' : result.error.message).not.toContain(keyA);
+      }
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('answers ERR_TRANSIT_CLOSED, never ERR_TRANSIT_INTEGRITY, for the good items of a rewrap whose splits wait on the budget when close() is called', async () => {
     // Two slots. Once the 20 first calls are answered, the two resends holding the slots (the
     // halves of the first batch) are held in the proxy: 11 more granted splits' halves queue
@@ -147,10 +214,54 @@ describe('a batch Vault fails as a whole (no batch_results) for one tampered ite
       transit = proxy.transit(key, { batchSize: 2, batchConcurrency: 2 });
       const results = await transit.rewrap(records.map((envelope) => ({ envelope })));
       const outcomes = results.map((r) => (r.ok ? r.toVersion : r.error.code));
-      expect(
-        outcomes.flatMap((outcome, i) => (oneBadInEach(i) || outcome !== 'ERR_TRANSIT_INTEGRITY' ? [] : [i])),
-      ).toEqual([]);
-      expect(outcomes).toEqual(['ERR_TRANSIT_INTEGRITY', 2, ...Array(38).fill('ERR_TRANSIT_CLOSED')]);
+      // Which of the two first calls Vault answers first decides whose halves are held: one batch
+      // has its good item rewrapped and its bad one failed, every other item is closed.
+      const integrity = outcomes.flatMap((outcome, i) => (outcome === 'ERR_TRANSIT_INTEGRITY' ? [i] : []));
+      const rewrapped = outcomes.flatMap((outcome, i) => (outcome === 2 ? [i] : []));
+      expect(integrity).toHaveLength(1);
+      expect(rewrapped).toHaveLength(1);
+      expect(oneBadInEach(integrity[0] as number)).toBe(true);
+      expect(rewrapped[0]).toBe((integrity[0] as number) ^ 1);
+      expect(outcomes.filter((outcome) => outcome === 'ERR_TRANSIT_CLOSED')).toHaveLength(38);
+    } finally {
+      transit?.close();
+      await proxy.close();
+    }
+  });
+
+  it('answers ERR_TRANSIT_CLOSED for the items of the splits waiting on the budget when close() comes while every granted half is in flight', async () => {
+    // 64 slots: the 20 first calls are sent at once, the 24 calls the budget grants (12 splits)
+    // are all in flight, held in the proxy, and 8 splits wait. close(), then Vault fails each
+    // held resend for its item (as it would a bad one): none earns, none leaves a credit, so the
+    // waiting splits are refused with nothing queued to have failed CLOSED before them: closed is
+    // the only reason their good items are not told apart.
+    let transit: Transit | undefined;
+    const held: (() => void)[] = [];
+    const proxy = await startRewritingProxy(async (path, status, body) => {
+      if (path.includes('/rewrap/') && answeredItems(body) === 1) {
+        await new Promise<void>((release) => {
+          held.push(release);
+          if (held.length === 24) {
+            transit?.close();
+            for (const go of held) go();
+          }
+        });
+        return { status: 500, body: { errors: ['1 error occurred:\n\t* cipher: message authentication failed\n\n'] } };
+      }
+      return wholeBatchFailure(path, status, body);
+    });
+    try {
+      const key = await fx.newKey();
+      const records = await manyRecords(key, 40, tamperedOneInEach);
+      await fx.client.write(`transit/keys/${key}/rotate`, {});
+      transit = proxy.transit(key, { batchSize: 2, batchConcurrency: 64 });
+      const results = await transit.rewrap(records.map((envelope) => ({ envelope })));
+      const outcomes = results.map((r) => (r.ok ? r.toVersion : r.error.code));
+      expect(held).toHaveLength(24);
+      // Per batch of 2: resent (both items failed by Vault) or refused (both closed).
+      for (let i = 0; i < 40; i += 2) expect(outcomes[i + 1]).toBe(outcomes[i]);
+      expect(outcomes.filter((outcome) => outcome === 'ERR_TRANSIT_INTEGRITY')).toHaveLength(24);
+      expect(outcomes.filter((outcome) => outcome === 'ERR_TRANSIT_CLOSED')).toHaveLength(16);
     } finally {
       transit?.close();
       await proxy.close();
