@@ -108,3 +108,53 @@ export function declaresLocally(statements: readonly AstNode[]): boolean {
       !(s.type === 'VariableDeclaration' && s.kind === 'var') && runtimeNames(s).some((n) => COMMONJS_NAMES.has(n)),
   );
 }
+
+// Browser globals Node does not define: `typeof self` is 'undefined' there.
+const BROWSER_ONLY: ReadonlySet<string> = new Set(['self', 'window']);
+
+/**
+ * `typeof self !== 'undefined'` (`!=`, either side, `window` too): `true` where the test says a
+ * browser-only global the file does not declare is defined, `false` where it says it is not, so
+ * that in Node its value is `!holds`; `undefined` for any other test.
+ */
+function browserGlobalTest(test: AstNode | undefined, declared: (name: string) => boolean): boolean | undefined {
+  const n = unwrap(test);
+  if (n?.type !== 'BinaryExpression') return undefined;
+  const equal = n.operator === '===' || n.operator === '==';
+  if (!equal && n.operator !== '!==' && n.operator !== '!=') return undefined;
+  const [left, right] = [unwrap(child(n, 'left')), unwrap(child(n, 'right'))];
+  const [typeOf, literal] = left?.type === 'UnaryExpression' ? [left, right] : [right, left];
+  if (typeOf?.type !== 'UnaryExpression' || typeOf.operator !== 'typeof') return undefined;
+  if (literal?.type !== 'Literal' || literal.value !== 'undefined') return undefined;
+  const name = unwrap(child(typeOf, 'argument'));
+  if (name?.type !== 'Identifier' || !BROWSER_ONLY.has(name.name as string) || declared(name.name as string)) {
+    return undefined;
+  }
+  return !equal;
+}
+
+/**
+ * Whether Node evaluates an expression to top-level `this` (a UMD wrapper's root argument): `this`,
+ * `this || x` (`this` is truthy there), `self || this` and `window ?? this` (undefined in Node
+ * unless the file declares them), `typeof self !== 'undefined' ? self : this` and the branch Node
+ * takes of any such test. Not `typeof globalThis !== 'undefined' ? globalThis : this` nor
+ * `global || this`: Node defines both. Down the branch Node takes, in a loop.
+ */
+export function nodeTakesThis(node: AstNode | undefined, declared: (name: string) => boolean): boolean {
+  let n = resultOf(node);
+  for (;;) {
+    if (n?.type === 'ThisExpression') return true;
+    if (n?.type === 'LogicalExpression' && (n.operator === '||' || n.operator === '??')) {
+      const left = resultOf(child(n, 'left'));
+      if (left?.type === 'ThisExpression') return true;
+      if (left?.type !== 'Identifier' || !BROWSER_ONLY.has(left.name as string) || declared(left.name as string)) {
+        return false;
+      }
+      n = resultOf(child(n, 'right'));
+    } else if (n?.type === 'ConditionalExpression') {
+      const defined = browserGlobalTest(child(n, 'test'), declared);
+      if (defined === undefined) return false;
+      n = resultOf(child(n, defined ? 'alternate' : 'consequent'));
+    } else return false;
+  }
+}

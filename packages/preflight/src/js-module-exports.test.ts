@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type AstNode, children } from './js-ast.ts';
 import { isCommonJsScope } from './js-commonjs-scope.ts';
+import { requiredModule } from './js-module-bindings.ts';
 import { commonJsExports, moduleExports } from './js-module-exports.ts';
 import { parseModule } from './js-parse.ts';
 
@@ -301,6 +302,47 @@ describe('commonJsExports', () => {
     expect(member.find((e) => e.name === 'b')?.value.callee).toMatchObject({ name: 'factory' });
   });
 
+  it('reads a factory again for a call with other arguments: its module.exports is the last write', () => {
+    const umd = (code: string): string[] =>
+      commonJsExports(parseModule('src/a.js', code).program, 'src/a.js').map(
+        (e) => `${e.name ?? '(module)'}:${requiredModule(e.value) ?? e.value.type}`,
+      );
+    const wrapper = (b: string): string => `(function (r, f) { module.exports = f(${b}); })(this, fac);`;
+    const twice = `function fac(b) { return b; }\n${wrapper("require('./a')")}\n${wrapper("require('./b')")}\n`;
+    expect(umd(twice)).toContain('(module):./b');
+    // Identical calls read it once.
+    const same = `function fac(b) { return b; }\n${wrapper("require('./a')")}\n${wrapper("require('./a')")}\n`;
+    expect(umd(same)).toEqual(['(module):./a']);
+    const handing = (b: string): string => `(function (r, f) { f(exports, ${b}); })(this, fac);`;
+    expect(
+      umd(`function fac(exports, b) { exports.b = b; }\n${handing("require('./a')")}\n${handing("require('./b')")}\n`),
+    ).toEqual(['b:./a', 'b:./b']);
+  });
+
+  it("keeps a wrapper's factory that only a nested function declares or assigns again", () => {
+    const names = (code: string): (string | undefined)[] =>
+      commonJsExports(parseModule('src/a.js', code).program, 'src/a.js').map((e) => e.name);
+    const factory = 'function () { return { touch: function () {} }; }';
+    for (const body of [
+      // umdjs/umd's AMD branch with an inline module function whose parameter is named factory.
+      "if (typeof define === 'function' && define.amd) { define(['b'], function (factory) { return factory; }); } else { module.exports = factory(); }",
+      'define.amd && define(function () { var factory = null; factory = 1; return factory; }); module.exports = factory();',
+      'var run = function factory() { factory = 1; }; module.exports = factory();',
+      // `var factory;` declares the parameter again without changing it.
+      'var factory; module.exports = factory();',
+    ]) {
+      expect(names(`(function (root, factory) { ${body} })(this, ${factory});`), body).toEqual(['touch']);
+    }
+    // A nested function that assigns the wrapper's own parameter, or a block's own binding, disqualify it.
+    for (const body of [
+      'function reset() { factory = function () { return {}; }; } module.exports = factory();',
+      '{ factory = function () { return {}; }; } module.exports = factory();',
+      'for (var factory in root) {} module.exports = factory();',
+    ]) {
+      expect(names(`(function (root, factory) { ${body} })(this, ${factory});`), body).toEqual([]);
+    }
+  });
+
   it('exports nothing from a UMD wrapper with only a browser (or AMD) branch in a browser script, nor from a wrapper not called at the top level', () => {
     const names = (code: string): (string | undefined)[] =>
       commonJsExports(parseModule('src/a.js', code).program, 'src/a.js').map((e) => e.name);
@@ -348,6 +390,65 @@ describe('commonJsExports', () => {
     expect(
       umd('src/a.cjs', amdWeb('root.read = factory()').replace("typeof self !== 'undefined' ? self : this", 'self')),
     ).toEqual([]);
+  });
+
+  it("reads umdjs/umd's returnExports in a Node module with its browser branch as one that may run", () => {
+    const code = `(function (root, factory) {
+  if (typeof define === 'function' && define.amd) { define(['b'], factory); }
+  else if (typeof module === 'object' && module.exports) { module.exports = factory(require('b')); }
+  else { root.returnExports = factory(root.b); }
+}(typeof self !== 'undefined' ? self : this, function (b) {
+  return { action: function () {} };
+}));`;
+    // Node runs the CommonJS branch only; the browser branch is read as one that may run, and
+    // exports the factory's call under its name there (no function, class or module a reader takes).
+    expect(
+      commonJsExports(parseModule('src/a.cjs', code).program, 'src/a.cjs').map(
+        (e) => `${e.name ?? '(module)'}:${e.value.type}`,
+      ),
+    ).toEqual(['action:FunctionExpression', 'returnExports:CallExpression']);
+  });
+
+  it('takes a wrapper parameter for top-level `this` only where Node picks `this`, not `globalThis` or `global`', () => {
+    const names = (root: string, head = ''): (string | undefined)[] =>
+      commonJsExports(
+        parseModule(
+          'src/a.cjs',
+          `${head}(function (root, factory) {
+  if (typeof define === 'function' && define.amd) { define([], factory); }
+  else { root.hit = factory(); }
+}(${root}, function () { return function hit(key) { return key; }; }));`,
+        ).program,
+        'src/a.cjs',
+      ).map((e) => e.name);
+    // Node defines globalThis and global: the wrapper writes on the global object, not on module.exports.
+    for (const root of [
+      "typeof globalThis !== 'undefined' ? globalThis : this",
+      "typeof global !== 'undefined' ? global : this",
+      "typeof self !== 'undefined' ? self : typeof globalThis !== 'undefined' ? globalThis : this",
+      'globalThis || this',
+      'global ?? this',
+      "typeof self !== 'undefined' ? this : self",
+      'cond ? this : other',
+    ]) {
+      expect(names(root), root).toEqual([]);
+    }
+    // A file that declares `self` itself: no telling what it holds.
+    expect(names('self || this', 'var self = globalThis.frame;\n')).toEqual([]);
+    // `self` and `window` are undefined in Node: the branch it takes is `this`.
+    for (const root of [
+      'this',
+      '(0, this)',
+      'this || {}',
+      "typeof window !== 'undefined' ? window : this",
+      "typeof self === 'undefined' ? this : self",
+      "'undefined' != typeof self ? self : this",
+      "typeof self !== 'undefined' ? self : typeof window !== 'undefined' ? window : this",
+      'self || this',
+      'window ?? this',
+    ]) {
+      expect(names(root), root).toEqual(['hit']);
+    }
   });
 
   it("reads Object.defineProperty onto the export object, a getter's returned value, and esbuild's export-names note", () => {

@@ -8,13 +8,14 @@ import {
   exportNamesHint,
   exportStarArguments,
   isToCommonJs,
+  nodeTakesThis,
   objectAssignArguments,
   objectCallArguments,
   propertyValue,
   resultOf,
   returnedBy,
 } from './js-commonjs-forms.ts';
-import { COMMONJS_NAMES, isCommonJsScope, readsNodeWrapperNames } from './js-commonjs-scope.ts';
+import { COMMONJS_NAMES, isCommonJsScope, readsNodeWrapperNames, runtimeNames } from './js-commonjs-scope.ts';
 import { requiredModule } from './js-module-bindings.ts';
 import { NameSet } from './js-name-set.ts';
 import { patternIdentifiers } from './js-scope.ts';
@@ -173,6 +174,12 @@ function readCommonJs(
   // rebinds it, and names bound to it (`var m = module`).
   const modules = new NameSet(moduleSeeds);
   const topLevelFunction = reading.program && topLevelFunctions(reading.program);
+  // The names the file declares at its top level (`var self = …` makes `self` no browser global).
+  let topLevelNames: Set<string> | undefined;
+  const declared = (name: string): boolean => {
+    topLevelNames ??= new Set(children(reading.program ?? program, 'body').flatMap(runtimeNames));
+    return topLevelNames.has(name);
+  };
   // One record per factory for the whole module: a factory passed by name to many wrappers is
   // scoped, and its body read, once, not once per wrapper.
   const factoryRecords = new WeakMap<AstNode, Factory>();
@@ -182,7 +189,7 @@ function readCommonJs(
   const isModuleExportsPath = (path: readonly string[] | undefined): boolean =>
     path?.length === 2 && path[1] === 'exports' && modules.had(path[0]!);
   /**
-   * Whether a value may be what `holds` says of a name or `this`: the node itself, `a || b`, `a ??
+   * Whether a value may be what `holds` says of a name: the name itself, `a || b`, `a ??
    * b` (not `{…} || a`, which is always the literal), `typeof a … && a` (`&&` gives its right side
    * whenever `a` is defined), `test ? a : b`, `(0, a)`. An explicit stack, not one call per
    * operator: a long `a || b || …` is a tree as deep as it has operators.
@@ -191,7 +198,7 @@ function readCommonJs(
     const pending = [node];
     while (pending.length > 0) {
       const n = resultOf(pending.pop());
-      if (n?.type === 'Identifier' || n?.type === 'ThisExpression') {
+      if (n?.type === 'Identifier') {
         if (holds(n)) return true;
       } else if (n?.type === 'LogicalExpression') {
         if (n.operator === '&&') pending.push(child(n, 'right'));
@@ -315,8 +322,9 @@ function readCommonJs(
   /**
    * A call of a factory runs its body: its parameters given the export object (`factory(exports)`)
    * or Node's module hold them there, as do `exports` and `module` where it declares neither. The
-   * body is read once for the first call that hands it either, and once for the first that hands
-   * neither (a wrapper calls it once per branch; a second call writes the same names again).
+   * body is read once per kind of call: what it is handed those in, and what its other arguments
+   * give (`require('./a')` or `require('./b')`, which function); a call like one read (each
+   * wrapper of many sharing the factory) writes the same exports again.
    */
   const callFactory = (call: AstNode, factory: Factory): void => {
     const args = children(call, 'arguments');
@@ -330,28 +338,34 @@ function readCommonJs(
       if (isExportObject(arg)) aliasSeeds.push(name);
       if (mayBeModule(arg)) moduleSeeds.push(name);
     });
-    const handed = aliasSeeds.length + moduleSeeds.length > 0;
     const body = child(factory.scope.fn, 'body');
-    if (factory.read.has(handed) || body?.type !== 'BlockStatement') return;
-    factory.read.add(handed);
+    if (body?.type !== 'BlockStatement') return;
     if (!factory.scope.declares('exports') && aliases.has('exports')) aliasSeeds.push('exports');
     if (!factory.scope.declares('module') && modules.has('module')) moduleSeeds.push('module');
+    const key = `${aliasSeeds.join(',')}|${moduleSeeds.join(',')}|${factory.scope.signature(args)}`;
+    if (factory.read.has(key)) return;
+    factory.read.add(key);
     for (const entry of readCommonJs(body, aliasSeeds, moduleSeeds, {})) {
       pushResolved(factory.scope.entries(entry, args, call));
     }
   };
   /**
    * What `module.exports = v` exports: `v`, or what a factory `v` calls returns (`module.exports =
-   * factory(require('b'))`), once per factory.
+   * factory(require('b'))`), once per factory and call signature (a later call with other
+   * arguments exports what it returns for those: Node keeps the last write).
    */
   const exportWhole = (node: AstNode): void => {
     const factory = calledFactory(node);
-    if (factory === undefined) out.push({ name: undefined, value: node });
-    else if (!factory.returned) {
-      factory.returned = true;
-      const value = factory.scope.returned() ?? node;
-      pushResolved(factory.scope.entries({ name: undefined, value }, children(node, 'arguments'), node));
+    if (factory === undefined) {
+      out.push({ name: undefined, value: node });
+      return;
     }
+    const args = children(node, 'arguments');
+    const signature = factory.scope.signature(args);
+    if (factory.returned.has(signature)) return;
+    factory.returned.add(signature);
+    const value = factory.scope.returned() ?? node;
+    pushResolved(factory.scope.entries({ name: undefined, value }, args, node));
   };
   /** What `exports.x = v` exports: `v`, or what a factory `v` calls returns, when that is no object. */
   const exportProperty = (name: string, node: AstNode): void => {
@@ -374,7 +388,7 @@ function readCommonJs(
     for (const [name, fn] of factories) {
       let record = factoryRecords.get(fn);
       if (record === undefined) {
-        record = { scope: new FunctionScope(fn), read: new Set(), returned: false };
+        record = { scope: new FunctionScope(fn), read: new Set(), returned: new Set() };
         factoryRecords.set(fn, record);
       }
       records.set(name, record);
@@ -383,8 +397,7 @@ function readCommonJs(
     const aliasSeeds = !scope.declares('exports') && aliases.has('exports') ? ['exports'] : [];
     if (aliases.has('this')) {
       children(wrapper, 'params').forEach((param, i) => {
-        const isThis = (n: AstNode): boolean => n.type === 'ThisExpression';
-        if (param.type === 'Identifier' && !factories.has(param.name as string) && mayBe(args[i], isThis)) {
+        if (param.type === 'Identifier' && !factories.has(param.name as string) && nodeTakesThis(args[i], declared)) {
           aliasSeeds.push(param.name as string);
         }
       });

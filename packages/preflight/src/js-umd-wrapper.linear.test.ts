@@ -60,4 +60,18 @@ describe('commonJsExports work on UMD wrappers', () => {
     expect(once.work).toBeGreaterThan(1_000);
     expect(twice.work / once.work).toBeLessThan(2.2);
   });
+
+  it('resolves a chain of locals a factory returns once, however many exports one wrapper gives its calls', () => {
+    // One wrapper with n `exports.xi = factory()`; the factory returns the end of a chain of n locals.
+    const input = (n: number): string => {
+      const exportsLines = Array.from({ length: n }, (_, i) => `  exports.x${i} = factory();`);
+      const chain = Array.from({ length: n }, (_, i) => `  var v${i + 1} = v${i};`);
+      return `(function (root, factory) {\n${exportsLines.join('\n')}\n})(this, function () {\n  var v0 = read;\n${chain.join('\n')}\n  return v${n};\n});\n`;
+    };
+    const once = counted(input(1_000));
+    const twice = counted(input(2_000));
+    expect([once.names, twice.names]).toEqual([1_000, 2_000]);
+    expect(once.work).toBeGreaterThan(1_000);
+    expect(twice.work / once.work).toBeLessThan(2.2);
+  });
 });

@@ -38,7 +38,8 @@ export function parameterName(param: AstNode | undefined): string | undefined {
  * minifiers write it) and with an arrow (block or expression body): a function literal called in
  * place, with a function literal (or a name `topLevelFunction` binds to one) for at least one
  * parameter, its factory, which the wrapper neither assigns nor declares again (`factory = function
- * () { return {}; }` makes it another function). Not `.call(this, …)`, not a wrapper bound to a name.
+ * () { return {}; }` makes it another function; see {@link reboundNames}). Not `.call(this, …)`, not
+ * a wrapper bound to a name.
  */
 export function umdWrapper(
   expression: AstNode | undefined,
@@ -54,44 +55,120 @@ export function umdWrapper(
   if (!isPlainFunction(wrapper) || child(wrapper, 'body') === undefined) return undefined;
   const args = children(call, 'arguments');
   const candidates = new Map<string, AstNode>();
+  const params = new Map<string, number>();
   children(wrapper, 'params').forEach((param, i) => {
+    for (const id of patternIdentifiers(param, []))
+      params.set(id.name as string, (params.get(id.name as string) ?? 0) + 1);
     const arg = unwrap(args[i]);
     const factory = arg?.type === 'Identifier' ? topLevelFunction(arg.name as string) : arg;
     if (param.type === 'Identifier' && isPlainFunction(factory)) candidates.set(param.name as string, factory);
   });
   if (candidates.size === 0) return undefined;
-  const counts = declarationCounts(wrapper);
-  const assigned = assignedNames(wrapper);
+  const rebound = reboundNames(wrapper, new Set(candidates.keys()));
   const factories = new Map<string, AstNode>();
   for (const [name, factory] of candidates) {
-    if (counts.get(name) === 1 && !assigned.has(name)) factories.set(name, factory);
+    if (params.get(name) === 1 && !rebound.has(name)) factories.set(name, factory);
   }
   return factories.size > 0 ? { wrapper, call, factories } : undefined;
 }
 
-/** The names assigned anywhere in a function (`x = …`, `x += …`, `x++`, `[x] = …`, `for (x in …)`). */
-function assignedNames(fn: AstNode): Set<string> {
-  const names = new Set<string>();
-  const target = (node: AstNode | undefined): void => {
-    for (const id of patternIdentifiers(unwrap(node), [])) names.add(id.name as string);
+/** Each child node of `node`. */
+function* childNodes(node: AstNode): Generator<AstNode> {
+  for (const [key, value] of Object.entries(node)) {
+    if (key === 'parent') continue;
+    if (Array.isArray(value)) {
+      for (const item of value) if (isNode(item)) yield item;
+    } else if (isNode(value)) yield value;
+  }
+}
+
+/**
+ * Which of `names` a function's scope declares for itself: its parameters, a function
+ * expression's or class expression's own name, and what its body declares (`var`, `let`, `const`,
+ * functions, classes, `catch`) short of nested functions. Any declaration in a nested block counts
+ * for the whole function: a name it may shadow is taken as shadowed.
+ */
+function ownDeclarations(fn: AstNode, names: ReadonlySet<string>): Set<string> {
+  const own = new Set<string>();
+  const add = (ids: readonly AstNode[]): void => {
+    for (const id of ids) if (names.has(id.name as string)) own.add(id.name as string);
   };
-  const pending: AstNode[] = [fn];
+  for (const param of children(fn, 'params')) add(patternIdentifiers(param, []));
+  if (fn.type === 'FunctionExpression' || fn.type === 'ClassExpression') {
+    const id = child(fn, 'id');
+    if (id?.type === 'Identifier') add([id]);
+  }
+  const pending: AstNode[] =
+    fn.type === 'ClassExpression' ? [] : [...childNodes(fn)].filter((n) => n.type === 'BlockStatement');
   while (pending.length > 0) {
     const node = pending.pop() as AstNode;
-    if (node.type === 'AssignmentExpression') target(child(node, 'left'));
-    else if (node.type === 'UpdateExpression') target(child(node, 'argument'));
-    else if (node.type === 'ForInStatement' || node.type === 'ForOfStatement') {
-      const left = child(node, 'left');
-      if (left?.type !== 'VariableDeclaration') target(left);
+    if (node.type === 'VariableDeclarator') add(patternIdentifiers(child(node, 'id'), []));
+    else if (node.type === 'CatchClause') add(patternIdentifiers(child(node, 'param'), []));
+    else if (node.type === 'FunctionDeclaration' || node.type === 'ClassDeclaration') {
+      const id = child(node, 'id');
+      if (id?.type === 'Identifier') add([id]);
     }
-    for (const [key, value] of Object.entries(node)) {
-      if (key === 'parent') continue;
-      if (Array.isArray(value)) {
-        for (const item of value) if (isNode(item)) pending.push(item);
-      } else if (isNode(value)) pending.push(value);
-    }
+    if (FUNCTION_LITERALS.has(node.type) || node.type === 'FunctionDeclaration') continue;
+    for (const next of childNodes(node)) pending.push(next);
   }
-  return names;
+  return own;
+}
+
+/**
+ * Which of a wrapper's parameter `names` it binds to another value: declared again in its own
+ * scope (a function or class of that name, `let`, a `var` with a value; `var factory;` keeps the
+ * parameter's value), or assigned (`x = …`, `x++`, `[x] = …`, `for (x in …)`) where the name is
+ * the wrapper's: also in a nested function, unless that function declares the name for itself
+ * (umdjs/umd's AMD branch `define(['b'], function (factory) { … })`).
+ */
+function reboundNames(wrapper: AstNode, names: ReadonlySet<string>): Set<string> {
+  const rebound = new Set<string>();
+  const target = (node: AstNode | undefined, shadowed: ReadonlySet<string>): void => {
+    for (const id of patternIdentifiers(unwrap(node), [])) {
+      if (names.has(id.name as string) && !shadowed.has(id.name as string)) rebound.add(id.name as string);
+    }
+  };
+  // The wrapper's body (its parameters' defaults run before it and are not read).
+  const pending: [AstNode, ReadonlySet<string>][] = [[child(wrapper, 'body') as AstNode, new Set()]];
+  while (pending.length > 0) {
+    let [node, shadowed] = pending.pop()!;
+    if (FUNCTION_LITERALS.has(node.type) || node.type === 'FunctionDeclaration' || node.type === 'ClassExpression') {
+      // A function declaration's name belongs to the scope around it.
+      if (node.type === 'FunctionDeclaration') target(child(node, 'id'), shadowed);
+      const own = ownDeclarations(node, names);
+      if (own.size > 0) shadowed = new Set([...shadowed, ...own]);
+      if ([...names].every((name) => shadowed.has(name))) continue;
+    } else if (node.type === 'VariableDeclaration') {
+      // `let`, `const`, and `var` with a value bind the name; `var x;` alone keeps its value.
+      for (const declarator of children(node, 'declarations')) {
+        if (node.kind !== 'var' || child(declarator, 'init') !== undefined) target(child(declarator, 'id'), shadowed);
+      }
+    } else if (node.type === 'ClassDeclaration' || node.type === 'CatchClause') {
+      target(child(node, node.type === 'CatchClause' ? 'param' : 'id'), shadowed);
+    } else if (node.type === 'AssignmentExpression') target(child(node, 'left'), shadowed);
+    else if (node.type === 'UpdateExpression') target(child(node, 'argument'), shadowed);
+    else if (node.type === 'ForInStatement' || node.type === 'ForOfStatement') {
+      // `for (x in o)` and `for (var x in o)` both assign `x` each round.
+      const left = child(node, 'left');
+      if (left?.type === 'VariableDeclaration') {
+        for (const declarator of children(left, 'declarations')) target(child(declarator, 'id'), shadowed);
+      } else target(left, shadowed);
+    }
+    for (const next of childNodes(node)) pending.push([next, shadowed]);
+  }
+  return rebound;
+}
+
+// A number per function literal handed to a factory, for call signatures.
+const FUNCTION_IDS = new WeakMap<AstNode, number>();
+let functionCount = 0;
+function functionId(fn: AstNode): number {
+  let id = FUNCTION_IDS.get(fn);
+  if (id === undefined) {
+    id = functionCount++;
+    FUNCTION_IDS.set(fn, id);
+  }
+  return id;
 }
 
 /** What a name resolves to in a function: a node, or its parameter at an index (given by the call). */
@@ -217,6 +294,23 @@ export class FunctionScope {
     return { node: n };
   }
 
+  /**
+   * What of a call's arguments {@link resolve} can give: per parameter, the module a
+   * `require('x')` loads or which function literal it is, `-` for any other value. Calls with one
+   * signature resolve every node alike.
+   */
+  signature(args: readonly AstNode[]): string {
+    const parts: string[] = [];
+    for (const index of this.#params.values()) {
+      const arg = unwrap(args[index]);
+      const specifier = requiredModule(arg);
+      parts.push(
+        specifier !== undefined ? `r${JSON.stringify(specifier)}` : isPlainFunction(arg) ? `f${functionId(arg)}` : '-',
+      );
+    }
+    return parts.join(',');
+  }
+
   /** What the function returns: its body's first top-level `return` value, or an arrow's expression. */
   returned(): AstNode | undefined {
     if (this.#returned === undefined) {
@@ -263,10 +357,14 @@ export class FunctionScope {
 /** A UMD wrapper's factory: its scope, and which of its calls have been read (by any wrapper of the module). */
 export interface Factory {
   readonly scope: FunctionScope;
-  /** Whether its body was read for a call handing it the export object or Node's module (`true`), or one handing neither. */
-  readonly read: Set<boolean>;
-  /** Whether what it returns was exported as `module.exports`. */
-  returned: boolean;
+  /**
+   * The calls its body was read for: by which parameters (and free `exports`, `module`) it was
+   * handed the export object or Node's module, and its {@link FunctionScope.signature}. A call
+   * like one read writes the same exports again; one with other arguments may write others.
+   */
+  readonly read: Set<string>;
+  /** The signatures of the calls whose returned value was exported as `module.exports`. */
+  readonly returned: Set<string>;
 }
 
 /**

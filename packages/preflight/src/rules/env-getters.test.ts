@@ -132,6 +132,28 @@ describe('env getters imported from other files', () => {
     expect(await reported()).toEqual([]);
   });
 
+  it('follows the getter a second UMD wrapper hands a shared factory, whose export Node keeps (the last)', async () => {
+    const factory = 'function fac(read) { return { read: read }; }\n';
+    const wrapper = (read: string): string =>
+      `(function (root, f) { if (typeof module === 'object') { module.exports = f(${read}); } else { root.env = f(${read}); } })(this, fac);\n`;
+    const plain = 'function (name) { return name; }';
+    const getter = 'function (name) { return process.env[name]; }';
+    write({ 'src/env.js': `${factory}${wrapper(plain)}${wrapper(getter)}`, 'src/app.js': CJS_APP });
+    expect(await reported()).toEqual(['src/app.js:2']);
+    // The second call's `read` replaces the getter.
+    write({ 'src/env.js': `${factory}${wrapper(getter)}${wrapper(plain)}`, 'src/app.js': CJS_APP });
+    expect(await reported()).toEqual([]);
+    // handed the export object: `fac(exports, read)` writes `read` on it.
+    const writes = 'function fac(exports, read) { exports.read = read; }\n';
+    const handing = (read: string): string =>
+      `(function (root, f) { if (typeof exports === 'object') f(exports, ${read}); else f(root.env = {}, ${read}); })(this, fac);\n`;
+    write({
+      'src/env.js': `${writes}${handing(plain)}${handing(getter)}`,
+      'src/app.js': CJS_APP,
+    });
+    expect(await reported()).toEqual(['src/app.js:2']);
+  });
+
   it('follows a getter exported as TypeScript and esbuild compile modules to CommonJS', async () => {
     const app = CJS_APP;
     // TypeScript's output for `export function read` in read.ts and `export { read } from './read'`.

@@ -359,6 +359,19 @@ describe('unclassifiedModuleCache: what a script exports through top-level this'
     expect(await scanned()).toEqual(['lib/cache.cjs:1', 'lib/module.js:1', 'lib/required.js:2']);
   });
 
+  it("takes a UMD wrapper's root for the export object only where Node picks top-level this", async () => {
+    const umd = (root: string): string =>
+      `var cache = new Map();\n(function (root, factory) {\n  if (typeof define === 'function' && define.amd) { define([], factory); }\n  else { root.hit = factory(); }\n}(${root}, function () {\n  return function (key) { if (!cache.has(key)) cache.set(key, key.length); return cache.get(key); };\n}));\n`;
+    write({
+      // Node defines globalThis and global: `hit` goes on the global object, it is no export.
+      'lib/global-this.cjs': umd("typeof globalThis !== 'undefined' ? globalThis : this"),
+      'lib/global.cjs': umd("typeof global !== 'undefined' ? global : this"),
+      // Node has no self: `root` is top-level this, module.exports.
+      'lib/self.cjs': umd("typeof self !== 'undefined' ? self : this"),
+    });
+    expect(await scanned()).toEqual(['lib/self.cjs:1']);
+  });
+
   it('reads no CommonJS exports from a .js or .ts file of a "type": "module" package', async () => {
     write({
       'package.json': '{ "type": "module" }',
