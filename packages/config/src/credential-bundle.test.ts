@@ -1,18 +1,22 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHmac, generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { errorOf } from '../test/config-error.ts';
 import { CA_CERTIFICATE, CLIENT_CERTIFICATE } from '../test/fixtures/certificates.ts';
-import { armor, everyForm, gcpServiceAccount, judged, random, seeded, seededBytes } from '../test/secret-forms.ts';
+import { armor, everyForm, gcpServiceAccount, judged, seeded, seededBytes } from '../test/secret-forms.ts';
 import { bundleFields } from './credential-bundle.ts';
+import { JWT_DEMO_KEYS } from './known-demo-secrets.ts';
 import { loadConfigSync } from './load.ts';
 import { secret } from './secret-spec.ts';
 import { assessSecret } from './weak-secret.ts';
 
 const b64 = (text: string): string => Buffer.from(text).toString('base64');
 
+/** `bytes` random-looking bytes in base64url, a strong value, the same every run for its `seed`. */
+const random = (bytes: number, seed: number): string => seededBytes(seeded(seed), bytes).toString('base64url');
+
 /** A strong secret beside the values under test. */
-const S = random(30);
+const S = random(30, 0x5240);
 
 /** `kubectl config view --raw -o json` of a kubeadm cluster, with `user` as the credential. */
 const kubeconfig = (user: Record<string, unknown>): Record<string, unknown> => ({
@@ -68,19 +72,19 @@ describe('assessSecret (credential bundles: values beside the secret)', () => {
       kubeconfig({ token: S }),
       // Google's token endpoint
       {
-        access_token: `ya29.${random(120)}`,
+        access_token: `ya29.${random(120, 0x5300)}`,
         expires_in: 3599,
-        refresh_token: `1//${random(70)}`,
+        refresh_token: `1//${random(70, 0x5301)}`,
         scope: 'https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email openid',
         token_type: 'Bearer',
       },
       // GitHub's OAuth app token endpoint
       {
-        access_token: `gho_${random(27)}`,
+        access_token: `gho_${random(27, 0x5302)}`,
         token_type: 'bearer',
         scope: 'repo read:org workflow write:packages read:packages',
       },
-      kubectlSecret(random(24)),
+      kubectlSecret(random(24, 0x5303)),
       // A certificate is never read by the pattern rules, not even where it counts as a secret.
       { secrets: { ca: CA_CERTIFICATE, api: S } },
     ])
@@ -106,7 +110,7 @@ describe('assessSecret (credential bundles: values beside the secret)', () => {
       for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
     for (const bundle of [
       { tokens: { github: { id: 12345678, meta: {}, value: S } } },
-      { credentials: { project: 'acme', tags: [], jwk: { kty: 'oct', k: random(32) } } },
+      { credentials: { project: 'acme', tags: [], jwk: { kty: 'oct', k: random(32, 0x5304) } } },
     ])
       for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
   });
@@ -127,9 +131,9 @@ describe('assessSecret (credential bundles: values beside the secret)', () => {
       for (const [label, rules] of judged({ api_key: S, connection_string }))
         expect(rules, label).toContain('too-short');
     for (const database_url of [
-      `jdbc:mysql://app:${random(24)}@db:3306/app`,
-      `jdbc:postgresql://db:5432/app?user=app&password=${random(24)}&ssl=true`,
-      `https://acme.blob.core.windows.net/backups?sv=2022-11-02&ss=b&sp=rl&sig=${encodeURIComponent(randomBytes(32).toString('base64'))}`,
+      `jdbc:mysql://app:${random(24, 0x5305)}@db:3306/app`,
+      `jdbc:postgresql://db:5432/app?user=app&password=${random(24, 0x5306)}&ssl=true`,
+      `https://acme.blob.core.windows.net/backups?sv=2022-11-02&ss=b&sp=rl&sig=${encodeURIComponent(seededBytes(seeded(0x5320), 32).toString('base64'))}`,
     ])
       for (const [label, rules] of judged({ api_key: S, database_url })) expect(rules, label).toEqual([]);
   });
@@ -146,10 +150,12 @@ describe('assessSecret (credential bundles: values beside the secret)', () => {
 
   it('reads a URL or connection string under a secret-named key as its password and a public rest', () => {
     for (const bundle of [
-      { secrets: { DATABASE_URL: `postgresql://app:${random(24)}@postgresql.prod.svc.cluster.local:5432/app` } },
+      {
+        secrets: { DATABASE_URL: `postgresql://app:${random(24, 0x5307)}@postgresql.prod.svc.cluster.local:5432/app` },
+      },
       {
         secrets: {
-          AzureWebJobsStorage: `DefaultEndpointsProtocol=https;AccountName=acmeprod;AccountKey=${randomBytes(64).toString('base64')};EndpointSuffix=core.windows.net`,
+          AzureWebJobsStorage: `DefaultEndpointsProtocol=https;AccountName=acmeprod;AccountKey=${seededBytes(seeded(0x5321), 64).toString('base64')};EndpointSuffix=core.windows.net`,
         },
       },
     ])
@@ -180,19 +186,19 @@ describe('assessSecret (credential bundles: values beside the secret)', () => {
   it('reads an ODBC password in braces without them, a doubled } as one', () => {
     const odbc = (pwd: string): string =>
       `Driver={ODBC Driver 18 for SQL Server};Server=tcp:db.acme.io,1433;Database=app;Uid=app;PWD=${pwd};Encrypt=yes;`;
-    for (const [label, rules] of judged({ api_key: S, odbc: odbc(`{ab;${random(30)}}`) }))
+    for (const [label, rules] of judged({ api_key: S, odbc: odbc(`{ab;${random(30, 0x5308)}}`) }))
       expect(rules, label).toEqual([]);
     // 11 characters in braces (13 with them, over a password's 12-byte floor); 10 and a `}}`, which is one `}`.
-    for (const pwd of [`{${random(11).slice(0, 11)}}`, `{${random(10).slice(0, 10)}}}}`, '{hunter2}'])
+    for (const pwd of [`{${random(11, 0x5309).slice(0, 11)}}`, `{${random(10, 0x530a).slice(0, 10)}}}}`, '{hunter2}'])
       for (const [label, rules] of judged({ api_key: S, odbc: odbc(pwd) })) expect(rules, label).toContain('too-short');
   });
 });
 
 describe('assessSecret (credential bundles: review of the bundle-field rework)', () => {
-  /** `length` random letters and digits: a password as a generator writes one. */
-  const alnum = (length: number): string =>
+  /** `length` random letters and digits: a password as a generator writes one, the same every run for its `seed`. */
+  const alnum = (length: number, seed: number): string =>
     Array.from(
-      randomBytes(length),
+      seededBytes(seeded(seed), length),
       (byte) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[byte % 62],
     ).join('');
 
@@ -213,7 +219,7 @@ describe('assessSecret (credential bundles: review of the bundle-field rework)',
   });
 
   it('reads a PEM block that is no certificate or public key with the pattern rules, under any label', () => {
-    const chunk = randomBytes(48).toString('base64');
+    const chunk = seededBytes(seeded(0x5322), 48).toString('base64');
     for (const bundle of [
       { hmac_key: armor('HMAC KEY', chunk.repeat(6)) },
       { api_key: b64(armor('HMAC KEY', chunk.repeat(6))) },
@@ -235,8 +241,8 @@ describe('assessSecret (credential bundles: review of the bundle-field rework)',
 
   it('reads the token a URL carries as its username (an empty or x-oauth-basic password)', () => {
     for (const bundle of [
-      { token: `https://ghp_${alnum(36)}:x-oauth-basic@github.com/acme/app.git` },
-      { api_key: `https://sk_live_${alnum(99)}:@api.stripe.com/v1` },
+      { token: `https://ghp_${alnum(36, 0x5327)}:x-oauth-basic@github.com/acme/app.git` },
+      { api_key: `https://sk_live_${alnum(99, 0x5328)}:@api.stripe.com/v1` },
     ])
       for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
     for (const bundle of [
@@ -248,16 +254,16 @@ describe('assessSecret (credential bundles: review of the bundle-field rework)',
 
   it("judges a password a URL or connection string carries by a password's length floor, not the bundle kind's", () => {
     for (const bundle of [
-      { database_url: `postgres://app:${alnum(24)}@db/app` },
-      { api_key: S, database_url: `postgres://app:${alnum(24)}@db/app` },
-      { token: `https://oauth2:glpat-${alnum(20)}@gitlab.com/acme/app.git` },
-      { api_key: S, connection_string: `Server=db;User Id=app;Password=${alnum(16)};` },
+      { database_url: `postgres://app:${alnum(24, 0x5329)}@db/app` },
+      { api_key: S, database_url: `postgres://app:${alnum(24, 0x532a)}@db/app` },
+      { token: `https://oauth2:glpat-${alnum(20, 0x532b)}@gitlab.com/acme/app.git` },
+      { api_key: S, connection_string: `Server=db;User Id=app;Password=${alnum(16, 0x532c)};` },
     ])
       for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
     // 11 bytes: under the 12-byte floor of a password.
     for (const bundle of [
-      { database_url: `postgres://app:${alnum(11)}@db/app` },
-      { api_key: S, connection_string: `Server=db;User Id=app;Password=${alnum(11)};` },
+      { database_url: `postgres://app:${alnum(11, 0x532d)}@db/app` },
+      { api_key: S, connection_string: `Server=db;User Id=app;Password=${alnum(11, 0x532e)};` },
     ])
       for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
   });
@@ -285,7 +291,7 @@ describe('assessSecret (credential bundles: review of the bundle-field rework)',
       ]);
     }
     // Up to 256 characters in quotes, a `;` inside.
-    const quoted = `${random(24)};${random(24)}`;
+    const quoted = `${random(24, 0x530b)};${random(24, 0x530c)}`;
     for (const quote of ['"', "'"])
       for (const [label, rules] of judged({
         api_key: S,
@@ -353,9 +359,9 @@ describe('assessSecret (bundle values that are not secrets)', () => {
 
   it('reads an auth scheme name (basic, bearer) as a scheme, not a secret', () => {
     for (const bundle of [
-      { auth: 'basic', username: 'deploy', password: random(24) },
-      { auth: 'Bearer', token: random(32) },
-      { http: { auth: 'digest', username: 'deploy', password: random(24) } },
+      { auth: 'basic', username: 'deploy', password: random(24, 0x530d) },
+      { auth: 'Bearer', token: random(32, 0x530e) },
+      { http: { auth: 'digest', username: 'deploy', password: random(24, 0x530f) } },
     ])
       for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
     for (const bundle of [{ auth: 'basic', password: 'hunter2' }, { auth: 'hunter2' }, { auth: 'basic' }])
@@ -365,13 +371,13 @@ describe('assessSecret (bundle values that are not secrets)', () => {
   it('reads ids, names and projects under a secret-named object as identifiers, and a Vault secret_id as a secret', () => {
     for (const bundle of [
       { credentials: { project: 'acme', service_account: gcpServiceAccount(pkcs8()) } },
-      { credentials: { project: 'acme', jwk: { kty: 'oct', k: random(32) } } },
-      { tokens: { github: { id: 12345678, name: 'ci', value: random(32) } } },
+      { credentials: { project: 'acme', jwk: { kty: 'oct', k: random(32, 0x5310) } } },
+      { tokens: { github: { id: 12345678, name: 'ci', value: random(32, 0x5311) } } },
       { auth: { role_id: crypto.randomUUID(), secret_id: crypto.randomUUID() } },
     ])
       for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
     for (const bundle of [
-      { credentials: { project: 'acme', jwk: { kty: 'oct', k: random(8) } } },
+      { credentials: { project: 'acme', jwk: { kty: 'oct', k: random(8, 0x5312) } } },
       { tokens: { github: { id: 'ci', value: 'hunter2' } } },
       { password: { id: 'v2', current: 'hunter2' } },
       { role_id: crypto.randomUUID(), secret_id: 'hunter2' },
@@ -382,19 +388,22 @@ describe('assessSecret (bundle values that are not secrets)', () => {
 
   it('does not read ids, emails and URLs beside a secret with the pattern rules', () => {
     for (const bundle of [
-      { client_id: '1234567890', client_secret: random(32) },
-      { client_id: 1234567890, client_secret: random(32) },
-      { client_email: 'aaaaaaaaaaaa@acme.io', url: 'https://abcdefghij.acme.io', token: random(32) },
+      { client_id: '1234567890', client_secret: random(32, 0x5313) },
+      { client_id: 1234567890, client_secret: random(32, 0x5314) },
+      { client_email: 'aaaaaaaaaaaa@acme.io', url: 'https://abcdefghij.acme.io', token: random(32, 0x5315) },
       {
         Credentials: {
-          AccessKeyId: `ASIA${randomBytes(8).toString('hex').toUpperCase()}`,
-          SecretAccessKey: random(30),
+          AccessKeyId: `ASIA${seededBytes(seeded(0x5323), 8).toString('hex').toUpperCase()}`,
+          SecretAccessKey: random(30, 0x5316),
         },
         AssumedRoleUser: { Arn: 'arn:aws:sts::123456789012:assumed-role/deploy/ci' },
       },
     ])
       for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
-    for (const [label, rules] of judged({ client_id: '1234567890', client_secret: `abcdefghijklmnop${random(24)}` }))
+    for (const [label, rules] of judged({
+      client_id: '1234567890',
+      client_secret: `abcdefghijklmnop${random(24, 0x5317)}`,
+    }))
       expect(rules, label).toContain('sequential');
   });
 });
@@ -455,11 +464,13 @@ describe('assessSecret (bundle values that are not secrets: what they must not h
     ])
       for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
     for (const bundle of [
-      { api_key: S, database_url: `postgres://app:${random(30)}@db/app` },
-      { database_url: `postgres://app:${encodeURIComponent(randomBytes(30).toString('base64'))}@db.internal/app` },
+      { api_key: S, database_url: `postgres://app:${random(30, 0x5318)}@db/app` },
+      {
+        database_url: `postgres://app:${encodeURIComponent(seededBytes(seeded(0x5324), 30).toString('base64'))}@db.internal/app`,
+      },
       {
         api_key: S,
-        connection_string: `DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=${randomBytes(64).toString('base64')};EndpointSuffix=core.windows.net`,
+        connection_string: `DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=${seededBytes(seeded(0x5325), 64).toString('base64')};EndpointSuffix=core.windows.net`,
       },
     ])
       for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
@@ -472,7 +483,7 @@ describe('assessSecret (bundle values that are not secrets: what they must not h
         tenant_id: crypto.randomUUID(),
         client_id: crypto.randomUUID(),
         client_secret: S,
-        keyVaultSecretId: `https://kv-acme.vault.azure.net/secrets/gw-cert/${randomBytes(16).toString('hex')}`,
+        keyVaultSecretId: `https://kv-acme.vault.azure.net/secrets/gw-cert/${seededBytes(seeded(0x5326), 16).toString('hex')}`,
       },
       { secret_id: 'db-password', client_secret: S },
     ])
@@ -803,10 +814,120 @@ describe('assessSecret (credential bundles: JWTs and field selectors)', () => {
       for (const [value, form] of everyForm(JSON.stringify({ id_token: token }), options))
         expect(assessSecret(value, form), `${JSON.stringify(form)} ${value.slice(0, 40)}`).toEqual([]);
     }
-    // Below a token's 16 bytes, a signature is too short whatever the kind.
-    for (const kind of ['hmac-sha512', 'token'] as const) {
-      expect(assessSecret(hs256(sig(12, 0x523a)), { kind }), kind).toContain('too-short');
-      expect(assessSecret(JSON.stringify({ id_token: hs256(sig(12, 0x523a)) }), { kind }), kind).toContain('too-short');
+    // Shorter than HS256's 32 bytes, a signature is too short whatever the kind: no HMAC-SHA256.
+    for (const kind of ['hmac-sha512', 'token', 'password'] as const) {
+      expect(assessSecret(hs256(sig(16, 0x523a)), { kind }), kind).toContain('too-short');
+      expect(assessSecret(JSON.stringify({ id_token: hs256(sig(16, 0x523a)) }), { kind }), kind).toContain('too-short');
+    }
+  });
+
+  it("judges a JWT signature's length by its alg's size, never below it, and an unknown alg by the floor", () => {
+    const token = (alg: string, bytes: number, seed: number): string =>
+      `${part({ alg, typ: 'JWT' })}.${part({ sub: 'deployer', iat: 1764000000 })}.${sig(bytes, seed)}`;
+    const refused: [string, number, { kind?: 'key' | 'token' | 'hmac-sha512'; minBytes?: number }][] = [
+      ['HS384', 40, { kind: 'key', minBytes: 48 }],
+      ['HS512', 48, { kind: 'hmac-sha512' }],
+      ['HS512', 40, { kind: 'token' }],
+      ['ES256', 40, { kind: 'token' }],
+      ['ES512', 96, { kind: 'hmac-sha512' }],
+      ['RS256', 128, { kind: 'token' }],
+      ['PS512', 200, { kind: 'key' }],
+      ['EdDSA', 32, { kind: 'token' }],
+      ['XS256', 24, { kind: 'key' }],
+    ];
+    for (const [alg, bytes, options] of refused) {
+      const jwt = token(alg, bytes, 0x5241);
+      expect(assessSecret(jwt, options), `${alg} ${bytes}`).toContain('too-short');
+      expect(assessSecret(JSON.stringify({ id_token: jwt }), options), `${alg} ${bytes}`).toContain('too-short');
+    }
+    const accepted: [string, number, { kind?: 'key' | 'token' | 'hmac-sha512'; minBytes?: number }][] = [
+      ['HS384', 48, { kind: 'key', minBytes: 64 }],
+      ['HS512', 64, { kind: 'hmac-sha512' }],
+      ['ES512', 132, { kind: 'hmac-sha512', minBytes: 256 }],
+      ['RS256', 256, { kind: 'hmac-sha512' }],
+      ['RS256', 512, { kind: 'token' }],
+      ['EdDSA', 64, { kind: 'key' }],
+      ['XS256', 32, { kind: 'key' }],
+    ];
+    for (const [alg, bytes, options] of accepted) {
+      const jwt = token(alg, bytes, 0x5242);
+      expect(assessSecret(jwt, options), `${alg} ${bytes}`).toEqual([]);
+      expect(assessSecret(JSON.stringify({ id_token: jwt }), options), `${alg} ${bytes}`).toEqual([]);
+    }
+  });
+
+  it('reads the signature of a JWT given alone with every word rule when a person could have typed it', () => {
+    for (const signature of [
+      'dummy-signature-do-not-use-in-prod',
+      'insecure_test_signature_1234abcd',
+      'this-is-my-jwt-signing-key-for-prod',
+    ]) {
+      const hs256 = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub: 'deployer', iat: 1764000000 })}.${signature}`;
+      for (const kind of ['token', 'jwt-hs256'] as const) {
+        expect(assessSecret(hs256, { kind }), `${kind} ${signature}`).toContain('weak-word');
+        expect(assessSecret(JSON.stringify({ id_token: hs256 }), { kind }), signature).toContain('weak-word');
+      }
+      // In a bundle, a token too long to be read whole with every word rule: its signature still is.
+      for (const [label, rules] of judged(tokenResponse(idToken(signature))))
+        expect(rules, label).toContain('weak-word');
+    }
+  });
+
+  it('measures an encoded JWT given alone (base64 or hex, sniffed or declared) by its signature', () => {
+    for (let run = 0; run < 50; run++) {
+      const next = seeded(0x5243 + run);
+      const header = part({ alg: 'RS256', kid: seededBytes(next, 20).toString('base64url') });
+      const token = `${header}.${part(serviceAccountClaims(next))}.${seededBytes(next, 256).toString('base64url')}`;
+      for (const encoding of ['base64', 'hex'] as const) {
+        const encoded = Buffer.from(token).toString(encoding);
+        expect(assessSecret(encoded, { kind: 'token' }), `${encoding} ${run}`).toEqual([]);
+        expect(assessSecret(encoded, { kind: 'token', encoding }), `${encoding} ${run} declared`).toEqual([]);
+      }
+    }
+    // Still measured by its signature there: a repeated one is refused.
+    const next = seeded(0x5280);
+    const half = seededBytes(next, 128).toString('base64url');
+    const weak = `${part({ alg: 'RS256' })}.${part(serviceAccountClaims(next))}.${half}${half}`;
+    for (const encoding of ['base64', 'hex'] as const)
+      expect(assessSecret(Buffer.from(weak).toString(encoding), { kind: 'token', encoding }), encoding).toContain(
+        'repeated-pattern',
+      );
+  });
+
+  it('measures a JWT pasted with a line break by its signature, reporting only the line break', () => {
+    const next = seeded(0x5281);
+    const token = `${part({ alg: 'RS256', kid: sig(20, 0x5282) })}.${part(serviceAccountClaims(next))}.${sig(256, 0x5283)}`;
+    for (const pasted of [`${token}\n`, `${token}\r\n`, ` ${token}`])
+      expect(assessSecret(pasted, { kind: 'token' }), JSON.stringify(pasted.slice(-2))).toEqual([
+        'surrounding-whitespace',
+      ]);
+  });
+
+  it('refuses an HS256/384/512 JWT signed with a documented demo key as known-demo, alone or in a bundle', () => {
+    // jwt.io's default token, signed with `your-256-bit-secret`.
+    const jwtIo =
+      'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c';
+    expect(assessSecret(jwtIo, { kind: 'token' })).toEqual(['known-demo']);
+    for (const [label, rules] of judged({ id_token: jwtIo })) expect(rules, label).toContain('known-demo');
+    const claims = part(serviceAccountClaims(seeded(0x5284)));
+    for (const key of JWT_DEMO_KEYS) {
+      // Each key is itself refused as a known value.
+      expect(assessSecret(key, { kind: 'token' }), key).toContain('known-demo');
+      for (const [alg, hash] of [
+        ['HS256', 'sha256'],
+        ['HS384', 'sha384'],
+        ['HS512', 'sha512'],
+      ] as const) {
+        const input = `${part({ alg, typ: 'JWT' })}.${claims}`;
+        const token = `${input}.${createHmac(hash, key).update(input).digest('base64url')}`;
+        expect(assessSecret(token, { kind: 'token' }), `${alg} ${key}`).toEqual(['known-demo']);
+        expect(assessSecret(JSON.stringify(tokenResponse(token)), { kind: 'token' }), `${alg} ${key}`).toContain(
+          'known-demo',
+        );
+        // Signed with another key, the same claims are a token like any other.
+        const other = `${input}.${createHmac(hash, `${key}!`).update(input).digest('base64url')}`;
+        expect(assessSecret(other, { kind: 'token' }), `${alg} ${key}!`).toEqual([]);
+      }
     }
   });
 

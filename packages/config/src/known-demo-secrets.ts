@@ -166,3 +166,21 @@ export const KNOWN_DEMO_SECRETS: readonly KnownDemoSecret[] = Object.freeze([
     'companyname',
   ].map((value) => demo(value, 'exact', 'default credentials / most common passwords')),
 ]);
+
+/**
+ * The keys documentation signs HS256/384/512 JWTs with: jwt.io's default tokens, the
+ * jsonwebtoken and express-jwt READMEs, Supabase's local and self-hosting JWT secrets. A JWT one of
+ * them verifies is a demo token whatever its claims, so `assessSecret` checks its HMAC against
+ * each (a short, bounded list). Every one is, or contains, a {@link KNOWN_DEMO_SECRETS} entry.
+ */
+export const JWT_DEMO_KEYS: readonly string[] = Object.freeze([
+  'your-256-bit-secret',
+  'your-384-bit-secret',
+  'your-512-bit-secret',
+  'a-string-secret-at-least-256-bits-long',
+  'shhhhh',
+  'shhhhhhared-secret',
+  'keyboard cat',
+  'super-secret-jwt-token-with-at-least-32-characters-long',
+  'your-super-secret-jwt-token-with-at-least-32-characters-long',
+]);

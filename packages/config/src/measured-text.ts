@@ -1,4 +1,5 @@
 import { createPrivateKey, createPublicKey, type JsonWebKey, X509Certificate } from 'node:crypto';
+import { type CompactJws, isDemoSigned, isUnsignedJws, jwsSignature } from './compact-jws.ts';
 import { type BundleField, bundleFields } from './credential-bundle.ts';
 import { type EncodedText, pemBodyTexts, printableText, sniffedTexts } from './secret-encoding.ts';
 
@@ -31,16 +32,21 @@ export interface MeasuredText {
    */
   readonly carriedWholes?: readonly string[];
   /**
-   * Byte lengths of JWT signatures (the value itself, or a bundle's secret): each must reach the
-   * length floor or a `token`'s minimum, whichever is lower, as a signature's size is its
-   * algorithm's (32 bytes for HS256), not a measure of the token's strength.
+   * The signatures of JWTs (the value itself, or a bundle's secret), each judged by its `alg`'s
+   * signature size (see {@link jwsSignatureBytes}), as a signature's size is its algorithm's (32
+   * bytes for HS256), not a measure of the token's strength.
    */
-  readonly signatureLengths?: readonly number[];
+  readonly signatures?: readonly SignatureLength[];
   /**
    * True when the value, or a bundle's secret, is an unsigned JWT (`alg: none` in any case, or an
    * empty signature): a token anyone can forge, with nothing to measure.
    */
   readonly unsignedJwt?: boolean;
+  /**
+   * True when the value, or a bundle's secret, is an HS256/384/512 JWT signed with a documented
+   * demo key (see {@link JWT_DEMO_KEYS}): jwt.io's default token is `known-demo`, whatever its claims.
+   */
+  readonly demoSigned?: boolean;
   /** Further texts the word rules read, and how (see {@link WordReading}). */
   readonly readings: readonly Reading[];
   /**
@@ -61,6 +67,12 @@ export interface MeasuredText {
  * values there (a username beside a URL's password is one: `secure-deploy`, `ops@acme.io`).
  */
 export type WordReading = 'as-written' | 'sniffed' | 'field';
+
+/** A JWT signature's length in bytes, and the `alg` its header names. */
+export interface SignatureLength {
+  readonly alg: string;
+  readonly bytes: number;
+}
 
 /** A text for the word rules. */
 export interface Reading {
@@ -91,8 +103,12 @@ export function measuredText(value: string, texts: readonly EncodedText[]): Meas
     const fields = bundleFields(text);
     if (fields !== undefined) return measuredBundle(text, fields);
   }
-  const jws = jwsSignature(value);
-  if (jws !== undefined) return measuredJwt(jws);
+  // A JWT pasted with its line break, or its base64 or hex (a Secret's `data:` from kubectl), is
+  // the same token: measured by its signature too. `surrounding-whitespace` still reports the break.
+  for (const text of candidates) {
+    const jws = jwsSignature(text.trim());
+    if (jws !== undefined) return measuredJwt(jws);
+  }
   return { wholes: [value], parts: [value], lengths: [], readings: [], structured: false };
 }
 
@@ -101,8 +117,10 @@ export function measuredText(value: string, texts: readonly EncodedText[]): Meas
  * `id_token`) is measured by its signature, as a bundle's is: its header and claims repeat by
  * format (a projected token's `iss` and `aud`, Google's `azp` and `aud`). The signature is read as
  * base64url by the entropy and distinct-character rules, as bytes by the pattern rules, and the
- * printable text those bytes are (a key written there) by every word rule. The whole value is
- * structured text, still read for known values (Supabase's demo JWTs) and placeholder shapes.
+ * printable text those bytes are (a key written there) by every word rule. The signature as written
+ * is read by every word rule too when a person could have typed it (`insecure_test_signature_…`),
+ * as a bundle's secret is. The whole value is structured text, still read for known values
+ * (Supabase's demo JWTs) and placeholder shapes.
  */
 function measuredJwt(jws: CompactJws): MeasuredText {
   if (isUnsignedJws(jws))
@@ -114,9 +132,13 @@ function measuredJwt(jws: CompactJws): MeasuredText {
     // One character a byte, for the repeated-pattern and sequential rules.
     parts: [jws.signature, signed.toString('latin1')].filter((part) => part.length >= MIN_PATTERN_VALUE),
     lengths: [],
-    signatureLengths: [signed.length],
-    readings: text === undefined ? [] : [{ text, reading: 'as-written' }],
+    signatures: [{ alg: jws.alg, bytes: signed.length }],
+    readings: [
+      { text: jws.signature, reading: secretReading(jws.signature, undefined) },
+      ...(text === undefined ? [] : [{ text, reading: 'as-written' } as const]),
+    ],
     structured: true,
+    demoSigned: isDemoSigned(jws, signed),
   };
 }
 
@@ -214,8 +236,9 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
   const lengths: number[] = [];
   const carriedLengths: number[] = [];
   const carriedWholes: string[] = [];
-  const signatureLengths: number[] = [];
+  const signatures: SignatureLength[] = [];
   let unsignedJwt = false;
+  let demoSigned = false;
   const readings: Reading[] = [];
   const patterned: string[] = [];
   const secretPatterned: string[] = [];
@@ -250,17 +273,18 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
     else if (secret) {
       if (block === undefined || key !== undefined || !isPublicMaterial(block.body)) secretPatterned.push(...measured);
       (carried === true ? carriedWholes : secrets).push(content, ...members);
-      (carried === true ? carriedLengths : signed !== undefined ? signatureLengths : lengths).push(
-        bytes ??
-          (signed !== undefined
-            ? signed.length
-            : body === undefined
-              ? Buffer.byteLength(value, 'utf8')
-              : Buffer.byteLength(body, 'base64')),
-      );
+      if (jws !== undefined && signed !== undefined) {
+        signatures.push({ alg: jws.alg, bytes: signed.length });
+        if (isDemoSigned(jws, signed)) demoSigned = true;
+      } else
+        (carried === true ? carriedLengths : lengths).push(
+          bytes ?? (body === undefined ? Buffer.byteLength(value, 'utf8') : Buffer.byteLength(body, 'base64')),
+        );
     }
     if (value.length === 0) continue;
     readings.push({ text: value, reading: secret ? secretReading(value, body) : 'field' });
+    // A hand-typed signature (`insecure_test_signature_…`) is read as such in a long token too.
+    if (signature !== undefined) readings.push({ text: signature, reading: secretReading(signature, undefined) });
     // The text a JWT's signature decodes to is no signature but a key written there: every word rule.
     const signedText = signed === undefined ? undefined : printableText(signed);
     if (signedText !== undefined) readings.push({ text: signedText, reading: 'as-written' });
@@ -282,48 +306,13 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
     lengths,
     carriedLengths,
     carriedWholes: carriedWholes.filter((secret) => secret.length > 0),
-    signatureLengths,
+    signatures,
     unsignedJwt,
+    demoSigned,
     readings,
     structured: true,
     bundle,
   };
-}
-
-// A compact JWS (RFC 7515 §7.1): three base64url parts, the last the signature (empty for `alg: none`).
-const COMPACT_JWS = /^([A-Za-z0-9_-]{1,4096})\.[A-Za-z0-9_-]{1,65536}\.([A-Za-z0-9_-]{0,4096})$/;
-
-/** A JWT's header `alg` and its signature in base64url (see {@link jwsSignature}). */
-export interface CompactJws {
-  readonly alg: string;
-  readonly signature: string;
-}
-
-/**
- * The `alg` and signature of a compact JWS whose header is a JSON object with an `alg` (a JWT: an
- * OIDC `id_token`, a Kubernetes service-account token), or undefined for any other value. Its
- * header and payload are structure and claims, which repeat by format (Google's `azp` and `aud`, a
- * service account's `kubernetes.io/serviceaccount/…` claims); only the signature cannot be guessed.
- */
-export function jwsSignature(value: string): CompactJws | undefined {
-  const parts = COMPACT_JWS.exec(value);
-  if (parts === null) return undefined;
-  try {
-    const header: unknown = JSON.parse(Buffer.from(parts[1] as string, 'base64url').toString('utf8'));
-    const alg = typeof header === 'object' && header !== null ? (header as { alg?: unknown }).alg : undefined;
-    return typeof alg === 'string' ? { alg, signature: parts[2] as string } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * True for an unsigned JWT: `alg: none` in any case (RFC 7518 §3.6; a verifier that refuses only
- * the lowercase name lets `None` or `NONE` through), whatever bytes follow it as a signature, or an
- * empty signature under any `alg`.
- */
-function isUnsignedJws({ alg, signature }: CompactJws): boolean {
-  return signature === '' || alg.toLowerCase() === 'none';
 }
 
 // A secret value longer than this (a JWT, a PEM key) is read like sniffed text, for known values

@@ -4,6 +4,7 @@ import {
   longestSequentialRun,
   shannonBitsPerChar,
 } from './character-patterns.ts';
+import { jwsSignatureBytes } from './compact-jws.ts';
 import { ConfigError } from './errors.ts';
 import { KNOWN_DEMO_SECRETS, type KnownDemoSecret } from './known-demo-secrets.ts';
 import { foldLookalikes } from './lookalikes.ts';
@@ -314,12 +315,15 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
     lengths,
     carriedLengths,
     carriedWholes,
-    signatureLengths,
+    signatures,
     unsignedJwt,
+    demoSigned,
     readings,
     structured,
     bundle,
   } = measuredText(value, texts);
+  // A JWT signed with a documented demo key (jwt.io's `your-256-bit-secret`) is a demo token.
+  if (demoSigned === true) rules.add('known-demo');
   // An unsigned JWT (`alg: none` in any case, or an empty signature), given alone or as a bundle's
   // secret, is a token anyone can forge, not a secret.
   if (unsignedJwt === true) rules.add('unsigned-jwt');
@@ -332,12 +336,12 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
     minDistinct: Math.min(policy.minDistinct, KIND_POLICIES.password.minDistinct),
   };
   // A JWT's signature is as long as its algorithm makes it (32 bytes for HS256, whatever key signed
-  // it): judged against a token's minimum when the floor is higher (`hmac-sha512`, `minBytes: 48`).
-  const signatureFloor = Math.min(floor, KIND_POLICIES.token.minBytes);
+  // it, 256 for RS256 with a 2048-bit key): judged against that size, not a higher floor
+  // (`hmac-sha512`, `minBytes: 48`); a shorter one is not that algorithm's. An unknown `alg`: the floor.
   if (
     lengths.some((bytes) => bytes < floor) ||
     carriedLengths?.some((bytes) => bytes < carriedPolicy.minBytes) ||
-    signatureLengths?.some((bytes) => bytes < signatureFloor)
+    signatures?.some(({ alg, bytes }) => bytes < (jwsSignatureBytes(alg) ?? floor))
   )
     rules.add('too-short');
   const measure = (whole: string, { minBitsPerChar, minDistinct }: KindPolicy): void => {

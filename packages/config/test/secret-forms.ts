@@ -59,7 +59,7 @@ export function gcpServiceAccount(privateKey: string): Record<string, unknown> {
   return {
     type: 'service_account',
     project_id: 'acme-prod-4821',
-    private_key_id: randomBytes(20).toString('hex'),
+    private_key_id: seededBytes(seeded(0x5330), 20).toString('hex'),
     private_key: privateKey,
     client_email: 'deployer@acme-prod-4821.iam.gserviceaccount.com',
     client_id: '104857203948571029384',
