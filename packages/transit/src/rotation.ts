@@ -1,4 +1,3 @@
-import { SplitBudget } from './batch-split.ts';
 import type { EncryptionContext } from './context.ts';
 import { type EnvelopeHead, FORMAT_VERSION, isStream, parseHead, RewrapCopy } from './envelope.ts';
 import { TransitError } from './errors.ts';
@@ -202,8 +201,6 @@ export async function rewrapEnvelopes(core: TransitCore, items: readonly RewrapI
     for (let start = 0; start < list.length; start += core.batchSize)
       batches.push(list.slice(start, start + core.batchSize));
   }
-  // One split budget for the whole call (older Vault failing a batch whole for one item's error).
-  const budget = new SplitBudget(batches.reduce((count, batch) => count + batch.length, 0));
   await Promise.all(
     batches.map(async (batch) => {
       try {
@@ -217,7 +214,6 @@ export async function rewrapEnvelopes(core: TransitCore, items: readonly RewrapI
             wrappedDek: b.head.wrappedDek,
             transitContext: b.transitContext,
           })),
-          budget,
         );
         rewrapped.forEach((result, i) => {
           const item = batch[i];

@@ -1,4 +1,3 @@
-import { SplitBudget } from './batch-split.ts';
 import { DataKey } from './data-key.ts';
 import type { DecryptDekCache } from './dek-cache.ts';
 import { closedError, type TransitError } from './errors.ts';
@@ -180,10 +179,6 @@ export class UnwrapBatcher {
       if (list) list.push(item);
       else groups.set(group, [item]);
     }
-    // The bulk batches of one turn (one decryptMany, or those made in the same turn, which share
-    // batches anyway) are one operation: one split budget for all of them. Single decrypts' batches
-    // keep one budget per batch.
-    const bulk = new SplitBudget(queue.reduce((count, item) => count + (item.bulk ? 1 : 0), 0));
     for (const items of groups.values()) {
       for (let start = 0; start < items.length; start += this.#batchSize) {
         const batch: Batch = {
@@ -192,12 +187,12 @@ export class UnwrapBatcher {
           sent: false,
         };
         for (const item of batch.items) item.batch = batch;
-        void this.#send(batch, batch.bulk ? bulk : undefined);
+        void this.#send(batch);
       }
     }
   }
 
-  async #send(batch: Batch, budget: SplitBudget | undefined): Promise<void> {
+  async #send(batch: Batch): Promise<void> {
     const first = batch.items[0];
     if (!first) return;
     try {
@@ -209,7 +204,6 @@ export class UnwrapBatcher {
           return batch.items;
         },
         !batch.bulk,
-        budget,
       );
       results.forEach((result, index) => {
         const item = batch.items[index];

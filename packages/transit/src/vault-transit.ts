@@ -1,5 +1,4 @@
-import { type BatchAnswer, BatchSplit, type DeferredSplit, type SendAnswer, type SplitBudget } from './batch-split.ts';
-import { ConcurrencyLimit } from './concurrency-limit.ts';
+import { ConcurrencyLimit, type QueueOptions } from './concurrency-limit.ts';
 import { fromVaultCiphertext, vaultCiphertext } from './envelope.ts';
 import { closedError, TransitError, type TransitErrorCode } from './errors.ts';
 import type { MetricsHook } from './metrics.ts';
@@ -149,6 +148,41 @@ interface BatchResult {
   readonly error?: unknown;
 }
 
+/** A failure that belongs to one item (its envelope or key version), not to the call or the key. */
+function isItemFailure(error: unknown): error is TransitError {
+  return (
+    error instanceof TransitError &&
+    (error.code === 'ERR_TRANSIT_INTEGRITY' || error.code === 'ERR_TRANSIT_KEY_VERSION_TOO_OLD')
+  );
+}
+
+/**
+ * The calls one batch may make in all when Vault fails it as a whole for one item's error and it is
+ * resent in halves: 1 + 4⌈log₂ n⌉, enough to isolate any two bad items of `n` (one takes
+ * 1 + 2⌈log₂ n⌉).
+ */
+function splitCallCap(n: number): number {
+  return 1 + 4 * (32 - Math.clz32(n - 1));
+}
+
+/**
+ * One batch that Vault failed as a whole for one item's error, being resent in halves. Shared by
+ * all its halves.
+ */
+interface Split {
+  readonly operation: 'decrypt' | 'rewrap';
+  readonly mount: string;
+  readonly key: string;
+  /** The batch's own queue options: an urgent batch's halves are urgent too. */
+  readonly queue: QueueOptions;
+  /** Calls the batch may still make (see {@link splitCallCap}); a failed half is split only while two are left. */
+  callsLeft: number;
+  /** Urgent batches: `performance.now()` by which a half must have its slot (see `#sendHalf`). */
+  readonly sendBy: number | undefined;
+  /** A failure of a call, not of an item: the answer of every half not sent yet. */
+  failure: TransitError | undefined;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Transit calls over the caller's node-vault client, with retry policy, error mapping and metrics. */
@@ -211,9 +245,8 @@ export class VaultTransit {
 
   /**
    * `run` with retries. Batch calls pass `batch`: `resend` marks the calls of a split batch's
-   * halves in metrics, and `split(error)`, asked once when a call fails for good, says (at once or,
-   * waiting on the operation's split budget, later) whether its items are resent in halves instead
-   * of failing with `error` (its metric, sent once that is known, then has `split: true`).
+   * halves in metrics, and `split(error)`, asked once when a call fails for good, says whether its
+   * items are resent in halves instead of failing with `error` (its metric then has `split: true`).
    */
   async #call<T>(
     op: string,
@@ -221,10 +254,7 @@ export class VaultTransit {
     items: number,
     run: (requestOptions: Record<string, unknown>) => Promise<T>,
     recover?: (error: unknown) => T | undefined,
-    batch?: {
-      readonly resend: boolean;
-      readonly split: (error: TransitError) => boolean | Promise<true | TransitError>;
-    },
+    batch?: { readonly resend: boolean; readonly split: (error: TransitError) => boolean },
   ): Promise<T> {
     const resend = batch?.resend ? ({ resend: true } as const) : {};
     const succeeded = (started: number): void =>
@@ -267,22 +297,18 @@ export class VaultTransit {
         }
         const mapped = classify(error, op, key);
         const final = !mapped.retryable || attempt >= this.#attempts;
-        const durationMs = performance.now() - started;
-        const failed = (split: boolean): void =>
-          this.#metrics?.({
-            type: 'vault-call',
-            op,
-            key,
-            items,
-            ok: false,
-            code: mapped.code,
-            durationMs,
-            ...resend,
-            ...(split ? ({ split: true } as const) : {}),
-          });
-        const split = final ? batch?.split(mapped) : false;
-        if (split instanceof Promise) void split.then((decided) => failed(decided === true));
-        else failed(split === true);
+        const split = final && batch?.split(mapped) === true;
+        this.#metrics?.({
+          type: 'vault-call',
+          op,
+          key,
+          items,
+          ok: false,
+          code: mapped.code,
+          durationMs: performance.now() - started,
+          ...resend,
+          ...(split ? ({ split: true } as const) : {}),
+        });
         if (final) throw mapped;
         await sleep(Math.random() * this.#backoffCapMs(attempt));
       }
@@ -315,7 +341,6 @@ export class VaultTransit {
    * `POST <mount>/<operation>/<key>` with one `batch_input` item per wrapped DEK; returns, for
    * each item in order, Vault's result or the error of its item. `take` is called once, when the
    * batch gets its `batchConcurrency` slot, and fixes what is sent; an empty list sends nothing.
-   * `budget`: the split budget of the bulk operation the batch is part of (see {@link SplitBudget}).
    */
   async #batch(
     operation: 'decrypt' | 'rewrap',
@@ -323,58 +348,88 @@ export class VaultTransit {
     key: string,
     take: () => readonly BatchItem[],
     urgent: boolean,
-    budget: SplitBudget | undefined,
-  ): Promise<BatchAnswer<BatchResult>> {
+  ): Promise<(BatchResult | TransitError)[]> {
     const queue = urgent
       ? { urgent, maxWaitMs: this.budgetMs, timeoutError: () => this.#queueTimeout(operation, key) }
       : {};
     // Older Vault (before vault#13111, about 1.10) failed the whole request, with no batch_results,
     // when one item did not authenticate: such an error names no item, so it is not every item's.
-    // The batch is resent in halves, down to single items (see BatchSplit), each half queued for a
-    // slot of its own. An urgent batch settles within two budgets of now: one waiting for its slot,
-    // one for its calls, so a half must have its slot within one budget of now.
-    const sendBy = urgent ? performance.now() + this.budgetMs : undefined;
-    const sent = await this.#batches.run(async () => {
-      const items = take();
-      if (items.length === 0) return undefined;
-      const split: BatchSplit<BatchItem, BatchResult> = new BatchSplit({
-        operation,
-        mount,
-        key,
-        slots: this.#batches,
-        queue,
-        sendBy,
-        items: items.length,
-        operationBudget: budget,
-        send: (half) => this.#send(operation, mount, key, half, split, true),
-        classify: (error) => classify(error, operation, key),
-        isClosed: () => this.#closed,
-      });
-      return { items, split, answer: await this.#send(operation, mount, key, items, split, false) };
+    // The batch is resent in halves, down to single items (see `#send`), each half queued for a slot
+    // of its own. An urgent batch settles within two budgets of now: one waiting for its slot, one
+    // for its calls, so a half must have its slot within one budget of now.
+    const split: Split = {
+      operation,
+      mount,
+      key,
+      queue,
+      callsLeft: 0,
+      sendBy: urgent ? performance.now() + this.budgetMs : undefined,
+      failure: undefined,
+    };
+    let items: readonly BatchItem[] = [];
+    const answer = await this.#batches.run(async () => {
+      items = take();
+      if (items.length === 0) return [];
+      split.callsLeft = splitCallCap(items.length) - 1;
+      return this.#send(items, split, false);
     }, queue);
-    if (sent === undefined) return [];
-    return sent.split.answer(sent.items, sent.answer);
+    return answer === 'split' ? this.#sendHalves(items, split) : answer;
+  }
+
+  /** Both halves of `items` (the first one the larger), each in its own slot; their answers in order. */
+  async #sendHalves(items: readonly BatchItem[], split: Split): Promise<(BatchResult | TransitError)[]> {
+    const middle = Math.ceil(items.length / 2);
+    const halves = await Promise.all(
+      [items.slice(0, middle), items.slice(middle)].map((h) => this.#sendHalf(h, split)),
+    );
+    return halves.flat();
+  }
+
+  /**
+   * One half of a split batch, in a slot of its own (queued like the batch), split again if Vault
+   * fails it as a whole too. An item's own failure is its answer. Any other failure (Vault
+   * unavailable after retries, closed, forbidden, ...) is also the answer of every half not sent
+   * yet, which is then not sent. A half of an urgent batch that gets no slot by `sendBy` is not sent
+   * either: its items fail with the retryable unavailable error.
+   */
+  async #sendHalf(items: readonly BatchItem[], split: Split): Promise<(BatchResult | TransitError)[]> {
+    const { operation, key, sendBy } = split;
+    // Recorded before the slot is freed: the next half, handed that slot, must see it.
+    const fail = (error: unknown): TransitError[] => {
+      const mapped = classify(error, operation, key);
+      if (!isItemFailure(mapped)) split.failure ??= mapped;
+      return items.map(() => mapped);
+    };
+    let answer: (BatchResult | TransitError)[] | 'split';
+    try {
+      const timeoutError = () => this.#splitTimeout(operation, key);
+      const waitMs = sendBy === undefined ? undefined : sendBy - performance.now();
+      if (waitMs !== undefined && waitMs <= 0) throw timeoutError();
+      answer = await this.#batches.run(
+        () => (split.failure ? Promise.reject(split.failure) : this.#send(items, split, true)).catch(fail),
+        waitMs === undefined ? split.queue : { ...split.queue, maxWaitMs: waitMs, timeoutError },
+      );
+    } catch (error) {
+      return fail(error);
+    }
+    return answer === 'split' ? this.#sendHalves(items, split) : answer;
   }
 
   /**
    * One batch call: per item, Vault's result or its error. When Vault fails the whole call for an
-   * item's error (integrity, key version) and `split` decides to halve it (more than one item, and
-   * its budgets grant two calls), `'split'`: its halves are to be resent; when the operation's
-   * budget does not grant them at once, a {@link DeferredSplit} (its answer, granted or refused).
-   * Throws when Vault failed the whole call otherwise (or the call cannot be split: one item, or
-   * the batch's own budget spent).
+   * item's error (integrity, key version) and the batch has more than one item and two calls left,
+   * `'split'`: its halves are to be resent. Throws when Vault failed the whole call otherwise.
    */
   async #send(
-    operation: 'decrypt' | 'rewrap',
-    mount: string,
-    key: string,
     items: readonly BatchItem[],
-    split: BatchSplit<BatchItem, BatchResult>,
+    split: Split,
     resend: boolean,
-  ): Promise<SendAnswer<BatchResult>> {
-    let halve: boolean | Promise<true | TransitError> = false;
-    const decide = (error: TransitError): boolean | Promise<true | TransitError> => {
-      halve = split.decide(items.length, error, resend);
+  ): Promise<(BatchResult | TransitError)[] | 'split'> {
+    const { operation, mount, key } = split;
+    let halve = false;
+    const decide = (error: TransitError): boolean => {
+      halve = items.length > 1 && isItemFailure(error) && split.callsLeft >= 2;
+      if (halve) split.callsLeft -= 2;
       return halve;
     };
     const answer = await this.#call(
@@ -414,12 +469,11 @@ export class VaultTransit {
         return { status, results };
       },
       { resend, split: decide },
-    ).catch((error: unknown): 'split' | DeferredSplit => {
-      if (halve === true) return 'split';
-      if (halve instanceof Promise) return { decided: halve };
+    ).catch((error: unknown) => {
+      if (halve) return 'split' as const;
       throw error;
     });
-    if (answer === 'split' || !('results' in answer)) return answer;
+    if (answer === 'split') return answer;
     const results = answer.results;
     if (!Array.isArray(results) || results.length !== items.length) {
       throw new TransitError(
@@ -442,6 +496,14 @@ export class VaultTransit {
     );
   }
 
+  /** Why a half of a split urgent batch was not sent: it could not have settled within two budgets. */
+  #splitTimeout(operation: string, key: string): TransitError {
+    return new TransitError(
+      'ERR_TRANSIT_VAULT_UNAVAILABLE',
+      `Vault ${operation} for transit key "${key}": Vault failed a batch as a whole for one item's error (older Vault, before vault#13111), and this item's part of it got no batchConcurrency slot to be sent again within its retry budget (retry.attempts × retry.requestTimeoutMs + backoff), so it was not sent. Retryable.`,
+    );
+  }
+
   /**
    * `POST <mount>/decrypt/<key>` with `batch_input`: one DEK or one error per item, in order.
    * `urgent` (the unwraps of single decrypts): served before bulk batches, and given up with a
@@ -454,10 +516,8 @@ export class VaultTransit {
     key: string,
     take: () => readonly BatchItem[],
     urgent: boolean,
-    budget?: SplitBudget,
   ): Promise<(Buffer | TransitError)[]> {
-    // A batch of single decrypts is its own operation: it keeps the budget of one batch.
-    const results = await this.#batch('decrypt', mount, key, take, urgent, urgent ? undefined : budget);
+    const results = await this.#batch('decrypt', mount, key, take, urgent);
     return results.map((result) => {
       if (result instanceof TransitError) return result;
       const dek = typeof result.plaintext === 'string' ? Buffer.from(result.plaintext, 'base64') : Buffer.alloc(0);
@@ -473,13 +533,8 @@ export class VaultTransit {
   }
 
   /** `POST <mount>/rewrap/<key>` with `batch_input`: new wrappings, never plaintext. */
-  async rewrapBatch(
-    mount: string,
-    key: string,
-    items: readonly BatchItem[],
-    budget?: SplitBudget,
-  ): Promise<(WrappedDek | TransitError)[]> {
-    const results = await this.#batch('rewrap', mount, key, () => items, false, budget);
+  async rewrapBatch(mount: string, key: string, items: readonly BatchItem[]): Promise<(WrappedDek | TransitError)[]> {
+    const results = await this.#batch('rewrap', mount, key, () => items, false);
     return results.map((result) => {
       if (result instanceof TransitError) return result;
       try {
