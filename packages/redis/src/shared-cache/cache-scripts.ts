@@ -132,8 +132,14 @@ export const MAX_SHARES = 128;
 // before it writes anything. A join that finds a holder set of another type, or a full one, first
 // DELs it (not `denyoom`), and the script then runs through: that join succeeds under OOM. (In the
 // lease scripts the lease's SET, `denyoom`, comes first, so a miss is refused there.)
-// Run twice (ioredis resends a script whose reply a reconnect lost), it changes nothing more: the
-// second run finds the generation the first made or joined and adds the same share again.
+// Run twice (ioredis resends a script whose reply a reconnect lost) while the generation the first
+// run made or joined still exists, the second run finds it and adds the same share again: nothing
+// more changes. Once that generation ended in between (a write, a delete, a clear, its life), the
+// second run makes a new one, and with the same token: when the first run made the ended one, the
+// new one equals it, and a load that joined the ended one (a pod whose lease wait ran out, a
+// leaseless miss) could write a value read before the delete. The lease scripts run it again only
+// while the generation exists and holds their share (OWN_LEASE_JOINED); READ_OR_GENERATION and
+// GENERATION_READ do not check (see the README: a reconnect that resends them after a delete).
 const GENERATION = fragment(`local g = redis.call('GET', KEYS[$GK])
 if not g then
   g = ARGV[$GA]
@@ -169,13 +175,34 @@ elseif ARGV[$EA] ~= '' then
   if not seen or redis.sha1hex(seen) ~= ARGV[$EA] then return $FAIL end
 end`);
 
+// A lease script that finds this call's own lease (its token, ARGV[1], random per call) is its
+// second run: ioredis resent it after a reconnect lost the first run's reply, so the first run took
+// that lease and made or joined a generation with this call's share ($SA, which is also the token
+// of a generation it made). The call has not started loading: the reply that would start it was
+// lost. It may go on under that lease only while what the first run joined still holds: the
+// generation exists and its holder set has this share (pcall: a holder set replaced by an older
+// version's count is not a set). Once a delete, a clear or a write ended that generation, running
+// GENERATION again would make it anew with the same token, which a load that joined it before the
+// delete (another pod whose lease wait ran out) still holds: that load's write, of a value read
+// before the delete, would then be taken. So the lease goes back and the call is refused, and its
+// next read or poll takes a fresh lease with a fresh token and generation. A generation that exists
+// without this share (its set was full and started again, or a new one since the end) refuses too:
+// a refusal only makes the call wait and ask again. $LK: the lease; $GK: the generation; $CK: its
+// holder set.
+const OWN_LEASE_JOINED = fragment(
+  `redis.call('EXISTS', KEYS[$GK]) == 1 and redis.pcall('SISMEMBER', KEYS[$CK], ARGV[$SA]) == 1`,
+);
+
 // On a miss, take the lease in the same round trip as the read, with the key's generation. A hit
 // (usable or not) returns the entry only, and writes nothing; with ARGV[5] = '1' (a pod waiting for
 // another's load), also whether the lease is held, so a waiter that finds an entry it cannot use
 // does not ask for the lease (and hash the entry) on every poll while the holder loads.
-// A lease that holds this call's own token (ARGV[1], random per call) counts as taken: it is this
-// script's first run, when ioredis resends it after a reconnect lost the reply. Refused, the load
-// would wait out `lease.waitMs` behind its own lease, and so would every other pod.
+// A lease that holds this call's own token (ARGV[1], random per call) is this script's first run,
+// when ioredis resends it after a reconnect lost the reply (see OWN_LEASE_JOINED). While the
+// generation that run made or joined still holds its share, the lease counts as taken (its life
+// starts again: the load starts now), else it would wait out `lease.waitMs` behind its own lease,
+// and so would every other pod. Otherwise the lease goes back and the call is refused ({false, 0}):
+// it polls, and its next poll takes a fresh lease.
 export const READ_OR_LEASE = defineScript(
   'cache-read-or-lease',
   `local v = redis.call('GET', KEYS[1])
@@ -183,7 +210,15 @@ if v then
   if ARGV[5] == '1' then return {v, 0, redis.call('EXISTS', KEYS[2])} end
   return {v, 0}
 end
-if redis.call('GET', KEYS[2]) == ARGV[1] or redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+local own = redis.call('GET', KEYS[2]) == ARGV[1]
+if own then
+  if not (${fill(OWN_LEASE_JOINED, { GK: '3', CK: '4', SA: '3' })}) then
+    redis.call('DEL', KEYS[2])
+    return {false, 0}
+  end
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
+if own or redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   ${fill(GENERATION, { GK: '3', CK: '4', GA: '3' })}
   return {false, 1, g}
 end
@@ -203,11 +238,13 @@ return {false, g}`,
 // With ARGV[5] (the digest of an entry read before): the lease only while that entry is unchanged.
 // A lease held by another load refuses first: the entry is not hashed for a lease that cannot be
 // had anyway. One that holds this call's own token (ARGV[1]) is this script's first run, which
-// ioredis resent after a reconnect lost its reply (see READ_OR_LEASE): it counts as taken, and the
-// second run answers as a new call would, entry check and generation included. When the entry
-// changed between the two runs, that lease goes back and the share the first run added goes out
-// (ending the generation if it was the last, as LOAD_END does; pcall: a holder set replaced by an
-// older version's count is not a set), so the refusal leaves nothing behind.
+// ioredis resent after a reconnect lost its reply (see OWN_LEASE_JOINED): while the generation that
+// run made or joined still holds its share, it counts as taken (its life starts again), and the
+// second run answers as a new call would, entry check and generation included. When that
+// generation ended, or the entry changed, between the two runs, the lease goes back and the share
+// the first run added goes out (ending the generation if it was the last, as LOAD_END does; pcall:
+// a holder set replaced by an older version's count is not a set): refused, as when another load
+// holds the lease.
 export const LEASE_ACQUIRE = defineScript(
   'cache-lease-acquire',
   `local own = redis.call('GET', KEYS[1])
@@ -221,7 +258,9 @@ local function refuse()
   end
   return {0}
 end
+if own and not (${fill(OWN_LEASE_JOINED, { GK: '2', CK: '4', SA: '3' })}) then return refuse() end
 ${fill(ENTRY_UNCHANGED, { EK: '3', EA: '5', FAIL: 'refuse()' })}
+if own then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 if own or redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   ${fill(GENERATION, { GK: '2', CK: '4', GA: '3' })}
   return {1, g}
