@@ -145,13 +145,15 @@ export function nearestDirective(name: string): string | undefined {
 
 /**
  * What is wrong with the characters of a directive name outside a-z, 0-9 and `-` that is no
- * near-miss of a known one: `_` or capitals only (ASCII), or characters a browser does not take
- * for what they look like (a non-breaking space, a dotless `ı`).
+ * near-miss of a known one: characters a browser does not take for what they look like (a
+ * non-breaking space, a dotless `ı`), a `_`, or other ASCII (a space, punctuation).
  */
 function nameCharacters(name: unknown): string {
-  return typeof name === 'string' && /^[A-Za-z0-9_-]+$/.test(name)
-    ? '_ or capital letters, which no directive name has (lower case, words joined by -, as in script-src)'
-    : 'characters outside a-z, 0-9 and - (a non-breaking or other non-ASCII space, say)';
+  if (typeof name !== 'string' || /[^\x20-\x7e]/.test(name))
+    return 'characters outside a-z, 0-9 and - (a non-breaking or other non-ASCII space, say)';
+  return name.includes('_')
+    ? '_, which no directive name has (words are joined by -, as in script-src)'
+    : 'characters outside a-z, 0-9 and - (a space or punctuation)';
 }
 
 /**
