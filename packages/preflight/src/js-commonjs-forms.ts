@@ -135,26 +135,22 @@ function browserGlobalTest(test: AstNode | undefined, declared: (name: string) =
 
 /**
  * Whether Node evaluates an expression to top-level `this` (a UMD wrapper's root argument): `this`,
- * `this || x` (`this` is truthy there), `self || this` and `window ?? this` (undefined in Node
- * unless the file declares them), `typeof self !== 'undefined' ? self : this` and the branch Node
- * takes of any such test. Not `typeof globalThis !== 'undefined' ? globalThis : this` nor
- * `global || this`: Node defines both. Down the branch Node takes, in a loop.
+ * `this || x` and `this ?? x` (`this` is truthy there), `typeof self !== 'undefined' ? self : this`
+ * and the branch Node takes of any such test (`self` and `window` are undefined in Node unless the
+ * file declares them). Not `self || this` nor `window ?? this`: reading an undeclared `self` throws
+ * in Node, only a `typeof` test is safe. Not `typeof globalThis !== 'undefined' ? globalThis :
+ * this` nor `global || this`: Node defines both. Down the branch Node takes, in a loop.
  */
 export function nodeTakesThis(node: AstNode | undefined, declared: (name: string) => boolean): boolean {
   let n = resultOf(node);
   for (;;) {
     if (n?.type === 'ThisExpression') return true;
     if (n?.type === 'LogicalExpression' && (n.operator === '||' || n.operator === '??')) {
-      const left = resultOf(child(n, 'left'));
-      if (left?.type === 'ThisExpression') return true;
-      if (left?.type !== 'Identifier' || !BROWSER_ONLY.has(left.name as string) || declared(left.name as string)) {
-        return false;
-      }
-      n = resultOf(child(n, 'right'));
-    } else if (n?.type === 'ConditionalExpression') {
-      const defined = browserGlobalTest(child(n, 'test'), declared);
-      if (defined === undefined) return false;
-      n = resultOf(child(n, defined ? 'alternate' : 'consequent'));
-    } else return false;
+      return resultOf(child(n, 'left'))?.type === 'ThisExpression';
+    }
+    if (n?.type !== 'ConditionalExpression') return false;
+    const defined = browserGlobalTest(child(n, 'test'), declared);
+    if (defined === undefined) return false;
+    n = resultOf(child(n, defined ? 'alternate' : 'consequent'));
   }
 }

@@ -319,6 +319,24 @@ describe('commonJsExports', () => {
     ).toEqual(['b:./a', 'b:./b']);
   });
 
+  it('reads a factory for at most 8 kinds of call: past them module.exports is the call, of unknown kind', () => {
+    const umd = (code: string): string[] =>
+      commonJsExports(parseModule('src/a.js', code).program, 'src/a.js').map(
+        (e) => `${e.name ?? '(module)'}:${requiredModule(e.value) ?? e.value.type}`,
+      );
+    const modules = Array.from({ length: 9 }, (_, i) => `./m${i}`);
+    const wrapper = (b: string): string => `(function (r, f) { module.exports = f(require('${b}')); })(this, fac);`;
+    expect(umd(`function fac(b) { return b; }\n${modules.map(wrapper).join('\n')}\n`)).toEqual([
+      ...modules.slice(0, 8).map((m) => `(module):${m}`),
+      '(module):CallExpression',
+    ]);
+    // Handed the export object: what the ninth kind of call writes is not read.
+    const handing = (b: string): string => `(function (r, f) { f(exports, require('${b}')); })(this, fac);`;
+    expect(umd(`function fac(exports, b) { exports.b = b; }\n${modules.map(handing).join('\n')}\n`)).toEqual(
+      modules.slice(0, 8).map((m) => `b:${m}`),
+    );
+  });
+
   it("keeps a wrapper's factory that only a nested function declares or assigns again", () => {
     const names = (code: string): (string | undefined)[] =>
       commonJsExports(parseModule('src/a.js', code).program, 'src/a.js').map((e) => e.name);
@@ -341,6 +359,52 @@ describe('commonJsExports', () => {
     ]) {
       expect(names(`(function (root, factory) { ${body} })(this, ${factory});`), body).toEqual([]);
     }
+    // A parameter's default runs in the wrapper's scope: it assigns the factory parameter.
+    expect(
+      names(
+        `(function (root, factory, x = (factory = function () { return {}; })) { module.exports = factory(); })(this, ${factory});`,
+      ),
+    ).toEqual([]);
+  });
+
+  it("keeps `exports` and `module` the module's in a wrapper whose AMD branch hands them to a nested function", () => {
+    const umd = (code: string): string[] =>
+      commonJsExports(parseModule('src/a.js', code).program, 'src/a.js').map(
+        (e) => `${e.name ?? '(module)'}:${e.value.type}`,
+      );
+    const amd = "typeof define === 'function' && define.amd";
+    // umdjs/umd's commonjsStrictGlobal: the AMD branch's module function declares `exports` for itself.
+    expect(
+      umd(`(function (root, factory) {
+  if (${amd}) { define(['exports', 'b'], function (exports, b) { factory((root.commonJsStrictGlobal = exports), b); }); }
+  else if (typeof exports === 'object' && typeof exports.nodeName !== 'string') { factory(exports, require('b')); }
+  else { factory((root.commonJsStrictGlobal = {}), root.b); }
+}(typeof self !== 'undefined' ? self : this, function (exports, b) { exports.touch = function () {}; }));`),
+    ).toEqual(['touch:FunctionExpression']);
+    expect(
+      umd(`(function (root, factory) {
+  if (${amd}) { define(['exports'], function (exports) { factory(exports); }); }
+  else if (typeof exports === 'object') { factory(exports); }
+  else { factory((root.X = {})); }
+}(this, function (exports) { exports.touch = function () {}; }));`),
+    ).toEqual(['touch:FunctionExpression']);
+    expect(
+      umd(`(function (root, factory) {
+  if (${amd}) { define(function (require, exports, module) { module.exports = factory(); }); }
+  else if (typeof module === 'object' && module.exports) { module.exports = factory(); }
+}(this, function () { return { touch: function () {} }; }));`),
+    ).toEqual(['touch:FunctionExpression']);
+    // Also in a factory: a nested function's own `exports` leaves the factory's free `exports` the module's.
+    expect(
+      umd(`(function (root, factory) { factory(); }(this, function () {
+  var wrap = function (exports) { return exports; };
+  exports.touch = function () {};
+}));`),
+    ).toEqual(['touch:FunctionExpression']);
+    // The wrapper's own declaration is another object.
+    expect(
+      umd('(function (root, factory) { var exports = {}; factory(exports); }(this, function (e) { e.touch = 1; }));'),
+    ).toEqual([]);
   });
 
   it('exports nothing from a UMD wrapper with only a browser (or AMD) branch in a browser script, nor from a wrapper not called at the top level', () => {
@@ -430,6 +494,10 @@ describe('commonJsExports', () => {
       'global ?? this',
       "typeof self !== 'undefined' ? this : self",
       'cond ? this : other',
+      // Reading an undeclared `self` or `window` throws in Node: only a `typeof` test is safe.
+      'self || this',
+      'window ?? this',
+      "typeof self === 'undefined' ? self || this : self",
     ]) {
       expect(names(root), root).toEqual([]);
     }
@@ -444,8 +512,6 @@ describe('commonJsExports', () => {
       "typeof self === 'undefined' ? this : self",
       "'undefined' != typeof self ? self : this",
       "typeof self !== 'undefined' ? self : typeof window !== 'undefined' ? window : this",
-      'self || this',
-      'window ?? this',
     ]) {
       expect(names(root), root).toEqual(['hit']);
     }

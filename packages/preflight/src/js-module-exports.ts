@@ -21,6 +21,7 @@ import { NameSet } from './js-name-set.ts';
 import { patternIdentifiers } from './js-scope.ts';
 import {
   asStatement,
+  FACTORY_READS,
   type Factory,
   FunctionScope,
   parameterName,
@@ -324,7 +325,8 @@ function readCommonJs(
    * or Node's module hold them there, as do `exports` and `module` where it declares neither. The
    * body is read once per kind of call: what it is handed those in, and what its other arguments
    * give (`require('./a')` or `require('./b')`, which function); a call like one read (each
-   * wrapper of many sharing the factory) writes the same exports again.
+   * wrapper of many sharing the factory) writes the same exports again. Past
+   * {@link FACTORY_READS} kinds of call, a call of another kind is not read.
    */
   const callFactory = (call: AstNode, factory: Factory): void => {
     const args = children(call, 'arguments');
@@ -340,10 +342,10 @@ function readCommonJs(
     });
     const body = child(factory.scope.fn, 'body');
     if (body?.type !== 'BlockStatement') return;
-    if (!factory.scope.declares('exports') && aliases.has('exports')) aliasSeeds.push('exports');
-    if (!factory.scope.declares('module') && modules.has('module')) moduleSeeds.push('module');
+    if (!factory.scope.declaresOwn('exports') && aliases.has('exports')) aliasSeeds.push('exports');
+    if (!factory.scope.declaresOwn('module') && modules.has('module')) moduleSeeds.push('module');
     const key = `${aliasSeeds.join(',')}|${moduleSeeds.join(',')}|${factory.scope.signature(args)}`;
-    if (factory.read.has(key)) return;
+    if (factory.read.has(key) || factory.read.size >= FACTORY_READS) return;
     factory.read.add(key);
     for (const entry of readCommonJs(body, aliasSeeds, moduleSeeds, {})) {
       pushResolved(factory.scope.entries(entry, args, call));
@@ -352,7 +354,8 @@ function readCommonJs(
   /**
    * What `module.exports = v` exports: `v`, or what a factory `v` calls returns (`module.exports =
    * factory(require('b'))`), once per factory and call signature (a later call with other
-   * arguments exports what it returns for those: Node keeps the last write).
+   * arguments exports what it returns for those: Node keeps the last write). Past
+   * {@link FACTORY_READS} signatures, a call of another one exports the call, a value of unknown kind.
    */
   const exportWhole = (node: AstNode): void => {
     const factory = calledFactory(node);
@@ -363,6 +366,10 @@ function readCommonJs(
     const args = children(node, 'arguments');
     const signature = factory.scope.signature(args);
     if (factory.returned.has(signature)) return;
+    if (factory.returned.size >= FACTORY_READS) {
+      pushResolved([{ name: undefined, value: node }]);
+      return;
+    }
     factory.returned.add(signature);
     const value = factory.scope.returned() ?? node;
     pushResolved(factory.scope.entries({ name: undefined, value }, args, node));
@@ -394,7 +401,7 @@ function readCommonJs(
       records.set(name, record);
     }
     const args = children(call, 'arguments');
-    const aliasSeeds = !scope.declares('exports') && aliases.has('exports') ? ['exports'] : [];
+    const aliasSeeds = !scope.declaresOwn('exports') && aliases.has('exports') ? ['exports'] : [];
     if (aliases.has('this')) {
       children(wrapper, 'params').forEach((param, i) => {
         if (param.type === 'Identifier' && !factories.has(param.name as string) && nodeTakesThis(args[i], declared)) {
@@ -411,7 +418,7 @@ function readCommonJs(
     const entries = readCommonJs(
       block,
       aliasSeeds,
-      !scope.declares('module') && modules.has('module') ? ['module'] : [],
+      !scope.declaresOwn('module') && modules.has('module') ? ['module'] : [],
       { factories: records },
     );
     for (const entry of entries) {

@@ -5,6 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { workCounter } from '../test/fixtures/work-counter.ts';
 import { commonJsExports } from './js-module-exports.ts';
 import { parseModule } from './js-parse.ts';
+import { FACTORY_READS } from './js-umd-wrapper.ts';
 
 vi.mock('./js-ast.ts', async (importOriginal) => {
   const { counted, workCounter: counter } = await import('../test/fixtures/work-counter.ts');
@@ -45,6 +46,37 @@ describe('commonJsExports work on UMD wrappers', () => {
     expect([once.names, twice.names]).toEqual([150, 300]);
     expect(once.work).toBeGreaterThan(150);
     expect(twice.work / once.work).toBeLessThan(2.2);
+  });
+
+  it('reads a factory shared by many wrappers with other arguments a bounded number of times, in both forms', () => {
+    // n wrappers each calling one factory with another module; the factory returns or writes n names.
+    const returning = (n: number): string => {
+      const props = Array.from({ length: n }, (_, i) => `a${i}: b`);
+      const wrappers = Array.from(
+        { length: n },
+        (_, i) => `(function (r, f) { module.exports = f(require('./m${i}')); })(this, fac);`,
+      );
+      return `function fac(b) { return { ${props.join(', ')} }; }\n${wrappers.join('\n')}\n`;
+    };
+    const handing = (n: number): string => {
+      const writes = Array.from({ length: n }, (_, i) => `  exports.a${i} = b;`);
+      const wrappers = Array.from(
+        { length: n },
+        (_, i) => `(function (r, f) { f(exports, require('./m${i}')); })(this, fac);`,
+      );
+      return `function fac(exports, b) {\n${writes.join('\n')}\n}\n${wrappers.join('\n')}\n`;
+    };
+    for (const [input, names] of [
+      // The first FACTORY_READS calls export every name; each later one exports its call.
+      [returning, (n: number) => FACTORY_READS * n + n - FACTORY_READS],
+      [handing, (n: number) => FACTORY_READS * n],
+    ] as const) {
+      const once = counted(input(200));
+      const twice = counted(input(400));
+      expect([once.names, twice.names]).toEqual([names(200), names(400)]);
+      expect(once.work).toBeGreaterThan(200);
+      expect(twice.work / once.work).toBeLessThan(2.2);
+    }
   });
 
   it('finds what a factory returns once, however many exports one wrapper gives its calls', () => {

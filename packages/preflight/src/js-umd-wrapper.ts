@@ -4,6 +4,7 @@
 // (`factory(exports)`). Recognised by shape, never evaluated.
 import { type AstNode, child, children, isNode, propertyKeyName, unwrap } from './js-ast.ts';
 import { propertyValue } from './js-commonjs-forms.ts';
+import { COMMONJS_NAMES } from './js-commonjs-scope.ts';
 import { requiredModule } from './js-module-bindings.ts';
 import type { CommonJsExport } from './js-module-exports.ts';
 import { patternIdentifiers } from './js-scope.ts';
@@ -118,8 +119,8 @@ function ownDeclarations(fn: AstNode, names: ReadonlySet<string>): Set<string> {
  * Which of a wrapper's parameter `names` it binds to another value: declared again in its own
  * scope (a function or class of that name, `let`, a `var` with a value; `var factory;` keeps the
  * parameter's value), or assigned (`x = …`, `x++`, `[x] = …`, `for (x in …)`) where the name is
- * the wrapper's: also in a nested function, unless that function declares the name for itself
- * (umdjs/umd's AMD branch `define(['b'], function (factory) { … })`).
+ * the wrapper's: also in a parameter's default and in a nested function, unless that function
+ * declares the name for itself (umdjs/umd's AMD branch `define(['b'], function (factory) { … })`).
  */
 function reboundNames(wrapper: AstNode, names: ReadonlySet<string>): Set<string> {
   const rebound = new Set<string>();
@@ -128,8 +129,12 @@ function reboundNames(wrapper: AstNode, names: ReadonlySet<string>): Set<string>
       if (names.has(id.name as string) && !shadowed.has(id.name as string)) rebound.add(id.name as string);
     }
   };
-  // The wrapper's body (its parameters' defaults run before it and are not read).
-  const pending: [AstNode, ReadonlySet<string>][] = [[child(wrapper, 'body') as AstNode, new Set()]];
+  // The wrapper's body and its parameters' defaults (`x = (factory = g)` runs in the wrapper's
+  // scope when `x` is given nothing); a parameter itself assigns nothing.
+  const pending: [AstNode, ReadonlySet<string>][] = [
+    [child(wrapper, 'body') as AstNode, new Set()],
+    ...children(wrapper, 'params').map((param): [AstNode, ReadonlySet<string>] => [param, new Set()]),
+  ];
   while (pending.length > 0) {
     let [node, shadowed] = pending.pop()!;
     if (FUNCTION_LITERALS.has(node.type) || node.type === 'FunctionDeclaration' || node.type === 'ClassExpression') {
@@ -225,6 +230,7 @@ export class FunctionScope {
   // asked once per export a wrapper makes of a call (`exports.x = factory()`, many times).
   #returned: { readonly value: AstNode | undefined } | undefined;
   readonly #targets = new Map<AstNode, Target>();
+  #own: ReadonlySet<string> | undefined;
 
   constructor(fn: AstNode) {
     this.fn = fn;
@@ -248,9 +254,19 @@ export class FunctionScope {
     }
   }
 
-  /** Whether the function declares `name` anywhere in it. */
+  /** Whether the function declares `name` anywhere in it (nested functions too): for {@link resolve}. */
   declares(name: string): boolean {
     return this.#counts.has(name);
+  }
+
+  /**
+   * Whether the function's own scope declares `exports` or `module` (see {@link ownDeclarations}):
+   * a nested function's parameter of that name (umdjs/umd's AMD branch `define(['exports'],
+   * function (exports) { … })`) leaves the name the module's in the function's body.
+   */
+  declaresOwn(name: 'exports' | 'module'): boolean {
+    this.#own ??= ownDeclarations(this.fn, COMMONJS_NAMES);
+    return this.#own.has(name);
   }
 
   /**
@@ -354,16 +370,25 @@ export class FunctionScope {
   }
 }
 
+/**
+ * How many calls with other arguments a factory is read for (real UMD files make 1 to 3): past it a
+ * call's `module.exports = factory(…)` exports the call, a value of unknown kind, and what a call
+ * writes on the export object it hands in is not read, so that many wrappers sharing one factory
+ * with other arguments each take time linear in their number, not in their number squared.
+ */
+export const FACTORY_READS = 8;
+
 /** A UMD wrapper's factory: its scope, and which of its calls have been read (by any wrapper of the module). */
 export interface Factory {
   readonly scope: FunctionScope;
   /**
    * The calls its body was read for: by which parameters (and free `exports`, `module`) it was
    * handed the export object or Node's module, and its {@link FunctionScope.signature}. A call
-   * like one read writes the same exports again; one with other arguments may write others.
+   * like one read writes the same exports again; one with other arguments may write others (up
+   * to {@link FACTORY_READS} of them).
    */
   readonly read: Set<string>;
-  /** The signatures of the calls whose returned value was exported as `module.exports`. */
+  /** The signatures of the calls whose returned value was exported as `module.exports` (up to {@link FACTORY_READS}). */
   readonly returned: Set<string>;
 }
 

@@ -132,6 +132,19 @@ describe('env getters imported from other files', () => {
     expect(await reported()).toEqual([]);
   });
 
+  it('follows a getter a UMD wrapper exports where its AMD branch hands `exports` or `module` to a nested function', async () => {
+    const getter = 'function (name) { return process.env[name]; }';
+    for (const env of [
+      // umdjs/umd's commonjsStrictGlobal.
+      `(function (root, factory) {\nif (typeof define === 'function' && define.amd) { define(['exports', 'b'], function (exports, b) { factory((root.env = exports), b); }); }\nelse if (typeof exports === 'object' && typeof exports.nodeName !== 'string') { factory(exports, require('b')); }\nelse { factory((root.env = {}), root.b); }\n}(typeof self !== 'undefined' ? self : this, function (exports, b) {\nexports.read = ${getter};\n}));\n`,
+      `(function (root, factory) {\nif (typeof define === 'function' && define.amd) { define(['exports'], function (exports) { factory(exports); }); }\nelse if (typeof exports === 'object') { factory(exports); }\nelse { factory((root.env = {})); }\n}(this, function (exports) {\nexports.read = ${getter};\n}));\n`,
+      `(function (root, factory) {\nif (typeof define === 'function' && define.amd) { define(function (require, exports, module) { module.exports = factory(); }); }\nelse if (typeof module === 'object' && module.exports) { module.exports = factory(); }\nelse { root.env = factory(); }\n}(this, function () {\nreturn { read: ${getter} };\n}));\n`,
+    ]) {
+      write({ 'src/env.js': env, 'src/app.js': CJS_APP });
+      expect(await reported(), env).toEqual(['src/app.js:2']);
+    }
+  });
+
   it('follows the getter a second UMD wrapper hands a shared factory, whose export Node keeps (the last)', async () => {
     const factory = 'function fac(read) { return { read: read }; }\n';
     const wrapper = (read: string): string =>
