@@ -6,6 +6,7 @@ import {
   LEASE_ACQUIRE,
   LOAD_END,
   MAX_SHARES,
+  READ_OR_GENERATION,
   READ_OR_LEASE,
   UNKNOWN_HOLDER,
 } from '../src/shared-cache/cache-scripts.ts';
@@ -499,12 +500,13 @@ describe('SharedCache generations when a join or a leave is resent or Redis is o
       const aLoad = a.getOrSet('h', am.loader).catch((e: unknown) => e);
       await am.started;
       const token = await admin.get(key('l:'));
-      expect(await admin.get(key('g:'))).toBe(token); // A loads against P's generation
+      const made = await admin.get(key('g:'));
+      expect(made?.startsWith(`${token}:`)).toBe(true); // A loads against P's generation
       await d.delete('h'); // ends it: nothing A read before may be written
       expect(await admin.exists(key('g:'), key('n:'))).toBe(0);
       proxy.releaseResend();
       await pm.started; // P loads (refused by the resend, under the lease its next poll took)
-      expect(await admin.get(key('g:'))).not.toBe(token); // the ended generation was not made again
+      expect(await admin.get(key('g:'))).not.toBe(made); // the ended generation was not made again
       am.release();
       expect(await aLoad).toBe('from a, read before the delete'); // to its caller, uncached
       expect(await d.get('h')).toBeUndefined();
@@ -553,7 +555,7 @@ describe('SharedCache generations when a join or a leave is resent or Redis is o
       const args = argsFor('resent-token-T01');
       const d = podOn(await connect(), name, { lease: false });
       const first = (await admin.eval(script.lua, keys.length, ...keys, ...args)) as unknown[];
-      expect(first.at(-1)).toBe('resent-token-T01'); // the lease, and a generation with its token
+      expect(String(first.at(-1))).toMatch(/^resent-token-T01:/); // the lease, and a generation of its token
       await d.delete('h');
       let other: string | null = null;
       if (another) {
@@ -577,6 +579,24 @@ describe('SharedCache generations when a join or a leave is resent or Redis is o
       await d.close();
     },
   );
+
+  // Without a lease nothing refuses a resent join: it makes a new generation, never the ended one.
+  it('a join run again after a delete makes a new generation, which a load that joined the ended one does not hold', async () => {
+    const name = unique('join-run-twice');
+    const admin = (await connect()) as Redis;
+    const base = `rampart:cache:${name}:`;
+    const keys = [`${base}{=h}`, `${base}g:{=h}`, `${base}n:{=h}`];
+    const args = ['resent-token-T02', String(GENERATION_LIFE_MS)];
+    const d = podOn(await connect(), name, { lease: false });
+    const [, first] = (await admin.eval(READ_OR_GENERATION.lua, keys.length, ...keys, ...args)) as [null, string];
+    await d.delete('h');
+    const [, second] = (await admin.eval(READ_OR_GENERATION.lua, keys.length, ...keys, ...args)) as [null, string];
+    expect(second).not.toBe(first);
+    // A load holding the first (read before the delete) writes only while the generation equals it.
+    expect(await admin.get(`${base}g:{=h}`)).toBe(second);
+    expect(await admin.exists(`${base}{=h}`)).toBe(0);
+    await d.close();
+  });
 
   it.each(LEASE_MODES)(
     'loads that fail leave under maxmemory with noeviction, so they leave no key behind (%s)',

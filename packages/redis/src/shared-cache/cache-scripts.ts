@@ -132,17 +132,15 @@ export const MAX_SHARES = 128;
 // before it writes anything. A join that finds a holder set of another type, or a full one, first
 // DELs it (not `denyoom`), and the script then runs through: that join succeeds under OOM. (In the
 // lease scripts the lease's SET, `denyoom`, comes first, so a miss is refused there.)
-// Run twice (ioredis resends a script whose reply a reconnect lost) while the generation the first
+// A new generation is the call's token and Redis's clock (TIME): never one made before, also when
+// ioredis resends a script whose reply a reconnect lost. Run twice while the generation the first
 // run made or joined still exists, the second run finds it and adds the same share again: nothing
 // more changes. Once that generation ended in between (a write, a delete, a clear, its life), the
-// second run makes a new one, and with the same token: when the first run made the ended one, the
-// new one equals it, and a load that joined the ended one (a pod whose lease wait ran out, a
-// leaseless miss) could write a value read before the delete. The lease scripts run it again only
-// while the generation exists and holds their share (OWN_LEASE_JOINED); READ_OR_GENERATION and
-// GENERATION_READ do not check (see the README: a reconnect that resends them after a delete).
+// second run makes a new one, which no load that joined the ended one holds: a value read before a
+// delete is never written against it.
 const GENERATION = fragment(`local g = redis.call('GET', KEYS[$GK])
 if not g then
-  g = ARGV[$GA]
+  g = ARGV[$GA] .. ':' .. table.concat(redis.call('TIME'), '.')
   redis.call('SET', KEYS[$GK], g, 'PX', ARGV[$GA + 1])
   redis.call('DEL', KEYS[$CK])
   redis.call('SADD', KEYS[$CK], ARGV[$GA])
@@ -177,15 +175,13 @@ end`);
 
 // A lease script that finds this call's own lease (its token, ARGV[1], random per call) is its
 // second run: ioredis resent it after a reconnect lost the first run's reply, so the first run took
-// that lease and made or joined a generation with this call's share ($SA, which is also the token
-// of a generation it made). The call has not started loading: the reply that would start it was
-// lost. It may go on under that lease only while what the first run joined still holds: the
-// generation exists and its holder set has this share (pcall: a holder set replaced by an older
-// version's count is not a set). Once a delete, a clear or a write ended that generation, running
-// GENERATION again would make it anew with the same token, which a load that joined it before the
-// delete (another pod whose lease wait ran out) still holds: that load's write, of a value read
-// before the delete, would then be taken. So the lease goes back and the call is refused, and its
-// next read or poll takes a fresh lease with a fresh token and generation. A generation that exists
+// that lease and made or joined a generation with this call's share ($SA). The call has not
+// started loading: the reply that would start it was lost. It may go on under that lease only while
+// what the first run joined still holds: the generation exists and its holder set has this share
+// (pcall: a holder set replaced by an older version's count is not a set). Once a delete, a clear
+// or a write ended that generation, the lease was taken for a load that no longer matters: it goes
+// back and the call is refused, and its next read or poll takes a fresh lease with a fresh token
+// and generation (GENERATION would make a new one anyway, never the ended one). A generation that exists
 // without this share (its set was full and started again, or a new one since the end) refuses too:
 // a refusal only makes the call wait and ask again. $LK: the lease; $GK: the generation; $CK: its
 // holder set.
@@ -199,9 +195,9 @@ const OWN_LEASE_JOINED = fragment(
 // does not ask for the lease (and hash the entry) on every poll while the holder loads.
 // A lease that holds this call's own token (ARGV[1], random per call) is this script's first run,
 // when ioredis resends it after a reconnect lost the reply (see OWN_LEASE_JOINED). While the
-// generation that run made or joined still holds its share, the lease counts as taken (its life
-// starts again: the load starts now), else it would wait out `lease.waitMs` behind its own lease,
-// and so would every other pod. Otherwise the lease goes back and the call is refused ({false, 0}):
+// generation that run made or joined still holds its share, the lease counts as taken (with the life
+// the first run gave it), else it would wait out `lease.waitMs` behind its own lease, and so would
+// every other pod. Otherwise the lease goes back and the call is refused ({false, 0}):
 // it polls, and its next poll takes a fresh lease.
 export const READ_OR_LEASE = defineScript(
   'cache-read-or-lease',
@@ -216,7 +212,6 @@ if own then
     redis.call('DEL', KEYS[2])
     return {false, 0}
   end
-  redis.call('PEXPIRE', KEYS[2], ARGV[2])
 end
 if own or redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   ${fill(GENERATION, { GK: '3', CK: '4', GA: '3' })}
@@ -239,7 +234,7 @@ return {false, g}`,
 // A lease held by another load refuses first: the entry is not hashed for a lease that cannot be
 // had anyway. One that holds this call's own token (ARGV[1]) is this script's first run, which
 // ioredis resent after a reconnect lost its reply (see OWN_LEASE_JOINED): while the generation that
-// run made or joined still holds its share, it counts as taken (its life starts again), and the
+// run made or joined still holds its share, it counts as taken (with the life it has left), and the
 // second run answers as a new call would, entry check and generation included. When that
 // generation ended, or the entry changed, between the two runs, the lease goes back and the share
 // the first run added goes out (ending the generation if it was the last, as LOAD_END does; pcall:
@@ -260,7 +255,6 @@ local function refuse()
 end
 if own and not (${fill(OWN_LEASE_JOINED, { GK: '2', CK: '4', SA: '3' })}) then return refuse() end
 ${fill(ENTRY_UNCHANGED, { EK: '3', EA: '5', FAIL: 'refuse()' })}
-if own then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 if own or redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   ${fill(GENERATION, { GK: '2', CK: '4', GA: '3' })}
   return {1, g}
