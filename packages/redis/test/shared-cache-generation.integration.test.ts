@@ -9,6 +9,7 @@ import {
   READ_OR_GENERATION,
   READ_OR_LEASE,
   UNKNOWN_HOLDER,
+  WRITE_IF_CURRENT,
 } from '../src/shared-cache/cache-scripts.ts';
 import { deferred, gatedLoader } from './fixtures/gated-loader.ts';
 import { startRedisProxy } from './fixtures/redis-proxy.ts';
@@ -592,8 +593,15 @@ describe('SharedCache generations when a join or a leave is resent or Redis is o
     await d.delete('h');
     const [, second] = (await admin.eval(READ_OR_GENERATION.lua, keys.length, ...keys, ...args)) as [null, string];
     expect(second).not.toBe(first);
-    // A load holding the first (read before the delete) writes only while the generation equals it.
     expect(await admin.get(`${base}g:{=h}`)).toBe(second);
+    // A load holding the first (read before the delete) is refused its write.
+    const writeKeys = [`${base}{=h}`, `${base}l:{=h}`, `${base}g:{=h}`, `${base}n:{=h}`];
+    const written = (await admin.eval(WRITE_IF_CURRENT.lua, 4, ...writeKeys, 'v', '60000', '', first, '', '')) as [
+      number,
+      unknown,
+    ];
+    expect(written[0]).toBe(0);
+    expect(await admin.exists(`${base}{=h}`)).toBe(0);
     expect(await admin.exists(`${base}{=h}`)).toBe(0);
     await d.close();
   });

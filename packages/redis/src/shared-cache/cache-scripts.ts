@@ -105,11 +105,11 @@ export const UNKNOWN_HOLDER = 'unseen';
 /** The most shares a generation's holder set keeps before it starts again as {@link UNKNOWN_HOLDER}. */
 export const MAX_SHARES = 128;
 
-// A key's generation is a random token that exists while a load of the key may be running: a load
-// reads it (creating it when absent) before it starts, and may write only while it is unchanged. A
-// delete, a set() or a clear() removes it, so no load from before them can write; an absent or
-// re-created generation never equals the one a load holds. KEYS[$GK]: the generation; ARGV[$GA]: the
-// token of a new one, which is also this load's share; ARGV[$GA + 1]: the life it must have left (an
+// A key's generation is an id (a load's random token and Redis's TIME) that exists while a load of
+// the key may be running: a load reads it (creating it when absent) before it starts, and may write
+// only while it is unchanged. A delete, a set() or a clear() removes it, so no load from before them
+// can write; an absent or re-created generation never equals the one a load holds. KEYS[$GK]: the
+// generation; ARGV[$GA]: this load's token, its share and the first part of a new generation's id; ARGV[$GA + 1]: the life it must have left (an
 // existing one is extended, never shortened). Pods share a generation (loads in flight in several
 // pods read the same one), so KEYS[$CK] holds the shares of the loads that hold it, a set of their
 // random tokens: a load joins by adding its own and leaves (LOAD_END) by taking its own out, and

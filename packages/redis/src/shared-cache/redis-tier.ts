@@ -151,8 +151,9 @@ export class CacheRedisTier {
   }
 
   /**
-   * Reads an entry; on a miss, tries for the lease in the same round trip. The lease token doubles
-   * as the new generation when the key has none: both are random, and in their own keys. `waiting`
+   * Reads an entry; on a miss, tries for the lease in the same round trip. The lease token is also
+   * the load's share of the key's generation, and the first part of a new generation's id (the
+   * token and Redis's `TIME`). `waiting`
    * (see {@link CacheRedisTier.waitForFill}): with an entry, also whether the lease is held; an
    * entry its `unusable` names is returned as bytes only, its tags not checked.
    */
@@ -310,8 +311,8 @@ export class CacheRedisTier {
   }
 
   /**
-   * Tries for the lease, joining the key's generation with it (the token doubles as a new one, as
-   * in readOrLease). With `entryDigest` (of the entry a read found, see {@link entryDigest}), only while
+   * Tries for the lease, joining the key's generation with it (the token is the load's share, and
+   * the first part of a new generation's id, as in readOrLease). With `entryDigest` (of the entry a read found, see {@link entryDigest}), only while
    * that entry is unchanged: a set(), delete, clear or another pod's write since that read refuses
    * the lease, as a lease held elsewhere does.
    */
