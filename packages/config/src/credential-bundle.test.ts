@@ -903,12 +903,53 @@ describe('assessSecret (credential bundles: JWTs and field selectors)', () => {
       ]);
   });
 
+  it('measures an encoded or newline-ended JWT in a bundle by its signature, as one given alone', () => {
+    for (let run = 0; run < 20; run++) {
+      const next = seeded(0x5290 + run);
+      const header = part({ alg: 'RS256', kid: seededBytes(next, 20).toString('base64url') });
+      const token = `${header}.${part(serviceAccountClaims(next))}.${seededBytes(next, 256).toString('base64url')}`;
+      // `kubectl get secret <sa-token> -o json`: `data.token` is the base64 of the token.
+      const saSecret = {
+        apiVersion: 'v1',
+        data: { 'ca.crt': b64(CA_CERTIFICATE), namespace: b64('prod'), token: b64(token) },
+        kind: 'Secret',
+        metadata: { annotations: { 'kubernetes.io/service-account.name': 'deployer' }, name: 'deployer-token' },
+        type: 'kubernetes.io/service-account-token',
+      };
+      for (const bundle of [
+        { token: b64(token) },
+        { token: Buffer.from(token).toString('hex') },
+        saSecret,
+        { id_token: `${token}\n` },
+        { id_token: `${token}\r\n` },
+      ])
+        for (const [label, rules] of judged(bundle)) expect(rules, `${run} ${label}`).toEqual([]);
+    }
+    // Still measured by its signature there: a repeated one, an unsigned one or a demo-signed one is refused.
+    const next = seeded(0x52a0);
+    const half = seededBytes(next, 128).toString('base64url');
+    const claims = part(serviceAccountClaims(next));
+    const input = `${part({ alg: 'HS256', typ: 'JWT' })}.${claims}`;
+    for (const [token, rule] of [
+      [`${part({ alg: 'RS256' })}.${claims}.${half}${half}`, 'repeated-pattern'],
+      [`${part({ alg: 'none' })}.${claims}.`, 'unsigned-jwt'],
+      [`${input}.${createHmac('sha256', 'secret').update(input).digest('base64url')}`, 'known-demo'],
+    ] as const)
+      for (const bundle of [{ token: b64(token) }, { id_token: `${token}\n` }])
+        for (const [label, rules] of judged(bundle)) expect(rules, `${rule} ${label}`).toContain(rule);
+  });
+
   it('refuses an HS256/384/512 JWT signed with a documented demo key as known-demo, alone or in a bundle', () => {
     // jwt.io's default token, signed with `your-256-bit-secret`.
     const jwtIo =
       'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c';
-    expect(assessSecret(jwtIo, { kind: 'token' })).toEqual(['known-demo']);
-    for (const [label, rules] of judged({ id_token: jwtIo })) expect(rules, label).toContain('known-demo');
+    // jwt.io's classic default token (`"admin": true`), signed with `secret`.
+    const classic =
+      'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiYWRtaW4iOnRydWV9.TJVA95OrM7E2cBab30RMHrHDcEfxjoYZgeFONFh7HgQ';
+    for (const token of [jwtIo, classic]) {
+      expect(assessSecret(token, { kind: 'token' })).toEqual(['known-demo']);
+      for (const [label, rules] of judged({ id_token: token })) expect(rules, label).toContain('known-demo');
+    }
     const claims = part(serviceAccountClaims(seeded(0x5284)));
     for (const key of JWT_DEMO_KEYS) {
       // Each key is itself refused as a known value.

@@ -174,6 +174,10 @@ export const KNOWN_DEMO_SECRETS: readonly KnownDemoSecret[] = Object.freeze([
  * each (a short, bounded list). Every one is, or contains, a {@link KNOWN_DEMO_SECRETS} entry.
  */
 export const JWT_DEMO_KEYS: readonly string[] = Object.freeze([
+  // jwt.io's classic default token (`"admin": true`, before `your-256-bit-secret`), and tutorials'.
+  'secret',
+  'your-secret-key',
+  'secretkey',
   'your-256-bit-secret',
   'your-384-bit-secret',
   'your-512-bit-secret',

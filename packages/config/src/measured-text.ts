@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, type JsonWebKey, X509Certificate } from 'node:crypto';
-import { type CompactJws, isDemoSigned, isUnsignedJws, jwsSignature } from './compact-jws.ts';
+import { isDemoSigned, isUnsignedJws, jwsSignature } from './compact-jws.ts';
 import { type BundleField, bundleFields } from './credential-bundle.ts';
 import { type EncodedText, pemBodyTexts, printableText, sniffedTexts } from './secret-encoding.ts';
 
@@ -103,43 +103,80 @@ export function measuredText(value: string, texts: readonly EncodedText[]): Meas
     const fields = bundleFields(text);
     if (fields !== undefined) return measuredBundle(text, fields);
   }
-  // A JWT pasted with its line break, or its base64 or hex (a Secret's `data:` from kubectl), is
-  // the same token: measured by its signature too. `surrounding-whitespace` still reports the break.
-  for (const text of candidates) {
-    const jws = jwsSignature(text.trim());
-    if (jws !== undefined) return measuredJwt(jws);
-  }
+  const jwt = jwtIn(
+    value,
+    texts.map((encoded) => encoded.text),
+  );
+  if (jwt !== undefined) return measuredJwt(jwt);
   return { wholes: [value], parts: [value], lengths: [], readings: [], structured: false };
 }
 
 /**
  * A JWT given alone (a Kubernetes service-account token, a Vault Kubernetes-auth JWT, an
- * `id_token`) is measured by its signature, as a bundle's is: its header and claims repeat by
- * format (a projected token's `iss` and `aud`, Google's `azp` and `aud`). The signature is read as
- * base64url by the entropy and distinct-character rules, as bytes by the pattern rules, and the
- * printable text those bytes are (a key written there) by every word rule. The signature as written
- * is read by every word rule too when a person could have typed it (`insecure_test_signature_…`),
- * as a bundle's secret is. The whole value is structured text, still read for known values
- * (Supabase's demo JWTs) and placeholder shapes.
+ * `id_token`) is measured by its signature, as a bundle's is (see {@link jwtIn}). The whole value
+ * is structured text, still read for known values (Supabase's demo JWTs) and placeholder shapes.
  */
-function measuredJwt(jws: CompactJws): MeasuredText {
-  if (isUnsignedJws(jws))
-    return { wholes: [], parts: [], lengths: [], readings: [], structured: true, unsignedJwt: true };
-  const signed = Buffer.from(jws.signature, 'base64url');
-  const text = printableText(signed);
+function measuredJwt(jwt: FoundJwt): MeasuredText {
+  if (jwt.unsigned) return { wholes: [], parts: [], lengths: [], readings: [], structured: true, unsignedJwt: true };
   return {
-    wholes: [jws.signature],
-    // One character a byte, for the repeated-pattern and sequential rules.
-    parts: [jws.signature, signed.toString('latin1')].filter((part) => part.length >= MIN_PATTERN_VALUE),
+    wholes: [jwt.signature],
+    parts: [jwt.signature, jwt.bytes].filter((part) => part.length >= MIN_PATTERN_VALUE),
     lengths: [],
-    signatures: [{ alg: jws.alg, bytes: signed.length }],
-    readings: [
-      { text: jws.signature, reading: secretReading(jws.signature, undefined) },
-      ...(text === undefined ? [] : [{ text, reading: 'as-written' } as const]),
-    ],
+    signatures: [jwt.length],
+    readings: jwt.readings,
     structured: true,
-    demoSigned: isDemoSigned(jws, signed),
+    demoSigned: jwt.demoSigned,
   };
+}
+
+/** A JWT {@link jwtIn} found: unsigned, or its signature as the rules read it. */
+type FoundJwt =
+  | { readonly unsigned: true }
+  | {
+      readonly unsigned: false;
+      /** The signature in base64url, read by the entropy and distinct-character rules. */
+      readonly signature: string;
+      /** The signature's bytes, one character a byte, for the repeated-pattern and sequential rules. */
+      readonly bytes: string;
+      /** The signature's length, judged by its `alg`'s size. */
+      readonly length: SignatureLength;
+      /** True when a documented demo key signed it (see {@link isDemoSigned}). */
+      readonly demoSigned: boolean;
+      /** The signature, and the printable text its bytes are, for the word rules. */
+      readonly readings: readonly Reading[];
+    };
+
+/**
+ * The JWT `value` is, given alone or as a bundle's secret: the value itself, or one of the texts it
+ * decodes to (its base64 or hex: a kubectl Secret's `data:`), each without surrounding whitespace
+ * (a token pasted with its line break is the same token; `surrounding-whitespace` reports a lone
+ * value's break). A JWT is as strong as its signature: its header and payload repeat by format (a
+ * projected token's `iss` and `aud`, Google's `azp` and `aud`). The signature is read as base64url
+ * by the entropy and distinct-character rules, as bytes by the pattern rules (a person can write a
+ * signing key's text there, `ThisIsMySigningKey…`, `abcdefgh…`, which its base64url hides), and the
+ * printable text those bytes are by every word rule; as written by every word rule too when a
+ * person could have typed it (`insecure_test_signature_…`). Undefined when no candidate is a JWT.
+ */
+function jwtIn(value: string, decodings: readonly string[]): FoundJwt | undefined {
+  for (const candidate of [value, ...decodings]) {
+    const jws = jwsSignature(candidate.trim());
+    if (jws === undefined) continue;
+    if (isUnsignedJws(jws)) return { unsigned: true };
+    const signed = Buffer.from(jws.signature, 'base64url');
+    const text = printableText(signed);
+    return {
+      unsigned: false,
+      signature: jws.signature,
+      bytes: signed.toString('latin1'),
+      length: { alg: jws.alg, bytes: signed.length },
+      demoSigned: isDemoSigned(jws, signed),
+      readings: [
+        { text: jws.signature, reading: secretReading(jws.signature, undefined) },
+        ...(text === undefined ? [] : [{ text, reading: 'as-written' } as const]),
+      ],
+    };
+  }
+  return undefined;
 }
 
 /** What {@link privateKeyBody} found in a private key's body. */
@@ -253,29 +290,25 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
     const body = block?.body;
     const key =
       block !== undefined && PRIVATE_KEY_LABEL.test(block.label) ? privateKeyBody(block.label, block.body) : undefined;
-    // A JWT is as strong as its signature: its header and payload repeat by format (`azp` and `aud`).
-    // The signature's bytes are read too: a person can write a signing key's text there
-    // (base64url of `ThisIsMySigningKey…`, `abcdefgh…`), which its base64url form hides.
-    const jws = secret && block === undefined ? jwsSignature(value) : undefined;
-    const unsigned = jws !== undefined && isUnsignedJws(jws);
-    const signature = jws === undefined || unsigned ? undefined : jws.signature;
-    const signed = signature === undefined ? undefined : Buffer.from(signature, 'base64url');
-    const content = signature ?? body ?? value;
+    // A secret JWT (as written, encoded or newline-ended) is measured by its signature, as one given alone.
+    const jwt = secret && block === undefined ? jwtIn(value, sniffed) : undefined;
+    const unsigned = jwt?.unsigned === true;
+    const signed = jwt === undefined || jwt.unsigned ? undefined : jwt;
+    const content = signed?.signature ?? body ?? value;
     all.push(content);
     const members = key?.members ?? [];
     const measured = [
       ...(key?.structured === true ? members : [content, ...members]),
-      // One character a byte, for the repeated-pattern and sequential rules.
-      ...(signed !== undefined && signed.length > 0 ? [signed.toString('latin1')] : []),
+      ...(signed === undefined ? [] : [signed.bytes]),
     ];
     patterned.push(...measured);
     if (unsigned) unsignedJwt = true;
     else if (secret) {
       if (block === undefined || key !== undefined || !isPublicMaterial(block.body)) secretPatterned.push(...measured);
       (carried === true ? carriedWholes : secrets).push(content, ...members);
-      if (jws !== undefined && signed !== undefined) {
-        signatures.push({ alg: jws.alg, bytes: signed.length });
-        if (isDemoSigned(jws, signed)) demoSigned = true;
+      if (signed !== undefined) {
+        signatures.push(signed.length);
+        if (signed.demoSigned) demoSigned = true;
       } else
         (carried === true ? carriedLengths : lengths).push(
           bytes ?? (body === undefined ? Buffer.byteLength(value, 'utf8') : Buffer.byteLength(body, 'base64')),
@@ -284,10 +317,7 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
     if (value.length === 0) continue;
     readings.push({ text: value, reading: secret ? secretReading(value, body) : 'field' });
     // A hand-typed signature (`insecure_test_signature_…`) is read as such in a long token too.
-    if (signature !== undefined) readings.push({ text: signature, reading: secretReading(signature, undefined) });
-    // The text a JWT's signature decodes to is no signature but a key written there: every word rule.
-    const signedText = signed === undefined ? undefined : printableText(signed);
-    if (signedText !== undefined) readings.push({ text: signedText, reading: 'as-written' });
+    if (signed !== undefined) readings.push(...signed.readings);
     // A JWK member's text: base64url is its declared encoding.
     if (text !== undefined) readings.push({ text, reading: 'as-written' });
     // A secret private key's body texts are read as the key reads them (the first with every rule).

@@ -99,7 +99,16 @@ const shapes = [
   (m: string) => `eyJhbGciOiJub25lIn0.${Buffer.from(m).toString('base64url')}.`,
 ] as const;
 
-function assertNoMarker(output: string, marker: string): void {
+/**
+ * Stack frames of dependencies and of Node itself (`at asyncPropertyExecution (…/node_modules/fast-check/…)`,
+ * `node:internal/…`): their names are not ours, and an 8-character window of a random marker can
+ * spell part of one (`ropertyEnumeraaZ` in fast-check's `asyncPropertyExecution`). Our own frames,
+ * messages and reports stay in the output the marker is looked for in.
+ */
+const FOREIGN_FRAME = /^\s*at (?:.*[\\/]node_modules[\\/]|.*\(node:|node:).*$/gm;
+
+function assertNoMarker(everything: string, marker: string): void {
+  const output = everything.replace(FOREIGN_FRAME, '');
   expect(output).not.toContain(marker);
   // Not even part of it: no window of 8 characters of the marker may appear.
   for (let i = 0; i + 8 <= marker.length; i++)
@@ -191,7 +200,7 @@ describe('ConfigError, checkConfig and runCli output', () => {
           assertNoMarker(output, marker);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 60, seed: 0x5301 },
     );
   });
 
@@ -207,7 +216,7 @@ describe('ConfigError, checkConfig and runCli output', () => {
         );
         assertNoMarker(output, marker);
       }),
-      { numRuns: 30 },
+      { numRuns: 30, seed: 0x5302 },
     );
   });
 });
