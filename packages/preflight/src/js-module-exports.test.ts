@@ -337,6 +337,32 @@ describe('commonJsExports', () => {
     );
   });
 
+  it('takes no parameter at or after a spread argument of a factory call for what it is handed', () => {
+    const umd = (code: string): string[] =>
+      commonJsExports(parseModule('src/a.js', code).program, 'src/a.js').map(
+        (e) => `${e.name ?? '(module)'}:${requiredModule(e.value) ?? e.value.type}`,
+      );
+    // Node hands the export object to the third parameter: the factory writes on `{}`, exports nothing.
+    expect(
+      umd(
+        '(function (r, f) { f(...[{}, {}], exports); })(this, function (a, exports) { exports.read = function () {}; });',
+      ),
+    ).toEqual([]);
+    expect(
+      umd(
+        '(function (r, f) { f(...[{}], module); })(this, function (a, module) { module.exports = { read: function () {} }; });',
+      ),
+    ).toEqual([]);
+    // `b` is given undefined here, not `./a`: the call is a value of unknown kind.
+    expect(
+      umd("(function (r, f) { module.exports = f(...[], require('./a')); })(this, function (a, b) { return b; });"),
+    ).toEqual(['(module):CallExpression']);
+    // A parameter before the spread argument still gets its argument.
+    expect(
+      umd("(function (r, f) { module.exports = f(require('./a'), ...[]); })(this, function (b, c) { return b; });"),
+    ).toEqual(['(module):./a']);
+  });
+
   it("keeps a wrapper's factory that only a nested function declares or assigns again", () => {
     const names = (code: string): (string | undefined)[] =>
       commonJsExports(parseModule('src/a.js', code).program, 'src/a.js').map((e) => e.name);

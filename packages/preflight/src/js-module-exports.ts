@@ -332,14 +332,17 @@ function readCommonJs(
     const args = children(call, 'arguments');
     const aliasSeeds: string[] = [];
     const moduleSeeds: string[] = [];
-    children(factory.scope.fn, 'params').forEach((param, i) => {
-      const arg = args[i];
+    // Only the parameters given an argument before any spread one (`factory(...list, exports)`
+    // hands the export object to a parameter only the list's length tells).
+    const positional = factory.scope.positional(args);
+    for (let i = 0; i < positional; i++) {
+      const arg = args[i]!;
       // `function (exports = {})` given the export object: the default never applies.
-      const name = parameterName(param);
-      if (name === undefined || arg === undefined || arg.type === 'SpreadElement') return;
+      const name = parameterName(factory.scope.params[i]);
+      if (name === undefined) continue;
       if (isExportObject(arg)) aliasSeeds.push(name);
       if (mayBeModule(arg)) moduleSeeds.push(name);
-    });
+    }
     const body = child(factory.scope.fn, 'body');
     if (body?.type !== 'BlockStatement') return;
     if (!factory.scope.declaresOwn('exports') && aliases.has('exports')) aliasSeeds.push('exports');

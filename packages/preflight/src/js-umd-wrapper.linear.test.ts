@@ -79,6 +79,26 @@ describe('commonJsExports work on UMD wrappers', () => {
     }
   });
 
+  it('takes time linear in wrappers and factory parameters for many wrappers calling a factory of many parameters', () => {
+    // n wrappers calling one factory of n parameters with one argument (or two), alike calls.
+    const params = (n: number): string => Array.from({ length: n }, (_, i) => `p${i}`).join(', ');
+    const returning = (n: number): string => {
+      const wrapper = "(function (r, f) { module.exports = f(require('./m')); })(this, fac);";
+      return `function fac(${params(n)}) { return { a: p0 }; }\n${Array(n).fill(wrapper).join('\n')}\n`;
+    };
+    const handing = (n: number): string => {
+      const wrapper = "(function (r, f) { f(exports, require('./m')); })(this, fac);";
+      return `function fac(exports, ${params(n)}) { exports.a = p0; }\n${Array(n).fill(wrapper).join('\n')}\n`;
+    };
+    for (const input of [returning, handing]) {
+      const once = counted(input(200));
+      const twice = counted(input(400));
+      expect([once.names, twice.names]).toEqual([1, 1]);
+      expect(once.work).toBeGreaterThan(200);
+      expect(twice.work / once.work).toBeLessThan(2.2);
+    }
+  });
+
   it('finds what a factory returns once, however many exports one wrapper gives its calls', () => {
     // One wrapper with n `exports.xi = factory()`; the factory has n statements before its `return`.
     const input = (n: number): string => {

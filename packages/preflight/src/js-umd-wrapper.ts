@@ -225,6 +225,12 @@ export class FunctionScope {
   readonly fn: AstNode;
   readonly #counts: Map<string, number>;
   readonly #params = new Map<string, number>();
+  /** The function's parameters, in order. */
+  readonly params: readonly AstNode[];
+  // Per parameter position, whether a name is bound there ({@link resolve} follows it).
+  readonly #named: boolean[] = [];
+  // The last call's arguments {@link positional} counted, and that count.
+  #positionalOf: { readonly args: readonly AstNode[]; readonly count: number } | undefined;
   readonly #locals = new Map<string, AstNode>();
   // What `returned()` found, and what each node resolves to short of the call's arguments: both
   // asked once per export a wrapper makes of a call (`exports.x = factory()`, many times).
@@ -235,10 +241,13 @@ export class FunctionScope {
   constructor(fn: AstNode) {
     this.fn = fn;
     this.#counts = declarationCounts(fn);
-    children(fn, 'params').forEach((param, i) => {
+    this.params = children(fn, 'params');
+    this.params.forEach((param, i) => {
       const name = parameterName(param);
       if (name !== undefined) this.#params.set(name, i);
     });
+    // A name given twice (sloppy `function (a, a)`) is bound at its last position.
+    for (const index of this.#params.values()) this.#named[index] = true;
     const body = child(fn, 'body');
     for (const statement of body?.type === 'BlockStatement' ? children(body, 'body') : []) {
       const id = child(statement, 'id');
@@ -283,7 +292,7 @@ export class FunctionScope {
       this.#targets.set(node, target);
     }
     if (target === undefined || !('param' in target)) return target?.node;
-    const arg = unwrap(args[target.param]);
+    const arg = target.param < this.positional(args) ? unwrap(args[target.param]) : undefined;
     return arg !== undefined && (requiredModule(arg) !== undefined || isPlainFunction(arg)) ? arg : undefined;
   }
 
@@ -311,20 +320,40 @@ export class FunctionScope {
   }
 
   /**
-   * What of a call's arguments {@link resolve} can give: per parameter, the module a
-   * `require('x')` loads or which function literal it is, `-` for any other value. Calls with one
-   * signature resolve every node alike.
+   * How many of a call's first parameters are known to get its arguments in order: those with an
+   * argument before its first spread argument (`factory(...list, exports)` hands `exports` to a
+   * parameter only the list's length tells). A parameter at or after it gets a value of unknown kind.
+   * Counted over the call's own arguments, never over every parameter of the function.
+   */
+  positional(args: readonly AstNode[]): number {
+    if (this.#positionalOf?.args !== args) {
+      let count = 0;
+      const limit = Math.min(args.length, this.params.length);
+      while (count < limit && args[count]!.type !== 'SpreadElement') count++;
+      this.#positionalOf = { args, count };
+    }
+    return this.#positionalOf.count;
+  }
+
+  /**
+   * What of a call's arguments {@link resolve} can give: per {@link positional} parameter, the
+   * module a `require('x')` loads or which function literal it is, `-` for any other value (and
+   * for every parameter after them, left out). Calls with one signature resolve every node alike;
+   * it takes time in the call's arguments, not in the function's parameters.
    */
   signature(args: readonly AstNode[]): string {
     const parts: string[] = [];
-    for (const index of this.#params.values()) {
-      const arg = unwrap(args[index]);
+    let length = 0;
+    for (let index = 0; index < this.positional(args); index++) {
+      const arg = this.#named[index] === true ? unwrap(args[index]) : undefined;
       const specifier = requiredModule(arg);
-      parts.push(
-        specifier !== undefined ? `r${JSON.stringify(specifier)}` : isPlainFunction(arg) ? `f${functionId(arg)}` : '-',
-      );
+      const part =
+        specifier !== undefined ? `r${JSON.stringify(specifier)}` : isPlainFunction(arg) ? `f${functionId(arg)}` : '-';
+      parts.push(part);
+      if (part !== '-') length = parts.length;
     }
-    return parts.join(',');
+    // Trailing `-` parts say nothing: `factory(a)` and `factory(a, 1)` are alike.
+    return parts.slice(0, length).join(',');
   }
 
   /** What the function returns: its body's first top-level `return` value, or an arrow's expression. */
