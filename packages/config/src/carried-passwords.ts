@@ -187,9 +187,13 @@ function jaasTokens(text: string): JaasToken[] {
         i += 1;
         if (next === '\\' && i < text.length) {
           const octal = /^[0-3][0-7]{0,2}|^[4-7][0-7]?/.exec(text.slice(i, i + 3))?.[0];
-          next = octal === undefined ? (text[i] as string) : String.fromCharCode(Number.parseInt(octal, 8));
-          next = octal === undefined ? (JAAS_ESCAPES.get(next) ?? next) : next;
-          i += octal?.length ?? 1;
+          if (octal === undefined) {
+            next = JAAS_ESCAPES.get(text[i] as string) ?? (text[i] as string);
+            i += 1;
+          } else {
+            next = String.fromCharCode(Number.parseInt(octal, 8));
+            i += octal.length;
+          }
         }
         value += next;
       }

@@ -33,7 +33,7 @@ export interface MeasuredText {
   readonly carriedWholes?: readonly string[];
   /**
    * The signatures of JWTs (the value itself, or a bundle's secret), each judged by its `alg`'s
-   * signature size (see {@link jwsSignatureBytes}), as a signature's size is its algorithm's (32
+   * signature size (see `jwsSignatureBytes` in compact-jws.ts), as a signature's size is its algorithm's (32
    * bytes for HS256), not a measure of the token's strength.
    */
   readonly signatures?: readonly SignatureLength[];
@@ -44,7 +44,7 @@ export interface MeasuredText {
   readonly unsignedJwt?: boolean;
   /**
    * True when the value, or a bundle's secret, is an HS256/384/512 JWT signed with a documented
-   * demo key (see {@link JWT_DEMO_KEYS}): jwt.io's default token is `known-demo`, whatever its claims.
+   * demo key (see `JWT_DEMO_KEYS` in known-demo-secrets.ts): jwt.io's default token is `known-demo`, whatever its claims.
    */
   readonly demoSigned?: boolean;
   /** Further texts the word rules read, and how (see {@link WordReading}). */
@@ -103,10 +103,7 @@ export function measuredText(value: string, texts: readonly EncodedText[]): Meas
     const fields = bundleFields(text);
     if (fields !== undefined) return measuredBundle(text, fields);
   }
-  const jwt = jwtIn(
-    value,
-    texts.map((encoded) => encoded.text),
-  );
+  const jwt = jwtIn(candidates);
   if (jwt !== undefined) return measuredJwt(jwt);
   return { wholes: [value], parts: [value], lengths: [], readings: [], structured: false };
 }
@@ -147,7 +144,7 @@ type FoundJwt =
     };
 
 /**
- * The JWT `value` is, given alone or as a bundle's secret: the value itself, or one of the texts it
+ * The JWT among `candidates`: a value given alone or as a bundle's secret, then the texts it
  * decodes to (its base64 or hex: a kubectl Secret's `data:`), each without surrounding whitespace
  * (a token pasted with its line break is the same token; `surrounding-whitespace` reports a lone
  * value's break). A JWT is as strong as its signature: its header and payload repeat by format (a
@@ -157,8 +154,8 @@ type FoundJwt =
  * printable text those bytes are by every word rule; as written by every word rule too when a
  * person could have typed it (`insecure_test_signature_…`). Undefined when no candidate is a JWT.
  */
-function jwtIn(value: string, decodings: readonly string[]): FoundJwt | undefined {
-  for (const candidate of [value, ...decodings]) {
+function jwtIn(candidates: readonly string[]): FoundJwt | undefined {
+  for (const candidate of candidates) {
     const jws = jwsSignature(candidate.trim());
     if (jws === undefined) continue;
     if (isUnsignedJws(jws)) return { unsigned: true };
@@ -291,9 +288,8 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
     const key =
       block !== undefined && PRIVATE_KEY_LABEL.test(block.label) ? privateKeyBody(block.label, block.body) : undefined;
     // A secret JWT (as written, encoded or newline-ended) is measured by its signature, as one given alone.
-    const jwt = secret && block === undefined ? jwtIn(value, sniffed) : undefined;
-    const unsigned = jwt?.unsigned === true;
-    const signed = jwt === undefined || jwt.unsigned ? undefined : jwt;
+    const jwt = secret && block === undefined ? jwtIn([value, ...sniffed]) : undefined;
+    const signed = jwt?.unsigned === false ? jwt : undefined;
     const content = signed?.signature ?? body ?? value;
     all.push(content);
     const members = key?.members ?? [];
@@ -302,7 +298,7 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
       ...(signed === undefined ? [] : [signed.bytes]),
     ];
     patterned.push(...measured);
-    if (unsigned) unsignedJwt = true;
+    if (jwt?.unsigned === true) unsignedJwt = true;
     else if (secret) {
       if (block === undefined || key !== undefined || !isPublicMaterial(block.body)) secretPatterned.push(...measured);
       (carried === true ? carriedWholes : secrets).push(content, ...members);
