@@ -50,7 +50,7 @@ export const KNOWN_DIRECTIVES: ReadonlySet<string> = new Set<string>([
   'fenced-frame-src',
 ]);
 /** {@link KNOWN_DIRECTIVES} as a list, for the nearest-name suggestion. */
-export const DIRECTIVE_NAMES: readonly string[] = [...KNOWN_DIRECTIVES];
+const DIRECTIVE_NAMES: readonly string[] = [...KNOWN_DIRECTIVES];
 const VALUELESS = new Set(['upgrade-insecure-requests']);
 const NOT_SOURCE_LISTS = new Set([
   'sandbox',
@@ -158,10 +158,10 @@ function nameCharacters(name: unknown): string {
 
 /**
  * How to fix a directive name the builder does not know: the known directive it is a near-miss of
- * (never the name itself: anything else could be a pasted token), else what is wrong with it.
+ * (never the name itself: anything else could be a pasted token), else what is wrong with it;
+ * `match`: that near-miss, when the caller already looked it up.
  */
-export function unknownDirectiveFix(name: string): string {
-  const match = nearestDirective(name);
+export function unknownDirectiveFix(name: string, match = nearestDirective(name)): string {
   if (match !== undefined) return `did you mean ${match}?`;
   return /[^a-z0-9-]/.test(name) ? `its name has ${nameCharacters(name)}: retype it` : 'check its spelling';
 }

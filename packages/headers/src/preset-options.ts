@@ -155,26 +155,20 @@ const PERMISSIONS_FEATURES: readonly string[] = [
 ];
 
 /**
- * How a message names the entry `key` (#`position`) of the object `where` whose keys should be
- * among `known`: by its key when it is one of them; as written, with the one it is a near-miss of
- * suggested, when it is close to one; else only by position, since it could be a pasted token.
+ * How a message names the `permissionsPolicy` entry `feature` (#`position`): by its name when it is
+ * a known feature; as written, with the one it is a near-miss of suggested, when it is close to
+ * one; else only by position, since it could be a pasted token.
  */
-function entryName(
-  where: string,
-  key: string,
+function featureName(
+  feature: string,
   position: number,
   known: { has(name: string): boolean },
-  list: readonly string[],
-  separator: string,
 ): { name: string; suggestion: string } {
-  if (known.has(key)) return { name: `${where}${separator}${key}`, suggestion: '' };
-  const match = closestKey(key, list);
+  if (known.has(feature)) return { name: `permissionsPolicy.${feature}`, suggestion: '' };
+  const match = closestKey(feature, PERMISSIONS_FEATURES);
   return match === undefined
-    ? { name: `${where} entry #${position}`, suggestion: '' }
-    : {
-        name: `${where}${separator}${key}`,
-        suggestion: `; did you mean ${separator === '.' ? `${where}.` : ''}${match}?`,
-      };
+    ? { name: `permissionsPolicy entry #${position}`, suggestion: '' }
+    : { name: `permissionsPolicy.${feature}`, suggestion: `; did you mean permissionsPolicy.${match}?` };
 }
 
 /** Every key of {@link PresetOptions} and of the option objects inside it, to catch misspellings. */
@@ -332,7 +326,7 @@ export function presetOptionProblems(options: PresetOptions): string[] {
       if (!/^[a-z][a-z0-9-]*$/.test(feature)) {
         problems.push(`permissionsPolicy entry #${i + 1} has a feature name that is not lower-case-kebab`);
       }
-      const { name, suggestion } = entryName('permissionsPolicy', feature, i + 1, features, PERMISSIONS_FEATURES, '.');
+      const { name, suggestion } = featureName(feature, i + 1, features);
       if (Array.isArray(allow)) {
         if (allow.some((o) => o !== 'self' && (typeof o !== 'string' || !isOrigin(o)))) {
           problems.push(`${name} lists something that is neither 'self' nor an origin${suggestion}`);
@@ -411,22 +405,21 @@ export function presetOptionProblems(options: PresetOptions): string[] {
   Object.entries(directives ?? {}).forEach(([raw, sources], i) => {
     if (sources === undefined) return;
     const name = kebab(raw);
+    const known = KNOWN_DIRECTIVES.has(name);
+    const match = known ? undefined : nearestDirective(name);
+    // Named as the directive, by its place in `directives` (the built policy has the preset's own
+    // directives first, so its position there would point nowhere the user wrote), or as the
+    // near-miss you wrote: any other key could be a pasted token.
+    const label = known
+      ? `directives: ${name}`
+      : match === undefined
+        ? `directives entry #${i + 1}`
+        : `directives: ${raw}`;
     // Checked here, before anything spreads it: a string would become one source per character.
     if (!Array.isArray(sources)) {
-      // Named only as a directive or a near-miss of one (as you wrote it): any other key could be
-      // a pasted token.
-      const match = KNOWN_DIRECTIVES.has(name) ? undefined : nearestDirective(name);
-      const label = KNOWN_DIRECTIVES.has(name)
-        ? `directives: ${name}`
-        : match === undefined
-          ? `directives entry #${i + 1}`
-          : `directives: ${raw}`;
       problems.push(`${label} must be an array of sources${match === undefined ? '' : `; did you mean ${match}?`}`);
-    } else if (!KNOWN_DIRECTIVES.has(name)) {
-      // Named by its place in `directives` (the built policy has the preset's own directives
-      // first, so its position there would point nowhere the user wrote), or as the near-miss it is.
-      const label = nearestDirective(name) === undefined ? `directives entry #${i + 1}` : `directives: ${raw}`;
-      problems.push(`${label} is not a CSP directive this builder knows; ${unknownDirectiveFix(name)}`);
+    } else if (!known) {
+      problems.push(`${label} is not a CSP directive this builder knows; ${unknownDirectiveFix(name, match)}`);
     } else if (name === 'frame-ancestors') {
       problems.push(
         'directives: frame-ancestors is not accepted here; use the frameAncestors option, which checks the origins and keeps X-Frame-Options consistent',
