@@ -11,6 +11,7 @@ import {
   UNKNOWN_HOLDER,
   WRITE_IF_CURRENT,
 } from '../src/shared-cache/cache-scripts.ts';
+import { GENERATION_LIFE_MS } from '../src/shared-cache/redis-tier.ts';
 import { deferred, gatedLoader } from './fixtures/gated-loader.ts';
 import { startRedisProxy } from './fixtures/redis-proxy.ts';
 import { SHARED_CACHE_TARGETS, unique, useSharedCacheTarget } from './fixtures/shared-cache-target.ts';
@@ -24,9 +25,6 @@ const LEASE_MODES = [
 ] as const;
 
 type LeaseMode = { readonly lease: false | { readonly ttlMs: number; readonly waitMs: number } };
-
-/** The most life a key's generation and its holder set may have (`GENERATION_LIFE_MS` in redis-tier.ts). */
-const GENERATION_LIFE_MS = 3_600_000;
 
 /** One pod of cache `name` on `redis`: no L1 (every read goes to Redis). */
 const podOn = (redis: RedisClient, name: string, mode: LeaseMode): SharedCache<string> =>

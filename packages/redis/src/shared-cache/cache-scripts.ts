@@ -178,7 +178,8 @@ end`);
 // that lease and made or joined a generation with this call's share ($SA). The call has not
 // started loading: the reply that would start it was lost. It may go on under that lease only while
 // what the first run joined still holds: the generation exists and its holder set has this share
-// (pcall: a holder set replaced by an older version's count is not a set). Once a delete, a clear
+// (pcall: a key of another type under the holder set's name, such as another store's under a
+// colliding prefix, is not a set). Once a delete, a clear
 // or a write ended that generation, the lease was taken for a load that no longer matters: it goes
 // back and the call is refused, and its next read or poll takes a fresh lease with a fresh token
 // and generation (GENERATION would make a new one anyway, never the ended one). A generation that exists
@@ -207,11 +208,9 @@ if v then
   return {v, 0}
 end
 local own = redis.call('GET', KEYS[2]) == ARGV[1]
-if own then
-  if not (${fill(OWN_LEASE_JOINED, { GK: '3', CK: '4', SA: '3' })}) then
-    redis.call('DEL', KEYS[2])
-    return {false, 0}
-  end
+if own and not (${fill(OWN_LEASE_JOINED, { GK: '3', CK: '4', SA: '3' })}) then
+  redis.call('DEL', KEYS[2])
+  return {false, 0}
 end
 if own or redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   ${fill(GENERATION, { GK: '3', CK: '4', GA: '3' })}
@@ -238,7 +237,7 @@ return {false, g}`,
 // second run answers as a new call would, entry check and generation included. When that
 // generation ended, or the entry changed, between the two runs, the lease goes back and the share
 // the first run added goes out (ending the generation if it was the last, as LOAD_END does; pcall:
-// a holder set replaced by an older version's count is not a set): refused, as when another load
+// a key of another type under the holder set's name is not a set): refused, as when another load
 // holds the lease.
 export const LEASE_ACQUIRE = defineScript(
   'cache-lease-acquire',

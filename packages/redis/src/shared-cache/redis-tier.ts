@@ -22,7 +22,7 @@ import { decodeEntry, encodeEntry, type StoredEntry } from './entry.ts';
 const POLL_INTERVAL_MS = 10;
 
 // A load running longer than this after it started is not cached (its generation is gone).
-const GENERATION_LIFE_MS = 3_600_000;
+export const GENERATION_LIFE_MS = 3_600_000;
 
 /**
  * The most tag commands (version reads, tag checks, bumps) one Redis call carries; more tags take

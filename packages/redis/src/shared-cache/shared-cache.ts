@@ -558,13 +558,13 @@ export class SharedCache<T = unknown> implements AuditedStore {
           }
           seen = await redis.beforeLoad(key, lease ?? start, write.tags, write.ttl);
         } catch (error) {
-          if (lease) await redis.endLoad(key, lease.token, lease);
+          await redis.endLoad(key, lease?.token ?? '', lease);
           this.#refreshFailed(error);
           return;
         }
         if (seen === undefined) {
           // The entry changed since it was read (a set() or another pod's write): nothing to refresh.
-          if (lease) await redis.endLoad(key, lease.token, lease);
+          await redis.endLoad(key, lease?.token ?? '', lease);
           return;
         }
         await this.#loadAndStore(key, loader, write, undefined, lease, ticket, seen);
