@@ -25,13 +25,15 @@ import {
   type Factory,
   FunctionScope,
   parameterName,
-  RESOLVED,
   type Reading,
   topLevelFunctions,
   type UmdWrapper,
   umdWrapper,
 } from './js-umd-wrapper.ts';
 import { isCommonJsFile } from './workspace-packages.ts';
+
+// Exports already made of nodes the module's readers follow (read in a UMD factory's scope).
+const RESOLVED = new WeakSet<CommonJsExport>();
 
 /** A module's exports: the module-scope names it exports and the values it exports in place. */
 export interface ModuleExports {
@@ -329,6 +331,8 @@ function readCommonJs(
    * {@link FACTORY_READS} kinds of call, a call of another kind is not read.
    */
   const callFactory = (call: AstNode, factory: Factory): void => {
+    const body = child(factory.scope.fn, 'body');
+    if (body?.type !== 'BlockStatement') return;
     const args = children(call, 'arguments');
     const aliasSeeds: string[] = [];
     const moduleSeeds: string[] = [];
@@ -343,8 +347,6 @@ function readCommonJs(
       if (isExportObject(arg)) aliasSeeds.push(name);
       if (mayBeModule(arg)) moduleSeeds.push(name);
     }
-    const body = child(factory.scope.fn, 'body');
-    if (body?.type !== 'BlockStatement') return;
     if (!factory.scope.declaresOwn('exports') && aliases.has('exports')) aliasSeeds.push('exports');
     if (!factory.scope.declaresOwn('module') && modules.has('module')) moduleSeeds.push('module');
     const key = `${aliasSeeds.join(',')}|${moduleSeeds.join(',')}|${factory.scope.signature(args)}`;

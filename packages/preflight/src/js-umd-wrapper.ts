@@ -12,7 +12,7 @@ import { patternIdentifiers } from './js-scope.ts';
 const FUNCTION_LITERALS: ReadonlySet<string> = new Set(['FunctionExpression', 'ArrowFunctionExpression']);
 
 /** A plain function (not async, not a generator: those return a promise or an iterator). */
-export function isPlainFunction(node: AstNode | undefined): node is AstNode {
+function isPlainFunction(node: AstNode | undefined): node is AstNode {
   return (
     node !== undefined &&
     (FUNCTION_LITERALS.has(node.type) || node.type === 'FunctionDeclaration') &&
@@ -205,12 +205,7 @@ function declarationCounts(fn: AstNode): Map<string, number> {
       const id = child(node, 'id');
       if (id?.type === 'Identifier') count([id]);
     }
-    for (const [key, value] of Object.entries(node)) {
-      if (key === 'parent') continue;
-      if (Array.isArray(value)) {
-        for (const item of value) if (isNode(item)) pending.push(item);
-      } else if (isNode(value)) pending.push(value);
-    }
+    for (const next of childNodes(node)) pending.push(next);
   }
   return counts;
 }
@@ -430,9 +425,6 @@ export interface Reading {
   readonly program?: AstNode;
   readonly factories?: ReadonlyMap<string, Factory>;
 }
-
-// Exports already made of nodes the module's readers follow (read in a UMD factory's scope).
-export const RESOLVED = new WeakSet<CommonJsExport>();
 
 /** A top-level function bound to `name` once, for a UMD wrapper's factory passed by name. */
 export function topLevelFunctions(program: AstNode): (name: string) => AstNode | undefined {
