@@ -59,3 +59,15 @@ export function closestKey(key: string, known: readonly string[]): string | unde
   }
   return tied ? undefined : best;
 }
+
+/**
+ * {@link closestKey} for a name as written in a policy: a CSP directive (`script_src`,
+ * `SCRIPT-SRC`) or a Permissions-Policy feature (`Geolocation`, `publickey_credentials_get`).
+ * A leading `-` or `_` is no part of the name meant: the directive builder writes `ScriptSrc` as
+ * `-script-src` (a capital starts a word), and `_script_src` is the same slip. A name longer than
+ * any key matched is never one, however many of its characters are `-` or `_`, so a message that
+ * names it as written stays short. Internal.
+ */
+export function closestName(name: string, known: readonly string[]): string | undefined {
+  return name.length > MAX_SUGGESTED_KEY ? undefined : closestKey(name.replace(/^[-_]+/, ''), known);
+}

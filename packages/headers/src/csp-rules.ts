@@ -3,7 +3,7 @@
  * `ContentSecurityPolicy.parse()` builds it: what browsers would ignore, and what lets injected
  * markup run script, after CSP3 fallback between directives.
  */
-import { closestKey } from './closest-key.ts';
+import { closestName } from './closest-key.ts';
 import type { CspOptions } from './csp.ts';
 import { HeadersError } from './errors.ts';
 
@@ -136,12 +136,18 @@ function hasKeyword(sources: readonly string[], keyword: string): boolean {
 /**
  * The known directive an unknown name is a near-miss of (`script_src`, `scirpt-src`, `SCRIPT-SRC`),
  * if any. Only names of ASCII letters, digits, `-` and `_` can be one, so a name that differs by an
- * invisible or non-ASCII character never is. The builder writes `ScriptSrc` as `-script-src` (a
- * capital starts a word): a leading `-` (or `_`, `_script_src`) is no part of the name meant.
+ * invisible or non-ASCII character never is (see {@link closestName}).
  */
 export function nearestDirective(name: string): string | undefined {
-  return closestKey(name.replace(/^[-_]+/, ''), DIRECTIVE_NAMES);
+  return closestName(name, DIRECTIVE_NAMES);
 }
+
+/**
+ * What a name with a non-ASCII character has, for a directive name or a Permissions-Policy feature
+ * that looks right but is not: browsers do not take a non-breaking space or a dotless `ı` for what
+ * it looks like. Internal, shared with the preset option checks.
+ */
+export const NON_ASCII_NAME = 'characters outside a-z, 0-9 and - (a non-breaking or other non-ASCII space, say)';
 
 /**
  * What is wrong with the characters of a directive name outside a-z, 0-9 and `-` that is no
@@ -149,8 +155,7 @@ export function nearestDirective(name: string): string | undefined {
  * non-breaking space, a dotless `ı`), a `_`, or other ASCII (a space, punctuation).
  */
 function nameCharacters(name: unknown): string {
-  if (typeof name !== 'string' || /[^\x20-\x7e]/.test(name))
-    return 'characters outside a-z, 0-9 and - (a non-breaking or other non-ASCII space, say)';
+  if (typeof name !== 'string' || /[^\x20-\x7e]/.test(name)) return NON_ASCII_NAME;
   return name.includes('_')
     ? '_, which no directive name has (words are joined by -, as in script-src)'
     : 'characters outside a-z, 0-9 and - (a space or punctuation)';

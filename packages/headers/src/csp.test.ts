@@ -137,6 +137,13 @@ describe('csp', () => {
     expect(problemsOf(() => csp({ 'default-src': ["'none'"], _script_src: ["'self'"] }))).toEqual([
       'directive #2 is not a CSP directive this builder knows; did you mean script-src?',
     ]);
+    // But a name longer than any directive is no near-miss, however many _ lead it (as for a
+    // Permissions-Policy feature in the presets, which name a near-miss as written).
+    expect(problemsOf(() => csp({ 'default-src': ["'none'"], [`${'_'.repeat(5000)}script_src`]: ["'self'"] }))).toEqual(
+      [
+        'directive #2 has a name with _, which no directive name has (words are joined by -, as in script-src); browsers ignore it: retype the name',
+      ],
+    );
   });
 
   it.each([

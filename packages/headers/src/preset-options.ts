@@ -1,6 +1,6 @@
-import { closestKey } from './closest-key.ts';
+import { closestKey, closestName } from './closest-key.ts';
 import { type CspDirectives, kebab, sameDirectiveTwice } from './csp.ts';
-import { KNOWN_DIRECTIVES, nearestDirective, unknownDirectiveFix } from './csp-rules.ts';
+import { KNOWN_DIRECTIVES, NON_ASCII_NAME, nearestDirective, unknownDirectiveFix } from './csp-rules.ts';
 import { HSTS_MIN_MAX_AGE } from './observatory-header-tests.ts';
 
 /** Referrer policies that leak no path or query cross-origin (the Observatory's "private" set). */
@@ -44,7 +44,10 @@ export interface PresetOptions {
   readonly frameAncestors?: 'none' | 'self' | readonly string[];
   /** Cache-Control. Default `no-store`. A policy with a nonce only accepts values with `no-store`. */
   readonly cacheControl?: string;
-  /** Features merged over the default deny-list (web app); `false` sends no Permissions-Policy. */
+  /**
+   * Features merged over the default deny-list (web app); `false` sends no Permissions-Policy. A
+   * near-miss of a known feature (`Geolocation`, `camra`) is refused with that feature suggested.
+   */
   readonly permissionsPolicy?: Readonly<Record<string, PermissionAllowlist>> | false;
   /**
    * Where browsers send CSP violation reports: `Reporting-Endpoints` + `report-to`, with
@@ -91,8 +94,10 @@ export const NO_STORE = /(^|[\s,])no-store($|[\s,])/i;
 
 /**
  * Permissions-Policy features browsers know (Chromium's list and the W3C registry), to name them in
- * messages. Any other lower-case-kebab feature is accepted, but a message names it only by position:
- * a key that is no feature could be a pasted token.
+ * messages. A near-miss of one (`Geolocation`, `publickey_credentials_get`, `camra`) is refused with
+ * that feature suggested: sent as written, it would restrict nothing. Any other lower-case-kebab
+ * feature is accepted (browsers add features often), but a message names it only by position: a key
+ * that is no feature could be a pasted token.
  */
 const PERMISSIONS_FEATURES: readonly string[] = [
   'accelerometer',
@@ -155,20 +160,33 @@ const PERMISSIONS_FEATURES: readonly string[] = [
 ];
 
 /**
- * How a message names the `permissionsPolicy` entry `feature` (#`position`): by its name when it is
- * a known feature; as written, with the one it is a near-miss of suggested, when it is close to
- * one; else only by position, since it could be a pasted token.
+ * The problems with the name of the `permissionsPolicy` entry `feature` (#`position`), and how
+ * messages about its allowlist name it: by its name when it is a known feature; as written when it
+ * is a near-miss of one (in case, `_` for `-`, or a misspelling, found as directive near-misses
+ * are), which is refused with that feature suggested; else only by position, since it could be a
+ * pasted token.
  */
 function featureName(
   feature: string,
   position: number,
   known: { has(name: string): boolean },
-): { name: string; suggestion: string } {
-  if (known.has(feature)) return { name: `permissionsPolicy.${feature}`, suggestion: '' };
-  const match = closestKey(feature, PERMISSIONS_FEATURES);
-  return match === undefined
-    ? { name: `permissionsPolicy entry #${position}`, suggestion: '' }
-    : { name: `permissionsPolicy.${feature}`, suggestion: `; did you mean permissionsPolicy.${match}?` };
+  problems: string[],
+): string {
+  if (known.has(feature)) return `permissionsPolicy.${feature}`;
+  const match = closestName(feature, PERMISSIONS_FEATURES);
+  if (match !== undefined) {
+    problems.push(
+      `permissionsPolicy.${feature} is not a Permissions-Policy feature; did you mean permissionsPolicy.${match}?`,
+    );
+    return `permissionsPolicy.${feature}`;
+  }
+  // A structured-field dictionary key: browsers drop the whole header over one that is not lower case.
+  if (/[^\x20-\x7e]/.test(feature)) {
+    problems.push(`permissionsPolicy entry #${position} has a feature name with ${NON_ASCII_NAME}: retype it`);
+  } else if (!/^[a-z][a-z0-9-]*$/.test(feature)) {
+    problems.push(`permissionsPolicy entry #${position} has a feature name that is not lower-case-kebab`);
+  }
+  return `permissionsPolicy entry #${position}`;
 }
 
 /** Every key of {@link PresetOptions} and of the option objects inside it, to catch misspellings. */
@@ -323,16 +341,13 @@ export function presetOptionProblems(options: PresetOptions): string[] {
   } else if (options.permissionsPolicy) {
     const features = new Set(PERMISSIONS_FEATURES);
     Object.entries(options.permissionsPolicy).forEach(([feature, allow], i) => {
-      if (!/^[a-z][a-z0-9-]*$/.test(feature)) {
-        problems.push(`permissionsPolicy entry #${i + 1} has a feature name that is not lower-case-kebab`);
-      }
-      const { name, suggestion } = featureName(feature, i + 1, features);
+      const name = featureName(feature, i + 1, features, problems);
       if (Array.isArray(allow)) {
         if (allow.some((o) => o !== 'self' && (typeof o !== 'string' || !isOrigin(o)))) {
-          problems.push(`${name} lists something that is neither 'self' nor an origin${suggestion}`);
+          problems.push(`${name} lists something that is neither 'self' nor an origin`);
         }
       } else if (allow !== 'none' && allow !== 'self' && allow !== '*') {
-        problems.push(`${name} must be 'none', 'self', '*' or a list of origins${suggestion}`);
+        problems.push(`${name} must be 'none', 'self', '*' or a list of origins`);
       }
     });
   }

@@ -655,10 +655,79 @@ describe('preset option messages for permissionsPolicy and directives entries', 
       'permissionsPolicy entry #2 has a feature name that is not lower-case-kebab',
       "permissionsPolicy entry #2 must be 'none', 'self', '*' or a list of origins",
       "permissionsPolicy.camera must be 'none', 'self', '*' or a list of origins",
-      "permissionsPolicy.geolocaton lists something that is neither 'self' nor an origin; did you mean permissionsPolicy.geolocation?",
+      'permissionsPolicy.geolocaton is not a Permissions-Policy feature; did you mean permissionsPolicy.geolocation?',
+      "permissionsPolicy.geolocaton lists something that is neither 'self' nor an origin",
       "permissionsPolicy entry #5 lists something that is neither 'self' nor an origin",
     ]);
     echoesNothing(problems);
+  });
+
+  it('suggests the feature a name differing in case or _ is a near-miss of, as for directive names', () => {
+    const problems = optionProblems(() =>
+      apiPreset({
+        permissionsPolicy: {
+          Geolocation: 'self',
+          publickey_credentials_get: 'self',
+          GEOLOCATION: 'none',
+          Clipboard_Write: ['self'],
+          _camera: 'none',
+          ScreenWakeLock: 'on',
+        },
+      } as unknown as PresetOptions),
+    );
+    expect(problems).toEqual([
+      'permissionsPolicy.Geolocation is not a Permissions-Policy feature; did you mean permissionsPolicy.geolocation?',
+      'permissionsPolicy.publickey_credentials_get is not a Permissions-Policy feature; did you mean permissionsPolicy.publickey-credentials-get?',
+      'permissionsPolicy.GEOLOCATION is not a Permissions-Policy feature; did you mean permissionsPolicy.geolocation?',
+      'permissionsPolicy.Clipboard_Write is not a Permissions-Policy feature; did you mean permissionsPolicy.clipboard-write?',
+      'permissionsPolicy._camera is not a Permissions-Policy feature; did you mean permissionsPolicy.camera?',
+      'permissionsPolicy.ScreenWakeLock is not a Permissions-Policy feature; did you mean permissionsPolicy.screen-wake-lock?',
+      "permissionsPolicy.ScreenWakeLock must be 'none', 'self', '*' or a list of origins",
+    ]);
+  });
+
+  it('refuses a lower-case-kebab misspelling of a feature, which would restrict nothing, and accepts other features', () => {
+    expect(optionProblems(() => webAppPreset({ permissionsPolicy: { camra: 'self', 'x-token-abc': 'self' } }))).toEqual(
+      ['permissionsPolicy.camra is not a Permissions-Policy feature; did you mean permissionsPolicy.camera?'],
+    );
+    // A feature this package does not list is sent as written (browsers add features often).
+    const sent = apiPreset({ permissionsPolicy: { 'language-model': 'self' } }).headersFor({ secure: true });
+    expect(new Map(sent).get('Permissions-Policy')).toBe('language-model=(self)');
+  });
+
+  it('names a feature as written only when it is a near-miss, however many _ it has, and says when it has non-ASCII', () => {
+    const underscores = '_'.repeat(5000);
+    const problems = optionProblems(() =>
+      apiPreset({
+        permissionsPolicy: {
+          [underscores]: 'self',
+          [`${underscores}geolocation`]: 'self',
+          [`geo${underscores}location`]: 'self',
+          [`${'-'.repeat(3000)}camera`]: 'none',
+          'camera\u00a0': 'none',
+          sk_live_51HxYzAbCdEf: 'none',
+        },
+      } as unknown as PresetOptions),
+    );
+    expect(problems).toEqual([
+      'permissionsPolicy entry #1 has a feature name that is not lower-case-kebab',
+      'permissionsPolicy entry #2 has a feature name that is not lower-case-kebab',
+      'permissionsPolicy entry #3 has a feature name that is not lower-case-kebab',
+      'permissionsPolicy entry #4 has a feature name that is not lower-case-kebab',
+      'permissionsPolicy entry #5 has a feature name with characters outside a-z, 0-9 and - (a non-breaking or other non-ASCII space, say): retype it',
+      'permissionsPolicy entry #6 has a feature name that is not lower-case-kebab',
+    ]);
+    echoesNothing(problems);
+    // The same for a directives key: a near-miss behind thousands of _ is not repeated.
+    const directives = optionProblems(() =>
+      apiPreset({
+        directives: { [`${underscores}script_src`]: ["'self'"], [`${underscores}imgSrc`]: 'x' },
+      } as unknown as PresetOptions),
+    );
+    expect(directives).toEqual([
+      'directives entry #1 is not a CSP directive this builder knows; its name has _, which no directive name has (words are joined by -, as in script-src): retype it',
+      'directives entry #2 must be an array of sources',
+    ]);
   });
 
   it('names a directives entry by position unless it is a CSP directive or a near-miss of one', () => {
