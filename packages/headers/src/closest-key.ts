@@ -34,11 +34,22 @@ function distanceWithin(a: string, b: string, limit: number): number {
 const allowedEdits = (known: string): number => (known.length >= 8 ? 3 : 2);
 
 /**
+ * Edits a name may be away from `known` and still be taken for a misspelling of it when that
+ * refuses the name instead of only suggesting: one for a known name under six characters, where two
+ * edits reach unrelated words (`push` → `usb`, `id` → `hid`), else as {@link allowedEdits}.
+ */
+export const refusingEdits = (known: string): number => (known.length < 6 ? 1 : allowedEdits(known));
+
+/**
  * The known key `key` is a misspelling of: the same but for case, `-`/`_`, or up to two characters
  * (three for a key of eight or more); none on a tie. Internal: option keys, Permissions-Policy
  * features and CSP directive names are all checked with it.
  */
-export function closestKey(key: string, known: readonly string[]): string | undefined {
+export function closestKey(
+  key: string,
+  known: readonly string[],
+  edits: (known: string) => number = allowedEdits,
+): string | undefined {
   if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(key) || key.length > MAX_SUGGESTED_KEY) return undefined;
   const folded = key.toLowerCase().replace(/[-_]/g, '');
   const exact = known.find((k) => k.toLowerCase().replace(/[-_]/g, '') === folded);
@@ -48,7 +59,7 @@ export function closestKey(key: string, known: readonly string[]): string | unde
   let bestDistance = Number.POSITIVE_INFINITY;
   let tied = false;
   for (const k of known) {
-    const limit = allowedEdits(k);
+    const limit = edits(k);
     const distance = distanceWithin(k.toLowerCase().replace(/[-_]/g, ''), folded, limit);
     if (distance > limit) continue;
     if (distance < bestDistance) {
@@ -68,6 +79,10 @@ export function closestKey(key: string, known: readonly string[]): string | unde
  * any key matched is never one, however many of its characters are `-` or `_`, so a message that
  * names it as written stays short. Internal.
  */
-export function closestName(name: string, known: readonly string[]): string | undefined {
-  return name.length > MAX_SUGGESTED_KEY ? undefined : closestKey(name.replace(/^[-_]+/, ''), known);
+export function closestName(
+  name: string,
+  known: readonly string[],
+  edits?: (known: string) => number,
+): string | undefined {
+  return name.length > MAX_SUGGESTED_KEY ? undefined : closestKey(name.replace(/^[-_]+/, ''), known, edits);
 }

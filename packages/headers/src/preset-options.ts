@@ -1,4 +1,4 @@
-import { closestKey, closestName } from './closest-key.ts';
+import { closestKey, closestName, refusingEdits } from './closest-key.ts';
 import { type CspDirectives, kebab, sameDirectiveTwice } from './csp.ts';
 import { KNOWN_DIRECTIVES, NON_ASCII_NAME, nearestDirective, unknownDirectiveFix } from './csp-rules.ts';
 import { HSTS_MIN_MAX_AGE } from './observatory-header-tests.ts';
@@ -93,48 +93,91 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 export const NO_STORE = /(^|[\s,])no-store($|[\s,])/i;
 
 /**
- * Permissions-Policy features browsers know (Chromium's list and the W3C registry), to name them in
- * messages. A near-miss of one (`Geolocation`, `publickey_credentials_get`, `camra`) is refused with
- * that feature suggested: sent as written, it would restrict nothing. Any other lower-case-kebab
- * feature is accepted (browsers add features often), but a message names it only by position: a key
- * that is no feature could be a pasted token.
+ * Permissions-Policy features browsers know (Chromium's list, from the DevTools
+ * protocol's `PermissionsPolicyFeature`, its test feature left out, and the W3C registry), to name
+ * them in messages. A near-miss of one (`Geolocation`, `publickey_credentials_get`, `camra`) is
+ * refused with that feature suggested: sent as written, it would restrict nothing. Any other
+ * lower-case-kebab feature is accepted (browsers add features often), but a message names it only
+ * by position: a key that is no feature could be a pasted token.
  */
 const PERMISSIONS_FEATURES: readonly string[] = [
   'accelerometer',
+  'all-screens-capture',
   'ambient-light-sensor',
+  'aria-notify',
   'attribution-reporting',
+  'autofill',
   'autoplay',
   'battery',
   'bluetooth',
   'browsing-topics',
   'camera',
   'captured-surface-control',
+  'ch-device-memory',
+  'ch-downlink',
+  'ch-dpr',
+  'ch-ect',
+  'ch-prefers-color-scheme',
+  'ch-prefers-reduced-motion',
+  'ch-prefers-reduced-transparency',
+  'ch-rtt',
+  'ch-save-data',
+  'ch-ua',
+  'ch-ua-arch',
+  'ch-ua-bitness',
+  'ch-ua-form-factors',
+  'ch-ua-full-version',
+  'ch-ua-full-version-list',
+  'ch-ua-high-entropy-values',
+  'ch-ua-mobile',
+  'ch-ua-model',
+  'ch-ua-platform',
+  'ch-ua-platform-version',
+  'ch-ua-wow64',
+  'ch-viewport-height',
+  'ch-viewport-width',
+  'ch-width',
   'clipboard-read',
   'clipboard-write',
   'compute-pressure',
+  'controlled-frame',
   'cross-origin-isolated',
   'deferred-fetch',
+  'deferred-fetch-minimal',
+  'device-attributes',
+  'digital-credentials-create',
   'digital-credentials-get',
   'direct-sockets',
+  'direct-sockets-multicast',
   'display-capture',
   'document-domain',
   'encrypted-media',
   'execution-while-not-rendered',
   'execution-while-out-of-viewport',
+  'focus-without-user-activation',
   'fullscreen',
   'gamepad',
   'geolocation',
   'gyroscope',
+  'haptics',
   'hid',
   'identity-credentials-get',
   'idle-detection',
   'interest-cohort',
   'join-ad-interest-group',
   'keyboard-map',
+  'language-detector',
+  'language-model',
   'local-fonts',
+  'local-network',
+  'local-network-access',
+  'loopback-network',
   'magnetometer',
+  'manual-text',
+  'media-playback-while-not-visible',
   'microphone',
   'midi',
+  'on-device-speech-recognition',
   'otp-credentials',
   'payment',
   'picture-in-picture',
@@ -142,20 +185,33 @@ const PERMISSIONS_FEATURES: readonly string[] = [
   'private-state-token-redemption',
   'publickey-credentials-create',
   'publickey-credentials-get',
+  'publickey-credentials-remote-client-data-json',
+  'rewriter',
   'run-ad-auction',
   'screen-wake-lock',
+  'semantic-embedder',
   'serial',
   'shared-storage',
   'shared-storage-select-url',
   'smart-card',
   'speaker-selection',
   'storage-access',
+  'sub-apps',
+  'summarizer',
   'sync-xhr',
+  'tools',
+  'translator',
+  'unbounded-element',
   'unload',
   'usb',
+  'usb-unrestricted',
   'vertical-scroll',
+  'web-app-installation',
+  'web-printing',
   'web-share',
+  'webnn',
   'window-management',
+  'writer',
   'xr-spatial-tracking',
 ];
 
@@ -173,7 +229,9 @@ function featureName(
   problems: string[],
 ): string {
   if (known.has(feature)) return `permissionsPolicy.${feature}`;
-  const match = closestName(feature, PERMISSIONS_FEATURES);
+  const kebabCase = /^[a-z][a-z0-9-]*$/.test(feature);
+  // A kebab name is sent unless it is clearly a misspelling: it may be a feature newer than this list.
+  const match = closestName(feature, PERMISSIONS_FEATURES, kebabCase ? refusingEdits : undefined);
   if (match !== undefined) {
     problems.push(
       `permissionsPolicy.${feature} is not a Permissions-Policy feature; did you mean permissionsPolicy.${match}?`,
@@ -181,9 +239,9 @@ function featureName(
     return `permissionsPolicy.${feature}`;
   }
   // A structured-field dictionary key: browsers drop the whole header over one that is not lower case.
-  if (/[^\x20-\x7e]/.test(feature)) {
+  if (/[^\x00-\x7f]/.test(feature)) {
     problems.push(`permissionsPolicy entry #${position} has a feature name with ${NON_ASCII_NAME}: retype it`);
-  } else if (!/^[a-z][a-z0-9-]*$/.test(feature)) {
+  } else if (!kebabCase) {
     problems.push(`permissionsPolicy entry #${position} has a feature name that is not lower-case-kebab`);
   }
   return `permissionsPolicy entry #${position}`;

@@ -691,8 +691,35 @@ describe('preset option messages for permissionsPolicy and directives entries', 
       ['permissionsPolicy.camra is not a Permissions-Policy feature; did you mean permissionsPolicy.camera?'],
     );
     // A feature this package does not list is sent as written (browsers add features often).
-    const sent = apiPreset({ permissionsPolicy: { 'language-model': 'self' } }).headersFor({ secure: true });
-    expect(new Map(sent).get('Permissions-Policy')).toBe('language-model=(self)');
+    const sent = apiPreset({ permissionsPolicy: { 'ai-feature': 'self' } }).headersFor({ secure: true });
+    expect(new Map(sent).get('Permissions-Policy')).toBe('ai-feature=(self)');
+  });
+
+  it('takes a kebab name for a misspelling of a short feature only one edit away, so common names copied from lists still build', () => {
+    // Two edits of a three-letter feature reach unrelated words (push → usb, web → usb, id → hid).
+    const copied = { push: 'none', web: 'none', notifications: 'none', vibrate: 'none', ai: 'none' } as const;
+    const sent = webAppPreset({ permissionsPolicy: copied }).headersFor({ secure: true, nonce: 'n' });
+    expect(new Map(sent).get('Permissions-Policy')).toContain('push=(), web=(), notifications=(), vibrate=(), ai=()');
+    expect(optionProblems(() => webAppPreset({ permissionsPolicy: { usb2: 'none', midis: 'none' } }))).toEqual([
+      'permissionsPolicy.usb2 is not a Permissions-Policy feature; did you mean permissionsPolicy.usb?',
+      'permissionsPolicy.midis is not a Permissions-Policy feature; did you mean permissionsPolicy.midi?',
+    ]);
+    // A name that is not kebab is refused anyway, so it is matched as loosely as a directive name.
+    expect(optionProblems(() => webAppPreset({ permissionsPolicy: { USB_: 'none' } }))).toEqual([
+      'permissionsPolicy.USB_ is not a Permissions-Policy feature; did you mean permissionsPolicy.usb?',
+    ]);
+  });
+
+  it('knows the features Chromium lists, so their misspellings are refused too', () => {
+    expect(
+      optionProblems(() =>
+        webAppPreset({ permissionsPolicy: { 'langauge-model': 'none', 'ch-ua-platfrom': 'none', sumarizer: 'none' } }),
+      ),
+    ).toEqual([
+      'permissionsPolicy.langauge-model is not a Permissions-Policy feature; did you mean permissionsPolicy.language-model?',
+      'permissionsPolicy.ch-ua-platfrom is not a Permissions-Policy feature; did you mean permissionsPolicy.ch-ua-platform?',
+      'permissionsPolicy.sumarizer is not a Permissions-Policy feature; did you mean permissionsPolicy.summarizer?',
+    ]);
   });
 
   it('names a feature as written only when it is a near-miss, however many _ it has, and says when it has non-ASCII', () => {
@@ -706,6 +733,7 @@ describe('preset option messages for permissionsPolicy and directives entries', 
           [`${'-'.repeat(3000)}camera`]: 'none',
           'camera\u00a0': 'none',
           sk_live_51HxYzAbCdEf: 'none',
+          'camera\t': 'none',
         },
       } as unknown as PresetOptions),
     );
@@ -716,6 +744,8 @@ describe('preset option messages for permissionsPolicy and directives entries', 
       'permissionsPolicy entry #4 has a feature name that is not lower-case-kebab',
       'permissionsPolicy entry #5 has a feature name with characters outside a-z, 0-9 and - (a non-breaking or other non-ASCII space, say): retype it',
       'permissionsPolicy entry #6 has a feature name that is not lower-case-kebab',
+      // A tab is ASCII: no non-ASCII hint.
+      'permissionsPolicy entry #7 has a feature name that is not lower-case-kebab',
     ]);
     echoesNothing(problems);
     // The same for a directives key: a near-miss behind thousands of _ is not repeated.
