@@ -1,9 +1,10 @@
 /**
- * The passwords a value carries whatever its key: in a URL's userinfo or query, in a connection
- * string's `Password=` parts, in a libpq keyword string's `password=` / `sslpassword=` and in a
+ * The passwords a value carries whatever its key: in a `Basic <base64 of user:password>` value, in a
+ * URL's userinfo or query, in a connection string's `Password=` parts, in a libpq keyword string's `password=` / `sslpassword=` and in a
  * Kafka JAAS line's `password="…"`. A bundle judges each as a secret of its own and the rest of the
  * value (a username beside a password included) as format.
  */
+import { basicPassword } from './auth-scheme.ts';
 
 // A password in a URL's userinfo (`postgres://app:…@db`, `redis://:…@redis`, `jdbc:mysql://app:…@db`;
 // the username when the password is empty or GitHub's fixed `x-oauth-basic`:
@@ -51,6 +52,9 @@ function percentDecoded(text: string): string {
 export function carriedPasswords(value: string): string[] {
   const passwords: string[] = [];
   if (value.length > MAX_CARRIER) return passwords;
+  // An `Authorization` value for HTTP Basic: base64 of `user:password`, whose password is the secret.
+  const basic = basicPassword(value);
+  if (basic !== undefined) return [basic];
   if (URL_SCHEME.test(value)) {
     const userinfo = URL_USERINFO.exec(value);
     if (userinfo !== null) {

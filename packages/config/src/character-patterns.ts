@@ -61,3 +61,12 @@ export function longestSequentialRun(value: string): number {
   }
   return longest;
 }
+
+/**
+ * True when the value starts or ends with whitespace: a copy-paste artefact (the service would use
+ * a key with a line break its issuer does not have). The same rule for a secret given alone and for
+ * each secret of a bundle.
+ */
+export function hasSurroundingWhitespace(value: string): boolean {
+  return /^\s|\s$/.test(value);
+}

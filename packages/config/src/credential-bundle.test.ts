@@ -1,8 +1,9 @@
-import { createHmac, generateKeyPairSync } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { errorOf } from '../test/config-error.ts';
 import { CA_CERTIFICATE, CLIENT_CERTIFICATE } from '../test/fixtures/certificates.ts';
+import { EC_P256_PUBLIC_KEY, RSA_PKCS1_PRIVATE_KEY, RSA_PKCS8_PRIVATE_KEY } from '../test/fixtures/keys.ts';
 import { armor, everyForm, gcpServiceAccount, judged, seeded, seededBytes } from '../test/secret-forms.ts';
 import { bundleFields } from './credential-bundle.ts';
 import { JWT_DEMO_KEYS } from './known-demo-secrets.ts';
@@ -62,11 +63,7 @@ const kubectlSecret = (password: string): Record<string, unknown> => {
 
 describe('assessSecret (credential bundles: values beside the secret)', () => {
   it('accepts a kubeconfig, OAuth token responses and a kubectl Secret with strong secrets, in every form', () => {
-    const clientKey = generateKeyPairSync('rsa', {
-      modulusLength: 2048,
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
-    }).privateKey;
+    const clientKey = RSA_PKCS1_PRIVATE_KEY;
     for (const bundle of [
       kubeconfig({ 'client-certificate-data': b64(CLIENT_CERTIFICATE), 'client-key-data': b64(clientKey) }),
       kubeconfig({ token: S }),
@@ -227,11 +224,7 @@ describe('assessSecret (credential bundles: review of the bundle-field rework)',
       { api_key: S, secrets: { signer: armor('PUBLIC KEY', chunk.repeat(6)) } },
     ])
       for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('repeated-pattern');
-    const { publicKey } = generateKeyPairSync('ec', {
-      namedCurve: 'P-256',
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    });
+    const publicKey = EC_P256_PUBLIC_KEY;
     for (const bundle of [
       { secrets: { ca: CA_CERTIFICATE, api: S } },
       { secrets: { client: CLIENT_CERTIFICATE, signer: publicKey, api: S } },
@@ -350,13 +343,6 @@ describe('assessSecret (credential bundles: review of the bundle-field rework)',
 });
 
 describe('assessSecret (bundle values that are not secrets)', () => {
-  const pkcs8 = (): string =>
-    generateKeyPairSync('rsa', {
-      modulusLength: 2048,
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    }).privateKey;
-
   it('reads an auth scheme name (basic, bearer) as a scheme, not a secret', () => {
     for (const bundle of [
       { auth: 'basic', username: 'deploy', password: random(24, 0x530d) },
@@ -370,7 +356,7 @@ describe('assessSecret (bundle values that are not secrets)', () => {
 
   it('reads ids, names and projects under a secret-named object as identifiers, and a Vault secret_id as a secret', () => {
     for (const bundle of [
-      { credentials: { project: 'acme', service_account: gcpServiceAccount(pkcs8()) } },
+      { credentials: { project: 'acme', service_account: gcpServiceAccount(RSA_PKCS8_PRIVATE_KEY) } },
       { credentials: { project: 'acme', jwk: { kty: 'oct', k: random(32, 0x5310) } } },
       { tokens: { github: { id: 12345678, name: 'ci', value: random(32, 0x5311) } } },
       { auth: { role_id: crypto.randomUUID(), secret_id: crypto.randomUUID() } },
@@ -903,7 +889,7 @@ describe('assessSecret (credential bundles: JWTs and field selectors)', () => {
       ]);
   });
 
-  it('measures an encoded or newline-ended JWT in a bundle by its signature, as one given alone', () => {
+  it('measures an encoded or newline-ended JWT in a bundle by its signature, reporting only the line break, as one given alone', () => {
     for (let run = 0; run < 20; run++) {
       const next = seeded(0x5290 + run);
       const header = part({ alg: 'RS256', kid: seededBytes(next, 20).toString('base64url') });
@@ -916,14 +902,11 @@ describe('assessSecret (credential bundles: JWTs and field selectors)', () => {
         metadata: { annotations: { 'kubernetes.io/service-account.name': 'deployer' }, name: 'deployer-token' },
         type: 'kubernetes.io/service-account-token',
       };
-      for (const bundle of [
-        { token: b64(token) },
-        { token: Buffer.from(token).toString('hex') },
-        saSecret,
-        { id_token: `${token}\n` },
-        { id_token: `${token}\r\n` },
-      ])
+      for (const bundle of [{ token: b64(token) }, { token: Buffer.from(token).toString('hex') }, saSecret])
         for (const [label, rules] of judged(bundle)) expect(rules, `${run} ${label}`).toEqual([]);
+      for (const bundle of [{ id_token: `${token}\n` }, { id_token: `${token}\r\n` }])
+        for (const [label, rules] of judged(bundle))
+          expect(rules, `${run} ${label}`).toEqual(['surrounding-whitespace']);
     }
     // Still measured by its signature there: a repeated one, an unsigned one or a demo-signed one is refused.
     const next = seeded(0x52a0);
@@ -991,5 +974,28 @@ describe('assessSecret (credential bundles: JWTs and field selectors)', () => {
       expect(rules, label).toEqual([]);
     for (const bundle of [gcp({ 'access-token': 'hunter2' }), gcp({}), { 'token-key': 'hunter2' }])
       for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
+  });
+});
+
+describe('assessSecret (credential bundles: whitespace around a secret)', () => {
+  it('refuses a secret value with a trailing newline or surrounding whitespace, as a secret given alone', () => {
+    for (const bundle of [
+      { client_id: 'acme-web', client_secret: `${S}\n` },
+      { client_secret: `${S}\r\n` },
+      { api_key: ` ${S}` },
+      { secrets: { prod: `${S}\t` } },
+      { auths: { 'registry.acme.io': { auth: b64(`deploy:${S} `) } } },
+      { database_url: `postgres://app:${encodeURIComponent(`${S} `)}@db/app` },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual(['surrounding-whitespace']);
+  });
+
+  it('leaves whitespace around a value that is no secret, and a PEM key ending with its line break', () => {
+    for (const bundle of [
+      { client_id: 'acme-web\n', client_secret: S },
+      { scope: ' openid email ', token: S },
+      gcpServiceAccount(RSA_PKCS8_PRIVATE_KEY),
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
+import { basicCredentials, credentialAfterScheme } from './auth-scheme.ts';
 import { carriedPasswords } from './carried-passwords.ts';
 import { foldLookalikes } from './lookalikes.ts';
-import { decodeSecret, decodeUtf8, printableText } from './secret-encoding.ts';
+import { decodeSecret, printableText } from './secret-encoding.ts';
 
 /** One value of a JSON credential bundle, and what its key names it. */
 export interface BundleField {
@@ -215,16 +216,6 @@ const JWK_MEMBERS = new Set([
 // The private members of a JWK (RFC 7518 §6.2.2, §6.3.2, §6.4.1; RFC 8037 for OKP).
 const JWK_PRIVATE_MEMBERS = new Set(['k', 'd', 'p', 'q', 'dp', 'dq', 'qi']);
 
-/** A Docker `auth` (base64 of `user:password`) split in its two parts; undefined for any other value. */
-function basicCredentials(value: string): { readonly user: string; readonly password: string } | undefined {
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value) || value.length % 4 !== 0) return undefined;
-  const bytes = Buffer.from(value, 'base64');
-  const text = bytes.toString('base64') === value ? decodeUtf8(bytes) : undefined;
-  const colon = text?.indexOf(':') ?? -1;
-  if (text === undefined || colon <= 0 || /[\p{Cc}]/u.test(text)) return undefined;
-  return { user: text.slice(0, colon), password: text.slice(colon + 1) };
-}
-
 // Bounds on the walk: a credential bundle is small and shallow.
 const MAX_BUNDLE_DEPTH = 8;
 const MAX_BUNDLE_VALUES = 1000;
@@ -240,7 +231,9 @@ const MAX_BUNDLE_VALUES = 1000;
  * a flag, not a secret (`use_token: true`), and `null` is no value (Vault answers `"auth": null`).
  * Elsewhere only non-empty strings count. A Docker `auth` that is base64 of `user:password` counts
  * as its password (a secret) and its user (not one); one with an empty password beside an
- * `identitytoken` (Azure ACR's `00000000-…:`) is format, and the identity token is the secret.
+ * `identitytoken` (Azure ACR's `00000000-…:`) is format, and the identity token is the secret. A
+ * secret written `Bearer <token>` counts as its token; a `Basic <base64 of user:password>` value,
+ * under any key, carries its password (see {@link carriedPasswords}).
  */
 export function bundleFields(text: string): BundleField[] | undefined {
   const trimmed = text.trim();
@@ -282,7 +275,8 @@ export function bundleFields(text: string): BundleField[] | undefined {
       // kubectl's JSONPath selectors of a GKE `auth-provider` (`token-key: '{.credential.access_token}'`)
       // name where the token is in gcloud's output: a field path, not a key.
       if (secret && lastWord === 'key' && FIELD_SELECTOR.test(node)) return add({ value: node, secret: false });
-      if (secret) return add({ value: node, secret: true });
+      // `Bearer <token>`: the scheme name is no part of the token (see auth-scheme.ts).
+      if (secret) return add({ value: credentialAfterScheme(node), secret: true });
       return node.length > 0 ? add({ value: node, secret: false }) : true;
     }
     if (secret && typeof node === 'number' && lastWord !== 'seed') return add({ value: String(node), secret: true });

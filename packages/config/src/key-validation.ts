@@ -10,7 +10,14 @@ import {
   type StandardSchemaV1,
   type ValidatorOutcome,
 } from './standard-schema.ts';
-import { assessSecret, minimumSecretBytes, WEAK_RULE_HINTS } from './weak-secret.ts';
+import {
+  JWT_FIX,
+  JWT_RULE_HINTS,
+  minimumSecretBytes,
+  WEAK_RULE_HINTS,
+  type WeakSecretRule,
+  weakSecretFindings,
+} from './weak-secret.ts';
 
 /** The load options key validation reads. */
 type SecretSourceOptions = Pick<LoadOptions, 'secretSources'>;
@@ -66,7 +73,7 @@ export function validateKey(
         message: `${key}: in production this secret must come from ${allowed.join(' or ')}, not ${source === 'env' ? 'a plain environment variable' : source}. Mount it and set ${key}_FILE, use the config tree, or set ${key}=vault:<mount>/<path>#<field>.`,
       });
     }
-    const rules = assessSecret(raw, {
+    const { rules, inValue, inJwt } = weakSecretFindings(raw, {
       kind: spec.secret.kind,
       encoding: spec.secret.encoding,
       ...(spec.secret.minBytes === undefined ? {} : { minBytes: spec.secret.minBytes }),
@@ -74,11 +81,28 @@ export function validateKey(
     });
     if (rules.length > 0) {
       const bytes = Math.max(minimumSecretBytes(spec.secret.kind), spec.secret.minBytes ?? 0);
+      // The hint follows what broke the rule: a JWT's issuer must sign with a stronger key, where
+      // any other value is replaced by a random one.
+      const hint = (rule: WeakSecretRule): string => {
+        const jwt = inJwt.has(rule) ? (JWT_RULE_HINTS[rule] ?? WEAK_RULE_HINTS[rule]) : undefined;
+        if (!inValue.has(rule)) return jwt ?? WEAK_RULE_HINTS[rule];
+        return jwt === undefined || jwt === WEAK_RULE_HINTS[rule]
+          ? WEAK_RULE_HINTS[rule]
+          : `${WEAK_RULE_HINTS[rule]}, and ${jwt}`;
+      };
+      // Whitespace alone is fixed by removing it, in a JWT (pasted with its line break) as anywhere.
+      const needsNew = (found: ReadonlySet<WeakSecretRule>): boolean =>
+        [...found].some((rule) => rule !== 'surrounding-whitespace');
+      const fixes = [
+        ...(needsNew(inValue) ? [`Generate a random one, e.g. \`openssl rand -base64 ${bytes}\`.`] : []),
+        ...(needsNew(inJwt) ? [JWT_FIX] : []),
+      ];
+      if (fixes.length === 0) fixes.push('Remove the whitespace around it.');
       problems.push({
         key,
         code: 'weak-secret',
         rules,
-        message: `${key}: refused as a weak ${spec.secret.kind} secret (${rules.map((r) => `${r}: ${WEAK_RULE_HINTS[r]}`).join('; ')}). Generate a random one, e.g. \`openssl rand -base64 ${bytes}\`.`,
+        message: `${key}: refused as a weak ${spec.secret.kind} secret (${rules.map((r) => `${r}: ${hint(r)}`).join('; ')}). ${fixes.join(' ')}`,
       });
     }
     if (problems.length > 0) return { issues: problems };

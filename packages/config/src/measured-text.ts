@@ -1,4 +1,5 @@
 import { createPrivateKey, createPublicKey, type JsonWebKey, X509Certificate } from 'node:crypto';
+import { hasSurroundingWhitespace } from './character-patterns.ts';
 import { isDemoSigned, isUnsignedJws, jwsSignature } from './compact-jws.ts';
 import { type BundleField, bundleFields } from './credential-bundle.ts';
 import { type EncodedText, pemBodyTexts, printableText, sniffedTexts } from './secret-encoding.ts';
@@ -49,6 +50,27 @@ export interface MeasuredText {
   readonly demoSigned?: boolean;
   /** Further texts the word rules read, and how (see {@link WordReading}). */
   readonly readings: readonly Reading[];
+  /**
+   * True when the value itself is a JWT (also encoded or pasted with a line break): every rule it
+   * breaks is its issuer's to fix, not fixed by generating a random value.
+   */
+  readonly jwt?: boolean;
+  /**
+   * What a bundle's JWTs are measured by, apart from its other secrets (which a rule broken there
+   * is found in decides the advice): their signatures for the entropy and distinct-character rules
+   * (`wholes`), the signatures and their bytes for the pattern rules (`parts`), and the tokens and
+   * signature texts for the word rules (`readings`). Their lengths are in {@link signatures}.
+   */
+  readonly jwts?: {
+    readonly wholes: readonly string[];
+    readonly parts: readonly string[];
+    readonly readings: readonly Reading[];
+  };
+  /**
+   * Which of a bundle's secrets start or end with whitespace (the rule a secret given alone gets):
+   * one that is not a JWT (`secret`), a JWT (`jwt`).
+   */
+  readonly padded?: { readonly secret: boolean; readonly jwt: boolean };
   /**
    * True when `value` is, or encodes, a PEM block or a JSON bundle: text a tool wrote, whose words
    * (in random base64, in key names) are chance or format, so it is read only for known values.
@@ -114,8 +136,10 @@ export function measuredText(value: string, texts: readonly EncodedText[]): Meas
  * is structured text, still read for known values (Supabase's demo JWTs) and placeholder shapes.
  */
 function measuredJwt(jwt: FoundJwt): MeasuredText {
-  if (jwt.unsigned) return { wholes: [], parts: [], lengths: [], readings: [], structured: true, unsignedJwt: true };
+  if (jwt.unsigned)
+    return { wholes: [], parts: [], lengths: [], readings: [], structured: true, unsignedJwt: true, jwt: true };
   return {
+    jwt: true,
     wholes: [jwt.signature],
     parts: [jwt.signature, jwt.bytes].filter((part) => part.length >= MIN_PATTERN_VALUE),
     lengths: [],
@@ -276,6 +300,8 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
   const readings: Reading[] = [];
   const patterned: string[] = [];
   const secretPatterned: string[] = [];
+  const jwts = { wholes: [] as string[], parts: [] as string[], readings: [] as Reading[] };
+  const padded = { secret: false, jwt: false };
   for (const { value, secret, bytes, text, carried } of fields) {
     // A PEM key in a bundle (`private_key`), or the base64 of one (kubeconfig's `client-key-data`),
     // is measured, and its length floor judged, by its body; so is a certificate beside it, which
@@ -290,6 +316,10 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
     // A secret JWT (as written, encoded or newline-ended) is measured by its signature, as one given alone.
     const jwt = secret && block === undefined ? jwtIn([value, ...sniffed]) : undefined;
     const signed = jwt?.unsigned === false ? jwt : undefined;
+    // Whitespace around a secret is a copy-paste artefact, as around one given alone; a PEM block's
+    // line breaks are its format (a GCP key file's `private_key` ends with one).
+    if (secret && direct === undefined && hasSurroundingWhitespace(value))
+      padded[jwt === undefined ? 'secret' : 'jwt'] = true;
     const content = signed?.signature ?? body ?? value;
     all.push(content);
     const members = key?.members ?? [];
@@ -299,7 +329,13 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
     ];
     patterned.push(...measured);
     if (jwt?.unsigned === true) unsignedJwt = true;
-    else if (secret) {
+    else if (signed !== undefined && carried !== true) {
+      // A JWT's signature: measured as a lone token's, apart from the bundle's other secrets.
+      jwts.wholes.push(content);
+      jwts.parts.push(...measured);
+      signatures.push(signed.length);
+      if (signed.demoSigned) demoSigned = true;
+    } else if (secret) {
       if (block === undefined || key !== undefined || !isPublicMaterial(block.body)) secretPatterned.push(...measured);
       (carried === true ? carriedWholes : secrets).push(content, ...members);
       if (signed !== undefined) {
@@ -311,19 +347,21 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
         );
     }
     if (value.length === 0) continue;
-    readings.push({ text: value, reading: secret ? secretReading(value, body) : 'field' });
+    // A JWT's texts are the token's: what the word rules find there is its issuer's to fix.
+    const read = jwt === undefined ? readings : jwts.readings;
+    read.push({ text: value, reading: secret ? secretReading(value, body) : 'field' });
     // A hand-typed signature (`insecure_test_signature_…`) is read as such in a long token too.
-    if (signed !== undefined) readings.push(...signed.readings);
+    if (signed !== undefined) read.push(...signed.readings);
     // A JWK member's text: base64url is its declared encoding.
     if (text !== undefined) readings.push({ text, reading: 'as-written' });
     // A secret private key's body texts are read as the key reads them (the first with every rule).
     if (key !== undefined && secret) readings.push(...key.readings);
     else
       for (const text of body === undefined ? sniffed : pemBodyTexts(body))
-        readings.push({ text, reading: secret ? 'sniffed' : 'field' });
+        read.push({ text, reading: secret ? 'sniffed' : 'field' });
   }
   // Whether the bundle holds a secret: then only secrets are measured; else, every value together.
-  const hasSecret = secrets.length > 0 || carriedWholes.length > 0 || unsignedJwt;
+  const hasSecret = secrets.length > 0 || carriedWholes.length > 0 || unsignedJwt || signatures.length > 0;
   return {
     // An empty secret is refused as too short; it has no characters to measure.
     wholes: hasSecret ? secrets.filter((secret) => secret.length > 0) : [all.join('')],
@@ -336,6 +374,8 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
     unsignedJwt,
     demoSigned,
     readings,
+    jwts: { ...jwts, parts: jwts.parts.filter((part) => part.length >= MIN_PATTERN_VALUE) },
+    padded,
     structured: true,
     bundle,
   };

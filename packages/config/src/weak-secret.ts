@@ -1,5 +1,7 @@
+import { credentialAfterScheme } from './auth-scheme.ts';
 import {
   hasRepeatedStretch,
+  hasSurroundingWhitespace,
   isRepeatedPattern,
   longestSequentialRun,
   shannonBitsPerChar,
@@ -284,6 +286,23 @@ export interface AssessSecretOptions {
  * ```
  */
 export function assessSecret(value: string, options: AssessSecretOptions = {}): WeakSecretRule[] {
+  return weakSecretFindings(value, options).rules;
+}
+
+/** The rules a value breaks (as {@link assessSecret} returns them) and where each was found. */
+export interface WeakSecretFindings {
+  readonly rules: WeakSecretRule[];
+  /** Rules broken by a value that is no JWT, or by a bundle's secrets that are not: a new random value fixes them. */
+  readonly inValue: ReadonlySet<WeakSecretRule>;
+  /** Rules broken by a JWT (the value itself, or a bundle's secret): its issuer fixes them, with a stronger key. */
+  readonly inJwt: ReadonlySet<WeakSecretRule>;
+}
+
+/** Where a rule was found: in a JWT, or in anything else. */
+type Origin = 'value' | 'jwt';
+
+/** {@link assessSecret}, also saying where each rule was found, for the advice in errors. */
+export function weakSecretFindings(value: string, options: AssessSecretOptions = {}): WeakSecretFindings {
   // Checked here, not left to Node: its TypeError quotes the value it was given.
   if (typeof value !== 'string') {
     throw new ConfigError(
@@ -299,16 +318,31 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   }
   const encoding = options.encoding ?? 'utf8';
   const policy = checkedPolicy(options, encoding);
-  const rules = new Set<WeakSecretRule>();
-  const decoded = decodeSecret(value, encoding);
-  // A copy-paste artefact: the service would use a key with a newline the issuer does not have.
-  if (/^\s|\s$/.test(value)) rules.add('surrounding-whitespace');
-  const floor = Math.max(policy.minBytes, options.minBytes ?? 0);
-  if (decoded === undefined) rules.add('bad-encoding');
-  else if (decoded.bytes < floor) rules.add('too-short');
-  const texts = encodedTexts(value, encoding);
+  const found = new Map<WeakSecretRule, Set<Origin>>();
+  // `Bearer <token>`, `Basic <base64 of user:password>`: the scheme name is no key material, so the
+  // rules measure the token, or the password (see auth-scheme.ts). A declared encoding has no room
+  // for one: such a value is `bad-encoding`.
+  const credential = encoding === 'utf8' ? credentialAfterScheme(value) : value;
+  const texts = encodedTexts(credential, encoding);
   // A PEM key is measured by its body, a JSON bundle by its values: their armor lines, keys and
   // quotes (and the hex or base64 of them) repeat each other by format.
+  const measured = measuredText(credential, texts);
+  // A JWT given alone: whatever it breaks, its issuer fixes (a new random value would not do).
+  const origin: Origin = measured.jwt === true ? 'jwt' : 'value';
+  const add = (rule: WeakSecretRule, where: Origin = origin): void => {
+    const origins = found.get(rule) ?? new Set<Origin>();
+    origins.add(where);
+    found.set(rule, origins);
+  };
+  const decoded = decodeSecret(credential, encoding);
+  // A copy-paste artefact: the service would use a key with a newline the issuer does not have.
+  if (hasSurroundingWhitespace(value)) add('surrounding-whitespace');
+  // A bundle's secrets, each by the same rule.
+  if (measured.padded?.secret === true) add('surrounding-whitespace', 'value');
+  if (measured.padded?.jwt === true) add('surrounding-whitespace', 'jwt');
+  const floor = Math.max(policy.minBytes, options.minBytes ?? 0);
+  if (decoded === undefined) add('bad-encoding');
+  else if (decoded.bytes < floor) add('too-short');
   const {
     wholes,
     parts,
@@ -319,14 +353,15 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
     unsignedJwt,
     demoSigned,
     readings,
+    jwts,
     structured,
     bundle,
-  } = measuredText(value, texts);
+  } = measured;
   // A JWT signed with a documented demo key (jwt.io's `your-256-bit-secret`) is a demo token.
-  if (demoSigned === true) rules.add('known-demo');
+  if (demoSigned === true) add('known-demo', 'jwt');
   // An unsigned JWT (`alg: none` in any case, or an empty signature), given alone or as a bundle's
   // secret, is a token anyone can forge, not a secret.
-  if (unsignedJwt === true) rules.add('unsigned-jwt');
+  if (unsignedJwt === true) add('unsigned-jwt', 'jwt');
   // The armor and headers of a PEM key are not key bytes, nor is a bundle's `client_id` part of
   // its `client_secret`. A database URL's password beside it is a password, not the kind's key:
   // judged by a password's minimums, or the kind's when lower.
@@ -335,25 +370,26 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
     minBitsPerChar: Math.min(policy.minBitsPerChar, KIND_POLICIES.password.minBitsPerChar),
     minDistinct: Math.min(policy.minDistinct, KIND_POLICIES.password.minDistinct),
   };
+  if (lengths.some((bytes) => bytes < floor) || carriedLengths?.some((bytes) => bytes < carriedPolicy.minBytes))
+    add('too-short');
   // A JWT's signature is as long as its algorithm makes it (32 bytes for HS256, whatever key signed
   // it, 256 for RS256 with a 2048-bit key): judged against that size, not a higher floor
   // (`hmac-sha512`, `minBytes: 48`); a shorter one is not that algorithm's. An unknown `alg`: the floor.
-  if (
-    lengths.some((bytes) => bytes < floor) ||
-    carriedLengths?.some((bytes) => bytes < carriedPolicy.minBytes) ||
-    signatures?.some(({ alg, bytes }) => bytes < (jwsSignatureBytes(alg) ?? floor))
-  )
-    rules.add('too-short');
-  const measure = (whole: string, { minBitsPerChar, minDistinct }: KindPolicy): void => {
-    if (whole.length > 0 && shannonBitsPerChar(whole) < minBitsPerChar) rules.add('low-entropy');
-    if (new Set(whole).size < minDistinct) rules.add('few-distinct-characters');
+  if (signatures?.some(({ alg, bytes }) => bytes < (jwsSignatureBytes(alg) ?? floor))) add('too-short', 'jwt');
+  const measure = (whole: string, { minBitsPerChar, minDistinct }: KindPolicy, where: Origin): void => {
+    if (whole.length > 0 && shannonBitsPerChar(whole) < minBitsPerChar) add('low-entropy', where);
+    if (new Set(whole).size < minDistinct) add('few-distinct-characters', where);
   };
-  for (const whole of wholes) measure(whole, policy);
-  for (const whole of carriedWholes ?? []) measure(whole, carriedPolicy);
-  if (parts.some((part) => part.length > 1 && (isRepeatedPattern(part) || hasRepeatedStretch(part)))) {
-    rules.add('repeated-pattern');
-  }
-  if (parts.some((part) => longestSequentialRun(part) >= 8)) rules.add('sequential');
+  for (const whole of wholes) measure(whole, policy, origin);
+  for (const whole of carriedWholes ?? []) measure(whole, carriedPolicy, origin);
+  for (const whole of jwts?.wholes ?? []) measure(whole, policy, 'jwt');
+  const patterns = (texts: readonly string[], where: Origin): void => {
+    if (texts.some((part) => part.length > 1 && (isRepeatedPattern(part) || hasRepeatedStretch(part))))
+      add('repeated-pattern', where);
+    if (texts.some((part) => longestSequentialRun(part) >= 8)) add('sequential', where);
+  };
+  patterns(parts, origin);
+  patterns(jwts?.parts ?? [], 'jwt');
   const denylist = (options.denylist ?? []).map((extra) =>
     compileDemo({ value: extra, match: 'contains', origin: 'denylist option' }),
   );
@@ -363,7 +399,9 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   // only, its values one by one below, by what their key says they are.
   const readingOf = (text: string, sniffed: boolean): WordReading | 'bundle' =>
     text === bundle ? 'bundle' : sniffed || structured ? 'sniffed' : 'as-written';
-  addWordRules(value, denylist, rules, readingOf(value, false));
+  const words = (text: string, reading: WordReading | 'bundle', where: Origin = origin): void =>
+    addWordRules(text, denylist, (rule) => add(rule, where), reading);
+  words(credential, readingOf(credential, false));
   // base64 of `super-secret-jwt-token-…` is that documented secret: the bytes a service uses are
   // the decoded ones. When they are text, the word rules read it too (the encoded text as well:
   // the Azurite key is documented in its base64 form). A utf8 value that strictly parses as hex or
@@ -372,12 +410,15 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
   // the entropy and pattern rules keep measuring the value as written.
   // Sniffed text is often structured (a base64 Docker `config.json` with `"password":`, a JAAS line,
   // a PEM key): only the rules that recognise a known value read it, not the weak words.
-  for (const { text, sniffed } of texts) addWordRules(text, denylist, rules, readingOf(text, sniffed));
+  for (const { text, sniffed } of texts) words(text, readingOf(text, sniffed));
   // The text a PEM body decodes to (text in armor is not a key: every rule), and a bundle's values:
   // a secret by its key, on its own, with every rule; any other value for known values and
   // unmistakable placeholders only.
-  for (const { text, reading } of readings) addWordRules(text, denylist, rules, reading);
-  return [...rules];
+  for (const { text, reading } of readings) words(text, reading);
+  for (const { text, reading } of jwts?.readings ?? []) words(text, reading, 'jwt');
+  const rules = [...found.keys()];
+  const where = (origin: Origin): Set<WeakSecretRule> => new Set(rules.filter((rule) => found.get(rule)?.has(origin)));
+  return { rules, inValue: where('value'), inJwt: where('jwt') };
 }
 
 /** The kind's policy, once the options are known to be sound (direct callers skip `secret()`'s checks). */
@@ -425,7 +466,7 @@ const MAX_SNIFFED_PROMPT = 64;
 function addWordRules(
   value: string,
   denylist: readonly DemoMatcher[],
-  rules: Set<WeakSecretRule>,
+  add: (rule: WeakSecretRule) => void,
   reading: WordReading | 'bundle',
 ): void {
   // The word and shape rules read the folded value: lookalike letters, fullwidth forms, accents and
@@ -435,7 +476,7 @@ function addWordRules(
   const sniffed = reading !== 'as-written';
   // Anywhere in the value: a gen-dev secret pasted with its quotes or its `.env` line
   // (`"rampart-dev-…"`, `JWT_KEY=rampart-dev-…`) is still one.
-  if (folded.toLowerCase().includes(DEV_SECRET_PREFIX)) rules.add('dev-marker');
+  if (folded.toLowerCase().includes(DEV_SECRET_PREFIX)) add('dev-marker');
   else if (
     reading !== 'bundle' &&
     isPlaceholderShape(folded, {
@@ -443,11 +484,11 @@ function addWordRules(
       words: reading !== 'field',
     })
   )
-    rules.add('placeholder');
+    add('placeholder');
   const isHex = /^[0-9a-f]+$/.test(folded) || /^[0-9A-F]+$/.test(folded);
   const forms = formsOf(folded);
   const words = isHex ? forms.flat : `${forms.flat} ${forms.deleeted}`;
-  if (!sniffed && WEAK_WORDS.some((word) => words.includes(word))) rules.add('weak-word');
+  if (!sniffed && WEAK_WORDS.some((word) => words.includes(word))) add('weak-word');
   if (reading === 'bundle') return;
   // A random hex value cannot spell a documented secret once de-leeted, but its digits can be
   // de-leeted into short words; compare hex values literally.
@@ -457,8 +498,8 @@ function addWordRules(
     (reading !== 'field' && matchesExactDemo(demoForms)) ||
     searched.some((matcher) => matchesDemo(demoForms, matcher))
   )
-    rules.add('known-demo');
-  if (denylist.some((matcher) => matchesDemo(demoForms, matcher))) rules.add('known-demo');
+    add('known-demo');
+  if (denylist.some((matcher) => matchesDemo(demoForms, matcher))) add('known-demo');
 }
 
 /** How a rule is fixed, for error messages. */
@@ -476,6 +517,28 @@ export const WEAK_RULE_HINTS: Readonly<Record<WeakSecretRule, string>> = {
   'dev-marker': 'a generated development secret',
   'unsigned-jwt': 'an unsigned JWT (`alg: none` or an empty signature), which anyone can forge: use a signed token',
 };
+
+/**
+ * How a rule broken by a JWT (see {@link WeakSecretFindings.inJwt}) is fixed, for error messages:
+ * the token's issuer signed it, so a random value of our own is no fix. Rules not listed read as in
+ * {@link WEAK_RULE_HINTS}.
+ */
+export const JWT_RULE_HINTS: Readonly<Partial<Record<WeakSecretRule, string>>> = {
+  'too-short':
+    "a JWT whose signature is shorter than its `alg` makes it (an RSA key under 2048 bits, or not that algorithm's signature)",
+  'low-entropy': 'a JWT whose signature has too little entropy per character for a random key to have made it',
+  'few-distinct-characters': 'a JWT whose signature has too few distinct characters for a random key to have made it',
+  'repeated-pattern': 'a JWT whose signature repeats a pattern or a stretch of 8 characters',
+  sequential: 'a JWT whose signature contains a long sequential run',
+  placeholder: 'a JWT that looks like a placeholder',
+  'weak-word': 'a JWT whose signature holds a word signatures never contain (typed, not computed)',
+  'known-demo': 'a well-known demo JWT, or one signed with a documented demo key',
+  'dev-marker': 'a JWT holding a generated development secret',
+};
+
+/** The advice closing a weak-secret error when a JWT broke a rule: a new random value is no fix. */
+export const JWT_FIX =
+  'A JWT is fixed by its issuer: ask for a token signed with a stronger key (RSA of 2048 bits or more, ECDSA, EdDSA, or a random HMAC key at least as long as its hash), and rotate the signing key if it is yours.';
 
 /** A value's type for an error message, never the value itself. */
 function describeType(value: unknown): string {

@@ -97,6 +97,19 @@ const shapes = [
       jaas: `a.PlainLoginModule required password="\${file:/etc/${m}:pw}";`,
     }),
   (m: string) => `eyJhbGciOiJub25lIn0.${Buffer.from(m).toString('base64url')}.`,
+  // A scheme prefix, a JWT whose signature is short for its alg (the issuer's advice), bundle
+  // secrets with surrounding whitespace (s20).
+  (m: string) => `Bearer ${m}`,
+  (m: string) => `BASIC  ${Buffer.from(`${m}:${m}`).toString('base64')}`,
+  (m: string) => `bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.${Buffer.from(m).toString('base64url')}`,
+  (m: string) => `eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.${Buffer.from(`${m}${m}`).toString('base64url')}`,
+  (m: string) =>
+    JSON.stringify({
+      client_secret: `${m}\n`,
+      token: `Bearer ${m}`,
+      authorization: `Basic ${Buffer.from(`${m}:${m}`).toString('base64')}`,
+      id_token: `eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.${Buffer.from(m).toString('base64url')}\n`,
+    }),
 ] as const;
 
 /**

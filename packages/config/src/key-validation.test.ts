@@ -1,0 +1,111 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { errorOf } from '../test/config-error.ts';
+import { seeded, seededBytes } from '../test/secret-forms.ts';
+import { loadConfigSync } from './load.ts';
+import { secret } from './secret-spec.ts';
+
+const part = (json: unknown): string => Buffer.from(JSON.stringify(json)).toString('base64url');
+/** `bytes` random-looking bytes in base64url, the same every run for its `seed`. */
+const random = (bytes: number, seed: number): string => seededBytes(seeded(seed), bytes).toString('base64url');
+const claims = part({ iss: 'https://login.acme.io', sub: 'deployer', aud: 'api', iat: 1764000000, exp: 1764003600 });
+const RANDOM_ADVICE = /Generate a random one, e\.g\. `openssl rand/;
+const ISSUER_ADVICE = /A JWT is fixed by its issuer: ask for a token signed with a stronger key/;
+
+/** The weak-secret issue of `TOKEN` holding `value`, checked to quote no 8 characters of it. */
+function weakSecretIssue(
+  value: string,
+  kind: 'token' | 'key' = 'token',
+): { message: string; rules: readonly string[] } {
+  const error = errorOf(() =>
+    loadConfigSync({ TOKEN: secret({ kind, sources: ['env'] }) }, { env: { NODE_ENV: 'production', TOKEN: value } }),
+  );
+  const issue = error.issues.find((candidate) => candidate.code === 'weak-secret');
+  if (issue === undefined) throw new Error('expected a weak-secret issue');
+  const output = `${error.message}${JSON.stringify(error.issues)}`;
+  for (let i = 0; i + 8 <= value.length; i++) expect(output).not.toContain(value.slice(i, i + 8));
+  return { message: issue.message, rules: issue.rules ?? [] };
+}
+
+describe('loadConfigSync (the advice of a weak-secret error)', () => {
+  it("tells a JWT's holder to get a token signed with a stronger key, not to generate a random one", () => {
+    const rs256 = `${part({ alg: 'RS256', typ: 'JWT' })}.${claims}`;
+    const hs256 = `${part({ alg: 'HS256', typ: 'JWT' })}.${claims}`;
+    const half = random(128, 0x5420);
+    for (const [token, rule, hint] of [
+      // An RSA key of 1024 bits signed it.
+      [`${rs256}.${random(128, 0x5421)}`, 'too-short', 'a JWT whose signature is shorter than its `alg` makes it'],
+      [`${rs256}.${half}${half}`, 'repeated-pattern', 'a JWT whose signature repeats a pattern'],
+      [
+        `${hs256}.${Buffer.from('this-is-my-jwt-signing-key-for-prod').toString('base64url')}`,
+        'weak-word',
+        'a JWT whose signature holds a word',
+      ],
+      [
+        `${hs256}.${createHmac('sha256', 'your-256-bit-secret').update(hs256).digest('base64url')}`,
+        'known-demo',
+        'a well-known demo JWT',
+      ],
+      [`${part({ alg: 'none' })}.${claims}.`, 'unsigned-jwt', 'an unsigned JWT'],
+      // Also after a Bearer prefix, and in a bundle.
+      [
+        `Bearer ${rs256}.${random(128, 0x5422)}`,
+        'too-short',
+        'a JWT whose signature is shorter than its `alg` makes it',
+      ],
+      [
+        JSON.stringify({ id_token: `${rs256}.${random(128, 0x5423)}`, token_type: 'Bearer' }),
+        'too-short',
+        'a JWT whose signature is shorter',
+      ],
+    ] as const) {
+      const { message, rules } = weakSecretIssue(token);
+      expect(rules, rule).toContain(rule);
+      expect(message, rule).toContain(`${rule}: ${hint}`);
+      expect(message, rule).toMatch(ISSUER_ADVICE);
+      expect(message, rule).not.toMatch(RANDOM_ADVICE);
+    }
+  });
+
+  it('gives both pieces of advice when a JWT and another secret of a bundle break rules', () => {
+    const bundle = JSON.stringify({
+      client_secret: 'hunter2',
+      id_token: `${part({ alg: 'RS256' })}.${claims}.${random(128, 0x5424)}`,
+    });
+    const { message, rules } = weakSecretIssue(bundle);
+    expect(rules).toContain('too-short');
+    expect(message).toContain(
+      'too-short: shorter than this kind of secret needs, and a JWT whose signature is shorter than its `alg` makes it',
+    );
+    expect(message).toMatch(RANDOM_ADVICE);
+    expect(message).toMatch(ISSUER_ADVICE);
+  });
+
+  it('asks only for the whitespace to be removed when that is all that is wrong, in a JWT or any value', () => {
+    const token = `${part({ alg: 'RS256' })}.${claims}.${random(256, 0x5427)}`;
+    for (const value of [
+      `${token}\n`,
+      JSON.stringify({ id_token: `${token}\n` }),
+      `${random(32, 0x5428)}\n`,
+      JSON.stringify({ client_secret: `${random(32, 0x5429)}\n` }),
+    ]) {
+      const { message, rules } = weakSecretIssue(value);
+      expect(rules).toEqual(['surrounding-whitespace']);
+      expect(message).toMatch(/Remove the whitespace around it\.$/);
+      expect(message).not.toMatch(ISSUER_ADVICE);
+      expect(message).not.toMatch(RANDOM_ADVICE);
+    }
+  });
+
+  it('keeps the advice to generate a random value for any other secret', () => {
+    for (const value of [
+      'hunter2',
+      `Bearer ${random(7, 0x5425)}`,
+      JSON.stringify({ client_id: 'web', client_secret: 'hunter2' }),
+    ]) {
+      const { message } = weakSecretIssue(value, 'key');
+      expect(message, value).toMatch(RANDOM_ADVICE);
+      expect(message, value).not.toMatch(ISSUER_ADVICE);
+    }
+  });
+});
