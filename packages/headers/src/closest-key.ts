@@ -7,24 +7,32 @@
 /** Longer keys are never matched, so the edit distance below stays small. */
 const MAX_SUGGESTED_KEY = 64;
 
-/** Levenshtein distance, or `limit + 1` as soon as it must exceed `limit`. Both strings are short. */
+/**
+ * Edit distance counting a swap of two neighbouring characters as one edit (`scirpt` → `script`,
+ * optimal string alignment), or `limit + 1` as soon as it must exceed `limit`. Both strings are short.
+ */
 function distanceWithin(a: string, b: string, limit: number): number {
   if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  let beforePrevious: number[] = [];
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
     let best = i;
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      const value = Math.min(
+      let value = Math.min(
         (previous[j] as number) + 1,
         (current[j - 1] as number) + 1,
         (previous[j - 1] as number) + cost,
       );
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        value = Math.min(value, (beforePrevious[j - 2] as number) + 1);
+      }
       current.push(value);
       best = Math.min(best, value);
     }
     if (best > limit) return limit + 1;
+    beforePrevious = previous;
     previous = current;
   }
   return previous[b.length] as number;
@@ -34,16 +42,17 @@ function distanceWithin(a: string, b: string, limit: number): number {
 const allowedEdits = (known: string): number => (known.length >= 8 ? 3 : 2);
 
 /**
- * Edits a name may be away from `known` and still be taken for a misspelling of it when that
- * refuses the name instead of only suggesting: one for a known name under six characters, where two
- * edits reach unrelated words (`push` → `usb`, `id` → `hid`), else as {@link allowedEdits}.
+ * Edits a name may be away from the Permissions-Policy feature `known` and still be taken for a
+ * misspelling of it, which refuses the name: one (a typo: `camra`, `langauge-model`, `usb2`), none
+ * for a feature of under four letters. More reach other words (`push` and `web` are two from `usb`,
+ * `face-detection` four from `idle-detection`), and a feature newer than the list must go through.
  */
-export const refusingEdits = (known: string): number => (known.length < 6 ? 1 : allowedEdits(known));
+export const featureEdits = (known: string): number => (known.replace(/[-_]/g, '').length >= 4 ? 1 : 0);
 
 /**
- * The known key `key` is a misspelling of: the same but for case, `-`/`_`, or up to two characters
- * (three for a key of eight or more); none on a tie. Internal: option keys, Permissions-Policy
- * features and CSP directive names are all checked with it.
+ * The known key `key` is a misspelling of: the same but for case, `-`/`_`, or up to `edits(known)`
+ * edits (by default two, three for a key of eight or more); none on a tie. Internal: option keys,
+ * Permissions-Policy features and CSP directive names are all checked with it.
  */
 export function closestKey(
   key: string,

@@ -152,13 +152,13 @@ export const NON_ASCII_NAME = 'characters outside a-z, 0-9 and - (a non-breaking
 /**
  * What is wrong with the characters of a directive name outside a-z, 0-9 and `-` that is no
  * near-miss of a known one: characters a browser does not take for what they look like (a
- * non-breaking space, a dotless `ı`), a `_`, or other ASCII (a space, punctuation).
+ * non-breaking space, a dotless `ı`), a `_`, or other ASCII (a space, a control character, punctuation).
  */
 function nameCharacters(name: unknown): string {
   if (typeof name !== 'string' || /[^\x00-\x7f]/.test(name)) return NON_ASCII_NAME;
   return name.includes('_')
     ? '_, which no directive name has (words are joined by -, as in script-src)'
-    : 'characters outside a-z, 0-9 and - (a space or punctuation)';
+    : 'characters outside a-z, 0-9 and - (a space, a control character or punctuation)';
 }
 
 /**

@@ -129,9 +129,9 @@ describe('csp', () => {
     expect(parsed).toHaveLength(1);
     expect(parsed[0]).toMatch(ascii);
     expect(parsed[0]).not.toMatch(/sk_live|51hx/i);
-    for (const name of ['script.src', 'script\tsrc']) {
+    for (const name of ['script.src', 'script\tsrc', 'script\u0000src']) {
       expect(problemsOf(() => csp({ 'default-src': ["'none'"], [name]: ["'self'"] }))).toEqual([
-        'directive #2 has a name with characters outside a-z, 0-9 and - (a space or punctuation); browsers ignore it: retype the name',
+        'directive #2 has a name with characters outside a-z, 0-9 and - (a space, a control character or punctuation); browsers ignore it: retype the name',
       ]);
     }
     // A leading _ is no part of the name meant, as the leading - the builder writes for a capital.

@@ -1,4 +1,4 @@
-import { closestKey, closestName, refusingEdits } from './closest-key.ts';
+import { closestKey, closestName, featureEdits } from './closest-key.ts';
 import { type CspDirectives, kebab, sameDirectiveTwice } from './csp.ts';
 import { KNOWN_DIRECTIVES, NON_ASCII_NAME, nearestDirective, unknownDirectiveFix } from './csp-rules.ts';
 import { HSTS_MIN_MAX_AGE } from './observatory-header-tests.ts';
@@ -93,12 +93,12 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 export const NO_STORE = /(^|[\s,])no-store($|[\s,])/i;
 
 /**
- * Permissions-Policy features browsers know (Chromium's list, from the DevTools
- * protocol's `PermissionsPolicyFeature`, its test feature left out, and the W3C registry), to name
- * them in messages. A near-miss of one (`Geolocation`, `publickey_credentials_get`, `camra`) is
- * refused with that feature suggested: sent as written, it would restrict nothing. Any other
- * lower-case-kebab feature is accepted (browsers add features often), but a message names it only
- * by position: a key that is no feature could be a pasted token.
+ * Permissions-Policy features browsers know (Chromium's list, from the DevTools protocol's
+ * `PermissionsPolicyFeature` without its test feature, and Privacy Sandbox features it has dropped),
+ * to name them in messages. A near-miss of one (`Geolocation`, `publickey_credentials_get`, `camra`:
+ * see {@link featureEdits}) is refused with that feature suggested: sent as written, it would
+ * restrict nothing. Any other lower-case-kebab feature is accepted (browsers add features often),
+ * but a message names it only by position: a key that is no feature could be a pasted token.
  */
 const PERMISSIONS_FEATURES: readonly string[] = [
   'accelerometer',
@@ -218,9 +218,8 @@ const PERMISSIONS_FEATURES: readonly string[] = [
 /**
  * The problems with the name of the `permissionsPolicy` entry `feature` (#`position`), and how
  * messages about its allowlist name it: by its name when it is a known feature; as written when it
- * is a near-miss of one (in case, `_` for `-`, or a misspelling, found as directive near-misses
- * are), which is refused with that feature suggested; else only by position, since it could be a
- * pasted token.
+ * is a near-miss of one (in case, `_` for `-`, or one typo: {@link featureEdits}), which is refused
+ * with that feature suggested; else only by position, since it could be a pasted token.
  */
 function featureName(
   feature: string,
@@ -230,8 +229,9 @@ function featureName(
 ): string {
   if (known.has(feature)) return `permissionsPolicy.${feature}`;
   const kebabCase = /^[a-z][a-z0-9-]*$/.test(feature);
-  // A kebab name is sent unless it is clearly a misspelling: it may be a feature newer than this list.
-  const match = closestName(feature, PERMISSIONS_FEATURES, kebabCase ? refusingEdits : undefined);
+  // A kebab name is sent unless it is clearly a misspelling: it may be a feature newer than this
+  // list. Any other name is refused anyway, but only a typo of a feature is told which one it meant.
+  const match = closestName(feature, PERMISSIONS_FEATURES, featureEdits);
   if (match !== undefined) {
     problems.push(
       `permissionsPolicy.${feature} is not a Permissions-Policy feature; did you mean permissionsPolicy.${match}?`,

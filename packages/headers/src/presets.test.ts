@@ -695,18 +695,40 @@ describe('preset option messages for permissionsPolicy and directives entries', 
     expect(new Map(sent).get('Permissions-Policy')).toBe('ai-feature=(self)');
   });
 
-  it('takes a kebab name for a misspelling of a short feature only one edit away, so common names copied from lists still build', () => {
-    // Two edits of a three-letter feature reach unrelated words (push → usb, web → usb, id → hid).
-    const copied = { push: 'none', web: 'none', notifications: 'none', vibrate: 'none', ai: 'none' } as const;
+  it('takes a name for a misspelling of a feature only one typo away, so names that are words of their own still build', () => {
+    // Two edits reach unrelated words (push and web are two from usb; face-detection is four from
+    // idle-detection), and a three-letter feature is one edit from many (sub, id, kid): all are sent.
+    const copied = {
+      push: 'none',
+      web: 'none',
+      notifications: 'none',
+      'face-detection': 'none',
+      'multi-screen': 'none',
+      'usb-restricted': 'none',
+      credentials: 'none',
+      sub: 'none',
+      id: 'none',
+    } as const;
     const sent = webAppPreset({ permissionsPolicy: copied }).headersFor({ secure: true, nonce: 'n' });
-    expect(new Map(sent).get('Permissions-Policy')).toContain('push=(), web=(), notifications=(), vibrate=(), ai=()');
-    expect(optionProblems(() => webAppPreset({ permissionsPolicy: { usb2: 'none', midis: 'none' } }))).toEqual([
-      'permissionsPolicy.usb2 is not a Permissions-Policy feature; did you mean permissionsPolicy.usb?',
+    expect(new Map(sent).get('Permissions-Policy')).toContain(
+      'push=(), web=(), notifications=(), face-detection=(), multi-screen=(), usb-restricted=(), credentials=(), sub=(), id=()',
+    );
+    // One typo, a swap of two letters included, of a feature of four letters or more is refused.
+    expect(
+      optionProblems(() => webAppPreset({ permissionsPolicy: { midis: 'none', mdii: 'none', tolos: 'none' } })),
+    ).toEqual([
       'permissionsPolicy.midis is not a Permissions-Policy feature; did you mean permissionsPolicy.midi?',
+      'permissionsPolicy.mdii is not a Permissions-Policy feature; did you mean permissionsPolicy.midi?',
+      'permissionsPolicy.tolos is not a Permissions-Policy feature; did you mean permissionsPolicy.tools?',
     ]);
-    // A name that is not kebab is refused anyway, so it is matched as loosely as a directive name.
-    expect(optionProblems(() => webAppPreset({ permissionsPolicy: { USB_: 'none' } }))).toEqual([
+    // A name that is not kebab is refused anyway; it is told a feature only when it is one in another
+    // case or with _, or a typo of one, never a guess (Push is no usb).
+    expect(
+      optionProblems(() => webAppPreset({ permissionsPolicy: { USB_: 'none', Push: 'none', Camra: 'none' } })),
+    ).toEqual([
       'permissionsPolicy.USB_ is not a Permissions-Policy feature; did you mean permissionsPolicy.usb?',
+      'permissionsPolicy entry #2 has a feature name that is not lower-case-kebab',
+      'permissionsPolicy.Camra is not a Permissions-Policy feature; did you mean permissionsPolicy.camera?',
     ]);
   });
 
