@@ -11,6 +11,18 @@ vi.mock('./js-ast.ts', async (importOriginal) =>
 vi.mock('./js-scope.ts', async (importOriginal) =>
   (await import('../test/fixtures/work-counter.ts')).counted(await importOriginal()),
 );
+// The walks of a file's whole top level for the names of Node's module wrapper.
+const wrapperWalks = vi.hoisted(() => ({ count: 0 }));
+vi.mock('./js-commonjs-scope.ts', async (importOriginal) => {
+  const original = await importOriginal<typeof import('./js-commonjs-scope.ts')>();
+  return {
+    ...original,
+    readsNodeWrapperNames: (...args: Parameters<typeof original.readsNodeWrapperNames>) => {
+      wrapperWalks.count++;
+      return original.readsNodeWrapperNames(...args);
+    },
+  };
+});
 
 /** The names `code` exports through CommonJS, and the helper calls reading them took (the parse not counted). */
 function counted(code: string): { names: number; work: number } {
@@ -45,5 +57,27 @@ describe('commonJsExports work', () => {
     expect([once.names, twice.names]).toEqual([6_400, 12_800]);
     expect(once.work).toBeGreaterThan(1_000);
     expect(twice.work / once.work).toBeLessThan(2.2);
+  });
+
+  it('walks the top level for Node module names only when a statement reads top-level `this` as the export object', () => {
+    /** The exports `code` makes, and how many times the file's top level was walked for Node's names. */
+    const walks = (code: string, file = 'src/a.js'): { names: number; walks: number } => {
+      const { program } = parseModule(file, code);
+      wrapperWalks.count = 0;
+      const names = commonJsExports(program, file).length;
+      return { names, walks: wrapperWalks.count };
+    };
+    const amdWeb = '(function (root, f) { root.X = f(); })(this, function () { return {}; });';
+    const writes = Array.from({ length: 100 }, (_, i) => `exports.a${i} = a;`).join('\n');
+    // No `this` where the export object could be: no walk, whatever the file holds.
+    expect(walks(`${writes}\nvar x = this.y;\n`)).toEqual({ names: 100, walks: 0 });
+    expect(walks(`${amdWeb.replace('(this,', '(window,')}\n`)).toEqual({ names: 0, walks: 0 });
+    // A `.cjs` file is a Node module by its name.
+    expect(walks('this.a = a;\nthis.b = b;\n', 'src/a.cjs')).toEqual({ names: 2, walks: 0 });
+    // Top-level `this` written, or handed to a wrapper: one walk, however many statements ask.
+    expect(walks(`${writes}\n${writes.replaceAll('exports.', 'this.t')}\n`)).toEqual({ names: 200, walks: 1 });
+    expect(walks(`${amdWeb}\nrequire('x');\n`)).toEqual({ names: 1, walks: 1 });
+    // In a browser script (nothing reads require, module or exports) `this` is the window.
+    expect(walks('this.a = a;\n')).toEqual({ names: 0, walks: 1 });
   });
 });

@@ -685,6 +685,65 @@ describe('commonJsExports', () => {
     }
   });
 
+  it('reads nothing after a return that always runs, at the top level as in a UMD wrapper or factory', () => {
+    const DEAD = 'function dead() {}\n';
+    for (const code of [
+      // A CommonJS file may return at its top level: Node runs nothing after it.
+      'exports.touch = touch;\nreturn;\nexports.dead = dead;',
+      'module.exports = { touch };\nreturn;\nmodule.exports = { dead };',
+      // A plain block, a `finally` and the `else` of a literal false test always run.
+      'exports.touch = touch;\n{ return; }\nexports.dead = dead;',
+      'exports.touch = touch;\ntry { x(); } finally { return; }\nexports.dead = dead;',
+      'exports.touch = touch;\nif (false) {} else { return; }\nexports.dead = dead;',
+      // The returned value itself is read.
+      'return module.exports = { touch };\nexports.dead = dead;',
+    ]) {
+      expect(exported(`${TOUCH}${DEAD}${code}\n`), code).toEqual(['touch']);
+    }
+    for (const code of [
+      // A return that may not run (in an if, a try, a loop or a function) leaves what follows read.
+      'if (require.main === module) return;\nexports.dead = dead;',
+      'if (a) { return; } else { x(); }\nexports.dead = dead;',
+      'try { x(); return; } catch {}\nexports.dead = dead;',
+      'while (a) return;\nexports.dead = dead;',
+      'function f() { return; }\nexports.dead = dead;',
+    ]) {
+      expect(exported(`${TOUCH}${DEAD}exports.touch = touch;\n${code}\n`), code).toEqual(['dead', 'touch']);
+    }
+    /** Each export as `name:type of its value` (`(module)` for module.exports itself). */
+    const umd = (code: string): string[] =>
+      commonJsExports(parseModule('src/a.js', code).program, 'src/a.js').map(
+        (e) => `${e.name ?? '(module)'}:${e.value.type}`,
+      );
+    const factory = '{ return { touch: touch }; }';
+    // A wrapper's body: nothing after its return runs; the value it returns is read.
+    expect(umd(`${TOUCH}(function (f) { return; module.exports = f(); })(function () ${factory});`)).toEqual([]);
+    expect(
+      umd(
+        `${TOUCH}(function (f) { if (typeof window === 'object') return; module.exports = f(); })(function () ${factory});`,
+      ),
+    ).toEqual(['touch:Identifier']);
+    expect(umd(`${TOUCH}(function (f) { return module.exports = f(); })(function () ${factory});`)).toEqual([
+      'touch:Identifier',
+    ]);
+    // A factory's body handed the export object: what it writes after its return is not written.
+    expect(
+      umd(`${TOUCH}${DEAD}(function (root, f) { if (typeof exports === 'object') f(exports); })(this, function (exports) {
+  exports.touch = touch;
+  return;
+  exports.dead = dead;
+});`),
+    ).toEqual(['touch:Identifier']);
+    // A var after the factory's return is never given its value; a function declaration is hoisted.
+    expect(
+      umd(`(function (f) { module.exports = f(); })(function () {
+  return { touch: touch, hit: hit };
+  var touch = function () {};
+  function hit(req) {}
+});`),
+    ).toEqual(['touch:CallExpression', 'hit:FunctionDeclaration']);
+  });
+
   it("takes no generator or async getter's value, and esbuild's names note only after module.exports = __toCommonJS(…)", () => {
     for (const code of [
       "Object.defineProperty(exports, 'touch', { get: function* () { return touch; } });",

@@ -30,6 +30,7 @@ import {
   type UmdWrapper,
   umdWrapper,
 } from './js-umd-wrapper.ts';
+import type { ProjectLookup } from './rule.ts';
 import { isCommonJsFile } from './workspace-packages.ts';
 
 // Exports already made of nodes the module's readers follow (read in a UMD factory's scope).
@@ -46,16 +47,20 @@ export interface ModuleExports {
 const EXPORTS = new WeakMap<AstNode, ModuleExports>();
 
 /**
- * Listed once per parsed module (program node, of `file`, in a package of `packageType`, its
- * package.json's `type` when known); callers share the sets. The cache is keyed by the program
- * alone: the first call's `file` and `packageType` decide, so every caller must pass the ones of
- * the program's file (request-code and env-getters both look the type up as
- * `project.packageManifest(file)?.type`).
+ * Where the `type` of a file's package.json is looked up (a project scan's; without one, as in the
+ * ESLint plugin, the type is unknown): asked only when a module is first listed.
  */
-export function moduleExports(program: AstNode, file: string, packageType?: unknown): ModuleExports {
+type Manifests = Pick<ProjectLookup, 'packageManifest'>;
+
+/**
+ * Listed once per parsed module (program node, of `file`, its package's `type` looked up in
+ * `project` when known); callers share the sets. The cache is keyed by the program alone: the
+ * first call's `file` and `project` decide, so every caller must pass the program's file.
+ */
+export function moduleExports(program: AstNode, file: string, project?: Manifests): ModuleExports {
   let exports = EXPORTS.get(program);
   if (exports === undefined) {
-    exports = listModuleExports(program, file, packageType);
+    exports = listModuleExports(program, file, project);
     EXPORTS.set(program, exports);
   }
   return exports;
@@ -108,20 +113,21 @@ const ALWAYS_TRUTHY: ReadonlySet<string> = new Set([
  * exports its value, esbuild's `0 && (module.exports = { x })` notes its names. Statements in a top-level `if`,
  * `else`, `try` or block may run: what they export counts; inside the block they run in order, and
  * after a branch or `try`/`catch` block they take nothing away (a `var module = …` shim behind
- * `typeof module === 'undefined'` changes nothing after it). Nothing where {@link isCommonJsScope} says
- * `module`/`exports` are not CommonJS's (with `packageType`, the `type` of the file's package.json:
- * nor in a `.js`/`.ts` file of a `"type": "module"` package). A UMD wrapper called at the top level
+ * `typeof module === 'undefined'` changes nothing after it). A `return` outside any block that may
+ * not run ends the reading (its value is read): Node runs nothing after it, at the top level of
+ * the file as in a UMD wrapper's or factory's body. Nothing where {@link isCommonJsScope} says
+ * `module`/`exports` are not CommonJS's (with `project`, where the `type` of the file's package.json
+ * is looked up: nor in a `.js`/`.ts` file of a `"type": "module"` package). A UMD wrapper called at the top level
  * exports what its factory returns or writes on the export object there (see js-umd-wrapper.ts and
  * the README). Listed once per program, in one pass
  * over its statements; cached by the program alone, like {@link moduleExports}: callers pass the
- * `file` and `packageType` of the program's file.
+ * program's `file` and the `project` it is scanned in.
  */
-export function commonJsExports(program: AstNode, file: string, packageType?: unknown): readonly CommonJsExport[] {
+export function commonJsExports(program: AstNode, file: string, project?: Manifests): readonly CommonJsExport[] {
   let out = COMMONJS.get(program);
   if (out === undefined) {
-    out = isCommonJsScope(program, file, packageType)
-      ? listCommonJsExports(program, isCommonJsFile(file) || readsNodeWrapperNames(program))
-      : [];
+    const packageType = project?.packageManifest(file)?.type;
+    out = isCommonJsScope(program, file, packageType) ? listCommonJsExports(program, file) : [];
     COMMONJS.set(program, out);
   }
   return out;
@@ -147,15 +153,18 @@ const declaresFunction = (program: AstNode, name: string): boolean =>
  */
 type Pending = AstNode | 'enter' | 'exit' | 'exit-branch' | 'join';
 
-/** `thisIsExports`: the file is a Node module, whose top-level `this` is the export object. */
-function listCommonJsExports(program: AstNode, thisIsExports: boolean): CommonJsExport[] {
+function listCommonJsExports(program: AstNode, file: string): CommonJsExport[] {
+  // Whether the file is a Node module, whose top-level `this` is the export object: a walk of its
+  // top-level code, made only when a statement reads `this` as the export object (most files never do).
+  let nodeModule: boolean | undefined;
+  const thisIsExports = (): boolean => (nodeModule ??= isCommonJsFile(file) || readsNodeWrapperNames(program));
   // `exports` and `this`, which is the export object at the top level of a CommonJS module (and
   // is never rebound); `module`, unless a top-level function of that name takes the binding.
   return readCommonJs(
     program,
-    [...(declaresFunction(program, 'exports') ? [] : ['exports']), ...(thisIsExports ? ['this'] : [])],
+    [...(declaresFunction(program, 'exports') ? [] : ['exports']), 'this'],
     declaresFunction(program, 'module') ? [] : ['module'],
-    { program },
+    { program, thisIsExports },
   );
 }
 
@@ -176,6 +185,11 @@ function readCommonJs(
   // Names that hold Node's module: `module`, until a top-level `var module = {…}` or `module = …`
   // rebinds it, and names bound to it (`var m = module`).
   const modules = new NameSet(moduleSeeds);
+  /** Whether top-level `this` is the export object now: seeded, not yet detached, and the file a Node module. */
+  const holdsThis = (): boolean => aliases.has('this') && reading.thisIsExports?.() === true;
+  /** Whether `name` held the export object when the statement started (`this` only in a Node module). */
+  const heldExports = (name: string): boolean =>
+    aliases.had(name) && (name !== 'this' || reading.thisIsExports?.() === true);
   const topLevelFunction = reading.program && topLevelFunctions(reading.program);
   // The names the file declares at its top level (`var self = …` makes `self` no browser global).
   let topLevelNames: Set<string> | undefined;
@@ -232,7 +246,7 @@ function readCommonJs(
       else break;
     }
     const path = memberPath(n);
-    return isModuleExportsPath(path) || (path?.length === 1 && aliases.had(path[0]!));
+    return isModuleExportsPath(path) || (path?.length === 1 && heldExports(path[0]!));
   };
   /**
    * What `Object.assign` copies onto the export object: each property of a literal object, and
@@ -407,13 +421,16 @@ function readCommonJs(
     }
     const args = children(call, 'arguments');
     const aliasSeeds = !scope.declaresOwn('exports') && aliases.has('exports') ? ['exports'] : [];
-    if (aliases.has('this')) {
-      children(wrapper, 'params').forEach((param, i) => {
-        if (param.type === 'Identifier' && !factories.has(param.name as string) && nodeTakesThis(args[i], declared)) {
-          aliasSeeds.push(param.name as string);
-        }
-      });
-    }
+    children(wrapper, 'params').forEach((param, i) => {
+      if (
+        param.type === 'Identifier' &&
+        !factories.has(param.name as string) &&
+        nodeTakesThis(args[i], declared) &&
+        holdsThis()
+      ) {
+        aliasSeeds.push(param.name as string);
+      }
+    });
     // An arrow's expression body runs as a statement of its own.
     const body = child(wrapper, 'body') as AstNode;
     const block =
@@ -464,7 +481,7 @@ function readCommonJs(
       const property =
         object !== undefined &&
         object.length >= 1 &&
-        (isModuleExportsPath(object) || (object.length === 1 && aliases.had(object[0]!)))
+        (isModuleExportsPath(object) || (object.length === 1 && heldExports(object[0]!)))
           ? path?.at(-1)
           : undefined;
       const startsTruthy =
@@ -501,11 +518,15 @@ function readCommonJs(
   // export there may run: `if (require.main !== module) module.exports = …`), on a stack so that
   // an `else if` chain of any length ends. Loops and functions are not read. A branch of an `if`
   // and a `try` or `catch` block may not run, or stop part-way: between 'enter' and 'exit' its
-  // statements change the names in order, and after it what they held before still may hold.
+  // statements change the names in order, and after it what they held before still may hold. A
+  // `return` that always runs (not in such a block) ends the reading.
   const pending: Pending[] = children(program, 'body').reverse();
   // Per `if` with an `else` being read, what each ended branch bound to a new export object it
   // gave `module.exports` (`undefined`: the branch replaced none).
   const branches: (readonly string[] | undefined)[] = [];
+  // How many blocks that may not run are open: a `return` outside all of them always runs (in a
+  // plain block or a `finally` too), and ends the body.
+  let open = 0;
   /** Statements to read next, in order; `mayNotRun`: as a block that may not run. */
   const push = (statements: readonly (AstNode | undefined)[], mayNotRun: boolean): void => {
     for (let i = statements.length - 1; i >= 0; i--) {
@@ -519,7 +540,9 @@ function readCommonJs(
     const statement = pending.pop()!;
     if (statement === 'enter' || statement === 'exit') {
       for (const names of [aliases, modules]) names[statement]();
+      open += statement === 'enter' ? 1 : -1;
     } else if (statement === 'exit-branch') {
+      open--;
       branches.push(aliases.exit(true));
       modules.exit();
     } else if (statement === 'join') {
@@ -591,6 +614,11 @@ function readCommonJs(
         ],
         true,
       );
+    } else if (statement.type === 'ReturnStatement' && open === 0) {
+      // Node runs nothing after it (a CommonJS file may return at its top level): its value is the
+      // last thing read. Nothing else is pending here but statements after it.
+      pending.length = 0;
+      push([asStatement(child(statement, 'argument'))], false);
     } else if (statement.type === 'BlockStatement') {
       // A block that declares its own `module` or `exports` writes to those, not Node's.
       const body = children(statement, 'body');
@@ -623,7 +651,7 @@ function addValue(node: AstNode | undefined, names: Set<string>, values: Set<Ast
   }
 }
 
-function listModuleExports(program: AstNode, file: string, packageType: unknown): ModuleExports {
+function listModuleExports(program: AstNode, file: string, project: Manifests | undefined): ModuleExports {
   const names = new Set<string>();
   const values = new Set<AstNode>();
   for (const statement of children(program, 'body')) {
@@ -642,6 +670,6 @@ function listModuleExports(program: AstNode, file: string, packageType: unknown)
   }
   // `exports = module.exports = { … }` (Express's form), `var app = module.exports = f`,
   // `exports.f = f`: see commonJsExports. Rebinding bare `exports` alone exports nothing.
-  for (const { value } of commonJsExports(program, file, packageType)) addValue(value, names, values);
+  for (const { value } of commonJsExports(program, file, project)) addValue(value, names, values);
   return { names, values };
 }

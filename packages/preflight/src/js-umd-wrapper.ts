@@ -244,11 +244,15 @@ export class FunctionScope {
     // A name given twice (sloppy `function (a, a)`) is bound at its last position.
     for (const index of this.#params.values()) this.#named[index] = true;
     const body = child(fn, 'body');
+    // After the first top-level `return` only a function declaration (hoisted) holds its value: a
+    // `var` there is never given its value, and a class is never initialised (reading it throws).
+    let returned = false;
     for (const statement of body?.type === 'BlockStatement' ? children(body, 'body') : []) {
       const id = child(statement, 'id');
-      if (statement.type === 'FunctionDeclaration' || statement.type === 'ClassDeclaration') {
+      if (statement.type === 'ReturnStatement') returned = true;
+      else if (statement.type === 'FunctionDeclaration' || (statement.type === 'ClassDeclaration' && !returned)) {
         if (id?.type === 'Identifier') this.#locals.set(id.name as string, statement);
-      } else if (statement.type === 'VariableDeclaration') {
+      } else if (statement.type === 'VariableDeclaration' && !returned) {
         for (const declarator of children(statement, 'declarations')) {
           const name = child(declarator, 'id');
           const init = child(declarator, 'init');
@@ -423,6 +427,11 @@ export interface Factory {
  */
 export interface Reading {
   readonly program?: AstNode;
+  /**
+   * At the top level: whether the file is a Node module, whose top-level `this` is the export
+   * object (asked only when a statement reads `this` so; the answer walks the file).
+   */
+  readonly thisIsExports?: () => boolean;
   readonly factories?: ReadonlyMap<string, Factory>;
 }
 

@@ -234,7 +234,7 @@ function exportTable(file: string, project: ProjectLookup): ExportTable {
   }
   // `module.exports = …`, `exports.x = …`, in chains, declarations and through an alias of the
   // export object, as commonJsExports reads them (nothing in an ES module).
-  const exported = commonJsExports(module.program, file, project.packageManifest(file)?.type);
+  const exported = commonJsExports(module.program, file, project);
   for (const { name, value, reexportsAll, withDefault } of exported) {
     // `__exportStar(require('./read'), exports)`: as `export * from './read'`; Object.assign also copies `default`.
     if (reexportsAll) exportAll(requiredSpecifier(value), withDefault === true, 'require');

@@ -27,7 +27,7 @@ function isExported(cls: AstNode | undefined, context: FileContext): boolean {
   const holder = cls && parentOf.get(cls);
   if (!cls || !holder) return false;
   if (holder.type === 'ExportNamedDeclaration' || holder.type === 'ExportDefaultDeclaration') return true;
-  const exports = moduleExports(program, context.file, context.project?.packageManifest(context.file)?.type);
+  const exports = moduleExports(program, context.file, context.project);
   if (exports.values.has(cls)) return true;
   if (holder === program) {
     const id = child(cls, 'id');

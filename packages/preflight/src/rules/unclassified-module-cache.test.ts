@@ -207,7 +207,7 @@ export class Registry {
     ).toEqual(['2: pending']);
   });
 
-  it('takes functions exported by Object.assign or behind a top-level if or try for handlers', () => {
+  it('takes functions exported by Object.assign or behind a top-level if or try for handlers, not after a top-level return', () => {
     const head = 'const hits = new Map();\nfunction hit(ip) {\n  hits.set(ip, 1);\n}\n';
     for (const exported of [
       'Object.assign(module.exports, { hit });',
@@ -215,12 +215,15 @@ export class Registry {
       'var m = module;\nm.exports = { hit };',
       'if (require.main !== module) module.exports = { hit };',
       'try {\n  exports.hit = hit;\n} catch {}',
+      'if (require.main === module) return;\nexports.hit = hit;',
     ]) {
       expect(reported(`${head}${exported}\n`), exported).toEqual(['1: hits']);
     }
     for (const exported of [
       '({ module } = globalThis.ctx);\nmodule.exports = { hit };',
       'function f() {\n  exports.hit = hit;\n}',
+      // Node runs nothing after a top-level return: `hit` is never exported.
+      'return;\nexports.hit = hit;',
     ]) {
       expect(reported(`${head}${exported}\n`), exported).toEqual([]);
     }
