@@ -1,15 +1,13 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSanitizer, SanitizeError, type SanitizeResult } from './index.ts';
-import { serializeChildren } from './serialize.ts';
 import {
   AMPLIFICATION_FAILURE,
   ATTRIBUTE_AMPLIFICATION_FAILURE,
   ELEMENT_AMPLIFICATION_FAILURE,
-  meterParseWork,
-  type ParseWork,
-  parseInFlowContainer,
-} from './verify.ts';
+} from './amplification-budget.ts';
+import { createSanitizer, SanitizeError, type SanitizeResult } from './index.ts';
+import { serializeChildren } from './serialize.ts';
+import { meterParseWork, type ParseWork, parseInFlowContainer } from './verify.ts';
 
 /**
  * `<p>`, `bold` b elements with distinct titles of `titleLength` characters left open, then `paragraphs`

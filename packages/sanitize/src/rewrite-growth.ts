@@ -65,7 +65,14 @@ function survivingRewriteGrowth(
  * drops is reported instead, as clones of another start tag with the URL can hide it from this count.
  */
 export function dropsRewritten(stable: Fragment, written: ReadonlyMap<string, RewrittenAttribute>): boolean {
-  const found = survivingRewriteGrowth(attributeLists(stable), written).surviving;
+  return dropsFrom(survivingRewriteGrowth(attributeLists(stable), written).surviving, written);
+}
+
+/** {@link dropsRewritten}, given what of `written` the stable tree has (`found`). */
+function dropsFrom(
+  found: ReadonlyMap<string, RewrittenAttribute>,
+  written: ReadonlyMap<string, RewrittenAttribute>,
+): boolean {
   for (const [key, record] of written) if ((found.get(key)?.count ?? 0) < record.count) return true;
   return false;
 }
@@ -81,10 +88,14 @@ export function keptRewriteGrowth(
   written: ReadonlyMap<string, RewrittenAttribute>,
   dropped: boolean,
 ): number {
-  const counted = dropped
-    ? new Map([...written].map(([key, record]) => [key, { ...record, count: 1 }] as const))
-    : written;
-  return survivingRewriteGrowth(attributeLists(tree), counted).written;
+  return keptFrom(survivingRewriteGrowth(attributeLists(tree), written).surviving, dropped);
+}
+
+/** {@link keptRewriteGrowth}, given what of `written` the tree writes (`found`, each URL at least once). */
+function keptFrom(found: ReadonlyMap<string, RewrittenAttribute>, dropped: boolean): number {
+  let kept = 0;
+  for (const record of found.values()) kept += (dropped ? 1 : record.count) * record.written;
+  return kept;
 }
 
 /**
@@ -103,6 +114,12 @@ export class RewriteTally {
   #counted: ReadonlyMap<string, RewrittenAttribute>;
   /** Whether a re-parse round dropped a start tag with a counted URL. */
   #dropped = false;
+  /**
+   * The last tree walked and what of `#counted` it has: the stable form {@link checkStable}
+   * hears is most often the output kept that {@link keptBy} is asked about, walked once for both.
+   * The pass changes a tree only before it is stable (normalizing it), never once it is heard here.
+   */
+  #walked: { readonly tree: Fragment; readonly found: ReadonlyMap<string, RewrittenAttribute> } | undefined;
 
   constructor(firstParse: Fragment, rewritten: ReadonlyMap<string, RewrittenAttribute>) {
     const growth = survivingRewriteGrowth(attributeLists(firstParse), rewritten);
@@ -121,6 +138,7 @@ export class RewriteTally {
    */
   cutTo(lists: ReadonlySet<AttributeList>): void {
     this.#counted = survivingRewriteGrowth(lists, this.#surviving).surviving;
+    this.#walked = undefined;
   }
 
   /**
@@ -131,7 +149,7 @@ export class RewriteTally {
    * ({@link reparseDropped}).
    */
   checkStable(stable: Fragment): void {
-    if (dropsRewritten(stable, this.#counted)) this.#dropped = true;
+    if (dropsFrom(this.#found(stable), this.#counted)) this.#dropped = true;
   }
 
   /** A re-parse round dropped something (an rp with text), which may have held a counted URL. */
@@ -145,6 +163,14 @@ export class RewriteTally {
    * output limit all the same: the output kept is bounded by this instead.
    */
   keptBy(tree: Fragment): number {
-    return keptRewriteGrowth(tree, this.#counted, this.#dropped);
+    return keptFrom(this.#found(tree), this.#dropped);
+  }
+
+  /** What of `#counted` `tree` has, each URL at most as often as counted there (walked once per tree). */
+  #found(tree: Fragment): ReadonlyMap<string, RewrittenAttribute> {
+    if (this.#walked?.tree !== tree) {
+      this.#walked = { tree, found: survivingRewriteGrowth(attributeLists(tree), this.#counted).surviving };
+    }
+    return this.#walked.found;
   }
 }

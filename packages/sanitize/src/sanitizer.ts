@@ -6,6 +6,7 @@
 import { Buffer } from 'node:buffer';
 import type { DefaultTreeAdapterTypes } from 'parse5';
 import sanitizeHtmlLib from 'sanitize-html';
+import type { AmplificationBasis } from './amplification-budget.ts';
 import { filterAttributes, type Removal } from './attributes.ts';
 import { stripUnclosedBidi } from './bidi-controls.ts';
 import { SanitizeError } from './errors.ts';
@@ -17,7 +18,7 @@ import type { PresetName } from './presets.ts';
 import { reportedElement } from './removal-names.ts';
 import { escapeTextWithin } from './serialize.ts';
 import type { RewriteGrowth } from './url-policy.ts';
-import { type AmplificationBasis, type Verified, verifyOutput } from './verify.ts';
+import { type Verified, verifyOutput } from './verify.ts';
 
 /** Thrown from inside the parse to abandon it; never leaves {@link createSanitizer}. */
 const TOO_DEEP: unique symbol = Symbol('nesting deeper than PRE_PARSE_DEPTH_LIMIT');
