@@ -43,9 +43,9 @@ const allowedEdits = (known: string): number => (known.length >= 8 ? 3 : 2);
 
 /**
  * Edits a name may be away from the Permissions-Policy feature `known` and still be taken for a
- * misspelling of it, which refuses the name: one (a typo: `camra`, `langauge-model`, `usb2`), none
+ * misspelling of it, which refuses the name: one (a typo: `camra`, `langauge-model`, `midis`), none
  * for a feature of under four letters. More reach other words (`push` and `web` are two from `usb`,
- * `face-detection` four from `idle-detection`), and a feature newer than the list must go through.
+ * `face-detection` three from `idle-detection`), and a feature newer than the list must go through.
  */
 export const featureEdits = (known: string): number => (known.replace(/[-_]/g, '').length >= 4 ? 1 : 0);
 

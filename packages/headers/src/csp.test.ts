@@ -65,6 +65,10 @@ describe('csp', () => {
     expect(unknown(problemsOf(() => ContentSecurityPolicy.parse("default-src 'self'; img-scr 'self'")))).toEqual([
       'directive #2 is not a CSP directive this builder knows; did you mean img-src?',
     ]);
+    // A swap of two neighbouring letters is one edit: two swaps (four plain edits) still suggest.
+    expect(unknown(problemsOf(() => csp({ 'default-src': ["'self'"], 'ofnt-rsc': ["'self'"] })))).toEqual([
+      'directive #2 is not a CSP directive this builder knows; did you mean font-src?',
+    ]);
     // A capitalised key (`ScriptSrc`, `IMG-SRC`) is written with a leading `-`: still a near miss.
     expect(
       unknown(problemsOf(() => csp({ 'default-src': ["'self'"], ScirptSrc: ["'self'"], 'IMG-SRC': ["'self'"] }))),

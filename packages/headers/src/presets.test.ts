@@ -443,6 +443,10 @@ describe('preset safety rules', () => {
     expect(text).toContain('reporting.Group is not an option; did you mean reporting.group?');
     expect(text).toContain('trustedTypes.allowDuplicate is not an option; did you mean trustedTypes.allowDuplicates?');
     expect(text).toContain('ReportOnly is not an option; did you mean reportOnly?');
+    // A key one swap from one option and one letter from another is told neither (no guess on a tie).
+    expect(optionProblems(() => webAppPreset({ crop: 'same-origin' } as unknown as PresetOptions))).toEqual([
+      'options: a key that is not an option; the options are hsts, referrerPolicy, corp, coop, oauthPopups, frameAncestors, cacheControl, permissionsPolicy, reporting, trustedTypes, reportOnly, directives, upgradeInsecureRequests, removeHeaders, dangerouslyAllowUnsafeInlineStyles, dangerouslyAllowUnsafeEval and variant',
+    ]);
     // A key that resembles no option is not echoed (it could be a pasted token), whether or not it
     // looks like a name: one problem counts them and lists the options of that object.
     const odd = optionProblems(() =>
@@ -696,7 +700,7 @@ describe('preset option messages for permissionsPolicy and directives entries', 
   });
 
   it('takes a name for a misspelling of a feature only one typo away, so names that are words of their own still build', () => {
-    // Two edits reach unrelated words (push and web are two from usb; face-detection is four from
+    // Two edits reach unrelated words (push and web are two from usb; face-detection is three from
     // idle-detection), and a three-letter feature is one edit from many (sub, id, kid): all are sent.
     const copied = {
       push: 'none',
