@@ -1,10 +1,8 @@
-import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { CacheRegistry, type RedisClient, SharedCache } from '../src/index.ts';
+import type { SharedCache } from '../src/index.ts';
 import {
   LEASE_ACQUIRE,
-  LOAD_END,
   MAX_SHARES,
   READ_OR_GENERATION,
   READ_OR_LEASE,
@@ -12,58 +10,16 @@ import {
   WRITE_IF_CURRENT,
 } from '../src/shared-cache/cache-scripts.ts';
 import { GENERATION_LIFE_MS } from '../src/shared-cache/redis-tier.ts';
-import { deferred, gatedLoader } from './fixtures/gated-loader.ts';
-import { startRedisProxy } from './fixtures/redis-proxy.ts';
+import { gatedLoader } from './fixtures/gated-loader.ts';
+import {
+  keysOf,
+  GENERATION_LEASE_MODES as LEASE_MODES,
+  type LeaseMode,
+  podOn,
+  twoLoads,
+} from './fixtures/generation-pods.ts';
 import { SHARED_CACHE_TARGETS, unique, useSharedCacheTarget } from './fixtures/shared-cache-target.ts';
-import { keysMatching, singleNode } from './fixtures/targets.ts';
-
-/** The two ways a pod computes a miss: under the cross-pod lease, or without one. */
-const LEASE_MODES = [
-  // A lease that outlives the test: the waiter joins the holder's generation once its wait runs out.
-  ['with the lease', { lease: { ttlMs: 60_000, waitMs: 50 } }],
-  ['without the lease', { lease: false as const }],
-] as const;
-
-type LeaseMode = { readonly lease: false | { readonly ttlMs: number; readonly waitMs: number } };
-
-/** One pod of cache `name` on `redis`: no L1 (every read goes to Redis). */
-const podOn = (redis: RedisClient, name: string, mode: LeaseMode): SharedCache<string> =>
-  new SharedCache<string>({
-    name,
-    class: 'pod',
-    reason: 'shared generation test',
-    ttlMs: 60_000,
-    l1: false,
-    timeoutMs: 2_000,
-    redis,
-    registry: new CacheRegistry(),
-    ...mode,
-  });
-
-/** Every key of cache `name` in Redis, of the kind `kind` (`g:` generations, `n:` holder sets, `` all). */
-const keysOf = async (admin: RedisClient, name: string, kind = ''): Promise<string[]> =>
-  keysMatching(admin, `rampart:cache:${name}:${kind}*`);
-
-/**
- * Pod `maker` starts loading `key` (its loader held, making the generation), then pod `joiner`
- * (joining it: at once without the lease, once its wait runs out with it); resolves once both
- * loaders run. Each pod's load settles to its value or its error.
- */
-const twoLoads = async (
-  maker: SharedCache<string>,
-  joiner: SharedCache<string>,
-  key: string,
-  [makerValue, makerFailure]: readonly [string, string?],
-  [joinerValue, joinerFailure]: readonly [string, string?],
-) => {
-  const m = gatedLoader(makerValue, makerFailure);
-  const makerLoad = maker.getOrSet(key, m.loader).catch((e: unknown) => e);
-  await m.started;
-  const j = gatedLoader(joinerValue, joinerFailure);
-  const joinerLoad = joiner.getOrSet(key, j.loader).catch((e: unknown) => e);
-  await j.started;
-  return { makerLoad, joinerLoad, releaseMaker: m.release, releaseJoiner: j.release };
-};
+import { singleNode } from './fixtures/targets.ts';
 
 // Pods share a key's generation: a load that ends without writing takes its share out of it, and
 // only the load whose share was the last one ends it. On a single node and on the 3-master cluster.
@@ -289,235 +245,11 @@ describe.each(SHARED_CACHE_TARGETS)('SharedCache generations on a %s', (_name, s
   });
 });
 
-/**
- * A proxy in front of the single node that passes everything through, except that once armed it
- * forwards the next call of script `sha1` and drops Redis's reply to it, resetting the client's
- * connection: Redis ran the script, the client never heard, and ioredis resends it after
- * reconnecting (`autoResendUnfulfilledCommands`), so it runs twice. Armed with `holdResend`, the
- * proxy keeps that resend (and whatever the connection sends after it) until `releaseResend`, so a
- * test can interleave other pods' calls between the two runs.
- */
-async function startReplyDroppingProxy(url: string) {
-  const { hostname, port } = new URL(url);
-  let armed: { sha1: string; dropped: () => void } | undefined;
-  let holding: { sha1: string; held: () => void } | undefined;
-  const resend = deferred();
-  const kept = new Map<Socket, Buffer[]>();
-  const proxy = await startRedisProxy({ host: hostname, port: Number(port) }, (chunk, client: Socket, upstream) => {
-    const queue = kept.get(client);
-    if (queue) {
-      queue.push(chunk);
-      return;
-    }
-    const hold = holding;
-    if (hold !== undefined && chunk.includes(hold.sha1)) {
-      holding = undefined;
-      kept.set(client, [chunk]);
-      void resend.promise.then(() => {
-        for (const c of kept.get(client) ?? []) upstream.write(c);
-        kept.delete(client);
-      });
-      hold.held();
-      return;
-    }
-    upstream.write(chunk);
-    const drop = armed;
-    if (drop === undefined || !chunk.includes(drop.sha1)) return;
-    armed = undefined;
-    upstream.unpipe(client);
-    upstream.once('data', () => {
-      client.resetAndDestroy();
-      upstream.destroy();
-      drop.dropped();
-    });
-    upstream.resume();
-  });
-  return {
-    connect: proxy.connect,
-    stop: async () => {
-      resend.resolve();
-      await proxy.stop();
-    },
-    /** Drops the reply to the next call of `sha1`; resolves once it was dropped. */
-    dropNextReply: (sha1: string) =>
-      new Promise<void>((resolve) => {
-        armed = { sha1, dropped: resolve };
-      }),
-    /**
-     * Drops the reply to the next call of `sha1`, as `dropNextReply`, and keeps its resend:
-     * `held` resolves once the resend reached the proxy (Redis has not seen it yet).
-     */
-    dropReplyAndHoldResend: (sha1: string) => {
-      const held = deferred();
-      const dropped = new Promise<void>((resolve) => {
-        armed = {
-          sha1,
-          dropped: () => {
-            holding = { sha1, held: held.resolve };
-            resolve();
-          },
-        };
-      });
-      return { dropped, held: held.promise };
-    },
-    /** Sends the kept resend on to Redis. */
-    releaseResend: resend.resolve,
-  };
-}
-
-/**
- * The two scripts that take a pod's lease: the read of a miss, and the lease a pod asks for after a
- * read that found an entry it cannot use (here tag-invalidated: `prepare` makes that entry).
- */
-const LEASE_TAKERS = [
-  ['the read of a miss (READ_OR_LEASE)', READ_OR_LEASE, async (_cache: SharedCache<string>) => {}],
-  [
-    'the lease after an entry it cannot use (LEASE_ACQUIRE)',
-    LEASE_ACQUIRE,
-    async (cache: SharedCache<string>) => {
-      await cache.set('h', 'invalidated', { tags: ['t'] });
-      await cache.invalidateTags(['t']);
-    },
-  ],
-] as const;
-
-// What a load's join and leave do when Redis runs them twice, or runs them out of memory: on a
-// single node, for the proxy and CONFIG SET.
-describe('SharedCache generations when a join or a leave is resent or Redis is out of memory', () => {
-  const shared = useSharedCacheTarget(singleNode);
-  const { connect } = shared;
-
-  it.each(LEASE_MODES)(
-    'a failing load whose leave ran twice (reply lost, resent) leaves the other pod’s share: its value is cached (%s)',
-    async (_how, mode) => {
-      const { spec } = shared.target;
-      if (spec.kind !== 'single') throw new Error('a single node was expected');
-      const proxy = await startReplyDroppingProxy(spec.url);
-      try {
-        const name = unique('leave-resent');
-        const admin = await connect();
-        // Loaded, so the dropped reply is the script's own (not a NOSCRIPT before its EVAL).
-        await (admin as Redis).script('LOAD', LOAD_END.lua);
-        const p = podOn(await proxy.connect(), name, mode);
-        const a = podOn(await connect(), name, mode);
-        const loads = await twoLoads(p, a, 'h', ['p', 'origin timed out'], ['good']);
-        const dropped = proxy.dropNextReply(LOAD_END.sha1);
-        loads.releaseMaker();
-        expect(await loads.makerLoad).toMatchObject({ message: 'origin timed out' });
-        await dropped; // the leave ran, its reply was lost, and the resend was answered
-        expect(await keysOf(admin, name, 'g:')).toHaveLength(1);
-        loads.releaseJoiner();
-        expect(await loads.joinerLoad).toBe('good');
-        expect(await a.get('h')).toBe('good');
-        expect(await keysOf(admin, name)).toEqual([`rampart:cache:${name}:{=h}`]);
-        await Promise.all([p.close(), a.close()]);
-      } finally {
-        await proxy.stop();
-      }
-    },
-  );
-
-  // A wait longer than the test's own timeout: a pod that waited out lease.waitMs behind its own
-  // lease (the resent script refused it) would never get to its loader in time.
-  const waitLong = { lease: { ttlMs: 60_000, waitMs: 60_000 } };
-
-  it.each(
-    LEASE_TAKERS.flatMap(([how, script, prepare]) => [
-      [how, 'its load writes', script, prepare, undefined],
-      [how, 'its load fails', script, prepare, 'not found'],
-    ]),
-  )(
-    'a pod whose lease was taken twice (reply lost, resent) loads under it at once, the other pod gets its value, and no lease or share is left (%s, %s)',
-    async (_how, _outcome, script, prepare, failure) => {
-      const { spec } = shared.target;
-      if (spec.kind !== 'single') throw new Error('a single node was expected');
-      const proxy = await startReplyDroppingProxy(spec.url);
-      try {
-        const name = unique('lease-resent');
-        const admin = await connect();
-        // Loaded, so the dropped reply is the script's own (not a NOSCRIPT before its EVAL).
-        await (admin as Redis).script('LOAD', script.lua);
-        const p = podOn(await proxy.connect(), name, waitLong);
-        const a = podOn(await connect(), name, waitLong);
-        await prepare(a);
-        const dropped = proxy.dropNextReply(script.sha1);
-        const m = gatedLoader('from p', failure);
-        const pLoad = p.getOrSet('h', m.loader, { tags: ['t'] }).catch((e: unknown) => e);
-        await dropped; // the script ran, took the lease, its reply was lost, and the resend was answered
-        await m.started; // under the lease the first run took: no wait
-        expect(await keysOf(admin, name, 'l:')).toHaveLength(1);
-        expect(await admin.scard(`rampart:cache:${name}:n:{=h}`)).toBe(1); // the resend added no second share
-        if (failure === undefined) {
-          // The other pod misses meanwhile: it waits for P's load, and never computes.
-          let aComputed = false;
-          const aLoad = a.getOrSet(
-            'h',
-            () => {
-              aComputed = true;
-              return 'from a';
-            },
-            { tags: ['t'] },
-          );
-          m.release();
-          expect(await pLoad).toBe('from p');
-          expect(await aLoad).toBe('from p');
-          expect(aComputed).toBe(false);
-        } else {
-          m.release();
-          expect(await pLoad).toMatchObject({ message: failure });
-        }
-        // P's lease, generation and share went with its write or its leave.
-        for (const kind of ['l:', 'g:', 'n:']) expect(await keysOf(admin, name, kind)).toEqual([]);
-        await Promise.all([p.close(), a.close()]);
-      } finally {
-        await proxy.stop();
-      }
-    },
-    20_000,
-  );
-
-  it('a resent lease read that finds the generation it made ended by a delete gives its lease back: the pod that joined that generation before the delete does not cache its value, and the resending pod loads under a fresh lease', async () => {
-    const { spec } = shared.target;
-    if (spec.kind !== 'single') throw new Error('a single node was expected');
-    const proxy = await startReplyDroppingProxy(spec.url);
-    try {
-      const name = unique('lease-resent-deleted');
-      const admin = await connect();
-      const key = (kind: string) => `rampart:cache:${name}:${kind}{=h}`;
-      // Loaded, so the dropped reply is the script's own (not a NOSCRIPT before its EVAL).
-      await (admin as Redis).script('LOAD', READ_OR_LEASE.lua);
-      const p = podOn(await proxy.connect(), name, waitLong);
-      // A short wait: A stops waiting behind P's lease and joins the generation P's first run made.
-      const a = podOn(await connect(), name, { lease: { ttlMs: 60_000, waitMs: 50 } });
-      const d = podOn(await connect(), name, { lease: false });
-      const { dropped, held } = proxy.dropReplyAndHoldResend(READ_OR_LEASE.sha1);
-      const pm = gatedLoader('from p, loaded after the delete');
-      const pLoad = p.getOrSet('h', pm.loader).catch((e: unknown) => e);
-      await dropped; // the first run took the lease and made the generation (its token); the reply was lost
-      await held; // the resend waits at the proxy
-      const am = gatedLoader('from a, read before the delete');
-      const aLoad = a.getOrSet('h', am.loader).catch((e: unknown) => e);
-      await am.started;
-      const token = await admin.get(key('l:'));
-      const made = await admin.get(key('g:'));
-      expect(made?.startsWith(`${token}:`)).toBe(true); // A loads against P's generation
-      await d.delete('h'); // ends it: nothing A read before may be written
-      expect(await admin.exists(key('g:'), key('n:'))).toBe(0);
-      proxy.releaseResend();
-      await pm.started; // P loads (refused by the resend, under the lease its next poll took)
-      expect(await admin.get(key('g:'))).not.toBe(made); // the ended generation was not made again
-      am.release();
-      expect(await aLoad).toBe('from a, read before the delete'); // to its caller, uncached
-      expect(await d.get('h')).toBeUndefined();
-      pm.release();
-      expect(await pLoad).toBe('from p, loaded after the delete');
-      expect(await d.get('h')).toBe('from p, loaded after the delete');
-      expect(await keysOf(admin, name)).toEqual([key('')]); // no lease, generation or share left
-      await Promise.all([p.close(), a.close(), d.close()]);
-    } finally {
-      await proxy.stop();
-    }
-  }, 20_000);
+// What a lease script or a join does when Redis runs it twice (sent again by hand, as ioredis
+// resends it; the real resends, through a proxy, are in shared-cache-resend.integration.test.ts),
+// and what a leave does when Redis is out of memory: on a single node, for CONFIG SET.
+describe('SharedCache generations when a join or a lease script runs twice or Redis is out of memory', () => {
+  const { connect } = useSharedCacheTarget(singleNode);
 
   // The same two runs of each lease script, sent by hand with the same arguments (as ioredis
   // resends them), around what ends the generation the first run made: the early refresh's lease
