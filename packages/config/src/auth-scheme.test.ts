@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { judged, seeded, seededBytes } from '../test/secret-forms.ts';
-import { basicPassword, credentialAfterScheme } from './auth-scheme.ts';
+import { basicSecret, credentialAfterScheme } from './auth-scheme.ts';
 import { assessSecret } from './weak-secret.ts';
 
 /** `bytes` random-looking bytes in base64url, the same every run for its `seed`. */
@@ -16,10 +16,12 @@ describe('credentialAfterScheme', () => {
     expect(credentialAfterScheme('Bearer abc')).toBe('abc');
     expect(credentialAfterScheme('bEaReR    abc')).toBe('abc');
     expect(credentialAfterScheme(`BASIC ${b64('deploy:pass word')}`)).toBe('pass word');
-    expect(basicPassword(`basic  ${b64('deploy:')}`)).toBe('');
+    // An empty password or GitHub's `x-oauth-basic`: the user is the token, as in a URL.
+    expect(basicSecret(`basic  ${b64('deploy:')}`)).toBe('deploy');
+    expect(basicSecret(`Basic ${b64('ghp_x:x-oauth-basic')}`)).toBe('ghp_x');
     // Base64 that is no `user:password`: the text after the scheme.
     expect(credentialAfterScheme('Basic abc')).toBe('abc');
-    expect(basicPassword('Basic abc')).toBeUndefined();
+    expect(basicSecret('Basic abc')).toBeUndefined();
   });
 
   it('leaves a value without a scheme prefix as it is', () => {
@@ -72,14 +74,102 @@ describe('assessSecret (a secret written with an HTTP auth scheme)', () => {
       { id_token: `Bearer ${jwt(128, 0x540c)}` },
       { authorization: `Basic ${b64('deploy:hunter2')}` },
       { headers: { Authorization: `BASIC ${b64(`deploy:${random(5, 0x540d)}`)}` } },
+      // Under a secret-named key, by the kind's minimums (32 bytes here), not a password's.
+      { auth: 'basic', password: `Basic ${b64(`deploy:${random(18, 0x5411)}`)}` },
     ])
       for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
     for (const bundle of [
       { token: `Bearer ${random(24, 0x540e)}` },
       { id_token: `Bearer ${jwt(256, 0x540f)}` },
       { authorization: `Basic ${b64(`deploy:${random(18, 0x5410)}`)}` },
-      { auth: 'basic', password: `Basic ${b64(`deploy:${random(18, 0x5411)}`)}` },
+      { auth: 'basic', password: `Basic ${b64(`deploy:${random(32, 0x5411)}`)}` },
     ])
       for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
+  });
+
+  // Stripe documents `sk_live_…:` (empty password), GitHub `ghp_…:x-oauth-basic`: the token is the user.
+  const stripe = `Basic ${b64(`sk_live_${random(24, 0x5430)}:`)}`;
+  const github = `Basic ${b64(`ghp_${random(27, 0x5431)}:x-oauth-basic`)}`;
+
+  it('judges the user of a Basic value whose password is empty or x-oauth-basic, as a URL does', () => {
+    for (const value of [stripe, github]) {
+      expect(assessSecret(value, { kind: 'key' }), value.slice(0, 12)).toEqual([]);
+      expect(assessSecret(value, { kind: 'token' }), value.slice(0, 12)).toEqual([]);
+    }
+    for (const bundle of [
+      { authorization: stripe },
+      { headers: { Authorization: github } },
+      { token: stripe },
+      { api_key: github },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
+    // A short or known token in the user is refused like any.
+    expect(assessSecret(`Basic ${b64(`${random(7, 0x5432)}:`)}`, { kind: 'token' })).toEqual(['too-short']);
+    expect(assessSecret(`Basic ${b64('hunter2:x-oauth-basic')}`, { kind: 'password' })).toContain('known-demo');
+    for (const [label, rules] of judged({ authorization: `Basic ${b64(`${random(7, 0x5433)}:`)}` }))
+      expect(rules, label).toContain('too-short');
+  });
+
+  it("judges a Basic value under a secret-named key by the kind's minimums, as the value given alone", () => {
+    const weak = `Basic ${b64('svc:q7Rz2mXk9Lp4')}`;
+    for (const kind of ['key', 'jwt-hs256'] as const) {
+      expect(assessSecret(weak, { kind }), kind).toEqual(['too-short']);
+      for (const bundle of [{ secret: weak }, { client_secret: weak }, { credentials: { password: weak } }])
+        expect(assessSecret(JSON.stringify(bundle), { kind }), `${kind} ${JSON.stringify(bundle)}`).toEqual([
+          'too-short',
+        ]);
+    }
+    // Under an Authorization header it is a password the bundle carries: a password's minimums.
+    for (const bundle of [{ authorization: weak }, { headers: { Authorization: weak } }])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
+  });
+
+  it('decodes the base64 after Basic as servers do: unpadded, non-canonical, with a control character', () => {
+    const unpadded = b64('deploy:hunter2').replace(/=+$/, '');
+    // Decodes to `deploy:hunter2!xy` (its last character's trailing bits are not zero).
+    expect(assessSecret('Basic ZGVwbG95Omh1bnRlcjIheHl=', { kind: 'password' })).toContain('too-short');
+    for (const value of [
+      `Basic ${unpadded}`,
+      `Basic ${b64('admin:hunter2\n')}`,
+      `Basic ${b64('admin:hunter2\u0000')}`,
+    ]) {
+      const rules = assessSecret(value, { kind: 'password' });
+      expect(rules, value).toContain('too-short');
+      expect(rules, value).toContain('known-demo');
+    }
+    expect(credentialAfterScheme('Basic ZGVwbG95Omh1bnRlcjIheHl=')).toBe('hunter2!xy');
+    expect(credentialAfterScheme(`Basic ${unpadded}`)).toBe('hunter2');
+    // Base64 of text that is no `user:password`: the decoded text, not the base64 of it.
+    expect(credentialAfterScheme(`Basic ${b64('hunter2hunter2')}`)).toBe('hunter2hunter2');
+    expect(assessSecret(`Basic ${b64('hunter2hunter2')}`, { kind: 'password' })).toContain('repeated-pattern');
+    // Without the prefix (a Docker `auth`), only canonical base64 is read as `user:password`.
+    for (const [label, rules] of judged({ auths: { 'r.io': { auth: 'ZGVwbG95Omh1bnRlcjIheHl=' } } }))
+      expect(rules, label).not.toContain('known-demo');
+  });
+
+  it('measures a Bearer token under an Authorization key, and after a prefix its base64 or hex carries', () => {
+    const short = random(7, 0x5434);
+    for (const bundle of [
+      { headers: { Authorization: `Bearer ${short}` } },
+      { authorization: `bearer ${short}` },
+      { proxy_authorization: `Bearer ${short}` },
+      { token: b64(`Bearer ${short}`) },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toContain('too-short');
+    for (const encoding of ['base64', 'hex', 'base64url'] as const)
+      expect(assessSecret(Buffer.from(`Bearer ${short}`).toString(encoding), { kind: 'token' }), encoding).toEqual([
+        'too-short',
+      ]);
+    const strong = random(24, 0x5435);
+    for (const bundle of [
+      { url: 'https://hooks.acme.io/in', headers: { Authorization: `Bearer ${strong}` } },
+      { authorization: `Bearer ${jwt(256, 0x5436)}` },
+    ])
+      for (const [label, rules] of judged(bundle)) expect(rules, label).toEqual([]);
+    expect(assessSecret(b64(`Bearer ${strong}`), { kind: 'token' })).toEqual([]);
+    // A Bearer value under an ordinary key is text, not read as a token.
+    expect(
+      assessSecret(JSON.stringify({ description: 'Bearer token auth', api_key: strong }), { kind: 'token' }),
+    ).toEqual([]);
   });
 });

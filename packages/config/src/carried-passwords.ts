@@ -4,7 +4,7 @@
  * Kafka JAAS line's `password="…"`. A bundle judges each as a secret of its own and the rest of the
  * value (a username beside a password included) as format.
  */
-import { basicPassword } from './auth-scheme.ts';
+import { basicSecret, userinfoSecret } from './auth-scheme.ts';
 
 // A password in a URL's userinfo (`postgres://app:…@db`, `redis://:…@redis`, `jdbc:mysql://app:…@db`;
 // the username when the password is empty or GitHub's fixed `x-oauth-basic`:
@@ -29,9 +29,6 @@ const CONNECTION_PASSWORD =
   /(?:^|;)\s*(?:password|pwd|pass|passwd|accountkey|sharedaccesskey|jet\s+oledb\s*:\s*database\s+password)\s*=\s*("(?:[^"]|""){0,256}"|'(?:[^']|''){0,256}'|\{(?:[^}]|\}\}){0,256}\}|[^;]*)/gi;
 const MAX_CARRIER = 4096;
 
-// Userinfo passwords that mean the token is the user name: none, or GitHub's fixed `x-oauth-basic`.
-const TOKEN_IN_USER_PASSWORDS: ReadonlySet<string> = new Set(['', 'x-oauth-basic']);
-
 /** `text` percent-decoded, or as it is when it is no valid percent-encoding. */
 function percentDecoded(text: string): string {
   try {
@@ -52,15 +49,16 @@ function percentDecoded(text: string): string {
 export function carriedPasswords(value: string): string[] {
   const passwords: string[] = [];
   if (value.length > MAX_CARRIER) return passwords;
-  // An `Authorization` value for HTTP Basic: base64 of `user:password`, whose password is the secret.
-  const basic = basicPassword(value);
+  // An `Authorization` value for HTTP Basic: base64 of `user:password`, whose password is the
+  // secret, or its user by the same rule as a URL's (see auth-scheme.ts).
+  const basic = basicSecret(value);
   if (basic !== undefined) return [basic];
   if (URL_SCHEME.test(value)) {
     const userinfo = URL_USERINFO.exec(value);
     if (userinfo !== null) {
       const user = percentDecoded(userinfo[1] as string);
       const password = percentDecoded(userinfo[2] as string);
-      passwords.push(TOKEN_IN_USER_PASSWORDS.has(password) ? user : password);
+      passwords.push(userinfoSecret(user, password));
     }
     const query = value.indexOf('?');
     if (query >= 0)

@@ -1,4 +1,4 @@
-import { basicCredentials, credentialAfterScheme } from './auth-scheme.ts';
+import { basicCredentials, schemeCredentialIn } from './auth-scheme.ts';
 import { carriedPasswords } from './carried-passwords.ts';
 import { foldLookalikes } from './lookalikes.ts';
 import { decodeSecret, printableText } from './secret-encoding.ts';
@@ -232,8 +232,10 @@ const MAX_BUNDLE_VALUES = 1000;
  * Elsewhere only non-empty strings count. A Docker `auth` that is base64 of `user:password` counts
  * as its password (a secret) and its user (not one); one with an empty password beside an
  * `identitytoken` (Azure ACR's `00000000-…:`) is format, and the identity token is the secret. A
- * secret written `Bearer <token>` counts as its token; a `Basic <base64 of user:password>` value,
- * under any key, carries its password (see {@link carriedPasswords}).
+ * secret written `Bearer <token>` or `Basic <base64 of user:password>` counts as its token or its
+ * password (the user when the password is empty or `x-oauth-basic`: see auth-scheme.ts), judged as
+ * that secret. Under an `authorization` key a Bearer token counts as a secret, and under any key
+ * a Basic value carries its password (see {@link carriedPasswords}).
  */
 export function bundleFields(text: string): BundleField[] | undefined {
   const trimmed = text.trim();
@@ -266,6 +268,20 @@ export function bundleFields(text: string): BundleField[] | undefined {
         return add({ value: basic.user, secret: false }) && add({ value: basic.password, secret: true });
       if (secret && lastWord === 'auth' && AUTH_SCHEMES.has(node.toLowerCase()))
         return add({ value: node, secret: false });
+      // `Bearer <token>`, `Basic <base64 of user:password>`, also as the base64 or hex of one: the
+      // scheme name is no part of the secret (see auth-scheme.ts). Under a secret-named key the
+      // credential is that secret, judged by the kind's minimums as a value given alone; under an
+      // `Authorization` key (`authorization`, `headers.Authorization`) a Bearer token is the
+      // bundle's secret too, and a Basic password one it carries, judged by a password's minimums.
+      const scheme = secret || lastWord === 'authorization' ? schemeCredentialIn(node) : undefined;
+      if (scheme !== undefined) {
+        if (scheme.user !== undefined && !add({ value: scheme.user, secret: false })) return false;
+        return add({
+          value: scheme.secret,
+          secret: true,
+          ...(secret || scheme.scheme === 'bearer' ? {} : { carried: true }),
+        });
+      }
       // A password in a URL or a connection string is a secret of its own, whatever the key (a
       // `database_url` beside an `api_key`, a `url` of a `secret`); the rest of the value is its
       // format, whose names repeat (`BlobEndpoint=…;QueueEndpoint=…`), even under a secret-named key.
@@ -275,8 +291,7 @@ export function bundleFields(text: string): BundleField[] | undefined {
       // kubectl's JSONPath selectors of a GKE `auth-provider` (`token-key: '{.credential.access_token}'`)
       // name where the token is in gcloud's output: a field path, not a key.
       if (secret && lastWord === 'key' && FIELD_SELECTOR.test(node)) return add({ value: node, secret: false });
-      // `Bearer <token>`: the scheme name is no part of the token (see auth-scheme.ts).
-      if (secret) return add({ value: credentialAfterScheme(node), secret: true });
+      if (secret) return add({ value: node, secret: true });
       return node.length > 0 ? add({ value: node, secret: false }) : true;
     }
     if (secret && typeof node === 'number' && lastWord !== 'seed') return add({ value: String(node), secret: true });

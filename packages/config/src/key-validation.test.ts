@@ -16,9 +16,13 @@ const ISSUER_ADVICE = /A JWT is fixed by its issuer: ask for a token signed with
 function weakSecretIssue(
   value: string,
   kind: 'token' | 'key' = 'token',
+  extra: { minBytes?: number; denylist?: string[] } = {},
 ): { message: string; rules: readonly string[] } {
   const error = errorOf(() =>
-    loadConfigSync({ TOKEN: secret({ kind, sources: ['env'] }) }, { env: { NODE_ENV: 'production', TOKEN: value } }),
+    loadConfigSync(
+      { TOKEN: secret({ kind, sources: ['env'], ...extra }) },
+      { env: { NODE_ENV: 'production', TOKEN: value } },
+    ),
   );
   const issue = error.issues.find((candidate) => candidate.code === 'weak-secret');
   if (issue === undefined) throw new Error('expected a weak-secret issue');
@@ -83,17 +87,53 @@ describe('loadConfigSync (the advice of a weak-secret error)', () => {
 
   it('asks only for the whitespace to be removed when that is all that is wrong, in a JWT or any value', () => {
     const token = `${part({ alg: 'RS256' })}.${claims}.${random(256, 0x5427)}`;
-    for (const value of [
-      `${token}\n`,
-      JSON.stringify({ id_token: `${token}\n` }),
-      `${random(32, 0x5428)}\n`,
-      JSON.stringify({ client_secret: `${random(32, 0x5429)}\n` }),
-    ]) {
+    for (const value of [`${token}\n`, `${random(32, 0x5428)}\n`]) {
       const { message, rules } = weakSecretIssue(value);
       expect(rules).toEqual(['surrounding-whitespace']);
+      expect(message).toContain('surrounding-whitespace: starts or ends with whitespace');
       expect(message).toMatch(/Remove the whitespace around it\.$/);
       expect(message).not.toMatch(ISSUER_ADVICE);
       expect(message).not.toMatch(RANDOM_ADVICE);
+    }
+  });
+
+  it('says a secret inside a bundle has the whitespace, not the bundle, which has none around it', () => {
+    const token = `${part({ alg: 'RS256' })}.${claims}.${random(256, 0x542a)}`;
+    for (const value of [
+      JSON.stringify({ id_token: `${token}\n` }),
+      JSON.stringify({ client_id: 'web', client_secret: `${random(32, 0x5429)}\n` }),
+    ]) {
+      const { message, rules } = weakSecretIssue(value);
+      expect(rules).toEqual(['surrounding-whitespace']);
+      expect(message).toContain(
+        'surrounding-whitespace: a secret inside the bundle starts or ends with whitespace: remove it there',
+      );
+      expect(message).toMatch(/Remove the whitespace around the secret inside the bundle\.$/);
+      expect(message).not.toContain('Remove the whitespace around it.');
+      expect(message).not.toMatch(ISSUER_ADVICE);
+      expect(message).not.toMatch(RANDOM_ADVICE);
+    }
+  });
+
+  it("counts a JWT under the whole value's length floor as a short value, not a weak signature", () => {
+    const token = `${part({ alg: 'HS256', typ: 'JWT' })}.${claims}.${random(32, 0x542b)}`;
+    const { message, rules } = weakSecretIssue(token, 'token', { minBytes: 512 });
+    expect(rules).toEqual(['too-short']);
+    expect(message).toContain('too-short: shorter than this kind of secret needs)');
+    expect(message).not.toContain('a JWT whose signature');
+    expect(message).toMatch(/Generate a random one, e\.g\. `openssl rand -base64 512`/);
+    expect(message).not.toMatch(ISSUER_ADVICE);
+  });
+
+  it('asks for a new token, not a stronger key, for a JWT on the denylist', () => {
+    const token = `${part({ alg: 'HS256', typ: 'JWT' })}.${claims}.${random(32, 0x542c)}`;
+    for (const value of [token, `Bearer ${token}`, JSON.stringify({ id_token: token })]) {
+      const { message, rules } = weakSecretIssue(value, 'token', { denylist: [token] });
+      expect(rules, value).toEqual(['known-demo']);
+      expect(message, value).toContain('known-demo: a JWT on your denylist (a leaked or revoked token)');
+      expect(message, value).toMatch(/A denylisted JWT is fixed by a new token, not a stronger key/);
+      expect(message, value).not.toMatch(ISSUER_ADVICE);
+      expect(message, value).not.toMatch(RANDOM_ADVICE);
     }
   });
 

@@ -11,6 +11,9 @@ import {
   type ValidatorOutcome,
 } from './standard-schema.ts';
 import {
+  BUNDLE_WHITESPACE_HINT,
+  DENIED_JWT_FIX,
+  DENIED_JWT_HINT,
   JWT_FIX,
   JWT_RULE_HINTS,
   minimumSecretBytes,
@@ -73,7 +76,7 @@ export function validateKey(
         message: `${key}: in production this secret must come from ${allowed.join(' or ')}, not ${source === 'env' ? 'a plain environment variable' : source}. Mount it and set ${key}_FILE, use the config tree, or set ${key}=vault:<mount>/<path>#<field>.`,
       });
     }
-    const { rules, inValue, inJwt } = weakSecretFindings(raw, {
+    const { rules, inValue, inJwt, inDeniedJwt, whitespace } = weakSecretFindings(raw, {
       kind: spec.secret.kind,
       encoding: spec.secret.encoding,
       ...(spec.secret.minBytes === undefined ? {} : { minBytes: spec.secret.minBytes }),
@@ -81,14 +84,20 @@ export function validateKey(
     });
     if (rules.length > 0) {
       const bytes = Math.max(minimumSecretBytes(spec.secret.kind), spec.secret.minBytes ?? 0);
-      // The hint follows what broke the rule: a JWT's issuer must sign with a stronger key, where
-      // any other value is replaced by a random one.
+      // The hint follows what broke the rule: a JWT's issuer must sign with a stronger key (or, for
+      // a denylisted one, issue a new token), where any other value is replaced by a random one;
+      // whitespace is removed where it is, around the value or around a secret inside the bundle.
       const hint = (rule: WeakSecretRule): string => {
-        const jwt = inJwt.has(rule) ? (JWT_RULE_HINTS[rule] ?? WEAK_RULE_HINTS[rule]) : undefined;
-        if (!inValue.has(rule)) return jwt ?? WEAK_RULE_HINTS[rule];
-        return jwt === undefined || jwt === WEAK_RULE_HINTS[rule]
-          ? WEAK_RULE_HINTS[rule]
-          : `${WEAK_RULE_HINTS[rule]}, and ${jwt}`;
+        const hints: string[] = [];
+        if (rule === 'surrounding-whitespace') {
+          if (whitespace.around) hints.push(WEAK_RULE_HINTS[rule]);
+          if (whitespace.inside) hints.push(BUNDLE_WHITESPACE_HINT);
+        } else {
+          if (inValue.has(rule)) hints.push(WEAK_RULE_HINTS[rule]);
+          if (inJwt.has(rule)) hints.push(JWT_RULE_HINTS[rule] ?? WEAK_RULE_HINTS[rule]);
+          if (inDeniedJwt.has(rule)) hints.push(DENIED_JWT_HINT);
+        }
+        return [...new Set(hints)].join(', and ');
       };
       // Whitespace alone is fixed by removing it, in a JWT (pasted with its line break) as anywhere.
       const needsNew = (found: ReadonlySet<WeakSecretRule>): boolean =>
@@ -96,8 +105,12 @@ export function validateKey(
       const fixes = [
         ...(needsNew(inValue) ? [`Generate a random one, e.g. \`openssl rand -base64 ${bytes}\`.`] : []),
         ...(needsNew(inJwt) ? [JWT_FIX] : []),
+        ...(inDeniedJwt.size > 0 ? [DENIED_JWT_FIX] : []),
       ];
-      if (fixes.length === 0) fixes.push('Remove the whitespace around it.');
+      if (fixes.length === 0) {
+        if (whitespace.around) fixes.push('Remove the whitespace around it.');
+        if (whitespace.inside) fixes.push('Remove the whitespace around the secret inside the bundle.');
+      }
       problems.push({
         key,
         code: 'weak-secret',

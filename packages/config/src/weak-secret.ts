@@ -296,10 +296,20 @@ export interface WeakSecretFindings {
   readonly inValue: ReadonlySet<WeakSecretRule>;
   /** Rules broken by a JWT (the value itself, or a bundle's secret): its issuer fixes them, with a stronger key. */
   readonly inJwt: ReadonlySet<WeakSecretRule>;
+  /**
+   * Rules broken by a JWT on the `denylist` (`known-demo`): a leaked token, which its issuer
+   * replaces with a new one (a stronger key is no fix).
+   */
+  readonly inDeniedJwt: ReadonlySet<WeakSecretRule>;
+  /**
+   * Where `surrounding-whitespace` was found: around the value itself, or around a secret inside
+   * the JSON bundle the value is (whose outer text may have none).
+   */
+  readonly whitespace: { readonly around: boolean; readonly inside: boolean };
 }
 
-/** Where a rule was found: in a JWT, or in anything else. */
-type Origin = 'value' | 'jwt';
+/** Where a rule was found: in a JWT, in a JWT matching the denylist, or in anything else. */
+type Origin = 'value' | 'jwt' | 'denied-jwt';
 
 /** {@link assessSecret}, also saying where each rule was found, for the advice in errors. */
 export function weakSecretFindings(value: string, options: AssessSecretOptions = {}): WeakSecretFindings {
@@ -319,9 +329,9 @@ export function weakSecretFindings(value: string, options: AssessSecretOptions =
   const encoding = options.encoding ?? 'utf8';
   const policy = checkedPolicy(options, encoding);
   const found = new Map<WeakSecretRule, Set<Origin>>();
-  // `Bearer <token>`, `Basic <base64 of user:password>`: the scheme name is no key material, so the
-  // rules measure the token, or the password (see auth-scheme.ts). A declared encoding has no room
-  // for one: such a value is `bad-encoding`.
+  // `Bearer <token>`, `Basic <base64 of user:password>` (also as the base64 or hex of one): the
+  // scheme name is no key material, so the rules measure the token, or the password (see
+  // auth-scheme.ts). A declared encoding has no room for one: its bytes are the key.
   const credential = encoding === 'utf8' ? credentialAfterScheme(value) : value;
   const texts = encodedTexts(credential, encoding);
   // A PEM key is measured by its body, a JSON bundle by its values: their armor lines, keys and
@@ -336,13 +346,16 @@ export function weakSecretFindings(value: string, options: AssessSecretOptions =
   };
   const decoded = decodeSecret(credential, encoding);
   // A copy-paste artefact: the service would use a key with a newline the issuer does not have.
-  if (hasSurroundingWhitespace(value)) add('surrounding-whitespace');
+  const around = hasSurroundingWhitespace(value);
+  if (around) add('surrounding-whitespace');
   // A bundle's secrets, each by the same rule.
   if (measured.padded?.secret === true) add('surrounding-whitespace', 'value');
   if (measured.padded?.jwt === true) add('surrounding-whitespace', 'jwt');
   const floor = Math.max(policy.minBytes, options.minBytes ?? 0);
-  if (decoded === undefined) add('bad-encoding');
-  else if (decoded.bytes < floor) add('too-short');
+  // The whole value's length and encoding, a JWT's too: a `minBytes` above a token's length is met
+  // by a longer value, not by the token's issuer signing it with a stronger key.
+  if (decoded === undefined) add('bad-encoding', 'value');
+  else if (decoded.bytes < floor) add('too-short', 'value');
   const {
     wholes,
     parts,
@@ -399,8 +412,14 @@ export function weakSecretFindings(value: string, options: AssessSecretOptions =
   // only, its values one by one below, by what their key says they are.
   const readingOf = (text: string, sniffed: boolean): WordReading | 'bundle' =>
     text === bundle ? 'bundle' : sniffed || structured ? 'sniffed' : 'as-written';
+  // A JWT on the denylist is a leaked token: its fix is a new token, not a stronger key.
   const words = (text: string, reading: WordReading | 'bundle', where: Origin = origin): void =>
-    addWordRules(text, denylist, (rule) => add(rule, where), reading);
+    addWordRules(
+      text,
+      denylist,
+      (rule, denied) => add(rule, denied && where === 'jwt' ? 'denied-jwt' : where),
+      reading,
+    );
   words(credential, readingOf(credential, false));
   // base64 of `super-secret-jwt-token-…` is that documented secret: the bytes a service uses are
   // the decoded ones. When they are text, the word rules read it too (the encoded text as well:
@@ -418,7 +437,13 @@ export function weakSecretFindings(value: string, options: AssessSecretOptions =
   for (const { text, reading } of jwts?.readings ?? []) words(text, reading, 'jwt');
   const rules = [...found.keys()];
   const where = (origin: Origin): Set<WeakSecretRule> => new Set(rules.filter((rule) => found.get(rule)?.has(origin)));
-  return { rules, inValue: where('value'), inJwt: where('jwt') };
+  return {
+    rules,
+    inValue: where('value'),
+    inJwt: where('jwt'),
+    inDeniedJwt: where('denied-jwt'),
+    whitespace: { around, inside: measured.padded?.secret === true || measured.padded?.jwt === true },
+  };
 }
 
 /** The kind's policy, once the options are known to be sound (direct callers skip `secret()`'s checks). */
@@ -466,7 +491,7 @@ const MAX_SNIFFED_PROMPT = 64;
 function addWordRules(
   value: string,
   denylist: readonly DemoMatcher[],
-  add: (rule: WeakSecretRule) => void,
+  add: (rule: WeakSecretRule, denied: boolean) => void,
   reading: WordReading | 'bundle',
 ): void {
   // The word and shape rules read the folded value: lookalike letters, fullwidth forms, accents and
@@ -476,7 +501,7 @@ function addWordRules(
   const sniffed = reading !== 'as-written';
   // Anywhere in the value: a gen-dev secret pasted with its quotes or its `.env` line
   // (`"rampart-dev-…"`, `JWT_KEY=rampart-dev-…`) is still one.
-  if (folded.toLowerCase().includes(DEV_SECRET_PREFIX)) add('dev-marker');
+  if (folded.toLowerCase().includes(DEV_SECRET_PREFIX)) add('dev-marker', false);
   else if (
     reading !== 'bundle' &&
     isPlaceholderShape(folded, {
@@ -484,11 +509,11 @@ function addWordRules(
       words: reading !== 'field',
     })
   )
-    add('placeholder');
+    add('placeholder', false);
   const isHex = /^[0-9a-f]+$/.test(folded) || /^[0-9A-F]+$/.test(folded);
   const forms = formsOf(folded);
   const words = isHex ? forms.flat : `${forms.flat} ${forms.deleeted}`;
-  if (!sniffed && WEAK_WORDS.some((word) => words.includes(word))) add('weak-word');
+  if (!sniffed && WEAK_WORDS.some((word) => words.includes(word))) add('weak-word', false);
   if (reading === 'bundle') return;
   // A random hex value cannot spell a documented secret once de-leeted, but its digits can be
   // de-leeted into short words; compare hex values literally.
@@ -498,8 +523,8 @@ function addWordRules(
     (reading !== 'field' && matchesExactDemo(demoForms)) ||
     searched.some((matcher) => matchesDemo(demoForms, matcher))
   )
-    add('known-demo');
-  if (denylist.some((matcher) => matchesDemo(demoForms, matcher))) add('known-demo');
+    add('known-demo', false);
+  if (denylist.some((matcher) => matchesDemo(demoForms, matcher))) add('known-demo', true);
 }
 
 /** How a rule is fixed, for error messages. */
@@ -539,6 +564,16 @@ export const JWT_RULE_HINTS: Readonly<Partial<Record<WeakSecretRule, string>>> =
 /** The advice closing a weak-secret error when a JWT broke a rule: a new random value is no fix. */
 export const JWT_FIX =
   'A JWT is fixed by its issuer: ask for a token signed with a stronger key (RSA of 2048 bits or more, ECDSA, EdDSA, or a random HMAC key at least as long as its hash), and rotate the signing key if it is yours.';
+
+/** How `known-demo` reads for a JWT on the `denylist` (see {@link WeakSecretFindings.inDeniedJwt}). */
+export const DENIED_JWT_HINT = 'a JWT on your denylist (a leaked or revoked token)';
+
+/** The advice closing a weak-secret error when a JWT is on the denylist: a stronger key is no fix. */
+export const DENIED_JWT_FIX =
+  'A denylisted JWT is fixed by a new token, not a stronger key: ask its issuer for a new one and revoke the listed one.';
+
+/** How `surrounding-whitespace` reads when a secret inside a JSON bundle has it, not the value. */
+export const BUNDLE_WHITESPACE_HINT = 'a secret inside the bundle starts or ends with whitespace: remove it there';
 
 /** A value's type for an error message, never the value itself. */
 function describeType(value: unknown): string {

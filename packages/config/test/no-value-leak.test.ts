@@ -110,6 +110,17 @@ const shapes = [
       authorization: `Basic ${Buffer.from(`${m}:${m}`).toString('base64')}`,
       id_token: `eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.${Buffer.from(m).toString('base64url')}\n`,
     }),
+  // A Basic user that is the token, unpadded Basic base64, Basic under a secret-named key, a Bearer
+  // token under an Authorization key, the base64 of a Bearer value (s20 review).
+  (m: string) => `Basic ${Buffer.from(`${m}:`).toString('base64')}`,
+  (m: string) => `basic ${Buffer.from(`${m}:${m}\n`).toString('base64').replace(/=+$/, '')}`,
+  (m: string) =>
+    JSON.stringify({
+      secret: `Basic ${Buffer.from(`${m}:${m}`).toString('base64')}`,
+      headers: { Authorization: `Bearer ${m}` },
+      token: Buffer.from(`Bearer ${m}`).toString('base64'),
+    }),
+  (m: string) => Buffer.from(`Bearer ${m}`).toString('hex'),
 ] as const;
 
 /**
