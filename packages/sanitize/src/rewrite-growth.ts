@@ -57,18 +57,14 @@ function survivingRewriteGrowth(
 }
 
 /**
- * Whether re-parsing dropped a URL counted in `written`: `stable`, the stable form of the output
- * (or of a cut of the first parse's tree) before any later cut, has fewer start tags with it than
- * `written` counts. Written out, every element of the tree `written` was counted in is a start tag of
- * its own, and a parse builds an element for each, so a round that drops none builds no fewer: fewer
- * means a round dropped one (a start tag the parser ignores there). An rp a round forms with text and
- * drops is reported instead, as clones of another start tag with the URL can hide it from this count.
+ * Whether re-parsing dropped a URL counted in `written`, given what of it (`found`) the stable form
+ * of the output (or of a cut of the first parse's tree) has, before any later cut: fewer start tags
+ * with it than `written` counts. Written out, every element of the tree `written` was counted in is
+ * a start tag of its own, and a parse builds an element for each, so a round that drops none builds
+ * no fewer: fewer means a round dropped one (a start tag the parser ignores there). An rp a round
+ * forms with text and drops is reported instead, as clones of another start tag with the URL can
+ * hide it from this count.
  */
-export function dropsRewritten(stable: Fragment, written: ReadonlyMap<string, RewrittenAttribute>): boolean {
-  return dropsFrom(survivingRewriteGrowth(attributeLists(stable), written).surviving, written);
-}
-
-/** {@link dropsRewritten}, given what of `written` the stable tree has (`found`). */
 function dropsFrom(
   found: ReadonlyMap<string, RewrittenAttribute>,
   written: ReadonlyMap<string, RewrittenAttribute>,
@@ -78,20 +74,12 @@ function dropsFrom(
 }
 
 /**
- * W: what `rewriteUrl` added, as written, to the URLs the output `tree` writes, each at most as often
- * as `written` counts it. Once re-parsing dropped one of them (`dropped`), the start tags with a URL
- * that the output writes can no longer be told from clones of one: each URL the output writes counts
- * once, the least it can have been written (every element with it comes from a start tag with it).
+ * W: what `rewriteUrl` added, as written, to the URLs an output writes (`found`: each at most as
+ * often as counted, and at least once). Once re-parsing dropped one of them (`dropped`), the start
+ * tags with a URL that the output writes can no longer be told from clones of one: each URL the
+ * output writes counts once, the least it can have been written (every element with it comes from
+ * a start tag with it).
  */
-export function keptRewriteGrowth(
-  tree: Fragment,
-  written: ReadonlyMap<string, RewrittenAttribute>,
-  dropped: boolean,
-): number {
-  return keptFrom(survivingRewriteGrowth(attributeLists(tree), written).surviving, dropped);
-}
-
-/** {@link keptRewriteGrowth}, given what of `written` the tree writes (`found`, each URL at least once). */
 function keptFrom(found: ReadonlyMap<string, RewrittenAttribute>, dropped: boolean): number {
   let kept = 0;
   for (const record of found.values()) kept += (dropped ? 1 : record.count) * record.written;
