@@ -106,6 +106,12 @@ describe('assessSecret (a secret written with an HTTP auth scheme)', () => {
     // A short or known token in the user is refused like any.
     expect(assessSecret(`Basic ${b64(`${random(7, 0x5432)}:`)}`, { kind: 'token' })).toEqual(['too-short']);
     expect(assessSecret(`Basic ${b64('hunter2:x-oauth-basic')}`, { kind: 'password' })).toContain('known-demo');
+    // GitHub's fixed password in any case; a Docker `auth` (no prefix) likewise, without an identitytoken.
+    expect(assessSecret(`Basic ${b64(`ghp_${random(27, 0x5431)}:X-OAuth-Basic`)}`, { kind: 'token' })).toEqual([]);
+    for (const auth of [b64(`sk_live_${random(24, 0x5430)}:`), b64(`ghp_${random(27, 0x5431)}:x-oauth-basic`)])
+      for (const [label, rules] of judged({ auths: { 'r.io': { auth } } })) expect(rules, label).toEqual([]);
+    for (const [label, rules] of judged({ auths: { 'r.io': { auth: b64('admin:') } } }))
+      expect(rules, label).toContain('known-demo');
     for (const [label, rules] of judged({ authorization: `Basic ${b64(`${random(7, 0x5433)}:`)}` }))
       expect(rules, label).toContain('too-short');
   });
@@ -132,6 +138,11 @@ describe('assessSecret (a secret written with an HTTP auth scheme)', () => {
       `Basic ${unpadded}`,
       `Basic ${b64('admin:hunter2\n')}`,
       `Basic ${b64('admin:hunter2\u0000')}`,
+      // Extra or too little padding, as Node's and Python's decoders take it.
+      `Basic ${b64('admin:hunter2')}=`,
+      `Basic ${unpadded}=`,
+      // URL-safe base64 (`-`, `_`), as the basic-auth package Express uses takes it: `u~~:hunter2!?`.
+      `Basic ${b64('u~~:hunter2!?').replace(/\+/g, '-').replace(/\//g, '_')}`,
     ]) {
       const rules = assessSecret(value, { kind: 'password' });
       expect(rules, value).toContain('too-short');

@@ -14,7 +14,7 @@ const TOKEN_IN_USER_PASSWORDS: ReadonlySet<string> = new Set(['', 'x-oauth-basic
 
 /** The secret of a `user:password` pair: the password, or the user when the password says the token is there. */
 export function userinfoSecret(user: string, password: string): string {
-  return TOKEN_IN_USER_PASSWORDS.has(password) ? user : password;
+  return TOKEN_IN_USER_PASSWORDS.has(password.toLowerCase()) ? user : password;
 }
 
 /**
@@ -33,13 +33,14 @@ export function basicCredentials(value: string): { readonly user: string; readon
 
 /**
  * The UTF-8 text of base64 read as Node's Buffer and HTTP servers read the credentials of `Basic`:
- * padding optional, non-zero trailing bits ignored; undefined when it is not base64 of UTF-8 text.
+ * any number of `=` (or none), non-zero trailing bits ignored, the URL-safe `-` and `_` taken for
+ * `+` and `/`; undefined when it is not base64 of UTF-8 text.
  */
 function lenientBase64Text(value: string): string | undefined {
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value)) return undefined;
+  if (!/^[A-Za-z0-9+/_-]+=*$/.test(value)) return undefined;
   const bare = value.replace(/=+$/, '');
-  // A lone last character carries no byte; padding, when given, fills the last group.
-  if (bare.length % 4 === 1 || (bare.length !== value.length && value.length % 4 !== 0)) return undefined;
+  // A lone last character carries no byte.
+  if (bare.length % 4 === 1) return undefined;
   return decodeUtf8(Buffer.from(bare, 'base64'));
 }
 

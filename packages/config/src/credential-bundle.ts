@@ -1,4 +1,4 @@
-import { basicCredentials, schemeCredentialIn } from './auth-scheme.ts';
+import { basicCredentials, schemeCredentialIn, userinfoSecret } from './auth-scheme.ts';
 import { carriedPasswords } from './carried-passwords.ts';
 import { foldLookalikes } from './lookalikes.ts';
 import { decodeSecret, printableText } from './secret-encoding.ts';
@@ -264,8 +264,13 @@ export function bundleFields(text: string): BundleField[] | undefined {
   const walk = (node: unknown, secret: boolean, depth: number, lastWord: string | undefined, map = false): boolean => {
     if (typeof node === 'string') {
       const basic = secret && lastWord === 'auth' ? basicCredentials(node) : undefined;
-      if (basic !== undefined)
-        return add({ value: basic.user, secret: false }) && add({ value: basic.password, secret: true });
+      if (basic !== undefined) {
+        // The token as the user (`sk_live_…:`, `ghp_…:x-oauth-basic`), as in a URL or after `Basic`.
+        const judged = userinfoSecret(basic.user, basic.password);
+        return judged === basic.password
+          ? add({ value: basic.user, secret: false }) && add({ value: basic.password, secret: true })
+          : add({ value: judged, secret: true });
+      }
       if (secret && lastWord === 'auth' && AUTH_SCHEMES.has(node.toLowerCase()))
         return add({ value: node, secret: false });
       // `Bearer <token>`, `Basic <base64 of user:password>`, also as the base64 or hex of one: the
