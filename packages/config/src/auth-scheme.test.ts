@@ -108,10 +108,15 @@ describe('assessSecret (a secret written with an HTTP auth scheme)', () => {
     expect(assessSecret(`Basic ${b64('hunter2:x-oauth-basic')}`, { kind: 'password' })).toContain('known-demo');
     // GitHub's fixed password in any case; a Docker `auth` (no prefix) likewise, without an identitytoken.
     expect(assessSecret(`Basic ${b64(`ghp_${random(27, 0x5431)}:X-OAuth-Basic`)}`, { kind: 'token' })).toEqual([]);
-    for (const auth of [b64(`sk_live_${random(24, 0x5430)}:`), b64(`ghp_${random(27, 0x5431)}:x-oauth-basic`)])
-      for (const [label, rules] of judged({ auths: { 'r.io': { auth } } })) expect(rules, label).toEqual([]);
-    for (const [label, rules] of judged({ auths: { 'r.io': { auth: b64('admin:') } } }))
-      expect(rules, label).toContain('known-demo');
+    for (const [label, rules] of judged({
+      auths: { 'r.io': { auth: b64(`ghp_${random(27, 0x5431)}:X-OAuth-Basic`) } },
+    }))
+      expect(rules, label).toEqual([]);
+    // An empty Docker password is a login without a secret, whatever the user: no registry takes a
+    // token as the user alone (GCR's fixed user `oauth2accesstoken` with its token left out).
+    for (const user of ['oauth2accesstoken', 'my-company-deploy-bot', `sk_live_${random(24, 0x5430)}`])
+      for (const [label, rules] of judged({ auths: { 'r.io': { auth: b64(`${user}:`) } } }))
+        expect(rules, label).toContain('too-short');
     for (const [label, rules] of judged({ authorization: `Basic ${b64(`${random(7, 0x5433)}:`)}` }))
       expect(rules, label).toContain('too-short');
   });
@@ -143,6 +148,8 @@ describe('assessSecret (a secret written with an HTTP auth scheme)', () => {
       `Basic ${unpadded}=`,
       // URL-safe base64 (`-`, `_`), as the basic-auth package Express uses takes it: `u~~:hunter2!?`.
       `Basic ${b64('u~~:hunter2!?').replace(/\+/g, '-').replace(/\//g, '_')}`,
+      // `.` and `~`, which basic-auth lets through and Node's decoder skips.
+      `Basic ${b64('admin:hunter2').slice(0, 8)}.~${b64('admin:hunter2').slice(8)}`,
     ]) {
       const rules = assessSecret(value, { kind: 'password' });
       expect(rules, value).toContain('too-short');

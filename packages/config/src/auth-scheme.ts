@@ -32,13 +32,14 @@ export function basicCredentials(value: string): { readonly user: string; readon
 }
 
 /**
- * The UTF-8 text of base64 read as Node's Buffer and HTTP servers read the credentials of `Basic`:
- * any number of `=` (or none), non-zero trailing bits ignored, the URL-safe `-` and `_` taken for
- * `+` and `/`; undefined when it is not base64 of UTF-8 text.
+ * The UTF-8 text of base64 read as Node's Buffer and HTTP servers read the credentials of `Basic`
+ * (the basic-auth package Express uses takes `[A-Za-z0-9._~+/-]+=*` and hands it to Buffer): any
+ * number of `=` (or none), non-zero trailing bits ignored, the URL-safe `-` and `_` taken for `+`
+ * and `/`, `.` and `~` skipped; undefined when it is not base64 of UTF-8 text.
  */
 function lenientBase64Text(value: string): string | undefined {
-  if (!/^[A-Za-z0-9+/_-]+=*$/.test(value)) return undefined;
-  const bare = value.replace(/=+$/, '');
+  if (!/^[A-Za-z0-9._~+/-]+=*$/.test(value)) return undefined;
+  const bare = value.replace(/=+$/, '').replace(/[.~]/g, '');
   // A lone last character carries no byte.
   if (bare.length % 4 === 1) return undefined;
   return decodeUtf8(Buffer.from(bare, 'base64'));

@@ -265,8 +265,10 @@ export function bundleFields(text: string): BundleField[] | undefined {
     if (typeof node === 'string') {
       const basic = secret && lastWord === 'auth' ? basicCredentials(node) : undefined;
       if (basic !== undefined) {
-        // The token as the user (`sk_live_…:`, `ghp_…:x-oauth-basic`), as in a URL or after `Basic`.
-        const judged = userinfoSecret(basic.user, basic.password);
+        // The token as the user with GitHub's fixed password (`ghp_…:x-oauth-basic`), as in a URL or
+        // after `Basic`. An empty password is judged as one: no registry takes a token as the user
+        // alone, so `deploy-bot:` is a login without a secret.
+        const judged = basic.password.length > 0 ? userinfoSecret(basic.user, basic.password) : basic.password;
         return judged === basic.password
           ? add({ value: basic.user, secret: false }) && add({ value: basic.password, secret: true })
           : add({ value: judged, secret: true });
