@@ -106,10 +106,11 @@ const NOT_TOP_LEVEL: ReadonlySet<string> = new Set([
 
 /**
  * Whether the top level of a file (outside functions and classes) reads `require`, `module` or
- * `exports` without declaring that name there: code that runs only as a Node module (a browser
- * script has none of them). One walk over the top-level code.
+ * `exports` without declaring that name there, or returns (a `return` there is a SyntaxError in a
+ * browser script, allowed in Node's module wrapper): code that runs only as a Node module (a
+ * browser script has none of them). One walk over the top-level code.
  */
-export function readsNodeWrapperNames(program: AstNode): boolean {
+export function showsNodeModule(program: AstNode): boolean {
   const read = new Set<string>();
   const declared = new Set<string>();
   const pending: AstNode[] = [program];
@@ -120,6 +121,7 @@ export function readsNodeWrapperNames(program: AstNode): boolean {
       if (id?.type === 'Identifier') declared.add(id.name as string);
       continue;
     }
+    if (node.type === 'ReturnStatement') return true;
     if (node.type === 'Identifier') {
       if (node.name === 'require' || COMMONJS_NAMES.has(node.name as string)) read.add(node.name as string);
       continue;

@@ -17,9 +17,9 @@ vi.mock('./js-commonjs-scope.ts', async (importOriginal) => {
   const original = await importOriginal<typeof import('./js-commonjs-scope.ts')>();
   return {
     ...original,
-    readsNodeWrapperNames: (...args: Parameters<typeof original.readsNodeWrapperNames>) => {
+    showsNodeModule: (...args: Parameters<typeof original.showsNodeModule>) => {
       wrapperWalks.count++;
-      return original.readsNodeWrapperNames(...args);
+      return original.showsNodeModule(...args);
     },
   };
 });

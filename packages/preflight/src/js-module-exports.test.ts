@@ -744,6 +744,59 @@ describe('commonJsExports', () => {
     ).toEqual(['touch:CallExpression', 'hit:FunctionDeclaration']);
   });
 
+  it('reads what a return that may not run returns, and nothing after a return in its own block', () => {
+    const DEAD = 'function dead() {}\n';
+    for (const code of [
+      // Node exports what such a return writes whenever it runs (here: when the file is required).
+      'if (require.main !== module) return module.exports = { touch };',
+      'try { return exports.touch = touch; } catch {}',
+      'if (a) { x(); } else return Object.assign(exports, { touch });',
+      // Nothing after a return in its block runs.
+      'if (a) { exports.touch = touch; return; exports.dead = dead; }',
+      'try { exports.touch = touch; return; module.exports = { dead }; } catch {}',
+    ]) {
+      expect(exported(`${TOUCH}${DEAD}${code}\n`), code).toEqual(['touch']);
+    }
+    // What follows an `if` runs only after a branch that did not return.
+    for (const code of [
+      'if (a) module.exports = { touch };\nelse { return; }\nexports.dead = dead;',
+      'if (a) { return; } else { module.exports = { touch }; }\nexports.dead = dead;',
+      // Both branches return: nothing after the `if` runs.
+      'exports.touch = touch;\nif (a) { return; } else { return; }\nexports.dead = dead;',
+      'exports.touch = touch;\nif (a) { if (b) return; else return; exports.dead = dead; }\nexports.touch = touch;',
+      // A block that declares its own `exports` is not read, but its return ends the reading.
+      'exports.touch = touch;\n{ let exports = 1; return; }\nexports.dead = dead;',
+    ]) {
+      expect(exported(`${TOUCH}${DEAD}${code}\n`), code).toEqual(['touch']);
+    }
+    // A branch that returns takes nothing away from the other: `exports` may still be Node's.
+    expect(exported(`${TOUCH}if (a) { return; } else { x(); }\nexports.touch = touch;\n`)).toEqual(['touch']);
+    /** Each export as `name:type of its value` (`(module)` for module.exports itself). */
+    const umd = (code: string): string[] =>
+      commonJsExports(parseModule('src/a.js', code).program, 'src/a.js').map(
+        (e) => `${e.name ?? '(module)'}:${e.value.type}`,
+      );
+    // A UMD wrapper returning the factory's call in its CommonJS branch: the factory writes `touch`.
+    const wrapper = (test: string): string =>
+      `${TOUCH}(function (root, f) { ${test}return f(exports); root.X = f({}); })(this, function (e) { e.touch = touch; });`;
+    expect(umd(wrapper(''))).toEqual(['touch:Identifier']);
+    expect(umd(wrapper("if (typeof exports === 'object') "))).toEqual(['touch:Identifier']);
+  });
+
+  it('takes a file with a top-level return for a Node module, whose top-level this is the export object', () => {
+    for (const code of [
+      'this.touch = touch;\nreturn;',
+      'this.touch = touch;\nif (a) { return; }',
+      '(function (root, f) { root.touch = f(); })(this, function () { return touch; });\nreturn;',
+    ]) {
+      expect(exported(`${TOUCH}${code}\n`), code).toEqual(['touch']);
+    }
+    // Without the return (and no read of require, module or exports) it is a browser script.
+    expect(exported(`${TOUCH}this.touch = touch;\n`)).toEqual([]);
+    // A return in a function says nothing.
+    expect(exported(`${TOUCH}this.touch = touch;\nfunction f() { return; }\n`)).toEqual([]);
+  });
+
   it("takes no generator or async getter's value, and esbuild's names note only after module.exports = __toCommonJS(…)", () => {
     for (const code of [
       "Object.defineProperty(exports, 'touch', { get: function* () { return touch; } });",

@@ -15,7 +15,7 @@ import {
   resultOf,
   returnedBy,
 } from './js-commonjs-forms.ts';
-import { COMMONJS_NAMES, isCommonJsScope, readsNodeWrapperNames, runtimeNames } from './js-commonjs-scope.ts';
+import { COMMONJS_NAMES, isCommonJsScope, runtimeNames, showsNodeModule } from './js-commonjs-scope.ts';
 import { requiredModule } from './js-module-bindings.ts';
 import { NameSet } from './js-name-set.ts';
 import { patternIdentifiers } from './js-scope.ts';
@@ -42,7 +42,15 @@ export interface ModuleExports {
   readonly names: ReadonlySet<string>;
   /** Functions and classes exported where they are written: `module.exports = function () {}`, `exports.get = () => …`. */
   readonly values: ReadonlySet<AstNode>;
+  /**
+   * Statements Node never runs, after a top-level `return` that always runs: a `var` or class
+   * declared there gives its name no value (a function declaration is hoisted and still does).
+   */
+  readonly unrun: ReadonlySet<AstNode>;
 }
+
+// Program node → the statements after a top-level `return` that always runs (see commonJsExports).
+const UNRUN = new WeakMap<AstNode, ReadonlySet<AstNode>>();
 
 const EXPORTS = new WeakMap<AstNode, ModuleExports>();
 
@@ -114,8 +122,9 @@ const ALWAYS_TRUTHY: ReadonlySet<string> = new Set([
  * `else`, `try` or block may run: what they export counts; inside the block they run in order, and
  * after a branch or `try`/`catch` block they take nothing away (a `var module = …` shim behind
  * `typeof module === 'undefined'` changes nothing after it). A `return` outside any block that may
- * not run ends the reading (its value is read): Node runs nothing after it, at the top level of
- * the file as in a UMD wrapper's or factory's body. Nothing where {@link isCommonJsScope} says
+ * not run ends the reading: Node runs nothing after it, at the top level of the file as in a UMD
+ * wrapper's or factory's body. Any `return` ends its own block, and its value is read where it
+ * stands; what follows an `if` runs only after a branch that did not return. Nothing where {@link isCommonJsScope} says
  * `module`/`exports` are not CommonJS's (with `project`, where the `type` of the file's package.json
  * is looked up: nor in a `.js`/`.ts` file of a `"type": "module"` package). A UMD wrapper called at the top level
  * exports what its factory returns or writes on the export object there (see js-umd-wrapper.ts and
@@ -154,17 +163,19 @@ const declaresFunction = (program: AstNode, name: string): boolean =>
 type Pending = AstNode | 'enter' | 'exit' | 'exit-branch' | 'join';
 
 function listCommonJsExports(program: AstNode, file: string): CommonJsExport[] {
+  const unrun = new Set<AstNode>();
+  UNRUN.set(program, unrun);
   // Whether the file is a Node module, whose top-level `this` is the export object: a walk of its
   // top-level code, made only when a statement reads `this` as the export object (most files never do).
   let nodeModule: boolean | undefined;
-  const thisIsExports = (): boolean => (nodeModule ??= isCommonJsFile(file) || readsNodeWrapperNames(program));
+  const thisIsExports = (): boolean => (nodeModule ??= isCommonJsFile(file) || showsNodeModule(program));
   // `exports` and `this`, which is the export object at the top level of a CommonJS module (and
   // is never rebound); `module`, unless a top-level function of that name takes the binding.
   return readCommonJs(
     program,
     [...(declaresFunction(program, 'exports') ? [] : ['exports']), 'this'],
     declaresFunction(program, 'module') ? [] : ['module'],
-    { program, thisIsExports },
+    { program, thisIsExports, unrun },
   );
 }
 
@@ -519,7 +530,7 @@ function readCommonJs(
   // an `else if` chain of any length ends. Loops and functions are not read. A branch of an `if`
   // and a `try` or `catch` block may not run, or stop part-way: between 'enter' and 'exit' its
   // statements change the names in order, and after it what they held before still may hold. A
-  // `return` that always runs (not in such a block) ends the reading.
+  // `return` ends its block; one that always runs (not in such a block) ends the reading.
   const pending: Pending[] = children(program, 'body').reverse();
   // Per `if` with an `else` being read, what each ended branch bound to a new export object it
   // gave `module.exports` (`undefined`: the branch replaced none).
@@ -527,6 +538,25 @@ function readCommonJs(
   // How many blocks that may not run are open: a `return` outside all of them always runs (in a
   // plain block or a `finally` too), and ends the body.
   let open = 0;
+  // Per open block, whether a `return` ended it (nothing after it there runs); per ended `if`
+  // branch waiting for its `join`, the same.
+  const ended: boolean[] = [];
+  const branchEnded: boolean[] = [];
+  /**
+   * A `return` that runs where it stands: outside every block that may not run it ends the body
+   * (the statements dropped never run: at the top level they are noted in `reading.unrun`);
+   * inside one it ends that block, whose statements after it are dropped.
+   */
+  const endBlock = (): void => {
+    if (open === 0) {
+      for (const dropped of pending) if (typeof dropped !== 'string') reading.unrun?.add(dropped);
+      pending.length = 0;
+      return;
+    }
+    ended[ended.length - 1] = true;
+    // Up to the block's own 'exit' or 'exit-branch', only its remaining statements are pending.
+    while (pending.length > 0 && typeof pending.at(-1) !== 'string') pending.pop();
+  };
   /** Statements to read next, in order; `mayNotRun`: as a block that may not run. */
   const push = (statements: readonly (AstNode | undefined)[], mayNotRun: boolean): void => {
     for (let i = statements.length - 1; i >= 0; i--) {
@@ -541,16 +571,23 @@ function readCommonJs(
     if (statement === 'enter' || statement === 'exit') {
       for (const names of [aliases, modules]) names[statement]();
       open += statement === 'enter' ? 1 : -1;
+      if (statement === 'enter') ended.push(false);
+      else ended.pop();
     } else if (statement === 'exit-branch') {
       open--;
+      branchEnded.push(ended.pop() === true);
       branches.push(aliases.exit(true));
       modules.exit();
     } else if (statement === 'join') {
-      // One branch runs: when each replaced `module.exports`, only what a branch bound to its new
-      // export object holds it afterwards (`exports` and older aliases are detached).
-      const second = branches.pop();
-      const first = branches.pop();
-      if (first !== undefined && second !== undefined) aliases.replace([...first, ...second]);
+      // One branch runs, and what follows runs only after one that did not return: when each
+      // such branch replaced `module.exports`, only what it bound to its new export object holds
+      // it afterwards (`exports` and older aliases are detached). When both return, so does the `if`.
+      const [second, secondEnded] = [branches.pop(), branchEnded.pop()];
+      const [first, firstEnded] = [branches.pop(), branchEnded.pop()];
+      if (firstEnded && secondEnded) endBlock();
+      else if ((first !== undefined || firstEnded) && (second !== undefined || secondEnded)) {
+        aliases.replace([...(first ?? []), ...(second ?? [])]);
+      }
     } else if (
       reading.factories !== undefined &&
       statement.type === 'ExpressionStatement' &&
@@ -614,16 +651,19 @@ function readCommonJs(
         ],
         true,
       );
-    } else if (statement.type === 'ReturnStatement' && open === 0) {
-      // Node runs nothing after it (a CommonJS file may return at its top level): its value is the
-      // last thing read. Nothing else is pending here but statements after it.
-      pending.length = 0;
+    } else if (statement.type === 'ReturnStatement') {
+      // Node runs nothing after it in its block, nor after the body when no block that may not run
+      // holds it (a CommonJS file may return at its top level). Its value is read where it stands:
+      // `if (require.main !== module) return module.exports = { … }` exports as Node runs it.
+      endBlock();
       push([asStatement(child(statement, 'argument'))], false);
     } else if (statement.type === 'BlockStatement') {
-      // A block that declares its own `module` or `exports` writes to those, not Node's.
+      // A block that declares its own `module` or `exports` writes to those, not Node's: it is not
+      // read, but a `return` directly in it ends the reading there as any other (its value unread).
       const body = children(statement, 'body');
       // A plain block runs whenever the statement around it does.
       if (!declaresLocally(body)) push(body, false);
+      else if (body.some((s) => s.type === 'ReturnStatement')) endBlock();
     }
   }
   return out;
@@ -671,5 +711,5 @@ function listModuleExports(program: AstNode, file: string, project: Manifests | 
   // `exports = module.exports = { … }` (Express's form), `var app = module.exports = f`,
   // `exports.f = f`: see commonJsExports. Rebinding bare `exports` alone exports nothing.
   for (const { value } of commonJsExports(program, file, project)) addValue(value, names, values);
-  return { names, values };
+  return { names, values, unrun: UNRUN.get(program) ?? new Set() };
 }

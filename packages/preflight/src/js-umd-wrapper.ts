@@ -432,6 +432,8 @@ export interface Reading {
    * object (asked only when a statement reads `this` so; the answer walks the file).
    */
   readonly thisIsExports?: () => boolean;
+  /** At the top level: receives the statements Node never runs, after a `return` that always runs. */
+  readonly unrun?: Set<AstNode>;
   readonly factories?: ReadonlyMap<string, Factory>;
 }
 

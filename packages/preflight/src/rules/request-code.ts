@@ -31,6 +31,9 @@ function isExported(cls: AstNode | undefined, context: FileContext): boolean {
   if (exports.values.has(cls)) return true;
   if (holder === program) {
     const id = child(cls, 'id');
+    // After a top-level `return` that always runs, a class is never initialised (a function
+    // declaration is hoisted: its name has its value).
+    if (cls.type === 'ClassDeclaration' && exports.unrun.has(cls)) return false;
     return id?.type === 'Identifier' && exports.names.has(id.name as string);
   }
   if (holder.type !== 'VariableDeclarator') return false;
@@ -38,6 +41,8 @@ function isExported(cls: AstNode | undefined, context: FileContext): boolean {
   const scope = declaration && parentOf.get(declaration);
   if (scope?.type === 'ExportNamedDeclaration') return true;
   const id = child(holder, 'id');
+  // A `var` after a top-level `return` that always runs never gives the name this value.
+  if (declaration !== undefined && exports.unrun.has(declaration)) return false;
   return scope === program && id?.type === 'Identifier' && exports.names.has(id.name as string);
 }
 

@@ -207,6 +207,22 @@ export class Registry {
     ).toEqual(['2: pending']);
   });
 
+  it('takes no function a var after a top-level return would hold for an exported handler (Node never gives it the value)', () => {
+    const head = 'const hits = new Map();\n';
+    const hit = 'function (ip) {\n  hits.set(ip, 1);\n}';
+    // The export names `hit`, but the var that would bind the function never runs.
+    expect(reported(`${head}module.exports = { hit: hit };\nreturn;\nvar hit = ${hit};\n`)).toEqual([]);
+    expect(reported(`${head}module.exports = { hit: hit };\n{ return; }\nvar hit = ${hit};\n`)).toEqual([]);
+    expect(reported(`${head}module.exports = { hit: hit };\nreturn;\nconst hit = ${hit};\n`)).toEqual([]);
+    // Before the return, or with the return behind an `if`, it does.
+    expect(reported(`${head}var hit = ${hit};\nmodule.exports = { hit: hit };\nreturn;\n`)).toEqual(['1: hits']);
+    expect(reported(`${head}module.exports = { hit: hit };\nif (a) return;\nvar hit = ${hit};\n`)).toEqual(['1: hits']);
+    // A function declaration after the return is hoisted: Node exports it.
+    expect(
+      reported(`${head}module.exports = { hit: hit };\nreturn;\nfunction hit(ip) {\n  hits.set(ip, 1);\n}\n`),
+    ).toEqual(['1: hits']);
+  });
+
   it('takes functions exported by Object.assign or behind a top-level if or try for handlers, not after a top-level return', () => {
     const head = 'const hits = new Map();\nfunction hit(ip) {\n  hits.set(ip, 1);\n}\n';
     for (const exported of [
