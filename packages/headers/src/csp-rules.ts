@@ -155,7 +155,7 @@ export const NON_ASCII_NAME = 'characters outside a-z, 0-9 and - (a non-breaking
  * non-breaking space, a dotless `ı`), a `_`, or other ASCII (a space, a control character, punctuation).
  */
 function nameCharacters(name: unknown): string {
-  if (typeof name !== 'string' || /[^\x00-\x7f]/.test(name)) return NON_ASCII_NAME;
+  if (typeof name !== 'string' || /\P{ASCII}/u.test(name)) return NON_ASCII_NAME;
   return name.includes('_')
     ? '_, which no directive name has (words are joined by -, as in script-src)'
     : 'characters outside a-z, 0-9 and - (a space, a control character or punctuation)';

@@ -239,7 +239,7 @@ function featureName(
     return `permissionsPolicy.${feature}`;
   }
   // A structured-field dictionary key: browsers drop the whole header over one that is not lower case.
-  if (/[^\x00-\x7f]/.test(feature)) {
+  if (/\P{ASCII}/u.test(feature)) {
     problems.push(`permissionsPolicy entry #${position} has a feature name with ${NON_ASCII_NAME}: retype it`);
   } else if (!kebabCase) {
     problems.push(`permissionsPolicy entry #${position} has a feature name that is not lower-case-kebab`);
