@@ -766,6 +766,8 @@ describe('commonJsExports', () => {
       'exports.touch = touch;\nif (a) { if (b) return; else return; exports.dead = dead; }\nexports.touch = touch;',
       // A block that declares its own `exports` is not read, but its return ends the reading.
       'exports.touch = touch;\n{ let exports = 1; return; }\nexports.dead = dead;',
+      // A name the returning branch bound to its new export object never runs after the `if`.
+      'if (a) { var e = module.exports = {}; return; } else { module.exports = { touch }; }\ne.dead = dead;',
     ]) {
       expect(exported(`${TOUCH}${DEAD}${code}\n`), code).toEqual(['touch']);
     }

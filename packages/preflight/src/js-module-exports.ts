@@ -114,7 +114,7 @@ const ALWAYS_TRUTHY: ReadonlySet<string> = new Set([
  * = module`, `const { exports: e } = module`) is an alias. Top-level `this` is the first export
  * object, like `exports` (and detached like it), in a file that shows it is a Node module: a
  * `.cjs`/`.cts` file, or one whose top level reads `require`, `module` or `exports` without
- * declaring it (in a browser script `this` is the window). `Object.assign(module.exports, { read })` exports
+ * declaring it or returns (in a browser script `this` is the window). `Object.assign(module.exports, { read })` exports
  * each property of its literal objects, and every export of a required module, `default` included
  * (`Object.assign(exports, require('./x'))`); `module.exports = Object.assign({}, require('./x'),
  * { read })` exports what the new object holds. `Object.defineProperty(exports, 'x', { value | get })`
@@ -586,7 +586,8 @@ function readCommonJs(
       const [first, firstEnded] = [branches.pop(), branchEnded.pop()];
       if (firstEnded && secondEnded) endBlock();
       else if ((first !== undefined || firstEnded) && (second !== undefined || secondEnded)) {
-        aliases.replace([...(first ?? []), ...(second ?? [])]);
+        // A branch that returned hands nothing on: its new export object's names never run after.
+        aliases.replace([...(firstEnded ? [] : (first ?? [])), ...(secondEnded ? [] : (second ?? []))]);
       }
     } else if (
       reading.factories !== undefined &&
