@@ -66,7 +66,7 @@ export interface SchemeCredential {
  * and a control character in the password is part of the password. `Bearer` alone, or a scheme
  * after whitespace, is no prefix.
  */
-export function schemeCredential(value: string): SchemeCredential | undefined {
+function schemeCredential(value: string): SchemeCredential | undefined {
   const prefix = SCHEME_PREFIX.exec(value);
   if (prefix === null) return undefined;
   const rest = value.slice(prefix[0].length);
@@ -86,11 +86,12 @@ export function schemeCredential(value: string): SchemeCredential | undefined {
  * to that is (base64 or hex of `Bearer <token>`: see {@link sniffedTexts}); undefined for any other.
  */
 export function schemeCredentialIn(value: string): SchemeCredential | undefined {
-  return schemeCredential(value) ?? firstDefined(sniffedTexts(value).map(schemeCredential));
-}
-
-function firstDefined<T>(values: readonly (T | undefined)[]): T | undefined {
-  return values.find((value) => value !== undefined);
+  return (
+    schemeCredential(value) ??
+    sniffedTexts(value)
+      .map(schemeCredential)
+      .find((found) => found !== undefined)
+  );
 }
 
 /** The secret of a `Basic <base64 of user:password>` value (see {@link SchemeCredential.secret}), or undefined for any other value. */

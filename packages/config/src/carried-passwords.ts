@@ -1,13 +1,13 @@
 /**
- * The passwords a value carries whatever its key: in a `Basic <base64 of user:password>` value, in a
- * URL's userinfo or query, in a connection string's `Password=` parts, in a libpq keyword string's `password=` / `sslpassword=` and in a
- * Kafka JAAS line's `password="…"`. A bundle judges each as a secret of its own and the rest of the
+ * The passwords a value carries whatever its key: in a `Basic <base64 of user:password>` value, in
+ * a URL's userinfo or query, in a connection string's `Password=` parts, in a libpq keyword
+ * string's `password=` / `sslpassword=` and in a Kafka JAAS line's `password="…"`. A bundle judges each as a secret of its own and the rest of the
  * value (a username beside a password included) as format.
  */
 import { basicSecret, userinfoSecret } from './auth-scheme.ts';
 
 // A password in a URL's userinfo (`postgres://app:…@db`, `redis://:…@redis`, `jdbc:mysql://app:…@db`;
-// the username when the password is empty or GitHub's fixed `x-oauth-basic`:
+// the username when the password is empty or GitHub's fixed `x-oauth-basic`, in any case:
 // `https://ghp_…:x-oauth-basic@github.com`, `https://sk_live_…:@api.stripe.com`) or query
 // (`?password=…`, an Azure SAS `&sig=…`), or a connection string's `Password=`, `Pwd=`, `Pass=`,
 // `Passwd=`, `AccountKey=`, `SharedAccessKey=` or OLE DB's `Jet OLEDB:Database Password=` part

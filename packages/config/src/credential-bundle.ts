@@ -26,16 +26,18 @@ export interface BundleField {
    * any other member is read by its name. The password
    * of a URL's userinfo (its username when the password is empty or GitHub's `x-oauth-basic`) or
    * query (`password`, `pwd`, `pass`, `passwd`, `sig`), of a connection string's `Password=` parts
-   * (every one), of a libpq string's `password=` / `sslpassword=` or a JAAS line's `password="…"`
-   * (see {@link carriedPasswords}) is a secret, whatever the key, and the rest of the value (a
-   * username beside a password included) not. A
+   * (every one), of a libpq string's `password=` / `sslpassword=`, a JAAS line's `password="…"` or a
+   * `Basic` value (see {@link carriedPasswords}) is a secret, whatever the key, and the rest of the
+   * value (a username beside a password included) not; so is the token of a `Bearer` value under a
+   * secret-named or `…authorization` key. A
    * kubectl JSONPath selector under a `…key` (GKE's `token-key: '{.credential.access_token}'`) is not. A bundle with a
    * secret-named key but no secret value in it has one empty secret (too short). Any other value
    * (an identifier, a public key, the rest of a URL) is not read by the pattern rules beside a secret.
    */
   readonly secret: boolean;
   /**
-   * True for a password a URL or connection string carries: its length, distinct-character and
+   * True for a password a URL, connection string or `Basic` value carries (not under a secret-named
+   * key, where the kind's minimums apply): its length, distinct-character and
    * entropy minimums are a password's (or the kind's when lower), as the kind describes the
    * bundle's main secret, not a database password.
    */

@@ -328,20 +328,20 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
       ...(signed === undefined ? [] : [signed.bytes]),
     ];
     patterned.push(...measured);
+    // A signed JWT (only ever a secret's) is judged by its signature's length, carried or not.
+    if (signed !== undefined) {
+      signatures.push(signed.length);
+      if (signed.demoSigned) demoSigned = true;
+    }
     if (jwt?.unsigned === true) unsignedJwt = true;
     else if (signed !== undefined && carried !== true) {
       // A JWT's signature: measured as a lone token's, apart from the bundle's other secrets.
       jwts.wholes.push(content);
       jwts.parts.push(...measured);
-      signatures.push(signed.length);
-      if (signed.demoSigned) demoSigned = true;
     } else if (secret) {
       if (block === undefined || key !== undefined || !isPublicMaterial(block.body)) secretPatterned.push(...measured);
       (carried === true ? carriedWholes : secrets).push(content, ...members);
-      if (signed !== undefined) {
-        signatures.push(signed.length);
-        if (signed.demoSigned) demoSigned = true;
-      } else
+      if (signed === undefined)
         (carried === true ? carriedLengths : lengths).push(
           bytes ?? (body === undefined ? Buffer.byteLength(value, 'utf8') : Buffer.byteLength(body, 'base64')),
         );
