@@ -228,9 +228,9 @@ function featureName(
   problems: string[],
 ): string {
   if (known.has(feature)) return `permissionsPolicy.${feature}`;
-  const kebabCase = /^[a-z][a-z0-9-]*$/.test(feature);
   // A kebab name is sent unless it is clearly a misspelling: it may be a feature newer than this
-  // list. Any other name is refused anyway, but only a typo of a feature is told which one it meant.
+  // list. Any other name is refused anyway, but it is told the feature it meant only when it is one
+  // in another case or with `_`, or one typo from one.
   const match = closestName(feature, PERMISSIONS_FEATURES, featureEdits);
   if (match !== undefined) {
     problems.push(
@@ -241,7 +241,7 @@ function featureName(
   // A structured-field dictionary key: browsers drop the whole header over one that is not lower case.
   if (/\P{ASCII}/u.test(feature)) {
     problems.push(`permissionsPolicy entry #${position} has a feature name with ${NON_ASCII_NAME}: retype it`);
-  } else if (!kebabCase) {
+  } else if (!/^[a-z][a-z0-9-]*$/.test(feature)) {
     problems.push(`permissionsPolicy entry #${position} has a feature name that is not lower-case-kebab`);
   }
   return `permissionsPolicy entry #${position}`;
