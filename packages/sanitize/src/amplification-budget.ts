@@ -10,8 +10,8 @@
  * Every allowance of the verification pass is relative to one basis, fixed for the whole call: the
  * same for the first parse, every re-parse, every cut and the strict pass, so a re-parse of an
  * amplified serialization (or the strict pass over it) gets no larger allowance than the first parse.
- * The basis is the length of the caller's input or of what sanitize-html wrote for it (`candidate`),
- * whichever is shorter ({@link AmplificationBasis}). sanitize-html's output alone is not a measure the
+ * The basis is the length of the caller's input or of what sanitize-html wrote for it (the
+ * candidate `verifyOutput` in verify.ts checks), whichever is shorter ({@link AmplificationBasis}). sanitize-html's output alone is not a measure the
  * input's author cannot inflate: a raw `"` in a single-quoted attribute is 1 character of input and
  * 6 once written (`&quot;`), a raw `&` in text 5 (`&amp;`), yet each is 1 character in the tree, and
  * every clone of it is written 6 times over again; 4 KB of `<b title='…raw quotes…'>` left open before
@@ -27,7 +27,7 @@
  * clones of a rewritten link copy what it adds from the basis's allowance. Counted as input and
  * multiplied, it let any URL, however short, buy 8 to 32 times what the hook adds: 256
  * `<a href=x></a>` given 250 characters each paid for 5.8 KB of quote-laden clones kept as 1.35 MB.
- * Only URLs that survive the first parse are added after it (`verifyOutput`): 4,096 such links
+ * Only URLs that survive the first parse are added after it (`verifyOutput` in verify.ts): 4,096 such links
  * in an rp with text, which normalizing drops, paid for 60 KB of clones kept as 2.4 MB. The output
  * kept adds only the URLs it writes: the same links after those clones, cut off by maxOutputChars,
  * paid for the 2.4 MB of clones before them. It is not in the element basis (a rewrite adds

@@ -361,7 +361,7 @@ function verifyTree(
       policy.truncationMarker,
       lists && ((element) => lists.add(element.attrs)),
     );
-    if (out.truncated && lists !== undefined) tally?.cutTo(lists);
+    if (out.truncated && tally && lists) tally.cutTo(lists);
   } else {
     const whole = serializeWithin(tree, budget.outputChars);
     if (whole === undefined) return { ok: false, reason: AMPLIFICATION_FAILURE };
