@@ -11,14 +11,14 @@ vi.mock('./js-ast.ts', async (importOriginal) =>
 vi.mock('./js-scope.ts', async (importOriginal) =>
   (await import('../test/fixtures/work-counter.ts')).counted(await importOriginal()),
 );
-// The walks of a file's whole top level for the names of Node's module wrapper.
-const wrapperWalks = vi.hoisted(() => ({ count: 0 }));
+// The walks of a file's whole top level telling whether the file is a Node module.
+const nodeModuleWalks = vi.hoisted(() => ({ count: 0 }));
 vi.mock('./js-commonjs-scope.ts', async (importOriginal) => {
   const original = await importOriginal<typeof import('./js-commonjs-scope.ts')>();
   return {
     ...original,
     showsNodeModule: (...args: Parameters<typeof original.showsNodeModule>) => {
-      wrapperWalks.count++;
+      nodeModuleWalks.count++;
       return original.showsNodeModule(...args);
     },
   };
@@ -63,9 +63,9 @@ describe('commonJsExports work', () => {
     /** The exports `code` makes, and how many times the file's top level was walked for Node's names. */
     const walks = (code: string, file = 'src/a.js'): { names: number; walks: number } => {
       const { program } = parseModule(file, code);
-      wrapperWalks.count = 0;
+      nodeModuleWalks.count = 0;
       const names = commonJsExports(program, file).length;
-      return { names, walks: wrapperWalks.count };
+      return { names, walks: nodeModuleWalks.count };
     };
     const amdWeb = '(function (root, f) { root.X = f(); })(this, function () { return {}; });';
     const writes = Array.from({ length: 100 }, (_, i) => `exports.a${i} = a;`).join('\n');

@@ -196,11 +196,12 @@ function readCommonJs(
   // Names that hold Node's module: `module`, until a top-level `var module = {…}` or `module = …`
   // rebinds it, and names bound to it (`var m = module`).
   const modules = new NameSet(moduleSeeds);
+  /** Whether the file is a Node module, whose top-level `this` is the export object. */
+  const nodeModule = (): boolean => reading.thisIsExports?.() === true;
   /** Whether top-level `this` is the export object now: seeded, not yet detached, and the file a Node module. */
-  const holdsThis = (): boolean => aliases.has('this') && reading.thisIsExports?.() === true;
+  const holdsThis = (): boolean => aliases.has('this') && nodeModule();
   /** Whether `name` held the export object when the statement started (`this` only in a Node module). */
-  const heldExports = (name: string): boolean =>
-    aliases.had(name) && (name !== 'this' || reading.thisIsExports?.() === true);
+  const heldExports = (name: string): boolean => aliases.had(name) && (name !== 'this' || nodeModule());
   const topLevelFunction = reading.program && topLevelFunctions(reading.program);
   // The names the file declares at its top level (`var self = …` makes `self` no browser global).
   let topLevelNames: Set<string> | undefined;
