@@ -60,16 +60,18 @@ export function closestKey(
   edits: (known: string) => number = allowedEdits,
 ): string | undefined {
   if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(key) || key.length > MAX_SUGGESTED_KEY) return undefined;
-  const folded = key.toLowerCase().replace(/[-_]/g, '');
-  const exact = known.find((k) => k.toLowerCase().replace(/[-_]/g, '') === folded);
-  if (exact !== undefined) return exact;
+  const fold = (name: string): string => name.toLowerCase().replace(/[-_]/g, '');
+  const folded = fold(key);
+  const knownFolded = known.map(fold);
+  const exact = knownFolded.indexOf(folded);
+  if (exact >= 0) return known[exact];
   // The nearest, not the first within reach (`conectSrc` is connect-src, not font-src); none on a tie.
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   let tied = false;
-  for (const k of known) {
+  for (const [i, k] of known.entries()) {
     const limit = edits(k);
-    const distance = distanceWithin(k.toLowerCase().replace(/[-_]/g, ''), folded, limit);
+    const distance = distanceWithin(knownFolded[i] as string, folded, limit);
     if (distance > limit) continue;
     if (distance < bestDistance) {
       best = k;
