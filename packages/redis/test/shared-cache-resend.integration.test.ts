@@ -23,16 +23,15 @@ const TEST_TIMEOUT_MS = 60_000;
  * The two scripts that take a pod's lease: the read of a miss, and the lease a pod asks for after a
  * read that found an entry it cannot use (here tag-invalidated: `prepare` makes that entry).
  */
+/** An entry under `h` that a load cannot use (its tag invalidated): a miss then asks LEASE_ACQUIRE. */
+const invalidateH = async (cache: SharedCache<string>): Promise<void> => {
+  await cache.set('h', 'invalidated', { tags: ['t'] });
+  await cache.invalidateTags(['t']);
+};
+
 const LEASE_TAKERS = [
   ['the read of a miss (READ_OR_LEASE)', READ_OR_LEASE, async (_cache: SharedCache<string>) => {}],
-  [
-    'the lease after an entry it cannot use (LEASE_ACQUIRE)',
-    LEASE_ACQUIRE,
-    async (cache: SharedCache<string>) => {
-      await cache.set('h', 'invalidated', { tags: ['t'] });
-      await cache.invalidateTags(['t']);
-    },
-  ],
+  ['the lease after an entry it cannot use (LEASE_ACQUIRE)', LEASE_ACQUIRE, invalidateH],
 ] as const;
 
 // What a load's join, lease and leave do when Redis runs them twice: the reply to the first run is
@@ -187,8 +186,7 @@ describe.each(SHARED_CACHE_TARGETS)('SharedCache when a join, a lease or a leave
     const invalidatedEntry = async (proxy: ReplyDroppingProxy, name: string) => {
       const p = await pod(name, waitLong, proxy);
       const a = await pod(name, { lease: false });
-      await a.set('h', 'invalidated', { tags: ['t'] });
-      await a.invalidateTags(['t']);
+      await invalidateH(a);
       return { p, a };
     };
 

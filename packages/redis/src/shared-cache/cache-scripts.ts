@@ -109,8 +109,8 @@ export const MAX_SHARES = 128;
 // the key may be running: a load reads it (creating it when absent) before it starts, and may write
 // only while it is unchanged. A delete, a set() or a clear() removes it, so no load from before them
 // can write; an absent or re-created generation never equals the one a load holds. KEYS[$GK]: the
-// generation; ARGV[$GA]: this load's token, its share and the first part of a new generation's id; ARGV[$GA + 1]: the life it must have left (an
-// existing one is extended, never shortened). Pods share a generation (loads in flight in several
+// generation; ARGV[$GA]: this load's token, its share and the first part of a new generation's id;
+// ARGV[$GA + 1]: the life it must have left (an existing one is extended, never shortened). Pods share a generation (loads in flight in several
 // pods read the same one), so KEYS[$CK] holds the shares of the loads that hold it, a set of their
 // random tokens: a load joins by adding its own and leaves (LOAD_END) by taking its own out, and
 // only the last one out ends the generation. A share, not a count, so a join or a leave that
