@@ -465,8 +465,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
 
   /**
    * Runs the loader and writes its value against `seen` (see {@link SharedCache.#compute}); with
-   * Redis and no `seen`, the value is returned and cached nowhere. Gives `lease` back, and ends
-   * the generation, when nothing was written.
+   * Redis and no `seen`, the value is returned and cached nowhere. Gives `lease` back, and leaves
+   * the generation, when nothing was written, also when the write failed (no reply in time).
    */
   async #loadAndStore(
     key: string,
@@ -488,13 +488,19 @@ export class SharedCache<T = unknown> implements AuditedStore {
       const entry = this.#entry(value, finished + ttl, finished - started, seen?.versions);
       if (this.#redis) {
         if (!seen) return value;
-        leaseToken = undefined; // the write releases it
         // Announced by the write's own script, and only if it wrote.
         const written = await this.#redis
           .writeIfCurrent(key, entry, ttl, seen.generation, lease?.token ?? '', this.#writeAnnouncement(key, entry))
           .catch((error: unknown) => this.#onError(error));
-        // An answered write ended the generation, or found it ended: nothing to leave.
-        if (written !== undefined) generation = undefined;
+        // An answered write gave the lease back and ended the generation, or found it ended: nothing
+        // to leave. A failed one (timed out, Redis unreachable) may not have run, so the leave below
+        // still gives both back, not leaving the lease to its ttlMs; safe if it did run (its reply
+        // lost): LOAD_END deletes the lease only while it holds this load's token, and leaves only a
+        // generation that is still the key's, so it never takes another load's lease or generation.
+        if (written !== undefined) {
+          leaseToken = undefined;
+          generation = undefined;
+        }
         if (!written) return value;
       }
       if (this.#l1) {
