@@ -10,6 +10,17 @@ const exported = (code: string, file = 'src/a.js'): string[] =>
   [...moduleExports(parseModule(file, code).program, file).names].sort();
 
 const TOUCH = 'function touch(id) { return id; }\n';
+const DEAD = 'function dead() {}\n';
+
+/** Each CommonJS export of `code` as `name:type of its value` (`(module)` for module.exports itself). */
+const umd = (code: string, file = 'src/a.js'): string[] =>
+  commonJsExports(parseModule(file, code).program, file).map((e) => `${e.name ?? '(module)'}:${e.value.type}`);
+
+/** As {@link umd}, with the specifier of a required module for its value (`(module):./a`). */
+const umdRequired = (code: string): string[] =>
+  commonJsExports(parseModule('src/a.js', code).program, 'src/a.js').map(
+    (e) => `${e.name ?? '(module)'}:${requiredModule(e.value) ?? e.value.type}`,
+  );
 
 describe('commonJsExports', () => {
   it('reads a module-scope var that rebinds exports or module as an assignment to the binding Node passes in', () => {
@@ -233,11 +244,6 @@ describe('commonJsExports', () => {
   });
 
   it("follows a UMD wrapper's CommonJS branch to what its factory returns or writes on exports", () => {
-    /** Each export as `name:type of its value` (`(module)` for module.exports itself). */
-    const umd = (code: string): string[] =>
-      commonJsExports(parseModule('src/a.js', code).program, 'src/a.js').map(
-        (e) => `${e.name ?? '(module)'}:${e.value.type}`,
-      );
     const root = "typeof self !== 'undefined' ? self : this";
     const amd = "typeof define === 'function' && define.amd";
     // umdjs/umd returnExports: module.exports = factory(require('b')); its locals are resolved.
@@ -303,63 +309,57 @@ describe('commonJsExports', () => {
   });
 
   it('reads a factory again for a call with other arguments: its module.exports is the last write', () => {
-    const umd = (code: string): string[] =>
-      commonJsExports(parseModule('src/a.js', code).program, 'src/a.js').map(
-        (e) => `${e.name ?? '(module)'}:${requiredModule(e.value) ?? e.value.type}`,
-      );
     const wrapper = (b: string): string => `(function (r, f) { module.exports = f(${b}); })(this, fac);`;
     const twice = `function fac(b) { return b; }\n${wrapper("require('./a')")}\n${wrapper("require('./b')")}\n`;
-    expect(umd(twice)).toContain('(module):./b');
+    expect(umdRequired(twice)).toContain('(module):./b');
     // Identical calls read it once.
     const same = `function fac(b) { return b; }\n${wrapper("require('./a')")}\n${wrapper("require('./a')")}\n`;
-    expect(umd(same)).toEqual(['(module):./a']);
+    expect(umdRequired(same)).toEqual(['(module):./a']);
     const handing = (b: string): string => `(function (r, f) { f(exports, ${b}); })(this, fac);`;
     expect(
-      umd(`function fac(exports, b) { exports.b = b; }\n${handing("require('./a')")}\n${handing("require('./b')")}\n`),
+      umdRequired(
+        `function fac(exports, b) { exports.b = b; }\n${handing("require('./a')")}\n${handing("require('./b')")}\n`,
+      ),
     ).toEqual(['b:./a', 'b:./b']);
   });
 
   it('reads a factory for at most 8 kinds of call: past them module.exports is the call, of unknown kind', () => {
-    const umd = (code: string): string[] =>
-      commonJsExports(parseModule('src/a.js', code).program, 'src/a.js').map(
-        (e) => `${e.name ?? '(module)'}:${requiredModule(e.value) ?? e.value.type}`,
-      );
     const modules = Array.from({ length: 9 }, (_, i) => `./m${i}`);
     const wrapper = (b: string): string => `(function (r, f) { module.exports = f(require('${b}')); })(this, fac);`;
-    expect(umd(`function fac(b) { return b; }\n${modules.map(wrapper).join('\n')}\n`)).toEqual([
+    expect(umdRequired(`function fac(b) { return b; }\n${modules.map(wrapper).join('\n')}\n`)).toEqual([
       ...modules.slice(0, 8).map((m) => `(module):${m}`),
       '(module):CallExpression',
     ]);
     // Handed the export object: what the ninth kind of call writes is not read.
     const handing = (b: string): string => `(function (r, f) { f(exports, require('${b}')); })(this, fac);`;
-    expect(umd(`function fac(exports, b) { exports.b = b; }\n${modules.map(handing).join('\n')}\n`)).toEqual(
+    expect(umdRequired(`function fac(exports, b) { exports.b = b; }\n${modules.map(handing).join('\n')}\n`)).toEqual(
       modules.slice(0, 8).map((m) => `b:${m}`),
     );
   });
 
   it('takes no parameter at or after a spread argument of a factory call for what it is handed', () => {
-    const umd = (code: string): string[] =>
-      commonJsExports(parseModule('src/a.js', code).program, 'src/a.js').map(
-        (e) => `${e.name ?? '(module)'}:${requiredModule(e.value) ?? e.value.type}`,
-      );
     // Node hands the export object to the third parameter: the factory writes on `{}`, exports nothing.
     expect(
-      umd(
+      umdRequired(
         '(function (r, f) { f(...[{}, {}], exports); })(this, function (a, exports) { exports.read = function () {}; });',
       ),
     ).toEqual([]);
     expect(
-      umd(
+      umdRequired(
         '(function (r, f) { f(...[{}], module); })(this, function (a, module) { module.exports = { read: function () {} }; });',
       ),
     ).toEqual([]);
     // `b` is given undefined here, not `./a`: the call is a value of unknown kind.
     expect(
-      umd("(function (r, f) { module.exports = f(...[], require('./a')); })(this, function (a, b) { return b; });"),
+      umdRequired(
+        "(function (r, f) { module.exports = f(...[], require('./a')); })(this, function (a, b) { return b; });",
+      ),
     ).toEqual(['(module):CallExpression']);
     // A parameter before the spread argument still gets its argument.
     expect(
-      umd("(function (r, f) { module.exports = f(require('./a'), ...[]); })(this, function (b, c) { return b; });"),
+      umdRequired(
+        "(function (r, f) { module.exports = f(require('./a'), ...[]); })(this, function (b, c) { return b; });",
+      ),
     ).toEqual(['(module):./a']);
   });
 
@@ -394,10 +394,6 @@ describe('commonJsExports', () => {
   });
 
   it("keeps `exports` and `module` the module's in a wrapper whose AMD branch hands them to a nested function", () => {
-    const umd = (code: string): string[] =>
-      commonJsExports(parseModule('src/a.js', code).program, 'src/a.js').map(
-        (e) => `${e.name ?? '(module)'}:${e.value.type}`,
-      );
     const amd = "typeof define === 'function' && define.amd";
     // umdjs/umd's commonjsStrictGlobal: the AMD branch's module function declares `exports` for itself.
     expect(
@@ -456,29 +452,27 @@ describe('commonJsExports', () => {
   });
 
   it("exports what a UMD wrapper writes on top-level `this` in a Node module (umdjs/umd's amdWeb)", () => {
-    const umd = (file: string, code: string): string[] =>
-      commonJsExports(parseModule(file, code).program, file).map((e) => `${e.name ?? '(module)'}:${e.value.type}`);
     // In Node, top-level `this` is module.exports and `self` is undefined: `root` is the export object.
     const amdWeb = (assign: string): string => `(function (root, factory) {
   if (typeof define === 'function' && define.amd) { define(['b'], factory); }
   else { ${assign}; }
 }(typeof self !== 'undefined' ? self : this, function (b) { return function read(name) { return name; }; }));`;
-    expect(umd('src/a.cjs', amdWeb('root.amdWeb = factory(root.b)'))).toEqual(['amdWeb:FunctionExpression']);
-    expect(umd('src/a.js', `var b = require('b');\n${amdWeb('root.read = factory(b)')}`)).toEqual([
+    expect(umd(amdWeb('root.amdWeb = factory(root.b)'), 'src/a.cjs')).toEqual(['amdWeb:FunctionExpression']);
+    expect(umd(`var b = require('b');\n${amdWeb('root.read = factory(b)')}`, 'src/a.js')).toEqual([
       'read:FunctionExpression',
     ]);
     expect(
       umd(
-        'src/a.js',
         `require('b');\n(function (root, factory) { root.read = factory(); })(this, function () { return function () {}; });`,
+        'src/a.js',
       ),
     ).toEqual(['read:FunctionExpression']);
     // Once module.exports is another object, `this` is not the export object; nor is a `root` given `self`.
-    expect(umd('src/a.cjs', `module.exports = {};\n${amdWeb('root.read = factory()')}`)).toEqual([
+    expect(umd(`module.exports = {};\n${amdWeb('root.read = factory()')}`, 'src/a.cjs')).toEqual([
       '(module):ObjectExpression',
     ]);
     expect(
-      umd('src/a.cjs', amdWeb('root.read = factory()').replace("typeof self !== 'undefined' ? self : this", 'self')),
+      umd(amdWeb('root.read = factory()').replace("typeof self !== 'undefined' ? self : this", 'self'), 'src/a.cjs'),
     ).toEqual([]);
   });
 
@@ -686,7 +680,6 @@ describe('commonJsExports', () => {
   });
 
   it('reads nothing after a return that always runs, at the top level as in a UMD wrapper or factory', () => {
-    const DEAD = 'function dead() {}\n';
     for (const code of [
       // A CommonJS file may return at its top level: Node runs nothing after it.
       'exports.touch = touch;\nreturn;\nexports.dead = dead;',
@@ -710,11 +703,6 @@ describe('commonJsExports', () => {
     ]) {
       expect(exported(`${TOUCH}${DEAD}exports.touch = touch;\n${code}\n`), code).toEqual(['dead', 'touch']);
     }
-    /** Each export as `name:type of its value` (`(module)` for module.exports itself). */
-    const umd = (code: string): string[] =>
-      commonJsExports(parseModule('src/a.js', code).program, 'src/a.js').map(
-        (e) => `${e.name ?? '(module)'}:${e.value.type}`,
-      );
     const factory = '{ return { touch: touch }; }';
     // A wrapper's body: nothing after its return runs; the value it returns is read.
     expect(umd(`${TOUCH}(function (f) { return; module.exports = f(); })(function () ${factory});`)).toEqual([]);
@@ -745,7 +733,6 @@ describe('commonJsExports', () => {
   });
 
   it('reads what a return that may not run returns, and nothing after a return in its own block', () => {
-    const DEAD = 'function dead() {}\n';
     for (const code of [
       // Node exports what such a return writes whenever it runs (here: when the file is required).
       'if (require.main !== module) return module.exports = { touch };',
@@ -773,11 +760,6 @@ describe('commonJsExports', () => {
     }
     // A branch that returns takes nothing away from the other: `exports` may still be Node's.
     expect(exported(`${TOUCH}if (a) { return; } else { x(); }\nexports.touch = touch;\n`)).toEqual(['touch']);
-    /** Each export as `name:type of its value` (`(module)` for module.exports itself). */
-    const umd = (code: string): string[] =>
-      commonJsExports(parseModule('src/a.js', code).program, 'src/a.js').map(
-        (e) => `${e.name ?? '(module)'}:${e.value.type}`,
-      );
     // A UMD wrapper returning the factory's call in its CommonJS branch: the factory writes `touch`.
     const wrapper = (test: string): string =>
       `${TOUCH}(function (root, f) { ${test}return f(exports); root.X = f({}); })(this, function (e) { e.touch = touch; });`;

@@ -49,9 +49,6 @@ export interface ModuleExports {
   readonly unrun: ReadonlySet<AstNode>;
 }
 
-// Program node → the statements after a top-level `return` that always runs (see commonJsExports).
-const UNRUN = new WeakMap<AstNode, ReadonlySet<AstNode>>();
-
 const EXPORTS = new WeakMap<AstNode, ModuleExports>();
 
 /**
@@ -87,7 +84,17 @@ export interface CommonJsExport {
   readonly withDefault?: true;
 }
 
-const COMMONJS = new WeakMap<AstNode, readonly CommonJsExport[]>();
+/**
+ * What {@link commonJsExports} lists of a program, cached together: its exports, and the statements
+ * Node never runs, after a top-level `return` that always runs ({@link ModuleExports.unrun}).
+ */
+interface CommonJsListing {
+  readonly exports: readonly CommonJsExport[];
+  readonly unrun: ReadonlySet<AstNode>;
+}
+
+const COMMONJS = new WeakMap<AstNode, CommonJsListing>();
+const NO_COMMONJS: CommonJsListing = { exports: [], unrun: new Set() };
 const ALWAYS_TRUTHY: ReadonlySet<string> = new Set([
   'ObjectExpression',
   'ArrayExpression',
@@ -133,13 +140,18 @@ const ALWAYS_TRUTHY: ReadonlySet<string> = new Set([
  * program's `file` and the `project` it is scanned in.
  */
 export function commonJsExports(program: AstNode, file: string, project?: Manifests): readonly CommonJsExport[] {
-  let out = COMMONJS.get(program);
-  if (out === undefined) {
+  return commonJsListing(program, file, project).exports;
+}
+
+/** The program's {@link CommonJsListing}, listed once (see {@link commonJsExports}). */
+function commonJsListing(program: AstNode, file: string, project: Manifests | undefined): CommonJsListing {
+  let listing = COMMONJS.get(program);
+  if (listing === undefined) {
     const packageType = project?.packageManifest(file)?.type;
-    out = isCommonJsScope(program, file, packageType) ? listCommonJsExports(program, file) : [];
-    COMMONJS.set(program, out);
+    listing = isCommonJsScope(program, file, packageType) ? listCommonJsExports(program, file) : NO_COMMONJS;
+    COMMONJS.set(program, listing);
   }
-  return out;
+  return listing;
 }
 
 /** What a chain hands to its next outer link: a node of the source, whether it is the export object or Node's module. */
@@ -162,21 +174,21 @@ const declaresFunction = (program: AstNode, name: string): boolean =>
  */
 type Pending = AstNode | 'enter' | 'exit' | 'exit-branch' | 'join';
 
-function listCommonJsExports(program: AstNode, file: string): CommonJsExport[] {
+function listCommonJsExports(program: AstNode, file: string): CommonJsListing {
   const unrun = new Set<AstNode>();
-  UNRUN.set(program, unrun);
   // Whether the file is a Node module, whose top-level `this` is the export object: a walk of its
   // top-level code, made only when a statement reads `this` as the export object (most files never do).
   let nodeModule: boolean | undefined;
   const thisIsExports = (): boolean => (nodeModule ??= isCommonJsFile(file) || showsNodeModule(program));
   // `exports` and `this`, which is the export object at the top level of a CommonJS module (and
   // is never rebound); `module`, unless a top-level function of that name takes the binding.
-  return readCommonJs(
+  const exports = readCommonJs(
     program,
     [...(declaresFunction(program, 'exports') ? [] : ['exports']), 'this'],
     declaresFunction(program, 'module') ? [] : ['module'],
     { program, thisIsExports, unrun },
   );
+  return { exports, unrun };
 }
 
 /**
@@ -712,6 +724,7 @@ function listModuleExports(program: AstNode, file: string, project: Manifests | 
   }
   // `exports = module.exports = { … }` (Express's form), `var app = module.exports = f`,
   // `exports.f = f`: see commonJsExports. Rebinding bare `exports` alone exports nothing.
-  for (const { value } of commonJsExports(program, file, project)) addValue(value, names, values);
-  return { names, values, unrun: UNRUN.get(program) ?? new Set() };
+  const { exports, unrun } = commonJsListing(program, file, project);
+  for (const { value } of exports) addValue(value, names, values);
+  return { names, values, unrun };
 }

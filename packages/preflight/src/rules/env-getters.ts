@@ -27,6 +27,7 @@ import { envGetterKind, type GetterKind } from './env-getter-kind.ts';
 /** Module-scope getters: `const read = (name) => process.env[name]`, `function env(key, fallback) {…}`. */
 function localGetters(program: AstNode): Map<string, GetterKind> {
   const out = new Map<string, GetterKind>();
+  // ModuleExports.unrun is not consulted: a function after the return is hoisted; a const's calls never run or throw.
   for (const binding of moduleBindings(program)) {
     if (binding.kind !== 'const' && binding.kind !== 'function') continue;
     const kind = envGetterKind(unwrap(binding.init));
