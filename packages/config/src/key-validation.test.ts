@@ -115,14 +115,90 @@ describe('loadConfigSync (the advice of a weak-secret error)', () => {
     }
   });
 
-  it("counts a JWT under the whole value's length floor as a short value, not a weak signature", () => {
+  it('tells a JWT under a minBytes longer than the token to lower minBytes, not to generate a random value', () => {
     const token = `${part({ alg: 'HS256', typ: 'JWT' })}.${claims}.${random(32, 0x542b)}`;
-    const { message, rules } = weakSecretIssue(token, 'token', { minBytes: 512 });
-    expect(rules).toEqual(['too-short']);
-    expect(message).toContain('too-short: shorter than this kind of secret needs)');
-    expect(message).not.toContain('a JWT whose signature');
-    expect(message).toMatch(/Generate a random one, e\.g\. `openssl rand -base64 512`/);
-    expect(message).not.toMatch(ISSUER_ADVICE);
+    for (const value of [token, `Bearer ${token}`, Buffer.from(token).toString('base64')]) {
+      const { message, rules } = weakSecretIssue(value, 'token', { minBytes: 4096 });
+      expect(rules, value).toEqual(['too-short']);
+      expect(message, value).toContain(
+        'too-short: a JWT shorter than the `minBytes` set for this key, which its issuer decides, not you)',
+      );
+      expect(message, value).not.toContain('a JWT whose signature');
+      expect(message, value).toMatch(
+        /A JWT cannot be replaced by a random value, nor lengthened: lower `minBytes` for this key to at most the length of the tokens its issuer gives\.$/,
+      );
+      expect(message, value).not.toMatch(RANDOM_ADVICE);
+      expect(message, value).not.toMatch(ISSUER_ADVICE);
+    }
+  });
+
+  it('keeps the issuer advice beside the minBytes advice for a short JWT with a weak signature', () => {
+    const half = random(16, 0x542d);
+    const token = `${part({ alg: 'HS256', typ: 'JWT' })}.${claims}.${half}${half}`;
+    const { message, rules } = weakSecretIssue(token, 'token', { minBytes: 4096 });
+    expect(rules).toEqual(['too-short', 'repeated-pattern']);
+    expect(message).toContain('repeated-pattern: a JWT whose signature repeats a pattern');
+    expect(message).toMatch(ISSUER_ADVICE);
+    expect(message).toMatch(/lower `minBytes` for this key/);
+    expect(message).not.toMatch(RANDOM_ADVICE);
+  });
+
+  it("measures a whole value that is no JWT by minBytes as before, and a bundle's JWT by its signature", () => {
+    const token = `${part({ alg: 'HS256', typ: 'JWT' })}.${claims}.${random(32, 0x542e)}`;
+    for (const value of [random(64, 0x542f), JSON.stringify({ id_token: token })]) {
+      const { message, rules } = weakSecretIssue(value, 'token', { minBytes: 4096 });
+      expect(rules, value).toEqual(['too-short']);
+      expect(message, value).toContain('too-short: shorter than this kind of secret needs)');
+      expect(message, value).toMatch(/Generate a random one, e\.g\. `openssl rand -base64 4096`/);
+      expect(message, value).not.toMatch(/lower `minBytes`/);
+    }
+  });
+
+  it('tells the holder of a JWT carried as a password (URL userinfo, Basic) to ask its issuer', () => {
+    const hs256 = `${part({ alg: 'HS256', typ: 'JWT' })}.${claims}`;
+    const repeated = `${hs256}.${Buffer.from('k7Qz'.repeat(8)).toString('base64url')}`;
+    const flat = `${hs256}.${Buffer.alloc(32, 0x41).toString('base64url')}`;
+    // A signing key's bytes counting up (`\x10\x11\x12…`) inside random ones.
+    const run = Buffer.from(Array.from({ length: 12 }, (_, i) => 0x10 + i));
+    const sequential = `${hs256}.${Buffer.concat([seededBytes(seeded(0x5430), 8), run, seededBytes(seeded(0x5431), 12)]).toString('base64url')}`;
+    const basic = (token: string): string => `Basic ${Buffer.from(`deploy:${token}`).toString('base64')}`;
+    for (const [value, expected] of [
+      [JSON.stringify({ url: `https://deploy:${repeated}@api.acme.io/v1` }), ['repeated-pattern']],
+      [
+        JSON.stringify({ url: `https://deploy:${flat}@api.acme.io/v1` }),
+        ['low-entropy', 'few-distinct-characters', 'repeated-pattern'],
+      ],
+      [
+        JSON.stringify({ api_key: `https://deploy:${flat}@api.acme.io/v1` }),
+        ['low-entropy', 'few-distinct-characters'],
+      ],
+      [JSON.stringify({ headers: { Authorization: basic(repeated) } }), ['repeated-pattern']],
+      [JSON.stringify({ headers: { Authorization: basic(sequential) } }), ['sequential']],
+      // The token as the user, beside GitHub's fixed password.
+      [JSON.stringify({ remote: `https://${repeated}:x-oauth-basic@git.acme.io/app.git` }), ['repeated-pattern']],
+    ] as const) {
+      const { message, rules } = weakSecretIssue(value);
+      for (const rule of expected) {
+        expect(rules, `${rule} in ${value}`).toContain(rule);
+        expect(message, `${rule} in ${value}`).toMatch(new RegExp(`${rule}: a JWT whose signature`));
+      }
+      expect(message, value).toMatch(ISSUER_ADVICE);
+      expect(message, value).not.toMatch(RANDOM_ADVICE);
+    }
+  });
+
+  it('gives both pieces of advice for a weak carried JWT beside a weak carried password', () => {
+    const flat = `${part({ alg: 'HS256', typ: 'JWT' })}.${claims}.${Buffer.alloc(32, 0x41).toString('base64url')}`;
+    const bundle = JSON.stringify({
+      api: `https://deploy:${flat}@api.acme.io/v1`,
+      database_url: 'postgres://app:aaaaaaaaaaaaaaaa@db:5432/app',
+    });
+    const { message } = weakSecretIssue(bundle);
+    expect(message).toContain(
+      'few-distinct-characters: too few distinct characters, and a JWT whose signature has too few distinct characters',
+    );
+    expect(message).toMatch(RANDOM_ADVICE);
+    expect(message).toMatch(ISSUER_ADVICE);
   });
 
   it('asks for a new token, not a stronger key, for a JWT on the denylist', () => {

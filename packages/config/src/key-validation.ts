@@ -15,6 +15,8 @@ import {
   DENIED_JWT_FIX,
   DENIED_JWT_HINT,
   JWT_FIX,
+  JWT_LENGTH_FIX,
+  JWT_LENGTH_HINT,
   JWT_RULE_HINTS,
   minimumSecretBytes,
   WEAK_RULE_HINTS,
@@ -76,7 +78,7 @@ export function validateKey(
         message: `${key}: in production this secret must come from ${allowed.join(' or ')}, not ${source === 'env' ? 'a plain environment variable' : source}. Mount it and set ${key}_FILE, use the config tree, or set ${key}=vault:<mount>/<path>#<field>.`,
       });
     }
-    const { rules, inValue, inJwt, inDeniedJwt, whitespace } = weakSecretFindings(raw, {
+    const { rules, inValue, inJwt, inDeniedJwt, jwtBelowMinBytes, whitespace } = weakSecretFindings(raw, {
       kind: spec.secret.kind,
       encoding: spec.secret.encoding,
       ...(spec.secret.minBytes === undefined ? {} : { minBytes: spec.secret.minBytes }),
@@ -96,6 +98,7 @@ export function validateKey(
           if (inValue.has(rule)) hints.push(WEAK_RULE_HINTS[rule]);
           if (inJwt.has(rule)) hints.push(JWT_RULE_HINTS[rule] ?? WEAK_RULE_HINTS[rule]);
           if (inDeniedJwt.has(rule)) hints.push(DENIED_JWT_HINT);
+          if (rule === 'too-short' && jwtBelowMinBytes) hints.push(JWT_LENGTH_HINT);
         }
         return [...new Set(hints)].join(', and ');
       };
@@ -106,6 +109,7 @@ export function validateKey(
         ...(needsNew(inValue) ? [`Generate a random one, e.g. \`openssl rand -base64 ${bytes}\`.`] : []),
         ...(needsNew(inJwt) ? [JWT_FIX] : []),
         ...(inDeniedJwt.size > 0 ? [DENIED_JWT_FIX] : []),
+        ...(jwtBelowMinBytes ? [JWT_LENGTH_FIX] : []),
       ];
       if (fixes.length === 0) {
         if (whitespace.around) fixes.push('Remove the whitespace around it.');

@@ -58,19 +58,22 @@ export interface MeasuredText {
   /**
    * What a bundle's JWTs are measured by, apart from its other secrets (which a rule broken there
    * is found in decides the advice): their signatures for the entropy and distinct-character rules
-   * (`wholes`), the signatures and their bytes for the pattern rules (`parts`), and the tokens and
-   * signature texts for the word rules (`readings`). Their lengths are in {@link signatures}.
+   * (`wholes`; `carriedWholes` for a JWT a URL or `Basic` value carries as its password, with a
+   * password's minimums as {@link carriedWholes}), the signatures and their bytes for the pattern
+   * rules (`parts`), and the tokens and signature texts for the word rules (`readings`). Their
+   * lengths are in {@link signatures}.
    */
   readonly jwts?: {
     readonly wholes: readonly string[];
+    readonly carriedWholes: readonly string[];
     readonly parts: readonly string[];
     readonly readings: readonly Reading[];
   };
   /**
-   * Which of a bundle's secrets start or end with whitespace (the rule a secret given alone gets):
-   * one that is not a JWT (`secret`), a JWT (`jwt`).
+   * True when a bundle's secret starts or ends with whitespace (the rule a secret given alone gets).
+   * Whether that secret is a JWT changes no advice: the fix is to remove the whitespace there.
    */
-  readonly padded?: { readonly secret: boolean; readonly jwt: boolean };
+  readonly padded?: boolean;
   /**
    * True when `value` is, or encodes, a PEM block or a JSON bundle: text a tool wrote, whose words
    * (in random base64, in key names) are chance or format, so it is read only for known values.
@@ -300,8 +303,13 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
   const readings: Reading[] = [];
   const patterned: string[] = [];
   const secretPatterned: string[] = [];
-  const jwts = { wholes: [] as string[], parts: [] as string[], readings: [] as Reading[] };
-  const padded = { secret: false, jwt: false };
+  const jwts = {
+    wholes: [] as string[],
+    carriedWholes: [] as string[],
+    parts: [] as string[],
+    readings: [] as Reading[],
+  };
+  let padded = false;
   for (const { value, secret, bytes, text, carried } of fields) {
     // A PEM key in a bundle (`private_key`), or the base64 of one (kubeconfig's `client-key-data`),
     // is measured, and its length floor judged, by its body; so is a certificate beside it, which
@@ -318,8 +326,7 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
     const signed = jwt?.unsigned === false ? jwt : undefined;
     // Whitespace around a secret is a copy-paste artefact, as around one given alone; a PEM block's
     // line breaks are its format (a GCP key file's `private_key` ends with one).
-    if (secret && direct === undefined && hasSurroundingWhitespace(value))
-      padded[jwt === undefined ? 'secret' : 'jwt'] = true;
+    if (secret && direct === undefined && hasSurroundingWhitespace(value)) padded = true;
     const content = signed?.signature ?? body ?? value;
     all.push(content);
     const members = key?.members ?? [];
@@ -334,17 +341,17 @@ function measuredBundle(bundle: string, fields: readonly BundleField[]): Measure
       if (signed.demoSigned) demoSigned = true;
     }
     if (jwt?.unsigned === true) unsignedJwt = true;
-    else if (signed !== undefined && carried !== true) {
-      // A JWT's signature: measured as a lone token's, apart from the bundle's other secrets.
-      jwts.wholes.push(content);
+    else if (signed !== undefined) {
+      // A JWT's signature: measured as a lone token's, apart from the bundle's other secrets; one a
+      // URL or `Basic` value carries as its password by a password's minimums, as any it carries.
+      (carried === true ? jwts.carriedWholes : jwts.wholes).push(content);
       jwts.parts.push(...measured);
     } else if (secret) {
       if (block === undefined || key !== undefined || !isPublicMaterial(block.body)) secretPatterned.push(...measured);
       (carried === true ? carriedWholes : secrets).push(content, ...members);
-      if (signed === undefined)
-        (carried === true ? carriedLengths : lengths).push(
-          bytes ?? (body === undefined ? Buffer.byteLength(value, 'utf8') : Buffer.byteLength(body, 'base64')),
-        );
+      (carried === true ? carriedLengths : lengths).push(
+        bytes ?? (body === undefined ? Buffer.byteLength(value, 'utf8') : Buffer.byteLength(body, 'base64')),
+      );
     }
     if (value.length === 0) continue;
     // A JWT's texts are the token's: what the word rules find there is its issuer's to fix.

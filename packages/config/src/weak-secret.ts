@@ -301,6 +301,8 @@ export interface WeakSecretFindings {
    * replaces with a new one (a stronger key is no fix).
    */
   readonly inDeniedJwt: ReadonlySet<WeakSecretRule>;
+  /** True when `too-short` is a JWT given alone under a `minBytes` longer than it: lowering `minBytes` fixes it. */
+  readonly jwtBelowMinBytes: boolean;
   /**
    * Where `surrounding-whitespace` was found: around the value itself, or around a secret inside
    * the JSON bundle the value is (whose outer text may have none).
@@ -308,8 +310,8 @@ export interface WeakSecretFindings {
   readonly whitespace: { readonly around: boolean; readonly inside: boolean };
 }
 
-/** Where a rule was found: in a JWT, in a JWT matching the denylist, or in anything else. */
-type Origin = 'value' | 'jwt' | 'denied-jwt';
+/** Where a rule was found: in a JWT, in a JWT matching the denylist, in a JWT under `minBytes`, or in anything else. */
+type Origin = 'value' | 'jwt' | 'denied-jwt' | 'jwt-length';
 
 /** {@link assessSecret}, also saying where each rule was found, for the advice in errors. */
 export function weakSecretFindings(value: string, options: AssessSecretOptions = {}): WeakSecretFindings {
@@ -348,14 +350,14 @@ export function weakSecretFindings(value: string, options: AssessSecretOptions =
   // A copy-paste artefact: the service would use a key with a newline the issuer does not have.
   const around = hasSurroundingWhitespace(value);
   if (around) add('surrounding-whitespace');
-  // A bundle's secrets, each by the same rule.
-  if (measured.padded?.secret === true) add('surrounding-whitespace', 'value');
-  if (measured.padded?.jwt === true) add('surrounding-whitespace', 'jwt');
+  // A bundle's secrets, each by the same rule, a JWT's too: its advice reads `whitespace`, not the origin.
+  if (measured.padded === true) add('surrounding-whitespace', 'value');
   const floor = Math.max(policy.minBytes, options.minBytes ?? 0);
-  // The whole value's length and encoding, a JWT's too: a `minBytes` above a token's length is met
-  // by a longer value, not by the token's issuer signing it with a stronger key.
+  // The whole value's length and encoding. A JWT over the kind's floor but under `minBytes` is no
+  // weak key: neither a random value nor a stronger signing key makes it longer, a lower `minBytes` does.
   if (decoded === undefined) add('bad-encoding', 'value');
-  else if (decoded.bytes < floor) add('too-short', 'value');
+  else if (decoded.bytes < floor)
+    add('too-short', measured.jwt === true && decoded.bytes >= policy.minBytes ? 'jwt-length' : 'value');
   const {
     wholes,
     parts,
@@ -396,6 +398,7 @@ export function weakSecretFindings(value: string, options: AssessSecretOptions =
   for (const whole of wholes) measure(whole, policy, origin);
   for (const whole of carriedWholes ?? []) measure(whole, carriedPolicy, origin);
   for (const whole of jwts?.wholes ?? []) measure(whole, policy, 'jwt');
+  for (const whole of jwts?.carriedWholes ?? []) measure(whole, carriedPolicy, 'jwt');
   const patterns = (texts: readonly string[], where: Origin): void => {
     if (texts.some((part) => part.length > 1 && (isRepeatedPattern(part) || hasRepeatedStretch(part))))
       add('repeated-pattern', where);
@@ -442,7 +445,8 @@ export function weakSecretFindings(value: string, options: AssessSecretOptions =
     inValue: where('value'),
     inJwt: where('jwt'),
     inDeniedJwt: where('denied-jwt'),
-    whitespace: { around, inside: measured.padded?.secret === true || measured.padded?.jwt === true },
+    jwtBelowMinBytes: found.get('too-short')?.has('jwt-length') === true,
+    whitespace: { around, inside: measured.padded === true },
   };
 }
 
@@ -571,6 +575,13 @@ export const DENIED_JWT_HINT = 'a JWT on your denylist (a leaked or revoked toke
 /** The advice closing a weak-secret error when a JWT is on the denylist: a stronger key is no fix. */
 export const DENIED_JWT_FIX =
   'A denylisted JWT is fixed by a new token, not a stronger key: ask its issuer for a new one and revoke the listed one.';
+
+/** How `too-short` reads for a JWT given alone under a `minBytes` longer than it (see {@link WeakSecretFindings.jwtBelowMinBytes}). */
+export const JWT_LENGTH_HINT = 'a JWT shorter than the `minBytes` set for this key, which its issuer decides, not you';
+
+/** The advice closing a weak-secret error when a JWT is under `minBytes`: no new value of ours is a fix. */
+export const JWT_LENGTH_FIX =
+  'A JWT cannot be replaced by a random value, nor lengthened: lower `minBytes` for this key to at most the length of the tokens its issuer gives.';
 
 /** How `surrounding-whitespace` reads when a secret inside a JSON bundle has it, not the value. */
 export const BUNDLE_WHITESPACE_HINT = 'a secret inside the bundle starts or ends with whitespace: remove it there';
