@@ -4,6 +4,7 @@ import { errorOf } from '../test/config-error.ts';
 import { seeded, seededBytes } from '../test/secret-forms.ts';
 import { loadConfigSync } from './load.ts';
 import { secret } from './secret-spec.ts';
+import { assessSecret } from './weak-secret.ts';
 
 const part = (json: unknown): string => Buffer.from(JSON.stringify(json)).toString('base64url');
 /** `bytes` random-looking bytes in base64url, the same every run for its `seed`. */
@@ -143,7 +144,7 @@ describe('loadConfigSync (the advice of a weak-secret error)', () => {
     expect(message).not.toMatch(RANDOM_ADVICE);
   });
 
-  it("measures a whole value that is no JWT by minBytes as before, and a bundle's JWT by its signature", () => {
+  it('gives the ordinary minBytes advice to a value that is no JWT, and to a bundle (its whole length is measured)', () => {
     const token = `${part({ alg: 'HS256', typ: 'JWT' })}.${claims}.${random(32, 0x542e)}`;
     for (const value of [random(64, 0x542f), JSON.stringify({ id_token: token })]) {
       const { message, rules } = weakSecretIssue(value, 'token', { minBytes: 4096 });
@@ -152,6 +153,28 @@ describe('loadConfigSync (the advice of a weak-secret error)', () => {
       expect(message, value).toMatch(/Generate a random one, e\.g\. `openssl rand -base64 4096`/);
       expect(message, value).not.toMatch(/lower `minBytes`/);
     }
+  });
+
+  it('gives no lower-minBytes advice to an unsigned JWT, which no minBytes lets through', () => {
+    const token = `${part({ alg: 'none', typ: 'JWT' })}.${claims}.`;
+    const { message, rules } = weakSecretIssue(token, 'token', { minBytes: 4096 });
+    expect(rules).toEqual(['too-short', 'unsigned-jwt']);
+    expect(message).toContain('an unsigned JWT');
+    expect(message).not.toMatch(/lower `minBytes`/);
+  });
+
+  it("measures a carried JWT's signature by a password's minimums, a bundle's own JWT by the kind's", () => {
+    // 32 bytes whose base64url text draws on 8 characters only: too flat for a key, enough for a password.
+    const next = seeded(0x5432);
+    const signature = Array.from({ length: 43 }, () => 'AEIMQUYc'[next(8)]).join('');
+    const token = `${part({ alg: 'HS256', typ: 'JWT' })}.${claims}.${signature}`;
+    expect(assessSecret(JSON.stringify({ url: `https://deploy:${token}@api.acme.io/v1` }), { kind: 'key' })).toEqual(
+      [],
+    );
+    expect(assessSecret(JSON.stringify({ id_token: token }), { kind: 'key' })).toEqual([
+      'low-entropy',
+      'few-distinct-characters',
+    ]);
   });
 
   it('tells the holder of a JWT carried as a password (URL userinfo, Basic) to ask its issuer', () => {

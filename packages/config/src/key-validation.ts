@@ -109,7 +109,8 @@ export function validateKey(
         ...(needsNew(inValue) ? [`Generate a random one, e.g. \`openssl rand -base64 ${bytes}\`.`] : []),
         ...(needsNew(inJwt) ? [JWT_FIX] : []),
         ...(inDeniedJwt.size > 0 ? [DENIED_JWT_FIX] : []),
-        ...(jwtBelowMinBytes ? [JWT_LENGTH_FIX] : []),
+        // An unsigned JWT stays refused at any length: its own advice (a signed token) is the fix.
+        ...(jwtBelowMinBytes && !inJwt.has('unsigned-jwt') ? [JWT_LENGTH_FIX] : []),
       ];
       if (fixes.length === 0) {
         if (whitespace.around) fixes.push('Remove the whitespace around it.');

@@ -292,7 +292,10 @@ export function assessSecret(value: string, options: AssessSecretOptions = {}): 
 /** The rules a value breaks (as {@link assessSecret} returns them) and where each was found. */
 export interface WeakSecretFindings {
   readonly rules: WeakSecretRule[];
-  /** Rules broken by a value that is no JWT, or by a bundle's secrets that are not: a new random value fixes them. */
+  /**
+   * Rules broken by a value that is no JWT, or by a bundle's secrets that are not: a new random value
+   * fixes them. Also a bundle secret's `surrounding-whitespace`, JWT or not (its advice reads `whitespace`).
+   */
   readonly inValue: ReadonlySet<WeakSecretRule>;
   /** Rules broken by a JWT (the value itself, or a bundle's secret): its issuer fixes them, with a stronger key. */
   readonly inJwt: ReadonlySet<WeakSecretRule>;
