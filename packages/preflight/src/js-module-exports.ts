@@ -94,7 +94,6 @@ interface CommonJsListing {
 }
 
 const COMMONJS = new WeakMap<AstNode, CommonJsListing>();
-const NO_COMMONJS: CommonJsListing = { exports: [], unrun: new Set() };
 const ALWAYS_TRUTHY: ReadonlySet<string> = new Set([
   'ObjectExpression',
   'ArrayExpression',
@@ -148,7 +147,10 @@ function commonJsListing(program: AstNode, file: string, project: Manifests | un
   let listing = COMMONJS.get(program);
   if (listing === undefined) {
     const packageType = project?.packageManifest(file)?.type;
-    listing = isCommonJsScope(program, file, packageType) ? listCommonJsExports(program, file) : NO_COMMONJS;
+    // Each program its own empty listing: nothing a caller does to one reaches another's.
+    listing = isCommonJsScope(program, file, packageType)
+      ? listCommonJsExports(program, file)
+      : { exports: [], unrun: new Set() };
     COMMONJS.set(program, listing);
   }
   return listing;
