@@ -313,6 +313,33 @@ describe('introspection (RFC 7662)', () => {
     }
   });
 
+  it('refuses an introspected auth_time beyond introspection.clockToleranceSeconds on a maxAgeSeconds route', async () => {
+    now = Math.floor(now / 1000) * 1000;
+    const seconds = now / 1000;
+    const answer = { active: true, token_type: 'Bearer', aud: AUD, iss: ISS, exp: seconds + 3600, scope: 'read' };
+    const stepUp = { authentication: { maxAgeSeconds: 300 } };
+    // The verifier-wide tolerance is 60 s; the introspection's own 10 s is the one that counts.
+    const verifier = () =>
+      createBearerVerifier({
+        clockToleranceSeconds: 60,
+        introspection: base({ clockToleranceSeconds: 10 }),
+        now: () => now,
+      });
+    for (const authTime of [seconds + 100_000_000, seconds + 11, 'soon']) {
+      as.answer = () => ({ ...answer, auth_time: authTime });
+      const refused = await failure(verifier().authenticate(view(OPAQUE), stepUp));
+      expect(refused.code).toBe('ERR_BEARER_TOKEN_INVALID');
+      expect(refused.message).not.toContain(String(authTime));
+    }
+    for (const authTime of [seconds + 10, seconds - 300]) {
+      as.answer = () => ({ ...answer, auth_time: authTime });
+      await expect(verifier().authenticate(view(OPAQUE), stepUp)).resolves.toMatchObject({ issuer: ISS });
+    }
+    as.answer = () => ({ ...answer, auth_time: seconds - 301 });
+    const old = await failure(verifier().authenticate(view(OPAQUE), stepUp));
+    expect(old.code).toBe('ERR_BEARER_INSUFFICIENT_USER_AUTHENTICATION');
+  });
+
   it('accepts Duende IdentityServer\'s token_type "access_token" as a bearer token, or as DPoP-bound with cnf.jkt', async () => {
     for (const tokenType of ['access_token', 'Access_Token']) {
       as.answer = () => ({ active: true, aud: AUD, token_type: tokenType, sub: 'duende' });

@@ -104,6 +104,8 @@ export interface Introspector {
   readonly issuer: string;
   readonly tenant: string | undefined;
   readonly scopeClaims: readonly ScopeClaim[] | undefined;
+  /** Seconds of clock skew the introspected times are judged with (`exp`/`nbf`/`iat`, and a step-up route's `auth_time`). */
+  readonly clockTolerance: number;
   /** Active claims, or throws `ERR_BEARER_TOKEN_INVALID` (inactive) / `ERR_BEARER_INTROSPECTION_UNAVAILABLE`. */
   introspect(token: string): Promise<JsonObject>;
   /** Calls made to the endpoint (for tests and metrics). */
@@ -264,6 +266,7 @@ export function createIntrospector(
     issuer: options.issuer,
     tenant: options.tenant,
     scopeClaims: options.scopeClaims,
+    clockTolerance: tolerance,
     get calls() {
       return transport.calls;
     },

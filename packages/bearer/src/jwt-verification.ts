@@ -197,6 +197,7 @@ export function createJwtVerification(setup: JwtVerificationSetup): (token: stri
       issuer: config.issuer,
       tenant: config.tenant,
       scopeClaims: config.scopeClaims,
+      clockTolerance: config.clockTolerance,
     };
   };
 }

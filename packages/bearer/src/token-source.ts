@@ -11,6 +11,8 @@ export interface TokenSource {
   readonly issuer: string;
   readonly tenant: string | undefined;
   readonly scopeClaims: readonly ScopeClaim[];
+  /** Seconds of clock skew this token's times are judged with: its issuer's, or the introspection's. */
+  readonly clockTolerance: number;
   /** Set when the claims are an introspection response (RFC 7662), not a verified JWT. */
   readonly introspected?: true;
 }
@@ -59,6 +61,7 @@ export function createTokenSource(routing: TokenSourceRouting): (token: string) 
       issuer: active.issuer,
       tenant: active.tenant,
       scopeClaims: active.scopeClaims ?? routing.options.scopeClaims ?? DEFAULT_SCOPE_CLAIMS,
+      clockTolerance: active.clockTolerance,
       introspected: true,
     };
   };

@@ -35,6 +35,12 @@ export interface VerifiedToken {
   readonly responseHeaders: Readonly<Record<string, string>>;
 }
 
+/** A verified token and the clock tolerance its source judges times with (for a route's `auth_time`). */
+interface Verification {
+  readonly token: VerifiedToken;
+  readonly clockTolerance: number;
+}
+
 /** The verifier. Adapters wrap {@link BearerVerifier.authenticate}. */
 export interface BearerVerifier<S extends string = string> {
   /** Verifies a token string (no scope or route checks). */
@@ -138,7 +144,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     token: string,
     request?: BearerRequestLike,
     scheme: TokenScheme = 'Bearer',
-  ): Promise<VerifiedToken> => {
+  ): Promise<Verification> => {
     beginVerification();
     try {
       return await verifyCounted(token, request, scheme);
@@ -151,7 +157,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     token: string,
     request: BearerRequestLike | undefined,
     scheme: TokenScheme,
-  ): Promise<VerifiedToken> => {
+  ): Promise<Verification> => {
     const source = await obtain(token);
     const claims = source.claims;
     // Read before the steps run: a step may change the claims (without verifiedTokenCache they are not frozen).
@@ -188,7 +194,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       }
     }
     if (options.isRevoked) await checkRevocation(options, source.issuer, claims, iat, revocationTimeoutMs);
-    return Object.freeze({
+    const verified: VerifiedToken = Object.freeze({
       claims,
       header: source.header,
       scopes,
@@ -199,6 +205,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
       binding,
       responseHeaders: Object.freeze(responseHeaders),
     });
+    return { token: verified, clockTolerance: source.clockTolerance };
   };
 
   const validatedRoutes = new WeakSet<object>();
@@ -243,7 +250,7 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     route: RouteRequirement<S> | undefined,
   ): Promise<VerifiedToken> => {
     const noted: { scheme?: TokenScheme } = {};
-    let result: VerifiedToken;
+    let result: Verification;
     try {
       const extracted = extractAccessTokenNotingScheme(request, options, acceptedSchemes, noted);
       // Query and body tokens count as Bearer: record that too, in case the error object is shared.
@@ -257,24 +264,24 @@ export function createBearerVerifier<S extends string = string>(options: BearerV
     } catch (error) {
       throw withScheme(error, noted.scheme);
     }
-    return result;
+    return result.token;
   };
 
   const checkRoute = (
     request: BearerRequestLike,
     route: RouteRequirement<S> | undefined,
-    result: VerifiedToken,
+    result: Verification,
   ): Promise<void> | undefined => {
     if (route === undefined) return undefined;
     if (!validatedRoutes.has(route)) {
       freezeRoute(route);
       validatedRoutes.add(route);
     }
-    return checkRouteRequirement(request, route, result, clock);
+    return checkRouteRequirement(request, route, result.token, clock, result.clockTolerance);
   };
 
   return {
-    verify: (token, request) => verify(token, request),
+    verify: async (token, request) => (await verify(token, request)).token,
     async authenticate(request, route) {
       try {
         const result = await authenticate(request, route);

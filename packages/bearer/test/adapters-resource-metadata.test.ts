@@ -56,6 +56,17 @@ const METADATA_TABLE: readonly Row[] = [
     expect: (r) => expect(JSON.parse(r.body).error).toBe('insufficient_user_authentication'),
   },
   {
+    name: 'answers 401 invalid_token, not a step-up challenge, for an auth_time far in the future',
+    path: '/mfa',
+    request: async ({ up }) =>
+      bearer(await up.mint({ claims: { acr: 'urn:mfa', auth_time: Math.floor(Date.now() / 1000) + 100_000_000 } })),
+    expect: (r) => {
+      expect(r.status).toBe(401);
+      expect(challengeOf(r)).toContain('error="invalid_token"');
+      expect(JSON.parse(r.body).error).toBe('invalid_token');
+    },
+  },
+  {
     name: 'passes a step-up route with a recent strong login',
     path: '/mfa',
     request: async ({ up }) =>
