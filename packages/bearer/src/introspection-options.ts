@@ -61,7 +61,7 @@ export interface IntrospectionOptions {
   readonly tenant?: string;
   /** Claims scopes are read from. Default the verifier's `scopeClaims`. */
   readonly scopeClaims?: readonly ScopeClaim[];
-  /** Seconds of allowed clock skew for `exp`/`nbf`/`iat`. Default the verifier's `clockToleranceSeconds`, else 30. */
+  /** Seconds of allowed clock skew for `exp`/`nbf`/`iat` (and `auth_time` on a `maxAgeSeconds` route). Default the verifier's `clockToleranceSeconds`, else 30. */
   readonly clockToleranceSeconds?: number;
   readonly fetch?: typeof fetch;
 }

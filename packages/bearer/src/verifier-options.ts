@@ -81,7 +81,7 @@ export type TokenBinding = null | { readonly type: string; readonly thumbprint: 
 
 /** Options shared by every issuer. */
 export interface CommonVerifierOptions extends TokenSourceOptions {
-  /** Allowed clock skew for `exp`/`nbf`/`iat`. Default 30, at most 300. */
+  /** Allowed clock skew for `exp`/`nbf`/`iat`, and `auth_time` on a `maxAgeSeconds` route. Default 30, at most 300. */
   readonly clockToleranceSeconds?: number;
   /** Reject tokens whose `iat` is older than this (requires `iat`). Default: no limit. */
   readonly maxTokenAgeSeconds?: number;
