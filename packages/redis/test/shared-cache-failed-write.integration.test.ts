@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CacheRegistry, loadScripts, type RedisClient, SharedCache } from '../src/index.ts';
 import { CACHE_SCRIPTS, WRITE_IF_CURRENT } from '../src/shared-cache/cache-scripts.ts';
+import { gatedLoader } from './fixtures/gated-loader.ts';
 import { keysOf, leftoverLoadKeys } from './fixtures/generation-pods.ts';
 import { startReplyDroppingProxy } from './fixtures/reply-dropping-proxy.ts';
 import { SHARED_CACHE_TARGETS, unique, useSharedCacheTarget } from './fixtures/shared-cache-target.ts';
@@ -10,6 +11,21 @@ const TIMEOUT_MS = 2_000;
 // A wait that outlasts the test: a pod left waiting behind a lease would never load in time.
 const LEASE = { ttlMs: 60_000, waitMs: 120_000 };
 const TEST_TIMEOUT_MS = 60_000;
+// How long a test polls Redis for a step the proxy sent on to have run.
+const POLL = { timeout: 20_000, interval: 10 };
+
+/**
+ * The lease, generation and share keys of cache `name`, each as Redis serializes it (DUMP: its type
+ * and content, byte for byte, not its time to live).
+ */
+const loadKeyBytes = async (admin: RedisClient, name: string): Promise<Record<string, string>> => {
+  const bytes: Record<string, string> = {};
+  for (const kind of ['l:', 'g:', 'n:']) {
+    for (const key of await keysOf(admin, name, kind))
+      bytes[key] = (await admin.dumpBuffer(key))?.toString('hex') ?? '';
+  }
+  return bytes;
+};
 
 // A load's write (WRITE_IF_CURRENT) that the pod's per-call timeout ends before Redis answers it,
 // on a single node and on the 3-master cluster (a proxy per master): the write either never ran,
@@ -97,6 +113,107 @@ describe.each(SHARED_CACHE_TARGETS)('SharedCache when a load’s write times out
         expect(aValue).toBe('from p');
         expect(aComputed).toBe(false);
         await Promise.all([p.close(), a.close()]);
+      } finally {
+        await proxy.stop();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'gives its lease back after its write ran late without touching the lease, generation or shares of a load that started in between',
+    async () => {
+      const proxy = await startReplyDroppingProxy(shared.target.spec);
+      try {
+        const admin = await connect();
+        await loadScripts(admin, CACHE_SCRIPTS);
+        const name = unique('late-write-then-new-load');
+        const entryKey = `rampart:cache:${name}:{=h}`;
+        const errors: unknown[] = [];
+        const pRedis = await proxy.connect();
+        const p = pod(pRedis, name, errors);
+        const b = pod(await connect(), name);
+        // p's write runs once p gave up on it, and p's give-back (LOAD_END) after it is held.
+        const { kept, held, release } = proxy.keepCallThenHold(WRITE_IF_CURRENT.sha1, 'kept call');
+        const pLoad = p.getOrSet('h', () => 'from p');
+        await kept;
+        await held;
+        // The write ran: it wrote the entry and gave p's lease back, ending p's generation.
+        await vi.waitFor(async () => expect(await keysOf(admin, name)).toEqual([entryKey]), POLL);
+        expect(await leftoverLoadKeys(admin, name)).toEqual({});
+        // The entry is deleted, so b misses: it takes a new lease and makes a new generation.
+        await b.delete('h');
+        const bLoader = gatedLoader('from b');
+        const bLoad = b.getOrSet('h', bLoader.loader);
+        await bLoader.started;
+        const bLoadKeys = await leftoverLoadKeys(admin, name);
+        expect(Object.keys(bLoadKeys).map((key) => key.slice(`rampart:cache:${name}:`.length, -'{=h}'.length))).toEqual(
+          ['l:', 'g:', 'n:'],
+        );
+        const bBytes = await loadKeyBytes(admin, name);
+        // Now p's give-back reaches Redis.
+        release();
+        expect(await pLoad).toBe('from p');
+        // Answered after the give-back (a client reads its replies in order), on the same connection:
+        // on the cluster the key's master's, which the give-back went to.
+        await pRedis.exists(entryKey);
+        expect(await leftoverLoadKeys(admin, name)).toEqual(bLoadKeys);
+        expect(await loadKeyBytes(admin, name)).toEqual(bBytes);
+        bLoader.release();
+        expect(await bLoad).toBe('from b');
+        expect(await keysOf(admin, name)).toEqual([entryKey]);
+        expect(await p.get('h')).toBe('from b');
+        expect(errors).toMatchObject([{ code: 'ERR_REDIS_TIMEOUT' }]);
+        await Promise.all([p.close(), b.close()]);
+      } finally {
+        await proxy.stop();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'gives its lease back before its write runs late: the write then writes nothing and takes nothing of a load that started in between',
+    async () => {
+      const proxy = await startReplyDroppingProxy(shared.target.spec);
+      try {
+        const admin = await connect();
+        await loadScripts(admin, CACHE_SCRIPTS);
+        const name = unique('give-back-then-late-write');
+        const entryKey = `rampart:cache:${name}:{=h}`;
+        const errors: unknown[] = [];
+        const pRedis = await proxy.connect();
+        const p = pod(pRedis, name, errors);
+        const b = pod(await connect(), name);
+        // p's give-back (LOAD_END) runs first, and p's write after it is held.
+        const { kept, held, release } = proxy.keepCallThenHold(WRITE_IF_CURRENT.sha1, 'next chunk');
+        const pLoad = p.getOrSet('h', () => 'from p');
+        await kept;
+        await held;
+        // The give-back ran: p's lease, generation and share are gone, and nothing was written.
+        await vi.waitFor(async () => expect(await leftoverLoadKeys(admin, name)).toEqual({}), POLL);
+        expect(await keysOf(admin, name)).toEqual([]);
+        // b misses: it takes a new lease and makes a new generation.
+        const bLoader = gatedLoader('from b');
+        const bLoad = b.getOrSet('h', bLoader.loader);
+        await bLoader.started;
+        const bLoadKeys = await leftoverLoadKeys(admin, name);
+        expect(Object.keys(bLoadKeys)).toHaveLength(3);
+        const bBytes = await loadKeyBytes(admin, name);
+        // Now p's write reaches Redis.
+        release();
+        expect(await pLoad).toBe('from p');
+        await pRedis.exists(entryKey); // answered after the write, as above
+        expect(await keysOf(admin, name, '{')).toEqual([]);
+        expect(await leftoverLoadKeys(admin, name)).toEqual(bLoadKeys);
+        expect(await loadKeyBytes(admin, name)).toEqual(bBytes);
+        bLoader.release();
+        expect(await bLoad).toBe('from b');
+        expect(await leftoverLoadKeys(admin, name)).toEqual({});
+        expect(await keysOf(admin, name)).toEqual([entryKey]);
+        expect(await p.get('h')).toBe('from b');
+        expect(errors).toMatchObject([{ code: 'ERR_REDIS_TIMEOUT' }]);
+        await Promise.all([p.close(), b.close()]);
       } finally {
         await proxy.stop();
       }

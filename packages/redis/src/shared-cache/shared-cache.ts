@@ -493,10 +493,12 @@ export class SharedCache<T = unknown> implements AuditedStore {
           .writeIfCurrent(key, entry, ttl, seen.generation, lease?.token ?? '', this.#writeAnnouncement(key, entry))
           .catch((error: unknown) => this.#onError(error));
         // An answered write gave the lease back and ended the generation, or found it ended: nothing
-        // to leave. A failed one (timed out, Redis unreachable) may not have run, so the leave below
-        // still gives both back, not leaving the lease to its ttlMs; safe if it did run (its reply
-        // lost): LOAD_END deletes the lease only while it holds this load's token, and leaves only a
-        // generation that is still the key's, so it never takes another load's lease or generation.
+        // to leave. A failed one (a per-call timeout, an error reply) may not have run, so the leave
+        // below still gives both back, not leaving the lease to its ttlMs (a leave the guard refuses,
+        // the client disconnected or the circuit open, leaves it there); safe if the write did run
+        // (its reply lost): LOAD_END deletes the lease only while it holds this load's token, and
+        // leaves only a generation that is still the key's, so it never takes another load's lease
+        // or generation.
         if (written !== undefined) {
           leaseToken = undefined;
           generation = undefined;
