@@ -293,7 +293,9 @@ export class Transit {
   }
 
   /**
-   * Decrypts what {@link Transit.encryptString} returned.
+   * Decrypts what {@link Transit.encryptString} returned. Only that exact text is accepted: any
+   * other spelling of the same bytes (padding, a changed unused bit, an extra character) fails
+   * with `ERR_TRANSIT_MALFORMED_ENVELOPE` before Vault is called.
    *
    * @example
    * ```ts
@@ -301,13 +303,20 @@ export class Transit {
    * ```
    */
   async decryptString(envelope: string, context: EncryptionContext): Promise<string> {
-    if (typeof envelope !== 'string' || !/^[A-Za-z0-9_-]*$/.test(envelope)) {
+    // Node's base64url decoder ignores the last character's unused low bits and a trailing fifth
+    // character, so several texts would decode to one envelope: only the exact text
+    // encryptString returned is accepted, so any change to a stored value fails closed.
+    const bytes =
+      typeof envelope === 'string' && /^[A-Za-z0-9_-]*$/.test(envelope)
+        ? Buffer.from(envelope, 'base64url')
+        : undefined;
+    if (bytes === undefined || bytes.toString('base64url') !== envelope) {
       throw new TransitError(
         'ERR_TRANSIT_MALFORMED_ENVELOPE',
-        'decryptString(envelope): expected the base64url text encryptString returned.',
+        'decryptString(envelope): expected exactly the base64url text encryptString returned (unpadded, no whitespace, unchanged): pass the stored string as it was returned, or the envelope bytes to decrypt().',
       );
     }
-    const plaintext = await this.decrypt(Buffer.from(envelope, 'base64url'), context);
+    const plaintext = await this.decrypt(bytes, context);
     try {
       return plaintext.toString('utf8');
     } finally {

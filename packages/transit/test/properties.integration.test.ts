@@ -147,6 +147,51 @@ describe('property: single-bit changes fail closed', () => {
   });
 });
 
+describe('property: any change to the text of encryptString fails closed', () => {
+  const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const charArb = fc.constantFrom(...BASE64URL, '=', '+', '/');
+  // `at` counts from the end half of the time: a lax base64url decoder ignores the last
+  // character's unused bits and a trailing fifth character, so the end is where it matters.
+  const atArb = fc.record({ at: fc.nat(), fromEnd: fc.boolean() });
+  const editArb = fc.oneof(
+    fc.record({ kind: fc.constant('change' as const), where: atArb, char: charArb }),
+    fc.record({ kind: fc.constant('insert' as const), where: atArb, char: charArb }),
+    fc.record({ kind: fc.constant('drop' as const), where: atArb }),
+    fc.record({ kind: fc.constant('append' as const), char: charArb }),
+  );
+  type Edit = typeof editArb extends fc.Arbitrary<infer T> ? T : never;
+
+  function applyEdit(text: string, edit: Edit): string {
+    if (edit.kind === 'append') return text + edit.char;
+    const span = edit.kind === 'insert' ? text.length + 1 : text.length;
+    const i = edit.where.fromEnd ? span - 1 - (edit.where.at % span) : edit.where.at % span;
+    if (edit.kind === 'drop') return text.slice(0, i) + text.slice(i + 1);
+    if (edit.kind === 'insert') return text.slice(0, i) + edit.char + text.slice(i);
+    return text.slice(0, i) + edit.char + text.slice(i + 1);
+  }
+
+  it('every single-character change, insertion, drop or append is refused, and the original still decrypts', async () => {
+    const key = await fx.newKey();
+    const transit = fx.transit(key);
+    const context = { tenant: 'acme', table: 'users', column: 'email', id: '9' };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.string({ maxLength: 40 }),
+        fc.array(editArb, { minLength: 1, maxLength: 6 }),
+        async (plaintext, edits) => {
+          const text = await transit.encryptString(plaintext, context);
+          for (const edit of edits) {
+            const edited = applyEdit(text, edit);
+            if (edited !== text) await expectFailsClosed(transit.decryptString(edited, context));
+          }
+          expect(await transit.decryptString(text, context)).toBe(plaintext);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
 describe('property: any change to a stream (format 2) fails closed', () => {
   const FRAME = 32;
   const SECRET = Buffer.from('STREAM-SECRET-0123456789-'.repeat(4)); // 100 bytes: frames of 32, 32, 32, 4

@@ -41,6 +41,37 @@ describe('Transit.encrypt / decrypt', () => {
     expect(await transit.decrypt(empty, ctx)).toEqual(Buffer.alloc(0));
   });
 
+  it('decryptString refuses a non-canonical spelling of the text encryptString returned, before calling Vault', async () => {
+    const key = await fx.newKey();
+    const transit = open(key);
+    const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const variants: string[] = [];
+    // Three plaintext lengths give the three envelope lengths mod 3: the last character has 4, 2
+    // or no unused low bits, and with none a further character would be dropped by a lax decoder.
+    for (const plaintext of ['a', 'ab', 'abc']) {
+      const text = await transit.encryptString(plaintext, ctx);
+      expect(await transit.decryptString(text, ctx)).toBe(plaintext);
+      const last = BASE64URL.indexOf(text.at(-1) ?? '');
+      if (text.length % 4 === 0) {
+        variants.push(`${text}A`, `${text}_`);
+      } else {
+        variants.push(`${text.slice(0, -1)}${BASE64URL[last ^ 1]}`);
+      }
+      variants.push(`${text}=`, `${text}==`);
+    }
+    fx.server.clearRequests();
+    for (const variant of variants) {
+      const failure = await transit.decryptString(variant, ctx).catch((e: unknown) => e);
+      expect(failure).toBeInstanceOf(TransitError);
+      expect(failure).toMatchObject({ code: 'ERR_TRANSIT_MALFORMED_ENVELOPE', retryable: false });
+      const { message } = failure as TransitError;
+      expect(message).toContain('encryptString');
+      expect(message).not.toContain(variant.slice(0, 8));
+      expect(message).not.toContain(variant.slice(-8));
+    }
+    expect(requestsFor(key)).toEqual([]);
+  });
+
   it('refuses a plaintext that is not bytes', async () => {
     const transit = open(await fx.newKey());
     await expect(transit.encrypt('text' as never, ctx)).rejects.toMatchObject({ code: 'ERR_TRANSIT_INVALID_INPUT' });
