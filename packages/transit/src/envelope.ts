@@ -19,7 +19,7 @@ import { isKeyName, isMountPath } from './key-name.ts';
  * Streams differ only in what each frame authenticates: version 1 (read-only now) put the whole
  * stream header, wrapped DEK included, in every frame's AAD, so a rewrapped v1 stream no longer
  * authenticated; version 2 authenticates the header without the key version and wrapped DEK
- * ({@link streamAadPrefix}), exactly like records.
+ * ({@link streamAadPrefix}); records authenticate less (fixed header ‖ context, see record-cipher.ts).
  */
 export const MAGIC = 0xae;
 /** Records, and the streams written before stream format 2 (still read, never written). */

@@ -303,20 +303,13 @@ export class Transit {
    * ```
    */
   async decryptString(envelope: string, context: EncryptionContext): Promise<string> {
-    // Node's base64url decoder ignores the last character's unused low bits and a trailing fifth
-    // character, so several texts would decode to one envelope: only the exact text
-    // encryptString returned is accepted, so any change to a stored value fails closed.
-    const bytes =
-      typeof envelope === 'string' && /^[A-Za-z0-9_-]*$/.test(envelope)
-        ? Buffer.from(envelope, 'base64url')
-        : undefined;
-    if (bytes === undefined || bytes.toString('base64url') !== envelope) {
+    if (!isEncryptStringText(envelope)) {
       throw new TransitError(
         'ERR_TRANSIT_MALFORMED_ENVELOPE',
         'decryptString(envelope): expected exactly the base64url text encryptString returned (unpadded, no whitespace, unchanged): pass the stored string as it was returned, or the envelope bytes to decrypt().',
       );
     }
-    const plaintext = await this.decrypt(bytes, context);
+    const plaintext = await this.decrypt(Buffer.from(envelope, 'base64url'), context);
     try {
       return plaintext.toString('utf8');
     } finally {
@@ -498,4 +491,21 @@ export class Transit {
  */
 export function createTransit(options: TransitOptions): Transit {
   return new Transit(options);
+}
+
+const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * Whether `text` can be what {@link Transit.encryptString} returned: non-empty, unpadded base64url
+ * in its one canonical spelling. Node's decoder ignores the last character's unused low bits and a
+ * character after a multiple of four plus one, so other spellings would decode to the same envelope;
+ * checked in constant time (no re-encoding of large texts).
+ */
+function isEncryptStringText(text: unknown): text is string {
+  if (typeof text !== 'string' || text.length === 0 || !/^[A-Za-z0-9_-]*$/.test(text)) return false;
+  const rest = text.length % 4;
+  if (rest === 1) return false;
+  if (rest === 0) return true;
+  // Two characters carry one byte (4 unused bits), three carry two (2 unused bits).
+  return (BASE64URL_ALPHABET.indexOf(text.charAt(text.length - 1)) & (rest === 2 ? 0x0f : 0x03)) === 0;
 }

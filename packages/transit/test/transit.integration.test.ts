@@ -59,6 +59,9 @@ describe('Transit.encrypt / decrypt', () => {
       }
       variants.push(`${text}=`, `${text}==`);
     }
+    variants.push('');
+    // A cold cache: a check made only after the unwrap would show up as requests.
+    transit.clearCaches();
     fx.server.clearRequests();
     for (const variant of variants) {
       const failure = await transit.decryptString(variant, ctx).catch((e: unknown) => e);
@@ -66,8 +69,10 @@ describe('Transit.encrypt / decrypt', () => {
       expect(failure).toMatchObject({ code: 'ERR_TRANSIT_MALFORMED_ENVELOPE', retryable: false });
       const { message } = failure as TransitError;
       expect(message).toContain('encryptString');
-      expect(message).not.toContain(variant.slice(0, 8));
-      expect(message).not.toContain(variant.slice(-8));
+      if (variant.length > 0) {
+        expect(message).not.toContain(variant.slice(0, 8));
+        expect(message).not.toContain(variant.slice(-8));
+      }
     }
     expect(requestsFor(key)).toEqual([]);
   });
