@@ -282,6 +282,29 @@ async function alreadyConsumed(model: string): Promise<Error> {
 }
 
 /**
+ * An entry's payload (`p`, JSON of an object) with its consumed mark (`c`, a number), or
+ * `ERR_REDIS_UNEXPECTED_REPLY` for anything this adapter does not write (another version or
+ * program under its keys). No `cause`, no value: a parser's message quotes the text it failed on,
+ * i.e. a token or grant.
+ */
+function decodeEntry(model: string, p: string, c: string | undefined): OidcAdapterPayload {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(p);
+  } catch {
+    payload = undefined;
+  }
+  const consumed = c === undefined ? undefined : c.trim() === '' ? Number.NaN : Number(c);
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload) || Number.isNaN(consumed)) {
+    throw new RedisStoreError(
+      'ERR_REDIS_UNEXPECTED_REPLY',
+      `oidc-provider adapter: the stored ${model} cannot be decoded (not written by this adapter, or by another version under the same prefix); give each adapter its own prefix, and destroy the entry or let it expire.`,
+    );
+  }
+  return consumed === undefined ? (payload as OidcAdapterPayload) : { ...(payload as OidcAdapterPayload), consumed };
+}
+
+/**
  * A production Redis adapter for `oidc-provider`, on a single node or a Redis Cluster:
  * - every entry is a hash `{p: payload, c: consumed}` with a TTL of exactly `expiresIn` (a
  *   `ReplayDetection` entry: at least 5 s, see {@link REPLAY_MIN_TTL_MS}); a re-save never drops
@@ -417,8 +440,7 @@ export function createOidcProviderAdapter(options: OidcProviderAdapterOptions): 
       }
       const stored = await guard.call(`oidc-provider ${this.#model}.find`, () => redis.hgetall(key));
       if (stored?.p === undefined) return undefined;
-      const payload = JSON.parse(stored.p) as OidcAdapterPayload;
-      return stored.c === undefined ? payload : { ...payload, consumed: Number(stored.c) };
+      return decodeEntry(this.#model, stored.p, stored.c);
     }
 
     async findByUid(uid: string): Promise<OidcAdapterPayload | undefined> {

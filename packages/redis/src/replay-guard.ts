@@ -23,6 +23,7 @@ import {
   checkInt,
   checkKeyedStoreBasics,
   throwIfProblems,
+  ttlMsProblem,
 } from './store-options.ts';
 
 /**
@@ -490,10 +491,10 @@ function openOwnConnection(redis: RedisClient): RedisClient {
   return conn;
 }
 
+/** A per-call TTL, held to the bound of the `ttlMs` option. */
 function checkTtl(ttl: number, operation: string): void {
-  if (!Number.isSafeInteger(ttl) || ttl < 1) {
-    throw new RedisStoreError('ERR_REDIS_INVALID_ARGUMENT', `${operation}: ttlMs must be a positive integer.`);
-  }
+  const problem = ttlMsProblem(ttl);
+  if (problem !== undefined) throw new RedisStoreError('ERR_REDIS_INVALID_ARGUMENT', `${operation}: ${problem}`);
 }
 
 function deletedReply(reply: unknown): boolean {

@@ -12,6 +12,7 @@ import {
   checkInt,
   checkKeyedStoreBasics,
   throwIfProblems,
+  ttlMsProblem,
 } from './store-options.ts';
 
 /**
@@ -212,8 +213,9 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
   async put(id: string, value: T, options: { ttlMs?: number; clientId?: string } = {}): Promise<void> {
     checkId(id, 'SingleUseStore.put');
     const ttl = options.ttlMs ?? this.ttlMs;
-    if (!Number.isSafeInteger(ttl) || ttl < 1) {
-      throw new RedisStoreError('ERR_REDIS_INVALID_ARGUMENT', 'SingleUseStore.put: ttlMs must be a positive integer.');
+    const ttlProblem = ttlMsProblem(ttl);
+    if (ttlProblem !== undefined) {
+      throw new RedisStoreError('ERR_REDIS_INVALID_ARGUMENT', `SingleUseStore.put: ${ttlProblem}`);
     }
     if (options.clientId !== undefined) checkId(options.clientId, 'SingleUseStore.put', 'clientId');
     else if (this.#graceMs !== undefined) {

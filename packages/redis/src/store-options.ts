@@ -64,6 +64,19 @@ export function checkId(id: unknown, operation: string, label = 'id'): asserts i
   }
 }
 
+/** The longest TTL of a keyed store's item, as option or per call: 366 days, in ms. */
+export const MAX_TTL_MS = 366 * 86_400_000;
+
+/**
+ * The problem with a TTL in ms (the `ttlMs` option or a per-call `ttlMs`), or `undefined` when it
+ * is an integer from 1 to {@link MAX_TTL_MS}. Only compares numbers: it runs on every `put` and
+ * `check`. The text names no value.
+ */
+export function ttlMsProblem(ttlMs: unknown): string | undefined {
+  if (Number.isSafeInteger(ttlMs) && (ttlMs as number) >= 1 && (ttlMs as number) <= MAX_TTL_MS) return undefined;
+  return `ttlMs must be an integer from 1 to ${MAX_TTL_MS} (366 days), in milliseconds; a larger one is usually an expiry time (Date.now() + ms) or microseconds passed as a duration.`;
+}
+
 /** The options every keyed Redis store (ReplayGuard, SingleUseStore) shares. */
 export interface KeyedStoreBasics {
   readonly redis?: unknown;
@@ -87,7 +100,9 @@ export function checkKeyedStoreBasics(
   checkClient(o.redis, 'redis', problems);
   const reason = (o.reason ?? defaults.reason) as string;
   checkAuditFields({ name: o.name, reason, class: 'cluster' }, problems);
-  const ttlMs = checkInt(o.ttlMs, 'ttlMs', { min: 1, max: 366 * 86_400_000 }, problems);
+  const ttlProblem = ttlMsProblem(o.ttlMs);
+  if (ttlProblem !== undefined) problems.push(ttlProblem);
+  const ttlMs = ttlProblem === undefined ? (o.ttlMs as number) : 1;
   const prefix = checkPrefix(o.prefix, defaults.prefix, problems);
   const timeoutMs = checkInt(o.timeoutMs, 'timeoutMs', { min: 1, max: 60_000, fallback: 50 }, problems);
   if (o.registry !== undefined && !(o.registry instanceof CacheRegistry)) {

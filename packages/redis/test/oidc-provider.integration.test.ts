@@ -615,6 +615,41 @@ describe.each([
     expect(await codes.find('code-expired')).toBeUndefined();
   });
 
+  it('throws a typed error that quotes nothing for an entry it cannot decode, instead of a parser error', async () => {
+    const codes = new Adapter('AuthorizationCode');
+    const sessions = new Adapter('Session');
+    await sessions.upsert('s-corrupt', { uid: 'uid-corrupt', accountId: 'alice' }, 60);
+    // Written by something else under the adapter's keys: broken JSON that starts with a secret,
+    // JSON that is not an object, a consumed mark that is not a number.
+    const corrupt: [string, Record<string, string>][] = [
+      ['not-json', { p: 'secret-grant-7f3a{' }],
+      ['empty', { p: '' }],
+      ['null', { p: 'null' }],
+      ['array', { p: '["secret-grant-7f3a"]' }],
+      ['string', { p: '"secret-grant-7f3a"' }],
+      ['bad-mark', { p: '{"grantId":"g"}', c: 'secret-grant-7f3a' }],
+      ['empty-mark', { p: '{"grantId":"g"}', c: '' }],
+    ];
+    for (const [id, fields] of corrupt) {
+      await redis.hset(`${prefix}:AuthorizationCode:{${id}}`, fields);
+      const error = await codes.find(id).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RedisStoreError);
+      expect(error).toMatchObject({ code: 'ERR_REDIS_UNEXPECTED_REPLY', retryable: false });
+      expect((error as Error).cause).toBeUndefined();
+      expect((error as Error).message).not.toContain('secret');
+      expect((error as Error).message).toContain('AuthorizationCode');
+    }
+    // Through a lookup key too.
+    await redis.hset(`${prefix}:Session:{s-corrupt}`, { p: 'secret-session-9{' });
+    const error = await sessions.findByUid('uid-corrupt').catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_REDIS_UNEXPECTED_REPLY' });
+    expect((error as Error).message).not.toContain('secret');
+    // A consumed mark the adapter wrote still reads back as a number.
+    await codes.upsert('code-ok', { grantId: 'g-ok' }, 60);
+    await codes.consume('code-ok');
+    expect(await codes.find('code-ok')).toMatchObject({ grantId: 'g-ok', consumed: expect.any(Number) });
+  });
+
   it('never makes a consumed entry usable again when it is saved again', async () => {
     const codes = new Adapter('AuthorizationCode');
     await codes.upsert('code-resaved', { grantId: 'g-resaved' }, 60);

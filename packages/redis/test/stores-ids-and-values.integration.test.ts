@@ -106,6 +106,47 @@ describe.each([
     store.close();
   });
 
+  it('holds a per-call ttlMs to the bound of the ttlMs option (1 ms to 366 days), storing nothing beyond it', async () => {
+    const maxTtlMs = 366 * 86_400_000;
+    const prefix = unique('ttl');
+    const guard = new ReplayGuard({ redis, name: 'jti', prefix, ttlMs: 60_000, registry, timeoutMs: 2_000 });
+    const store = new SingleUseStore({ redis, name: 'par', prefix, ttlMs: 60_000, registry, timeoutMs: 2_000 });
+    // Just over the bound, an expiry time given as a duration (Date.now() + ms), the largest safe integer.
+    const tooLong = [maxTtlMs + 1, Date.now() + 60_000, 1e16, 2 ** 53 - 1];
+    for (const ttlMs of [...tooLong, 0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      const calls: [string, () => unknown][] = [
+        ['SingleUseStore.put', () => store.put('too-long', 1, { ttlMs })],
+        ['ReplayGuard.check', () => guard.check('too-long', ttlMs)],
+        ['ReplayGuard.attempt', () => guard.attempt('too-long', ttlMs)],
+      ];
+      for (const [operation, call] of calls) {
+        const error = await Promise.resolve()
+          .then(call)
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(RedisStoreError);
+        expect(error).toMatchObject({ code: 'ERR_REDIS_INVALID_ARGUMENT' });
+        const message = (error as Error).message;
+        expect(message).toContain(operation);
+        expect(message).toContain(`1 to ${maxTtlMs}`);
+        if (ttlMs > maxTtlMs) expect(message).not.toContain(String(ttlMs));
+      }
+    }
+    expect(await keysUnder(`${prefix}:`)).toEqual([]);
+    // The bound itself is taken, per call as in the option.
+    await store.put('longest', 1, { ttlMs: maxTtlMs });
+    expect(await guard.check('longest', maxTtlMs)).toBe(true);
+    expect(await guard.attempt('longest-attempt', maxTtlMs).check()).toBe(true);
+    const keys = await keysUnder(`${prefix}:`);
+    expect(keys).toHaveLength(3);
+    for (const key of keys) {
+      const ttl = await redis.pttl(key);
+      expect(ttl).toBeGreaterThan(maxTtlMs - 60_000);
+      expect(ttl).toBeLessThanOrEqual(maxTtlMs);
+    }
+    guard.close();
+    store.close();
+  });
+
   describe('SingleUseStore', () => {
     it('refuses undefined at put, and stores nothing', async () => {
       const store = new SingleUseStore<unknown>({
