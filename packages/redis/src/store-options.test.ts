@@ -7,7 +7,7 @@ import { ReplayGuard } from './replay-guard.ts';
 import type { RedisClient } from './scripts.ts';
 import { SharedCache } from './shared-cache/shared-cache.ts';
 import { SingleUseStore } from './single-use-store.ts';
-import { checkCoalesce } from './store-options.ts';
+import { checkCoalesce, MAX_TTL_MS, ttlMsProblem } from './store-options.ts';
 
 // Construction never talks to Redis, so a stand-in client is enough to test validation.
 const fakeRedis = { evalsha: () => Promise.resolve(null), status: 'ready' } as unknown as RedisClient;
@@ -161,6 +161,24 @@ describe('checkCoalesce', () => {
       () => new SingleUseStore({ redis: fakeRedis, name: 'c', ttlMs: 1_000, coalesce: { maxBatch: 0 } }),
     ]) {
       expect(problemsOf(build)).toContain('coalesce');
+    }
+  });
+});
+
+describe('ttlMsProblem', () => {
+  it('says a missing ttlMs is required, and gives the unit hint only to one above the bound', () => {
+    expect(ttlMsProblem(1)).toBeUndefined();
+    expect(ttlMsProblem(MAX_TTL_MS)).toBeUndefined();
+    expect(ttlMsProblem(undefined)).toMatch(/^ttlMs is required: an integer from 1 to 31622400000 \(366 days\)/);
+    for (const bad of [0, -1, 1.5, Number.NaN, '60000', null]) {
+      const problem = ttlMsProblem(bad);
+      expect(problem, String(bad)).toMatch(
+        /^ttlMs must be an integer from 1 to 31622400000 \(366 days\), in milliseconds\.$/,
+      );
+    }
+    for (const big of [MAX_TTL_MS + 1, Date.now() + 60_000, Number.POSITIVE_INFINITY]) {
+      expect(ttlMsProblem(big)).toContain('usually an expiry time (Date.now() + ms)');
+      expect(ttlMsProblem(big)).not.toContain(String(big));
     }
   });
 });

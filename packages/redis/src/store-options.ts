@@ -74,7 +74,11 @@ export const MAX_TTL_MS = 366 * 86_400_000;
  */
 export function ttlMsProblem(ttlMs: unknown): string | undefined {
   if (Number.isSafeInteger(ttlMs) && (ttlMs as number) >= 1 && (ttlMs as number) <= MAX_TTL_MS) return undefined;
-  return `ttlMs must be an integer from 1 to ${MAX_TTL_MS} (366 days), in milliseconds; a larger one is usually an expiry time (Date.now() + ms) or microseconds passed as a duration.`;
+  const range = `an integer from 1 to ${MAX_TTL_MS} (366 days), in milliseconds`;
+  if (ttlMs === undefined) return `ttlMs is required: ${range}.`;
+  if (typeof ttlMs === 'number' && ttlMs > MAX_TTL_MS)
+    return `ttlMs must be ${range}; a larger one is usually an expiry time (Date.now() + ms) or microseconds passed as a duration.`;
+  return `ttlMs must be ${range}.`;
 }
 
 /** The options every keyed Redis store (ReplayGuard, SingleUseStore) shares. */

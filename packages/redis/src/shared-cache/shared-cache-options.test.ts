@@ -2,7 +2,7 @@ import { Cluster, Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { CacheRegistry } from '../cache-registry.ts';
 import { RedisStoreError } from '../errors.ts';
-import { resolveSharedCacheOptions, type SharedCacheOptions } from './shared-cache-options.ts';
+import { checkWrite, resolveSharedCacheOptions, type SharedCacheOptions } from './shared-cache-options.ts';
 
 // lazyConnect: real ioredis clients that never open a connection, so validation is all that runs.
 const options = (subscriber: unknown): SharedCacheOptions<unknown> => ({
@@ -57,5 +57,26 @@ describe('resolveSharedCacheOptions', () => {
   it('accepts a plain Redis connection to one node as subscriber of a cache on a Cluster', () => {
     const subscriber = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true });
     expect(() => resolveSharedCacheOptions(options(subscriber))).not.toThrow();
+  });
+});
+
+describe('checkWrite', () => {
+  it("holds a write's ttlMs to the bound of the ttlMs option (an expiry time passed as a duration is refused)", () => {
+    expect(checkWrite({ ttlMs: 366 * 86_400_000 }, 1_000, 'jwks', 'set').ttl).toBe(366 * 86_400_000);
+    expect(checkWrite({}, 1_000, 'jwks', 'set').ttl).toBe(1_000);
+    const expiry = Date.now() + 60_000;
+    for (const ttlMs of [366 * 86_400_000 + 1, expiry, 0, 1.5]) {
+      let error: unknown;
+      try {
+        checkWrite({ ttlMs }, 1_000, 'jwks', 'set');
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toMatchObject({ code: 'ERR_REDIS_INVALID_ARGUMENT' });
+      expect((error as Error).message).toMatch(
+        /^SharedCache "jwks"\.set: ttlMs must be an integer from 1 to 31622400000/,
+      );
+      if (ttlMs > 366 * 86_400_000) expect((error as Error).message).not.toContain(String(ttlMs));
+    }
   });
 });

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { type CacheClass, CacheRegistry, type cacheRegistry, checkAuditFields } from '../cache-registry.ts';
 import { RedisStoreError } from '../errors.ts';
 import type { RedisClient } from '../scripts.ts';
-import { checkClient, checkId, checkInt, checkPrefix, throwIfProblems } from '../store-options.ts';
+import { checkClient, checkId, checkInt, checkPrefix, throwIfProblems, ttlMsProblem } from '../store-options.ts';
 import { MAX_TAGS } from './entry.ts';
 import type { SharedCache } from './shared-cache.ts';
 
@@ -118,7 +118,9 @@ export function resolveSharedCacheOptions<T>(options: SharedCacheOptions<T>): Re
   const problems: string[] = [];
   const o = (options ?? {}) as Partial<SharedCacheOptions<T>>;
   checkAuditFields(o, problems);
-  const ttlMs = checkInt(o.ttlMs, 'ttlMs', { min: 1, max: 366 * 86_400_000 }, problems);
+  const ttlProblem = ttlMsProblem(o.ttlMs);
+  if (ttlProblem !== undefined) problems.push(ttlProblem);
+  const ttlMs = ttlProblem === undefined ? (o.ttlMs as number) : 1;
   const hasRedis = o.redis !== undefined;
   if (hasRedis) checkClient(o.redis, 'redis', problems);
   else if (o.class === 'cluster') {
@@ -194,14 +196,12 @@ export function resolveSharedCacheOptions<T>(options: SharedCacheOptions<T>): Re
   return { ttlMs, l1, staleIfErrorMs, lease, beta, prefix, timeoutMs, serializer };
 }
 
-/** The `ttlMs` of one write: `ttlMs`, else the cache's `fallback`; a positive integer. */
+/** The `ttlMs` of one write: `ttlMs`, else the cache's `fallback`; held to the bound of the `ttlMs` option. */
 function checkWriteTtl(ttlMs: number | undefined, fallback: number, cacheName: string, operation: string): number {
   const ttl = ttlMs ?? fallback;
-  if (!Number.isSafeInteger(ttl) || ttl < 1) {
-    throw new RedisStoreError(
-      'ERR_REDIS_INVALID_ARGUMENT',
-      `SharedCache "${cacheName}".${operation}: ttlMs must be a positive integer.`,
-    );
+  const problem = ttlMsProblem(ttl);
+  if (problem !== undefined) {
+    throw new RedisStoreError('ERR_REDIS_INVALID_ARGUMENT', `SharedCache "${cacheName}".${operation}: ${problem}`);
   }
   return ttl;
 }
