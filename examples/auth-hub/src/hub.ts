@@ -65,6 +65,11 @@ export function createHub(options: HubOptions): {
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'ES256',
     })),
+    // Every client is registered for client_secret_basic, yet oidc-provider (9.x,
+    // lib/shared/client_auth.js) treats a secret as matching either secret method wherever it was
+    // sent: a client_secret in the form body would pass, and body-logging proxies would keep it.
+    // Only the methods listed here are read at all (and advertised by discovery).
+    clientAuthMethods: ['client_secret_basic'],
     jwks: { keys: [signingJwk(options.signingKey)] },
     cookies: { keys: [options.cookieKey.reveal()] },
     scopes: allScopes,

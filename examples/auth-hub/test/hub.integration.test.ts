@@ -188,6 +188,31 @@ describe('createHub', () => {
     expect(wrong.status).toBe(401);
   });
 
+  it('refuses the client secret in the body (client_secret_post) with invalid_client: clients are registered for Basic', async () => {
+    const hub = await startHub(`auth-method-${randomUUID()}:`); // a token budget of its own
+    extraHubs.push(hub);
+    const form = { grant_type: 'client_credentials', resource, scope: 'issues:read' };
+    const posted = await fetch(`${hub.base}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...form, client_id: 'svc', client_secret: clientSecret }),
+    });
+    expect(posted.status).toBe(401);
+    const refused = (await posted.json()) as { error: string; error_description?: string };
+    expect(refused.error).toBe('invalid_client');
+    expect(JSON.stringify(refused)).not.toContain(clientSecret);
+    // The same client, the same secret, in the Authorization header: a token.
+    const basic = await tokenRequest(form, clientSecret, hub.base);
+    expect(basic.status).toBe(200);
+    expect(((await basic.json()) as { access_token?: unknown }).access_token).toEqual(expect.any(String));
+    // Discovery names only what the hub accepts.
+    const discovery = (await (await fetch(`${hub.base}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(discovery.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic']);
+  });
+
   it('refuses a client-credentials request without a resource, storing no token for it', async () => {
     const hub = await startHub(`no-resource-${randomUUID()}:`); // a token budget of its own
     extraHubs.push(hub);

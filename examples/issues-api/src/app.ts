@@ -9,6 +9,7 @@ import { withSecurityHeaders } from '@rampart/headers/node';
 import { clientSubject, createHttpRateLimit, type HttpRequestView, type RateLimiter } from '@rampart/redis';
 import { nodeRateLimit } from '@rampart/redis/node';
 import { createSanitizer } from '@rampart/sanitize';
+import { describeError } from 'example-service-runtime';
 import type { IssueStore } from './store.ts';
 
 export type Scope = 'issues:read' | 'issues:write' | 'metrics:read';
@@ -26,10 +27,23 @@ const EMAIL = /^[^\s@<>]{1,64}@[^\s@<>]{1,255}$/;
 class HttpProblem extends Error {
   readonly status: number;
   readonly error: string;
-  constructor(status: number, error: string) {
+  /** Answer with `connection: close`: the rest of the request's body is not read. */
+  readonly closeConnection: boolean;
+  constructor(status: number, error: string, closeConnection = false) {
     super(error);
     this.status = status;
     this.error = error;
+    this.closeConnection = closeConnection;
+  }
+}
+
+/**
+ * The body is over {@link MAX_BODY_BYTES} (announced by content-length, or counted while reading a
+ * chunked one): 413, and the connection closes after it, so the rest is never read.
+ */
+class BodyTooLarge extends HttpProblem {
+  constructor() {
+    super(413, 'body too large', true);
   }
 }
 
@@ -49,29 +63,59 @@ class BodyNotReceived extends HttpProblem {
   }
 }
 
-/** Whether the connection of `req` is gone: nothing can be answered, and nothing went wrong here. */
+/**
+ * Whether the connection of `req` is gone: nothing can be answered, and nothing went wrong here.
+ * Node detaches a closed connection from its request (`req.socket` is then null): gone too.
+ */
 function clientGone(req: IncomingMessage, res: ServerResponse): boolean {
-  return req.socket.destroyed || res.destroyed;
+  return req.socket?.destroyed !== false || res.destroyed;
+}
+
+/**
+ * The body of `req`, at most {@link MAX_BODY_BYTES}. Read with listeners, not `for await`: leaving a
+ * `for await` early destroys the request and its connection, and the 413 would never reach the
+ * client. Past the cap it stops collecting and leaves the request alone; the 413 closes the
+ * connection, and Node discards what still arrives until then.
+ */
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    // The client left while the request waited (authentication, rate limits): its 'close' has
+    // already been emitted, and no event would ever settle this promise.
+    if (req.destroyed) return reject(new BodyNotReceived());
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (error: HttpProblem | undefined): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onGone);
+      req.off('close', onGone);
+      if (error) reject(error);
+      else resolve(Buffer.concat(chunks));
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) settle(new BodyTooLarge());
+      else chunks.push(chunk);
+    };
+    const onEnd = (): void => settle(undefined);
+    // 'aborted' / ECONNRESET from the request stream, or its connection closed before the end.
+    const onGone = (): void => settle(new BodyNotReceived());
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onGone);
+    req.once('close', onGone);
+  });
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   if (!isJsonMediaType(req.headers['content-type']))
     throw new HttpProblem(415, 'content-type must be application/json');
-  const chunks: Buffer[] = [];
-  let size = 0;
+  // Refused before reading a byte. Node has checked the header's syntax; with transfer-encoding
+  // there is none, and the reader counts.
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) throw new BodyTooLarge();
+  const body = await readBody(req);
   try {
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_BODY_BYTES) throw new HttpProblem(413, 'body too large');
-      chunks.push(chunk as Buffer);
-    }
-  } catch (error) {
-    if (error instanceof HttpProblem) throw error;
-    // 'aborted' / ECONNRESET from the request stream.
-    throw new BodyNotReceived();
-  }
-  try {
-    const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    const value: unknown = JSON.parse(body.toString('utf8'));
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
     return value as Record<string, unknown>;
   } catch {
@@ -121,15 +165,15 @@ function routeName(target: string | undefined): string {
  * One log line for a failed request: status, route, and the error's class and code only. Never its
  * message (it may quote input), a token, an envelope or a plaintext.
  */
-function logFailure(req: IncomingMessage, status: number, error: unknown): void {
-  const name = (error as { name?: unknown } | null)?.name;
-  const code = (error as { code?: unknown } | null)?.code;
-  const what = [
-    typeof name === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(name) ? name : 'Error',
-    ...(typeof code === 'string' && /^[A-Z0-9_]{1,64}$/.test(code) ? [code] : []),
-  ].join(' ');
+function logFailure(req: IncomingMessage, status: number, error: unknown, answering = false): void {
+  const what = describeError(error);
   const method = /^[A-Z]{1,16}$/.test(req.method ?? '') ? req.method : '(other)';
-  process.stderr.write(`issues-api: ${status} on ${method} ${routeName(req.url)}: ${what}\n`);
+  const where = `${method} ${routeName(req.url)}`;
+  process.stderr.write(
+    answering
+      ? `issues-api: answering ${status} on ${where} failed: ${what}\n`
+      : `issues-api: ${status} on ${where}: ${what}\n`,
+  );
 }
 
 interface ClientView extends HttpRequestView {
@@ -178,13 +222,16 @@ export function createApi(options: ApiOptions): { readonly server: Server; reado
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = requestPath(req.url ?? '/');
     const method = req.method ?? 'GET';
+    // HEAD is GET without the body (RFC 9110 §9.3.2): the same route, scope and status. Node leaves
+    // the body out of a HEAD response itself.
+    const reads = method === 'GET' || method === 'HEAD';
     count(`requests{method="${method}"}`);
-    if (path === '/healthz' && method === 'GET') return send(res, 200, { status: 'ok' });
+    if (path === '/healthz' && reads) return send(res, 200, { status: 'ok' });
     // Refused before the IP limit: the limiter would refuse an unparsable target itself, with its own body.
     if (path === undefined) return send(res, 400, { error: 'malformed request target' });
     if (!(await limitIp(req, res))) return;
 
-    if (path === '/metrics' && method === 'GET') {
+    if (path === '/metrics' && reads) {
       // Unauthenticated or unauthorized callers learn nothing, not even that the endpoint exists.
       let auth: VerifiedToken | undefined;
       try {
@@ -205,13 +252,12 @@ export function createApi(options: ApiOptions): { readonly server: Server; reado
     const item = /^\/issues\/(\d{1,15})$/.exec(path);
     const route = path === '/issues' ? 'collection' : item ? 'item' : path === '/inbound-email' ? 'email' : undefined;
     if (!route) return send(res, 404, { error: 'not found' });
-    const needsWrite = method !== 'GET';
-    const auth = await authenticateNode(verifier, req, res, needsWrite ? write : read);
+    const auth = await authenticateNode(verifier, req, res, reads ? read : write);
     if (!auth) return;
     if (!(await limitClient(req, res, auth))) return;
     const tenant = tenantOf(auth);
 
-    if (route === 'collection' && method === 'GET') return send(res, 200, { issues: store.list(tenant) });
+    if (route === 'collection' && reads) return send(res, 200, { issues: store.list(tenant) });
     if (route === 'collection' && method === 'POST') {
       const body = await readJson(req);
       const title = text(body, 'title', 200, true) as string;
@@ -225,7 +271,7 @@ export function createApi(options: ApiOptions): { readonly server: Server; reado
     }
     if (route === 'item' && item) {
       const id = Number(item[1]);
-      if (method === 'GET') {
+      if (reads) {
         const issue = await store.get(tenant, id);
         return issue ? send(res, 200, issue) : send(res, 404, { error: 'not found' });
       }
@@ -257,22 +303,57 @@ export function createApi(options: ApiOptions): { readonly server: Server; reado
     return send(res, 405, { error: 'method not allowed' });
   };
 
+  /** Answers a request whose handler failed. Throws only if answering fails; `fail` catches that. */
+  const answerFailure = (req: IncomingMessage, res: ServerResponse, error: unknown, status: number): void => {
+    if (res.headersSent) return void res.end();
+    // A client that went away is not a server failure: no log line (any client could add
+    // some), and no answer when its connection is gone. The response is still ended, so a
+    // graceful stop knows this handler is done.
+    if (clientGone(req, res)) return void res.end();
+    if (error instanceof HttpProblem) {
+      if (error.closeConnection) res.setHeader('connection', 'close');
+      send(res, status, { error: error.error });
+      return;
+    }
+    // An envelope that fails to decrypt (tampering) or Vault/Redis down must leave a trace.
+    logFailure(req, status, error);
+    if (status === 503) res.setHeader('retry-after', '1');
+    send(res, status, { error: status === 503 ? 'temporarily unavailable' : 'internal error' });
+  };
+
+  /**
+   * The handler's failure, answered. Never throws: a rejection here would be unhandled and end the
+   * process (every request it serves with it). If answering fails too, one more line is logged
+   * (class and code only) and the response is ended, or destroyed if even that fails.
+   */
+  const fail = (req: IncomingMessage, res: ServerResponse, error: unknown): void => {
+    // Vault/Redis unavailable and other typed, retryable failures: 503, never a stack trace.
+    const status =
+      error instanceof HttpProblem
+        ? error.status
+        : (error as { retryable?: unknown } | null)?.retryable === true
+          ? 503
+          : 500;
+    try {
+      answerFailure(req, res, error, status);
+    } catch (failure) {
+      try {
+        logFailure(req, status, failure, true);
+      } catch {
+        // stderr itself failed: nothing more to say.
+      }
+      try {
+        if (!res.headersSent) res.statusCode = status;
+        res.end();
+      } catch {
+        res.destroy();
+      }
+    }
+  };
+
   const server = createServer(
     withSecurityHeaders(apiPreset(), (req, res) => {
-      handle(req, res).catch((error: unknown) => {
-        if (res.headersSent) return void res.end();
-        // A client that went away is not a server failure: no log line (any client could add
-        // some), and no answer when its connection is gone. The response is still ended, so a
-        // graceful stop knows this handler is done.
-        if (clientGone(req, res)) return void res.end();
-        if (error instanceof HttpProblem) return send(res, error.status, { error: error.error });
-        // Vault/Redis unavailable and other typed, retryable failures: 503, never a stack trace.
-        const retryable = (error as { retryable?: unknown } | null)?.retryable === true;
-        // An envelope that fails to decrypt (tampering) or Vault/Redis down must leave a trace.
-        logFailure(req, retryable ? 503 : 500, error);
-        if (retryable) res.setHeader('retry-after', '1');
-        send(res, retryable ? 503 : 500, { error: retryable ? 'temporarily unavailable' : 'internal error' });
-      });
+      handle(req, res).catch((error: unknown) => fail(req, res, error));
     }),
   );
   return { server, metrics };

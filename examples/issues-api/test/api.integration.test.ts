@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -395,6 +395,166 @@ describe('createApi', () => {
     ).toBe(400);
   });
 
+  // A body with every field the three body routes read, padded to exactly `size` bytes.
+  const bodyOfSize = (size: number): Buffer => {
+    const head = '{"title":"t","description":"d","from":"a@example.com","subject":"s","html":"h","pad":"';
+    return Buffer.from(`${head}${'x'.repeat(size - head.length - 2)}"}`);
+  };
+  const BODY_ROUTES = [
+    ['POST', '/issues'],
+    ['PATCH', '/issues/1'],
+    ['POST', '/inbound-email'],
+  ] as const;
+
+  it.each(
+    BODY_ROUTES.flatMap(([method, path]) =>
+      (['content-length', 'chunked'] as const).map((framing) => [method, path, framing] as const),
+    ),
+  )('answers 413 to a body of 64 KiB + 1 on %s %s (%s), and keeps serving', async (method, path, framing) => {
+    const writer = await tokenFor(['issues:read', 'issues:write']);
+    const response = await rawBodyRequest(method, path, writer, bodyOfSize(64 * 1024 + 1), framing);
+    expect(response.status).toBe(413);
+    expect(response.headers.connection).toBe('close');
+    expect(JSON.parse(response.body)).toEqual({ error: 'body too large' });
+    expect((await call('/healthz')).status).toBe(200);
+  });
+
+  it.each(['content-length', 'chunked'] as const)('accepts a body of exactly 64 KiB (%s)', async (framing) => {
+    const writer = await tokenFor(['issues:read', 'issues:write']);
+    const response = await rawBodyRequest('POST', '/issues', writer, bodyOfSize(64 * 1024), framing);
+    expect(response.status).toBe(201);
+  });
+
+  it('refuses a content-length over the cap before reading the body', async () => {
+    const writer = await tokenFor(['issues:write']);
+    // Announces 1 MiB and sends none of it: an answer that comes anyway read nothing.
+    const response = await rawExchange((socket, port) =>
+      socket.write(
+        `POST /issues HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nauthorization: Bearer ${writer}\r\n` +
+          `content-type: application/json\r\ncontent-length: ${1024 * 1024}\r\n\r\n`,
+      ),
+    );
+    expect(response.status).toBe(413);
+    expect(response.headers.connection).toBe('close');
+  });
+
+  it('answers HEAD on the issue routes as a read: issues:read is enough, and a 403 names issues:read', async () => {
+    const reader = await tokenFor(['issues:read']);
+    for (const path of ['/issues', '/issues/999999999999']) {
+      const allowed = await fetch(`${base}${path}`, { method: 'HEAD', headers: { authorization: `Bearer ${reader}` } });
+      expect(allowed.status, path).toBe(path === '/issues' ? 200 : 404);
+      const refused = await fetch(`${base}${path}`, {
+        method: 'HEAD',
+        headers: { authorization: `Bearer ${await tokenFor(['metrics:read'])}` },
+      });
+      expect(refused.status, path).toBe(403);
+      expect(refused.headers.get('www-authenticate'), path).toContain('scope="issues:read"');
+    }
+  });
+
+  it('finishes a request whose client left while it waited for the client rate limit, before its body was read', async () => {
+    const writer = await tokenFor(['issues:write']);
+    const real = createRateLimiter({
+      redis,
+      prefix: `gated-${Math.random().toString(36).slice(2)}`,
+      limits: [{ name: 'per-client', algorithm: 'fixed-window', limit: 1000, windowMs: 60_000 }],
+      timeoutMs: LIMITER_TIMEOUT_MS,
+    });
+    // The real limiter, held at a gate: the request waits there, after authentication and before its body is read.
+    let reached = false;
+    let open: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const gated = new Proxy(real, {
+      get: (target, key) =>
+        key === 'consume'
+          ? async (...args: Parameters<typeof real.consume>) => {
+              reached = true;
+              await gate;
+              return target.consume(...args);
+            }
+          : Reflect.get(target, key),
+    });
+    const api = createApi({
+      verifier: createBearerVerifier<Scope>({
+        issuer: issuer.issuer,
+        audience: issuer.audience,
+        algorithms: ['ES256'],
+        jwksUri: issuer.jwksUri,
+        requiredClaims: ['client_id', 'jti'],
+      }),
+      store,
+      ipLimiter: real,
+      clientLimiter: gated,
+    }).server;
+    let request: IncomingMessage | undefined;
+    let response: ServerResponse | undefined;
+    api.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      request = req;
+      response = res;
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    const address = api.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    try {
+      const lines = await captureStderr(async () => {
+        const socket = connect(port, '127.0.0.1');
+        socket.on('error', () => {});
+        socket.write(
+          `POST /issues HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nauthorization: Bearer ${writer}\r\n` +
+            'content-type: application/json\r\ncontent-length: 1000\r\n\r\n{"title":"t","desc',
+        );
+        await waitFor(() => reached, { timeoutMs: 5_000, what: 'the request to wait for the client limit' });
+        socket.destroy();
+        await waitFor(() => request?.destroyed === true, { timeoutMs: 5_000, what: 'the request to be destroyed' });
+        open();
+        await waitFor(() => response?.writableEnded === true, { timeoutMs: 5_000, what: 'the handler to finish' });
+      });
+      expect(lines.filter((line) => line.startsWith('issues-api: '))).toEqual([]);
+    } finally {
+      open();
+      api.closeAllConnections();
+      await new Promise((resolve) => api.close(resolve));
+    }
+  });
+
+  it('ends the response and logs one line without values when answering an error fails too', async () => {
+    const writer = await tokenFor(['issues:read', 'issues:write']);
+    let response: ServerResponse | undefined;
+    // The response refuses its content-type: the handler's answer fails, and so does the 500.
+    const breakResponse = (req: IncomingMessage, res: ServerResponse): void => {
+      if (req.headers['x-test-break'] !== '1') return;
+      response = res;
+      const setHeader = res.setHeader.bind(res);
+      res.setHeader = ((name: string, value: number | string | readonly string[]) => {
+        if (name.toLowerCase() === 'content-type') throw new TypeError('refused');
+        return setHeader(name, value);
+      }) as ServerResponse['setHeader'];
+    };
+    server.prependListener('request', breakResponse);
+    let lines: string[];
+    try {
+      lines = await captureStderr(async () => {
+        const answer = await fetch(`${base}/issues`, {
+          headers: { authorization: `Bearer ${writer}`, 'x-test-break': '1' },
+        });
+        await answer.arrayBuffer();
+        expect(answer.status).toBe(500);
+        expect(response?.writableEnded).toBe(true);
+      });
+    } finally {
+      server.off('request', breakResponse);
+    }
+    const logged = lines.filter((line) => line.startsWith('issues-api: '));
+    expect(logged).toEqual([
+      'issues-api: 500 on GET /issues: TypeError\n',
+      'issues-api: answering 500 on GET /issues failed: TypeError\n',
+    ]);
+    expect(lines.join('')).not.toContain(writer);
+    expect((await call('/healthz')).status).toBe(200);
+  });
+
   it.each([
     ['//', 'malformed request target'],
     ['http://[', 'malformed request target'],
@@ -447,18 +607,36 @@ describe('createApi', () => {
   });
 });
 
-/** Sends `target` byte for byte as the request target (fetch and URL would normalise it first). */
-function rawRequest(
-  target: string,
-  token: string,
+/** Runs `act` with stderr captured (not written): what was written, a chunk an entry. */
+async function captureStderr(act: () => Promise<void>): Promise<string[]> {
+  const written: string[] = [];
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    written.push(String(chunk));
+    return true;
+  });
+  try {
+    await act();
+  } finally {
+    spy.mockRestore();
+  }
+  return written;
+}
+
+/**
+ * Opens a connection to the API, lets `send` write a request on it raw, and reads the whole answer
+ * until the server closes the connection. A connection cut without an answer reads as status NaN.
+ */
+function rawExchange(
+  send: (socket: Socket, port: string) => void,
 ): Promise<{ status: number; headers: Record<string, string>; body: string }> {
   const { port } = new URL(base);
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const socket = connect(Number(port), '127.0.0.1');
     const chunks: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', reject);
-    socket.on('end', () => {
+    // A reset after the answer (or instead of it) still ends in 'close': the status says which.
+    socket.on('error', () => {});
+    socket.on('close', () => {
       const text = Buffer.concat(chunks).toString('utf8');
       const [head = '', body = ''] = text.split('\r\n\r\n', 2);
       const [statusLine = '', ...lines] = head.split('\r\n');
@@ -470,8 +648,47 @@ function rawRequest(
       );
       resolve({ status: Number(statusLine.split(' ')[1]), headers, body });
     });
+    send(socket, port);
+  });
+}
+
+/** Sends `target` byte for byte as the request target (fetch and URL would normalise it first). */
+function rawRequest(
+  target: string,
+  token: string,
+): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  return rawExchange((socket, port) =>
     socket.write(
       `GET ${target} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nauthorization: Bearer ${token}\r\nconnection: close\r\n\r\n`,
+    ),
+  );
+}
+
+/** Sends `body` raw, framed by content-length or chunked (16 KiB chunks). */
+function rawBodyRequest(
+  method: string,
+  path: string,
+  token: string,
+  body: Buffer,
+  framing: 'content-length' | 'chunked',
+): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  return rawExchange((socket, port) => {
+    socket.write(
+      `${method} ${path} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nauthorization: Bearer ${token}\r\n` +
+        // No more requests on this connection: the server closes it after its answer. (Not a half
+        // close: Node's server takes the client's FIN as an abort.)
+        'content-type: application/json\r\nconnection: close\r\n' +
+        (framing === 'chunked' ? 'transfer-encoding: chunked\r\n\r\n' : `content-length: ${body.length}\r\n\r\n`),
     );
+    if (framing === 'content-length') socket.write(body);
+    else {
+      for (let at = 0; at < body.length; at += 16 * 1024) {
+        const part = body.subarray(at, at + 16 * 1024);
+        socket.write(`${part.length.toString(16)}\r\n`);
+        socket.write(part);
+        socket.write('\r\n');
+      }
+      socket.write('0\r\n\r\n');
+    }
   });
 }

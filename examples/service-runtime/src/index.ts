@@ -39,9 +39,17 @@ const SOCKET_EVENTS: ReadonlySet<string | symbol> = new Set(['upgrade', 'connect
 
 /**
  * The class and code of an error, for a log line: never its message (it may quote a request, a
- * token or a value), and only names that look like names.
+ * token or a value), and only names that look like names. Shared by the example services so each
+ * logs its failures the same way.
+ *
+ * @example
+ * ```ts
+ * describeError(new TypeError('x')); // 'TypeError'
+ * describeError(Object.assign(new Error('x'), { name: 'RedisStoreError', code: 'ERR_REDIS_TIMEOUT' }));
+ * // 'RedisStoreError ERR_REDIS_TIMEOUT'
+ * ```
  */
-function describeError(error: unknown): string {
+export function describeError(error: unknown): string {
   const name = (error as { name?: unknown } | null)?.name;
   const code = (error as { code?: unknown } | null)?.code;
   const errorClass =

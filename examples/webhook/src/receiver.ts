@@ -10,6 +10,7 @@ import { authenticateNode } from '@rampart/bearer/node';
 import { apiPreset } from '@rampart/headers';
 import { withSecurityHeaders } from '@rampart/headers/node';
 import type { ReplayGuard } from '@rampart/redis';
+import { describeError } from 'example-service-runtime';
 
 export interface Delivery {
   readonly id: string;
@@ -40,6 +41,16 @@ async function readBody(req: IncomingMessage): Promise<string | undefined> {
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * One log line for a failed delivery (500 or 503): status, route, and the error's class and code
+ * only. Never its message (it may quote input), the body, a delivery id or a token. The route is
+ * `/deliveries`, the only one that can fail.
+ */
+function logFailure(req: IncomingMessage, status: number, error: unknown): void {
+  const method = /^[A-Z]{1,16}$/.test(req.method ?? '') ? req.method : '(other)';
+  process.stderr.write(`webhook: ${status} on ${method} /deliveries: ${describeError(error)}\n`);
 }
 
 /**
@@ -125,6 +136,8 @@ export function createReceiver(options: {
       handle(req, res).catch((error: unknown) => {
         if (res.headersSent) return void res.end();
         const retryable = isRetryable(error);
+        // A failing handler or Redis down or slow must leave a trace, without any value.
+        logFailure(req, retryable ? 503 : 500, error);
         if (retryable) res.setHeader('retry-after', '1');
         send(res, retryable ? 503 : 500, { error: retryable ? 'temporarily unavailable' : 'internal error' });
       });

@@ -4,7 +4,7 @@ import { createBearerVerifier } from '@rampart/bearer';
 import { CacheRegistry, ReplayGuard } from '@rampart/redis';
 import { createTestIssuer, startRedis, type TestIssuer, type TestRedis, waitFor } from '@rampart/testkit';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadSenderConfig } from '../src/config.ts';
 import { createReceiver, type Delivery } from '../src/receiver.ts';
 import { createWebhookSender } from '../src/sender.ts';
@@ -34,6 +34,25 @@ const listen = async (server: Server): Promise<string> => {
   const address = server.address();
   return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 };
+
+/** A receiver for `audience` (the test issuer's by default) whose replay guard `name` lives on `client`. */
+const receiverOn = (
+  client: Redis,
+  name: string,
+  onDelivery: (delivery: Delivery) => void | Promise<void>,
+  audience = issuer.audience,
+): Server =>
+  createReceiver({
+    audience,
+    verifier: createBearerVerifier<'webhooks:deliver'>({
+      issuer: issuer.issuer,
+      audience,
+      algorithms: ['ES256'],
+      jwksUri: issuer.jwksUri,
+    }),
+    replayGuard: new ReplayGuard({ redis: client, name, ttlMs: 60_000, registry: new CacheRegistry() }),
+    onDelivery,
+  });
 
 beforeAll(async () => {
   [issuer, redisServer] = await Promise.all([createTestIssuer({ algorithm: 'ES256' }), startRedis()]);
@@ -146,6 +165,86 @@ describe('createWebhookSender + createReceiver', () => {
     expect((await post({ authorization: `Bearer ${token}` })).status).toBe(400);
   });
 
+  /** Runs `act` with stderr captured; returns the lines the receiver wrote (prefixed `webhook: `) and everything written. */
+  const captureStderr = async (act: () => Promise<void>): Promise<{ lines: string[]; all: string }> => {
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      await act();
+    } finally {
+      spy.mockRestore();
+    }
+    return { lines: written.filter((line) => line.startsWith('webhook: ')), all: written.join('') };
+  };
+
+  it('logs one line (status, route, error class) when the delivery handler fails, never the body or the token', async () => {
+    const token = await issuer.mint({ scopes: ['webhooks:deliver'], claims: { client_id: 'sender' } });
+    const id = `evt_${randomBytes(8).toString('hex')}`;
+    const marker = `card-${randomBytes(8).toString('hex')}`;
+    failOnce.add(id);
+    const { lines, all } = await captureStderr(async () => {
+      const response = await fetch(`${receiverUrl}/deliveries`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'webhook-id': id },
+        body: JSON.stringify({ type: 'order.paid', card: marker }),
+      });
+      await response.arrayBuffer();
+      expect(response.status).toBe(500);
+    });
+    expect(lines).toEqual(['webhook: 500 on POST /deliveries: Error\n']);
+    for (const value of [token, marker, id]) expect(all).not.toContain(value);
+  });
+
+  it('logs one line with the error class and code when Redis is unavailable (503)', async () => {
+    // A client that never connects, with no offline queue: every replay check fails at once.
+    const offline = new Redis(redisServer.url, { enableOfflineQueue: false, lazyConnect: true });
+    offline.on('error', () => {});
+    const unreachable = receiverOn(offline, 'webhook-offline', () => {});
+    const url = await listen(unreachable);
+    const token = await issuer.mint({ scopes: ['webhooks:deliver'], claims: { client_id: 'sender' } });
+    try {
+      const { lines, all } = await captureStderr(async () => {
+        const response = await fetch(`${url}/deliveries`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${token}`,
+            'webhook-id': 'evt_offline1',
+          },
+          body: '{"type":"ping"}',
+        });
+        await response.arrayBuffer();
+        expect(response.status).toBe(503);
+      });
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^webhook: 503 on POST \/deliveries: [A-Za-z]+Error ERR_REDIS_[A-Z_]+\n$/);
+      expect(all).not.toContain(token);
+    } finally {
+      unreachable.closeAllConnections();
+      await new Promise((resolve) => unreachable.close(resolve));
+      offline.disconnect();
+    }
+  });
+
+  it('answers 413 to a body over 256 KiB, and keeps serving', async () => {
+    const token = await issuer.mint({ scopes: ['webhooks:deliver'], claims: { client_id: 'sender' } });
+    const response = await fetch(`${receiverUrl}/deliveries`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${token}`,
+        'webhook-id': `evt_${randomBytes(8).toString('hex')}`,
+      },
+      body: JSON.stringify({ type: 'ping', pad: 'x'.repeat(256 * 1024) }),
+    });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toEqual({ error: 'body too large' });
+    expect((await fetch(`${receiverUrl}/healthz`)).status).toBe(200);
+  });
+
   it('refuses the sender secret as a plain environment variable in production', async () => {
     const error = await loadSenderConfig({
       OAUTH_TOKEN_ENDPOINT: `${tokenUrl}/token`,
@@ -174,22 +273,7 @@ describe('createReceiver on a Redis of its own', () => {
     ownRedis = new Redis(ownRedisServer.url, { enableOfflineQueue: false, lazyConnect: true });
     admin = new Redis(ownRedisServer.url, { lazyConnect: true });
     await Promise.all([ownRedis.connect(), admin.connect()]);
-    ownReceiver = createReceiver({
-      audience: issuer.audience,
-      verifier: createBearerVerifier<'webhooks:deliver'>({
-        issuer: issuer.issuer,
-        audience: issuer.audience,
-        algorithms: ['ES256'],
-        jwksUri: issuer.jwksUri,
-      }),
-      replayGuard: new ReplayGuard({
-        redis: ownRedis,
-        name: 'webhook-own',
-        ttlMs: 60_000,
-        registry: new CacheRegistry(),
-      }),
-      onDelivery: (delivery) => void handled.push(delivery),
-    });
+    ownReceiver = receiverOn(ownRedis, 'webhook-own', (delivery) => void handled.push(delivery));
     url = await listen(ownReceiver);
   });
   afterAll(async () => {
@@ -244,17 +328,7 @@ describe('createReceiver for several audiences on one Redis', () => {
     const name = `webhook-shared-${randomBytes(4).toString('hex')}`;
     for (const audience of audiences) {
       handledBy.set(audience, []);
-      const server = createReceiver({
-        audience,
-        verifier: createBearerVerifier<'webhooks:deliver'>({
-          issuer: issuer.issuer,
-          audience,
-          algorithms: ['ES256'],
-          jwksUri: issuer.jwksUri,
-        }),
-        replayGuard: new ReplayGuard({ redis, name, ttlMs: 60_000, registry: new CacheRegistry() }),
-        onDelivery: (delivery) => void handledBy.get(audience)?.push(delivery.id),
-      });
+      const server = receiverOn(redis, name, (delivery) => void handledBy.get(audience)?.push(delivery.id), audience);
       receivers.push(server);
       urls.push(await listen(server));
     }
@@ -309,19 +383,9 @@ describe('createReceiver on two pods sharing one Redis', () => {
       const client = new Redis(server.url, { enableOfflineQueue: false, lazyConnect: true });
       await client.connect();
       clients.push(client);
-      const podServer = createReceiver({
-        audience: issuer.audience,
-        verifier: createBearerVerifier<'webhooks:deliver'>({
-          issuer: issuer.issuer,
-          audience: issuer.audience,
-          algorithms: ['ES256'],
-          jwksUri: issuer.jwksUri,
-        }),
-        replayGuard: new ReplayGuard({ redis: client, name, ttlMs: 60_000, registry: new CacheRegistry() }),
-        onDelivery: async (delivery) => {
-          handled.push(`${pod}:${delivery.id}`);
-          if (pod === 'b') await new Promise<void>((resolve) => holds.set(delivery.id, resolve));
-        },
+      const podServer = receiverOn(client, name, async (delivery) => {
+        handled.push(`${pod}:${delivery.id}`);
+        if (pod === 'b') await new Promise<void>((resolve) => holds.set(delivery.id, resolve));
       });
       pods.push(podServer);
       podUrls.push(await listen(podServer));
