@@ -1,36 +1,47 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { parse } from 'node:path';
 
 /**
  * The reaper's program, run by `node -e`. It reads one JSON message a line on stdin: `pid` / `dir`
- * register a process or directory, `unpid` / `undir` forget one, `clear` forgets everything. When
- * stdin ends, the parent is gone (the kernel closes the pipe however it died, SIGKILL included):
- * it sends SIGTERM to what is still registered, SIGKILL after a short grace, removes the
- * directories and exits.
+ * register a process (with its start time, where the platform tells it) or directory, `unpid` /
+ * `undir` forget one, `clear` forgets everything. When stdin ends, the parent is gone (the kernel
+ * closes the pipe however it died, SIGKILL included): it sends SIGTERM to what is still registered
+ * and is still the process it was told about (a pid whose start time changed now belongs to another
+ * process), SIGKILL after a short grace, removes the directories and exits.
  */
 const REAPER_SOURCE = `
 const { readFileSync, rmSync } = require('node:fs');
-const pids = new Set();
+const pids = new Map(); // pid -> start time, or null where the platform does not tell it
 const dirs = new Set();
 let buffered = '';
-const zombie = (pid) => {
-  try { return / Z /.test(readFileSync('/proc/' + pid + '/stat', 'utf8').replace(/^.*\\)/s, ')')); } catch { return false; }
+const statFields = (pid) => {
+  try {
+    const stat = readFileSync('/proc/' + pid + '/stat', 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch { return undefined; }
+};
+const zombie = (pid) => statFields(pid)?.[0] === 'Z';
+const same = (pid) => {
+  const start = pids.get(pid);
+  return start === null || start === undefined || statFields(pid)?.[19] === start;
 };
 const alive = (pid) => {
   try { process.kill(pid, 0); } catch (error) { if (error.code !== 'EPERM') return false; }
   return !zombie(pid); // an orphan's zombie lingers where nothing reaps it; it holds no port
 };
 const signal = (pid, name) => {
+  if (!same(pid)) return;
   try { process.kill(pid, name); } catch {}
 };
 let reaping = false;
 const reap = () => {
   if (reaping) return;
   reaping = true;
-  for (const pid of pids) signal(pid, 'SIGTERM');
+  for (const pid of pids.keys()) signal(pid, 'SIGTERM');
   const deadline = Date.now() + 2000;
   const poll = () => {
-    const left = [...pids].filter(alive);
+    const left = [...pids.keys()].filter((pid) => alive(pid) && same(pid));
     if (left.length > 0 && Date.now() < deadline) return void setTimeout(poll, 25);
     for (const pid of left) signal(pid, 'SIGKILL');
     for (const dir of dirs) {
@@ -48,7 +59,9 @@ process.stdin.on('data', (chunk) => {
     buffered = buffered.slice(end + 1);
     let message;
     try { message = JSON.parse(line); } catch { continue; }
-    if (message.op === 'pid' && Number.isInteger(message.pid) && message.pid > 1) pids.add(message.pid);
+    if (message.op === 'pid' && Number.isInteger(message.pid) && message.pid > 1) {
+      pids.set(message.pid, typeof message.start === 'string' ? message.start : null);
+    }
     else if (message.op === 'unpid') pids.delete(message.pid);
     else if (message.op === 'dir' && typeof message.dir === 'string' && message.dir.length > 1) dirs.add(message.dir);
     else if (message.op === 'undir') dirs.delete(message.dir);
@@ -60,8 +73,31 @@ process.stdin.on('error', reap);
 process.stdin.resume();
 `;
 
+/**
+ * The fields of `/proc/<pid>/stat` after the command name (state first, start time at index 19),
+ * or undefined where there is no such file (another platform, or no such process). The reaper's
+ * program has its own copy.
+ */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * When the process `pid` started (clock ticks since boot, from `/proc`), or undefined off Linux:
+ * with it the reaper tells the process it was told about from a later one that got its pid.
+ */
+export function processStartTime(pid: number): string | undefined {
+  return process.platform === 'linux' ? statFields(pid)?.[19] : undefined;
+}
+
 type ReaperMessage =
-  | { readonly op: 'pid' | 'unpid'; readonly pid: number }
+  | { readonly op: 'pid'; readonly pid: number; readonly start?: string | undefined }
+  | { readonly op: 'unpid'; readonly pid: number }
   | { readonly op: 'dir' | 'undir'; readonly dir: string }
   | { readonly op: 'clear' };
 

@@ -1,9 +1,9 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tellReaper } from './orphan-reaper.ts';
+import { processStartTime, tellReaper } from './orphan-reaper.ts';
 
 /**
  * Every process and temporary directory the test-kit creates is registered here, so that a test
@@ -67,7 +67,6 @@ function registry(): Registry {
 
 function cleanupSync(): void {
   const { children, directories, clearReapers } = registry();
-  for (const clear of clearReapers) clear();
   for (const child of children) {
     if (child.exitCode === null && child.signalCode === null) {
       try {
@@ -80,6 +79,9 @@ function cleanupSync(): void {
   children.clear();
   for (const dir of directories) rmSync(dir, { recursive: true, force: true });
   directories.clear();
+  // Only now that everything is handled: a process SIGKILLed while this runs (vitest's watchdog ends
+  // a worker that is exiting) leaves the rest to the reapers, which still know all of it.
+  for (const clear of clearReapers) clear();
 }
 
 function installHooks(): void {
@@ -112,7 +114,15 @@ function installHooks(): void {
       // listener that has not ended the process: end it as the default action would, but through
       // process.exit so that other `exit` hooks (Playwright's browser cleanup) still run.
       cleanupSync();
-      process.exit(128 + (constants.signals[signal] ?? 0));
+      try {
+        process.exit(128 + (constants.signals[signal] ?? 0));
+      } catch {
+        // Replaced by one that throws (vitest's, while a test runs): ended below instead.
+      }
+      // Still running: process.exit was replaced. Let the signal's default action end the process,
+      // as it would have without any listener; this one is ending it, so no other listener runs.
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
     };
     // `on`, not `once`: a second signal after the app's own handler removed itself still cleans up.
     process.prependListener(signal, onSignal);
@@ -126,7 +136,8 @@ export function spawnManaged(command: string, args: readonly string[], options: 
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   children.add(child);
   const { pid } = child;
-  if (pid !== undefined) tellReaper({ op: 'pid', pid });
+  // Read before this process reaps the child, so the pid cannot belong to another process yet.
+  if (pid !== undefined) tellReaper({ op: 'pid', pid, start: processStartTime(pid) });
   child.once('exit', () => {
     children.delete(child);
     if (pid !== undefined) tellReaper({ op: 'unpid', pid });
@@ -142,7 +153,9 @@ export function spawnManaged(command: string, args: readonly string[], options: 
 /** Creates a temporary directory that is removed when this process exits. */
 export async function makeManagedTempDir(prefix: string): Promise<string> {
   installHooks();
-  const dir = await mkdtemp(join(tmpdir(), `rampart-${prefix}-`));
+  // Made and registered in one synchronous step: an exit or signal between the two would leave a
+  // directory on disk that nothing knows about.
+  const dir = mkdtempSync(join(tmpdir(), `rampart-${prefix}-`));
   registry().directories.add(dir);
   tellReaper({ op: 'dir', dir });
   return dir;

@@ -175,6 +175,9 @@ export async function spawnRedisServer(
     failure = error;
   }
   if (failure === undefined && foreignPid === undefined && !exited) return child;
+  // Read before terminate(): the exit it causes would make a server that is too slow look like one
+  // that exited by itself.
+  const exitedByItself = exited;
   await terminate(child, 1_000);
   if (spawnError !== undefined) {
     throw new TestkitError(
@@ -186,10 +189,11 @@ export async function spawnRedisServer(
   if (foreignPid !== undefined) {
     throw new PortTakenError(port, foreignPid === null ? 'a Redis that wants a password' : `pid ${foreignPid}`);
   }
-  if (exited && /address already in use/i.test(output())) throw new PortTakenError(port, 'address already in use');
+  // Whatever ended the wait: a server that said so lost the port (a race with another process).
+  if (/address already in use/i.test(output())) throw new PortTakenError(port, 'address already in use');
   throw new TestkitError(
-    exited ? 'ERR_TESTKIT_START_FAILED' : 'ERR_TESTKIT_START_TIMEOUT',
-    exited
+    exitedByItself ? 'ERR_TESTKIT_START_FAILED' : 'ERR_TESTKIT_START_TIMEOUT',
+    exitedByItself
       ? `redis-server on 127.0.0.1:${port} did not start. Its output:\n${output()}`
       : `redis-server on 127.0.0.1:${port} did not answer within ${startTimeoutMs} ms: raise startTimeoutMs on a slow machine. Its output:\n${output()}`,
     failure === undefined ? undefined : { cause: failure },

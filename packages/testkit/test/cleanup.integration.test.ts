@@ -12,6 +12,8 @@ const fixture = fileURLToPath(new URL('./fixtures/hold-servers.ts', import.meta.
 const gracefulFixture = fileURLToPath(new URL('./fixtures/graceful-stop.ts', import.meta.url));
 const listenersFixture = fileURLToPath(new URL('./fixtures/signal-listeners.ts', import.meta.url));
 const twoCopiesFixture = fileURLToPath(new URL('./fixtures/two-copies.ts', import.meta.url));
+const inFlightFixture = fileURLToPath(new URL('./fixtures/exit-during-mkdtemp.ts', import.meta.url));
+const exitReplacedFixture = fileURLToPath(new URL('./fixtures/exit-replaced.ts', import.meta.url));
 
 /** Starts a fixture in a child process with its own TMPDIR; `lines()` is what it wrote so far. */
 function startFixture(file: string, args: readonly string[], tmp: string) {
@@ -217,6 +219,47 @@ describe('the test-kit', () => {
       await waitFor(() => readdirSync(tmp).length === 0, { timeoutMs: 10_000, what: `${tmp} to be empty` });
     } finally {
       if (fixture.running()) fixture.proc.kill('SIGKILL');
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('removes a temp dir whose creation was not awaited when the process exits', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'rampart-in-flight-'));
+    const fixture = startFixture(inFlightFixture, [], tmp);
+    try {
+      const { entries } = await fixture.report<{ entries: string[] }>();
+      // The fixture exited once the directory was on disk.
+      expect(entries).toHaveLength(1);
+      await fixture.exited;
+      expect(fixture.proc.exitCode, fixture.stderr()).toBe(1);
+      await waitFor(() => readdirSync(tmp).length === 0, { timeoutMs: 10_000, what: `${tmp} to be empty` });
+    } finally {
+      if (fixture.running()) fixture.proc.kill('SIGKILL');
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('cleans up and ends the process on SIGTERM where process.exit throws (a vitest worker during a test)', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'rampart-exit-replaced-'));
+    const fixture = startFixture(exitReplacedFixture, [], tmp);
+    let redisPid: number | undefined;
+    try {
+      const { port, pid, dir } = await fixture.report<{ port: number; pid: number; dir: string }>();
+      redisPid = pid;
+      fixture.proc.kill('SIGTERM');
+      await waitFor(() => !fixture.running(), { timeoutMs: 10_000, what: 'SIGTERM to end the fixture' });
+      await fixture.exited;
+      // Ended by the signal's default action, as it would have been without the test-kit.
+      expect(fixture.proc.signalCode, fixture.stderr()).toBe('SIGTERM');
+      expect(existsSync(dir)).toBe(false);
+      await waitFor(() => !isAlive(pid), { timeoutMs: 10_000, what: `redis-server ${pid} to exit` });
+      expect(await isProcessListening(port)).toBe(false);
+      await waitFor(() => readdirSync(tmp).length === 0, { timeoutMs: 10_000, what: `${tmp} to be empty` });
+    } finally {
+      if (fixture.running()) fixture.proc.kill('SIGKILL');
+      if (redisPid !== undefined && isAlive(redisPid) && pidsMatching('redis-server').includes(redisPid)) {
+        process.kill(redisPid, 'SIGKILL');
+      }
       rmSync(tmp, { recursive: true, force: true });
     }
   }, 60_000);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,26 @@ import { waitFor } from '../src/index.ts';
 import { isAlive, isProcessListening } from './process-probe.ts';
 
 const fixture = fileURLToPath(new URL('./fixtures/hold-redis.ts', import.meta.url));
+const dieDuringCleanupFixture = fileURLToPath(new URL('./fixtures/die-during-cleanup.ts', import.meta.url));
+const pidCheckFixture = fileURLToPath(new URL('./fixtures/reaper-pid-check.ts', import.meta.url));
+
+/** Runs a fixture with its own TMPDIR until it ends; resolves with its first line and its stderr. */
+async function runToEnd(file: string, tmp: string): Promise<{ first: string; stderr: string }> {
+  const proc = spawn(process.execPath, [file], {
+    env: { ...process.env, TMPDIR: tmp, NODE_ENV: 'test' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (c: Buffer) => {
+    stdout += c.toString();
+  });
+  proc.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  await new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  return { first: stdout.split('\n')[0] ?? '', stderr: stderr.slice(-2000) };
+}
 
 describe('the test-kit', () => {
   it('stops its servers and removes their temp dirs when the test process is killed with SIGKILL', async () => {
@@ -55,6 +75,50 @@ describe('the test-kit', () => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
       // Whatever the outcome, end a redis-server this test orphaned.
       if (redisPid !== undefined && isAlive(redisPid) && isRedisServer(redisPid)) process.kill(redisPid, 'SIGKILL');
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('still stops its servers and removes their temp dirs when the process is SIGKILLed while its exit hook runs', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'rampart-reaper-exit-'));
+    let redisPid: number | undefined;
+    try {
+      // The fixture exits, and its exit hook's first kill of a child SIGKILLs it instead.
+      const { first, stderr } = await runToEnd(dieDuringCleanupFixture, tmp);
+      expect(first, stderr).not.toBe('');
+      const { port, pid } = JSON.parse(first) as { port: number; pid: number };
+      redisPid = pid;
+      await waitFor(() => !isAlive(pid), { timeoutMs: 10_000, what: 'the orphaned redis-server to exit' });
+      await waitFor(async () => !(await isProcessListening(port)), {
+        timeoutMs: 10_000,
+        what: `port ${port} to close`,
+      });
+      await waitFor(() => readdirSync(tmp).length === 0, { timeoutMs: 10_000, what: `${tmp} to be empty` });
+    } finally {
+      if (redisPid !== undefined && isAlive(redisPid) && isRedisServer(redisPid)) process.kill(redisPid, 'SIGKILL');
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('signals only a process that is still the one it was told about (its pid may have been reused)', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'rampart-reaper-pids-'));
+    let pids: { registered: number; stranger: number; dir: string } | undefined;
+    try {
+      const { first, stderr } = await runToEnd(pidCheckFixture, tmp);
+      expect(first, stderr).not.toBe('');
+      pids = JSON.parse(first) as { registered: number; stranger: number; dir: string };
+      const { registered, stranger, dir } = pids;
+      // The reaper removes the directories once it is done signalling.
+      await waitFor(() => !existsSync(dir), { timeoutMs: 10_000, what: `${dir} to be removed` });
+      await waitFor(() => !isAlive(registered), {
+        timeoutMs: 10_000,
+        what: `the registered child ${registered} to exit`,
+      });
+      expect(isAlive(stranger)).toBe(true);
+    } finally {
+      for (const pid of [pids?.registered, pids?.stranger]) {
+        if (pid !== undefined && isAlive(pid)) process.kill(pid, 'SIGKILL');
+      }
       rmSync(tmp, { recursive: true, force: true });
     }
   }, 60_000);

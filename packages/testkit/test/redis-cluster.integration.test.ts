@@ -76,6 +76,27 @@ describe('startRedisCluster', () => {
     }
   });
 
+  it('fails with ERR_TESTKIT_START_TIMEOUT when a node does not answer in time, leaving nothing behind', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'rampart-cluster-node-timeout-'));
+    vi.stubEnv('TMPDIR', tmp);
+    const ports: number[] = [];
+    try {
+      const error = await startRedisClusterOn({ startTimeoutMs: 1 }, async () => {
+        const port = await getFreePortPair(10_000);
+        ports.push(port);
+        return port;
+      }).catch((caught: unknown) => caught);
+      expect(error).toMatchObject({
+        code: 'ERR_TESTKIT_START_TIMEOUT',
+        message: expect.stringContaining('raise startTimeoutMs'),
+      });
+      for (const port of ports) expect(await isProcessListening(port)).toBe(false);
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('rejects impossible shapes before starting anything', async () => {
     await expect(startRedisCluster({ masters: 0 })).rejects.toMatchObject({ code: 'ERR_TESTKIT_INVALID_OPTION' });
     await expect(startRedisCluster({ replicasPerMaster: 1.5 })).rejects.toMatchObject({

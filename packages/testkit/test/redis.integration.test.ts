@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { findExecutable } from '../src/binary.ts';
+import { getFreePort } from '../src/free-port.ts';
 import { startRedis, type TestRedis } from '../src/index.ts';
+import { redisArgs, spawnRedisServer } from '../src/redis-server-process.ts';
 import { isProcessListening } from './process-probe.ts';
 
 const started: TestRedis[] = [];
@@ -105,6 +108,26 @@ describe('startRedis', () => {
       });
     } finally {
       rmSync(bin, { recursive: true, force: true });
+    }
+  });
+
+  it('fails with ERR_TESTKIT_START_TIMEOUT, and stops the server, when it does not answer in time', async () => {
+    const binary = findExecutable('redis-server');
+    expect(binary).toBeDefined();
+    const dir = mkdtempSync(join(tmpdir(), 'rampart-start-timeout-'));
+    try {
+      // The server listens on another port than the one watched, so it never answers there.
+      const [watched, actual] = [await getFreePort(), await getFreePort()];
+      const error = await spawnRedisServer(binary ?? '', watched, redisArgs(actual, dir), 300).catch(
+        (caught: unknown) => caught,
+      );
+      expect(error).toMatchObject({
+        code: 'ERR_TESTKIT_START_TIMEOUT',
+        message: expect.stringContaining('raise startTimeoutMs'),
+      });
+      expect(await isProcessListening(actual)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
