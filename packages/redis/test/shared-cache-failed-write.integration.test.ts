@@ -49,18 +49,68 @@ describe.each(SHARED_CACHE_TARGETS)('SharedCache when a load’s write times out
       onError: (error) => errors.push(error),
     });
 
+  interface Pods {
+    readonly proxy: Awaited<ReturnType<typeof startReplyDroppingProxy>>;
+    readonly admin: RedisClient;
+    readonly name: string;
+    readonly entryKey: string;
+    /** Pod P's connection, through the proxy, and P's errors. */
+    readonly pRedis: RedisClient;
+    readonly p: SharedCache<string>;
+    readonly errors: unknown[];
+    /** Another pod, straight to Redis. */
+    readonly other: SharedCache<string>;
+  }
+
+  /** Runs `test` with pod P behind a fresh proxy and another pod, cache `stem`-unique; closes both. */
+  const withPods = async (stem: string, test: (pods: Pods) => Promise<void>): Promise<void> => {
+    const proxy = await startReplyDroppingProxy(shared.target.spec);
+    try {
+      const admin = await connect();
+      // Loaded up front, so the kept call is the script's own EVALSHA, not one a NOSCRIPT replaces.
+      await loadScripts(admin, CACHE_SCRIPTS);
+      const name = unique(stem);
+      const errors: unknown[] = [];
+      const pRedis = await proxy.connect();
+      const p = pod(pRedis, name, errors);
+      const other = pod(await connect(), name);
+      await test({ proxy, admin, name, entryKey: `rampart:cache:${name}:{=h}`, pRedis, p, errors, other });
+      await Promise.all([p.close(), other.close()]);
+    } finally {
+      await proxy.stop();
+    }
+  };
+
+  /**
+   * Pod `b` misses `h` and takes a new lease and generation, its loader held: its load keys, as
+   * read and as bytes, and `finish`, which lets the load end and checks that B's value is cached
+   * for every pod and P's write timed out.
+   */
+  const bLoading = async ({ admin, name, entryKey, p, errors, other: b }: Pods) => {
+    const bLoader = gatedLoader('from b');
+    const bLoad = b.getOrSet('h', bLoader.loader);
+    await bLoader.started;
+    const loadKeys = await leftoverLoadKeys(admin, name);
+    expect(Object.keys(loadKeys).map((key) => key.slice(`rampart:cache:${name}:`.length, -'{=h}'.length))).toEqual([
+      'l:',
+      'g:',
+      'n:',
+    ]);
+    const finish = async (): Promise<void> => {
+      bLoader.release();
+      expect(await bLoad).toBe('from b');
+      expect(await leftoverLoadKeys(admin, name)).toEqual({});
+      expect(await keysOf(admin, name)).toEqual([entryKey]);
+      expect(await p.get('h')).toBe('from b');
+      expect(errors).toMatchObject([{ code: 'ERR_REDIS_TIMEOUT' }]);
+    };
+    return { loadKeys, bytes: await loadKeyBytes(admin, name), finish };
+  };
+
   it(
     'gives its lease back when the write never reached Redis: nothing is left, and another pod takes the lease and loads at once',
-    async () => {
-      const proxy = await startReplyDroppingProxy(shared.target.spec);
-      try {
-        const admin = await connect();
-        // Loaded up front, so the kept call is the script's own EVALSHA, not one a NOSCRIPT replaces.
-        await loadScripts(admin, CACHE_SCRIPTS);
-        const name = unique('write-never-ran');
-        const errors: unknown[] = [];
-        const p = pod(await proxy.connect(), name, errors);
-        const a = pod(await connect(), name);
+    () =>
+      withPods('write-never-ran', async ({ proxy, admin, name, p, errors, other: a }) => {
         const { kept } = proxy.keepCallUntilNext(WRITE_IF_CURRENT.sha1, 'never ran');
         const pLoad = p.getOrSet('h', () => 'from p');
         await kept;
@@ -78,25 +128,14 @@ describe.each(SHARED_CACHE_TARGETS)('SharedCache when a load’s write times out
         expect(aComputed).toBe(true);
         expect(await p.get('h')).toBe('from a');
         expect(await leftoverLoadKeys(admin, name)).toEqual({});
-        await Promise.all([p.close(), a.close()]);
-      } finally {
-        await proxy.stop();
-      }
-    },
+      }),
     TEST_TIMEOUT_MS,
   );
 
   it(
     'leaves everything consistent when the write ran but its reply came too late: the entry is written, and no lease, generation or share is left',
-    async () => {
-      const proxy = await startReplyDroppingProxy(shared.target.spec);
-      try {
-        const admin = await connect();
-        await loadScripts(admin, CACHE_SCRIPTS);
-        const name = unique('write-ran-late');
-        const errors: unknown[] = [];
-        const p = pod(await proxy.connect(), name, errors);
-        const a = pod(await connect(), name);
+    () =>
+      withPods('write-ran-late', async ({ proxy, admin, name, entryKey, p, errors, other: a }) => {
         const { kept } = proxy.keepCallUntilNext(WRITE_IF_CURRENT.sha1, 'ran late');
         const pLoad = p.getOrSet('h', () => 'from p');
         await kept;
@@ -104,7 +143,7 @@ describe.each(SHARED_CACHE_TARGETS)('SharedCache when a load’s write times out
         expect(errors).toMatchObject([{ code: 'ERR_REDIS_TIMEOUT' }]);
         // The write ran (and gave the lease back) before the leave, which then found nothing of its own.
         expect(await leftoverLoadKeys(admin, name)).toEqual({});
-        expect(await keysOf(admin, name)).toEqual([`rampart:cache:${name}:{=h}`]);
+        expect(await keysOf(admin, name)).toEqual([entryKey]);
         let aComputed = false;
         const aValue = await a.getOrSet('h', () => {
           aComputed = true;
@@ -112,27 +151,15 @@ describe.each(SHARED_CACHE_TARGETS)('SharedCache when a load’s write times out
         });
         expect(aValue).toBe('from p');
         expect(aComputed).toBe(false);
-        await Promise.all([p.close(), a.close()]);
-      } finally {
-        await proxy.stop();
-      }
-    },
+      }),
     TEST_TIMEOUT_MS,
   );
 
   it(
     'gives its lease back after its write ran late without touching the lease, generation or shares of a load that started in between',
-    async () => {
-      const proxy = await startReplyDroppingProxy(shared.target.spec);
-      try {
-        const admin = await connect();
-        await loadScripts(admin, CACHE_SCRIPTS);
-        const name = unique('late-write-then-new-load');
-        const entryKey = `rampart:cache:${name}:{=h}`;
-        const errors: unknown[] = [];
-        const pRedis = await proxy.connect();
-        const p = pod(pRedis, name, errors);
-        const b = pod(await connect(), name);
+    () =>
+      withPods('late-write-then-new-load', async (pods) => {
+        const { proxy, admin, name, entryKey, pRedis, p, other: b } = pods;
         // p's write runs once p gave up on it, and p's give-back (LOAD_END) after it is held.
         const { kept, held, release } = proxy.keepCallThenHold(WRITE_IF_CURRENT.sha1, 'kept call');
         const pLoad = p.getOrSet('h', () => 'from p');
@@ -143,48 +170,25 @@ describe.each(SHARED_CACHE_TARGETS)('SharedCache when a load’s write times out
         expect(await leftoverLoadKeys(admin, name)).toEqual({});
         // The entry is deleted, so b misses: it takes a new lease and makes a new generation.
         await b.delete('h');
-        const bLoader = gatedLoader('from b');
-        const bLoad = b.getOrSet('h', bLoader.loader);
-        await bLoader.started;
-        const bLoadKeys = await leftoverLoadKeys(admin, name);
-        expect(Object.keys(bLoadKeys).map((key) => key.slice(`rampart:cache:${name}:`.length, -'{=h}'.length))).toEqual(
-          ['l:', 'g:', 'n:'],
-        );
-        const bBytes = await loadKeyBytes(admin, name);
+        const bLoad = await bLoading(pods);
         // Now p's give-back reaches Redis.
         release();
         expect(await pLoad).toBe('from p');
         // Answered after the give-back (a client reads its replies in order), on the same connection:
         // on the cluster the key's master's, which the give-back went to.
         await pRedis.exists(entryKey);
-        expect(await leftoverLoadKeys(admin, name)).toEqual(bLoadKeys);
-        expect(await loadKeyBytes(admin, name)).toEqual(bBytes);
-        bLoader.release();
-        expect(await bLoad).toBe('from b');
-        expect(await keysOf(admin, name)).toEqual([entryKey]);
-        expect(await p.get('h')).toBe('from b');
-        expect(errors).toMatchObject([{ code: 'ERR_REDIS_TIMEOUT' }]);
-        await Promise.all([p.close(), b.close()]);
-      } finally {
-        await proxy.stop();
-      }
-    },
+        expect(await leftoverLoadKeys(admin, name)).toEqual(bLoad.loadKeys);
+        expect(await loadKeyBytes(admin, name)).toEqual(bLoad.bytes);
+        await bLoad.finish();
+      }),
     TEST_TIMEOUT_MS,
   );
 
   it(
     'gives its lease back before its write runs late: the write then writes nothing and takes nothing of a load that started in between',
-    async () => {
-      const proxy = await startReplyDroppingProxy(shared.target.spec);
-      try {
-        const admin = await connect();
-        await loadScripts(admin, CACHE_SCRIPTS);
-        const name = unique('give-back-then-late-write');
-        const entryKey = `rampart:cache:${name}:{=h}`;
-        const errors: unknown[] = [];
-        const pRedis = await proxy.connect();
-        const p = pod(pRedis, name, errors);
-        const b = pod(await connect(), name);
+    () =>
+      withPods('give-back-then-late-write', async (pods) => {
+        const { proxy, admin, name, entryKey, pRedis, p } = pods;
         // p's give-back (LOAD_END) runs first, and p's write after it is held.
         const { kept, held, release } = proxy.keepCallThenHold(WRITE_IF_CURRENT.sha1, 'next chunk');
         const pLoad = p.getOrSet('h', () => 'from p');
@@ -194,30 +198,16 @@ describe.each(SHARED_CACHE_TARGETS)('SharedCache when a load’s write times out
         await vi.waitFor(async () => expect(await leftoverLoadKeys(admin, name)).toEqual({}), POLL);
         expect(await keysOf(admin, name)).toEqual([]);
         // b misses: it takes a new lease and makes a new generation.
-        const bLoader = gatedLoader('from b');
-        const bLoad = b.getOrSet('h', bLoader.loader);
-        await bLoader.started;
-        const bLoadKeys = await leftoverLoadKeys(admin, name);
-        expect(Object.keys(bLoadKeys)).toHaveLength(3);
-        const bBytes = await loadKeyBytes(admin, name);
+        const bLoad = await bLoading(pods);
         // Now p's write reaches Redis.
         release();
         expect(await pLoad).toBe('from p');
         await pRedis.exists(entryKey); // answered after the write, as above
         expect(await keysOf(admin, name, '{')).toEqual([]);
-        expect(await leftoverLoadKeys(admin, name)).toEqual(bLoadKeys);
-        expect(await loadKeyBytes(admin, name)).toEqual(bBytes);
-        bLoader.release();
-        expect(await bLoad).toBe('from b');
-        expect(await leftoverLoadKeys(admin, name)).toEqual({});
-        expect(await keysOf(admin, name)).toEqual([entryKey]);
-        expect(await p.get('h')).toBe('from b');
-        expect(errors).toMatchObject([{ code: 'ERR_REDIS_TIMEOUT' }]);
-        await Promise.all([p.close(), b.close()]);
-      } finally {
-        await proxy.stop();
-      }
-    },
+        expect(await leftoverLoadKeys(admin, name)).toEqual(bLoad.loadKeys);
+        expect(await loadKeyBytes(admin, name)).toEqual(bLoad.bytes);
+        await bLoad.finish();
+      }),
     TEST_TIMEOUT_MS,
   );
 });
