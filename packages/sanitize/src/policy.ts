@@ -6,6 +6,7 @@
 import { CSS_PROPERTIES, FORBIDDEN_CSS_PROPERTIES } from './css-policy.ts';
 import { SanitizeError } from './errors.ts';
 import { FORBIDDEN_ELEMENTS, isForbiddenAttribute } from './hard-rules.ts';
+import { LIMIT_KEYS, OPTION_KEYS, unknownKeyProblems } from './option-keys.ts';
 import { PRESETS, type PresetName } from './presets.ts';
 import { escapeText } from './serialize.ts';
 import { FORBIDDEN_SCHEMES, hostMatcher, isValidHostPattern, type RewriteUrl, type UrlRules } from './url-policy.ts';
@@ -198,6 +199,13 @@ function isPositiveInt(v: unknown, max: number): v is number {
 
 /** Builds the policy, or throws `ERR_SANITIZE_INVALID_OPTIONS` listing every problem. */
 export function resolvePolicy(options: SanitizeOptions = {}): Policy {
+  // Checked first: every check below reads its keys.
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    const problem = "options must be an object such as { preset: 'ugc' } (or nothing, for ugc's defaults).";
+    throw new SanitizeError('ERR_SANITIZE_INVALID_OPTIONS', `Invalid sanitizer options:\n- ${problem}`, {
+      problems: [problem],
+    });
+  }
   const problems: string[] = [];
   const presetName = options.preset ?? 'ugc';
   const preset = Object.hasOwn(PRESETS, presetName) ? PRESETS[presetName] : undefined;
@@ -253,6 +261,12 @@ export function resolvePolicy(options: SanitizeOptions = {}): Policy {
   const classSources = new Map<string, string[]>();
   for (const source of [base.classes, options.allowClasses ?? {}]) {
     for (const [tag, names] of Object.entries(source)) {
+      if (source !== base.classes && tag !== '*' && (!NAME.test(tag) || FORBIDDEN_ELEMENTS.has(tag))) {
+        problems.push(
+          "options.allowClasses has a key that is not an allowed element name; use an element name or '*'.",
+        );
+        continue;
+      }
       const list = classSources.get(tag) ?? [];
       (Array.isArray(names) ? names : []).forEach((name: unknown, i) => {
         if (typeof name !== 'string' || !CLASS_PATTERN.test(name)) {
@@ -319,7 +333,10 @@ export function resolvePolicy(options: SanitizeOptions = {}): Policy {
   const verify = options.verify ?? 'standard';
   if (verify !== 'standard' && verify !== 'strict') problems.push("options.verify must be 'standard' or 'strict'.");
 
-  const limits = options.limits ?? {};
+  const limitsOption: unknown = options.limits ?? {};
+  const limitsIsObject = typeof limitsOption === 'object' && limitsOption !== null && !Array.isArray(limitsOption);
+  if (!limitsIsObject) problems.push('options.limits must be an object of limits.');
+  const limits: SanitizeLimits = limitsIsObject ? (limitsOption as SanitizeLimits) : {};
   const limit = (key: keyof SanitizeLimits, fallback: number, max: number): number => {
     const value = limits[key];
     if (value === undefined) return fallback;
@@ -371,6 +388,10 @@ export function resolvePolicy(options: SanitizeOptions = {}): Policy {
     verify,
     truncationMarker: typeof truncationMarker === 'string' ? truncationMarker : '…',
   };
+  // Last, so a typo is listed after what the options it names got wrong: `allowedLinkHost` would
+  // otherwise leave the host allowlist off without a word.
+  problems.push(...unknownKeyProblems(options, OPTION_KEYS, 'options', 'an option'));
+  if (limitsIsObject) problems.push(...unknownKeyProblems(limits, LIMIT_KEYS, 'options.limits', 'a limit'));
   if (problems.length > 0) {
     throw new SanitizeError('ERR_SANITIZE_INVALID_OPTIONS', `Invalid sanitizer options:\n- ${problems.join('\n- ')}`, {
       problems,

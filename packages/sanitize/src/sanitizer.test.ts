@@ -66,6 +66,100 @@ describe('createSanitizer', () => {
     expect(error.problems.join('\n')).not.toMatch(/SECRET/);
   });
 
+  it('refuses a misspelt option, naming the option it is one edit from, with the other problems', () => {
+    const error = catchError(() =>
+      createSanitizer({
+        preset: 'ugc',
+        allowedLinkHost: ['good.example'],
+        Allow_Tags: ['mark'],
+        limits: { maxOutputChar: 20, max_input_bytes: 100 },
+        allowSchemes: ['javascript'],
+      } as never),
+    );
+    expect(error.code).toBe('ERR_SANITIZE_INVALID_OPTIONS');
+    expect(error.problems).toEqual([
+      expect.stringContaining('allowSchemes[0]'),
+      'options key 2 is not an option; did you mean allowedLinkHosts? Rename it.',
+      'options key 3 is not an option; did you mean allowTags? Rename it.',
+      'options.limits key 1 is not a limit; did you mean maxOutputChars? Rename it.',
+      'options.limits key 2 is not a limit; did you mean maxInputBytes? Rename it.',
+    ]);
+  });
+
+  it('refuses a key that is not an option without quoting it, at the top level, in limits and in allowClasses', () => {
+    const error = catchError(() =>
+      createSanitizer({
+        SECRETVALUE: true,
+        'allowTags\u001b[31m': ['p'],
+        ['x'.repeat(70)]: 1,
+        [Symbol('SECRET')]: 1,
+        limits: { SECRETLIMIT: 5, nestingLimit: 10 },
+        allowClasses: { 'SECRET KEY': ['x'], p: ['ok'] },
+        allowAttributes: { 'SECRET-KEY\n': ['title'] },
+      } as never),
+    );
+    expect(error.problems).toEqual([
+      "options.allowAttributes has a key that is not an allowed element name; use an element name or '*'.",
+      "options.allowClasses has a key that is not an allowed element name; use an element name or '*'.",
+      'options key 1 is a key that is not an option; remove it (see the options table in the README).',
+      'options key 2 is a key that is not an option; remove it (see the options table in the README).',
+      'options key 3 is a key that is not an option; remove it (see the options table in the README).',
+      'options key 7 is a key that is not an option; remove it (see the options table in the README).',
+      'options.limits key 1 is a key that is not a limit; remove it (see the options table in the README).',
+    ]);
+    expect(error.message).not.toMatch(/SECRET|xxx/);
+    expect(error.message).not.toContain('\u001b');
+  });
+
+  it('refuses options that are not an object with a typed error, not a TypeError', () => {
+    for (const options of [null, 5, 'ugc', ['ugc']]) {
+      expect(catchError(() => createSanitizer(options as never)).problems).toEqual([
+        "options must be an object such as { preset: 'ugc' } (or nothing, for ugc's defaults).",
+      ]);
+    }
+  });
+
+  it('refuses limits that are not an object', () => {
+    expect(catchError(() => createSanitizer({ limits: 5 } as never)).problems).toEqual([
+      'options.limits must be an object of limits.',
+    ]);
+  });
+
+  it('accepts every documented option and limit, and an own __proto__ key is not one', () => {
+    expect(() =>
+      createSanitizer({
+        preset: 'email',
+        allowTags: ['mark'],
+        allowAttributes: { '*': ['title'] },
+        allowClasses: { '*': ['x-*'] },
+        allowCssProperties: ['color'],
+        allowSchemes: ['xmpp'],
+        allowDataImages: false,
+        allowRemoteImages: false,
+        allowRelativeUrls: false,
+        allowedLinkHosts: ['e.com'],
+        allowedImageHosts: ['e.com'],
+        rewriteUrl: () => undefined,
+        linkRel: ['noopener'],
+        targetBlank: 'all',
+        limits: {
+          maxInputBytes: 10,
+          nestingLimit: 10,
+          maxOutputChars: 100,
+          maxAttributeLength: 10,
+          maxAttributesPerElement: 10,
+          maxUrlLength: 10,
+          maxDataUrlLength: 10,
+        },
+        verify: 'strict',
+        truncationMarker: '…',
+      }),
+    ).not.toThrow();
+    expect(catchError(() => createSanitizer(JSON.parse('{"__proto__": {"preset": "text"}}'))).problems).toEqual([
+      'options key 1 is a key that is not an option; remove it (see the options table in the README).',
+    ]);
+  });
+
   it('refuses input larger than maxInputBytes before parsing, counting UTF-8 bytes', () => {
     const s = createSanitizer({ limits: { maxInputBytes: 100 } });
     expect(catchError(() => s.sanitize('é'.repeat(51))).code).toBe('ERR_SANITIZE_INPUT_TOO_LARGE');

@@ -50,6 +50,20 @@ describe('checkUrl', () => {
     expect(check('&amp;amp;amp;#35;&amp;amp;amp;#106;avascript:alert(1)').ok).toBe(false);
   });
 
+  it('rejects a forbidden scheme hidden by a default-ignorable code point (soft hyphen, CGJ, Mongolian vowel separator)', () => {
+    for (const url of [
+      'javascript\u00ad:alert(1)',
+      'ja\u034fvascript:alert(1)',
+      'java\u180escript:alert(1)',
+      'vb\u115fscript:x',
+      'javascript\u{e0001}:alert(1)',
+    ]) {
+      expect(check(url)).toEqual({ ok: false, reason: 'obfuscated scheme' });
+    }
+    // Benign links with those characters past the scheme part keep their value.
+    expect(check('docs\u00adguide.html')).toEqual({ ok: true, value: 'docs\u00adguide.html' });
+  });
+
   it('accepts web, mail and relative URLs and normalizes absolute ones', () => {
     expect(check('HTTPS://E.com')).toEqual({ ok: true, value: 'https://e.com/' });
     expect(check('mailto:a@b.c')).toEqual({ ok: true, value: 'mailto:a@b.c' });

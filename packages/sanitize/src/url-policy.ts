@@ -139,9 +139,12 @@ const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/;
 const TAB_NEWLINE = /[\t\n\r]/g;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// Default-ignorable code points (soft hyphen, U+034F, U+180E, U+115F, tags, variation selectors,
+// ...) render as nothing, so `javascript\u00ad:` reads as `javascript:` to a person, a mail client
+// or a Markdown renderer that drops them.
 const ALL_CONTROL_AND_SPACE =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
-  /[\u0000-\u0020\u007f-\u009f\u00a0\u1680\u2000-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff]/g;
+  /[\u0000-\u0020\u007f-\u009f\u00a0\u1680\u2000-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff\p{Default_Ignorable_Code_Point}]/gu;
 const BASE = 'https://rampart.invalid/rampart-base/';
 const BASE_HOST = 'rampart.invalid';
 

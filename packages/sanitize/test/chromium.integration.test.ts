@@ -81,6 +81,41 @@ describe('sanitized XSS corpus in real Chromium', () => {
     expect(found.domViolations.length).toBeGreaterThan(0);
   });
 
+  it('the DOM scan flags dangerous URLs however they are written, and not relative links named after a scheme', async () => {
+    const dangerous = [
+      '<a href="javascript:alert(1)">x</a>',
+      '<a href=" JaVaScRiPt:alert(1)">x</a>',
+      '<a href="java&#9;script:alert(1)">x</a>',
+      '<a href="javascript&#173;:alert(1)">x</a>',
+      '<a href="vbscript:x">x</a>',
+      '<a href="data:text/html,x">x</a>',
+      '<a href="DATA:text/html,x">x</a>',
+      '<img src="data:image/svg+xml,x">',
+    ];
+    const harmless = [
+      '<a href="javascript-guide.html">x</a>',
+      '<a href="vbscript_notes/">x</a>',
+      '<a href="data-text.html">x</a>',
+      '<a href="https://example.com/javascript:x">x</a>',
+      '<img src="data:image/png;base64,AAAA">',
+    ];
+    const scanned = await page.evaluate(
+      (list) => {
+        const w = window as unknown as { __scan(root: Element): string[] };
+        return list.map((html) => {
+          const div = document.createElement('div');
+          div.innerHTML = html;
+          return w.__scan(div);
+        });
+      },
+      [...dangerous, ...harmless],
+    );
+    expect(scanned.slice(0, dangerous.length).map((found) => found.some((v) => v.startsWith('dangerous URL')))).toEqual(
+      dangerous.map(() => true),
+    );
+    expect(scanned.slice(dangerous.length)).toEqual(harmless.map(() => []));
+  });
+
   for (const [name, sanitizer] of Object.entries(sanitizers)) {
     it(`runs nothing, navigates nowhere and requests no canary for ${XSS_CORPUS.length} vectors with ${name}`, async () => {
       const outputs = XSS_CORPUS.map((input) => sanitizer.sanitizeToString(input));
