@@ -106,7 +106,8 @@ export async function launchChromium(options: LaunchChromiumOptions = {}): Promi
       XDG_DATA_HOME: join(scratch, '.local', 'share'),
     },
     // The test-kit's exit hooks end the process on signals; Playwright's `exit` hook then kills
-    // the browser. Playwright's own SIGTERM handler would close the browser but keep the process.
+    // the browser (or, when the test-kit re-raises the signal, the browser ends as its pipe closes).
+    // Playwright's own SIGTERM handler would close the browser but keep the process.
     handleSIGINT: false,
     handleSIGTERM: false,
     handleSIGHUP: false,
