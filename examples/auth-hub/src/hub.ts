@@ -5,13 +5,14 @@
 // client authenticates: token, PAR, revocation) is rate-limited per client IP in Redis, and
 // every response carries @rampart/headers' API preset.
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Secret } from '@rampart/config';
 import { apiPreset } from '@rampart/headers';
 import { withSecurityHeaders } from '@rampart/headers/node';
 import { createRateLimiter, type RedisClient } from '@rampart/redis';
 import { nodeRateLimit } from '@rampart/redis/node';
 import { createOidcProviderAdapter } from '@rampart/redis/oidc-provider';
+import { BodyError, clientGone, endLingering, readBody } from 'example-service-runtime';
 import Provider, { errors } from 'oidc-provider';
 import type { ClientRegistration, ResourceServer } from './clients.ts';
 
@@ -29,6 +30,39 @@ export interface HubOptions {
 
 /** Methods that never carry client credentials to oidc-provider: not rate-limited. */
 const UNLIMITED_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** oidc-provider's own cap on a form body (lib/shared/selective_body.js): a larger one it refuses too. */
+const MAX_FORM_BYTES = 56 * 1024;
+
+/** Whether a content-type header names a form body (type and subtype case-insensitive, parameters ignored). */
+function isForm(header: string | undefined): boolean {
+  return (header ?? '').split(';', 1)[0]?.trim().toLowerCase() === 'application/x-www-form-urlencoded';
+}
+
+function sendError(res: ServerResponse, status: number, error: string, description: string): void {
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify({ error, error_description: description }));
+}
+
+/**
+ * A request that reads as `req` with `body` as its body, for oidc-provider once the hub has read the
+ * original: the method, target, headers and connection are the original's.
+ */
+function withBody(req: IncomingMessage, body: Buffer): IncomingMessage {
+  const copy = new IncomingMessage(req.socket);
+  copy.method = req.method as string;
+  copy.url = req.url as string;
+  copy.headers = req.headers;
+  copy.rawHeaders = req.rawHeaders;
+  copy.httpVersion = req.httpVersion;
+  copy.httpVersionMajor = req.httpVersionMajor;
+  copy.httpVersionMinor = req.httpVersionMinor;
+  copy.complete = true;
+  copy.push(body);
+  copy.push(null);
+  return copy;
+}
 
 /** The signing JWK (private) from a PKCS#8 DER EC P-256 key; the kid is the public key's thumbprint-like id. */
 function signingJwk(signingKey: Secret): Record<string, unknown> {
@@ -160,11 +194,38 @@ export function createHub(options: HubOptions): {
   // only known once routing ran, too late to stop client authentication. Every endpoint where a
   // client presents its secret (token, PAR, revocation, and introspection, device or CIBA if ever
   // enabled) is a POST; only the read-only methods (discovery, JWKS, CORS preflight) pass unlimited.
+  //
+  // The same requests are refused with a `client_secret` form field (invalid_request), before the
+  // provider runs: with client_secret_basic only, oidc-provider ignores that field, so a request
+  // with Basic and a body copy (even a wrong one) would pass, and secrets would keep travelling in
+  // bodies that proxies log, with no sign of it. Their form body is read here, then handed over.
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (!UNLIMITED_METHODS.has(req.method ?? '')) {
-      if (!(await limitTokenRequests(req, res))) return;
+    if (UNLIMITED_METHODS.has(req.method ?? '')) return void callback(req, res);
+    if (!(await limitTokenRequests(req, res))) return;
+    if (!isForm(req.headers['content-type'])) return void callback(req, res);
+    let body: Buffer;
+    try {
+      body = await readBody(req, MAX_FORM_BYTES);
+    } catch (error) {
+      if (!(error instanceof BodyError)) throw error;
+      // Gone: nothing to answer. Cut short: as oidc-provider answers a body it cannot parse.
+      if (clientGone(req, res)) return void res.end();
+      if (error.code === 'ERR_BODY_NOT_RECEIVED')
+        return sendError(res, 400, 'invalid_request', 'the request body was not received in full');
+      res.statusCode = 413;
+      res.setHeader('content-type', 'application/json; charset=utf-8');
+      const description = `the request body must be at most ${MAX_FORM_BYTES} bytes`;
+      return endLingering(req, res, JSON.stringify({ error: 'invalid_request', error_description: description }));
     }
-    callback(req, res);
+    // Decoded as oidc-provider decodes it, so an encoded name (client%5Fsecret) counts too. Never echoed.
+    if (new URLSearchParams(body.toString('utf8')).has('client_secret'))
+      return sendError(
+        res,
+        400,
+        'invalid_request',
+        'client_secret must not be sent in the request body: send the client credentials only in the Authorization header (HTTP Basic, client_secret_basic)',
+      );
+    callback(withBody(req, body), res);
   };
   const server = createServer(
     withSecurityHeaders(apiPreset(), (req, res) => {

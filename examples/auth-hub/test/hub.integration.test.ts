@@ -188,7 +188,7 @@ describe('createHub', () => {
     expect(wrong.status).toBe(401);
   });
 
-  it('refuses the client secret in the body (client_secret_post) with invalid_client: clients are registered for Basic', async () => {
+  it('refuses the client secret in the body (client_secret_post) with invalid_request: clients are registered for Basic', async () => {
     const hub = await startHub(`auth-method-${randomUUID()}:`); // a token budget of its own
     extraHubs.push(hub);
     const form = { grant_type: 'client_credentials', resource, scope: 'issues:read' };
@@ -197,9 +197,9 @@ describe('createHub', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ ...form, client_id: 'svc', client_secret: clientSecret }),
     });
-    expect(posted.status).toBe(401);
+    expect(posted.status).toBe(400);
     const refused = (await posted.json()) as { error: string; error_description?: string };
-    expect(refused.error).toBe('invalid_client');
+    expect(refused.error).toBe('invalid_request');
     expect(JSON.stringify(refused)).not.toContain(clientSecret);
     // The same client, the same secret, in the Authorization header: a token.
     const basic = await tokenRequest(form, clientSecret, hub.base);
@@ -212,6 +212,45 @@ describe('createHub', () => {
     >;
     expect(discovery.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic']);
   });
+
+  it.each([
+    ['the right secret', () => clientSecret],
+    ['a wrong secret', () => randomBytes(32).toString('base64url')],
+  ])(
+    'refuses a token or revocation request with Basic AND a client_secret form field (%s): no secret in bodies',
+    async (_what, bodySecret) => {
+      const hub = await startHub(`auth-both-${randomUUID()}:`); // a token budget of its own
+      extraHubs.push(hub);
+      const secretInBody = bodySecret();
+      const basic = `Basic ${Buffer.from(`svc:${clientSecret}`).toString('base64')}`;
+      for (const [path, form] of [
+        ['/token', { grant_type: 'client_credentials', resource, scope: 'issues:read' }],
+        ['/token/revocation', { token: 'x', token_type_hint: 'access_token' }],
+      ] as const) {
+        const response = await fetch(`${hub.base}${path}`, {
+          method: 'POST',
+          headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ ...form, client_secret: secretInBody }),
+        });
+        expect(response.status, path).toBe(400);
+        const refused = (await response.json()) as { error: string; error_description?: string };
+        expect(refused.error, path).toBe('invalid_request');
+        expect(refused.error_description, path).toMatch(/Authorization header/);
+        const text = JSON.stringify(refused);
+        for (const value of [secretInBody, clientSecret]) expect(text, path).not.toContain(value);
+      }
+      // Without the body copy, the same request is served.
+      expect(
+        (
+          await tokenRequest(
+            { grant_type: 'client_credentials', resource, scope: 'issues:read' },
+            clientSecret,
+            hub.base,
+          )
+        ).status,
+      ).toBe(200);
+    },
+  );
 
   it('refuses a client-credentials request without a resource, storing no token for it', async () => {
     const hub = await startHub(`no-resource-${randomUUID()}:`); // a token budget of its own

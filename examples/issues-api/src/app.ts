@@ -9,7 +9,7 @@ import { withSecurityHeaders } from '@rampart/headers/node';
 import { clientSubject, createHttpRateLimit, type HttpRequestView, type RateLimiter } from '@rampart/redis';
 import { nodeRateLimit } from '@rampart/redis/node';
 import { createSanitizer } from '@rampart/sanitize';
-import { describeError } from 'example-service-runtime';
+import { BodyError, clientGone, describeError, endLingering, readBody } from 'example-service-runtime';
 import type { IssueStore } from './store.ts';
 
 export type Scope = 'issues:read' | 'issues:write' | 'metrics:read';
@@ -27,23 +27,16 @@ const EMAIL = /^[^\s@<>]{1,64}@[^\s@<>]{1,255}$/;
 class HttpProblem extends Error {
   readonly status: number;
   readonly error: string;
-  /** Answer with `connection: close`: the rest of the request's body is not read. */
+  /**
+   * The rest of the request's body is not read: answered with `connection: close`, as a lingering
+   * close ({@link endLingering}) so a client still sending gets the answer rather than a reset.
+   */
   readonly closeConnection: boolean;
   constructor(status: number, error: string, closeConnection = false) {
     super(error);
     this.status = status;
     this.error = error;
     this.closeConnection = closeConnection;
-  }
-}
-
-/**
- * The body is over {@link MAX_BODY_BYTES} (announced by content-length, or counted while reading a
- * chunked one): 413, and the connection closes after it, so the rest is never read.
- */
-class BodyTooLarge extends HttpProblem {
-  constructor() {
-    super(413, 'body too large', true);
   }
 }
 
@@ -56,64 +49,21 @@ function isJsonMediaType(header: string | undefined): boolean {
   return (header ?? '').split(';', 1)[0]?.trim().toLowerCase() === 'application/json';
 }
 
-/** The client went away (closed or reset its connection) before its whole body arrived: not a server failure. */
-class BodyNotReceived extends HttpProblem {
-  constructor() {
-    super(400, 'the request body was not received in full');
-  }
-}
-
-/**
- * Whether the connection of `req` is gone: nothing can be answered, and nothing went wrong here.
- * Node detaches a closed connection from its request (`req.socket` is then null): gone too.
- */
-function clientGone(req: IncomingMessage, res: ServerResponse): boolean {
-  return req.socket?.destroyed !== false || res.destroyed;
-}
-
-/**
- * The body of `req`, at most {@link MAX_BODY_BYTES}. Read with listeners, not `for await`: leaving a
- * `for await` early destroys the request and its connection, and the 413 would never reach the
- * client. Past the cap it stops collecting and leaves the request alone; the 413 closes the
- * connection, and Node discards what still arrives until then.
- */
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    // The client left while the request waited (authentication, rate limits): its 'close' has
-    // already been emitted, and no event would ever settle this promise.
-    if (req.destroyed) return reject(new BodyNotReceived());
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const settle = (error: HttpProblem | undefined): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onGone);
-      req.off('close', onGone);
-      if (error) reject(error);
-      else resolve(Buffer.concat(chunks));
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) settle(new BodyTooLarge());
-      else chunks.push(chunk);
-    };
-    const onEnd = (): void => settle(undefined);
-    // 'aborted' / ECONNRESET from the request stream, or its connection closed before the end.
-    const onGone = (): void => settle(new BodyNotReceived());
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('error', onGone);
-    req.once('close', onGone);
-  });
-}
-
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   if (!isJsonMediaType(req.headers['content-type']))
     throw new HttpProblem(415, 'content-type must be application/json');
-  // Refused before reading a byte. Node has checked the header's syntax; with transfer-encoding
-  // there is none, and the reader counts.
-  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) throw new BodyTooLarge();
-  const body = await readBody(req);
+  let body: Buffer;
+  try {
+    body = await readBody(req, MAX_BODY_BYTES);
+  } catch (error) {
+    if (!(error instanceof BodyError)) throw error;
+    // Over the cap (refused before reading a byte when content-length says so): 413, and the
+    // connection closes after it. A client that left before its whole body arrived is not a
+    // server failure: 400 if it is still there to read it.
+    throw error.code === 'ERR_BODY_TOO_LARGE'
+      ? new HttpProblem(413, 'body too large', true)
+      : new HttpProblem(400, 'the request body was not received in full');
+  }
   try {
     const value: unknown = JSON.parse(body.toString('utf8'));
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
@@ -311,8 +261,13 @@ export function createApi(options: ApiOptions): { readonly server: Server; reado
     // graceful stop knows this handler is done.
     if (clientGone(req, res)) return void res.end();
     if (error instanceof HttpProblem) {
-      if (error.closeConnection) res.setHeader('connection', 'close');
-      send(res, status, { error: error.error });
+      if (!error.closeConnection) {
+        send(res, status, { error: error.error });
+        return;
+      }
+      res.statusCode = status;
+      res.setHeader('content-type', 'application/json; charset=utf-8');
+      endLingering(req, res, JSON.stringify({ error: error.error }));
       return;
     }
     // An envelope that fails to decrypt (tampering) or Vault/Redis down must leave a trace.
@@ -327,14 +282,17 @@ export function createApi(options: ApiOptions): { readonly server: Server; reado
    * (class and code only) and the response is ended, or destroyed if even that fails.
    */
   const fail = (req: IncomingMessage, res: ServerResponse, error: unknown): void => {
-    // Vault/Redis unavailable and other typed, retryable failures: 503, never a stack trace.
-    const status =
-      error instanceof HttpProblem
-        ? error.status
-        : (error as { retryable?: unknown } | null)?.retryable === true
-          ? 503
-          : 500;
+    // 500 unless the error says otherwise; reading what it says may throw too (a `retryable`
+    // getter that throws, a Proxy whose prototype cannot be read), so inside the guard.
+    let status = 500;
     try {
+      // Vault/Redis unavailable and other typed, retryable failures: 503, never a stack trace.
+      status =
+        error instanceof HttpProblem
+          ? error.status
+          : (error as { retryable?: unknown } | null)?.retryable === true
+            ? 503
+            : 500;
       answerFailure(req, res, error, status);
     } catch (failure) {
       try {

@@ -16,6 +16,7 @@ import {
   waitFor,
 } from '@rampart/testkit';
 import { createTransit } from '@rampart/transit';
+import { streamFromAnotherProcess } from 'example-service-runtime/test/stream-client';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import vault from 'node-vault';
@@ -425,6 +426,19 @@ describe('createApi', () => {
     expect(response.status).toBe(201);
   });
 
+  it('answers 413 to every oversized body a client streams (fetch, chunked), never a reset', async () => {
+    const writer = await tokenFor(['issues:write']);
+    // Closing while the client still sends makes the kernel reset the connection, and a client
+    // busy sending fails before reading the answer. Ten attempts, so a reset shows up in every run.
+    const outcomes = await streamFromAnotherProcess(`${base}/issues`, {
+      headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/json' },
+      size: 2 * 1024 * 1024,
+      attempts: 10,
+    });
+    expect(outcomes).toEqual(Array(10).fill('413 close {"error":"body too large"}'));
+    expect((await call('/healthz')).status).toBe(200);
+  });
+
   it('refuses a content-length over the cap before reading the body', async () => {
     const writer = await tokenFor(['issues:write']);
     // Announces 1 MiB and sends none of it: an answer that comes anyway read nothing.
@@ -552,6 +566,43 @@ describe('createApi', () => {
       'issues-api: answering 500 on GET /issues failed: TypeError\n',
     ]);
     expect(lines.join('')).not.toContain(writer);
+    expect((await call('/healthz')).status).toBe(200);
+  });
+
+  it.each([
+    [
+      'whose retryable getter throws',
+      () =>
+        Object.defineProperty(new Error('x'), 'retryable', {
+          get: () => {
+            throw new TypeError('getter');
+          },
+        }),
+    ],
+    [
+      'whose prototype cannot be read (a Proxy)',
+      () =>
+        new Proxy(new Error('x'), {
+          getPrototypeOf: () => {
+            throw new TypeError('trap');
+          },
+        }),
+    ],
+  ])('answers 500 to a handler error %s, and keeps serving', async (_what, makeError) => {
+    const reader = await tokenFor(['issues:read']);
+    // Replaced by hand, not with vi.spyOn: the spy inspects what it throws, and the Proxy's trap would fire there.
+    store.list = () => {
+      throw makeError();
+    };
+    try {
+      await captureStderr(async () => {
+        const answer = await fetch(`${base}/issues`, { headers: { authorization: `Bearer ${reader}` } });
+        await answer.arrayBuffer();
+        expect(answer.status).toBe(500);
+      });
+    } finally {
+      Reflect.deleteProperty(store, 'list');
+    }
     expect((await call('/healthz')).status).toBe(200);
   });
 

@@ -4,6 +4,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
+export { BodyError, type BodyErrorCode, clientGone, endLingering, readBody } from './body.ts';
+
 export interface Started {
   readonly server: Server;
   readonly host: string;

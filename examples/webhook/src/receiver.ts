@@ -10,7 +10,7 @@ import { authenticateNode } from '@rampart/bearer/node';
 import { apiPreset } from '@rampart/headers';
 import { withSecurityHeaders } from '@rampart/headers/node';
 import type { ReplayGuard } from '@rampart/redis';
-import { describeError } from 'example-service-runtime';
+import { BodyError, clientGone, describeError, endLingering, readBody } from 'example-service-runtime';
 
 export interface Delivery {
   readonly id: string;
@@ -32,15 +32,38 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk as Buffer);
+/**
+ * Answers a delivery whose handler failed. Never throws: a rejection here would be unhandled and end
+ * the process. A body not read in full is the client's doing, not a failure: 413 for one over the
+ * cap (a lingering close, so a sender still sending reads it), 400 for one cut short, and nothing at
+ * all (no log line, no answer) once the client is gone.
+ */
+function fail(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+  try {
+    if (res.headersSent || clientGone(req, res)) return void res.end();
+    if (error instanceof BodyError) {
+      if (error.code === 'ERR_BODY_NOT_RECEIVED') send(res, 400, { error: 'body not received' });
+      else {
+        res.statusCode = 413;
+        res.setHeader('content-type', 'application/json; charset=utf-8');
+        endLingering(req, res, JSON.stringify({ error: 'body too large' }));
+      }
+      return;
+    }
+    const retryable = isRetryable(error);
+    // A failing handler or Redis down or slow must leave a trace, without any value.
+    logFailure(req, retryable ? 503 : 500, error);
+    if (retryable) res.setHeader('retry-after', '1');
+    send(res, retryable ? 503 : 500, { error: retryable ? 'temporarily unavailable' : 'internal error' });
+  } catch {
+    // Answering failed too (or reading the error did): end the response, or cut the connection.
+    try {
+      if (!res.headersSent) res.statusCode = 500;
+      res.end();
+    } catch {
+      res.destroy();
+    }
   }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /**
@@ -80,11 +103,11 @@ export function createReceiver(options: {
     if (!auth) return;
     const id = req.headers['webhook-id'];
     if (typeof id !== 'string' || !DELIVERY_ID.test(id)) return send(res, 400, { error: 'webhook-id header required' });
-    const raw = await readBody(req);
-    if (raw === undefined) return send(res, 413, { error: 'body too large' });
+    // Over the cap or cut short: a BodyError, answered by fail().
+    const raw = await readBody(req, MAX_BODY_BYTES);
     let event: unknown;
     try {
-      event = JSON.parse(raw);
+      event = JSON.parse(raw.toString('utf8'));
     } catch {
       return send(res, 400, { error: 'body must be JSON' });
     }
@@ -133,14 +156,7 @@ export function createReceiver(options: {
   };
   return createServer(
     withSecurityHeaders(apiPreset(), (req, res) => {
-      handle(req, res).catch((error: unknown) => {
-        if (res.headersSent) return void res.end();
-        const retryable = isRetryable(error);
-        // A failing handler or Redis down or slow must leave a trace, without any value.
-        logFailure(req, retryable ? 503 : 500, error);
-        if (retryable) res.setHeader('retry-after', '1');
-        send(res, retryable ? 503 : 500, { error: retryable ? 'temporarily unavailable' : 'internal error' });
-      });
+      handle(req, res).catch((error: unknown) => fail(req, res, error));
     }),
   );
 }

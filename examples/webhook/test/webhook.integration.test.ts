@@ -1,8 +1,10 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import { createBearerVerifier } from '@rampart/bearer';
 import { CacheRegistry, ReplayGuard } from '@rampart/redis';
 import { createTestIssuer, startRedis, type TestIssuer, type TestRedis, waitFor } from '@rampart/testkit';
+import { streamFromAnotherProcess } from 'example-service-runtime/test/stream-client';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadSenderConfig } from '../src/config.ts';
@@ -245,6 +247,63 @@ describe('createWebhookSender + createReceiver', () => {
     expect((await fetch(`${receiverUrl}/healthz`)).status).toBe(200);
   });
 
+  it('answers 413 to every oversized body a client streams (fetch, chunked), never a reset', async () => {
+    const token = await issuer.mint({ scopes: ['webhooks:deliver'], claims: { client_id: 'sender' } });
+    const outcomes = await streamFromAnotherProcess(`${receiverUrl}/deliveries`, {
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'webhook-id': `evt_${randomBytes(8).toString('hex')}`,
+      },
+      size: 2 * 1024 * 1024,
+      attempts: 10,
+    });
+    expect(outcomes).toEqual(Array(10).fill('413 close {"error":"body too large"}'));
+    expect((await fetch(`${receiverUrl}/healthz`)).status).toBe(200);
+  });
+
+  it('refuses a content-length over the cap before reading the body, and closes the connection', async () => {
+    const token = await issuer.mint({ scopes: ['webhooks:deliver'], claims: { client_id: 'sender' } });
+    // Announces 20 MiB and sends none of it: an answer that comes anyway read nothing.
+    const answer = await rawAnswer(
+      `POST /deliveries HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${token}\r\n` +
+        `webhook-id: evt_${randomBytes(8).toString('hex')}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${20 * 1024 * 1024}\r\n\r\n`,
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer.toLowerCase()).toContain('\r\nconnection: close\r\n');
+    expect(answer).toMatch(/\r\n\r\n\{"error":"body too large"\}$/);
+  });
+
+  it('logs nothing and answers nothing when the client resets its connection mid-delivery', async () => {
+    const token = await issuer.mint({ scopes: ['webhooks:deliver'], claims: { client_id: 'sender' } });
+    let response: ServerResponse | undefined;
+    const capture = (_req: IncomingMessage, res: ServerResponse): void => {
+      response = res;
+    };
+    receiver.prependListener('request', capture);
+    try {
+      const { lines } = await captureStderr(async () => {
+        const { port } = new URL(receiverUrl);
+        const socket = connect(Number(port), '127.0.0.1');
+        socket.on('error', () => {});
+        socket.write(
+          `POST /deliveries HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${token}\r\n` +
+            `webhook-id: evt_${randomBytes(8).toString('hex')}\r\ncontent-type: application/json\r\n` +
+            'content-length: 1000\r\n\r\n{"type":"pi',
+        );
+        await waitFor(() => response !== undefined, { timeoutMs: 10_000, what: 'the request to arrive' });
+        socket.resetAndDestroy();
+        // The handler is done once it ended its response (into the closed connection).
+        await waitFor(() => response?.writableEnded === true, { timeoutMs: 10_000, what: 'the handler to finish' });
+      });
+      expect(lines).toEqual([]);
+    } finally {
+      receiver.off('request', capture);
+    }
+    expect((await fetch(`${receiverUrl}/healthz`)).status).toBe(200);
+  });
+
   it('refuses the sender secret as a plain environment variable in production', async () => {
     const error = await loadSenderConfig({
       OAUTH_TOKEN_ENDPOINT: `${tokenUrl}/token`,
@@ -435,3 +494,25 @@ describe('createReceiver on two pods sharing one Redis', () => {
     expect(handled.filter((h) => h.endsWith(`:${id}`))).toEqual([`b:${id}`]);
   });
 });
+
+/** Writes `request` raw to the receiver and resolves to the whole answer once it is complete (by its content-length). */
+function rawAnswer(request: string): Promise<string> {
+  const { port } = new URL(receiverUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      const headEnd = text.indexOf('\r\n\r\n');
+      const length = /\r\ncontent-length: (\d+)\r\n/i.exec(text.slice(0, headEnd));
+      if (headEnd >= 0 && length && text.length >= headEnd + 4 + Number(length[1])) {
+        socket.destroy();
+        resolve(text);
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => reject(new Error('the connection closed before a complete answer')));
+    socket.write(request);
+  });
+}
