@@ -448,7 +448,7 @@ export function weakSecretFindings(value: string, options: AssessSecretOptions =
     inValue: where('value'),
     inJwt: where('jwt'),
     inDeniedJwt: where('denied-jwt'),
-    jwtBelowMinBytes: found.get('too-short')?.has('jwt-length') === true,
+    jwtBelowMinBytes: where('jwt-length').has('too-short'),
     whitespace: { around, inside: measured.padded === true },
   };
 }

@@ -295,7 +295,12 @@ function decodeEntry(model: string, p: string, c: string | undefined): OidcAdapt
     payload = undefined;
   }
   const consumed = c === undefined ? undefined : c.trim() === '' ? Number.NaN : Number(c);
-  if (payload === null || typeof payload !== 'object' || Array.isArray(payload) || Number.isNaN(consumed)) {
+  if (
+    payload === null ||
+    typeof payload !== 'object' ||
+    Array.isArray(payload) ||
+    (consumed !== undefined && !Number.isFinite(consumed))
+  ) {
     throw new RedisStoreError(
       'ERR_REDIS_UNEXPECTED_REPLY',
       `oidc-provider adapter: the stored ${model} cannot be decoded (not written by this adapter, or by another version under the same prefix); give each adapter its own prefix, and destroy the entry or let it expire.`,

@@ -18,12 +18,12 @@ import {
 import type { RedisClient } from './scripts.ts';
 import {
   type CoalesceOption,
+  checkCallTtlMs,
   checkCoalesce,
   checkId,
   checkInt,
   checkKeyedStoreBasics,
   throwIfProblems,
-  ttlMsProblem,
 } from './store-options.ts';
 
 /**
@@ -231,7 +231,7 @@ export class ReplayGuard implements AuditedStore {
     const ttl = ttlMs ?? this.ttlMs;
     try {
       checkId(id, 'ReplayGuard.check');
-      checkTtl(ttl, 'ReplayGuard.check');
+      checkCallTtlMs(ttl, 'ReplayGuard.check');
     } catch (error) {
       return Promise.reject(error);
     }
@@ -262,7 +262,7 @@ export class ReplayGuard implements AuditedStore {
   attempt(id: string, ttlMs?: number): ReplayAttempt {
     const ttl = ttlMs ?? this.ttlMs;
     checkId(id, 'ReplayGuard.attempt');
-    checkTtl(ttl, 'ReplayGuard.attempt');
+    checkCallTtlMs(ttl, 'ReplayGuard.attempt');
     return new Attempt(this.#attemptOps, this.#prefix + replayKeyId(id), ttl);
   }
 
@@ -489,12 +489,6 @@ function openOwnConnection(redis: RedisClient): RedisClient {
     : (redis as Redis).duplicate({ lazyConnect: false });
   conn.on('error', () => {});
   return conn;
-}
-
-/** A per-call TTL, held to the bound of the `ttlMs` option. */
-function checkTtl(ttl: number, operation: string): void {
-  const problem = ttlMsProblem(ttl);
-  if (problem !== undefined) throw new RedisStoreError('ERR_REDIS_INVALID_ARGUMENT', `${operation}: ${problem}`);
 }
 
 function deletedReply(reply: unknown): boolean {

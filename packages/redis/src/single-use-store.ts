@@ -7,12 +7,12 @@ import { RedisCallGuard } from './redis-down-policy.ts';
 import { defineScript, type RedisClient } from './scripts.ts';
 import {
   type CoalesceOption,
+  checkCallTtlMs,
   checkCoalesce,
   checkId,
   checkInt,
   checkKeyedStoreBasics,
   throwIfProblems,
-  ttlMsProblem,
 } from './store-options.ts';
 
 /**
@@ -213,10 +213,7 @@ export class SingleUseStore<T = unknown> implements AuditedStore {
   async put(id: string, value: T, options: { ttlMs?: number; clientId?: string } = {}): Promise<void> {
     checkId(id, 'SingleUseStore.put');
     const ttl = options.ttlMs ?? this.ttlMs;
-    const ttlProblem = ttlMsProblem(ttl);
-    if (ttlProblem !== undefined) {
-      throw new RedisStoreError('ERR_REDIS_INVALID_ARGUMENT', `SingleUseStore.put: ${ttlProblem}`);
-    }
+    checkCallTtlMs(ttl, 'SingleUseStore.put');
     if (options.clientId !== undefined) checkId(options.clientId, 'SingleUseStore.put', 'clientId');
     else if (this.#graceMs !== undefined) {
       throw new RedisStoreError(

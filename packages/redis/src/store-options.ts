@@ -81,6 +81,20 @@ export function ttlMsProblem(ttlMs: unknown): string | undefined {
   return `ttlMs must be ${range}.`;
 }
 
+/** The `ttlMs` option: its value, or 1 with its problem listed (see {@link ttlMsProblem}). */
+export function checkTtlMsOption(value: unknown, problems: string[]): number {
+  const problem = ttlMsProblem(value);
+  if (problem === undefined) return value as number;
+  problems.push(problem);
+  return 1;
+}
+
+/** A per-call `ttlMs`: throws `ERR_REDIS_INVALID_ARGUMENT` from `operation` when {@link ttlMsProblem} finds one. */
+export function checkCallTtlMs(ttlMs: number, operation: string): void {
+  const problem = ttlMsProblem(ttlMs);
+  if (problem !== undefined) throw new RedisStoreError('ERR_REDIS_INVALID_ARGUMENT', `${operation}: ${problem}`);
+}
+
 /** The options every keyed Redis store (ReplayGuard, SingleUseStore) shares. */
 export interface KeyedStoreBasics {
   readonly redis?: unknown;
@@ -104,9 +118,7 @@ export function checkKeyedStoreBasics(
   checkClient(o.redis, 'redis', problems);
   const reason = (o.reason ?? defaults.reason) as string;
   checkAuditFields({ name: o.name, reason, class: 'cluster' }, problems);
-  const ttlProblem = ttlMsProblem(o.ttlMs);
-  if (ttlProblem !== undefined) problems.push(ttlProblem);
-  const ttlMs = ttlProblem === undefined ? (o.ttlMs as number) : 1;
+  const ttlMs = checkTtlMsOption(o.ttlMs, problems);
   const prefix = checkPrefix(o.prefix, defaults.prefix, problems);
   const timeoutMs = checkInt(o.timeoutMs, 'timeoutMs', { min: 1, max: 60_000, fallback: 50 }, problems);
   if (o.registry !== undefined && !(o.registry instanceof CacheRegistry)) {

@@ -187,6 +187,9 @@ const IMPLIED_TABLE_PARENTS: ReadonlyMap<string, readonly string[]> = new Map([
 ]);
 
 const NAME = /^[a-z][a-z0-9-]*$/;
+
+/** An `allowAttributes` / `allowClasses` key: `'*'`, or the name of an element the hard rules do not forbid. */
+const isElementKey = (tag: string): boolean => tag === '*' || (NAME.test(tag) && !FORBIDDEN_ELEMENTS.has(tag));
 const CLASS_PATTERN = /^[A-Za-z0-9_-]+(?:-\*)?$|^\*$/;
 
 function escapeRegExp(s: string): string {
@@ -230,7 +233,7 @@ export function resolvePolicy(options: SanitizeOptions = {}): Policy {
   const attributes = new Map<string, Map<string, AttributeRule>>();
   const addAttributes = (source: Readonly<Record<string, readonly string[]>>, path: string | undefined): void => {
     for (const [tag, names] of Object.entries(source)) {
-      if (path !== undefined && tag !== '*' && (!NAME.test(tag) || FORBIDDEN_ELEMENTS.has(tag))) {
+      if (path !== undefined && !isElementKey(tag)) {
         problems.push(`${path} has a key that is not an allowed element name; use an element name or '*'.`);
         continue;
       }
@@ -259,12 +262,11 @@ export function resolvePolicy(options: SanitizeOptions = {}): Policy {
   addAttributes(options.allowAttributes ?? {}, 'options.allowAttributes');
 
   const classSources = new Map<string, string[]>();
+  let badClassKeys = false;
   for (const source of [base.classes, options.allowClasses ?? {}]) {
     for (const [tag, names] of Object.entries(source)) {
-      if (source !== base.classes && tag !== '*' && (!NAME.test(tag) || FORBIDDEN_ELEMENTS.has(tag))) {
-        problems.push(
-          "options.allowClasses has a key that is not an allowed element name; use an element name or '*'.",
-        );
+      if (source !== base.classes && !isElementKey(tag)) {
+        badClassKeys = true;
         continue;
       }
       const list = classSources.get(tag) ?? [];
@@ -275,6 +277,9 @@ export function resolvePolicy(options: SanitizeOptions = {}): Policy {
       });
       classSources.set(tag, list);
     }
+  }
+  if (badClassKeys) {
+    problems.push("options.allowClasses has a key that is not an allowed element name; use an element name or '*'.");
   }
   const classes = new Map<string, RegExp>();
   for (const [tag, names] of classSources) {

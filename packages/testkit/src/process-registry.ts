@@ -150,7 +150,10 @@ export function spawnManaged(command: string, args: readonly string[], options: 
   return child;
 }
 
-/** Creates a temporary directory that is removed when this process exits. */
+/**
+ * Creates a temporary directory that is removed when this process exits. Async for its callers'
+ * sake only (it was, and stays, part of the API): the work is synchronous, see below.
+ */
 export async function makeManagedTempDir(prefix: string): Promise<string> {
   installHooks();
   // Made and registered in one synchronous step: an exit or signal between the two would leave a

@@ -499,7 +499,8 @@ const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
  * Whether `text` can be what {@link Transit.encryptString} returned: non-empty, unpadded base64url
  * in its one canonical spelling. Node's decoder ignores the last character's unused low bits and a
  * character after a multiple of four plus one, so other spellings would decode to the same envelope;
- * checked in constant time (no re-encoding of large texts).
+ * checked without re-encoding large texts (only the length mod 4 and the last character's unused
+ * bits). Not a timing-safe comparison, and none is needed: the text is the caller's own.
  */
 function isEncryptStringText(text: unknown): text is string {
   if (typeof text !== 'string' || text.length === 0 || !/^[A-Za-z0-9_-]*$/.test(text)) return false;

@@ -2,7 +2,15 @@ import type { Redis } from 'ioredis';
 import { type CacheClass, CacheRegistry, type cacheRegistry, checkAuditFields } from '../cache-registry.ts';
 import { RedisStoreError } from '../errors.ts';
 import type { RedisClient } from '../scripts.ts';
-import { checkClient, checkId, checkInt, checkPrefix, throwIfProblems, ttlMsProblem } from '../store-options.ts';
+import {
+  checkCallTtlMs,
+  checkClient,
+  checkId,
+  checkInt,
+  checkPrefix,
+  checkTtlMsOption,
+  throwIfProblems,
+} from '../store-options.ts';
 import { MAX_TAGS } from './entry.ts';
 import type { SharedCache } from './shared-cache.ts';
 
@@ -118,9 +126,7 @@ export function resolveSharedCacheOptions<T>(options: SharedCacheOptions<T>): Re
   const problems: string[] = [];
   const o = (options ?? {}) as Partial<SharedCacheOptions<T>>;
   checkAuditFields(o, problems);
-  const ttlProblem = ttlMsProblem(o.ttlMs);
-  if (ttlProblem !== undefined) problems.push(ttlProblem);
-  const ttlMs = ttlProblem === undefined ? (o.ttlMs as number) : 1;
+  const ttlMs = checkTtlMsOption(o.ttlMs, problems);
   const hasRedis = o.redis !== undefined;
   if (hasRedis) checkClient(o.redis, 'redis', problems);
   else if (o.class === 'cluster') {
@@ -199,10 +205,7 @@ export function resolveSharedCacheOptions<T>(options: SharedCacheOptions<T>): Re
 /** The `ttlMs` of one write: `ttlMs`, else the cache's `fallback`; held to the bound of the `ttlMs` option. */
 function checkWriteTtl(ttlMs: number | undefined, fallback: number, cacheName: string, operation: string): number {
   const ttl = ttlMs ?? fallback;
-  const problem = ttlMsProblem(ttl);
-  if (problem !== undefined) {
-    throw new RedisStoreError('ERR_REDIS_INVALID_ARGUMENT', `SharedCache "${cacheName}".${operation}: ${problem}`);
-  }
+  checkCallTtlMs(ttl, `SharedCache "${cacheName}".${operation}`);
   return ttl;
 }
 

@@ -466,7 +466,8 @@ export class SharedCache<T = unknown> implements AuditedStore {
   /**
    * Runs the loader and writes its value against `seen` (see {@link SharedCache.#compute}); with
    * Redis and no `seen`, the value is returned and cached nowhere. Gives `lease` back, and leaves
-   * the generation, when nothing was written, also when the write failed (no reply in time).
+   * the generation, when nothing was written, also when the write failed (a per-call timeout or an
+   * error reply).
    */
   async #loadAndStore(
     key: string,
@@ -492,13 +493,9 @@ export class SharedCache<T = unknown> implements AuditedStore {
         const written = await this.#redis
           .writeIfCurrent(key, entry, ttl, seen.generation, lease?.token ?? '', this.#writeAnnouncement(key, entry))
           .catch((error: unknown) => this.#onError(error));
-        // An answered write gave the lease back and ended the generation, or found it ended: nothing
-        // to leave. A failed one (a per-call timeout, an error reply) may not have run, so the leave
-        // below still gives both back, not leaving the lease to its ttlMs (a leave the guard refuses,
-        // the client disconnected or the circuit open, leaves it there); safe if the write did run
-        // (its reply lost): LOAD_END deletes the lease only while it holds this load's token, and
-        // leaves only a generation that is still the key's, so it never takes another load's lease
-        // or generation.
+        // An answered write gave the lease back and ended the generation (or found it ended). A failed
+        // one may not have run: the leave below gives both back, safe if it did run, as LOAD_END takes
+        // only this load's lease token and a generation that is still the key's.
         if (written !== undefined) {
           leaseToken = undefined;
           generation = undefined;
