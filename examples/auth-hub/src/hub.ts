@@ -218,7 +218,8 @@ export function createHub(options: HubOptions): {
       return endLingering(req, res, JSON.stringify({ error: 'invalid_request', error_description: description }));
     }
     // Decoded as oidc-provider decodes it, so an encoded name (client%5Fsecret) counts too. Never echoed.
-    if (new URLSearchParams(body.toString('utf8')).has('client_secret'))
+    // TextDecoder drops a leading byte-order mark, as oidc-provider's decoder does (Buffer#toString keeps it).
+    if (new URLSearchParams(new TextDecoder().decode(body)).has('client_secret'))
       return sendError(
         res,
         400,

@@ -55,8 +55,14 @@ function fail(req: IncomingMessage, res: ServerResponse, error: unknown): void {
     logFailure(req, retryable ? 503 : 500, error);
     if (retryable) res.setHeader('retry-after', '1');
     send(res, retryable ? 503 : 500, { error: retryable ? 'temporarily unavailable' : 'internal error' });
-  } catch {
-    // Answering failed too (or reading the error did): end the response, or cut the connection.
+  } catch (failure) {
+    // Answering failed too (or reading the error did): a trace (class and code only), then end the
+    // response, or cut the connection.
+    try {
+      logFailure(req, 500, failure);
+    } catch {
+      // stderr itself failed: nothing more to say.
+    }
     try {
       if (!res.headersSent) res.statusCode = 500;
       res.end();
