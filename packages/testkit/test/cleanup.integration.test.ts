@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../src/index.ts';
+import { startFixture } from './child-fixture.ts';
 import { isAlive, isProcessListening, pidsMatching } from './process-probe.ts';
 
 const fixture = fileURLToPath(new URL('./fixtures/hold-servers.ts', import.meta.url));
@@ -14,42 +15,6 @@ const listenersFixture = fileURLToPath(new URL('./fixtures/signal-listeners.ts',
 const twoCopiesFixture = fileURLToPath(new URL('./fixtures/two-copies.ts', import.meta.url));
 const inFlightFixture = fileURLToPath(new URL('./fixtures/exit-during-mkdtemp.ts', import.meta.url));
 const exitReplacedFixture = fileURLToPath(new URL('./fixtures/exit-replaced.ts', import.meta.url));
-
-/** Starts a fixture in a child process with its own TMPDIR; `lines()` is what it wrote so far. */
-function startFixture(file: string, args: readonly string[], tmp: string) {
-  const proc = spawn(process.execPath, [file, ...args], {
-    env: { ...process.env, TMPDIR: tmp, NODE_ENV: 'test' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.on('data', (c: Buffer) => {
-    stdout += c.toString();
-  });
-  proc.stderr.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  const running = (): boolean => proc.exitCode === null && proc.signalCode === null;
-  return {
-    proc,
-    exited,
-    running,
-    lines: (): string[] => stdout.split('\n').slice(0, -1),
-    stderr: (): string => stderr.slice(-4000),
-    /** Waits for the fixture's first line (what it started); says why if it ended without one. */
-    async report<T>(): Promise<T> {
-      await waitFor(() => stdout.includes('\n') || !running(), { timeoutMs: 60_000, what: 'the fixture to report' });
-      const first = stdout.split('\n')[0] ?? '';
-      if (!stdout.includes('\n')) {
-        throw new Error(
-          `the fixture ended (code ${proc.exitCode}, signal ${proc.signalCode}) without reporting; its stderr:\n${stderr.slice(-4000)}`,
-        );
-      }
-      return JSON.parse(first) as T;
-    },
-  };
-}
 
 async function runFixture(mode: 'stop' | 'exit' | 'throw' | 'signal'): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'rampart-cleanup-'));

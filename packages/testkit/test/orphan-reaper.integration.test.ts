@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../src/index.ts';
+import { startFixture } from './child-fixture.ts';
 import { isAlive, isProcessListening } from './process-probe.ts';
 
 const fixture = fileURLToPath(new URL('./fixtures/hold-redis.ts', import.meta.url));
@@ -13,20 +14,9 @@ const pidCheckFixture = fileURLToPath(new URL('./fixtures/reaper-pid-check.ts', 
 
 /** Runs a fixture with its own TMPDIR until it ends; resolves with its first line and its stderr. */
 async function runToEnd(file: string, tmp: string): Promise<{ first: string; stderr: string }> {
-  const proc = spawn(process.execPath, [file], {
-    env: { ...process.env, TMPDIR: tmp, NODE_ENV: 'test' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.on('data', (c: Buffer) => {
-    stdout += c.toString();
-  });
-  proc.stderr.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  await new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  return { first: stdout.split('\n')[0] ?? '', stderr: stderr.slice(-2000) };
+  const fixture = startFixture(file, [], tmp);
+  await fixture.exited;
+  return { first: fixture.lines()[0] ?? '', stderr: fixture.stderr() };
 }
 
 describe('the test-kit', () => {
