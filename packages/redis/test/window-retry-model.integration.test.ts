@@ -227,14 +227,19 @@ describe.each([
   });
 
   it('reports, after a rejection spent on every limit, the wait of a limit the spend filled', async () => {
-    // The third request is rejected by 2 per second and spent on both: 3 per minute is now full too,
-    // so the same request waits for the minute, not the second.
+    // The third request is rejected by 2 per minute and spent on both: 3 per hour is now full too,
+    // so the same request waits for the hour, not the minute.
     const defs: WindowLimit[] = [
-      { name: 'second', algorithm: 'fixed-window', limit: 2, windowMs: 1_000 },
-      { name: 'minute', algorithm: 'sliding-window', limit: 3, windowMs: 60_000 },
+      { name: 'minute', algorithm: 'fixed-window', limit: 2, windowMs: 60_000 },
+      { name: 'hour', algorithm: 'sliding-window', limit: 3, windowMs: 3_600_000 },
     ];
     const rl = limiter(defs, true);
     const models = defs.map((d) => windowModel(d));
+    // The three requests fall in one fixed window (aligned to Redis's clock): not in its last 10 s,
+    // which a loaded machine could take between them (a 1 s window once rolled between two).
+    const [seconds, micros] = await redis.time();
+    const left = 60_000 - ((Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)) % 60_000);
+    if (left < 10_000) await new Promise((resolve) => setTimeout(resolve, left + 50));
     const decisions: RateLimitDecision[] = [];
     for (let i = 0; i < 3; i++) {
       const decision = await rl.consume('k');
@@ -243,14 +248,15 @@ describe.each([
     }
     expect(decisions.map((d) => d.allowed)).toEqual([true, true, false]);
     expect(decisions[2]!.limits.map((l) => l.allowed)).toEqual([false, true]);
-    expect(decisions[2]!.retryAfterMs).toBeGreaterThan(1_000);
+    expect(decisions[2]!.retryAfterMs).toBeGreaterThan(60_000);
   });
 
   it('reports the wait of a GCRA limit that admitted the request and is full after the spend', async () => {
-    // 3 per minute, burst 3: after the spent rejection by 2 per second its TAT is a minute ahead.
+    // 3 per hour, burst 3: after the spent rejection by 2 per minute its TAT is an hour ahead. Long
+    // windows: a 1 s window could roll between the requests on a loaded machine.
     const defs = [
-      { name: 'second', algorithm: 'sliding-window', limit: 2, windowMs: 1_000 } as const,
-      { name: 'minute', algorithm: 'gcra', limit: 3, windowMs: 60_000, burst: 3 } as const,
+      { name: 'minute', algorithm: 'sliding-window', limit: 2, windowMs: 60_000 } as const,
+      { name: 'hour', algorithm: 'gcra', limit: 3, windowMs: 3_600_000, burst: 3 } as const,
     ];
     const rl = limiter([...defs], true);
     const models = defs.map(modelOf);
@@ -261,7 +267,7 @@ describe.each([
       check(models, decision, 1, true);
     }
     expect(decisions[2]!.limits.map((l) => l.allowed)).toEqual([false, true]);
-    expect(decisions[2]!.retryAfterMs).toBeGreaterThan(1_000);
+    expect(decisions[2]!.retryAfterMs).toBeGreaterThan(60_000);
   });
 
   it('runs the retries of a spent rejection on a limiter of 16 limits, alone and in a batch', async () => {
