@@ -22,7 +22,8 @@ export function startFixture(file: string, args: readonly string[], tmp: string)
     exited,
     running,
     lines: (): string[] => stdout.split('\n').slice(0, -1),
-    stderr: (): string => stderr.slice(-4000),
+    /** The end of what it wrote to stderr (the last `tail` characters; `Infinity` for all). */
+    stderr: (tail = 4000): string => stderr.slice(-tail),
     /** Waits for the fixture's first line (what it started); says why if it ended without one. */
     async report<T>(): Promise<T> {
       await waitFor(() => stdout.includes('\n') || !running(), { timeoutMs: 60_000, what: 'the fixture to report' });

@@ -21,35 +21,14 @@ async function runFixture(mode: 'stop' | 'exit' | 'throw' | 'signal'): Promise<v
   const marker = randomUUID();
   let child: ReturnType<typeof spawn> | undefined;
   try {
-    const proc = spawn(process.execPath, [fixture, mode, marker], {
-      env: { ...process.env, TMPDIR: tmp, NODE_ENV: 'test' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child = proc;
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    proc.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    await waitFor(() => stdout.includes('\n') || proc.exitCode !== null, {
-      timeoutMs: 60_000,
-      what: 'the fixture to report',
-    });
-    if (!stdout.includes('\n')) {
-      // Say why: the fixture's own error (a server that did not start in time, say) is on stderr.
-      throw new Error(
-        `the fixture ended (code ${proc.exitCode}, signal ${proc.signalCode}) without reporting; its stderr:\n${stderr.slice(-4000)}`,
-      );
-    }
-    const report = JSON.parse(stdout.split('\n')[0] ?? '') as { ports: number[] };
+    const started = startFixture(fixture, [mode, marker], tmp);
+    child = started.proc;
+    // Says why if the fixture ended without a report (a server that did not start in time, say).
+    const report = await started.report<{ ports: number[] }>();
     expect(report.ports).toHaveLength(4);
-    if (mode === 'signal') proc.kill('SIGTERM');
-    await exited;
-    expect(stderr).not.toContain('TestkitError');
+    if (mode === 'signal') started.proc.kill('SIGTERM');
+    await started.exited;
+    expect(started.stderr(Number.POSITIVE_INFINITY)).not.toContain('TestkitError');
 
     for (const port of report.ports) {
       expect(await isProcessListening(port), `port ${port} still listening after "${mode}"`).toBe(false);

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,34 +21,19 @@ async function runToEnd(file: string, tmp: string): Promise<{ first: string; std
 describe('the test-kit', () => {
   it('stops its servers and removes their temp dirs when the test process is killed with SIGKILL', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'rampart-reaper-'));
-    const proc = spawn(process.execPath, [fixture], {
-      env: { ...process.env, TMPDIR: tmp, NODE_ENV: 'test' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const started = startFixture(fixture, [], tmp);
+    const { proc } = started;
     let redisPid: number | undefined;
     try {
-      let stdout = '';
-      let stderr = '';
-      proc.stdout.on('data', (c: Buffer) => {
-        stdout += c.toString();
-      });
-      proc.stderr.on('data', (c: Buffer) => {
-        stderr += c.toString();
-      });
-      await waitFor(() => stdout.includes('\n') || proc.exitCode !== null, {
-        timeoutMs: 30_000,
-        what: 'the fixture to report',
-      });
-      expect(stdout, stderr.slice(-2000)).toContain('\n');
-      const { port, pid } = JSON.parse(stdout.split('\n')[0] ?? '') as { port: number; pid: number };
+      // Throws with the fixture's stderr if it ended without reporting.
+      const { port, pid } = await started.report<{ port: number; pid: number }>();
       redisPid = pid;
       expect(isAlive(pid)).toBe(true);
       expect(await isProcessListening(port)).toBe(true);
       expect(readdirSync(tmp)).not.toEqual([]);
 
-      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
       proc.kill('SIGKILL');
-      await exited;
+      await started.exited;
 
       await waitFor(async () => !(await isProcessListening(port)), {
         timeoutMs: 10_000,
