@@ -16,6 +16,7 @@ import {
   waitFor,
 } from '@rampart/testkit';
 import { createTransit } from '@rampart/transit';
+import { captureStderr } from 'example-service-runtime/test/capture-stderr';
 import { streamFromAnotherProcess } from 'example-service-runtime/test/stream-client';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
@@ -226,17 +227,10 @@ describe('createApi', () => {
     // Tampering: an envelope moved to another record.
     db.prepare('UPDATE issues SET reporter_email = ? WHERE id = ?').run(envelope, b.id as number);
     db.close();
-    const lines: string[] = [];
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      lines.push(String(chunk));
-      return true;
-    });
-    let response: Awaited<ReturnType<typeof call>>;
-    try {
+    let response!: Awaited<ReturnType<typeof call>>;
+    const lines = await captureStderr(async () => {
       response = await call(`/issues/${b.id}`, { token: writer });
-    } finally {
-      spy.mockRestore();
-    }
+    });
     expect(response.status).toBe(500);
     const logged = lines.filter((line) => line.startsWith('issues-api: '));
     expect(logged).toHaveLength(1);
@@ -657,21 +651,6 @@ describe('createApi', () => {
     expect((await rawRequest('/nowhere', reader)).status).toBe(404);
   });
 });
-
-/** Runs `act` with stderr captured (not written): what was written, a chunk an entry. */
-async function captureStderr(act: () => Promise<void>): Promise<string[]> {
-  const written: string[] = [];
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    written.push(String(chunk));
-    return true;
-  });
-  try {
-    await act();
-  } finally {
-    spy.mockRestore();
-  }
-  return written;
-}
 
 /**
  * Opens a connection to the API, lets `send` write a request on it raw, and reads the whole answer

@@ -4,9 +4,10 @@ import { connect } from 'node:net';
 import { createBearerVerifier } from '@rampart/bearer';
 import { CacheRegistry, ReplayGuard } from '@rampart/redis';
 import { createTestIssuer, startRedis, type TestIssuer, type TestRedis, waitFor } from '@rampart/testkit';
+import { captureStderr } from 'example-service-runtime/test/capture-stderr';
 import { streamFromAnotherProcess } from 'example-service-runtime/test/stream-client';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSenderConfig } from '../src/config.ts';
 import { createReceiver, type Delivery } from '../src/receiver.ts';
 import { createWebhookSender } from '../src/sender.ts';
@@ -168,17 +169,8 @@ describe('createWebhookSender + createReceiver', () => {
   });
 
   /** Runs `act` with stderr captured; returns the lines the receiver wrote (prefixed `webhook: `) and everything written. */
-  const captureStderr = async (act: () => Promise<void>): Promise<{ lines: string[]; all: string }> => {
-    const written: string[] = [];
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      written.push(String(chunk));
-      return true;
-    });
-    try {
-      await act();
-    } finally {
-      spy.mockRestore();
-    }
+  const receiverStderr = async (act: () => Promise<void>): Promise<{ lines: string[]; all: string }> => {
+    const written = await captureStderr(act);
     return { lines: written.filter((line) => line.startsWith('webhook: ')), all: written.join('') };
   };
 
@@ -187,7 +179,7 @@ describe('createWebhookSender + createReceiver', () => {
     const id = `evt_${randomBytes(8).toString('hex')}`;
     const marker = `card-${randomBytes(8).toString('hex')}`;
     failOnce.add(id);
-    const { lines, all } = await captureStderr(async () => {
+    const { lines, all } = await receiverStderr(async () => {
       const response = await fetch(`${receiverUrl}/deliveries`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'webhook-id': id },
@@ -208,7 +200,7 @@ describe('createWebhookSender + createReceiver', () => {
     const url = await listen(unreachable);
     const token = await issuer.mint({ scopes: ['webhooks:deliver'], claims: { client_id: 'sender' } });
     try {
-      const { lines, all } = await captureStderr(async () => {
+      const { lines, all } = await receiverStderr(async () => {
         const response = await fetch(`${url}/deliveries`, {
           method: 'POST',
           headers: {
@@ -283,7 +275,7 @@ describe('createWebhookSender + createReceiver', () => {
     };
     receiver.prependListener('request', capture);
     try {
-      const { lines } = await captureStderr(async () => {
+      const { lines } = await receiverStderr(async () => {
         const { port } = new URL(receiverUrl);
         const socket = connect(Number(port), '127.0.0.1');
         socket.on('error', () => {});
