@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import type { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,27 +65,13 @@ describe('the test-kit', () => {
     'leaves Redis and its temp dirs to an app that handles SIGINT itself (process.%s, signal sent %s) until it exits',
     async (how, times) => {
       const tmp = mkdtempSync(join(tmpdir(), 'rampart-graceful-'));
-      const proc = spawn(process.execPath, [gracefulFixture, how, times], {
-        env: { ...process.env, TMPDIR: tmp, NODE_ENV: 'test' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const fixture = startFixture(gracefulFixture, [how, times], tmp);
+      const { proc } = fixture;
       try {
-        let stdout = '';
-        let stderr = '';
-        proc.stdout.on('data', (c: Buffer) => {
-          stdout += c.toString();
-        });
-        proc.stderr.on('data', (c: Buffer) => {
-          stderr += c.toString();
-        });
-        const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-        await waitFor(() => proc.exitCode !== null || proc.signalCode !== null, {
-          timeoutMs: 60_000,
-          what: 'the fixture to stop',
-        });
-        await exited;
-        const [started, inHandler] = stdout.split('\n');
-        expect(inHandler, stderr.slice(-2000)).toBeTruthy();
+        await waitFor(() => !fixture.running(), { timeoutMs: 60_000, what: 'the fixture to stop' });
+        await fixture.exited;
+        const [started, inHandler] = fixture.lines();
+        expect(inHandler, fixture.stderr(2000)).toBeTruthy();
         const { port, dir } = JSON.parse(started ?? '') as { port: number; dir: string };
         // Inside the app's own handler: its Redis still answers and its temp dir is still there.
         expect(JSON.parse(inHandler ?? '')).toEqual({ pong: 'PONG', dirExists: true });

@@ -54,48 +54,35 @@ describe('startRedisCluster', () => {
     }
   });
 
-  it('fails with ERR_TESTKIT_START_TIMEOUT when the cluster does not form in time, leaving nothing behind', async () => {
-    const tmp = mkdtempSync(join(tmpdir(), 'rampart-cluster-timeout-'));
-    vi.stubEnv('TMPDIR', tmp); // the cluster's temp dir goes here, so the test can see it removed
-    const ports: number[] = [];
-    try {
-      const error = await startRedisClusterOn({ masters: 3, replicasPerMaster: 1, startTimeoutMs: 400 }, async () => {
-        const port = await getFreePortPair(10_000);
-        ports.push(port);
-        return port;
-      }).catch((caught: unknown) => caught);
-      expect(error).toMatchObject({
-        code: 'ERR_TESTKIT_START_TIMEOUT',
-        message: expect.stringContaining('startTimeoutMs'),
-      });
-      expect(ports.length).toBeGreaterThan(0);
-      for (const port of ports) expect(await isProcessListening(port)).toBe(false);
-      expect(readdirSync(tmp)).toEqual([]);
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
-  });
-
-  it('fails with ERR_TESTKIT_START_TIMEOUT when a node does not answer in time, leaving nothing behind', async () => {
-    const tmp = mkdtempSync(join(tmpdir(), 'rampart-cluster-node-timeout-'));
-    vi.stubEnv('TMPDIR', tmp);
-    const ports: number[] = [];
-    try {
-      const error = await startRedisClusterOn({ startTimeoutMs: 1 }, async () => {
-        const port = await getFreePortPair(10_000);
-        ports.push(port);
-        return port;
-      }).catch((caught: unknown) => caught);
-      expect(error).toMatchObject({
-        code: 'ERR_TESTKIT_START_TIMEOUT',
-        message: expect.stringContaining('raise startTimeoutMs'),
-      });
-      for (const port of ports) expect(await isProcessListening(port)).toBe(false);
-      expect(readdirSync(tmp)).toEqual([]);
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
-  });
+  it.each([
+    [
+      'the cluster does not form',
+      'rampart-cluster-timeout-',
+      { masters: 3, replicasPerMaster: 1, startTimeoutMs: 400 },
+      'startTimeoutMs',
+    ],
+    ['a node does not answer', 'rampart-cluster-node-timeout-', { startTimeoutMs: 1 }, 'raise startTimeoutMs'],
+  ] as const)(
+    'fails with ERR_TESTKIT_START_TIMEOUT when %s in time, leaving nothing behind',
+    async (_what, prefix, options, hint) => {
+      const tmp = mkdtempSync(join(tmpdir(), prefix));
+      vi.stubEnv('TMPDIR', tmp); // the cluster's temp dir goes here, so the test can see it removed
+      const ports: number[] = [];
+      try {
+        const error = await startRedisClusterOn(options, async () => {
+          const port = await getFreePortPair(10_000);
+          ports.push(port);
+          return port;
+        }).catch((caught: unknown) => caught);
+        expect(error).toMatchObject({ code: 'ERR_TESTKIT_START_TIMEOUT', message: expect.stringContaining(hint) });
+        expect(ports.length).toBeGreaterThan(0);
+        for (const port of ports) expect(await isProcessListening(port)).toBe(false);
+        expect(readdirSync(tmp)).toEqual([]);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('rejects impossible shapes before starting anything', async () => {
     await expect(startRedisCluster({ masters: 0 })).rejects.toMatchObject({ code: 'ERR_TESTKIT_INVALID_OPTION' });
